@@ -1,0 +1,1 @@
+return DataSpoc.Pipe.Cli.EntryPoint.Run(args);

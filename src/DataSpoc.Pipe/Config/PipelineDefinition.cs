@@ -1,0 +1,77 @@
+using System.Text.Json.Nodes;
+
+namespace DataSpoc.Pipe.Config;
+
+/// <summary>One pipeline, as read from <c>pipelines/&lt;name&gt;.yaml</c> (after <c>${VAR}</c> interpolation and defaults) or built in code.</summary>
+public sealed record PipelineDefinition
+{
+    /// <summary>The pipeline's name (the YAML file name without extension).</summary>
+    public required string Name { get; init; }
+    public required SourceDefinition Source { get; init; }
+    public required DestinationDefinition Destination { get; init; }
+    public IncrementalSettings Incremental { get; init; } = new();
+    public ScheduleSettings? Schedule { get; init; }
+    /// <summary>What to do with a record whose value does not fit its declared type.</summary>
+    public InvalidRecordPolicy OnInvalidRecord { get; init; } = InvalidRecordPolicy.Fail;
+    /// <summary>Per-stream declarative transforms (<c>transforms:</c> in the YAML), keyed by stream name.</summary>
+    public IReadOnlyDictionary<string, JsonNode?> Transforms { get; init; } = new Dictionary<string, JsonNode?>();
+    /// <summary>The YAML file this came from, when it came from one.</summary>
+    public string? FilePath { get; init; }
+}
+
+/// <summary>Where records come from: a Singer tap command or a built-in tap, and its JSON config.</summary>
+public sealed record SourceDefinition
+{
+    /// <summary>A built-in tap name, a command on PATH, a path, or a command line with arguments.</summary>
+    public required string Tap { get; init; }
+    /// <summary>Path of the tap's JSON config file, when <c>config</c> is a path.</summary>
+    public string? ConfigPath { get; init; }
+    /// <summary>The tap config when given inline in the YAML (written to a private temp file for the run).</summary>
+    public JsonObject? InlineConfig { get; init; }
+    /// <summary>Selected streams; null selects everything the tap emits.</summary>
+    public IReadOnlyList<string>? Streams { get; init; }
+    /// <summary>The <c>&lt;source&gt;</c> folder name in the lake; null derives it from the tap's executable name.</summary>
+    public string? Name { get; init; }
+    /// <summary>Kills the tap and fails the run when it runs longer than this.</summary>
+    public TimeSpan? Timeout { get; init; }
+    /// <summary>Kills the tap and fails the run when it prints nothing for this long.</summary>
+    public TimeSpan? IdleTimeout { get; init; }
+}
+
+/// <summary>Where and how the Parquet files are written.</summary>
+public sealed record DestinationDefinition
+{
+    /// <summary><c>file:///abs/dir</c>, <c>s3://bucket[/prefix]</c>, <c>gs://…</c> or <c>az://…</c>.</summary>
+    public required string Bucket { get; init; }
+    public string Path { get; init; } = "raw";
+    public Compression Compression { get; init; } = Compression.Zstd;
+    /// <summary><c>_extraction_date</c> (default), <c>none</c>, or a date/date-time column name.</summary>
+    public string PartitionBy { get; init; } = PartitionBySettings.ExtractionDate;
+    /// <summary>Rotate to a new file after this many rows (null: the engine's default).</summary>
+    public long? MaxFileRows { get; init; }
+    /// <summary>Rotate to a new file after this many megabytes (null: the engine's default).</summary>
+    public long? MaxFileMb { get; init; }
+    /// <summary><c>destination.storage_options</c>: endpoint_url, region, path_style, …</summary>
+    public IReadOnlyDictionary<string, string> StorageOptions { get; init; } = new Dictionary<string, string>();
+}
+
+public static class PartitionBySettings
+{
+    public const string ExtractionDate = "_extraction_date";
+    public const string None = "none";
+}
+
+public sealed record IncrementalSettings
+{
+    public bool Enabled { get; init; }
+}
+
+public sealed record ScheduleSettings
+{
+    /// <summary>A five-field cron expression.</summary>
+    public string? Cron { get; init; }
+}
+
+public enum Compression { Zstd, Snappy, Gzip, None }
+
+public enum InvalidRecordPolicy { Fail, Skip, Quarantine }

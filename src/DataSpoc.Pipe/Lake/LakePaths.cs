@@ -1,0 +1,95 @@
+using DataSpoc.Pipe.Sources;
+using System.Globalization;
+using System.Text;
+
+namespace DataSpoc.Pipe.Lake;
+
+/// <summary>Every key the lake contract defines, in one place. Keys are relative to the bucket (its prefix applied by the store).</summary>
+public static class LakePaths
+{
+    public const string MetaRoot = ".dataspoc";
+    public const string ManifestKey = ".dataspoc/manifest.json";
+    public const string HiveNullPartition = "__HIVE_DEFAULT_PARTITION__";
+
+    public static string StateKey(string pipeline) => $".dataspoc/state/{Safe(pipeline)}/state.json";
+    public static string LogsPrefix(string pipeline) => $".dataspoc/logs/{Safe(pipeline)}/";
+    public static string LogKey(string pipeline, DateTimeOffset startedAt, string runId) =>
+        LogsPrefix(pipeline) + startedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH-mm-ss'Z'", CultureInfo.InvariantCulture) + "_" + runId + ".json";
+    public static string LockKey(string pipeline) => $".dataspoc/locks/{Safe(pipeline)}.lock";
+    public static string QuarantineKey(string pipeline, string runId, string stream) =>
+        $".dataspoc/quarantine/{Safe(pipeline)}/{runId}/{TableName(stream)}.jsonl";
+
+    /// <summary><c>destination.path</c> with slashes trimmed; empty segments and dot segments are refused.</summary>
+    public static string BasePath(string path)
+    {
+        var trimmed = path.Trim().Trim('/');
+        if (trimmed.Split('/').Any(s => s is "." or ".." || s.Length == 0) && trimmed.Length > 0)
+            throw new ArgumentException($"destination.path '{path}' must not contain empty, '.' or '..' segments");
+        return trimmed;
+    }
+
+    /// <summary><c>&lt;path&gt;/&lt;source&gt;/&lt;table&gt;/</c>.</summary>
+    public static string TablePrefix(string basePath, string source, string table) =>
+        (basePath.Length > 0 ? basePath + "/" : "") + source + "/" + table + "/";
+
+    /// <summary>The partition folder name for a date, or null when partitioning is <c>none</c>.</summary>
+    public static string PartitionFolder(DateOnly? date) =>
+        "dt=" + (date is { } d ? d.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) : HiveNullPartition);
+
+    /// <summary><c>&lt;table&gt;_&lt;NNNN&gt;.parquet</c>.</summary>
+    public static string DataFileName(string table, int index) =>
+        table + "_" + index.ToString("0000", CultureInfo.InvariantCulture) + ".parquet";
+
+    /// <summary>
+    /// The index in a data file's name (<c>orders_0007.parquet</c> -> 7) or -1 when the name is not one of ours.
+    /// </summary>
+    public static int DataFileIndex(string table, string fileName)
+    {
+        if (!fileName.StartsWith(table + "_", StringComparison.Ordinal) || !fileName.EndsWith(".parquet", StringComparison.Ordinal)) return -1;
+        var digits = fileName.AsSpan(table.Length + 1, fileName.Length - table.Length - 1 - ".parquet".Length);
+        return digits.Length >= 4 && int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : -1;
+    }
+
+    /// <summary>
+    /// The <c>&lt;source&gt;</c> folder from a tap command: executable name without directory, extension and leading <c>tap-</c>.
+    /// <c>python3 my_tap.py</c> names the script, not the interpreter.
+    /// </summary>
+    public static string SourceName(string tap)
+    {
+        var words = CommandLine.Split(tap);
+        if (words.Count == 0) throw new ArgumentException("source.tap is empty");
+        var exe = words[0];
+        var name = Path.GetFileName(exe);
+        if (words.Count > 1 && IsInterpreter(name))
+        {
+            var script = words.Skip(1).FirstOrDefault(w => !w.StartsWith('-'));
+            if (script is not null) name = Path.GetFileName(script);
+        }
+        var dot = name.IndexOf('.');
+        if (dot > 0) name = name[..dot];
+        if (name.StartsWith("tap-", StringComparison.OrdinalIgnoreCase) && name.Length > 4) name = name[4..];
+        return Segment(name, "source");
+    }
+
+    private static bool IsInterpreter(string exe) =>
+        exe.StartsWith("python", StringComparison.Ordinal) || exe is "node" or "sh" or "bash" or "ruby" or "perl" or "dotnet" or "uv" or "uvx" or "env";
+
+    /// <summary>
+    /// A Singer stream name made safe for a key: '/', '\', control characters and whitespace become '_'.
+    /// A name that is empty or only dots is rejected, so no key can leave its folder.
+    /// </summary>
+    public static string TableName(string stream) => Segment(stream, "stream");
+
+    private static string Segment(string name, string what)
+    {
+        var sb = new StringBuilder(name.Length);
+        foreach (var c in name)
+            sb.Append(c is '/' or '\\' || char.IsControl(c) || char.IsWhiteSpace(c) ? '_' : c);
+        var safe = sb.ToString();
+        if (safe.Length == 0 || safe.All(c => c == '.'))
+            throw new ArgumentException($"{what} name '{name}' cannot be used as a folder name (empty or only dots)");
+        return safe;
+    }
+
+    private static string Safe(string pipeline) => Segment(pipeline, "pipeline");
+}

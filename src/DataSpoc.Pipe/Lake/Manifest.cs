@@ -1,0 +1,45 @@
+using System.Text.Json.Serialization;
+
+namespace DataSpoc.Pipe.Lake;
+
+/// <summary><c>.dataspoc/manifest.json</c>: the bucket's table catalog (see the lake contract).</summary>
+public sealed class Manifest
+{
+    public const string CurrentVersion = "1.0";
+
+    [JsonPropertyName("version")] public string Version { get; set; } = CurrentVersion;
+    [JsonPropertyName("updated_at")] public DateTimeOffset UpdatedAt { get; set; }
+    /// <summary>Keyed by <c>&lt;source&gt;/&lt;table&gt;</c>.</summary>
+    [JsonPropertyName("tables")] public SortedDictionary<string, ManifestTable> Tables { get; set; } = new(StringComparer.Ordinal);
+}
+
+public sealed class ManifestTable
+{
+    [JsonPropertyName("source")] public string Source { get; set; } = "";
+    [JsonPropertyName("table")] public string Table { get; set; } = "";
+    [JsonPropertyName("pipeline")] public string Pipeline { get; set; } = "";
+    [JsonPropertyName("location")] public string Location { get; set; } = "";
+    [JsonPropertyName("format")] public string Format { get; set; } = "parquet";
+    [JsonPropertyName("partitioning")] public List<string> Partitioning { get; set; } = [];
+    [JsonPropertyName("write_mode")] public string WriteMode { get; set; } = "append";
+    [JsonPropertyName("key_properties")] public List<string> KeyProperties { get; set; } = [];
+    [JsonPropertyName("table_version")] public long? TableVersion { get; set; }
+    [JsonPropertyName("row_count")] public long RowCount { get; set; }
+    [JsonPropertyName("stats")] public ManifestStats Stats { get; set; } = new();
+    [JsonPropertyName("columns")] public List<ManifestColumn> Columns { get; set; } = [];
+}
+
+public sealed class ManifestStats
+{
+    [JsonPropertyName("total_rows")] public long TotalRows { get; set; }
+    [JsonPropertyName("extractions")] public long Extractions { get; set; }
+    [JsonPropertyName("last_extraction")] public DateTimeOffset? LastExtraction { get; set; }
+    [JsonPropertyName("last_extraction_rows")] public long LastExtractionRows { get; set; }
+    [JsonPropertyName("files")] public long Files { get; set; }
+    [JsonPropertyName("bytes")] public long Bytes { get; set; }
+}
+
+public sealed record ManifestColumn(
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("type")] string Type,
+    [property: JsonPropertyName("nullable")] bool Nullable);

@@ -1,0 +1,29 @@
+using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Sources;
+
+namespace DataSpoc.Pipe.Runs;
+
+/// <summary>How to run a pipeline.</summary>
+public sealed record RunOptions
+{
+    /// <summary>Full refresh: ignore saved state and replace every table the run writes.</summary>
+    public bool Full { get; init; }
+    /// <summary>Receives per-stream progress while the run works (called from a background thread).</summary>
+    public IProgress<RunProgress>? Progress { get; init; }
+    /// <summary>Run this source instead of the pipeline's tap (a source written in code).</summary>
+    public ISource? Source { get; init; }
+    /// <summary>Transforms applied to each stream's records before they are written (the .NET API's code transforms).</summary>
+    public IReadOnlyList<Transforms.IRecordTransform> CodeTransforms { get; init; } = [];
+}
+
+/// <summary>A snapshot of a run in progress.</summary>
+public sealed record RunProgress(TimeSpan Elapsed, IReadOnlyList<StreamProgress> Streams, string Phase);
+
+/// <summary>One stream's counters so far.</summary>
+public sealed record StreamProgress(string Stream, long Records, long Rejected, long Files, long Bytes);
+
+/// <summary>What a run did. <see cref="Log"/> is exactly what was written to the run log.</summary>
+public sealed record RunResult(RunLog Log)
+{
+    public bool Succeeded => Log.Status == "success";
+}

@@ -1,0 +1,49 @@
+using DataSpoc.Pipe.Config;
+
+namespace DataSpoc.Pipe.Sources;
+
+/// <summary>
+/// Where Singer messages come from: a tap subprocess, a built-in tap run in-process, or a source written in code.
+/// Every source hands the engine a stream of Singer JSON lines, so one reader parses them all.
+/// </summary>
+public interface ISource
+{
+    /// <summary>The tap's short name for the lake's <c>&lt;source&gt;</c> folder (e.g. <c>postgres</c> for <c>tap-postgres</c>).</summary>
+    string DefaultName { get; }
+
+    /// <summary>Starts extracting. The returned run's <see cref="SourceRun.Output"/> yields Singer lines.</summary>
+    Task<SourceRun> StartAsync(SourceInvocation invocation, CancellationToken cancellationToken);
+}
+
+/// <summary>What a source is started with. Paths are files the runner prepared (private, deleted after the run).</summary>
+public sealed record SourceInvocation
+{
+    /// <summary>The tap config file (JSON).</summary>
+    public string? ConfigPath { get; init; }
+    /// <summary>The saved STATE to resume from, when the run is incremental and state exists.</summary>
+    public string? StatePath { get; init; }
+    /// <summary>A Singer catalog with selection metadata, when streams are selected.</summary>
+    public string? CatalogPath { get; init; }
+    public SourceDefinition? Definition { get; init; }
+}
+
+/// <summary>A running extraction.</summary>
+public abstract class SourceRun : IAsyncDisposable
+{
+    /// <summary>Singer messages, one JSON object per line, UTF-8.</summary>
+    public abstract Stream Output { get; }
+
+    /// <summary>Completes when the source has finished; the exit code (0 = success).</summary>
+    public abstract Task<int> WaitForExitAsync(CancellationToken cancellationToken);
+
+    /// <summary>The last part of what the source wrote to stderr (for the run log), secrets redacted.</summary>
+    public virtual string StderrTail => "";
+
+    /// <summary>The command line that was run, secrets redacted (for the run log).</summary>
+    public virtual string CommandForLog => "";
+
+    /// <summary>Stops the source now (the run failed or was cancelled).</summary>
+    public abstract void Kill();
+
+    public abstract ValueTask DisposeAsync();
+}

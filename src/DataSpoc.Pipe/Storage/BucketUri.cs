@@ -1,0 +1,56 @@
+namespace DataSpoc.Pipe.Storage;
+
+/// <summary>
+/// A parsed bucket URI: <c>file:///abs/dir</c>, <c>s3://bucket/prefix</c>, <c>gs://bucket</c>, <c>az://container</c>.
+/// Aliases are normalised: <c>gcs</c> -> <c>gs</c>; <c>abfs</c>/<c>abfss</c> -> <c>az</c>.
+/// </summary>
+public sealed record BucketUri(string Scheme, string Bucket, string Prefix, string Original)
+{
+    /// <summary>For file://, the absolute local directory of the bucket.</summary>
+    public string LocalPath => Scheme == "file" ? "/" + Bucket + (Prefix.Length > 0 ? "/" + Prefix : "") : throw new InvalidOperationException("not a file:// bucket");
+
+    /// <summary>The URI with its canonical scheme and no trailing slash, e.g. for the manifest's <c>location</c>.</summary>
+    public string Canonical => Scheme == "file"
+        ? "file://" + LocalPath
+        : $"{Scheme}://{Bucket}" + (Prefix.Length > 0 ? "/" + Prefix : "");
+
+    /// <summary>Parses a bucket URI; throws <see cref="FormatException"/> with the reason.</summary>
+    public static BucketUri Parse(string uri)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        var text = uri.Trim();
+        var sep = text.IndexOf("://", StringComparison.Ordinal);
+        if (sep <= 0)
+            throw new FormatException($"bucket '{uri}' has no scheme: use file:///abs/dir, s3://bucket, gs://bucket or az://container");
+        var scheme = text[..sep].ToLowerInvariant() switch
+        {
+            "gcs" => "gs",
+            "abfs" or "abfss" => "az",
+            var s => s,
+        };
+        var rest = text[(sep + 3)..];
+        if (scheme == "file")
+        {
+            if (!rest.StartsWith('/'))
+                throw new FormatException($"bucket '{uri}' must be an absolute path: file:///abs/dir");
+            var full = Path.GetFullPath(rest).TrimEnd('/');
+            if (full.Length == 0)
+                throw new FormatException($"bucket '{uri}' cannot be the root directory");
+            return new BucketUri("file", full.TrimStart('/'), "", uri);
+        }
+        if (scheme is not ("s3" or "gs" or "az"))
+            throw new FormatException($"bucket '{uri}' has unsupported scheme '{scheme}://': use file://, s3://, gs:// (gcs://) or az:// (abfs://, abfss://)");
+        rest = rest.Trim('/');
+        // abfs(s)://container@account.dfs.core.windows.net/prefix names the container before '@'.
+        var slash = rest.IndexOf('/');
+        var bucket = slash < 0 ? rest : rest[..slash];
+        var prefix = slash < 0 ? "" : rest[(slash + 1)..].Trim('/');
+        var at = bucket.IndexOf('@');
+        if (at >= 0) bucket = bucket[..at];
+        if (bucket.Length == 0)
+            throw new FormatException($"bucket '{uri}' names no bucket");
+        return new BucketUri(scheme, bucket, prefix, uri);
+    }
+
+    public override string ToString() => Canonical;
+}

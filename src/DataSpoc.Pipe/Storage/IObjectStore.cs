@@ -1,0 +1,58 @@
+namespace DataSpoc.Pipe.Storage;
+
+/// <summary>
+/// A bucket: the one seam between the engine and where the lake lives (local disk, S3, GCS, Azure Blob).
+/// Keys are relative to the bucket URI (its prefix already applied), use '/' and never start with '/'.
+/// Kept narrow on purpose: whole-object put/get, list, delete, and a conditional put for the manifest and locks.
+/// </summary>
+public interface IObjectStore : IAsyncDisposable
+{
+    /// <summary>The bucket URI this store writes to, as the user wrote it (for messages and the manifest).</summary>
+    BucketUri Bucket { get; }
+
+    /// <summary>
+    /// Uploads a local file as <paramref name="key"/>. The object becomes visible only complete
+    /// (single PUT, completed multipart upload, or temp file + fsync + rename); a failure leaves nothing visible.
+    /// Large files stream in parts without being held in memory.
+    /// </summary>
+    Task PutFileAsync(string key, string localPath, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Writes a small object when <paramref name="condition"/> holds; returns false (writes nothing) when it does not.
+    /// <see cref="WriteCondition.None"/> always writes.
+    /// </summary>
+    Task<bool> PutAsync(string key, ReadOnlyMemory<byte> content, WriteCondition condition, CancellationToken cancellationToken);
+
+    /// <summary>Reads a whole (small) object with its version tag, or null when it does not exist.</summary>
+    Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>Opens an object for streaming reads; throws <see cref="FileNotFoundException"/> when absent.</summary>
+    Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>Lists objects whose key starts with <paramref name="prefix"/>, recursively.</summary>
+    IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken);
+
+    /// <summary>Deletes an object; deleting a missing object is not an error.</summary>
+    Task DeleteAsync(string key, CancellationToken cancellationToken);
+}
+
+/// <summary>An object's content and the opaque version tag (ETag, generation, content hash) that conditional writes compare.</summary>
+public sealed record StoredObject(ReadOnlyMemory<byte> Content, string Version);
+
+/// <summary>One listed object.</summary>
+public sealed record ObjectInfo(string Key, long Size, DateTimeOffset LastModified);
+
+/// <summary>When a conditional put may write.</summary>
+public readonly record struct WriteCondition(WriteConditionKind Kind, string? Version)
+{
+    public static WriteCondition None => new(WriteConditionKind.None, null);
+    /// <summary>Only if no object has the key (S3 If-None-Match: *, GCS ifGenerationMatch=0, Azure If-None-Match: *).</summary>
+    public static WriteCondition IfAbsent => new(WriteConditionKind.IfAbsent, null);
+    /// <summary>Only if the object still has this version (S3/Azure If-Match, GCS ifGenerationMatch).</summary>
+    public static WriteCondition IfVersion(string version) => new(WriteConditionKind.IfVersion, version);
+}
+
+public enum WriteConditionKind { None, IfAbsent, IfVersion }
+
+/// <summary>A storage operation failed in a way the user must fix (missing bucket, denied permission, full disk).</summary>
+public sealed class StorageException(string message, Exception? inner = null) : Exception(message, inner);

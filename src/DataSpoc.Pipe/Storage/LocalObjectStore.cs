@@ -1,0 +1,186 @@
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+
+namespace DataSpoc.Pipe.Storage;
+
+/// <summary>
+/// A <c>file://</c> bucket. Objects are files below the bucket directory. Every write goes to
+/// <c>&lt;name&gt;.tmp-&lt;id&gt;</c>, is flushed to disk, then renamed, so readers never see a partial file.
+/// Conditional writes hold an OS file lock on a sidecar <c>&lt;name&gt;.lck</c> while they compare and swap;
+/// the version tag is the SHA-256 of the content.
+/// </summary>
+public sealed class LocalObjectStore : IObjectStore
+{
+    private readonly string _root;
+
+    public LocalObjectStore(BucketUri bucket)
+    {
+        Bucket = bucket;
+        _root = bucket.LocalPath;
+    }
+
+    public BucketUri Bucket { get; }
+
+    /// <summary>The local path of a key (the key is validated not to leave the bucket).</summary>
+    public string PathOf(string key)
+    {
+        if (key.Length == 0 || key.StartsWith('/') || key.Split('/').Any(p => p is "" or "." or ".."))
+            throw new ArgumentException($"invalid object key '{key}'", nameof(key));
+        return Path.Combine(_root, key);
+    }
+
+    public Task PutFileAsync(string key, string localPath, CancellationToken cancellationToken)
+    {
+        var dest = PathOf(key);
+        var tmp = dest + ".tmp-" + Guid.NewGuid().ToString("N")[..12];
+        Guarded(dest, () =>
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
+            try
+            {
+                // Same file system (the run spools inside the bucket): a rename, no copy.
+                File.Move(localPath, tmp);
+            }
+            catch (IOException)
+            {
+                File.Copy(localPath, tmp);
+            }
+            Durable(tmp);
+            File.Move(tmp, dest, overwrite: true);
+        }, tmp);
+        return Task.CompletedTask;
+    }
+
+    public Task<bool> PutAsync(string key, ReadOnlyMemory<byte> content, WriteCondition condition, CancellationToken cancellationToken)
+    {
+        var dest = PathOf(key);
+        Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
+        if (condition.Kind == WriteConditionKind.None)
+        {
+            WriteAtomically(dest, content.Span);
+            return Task.FromResult(true);
+        }
+        using var held = LockSidecar(dest, cancellationToken);
+        var current = File.Exists(dest) ? VersionOf(File.ReadAllBytes(dest)) : null;
+        var allowed = condition.Kind switch
+        {
+            WriteConditionKind.IfAbsent => current is null,
+            _ => current == condition.Version,
+        };
+        if (allowed) WriteAtomically(dest, content.Span);
+        return Task.FromResult(allowed);
+    }
+
+    public Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken)
+    {
+        var path = PathOf(key);
+        try
+        {
+            var bytes = File.ReadAllBytes(path);
+            return Task.FromResult<StoredObject?>(new StoredObject(bytes, VersionOf(bytes)));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return Task.FromResult<StoredObject?>(null);
+        }
+    }
+
+    public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
+    {
+        var path = PathOf(key);
+        if (!File.Exists(path)) throw new FileNotFoundException($"object '{key}' not found in {Bucket}", path);
+        return Task.FromResult<Stream>(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan));
+    }
+
+    public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var slash = prefix.LastIndexOf('/');
+        var dir = slash < 0 ? _root : Path.Combine(_root, prefix[..slash]);
+        if (!Directory.Exists(dir)) yield break;
+        var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = false, AttributesToSkip = 0 };
+        foreach (var path in Directory.EnumerateFiles(dir, "*", options))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var key = Path.GetRelativePath(_root, path).Replace('\\', '/');
+            if (!key.StartsWith(prefix, StringComparison.Ordinal) || key.EndsWith(".lck", StringComparison.Ordinal)) continue;
+            FileInfo info = new(path);
+            if (!info.Exists) continue;
+            yield return new ObjectInfo(key, info.Length, info.LastWriteTimeUtc);
+        }
+        await Task.CompletedTask;
+    }
+
+    public Task DeleteAsync(string key, CancellationToken cancellationToken)
+    {
+        var path = PathOf(key);
+        try { File.Delete(path); }
+        catch (DirectoryNotFoundException) { }
+        return Task.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    internal static string VersionOf(ReadOnlySpan<byte> content) => Convert.ToHexStringLower(SHA256.HashData(content));
+
+    private static void WriteAtomically(string dest, ReadOnlySpan<byte> content)
+    {
+        var tmp = dest + ".tmp-" + Guid.NewGuid().ToString("N")[..12];
+        var bytes = content.ToArray();
+        Guarded(dest, () =>
+        {
+            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                fs.Write(bytes);
+                fs.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, dest, overwrite: true);
+        }, tmp);
+    }
+
+    private static void Durable(string path)
+    {
+        using var fs = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+        fs.Flush(flushToDisk: true);
+    }
+
+    /// <summary>Runs a write; on failure removes the temp file and turns OS errors into messages a user can act on.</summary>
+    private static void Guarded(string dest, Action write, string tmp)
+    {
+        try
+        {
+            write();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw new StorageException(Describe(e, dest), e);
+        }
+    }
+
+    internal static string Describe(Exception e, string path) => e switch
+    {
+        UnauthorizedAccessException => $"permission denied writing '{path}'",
+        IOException io when (io.HResult & 0xFFFF) == 28 || io.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase)
+            => $"disk full writing '{path}' (no space left on device)",
+        _ => $"cannot write '{path}': {e.Message}",
+    };
+
+    private static FileStream LockSidecar(string dest, CancellationToken cancellationToken)
+    {
+        var lockPath = dest + ".lck";
+        var delay = 5;
+        while (true)
+        {
+            try
+            {
+                // FileShare.None takes an exclusive advisory lock (flock) on Unix; released when disposed or the process dies.
+                return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (!cancellationToken.IsCancellationRequested)
+            {
+                Thread.Sleep(Random.Shared.Next(delay, delay * 2));
+                delay = Math.Min(delay * 2, 200);
+            }
+        }
+    }
+}

@@ -1,0 +1,19 @@
+using System.Text.Json.Nodes;
+
+namespace DataSpoc.Pipe.Transforms;
+
+/// <summary>
+/// A transform over one stream's records, given in code through the .NET API. It sees the stream's JSON schema
+/// once and then each record; returning null drops the record.
+/// </summary>
+public interface IRecordTransform
+{
+    /// <summary>Whether this transform applies to <paramref name="stream"/>.</summary>
+    bool AppliesTo(string stream);
+
+    /// <summary>The schema the transformed records follow (may be the input schema unchanged).</summary>
+    JsonObject TransformSchema(string stream, JsonObject schema);
+
+    /// <summary>The transformed record, or null to drop it.</summary>
+    JsonObject? TransformRecord(string stream, JsonObject record);
+}

@@ -182,7 +182,13 @@ internal sealed class RecordShredder
         switch (r.TokenType)
         {
             case JsonTokenType.String:
-                if (!r.ValueIsEscaped && !r.HasValueSequence) { buf.AddBytes(r.ValueSpan, rep); return; }
+                if (!r.ValueIsEscaped && !r.HasValueSequence)
+                {
+                    // The reader does not check the UTF-8 of unescaped strings; Parquet STRING must be valid UTF-8.
+                    if (!System.Text.Unicode.Utf8.IsValid(r.ValueSpan)) throw Invalid(leaf.Path, "the string is not valid UTF-8");
+                    buf.AddBytes(r.ValueSpan, rep);
+                    return;
+                }
                 var max = r.HasValueSequence ? (int)r.ValueSequence.Length : r.ValueSpan.Length;
                 var n = r.CopyString(buf.BeginBytes(max));
                 buf.EndBytes(n, rep);

@@ -1,0 +1,155 @@
+using System.Text;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Tests.Support;
+
+namespace DataSpoc.Pipe.Tests.Failures;
+
+/// <summary>
+/// Each file in Assets/bad-input breaks one rule of the Singer protocol or of its schema. A good run lands first;
+/// the bad run must fail with an error naming the line (and stream/field where it has one), or follow its documented
+/// handling, never throw, and leave what the good run committed exactly as it was.
+/// </summary>
+public class BadInputCorpusTests
+{
+    private static string Corpus(string name) => TempLake.Asset(Path.Combine("bad-input", name));
+
+    public static TheoryData<string, string[]> FailingCases => new()
+    {
+        { "invalid-json-line.singer", ["line 3", "not valid JSON"] },
+        { "truncated-last-line.singer", ["line 3", "truncated"] },
+        { "missing-type.singer", ["line 3", "no \"type\""] },
+        { "missing-stream.singer", ["line 3", "no \"stream\""] },
+        { "missing-record.singer", ["line 3", "stream 'items'", "no \"record\""] },
+        { "record-before-schema.singer", ["line 1", "stream 'items'", "RECORD before any SCHEMA"] },
+        { "wrong-type-value.singer", ["line 3", "stream 'items'", "amount", "on_invalid_record"] },
+        { "integer-overflow.singer", ["line 3", "stream 'items'", "id", "on_invalid_record"] },
+        { "invalid-date-time.singer", ["line 3", "stream 'items'", "at", "on_invalid_record"] },
+        { "nan-infinity.singer", ["line 3", "not valid JSON"] },
+        { "binary-garbage-line.singer", ["line 3", "not valid JSON"] },
+        { "non-utf8-bytes.singer", ["line 3", "stream 'items'", "name", "not valid UTF-8"] },
+        { "stream-name-dot-dot.singer", ["line 1", "'..'", "only dots"] },
+        { "schema-not-an-object.singer", ["line 1", "stream 'items'", "invalid SCHEMA"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(FailingCases))]
+    public async Task A_bad_stream_fails_with_an_error_naming_its_line_and_leaves_committed_data_and_state_untouched(string file, string[] expected)
+    {
+        using var lake = new TempLake();
+        var pipeline = "corpus-" + Path.GetFileNameWithoutExtension(file);
+        await LandGoodRunAsync(lake, pipeline);
+
+        var bad = await TempLake.RunAsync(lake.Pipeline(pipeline, Corpus(file)));
+
+        Assert.False(bad.Succeeded);
+        Assert.NotNull(bad.Log.Error);
+        foreach (var words in expected) Assert.Contains(words, bad.Log.Error, StringComparison.Ordinal);
+        Assert.False(bad.Log.StateCommitted);
+        var written = Assert.Single(lake.Logs(pipeline), l => l.RunId == bad.Log.RunId);
+        Assert.Equal("failure", written.Status);
+        Assert.Equal(bad.Log.Error, written.Error);
+        AssertGoodRunUntouched(lake, pipeline);
+    }
+
+    [Fact]
+    public async Task A_record_nested_ten_thousand_levels_deep_fails_on_its_line_without_overflowing_the_stack()
+    {
+        using var lake = new TempLake();
+        const string pipeline = "corpus-deep-nesting";
+        await LandGoodRunAsync(lake, pipeline);
+        var deep = new StringBuilder("""{"type":"RECORD","stream":"items","record":{"id":102,"name":""");
+        deep.Append('[', 10_000).Append(1).Append(']', 10_000).Append("}}");
+        var file = lake.WriteSinger("deep.singer", Schema, Record(101), deep.ToString(), Record(103));
+
+        var bad = await TempLake.RunAsync(lake.Pipeline(pipeline, file));
+
+        Assert.False(bad.Succeeded);
+        Assert.Contains("line 3", bad.Log.Error);
+        Assert.Contains("depth", bad.Log.Error, StringComparison.OrdinalIgnoreCase);
+        AssertGoodRunUntouched(lake, pipeline);
+    }
+
+    [Fact]
+    public async Task A_single_100_MB_line_is_read_whole_and_its_value_lands_intact()
+    {
+        using var lake = new TempLake();
+        const string pipeline = "corpus-huge-line";
+        await LandGoodRunAsync(lake, pipeline);
+        const int size = 100 * 1024 * 1024;
+        var file = lake.WriteSinger("huge.singer", Schema, Record(101),
+            "{\"type\":\"RECORD\",\"stream\":\"items\",\"record\":{\"id\":102,\"name\":\"" + new string('x', size - 1) + "y\"}}", Record(103));
+
+        var run = await TempLake.RunAsync(lake.Pipeline(pipeline, file));
+
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Equal([["101", "4"], ["102", size.ToString()], ["103", "4"]],
+            lake.Query("select id, length(name) from read_parquet('{lake}/raw/test/items/*/*.parquet') where id > 100 order by id"));
+        Assert.Equal([["y"]], lake.Query("select right(name, 1) from read_parquet('{lake}/raw/test/items/*/*.parquet') where id = 102"));
+    }
+
+    [Fact]
+    public async Task A_stream_name_with_slashes_and_dots_lands_in_one_safe_folder_inside_the_source()
+    {
+        using var lake = new TempLake();
+        var run = await TempLake.RunAsync(lake.Pipeline("corpus-slash", Corpus("stream-name-with-slash.singer")));
+
+        Assert.True(run.Succeeded, run.Log.Error);
+        var key = Assert.Single(lake.ParquetKeys());
+        Assert.StartsWith("raw/test/sales_.._items/dt=", key);
+        Assert.Equal([["101"]], lake.Query("select id from read_parquet('{lake}/raw/test/sales_.._items/*/*.parquet')"));
+        Assert.Contains("test/sales_.._items", lake.Manifest().Tables.Keys);
+    }
+
+    [Fact]
+    public async Task Two_properties_differing_only_in_case_are_refused_naming_both()
+    {
+        using var lake = new TempLake();
+        const string pipeline = "corpus-dup-case";
+        await LandGoodRunAsync(lake, pipeline);
+
+        var bad = await TempLake.RunAsync(lake.Pipeline(pipeline, Corpus("duplicate-columns-by-case.singer")));
+
+        Assert.False(bad.Succeeded);
+        Assert.Contains("line 1", bad.Log.Error);
+        Assert.Contains("'Name'", bad.Log.Error);
+        Assert.Contains("'name'", bad.Log.Error);
+        AssertGoodRunUntouched(lake, pipeline);
+    }
+
+    [Fact]
+    public async Task An_empty_schema_is_refused_naming_its_line_and_stream()
+    {
+        using var lake = new TempLake();
+        const string pipeline = "corpus-empty-schema";
+        await LandGoodRunAsync(lake, pipeline);
+
+        var bad = await TempLake.RunAsync(lake.Pipeline(pipeline, Corpus("empty-schema.singer")));
+
+        Assert.False(bad.Succeeded);
+        Assert.Contains("line 1 (stream 'items')", bad.Log.Error);
+        AssertGoodRunUntouched(lake, pipeline);
+    }
+
+    internal const string Schema = """{"type":"SCHEMA","stream":"items","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"name":{"type":["null","string"]},"amount":{"type":["null","number"]},"at":{"type":["null","string"],"format":"date-time"}}}}""";
+
+    internal static string Record(int id) =>
+        $$$"""{"type":"RECORD","stream":"items","record":{"id":{{{id}}},"name":"n{{{id}}}","amount":{{{id}}}.5,"at":"2025-01-20T10:00:00Z"}}""";
+
+    /// <summary>Rows 1..3 and state {"bookmark":3}: what every bad run must leave alone.</summary>
+    internal static async Task LandGoodRunAsync(TempLake lake, string pipeline)
+    {
+        var good = lake.WriteSinger("good.singer", Schema, Record(1), Record(2), Record(3), """{"type":"STATE","value":{"bookmark":3}}""");
+        var run = await TempLake.RunAsync(lake.Pipeline(pipeline, good));
+        Assert.True(run.Succeeded, run.Log.Error);
+    }
+
+    internal static void AssertGoodRunUntouched(TempLake lake, string pipeline)
+    {
+        Assert.Equal([["1", "n1"], ["2", "n2"], ["3", "n3"]], lake.Query("select id, name from read_parquet('{lake}/raw/test/items/*/*.parquet') order by id"));
+        Assert.Single(lake.ParquetKeys());
+        Assert.Equal("""{"bookmark":3}""", lake.State(pipeline)!.ToJsonString());
+        Assert.Equal(3, lake.Manifest().Tables["test/items"].RowCount);
+        Assert.DoesNotContain(lake.Keys(), k => k.Contains(".tmp-", StringComparison.Ordinal) || k.EndsWith(".part", StringComparison.Ordinal) || k.Contains("/journal/", StringComparison.Ordinal));
+    }
+}

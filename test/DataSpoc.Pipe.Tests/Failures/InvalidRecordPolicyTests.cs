@@ -1,0 +1,82 @@
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Tests.Support;
+
+namespace DataSpoc.Pipe.Tests.Failures;
+
+/// <summary><c>on_invalid_record: fail | skip | quarantine</c> on a record whose value does not fit its column.</summary>
+public class InvalidRecordPolicyTests
+{
+    private static string WrongType => TempLake.Asset(Path.Combine("bad-input", "wrong-type-value.singer"));
+
+    [Fact]
+    public async Task Fail_stops_the_run_naming_stream_record_line_and_field_and_commits_nothing()
+    {
+        using var lake = new TempLake();
+        await BadInputCorpusTests.LandGoodRunAsync(lake, "policy-fail");
+
+        var run = await TempLake.RunAsync(lake.Pipeline("policy-fail", WrongType, p => p with { OnInvalidRecord = InvalidRecordPolicy.Fail }));
+
+        Assert.False(run.Succeeded);
+        Assert.StartsWith("stream 'items', record 2 (line 3):", run.Log.Error);
+        Assert.Contains("amount", run.Log.Error);
+        BadInputCorpusTests.AssertGoodRunUntouched(lake, "policy-fail");
+    }
+
+    [Fact]
+    public async Task Skip_drops_only_the_bad_record_and_counts_it_in_the_run_log()
+    {
+        using var lake = new TempLake();
+
+        var run = await TempLake.RunAsync(lake.Pipeline("policy-skip", WrongType, p => p with { OnInvalidRecord = InvalidRecordPolicy.Skip }));
+
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Equal([["101"], ["103"]], lake.Query("select id from read_parquet('{lake}/raw/test/items/*/*.parquet') order by id"));
+        Assert.Equal(2, run.Log.Streams["items"].Records);
+        Assert.Equal(1, run.Log.Streams["items"].Rejected);
+        Assert.Contains(run.Log.Notices, n => n.Contains("line 3", StringComparison.Ordinal) && n.Contains("amount", StringComparison.Ordinal));
+        Assert.DoesNotContain(lake.Keys(), k => k.Contains("quarantine", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Quarantine_keeps_each_rejected_line_whole_and_byte_for_byte_in_the_runs_quarantine_file()
+    {
+        using var lake = new TempLake();
+
+        var run = await TempLake.RunAsync(lake.Pipeline("policy-quarantine", WrongType, p => p with { OnInvalidRecord = InvalidRecordPolicy.Quarantine }));
+
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Equal([["101"], ["103"]], lake.Query("select id from read_parquet('{lake}/raw/test/items/*/*.parquet') order by id"));
+        Assert.Equal(1, run.Log.Streams["items"].Rejected);
+        var key = LakePaths.QuarantineKey("policy-quarantine", run.Log.RunId, "items");
+        Assert.Equal($".dataspoc/quarantine/policy-quarantine/{run.Log.RunId}/items.jsonl", key);
+        var expected = File.ReadAllBytes(WrongType).AsSpan();
+        var line3 = SplitLines(expected.ToArray())[2];
+        Assert.Equal([.. line3, (byte)'\n'], File.ReadAllBytes(Path.Combine(lake.Root, key)));
+    }
+
+    [Fact]
+    public async Task Quarantine_keeps_a_line_with_invalid_utf8_as_received_not_repaired()
+    {
+        using var lake = new TempLake();
+        var nonUtf8 = TempLake.Asset(Path.Combine("bad-input", "non-utf8-bytes.singer"));
+
+        var run = await TempLake.RunAsync(lake.Pipeline("policy-quarantine-bytes", nonUtf8, p => p with { OnInvalidRecord = InvalidRecordPolicy.Quarantine }));
+
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Equal([["101"], ["103"]], lake.Query("select id from read_parquet('{lake}/raw/test/items/*/*.parquet') order by id"));
+        var quarantined = File.ReadAllBytes(Path.Combine(lake.Root, LakePaths.QuarantineKey("policy-quarantine-bytes", run.Log.RunId, "items")));
+        Assert.Equal([.. SplitLines(File.ReadAllBytes(nonUtf8))[2], (byte)'\n'], quarantined);
+        Assert.Contains((byte)0xff, quarantined);
+    }
+
+    internal static List<byte[]> SplitLines(byte[] bytes)
+    {
+        var lines = new List<byte[]>();
+        var start = 0;
+        for (var i = 0; i < bytes.Length; i++)
+            if (bytes[i] == '\n') { lines.Add(bytes[start..i]); start = i + 1; }
+        if (start < bytes.Length) lines.Add(bytes[start..]);
+        return lines;
+    }
+}

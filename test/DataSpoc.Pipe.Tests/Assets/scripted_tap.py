@@ -7,6 +7,7 @@ config keys (all optional):
   state_every   also emits STATE {"bookmark": id} every N records (a final STATE always follows the records)
   payload       length of a filler string per record (makes files bigger)
   echo_config   writes the whole config JSON to stderr first (a careless tap leaking its secrets)
+  report_config_mode  writes "config file <path> mode <octal>" to stderr (checks the private temp file)
   stderr_mb     writes this many megabytes of numbered lines to stderr while emitting, then "stderr done"
   hang_seconds  after the records (before the final STATE) prints nothing and sleeps this long
   trickle_seconds  after the records, prints one STATE per 0.2 s for this long (active, but never finishing)
@@ -29,6 +30,11 @@ def emit(msg):
 
 if config.get("echo_config"):
     sys.stderr.write("tap config: " + json.dumps(config) + "\n")
+    sys.stderr.flush()
+
+if config.get("report_config_mode"):
+    path = arg("--config")
+    sys.stderr.write("config file %s mode %o dir mode %o\n" % (path, os.stat(path).st_mode & 0o777, os.stat(os.path.dirname(path)).st_mode & 0o777))
     sys.stderr.flush()
 
 stderr_left = int(config.get("stderr_mb", 0) * 1024 * 1024)

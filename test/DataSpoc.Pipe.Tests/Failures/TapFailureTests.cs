@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Tests.Support;
+
+namespace DataSpoc.Pipe.Tests.Failures;
+
+/// <summary>A tap that is missing, crashes, is killed, hangs, floods stderr or fails after a STATE: the run fails clearly and commits nothing.</summary>
+public class TapFailureTests
+{
+    [Fact]
+    public async Task A_tap_that_is_not_on_PATH_fails_the_run_naming_PATH_and_how_to_install_it()
+    {
+        using var lake = new TempLake();
+        var p = ScriptedTap.Pipeline(lake, "tap-missing", [], p => p with { Source = p.Source with { Tap = "tap-nowhere-to-be-found" } });
+
+        var run = await TempLake.RunAsync(p);
+
+        Assert.False(run.Succeeded);
+        Assert.Contains("tap 'tap-nowhere-to-be-found' was not found on PATH", run.Log.Error);
+        Assert.Contains(Environment.GetEnvironmentVariable("PATH")!, run.Log.Error);
+        Assert.Contains("pip install tap-nowhere-to-be-found", run.Log.Error);
+        Assert.Contains("source.tap", run.Log.Error);
+        Assert.Empty(lake.ParquetKeys());
+        Assert.Null(lake.State("tap-missing"));
+    }
+
+    [Fact]
+    public async Task A_tap_exiting_non_zero_fails_the_run_with_its_code_and_last_stderr_line_and_commits_nothing()
+    {
+        using var lake = new TempLake();
+        await BadInputCorpusTests.LandGoodRunAsync(lake, "tap-exit");
+        var p = ScriptedTap.Pipeline(lake, "tap-exit", new JsonObject { ["max_id"] = 50, ["exit_code"] = 3, ["stderr_mb"] = 0.001 });
+
+        var run = await TempLake.RunAsync(p);
+
+        Assert.False(run.Succeeded);
+        Assert.StartsWith("the tap exited with code 3; its last stderr line: stderr done", run.Log.Error);
+        Assert.Equal(3, run.Log.Tap.ExitCode);
+        Assert.EndsWith("stderr done", run.Log.Tap.StderrTail);
+        BadInputCorpusTests.AssertGoodRunUntouched(lake, "tap-exit");
+    }
+
+    [Fact]
+    public async Task A_tap_killed_by_a_signal_fails_the_run_naming_the_signal()
+    {
+        using var lake = new TempLake();
+        await BadInputCorpusTests.LandGoodRunAsync(lake, "tap-signal");
+        var p = ScriptedTap.Pipeline(lake, "tap-signal", new JsonObject { ["max_id"] = 50, ["kill_signal"] = 9 });
+
+        var run = await TempLake.RunAsync(p);
+
+        Assert.False(run.Succeeded);
+        Assert.Contains("killed by signal 9", run.Log.Error);
+        BadInputCorpusTests.AssertGoodRunUntouched(lake, "tap-signal");
+    }
+
+    [Fact]
+    public async Task A_tap_that_goes_silent_is_stopped_by_the_idle_timeout_and_the_run_fails()
+    {
+        using var lake = new TempLake();
+        await BadInputCorpusTests.LandGoodRunAsync(lake, "tap-idle");
+        var p = ScriptedTap.Pipeline(lake, "tap-idle", new JsonObject { ["max_id"] = 50, ["hang_seconds"] = 120 },
+            p => p with { Source = p.Source with { IdleTimeout = TimeSpan.FromSeconds(2) } });
+
+        var clock = Stopwatch.StartNew();
+        var run = await TempLake.RunAsync(p);
+
+        Assert.False(run.Succeeded);
+        Assert.Contains("printed nothing for source.idle_timeout (2s) and was stopped", run.Log.Error);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"took {clock.Elapsed}");
+        BadInputCorpusTests.AssertGoodRunUntouched(lake, "tap-idle");
+    }
+
+    [Fact]
+    public async Task A_tap_that_keeps_talking_past_source_timeout_is_stopped_and_the_run_fails()
+    {
+        using var lake = new TempLake();
+        await BadInputCorpusTests.LandGoodRunAsync(lake, "tap-timeout");
+        var p = ScriptedTap.Pipeline(lake, "tap-timeout", new JsonObject { ["max_id"] = 50, ["trickle_seconds"] = 120 },
+            p => p with { Source = p.Source with { Timeout = TimeSpan.FromSeconds(3), IdleTimeout = TimeSpan.FromSeconds(2) } });
+
+        var clock = Stopwatch.StartNew();
+        var run = await TempLake.RunAsync(p);
+
+        Assert.False(run.Succeeded);
+        Assert.Contains("ran longer than source.timeout (3s) and was stopped", run.Log.Error);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"took {clock.Elapsed}");
+        BadInputCorpusTests.AssertGoodRunUntouched(lake, "tap-timeout");
+    }
+
+    [Fact]
+    public async Task A_tap_writing_megabytes_to_stderr_does_not_deadlock_and_the_log_keeps_its_tail()
+    {
+        using var lake = new TempLake();
+        var p = ScriptedTap.Pipeline(lake, "tap-chatty", new JsonObject { ["max_id"] = 20_000, ["stderr_mb"] = 8 });
+
+        var run = await TempLake.RunAsync(p).WaitAsync(TimeSpan.FromMinutes(2));
+
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Equal([["20000", "20000"]], lake.Query("select count(*), count(distinct id) from read_parquet('{lake}/raw/test/items/*/*.parquet')"));
+        Assert.EndsWith("stderr done", run.Log.Tap.StderrTail);
+        Assert.InRange(run.Log.Tap.StderrTail.Length, 100, 16 * 1024);
+        Assert.StartsWith("stderr line ", run.Log.Tap.StderrTail);
+    }
+
+    [Fact]
+    public async Task A_STATE_emitted_before_the_tap_fails_is_not_committed()
+    {
+        using var lake = new TempLake();
+        await BadInputCorpusTests.LandGoodRunAsync(lake, "tap-state-then-fail");
+        var p = ScriptedTap.Pipeline(lake, "tap-state-then-fail", new JsonObject { ["max_id"] = 50, ["state_every"] = 10, ["exit_code"] = 1 });
+
+        var run = await TempLake.RunAsync(p);
+
+        Assert.False(run.Succeeded);
+        Assert.False(run.Log.StateCommitted);
+        BadInputCorpusTests.AssertGoodRunUntouched(lake, "tap-state-then-fail");
+    }
+}

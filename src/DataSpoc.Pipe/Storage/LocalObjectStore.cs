@@ -54,21 +54,29 @@ public sealed class LocalObjectStore : IObjectStore
     public Task<bool> PutAsync(string key, ReadOnlyMemory<byte> content, WriteCondition condition, CancellationToken cancellationToken)
     {
         var dest = PathOf(key);
-        Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
-        if (condition.Kind == WriteConditionKind.None)
+        try
         {
-            WriteAtomically(dest, content.Span);
-            return Task.FromResult(true);
+            Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
+            if (condition.Kind == WriteConditionKind.None)
+            {
+                WriteAtomically(dest, content.Span);
+                return Task.FromResult(true);
+            }
+            using var held = LockSidecar(dest, cancellationToken);
+            var current = File.Exists(dest) ? VersionOf(File.ReadAllBytes(dest)) : null;
+            var allowed = condition.Kind switch
+            {
+                WriteConditionKind.IfAbsent => current is null,
+                _ => current == condition.Version,
+            };
+            if (allowed) WriteAtomically(dest, content.Span);
+            return Task.FromResult(allowed);
         }
-        using var held = LockSidecar(dest, cancellationToken);
-        var current = File.Exists(dest) ? VersionOf(File.ReadAllBytes(dest)) : null;
-        var allowed = condition.Kind switch
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            WriteConditionKind.IfAbsent => current is null,
-            _ => current == condition.Version,
-        };
-        if (allowed) WriteAtomically(dest, content.Span);
-        return Task.FromResult(allowed);
+            // The folder or the lock sidecar could not be made (bucket path blocked by a file, no permission, disk full).
+            throw new StorageException(Describe(e, dest), e);
+        }
     }
 
     public Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken)
@@ -176,7 +184,8 @@ public sealed class LocalObjectStore : IObjectStore
                 // FileShare.None takes an exclusive advisory lock (flock) on Unix; released when disposed or the process dies.
                 return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             }
-            catch (IOException) when (!cancellationToken.IsCancellationRequested)
+            // Only a held lock is worth waiting for; a missing folder or a full disk would retry forever.
+            catch (IOException e) when (!cancellationToken.IsCancellationRequested && e is not DirectoryNotFoundException && (e.HResult & 0xFFFF) != 28)
             {
                 Thread.Sleep(Random.Shared.Next(delay, delay * 2));
                 delay = Math.Min(delay * 2, 200);

@@ -15,8 +15,10 @@ internal static class HarnessProcess
 
     /// <param name="killWhen">Kill once a stdout line satisfies this (after <paramref name="killDelay"/>).</param>
     /// <param name="killAfter">Kill after this long from the start, whatever it is doing.</param>
+    /// <param name="killOnceTrue">Kill as soon as this turns true (polled every 20 ms), e.g. once a file exists.</param>
     public static async Task<Outcome> RunAsync(JsonObject run, IReadOnlyDictionary<string, string>? env = null,
-        Func<string, bool>? killWhen = null, TimeSpan? killDelay = null, TimeSpan? killAfter = null, TimeSpan? timeout = null)
+        Func<string, bool>? killWhen = null, TimeSpan? killDelay = null, TimeSpan? killAfter = null, TimeSpan? timeout = null,
+        Func<bool>? killOnceTrue = null)
     {
         var runFile = Path.Combine(Path.GetTempPath(), "dsp-harness-" + Guid.NewGuid().ToString("N")[..10] + ".json");
         await File.WriteAllTextAsync(runFile, run.ToJsonString());
@@ -47,6 +49,14 @@ internal static class HarnessProcess
                     }
                 }
             });
+            var poll = killOnceTrue is null ? Task.CompletedTask : Task.Run(async () =>
+            {
+                while (!process.HasExited && Volatile.Read(ref killRequested) == 0)
+                {
+                    if (killOnceTrue()) { Kill(); return; }
+                    await Task.Delay(20);
+                }
+            });
             using var killTimer = killAfter is { } after ? new Timer(_ => Kill(), null, after, Timeout.InfiniteTimeSpan) : null;
             using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(120));
             try { await process.WaitForExitAsync(cts.Token); }
@@ -56,6 +66,7 @@ internal static class HarnessProcess
                 throw new TimeoutException($"the harness did not finish in {timeout ?? TimeSpan.FromSeconds(120)}; stdout: {string.Join(" | ", lines.TakeLast(5))}");
             }
             await stdout;
+            await poll;
             // SIGKILL shows as 128 + 9; any other exit code means the run ended on its own before the kill.
             return new Outcome(process.ExitCode, process.ExitCode == 137, lines, await stderr);
         }

@@ -1,0 +1,113 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Tests.Support;
+
+namespace DataSpoc.Pipe.Tests.Failures;
+
+/// <summary>
+/// A secret planted in an inline tap config and in a <c>${VAR}</c> expansion (PipelineDefinition.Secrets), with a tap
+/// that prints its whole config to stderr: no output of the run may hold either value.
+/// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public class SecretLeakTests
+{
+    private static string PrivateRoot => Path.Combine(Path.GetTempPath(), $"dataspoc-pipe-{Environment.UserName}", "private");
+
+    [Fact]
+    public async Task Planted_secrets_appear_in_no_run_log_error_stderr_tail_notice_bucket_file_or_state()
+    {
+        using var lake = new TempLake();
+        var secret = "s3cr3t-PLANTED-" + Guid.NewGuid().ToString("N")[..8];
+        var expanded = "env-PLANTED-" + Guid.NewGuid().ToString("N")[..8];
+        JsonObject Config(int exitCode) => new()
+        {
+            ["max_id"] = 5,
+            ["password"] = secret,
+            ["nested"] = new JsonObject { ["api_token"] = secret + "-token" },
+            // A ${VAR} expansion under a key that does not look secret: only PipelineDefinition.Secrets knows it.
+            ["host"] = "db-" + expanded + ".internal",
+            ["echo_config"] = true,
+            ["state_every"] = 1,
+            ["exit_code"] = exitCode,
+        };
+        var pipeline = "secret-leak";
+
+        var good = await TempLake.RunAsync(ScriptedTap.Pipeline(lake, pipeline, Config(0), p => p with { Secrets = [expanded] }));
+        var bad = await TempLake.RunAsync(ScriptedTap.Pipeline(lake, pipeline, Config(1), p => p with { Secrets = [expanded] }));
+
+        Assert.True(good.Succeeded, good.Log.Error);
+        Assert.False(bad.Succeeded);
+        // The tap did print its config: the masked echo is in the tail and in the error's last stderr line.
+        Assert.Contains("\"password\": \"***\"", bad.Log.Tap.StderrTail);
+        Assert.Contains("***", bad.Log.Error);
+        var outputs = new List<(string Where, string Text)>
+        {
+            ("good run result", Encoding.UTF8.GetString(LakeJson.Serialize(good.Log))),
+            ("bad run result", Encoding.UTF8.GetString(LakeJson.Serialize(bad.Log))),
+            ("bad run error", bad.Log.Error!),
+            ("stderr tail", bad.Log.Tap.StderrTail),
+            ("tap command", bad.Log.Tap.Command),
+            ("notices", string.Join("\n", good.Log.Notices.Concat(bad.Log.Notices))),
+        };
+        foreach (var key in lake.Keys())
+            outputs.Add((key, Encoding.UTF8.GetString(File.ReadAllBytes(Path.Combine(lake.Root, key)))));
+        Assert.Contains(outputs, o => o.Where.StartsWith(".dataspoc/state/", StringComparison.Ordinal));
+        Assert.Equal(2, outputs.Count(o => o.Where.StartsWith(".dataspoc/logs/", StringComparison.Ordinal)));
+        foreach (var (where, text) in outputs)
+        {
+            Assert.False(text.Contains(secret, StringComparison.Ordinal), $"the planted tap-config secret leaked into {where}");
+            Assert.False(text.Contains(expanded, StringComparison.Ordinal), $"the planted ${{VAR}} value leaked into {where}");
+        }
+        Assert.False(Directory.Exists(Path.Combine(PrivateRoot, pipeline)) && Directory.EnumerateFileSystemEntries(Path.Combine(PrivateRoot, pipeline)).Any());
+    }
+
+    [Fact]
+    public async Task The_tap_config_temp_file_is_mode_0600_in_a_0700_folder_and_is_gone_after_the_run()
+    {
+        using var lake = new TempLake();
+        var config = new JsonObject { ["max_id"] = 3, ["password"] = "s3cr3t-PLANTED-mode", ["report_config_mode"] = true };
+
+        var run = await TempLake.RunAsync(ScriptedTap.Pipeline(lake, "secret-mode", config));
+
+        Assert.True(run.Succeeded, run.Log.Error);
+        var line = run.Log.Tap.StderrTail.Split('\n').Single(l => l.StartsWith("config file ", StringComparison.Ordinal)).Split(' ');
+        var path = line[2];
+        Assert.StartsWith(Path.Combine(PrivateRoot, "secret-mode") + "/", path);
+        Assert.Equal(["mode", "600", "dir", "mode", "700"], line[3..]);
+        Assert.False(File.Exists(path));
+        Assert.False(Directory.Exists(Path.GetDirectoryName(path)));
+    }
+
+    [Fact]
+    [Trait("Category", "Kill")]
+    public async Task A_killed_runs_private_config_is_removed_when_the_pipeline_next_starts()
+    {
+        using var lake = new TempLake();
+        const string pipeline = "secret-killed";
+        var folder = Path.Combine(PrivateRoot, pipeline);
+        string? ConfigFile() => Directory.Exists(folder) ? Directory.EnumerateFiles(folder, "config.json", SearchOption.AllDirectories).FirstOrDefault() : null;
+        var run = new JsonObject
+        {
+            ["name"] = pipeline,
+            ["bucket"] = lake.Bucket,
+            ["tap"] = ScriptedTap.Command,
+            ["config"] = new JsonObject { ["max_id"] = 3, ["password"] = "s3cr3t-PLANTED-killed", ["hang_seconds"] = 8 },
+        };
+
+        var killed = await HarnessProcess.RunAsync(run, killOnceTrue: () => ConfigFile() is not null);
+
+        Assert.True(killed.Killed, $"exit {killed.ExitCode}: {string.Join(" | ", killed.Stdout)}");
+        var left = ConfigFile();
+        Assert.NotNull(left);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(left));
+
+        var next = await TempLake.RunAsync(ScriptedTap.Pipeline(lake, pipeline, new JsonObject { ["max_id"] = 3 }));
+
+        Assert.True(next.Succeeded, next.Log.Error);
+        Assert.False(File.Exists(left));
+        Assert.Contains(next.Log.Notices, n => n.StartsWith("removed leftover temp files of an earlier run", StringComparison.Ordinal));
+        Assert.Contains(next.Log.Notices, n => n.StartsWith("took over a stale lock", StringComparison.Ordinal));
+    }
+}

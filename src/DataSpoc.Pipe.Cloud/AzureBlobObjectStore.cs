@@ -22,6 +22,7 @@ public sealed class AzureBlobObjectStore : IObjectStore
 {
     private const long SinglePutLimit = 16L << 20;
     private const long BlockSize = 8L << 20;
+    private const int ListPageSize = 1_000;
 
     private readonly BlobContainerClient _container;
     private readonly ObjectKeys _keys;
@@ -163,20 +164,21 @@ public sealed class AzureBlobObjectStore : IObjectStore
 
     public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var pages = _container.GetBlobsAsync(BlobTraits.None, BlobStates.None, _keys.ListPrefix(prefix), cancellationToken);
-        await using var items = pages.GetAsyncEnumerator(cancellationToken);
+        // Pages of 1,000 like S3 and GCS (the service allows up to 5,000), so pagination is exercised the same way everywhere.
+        var pages = _container.GetBlobsAsync(BlobTraits.None, BlobStates.None, _keys.ListPrefix(prefix), cancellationToken).AsPages(pageSizeHint: ListPageSize);
+        await using var page = pages.GetAsyncEnumerator(cancellationToken);
         while (true)
         {
             try
             {
-                if (!await items.MoveNextAsync().ConfigureAwait(false)) yield break;
+                if (!await page.MoveNextAsync().ConfigureAwait(false)) yield break;
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 throw Translate(e, StorageOperation.List, prefix);
             }
-            var item = items.Current;
-            yield return new ObjectInfo(_keys.Key(item.Name), item.Properties.ContentLength ?? 0, item.Properties.LastModified ?? default);
+            foreach (var item in page.Current.Values)
+                yield return new ObjectInfo(_keys.Key(item.Name), item.Properties.ContentLength ?? 0, item.Properties.LastModified ?? default);
         }
     }
 

@@ -158,11 +158,22 @@ public sealed class GcsObjectStore : IObjectStore
         var name = _keys.Name(key);
         try
         {
-            var metadata = await _client.GetObjectAsync(_bucketName, name, new GetObjectOptions { RetryOptions = Idempotent }, cancellationToken).ConfigureAwait(false);
-            using var buffer = new MemoryStream((int)Math.Min(metadata.Size ?? 0, int.MaxValue));
-            // Download exactly the generation whose tag is returned, so content and version always agree.
-            await _client.DownloadObjectAsync(_bucketName, name, buffer, new DownloadObjectOptions { Generation = metadata.Generation }, cancellationToken).ConfigureAwait(false);
-            return new StoredObject(buffer.ToArray(), metadata.Generation?.ToString(CultureInfo.InvariantCulture) ?? "");
+            for (var attempt = 1; ; attempt++)
+            {
+                var metadata = await _client.GetObjectAsync(_bucketName, name, new GetObjectOptions { RetryOptions = Idempotent }, cancellationToken).ConfigureAwait(false);
+                using var buffer = new MemoryStream((int)Math.Min(metadata.Size ?? 0, int.MaxValue));
+                try
+                {
+                    // Download exactly the generation whose tag is returned, so content and version always agree.
+                    await _client.DownloadObjectAsync(_bucketName, name, buffer, new DownloadObjectOptions { Generation = metadata.Generation }, cancellationToken).ConfigureAwait(false);
+                }
+                catch (GoogleApiException e) when (e.HttpStatusCode == HttpStatusCode.NotFound && attempt < 10)
+                {
+                    // A concurrent writer replaced that generation between the two calls: read the new one.
+                    continue;
+                }
+                return new StoredObject(buffer.ToArray(), metadata.Generation?.ToString(CultureInfo.InvariantCulture) ?? "");
+            }
         }
         catch (GoogleApiException e) when (e.HttpStatusCode == HttpStatusCode.NotFound && !IsMissingBucket(e))
         {

@@ -17,6 +17,8 @@ public sealed record PipelineDefinition
     public IReadOnlyDictionary<string, JsonNode?> Transforms { get; init; } = new Dictionary<string, JsonNode?>();
     /// <summary>The YAML file this came from, when it came from one.</summary>
     public string? FilePath { get; init; }
+    /// <summary>Values that must never be shown (secret-looking keys, <c>${VAR}</c> substitutions); use its <c>Redact</c> for logs and display.</summary>
+    public ConfigSecrets Secrets { get; init; } = new();
 }
 
 /// <summary>Where records come from: a Singer tap command or a built-in tap, and its JSON config.</summary>
@@ -26,8 +28,13 @@ public sealed record SourceDefinition
     public required string Tap { get; init; }
     /// <summary>Path of the tap's JSON config file, when <c>config</c> is a path.</summary>
     public string? ConfigPath { get; init; }
-    /// <summary>The tap config when given inline in the YAML (written to a private temp file for the run).</summary>
+    /// <summary>
+    /// The tap config when given inline in the YAML, or read from a config file that uses <c>${VAR}</c> (then already
+    /// expanded, <see cref="ConfigPath"/> is null and <see cref="ConfigFile"/> names the file). Written to a private temp file for the run.
+    /// </summary>
     public JsonObject? InlineConfig { get; init; }
+    /// <summary>The tap config file the user named (for messages and <c>validate</c>), whether or not it needed expansion.</summary>
+    public string? ConfigFile { get; init; }
     /// <summary>Selected streams; null selects everything the tap emits.</summary>
     public IReadOnlyList<string>? Streams { get; init; }
     /// <summary>The <c>&lt;source&gt;</c> folder name in the lake; null derives it from the tap's executable name.</summary>

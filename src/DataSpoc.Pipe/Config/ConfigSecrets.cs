@@ -10,10 +10,7 @@ namespace DataSpoc.Pipe.Config;
 /// </summary>
 public sealed partial class ConfigSecrets
 {
-    public const string Mask = "***";
-
-    // Shorter values are not masked in free text: masking "1" or "abc" everywhere would garble output and protects nothing.
-    private const int MinimumTextLength = 4;
+    public const string Mask = Sources.Redactor.Mask;
 
     private readonly HashSet<string> _values = new(StringComparer.Ordinal);
     private readonly HashSet<string> _paths = new(StringComparer.Ordinal);
@@ -41,44 +38,30 @@ public sealed partial class ConfigSecrets
         if (IsSecretKey(key)) AddValue(value);
     }
 
-    /// <summary>Adds every secret-looking value in a JSON config (e.g. a tap config file).</summary>
-    public void ConsiderJson(JsonNode? node, string? key = null)
+    /// <summary>Adds every secret-looking value in a JSON config (e.g. a tap config file), and passwords inside URIs.</summary>
+    public void ConsiderJson(JsonNode? node)
     {
-        switch (node)
-        {
-            case JsonObject o:
-                foreach (var (k, v) in o) ConsiderJson(v, k);
-                break;
-            case JsonArray a:
-                foreach (var v in a) ConsiderJson(v, key);
-                break;
-            case JsonValue v when key is not null && IsSecretKey(key):
-                AddValue(v.ToString());
-                break;
-            case JsonValue v when v.TryGetValue<string>(out var s):
-                if (UriPassword().Match(s) is { Success: true } m) AddValue(m.Groups[1].Value);
-                break;
-        }
+        foreach (var value in Sources.Redactor.SecretsIn(node)) AddValue(value);
+        foreach (var uri in Strings(node))
+            if (UriPassword().Match(uri) is { Success: true } m) AddValue(m.Groups[1].Value);
     }
 
-    /// <summary>Whether a config key names a secret (password, secret, token, key, credentials, …).</summary>
-    public static bool IsSecretKey(string key)
+    private static IEnumerable<string> Strings(JsonNode? node) => node switch
     {
-        var k = key.ToLowerInvariant();
-        return k.Contains("password") || k.Contains("passwd") || k.Contains("pwd") || k.Contains("secret") ||
-               k.Contains("token") || k.Contains("credential") || k.Contains("private") || k.Contains("auth") ||
-               k.Contains("connection_string") || k.Contains("connectionstring") || k.Contains("sas") ||
-               k == "key" || k.EndsWith("_key", StringComparison.Ordinal) || k.EndsWith("-key", StringComparison.Ordinal) ||
-               k.EndsWith("key", StringComparison.Ordinal) && k.Length > 3 && !k.Contains("keys");
-    }
+        JsonObject o => o.SelectMany(p => Strings(p.Value)),
+        JsonArray a => a.SelectMany(Strings),
+        JsonValue v when v.TryGetValue<string>(out var s) => [s],
+        _ => [],
+    };
+
+    /// <summary>Whether a config key names a secret (password, secret, token, key, credentials, …).</summary>
+    public static bool IsSecretKey(string key) => Sources.Redactor.IsSecretKey(key);
 
     /// <summary>Masks every known secret value, and any password in a <c>scheme://user:password@host</c> URI.</summary>
     public string Redact(string text)
     {
         if (string.IsNullOrEmpty(text)) return text;
-        // Longest first, so a secret that contains another is masked whole.
-        foreach (var value in _values.Where(v => v.Length >= MinimumTextLength).OrderByDescending(v => v.Length))
-            text = text.Replace(value, Mask, StringComparison.Ordinal);
+        text = new Sources.Redactor(_values).Redact(text);
         return UriPassword().Replace(text, m => m.Value.Replace(m.Groups[1].Value, Mask, StringComparison.Ordinal));
     }
 

@@ -19,8 +19,8 @@ public sealed record PipelineDefinition
     public IReadOnlyList<string> Secrets { get; init; } = [];
     /// <summary>The YAML file this came from, when it came from one.</summary>
     public string? FilePath { get; init; }
-    /// <summary>Values that must never be shown (secret-looking keys, <c>${VAR}</c> substitutions); use its <c>Redact</c> for logs and display.</summary>
-    public ConfigSecrets Secrets { get; init; } = new();
+    /// <summary>Where <see cref="Secrets"/> came from (secret-looking keys, <c>${VAR}</c> substitutions by key), to mask a config for display.</summary>
+    public ConfigSecrets Redaction { get; init; } = new();
 }
 
 /// <summary>Where records come from: a Singer tap command or a built-in tap, and its JSON config.</summary>

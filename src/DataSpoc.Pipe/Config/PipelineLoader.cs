@@ -112,7 +112,8 @@ public sealed class PipelineLoader
             OnInvalidRecord = onInvalid,
             Transforms = transforms,
             FilePath = file,
-            Secrets = secrets,
+            Secrets = secrets.Values.ToList(),
+            Redaction = secrets,
         };
     }
 

@@ -15,6 +15,8 @@ public sealed record PipelineDefinition
     public InvalidRecordPolicy OnInvalidRecord { get; init; } = InvalidRecordPolicy.Fail;
     /// <summary>Per-stream declarative transforms (<c>transforms:</c> in the YAML), keyed by stream name.</summary>
     public IReadOnlyDictionary<string, JsonNode?> Transforms { get; init; } = new Dictionary<string, JsonNode?>();
+    /// <summary>Values that must never appear in logs, errors or responses (<c>${VAR}</c> expansions, secret config values).</summary>
+    public IReadOnlyList<string> Secrets { get; init; } = [];
     /// <summary>The YAML file this came from, when it came from one.</summary>
     public string? FilePath { get; init; }
 }

@@ -79,6 +79,17 @@ internal sealed class SingerWriter
         EndLine();
     }
 
+    /// <summary>Singer's "rows of any other version are obsolete": the lake replaces the stream's table.</summary>
+    public void WriteActivateVersion(string stream, long version)
+    {
+        _json.WriteStartObject();
+        _json.WriteString(TypeName, "ACTIVATE_VERSION");
+        _json.WriteString(StreamName, stream);
+        _json.WriteNumber("version", version);
+        _json.WriteEndObject();
+        EndLine();
+    }
+
     /// <summary>Hands buffered lines to the output once a chunk is full (cheap otherwise).</summary>
     public ValueTask FlushIfFullAsync(CancellationToken cancellationToken)
         => _buffer.WrittenCount >= ChunkBytes ? FlushAsync(cancellationToken) : ValueTask.CompletedTask;

@@ -9,6 +9,7 @@ public static class BuiltInTaps
     private static readonly Dictionary<string, Func<ObjectStoreFactory, IBuiltInTap>> Factories = new(StringComparer.Ordinal)
     {
         ["csv"] = stores => new CsvTap(stores),
+        ["jsonl"] = stores => new JsonlTap(stores),
         ["postgres"] = _ => new PostgresTap(),
     };
 

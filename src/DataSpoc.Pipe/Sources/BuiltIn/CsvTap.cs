@@ -15,9 +15,11 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// </summary>
 public sealed class CsvTap(ObjectStoreFactory? stores = null) : IBuiltInTap
 {
+    private const string TapName = "csv";
+    private static readonly string[] FolderPatterns = ["*.csv", "*.csv.gz"];
     private readonly ObjectStoreFactory _stores = stores ?? new ObjectStoreFactory();
 
-    public string Name => "csv";
+    public string Name => TapName;
 
     public async Task DiscoverAsync(JsonObject config, Stream output, CancellationToken cancellationToken)
     {
@@ -70,85 +72,35 @@ public sealed class CsvTap(ObjectStoreFactory? stores = null) : IBuiltInTap
     }
 
     /// <summary>Resolves the files and assigns each to a stream.</summary>
-    private async Task<List<StreamPlan>> PlanAsync(Settings settings, SourceFiles files, CancellationToken cancellationToken)
+    private static async Task<List<StreamPlan>> PlanAsync(Settings settings, SourceFiles files, CancellationToken cancellationToken)
     {
-        var all = await files.ResolveAsync(settings.Entries, "*.csv", cancellationToken).ConfigureAwait(false);
-        var plans = settings.Streams.Select(s => s with { Files = [] }).ToList();
-        var byFile = new Dictionary<string, StreamPlan>(StringComparer.Ordinal);
-        foreach (var file in all)
-        {
-            var plan = plans.FirstOrDefault(p => p.Matches(file));
-            if (plan is null)
-            {
-                var name = file.BaseName;
-                if (!byFile.TryGetValue(name, out plan))
-                {
-                    if (plans.Any(p => p.Name == name))
-                        throw new TapException($"{Name} tap: file {file.Location} would be its own stream '{name}', which is also a configured stream name; give the configured stream a pattern that matches it");
-                    byFile[name] = plan = new StreamPlan(name, null, [], new Dictionary<string, TextColumnType>(), []);
-                }
-                else
-                {
-                    throw new TapException($"{Name} tap: files {plan.Files[0].Location} and {file.Location} would both be stream '{name}'; configure a stream with a pattern for them");
-                }
-                plans.Add(plan);
-            }
-            plan.Files.Add(file);
-        }
-        return plans.Where(p => p.Files.Count > 0).ToList();
+        var all = await files.ResolveAsync(settings.Entries, FolderPatterns, cancellationToken).ConfigureAwait(false);
+        return FileStreams.Assign(TapName, all, settings.Streams, name => new StreamPlan(name, null, null, [], new Dictionary<string, TextColumnType>(), []));
     }
 
-    private sealed record StreamPlan(string Name, Matcher? Pattern, IReadOnlyList<string> KeyProperties, IReadOnlyDictionary<string, TextColumnType> Types, List<SourceFile> Files)
-    {
-        public string? PatternText { get; init; }
-
-        public bool Matches(SourceFile file)
-        {
-            // A stream without a pattern takes the files named after it (orders.csv for stream orders).
-            if (Pattern is null || PatternText is null) return file.BaseName == Name;
-            var full = PatternText.Contains('/') ? file.Location : file.FileName;
-            var match = Pattern.Match("/", ["/" + full.TrimStart('/')]);
-            return match.HasMatches;
-        }
-    }
+    private sealed record StreamPlan(string Name, Matcher? Pattern, string? PatternText, IReadOnlyList<string> KeyProperties,
+        IReadOnlyDictionary<string, TextColumnType> Types, List<SourceFile> Files) : IFileStream;
 
     private sealed record Settings(List<string> Entries, CsvTable Table, List<StreamPlan> Streams, Dictionary<string, string> StorageOptions)
     {
         public static Settings From(JsonObject json)
         {
-            const string tap = "csv";
-            var config = new TapConfig(tap, json);
-            var entries = config.Strings("files");
-            if (config.String("path") is { } path) entries.Add(path);
-            if (entries.Count == 0) throw new TapException($"{tap} tap: config needs 'files' (paths or globs) or 'path' (a folder or file)");
+            var config = new TapConfig(TapName, json);
+            var entries = FileStreams.Entries(TapName, config);
             var sampleRows = config.Int("sample_rows") ?? 1000;
             if (sampleRows < 1) throw config.Wrong("sample_rows", "at least 1");
-            var streams = new List<StreamPlan>();
-            var list = config.Array("streams") ?? [];
-            for (var i = 0; i < list.Count; i++)
+            var streams = FileStreams.Configured(TapName, config, (stream, where, name, matcher, pattern) =>
             {
-                var where = $"streams[{i}]";
-                if (list[i] is not JsonObject s) throw config.Wrong(where, "an object");
-                var stream = new TapConfig(tap, s);
-                var name = stream.String("name") ?? throw new TapException($"{tap} tap: config key '{where}.name' is required");
-                var pattern = stream.String("pattern");
-                Matcher? matcher = null;
-                if (pattern is not null)
-                {
-                    matcher = new Matcher(StringComparison.Ordinal);
-                    matcher.AddInclude(pattern.TrimStart('/'));
-                }
                 var types = new Dictionary<string, TextColumnType>(StringComparer.Ordinal);
                 if (stream.Object("types") is { } declared)
                     foreach (var (column, type) in declared)
                     {
-                        if (type is not JsonValue v || v.GetValueKind() != JsonValueKind.String) throw config.Wrong($"{where}.types.{column}", "a type name");
-                        types[column] = TextColumnTypes.Parse(v.GetValue<string>(), $"{tap} tap: config key '{where}.types.{column}'");
+                        if (type is not JsonValue v || v.GetValueKind() != JsonValueKind.String) throw stream.Wrong($"{where}.types.{column}", "a type name");
+                        types[column] = TextColumnTypes.Parse(v.GetValue<string>(), $"{TapName} tap: config key '{where}.types.{column}'");
                     }
-                if (streams.Any(p => p.Name == name)) throw new TapException($"{tap} tap: stream name '{name}' is configured twice");
-                streams.Add(new StreamPlan(name, matcher, stream.Strings("key_properties"), types, []) { PatternText = pattern });
-            }
-            return new Settings(entries, new CsvTable(tap, CsvFormat.From(config, tap), sampleRows), streams, config.StringMap("storage_options"));
+                return new StreamPlan(name, matcher, pattern, stream.Strings("key_properties"), types, []);
+            });
+            return new Settings(entries, new CsvTable(TapName, CsvFormat.From(config, TapName), sampleRows), streams, config.StringMap("storage_options"));
         }
     }
 }

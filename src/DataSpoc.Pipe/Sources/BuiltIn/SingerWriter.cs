@@ -69,6 +69,19 @@ internal sealed class SingerWriter
         EndLine();
     }
 
+    /// <summary>Writes a RECORD whose body is an already valid JSON object (passed through byte for byte).</summary>
+    public void WriteRawRecord(JsonEncodedText stream, ReadOnlySpan<byte> record)
+    {
+        _json.WriteStartObject();
+        _json.WriteString(TypeName, RecordType);
+        _json.WriteString(StreamName, stream);
+        _json.WritePropertyName(RecordName);
+        _json.WriteRawValue(record, skipInputValidation: true);
+        _json.WriteEndObject();
+        Records++;
+        EndLine();
+    }
+
     public void WriteState(JsonNode state)
     {
         _json.WriteStartObject();

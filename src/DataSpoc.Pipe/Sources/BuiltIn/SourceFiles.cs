@@ -39,14 +39,14 @@ internal sealed class SourceFiles(string tap, ObjectStoreFactory stores, IReadOn
         _opened.Clear();
     }
 
-    public async Task<List<SourceFile>> ResolveAsync(IEnumerable<string> entries, string folderPattern, CancellationToken cancellationToken)
+    public async Task<List<SourceFile>> ResolveAsync(IEnumerable<string> entries, IReadOnlyList<string> folderPatterns, CancellationToken cancellationToken)
     {
         var found = new Dictionary<string, SourceFile>(StringComparer.Ordinal);
         foreach (var entry in entries)
         {
             var files = entry.Contains("://", StringComparison.Ordinal)
-                ? await ResolveInBucketAsync(entry, folderPattern, cancellationToken).ConfigureAwait(false)
-                : ResolveLocal(entry, folderPattern);
+                ? await ResolveInBucketAsync(entry, folderPatterns, cancellationToken).ConfigureAwait(false)
+                : ResolveLocal(entry, folderPatterns);
             if (files.Count == 0) throw new TapException($"{tap} tap: '{entry}' matches no file");
             foreach (var f in files) found.TryAdd(f.Location, f);
         }
@@ -55,24 +55,25 @@ internal sealed class SourceFiles(string tap, ObjectStoreFactory stores, IReadOn
 
     private static bool HasWildcard(string segment) => segment.IndexOfAny(['*', '?', '[', '{']) >= 0;
 
-    private static List<SourceFile> ResolveLocal(string entry, string folderPattern)
+    private static List<SourceFile> ResolveLocal(string entry, IReadOnlyList<string> folderPatterns)
     {
         var full = Path.GetFullPath(entry);
         if (File.Exists(full)) return [Local(new FileInfo(full))];
         string root;
-        string pattern;
+        IReadOnlyList<string> patterns;
         if (Directory.Exists(full))
         {
             root = full;
-            pattern = folderPattern;
+            patterns = folderPatterns;
         }
         else
         {
-            (root, pattern) = SplitAtWildcard(full);
+            (root, var pattern) = SplitAtWildcard(full);
             if (pattern.Length == 0 || !Directory.Exists(root)) return [];
+            patterns = [pattern];
         }
         var matcher = new Matcher(StringComparison.Ordinal);
-        matcher.AddInclude(pattern);
+        matcher.AddIncludePatterns(patterns);
         return matcher.GetResultsInFullPath(root).Select(p => Local(new FileInfo(p))).ToList();
     }
 
@@ -83,13 +84,13 @@ internal sealed class SourceFiles(string tap, ObjectStoreFactory stores, IReadOn
             _ => Task.FromResult<Stream>(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan)));
     }
 
-    private async Task<List<SourceFile>> ResolveInBucketAsync(string entry, string folderPattern, CancellationToken cancellationToken)
+    private async Task<List<SourceFile>> ResolveInBucketAsync(string entry, IReadOnlyList<string> folderPatterns, CancellationToken cancellationToken)
     {
         // scheme://bucket/key...: open the store on the bucket alone and match keys, so a glob may sit anywhere in the key.
         var sep = entry.IndexOf("://", StringComparison.Ordinal);
         var afterScheme = entry[(sep + 3)..];
         var scheme = entry[..sep];
-        if (scheme.Equals("file", StringComparison.OrdinalIgnoreCase)) return ResolveLocal(afterScheme, folderPattern);
+        if (scheme.Equals("file", StringComparison.OrdinalIgnoreCase)) return ResolveLocal(afterScheme, folderPatterns);
         var slash = afterScheme.IndexOf('/');
         var bucketUri = slash < 0 ? entry : entry[..(sep + 3 + slash)];
         var keyPart = slash < 0 ? "" : afterScheme[(slash + 1)..];
@@ -103,33 +104,31 @@ internal sealed class SourceFiles(string tap, ObjectStoreFactory stores, IReadOn
             throw new TapException($"{tap} tap: cannot open '{entry}': {e.Message}", e);
         }
         _opened.Add(store);
+        string listPrefix;
+        IReadOnlyList<string> patterns;
+        if (HasWildcard(keyPart))
         {
-            string listPrefix, pattern;
-            if (HasWildcard(keyPart))
-            {
-                var (root, rest) = SplitAtWildcard(keyPart);
-                listPrefix = root.Length == 0 ? "" : root.TrimEnd('/') + "/";
-                pattern = rest;
-            }
-            else
-            {
-                // A single object, or a folder (prefix) holding the default pattern.
-                var key = keyPart.TrimEnd('/');
-                var objects = new List<ObjectInfo>();
-                await foreach (var o in store.ListAsync(key, cancellationToken).ConfigureAwait(false)) objects.Add(o);
-                var exact = objects.FirstOrDefault(o => o.Key == key);
-                if (exact is not null) return [Remote(store, bucketUri, exact)];
-                listPrefix = key.Length == 0 ? "" : key + "/";
-                pattern = folderPattern;
-            }
-            var matcher = new Matcher(StringComparison.Ordinal);
-            matcher.AddInclude(pattern);
-            var listed = new Dictionary<string, ObjectInfo>(StringComparer.Ordinal);
-            await foreach (var o in store.ListAsync(listPrefix, cancellationToken).ConfigureAwait(false))
-                listed[o.Key[listPrefix.Length..]] = o;
-            var matched = matcher.Match("/", listed.Keys.Select(k => "/" + k));
-            return matched.Files.Select(f => Remote(store, bucketUri, listed[f.Path])).ToList();
+            var (root, rest) = SplitAtWildcard(keyPart);
+            listPrefix = root.Length == 0 ? "" : root.TrimEnd('/') + "/";
+            patterns = [rest];
         }
+        else
+        {
+            // A single object, or a folder (prefix) holding the tap's default patterns.
+            var key = keyPart.TrimEnd('/');
+            if (key.Length > 0)
+                await foreach (var o in store.ListAsync(key, cancellationToken).ConfigureAwait(false))
+                    if (o.Key == key) return [Remote(store, bucketUri, o)];
+            listPrefix = key.Length == 0 ? "" : key + "/";
+            patterns = folderPatterns;
+        }
+        var matcher = new Matcher(StringComparison.Ordinal);
+        matcher.AddIncludePatterns(patterns);
+        var listed = new Dictionary<string, ObjectInfo>(StringComparer.Ordinal);
+        await foreach (var o in store.ListAsync(listPrefix, cancellationToken).ConfigureAwait(false))
+            listed[o.Key[listPrefix.Length..]] = o;
+        var matched = matcher.Match("/", listed.Keys.Select(k => "/" + k));
+        return matched.Files.Select(f => Remote(store, bucketUri, listed[f.Path])).ToList();
     }
 
     private static SourceFile Remote(IObjectStore store, string bucketUri, ObjectInfo info)

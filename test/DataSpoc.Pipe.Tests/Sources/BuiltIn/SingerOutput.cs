@@ -13,6 +13,7 @@ namespace DataSpoc.Pipe.Tests.Sources.BuiltIn;
 public sealed class SingerOutput
 {
     public List<JsonObject> Messages { get; } = [];
+    public List<string> Lines { get; } = [];
     public Dictionary<string, JsonObject> Schemas { get; } = new();
     public Dictionary<string, List<string>> KeyProperties { get; } = new();
 
@@ -40,6 +41,7 @@ public sealed class SingerOutput
             try { message = JsonNode.Parse(lines[i])!.AsObject(); }
             catch (Exception e) { throw new Xunit.Sdk.XunitException($"line {line} is not a JSON object: {e.Message}: {lines[i]}"); }
             output.Messages.Add(message);
+            output.Lines.Add(lines[i]);
             var type = (string?)message["type"] ?? throw new Xunit.Sdk.XunitException($"line {line} has no type");
             switch (type)
             {

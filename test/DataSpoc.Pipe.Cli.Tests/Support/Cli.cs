@@ -4,7 +4,7 @@ using System.Text;
 namespace DataSpoc.Pipe.Cli.Tests.Support;
 
 /// <summary>Starts the real <c>dataspoc-pipe</c> process (the CLI project's build output) and captures what it prints.</summary>
-public static class Cli
+public static class CliProcess
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr)
     {
@@ -21,9 +21,10 @@ public static class Cli
     /// <summary>A tap command line running the test tap with python3.</summary>
     public static string ShopTap => "python3 " + Asset("shop_tap.py");
 
-    public static Result Run(TempHome home, params string[] args) => Run(home, null, args);
+    public static Result Run(TempHome home, params string[] args) => RunWithInput(home, null, args);
 
-    public static Result Run(TempHome home, string? stdin, params string[] args)
+    /// <summary>Runs with <paramref name="stdin"/> piped in (so stdin is not a terminal).</summary>
+    public static Result RunWithInput(TempHome home, string? stdin, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {

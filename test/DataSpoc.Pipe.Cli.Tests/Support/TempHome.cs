@@ -35,7 +35,7 @@ public sealed class TempHome : IDisposable
     {
         env["HOME"] = Root;
         env["DATASPOC_PIPE_HOME"] = Home;
-        env["DATASPOC_PIPE_CRONTAB"] = "sh " + Cli.Asset("fake_crontab.sh");
+        env["DATASPOC_PIPE_CRONTAB"] = "sh " + CliProcess.Asset("fake_crontab.sh");
         env["CRONTAB_FILE"] = CrontabFile;
         env["NO_COLOR"] = "1";
         env["TMPDIR"] = Path.Combine(Root, "tmp");
@@ -58,7 +58,7 @@ public sealed class TempHome : IDisposable
     {
         return WritePipeline(name, $"""
             source:
-              tap: {Cli.ShopTap}{tapArgs}
+              tap: {CliProcess.ShopTap}{tapArgs}
             {extraSource}destination:
               bucket: {Bucket}
               path: raw

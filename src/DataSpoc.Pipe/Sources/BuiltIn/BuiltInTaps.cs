@@ -11,6 +11,7 @@ public static class BuiltInTaps
         ["csv"] = stores => new CsvTap(stores),
         ["google-sheets-public"] = _ => new GoogleSheetsPublicTap(),
         ["jsonl"] = stores => new JsonlTap(stores),
+        ["parquet"] = stores => new ParquetTap(stores),
         ["postgres"] = _ => new PostgresTap(),
     };
 

@@ -24,6 +24,8 @@ public sealed record SourceInvocation
     public string? StatePath { get; init; }
     /// <summary>A Singer catalog with selection metadata, when streams are selected.</summary>
     public string? CatalogPath { get; init; }
+    /// <summary>The flag that passes the catalog: <c>--catalog</c>, or <c>--properties</c> for taps that only know that.</summary>
+    public string CatalogFlag { get; init; } = "--catalog";
     public SourceDefinition? Definition { get; init; }
 }
 

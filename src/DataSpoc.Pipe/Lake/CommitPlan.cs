@@ -1,0 +1,44 @@
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace DataSpoc.Pipe.Lake;
+
+/// <summary>
+/// Everything a run will change in the lake, computed before anything becomes visible and saved as a journal
+/// (<c>.dataspoc/journal/&lt;pipeline&gt;.json</c>), so a run killed mid-commit is rolled back (files not all landed)
+/// or completed (files landed) by the next run of the pipeline.
+/// </summary>
+public sealed class CommitPlan
+{
+    public const string PhaseStaged = "staged";
+    public const string PhaseLanded = "landed";
+    public const string PhaseDeleted = "deleted";
+    public const string PhaseCataloged = "cataloged";
+
+    [JsonPropertyName("run_id")] public string RunId { get; set; } = "";
+    [JsonPropertyName("pipeline")] public string Pipeline { get; set; } = "";
+    [JsonPropertyName("phase")] public string Phase { get; set; } = PhaseStaged;
+    [JsonPropertyName("started_at")] public DateTimeOffset StartedAt { get; set; }
+    /// <summary>Data (and quarantine) files: spooled local path -> final key.</summary>
+    [JsonPropertyName("files")] public List<PlannedFile> Files { get; set; } = [];
+    /// <summary>Older files of replaced tables, removed once every new file has landed.</summary>
+    [JsonPropertyName("deletions")] public List<string> Deletions { get; set; } = [];
+    [JsonPropertyName("tables")] public List<TableChange> Tables { get; set; } = [];
+    /// <summary>The state to save (the last STATE value), or null to leave state untouched.</summary>
+    [JsonPropertyName("state")] public JsonNode? State { get; set; }
+}
+
+public sealed record PlannedFile(
+    [property: JsonPropertyName("local")] string LocalPath,
+    [property: JsonPropertyName("key")] string Key);
+
+/// <summary>A table's manifest change: its new description and what this run added.</summary>
+public sealed class TableChange
+{
+    [JsonPropertyName("key")] public string Key { get; set; } = "";
+    [JsonPropertyName("entry")] public ManifestTable Entry { get; set; } = new();
+    [JsonPropertyName("replace")] public bool Replace { get; set; }
+    [JsonPropertyName("rows")] public long Rows { get; set; }
+    [JsonPropertyName("files")] public long Files { get; set; }
+    [JsonPropertyName("bytes")] public long Bytes { get; set; }
+}

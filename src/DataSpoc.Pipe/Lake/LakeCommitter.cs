@@ -1,0 +1,97 @@
+using DataSpoc.Pipe.Storage;
+
+namespace DataSpoc.Pipe.Lake;
+
+/// <summary>
+/// Makes a run's output visible in the contract's order: data files -> replace-mode deletions -> manifest -> state.
+/// (The run log follows, written by the runner.) Each phase is recorded in the journal first, so a crash at any
+/// point is repaired by <see cref="RecoverAsync"/>: rolled back before all files landed, completed after.
+/// </summary>
+public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
+{
+    public static string JournalKey(string pipeline) => $".dataspoc/journal/{LakePaths.TableName(pipeline)}.json";
+
+    public async Task CommitAsync(CommitPlan plan, CancellationToken cancellationToken)
+    {
+        plan.Phase = CommitPlan.PhaseStaged;
+        await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
+        foreach (var file in plan.Files)
+            await store.PutFileAsync(file.Key, file.LocalPath, cancellationToken).ConfigureAwait(false);
+        plan.Phase = CommitPlan.PhaseLanded;
+        await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
+        // From here on the commit only moves forward: it must not be cancelled half-way.
+        await FinishAsync(plan, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>Repairs a commit interrupted by a crash; returns a sentence for the run log, or null when there was none.</summary>
+    public async Task<string?> RecoverAsync(string pipeline, CancellationToken cancellationToken)
+    {
+        var journal = await store.GetAsync(JournalKey(pipeline), cancellationToken).ConfigureAwait(false);
+        if (journal is null) return null;
+        CommitPlan plan;
+        try { plan = LakeJson.Deserialize<CommitPlan>(journal.Content, "commit journal"); }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new StorageException($"{store.Bucket}/{JournalKey(pipeline)} is damaged ({e.Message}); inspect it and delete it to continue", e);
+        }
+        if (plan.Phase == CommitPlan.PhaseStaged)
+        {
+            foreach (var file in plan.Files)
+                await store.DeleteAsync(file.Key, cancellationToken).ConfigureAwait(false);
+            await store.DeleteAsync(JournalKey(pipeline), cancellationToken).ConfigureAwait(false);
+            return $"rolled back the interrupted commit of run {plan.RunId} ({plan.Files.Count} files not all landed; state untouched)";
+        }
+        await FinishAsync(plan, cancellationToken).ConfigureAwait(false);
+        return $"completed the interrupted commit of run {plan.RunId} (all {plan.Files.Count} files had landed)";
+    }
+
+    private async Task FinishAsync(CommitPlan plan, CancellationToken cancellationToken)
+    {
+        if (plan.Phase == CommitPlan.PhaseLanded)
+        {
+            foreach (var key in plan.Deletions)
+                await store.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+            plan.Phase = CommitPlan.PhaseDeleted;
+            await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
+        }
+        if (plan.Phase == CommitPlan.PhaseDeleted)
+        {
+            await new ManifestStore(store, time).UpdateAsync(m => Apply(m, plan), cancellationToken).ConfigureAwait(false);
+            plan.Phase = CommitPlan.PhaseCataloged;
+            await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
+        }
+        if (plan.State is not null)
+            await store.PutAsync(LakePaths.StateKey(plan.Pipeline), System.Text.Encoding.UTF8.GetBytes(plan.State.ToJsonString(LakeJson.Options)), WriteCondition.None, cancellationToken).ConfigureAwait(false);
+        await store.DeleteAsync(JournalKey(plan.Pipeline), cancellationToken).ConfigureAwait(false);
+    }
+
+    private static void Apply(Manifest manifest, CommitPlan plan)
+    {
+        foreach (var change in plan.Tables)
+        {
+            var entry = change.Entry;
+            manifest.Tables.TryGetValue(change.Key, out var previous);
+            var stats = entry.Stats;
+            if (change.Replace || previous is null)
+            {
+                entry.RowCount = change.Rows;
+                stats.Files = change.Files;
+                stats.Bytes = change.Bytes;
+            }
+            else
+            {
+                entry.RowCount = previous.RowCount + change.Rows;
+                stats.Files = previous.Stats.Files + change.Files;
+                stats.Bytes = previous.Stats.Bytes + change.Bytes;
+            }
+            stats.TotalRows = entry.RowCount;
+            stats.Extractions = (previous?.Stats.Extractions ?? 0) + 1;
+            stats.LastExtraction = plan.StartedAt;
+            stats.LastExtractionRows = change.Rows;
+            manifest.Tables[change.Key] = entry;
+        }
+    }
+
+    private Task SaveJournalAsync(CommitPlan plan, CancellationToken cancellationToken) =>
+        store.PutAsync(JournalKey(plan.Pipeline), LakeJson.Serialize(plan), WriteCondition.None, cancellationToken);
+}

@@ -1,0 +1,181 @@
+using System.Runtime.CompilerServices;
+
+namespace DataSpoc.Pipe.Parquet;
+
+/// <summary>
+/// The buffered values of one leaf column, in Parquet's shredded form: definition levels, repetition levels
+/// (only for columns inside lists) and the present values. Arrays grow by doubling and are reused across batches.
+/// </summary>
+internal sealed class LeafBuffer(LeafNode leaf)
+{
+    public LeafNode Leaf { get; } = leaf;
+    public short[] Def = new short[1024];
+    public short[] Rep = leaf.RepLevel > 0 ? new short[1024] : [];
+    public int Levels;
+    public long[] Longs = leaf.Kind is LeafKind.Int64 or LeafKind.Timestamp or LeafKind.Time ? new long[1024] : [];
+    public double[] Doubles = leaf.Kind == LeafKind.Double ? new double[1024] : [];
+    public int[] Ints = leaf.Kind == LeafKind.Date ? new int[1024] : [];
+    public bool[] Bools = leaf.Kind == LeafKind.Boolean ? new bool[1024] : [];
+    /// <summary>Bytes of string, JSON and decimal values, back to back; value i spans Offsets[i]..Offsets[i+1].</summary>
+    public byte[] Bytes = leaf.Kind is LeafKind.String or LeafKind.Json or LeafKind.Decimal ? new byte[4096] : [];
+    public int[] Offsets = leaf.Kind is LeafKind.String or LeafKind.Json or LeafKind.Decimal ? new int[1025] : [];
+    public int Values;
+    public int ByteCount;
+
+    public long EstimatedBytes => Levels * 4L + Values * 8L + ByteCount;
+
+    public void Clear()
+    {
+        Levels = 0;
+        Values = 0;
+        ByteCount = 0;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void AddNull(short def, short rep)
+    {
+        if (Levels == Def.Length) GrowLevels();
+        Def[Levels] = def;
+        if (Rep.Length > 0) Rep[Levels] = rep;
+        Levels++;
+    }
+
+    /// <summary>Records the levels of a present value; the caller then stores the value at index <see cref="Values"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void AddLevels(short rep)
+    {
+        if (Levels == Def.Length) GrowLevels();
+        Def[Levels] = Leaf.DefLevel;
+        if (Rep.Length > 0) Rep[Levels] = rep;
+        Levels++;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void AddLong(long value, short rep)
+    {
+        AddLevels(rep);
+        if (Values == Longs.Length) Array.Resize(ref Longs, Longs.Length * 2);
+        Longs[Values++] = value;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void AddDouble(double value, short rep)
+    {
+        AddLevels(rep);
+        if (Values == Doubles.Length) Array.Resize(ref Doubles, Doubles.Length * 2);
+        Doubles[Values++] = value;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void AddInt(int value, short rep)
+    {
+        AddLevels(rep);
+        if (Values == Ints.Length) Array.Resize(ref Ints, Ints.Length * 2);
+        Ints[Values++] = value;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void AddBool(bool value, short rep)
+    {
+        AddLevels(rep);
+        if (Values == Bools.Length) Array.Resize(ref Bools, Bools.Length * 2);
+        Bools[Values++] = value;
+    }
+
+    /// <summary>Reserves room for a byte value of at most <paramref name="maxLength"/> bytes and returns where to write it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Span<byte> BeginBytes(int maxLength)
+    {
+        if (ByteCount + maxLength > Bytes.Length) GrowBytes(ByteCount + maxLength);
+        return Bytes.AsSpan(ByteCount, maxLength);
+    }
+
+    /// <summary>Commits a byte value written into the span from <see cref="BeginBytes"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void EndBytes(int length, short rep)
+    {
+        AddLevels(rep);
+        if (Values + 1 >= Offsets.Length) Array.Resize(ref Offsets, Offsets.Length * 2);
+        Offsets[Values] = ByteCount;
+        ByteCount += length;
+        Offsets[++Values] = ByteCount;
+    }
+
+    public void AddBytes(ReadOnlySpan<byte> value, short rep)
+    {
+        value.CopyTo(BeginBytes(value.Length));
+        EndBytes(value.Length, rep);
+    }
+
+    /// <summary>Undoes everything written after a mark (a record that turned out invalid).</summary>
+    public void Truncate(int levels, int values, int bytes)
+    {
+        Levels = levels;
+        Values = values;
+        ByteCount = bytes;
+    }
+
+    private void GrowLevels()
+    {
+        Array.Resize(ref Def, Def.Length * 2);
+        if (Rep.Length > 0) Array.Resize(ref Rep, Rep.Length * 2);
+    }
+
+    private void GrowBytes(int needed)
+    {
+        var size = Bytes.Length * 2;
+        while (size < needed) size *= 2;
+        Array.Resize(ref Bytes, size);
+    }
+}
+
+/// <summary>One row group's worth of buffered rows of one stream: a <see cref="LeafBuffer"/> per leaf column.</summary>
+internal sealed class ColumnBatch
+{
+    public ColumnBatch(ColumnSchema schema)
+    {
+        Schema = schema;
+        Columns = schema.Leaves.Select(l => new LeafBuffer(l)).ToArray();
+        _marks = new int[Columns.Length * 3];
+    }
+
+    public ColumnSchema Schema { get; }
+    public LeafBuffer[] Columns { get; }
+    public int Rows;
+    private readonly int[] _marks;
+
+    public long EstimatedBytes
+    {
+        get
+        {
+            long total = 0;
+            foreach (var c in Columns) total += c.EstimatedBytes;
+            return total;
+        }
+    }
+
+    public void Clear()
+    {
+        Rows = 0;
+        foreach (var c in Columns) c.Clear();
+    }
+
+    /// <summary>Remembers where every column stands before a record, so an invalid record can be undone.</summary>
+    public void Mark()
+    {
+        var m = _marks;
+        for (var i = 0; i < Columns.Length; i++)
+        {
+            var c = Columns[i];
+            m[i * 3] = c.Levels;
+            m[i * 3 + 1] = c.Values;
+            m[i * 3 + 2] = c.ByteCount;
+        }
+    }
+
+    public void RollbackToMark()
+    {
+        var m = _marks;
+        for (var i = 0; i < Columns.Length; i++) Columns[i].Truncate(m[i * 3], m[i * 3 + 1], m[i * 3 + 2]);
+    }
+}

@@ -1,0 +1,257 @@
+using System.Text.Json;
+
+namespace DataSpoc.Pipe.Parquet;
+
+/// <summary>The Parquet value type of a leaf column (see the lake contract's type table).</summary>
+internal enum LeafKind { Int64, Double, Decimal, Boolean, String, Json, Timestamp, Date, Time }
+
+/// <summary>
+/// A stream's JSON Schema mapped to a tree of Parquet nodes: structs, lists and typed leaves.
+/// Every node is written optional (a value may always be missing); <see cref="Nullable"/> is what the schema declares.
+/// </summary>
+internal abstract class SchemaNode(string name, bool nullable)
+{
+    public string Name { get; } = name;
+    public byte[] NameUtf8 { get; } = System.Text.Encoding.UTF8.GetBytes(name);
+    public bool Nullable { get; } = nullable;
+    /// <summary>Definition level of this node when it is present (its optional ancestors plus itself).</summary>
+    public short DefLevel { get; set; }
+    /// <summary>Repetition level of the innermost list around (or at) this node.</summary>
+    public short RepLevel { get; set; }
+    /// <summary>Every leaf at or below this node, in column order.</summary>
+    public List<LeafNode> Leaves { get; } = [];
+    /// <summary>Arrow-style type name for the manifest.</summary>
+    public abstract string ArrowType { get; }
+}
+
+internal sealed class LeafNode(string name, bool nullable, LeafKind kind, int scale = 0) : SchemaNode(name, nullable)
+{
+    public LeafKind Kind { get; } = kind;
+    /// <summary>Decimal scale (digits after the point) for <see cref="LeafKind.Decimal"/>.</summary>
+    public int Scale { get; } = scale;
+    /// <summary>Dotted path from the record root, for error messages (<c>customer.address.zip</c>).</summary>
+    public string Path { get; set; } = name;
+    public int ColumnIndex { get; set; }
+    public const int DecimalPrecision = 38;
+
+    public override string ArrowType => Kind switch
+    {
+        LeafKind.Int64 => "int64",
+        LeafKind.Double => "double",
+        LeafKind.Decimal => $"decimal128({DecimalPrecision}, {Scale})",
+        LeafKind.Boolean => "bool",
+        LeafKind.String => "string",
+        LeafKind.Json => "json",
+        LeafKind.Timestamp => "timestamp[us, tz=UTC]",
+        LeafKind.Date => "date32",
+        LeafKind.Time => "time64[us]",
+        _ => "string",
+    };
+}
+
+internal sealed class StructNode(string name, bool nullable, List<SchemaNode> children) : SchemaNode(name, nullable)
+{
+    public List<SchemaNode> Children { get; } = children;
+    private Dictionary<string, int>? _index;
+
+    public int IndexOf(string name)
+    {
+        _index ??= Children.Select((c, i) => (c.Name, i)).ToDictionary(t => t.Name, t => t.i, StringComparer.Ordinal);
+        return _index.TryGetValue(name, out var i) ? i : -1;
+    }
+
+    public Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> Lookup
+    {
+        get
+        {
+            _index ??= Children.Select((c, i) => (c.Name, i)).ToDictionary(t => t.Name, t => t.i, StringComparer.Ordinal);
+            return _index.GetAlternateLookup<ReadOnlySpan<char>>();
+        }
+    }
+
+    public override string ArrowType => "struct<" + string.Join(", ", Children.Select(c => c.Name + ": " + c.ArrowType)) + ">";
+}
+
+internal sealed class ListNode(string name, bool nullable, SchemaNode element) : SchemaNode(name, nullable)
+{
+    public SchemaNode Element { get; } = element;
+    public override string ArrowType => "list<" + Element.ArrowType + ">";
+}
+
+/// <summary>A stream's schema: the root struct (one child per top-level property) and its leaves in column order.</summary>
+internal sealed class ColumnSchema
+{
+    public required StructNode Root { get; init; }
+    public IReadOnlyList<LeafNode> Leaves => Root.Leaves;
+    /// <summary>The schema JSON as received, to compare later SCHEMA messages with.</summary>
+    public required string SchemaJson { get; init; }
+
+    /// <summary>Maps a SCHEMA message's JSON Schema; throws <see cref="SchemaException"/> naming the property at fault.</summary>
+    public static ColumnSchema FromJsonSchema(JsonElement schema)
+    {
+        if (schema.ValueKind != JsonValueKind.Object)
+            throw new SchemaException("", $"the schema is a JSON {Describe(schema.ValueKind)}, not an object");
+        if (!schema.TryGetProperty("properties", out var props) || props.ValueKind != JsonValueKind.Object)
+            throw new SchemaException("", "the schema has no \"properties\" object, so it defines no columns");
+        var root = MapStruct("", props, nullable: false, depth: 0);
+        if (root.Children.Count == 0)
+            throw new SchemaException("", "the schema's \"properties\" is empty, so it defines no columns");
+        Number(root, parentDef: 0, parentRep: 0, path: "");
+        var index = 0;
+        foreach (var leaf in root.Leaves) leaf.ColumnIndex = index++;
+        return new ColumnSchema { Root = root, SchemaJson = schema.GetRawText() };
+    }
+
+    private const int MaxDepth = 64;
+
+    private static StructNode MapStruct(string name, JsonElement props, bool nullable, int depth)
+    {
+        var children = new List<SchemaNode>();
+        var seen = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var p in props.EnumerateObject())
+        {
+            if (seen.TryGetValue(p.Name, out var other))
+                throw new SchemaException(Join(name, p.Name),
+                    $"properties '{other}' and '{p.Name}' differ only in case; Parquet readers such as DuckDB, Spark and Trino would treat them as one column");
+            seen[p.Name] = p.Name;
+            if (p.Name.Length == 0) throw new SchemaException(name, "a property has an empty name");
+            children.Add(Map(p.Name, p.Value, Join(name, p.Name), depth + 1));
+        }
+        return new StructNode(name, nullable, children);
+    }
+
+    private static string Join(string a, string b) => a.Length == 0 ? b : a + "." + b;
+
+    private static SchemaNode Map(string name, JsonElement s, string path, int depth)
+    {
+        if (depth > MaxDepth) throw new SchemaException(path, $"nesting deeper than {MaxDepth} levels is not supported");
+        if (s.ValueKind == JsonValueKind.True || (s.ValueKind == JsonValueKind.Object && !s.EnumerateObject().Any()))
+            return new LeafNode(name, true, LeafKind.Json);
+        if (s.ValueKind != JsonValueKind.Object)
+            throw new SchemaException(path, $"the property's schema is a JSON {Describe(s.ValueKind)}, not an object");
+
+        var (types, nullable) = TypesOf(s, path);
+        if (types.Count == 0) return new LeafNode(name, true, LeafKind.Json);
+        if (types.Count == 1)
+        {
+            var (type, sub) = types[0];
+            return type switch
+            {
+                "object" when sub.TryGetProperty("properties", out var props) && props.ValueKind == JsonValueKind.Object && props.EnumerateObject().Any()
+                    => MapStruct(name, props, nullable, depth),
+                "object" => new LeafNode(name, nullable, LeafKind.Json),
+                "array" => new ListNode(name, nullable,
+                    sub.TryGetProperty("items", out var items) && items.ValueKind is JsonValueKind.Object or JsonValueKind.True
+                        ? Map("element", items, path + "[]", depth + 1)
+                        : new LeafNode("element", true, LeafKind.Json)),
+                "integer" => new LeafNode(name, nullable, LeafKind.Int64),
+                "number" => DecimalScale(sub) is { } scale
+                    ? new LeafNode(name, nullable, LeafKind.Decimal, scale)
+                    : new LeafNode(name, nullable, LeafKind.Double),
+                "boolean" => new LeafNode(name, nullable, LeafKind.Boolean),
+                "string" => (sub.TryGetProperty("format", out var f) ? f.GetString() : null) switch
+                {
+                    "date-time" => new LeafNode(name, nullable, LeafKind.Timestamp),
+                    "date" => new LeafNode(name, nullable, LeafKind.Date),
+                    "time" => new LeafNode(name, nullable, LeafKind.Time),
+                    _ => new LeafNode(name, nullable, LeafKind.String),
+                },
+                "null" => new LeafNode(name, true, LeafKind.String),
+                _ => throw new SchemaException(path, $"unknown JSON Schema type '{type}'"),
+            };
+        }
+        // Mixed types: the widest common type, JSON text as the last resort.
+        var names = types.Select(t => t.Type).ToHashSet();
+        if (names.SetEquals(["integer", "number"])) return new LeafNode(name, nullable, LeafKind.Double);
+        if (names.All(n => n is "string" or "integer" or "number" or "boolean")) return new LeafNode(name, nullable, LeafKind.String);
+        return new LeafNode(name, nullable, LeafKind.Json);
+    }
+
+    /// <summary>The non-null types a property may take (from <c>type</c>, <c>anyOf</c> or <c>oneOf</c>), each with the schema that declares it.</summary>
+    private static (List<(string Type, JsonElement Schema)> Types, bool Nullable) TypesOf(JsonElement s, string path)
+    {
+        var result = new List<(string, JsonElement)>();
+        var nullable = false;
+        if (s.TryGetProperty("type", out var t))
+        {
+            if (t.ValueKind == JsonValueKind.String) Add(t.GetString()!, s);
+            else if (t.ValueKind == JsonValueKind.Array)
+                foreach (var e in t.EnumerateArray())
+                {
+                    if (e.ValueKind != JsonValueKind.String) throw new SchemaException(path, "\"type\" lists a value that is not a string");
+                    Add(e.GetString()!, s);
+                }
+            else throw new SchemaException(path, "\"type\" must be a string or an array of strings");
+        }
+        foreach (var key in new[] { "anyOf", "oneOf" })
+            if (s.TryGetProperty(key, out var alts) && alts.ValueKind == JsonValueKind.Array)
+                foreach (var alt in alts.EnumerateArray())
+                {
+                    if (alt.ValueKind != JsonValueKind.Object) continue;
+                    var (inner, innerNull) = TypesOf(alt, path);
+                    nullable |= innerNull;
+                    foreach (var (it, isch) in inner)
+                        if (!result.Any(r => r.Item1 == it)) result.Add((it, isch));
+                }
+        if (result.Count == 0 && !s.TryGetProperty("type", out _) && s.TryGetProperty("properties", out _)) result.Add(("object", s));
+        return (result, nullable || result.Count == 0);
+
+        void Add(string type, JsonElement schema)
+        {
+            if (type == "null") { nullable = true; return; }
+            if (!result.Any(r => r.Item1 == type)) result.Add((type, schema));
+        }
+    }
+
+    /// <summary><c>multipleOf: 0.01</c> -> scale 2 (a decimal column); null when the number is not a fixed-point one.</summary>
+    private static int? DecimalScale(JsonElement s)
+    {
+        if (!s.TryGetProperty("multipleOf", out var m) || m.ValueKind != JsonValueKind.Number) return null;
+        if (!decimal.TryParse(m.GetRawText(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var step) || step <= 0 || step > 1) return null;
+        var scale = 0;
+        while (step < 1 && scale <= 18) { step *= 10; scale++; }
+        return step == 1 && scale <= 18 ? scale : null;
+    }
+
+    private static void Number(SchemaNode node, short parentDef, short parentRep, string path)
+    {
+        node.DefLevel = (short)(parentDef + 1);
+        node.RepLevel = parentRep;
+        switch (node)
+        {
+            case StructNode s when path.Length == 0 && s.Name.Length == 0:
+                // The root is required: its children's parent level is 0.
+                foreach (var c in s.Children) { Number(c, 0, 0, c.Name); s.Leaves.AddRange(c.Leaves); }
+                break;
+            case StructNode s:
+                foreach (var c in s.Children) { Number(c, node.DefLevel, parentRep, path + "." + c.Name); s.Leaves.AddRange(c.Leaves); }
+                break;
+            case ListNode l:
+                // 3-level list: optional group (LIST) { repeated group list { optional element } }.
+                Number(l.Element, (short)(node.DefLevel + 1), (short)(parentRep + 1), path + "[]");
+                l.Leaves.AddRange(l.Element.Leaves);
+                break;
+            case LeafNode leaf:
+                leaf.Path = path;
+                leaf.Leaves.Add(leaf);
+                break;
+        }
+    }
+
+    private static string Describe(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Array => "array",
+        JsonValueKind.String => "string",
+        JsonValueKind.Number => "number",
+        JsonValueKind.True or JsonValueKind.False => "boolean",
+        JsonValueKind.Null => "null",
+        _ => kind.ToString().ToLowerInvariant(),
+    };
+}
+
+/// <summary>A SCHEMA message that cannot be mapped to Parquet.</summary>
+internal sealed class SchemaException(string property, string reason)
+    : Exception(property.Length > 0 ? $"property '{property}': {reason}" : reason)
+{
+    public string Property { get; } = property;
+}

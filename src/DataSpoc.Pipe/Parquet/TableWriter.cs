@@ -1,0 +1,202 @@
+using System.Threading.Channels;
+using PipeCompression = DataSpoc.Pipe.Config.Compression;
+
+namespace DataSpoc.Pipe.Parquet;
+
+/// <summary>Limits that bound a stream's memory and shape its files.</summary>
+public sealed record WriteLimits
+{
+    /// <summary>Rows per row group (a batch is encoded when it reaches this).</summary>
+    public int BatchRows { get; init; } = 256 * 1024;
+    /// <summary>Buffered bytes per row group.</summary>
+    public long BatchBytes { get; init; } = 48L * 1024 * 1024;
+    /// <summary>Buffered bytes across all partitions of a stream before the largest is flushed early.</summary>
+    public long StreamBufferBytes { get; init; } = 96L * 1024 * 1024;
+    /// <summary>Rotate to a new file after this many rows.</summary>
+    public long MaxFileRows { get; init; } = 50_000_000;
+    /// <summary>Rotate to a new file after this many bytes on disk.</summary>
+    public long MaxFileBytes { get; init; } = 256L * 1024 * 1024;
+    /// <summary>Files a stream keeps open at once (partitioned by a column); the least recently used is finished first.</summary>
+    public int MaxOpenFiles { get; init; } = 16;
+}
+
+/// <summary>A finished Parquet file waiting in the spool folder for the lake commit.</summary>
+internal sealed record SpooledFile(string LocalPath, Partition Partition, long Rows, long Bytes);
+
+/// <summary>A <c>dt=</c> partition: a date, no date (null values: the Hive default partition), or none at all (<c>partition_by: none</c>).</summary>
+internal readonly record struct Partition(DateOnly? Date, bool None = false)
+{
+    public static Partition Unpartitioned => new(null, true);
+}
+
+/// <summary>
+/// One stream's writer: buffers shredded rows per partition in <see cref="ColumnBatch"/>es and encodes full batches
+/// on a background task (parsing and encoding overlap on two cores), rotating files by rows and bytes.
+/// Memory is bounded by <see cref="WriteLimits"/>, whatever the input size.
+/// </summary>
+internal sealed class TableWriter : IAsyncDisposable
+{
+    private readonly ColumnSchema _schema;
+    private readonly PipeCompression _compression;
+    private readonly WriteLimits _limits;
+    private readonly string _spoolDirectory;
+    private readonly string _fileStem;
+    private readonly bool _partitioned;
+    private readonly Dictionary<Partition, ColumnBatch> _batches = [];
+    private readonly Channel<(Partition Partition, ColumnBatch Batch)> _toEncode =
+        Channel.CreateBounded<(Partition, ColumnBatch)>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
+    private readonly Stack<ColumnBatch> _free = new();
+    private readonly Lock _freeLock = new();
+    private readonly Task _encoder;
+    // Encoder-side state: touched only by the encoder task.
+    private readonly Dictionary<Partition, ParquetBatchFile> _open = [];
+    private readonly List<Partition> _openOrder = [];
+    private readonly List<SpooledFile> _done = [];
+    private int _fileSeq;
+    private long _bufferedBytesCheckCountdown;
+
+    public TableWriter(ColumnSchema schema, PipeCompression compression, WriteLimits limits, string spoolDirectory, string fileStem, bool partitioned)
+    {
+        _schema = schema;
+        _compression = compression;
+        _limits = limits;
+        _spoolDirectory = spoolDirectory;
+        _fileStem = fileStem;
+        _partitioned = partitioned;
+        Shredder = new RecordShredder();
+        _encoder = Task.Factory.StartNew(EncodeLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+    }
+
+    public ColumnSchema Schema => _schema;
+    public RecordShredder Shredder { get; }
+    public long FilesWritten => Volatile.Read(ref _filesWritten);
+    public long BytesWritten => Volatile.Read(ref _bytesWritten);
+    private long _filesWritten;
+    private long _bytesWritten;
+
+    /// <summary>The batch that rows of <paramref name="partition"/> go into now.</summary>
+    public ColumnBatch BatchFor(Partition partition)
+    {
+        if (!_batches.TryGetValue(partition, out var batch))
+        {
+            batch = Rent();
+            _batches[partition] = batch;
+        }
+        return batch;
+    }
+
+    /// <summary>Called after each accepted row: hands a full batch to the encoder (waiting while it is busy: back-pressure).</summary>
+    public void RowAdded(Partition partition, ColumnBatch batch)
+    {
+        if (batch.Rows >= _limits.BatchRows || ((batch.Rows & 1023) == 0 && batch.EstimatedBytes >= _limits.BatchBytes))
+        {
+            Send(partition, batch);
+            return;
+        }
+        if (_partitioned && _batches.Count > 1 && --_bufferedBytesCheckCountdown <= 0)
+        {
+            _bufferedBytesCheckCountdown = 4096;
+            long total = 0;
+            foreach (var b in _batches.Values) total += b.EstimatedBytes;
+            if (total > _limits.StreamBufferBytes)
+            {
+                var largest = _batches.MaxBy(kv => kv.Value.EstimatedBytes);
+                Send(largest.Key, largest.Value);
+            }
+        }
+    }
+
+    private void Send(Partition partition, ColumnBatch batch)
+    {
+        _batches.Remove(partition);
+        if (batch.Rows == 0) { Return(batch); return; }
+        // Synchronous wait on purpose: the reader thread must slow down when the encoder is behind.
+        var write = _toEncode.Writer.WriteAsync((partition, batch));
+        if (!write.IsCompletedSuccessfully) write.AsTask().GetAwaiter().GetResult();
+    }
+
+    /// <summary>Encodes everything buffered and finishes every file; returns the files, complete on disk.</summary>
+    public async Task<IReadOnlyList<SpooledFile>> CompleteAsync()
+    {
+        foreach (var (partition, batch) in _batches.ToList()) Send(partition, batch);
+        _toEncode.Writer.TryComplete();
+        await _encoder.ConfigureAwait(false);
+        return _done;
+    }
+
+    private async Task EncodeLoop()
+    {
+        try
+        {
+            await foreach (var (partition, batch) in _toEncode.Reader.ReadAllAsync().ConfigureAwait(false))
+            {
+                var file = FileFor(partition);
+                file.WriteRowGroup(batch);
+                Return(batch);
+                var size = new FileInfo(file.Path).Length;
+                if (file.Rows >= _limits.MaxFileRows || size >= _limits.MaxFileBytes) Finish(partition);
+            }
+            foreach (var partition in _open.Keys.ToList()) Finish(partition);
+        }
+        catch
+        {
+            // Stop the producer from waiting on a dead encoder; the error surfaces from CompleteAsync.
+            _toEncode.Writer.TryComplete();
+            foreach (var f in _open.Values) f.Dispose();
+            _open.Clear();
+            throw;
+        }
+    }
+
+    private ParquetBatchFile FileFor(Partition partition)
+    {
+        if (_open.TryGetValue(partition, out var file))
+        {
+            _openOrder.Remove(partition);
+            _openOrder.Add(partition);
+            return file;
+        }
+        if (_open.Count >= _limits.MaxOpenFiles) Finish(_openOrder[0]);
+        Directory.CreateDirectory(_spoolDirectory);
+        var path = Path.Combine(_spoolDirectory, $"{_fileStem}-{_fileSeq++:D5}.parquet.part");
+        file = new ParquetBatchFile(path, _schema, _compression);
+        _open[partition] = file;
+        _openOrder.Add(partition);
+        return file;
+    }
+
+    private void Finish(Partition partition)
+    {
+        var file = _open[partition];
+        _open.Remove(partition);
+        _openOrder.Remove(partition);
+        file.Close();
+        file.Dispose();
+        var bytes = new FileInfo(file.Path).Length;
+        _done.Add(new SpooledFile(file.Path, partition, file.Rows, bytes));
+        Interlocked.Increment(ref _filesWritten);
+        Interlocked.Add(ref _bytesWritten, bytes);
+    }
+
+    private ColumnBatch Rent()
+    {
+        lock (_freeLock)
+            if (_free.TryPop(out var b)) return b;
+        return new ColumnBatch(_schema);
+    }
+
+    private void Return(ColumnBatch batch)
+    {
+        batch.Clear();
+        lock (_freeLock)
+            if (_free.Count < 2) _free.Push(batch);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _toEncode.Writer.TryComplete();
+        try { await _encoder.ConfigureAwait(false); }
+        catch (Exception) { /* already reported through CompleteAsync, or the run is being abandoned */ }
+        foreach (var f in _open.Values) f.Dispose();
+    }
+}

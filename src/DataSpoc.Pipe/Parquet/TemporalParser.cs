@@ -1,0 +1,143 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
+
+namespace DataSpoc.Pipe.Parquet;
+
+/// <summary>
+/// ISO-8601 date, time and date-time text (UTF-8) to Parquet's integers: microseconds since the Unix epoch in UTC,
+/// days since the epoch, microseconds since midnight. The common fixed shapes are parsed by hand (this runs once per
+/// value on the hot path); anything else falls back to the framework's parser.
+/// </summary>
+internal static class TemporalParser
+{
+    private const long TicksPerMicro = 10;
+    private static readonly long EpochTicks = DateTime.UnixEpoch.Ticks;
+
+    /// <summary><c>YYYY-MM-DD[T ]HH:MM[:SS[.f…]][Z|±HH[:]MM]</c>; no offset means UTC.</summary>
+    public static bool TryParseTimestampMicros(ReadOnlySpan<byte> s, out long micros)
+    {
+        if (TryFast(s, out micros)) return true;
+        Span<char> chars = stackalloc char[Math.Min(s.Length, 128)];
+        if (s.Length > 128) { micros = 0; return false; }
+        var n = Encoding.UTF8.GetChars(s, chars);
+        if (DateTimeOffset.TryParse(chars[..n], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AllowWhiteSpaces, out var dto))
+        {
+            micros = (dto.UtcTicks - EpochTicks) / TicksPerMicro;
+            return true;
+        }
+        return false;
+    }
+
+    public static bool TryParseDateDays(ReadOnlySpan<byte> s, out int days)
+    {
+        days = 0;
+        if (s.Length < 10 || !TryDate(s, out var year, out var month, out var day)) return false;
+        // A date-time in a date column keeps the calendar date as written.
+        if (s.Length > 10 && s[10] is not ((byte)'T' or (byte)' ')) return false;
+        if (day > DateTime.DaysInMonth(year, month)) return false;
+        days = new DateOnly(year, month, day).DayNumber - DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber;
+        return true;
+    }
+
+    public static bool TryParseTimeMicros(ReadOnlySpan<byte> s, out long micros)
+    {
+        micros = 0;
+        if (s.Length < 5 || !TryClock(s, 0, out var h, out var m, out var sec, out var frac, out var end) || h > 24) return false;
+        if (end != s.Length) return false;
+        micros = ((h * 60L + m) * 60 + sec) * 1_000_000 + frac;
+        return true;
+    }
+
+    public static DateOnly DateFromMicros(long micros) => DateOnly.FromDateTime(new DateTime(EpochTicks + micros * TicksPerMicro, DateTimeKind.Utc));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryFast(ReadOnlySpan<byte> s, out long micros)
+    {
+        micros = 0;
+        if (s.Length < 16 || !TryDate(s, out var year, out var month, out var day)) return false;
+        if (s[10] is not ((byte)'T' or (byte)'t' or (byte)' ')) return false;
+        if (!TryClock(s, 11, out var h, out var mi, out var sec, out var frac, out var i) || h > 23) return false;
+        long offsetMinutes = 0;
+        if (i < s.Length)
+        {
+            var c = s[i];
+            if (c is (byte)'Z' or (byte)'z')
+            {
+                i++;
+            }
+            else if (c is (byte)'+' or (byte)'-')
+            {
+                if (i + 3 > s.Length || !Two(s, i + 1, out var oh)) return false;
+                var j = i + 3;
+                var om = 0;
+                if (j < s.Length)
+                {
+                    if (s[j] == ':') j++;
+                    if (j + 2 > s.Length || !Two(s, j, out om)) return false;
+                    j += 2;
+                }
+                if (oh > 23 || om > 59) return false;
+                offsetMinutes = (oh * 60 + om) * (c == '-' ? -1 : 1);
+                i = j;
+            }
+            else return false;
+        }
+        if (i != s.Length || day > DateTime.DaysInMonth(year, month)) return false;
+        var days = new DateOnly(year, month, day).DayNumber - 719162; // 0001-01-01 .. 1970-01-01
+        micros = (((days * 24L + h) * 60 + mi) * 60 + sec - offsetMinutes * 60) * 1_000_000 + frac;
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryDate(ReadOnlySpan<byte> s, out int year, out int month, out int day)
+    {
+        year = month = day = 0;
+        if (s.Length < 10 || s[4] != '-' || s[7] != '-') return false;
+        if (!Two(s, 0, out var y1) || !Two(s, 2, out var y2) || !Two(s, 5, out month) || !Two(s, 8, out day)) return false;
+        year = y1 * 100 + y2;
+        return year >= 1 && month is >= 1 and <= 12 && day >= 1;
+    }
+
+    /// <summary><c>HH:MM[:SS[.f…]]</c> at <paramref name="start"/>; fractions beyond microseconds are truncated.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryClock(ReadOnlySpan<byte> s, int start, out int h, out int m, out int sec, out long frac, out int end)
+    {
+        sec = 0; frac = 0; end = start;
+        m = 0;
+        if (!Two(s, start, out h) || start + 5 > s.Length || s[start + 2] != ':' || !Two(s, start + 3, out m) || m > 59) return false;
+        var i = start + 5;
+        if (i < s.Length && s[i] == ':')
+        {
+            if (!Two(s, i + 1, out sec) || sec > 60) return false;
+            if (sec == 60) sec = 59; // leap second: clamp, as most engines do
+            i += 3;
+            if (i < s.Length && s[i] is (byte)'.' or (byte)',')
+            {
+                i++;
+                var digits = 0;
+                while (i < s.Length && (uint)(s[i] - '0') <= 9)
+                {
+                    if (digits < 6) { frac = frac * 10 + (s[i] - '0'); digits++; }
+                    i++;
+                }
+                if (digits == 0) return false;
+                for (var d = digits; d < 6; d++) frac *= 10;
+            }
+        }
+        end = i;
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Two(ReadOnlySpan<byte> s, int i, out int value)
+    {
+        value = 0;
+        if (i + 2 > s.Length) return false;
+        var a = (uint)(s[i] - '0');
+        var b = (uint)(s[i + 1] - '0');
+        if (a > 9 || b > 9) return false;
+        value = (int)(a * 10 + b);
+        return true;
+    }
+}

@@ -1,0 +1,373 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Parquet;
+using DataSpoc.Pipe.Singer;
+using DataSpoc.Pipe.Sources;
+using DataSpoc.Pipe.Storage;
+
+namespace DataSpoc.Pipe.Runs;
+
+/// <summary>
+/// Runs a pipeline: extract (start the source, read its Singer stream) -> write (Parquet files in a spool folder)
+/// -> commit (data files, replace deletions, manifest, state) -> run log. A failure at any step writes a failure
+/// log, leaves state untouched and makes nothing of this run visible.
+/// </summary>
+public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time = null)
+{
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+
+    /// <summary>Buffer and file limits (tests and benchmarks tune them; pipelines set max_file_rows / max_file_mb).</summary>
+    public WriteLimits Limits { get; init; } = new();
+
+    /// <summary>
+    /// Runs <paramref name="pipeline"/> once. Returns the run's log (status success or failure); throws only when the run
+    /// could not start at all (bad bucket URI, pipeline locked by another run).
+    /// </summary>
+    public async Task<RunResult> RunAsync(PipelineDefinition pipeline, RunOptions options, CancellationToken cancellationToken)
+    {
+        var startedAt = _time.GetUtcNow();
+        var runId = Guid.NewGuid().ToString("N")[..8];
+        var full = options.Full || !pipeline.Incremental.Enabled;
+        var redactor = new Redactor(pipeline.Secrets.Concat(Redactor.SecretsIn(pipeline.Source.InlineConfig)));
+        var log = new RunLog
+        {
+            Pipeline = pipeline.Name,
+            RunId = runId,
+            StartedAt = startedAt,
+            Mode = full ? "full" : "incremental",
+            ToolVersion = ToolVersion.Current,
+        };
+        await using var store = stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
+        await using var runLock = await RunLock.AcquireAsync(store, pipeline.Name, runId, _time, cancellationToken).ConfigureAwait(false);
+        if (runLock.Notice is { } lockNotice) log.Notices.Add(lockNotice);
+
+        var privateDir = PrivateDirectory(pipeline.Name, runId);
+        var spoolDir = SpoolDirectory(store, pipeline.Name, runId);
+        var step = "extract";
+        try
+        {
+            log.Notices.AddRange(CleanLeftovers(Path.GetDirectoryName(privateDir)!, Path.GetDirectoryName(spoolDir)!, runId));
+            var committer = new LakeCommitter(store, _time);
+            if (await committer.RecoverAsync(pipeline.Name, cancellationToken).ConfigureAwait(false) is { } recovered)
+                log.Notices.Add(recovered);
+
+            var manifest = await new ManifestStore(store, _time).ReadAsync(cancellationToken).ConfigureAwait(false);
+            var invocation = await PrepareInvocationAsync(pipeline, store, privateDir, full, cancellationToken).ConfigureAwait(false);
+            var source = options.Source ?? SourceFactory.Create(pipeline.Source, redactor);
+            var sourceName = pipeline.Source.Name ?? source.DefaultName;
+
+            var ingest = new RunIngest(pipeline, new RunIngest.Settings(
+                spoolDir,
+                LimitsFor(pipeline.Destination),
+                pipeline.Source.Streams is { Count: > 0 } s ? s.ToHashSet(StringComparer.Ordinal) : null,
+                [.. options.CodeTransforms, .. Transforms.TransformCompiler.Compile(pipeline)]));
+            ingest.Start(DateOnly.FromDateTime(startedAt.UtcDateTime));
+
+            await ExtractAsync(pipeline, source, invocation, ingest, log, options, startedAt, cancellationToken).ConfigureAwait(false);
+
+            step = "write";
+            foreach (var stream in ingest.Streams) await stream.CompleteWriterAsync().ConfigureAwait(false);
+            foreach (var stream in ingest.Streams) stream.Quarantine?.Dispose();
+            FillStreamStats(log, ingest);
+
+            step = "commit";
+            var plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, full, log, cancellationToken).ConfigureAwait(false);
+            await committer.CommitAsync(plan, cancellationToken).ConfigureAwait(false);
+            log.StateCommitted = plan.State is not null;
+            log.Status = "success";
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            log.Status = "failure";
+            log.FailedStep = step;
+            log.Error = redactor.Redact(Describe(e, step));
+            log.StateCommitted = false;
+        }
+        finally
+        {
+            TryDelete(privateDir);
+            TryDelete(spoolDir);
+        }
+
+        log.FinishedAt = _time.GetUtcNow();
+        log.DurationSeconds = Math.Round((log.FinishedAt - startedAt).TotalSeconds, 3);
+        log.TotalRecords = log.Streams.Values.Sum(s => s.Records);
+        await store.PutAsync(LakePaths.LogKey(pipeline.Name, startedAt, runId), LakeJson.Serialize(log), WriteCondition.None, CancellationToken.None).ConfigureAwait(false);
+        return new RunResult(log);
+    }
+
+    private static string Describe(Exception e, string step) => e switch
+    {
+        OperationCanceledException => "the run was cancelled",
+        SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException => e.Message,
+        AggregateException { InnerExceptions.Count: 1 } a => Describe(a.InnerException!, step),
+        _ => $"{step} failed: {e.Message}",
+    };
+
+    private async Task ExtractAsync(PipelineDefinition pipeline, ISource source, SourceInvocation invocation, RunIngest ingest,
+        RunLog log, RunOptions options, DateTimeOffset startedAt, CancellationToken cancellationToken)
+    {
+        using var runCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        await using var run = await source.StartAsync(invocation, runCancel.Token).ConfigureAwait(false);
+        log.Tap.Command = run.CommandForLog;
+        var activity = new ActivityStream(run.Output, _time);
+        string? killedBecause = null;
+        var watchdog = Task.Run(async () =>
+        {
+            var timeout = pipeline.Source.Timeout;
+            var idle = pipeline.Source.IdleTimeout;
+            while (!runCancel.IsCancellationRequested)
+            {
+                try { await Task.Delay(TimeSpan.FromMilliseconds(200), _time, runCancel.Token).ConfigureAwait(false); }
+                catch (OperationCanceledException) { return; }
+                var now = _time.GetUtcNow();
+                if (timeout is { } t && now - startedAt > t) killedBecause = $"the tap ran longer than source.timeout ({t.TotalSeconds:0.#}s) and was stopped";
+                else if (idle is { } i && now - activity.LastActivity > i) killedBecause = $"the tap printed nothing for source.idle_timeout ({i.TotalSeconds:0.#}s) and was stopped";
+                if (killedBecause is not null) { run.Kill(); return; }
+                options.Progress?.Report(Snapshot(ingest, now - startedAt, "extract"));
+            }
+        });
+        var lines = new SingerLineReader(activity);
+        try
+        {
+            var reader = new SingerMessageReader(ingest);
+            await Task.Factory.StartNew(() => reader.ReadAll(lines, runCancel.Token), runCancel.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+        }
+        catch (Exception) when (killedBecause is null)
+        {
+            run.Kill();
+            log.Tap.ExitCode = await ExitCodeAsync(run).ConfigureAwait(false);
+            log.Tap.StderrTail = run.StderrTail;
+            throw;
+        }
+        finally
+        {
+            lines.Dispose();
+        }
+        var exit = await ExitCodeAsync(run).ConfigureAwait(false);
+        await runCancel.CancelAsync().ConfigureAwait(false);
+        await watchdog.ConfigureAwait(false);
+        log.Tap.ExitCode = exit;
+        log.Tap.StderrTail = run.StderrTail;
+        if (killedBecause is not null) throw new TapFailedException(killedBecause + Tail(run.StderrTail));
+        if (exit != 0)
+            throw new TapFailedException($"the tap exited with code {exit}" + (exit > 128 ? $" (killed by signal {exit - 128})" : exit < 0 ? $" (killed by signal {-exit})" : "") + Tail(run.StderrTail));
+        foreach (var (type, count) in ingest.UnknownMessages) log.Notices.Add($"ignored {count} message(s) of unknown type '{type}'");
+        if (ingest.DroppedUnselectedRecords > 0) log.Notices.Add($"dropped {ingest.DroppedUnselectedRecords} record(s) of streams not selected in source.streams");
+        if (ingest.RejectionSamples.Count > 0) log.Notices.AddRange(ingest.RejectionSamples.Select(s => "rejected: " + s));
+    }
+
+    private static async Task<int> ExitCodeAsync(SourceRun run)
+    {
+        try { return await run.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false); }
+        catch (TimeoutException) { run.Kill(); return -1; }
+    }
+
+    private static string Tail(string stderr)
+    {
+        var last = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault();
+        return last is null ? "" : $"; its last stderr line: {last}";
+    }
+
+    internal static RunProgress Snapshot(RunIngest ingest, TimeSpan elapsed, string phase) =>
+        new(elapsed, ingest.Streams.Where(s => s.Selected).Select(s => new StreamProgress(s.Name, s.Records, s.Rejected, s.FilesSoFar, s.BytesSoFar)).ToList(), phase);
+
+    private static void FillStreamStats(RunLog log, RunIngest ingest)
+    {
+        foreach (var s in ingest.Streams.Where(s => s.Selected))
+        {
+            var entry = new RunLogStream { Records = s.Records, Rejected = s.Rejected, Files = s.Files.Count, Bytes = s.Files.Sum(f => f.Bytes) };
+            foreach (var (k, v) in s.DroppedProperties) entry.DroppedProperties[k] = v;
+            log.Streams[s.Name] = entry;
+        }
+    }
+
+    private WriteLimits LimitsFor(DestinationDefinition d) => Limits with
+    {
+        MaxFileRows = d.MaxFileRows ?? Limits.MaxFileRows,
+        MaxFileBytes = d.MaxFileMb is { } mb ? mb * 1024 * 1024 : Limits.MaxFileBytes,
+    };
+
+    private static async Task<CommitPlan> PlanAsync(PipelineDefinition pipeline, IObjectStore store, Manifest manifest, RunIngest ingest,
+        string sourceName, string runId, DateTimeOffset startedAt, bool full, RunLog log, CancellationToken cancellationToken)
+    {
+        var basePath = LakePaths.BasePath(pipeline.Destination.Path);
+        var plan = new CommitPlan { RunId = runId, Pipeline = pipeline.Name, StartedAt = startedAt, State = ingest.LastState };
+        foreach (var stream in ingest.Streams.Where(s => s.Selected && s.Schema is not null))
+        {
+            var schema = stream.Schema!;
+            var prefix = LakePaths.TablePrefix(basePath, sourceName, stream.Table);
+            var tableKey = sourceName + "/" + stream.Table;
+            manifest.Tables.TryGetValue(tableKey, out var previous);
+            var replace = full || (stream.ActivatedVersion is { } v && v != previous?.TableVersion && previous is not null);
+
+            var existing = new List<string>();
+            await foreach (var obj in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+            {
+                if (obj.Key.EndsWith(".parquet", StringComparison.Ordinal)) existing.Add(obj.Key);
+                else if (obj.Key.Contains(".parquet.tmp-", StringComparison.Ordinal) && obj.LastModified < startedAt.AddMinutes(-10))
+                {
+                    await store.DeleteAsync(obj.Key, cancellationToken).ConfigureAwait(false);
+                    log.Notices.Add($"removed a leftover temp file {obj.Key}");
+                }
+            }
+            var nextIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var key in existing)
+            {
+                var folder = key[..(key.LastIndexOf('/') + 1)];
+                var index = LakePaths.DataFileIndex(stream.Table, key[(key.LastIndexOf('/') + 1)..]);
+                nextIndex[folder] = Math.Max(nextIndex.GetValueOrDefault(folder), index + 1);
+            }
+            foreach (var file in stream.Files)
+            {
+                var folder = prefix + (file.Partition.None ? "" : LakePaths.PartitionFolder(file.Partition.Date) + "/");
+                var index = nextIndex.GetValueOrDefault(folder);
+                nextIndex[folder] = index + 1;
+                plan.Files.Add(new PlannedFile(file.LocalPath, folder + LakePaths.DataFileName(stream.Table, index)));
+            }
+            if (replace) plan.Deletions.AddRange(existing);
+            if (stream.QuarantinePath is not null)
+                plan.Files.Add(new PlannedFile(stream.QuarantinePath, LakePaths.QuarantineKey(pipeline.Name, runId, stream.Name)));
+
+            plan.Tables.Add(new TableChange
+            {
+                Key = tableKey,
+                Replace = replace,
+                Rows = stream.Records,
+                Files = stream.Files.Count,
+                Bytes = stream.Files.Sum(f => f.Bytes),
+                Entry = new ManifestTable
+                {
+                    Source = sourceName,
+                    Table = stream.Table,
+                    Pipeline = pipeline.Name,
+                    Location = store.Bucket.Canonical + "/" + prefix.TrimEnd('/'),
+                    Format = "parquet",
+                    Partitioning = pipeline.Destination.PartitionBy == PartitionBySettings.None ? [] : ["dt"],
+                    WriteMode = replace ? "replace" : "append",
+                    KeyProperties = [.. stream.KeyProperties],
+                    TableVersion = stream.ActivatedVersion ?? previous?.TableVersion,
+                    Columns = schema.Root.Children.Select(c => new ManifestColumn(c.Name, c.ArrowType, c.Nullable)).ToList(),
+                },
+            });
+        }
+        return plan;
+    }
+
+    private static async Task<SourceInvocation> PrepareInvocationAsync(PipelineDefinition pipeline, IObjectStore store, string privateDir, bool full, CancellationToken cancellationToken)
+    {
+        CreatePrivateDirectory(privateDir);
+        string? configPath = pipeline.Source.ConfigPath;
+        if (pipeline.Source.InlineConfig is { } inline)
+        {
+            configPath = Path.Combine(privateDir, "config.json");
+            WritePrivate(configPath, inline.ToJsonString());
+        }
+        else if (configPath is not null)
+        {
+            if (!File.Exists(configPath)) throw new TapFailedException($"tap config '{configPath}' does not exist");
+            if (ConfigInterpolation is { } interpolate)
+            {
+                // Tap config files may use ${VAR}: the expanded copy is private to this run.
+                var expanded = Path.Combine(privateDir, "config.json");
+                WritePrivate(expanded, interpolate(configPath));
+                configPath = expanded;
+            }
+        }
+        string? statePath = null;
+        if (!full && await store.GetAsync(LakePaths.StateKey(pipeline.Name), cancellationToken).ConfigureAwait(false) is { } state)
+        {
+            statePath = Path.Combine(privateDir, "state.json");
+            WritePrivate(statePath, System.Text.Encoding.UTF8.GetString(state.Content.Span));
+        }
+        string? catalogPath = null;
+        if (pipeline.Source.Streams is { Count: > 0 } && CatalogProvider is { } catalogs && await catalogs(pipeline, configPath, cancellationToken).ConfigureAwait(false) is { } catalog)
+        {
+            catalogPath = Path.Combine(privateDir, "catalog.json");
+            WritePrivate(catalogPath, catalog.ToJsonString());
+        }
+        return new SourceInvocation { ConfigPath = configPath, StatePath = statePath, CatalogPath = catalogPath, Definition = pipeline.Source };
+    }
+
+    /// <summary>Expands <c>${VAR}</c> in a tap config file (set by the configuration layer); null leaves files as they are.</summary>
+    public static Func<string, string>? ConfigInterpolation { get; set; }
+
+    /// <summary>Builds the catalog with selection metadata for <c>source.streams</c> (set by the configuration layer).</summary>
+    public static Func<PipelineDefinition, string?, CancellationToken, Task<JsonObject?>>? CatalogProvider { get; set; }
+
+    private static void CreatePrivateDirectory(string dir)
+    {
+        Directory.CreateDirectory(dir);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
+
+    private static void WritePrivate(string path, string content)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        using var fs = new FileStream(path, options);
+        using var w = new StreamWriter(fs);
+        w.Write(content);
+    }
+
+    /// <summary>Where secrets for one run live (tap config, state, catalog): local, mode 0700, removed after the run.</summary>
+    internal static string PrivateDirectory(string pipeline, string runId) =>
+        Path.Combine(Path.GetTempPath(), $"dataspoc-pipe-{Environment.UserName}", "private", LakePaths.TableName(pipeline), runId);
+
+    /// <summary>Where finished Parquet files wait for the commit: inside a file:// bucket (so landing is a rename), else local temp.</summary>
+    internal static string SpoolDirectory(IObjectStore store, string pipeline, string runId) =>
+        store is LocalObjectStore
+            ? Path.Combine(store.Bucket.LocalPath, ".dataspoc", "tmp", LakePaths.TableName(pipeline), runId)
+            : Path.Combine(Path.GetTempPath(), $"dataspoc-pipe-{Environment.UserName}", "spool", LakePaths.TableName(pipeline), runId);
+
+    /// <summary>Removes temp folders of earlier runs of this pipeline (killed runs); we hold its lock, so none is live.</summary>
+    private static IEnumerable<string> CleanLeftovers(string privateParent, string spoolParent, string runId)
+    {
+        var notices = new List<string>();
+        foreach (var parent in new[] { privateParent, spoolParent })
+        {
+            if (!Directory.Exists(parent)) continue;
+            foreach (var dir in Directory.GetDirectories(parent))
+            {
+                if (Path.GetFileName(dir) == runId) continue;
+                TryDelete(dir);
+                notices.Add($"removed leftover temp files of an earlier run ({Path.GetFileName(dir)})");
+            }
+        }
+        return notices.Distinct();
+    }
+
+    private static void TryDelete(string dir)
+    {
+        try { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+
+    /// <summary>Counts the time of the last byte read, for the idle timeout.</summary>
+    private sealed class ActivityStream(Stream inner, TimeProvider time) : Stream
+    {
+        private long _last = time.GetUtcNow().UtcTicks;
+        public DateTimeOffset LastActivity => new(Interlocked.Read(ref _last), TimeSpan.Zero);
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            var n = inner.Read(buffer, offset, count);
+            Interlocked.Exchange(ref _last, time.GetUtcNow().UtcTicks);
+            return n;
+        }
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}
+
+/// <summary>The tap failed: non-zero exit, killed, timed out, or its config is missing.</summary>
+public sealed class TapFailedException(string message) : Exception(message);

@@ -1,0 +1,217 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Parquet;
+using DataSpoc.Pipe.Singer;
+using DataSpoc.Pipe.Transforms;
+
+namespace DataSpoc.Pipe.Runs;
+
+/// <summary>
+/// The per-run Singer handler: routes each message to its stream's <see cref="TableWriter"/>, applies the
+/// invalid-record policy and transforms, and holds the latest STATE until the commit.
+/// </summary>
+internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings settings) : ISingerHandler
+{
+    internal sealed record Settings(
+        string SpoolDirectory,
+        WriteLimits Limits,
+        IReadOnlySet<string>? SelectedStreams,
+        IReadOnlyList<IRecordTransform> Transforms);
+
+    private readonly Dictionary<string, StreamState> _streams = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _tables = new(StringComparer.Ordinal);
+    private StreamState? _last;
+    private readonly string _partitionColumn = pipeline.Destination.PartitionBy is PartitionBySettings.ExtractionDate or PartitionBySettings.None ? "" : pipeline.Destination.PartitionBy;
+    private readonly byte[] _partitionColumnUtf8 = Encoding.UTF8.GetBytes(pipeline.Destination.PartitionBy);
+    private Partition _defaultPartition;
+    private int _fileStems;
+
+    public IReadOnlyCollection<StreamState> Streams => _streams.Values;
+    public JsonNode? LastState { get; private set; }
+    public Dictionary<string, long> UnknownMessages { get; } = new(StringComparer.Ordinal);
+    public long DroppedUnselectedRecords { get; private set; }
+
+    public void Start(DateOnly extractionDate) =>
+        _defaultPartition = pipeline.Destination.PartitionBy == PartitionBySettings.None ? Partition.Unpartitioned : new Partition(extractionDate);
+
+    public void OnSchema(string stream, JsonElement schema, IReadOnlyList<string> keyProperties, long line)
+    {
+        if (settings.SelectedStreams is { } selected && !selected.Contains(stream))
+        {
+            if (!_streams.ContainsKey(stream)) _streams[stream] = new StreamState(stream, "") { Selected = false };
+            return;
+        }
+        string table;
+        try { table = LakePaths.TableName(stream); }
+        catch (ArgumentException e) { throw new SingerProtocolException(line, e.Message, stream); }
+        if (_tables.TryGetValue(table, out var other) && other != stream)
+            throw new SingerProtocolException(line, $"streams '{other}' and '{stream}' both map to table folder '{table}'", stream);
+        _tables[table] = stream;
+
+        foreach (var t in settings.Transforms)
+            if (t.AppliesTo(stream))
+                schema = JsonSerializer.SerializeToElement(t.TransformSchema(stream, JsonNode.Parse(schema.GetRawText())!.AsObject()));
+        ColumnSchema columns;
+        try { columns = ColumnSchema.FromJsonSchema(schema); }
+        catch (SchemaException e) { throw new SingerProtocolException(line, "invalid SCHEMA: " + e.Message, stream); }
+        if (_partitionColumn.Length > 0)
+        {
+            var index = columns.Root.IndexOf(_partitionColumn);
+            if (index < 0 || columns.Root.Children[index] is not LeafNode { Kind: LeafKind.Date or LeafKind.Timestamp })
+                throw new SingerProtocolException(line, $"partition_by column '{_partitionColumn}' is not a date or date-time property of this stream", stream);
+        }
+
+        if (!_streams.TryGetValue(stream, out var state))
+            _streams[stream] = state = new StreamState(stream, table);
+        state.KeyProperties = keyProperties;
+        if (state.Writer is { } current && current.Schema.SchemaJson == columns.SchemaJson) return;
+        // A new schema: what was buffered under the old one is written first, to files of its own.
+        state.CompleteWriterAsync().GetAwaiter().GetResult();
+        state.Writer = new TableWriter(columns, pipeline.Destination.Compression, settings.Limits, settings.SpoolDirectory,
+            $"{table}-{_fileStems++:D4}", _partitionColumn.Length > 0);
+        if (ReferenceEquals(_last, state)) _last = null;
+    }
+
+    public void OnRecord(ReadOnlySpan<byte> streamUtf8, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line)
+    {
+        var state = _last;
+        if (state is null || !streamUtf8.SequenceEqual(state.NameUtf8))
+        {
+            var name = Encoding.UTF8.GetString(streamUtf8);
+            if (!_streams.TryGetValue(name, out state))
+                throw new SingerProtocolException(line, "RECORD before any SCHEMA for its stream", name);
+            _last = state;
+        }
+        if (!state.Selected)
+        {
+            DroppedUnselectedRecords++;
+            state.Ignored++;
+            return;
+        }
+        var writer = state.Writer!;
+        if (settings.Transforms.Count > 0)
+        {
+            OnTransformedRecord(state, writer, ref record, rawLine, line);
+            return;
+        }
+        Write(state, writer, ref record, rawLine, line);
+    }
+
+    private void Write(StreamState state, TableWriter writer, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line)
+    {
+        var partition = _partitionColumn.Length > 0 ? PartitionOf(record, state, line) : _defaultPartition;
+        var batch = writer.BatchFor(partition);
+        batch.Mark();
+        try
+        {
+            writer.Shredder.Shred(batch, ref record);
+        }
+        catch (InvalidValueException e)
+        {
+            batch.RollbackToMark();
+            Reject(state, e.Message, rawLine, line);
+            return;
+        }
+        catch (InvalidOperationException e) when (e.Source == "System.Text.Json")
+        {
+            batch.RollbackToMark();
+            Reject(state, e.Message, rawLine, line);
+            return;
+        }
+        state.Records++;
+        writer.RowAdded(partition, batch);
+    }
+
+    private readonly ArrayBufferWriter _transformed = new();
+
+    private void OnTransformedRecord(StreamState state, TableWriter writer, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line)
+    {
+        var node = JsonNode.Parse(ref record)!.AsObject();
+        foreach (var t in settings.Transforms)
+        {
+            if (!t.AppliesTo(state.Name)) continue;
+            var result = t.TransformRecord(state.Name, node);
+            if (result is null) { state.Ignored++; return; }
+            node = result;
+        }
+        _transformed.Clear();
+        using (var w = new Utf8JsonWriter(_transformed.Buffer)) node.WriteTo(w);
+        var reader = new Utf8JsonReader(_transformed.Buffer.WrittenSpan, new JsonReaderOptions { MaxDepth = SingerMessageReader.MaxDepth });
+        reader.Read();
+        Write(state, writer, ref reader, rawLine, line);
+    }
+
+    private sealed class ArrayBufferWriter
+    {
+        public System.Buffers.ArrayBufferWriter<byte> Buffer { get; } = new(1024);
+        public void Clear() => Buffer.ResetWrittenCount();
+    }
+
+    private Partition PartitionOf(Utf8JsonReader probe, StreamState state, long line)
+    {
+        // A copy of the reader: scanning it leaves the caller's position untouched.
+        var depth = probe.CurrentDepth;
+        while (probe.Read() && probe.CurrentDepth > depth)
+        {
+            if (probe.TokenType == JsonTokenType.PropertyName && probe.CurrentDepth == depth + 1 && probe.ValueTextEquals(_partitionColumnUtf8))
+            {
+                probe.Read();
+                if (probe.TokenType == JsonTokenType.Null) return new Partition(null);
+                if (probe.TokenType == JsonTokenType.String)
+                {
+                    var text = probe.ValueSpan;
+                    if (TemporalParser.TryParseTimestampMicros(text, out var micros)) return new Partition(TemporalParser.DateFromMicros(micros));
+                    if (TemporalParser.TryParseDateDays(text, out var days)) return new Partition(DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + days));
+                }
+                return new Partition(null); // the shredder reports the bad value itself
+            }
+            if (probe.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray) probe.Skip();
+        }
+        return new Partition(null);
+    }
+
+    private void Reject(StreamState state, string reason, ReadOnlySpan<byte> rawLine, long line)
+    {
+        var message = $"stream '{state.Name}', record {state.Records + state.Rejected + 1} (line {line}): {reason}";
+        switch (pipeline.OnInvalidRecord)
+        {
+            case InvalidRecordPolicy.Fail:
+                throw new InvalidRecordException(state.Name, line, message + " (set on_invalid_record: skip or quarantine to keep going)");
+            case InvalidRecordPolicy.Quarantine:
+                if (state.Quarantine is null)
+                {
+                    Directory.CreateDirectory(settings.SpoolDirectory);
+                    state.QuarantinePath = Path.Combine(settings.SpoolDirectory, $"quarantine-{state.Table}.jsonl");
+                    state.Quarantine = new FileStream(state.QuarantinePath, FileMode.Create, FileAccess.Write, FileShare.None);
+                }
+                state.Quarantine.Write(rawLine);
+                state.Quarantine.WriteByte((byte)'\n');
+                break;
+        }
+        state.Rejected++;
+        if (state.Rejected <= 20) RejectionSamples.Add(message);
+    }
+
+    /// <summary>The first few rejections, for the run log.</summary>
+    public List<string> RejectionSamples { get; } = [];
+
+    public void OnState(JsonElement value, long line) => LastState = JsonNode.Parse(value.GetRawText());
+
+    public void OnActivateVersion(string stream, long version, long line)
+    {
+        if (_streams.TryGetValue(stream, out var state)) state.ActivatedVersion = version;
+        else throw new SingerProtocolException(line, "ACTIVATE_VERSION before any SCHEMA for its stream", stream);
+    }
+
+    public void OnUnknown(string type, long line) => UnknownMessages[type] = UnknownMessages.GetValueOrDefault(type) + 1;
+}
+
+/// <summary>A record whose value does not fit its column, under <c>on_invalid_record: fail</c>.</summary>
+public sealed class InvalidRecordException(string stream, long line, string message) : Exception(message)
+{
+    public string Stream { get; } = stream;
+    public long Line { get; } = line;
+}

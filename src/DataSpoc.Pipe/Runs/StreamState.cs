@@ -1,0 +1,42 @@
+using DataSpoc.Pipe.Parquet;
+
+namespace DataSpoc.Pipe.Runs;
+
+/// <summary>What a run knows and has written of one Singer stream.</summary>
+internal sealed class StreamState(string name, string table)
+{
+    public string Name { get; } = name;
+    public byte[] NameUtf8 { get; } = System.Text.Encoding.UTF8.GetBytes(name);
+    /// <summary>The stream's <c>&lt;table&gt;</c> folder name.</summary>
+    public string Table { get; } = table;
+    public bool Selected { get; init; } = true;
+    public TableWriter? Writer { get; set; }
+    public IReadOnlyList<string> KeyProperties { get; set; } = [];
+    /// <summary>Files finished under earlier schemas of this stream (a schema change closes the current files).</summary>
+    public List<SpooledFile> Files { get; } = [];
+    public long? ActivatedVersion { get; set; }
+    public long Records;
+    public long Rejected;
+    public long Ignored;
+    public FileStream? Quarantine { get; set; }
+    public string? QuarantinePath { get; set; }
+    public Dictionary<string, long> DroppedProperties { get; } = new(StringComparer.Ordinal);
+    /// <summary>The schema as written (after transforms), for the manifest's columns.</summary>
+    public ColumnSchema? Schema => Writer?.Schema ?? _lastSchema;
+    private ColumnSchema? _lastSchema;
+
+    /// <summary>Finishes the current writer: its files join <see cref="Files"/>.</summary>
+    public async Task CompleteWriterAsync()
+    {
+        if (Writer is null) return;
+        var writer = Writer;
+        Files.AddRange(await writer.CompleteAsync().ConfigureAwait(false));
+        foreach (var (k, v) in writer.Shredder.DroppedProperties) DroppedProperties[k] = DroppedProperties.GetValueOrDefault(k) + v;
+        _lastSchema = writer.Schema;
+        await writer.DisposeAsync().ConfigureAwait(false);
+        Writer = null;
+    }
+
+    public long FilesSoFar => Files.Count + (Writer?.FilesWritten ?? 0);
+    public long BytesSoFar => Files.Sum(f => f.Bytes) + (Writer?.BytesWritten ?? 0);
+}

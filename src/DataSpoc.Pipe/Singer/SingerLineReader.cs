@@ -1,0 +1,115 @@
+using System.Buffers;
+
+namespace DataSpoc.Pipe.Singer;
+
+/// <summary>
+/// Splits a stream of UTF-8 bytes into lines without copying them into strings: each line is handed out as a span
+/// of one pooled buffer, valid until the next call. Lines may be of any length up to <see cref="MaxLineBytes"/>.
+/// </summary>
+internal sealed class SingerLineReader : IDisposable
+{
+    /// <summary>A single message larger than this is refused (a runaway or binary stream), not buffered forever.</summary>
+    public const int DefaultMaxLineBytes = 512 * 1024 * 1024;
+
+    private readonly Stream _input;
+    private byte[] _buffer;
+    private int _start;
+    private int _end;
+    private bool _eof;
+
+    public SingerLineReader(Stream input, int initialBuffer = 1 << 20, int maxLineBytes = DefaultMaxLineBytes)
+    {
+        _input = input;
+        _buffer = ArrayPool<byte>.Shared.Rent(initialBuffer);
+        MaxLineBytes = maxLineBytes;
+    }
+
+    public int MaxLineBytes { get; }
+
+    /// <summary>1-based number of the line last returned.</summary>
+    public long LineNumber { get; private set; }
+
+    /// <summary>Whether the last line returned had no terminating newline (the input ended mid-line).</summary>
+    public bool LastLineUnterminated { get; private set; }
+
+    /// <summary>Total bytes consumed so far.</summary>
+    public long BytesRead { get; private set; }
+
+    /// <summary>Reads the next line (without its '\n' or "\r\n"); false at the end of the input.</summary>
+    public bool TryReadLine(out ReadOnlySpan<byte> line)
+    {
+        var scanFrom = _start;
+        while (true)
+        {
+            var newline = _buffer.AsSpan(scanFrom, _end - scanFrom).IndexOf((byte)'\n');
+            if (newline >= 0)
+            {
+                var end = scanFrom + newline;
+                line = Trim(_buffer.AsSpan(_start, end - _start));
+                _start = end + 1;
+                LineNumber++;
+                LastLineUnterminated = false;
+                return true;
+            }
+            if (_eof)
+            {
+                if (_start < _end)
+                {
+                    line = Trim(_buffer.AsSpan(_start, _end - _start));
+                    _start = _end;
+                    LineNumber++;
+                    LastLineUnterminated = true;
+                    return true;
+                }
+                line = default;
+                return false;
+            }
+            scanFrom = _end;
+            var shift = _start;
+            Fill();
+            scanFrom -= shift - _start;
+        }
+    }
+
+    private static ReadOnlySpan<byte> Trim(ReadOnlySpan<byte> line) =>
+        line.Length > 0 && line[^1] == '\r' ? line[..^1] : line;
+
+    private void Fill()
+    {
+        // Move the partial line to the front, growing the buffer when one line fills it.
+        if (_start > 0)
+        {
+            _buffer.AsSpan(_start, _end - _start).CopyTo(_buffer);
+            _end -= _start;
+            _start = 0;
+        }
+        if (_end == _buffer.Length)
+        {
+            if (_buffer.Length >= MaxLineBytes)
+                throw new SingerProtocolException(LineNumber + 1, $"line is longer than {MaxLineBytes / (1024 * 1024)} MB; refusing to buffer it (binary or runaway output?)");
+            var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)_buffer.Length * 2, MaxLineBytes));
+            _buffer.AsSpan(0, _end).CopyTo(bigger);
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = bigger;
+        }
+        var n = _input.Read(_buffer, _end, _buffer.Length - _end);
+        if (n == 0) _eof = true;
+        _end += n;
+        BytesRead += n;
+    }
+
+    public void Dispose()
+    {
+        if (_buffer.Length > 0) ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = [];
+    }
+}
+
+/// <summary>A Singer message that breaks the protocol; names the line and what is wrong.</summary>
+public sealed class SingerProtocolException(long line, string reason, string? stream = null)
+    : Exception(stream is null ? $"line {line}: {reason}" : $"line {line} (stream '{stream}'): {reason}")
+{
+    public long Line { get; } = line;
+    public string Reason { get; } = reason;
+    public string? Stream { get; } = stream;
+}

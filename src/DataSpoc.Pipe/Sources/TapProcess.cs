@@ -1,0 +1,166 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace DataSpoc.Pipe.Sources;
+
+/// <summary>
+/// A Singer tap run as a subprocess: <c>&lt;tap&gt; --config F [--state S] [--catalog C]</c>. stdout is the message
+/// stream; stderr is pumped concurrently (a chatty tap never blocks) and its tail kept for the run log.
+/// </summary>
+public sealed class TapProcess : ISource
+{
+    private readonly IReadOnlyList<string> _command;
+    private readonly Redactor _redactor;
+
+    /// <param name="command">The tap command line, already split into words; the first is resolved on PATH.</param>
+    /// <param name="redactor">Masks secrets in the logged command line and stderr tail.</param>
+    public TapProcess(IReadOnlyList<string> command, Redactor redactor)
+    {
+        _command = command;
+        _redactor = redactor;
+    }
+
+    public string DefaultName => Lake.LakePaths.SourceName(string.Join(' ', _command));
+
+    /// <summary>Finds an executable as a shell would: a path as given, a bare name on PATH.</summary>
+    public static string Resolve(string executable)
+    {
+        if (executable.Contains('/'))
+        {
+            var full = Path.GetFullPath(executable);
+            if (!File.Exists(full)) throw new TapNotFoundException(executable, $"tap '{executable}' does not exist");
+            return full;
+        }
+        var path = Environment.GetEnvironmentVariable("PATH") ?? "";
+        foreach (var dir in path.Split(':', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var candidate = Path.Combine(dir, executable);
+            if (File.Exists(candidate)) return candidate;
+        }
+        throw new TapNotFoundException(executable,
+            $"tap '{executable}' was not found on PATH ({path}); install it (for a Python tap: pip install {executable}, " +
+            "or pipx install it) or set source.tap to its full path");
+    }
+
+    public Task<SourceRun> StartAsync(SourceInvocation invocation, CancellationToken cancellationToken)
+    {
+        var psi = new ProcessStartInfo(Resolve(_command[0]))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in _command.Skip(1)) psi.ArgumentList.Add(arg);
+        if (invocation.ConfigPath is not null) { psi.ArgumentList.Add("--config"); psi.ArgumentList.Add(invocation.ConfigPath); }
+        if (invocation.StatePath is not null) { psi.ArgumentList.Add("--state"); psi.ArgumentList.Add(invocation.StatePath); }
+        if (invocation.CatalogPath is not null)
+        {
+            psi.ArgumentList.Add(invocation.CatalogFlag);
+            psi.ArgumentList.Add(invocation.CatalogPath);
+        }
+        var process = new Process { StartInfo = psi };
+        try
+        {
+            process.Start();
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            process.Dispose();
+            throw new TapNotFoundException(_command[0], $"tap '{_command[0]}' could not be started: {e.Message} (is it executable?)");
+        }
+        process.StandardInput.Close();
+        var command = _redactor.Redact(string.Join(' ', psi.ArgumentList.Prepend(_command[0]).Select(Quote)));
+        return Task.FromResult<SourceRun>(new Run(process, command, _redactor));
+    }
+
+    private static string Quote(string word) => word.Any(char.IsWhiteSpace) ? "'" + word.Replace("'", "'\\''") + "'" : word;
+
+    private sealed class Run : SourceRun
+    {
+        private const int TailBytes = 16 * 1024;
+        private readonly Process _process;
+        private readonly string _command;
+        private readonly Redactor _redactor;
+        private readonly Task _stderrPump;
+        private readonly char[] _tail = new char[TailBytes];
+        private long _tailWritten;
+        private readonly Lock _tailLock = new();
+
+        public Run(Process process, string command, Redactor redactor)
+        {
+            _process = process;
+            _command = command;
+            _redactor = redactor;
+            Output = process.StandardOutput.BaseStream;
+            _stderrPump = Task.Run(PumpStderr);
+        }
+
+        public override Stream Output { get; }
+        public override string CommandForLog => _command;
+
+        public override string StderrTail
+        {
+            get
+            {
+                lock (_tailLock)
+                {
+                    var n = (int)Math.Min(_tailWritten, TailBytes);
+                    var start = (int)(_tailWritten % TailBytes);
+                    var text = n < TailBytes ? new string(_tail, 0, n) : new string(_tail, start, TailBytes - start) + new string(_tail, 0, start);
+                    var lines = text.Split('\n');
+                    // Keep whole lines only, at most the last 4 KB.
+                    var sb = new StringBuilder();
+                    for (var i = lines.Length - 1; i >= (n < TailBytes ? 0 : 1) && sb.Length < 4096; i--)
+                        sb.Insert(0, lines[i] + (i < lines.Length - 1 ? "\n" : ""));
+                    return _redactor.Redact(sb.ToString().TrimEnd());
+                }
+            }
+        }
+
+        private async Task PumpStderr()
+        {
+            var buffer = new char[4096];
+            var reader = _process.StandardError;
+            int n;
+            while ((n = await reader.ReadAsync(buffer).ConfigureAwait(false)) > 0)
+            {
+                lock (_tailLock)
+                {
+                    for (var i = 0; i < n; i++) _tail[(_tailWritten + i) % TailBytes] = buffer[i];
+                    _tailWritten += n;
+                }
+            }
+        }
+
+        public override async Task<int> WaitForExitAsync(CancellationToken cancellationToken)
+        {
+            await _process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+            await _stderrPump.ConfigureAwait(false);
+            return _process.ExitCode;
+        }
+
+        public override void Kill()
+        {
+            try { if (!_process.HasExited) _process.Kill(entireProcessTree: true); }
+            catch (InvalidOperationException) { }
+            catch (System.ComponentModel.Win32Exception) { }
+        }
+
+        public override async ValueTask DisposeAsync()
+        {
+            Kill();
+            try { await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false); }
+            catch (TimeoutException) { }
+            try { await _stderrPump.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false); }
+            catch (Exception) { }
+            _process.Dispose();
+        }
+    }
+}
+
+/// <summary>The tap cannot be found or started.</summary>
+public sealed class TapNotFoundException(string tap, string message) : Exception(message)
+{
+    public string Tap { get; } = tap;
+}

@@ -1,0 +1,105 @@
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Storage;
+using DuckDB.NET.Data;
+
+namespace DataSpoc.Pipe.Tests.Support;
+
+/// <summary>A temporary file:// bucket, with helpers to run pipelines into it and read back what landed.</summary>
+public sealed class TempLake : IDisposable
+{
+    public TempLake()
+    {
+        Root = Path.Combine(Path.GetTempPath(), "dsp-test-" + Guid.NewGuid().ToString("N")[..10]);
+        Directory.CreateDirectory(Root);
+    }
+
+    public string Root { get; }
+    public string Bucket => "file://" + Root;
+
+    public static string Asset(string name) => Path.Combine(AppContext.BaseDirectory, "Assets", name);
+    public static string ReplayTap => "python3 " + Asset("replay_tap.py");
+
+    /// <summary>Writes Singer lines to a file in the lake's scratch area and returns its path.</summary>
+    public string WriteSinger(string name, params string[] lines)
+    {
+        var dir = Path.Combine(Root, "..", Path.GetFileName(Root) + "-inputs");
+        Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, name);
+        File.WriteAllText(path, string.Join("\n", lines) + "\n");
+        return path;
+    }
+
+    public PipelineDefinition Pipeline(string name, string singerFile, Func<PipelineDefinition, PipelineDefinition>? change = null, JsonObject? extraConfig = null)
+    {
+        var config = new JsonObject { ["file"] = singerFile };
+        if (extraConfig is not null) foreach (var (k, v) in extraConfig) config[k] = v?.DeepClone();
+        var p = new PipelineDefinition
+        {
+            Name = name,
+            Source = new SourceDefinition { Tap = ReplayTap, InlineConfig = config, Name = "test" },
+            Destination = new DestinationDefinition { Bucket = Bucket },
+            Incremental = new IncrementalSettings { Enabled = true },
+        };
+        return change is null ? p : change(p);
+    }
+
+    public static Task<RunResult> RunAsync(PipelineDefinition p, bool full = false, PipelineRunner? runner = null) =>
+        (runner ?? new PipelineRunner(new ObjectStoreFactory())).RunAsync(p, new RunOptions { Full = full }, CancellationToken.None);
+
+    /// <summary>Every file below the bucket, as keys relative to it.</summary>
+    public List<string> Keys() => Directory.EnumerateFiles(Root, "*", SearchOption.AllDirectories)
+        .Select(f => Path.GetRelativePath(Root, f).Replace('\\', '/')).Order(StringComparer.Ordinal).ToList();
+
+    public List<string> ParquetKeys() => Keys().Where(k => k.EndsWith(".parquet", StringComparison.Ordinal) && !k.StartsWith(".dataspoc", StringComparison.Ordinal)).ToList();
+
+    public Manifest Manifest() => LakeJson.Deserialize<Manifest>(File.ReadAllBytes(Path.Combine(Root, LakePaths.ManifestKey)), "manifest");
+
+    public JsonNode? State(string pipeline) =>
+        File.Exists(Path.Combine(Root, LakePaths.StateKey(pipeline))) ? JsonNode.Parse(File.ReadAllText(Path.Combine(Root, LakePaths.StateKey(pipeline)))) : null;
+
+    public List<RunLog> Logs(string pipeline)
+    {
+        var dir = Path.Combine(Root, LakePaths.LogsPrefix(pipeline));
+        return Directory.Exists(dir)
+            ? Directory.GetFiles(dir).Order(StringComparer.Ordinal).Select(f => LakeJson.Deserialize<RunLog>(File.ReadAllBytes(f), "log")).ToList()
+            : [];
+    }
+
+    /// <summary>Runs a DuckDB query over the lake (use {lake} for the root path) and returns rows as string lists.</summary>
+    public List<List<string?>> Query(string sql)
+    {
+        using var conn = new DuckDBConnection("DataSource=:memory:");
+        conn.Open();
+        using var cmd = conn.CreateCommand();
+        cmd.CommandText = "SET TimeZone='UTC'";
+        cmd.ExecuteNonQuery();
+        cmd.CommandText = sql.Replace("{lake}", Root);
+        using var reader = cmd.ExecuteReader();
+        var rows = new List<List<string?>>();
+        while (reader.Read())
+        {
+            var row = new List<string?>();
+            for (var i = 0; i < reader.FieldCount; i++) row.Add(reader.IsDBNull(i) ? null : Format(reader.GetValue(i)));
+            rows.Add(row);
+        }
+        return rows;
+    }
+
+    private static string Format(object v) => v switch
+    {
+        DateTime dt => dt.ToString("yyyy-MM-dd HH:mm:ss.ffffff", System.Globalization.CultureInfo.InvariantCulture),
+        double d => d.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+        decimal m => m.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        bool b => b ? "true" : "false",
+        _ => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture) ?? "",
+    };
+
+    public void Dispose()
+    {
+        try { Directory.Delete(Root, true); } catch (IOException) { }
+        try { Directory.Delete(Root + "-inputs", true); } catch (IOException) { }
+    }
+}

@@ -35,7 +35,7 @@ public class DateTimeParsingBenchmarks
 
         var expected = DateTimeOffsetTryParse();
         foreach (var (name, sum) in new[] { ("Utf8JsonReader", Utf8JsonReaderTryGetDateTimeOffset()), ("Utf8Parser", Utf8ParserThenFallback()),
-                                            ("TryParseExact", DateTimeOffsetTryParseExact()), ("hand-rolled", HandRolledFixedFormat()) })
+                                            ("TryParseExact", DateTimeOffsetTryParseExact()), ("hand-rolled", HandRolledFixedFormat()), ("engine", EngineTemporalParser()) })
             if (sum != expected) throw new InvalidOperationException($"{name} disagrees: {sum} vs {expected}");
     }
 
@@ -113,6 +113,19 @@ public class DateTimeParsingBenchmarks
         for (var i = 0; i < Count; i++)
         {
             if (!Iso8601Utf8.TryParseUtcMicros(Unquoted(i), out var micros)) throw new FormatException();
+            sum += micros;
+        }
+        return sum;
+    }
+
+    /// <summary>The engine's own parser (src/DataSpoc.Pipe/Parquet/TemporalParser.cs), for comparison.</summary>
+    [Benchmark]
+    public long EngineTemporalParser()
+    {
+        long sum = 0;
+        for (var i = 0; i < Count; i++)
+        {
+            if (!DataSpoc.Pipe.Parquet.TemporalParser.TryParseTimestampMicros(Unquoted(i), out var micros)) throw new FormatException();
             sum += micros;
         }
         return sum;

@@ -133,7 +133,7 @@ internal sealed class ParquetBatchFile : IDisposable
             LeafKind.Json => new PrimitiveNode(leaf.Name, Repetition.Optional, LogicalType.Json(), PhysicalType.ByteArray),
             LeafKind.Timestamp => new PrimitiveNode(leaf.Name, Repetition.Optional, LogicalType.Timestamp(true, TimeUnit.Micros), PhysicalType.Int64),
             LeafKind.Date => new PrimitiveNode(leaf.Name, Repetition.Optional, LogicalType.Date(), PhysicalType.Int32),
-            LeafKind.Time => new PrimitiveNode(leaf.Name, Repetition.Optional, LogicalType.Time(true, TimeUnit.Micros), PhysicalType.Int64),
+            LeafKind.Time => new PrimitiveNode(leaf.Name, Repetition.Optional, LogicalType.Time(false, TimeUnit.Micros), PhysicalType.Int64),
             LeafKind.Decimal => new PrimitiveNode(leaf.Name, Repetition.Optional, LogicalType.Decimal(LeafNode.DecimalPrecision, leaf.Scale), PhysicalType.FixedLenByteArray, 16),
             _ => throw new InvalidOperationException(leaf.Kind.ToString()),
         },

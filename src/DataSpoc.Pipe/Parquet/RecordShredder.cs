@@ -244,7 +244,7 @@ internal sealed class RecordShredder
         var scaled = value * DecimalWriter.Pow10(leaf.Scale);
         if (scaled != decimal.Truncate(scaled))
             throw Invalid(leaf.Path, $"{Text(ref r)} has more than {leaf.Scale} digits after the point (multipleOf {1m / DecimalWriter.Pow10(leaf.Scale)})");
-        DecimalWriter.WriteBigEndian128(scaled, buf.BeginBytes(16));
+        DecimalWriter.WriteBigEndian128(decimal.Truncate(scaled), buf.BeginBytes(16));
         buf.EndBytes(16, rep);
     }
 

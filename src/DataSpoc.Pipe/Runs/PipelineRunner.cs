@@ -55,7 +55,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
 
             var manifest = await new ManifestStore(store, _time).ReadAsync(cancellationToken).ConfigureAwait(false);
             var invocation = await PrepareInvocationAsync(pipeline, store, privateDir, full, cancellationToken).ConfigureAwait(false);
-            var source = options.Source ?? SourceFactory.Create(pipeline.Source, redactor);
+            var source = options.Source ?? SourceFactory.Create(pipeline.Source, redactor, stores);
             var sourceName = pipeline.Source.Name ?? source.DefaultName;
 
             var ingest = new RunIngest(pipeline, new RunIngest.Settings(

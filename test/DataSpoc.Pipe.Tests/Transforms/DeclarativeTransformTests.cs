@@ -23,7 +23,7 @@ public class DeclarativeTransformTests
     private static PipelineDefinition WithMap(TempLake lake, string mapJson, string name = "users")
     {
         var file = lake.WriteSinger("users.singer", [Schema, .. Records]);
-        return lake.Pipeline(name, file) with { Transforms = new Dictionary<string, JsonNode?> { ["users"] = JsonNode.Parse(mapJson) } };
+        return lake.Pipeline(Unique(name), file) with { Transforms = new Dictionary<string, JsonNode?> { ["users"] = JsonNode.Parse(mapJson) } };
     }
 
     private static List<string> Columns(TempLake lake) =>
@@ -160,11 +160,11 @@ public class DeclarativeTransformTests
                   columns: [email]
                   salt: ${PII_SALT}
             """;
-        var pipeline = new PipelineLoader(environment: v => v == "PII_SALT" ? "s3cr3t-salt" : null).Parse(yaml, "salted", "salted.yaml");
+        var pipeline = new PipelineLoader(environment: v => v == "PII_SALT" ? "s3cr3t-salt" : null).Parse(yaml, Unique("salted"), "salted.yaml");
         await RunOk(pipeline);
         Assert.Equal([[Sha("s3cr3t-saltana@example.com")]], lake.Query("select email from read_parquet('{lake}/raw/test/users/*/*.parquet') where id = 1"));
         Assert.Contains("s3cr3t-salt", pipeline.Secrets);
-        Assert.DoesNotContain("s3cr3t-salt", File.ReadAllText(Directory.GetFiles(Path.Combine(lake.Root, ".dataspoc/logs/salted")).Single()));
+        Assert.DoesNotContain("s3cr3t-salt", File.ReadAllText(Directory.GetFiles(Path.Combine(lake.Root, ".dataspoc/logs", pipeline.Name)).Single()));
     }
 
     [Fact]
@@ -232,10 +232,13 @@ public class DeclarativeTransformTests
     {
         using var lake = new TempLake();
         var file = lake.WriteSinger("users.singer", [Schema, .. Records]);
-        var pipeline = lake.Pipeline("users", file) with { Transforms = new Dictionary<string, JsonNode?> { ["orders"] = JsonNode.Parse("""{"drop":["x"]}""") } };
+        var pipeline = lake.Pipeline(Unique("users"), file) with { Transforms = new Dictionary<string, JsonNode?> { ["orders"] = JsonNode.Parse("""{"drop":["x"]}""") } };
         await RunOk(pipeline);
         Assert.Equal(["id", "name", "email", "amount", "signed_up", "vip"], Columns(lake));
     }
+
+    /// <summary>The engine keys its temp folders by pipeline name machine-wide, so concurrent test runs must not share names.</summary>
+    private static string Unique(string name) => name + "-" + Guid.NewGuid().ToString("N")[..6];
 
     private static string Sha(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 }

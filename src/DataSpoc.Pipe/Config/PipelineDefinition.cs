@@ -19,6 +19,8 @@ public sealed record PipelineDefinition
     public IReadOnlyList<string> Secrets { get; init; } = [];
     /// <summary>The YAML file this came from, when it came from one.</summary>
     public string? FilePath { get; init; }
+    /// <summary>Where <see cref="Secrets"/> came from (secret-looking keys, <c>${VAR}</c> substitutions by key), to mask a config for display.</summary>
+    public ConfigSecrets Redaction { get; init; } = new();
 }
 
 /// <summary>Where records come from: a Singer tap command or a built-in tap, and its JSON config.</summary>
@@ -28,8 +30,13 @@ public sealed record SourceDefinition
     public required string Tap { get; init; }
     /// <summary>Path of the tap's JSON config file, when <c>config</c> is a path.</summary>
     public string? ConfigPath { get; init; }
-    /// <summary>The tap config when given inline in the YAML (written to a private temp file for the run).</summary>
+    /// <summary>
+    /// The tap config when given inline in the YAML, or read from a config file that uses <c>${VAR}</c> (then already
+    /// expanded, <see cref="ConfigPath"/> is null and <see cref="ConfigFile"/> names the file). Written to a private temp file for the run.
+    /// </summary>
     public JsonObject? InlineConfig { get; init; }
+    /// <summary>The tap config file the user named (for messages and <c>validate</c>), whether or not it needed expansion.</summary>
+    public string? ConfigFile { get; init; }
     /// <summary>Selected streams; null selects everything the tap emits.</summary>
     public IReadOnlyList<string>? Streams { get; init; }
     /// <summary>The <c>&lt;source&gt;</c> folder name in the lake; null derives it from the tap's executable name.</summary>

@@ -1,0 +1,224 @@
+using System.Net;
+using System.Runtime.CompilerServices;
+using Azure;
+using Azure.Core;
+using Azure.Identity;
+using Azure.Storage;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using DataSpoc.Pipe.Storage;
+
+namespace DataSpoc.Pipe.Cloud;
+
+/// <summary>
+/// An <c>az://container[/prefix]</c> bucket (aliases <c>abfs://</c>, <c>abfss://</c>) through Azure.Storage.Blobs.
+/// Credentials, first found wins: <c>AZURE_STORAGE_CONNECTION_STRING</c>; <c>AZURE_STORAGE_ACCOUNT_NAME</c> +
+/// <c>AZURE_STORAGE_ACCOUNT_KEY</c>; <c>AZURE_STORAGE_ACCOUNT_NAME</c> with <see cref="DefaultAzureCredential"/>
+/// (managed identity, <c>az login</c>, ...). The account may also come from storage option <c>account_name</c>
+/// or an <c>abfss://container@account.dfs.core.windows.net</c> URI; option <c>endpoint_url</c> overrides the blob endpoint.
+/// Large files are staged as blocks streamed from disk and become visible only when the block list is committed.
+/// </summary>
+public sealed class AzureBlobObjectStore : IObjectStore
+{
+    private const long SinglePutLimit = 16L << 20;
+    private const long BlockSize = 8L << 20;
+    private const int ListPageSize = 1_000;
+
+    private readonly BlobContainerClient _container;
+    private readonly ObjectKeys _keys;
+
+    public AzureBlobObjectStore(BucketUri bucket, IReadOnlyDictionary<string, string>? options = null)
+        : this(bucket, CloudSettings.FromProcess(options)) { }
+
+    internal AzureBlobObjectStore(BucketUri bucket, CloudSettings settings)
+    {
+        Bucket = bucket;
+        _keys = new ObjectKeys(bucket);
+        var options = new BlobClientOptions();
+        // Exponential backoff (the SDK adds jitter) for throttling (429/503), 5xx and timeouts.
+        options.Retry.Mode = RetryMode.Exponential;
+        options.Retry.MaxRetries = 5;
+        options.Retry.Delay = TimeSpan.FromMilliseconds(500);
+        options.Retry.MaxDelay = TimeSpan.FromSeconds(30);
+        options.Retry.NetworkTimeout = TimeSpan.FromMinutes(2);
+        _container = Connect(bucket, settings, options).GetBlobContainerClient(bucket.Bucket);
+    }
+
+    private static BlobServiceClient Connect(BucketUri bucket, CloudSettings settings, BlobClientOptions options)
+    {
+        var connectionString = settings.Env("AZURE_STORAGE_CONNECTION_STRING");
+        if (connectionString is not null)
+        {
+            try { return new BlobServiceClient(connectionString, options); }
+            catch (FormatException e) { throw new StorageException($"AZURE_STORAGE_CONNECTION_STRING is not a valid connection string ({bucket})", e); }
+        }
+        var account = settings.Option("account_name") ?? settings.Env("AZURE_STORAGE_ACCOUNT_NAME") ?? AccountFromUri(bucket.Original)
+            ?? throw new StorageException(
+                $"no Azure credentials for '{bucket}': set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT_NAME " +
+                "(with AZURE_STORAGE_ACCOUNT_KEY, or a managed identity / 'az login')");
+        var endpoint = new Uri(settings.Option("endpoint_url") ?? $"https://{account}.blob.core.windows.net");
+        var key = settings.Env("AZURE_STORAGE_ACCOUNT_KEY");
+        return key is not null
+            ? new BlobServiceClient(endpoint, new StorageSharedKeyCredential(account, key), options)
+            : new BlobServiceClient(endpoint, new DefaultAzureCredential(), options);
+    }
+
+    /// <summary>The account of <c>abfs[s]://container@account.dfs.core.windows.net/...</c>, if the URI names one.</summary>
+    private static string? AccountFromUri(string original)
+    {
+        var sep = original.IndexOf("://", StringComparison.Ordinal);
+        if (sep < 0) return null;
+        var authority = original[(sep + 3)..].Split('/')[0];
+        var at = authority.IndexOf('@');
+        if (at < 0) return null;
+        var host = authority[(at + 1)..];
+        var dot = host.IndexOf('.');
+        return dot > 0 ? host[..dot] : host.Length > 0 ? host : null;
+    }
+
+    public BucketUri Bucket { get; }
+
+    public async Task PutFileAsync(string key, string localPath, CancellationToken cancellationToken)
+    {
+        var blob = _container.GetBlobClient(_keys.Name(key));
+        try
+        {
+            // Above InitialTransferSize the SDK stages blocks read from the file and commits the block list at
+            // the end: nothing is visible before the commit; uncommitted blocks are discarded by the service.
+            await blob.UploadAsync(localPath, new BlobUploadOptions
+            {
+                TransferOptions = new StorageTransferOptions
+                {
+                    InitialTransferSize = SinglePutLimit,
+                    MaximumTransferSize = BlockSize,
+                    MaximumConcurrency = 4,
+                },
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw Translate(e, StorageOperation.Put, key);
+        }
+    }
+
+    public async Task<bool> PutAsync(string key, ReadOnlyMemory<byte> content, WriteCondition condition, CancellationToken cancellationToken)
+    {
+        var blob = _container.GetBlobClient(_keys.Name(key));
+        var conditions = condition.Kind switch
+        {
+            WriteConditionKind.IfAbsent => new BlobRequestConditions { IfNoneMatch = ETag.All },
+            WriteConditionKind.IfVersion => new BlobRequestConditions { IfMatch = new ETag(condition.Version!) },
+            _ => null,
+        };
+        try
+        {
+            await blob.UploadAsync(BinaryData.FromBytes(content), new BlobUploadOptions { Conditions = conditions }, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (RequestFailedException e) when (conditions is not null
+            && (e.Status is (int)HttpStatusCode.PreconditionFailed or (int)HttpStatusCode.Conflict
+                || (condition.Kind == WriteConditionKind.IfVersion && e.ErrorCode == BlobErrorCode.BlobNotFound)))
+        {
+            // 409 BlobAlreadyExists for If-None-Match: *, 412 ConditionNotMet for a stale If-Match.
+            return false;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw Translate(e, StorageOperation.Put, key);
+        }
+    }
+
+    public async Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var response = await _container.GetBlobClient(_keys.Name(key)).DownloadContentAsync(cancellationToken).ConfigureAwait(false);
+            return new StoredObject(response.Value.Content.ToMemory(), response.Value.Details.ETag.ToString());
+        }
+        catch (RequestFailedException e) when (e.ErrorCode == BlobErrorCode.BlobNotFound)
+        {
+            return null;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw Translate(e, StorageOperation.Get, key);
+        }
+    }
+
+    public async Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var response = await _container.GetBlobClient(_keys.Name(key)).DownloadStreamingAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+            return response.Value.Content;
+        }
+        catch (RequestFailedException e) when (e.ErrorCode == BlobErrorCode.BlobNotFound)
+        {
+            throw new FileNotFoundException($"object '{_keys.Describe(key)}' not found", key, e);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw Translate(e, StorageOperation.Get, key);
+        }
+    }
+
+    public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        // Pages of 1,000 like S3 and GCS (the service allows up to 5,000), so pagination is exercised the same way everywhere.
+        var pages = _container.GetBlobsAsync(BlobTraits.None, BlobStates.None, _keys.ListPrefix(prefix), cancellationToken).AsPages(pageSizeHint: ListPageSize);
+        await using var page = pages.GetAsyncEnumerator(cancellationToken);
+        while (true)
+        {
+            try
+            {
+                if (!await page.MoveNextAsync().ConfigureAwait(false)) yield break;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                throw Translate(e, StorageOperation.List, prefix);
+            }
+            foreach (var item in page.Current.Values)
+                yield return new ObjectInfo(_keys.Key(item.Name), item.Properties.ContentLength ?? 0, item.Properties.LastModified ?? default);
+        }
+    }
+
+    public async Task DeleteAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _container.GetBlobClient(_keys.Name(key)).DeleteIfExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw Translate(e, StorageOperation.Delete, key);
+        }
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private StorageException Translate(Exception e, StorageOperation operation, string? key)
+    {
+        var target = operation == StorageOperation.List ? $"{Bucket.Canonical} (prefix '{key}')" : _keys.Describe(key);
+        return e switch
+        {
+            RequestFailedException r when r.Status == (int)HttpStatusCode.Forbidden => new StorageException(
+                $"access denied: cannot {operation.Verb()} {target}; the identity needs {Permission(operation)} on container '{Bucket.Bucket}' ({r.ErrorCode})", e),
+            RequestFailedException r when r.ErrorCode == BlobErrorCode.ContainerNotFound => new StorageException(
+                $"container '{Bucket.Bucket}' does not exist (az, {operation.Verb()} {target}); create it or fix destination.bucket", e),
+            RequestFailedException r => new StorageException(
+                $"Azure Blob {operation.Verb()} of {target} failed: {r.Status} {r.ErrorCode}", e),
+            AuthenticationFailedException auth => new StorageException(
+                $"Azure Blob {operation.Verb()} of {target} failed: no usable credential ({auth.Message.Split('\n')[0]}); set AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCOUNT_KEY, or sign in with 'az login'", e),
+            StorageException storage => storage,
+            _ => new StorageException($"Azure Blob {operation.Verb()} of {target} failed: {e.Message}", e),
+        };
+    }
+
+    private static string Permission(StorageOperation operation) => operation switch
+    {
+        StorageOperation.Put => "blob write permission (Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write)",
+        StorageOperation.Get => "blob read permission (Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read)",
+        StorageOperation.List => "blob list permission (Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read on the container)",
+        _ => "blob delete permission (Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete)",
+    };
+}

@@ -1,0 +1,278 @@
+using System.Globalization;
+using System.Net;
+using System.Runtime.CompilerServices;
+using DataSpoc.Pipe.Storage;
+using Google;
+using Google.Apis.Upload;
+using Google.Cloud.Storage.V1;
+
+namespace DataSpoc.Pipe.Cloud;
+
+/// <summary>
+/// A <c>gs://bucket[/prefix]</c> bucket (alias <c>gcs://</c>) through Google.Cloud.Storage.V1. Credentials:
+/// Application Default Credentials (<c>GOOGLE_APPLICATION_CREDENTIALS</c>, gcloud ADC, the metadata server).
+/// <c>STORAGE_EMULATOR_HOST</c> points it, unauthenticated, at an emulator; storage option <c>endpoint_url</c>
+/// overrides the JSON API base URI. Every upload is a resumable session streamed from disk in chunks; a transient
+/// failure resumes the session where the server says it stopped, and a failed upload cancels its session.
+/// The version tag is the object generation.
+/// </summary>
+public sealed class GcsObjectStore : IObjectStore
+{
+    private const int ChunkSize = 16 << 20;
+    private const int ResumeAttempts = 4;
+    private const string ContentType = "application/octet-stream";
+
+    private readonly StorageClient _client;
+    private readonly ObjectKeys _keys;
+    private readonly string _bucketName;
+    private static readonly RetryOptions Idempotent = new(RetryTiming.Default, RetryPredicate.RetriableIdempotentErrors);
+
+    public GcsObjectStore(BucketUri bucket, IReadOnlyDictionary<string, string>? options = null)
+        : this(bucket, CloudSettings.FromProcess(options)) { }
+
+    internal GcsObjectStore(BucketUri bucket, CloudSettings settings)
+    {
+        Bucket = bucket;
+        _bucketName = bucket.Bucket;
+        _keys = new ObjectKeys(bucket);
+        var emulator = settings.Env("STORAGE_EMULATOR_HOST");
+        var endpoint = settings.Option("endpoint_url");
+        try
+        {
+            var builder = new StorageClientBuilder();
+            if (emulator is not null)
+            {
+                // Emulators take no credentials; the JSON API lives under /storage/v1/ on the given host.
+                var host = emulator.Contains("://", StringComparison.Ordinal) ? emulator : "http://" + emulator;
+                builder.BaseUri = host.TrimEnd('/') + "/storage/v1/";
+                builder.UnauthenticatedAccess = true;
+            }
+            else if (endpoint is not null)
+            {
+                builder.BaseUri = endpoint.TrimEnd('/') + (endpoint.TrimEnd('/').EndsWith("/storage/v1", StringComparison.Ordinal) ? "/" : "/storage/v1/");
+            }
+            _client = builder.Build();
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new StorageException(
+                $"no Google Cloud credentials for '{bucket}': set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, " +
+                "run 'gcloud auth application-default login', or run on GCP with an attached service account", e);
+        }
+    }
+
+    public BucketUri Bucket { get; }
+
+    public async Task PutFileAsync(string key, string localPath, CancellationToken cancellationToken)
+    {
+        await using var file = new FileStream(localPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        await UploadAsync(key, file, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<bool> PutAsync(string key, ReadOnlyMemory<byte> content, WriteCondition condition, CancellationToken cancellationToken)
+    {
+        long? generation = condition.Kind switch
+        {
+            WriteConditionKind.IfAbsent => 0,
+            WriteConditionKind.IfVersion => long.TryParse(condition.Version, NumberStyles.None, CultureInfo.InvariantCulture, out var g) ? g : -1,
+            _ => null,
+        };
+        if (generation == -1) return false; // not a generation this store handed out: cannot match
+        using var stream = new MemoryStream(content.ToArray(), writable: false);
+        try
+        {
+            await UploadAsync(key, stream, generation, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (StorageException e) when (generation is not null && e.InnerException is GoogleApiException { HttpStatusCode: HttpStatusCode.PreconditionFailed })
+        {
+            return false;
+        }
+    }
+
+    /// <summary>One resumable session: initiate (preconditions checked here and at finalisation), send, resume on transient failure.</summary>
+    private async Task UploadAsync(string key, Stream content, long? ifGenerationMatch, CancellationToken cancellationToken)
+    {
+        var name = _keys.Name(key);
+        var uploader = _client.CreateObjectUploader(_bucketName, name, ContentType, content, new UploadObjectOptions
+        {
+            ChunkSize = ChunkSize,
+            IfGenerationMatch = ifGenerationMatch,
+        });
+        Uri session;
+        try
+        {
+            session = await uploader.InitiateSessionAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw Translate(e, StorageOperation.Put, key);
+        }
+        try
+        {
+            for (var attempt = 1; ; attempt++)
+            {
+                var progress = await uploader.ResumeAsync(session, cancellationToken).ConfigureAwait(false);
+                if (progress.Status == UploadStatus.Completed) return;
+                var error = progress.Exception ?? new IOException("upload did not complete");
+                cancellationToken.ThrowIfCancellationRequested();
+                if (attempt >= ResumeAttempts || !IsTransient(error)) throw Translate(error, StorageOperation.Put, key);
+                await Task.Delay(Backoff(attempt), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception)
+        {
+            await CancelSessionQuietlyAsync(session).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static bool IsTransient(Exception e) => e switch
+    {
+        GoogleApiException g => (int)g.HttpStatusCode is 408 or 429 or >= 500,
+        HttpRequestException or IOException or TimeoutException => true,
+        TaskCanceledException => true, // an HTTP timeout, not the caller's cancellation (checked before)
+        _ => false,
+    };
+
+    /// <summary>Exponential backoff with full jitter.</summary>
+    private static TimeSpan Backoff(int attempt) =>
+        TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * Math.Min(8_000, 250 * Math.Pow(2, attempt)));
+
+    private async Task CancelSessionQuietlyAsync(Uri session)
+    {
+        try
+        {
+            // DELETE on a resumable session discards what it received (GCS answers 499).
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            using var response = await _client.Service.HttpClient.DeleteAsync(session, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Unfinished sessions are never visible as objects and expire on their own.
+        }
+    }
+
+    public async Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken)
+    {
+        var name = _keys.Name(key);
+        try
+        {
+            for (var attempt = 1; ; attempt++)
+            {
+                var metadata = await _client.GetObjectAsync(_bucketName, name, new GetObjectOptions { RetryOptions = Idempotent }, cancellationToken).ConfigureAwait(false);
+                using var buffer = new MemoryStream((int)Math.Min(metadata.Size ?? 0, int.MaxValue));
+                try
+                {
+                    // Download exactly the generation whose tag is returned, so content and version always agree.
+                    await _client.DownloadObjectAsync(_bucketName, name, buffer, new DownloadObjectOptions { Generation = metadata.Generation }, cancellationToken).ConfigureAwait(false);
+                }
+                catch (GoogleApiException e) when (e.HttpStatusCode == HttpStatusCode.NotFound && attempt < 10)
+                {
+                    // A concurrent writer replaced that generation between the two calls: read the new one.
+                    continue;
+                }
+                return new StoredObject(buffer.ToArray(), metadata.Generation?.ToString(CultureInfo.InvariantCulture) ?? "");
+            }
+        }
+        catch (GoogleApiException e) when (e.HttpStatusCode == HttpStatusCode.NotFound && !IsMissingBucket(e))
+        {
+            return null;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw Translate(e, StorageOperation.Get, key);
+        }
+    }
+
+    public async Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
+    {
+        var uri = new Uri($"{_client.Service.BaseUri}b/{Uri.EscapeDataString(_bucketName)}/o/{Uri.EscapeDataString(_keys.Name(key))}?alt=media");
+        HttpResponseMessage response;
+        try
+        {
+            response = await _client.Service.HttpClient.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw Translate(e, StorageOperation.Get, key);
+        }
+        if (response.IsSuccessStatusCode)
+            return new OwningStream(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), response);
+        using (response)
+        {
+            var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            if (response.StatusCode == HttpStatusCode.NotFound && !body.Contains("bucket", StringComparison.OrdinalIgnoreCase))
+                throw new FileNotFoundException($"object '{_keys.Describe(key)}' not found", key);
+            throw Translate(new GoogleApiException("storage", body) { HttpStatusCode = response.StatusCode }, StorageOperation.Get, key);
+        }
+    }
+
+    public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var pages = _client.ListObjectsAsync(_bucketName, _keys.ListPrefix(prefix), new ListObjectsOptions { RetryOptions = Idempotent });
+        await using var items = pages.GetAsyncEnumerator(cancellationToken);
+        while (true)
+        {
+            try
+            {
+                if (!await items.MoveNextAsync().ConfigureAwait(false)) yield break;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                throw Translate(e, StorageOperation.List, prefix);
+            }
+            var item = items.Current;
+            yield return new ObjectInfo(_keys.Key(item.Name), (long)(item.Size ?? 0), item.UpdatedDateTimeOffset ?? default);
+        }
+    }
+
+    public async Task DeleteAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _client.DeleteObjectAsync(_bucketName, _keys.Name(key), new DeleteObjectOptions { RetryOptions = Idempotent }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (GoogleApiException e) when (e.HttpStatusCode == HttpStatusCode.NotFound && !IsMissingBucket(e))
+        {
+            // Already gone.
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw Translate(e, StorageOperation.Delete, key);
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _client.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private static bool IsMissingBucket(GoogleApiException e) =>
+        (e.Error?.Message ?? e.Message).Contains("bucket", StringComparison.OrdinalIgnoreCase);
+
+    private StorageException Translate(Exception e, StorageOperation operation, string? key)
+    {
+        var target = operation == StorageOperation.List ? $"{Bucket.Canonical} (prefix '{key}')" : _keys.Describe(key);
+        return e switch
+        {
+            GoogleApiException g when g.HttpStatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized => new StorageException(
+                $"access denied: cannot {operation.Verb()} {target}; the service account needs {Permission(operation)} on bucket '{_bucketName}' (e.g. roles/storage.objectAdmin)", e),
+            GoogleApiException g when g.HttpStatusCode == HttpStatusCode.NotFound && IsMissingBucket(g) => new StorageException(
+                $"bucket '{_bucketName}' does not exist (gs, {operation.Verb()} {target}); create it or fix destination.bucket", e),
+            GoogleApiException g => new StorageException(
+                $"GCS {operation.Verb()} of {target} failed: {(int)g.HttpStatusCode} {g.Error?.Message ?? g.Message}", e),
+            StorageException storage => storage,
+            _ => new StorageException($"GCS {operation.Verb()} of {target} failed: {e.Message}", e),
+        };
+    }
+
+    private static string Permission(StorageOperation operation) => operation switch
+    {
+        StorageOperation.Put => "storage.objects.create",
+        StorageOperation.Get => "storage.objects.get",
+        StorageOperation.List => "storage.objects.list",
+        _ => "storage.objects.delete",
+    };
+}

@@ -1,0 +1,357 @@
+using System.Net;
+using System.Runtime.CompilerServices;
+using Amazon;
+using Amazon.Runtime;
+using Amazon.S3;
+using Amazon.S3.Model;
+using DataSpoc.Pipe.Storage;
+
+namespace DataSpoc.Pipe.Cloud;
+
+/// <summary>
+/// An <c>s3://bucket[/prefix]</c> bucket through AWSSDK.S3. Credentials: the AWS default chain (environment keys,
+/// <c>AWS_PROFILE</c> incl. SSO, container/instance role). Endpoint for S3-compatible servers: storage option
+/// <c>endpoint_url</c>, else <c>AWS_ENDPOINT_URL_S3</c>, else <c>AWS_ENDPOINT_URL</c>.
+/// Files above <see cref="MultipartThreshold"/> go up as a multipart upload streamed from disk part by part;
+/// a failed or cancelled multipart upload is aborted so no parts are left behind.
+/// </summary>
+public sealed class S3ObjectStore : IObjectStore
+{
+    internal const long MultipartThreshold = 16L << 20;
+    private const int PartConcurrency = 4;
+    // S3 allows at most 10,000 parts; keep well below so huge files grow their part size instead.
+    private const int MaxParts = 9_000;
+
+    private readonly AmazonS3Client _client;
+    private readonly ObjectKeys _keys;
+    private readonly string _bucketName;
+    private readonly bool _customEndpoint;
+
+    public S3ObjectStore(BucketUri bucket, IReadOnlyDictionary<string, string>? options = null)
+        : this(bucket, CloudSettings.FromProcess(options)) { }
+
+    internal S3ObjectStore(BucketUri bucket, CloudSettings settings)
+    {
+        Bucket = bucket;
+        _bucketName = bucket.Bucket;
+        _keys = new ObjectKeys(bucket);
+        var config = new AmazonS3Config
+        {
+            // Standard mode: exponential backoff with full jitter for throttling, 5xx and timeouts.
+            RetryMode = RequestRetryMode.Standard,
+            MaxErrorRetry = 5,
+            Timeout = TimeSpan.FromMinutes(5),
+        };
+        var endpoint = settings.Option("endpoint_url") ?? settings.Env("AWS_ENDPOINT_URL_S3") ?? settings.Env("AWS_ENDPOINT_URL");
+        var region = settings.Option("region") ?? settings.Env("AWS_REGION") ?? settings.Env("AWS_DEFAULT_REGION");
+        if (endpoint is not null)
+        {
+            _customEndpoint = true;
+            config.ServiceURL = endpoint;
+            config.AuthenticationRegion = region ?? "us-east-1";
+            // S3-compatible servers are usually addressed path-style (no per-bucket DNS names).
+            config.ForcePathStyle = settings.Flag("path_style") ?? true;
+            // Many S3-compatible servers do not understand the flexible-checksum headers; send them only when required.
+            config.RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED;
+            config.ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED;
+        }
+        else
+        {
+            config.ForcePathStyle = settings.Flag("path_style") ?? false;
+            config.RegionEndpoint = region is not null
+                ? RegionEndpoint.GetBySystemName(region)
+                : FallbackRegionOrDefault();
+        }
+        var accessKey = settings.Env("AWS_ACCESS_KEY_ID");
+        var secretKey = settings.Env("AWS_SECRET_ACCESS_KEY");
+        var sessionToken = settings.Env("AWS_SESSION_TOKEN");
+        // Environment keys first (as the default chain does); otherwise the SDK's chain: profile/SSO, container, instance role.
+        _client = accessKey is not null && secretKey is not null
+            ? new AmazonS3Client(sessionToken is null ? new BasicAWSCredentials(accessKey, secretKey) : new SessionAWSCredentials(accessKey, secretKey, sessionToken), config)
+            : new AmazonS3Client(config);
+    }
+
+    public BucketUri Bucket { get; }
+
+    public async Task PutFileAsync(string key, string localPath, CancellationToken cancellationToken)
+    {
+        var name = _keys.Name(key);
+        var size = new FileInfo(localPath).Length;
+        try
+        {
+            if (size <= MultipartThreshold)
+            {
+                // One PUT: visible only complete. Chunk encoding off: some S3-compatible servers store the
+                // aws-chunked framing inside the object; real S3 accepts both.
+                await _client.PutObjectAsync(new PutObjectRequest
+                {
+                    BucketName = _bucketName,
+                    Key = name,
+                    FilePath = localPath,
+                    UseChunkEncoding = false,
+                }, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw Translate(e, StorageOperation.Put, key);
+        }
+        await PutMultipartAsync(key, name, localPath, size, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task PutMultipartAsync(string key, string name, string localPath, long size, CancellationToken cancellationToken)
+    {
+        var partSize = Math.Max(MultipartThreshold, (size + MaxParts - 1) / MaxParts);
+        var partCount = (int)((size + partSize - 1) / partSize);
+        InitiateMultipartUploadResponse started;
+        try
+        {
+            started = await _client.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest
+            {
+                BucketName = _bucketName,
+                Key = name,
+                ChecksumAlgorithm = _customEndpoint ? null : ChecksumAlgorithm.CRC32,
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw Translate(e, StorageOperation.Put, key);
+        }
+        try
+        {
+            var parts = new PartETag[partCount];
+            using var slots = new SemaphoreSlim(PartConcurrency);
+            using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var uploads = Enumerable.Range(0, partCount).Select(async index =>
+            {
+                await slots.WaitAsync(failed.Token).ConfigureAwait(false);
+                try
+                {
+                    var position = index * partSize;
+                    // The SDK reads the part straight from the file at this offset: no part is buffered in memory.
+                    var response = await _client.UploadPartAsync(new UploadPartRequest
+                    {
+                        BucketName = _bucketName,
+                        Key = name,
+                        UploadId = started.UploadId,
+                        PartNumber = index + 1,
+                        FilePath = localPath,
+                        FilePosition = position,
+                        PartSize = Math.Min(partSize, size - position),
+                        IsLastPart = index == partCount - 1,
+                        UseChunkEncoding = false,
+                        ChecksumAlgorithm = _customEndpoint ? null : ChecksumAlgorithm.CRC32,
+                    }, failed.Token).ConfigureAwait(false);
+                    parts[index] = new PartETag { PartNumber = index + 1, ETag = response.ETag, ChecksumCRC32 = response.ChecksumCRC32 };
+                }
+                catch
+                {
+                    await failed.CancelAsync().ConfigureAwait(false);
+                    throw;
+                }
+                finally
+                {
+                    slots.Release();
+                }
+            }).ToList();
+            try
+            {
+                await Task.WhenAll(uploads).ConfigureAwait(false);
+            }
+            catch
+            {
+                // Surface the first real failure rather than the cancellations it caused in sibling parts.
+                var first = uploads.Where(t => t.IsFaulted).Select(t => t.Exception!.InnerException!).FirstOrDefault();
+                if (first is not null && !cancellationToken.IsCancellationRequested) throw first;
+                throw;
+            }
+            await _client.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
+            {
+                BucketName = _bucketName,
+                Key = name,
+                UploadId = started.UploadId,
+                PartETags = [.. parts],
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            await AbortQuietlyAsync(name, started.UploadId).ConfigureAwait(false);
+            if (e is OperationCanceledException) throw;
+            throw Translate(e, StorageOperation.Put, key);
+        }
+    }
+
+    private async Task AbortQuietlyAsync(string name, string uploadId)
+    {
+        try
+        {
+            // Not tied to the caller's token: a cancelled upload must still be cleaned up.
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await _client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest
+            {
+                BucketName = _bucketName,
+                Key = name,
+                UploadId = uploadId,
+            }, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The original failure is what the caller needs; a bucket lifecycle rule removes what this could not.
+        }
+    }
+
+    public async Task<bool> PutAsync(string key, ReadOnlyMemory<byte> content, WriteCondition condition, CancellationToken cancellationToken)
+    {
+        var request = new PutObjectRequest
+        {
+            BucketName = _bucketName,
+            Key = _keys.Name(key),
+            InputStream = new MemoryStream(content.ToArray(), writable: false),
+            UseChunkEncoding = false,
+        };
+        switch (condition.Kind)
+        {
+            case WriteConditionKind.IfAbsent: request.IfNoneMatch = "*"; break;
+            case WriteConditionKind.IfVersion: request.IfMatch = condition.Version; break;
+        }
+        try
+        {
+            await _client.PutObjectAsync(request, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (AmazonS3Exception e) when (condition.Kind != WriteConditionKind.None
+            && (e.StatusCode == HttpStatusCode.PreconditionFailed || e.StatusCode == HttpStatusCode.Conflict
+                || (condition.Kind == WriteConditionKind.IfVersion && e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode == "NoSuchKey")))
+        {
+            // 412: the condition does not hold; 409: a concurrent conditional write won the race.
+            return false;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw Translate(e, StorageOperation.Put, key);
+        }
+    }
+
+    public async Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await _client.GetObjectAsync(_bucketName, _keys.Name(key), cancellationToken).ConfigureAwait(false);
+            using var buffer = new MemoryStream(response.ContentLength > 0 ? (int)Math.Min(response.ContentLength, int.MaxValue) : 0);
+            await response.ResponseStream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+            return new StoredObject(buffer.ToArray(), response.ETag);
+        }
+        catch (AmazonS3Exception e) when (IsMissingKey(e))
+        {
+            return null;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw Translate(e, StorageOperation.Get, key);
+        }
+    }
+
+    public async Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var response = await _client.GetObjectAsync(_bucketName, _keys.Name(key), cancellationToken).ConfigureAwait(false);
+            return new OwningStream(response.ResponseStream, response);
+        }
+        catch (AmazonS3Exception e) when (IsMissingKey(e))
+        {
+            throw new FileNotFoundException($"object '{_keys.Describe(key)}' not found", key, e);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw Translate(e, StorageOperation.Get, key);
+        }
+    }
+
+    public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var request = new ListObjectsV2Request { BucketName = _bucketName, Prefix = _keys.ListPrefix(prefix) };
+        while (true)
+        {
+            ListObjectsV2Response page;
+            try
+            {
+                page = await _client.ListObjectsV2Async(request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                throw Translate(e, StorageOperation.List, prefix);
+            }
+            foreach (var item in page.S3Objects ?? [])
+                yield return new ObjectInfo(_keys.Key(item.Key), item.Size ?? 0, item.LastModified is { } at ? new DateTimeOffset(at.ToUniversalTime(), TimeSpan.Zero) : default);
+            if (page.IsTruncated != true || string.IsNullOrEmpty(page.NextContinuationToken)) yield break;
+            request.ContinuationToken = page.NextContinuationToken;
+        }
+    }
+
+    public async Task DeleteAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _client.DeleteObjectAsync(_bucketName, _keys.Name(key), cancellationToken).ConfigureAwait(false);
+        }
+        catch (AmazonS3Exception e) when (IsMissingKey(e))
+        {
+            // Already gone.
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw Translate(e, StorageOperation.Delete, key);
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _client.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private static bool IsMissingKey(AmazonS3Exception e) =>
+        e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket";
+
+    private static RegionEndpoint FallbackRegionOrDefault()
+    {
+        try
+        {
+            // AWS_REGION, profile region, instance metadata.
+            return FallbackRegionFactory.GetRegionEndpoint() ?? RegionEndpoint.USEast1;
+        }
+        catch (AmazonClientException)
+        {
+            // S3 itself redirects to the bucket's region; us-east-1 is the global default.
+            return RegionEndpoint.USEast1;
+        }
+    }
+
+    private StorageException Translate(Exception e, StorageOperation operation, string? key)
+    {
+        var target = operation == StorageOperation.List ? $"{Bucket.Canonical} (prefix '{key}')" : _keys.Describe(key);
+        return e switch
+        {
+            AmazonS3Exception s3 when s3.StatusCode == HttpStatusCode.Forbidden => new StorageException(
+                $"access denied: cannot {operation.Verb()} {target}; the credentials need {Permission(operation)} on bucket '{_bucketName}' ({s3.ErrorCode})", e),
+            AmazonS3Exception s3 when s3.ErrorCode == "NoSuchBucket" => new StorageException(
+                $"bucket '{_bucketName}' does not exist (s3, {operation.Verb()} {target}); create it or fix destination.bucket", e),
+            AmazonS3Exception s3 => new StorageException(
+                $"S3 {operation.Verb()} of {target} failed: {(int)s3.StatusCode} {s3.ErrorCode}: {s3.Message}", e),
+            AmazonClientException client => new StorageException(
+                $"S3 {operation.Verb()} of {target} failed: {client.Message} (credentials come from the AWS default chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance role)", e),
+            StorageException storage => storage,
+            _ => new StorageException($"S3 {operation.Verb()} of {target} failed: {e.Message}", e),
+        };
+    }
+
+    private static string Permission(StorageOperation operation) => operation switch
+    {
+        StorageOperation.Put => "s3:PutObject",
+        StorageOperation.Get => "s3:GetObject",
+        StorageOperation.List => "s3:ListBucket",
+        _ => "s3:DeleteObject",
+    };
+}

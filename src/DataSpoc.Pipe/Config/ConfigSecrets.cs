@@ -1,0 +1,104 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+
+namespace DataSpoc.Pipe.Config;
+
+/// <summary>
+/// What in a pipeline's configuration must never be shown: values under secret-looking keys (password, token, key…)
+/// and values that came from <c>${VAR}</c>. <see cref="Redact(string)"/> masks them in free text (tap commands,
+/// stderr tails, errors); <see cref="Redact(JsonNode?, string)"/> masks them in a config shown to a user or an agent.
+/// </summary>
+public sealed partial class ConfigSecrets
+{
+    public const string Mask = Sources.Redactor.Mask;
+
+    private readonly HashSet<string> _values = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _paths = new(StringComparer.Ordinal);
+
+    /// <summary>Secret values collected so far.</summary>
+    public IReadOnlyCollection<string> Values => _values;
+
+    /// <summary>Dotted keys whose values came from <c>${VAR}</c> (e.g. <c>source.config.password</c>).</summary>
+    public IReadOnlyCollection<string> InterpolatedKeys => _paths;
+
+    public void AddValue(string value)
+    {
+        if (!string.IsNullOrEmpty(value)) _values.Add(value);
+    }
+
+    public void AddInterpolated(string path, string value)
+    {
+        _paths.Add(path);
+        AddValue(value);
+    }
+
+    /// <summary>Records a value found under <paramref name="key"/> when the key looks secret.</summary>
+    public void Consider(string key, string value)
+    {
+        if (IsSecretKey(key)) AddValue(value);
+    }
+
+    /// <summary>Adds every secret-looking value in a JSON config (e.g. a tap config file), and passwords inside URIs.</summary>
+    public void ConsiderJson(JsonNode? node)
+    {
+        foreach (var value in Sources.Redactor.SecretsIn(node)) AddValue(value);
+        foreach (var uri in Strings(node))
+            if (UriPassword().Match(uri) is { Success: true } m) AddValue(m.Groups[1].Value);
+    }
+
+    private static IEnumerable<string> Strings(JsonNode? node) => node switch
+    {
+        JsonObject o => o.SelectMany(p => Strings(p.Value)),
+        JsonArray a => a.SelectMany(Strings),
+        JsonValue v when v.TryGetValue<string>(out var s) => [s],
+        _ => [],
+    };
+
+    /// <summary>Whether a config key names a secret (password, secret, token, key, credentials, …).</summary>
+    public static bool IsSecretKey(string key) => Sources.Redactor.IsSecretKey(key);
+
+    /// <summary>Masks every known secret value, and any password in a <c>scheme://user:password@host</c> URI.</summary>
+    public string Redact(string text)
+    {
+        if (string.IsNullOrEmpty(text)) return text;
+        text = new Sources.Redactor(_values).Redact(text);
+        return UriPassword().Replace(text, m => m.Value.Replace(m.Groups[1].Value, Mask, StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// A copy of <paramref name="node"/> with secret-looking keys, values that came from <c>${VAR}</c> (by dotted
+    /// <paramref name="path"/>) and known secret values masked.
+    /// </summary>
+    public JsonNode? Redact(JsonNode? node, string path = "")
+    {
+        switch (node)
+        {
+            case null:
+                return null;
+            case JsonObject o:
+            {
+                var copy = new JsonObject();
+                foreach (var (k, v) in o)
+                {
+                    var childPath = path.Length == 0 ? k : path + "." + k;
+                    copy[k] = v is JsonValue && (IsSecretKey(k) || _paths.Contains(childPath)) ? JsonValue.Create(Mask) : Redact(v, childPath);
+                }
+                return copy;
+            }
+            case JsonArray a:
+            {
+                var copy = new JsonArray();
+                for (var i = 0; i < a.Count; i++) copy.Add(Redact(a[i], path));
+                return copy;
+            }
+            default:
+                if (_paths.Contains(path)) return JsonValue.Create(Mask);
+                return node.GetValueKind() == System.Text.Json.JsonValueKind.String
+                    ? JsonValue.Create(Redact(node.GetValue<string>()))
+                    : node.DeepClone();
+        }
+    }
+
+    [GeneratedRegex(@"[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]+:([^@/\s]+)@")]
+    private static partial Regex UriPassword();
+}

@@ -1,0 +1,38 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace DataSpoc.Pipe.Config;
+
+/// <summary>Durations in configuration: a number of seconds (<c>90</c>) or units (<c>30s</c>, <c>5m</c>, <c>1h30m</c>, <c>500ms</c>, <c>1d</c>).</summary>
+public static partial class Durations
+{
+    public static bool TryParse(string text, out TimeSpan duration)
+    {
+        duration = TimeSpan.Zero;
+        text = text.Trim();
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds))
+        {
+            if (seconds <= 0 || double.IsInfinity(seconds)) return false;
+            duration = TimeSpan.FromSeconds(seconds);
+            return true;
+        }
+        var matches = Part().Matches(text);
+        if (matches.Count == 0 || matches.Sum(m => m.Length) != text.Length) return false;
+        foreach (Match m in matches)
+        {
+            var n = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+            duration += m.Groups[2].Value switch
+            {
+                "ms" => TimeSpan.FromMilliseconds(n),
+                "s" => TimeSpan.FromSeconds(n),
+                "m" => TimeSpan.FromMinutes(n),
+                "h" => TimeSpan.FromHours(n),
+                _ => TimeSpan.FromDays(n),
+            };
+        }
+        return duration > TimeSpan.Zero;
+    }
+
+    [GeneratedRegex(@"(\d+(?:\.\d+)?)(ms|s|m|h|d)")]
+    private static partial Regex Part();
+}

@@ -1,0 +1,36 @@
+using YamlDotNet.RepresentationModel;
+
+namespace DataSpoc.Pipe.Config;
+
+/// <summary><c>config.yaml</c>'s <c>defaults</c>: applied to pipelines that omit these destination keys.</summary>
+public sealed record PipeDefaults
+{
+    public Compression? Compression { get; init; }
+    public string? PartitionBy { get; init; }
+    public string? Path { get; init; }
+
+    public static readonly PipeDefaults None = new();
+
+    /// <summary>Reads <c>config.yaml</c>; a missing file means no defaults.</summary>
+    public static PipeDefaults Load(string configYamlPath, Func<string, string?>? environment = null)
+    {
+        if (!File.Exists(configYamlPath)) return None;
+        var yaml = new YamlNodes(configYamlPath, environment ?? VariableInterpolation.ProcessEnvironment, new ConfigSecrets());
+        var root = yaml.ParseDocument(File.ReadAllText(configYamlPath));
+        var result = None;
+        foreach (var (_, path, value) in yaml.Entries(root, "", ["defaults"]))
+        {
+            if (YamlNodes.IsNull(value)) continue;
+            foreach (var (key, keyPath, v) in yaml.Entries(yaml.Mapping(value, path), path, ["compression", "partition_by", "path"]))
+            {
+                result = key switch
+                {
+                    "compression" => result with { Compression = PipelineLoader.ParseCompression(yaml, v, keyPath) },
+                    "partition_by" => result with { PartitionBy = yaml.OptionalString(v, keyPath) },
+                    _ => result with { Path = yaml.OptionalString(v, keyPath) },
+                };
+            }
+        }
+        return result;
+    }
+}

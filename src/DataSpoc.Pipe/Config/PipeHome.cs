@@ -1,0 +1,106 @@
+namespace DataSpoc.Pipe.Config;
+
+/// <summary>
+/// The home folder, <c>~/.dataspoc-pipe/</c> (or <c>$DATASPOC_PIPE_HOME</c>): <c>config.yaml</c>,
+/// <c>pipelines/&lt;name&gt;.yaml</c>, <c>sources/&lt;name&gt;.json</c> (tap configs) and <c>transforms/</c>.
+/// </summary>
+public sealed class PipeHome
+{
+    public const string EnvironmentVariable = "DATASPOC_PIPE_HOME";
+
+    public const string DefaultConfigYaml =
+        """
+        # dataspoc-pipe settings. Pipelines that omit these keys take them from here.
+        defaults:
+          compression: zstd              # zstd | snappy | gzip | none
+          partition_by: _extraction_date # _extraction_date | none | <date column>
+          path: raw                      # folder inside the bucket
+
+        """;
+
+    public PipeHome(string root)
+    {
+        Root = Path.GetFullPath(root);
+    }
+
+    /// <summary><c>$DATASPOC_PIPE_HOME</c> when set, else <c>~/.dataspoc-pipe</c>.</summary>
+    public static PipeHome Resolve()
+    {
+        var fromEnv = Environment.GetEnvironmentVariable(EnvironmentVariable);
+        if (!string.IsNullOrWhiteSpace(fromEnv)) return new PipeHome(ExpandHome(fromEnv));
+        return new PipeHome(Path.Combine(UserHome(), ".dataspoc-pipe"));
+    }
+
+    public string Root { get; }
+    public string ConfigPath => Path.Combine(Root, "config.yaml");
+    public string PipelinesDirectory => Path.Combine(Root, "pipelines");
+    public string SourcesDirectory => Path.Combine(Root, "sources");
+    public string TransformsDirectory => Path.Combine(Root, "transforms");
+
+    /// <summary>Whether <c>init</c> has been run (the pipelines folder exists).</summary>
+    public bool Exists => Directory.Exists(PipelinesDirectory);
+
+    public string PipelinePath(string name) => Path.Combine(PipelinesDirectory, name + ".yaml");
+    public string SourceConfigPath(string name) => Path.Combine(SourcesDirectory, name + ".json");
+    /// <summary>The cached <c>--discover</c> catalog of a pipeline's tap, next to the pipeline file.</summary>
+    public string CatalogPath(string name) => Path.Combine(PipelinesDirectory, name + ".catalog.json");
+
+    /// <summary>
+    /// Creates the folders and a default <c>config.yaml</c>; never overwrites anything.
+    /// Returns what it created (empty when everything was already there).
+    /// </summary>
+    public IReadOnlyList<string> Init()
+    {
+        var created = new List<string>();
+        foreach (var dir in new[] { Root, PipelinesDirectory, SourcesDirectory, TransformsDirectory })
+        {
+            if (Directory.Exists(dir)) continue;
+            Directory.CreateDirectory(dir);
+            created.Add(dir);
+        }
+        if (!File.Exists(ConfigPath))
+        {
+            File.WriteAllText(ConfigPath, DefaultConfigYaml);
+            created.Add(ConfigPath);
+        }
+        // Tap configs hold credentials: keep the folder private to the user.
+        if (!OperatingSystem.IsWindows())
+            File.SetUnixFileMode(SourcesDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return created;
+    }
+
+    /// <summary>Pipeline names (YAML files in <c>pipelines/</c>), sorted.</summary>
+    public IReadOnlyList<string> PipelineNames()
+    {
+        if (!Directory.Exists(PipelinesDirectory)) return [];
+        return Directory.EnumerateFiles(PipelinesDirectory)
+            .Where(p => p.EndsWith(".yaml", StringComparison.Ordinal) || p.EndsWith(".yml", StringComparison.Ordinal))
+            .Select(p => Path.GetFileNameWithoutExtension(p))
+            .Distinct(StringComparer.Ordinal)
+            .Order(StringComparer.Ordinal)
+            .ToList();
+    }
+
+    /// <summary>The YAML file of a pipeline (<c>.yaml</c> or <c>.yml</c>), or null when there is none.</summary>
+    public string? FindPipelineFile(string name)
+    {
+        foreach (var ext in new[] { ".yaml", ".yml" })
+        {
+            var path = Path.Combine(PipelinesDirectory, name + ext);
+            if (File.Exists(path)) return path;
+        }
+        return null;
+    }
+
+    /// <summary>A pipeline name must be usable as a file name and a lake key segment.</summary>
+    public static bool IsValidPipelineName(string name) =>
+        name.Length is > 0 and <= 100 && name[0] != '.' && name[0] != '-' &&
+        name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
+
+    internal static string UserHome() =>
+        Environment.GetEnvironmentVariable("HOME") is { Length: > 0 } h ? h : Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+
+    /// <summary>Expands a leading <c>~/</c> to the user's home directory.</summary>
+    public static string ExpandHome(string path) =>
+        path == "~" ? UserHome() : path.StartsWith("~/", StringComparison.Ordinal) ? Path.Combine(UserHome(), path[2..]) : path;
+}

@@ -1,0 +1,338 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Cronos;
+using YamlDotNet.RepresentationModel;
+
+namespace DataSpoc.Pipe.Config;
+
+/// <summary>
+/// Reads <c>pipelines/&lt;name&gt;.yaml</c> into a <see cref="PipelineDefinition"/>: strict keys and types (errors name
+/// file, line and key), <c>${VAR}</c> expansion in the YAML and in the tap's JSON config file, and
+/// <c>config.yaml</c> defaults for keys the pipeline omits.
+/// </summary>
+public sealed class PipelineLoader
+{
+    private static readonly string[] TopKeys = ["source", "destination", "incremental", "schedule", "on_invalid_record", "transforms"];
+    private static readonly string[] SourceKeys = ["tap", "config", "streams", "name", "timeout", "idle_timeout"];
+    private static readonly string[] DestinationKeys = ["bucket", "path", "compression", "partition_by", "max_file_rows", "max_file_mb", "storage_options"];
+
+    private readonly PipeDefaults _defaults;
+    private readonly Func<string, string?> _environment;
+    private readonly string? _baseDirectory;
+
+    /// <param name="defaults">From <c>config.yaml</c>; null for none.</param>
+    /// <param name="baseDirectory">Where relative <c>source.config</c> paths are looked up (the home folder), besides the YAML file's folder.</param>
+    /// <param name="environment">Variable lookup for <c>${VAR}</c>; the process environment by default.</param>
+    public PipelineLoader(PipeDefaults? defaults = null, string? baseDirectory = null, Func<string, string?>? environment = null)
+    {
+        _defaults = defaults ?? PipeDefaults.None;
+        _baseDirectory = baseDirectory;
+        _environment = environment ?? VariableInterpolation.ProcessEnvironment;
+    }
+
+    /// <summary>A loader for pipelines in <paramref name="home"/>, with its <c>config.yaml</c> defaults.</summary>
+    public static PipelineLoader ForHome(PipeHome home, Func<string, string?>? environment = null) =>
+        new(PipeDefaults.Load(home.ConfigPath, environment), home.Root, environment);
+
+    /// <summary>Reads a pipeline file; its name is the file name without extension.</summary>
+    public PipelineDefinition LoadFile(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException("cannot read: " + e.Message, path, inner: e);
+        }
+        return Parse(text, Path.GetFileNameWithoutExtension(path), path);
+    }
+
+    /// <summary>Parses pipeline YAML. <paramref name="file"/> names it in errors and anchors relative paths.</summary>
+    public PipelineDefinition Parse(string yamlText, string name, string file)
+    {
+        var secrets = new ConfigSecrets();
+        var yaml = new YamlNodes(file, _environment, secrets);
+        var root = yaml.ParseDocument(yamlText);
+
+        SourceDefinition? source = null;
+        DestinationDefinition? destination = null;
+        var incremental = new IncrementalSettings();
+        ScheduleSettings? schedule = null;
+        var onInvalid = InvalidRecordPolicy.Fail;
+        var transforms = new Dictionary<string, JsonNode?>(StringComparer.Ordinal);
+
+        foreach (var (key, path, value) in yaml.Entries(root, "", TopKeys))
+        {
+            switch (key)
+            {
+                case "source": source = ParseSource(yaml, yaml.Mapping(value, path), file, secrets); break;
+                case "destination": destination = ParseDestination(yaml, yaml.Mapping(value, path)); break;
+                case "incremental":
+                    if (YamlNodes.IsNull(value)) break;
+                    foreach (var (_, p, v) in yaml.Entries(yaml.Mapping(value, path), path, ["enabled"]))
+                        incremental = new IncrementalSettings { Enabled = yaml.OptionalBool(v, p) ?? false };
+                    break;
+                case "schedule":
+                    if (YamlNodes.IsNull(value)) break;
+                    foreach (var (_, p, v) in yaml.Entries(yaml.Mapping(value, path), path, ["cron"]))
+                    {
+                        var cron = yaml.OptionalString(v, p);
+                        if (cron is not null && CronError(cron) is { } why) throw yaml.Error(v, p, why);
+                        schedule = new ScheduleSettings { Cron = cron };
+                    }
+                    break;
+                case "on_invalid_record":
+                    onInvalid = yaml.OptionalString(value, path) switch
+                    {
+                        null or "fail" => InvalidRecordPolicy.Fail,
+                        "skip" => InvalidRecordPolicy.Skip,
+                        "quarantine" => InvalidRecordPolicy.Quarantine,
+                        var other => throw yaml.Error(value, path, $"expected fail, skip or quarantine, got '{other}'"),
+                    };
+                    break;
+                case "transforms":
+                    if (YamlNodes.IsNull(value)) break;
+                    foreach (var (stream, p, v) in yaml.Entries(yaml.Mapping(value, path), path, null))
+                        transforms[stream] = yaml.ToJson(v, p);
+                    break;
+            }
+        }
+        if (source is null) throw new ConfigException("is required (source: tap: ...)", file, YamlNodes.LineOf(root), "source");
+        if (destination is null) throw new ConfigException("is required (destination: bucket: ...)", file, YamlNodes.LineOf(root), "destination");
+
+        return new PipelineDefinition
+        {
+            Name = name,
+            Source = source,
+            Destination = destination,
+            Incremental = incremental,
+            Schedule = schedule,
+            OnInvalidRecord = onInvalid,
+            Transforms = transforms,
+            FilePath = file,
+            Secrets = secrets.Values.ToList(),
+            Redaction = secrets,
+        };
+    }
+
+    private SourceDefinition ParseSource(YamlNodes yaml, YamlMappingNode map, string file, ConfigSecrets secrets)
+    {
+        YamlNode? tapNode = null;
+        string? configPath = null, configFile = null, name = null;
+        JsonObject? inline = null;
+        List<string>? streams = null;
+        TimeSpan? timeout = null, idle = null;
+        foreach (var (key, path, value) in yaml.Entries(map, "source", SourceKeys))
+        {
+            switch (key)
+            {
+                case "tap": tapNode = value; break;
+                case "config":
+                    if (YamlNodes.IsNull(value)) break;
+                    if (value is YamlMappingNode)
+                    {
+                        inline = (JsonObject)yaml.ToJson(value, path)!;
+                        break;
+                    }
+                    var named = yaml.OptionalString(value, path)!;
+                    configFile = ResolveConfigPath(named, file);
+                    if (!File.Exists(configFile)) throw yaml.Error(value, path, $"tap config file '{configFile}' does not exist");
+                    var loaded = LoadTapConfig(configFile, _environment, secrets, out var substituted);
+                    if (substituted) inline = loaded;
+                    else configPath = configFile;
+                    break;
+                case "streams":
+                    streams = yaml.OptionalStringList(value, path);
+                    if (streams is { Count: 0 }) throw yaml.Error(value, path, "an empty list selects nothing; remove the key to select every stream");
+                    break;
+                case "name":
+                    name = yaml.OptionalString(value, path);
+                    break;
+                case "timeout": timeout = yaml.OptionalDuration(value, path); break;
+                case "idle_timeout": idle = yaml.OptionalDuration(value, path); break;
+            }
+        }
+        var tap = yaml.RequiredString(map, tapNode, "source.tap");
+        return new SourceDefinition
+        {
+            Tap = tap,
+            ConfigPath = configPath,
+            InlineConfig = inline,
+            ConfigFile = configFile,
+            Streams = streams,
+            Name = name,
+            Timeout = timeout,
+            IdleTimeout = idle,
+        };
+    }
+
+    private DestinationDefinition ParseDestination(YamlNodes yaml, YamlMappingNode map)
+    {
+        YamlNode? bucketNode = null;
+        string? path = null, partition = null;
+        Compression? compression = null;
+        long? maxRows = null, maxMb = null;
+        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, keyPath, value) in yaml.Entries(map, "destination", DestinationKeys))
+        {
+            switch (key)
+            {
+                case "bucket": bucketNode = value; break;
+                case "path": path = yaml.OptionalString(value, keyPath) ?? ""; break;
+                case "compression": compression = ParseCompression(yaml, value, keyPath); break;
+                case "partition_by": partition = yaml.OptionalString(value, keyPath); break;
+                case "max_file_rows": maxRows = yaml.OptionalPositiveInteger(value, keyPath); break;
+                case "max_file_mb": maxMb = yaml.OptionalPositiveInteger(value, keyPath); break;
+                case "storage_options":
+                    if (YamlNodes.IsNull(value)) break;
+                    foreach (var (k, p, v) in yaml.Entries(yaml.Mapping(value, keyPath), keyPath, null))
+                    {
+                        var text = yaml.OptionalString(v, p);
+                        if (text is null) continue;
+                        options[k] = text;
+                        if (ConfigSecrets.IsSecretKey(k)) yaml.ConsiderSecret(k, text);
+                    }
+                    break;
+            }
+        }
+        var bucket = yaml.RequiredString(map, bucketNode, "destination.bucket");
+        try
+        {
+            Storage.BucketUri.Parse(bucket);
+        }
+        catch (FormatException e)
+        {
+            throw yaml.Error(bucketNode!, "destination.bucket", e.Message);
+        }
+        var basePath = path ?? _defaults.Path ?? "raw";
+        try
+        {
+            Lake.LakePaths.BasePath(basePath);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ConfigException(e.Message, yaml.File, YamlNodes.LineOf(map), "destination.path");
+        }
+        return new DestinationDefinition
+        {
+            Bucket = bucket,
+            Path = basePath,
+            Compression = compression ?? _defaults.Compression ?? Compression.Zstd,
+            PartitionBy = partition ?? _defaults.PartitionBy ?? PartitionBySettings.ExtractionDate,
+            MaxFileRows = maxRows,
+            MaxFileMb = maxMb,
+            StorageOptions = options,
+        };
+    }
+
+    internal static Compression ParseCompression(YamlNodes yaml, YamlNode value, string path) =>
+        yaml.OptionalString(value, path)?.ToLowerInvariant() switch
+        {
+            null or "zstd" => Compression.Zstd,
+            "snappy" => Compression.Snappy,
+            "gzip" => Compression.Gzip,
+            "none" or "uncompressed" => Compression.None,
+            var other => throw yaml.Error(value, path, $"expected zstd, snappy, gzip or none, got '{other}'"),
+        };
+
+    private string ResolveConfigPath(string named, string pipelineFile)
+    {
+        var expanded = PipeHome.ExpandHome(named);
+        if (Path.IsPathRooted(expanded)) return expanded;
+        var besideYaml = Path.GetFullPath(expanded, Path.GetDirectoryName(Path.GetFullPath(pipelineFile))!);
+        if (File.Exists(besideYaml) || _baseDirectory is null) return besideYaml;
+        return Path.GetFullPath(expanded, _baseDirectory);
+    }
+
+    /// <summary>
+    /// Reads a tap's JSON config file, expanding <c>${VAR}</c> in its string values and recording secrets.
+    /// Errors name the file and the line (invalid JSON) or the JSON path (missing variable); never a value.
+    /// </summary>
+    public static JsonObject LoadTapConfig(string path, Func<string, string?> environment, ConfigSecrets secrets, out bool substituted)
+    {
+        JsonNode? node;
+        try
+        {
+            using var stream = File.OpenRead(path);
+            node = JsonNode.Parse(stream, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        }
+        catch (JsonException e)
+        {
+            throw new ConfigException("invalid JSON: " + FirstSentence(e.Message), path, (int?)(e.LineNumber + 1), inner: e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException("cannot read: " + e.Message, path, inner: e);
+        }
+        if (node is not JsonObject obj) throw new ConfigException("a tap config must be a JSON object ({...})", path, 1);
+        var any = false;
+        ExpandJson(obj, "$", path, environment, secrets, ref any);
+        secrets.ConsiderJson(obj);
+        substituted = any;
+        return obj;
+    }
+
+    private static void ExpandJson(JsonNode node, string jsonPath, string file, Func<string, string?> environment, ConfigSecrets secrets, ref bool any)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                foreach (var (k, v) in o.ToList())
+                {
+                    if (v is null) continue;
+                    if (v is JsonValue value && value.TryGetValue<string>(out var s))
+                        o[k] = ExpandString(s, jsonPath + "." + k, file, environment, secrets, ref any);
+                    else ExpandJson(v, jsonPath + "." + k, file, environment, secrets, ref any);
+                }
+                break;
+            case JsonArray a:
+                for (var i = 0; i < a.Count; i++)
+                {
+                    if (a[i] is JsonValue value && value.TryGetValue<string>(out var s))
+                        a[i] = ExpandString(s, $"{jsonPath}[{i}]", file, environment, secrets, ref any);
+                    else if (a[i] is { } child) ExpandJson(child, $"{jsonPath}[{i}]", file, environment, secrets, ref any);
+                }
+                break;
+        }
+    }
+
+    private static JsonValue ExpandString(string s, string jsonPath, string file, Func<string, string?> environment, ConfigSecrets secrets, ref bool any)
+    {
+        try
+        {
+            var expanded = VariableInterpolation.Expand(s, environment, out var did);
+            if (did)
+            {
+                any = true;
+                secrets.AddInterpolated("source.config" + jsonPath[1..], expanded);
+            }
+            return JsonValue.Create(expanded);
+        }
+        catch (Exception e) when (e is MissingVariableException or FormatException)
+        {
+            throw new ConfigException(e.Message, file, key: jsonPath);
+        }
+    }
+
+    /// <summary>Why a cron expression is invalid, or null when it is a valid five-field expression.</summary>
+    public static string? CronError(string cron)
+    {
+        try
+        {
+            CronExpression.Parse(cron, CronFormat.Standard);
+            return null;
+        }
+        catch (CronFormatException e)
+        {
+            return $"invalid cron expression '{cron}' (five fields: minute hour day-of-month month day-of-week): {e.Message}";
+        }
+    }
+
+    private static string FirstSentence(string message)
+    {
+        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        return cut > 0 ? message[..cut] : message;
+    }
+}

@@ -1,0 +1,191 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace DataSpoc.Pipe.Config;
+
+/// <summary>
+/// Reads YAML representation nodes with errors that name the file, line and dotted key, and expands
+/// <c>${VAR}</c> in every scalar value (recording which values were substituted, for redaction).
+/// </summary>
+internal sealed class YamlNodes(string file, Func<string, string?> environment, ConfigSecrets secrets)
+{
+    public string File { get; } = file;
+
+    public static int LineOf(YamlNode node) => checked((int)node.Start.Line);
+
+    public ConfigException Error(YamlNode node, string key, string reason) => new(reason, File, LineOf(node), key);
+
+    /// <summary>Parses a YAML document; an empty document is an empty mapping.</summary>
+    public YamlMappingNode ParseDocument(string text)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(text));
+        }
+        catch (YamlException e)
+        {
+            var reason = (e.InnerException?.Message ?? e.Message).Trim();
+            throw new ConfigException("invalid YAML: " + reason, File, checked((int)e.Start.Line), inner: e);
+        }
+        if (stream.Documents.Count == 0) return new YamlMappingNode();
+        if (stream.Documents.Count > 1)
+            throw new ConfigException("holds more than one YAML document ('---'); one pipeline per file", File, LineOf(stream.Documents[1].RootNode));
+        var root = stream.Documents[0].RootNode;
+        if (IsNull(root)) return new YamlMappingNode();
+        return root as YamlMappingNode ?? throw new ConfigException($"expected a mapping of keys at the top, got {Describe(root)}", File, LineOf(root));
+    }
+
+    /// <summary>The entries of a mapping, keys checked against <paramref name="allowed"/>.</summary>
+    public IEnumerable<(string Key, string Path, YamlNode Value)> Entries(YamlMappingNode map, string path, IReadOnlyCollection<string>? allowed)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (keyNode, value) in map.Children)
+        {
+            if (keyNode is not YamlScalarNode { Value: { } key })
+                throw new ConfigException("keys must be plain names", File, LineOf(keyNode), path.Length == 0 ? null : path);
+            var childPath = path.Length == 0 ? key : path + "." + key;
+            if (!seen.Add(key)) throw new ConfigException("key appears twice", File, LineOf(keyNode), childPath);
+            if (allowed is not null && !allowed.Contains(key))
+                throw new ConfigException($"unknown key (allowed here: {string.Join(", ", allowed)})", File, LineOf(keyNode), childPath);
+            yield return (key, childPath, value);
+        }
+    }
+
+    public YamlMappingNode Mapping(YamlNode node, string path) =>
+        node as YamlMappingNode ?? throw Error(node, path, $"expected a mapping of keys, got {Describe(node)}");
+
+    /// <summary>A string value with <c>${VAR}</c> expanded; null when the value is null/empty.</summary>
+    public string? OptionalString(YamlNode node, string path)
+    {
+        if (IsNull(node)) return null;
+        if (node is not YamlScalarNode scalar) throw Error(node, path, $"expected a text value, got {Describe(node)}");
+        return Expand(scalar, path);
+    }
+
+    public string RequiredString(YamlMappingNode parent, YamlNode? node, string path)
+    {
+        if (node is null) throw new ConfigException("is required", File, LineOf(parent), path);
+        return OptionalString(node, path) is { Length: > 0 } s ? s : throw Error(node, path, "must not be empty");
+    }
+
+    public bool? OptionalBool(YamlNode node, string path)
+    {
+        var text = OptionalString(node, path);
+        if (text is null) return null;
+        return text.ToLowerInvariant() switch
+        {
+            "true" or "yes" or "on" => true,
+            "false" or "no" or "off" => false,
+            _ => throw Error(node, path, $"expected true or false, got '{Shown(text, path)}'"),
+        };
+    }
+
+    public long? OptionalPositiveInteger(YamlNode node, string path)
+    {
+        var text = OptionalString(node, path);
+        if (text is null) return null;
+        if (!long.TryParse(text.Replace("_", "", StringComparison.Ordinal), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) || n <= 0)
+            throw Error(node, path, $"expected a positive whole number, got '{Shown(text, path)}'");
+        return n;
+    }
+
+    public TimeSpan? OptionalDuration(YamlNode node, string path)
+    {
+        var text = OptionalString(node, path);
+        if (text is null) return null;
+        return Durations.TryParse(text, out var d) ? d : throw Error(node, path, $"expected a duration such as 30s, 5m, 1h30m or a number of seconds, got '{Shown(text, path)}'");
+    }
+
+    /// <summary>A list of strings; a single string is a list of one.</summary>
+    public List<string>? OptionalStringList(YamlNode node, string path)
+    {
+        if (IsNull(node)) return null;
+        if (node is YamlScalarNode) return [OptionalString(node, path)!];
+        if (node is not YamlSequenceNode seq) throw Error(node, path, $"expected a list of names, got {Describe(node)}");
+        var list = new List<string>();
+        for (var i = 0; i < seq.Children.Count; i++)
+        {
+            var item = seq.Children[i];
+            list.Add(OptionalString(item, $"{path}[{i}]") is { Length: > 0 } s ? s : throw Error(item, $"{path}[{i}]", "must not be empty"));
+        }
+        return list;
+    }
+
+    /// <summary>Converts any YAML value to JSON, typing plain scalars (numbers, booleans, null) as YAML 1.2's core schema does.</summary>
+    public JsonNode? ToJson(YamlNode node, string path)
+    {
+        switch (node)
+        {
+            case YamlMappingNode map:
+            {
+                var obj = new JsonObject();
+                foreach (var (key, childPath, value) in Entries(map, path, null)) obj[key] = ToJson(value, childPath);
+                return obj;
+            }
+            case YamlSequenceNode seq:
+            {
+                var arr = new JsonArray();
+                for (var i = 0; i < seq.Children.Count; i++) arr.Add(ToJson(seq.Children[i], $"{path}[{i}]"));
+                return arr;
+            }
+            case YamlScalarNode scalar:
+            {
+                if (IsNull(scalar)) return null;
+                var key = path[(path.LastIndexOf('.') + 1)..];
+                var text = Expand(scalar, path);
+                secrets.Consider(key, text);
+                if (scalar.Style != YamlDotNet.Core.ScalarStyle.Plain) return JsonValue.Create(text);
+                if (text is "true" or "True" or "TRUE") return JsonValue.Create(true);
+                if (text is "false" or "False" or "FALSE") return JsonValue.Create(false);
+                if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l)) return JsonValue.Create(l);
+                if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && !double.IsInfinity(d) && !double.IsNaN(d) &&
+                    text.Any(char.IsAsciiDigit))
+                    return JsonValue.Create(d);
+                return JsonValue.Create(text);
+            }
+            default:
+                throw Error(node, path, $"unsupported YAML value ({Describe(node)})");
+        }
+    }
+
+    public void ConsiderSecret(string key, string value) => secrets.Consider(key, value);
+
+    public static bool IsNull(YamlNode node) =>
+        node is YamlScalarNode { Style: ScalarStyle.Plain or ScalarStyle.Any, Value: null or "" or "~" or "null" or "Null" or "NULL" };
+
+    public static string Describe(YamlNode node) => node switch
+    {
+        YamlMappingNode => "a mapping",
+        YamlSequenceNode => "a list",
+        YamlScalarNode s => $"'{s.Value}'",
+        _ => node.NodeType.ToString(),
+    };
+
+    private string Expand(YamlScalarNode scalar, string path)
+    {
+        var raw = scalar.Value ?? "";
+        string value;
+        bool substituted;
+        try
+        {
+            value = VariableInterpolation.Expand(raw, environment, out substituted);
+        }
+        catch (MissingVariableException e)
+        {
+            throw Error(scalar, path, e.Message);
+        }
+        catch (FormatException e)
+        {
+            throw Error(scalar, path, e.Message);
+        }
+        if (substituted) secrets.AddInterpolated(path, value);
+        return value;
+    }
+
+    /// <summary>A value for an error message, or a mask when it came from a variable or a secret key.</summary>
+    private string Shown(string value, string path) =>
+        secrets.InterpolatedKeys.Contains(path) || ConfigSecrets.IsSecretKey(path[(path.LastIndexOf('.') + 1)..]) ? ConfigSecrets.Mask : value;
+}

@@ -1,0 +1,85 @@
+using System.IO.Pipelines;
+using System.Text.Json.Nodes;
+
+namespace DataSpoc.Pipe.Sources.BuiltIn;
+
+/// <summary>
+/// Runs a built-in tap in-process as a pipeline's source. The tap writes Singer lines into a
+/// <see cref="System.IO.Pipelines.Pipe"/> (bounded, so a slow consumer holds the tap back) whose reading end is
+/// <see cref="SourceRun.Output"/>. Exit code 0 on success, 1 on failure with the reason in <see cref="SourceRun.StderrTail"/>.
+/// </summary>
+public sealed class BuiltInSource(IBuiltInTap tap) : ISource
+{
+    public string DefaultName => tap.Name;
+
+    public async Task<SourceRun> StartAsync(SourceInvocation invocation, CancellationToken cancellationToken)
+    {
+        var config = await BuiltInTapInputs.ReadObjectAsync(invocation.ConfigPath, "config", cancellationToken).ConfigureAwait(false)
+                     ?? invocation.Definition?.InlineConfig?.DeepClone().AsObject()
+                     ?? throw new TapException($"{tap.Name} tap: no config was given");
+        var state = await BuiltInTapInputs.ReadObjectAsync(invocation.StatePath, "state", cancellationToken).ConfigureAwait(false);
+        var catalog = await BuiltInTapInputs.ReadObjectAsync(invocation.CatalogPath, "catalog", cancellationToken).ConfigureAwait(false);
+        return new Run(tap, config, state, catalog, cancellationToken);
+    }
+
+    private sealed class Run : SourceRun
+    {
+        private readonly System.IO.Pipelines.Pipe _pipe = new(new PipeOptions(pauseWriterThreshold: 4 << 20, resumeWriterThreshold: 2 << 20, useSynchronizationContext: false));
+        private readonly CancellationTokenSource _cancel;
+        private readonly Task<int> _exit;
+        private readonly Stream _output;
+        private readonly string _tapName;
+        private volatile string _error = "";
+
+        public Run(IBuiltInTap tap, JsonObject config, JsonObject? state, JsonObject? catalog, CancellationToken cancellationToken)
+        {
+            _tapName = tap.Name;
+            _cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            _output = _pipe.Reader.AsStream();
+            _exit = Task.Run(() => RunAsync(tap, config, state, catalog), CancellationToken.None);
+        }
+
+        public override Stream Output => _output;
+
+        public override string StderrTail => _error;
+
+        public override string CommandForLog => $"built-in tap {_tapName}";
+
+        public override Task<int> WaitForExitAsync(CancellationToken cancellationToken) => _exit.WaitAsync(cancellationToken);
+
+        public override void Kill() => _cancel.Cancel();
+
+        public override async ValueTask DisposeAsync()
+        {
+            _cancel.Cancel();
+            // Unblocks a tap waiting for the reader to drain the pipe.
+            await _pipe.Reader.CompleteAsync().ConfigureAwait(false);
+            try { await _exit.ConfigureAwait(false); } catch (OperationCanceledException) { }
+            _cancel.Dispose();
+        }
+
+        private async Task<int> RunAsync(IBuiltInTap tap, JsonObject config, JsonObject? state, JsonObject? catalog)
+        {
+            var exitCode = 0;
+            try
+            {
+                await using var stream = _pipe.Writer.AsStream(leaveOpen: true);
+                await tap.SyncAsync(config, state, catalog, stream, _cancel.Token).ConfigureAwait(false);
+                await stream.FlushAsync(_cancel.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_cancel.IsCancellationRequested)
+            {
+                _error = $"{tap.Name} tap: cancelled";
+                exitCode = 1;
+            }
+            catch (Exception e)
+            {
+                _error = BuiltInTapErrors.Describe(tap.Name, e);
+                exitCode = 1;
+            }
+            // The reader sees end of output either way; the exit code and StderrTail say whether it was complete.
+            await _pipe.Writer.CompleteAsync().ConfigureAwait(false);
+            return exitCode;
+        }
+    }
+}

@@ -1,0 +1,96 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.FileSystemGlobbing;
+
+namespace DataSpoc.Pipe.Sources.BuiltIn;
+
+/// <summary>A stream of a file tap: its name, the pattern that claims files for it, and the files it got.</summary>
+internal interface IFileStream
+{
+    string Name { get; }
+    Matcher? Pattern { get; }
+    string? PatternText { get; }
+    List<SourceFile> Files { get; }
+}
+
+/// <summary>
+/// How file taps (csv, jsonl, parquet) turn files into streams: each file goes to the first configured stream whose
+/// <c>pattern</c> matches its name (or, when the pattern has a <c>/</c>, its location), or that is named after it;
+/// any other file is a stream of its own, named after the file without extension.
+/// </summary>
+internal static class FileStreams
+{
+    /// <summary>The <c>files</c> and <c>path</c> entries of a file tap's config (at least one is required).</summary>
+    public static List<string> Entries(string tap, TapConfig config)
+    {
+        var entries = config.Strings("files");
+        if (config.String("path") is { } path) entries.Add(path);
+        if (entries.Count == 0) throw new TapException($"{tap} tap: config needs 'files' (paths or globs) or 'path' (a folder or file)");
+        return entries;
+    }
+
+    /// <summary>Parses <c>streams: [{name, pattern, …}]</c>; <paramref name="create"/> reads the tap's own keys.</summary>
+    public static List<T> Configured<T>(string tap, TapConfig config, Func<TapConfig, string, string, Matcher?, string?, T> create) where T : IFileStream
+    {
+        var result = new List<T>();
+        var list = config.Array("streams") ?? [];
+        for (var i = 0; i < list.Count; i++)
+        {
+            var where = $"streams[{i}]";
+            if (list[i] is not JsonObject s) throw config.Wrong(where, "an object");
+            var stream = new TapConfig(tap, s);
+            var name = stream.String("name") ?? throw new TapException($"{tap} tap: config key '{where}.name' is required");
+            var pattern = stream.String("pattern");
+            Matcher? matcher = null;
+            if (pattern is not null)
+            {
+                matcher = new Matcher(StringComparison.Ordinal);
+                matcher.AddInclude(pattern.TrimStart('/'));
+            }
+            if (result.Any(p => p.Name == name)) throw new TapException($"{tap} tap: stream name '{name}' is configured twice");
+            result.Add(create(stream, where, name, matcher, pattern));
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Assigns files to streams; returns the streams that got at least one file, configured ones first.
+    /// <paramref name="ownName"/> names the stream of an unclaimed file (default: the file name without extension);
+    /// when <paramref name="shareOwnStreams"/> is false, two unclaimed files with one name are an error.
+    /// </summary>
+    public static List<T> Assign<T>(string tap, IEnumerable<SourceFile> files, IEnumerable<T> configured, Func<string, T> ownStream,
+        Func<SourceFile, string>? ownName = null, bool shareOwnStreams = false) where T : IFileStream
+    {
+        var plans = configured.ToList();
+        foreach (var p in plans) p.Files.Clear();
+        var own = new Dictionary<string, T>(StringComparer.Ordinal);
+        foreach (var file in files)
+        {
+            var plan = plans.FirstOrDefault(p => Matches(p, file));
+            if (plan is null)
+            {
+                var name = ownName?.Invoke(file) ?? file.BaseName;
+                if (own.TryGetValue(name, out var other))
+                {
+                    if (!shareOwnStreams)
+                        throw new TapException($"{tap} tap: files {other.Files[0].Location} and {file.Location} would both be stream '{name}'; configure a stream with a pattern for them");
+                    plan = other;
+                }
+                else
+                {
+                    own[name] = plan = ownStream(name);
+                    plans.Add(plan);
+                }
+            }
+            plan.Files.Add(file);
+        }
+        return plans.Where(p => p.Files.Count > 0).ToList();
+    }
+
+    private static bool Matches(IFileStream stream, SourceFile file)
+    {
+        // A stream without a pattern takes the files named after it (orders.csv for stream orders).
+        if (stream.Pattern is null || stream.PatternText is null) return file.BaseName == stream.Name;
+        var subject = stream.PatternText.Contains('/') ? file.Location : file.FileName;
+        return stream.Pattern.Match("/", ["/" + subject.TrimStart('/')]).HasMatches;
+    }
+}

@@ -1,0 +1,90 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace DataSpoc.Pipe.Sources.BuiltIn;
+
+/// <summary>
+/// The JSON Schema inferred from sampled JSON values: scalars by kind (integer widens to number), strings that are all
+/// dates or date-times get that <c>format</c>, objects become <c>object</c> with merged <c>properties</c> (in first-seen
+/// order), arrays become <c>array</c> with merged <c>items</c>. Every property is nullable, since it may be absent.
+/// </summary>
+internal sealed class JsonShape
+{
+    private bool _boolean, _integer, _number, _object, _array;
+    private long _strings, _dates, _dateTimes;
+    private Dictionary<string, JsonShape>? _properties;
+    private List<string>? _order;
+    private JsonShape? _items;
+
+    /// <summary>Adds the value the reader is positioned on (reading to its end).</summary>
+    public void Add(ref Utf8JsonReader reader)
+    {
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.Null: break;
+            case JsonTokenType.True or JsonTokenType.False: _boolean = true; break;
+            case JsonTokenType.Number:
+                if (reader.TryGetInt64(out _)) _integer = true; else _number = true;
+                break;
+            case JsonTokenType.String:
+                _strings++;
+                var text = reader.GetString()!;
+                var fits = TextColumnTypes.FitsOf(text);
+                if (fits.HasFlag(TextColumnTypes.Fits.Date)) _dates++;
+                else if (fits.HasFlag(TextColumnTypes.Fits.DateTime) && text.Length > 10 && text[10] == 'T') _dateTimes++;
+                break;
+            case JsonTokenType.StartObject:
+                _object = true;
+                _properties ??= new(StringComparer.Ordinal);
+                _order ??= [];
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var name = reader.GetString()!;
+                    reader.Read();
+                    if (!_properties.TryGetValue(name, out var child))
+                    {
+                        _properties[name] = child = new JsonShape();
+                        _order.Add(name);
+                    }
+                    child.Add(ref reader);
+                }
+                break;
+            case JsonTokenType.StartArray:
+                _array = true;
+                _items ??= new JsonShape();
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray) _items.Add(ref reader);
+                break;
+        }
+    }
+
+    /// <summary>The property names of an object shape, in first-seen order.</summary>
+    public IReadOnlyList<string> PropertyNames => _order ?? [];
+
+    public JsonObject ToSchema()
+    {
+        var types = new JsonArray("null");
+        var schema = new JsonObject { ["type"] = types };
+        if (_boolean) types.Add("boolean");
+        if (_number) types.Add("number");
+        else if (_integer) types.Add("integer");
+        if (_strings > 0)
+        {
+            types.Add("string");
+            if (_dates == _strings) schema["format"] = "date";
+            else if (_dateTimes == _strings) schema["format"] = "date-time";
+        }
+        if (_object)
+        {
+            types.Add("object");
+            var properties = new JsonObject();
+            foreach (var name in _order!) properties[name] = _properties![name].ToSchema();
+            schema["properties"] = properties;
+        }
+        if (_array)
+        {
+            types.Add("array");
+            schema["items"] = _items!.ToSchema();
+        }
+        return schema;
+    }
+}

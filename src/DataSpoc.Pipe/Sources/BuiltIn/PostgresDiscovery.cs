@@ -1,0 +1,71 @@
+using System.Text.Json.Nodes;
+using Npgsql;
+
+namespace DataSpoc.Pipe.Sources.BuiltIn;
+
+/// <summary>A table or view found by discovery; its stream id is <c>&lt;schema&gt;-&lt;table&gt;</c>, like the common Singer tap.</summary>
+internal sealed record PostgresTable(string Schema, string Table, bool IsView, List<PostgresColumn> Columns, List<string> KeyProperties)
+{
+    public string StreamId => $"{Schema}-{Table}";
+
+    public string QualifiedName => $"{PostgresColumn.Quote(Schema)}.{PostgresColumn.Quote(Table)}";
+
+    public JsonObject JsonSchema()
+    {
+        var properties = new JsonObject();
+        foreach (var c in Columns) properties[c.Name] = c.Schema.DeepClone();
+        return new JsonObject { ["type"] = "object", ["properties"] = properties };
+    }
+}
+
+/// <summary>Lists tables, views and materialized views with their columns and primary keys from pg_catalog.</summary>
+internal static class PostgresDiscovery
+{
+    private const string Query = """
+        SELECT n.nspname, c.relname, c.relkind, a.attname, format_type(a.atttypid, a.atttypmod),
+               bt.typname, CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END,
+               et.typname, a.attnotnull,
+               array_position(pk.indkey::int2[], a.attnum)
+        FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+        JOIN pg_type t ON t.oid = a.atttypid
+        JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+        LEFT JOIN pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A'
+        LEFT JOIN pg_index pk ON pk.indrelid = c.oid AND pk.indisprimary
+        WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+          AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%'
+          AND has_table_privilege(c.oid, 'SELECT')
+          AND (cardinality(@schemas) = 0 OR n.nspname = ANY (@schemas))
+        ORDER BY n.nspname, c.relname, a.attnum
+        """;
+
+    public static async Task<List<PostgresTable>> DiscoverAsync(NpgsqlConnection connection, IReadOnlyList<string> schemas, IReadOnlyList<string> filterTables, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(Query, connection);
+        command.Parameters.AddWithValue("schemas", schemas.ToArray());
+        var tables = new List<PostgresTable>();
+        var keys = new Dictionary<PostgresTable, List<(int Position, string Name)>>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        PostgresTable? current = null;
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var schema = reader.GetString(0);
+            var table = reader.GetString(1);
+            if (current is null || current.Schema != schema || current.Table != table)
+            {
+                var kind = reader.GetChar(2);
+                current = new PostgresTable(schema, table, kind is 'v' or 'm', [], []);
+                tables.Add(current);
+                keys[current] = [];
+            }
+            var name = reader.GetString(3);
+            current.Columns.Add(new PostgresColumn(name, reader.GetString(4), reader.GetString(5), reader.GetInt32(6),
+                reader.IsDBNull(7) ? null : reader.GetString(7), reader.GetBoolean(8)));
+            if (!reader.IsDBNull(9)) keys[current].Add((reader.GetInt32(9), name));
+        }
+        foreach (var t in tables) t.KeyProperties.AddRange(keys[t].OrderBy(k => k.Position).Select(k => k.Name));
+        if (filterTables.Count == 0) return tables;
+        return tables.Where(t => filterTables.Any(f => f == t.Table || f == $"{t.Schema}.{t.Table}" || f == t.StreamId)).ToList();
+    }
+}

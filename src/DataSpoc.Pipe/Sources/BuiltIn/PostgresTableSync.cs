@@ -1,0 +1,108 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Npgsql;
+
+namespace DataSpoc.Pipe.Sources.BuiltIn;
+
+/// <summary>
+/// Syncs one table through a server-side cursor inside a read-only, repeatable-read transaction.
+/// Incremental: <c>WHERE key &gt;= bookmark ORDER BY key</c>; the bookmark (the key's text form, cast back on the
+/// next run) advances after every batch and a STATE is written. Full table: all rows, then ACTIVATE_VERSION.
+/// </summary>
+internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTable table, PostgresColumn? key, int batchSize,
+    SingerWriter writer, JsonObject bookmarks, JsonObject state)
+{
+    public async Task RunAsync(TimeProvider time, CancellationToken cancellationToken)
+    {
+        var stream = table.StreamId;
+        writer.WriteSchema(stream, table.JsonSchema(), table.KeyProperties, key is null ? null : [key.Name]);
+        var bookmark = bookmarks[stream] as JsonObject;
+        var since = key is not null && bookmark?["replication_key"]?.GetValue<string>() == key.Name ? bookmark["replication_key_value"] : null;
+
+        var select = string.Join(", ", table.Columns.Select(c => c.SelectExpression));
+        var sql = $"SELECT {select}";
+        if (key is not null) sql += $", t.{PostgresColumn.Quote(key.Name)}::text AS dataspoc_bookmark";
+        // Qualified with the table alias so WHERE/ORDER BY use the column itself, never a same-named ::text output column.
+        sql += $" FROM {table.QualifiedName} AS t";
+        if (key is not null)
+        {
+            if (since is not null) sql += $" WHERE t.{PostgresColumn.Quote(key.Name)} >= @since::{key.SqlType}";
+            sql += $" ORDER BY t.{PostgresColumn.Quote(key.Name)} ASC NULLS LAST";
+        }
+
+        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
+        await using (var declare = new NpgsqlCommand($"DECLARE dataspoc_cursor NO SCROLL CURSOR FOR {sql}", connection, transaction))
+        {
+            if (since is not null) declare.Parameters.AddWithValue("since", since.GetValueKind() == JsonValueKind.String ? since.GetValue<string>() : since.ToJsonString());
+            await Run(declare, "declare a cursor", cancellationToken).ConfigureAwait(false);
+        }
+        var streamName = JsonEncodedText.Encode(stream);
+        var keyOrdinal = table.Columns.Count;
+        var isIntegerKey = key?.Kind is PostgresValueKind.Int16 or PostgresValueKind.Int32 or PostgresValueKind.Int64;
+        await using var fetch = new NpgsqlCommand($"FETCH FORWARD {batchSize} FROM dataspoc_cursor", connection, transaction);
+        while (true)
+        {
+            var rows = 0;
+            string? lastKey = null;
+            NpgsqlDataReader reader;
+            try
+            {
+                reader = await fetch.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken).ConfigureAwait(false);
+            }
+            catch (PostgresException e)
+            {
+                throw Failed("read", e);
+            }
+            await using (reader)
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    var json = writer.BeginRecord(streamName);
+                    for (var i = 0; i < table.Columns.Count; i++)
+                    {
+                        try
+                        {
+                            table.Columns[i].Write(json, reader, i);
+                        }
+                        catch (Exception e) when (e is InvalidCastException or OverflowException or FormatException or JsonException or ArgumentException)
+                        {
+                            throw new TapException($"postgres tap: stream '{stream}' column '{table.Columns[i].Name}' ({table.Columns[i].SqlType}): cannot convert a value: {e.Message}", e);
+                        }
+                    }
+                    writer.EndRecord();
+                    if (key is not null && !reader.IsDBNull(keyOrdinal)) lastKey = reader.GetString(keyOrdinal);
+                    rows++;
+                    await writer.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+            if (key is not null && lastKey is not null)
+            {
+                bookmarks[stream] = new JsonObject
+                {
+                    ["replication_key"] = key.Name,
+                    ["replication_key_value"] = isIntegerKey ? JsonValue.Create(long.Parse(lastKey, System.Globalization.CultureInfo.InvariantCulture)) : JsonValue.Create(lastKey),
+                };
+                writer.WriteState(state);
+            }
+            if (rows < batchSize) break;
+        }
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        if (key is null) writer.WriteActivateVersion(stream, time.GetUtcNow().ToUnixTimeMilliseconds());
+        await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task Run(NpgsqlCommand command, string what, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException e)
+        {
+            throw Failed(what, e);
+        }
+    }
+
+    private TapException Failed(string what, PostgresException e)
+        => new($"postgres tap: stream '{table.StreamId}': cannot {what} {table.Schema}.{table.Table}: {e.MessageText}", e);
+}

@@ -1,0 +1,76 @@
+using System.Globalization;
+using System.Text;
+using DataSpoc.Pipe.Storage;
+
+namespace DataSpoc.Pipe.Cloud.Tests;
+
+/// <summary>
+/// Conditional writes, which the manifest and the pipeline lock rely on. Run against the stores whose test server
+/// enforces them: file://, Azurite and the GCS stand-in (s3rver ignores If-None-Match / If-Match).
+/// </summary>
+public abstract class ConditionalWriteContract
+{
+    protected abstract StoreTarget Target { get; }
+
+    private static CancellationToken Timeout(int seconds = 120) => new CancellationTokenSource(TimeSpan.FromSeconds(seconds)).Token;
+
+    [Fact]
+    public async Task Create_if_absent_succeeds_once_and_refuses_the_second_writer()
+    {
+        await using var store = Target.Open(StoreTarget.NewPrefix());
+        Assert.True(await store.PutAsync(".dataspoc/locks/orders.lock", "run-1"u8.ToArray(), WriteCondition.IfAbsent, Timeout()));
+        Assert.False(await store.PutAsync(".dataspoc/locks/orders.lock", "run-2"u8.ToArray(), WriteCondition.IfAbsent, Timeout()));
+        Assert.Equal("run-1"u8.ToArray(), (await store.GetAsync(".dataspoc/locks/orders.lock", Timeout()))!.Content.ToArray());
+    }
+
+    [Fact]
+    public async Task A_write_with_a_stale_version_is_refused_and_with_the_current_version_succeeds()
+    {
+        await using var store = Target.Open(StoreTarget.NewPrefix());
+        await store.PutAsync("m.json", "v1"u8.ToArray(), WriteCondition.None, Timeout());
+        var v1 = (await store.GetAsync("m.json", Timeout()))!.Version;
+        Assert.True(await store.PutAsync("m.json", "v2"u8.ToArray(), WriteCondition.IfVersion(v1), Timeout()));
+        Assert.False(await store.PutAsync("m.json", "v3"u8.ToArray(), WriteCondition.IfVersion(v1), Timeout()));
+        var current = await store.GetAsync("m.json", Timeout());
+        Assert.Equal("v2"u8.ToArray(), current!.Content.ToArray());
+        Assert.True(await store.PutAsync("m.json", "v3"u8.ToArray(), WriteCondition.IfVersion(current.Version), Timeout()));
+    }
+
+    [Fact]
+    public async Task A_versioned_write_to_a_missing_object_is_refused()
+    {
+        await using var store = Target.Open(StoreTarget.NewPrefix());
+        await store.PutAsync("gone.json", "v1"u8.ToArray(), WriteCondition.None, Timeout());
+        var version = (await store.GetAsync("gone.json", Timeout()))!.Version;
+        await store.DeleteAsync("gone.json", Timeout());
+        Assert.False(await store.PutAsync("gone.json", "v2"u8.ToArray(), WriteCondition.IfVersion(version), Timeout()));
+        Assert.Null(await store.GetAsync("gone.json", Timeout()));
+    }
+
+    [Fact]
+    public async Task Eight_concurrent_read_modify_write_loops_lose_no_update()
+    {
+        const int writers = 8, increments = 10;
+        var prefix = StoreTarget.NewPrefix();
+        await using (var seed = Target.Open(prefix))
+            Assert.True(await seed.PutAsync(".dataspoc/manifest.json", "0"u8.ToArray(), WriteCondition.IfAbsent, Timeout()));
+        var conflicts = 0;
+        // Each writer has its own store (own client and connections), as eight pipeline processes would.
+        await Task.WhenAll(Enumerable.Range(0, writers).Select(async _ =>
+        {
+            await using var store = Target.Open(prefix);
+            for (var done = 0; done < increments;)
+            {
+                var current = await store.GetAsync(".dataspoc/manifest.json", Timeout());
+                var next = int.Parse(Encoding.UTF8.GetString(current!.Content.Span), CultureInfo.InvariantCulture) + 1;
+                if (await store.PutAsync(".dataspoc/manifest.json", Encoding.UTF8.GetBytes(next.ToString(CultureInfo.InvariantCulture)), WriteCondition.IfVersion(current.Version), Timeout()))
+                    done++;
+                else
+                    Interlocked.Increment(ref conflicts);
+            }
+        }));
+        await using var reader = Target.Open(prefix);
+        var final = await reader.GetAsync(".dataspoc/manifest.json", Timeout());
+        Assert.Equal((writers * increments).ToString(CultureInfo.InvariantCulture), Encoding.UTF8.GetString(final!.Content.Span));
+    }
+}

@@ -1,0 +1,31 @@
+namespace DataSpoc.Pipe.Cloud.Tests.Servers;
+
+/// <summary>npm <c>s3rver</c> on a free loopback port, storing objects in a temp directory; keys S3RVER/S3RVER.</summary>
+public sealed class S3rverServer : IAsyncDisposable
+{
+    public const string AccessKey = "S3RVER";
+    public const string SecretKey = "S3RVER";
+
+    private ServerProcess? _process;
+
+    public int Port { get; } = FreePort.Next();
+
+    public string Directory { get; } = System.IO.Directory.CreateTempSubdirectory("s3rver-").FullName;
+
+    public string Endpoint => $"http://127.0.0.1:{Port}";
+
+    public async Task StartAsync()
+    {
+        _process = await ServerProcess.StartAsync(TestTools.NodeBinary("s3rver"),
+            ["-d", Directory, "-a", "127.0.0.1", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--silent"],
+            Port, TimeSpan.FromSeconds(60),
+            // s3rver signs list continuation tokens with DES, which Node 17+ (OpenSSL 3) only offers through the legacy provider.
+            new Dictionary<string, string> { ["NODE_OPTIONS"] = "--openssl-legacy-provider" });
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_process is not null) await _process.DisposeAsync();
+        try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { }
+    }
+}

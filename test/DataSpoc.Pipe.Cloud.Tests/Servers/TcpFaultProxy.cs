@@ -1,0 +1,141 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+
+namespace DataSpoc.Pipe.Cloud.Tests.Servers;
+
+/// <summary>
+/// A loopback TCP proxy in front of a test server that can fail on purpose: it counts the bytes clients send,
+/// calls <see cref="OnUpload"/> as they flow, can reset every open connection, and can stop accepting
+/// (connection refused) until <see cref="Accept"/> is called again. It stands in for a network or server that goes away.
+/// </summary>
+public sealed class TcpFaultProxy : IAsyncDisposable
+{
+    private readonly int _target;
+    private readonly ConcurrentDictionary<Socket, byte> _open = new();
+    private TcpListener? _listener;
+    private long _uploaded;
+
+    public TcpFaultProxy(int targetPort)
+    {
+        _target = targetPort;
+        Port = FreePort.Next();
+        Accept();
+    }
+
+    public int Port { get; }
+
+    /// <summary>Bytes clients have sent through the proxy so far.</summary>
+    public long Uploaded => Interlocked.Read(ref _uploaded);
+
+    /// <summary>Request lines of the DELETE requests clients sent (e.g. an S3 AbortMultipartUpload).</summary>
+    public ConcurrentQueue<string> DeleteRequests { get; } = new();
+
+    /// <summary>Called with the running total of client bytes after each forwarded read.</summary>
+    public Action<long>? OnUpload { get; set; }
+
+    public void Accept()
+    {
+        if (_listener is not null) return;
+        var listener = new TcpListener(IPAddress.Loopback, Port);
+        listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        listener.Start();
+        _listener = listener;
+        _ = Task.Run(() => AcceptLoop(listener));
+    }
+
+    /// <summary>Stops accepting (new connections are refused) and resets every open connection.</summary>
+    public void GoDown()
+    {
+        var listener = _listener;
+        _listener = null;
+        listener?.Stop();
+        ResetAll();
+    }
+
+    /// <summary>Resets every open connection (RST), as a crashed server or dropped network would.</summary>
+    public void ResetAll()
+    {
+        foreach (var socket in _open.Keys)
+        {
+            try
+            {
+                socket.LingerState = new LingerOption(true, 0);
+                socket.Close();
+            }
+            catch (Exception) { }
+            _open.TryRemove(socket, out _);
+        }
+    }
+
+    private async Task AcceptLoop(TcpListener listener)
+    {
+        while (true)
+        {
+            Socket client;
+            try { client = await listener.AcceptSocketAsync(); }
+            catch (Exception) { return; }
+            _ = Task.Run(() => Pipe(client));
+        }
+    }
+
+    private async Task Pipe(Socket client)
+    {
+        var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        _open[client] = 0;
+        _open[server] = 0;
+        try
+        {
+            await server.ConnectAsync(IPAddress.Loopback, _target);
+            await Task.WhenAny(Copy(client, server, upload: true), Copy(server, client, upload: false));
+        }
+        catch (Exception) { }
+        finally
+        {
+            foreach (var socket in new[] { client, server })
+            {
+                _open.TryRemove(socket, out _);
+                try { socket.Close(); } catch (Exception) { }
+            }
+        }
+    }
+
+    private async Task Copy(Socket from, Socket to, bool upload)
+    {
+        var buffer = new byte[1 << 16];
+        try
+        {
+            while (true)
+            {
+                var read = await from.ReceiveAsync(buffer, SocketFlags.None);
+                if (read == 0)
+                {
+                    to.Shutdown(SocketShutdown.Send);
+                    return;
+                }
+                await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None);
+                if (upload)
+                {
+                    NoteDeletes(buffer.AsSpan(0, read));
+                    OnUpload?.Invoke(Interlocked.Add(ref _uploaded, read));
+                }
+            }
+        }
+        catch (Exception) { }
+    }
+
+    private void NoteDeletes(ReadOnlySpan<byte> data)
+    {
+        var at = data.IndexOf("DELETE /"u8);
+        if (at < 0) return;
+        var line = data[at..];
+        var end = line.IndexOf("\r\n"u8);
+        DeleteRequests.Enqueue(System.Text.Encoding.ASCII.GetString(end < 0 ? line : line[..end]));
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        GoDown();
+        return ValueTask.CompletedTask;
+    }
+}

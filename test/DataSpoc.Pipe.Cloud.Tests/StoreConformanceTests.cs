@@ -1,0 +1,83 @@
+using DataSpoc.Pipe.Cloud.Tests.Servers;
+using Xunit.Abstractions;
+
+namespace DataSpoc.Pipe.Cloud.Tests;
+
+// The same contracts, once per store. All share the one set of servers (and run one class at a time, which
+// also keeps the memory measurements of the 200 MB uploads free of other tests' allocations).
+
+[Collection(CloudServersCollection.Name)]
+public sealed class LocalStoreContractTests(ITestOutputHelper output) : ObjectStoreContract(output)
+{
+    protected override StoreTarget Target { get; } = new LocalTarget();
+}
+
+[Collection(CloudServersCollection.Name)]
+public sealed class S3StoreContractTests(CloudServers servers, ITestOutputHelper output) : ObjectStoreContract(output)
+{
+    protected override StoreTarget Target { get; } = new S3Target(servers);
+}
+
+[Collection(CloudServersCollection.Name)]
+public sealed class AzureStoreContractTests(CloudServers servers, ITestOutputHelper output) : ObjectStoreContract(output)
+{
+    protected override StoreTarget Target { get; } = new AzureTarget(servers);
+}
+
+[Collection(CloudServersCollection.Name)]
+public sealed class GcsStoreContractTests(CloudServers servers, ITestOutputHelper output) : ObjectStoreContract(output)
+{
+    protected override StoreTarget Target { get; } = new GcsTarget(servers);
+}
+
+[Collection(CloudServersCollection.Name)]
+public sealed class LocalConditionalWriteTests : ConditionalWriteContract
+{
+    protected override StoreTarget Target { get; } = new LocalTarget();
+}
+
+[Collection(CloudServersCollection.Name)]
+public sealed class AzureConditionalWriteTests(CloudServers servers) : ConditionalWriteContract
+{
+    protected override StoreTarget Target { get; } = new AzureTarget(servers);
+}
+
+[Collection(CloudServersCollection.Name)]
+public sealed class GcsConditionalWriteTests(CloudServers servers) : ConditionalWriteContract
+{
+    protected override StoreTarget Target { get; } = new GcsTarget(servers);
+}
+
+[Collection(CloudServersCollection.Name)]
+public sealed class S3UploadFaultTests(CloudServers servers) : UploadFaultContract
+{
+    protected override StoreTarget Target { get; } = new S3Target(servers);
+
+    /// <summary>
+    /// s3rver implements neither ListMultipartUploads nor AbortMultipartUpload, so what can be checked here is that
+    /// the store sent the abort for its upload; real S3 then discards the parts.
+    /// </summary>
+    protected override Task AssertNoUnfinishedUploadsAsync(string prefix, TcpFaultProxy proxy)
+    {
+        Assert.Contains(proxy.DeleteRequests, line => line.Contains($"/{CloudServers.BucketName}/{prefix}/", StringComparison.Ordinal) && line.Contains("uploadId=", StringComparison.Ordinal));
+        return Task.CompletedTask;
+    }
+}
+
+[Collection(CloudServersCollection.Name)]
+public sealed class AzureUploadFaultTests(CloudServers servers) : UploadFaultContract
+{
+    protected override StoreTarget Target { get; } = new AzureTarget(servers);
+}
+
+[Collection(CloudServersCollection.Name)]
+public sealed class GcsUploadFaultTests(CloudServers servers) : UploadFaultContract
+{
+    protected override StoreTarget Target { get; } = new GcsTarget(servers);
+
+    protected override Task AssertNoUnfinishedUploadsAsync(string prefix, TcpFaultProxy proxy)
+    {
+        Assert.Equal(0, servers.Gcs.OpenSessions);
+        return Task.CompletedTask;
+    }
+}

@@ -1,0 +1,82 @@
+using DataSpoc.Pipe.Cloud.Tests.Servers;
+using DataSpoc.Pipe.Storage;
+
+namespace DataSpoc.Pipe.Cloud.Tests;
+
+/// <summary>
+/// Uploads that go wrong half-way: cancelled, a dropped connection, a server that goes away. A TCP proxy between
+/// the store and its test server injects the fault once a set number of bytes has gone up.
+/// </summary>
+public abstract class UploadFaultContract
+{
+    private const long FileSize = 64L << 20;
+    private const long FaultAfter = 24L << 20;
+
+    protected abstract StoreTarget Target { get; }
+
+    /// <summary>Checks the server keeps no unfinished upload (S3 multipart uploads, GCS sessions) for the prefix.</summary>
+    protected virtual Task AssertNoUnfinishedUploadsAsync(string prefix, TcpFaultProxy proxy) => Task.CompletedTask;
+
+    private static CancellationToken Timeout(int seconds = 300) => new CancellationTokenSource(TimeSpan.FromSeconds(seconds)).Token;
+
+    [Fact]
+    public async Task Cancelling_a_large_upload_midway_leaves_no_object_and_no_unfinished_upload()
+    {
+        var prefix = StoreTarget.NewPrefix();
+        await using var proxy = new TcpFaultProxy(Target.ServerPort);
+        await using var store = Target.Open(prefix, proxy.Port);
+        using var cancel = new CancellationTokenSource();
+        proxy.OnUpload = total => { if (total > FaultAfter) cancel.Cancel(); };
+        var (path, _) = TestFiles.Random(FileSize, seed: 21);
+        try
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.PutFileAsync("raw/s/t/dt=2025-01-01/t_0000.parquet", path, cancel.Token));
+        }
+        finally { TestFiles.Delete(path); }
+        await using var direct = Target.Open(prefix);
+        Assert.Null(await direct.GetAsync("raw/s/t/dt=2025-01-01/t_0000.parquet", Timeout()));
+        Assert.Empty(await direct.ListAsync("", Timeout()).ToListAsync());
+        await AssertNoUnfinishedUploadsAsync(prefix, proxy);
+    }
+
+    [Fact]
+    public async Task A_connection_reset_mid_upload_is_retried_and_the_object_lands_complete()
+    {
+        var prefix = StoreTarget.NewPrefix();
+        await using var proxy = new TcpFaultProxy(Target.ServerPort);
+        await using var store = Target.Open(prefix, proxy.Port);
+        var reset = 0;
+        proxy.OnUpload = total => { if (total > FaultAfter && Interlocked.Exchange(ref reset, 1) == 0) proxy.ResetAll(); };
+        var (path, sha) = TestFiles.Random(FileSize, seed: 22);
+        try
+        {
+            await store.PutFileAsync("big.bin", path, Timeout());
+        }
+        finally { TestFiles.Delete(path); }
+        Assert.Equal(1, reset);
+        await using var direct = Target.Open(prefix);
+        Assert.Equal(sha, await TestFiles.Sha256Async(await direct.OpenReadAsync("big.bin", Timeout())));
+    }
+
+    [Fact]
+    public async Task A_server_that_goes_away_mid_upload_fails_with_a_storage_error_and_leaves_no_object()
+    {
+        var prefix = StoreTarget.NewPrefix();
+        await using var proxy = new TcpFaultProxy(Target.ServerPort);
+        await using var store = Target.Open(prefix, proxy.Port);
+        proxy.OnUpload = total => { if (total > FaultAfter) proxy.GoDown(); };
+        var (path, _) = TestFiles.Random(FileSize, seed: 23);
+        StorageException error;
+        try
+        {
+            error = await Assert.ThrowsAsync<StorageException>(() => store.PutFileAsync("raw/s/t/dt=2025-01-01/t_0000.parquet", path, Timeout()));
+        }
+        finally { TestFiles.Delete(path); }
+        Assert.Contains("t_0000.parquet", error.Message);
+        Assert.Contains("put", error.Message);
+        proxy.Accept();
+        await using var direct = Target.Open(prefix);
+        Assert.Null(await direct.GetAsync("raw/s/t/dt=2025-01-01/t_0000.parquet", Timeout()));
+        Assert.Empty(await direct.ListAsync("", Timeout()).ToListAsync());
+    }
+}

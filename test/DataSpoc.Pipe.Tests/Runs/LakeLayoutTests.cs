@@ -1,0 +1,154 @@
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Tests.Support;
+
+namespace DataSpoc.Pipe.Tests.Runs;
+
+public class LakeLayoutTests
+{
+    private static string Today => DateTime.UtcNow.ToString("yyyy-MM-dd");
+
+    private static string[] Orders(int from, int to, string stream = "orders") =>
+    [
+        """{"type":"SCHEMA","stream":"STREAM","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"day":{"type":["null","string"],"format":"date-time"}}}}""".Replace("STREAM", stream),
+        .. Enumerable.Range(from, to - from + 1).Select(i =>
+            """{"type":"RECORD","stream":"STREAM","record":{"id":ID,"day":"2025-01-DDT23:30:00-01:00"}}""".Replace("STREAM", stream).Replace("ID", i.ToString()).Replace("DD", (10 + i % 3).ToString("D2"))),
+    ];
+
+    [Fact]
+    public async Task Keys_are_exactly_the_contract_layout_under_the_default_path()
+    {
+        using var lake = new TempLake();
+        var result = await TempLake.RunAsync(lake.Pipeline("orders", lake.WriteSinger("a.singer", Orders(1, 3))));
+        Assert.True(result.Succeeded, result.Log.Error);
+        Assert.Equal([$"raw/test/orders/dt={Today}/orders_0000.parquet"], lake.ParquetKeys());
+        var log = Assert.Single(lake.Logs("orders"));
+        Assert.Equal(
+            [$".dataspoc/logs/orders/{log.StartedAt.UtcDateTime:yyyy-MM-dd'T'HH-mm-ss'Z'}_{log.RunId}.json", ".dataspoc/manifest.json",
+             $"raw/test/orders/dt={Today}/orders_0000.parquet"],
+            lake.Keys().Where(k => !k.EndsWith(".lck", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task A_custom_path_and_a_source_derived_from_the_tap_name_shape_the_keys()
+    {
+        using var lake = new TempLake();
+        var p = lake.Pipeline("orders", lake.WriteSinger("a.singer", Orders(1, 2)), p => p with
+        {
+            Source = p.Source with { Name = null },
+            Destination = p.Destination with { Path = "/landing/zone/" },
+        });
+        Assert.True((await TempLake.RunAsync(p)).Succeeded);
+        Assert.Equal([$"landing/zone/replay_tap/orders/dt={Today}/orders_0000.parquet"], lake.ParquetKeys());
+        Assert.Equal($"{lake.Bucket}/landing/zone/replay_tap/orders", lake.Manifest().Tables["replay_tap/orders"].Location);
+    }
+
+    [Fact]
+    public async Task A_second_incremental_run_the_same_day_adds_the_next_file_and_never_overwrites()
+    {
+        using var lake = new TempLake();
+        Assert.True((await TempLake.RunAsync(lake.Pipeline("orders", lake.WriteSinger("a.singer", Orders(1, 3))))).Succeeded);
+        var first = File.ReadAllBytes(Path.Combine(lake.Root, lake.ParquetKeys()[0]));
+        Assert.True((await TempLake.RunAsync(lake.Pipeline("orders", lake.WriteSinger("b.singer", Orders(4, 5))))).Succeeded);
+        Assert.Equal([$"raw/test/orders/dt={Today}/orders_0000.parquet", $"raw/test/orders/dt={Today}/orders_0001.parquet"], lake.ParquetKeys());
+        Assert.Equal(first, File.ReadAllBytes(Path.Combine(lake.Root, lake.ParquetKeys()[0])));
+        Assert.Equal([["5", "1", "5"]], lake.Query("select count(*), min(id), max(id) from read_parquet('{lake}/raw/test/orders/*/*.parquet')"));
+        var table = lake.Manifest().Tables["test/orders"];
+        Assert.Equal((5, 2, 2, 2, "append"), (table.RowCount, table.Stats.Extractions, table.Stats.Files, table.Stats.LastExtractionRows, table.WriteMode));
+    }
+
+    [Fact]
+    public async Task A_full_refresh_replaces_the_table_and_leaves_no_stale_file()
+    {
+        using var lake = new TempLake();
+        Assert.True((await TempLake.RunAsync(lake.Pipeline("orders", lake.WriteSinger("a.singer", Orders(1, 3))))).Succeeded);
+        Assert.True((await TempLake.RunAsync(lake.Pipeline("orders", lake.WriteSinger("b.singer", Orders(1, 3))))).Succeeded);
+        Assert.Equal(2, lake.ParquetKeys().Count);
+        var result = await TempLake.RunAsync(lake.Pipeline("orders", lake.WriteSinger("c.singer", Orders(10, 11))), full: true);
+        Assert.True(result.Succeeded, result.Log.Error);
+        Assert.Equal([$"raw/test/orders/dt={Today}/orders_0002.parquet"], lake.ParquetKeys());
+        Assert.Equal([["10"], ["11"]], lake.Query("select id from read_parquet('{lake}/raw/test/orders/*/*.parquet') order by id"));
+        var table = lake.Manifest().Tables["test/orders"];
+        Assert.Equal((2L, "replace", 1L), (table.RowCount, table.WriteMode, table.Stats.Files));
+        Assert.Equal("full", result.Log.Mode);
+    }
+
+    [Fact]
+    public async Task A_stream_named_with_dot_dot_slashes_stays_inside_its_source_folder()
+    {
+        using var lake = new TempLake();
+        var result = await TempLake.RunAsync(lake.Pipeline("escape", lake.WriteSinger("a.singer", Orders(1, 1, "../../x"))));
+        Assert.True(result.Succeeded, result.Log.Error);
+        Assert.Equal([$"raw/test/.._.._x/dt={Today}/.._.._x_0000.parquet"], lake.ParquetKeys());
+        Assert.All(lake.Keys(), k => Assert.False(k.StartsWith("..") || k.Contains("/../")));
+    }
+
+    [Fact]
+    public async Task Partition_by_a_column_uses_its_utc_date_and_nulls_go_to_the_hive_default()
+    {
+        using var lake = new TempLake();
+        string[] lines = [.. Orders(1, 3), """{"type":"RECORD","stream":"orders","record":{"id":9,"day":null}}"""];
+        var p = lake.Pipeline("orders", lake.WriteSinger("a.singer", lines), p => p with { Destination = p.Destination with { PartitionBy = "day" } });
+        Assert.True((await TempLake.RunAsync(p)).Succeeded);
+        // 23:30 at -01:00 is the next day in UTC.
+        Assert.Equal(
+        [
+            "raw/test/orders/dt=2025-01-11/orders_0000.parquet", "raw/test/orders/dt=2025-01-12/orders_0000.parquet",
+            "raw/test/orders/dt=2025-01-13/orders_0000.parquet", "raw/test/orders/dt=__HIVE_DEFAULT_PARTITION__/orders_0000.parquet",
+        ], lake.ParquetKeys());
+        Assert.Equal([["2025-01-12", "1"], ["2025-01-13", "2"], ["2025-01-11", "3"]],
+            lake.Query("select dt::varchar, id from read_parquet('{lake}/raw/test/orders/*/*.parquet', hive_partitioning=true) where id < 9 order by id"));
+    }
+
+    [Fact]
+    public async Task Partition_by_none_drops_the_dt_level()
+    {
+        using var lake = new TempLake();
+        var p = lake.Pipeline("orders", lake.WriteSinger("a.singer", Orders(1, 2)), p => p with { Destination = p.Destination with { PartitionBy = PartitionBySettings.None } });
+        Assert.True((await TempLake.RunAsync(p)).Succeeded);
+        Assert.Equal(["raw/test/orders/orders_0000.parquet"], lake.ParquetKeys());
+        Assert.Empty(lake.Manifest().Tables["test/orders"].Partitioning);
+    }
+
+    [Fact]
+    public async Task Files_rotate_by_rows_and_each_holds_its_share()
+    {
+        using var lake = new TempLake();
+        var p = lake.Pipeline("orders", lake.WriteSinger("a.singer", Orders(1, 25)), p => p with { Destination = p.Destination with { MaxFileRows = 10 } });
+        var runner = new DataSpoc.Pipe.Runs.PipelineRunner(new DataSpoc.Pipe.Storage.ObjectStoreFactory()) { Limits = new() { BatchRows = 5 } };
+        Assert.True((await TempLake.RunAsync(p, runner: runner)).Succeeded);
+        Assert.Equal(3, lake.ParquetKeys().Count);
+        Assert.Equal([["10"], ["10"], ["5"]], lake.Query("select count(*) from read_parquet('{lake}/raw/test/orders/*/*.parquet', filename=true) group by filename order by filename"));
+    }
+
+    [Fact]
+    public async Task A_schema_change_mid_stream_writes_the_old_rows_under_the_old_schema_first()
+    {
+        using var lake = new TempLake();
+        string[] lines =
+        [
+            .. Orders(1, 2),
+            """{"type":"SCHEMA","stream":"orders","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"note":{"type":"string"}}}}""",
+            """{"type":"RECORD","stream":"orders","record":{"id":3,"note":"new"}}""",
+        ];
+        Assert.True((await TempLake.RunAsync(lake.Pipeline("orders", lake.WriteSinger("a.singer", lines)))).Succeeded);
+        Assert.Equal(2, lake.ParquetKeys().Count);
+        Assert.Equal([["1", null], ["2", null], ["3", "new"]],
+            lake.Query("select id, note from read_parquet('{lake}/raw/test/orders/*/*.parquet', union_by_name=true) order by id"));
+        Assert.Equal(["id", "note"], lake.Manifest().Tables["test/orders"].Columns.Select(c => c.Name));
+    }
+
+    [Fact]
+    public async Task Activate_version_with_a_new_version_replaces_and_the_same_version_appends()
+    {
+        using var lake = new TempLake();
+        string[] Versioned(int from, int to, long version) => [.. Orders(from, to), $$"""{"type":"ACTIVATE_VERSION","stream":"orders","version":{{version}}}"""];
+        Assert.True((await TempLake.RunAsync(lake.Pipeline("orders", lake.WriteSinger("a.singer", Versioned(1, 2, 100))))).Succeeded);
+        Assert.True((await TempLake.RunAsync(lake.Pipeline("orders", lake.WriteSinger("b.singer", Versioned(3, 3, 100))))).Succeeded);
+        Assert.Equal([["3"]], lake.Query("select count(*) from read_parquet('{lake}/raw/test/orders/*/*.parquet')"));
+        Assert.Equal(100, lake.Manifest().Tables["test/orders"].TableVersion);
+        Assert.True((await TempLake.RunAsync(lake.Pipeline("orders", lake.WriteSinger("c.singer", Versioned(7, 8, 200))))).Succeeded);
+        Assert.Equal([["7"], ["8"]], lake.Query("select id from read_parquet('{lake}/raw/test/orders/*/*.parquet') order by id"));
+        var table = lake.Manifest().Tables["test/orders"];
+        Assert.Equal((200L, 2L, "replace"), (table.TableVersion!.Value, table.RowCount, table.WriteMode));
+    }
+}

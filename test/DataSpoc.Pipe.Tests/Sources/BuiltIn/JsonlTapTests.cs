@@ -1,0 +1,73 @@
+using System.Text.Json.Nodes;
+using Xunit;
+
+namespace DataSpoc.Pipe.Tests.Sources.BuiltIn;
+
+public sealed class JsonlTapTests : IDisposable
+{
+    private readonly TapHarness _h = new();
+
+    public void Dispose() => _h.Dispose();
+
+    [Fact]
+    public async Task Jsonl_tap_infers_nested_objects_arrays_and_formats_and_passes_records_through()
+    {
+        _h.Write("in/events.jsonl",
+            """
+            {"id": 1, "at": "2024-01-02T03:04:05Z", "day": "2024-01-02", "user": {"name": "Ann", "age": 31}, "tags": ["a", "b"], "score": 1}
+
+            {"id": 2, "at": "2024-01-03T00:00:00+02:00", "day": null, "user": {"name": "Bo", "vip": true}, "tags": [], "score": 2.5, "note": "ü"}
+            """ + "\n");
+        var output = await _h.SyncAsync("jsonl", new JsonObject { ["path"] = _h.Path("in") });
+        var schema = output.Schemas["events"];
+        Assert.Equal("""{"type":["null","integer"]}""", SingerOutput.Json(schema["properties"]!["id"]));
+        Assert.Equal("""{"type":["null","string"],"format":"date-time"}""", SingerOutput.Json(schema["properties"]!["at"]));
+        Assert.Equal("""{"type":["null","string"],"format":"date"}""", SingerOutput.Json(schema["properties"]!["day"]));
+        Assert.Equal("""{"type":["null","number"]}""", SingerOutput.Json(schema["properties"]!["score"]));
+        Assert.Equal("""{"type":["null","object"],"properties":{"name":{"type":["null","string"]},"age":{"type":["null","integer"]},"vip":{"type":["null","boolean"]}}}""",
+            SingerOutput.Json(schema["properties"]!["user"]));
+        Assert.Equal("""{"type":["null","array"],"items":{"type":["null","string"]}}""", SingerOutput.Json(schema["properties"]!["tags"]));
+        var rows = output.Records("events").ToList();
+        Assert.Equal(2, rows.Count);
+        // Passed through byte for byte, spacing included.
+        Assert.Contains(output.Lines, l => l.EndsWith("""
+            "record":{"id": 2, "at": "2024-01-03T00:00:00+02:00", "day": null, "user": {"name": "Bo", "vip": true}, "tags": [], "score": 2.5, "note": "ü"}}
+            """, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_declared_schema_and_key_properties_are_used_as_given()
+    {
+        _h.Write("in/a.jsonl", "{\"k\": \"x\", \"v\": 1}\n");
+        var config = JsonNode.Parse("""
+            {"files": ["IN/*.jsonl"], "streams": [{"name": "things", "pattern": "a.jsonl", "key_properties": ["k"],
+              "schema": {"type": "object", "properties": {"k": {"type": "string"}, "v": {"type": ["null", "number"]}}}}]}
+            """.Replace("IN", _h.Path("in")))!.AsObject();
+        var output = await _h.SyncAsync("jsonl", config);
+        Assert.Equal(["k"], output.KeyProperties["things"]);
+        Assert.Equal("""{"type":["null","number"]}""", SingerOutput.Json(output.Schemas["things"]["properties"]!["v"]));
+        Assert.Single(output.Records("things"));
+    }
+
+    [Fact]
+    public async Task A_line_that_is_not_a_json_object_fails_naming_file_and_line()
+    {
+        var file = _h.Write("in/bad.jsonl", "{\"a\": 1}\n[1, 2]\n");
+        var stderr = await _h.FailAsync("jsonl", new JsonObject { ["path"] = file });
+        Assert.Contains($"{file} line 2: not a JSON object", stderr);
+        var broken = _h.Write("in2/broken.jsonl", "{\"a\": 1}\n{\"a\": \n");
+        stderr = await _h.FailAsync("jsonl", new JsonObject { ["path"] = broken });
+        Assert.Contains($"{broken} line 2: not valid JSON", stderr);
+    }
+
+    [Fact]
+    public async Task Jsonl_incremental_run_reads_only_new_files()
+    {
+        _h.Write("in/a.jsonl", "{\"id\": 1}\n");
+        var config = new JsonObject { ["path"] = _h.Path("in") };
+        var first = await _h.SyncAsync("jsonl", config);
+        _h.Write("in/b.jsonl", "{\"id\": 2}\n");
+        var second = await _h.SyncAsync("jsonl", config, first.LastState);
+        Assert.Equal(["b"], second.RecordStreams);
+    }
+}

@@ -1,0 +1,167 @@
+using System.Text.Json.Nodes;
+using Xunit;
+
+namespace DataSpoc.Pipe.Tests.Sources.BuiltIn;
+
+[Collection("postgres")]
+public sealed class PostgresTapTests(PostgresServer server) : IDisposable
+{
+    private readonly TapHarness _h = new();
+
+    public void Dispose() => _h.Dispose();
+
+    internal const string AllTypes = """
+        CREATE TYPE mood AS ENUM ('sad', 'happy');
+        CREATE TABLE public.all_types (
+          id int4 PRIMARY KEY,
+          small int2, big int8 NOT NULL,
+          real_v float4, double_v float8,
+          price numeric(12,2), exact numeric, whole numeric(10,0),
+          flag boolean,
+          name text, code varchar(5), letter char(3),
+          uid uuid,
+          day date, at timestamp, at_tz timestamptz, clock time,
+          doc json, docb jsonb,
+          blob bytea,
+          tags text[], scores int4[],
+          feeling mood, span interval, addr inet
+        );
+        INSERT INTO all_types VALUES
+          (1, 7, 9000000000, 1.5, 2.25, 1234.56, 0.000001, 42, true, 'héllo "q"', 'ab', 'x',
+           'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '2024-02-29', '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05.5+02',
+           '13:14:15.000001', '{"a": [1, 2]}', '{"b": {"c": null}}', '\x000102ff', ARRAY['x', NULL, 'z'], ARRAY[1, 2],
+           'happy', '1 day 02:00:00', '10.0.0.1'),
+          (2, NULL, -1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+        CREATE TABLE public.orders (id serial, region text, updated_at timestamptz NOT NULL, PRIMARY KEY (region, id));
+        INSERT INTO orders (region, updated_at) SELECT 'eu', timestamptz '2024-01-01 00:00:00+00' + make_interval(hours => g) FROM generate_series(1, 25) g;
+        CREATE SCHEMA sales;
+        CREATE TABLE sales.items (sku text PRIMARY KEY, qty int8);
+        INSERT INTO sales.items VALUES ('a', 1);
+        CREATE VIEW public.eu_orders AS SELECT id, updated_at FROM orders WHERE region = 'eu';
+        """;
+
+    private JsonObject Config(string database, object? extra = null)
+    {
+        var config = new JsonObject
+        {
+            ["host"] = "127.0.0.1",
+            ["port"] = server.Port,
+            ["user"] = "postgres",
+            ["password"] = "${DATASPOC_TEST_PG_PASSWORD}",
+            ["dbname"] = database,
+            ["sslmode"] = "disable",
+        };
+        Environment.SetEnvironmentVariable("DATASPOC_TEST_PG_PASSWORD", PostgresServer.Password);
+        return config;
+    }
+
+    [Fact]
+    public async Task Discovery_maps_every_column_type_to_json_schema_with_keys_and_stream_ids()
+    {
+        var db = await server.CreateDatabaseAsync(AllTypes);
+        var catalog = await _h.DiscoverAsync("postgres", Config(db));
+        var streams = catalog["streams"]!.AsArray().ToDictionary(s => (string)s!["tap_stream_id"]!, s => s!.AsObject());
+        Assert.Equal(["public-all_types", "public-eu_orders", "public-orders", "sales-items"], streams.Keys.Order());
+        Assert.Equal("""["region","id"]""", streams["public-orders"]["key_properties"]!.ToJsonString());
+        Assert.Equal("[]", streams["public-eu_orders"]["key_properties"]!.ToJsonString());
+        Assert.True((bool)streams["public-eu_orders"]["metadata"]![0]!["metadata"]!["is-view"]!);
+
+        var p = streams["public-all_types"]["schema"]!["properties"]!;
+        string S(string column) => SingerOutput.Json(p[column]);
+        Assert.Equal("""{"type":["integer"]}""", S("id"));
+        Assert.Equal("""{"type":["null","integer"]}""", S("small"));
+        Assert.Equal("""{"type":["integer"]}""", S("big"));
+        Assert.Equal("""{"type":["null","number"]}""", S("real_v"));
+        Assert.Equal("""{"type":["null","number"]}""", S("double_v"));
+        Assert.Equal("""{"type":["null","number"],"multipleOf":0.01}""", S("price"));
+        Assert.Equal("""{"type":["null","number"]}""", S("exact"));
+        Assert.Equal("""{"type":["null","number"],"multipleOf":1}""", S("whole"));
+        Assert.Equal("""{"type":["null","boolean"]}""", S("flag"));
+        Assert.Equal("""{"type":["null","string"]}""", S("name"));
+        Assert.Equal("""{"type":["null","string"],"maxLength":5}""", S("code"));
+        Assert.Equal("""{"type":["null","string"],"format":"uuid"}""", S("uid"));
+        Assert.Equal("""{"type":["null","string"],"format":"date"}""", S("day"));
+        Assert.Equal("""{"type":["null","string"],"format":"date-time"}""", S("at"));
+        Assert.Equal("""{"type":["null","string"],"format":"date-time"}""", S("at_tz"));
+        Assert.Equal("""{"type":["null","string"],"format":"time"}""", S("clock"));
+        Assert.Equal("{}", S("doc"));
+        Assert.Equal("{}", S("docb"));
+        Assert.Equal("""{"type":["null","string"],"contentEncoding":"base64"}""", S("blob"));
+        Assert.Equal("""{"type":["null","array"],"items":{"type":["null","string"]}}""", S("tags"));
+        Assert.Equal("""{"type":["null","array"],"items":{"type":["null","integer"]}}""", S("scores"));
+        Assert.Equal("""{"type":["null","string"]}""", S("feeling"));
+        Assert.Equal("""{"type":["null","string"]}""", S("span"));
+        var priceMeta = streams["public-all_types"]["metadata"]!.AsArray().Single(m => m!["breadcrumb"]!.ToJsonString() == """["properties","price"]""");
+        Assert.Equal("numeric(12,2)", (string)priceMeta!["metadata"]!["sql-datatype"]!);
+    }
+
+    [Fact]
+    public async Task Full_table_sync_writes_every_value_in_its_json_form_then_activates_a_new_version()
+    {
+        var db = await server.CreateDatabaseAsync(AllTypes);
+        var config = Config(db);
+        config["filter_tables"] = new JsonArray("all_types");
+        var output = await _h.SyncAsync("postgres", config);
+        var rows = output.Records("public-all_types").ToList();
+        Assert.Equal(2, rows.Count);
+        Assert.Equal("""
+            {"id":1,"small":7,"big":9000000000,"real_v":1.5,"double_v":2.25,"price":1234.56,"exact":0.000001,"whole":42,"flag":true,"name":"héllo \"q\"","code":"ab","letter":"x  ","uid":"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11","day":"2024-02-29","at":"2024-01-02T03:04:05.123456Z","at_tz":"2024-01-02T01:04:05.500000Z","clock":"13:14:15.000001","doc":{"a":[1,2]},"docb":{"b":{"c":null}},"blob":"AAEC/w==","tags":["x",null,"z"],"scores":[1,2],"feeling":"happy","span":"1 day 02:00:00","addr":"10.0.0.1/32"}
+            """, SingerOutput.Json(rows[0]));
+        Assert.All(rows[1].Where(kv => kv.Key is not ("id" or "big")), kv => Assert.Null(kv.Value));
+        Assert.Contains(output.Messages, m => (string)m["type"]! == "ACTIVATE_VERSION" && (string)m["stream"]! == "public-all_types");
+        Assert.DoesNotContain("public-orders", output.RecordStreams);
+    }
+
+    [Fact]
+    public async Task Incremental_sync_reads_rows_from_the_inclusive_bookmark_in_key_order_with_state_after_each_batch()
+    {
+        var db = await server.CreateDatabaseAsync(AllTypes);
+        var config = Config(db);
+        config["filter_tables"] = new JsonArray("public.orders");
+        config["replication_keys"] = new JsonObject { ["public-orders"] = "updated_at" };
+        config["batch_size"] = 10;
+        var first = await _h.SyncAsync("postgres", config);
+        Assert.Equal(Enumerable.Range(1, 25).Select(i => (long)i), first.Records("public-orders").Select(r => (long)r["id"]!));
+        var states = first.Messages.Where(m => (string)m["type"]! == "STATE").ToList();
+        Assert.True(states.Count >= 3, $"expected a STATE after each batch of 10, got {states.Count}");
+        var bookmark = first.LastState!["bookmarks"]!["public-orders"]!;
+        Assert.Equal("updated_at", (string)bookmark["replication_key"]!);
+        Assert.Equal("2024-01-02 01:00:00+00", (string)bookmark["replication_key_value"]!);
+        Assert.DoesNotContain(first.Messages, m => (string)m["type"]! == "ACTIVATE_VERSION");
+
+        await server.ExecuteAsync(db, "INSERT INTO orders (region, updated_at) VALUES ('eu', '2024-03-01 00:00:00+00'), ('us', '2024-03-02 00:00:00+00')");
+        var second = await _h.SyncAsync("postgres", config, first.LastState);
+        // Inclusive bookmark: the last row of the previous run comes again, then only the new rows.
+        Assert.Equal([25L, 26L, 27L], second.Records("public-orders").Select(r => (long)r["id"]!));
+        Assert.Equal("2024-03-02 00:00:00+00", (string)second.LastState!["bookmarks"]!["public-orders"]!["replication_key_value"]!);
+    }
+
+    [Fact]
+    public async Task Catalog_metadata_selects_streams_and_sets_the_replication_key()
+    {
+        var db = await server.CreateDatabaseAsync(AllTypes);
+        var config = Config(db);
+        var catalog = await _h.DiscoverAsync("postgres", config);
+        foreach (var s in catalog["streams"]!.AsArray())
+        {
+            var top = s!["metadata"]![0]!["metadata"]!.AsObject();
+            var id = (string)s["tap_stream_id"]!;
+            top["selected"] = id == "sales-items";
+            if (id == "sales-items") { top["replication-method"] = "INCREMENTAL"; top["replication-key"] = "sku"; }
+        }
+        var output = await _h.SyncAsync("postgres", config, catalog: catalog);
+        Assert.Equal(["sales-items"], output.RecordStreams);
+        Assert.Equal("a", (string)output.LastState!["bookmarks"]!["sales-items"]!["replication_key_value"]!);
+    }
+
+    [Fact]
+    public async Task A_wrong_password_fails_with_a_message_that_does_not_contain_it()
+    {
+        var db = await server.CreateDatabaseAsync("SELECT 1");
+        var config = Config(db);
+        config["password"] = "not-the-password-xyz";
+        var stderr = await _h.FailAsync("postgres", config);
+        Assert.Contains("cannot connect to 127.0.0.1", stderr);
+        Assert.DoesNotContain("not-the-password-xyz", stderr);
+    }
+}

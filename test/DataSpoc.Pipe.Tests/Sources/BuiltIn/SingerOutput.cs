@@ -1,0 +1,131 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Xunit;
+
+namespace DataSpoc.Pipe.Tests.Sources.BuiltIn;
+
+/// <summary>
+/// A tap's stdout parsed and checked as Singer: every line a JSON object with a known type, every RECORD after
+/// its stream's SCHEMA, every STATE an object, and every record's values of the types its schema declares.
+/// </summary>
+public sealed class SingerOutput
+{
+    public List<JsonObject> Messages { get; } = [];
+    public List<string> Lines { get; } = [];
+    public Dictionary<string, JsonObject> Schemas { get; } = new();
+    public Dictionary<string, List<string>> KeyProperties { get; } = new();
+
+    public IEnumerable<JsonObject> Records(string stream) =>
+        Messages.Where(m => (string)m["type"]! == "RECORD" && (string)m["stream"]! == stream).Select(m => m["record"]!.AsObject());
+
+    public IEnumerable<string> RecordStreams => Messages.Where(m => (string)m["type"]! == "RECORD").Select(m => (string)m["stream"]!).Distinct();
+
+    public JsonObject? LastState => Messages.LastOrDefault(m => (string)m["type"]! == "STATE")?["value"]?.AsObject();
+
+    /// <summary>Compact JSON without escaping non-ASCII text, for readable comparisons.</summary>
+    public static string Json(JsonNode? node) => node?.ToJsonString(new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) ?? "null";
+
+    public static SingerOutput Parse(byte[] utf8)
+    {
+        var output = new SingerOutput();
+        var text = Encoding.UTF8.GetString(utf8);
+        var lines = text.Split('\n');
+        Assert.True(text.Length == 0 || text.EndsWith('\n'), "output must end with a newline");
+        for (var i = 0; i < lines.Length; i++)
+        {
+            if (i == lines.Length - 1 && lines[i].Length == 0) break;
+            var line = i + 1;
+            JsonObject message;
+            try { message = JsonNode.Parse(lines[i])!.AsObject(); }
+            catch (Exception e) { throw new Xunit.Sdk.XunitException($"line {line} is not a JSON object: {e.Message}: {lines[i]}"); }
+            output.Messages.Add(message);
+            output.Lines.Add(lines[i]);
+            var type = (string?)message["type"] ?? throw new Xunit.Sdk.XunitException($"line {line} has no type");
+            switch (type)
+            {
+                case "SCHEMA":
+                    var stream = (string)message["stream"]!;
+                    var schema = message["schema"] as JsonObject ?? throw new Xunit.Sdk.XunitException($"line {line}: SCHEMA without schema object");
+                    Assert.True(message["key_properties"] is JsonArray, $"line {line}: SCHEMA without key_properties array");
+                    output.Schemas[stream] = schema;
+                    output.KeyProperties[stream] = message["key_properties"]!.AsArray().Select(k => (string)k!).ToList();
+                    foreach (var key in output.KeyProperties[stream])
+                        Assert.True(schema["properties"]?[key] is not null, $"line {line}: key property {key} is not in the schema");
+                    break;
+                case "RECORD":
+                    var recordStream = (string)message["stream"]!;
+                    if (!output.Schemas.TryGetValue(recordStream, out var recordSchema))
+                        throw new Xunit.Sdk.XunitException($"line {line}: RECORD of stream {recordStream} before its SCHEMA");
+                    var record = message["record"] as JsonObject ?? throw new Xunit.Sdk.XunitException($"line {line}: RECORD without record object");
+                    Conforms(record, recordSchema, $"line {line} stream {recordStream}");
+                    break;
+                case "STATE":
+                    Assert.True(message["value"] is JsonObject, $"line {line}: STATE value must be an object");
+                    break;
+                case "ACTIVATE_VERSION":
+                    break;
+                default:
+                    throw new Xunit.Sdk.XunitException($"line {line}: unknown message type {type}");
+            }
+        }
+        return output;
+    }
+
+    /// <summary>Checks a value against a JSON Schema subset: type (with null), format date/date-time/time/uuid, properties, items, multipleOf.</summary>
+    public static void Conforms(JsonNode? value, JsonNode? schema, string where)
+    {
+        if (schema is not JsonObject s || s.Count == 0) return;
+        var types = s["type"] switch
+        {
+            JsonArray a => a.Select(t => (string)t!).ToList(),
+            JsonValue v => [(string)v!],
+            _ => null,
+        };
+        if (types is null) return;
+        if (value is null)
+        {
+            Assert.True(types.Contains("null"), $"{where}: null where the schema does not allow it");
+            return;
+        }
+        var kind = value.GetValueKind();
+        var ok = kind switch
+        {
+            JsonValueKind.String => types.Contains("string"),
+            JsonValueKind.True or JsonValueKind.False => types.Contains("boolean"),
+            JsonValueKind.Number => types.Contains("number") || (types.Contains("integer") && value.AsValue().TryGetValue(out long _)),
+            JsonValueKind.Object => types.Contains("object"),
+            JsonValueKind.Array => types.Contains("array"),
+            _ => false,
+        };
+        Assert.True(ok, $"{where}: value {value.ToJsonString()} is not of type {string.Join("|", types)}");
+        if (kind == JsonValueKind.String && s["format"] is JsonValue f)
+        {
+            var text = (string)value!;
+            var valid = (string)f! switch
+            {
+                "date-time" => DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out _),
+                "date" => DateOnly.TryParseExact(text, "yyyy-MM-dd", out _),
+                "time" => TimeOnly.TryParse(text, CultureInfo.InvariantCulture, out _),
+                "uuid" => Guid.TryParse(text, out _),
+                _ => true,
+            };
+            Assert.True(valid, $"{where}: '{text}' is not a valid {f}");
+        }
+        if (kind == JsonValueKind.Number && s["multipleOf"] is JsonValue step)
+        {
+            var d = value.GetValue<decimal>();
+            var m = step.GetValue<decimal>();
+            Assert.True(d % m == 0, $"{where}: {d} is not a multiple of {m}");
+        }
+        if (kind == JsonValueKind.Object && s["properties"] is JsonObject props)
+            foreach (var (name, sub) in value.AsObject())
+            {
+                Assert.True(props.ContainsKey(name), $"{where}: property {name} is not in the schema");
+                Conforms(sub, props[name], $"{where}.{name}");
+            }
+        if (kind == JsonValueKind.Array && s["items"] is JsonObject items)
+            foreach (var item in value.AsArray()) Conforms(item, items, $"{where}[]");
+    }
+}

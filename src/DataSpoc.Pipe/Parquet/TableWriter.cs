@@ -111,8 +111,17 @@ internal sealed class TableWriter : IAsyncDisposable
         _batches.Remove(partition);
         if (batch.Rows == 0) { Return(batch); return; }
         // Synchronous wait on purpose: the reader thread must slow down when the encoder is behind.
-        var write = _toEncode.Writer.WriteAsync((partition, batch));
-        if (!write.IsCompletedSuccessfully) write.AsTask().GetAwaiter().GetResult();
+        try
+        {
+            var write = _toEncode.Writer.WriteAsync((partition, batch));
+            if (!write.IsCompletedSuccessfully) write.AsTask().GetAwaiter().GetResult();
+        }
+        catch (ChannelClosedException)
+        {
+            // The encoder died (disk full, I/O error): its exception, not "channel closed", explains the failure.
+            _encoder.GetAwaiter().GetResult();
+            throw;
+        }
     }
 
     /// <summary>Encodes everything buffered and finishes every file; returns the files, complete on disk.</summary>

@@ -10,7 +10,7 @@ namespace DataSpoc.Pipe.Tests.Failures;
 /// the bad run must fail with an error naming the line (and stream/field where it has one), or follow its documented
 /// handling, never throw, and leave what the good run committed exactly as it was.
 /// </summary>
-public class BadInputCorpusTests
+public class BadInputCorpusTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static string Corpus(string name) => TempLake.Asset(Path.Combine("bad-input", name));
 
@@ -42,6 +42,7 @@ public class BadInputCorpusTests
 
         var bad = await TempLake.RunAsync(lake.Pipeline(pipeline, Corpus(file)));
 
+        output.WriteLine($"{file}: {bad.Log.Error}");
         Assert.False(bad.Succeeded);
         Assert.NotNull(bad.Log.Error);
         foreach (var words in expected) Assert.Contains(words, bad.Log.Error, StringComparison.Ordinal);
@@ -64,6 +65,7 @@ public class BadInputCorpusTests
 
         var bad = await TempLake.RunAsync(lake.Pipeline(pipeline, file));
 
+        output.WriteLine($"deep nesting: {bad.Log.Error}");
         Assert.False(bad.Succeeded);
         Assert.Contains("line 3", bad.Log.Error);
         Assert.Contains("depth", bad.Log.Error, StringComparison.OrdinalIgnoreCase);
@@ -109,6 +111,7 @@ public class BadInputCorpusTests
         await LandGoodRunAsync(lake, pipeline);
 
         var bad = await TempLake.RunAsync(lake.Pipeline(pipeline, Corpus("duplicate-columns-by-case.singer")));
+        output.WriteLine($"duplicate-columns-by-case: {bad.Log.Error}");
 
         Assert.False(bad.Succeeded);
         Assert.Contains("line 1", bad.Log.Error);
@@ -125,6 +128,7 @@ public class BadInputCorpusTests
         await LandGoodRunAsync(lake, pipeline);
 
         var bad = await TempLake.RunAsync(lake.Pipeline(pipeline, Corpus("empty-schema.singer")));
+        output.WriteLine($"empty-schema: {bad.Log.Error}");
 
         Assert.False(bad.Succeeded);
         Assert.Contains("line 1 (stream 'items')", bad.Log.Error);

@@ -49,6 +49,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         try
         {
             log.Notices.AddRange(CleanLeftovers(Path.GetDirectoryName(privateDir)!, Path.GetDirectoryName(spoolDir)!, runId));
+            log.Notices.AddRange(CleanMetadataTempFiles(store, pipeline.Name, startedAt));
             var committer = new LakeCommitter(store, _time);
             if (await committer.RecoverAsync(pipeline.Name, cancellationToken).ConfigureAwait(false) is { } recovered)
                 log.Notices.Add(recovered);
@@ -313,6 +314,38 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             : Path.Combine(Path.GetTempPath(), $"dataspoc-pipe-{Environment.UserName}", "spool", LakePaths.TableName(pipeline), runId);
 
     /// <summary>Removes temp folders of earlier runs of this pipeline (killed runs); we hold its lock, so none is live.</summary>
+    /// <summary>
+    /// A file:// write killed between its temp file and the rename leaves <c>&lt;name&gt;.tmp-&lt;id&gt;</c>. This pipeline's
+    /// journal, state, lock and log temp files are ours (we hold its lock); the shared manifest's only when old.
+    /// </summary>
+    private static List<string> CleanMetadataTempFiles(IObjectStore store, string pipeline, DateTimeOffset now)
+    {
+        var notices = new List<string>();
+        if (store is not LocalObjectStore) return notices;
+        var root = store.Bucket.LocalPath;
+        var candidates = new List<(string Folder, string Prefix, bool OnlyOld)>
+        {
+            (Path.GetDirectoryName(LakeCommitter.JournalKey(pipeline))!, Path.GetFileName(LakeCommitter.JournalKey(pipeline)) + ".tmp-", false),
+            (Path.GetDirectoryName(LakePaths.LockKey(pipeline))!, Path.GetFileName(LakePaths.LockKey(pipeline)) + ".tmp-", false),
+            (Path.GetDirectoryName(LakePaths.StateKey(pipeline))!, "", false),
+            (LakePaths.LogsPrefix(pipeline).TrimEnd('/'), "", false),
+            (Path.GetDirectoryName(LakePaths.ManifestKey)!, Path.GetFileName(LakePaths.ManifestKey) + ".tmp-", true),
+        };
+        foreach (var (folder, prefix, onlyOld) in candidates)
+        {
+            var dir = Path.Combine(root, folder);
+            if (!Directory.Exists(dir)) continue;
+            foreach (var file in Directory.GetFiles(dir, prefix + "*"))
+            {
+                if (!Path.GetFileName(file).Contains(".tmp-", StringComparison.Ordinal)) continue;
+                if (onlyOld && File.GetLastWriteTimeUtc(file) > now.UtcDateTime.AddMinutes(-10)) continue;
+                try { File.Delete(file); } catch (IOException) { continue; } catch (UnauthorizedAccessException) { continue; }
+                notices.Add($"removed a leftover temp file {Path.GetRelativePath(root, file).Replace('\\', '/')}");
+            }
+        }
+        return notices;
+    }
+
     private static IEnumerable<string> CleanLeftovers(string privateParent, string spoolParent, string runId)
     {
         var notices = new List<string>();

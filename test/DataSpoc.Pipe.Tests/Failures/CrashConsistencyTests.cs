@@ -111,7 +111,7 @@ public class CrashConsistencyTests(ITestOutputHelper output)
     };
 
     /// <summary>What a killed run left behind, so the repair run's notices can be checked against it.</summary>
-    private sealed record Leftovers(bool Lock, string? JournalPhase, bool SpoolOrPrivateDirs, List<string> TempDataFiles)
+    private sealed record Leftovers(bool Lock, string? JournalPhase, bool SpoolOrPrivateDirs, List<string> TempFiles)
     {
         public static Leftovers Find(TempLake lake, string pipeline)
         {
@@ -129,7 +129,7 @@ public class CrashConsistencyTests(ITestOutputHelper output)
                 File.Exists(Path.Combine(lake.Root, LakePaths.LockKey(pipeline))),
                 phase,
                 dirs.Any(d => Directory.Exists(d) && Directory.EnumerateFileSystemEntries(d).Any()),
-                keys.Where(k => !k.StartsWith(".dataspoc/", StringComparison.Ordinal) && k.Contains(".parquet.tmp-", StringComparison.Ordinal)).ToList());
+                keys.Where(k => k.Contains(".tmp-", StringComparison.Ordinal) && !k.StartsWith(LakePaths.ManifestKey, StringComparison.Ordinal)).ToList());
         }
 
         public IEnumerable<string> UnreportedIn(RunLog log)
@@ -138,7 +138,7 @@ public class CrashConsistencyTests(ITestOutputHelper output)
             if (Lock && !Said("took over a stale lock")) yield return "a stale lock was taken over without a notice";
             if (JournalPhase is not null && !Said("interrupted commit")) yield return $"a '{JournalPhase}' journal was repaired without a notice";
             if (SpoolOrPrivateDirs && !Said("removed leftover temp files")) yield return "leftover spool/private folders were removed without a notice";
-            if (TempDataFiles.Count > 0 && !Said("leftover temp file")) yield return $"temp data files {string.Join(", ", TempDataFiles)} were not reported";
+            if (TempFiles.Count > 0 && !Said("leftover temp file")) yield return $"temp files {string.Join(", ", TempFiles)} were not reported";
         }
     }
 }

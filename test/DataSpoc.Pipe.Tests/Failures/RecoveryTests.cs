@@ -1,0 +1,90 @@
+using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Storage;
+using DataSpoc.Pipe.Tests.Support;
+
+namespace DataSpoc.Pipe.Tests.Failures;
+
+/// <summary>
+/// The repairs the kill harness found missing, each pinned by a deterministic test: the states a SIGKILL can leave
+/// are built by hand, then the next run (or recovery) must repair them and say so.
+/// </summary>
+public class RecoveryTests
+{
+    [Fact]
+    public async Task Recovering_a_commit_killed_after_its_manifest_write_counts_its_rows_once()
+    {
+        using var lake = new TempLake();
+        var store = new LocalObjectStore(BucketUri.Parse(lake.Bucket));
+        var committer = new LakeCommitter(store, TimeProvider.System);
+        var plan = new CommitPlan
+        {
+            RunId = "r1",
+            Pipeline = "p",
+            StartedAt = DateTimeOffset.UtcNow,
+            Tables = { new TableChange { Key = "test/items", Rows = 5, Files = 1, Bytes = 10, Entry = new ManifestTable { Source = "test", Table = "items", Pipeline = "p" } } },
+        };
+        await committer.CommitAsync(plan, CancellationToken.None);
+        // The crash: manifest written, journal still saying "deleted" (the step before the manifest).
+        plan.Phase = CommitPlan.PhaseDeleted;
+        await store.PutAsync(LakeCommitter.JournalKey("p"), LakeJson.Serialize(plan), WriteCondition.None, CancellationToken.None);
+
+        var notice = await committer.RecoverAsync("p", CancellationToken.None);
+
+        Assert.StartsWith("completed the interrupted commit of run r1", notice);
+        var table = lake.Manifest().Tables["test/items"];
+        Assert.Equal(5, table.RowCount);
+        Assert.Equal(1, table.Stats.Extractions);
+        Assert.Equal(1, table.Stats.Files);
+        Assert.False(File.Exists(Path.Combine(lake.Root, LakeCommitter.JournalKey("p"))));
+    }
+
+    [Fact]
+    public async Task Rolling_back_a_commit_killed_while_a_file_landed_removes_its_temp_file_and_says_so()
+    {
+        using var lake = new TempLake();
+        var store = new LocalObjectStore(BucketUri.Parse(lake.Bucket));
+        const string key = "raw/test/items/dt=2025-01-20/items_0000.parquet";
+        var plan = new CommitPlan { RunId = "r2", Pipeline = "p", Files = { new PlannedFile("/nowhere/spooled.parquet.part", key) } };
+        await store.PutAsync(LakeCommitter.JournalKey("p"), LakeJson.Serialize(plan), WriteCondition.None, CancellationToken.None);
+        var temp = Path.Combine(lake.Root, key + ".tmp-0123456789ab");
+        Directory.CreateDirectory(Path.GetDirectoryName(temp)!);
+        File.WriteAllText(temp, "half a parquet file");
+
+        var notice = await new LakeCommitter(store, TimeProvider.System).RecoverAsync("p", CancellationToken.None);
+
+        Assert.Equal("rolled back the interrupted commit of run r2 (1 files not all landed, 1 leftover temp file(s) removed; state untouched)", notice);
+        Assert.False(File.Exists(temp));
+    }
+
+    [Fact]
+    public async Task A_run_removes_temp_files_its_pipeline_left_in_journal_state_lock_and_log_folders_and_says_so()
+    {
+        using var lake = new TempLake();
+        const string pipeline = "meta-temps";
+        await BadInputCorpusTests.LandGoodRunAsync(lake, pipeline);
+        string[] temps =
+        [
+            LakeCommitter.JournalKey(pipeline) + ".tmp-aaaaaaaaaaaa",
+            LakePaths.StateKey(pipeline) + ".tmp-bbbbbbbbbbbb",
+            LakePaths.LockKey(pipeline) + ".tmp-cccccccccccc",
+            LakePaths.LogsPrefix(pipeline) + "2025-01-20T10-00-00Z_deadbeef.json.tmp-dddddddddddd",
+            LakeCommitter.JournalKey("another-pipeline") + ".tmp-eeeeeeeeeeee",
+        ];
+        foreach (var t in temps)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(lake.Root, t))!);
+            File.WriteAllText(Path.Combine(lake.Root, t), "{\"half\":");
+        }
+
+        var run = await TempLake.RunAsync(lake.Pipeline(pipeline, lake.WriteSinger("more.singer", BadInputCorpusTests.Schema, BadInputCorpusTests.Record(4))));
+
+        Assert.True(run.Succeeded, run.Log.Error);
+        foreach (var t in temps[..4])
+        {
+            Assert.False(File.Exists(Path.Combine(lake.Root, t)), t);
+            Assert.Contains("removed a leftover temp file " + t, run.Log.Notices);
+        }
+        // Another pipeline's temp file is not ours to remove (it may be mid-write).
+        Assert.True(File.Exists(Path.Combine(lake.Root, temps[4])));
+    }
+}

@@ -10,7 +10,7 @@ public class InvalidRecordPolicyTests
     private static string WrongType => TempLake.Asset(Path.Combine("bad-input", "wrong-type-value.singer"));
 
     [Fact]
-    public async Task Fail_stops_the_run_naming_stream_record_line_and_field_and_commits_nothing()
+    public async Task Fail_stops_the_run_naming_stream_line_and_field_and_commits_nothing()
     {
         using var lake = new TempLake();
         await BadInputCorpusTests.LandGoodRunAsync(lake, "policy-fail");
@@ -18,7 +18,7 @@ public class InvalidRecordPolicyTests
         var run = await TempLake.RunAsync(lake.Pipeline("policy-fail", WrongType, p => p with { OnInvalidRecord = InvalidRecordPolicy.Fail }));
 
         Assert.False(run.Succeeded);
-        Assert.StartsWith("stream 'items', record 2 (line 3):", run.Log.Error);
+        Assert.StartsWith("stream 'items', line 3: field 'amount'", run.Log.Error);
         Assert.Contains("amount", run.Log.Error);
         BadInputCorpusTests.AssertGoodRunUntouched(lake, "policy-fail");
     }

@@ -313,7 +313,6 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             ? Path.Combine(store.Bucket.LocalPath, ".dataspoc", "tmp", LakePaths.TableName(pipeline), runId)
             : Path.Combine(Path.GetTempPath(), $"dataspoc-pipe-{Environment.UserName}", "spool", LakePaths.TableName(pipeline), runId);
 
-    /// <summary>Removes temp folders of earlier runs of this pipeline (killed runs); we hold its lock, so none is live.</summary>
     /// <summary>
     /// A file:// write killed between its temp file and the rename leaves <c>&lt;name&gt;.tmp-&lt;id&gt;</c>. This pipeline's
     /// journal, state, lock and log temp files are ours (we hold its lock); the shared manifest's only when old.
@@ -346,6 +345,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         return notices;
     }
 
+    /// <summary>Removes temp folders of earlier runs of this pipeline (killed runs); we hold its lock, so none is live.</summary>
     private static IEnumerable<string> CleanLeftovers(string privateParent, string spoolParent, string runId)
     {
         var notices = new List<string>();

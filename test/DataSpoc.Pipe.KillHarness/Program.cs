@@ -47,6 +47,9 @@ var runner = new PipelineRunner(stores)
 };
 try
 {
+    // The tests time "kill while extracting" from this line, not from process start (start-up time varies with load).
+    Console.Out.WriteLine("running");
+    Console.Out.Flush();
     var result = await runner.RunAsync(pipeline, new RunOptions { Full = (bool?)run["full"] ?? false }, CancellationToken.None);
     Console.Out.WriteLine("result " + JsonSerializer.Serialize(new { status = result.Log.Status, error = result.Log.Error }));
     return result.Succeeded ? 0 : 1;

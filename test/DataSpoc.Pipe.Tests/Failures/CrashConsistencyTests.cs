@@ -18,7 +18,7 @@ namespace DataSpoc.Pipe.Tests.Failures;
 public class CrashConsistencyTests(ITestOutputHelper output)
 {
     // DSP_KILL_ITERATIONS overrides the count when iterating on this test locally.
-    private static readonly int Iterations = int.TryParse(Environment.GetEnvironmentVariable("DSP_KILL_ITERATIONS"), out var n) ? n : 24;
+    private static readonly int Iterations = int.TryParse(Environment.GetEnvironmentVariable("DSP_KILL_ITERATIONS"), out var n) ? n : 28;
     private const int RowsPerIteration = 20_000;
 
     private enum KillPoint { WhileExtracting, AtDataFileLanding, BetweenDataFiles, AroundJournal, AroundManifest, AroundState, AroundLog }
@@ -51,12 +51,11 @@ public class CrashConsistencyTests(ITestOutputHelper output)
                 KillPoint.AroundManifest => l => l.StartsWith("at put .dataspoc/manifest.json", StringComparison.Ordinal),
                 KillPoint.AroundState => l => l.StartsWith("at put .dataspoc/state/", StringComparison.Ordinal),
                 KillPoint.AroundLog => l => l.StartsWith("at put .dataspoc/logs/", StringComparison.Ordinal),
-                _ => null,
+                _ => l => l == "running",
             };
             var run = Run(lake, pipeline, maxId);
             var outcome = await HarnessProcess.RunAsync(run, env, killWhen,
-                killDelay: TimeSpan.FromMilliseconds(random.Next(0, 100)),
-                killAfter: point == KillPoint.WhileExtracting ? TimeSpan.FromMilliseconds(random.Next(600, 3000)) : null);
+                killDelay: TimeSpan.FromMilliseconds(point == KillPoint.WhileExtracting ? random.Next(100, 900) : random.Next(0, 100)));
             if (outcome.Killed) killed++;
             output.WriteLine($"iteration {i}: {point} (n={nth}) -> {(outcome.Killed ? "killed" : "exit " + outcome.ExitCode)} after '{outcome.Stdout.LastOrDefault()}'");
 

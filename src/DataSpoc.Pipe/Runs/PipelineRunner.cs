@@ -28,7 +28,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     public async Task<RunResult> RunAsync(PipelineDefinition pipeline, RunOptions options, CancellationToken cancellationToken)
     {
         var startedAt = _time.GetUtcNow();
-        var runId = Guid.NewGuid().ToString("N")[..8];
+        // Log keys carry the start second only; leading with the millisecond (3 hex digits) keeps "the latest log is the
+        // greatest file name" true for two runs started in the same second.
+        var runId = startedAt.Millisecond.ToString("x3", System.Globalization.CultureInfo.InvariantCulture) + Guid.NewGuid().ToString("N")[..5];
         var full = options.Full || !pipeline.Incremental.Enabled;
         var redactor = new Redactor(pipeline.Secrets.Concat(Redactor.SecretsIn(pipeline.Source.InlineConfig)));
         var log = new RunLog

@@ -19,7 +19,8 @@ out.write(json.dumps({"type": "SCHEMA", "stream": "orders", "key_properties": ["
     "created_at": {"type": "string", "format": "date-time"}}}}) + "\n")
 pad = config.get("pad", 0)
 for i in range(state.get("bookmark", 0) + 1, config["count"] + 1):
-    customer = None if i % 4 == 0 else "c%d" % i + ("-%09d" % (i * 7919 % 1000000007)) * (pad // 10)
+    # Padding of pseudo-random digits, so the Parquet file stays large after compression.
+    customer = None if i % 4 == 0 else "c%d" % i + "".join("-%09d" % (i * 7919 * (k + 3) ** 5 % 1000000007) for k in range(pad // 10))
     out.write(json.dumps({"type": "RECORD", "stream": "orders", "record": {
         "id": i, "customer": customer, "amount": i * 1.25, "created_at": "2025-01-20T10:%02d:00Z" % (i % 60)}}) + "\n")
 out.write(json.dumps({"type": "STATE", "value": {"bookmark": config["count"]}}) + "\n")

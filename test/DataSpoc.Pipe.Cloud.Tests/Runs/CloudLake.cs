@@ -14,7 +14,7 @@ namespace DataSpoc.Pipe.Cloud.Tests.Runs;
 /// </summary>
 public sealed class CloudLake : IAsyncDisposable
 {
-    /// <summary>The runs' clock, so partition folders are known in advance.</summary>
+    /// <summary>When the runs' clock starts, so partition folders are known in advance.</summary>
     public static readonly DateTimeOffset Now = new(2025, 1, 20, 10, 30, 0, TimeSpan.Zero);
 
     private readonly StoreTarget _target;
@@ -52,7 +52,7 @@ public sealed class CloudLake : IAsyncDisposable
 
     /// <summary>Runs a pipeline the way the CLI does, with the store factory pointing at <paramref name="port"/> (default: the server).</summary>
     public Task<RunResult> RunAsync(PipelineDefinition pipeline, int? port = null, CancellationToken cancellationToken = default) =>
-        new PipelineRunner(_target.Factory(port), new FixedTime(Now)).RunAsync(pipeline, new RunOptions(), cancellationToken);
+        new PipelineRunner(_target.Factory(port), new ShiftedTime(Now)).RunAsync(pipeline, new RunOptions(), cancellationToken);
 
     public async Task<List<string>> KeysAsync() =>
         (await Store.ListAsync("", CancellationToken.None).ToListAsync()).Select(o => o.Key).Order(StringComparer.Ordinal).ToList();
@@ -120,8 +120,12 @@ public sealed class CloudLake : IAsyncDisposable
     public ValueTask DisposeAsync() => Store.DisposeAsync();
 }
 
-/// <summary>A clock stopped at one instant (timers still run on the system clock).</summary>
-public sealed class FixedTime(DateTimeOffset now) : TimeProvider
+/// <summary>
+/// The system clock moved to start at <paramref name="start"/>: partition dates are known in advance, and
+/// consecutive runs still get distinct start times (the committer tells a re-applied plan by its start time).
+/// </summary>
+public sealed class ShiftedTime(DateTimeOffset start) : TimeProvider
 {
-    public override DateTimeOffset GetUtcNow() => now;
+    private readonly TimeSpan _shift = start - System.GetUtcNow();
+    public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + _shift;
 }

@@ -1,0 +1,149 @@
+using DataSpoc.Pipe.Cloud.Tests.Servers;
+using DataSpoc.Pipe.Storage;
+
+namespace DataSpoc.Pipe.Cloud.Tests;
+
+/// <summary>
+/// The credential and endpoint routes of the seed page that a loopback server can exercise, and the errors a user
+/// sees for a missing bucket or a denied permission. (Routes that probe a cloud metadata service — AWS instance role,
+/// GCP metadata server, Azure managed identity — are not exercised: tests reach nothing but 127.0.0.1.)
+/// </summary>
+[Collection(CloudServersCollection.Name)]
+public sealed class CredentialAndErrorTests(CloudServers servers)
+{
+    private static readonly CancellationToken Soon = new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token;
+
+    private static async Task AssertRoundTripAsync(IObjectStore store)
+    {
+        await using (store)
+        {
+            Assert.True(await store.PutAsync("probe.json", "{}"u8.ToArray(), WriteCondition.None, Soon));
+            Assert.Equal("{}"u8.ToArray(), (await store.GetAsync("probe.json", Soon))!.Content.ToArray());
+            Assert.Single(await store.ListAsync("", Soon).ToListAsync());
+        }
+    }
+
+    [Fact]
+    public async Task S3_takes_endpoint_region_and_path_style_from_storage_options()
+    {
+        var env = new Dictionary<string, string> { ["AWS_ACCESS_KEY_ID"] = S3rverServer.AccessKey, ["AWS_SECRET_ACCESS_KEY"] = S3rverServer.SecretKey };
+        var options = new Dictionary<string, string> { ["endpoint_url"] = servers.S3.Endpoint, ["region"] = "eu-west-1", ["path_style"] = "true" };
+        await AssertRoundTripAsync(CloudServers.Factory(env).Open($"s3://{CloudServers.BucketName}/{StoreTarget.NewPrefix()}", options));
+    }
+
+    [Fact]
+    public async Task S3_falls_back_to_AWS_ENDPOINT_URL_when_the_S3_specific_variable_is_unset()
+    {
+        var env = new Dictionary<string, string>
+        {
+            ["AWS_ACCESS_KEY_ID"] = S3rverServer.AccessKey,
+            ["AWS_SECRET_ACCESS_KEY"] = S3rverServer.SecretKey,
+            ["AWS_ENDPOINT_URL"] = servers.S3.Endpoint,
+            ["AWS_REGION"] = "us-west-2",
+        };
+        await AssertRoundTripAsync(CloudServers.Factory(env).Open($"s3://{CloudServers.BucketName}/{StoreTarget.NewPrefix()}"));
+    }
+
+    [Fact]
+    public async Task Azure_connects_with_account_name_and_key_and_an_endpoint_option()
+    {
+        var env = new Dictionary<string, string> { ["AZURE_STORAGE_ACCOUNT_NAME"] = AzuriteServer.AccountName, ["AZURE_STORAGE_ACCOUNT_KEY"] = AzuriteServer.AccountKey };
+        var options = new Dictionary<string, string> { ["endpoint_url"] = servers.Azure.BlobEndpoint };
+        await AssertRoundTripAsync(CloudServers.Factory(env).Open($"az://{CloudServers.BucketName}/{StoreTarget.NewPrefix()}", options));
+    }
+
+    [Fact]
+    public async Task Abfss_and_gcs_aliases_open_the_azure_and_gcs_stores()
+    {
+        await AssertRoundTripAsync(CloudServers.Factory(servers.AzureEnvironment())
+            .Open($"abfss://{CloudServers.BucketName}@{AzuriteServer.AccountName}.dfs.core.windows.net/{StoreTarget.NewPrefix()}"));
+        await AssertRoundTripAsync(CloudServers.Factory(CloudServers.GcsEnvironment(servers.Gcs.Port))
+            .Open($"gcs://{CloudServers.BucketName}/{StoreTarget.NewPrefix()}"));
+    }
+
+    [Fact]
+    public async Task Gcs_emulator_host_may_be_given_with_its_scheme()
+    {
+        var env = new Dictionary<string, string> { ["STORAGE_EMULATOR_HOST"] = $"http://127.0.0.1:{servers.Gcs.Port}/" };
+        await AssertRoundTripAsync(CloudServers.Factory(env).Open($"gs://{CloudServers.BucketName}/{StoreTarget.NewPrefix()}"));
+    }
+
+    [Fact]
+    public void Azure_without_credentials_says_which_variables_to_set()
+    {
+        var error = Assert.Throws<StorageException>(() => CloudServers.Factory(new Dictionary<string, string>()).Open("az://lake"));
+        Assert.Contains("AZURE_STORAGE_CONNECTION_STRING", error.Message);
+        Assert.Contains("AZURE_STORAGE_ACCOUNT_NAME", error.Message);
+    }
+
+    [Fact]
+    public async Task A_missing_bucket_is_named_in_the_error_for_every_provider()
+    {
+        var stores = new (IObjectStore Store, string Expected)[]
+        {
+            (CloudServers.Factory(CloudServers.S3Environment(servers.S3.Port)).Open("s3://no-such-bucket/p"), "bucket 'no-such-bucket' does not exist"),
+            (CloudServers.Factory(servers.AzureEnvironment()).Open("az://no-such-container/p"), "container 'no-such-container' does not exist"),
+            (CloudServers.Factory(CloudServers.GcsEnvironment(servers.Gcs.Port)).Open("gs://no-such-bucket/p"), "bucket 'no-such-bucket' does not exist"),
+        };
+        foreach (var (store, expected) in stores)
+        {
+            await using (store)
+            {
+                var put = await Assert.ThrowsAsync<StorageException>(() => store.PutAsync("m.json", "{}"u8.ToArray(), WriteCondition.None, Soon));
+                Assert.Contains(expected, put.Message);
+                var list = await Assert.ThrowsAsync<StorageException>(async () => await store.ListAsync("", Soon).ToListAsync());
+                Assert.Contains(expected, list.Message);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task S3_access_denied_names_the_operation_and_the_permission_and_not_the_secret()
+    {
+        const string wrongSecret = "not-the-S3RVER-secret-7d1c";
+        var env = CloudServers.S3Environment(servers.S3.Port);
+        // s3rver does not check SigV4 signatures, only that the access key id is one of its accounts.
+        env["AWS_ACCESS_KEY_ID"] = "AKIAUNKNOWNKEY000000";
+        env["AWS_SECRET_ACCESS_KEY"] = wrongSecret;
+        await using var store = CloudServers.Factory(env).Open($"s3://{CloudServers.BucketName}/p");
+        var put = await Assert.ThrowsAsync<StorageException>(() => store.PutAsync("m.json", "{}"u8.ToArray(), WriteCondition.None, Soon));
+        Assert.Contains("access denied: cannot put s3://lake/p/m.json", put.Message);
+        Assert.Contains("s3:PutObject", put.Message);
+        var list = await Assert.ThrowsAsync<StorageException>(async () => await store.ListAsync("", Soon).ToListAsync());
+        Assert.Contains("s3:ListBucket", list.Message);
+        var delete = await Assert.ThrowsAsync<StorageException>(() => store.DeleteAsync("m.json", Soon));
+        Assert.Contains("s3:DeleteObject", delete.Message);
+        Assert.DoesNotContain(wrongSecret, put.Message + list.Message + delete.Message);
+    }
+
+    [Fact]
+    public async Task Azure_access_denied_names_the_operation_and_the_permission_and_not_the_key()
+    {
+        var wrongKey = Convert.ToBase64String("definitely-not-the-azurite-key-0123456789abcdef"u8.ToArray());
+        var env = new Dictionary<string, string> { ["AZURE_STORAGE_CONNECTION_STRING"] = servers.Azure.ConnectionString().Replace(AzuriteServer.AccountKey, wrongKey, StringComparison.Ordinal) };
+        await using var store = CloudServers.Factory(env).Open($"az://{CloudServers.BucketName}/p");
+        var put = await Assert.ThrowsAsync<StorageException>(() => store.PutAsync("m.json", "{}"u8.ToArray(), WriteCondition.None, Soon));
+        Assert.Contains("access denied: cannot put az://lake/p/m.json", put.Message);
+        Assert.Contains("blobs/write", put.Message);
+        var get = await Assert.ThrowsAsync<StorageException>(() => store.GetAsync("m.json", Soon));
+        Assert.Contains("cannot get", get.Message);
+        Assert.Contains("blobs/read", get.Message);
+        var list = await Assert.ThrowsAsync<StorageException>(async () => await store.ListAsync("", Soon).ToListAsync());
+        Assert.Contains("cannot list", list.Message);
+        Assert.DoesNotContain(wrongKey, put.Message + get.Message + list.Message);
+    }
+
+    [Fact]
+    public async Task Gcs_access_denied_names_the_operation_and_the_iam_permission()
+    {
+        servers.Gcs.CreateBucket("locked-down");
+        servers.Gcs.DeniedBuckets["locked-down"] = 0;
+        await using var store = CloudServers.Factory(CloudServers.GcsEnvironment(servers.Gcs.Port)).Open("gs://locked-down/p");
+        var put = await Assert.ThrowsAsync<StorageException>(() => store.PutAsync("m.json", "{}"u8.ToArray(), WriteCondition.None, Soon));
+        Assert.Contains("access denied: cannot put gs://locked-down/p/m.json", put.Message);
+        Assert.Contains("storage.objects.create", put.Message);
+        Assert.Contains("storage.objects.get", (await Assert.ThrowsAsync<StorageException>(() => store.GetAsync("m.json", Soon))).Message);
+        Assert.Contains("storage.objects.list", (await Assert.ThrowsAsync<StorageException>(async () => await store.ListAsync("", Soon).ToListAsync())).Message);
+        Assert.Contains("storage.objects.delete", (await Assert.ThrowsAsync<StorageException>(() => store.DeleteAsync("m.json", Soon))).Message);
+    }
+}

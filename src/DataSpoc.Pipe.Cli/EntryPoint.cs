@@ -86,6 +86,10 @@ internal static class EntryPoint
                 .WithDescription("List this home's crontab entries with their next run time.")
                 .WithExample("schedule", "list", "--output", "json");
         });
+        config.AddCommand<TapCommand>("tap")
+            .WithDescription("Run a built-in tap as a standalone Singer tap: messages on stdout, for other Singer tools.")
+            .WithExample("tap", "csv", "--config", "csv.json", "--discover")
+            .WithExample("tap", "csv", "--config", "csv.json", "--catalog", "catalog.json");
         config.AddCommand<DemoCommand>("demo")
             .WithDescription("Create sample CSV data and a 'demo' pipeline (built-in csv tap -> file://<home>/demo-lake), run it, and show the tables it wrote.")
             .WithExample("demo");

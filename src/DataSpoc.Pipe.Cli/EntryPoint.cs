@@ -36,6 +36,7 @@ internal static class EntryPoint
         config.SetApplicationVersion(ToolVersion.Current);
         config.PropagateExceptions();
         config.CaseSensitivity(CaseSensitivity.All);
+        config.UseStrictParsing();
 
         config.AddCommand<InitCommand>("init")
             .WithDescription("Create the home folder (~/.dataspoc-pipe or $DATASPOC_PIPE_HOME): config.yaml, pipelines/, sources/, transforms/. Safe to run again.")

@@ -14,7 +14,7 @@ internal sealed class ManifestCommand : AsyncCommand<ManifestCommand.Settings>
     public sealed class Settings : OutputSettings
     {
         [CommandArgument(0, "<BUCKET_URI>")]
-        [Description("The bucket: file:///abs/dir, s3://bucket[/prefix], gs://bucket, az://container")]
+        [Description("The bucket: file:///abs/dir, s3://bucket[[/prefix]], gs://bucket, az://container")]
         public string Bucket { get; init; } = "";
     }
 

@@ -23,6 +23,8 @@ public sealed class StatusLogsManifestTests : IDisposable
         _home.WriteShopPipeline("never");
         _home.WriteShopPipeline("broken", tapArgs: " --fail");
         var first = RunJson("scheduled");
+        // Log names order by start second, then by random run id: two runs in one second have no defined "latest".
+        Thread.Sleep(1100);
         var second = RunJson("scheduled", "--full");
         var failed = RunJson("broken");
 
@@ -64,6 +66,7 @@ public sealed class StatusLogsManifestTests : IDisposable
     {
         _home.WriteShopPipeline("shop");
         var first = RunJson("shop");
+        Thread.Sleep(1100);
         var second = RunJson("shop", "--full");
 
         var latest = CliProcess.Run(_home, "logs", "shop");

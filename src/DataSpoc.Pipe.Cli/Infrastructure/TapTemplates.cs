@@ -18,7 +18,7 @@ internal static class TapTemplates
         ["csv"] = """{"path": "/path/to/csv/folder-or-file", "delimiter": ","}""",
         ["jsonl"] = """{"path": "/path/to/jsonl/folder-or-file"}""",
         ["parquet"] = """{"path": "file:///path/to/lake/raw/source/table"}""",
-        ["google-sheets-public"] = """{"sheet_url": "https://docs.google.com/spreadsheets/d/<id>/edit#gid=0", "stream": "sheet"}""",
+        ["google-sheets-public"] = """{"url": "https://docs.google.com/spreadsheets/d/<id>/edit#gid=0", "stream_name": "sheet"}""",
         ["tap-github"] = """{"access_token": "${GITHUB_TOKEN}", "repositories": ["owner/repo"], "start_date": "2024-01-01T00:00:00Z"}""",
         ["tap-gitlab"] = """{"private_token": "${GITLAB_TOKEN}", "projects": "group/project", "start_date": "2024-01-01T00:00:00Z"}""",
         ["tap-s3-csv"] = """{"bucket": "my-bucket", "start_date": "2024-01-01T00:00:00Z", "tables": [{"search_prefix": "exports", "search_pattern": "\\.csv$", "table_name": "exports", "key_properties": ["id"], "delimiter": ","}]}""",

@@ -80,6 +80,29 @@ public sealed class AddCommandTests : IDisposable
         Assert.Equal(6, Json.Parse(run).Long("total_records"));
     }
 
+    [Fact]
+    public void A_built_in_tap_gets_its_template_and_validates_without_a_subprocess()
+    {
+        var data = Path.Combine(_home.Root, "csvs");
+        Directory.CreateDirectory(data);
+        File.WriteAllText(Path.Combine(data, "items.csv"), "id,price\n1,2.50\n2,\n");
+        var add = CliProcess.RunWithInput(_home, "", "add", "items", "--tap", "csv", "--bucket", _home.Bucket);
+        Assert.True(add.ExitCode == 0, add.ToString());
+        var configPath = Path.Combine(_home.Sources, "items.json");
+        Assert.Equal("/path/to/csv/folder-or-file", JsonNode.Parse(File.ReadAllText(configPath))!["path"]!.GetValue<string>());
+        File.WriteAllText(configPath, new JsonObject { ["path"] = data }.ToJsonString());
+
+        var validate = Json.Parse(CliProcess.Run(_home, "validate", "items", "-o", "json")).AsArray().Single()!;
+        Assert.True(validate.Bool("ok"), validate.ToJsonString());
+        Assert.Equal("'csv' is a built-in tap", validate["checks"]!.AsArray().Single(c => c.Str("check") == "tap").Str("detail"));
+
+        var run = CliProcess.Run(_home, "run", "items", "-o", "json");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var rows = LakeReader.Rows($"{_home.Lake}/raw/csv/items/dt=*/*.parquet", "id, price", "id");
+        Assert.Equal(2, rows.Count);
+        Assert.Null(rows[1][1]);
+    }
+
     [Theory]
     [InlineData("--cron", "61 * * * *", "--cron: invalid cron expression '61 * * * *'")]
     [InlineData("--compression", "lz4", "--compression must be zstd, snappy, gzip or none, not 'lz4'")]

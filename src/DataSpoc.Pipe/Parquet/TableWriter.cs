@@ -130,7 +130,7 @@ internal sealed class TableWriter : IAsyncDisposable
         {
             await foreach (var (partition, batch) in _toEncode.Reader.ReadAllAsync().ConfigureAwait(false))
             {
-                var file = FileFor(partition);
+                var file = FileFor(partition, batch);
                 file.WriteRowGroup(batch);
                 Return(batch);
                 var size = new FileInfo(file.Path).Length;
@@ -148,7 +148,7 @@ internal sealed class TableWriter : IAsyncDisposable
         }
     }
 
-    private ParquetBatchFile FileFor(Partition partition)
+    private ParquetBatchFile FileFor(Partition partition, ColumnBatch batch)
     {
         if (_open.TryGetValue(partition, out var file))
         {
@@ -159,7 +159,7 @@ internal sealed class TableWriter : IAsyncDisposable
         if (_open.Count >= _limits.MaxOpenFiles) Finish(_openOrder[0]);
         Directory.CreateDirectory(_spoolDirectory);
         var path = Path.Combine(_spoolDirectory, $"{_fileStem}-{_fileSeq++:D5}.parquet.part");
-        file = new ParquetBatchFile(path, _schema, _compression);
+        file = new ParquetBatchFile(path, _schema, _compression, batch);
         _open[partition] = file;
         _openOrder.Add(partition);
         return file;

@@ -81,10 +81,23 @@ internal static class TextColumnTypes
                 json.WriteString(name, cell);
                 return true;
             case TextColumnType.Integer:
+                if (IsInteger(cell))
+                {
+                    // Already a canonical JSON integer: copied as is (the hot path of a typed CSV).
+                    json.WritePropertyName(name);
+                    json.WriteRawValue(cell, skipInputValidation: true);
+                    return true;
+                }
                 if (!IsInteger(cell, allowLeadingZero: true) || !long.TryParse(cell, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l)) return false;
                 json.WriteNumber(name, l);
                 return true;
             case TextColumnType.Number:
+                if (IsNumber(cell) && cell.IndexOfAny('e', 'E') < 0 && cell.Length <= 30)
+                {
+                    json.WritePropertyName(name);
+                    json.WriteRawValue(cell, skipInputValidation: true);
+                    return true;
+                }
                 if (!IsNumber(cell, allowLeadingZero: true)) return false;
                 if (decimal.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out var m)) json.WriteNumber(name, m);
                 else if (double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d)) json.WriteNumber(name, d);
@@ -95,16 +108,15 @@ internal static class TextColumnTypes
                 json.WriteBoolean(name, b);
                 return true;
             case TextColumnType.Date:
-                if (!TryDate(cell, out var date)) return false;
-                Span<char> dateText = stackalloc char[10];
-                date.TryFormat(dateText, out _, "yyyy-MM-dd", CultureInfo.InvariantCulture);
-                json.WriteString(name, dateText);
+                // A valid yyyy-MM-dd cell is already the canonical form.
+                if (!TryDate(cell, out _)) return false;
+                json.WriteString(name, cell);
                 return true;
             case TextColumnType.DateTime:
                 if (!TryDateTime(cell, out var instant)) return false;
-                Span<char> text = stackalloc char[32];
-                instant.UtcDateTime.TryFormat(text, out var written, "yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
-                json.WriteString(name, text[..written]);
+                Span<char> text = stackalloc char[27];
+                FormatUtc(instant.UtcTicks, text);
+                json.WriteString(name, text);
                 return true;
             default:
                 return false;
@@ -172,7 +184,96 @@ internal static class TextColumnTypes
     private static bool TryDate(ReadOnlySpan<char> cell, out DateOnly date)
     {
         date = default;
-        return cell.Length == 10 && DateOnly.TryParseExact(cell, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out date);
+        if (cell.Length != 10 || cell[4] != '-' || cell[7] != '-') return false;
+        if (!Digits(cell[..4], out var year) || !Digits(cell.Slice(5, 2), out var month) || !Digits(cell.Slice(8, 2), out var day)) return false;
+        if (year < 1 || month is < 1 or > 12 || day < 1 || day > DateTime.DaysInMonth(year, month)) return false;
+        date = new DateOnly(year, month, day);
+        return true;
+    }
+
+    private static bool Digits(ReadOnlySpan<char> text, out int value)
+    {
+        value = 0;
+        foreach (var c in text)
+        {
+            if (!char.IsAsciiDigit(c)) return false;
+            value = value * 10 + (c - '0');
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// The common ISO-8601 shape without allocation: <c>yyyy-MM-dd[T ]HH:mm:ss[.f…][Z|±HH[:]MM|±HH]</c>.
+    /// Anything else goes to the general parser.
+    /// </summary>
+    private static bool TryFastDateTime(ReadOnlySpan<char> cell, out DateTimeOffset instant)
+    {
+        instant = default;
+        if (cell.Length < 19 || cell[13] != ':' || cell[16] != ':') return false;
+        if (!TryDate(cell[..10], out var date)) return false;
+        if (!Digits(cell.Slice(11, 2), out var hour) || !Digits(cell.Slice(14, 2), out var minute) || !Digits(cell.Slice(17, 2), out var second)) return false;
+        if (hour > 23 || minute > 59 || second > 59) return false;
+        var ticks = date.DayNumber * TimeSpan.TicksPerDay + hour * TimeSpan.TicksPerHour + minute * TimeSpan.TicksPerMinute + second * TimeSpan.TicksPerSecond;
+        var i = 19;
+        if (i < cell.Length && cell[i] == '.')
+        {
+            i++;
+            var start = i;
+            long fraction = 0;
+            var scale = TimeSpan.TicksPerSecond;
+            while (i < cell.Length && char.IsAsciiDigit(cell[i]))
+            {
+                if (scale > 1) { scale /= 10; fraction += (cell[i] - '0') * scale; }
+                i++;
+            }
+            if (i == start) return false;
+            ticks += fraction;
+        }
+        var offset = 0L;
+        if (i < cell.Length)
+        {
+            var sign = cell[i];
+            if (sign is 'Z' or 'z')
+            {
+                i++;
+            }
+            else if (sign is '+' or '-')
+            {
+                var rest = cell[(i + 1)..];
+                int oh, om = 0;
+                if (rest.Length == 2 && Digits(rest, out oh)) { }
+                else if (rest.Length == 4 && Digits(rest[..2], out oh) && Digits(rest[2..], out om)) { }
+                else if (rest.Length == 5 && rest[2] == ':' && Digits(rest[..2], out oh) && Digits(rest[3..], out om)) { }
+                else return false;
+                if (oh > 18 || om > 59) return false;
+                offset = (oh * TimeSpan.TicksPerHour + om * TimeSpan.TicksPerMinute) * (sign == '-' ? -1 : 1);
+                i = cell.Length;
+            }
+            if (i != cell.Length) return false;
+        }
+        var utc = ticks - offset;
+        if (utc < 0 || utc > DateTime.MaxValue.Ticks) return false;
+        instant = new DateTimeOffset(utc, TimeSpan.Zero);
+        return true;
+    }
+
+    /// <summary>Writes <c>yyyy-MM-ddTHH:mm:ss.ffffffZ</c> (27 characters) for UTC ticks.</summary>
+    private static void FormatUtc(long ticks, Span<char> text)
+    {
+        var t = new DateTime(ticks, DateTimeKind.Utc);
+        Two(t.Year / 100, text); Two(t.Year % 100, text[2..]); text[4] = '-';
+        Two(t.Month, text[5..]); text[7] = '-'; Two(t.Day, text[8..]); text[10] = 'T';
+        Two(t.Hour, text[11..]); text[13] = ':'; Two(t.Minute, text[14..]); text[16] = ':'; Two(t.Second, text[17..]);
+        text[19] = '.';
+        var micros = (int)(ticks % TimeSpan.TicksPerSecond / 10);
+        for (var k = 25; k >= 20; k--) { text[k] = (char)('0' + micros % 10); micros /= 10; }
+        text[26] = 'Z';
+
+        static void Two(int value, Span<char> at)
+        {
+            at[0] = (char)('0' + value / 10);
+            at[1] = (char)('0' + value % 10);
+        }
     }
 
     private static readonly string[] DateTimeFormats =
@@ -186,6 +287,7 @@ internal static class TextColumnTypes
     {
         instant = default;
         if (cell.Length < 16 || cell[4] != '-' || cell[7] != '-' || (cell[10] is not ('T' or ' '))) return false;
+        if (TryFastDateTime(cell, out instant)) return true;
         return DateTimeOffset.TryParseExact(cell, DateTimeFormats, CultureInfo.InvariantCulture,
             DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out instant);
     }

@@ -48,6 +48,32 @@ public sealed class CsvTapTests : IDisposable
         Assert.True((bool)rows[2]["paid"]!);
     }
 
+    [Theory]
+    [InlineData("2024-01-02T10:00:00.1234567891-0330", "2024-01-02T13:30:00.123456Z")]
+    [InlineData("2024-12-31 23:59:59.5+01", "2024-12-31T22:59:59.500000Z")]
+    [InlineData("2024-01-01T00:30:00+01:00", "2023-12-31T23:30:00.000000Z")]
+    [InlineData("2024-01-02T10:00", "2024-01-02T10:00:00.000000Z")]
+    [InlineData("0999-05-06T07:08:09z", "0999-05-06T07:08:09.000000Z")]
+    public async Task Date_times_in_any_iso_8601_form_are_normalised_to_utc_microseconds(string cell, string expected)
+    {
+        _h.Write("in/t.csv", $"at\n{cell}\n");
+        var output = await _h.SyncAsync("csv", new JsonObject { ["path"] = _h.Path("in") });
+        Assert.Equal("date-time", (string)output.Schemas["t"]["properties"]!["at"]!["format"]!);
+        Assert.Equal(expected, (string)output.Records("t").Single()["at"]!);
+    }
+
+    [Theory]
+    [InlineData("2024-02-30")]
+    [InlineData("2024-01-02T25:00:00Z")]
+    [InlineData("2024-01-02T10:00:00+2")]
+    public async Task Impossible_dates_and_times_are_inferred_as_strings(string cell)
+    {
+        _h.Write("in/t.csv", $"at\n{cell}\n");
+        var output = await _h.SyncAsync("csv", new JsonObject { ["path"] = _h.Path("in") });
+        Assert.Null(output.Schemas["t"]["properties"]!["at"]!["format"]);
+        Assert.Equal(cell, (string)output.Records("t").Single()["at"]!);
+    }
+
     [Fact]
     public async Task Declared_types_and_key_properties_override_inference()
     {

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Singer;
 using Xunit;
 
 namespace DataSpoc.Pipe.Tests.Sources.BuiltIn;
@@ -29,6 +30,10 @@ public sealed class SingerOutput
 
     public static SingerOutput Parse(byte[] utf8)
     {
+        // First the project's own Singer reader, as the pipeline runner reads taps: protocol errors throw with the line.
+        var check = new ProtocolCheck();
+        using (var singerLines = new SingerLineReader(new MemoryStream(utf8)))
+            new SingerMessageReader(check).ReadAll(singerLines, CancellationToken.None);
         var output = new SingerOutput();
         var text = Encoding.UTF8.GetString(utf8);
         var lines = text.Split('\n');
@@ -81,7 +86,7 @@ public sealed class SingerOutput
         {
             JsonArray a => a.Select(t => (string)t!).ToList(),
             JsonValue v => [(string)v!],
-            _ => null,
+            _ => s["properties"] is JsonObject ? ["object"] : null,
         };
         if (types is null) return;
         if (value is null)
@@ -127,5 +132,27 @@ public sealed class SingerOutput
             }
         if (kind == JsonValueKind.Array && s["items"] is JsonObject items)
             foreach (var item in value.AsArray()) Conforms(item, items, $"{where}[]");
+    }
+
+    /// <summary>What the runner would enforce on top of the reader: a RECORD needs its stream's SCHEMA first, STATE is an object.</summary>
+    private sealed class ProtocolCheck : ISingerHandler
+    {
+        private readonly Dictionary<string, JsonObject> _schemas = new();
+
+        public void OnSchema(string stream, JsonElement schema, IReadOnlyList<string> keyProperties, long line)
+            => _schemas[stream] = JsonNode.Parse(schema.GetRawText())!.AsObject();
+
+        public void OnRecord(ReadOnlySpan<byte> streamUtf8, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line)
+        {
+            var stream = Encoding.UTF8.GetString(streamUtf8);
+            if (!_schemas.TryGetValue(stream, out var schema)) throw new Xunit.Sdk.XunitException($"line {line}: RECORD of stream {stream} before its SCHEMA");
+            Conforms(JsonNode.Parse(ref record), schema, $"line {line} stream {stream}");
+        }
+
+        public void OnState(JsonElement value, long line) => Assert.True(value.ValueKind == JsonValueKind.Object, $"line {line}: STATE value must be an object");
+
+        public void OnActivateVersion(string stream, long version, long line) => Assert.True(version > 0, $"line {line}: ACTIVATE_VERSION without a positive version");
+
+        public void OnUnknown(string type, long line) => throw new Xunit.Sdk.XunitException($"line {line}: unknown message type {type}");
     }
 }

@@ -1,0 +1,34 @@
+using System.Text;
+using DataSpoc.Pipe.Singer;
+using DataSpoc.Pipe.Sources.BuiltIn;
+using Xunit;
+
+namespace DataSpoc.Pipe.Tests.Sources.BuiltIn;
+
+public sealed class BuiltInTapsTests
+{
+    [Fact]
+    public void The_registry_knows_every_built_in_tap_by_its_source_tap_name()
+    {
+        Assert.Equal(["csv", "google-sheets-public", "jsonl", "parquet", "postgres"], BuiltInTaps.Names);
+        foreach (var name in BuiltInTaps.Names)
+        {
+            Assert.True(BuiltInTaps.TryGet(name, out var tap));
+            Assert.Equal(name, tap.Name);
+        }
+        Assert.False(BuiltInTaps.TryGet("tap-csv", out _));
+    }
+
+    [Fact]
+    public void The_singer_check_used_by_the_tap_tests_rejects_a_record_before_its_schema_and_a_value_of_the_wrong_type()
+    {
+        var early = Encoding.UTF8.GetBytes("""{"type":"RECORD","stream":"s","record":{"a":1}}""" + "\n");
+        Assert.Contains("before its SCHEMA", Assert.ThrowsAny<Exception>(() => SingerOutput.Parse(early)).Message);
+        var wrong = Encoding.UTF8.GetBytes(
+            """{"type":"SCHEMA","stream":"s","schema":{"properties":{"a":{"type":"integer"}}},"key_properties":[]}""" + "\n" +
+            """{"type":"RECORD","stream":"s","record":{"a":"x"}}""" + "\n");
+        Assert.Contains("is not of type integer", Assert.ThrowsAny<Exception>(() => SingerOutput.Parse(wrong)).Message);
+        var truncated = Encoding.UTF8.GetBytes("""{"type":"STATE","value":{""" + "\n");
+        Assert.IsType<SingerProtocolException>(Assert.ThrowsAny<Exception>(() => SingerOutput.Parse(truncated)));
+    }
+}

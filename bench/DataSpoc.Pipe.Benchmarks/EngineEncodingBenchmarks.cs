@@ -6,7 +6,6 @@ namespace DataSpoc.Pipe.Benchmarks;
 
 /// <summary>The engine's write side: one buffered column batch encoded to a Parquet file per codec (engine's zstd level).</summary>
 [MemoryDiagnoser]
-[SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 5)]
 public class EngineEncodingBenchmarks
 {
     private ColumnBatch _batch = null!;

@@ -1,15 +1,93 @@
+using DataSpoc.Pipe.Cli.Commands;
+using DataSpoc.Pipe.Cli.Infrastructure;
+using Spectre.Console.Cli;
+
 namespace DataSpoc.Pipe.Cli;
 
+/// <summary>Parses the command line, runs the command, maps errors to one line on stderr and an exit code.</summary>
 internal static class EntryPoint
 {
     public static int Run(string[] args)
     {
-        if (args is ["--version"])
+        // Answered before anything is loaded, so scripts that probe the version pay nothing.
+        if (args is ["--version"] or ["-V"])
         {
-            Console.WriteLine("dataspoc-pipe " + ToolVersion.Current);
-            return 0;
+            Console.Out.WriteLine("dataspoc-pipe " + ToolVersion.Current);
+            return ExitCodes.Success;
         }
-        Console.Error.WriteLine("not yet wired");
-        return 2;
+        var debug = args.Contains("--debug") || Environment.GetEnvironmentVariable("DATASPOC_PIPE_DEBUG") is "1" or "true";
+        args = args.Where(a => a != "--debug").ToArray();
+
+        var app = new CommandApp();
+        app.Configure(Configure);
+        try
+        {
+            return app.Run(args);
+        }
+        catch (Exception e)
+        {
+            return ErrorReport.Handle(e, debug);
+        }
+    }
+
+    internal static void Configure(IConfigurator config)
+    {
+        config.SetApplicationName("dataspoc-pipe");
+        config.SetApplicationVersion(ToolVersion.Current);
+        config.PropagateExceptions();
+        config.CaseSensitivity(CaseSensitivity.All);
+
+        config.AddCommand<InitCommand>("init")
+            .WithDescription("Create the home folder (~/.dataspoc-pipe or $DATASPOC_PIPE_HOME): config.yaml, pipelines/, sources/, transforms/. Safe to run again.")
+            .WithExample("init");
+        config.AddCommand<AddCommand>("add")
+            .WithDescription("Create a pipeline: asks for tap, bucket, path, compression, incremental and cron (or takes them as flags), writes pipelines/<name>.yaml and sources/<name>.json.")
+            .WithExample("add", "orders")
+            .WithExample("add", "orders", "--tap", "tap-postgres", "--bucket", "s3://my-lake", "--incremental", "--cron", "\"0 */6 * * *\"")
+            .WithExample("add", "sheets", "--tap", "csv", "--bucket", "file:///data/lake", "--config", "./csv-config.json");
+        config.AddCommand<RunCommand>("run")
+            .WithDescription("Run a pipeline (or every pipeline with --all): extract with its tap, write Parquet, commit the manifest, state and run log. Exit code 1 if a run failed.")
+            .WithExample("run", "orders")
+            .WithExample("run", "orders", "--full")
+            .WithExample("run", "--all", "--parallel", "4")
+            .WithExample("run", "orders", "--output", "json");
+        config.AddCommand<StatusCommand>("status")
+            .WithDescription("Show each pipeline's latest run (status, time, duration, records) and its next scheduled time.")
+            .WithExample("status")
+            .WithExample("status", "--output", "json");
+        config.AddCommand<LogsCommand>("logs")
+            .WithDescription("Show a pipeline's latest run log as JSON, list its recent runs, or show one run's log.")
+            .WithExample("logs", "orders")
+            .WithExample("logs", "orders", "--list")
+            .WithExample("logs", "orders", "--run", "3f9a1c2e");
+        config.AddCommand<ValidateCommand>("validate")
+            .WithDescription("Check pipelines without running them: YAML and tap config, that the tap is found and answers --help/--about, and that the bucket allows write, read, list and delete. Exit code 1 if a check failed.")
+            .WithExample("validate")
+            .WithExample("validate", "orders", "--output", "json");
+        config.AddCommand<ManifestCommand>("manifest")
+            .WithDescription("Show a bucket's table catalog (.dataspoc/manifest.json).")
+            .WithExample("manifest", "file:///data/lake")
+            .WithExample("manifest", "s3://my-lake", "--output", "json");
+        config.AddCommand<StreamsCommand>("streams")
+            .WithDescription("List the streams the pipeline's tap offers (its --discover catalog, cached as pipelines/<name>.catalog.json) and which ones source.streams selects.")
+            .WithExample("streams", "orders")
+            .WithExample("streams", "orders", "--refresh", "--output", "json");
+        config.AddBranch("schedule", schedule =>
+        {
+            schedule.SetDescription("Manage crontab entries for pipelines with schedule.cron (one line each, guarded by flock so runs never overlap).");
+            schedule.AddCommand<ScheduleInstallCommand>("install")
+                .WithDescription("Write one crontab entry per pipeline with schedule.cron; replaces this home's earlier entries, leaves every other line alone.")
+                .WithExample("schedule", "install");
+            schedule.AddCommand<ScheduleRemoveCommand>("remove")
+                .WithDescription("Remove this home's crontab entries (or one pipeline's); other lines stay.")
+                .WithExample("schedule", "remove")
+                .WithExample("schedule", "remove", "orders");
+            schedule.AddCommand<ScheduleListCommand>("list")
+                .WithDescription("List this home's crontab entries with their next run time.")
+                .WithExample("schedule", "list", "--output", "json");
+        });
+        config.AddCommand<DemoCommand>("demo")
+            .WithDescription("Create sample CSV data and a 'demo' pipeline (built-in csv tap -> file://<home>/demo-lake), run it, and show the tables it wrote.")
+            .WithExample("demo");
     }
 }

@@ -1,0 +1,121 @@
+using System.ComponentModel;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Cli.Infrastructure;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Runs;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace DataSpoc.Pipe.Cli.Commands;
+
+/// <summary><c>run &lt;name&gt; [--full]</c> / <c>run --all [--parallel N]</c>: runs pipelines, shows progress and a summary; exit 1 if any failed.</summary>
+internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
+{
+    public sealed class Settings : OutputSettings
+    {
+        [CommandArgument(0, "[NAME]")]
+        [Description("The pipeline to run")]
+        public string? Name { get; init; }
+
+        [CommandOption("--all")]
+        [Description("Run every pipeline in the home folder")]
+        public bool All { get; init; }
+
+        [CommandOption("--full")]
+        [Description("Full refresh: ignore saved state and replace the tables this run writes")]
+        public bool Full { get; init; }
+
+        [CommandOption("--parallel <N>")]
+        [Description("With [green]--all[/]: how many pipelines run at once")]
+        [DefaultValue(1)]
+        public int Parallel { get; init; } = 1;
+
+        public override ValidationResult Validate()
+        {
+            if (base.Validate() is { Successful: false } bad) return bad;
+            if (All == (Name is not null)) return ValidationResult.Error("give a pipeline name or --all (not both)");
+            if (Parallel < 1) return ValidationResult.Error("--parallel must be at least 1");
+            return ValidationResult.Success();
+        }
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var home = Pipelines.Home();
+        var loader = PipelineLoader.ForHome(home);
+        var names = settings.All ? Pipelines.All(home) : [settings.Name!];
+        // Every pipeline is loaded before anything runs: a config error is a usage error (exit 2) and runs nothing.
+        var pipelines = names.Select(n => settings.All ? loader.LoadFile(home.FindPipelineFile(n)!) : Pipelines.Load(home, n)).ToList();
+
+        var runner = RunSetup.CreateRunner(home);
+        var display = new RunDisplay(RunDisplay.Choose(settings.Json));
+        var outcomes = await display.ShowWhileAsync(() => RunAllAsync(runner, pipelines, settings, display, cancellationToken));
+
+        if (settings.Json)
+        {
+            var logs = outcomes.Select(o => o.Log is null ? (JsonNode)new JsonObject { ["pipeline"] = o.Pipeline.Name, ["status"] = "failure", ["error"] = o.Error } : JsonNode.Parse(LakeJson.Serialize(o.Log))!);
+            JsonOutput.Write(settings.All ? new JsonArray(logs.ToArray()) : logs.Single());
+        }
+        else
+        {
+            WriteSummary(outcomes, detailed: !settings.All);
+        }
+        var failed = outcomes.Where(o => o.Log?.Status != "success").ToList();
+        if (failed.Count == 0) return ExitCodes.Success;
+        foreach (var f in failed) Console.Error.WriteLine($"error: {f.Pipeline.Name} failed: {f.Error}");
+        return ExitCodes.Failed;
+    }
+
+    private sealed record Outcome(PipelineDefinition Pipeline, RunLog? Log, string? Error);
+
+    private static async Task<List<Outcome>> RunAllAsync(PipelineRunner runner, List<PipelineDefinition> pipelines, Settings settings, RunDisplay display, CancellationToken cancellationToken)
+    {
+        using var gate = new SemaphoreSlim(settings.Parallel);
+        var tasks = pipelines.Select(async pipeline =>
+        {
+            await gate.WaitAsync(cancellationToken);
+            try
+            {
+                display.Started(pipeline.Name);
+                var options = new RunOptions { Full = settings.Full, Progress = display.For(pipeline.Name) };
+                var result = await runner.RunAsync(pipeline, options, cancellationToken);
+                return new Outcome(pipeline, result.Log, result.Log.Error);
+            }
+            catch (Exception e) when (e is not OperationCanceledException && pipelines.Count > 1)
+            {
+                // With --all, one pipeline that cannot start (locked, bad bucket) must not stop the others.
+                return new Outcome(pipeline, null, pipeline.Redaction.Redact(e.Message));
+            }
+            finally
+            {
+                gate.Release();
+            }
+        });
+        return [.. await Task.WhenAll(tasks)];
+    }
+
+    private static void WriteSummary(List<Outcome> outcomes, bool detailed)
+    {
+        if (detailed && outcomes.Single().Log is { Streams.Count: > 0 } single)
+        {
+            var streams = new Table().AddColumns("stream", "records", "rejected", "files", "bytes");
+            foreach (var (name, s) in single.Streams)
+                streams.AddRow(Markup.Escape(name), Units.Count(s.Records), Units.Count(s.Rejected), Units.Count(s.Files), Units.Bytes(s.Bytes));
+            AnsiConsole.Write(streams);
+        }
+        var table = new Table().AddColumns("pipeline", "status", "mode", "duration", "records", "files", "bytes");
+        foreach (var o in outcomes)
+        {
+            var log = o.Log;
+            table.AddRow(Markup.Escape(o.Pipeline.Name), log?.Status == "success" ? "[green]success[/]" : "[red]failure[/]", log?.Mode ?? "-",
+                log is null ? "-" : Units.Duration(log.DurationSeconds), log is null ? "-" : Units.Count(log.TotalRecords),
+                log is null ? "-" : Units.Count(log.Streams.Values.Sum(s => s.Files)), log is null ? "-" : Units.Bytes(log.Streams.Values.Sum(s => s.Bytes)));
+        }
+        AnsiConsole.Write(table);
+        foreach (var o in outcomes.Where(o => o.Log is not null))
+            AnsiConsole.MarkupLineInterpolated($"{o.Pipeline.Name}: run {o.Log!.RunId} (dataspoc-pipe logs {o.Pipeline.Name} --run {o.Log.RunId})");
+        foreach (var o in outcomes.Where(o => o.Log is { Notices.Count: > 0 }))
+            foreach (var notice in o.Log!.Notices) AnsiConsole.MarkupLineInterpolated($"[yellow]note[/] {o.Pipeline.Name}: {notice}");
+    }
+}

@@ -1,0 +1,114 @@
+using System.ComponentModel;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Cli.Infrastructure;
+using DataSpoc.Pipe.Config;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace DataSpoc.Pipe.Cli.Commands;
+
+/// <summary><c>schedule install</c>: one crontab line per pipeline with <c>schedule.cron</c>; running it again changes nothing.</summary>
+internal sealed class ScheduleInstallCommand : Command<ScheduleInstallCommand.Settings>
+{
+    public sealed class Settings : OutputSettings;
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var home = Pipelines.Home();
+        var loader = PipelineLoader.ForHome(home);
+        var wanted = new List<CronEntries.Entry>();
+        foreach (var name in home.PipelineNames())
+        {
+            // An invalid pipeline must not be scheduled silently: fail before touching the crontab.
+            var pipeline = loader.LoadFile(home.FindPipelineFile(name)!);
+            if (pipeline.Schedule?.Cron is { Length: > 0 } cron)
+                wanted.Add(new CronEntries.Entry(name, cron, CronEntries.Line(home, name, cron)));
+        }
+        var crontab = new Crontab();
+        var current = crontab.Read();
+        var before = CronEntries.Parse(current, home);
+        var lines = CronEntries.Others(current, home);
+        lines.AddRange(wanted.Select(e => e.Line));
+        var updated = CronEntries.Join(lines);
+        if (updated != current)
+        {
+            Directory.CreateDirectory(Path.Combine(home.Root, "logs"));
+            crontab.Write(updated);
+        }
+        var removed = before.Where(b => wanted.All(w => w.Pipeline != b.Pipeline)).Select(b => b.Pipeline).ToList();
+        ScheduleOutput.Write(settings, wanted, removed, updated == current);
+        return ExitCodes.Success;
+    }
+}
+
+/// <summary><c>schedule remove [name]</c>: removes this tool's crontab lines (all, or one pipeline's); other lines stay.</summary>
+internal sealed class ScheduleRemoveCommand : Command<ScheduleRemoveCommand.Settings>
+{
+    public sealed class Settings : OutputSettings
+    {
+        [CommandArgument(0, "[NAME]")]
+        [Description("Only this pipeline's entry (default: every entry of this home)")]
+        public string? Name { get; init; }
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var home = Pipelines.Home();
+        var crontab = new Crontab();
+        var current = crontab.Read();
+        var ours = CronEntries.Parse(current, home);
+        var removed = ours.Where(e => settings.Name is null || e.Pipeline == settings.Name).Select(e => e.Pipeline).ToList();
+        if (removed.Count > 0) crontab.Write(CronEntries.Join(CronEntries.Others(current, home, settings.Name)));
+        var kept = ours.Where(e => !removed.Contains(e.Pipeline)).ToList();
+        ScheduleOutput.Write(settings, kept, removed, removed.Count == 0);
+        return ExitCodes.Success;
+    }
+}
+
+/// <summary><c>schedule list</c>: this home's crontab entries with their next run.</summary>
+internal sealed class ScheduleListCommand : Command<ScheduleListCommand.Settings>
+{
+    public sealed class Settings : OutputSettings;
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var home = Pipelines.Home();
+        var entries = CronEntries.Parse(new Crontab().Read(), home);
+        ScheduleOutput.Write(settings, entries, null, null);
+        return ExitCodes.Success;
+    }
+}
+
+internal static class ScheduleOutput
+{
+    public static void Write(OutputSettings settings, List<CronEntries.Entry> entries, List<string>? removed, bool? unchanged)
+    {
+        var now = DateTimeOffset.UtcNow;
+        if (settings.Json)
+        {
+            var doc = new JsonObject
+            {
+                ["entries"] = new JsonArray(entries.Select(e => (JsonNode)new JsonObject
+                {
+                    ["pipeline"] = e.Pipeline,
+                    ["cron"] = e.Cron,
+                    ["next_run"] = Schedules.Next(e.Cron, now)?.ToString("O"),
+                    ["line"] = e.Line,
+                }).ToArray()),
+            };
+            if (removed is not null) doc["removed"] = new JsonArray(removed.Select(r => (JsonNode)JsonValue.Create(r)!).ToArray());
+            if (unchanged is not null) doc["changed"] = !unchanged.Value;
+            JsonOutput.Write(doc);
+            return;
+        }
+        if (entries.Count == 0) AnsiConsole.MarkupLine("No scheduled pipelines.");
+        else
+        {
+            var table = new Table().AddColumns("pipeline", "cron", "next run");
+            foreach (var e in entries) table.AddRow(Markup.Escape(e.Pipeline), Markup.Escape(e.Cron), Units.Time(Schedules.Next(e.Cron, now)));
+            AnsiConsole.Write(table);
+        }
+        if (removed is { Count: > 0 }) AnsiConsole.MarkupLineInterpolated($"Removed: {string.Join(", ", removed)}");
+        if (unchanged == true) AnsiConsole.MarkupLine("Crontab unchanged.");
+    }
+}

@@ -1,0 +1,127 @@
+using System.ComponentModel;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Cli.Infrastructure;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Sources;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace DataSpoc.Pipe.Cli.Commands;
+
+/// <summary>
+/// <c>validate [name]</c>: the pipeline YAML (errors with file:line), the tap config JSON, that the tap resolves and
+/// answers <c>--help</c> or <c>--about</c>, and that the bucket allows write, read, list and delete. Exit 1 on any failure.
+/// </summary>
+internal sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
+{
+    public sealed class Settings : OutputSettings
+    {
+        [CommandArgument(0, "[NAME]")]
+        [Description("The pipeline to check (default: every pipeline)")]
+        public string? Name { get; init; }
+    }
+
+    private sealed record Check(string Pipeline, string Name, bool Ok, string Detail);
+
+    private static readonly TimeSpan TapAnswerTimeout = TimeSpan.FromSeconds(30);
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var home = Pipelines.Home();
+        IReadOnlyList<string> names;
+        if (settings.Name is { } one)
+        {
+            if (home.FindPipelineFile(one) is null) throw Pipelines.Unknown(home, one);
+            names = [one];
+        }
+        else names = Pipelines.All(home);
+
+        var loader = PipelineLoader.ForHome(home);
+        var checks = new List<Check>();
+        foreach (var name in names)
+            checks.AddRange(await CheckAsync(loader, home, name, cancellationToken));
+
+        if (settings.Json)
+        {
+            JsonOutput.Write(new JsonArray(names.Select(n => (JsonNode)new JsonObject
+            {
+                ["pipeline"] = n,
+                ["ok"] = checks.Where(c => c.Pipeline == n).All(c => c.Ok),
+                ["checks"] = new JsonArray(checks.Where(c => c.Pipeline == n).Select(c => (JsonNode)new JsonObject
+                {
+                    ["check"] = c.Name,
+                    ["ok"] = c.Ok,
+                    ["detail"] = c.Detail,
+                }).ToArray()),
+            }).ToArray()));
+        }
+        else
+        {
+            var table = new Table().AddColumns("pipeline", "check", "result", "detail");
+            foreach (var c in checks)
+                table.AddRow(Markup.Escape(c.Pipeline), c.Name, c.Ok ? "[green]ok[/]" : "[red]FAILED[/]", Markup.Escape(c.Detail));
+            AnsiConsole.Write(table);
+        }
+        var failed = checks.Where(c => !c.Ok).Select(c => c.Pipeline).Distinct().ToList();
+        if (failed.Count > 0)
+        {
+            Console.Error.WriteLine($"error: validation failed for {string.Join(", ", failed)}");
+            return ExitCodes.Failed;
+        }
+        return ExitCodes.Success;
+    }
+
+    private static async Task<List<Check>> CheckAsync(PipelineLoader loader, PipeHome home, string name, CancellationToken cancellationToken)
+    {
+        var checks = new List<Check>();
+        PipelineDefinition pipeline;
+        try
+        {
+            pipeline = loader.LoadFile(home.FindPipelineFile(name)!);
+        }
+        catch (ConfigException e)
+        {
+            // A broken tap config file is reported by the loader too (with its file and line).
+            var check = e.File is { } f && f.EndsWith(".json", StringComparison.Ordinal) ? "tap config" : "config";
+            checks.Add(new Check(name, check, false, e.Message));
+            return checks;
+        }
+        checks.Add(new Check(name, "config", true, pipeline.FilePath + (pipeline.Schedule?.Cron is { } c ? $" (schedule '{c}' valid)" : "")));
+        checks.Add(new Check(name, "tap config", true,
+            pipeline.Source.ConfigFile is { } file ? $"{file} is valid JSON" : pipeline.Source.InlineConfig is not null ? "inline in the pipeline YAML" : "none (the tap gets an empty config)"));
+        checks.Add(await CheckTapAsync(pipeline, cancellationToken));
+        var probe = await BucketProbe.RunAsync(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions, cancellationToken);
+        checks.Add(new Check(name, "bucket", probe.Ok, pipeline.Redaction.Redact($"{pipeline.Destination.Bucket}: {probe.Detail}")));
+        return checks;
+    }
+
+    private static async Task<Check> CheckTapAsync(PipelineDefinition pipeline, CancellationToken cancellationToken)
+    {
+        var tap = pipeline.Source.Tap;
+        if (TapInvoker.IsBuiltIn(tap)) return new Check(pipeline.Name, "tap", true, $"'{tap}' is a built-in tap");
+        string executable;
+        try
+        {
+            executable = TapInvoker.ResolveExecutable(tap);
+        }
+        catch (TapNotFoundException e)
+        {
+            return new Check(pipeline.Name, "tap", false, e.Message);
+        }
+        var tried = new List<string>();
+        foreach (var flag in new[] { "--help", "--about" })
+        {
+            try
+            {
+                var result = await TapInvoker.RunAsync(tap, [flag], TapAnswerTimeout, cancellationToken);
+                if (result.ExitCode == 0) return new Check(pipeline.Name, "tap", true, $"{executable} answers {flag}");
+                tried.Add($"{flag}: exit {result.ExitCode}{(result.StderrTail.Length > 0 ? " " + TapInvoker.OneLine(result.StderrTail) : "")}");
+            }
+            catch (Exception e) when (e is FailedException or TapNotFoundException)
+            {
+                tried.Add($"{flag}: {e.Message}");
+            }
+        }
+        return new Check(pipeline.Name, "tap", false, pipeline.Redaction.Redact($"{executable} answers neither --help nor --about ({string.Join("; ", tried)})"));
+    }
+}

@@ -1,0 +1,79 @@
+using System.Text;
+using DataSpoc.Pipe.Storage;
+
+namespace DataSpoc.Pipe.Cli.Infrastructure;
+
+/// <summary>
+/// Proves a bucket is usable the way a run uses it: write, read back, list and delete a small probe object.
+/// A failing step names the permission it needs for the bucket's kind of store.
+/// </summary>
+internal static class BucketProbe
+{
+    public sealed record Outcome(bool Ok, string Detail);
+
+    public static async Task<Outcome> RunAsync(string bucket, IReadOnlyDictionary<string, string> options, CancellationToken cancellationToken)
+    {
+        IObjectStore store;
+        try
+        {
+            store = Stores.Open(bucket, options);
+        }
+        catch (Exception e) when (e is UsageException or StorageException)
+        {
+            return new Outcome(false, e.Message);
+        }
+        await using var _ = store;
+        var scheme = store.Bucket.Scheme;
+        var key = $".dataspoc/probe/validate-{Guid.NewGuid():N}.txt";
+        var content = Encoding.UTF8.GetBytes("dataspoc-pipe validate probe\n");
+        var step = "write";
+        try
+        {
+            await store.PutAsync(key, content, WriteCondition.None, cancellationToken);
+            step = "read";
+            var back = await store.GetAsync(key, cancellationToken);
+            if (back is null || !back.Content.Span.SequenceEqual(content))
+                return new Outcome(false, $"the probe object {key} was written but did not read back the same ({Permission(scheme, "read")})");
+            step = "list";
+            var listed = false;
+            await foreach (var o in store.ListAsync(".dataspoc/probe/", cancellationToken))
+                listed |= o.Key == key;
+            if (!listed)
+                return new Outcome(false, $"the probe object {key} was written but listing .dataspoc/probe/ does not show it ({Permission(scheme, "list")})");
+            step = "delete";
+            await store.DeleteAsync(key, cancellationToken);
+            return new Outcome(true, "write, read, list and delete work");
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            if (step != "write")
+            {
+                try { await store.DeleteAsync(key, CancellationToken.None); } catch (Exception) { /* best effort: the real error is reported */ }
+            }
+            return new Outcome(false, $"cannot {step} ({Permission(scheme, step)} denied or failing): {OneLine(e.Message)}");
+        }
+    }
+
+    /// <summary>The permission a step needs, in the store's own vocabulary.</summary>
+    public static string Permission(string scheme, string step) => (scheme, step) switch
+    {
+        ("s3", "write") => "s3:PutObject",
+        ("s3", "read") => "s3:GetObject",
+        ("s3", "list") => "s3:ListBucket",
+        ("s3", "delete") => "s3:DeleteObject",
+        ("gs", "write") => "storage.objects.create",
+        ("gs", "read") => "storage.objects.get",
+        ("gs", "list") => "storage.objects.list",
+        ("gs", "delete") => "storage.objects.delete",
+        ("az", "write") => "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write",
+        ("az", "read") => "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+        ("az", "list") => "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read (list)",
+        ("az", "delete") => "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete",
+        (_, "write") => "write permission on the directory",
+        (_, "read") => "read permission",
+        (_, "list") => "read/execute permission on the directory",
+        _ => "write permission on the directory (delete)",
+    };
+
+    private static string OneLine(string message) => message.Split('\n')[0].Trim();
+}

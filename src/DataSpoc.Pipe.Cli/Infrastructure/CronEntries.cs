@@ -1,0 +1,77 @@
+using DataSpoc.Pipe.Config;
+
+namespace DataSpoc.Pipe.Cli.Infrastructure;
+
+/// <summary>
+/// The crontab lines this tool owns: one per scheduled pipeline, tagged <c># dataspoc-pipe:&lt;name&gt;@&lt;home&gt;</c>
+/// so install/remove touch only ours (and only this home's), and guarded by <c>flock -n</c> so a run still
+/// going when the next one is due makes the next one skip instead of overlapping.
+/// </summary>
+internal static class CronEntries
+{
+    private const string TagPrefix = "# dataspoc-pipe:";
+
+    public sealed record Entry(string Pipeline, string Cron, string Line);
+
+    public static string Tag(PipeHome home, string pipeline) => $"{TagPrefix}{pipeline}@{home.Root}";
+
+    public static bool IsOurs(string line, PipeHome home) =>
+        line.Contains(TagPrefix, StringComparison.Ordinal) && line.TrimEnd().EndsWith("@" + home.Root, StringComparison.Ordinal);
+
+    public static string Line(PipeHome home, string pipeline, string cron)
+    {
+        var logs = Path.Combine(home.Root, "logs");
+        var command = string.Join(' ',
+            "PATH=" + Quote(Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin"),
+            "DATASPOC_PIPE_HOME=" + Quote(home.Root),
+            "flock -n", Quote(Path.Combine(logs, pipeline + ".lock")),
+            SelfCommand(), "run", Quote(pipeline),
+            ">>", Quote(Path.Combine(logs, pipeline + ".log")), "2>&1");
+        // '%' ends a crontab command (the rest becomes stdin) unless escaped.
+        return $"{cron} {command.Replace("%", "\\%", StringComparison.Ordinal)} {Tag(home, pipeline)}";
+    }
+
+    /// <summary>Our entries for this home, parsed from a crontab.</summary>
+    public static List<Entry> Parse(string crontab, PipeHome home)
+    {
+        var entries = new List<Entry>();
+        foreach (var line in Lines(crontab))
+        {
+            if (!IsOurs(line, home) || line.TrimStart().StartsWith('#')) continue;
+            var tag = line[(line.LastIndexOf(TagPrefix, StringComparison.Ordinal) + TagPrefix.Length)..];
+            var pipeline = tag[..tag.LastIndexOf('@')];
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var cron = fields[0].StartsWith('@') ? fields[0] : string.Join(' ', fields.Take(5));
+            entries.Add(new Entry(pipeline, cron, line));
+        }
+        return entries;
+    }
+
+    /// <summary>The crontab without our lines for this home (others' lines untouched, in order).</summary>
+    public static List<string> Others(string crontab, PipeHome home, string? onlyPipeline = null) =>
+        Lines(crontab).Where(l => !IsOurs(l, home) || onlyPipeline is not null && !l.Contains(Tag(home, onlyPipeline), StringComparison.Ordinal)).ToList();
+
+    public static string Join(IEnumerable<string> lines)
+    {
+        var text = string.Join('\n', lines);
+        return text.Length == 0 ? "" : text + "\n";
+    }
+
+    private static IEnumerable<string> Lines(string crontab) =>
+        crontab.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n').Where(l => l.Length > 0);
+
+    /// <summary>How cron should start this tool: its apphost, or <c>dotnet &lt;dll&gt;</c> when run through dotnet.</summary>
+    private static string SelfCommand()
+    {
+        var process = Environment.ProcessPath ?? "dataspoc-pipe";
+        var dll = typeof(CronEntries).Assembly.Location;
+        return Path.GetFileNameWithoutExtension(process) == "dotnet" && dll.Length > 0
+            ? Quote(process) + " " + Quote(dll)
+            : Quote(process);
+    }
+
+    private static string Quote(string word) =>
+        word.All(c => char.IsAsciiLetterOrDigit(c) || c is '/' or '.' or '-' or '_' or ':' or '=' or '+' or ',')
+            ? word
+            : "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+}

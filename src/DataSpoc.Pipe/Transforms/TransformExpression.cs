@@ -1,0 +1,138 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using NCalc;
+using NCalc.Exceptions;
+
+namespace DataSpoc.Pipe.Transforms;
+
+/// <summary>
+/// A <c>filter:</c> or <c>compute:</c> expression, in NCalc's language (<c>amount &gt; 10 and status in ('paid','sent')</c>,
+/// <c>if(qty &gt; 0, price * qty, 0)</c>), over a record's top-level columns. Parsed once; evaluated per record with the
+/// columns it names bound as parameters (missing and null values are null). Adds the string functions
+/// <c>lower</c>, <c>upper</c>, <c>trim</c>, <c>len</c> and <c>concat</c> to NCalc's math functions.
+/// </summary>
+internal sealed class TransformExpression
+{
+    private const ExpressionOptions Options = ExpressionOptions.AllowNullParameter | ExpressionOptions.StringConcat | ExpressionOptions.OrdinalStringComparer;
+
+    private static readonly HashSet<string> BuiltInFunctions = new(StringComparer.Ordinal)
+    {
+        "Abs", "Acos", "Asin", "Atan", "Ceiling", "Cos", "Exp", "Floor", "IEEERemainder", "Ln", "Log", "Log10", "Max", "Min",
+        "Pow", "Round", "Sign", "Sin", "Sqrt", "Tan", "Truncate", "if", "ifs", "in",
+    };
+
+    private static readonly HashSet<string> StringFunctions = new(StringComparer.Ordinal) { "lower", "upper", "trim", "concat" };
+
+    private readonly Expression _expression;
+
+    private TransformExpression(string text, Expression expression, IReadOnlyList<string> columns)
+    {
+        Text = text;
+        _expression = expression;
+        Columns = columns;
+    }
+
+    public string Text { get; }
+
+    /// <summary>The columns the expression reads (its identifiers other than <c>null</c>).</summary>
+    public IReadOnlyList<string> Columns { get; }
+
+    /// <summary>Parses <paramref name="text"/>; on a syntax error or an unknown function returns null and the reason.</summary>
+    public static TransformExpression? TryParse(string text, out string? error)
+    {
+        var expression = new Expression(text, Options);
+        if (expression.HasErrors())
+        {
+            error = $"'{text}' is not a valid expression: {expression.Error?.Message}";
+            return null;
+        }
+        var unknown = expression.GetFunctionNames().FirstOrDefault(f => !BuiltInFunctions.Contains(f) && !StringFunctions.Contains(f) && f != "len");
+        if (unknown is not null)
+        {
+            error = $"'{text}' calls unknown function '{unknown}' (available: {string.Join(", ", BuiltInFunctions.Concat(StringFunctions).Append("len").Order(StringComparer.Ordinal))})";
+            return null;
+        }
+        expression.Functions["lower"] = f => Str(f, 0)?.ToLowerInvariant();
+        expression.Functions["upper"] = f => Str(f, 0)?.ToUpperInvariant();
+        expression.Functions["trim"] = f => Str(f, 0)?.Trim();
+        expression.Functions["len"] = f => Str(f, 0) is { } s ? (long)s.Length : null;
+        expression.Functions["concat"] = f => string.Concat(Enumerable.Range(0, f.Count).Select(i => Str(f, i)));
+        error = null;
+        var columns = expression.GetParameterNames().Where(n => n != "null").Distinct(StringComparer.Ordinal).ToList();
+        return new TransformExpression(text, expression, columns);
+    }
+
+    private static string? Str(NCalc.Handlers.FunctionData f, int index) => f.Evaluate(index) switch
+    {
+        null => null,
+        bool b => b ? "true" : "false",
+        IFormattable x => x.ToString(null, CultureInfo.InvariantCulture),
+        var x => x.ToString(),
+    };
+
+    /// <summary>Evaluates over <paramref name="values"/> (the record's columns, computed ones included).</summary>
+    public object? Evaluate(IReadOnlyDictionary<string, JsonNode?> values)
+    {
+        foreach (var column in Columns)
+            _expression.Parameters[column] = values.TryGetValue(column, out var v) ? ColumnCast.ClrValue(v) : null;
+        _expression.Parameters["null"] = null;
+        return _expression.Evaluate();
+    }
+
+    /// <summary>The JSON type the expression yields, from its shape and the types of the columns it reads (string when unsure).</summary>
+    public string ResultType(Func<string, string?> columnType) => (_expression.GetLogicalExpression() is { } tree ? TypeOf(tree, columnType) : null) ?? "string";
+
+    private static string? TypeOf(LogicalExpression e, Func<string, string?> columnType) => e switch
+    {
+        ValueExpression v => v.Type switch
+        {
+            NCalc.ValueType.Integer => "integer",
+            NCalc.ValueType.Float => "number",
+            NCalc.ValueType.Boolean => "boolean",
+            _ => "string",
+        },
+        Identifier i => i.Name == "null" ? null : columnType(i.Name),
+        UnaryExpression u => u.Type switch
+        {
+            UnaryExpressionType.Not => "boolean",
+            UnaryExpressionType.BitwiseNot => "integer",
+            _ => TypeOf(u.Expression, columnType),
+        },
+        TernaryExpression t => TypeOf(t.MiddleExpression, columnType) ?? TypeOf(t.RightExpression, columnType),
+        BinaryExpression b => b.Type switch
+        {
+            BinaryExpressionType.And or BinaryExpressionType.Or or BinaryExpressionType.Equal or BinaryExpressionType.NotEqual
+                or BinaryExpressionType.Greater or BinaryExpressionType.GreaterOrEqual or BinaryExpressionType.Lesser
+                or BinaryExpressionType.LesserOrEqual or BinaryExpressionType.In or BinaryExpressionType.NotIn
+                or BinaryExpressionType.Like or BinaryExpressionType.NotLike => "boolean",
+            BinaryExpressionType.Div or BinaryExpressionType.Exponentiation => "number",
+            BinaryExpressionType.BitwiseAnd or BinaryExpressionType.BitwiseOr or BinaryExpressionType.BitwiseXOr
+                or BinaryExpressionType.LeftShift or BinaryExpressionType.RightShift => "integer",
+            BinaryExpressionType.Coalesce => TypeOf(b.LeftExpression, columnType) ?? TypeOf(b.RightExpression, columnType),
+            _ => Arithmetic(b.Type, TypeOf(b.LeftExpression, columnType), TypeOf(b.RightExpression, columnType)),
+        },
+        Function f => f.Identifier.Name switch
+        {
+            "if" => f.Parameters.Count > 1 ? TypeOf(f.Parameters[1], columnType) ?? (f.Parameters.Count > 2 ? TypeOf(f.Parameters[2], columnType) : null) : null,
+            "in" => "boolean",
+            "len" or "Sign" => "integer",
+            var name when StringFunctions.Contains(name) => "string",
+            "ifs" => null,
+            _ => "number",
+        },
+        _ => null,
+    };
+
+    private static string? Arithmetic(BinaryExpressionType op, string? left, string? right)
+    {
+        if (op == BinaryExpressionType.Plus && (left == "string" || right == "string")) return "string";
+        if (left == "integer" && right == "integer") return "integer";
+        return left is "integer" or "number" || right is "integer" or "number" ? "number" : null;
+    }
+}
+
+/// <summary>NCalc's evaluation errors, as one type to catch.</summary>
+internal static class ExpressionErrors
+{
+    public static bool IsEvaluationError(Exception e) => e is NCalcException or InvalidCastException or FormatException or ArgumentException or OverflowException;
+}

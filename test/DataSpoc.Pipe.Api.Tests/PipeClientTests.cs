@@ -1,0 +1,221 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Api;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Runs;
+
+namespace DataSpoc.Pipe.Api.Tests;
+
+public class PipeClientTests
+{
+    private const string Secret = "hunter2-planted-secret";
+    private const string Token = "tok-from-environment-42";
+    private const string Schema = """{"type":"SCHEMA","stream":"orders","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"customer":{"type":["null","string"]},"amount":{"type":"number"}}}}""";
+
+    private static TempHome HomeWithOrders(string transforms = "")
+    {
+        var home = new TempHome();
+        var file = home.WriteSinger("orders.singer", Schema,
+            """{"type":"RECORD","stream":"orders","record":{"id":1,"customer":"Ana","amount":10.5}}""",
+            """{"type":"RECORD","stream":"orders","record":{"id":2,"customer":"Bo","amount":3}}""");
+        home.WritePipeline(home.Name("orders"), $$"""
+            source:
+              tap: {{TempHome.ReplayTap}}
+              name: shop
+              config:
+                file: {{file}}
+                password: {{Secret}}
+                api: ${ORDERS_TOKEN}
+            destination:
+              bucket: {{home.Bucket}}
+            schedule:
+              cron: "0 6 * * *"
+            {{transforms}}
+            """);
+        return home;
+    }
+
+    private static PipeClient Client(TempHome home) => new(home.Home, environment: v => v == "ORDERS_TOKEN" ? Token : null);
+
+    [Fact]
+    public void Pipelines_lists_the_home_folders_pipelines_and_config_masks_every_secret()
+    {
+        using var home = HomeWithOrders();
+        var client = Client(home);
+        Assert.Equal([home.Name("orders")], client.Pipelines());
+        var config = client.Config(home.Name("orders"));
+        var text = config.ToJsonString();
+        Assert.DoesNotContain(Secret, text);
+        Assert.DoesNotContain(Token, text);
+        Assert.Equal("***", config["source"]!["config"]!["password"]!.GetValue<string>());
+        Assert.Equal("***", config["source"]!["config"]!["api"]!.GetValue<string>());
+        Assert.Equal(home.Bucket, config["destination"]!["bucket"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Running_by_name_lands_parquet_and_status_logs_and_manifest_describe_the_run()
+    {
+        using var home = HomeWithOrders();
+        var client = Client(home);
+        var progress = new List<RunProgress>();
+        var result = await client.RunAsync(home.Name("orders"), full: true, new Progress<RunProgress>(progress.Add));
+        Assert.True(result.Succeeded, result.Log.Error);
+        Assert.Equal(2, result.Log.TotalRecords);
+        Assert.Equal([["1", "Ana", "10.5"], ["2", "Bo", "3"]],
+            home.Query("select id, customer, amount from read_parquet('{lake}/raw/shop/orders/*/*.parquet') order by id"));
+
+        var status = Assert.Single(await client.StatusAsync());
+        Assert.Equal((home.Name("orders"), "success", 2L, result.Log.RunId, "0 6 * * *"), (status.Pipeline, status.Status, status.Records, status.RunId, status.Schedule));
+        Assert.NotNull(status.NextRun);
+
+        var second = await client.RunAsync(home.Name("orders"));
+        var logs = await client.LogsAsync(home.Name("orders"));
+        Assert.Equal([second.Log.RunId, result.Log.RunId], logs.Select(l => l.RunId));
+        Assert.DoesNotContain(Secret, JsonSerializer.Serialize(logs));
+
+        var manifest = await client.ManifestAsync(home.Bucket);
+        var table = manifest.Tables["shop/orders"];
+        Assert.Equal(["id", "customer", "amount"], table.Columns.Select(c => c.Name));
+        // Not incremental: every run is a full refresh, so the table holds the latest run's rows.
+        Assert.Equal(2, table.RowCount);
+        Assert.Equal("replace", table.WriteMode);
+    }
+
+    [Fact]
+    public void Validate_names_the_stream_and_key_of_a_bad_transform_and_the_line_of_a_bad_yaml_key()
+    {
+        using var home = HomeWithOrders("""
+            transforms:
+              orders:
+                rename: {customer: x, amount: x}
+            """);
+        var client = Client(home);
+        var validation = client.Validate(home.Name("orders"));
+        Assert.False(validation.Ok);
+        var problem = Assert.Single(validation.Problems);
+        Assert.Equal("transforms.orders.rename", problem.Key);
+
+        home.WritePipeline("broken", "source:\n  tap: x\n  colour: red\ndestination:\n  bucket: file:///tmp/x\n");
+        var broken = client.Validate("broken");
+        var yamlProblem = Assert.Single(broken.Problems);
+        Assert.Equal(3, yamlProblem.Line);
+        Assert.Contains("source.colour", yamlProblem.Message);
+        Assert.True(client.Validate(home.Name("orders")) is { Ok: false });
+    }
+
+    [Fact]
+    public async Task A_run_with_an_invalid_transform_map_throws_before_anything_runs()
+    {
+        using var home = HomeWithOrders("""
+            transforms:
+              orders:
+                cast: {amount: money}
+            """);
+        var e = await Assert.ThrowsAsync<ConfigException>(() => Client(home).RunAsync(home.Name("orders")));
+        Assert.Equal("transforms.orders.cast.amount", e.Key);
+        Assert.False(Directory.Exists(Path.Combine(home.Lake, ".dataspoc")));
+    }
+
+    [Fact]
+    public async Task Declarative_transforms_in_the_yaml_shape_what_lands()
+    {
+        using var home = HomeWithOrders("""
+            transforms:
+              orders:
+                filter: "amount > 5"
+                hash: [customer]
+                rename: {amount: total}
+            """);
+        var result = await Client(home).RunAsync(home.Name("orders"));
+        Assert.True(result.Succeeded, result.Log.Error);
+        Assert.Equal([["1", "64", "10.5"]],
+            home.Query("select id, length(customer), total from read_parquet('{lake}/raw/shop/orders/*/*.parquet')"));
+    }
+
+    [Fact]
+    public async Task A_pipeline_defined_in_code_runs_a_code_source_through_a_code_transform()
+    {
+        using var home = new TempHome();
+        var pipeline = new PipelineDefinition
+        {
+            Name = home.Name("in-code"),
+            Source = new SourceDefinition { Tap = "unused" },
+            Destination = new DestinationDefinition { Bucket = home.Bucket, PartitionBy = "none" },
+        };
+        var schema = JsonNode.Parse("""{"type":"object","properties":{"id":{"type":"integer"},"city":{"type":"string"},"at":{"type":"string","format":"date-time"}}}""")!.AsObject();
+        var source = new CodeSource("app").AddStream("visits", schema, Visits(3), keyProperties: ["id"]);
+        var shout = new CodeTransform("visits",
+            r => r["id"]!.GetValue<long>() == 2 ? null : Upper(r),
+            s => { s["properties"]!["len"] = JsonNode.Parse("""{"type":"integer"}"""); return s; });
+
+        var result = await Client(home).RunAsync(pipeline, source, [shout]);
+        Assert.True(result.Succeeded, result.Log.Error);
+        Assert.Equal([["1", "CITY-1", "6", "2025-03-01 10:00:01"], ["3", "CITY-3", "6", "2025-03-01 10:00:03"]],
+            home.Query("""select id, city, "len", strftime("at", '%Y-%m-%d %H:%M:%S') from read_parquet('{lake}/raw/app/visits/*.parquet') order by id"""));
+        var table = (await Client(home).ManifestAsync(home.Bucket)).Tables["app/visits"];
+        Assert.Equal(["id"], table.KeyProperties);
+        Assert.Equal("int64", table.Columns.Single(c => c.Name == "len").Type);
+    }
+
+    [Fact]
+    public async Task A_code_source_that_throws_fails_the_run_and_leaves_nothing_visible()
+    {
+        using var home = new TempHome();
+        var pipeline = new PipelineDefinition
+        {
+            Name = home.Name("throws"),
+            Source = new SourceDefinition { Tap = "unused" },
+            Destination = new DestinationDefinition { Bucket = home.Bucket },
+        };
+        var schema = JsonNode.Parse("""{"type":"object","properties":{"id":{"type":"integer"}}}""")!.AsObject();
+        var source = new CodeSource("app").AddStream("boom", schema, Failing());
+        var result = await Client(home).RunAsync(pipeline, source);
+        Assert.False(result.Succeeded);
+        Assert.Contains("database went away", result.Log.Error ?? result.Log.Tap.StderrTail);
+        Assert.Empty(Directory.GetFiles(home.Lake, "*.parquet", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task A_code_source_with_state_saves_it_for_the_next_incremental_run()
+    {
+        using var home = new TempHome();
+        var pipeline = new PipelineDefinition
+        {
+            Name = home.Name("stateful"),
+            Source = new SourceDefinition { Tap = "unused" },
+            Destination = new DestinationDefinition { Bucket = home.Bucket },
+            Incremental = new IncrementalSettings { Enabled = true },
+        };
+        var schema = JsonNode.Parse("""{"type":"object","properties":{"id":{"type":"integer"},"city":{"type":"string"},"at":{"type":"string","format":"date-time"}}}""")!.AsObject();
+        var result = await Client(home).RunAsync(pipeline, new CodeSource("app").AddStream("visits", schema, Visits(2)).WithState(JsonNode.Parse("""{"last":2}""")!));
+        Assert.True(result.Succeeded, result.Log.Error);
+        Assert.True(result.Log.StateCommitted);
+        Assert.Equal("""{"last":2}""", JsonNode.Parse(File.ReadAllText(Path.Combine(home.Lake, ".dataspoc/state/" + home.Name("stateful") + "/state.json")))!.ToJsonString());
+    }
+
+    private static JsonObject Upper(JsonObject r)
+    {
+        var city = r["city"]!.GetValue<string>().ToUpperInvariant();
+        r["city"] = city;
+        r["len"] = city.Length;
+        return r;
+    }
+
+    private static async IAsyncEnumerable<JsonObject> Visits(int n, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        for (var i = 1; i <= n; i++)
+        {
+            await Task.Yield();
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return new JsonObject { ["id"] = i, ["city"] = $"city-{i}", ["at"] = $"2025-03-01T10:00:0{i}Z" };
+        }
+    }
+
+    private static async IAsyncEnumerable<JsonObject> Failing()
+    {
+        yield return new JsonObject { ["id"] = 1 };
+        await Task.Yield();
+        throw new InvalidOperationException("database went away");
+    }
+}

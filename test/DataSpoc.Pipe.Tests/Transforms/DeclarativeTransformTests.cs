@@ -1,0 +1,244 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Tests.Support;
+using DataSpoc.Pipe.Transforms;
+
+namespace DataSpoc.Pipe.Tests.Transforms;
+
+/// <summary>Each declarative transform through a real run (replay tap subprocess -> Parquet), read back with DuckDB.</summary>
+public class DeclarativeTransformTests
+{
+    private const string Schema = """{"type":"SCHEMA","stream":"users","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"name":{"type":["null","string"]},"email":{"type":["null","string"]},"amount":{"type":["null","string"]},"signed_up":{"type":["null","string"]},"vip":{"type":["null","string"]}},"required":["id"]}}""";
+
+    private static readonly string[] Records =
+    [
+        """{"type":"RECORD","stream":"users","record":{"id":1,"name":"Ana","email":"ana@example.com","amount":"10.5","signed_up":"2025-01-20T10:00:00+02:00","vip":"yes"}}""",
+        """{"type":"RECORD","stream":"users","record":{"id":2,"name":"Bo","email":"bo@example.com","amount":"3","signed_up":"2025-02-01","vip":"no"}}""",
+        """{"type":"RECORD","stream":"users","record":{"id":3,"name":null,"email":null,"amount":null,"signed_up":null,"vip":null}}""",
+    ];
+
+    private static PipelineDefinition WithMap(TempLake lake, string mapJson, string name = "users")
+    {
+        var file = lake.WriteSinger("users.singer", [Schema, .. Records]);
+        return lake.Pipeline(Unique(name), file) with { Transforms = new Dictionary<string, JsonNode?> { ["users"] = JsonNode.Parse(mapJson) } };
+    }
+
+    private static List<string> Columns(TempLake lake) =>
+        lake.Query("select column_name from (describe select * from read_parquet('{lake}/raw/test/users/*/*.parquet', hive_partitioning = false))").Select(r => r[0]!).ToList();
+
+    private static async Task<RunResult> RunOk(PipelineDefinition pipeline)
+    {
+        var result = await TempLake.RunAsync(pipeline);
+        Assert.True(result.Succeeded, result.Log.Error);
+        return result;
+    }
+
+    [Fact]
+    public async Task Select_keeps_only_the_listed_columns_in_the_listed_order()
+    {
+        using var lake = new TempLake();
+        await RunOk(WithMap(lake, """{"select":["name","id"]}"""));
+        Assert.Equal(["name", "id"], Columns(lake));
+        Assert.Equal([["Ana", "1"], ["Bo", "2"], [null, "3"]], lake.Query("select name, id from read_parquet('{lake}/raw/test/users/*/*.parquet') order by id"));
+        Assert.Equal(["name", "id"], lake.Manifest().Tables["test/users"].Columns.Select(c => c.Name));
+    }
+
+    [Fact]
+    public async Task Drop_removes_columns_from_the_files_and_the_manifest()
+    {
+        using var lake = new TempLake();
+        await RunOk(WithMap(lake, """{"drop":["email","vip"]}"""));
+        Assert.Equal(["id", "name", "amount", "signed_up"], Columns(lake));
+        Assert.DoesNotContain("email", lake.Manifest().Tables["test/users"].Columns.Select(c => c.Name));
+    }
+
+    [Fact]
+    public async Task Rename_writes_values_under_the_new_column_name()
+    {
+        using var lake = new TempLake();
+        await RunOk(WithMap(lake, """{"rename":{"name":"full_name","id":"user_id"}}"""));
+        Assert.Equal(["user_id", "full_name", "email", "amount", "signed_up", "vip"], Columns(lake));
+        Assert.Equal([["1", "Ana"], ["2", "Bo"], ["3", null]], lake.Query("select user_id, full_name from read_parquet('{lake}/raw/test/users/*/*.parquet') order by 1"));
+    }
+
+    [Fact]
+    public async Task A_rename_onto_an_existing_column_fails_the_run_naming_the_stream_and_key()
+    {
+        using var lake = new TempLake();
+        var result = await TempLake.RunAsync(WithMap(lake, """{"rename":{"name":"email"}}"""));
+        Assert.False(result.Succeeded);
+        Assert.Contains("transforms.users.rename", result.Log.Error);
+        Assert.Contains("'name' to 'email' collides with column 'email'", result.Log.Error);
+        Assert.Empty(lake.ParquetKeys());
+    }
+
+    [Fact]
+    public void Two_renames_onto_one_name_are_rejected_by_validate_naming_the_stream_and_key()
+    {
+        using var lake = new TempLake();
+        var errors = TransformCompiler.Validate(WithMap(lake, """{"rename":{"name":"x","email":"x"}}"""));
+        var error = Assert.Single(errors);
+        Assert.Equal("transforms.users.rename", error.Key);
+        Assert.Contains("'name' and 'email' would all be renamed to 'x'", error.Message);
+    }
+
+    [Fact]
+    public async Task Cast_converts_values_and_the_parquet_types_follow()
+    {
+        using var lake = new TempLake();
+        await RunOk(WithMap(lake, """{"cast":{"amount":"number","signed_up":"date-time","vip":"boolean","id":"string"}}"""));
+        var types = lake.Query("select column_name, column_type from (describe select * from read_parquet('{lake}/raw/test/users/*/*.parquet', hive_partitioning = false))")
+            .ToDictionary(r => r[0]!, r => r[1]!);
+        Assert.Equal("DOUBLE", types["amount"]);
+        Assert.StartsWith("TIMESTAMP", types["signed_up"]);
+        Assert.Equal("BOOLEAN", types["vip"]);
+        Assert.Equal("VARCHAR", types["id"]);
+        Assert.Equal(
+            [["1", "10.5", "2025-01-20 08:00:00.000000", "true"], ["2", "3", "2025-02-01 00:00:00.000000", "false"], ["3", null, null, null]],
+            lake.Query("select id, amount, signed_up, vip from read_parquet('{lake}/raw/test/users/*/*.parquet') order by id"));
+    }
+
+    [Fact]
+    public async Task Cast_to_date_writes_a_date_column()
+    {
+        using var lake = new TempLake();
+        await RunOk(WithMap(lake, """{"cast":{"signed_up":"date"}}"""));
+        Assert.Equal([["1", "2025-01-20"], ["2", "2025-02-01"], ["3", null]],
+            lake.Query("select id, strftime(signed_up, '%Y-%m-%d') from read_parquet('{lake}/raw/test/users/*/*.parquet') order by id"));
+        Assert.Equal("date32", lake.Manifest().Tables["test/users"].Columns.Single(c => c.Name == "signed_up").Type);
+    }
+
+    [Fact]
+    public async Task A_value_that_does_not_cast_is_rejected_under_the_invalid_record_policy()
+    {
+        using var lake = new TempLake();
+        var pipeline = WithMap(lake, """{"cast":{"name":"integer"}}""") with { OnInvalidRecord = InvalidRecordPolicy.Skip };
+        var result = await RunOk(pipeline);
+        Assert.Equal(2, result.Log.Streams["users"].Rejected);
+        Assert.Equal([["3"]], lake.Query("select id from read_parquet('{lake}/raw/test/users/*/*.parquet')"));
+    }
+
+    [Fact]
+    public async Task Hash_writes_the_sha256_hex_of_the_salted_value_and_leaves_nulls_null()
+    {
+        using var lake = new TempLake();
+        await RunOk(WithMap(lake, """{"hash":{"columns":["email"],"salt":"pepper"}}"""));
+        Assert.Equal([["1", Sha("pepperana@example.com")], ["2", Sha("pepperbo@example.com")], ["3", null]],
+            lake.Query("select id, email from read_parquet('{lake}/raw/test/users/*/*.parquet') order by id"));
+    }
+
+    [Fact]
+    public async Task Hashing_is_stable_across_runs_and_pipelines()
+    {
+        using var lake = new TempLake();
+        await RunOk(WithMap(lake, """{"hash":["email"]}""", "first"));
+        await RunOk(WithMap(lake, """{"hash":["email"]}""", "second"));
+        var rows = lake.Query("select id, string_agg(distinct email) from read_parquet('{lake}/raw/test/users/*/*.parquet') where email is not null group by id order by id");
+        Assert.Equal([["1", Sha("ana@example.com")], ["2", Sha("bo@example.com")]], rows);
+        Assert.Equal(2, lake.ParquetKeys().Count);
+    }
+
+    [Fact]
+    public async Task A_hash_salt_from_an_environment_variable_stays_out_of_the_run_log()
+    {
+        using var lake = new TempLake();
+        var file = lake.WriteSinger("users.singer", [Schema, .. Records]);
+        var yaml = $$"""
+            source:
+              tap: {{TempLake.ReplayTap}}
+              name: test
+              config:
+                file: {{file}}
+            destination:
+              bucket: {{lake.Bucket}}
+            transforms:
+              users:
+                hash:
+                  columns: [email]
+                  salt: ${PII_SALT}
+            """;
+        var pipeline = new PipelineLoader(environment: v => v == "PII_SALT" ? "s3cr3t-salt" : null).Parse(yaml, Unique("salted"), "salted.yaml");
+        await RunOk(pipeline);
+        Assert.Equal([[Sha("s3cr3t-saltana@example.com")]], lake.Query("select email from read_parquet('{lake}/raw/test/users/*/*.parquet') where id = 1"));
+        Assert.Contains("s3cr3t-salt", pipeline.Secrets);
+        Assert.DoesNotContain("s3cr3t-salt", File.ReadAllText(Directory.GetFiles(Path.Combine(lake.Root, ".dataspoc/logs", pipeline.Name)).Single()));
+    }
+
+    [Fact]
+    public async Task Filter_keeps_only_the_rows_it_accepts()
+    {
+        using var lake = new TempLake();
+        var result = await RunOk(WithMap(lake, """{"filter":"name != null and lower(vip) = 'yes'"}"""));
+        Assert.Equal([["1", "Ana"]], lake.Query("select id, name from read_parquet('{lake}/raw/test/users/*/*.parquet')"));
+        Assert.Equal(1, result.Log.Streams["users"].Records);
+    }
+
+    [Fact]
+    public async Task A_filter_that_drops_every_row_commits_an_empty_table_with_the_schema()
+    {
+        using var lake = new TempLake();
+        var result = await RunOk(WithMap(lake, """{"filter":"id > 100"}"""));
+        Assert.Equal(0, result.Log.TotalRecords);
+        Assert.Empty(lake.ParquetKeys());
+        var table = lake.Manifest().Tables["test/users"];
+        Assert.Equal(0, table.RowCount);
+        Assert.Equal(["id", "name", "email", "amount", "signed_up", "vip"], table.Columns.Select(c => c.Name));
+    }
+
+    [Fact]
+    public async Task Compute_adds_columns_whose_type_follows_the_expression()
+    {
+        using var lake = new TempLake();
+        await RunOk(WithMap(lake, """{"compute":{"double_id":"id * 2","ratio":"id / 4","label":"concat(upper(name), '-', id)","big":"id >= 2"},"cast":{"label":"string"}}"""));
+        var types = lake.Query("select column_name, column_type from (describe select * from read_parquet('{lake}/raw/test/users/*/*.parquet', hive_partitioning = false))")
+            .ToDictionary(r => r[0]!, r => r[1]!);
+        Assert.Equal("BIGINT", types["double_id"]);
+        Assert.Equal("DOUBLE", types["ratio"]);
+        Assert.Equal("BOOLEAN", types["big"]);
+        Assert.Equal(
+            [["1", "2", "0.25", "ANA-1", "false"], ["2", "4", "0.5", "BO-2", "true"], ["3", "6", "0.75", "-3", "true"]],
+            lake.Query("select id, double_id, ratio, label, big from read_parquet('{lake}/raw/test/users/*/*.parquet') order by id"));
+    }
+
+    [Fact]
+    public async Task A_column_the_stream_does_not_have_fails_the_run_naming_the_stream_key_and_column()
+    {
+        using var lake = new TempLake();
+        var result = await TempLake.RunAsync(WithMap(lake, """{"select":["id","phone"]}"""));
+        Assert.False(result.Succeeded);
+        Assert.Contains("transforms.users.select: column 'phone' is not in the stream", result.Log.Error);
+    }
+
+    [Fact]
+    public void Validate_names_each_bad_key_of_each_stream()
+    {
+        using var lake = new TempLake();
+        var pipeline = WithMap(lake, """{"cast":{"id":"int"},"filter":"id >","compute":{"x":"nope(id)"},"colour":1,"select":"id"}""");
+        var errors = TransformCompiler.Validate(pipeline).Select(e => e.Key + ": " + e.Reason).ToList();
+        Assert.Contains(errors, e => e.StartsWith("transforms.users.cast.id: unknown type 'int'", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("transforms.users.filter: 'id >' is not a valid expression", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("transforms.users.compute.x: 'nope(id)' calls unknown function 'nope'", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("transforms.users.colour: unknown key", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("transforms.users.select: expected a list", StringComparison.Ordinal));
+        var compile = Assert.Throws<ConfigException>(() => TransformCompiler.Compile(pipeline));
+        Assert.Contains("more transform error(s)", compile.Message);
+    }
+
+    [Fact]
+    public async Task A_map_for_another_stream_leaves_this_one_untouched()
+    {
+        using var lake = new TempLake();
+        var file = lake.WriteSinger("users.singer", [Schema, .. Records]);
+        var pipeline = lake.Pipeline(Unique("users"), file) with { Transforms = new Dictionary<string, JsonNode?> { ["orders"] = JsonNode.Parse("""{"drop":["x"]}""") } };
+        await RunOk(pipeline);
+        Assert.Equal(["id", "name", "email", "amount", "signed_up", "vip"], Columns(lake));
+    }
+
+    /// <summary>The engine keys its temp folders by pipeline name machine-wide, so concurrent test runs must not share names.</summary>
+    private static string Unique(string name) => name + "-" + Guid.NewGuid().ToString("N")[..6];
+
+    private static string Sha(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+}

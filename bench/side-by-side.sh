@@ -8,6 +8,7 @@
 #   WIDE_ROWS=100000       rows of the wide shape (~1.97 KB a line: 100k ~ 197 MB)
 #   DUCKDB_MODE=typed      typed: record types from the SCHEMA message (fair); auto: DuckDB samples and guesses
 #   STARTUP=1              also time `dataspoc-pipe --version` (0 to skip)
+#   TOOLS="pipe duckdb"    which side(s) to time (e.g. TOOLS=pipe for a long memory-flatness run)
 #   PIPE_BIN=/path         time this dataspoc-pipe binary instead of building the repo's (./dataspoc-pipe)
 #
 # Inputs are generated once into bench/out/ (deterministic, cached). Each run times both tools, alternating which
@@ -127,6 +128,7 @@ for shape in $shapes; do
     if [ $((run % 2)) = 1 ]; then order="pipe duckdb"; else order="duckdb pipe"; fi
     for tool in $order; do
       if [ "$tool" = pipe ] && [ "$pipe_ok" != 1 ]; then continue; fi
+      case " ${TOOLS:-pipe duckdb} " in *" $tool "*) ;; *) continue ;; esac
       measure "$shape" "$n" "$input" "$tool" "$run" || pipe_ok=0
     done
   done

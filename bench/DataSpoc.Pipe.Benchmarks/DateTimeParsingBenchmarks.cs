@@ -12,7 +12,6 @@ namespace DataSpoc.Pipe.Benchmarks;
 /// line) to UTC epoch microseconds. Each method returns the sum, so all must agree (checked in setup).
 /// </summary>
 [MemoryDiagnoser]
-[SimpleJob(launchCount: 1, warmupCount: 2, iterationCount: 7)]
 public class DateTimeParsingBenchmarks
 {
     private const int Count = 1_000_000;

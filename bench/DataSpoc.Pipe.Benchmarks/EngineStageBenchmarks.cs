@@ -9,7 +9,6 @@ namespace DataSpoc.Pipe.Benchmarks;
 /// consecutive methods are each stage's cost.
 /// </summary>
 [MemoryDiagnoser]
-[SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 5)]
 public class EngineStageBenchmarks
 {
     private EngineInput _input = null!;

@@ -4,7 +4,6 @@ namespace DataSpoc.Pipe.Benchmarks;
 
 /// <summary>ParquetSharp vs Parquet.Net: 1M narrow rows from pre-built typed columns into one in-memory Parquet file.</summary>
 [MemoryDiagnoser]
-[SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 5)]
 public class ParquetLibraryBenchmarks
 {
     private NarrowColumns _data = null!;

@@ -1,3 +1,5 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 using DataSpoc.Pipe.Benchmarks;
 
@@ -47,5 +49,11 @@ if (args is ["parquet-cpu", ..])
         }
     return 0;
 }
-BenchmarkSwitcher.FromAssembly(typeof(NarrowColumns).Assembly).Run(args);
+// One short job for every benchmark, run in this process: on a loaded 2-core machine BenchmarkDotNet's per-job
+// project build (out of process) can take longer than its 2-minute limit. `--out-of-process` restores that.
+var outOfProcess = args.Contains("--out-of-process");
+var job = BenchmarkDotNet.Jobs.Job.Default.WithLaunchCount(1).WithWarmupCount(1).WithIterationCount(5);
+if (!outOfProcess) job = job.WithToolchain(BenchmarkDotNet.Toolchains.InProcess.Emit.InProcessEmitToolchain.Instance);
+BenchmarkSwitcher.FromAssembly(typeof(NarrowColumns).Assembly)
+    .Run(args.Where(a => a != "--out-of-process").ToArray(), BenchmarkDotNet.Configs.DefaultConfig.Instance.AddJob(job));
 return 0;

@@ -86,6 +86,7 @@ internal static class EntryPoint
                 .WithDescription("List this home's crontab entries with their next run time.")
                 .WithExample("schedule", "list", "--output", "json");
         });
+        config.AddCommand<Mcp.McpCommand>("mcp").WithDescription("Serve the Model Context Protocol over stdio (tools: list_pipelines, pipeline_config, run_pipeline, pipeline_status, pipeline_logs, show_manifest, validate_pipeline, list_tables; resource pipe://pipelines).");
         config.AddCommand<DemoCommand>("demo")
             .WithDescription("Create sample CSV data and a 'demo' pipeline (built-in csv tap -> file://<home>/demo-lake), run it, and show the tables it wrote.")
             .WithExample("demo");

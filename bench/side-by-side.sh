@@ -8,6 +8,7 @@
 #   WIDE_ROWS=100000       rows of the wide shape (~1.97 KB a line: 100k ~ 197 MB)
 #   DUCKDB_MODE=typed      typed: record types from the SCHEMA message (fair); auto: DuckDB samples and guesses
 #   STARTUP=1              also time `dataspoc-pipe --version` (0 to skip)
+#   PIPE_BIN=/path         time this dataspoc-pipe binary instead of building the repo's (./dataspoc-pipe)
 #
 # Inputs are generated once into bench/out/ (deterministic, cached). Each run times both tools, alternating which
 # goes first, with /usr/bin/time (wall, user+sys CPU, peak RSS); then it prints medians and pipe/duckdb ratios.
@@ -38,10 +39,10 @@ generator="$out/bin/DataSpoc.Pipe.BenchData/DataSpoc.Pipe.BenchData"
 duckdb_runner="$out/bin/DataSpoc.Pipe.DuckDbRunner/DataSpoc.Pipe.DuckDbRunner"
 
 echo "building dataspoc-pipe (Release) ..." >&2
-pipe="$root/.build/cli/dataspoc-pipe"
+pipe="${PIPE_BIN:-$root/.build/cli/dataspoc-pipe}"
 pipe_ok=1
 pipe_why=""
-if ! "$root/dataspoc-pipe" --version >/dev/null 2>"$out/pipe-build.log"; then
+if [ -z "${PIPE_BIN:-}" ] && ! "$root/dataspoc-pipe" --version >/dev/null 2>"$out/pipe-build.log"; then
   pipe_ok=0; pipe_why="the CLI does not build or start (see $out/pipe-build.log)"
 fi
 

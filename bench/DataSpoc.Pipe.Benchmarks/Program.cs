@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Running;
 using DataSpoc.Pipe.Benchmarks;
 
+// `parquet-cpu [repeats]`: CPU time, wall time, allocations and size per library x codec (steadier on a loaded machine).
 // `parquet-sizes`: writes each library x codec once and prints the output sizes (BenchmarkDotNet reports time and
 // allocations only). Anything else goes to BenchmarkDotNet: e.g. `--filter '*ParquetLibrary*'`.
 if (args is ["parquet-sizes", ..])
@@ -24,6 +25,26 @@ if (args is ["parquet-sizes", ..])
             File.WriteAllBytes(Path.Combine(args[1], $"parquetnet-{codec}.parquet"), net.ToArray());
         }
     }
+    return 0;
+}
+if (args is ["parquet-cpu", ..])
+{
+    var repeats = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5;
+    var data = new NarrowColumns(1_000_000);
+    var output = new MemoryStream(64 << 20);
+    var variants = new (string Name, Action<ParquetCodec> Write)[]
+    {
+        ("ParquetSharp (defaults)", c => ParquetWriters.WriteWithParquetSharp(data, c, output)),
+        ("ParquetSharp (64 KiB dict pages)", c => ParquetWriters.WriteWithParquetSharp(data, c, output, DictionaryPolicy.SmallPageLimit)),
+        ("Parquet.Net 6.1", c => ParquetWriters.WriteWithParquetNetAsync(data, c, output).GetAwaiter().GetResult()),
+    };
+    Console.WriteLine($"1M narrow rows, medians of {repeats}: codec | writer | CPU s | wall s | managed alloc MB | output MB");
+    foreach (var codec in Enum.GetValues<ParquetCodec>())
+        foreach (var (name, write) in variants)
+        {
+            var m = CpuMeasure.Median(repeats, () => { output.SetLength(0); write(codec); });
+            Console.WriteLine($"{codec,-7} | {name,-34} | {m.CpuSeconds,6:F2} | {m.WallSeconds,6:F2} | {m.AllocatedBytes / 1e6,8:F1} | {output.Length / 1e6,6:F2}");
+        }
     return 0;
 }
 BenchmarkSwitcher.FromAssembly(typeof(NarrowColumns).Assembly).Run(args);

@@ -1,5 +1,3 @@
-using Amazon.S3;
-using Amazon.S3.Model;
 using DataSpoc.Pipe.Cloud.Tests.Servers;
 using Xunit.Abstractions;
 
@@ -55,12 +53,14 @@ public sealed class S3UploadFaultTests(CloudServers servers) : UploadFaultContra
 {
     protected override StoreTarget Target { get; } = new S3Target(servers);
 
-    protected override async Task AssertNoUnfinishedUploadsAsync(string prefix)
+    /// <summary>
+    /// s3rver implements neither ListMultipartUploads nor AbortMultipartUpload, so what can be checked here is that
+    /// the store sent the abort for its upload; real S3 then discards the parts.
+    /// </summary>
+    protected override Task AssertNoUnfinishedUploadsAsync(string prefix, TcpFaultProxy proxy)
     {
-        using var s3 = new AmazonS3Client(S3rverServer.AccessKey, S3rverServer.SecretKey,
-            new AmazonS3Config { ServiceURL = servers.S3.Endpoint, ForcePathStyle = true, AuthenticationRegion = "us-east-1" });
-        var uploads = await s3.ListMultipartUploadsAsync(new ListMultipartUploadsRequest { BucketName = CloudServers.BucketName, Prefix = prefix + "/" });
-        Assert.Empty(uploads.MultipartUploads ?? []);
+        Assert.Contains(proxy.DeleteRequests, line => line.Contains($"/{CloudServers.BucketName}/{prefix}/", StringComparison.Ordinal) && line.Contains("uploadId=", StringComparison.Ordinal));
+        return Task.CompletedTask;
     }
 }
 
@@ -75,7 +75,7 @@ public sealed class GcsUploadFaultTests(CloudServers servers) : UploadFaultContr
 {
     protected override StoreTarget Target { get; } = new GcsTarget(servers);
 
-    protected override Task AssertNoUnfinishedUploadsAsync(string prefix)
+    protected override Task AssertNoUnfinishedUploadsAsync(string prefix, TcpFaultProxy proxy)
     {
         Assert.Equal(0, servers.Gcs.OpenSessions);
         return Task.CompletedTask;

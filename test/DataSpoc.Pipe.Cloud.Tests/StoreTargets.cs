@@ -2,7 +2,7 @@ using DataSpoc.Pipe.Storage;
 
 namespace DataSpoc.Pipe.Cloud.Tests;
 
-/// <summary>One kind of bucket under test: how to open a store at a fresh prefix, directly or through a proxy port.</summary>
+/// <summary>One kind of bucket under test: its URI at a prefix, and a store factory talking to its server directly or through a proxy port.</summary>
 public abstract class StoreTarget
 {
     public abstract string Name { get; }
@@ -10,8 +10,14 @@ public abstract class StoreTarget
     /// <summary>The port the store normally talks to (proxies forward here).</summary>
     public virtual int ServerPort => throw new NotSupportedException($"{Name} has no server");
 
-    /// <summary>Opens a store on the bucket at <c>prefix</c>, talking to <paramref name="port"/> (default: the server itself).</summary>
-    public abstract IObjectStore Open(string prefix, int? port = null);
+    /// <summary>The bucket URI of <paramref name="prefix"/> in the test bucket.</summary>
+    public abstract string Uri(string prefix);
+
+    /// <summary>A store factory as the CLI would build it, with the environment pointing at <paramref name="port"/> (default: the server).</summary>
+    public abstract ObjectStoreFactory Factory(int? port = null);
+
+    /// <summary>Opens a store on the bucket at <c>prefix</c>.</summary>
+    public IObjectStore Open(string prefix, int? port = null) => Factory(port).Open(Uri(prefix));
 
     public override string ToString() => Name;
 
@@ -22,29 +28,30 @@ public sealed class LocalTarget : StoreTarget
 {
     private readonly string _root = Directory.CreateTempSubdirectory("local-store-").FullName;
     public override string Name => "file://";
-    public override IObjectStore Open(string prefix, int? port = null) => new LocalObjectStore(BucketUri.Parse($"file://{_root}/{prefix}"));
+    public override string Uri(string prefix) => $"file://{_root}/{prefix}";
+    public override ObjectStoreFactory Factory(int? port = null) => new();
 }
 
 public sealed class S3Target(CloudServers servers) : StoreTarget
 {
     public override string Name => "s3:// (s3rver)";
     public override int ServerPort => servers.S3.Port;
-    public override IObjectStore Open(string prefix, int? port = null) =>
-        CloudServers.Factory(CloudServers.S3Environment(port ?? ServerPort)).Open($"s3://{CloudServers.BucketName}/{prefix}");
+    public override string Uri(string prefix) => $"s3://{CloudServers.BucketName}/{prefix}";
+    public override ObjectStoreFactory Factory(int? port = null) => CloudServers.Factory(CloudServers.S3Environment(port ?? ServerPort));
 }
 
 public sealed class AzureTarget(CloudServers servers) : StoreTarget
 {
     public override string Name => "az:// (Azurite)";
     public override int ServerPort => servers.Azure.Port;
-    public override IObjectStore Open(string prefix, int? port = null) =>
-        CloudServers.Factory(servers.AzureEnvironment(port ?? ServerPort)).Open($"az://{CloudServers.BucketName}/{prefix}");
+    public override string Uri(string prefix) => $"az://{CloudServers.BucketName}/{prefix}";
+    public override ObjectStoreFactory Factory(int? port = null) => CloudServers.Factory(servers.AzureEnvironment(port ?? ServerPort));
 }
 
 public sealed class GcsTarget(CloudServers servers) : StoreTarget
 {
     public override string Name => "gs:// (GCS stand-in)";
     public override int ServerPort => servers.Gcs.Port;
-    public override IObjectStore Open(string prefix, int? port = null) =>
-        CloudServers.Factory(CloudServers.GcsEnvironment(port ?? ServerPort)).Open($"gs://{CloudServers.BucketName}/{prefix}");
+    public override string Uri(string prefix) => $"gs://{CloudServers.BucketName}/{prefix}";
+    public override ObjectStoreFactory Factory(int? port = null) => CloudServers.Factory(CloudServers.GcsEnvironment(port ?? ServerPort));
 }

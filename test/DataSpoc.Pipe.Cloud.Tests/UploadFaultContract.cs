@@ -15,7 +15,7 @@ public abstract class UploadFaultContract
     protected abstract StoreTarget Target { get; }
 
     /// <summary>Checks the server keeps no unfinished upload (S3 multipart uploads, GCS sessions) for the prefix.</summary>
-    protected virtual Task AssertNoUnfinishedUploadsAsync(string prefix) => Task.CompletedTask;
+    protected virtual Task AssertNoUnfinishedUploadsAsync(string prefix, TcpFaultProxy proxy) => Task.CompletedTask;
 
     private static CancellationToken Timeout(int seconds = 300) => new CancellationTokenSource(TimeSpan.FromSeconds(seconds)).Token;
 
@@ -36,7 +36,7 @@ public abstract class UploadFaultContract
         await using var direct = Target.Open(prefix);
         Assert.Null(await direct.GetAsync("raw/s/t/dt=2025-01-01/t_0000.parquet", Timeout()));
         Assert.Empty(await direct.ListAsync("", Timeout()).ToListAsync());
-        await AssertNoUnfinishedUploadsAsync(prefix);
+        await AssertNoUnfinishedUploadsAsync(prefix, proxy);
     }
 
     [Fact]

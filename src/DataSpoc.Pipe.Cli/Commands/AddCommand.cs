@@ -138,11 +138,11 @@ internal sealed class AddCommand : AsyncCommand<AddCommand.Settings>
         AnsiConsole.MarkupLineInterpolated($"New pipeline [bold]{s.Name}[/] (press Enter to take the default in brackets)");
         var tap = s.Tap ?? AnsiConsole.Prompt(new TextPrompt<string>("Tap (command, path or built-in):")
             .Validate(t => t.Trim().Length > 0 ? ValidationResult.Success() : ValidationResult.Error("the tap is required")));
-        var bucket = s.Bucket ?? AnsiConsole.Prompt(new TextPrompt<string>("Bucket:")
+        var bucket = s.Bucket ?? AnsiConsole.Prompt(new TextPrompt<string>("Bucket")
             .DefaultValue("file://" + System.IO.Path.Combine(home.Root, "lake"))
             .Validate(b => BucketError(b) is { } why ? ValidationResult.Error(why) : ValidationResult.Success()));
-        var path = s.Path ?? AnsiConsole.Prompt(new TextPrompt<string>("Base path in the bucket:").DefaultValue("raw"));
-        var compression = s.Compression ?? AnsiConsole.Prompt(new TextPrompt<string>("Compression:")
+        var path = s.Path ?? AnsiConsole.Prompt(new TextPrompt<string>("Base path in the bucket").DefaultValue("raw"));
+        var compression = s.Compression ?? AnsiConsole.Prompt(new TextPrompt<string>("Compression")
             .AddChoices(["zstd", "snappy", "gzip", "none"]).DefaultValue("zstd"));
         var incremental = s.IncrementalAnswer ?? AnsiConsole.Prompt(new ConfirmationPrompt("Incremental (resume from saved state)?") { DefaultValue = false });
         var cron = s.Cron ?? AnsiConsole.Prompt(new TextPrompt<string>("Cron schedule (empty for none):").AllowEmpty()

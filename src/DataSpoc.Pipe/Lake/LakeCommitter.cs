@@ -38,11 +38,24 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         {
             foreach (var file in plan.Files)
                 await store.DeleteAsync(file.Key, cancellationToken).ConfigureAwait(false);
+            var temps = await DeleteTempFilesOfAsync(plan, cancellationToken).ConfigureAwait(false);
             await store.DeleteAsync(JournalKey(pipeline), cancellationToken).ConfigureAwait(false);
-            return $"rolled back the interrupted commit of run {plan.RunId} ({plan.Files.Count} files not all landed; state untouched)";
+            return $"rolled back the interrupted commit of run {plan.RunId} ({plan.Files.Count} files not all landed" +
+                (temps > 0 ? $", {temps} leftover temp file(s) removed" : "") + "; state untouched)";
         }
         await FinishAsync(plan, cancellationToken).ConfigureAwait(false);
         return $"completed the interrupted commit of run {plan.RunId} (all {plan.Files.Count} files had landed)";
+    }
+
+    /// <summary>A file:// landing killed half-way leaves <c>&lt;key&gt;.tmp-&lt;id&gt;</c>; those of this plan are ours (we hold the lock).</summary>
+    private async Task<int> DeleteTempFilesOfAsync(CommitPlan plan, CancellationToken cancellationToken)
+    {
+        var temps = new List<string>();
+        foreach (var folder in plan.Files.Select(f => f.Key[..(f.Key.LastIndexOf('/') + 1)]).Distinct(StringComparer.Ordinal))
+            await foreach (var obj in store.ListAsync(folder, cancellationToken).ConfigureAwait(false))
+                if (plan.Files.Any(f => obj.Key.StartsWith(f.Key + ".tmp-", StringComparison.Ordinal))) temps.Add(obj.Key);
+        foreach (var key in temps) await store.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+        return temps.Count;
     }
 
     private async Task FinishAsync(CommitPlan plan, CancellationToken cancellationToken)
@@ -71,6 +84,8 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         {
             var entry = change.Entry;
             manifest.Tables.TryGetValue(change.Key, out var previous);
+            // Recovery re-applies a plan whose manifest write may have landed just before the crash: count it once.
+            if (previous is not null && previous.Pipeline == plan.Pipeline && previous.Stats.LastExtraction == plan.StartedAt) continue;
             var stats = entry.Stats;
             if (change.Replace || previous is null)
             {

@@ -20,7 +20,11 @@ internal sealed class ParquetBatchFile : IDisposable
     private ByteArray[] _byteArrays = new ByteArray[1024];
     private bool _closed;
 
-    public ParquetBatchFile(string path, ColumnSchema schema, PipeCompression compression)
+    /// <param name="path">The file to create.</param>
+    /// <param name="schema">The stream's columns.</param>
+    /// <param name="compression">The codec.</param>
+    /// <param name="sample">The first batch: column encodings are chosen from its values.</param>
+    public ParquetBatchFile(string path, ColumnSchema schema, PipeCompression compression, ColumnBatch? sample = null)
     {
         Path = path;
         _schemaNode = (GroupNode)ToNode(schema.Root, isRoot: true);
@@ -34,12 +38,58 @@ internal sealed class ParquetBatchFile : IDisposable
         });
         if (compression == PipeCompression.Zstd) builder.CompressionLevel(ZstdLevel);
         builder.MaxRowGroupLength(int.MaxValue);
+        if (sample is not null) ChooseEncodings(builder, sample);
         builder.CreatedBy("dataspoc-pipe " + ToolVersion.Current);
         _properties = builder.Build();
         _writer = new ParquetFileWriter(path, _schemaNode, _properties);
     }
 
     public string Path { get; }
+
+    /// <summary>
+    /// Dictionary encoding only pays for repetitive columns; for mostly-distinct values it is built and then
+    /// abandoned, costing time. Distinct-heavy top-level columns are written without it: integers and timestamps
+    /// as DELTA_BINARY_PACKED (small for ids and times), doubles and strings plain.
+    /// </summary>
+    private static void ChooseEncodings(WriterPropertiesBuilder builder, ColumnBatch sample)
+    {
+        foreach (var column in sample.Columns)
+        {
+            var leaf = column.Leaf;
+            if (leaf.RepLevel > 0 || leaf.DefLevel != 1 || column.Values < 1024) continue;
+            if (DistinctShare(column) < 0.5) continue;
+            builder.DisableDictionary(leaf.Name);
+            if (leaf.Kind is LeafKind.Int64 or LeafKind.Timestamp or LeafKind.Time or LeafKind.Date)
+                builder.Encoding(leaf.Name, ParquetSharp.Encoding.DeltaBinaryPacked);
+        }
+    }
+
+    private static long HashOf(ReadOnlySpan<byte> bytes)
+    {
+        var hash = new HashCode();
+        hash.AddBytes(bytes);
+        return hash.ToHashCode();
+    }
+
+    /// <summary>The share of distinct values among the first few thousand (hashes; exactness does not matter).</summary>
+    private static double DistinctShare(LeafBuffer c)
+    {
+        var n = Math.Min(c.Values, 4096);
+        var seen = new HashSet<long>();
+        for (var i = 0; i < n; i++)
+        {
+            long h = c.Leaf.Kind switch
+            {
+                LeafKind.Int64 or LeafKind.Timestamp or LeafKind.Time => c.Longs[i],
+                LeafKind.Double => BitConverter.DoubleToInt64Bits(c.Doubles[i]),
+                LeafKind.Date => c.Ints[i],
+                LeafKind.Boolean => c.Bools[i] ? 1 : 0,
+                _ => HashOf(c.Bytes.AsSpan(c.Offsets[i], c.Offsets[i + 1] - c.Offsets[i])),
+            };
+            seen.Add(h);
+        }
+        return (double)seen.Count / n;
+    }
     public long Rows { get; private set; }
     public int RowGroups { get; private set; }
 

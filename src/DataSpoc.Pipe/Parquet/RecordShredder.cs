@@ -14,8 +14,6 @@ internal sealed class RecordShredder
 {
     private readonly ArrayBufferWriter<byte> _json = new(256);
     private readonly Utf8JsonWriter _jsonWriter;
-    /// <summary>Per struct node, which children a record has set (reused; a node never contains itself).</summary>
-    private readonly Dictionary<StructNode, bool[]> _seen = new(ReferenceEqualityComparer.Instance);
 
     public RecordShredder()
     {
@@ -64,16 +62,15 @@ internal sealed class RecordShredder
     private void WriteStruct(ColumnBatch batch, StructNode s, ref Utf8JsonReader r, short def, short rep)
     {
         var children = s.Children;
-        if (!_seen.TryGetValue(s, out var seen)) _seen[s] = seen = new bool[children.Count];
+        var seen = s.Seen;
         Array.Clear(seen);
         var expected = 0;
-        Span<char> nameChars = stackalloc char[128];
         while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
         {
             // Taps write properties in schema order almost always: try the next expected one first.
             int index;
             if (expected < children.Count && r.ValueTextEquals(children[expected].NameUtf8)) index = expected;
-            else index = Find(s, ref r, nameChars);
+            else index = Find(s, ref r);
             if (index < 0)
             {
                 Drop(s, r.GetString()!, ref r);
@@ -89,8 +86,9 @@ internal sealed class RecordShredder
             if (!seen[i]) WriteNulls(batch, children[i], def, rep);
     }
 
-    private static int Find(StructNode s, ref Utf8JsonReader r, scoped Span<char> buffer)
+    private static int Find(StructNode s, ref Utf8JsonReader r)
     {
+        Span<char> buffer = stackalloc char[128];
         var length = r.HasValueSequence ? (int)r.ValueSequence.Length : r.ValueSpan.Length;
         if (length <= buffer.Length && !r.ValueIsEscaped && !r.HasValueSequence)
         {

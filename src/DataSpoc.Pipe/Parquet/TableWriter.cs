@@ -7,11 +7,11 @@ namespace DataSpoc.Pipe.Parquet;
 public sealed record WriteLimits
 {
     /// <summary>Rows per row group (a batch is encoded when it reaches this).</summary>
-    public int BatchRows { get; init; } = 256 * 1024;
+    public int BatchRows { get; init; } = 128 * 1024;
     /// <summary>Buffered bytes per row group.</summary>
-    public long BatchBytes { get; init; } = 48L * 1024 * 1024;
+    public long BatchBytes { get; init; } = 32L * 1024 * 1024;
     /// <summary>Buffered bytes across all partitions of a stream before the largest is flushed early.</summary>
-    public long StreamBufferBytes { get; init; } = 96L * 1024 * 1024;
+    public long StreamBufferBytes { get; init; } = 64L * 1024 * 1024;
     /// <summary>Rotate to a new file after this many rows.</summary>
     public long MaxFileRows { get; init; } = 50_000_000;
     /// <summary>Rotate to a new file after this many bytes on disk.</summary>
@@ -130,7 +130,7 @@ internal sealed class TableWriter : IAsyncDisposable
         {
             await foreach (var (partition, batch) in _toEncode.Reader.ReadAllAsync().ConfigureAwait(false))
             {
-                var file = FileFor(partition);
+                var file = FileFor(partition, batch);
                 file.WriteRowGroup(batch);
                 Return(batch);
                 var size = new FileInfo(file.Path).Length;
@@ -148,7 +148,7 @@ internal sealed class TableWriter : IAsyncDisposable
         }
     }
 
-    private ParquetBatchFile FileFor(Partition partition)
+    private ParquetBatchFile FileFor(Partition partition, ColumnBatch batch)
     {
         if (_open.TryGetValue(partition, out var file))
         {
@@ -159,7 +159,7 @@ internal sealed class TableWriter : IAsyncDisposable
         if (_open.Count >= _limits.MaxOpenFiles) Finish(_openOrder[0]);
         Directory.CreateDirectory(_spoolDirectory);
         var path = Path.Combine(_spoolDirectory, $"{_fileStem}-{_fileSeq++:D5}.parquet.part");
-        file = new ParquetBatchFile(path, _schema, _compression);
+        file = new ParquetBatchFile(path, _schema, _compression, batch);
         _open[partition] = file;
         _openOrder.Add(partition);
         return file;
@@ -189,7 +189,7 @@ internal sealed class TableWriter : IAsyncDisposable
     {
         batch.Clear();
         lock (_freeLock)
-            if (_free.Count < 2) _free.Push(batch);
+            if (_free.Count < 3) _free.Push(batch);
     }
 
     public async ValueTask DisposeAsync()

@@ -265,16 +265,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             configPath = Path.Combine(privateDir, "config.json");
             WritePrivate(configPath, inline.ToJsonString());
         }
-        else if (configPath is not null)
+        else if (configPath is not null && !File.Exists(configPath))
         {
-            if (!File.Exists(configPath)) throw new TapFailedException($"tap config '{configPath}' does not exist");
-            if (ConfigInterpolation is { } interpolate)
-            {
-                // Tap config files may use ${VAR}: the expanded copy is private to this run.
-                var expanded = Path.Combine(privateDir, "config.json");
-                WritePrivate(expanded, interpolate(configPath));
-                configPath = expanded;
-            }
+            throw new TapFailedException($"tap config '{configPath}' does not exist");
         }
         string? statePath = null;
         if (!full && await store.GetAsync(LakePaths.StateKey(pipeline.Name), cancellationToken).ConfigureAwait(false) is { } state)
@@ -290,9 +283,6 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         }
         return new SourceInvocation { ConfigPath = configPath, StatePath = statePath, CatalogPath = catalogPath, Definition = pipeline.Source };
     }
-
-    /// <summary>Expands <c>${VAR}</c> in a tap config file (set by the configuration layer); null leaves files as they are.</summary>
-    public static Func<string, string>? ConfigInterpolation { get; set; }
 
     /// <summary>Builds the catalog with selection metadata for <c>source.streams</c> (set by the configuration layer).</summary>
     public static Func<PipelineDefinition, string?, CancellationToken, Task<JsonObject?>>? CatalogProvider { get; set; }

@@ -28,6 +28,9 @@ public sealed class TcpFaultProxy : IAsyncDisposable
     /// <summary>Bytes clients have sent through the proxy so far.</summary>
     public long Uploaded => Interlocked.Read(ref _uploaded);
 
+    /// <summary>Request lines of the DELETE requests clients sent (e.g. an S3 AbortMultipartUpload).</summary>
+    public ConcurrentQueue<string> DeleteRequests { get; } = new();
+
     /// <summary>Called with the running total of client bytes after each forwarded read.</summary>
     public Action<long>? OnUpload { get; set; }
 
@@ -111,10 +114,23 @@ public sealed class TcpFaultProxy : IAsyncDisposable
                     return;
                 }
                 await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None);
-                if (upload) OnUpload?.Invoke(Interlocked.Add(ref _uploaded, read));
+                if (upload)
+                {
+                    NoteDeletes(buffer.AsSpan(0, read));
+                    OnUpload?.Invoke(Interlocked.Add(ref _uploaded, read));
+                }
             }
         }
         catch (Exception) { }
+    }
+
+    private void NoteDeletes(ReadOnlySpan<byte> data)
+    {
+        var at = data.IndexOf("DELETE /"u8);
+        if (at < 0) return;
+        var line = data[at..];
+        var end = line.IndexOf("\r\n"u8);
+        DeleteRequests.Enqueue(System.Text.Encoding.ASCII.GetString(end < 0 ? line : line[..end]));
     }
 
     public ValueTask DisposeAsync()

@@ -9,7 +9,9 @@ public static class BuiltInTaps
     private static readonly Dictionary<string, Func<ObjectStoreFactory, IBuiltInTap>> Factories = new(StringComparer.Ordinal)
     {
         ["csv"] = stores => new CsvTap(stores),
+        ["google-sheets-public"] = _ => new GoogleSheetsPublicTap(),
         ["jsonl"] = stores => new JsonlTap(stores),
+        ["parquet"] = stores => new ParquetTap(stores),
         ["postgres"] = _ => new PostgresTap(),
     };
 

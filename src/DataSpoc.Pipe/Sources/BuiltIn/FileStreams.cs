@@ -52,8 +52,13 @@ internal static class FileStreams
         return result;
     }
 
-    /// <summary>Assigns files to streams; returns the streams that got at least one file, configured ones first.</summary>
-    public static List<T> Assign<T>(string tap, IEnumerable<SourceFile> files, IEnumerable<T> configured, Func<string, T> ownStream) where T : IFileStream
+    /// <summary>
+    /// Assigns files to streams; returns the streams that got at least one file, configured ones first.
+    /// <paramref name="ownName"/> names the stream of an unclaimed file (default: the file name without extension);
+    /// when <paramref name="shareOwnStreams"/> is false, two unclaimed files with one name are an error.
+    /// </summary>
+    public static List<T> Assign<T>(string tap, IEnumerable<SourceFile> files, IEnumerable<T> configured, Func<string, T> ownStream,
+        Func<SourceFile, string>? ownName = null, bool shareOwnStreams = false) where T : IFileStream
     {
         var plans = configured.ToList();
         foreach (var p in plans) p.Files.Clear();
@@ -63,11 +68,18 @@ internal static class FileStreams
             var plan = plans.FirstOrDefault(p => Matches(p, file));
             if (plan is null)
             {
-                var name = file.BaseName;
+                var name = ownName?.Invoke(file) ?? file.BaseName;
                 if (own.TryGetValue(name, out var other))
-                    throw new TapException($"{tap} tap: files {other.Files[0].Location} and {file.Location} would both be stream '{name}'; configure a stream with a pattern for them");
-                own[name] = plan = ownStream(name);
-                plans.Add(plan);
+                {
+                    if (!shareOwnStreams)
+                        throw new TapException($"{tap} tap: files {other.Files[0].Location} and {file.Location} would both be stream '{name}'; configure a stream with a pattern for them");
+                    plan = other;
+                }
+                else
+                {
+                    own[name] = plan = ownStream(name);
+                    plans.Add(plan);
+                }
             }
             plan.Files.Add(file);
         }

@@ -1,0 +1,49 @@
+using BenchmarkDotNet.Attributes;
+using DataSpoc.Pipe.Singer;
+
+namespace DataSpoc.Pipe.Benchmarks;
+
+/// <summary>
+/// The engine's read side, stage by stage, on an in-memory Singer stream: line splitting, then Singer message
+/// parsing (record bodies skipped), then parsing plus shredding into column buffers. Differences between
+/// consecutive methods are each stage's cost.
+/// </summary>
+[MemoryDiagnoser]
+[SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 5)]
+public class EngineStageBenchmarks
+{
+    private EngineInput _input = null!;
+
+    [Params("narrow", "wide")]
+    public string Shape { get; set; } = "narrow";
+
+    [GlobalSetup]
+    public void Setup() => _input = new EngineInput(Shape);
+
+    [Benchmark(Baseline = true)]
+    public long LineSplitting()
+    {
+        using var lines = _input.Lines();
+        long bytes = 0;
+        while (lines.TryReadLine(out var line)) bytes += line.Length;
+        return bytes;
+    }
+
+    [Benchmark]
+    public long SingerMessageParsing()
+    {
+        var handler = new SkippingHandler();
+        using var lines = _input.Lines();
+        new SingerMessageReader(handler).ReadAll(lines, CancellationToken.None);
+        return handler.Records;
+    }
+
+    [Benchmark]
+    public long ParsingAndColumnBuffering()
+    {
+        var handler = new ShreddingHandler(_input.Schema, 256 * 1024);
+        using var lines = _input.Lines();
+        new SingerMessageReader(handler).ReadAll(lines, CancellationToken.None);
+        return handler.Records;
+    }
+}

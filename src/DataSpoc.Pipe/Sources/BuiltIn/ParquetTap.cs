@@ -1,0 +1,210 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Storage;
+using Microsoft.Extensions.FileSystemGlobbing;
+using ParquetSharp;
+
+namespace DataSpoc.Pipe.Sources.BuiltIn;
+
+/// <summary>
+/// The built-in <c>parquet</c> tap: reads Parquet files back as records, for raw -> curated pipelines. Config:
+/// <c>{"files": [...] | "path": "dir, file or bucket folder such as s3://lake/raw/csv/orders/",
+/// "streams": [{"name", "pattern", "key_properties"}]}</c>. A folder stands for every <c>.parquet</c> file below it.
+/// Unclaimed files form one stream per table folder: the nearest folder that is not a <c>key=value</c> partition
+/// (so a lake table <c>orders/dt=…/orders_0000.parquet</c> is stream <c>orders</c>); a loose file is named after itself.
+/// The schema comes from the Parquet schema; a file with a different schema starts with a new SCHEMA message.
+/// Incremental by files already read (state lists them with modification time and size).
+/// </summary>
+public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IBuiltInTap
+{
+    private const string TapName = "parquet";
+    private static readonly string[] FolderPatterns = ["**/*.parquet"];
+    private readonly ObjectStoreFactory _stores = stores ?? new ObjectStoreFactory();
+
+    public string Name => TapName;
+
+    public async Task DiscoverAsync(JsonObject config, Stream output, CancellationToken cancellationToken)
+    {
+        var settings = Settings.From(config);
+        await using var files = new SourceFiles(Name, _stores, settings.StorageOptions);
+        var entries = new List<JsonObject>();
+        foreach (var stream in await PlanAsync(settings, files, cancellationToken).ConfigureAwait(false))
+        {
+            await using var local = await LocalCopy.OfAsync(stream.Files[0], cancellationToken).ConfigureAwait(false);
+            using var reader = Open(local.Path, stream.Files[0]);
+            var schema = Schema(ParquetShape.Of(reader.FileMetaData.Schema));
+            entries.Add(TapCatalog.Entry(stream.Name, stream.Name, schema, stream.KeyProperties));
+        }
+        await TapCatalog.WriteAsync(entries, output, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, Stream output, CancellationToken cancellationToken)
+    {
+        var settings = Settings.From(config);
+        var selection = new TapCatalog(catalog);
+        var bookmarks = new FileBookmarks(state);
+        var writer = new SingerWriter(output);
+        await using var files = new SourceFiles(Name, _stores, settings.StorageOptions);
+        foreach (var stream in await PlanAsync(settings, files, cancellationToken).ConfigureAwait(false))
+        {
+            if (!selection.IsSelected(stream.Name)) continue;
+            var streamName = JsonEncodedText.Encode(stream.Name);
+            string? lastSchema = null;
+            foreach (var file in stream.Files.Where(f => !bookmarks.IsUnchanged(stream.Name, f)))
+            {
+                await using (var local = await LocalCopy.OfAsync(file, cancellationToken).ConfigureAwait(false))
+                {
+                    using var reader = Open(local.Path, file);
+                    var shapes = ParquetShape.Of(reader.FileMetaData.Schema);
+                    var schema = Schema(shapes);
+                    var schemaText = schema.ToJsonString();
+                    if (schemaText != lastSchema)
+                    {
+                        foreach (var key in stream.KeyProperties)
+                            if (schema["properties"]![key] is null)
+                                throw new TapException($"{Name} tap: stream '{stream.Name}' names key property '{key}', which {file.Location} does not have");
+                        writer.WriteSchema(stream.Name, schema, stream.KeyProperties);
+                        lastSchema = schemaText;
+                    }
+                    await EmitAsync(reader, shapes, file, streamName, writer, cancellationToken).ConfigureAwait(false);
+                }
+                bookmarks.MarkRead(stream.Name, file);
+                writer.WriteState(bookmarks.State);
+            }
+        }
+        writer.WriteState(bookmarks.State);
+        await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task EmitAsync(ParquetFileReader reader, List<ParquetShape> shapes, SourceFile file, JsonEncodedText stream, SingerWriter writer, CancellationToken cancellationToken)
+    {
+        var metadata = reader.FileMetaData;
+        for (var g = 0; g < metadata.NumRowGroups; g++)
+        {
+            using var rowGroup = reader.RowGroup(g);
+            var rows = rowGroup.MetaData.NumRows;
+            var cursors = new ParquetLeafCursor[metadata.NumColumns];
+            try
+            {
+                for (var c = 0; c < cursors.Length; c++)
+                    cursors[c] = ParquetLeafCursor.Create(rowGroup.Column(c), metadata.Schema.Column(c));
+                for (long row = 0; row < rows; row++)
+                {
+                    WriteRow(shapes, cursors, stream, writer, file, g, row);
+                    if ((row & 1023) == 0) cancellationToken.ThrowIfCancellationRequested();
+                    await writer.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                foreach (var cursor in cursors) cursor?.Dispose();
+            }
+        }
+    }
+
+    private static void WriteRow(List<ParquetShape> shapes, ParquetLeafCursor[] cursors, JsonEncodedText stream, SingerWriter writer, SourceFile file, int rowGroup, long row)
+    {
+        var json = writer.BeginRecord(stream);
+        foreach (var shape in shapes)
+        {
+            json.WritePropertyName(shape.Property);
+            try
+            {
+                shape.Write(json, cursors);
+            }
+            catch (Exception e) when (e is OverflowException or InvalidDataException or JsonException or ArgumentException)
+            {
+                throw new TapException($"{TapName} tap: {file.Location} row group {rowGroup} row {row} column '{shape.Name}': {e.Message}", e);
+            }
+        }
+        writer.EndRecord();
+    }
+
+    private static JsonObject Schema(List<ParquetShape> shapes)
+    {
+        var properties = new JsonObject();
+        foreach (var s in shapes) properties[s.Name] = s.Schema();
+        return new JsonObject { ["type"] = "object", ["properties"] = properties };
+    }
+
+    private static ParquetFileReader Open(string path, SourceFile file)
+    {
+        try
+        {
+            return new ParquetFileReader(path);
+        }
+        catch (ParquetException e)
+        {
+            throw new TapException($"{TapName} tap: {file.Location} is not a readable Parquet file: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The table folder a lake file belongs to: the nearest folder that is not a <c>key=value</c> partition.</summary>
+    private static string TableName(SourceFile file)
+    {
+        var parts = file.Location.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var folders = parts[..^1];
+        var i = folders.Length - 1;
+        while (i >= 0 && folders[i].Contains('=')) i--;
+        if (i < 0) return file.BaseName;
+        var folder = folders[i];
+        var partitioned = i < folders.Length - 1;
+        return partitioned || file.BaseName.StartsWith(folder, StringComparison.Ordinal) ? folder : file.BaseName;
+    }
+
+    private static async Task<List<StreamPlan>> PlanAsync(Settings settings, SourceFiles files, CancellationToken cancellationToken)
+    {
+        var all = await files.ResolveAsync(settings.Entries, FolderPatterns, cancellationToken).ConfigureAwait(false);
+        return FileStreams.Assign(TapName, all, settings.Streams, name => new StreamPlan(name, null, null, [], []), TableName, shareOwnStreams: true);
+    }
+
+    private sealed record StreamPlan(string Name, Matcher? Pattern, string? PatternText, IReadOnlyList<string> KeyProperties, List<SourceFile> Files) : IFileStream;
+
+    private sealed record Settings(List<string> Entries, List<StreamPlan> Streams, Dictionary<string, string> StorageOptions)
+    {
+        public static Settings From(JsonObject json)
+        {
+            var config = new TapConfig(TapName, json);
+            var streams = FileStreams.Configured(TapName, config, (stream, _, name, matcher, pattern) => new StreamPlan(name, matcher, pattern, stream.Strings("key_properties"), []));
+            return new Settings(FileStreams.Entries(TapName, config), streams, config.StringMap("storage_options"));
+        }
+    }
+
+    /// <summary>A local path for a file: itself when local, else a temp copy (Parquet needs random access), deleted on dispose.</summary>
+    private sealed class LocalCopy : IAsyncDisposable
+    {
+        private readonly bool _temporary;
+
+        private LocalCopy(string path, bool temporary)
+        {
+            Path = path;
+            _temporary = temporary;
+        }
+
+        public string Path { get; }
+
+        public static async Task<LocalCopy> OfAsync(SourceFile file, CancellationToken cancellationToken)
+        {
+            if (file.IsLocal) return new LocalCopy(file.Location, temporary: false);
+            var path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"dataspoc-parquet-{Guid.NewGuid():N}.parquet");
+            try
+            {
+                await using var source = await file.Open(cancellationToken).ConfigureAwait(false);
+                await using var target = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
+                await source.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                File.Delete(path);
+                throw;
+            }
+            return new LocalCopy(path, temporary: true);
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            if (_temporary) File.Delete(Path);
+            return ValueTask.CompletedTask;
+        }
+    }
+}

@@ -1,0 +1,132 @@
+using DataSpoc.Pipe.Cli.Tests.Support;
+
+namespace DataSpoc.Pipe.Cli.Tests.Commands;
+
+public sealed class RunCommandTests : IDisposable
+{
+    private readonly TempHome _home = new();
+
+    public void Dispose() => _home.Dispose();
+
+    [Fact]
+    public void Run_writes_the_streams_as_parquet_and_prints_the_run_log_as_json()
+    {
+        _home.WriteShopPipeline("shop");
+        var result = CliProcess.Run(_home, "run", "shop", "--output", "json");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var log = Json.Parse(result);
+        Assert.Equal("shop", log.Str("pipeline"));
+        Assert.Equal("success", log.Str("status"));
+        Assert.Equal("incremental", log.Str("mode"));
+        Assert.Equal(10, log.Long("total_records"));
+        Assert.True(log.Bool("state_committed"));
+        Assert.Equal(5, log["streams"]!["orders"].Long("records"));
+        Assert.Equal(1, log["streams"]!["orders"].Long("files"));
+        Assert.Equal(5, log["streams"]!["customers"].Long("records"));
+        Assert.Equal(0, log["tap"].Long("exit_code"));
+        Assert.Matches("^[0-9a-f]{8}$", log.Str("run_id"));
+
+        var rows = LakeReader.Rows($"{_home.Lake}/raw/shop_tap/orders/dt=*/*.parquet", "id, amount, ordered_at", "id");
+        Assert.Equal(5, rows.Count);
+        Assert.Equal(1L, rows[0][0]);
+        Assert.Equal(1.5, rows[0][1]);
+        Assert.Equal(new DateTime(2025, 1, 20, 8, 0, 1), Assert.IsType<DateTime>(rows[0][2]));
+    }
+
+    [Fact]
+    public void Run_prints_plain_progress_and_a_summary_table_when_stdout_is_not_a_terminal()
+    {
+        _home.WriteShopPipeline("shop");
+        var result = CliProcess.Run(_home, "run", "shop");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("shop: started", result.Stdout);
+        Assert.Matches(@"│ orders\s+│ 5\s+│ 0\s+│ 1\s+│", result.Stdout);
+        Assert.Matches(@"│ shop\s+│ success\s+│ incremental\s+│", result.Stdout);
+        Assert.DoesNotContain("\u001b[", result.Stdout);
+    }
+
+    [Fact]
+    public void An_unknown_pipeline_is_one_line_listing_the_known_names_with_exit_code_2()
+    {
+        _home.WriteShopPipeline("shop");
+        _home.WriteShopPipeline("billing");
+        var result = CliProcess.Run(_home, "run", "nope");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("error: unknown pipeline 'nope'; known pipelines: billing, shop\n", result.Stderr);
+        Assert.Equal("", result.Stdout);
+    }
+
+    [Fact]
+    public void A_configuration_error_exits_2_naming_file_line_and_key_and_runs_nothing()
+    {
+        var file = _home.WritePipeline("bad", $"source:\n  tap: {CliProcess.ShopTap}\ndestination:\n  bucket: {_home.Bucket}\n  colour: blue\n");
+        var result = CliProcess.Run(_home, "run", "bad");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"error: {file}:5: destination.colour: unknown key (allowed here: bucket, path, compression, partition_by, max_file_rows, max_file_mb, storage_options)\n", result.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(_home.Lake, ".dataspoc")));
+    }
+
+    [Fact]
+    public void A_failing_tap_exits_1_with_its_error_and_writes_a_failure_log()
+    {
+        _home.WriteShopPipeline("broken", tapArgs: " --fail");
+        var result = CliProcess.Run(_home, "run", "broken", "--output", "json");
+        Assert.Equal(1, result.ExitCode);
+        var log = Json.Parse(result);
+        Assert.Equal("failure", log.Str("status"));
+        Assert.False(log.Bool("state_committed"));
+        Assert.Equal(3, log["tap"].Long("exit_code"));
+        Assert.Contains("cannot reach the shop API", log["tap"].Str("stderr_tail"));
+        Assert.Contains("error: broken failed: the tap exited with code 3", result.Stderr);
+    }
+
+    [Fact]
+    public void Run_all_runs_every_pipeline_in_parallel_summarises_and_exits_1_when_one_failed()
+    {
+        _home.WriteShopPipeline("a-shop");
+        _home.WriteShopPipeline("b-broken", tapArgs: " --fail");
+        _home.WriteShopPipeline("c-shop");
+        var result = CliProcess.Run(_home, "run", "--all", "--parallel", "3", "--output", "json");
+        Assert.Equal(1, result.ExitCode);
+        var logs = Json.Parse(result).AsArray();
+        Assert.Equal(["a-shop", "b-broken", "c-shop"], logs.Select(l => l.Str("pipeline")));
+        Assert.Equal(["success", "failure", "success"], logs.Select(l => l.Str("status")));
+        Assert.Equal("error: b-broken failed: the tap exited with code 3; its last stderr line: shop_tap: cannot reach the shop API (connection refused)\n", result.Stderr);
+
+        var table = CliProcess.Run(_home, "run", "--all");
+        Assert.Equal(1, table.ExitCode);
+        Assert.Matches(@"│ a-shop\s+│ success", table.Stdout);
+        Assert.Matches(@"│ b-broken\s+│ failure", table.Stdout);
+        Assert.Matches(@"│ c-shop\s+│ success", table.Stdout);
+    }
+
+    [Fact]
+    public void Run_without_a_name_or_with_both_a_name_and_all_is_a_usage_error()
+    {
+        Assert.Equal(2, CliProcess.Run(_home, "run").ExitCode);
+        var both = CliProcess.Run(_home, "run", "x", "--all");
+        Assert.Equal(2, both.ExitCode);
+        Assert.Contains("give a pipeline name or --all (not both)", both.Stderr);
+    }
+
+    [Fact]
+    public void Full_refresh_is_reported_as_full_mode()
+    {
+        _home.WriteShopPipeline("shop");
+        Assert.Equal(0, CliProcess.Run(_home, "run", "shop").ExitCode);
+        var full = Json.Parse(CliProcess.Run(_home, "run", "shop", "--full", "-o", "json"));
+        Assert.Equal("full", full.Str("mode"));
+        Assert.Equal(5, LakeReader.Rows($"{_home.Lake}/raw/shop_tap/orders/dt=*/*.parquet", "id", "id").Count);
+    }
+
+    [Fact]
+    public void Debug_shows_the_stack_trace_and_without_it_there_is_none()
+    {
+        var plain = CliProcess.Run(_home, "logs", "nope");
+        Assert.Equal(2, plain.ExitCode);
+        Assert.DoesNotContain("   at ", plain.Stderr);
+        var debug = CliProcess.Run(_home, "logs", "nope", "--debug");
+        Assert.Equal(2, debug.ExitCode);
+        Assert.Contains("   at DataSpoc.Pipe.Cli", debug.Stderr);
+    }
+}

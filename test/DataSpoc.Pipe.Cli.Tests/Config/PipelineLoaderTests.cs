@@ -1,0 +1,274 @@
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Config;
+
+namespace DataSpoc.Pipe.Cli.Tests.Config;
+
+public sealed class PipelineLoaderTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "dsp-loader-" + Guid.NewGuid().ToString("N")[..10]);
+
+    public PipelineLoaderTests() => Directory.CreateDirectory(_dir);
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static readonly Dictionary<string, string> NoVariables = new();
+
+    private PipelineDefinition Load(string yaml, IReadOnlyDictionary<string, string>? env = null, PipeDefaults? defaults = null)
+    {
+        var file = Path.Combine(_dir, "orders.yaml");
+        File.WriteAllText(file, yaml);
+        env ??= NoVariables;
+        return new PipelineLoader(defaults, _dir, name => env.GetValueOrDefault(name)).LoadFile(file);
+    }
+
+    private ConfigException LoadFails(string yaml, IReadOnlyDictionary<string, string>? env = null) =>
+        Assert.Throws<ConfigException>(() => Load(yaml, env));
+
+    private const string Minimal = """
+        source:
+          tap: tap-postgres
+        destination:
+          bucket: file:///tmp/lake
+        """;
+
+    [Fact]
+    public void The_reference_pipeline_yaml_loads_every_key()
+    {
+        File.WriteAllText(Path.Combine(_dir, "orders.json"), """{"host": "db", "password": "hunter22"}""");
+        var p = Load($"""
+            source:
+              tap: tap-postgres
+              config: {_dir}/orders.json
+              streams: [orders, customers]
+              name: pg
+              timeout: 5m
+              idle_timeout: 30
+            destination:
+              bucket: s3://my-company-datalake
+              path: raw
+              compression: snappy
+              partition_by: created_at
+              max_file_rows: 1_000_000
+              max_file_mb: 256
+              storage_options:
+                endpoint_url: http://127.0.0.1:9000
+                region: us-east-1
+            incremental:
+              enabled: true
+            schedule:
+              cron: "0 */6 * * *"
+            on_invalid_record: quarantine
+            transforms:
+              orders:
+                rename:
+                  amount: total
+            """);
+        Assert.Equal("orders", p.Name);
+        Assert.Equal("tap-postgres", p.Source.Tap);
+        Assert.Equal(Path.Combine(_dir, "orders.json"), p.Source.ConfigPath);
+        Assert.Equal(Path.Combine(_dir, "orders.json"), p.Source.ConfigFile);
+        Assert.Null(p.Source.InlineConfig);
+        Assert.Equal(["orders", "customers"], p.Source.Streams);
+        Assert.Equal("pg", p.Source.Name);
+        Assert.Equal(TimeSpan.FromMinutes(5), p.Source.Timeout);
+        Assert.Equal(TimeSpan.FromSeconds(30), p.Source.IdleTimeout);
+        Assert.Equal("s3://my-company-datalake", p.Destination.Bucket);
+        Assert.Equal("raw", p.Destination.Path);
+        Assert.Equal(Compression.Snappy, p.Destination.Compression);
+        Assert.Equal("created_at", p.Destination.PartitionBy);
+        Assert.Equal(1_000_000, p.Destination.MaxFileRows);
+        Assert.Equal(256, p.Destination.MaxFileMb);
+        Assert.Equal("http://127.0.0.1:9000", p.Destination.StorageOptions["endpoint_url"]);
+        Assert.True(p.Incremental.Enabled);
+        Assert.Equal("0 */6 * * *", p.Schedule?.Cron);
+        Assert.Equal(InvalidRecordPolicy.Quarantine, p.OnInvalidRecord);
+        Assert.Equal("total", p.Transforms["orders"]?["rename"]?["amount"]?.GetValue<string>());
+        Assert.Contains("hunter22", p.Secrets);
+    }
+
+    [Fact]
+    public void Omitted_keys_take_the_built_in_defaults()
+    {
+        var p = Load(Minimal);
+        Assert.Equal("raw", p.Destination.Path);
+        Assert.Equal(Compression.Zstd, p.Destination.Compression);
+        Assert.Equal(PartitionBySettings.ExtractionDate, p.Destination.PartitionBy);
+        Assert.False(p.Incremental.Enabled);
+        Assert.Null(p.Schedule);
+        Assert.Null(p.Source.Streams);
+        Assert.Equal(InvalidRecordPolicy.Fail, p.OnInvalidRecord);
+    }
+
+    [Fact]
+    public void Config_yaml_defaults_apply_only_to_pipelines_that_omit_them()
+    {
+        var configYaml = Path.Combine(_dir, "config.yaml");
+        File.WriteAllText(configYaml, "defaults:\n  compression: gzip\n  partition_by: none\n  path: landing\n");
+        var defaults = PipeDefaults.Load(configYaml);
+        var omitted = Load(Minimal, defaults: defaults);
+        Assert.Equal(Compression.Gzip, omitted.Destination.Compression);
+        Assert.Equal("none", omitted.Destination.PartitionBy);
+        Assert.Equal("landing", omitted.Destination.Path);
+
+        var given = Load(Minimal + "\n  compression: snappy\n  path: raw\n  partition_by: _extraction_date\n", defaults: defaults);
+        Assert.Equal(Compression.Snappy, given.Destination.Compression);
+        Assert.Equal("raw", given.Destination.Path);
+        Assert.Equal("_extraction_date", given.Destination.PartitionBy);
+    }
+
+    [Fact]
+    public void An_unknown_key_names_the_file_the_line_and_the_key()
+    {
+        var e = LoadFails("source:\n  tap: tap-x\ndestination:\n  bucket: file:///tmp/l\n  compresion: zstd\n");
+        Assert.Equal(Path.Combine(_dir, "orders.yaml"), e.File);
+        Assert.Equal(5, e.Line);
+        Assert.Equal("destination.compresion", e.Key);
+        Assert.StartsWith($"{_dir}/orders.yaml:5: destination.compresion: unknown key", e.Message);
+        Assert.Contains("compression", e.Message);
+    }
+
+    [Fact]
+    public void A_wrong_type_names_the_file_the_line_and_the_key()
+    {
+        var e = LoadFails(Minimal + "\nincremental:\n  enabled: sometimes\n");
+        Assert.Equal(6, e.Line);
+        Assert.Equal("incremental.enabled", e.Key);
+        Assert.Contains("expected true or false", e.Message);
+
+        var list = LoadFails("source:\n  tap: [a, b]\ndestination:\n  bucket: file:///tmp/l\n");
+        Assert.Equal(2, list.Line);
+        Assert.Equal("source.tap", list.Key);
+        Assert.Contains("expected a text value, got a list", list.Message);
+
+        var rows = LoadFails(Minimal + "\n  max_file_rows: lots\n");
+        Assert.Equal("destination.max_file_rows", rows.Key);
+        Assert.Equal(5, rows.Line);
+
+        var codec = LoadFails(Minimal + "\n  compression: lz4\n");
+        Assert.Contains("expected zstd, snappy, gzip or none, got 'lz4'", codec.Message);
+    }
+
+    [Fact]
+    public void A_missing_required_key_and_invalid_yaml_are_reported_with_their_line()
+    {
+        var noBucket = LoadFails("source:\n  tap: tap-x\ndestination:\n  path: raw\n");
+        Assert.Equal("destination.bucket", noBucket.Key);
+        Assert.Equal(4, noBucket.Line);
+
+        var broken = LoadFails("source:\n  tap: tap-x\n destination: [\n");
+        Assert.NotNull(broken.Line);
+        Assert.Contains("invalid YAML", broken.Message);
+    }
+
+    [Fact]
+    public void An_invalid_cron_expression_is_rejected_with_its_line()
+    {
+        var e = LoadFails(Minimal + "\nschedule:\n  cron: \"61 * * * *\"\n");
+        Assert.Equal("schedule.cron", e.Key);
+        Assert.Equal(6, e.Line);
+        Assert.Contains("invalid cron expression", e.Message);
+    }
+
+    [Fact]
+    public void Variables_and_defaults_expand_in_the_pipeline_yaml()
+    {
+        var env = new Dictionary<string, string> { ["LAKE"] = "/data/lake", ["EMPTY"] = "" };
+        var p = Load("source:\n  tap: tap-x\ndestination:\n  bucket: file://${LAKE}\n  path: ${BASE:-raw}/${EMPTY:-x}\n  storage_options:\n    note: $${LITERAL}\n", env);
+        Assert.Equal("file:///data/lake", p.Destination.Bucket);
+        Assert.Equal("raw/x", p.Destination.Path);
+        Assert.Equal("${LITERAL}", p.Destination.StorageOptions["note"]);
+        Assert.Contains("destination.bucket", p.Redaction.InterpolatedKeys);
+    }
+
+    [Fact]
+    public void A_missing_variable_names_the_variable_file_and_line_and_never_a_value()
+    {
+        var env = new Dictionary<string, string> { ["PG_USER"] = "admin-user" };
+        var e = LoadFails("source:\n  tap: tap-x\n  config:\n    user: ${PG_USER}\n    password: ${PG_PASSWORD}\ndestination:\n  bucket: file:///tmp/l\n", env);
+        Assert.Equal(5, e.Line);
+        Assert.Equal("source.config.password", e.Key);
+        Assert.Contains("'PG_PASSWORD' is not set", e.Message);
+        Assert.DoesNotContain("admin-user", e.Message);
+    }
+
+    [Fact]
+    public void Inline_config_becomes_typed_json_and_its_secrets_are_recorded()
+    {
+        var env = new Dictionary<string, string> { ["PGPASSWORD"] = "s3cr3t-pw", ["PORT"] = "5433" };
+        var p = Load("source:\n  tap: tap-postgres\n  config:\n    host: db\n    port: ${PORT}\n    ssl: true\n    password: ${PGPASSWORD}\n    schemas: [public, sales]\ndestination:\n  bucket: file:///tmp/l\n", env);
+        var config = p.Source.InlineConfig!;
+        Assert.Equal("db", config["host"]!.GetValue<string>());
+        Assert.Equal(5433, config["port"]!.GetValue<long>());
+        Assert.True(config["ssl"]!.GetValue<bool>());
+        Assert.Equal("s3cr3t-pw", config["password"]!.GetValue<string>());
+        Assert.Equal(["public", "sales"], config["schemas"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.Contains("s3cr3t-pw", p.Secrets);
+        Assert.Equal("connect with *** failed", p.Redaction.Redact("connect with s3cr3t-pw failed"));
+        var shown = p.Redaction.Redact(new JsonObject { ["source"] = new JsonObject { ["config"] = config.DeepClone() } })!;
+        Assert.Equal("***", shown["source"]!["config"]!["password"]!.GetValue<string>());
+        Assert.Equal("***", shown["source"]!["config"]!["port"]!.GetValue<string>());
+        Assert.Equal("db", shown["source"]!["config"]!["host"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void Variables_in_a_tap_config_file_expand_into_a_private_inline_config()
+    {
+        var json = Path.Combine(_dir, "pg.json");
+        File.WriteAllText(json, """{"host": "db", "password": "${PGPASSWORD}", "nested": {"token": "${API_TOKEN:-tok-default}"}}""");
+        var env = new Dictionary<string, string> { ["PGPASSWORD"] = "from-env-pw" };
+        var p = Load("source:\n  tap: tap-postgres\n  config: pg.json\ndestination:\n  bucket: file:///tmp/l\n", env);
+        Assert.Null(p.Source.ConfigPath);
+        Assert.Equal(json, p.Source.ConfigFile);
+        Assert.Equal("from-env-pw", p.Source.InlineConfig!["password"]!.GetValue<string>());
+        Assert.Equal("tok-default", p.Source.InlineConfig!["nested"]!["token"]!.GetValue<string>());
+        Assert.Contains("from-env-pw", p.Secrets);
+        Assert.Contains("tok-default", p.Secrets);
+    }
+
+    [Fact]
+    public void A_missing_variable_in_a_tap_config_file_names_the_variable_and_the_file()
+    {
+        File.WriteAllText(Path.Combine(_dir, "pg.json"), """{"password": "${PGPASSWORD}"}""");
+        var e = LoadFails("source:\n  tap: tap-postgres\n  config: pg.json\ndestination:\n  bucket: file:///tmp/l\n");
+        Assert.Equal(Path.Combine(_dir, "pg.json"), e.File);
+        Assert.Equal("$.password", e.Key);
+        Assert.Contains("'PGPASSWORD' is not set", e.Message);
+    }
+
+    [Fact]
+    public void Invalid_tap_config_json_names_the_file_and_line()
+    {
+        File.WriteAllText(Path.Combine(_dir, "pg.json"), "{\n  \"host\": \"db\",\n  \"port\": ,\n}");
+        var e = LoadFails("source:\n  tap: tap-postgres\n  config: pg.json\ndestination:\n  bucket: file:///tmp/l\n");
+        Assert.Equal(Path.Combine(_dir, "pg.json"), e.File);
+        Assert.Equal(3, e.Line);
+        Assert.Contains("invalid JSON", e.Message);
+    }
+
+    [Fact]
+    public void A_tap_config_path_that_does_not_exist_is_an_error_on_its_line()
+    {
+        var e = LoadFails("source:\n  tap: tap-postgres\n  config: nowhere.json\ndestination:\n  bucket: file:///tmp/l\n");
+        Assert.Equal(3, e.Line);
+        Assert.Equal("source.config", e.Key);
+        Assert.Contains("does not exist", e.Message);
+    }
+
+    [Theory]
+    [InlineData("30s", 30)]
+    [InlineData("5m", 300)]
+    [InlineData("1h30m", 5400)]
+    [InlineData("90", 90)]
+    [InlineData("500ms", 0.5)]
+    public void Durations_accept_units_or_seconds(string text, double seconds)
+    {
+        Assert.True(Durations.TryParse(text, out var d));
+        Assert.Equal(seconds, d.TotalSeconds);
+    }
+
+    [Theory]
+    [InlineData("soon")]
+    [InlineData("5x")]
+    [InlineData("-3")]
+    public void Durations_reject_anything_else(string text) => Assert.False(Durations.TryParse(text, out _));
+}

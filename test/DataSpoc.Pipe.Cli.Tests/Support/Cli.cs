@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace DataSpoc.Pipe.Cli.Tests.Support;
+
+/// <summary>Starts the real <c>dataspoc-pipe</c> process (the CLI project's build output) and captures what it prints.</summary>
+public static class CliProcess
+{
+    public sealed record Result(int ExitCode, string Stdout, string Stderr)
+    {
+        public override string ToString() => $"exit {ExitCode}\n--- stdout\n{Stdout}\n--- stderr\n{Stderr}";
+    }
+
+    /// <summary>The CLI's dll, built by the project reference next to this test project's own configuration.</summary>
+    public static string Dll { get; } = FindDll();
+
+    public static string RepoRoot { get; } = FindRepoRoot();
+
+    public static string Asset(string name) => Path.Combine(AppContext.BaseDirectory, "Assets", name);
+
+    /// <summary>A tap command line running the test tap with python3.</summary>
+    public static string ShopTap => "python3 " + Asset("shop_tap.py");
+
+    public static Result Run(TempHome home, params string[] args) => RunWithInput(home, null, args);
+
+    /// <summary>Runs with <paramref name="stdin"/> piped in (so stdin is not a terminal).</summary>
+    public static Result RunWithInput(TempHome home, string? stdin, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = Encoding.UTF8,
+            StandardErrorEncoding = Encoding.UTF8,
+        };
+        psi.ArgumentList.Add(Dll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        home.Apply(psi.Environment);
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (stdin is not null) process.StandardInput.Write(stdin);
+        process.StandardInput.Close();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException("dataspoc-pipe " + string.Join(' ', args) + " did not finish in 3 minutes");
+        }
+        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    private static string FindRepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "DataSpoc.Pipe.slnx"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("repository root not found above " + AppContext.BaseDirectory);
+    }
+
+    private static string FindDll()
+    {
+        // .../test/DataSpoc.Pipe.Cli.Tests/bin/<Configuration>/net10.0/ -> .../src/DataSpoc.Pipe.Cli/bin/<Configuration>/net10.0/
+        var tfm = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'));
+        var configuration = tfm.Parent!.Name;
+        var dll = Path.Combine(FindRepoRoot(), "src", "DataSpoc.Pipe.Cli", "bin", configuration, tfm.Name, "dataspoc-pipe.dll");
+        return File.Exists(dll) ? dll : throw new FileNotFoundException("build the CLI first", dll);
+    }
+}

@@ -1,0 +1,54 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace DataSpoc.Pipe.Cli.Tests.Support;
+
+/// <summary>Runs the CLI inside a pseudo-terminal (util-linux <c>script</c>), typing answers once the first prompt shows.</summary>
+public static class PseudoTerminal
+{
+    public static bool Available => File.Exists("/usr/bin/script");
+
+    public static CliProcess.Result Run(TempHome home, string waitFor, string keystrokes, params string[] args)
+    {
+        var command = string.Join(' ', new[] { "dotnet", CliProcess.Dll }.Concat(args).Select(Quote));
+        var psi = new ProcessStartInfo("script")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in new[] { "-qec", command, "/dev/null" }) psi.ArgumentList.Add(a);
+        home.Apply(psi.Environment);
+        using var process = Process.Start(psi)!;
+        var output = new StringBuilder();
+        var sawPrompt = new TaskCompletionSource();
+        var reader = Task.Run(async () =>
+        {
+            var buffer = new char[1024];
+            int n;
+            while ((n = await process.StandardOutput.ReadAsync(buffer)) > 0)
+            {
+                lock (output)
+                {
+                    output.Append(buffer, 0, n);
+                    if (output.ToString().Contains(waitFor, StringComparison.Ordinal)) sawPrompt.TrySetResult();
+                }
+            }
+            sawPrompt.TrySetResult();
+        });
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!sawPrompt.Task.Wait(TimeSpan.FromSeconds(60))) throw new TimeoutException($"no '{waitFor}' prompt:\n{output}");
+        process.StandardInput.Write(keystrokes);
+        process.StandardInput.Flush();
+        if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"the wizard did not finish:\n{output}");
+        }
+        reader.Wait(TimeSpan.FromSeconds(10));
+        lock (output) return new CliProcess.Result(process.ExitCode, output.ToString(), stderr.Result);
+    }
+
+    private static string Quote(string word) => "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+}

@@ -1,0 +1,77 @@
+using System.Collections;
+
+namespace DataSpoc.Pipe.Cli.Tests.Support;
+
+/// <summary>
+/// A private world for one CLI test: a temporary HOME, DATASPOC_PIPE_HOME inside it, a file:// lake, and a
+/// crontab stand-in keeping its table in a file. Deleted on dispose.
+/// </summary>
+public sealed class TempHome : IDisposable
+{
+    private readonly Dictionary<string, string?> _extra = new(StringComparer.Ordinal);
+
+    public TempHome()
+    {
+        Root = Path.Combine(Path.GetTempPath(), "dsp-cli-" + Guid.NewGuid().ToString("N")[..10]);
+        Directory.CreateDirectory(Root);
+        Directory.CreateDirectory(Lake);
+    }
+
+    public string Root { get; }
+    public string Home => Path.Combine(Root, "pipe-home");
+    public string Lake => Path.Combine(Root, "lake");
+    public string Bucket => "file://" + Lake;
+    public string CrontabFile => Path.Combine(Root, "crontab.txt");
+    public string Pipelines => Path.Combine(Home, "pipelines");
+    public string Sources => Path.Combine(Home, "sources");
+
+    public TempHome Set(string name, string? value)
+    {
+        _extra[name] = value;
+        return this;
+    }
+
+    public void Apply(IDictionary<string, string?> env)
+    {
+        env["HOME"] = Root;
+        env["DATASPOC_PIPE_HOME"] = Home;
+        env["DATASPOC_PIPE_CRONTAB"] = "sh " + CliProcess.Asset("fake_crontab.sh");
+        env["CRONTAB_FILE"] = CrontabFile;
+        env["NO_COLOR"] = "1";
+        env["TMPDIR"] = Path.Combine(Root, "tmp");
+        Directory.CreateDirectory(Path.Combine(Root, "tmp"));
+        foreach (var (k, v) in _extra) env[k] = v;
+    }
+
+    /// <summary>Writes <c>pipelines/&lt;name&gt;.yaml</c> (creating the home first).</summary>
+    public string WritePipeline(string name, string yaml)
+    {
+        Directory.CreateDirectory(Pipelines);
+        Directory.CreateDirectory(Sources);
+        var path = Path.Combine(Pipelines, name + ".yaml");
+        File.WriteAllText(path, yaml);
+        return path;
+    }
+
+    /// <summary>A pipeline running the test tap into this home's lake.</summary>
+    public string WriteShopPipeline(string name, string extraSource = "", string tapArgs = "", string extraTop = "")
+    {
+        return WritePipeline(name, $"""
+            source:
+              tap: {CliProcess.ShopTap}{tapArgs}
+            {extraSource}destination:
+              bucket: {Bucket}
+              path: raw
+            incremental:
+              enabled: true
+            {extraTop}
+            """);
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(Root, recursive: true); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+}

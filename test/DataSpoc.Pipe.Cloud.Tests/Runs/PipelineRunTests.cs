@@ -1,0 +1,38 @@
+namespace DataSpoc.Pipe.Cloud.Tests.Runs;
+
+[Collection(CloudServersCollection.Name)]
+public sealed class S3PipelineRunTests(CloudServers servers) : PipelineRunContract
+{
+    protected override StoreTarget Target { get; } = new S3Target(servers);
+    protected override bool ServerCommitsPutsAtomically => false;
+}
+
+[Collection(CloudServersCollection.Name)]
+public sealed class AzurePipelineRunTests(CloudServers servers) : PipelineRunContract
+{
+    protected override StoreTarget Target { get; } = new AzureTarget(servers);
+}
+
+[Collection(CloudServersCollection.Name)]
+public sealed class GcsPipelineRunTests(CloudServers servers) : PipelineRunContract
+{
+    protected override StoreTarget Target { get; } = new GcsTarget(servers);
+}
+
+[Collection(CloudServersCollection.Name)]
+public sealed class AzurePipelineConcurrencyTests(CloudServers servers) : PipelineConcurrencyContract
+{
+    protected override StoreTarget Target { get; } = new AzureTarget(servers);
+}
+
+[Collection(CloudServersCollection.Name)]
+public sealed class GcsPipelineConcurrencyTests(CloudServers servers) : PipelineConcurrencyContract
+{
+    protected override StoreTarget Target { get; } = new GcsTarget(servers);
+}
+
+[Collection(CloudServersCollection.Name)]
+public sealed class LocalPipelineConcurrencyTests : PipelineConcurrencyContract
+{
+    protected override StoreTarget Target { get; } = new LocalTarget();
+}

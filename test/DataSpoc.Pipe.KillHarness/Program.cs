@@ -1,0 +1,58 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Parquet;
+using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Storage;
+using DataSpoc.Pipe.KillHarness;
+
+// Usage: DataSpoc.Pipe.KillHarness <run.json>
+// run.json: {"name", "bucket", "tap", "config": {...}, "incremental": true, "full": false,
+//            "batch_rows": 2000, "max_file_rows": 10000, "secrets": ["..."]}
+// Env: DSP_HARNESS_ANNOUNCE=1 wraps the file:// store so every write is announced on stdout ("at put <key>",
+//      "done put <key>", "at putfile <key>", "done putfile <key>"), DSP_HARNESS_PAUSE_MS=N then sleeps N ms before
+//      and after each write: a test can kill the process inside a chosen commit step. Exits 0 (success), 1 (failure), 2 (threw).
+if (args.Length != 1)
+{
+    Console.Error.WriteLine("usage: DataSpoc.Pipe.KillHarness <run.json>");
+    return 64;
+}
+var run = JsonNode.Parse(File.ReadAllText(args[0]))!.AsObject();
+var pipeline = new PipelineDefinition
+{
+    Name = (string)run["name"]!,
+    Source = new SourceDefinition
+    {
+        Tap = (string)run["tap"]!,
+        InlineConfig = run["config"]?.DeepClone().AsObject(),
+        Name = (string?)run["source_name"] ?? "test",
+    },
+    Destination = new DestinationDefinition { Bucket = (string)run["bucket"]! },
+    Incremental = new IncrementalSettings { Enabled = (bool?)run["incremental"] ?? true },
+    Secrets = run["secrets"]?.AsArray().Select(s => (string)s!).ToList() ?? [],
+};
+var stores = new ObjectStoreFactory();
+if (Environment.GetEnvironmentVariable("DSP_HARNESS_ANNOUNCE") == "1")
+{
+    var pause = TimeSpan.FromMilliseconds(int.Parse(Environment.GetEnvironmentVariable("DSP_HARNESS_PAUSE_MS") ?? "0", System.Globalization.CultureInfo.InvariantCulture));
+    stores.Register("file", (uri, _) => new AnnouncingStore(new LocalObjectStore(uri), pause));
+}
+var runner = new PipelineRunner(stores)
+{
+    Limits = new WriteLimits
+    {
+        BatchRows = (int?)run["batch_rows"] ?? new WriteLimits().BatchRows,
+        MaxFileRows = (long?)run["max_file_rows"] ?? new WriteLimits().MaxFileRows,
+    },
+};
+try
+{
+    var result = await runner.RunAsync(pipeline, new RunOptions { Full = (bool?)run["full"] ?? false }, CancellationToken.None);
+    Console.Out.WriteLine("result " + JsonSerializer.Serialize(new { status = result.Log.Status, error = result.Log.Error }));
+    return result.Succeeded ? 0 : 1;
+}
+catch (Exception e)
+{
+    Console.Out.WriteLine("threw " + e.GetType().Name + ": " + e.Message);
+    return 2;
+}

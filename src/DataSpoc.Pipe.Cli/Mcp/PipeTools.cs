@@ -54,8 +54,9 @@ internal sealed class PipeTools(PipeClient client)
             };
             return result.Succeeded ? McpResults.Ok(client, answer) : McpResults.Failed(client, answer);
         }
-        catch (Exception e) when (e is ConfigException or StorageException or TimeoutException or ArgumentException)
+        catch (Exception e) when (e is ConfigException or StorageException or PipelineLockedException or FormatException or ArgumentException)
         {
+            // The run could not start (invalid config, bucket unreachable, another run holds the lock): nothing ran.
             return McpResults.Error(client, e.Message);
         }
     }

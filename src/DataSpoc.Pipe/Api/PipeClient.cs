@@ -66,6 +66,7 @@ public sealed class PipeClient
     /// <param name="progress">Receives per-stream counters while the run works (from a background thread).</param>
     /// <param name="cancellationToken">Stops the run (the tap is killed; the run is logged as a failure, nothing becomes visible).</param>
     /// <exception cref="ConfigException">The pipeline or its transforms are invalid: nothing ran.</exception>
+    /// <exception cref="PipelineLockedException">Another run of this pipeline holds its lock in the bucket: nothing ran.</exception>
     public Task<RunResult> RunAsync(string name, bool full = false, IProgress<RunProgress>? progress = null, CancellationToken cancellationToken = default) =>
         RunAsync(Load(name), null, null, full, progress, cancellationToken);
 
@@ -81,6 +82,7 @@ public sealed class PipeClient
     /// <param name="progress">Receives per-stream counters while the run works (from a background thread).</param>
     /// <param name="cancellationToken">Stops the run.</param>
     /// <exception cref="ConfigException">The pipeline's declarative transforms are invalid: nothing ran.</exception>
+    /// <exception cref="PipelineLockedException">Another run of this pipeline holds its lock in the bucket: nothing ran.</exception>
     public async Task<RunResult> RunAsync(PipelineDefinition pipeline, ISource? source, IEnumerable<IRecordTransform>? transforms = null,
         bool full = false, IProgress<RunProgress>? progress = null, CancellationToken cancellationToken = default)
     {

@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Config;
-using DataSpoc.Pipe.Sources;
 
 namespace DataSpoc.Pipe.Api;
 
@@ -57,9 +56,4 @@ internal static class PipelineConfigView
         };
         return (JsonObject)secrets.Redact(view)!;
     }
-
-    /// <summary>Masks secrets in any text about this pipeline.</summary>
-    public static string Redact(PipelineDefinition pipeline, string text) => Secrets(pipeline).Redact(text);
-
-    internal static Redactor Redactor(PipelineDefinition pipeline) => new(Secrets(pipeline).Values);
 }

@@ -36,6 +36,7 @@ internal static class EntryPoint
         config.SetApplicationVersion(ToolVersion.Current);
         config.PropagateExceptions();
         config.CaseSensitivity(CaseSensitivity.All);
+        config.UseStrictParsing();
 
         config.AddCommand<InitCommand>("init")
             .WithDescription("Create the home folder (~/.dataspoc-pipe or $DATASPOC_PIPE_HOME): config.yaml, pipelines/, sources/, transforms/. Safe to run again.")
@@ -86,6 +87,10 @@ internal static class EntryPoint
                 .WithDescription("List this home's crontab entries with their next run time.")
                 .WithExample("schedule", "list", "--output", "json");
         });
+        config.AddCommand<TapCommand>("tap")
+            .WithDescription("Run a built-in tap as a standalone Singer tap: messages on stdout, for other Singer tools.")
+            .WithExample("tap", "csv", "--config", "csv.json", "--discover")
+            .WithExample("tap", "csv", "--config", "csv.json", "--catalog", "catalog.json");
         config.AddCommand<Mcp.McpCommand>("mcp").WithDescription("Serve the Model Context Protocol over stdio (tools: list_pipelines, pipeline_config, run_pipeline, pipeline_status, pipeline_logs, show_manifest, validate_pipeline, list_tables; resource pipe://pipelines).");
         config.AddCommand<DemoCommand>("demo")
             .WithDescription("Create sample CSV data and a 'demo' pipeline (built-in csv tap -> file://<home>/demo-lake), run it, and show the tables it wrote.")

@@ -71,7 +71,7 @@ internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
             });
             return ExitCodes.Success;
         }
-        AnsiConsole.Write(ManifestCommand.TablesOf(new Manifest { Tables = new SortedDictionary<string, ManifestTable>(ours, StringComparer.Ordinal), UpdatedAt = manifest.UpdatedAt }));
+        ManifestCommand.Write(new Manifest { Tables = new SortedDictionary<string, ManifestTable>(ours, StringComparer.Ordinal), UpdatedAt = manifest.UpdatedAt });
         AnsiConsole.MarkupLineInterpolated($"Files are under {lake}/raw/. Query them, e.g. with DuckDB:");
         AnsiConsole.MarkupLineInterpolated($"  SELECT * FROM read_parquet('{lake}/raw/csv/orders/*/*.parquet') LIMIT 5;");
         AnsiConsole.MarkupLine("Next: [green]dataspoc-pipe status[/], [green]dataspoc-pipe logs demo[/], [green]dataspoc-pipe add <name>[/]");

@@ -14,7 +14,7 @@ internal sealed class ManifestCommand : AsyncCommand<ManifestCommand.Settings>
     public sealed class Settings : OutputSettings
     {
         [CommandArgument(0, "<BUCKET_URI>")]
-        [Description("The bucket: file:///abs/dir, s3://bucket[/prefix], gs://bucket, az://container")]
+        [Description("The bucket: file:///abs/dir, s3://bucket[[/prefix]], gs://bucket, az://container")]
         public string Bucket { get; init; } = "";
     }
 
@@ -28,7 +28,7 @@ internal sealed class ManifestCommand : AsyncCommand<ManifestCommand.Settings>
             JsonOutput.Write(JsonNode.Parse(JsonSerializer.Serialize(manifest)));
             return ExitCodes.Success;
         }
-        AnsiConsole.Write(TablesOf(manifest));
+        Write(manifest);
         AnsiConsole.MarkupLineInterpolated($"manifest version {manifest.Version}, updated {Units.Time(manifest.UpdatedAt)}");
         return ExitCodes.Success;
     }
@@ -48,14 +48,16 @@ internal sealed class ManifestCommand : AsyncCommand<ManifestCommand.Settings>
         }
     }
 
-    /// <summary>One row per table: rows, files, bytes, columns.</summary>
-    public static Table TablesOf(Manifest manifest)
+    /// <summary>One row per table (rows, files, bytes, column count), then each table's columns on a line.</summary>
+    public static void Write(Manifest manifest)
     {
         var table = new Table().AddColumns("table", "pipeline", "mode", "rows", "files", "bytes", "columns", "last extraction");
         foreach (var (key, t) in manifest.Tables)
             table.AddRow(
                 Markup.Escape(key), Markup.Escape(t.Pipeline), t.WriteMode, Units.Count(t.RowCount), Units.Count(t.Stats.Files),
-                Units.Bytes(t.Stats.Bytes), Markup.Escape(string.Join(", ", t.Columns.Select(c => $"{c.Name} {c.Type}"))), Units.Time(t.Stats.LastExtraction));
-        return table;
+                Units.Bytes(t.Stats.Bytes), t.Columns.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), Units.Time(t.Stats.LastExtraction));
+        AnsiConsole.Write(table);
+        foreach (var (key, t) in manifest.Tables)
+            AnsiConsole.MarkupLineInterpolated($"{key}: {string.Join(", ", t.Columns.Select(c => $"{c.Name} {c.Type}{(c.Nullable ? "" : " not null")}"))}");
     }
 }

@@ -1,13 +1,19 @@
+using System.Text;
+using DataSpoc.Pipe.Sources.BuiltIn;
+
 namespace DataSpoc.Pipe.Cli.Infrastructure;
 
-/// <summary>
-/// The CLI's view of the built-in taps (csv, …) shipped in the engine.
-/// TODO(taps): wire to DataSpoc.Pipe.Sources.BuiltIn.BuiltInTaps / BuiltInTapCommand once they land on main.
-/// </summary>
+/// <summary>The CLI's view of the built-in taps (csv, jsonl, postgres, …) shipped in the engine.</summary>
 internal static class BuiltIns
 {
-    public static IReadOnlyCollection<string> Names { get; } = [];
+    public static IReadOnlyCollection<string> Names => BuiltInTaps.Names;
 
-    public static Task<TapInvoker.Result> DiscoverAsync(string name, string configPath, CancellationToken cancellationToken) =>
-        throw new UsageException($"built-in tap '{name}' is not available in this build");
+    /// <summary>Runs a built-in tap's discovery in-process, the same code <c>dataspoc-pipe tap &lt;name&gt; --discover</c> runs.</summary>
+    public static async Task<TapInvoker.Result> DiscoverAsync(string name, string configPath, CancellationToken cancellationToken)
+    {
+        using var stdout = new MemoryStream();
+        using var stderr = new StringWriter();
+        var code = await BuiltInTapCommand.RunAsync(name, configPath, null, null, discover: true, stdout, stderr, cancellationToken, Stores.Create());
+        return new TapInvoker.Result(code, Encoding.UTF8.GetString(stdout.ToArray()), stderr.ToString());
+    }
 }

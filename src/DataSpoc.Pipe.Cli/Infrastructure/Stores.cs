@@ -8,8 +8,7 @@ internal static class Stores
     public static ObjectStoreFactory Create()
     {
         var factory = new ObjectStoreFactory();
-        // TODO(cloud): enable once DataSpoc.Pipe.Cloud.CloudStores lands on main:
-        // DataSpoc.Pipe.Cloud.CloudStores.Register(factory);
+        DataSpoc.Pipe.Cloud.CloudStores.Register(factory);
         return factory;
     }
 

@@ -15,7 +15,7 @@ internal static class TapInvoker
     public sealed record Result(int ExitCode, string Stdout, string StderrTail);
 
     /// <summary>Whether <c>source.tap</c> names a built-in tap rather than a command.</summary>
-    public static bool IsBuiltIn(string tap) => BuiltInTapNames.Contains(tap.Trim());
+    public static bool IsBuiltIn(string tap) => BuiltInTapNames.Contains(tap.Trim(), StringComparer.Ordinal);
 
     /// <summary>Built-in tap names (the taps shipped inside the binary).</summary>
     public static IReadOnlyCollection<string> BuiltInTapNames => BuiltIns.Names;

@@ -5,12 +5,15 @@ namespace DataSpoc.Pipe.Cli.Tests.Support;
 /// <summary>Reads Parquet back with DuckDB, independently of the writer.</summary>
 public static class LakeReader
 {
-    public static List<object?[]> Rows(string glob, string columns, string orderBy)
+    public static List<object?[]> Rows(string glob, string columns, string orderBy) =>
+        Query($"SELECT {columns} FROM read_parquet('{glob}') ORDER BY {orderBy}");
+
+    public static List<object?[]> Query(string sql)
     {
         using var connection = new DuckDBConnection("DataSource=:memory:");
         connection.Open();
         using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {columns} FROM read_parquet('{glob}') ORDER BY {orderBy}";
+        command.CommandText = sql;
         using var reader = command.ExecuteReader();
         var rows = new List<object?[]>();
         while (reader.Read())

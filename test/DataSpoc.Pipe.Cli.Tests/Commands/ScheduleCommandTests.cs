@@ -1,0 +1,111 @@
+using DataSpoc.Pipe.Cli.Tests.Support;
+
+namespace DataSpoc.Pipe.Cli.Tests.Commands;
+
+public sealed class ScheduleCommandTests : IDisposable
+{
+    private readonly TempHome _home = new();
+
+    public void Dispose() => _home.Dispose();
+
+    private const string OthersLines = "# m h dom mon dow command\n15 4 * * * /usr/local/bin/backup --all\n";
+
+    private string[] CrontabLines() => File.ReadAllText(_home.CrontabFile).TrimEnd('\n').Split('\n');
+
+    [Fact]
+    public void Install_writes_one_flock_guarded_line_per_scheduled_pipeline_and_is_idempotent()
+    {
+        File.WriteAllText(_home.CrontabFile, OthersLines);
+        _home.WriteShopPipeline("hourly", extraTop: "schedule:\n  cron: \"0 * * * *\"\n");
+        _home.WriteShopPipeline("nightly", extraTop: "schedule:\n  cron: \"30 2 * * *\"\n");
+        _home.WriteShopPipeline("manual");
+
+        var result = CliProcess.Run(_home, "schedule", "install", "-o", "json");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var doc = Json.Parse(result);
+        Assert.True(doc.Bool("changed"));
+        Assert.Equal(["hourly", "nightly"], doc["entries"]!.AsArray().Select(e => e.Str("pipeline")));
+        Assert.Equal(["0 * * * *", "30 2 * * *"], doc["entries"]!.AsArray().Select(e => e.Str("cron")));
+
+        var lines = CrontabLines();
+        Assert.Equal(4, lines.Length);
+        Assert.Equal(OthersLines.TrimEnd('\n').Split('\n'), lines[..2]);
+        var hourly = lines[2];
+        Assert.StartsWith("0 * * * * PATH=", hourly);
+        Assert.Contains($"DATASPOC_PIPE_HOME={_home.Home} flock -n {_home.Home}/logs/hourly.lock ", hourly);
+        Assert.Contains($" run hourly >> {_home.Home}/logs/hourly.log 2>&1 # dataspoc-pipe:hourly@{_home.Home}", hourly);
+        Assert.StartsWith("30 2 * * * ", lines[3]);
+        Assert.EndsWith($"# dataspoc-pipe:nightly@{_home.Home}", lines[3]);
+
+        var before = File.ReadAllText(_home.CrontabFile);
+        var again = Json.Parse(CliProcess.Run(_home, "schedule", "install", "-o", "json"));
+        Assert.False(again.Bool("changed"));
+        Assert.Equal(before, File.ReadAllText(_home.CrontabFile));
+    }
+
+    [Fact]
+    public void Install_drops_entries_of_pipelines_no_longer_scheduled_and_remove_keeps_other_lines()
+    {
+        File.WriteAllText(_home.CrontabFile, OthersLines);
+        _home.WriteShopPipeline("a", extraTop: "schedule:\n  cron: \"0 * * * *\"\n");
+        _home.WriteShopPipeline("b", extraTop: "schedule:\n  cron: \"5 * * * *\"\n");
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
+        _home.WriteShopPipeline("b");
+        var reinstall = Json.Parse(CliProcess.Run(_home, "schedule", "install", "-o", "json"));
+        Assert.Equal(["b"], reinstall["removed"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.Equal(3, CrontabLines().Length);
+
+        var list = Json.Parse(CliProcess.Run(_home, "schedule", "list", "-o", "json"));
+        var entry = list["entries"]!.AsArray().Single()!;
+        Assert.Equal("a", entry.Str("pipeline"));
+        Assert.True(DateTimeOffset.Parse(entry.Str("next_run")) > DateTimeOffset.UtcNow);
+
+        var removed = Json.Parse(CliProcess.Run(_home, "schedule", "remove", "-o", "json"));
+        Assert.Equal(["a"], removed["removed"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.Equal(OthersLines, File.ReadAllText(_home.CrontabFile));
+    }
+
+    [Fact]
+    public void Remove_touches_only_this_homes_entries_and_one_pipeline_when_named()
+    {
+        var otherHome = "# dataspoc-pipe:a@/some/other/home";
+        File.WriteAllText(_home.CrontabFile, $"0 1 * * * run-a {otherHome}\n");
+        _home.WriteShopPipeline("a", extraTop: "schedule:\n  cron: \"0 * * * *\"\n");
+        _home.WriteShopPipeline("b", extraTop: "schedule:\n  cron: \"5 * * * *\"\n");
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
+        Assert.Equal(3, CrontabLines().Length);
+
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "remove", "b").ExitCode);
+        var lines = CrontabLines();
+        Assert.Equal(2, lines.Length);
+        Assert.EndsWith(otherHome, lines[0]);
+        Assert.EndsWith($"# dataspoc-pipe:a@{_home.Home}", lines[1]);
+    }
+
+    [Fact]
+    public void Install_with_an_invalid_pipeline_fails_before_touching_the_crontab()
+    {
+        File.WriteAllText(_home.CrontabFile, OthersLines);
+        _home.WriteShopPipeline("bad", extraTop: "schedule:\n  cron: \"every hour\"\n");
+        var result = CliProcess.Run(_home, "schedule", "install");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("schedule.cron: invalid cron expression 'every hour'", result.Stderr);
+        Assert.Equal(OthersLines, File.ReadAllText(_home.CrontabFile));
+    }
+
+    [Fact]
+    public void The_installed_line_runs_the_pipeline_through_sh_and_flock()
+    {
+        _home.WriteShopPipeline("shop", extraTop: "schedule:\n  cron: \"0 * * * *\"\n");
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
+        var line = CrontabLines().Single();
+        var command = line["0 * * * * ".Length..];
+        var psi = new System.Diagnostics.ProcessStartInfo("sh", ["-c", command]) { UseShellExecute = false };
+        _home.Apply(psi.Environment);
+        using var process = System.Diagnostics.Process.Start(psi)!;
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)));
+        Assert.Equal(0, process.ExitCode);
+        Assert.Contains("shop: run ", File.ReadAllText(Path.Combine(_home.Home, "logs", "shop.log")));
+        Assert.Single(Directory.GetFiles(Path.Combine(_home.Lake, ".dataspoc", "logs", "shop")));
+    }
+}

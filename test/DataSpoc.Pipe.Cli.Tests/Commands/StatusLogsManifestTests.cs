@@ -1,0 +1,135 @@
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Cli.Tests.Support;
+
+namespace DataSpoc.Pipe.Cli.Tests.Commands;
+
+public sealed class StatusLogsManifestTests : IDisposable
+{
+    private readonly TempHome _home = new();
+
+    public void Dispose() => _home.Dispose();
+
+    private JsonNode RunJson(string name, params string[] extra)
+    {
+        var result = CliProcess.Run(_home, ["run", name, "-o", "json", .. extra]);
+        Assert.True(result.ExitCode is 0 or 1, result.ToString());
+        return Json.Parse(result);
+    }
+
+    [Fact]
+    public void Status_reports_each_pipelines_latest_run_and_next_scheduled_time_field_by_field()
+    {
+        _home.WriteShopPipeline("scheduled", extraTop: "schedule:\n  cron: \"30 2 * * *\"\n");
+        _home.WriteShopPipeline("never");
+        _home.WriteShopPipeline("broken", tapArgs: " --fail");
+        var first = RunJson("scheduled");
+        var second = RunJson("scheduled", "--full");
+        var failed = RunJson("broken");
+
+        var result = CliProcess.Run(_home, "status", "--output", "json");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var rows = Json.Parse(result).AsArray();
+        Assert.Equal(["broken", "never", "scheduled"], rows.Select(r => r.Str("pipeline")));
+
+        var broken = rows[0]!;
+        Assert.Equal("failure", broken.Str("status"));
+        Assert.Equal(failed.Str("run_id"), broken.Str("run_id"));
+        Assert.Contains("the tap exited with code 3", broken.Str("error"));
+
+        var never = rows[1]!;
+        Assert.Equal("never run", never.Str("status"));
+        Assert.Null(never["last_run"]);
+        Assert.Null(never["next_run"]);
+
+        var scheduled = rows[2]!;
+        Assert.Equal("success", scheduled.Str("status"));
+        Assert.Equal(second.Str("run_id"), scheduled.Str("run_id"));
+        Assert.NotEqual(first.Str("run_id"), scheduled.Str("run_id"));
+        Assert.Equal(DateTimeOffset.Parse(second.Str("started_at")), DateTimeOffset.Parse(scheduled.Str("last_run")));
+        Assert.Equal(second["duration_seconds"]!.GetValue<double>(), scheduled["duration_seconds"]!.GetValue<double>());
+        Assert.Equal(10, scheduled.Long("records"));
+        Assert.Equal("30 2 * * *", scheduled.Str("schedule"));
+        var next = DateTimeOffset.Parse(scheduled.Str("next_run"));
+        Assert.True(next > DateTimeOffset.UtcNow && next <= DateTimeOffset.UtcNow.AddDays(1).AddHours(1), next.ToString("O"));
+        Assert.Equal(30, next.ToOffset(TimeZoneInfo.Local.GetUtcOffset(next)).Minute);
+
+        var table = CliProcess.Run(_home, "status");
+        Assert.Equal(0, table.ExitCode);
+        Assert.Matches(@"│ scheduled\s+│ success\s+│", table.Stdout);
+        Assert.Matches(@"│ never\s+│ never run\s+│", table.Stdout);
+    }
+
+    [Fact]
+    public void Logs_shows_the_latest_log_lists_recent_runs_and_shows_one_run_by_id()
+    {
+        _home.WriteShopPipeline("shop");
+        var first = RunJson("shop");
+        var second = RunJson("shop", "--full");
+
+        var latest = CliProcess.Run(_home, "logs", "shop");
+        Assert.True(latest.ExitCode == 0, latest.ToString());
+        Assert.Equal(second.ToJsonString(), Json.Parse(latest).ToJsonString());
+
+        var list = Json.Parse(CliProcess.Run(_home, "logs", "shop", "--list", "-o", "json")).AsArray();
+        Assert.Equal([second.Str("run_id"), first.Str("run_id")], list.Select(r => r.Str("run_id")));
+        Assert.Equal(["full", "incremental"], list.Select(r => r.Str("mode")));
+        Assert.All(list, r => Assert.Equal("success", r.Str("status")));
+        Assert.All(list, r => Assert.Equal(10, r.Long("total_records")));
+
+        var one = CliProcess.Run(_home, "logs", "shop", "--run", first.Str("run_id"));
+        Assert.Equal(first.ToJsonString(), Json.Parse(one).ToJsonString());
+
+        var missing = CliProcess.Run(_home, "logs", "shop", "--run", "nope1234");
+        Assert.Equal(2, missing.ExitCode);
+        Assert.StartsWith($"error: shop has no run 'nope1234'; recent runs: {second.Str("run_id")}, {first.Str("run_id")}", missing.Stderr);
+    }
+
+    [Fact]
+    public void Logs_of_a_pipeline_that_never_ran_exits_1_with_one_line()
+    {
+        _home.WriteShopPipeline("idle");
+        var result = CliProcess.Run(_home, "logs", "idle");
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith("error: idle has not run yet", result.Stderr);
+        Assert.Single(result.Stderr.TrimEnd('\n').Split('\n'));
+    }
+
+    [Fact]
+    public void Manifest_prints_the_tables_a_run_wrote_field_by_field()
+    {
+        _home.WriteShopPipeline("shop");
+        var log = RunJson("shop");
+        var result = CliProcess.Run(_home, "manifest", _home.Bucket, "--output", "json");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var manifest = Json.Parse(result);
+        Assert.Equal("1.0", manifest.Str("version"));
+        var orders = manifest["tables"]!["shop_tap/orders"]!;
+        Assert.Equal("shop_tap", orders.Str("source"));
+        Assert.Equal("orders", orders.Str("table"));
+        Assert.Equal("shop", orders.Str("pipeline"));
+        Assert.Equal($"{_home.Bucket}/raw/shop_tap/orders", orders.Str("location"));
+        Assert.Equal("parquet", orders.Str("format"));
+        Assert.Equal("append", orders.Str("write_mode"));
+        Assert.Equal(5, orders.Long("row_count"));
+        Assert.Equal(["id"], orders["key_properties"]!.AsArray().Select(k => k!.GetValue<string>()));
+        Assert.Equal(log["streams"]!["orders"].Long("bytes"), orders["stats"].Long("bytes"));
+        Assert.Equal(["id:int64", "amount:double", "ordered_at:timestamp[us, tz=UTC]"],
+            orders["columns"]!.AsArray().Select(c => c.Str("name") + ":" + c.Str("type")));
+
+        var table = CliProcess.Run(_home, "manifest", _home.Bucket);
+        Assert.Equal(0, table.ExitCode);
+        Assert.Matches(@"│ shop\s+│ append\s+│ 5\s+│ 1\s+│", table.Stdout);
+        Assert.Contains("shop_tap/orders: id int64", table.Stdout);
+    }
+
+    [Fact]
+    public void Manifest_of_an_empty_bucket_exits_1_and_of_a_bad_uri_exits_2()
+    {
+        var empty = CliProcess.Run(_home, "manifest", _home.Bucket);
+        Assert.Equal(1, empty.ExitCode);
+        Assert.StartsWith($"error: no manifest in {_home.Bucket}", empty.Stderr);
+        var bad = CliProcess.Run(_home, "manifest", "ftp://x");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("unsupported scheme", bad.Stderr);
+    }
+}

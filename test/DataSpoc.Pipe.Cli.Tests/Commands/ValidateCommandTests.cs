@@ -1,0 +1,94 @@
+using DataSpoc.Pipe.Cli.Tests.Support;
+
+namespace DataSpoc.Pipe.Cli.Tests.Commands;
+
+public sealed class ValidateCommandTests : IDisposable
+{
+    private readonly TempHome _home = new();
+
+    public void Dispose() => _home.Dispose();
+
+    [Fact]
+    public void A_working_pipeline_passes_every_check_and_leaves_no_probe_behind()
+    {
+        _home.WriteShopPipeline("shop", extraTop: "schedule:\n  cron: \"0 * * * *\"\n");
+        var result = CliProcess.Run(_home, "validate", "shop", "-o", "json");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var report = Json.Parse(result).AsArray().Single()!;
+        Assert.Equal("shop", report.Str("pipeline"));
+        Assert.True(report.Bool("ok"));
+        var checks = report["checks"]!.AsArray();
+        Assert.Equal(["config", "tap config", "tap", "bucket"], checks.Select(c => c.Str("check")));
+        Assert.All(checks, c => Assert.True(c.Bool("ok"), c!.ToJsonString()));
+        Assert.EndsWith("answers --help", checks[2].Str("detail"));
+        Assert.Equal($"{_home.Bucket}: write, read, list and delete work", checks[3].Str("detail"));
+        Assert.Empty(Directory.EnumerateFiles(_home.Lake, "*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public void A_missing_tap_an_unwritable_bucket_and_bad_yaml_each_fail_with_exit_code_1()
+    {
+        _home.WritePipeline("notap", $"source:\n  tap: tap-does-not-exist-anywhere\ndestination:\n  bucket: {_home.Bucket}\n");
+        // A bucket below a regular file cannot be written, even by root (permission bits would not stop root).
+        var blocker = Path.Combine(_home.Root, "not-a-directory");
+        File.WriteAllText(blocker, "");
+        var locked = Path.Combine(blocker, "lake");
+        _home.WritePipeline("nowrite", $"source:\n  tap: {CliProcess.ShopTap}\ndestination:\n  bucket: file://{locked}\n");
+        var badYaml = _home.WritePipeline("badyaml", $"source:\n  tap: {CliProcess.ShopTap}\ndestination:\n  bucket: {_home.Bucket}\nincremental:\n  enabled: maybe\n");
+        _home.WriteShopPipeline("good");
+        {
+            var result = CliProcess.Run(_home, "validate", "--output", "json");
+            Assert.Equal(1, result.ExitCode);
+            Assert.Equal("error: validation failed for badyaml, notap, nowrite\n", result.Stderr);
+            var reports = Json.Parse(result).AsArray().ToDictionary(r => r.Str("pipeline"), r => r!);
+            Assert.True(reports["good"].Bool("ok"));
+
+            var yaml = reports["badyaml"]["checks"]!.AsArray().Single()!;
+            Assert.Equal("config", yaml.Str("check"));
+            Assert.Equal($"{badYaml}:6: incremental.enabled: expected true or false, got 'maybe'", yaml.Str("detail"));
+
+            var tap = reports["notap"]["checks"]!.AsArray().Single(c => c.Str("check") == "tap")!;
+            Assert.False(tap.Bool("ok"));
+            Assert.StartsWith("tap 'tap-does-not-exist-anywhere' was not found on PATH", tap.Str("detail"));
+
+            var bucket = reports["nowrite"]["checks"]!.AsArray().Single(c => c.Str("check") == "bucket")!;
+            Assert.False(bucket.Bool("ok"));
+            Assert.StartsWith($"file://{locked}: cannot write (write permission on the directory denied or failing):", bucket.Str("detail"));
+        }
+    }
+
+    [Fact]
+    public void A_tap_that_answers_neither_help_nor_about_fails_validation()
+    {
+        var script = Path.Combine(_home.Root, "mute_tap.sh");
+        File.WriteAllText(script, "#!/bin/sh\necho 'no such option' >&2\nexit 4\n");
+        _home.WritePipeline("mute", $"source:\n  tap: sh {script}\ndestination:\n  bucket: {_home.Bucket}\n");
+        var result = CliProcess.Run(_home, "validate", "mute", "-o", "json");
+        Assert.Equal(1, result.ExitCode);
+        var tap = Json.Parse(result).AsArray().Single()!["checks"]!.AsArray().Single(c => c.Str("check") == "tap")!;
+        Assert.Contains("answers neither --help nor --about (--help: exit 4 no such option; --about: exit 4 no such option)", tap.Str("detail"));
+    }
+
+    [Fact]
+    public void Invalid_tap_config_json_fails_validation_naming_the_file_and_line()
+    {
+        Directory.CreateDirectory(_home.Sources);
+        var config = Path.Combine(_home.Sources, "shop.json");
+        File.WriteAllText(config, "{\n  \"rows\": 3,\n  oops\n}\n");
+        _home.WriteShopPipeline("shop", extraSource: "  config: sources/shop.json\n");
+        var result = CliProcess.Run(_home, "validate", "shop", "-o", "json");
+        Assert.Equal(1, result.ExitCode);
+        var check = Json.Parse(result).AsArray().Single()!["checks"]!.AsArray().Single()!;
+        Assert.Equal("tap config", check.Str("check"));
+        Assert.StartsWith($"{config}:3: invalid JSON", check.Str("detail"));
+    }
+
+    [Fact]
+    public void Validating_an_unknown_pipeline_is_a_usage_error()
+    {
+        _home.WriteShopPipeline("shop");
+        var result = CliProcess.Run(_home, "validate", "shp");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("error: unknown pipeline 'shp'; known pipelines: shop\n", result.Stderr);
+    }
+}

@@ -32,13 +32,31 @@ internal static class McpResults
     private static CallToolResult Build(PipeClient client, JsonObject result, bool isError)
     {
         var redactor = Secrets(client);
-        var text = redactor.Redact(result.ToJsonString(SerializerOptions));
+        // Values first (a secret with quotes or backslashes is escaped in the JSON text), then the text as a whole.
+        var text = redactor.Redact(Masked(result, redactor)!.ToJsonString(SerializerOptions));
         return new CallToolResult
         {
             Content = [new TextContentBlock { Text = text }],
             StructuredContent = JsonElement.Parse(text),
             IsError = isError,
         };
+    }
+
+    private static JsonNode? Masked(JsonNode? node, Redactor redactor)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                var copy = new JsonObject();
+                foreach (var (k, v) in o) copy[redactor.Redact(k)] = Masked(v, redactor);
+                return copy;
+            case JsonArray a:
+                return new JsonArray(a.Select(v => Masked(v, redactor)).ToArray());
+            case JsonValue v when v.GetValueKind() == JsonValueKind.String:
+                return JsonValue.Create(redactor.Redact(v.GetValue<string>()));
+            default:
+                return node?.DeepClone();
+        }
     }
 
     /// <summary>Masks every known secret in a text (for resources).</summary>

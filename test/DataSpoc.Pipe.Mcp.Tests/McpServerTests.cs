@@ -102,8 +102,8 @@ public sealed class McpServerTests : IAsyncLifetime
         Assert.Equal("success", run.GetProperty("status").GetString());
         Assert.Equal(3, run.GetProperty("total_records").GetInt64());
         Assert.Equal(3, run.GetProperty("log").GetProperty("streams").GetProperty("orders").GetProperty("records").GetInt64());
-        await WaitFor(() => progress.Any(p => p.Message?.StartsWith("success", StringComparison.Ordinal) == true));
-        Assert.Contains(progress, p => p.Message?.StartsWith("starting", StringComparison.Ordinal) == true);
+        // The client may drop notifications it handles after the result (the last one can race it); the first cannot.
+        await WaitFor(() => progress.Any(p => p.Message == "starting " + Orders));
 
         var status = await Call("pipeline_status", new() { ["name"] = Orders });
         var row = status.GetProperty("pipelines")[0];

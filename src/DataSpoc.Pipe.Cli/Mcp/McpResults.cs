@@ -33,7 +33,8 @@ internal static class McpResults
     {
         var redactor = Secrets(client);
         // Values first (a secret with quotes or backslashes is escaped in the JSON text), then the text as a whole.
-        var text = redactor.Redact(Masked(result, redactor)!.ToJsonString(SerializerOptions));
+        var plain = JsonNode.Parse(result.ToJsonString(SerializerOptions));
+        var text = redactor.Redact(Masked(plain, redactor)!.ToJsonString(SerializerOptions));
         return new CallToolResult
         {
             Content = [new TextContentBlock { Text = text }],

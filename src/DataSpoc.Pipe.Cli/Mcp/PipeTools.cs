@@ -27,21 +27,26 @@ internal sealed class PipeTools(PipeClient client)
     [McpServerTool(Name = "run_pipeline", Destructive = false, OpenWorld = true)]
     [Description("Run a pipeline once: extract with its tap, write Parquet, commit manifest, state and run log. Reports progress while it runs; returns the run log.")]
     public async Task<CallToolResult> RunPipeline(
+        McpServer server,
+        RequestContext<CallToolRequestParams> context,
         [Description("The pipeline's name")] string name,
         [Description("Full refresh: ignore saved state and replace the tables it writes")] bool full = false,
-        IProgress<ProgressNotificationValue>? progress = null,
         CancellationToken cancellationToken = default)
     {
+        var token = context.Params?.ProgressToken;
+        // The first and last notifications are awaited, so they reach the client before the result does.
+        Task Notify(ProgressNotificationValue value) =>
+            token is { } t ? server.NotifyProgressAsync(t, value, cancellationToken: cancellationToken) : Task.CompletedTask;
         try
         {
-            progress?.Report(new ProgressNotificationValue { Progress = 0, Message = $"starting {name}" });
-            var runProgress = new SynchronousProgress<RunProgress>(p => progress?.Report(new ProgressNotificationValue
+            await Notify(new ProgressNotificationValue { Progress = 0, Message = $"starting {name}" });
+            var runProgress = new SynchronousProgress<RunProgress>(p => _ = Notify(new ProgressNotificationValue
             {
                 Progress = p.Streams.Sum(s => s.Records),
                 Message = $"{p.Phase} {p.Elapsed.TotalSeconds:0.0}s: " + string.Join(", ", p.Streams.Select(s => $"{s.Stream} {s.Records} records")),
             }));
             var result = await client.RunAsync(name, full, runProgress, cancellationToken);
-            progress?.Report(new ProgressNotificationValue { Progress = result.Log.TotalRecords, Total = result.Log.TotalRecords, Message = $"{result.Log.Status}: {result.Log.TotalRecords} records" });
+            await Notify(new ProgressNotificationValue { Progress = result.Log.TotalRecords, Total = result.Log.TotalRecords, Message = $"{result.Log.Status}: {result.Log.TotalRecords} records" });
             var answer = new JsonObject
             {
                 ["pipeline"] = name,

@@ -85,7 +85,7 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             var entry = change.Entry;
             manifest.Tables.TryGetValue(change.Key, out var previous);
             // Recovery re-applies a plan whose manifest write may have landed just before the crash: count it once.
-            if (previous is not null && previous.Pipeline == plan.Pipeline && previous.Stats.LastExtraction == plan.StartedAt) continue;
+            if (previous is not null && previous.Stats.LastRunId == plan.RunId) continue;
             var stats = entry.Stats;
             if (change.Replace || previous is null)
             {
@@ -103,6 +103,7 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             stats.Extractions = (previous?.Stats.Extractions ?? 0) + 1;
             stats.LastExtraction = plan.StartedAt;
             stats.LastExtractionRows = change.Rows;
+            stats.LastRunId = plan.RunId;
             manifest.Tables[change.Key] = entry;
         }
     }

@@ -37,6 +37,8 @@ public sealed class ManifestStats
     [JsonPropertyName("last_extraction_rows")] public long LastExtractionRows { get; set; }
     [JsonPropertyName("files")] public long Files { get; set; }
     [JsonPropertyName("bytes")] public long Bytes { get; set; }
+    /// <summary>The run that last changed the table (additive field: lets an interrupted commit be completed exactly once).</summary>
+    [JsonPropertyName("last_run_id")] public string? LastRunId { get; set; }
 }
 
 public sealed record ManifestColumn(

@@ -52,8 +52,6 @@ internal sealed class LeafNode(string name, bool nullable, LeafKind kind, int sc
 internal sealed class StructNode(string name, bool nullable, List<SchemaNode> children) : SchemaNode(name, nullable)
 {
     public List<SchemaNode> Children { get; } = children;
-    /// <summary>Scratch for the shredder: which children the current record set (one shredding thread per schema).</summary>
-    public bool[] Seen { get; } = new bool[children.Count];
     private Dictionary<string, int>? _index;
 
     public int IndexOf(string name)

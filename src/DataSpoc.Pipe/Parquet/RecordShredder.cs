@@ -15,6 +15,9 @@ internal sealed class RecordShredder
     private readonly ArrayBufferWriter<byte> _json = new(256);
     private readonly Utf8JsonWriter _jsonWriter;
 
+    /// <summary>Per struct node, which children the current record set (reused; a node never contains itself).</summary>
+    private readonly Dictionary<StructNode, bool[]> _seen = new(ReferenceEqualityComparer.Instance);
+
     public RecordShredder()
     {
         _jsonWriter = new Utf8JsonWriter(_json, new JsonWriterOptions { SkipValidation = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
@@ -62,7 +65,7 @@ internal sealed class RecordShredder
     private void WriteStruct(ColumnBatch batch, StructNode s, ref Utf8JsonReader r, short def, short rep)
     {
         var children = s.Children;
-        var seen = s.Seen;
+        if (!_seen.TryGetValue(s, out var seen)) _seen[s] = seen = new bool[children.Count];
         Array.Clear(seen);
         var expected = 0;
         while (r.Read() && r.TokenType == JsonTokenType.PropertyName)

@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using PipeCompression = DataSpoc.Pipe.Config.Compression;
 
 namespace DataSpoc.Pipe.Parquet;
@@ -7,7 +6,7 @@ namespace DataSpoc.Pipe.Parquet;
 public sealed record WriteLimits
 {
     /// <summary>Rows per row group (a batch is encoded when it reaches this).</summary>
-    public int BatchRows { get; init; } = 128 * 1024;
+    public int BatchRows { get; init; } = 64 * 1024;
     /// <summary>Buffered bytes per row group.</summary>
     public long BatchBytes { get; init; } = 32L * 1024 * 1024;
     /// <summary>Buffered bytes across all partitions of a stream before the largest is flushed early.</summary>
@@ -18,6 +17,8 @@ public sealed record WriteLimits
     public long MaxFileBytes { get; init; } = 256L * 1024 * 1024;
     /// <summary>Files a stream keeps open at once (partitioned by a column); the least recently used is finished first.</summary>
     public int MaxOpenFiles { get; init; } = 16;
+    /// <summary>Threads that parse RECORD lines in parallel (each fills batches of its own).</summary>
+    public int ParseLanes { get; init; } = Math.Clamp(Environment.ProcessorCount, 1, 2);
 }
 
 /// <summary>A finished Parquet file waiting in the spool folder for the lake commit.</summary>
@@ -42,18 +43,18 @@ internal sealed class TableWriter : IAsyncDisposable
     private readonly string _spoolDirectory;
     private readonly string _fileStem;
     private readonly bool _partitioned;
-    private readonly Dictionary<Partition, ColumnBatch> _batches = [];
-    private readonly Channel<(Partition Partition, ColumnBatch Batch)> _toEncode =
-        Channel.CreateBounded<(Partition, ColumnBatch)>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
-    private readonly Stack<ColumnBatch> _free = new();
-    private readonly Lock _freeLock = new();
-    private readonly Task _encoder;
-    // Encoder-side state: touched only by the encoder task.
+    /// <summary>Per parsing lane, the batch each partition's rows go into now (a lane touches only its own).</summary>
+    private readonly Dictionary<Partition, ColumnBatch>[] _batches;
+    private readonly long[] _bufferedBytesCheckCountdown;
+    private readonly Lock _sendLock = new();
+    private readonly Stack<ColumnBatch> _spares = new();
+    /// <summary>The batch being encoded: at most one at a time, so two batches are alive (one filling, one encoding).</summary>
+    private Task _encoding = Task.CompletedTask;
+    // Encoder-side state: touched by one encoding task at a time, each starting after the previous one ended.
     private readonly Dictionary<Partition, ParquetBatchFile> _open = [];
     private readonly List<Partition> _openOrder = [];
     private readonly List<SpooledFile> _done = [];
     private int _fileSeq;
-    private long _bufferedBytesCheckCountdown;
 
     public TableWriter(ColumnSchema schema, PipeCompression compression, WriteLimits limits, string spoolDirectory, string fileStem, bool partitioned)
     {
@@ -63,85 +64,88 @@ internal sealed class TableWriter : IAsyncDisposable
         _spoolDirectory = spoolDirectory;
         _fileStem = fileStem;
         _partitioned = partitioned;
-        Shredder = new RecordShredder();
-        _encoder = Task.Factory.StartNew(EncodeLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        Shredders = Enumerable.Range(0, limits.ParseLanes).Select(_ => new RecordShredder()).ToArray();
+        _batches = Enumerable.Range(0, limits.ParseLanes).Select(_ => new Dictionary<Partition, ColumnBatch>()).ToArray();
+        _bufferedBytesCheckCountdown = new long[limits.ParseLanes];
     }
 
     public ColumnSchema Schema => _schema;
-    public RecordShredder Shredder { get; }
+    /// <summary>One shredder per parsing lane.</summary>
+    public RecordShredder[] Shredders { get; }
     public long FilesWritten => Volatile.Read(ref _filesWritten);
     public long BytesWritten => Volatile.Read(ref _bytesWritten);
     private long _filesWritten;
     private long _bytesWritten;
 
-    /// <summary>The batch that rows of <paramref name="partition"/> go into now.</summary>
-    public ColumnBatch BatchFor(Partition partition)
+    /// <summary>The batch that <paramref name="lane"/>'s rows of <paramref name="partition"/> go into now.</summary>
+    public ColumnBatch BatchFor(int lane, Partition partition)
     {
-        if (!_batches.TryGetValue(partition, out var batch))
+        var batches = _batches[lane];
+        if (!batches.TryGetValue(partition, out var batch))
         {
             batch = Rent();
-            _batches[partition] = batch;
+            batches[partition] = batch;
         }
         return batch;
     }
 
     /// <summary>Called after each accepted row: hands a full batch to the encoder (waiting while it is busy: back-pressure).</summary>
-    public void RowAdded(Partition partition, ColumnBatch batch)
+    public void RowAdded(int lane, Partition partition, ColumnBatch batch)
     {
         if (batch.Rows >= _limits.BatchRows || ((batch.Rows & 1023) == 0 && batch.EstimatedBytes >= _limits.BatchBytes))
         {
-            Send(partition, batch);
+            Send(lane, partition, batch);
             return;
         }
-        if (_partitioned && _batches.Count > 1 && --_bufferedBytesCheckCountdown <= 0)
+        var batches = _batches[lane];
+        if (_partitioned && batches.Count > 1 && --_bufferedBytesCheckCountdown[lane] <= 0)
         {
-            _bufferedBytesCheckCountdown = 4096;
+            _bufferedBytesCheckCountdown[lane] = 4096;
             long total = 0;
-            foreach (var b in _batches.Values) total += b.EstimatedBytes;
-            if (total > _limits.StreamBufferBytes)
+            foreach (var b in batches.Values) total += b.EstimatedBytes;
+            if (total * _limits.ParseLanes > _limits.StreamBufferBytes)
             {
-                var largest = _batches.MaxBy(kv => kv.Value.EstimatedBytes);
-                Send(largest.Key, largest.Value);
+                var largest = batches.MaxBy(kv => kv.Value.EstimatedBytes);
+                Send(lane, largest.Key, largest.Value);
             }
         }
     }
 
-    private void Send(Partition partition, ColumnBatch batch)
+    private void Send(int lane, Partition partition, ColumnBatch batch)
     {
-        _batches.Remove(partition);
+        _batches[lane].Remove(partition);
         if (batch.Rows == 0) { Return(batch); return; }
-        // Synchronous wait on purpose: the reader thread must slow down when the encoder is behind.
-        var write = _toEncode.Writer.WriteAsync((partition, batch));
-        if (!write.IsCompletedSuccessfully) write.AsTask().GetAwaiter().GetResult();
+        lock (_sendLock)
+        {
+            // Wait for the previous batch on purpose: parsing slows down when the encoder is behind
+            // (back-pressure), and an encoding failure surfaces here.
+            _encoding.GetAwaiter().GetResult();
+            _encoding = Task.Run(() => Encode(partition, batch));
+        }
     }
 
     /// <summary>Encodes everything buffered and finishes every file; returns the files, complete on disk.</summary>
     public async Task<IReadOnlyList<SpooledFile>> CompleteAsync()
     {
-        foreach (var (partition, batch) in _batches.ToList()) Send(partition, batch);
-        _toEncode.Writer.TryComplete();
-        await _encoder.ConfigureAwait(false);
+        for (var lane = 0; lane < _batches.Length; lane++)
+            foreach (var (partition, batch) in _batches[lane].ToList()) Send(lane, partition, batch);
+        await _encoding.ConfigureAwait(false);
+        foreach (var partition in _open.Keys.ToList()) Finish(partition);
         return _done;
     }
 
-    private async Task EncodeLoop()
+    private void Encode(Partition partition, ColumnBatch batch)
     {
         try
         {
-            await foreach (var (partition, batch) in _toEncode.Reader.ReadAllAsync().ConfigureAwait(false))
-            {
-                var file = FileFor(partition, batch);
-                file.WriteRowGroup(batch);
-                Return(batch);
-                var size = new FileInfo(file.Path).Length;
-                if (file.Rows >= _limits.MaxFileRows || size >= _limits.MaxFileBytes) Finish(partition);
-            }
-            foreach (var partition in _open.Keys.ToList()) Finish(partition);
+            var file = FileFor(partition, batch);
+            file.WriteRowGroup(batch);
+            Return(batch);
+            var size = new FileInfo(file.Path).Length;
+            if (file.Rows >= _limits.MaxFileRows || size >= _limits.MaxFileBytes) Finish(partition);
         }
         catch
         {
-            // Stop the producer from waiting on a dead encoder; the error surfaces from CompleteAsync.
-            _toEncode.Writer.TryComplete();
             foreach (var f in _open.Values) f.Dispose();
             _open.Clear();
             throw;
@@ -180,23 +184,23 @@ internal sealed class TableWriter : IAsyncDisposable
 
     private ColumnBatch Rent()
     {
-        lock (_freeLock)
-            if (_free.TryPop(out var b)) return b;
+        lock (_spares)
+            if (_spares.TryPop(out var batch)) return batch;
         return new ColumnBatch(_schema);
     }
 
     private void Return(ColumnBatch batch)
     {
         batch.Clear();
-        lock (_freeLock)
-            if (_free.Count < 3) _free.Push(batch);
+        lock (_spares)
+            if (_spares.Count < _limits.ParseLanes) _spares.Push(batch);
     }
 
     public async ValueTask DisposeAsync()
     {
-        _toEncode.Writer.TryComplete();
-        try { await _encoder.ConfigureAwait(false); }
+        try { await _encoding.ConfigureAwait(false); }
         catch (Exception) { /* already reported through CompleteAsync, or the run is being abandoned */ }
         foreach (var f in _open.Values) f.Dispose();
+        _open.Clear();
     }
 }

@@ -132,7 +132,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         var lines = new SingerLineReader(activity);
         try
         {
-            var reader = new SingerMessageReader(ingest);
+            var reader = new ParallelSingerReader(ingest.Lanes, ingest);
             await Task.Factory.StartNew(() => reader.ReadAll(lines, runCancel.Token), runCancel.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
         }
         catch (Exception) when (killedBecause is null)

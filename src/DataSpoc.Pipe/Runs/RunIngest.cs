@@ -23,7 +23,12 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
 
     private readonly Dictionary<string, StreamState> _streams = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _tables = new(StringComparer.Ordinal);
-    private StreamState? _last;
+    private readonly Lock _rejectLock = new();
+    private Lane[]? _lanes;
+    private IReadOnlyList<IRecordTransform> Transforms => settings.Transforms;
+
+    /// <summary>One handler per parsing lane: RECORDs go through them, in parallel; everything else through this object.</summary>
+    public IReadOnlyList<ISingerHandler> Lanes => _lanes ??= Enumerable.Range(0, settings.Limits.ParseLanes).Select(i => new Lane(this, i)).ToArray();
     private readonly string _partitionColumn = pipeline.Destination.PartitionBy is PartitionBySettings.ExtractionDate or PartitionBySettings.None ? "" : pipeline.Destination.PartitionBy;
     private readonly byte[] _partitionColumnUtf8 = Encoding.UTF8.GetBytes(pipeline.Destination.PartitionBy);
     private Partition _defaultPartition;
@@ -32,7 +37,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
     public IReadOnlyCollection<StreamState> Streams => _streams.Values;
     public JsonNode? LastState { get; private set; }
     public Dictionary<string, long> UnknownMessages { get; } = new(StringComparer.Ordinal);
-    public long DroppedUnselectedRecords { get; private set; }
+    public long DroppedUnselectedRecords => _streams.Values.Where(s => !s.Selected).Sum(s => Interlocked.Read(ref s.Ignored));
 
     public void Start(DateOnly extractionDate) =>
         _defaultPartition = pipeline.Destination.PartitionBy == PartitionBySettings.None ? Partition.Unpartitioned : new Partition(extractionDate);
@@ -41,7 +46,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
     {
         if (settings.SelectedStreams is { } selected && !selected.Contains(stream))
         {
-            if (!_streams.ContainsKey(stream)) _streams[stream] = new StreamState(stream, "") { Selected = false };
+            if (!_streams.ContainsKey(stream)) _streams[stream] = new StreamState(stream, "", settings.Limits.ParseLanes) { Selected = false };
             return;
         }
         string table;
@@ -65,92 +70,104 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         }
 
         if (!_streams.TryGetValue(stream, out var state))
-            _streams[stream] = state = new StreamState(stream, table);
+            _streams[stream] = state = new StreamState(stream, table, settings.Limits.ParseLanes);
         state.KeyProperties = keyProperties;
         if (state.Writer is { } current && current.Schema.SchemaJson == columns.SchemaJson) return;
         // A new schema: what was buffered under the old one is written first, to files of its own.
         state.CompleteWriterAsync().GetAwaiter().GetResult();
         state.Writer = new TableWriter(columns, pipeline.Destination.Compression, settings.Limits, settings.SpoolDirectory,
             $"{table}-{_fileStems++:D4}", _partitionColumn.Length > 0);
-        if (ReferenceEquals(_last, state)) _last = null;
+        foreach (var lane in Lanes) ((Lane)lane).Forget(state);
     }
 
-    public void OnRecord(ReadOnlySpan<byte> streamUtf8, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line)
+    /// <summary>RECORDs reach the lanes; only the single-lane reader would send one here.</summary>
+    public void OnRecord(ReadOnlySpan<byte> streamUtf8, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line) =>
+        Lanes[0].OnRecord(streamUtf8, ref record, rawLine, line);
+
+    /// <summary>A parsing lane: its own shredders and batches (through the table writers), its own stream cache.</summary>
+    private sealed class Lane(RunIngest ingest, int index) : ISingerHandler
     {
-        var state = _last;
-        if (state is null || !streamUtf8.SequenceEqual(state.NameUtf8))
+        private StreamState? _last;
+        private readonly System.Buffers.ArrayBufferWriter<byte> _transformed = new(1024);
+
+        public void Forget(StreamState state)
         {
-            var name = Encoding.UTF8.GetString(streamUtf8);
-            if (!_streams.TryGetValue(name, out state))
-                throw new SingerProtocolException(line, "RECORD before any SCHEMA for its stream", name);
-            _last = state;
+            if (ReferenceEquals(_last, state)) _last = null;
         }
-        if (!state.Selected)
+
+        public void OnSchema(string stream, JsonElement schema, IReadOnlyList<string> keyProperties, long line) => ingest.OnSchema(stream, schema, keyProperties, line);
+        public void OnState(JsonElement value, long line) => ingest.OnState(value, line);
+        public void OnActivateVersion(string stream, long version, long line) => ingest.OnActivateVersion(stream, version, line);
+        public void OnUnknown(string type, long line) => ingest.OnUnknown(type, line);
+
+        public void OnRecord(ReadOnlySpan<byte> streamUtf8, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line)
         {
-            DroppedUnselectedRecords++;
-            state.Ignored++;
-            return;
+            var state = _last;
+            if (state is null || !streamUtf8.SequenceEqual(state.NameUtf8))
+            {
+                var name = Encoding.UTF8.GetString(streamUtf8);
+                if (!ingest._streams.TryGetValue(name, out state))
+                    throw new SingerProtocolException(line, "RECORD before any SCHEMA for its stream", name);
+                _last = state;
+            }
+            if (!state.Selected)
+            {
+                Interlocked.Increment(ref state.Ignored);
+                return;
+            }
+            var writer = state.Writer!;
+            if (ingest.Transforms.Count > 0)
+            {
+                OnTransformedRecord(state, writer, ref record, rawLine, line);
+                return;
+            }
+            Write(state, writer, ref record, rawLine, line);
         }
-        var writer = state.Writer!;
-        if (settings.Transforms.Count > 0)
+
+        private void Write(StreamState state, TableWriter writer, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line)
         {
-            OnTransformedRecord(state, writer, ref record, rawLine, line);
-            return;
+            var partition = ingest._partitionColumn.Length > 0 ? ingest.PartitionOf(record) : ingest._defaultPartition;
+            var batch = writer.BatchFor(index, partition);
+            batch.Mark();
+            try
+            {
+                writer.Shredders[index].Shred(batch, ref record);
+            }
+            catch (InvalidValueException e)
+            {
+                batch.RollbackToMark();
+                ingest.Reject(state, e.Message, rawLine, line);
+                return;
+            }
+            catch (InvalidOperationException e) when (e.Source == "System.Text.Json")
+            {
+                batch.RollbackToMark();
+                ingest.Reject(state, e.Message, rawLine, line);
+                return;
+            }
+            state.CountRecord(index);
+            writer.RowAdded(index, partition, batch);
         }
-        Write(state, writer, ref record, rawLine, line);
+
+        private void OnTransformedRecord(StreamState state, TableWriter writer, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line)
+        {
+            var node = JsonNode.Parse(ref record)!.AsObject();
+            foreach (var t in ingest.Transforms)
+            {
+                if (!t.AppliesTo(state.Name)) continue;
+                var result = t.TransformRecord(state.Name, node);
+                if (result is null) { Interlocked.Increment(ref state.Ignored); return; }
+                node = result;
+            }
+            _transformed.ResetWrittenCount();
+            using (var w = new Utf8JsonWriter(_transformed)) node.WriteTo(w);
+            var reader = new Utf8JsonReader(_transformed.WrittenSpan, new JsonReaderOptions { MaxDepth = SingerMessageReader.MaxDepth });
+            reader.Read();
+            Write(state, writer, ref reader, rawLine, line);
+        }
     }
 
-    private void Write(StreamState state, TableWriter writer, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line)
-    {
-        var partition = _partitionColumn.Length > 0 ? PartitionOf(record, state, line) : _defaultPartition;
-        var batch = writer.BatchFor(partition);
-        batch.Mark();
-        try
-        {
-            writer.Shredder.Shred(batch, ref record);
-        }
-        catch (InvalidValueException e)
-        {
-            batch.RollbackToMark();
-            Reject(state, e.Message, rawLine, line);
-            return;
-        }
-        catch (InvalidOperationException e) when (e.Source == "System.Text.Json")
-        {
-            batch.RollbackToMark();
-            Reject(state, e.Message, rawLine, line);
-            return;
-        }
-        state.Records++;
-        writer.RowAdded(partition, batch);
-    }
-
-    private readonly ArrayBufferWriter _transformed = new();
-
-    private void OnTransformedRecord(StreamState state, TableWriter writer, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line)
-    {
-        var node = JsonNode.Parse(ref record)!.AsObject();
-        foreach (var t in settings.Transforms)
-        {
-            if (!t.AppliesTo(state.Name)) continue;
-            var result = t.TransformRecord(state.Name, node);
-            if (result is null) { state.Ignored++; return; }
-            node = result;
-        }
-        _transformed.Clear();
-        using (var w = new Utf8JsonWriter(_transformed.Buffer)) node.WriteTo(w);
-        var reader = new Utf8JsonReader(_transformed.Buffer.WrittenSpan, new JsonReaderOptions { MaxDepth = SingerMessageReader.MaxDepth });
-        reader.Read();
-        Write(state, writer, ref reader, rawLine, line);
-    }
-
-    private sealed class ArrayBufferWriter
-    {
-        public System.Buffers.ArrayBufferWriter<byte> Buffer { get; } = new(1024);
-        public void Clear() => Buffer.ResetWrittenCount();
-    }
-
-    private Partition PartitionOf(Utf8JsonReader probe, StreamState state, long line)
+    private Partition PartitionOf(Utf8JsonReader probe)
     {
         // A copy of the reader: scanning it leaves the caller's position untouched.
         var depth = probe.CurrentDepth;
@@ -175,7 +192,13 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
 
     private void Reject(StreamState state, string reason, ReadOnlySpan<byte> rawLine, long line)
     {
-        var message = $"stream '{state.Name}', record {state.Records + state.Rejected + 1} (line {line}): {reason}";
+        var message = $"stream '{state.Name}', line {line}: {reason}";
+        lock (_rejectLock)
+            RejectLocked(state, message, rawLine, line);
+    }
+
+    private void RejectLocked(StreamState state, string message, ReadOnlySpan<byte> rawLine, long line)
+    {
         switch (pipeline.OnInvalidRecord)
         {
             case InvalidRecordPolicy.Fail:

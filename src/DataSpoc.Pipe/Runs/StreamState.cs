@@ -3,8 +3,23 @@ using DataSpoc.Pipe.Parquet;
 namespace DataSpoc.Pipe.Runs;
 
 /// <summary>What a run knows and has written of one Singer stream.</summary>
-internal sealed class StreamState(string name, string table)
+internal sealed class StreamState(string name, string table, int lanes)
 {
+    /// <summary>Per-lane record counts, a cache line apart so parallel lanes do not contend.</summary>
+    private readonly long[] _laneRecords = new long[Math.Max(lanes, 1) * 8];
+
+    public void CountRecord(int lane) => _laneRecords[lane * 8]++;
+
+    public long Records
+    {
+        get
+        {
+            long total = 0;
+            for (var i = 0; i < _laneRecords.Length; i += 8) total += Volatile.Read(ref _laneRecords[i]);
+            return total;
+        }
+    }
+
     public string Name { get; } = name;
     public byte[] NameUtf8 { get; } = System.Text.Encoding.UTF8.GetBytes(name);
     /// <summary>The stream's <c>&lt;table&gt;</c> folder name.</summary>
@@ -15,7 +30,6 @@ internal sealed class StreamState(string name, string table)
     /// <summary>Files finished under earlier schemas of this stream (a schema change closes the current files).</summary>
     public List<SpooledFile> Files { get; } = [];
     public long? ActivatedVersion { get; set; }
-    public long Records;
     public long Rejected;
     public long Ignored;
     public FileStream? Quarantine { get; set; }
@@ -31,7 +45,8 @@ internal sealed class StreamState(string name, string table)
         if (Writer is null) return;
         var writer = Writer;
         Files.AddRange(await writer.CompleteAsync().ConfigureAwait(false));
-        foreach (var (k, v) in writer.Shredder.DroppedProperties) DroppedProperties[k] = DroppedProperties.GetValueOrDefault(k) + v;
+        foreach (var shredder in writer.Shredders)
+            foreach (var (k, v) in shredder.DroppedProperties) DroppedProperties[k] = DroppedProperties.GetValueOrDefault(k) + v;
         _lastSchema = writer.Schema;
         await writer.DisposeAsync().ConfigureAwait(false);
         Writer = null;

@@ -29,28 +29,31 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
     private static readonly JsonReaderOptions Options = new() { MaxDepth = MaxDepth, CommentHandling = JsonCommentHandling.Disallow };
     private byte[] _stream = new byte[256];
 
-    public long Messages { get; private set; }
-
     public void ReadAll(SingerLineReader lines, CancellationToken cancellationToken)
     {
         while (lines.TryReadLine(out var line))
         {
-            if (line.Trim(" \t"u8).IsEmpty) continue;
             if ((lines.LineNumber & 0x3FFF) == 0) cancellationToken.ThrowIfCancellationRequested();
-            try
-            {
-                Dispatch(line, lines.LineNumber);
-            }
-            catch (JsonException e)
-            {
-                var why = lines.LastLineUnterminated ? "the last line is truncated (no newline) and is not valid JSON" : "not valid JSON";
-                throw new SingerProtocolException(lines.LineNumber, $"{why}: {Clean(e.Message)}");
-            }
-            catch (ArgumentException e) when (e is not ArgumentNullException)
-            {
-                throw new SingerProtocolException(lines.LineNumber, $"not valid JSON or UTF-8: {e.Message}");
-            }
-            Messages++;
+            DispatchLine(line, lines.LineNumber, lines.LastLineUnterminated);
+        }
+    }
+
+    /// <summary>Parses one line and hands its message to the handler; blank lines are skipped.</summary>
+    public void DispatchLine(ReadOnlySpan<byte> line, long lineNumber, bool unterminated)
+    {
+        if (line.Trim(" \t"u8).IsEmpty) return;
+        try
+        {
+            Dispatch(line, lineNumber);
+        }
+        catch (JsonException e)
+        {
+            var why = unterminated ? "the last line is truncated (no newline) and is not valid JSON" : "not valid JSON";
+            throw new SingerProtocolException(lineNumber, $"{why}: {Clean(e.Message)}");
+        }
+        catch (ArgumentException e) when (e is not ArgumentNullException)
+        {
+            throw new SingerProtocolException(lineNumber, $"not valid JSON or UTF-8: {e.Message}");
         }
     }
 

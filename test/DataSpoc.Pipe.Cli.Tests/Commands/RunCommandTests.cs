@@ -46,6 +46,18 @@ public sealed class RunCommandTests : IDisposable
     }
 
     [Fact]
+    public void Run_in_a_terminal_shows_a_live_per_stream_table_then_the_summary()
+    {
+        Assert.True(PseudoTerminal.Available, "util-linux 'script' is needed for the pseudo-terminal test");
+        _home.WriteShopPipeline("shop", extraSource: "  config:\n    rows: 20000\n");
+        var result = PseudoTerminal.Run(_home, "", "", "run", "shop");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("records/s", result.Stdout);
+        Assert.DoesNotContain("shop: started", result.Stdout);
+        Assert.Matches(@"│ orders\s+│ 20,000\s+│ 0\s+│ 1\s+│", result.Stdout);
+    }
+
+    [Fact]
     public void An_unknown_pipeline_is_one_line_listing_the_known_names_with_exit_code_2()
     {
         _home.WriteShopPipeline("shop");

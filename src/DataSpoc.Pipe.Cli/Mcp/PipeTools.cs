@@ -176,7 +176,7 @@ internal sealed class PipeTools(PipeClient client)
                     ["bucket"] = config["destination"]?["bucket"]?.DeepClone(),
                     ["incremental"] = config["incremental"]?["enabled"]?.DeepClone(),
                     ["schedule"] = config["schedule"]?["cron"]?.DeepClone(),
-                    ["file"] = config["file"]?.DeepClone(),
+                    ["file"] = client.Load(name).FilePath,
                 });
             }
             catch (ConfigException e)

@@ -91,6 +91,7 @@ internal static class EntryPoint
             .WithDescription("Run a built-in tap as a standalone Singer tap: messages on stdout, for other Singer tools.")
             .WithExample("tap", "csv", "--config", "csv.json", "--discover")
             .WithExample("tap", "csv", "--config", "csv.json", "--catalog", "catalog.json");
+        config.AddCommand<Mcp.McpCommand>("mcp").WithDescription("Serve the Model Context Protocol over stdio, for AI agents: list, validate and run pipelines, read status, logs, manifest and tables (secrets masked).").WithExample("mcp").WithExample("mcp", "--home", "/srv/pipe-home");
         config.AddCommand<DemoCommand>("demo")
             .WithDescription("Create sample CSV data and a 'demo' pipeline (built-in csv tap -> file://<home>/demo-lake), run it, and show the tables it wrote.")
             .WithExample("demo");

@@ -58,7 +58,12 @@ public sealed class PipeClient
     /// (password, token, key…), values that came from <c>${VAR}</c>, and passwords inside URIs.
     /// </summary>
     /// <exception cref="ConfigException">The pipeline does not exist or is invalid.</exception>
-    public JsonObject Config(string name) => PipelineConfigView.Redacted(Load(name));
+    public JsonObject Config(string name)
+    {
+        var pipeline = Load(name);
+        // The YAML-shaped view masks by key; the second pass masks secret values set in code or found anywhere else.
+        return (JsonObject)PipelineSecrets.Of(pipeline).Redact(PipelineConfigView.ToJson(pipeline))!;
+    }
 
     /// <summary>Runs a pipeline of the home folder once and returns its run log (success or failure).</summary>
     /// <param name="name">The pipeline's name.</param>
@@ -66,6 +71,7 @@ public sealed class PipeClient
     /// <param name="progress">Receives per-stream counters while the run works (from a background thread).</param>
     /// <param name="cancellationToken">Stops the run (the tap is killed; the run is logged as a failure, nothing becomes visible).</param>
     /// <exception cref="ConfigException">The pipeline or its transforms are invalid: nothing ran.</exception>
+    /// <exception cref="PipelineLockedException">Another run of this pipeline holds its lock in the bucket: nothing ran.</exception>
     public Task<RunResult> RunAsync(string name, bool full = false, IProgress<RunProgress>? progress = null, CancellationToken cancellationToken = default) =>
         RunAsync(Load(name), null, null, full, progress, cancellationToken);
 
@@ -81,6 +87,7 @@ public sealed class PipeClient
     /// <param name="progress">Receives per-stream counters while the run works (from a background thread).</param>
     /// <param name="cancellationToken">Stops the run.</param>
     /// <exception cref="ConfigException">The pipeline's declarative transforms are invalid: nothing ran.</exception>
+    /// <exception cref="PipelineLockedException">Another run of this pipeline holds its lock in the bucket: nothing ran.</exception>
     public async Task<RunResult> RunAsync(PipelineDefinition pipeline, ISource? source, IEnumerable<IRecordTransform>? transforms = null,
         bool full = false, IProgress<RunProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -118,7 +125,7 @@ public sealed class PipeClient
             }
             catch (Exception e) when (e is StorageException or IOException or UnauthorizedAccessException or FormatException or JsonException)
             {
-                rows.Add(new PipelineStatus(name, "unknown", null, null, null, null, cron, next, PipelineConfigView.Secrets(pipeline).Redact(e.Message)));
+                rows.Add(new PipelineStatus(name, "unknown", null, null, null, null, cron, next, PipelineSecrets.Of(pipeline).Redact(e.Message)));
             }
         }
         return rows;
@@ -164,7 +171,7 @@ public sealed class PipeClient
         }
         catch (Exception e) when (e is StorageException or FormatException or ArgumentException)
         {
-            problems.Add(new ValidationProblem("destination.bucket", pipeline.FilePath, null, PipelineConfigView.Secrets(pipeline).Redact(e.Message)));
+            problems.Add(new ValidationProblem("destination.bucket", pipeline.FilePath, null, PipelineSecrets.Of(pipeline).Redact(e.Message)));
         }
         return new PipelineValidation(name, problems.Count == 0, problems);
     }
@@ -177,9 +184,12 @@ public sealed class PipeClient
             if (o.Key.EndsWith(".json", StringComparison.Ordinal)) keys.Add(o.Key);
         keys.Sort(StringComparer.Ordinal);
         keys.Reverse();
-        var secrets = PipelineConfigView.Secrets(pipeline);
+        var secrets = PipelineSecrets.Of(pipeline);
         var logs = new List<RunLog>();
-        foreach (var key in keys.Take(Math.Max(0, limit)))
+        // Keys sort by start second; runs that started in the same second are ordered by their logs' started_at below.
+        var cut = Math.Min(keys.Count, Math.Max(0, limit));
+        while (cut > 0 && cut < keys.Count && SameSecond(keys[cut - 1], keys[cut])) cut++;
+        foreach (var key in keys.Take(cut))
         {
             if (await store.GetAsync(key, cancellationToken).ConfigureAwait(false) is not { } stored) continue;
             var log = LakeJson.Deserialize<RunLog>(stored.Content, "run log " + key);
@@ -190,7 +200,15 @@ public sealed class PipeClient
             log.Notices = log.Notices.Select(secrets.Redact).ToList();
             logs.Add(log);
         }
-        return logs;
+        return logs.OrderByDescending(l => l.StartedAt).Take(Math.Max(0, limit)).ToList();
+    }
+
+    /// <summary>Log keys are <c>…/&lt;YYYY-MM-DDTHH-MM-SSZ&gt;_&lt;run&gt;.json</c>.</summary>
+    private static bool SameSecond(string a, string b)
+    {
+        var ia = a.LastIndexOf('_');
+        var ib = b.LastIndexOf('_');
+        return ia > 0 && ia == ib && string.CompareOrdinal(a, 0, b, 0, ia) == 0;
     }
 
     private DateTimeOffset? NextRun(string? cron)

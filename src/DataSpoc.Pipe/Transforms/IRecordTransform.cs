@@ -16,4 +16,10 @@ public interface IRecordTransform
 
     /// <summary>The transformed record, or null to drop it.</summary>
     JsonObject? TransformRecord(string stream, JsonObject record);
+
+    /// <summary>
+    /// The stream's key properties after the transform (renamed, or without dropped columns); called after
+    /// <see cref="TransformSchema"/>. Unchanged by default.
+    /// </summary>
+    IReadOnlyList<string> TransformKeyProperties(string stream, IReadOnlyList<string> keyProperties) => keyProperties;
 }

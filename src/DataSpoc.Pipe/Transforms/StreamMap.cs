@@ -92,6 +92,10 @@ internal sealed class StreamMap : IRecordTransform
         return result;
     }
 
+    /// <summary>Keys follow renames; a key column the map removes is no longer a key.</summary>
+    public IReadOnlyList<string> TransformKeyProperties(string stream, IReadOnlyList<string> keyProperties) =>
+        keyProperties.Select(k => _plan.FirstOrDefault(p => p.Input == k).Output).OfType<string>().ToList();
+
     public JsonObject? TransformRecord(string stream, JsonObject record)
     {
         _values.Clear();

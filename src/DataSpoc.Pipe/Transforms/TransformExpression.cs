@@ -40,7 +40,7 @@ internal sealed class TransformExpression
     /// <summary>Parses <paramref name="text"/>; on a syntax error or an unknown function returns null and the reason.</summary>
     public static TransformExpression? TryParse(string text, out string? error)
     {
-        var expression = new Expression(text, Options);
+        var expression = new Expression(text, Options) { CultureInfo = CultureInfo.InvariantCulture };
         if (expression.HasErrors())
         {
             error = $"'{text}' is not a valid expression: {expression.Error?.Message}";

@@ -237,6 +237,15 @@ public class DeclarativeTransformTests
         Assert.Equal(["id", "name", "email", "amount", "signed_up", "vip"], Columns(lake));
     }
 
+    [Fact]
+    public void Key_properties_follow_renames_and_lose_columns_the_map_removes()
+    {
+        using var lake = new TempLake();
+        var map = Assert.Single(TransformCompiler.Compile(WithMap(lake, """{"rename":{"id":"user_id"},"drop":["email"]}""")));
+        map.TransformSchema("users", JsonNode.Parse("""{"type":"object","properties":{"id":{"type":"integer"},"email":{"type":"string"}}}""")!.AsObject());
+        Assert.Equal(["user_id"], map.TransformKeyProperties("users", ["id", "email"]));
+    }
+
     /// <summary>The engine keys its temp folders by pipeline name machine-wide, so concurrent test runs must not share names.</summary>
     private static string Unique(string name) => name + "-" + Guid.NewGuid().ToString("N")[..6];
 

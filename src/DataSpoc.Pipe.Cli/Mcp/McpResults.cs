@@ -1,0 +1,86 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Api;
+using DataSpoc.Pipe.Sources;
+using ModelContextProtocol.Protocol;
+
+namespace DataSpoc.Pipe.Cli.Mcp;
+
+/// <summary>
+/// Shapes tool results: a JSON object as structured content plus the same JSON as text (for clients that read text
+/// only), with every secret any pipeline of the home knows masked as <c>***</c> as a last pass before it leaves.
+/// </summary>
+internal static class McpResults
+{
+    public static readonly JsonSerializerOptions SerializerOptions = new(JsonSerializerDefaults.Web)
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    public static JsonNode? ToNode<T>(T value) => JsonSerializer.SerializeToNode(value, SerializerOptions);
+
+    public static CallToolResult Ok(PipeClient client, JsonObject result) => Build(client, result, isError: false);
+
+    /// <summary>A result that is also an error (a run that failed: its log is the answer).</summary>
+    public static CallToolResult Failed(PipeClient client, JsonObject result) => Build(client, result, isError: true);
+
+    /// <summary>A tool error the agent can read and act on (unknown pipeline, invalid config…), not a protocol error.</summary>
+    public static CallToolResult Error(PipeClient client, string message) => Build(client, new JsonObject { ["error"] = message }, isError: true);
+
+    private static CallToolResult Build(PipeClient client, JsonObject result, bool isError)
+    {
+        var redactor = Secrets(client);
+        // Values first (a secret with quotes or backslashes is escaped in the JSON text), then the text as a whole.
+        var plain = JsonNode.Parse(result.ToJsonString(SerializerOptions));
+        var text = redactor.Redact(Masked(plain, redactor)!.ToJsonString(SerializerOptions));
+        return new CallToolResult
+        {
+            Content = [new TextContentBlock { Text = text }],
+            StructuredContent = JsonElement.Parse(text),
+            IsError = isError,
+        };
+    }
+
+    private static JsonNode? Masked(JsonNode? node, Redactor redactor)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                var copy = new JsonObject();
+                foreach (var (k, v) in o) copy[redactor.Redact(k)] = Masked(v, redactor);
+                return copy;
+            case JsonArray a:
+                return new JsonArray(a.Select(v => Masked(v, redactor)).ToArray());
+            case JsonValue v when v.GetValueKind() == JsonValueKind.String:
+                return JsonValue.Create(redactor.Redact(v.GetValue<string>()));
+            default:
+                return node?.DeepClone();
+        }
+    }
+
+    /// <summary>Masks every known secret in a text (for resources).</summary>
+    public static string Redact(PipeClient client, string text) => Secrets(client).Redact(text);
+
+    /// <summary>The secrets of every pipeline of the home (values under secret keys, <c>${VAR}</c> values), so none can leak through any tool.</summary>
+    private static Redactor Secrets(PipeClient client)
+    {
+        var values = new List<string>();
+        foreach (var name in client.Pipelines())
+        {
+            try
+            {
+                var pipeline = client.Load(name);
+                values.AddRange(pipeline.Redaction.Values);
+                values.AddRange(pipeline.Secrets);
+                values.AddRange(Redactor.SecretsIn(pipeline.Source.InlineConfig));
+            }
+            catch (Config.ConfigException)
+            {
+                // An invalid pipeline exposes nothing: its tools answer with the loader's error, which never holds a secret.
+            }
+        }
+        return new Redactor(values);
+    }
+}

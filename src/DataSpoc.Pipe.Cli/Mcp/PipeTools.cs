@@ -1,0 +1,230 @@
+using System.ComponentModel;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Api;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Storage;
+using ModelContextProtocol;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
+
+namespace DataSpoc.Pipe.Cli.Mcp;
+
+/// <summary>The MCP tools: thin adapters over <see cref="PipeClient"/> that answer structured JSON.</summary>
+[McpServerToolType]
+internal sealed class PipeTools(PipeClient client)
+{
+    [McpServerTool(Name = "list_pipelines", ReadOnly = true, Idempotent = true)]
+    [Description("List the pipelines of the home folder: name, tap, bucket, schedule, incremental.")]
+    public CallToolResult ListPipelines() => McpResults.Ok(client, PipelineSummaries());
+
+    [McpServerTool(Name = "pipeline_config", ReadOnly = true, Idempotent = true)]
+    [Description("A pipeline's effective configuration (defaults applied), with secrets masked as ***.")]
+    public CallToolResult PipelineConfig([Description("The pipeline's name")] string name) =>
+        Guard(() => new JsonObject { ["pipeline"] = name, ["config"] = client.Config(name) });
+
+    [McpServerTool(Name = "run_pipeline", Destructive = false, OpenWorld = true)]
+    [Description("Run a pipeline once: extract with its tap, write Parquet, commit manifest, state and run log. Reports progress while it runs; returns the run log.")]
+    public async Task<CallToolResult> RunPipeline(
+        McpServer server,
+        RequestContext<CallToolRequestParams> context,
+        [Description("The pipeline's name")] string name,
+        [Description("Full refresh: ignore saved state and replace the tables it writes")] bool full = false,
+        CancellationToken cancellationToken = default)
+    {
+        var token = context.Params?.ProgressToken;
+        // The first and last notifications are awaited, so they reach the client before the result does.
+        Task Notify(ProgressNotificationValue value) =>
+            token is { } t ? server.NotifyProgressAsync(t, value, cancellationToken: cancellationToken) : Task.CompletedTask;
+        try
+        {
+            await Notify(new ProgressNotificationValue { Progress = 0, Message = $"starting {name}" });
+            var runProgress = new SynchronousProgress<RunProgress>(p => _ = Notify(new ProgressNotificationValue
+            {
+                Progress = p.Streams.Sum(s => s.Records),
+                Message = $"{p.Phase} {p.Elapsed.TotalSeconds:0.0}s: " + string.Join(", ", p.Streams.Select(s => $"{s.Stream} {s.Records} records")),
+            }));
+            var result = await client.RunAsync(name, full, runProgress, cancellationToken);
+            await Notify(new ProgressNotificationValue { Progress = result.Log.TotalRecords, Total = result.Log.TotalRecords, Message = $"{result.Log.Status}: {result.Log.TotalRecords} records" });
+            var answer = new JsonObject
+            {
+                ["pipeline"] = name,
+                ["status"] = result.Log.Status,
+                ["run_id"] = result.Log.RunId,
+                ["total_records"] = result.Log.TotalRecords,
+                ["duration_seconds"] = result.Log.DurationSeconds,
+                ["error"] = result.Log.Error,
+                ["log"] = McpResults.ToNode(result.Log),
+            };
+            return result.Succeeded ? McpResults.Ok(client, answer) : McpResults.Failed(client, answer);
+        }
+        catch (Exception e) when (e is ConfigException or StorageException or PipelineLockedException or FormatException or ArgumentException)
+        {
+            // The run could not start (invalid config, bucket unreachable, another run holds the lock): nothing ran.
+            return McpResults.Error(client, e.Message);
+        }
+    }
+
+    [McpServerTool(Name = "pipeline_status", ReadOnly = true, Idempotent = true)]
+    [Description("Each pipeline's latest run (status, time, duration, records, error) and next scheduled time; or one pipeline's.")]
+    public async Task<CallToolResult> PipelineStatus(
+        [Description("Only this pipeline (default: all)")] string? name = null,
+        CancellationToken cancellationToken = default)
+    {
+        var rows = (await client.StatusAsync(cancellationToken)).Where(s => name is null || s.Pipeline == name).ToList();
+        if (name is not null && rows.Count == 0) return McpResults.Error(client, Unknown(name));
+        return McpResults.Ok(client, new JsonObject { ["pipelines"] = McpResults.ToNode(rows) });
+    }
+
+    [McpServerTool(Name = "pipeline_logs", ReadOnly = true, Idempotent = true)]
+    [Description("A pipeline's most recent run logs, newest first (status, records per stream, errors, tap exit code).")]
+    public async Task<CallToolResult> PipelineLogs(
+        [Description("The pipeline's name")] string name,
+        [Description("How many logs (default 5)")] int limit = 5,
+        CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var logs = await client.LogsAsync(name, Math.Clamp(limit, 1, 100), cancellationToken);
+            return McpResults.Ok(client, new JsonObject { ["pipeline"] = name, ["logs"] = McpResults.ToNode(logs) });
+        }
+        catch (Exception e) when (e is ConfigException or StorageException)
+        {
+            return McpResults.Error(client, e.Message);
+        }
+    }
+
+    [McpServerTool(Name = "show_manifest", ReadOnly = true, Idempotent = true)]
+    [Description("The table catalog (.dataspoc/manifest.json) of a bucket, of a pipeline's bucket, or of every bucket the pipelines write to.")]
+    public async Task<CallToolResult> ShowManifest(
+        [Description("A bucket URI (file:///…, s3://…, gs://…, az://…)")] string? bucket = null,
+        [Description("A pipeline whose bucket to read")] string? pipeline = null,
+        CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var manifests = new JsonArray();
+            foreach (var (uri, options) in Buckets(bucket, pipeline))
+                manifests.Add(new JsonObject { ["bucket"] = uri, ["manifest"] = McpResults.ToNode(await client.ManifestAsync(uri, options, cancellationToken)) });
+            return McpResults.Ok(client, new JsonObject { ["manifests"] = manifests });
+        }
+        catch (Exception e) when (e is ConfigException or StorageException or FormatException or ArgumentException)
+        {
+            return McpResults.Error(client, e.Message);
+        }
+    }
+
+    [McpServerTool(Name = "list_tables", ReadOnly = true, Idempotent = true)]
+    [Description("The tables in the lake (from the manifest): source/table, location, row count, files, bytes, last extraction and columns with types.")]
+    public async Task<CallToolResult> ListTables(
+        [Description("A bucket URI (default: every bucket the pipelines write to)")] string? bucket = null,
+        [Description("Only the bucket of this pipeline")] string? pipeline = null,
+        CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var tables = new JsonArray();
+            foreach (var (uri, options) in Buckets(bucket, pipeline))
+            {
+                var manifest = await client.ManifestAsync(uri, options, cancellationToken);
+                foreach (var (key, t) in manifest.Tables)
+                    tables.Add(new JsonObject
+                    {
+                        ["bucket"] = uri,
+                        ["table"] = key,
+                        ["pipeline"] = t.Pipeline,
+                        ["location"] = t.Location,
+                        ["row_count"] = t.RowCount,
+                        ["files"] = t.Stats.Files,
+                        ["bytes"] = t.Stats.Bytes,
+                        ["last_extraction"] = t.Stats.LastExtraction,
+                        ["write_mode"] = t.WriteMode,
+                        ["columns"] = McpResults.ToNode(t.Columns),
+                    });
+            }
+            return McpResults.Ok(client, new JsonObject { ["tables"] = tables });
+        }
+        catch (Exception e) when (e is ConfigException or StorageException or FormatException or ArgumentException)
+        {
+            return McpResults.Error(client, e.Message);
+        }
+    }
+
+    [McpServerTool(Name = "validate_pipeline", ReadOnly = true, Idempotent = true)]
+    [Description("Check a pipeline (or all) without running it: YAML, tap config, transform maps and bucket URI; each problem names its file, line and key.")]
+    public CallToolResult ValidatePipeline([Description("The pipeline's name (default: all)")] string? name = null)
+    {
+        var names = name is null ? client.Pipelines() : [name];
+        var results = names.Select(client.Validate).ToList();
+        return McpResults.Ok(client, new JsonObject { ["ok"] = results.All(r => r.Ok), ["pipelines"] = McpResults.ToNode(results) });
+    }
+
+    /// <summary>One line per pipeline, for <c>list_pipelines</c> and the <c>pipe://pipelines</c> resource.</summary>
+    public JsonObject PipelineSummaries()
+    {
+        var rows = new JsonArray();
+        foreach (var name in client.Pipelines())
+        {
+            try
+            {
+                var config = client.Config(name);
+                rows.Add(new JsonObject
+                {
+                    ["name"] = name,
+                    ["tap"] = config["source"]?["tap"]?.DeepClone(),
+                    ["bucket"] = config["destination"]?["bucket"]?.DeepClone(),
+                    ["incremental"] = config["incremental"]?["enabled"]?.DeepClone(),
+                    ["schedule"] = config["schedule"]?["cron"]?.DeepClone(),
+                    ["file"] = client.Load(name).FilePath,
+                });
+            }
+            catch (ConfigException e)
+            {
+                rows.Add(new JsonObject { ["name"] = name, ["error"] = e.Message });
+            }
+        }
+        return new JsonObject { ["home"] = client.Home, ["pipelines"] = rows };
+    }
+
+    private CallToolResult Guard(Func<JsonObject> answer)
+    {
+        try
+        {
+            return McpResults.Ok(client, answer());
+        }
+        catch (ConfigException e)
+        {
+            return McpResults.Error(client, e.Message);
+        }
+    }
+
+    /// <summary>The buckets a manifest tool reads: the one named, the pipeline's, or every pipeline's (each once).</summary>
+    private List<(string Uri, IReadOnlyDictionary<string, string>? Options)> Buckets(string? bucket, string? pipeline)
+    {
+        if (bucket is not null) return [(bucket, null)];
+        if (pipeline is not null)
+        {
+            var p = client.Load(pipeline);
+            return [(p.Destination.Bucket, p.Destination.StorageOptions)];
+        }
+        var all = new List<(string, IReadOnlyDictionary<string, string>?)>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var name in client.Pipelines())
+        {
+            PipelineDefinition p;
+            try { p = client.Load(name); }
+            catch (ConfigException) { continue; }
+            if (seen.Add(p.Destination.Bucket)) all.Add((p.Destination.Bucket, p.Destination.StorageOptions));
+        }
+        return all;
+    }
+
+    private string Unknown(string name) => $"unknown pipeline '{name}' (known: {string.Join(", ", client.Pipelines())})";
+
+    /// <summary>Reports on the caller's thread (Progress&lt;T&gt; would post to the thread pool and reorder notifications).</summary>
+    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}

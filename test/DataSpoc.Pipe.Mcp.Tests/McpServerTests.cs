@@ -1,0 +1,202 @@
+using System.Collections.Concurrent;
+using System.Reflection;
+using System.Text.Json;
+using ModelContextProtocol;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+namespace DataSpoc.Pipe.Mcp.Tests;
+
+/// <summary>
+/// Starts the real <c>dataspoc-pipe mcp</c> process with the official SDK's client over stdio, against a temporary home
+/// whose pipelines carry planted secrets (inline password, a ${VAR} token, a tap that prints the password to stderr).
+/// </summary>
+public sealed class McpServerTests : IAsyncLifetime
+{
+    private const string Password = "hunter2-planted-password";
+    private const string Token = "tok-from-env-8c1f0e";
+    private const string Schema = """{"type":"SCHEMA","stream":"orders","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"email":{"type":["null","string"]},"amount":{"type":"number"}}}}""";
+
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "dsp-mcp-" + Guid.NewGuid().ToString("N")[..10]);
+    private readonly ConcurrentQueue<string> _stderr = new();
+    private readonly List<string> _responses = [];
+    private readonly string _suffix = Guid.NewGuid().ToString("N")[..6];
+    private McpClient _client = null!;
+
+    private string Home => Path.Combine(_root, "home");
+    private string Lake => Path.Combine(_root, "lake");
+    private string Orders => "orders-" + _suffix;
+    private string Broken => "broken-" + _suffix;
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(Path.Combine(Home, "pipelines"));
+        Directory.CreateDirectory(Lake);
+        var singer = Path.Combine(_root, "orders.singer");
+        File.WriteAllText(singer, string.Join("\n", Schema,
+            """{"type":"RECORD","stream":"orders","record":{"id":1,"email":"ana@example.com","amount":10.5}}""",
+            """{"type":"RECORD","stream":"orders","record":{"id":2,"email":"bo@example.com","amount":3}}""",
+            """{"type":"RECORD","stream":"orders","record":{"id":3,"email":null,"amount":7.25}}""") + "\n");
+        var tap = "python3 " + Path.Combine(AppContext.BaseDirectory, "Assets", "replay_tap.py");
+        File.WriteAllText(Path.Combine(Home, "pipelines", Orders + ".yaml"), $"""
+            source:
+              tap: {tap}
+              name: shop
+              config:
+                file: {singer}
+                password: {Password}
+                api: ${"{"}MCP_TEST_TOKEN{"}"}
+            destination:
+              bucket: file://{Lake}
+            transforms:
+              orders:
+                hash: [email]
+            """);
+        File.WriteAllText(Path.Combine(Home, "pipelines", Broken + ".yaml"), $"""
+            source:
+              tap: {tap}
+              name: shop
+              config:
+                file: {singer}
+                password: {Password}
+                exit_code: 3
+                stderr: "login refused for password {Password}"
+            destination:
+              bucket: file://{Lake}
+            """);
+
+        var transport = new StdioClientTransport(new StdioClientTransportOptions
+        {
+            Name = "dataspoc-pipe",
+            Command = "dotnet",
+            Arguments = [CliDll(), "mcp"],
+            EnvironmentVariables = new Dictionary<string, string?> { ["DATASPOC_PIPE_HOME"] = Home, ["MCP_TEST_TOKEN"] = Token },
+            StandardErrorLines = _stderr.Enqueue,
+        });
+        _client = await McpClient.CreateAsync(transport);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _client.DisposeAsync();
+        try { Directory.Delete(_root, true); } catch (IOException) { }
+    }
+
+    [Fact]
+    public async Task An_agent_lists_tools_runs_a_pipeline_and_reads_status_logs_manifest_and_tables_without_ever_seeing_a_secret()
+    {
+        var tools = await _client.ListToolsAsync();
+        Assert.Equal(
+            ["list_pipelines", "list_tables", "pipeline_config", "pipeline_logs", "pipeline_status", "run_pipeline", "show_manifest", "validate_pipeline"],
+            tools.Select(t => t.Name).Order(StringComparer.Ordinal));
+
+        var pipelines = await Call("list_pipelines");
+        Assert.Equal([Broken, Orders], pipelines.GetProperty("pipelines").EnumerateArray().Select(p => p.GetProperty("name").GetString()).Order(StringComparer.Ordinal));
+
+        var config = await Call("pipeline_config", new() { ["name"] = Orders });
+        Assert.Equal("***", config.GetProperty("config").GetProperty("source").GetProperty("config").GetProperty("password").GetString());
+        Assert.Equal("***", config.GetProperty("config").GetProperty("source").GetProperty("config").GetProperty("api").GetString());
+
+        var progress = new ConcurrentQueue<ProgressNotificationValue>();
+        var run = await Call("run_pipeline", new() { ["name"] = Orders, ["full"] = true }, new SyncProgress(progress.Enqueue));
+        Assert.Equal("success", run.GetProperty("status").GetString());
+        Assert.Equal(3, run.GetProperty("total_records").GetInt64());
+        Assert.Equal(3, run.GetProperty("log").GetProperty("streams").GetProperty("orders").GetProperty("records").GetInt64());
+        // The client may drop notifications it handles after the result (the last one can race it); the first cannot.
+        await WaitFor(() => progress.Any(p => p.Message == "starting " + Orders));
+
+        var status = await Call("pipeline_status", new() { ["name"] = Orders });
+        var row = status.GetProperty("pipelines")[0];
+        Assert.Equal(("success", 3L, run.GetProperty("run_id").GetString()), (row.GetProperty("status").GetString(), row.GetProperty("records").GetInt64(), row.GetProperty("run_id").GetString()));
+
+        var logs = await Call("pipeline_logs", new() { ["name"] = Orders });
+        Assert.Equal(run.GetProperty("run_id").GetString(), logs.GetProperty("logs")[0].GetProperty("run_id").GetString());
+
+        var manifest = await Call("show_manifest", new() { ["pipeline"] = Orders });
+        var table = manifest.GetProperty("manifests")[0].GetProperty("manifest").GetProperty("tables").GetProperty("shop/orders");
+        Assert.Equal(3, table.GetProperty("row_count").GetInt64());
+
+        var tables = await Call("list_tables");
+        var listed = Assert.Single(tables.GetProperty("tables").EnumerateArray());
+        Assert.Equal(("shop/orders", 3L), (listed.GetProperty("table").GetString(), listed.GetProperty("row_count").GetInt64()));
+        Assert.Equal([("id", "int64"), ("email", "string"), ("amount", "double")],
+            listed.GetProperty("columns").EnumerateArray().Select(c => (c.GetProperty("name").GetString(), c.GetProperty("type").GetString())));
+
+        var validation = await Call("validate_pipeline", new() { ["name"] = Orders });
+        Assert.True(validation.GetProperty("ok").GetBoolean());
+
+        var resource = await _client.ReadResourceAsync("pipe://pipelines");
+        var text = Assert.IsType<TextResourceContents>(Assert.Single(resource.Contents)).Text;
+        _responses.Add(text);
+        Assert.Contains(Orders, text);
+
+        AssertNoSecretAnywhere();
+    }
+
+    [Fact]
+    public async Task A_failed_run_is_a_tool_error_whose_log_masks_the_password_the_tap_printed()
+    {
+        var result = await _client.CallToolAsync("run_pipeline", new Dictionary<string, object?> { ["name"] = Broken });
+        Record(result);
+        Assert.True(result.IsError);
+        var answer = result.StructuredContent!.Value;
+        Assert.Equal("failure", answer.GetProperty("status").GetString());
+        Assert.Contains("exited with code 3", answer.GetProperty("error").GetString());
+        Assert.Contains("login refused for password ***", answer.GetProperty("log").GetProperty("tap").GetProperty("stderr_tail").GetString());
+
+        var logs = await Call("pipeline_logs", new() { ["name"] = Broken });
+        Assert.Equal("failure", logs.GetProperty("logs")[0].GetProperty("status").GetString());
+        var unknown = await _client.CallToolAsync("pipeline_logs", new Dictionary<string, object?> { ["name"] = "nope" });
+        Record(unknown);
+        Assert.True(unknown.IsError);
+        Assert.Contains("unknown pipeline 'nope'", unknown.StructuredContent!.Value.GetProperty("error").GetString());
+        AssertNoSecretAnywhere();
+    }
+
+    private async Task<JsonElement> Call(string tool, Dictionary<string, object?>? arguments = null, IProgress<ProgressNotificationValue>? progress = null)
+    {
+        var result = await _client.CallToolAsync(tool, arguments ?? [], progress);
+        Record(result);
+        Assert.False(result.IsError, $"{tool} failed: {string.Join("\n", result.Content.OfType<TextContentBlock>().Select(c => c.Text))}");
+        return Assert.IsType<JsonElement>(result.StructuredContent);
+    }
+
+    private void Record(CallToolResult result)
+    {
+        _responses.AddRange(result.Content.OfType<TextContentBlock>().Select(c => c.Text));
+        if (result.StructuredContent is { } structured) _responses.Add(structured.GetRawText());
+    }
+
+    private void AssertNoSecretAnywhere()
+    {
+        Assert.NotEmpty(_responses);
+        foreach (var response in _responses.Concat(_stderr))
+        {
+            Assert.DoesNotContain(Password, response);
+            Assert.DoesNotContain(Token, response);
+        }
+    }
+
+    private static async Task WaitFor(Func<bool> condition)
+    {
+        for (var i = 0; i < 100 && !condition(); i++) await Task.Delay(50);
+        Assert.True(condition(), "timed out waiting for a progress notification");
+    }
+
+    /// <summary>The CLI built beside this test project (same configuration).</summary>
+    private static string CliDll()
+    {
+        var configuration = typeof(McpServerTests).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "DataSpoc.Pipe.slnx"))) dir = dir.Parent;
+        Assert.NotNull(dir);
+        var dll = Path.Combine(dir.FullName, "src", "DataSpoc.Pipe.Cli", "bin", configuration, "net10.0", "dataspoc-pipe.dll");
+        Assert.True(File.Exists(dll), $"build the CLI first: {dll} is missing");
+        return dll;
+    }
+
+    private sealed class SyncProgress(Action<ProgressNotificationValue> report) : IProgress<ProgressNotificationValue>
+    {
+        public void Report(ProgressNotificationValue value) => report(value);
+    }
+}

@@ -105,6 +105,33 @@ public class PipeClientTests
     }
 
     [Fact]
+    public async Task Source_streams_selects_through_the_discovered_catalog_which_is_cached_beside_the_pipeline()
+    {
+        using var home = new TempHome();
+        var data = Path.Combine(home.Root, "inputs");
+        File.WriteAllText(Path.Combine(data, "customers.csv"), "id,name\n1,Ana\n2,Bo\n");
+        File.WriteAllText(Path.Combine(data, "orders.csv"), "id,total\n7,9.5\n");
+        var name = home.Name("csv");
+        home.WritePipeline(name, $$"""
+            source:
+              tap: csv
+              config:
+                path: {{data}}
+              streams: [customers]
+            destination:
+              bucket: {{home.Bucket}}
+            """);
+
+        var result = await Client(home).RunAsync(name, full: true);
+
+        Assert.True(result.Succeeded, result.Log.Error);
+        Assert.Equal(["customers"], result.Log.Streams.Keys);
+        Assert.Equal([["1", "Ana"], ["2", "Bo"]], home.Query("select id, name from read_parquet('{lake}/raw/csv/customers/*/*.parquet') order by id"));
+        Assert.False(Directory.Exists(Path.Combine(home.Lake, "raw", "csv", "orders")));
+        Assert.True(File.Exists(Path.Combine(home.Home, "pipelines", name + ".catalog.json")));
+    }
+
+    [Fact]
     public async Task A_run_with_an_invalid_transform_map_throws_before_anything_runs()
     {
         using var home = HomeWithOrders("""

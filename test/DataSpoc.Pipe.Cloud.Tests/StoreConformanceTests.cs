@@ -77,7 +77,7 @@ public sealed class GcsUploadFaultTests(CloudServers servers) : UploadFaultContr
 
     protected override Task AssertNoUnfinishedUploadsAsync(string prefix, TcpFaultProxy proxy)
     {
-        Assert.Equal(0, servers.Gcs.OpenSessions);
+        Assert.Equal(0, servers.Gcs.OpenSessionsUnder(prefix));
         return Task.CompletedTask;
     }
 }

@@ -50,7 +50,7 @@ internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
             AnsiConsole.MarkupLineInterpolated($"Pipeline:    {home.PipelinePath(PipelineName)}");
             AnsiConsole.MarkupLineInterpolated($"Lake:        {bucket}");
         }
-        var runner = RunSetup.CreateRunner(home);
+        var runner = new PipelineRunner(Stores.Create());
         var display = new RunDisplay(RunDisplay.Choose(settings.Json));
         var result = await display.ShowWhileAsync(() =>
             runner.RunAsync(pipeline, new RunOptions { Full = true, Progress = display.For(PipelineName) }, cancellationToken));

@@ -48,7 +48,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         // Every pipeline is loaded before anything runs: a config error is a usage error (exit 2) and runs nothing.
         var pipelines = names.Select(n => settings.All ? loader.LoadFile(home.FindPipelineFile(n)!) : Pipelines.Load(home, n)).ToList();
 
-        var runner = RunSetup.CreateRunner(home);
+        var runner = new PipelineRunner(Stores.Create());
         var display = new RunDisplay(RunDisplay.Choose(settings.Json));
         var outcomes = await display.ShowWhileAsync(() => RunAllAsync(runner, pipelines, settings, display, cancellationToken));
 

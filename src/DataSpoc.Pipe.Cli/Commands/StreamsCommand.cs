@@ -25,7 +25,7 @@ internal sealed class StreamsCommand : AsyncCommand<StreamsCommand.Settings>
     {
         var home = Pipelines.Home();
         var pipeline = Pipelines.Load(home, settings.Name);
-        var (catalog, fresh) = await CatalogCache.GetAsync(home, pipeline, settings.Refresh, cancellationToken);
+        var (catalog, fresh) = await new TapCatalogs(Stores.Create()).GetAsync(pipeline, settings.Refresh, cancellationToken);
         var selection = pipeline.Source.Streams;
         if (selection is not null) catalog = StreamCatalog.Select(catalog, selection, pipeline.FilePath);
         var entries = StreamCatalog.List(catalog);
@@ -36,7 +36,7 @@ internal sealed class StreamsCommand : AsyncCommand<StreamsCommand.Settings>
             JsonOutput.Write(new JsonObject
             {
                 ["pipeline"] = pipeline.Name,
-                ["catalog"] = home.CatalogPath(pipeline.Name),
+                ["catalog"] = TapCatalogs.CachePath(pipeline),
                 ["discovered"] = fresh,
                 ["selection"] = selection is null ? "all" : "listed",
                 ["streams"] = new JsonArray(entries.Select(e => (JsonNode)new JsonObject
@@ -57,7 +57,7 @@ internal sealed class StreamsCommand : AsyncCommand<StreamsCommand.Settings>
                 Markup.Escape(e.ReplicationMethod ?? "-"), e.PropertyCount.ToString(System.Globalization.CultureInfo.InvariantCulture));
         AnsiConsole.Write(table);
         var note = selection is null ? " (no source.streams: every stream is extracted)" : "";
-        AnsiConsole.MarkupLineInterpolated($"{(fresh ? "Discovered" : "Cached")} catalog: {home.CatalogPath(pipeline.Name)}{note}");
+        AnsiConsole.MarkupLineInterpolated($"{(fresh ? "Discovered" : "Cached")} catalog: {TapCatalogs.CachePath(pipeline)}{note}");
         return ExitCodes.Success;
     }
 }

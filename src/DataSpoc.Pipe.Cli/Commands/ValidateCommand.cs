@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Cli.Infrastructure;
 using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Runs;
 using DataSpoc.Pipe.Sources;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -89,6 +90,13 @@ internal sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
         checks.Add(new Check(name, "config", true, pipeline.FilePath + (pipeline.Schedule?.Cron is { } c ? $" (schedule '{c}' valid)" : "")));
         checks.Add(new Check(name, "tap config", true,
             pipeline.Source.ConfigFile is { } file ? $"{file} is valid JSON" : pipeline.Source.InlineConfig is not null ? "inline in the pipeline YAML" : "none (the tap gets an empty config)"));
+        if (pipeline.Transforms.Count > 0)
+        {
+            var problems = Transforms.TransformCompiler.Validate(pipeline);
+            checks.Add(problems.Count == 0
+                ? new Check(name, "transforms", true, $"{pipeline.Transforms.Count} stream map(s) compile")
+                : new Check(name, "transforms", false, string.Join("; ", problems.Select(p => p.Message))));
+        }
         checks.Add(await CheckTapAsync(pipeline, cancellationToken));
         var probe = await BucketProbe.RunAsync(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions, cancellationToken);
         checks.Add(new Check(name, "bucket", probe.Ok, pipeline.Redaction.Redact($"{pipeline.Destination.Bucket}: {probe.Detail}")));
@@ -113,11 +121,11 @@ internal sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
         {
             try
             {
-                var result = await TapInvoker.RunAsync(tap, [flag], TapAnswerTimeout, cancellationToken);
+                var result = await TapAnswer.AskAsync(tap, [flag], TapAnswerTimeout, cancellationToken);
                 if (result.ExitCode == 0) return new Check(pipeline.Name, "tap", true, $"{executable} answers {flag}");
-                tried.Add($"{flag}: exit {result.ExitCode}{(result.StderrTail.Length > 0 ? " " + TapInvoker.OneLine(result.StderrTail) : "")}");
+                tried.Add($"{flag}: exit {result.ExitCode}{(result.StderrTail.Length > 0 ? " " + TapAnswer.LastLine(result.StderrTail) : "")}");
             }
-            catch (Exception e) when (e is FailedException or TapNotFoundException)
+            catch (Exception e) when (e is TapFailedException or TapNotFoundException)
             {
                 tried.Add($"{flag}: {e.Message}");
             }

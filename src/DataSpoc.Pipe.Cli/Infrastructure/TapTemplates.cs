@@ -46,12 +46,12 @@ internal static class TapTemplates
     /// </summary>
     public static async Task<JsonObject?> FromAboutAsync(string tap, string pipeline, CancellationToken cancellationToken)
     {
-        TapInvoker.Result result;
+        Sources.TapAnswer result;
         try
         {
-            result = await TapInvoker.RunAsync(tap, ["--about", "--format", "json"], TimeSpan.FromSeconds(30), cancellationToken);
+            result = await Sources.TapAnswer.AskAsync(tap, ["--about", "--format", "json"], TimeSpan.FromSeconds(30), cancellationToken);
         }
-        catch (Exception e) when (e is FailedException or Sources.TapNotFoundException)
+        catch (Exception e) when (e is Runs.TapFailedException or Sources.TapNotFoundException)
         {
             return null;
         }

@@ -42,8 +42,6 @@ public sealed class PipeHome
 
     public string PipelinePath(string name) => Path.Combine(PipelinesDirectory, name + ".yaml");
     public string SourceConfigPath(string name) => Path.Combine(SourcesDirectory, name + ".json");
-    /// <summary>The cached <c>--discover</c> catalog of a pipeline's tap, next to the pipeline file.</summary>
-    public string CatalogPath(string name) => Path.Combine(PipelinesDirectory, name + ".catalog.json");
 
     /// <summary>
     /// Creates the folders and a default <c>config.yaml</c>; never overwrites anything.

@@ -30,6 +30,7 @@ public sealed class RunLogStream
 {
     [JsonPropertyName("records")] public long Records { get; set; }
     [JsonPropertyName("rejected")] public long Rejected { get; set; }
+    [JsonPropertyName("filtered")] public long Filtered { get; set; }
     [JsonPropertyName("files")] public long Files { get; set; }
     [JsonPropertyName("bytes")] public long Bytes { get; set; }
     /// <summary>Properties present in records but not in the schema, dropped (counted, never silently).</summary>

@@ -45,7 +45,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         await using var runLock = await RunLock.AcquireAsync(store, pipeline.Name, runId, _time, cancellationToken).ConfigureAwait(false);
         if (runLock.Notice is { } lockNotice) log.Notices.Add(lockNotice);
 
-        var privateDir = PrivateDirectory(pipeline.Name, runId);
+        var privateDir = PrivateDirectory(store, pipeline.Name, runId);
         var spoolDir = SpoolDirectory(store, pipeline.Name, runId);
         var step = "extract";
         try
@@ -181,7 +181,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     {
         foreach (var s in ingest.Streams.Where(s => s.Selected))
         {
-            var entry = new RunLogStream { Records = s.Records, Rejected = s.Rejected, Files = s.Files.Count, Bytes = s.Files.Sum(f => f.Bytes) };
+            var entry = new RunLogStream { Records = s.Records, Rejected = s.Rejected, Filtered = Interlocked.Read(ref s.Filtered), Files = s.Files.Count, Bytes = s.Files.Sum(f => f.Bytes) };
             foreach (var (k, v) in s.DroppedProperties) entry.DroppedProperties[k] = v;
             log.Streams[s.Name] = entry;
         }
@@ -259,7 +259,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         return plan;
     }
 
-    private static async Task<SourceInvocation> PrepareInvocationAsync(PipelineDefinition pipeline, IObjectStore store, string privateDir, bool full, CancellationToken cancellationToken)
+    private async Task<SourceInvocation> PrepareInvocationAsync(PipelineDefinition pipeline, IObjectStore store, string privateDir, bool full, CancellationToken cancellationToken)
     {
         CreatePrivateDirectory(privateDir);
         string? configPath = pipeline.Source.ConfigPath;
@@ -279,16 +279,13 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             WritePrivate(statePath, System.Text.Encoding.UTF8.GetString(state.Content.Span));
         }
         string? catalogPath = null;
-        if (pipeline.Source.Streams is { Count: > 0 } && CatalogProvider is { } catalogs && await catalogs(pipeline, configPath, cancellationToken).ConfigureAwait(false) is { } catalog)
+        if (await new TapCatalogs(stores).SelectedAsync(pipeline, cancellationToken).ConfigureAwait(false) is { } catalog)
         {
             catalogPath = Path.Combine(privateDir, "catalog.json");
             WritePrivate(catalogPath, catalog.ToJsonString());
         }
         return new SourceInvocation { ConfigPath = configPath, StatePath = statePath, CatalogPath = catalogPath, Definition = pipeline.Source };
     }
-
-    /// <summary>Builds the catalog with selection metadata for <c>source.streams</c> (set by the configuration layer).</summary>
-    public static Func<PipelineDefinition, string?, CancellationToken, Task<JsonObject?>>? CatalogProvider { get; set; }
 
     private static void CreatePrivateDirectory(string dir)
     {
@@ -306,14 +303,22 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     }
 
     /// <summary>Where secrets for one run live (tap config, state, catalog): local, mode 0700, removed after the run.</summary>
-    internal static string PrivateDirectory(string pipeline, string runId) =>
-        Path.Combine(Path.GetTempPath(), $"dataspoc-pipe-{Environment.UserName}", "private", LakePaths.TableName(pipeline), runId);
+    internal static string PrivateDirectory(IObjectStore store, string pipeline, string runId) =>
+        Path.Combine(LocalTempFolder("private", store.Bucket, pipeline), runId);
+
+    /// <summary>
+    /// The local temp folder of one pipeline in one bucket: the pipeline lock is per bucket, so two buckets' pipelines of
+    /// the same name may run at once and must not clean each other's folders.
+    /// </summary>
+    internal static string LocalTempFolder(string kind, BucketUri bucket, string pipeline) =>
+        Path.Combine(Path.GetTempPath(), $"dataspoc-pipe-{Environment.UserName}", kind,
+            LakePaths.TableName(pipeline) + "-" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(bucket.Canonical)))[..12]);
 
     /// <summary>Where finished Parquet files wait for the commit: inside a file:// bucket (so landing is a rename), else local temp.</summary>
     internal static string SpoolDirectory(IObjectStore store, string pipeline, string runId) =>
         store is LocalObjectStore
             ? Path.Combine(store.Bucket.LocalPath, ".dataspoc", "tmp", LakePaths.TableName(pipeline), runId)
-            : Path.Combine(Path.GetTempPath(), $"dataspoc-pipe-{Environment.UserName}", "spool", LakePaths.TableName(pipeline), runId);
+            : Path.Combine(LocalTempFolder("spool", store.Bucket, pipeline), runId);
 
     /// <summary>
     /// A file:// write killed between its temp file and the rename leaves <c>&lt;name&gt;.tmp-&lt;id&gt;</c>. This pipeline's
@@ -322,7 +327,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     private static List<string> CleanMetadataTempFiles(IObjectStore store, string pipeline, DateTimeOffset now)
     {
         var notices = new List<string>();
-        if (store is not LocalObjectStore) return notices;
+        if (store.Bucket.Scheme != "file") return notices; // by scheme: a wrapped file:// store writes the same temp files
         var root = store.Bucket.LocalPath;
         var candidates = new List<(string Folder, string Prefix, bool OnlyOld)>
         {

@@ -57,8 +57,11 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         _tables[table] = stream;
 
         foreach (var t in settings.Transforms)
-            if (t.AppliesTo(stream))
-                schema = JsonSerializer.SerializeToElement(t.TransformSchema(stream, JsonNode.Parse(schema.GetRawText())!.AsObject()));
+        {
+            if (!t.AppliesTo(stream)) continue;
+            schema = JsonSerializer.SerializeToElement(t.TransformSchema(stream, JsonNode.Parse(schema.GetRawText())!.AsObject()));
+            keyProperties = t.TransformKeyProperties(stream, keyProperties);
+        }
         ColumnSchema columns;
         try { columns = ColumnSchema.FromJsonSchema(schema); }
         catch (SchemaException e) { throw new SingerProtocolException(line, "invalid SCHEMA: " + e.Message, stream); }
@@ -156,7 +159,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             {
                 if (!t.AppliesTo(state.Name)) continue;
                 var result = t.TransformRecord(state.Name, node);
-                if (result is null) { Interlocked.Increment(ref state.Ignored); return; }
+                if (result is null) { Interlocked.Increment(ref state.Filtered); return; }
                 node = result;
             }
             _transformed.ResetWrittenCount();

@@ -32,6 +32,8 @@ internal sealed class StreamState(string name, string table, int lanes)
     public long? ActivatedVersion { get; set; }
     public long Rejected;
     public long Ignored;
+    /// <summary>Records a transform dropped (a filter).</summary>
+    public long Filtered;
     public FileStream? Quarantine { get; set; }
     public string? QuarantinePath { get; set; }
     public Dictionary<string, long> DroppedProperties { get; } = new(StringComparer.Ordinal);

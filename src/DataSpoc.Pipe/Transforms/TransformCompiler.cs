@@ -11,12 +11,12 @@ namespace DataSpoc.Pipe.Transforms;
 /// against the stream's schema (columns exist, renames do not collide with existing columns) is checked when the
 /// tap sends it, failing the run with a <see cref="TransformException"/>.
 /// </summary>
-internal static class TransformCompiler
+public static class TransformCompiler
 {
     private static readonly string[] Keys = ["select", "drop", "rename", "cast", "hash", "filter", "compute"];
 
     /// <summary>The transforms, or a <see cref="ConfigException"/> naming the first invalid stream and key (and how many more there are).</summary>
-    public static IReadOnlyList<IRecordTransform> Compile(PipelineDefinition pipeline)
+    internal static IReadOnlyList<IRecordTransform> Compile(PipelineDefinition pipeline)
     {
         var errors = new List<ConfigException>();
         var maps = Parse(pipeline, errors);

@@ -84,6 +84,17 @@ public sealed class ValidateCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_transform_with_a_bad_key_fails_validation_naming_the_stream_and_key()
+    {
+        _home.WriteShopPipeline("shop", extraTop: "transforms:\n  orders:\n    rename: {id: x, total: x}\n");
+        var result = CliProcess.Run(_home, "validate", "shop", "-o", "json");
+        Assert.Equal(1, result.ExitCode);
+        var check = Json.Parse(result).AsArray().Single()!["checks"]!.AsArray().Single(c => c.Str("check") == "transforms")!;
+        Assert.False(check.Bool("ok"));
+        Assert.Contains("transforms.orders.rename", check.Str("detail"));
+    }
+
+    [Fact]
     public void Validating_an_unknown_pipeline_is_a_usage_error()
     {
         _home.WriteShopPipeline("shop");

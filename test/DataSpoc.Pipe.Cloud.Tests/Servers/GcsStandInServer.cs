@@ -41,8 +41,11 @@ public sealed class GcsStandInServer : IAsyncDisposable
 
     public void CreateBucket(string name) => _buckets[name] = 0;
 
-    /// <summary>Resumable sessions started but neither finished nor cancelled.</summary>
-    public int OpenSessions => _sessions.Count;
+    /// <summary>
+    /// Resumable sessions for objects under <paramref name="prefix"/> started but neither finished nor cancelled (other
+    /// tests' sessions may be open on this shared server).
+    /// </summary>
+    public int OpenSessionsUnder(string prefix) => _sessions.Values.Count(s => s.Name.StartsWith(prefix + "/", StringComparison.Ordinal));
 
     private sealed record StoredObject(string Path, long Generation, long Size, string Md5, string Crc32c, DateTimeOffset Updated);
     private sealed record Session(string Bucket, string Name, long? IfGenerationMatch, string Path)

@@ -121,8 +121,8 @@ public class CrashConsistencyTests(ITestOutputHelper output)
             var dirs = new[]
             {
                 Path.Combine(lake.Root, ".dataspoc", "tmp", pipeline),
-                Path.Combine(Path.GetTempPath(), $"dataspoc-pipe-{Environment.UserName}", "spool", pipeline),
-                Path.Combine(Path.GetTempPath(), $"dataspoc-pipe-{Environment.UserName}", "private", pipeline),
+                PipelineRunner.LocalTempFolder("spool", BucketUri.Parse(lake.Bucket), pipeline),
+                PipelineRunner.LocalTempFolder("private", BucketUri.Parse(lake.Bucket), pipeline),
             };
             return new Leftovers(
                 File.Exists(Path.Combine(lake.Root, LakePaths.LockKey(pipeline))),

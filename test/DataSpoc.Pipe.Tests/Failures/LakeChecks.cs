@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Storage;
 using DataSpoc.Pipe.Tests.Support;
 
 namespace DataSpoc.Pipe.Tests.Failures;
@@ -63,8 +65,8 @@ internal static class LakeChecks
         foreach (var dir in new[]
         {
             Path.Combine(lake.Root, ".dataspoc", "tmp", pipeline),
-            Path.Combine(Path.GetTempPath(), $"dataspoc-pipe-{Environment.UserName}", "spool", pipeline),
-            Path.Combine(Path.GetTempPath(), $"dataspoc-pipe-{Environment.UserName}", "private", pipeline),
+            PipelineRunner.LocalTempFolder("spool", BucketUri.Parse(lake.Bucket), pipeline),
+            PipelineRunner.LocalTempFolder("private", BucketUri.Parse(lake.Bucket), pipeline),
         })
         {
             if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())

@@ -1,4 +1,5 @@
 using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Runs;
 using DataSpoc.Pipe.Storage;
 using DataSpoc.Pipe.Tests.Support;
 
@@ -86,5 +87,29 @@ public class RecoveryTests
         }
         // Another pipeline's temp file is not ours to remove (it may be mid-write).
         Assert.True(File.Exists(Path.Combine(lake.Root, temps[4])));
+    }
+
+    [Fact]
+    public async Task A_run_leaves_the_local_temp_folders_of_the_same_pipeline_name_in_another_bucket_alone()
+    {
+        using var lake = new TempLake();
+        using var other = new TempLake();
+        const string pipeline = "same-name";
+        // A live run of "same-name" into another bucket (its own lock) owns this folder; ours must not clean it.
+        var otherRun = Path.Combine(PipelineRunner.LocalTempFolder("private", BucketUri.Parse(other.Bucket), pipeline), "0aa11111");
+        Directory.CreateDirectory(otherRun);
+        File.WriteAllText(Path.Combine(otherRun, "config.json"), "{}");
+        try
+        {
+            var run = await TempLake.RunAsync(lake.Pipeline(pipeline, lake.WriteSinger("a.singer", BadInputCorpusTests.Schema, BadInputCorpusTests.Record(1))));
+
+            Assert.True(run.Succeeded, run.Log.Error);
+            Assert.True(File.Exists(Path.Combine(otherRun, "config.json")));
+            Assert.DoesNotContain(run.Log.Notices, n => n.Contains("leftover", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(otherRun)!, recursive: true);
+        }
     }
 }

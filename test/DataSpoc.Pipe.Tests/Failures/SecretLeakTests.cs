@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Lake;
 using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Storage;
 using DataSpoc.Pipe.Tests.Support;
 
 namespace DataSpoc.Pipe.Tests.Failures;
@@ -13,7 +14,7 @@ namespace DataSpoc.Pipe.Tests.Failures;
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public class SecretLeakTests
 {
-    private static string PrivateRoot => Path.Combine(Path.GetTempPath(), $"dataspoc-pipe-{Environment.UserName}", "private");
+    private static string PrivateFolder(TempLake lake, string pipeline) => PipelineRunner.LocalTempFolder("private", BucketUri.Parse(lake.Bucket), pipeline);
 
     [Fact]
     public async Task Planted_secrets_appear_in_no_run_log_error_stderr_tail_notice_bucket_file_or_state()
@@ -60,7 +61,7 @@ public class SecretLeakTests
             Assert.False(text.Contains(secret, StringComparison.Ordinal), $"the planted tap-config secret leaked into {where}");
             Assert.False(text.Contains(expanded, StringComparison.Ordinal), $"the planted ${{VAR}} value leaked into {where}");
         }
-        Assert.False(Directory.Exists(Path.Combine(PrivateRoot, pipeline)) && Directory.EnumerateFileSystemEntries(Path.Combine(PrivateRoot, pipeline)).Any());
+        Assert.False(Directory.Exists(PrivateFolder(lake, pipeline)) && Directory.EnumerateFileSystemEntries(PrivateFolder(lake, pipeline)).Any());
     }
 
     [Fact]
@@ -74,7 +75,7 @@ public class SecretLeakTests
         Assert.True(run.Succeeded, run.Log.Error);
         var line = run.Log.Tap.StderrTail.Split('\n').Single(l => l.StartsWith("config file ", StringComparison.Ordinal)).Split(' ');
         var path = line[2];
-        Assert.StartsWith(Path.Combine(PrivateRoot, "secret-mode") + "/", path);
+        Assert.StartsWith(PrivateFolder(lake, "secret-mode") + "/", path);
         Assert.Equal(["mode", "600", "dir", "mode", "700"], line[3..]);
         Assert.False(File.Exists(path));
         Assert.False(Directory.Exists(Path.GetDirectoryName(path)));
@@ -86,7 +87,7 @@ public class SecretLeakTests
     {
         using var lake = new TempLake();
         const string pipeline = "secret-killed";
-        var folder = Path.Combine(PrivateRoot, pipeline);
+        var folder = PrivateFolder(lake, pipeline);
         string? ConfigFile() => Directory.Exists(folder) ? Directory.EnumerateFiles(folder, "config.json", SearchOption.AllDirectories).FirstOrDefault() : null;
         var run = new JsonObject
         {

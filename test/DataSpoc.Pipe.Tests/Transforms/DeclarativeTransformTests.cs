@@ -62,6 +62,7 @@ public class DeclarativeTransformTests
         await RunOk(WithMap(lake, """{"rename":{"name":"full_name","id":"user_id"}}"""));
         Assert.Equal(["user_id", "full_name", "email", "amount", "signed_up", "vip"], Columns(lake));
         Assert.Equal([["1", "Ana"], ["2", "Bo"], ["3", null]], lake.Query("select user_id, full_name from read_parquet('{lake}/raw/test/users/*/*.parquet') order by 1"));
+        Assert.Equal(["user_id"], lake.Manifest().Tables["test/users"].KeyProperties);
     }
 
     [Fact]
@@ -174,6 +175,7 @@ public class DeclarativeTransformTests
         var result = await RunOk(WithMap(lake, """{"filter":"name != null and lower(vip) = 'yes'"}"""));
         Assert.Equal([["1", "Ana"]], lake.Query("select id, name from read_parquet('{lake}/raw/test/users/*/*.parquet')"));
         Assert.Equal(1, result.Log.Streams["users"].Records);
+        Assert.Equal(2, result.Log.Streams["users"].Filtered);
     }
 
     [Fact]

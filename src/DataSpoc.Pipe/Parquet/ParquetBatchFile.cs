@@ -38,6 +38,8 @@ internal sealed class ParquetBatchFile : IDisposable
         });
         if (compression == PipeCompression.Zstd) builder.CompressionLevel(ZstdLevel);
         builder.MaxRowGroupLength(int.MaxValue);
+        // The system allocator returns freed pages; Arrow's default (jemalloc) kept ~45 MiB more resident on a 1M-row run.
+        builder.MemoryPool(MemoryPool.SystemMemoryPool());
         if (sample is not null) ChooseEncodings(builder, sample);
         builder.CreatedBy("dataspoc-pipe " + ToolVersion.Current);
         _properties = builder.Build();

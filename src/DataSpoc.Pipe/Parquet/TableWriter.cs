@@ -120,7 +120,7 @@ internal sealed class TableWriter : IAsyncDisposable
             // Wait for the previous batch on purpose: parsing slows down when the encoder is behind
             // (back-pressure), and an encoding failure surfaces here.
             _encoding.GetAwaiter().GetResult();
-            _encoding = Task.Run(() => Encode(partition, batch));
+            _encoding = EncoderThreads.Shared.Run(() => Encode(partition, batch));
         }
     }
 

@@ -39,29 +39,16 @@ public sealed class CsvTap(ObjectStoreFactory? stores = null) : IBuiltInTap
     public async Task SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, Stream output, CancellationToken cancellationToken)
     {
         var settings = Settings.From(config);
-        var selection = new TapCatalog(catalog);
-        var bookmarks = new FileBookmarks(state);
         var writer = new SingerWriter(output);
         await using var files = new SourceFiles(Name, _stores, settings.StorageOptions);
-        foreach (var stream in await PlanAsync(settings, files, cancellationToken).ConfigureAwait(false))
-        {
-            if (!selection.IsSelected(stream.Name)) continue;
-            var toRead = stream.Files.Where(f => !bookmarks.IsUnchanged(stream.Name, f)).ToList();
-            if (toRead.Count == 0) continue;
-            var columns = await settings.Table.InferAsync(toRead, stream.Types, cancellationToken).ConfigureAwait(false);
-            CheckKeys(stream, columns);
-            writer.WriteSchema(stream.Name, CsvTable.Schema(columns), stream.KeyProperties);
-            var streamName = JsonEncodedText.Encode(stream.Name);
-            foreach (var file in toRead)
+        await FileStreams.SyncAsync(await PlanAsync(settings, files, cancellationToken).ConfigureAwait(false), state, catalog, writer,
+            async (stream, toRead, streamName) =>
             {
-                await settings.Table.EmitAsync(file, streamName, columns, writer, cancellationToken).ConfigureAwait(false);
-                bookmarks.MarkRead(stream.Name, file);
-                writer.WriteState(bookmarks.State);
-                await writer.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
-            }
-        }
-        writer.WriteState(bookmarks.State);
-        await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+                var columns = await settings.Table.InferAsync(toRead, stream.Types, cancellationToken).ConfigureAwait(false);
+                CheckKeys(stream, columns);
+                writer.WriteSchema(stream.Name, CsvTable.Schema(columns), stream.KeyProperties);
+                return file => settings.Table.EmitAsync(file, streamName, columns, writer, cancellationToken);
+            }, cancellationToken).ConfigureAwait(false);
     }
 
     private void CheckKeys(StreamPlan stream, List<TextColumn> columns)

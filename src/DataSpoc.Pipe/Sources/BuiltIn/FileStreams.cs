@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.FileSystemGlobbing;
 
@@ -92,5 +93,34 @@ internal static class FileStreams
         if (stream.Pattern is null || stream.PatternText is null) return file.BaseName == stream.Name;
         var subject = stream.PatternText.Contains('/') ? file.Location : file.FileName;
         return stream.Pattern.Match("/", ["/" + subject.TrimStart('/')]).HasMatches;
+    }
+
+    /// <summary>
+    /// The sync every file tap shares: the selected streams in plan order, only the files changed since their bookmark,
+    /// a STATE after each file and at the end. <paramref name="openStream"/> starts a stream (its SCHEMA) and returns
+    /// what emits one file's records.
+    /// </summary>
+    public static async Task SyncAsync<TStream>(IEnumerable<TStream> streams, JsonObject? state, JsonObject? catalog, SingerWriter writer,
+        Func<TStream, IReadOnlyList<SourceFile>, JsonEncodedText, Task<Func<SourceFile, Task>>> openStream, CancellationToken cancellationToken)
+        where TStream : IFileStream
+    {
+        var selection = new TapCatalog(catalog);
+        var bookmarks = new FileBookmarks(state);
+        foreach (var stream in streams)
+        {
+            if (!selection.IsSelected(stream.Name)) continue;
+            var toRead = stream.Files.Where(f => !bookmarks.IsUnchanged(stream.Name, f)).ToList();
+            if (toRead.Count == 0) continue;
+            var emit = await openStream(stream, toRead, JsonEncodedText.Encode(stream.Name)).ConfigureAwait(false);
+            foreach (var file in toRead)
+            {
+                await emit(file).ConfigureAwait(false);
+                bookmarks.MarkRead(stream.Name, file);
+                writer.WriteState(bookmarks.State);
+                await writer.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        writer.WriteState(bookmarks.State);
+        await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 }

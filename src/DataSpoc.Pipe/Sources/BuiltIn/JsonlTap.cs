@@ -35,29 +35,20 @@ public sealed class JsonlTap(ObjectStoreFactory? stores = null) : IBuiltInTap
     public async Task SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, Stream output, CancellationToken cancellationToken)
     {
         var settings = Settings.From(config);
-        var selection = new TapCatalog(catalog);
-        var bookmarks = new FileBookmarks(state);
         var writer = new SingerWriter(output);
         await using var files = new SourceFiles(Name, _stores, settings.StorageOptions);
-        foreach (var stream in await PlanAsync(settings, files, cancellationToken).ConfigureAwait(false))
-        {
-            if (!selection.IsSelected(stream.Name)) continue;
-            var toRead = stream.Files.Where(f => !bookmarks.IsUnchanged(stream.Name, f)).ToList();
-            if (toRead.Count == 0) continue;
-            writer.WriteSchema(stream.Name, await SchemaAsync(stream, toRead, settings.SampleRows, cancellationToken).ConfigureAwait(false), stream.KeyProperties);
-            var streamName = JsonEncodedText.Encode(stream.Name);
-            foreach (var file in toRead)
+        await FileStreams.SyncAsync(await PlanAsync(settings, files, cancellationToken).ConfigureAwait(false), state, catalog, writer,
+            async (stream, toRead, streamName) =>
             {
-                await using var bytes = await OpenAsync(file, cancellationToken).ConfigureAwait(false);
-                using var lines = new SingerLineReader(bytes, 1 << 16);
-                while (EmitNext(lines, file, writer, streamName))
-                    await writer.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
-                bookmarks.MarkRead(stream.Name, file);
-                writer.WriteState(bookmarks.State);
-            }
-        }
-        writer.WriteState(bookmarks.State);
-        await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+                writer.WriteSchema(stream.Name, await SchemaAsync(stream, toRead, settings.SampleRows, cancellationToken).ConfigureAwait(false), stream.KeyProperties);
+                return async file =>
+                {
+                    await using var bytes = await OpenAsync(file, cancellationToken).ConfigureAwait(false);
+                    using var lines = new SingerLineReader(bytes, 1 << 16);
+                    while (EmitNext(lines, file, writer, streamName))
+                        await writer.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
+                };
+            }, cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task<JsonObject> SchemaAsync(StreamPlan stream, IReadOnlyList<SourceFile> files, int sampleRows, CancellationToken cancellationToken)

@@ -41,19 +41,16 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IBuiltInTap
     public async Task SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, Stream output, CancellationToken cancellationToken)
     {
         var settings = Settings.From(config);
-        var selection = new TapCatalog(catalog);
-        var bookmarks = new FileBookmarks(state);
         var writer = new SingerWriter(output);
         await using var files = new SourceFiles(Name, _stores, settings.StorageOptions);
-        foreach (var stream in await PlanAsync(settings, files, cancellationToken).ConfigureAwait(false))
-        {
-            if (!selection.IsSelected(stream.Name)) continue;
-            var streamName = JsonEncodedText.Encode(stream.Name);
-            string? lastSchema = null;
-            foreach (var file in stream.Files.Where(f => !bookmarks.IsUnchanged(stream.Name, f)))
+        await FileStreams.SyncAsync(await PlanAsync(settings, files, cancellationToken).ConfigureAwait(false), state, catalog, writer,
+            (stream, _, streamName) =>
             {
-                await using (var local = await LocalCopy.OfAsync(file, cancellationToken).ConfigureAwait(false))
+                // Each file carries its own schema: a SCHEMA message goes out whenever it differs from the last one.
+                string? lastSchema = null;
+                return Task.FromResult<Func<SourceFile, Task>>(async file =>
                 {
+                    await using var local = await LocalCopy.OfAsync(file, cancellationToken).ConfigureAwait(false);
                     using var reader = Open(local.Path, file);
                     var shapes = ParquetShape.Of(reader.FileMetaData.Schema);
                     var schema = Schema(shapes);
@@ -67,13 +64,8 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IBuiltInTap
                         lastSchema = schemaText;
                     }
                     await EmitAsync(reader, shapes, file, streamName, writer, cancellationToken).ConfigureAwait(false);
-                }
-                bookmarks.MarkRead(stream.Name, file);
-                writer.WriteState(bookmarks.State);
-            }
-        }
-        writer.WriteState(bookmarks.State);
-        await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+                });
+            }, cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task EmitAsync(ParquetFileReader reader, List<ParquetShape> shapes, SourceFile file, JsonEncodedText stream, SingerWriter writer, CancellationToken cancellationToken)

@@ -46,6 +46,7 @@ internal sealed partial class EncoderThreads : TaskScheduler
     protected override IEnumerable<Task> GetScheduledTasks() => _queue.ToArray();
 
     private static bool _canTrim = OperatingSystem.IsLinux();
+    private static long _lastTrim;
 
     /// <summary>
     /// Hands the pages an encoding freed back to the system (glibc keeps them otherwise, and fragmentation then grows
@@ -54,6 +55,10 @@ internal sealed partial class EncoderThreads : TaskScheduler
     private static void ReturnFreedNativeMemory()
     {
         if (!_canTrim) return;
+        // At most ten times a second: a run of many small streams must not pay a trim per tiny batch.
+        var now = Environment.TickCount64;
+        if (now - Interlocked.Read(ref _lastTrim) < 100) return;
+        Interlocked.Exchange(ref _lastTrim, now);
         try
         {
             _ = malloc_trim(0);

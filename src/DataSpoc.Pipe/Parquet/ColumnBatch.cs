@@ -143,6 +143,7 @@ internal sealed class ColumnBatch
     public LeafBuffer[] Columns { get; }
     public int Rows;
     private readonly int[] _marks;
+    private int _markedRows;
 
     public long EstimatedBytes
     {
@@ -163,6 +164,7 @@ internal sealed class ColumnBatch
     /// <summary>Remembers where every column stands before a record, so an invalid record can be undone.</summary>
     public void Mark()
     {
+        _markedRows = Rows;
         var m = _marks;
         for (var i = 0; i < Columns.Length; i++)
         {
@@ -175,6 +177,7 @@ internal sealed class ColumnBatch
 
     public void RollbackToMark()
     {
+        Rows = _markedRows;
         var m = _marks;
         for (var i = 0; i < Columns.Length; i++) Columns[i].Truncate(m[i * 3], m[i * 3 + 1], m[i * 3 + 2]);
     }

@@ -86,6 +86,22 @@ internal sealed class ColumnSchema
     /// <summary>The schema JSON as received, to compare later SCHEMA messages with.</summary>
     public required string SchemaJson { get; init; }
 
+    /// <summary>
+    /// No property name at any depth holds a quote, a backslash or a control character, so a key's raw bytes in a
+    /// record equal the name exactly when they denote it (what the canonical fast path relies on).
+    /// </summary>
+    public bool HasPlainNames => _hasPlainNames ??= AllPlain(Root);
+    private bool? _hasPlainNames;
+
+    private static bool AllPlain(SchemaNode node) => node switch
+    {
+        StructNode s => s.Children.All(c => IsPlain(c.NameUtf8) && AllPlain(c)),
+        ListNode l => AllPlain(l.Element),
+        _ => true,
+    };
+
+    private static bool IsPlain(byte[] name) => !name.AsSpan().ContainsAny((byte)'"', (byte)'\\') && !name.AsSpan().ContainsAnyInRange((byte)0, (byte)0x1F);
+
     /// <summary>Maps a SCHEMA message's JSON Schema; throws <see cref="SchemaException"/> naming the property at fault.</summary>
     public static ColumnSchema FromJsonSchema(JsonElement schema)
     {

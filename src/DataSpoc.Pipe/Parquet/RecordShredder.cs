@@ -10,7 +10,7 @@ namespace DataSpoc.Pipe.Parquet;
 /// definition and repetition levels plus typed values), with no intermediate object per record.
 /// A value that does not fit its column throws <see cref="InvalidValueException"/>; the caller rolls the batch back.
 /// </summary>
-internal sealed class RecordShredder
+internal sealed partial class RecordShredder
 {
     private readonly ArrayBufferWriter<byte> _json = new(256);
     private readonly Utf8JsonWriter _jsonWriter;

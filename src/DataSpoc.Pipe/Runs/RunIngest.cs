@@ -87,6 +87,9 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
     public void OnRecord(ReadOnlySpan<byte> streamUtf8, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line) =>
         Lanes[0].OnRecord(streamUtf8, ref record, rawLine, line);
 
+    public bool TryOnCanonicalRecord(ReadOnlySpan<byte> streamUtf8, ReadOnlySpan<byte> rawLine, int recordStart, long line) =>
+        Lanes[0].TryOnCanonicalRecord(streamUtf8, rawLine, recordStart, line);
+
     /// <summary>A parsing lane: its own shredders and batches (through the table writers), its own stream cache.</summary>
     private sealed class Lane(RunIngest ingest, int index) : ISingerHandler
     {
@@ -103,16 +106,42 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         public void OnActivateVersion(string stream, long version, long line) => ingest.OnActivateVersion(stream, version, line);
         public void OnUnknown(string type, long line) => ingest.OnUnknown(type, line);
 
-        public void OnRecord(ReadOnlySpan<byte> streamUtf8, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line)
+        /// <summary>
+        /// The fast path for the usual case: a selected stream, no transforms, no partition column. Anything the
+        /// canonical scan cannot take is rolled back and left to <see cref="OnRecord"/>, which reports what is wrong.
+        /// </summary>
+        public bool TryOnCanonicalRecord(ReadOnlySpan<byte> streamUtf8, ReadOnlySpan<byte> rawLine, int recordStart, long line)
+        {
+            if (ingest.Transforms.Count > 0 || ingest._partitionColumn.Length > 0) return false;
+            var state = Resolve(streamUtf8);
+            if (state is null || !state.Selected) return false;
+            var writer = state.Writer!;
+            var batch = writer.BatchFor(index, ingest._defaultPartition);
+            batch.Mark();
+            var end = recordStart;
+            if (!writer.Shredders[index].TryShredCanonical(batch, rawLine, ref end) || !SingerMessageReader.IsCompleteAfterRecord(rawLine, end))
+            {
+                batch.RollbackToMark();
+                return false;
+            }
+            state.CountRecord(index);
+            writer.RowAdded(index, ingest._defaultPartition, batch);
+            return true;
+        }
+
+        /// <summary>The stream a RECORD names (the last one, usually); null before its SCHEMA.</summary>
+        private StreamState? Resolve(ReadOnlySpan<byte> streamUtf8)
         {
             var state = _last;
-            if (state is null || !streamUtf8.SequenceEqual(state.NameUtf8))
-            {
-                var name = Encoding.UTF8.GetString(streamUtf8);
-                if (!ingest._streams.TryGetValue(name, out state))
-                    throw new SingerProtocolException(line, "RECORD before any SCHEMA for its stream", name);
-                _last = state;
-            }
+            if (state is not null && streamUtf8.SequenceEqual(state.NameUtf8)) return state;
+            if (!ingest._streams.TryGetValue(Encoding.UTF8.GetString(streamUtf8), out state)) return null;
+            return _last = state;
+        }
+
+        public void OnRecord(ReadOnlySpan<byte> streamUtf8, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line)
+        {
+            var state = Resolve(streamUtf8)
+                ?? throw new SingerProtocolException(line, "RECORD before any SCHEMA for its stream", Encoding.UTF8.GetString(streamUtf8));
             if (!state.Selected)
             {
                 Interlocked.Increment(ref state.Ignored);

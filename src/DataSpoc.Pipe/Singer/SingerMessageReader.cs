@@ -9,14 +9,23 @@ internal interface ISingerHandler
     void OnSchema(string stream, JsonElement schema, IReadOnlyList<string> keyProperties, long line);
     /// <summary><paramref name="record"/> is positioned on the record's StartObject; <paramref name="rawLine"/> is the whole message.</summary>
     void OnRecord(ReadOnlySpan<byte> streamUtf8, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line);
+    /// <summary>
+    /// A RECORD in the canonical shape (see <see cref="SingerMessageReader"/>): its record object starts at
+    /// <paramref name="recordStart"/> of <paramref name="rawLine"/>. Returns false, with nothing changed, when it should
+    /// take the tokenizer path (<see cref="OnRecord"/>) instead; a handler that returns true has checked the rest of the
+    /// line with <see cref="SingerMessageReader.IsCompleteAfterRecord"/>.
+    /// </summary>
+    bool TryOnCanonicalRecord(ReadOnlySpan<byte> streamUtf8, ReadOnlySpan<byte> rawLine, int recordStart, long line) => false;
     void OnState(JsonElement value, long line);
     void OnActivateVersion(string stream, long version, long line);
     void OnUnknown(string type, long line);
 }
 
 /// <summary>
-/// Reads Singer messages line by line and hands them to a handler. RECORD lines, the hot path, are read with a
-/// single <see cref="Utf8JsonReader"/> pass and no allocation; the rare SCHEMA/STATE lines use <see cref="JsonDocument"/>.
+/// Reads Singer messages line by line and hands them to a handler. RECORD lines, the hot path, are first offered in
+/// their canonical shape (<c>{"type": "RECORD", "stream": "…", "record": {…}…}</c> in that order, no escapes in
+/// "stream") for the handler to scan directly; otherwise they are read with a single <see cref="Utf8JsonReader"/> pass
+/// and no allocation. The rare SCHEMA/STATE lines use <see cref="JsonDocument"/>.
 /// Anything that breaks the protocol throws <see cref="SingerProtocolException"/> naming the line.
 /// </summary>
 internal sealed class SingerMessageReader(ISingerHandler handler)
@@ -65,6 +74,9 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
 
     private void Dispatch(ReadOnlySpan<byte> line, long lineNumber)
     {
+        if (TryCanonicalEnvelope(line, out var canonicalStream, out var canonicalRecord)
+            && handler.TryOnCanonicalRecord(canonicalStream, line, canonicalRecord, lineNumber))
+            return;
         var r = new Utf8JsonReader(line, Options);
         if (!r.Read() || r.TokenType != JsonTokenType.StartObject)
             throw new SingerProtocolException(lineNumber, "a Singer message must be a JSON object");
@@ -121,6 +133,76 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
         if (again.TokenType != JsonTokenType.StartObject)
             throw new SingerProtocolException(lineNumber, "\"record\" must be an object", Stream(streamLength));
         handler.OnRecord(_stream.AsSpan(0, streamLength), ref again, line, lineNumber);
+    }
+
+    /// <summary>Matches <c>{"type": "RECORD", "stream": "name", "record": {</c> with any JSON whitespace between tokens.</summary>
+    private static bool TryCanonicalEnvelope(ReadOnlySpan<byte> line, out ReadOnlySpan<byte> stream, out int recordStart)
+    {
+        stream = default;
+        recordStart = 0;
+        var p = 0;
+        if (!Token(line, ref p, "{"u8) || !Token(line, ref p, "\"type\""u8) || !Token(line, ref p, ":"u8) || !Token(line, ref p, "\"RECORD\""u8)
+            || !Token(line, ref p, ","u8) || !Token(line, ref p, "\"stream\""u8) || !Token(line, ref p, ":"u8) || !Token(line, ref p, "\""u8))
+            return false;
+        var close = line[p..].IndexOfAny((byte)'"', (byte)'\\');
+        if (close < 0 || line[p + close] != '"') return false;
+        stream = line.Slice(p, close);
+        if (stream.ContainsAnyInRange((byte)0, (byte)0x1F)) return false;
+        p += close + 1;
+        if (!Token(line, ref p, ","u8) || !Token(line, ref p, "\"record\""u8) || !Token(line, ref p, ":"u8)) return false;
+        SkipSpace(line, ref p);
+        recordStart = p;
+        return p < line.Length && line[p] == '{';
+    }
+
+    private static bool Token(ReadOnlySpan<byte> line, ref int p, ReadOnlySpan<byte> token)
+    {
+        SkipSpace(line, ref p);
+        if (!line[p..].StartsWith(token)) return false;
+        p += token.Length;
+        return true;
+    }
+
+    private static void SkipSpace(ReadOnlySpan<byte> line, ref int p)
+    {
+        while (p < line.Length && line[p] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n') p++;
+    }
+
+    /// <summary>
+    /// Whether what follows a canonical RECORD's record object (which ended just before <paramref name="recordEnd"/>)
+    /// completes the message as valid JSON: the closing brace, or further members (e.g. "time_extracted") and then it.
+    /// </summary>
+    public static bool IsCompleteAfterRecord(ReadOnlySpan<byte> line, int recordEnd)
+    {
+        var p = recordEnd;
+        SkipSpace(line, ref p);
+        if (p >= line.Length) return false;
+        if (line[p] == '}')
+        {
+            p++;
+            SkipSpace(line, ref p);
+            return p == line.Length;
+        }
+        if (line[p] != ',') return false;
+        p++;
+        SkipSpace(line, ref p);
+        if (p >= line.Length || line[p] != '"') return false;
+        // The remaining members, read as an object of their own: "{" + what follows the comma.
+        var rest = line[p..];
+        var buffer = rest.Length < 512 ? stackalloc byte[rest.Length + 1] : new byte[rest.Length + 1];
+        buffer[0] = (byte)'{';
+        rest.CopyTo(buffer[1..]);
+        try
+        {
+            var r = new Utf8JsonReader(buffer, Options);
+            while (r.Read())
+                if (r.TokenType == JsonTokenType.PropertyName) { r.Read(); r.Skip(); }
+            return r.CurrentDepth == 0 && r.TokenType == JsonTokenType.EndObject;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 
     /// <summary>After the record: the rest of the line must still be valid JSON (a truncated line must not pass).</summary>

@@ -1,0 +1,282 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Unicode;
+
+namespace DataSpoc.Pipe.Parquet;
+
+/// <summary>
+/// The canonical fast path: a record written the way taps almost always write it (declared properties only, values
+/// of their declared JSON type, no escapes) is shredded by scanning its UTF-8 directly, without a tokenizer.
+/// Whenever anything is out of the ordinary it returns false, possibly having written part of the row (the caller
+/// rolls the batch back to its mark), and the tokenizer path (<see cref="Shred"/>) then handles the record and
+/// reports whatever is wrong. So both paths accept exactly the same input and store the same values.
+/// </summary>
+internal sealed partial class RecordShredder
+{
+    /// <summary>Bytes that end the plain (escape-free, ASCII) run of a string: the quote, a backslash, control and non-ASCII bytes.</summary>
+    private static readonly SearchValues<byte> PlainStringStops = SearchValues.Create(
+        [.. Enumerable.Range(0, 0x20).Select(b => (byte)b), (byte)'"', (byte)'\\', .. Enumerable.Range(0x80, 0x80).Select(b => (byte)b)]);
+
+    /// <summary>Bytes that end a string or make it need the tokenizer: the quote, a backslash and control bytes.</summary>
+    private static readonly SearchValues<byte> StringStops = SearchValues.Create(
+        [.. Enumerable.Range(0, 0x20).Select(b => (byte)b), (byte)'"', (byte)'\\']);
+
+    /// <summary>
+    /// Shreds the object starting at <paramref name="position"/> (its '{') and moves past it; false when the record
+    /// needs the tokenizer path. On success the row is counted in the batch.
+    /// </summary>
+    public bool TryShredCanonical(ColumnBatch batch, ReadOnlySpan<byte> json, ref int position)
+    {
+        if (!batch.Schema.HasPlainNames || position >= json.Length || json[position] != '{') return false;
+        if (!TryStruct(batch, batch.Schema.Root, json, ref position, 0, 0)) return false;
+        batch.Rows++;
+        return true;
+    }
+
+    private bool TryStruct(ColumnBatch batch, StructNode s, ReadOnlySpan<byte> json, ref int p, short def, short rep)
+    {
+        p++; // the '{'
+        var children = s.Children;
+        if (!_seen.TryGetValue(s, out var seen)) _seen[s] = seen = new bool[children.Count];
+        Array.Clear(seen);
+        SkipSpace(json, ref p);
+        if (p < json.Length && json[p] == '}') p++;
+        else
+        {
+            var expected = 0;
+            while (true)
+            {
+                if (p >= json.Length || json[p] != '"') return false;
+                p++;
+                var index = MatchKey(children, expected, json, ref p);
+                if (index < 0 || seen[index]) return false; // an undeclared or repeated property: the tokenizer counts or reports it
+                SkipSpace(json, ref p);
+                if (p >= json.Length || json[p] != ':') return false;
+                p++;
+                SkipSpace(json, ref p);
+                if (!TryNode(batch, children[index], json, ref p, def, rep)) return false;
+                seen[index] = true;
+                expected = index + 1;
+                SkipSpace(json, ref p);
+                if (p >= json.Length) return false;
+                var c = json[p++];
+                if (c == '}') break;
+                if (c != ',') return false;
+                SkipSpace(json, ref p);
+            }
+        }
+        for (var i = 0; i < children.Count; i++)
+            if (!seen[i]) WriteNulls(batch, children[i], def, rep);
+        return true;
+    }
+
+    /// <summary>The child whose name is the key at <paramref name="p"/> (just after its opening quote); -1 if none or escaped.</summary>
+    private static int MatchKey(List<SchemaNode> children, int expected, ReadOnlySpan<byte> json, ref int p)
+    {
+        // Taps write properties in schema order almost always: try the next expected one first.
+        if (expected < children.Count)
+        {
+            var name = children[expected].NameUtf8;
+            var end = p + name.Length;
+            if (end < json.Length && json[end] == '"' && json.Slice(p, name.Length).SequenceEqual(name))
+            {
+                p = end + 1;
+                return expected;
+            }
+        }
+        var close = json[p..].IndexOfAny((byte)'"', (byte)'\\');
+        if (close < 0 || json[p + close] != '"') return -1;
+        var key = json.Slice(p, close);
+        p += close + 1;
+        for (var i = 0; i < children.Count; i++)
+            if (key.SequenceEqual(children[i].NameUtf8)) return i;
+        return -1;
+    }
+
+    private bool TryNode(ColumnBatch batch, SchemaNode node, ReadOnlySpan<byte> json, ref int p, short parentDef, short rep)
+    {
+        if (p >= json.Length) return false;
+        var c = json[p];
+        if (c == 'n')
+        {
+            if (!json[p..].StartsWith("null"u8)) return false;
+            p += 4;
+            WriteNulls(batch, node, parentDef, rep);
+            return true;
+        }
+        switch (node)
+        {
+            case LeafNode leaf:
+                return TryLeaf(batch.Columns[leaf.ColumnIndex], leaf, json, ref p, rep);
+            case StructNode s:
+                return c == '{' && TryStruct(batch, s, json, ref p, s.DefLevel, rep);
+            case ListNode l:
+                if (c != '[') return false;
+                p++;
+                SkipSpace(json, ref p);
+                if (p < json.Length && json[p] == ']')
+                {
+                    p++;
+                    WriteNulls(batch, l, l.DefLevel, rep); // present but empty list
+                    return true;
+                }
+                for (var i = 0; ; i++)
+                {
+                    if (!TryNode(batch, l.Element, json, ref p, (short)(l.DefLevel + 1), i == 0 ? rep : l.Element.RepLevel)) return false;
+                    SkipSpace(json, ref p);
+                    if (p >= json.Length) return false;
+                    var d = json[p++];
+                    if (d == ']') return true;
+                    if (d != ',') return false;
+                    SkipSpace(json, ref p);
+                }
+            default:
+                return false;
+        }
+    }
+
+    private static bool TryLeaf(LeafBuffer buf, LeafNode leaf, ReadOnlySpan<byte> json, ref int p, short rep)
+    {
+        switch (leaf.Kind)
+        {
+            case LeafKind.Int64:
+                if (!TryInteger(json, ref p, out var l)) return false;
+                buf.AddLong(l, rep);
+                return true;
+            case LeafKind.Double:
+                if (!TryDouble(json, ref p, out var x)) return false;
+                buf.AddDouble(x, rep);
+                return true;
+            case LeafKind.Boolean:
+                if (json[p..].StartsWith("true"u8)) { p += 4; buf.AddBool(true, rep); return true; }
+                if (json[p..].StartsWith("false"u8)) { p += 5; buf.AddBool(false, rep); return true; }
+                return false;
+            case LeafKind.String:
+                if (!TryPlainString(json, ref p, out var s)) return false;
+                buf.AddBytes(s, rep);
+                return true;
+            case LeafKind.Timestamp:
+                if (!TryPlainString(json, ref p, out var t) || !TemporalParser.TryParseTimestampMicros(t, out var micros)) return false;
+                buf.AddLong(micros, rep);
+                return true;
+            case LeafKind.Date:
+                if (!TryPlainString(json, ref p, out var d) || !TemporalParser.TryParseDateDays(d, out var days)) return false;
+                buf.AddInt(days, rep);
+                return true;
+            case LeafKind.Time:
+                if (!TryPlainString(json, ref p, out var h) || !TemporalParser.TryParseTimeMicros(h, out var timeMicros)) return false;
+                buf.AddLong(timeMicros, rep);
+                return true;
+            default:
+                return false; // JSON and decimal columns: the tokenizer path
+        }
+    }
+
+    /// <summary>A string with no escapes and no control bytes, valid UTF-8; the value is its bytes between the quotes.</summary>
+    private static bool TryPlainString(ReadOnlySpan<byte> json, ref int p, out ReadOnlySpan<byte> value)
+    {
+        value = default;
+        if (json[p] != '"') return false;
+        var body = json[(p + 1)..];
+        var end = body.IndexOfAny(PlainStringStops);
+        if (end < 0) return false;
+        if (body[end] != '"')
+        {
+            if (body[end] < 0x80) return false; // an escape or a control byte
+            var rest = body[end..].IndexOfAny(StringStops);
+            if (rest < 0 || body[end + rest] != '"') return false;
+            end += rest;
+            if (!Utf8.IsValid(body[..end])) return false;
+        }
+        value = body[..end];
+        p += end + 2;
+        return true;
+    }
+
+    /// <summary>A JSON integer of at most 18 digits (anything larger, or with a fraction or exponent, takes the tokenizer path).</summary>
+    private static bool TryInteger(ReadOnlySpan<byte> json, ref int p, out long value)
+    {
+        value = 0;
+        var i = p;
+        var negative = i < json.Length && json[i] == '-';
+        if (negative) i++;
+        var first = i;
+        ulong v = 0;
+        while (i < json.Length && (uint)(json[i] - '0') <= 9)
+        {
+            v = v * 10 + (uint)(json[i] - '0');
+            i++;
+        }
+        var digits = i - first;
+        if (digits == 0 || digits > 18 || (json[first] == '0' && digits > 1)) return false;
+        if (i < json.Length && json[i] is (byte)'.' or (byte)'e' or (byte)'E') return false;
+        value = negative ? -(long)v : (long)v;
+        p = i;
+        return true;
+    }
+
+    private static readonly double[] PowersOf10 = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+
+    /// <summary>
+    /// A JSON number as a double, correctly rounded: exactly when its digits fit 2^53 and it has no exponent
+    /// (one division of two exact doubles), else by the framework's parser.
+    /// </summary>
+    private static bool TryDouble(ReadOnlySpan<byte> json, ref int p, out double value)
+    {
+        value = 0;
+        var i = p;
+        var negative = i < json.Length && json[i] == '-';
+        if (negative) i++;
+        var first = i;
+        ulong mantissa = 0;
+        var digits = 0;
+        while (i < json.Length && (uint)(json[i] - '0') <= 9)
+        {
+            mantissa = mantissa * 10 + (uint)(json[i] - '0');
+            i++;
+        }
+        var intDigits = i - first;
+        if (intDigits == 0 || (json[first] == '0' && intDigits > 1)) return false;
+        digits = intDigits;
+        var fraction = 0;
+        if (i < json.Length && json[i] == '.')
+        {
+            i++;
+            var fractionStart = i;
+            while (i < json.Length && (uint)(json[i] - '0') <= 9)
+            {
+                mantissa = mantissa * 10 + (uint)(json[i] - '0');
+                i++;
+            }
+            fraction = i - fractionStart;
+            if (fraction == 0) return false;
+            digits += fraction;
+        }
+        var exponent = false;
+        if (i < json.Length && json[i] is (byte)'e' or (byte)'E')
+        {
+            exponent = true;
+            i++;
+            if (i < json.Length && json[i] is (byte)'+' or (byte)'-') i++;
+            var exponentStart = i;
+            while (i < json.Length && (uint)(json[i] - '0') <= 9) i++;
+            if (i == exponentStart) return false;
+        }
+        if (!exponent && digits <= 15 && fraction < PowersOf10.Length)
+        {
+            value = fraction == 0 ? mantissa : mantissa / PowersOf10[fraction];
+            if (negative) value = -value;
+        }
+        else if (!double.TryParse(json[p..i], NumberStyles.Float, CultureInfo.InvariantCulture, out value) || !double.IsFinite(value))
+        {
+            return false;
+        }
+        p = i;
+        return true;
+    }
+
+    private static void SkipSpace(ReadOnlySpan<byte> json, ref int p)
+    {
+        while (p < json.Length && json[p] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n') p++;
+    }
+}

@@ -1,0 +1,219 @@
+using System.Text;
+using System.Text.Json;
+using DataSpoc.Pipe.Parquet;
+using DataSpoc.Pipe.Singer;
+using DataSpoc.Pipe.Tests.Support;
+
+namespace DataSpoc.Pipe.Tests.Parquet;
+
+/// <summary>
+/// The canonical fast path must store exactly what the tokenizer path stores, and must hand every record it cannot
+/// take (escapes, undeclared properties, values of another type, invalid JSON) back untouched.
+/// </summary>
+public class CanonicalShreddingTests
+{
+    private const string SchemaJson = """
+        {"type":"object","properties":{
+          "id":{"type":"integer"},
+          "price":{"type":["null","number"]},
+          "ok":{"type":["null","boolean"]},
+          "label":{"type":["null","string"]},
+          "ts":{"type":["null","string"],"format":"date-time"},
+          "day":{"type":["null","string"],"format":"date"},
+          "clock":{"type":["null","string"],"format":"time"},
+          "customer":{"type":["null","object"],"properties":{"name":{"type":["null","string"]},"geo":{"type":["null","object"],"properties":{"lat":{"type":["null","number"]}}}}},
+          "scores":{"type":["null","array"],"items":{"type":"integer"}},
+          "lines":{"type":["null","array"],"items":{"type":"object","properties":{"sku":{"type":"string"},"qty":{"type":["null","integer"]}}}},
+          "extra":{"type":["null","object"]},
+          "amount":{"type":["null","number"],"multipleOf":0.01}
+        }}
+        """;
+
+    /// <summary>Records the fast path takes; each must shred to the same column buffers as the tokenizer's.</summary>
+    public static TheoryData<string> Canonical =>
+    [
+        """{"id":1,"price":1.5,"ok":true,"label":"plain","ts":"2025-01-20T10:05:12.345678+02:00","day":"2025-01-20","clock":"13:45:10.5","customer":{"name":"Zoë","geo":{"lat":-23.55}},"scores":[1,2,3],"lines":[{"sku":"A1","qty":2},{"sku":"B2","qty":null}]}""",
+        """{"id": 2, "price": -0.25, "ok": false, "label": "日本 😀", "ts": "2025-01-20T23:59:59Z", "day": null, "clock": "00:00:00", "customer": null, "scores": [], "lines": []}""",
+        """{ "id" : 3 , "price" : 0 }""",
+        """{"label":"out of order","id":4,"ok":null,"price":7}""",
+        """{"id":5}""",
+        """{"id":-0,"price":-0}""",
+        """{"id":123456789012345678,"price":123456789.123456}""",
+        """{"id":-123456789012345678,"price":0.1}""",
+        """{"id":6,"price":1234567.12345678912}""",
+        """{"id":7,"price":1e3}""",
+        """{"id":8,"price":-2.5E-3}""",
+        """{"id":9,"price":17976931348623157e292}""",
+        """{"id":10,"price":4.9e-324}""",
+        """{"id":11,"customer":{"geo":null}}""",
+        """{"id":12,"customer":{},"scores":null,"lines":[{"sku":"x"},{"qty":3,"sku":"y"}]}""",
+        """{"id":13,"label":""}""",
+        """{"id":14,"extra":null,"amount":null}""",
+        "{\"id\":15,\t\"label\":\"tab before\"}",
+    ];
+
+    /// <summary>Records the fast path must hand to the tokenizer (which then stores them or reports what is wrong).</summary>
+    public static TheoryData<string> NotCanonical =>
+    [
+        """{"id":1,"label":"quote \" inside"}""",
+        """{"id":1,"label":"caf\u00e9"}""",
+        """{"i\u0064":1}""",
+        """{"id":1,"unknown":2}""",
+        """{"id":1,"id":2}""",
+        """{"id":1.0}""",
+        """{"id":1e2}""",
+        """{"id":1234567890123456789}""",
+        """{"id":01}""",
+        """{"id":-}""",
+        """{"id":"1"}""",
+        """{"id":1,"price":"1.5"}""",
+        """{"id":1,"price":1.}""",
+        """{"id":1,"price":.5}""",
+        """{"id":1,"price":1e}""",
+        """{"id":1,"price":NaN}""",
+        """{"id":1,"price":1e999}""",
+        """{"id":1,"label":7}""",
+        """{"id":1,"ok":"true"}""",
+        """{"id":1,"ok":tru}""",
+        """{"id":1,"ts":"not a date"}""",
+        """{"id":1,"extra":{"a":1}}""",
+        """{"id":1,"amount":12.34}""",
+        """{"id":1,"customer":"x"}""",
+        """{"id":1,"scores":[1,]}""",
+        """{"id":1,}""",
+        """{"id":1""",
+        """{"id":1 "price":2}""",
+        """{"id":nul}""",
+    ];
+
+    [Theory]
+    [MemberData(nameof(Canonical))]
+    public void A_canonical_record_shreds_exactly_as_the_tokenizer_does(string record)
+    {
+        var schema = Schema();
+        var fast = new ColumnBatch(schema);
+        var slow = new ColumnBatch(schema);
+        var bytes = Encoding.UTF8.GetBytes(record);
+
+        var position = 0;
+        Assert.True(new RecordShredder().TryShredCanonical(fast, bytes, ref position), "the fast path refused it");
+        Assert.Equal(bytes.Length, position);
+        var reader = new Utf8JsonReader(bytes);
+        reader.Read();
+        new RecordShredder().Shred(slow, ref reader);
+
+        Assert.Equal(slow.Rows, fast.Rows);
+        for (var c = 0; c < schema.Leaves.Count; c++)
+            AssertSame(schema.Leaves[c].Path, slow.Columns[c], fast.Columns[c]);
+    }
+
+    [Theory]
+    [MemberData(nameof(NotCanonical))]
+    public void Anything_else_is_handed_back_with_the_batch_as_it_was(string record)
+    {
+        var schema = Schema();
+        var batch = new ColumnBatch(schema);
+        var shredder = new RecordShredder();
+        var first = Encoding.UTF8.GetBytes("""{"id":100,"label":"kept","scores":[5],"lines":[{"sku":"k"}]}""");
+        var at = 0;
+        Assert.True(shredder.TryShredCanonical(batch, first, ref at));
+        var before = Snapshot(batch);
+
+        batch.Mark();
+        var position = 0;
+        if (!shredder.TryShredCanonical(batch, Encoding.UTF8.GetBytes(record), ref position)) batch.RollbackToMark();
+        else Assert.Fail("the fast path took a record it must leave to the tokenizer");
+
+        Assert.Equal(before, Snapshot(batch));
+        Assert.Empty(shredder.DroppedProperties);
+    }
+
+    [Fact]
+    public void Invalid_UTF8_and_control_bytes_in_a_string_are_handed_back()
+    {
+        var schema = Schema();
+        foreach (var bad in new[] { "\"a\xC3(b\"", "\"a\x01b\"", "\"\xFF\"" })
+        {
+            var bytes = Encoding.Latin1.GetBytes($"{{\"id\":1,\"label\":{bad}}}");
+            var batch = new ColumnBatch(schema);
+            var position = 0;
+            Assert.False(new RecordShredder().TryShredCanonical(batch, bytes, ref position));
+        }
+    }
+
+    [Theory]
+    [InlineData("""{"type":"RECORD","stream":"s","record":{"id":1}}""", true)]
+    [InlineData("""{"type": "RECORD", "stream": "s", "record": {"id":1}, "version": 3, "time_extracted": "2025-01-01T00:00:00Z"}""", true)]
+    [InlineData("""{"type":"RECORD","stream":"s","record":{"id":1}}  """, true)]
+    [InlineData("""{"type":"RECORD","stream":"s","record":{"id":1}""", false)]
+    [InlineData("""{"type":"RECORD","stream":"s","record":{"id":1}}}""", false)]
+    [InlineData("""{"type":"RECORD","stream":"s","record":{"id":1},}""", false)]
+    [InlineData("""{"type":"RECORD","stream":"s","record":{"id":1},"x":}""", false)]
+    [InlineData("""{"type":"RECORD","stream":"s","record":{"id":1},"x":1,}""", false)]
+    [InlineData("""{"type":"RECORD","stream":"s","record":{"id":1},"x":[1}""", false)]
+    [InlineData("""{"type":"RECORD","stream":"s","record":{"id":1}} {}""", false)]
+    public void What_follows_the_record_must_complete_the_message(string line, bool complete)
+    {
+        var bytes = Encoding.UTF8.GetBytes(line);
+        var end = line.IndexOf("{\"id\":1}", StringComparison.Ordinal) + "{\"id\":1}".Length;
+        Assert.Equal(complete, SingerMessageReader.IsCompleteAfterRecord(bytes, end));
+    }
+
+    [Fact]
+    public async Task Python_spacing_extra_members_and_escapes_land_the_same_values_through_a_run()
+    {
+        using var lake = new TempLake();
+        var file = lake.WriteSinger("mixed.singer",
+            """{"type": "SCHEMA", "stream": "people", "schema": {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": ["null", "string"]}, "score": {"type": ["null", "number"]}}}, "key_properties": ["id"]}""",
+            """{"type": "RECORD", "stream": "people", "record": {"id": 1, "name": "Ana", "score": 1.25}, "version": 1, "time_extracted": "2025-01-01T00:00:00.000000Z"}""",
+            """{"type": "RECORD", "stream": "people", "record": {"id": 2, "name": "Jos\u00e9 \"Zé\"", "score": 2}}""",
+            """{"record":{"id":3,"name":"record first","score":null},"stream":"people","type":"RECORD"}""",
+            """{"type":"RECORD","stream":"people","record":{"score":4.5,"id":4}}""",
+            """{"type":"RECORD","stream":"people","record":{"id":5,"name":"extra member","score":5},"time_extracted":"2025-01-01T00:00:00Z"}""");
+        var result = await TempLake.RunAsync(lake.Pipeline("mixed", file));
+        Assert.True(result.Succeeded, result.Log.Error);
+
+        var rows = lake.Query("select id, name, score from read_parquet('{lake}/raw/test/people/*/*.parquet') order by id");
+        Assert.Equal([
+            ["1", "Ana", "1.25"],
+            ["2", "José \"Zé\"", "2"],
+            ["3", "record first", null],
+            ["4", null, "4.5"],
+            ["5", "extra member", "5"],
+        ], rows);
+    }
+
+    [Fact]
+    public async Task A_canonical_line_with_a_broken_tail_fails_naming_its_line()
+    {
+        using var lake = new TempLake();
+        var file = lake.WriteSinger("broken.singer",
+            """{"type":"SCHEMA","stream":"people","schema":{"type":"object","properties":{"id":{"type":"integer"}}},"key_properties":["id"]}""",
+            """{"type":"RECORD","stream":"people","record":{"id":1}}""",
+            """{"type":"RECORD","stream":"people","record":{"id":2},}""");
+        var result = await TempLake.RunAsync(lake.Pipeline("broken", file));
+        Assert.False(result.Succeeded);
+        Assert.Contains("line 3", result.Log.Error);
+    }
+
+    private static ColumnSchema Schema() => ColumnSchema.FromJsonSchema(JsonDocument.Parse(SchemaJson).RootElement);
+
+    private static void AssertSame(string column, LeafBuffer expected, LeafBuffer actual)
+    {
+        Assert.True(expected.Levels == actual.Levels, $"{column}: levels");
+        Assert.True(expected.Def.AsSpan(0, expected.Levels).SequenceEqual(actual.Def.AsSpan(0, actual.Levels)), $"{column}: definition levels");
+        if (expected.Rep.Length > 0)
+            Assert.True(expected.Rep.AsSpan(0, expected.Levels).SequenceEqual(actual.Rep.AsSpan(0, actual.Levels)), $"{column}: repetition levels");
+        Assert.True(expected.Values == actual.Values, $"{column}: value count");
+        Assert.True(expected.Longs.AsSpan(0, Math.Min(expected.Longs.Length, expected.Values)).SequenceEqual(actual.Longs.AsSpan(0, Math.Min(actual.Longs.Length, actual.Values))), $"{column}: integers");
+        Assert.True(expected.Ints.AsSpan(0, Math.Min(expected.Ints.Length, expected.Values)).SequenceEqual(actual.Ints.AsSpan(0, Math.Min(actual.Ints.Length, actual.Values))), $"{column}: dates");
+        Assert.True(expected.Bools.AsSpan(0, Math.Min(expected.Bools.Length, expected.Values)).SequenceEqual(actual.Bools.AsSpan(0, Math.Min(actual.Bools.Length, actual.Values))), $"{column}: booleans");
+        for (var i = 0; i < Math.Min(expected.Doubles.Length, expected.Values); i++)
+            Assert.True(BitConverter.DoubleToInt64Bits(expected.Doubles[i]) == BitConverter.DoubleToInt64Bits(actual.Doubles[i]),
+                $"{column}: double {i}: {expected.Doubles[i]:R} vs {actual.Doubles[i]:R}");
+        Assert.True(expected.Bytes.AsSpan(0, expected.ByteCount).SequenceEqual(actual.Bytes.AsSpan(0, actual.ByteCount)), $"{column}: bytes");
+    }
+
+    private static string Snapshot(ColumnBatch batch) =>
+        batch.Rows + "|" + string.Join("|", batch.Columns.Select(c => $"{c.Levels},{c.Values},{c.ByteCount}"));
+}

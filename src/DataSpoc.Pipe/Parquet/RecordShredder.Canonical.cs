@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text.Unicode;
 
 namespace DataSpoc.Pipe.Parquet;
@@ -13,9 +14,9 @@ namespace DataSpoc.Pipe.Parquet;
 /// </summary>
 internal sealed partial class RecordShredder
 {
-    /// <summary>Bytes that end the plain (escape-free, ASCII) run of a string: the quote, a backslash, control and non-ASCII bytes.</summary>
-    private static readonly SearchValues<byte> PlainStringStops = SearchValues.Create(
-        [.. Enumerable.Range(0, 0x20).Select(b => (byte)b), (byte)'"', (byte)'\\', .. Enumerable.Range(0x80, 0x80).Select(b => (byte)b)]);
+    /// <summary>The bytes of a plain (escape-free, ASCII) run of a string: printable ASCII but the quote and the backslash.</summary>
+    private static readonly SearchValues<byte> PlainAscii = SearchValues.Create(
+        [.. Enumerable.Range(0x20, 0x60).Select(b => (byte)b).Where(b => b is not ((byte)'"' or (byte)'\\'))]);
 
     /// <summary>Bytes that end a string or make it need the tokenizer: the quote, a backslash and control bytes.</summary>
     private static readonly SearchValues<byte> StringStops = SearchValues.Create(
@@ -37,8 +38,7 @@ internal sealed partial class RecordShredder
     {
         p++; // the '{'
         var children = s.Children;
-        if (!_seen.TryGetValue(s, out var seen)) _seen[s] = seen = new bool[children.Count];
-        Array.Clear(seen);
+        var seen = new SeenSet(children.Count > 64 ? WideSeen(s) : null);
         SkipSpace(json, ref p);
         if (p < json.Length && json[p] == '}') p++;
         else
@@ -49,13 +49,13 @@ internal sealed partial class RecordShredder
                 if (p >= json.Length || json[p] != '"') return false;
                 p++;
                 var index = MatchKey(children, expected, json, ref p);
-                if (index < 0 || seen[index]) return false; // an undeclared or repeated property: the tokenizer counts or reports it
+                if (index < 0 || seen.Has(index)) return false; // an undeclared or repeated property: the tokenizer counts or reports it
                 SkipSpace(json, ref p);
                 if (p >= json.Length || json[p] != ':') return false;
                 p++;
                 SkipSpace(json, ref p);
                 if (!TryNode(batch, children[index], json, ref p, def, rep)) return false;
-                seen[index] = true;
+                seen.Add(index);
                 expected = index + 1;
                 SkipSpace(json, ref p);
                 if (p >= json.Length) return false;
@@ -65,12 +65,39 @@ internal sealed partial class RecordShredder
                 SkipSpace(json, ref p);
             }
         }
-        for (var i = 0; i < children.Count; i++)
-            if (!seen[i]) WriteNulls(batch, children[i], def, rep);
+        if (!seen.HasAll(children.Count))
+            for (var i = 0; i < children.Count; i++)
+                if (!seen.Has(i)) WriteNulls(batch, children[i], def, rep);
         return true;
     }
 
+    private bool[] WideSeen(StructNode s)
+    {
+        if (!_seen.TryGetValue(s, out var seen)) _seen[s] = seen = new bool[s.Children.Count];
+        Array.Clear(seen);
+        return seen;
+    }
+
+    /// <summary>Which properties of an object a record set: bits for up to 64 (no allocation), else an array.</summary>
+    private struct SeenSet(bool[]? wide)
+    {
+        private ulong _bits;
+        private int _count;
+
+        public readonly bool Has(int i) => wide is null ? (_bits & (1UL << i)) != 0 : wide[i];
+
+        public void Add(int i)
+        {
+            if (wide is null) _bits |= 1UL << i;
+            else wide[i] = true;
+            _count++;
+        }
+
+        public readonly bool HasAll(int children) => _count == children;
+    }
+
     /// <summary>The child whose name is the key at <paramref name="p"/> (just after its opening quote); -1 if none or escaped.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int MatchKey(List<SchemaNode> children, int expected, ReadOnlySpan<byte> json, ref int p)
     {
         // Taps write properties in schema order almost always: try the next expected one first.
@@ -84,6 +111,11 @@ internal sealed partial class RecordShredder
                 return expected;
             }
         }
+        return FindKey(children, json, ref p);
+    }
+
+    private static int FindKey(List<SchemaNode> children, ReadOnlySpan<byte> json, ref int p)
+    {
         var close = json[p..].IndexOfAny((byte)'"', (byte)'\\');
         if (close < 0 || json[p + close] != '"') return -1;
         var key = json.Slice(p, close);
@@ -173,12 +205,13 @@ internal sealed partial class RecordShredder
     }
 
     /// <summary>A string with no escapes and no control bytes, valid UTF-8; the value is its bytes between the quotes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool TryPlainString(ReadOnlySpan<byte> json, ref int p, out ReadOnlySpan<byte> value)
     {
         value = default;
         if (json[p] != '"') return false;
         var body = json[(p + 1)..];
-        var end = body.IndexOfAny(PlainStringStops);
+        var end = body.IndexOfAnyExcept(PlainAscii);
         if (end < 0) return false;
         if (body[end] != '"')
         {
@@ -194,6 +227,7 @@ internal sealed partial class RecordShredder
     }
 
     /// <summary>A JSON integer of at most 18 digits (anything larger, or with a fraction or exponent, takes the tokenizer path).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool TryInteger(ReadOnlySpan<byte> json, ref int p, out long value)
     {
         value = 0;
@@ -275,8 +309,10 @@ internal sealed partial class RecordShredder
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void SkipSpace(ReadOnlySpan<byte> json, ref int p)
     {
+        if (p >= json.Length || json[p] > ' ') return;
         while (p < json.Length && json[p] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n') p++;
     }
 }

@@ -155,6 +155,7 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
         return p < line.Length && line[p] == '{';
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static bool Token(ReadOnlySpan<byte> line, ref int p, ReadOnlySpan<byte> token)
     {
         SkipSpace(line, ref p);
@@ -163,8 +164,10 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
         return true;
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static void SkipSpace(ReadOnlySpan<byte> line, ref int p)
     {
+        if (p >= line.Length || line[p] > ' ') return;
         while (p < line.Length && line[p] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n') p++;
     }
 

@@ -129,6 +129,28 @@ public class CanonicalShreddingTests
     }
 
     [Fact]
+    public void Objects_of_more_than_64_properties_shred_alike_and_refuse_repeats()
+    {
+        var properties = string.Join(",", Enumerable.Range(0, 70).Select(i => $"\"c{i}\":{{\"type\":[\"null\",\"integer\"]}}"));
+        var schema = ColumnSchema.FromJsonSchema(JsonDocument.Parse($"{{\"type\":\"object\",\"properties\":{{{properties}}}}}").RootElement);
+        // Every other property, in reverse order, so some are missing and the expected order never holds.
+        var record = Encoding.UTF8.GetBytes("{" + string.Join(",", Enumerable.Range(0, 70).Where(i => i % 2 == 0).Reverse().Select(i => $"\"c{i}\":{i}")) + "}");
+        var fast = new ColumnBatch(schema);
+        var slow = new ColumnBatch(schema);
+        var position = 0;
+        Assert.True(new RecordShredder().TryShredCanonical(fast, record, ref position));
+        var reader = new Utf8JsonReader(record);
+        reader.Read();
+        new RecordShredder().Shred(slow, ref reader);
+        for (var c = 0; c < schema.Leaves.Count; c++)
+            AssertSame(schema.Leaves[c].Path, slow.Columns[c], fast.Columns[c]);
+
+        var repeated = Encoding.UTF8.GetBytes("""{"c69":1,"c1":2,"c69":3}""");
+        position = 0;
+        Assert.False(new RecordShredder().TryShredCanonical(new ColumnBatch(schema), repeated, ref position));
+    }
+
+    [Fact]
     public void Invalid_UTF8_and_control_bytes_in_a_string_are_handed_back()
     {
         var schema = Schema();

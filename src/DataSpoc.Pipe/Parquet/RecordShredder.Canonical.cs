@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Text;
 using System.Text.Unicode;
 
 namespace DataSpoc.Pipe.Parquet;
@@ -184,9 +185,12 @@ internal sealed partial class RecordShredder
                 if (json[p..].StartsWith("false"u8)) { p += 5; buf.AddBool(false, rep); return true; }
                 return false;
             case LeafKind.String:
-                if (!TryPlainString(json, ref p, out var s)) return false;
-                buf.AddBytes(s, rep);
-                return true;
+                if (TryPlainString(json, ref p, out var s))
+                {
+                    buf.AddBytes(s, rep);
+                    return true;
+                }
+                return TryEscapedString(buf, json, ref p, rep);
             case LeafKind.Timestamp:
                 if (!TryPlainString(json, ref p, out var t) || !TemporalParser.TryParseTimestampMicros(t, out var micros)) return false;
                 buf.AddLong(micros, rep);
@@ -225,6 +229,99 @@ internal sealed partial class RecordShredder
         p += end + 2;
         return true;
     }
+
+    /// <summary>
+    /// A string with escapes (Python's json.dumps writes every non-ASCII character as <c>\uXXXX</c>), unescaped
+    /// straight into the column; false on a control byte, a malformed escape, a lone surrogate or invalid UTF-8.
+    /// </summary>
+    private static bool TryEscapedString(LeafBuffer buf, ReadOnlySpan<byte> json, ref int p, short rep)
+    {
+        if (p >= json.Length || json[p] != '"') return false;
+        // Find the closing quote first: the unescaped value is never longer than the text.
+        var start = p + 1;
+        var end = start;
+        while (true)
+        {
+            var next = json[end..].IndexOfAny(StringStops);
+            if (next < 0) return false;
+            end += next;
+            if (json[end] == '"') break;
+            if (json[end] != '\\' || end + 1 >= json.Length) return false; // a control byte
+            end += json[end + 1] == 'u' ? 6 : 2;
+            if (end > json.Length) return false;
+        }
+        var text = json[start..end];
+        var dest = buf.BeginBytes(text.Length);
+        var n = 0;
+        for (var i = 0; i < text.Length;)
+        {
+            var escape = text[i..].IndexOf((byte)'\\');
+            var run = escape < 0 ? text[i..] : text.Slice(i, escape);
+            run.CopyTo(dest[n..]);
+            n += run.Length;
+            i += run.Length;
+            if (escape < 0) break;
+            var code = text[i + 1];
+            i += 2;
+            byte simple = code switch
+            {
+                (byte)'"' => (byte)'"',
+                (byte)'\\' => (byte)'\\',
+                (byte)'/' => (byte)'/',
+                (byte)'b' => (byte)'\b',
+                (byte)'f' => (byte)'\f',
+                (byte)'n' => (byte)'\n',
+                (byte)'r' => (byte)'\r',
+                (byte)'t' => (byte)'\t',
+                _ => 0,
+            };
+            if (simple != 0)
+            {
+                dest[n++] = simple;
+                continue;
+            }
+            if (code != 'u' || !TryHex4(text, i, out var unit)) return false;
+            i += 4;
+            int scalar = unit;
+            if (char.IsHighSurrogate((char)unit))
+            {
+                if (i + 6 > text.Length || text[i] != '\\' || text[i + 1] != 'u' || !TryHex4(text, i + 2, out var low) || !char.IsLowSurrogate((char)low))
+                    return false;
+                scalar = char.ConvertToUtf32((char)unit, (char)low);
+                i += 6;
+            }
+            else if (char.IsLowSurrogate((char)unit))
+            {
+                return false;
+            }
+            n += new Rune(scalar).EncodeToUtf8(dest[n..]);
+        }
+        if (!Utf8.IsValid(dest[..n])) return false;
+        buf.EndBytes(n, rep);
+        p = end + 1;
+        return true;
+    }
+
+    private static bool TryHex4(ReadOnlySpan<byte> text, int at, out ushort value)
+    {
+        value = 0;
+        if (at + 4 > text.Length) return false;
+        for (var k = 0; k < 4; k++)
+        {
+            var h = HexValue(text[at + k]);
+            if (h < 0) return false;
+            value = (ushort)(value << 4 | h);
+        }
+        return true;
+    }
+
+    private static int HexValue(byte c) => c switch
+    {
+        >= (byte)'0' and <= (byte)'9' => c - '0',
+        >= (byte)'a' and <= (byte)'f' => c - 'a' + 10,
+        >= (byte)'A' and <= (byte)'F' => c - 'A' + 10,
+        _ => -1,
+    };
 
     /// <summary>A JSON integer of at most 18 digits (anything larger, or with a fraction or exponent, takes the tokenizer path).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

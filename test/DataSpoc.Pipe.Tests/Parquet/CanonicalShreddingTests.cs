@@ -50,13 +50,21 @@ public class CanonicalShreddingTests
         """{"id":13,"label":""}""",
         """{"id":14,"extra":null,"amount":null}""",
         "{\"id\":15,\t\"label\":\"tab before\"}",
+        """{"id":16,"label":"quote \" backslash \\ slash \/ \b\f\n\r\t end"}""",
+        """{"id":17,"label":"caf\u00e9 \u65e5\u672c \ud83d\ude00 \u0000 \u00E9"}""",
+        """{"id":18,"label":"\"","customer":{"name":"Jos\u00e9 \"Z\u00e9\""}}""",
     ];
 
     /// <summary>Records the fast path must hand to the tokenizer (which then stores them or reports what is wrong).</summary>
     public static TheoryData<string> NotCanonical =>
     [
-        """{"id":1,"label":"quote \" inside"}""",
-        """{"id":1,"label":"caf\u00e9"}""",
+        """{"id":1,"label":"lone \ud83d surrogate"}""",
+        """{"id":1,"label":"lone \ude00 low"}""",
+        """{"id":1,"label":"bad \x escape"}""",
+        """{"id":1,"label":"bad \u12G4 hex"}""",
+        """{"id":1,"label":"short \u12"}""",
+        """{"id":1,"label":"ends in \"}""",
+        """{"id":1,"ts":"2025-01-01T00:00:00\u005a"}""",
         """{"i\u0064":1}""",
         """{"id":1,"unknown":2}""",
         """{"id":1,"id":2}""",

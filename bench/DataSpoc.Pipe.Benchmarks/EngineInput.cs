@@ -50,12 +50,29 @@ internal sealed class SkippingHandler : ISingerHandler
     public void OnUnknown(string type, long line) { }
 }
 
-/// <summary>Reads messages and shreds each record into a column batch, cleared every <c>batchRows</c> (as the engine hands batches off).</summary>
-internal sealed class ShreddingHandler(ColumnSchema schema, int batchRows) : ISingerHandler
+/// <summary>
+/// Reads messages and shreds each record into a column batch, cleared every <c>batchRows</c> (as the engine hands
+/// batches off); with <c>canonical</c>, records of the usual shape take the engine's canonical scan, as in a run.
+/// </summary>
+internal sealed class ShreddingHandler(ColumnSchema schema, int batchRows, bool canonical = true) : ISingerHandler
 {
     private readonly RecordShredder _shredder = new();
     public ColumnBatch Batch { get; } = new(schema);
     public long Records;
+    public bool TryOnCanonicalRecord(ReadOnlySpan<byte> streamUtf8, ReadOnlySpan<byte> rawLine, int recordStart, long line)
+    {
+        if (!canonical) return false;
+        if (Batch.Rows == batchRows) Batch.Clear();
+        Batch.Mark();
+        var end = recordStart;
+        if (!_shredder.TryShredCanonical(Batch, rawLine, ref end) || !SingerMessageReader.IsCompleteAfterRecord(rawLine, end))
+        {
+            Batch.RollbackToMark();
+            return false;
+        }
+        Records++;
+        return true;
+    }
     public void OnSchema(string stream, JsonElement schema, IReadOnlyList<string> keyProperties, long line) { }
     public void OnRecord(ReadOnlySpan<byte> streamUtf8, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line)
     {

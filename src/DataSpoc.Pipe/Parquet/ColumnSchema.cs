@@ -13,6 +13,8 @@ internal abstract class SchemaNode(string name, bool nullable)
 {
     public string Name { get; } = name;
     public byte[] NameUtf8 { get; } = System.Text.Encoding.UTF8.GetBytes(name);
+    /// <summary>The name as a compact JSON key ends: <c>name":</c> (what follows the key's opening quote).</summary>
+    public byte[] CompactKeyUtf8 { get; } = System.Text.Encoding.UTF8.GetBytes(name + "\":");
     public bool Nullable { get; } = nullable;
     /// <summary>Definition level of this node when it is present (its optional ancestors plus itself).</summary>
     public short DefLevel { get; set; }

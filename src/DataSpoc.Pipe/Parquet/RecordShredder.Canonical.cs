@@ -49,11 +49,22 @@ internal sealed partial class RecordShredder
             {
                 if (p >= json.Length || json[p] != '"') return false;
                 p++;
-                var index = MatchKey(children, expected, json, ref p);
-                if (index < 0 || seen.Has(index)) return false; // an undeclared or repeated property: the tokenizer counts or reports it
-                SkipSpace(json, ref p);
-                if (p >= json.Length || json[p] != ':') return false;
-                p++;
+                int index;
+                if (expected < children.Count && json[p..].StartsWith(children[expected].CompactKeyUtf8))
+                {
+                    // The usual case in one comparison: the next property in schema order, written compactly.
+                    index = expected;
+                    p += children[expected].CompactKeyUtf8.Length;
+                    if (seen.Has(index)) return false;
+                }
+                else
+                {
+                    index = MatchKey(children, expected, json, ref p);
+                    if (index < 0 || seen.Has(index)) return false; // an undeclared or repeated property: the tokenizer counts or reports it
+                    SkipSpace(json, ref p);
+                    if (p >= json.Length || json[p] != ':') return false;
+                    p++;
+                }
                 SkipSpace(json, ref p);
                 if (!TryNode(batch, children[index], json, ref p, def, rep)) return false;
                 seen.Add(index);

@@ -141,6 +141,19 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
         stream = default;
         recordStart = 0;
         var p = 0;
+        if (line.StartsWith("{\"type\":\"RECORD\",\"stream\":\""u8))
+        {
+            // Compact JSON (most taps): the whole envelope in two comparisons.
+            p = "{\"type\":\"RECORD\",\"stream\":\""u8.Length;
+            var end = line[p..].IndexOfAny((byte)'"', (byte)'\\');
+            if (end >= 0 && line[p + end] == '"' && line[(p + end)..].StartsWith("\",\"record\":{"u8))
+            {
+                stream = line.Slice(p, end);
+                recordStart = p + end + "\",\"record\":"u8.Length;
+                return !stream.ContainsAnyInRange((byte)0, (byte)0x1F);
+            }
+            p = 0;
+        }
         if (!Token(line, ref p, "{"u8) || !Token(line, ref p, "\"type\""u8) || !Token(line, ref p, ":"u8) || !Token(line, ref p, "\"RECORD\""u8)
             || !Token(line, ref p, ","u8) || !Token(line, ref p, "\"stream\""u8) || !Token(line, ref p, ":"u8) || !Token(line, ref p, "\""u8))
             return false;

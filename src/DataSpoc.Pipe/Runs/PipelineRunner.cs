@@ -308,11 +308,12 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
 
     /// <summary>
     /// The local temp folder of one pipeline in one bucket: the pipeline lock is per bucket, so two buckets' pipelines of
-    /// the same name may run at once and must not clean each other's folders.
+    /// the same name may run at once and must not clean each other's folders. The bucket's key is a stable
+    /// non-cryptographic hash (XxHash128): a SHA-256 here would load OpenSSL, tens of milliseconds of every run.
     /// </summary>
     internal static string LocalTempFolder(string kind, BucketUri bucket, string pipeline) =>
         Path.Combine(Path.GetTempPath(), $"dataspoc-pipe-{Environment.UserName}", kind,
-            LakePaths.TableName(pipeline) + "-" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(bucket.Canonical)))[..12]);
+            LakePaths.TableName(pipeline) + "-" + Convert.ToHexStringLower(System.IO.Hashing.XxHash128.Hash(System.Text.Encoding.UTF8.GetBytes(bucket.Canonical)))[..12]);
 
     /// <summary>Where finished Parquet files wait for the commit: inside a file:// bucket (so landing is a rename), else local temp.</summary>
     internal static string SpoolDirectory(IObjectStore store, string pipeline, string runId) =>

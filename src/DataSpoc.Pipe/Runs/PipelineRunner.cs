@@ -27,6 +27,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     /// </summary>
     public async Task<RunResult> RunAsync(PipelineDefinition pipeline, RunOptions options, CancellationToken cancellationToken)
     {
+        ParquetWarmUp.Start();
         var startedAt = _time.GetUtcNow();
         // Log keys carry the start second only; leading with the millisecond (3 hex digits) keeps "the latest log is the
         // greatest file name" true for two runs started in the same second.

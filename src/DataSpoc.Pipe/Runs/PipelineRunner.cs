@@ -22,11 +22,26 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     public WriteLimits Limits { get; init; } = new();
 
     /// <summary>
+    /// Optional, for a process that runs a pipeline and exits: pays first-use costs of a run on the calling thread
+    /// (parsing YAML, where YamlDotNet compiles a regex, and writing lake JSON), so that a front end can do it on a
+    /// background thread while it parses its command line. Has no effect other than speed.
+    /// </summary>
+    public static void WarmUp()
+    {
+        new YamlDotNet.RepresentationModel.YamlStream().Load(new StringReader("source:\n  tap: t\n  streams: [a, 'b']\n"));
+        var log = new RunLog();
+        log.Streams["s"] = new RunLogStream();
+        LakeJson.Serialize(log);
+        LakeJson.Serialize(new RunLock.LockInfo("", "", 0, default, default));
+    }
+
+    /// <summary>
     /// Runs <paramref name="pipeline"/> once. Returns the run's log (status success or failure); throws only when the run
     /// could not start at all (bad bucket URI, pipeline locked by another run).
     /// </summary>
     public async Task<RunResult> RunAsync(PipelineDefinition pipeline, RunOptions options, CancellationToken cancellationToken)
     {
+        ParquetWarmUp.Start();
         var startedAt = _time.GetUtcNow();
         // Log keys carry the start second only; leading with the millisecond (3 hex digits) keeps "the latest log is the
         // greatest file name" true for two runs started in the same second.
@@ -308,11 +323,12 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
 
     /// <summary>
     /// The local temp folder of one pipeline in one bucket: the pipeline lock is per bucket, so two buckets' pipelines of
-    /// the same name may run at once and must not clean each other's folders.
+    /// the same name may run at once and must not clean each other's folders. The bucket's key is a stable
+    /// non-cryptographic hash (XxHash128): a SHA-256 here would load OpenSSL, tens of milliseconds of every run.
     /// </summary>
     internal static string LocalTempFolder(string kind, BucketUri bucket, string pipeline) =>
         Path.Combine(Path.GetTempPath(), $"dataspoc-pipe-{Environment.UserName}", kind,
-            LakePaths.TableName(pipeline) + "-" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(bucket.Canonical)))[..12]);
+            LakePaths.TableName(pipeline) + "-" + Convert.ToHexStringLower(System.IO.Hashing.XxHash128.Hash(System.Text.Encoding.UTF8.GetBytes(bucket.Canonical)))[..12]);
 
     /// <summary>Where finished Parquet files wait for the commit: inside a file:// bucket (so landing is a rename), else local temp.</summary>
     internal static string SpoolDirectory(IObjectStore store, string pipeline, string runId) =>

@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using System.Security.Cryptography;
+using System.IO.Hashing;
 
 namespace DataSpoc.Pipe.Storage;
 
@@ -7,7 +7,8 @@ namespace DataSpoc.Pipe.Storage;
 /// A <c>file://</c> bucket. Objects are files below the bucket directory. Every write goes to
 /// <c>&lt;name&gt;.tmp-&lt;id&gt;</c>, is flushed to disk, then renamed, so readers never see a partial file.
 /// Conditional writes hold an OS file lock on a sidecar <c>&lt;name&gt;.lck</c> while they compare and swap;
-/// the version tag is the SHA-256 of the content.
+/// the version tag is the 128-bit XxHash of the content (a content tag, not a security check: it keeps OpenSSL
+/// out of a run).
 /// </summary>
 public sealed class LocalObjectStore : IObjectStore
 {
@@ -128,7 +129,7 @@ public sealed class LocalObjectStore : IObjectStore
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    internal static string VersionOf(ReadOnlySpan<byte> content) => Convert.ToHexStringLower(SHA256.HashData(content));
+    internal static string VersionOf(ReadOnlySpan<byte> content) => Convert.ToHexStringLower(XxHash128.Hash(content));
 
     private static void WriteAtomically(string dest, ReadOnlySpan<byte> content)
     {

@@ -55,6 +55,13 @@ internal sealed class TableWriter : IAsyncDisposable
     private readonly List<Partition> _openOrder = [];
     private readonly List<SpooledFile> _done = [];
     private int _fileSeq;
+    private int _batchesSent;
+    /// <summary>
+    /// The lanes' first batches are an eighth of the size (no smaller than 4096 rows or 1 MiB unless the limits are):
+    /// the encoder starts while parsing is still warming up, instead of idling until full batches arrive together.
+    /// </summary>
+    private readonly int _firstBatchRows;
+    private readonly long _firstBatchBytes;
 
     public TableWriter(ColumnSchema schema, PipeCompression compression, WriteLimits limits, string spoolDirectory, string fileStem, bool partitioned)
     {
@@ -67,6 +74,8 @@ internal sealed class TableWriter : IAsyncDisposable
         Shredders = Enumerable.Range(0, limits.ParseLanes).Select(_ => new RecordShredder()).ToArray();
         _batches = Enumerable.Range(0, limits.ParseLanes).Select(_ => new Dictionary<Partition, ColumnBatch>()).ToArray();
         _bufferedBytesCheckCountdown = new long[limits.ParseLanes];
+        _firstBatchRows = Math.Max(limits.BatchRows / 8, Math.Min(limits.BatchRows, 4096));
+        _firstBatchBytes = Math.Max(limits.BatchBytes / 8, Math.Min(limits.BatchBytes, 1L << 20));
     }
 
     public ColumnSchema Schema => _schema;
@@ -92,7 +101,9 @@ internal sealed class TableWriter : IAsyncDisposable
     /// <summary>Called after each accepted row: hands a full batch to the encoder (waiting while it is busy: back-pressure).</summary>
     public void RowAdded(int lane, Partition partition, ColumnBatch batch)
     {
-        if (batch.Rows >= _limits.BatchRows || ((batch.Rows & 1023) == 0 && batch.EstimatedBytes >= _limits.BatchBytes))
+        var first = Volatile.Read(ref _batchesSent) < _batches.Length;
+        if (batch.Rows >= (first ? _firstBatchRows : _limits.BatchRows)
+            || ((batch.Rows & 1023) == 0 && batch.EstimatedBytes >= (first ? _firstBatchBytes : _limits.BatchBytes)))
         {
             Send(lane, partition, batch);
             return;
@@ -115,6 +126,7 @@ internal sealed class TableWriter : IAsyncDisposable
     {
         _batches[lane].Remove(partition);
         if (batch.Rows == 0) { Return(batch); return; }
+        Interlocked.Increment(ref _batchesSent);
         lock (_sendLock)
         {
             // Wait for the previous batch on purpose: parsing slows down when the encoder is behind

@@ -121,6 +121,17 @@ public class LakeLayoutTests
     }
 
     [Fact]
+    public async Task The_first_row_group_is_an_eighth_of_a_batch_so_encoding_starts_early_and_the_rest_are_full()
+    {
+        using var lake = new TempLake();
+        var p = lake.Pipeline("orders", lake.WriteSinger("a.singer", Orders(1, 40_000)));
+        var runner = new DataSpoc.Pipe.Runs.PipelineRunner(new DataSpoc.Pipe.Storage.ObjectStoreFactory()) { Limits = new() { BatchRows = 16_384, ParseLanes = 1 } };
+        Assert.True((await TempLake.RunAsync(p, runner: runner)).Succeeded);
+        Assert.Equal([["0", "4096"], ["1", "16384"], ["2", "16384"], ["3", "3136"]], lake.Query(
+            "select row_group_id, any_value(row_group_num_rows) from parquet_metadata('{lake}/raw/test/orders/*/*.parquet') group by all order by 1"));
+    }
+
+    [Fact]
     public async Task A_schema_change_mid_stream_writes_the_old_rows_under_the_old_schema_first()
     {
         using var lake = new TempLake();

@@ -33,6 +33,8 @@ internal sealed class LeafNode(string name, bool nullable, LeafKind kind, int sc
     public int Scale { get; } = scale;
     /// <summary>Dotted path from the record root, for error messages (<c>customer.address.zip</c>).</summary>
     public string Path { get; set; } = name;
+    /// <summary>The column's path in the Parquet schema (lists add their <c>list</c> and <c>element</c> levels).</summary>
+    public string[] ParquetPath { get; set; } = [name];
     public int ColumnIndex { get; set; }
     public const int DecimalPrecision = 38;
 
@@ -231,7 +233,7 @@ internal sealed class ColumnSchema
         return step == 1 && scale <= 18 ? scale : null;
     }
 
-    private static void Number(SchemaNode node, short parentDef, short parentRep, string path)
+    private static void Number(SchemaNode node, short parentDef, short parentRep, string path, string[]? parquetPath = null)
     {
         node.DefLevel = (short)(parentDef + 1);
         node.RepLevel = parentRep;
@@ -239,18 +241,19 @@ internal sealed class ColumnSchema
         {
             case StructNode s when path.Length == 0 && s.Name.Length == 0:
                 // The root is required: its children's parent level is 0.
-                foreach (var c in s.Children) { Number(c, 0, 0, c.Name); s.Leaves.AddRange(c.Leaves); }
+                foreach (var c in s.Children) { Number(c, 0, 0, c.Name, [c.Name]); s.Leaves.AddRange(c.Leaves); }
                 break;
             case StructNode s:
-                foreach (var c in s.Children) { Number(c, node.DefLevel, parentRep, path + "." + c.Name); s.Leaves.AddRange(c.Leaves); }
+                foreach (var c in s.Children) { Number(c, node.DefLevel, parentRep, path + "." + c.Name, [.. parquetPath!, c.Name]); s.Leaves.AddRange(c.Leaves); }
                 break;
             case ListNode l:
                 // 3-level list: optional group (LIST) { repeated group list { optional element } }.
-                Number(l.Element, (short)(node.DefLevel + 1), (short)(parentRep + 1), path + "[]");
+                Number(l.Element, (short)(node.DefLevel + 1), (short)(parentRep + 1), path + "[]", [.. parquetPath!, "list", l.Element.Name]);
                 l.Leaves.AddRange(l.Element.Leaves);
                 break;
             case LeafNode leaf:
                 leaf.Path = path;
+                leaf.ParquetPath = parquetPath!;
                 leaf.Leaves.Add(leaf);
                 break;
         }

@@ -49,20 +49,20 @@ internal sealed class ParquetBatchFile : IDisposable
     public string Path { get; }
 
     /// <summary>
-    /// Dictionary encoding only pays for repetitive columns; for mostly-distinct values it is built and then
-    /// abandoned, costing time. Distinct-heavy top-level columns are written without it: integers and timestamps
-    /// as DELTA_BINARY_PACKED (small for ids and times), doubles and strings plain.
+    /// Dictionary encoding only pays for repetitive columns; for mostly-distinct values it is built (and, past its
+    /// page limit, abandoned), costing time and often size. Distinct-heavy columns, nested ones included, are written
+    /// without it: integers and timestamps as DELTA_BINARY_PACKED (small for ids and times), doubles and strings plain.
     /// </summary>
     private static void ChooseEncodings(WriterPropertiesBuilder builder, ColumnBatch sample)
     {
         foreach (var column in sample.Columns)
         {
             var leaf = column.Leaf;
-            if (leaf.RepLevel > 0 || leaf.DefLevel != 1 || column.Values < 1024) continue;
-            if (DistinctShare(column) < 0.5) continue;
-            builder.DisableDictionary(leaf.Name);
+            if (column.Values < 1024 || DistinctShare(column) < 0.5) continue;
+            using var path = new ColumnPath(leaf.ParquetPath);
+            builder.DisableDictionary(path);
             if (leaf.Kind is LeafKind.Int64 or LeafKind.Timestamp or LeafKind.Time or LeafKind.Date)
-                builder.Encoding(leaf.Name, ParquetSharp.Encoding.DeltaBinaryPacked);
+                builder.Encoding(path, ParquetSharp.Encoding.DeltaBinaryPacked);
         }
     }
 

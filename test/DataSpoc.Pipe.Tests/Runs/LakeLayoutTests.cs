@@ -132,6 +132,30 @@ public class LakeLayoutTests
     }
 
     [Fact]
+    public async Task Distinct_heavy_columns_nested_ones_included_skip_the_dictionary_and_read_back_intact()
+    {
+        using var lake = new TempLake();
+        string[] tiers = ["basic", "gold", "vip"];
+        var file = lake.WriteSinger("people.singer",
+        [
+            """{"type":"SCHEMA","stream":"people","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"tier":{"type":"string"},"customer":{"type":"object","properties":{"id":{"type":"integer"},"tier":{"type":"string"}}},"codes":{"type":"array","items":{"type":"integer"}}}}}""",
+            .. Enumerable.Range(1, 3000).Select(i =>
+                $$$"""{"type":"RECORD","stream":"people","record":{"id":{{{i}}},"tier":"{{{tiers[i % 3]}}}","customer":{"id":{{{i * 7919}}},"tier":"{{{tiers[i % 3]}}}"},"codes":[{{{i}}},{{{i + 100_000}}}]}}"""),
+        ]);
+        Assert.True((await TempLake.RunAsync(lake.Pipeline("people", file))).Succeeded);
+
+        var encodings = lake.Query("select path_in_schema, any_value(encodings) from parquet_metadata('{lake}/raw/test/people/*/*.parquet') group by all order by 1")
+            .ToDictionary(r => r[0]!, r => r[1]!);
+        Assert.Contains("DELTA_BINARY_PACKED", encodings["id"]);
+        Assert.Contains("DELTA_BINARY_PACKED", encodings["customer, id"]);
+        Assert.Contains("DELTA_BINARY_PACKED", encodings["codes, list, element"]);
+        Assert.Contains("DICTIONARY", encodings["tier"]);
+        Assert.Contains("DICTIONARY", encodings["customer, tier"]);
+        Assert.Equal([["3000", "3000", "4501500", (4501500L * 7919).ToString(), (2 * 4501500L + 3000L * 100_000).ToString()]], lake.Query(
+            "select count(*), count(*) filter (where tier = customer.tier), sum(id), sum(customer.id), sum(list_sum(codes)) from read_parquet('{lake}/raw/test/people/*/*.parquet')"));
+    }
+
+    [Fact]
     public async Task A_schema_change_mid_stream_writes_the_old_rows_under_the_old_schema_first()
     {
         using var lake = new TempLake();

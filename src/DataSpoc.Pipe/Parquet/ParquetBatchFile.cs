@@ -163,11 +163,21 @@ internal sealed class ParquetBatchFile : IDisposable
 
     public void Dispose()
     {
-        try { Close(); }
-        catch (ParquetException) { /* disposing after a failure: the file is discarded anyway */ }
-        _writer.Dispose();
-        _properties.Dispose();
-        _schemaNode.Dispose();
+        try
+        {
+            Close();
+        }
+        catch (Exception)
+        {
+            // Disposing after a failure (a full disk fails the footer too): the file is discarded anyway.
+        }
+        finally
+        {
+            // Always release the native writer: its open file would keep its disk space after the spool is deleted.
+            _writer.Dispose();
+            _properties.Dispose();
+            _schemaNode.Dispose();
+        }
     }
 
     private static Node ToNode(SchemaNode node, bool isRoot = false) => node switch

@@ -186,8 +186,15 @@ internal sealed class TableWriter : IAsyncDisposable
         var file = _open[partition];
         _open.Remove(partition);
         _openOrder.Remove(partition);
-        file.Close();
-        file.Dispose();
+        try
+        {
+            file.Close();
+        }
+        finally
+        {
+            // Also when the footer fails (a full disk): the native file must not stay open, holding its space.
+            file.Dispose();
+        }
         var bytes = new FileInfo(file.Path).Length;
         _done.Add(new SpooledFile(file.Path, partition, file.Rows, bytes));
         Interlocked.Increment(ref _filesWritten);

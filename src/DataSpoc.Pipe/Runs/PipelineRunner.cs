@@ -63,6 +63,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         var privateDir = PrivateDirectory(store, pipeline.Name, runId);
         var spoolDir = SpoolDirectory(store, pipeline.Name, runId);
         var step = "extract";
+        RunIngest? ingest = null;
         try
         {
             log.Notices.AddRange(CleanLeftovers(Path.GetDirectoryName(privateDir)!, Path.GetDirectoryName(spoolDir)!, runId));
@@ -76,7 +77,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             var source = options.Source ?? SourceFactory.Create(pipeline.Source, redactor, stores);
             var sourceName = pipeline.Source.Name ?? source.DefaultName;
 
-            var ingest = new RunIngest(pipeline, new RunIngest.Settings(
+            ingest = new RunIngest(pipeline, new RunIngest.Settings(
                 spoolDir,
                 LimitsFor(pipeline.Destination),
                 pipeline.Source.Streams is { Count: > 0 } s ? s.ToHashSet(StringComparer.Ordinal) : null,
@@ -105,6 +106,13 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         }
         finally
         {
+            if (ingest is not null)
+                foreach (var stream in ingest.Streams)
+                {
+                    try { await stream.DisposeWriterAsync().ConfigureAwait(false); }
+                    catch (Exception) { /* the run already failed; its error is in the log */ }
+                    stream.Quarantine?.Dispose();
+                }
             TryDelete(privateDir);
             TryDelete(spoolDir);
         }

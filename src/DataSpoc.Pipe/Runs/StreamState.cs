@@ -46,12 +46,28 @@ internal sealed class StreamState(string name, string table, int lanes)
     {
         if (Writer is null) return;
         var writer = Writer;
-        Files.AddRange(await writer.CompleteAsync().ConfigureAwait(false));
-        foreach (var shredder in writer.Shredders)
-            foreach (var (k, v) in shredder.DroppedProperties) DroppedProperties[k] = DroppedProperties.GetValueOrDefault(k) + v;
-        _lastSchema = writer.Schema;
-        await writer.DisposeAsync().ConfigureAwait(false);
+        try
+        {
+            Files.AddRange(await writer.CompleteAsync().ConfigureAwait(false));
+            foreach (var shredder in writer.Shredders)
+                foreach (var (k, v) in shredder.DroppedProperties) DroppedProperties[k] = DroppedProperties.GetValueOrDefault(k) + v;
+            _lastSchema = writer.Schema;
+        }
+        finally
+        {
+            await DisposeWriterAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Closes the current writer's files without finishing them (a failed run): an open file would keep its disk space
+    /// after the spool folder is deleted, and on a full disk the run log could then not be written.
+    /// </summary>
+    public async Task DisposeWriterAsync()
+    {
+        if (Writer is not { } writer) return;
         Writer = null;
+        await writer.DisposeAsync().ConfigureAwait(false);
     }
 
     public long FilesSoFar => Files.Count + (Writer?.FilesWritten ?? 0);

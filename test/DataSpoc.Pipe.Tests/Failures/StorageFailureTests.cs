@@ -15,8 +15,12 @@ namespace DataSpoc.Pipe.Tests.Failures;
 /// </summary>
 public class StorageFailureTests
 {
-    [Fact]
-    public async Task A_full_disk_fails_the_run_saying_so_and_leaves_committed_data_state_and_no_temp_files()
+    /// <summary>Several sizes, so the disk fills at different points: a row group, a file's footer, the commit.</summary>
+    [Theory]
+    [InlineData(30_000)]
+    [InlineData(22_000)]
+    [InlineData(25_000)]
+    public async Task A_full_disk_fails_the_run_saying_so_and_leaves_committed_data_state_and_no_temp_files(int records)
     {
         using var lake = new TempLake();
         Sh("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", lake.Root);
@@ -25,7 +29,7 @@ public class StorageFailureTests
             await BadInputCorpusTests.LandGoodRunAsync(lake, "disk-full");
             // ~6 MB of incompressible text: more than the 2 MB file system holds, even zstd-compressed.
             var lines = new List<string> { BadInputCorpusTests.Schema };
-            for (var id = 100; id < 30_100; id++)
+            for (var id = 100; id < 100 + records; id++)
                 lines.Add($"{{\"type\":\"RECORD\",\"stream\":\"items\",\"record\":{{\"id\":{id},\"name\":\"{RandomHex(96)}\"}}}}");
             lines.Add("""{"type":"STATE","value":{"bookmark":30099}}""");
             var big = lake.WriteSinger("big.singer", [.. lines]);

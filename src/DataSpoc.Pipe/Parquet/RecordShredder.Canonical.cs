@@ -344,12 +344,7 @@ internal sealed partial class RecordShredder
         if (negative) i++;
         var first = i;
         ulong v = 0;
-        while (i < json.Length && (uint)(json[i] - '0') <= 9)
-        {
-            v = v * 10 + (uint)(json[i] - '0');
-            i++;
-        }
-        var digits = i - first;
+        var digits = Digits(json, ref i, ref v);
         if (digits == 0 || digits > 18 || (json[first] == '0' && digits > 1)) return false;
         if (i < json.Length && json[i] is (byte)'.' or (byte)'e' or (byte)'E') return false;
         value = negative ? -(long)v : (long)v;
@@ -371,26 +366,13 @@ internal sealed partial class RecordShredder
         if (negative) i++;
         var first = i;
         ulong mantissa = 0;
-        var digits = 0;
-        while (i < json.Length && (uint)(json[i] - '0') <= 9)
-        {
-            mantissa = mantissa * 10 + (uint)(json[i] - '0');
-            i++;
-        }
-        var intDigits = i - first;
-        if (intDigits == 0 || (json[first] == '0' && intDigits > 1)) return false;
-        digits = intDigits;
+        var digits = Digits(json, ref i, ref mantissa);
+        if (digits == 0 || (json[first] == '0' && digits > 1)) return false;
         var fraction = 0;
         if (i < json.Length && json[i] == '.')
         {
             i++;
-            var fractionStart = i;
-            while (i < json.Length && (uint)(json[i] - '0') <= 9)
-            {
-                mantissa = mantissa * 10 + (uint)(json[i] - '0');
-                i++;
-            }
-            fraction = i - fractionStart;
+            fraction = Digits(json, ref i, ref mantissa);
             if (fraction == 0) return false;
             digits += fraction;
         }
@@ -415,6 +397,19 @@ internal sealed partial class RecordShredder
         }
         p = i;
         return true;
+    }
+
+    /// <summary>Reads a run of ASCII digits on into <paramref name="value"/> and returns how many (callers check the count: past 19 it wraps).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Digits(ReadOnlySpan<byte> json, ref int i, ref ulong value)
+    {
+        var start = i;
+        while (i < json.Length && (uint)(json[i] - '0') <= 9)
+        {
+            value = value * 10 + (uint)(json[i] - '0');
+            i++;
+        }
+        return i - start;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -340,12 +340,7 @@ internal sealed partial class RecordShredder
     {
         value = 0;
         var i = p;
-        var negative = i < json.Length && json[i] == '-';
-        if (negative) i++;
-        var first = i;
-        ulong v = 0;
-        var digits = Digits(json, ref i, ref v);
-        if (digits == 0 || digits > 18 || (json[first] == '0' && digits > 1)) return false;
+        if (!TryIntegerPart(json, ref i, out var negative, out var v, out var digits) || digits > 18) return false;
         if (i < json.Length && json[i] is (byte)'.' or (byte)'e' or (byte)'E') return false;
         value = negative ? -(long)v : (long)v;
         p = i;
@@ -362,12 +357,7 @@ internal sealed partial class RecordShredder
     {
         value = 0;
         var i = p;
-        var negative = i < json.Length && json[i] == '-';
-        if (negative) i++;
-        var first = i;
-        ulong mantissa = 0;
-        var digits = Digits(json, ref i, ref mantissa);
-        if (digits == 0 || (json[first] == '0' && digits > 1)) return false;
+        if (!TryIntegerPart(json, ref i, out var negative, out var mantissa, out var digits)) return false;
         var fraction = 0;
         if (i < json.Length && json[i] == '.')
         {
@@ -397,6 +387,18 @@ internal sealed partial class RecordShredder
         }
         p = i;
         return true;
+    }
+
+    /// <summary>A JSON number's sign and integer part (no leading zeros); <paramref name="i"/> moves past it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryIntegerPart(ReadOnlySpan<byte> json, ref int i, out bool negative, out ulong value, out int digits)
+    {
+        negative = i < json.Length && json[i] == '-';
+        if (negative) i++;
+        var first = i;
+        value = 0;
+        digits = Digits(json, ref i, ref value);
+        return digits > 0 && (json[first] != '0' || digits == 1);
     }
 
     /// <summary>Reads a run of ASCII digits on into <paramref name="value"/> and returns how many (callers check the count: past 19 it wraps).</summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using DataSpoc.Pipe.Cli.Commands;
 using DataSpoc.Pipe.Cli.Infrastructure;
 using Spectre.Console.Cli;
@@ -15,20 +16,27 @@ internal static class EntryPoint
             Console.Out.WriteLine("dataspoc-pipe " + ToolVersion.Current);
             return ExitCodes.Success;
         }
-        if (args is ["run", ..]) StartupWarmUp.Start();
         var debug = args.Contains("--debug") || Environment.GetEnvironmentVariable("DATASPOC_PIPE_DEBUG") is "1" or "true";
         args = args.Where(a => a != "--debug").ToArray();
 
-        var app = new CommandApp();
-        app.Configure(Configure);
         try
         {
-            return app.Run(args);
+            return CreateApp().Run(args);
         }
         catch (Exception e)
         {
             return ErrorReport.Handle(e, debug);
         }
+    }
+
+    [UnconditionalSuppressMessage("AOT", "IL3050", Justification =
+        "Spectre binds commands and settings by reflection: their assembly is rooted (TrimmerRootAssembly), their options are " +
+        "string, int, bool and FlagValue<string>, and the CLI tests run every command through the native binary.")]
+    private static CommandApp CreateApp()
+    {
+        var app = new CommandApp();
+        app.Configure(Configure);
+        return app;
     }
 
     internal static void Configure(IConfigurator config)

@@ -58,7 +58,11 @@ internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
             throw new FailedException($"the demo run failed: {result.Log.Error}");
 
         var manifest = await ManifestCommand.ReadAsync(bucket, cancellationToken) ?? throw new FailedException($"the demo run wrote no manifest in {bucket}");
-        var ours = manifest.Tables.Where(t => t.Value.Pipeline == PipelineName).ToDictionary(t => t.Key, t => t.Value);
+        var ours = new Manifest
+        {
+            Tables = new SortedDictionary<string, ManifestTable>(manifest.Tables.Where(t => t.Value.Pipeline == PipelineName).ToDictionary(), StringComparer.Ordinal),
+            UpdatedAt = manifest.UpdatedAt,
+        };
         if (settings.Json)
         {
             JsonOutput.Write(new JsonObject
@@ -67,11 +71,11 @@ internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
                 ["bucket"] = bucket,
                 ["run_id"] = result.Log.RunId,
                 ["total_records"] = result.Log.TotalRecords,
-                ["tables"] = JsonNode.Parse(System.Text.Json.JsonSerializer.Serialize(ours)),
+                ["tables"] = JsonNode.Parse(LakeJson.Serialize(ours))!["tables"]!.DeepClone(),
             });
             return ExitCodes.Success;
         }
-        ManifestCommand.Write(new Manifest { Tables = new SortedDictionary<string, ManifestTable>(ours, StringComparer.Ordinal), UpdatedAt = manifest.UpdatedAt });
+        ManifestCommand.Write(ours);
         AnsiConsole.MarkupLineInterpolated($"Files are under {lake}/raw/. Query them, e.g. with DuckDB:");
         AnsiConsole.MarkupLineInterpolated($"  SELECT * FROM read_parquet('{lake}/raw/csv/orders/*/*.parquet') LIMIT 5;");
         AnsiConsole.MarkupLine("Next: [green]dataspoc-pipe status[/], [green]dataspoc-pipe logs demo[/], [green]dataspoc-pipe add <name>[/]");

@@ -43,7 +43,7 @@ internal sealed class LogsCommand : AsyncCommand<LogsCommand.Settings>
             {
                 var array = new JsonArray();
                 foreach (var (key, log) in rows)
-                    array.Add(new JsonObject
+                    array.Add((JsonNode)new JsonObject
                     {
                         ["run_id"] = log.RunId,
                         ["started_at"] = log.StartedAt.ToString("O"),

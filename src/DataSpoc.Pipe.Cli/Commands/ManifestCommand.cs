@@ -25,7 +25,7 @@ internal sealed class ManifestCommand : AsyncCommand<ManifestCommand.Settings>
             throw new FailedException($"no manifest in {settings.Bucket} (.dataspoc/manifest.json does not exist: no pipeline has written there yet)");
         if (settings.Json)
         {
-            JsonOutput.Write(JsonNode.Parse(JsonSerializer.Serialize(manifest)));
+            JsonOutput.Write(JsonNode.Parse(LakeJson.Serialize(manifest)));
             return ExitCodes.Success;
         }
         Write(manifest);
@@ -40,7 +40,7 @@ internal sealed class ManifestCommand : AsyncCommand<ManifestCommand.Settings>
         if (stored is null) return null;
         try
         {
-            return JsonSerializer.Deserialize<Manifest>(stored.Content.Span);
+            return LakeJson.Deserialize<Manifest>(stored.Content, $"{bucket}/{LakePaths.ManifestKey}");
         }
         catch (JsonException e)
         {

@@ -27,7 +27,7 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
         {
             var array = new JsonArray();
             foreach (var r in rows)
-                array.Add(new JsonObject
+                array.Add((JsonNode)new JsonObject
                 {
                     ["pipeline"] = r.Pipeline,
                     ["status"] = r.Status,

@@ -60,14 +60,13 @@ internal static class CronEntries
     private static IEnumerable<string> Lines(string crontab) =>
         crontab.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n').Where(l => l.Length > 0);
 
-    /// <summary>How cron should start this tool: its apphost, or <c>dotnet &lt;dll&gt;</c> when run through dotnet.</summary>
+    /// <summary>How cron should start this tool: this very binary, or <c>dotnet &lt;dll&gt;</c> when run through dotnet.</summary>
     private static string SelfCommand()
     {
         var process = Environment.ProcessPath ?? "dataspoc-pipe";
-        var dll = typeof(CronEntries).Assembly.Location;
-        return Path.GetFileNameWithoutExtension(process) == "dotnet" && dll.Length > 0
-            ? Quote(process) + " " + Quote(dll)
-            : Quote(process);
+        if (Path.GetFileNameWithoutExtension(process) != "dotnet") return Quote(process);
+        // Started as `dotnet dataspoc-pipe.dll`: the first command-line argument is the dll's path.
+        return Quote(process) + " " + Quote(Path.GetFullPath(Environment.GetCommandLineArgs()[0]));
     }
 
     private static string Quote(string word) =>

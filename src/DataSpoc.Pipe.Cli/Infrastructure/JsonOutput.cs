@@ -14,8 +14,4 @@ internal static class JsonOutput
     };
 
     public static void Write(JsonNode? node) => Console.Out.WriteLine(node?.ToJsonString(Options) ?? "null");
-
-    public static void Write<T>(T value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, Options));
-
-    public static JsonNode? ToNode<T>(T value) => JsonSerializer.SerializeToNode(value, Options);
 }

@@ -24,7 +24,7 @@ internal static class PipelineYaml
         if (!string.IsNullOrWhiteSpace(a.Cron))
         {
             sb.Append("schedule:\n");
-            sb.Append("  cron: ").Append(JsonSerializer.Serialize(a.Cron)).Append('\n');
+            sb.Append("  cron: ").Append(Quoted(a.Cron)).Append('\n');
         }
         return sb.ToString();
     }
@@ -37,6 +37,9 @@ internal static class PipelineYaml
                     !value.Contains(": ", StringComparison.Ordinal) && value[0] is not ('-' or '@' or ':') &&
                     value.ToLowerInvariant() is not ("true" or "false" or "yes" or "no" or "on" or "off" or "null" or "~") &&
                     !double.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out _);
-        return plain ? value : JsonSerializer.Serialize(value);
+        return plain ? value : Quoted(value);
     }
+
+    /// <summary>A JSON string literal (escaped as the serializer would).</summary>
+    private static string Quoted(string value) => "\"" + JsonEncodedText.Encode(value) + "\"";
 }

@@ -27,7 +27,7 @@ internal static class RunLogs
         var raw = stored.Content.ToArray();
         try
         {
-            return (JsonSerializer.Deserialize<RunLog>(raw)!, raw);
+            return (LakeJson.Deserialize<RunLog>(raw, "run log " + key), raw);
         }
         catch (JsonException e)
         {

@@ -1,8 +1,12 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using DataSpoc.Pipe.Api;
+using DataSpoc.Pipe.Lake;
 using DataSpoc.Pipe.Sources;
+using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 
 namespace DataSpoc.Pipe.Cli.Mcp;
@@ -17,9 +21,22 @@ internal static class McpResults
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        TypeInfoResolver = McpJsonContext.Default,
     };
 
-    public static JsonNode? ToNode<T>(T value) => JsonSerializer.SerializeToNode(value, SerializerOptions);
+    /// <summary>The contracts of what the tools answer, bound to <see cref="SerializerOptions"/> (snake_case names).</summary>
+    public static readonly McpJsonContext Json = new(new JsonSerializerOptions(SerializerOptions));
+
+    /// <summary>
+    /// What the SDK binds tool arguments and builds tool schemas with: its own protocol contracts plus ours, since the
+    /// native binary has no reflection-based fallback for a tool's <c>string</c>, <c>bool</c> and <c>int</c> parameters.
+    /// </summary>
+    public static readonly JsonSerializerOptions ToolOptions = new(McpJsonUtilities.DefaultOptions)
+    {
+        TypeInfoResolver = JsonTypeInfoResolver.Combine(McpJsonUtilities.DefaultOptions.TypeInfoResolver, McpJsonContext.Default),
+    };
+
+    public static JsonNode? ToNode<T>(T value, JsonTypeInfo<T> type) => JsonSerializer.SerializeToNode(value, type);
 
     public static CallToolResult Ok(PipeClient client, JsonObject result) => Build(client, result, isError: false);
 
@@ -84,3 +101,16 @@ internal static class McpResults
         return new Redactor(values);
     }
 }
+
+/// <summary>Compile-time JSON contracts of the MCP tools' results and parameters.</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(RunLog))]
+[JsonSerializable(typeof(IReadOnlyList<RunLog>))]
+[JsonSerializable(typeof(List<PipelineStatus>))]
+[JsonSerializable(typeof(List<PipelineValidation>))]
+[JsonSerializable(typeof(Manifest))]
+[JsonSerializable(typeof(List<ManifestColumn>))]
+[JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(bool))]
+[JsonSerializable(typeof(int))]
+internal sealed partial class McpJsonContext : JsonSerializerContext;

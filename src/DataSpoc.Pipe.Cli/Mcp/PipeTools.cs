@@ -55,7 +55,7 @@ internal sealed class PipeTools(PipeClient client)
                 ["total_records"] = result.Log.TotalRecords,
                 ["duration_seconds"] = result.Log.DurationSeconds,
                 ["error"] = result.Log.Error,
-                ["log"] = McpResults.ToNode(result.Log),
+                ["log"] = McpResults.ToNode(result.Log, McpResults.Json.RunLog),
             };
             return result.Succeeded ? McpResults.Ok(client, answer) : McpResults.Failed(client, answer);
         }
@@ -74,7 +74,7 @@ internal sealed class PipeTools(PipeClient client)
     {
         var rows = (await client.StatusAsync(cancellationToken)).Where(s => name is null || s.Pipeline == name).ToList();
         if (name is not null && rows.Count == 0) return McpResults.Error(client, Unknown(name));
-        return McpResults.Ok(client, new JsonObject { ["pipelines"] = McpResults.ToNode(rows) });
+        return McpResults.Ok(client, new JsonObject { ["pipelines"] = McpResults.ToNode(rows, McpResults.Json.ListPipelineStatus) });
     }
 
     [McpServerTool(Name = "pipeline_logs", ReadOnly = true, Idempotent = true)]
@@ -87,7 +87,7 @@ internal sealed class PipeTools(PipeClient client)
         try
         {
             var logs = await client.LogsAsync(name, Math.Clamp(limit, 1, 100), cancellationToken);
-            return McpResults.Ok(client, new JsonObject { ["pipeline"] = name, ["logs"] = McpResults.ToNode(logs) });
+            return McpResults.Ok(client, new JsonObject { ["pipeline"] = name, ["logs"] = McpResults.ToNode(logs, McpResults.Json.IReadOnlyListRunLog) });
         }
         catch (Exception e) when (e is ConfigException or StorageException)
         {
@@ -106,7 +106,7 @@ internal sealed class PipeTools(PipeClient client)
         {
             var manifests = new JsonArray();
             foreach (var (uri, options) in Buckets(bucket, pipeline))
-                manifests.Add(new JsonObject { ["bucket"] = uri, ["manifest"] = McpResults.ToNode(await client.ManifestAsync(uri, options, cancellationToken)) });
+                manifests.Add((JsonNode)new JsonObject { ["bucket"] = uri, ["manifest"] = McpResults.ToNode(await client.ManifestAsync(uri, options, cancellationToken), McpResults.Json.Manifest) });
             return McpResults.Ok(client, new JsonObject { ["manifests"] = manifests });
         }
         catch (Exception e) when (e is ConfigException or StorageException or FormatException or ArgumentException)
@@ -129,7 +129,7 @@ internal sealed class PipeTools(PipeClient client)
             {
                 var manifest = await client.ManifestAsync(uri, options, cancellationToken);
                 foreach (var (key, t) in manifest.Tables)
-                    tables.Add(new JsonObject
+                    tables.Add((JsonNode)new JsonObject
                     {
                         ["bucket"] = uri,
                         ["table"] = key,
@@ -140,7 +140,7 @@ internal sealed class PipeTools(PipeClient client)
                         ["bytes"] = t.Stats.Bytes,
                         ["last_extraction"] = t.Stats.LastExtraction,
                         ["write_mode"] = t.WriteMode,
-                        ["columns"] = McpResults.ToNode(t.Columns),
+                        ["columns"] = McpResults.ToNode(t.Columns, McpResults.Json.ListManifestColumn),
                     });
             }
             return McpResults.Ok(client, new JsonObject { ["tables"] = tables });
@@ -157,7 +157,7 @@ internal sealed class PipeTools(PipeClient client)
     {
         var names = name is null ? client.Pipelines() : [name];
         var results = names.Select(client.Validate).ToList();
-        return McpResults.Ok(client, new JsonObject { ["ok"] = results.All(r => r.Ok), ["pipelines"] = McpResults.ToNode(results) });
+        return McpResults.Ok(client, new JsonObject { ["ok"] = results.All(r => r.Ok), ["pipelines"] = McpResults.ToNode(results, McpResults.Json.ListPipelineValidation) });
     }
 
     /// <summary>One line per pipeline, for <c>list_pipelines</c> and the <c>pipe://pipelines</c> resource.</summary>
@@ -169,7 +169,7 @@ internal sealed class PipeTools(PipeClient client)
             try
             {
                 var config = client.Config(name);
-                rows.Add(new JsonObject
+                rows.Add((JsonNode)new JsonObject
                 {
                     ["name"] = name,
                     ["tap"] = config["source"]?["tap"]?.DeepClone(),
@@ -181,7 +181,7 @@ internal sealed class PipeTools(PipeClient client)
             }
             catch (ConfigException e)
             {
-                rows.Add(new JsonObject { ["name"] = name, ["error"] = e.Message });
+                rows.Add((JsonNode)new JsonObject { ["name"] = name, ["error"] = e.Message });
             }
         }
         return new JsonObject { ["home"] = client.Home, ["pipelines"] = rows };

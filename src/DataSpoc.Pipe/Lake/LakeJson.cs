@@ -9,21 +9,25 @@ namespace DataSpoc.Pipe.Lake;
 public static class LakeJson
 {
     /// <summary>
-    /// Lake files take their contracts from source-generated metadata (<see cref="LakeJsonContext"/>): the reflection
-    /// resolver builds its accessors with Reflection.Emit, which cost a short run tens of milliseconds. Other types
-    /// still resolve by reflection.
+    /// Lake files take their contracts from source-generated metadata (<see cref="LakeJsonContext"/>) only: no
+    /// reflection, so the native (AOT) binary reads and writes them exactly as the JIT build does.
     /// </summary>
     public static readonly JsonSerializerOptions Options = new()
     {
         WriteIndented = true,
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        TypeInfoResolver = JsonTypeInfoResolver.Combine(LakeJsonContext.Default, new DefaultJsonTypeInfoResolver()),
+        TypeInfoResolver = LakeJsonContext.Default,
     };
 
-    public static byte[] Serialize<T>(T value) => JsonSerializer.SerializeToUtf8Bytes(value, Options);
+    public static byte[] Serialize<T>(T value) => JsonSerializer.SerializeToUtf8Bytes(value, TypeInfo<T>());
 
     public static T Deserialize<T>(ReadOnlyMemory<byte> json, string what) =>
-        JsonSerializer.Deserialize<T>(json.Span, Options) ?? throw new JsonException($"{what} is empty (null)");
+        JsonSerializer.Deserialize(json.Span, TypeInfo<T>()) ?? throw new JsonException($"{what} is empty (null)");
+
+    private static JsonTypeInfo<T> TypeInfo<T>() =>
+        Options.TryGetTypeInfo(typeof(T), out var info)
+            ? (JsonTypeInfo<T>)info
+            : throw new NotSupportedException($"{typeof(T).Name} is not a lake file type: add it to {nameof(LakeJsonContext)}");
 }
 
 /// <summary>Compile-time JSON contracts of the lake's files (the attributes on the types still decide names and nulls).</summary>

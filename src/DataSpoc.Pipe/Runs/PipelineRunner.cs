@@ -22,20 +22,6 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     public WriteLimits Limits { get; init; } = new();
 
     /// <summary>
-    /// Optional, for a process that runs a pipeline and exits: pays first-use costs of a run on the calling thread
-    /// (parsing YAML, where YamlDotNet compiles a regex, and writing lake JSON), so that a front end can do it on a
-    /// background thread while it parses its command line. Has no effect other than speed.
-    /// </summary>
-    public static void WarmUp()
-    {
-        new YamlDotNet.RepresentationModel.YamlStream().Load(new StringReader("source:\n  tap: t\n  streams: [a, 'b']\n"));
-        var log = new RunLog();
-        log.Streams["s"] = new RunLogStream();
-        LakeJson.Serialize(log);
-        LakeJson.Serialize(new RunLock.LockInfo("", "", 0, default, default));
-    }
-
-    /// <summary>
     /// Runs <paramref name="pipeline"/> once. Returns the run's log (status success or failure); throws only when the run
     /// could not start at all (bad bucket URI, pipeline locked by another run).
     /// </summary>

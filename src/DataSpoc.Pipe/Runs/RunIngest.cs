@@ -59,7 +59,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         foreach (var t in settings.Transforms)
         {
             if (!t.AppliesTo(stream)) continue;
-            schema = JsonSerializer.SerializeToElement(t.TransformSchema(stream, JsonNode.Parse(schema.GetRawText())!.AsObject()));
+            schema = JsonElement.Parse(t.TransformSchema(stream, JsonNode.Parse(schema.GetRawText())!.AsObject()).ToJsonString());
             keyProperties = t.TransformKeyProperties(stream, keyProperties);
         }
         ColumnSchema columns;

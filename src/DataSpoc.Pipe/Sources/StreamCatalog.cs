@@ -91,7 +91,7 @@ public static class StreamCatalog
         if (root is null)
         {
             root = new JsonObject();
-            metadata.Add(new JsonObject { ["breadcrumb"] = new JsonArray(), ["metadata"] = root });
+            metadata.Add((JsonNode)new JsonObject { ["breadcrumb"] = new JsonArray(), ["metadata"] = root });
         }
         root["selected"] = on;
         if (!on) return;
@@ -107,7 +107,7 @@ public static class StreamCatalog
         if (stream["schema"]?["properties"] is JsonObject properties)
             foreach (var (name, _) in properties)
                 if (!propertyEntries.Contains(name))
-                    metadata.Add(new JsonObject
+                    metadata.Add((JsonNode)new JsonObject
                     {
                         ["breadcrumb"] = new JsonArray("properties", name),
                         ["metadata"] = new JsonObject { ["selected"] = true },

@@ -86,7 +86,7 @@ internal sealed class StreamMap : IRecordTransform
         {
             var kept = new JsonArray();
             foreach (var r in required)
-                if (r?.GetValueKind() == JsonValueKind.String && plan.FirstOrDefault(p => p.Item2 == r.GetValue<string>()) is { Item1: { } o }) kept.Add(o);
+                if (r?.GetValueKind() == JsonValueKind.String && plan.FirstOrDefault(p => p.Item2 == r.GetValue<string>()) is { Item1: { } o }) kept.Add((JsonNode)o);
             result["required"] = kept;
         }
         return result;

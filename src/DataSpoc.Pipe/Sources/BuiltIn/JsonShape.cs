@@ -64,25 +64,25 @@ internal sealed class JsonShape
     {
         var types = new JsonArray("null");
         var schema = new JsonObject { ["type"] = types };
-        if (_boolean) types.Add("boolean");
-        if (_number) types.Add("number");
-        else if (_integer) types.Add("integer");
+        if (_boolean) types.Add((JsonNode)"boolean");
+        if (_number) types.Add((JsonNode)"number");
+        else if (_integer) types.Add((JsonNode)"integer");
         if (_strings > 0)
         {
-            types.Add("string");
+            types.Add((JsonNode)"string");
             if (_dates == _strings) schema["format"] = "date";
             else if (_dateTimes == _strings) schema["format"] = "date-time";
         }
         if (_object)
         {
-            types.Add("object");
+            types.Add((JsonNode)"object");
             var properties = new JsonObject();
             foreach (var name in _order!) properties[name] = _properties![name].ToSchema();
             schema["properties"] = properties;
         }
         if (_array)
         {
-            types.Add("array");
+            types.Add((JsonNode)"array");
             schema["items"] = _items!.ToSchema();
         }
         return schema;

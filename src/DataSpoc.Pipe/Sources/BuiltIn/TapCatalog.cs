@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -54,7 +55,7 @@ internal sealed class TapCatalog
         };
         if (extraStreamMetadata is not null)
             foreach (var (k, v) in extraStreamMetadata) top[k] = v?.DeepClone();
-        var metadata = new JsonArray { new JsonObject { ["breadcrumb"] = new JsonArray(), ["metadata"] = top } };
+        var metadata = new JsonArray { (JsonNode)new JsonObject { ["breadcrumb"] = new JsonArray(), ["metadata"] = top } };
         if (schema["properties"] is JsonObject properties)
         {
             foreach (var (name, _) in properties)
@@ -66,7 +67,7 @@ internal sealed class TapCatalog
                 };
                 if (propertyMetadata is not null && propertyMetadata.TryGetValue(name, out var extra))
                     foreach (var (k, v) in extra) m[k] = v?.DeepClone();
-                metadata.Add(new JsonObject { ["breadcrumb"] = new JsonArray("properties", name), ["metadata"] = m });
+                metadata.Add((JsonNode)new JsonObject { ["breadcrumb"] = new JsonArray("properties", name), ["metadata"] = m });
             }
         }
         return new JsonObject
@@ -79,11 +80,13 @@ internal sealed class TapCatalog
         };
     }
 
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
     /// <summary>Writes <c>{"streams":[...]}</c> as one JSON document followed by a newline.</summary>
     public static async Task WriteAsync(IEnumerable<JsonObject> entries, Stream output, CancellationToken cancellationToken)
     {
         var catalog = new JsonObject { ["streams"] = new JsonArray(entries.Select(e => (JsonNode?)e).ToArray()) };
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(catalog, new JsonSerializerOptions { WriteIndented = true });
+        var bytes = Encoding.UTF8.GetBytes(catalog.ToJsonString(Indented));
         await output.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
         await output.WriteAsync("\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
         await output.FlushAsync(cancellationToken).ConfigureAwait(false);

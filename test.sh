@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Runs every test. On a fresh machine it first installs what the tests start for real
-# (PostgreSQL from Debian, Azurite and s3rver from npm); the tests start and stop those servers on 127.0.0.1.
+# Runs every test. On a fresh machine it first installs what the tests start for real (PostgreSQL from Debian,
+# Azurite and s3rver from npm) and what the native build links with (clang); the tests start and stop those servers
+# on 127.0.0.1, and run the CLI as the native binary the launcher builds.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
 bash .ci/setup
+# The CLI tests start the shipped binary: the launcher compiles it (Native AOT) when a source changed, then answers.
+./dataspoc-pipe --version >/dev/null
+export DATASPOC_PIPE_BIN="$root/.build/cli/dataspoc-pipe"
 results="$root/.build/test-results"
 rm -rf "$results"
 status=0

@@ -34,6 +34,39 @@ public sealed class RunCommandTests : IDisposable
     }
 
     [Fact]
+    public void Transforms_filter_compute_hash_cast_drop_and_rename_the_rows_before_they_land()
+    {
+        _home.WriteShopPipeline("shop", extraTop: """
+            transforms:
+              orders:
+                filter: "id >= 2 and amount < 7"
+                compute:
+                  doubled: "amount * 2"
+                  label: "concat(upper('o'), '-', id)"
+                  big: "amount > 4"
+                cast: {id: string}
+                drop: [ordered_at]
+                rename: {id: order_id}
+              customers:
+                hash: {columns: [name], salt: pepper}
+            """);
+        var result = CliProcess.Run(_home, "run", "shop", "-o", "json");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var log = Json.Parse(result);
+        Assert.Equal((3L, 2L), (log["streams"]!["orders"].Long("records"), log["streams"]!["orders"].Long("filtered")));
+
+        Assert.Equal(
+            [["2", 3.0, 6.0, "O-2", false], ["3", 4.5, 9.0, "O-3", true], ["4", 6.0, 12.0, "O-4", true]],
+            LakeReader.Rows($"{_home.Lake}/raw/shop_tap/orders/dt=*/*.parquet", "order_id, amount, doubled, label, big", "order_id"));
+        Assert.Equal(["order_id", "amount", "doubled", "label", "big"],
+            LakeReader.Query($"SELECT column_name FROM (DESCRIBE SELECT * FROM read_parquet('{_home.Lake}/raw/shop_tap/orders/dt=*/*.parquet', hive_partitioning = false))").Select(r => r[0]));
+        var sha = (string value) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes("pepper" + value)));
+        Assert.Equal(
+            Enumerable.Range(1, 5).Select(i => new object?[] { (long)i, sha("c" + i) }),
+            LakeReader.Rows($"{_home.Lake}/raw/shop_tap/customers/dt=*/*.parquet", "id, name", "id"));
+    }
+
+    [Fact]
     public void Run_prints_plain_progress_and_a_summary_table_when_stdout_is_not_a_terminal()
     {
         _home.WriteShopPipeline("shop");

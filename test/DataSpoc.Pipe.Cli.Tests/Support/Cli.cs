@@ -3,7 +3,11 @@ using System.Text;
 
 namespace DataSpoc.Pipe.Cli.Tests.Support;
 
-/// <summary>Starts the real <c>dataspoc-pipe</c> process (the CLI project's build output) and captures what it prints.</summary>
+/// <summary>
+/// Starts the real <c>dataspoc-pipe</c> process and captures what it prints: the native binary that
+/// <c>$DATASPOC_PIPE_BIN</c> names (<c>./test.sh</c> builds it with the launcher and sets it, so the tests exercise
+/// what users run), else <c>dotnet dataspoc-pipe.dll</c> from the CLI project's build output (quick local iteration).
+/// </summary>
 public static class CliProcess
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr)
@@ -11,8 +15,11 @@ public static class CliProcess
         public override string ToString() => $"exit {ExitCode}\n--- stdout\n{Stdout}\n--- stderr\n{Stderr}";
     }
 
-    /// <summary>The CLI's dll, built by the project reference next to this test project's own configuration.</summary>
-    public static string Dll { get; } = FindDll();
+    /// <summary>The words that start the CLI: the native binary, or <c>dotnet</c> and the dll.</summary>
+    public static IReadOnlyList<string> Command { get; } = FindCommand();
+
+    /// <summary>True when the tests run the native (AOT) binary.</summary>
+    public static bool IsNative => Command.Count == 1;
 
     public static string RepoRoot { get; } = FindRepoRoot();
 
@@ -26,7 +33,7 @@ public static class CliProcess
     /// <summary>Runs with <paramref name="stdin"/> piped in (so stdin is not a terminal).</summary>
     public static Result RunWithInput(TempHome home, string? stdin, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet")
+        var psi = new ProcessStartInfo(Command[0])
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -35,8 +42,7 @@ public static class CliProcess
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
         };
-        psi.ArgumentList.Add(Dll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var a in Command.Skip(1).Concat(args)) psi.ArgumentList.Add(a);
         home.Apply(psi.Environment);
         using var process = Process.Start(psi)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -58,12 +64,14 @@ public static class CliProcess
         return dir?.FullName ?? throw new InvalidOperationException("repository root not found above " + AppContext.BaseDirectory);
     }
 
-    private static string FindDll()
+    private static IReadOnlyList<string> FindCommand()
     {
+        if (Environment.GetEnvironmentVariable("DATASPOC_PIPE_BIN") is { Length: > 0 } binary)
+            return File.Exists(binary) ? [binary] : throw new FileNotFoundException("DATASPOC_PIPE_BIN names no file", binary);
         // .../test/DataSpoc.Pipe.Cli.Tests/bin/<Configuration>/net10.0/ -> .../src/DataSpoc.Pipe.Cli/bin/<Configuration>/net10.0/
         var tfm = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'));
         var configuration = tfm.Parent!.Name;
         var dll = Path.Combine(FindRepoRoot(), "src", "DataSpoc.Pipe.Cli", "bin", configuration, tfm.Name, "dataspoc-pipe.dll");
-        return File.Exists(dll) ? dll : throw new FileNotFoundException("build the CLI first", dll);
+        return File.Exists(dll) ? ["dotnet", dll] : throw new FileNotFoundException("build the CLI first", dll);
     }
 }

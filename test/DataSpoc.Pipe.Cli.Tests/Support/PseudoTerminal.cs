@@ -10,7 +10,7 @@ public static class PseudoTerminal
 
     public static CliProcess.Result Run(TempHome home, string waitFor, string keystrokes, params string[] args)
     {
-        var command = string.Join(' ', new[] { "dotnet", CliProcess.Dll }.Concat(args).Select(Quote));
+        var command = string.Join(' ', CliProcess.Command.Concat(args).Select(Quote));
         var psi = new ProcessStartInfo("script")
         {
             RedirectStandardInput = true,

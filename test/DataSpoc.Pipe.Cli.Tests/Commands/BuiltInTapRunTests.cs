@@ -1,0 +1,64 @@
+using DataSpoc.Pipe.Cli.Tests.Support;
+
+namespace DataSpoc.Pipe.Cli.Tests.Commands;
+
+/// <summary>
+/// Built-in file taps run by the CLI process (the native binary under <c>./test.sh</c>): <c>jsonl</c> with nested values
+/// into Parquet, then <c>parquet</c> reading that table back out of the lake into another one.
+/// </summary>
+public sealed class BuiltInTapRunTests : IDisposable
+{
+    private readonly TempHome _home = new();
+
+    public void Dispose() => _home.Dispose();
+
+    [Fact]
+    public void Jsonl_lands_nested_values_and_the_parquet_tap_reads_the_table_back_unchanged()
+    {
+        var data = Path.Combine(_home.Root, "data");
+        Directory.CreateDirectory(data);
+        File.WriteAllText(Path.Combine(data, "events.jsonl"), """
+            {"id": 1, "name": "ana", "tags": ["a", "b"], "address": {"city": "Recife", "zip": "50000"}, "score": 1.5, "seen": "2025-01-20T10:00:00Z"}
+            {"id": 2, "name": null, "tags": [], "address": {"city": "Porto", "zip": null}, "score": 2, "seen": "2025-01-21T11:30:00+01:00"}
+
+            """);
+        _home.WritePipeline("events", $"""
+            source:
+              tap: jsonl
+              config: {PipelineYamlPath(data)}
+            destination:
+              bucket: {_home.Bucket}
+            """);
+        var jsonl = CliProcess.Run(_home, "run", "events", "-o", "json");
+        Assert.True(jsonl.ExitCode == 0, jsonl.ToString());
+        Assert.Equal(2, Json.Parse(jsonl)["streams"]!["events"].Long("records"));
+        var events = $"{_home.Lake}/raw/jsonl/events/dt=*/*.parquet";
+        Assert.Equal(
+            [
+                [1L, "ana", 2L, "a", "Recife", "50000", 1.5, 1737367200L],
+                [2L, null, 0L, null, "Porto", null, 2.0, 1737455400L],
+            ],
+            LakeReader.Rows(events, "id, name, len(tags), tags[1], address.city, address.zip, score, epoch(seen)::BIGINT", "id"));
+
+        _home.WritePipeline("copy", $"""
+            source:
+              tap: parquet
+              config: {PipelineYamlPath($"{_home.Lake}/raw/jsonl/events/")}
+            destination:
+              bucket: {_home.Bucket}
+            """);
+        var parquet = CliProcess.Run(_home, "run", "copy", "-o", "json");
+        Assert.True(parquet.ExitCode == 0, parquet.ToString());
+        Assert.Equal(2, Json.Parse(parquet)["streams"]!["events"].Long("records"));
+        var copy = $"{_home.Lake}/raw/parquet/events/dt=*/*.parquet";
+        var columns = "id, name, tags, address, score, seen";
+        Assert.Equal([[2L, 0L, 0L]], LakeReader.Query($"""
+            SELECT (SELECT count(*) FROM read_parquet('{copy}')),
+                   (SELECT count(*) FROM (SELECT {columns} FROM read_parquet('{events}') EXCEPT SELECT {columns} FROM read_parquet('{copy}'))),
+                   (SELECT count(*) FROM (SELECT {columns} FROM read_parquet('{copy}') EXCEPT SELECT {columns} FROM read_parquet('{events}')))
+            """));
+    }
+
+    /// <summary>An inline tap config naming one folder or file.</summary>
+    private static string PipelineYamlPath(string path) => "{path: \"" + path + "\"}";
+}

@@ -31,7 +31,7 @@ internal sealed class McpCommand : AsyncCommand<McpCommand.Settings>
         builder.Services
             .AddMcpServer(o => o.ServerInfo = new() { Name = "dataspoc-pipe", Version = ToolVersion.Current })
             .WithStdioServerTransport()
-            .WithTools<PipeTools>(McpResults.ToolOptions)
+            .WithTools<PipeTools>()
             .WithResources<PipeResources>();
         using var host = builder.Build();
         await host.RunAsync(cancellationToken);

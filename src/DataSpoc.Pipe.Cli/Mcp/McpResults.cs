@@ -6,7 +6,6 @@ using System.Text.Json.Serialization.Metadata;
 using DataSpoc.Pipe.Api;
 using DataSpoc.Pipe.Lake;
 using DataSpoc.Pipe.Sources;
-using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 
 namespace DataSpoc.Pipe.Cli.Mcp;
@@ -26,15 +25,6 @@ internal static class McpResults
 
     /// <summary>The contracts of what the tools answer, bound to <see cref="SerializerOptions"/> (snake_case names).</summary>
     public static readonly McpJsonContext Json = new(new JsonSerializerOptions(SerializerOptions));
-
-    /// <summary>
-    /// What the SDK binds tool arguments and builds tool schemas with: its own protocol contracts plus ours, since the
-    /// native binary has no reflection-based fallback for a tool's <c>string</c>, <c>bool</c> and <c>int</c> parameters.
-    /// </summary>
-    public static readonly JsonSerializerOptions ToolOptions = new(McpJsonUtilities.DefaultOptions)
-    {
-        TypeInfoResolver = JsonTypeInfoResolver.Combine(McpJsonUtilities.DefaultOptions.TypeInfoResolver, McpJsonContext.Default),
-    };
 
     public static JsonNode? ToNode<T>(T value, JsonTypeInfo<T> type) => JsonSerializer.SerializeToNode(value, type);
 
@@ -102,7 +92,7 @@ internal static class McpResults
     }
 }
 
-/// <summary>Compile-time JSON contracts of the MCP tools' results and parameters.</summary>
+/// <summary>Compile-time JSON contracts of what the MCP tools answer (the SDK brings those of the protocol and of tool parameters).</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(RunLog))]
 [JsonSerializable(typeof(IReadOnlyList<RunLog>))]
@@ -110,7 +100,4 @@ internal static class McpResults
 [JsonSerializable(typeof(List<PipelineValidation>))]
 [JsonSerializable(typeof(Manifest))]
 [JsonSerializable(typeof(List<ManifestColumn>))]
-[JsonSerializable(typeof(string))]
-[JsonSerializable(typeof(bool))]
-[JsonSerializable(typeof(int))]
 internal sealed partial class McpJsonContext : JsonSerializerContext;

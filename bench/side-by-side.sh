@@ -39,7 +39,7 @@ done
 generator="$out/bin/DataSpoc.Pipe.BenchData/DataSpoc.Pipe.BenchData"
 duckdb_runner="$out/bin/DataSpoc.Pipe.DuckDbRunner/DataSpoc.Pipe.DuckDbRunner"
 
-echo "building dataspoc-pipe (Release) ..." >&2
+echo "building dataspoc-pipe (Release, Native AOT: a few minutes after a source change) ..." >&2
 pipe="${PIPE_BIN:-$root/.build/cli/dataspoc-pipe}"
 pipe_ok=1
 pipe_why=""

@@ -101,6 +101,7 @@ internal sealed class LeafBuffer(LeafNode leaf)
         Offsets[++Values] = ByteCount;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void AddBytes(ReadOnlySpan<byte> value, short rep)
     {
         value.CopyTo(BeginBytes(value.Length));

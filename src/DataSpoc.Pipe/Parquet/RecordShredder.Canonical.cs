@@ -184,41 +184,47 @@ internal sealed partial class RecordShredder
 
     private static bool TryLeaf(LeafBuffer buf, LeafNode leaf, ReadOnlySpan<byte> json, ref int p, short rep)
     {
-        switch (leaf.Kind)
+        var kind = leaf.Kind;
+        if (kind == LeafKind.Int64)
         {
-            case LeafKind.Int64:
-                if (!TryInteger(json, ref p, out var l)) return false;
-                buf.AddLong(l, rep);
-                return true;
-            case LeafKind.Double:
-                if (!TryDouble(json, ref p, out var x)) return false;
-                buf.AddDouble(x, rep);
-                return true;
-            case LeafKind.Boolean:
-                if (json[p..].StartsWith("true"u8)) { p += 4; buf.AddBool(true, rep); return true; }
-                if (json[p..].StartsWith("false"u8)) { p += 5; buf.AddBool(false, rep); return true; }
-                return false;
+            if (!TryInteger(json, ref p, out var l)) return false;
+            buf.AddLong(l, rep);
+            return true;
+        }
+        if (kind == LeafKind.Double)
+        {
+            if (!TryDouble(json, ref p, out var x)) return false;
+            buf.AddDouble(x, rep);
+            return true;
+        }
+        if (kind == LeafKind.Boolean)
+        {
+            if (json[p..].StartsWith("true"u8)) { p += 4; buf.AddBool(true, rep); return true; }
+            if (json[p..].StartsWith("false"u8)) { p += 5; buf.AddBool(false, rep); return true; }
+            return false;
+        }
+        if (kind is LeafKind.Json or LeafKind.Decimal) return false; // the tokenizer path
+        // Every other kind is a string in JSON: one scan for all of them.
+        if (!TryPlainString(json, ref p, out var text)) return kind == LeafKind.String && TryEscapedString(buf, json, ref p, rep);
+        switch (kind)
+        {
             case LeafKind.String:
-                if (TryPlainString(json, ref p, out var s))
-                {
-                    buf.AddBytes(s, rep);
-                    return true;
-                }
-                return TryEscapedString(buf, json, ref p, rep);
+                buf.AddBytes(text, rep);
+                return true;
             case LeafKind.Timestamp:
-                if (!TryPlainString(json, ref p, out var t) || !TemporalParser.TryParseTimestampMicros(t, out var micros)) return false;
+                if (!TemporalParser.TryParseTimestampMicros(text, out var micros)) return false;
                 buf.AddLong(micros, rep);
                 return true;
             case LeafKind.Date:
-                if (!TryPlainString(json, ref p, out var d) || !TemporalParser.TryParseDateDays(d, out var days)) return false;
+                if (!TemporalParser.TryParseDateDays(text, out var days)) return false;
                 buf.AddInt(days, rep);
                 return true;
             case LeafKind.Time:
-                if (!TryPlainString(json, ref p, out var h) || !TemporalParser.TryParseTimeMicros(h, out var timeMicros)) return false;
+                if (!TemporalParser.TryParseTimeMicros(text, out var timeMicros)) return false;
                 buf.AddLong(timeMicros, rep);
                 return true;
             default:
-                return false; // JSON and decimal columns: the tokenizer path
+                return false;
         }
     }
 

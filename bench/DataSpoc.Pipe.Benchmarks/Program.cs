@@ -49,24 +49,6 @@ if (args is ["parquet-cpu", ..])
         }
     return 0;
 }
-// `shred-loop <narrow|wide> [seconds=10]`: the canonical parse + shred stage in a loop, to profile (perf record -p).
-// One handler for every pass, its batch cleared every 64K rows as a run's lanes do, so buffers grow only once.
-if (args is ["shred-loop", ..])
-{
-    var input = new EngineInput(args.Length > 1 ? args[1] : "narrow");
-    var handler = new ShreddingHandler(input.Schema, 65_536);
-    var seconds = args.Length > 2 ? double.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 10;
-    var clock = System.Diagnostics.Stopwatch.StartNew();
-    var passes = 0;
-    while (clock.Elapsed.TotalSeconds < seconds)
-    {
-        using var lines = input.Lines();
-        new DataSpoc.Pipe.Singer.SingerMessageReader(handler).ReadAll(lines, CancellationToken.None);
-        passes++;
-    }
-    Console.WriteLine($"{passes} passes, {clock.Elapsed.TotalMilliseconds / passes:F1} ms each ({clock.Elapsed.TotalMilliseconds * 1e6 / passes / input.Records:F0} ns a record)");
-    return 0;
-}
 // One short job for every benchmark, run in this process: on a loaded 2-core machine BenchmarkDotNet's per-job
 // project build (out of process) can take longer than its 2-minute limit. `--out-of-process` restores that.
 var outOfProcess = args.Contains("--out-of-process");

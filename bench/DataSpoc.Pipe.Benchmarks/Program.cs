@@ -49,22 +49,6 @@ if (args is ["parquet-cpu", ..])
         }
     return 0;
 }
-// `shred-loop <narrow|wide> [seconds=10]`: the canonical parse + shred stage in a loop, to profile (perf record -p).
-if (args is ["shred-loop", ..])
-{
-    var stage = new EngineStageBenchmarks { Shape = args.Length > 1 ? args[1] : "narrow" };
-    stage.Setup();
-    var seconds = args.Length > 2 ? double.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 10;
-    var clock = System.Diagnostics.Stopwatch.StartNew();
-    var passes = 0;
-    while (clock.Elapsed.TotalSeconds < seconds)
-    {
-        stage.CanonicalParsingAndColumnBuffering();
-        passes++;
-    }
-    Console.WriteLine($"{passes} passes, {clock.Elapsed.TotalMilliseconds / passes:F1} ms each");
-    return 0;
-}
 // One short job for every benchmark, run in this process: on a loaded 2-core machine BenchmarkDotNet's per-job
 // project build (out of process) can take longer than its 2-minute limit. `--out-of-process` restores that.
 var outOfProcess = args.Contains("--out-of-process");

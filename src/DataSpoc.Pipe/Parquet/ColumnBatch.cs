@@ -101,6 +101,7 @@ internal sealed class LeafBuffer(LeafNode leaf)
         Offsets[++Values] = ByteCount;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void AddBytes(ReadOnlySpan<byte> value, short rep)
     {
         value.CopyTo(BeginBytes(value.Length));
@@ -136,12 +137,15 @@ internal sealed class ColumnBatch
     {
         Schema = schema;
         Columns = schema.Leaves.Select(l => new LeafBuffer(l)).ToArray();
-        _marks = new int[Columns.Length * 3];
+        _flat = schema.Leaves.All(l => l.RepLevel == 0);
+        _marks = _flat ? [] : new int[Columns.Length * 3];
     }
 
     public ColumnSchema Schema { get; }
     public LeafBuffer[] Columns { get; }
     public int Rows;
+    /// <summary>No column sits inside a list.</summary>
+    private readonly bool _flat;
     private readonly int[] _marks;
     private int _markedRows;
 
@@ -162,9 +166,16 @@ internal sealed class ColumnBatch
     }
 
     /// <summary>Remembers where every column stands before a record, so an invalid record can be undone.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Mark()
     {
         _markedRows = Rows;
+        // Without lists every column holds exactly one level per row: the row count alone says where each stood.
+        if (!_flat) MarkEveryColumn();
+    }
+
+    private void MarkEveryColumn()
+    {
         var m = _marks;
         for (var i = 0; i < Columns.Length; i++)
         {
@@ -178,6 +189,17 @@ internal sealed class ColumnBatch
     public void RollbackToMark()
     {
         Rows = _markedRows;
+        if (_flat)
+        {
+            // A column the record reached got one level more than the marked rows, and a value too if that level is its own.
+            foreach (var c in Columns)
+            {
+                if (c.Levels <= _markedRows) continue;
+                var values = c.Values - (c.Def[_markedRows] == c.Leaf.DefLevel ? 1 : 0);
+                c.Truncate(_markedRows, values, c.Offsets.Length > 0 ? c.Offsets[values] : 0);
+            }
+            return;
+        }
         var m = _marks;
         for (var i = 0; i < Columns.Length; i++) Columns[i].Truncate(m[i * 3], m[i * 3 + 1], m[i * 3 + 2]);
     }

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 
 namespace DataSpoc.Pipe.Parquet;
@@ -56,6 +58,10 @@ internal sealed class LeafNode(string name, bool nullable, LeafKind kind, int sc
 internal sealed class StructNode(string name, bool nullable, List<SchemaNode> children) : SchemaNode(name, nullable)
 {
     public List<SchemaNode> Children { get; } = children;
+    /// <summary>The children as an array, for the canonical scan's hot loop.</summary>
+    public SchemaNode[] ChildArray { get; } = [.. children];
+    /// <summary>Each child's compact key, in child order (see <see cref="CompactKey"/>).</summary>
+    public CompactKey[] CompactKeys { get; } = [.. children.Select(c => new CompactKey(c.CompactKeyUtf8))];
     private Dictionary<string, int>? _index;
 
     public int IndexOf(string name)
@@ -74,6 +80,51 @@ internal sealed class StructNode(string name, bool nullable, List<SchemaNode> ch
     }
 
     public override string ArrowType => "struct<" + string.Join(", ", Children.Select(c => c.Name + ": " + c.ArrowType)) + ">";
+}
+
+/// <summary>
+/// A property's compact key (<c>name":</c>, what follows the opening quote) packed for a two-word comparison: keys of
+/// up to 16 bytes are matched with two unaligned 8-byte loads and masks instead of a call per property.
+/// </summary>
+internal readonly struct CompactKey
+{
+    private readonly ulong _low, _high, _lowMask, _highMask;
+
+    public CompactKey(byte[] key)
+    {
+        Bytes = key;
+        Length = key.Length;
+        Span<byte> padded = stackalloc byte[16];
+        Span<byte> mask = stackalloc byte[16];
+        padded.Clear();
+        mask.Clear();
+        if (key.Length <= 16)
+        {
+            key.CopyTo(padded);
+            mask[..key.Length].Fill(0xFF);
+        }
+        _low = BitConverter.ToUInt64(padded);
+        _high = BitConverter.ToUInt64(padded[8..]);
+        _lowMask = BitConverter.ToUInt64(mask);
+        _highMask = BitConverter.ToUInt64(mask[8..]);
+    }
+
+    public byte[] Bytes { get; }
+    public int Length { get; }
+
+    /// <summary>Whether the bytes at <paramref name="at"/> start with this key.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool IsAt(ReadOnlySpan<byte> json, int at)
+    {
+        if (Length <= 16 && at + 16 <= json.Length)
+        {
+            ref var start = ref Unsafe.Add(ref MemoryMarshal.GetReference(json), at);
+            var low = Unsafe.ReadUnaligned<ulong>(ref start);
+            var high = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref start, 8));
+            return (((low ^ _low) & _lowMask) | ((high ^ _high) & _highMask)) == 0;
+        }
+        return json[at..].StartsWith(Bytes);
+    }
 }
 
 internal sealed class ListNode(string name, bool nullable, SchemaNode element) : SchemaNode(name, nullable)

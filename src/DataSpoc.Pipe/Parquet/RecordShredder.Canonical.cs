@@ -1,5 +1,8 @@
 using System.Buffers;
 using System.Globalization;
+using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Unicode;
@@ -12,13 +15,12 @@ namespace DataSpoc.Pipe.Parquet;
 /// Whenever anything is out of the ordinary it returns false, possibly having written part of the row (the caller
 /// rolls the batch back to its mark), and the tokenizer path (<see cref="Shred"/>) then handles the record and
 /// reports whatever is wrong. So both paths accept exactly the same input and store the same values.
+/// Locals are not zeroed on entry (<c>SkipLocalsInit</c>): every local is assigned before use, and the
+/// per-field methods here are entered millions of times.
 /// </summary>
+[SkipLocalsInit]
 internal sealed partial class RecordShredder
 {
-    /// <summary>The bytes of a plain (escape-free, ASCII) run of a string: printable ASCII but the quote and the backslash.</summary>
-    private static readonly SearchValues<byte> PlainAscii = SearchValues.Create(
-        [.. Enumerable.Range(0x20, 0x60).Select(b => (byte)b).Where(b => b is not ((byte)'"' or (byte)'\\'))]);
-
     /// <summary>Bytes that end a string or make it need the tokenizer: the quote, a backslash and control bytes.</summary>
     private static readonly SearchValues<byte> StringStops = SearchValues.Create(
         [.. Enumerable.Range(0, 0x20).Select(b => (byte)b), (byte)'"', (byte)'\\']);
@@ -38,23 +40,24 @@ internal sealed partial class RecordShredder
     private bool TryStruct(ColumnBatch batch, StructNode s, ReadOnlySpan<byte> json, ref int p, short def, short rep)
     {
         p++; // the '{'
-        var children = s.Children;
-        var seen = new SeenSet(children.Count > 64 ? WideSeen(s) : null);
+        var children = s.ChildArray;
+        var keys = s.CompactKeys;
+        var seen = new SeenSet(children.Length > 64 ? WideSeen(s) : null);
         SkipSpace(json, ref p);
-        if (p < json.Length && json[p] == '}') p++;
+        if ((uint)p < (uint)json.Length && json[p] == '}') p++;
         else
         {
             var expected = 0;
             while (true)
             {
-                if (p >= json.Length || json[p] != '"') return false;
+                if ((uint)p >= (uint)json.Length || json[p] != '"') return false;
                 p++;
                 int index;
-                if (expected < children.Count && json[p..].StartsWith(children[expected].CompactKeyUtf8))
+                if ((uint)expected < (uint)keys.Length && keys[expected].IsAt(json, p))
                 {
                     // The usual case in one comparison: the next property in schema order, written compactly.
                     index = expected;
-                    p += children[expected].CompactKeyUtf8.Length;
+                    p += keys[expected].Length;
                     if (seen.Has(index)) return false;
                 }
                 else
@@ -62,7 +65,7 @@ internal sealed partial class RecordShredder
                     index = MatchKey(children, expected, json, ref p);
                     if (index < 0 || seen.Has(index)) return false; // an undeclared or repeated property: the tokenizer counts or reports it
                     SkipSpace(json, ref p);
-                    if (p >= json.Length || json[p] != ':') return false;
+                    if ((uint)p >= (uint)json.Length || json[p] != ':') return false;
                     p++;
                 }
                 SkipSpace(json, ref p);
@@ -70,15 +73,15 @@ internal sealed partial class RecordShredder
                 seen.Add(index);
                 expected = index + 1;
                 SkipSpace(json, ref p);
-                if (p >= json.Length) return false;
+                if ((uint)p >= (uint)json.Length) return false;
                 var c = json[p++];
                 if (c == '}') break;
                 if (c != ',') return false;
                 SkipSpace(json, ref p);
             }
         }
-        if (!seen.HasAll(children.Count))
-            for (var i = 0; i < children.Count; i++)
+        if (!seen.HasAll(children.Length))
+            for (var i = 0; i < children.Length; i++)
                 if (!seen.Has(i)) WriteNulls(batch, children[i], def, rep);
         return true;
     }
@@ -110,10 +113,10 @@ internal sealed partial class RecordShredder
 
     /// <summary>The child whose name is the key at <paramref name="p"/> (just after its opening quote); -1 if none or escaped.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int MatchKey(List<SchemaNode> children, int expected, ReadOnlySpan<byte> json, ref int p)
+    private static int MatchKey(SchemaNode[] children, int expected, ReadOnlySpan<byte> json, ref int p)
     {
         // Taps write properties in schema order almost always: try the next expected one first.
-        if (expected < children.Count)
+        if (expected < children.Length)
         {
             var name = children[expected].NameUtf8;
             var end = p + name.Length;
@@ -126,13 +129,13 @@ internal sealed partial class RecordShredder
         return FindKey(children, json, ref p);
     }
 
-    private static int FindKey(List<SchemaNode> children, ReadOnlySpan<byte> json, ref int p)
+    private static int FindKey(SchemaNode[] children, ReadOnlySpan<byte> json, ref int p)
     {
         var close = json[p..].IndexOfAny((byte)'"', (byte)'\\');
         if (close < 0 || json[p + close] != '"') return -1;
         var key = json.Slice(p, close);
         p += close + 1;
-        for (var i = 0; i < children.Count; i++)
+        for (var i = 0; i < children.Length; i++)
             if (key.SequenceEqual(children[i].NameUtf8)) return i;
         return -1;
     }
@@ -181,41 +184,47 @@ internal sealed partial class RecordShredder
 
     private static bool TryLeaf(LeafBuffer buf, LeafNode leaf, ReadOnlySpan<byte> json, ref int p, short rep)
     {
-        switch (leaf.Kind)
+        var kind = leaf.Kind;
+        if (kind == LeafKind.Int64)
         {
-            case LeafKind.Int64:
-                if (!TryInteger(json, ref p, out var l)) return false;
-                buf.AddLong(l, rep);
-                return true;
-            case LeafKind.Double:
-                if (!TryDouble(json, ref p, out var x)) return false;
-                buf.AddDouble(x, rep);
-                return true;
-            case LeafKind.Boolean:
-                if (json[p..].StartsWith("true"u8)) { p += 4; buf.AddBool(true, rep); return true; }
-                if (json[p..].StartsWith("false"u8)) { p += 5; buf.AddBool(false, rep); return true; }
-                return false;
+            if (!TryInteger(json, ref p, out var l)) return false;
+            buf.AddLong(l, rep);
+            return true;
+        }
+        if (kind == LeafKind.Double)
+        {
+            if (!TryDouble(json, ref p, out var x)) return false;
+            buf.AddDouble(x, rep);
+            return true;
+        }
+        if (kind == LeafKind.Boolean)
+        {
+            if (json[p..].StartsWith("true"u8)) { p += 4; buf.AddBool(true, rep); return true; }
+            if (json[p..].StartsWith("false"u8)) { p += 5; buf.AddBool(false, rep); return true; }
+            return false;
+        }
+        if (kind is LeafKind.Json or LeafKind.Decimal) return false; // the tokenizer path
+        // Every other kind is a string in JSON: one scan for all of them.
+        if (!TryPlainString(json, ref p, out var text)) return kind == LeafKind.String && TryEscapedString(buf, json, ref p, rep);
+        switch (kind)
+        {
             case LeafKind.String:
-                if (TryPlainString(json, ref p, out var s))
-                {
-                    buf.AddBytes(s, rep);
-                    return true;
-                }
-                return TryEscapedString(buf, json, ref p, rep);
+                buf.AddBytes(text, rep);
+                return true;
             case LeafKind.Timestamp:
-                if (!TryPlainString(json, ref p, out var t) || !TemporalParser.TryParseTimestampMicros(t, out var micros)) return false;
+                if (!TemporalParser.TryParseTimestampMicros(text, out var micros)) return false;
                 buf.AddLong(micros, rep);
                 return true;
             case LeafKind.Date:
-                if (!TryPlainString(json, ref p, out var d) || !TemporalParser.TryParseDateDays(d, out var days)) return false;
+                if (!TemporalParser.TryParseDateDays(text, out var days)) return false;
                 buf.AddInt(days, rep);
                 return true;
             case LeafKind.Time:
-                if (!TryPlainString(json, ref p, out var h) || !TemporalParser.TryParseTimeMicros(h, out var timeMicros)) return false;
+                if (!TemporalParser.TryParseTimeMicros(text, out var timeMicros)) return false;
                 buf.AddLong(timeMicros, rep);
                 return true;
             default:
-                return false; // JSON and decimal columns: the tokenizer path
+                return false;
         }
     }
 
@@ -226,8 +235,8 @@ internal sealed partial class RecordShredder
         value = default;
         if (json[p] != '"') return false;
         var body = json[(p + 1)..];
-        var end = body.IndexOfAnyExcept(PlainAscii);
-        if (end < 0) return false;
+        var end = PlainAsciiRun(body);
+        if (end == body.Length) return false;
         if (body[end] != '"')
         {
             if (body[end] < 0x80) return false; // an escape or a control byte
@@ -239,6 +248,35 @@ internal sealed partial class RecordShredder
         value = body[..end];
         p += end + 2;
         return true;
+    }
+
+    /// <summary>
+    /// How many bytes from the start are printable ASCII other than the quote and the backslash: 16 at a time (the
+    /// signed comparison catches control bytes and non-ASCII bytes at once); <c>text.Length</c> when all are.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int PlainAsciiRun(ReadOnlySpan<byte> text)
+    {
+        ref var start = ref MemoryMarshal.GetReference(text);
+        var i = 0;
+        if (Vector128.IsHardwareAccelerated)
+        {
+            for (; i + 16 <= text.Length; i += 16)
+            {
+                var v = Vector128.LoadUnsafe(ref start, (nuint)i);
+                var stops = Vector128.Equals(v, Vector128.Create((byte)'"'))
+                    | Vector128.Equals(v, Vector128.Create((byte)'\\'))
+                    | Vector128.LessThan(v.AsSByte(), Vector128.Create((sbyte)0x20)).AsByte();
+                var bits = stops.ExtractMostSignificantBits();
+                if (bits != 0) return i + BitOperations.TrailingZeroCount(bits);
+            }
+        }
+        for (; i < text.Length; i++)
+        {
+            var c = Unsafe.Add(ref start, i);
+            if (c is (byte)'"' or (byte)'\\' || (sbyte)c < 0x20) return i;
+        }
+        return text.Length;
     }
 
     /// <summary>

@@ -45,6 +45,8 @@ internal sealed class TableWriter : IAsyncDisposable
     private readonly bool _partitioned;
     /// <summary>Per parsing lane, the batch each partition's rows go into now (a lane touches only its own).</summary>
     private readonly Dictionary<Partition, ColumnBatch>[] _batches;
+    /// <summary>Per lane, the batch it asked for last: rows of one partition in a row skip the dictionary.</summary>
+    private readonly (Partition Partition, ColumnBatch? Batch)[] _lastBatch;
     private readonly long[] _bufferedBytesCheckCountdown;
     private readonly Lock _sendLock = new();
     private readonly Stack<ColumnBatch> _spares = new();
@@ -74,6 +76,7 @@ internal sealed class TableWriter : IAsyncDisposable
         Shredders = Enumerable.Range(0, limits.ParseLanes).Select(_ => new RecordShredder()).ToArray();
         _batches = Enumerable.Range(0, limits.ParseLanes).Select(_ => new Dictionary<Partition, ColumnBatch>()).ToArray();
         _bufferedBytesCheckCountdown = new long[limits.ParseLanes];
+        _lastBatch = new (Partition, ColumnBatch?)[limits.ParseLanes];
         _firstBatchRows = Math.Max(limits.BatchRows / 8, Math.Min(limits.BatchRows, 4096));
         _firstBatchBytes = Math.Max(limits.BatchBytes / 8, Math.Min(limits.BatchBytes, 1L << 20));
     }
@@ -89,12 +92,15 @@ internal sealed class TableWriter : IAsyncDisposable
     /// <summary>The batch that <paramref name="lane"/>'s rows of <paramref name="partition"/> go into now.</summary>
     public ColumnBatch BatchFor(int lane, Partition partition)
     {
+        ref var last = ref _lastBatch[lane];
+        if (last.Batch is not null && last.Partition == partition) return last.Batch;
         var batches = _batches[lane];
         if (!batches.TryGetValue(partition, out var batch))
         {
             batch = Rent();
             batches[partition] = batch;
         }
+        last = (partition, batch);
         return batch;
     }
 
@@ -125,6 +131,7 @@ internal sealed class TableWriter : IAsyncDisposable
     private void Send(int lane, Partition partition, ColumnBatch batch)
     {
         _batches[lane].Remove(partition);
+        if (ReferenceEquals(_lastBatch[lane].Batch, batch)) _lastBatch[lane] = default;
         if (batch.Rows == 0) { Return(batch); return; }
         Interlocked.Increment(ref _batchesSent);
         lock (_sendLock)

@@ -9,6 +9,7 @@ namespace DataSpoc.Pipe.Parquet;
 /// days since the epoch, microseconds since midnight. The common fixed shapes are parsed by hand (this runs once per
 /// value on the hot path); anything else falls back to the framework's parser.
 /// </summary>
+[SkipLocalsInit] // runs once per value; the stackalloc buffer is written before it is read
 internal static class TemporalParser
 {
     private const long TicksPerMicro = 10;
@@ -35,8 +36,8 @@ internal static class TemporalParser
         if (s.Length < 10 || !TryDate(s, out var year, out var month, out var day)) return false;
         // A date-time in a date column keeps the calendar date as written.
         if (s.Length > 10 && s[10] is not ((byte)'T' or (byte)' ')) return false;
-        if (day > DateTime.DaysInMonth(year, month)) return false;
-        days = new DateOnly(year, month, day).DayNumber - DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber;
+        if (day > DaysInMonth(year, month)) return false;
+        days = DaysSinceEpoch(year, month, day);
         return true;
     }
 
@@ -83,11 +84,27 @@ internal static class TemporalParser
             }
             else return false;
         }
-        if (i != s.Length || day > DateTime.DaysInMonth(year, month)) return false;
-        var days = new DateOnly(year, month, day).DayNumber - 719162; // 0001-01-01 .. 1970-01-01
-        micros = (((days * 24L + h) * 60 + mi) * 60 + sec - offsetMinutes * 60) * 1_000_000 + frac;
+        if (i != s.Length || day > DaysInMonth(year, month)) return false;
+        micros = (((DaysSinceEpoch(year, month, day) * 24L + h) * 60 + mi) * 60 + sec - offsetMinutes * 60) * 1_000_000 + frac;
         return true;
     }
+
+    /// <summary>Days from 1970-01-01 to a proleptic Gregorian date (year 1..9999), by arithmetic alone: no calendar calls per value.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int DaysSinceEpoch(int year, int month, int day)
+    {
+        // Count years from March, so the leap day ends a year (H. Hinnant's days_from_civil).
+        var y = month <= 2 ? year - 1 : year;
+        var era = y / 400; // y >= 0 for years 1..9999
+        var yearOfEra = y - era * 400;
+        var dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+        var dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear;
+        return era * 146097 + dayOfEra - 719468;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int DaysInMonth(int year, int month) =>
+        month == 2 ? (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28) : 30 + ((month + (month >> 3)) & 1);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool TryDate(ReadOnlySpan<byte> s, out int year, out int month, out int day)

@@ -50,7 +50,7 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
     /// <summary>Parses one line and hands its message to the handler; blank lines are skipped.</summary>
     public void DispatchLine(ReadOnlySpan<byte> line, long lineNumber, bool unterminated)
     {
-        if (line.Trim(" \t"u8).IsEmpty) return;
+        if (line.IsEmpty || (line[0] is (byte)' ' or (byte)'\t' && line.Trim(" \t"u8).IsEmpty)) return;
         try
         {
             Dispatch(line, lineNumber);

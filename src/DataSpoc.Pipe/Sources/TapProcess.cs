@@ -93,6 +93,7 @@ public sealed class TapProcess : ISource
             _command = command;
             _redactor = redactor;
             Output = process.StandardOutput.BaseStream;
+            PipeCapacity.TryEnlarge(Output);
             _stderrPump = Task.Run(PumpStderr);
         }
 

@@ -1,0 +1,51 @@
+using System.Diagnostics;
+using System.Globalization;
+using DataSpoc.Pipe.Benchmarks;
+using DataSpoc.Pipe.Parquet;
+using DataSpoc.Pipe.Singer;
+
+// `shred <narrow|wide> [seconds=5]`: the canonical parse + shred stage in a loop, one handler for every pass (its batch
+// cleared every 64K rows as a run's lanes do). `encode <narrow|wide> [seconds=5]`: one shredded batch written as a
+// zstd Parquet file, again and again. Both print CPU nanoseconds per record.
+if (args is not [("shred" or "encode") and var stage, ..])
+{
+    Console.Error.WriteLine("usage: DataSpoc.Pipe.StageLoops shred|encode [narrow|wide] [seconds]");
+    return 2;
+}
+var input = new EngineInput(args.Length > 1 ? args[1] : "narrow");
+var seconds = args.Length > 2 ? double.Parse(args[2], CultureInfo.InvariantCulture) : 5;
+Action pass;
+if (stage == "shred")
+{
+    var handler = new ShreddingHandler(input.Schema, 65_536);
+    pass = () =>
+    {
+        using var lines = input.Lines();
+        new SingerMessageReader(handler).ReadAll(lines, CancellationToken.None);
+    };
+}
+else
+{
+    var batch = input.ShredAll();
+    var path = Path.Combine(Path.GetTempPath(), $"stage-loops-{Environment.ProcessId}.parquet");
+    pass = () =>
+    {
+        using var file = new ParquetBatchFile(path, input.Schema, DataSpoc.Pipe.Config.Compression.Zstd, batch);
+        file.WriteRowGroup(batch);
+        file.Close();
+    };
+    AppDomain.CurrentDomain.ProcessExit += (_, _) => File.Delete(path);
+}
+pass(); // warm: first-use costs out of the figure
+var clock = Stopwatch.StartNew();
+var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+var passes = 0;
+while (clock.Elapsed.TotalSeconds < seconds)
+{
+    pass();
+    passes++;
+}
+var cpuNs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds * 1e6;
+Console.WriteLine($"{stage} {args.ElementAtOrDefault(1) ?? "narrow"}: {passes} passes of {input.Records:N0} records, " +
+                  $"{cpuNs / passes / input.Records:F0} ns CPU a record, {clock.Elapsed.TotalMilliseconds / passes:F1} ms wall a pass");
+return 0;

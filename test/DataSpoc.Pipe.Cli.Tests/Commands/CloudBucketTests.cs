@@ -1,4 +1,7 @@
+using System.Buffers.Text;
 using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Cli.Tests.Support;
 using DataSpoc.Pipe.Cloud.Tests;
 using DataSpoc.Pipe.Cloud.Tests.Runs;
@@ -80,6 +83,51 @@ public sealed class CloudBucketTests(CloudServers servers) : IClassFixture<Cloud
         Assert.Equal((8L, 2L), (table.Long("row_count"), table["stats"].Long("files")));
         Assert.Equal(["id", "customer", "amount", "created_at"], table["columns"]!.AsArray().Select(c => c.Str("name")));
         Assert.Equal(BigRows, manifest["tables"]!["csv/tokens"].Long("row_count"));
+    }
+
+    [Fact]
+    public async Task A_gcs_service_account_key_file_signs_every_request_the_cli_makes()
+    {
+        using var key = RSA.Create(2048);
+        const string email = "pipe-test@project.iam.gserviceaccount.com";
+        var keyFile = Path.Combine(_home.Root, "service-account.json");
+        File.WriteAllText(keyFile, new JsonObject
+        {
+            ["type"] = "service_account",
+            ["project_id"] = "project",
+            ["private_key_id"] = "key-1",
+            ["private_key"] = key.ExportPkcs8PrivateKeyPem(),
+            ["client_email"] = email,
+            ["client_id"] = "1",
+            ["token_uri"] = "http://127.0.0.1:9/token",
+        }.ToJsonString());
+        _home.Set("GOOGLE_APPLICATION_CREDENTIALS", keyFile);
+        await using var lake = new CloudLake(new GcsTarget(servers));
+        _home.WritePipeline("orders", $$"""
+            source:
+              tap: {{CloudLake.Tap}}
+              name: shop
+              config: {count: 5}
+            destination:
+              bucket: {{lake.Bucket}}
+              storage_options: {endpoint_url: "http://127.0.0.1:{{servers.Gcs.Port}}"}
+            """);
+        servers.Gcs.Authorizations.Clear();
+
+        var run = Json.Parse(CliProcess.Run(_home, "run", "orders", "-o", "json"));
+        Assert.True(run.Str("status") == "success", run.ToJsonString());
+        Assert.Equal(CloudLake.ExpectedOrders(1, 5), await lake.OrdersAsync([Assert.Single(await ParquetKeysAsync(lake, "raw/shop/orders/"))]));
+
+        // Each call carries a JWT the key file's key signed, issued by its client_email (no token endpoint involved).
+        Assert.NotEmpty(servers.Gcs.Authorizations);
+        Assert.All(servers.Gcs.Authorizations, authorization =>
+        {
+            Assert.StartsWith("Bearer ", authorization);
+            var parts = authorization["Bearer ".Length..].Split('.');
+            Assert.True(key.VerifyData(Encoding.ASCII.GetBytes(parts[0] + "." + parts[1]), Base64Url.DecodeFromChars(parts[2]), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1),
+                "the JWT is not signed by the service account's key");
+            Assert.Equal(email, JsonNode.Parse(Base64Url.DecodeFromChars(parts[1])).Str("iss"));
+        });
     }
 
     private const int BigRows = 300_000;

@@ -41,6 +41,9 @@ public sealed class GcsStandInServer : IAsyncDisposable
 
     public void CreateBucket(string name) => _buckets[name] = 0;
 
+    /// <summary>The <c>Authorization</c> header of every call that sent one (the stand-in checks none), for credential tests.</summary>
+    public ConcurrentQueue<string> Authorizations { get; } = new();
+
     /// <summary>
     /// Resumable sessions for objects under <paramref name="prefix"/> started but neither finished nor cancelled (other
     /// tests' sessions may be open on this shared server).
@@ -92,6 +95,7 @@ public sealed class GcsStandInServer : IAsyncDisposable
         var query = ParseQuery(q < 0 ? "" : raw[(q + 1)..]);
         var segments = path.Trim('/').Split('/').Select(Uri.UnescapeDataString).ToArray();
         var method = request.HttpMethod;
+        if (request.Headers["Authorization"] is { } authorization) Authorizations.Enqueue(authorization);
 
         // /upload/storage/v1/b/{bucket}/o
         if (segments is ["upload", "storage", "v1", "b", var ub, "o"])

@@ -106,7 +106,16 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         log.FinishedAt = _time.GetUtcNow();
         log.DurationSeconds = Math.Round((log.FinishedAt - startedAt).TotalSeconds, 3);
         log.TotalRecords = log.Streams.Values.Sum(s => s.Records);
-        await store.PutAsync(LakePaths.LogKey(pipeline.Name, startedAt, runId), LakeJson.Serialize(log), WriteCondition.None, CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            await store.PutAsync(LakePaths.LogKey(pipeline.Name, startedAt, runId), LakeJson.Serialize(log), WriteCondition.None, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (StorageException e) when (log.Status == "failure")
+        {
+            // A run that failed, often for the very reason the log cannot be written (a full disk), still reports its
+            // own error to the caller instead of this secondary one.
+            log.Notices.Add($"the run log could not be saved: {e.Message}");
+        }
         return new RunResult(log);
     }
 

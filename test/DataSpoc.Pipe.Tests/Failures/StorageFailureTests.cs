@@ -84,6 +84,32 @@ public class StorageFailureTests
     }
 
     [Fact]
+    public async Task A_failed_run_whose_log_cannot_be_written_still_reports_its_own_error()
+    {
+        using var lake = new TempLake();
+        await BadInputCorpusTests.LandGoodRunAsync(lake, "no-log");
+        var logs = Path.Combine(lake.Root, ".dataspoc", "logs", "no-log");
+        var bad = lake.WriteSinger("bad.singer", BadInputCorpusTests.Schema, """{"type":"RECORD","stream":"items","record":{"id":"four"}}""");
+        Sh("chattr", "+i", logs);
+        RunResult run;
+        try
+        {
+            run = await TempLake.RunAsync(lake.Pipeline("no-log", bad));
+        }
+        finally
+        {
+            Sh("chattr", "-i", logs);
+        }
+
+        Assert.False(run.Succeeded);
+        Assert.Contains("line 2", run.Log.Error);
+        Assert.Contains("id", run.Log.Error);
+        Assert.Contains(run.Log.Notices, n => n.StartsWith("the run log could not be saved: permission denied", StringComparison.Ordinal) && n.Contains(logs, StringComparison.Ordinal));
+        Assert.Single(Directory.EnumerateFiles(logs)); // the good run's log only
+        BadInputCorpusTests.AssertGoodRunUntouched(lake, "no-log");
+    }
+
+    [Fact]
     public async Task A_bucket_that_refuses_writes_is_refused_before_the_run_starts_with_a_clear_storage_error()
     {
         using var lake = new TempLake();

@@ -22,16 +22,7 @@ public sealed class BuiltInTapRunTests : IDisposable
             {"id": 2, "name": null, "tags": [], "address": {"city": "Porto", "zip": null}, "score": 2, "seen": "2025-01-21T11:30:00+01:00"}
 
             """);
-        _home.WritePipeline("events", $"""
-            source:
-              tap: jsonl
-              config: {PipelineYamlPath(data)}
-            destination:
-              bucket: {_home.Bucket}
-            """);
-        var jsonl = CliProcess.Run(_home, "run", "events", "-o", "json");
-        Assert.True(jsonl.ExitCode == 0, jsonl.ToString());
-        Assert.Equal(2, Json.Parse(jsonl)["streams"]!["events"].Long("records"));
+        Assert.Equal(2, RunBuiltIn("events", "jsonl", data)["streams"]!["events"].Long("records"));
         var events = $"{_home.Lake}/raw/jsonl/events/dt=*/*.parquet";
         Assert.Equal(
             [
@@ -40,16 +31,7 @@ public sealed class BuiltInTapRunTests : IDisposable
             ],
             LakeReader.Rows(events, "id, name, len(tags), tags[1], address.city, address.zip, score, epoch(seen)::BIGINT", "id"));
 
-        _home.WritePipeline("copy", $"""
-            source:
-              tap: parquet
-              config: {PipelineYamlPath($"{_home.Lake}/raw/jsonl/events/")}
-            destination:
-              bucket: {_home.Bucket}
-            """);
-        var parquet = CliProcess.Run(_home, "run", "copy", "-o", "json");
-        Assert.True(parquet.ExitCode == 0, parquet.ToString());
-        Assert.Equal(2, Json.Parse(parquet)["streams"]!["events"].Long("records"));
+        Assert.Equal(2, RunBuiltIn("copy", "parquet", $"{_home.Lake}/raw/jsonl/events/")["streams"]!["events"].Long("records"));
         var copy = $"{_home.Lake}/raw/parquet/events/dt=*/*.parquet";
         var columns = "id, name, tags, address, score, seen";
         Assert.Equal([[2L, 0L, 0L]], LakeReader.Query($"""
@@ -59,6 +41,18 @@ public sealed class BuiltInTapRunTests : IDisposable
             """));
     }
 
-    /// <summary>An inline tap config naming one folder or file.</summary>
-    private static string PipelineYamlPath(string path) => "{path: \"" + path + "\"}";
+    /// <summary>Writes a pipeline running built-in <paramref name="tap"/> on <paramref name="path"/>, runs it, and returns its JSON result.</summary>
+    private System.Text.Json.Nodes.JsonNode RunBuiltIn(string pipeline, string tap, string path)
+    {
+        _home.WritePipeline(pipeline, $$"""
+            source:
+              tap: {{tap}}
+              config: {path: "{{path}}"}
+            destination:
+              bucket: {{_home.Bucket}}
+            """);
+        var run = CliProcess.Run(_home, "run", pipeline, "-o", "json");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        return Json.Parse(run);
+    }
 }

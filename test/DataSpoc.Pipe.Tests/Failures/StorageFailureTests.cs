@@ -56,16 +56,7 @@ public class StorageFailureTests
         await BadInputCorpusTests.LandGoodRunAsync(lake, "denied");
         var partition = Path.GetDirectoryName(Path.Combine(lake.Root, Assert.Single(lake.ParquetKeys())))!;
         var more = lake.WriteSinger("more.singer", BadInputCorpusTests.Schema, BadInputCorpusTests.Record(4), """{"type":"STATE","value":{"bookmark":4}}""");
-        Sh("chattr", "+i", partition);
-        RunResult run;
-        try
-        {
-            run = await TempLake.RunAsync(lake.Pipeline("denied", more));
-        }
-        finally
-        {
-            Sh("chattr", "-i", partition);
-        }
+        var run = await WhileImmutable(partition, () => TempLake.RunAsync(lake.Pipeline("denied", more)));
 
         Assert.False(run.Succeeded);
         Assert.Equal("commit", run.Log.FailedStep);
@@ -90,16 +81,7 @@ public class StorageFailureTests
         await BadInputCorpusTests.LandGoodRunAsync(lake, "no-log");
         var logs = Path.Combine(lake.Root, ".dataspoc", "logs", "no-log");
         var bad = lake.WriteSinger("bad.singer", BadInputCorpusTests.Schema, """{"type":"RECORD","stream":"items","record":{"id":"four"}}""");
-        Sh("chattr", "+i", logs);
-        RunResult run;
-        try
-        {
-            run = await TempLake.RunAsync(lake.Pipeline("no-log", bad));
-        }
-        finally
-        {
-            Sh("chattr", "-i", logs);
-        }
+        var run = await WhileImmutable(logs, () => TempLake.RunAsync(lake.Pipeline("no-log", bad)));
 
         Assert.False(run.Succeeded);
         Assert.Contains("line 2", run.Log.Error);
@@ -115,17 +97,10 @@ public class StorageFailureTests
         using var lake = new TempLake();
         await BadInputCorpusTests.LandGoodRunAsync(lake, "denied-root");
         var before = Snapshot(lake);
-        Sh("chattr", "+i", Path.Combine(lake.Root, ".dataspoc", "locks"));
-        try
-        {
-            var e = await Assert.ThrowsAsync<StorageException>(() => TempLake.RunAsync(lake.Pipeline("denied-root", lake.WriteSinger("x.singer", BadInputCorpusTests.Schema))));
-            Assert.Contains("permission denied", e.Message);
-            Assert.Contains(".dataspoc/locks/denied-root.lock", e.Message);
-        }
-        finally
-        {
-            Sh("chattr", "-i", Path.Combine(lake.Root, ".dataspoc", "locks"));
-        }
+        var e = await WhileImmutable(Path.Combine(lake.Root, ".dataspoc", "locks"),
+            () => Assert.ThrowsAsync<StorageException>(() => TempLake.RunAsync(lake.Pipeline("denied-root", lake.WriteSinger("x.singer", BadInputCorpusTests.Schema)))));
+        Assert.Contains("permission denied", e.Message);
+        Assert.Contains(".dataspoc/locks/denied-root.lock", e.Message);
         Assert.Equal(before, Snapshot(lake));
     }
 
@@ -160,6 +135,20 @@ public class StorageFailureTests
 
     private static Dictionary<string, string> Snapshot(TempLake lake) =>
         lake.Keys().ToDictionary(k => k, k => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(lake.Root, k)))));
+
+    /// <summary>Runs <paramref name="work"/> while <paramref name="folder"/> refuses every write (<c>chattr +i</c>; root ignores chmod).</summary>
+    private static async Task<T> WhileImmutable<T>(string folder, Func<Task<T>> work)
+    {
+        Sh("chattr", "+i", folder);
+        try
+        {
+            return await work();
+        }
+        finally
+        {
+            Sh("chattr", "-i", folder);
+        }
+    }
 
     private static void Sh(string command, params string[] args)
     {

@@ -58,6 +58,8 @@ internal sealed class TableWriter : IAsyncDisposable
     private readonly List<SpooledFile> _done = [];
     private int _fileSeq;
     private int _batchesSent;
+    /// <summary>Set when the input has ended: from then on a row group's columns are encoded on two threads.</summary>
+    private volatile bool _parsingEnded;
     /// <summary>
     /// The lanes' first batches are an eighth of the size (no smaller than 4096 rows or 1 MiB unless the limits are):
     /// the encoder starts while parsing is still warming up, instead of idling until full batches arrive together.
@@ -146,6 +148,7 @@ internal sealed class TableWriter : IAsyncDisposable
     /// <summary>Encodes everything buffered and finishes every file; returns the files, complete on disk.</summary>
     public async Task<IReadOnlyList<SpooledFile>> CompleteAsync()
     {
+        _parsingEnded = true;
         for (var lane = 0; lane < _batches.Length; lane++)
             foreach (var (partition, batch) in _batches[lane].ToList()) Send(lane, partition, batch);
         await _encoding.ConfigureAwait(false);
@@ -158,7 +161,8 @@ internal sealed class TableWriter : IAsyncDisposable
         try
         {
             var file = FileFor(partition, batch);
-            file.WriteRowGroup(batch);
+            if (_parsingEnded) file.WriteRowGroupOnTwoThreads(batch);
+            else file.WriteRowGroup(batch);
             Return(batch);
             var size = new FileInfo(file.Path).Length;
             if (file.Rows >= _limits.MaxFileRows || size >= _limits.MaxFileBytes) Finish(partition);

@@ -19,15 +19,21 @@ internal sealed class ParquetBatchFile : IDisposable
     private readonly WriterProperties _properties;
     /// <summary>String pointers handed to the column writers: one set per thread writing columns of a row group.</summary>
     private ByteArray[]? _byteArrays, _offeredByteArrays;
+    private readonly bool _flushAsWritten;
     private bool _closed;
 
     /// <param name="path">The file to create.</param>
     /// <param name="schema">The stream's columns.</param>
     /// <param name="compression">The codec.</param>
     /// <param name="sample">The first batch: column encodings are chosen from its values.</param>
-    public ParquetBatchFile(string path, ColumnSchema schema, PipeCompression compression, ColumnBatch? sample = null)
+    /// <param name="flushAsWritten">
+    /// Flush the file to disk in the background as row groups land (<see cref="DiskWriteBack"/>): for files that become
+    /// the lake's own (a file:// bucket, where the commit fsyncs them), not for ones uploaded and deleted.
+    /// </param>
+    public ParquetBatchFile(string path, ColumnSchema schema, PipeCompression compression, ColumnBatch? sample = null, bool flushAsWritten = false)
     {
         Path = path;
+        _flushAsWritten = flushAsWritten;
         _schemaNode = (GroupNode)ToNode(schema.Root, isRoot: true);
         using var builder = new WriterPropertiesBuilder();
         builder.Compression(compression switch
@@ -150,7 +156,7 @@ internal sealed class ParquetBatchFile : IDisposable
     {
         Rows += batch.Rows;
         RowGroups++;
-        DiskWriteBack.Start(Path);
+        if (_flushAsWritten) DiskWriteBack.Start(Path);
     }
 
     /// <summary>Column indexes in two groups of about equal buffered bytes.</summary>
@@ -247,7 +253,7 @@ internal sealed class ParquetBatchFile : IDisposable
         if (_closed) return;
         _closed = true;
         _writer.Close();
-        DiskWriteBack.Start(Path);
+        if (_flushAsWritten) DiskWriteBack.Start(Path);
     }
 
     public void Dispose()

@@ -43,6 +43,7 @@ internal sealed class TableWriter : IAsyncDisposable
     private readonly string _spoolDirectory;
     private readonly string _fileStem;
     private readonly bool _partitioned;
+    private readonly bool _flushAsWritten;
     /// <summary>Per parsing lane, the batch each partition's rows go into now (a lane touches only its own).</summary>
     private readonly Dictionary<Partition, ColumnBatch>[] _batches;
     /// <summary>Per lane, the batch it asked for last: rows of one partition in a row skip the dictionary.</summary>
@@ -67,8 +68,10 @@ internal sealed class TableWriter : IAsyncDisposable
     private readonly int _firstBatchRows;
     private readonly long _firstBatchBytes;
 
-    public TableWriter(ColumnSchema schema, PipeCompression compression, WriteLimits limits, string spoolDirectory, string fileStem, bool partitioned)
+    public TableWriter(ColumnSchema schema, PipeCompression compression, WriteLimits limits, string spoolDirectory, string fileStem, bool partitioned,
+        bool flushAsWritten)
     {
+        _flushAsWritten = flushAsWritten;
         _schema = schema;
         _compression = compression;
         _limits = limits;
@@ -186,7 +189,7 @@ internal sealed class TableWriter : IAsyncDisposable
         if (_open.Count >= _limits.MaxOpenFiles) Finish(_openOrder[0]);
         Directory.CreateDirectory(_spoolDirectory);
         var path = Path.Combine(_spoolDirectory, $"{_fileStem}-{_fileSeq++:D5}.parquet.part");
-        file = new ParquetBatchFile(path, _schema, _compression, batch);
+        file = new ParquetBatchFile(path, _schema, _compression, batch, _flushAsWritten);
         _open[partition] = file;
         _openOrder.Add(partition);
         return file;

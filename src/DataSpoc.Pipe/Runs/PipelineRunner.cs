@@ -65,6 +65,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
 
             ingest = new RunIngest(pipeline, new RunIngest.Settings(
                 spoolDir,
+                store is LocalObjectStore,
                 LimitsFor(pipeline.Destination),
                 pipeline.Source.Streams is { Count: > 0 } s ? s.ToHashSet(StringComparer.Ordinal) : null,
                 [.. options.CodeTransforms, .. Transforms.TransformCompiler.Compile(pipeline)]));

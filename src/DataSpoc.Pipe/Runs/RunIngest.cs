@@ -17,6 +17,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
 {
     internal sealed record Settings(
         string SpoolDirectory,
+        bool SpoolIsInLake,
         WriteLimits Limits,
         IReadOnlySet<string>? SelectedStreams,
         IReadOnlyList<IRecordTransform> Transforms);
@@ -79,7 +80,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         // A new schema: what was buffered under the old one is written first, to files of its own.
         state.CompleteWriterAsync().GetAwaiter().GetResult();
         state.Writer = new TableWriter(columns, pipeline.Destination.Compression, settings.Limits, settings.SpoolDirectory,
-            $"{table}-{_fileStems++:D4}", _partitionColumn.Length > 0);
+            $"{table}-{_fileStems++:D4}", _partitionColumn.Length > 0, settings.SpoolIsInLake);
         foreach (var lane in Lanes) ((Lane)lane).Forget(state);
     }
 

@@ -71,4 +71,88 @@ public class ParallelSingerReaderTests
             new ParallelSingerReader([new Recorder(sink, [], gate), new Recorder(sink, [], gate)], new Recorder(sink, [], gate)).ReadAll(lines, CancellationToken.None));
         Assert.Equal(40_000, e.Line);
     }
+
+    /// <summary>Keeps each record's raw line by line number, and the control messages' line numbers.</summary>
+    private sealed class LineKeeper(Dictionary<long, string> records, List<long> controls, object gate, bool slow = false) : ISingerHandler
+    {
+        public void OnRecord(ReadOnlySpan<byte> streamUtf8, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line)
+        {
+            record.Skip();
+            // A slow lane: the reader runs ahead of it, so a chunk still being parsed must not be refilled.
+            if (slow && line % 500 == 0) Thread.Sleep(1);
+            var text = Encoding.UTF8.GetString(rawLine);
+            lock (gate) records.Add(line, text);
+        }
+        public void OnSchema(string stream, JsonElement schema, IReadOnlyList<string> keyProperties, long line) => Control(line);
+        public void OnState(JsonElement value, long line) => Control(line);
+        public void OnActivateVersion(string stream, long version, long line) => Control(line);
+        public void OnUnknown(string type, long line) => Control(line);
+        private void Control(long line)
+        {
+            lock (gate) controls.Add(line);
+        }
+    }
+
+    /// <summary>Hands out the input a few bytes at a time, as a slow tap's pipe does.</summary>
+    private sealed class TrickleStream(byte[] data, int seed) : MemoryStream(data)
+    {
+        private readonly Random _random = new(seed);
+        public override int Read(byte[] buffer, int offset, int count) =>
+            base.Read(buffer, offset, Math.Min(count, _random.Next(2) == 0 ? _random.Next(1, 8) : _random.Next(1, 300_000)));
+    }
+
+    [Theory]
+    [InlineData(1, 0, false)]
+    [InlineData(2, 0, false)]
+    [InlineData(1, 1, false)]
+    [InlineData(2, 2, false)]
+    [InlineData(2, 3, true)]
+    [InlineData(2, -1, true)]
+    public void Every_line_arrives_whole_with_its_number_however_the_input_is_cut(int laneCount, int seed, bool slowLanes)
+    {
+        // Lines of every size (one of 5 MB, past the 2 MB blocks), CRLF endings, blank and whitespace lines, control
+        // messages between records, and a last record without its newline.
+        var random = new Random(Math.Abs(seed));
+        var text = new StringBuilder();
+        var expected = new Dictionary<long, string>();
+        var expectedControls = new List<long>();
+        long line = 0;
+        for (var i = 0; i < 30_000; i++)
+        {
+            line++;
+            var ending = i % 11 == 0 ? "\r\n" : "\n";
+            if (i % 4001 == 0) { text.Append("""{"type":"STATE","value":{}}""").Append(ending); expectedControls.Add(line); continue; }
+            if (i % 977 == 0) { text.Append(i % 2 == 0 ? "" : "  \t ").Append(ending); continue; }
+            var pad = i == 12_345 ? 5_000_000 : random.Next(0, i % 50 == 0 ? 40_000 : 400);
+            var record = $$$"""{"type":"RECORD","stream":"s","record":{"id":{{{i}}},"pad":"{{{new string('x', pad)}}}"}}""";
+            text.Append(record).Append(i == 29_999 ? "" : ending);
+            expected[line] = record;
+        }
+        var bytes = Encoding.UTF8.GetBytes(text.ToString());
+
+        var records = new Dictionary<long, string>();
+        var controls = new List<long>();
+        var gate = new object();
+        var laneHandlers = Enumerable.Range(0, laneCount).Select(_ => (ISingerHandler)new LineKeeper(records, controls, gate, slowLanes)).ToArray();
+        // Seed -1: the whole input at once, as fast as memory gives it.
+        using var lines = new SingerLineReader(seed < 0 ? new MemoryStream(bytes) : new TrickleStream(bytes, seed));
+        new ParallelSingerReader(laneHandlers, new LineKeeper(records, controls, gate)).ReadAll(lines, CancellationToken.None);
+
+        Assert.Equal(expected.Count, records.Count);
+        foreach (var (number, record) in expected)
+            Assert.True(records.TryGetValue(number, out var got) && got == record, $"line {number} differs or is missing");
+        Assert.Equal(expectedControls, controls);
+    }
+
+    [Fact]
+    public void A_line_longer_than_the_limit_is_refused_naming_its_line()
+    {
+        var text = "{\"type\":\"STATE\",\"value\":{}}\n" + """{"type":"RECORD","stream":"s","record":{"pad":" """ + new string('x', 9 << 20) + "\"}}\n";
+        var gate = new object();
+        var reader = new ParallelSingerReader([new LineKeeper([], [], gate), new LineKeeper([], [], gate)], new LineKeeper([], [], gate));
+        using var lines = new SingerLineReader(new MemoryStream(Encoding.UTF8.GetBytes(text)), maxLineBytes: 8 << 20);
+        var e = Assert.Throws<SingerProtocolException>(() => reader.ReadAll(lines, CancellationToken.None));
+        Assert.Equal(2, e.Line);
+        Assert.Contains("longer than 8 MB", e.Message);
+    }
 }

@@ -12,7 +12,7 @@ namespace DataSpoc.Pipe.Tests.Parquet;
 /// </summary>
 public class CanonicalShreddingTests
 {
-    private const string SchemaJson = """
+    internal const string SchemaJson = """
         {"type":"object","properties":{
           "id":{"type":"integer"},
           "price":{"type":["null","number"]},

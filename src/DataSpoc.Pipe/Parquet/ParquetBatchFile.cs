@@ -253,7 +253,7 @@ internal sealed class ParquetBatchFile : IDisposable
         if (_closed) return;
         _closed = true;
         _writer.Close();
-        if (_flushAsWritten) DiskWriteBack.Start(Path);
+        if (_flushAsWritten) DiskWriteBack.Settle(Path);
     }
 
     public void Dispose()

@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using DataSpoc.Pipe.Cli.Commands;
 using DataSpoc.Pipe.Cli.Infrastructure;
+using DataSpoc.Pipe.Runs;
 using Spectre.Console.Cli;
 
 namespace DataSpoc.Pipe.Cli;
@@ -16,6 +17,7 @@ internal static class EntryPoint
             Console.Out.WriteLine("dataspoc-pipe " + ToolVersion.Current);
             return ExitCodes.Success;
         }
+        if (args is ["run", ..]) PipelineRunner.PrepareEncoder();
         var debug = args.Contains("--debug") || Environment.GetEnvironmentVariable("DATASPOC_PIPE_DEBUG") is "1" or "true";
         args = args.Where(a => a != "--debug").ToArray();
 

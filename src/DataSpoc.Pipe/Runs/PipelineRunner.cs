@@ -22,6 +22,14 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     public WriteLimits Limits { get; init; } = new();
 
     /// <summary>
+    /// Starts loading the Parquet encoder (a large native library) in the background and returns at once. A front end
+    /// calls it as soon as it knows a run is coming: the load then overlaps with parsing the command line and the
+    /// pipeline's YAML, instead of holding the dynamic loader's lock (which every new thread and native library load
+    /// waits for) while the run starts its threads and its tap.
+    /// </summary>
+    public static void PrepareEncoder() => ParquetWarmUp.Start();
+
+    /// <summary>
     /// Runs <paramref name="pipeline"/> once. Returns the run's log (status success or failure); throws only when the run
     /// could not start at all (bad bucket URI, pipeline locked by another run).
     /// </summary>

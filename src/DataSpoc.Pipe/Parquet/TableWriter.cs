@@ -28,6 +28,11 @@ internal sealed record SpooledFile(string LocalPath, Partition Partition, long R
 internal readonly record struct Partition(DateOnly? Date, bool None = false)
 {
     public static Partition Unpartitioned => new(null, true);
+
+    // Compared for every record a lane writes: plain field comparisons instead of the generated equality's comparers.
+    public bool Equals(Partition other) => Date == other.Date && None == other.None;
+
+    public override int GetHashCode() => HashCode.Combine(Date, None);
 }
 
 /// <summary>

@@ -30,7 +30,12 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
 
     /// <summary>One handler per parsing lane: RECORDs go through them, in parallel; everything else through this object.</summary>
     public IReadOnlyList<ISingerHandler> Lanes => _lanes ??= Enumerable.Range(0, settings.Limits.ParseLanes).Select(i => new Lane(this, i)).ToArray();
-    private readonly string _partitionColumn = pipeline.Destination.PartitionBy is PartitionBySettings.ExtractionDate or PartitionBySettings.None ? "" : pipeline.Destination.PartitionBy;
+    private readonly string _partitionColumn = PartitionColumnOf(pipeline);
+    /// <summary>No transforms and no partition column: records in the canonical shape may take the fast scan (checked per record).</summary>
+    private readonly bool _canonicalScan = settings.Transforms.Count == 0 && PartitionColumnOf(pipeline).Length == 0;
+
+    private static string PartitionColumnOf(PipelineDefinition pipeline) =>
+        pipeline.Destination.PartitionBy is PartitionBySettings.ExtractionDate or PartitionBySettings.None ? "" : pipeline.Destination.PartitionBy;
     private readonly byte[] _partitionColumnUtf8 = Encoding.UTF8.GetBytes(pipeline.Destination.PartitionBy);
     private Partition _defaultPartition;
     private int _fileStems;
@@ -113,7 +118,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         /// </summary>
         public bool TryOnCanonicalRecord(ReadOnlySpan<byte> streamUtf8, ReadOnlySpan<byte> rawLine, int recordStart, long line)
         {
-            if (ingest.Transforms.Count > 0 || ingest._partitionColumn.Length > 0) return false;
+            if (!ingest._canonicalScan) return false;
             var state = Resolve(streamUtf8);
             if (state is null || !state.Selected) return false;
             var writer = state.Writer!;

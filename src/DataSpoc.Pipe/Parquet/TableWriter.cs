@@ -114,15 +114,18 @@ internal sealed class TableWriter : IAsyncDisposable
         return batch;
     }
 
-    /// <summary>Called after each accepted row: hands a full batch to the encoder (waiting while it is busy: back-pressure).</summary>
-    public void RowAdded(int lane, Partition partition, ColumnBatch batch)
+    /// <summary>
+    /// Called after each accepted row: hands a full batch to the encoder (waiting while it is busy: back-pressure).
+    /// True when a batch of the lane was handed over: the batches it had asked for may no longer be current.
+    /// </summary>
+    public bool RowAdded(int lane, Partition partition, ColumnBatch batch)
     {
         var first = Volatile.Read(ref _batchesSent) < _batches.Length;
         if (batch.Rows >= (first ? _firstBatchRows : _limits.BatchRows)
             || ((batch.Rows & 1023) == 0 && batch.EstimatedBytes >= (first ? _firstBatchBytes : _limits.BatchBytes)))
         {
             Send(lane, partition, batch);
-            return;
+            return true;
         }
         var batches = _batches[lane];
         if (_partitioned && batches.Count > 1 && --_bufferedBytesCheckCountdown[lane] <= 0)
@@ -134,8 +137,10 @@ internal sealed class TableWriter : IAsyncDisposable
             {
                 var largest = batches.MaxBy(kv => kv.Value.EstimatedBytes);
                 Send(lane, largest.Key, largest.Value);
+                return true;
             }
         }
+        return false;
     }
 
     private void Send(int lane, Partition partition, ColumnBatch batch)

@@ -123,16 +123,68 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             if (state is null || !state.Selected) return false;
             var writer = state.Writer!;
             var batch = writer.BatchFor(index, ingest._defaultPartition);
-            batch.Mark();
-            var end = recordStart;
-            if (!writer.Shredders[index].TryShredCanonical(batch, rawLine, ref end) || !SingerMessageReader.IsCompleteAfterRecord(rawLine, end))
-            {
-                batch.RollbackToMark();
-                return false;
-            }
+            if (!TryShred(writer.Shredders[index], batch, rawLine, recordStart)) return false;
             state.CountRecord(index);
             writer.RowAdded(index, ingest._defaultPartition, batch);
             return true;
+        }
+
+        /// <summary>
+        /// A chunk of RECORD lines in one loop: what <see cref="TryOnCanonicalRecord"/> does per record, with the stream,
+        /// its batch and the record count kept across records of the same stream. Lines the canonical scan cannot
+        /// take go through the message reader, one by one.
+        /// </summary>
+        public void OnRecordLines(in RecordLines lines, SingerMessageReader reader)
+        {
+            StreamState? state = null;
+            TableWriter? writer = null;
+            RecordShredder? shredder = null;
+            ColumnBatch? batch = null;
+            long counted = 0;
+            for (var i = 0; i < lines.Count; i++)
+            {
+                var line = lines[i];
+                if (ingest._canonicalScan && SingerMessageReader.TryCanonicalEnvelope(line, out var stream, out var recordStart))
+                {
+                    if (state is null || !stream.SequenceEqual(state.NameUtf8))
+                    {
+                        if (state is not null) state.CountRecords(index, counted);
+                        counted = 0;
+                        batch = null;
+                        state = Resolve(stream);
+                        if (state is not { Selected: true }) state = null;
+                        else
+                        {
+                            writer = state.Writer!;
+                            shredder = writer.Shredders[index];
+                        }
+                    }
+                    if (state is not null)
+                    {
+                        batch ??= writer!.BatchFor(index, ingest._defaultPartition);
+                        if (TryShred(shredder!, batch, line, recordStart))
+                        {
+                            counted++;
+                            if (writer!.RowAdded(index, ingest._defaultPartition, batch)) batch = null;
+                            continue;
+                        }
+                    }
+                }
+                // The message reader's path may write to any batch and does its own counting.
+                batch = null;
+                reader.DispatchLine(line, lines.LineNumber(i), lines.Unterminated(i));
+            }
+            state?.CountRecords(index, counted);
+        }
+
+        /// <summary>Shreds a canonical record into the batch; on false the batch is as before.</summary>
+        private static bool TryShred(RecordShredder shredder, ColumnBatch batch, ReadOnlySpan<byte> rawLine, int recordStart)
+        {
+            batch.Mark();
+            var end = recordStart;
+            if (shredder.TryShredCanonical(batch, rawLine, ref end) && SingerMessageReader.IsCompleteAfterRecord(rawLine, end)) return true;
+            batch.RollbackToMark();
+            return false;
         }
 
         /// <summary>The stream a RECORD names (the last one, usually); null before its SCHEMA.</summary>

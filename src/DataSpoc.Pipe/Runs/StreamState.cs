@@ -10,6 +10,8 @@ internal sealed class StreamState(string name, string table, int lanes)
 
     public void CountRecord(int lane) => _laneRecords[lane * 8]++;
 
+    public void CountRecords(int lane, long records) => _laneRecords[lane * 8] += records;
+
     public long Records
     {
         get

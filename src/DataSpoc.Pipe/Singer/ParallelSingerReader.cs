@@ -8,7 +8,8 @@ namespace DataSpoc.Pipe.Singer;
 /// </summary>
 internal sealed class ParallelSingerReader(IReadOnlyList<ISingerHandler> lanes, ISingerHandler control)
 {
-    private const int ChunkBytes = 2 * 1024 * 1024;
+    /// <summary>Size of the buffers lines are read into; a chunk holds the RECORD lines of one.</summary>
+    private const int BufferBytes = 2 * 1024 * 1024;
 
     public void ReadAll(SingerLineReader lines, CancellationToken cancellationToken)
     {
@@ -22,39 +23,74 @@ internal sealed class ParallelSingerReader(IReadOnlyList<ISingerHandler> lanes, 
         var running = new Task?[lanes.Count];
         var chunks = new Chunk?[lanes.Count];
         var spare = new Stack<Chunk>();
-        var current = new Chunk();
+        // Lanes parse lines where the line reader put them (no copy): a buffer goes back to the pool once the reader
+        // has moved on from it and no chunk points into it any more.
+        var users = new Dictionary<byte[], int>(ReferenceEqualityComparer.Instance) { [lines.Buffer] = 1 };
+        lines.ExchangeFullBuffer = (full, size) =>
+        {
+            Release(full);
+            var fresh = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(size, BufferBytes));
+            users[fresh] = 1;
+            return fresh;
+        };
+        var current = NewChunk(lines.Buffer);
         try
         {
             while (lines.TryReadLine(out var line))
             {
                 if (IsRecord(line))
                 {
-                    if (current.Count > 0 && current.Bytes + line.Length > ChunkBytes)
+                    if (!ReferenceEquals(current.Buffer, lines.Buffer))
                     {
-                        Dispatch(current);
-                        current = spare.Count > 0 ? spare.Pop() : new Chunk();
+                        if (current.Count > 0) Dispatch(current);
+                        else Recycle(current);
+                        current = NewChunk(lines.Buffer);
                     }
-                    current.Add(line, lines.LineNumber, lines.LastLineUnterminated);
+                    current.Add(lines.LineOffset, line.Length, lines.LineNumber, lines.LastLineUnterminated);
                     continue;
                 }
                 if (line.Trim(" \t"u8).IsEmpty) continue;
                 if (current.Count > 0)
                 {
                     Dispatch(current);
-                    current = spare.Count > 0 ? spare.Pop() : new Chunk();
+                    current = NewChunk(lines.Buffer);
                 }
                 WaitAll();
                 cancellationToken.ThrowIfCancellationRequested();
                 controlReader.DispatchLine(line, lines.LineNumber, lines.LastLineUnterminated);
             }
             if (current.Count > 0) Dispatch(current);
+            else Recycle(current);
             WaitAll();
         }
         finally
         {
-            // On failure, let lanes that are still parsing finish before their batches are torn down.
+            // On failure, let lanes that are still parsing finish before their buffers are reused.
             foreach (var t in running)
                 if (t is not null) try { t.Wait(); } catch (AggregateException) { }
+            lines.ExchangeFullBuffer = null;
+        }
+
+        Chunk NewChunk(byte[] buffer)
+        {
+            var chunk = spare.Count > 0 ? spare.Pop() : new Chunk();
+            chunk.Buffer = buffer;
+            users[buffer]++;
+            return chunk;
+        }
+
+        void Recycle(Chunk chunk)
+        {
+            Release(chunk.Buffer);
+            chunk.Clear();
+            spare.Push(chunk);
+        }
+
+        void Release(byte[] buffer)
+        {
+            if (--users[buffer] > 0) return;
+            users.Remove(buffer);
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
 
         void Dispatch(Chunk chunk)
@@ -93,8 +129,7 @@ internal sealed class ParallelSingerReader(IReadOnlyList<ISingerHandler> lanes, 
                 running[i] = null;
                 var chunk = chunks[i]!;
                 chunks[i] = null;
-                chunk.Clear();
-                spare.Push(chunk);
+                Recycle(chunk);
             }
         }
     }
@@ -103,47 +138,39 @@ internal sealed class ParallelSingerReader(IReadOnlyList<ISingerHandler> lanes, 
     internal static bool IsRecord(ReadOnlySpan<byte> line) =>
         line.StartsWith("{\"type\":\"RECORD\""u8) || line.StartsWith("{\"type\": \"RECORD\""u8);
 
+    /// <summary>RECORD lines of one buffer of the line reader, for a lane to parse.</summary>
     private sealed class Chunk
     {
-        private byte[] _data = new byte[ChunkBytes + 4096];
+        public byte[] Buffer = [];
         private int[] _starts = new int[8192];
         private int[] _lengths = new int[8192];
         private long[] _lineNumbers = new long[8192];
         private bool _lastUnterminated;
         public int Count;
-        public int Bytes;
 
-        public void Add(ReadOnlySpan<byte> line, long lineNumber, bool unterminated)
+        public void Add(int start, int length, long lineNumber, bool unterminated)
         {
-            if (Bytes + line.Length > _data.Length) Array.Resize(ref _data, Math.Max(_data.Length * 2, Bytes + line.Length));
             if (Count == _starts.Length)
             {
                 Array.Resize(ref _starts, Count * 2);
                 Array.Resize(ref _lengths, Count * 2);
                 Array.Resize(ref _lineNumbers, Count * 2);
             }
-            line.CopyTo(_data.AsSpan(Bytes));
-            _starts[Count] = Bytes;
-            _lengths[Count] = line.Length;
+            _starts[Count] = start;
+            _lengths[Count] = length;
             _lineNumbers[Count] = lineNumber;
             _lastUnterminated = unterminated;
-            Bytes += line.Length;
             Count++;
         }
 
-        public void Parse(SingerMessageReader reader)
-        {
-            for (var i = 0; i < Count; i++)
-                reader.DispatchLine(_data.AsSpan(_starts[i], _lengths[i]), _lineNumbers[i], _lastUnterminated && i == Count - 1);
-        }
+        public void Parse(SingerMessageReader reader) =>
+            reader.DispatchRecordLines(new RecordLines(Buffer, _starts.AsSpan(0, Count), _lengths.AsSpan(0, Count), _lineNumbers.AsSpan(0, Count), _lastUnterminated));
 
         public void Clear()
         {
             Count = 0;
-            Bytes = 0;
+            Buffer = [];
             _lastUnterminated = false;
-            // A chunk that grew for one huge line gives the memory back.
-            if (_data.Length > 4 * ChunkBytes) _data = new byte[ChunkBytes + 4096];
         }
     }
 }

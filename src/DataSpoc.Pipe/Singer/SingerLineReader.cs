@@ -35,6 +35,18 @@ internal sealed class SingerLineReader : IDisposable
     /// <summary>Total bytes consumed so far.</summary>
     public long BytesRead { get; private set; }
 
+    /// <summary>The buffer the last line returned lies in, and where in it the line starts.</summary>
+    internal byte[] Buffer => _buffer;
+    internal int LineOffset { get; private set; }
+
+    /// <summary>
+    /// For a consumer that keeps lines past the next call (parsing them on other threads): when the buffer is full and
+    /// its unread bytes need room, it is handed over, with every line returned from it still in place, and reading
+    /// goes on in the buffer this returns (of at least the size asked; its owner returns it to
+    /// <see cref="ArrayPool{T}.Shared"/>). Unset, the unread bytes move to the front of the same buffer.
+    /// </summary>
+    internal Func<byte[], int, byte[]>? ExchangeFullBuffer { get; set; }
+
     /// <summary>Reads the next line (without its '\n' or "\r\n"); false at the end of the input.</summary>
     public bool TryReadLine(out ReadOnlySpan<byte> line)
     {
@@ -45,6 +57,7 @@ internal sealed class SingerLineReader : IDisposable
             if (newline >= 0)
             {
                 var end = scanFrom + newline;
+                LineOffset = _start;
                 line = Trim(_buffer.AsSpan(_start, end - _start));
                 _start = end + 1;
                 LineNumber++;
@@ -55,6 +68,7 @@ internal sealed class SingerLineReader : IDisposable
             {
                 if (_start < _end)
                 {
+                    LineOffset = _start;
                     line = Trim(_buffer.AsSpan(_start, _end - _start));
                     _start = _end;
                     LineNumber++;
@@ -76,21 +90,37 @@ internal sealed class SingerLineReader : IDisposable
 
     private void Fill()
     {
-        // Move the partial line to the front, growing the buffer when one line fills it.
-        if (_start > 0)
-        {
-            _buffer.AsSpan(_start, _end - _start).CopyTo(_buffer);
-            _end -= _start;
-            _start = 0;
-        }
+        // Room is made only when the buffer is full: the unread bytes (a partial line) move to the front of the same
+        // buffer, or of a new one (the consumer's, or a bigger one when a single line fills it).
         if (_end == _buffer.Length)
         {
-            if (_buffer.Length >= MaxLineBytes)
-                throw new SingerProtocolException(LineNumber + 1, $"line is longer than {MaxLineBytes / (1024 * 1024)} MB; refusing to buffer it (binary or runaway output?)");
-            var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)_buffer.Length * 2, MaxLineBytes));
-            _buffer.AsSpan(0, _end).CopyTo(bigger);
-            ArrayPool<byte>.Shared.Return(_buffer);
-            _buffer = bigger;
+            var size = _buffer.Length;
+            if (_start == 0)
+            {
+                if (_buffer.Length >= MaxLineBytes)
+                    throw new SingerProtocolException(LineNumber + 1, $"line is longer than {MaxLineBytes / (1024 * 1024)} MB; refusing to buffer it (binary or runaway output?)");
+                size = (int)Math.Min((long)_buffer.Length * 2, MaxLineBytes);
+            }
+            var unread = _buffer.AsSpan(_start, _end - _start);
+            if (ExchangeFullBuffer is { } exchange)
+            {
+                var fresh = exchange(_buffer, size);
+                unread.CopyTo(fresh);
+                _buffer = fresh;
+            }
+            else if (size == _buffer.Length)
+            {
+                unread.CopyTo(_buffer);
+            }
+            else
+            {
+                var bigger = ArrayPool<byte>.Shared.Rent(size);
+                unread.CopyTo(bigger);
+                ArrayPool<byte>.Shared.Return(_buffer);
+                _buffer = bigger;
+            }
+            _end -= _start;
+            _start = 0;
         }
         var n = _input.Read(_buffer, _end, _buffer.Length - _end);
         if (n == 0) _eof = true;

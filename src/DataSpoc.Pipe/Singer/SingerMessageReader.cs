@@ -16,9 +16,41 @@ internal interface ISingerHandler
     /// line with <see cref="SingerMessageReader.IsCompleteAfterRecord"/>.
     /// </summary>
     bool TryOnCanonicalRecord(ReadOnlySpan<byte> streamUtf8, ReadOnlySpan<byte> rawLine, int recordStart, long line) => false;
+    /// <summary>
+    /// A parsing lane's run of RECORD lines, in input order. A handler may take them in one loop; each line must end up
+    /// handled as <paramref name="reader"/>'s <see cref="SingerMessageReader.DispatchLine"/> would handle it.
+    /// </summary>
+    void OnRecordLines(in RecordLines lines, SingerMessageReader reader)
+    {
+        for (var i = 0; i < lines.Count; i++) reader.DispatchLine(lines[i], lines.LineNumber(i), lines.Unterminated(i));
+    }
     void OnState(JsonElement value, long line);
     void OnActivateVersion(string stream, long version, long line);
     void OnUnknown(string type, long line);
+}
+
+/// <summary>Lines of one buffer, each with its line number; the last one may lack its newline (the input ended).</summary>
+internal readonly ref struct RecordLines
+{
+    private readonly byte[] _buffer;
+    private readonly ReadOnlySpan<int> _starts;
+    private readonly ReadOnlySpan<int> _lengths;
+    private readonly ReadOnlySpan<long> _lineNumbers;
+    private readonly bool _lastUnterminated;
+
+    public RecordLines(byte[] buffer, ReadOnlySpan<int> starts, ReadOnlySpan<int> lengths, ReadOnlySpan<long> lineNumbers, bool lastUnterminated)
+    {
+        _buffer = buffer;
+        _starts = starts;
+        _lengths = lengths;
+        _lineNumbers = lineNumbers;
+        _lastUnterminated = lastUnterminated;
+    }
+
+    public int Count => _starts.Length;
+    public ReadOnlySpan<byte> this[int i] => _buffer.AsSpan(_starts[i], _lengths[i]);
+    public long LineNumber(int i) => _lineNumbers[i];
+    public bool Unterminated(int i) => _lastUnterminated && i == _starts.Length - 1;
 }
 
 /// <summary>
@@ -46,6 +78,9 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
             DispatchLine(line, lines.LineNumber, lines.LastLineUnterminated);
         }
     }
+
+    /// <summary>Hands a run of RECORD lines to the handler, which may take them in one loop (a parsing lane does).</summary>
+    public void DispatchRecordLines(in RecordLines lines) => handler.OnRecordLines(lines, this);
 
     /// <summary>Parses one line and hands its message to the handler; blank lines are skipped.</summary>
     public void DispatchLine(ReadOnlySpan<byte> line, long lineNumber, bool unterminated)
@@ -136,7 +171,7 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
     }
 
     /// <summary>Matches <c>{"type": "RECORD", "stream": "name", "record": {</c> with any JSON whitespace between tokens.</summary>
-    private static bool TryCanonicalEnvelope(ReadOnlySpan<byte> line, out ReadOnlySpan<byte> stream, out int recordStart)
+    internal static bool TryCanonicalEnvelope(ReadOnlySpan<byte> line, out ReadOnlySpan<byte> stream, out int recordStart)
     {
         stream = default;
         recordStart = 0;

@@ -144,8 +144,13 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             for (var i = 0; i < lines.Count; i++)
             {
                 var line = lines[i];
-                if (ingest._canonicalScan && SingerMessageReader.TryCanonicalEnvelope(line, out var stream, out var recordStart))
+                var recordStart = -1;
+                // Another record of the stream before it, written compactly: its envelope is one comparison.
+                if (state is not null && state.CompactRecordPrefix.Length > 0 && line.StartsWith(state.CompactRecordPrefix))
+                    recordStart = state.CompactRecordPrefix.Length;
+                else if (ingest._canonicalScan && SingerMessageReader.TryCanonicalEnvelope(line, out var stream, out var start))
                 {
+                    recordStart = start;
                     if (state is null || !stream.SequenceEqual(state.NameUtf8))
                     {
                         if (state is not null) state.CountRecords(index, counted);
@@ -159,15 +164,15 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                             shredder = writer.Shredders[index];
                         }
                     }
-                    if (state is not null)
+                }
+                if (recordStart >= 0 && state is not null)
+                {
+                    batch ??= writer!.BatchFor(index, ingest._defaultPartition);
+                    if (TryShred(shredder!, batch, line, recordStart))
                     {
-                        batch ??= writer!.BatchFor(index, ingest._defaultPartition);
-                        if (TryShred(shredder!, batch, line, recordStart))
-                        {
-                            counted++;
-                            if (writer!.RowAdded(index, ingest._defaultPartition, batch)) batch = null;
-                            continue;
-                        }
+                        counted++;
+                        if (writer!.RowAdded(index, ingest._defaultPartition, batch)) batch = null;
+                        continue;
                     }
                 }
                 // The message reader's path may write to any batch and does its own counting.
@@ -182,7 +187,9 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         {
             batch.Mark();
             var end = recordStart;
-            if (shredder.TryShredCanonical(batch, rawLine, ref end) && SingerMessageReader.IsCompleteAfterRecord(rawLine, end)) return true;
+            if (shredder.TryShredCanonical(batch, rawLine, ref end)
+                && ((end == rawLine.Length - 1 && rawLine[end] == '}') || SingerMessageReader.IsCompleteAfterRecord(rawLine, end)))
+                return true;
             batch.RollbackToMark();
             return false;
         }

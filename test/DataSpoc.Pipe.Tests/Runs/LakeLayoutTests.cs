@@ -156,6 +156,28 @@ public class LakeLayoutTests
     }
 
     [Fact]
+    public async Task Free_text_columns_are_written_without_min_max_statistics_and_short_distinct_strings_keep_theirs()
+    {
+        using var lake = new TempLake();
+        var file = lake.WriteSinger("notes.singer",
+        [
+            """{"type":"SCHEMA","stream":"notes","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"code":{"type":"string"},"tier":{"type":"string"},"note":{"type":["null","string"]}}}}""",
+            .. Enumerable.Range(1, 3000).Select(i =>
+                $$$"""{"type":"RECORD","stream":"notes","record":{"id":{{{i}}},"code":"C-{{{i:D6}}}","tier":"{{{(i % 2 == 0 ? "gold" : "basic")}}}","note":"{{{$"note {i}: " + new string((char)('a' + i % 26), 80)}}}"}}"""),
+        ]);
+        Assert.True((await TempLake.RunAsync(lake.Pipeline("notes", file))).Succeeded);
+
+        var stats = lake.Query("select path_in_schema, min(stats_min_value), max(stats_max_value) from parquet_metadata('{lake}/raw/test/notes/*/*.parquet') group by all order by 1")
+            .ToDictionary(r => r[0]!, r => (Min: r[1], Max: r[2]));
+        Assert.Equal(("C-000001", "C-003000"), stats["code"]);
+        Assert.Equal(("basic", "gold"), stats["tier"]);
+        Assert.Equal(("1", "3000"), stats["id"]);
+        Assert.Equal((null, null), stats["note"]);
+        Assert.Equal([["3000", "note 7: " + new string('h', 80)]], lake.Query(
+            "select count(*), any_value(note) filter (where id = 7) from read_parquet('{lake}/raw/test/notes/*/*.parquet')"));
+    }
+
+    [Fact]
     public async Task A_schema_change_mid_stream_writes_the_old_rows_under_the_old_schema_first()
     {
         using var lake = new TempLake();

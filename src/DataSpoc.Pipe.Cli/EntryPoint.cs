@@ -17,7 +17,7 @@ internal static class EntryPoint
             Console.Out.WriteLine("dataspoc-pipe " + ToolVersion.Current);
             return ExitCodes.Success;
         }
-        if (args is ["run", ..]) PipelineRunner.PrepareEncoder();
+        using var encoder = args is ["run", ..] ? PipelineRunner.PrepareEncoder() : null;
         var debug = args.Contains("--debug") || Environment.GetEnvironmentVariable("DATASPOC_PIPE_DEBUG") is "1" or "true";
         args = args.Where(a => a != "--debug").ToArray();
 

@@ -25,9 +25,10 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     /// Starts loading the Parquet encoder (a large native library) in the background and returns at once. A front end
     /// calls it as soon as it knows a run is coming: the load then overlaps with parsing the command line and the
     /// pipeline's YAML, instead of holding the dynamic loader's lock (which every new thread and native library load
-    /// waits for) while the run starts its threads and its tap.
+    /// waits for) while the run starts its threads and its tap. Dispose the result before the process may exit (which
+    /// waits for the load, if it is still going on: a process must not exit in the middle of it).
     /// </summary>
-    public static void PrepareEncoder() => ParquetWarmUp.Start();
+    public static IDisposable PrepareEncoder() => ParquetWarmUp.Start();
 
     /// <summary>
     /// Runs <paramref name="pipeline"/> once. Returns the run's log (status success or failure); throws only when the run
@@ -35,7 +36,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     /// </summary>
     public async Task<RunResult> RunAsync(PipelineDefinition pipeline, RunOptions options, CancellationToken cancellationToken)
     {
-        ParquetWarmUp.Start();
+        using var encoder = ParquetWarmUp.Start();
         var startedAt = _time.GetUtcNow();
         // Log keys carry the start second only; leading with the millisecond (3 hex digits) keeps "the latest log is the
         // greatest file name" true for two runs started in the same second.

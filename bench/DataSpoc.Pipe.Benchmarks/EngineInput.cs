@@ -25,12 +25,18 @@ public sealed class EngineInput
 
     internal SingerLineReader Lines() => new(new MemoryStream(Bytes, writable: false));
 
+    /// <summary>Reads the whole input into <paramref name="handler"/> as a run does with one parsing lane.</summary>
+    internal void ReadInto(ISingerHandler handler)
+    {
+        using var lines = Lines();
+        new ParallelSingerReader([handler], handler).ReadAll(lines, CancellationToken.None);
+    }
+
     /// <summary>Every record shredded into one batch (what the encoder gets).</summary>
     internal ColumnBatch ShredAll()
     {
         var handler = new ShreddingHandler(Schema, int.MaxValue);
-        using var lines = Lines();
-        new SingerMessageReader(handler).ReadAll(lines, CancellationToken.None);
+        ReadInto(handler);
         return handler.Batch;
     }
 }
@@ -59,19 +65,25 @@ internal sealed class ShreddingHandler(ColumnSchema schema, int batchRows, bool 
     private readonly RecordShredder _shredder = new();
     public ColumnBatch Batch { get; } = new(schema);
     public long Records;
-    public bool TryOnCanonicalRecord(ReadOnlySpan<byte> streamUtf8, ReadOnlySpan<byte> rawLine, int recordStart, long line)
+    public void OnRecordLines(in RecordLines lines, SingerMessageReader reader)
     {
-        if (!canonical) return false;
-        if (Batch.Rows == batchRows) Batch.Clear();
-        Batch.Mark();
-        var end = recordStart;
-        if (!_shredder.TryShredCanonical(Batch, rawLine, ref end) || !SingerMessageReader.IsCompleteAfterRecord(rawLine, end))
+        for (var i = 0; i < lines.Count; i++)
         {
-            Batch.RollbackToMark();
-            return false;
+            var line = lines[i];
+            if (canonical && SingerMessageReader.TryCanonicalEnvelope(line, out _, out var recordStart))
+            {
+                if (Batch.Rows == batchRows) Batch.Clear();
+                Batch.Mark();
+                var end = recordStart;
+                if (_shredder.TryShredCanonical(Batch, line, ref end) && SingerMessageReader.IsCompleteAfterRecord(line, end))
+                {
+                    Records++;
+                    continue;
+                }
+                Batch.RollbackToMark();
+            }
+            reader.DispatchLine(line, lines.LineNumber(i), lines.Unterminated(i));
         }
-        Records++;
-        return true;
     }
     public void OnSchema(string stream, JsonElement schema, IReadOnlyList<string> keyProperties, long line) { }
     public void OnRecord(ReadOnlySpan<byte> streamUtf8, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line)

@@ -32,8 +32,7 @@ public class EngineStageBenchmarks
     public long SingerMessageParsing()
     {
         var handler = new SkippingHandler();
-        using var lines = _input.Lines();
-        new SingerMessageReader(handler).ReadAll(lines, CancellationToken.None);
+        _input.ReadInto(handler);
         return handler.Records;
     }
 
@@ -41,8 +40,7 @@ public class EngineStageBenchmarks
     public long TokenizerParsingAndColumnBuffering()
     {
         var handler = new ShreddingHandler(_input.Schema, 256 * 1024, canonical: false);
-        using var lines = _input.Lines();
-        new SingerMessageReader(handler).ReadAll(lines, CancellationToken.None);
+        _input.ReadInto(handler);
         return handler.Records;
     }
 
@@ -51,8 +49,7 @@ public class EngineStageBenchmarks
     public long CanonicalParsingAndColumnBuffering()
     {
         var handler = new ShreddingHandler(_input.Schema, 256 * 1024);
-        using var lines = _input.Lines();
-        new SingerMessageReader(handler).ReadAll(lines, CancellationToken.None);
+        _input.ReadInto(handler);
         return handler.Records;
     }
 }

@@ -20,8 +20,7 @@ if (stage == "shred")
     var handler = new ShreddingHandler(input.Schema, 65_536);
     pass = () =>
     {
-        using var lines = input.Lines();
-        new SingerMessageReader(handler).ReadAll(lines, CancellationToken.None);
+        input.ReadInto(handler);
     };
 }
 else

@@ -89,12 +89,9 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         foreach (var lane in Lanes) ((Lane)lane).Forget(state);
     }
 
-    /// <summary>RECORDs reach the lanes; only the single-lane reader would send one here.</summary>
+    /// <summary>RECORDs reach the lanes; only one in an unusual spelling (e.g. "stream" before "type") comes here.</summary>
     public void OnRecord(ReadOnlySpan<byte> streamUtf8, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line) =>
         Lanes[0].OnRecord(streamUtf8, ref record, rawLine, line);
-
-    public bool TryOnCanonicalRecord(ReadOnlySpan<byte> streamUtf8, ReadOnlySpan<byte> rawLine, int recordStart, long line) =>
-        Lanes[0].TryOnCanonicalRecord(streamUtf8, rawLine, recordStart, line);
 
     /// <summary>A parsing lane: its own shredders and batches (through the table writers), its own stream cache.</summary>
     private sealed class Lane(RunIngest ingest, int index) : ISingerHandler
@@ -113,26 +110,10 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         public void OnUnknown(string type, long line) => ingest.OnUnknown(type, line);
 
         /// <summary>
-        /// The fast path for the usual case: a selected stream, no transforms, no partition column. Anything the
-        /// canonical scan cannot take is rolled back and left to <see cref="OnRecord"/>, which reports what is wrong.
-        /// </summary>
-        public bool TryOnCanonicalRecord(ReadOnlySpan<byte> streamUtf8, ReadOnlySpan<byte> rawLine, int recordStart, long line)
-        {
-            if (!ingest._canonicalScan) return false;
-            var state = Resolve(streamUtf8);
-            if (state is null || !state.Selected) return false;
-            var writer = state.Writer!;
-            var batch = writer.BatchFor(index, ingest._defaultPartition);
-            if (!TryShred(writer.Shredders[index], batch, rawLine, recordStart)) return false;
-            state.CountRecord(index);
-            writer.RowAdded(index, ingest._defaultPartition, batch);
-            return true;
-        }
-
-        /// <summary>
-        /// A chunk of RECORD lines in one loop: what <see cref="TryOnCanonicalRecord"/> does per record, with the stream,
-        /// its batch and the record count kept across records of the same stream. Lines the canonical scan cannot
-        /// take go through the message reader, one by one.
+        /// A chunk of RECORD lines in one loop, the fast path for the usual case (a selected stream, no transforms, no
+        /// partition column): records in the canonical shape are scanned straight into their stream's batch, with the
+        /// stream, the batch and the record count kept across records of the same stream. Anything the scan cannot
+        /// take is rolled back and goes through the message reader to <see cref="OnRecord"/>, which reports what is wrong.
         /// </summary>
         public void OnRecordLines(in RecordLines lines, SingerMessageReader reader)
         {

@@ -1,10 +1,10 @@
 namespace DataSpoc.Pipe.Singer;
 
 /// <summary>
-/// Reads a Singer stream with several parsing lanes: RECORD lines are copied into chunks that lanes parse and
-/// shred in parallel (each lane with its own handler and batches); any other message (SCHEMA, STATE,
+/// Reads a Singer stream with parsing lanes: runs of RECORD lines are handed, as chunks, to lanes that parse and shred
+/// them in parallel (each lane with its own handler and batches); any other message (SCHEMA, STATE,
 /// ACTIVATE_VERSION…) is a barrier: every lane finishes first, then it is handled alone, so message order holds.
-/// With one lane this is the plain sequential reader.
+/// With one lane, chunks are parsed on the reading thread.
 /// </summary>
 internal sealed class ParallelSingerReader(IReadOnlyList<ISingerHandler> lanes, ISingerHandler control)
 {
@@ -13,11 +13,6 @@ internal sealed class ParallelSingerReader(IReadOnlyList<ISingerHandler> lanes, 
 
     public void ReadAll(SingerLineReader lines, CancellationToken cancellationToken)
     {
-        if (lanes.Count == 1)
-        {
-            new SingerMessageReader(lanes[0]).ReadAll(lines, cancellationToken);
-            return;
-        }
         var readers = lanes.Select(h => new SingerMessageReader(h)).ToArray();
         var controlReader = new SingerMessageReader(control);
         var running = new Task?[lanes.Count];
@@ -96,6 +91,12 @@ internal sealed class ParallelSingerReader(IReadOnlyList<ISingerHandler> lanes, 
         void Dispatch(Chunk chunk)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            if (running.Length == 1)
+            {
+                try { chunk.Parse(readers[0]); }
+                finally { Recycle(chunk); }
+                return;
+            }
             while (true)
             {
                 for (var i = 0; i < running.Length; i++)

@@ -10,15 +10,10 @@ internal interface ISingerHandler
     /// <summary><paramref name="record"/> is positioned on the record's StartObject; <paramref name="rawLine"/> is the whole message.</summary>
     void OnRecord(ReadOnlySpan<byte> streamUtf8, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line);
     /// <summary>
-    /// A RECORD in the canonical shape (see <see cref="SingerMessageReader"/>): its record object starts at
-    /// <paramref name="recordStart"/> of <paramref name="rawLine"/>. Returns false, with nothing changed, when it should
-    /// take the tokenizer path (<see cref="OnRecord"/>) instead; a handler that returns true has checked the rest of the
-    /// line with <see cref="SingerMessageReader.IsCompleteAfterRecord"/>.
-    /// </summary>
-    bool TryOnCanonicalRecord(ReadOnlySpan<byte> streamUtf8, ReadOnlySpan<byte> rawLine, int recordStart, long line) => false;
-    /// <summary>
-    /// A parsing lane's run of RECORD lines, in input order. A handler may take them in one loop; each line must end up
-    /// handled as <paramref name="reader"/>'s <see cref="SingerMessageReader.DispatchLine"/> would handle it.
+    /// A parsing lane's run of RECORD lines, in input order. A handler may take them in one loop, scanning records in the
+    /// canonical shape directly (<see cref="SingerMessageReader.TryCanonicalEnvelope"/>, then checking the rest of the line
+    /// with <see cref="SingerMessageReader.IsCompleteAfterRecord"/>); each line it does not take must go to
+    /// <paramref name="reader"/>'s <see cref="SingerMessageReader.DispatchLine"/>.
     /// </summary>
     void OnRecordLines(in RecordLines lines, SingerMessageReader reader)
     {
@@ -54,10 +49,11 @@ internal readonly ref struct RecordLines
 }
 
 /// <summary>
-/// Reads Singer messages line by line and hands them to a handler. RECORD lines, the hot path, are first offered in
-/// their canonical shape (<c>{"type": "RECORD", "stream": "…", "record": {…}…}</c> in that order, no escapes in
-/// "stream") for the handler to scan directly; otherwise they are read with a single <see cref="Utf8JsonReader"/> pass
-/// and no allocation. The rare SCHEMA/STATE lines use <see cref="JsonDocument"/>.
+/// Reads Singer messages line by line and hands them to a handler. RECORD lines arrive in runs
+/// (<see cref="DispatchRecordLines"/>), which a handler may scan directly when they have the canonical shape
+/// (<c>{"type": "RECORD", "stream": "…", "record": {…}…}</c> in that order, no escapes in "stream"); any other line is
+/// read with a single <see cref="Utf8JsonReader"/> pass and no allocation. The rare SCHEMA/STATE lines use
+/// <see cref="JsonDocument"/>.
 /// Anything that breaks the protocol throws <see cref="SingerProtocolException"/> naming the line.
 /// </summary>
 internal sealed class SingerMessageReader(ISingerHandler handler)
@@ -109,9 +105,6 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
 
     private void Dispatch(ReadOnlySpan<byte> line, long lineNumber)
     {
-        if (TryCanonicalEnvelope(line, out var canonicalStream, out var canonicalRecord)
-            && handler.TryOnCanonicalRecord(canonicalStream, line, canonicalRecord, lineNumber))
-            return;
         var r = new Utf8JsonReader(line, Options);
         if (!r.Read() || r.TokenType != JsonTokenType.StartObject)
             throw new SingerProtocolException(lineNumber, "a Singer message must be a JSON object");

@@ -186,6 +186,17 @@ internal sealed class ColumnBatch
         }
     }
 
+    /// <summary>Undoes the levels and values of a row that was not finished (<see cref="Rows"/> not counted yet); flat batches only.</summary>
+    public void UndoUnfinishedRow()
+    {
+        foreach (var c in Columns)
+        {
+            if (c.Levels <= Rows) continue;
+            var values = c.Values - (c.Def[Rows] == c.Leaf.DefLevel ? 1 : 0);
+            c.Truncate(Rows, values, c.Offsets.Length > 0 ? c.Offsets[values] : 0);
+        }
+    }
+
     public void RollbackToMark()
     {
         Rows = _markedRows;

@@ -62,6 +62,13 @@ internal sealed class StructNode(string name, bool nullable, List<SchemaNode> ch
     public SchemaNode[] ChildArray { get; } = [.. children];
     /// <summary>Each child's compact key, in child order (see <see cref="CompactKey"/>).</summary>
     public CompactKey[] CompactKeys { get; } = [.. children.Select(c => new CompactKey(c.CompactKeyUtf8))];
+    /// <summary>
+    /// The children when every one is a leaf the canonical scan reads itself (no nested object, list, JSON or decimal
+    /// value); else null. Their columns are the first ones, in child order, when this is the root.
+    /// </summary>
+    public LeafNode[]? FlatLeaves { get; } = children.All(c => c is LeafNode { Kind: not (LeafKind.Json or LeafKind.Decimal) })
+        ? [.. children.Cast<LeafNode>()]
+        : null;
     private Dictionary<string, int>? _index;
 
     public int IndexOf(string name)

@@ -174,6 +174,18 @@ internal sealed class ColumnBatch
         if (!_flat) MarkEveryColumn();
     }
 
+    /// <summary>Cuts every column of a batch without lists back to <paramref name="rows"/> rows (one level each).</summary>
+    private void TruncateFlatColumns(int rows)
+    {
+        // A column the record reached got one level more than the rows, and a value too if that level is its own.
+        foreach (var c in Columns)
+        {
+            if (c.Levels <= rows) continue;
+            var values = c.Values - (c.Def[rows] == c.Leaf.DefLevel ? 1 : 0);
+            c.Truncate(rows, values, c.Offsets.Length > 0 ? c.Offsets[values] : 0);
+        }
+    }
+
     private void MarkEveryColumn()
     {
         var m = _marks;
@@ -187,28 +199,14 @@ internal sealed class ColumnBatch
     }
 
     /// <summary>Undoes the levels and values of a row that was not finished (<see cref="Rows"/> not counted yet); flat batches only.</summary>
-    public void UndoUnfinishedRow()
-    {
-        foreach (var c in Columns)
-        {
-            if (c.Levels <= Rows) continue;
-            var values = c.Values - (c.Def[Rows] == c.Leaf.DefLevel ? 1 : 0);
-            c.Truncate(Rows, values, c.Offsets.Length > 0 ? c.Offsets[values] : 0);
-        }
-    }
+    public void UndoUnfinishedRow() => TruncateFlatColumns(Rows);
 
     public void RollbackToMark()
     {
         Rows = _markedRows;
         if (_flat)
         {
-            // A column the record reached got one level more than the marked rows, and a value too if that level is its own.
-            foreach (var c in Columns)
-            {
-                if (c.Levels <= _markedRows) continue;
-                var values = c.Values - (c.Def[_markedRows] == c.Leaf.DefLevel ? 1 : 0);
-                c.Truncate(_markedRows, values, c.Offsets.Length > 0 ? c.Offsets[values] : 0);
-            }
+            TruncateFlatColumns(_markedRows);
             return;
         }
         var m = _marks;

@@ -67,17 +67,7 @@ internal sealed partial class RecordShredder
                 if ((uint)i >= (uint)leaves.Length || (uint)p >= (uint)json.Length || json[p] != '"') return false;
                 p++;
                 if (keys[i].IsAt(json, p)) p += keys[i].Length;
-                else
-                {
-                    // `"name": value`, as Python's json.dumps writes it.
-                    var name = leaves[i].NameUtf8;
-                    var end = p + name.Length;
-                    if (end >= json.Length || json[end] != '"' || !json.Slice(p, name.Length).SequenceEqual(name)) return false;
-                    p = end + 1;
-                    SkipSpace(json, ref p);
-                    if ((uint)p >= (uint)json.Length || json[p] != ':') return false;
-                    p++;
-                }
+                else if (!TryKey(leaves[i].NameUtf8, json, ref p) || !TryColon(json, ref p)) return false; // `"name": value`, as Python writes it
                 SkipSpace(json, ref p);
                 if ((uint)p >= (uint)json.Length) return false;
                 var leaf = leaves[i];
@@ -90,12 +80,8 @@ internal sealed partial class RecordShredder
                 }
                 else if (!TryLeaf(column, leaf, json, ref p, 0)) return false;
                 i++;
-                SkipSpace(json, ref p);
-                if ((uint)p >= (uint)json.Length) return false;
-                var c = json[p++];
-                if (c == '}') break;
-                if (c != ',') return false;
-                SkipSpace(json, ref p);
+                if (!TryAfterValue(json, ref p, out var more)) return false;
+                if (!more) break;
             }
         }
         for (; i < leaves.Length; i++) columns[i].AddNull(0, 0);
@@ -129,20 +115,14 @@ internal sealed partial class RecordShredder
                 {
                     index = MatchKey(children, expected, json, ref p);
                     if (index < 0 || seen.Has(index)) return false; // an undeclared or repeated property: the tokenizer counts or reports it
-                    SkipSpace(json, ref p);
-                    if ((uint)p >= (uint)json.Length || json[p] != ':') return false;
-                    p++;
+                    if (!TryColon(json, ref p)) return false;
                 }
                 SkipSpace(json, ref p);
                 if (!TryNode(batch, children[index], json, ref p, def, rep)) return false;
                 seen.Add(index);
                 expected = index + 1;
-                SkipSpace(json, ref p);
-                if ((uint)p >= (uint)json.Length) return false;
-                var c = json[p++];
-                if (c == '}') break;
-                if (c != ',') return false;
-                SkipSpace(json, ref p);
+                if (!TryAfterValue(json, ref p, out var more)) return false;
+                if (!more) break;
             }
         }
         if (!seen.HasAll(children.Length))
@@ -181,17 +161,46 @@ internal sealed partial class RecordShredder
     private static int MatchKey(SchemaNode[] children, int expected, ReadOnlySpan<byte> json, ref int p)
     {
         // Taps write properties in schema order almost always: try the next expected one first.
-        if (expected < children.Length)
-        {
-            var name = children[expected].NameUtf8;
-            var end = p + name.Length;
-            if (end < json.Length && json[end] == '"' && json.Slice(p, name.Length).SequenceEqual(name))
-            {
-                p = end + 1;
-                return expected;
-            }
-        }
+        if (expected < children.Length && TryKey(children[expected].NameUtf8, json, ref p)) return expected;
         return FindKey(children, json, ref p);
+    }
+
+    /// <summary>Whether the key at <paramref name="p"/> (just after its opening quote) is <paramref name="name"/>, unescaped; if so moves past its closing quote.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryKey(byte[] name, ReadOnlySpan<byte> json, ref int p)
+    {
+        var end = p + name.Length;
+        if (end >= json.Length || json[end] != '"' || !json.Slice(p, name.Length).SequenceEqual(name)) return false;
+        p = end + 1;
+        return true;
+    }
+
+    /// <summary>Moves past the ':' after a key (and the spaces before it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryColon(ReadOnlySpan<byte> json, ref int p)
+    {
+        SkipSpace(json, ref p);
+        if ((uint)p >= (uint)json.Length || json[p] != ':') return false;
+        p++;
+        return true;
+    }
+
+    /// <summary>
+    /// After a property's value: moves past the ',' before the next property (<paramref name="more"/>) or the object's
+    /// closing '}'; false on anything else.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryAfterValue(ReadOnlySpan<byte> json, ref int p, out bool more)
+    {
+        more = false;
+        SkipSpace(json, ref p);
+        if ((uint)p >= (uint)json.Length) return false;
+        var c = json[p++];
+        if (c == '}') return true;
+        if (c != ',') return false;
+        SkipSpace(json, ref p);
+        more = true;
+        return true;
     }
 
     private static int FindKey(SchemaNode[] children, ReadOnlySpan<byte> json, ref int p)

@@ -12,15 +12,19 @@ namespace DataSpoc.Pipe.Tests.Parquet;
 /// </summary>
 public class CanonicalShreddingTests
 {
-    internal const string SchemaJson = """
-        {"type":"object","properties":{
+    /// <summary>The scalar properties both test schemas declare.</summary>
+    private const string ScalarProperties = """
           "id":{"type":"integer"},
           "price":{"type":["null","number"]},
           "ok":{"type":["null","boolean"]},
           "label":{"type":["null","string"]},
           "ts":{"type":["null","string"],"format":"date-time"},
           "day":{"type":["null","string"],"format":"date"},
-          "clock":{"type":["null","string"],"format":"time"},
+          "clock":{"type":["null","string"],"format":"time"}
+        """;
+
+    internal const string SchemaJson = """{"type":"object","properties":{""" + ScalarProperties + """
+        ,
           "customer":{"type":["null","object"],"properties":{"name":{"type":["null","string"]},"geo":{"type":["null","object"],"properties":{"lat":{"type":["null","number"]}}}}},
           "scores":{"type":["null","array"],"items":{"type":"integer"}},
           "lines":{"type":["null","array"],"items":{"type":"object","properties":{"sku":{"type":"string"},"qty":{"type":["null","integer"]}}}},
@@ -95,17 +99,7 @@ public class CanonicalShreddingTests
     ];
 
     /// <summary>Scalar properties only: records of this schema go through the flat loop first.</summary>
-    internal const string FlatSchemaJson = """
-        {"type":"object","properties":{
-          "id":{"type":"integer"},
-          "price":{"type":["null","number"]},
-          "ok":{"type":["null","boolean"]},
-          "label":{"type":["null","string"]},
-          "ts":{"type":["null","string"],"format":"date-time"},
-          "day":{"type":["null","string"],"format":"date"},
-          "clock":{"type":["null","string"],"format":"time"}
-        }}
-        """;
+    internal const string FlatSchemaJson = """{"type":"object","properties":{""" + ScalarProperties + "}}";
 
     /// <summary>
     /// Flat records the canonical scan takes: in schema order through the flat loop, the others through the general

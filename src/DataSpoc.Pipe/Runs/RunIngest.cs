@@ -122,16 +122,20 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             RecordShredder? shredder = null;
             ColumnBatch? batch = null;
             long counted = 0;
+            // The envelope of the last record taken, as its tap wrote it, up to the record object (compact or spaced:
+            // `{"type": "RECORD", "stream": "orders", "record": `); it decides on its own that a line is a RECORD of that stream.
+            ReadOnlySpan<byte> envelope = default;
             for (var i = 0; i < lines.Count; i++)
             {
                 var line = lines[i];
                 var recordStart = -1;
-                // Another record of the stream before it, written compactly: its envelope is one comparison.
-                if (state is not null && state.CompactRecordPrefix.Length > 0 && line.StartsWith(state.CompactRecordPrefix))
-                    recordStart = state.CompactRecordPrefix.Length;
+                // Another record of the stream before it, its envelope written the same way: one comparison.
+                if (state is not null && envelope.Length > 0 && line.StartsWith(envelope))
+                    recordStart = envelope.Length;
                 else if (ingest._canonicalScan && SingerMessageReader.TryCanonicalEnvelope(line, out var stream, out var start))
                 {
                     recordStart = start;
+                    envelope = line[..start];
                     if (state is null || !stream.SequenceEqual(state.NameUtf8))
                     {
                         if (state is not null) state.CountRecords(index, counted);

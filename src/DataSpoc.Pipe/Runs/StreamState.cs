@@ -24,11 +24,6 @@ internal sealed class StreamState(string name, string table, int lanes)
 
     public string Name { get; } = name;
     public byte[] NameUtf8 { get; } = System.Text.Encoding.UTF8.GetBytes(name);
-    /// <summary>
-    /// How a compact RECORD of this stream starts, up to its record object: <c>{"type":"RECORD","stream":"name","record":</c>.
-    /// Empty when the name would need escaping in JSON.
-    /// </summary>
-    public byte[] CompactRecordPrefix { get; } = name.Any(c => c is '"' or '\\' or < ' ') ? [] : System.Text.Encoding.UTF8.GetBytes($"{{\"type\":\"RECORD\",\"stream\":\"{name}\",\"record\":");
     /// <summary>The stream's <c>&lt;table&gt;</c> folder name.</summary>
     public string Table { get; } = table;
     public bool Selected { get; init; } = true;

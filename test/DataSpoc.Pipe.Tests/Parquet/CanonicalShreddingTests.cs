@@ -270,6 +270,43 @@ public class CanonicalShreddingTests
     }
 
     [Fact]
+    public async Task Envelopes_written_any_way_and_streams_with_similar_names_land_each_record_in_its_stream()
+    {
+        // The scan remembers the last record's envelope as written and takes the next line by one comparison with it.
+        // Spacing changing from line to line, a stream whose name is as long as another's (its record at the same
+        // place), one whose name extends another's, and extra spaces before the record object must still put every
+        // record in its own stream with its own values.
+        using var lake = new TempLake();
+        var file = lake.WriteSinger("envelopes.singer",
+            """{"type":"SCHEMA","stream":"a","schema":{"type":"object","properties":{"id":{"type":"integer"},"v":{"type":["null","string"]}}},"key_properties":["id"]}""",
+            """{"type":"SCHEMA","stream":"b","schema":{"type":"object","properties":{"id":{"type":"integer"},"v":{"type":["null","string"]}}},"key_properties":["id"]}""",
+            """{"type":"SCHEMA","stream":"aa","schema":{"type":"object","properties":{"id":{"type":"integer"},"v":{"type":["null","string"]}}},"key_properties":["id"]}""",
+            """{"type": "RECORD", "stream": "a", "record": {"id": 1, "v": "spaced"}}""",
+            """{"type": "RECORD", "stream": "a", "record": {"id": 2, "v": "spaced again"}}""",
+            """{"type":"RECORD","stream":"a","record":{"id":3,"v":"compact"}}""",
+            """{"type":"RECORD","stream":"b","record":{"id":10,"v":"b, the record where a's is"}}""",
+            """{"type":"RECORD","stream":"aa","record":{"id":4,"v":"longer name"}}""",
+            """{"type":"RECORD","stream":"a","record":{"id":5,"v":"back to a"}}""",
+            """{"type":"RECORD","stream":"a","record":   {"id":6,"v":"spaces before the record"}}""",
+            """{"type":"RECORD","stream":"a","record":{"id":7,"v":"after it"}}""",
+            """{"type": "RECORD", "stream": "aa", "record": {"id": 8, "v": "aa spaced"}, "version": 2}""",
+            """{"type": "RECORD", "stream": "aa", "record": {"v": "out of order", "id": 9}}""",
+            """{"type": "RECORD", "stream": "b", "record": {"id": 11, "v": "b spaced"}}""");
+        var result = await TempLake.RunAsync(lake.Pipeline("envelopes", file));
+        Assert.True(result.Succeeded, result.Log.Error);
+
+        Assert.Equal([["1", "spaced"], ["2", "spaced again"], ["3", "compact"], ["5", "back to a"], ["6", "spaces before the record"], ["7", "after it"]],
+            lake.Query("select id, v from read_parquet('{lake}/raw/test/a/*/*.parquet') order by id"));
+        Assert.Equal([["4", "longer name"], ["8", "aa spaced"], ["9", "out of order"]],
+            lake.Query("select id, v from read_parquet('{lake}/raw/test/aa/*/*.parquet') order by id"));
+        Assert.Equal([["10", "b, the record where a's is"], ["11", "b spaced"]],
+            lake.Query("select id, v from read_parquet('{lake}/raw/test/b/*/*.parquet') order by id"));
+        Assert.Equal(6, result.Log.Streams["a"].Records);
+        Assert.Equal(3, result.Log.Streams["aa"].Records);
+        Assert.Equal(2, result.Log.Streams["b"].Records);
+    }
+
+    [Fact]
     public async Task A_canonical_line_with_a_broken_tail_fails_naming_its_line()
     {
         using var lake = new TempLake();

@@ -276,11 +276,13 @@ public class CanonicalShreddingTests
         // Spacing changing from line to line, a stream whose name is as long as another's (its record at the same
         // place), one whose name extends another's, and extra spaces before the record object must still put every
         // record in its own stream with its own values.
+        static string SchemaOf(string stream) =>
+            """{"type":"SCHEMA","stream":"NAME","schema":{"type":"object","properties":{"id":{"type":"integer"},"v":{"type":["null","string"]}}},"key_properties":["id"]}""".Replace("NAME", stream);
         using var lake = new TempLake();
         var file = lake.WriteSinger("envelopes.singer",
-            """{"type":"SCHEMA","stream":"a","schema":{"type":"object","properties":{"id":{"type":"integer"},"v":{"type":["null","string"]}}},"key_properties":["id"]}""",
-            """{"type":"SCHEMA","stream":"b","schema":{"type":"object","properties":{"id":{"type":"integer"},"v":{"type":["null","string"]}}},"key_properties":["id"]}""",
-            """{"type":"SCHEMA","stream":"aa","schema":{"type":"object","properties":{"id":{"type":"integer"},"v":{"type":["null","string"]}}},"key_properties":["id"]}""",
+            SchemaOf("a"),
+            SchemaOf("b"),
+            SchemaOf("aa"),
             """{"type": "RECORD", "stream": "a", "record": {"id": 1, "v": "spaced"}}""",
             """{"type": "RECORD", "stream": "a", "record": {"id": 2, "v": "spaced again"}}""",
             """{"type":"RECORD","stream":"a","record":{"id":3,"v":"compact"}}""",

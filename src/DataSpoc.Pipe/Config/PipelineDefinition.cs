@@ -37,14 +37,41 @@ public sealed record SourceDefinition
     public JsonObject? InlineConfig { get; init; }
     /// <summary>The tap config file the user named (for messages and <c>validate</c>), whether or not it needed expansion.</summary>
     public string? ConfigFile { get; init; }
-    /// <summary>Selected streams; null selects everything the tap emits.</summary>
+    /// <summary>
+    /// Selected streams, by <c>stream</c> name or <c>tap_stream_id</c>, globs allowed (<c>public-*</c>); null selects every
+    /// stream of the tap's catalog (a tap that cannot discover then runs without a catalog).
+    /// </summary>
     public IReadOnlyList<string>? Streams { get; init; }
+    /// <summary>
+    /// How the catalog reaches the tap: <see cref="CatalogFlags.Auto"/> (from what its <c>--help</c>/<c>--about</c> lists),
+    /// <c>--catalog</c> or <c>--properties</c>.
+    /// </summary>
+    public string CatalogFlag { get; init; } = CatalogFlags.Auto;
+    /// <summary><c>source.replication</c>: per stream (name, id or glob), the replication method and key written into the catalog metadata.</summary>
+    public IReadOnlyDictionary<string, StreamReplication> Replication { get; init; } = new Dictionary<string, StreamReplication>();
+    /// <summary><c>source.select</c>: per stream (name, id or glob), the columns to extract; the stream's other properties are deselected.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> Select { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
     /// <summary>The <c>&lt;source&gt;</c> folder name in the lake; null derives it from the tap's executable name.</summary>
     public string? Name { get; init; }
     /// <summary>Kills the tap and fails the run when it runs longer than this.</summary>
     public TimeSpan? Timeout { get; init; }
     /// <summary>Kills the tap and fails the run when it prints nothing for this long.</summary>
     public TimeSpan? IdleTimeout { get; init; }
+}
+
+/// <summary>The flags a tap may take its catalog with (<c>source.catalog_flag</c>).</summary>
+public static class CatalogFlags
+{
+    public const string Auto = "auto";
+    public const string Catalog = "--catalog";
+    public const string Properties = "--properties";
+    public static readonly string[] Allowed = [Auto, Catalog, Properties];
+}
+
+/// <summary>One stream's entry of <c>source.replication</c>: Singer's <c>replication-method</c> and <c>replication-key</c>.</summary>
+public sealed record StreamReplication(string Method, string? Key)
+{
+    public static readonly string[] Methods = ["FULL_TABLE", "INCREMENTAL", "LOG_BASED"];
 }
 
 /// <summary>Where and how the Parquet files are written.</summary>

@@ -13,7 +13,8 @@ namespace DataSpoc.Pipe.Config;
 public sealed class PipelineLoader
 {
     private static readonly string[] TopKeys = ["source", "destination", "incremental", "schedule", "on_invalid_record", "transforms"];
-    private static readonly string[] SourceKeys = ["tap", "config", "streams", "name", "timeout", "idle_timeout"];
+    private static readonly string[] SourceKeys = ["tap", "config", "streams", "name", "timeout", "idle_timeout", "catalog_flag", "replication", "select"];
+    private static readonly string[] ReplicationKeys = ["method", "key"];
     private static readonly string[] DestinationKeys = ["bucket", "path", "compression", "partition_by", "max_file_rows", "max_file_mb", "storage_options"];
 
     private readonly PipeDefaults _defaults;
@@ -124,6 +125,9 @@ public sealed class PipelineLoader
         JsonObject? inline = null;
         List<string>? streams = null;
         TimeSpan? timeout = null, idle = null;
+        var catalogFlag = CatalogFlags.Auto;
+        var replication = new Dictionary<string, StreamReplication>(StringComparer.Ordinal);
+        var select = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
         foreach (var (key, path, value) in yaml.Entries(map, "source", SourceKeys))
         {
             switch (key)
@@ -152,6 +156,25 @@ public sealed class PipelineLoader
                     break;
                 case "timeout": timeout = yaml.OptionalDuration(value, path); break;
                 case "idle_timeout": idle = yaml.OptionalDuration(value, path); break;
+                case "catalog_flag":
+                    catalogFlag = yaml.OptionalString(value, path) ?? CatalogFlags.Auto;
+                    if (!CatalogFlags.Allowed.Contains(catalogFlag, StringComparer.Ordinal))
+                        throw yaml.Error(value, path, $"'{catalogFlag}' is not one of: {string.Join(", ", CatalogFlags.Allowed)}");
+                    break;
+                case "replication":
+                    if (YamlNodes.IsNull(value)) break;
+                    foreach (var (stream, streamPath, entry) in yaml.Entries(yaml.Mapping(value, path), path, null))
+                        replication[stream] = ParseReplication(yaml, yaml.Mapping(entry, streamPath), streamPath);
+                    break;
+                case "select":
+                    if (YamlNodes.IsNull(value)) break;
+                    foreach (var (stream, streamPath, entry) in yaml.Entries(yaml.Mapping(value, path), path, null))
+                    {
+                        var columns = yaml.OptionalStringList(entry, streamPath);
+                        if (columns is not { Count: > 0 }) throw yaml.Error(entry, streamPath, "list the columns to extract (at least one)");
+                        select[stream] = columns;
+                    }
+                    break;
             }
         }
         var tap = yaml.RequiredString(map, tapNode, "source.tap");
@@ -165,7 +188,27 @@ public sealed class PipelineLoader
             Name = name,
             Timeout = timeout,
             IdleTimeout = idle,
+            CatalogFlag = catalogFlag,
+            Replication = replication,
+            Select = select,
         };
+    }
+
+    private static StreamReplication ParseReplication(YamlNodes yaml, YamlMappingNode map, string path)
+    {
+        string? replicationKey = null;
+        YamlNode? methodNode = null;
+        foreach (var (key, keyPath, value) in yaml.Entries(map, path, ReplicationKeys))
+        {
+            if (key == "method") methodNode = value;
+            else replicationKey = yaml.OptionalString(value, keyPath);
+        }
+        var method = yaml.RequiredString(map, methodNode, path + ".method").ToUpperInvariant();
+        if (!StreamReplication.Methods.Contains(method, StringComparer.Ordinal))
+            throw yaml.Error(methodNode!, path + ".method", $"'{method}' is not one of: {string.Join(", ", StreamReplication.Methods)}");
+        if (method == "INCREMENTAL" && replicationKey is null)
+            throw yaml.Error(map, path + ".key", "INCREMENTAL replication needs the column that orders the rows (key: updated_at)");
+        return new StreamReplication(method, replicationKey);
     }
 
     private DestinationDefinition ParseDestination(YamlNodes yaml, YamlMappingNode map)

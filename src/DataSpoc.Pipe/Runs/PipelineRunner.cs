@@ -68,7 +68,10 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 log.Notices.Add(recovered);
 
             var manifest = await new ManifestStore(store, _time).ReadAsync(cancellationToken).ConfigureAwait(false);
-            var invocation = await PrepareInvocationAsync(pipeline, store, privateDir, full, cancellationToken).ConfigureAwait(false);
+            var selection = options.Source is not null && pipeline.Source is { Streams: null, Replication.Count: 0, Select.Count: 0 }
+                ? null // a source given in code sends what it sends; there is no tap to ask
+                : await new TapCatalogs(stores).SelectAsync(pipeline, full, cancellationToken).ConfigureAwait(false);
+            var invocation = await PrepareInvocationAsync(pipeline, store, privateDir, full, selection, cancellationToken).ConfigureAwait(false);
             var source = options.Source ?? SourceFactory.Create(pipeline.Source, redactor, stores);
             var sourceName = pipeline.Source.Name ?? source.DefaultName;
 
@@ -76,7 +79,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 spoolDir,
                 store is LocalObjectStore,
                 LimitsFor(pipeline.Destination),
-                pipeline.Source.Streams is { Count: > 0 } s ? s.ToHashSet(StringComparer.Ordinal) : null,
+                selection?.MessageNames,
                 [.. options.CodeTransforms, .. Transforms.TransformCompiler.Compile(pipeline)]));
             ingest.Start(DateOnly.FromDateTime(startedAt.UtcDateTime));
 
@@ -186,8 +189,35 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         if (exit != 0)
             throw new TapFailedException($"the tap exited with code {exit}" + (exit > 128 ? $" (killed by signal {exit - 128})" : exit < 0 ? $" (killed by signal {-exit})" : "") + Tail(run.StderrTail));
         foreach (var (type, count) in ingest.UnknownMessages) log.Notices.Add($"ignored {count} message(s) of unknown type '{type}'");
+        CheckSomethingArrived(pipeline, invocation, ingest, run.StderrTail);
         if (ingest.DroppedUnselectedRecords > 0) log.Notices.Add($"dropped {ingest.DroppedUnselectedRecords} record(s) of streams not selected in source.streams");
         if (ingest.RejectionSamples.Count > 0) log.Notices.AddRange(ingest.RejectionSamples.Select(s => "rejected: " + s));
+    }
+
+    /// <summary>
+    /// A tap that exits 0 having sent nothing for the selected streams almost always did not get, or did not read, its
+    /// catalog (the wrong flag, stream names it does not use): that is a failure with its likely cause, never a success
+    /// with 0 records. A stream with no new rows still sends its SCHEMA, so it passes.
+    /// </summary>
+    private static void CheckSomethingArrived(PipelineDefinition pipeline, SourceInvocation invocation, RunIngest ingest, string stderrTail)
+    {
+        var selected = ingest.Streams.Where(s => s.Selected).ToList();
+        var gotSchema = selected.Any(s => s.Schema is not null);
+        var dropped = ingest.Streams.Where(s => !s.Selected).ToList();
+        var droppedRecords = ingest.DroppedUnselectedRecords;
+        if (gotSchema && (droppedRecords == 0 || selected.Sum(s => s.Records) > 0)) return;
+        var what = gotSchema ? "no record for the selected streams" : "no SCHEMA and no RECORD for the selected streams";
+        var causes = new List<string>();
+        if (dropped.Count > 0)
+            causes.Add($"it sent {droppedRecords} record(s) of streams that are not selected ({string.Join(", ", dropped.Select(s => $"'{s.Name}'"))}); " +
+                       $"source.streams ({string.Join(", ", pipeline.Source.Streams ?? ["*"])}) may name them differently");
+        if (invocation.CatalogPath is not null)
+            causes.Add($"the catalog was passed with {string.Join(" and ", invocation.CatalogFlags)}; if the tap reads another flag, set source.catalog_flag");
+        else
+            causes.Add("no catalog was passed (the tap does not list --discover); a tap that syncs only selected streams needs one");
+        var last = TapAnswer.LastLine(stderrTail);
+        if (last.Length > 0) causes.Add($"its last stderr line: {last}");
+        throw new TapFailedException($"the tap sent {what}: " + string.Join("; ", causes));
     }
 
     private static async Task<int> ExitCodeAsync(SourceRun run)
@@ -287,7 +317,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         return plan;
     }
 
-    private async Task<SourceInvocation> PrepareInvocationAsync(PipelineDefinition pipeline, IObjectStore store, string privateDir, bool full, CancellationToken cancellationToken)
+    private static async Task<SourceInvocation> PrepareInvocationAsync(PipelineDefinition pipeline, IObjectStore store, string privateDir, bool full,
+        CatalogSelection? selection, CancellationToken cancellationToken)
     {
         CreatePrivateDirectory(privateDir);
         string? configPath = pipeline.Source.ConfigPath;
@@ -307,12 +338,19 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             WritePrivate(statePath, System.Text.Encoding.UTF8.GetString(state.Content.Span));
         }
         string? catalogPath = null;
-        if (await new TapCatalogs(stores).SelectedAsync(pipeline, cancellationToken).ConfigureAwait(false) is { } catalog)
+        if (selection?.Catalog is { } catalog)
         {
             catalogPath = Path.Combine(privateDir, "catalog.json");
             WritePrivate(catalogPath, catalog.ToJsonString());
         }
-        return new SourceInvocation { ConfigPath = configPath, StatePath = statePath, CatalogPath = catalogPath, Definition = pipeline.Source };
+        return new SourceInvocation
+        {
+            ConfigPath = configPath,
+            StatePath = statePath,
+            CatalogPath = catalogPath,
+            CatalogFlags = selection?.Capabilities.CatalogFlags ?? [CatalogFlags.Catalog],
+            Definition = pipeline.Source,
+        };
     }
 
     private static void CreatePrivateDirectory(string dir)

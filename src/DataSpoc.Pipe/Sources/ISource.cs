@@ -24,8 +24,11 @@ public sealed record SourceInvocation
     public string? StatePath { get; init; }
     /// <summary>A Singer catalog with selection metadata, when streams are selected.</summary>
     public string? CatalogPath { get; init; }
-    /// <summary>The flag that passes the catalog: <c>--catalog</c>, or <c>--properties</c> for taps that only know that.</summary>
-    public string CatalogFlag { get; init; } = "--catalog";
+    /// <summary>
+    /// The flags that pass the catalog, each followed by <see cref="CatalogPath"/>: <c>--catalog</c>, <c>--properties</c>,
+    /// or both for singer-python taps (which accept both and read one); see <see cref="TapCapabilities"/>.
+    /// </summary>
+    public IReadOnlyList<string> CatalogFlags { get; init; } = [Config.CatalogFlags.Catalog];
     public SourceDefinition? Definition { get; init; }
 }
 

@@ -11,8 +11,12 @@ namespace DataSpoc.Pipe.Sources;
 /// </summary>
 public static class StreamCatalog
 {
-    /// <summary>One stream of a catalog.</summary>
-    public sealed record Entry(string Stream, string TapStreamId, bool Selected, IReadOnlyList<string> KeyProperties, string? ReplicationMethod, int PropertyCount);
+    /// <summary>
+    /// One stream of a catalog: its <c>stream</c> name (the table folder), <c>tap_stream_id</c>, selection, keys, replication
+    /// method and key, column count, and the columns the tap offers to order incremental extraction by (<c>valid-replication-keys</c>).
+    /// </summary>
+    public sealed record Entry(string Stream, string TapStreamId, bool Selected, IReadOnlyList<string> KeyProperties, string? ReplicationMethod,
+        int PropertyCount, string? ReplicationKey = null, IReadOnlyList<string>? ReplicationKeys = null);
 
     /// <summary>Parses catalog JSON (<c>{"streams":[...]}</c>); <paramref name="origin"/> names it in errors.</summary>
     public static JsonObject Parse(string json, string origin)
@@ -38,44 +42,152 @@ public static class StreamCatalog
         foreach (var stream in Streams(catalog))
         {
             var root = RootMetadata(stream);
-            var selected = root?["selected"]?.GetValueKind() == JsonValueKind.True || stream["selected"]?.GetValueKind() == JsonValueKind.True;
             var keys = (stream["key_properties"] as JsonArray ?? root?["table-key-properties"] as JsonArray)?
                 .Select(k => k?.ToString() ?? "").ToList() ?? [];
             var method = stream["replication_method"]?.ToString() ?? root?["forced-replication-method"]?.ToString() ?? root?["replication-method"]?.ToString();
             var props = (stream["schema"]?["properties"] as JsonObject)?.Count ?? 0;
-            result.Add(new Entry(NameOf(stream), IdOf(stream), selected, keys, method, props));
+            var replicationKey = stream["replication_key"]?.ToString() ?? root?["replication-key"]?.ToString();
+            var validKeys = (root?["valid-replication-keys"] as JsonArray)?.Select(k => k?.ToString() ?? "").ToList() ?? [];
+            result.Add(new Entry(NameOf(stream), IdOf(stream), IsSelected(stream), keys, method, props, replicationKey, validKeys));
         }
         return result;
     }
 
     /// <summary>
     /// A copy of <paramref name="catalog"/> where exactly the streams named in <paramref name="selection"/> (by
-    /// <c>stream</c> or <c>tap_stream_id</c>) are selected, with their properties selected unless the tap marks
-    /// them unsupported, and every other stream deselected. A name the catalog does not have is an error listing
-    /// the streams it has.
+    /// <c>stream</c> or <c>tap_stream_id</c>, or a glob such as <c>public-*</c> matching either) are selected, with their
+    /// properties selected unless the tap marks them unsupported, and every other stream deselected. A name or glob
+    /// that matches no stream is an error listing the streams the catalog has.
     /// </summary>
     public static JsonObject Select(JsonObject catalog, IReadOnlyCollection<string> selection, string? origin = null)
     {
         var copy = (JsonObject)catalog.DeepClone();
         var streams = Streams(copy).ToList();
-        var known = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var s in streams)
-        {
-            known.Add(NameOf(s));
-            known.Add(IdOf(s));
-        }
-        var missing = selection.Where(n => !known.Contains(n)).ToList();
+        var missing = selection.Where(pattern => !streams.Any(s => Matches(pattern, s))).ToList();
         if (missing.Count > 0)
             throw new ConfigException(
-                $"stream{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing.Select(m => $"'{m}'"))} not in the tap's catalog; it has: {string.Join(", ", streams.Select(NameOf).Distinct())}",
+                $"stream{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing.Select(m => $"'{m}'"))} not in the tap's catalog; it has: {Describe(streams)}",
                 origin, key: "source.streams");
-        var wanted = new HashSet<string>(selection, StringComparer.Ordinal);
         foreach (var stream in streams)
-        {
-            var on = wanted.Contains(NameOf(stream)) || wanted.Contains(IdOf(stream));
-            SetSelected(stream, on);
-        }
+            SetSelected(stream, selection.Any(pattern => Matches(pattern, stream)));
         return copy;
+    }
+
+    /// <summary>
+    /// Writes <c>source.replication</c> (as <c>replication-method</c> / <c>replication-key</c> stream metadata) and
+    /// <c>source.select</c> (other properties deselected, except those the tap must send) into a selected catalog, in
+    /// place. A full-refresh pipeline's selected streams that name no method get <c>FULL_TABLE</c>: taps of the
+    /// singer-io database family refuse to sync a stream without one. Names and columns that match nothing are errors.
+    /// </summary>
+    public static void Configure(JsonObject catalog, SourceDefinition source, bool fullRefresh, string? origin = null)
+    {
+        var streams = Streams(catalog).ToList();
+        foreach (var (pattern, replication) in source.Replication)
+        {
+            var matched = streams.Where(s => Matches(pattern, s)).ToList();
+            if (matched.Count == 0)
+                throw new ConfigException($"stream '{pattern}' not in the tap's catalog; it has: {Describe(streams)}", origin, key: "source.replication." + pattern);
+            foreach (var stream in matched)
+            {
+                if (replication.Key is { } column && !HasProperty(stream, column))
+                    throw new ConfigException($"stream '{NameOf(stream)}' has no column '{column}'; it has: {string.Join(", ", PropertyNames(stream))}",
+                        origin, key: $"source.replication.{pattern}.key");
+                var root = EnsureRootMetadata(stream);
+                root["replication-method"] = replication.Method;
+                if (replication.Key is { } key) root["replication-key"] = key;
+                else root.Remove("replication-key");
+            }
+        }
+        foreach (var (pattern, columns) in source.Select)
+        {
+            var matched = streams.Where(s => Matches(pattern, s)).ToList();
+            if (matched.Count == 0)
+                throw new ConfigException($"stream '{pattern}' not in the tap's catalog; it has: {Describe(streams)}", origin, key: "source.select." + pattern);
+            foreach (var stream in matched)
+            {
+                var unknown = columns.Where(c => !HasProperty(stream, c)).ToList();
+                if (unknown.Count > 0)
+                    throw new ConfigException($"stream '{NameOf(stream)}' has no column{(unknown.Count > 1 ? "s" : "")} {string.Join(", ", unknown.Select(c => $"'{c}'"))}; it has: {string.Join(", ", PropertyNames(stream))}",
+                        origin, key: "source.select." + pattern);
+                SelectColumns(stream, columns);
+            }
+        }
+        if (!fullRefresh) return;
+        foreach (var stream in streams.Where(IsSelected))
+        {
+            var root = EnsureRootMetadata(stream);
+            if (root["replication-method"] is null && root["forced-replication-method"] is null) root["replication-method"] = "FULL_TABLE";
+        }
+    }
+
+    /// <summary>
+    /// The names a tap may put in the <c>stream</c> of its messages for the selected streams: each one's <c>stream</c> and
+    /// <c>tap_stream_id</c> (singer-io taps name a stream <c>public-orders</c> in the catalog and <c>orders</c> in messages).
+    /// </summary>
+    public static IReadOnlySet<string> SelectedMessageNames(JsonObject catalog)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var stream in Streams(catalog).Where(IsSelected))
+        {
+            names.Add(NameOf(stream));
+            names.Add(IdOf(stream));
+        }
+        return names;
+    }
+
+    private static bool Matches(string pattern, JsonObject stream) =>
+        System.IO.Enumeration.FileSystemName.MatchesSimpleExpression(pattern, NameOf(stream), ignoreCase: false)
+        || System.IO.Enumeration.FileSystemName.MatchesSimpleExpression(pattern, IdOf(stream), ignoreCase: false);
+
+    private static string Describe(List<JsonObject> streams) =>
+        string.Join(", ", streams.Select(s => NameOf(s) == IdOf(s) ? NameOf(s) : $"{IdOf(s)} (stream {NameOf(s)})").Distinct());
+
+    private static bool IsSelected(JsonObject stream) =>
+        RootMetadata(stream)?["selected"]?.GetValueKind() == JsonValueKind.True || stream["selected"]?.GetValueKind() == JsonValueKind.True;
+
+    private static IEnumerable<string> PropertyNames(JsonObject stream) =>
+        (stream["schema"]?["properties"] as JsonObject)?.Select(p => p.Key) ?? [];
+
+    private static bool HasProperty(JsonObject stream, string column) => PropertyNames(stream).Contains(column, StringComparer.Ordinal);
+
+    /// <summary>
+    /// Marks the listed properties selected and every other one unselected, except those the tap always sends
+    /// (<c>inclusion: automatic</c>), and removes the unselected ones from the stream's schema: taps of the singer-io
+    /// family query only selected columns but send the catalog's schema as their SCHEMA message, which would otherwise
+    /// declare every deselected column as an always-null one.
+    /// </summary>
+    private static void SelectColumns(JsonObject stream, IReadOnlyList<string> columns)
+    {
+        var wanted = new HashSet<string>(columns, StringComparer.Ordinal);
+        var properties = stream["schema"]?["properties"] as JsonObject;
+        foreach (var entry in ((JsonArray)stream["metadata"]!).OfType<JsonObject>())
+        {
+            if (entry["breadcrumb"] is not JsonArray { Count: 2 } crumb || crumb[0]?.ToString() != "properties") continue;
+            if (entry["metadata"] is not JsonObject md) entry["metadata"] = md = new JsonObject();
+            var name = crumb[1]?.ToString() ?? "";
+            if (md["inclusion"]?.ToString() == "automatic" || wanted.Contains(name))
+            {
+                md["selected"] = true;
+                continue;
+            }
+            md["selected"] = false;
+            properties?.Remove(name);
+        }
+    }
+
+    /// <summary>
+    /// Refuses a selection where two streams send their messages under one <c>stream</c> name (tap-postgres names the
+    /// table <c>orders</c> of every database and schema <c>orders</c>): their records could not be told apart and would
+    /// land mixed in one table.
+    /// </summary>
+    public static void CheckDistinctNames(JsonObject catalog, string? origin = null)
+    {
+        var clash = Streams(catalog).Where(IsSelected).GroupBy(NameOf, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (clash is null) return;
+        throw new ConfigException(
+            $"the selected streams {string.Join(", ", clash.Select(s => $"'{IdOf(s)}'"))} all send their records as stream '{clash.Key}', so they " +
+            "would land mixed in one table; select one of them by its id in source.streams (or narrow the tap's config, e.g. tap-postgres' filter_dbs)",
+            origin, key: "source.streams");
     }
 
     private static void SetSelected(JsonObject stream, bool on)
@@ -87,13 +199,7 @@ public static class StreamCatalog
             metadata = [];
             stream["metadata"] = metadata;
         }
-        var root = RootMetadata(stream);
-        if (root is null)
-        {
-            root = new JsonObject();
-            metadata.Add((JsonNode)new JsonObject { ["breadcrumb"] = new JsonArray(), ["metadata"] = root });
-        }
-        root["selected"] = on;
+        EnsureRootMetadata(stream)["selected"] = on;
         if (!on) return;
         // Taps differ on whether an unmarked property is synced; a selected stream means all its columns.
         var propertyEntries = new HashSet<string>(StringComparer.Ordinal);
@@ -112,6 +218,15 @@ public static class StreamCatalog
                         ["breadcrumb"] = new JsonArray("properties", name),
                         ["metadata"] = new JsonObject { ["selected"] = true },
                     });
+    }
+
+    private static JsonObject EnsureRootMetadata(JsonObject stream)
+    {
+        if (stream["metadata"] is not JsonArray metadata) stream["metadata"] = metadata = [];
+        if (RootMetadata(stream) is { } root) return root;
+        root = new JsonObject();
+        metadata.Add((JsonNode)new JsonObject { ["breadcrumb"] = new JsonArray(), ["metadata"] = root });
+        return root;
     }
 
     private static IEnumerable<JsonObject> Streams(JsonObject catalog) => (catalog["streams"] as JsonArray ?? []).OfType<JsonObject>();

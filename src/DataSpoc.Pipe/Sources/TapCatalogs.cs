@@ -37,22 +37,97 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
         return (catalog, true);
     }
 
+    /// <summary>Where what the tap said of itself (<see cref="TapCapabilities"/>) is cached, beside the catalog.</summary>
+    public static string? CapabilitiesCachePath(PipelineDefinition pipeline) =>
+        pipeline.FilePath is { } file ? Path.Combine(Path.GetDirectoryName(file)!, pipeline.Name + ".tap.json") : null;
+
     /// <summary>
-    /// The catalog with <c>source.streams</c> marked selected, or null when the pipeline selects no streams. A selection
-    /// naming a stream the cached catalog lacks asks the tap again once (it may have gained the stream since).
+    /// Whether the pipeline's tap can discover and which flag(s) take its catalog: a built-in tap is known; a command is
+    /// asked <c>--help</c>, then <c>--about --format=json</c>, once (cached beside the catalog until the command changes).
+    /// <c>source.catalog_flag</c>, when it names a flag, wins.
     /// </summary>
-    public async Task<JsonObject?> SelectedAsync(PipelineDefinition pipeline, CancellationToken cancellationToken)
+    public async Task<TapCapabilities> CapabilitiesAsync(PipelineDefinition pipeline, bool refresh, CancellationToken cancellationToken)
     {
-        if (pipeline.Source.Streams is not { Count: > 0 } selection) return null;
+        var tap = pipeline.Source.Tap.Trim();
+        if (BuiltInTaps.Names.Contains(tap, StringComparer.Ordinal))
+            return new TapCapabilities(tap, true, [CatalogFlags.Catalog], "built-in").WithOverride(pipeline.Source.CatalogFlag);
+        var path = CapabilitiesCachePath(pipeline);
+        if (!refresh && path is not null && File.Exists(path))
+        {
+            TapCapabilities? cached = null;
+            try { cached = TapCapabilities.FromJson(System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false))); }
+            catch (System.Text.Json.JsonException) { /* a damaged cache is asked again */ }
+            if (cached is not null && cached.Tap == tap) return cached.WithOverride(pipeline.Source.CatalogFlag);
+        }
+        var answer = await AskCapabilitiesAsync(tap, cancellationToken).ConfigureAwait(false);
+        if (path is not null)
+        {
+            var temp = path + ".tmp";
+            await File.WriteAllTextAsync(temp, answer.ToJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }), cancellationToken).ConfigureAwait(false);
+            File.Move(temp, path, overwrite: true);
+        }
+        return answer.WithOverride(pipeline.Source.CatalogFlag);
+    }
+
+    private static async Task<TapCapabilities> AskCapabilitiesAsync(string tap, CancellationToken cancellationToken)
+    {
+        foreach (var (args, read) in new (string[] Args, Func<string, TapCapabilities?> Read)[]
+                 {
+                     (["--help"], text => TapCapabilities.FromHelp(tap, text)),
+                     (["--about", "--format=json"], text => TapCapabilities.FromAbout(tap, text)),
+                 })
+        {
+            TapAnswer answer;
+            try { answer = await TapAnswer.AskAsync(tap, args, TapCapabilities.AnswerTimeout, cancellationToken).ConfigureAwait(false); }
+            catch (TapFailedException) { break; } // did not answer in time: it ignores its arguments
+            // A tap that starts sending Singer messages ignores its arguments: asking again would only extract again.
+            if (answer.Stdout.TrimStart().StartsWith('{') && TapCapabilities.FromAbout(tap, answer.Stdout) is null) break;
+            // argparse prints usage to stdout on --help, and to stderr when it refuses a flag; either names the flags.
+            if (read(answer.Stdout) is { } found) return found;
+            if (answer.ExitCode != 0 && args[0] == "--help" && read(answer.StderrTail) is { } fromError) return fromError;
+        }
+        return TapCapabilities.Unknown(tap);
+    }
+
+    /// <summary>
+    /// The catalog a run hands its tap, and the stream names its messages may use: the discovered catalog with
+    /// <c>source.streams</c> selected (every stream when the key is absent), <c>source.replication</c> and
+    /// <c>source.select</c> written in. No catalog for a tap that cannot discover and selects nothing, nor for a built-in
+    /// tap that selects nothing (it sends every stream). A selection naming a stream the cached catalog lacks asks the
+    /// tap again once (it may have gained the stream since).
+    /// </summary>
+    public async Task<CatalogSelection> SelectAsync(PipelineDefinition pipeline, bool fullRefresh, CancellationToken cancellationToken)
+    {
+        var source = pipeline.Source;
+        var capabilities = await CapabilitiesAsync(pipeline, refresh: false, cancellationToken).ConfigureAwait(false);
+        var configures = source.Replication.Count > 0 || source.Select.Count > 0;
+        var builtIn = capabilities.Origin == "built-in" || BuiltInTaps.Names.Contains(source.Tap.Trim(), StringComparer.Ordinal);
+        if (source.Streams is null && !configures && (builtIn || !capabilities.CanDiscover))
+            return new CatalogSelection(null, null, capabilities);
+        if (!capabilities.CanDiscover && !builtIn)
+            throw new ConfigException(
+                $"source.{(source.Streams is null ? (source.Replication.Count > 0 ? "replication" : "select") : "streams")} needs the tap's catalog, but '{source.Tap}' does not list --discover in its --help or --about",
+                pipeline.FilePath, key: "source.tap");
+        var selection = source.Streams ?? ["*"];
         var (catalog, fresh) = await GetAsync(pipeline, refresh: false, cancellationToken).ConfigureAwait(false);
+        JsonObject selected;
         try
         {
-            return StreamCatalog.Select(catalog, selection, pipeline.FilePath);
+            selected = Configure(catalog);
         }
         catch (ConfigException) when (!fresh)
         {
             (catalog, _) = await GetAsync(pipeline, refresh: true, cancellationToken).ConfigureAwait(false);
-            return StreamCatalog.Select(catalog, selection, pipeline.FilePath);
+            selected = Configure(catalog);
+        }
+        return new CatalogSelection(selected, StreamCatalog.SelectedMessageNames(selected), capabilities);
+
+        JsonObject Configure(JsonObject discovered)
+        {
+            var result = StreamCatalog.Select(discovered, selection, pipeline.FilePath);
+            StreamCatalog.Configure(result, source, fullRefresh, pipeline.FilePath);
+            StreamCatalog.CheckDistinctNames(result, pipeline.FilePath);
+            return result;
         }
     }
 
@@ -79,6 +154,9 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
         return answer.Stdout;
     }
 }
+
+/// <summary>What a run hands its tap: the catalog (null: none), the stream names its messages may use (null: any), and how to pass it.</summary>
+public sealed record CatalogSelection(JsonObject? Catalog, IReadOnlySet<string>? MessageNames, TapCapabilities Capabilities);
 
 /// <summary>What a tap printed when asked a question outside a run (<c>--discover</c>, <c>--help</c>, <c>--about</c>).</summary>
 public sealed record TapAnswer(int ExitCode, string Stdout, string StderrTail)

@@ -55,10 +55,11 @@ public sealed class TapProcess : ISource
         if (invocation.ConfigPath is not null) { psi.ArgumentList.Add("--config"); psi.ArgumentList.Add(invocation.ConfigPath); }
         if (invocation.StatePath is not null) { psi.ArgumentList.Add("--state"); psi.ArgumentList.Add(invocation.StatePath); }
         if (invocation.CatalogPath is not null)
-        {
-            psi.ArgumentList.Add(invocation.CatalogFlag);
-            psi.ArgumentList.Add(invocation.CatalogPath);
-        }
+            foreach (var flag in invocation.CatalogFlags)
+            {
+                psi.ArgumentList.Add(flag);
+                psi.ArgumentList.Add(invocation.CatalogPath);
+            }
         var process = new Process { StartInfo = psi };
         try
         {

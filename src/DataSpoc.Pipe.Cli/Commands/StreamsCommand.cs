@@ -25,11 +25,14 @@ internal sealed class StreamsCommand : AsyncCommand<StreamsCommand.Settings>
     {
         var home = Pipelines.Home();
         var pipeline = Pipelines.Load(home, settings.Name);
-        var (catalog, fresh) = await new TapCatalogs(Stores.Create()).GetAsync(pipeline, settings.Refresh, cancellationToken);
+        var catalogs = new TapCatalogs(Stores.Create());
+        var (catalog, fresh) = await catalogs.GetAsync(pipeline, settings.Refresh, cancellationToken);
+        var capabilities = await catalogs.CapabilitiesAsync(pipeline, settings.Refresh, cancellationToken);
         var selection = pipeline.Source.Streams;
-        if (selection is not null) catalog = StreamCatalog.Select(catalog, selection, pipeline.FilePath);
+        catalog = StreamCatalog.Select(catalog, selection ?? ["*"], pipeline.FilePath);
+        StreamCatalog.Configure(catalog, pipeline.Source, !pipeline.Incremental.Enabled, pipeline.FilePath);
         var entries = StreamCatalog.List(catalog);
-        bool Selected(StreamCatalog.Entry e) => selection is null || e.Selected;
+        bool Selected(StreamCatalog.Entry e) => e.Selected;
 
         if (settings.Json)
         {
@@ -39,6 +42,8 @@ internal sealed class StreamsCommand : AsyncCommand<StreamsCommand.Settings>
                 ["catalog"] = TapCatalogs.CachePath(pipeline),
                 ["discovered"] = fresh,
                 ["selection"] = selection is null ? "all" : "listed",
+                ["catalog_flags"] = new JsonArray(capabilities.CatalogFlags.Select(f => (JsonNode)JsonValue.Create(f)).ToArray()),
+                ["catalog_flags_from"] = capabilities.Origin,
                 ["streams"] = new JsonArray(entries.Select(e => (JsonNode)new JsonObject
                 {
                     ["stream"] = e.Stream,
@@ -46,18 +51,21 @@ internal sealed class StreamsCommand : AsyncCommand<StreamsCommand.Settings>
                     ["selected"] = Selected(e),
                     ["key_properties"] = new JsonArray(e.KeyProperties.Select(k => (JsonNode)JsonValue.Create(k)!).ToArray()),
                     ["replication_method"] = e.ReplicationMethod,
+                    ["replication_key"] = e.ReplicationKey,
                     ["columns"] = e.PropertyCount,
                 }).ToArray()),
             });
             return ExitCodes.Success;
         }
-        var table = new Table().AddColumns("stream", "selected", "key", "replication", "columns");
+        var table = new Table().AddColumns("stream", "tap_stream_id", "selected", "key", "replication", "columns");
         foreach (var e in entries)
-            table.AddRow(Markup.Escape(e.Stream), Selected(e) ? "[green]yes[/]" : "no", Markup.Escape(string.Join(", ", e.KeyProperties)),
-                Markup.Escape(e.ReplicationMethod ?? "-"), e.PropertyCount.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            table.AddRow(Markup.Escape(e.Stream), Markup.Escape(e.TapStreamId), Selected(e) ? "[green]yes[/]" : "no", Markup.Escape(string.Join(", ", e.KeyProperties)),
+                Markup.Escape(e.ReplicationMethod is null ? "-" : e.ReplicationMethod + (e.ReplicationKey is { } k ? $" by {k}" : "")),
+                e.PropertyCount.ToString(System.Globalization.CultureInfo.InvariantCulture));
         AnsiConsole.Write(table);
         var note = selection is null ? " (no source.streams: every stream is extracted)" : "";
         AnsiConsole.MarkupLineInterpolated($"{(fresh ? "Discovered" : "Cached")} catalog: {TapCatalogs.CachePath(pipeline)}{note}");
+        AnsiConsole.MarkupLineInterpolated($"The catalog is passed with {capabilities.FlagsText} (from {capabilities.Origin}); the table folder is the stream name.");
         return ExitCodes.Success;
     }
 }

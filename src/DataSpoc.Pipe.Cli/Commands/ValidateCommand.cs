@@ -98,6 +98,7 @@ internal sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
                 : new Check(name, "transforms", false, string.Join("; ", problems.Select(p => p.Message))));
         }
         checks.Add(await CheckTapAsync(pipeline, cancellationToken));
+        if (checks[^1].Ok) checks.Add(await CheckCatalogAsync(pipeline, cancellationToken));
         var probe = await BucketProbe.RunAsync(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions, cancellationToken);
         checks.Add(new Check(name, "bucket", probe.Ok, pipeline.Redaction.Redact($"{pipeline.Destination.Bucket}: {probe.Detail}")));
         return checks;
@@ -131,5 +132,25 @@ internal sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
             }
         }
         return new Check(pipeline.Name, "tap", false, pipeline.Redaction.Redact($"{executable} answers neither --help nor --about ({string.Join("; ", tried)})"));
+    }
+
+    /// <summary>How the tap gets its catalog, and that the selection (streams, replication, select) matches what it discovers.</summary>
+    private static async Task<Check> CheckCatalogAsync(PipelineDefinition pipeline, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var selection = await new TapCatalogs(Stores.Create()).SelectAsync(pipeline, !pipeline.Incremental.Enabled, cancellationToken);
+            var flags = $"passed with {selection.Capabilities.FlagsText} (from {selection.Capabilities.Origin})";
+            if (selection.Catalog is not { } catalog)
+                return new Check(pipeline.Name, "catalog", true, selection.Capabilities.CanDiscover
+                    ? "none needed: the built-in tap sends every stream"
+                    : "none: the tap does not list --discover, so it runs without a catalog and sends what it sends");
+            var streams = StreamCatalog.List(catalog).Where(e => e.Selected).Select(e => e.Stream == e.TapStreamId ? e.Stream : $"{e.TapStreamId} (stream {e.Stream})").ToList();
+            return new Check(pipeline.Name, "catalog", true, $"selects {streams.Count} stream(s): {string.Join(", ", streams)}; {flags}");
+        }
+        catch (Exception e) when (e is ConfigException or TapFailedException or TapNotFoundException)
+        {
+            return new Check(pipeline.Name, "catalog", false, pipeline.Redaction.Redact(e.Message));
+        }
     }
 }

@@ -6,7 +6,8 @@ namespace DataSpoc.Pipe.Cli.Infrastructure;
 /// <summary>Writes a pipeline YAML the way a person would (the keys of reference-product.md, nothing else).</summary>
 internal static class PipelineYaml
 {
-    public sealed record Answers(string Tap, string? ConfigFile, string Bucket, string? Path, string? Compression, bool Incremental, string? Cron, IReadOnlyList<string>? Streams = null);
+    public sealed record Answers(string Tap, string? ConfigFile, string Bucket, string? Path, string? Compression, bool Incremental, string? Cron,
+        IReadOnlyList<string>? Streams = null, IReadOnlyDictionary<string, Config.StreamReplication>? Replication = null);
 
     public static string Write(Answers a)
     {
@@ -15,6 +16,13 @@ internal static class PipelineYaml
         sb.Append("  tap: ").Append(Scalar(a.Tap)).Append('\n');
         if (a.ConfigFile is not null) sb.Append("  config: ").Append(Scalar(a.ConfigFile)).Append('\n');
         if (a.Streams is { Count: > 0 }) sb.Append("  streams: [").Append(string.Join(", ", a.Streams.Select(Scalar))).Append("]\n");
+        if (a.Replication is { Count: > 0 })
+        {
+            sb.Append("  replication:\n");
+            foreach (var (stream, r) in a.Replication)
+                sb.Append("    ").Append(Scalar(stream)).Append(": {method: ").Append(r.Method)
+                    .Append(r.Key is { } key ? ", key: " + Scalar(key) : "").Append("}\n");
+        }
         sb.Append("destination:\n");
         sb.Append("  bucket: ").Append(Scalar(a.Bucket)).Append('\n');
         if (a.Path is not null) sb.Append("  path: ").Append(Scalar(a.Path)).Append('\n');

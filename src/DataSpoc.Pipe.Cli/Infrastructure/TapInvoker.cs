@@ -14,6 +14,6 @@ internal static class TapInvoker
     {
         var words = CommandLine.Split(tap);
         if (words.Count == 0) throw new UsageException("source.tap is empty");
-        return TapProcess.Resolve(PipeHome.ExpandHome(words[0]));
+        return TapProcess.Resolve(words[0]);
     }
 }

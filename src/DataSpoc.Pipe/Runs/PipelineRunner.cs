@@ -80,7 +80,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 store is LocalObjectStore,
                 LimitsFor(pipeline.Destination),
                 selection?.MessageNames,
-                [.. options.CodeTransforms, .. Transforms.TransformCompiler.Compile(pipeline)]));
+                [.. options.CodeTransforms, .. Transforms.TransformCompiler.Compile(pipeline)],
+                new BatchFiles(stores, pipeline.Destination.StorageOptions)));
             ingest.Start(DateOnly.FromDateTime(startedAt.UtcDateTime));
 
             await ExtractAsync(pipeline, source, invocation, ingest, log, options, startedAt, cancellationToken).ConfigureAwait(false);

@@ -5,6 +5,7 @@ using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Lake;
 using DataSpoc.Pipe.Parquet;
 using DataSpoc.Pipe.Singer;
+using DataSpoc.Pipe.Storage;
 using DataSpoc.Pipe.Transforms;
 
 namespace DataSpoc.Pipe.Runs;
@@ -20,7 +21,8 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         bool SpoolIsInLake,
         WriteLimits Limits,
         IReadOnlySet<string>? SelectedStreams,
-        IReadOnlyList<IRecordTransform> Transforms);
+        IReadOnlyList<IRecordTransform> Transforms,
+        BatchFiles? Batches = null);
 
     private readonly Dictionary<string, StreamState> _streams = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _tables = new(StringComparer.Ordinal);
@@ -87,6 +89,31 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         state.Writer = new TableWriter(columns, pipeline.Destination.Compression, settings.Limits, settings.SpoolDirectory,
             $"{table}-{_fileStems++:D4}", _partitionColumn.Length > 0, settings.SpoolIsInLake);
         foreach (var lane in Lanes) ((Lane)lane).Forget(state);
+    }
+
+    /// <summary>
+    /// A BATCH message: its files' records go through the first lane exactly as RECORD lines would (the fast scan when
+    /// the record is in the stream's canonical shape), between the messages before and after it. An error names the file
+    /// and its line; a stream that is not selected has its files left unread.
+    /// </summary>
+    public void OnBatch(string stream, SingerBatch batch, long line)
+    {
+        if (!_streams.TryGetValue(stream, out var state))
+            throw new SingerProtocolException(line, "BATCH before any SCHEMA for its stream", stream);
+        if (!state.Selected) return;
+        if (settings.Batches is null) throw new SingerProtocolException(line, "BATCH messages are not supported by this source", stream);
+        var lane = (Lane)Lanes[0];
+        var file = "";
+        try
+        {
+            settings.Batches.ReadAsync(batch, f => file = f, (record, number) => lane.OnBareRecord(state, record, number), CancellationToken.None)
+                .GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is SingerProtocolException or InvalidRecordException or JsonException or Sources.BuiltIn.TapException or IOException or StorageException)
+        {
+            var where = file.Length > 0 ? $"BATCH file {file}" : "BATCH";
+            throw new SingerProtocolException(line, $"{where}: {e.Message}", stream);
+        }
     }
 
     /// <summary>RECORDs reach the lanes; only one in an unusual spelling (e.g. "stream" before "type") comes here.</summary>
@@ -165,6 +192,31 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                 reader.DispatchLine(line, lines.LineNumber(i), lines.Unterminated(i));
             }
             state?.CountRecords(index, counted);
+        }
+
+        /// <summary>A record object of a BATCH file (no envelope): the fast scan when it takes it, else the general path.</summary>
+        public void OnBareRecord(StreamState state, ReadOnlySpan<byte> record, long number)
+        {
+            var writer = state.Writer!;
+            if (ingest._canonicalScan)
+            {
+                var batch = writer.BatchFor(index, ingest._defaultPartition);
+                batch.Mark();
+                var end = 0;
+                while (end < record.Length && record[end] is (byte)' ' or (byte)'\t') end++;
+                if (writer.Shredders[index].TryShredCanonical(batch, record, ref end) && record[end..].Trim(" \t\r"u8).IsEmpty)
+                {
+                    state.CountRecord(index);
+                    writer.RowAdded(index, ingest._defaultPartition, batch);
+                    return;
+                }
+                batch.RollbackToMark();
+            }
+            var reader = new Utf8JsonReader(record, new JsonReaderOptions { MaxDepth = SingerMessageReader.MaxDepth });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+                throw new SingerProtocolException(number, "a BATCH record is not a JSON object", state.Name);
+            if (ingest.Transforms.Count > 0) OnTransformedRecord(state, writer, ref reader, record, number);
+            else Write(state, writer, ref reader, record, number);
         }
 
         /// <summary>Shreds a canonical record into the batch; on false the batch is as before.</summary>

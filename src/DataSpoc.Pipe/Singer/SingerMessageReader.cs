@@ -22,6 +22,8 @@ internal interface ISingerHandler
     void OnState(JsonElement value, long line);
     void OnActivateVersion(string stream, long version, long line);
     void OnUnknown(string type, long line);
+    /// <summary>A BATCH message: the stream's records are in the files it names (a handler that does not read them counts it as unknown).</summary>
+    void OnBatch(string stream, SingerBatch batch, long line) => OnUnknown("BATCH", line);
 }
 
 /// <summary>Lines of one buffer, each with its line number; the last one may lack its newline (the input ended).</summary>
@@ -304,6 +306,12 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
                 if (!root.TryGetProperty("version", out var v) || !v.TryGetInt64(out var version))
                     throw new SingerProtocolException(lineNumber, "ACTIVATE_VERSION message has no integer \"version\"", stream);
                 handler.OnActivateVersion(stream, version, lineNumber);
+                break;
+            }
+            case "BATCH":
+            {
+                var stream = RequiredString(root, "stream", lineNumber, type);
+                handler.OnBatch(stream, SingerBatch.Parse(root, stream, lineNumber), lineNumber);
                 break;
             }
             default:

@@ -166,7 +166,7 @@ public sealed record TapAnswer(int ExitCode, string Stdout, string StderrTail)
     {
         var words = CommandLine.Split(tap);
         if (words.Count == 0) throw new ConfigException("source.tap is empty");
-        var psi = new ProcessStartInfo(TapProcess.Resolve(PipeHome.ExpandHome(words[0])))
+        var psi = new ProcessStartInfo(TapProcess.Resolve(words[0]))
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -22,9 +22,13 @@ public sealed class TapProcess : ISource
 
     public string DefaultName => Lake.LakePaths.SourceName(string.Join(' ', _command));
 
-    /// <summary>Finds an executable as a shell would: a path as given, a bare name on PATH.</summary>
+    /// <summary>
+    /// Finds an executable as a shell would: <c>~/</c> expanded to the home folder, a path as given, a bare name on PATH.
+    /// Every command that starts a tap (run, discovery, validate) resolves it here, so they agree on what a tap is.
+    /// </summary>
     public static string Resolve(string executable)
     {
+        executable = Config.PipeHome.ExpandHome(executable);
         if (executable.Contains('/'))
         {
             var full = Path.GetFullPath(executable);

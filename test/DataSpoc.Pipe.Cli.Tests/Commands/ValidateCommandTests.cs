@@ -18,10 +18,11 @@ public sealed class ValidateCommandTests : IDisposable
         Assert.Equal("shop", report.Str("pipeline"));
         Assert.True(report.Bool("ok"));
         var checks = report["checks"]!.AsArray();
-        Assert.Equal(["config", "tap config", "tap", "bucket"], checks.Select(c => c.Str("check")));
+        Assert.Equal(["config", "tap config", "tap", "catalog", "bucket"], checks.Select(c => c.Str("check")));
         Assert.All(checks, c => Assert.True(c.Bool("ok"), c!.ToJsonString()));
         Assert.EndsWith("answers --help", checks[2].Str("detail"));
-        Assert.Equal($"{_home.Bucket}: write, read, list and delete work", checks[3].Str("detail"));
+        Assert.Equal("selects 2 stream(s): orders, customers; passed with --catalog (from --help)", checks[3].Str("detail"));
+        Assert.Equal($"{_home.Bucket}: write, read, list and delete work", checks[4].Str("detail"));
         Assert.Empty(Directory.EnumerateFiles(_home.Lake, "*", SearchOption.AllDirectories));
     }
 

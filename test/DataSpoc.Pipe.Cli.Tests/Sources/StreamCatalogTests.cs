@@ -48,7 +48,7 @@ public sealed class StreamCatalogTests
     {
         var e = Assert.Throws<ConfigException>(() => StreamCatalog.Select(Catalog(), ["orders", "invoices"], "/home/p.yaml"));
         Assert.Equal("source.streams", e.Key);
-        Assert.Contains("'invoices' not in the tap's catalog; it has: orders, customers", e.Message);
+        Assert.Contains("'invoices' not in the tap's catalog; it has: public-orders (stream orders), public-customers (stream customers)", e.Message);
     }
 
     [Fact]

@@ -112,6 +112,54 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IBuiltInTap
         writer.EndRecord();
     }
 
+    /// <summary>
+    /// Each row of a local Parquet file as a JSON record object (the values the tap would send), for BATCH messages whose
+    /// files are Parquet; errors name the file, row group, row and column.
+    /// </summary>
+    internal static async Task ForEachRecordAsync(SourceFile file, Singer.BatchRecordHandler onRecord, CancellationToken cancellationToken)
+    {
+        await using var copy = await LocalCopy.OfAsync(file, cancellationToken).ConfigureAwait(false);
+        using var reader = Open(copy.Path, file);
+        long number = 0;
+        var shapes = ParquetShape.Of(reader.FileMetaData.Schema);
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(4096);
+        var metadata = reader.FileMetaData;
+        for (var g = 0; g < metadata.NumRowGroups; g++)
+        {
+            using var rowGroup = reader.RowGroup(g);
+            var cursors = new ParquetLeafCursor[metadata.NumColumns];
+            try
+            {
+                for (var c = 0; c < cursors.Length; c++)
+                    cursors[c] = ParquetLeafCursor.Create(rowGroup.Column(c), metadata.Schema.Column(c));
+                for (long row = 0; row < rowGroup.MetaData.NumRows; row++)
+                {
+                    buffer.ResetWrittenCount();
+                    using (var json = new Utf8JsonWriter(buffer))
+                    {
+                        json.WriteStartObject();
+                        foreach (var shape in shapes)
+                        {
+                            json.WritePropertyName(shape.Property);
+                            try { shape.Write(json, cursors); }
+                            catch (Exception e) when (e is OverflowException or InvalidDataException or JsonException or ArgumentException)
+                            {
+                                throw new TapException($"{file.Location} row group {g} row {row} column '{shape.Name}': {e.Message}", e);
+                            }
+                        }
+                        json.WriteEndObject();
+                    }
+                    onRecord(buffer.WrittenSpan, ++number);
+                    if ((row & 1023) == 0) cancellationToken.ThrowIfCancellationRequested();
+                }
+            }
+            finally
+            {
+                foreach (var cursor in cursors) cursor?.Dispose();
+            }
+        }
+    }
+
     private static JsonObject Schema(List<ParquetShape> shapes)
     {
         var properties = new JsonObject();

@@ -48,6 +48,10 @@ internal sealed class AddCommand : AsyncCommand<AddCommand.Settings>
         [Description("Five-field cron schedule, e.g. \"0 */6 * * *\" (empty: not scheduled)")]
         public string? Cron { get; init; }
 
+        [CommandOption("--streams <LIST>")]
+        [Description("Streams to extract, comma-separated: stream names, tap_stream_ids or globs (default: every stream; at a terminal the tap's discovered streams are offered)")]
+        public string? Streams { get; init; }
+
         [CommandOption("--config <FILE>")]
         [Description("An existing tap config JSON to copy to sources/<name>.json (default: a template for known taps, or the tap's --about settings)")]
         public string? Config { get; init; }
@@ -107,7 +111,12 @@ internal sealed class AddCommand : AsyncCommand<AddCommand.Settings>
             WritePrivate(configTarget, (template ?? new JsonObject()).ToJsonString(JsonOutput.Options) + "\n");
         }
 
-        var yaml = PipelineYaml.Write(answers with { ConfigFile = "sources/" + settings.Name + ".json" });
+        answers = answers with { ConfigFile = "sources/" + settings.Name + ".json" };
+        if (settings.Streams is { } listed)
+            answers = answers with { Streams = listed.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) };
+        else if (Terminal.StdinIsTerminal && await PickStreamsAsync(home, settings.Name, answers, cancellationToken) is { } picked)
+            answers = answers with { Streams = picked.Streams, Replication = picked.Replication };
+        var yaml = PipelineYaml.Write(answers);
         // The file must load (every ${VAR} is checked at run time, not here: the user sets those later).
         new PipelineLoader(PipeDefaults.Load(home.ConfigPath), home.Root, _ => "placeholder").Parse(yaml, settings.Name, home.PipelinePath(settings.Name));
         var target = home.PipelinePath(settings.Name);
@@ -119,6 +128,25 @@ internal sealed class AddCommand : AsyncCommand<AddCommand.Settings>
         AnsiConsole.MarkupLineInterpolated($"Tap config {configTarget} ({configNote})");
         AnsiConsole.MarkupLineInterpolated($"Next: dataspoc-pipe validate {settings.Name}, then dataspoc-pipe run {settings.Name}");
         return ExitCodes.Success;
+    }
+
+    /// <summary>
+    /// Discovery at the terminal: the pipeline as it will be written, loaded with the real environment (a config whose
+    /// secrets are not set yet cannot discover, which <see cref="StreamPicker"/> says), then the streams to pick from.
+    /// </summary>
+    private static async Task<StreamPicker.Choice?> PickStreamsAsync(PipeHome home, string name, PipelineYaml.Answers answers, CancellationToken cancellationToken)
+    {
+        PipelineDefinition pipeline;
+        try
+        {
+            pipeline = new PipelineLoader(PipeDefaults.Load(home.ConfigPath), home.Root).Parse(PipelineYaml.Write(answers), name, home.PipelinePath(name));
+        }
+        catch (ConfigException e)
+        {
+            AnsiConsole.MarkupLineInterpolated($"Streams are not discovered now ({e.Message}); every stream is selected until source.streams says otherwise.");
+            return null;
+        }
+        return await StreamPicker.AskAsync(pipeline, cancellationToken);
     }
 
     private static PipelineYaml.Answers Gather(Settings s, PipeHome home)

@@ -123,7 +123,8 @@ public sealed class AddCommandTests : IDisposable
     public void The_wizard_in_a_terminal_asks_each_question_and_writes_the_answers()
     {
         Assert.True(PseudoTerminal.Available, "util-linux 'script' is needed for the pseudo-terminal test");
-        var result = PseudoTerminal.Run(_home, "Tap (", $"{CliProcess.ShopTap}\r{_home.Bucket}\r\rsnappy\ry\r0 3 * * *\r", "add", "wiz");
+        // ... then yes to discovery, and every offered stream as preselected.
+        var result = PseudoTerminal.Run(_home, "Tap (", $"{CliProcess.ShopTap}\r{_home.Bucket}\r\rsnappy\ry\r0 3 * * *\r\r\r", "add", "wiz");
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("Base path in the bucket (raw)", result.Stdout);
         Assert.Contains("Compression [zstd/snappy/gzip/none] (zstd)", result.Stdout);
@@ -135,6 +136,30 @@ public sealed class AddCommandTests : IDisposable
         Assert.Equal(Compression.Snappy, p.Destination.Compression);
         Assert.True(p.Incremental.Enabled);
         Assert.Equal("0 3 * * *", p.Schedule?.Cron);
+        Assert.Null(p.Source.Streams); // every stream: nothing to write
+    }
+
+    [Fact]
+    public void The_wizard_discovers_the_taps_streams_and_writes_the_ones_picked()
+    {
+        Assert.True(PseudoTerminal.Available, "util-linux 'script' is needed for the pseudo-terminal test");
+        // Discovery: yes; the list offers orders then customers, both selected: down, space deselects customers, enter.
+        var config = Path.Combine(_home.Root, "shop.json");
+        File.WriteAllText(config, "{\"rows\": 3}");
+        var result = PseudoTerminal.Run(_home, "Cron", "\r\r\u001b[B \r", "add", "picked", "--tap", CliProcess.ShopTap, "--config", config,
+            "--bucket", _home.Bucket, "--path", "raw", "--compression", "zstd", "--incremental", "false");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("Streams to extract", result.Stdout);
+        Assert.Equal(["orders"], Load("picked").Source.Streams);
+        Assert.True(File.Exists(Path.Combine(_home.Pipelines, "picked.catalog.json")), "the discovered catalog is cached beside the pipeline");
+    }
+
+    [Fact]
+    public void Streams_given_as_a_flag_are_written_without_asking()
+    {
+        var result = CliProcess.Run(_home, "add", "flagged", "--tap", CliProcess.ShopTap, "--bucket", _home.Bucket, "--streams", "orders, cust*");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal(["orders", "cust*"], Load("flagged").Source.Streams);
     }
 
     [Fact]

@@ -52,6 +52,8 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
             table.AddRow(Markup.Escape(r.Pipeline), StatusMarkup(r.Status, r.Error), Units.Time(r.LastRun),
                 r.Duration is { } d ? Units.Duration(d) : "-", r.Records is { } n ? Units.Count(n) : "-", Markup.Escape(r.Cron ?? "-"), Units.Time(r.NextRun));
         AnsiConsole.Write(table);
+        if (rows.Any(r => r.Status is "invalid" or "unknown"))
+            AnsiConsole.MarkupLine("Full errors: dataspoc-pipe status --output json (and dataspoc-pipe logs <name> for a failed run)");
         return ExitCodes.Success;
     }
 
@@ -86,7 +88,7 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
     {
         "success" => "[green]success[/]",
         "failure" => "[red]failure[/]",
-        "invalid" or "unknown" => $"[red]{status}[/]: {Markup.Escape(error ?? "")}",
+        "invalid" or "unknown" => $"[red]{status}[/]: {Markup.Escape(TableCells.OneLine(error ?? ""))}",
         _ => Markup.Escape(status),
     };
 }

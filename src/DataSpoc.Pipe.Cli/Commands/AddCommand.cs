@@ -169,11 +169,10 @@ internal sealed class AddCommand : AsyncCommand<AddCommand.Settings>
         if (toSave.Count > 0)
         {
             DotEnvFile.Set(home.EnvFilePath, toSave);
-            AnsiConsole.MarkupLineInterpolated($"Saved {string.Join(", ", toSave.Keys)} to {home.EnvFilePath} (mode 0600)");
+            Console.Out.WriteLine($"Saved {string.Join(", ", toSave.Keys)} to {home.EnvFilePath} (mode 0600)");
         }
         foreach (var name in unset)
-            AnsiConsole.MarkupLineInterpolated(
-                $"[yellow]note[/] {name} is not set: runs fail until it is; add {name}=... to {home.EnvFilePath} (or pass --secret {name}=... to add)");
+            Console.Out.WriteLine($"note: {name} is not set, so runs fail until it is: add {name}=... to {home.EnvFilePath} (or pass --secret {name}=... to add)");
     }
 
     /// <summary>The <c>${VAR}</c>s without default in a tap config file's string values, in order of appearance.</summary>

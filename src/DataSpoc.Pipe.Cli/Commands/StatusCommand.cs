@@ -47,13 +47,21 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
             AnsiConsole.MarkupLineInterpolated($"No pipelines in {home.PipelinesDirectory}. Create one with: dataspoc-pipe add <name>");
             return ExitCodes.Success;
         }
-        var table = new Table().AddColumns("pipeline", "status", "last run", "duration", "records", "schedule", "next run");
-        foreach (var r in rows)
-            table.AddRow(Markup.Escape(r.Pipeline), StatusMarkup(r.Status, r.Error), Units.Time(r.LastRun),
-                r.Duration is { } d ? Units.Duration(d) : "-", r.Records is { } n ? Units.Count(n) : "-", Markup.Escape(r.Cron ?? "-"), Units.Time(r.NextRun));
+        string[] headers = ["pipeline", "status", "last run", "duration", "records", "schedule", "next run"];
+        var cells = rows.Select(r => new[]
+        {
+            r.Pipeline, r.Status, Units.Time(r.LastRun), r.Duration is { } d ? Units.Duration(d) : "-", r.Records is { } n ? Units.Count(n) : "-",
+            r.Cron ?? "-", Units.Time(r.NextRun),
+        }).ToList();
+        // The status column holds the error of an invalid or unknown pipeline: it gets what the other columns leave.
+        var others = Enumerable.Range(0, headers.Length).Where(i => i != 1).Sum(i => TableCells.Widest(headers[i], cells.Select(c => c[i])));
+        var room = TableCells.Room(headers.Length, others);
+        var table = new Table().AddColumns(headers);
+        for (var i = 0; i < rows.Count; i++)
+            table.AddRow([Markup.Escape(cells[i][0]), StatusMarkup(rows[i].Status, rows[i].Error, room), .. cells[i][2..].Select(Markup.Escape)]);
         AnsiConsole.Write(table);
         if (rows.Any(r => r.Status is "invalid" or "unknown"))
-            AnsiConsole.MarkupLine("Full errors: dataspoc-pipe status --output json (and dataspoc-pipe logs <name> for a failed run)");
+            AnsiConsole.MarkupLine("Full errors: dataspoc-pipe status --output json");
         return ExitCodes.Success;
     }
 
@@ -84,11 +92,11 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
         }
     }
 
-    private static string StatusMarkup(string status, string? error) => status switch
+    private static string StatusMarkup(string status, string? error, int room) => status switch
     {
         "success" => "[green]success[/]",
         "failure" => "[red]failure[/]",
-        "invalid" or "unknown" => $"[red]{status}[/]: {Markup.Escape(TableCells.OneLine(error ?? ""))}",
+        "invalid" or "unknown" => $"[red]{status}[/]: {Markup.Escape(TableCells.OneLine(error ?? "", room - status.Length - 2))}",
         _ => Markup.Escape(status),
     };
 }

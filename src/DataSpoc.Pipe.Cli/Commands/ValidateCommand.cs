@@ -61,9 +61,10 @@ internal sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
         else
         {
             var table = new Table().AddColumns("pipeline", "check", "result", "detail");
+            var room = TableCells.Room(4, TableCells.Widest("pipeline", checks.Select(c => c.Pipeline)) + TableCells.Widest("check", checks.Select(c => c.Name)) + "warning".Length);
             foreach (var c in checks)
                 table.AddRow(Markup.Escape(c.Pipeline), c.Name, c.Warning ? "[yellow]warning[/]" : c.Ok ? "[green]ok[/]" : "[red]FAILED[/]",
-                    Markup.Escape(TableCells.OneLine(c.Detail)));
+                    Markup.Escape(TableCells.OneLine(c.Detail, room)));
             AnsiConsole.Write(table);
             if (checks.Any(c => !c.Ok || c.Warning)) AnsiConsole.MarkupLine("Full messages: dataspoc-pipe validate --output json");
         }

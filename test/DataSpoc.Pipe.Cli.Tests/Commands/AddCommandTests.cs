@@ -123,7 +123,7 @@ public sealed class AddCommandTests : IDisposable
     public void The_wizard_in_a_terminal_asks_each_question_and_writes_the_answers()
     {
         Assert.True(PseudoTerminal.Available, "util-linux 'script' is needed for the pseudo-terminal test");
-        var result = PseudoTerminal.Run(_home, "Tap (", $"{CliProcess.ShopTap}\r{_home.Bucket}\r\rsnappy\ry\r0 3 * * *\r", "add", "wiz");
+        var result = PseudoTerminal.Run(_home, "Tap (", $"{CliProcess.ShopTap}\r{_home.Bucket}\r\rsnappy\ry\r0 3 * * *\r\r", "add", "wiz");
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("Base path in the bucket (raw)", result.Stdout);
         Assert.Contains("Compression [zstd/snappy/gzip/none] (zstd)", result.Stdout);

@@ -47,21 +47,16 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
             AnsiConsole.MarkupLineInterpolated($"No pipelines in {home.PipelinesDirectory}. Create one with: dataspoc-pipe add <name>");
             return ExitCodes.Success;
         }
-        string[] headers = ["pipeline", "status", "last run", "duration", "records", "schedule", "next run"];
-        var cells = rows.Select(r => new[]
-        {
-            r.Pipeline, r.Status, Units.Time(r.LastRun), r.Duration is { } d ? Units.Duration(d) : "-", r.Records is { } n ? Units.Count(n) : "-",
-            r.Cron ?? "-", Units.Time(r.NextRun),
-        }).ToList();
-        // The status column holds the error of an invalid or unknown pipeline: it gets what the other columns leave.
-        var others = Enumerable.Range(0, headers.Length).Where(i => i != 1).Sum(i => TableCells.Widest(headers[i], cells.Select(c => c[i])));
-        var room = TableCells.Room(headers.Length, others);
-        var table = new Table().AddColumns(headers);
-        for (var i = 0; i < rows.Count; i++)
-            table.AddRow([Markup.Escape(cells[i][0]), StatusMarkup(rows[i].Status, rows[i].Error, room), .. cells[i][2..].Select(Markup.Escape)]);
+        var table = new Table().AddColumns("pipeline", "status", "last run", "duration", "records", "schedule", "next run");
+        foreach (var r in rows)
+            table.AddRow(Markup.Escape(r.Pipeline), StatusMarkup(r.Status), Units.Time(r.LastRun),
+                r.Duration is { } d ? Units.Duration(d) : "-", r.Records is { } n ? Units.Count(n) : "-", Markup.Escape(r.Cron ?? "-"), Units.Time(r.NextRun));
         AnsiConsole.Write(table);
-        if (rows.Any(r => r.Status is "invalid" or "unknown"))
-            AnsiConsole.MarkupLine("Full errors: dataspoc-pipe status --output json");
+        // Seven columns leave an error no room in an 80-column row: each gets one line of its own under the table instead.
+        var errors = rows.Where(r => r.Error is { Length: > 0 }).ToList();
+        foreach (var r in errors)
+            AnsiConsole.MarkupLine($"[red]{Markup.Escape(r.Pipeline)}[/]: {Markup.Escape(TableCells.OneLine(r.Error!, AnsiConsole.Profile.Width - r.Pipeline.Length - 2))}");
+        if (errors.Count > 0) AnsiConsole.MarkupLine("Full errors: dataspoc-pipe status --output json, or dataspoc-pipe logs <name>");
         return ExitCodes.Success;
     }
 
@@ -92,11 +87,11 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
         }
     }
 
-    private static string StatusMarkup(string status, string? error, int room) => status switch
+    private static string StatusMarkup(string status) => status switch
     {
         "success" => "[green]success[/]",
         "failure" => "[red]failure[/]",
-        "invalid" or "unknown" => $"[red]{status}[/]: {Markup.Escape(TableCells.OneLine(error ?? "", room - status.Length - 2))}",
+        "invalid" or "unknown" => $"[red]{status}[/]",
         _ => Markup.Escape(status),
     };
 }

@@ -22,7 +22,7 @@ internal static class TableCells
     /// How wide one column may be so that a table of <paramref name="columns"/> columns fits the console, given the
     /// total width of the other columns' text (each cell has a space either side and a border).
     /// </summary>
-    public static int Room(int columns, int otherColumnsWidth) => Math.Max(20, AnsiConsole.Profile.Width - otherColumnsWidth - (3 * columns + 1));
+    public static int Room(int columns, int otherColumnsWidth) => Math.Max(10, AnsiConsole.Profile.Width - otherColumnsWidth - (3 * columns + 1));
 
     /// <summary>The width a column needs: its header or its widest cell.</summary>
     public static int Widest(string header, IEnumerable<string> cells) => cells.Select(c => c.Length).Append(header.Length).Max();

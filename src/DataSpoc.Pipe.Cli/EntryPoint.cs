@@ -50,10 +50,10 @@ internal static class EntryPoint
         config.UseStrictParsing();
 
         config.AddCommand<InitCommand>("init")
-            .WithDescription("Create the home folder (~/.dataspoc-pipe or $DATASPOC_PIPE_HOME): config.yaml, pipelines/, sources/, transforms/. Safe to run again.")
+            .WithDescription("Create the home folder (~/.dataspoc-pipe or $DATASPOC_PIPE_HOME): config.yaml, .env (secrets, mode 0600), pipelines/, sources/, transforms/. Safe to run again.")
             .WithExample("init");
         config.AddCommand<AddCommand>("add")
-            .WithDescription("Create a pipeline: asks for tap, bucket, path, compression, incremental and cron (or takes them as flags), writes pipelines/<name>.yaml and sources/<name>.json.")
+            .WithDescription("Create a pipeline: asks for tap, bucket, path, compression, incremental and cron (or takes them as flags), writes pipelines/<name>.yaml and sources/<name>.json, and the secrets the tap config needs to .env.")
             .WithExample("add", "orders")
             .WithExample("add", "orders", "--tap", "tap-postgres", "--bucket", "s3://my-lake", "--incremental", "--cron", "\"0 */6 * * *\"")
             .WithExample("add", "sheets", "--tap", "csv", "--bucket", "file:///data/lake", "--config", "./csv-config.json");

@@ -54,6 +54,47 @@ public class PipeClientTests
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public void The_homes_env_file_feeds_variables_under_the_environment_masks_them_and_validate_names_what_is_unset()
+    {
+        using var home = HomeWithOrders();
+        var envFile = Path.Combine(home.Home, ".env");
+        File.WriteAllText(envFile, "ORDERS_TOKEN=overridden-by-the-environment\nDOTENV_ONLY='planted dotenv secret'\n");
+        File.SetUnixFileMode(envFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        home.WritePipeline("dotenv", $$"""
+            source:
+              tap: {{TempHome.ReplayTap}}
+              config:
+                api: ${ORDERS_TOKEN}
+                extra: ${DOTENV_ONLY}
+                other: ${SET_NOWHERE}
+            destination:
+              bucket: {{home.Bucket}}
+            """);
+        var client = Client(home);
+
+        var orders = client.Load(home.Name("orders"));
+        Assert.Equal(Token, orders.Source.InlineConfig!["api"]!.GetValue<string>());
+        // Every .env value is a secret of every pipeline, so nothing a client shows can carry it.
+        Assert.Contains("planted dotenv secret", orders.Secrets);
+
+        var validation = client.Validate("dotenv");
+        var problem = Assert.Single(validation.Problems);
+        Assert.Equal(("source.config.other", Path.Combine(home.Home, "pipelines", "dotenv.yaml")), (problem.Key, problem.File));
+        Assert.StartsWith("pipeline 'dotenv': ${SET_NOWHERE} (pipelines/dotenv.yaml source.config.other) is set neither in " + envFile, problem.Message);
+
+        File.WriteAllText(envFile, "SET_NOWHERE=now-set-1\nDOTENV_ONLY='planted dotenv secret'\n");
+        Assert.True(client.Validate("dotenv").Ok);
+        var config = client.Config("dotenv");
+        Assert.Equal(("***", "***"), (config["source"]!["config"]!["extra"]!.GetValue<string>(), config["source"]!["config"]!["other"]!.GetValue<string>()));
+        Assert.Equal("planted dotenv secret", client.Load("dotenv").Source.InlineConfig!["extra"]!.GetValue<string>());
+
+        File.SetUnixFileMode(envFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
+        var refused = Assert.Throws<ConfigException>(() => client.Load("dotenv"));
+        Assert.EndsWith($"fix it with: chmod 600 {envFile}", refused.Message);
+    }
+
+    [Fact]
     public async Task Running_by_name_lands_parquet_and_status_logs_and_manifest_describe_the_run()
     {
         using var home = HomeWithOrders();

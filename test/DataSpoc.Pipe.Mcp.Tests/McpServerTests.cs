@@ -15,6 +15,7 @@ public sealed class McpServerTests : IAsyncLifetime
 {
     private const string Password = "hunter2-planted-password";
     private const string Token = "tok-from-env-8c1f0e";
+    private const string DotEnvSecret = "dotenv-planted-3a9b";
     private const string Schema = """{"type":"SCHEMA","stream":"orders","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"email":{"type":["null","string"]},"amount":{"type":"number"}}}}""";
 
     private readonly string _root = Path.Combine(Path.GetTempPath(), "dsp-mcp-" + Guid.NewGuid().ToString("N")[..10]);
@@ -46,6 +47,7 @@ public sealed class McpServerTests : IAsyncLifetime
                 file: {singer}
                 password: {Password}
                 api: ${"{"}MCP_TEST_TOKEN{"}"}
+                from_env_file: ${"{"}MCP_DOTENV_SECRET{"}"}
             destination:
               bucket: file://{Lake}
             transforms:
@@ -64,6 +66,11 @@ public sealed class McpServerTests : IAsyncLifetime
             destination:
               bucket: file://{Lake}
             """);
+
+        // The home's private .env: the server reads it as the CLI does, and masks its values everywhere.
+        var envFile = Path.Combine(Home, ".env");
+        File.WriteAllText(envFile, $"MCP_DOTENV_SECRET={DotEnvSecret}\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(envFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
 
         var transport = new StdioClientTransport(new StdioClientTransportOptions
         {
@@ -96,6 +103,7 @@ public sealed class McpServerTests : IAsyncLifetime
         var config = await Call("pipeline_config", new() { ["name"] = Orders });
         Assert.Equal("***", config.GetProperty("config").GetProperty("source").GetProperty("config").GetProperty("password").GetString());
         Assert.Equal("***", config.GetProperty("config").GetProperty("source").GetProperty("config").GetProperty("api").GetString());
+        Assert.Equal("***", config.GetProperty("config").GetProperty("source").GetProperty("config").GetProperty("from_env_file").GetString());
 
         var progress = new ConcurrentQueue<ProgressNotificationValue>();
         var run = await Call("run_pipeline", new() { ["name"] = Orders, ["full"] = true }, new SyncProgress(progress.Enqueue));
@@ -174,6 +182,7 @@ public sealed class McpServerTests : IAsyncLifetime
         {
             Assert.DoesNotContain(Password, response);
             Assert.DoesNotContain(Token, response);
+            Assert.DoesNotContain(DotEnvSecret, response);
         }
     }
 

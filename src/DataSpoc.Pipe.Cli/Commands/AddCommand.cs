@@ -11,6 +11,7 @@ namespace DataSpoc.Pipe.Cli.Commands;
 /// <summary>
 /// <c>add &lt;name&gt;</c>: writes <c>pipelines/&lt;name&gt;.yaml</c> and the tap config <c>sources/&lt;name&gt;.json</c>.
 /// Asks for what the flags leave out when a person is at the terminal; never asks when stdin is not a terminal.
+/// The secrets the tap config refers to (<c>${PGPASSWORD}</c>…) go to the home's private <c>.env</c>, never to the config.
 /// </summary>
 internal sealed class AddCommand : AsyncCommand<AddCommand.Settings>
 {
@@ -56,8 +57,31 @@ internal sealed class AddCommand : AsyncCommand<AddCommand.Settings>
         [Description("An existing tap config JSON to copy to sources/<name>.json (default: a template for known taps, or the tap's --about settings)")]
         public string? Config { get; init; }
 
+        [CommandOption("--secret <KEY=VALUE>")]
+        [Description("A secret the tap config refers to as ${KEY}: saved to the home's .env (mode 0600), never to the config. Repeatable. Without it, a terminal is asked (input hidden)")]
+        public string[] Secrets { get; init; } = [];
+
+        /// <summary>The <c>--secret</c> values by key (the last one wins).</summary>
+        public Dictionary<string, string> SecretValues()
+        {
+            var values = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var pair in Secrets)
+            {
+                var eq = pair.IndexOf('=');
+                values[pair[..eq]] = pair[(eq + 1)..];
+            }
+            return values;
+        }
+
         public override ValidationResult Validate()
         {
+            foreach (var pair in Secrets)
+            {
+                var eq = pair.IndexOf('=');
+                // The message names the key only: the value is a secret.
+                if (eq <= 0) return ValidationResult.Error("--secret takes KEY=VALUE");
+                if (!VariableInterpolation.IsName(pair[..eq])) return ValidationResult.Error($"--secret: '{pair[..eq]}' is not a variable name (letters, digits and '_')");
+            }
             if (!PipeHome.IsValidPipelineName(Name))
                 return ValidationResult.Error($"pipeline name '{Name}' is not valid: use letters, digits, '-', '_' and '.', not starting with '.' or '-'");
             if (Compression is not null && Compression is not ("zstd" or "snappy" or "gzip" or "none"))
@@ -76,6 +100,8 @@ internal sealed class AddCommand : AsyncCommand<AddCommand.Settings>
         home.Init();
         if (home.FindPipelineFile(settings.Name) is { } existing)
             throw new UsageException($"pipeline '{settings.Name}' already exists ({existing}); pick another name or edit that file");
+        // A .env that is not private is refused before anything is written.
+        var dotEnv = DotEnvFile.Read(home.EnvFilePath);
 
         var answers = Gather(settings, home);
         var configTarget = home.SourceConfigPath(settings.Name);
@@ -111,6 +137,8 @@ internal sealed class AddCommand : AsyncCommand<AddCommand.Settings>
             WritePrivate(configTarget, (template ?? new JsonObject()).ToJsonString(JsonOutput.Options) + "\n");
         }
 
+        // Secrets first: discovery below runs the tap with them.
+        SaveSecrets(settings, home, dotEnv, configTarget);
         answers = answers with { ConfigFile = "sources/" + settings.Name + ".json" };
         if (settings.Streams is { } listed)
             answers = answers with { Streams = listed.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) };
@@ -139,7 +167,7 @@ internal sealed class AddCommand : AsyncCommand<AddCommand.Settings>
         PipelineDefinition pipeline;
         try
         {
-            pipeline = new PipelineLoader(PipeDefaults.Load(home.ConfigPath), home.Root).Parse(PipelineYaml.Write(answers), name, home.PipelinePath(name));
+            pipeline = PipelineLoader.ForHome(home).Parse(PipelineYaml.Write(answers), name, home.PipelinePath(name));
         }
         catch (ConfigException e)
         {
@@ -148,6 +176,73 @@ internal sealed class AddCommand : AsyncCommand<AddCommand.Settings>
         }
         return await StreamPicker.AskAsync(pipeline, cancellationToken);
     }
+
+    /// <summary>
+    /// Puts the secrets the tap config refers to in <c>.env</c>: from <c>--secret</c>, else asked at a terminal with the
+    /// input hidden. Only names are printed. A variable <c>.env</c> already has is kept; one still unset gets a notice.
+    /// </summary>
+    private static void SaveSecrets(Settings settings, PipeHome home, DotEnvFile dotEnv, string configFile)
+    {
+        var given = settings.SecretValues();
+        var toSave = new Dictionary<string, string>(given, StringComparer.Ordinal);
+        var unset = new List<string>();
+        foreach (var name in ReferencedVariables(configFile))
+        {
+            if (given.ContainsKey(name) || dotEnv.Values.ContainsKey(name)) continue;
+            var value = Terminal.StdinIsTerminal
+                ? AnsiConsole.Prompt(new TextPrompt<string>($"Secret [bold]{name}[/] for the tap config (input hidden; Enter to leave it unset):").Secret(null).AllowEmpty())
+                : "";
+            if (value.Length > 0) toSave[name] = value;
+            else unset.Add(name);
+        }
+        if (toSave.Count > 0)
+        {
+            DotEnvFile.Set(home.EnvFilePath, toSave);
+            Console.Out.WriteLine($"Saved {string.Join(", ", toSave.Keys)} to {home.EnvFilePath} (mode 0600)");
+        }
+        foreach (var name in unset)
+            Console.Out.WriteLine($"note: {name} is not set, so runs fail until it is: add {name}=... to {home.EnvFilePath} (or pass --secret {name}=... to add)");
+    }
+
+    /// <summary>The <c>${VAR}</c>s without default in a tap config file's string values, in order of appearance.</summary>
+    private static List<string> ReferencedVariables(string configFile)
+    {
+        var names = new List<string>();
+        JsonNode? config;
+        try
+        {
+            config = JsonNode.Parse(File.ReadAllText(configFile), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        }
+        catch (JsonException)
+        {
+            return names; // validate and run report a broken config with its line
+        }
+        foreach (var text in Strings(config))
+        {
+            try
+            {
+                // Nothing is set here, so every reference without default is reported as unset.
+                VariableInterpolation.Expand(text, _ => null, out _, name =>
+                {
+                    if (!names.Contains(name)) names.Add(name);
+                    return "";
+                });
+            }
+            catch (FormatException)
+            {
+                // Not a reference (e.g. '${' without '}'): the loader reports it with its key.
+            }
+        }
+        return names;
+    }
+
+    private static IEnumerable<string> Strings(JsonNode? node) => node switch
+    {
+        JsonObject o => o.SelectMany(p => Strings(p.Value)),
+        JsonArray a => a.SelectMany(Strings),
+        JsonValue v when v.TryGetValue<string>(out var text) => [text],
+        _ => [],
+    };
 
     private static PipelineYaml.Answers Gather(Settings s, PipeHome home)
     {

@@ -7,7 +7,11 @@ using Spectre.Console.Cli;
 
 namespace DataSpoc.Pipe.Cli.Commands;
 
-/// <summary><c>schedule install</c>: one crontab line per pipeline with <c>schedule.cron</c>; running it again changes nothing.</summary>
+/// <summary>
+/// <c>schedule install</c>: one crontab line per pipeline with <c>schedule.cron</c>; running it again changes nothing.
+/// Secrets are not needed to install: a <c>${VAR}</c> that a scheduled run would lack (set neither in <c>.env</c> nor
+/// with a default) is a warning naming the pipeline and the variable.
+/// </summary>
 internal sealed class ScheduleInstallCommand : Command<ScheduleInstallCommand.Settings>
 {
     public sealed class Settings : OutputSettings;
@@ -15,14 +19,16 @@ internal sealed class ScheduleInstallCommand : Command<ScheduleInstallCommand.Se
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var home = Pipelines.Home();
-        var loader = PipelineLoader.ForHome(home);
+        var loader = PipelineLoader.ForHome(home, allowUnsetVariables: true);
         var wanted = new List<CronEntries.Entry>();
+        var warnings = new List<VariableProblem>();
         foreach (var name in home.PipelineNames())
         {
             // An invalid pipeline must not be scheduled silently: fail before touching the crontab.
             var pipeline = loader.LoadFile(home.FindPipelineFile(name)!);
-            if (pipeline.Schedule?.Cron is { Length: > 0 } cron)
-                wanted.Add(new CronEntries.Entry(name, cron, CronEntries.Line(home, name, cron)));
+            if (pipeline.Schedule?.Cron is not { Length: > 0 } cron) continue;
+            wanted.Add(new CronEntries.Entry(name, cron, CronEntries.Line(home, name, cron)));
+            warnings.AddRange(VariableProblems.ForSchedule(pipeline, home, loader.Variables));
         }
         var crontab = new Crontab();
         var current = crontab.Read();
@@ -36,7 +42,7 @@ internal sealed class ScheduleInstallCommand : Command<ScheduleInstallCommand.Se
             crontab.Write(updated);
         }
         var removed = before.Where(b => wanted.All(w => w.Pipeline != b.Pipeline)).Select(b => b.Pipeline).ToList();
-        ScheduleOutput.Write(settings, wanted, removed, updated == current);
+        ScheduleOutput.Write(settings, wanted, removed, updated == current, warnings);
         return ExitCodes.Success;
     }
 }
@@ -81,8 +87,12 @@ internal sealed class ScheduleListCommand : Command<ScheduleListCommand.Settings
 
 internal static class ScheduleOutput
 {
-    public static void Write(OutputSettings settings, List<CronEntries.Entry> entries, List<string>? removed, bool? unchanged)
+    public static void Write(OutputSettings settings, List<CronEntries.Entry> entries, List<string>? removed, bool? unchanged,
+        IReadOnlyList<VariableProblem>? warnings = null)
     {
+        warnings ??= [];
+        // Warnings go to stderr in both formats, so scripts reading the JSON still see them in their logs.
+        foreach (var w in warnings) Console.Error.WriteLine("warning: " + w.Message);
         var now = DateTimeOffset.UtcNow;
         if (settings.Json)
         {
@@ -98,6 +108,15 @@ internal static class ScheduleOutput
             };
             if (removed is not null) doc["removed"] = new JsonArray(removed.Select(r => (JsonNode)JsonValue.Create(r)!).ToArray());
             if (unchanged is not null) doc["changed"] = !unchanged.Value;
+            if (warnings.Count > 0)
+                doc["warnings"] = new JsonArray(warnings.Select(w => (JsonNode)new JsonObject
+                {
+                    ["pipeline"] = w.Pipeline,
+                    ["variable"] = w.Variable,
+                    ["file"] = w.File,
+                    ["key"] = w.Key,
+                    ["message"] = w.Message,
+                }).ToArray());
             JsonOutput.Write(doc);
             return;
         }

@@ -49,9 +49,14 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
         }
         var table = new Table().AddColumns("pipeline", "status", "last run", "duration", "records", "schedule", "next run");
         foreach (var r in rows)
-            table.AddRow(Markup.Escape(r.Pipeline), StatusMarkup(r.Status, r.Error), Units.Time(r.LastRun),
+            table.AddRow(Markup.Escape(r.Pipeline), StatusMarkup(r.Status), Units.Time(r.LastRun),
                 r.Duration is { } d ? Units.Duration(d) : "-", r.Records is { } n ? Units.Count(n) : "-", Markup.Escape(r.Cron ?? "-"), Units.Time(r.NextRun));
         AnsiConsole.Write(table);
+        // Seven columns leave an error no room in an 80-column row: each gets one line of its own under the table instead.
+        var errors = rows.Where(r => r.Error is { Length: > 0 }).ToList();
+        foreach (var r in errors)
+            AnsiConsole.MarkupLine($"[red]{Markup.Escape(r.Pipeline)}[/]: {Markup.Escape(TableCells.OneLine(r.Error!, AnsiConsole.Profile.Width - r.Pipeline.Length - 2))}");
+        if (errors.Count > 0) AnsiConsole.MarkupLine("Full errors: dataspoc-pipe status --output json, or dataspoc-pipe logs <name>");
         return ExitCodes.Success;
     }
 
@@ -82,11 +87,11 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
         }
     }
 
-    private static string StatusMarkup(string status, string? error) => status switch
+    private static string StatusMarkup(string status) => status switch
     {
         "success" => "[green]success[/]",
         "failure" => "[red]failure[/]",
-        "invalid" or "unknown" => $"[red]{status}[/]: {Markup.Escape(error ?? "")}",
+        "invalid" or "unknown" => $"[red]{status}[/]",
         _ => Markup.Escape(status),
     };
 }

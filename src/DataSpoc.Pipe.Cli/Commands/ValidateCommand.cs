@@ -12,6 +12,8 @@ namespace DataSpoc.Pipe.Cli.Commands;
 /// <summary>
 /// <c>validate [name]</c>: the pipeline YAML (errors with file:line), the tap config JSON, that the tap resolves and
 /// answers <c>--help</c> or <c>--about</c>, and that the bucket allows write, read, list and delete. Exit 1 on any failure.
+/// Every <c>${VAR}</c> must be set (environment or the home's <c>.env</c>) or have a default; for a scheduled pipeline, one
+/// only the current shell sets is a warning, as <c>schedule install</c> gives.
 /// </summary>
 internal sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
 {
@@ -22,7 +24,7 @@ internal sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
         public string? Name { get; init; }
     }
 
-    private sealed record Check(string Pipeline, string Name, bool Ok, string Detail);
+    private sealed record Check(string Pipeline, string Name, bool Ok, string Detail, bool Warning = false);
 
     private static readonly TimeSpan TapAnswerTimeout = TimeSpan.FromSeconds(30);
 
@@ -37,7 +39,7 @@ internal sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
         }
         else names = Pipelines.All(home);
 
-        var loader = PipelineLoader.ForHome(home);
+        var loader = PipelineLoader.ForHome(home, allowUnsetVariables: true);
         var checks = new List<Check>();
         foreach (var name in names)
             checks.AddRange(await CheckAsync(loader, home, name, cancellationToken));
@@ -48,20 +50,23 @@ internal sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
             {
                 ["pipeline"] = n,
                 ["ok"] = checks.Where(c => c.Pipeline == n).All(c => c.Ok),
-                ["checks"] = new JsonArray(checks.Where(c => c.Pipeline == n).Select(c => (JsonNode)new JsonObject
+                ["checks"] = new JsonArray(checks.Where(c => c.Pipeline == n).Select(c =>
                 {
-                    ["check"] = c.Name,
-                    ["ok"] = c.Ok,
-                    ["detail"] = c.Detail,
+                    var check = new JsonObject { ["check"] = c.Name, ["ok"] = c.Ok, ["detail"] = c.Detail };
+                    if (c.Warning) check["warning"] = true;
+                    return (JsonNode)check;
                 }).ToArray()),
             }).ToArray()));
         }
         else
         {
             var table = new Table().AddColumns("pipeline", "check", "result", "detail");
+            var room = TableCells.Room(4, TableCells.Widest("pipeline", checks.Select(c => c.Pipeline)) + TableCells.Widest("check", checks.Select(c => c.Name)) + "warning".Length);
             foreach (var c in checks)
-                table.AddRow(Markup.Escape(c.Pipeline), c.Name, c.Ok ? "[green]ok[/]" : "[red]FAILED[/]", Markup.Escape(c.Detail));
+                table.AddRow(Markup.Escape(c.Pipeline), c.Name, c.Warning ? "[yellow]warning[/]" : c.Ok ? "[green]ok[/]" : "[red]FAILED[/]",
+                    Markup.Escape(TableCells.OneLine(c.Detail, room)));
             AnsiConsole.Write(table);
+            if (checks.Any(c => !c.Ok || c.Warning)) AnsiConsole.MarkupLine("Full messages: dataspoc-pipe validate --output json");
         }
         var failed = checks.Where(c => !c.Ok).Select(c => c.Pipeline).Distinct().ToList();
         if (failed.Count > 0)
@@ -88,6 +93,7 @@ internal sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
             return checks;
         }
         checks.Add(new Check(name, "config", true, pipeline.FilePath + (pipeline.Schedule?.Cron is { } c ? $" (schedule '{c}' valid)" : "")));
+        if (VariablesCheck(loader, home, pipeline) is { } variables) checks.Add(variables);
         checks.Add(new Check(name, "tap config", true,
             pipeline.Source.ConfigFile is { } file ? $"{file} is valid JSON" : pipeline.Source.InlineConfig is not null ? "inline in the pipeline YAML" : "none (the tap gets an empty config)"));
         if (pipeline.Transforms.Count > 0)
@@ -102,6 +108,23 @@ internal sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
         var probe = await BucketProbe.RunAsync(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions, cancellationToken);
         checks.Add(new Check(name, "bucket", probe.Ok, pipeline.Redaction.Redact($"{pipeline.Destination.Bucket}: {probe.Detail}")));
         return checks;
+    }
+
+    /// <summary>Where each <c>${VAR}</c> comes from; fails on one set nowhere, warns on one a scheduled run would lack.</summary>
+    private static Check? VariablesCheck(PipelineLoader loader, PipeHome home, PipelineDefinition pipeline)
+    {
+        if (pipeline.Variables.Count == 0) return null;
+        var unset = VariableProblems.Unset(pipeline, home);
+        if (unset.Count > 0) return new Check(pipeline.Name, "variables", false, string.Join("; ", unset.Select(p => p.Message)));
+        if (pipeline.Schedule?.Cron is { Length: > 0 } && VariableProblems.ForSchedule(pipeline, home, loader.Variables) is { Count: > 0 } lacking)
+            return new Check(pipeline.Name, "variables", true, string.Join("; ", lacking.Select(p => p.Message)), Warning: true);
+        var origins = pipeline.Variables.DistinctBy(v => v.Name).Select(v => v.Name + (v.Origin switch
+        {
+            VariableOrigin.DotEnv => " from .env",
+            VariableOrigin.Environment => " from the environment",
+            _ => ": default",
+        }));
+        return new Check(pipeline.Name, "variables", true, string.Join(", ", origins));
     }
 
     private static async Task<Check> CheckTapAsync(PipelineDefinition pipeline, CancellationToken cancellationToken)

@@ -26,7 +26,7 @@ public sealed class PipeClient
     /// <param name="home">The home folder; null uses <c>$DATASPOC_PIPE_HOME</c>, else <c>~/.dataspoc-pipe</c>.</param>
     /// <param name="stores">Opens buckets; null opens <c>file://</c> only (register <c>s3</c>, <c>gs</c>, <c>az</c> with DataSpoc.Pipe.Cloud).</param>
     /// <param name="time">The clock for runs and schedules; null uses the system clock.</param>
-    /// <param name="environment">Variable lookup for <c>${VAR}</c> in pipeline files; null uses the process environment.</param>
+    /// <param name="environment">Variable lookup for <c>${VAR}</c> in pipeline files, over the home's <c>.env</c>; null uses the process environment.</param>
     public PipeClient(string? home = null, ObjectStoreFactory? stores = null, TimeProvider? time = null, Func<string, string?>? environment = null)
     {
         _home = home is null ? PipeHome.Resolve() : new PipeHome(PipeHome.ExpandHome(home));
@@ -46,11 +46,13 @@ public sealed class PipeClient
     /// secrets in clear: use it to run or adjust a pipeline, <see cref="Config"/> to show one.
     /// </summary>
     /// <exception cref="ConfigException">The pipeline does not exist or its YAML or tap config is invalid (names file, line and key).</exception>
-    public PipelineDefinition Load(string name)
+    public PipelineDefinition Load(string name) => Load(name, allowUnsetVariables: false);
+
+    private PipelineDefinition Load(string name, bool allowUnsetVariables)
     {
         var file = _home.FindPipelineFile(name) ?? throw new ConfigException(
             $"unknown pipeline '{name}' (known: {(Pipelines() is { Count: > 0 } known ? string.Join(", ", known) : "none")})", _home.PipelinesDirectory);
-        return PipelineLoader.ForHome(_home, _environment).LoadFile(file);
+        return PipelineLoader.ForHome(_home, _environment, allowUnsetVariables).LoadFile(file);
     }
 
     /// <summary>
@@ -149,8 +151,9 @@ public sealed class PipeClient
     }
 
     /// <summary>
-    /// Checks a pipeline without running it: its YAML and tap config, its transform maps, and that its bucket URI has a
-    /// registered store. Every problem names its file and key (and line, for YAML).
+    /// Checks a pipeline without running it: its YAML and tap config, every <c>${VAR}</c> it needs (set in the environment or
+    /// the home's <c>.env</c>, or given a default), its transform maps, and that its bucket URI has a registered store.
+    /// Every problem names its file and key (and line, for YAML).
     /// </summary>
     public PipelineValidation Validate(string name)
     {
@@ -158,12 +161,13 @@ public sealed class PipeClient
         PipelineDefinition pipeline;
         try
         {
-            pipeline = Load(name);
+            pipeline = Load(name, allowUnsetVariables: true);
         }
         catch (ConfigException e)
         {
             return new PipelineValidation(name, false, [ValidationProblem.From(e)]);
         }
+        problems.AddRange(VariableProblems.Unset(pipeline, _home).Select(p => new ValidationProblem(p.Key, p.File, null, p.Message)));
         problems.AddRange(TransformCompiler.Validate(pipeline).Select(ValidationProblem.From));
         try
         {

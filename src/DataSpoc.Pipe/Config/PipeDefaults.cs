@@ -15,7 +15,7 @@ public sealed record PipeDefaults
     public static PipeDefaults Load(string configYamlPath, Func<string, string?>? environment = null)
     {
         if (!File.Exists(configYamlPath)) return None;
-        var yaml = new YamlNodes(configYamlPath, environment ?? VariableInterpolation.ProcessEnvironment, new ConfigSecrets());
+        var yaml = new YamlNodes(configYamlPath, new VariableScope(PipeVariables.Environment(environment), allowUnset: false), new ConfigSecrets());
         var root = yaml.ParseDocument(File.ReadAllText(configYamlPath));
         var result = None;
         foreach (var (_, path, value) in yaml.Entries(root, "", ["defaults"]))

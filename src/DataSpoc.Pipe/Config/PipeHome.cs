@@ -2,7 +2,8 @@ namespace DataSpoc.Pipe.Config;
 
 /// <summary>
 /// The home folder, <c>~/.dataspoc-pipe/</c> (or <c>$DATASPOC_PIPE_HOME</c>): <c>config.yaml</c>,
-/// <c>pipelines/&lt;name&gt;.yaml</c>, <c>sources/&lt;name&gt;.json</c> (tap configs) and <c>transforms/</c>.
+/// <c>pipelines/&lt;name&gt;.yaml</c>, <c>sources/&lt;name&gt;.json</c> (tap configs), <c>transforms/</c> and <c>.env</c>
+/// (the secrets <c>${VAR}</c> expands to, private to the user).
 /// </summary>
 public sealed class PipeHome
 {
@@ -36,6 +37,8 @@ public sealed class PipeHome
     public string PipelinesDirectory => Path.Combine(Root, "pipelines");
     public string SourcesDirectory => Path.Combine(Root, "sources");
     public string TransformsDirectory => Path.Combine(Root, "transforms");
+    /// <summary>The private dotenv file of secrets for <c>${VAR}</c> (see <see cref="DotEnvFile"/>).</summary>
+    public string EnvFilePath => Path.Combine(Root, ".env");
 
     /// <summary>Whether <c>init</c> has been run (the pipelines folder exists).</summary>
     public bool Exists => Directory.Exists(PipelinesDirectory);
@@ -44,7 +47,7 @@ public sealed class PipeHome
     public string SourceConfigPath(string name) => Path.Combine(SourcesDirectory, name + ".json");
 
     /// <summary>
-    /// Creates the folders and a default <c>config.yaml</c>; never overwrites anything.
+    /// Creates the folders, a default <c>config.yaml</c> and an empty <c>.env</c> (mode 0600); never overwrites anything.
     /// Returns what it created (empty when everything was already there).
     /// </summary>
     public IReadOnlyList<string> Init()
@@ -61,6 +64,7 @@ public sealed class PipeHome
             File.WriteAllText(ConfigPath, DefaultConfigYaml);
             created.Add(ConfigPath);
         }
+        if (DotEnvFile.CreateEmpty(EnvFilePath)) created.Add(EnvFilePath);
         // Tap configs hold credentials: keep the folder private to the user.
         if (!OperatingSystem.IsWindows())
             File.SetUnixFileMode(SourcesDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);

@@ -18,22 +18,45 @@ public sealed class PipelineLoader
     private static readonly string[] DestinationKeys = ["bucket", "path", "compression", "partition_by", "max_file_rows", "max_file_mb", "storage_options"];
 
     private readonly PipeDefaults _defaults;
-    private readonly Func<string, string?> _environment;
+    private readonly PipeVariables _variables;
+    private readonly bool _allowUnsetVariables;
     private readonly string? _baseDirectory;
 
     /// <param name="defaults">From <c>config.yaml</c>; null for none.</param>
     /// <param name="baseDirectory">Where relative <c>source.config</c> paths are looked up (the home folder), besides the YAML file's folder.</param>
     /// <param name="environment">Variable lookup for <c>${VAR}</c>; the process environment by default.</param>
     public PipelineLoader(PipeDefaults? defaults = null, string? baseDirectory = null, Func<string, string?>? environment = null)
+        : this(defaults, baseDirectory, PipeVariables.Environment(environment), allowUnsetVariables: false)
+    {
+    }
+
+    private PipelineLoader(PipeDefaults? defaults, string? baseDirectory, PipeVariables variables, bool allowUnsetVariables)
     {
         _defaults = defaults ?? PipeDefaults.None;
         _baseDirectory = baseDirectory;
-        _environment = environment ?? VariableInterpolation.ProcessEnvironment;
+        _variables = variables;
+        _allowUnsetVariables = allowUnsetVariables;
     }
 
-    /// <summary>A loader for pipelines in <paramref name="home"/>, with its <c>config.yaml</c> defaults.</summary>
-    public static PipelineLoader ForHome(PipeHome home, Func<string, string?>? environment = null) =>
-        new(PipeDefaults.Load(home.ConfigPath, environment), home.Root, environment);
+    /// <summary>
+    /// A loader for pipelines in <paramref name="home"/>, with its <c>config.yaml</c> defaults and its <c>.env</c> under
+    /// <paramref name="environment"/> (the process environment by default). Throws <see cref="ConfigException"/> when
+    /// the <c>.env</c> is not private to the user or not valid.
+    /// </summary>
+    /// <param name="home">The home folder.</param>
+    /// <param name="environment">Variable lookup that wins over <c>.env</c>; null for the process environment.</param>
+    /// <param name="allowUnsetVariables">
+    /// Load to check, not to run: a <c>${VAR}</c> set nowhere and without default expands to nothing and is listed in
+    /// <see cref="PipelineDefinition.Variables"/> as <see cref="VariableOrigin.Unset"/> instead of failing the load.
+    /// </param>
+    public static PipelineLoader ForHome(PipeHome home, Func<string, string?>? environment = null, bool allowUnsetVariables = false)
+    {
+        var variables = PipeVariables.ForHome(home, environment);
+        return new(PipeDefaults.Load(home.ConfigPath, variables.Get), home.Root, variables, allowUnsetVariables);
+    }
+
+    /// <summary>Where this loader's <c>${VAR}</c> values come from.</summary>
+    public PipeVariables Variables => _variables;
 
     /// <summary>Reads a pipeline file; its name is the file name without extension.</summary>
     public PipelineDefinition LoadFile(string path)
@@ -54,7 +77,10 @@ public sealed class PipelineLoader
     public PipelineDefinition Parse(string yamlText, string name, string file)
     {
         var secrets = new ConfigSecrets();
-        var yaml = new YamlNodes(file, _environment, secrets);
+        // Everything in .env is a secret, whether or not this pipeline refers to it.
+        foreach (var value in _variables.DotEnvValues) secrets.AddValue(value);
+        var variables = new VariableScope(_variables, _allowUnsetVariables);
+        var yaml = new YamlNodes(file, variables, secrets);
         var root = yaml.ParseDocument(yamlText);
 
         SourceDefinition? source = null;
@@ -68,7 +94,7 @@ public sealed class PipelineLoader
         {
             switch (key)
             {
-                case "source": source = ParseSource(yaml, yaml.Mapping(value, path), file, secrets); break;
+                case "source": source = ParseSource(yaml, yaml.Mapping(value, path), file, secrets, variables); break;
                 case "destination": destination = ParseDestination(yaml, yaml.Mapping(value, path)); break;
                 case "incremental":
                     if (YamlNodes.IsNull(value)) break;
@@ -115,10 +141,11 @@ public sealed class PipelineLoader
             FilePath = file,
             Secrets = secrets.Values.ToList(),
             Redaction = secrets,
+            Variables = variables.Uses,
         };
     }
 
-    private SourceDefinition ParseSource(YamlNodes yaml, YamlMappingNode map, string file, ConfigSecrets secrets)
+    private SourceDefinition ParseSource(YamlNodes yaml, YamlMappingNode map, string file, ConfigSecrets secrets, VariableScope variables)
     {
         YamlNode? tapNode = null;
         string? configPath = null, configFile = null, name = null;
@@ -143,7 +170,7 @@ public sealed class PipelineLoader
                     var named = yaml.OptionalString(value, path)!;
                     configFile = ResolveConfigPath(named, file);
                     if (!File.Exists(configFile)) throw yaml.Error(value, path, $"tap config file '{configFile}' does not exist");
-                    var loaded = LoadTapConfig(configFile, _environment, secrets, out var substituted);
+                    var loaded = LoadTapConfig(configFile, variables, secrets, out var substituted);
                     if (substituted) inline = loaded;
                     else configPath = configFile;
                     break;
@@ -293,7 +320,10 @@ public sealed class PipelineLoader
     /// Reads a tap's JSON config file, expanding <c>${VAR}</c> in its string values and recording secrets.
     /// Errors name the file and the line (invalid JSON) or the JSON path (missing variable); never a value.
     /// </summary>
-    public static JsonObject LoadTapConfig(string path, Func<string, string?> environment, ConfigSecrets secrets, out bool substituted)
+    public static JsonObject LoadTapConfig(string path, Func<string, string?> environment, ConfigSecrets secrets, out bool substituted) =>
+        LoadTapConfig(path, new VariableScope(PipeVariables.Environment(environment), allowUnset: false), secrets, out substituted);
+
+    private static JsonObject LoadTapConfig(string path, VariableScope variables, ConfigSecrets secrets, out bool substituted)
     {
         JsonNode? node;
         try
@@ -311,13 +341,13 @@ public sealed class PipelineLoader
         }
         if (node is not JsonObject obj) throw new ConfigException("a tap config must be a JSON object ({...})", path, 1);
         var any = false;
-        ExpandJson(obj, "$", path, environment, secrets, ref any);
+        ExpandJson(obj, "$", path, variables, secrets, ref any);
         secrets.ConsiderJson(obj);
         substituted = any;
         return obj;
     }
 
-    private static void ExpandJson(JsonNode node, string jsonPath, string file, Func<string, string?> environment, ConfigSecrets secrets, ref bool any)
+    private static void ExpandJson(JsonNode node, string jsonPath, string file, VariableScope variables, ConfigSecrets secrets, ref bool any)
     {
         switch (node)
         {
@@ -326,26 +356,26 @@ public sealed class PipelineLoader
                 {
                     if (v is null) continue;
                     if (v is JsonValue value && value.TryGetValue<string>(out var s))
-                        o[k] = ExpandString(s, jsonPath + "." + k, file, environment, secrets, ref any);
-                    else ExpandJson(v, jsonPath + "." + k, file, environment, secrets, ref any);
+                        o[k] = ExpandString(s, jsonPath + "." + k, file, variables, secrets, ref any);
+                    else ExpandJson(v, jsonPath + "." + k, file, variables, secrets, ref any);
                 }
                 break;
             case JsonArray a:
                 for (var i = 0; i < a.Count; i++)
                 {
                     if (a[i] is JsonValue value && value.TryGetValue<string>(out var s))
-                        a[i] = ExpandString(s, $"{jsonPath}[{i}]", file, environment, secrets, ref any);
-                    else if (a[i] is { } child) ExpandJson(child, $"{jsonPath}[{i}]", file, environment, secrets, ref any);
+                        a[i] = ExpandString(s, $"{jsonPath}[{i}]", file, variables, secrets, ref any);
+                    else if (a[i] is { } child) ExpandJson(child, $"{jsonPath}[{i}]", file, variables, secrets, ref any);
                 }
                 break;
         }
     }
 
-    private static JsonValue ExpandString(string s, string jsonPath, string file, Func<string, string?> environment, ConfigSecrets secrets, ref bool any)
+    private static JsonValue ExpandString(string s, string jsonPath, string file, VariableScope variables, ConfigSecrets secrets, ref bool any)
     {
         try
         {
-            var expanded = VariableInterpolation.Expand(s, environment, out var did);
+            var expanded = variables.Expand(s, file, jsonPath, out var did);
             if (did)
             {
                 any = true;

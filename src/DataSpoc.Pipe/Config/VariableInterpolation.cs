@@ -15,7 +15,14 @@ public static class VariableInterpolation
     /// Replaces every reference in <paramref name="text"/>. Returns the text unchanged (and <paramref name="substituted"/>
     /// false) when it has none. A missing variable without default throws <see cref="MissingVariableException"/>.
     /// </summary>
-    public static string Expand(string text, Func<string, string?> environment, out bool substituted)
+    public static string Expand(string text, Func<string, string?> environment, out bool substituted) =>
+        Expand(text, environment, out substituted, null);
+
+    /// <summary>
+    /// As <see cref="Expand(string, Func{string, string?}, out bool)"/>, but a variable that is unset and has no default
+    /// is replaced by what <paramref name="whenUnset"/> returns for it (when given) instead of throwing.
+    /// </summary>
+    public static string Expand(string text, Func<string, string?> environment, out bool substituted, Func<string, string>? whenUnset)
     {
         substituted = false;
         if (!text.Contains('$', StringComparison.Ordinal)) return text;
@@ -46,7 +53,7 @@ public static class VariableInterpolation
             if (string.IsNullOrEmpty(value))
             {
                 if (sep >= 0) value = body[(sep + 2)..].ToString();
-                else if (value is null) throw new MissingVariableException(name);
+                else if (value is null) value = whenUnset?.Invoke(name) ?? throw new MissingVariableException(name);
             }
             sb.Append(value);
             substituted = true;
@@ -55,13 +62,14 @@ public static class VariableInterpolation
         return sb.ToString();
     }
 
-    private static bool IsName(string name) =>
+    /// <summary>Whether <paramref name="name"/> can be a variable name (<c>[A-Za-z_][A-Za-z0-9_]*</c>).</summary>
+    public static bool IsName(string name) =>
         name.Length > 0 && (char.IsAsciiLetter(name[0]) || name[0] == '_') && name.All(c => char.IsAsciiLetterOrDigit(c) || c == '_');
 }
 
 /// <summary>A <c>${VAR}</c> reference to a variable that is not set (and has no default).</summary>
 public sealed class MissingVariableException(string variable)
-    : Exception($"environment variable '{variable}' is not set (use ${{{variable}:-default}} for a default)")
+    : Exception($"environment variable '{variable}' is not set (add {variable}=... to the home's .env, or use ${{{variable}:-default}} for a default)")
 {
     public string Variable { get; } = variable;
 }

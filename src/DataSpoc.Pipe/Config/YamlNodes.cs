@@ -9,7 +9,7 @@ namespace DataSpoc.Pipe.Config;
 /// Reads YAML representation nodes with errors that name the file, line and dotted key, and expands
 /// <c>${VAR}</c> in every scalar value (recording which values were substituted, for redaction).
 /// </summary>
-internal sealed class YamlNodes(string file, Func<string, string?> environment, ConfigSecrets secrets)
+internal sealed class YamlNodes(string file, VariableScope variables, ConfigSecrets secrets)
 {
     public string File { get; } = file;
 
@@ -171,7 +171,7 @@ internal sealed class YamlNodes(string file, Func<string, string?> environment, 
         bool substituted;
         try
         {
-            value = VariableInterpolation.Expand(raw, environment, out substituted);
+            value = variables.Expand(raw, File, path, out substituted);
         }
         catch (MissingVariableException e)
         {

@@ -123,8 +123,8 @@ public sealed class AddCommandTests : IDisposable
     public void The_wizard_in_a_terminal_asks_each_question_and_writes_the_answers()
     {
         Assert.True(PseudoTerminal.Available, "util-linux 'script' is needed for the pseudo-terminal test");
-        // ... then yes to discovery, and every offered stream as preselected.
-        var result = PseudoTerminal.Run(_home, "Tap (", $"{CliProcess.ShopTap}\r{_home.Bucket}\r\rsnappy\ry\r0 3 * * *\r\r\r", "add", "wiz");
+        // ... then the tap config's secret left unset (so its streams cannot be discovered now).
+        var result = PseudoTerminal.Run(_home, "Tap (", $"{CliProcess.ShopTap}\r{_home.Bucket}\r\rsnappy\ry\r0 3 * * *\r\r", "add", "wiz");
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("Base path in the bucket (raw)", result.Stdout);
         Assert.Contains("Compression [zstd/snappy/gzip/none] (zstd)", result.Stdout);
@@ -137,6 +137,7 @@ public sealed class AddCommandTests : IDisposable
         Assert.True(p.Incremental.Enabled);
         Assert.Equal("0 3 * * *", p.Schedule?.Cron);
         Assert.Null(p.Source.Streams); // every stream: nothing to write
+        Assert.Contains("Streams are not discovered now", result.Stdout);
     }
 
     [Fact]

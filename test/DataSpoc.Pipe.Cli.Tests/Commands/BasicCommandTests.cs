@@ -78,7 +78,7 @@ public sealed class BasicCommandTests : IDisposable
         _home.Set("SHOP_TOKEN", null);
         var missing = CliProcess.Run(_home, "run", "shop");
         Assert.Equal(2, missing.ExitCode);
-        Assert.Equal($"error: {_home.Sources}/shop.json: $.api_token: environment variable 'SHOP_TOKEN' is not set (use ${{SHOP_TOKEN:-default}} for a default)\n", missing.Stderr);
+        Assert.Equal($"error: {_home.Sources}/shop.json: $.api_token: environment variable 'SHOP_TOKEN' is not set (add SHOP_TOKEN=... to the home's .env, or use ${{SHOP_TOKEN:-default}} for a default)\n", missing.Stderr);
     }
 
     [Fact]

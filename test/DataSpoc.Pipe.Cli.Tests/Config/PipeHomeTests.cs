@@ -12,7 +12,8 @@ public sealed class PipeHomeTests
         {
             var home = new PipeHome(root);
             var first = home.Init();
-            Assert.Equal(5, first.Count);
+            Assert.Equal(6, first.Count);
+            Assert.Contains(home.EnvFilePath, first);
             Assert.True(Directory.Exists(home.PipelinesDirectory) && Directory.Exists(home.SourcesDirectory) && Directory.Exists(home.TransformsDirectory));
             File.WriteAllText(home.ConfigPath, "defaults:\n  compression: gzip\n");
             Assert.Empty(home.Init());

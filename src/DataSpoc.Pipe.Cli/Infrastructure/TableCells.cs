@@ -1,0 +1,29 @@
+using Spectre.Console;
+
+namespace DataSpoc.Pipe.Cli.Infrastructure;
+
+/// <summary>
+/// Text for table cells that must stay one line per row, such as errors (the full text is in <c>--output json</c> and
+/// <c>logs</c>): Spectre wraps a cell wider than the room it gets, so the cell is cut to that room first.
+/// </summary>
+internal static class TableCells
+{
+    /// <summary>The first line of <paramref name="text"/>, cut to <paramref name="max"/> characters with an ellipsis when longer or when more lines follow.</summary>
+    public static string OneLine(string text, int max)
+    {
+        var trimmed = text.Trim();
+        var newline = trimmed.IndexOfAny(['\n', '\r']);
+        var first = (newline < 0 ? trimmed : trimmed[..newline]).TrimEnd();
+        if (first.Length <= max && newline < 0) return first;
+        return (first.Length < max ? first : first[..Math.Max(0, max - 1)].TrimEnd()) + "…";
+    }
+
+    /// <summary>
+    /// How wide one column may be so that a table of <paramref name="columns"/> columns fits the console, given the
+    /// total width of the other columns' text (each cell has a space either side and a border).
+    /// </summary>
+    public static int Room(int columns, int otherColumnsWidth) => Math.Max(10, AnsiConsole.Profile.Width - otherColumnsWidth - (3 * columns + 1));
+
+    /// <summary>The width a column needs: its header or its widest cell.</summary>
+    public static int Widest(string header, IEnumerable<string> cells) => cells.Select(c => c.Length).Append(header.Length).Max();
+}

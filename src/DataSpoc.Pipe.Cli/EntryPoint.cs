@@ -33,7 +33,7 @@ internal static class EntryPoint
 
     [UnconditionalSuppressMessage("AOT", "IL3050", Justification =
         "Spectre binds commands and settings by reflection: their assembly is rooted (TrimmerRootAssembly), their options are " +
-        "string, int, bool and FlagValue<string>, and the CLI tests run every command through the native binary.")]
+        "string, string[] (add --secret), int, bool and FlagValue<string>, and the CLI tests run every command through the native binary.")]
     private static CommandApp CreateApp()
     {
         var app = new CommandApp();

@@ -31,7 +31,9 @@ public sealed class RandomRecords(int seed)
         "café", "日本語", "😀", "Zoë \"Z\"", "\u2028\u2029", "﻿bom", "a\u0000b", "€", "ｆｕｌｌ", "𝄞 clef",
     ];
 
-    private static readonly string[] IntegerEdges = ["0", "-0", "1", "-1", "9223372036854775807", "-9223372036854775808", "9223372036854775806", "-9223372036854775807", "2147483648", "-2147483649", "4294967296", "9007199254740993"];
+    private static readonly string[] IntegerEdges = ["0", "-0", "1", "-1", "9223372036854775807", "-9223372036854775808", "9223372036854775806", "-9223372036854775807", "2147483648", "-2147483649", "4294967296", "9007199254740993",
+        // Refused or read exactly, never rounded: out of range, and whole numbers written with a fraction or exponent.
+        "9223372036854775808", "-9223372036854775809", "1.0", "1e2", "-5.00E+1", "9007199254740993.0", "1.5", "1e19"];
 
     private static readonly string[] NumberEdges =
     [

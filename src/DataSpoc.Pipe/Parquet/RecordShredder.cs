@@ -122,9 +122,9 @@ internal sealed partial class RecordShredder
             case LeafKind.Int64:
                 if (r.TokenType != JsonTokenType.Number) throw Invalid(leaf.Path, $"expected an integer, got {Describe(r.TokenType)}");
                 if (r.TryGetInt64(out var l)) { buf.AddLong(l, rep); return; }
-                if (r.TryGetDouble(out var d) && double.IsFinite(d) && d == Math.Floor(d) && d >= long.MinValue && d < long.MaxValue)
+                if (WholeNumber.TryParseInt64(r.HasValueSequence ? r.ValueSequence.ToArray() : r.ValueSpan, out var whole))
                 {
-                    buf.AddLong((long)d, rep);
+                    buf.AddLong(whole, rep);
                     return;
                 }
                 throw Invalid(leaf.Path, $"{Text(ref r)} is not a 64-bit integer (out of range or not whole)");

@@ -97,6 +97,36 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
         {
             throw new SingerProtocolException(lineNumber, $"not valid JSON or UTF-8: {e.Message}");
         }
+        catch (InvalidOperationException e) when (e.Source?.StartsWith("System.Text.Json", StringComparison.Ordinal) == true)
+        {
+            // Text that is valid JSON but not valid Unicode (a lone surrogate escape such as "\ud800"): System.Text.Json
+            // reports it when the string is read, with Source "System.Text.Json.Rethrowable".
+            throw new SingerProtocolException(lineNumber, $"not valid JSON or UTF-8: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Reads every string and name of a value, so that text which is not valid Unicode (a lone surrogate escape) fails
+    /// here, on its line, and not when the state is saved after the data landed.
+    /// </summary>
+    private static void ReadEveryString(JsonElement value)
+    {
+        switch (value.ValueKind)
+        {
+            case JsonValueKind.String:
+                _ = value.GetString();
+                break;
+            case JsonValueKind.Array:
+                foreach (var item in value.EnumerateArray()) ReadEveryString(item);
+                break;
+            case JsonValueKind.Object:
+                foreach (var property in value.EnumerateObject())
+                {
+                    _ = property.Name;
+                    ReadEveryString(property.Value);
+                }
+                break;
+        }
     }
 
     private static string Clean(string message)
@@ -298,6 +328,7 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
             case "STATE":
                 if (!root.TryGetProperty("value", out var value))
                     throw new SingerProtocolException(lineNumber, "STATE message has no \"value\"");
+                ReadEveryString(value);
                 handler.OnState(value.Clone(), lineNumber);
                 break;
             case "ACTIVATE_VERSION":

@@ -5,59 +5,95 @@ using nietras.SeparatedValues;
 namespace DataSpoc.Pipe.Sources.BuiltIn;
 
 /// <summary>
-/// How delimited text is read: delimiter, quoting, encoding and whether the first row is a header.
+/// How delimited text is read: delimiter, quoting, encoding and whether the first row is a header. A delimiter or
+/// header left out of the config is sniffed per file (<see cref="CsvSniffer"/>), as DuckDB's <c>read_csv</c> does.
 /// Parsing is Sep's (measured about 2x Sylvan.Data.Csv on 1M rows); Sep quotes only with <c>"</c>, so
 /// <c>quote</c> may be <c>"</c> (default) or empty (no quoting).
+/// The encoding decodes strictly: a byte that is not valid in it is an error, never a silent U+FFFD.
 /// </summary>
-internal sealed record CsvFormat(char Delimiter, bool Quoted, Encoding Encoding, bool Header)
+internal sealed record CsvFormat(char? Delimiter, bool Quoted, Encoding Encoding, bool? Header)
 {
     static CsvFormat() => Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
 
-    public static CsvFormat Default { get; } = new(',', true, new UTF8Encoding(false), true);
+    /// <summary>UTF-8 that throws on invalid bytes; its preamble makes a reader skip a leading byte order mark.</summary>
+    private static readonly Encoding StrictUtf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: true, throwOnInvalidBytes: true);
+
+    public static CsvFormat Default { get; } = new(',', true, StrictUtf8, true);
 
     public static CsvFormat From(TapConfig config, string tap)
     {
-        var delimiterText = config.String("delimiter") ?? ",";
+        var delimiterText = config.String("delimiter");
         if (delimiterText is "\\t" or "tab") delimiterText = "\t";
-        if (delimiterText.Length != 1) throw new TapException($"{tap} tap: config key 'delimiter' must be one character (got {delimiterText.Length})");
+        if (delimiterText is "auto") delimiterText = null;
+        if (delimiterText is not null && delimiterText.Length != 1) throw new TapException($"{tap} tap: config key 'delimiter' must be one character (got {delimiterText.Length})");
         var quote = config.Json.ContainsKey("quote") ? config.String("quote") ?? "" : "\"";
         if (quote is not ("\"" or "")) throw new TapException($"{tap} tap: config key 'quote' must be '\"' or '' (no quoting)");
-        Encoding encoding;
-        var encodingName = config.String("encoding") ?? "utf-8";
+        return new CsvFormat(delimiterText?[0], quote.Length == 1, EncodingNamed(config.String("encoding") ?? "utf-8", tap), config.Bool("header"));
+    }
+
+    /// <summary>The strict decoder for an encoding name: utf-8 (default), latin-1 / iso-8859-1, windows-1252, or another code page .NET knows.</summary>
+    private static Encoding EncodingNamed(string name, string tap)
+    {
+        var key = name.Replace("-", "", StringComparison.Ordinal).Replace("_", "", StringComparison.Ordinal).ToLowerInvariant();
+        if (key is "utf8") return StrictUtf8;
+        if (key is "latin1" or "iso88591" or "l1") return Encoding.Latin1;
+        if (key is "cp1252") name = "windows-1252";
         try
         {
-            encoding = encodingName.Replace("-", "", StringComparison.Ordinal).Equals("utf8", StringComparison.OrdinalIgnoreCase) ? new UTF8Encoding(false) : Encoding.GetEncoding(encodingName);
+            return Encoding.GetEncoding(name, EncoderFallback.ExceptionFallback, DecoderFallback.ExceptionFallback);
         }
         catch (ArgumentException)
         {
-            throw new TapException($"{tap} tap: config key 'encoding' names an unknown encoding '{encodingName}'");
+            throw new TapException($"{tap} tap: config key 'encoding' names an unknown encoding '{name}' (use utf-8, latin-1 or windows-1252)");
         }
-        return new CsvFormat(delimiterText[0], quote.Length == 1, encoding, config.Bool("header") ?? true);
     }
 
-    /// <summary>Opens a Sep reader over a file's bytes (gunzipped when the name ends in <c>.gz</c>).</summary>
-    public SepReader Open(Stream bytes, string location)
+    /// <summary>The encoding's name as a user writes it in <c>encoding:</c>.</summary>
+    public string EncodingName => Encoding is UTF8Encoding ? "utf-8" : Encoding.CodePage == 28591 ? "latin-1" : Encoding.WebName;
+
+    /// <summary>A file's decoded text (gunzipped when the name ends in <c>.gz</c>).</summary>
+    public TextReader OpenText(Stream bytes, string location)
     {
         if (location.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)) bytes = new GZipStream(bytes, CompressionMode.Decompress);
-        var text = new StreamReader(bytes, Encoding, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
-        return Sep.New(Delimiter).Reader(o => o with
+        // No byte-order-mark detection: it would switch to a decoder that replaces invalid bytes.
+        return new StreamReader(bytes, Encoding, detectEncodingFromByteOrderMarks: false, bufferSize: 1 << 16);
+    }
+
+    /// <summary>Opens a Sep reader over a file with the given delimiter; every row, the header too, is read as data.</summary>
+    public SepReader Open(Stream bytes, string location, char delimiter) =>
+        Sep.New(delimiter).Reader(o => o with
         {
-            HasHeader = Header,
+            HasHeader = false,
             Unescape = Quoted,
             DisableQuotesParsing = !Quoted,
             DisableColCountCheck = true,
-        }).From(text);
-    }
+        }).From(OpenText(bytes, location));
 
-    /// <summary>The column names of a file's header row (blank names become <c>col_N</c>).</summary>
-    public static string[] HeaderNames(SepReader reader)
+    /// <summary>
+    /// The column names of a header row: blank names become <c>col_N</c>, and a repeated name gets <c>_1</c>, <c>_2</c>, …
+    /// (as DuckDB names them).
+    /// </summary>
+    public static string[] HeaderNames(IReadOnlyList<string> cells)
     {
-        var names = reader.Header.ColNames.ToArray();
+        var names = new string[cells.Count];
+        var used = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < names.Length; i++)
-            if (string.IsNullOrWhiteSpace(names[i])) names[i] = $"col_{i + 1}";
+        {
+            var name = string.IsNullOrWhiteSpace(cells[i]) ? $"col_{i + 1}" : cells[i];
+            var unique = name;
+            for (var n = 1; !used.Add(unique); n++) unique = $"{name}_{n}";
+            names[i] = unique;
+        }
         return names;
     }
 
-    /// <summary>Column names for a file without a header: <c>col_1</c>, <c>col_2</c>, …</summary>
+    /// <summary>Column names for a file declared (<c>header: false</c>) to have no header: <c>col_1</c>, <c>col_2</c>, …</summary>
     public static string[] PositionalNames(int count) => Enumerable.Range(1, count).Select(i => $"col_{i}").ToArray();
+
+    /// <summary>Column names for a file sniffed to have no header, as DuckDB names them: <c>column0</c>, … (<c>column00</c>, … from 10 columns).</summary>
+    public static string[] SniffedNames(int count)
+    {
+        var digits = (Math.Max(count, 1) - 1).ToString(System.Globalization.CultureInfo.InvariantCulture).Length;
+        return Enumerable.Range(0, count).Select(i => "column" + i.ToString(System.Globalization.CultureInfo.InvariantCulture).PadLeft(digits, '0')).ToArray();
+    }
 }

@@ -4,109 +4,267 @@ using nietras.SeparatedValues;
 
 namespace DataSpoc.Pipe.Sources.BuiltIn;
 
-/// <summary>One column of a delimited-text stream: its name, its encoded JSON property name and its type.</summary>
-internal sealed record TextColumn(string Name, TextColumnType Type)
+/// <summary>
+/// One column of a delimited-text stream: its name, its encoded JSON property name, its type and, for a date or
+/// date-time, the format its cells are written in.
+/// </summary>
+internal sealed record TextColumn(string Name, TextColumnType Type, DateFormat Format = default)
 {
     public JsonEncodedText Property { get; } = JsonEncodedText.Encode(Name);
 }
 
 /// <summary>
-/// Reads delimited text files into one Singer stream: infers (or takes declared) column types from a sample of
-/// every file, then writes each row as a typed RECORD. Files of one stream may order their columns differently;
-/// columns are matched by header name.
+/// Reads delimited text files into one Singer stream: sniffs each file's delimiter and header (unless configured),
+/// infers (or takes declared) column types from a sample of every file, then writes each row as a typed RECORD.
+/// Files of one stream may order their columns differently; columns are matched by header name.
 /// </summary>
 internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
 {
+    /// <summary>What was sniffed per file during inference, so that writing reads each file the same way.</summary>
+    private readonly Dictionary<string, FileLayout> _layouts = new(StringComparer.Ordinal);
+
+    private sealed record FileLayout(char Delimiter, bool Header, string[]? Names);
+
     /// <summary>Samples the files and returns the stream's columns, in first-seen order.</summary>
     public async Task<List<TextColumn>> InferAsync(IReadOnlyList<SourceFile> files, IReadOnlyDictionary<string, TextColumnType> declared, CancellationToken cancellationToken)
     {
         var order = new List<string>();
-        var fits = new Dictionary<string, TextColumnTypes.Fits>(StringComparer.Ordinal);
+        var fits = new Dictionary<string, TextColumnTypes.ColumnFit>(StringComparer.Ordinal);
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var file in files)
         {
-            await using var bytes = await file.Open(cancellationToken).ConfigureAwait(false);
-            using var reader = OpenReader(bytes, file);
-            string[]? names = format.Header ? FileColumns(reader, file) : null;
+            var (layout, rows) = await SampleAsync(file, cancellationToken).ConfigureAwait(false);
+            var names = layout.Names;
             if (names is not null) AddColumns(names);
-            var rows = 0;
-            while (rows < sampleRows && Next(reader, file))
+            foreach (var row in layout.Header ? rows.Skip(1) : rows)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                Sample(reader.Current, ref names);
-                rows++;
+                if (names is null)
+                {
+                    names = UnnamedColumns(row.Length);
+                    AddColumns(names);
+                }
+                var count = Math.Min(row.Length, names.Length);
+                for (var i = 0; i < count; i++)
+                {
+                    if (row[i].Length == 0) continue;
+                    seen.Add(names[i]);
+                    var fit = fits[names[i]];
+                    fit.Add(row[i]);
+                    fits[names[i]] = fit;
+                }
             }
         }
         foreach (var name in declared.Keys)
             if (!fits.ContainsKey(name))
                 throw new TapException($"{tap} tap: a type is declared for column '{name}', which no file of the stream has (columns: {string.Join(", ", order)})");
-        return order.Select(n => new TextColumn(n, declared.TryGetValue(n, out var t) ? t : TextColumnTypes.Choose(fits[n], seen.Contains(n)))).ToList();
+        // DuckDB reads a whole file with one date format and one date-time format (ISO 8601 is always read): the first
+        // column that needs one sets it, and a later column in another format is text.
+        DateFormat? fileDate = null, fileDateTime = null;
+        return order.Select(n =>
+        {
+            var (type, dateFormat) = fits[n].Choose(seen.Contains(n));
+            if (type == TextColumnType.Date && !dateFormat.IsIso) (type, dateFormat) = OneFormat(ref fileDate, fits[n].Dates, fits[n].DateSeparator, type, dateFormat);
+            if (type == TextColumnType.DateTime && !dateFormat.IsIso) (type, dateFormat) = OneFormat(ref fileDateTime, fits[n].DateTimes, fits[n].DateTimeSeparator, type, dateFormat);
+            if (declared.TryGetValue(n, out var declaredType))
+            {
+                // A declared date keeps the format its cells were sampled in; other declared types need none.
+                if (declaredType != type) dateFormat = declaredType == TextColumnType.Date && (fits[n].Types & TextColumnTypes.Fits.Date) != 0 ? DateFormat.First(fits[n].Dates, fits[n].DateSeparator)
+                    : declaredType == TextColumnType.DateTime && (fits[n].Types & TextColumnTypes.Fits.DateTime) != 0 ? DateFormat.First(fits[n].DateTimes, fits[n].DateTimeSeparator)
+                    : DateFormat.Iso;
+                type = declaredType;
+            }
+            return new TextColumn(n, type, dateFormat);
+        }).ToList();
+
+        static (TextColumnType, DateFormat) OneFormat(ref DateFormat? chosen, DateOrders fits, char separator, TextColumnType type, DateFormat preferred)
+        {
+            chosen ??= preferred;
+            return chosen.Value.Separator == separator && fits.HasFlag(chosen.Value.Order) ? (type, chosen.Value) : (TextColumnType.String, DateFormat.Iso);
+        }
 
         void AddColumns(string[] names)
         {
             foreach (var n in names)
-                if (fits.TryAdd(n, TextColumnTypes.Fits.All)) order.Add(n);
-        }
-
-        void Sample(SepReader.Row row, ref string[]? names)
-        {
-            if (names is null)
-            {
-                names = CsvFormat.PositionalNames(row.ColCount);
-                AddColumns(names);
-            }
-            var count = Math.Min(row.ColCount, names.Length);
-            for (var i = 0; i < count; i++)
-            {
-                var cell = row[i].Span;
-                if (cell.IsEmpty) continue;
-                seen.Add(names[i]);
-                fits[names[i]] &= TextColumnTypes.FitsOf(cell);
-            }
+                if (fits.TryAdd(n, TextColumnTypes.ColumnFit.All)) order.Add(n);
         }
     }
+
+    /// <summary>Sniffs a file's delimiter (from its first characters) and header (from its first rows), and returns those rows.</summary>
+    private async Task<(FileLayout Layout, List<string[]> Rows)> SampleAsync(SourceFile file, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var delimiter = format.Delimiter ?? await SniffDelimiterAsync(file, cancellationToken).ConfigureAwait(false);
+            var rows = new List<string[]>();
+            await using (var bytes = await file.Open(cancellationToken).ConfigureAwait(false))
+            using (var reader = OpenReader(bytes, file, delimiter))
+            {
+                while (rows.Count <= sampleRows && Next(reader, file))
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var row = reader.Current;
+                    var cells = new string[row.ColCount];
+                    for (var i = 0; i < cells.Length; i++) cells[i] = row[i].ToString();
+                    // A blank line is no row (as Sep reports it: one empty field).
+                    if (cells is not [""]) rows.Add(cells);
+                }
+            }
+            var header = format.Header ?? CsvSniffer.HasHeader(rows);
+            var layout = new FileLayout(delimiter, header, header ? CsvFormat.HeaderNames(rows.Count > 0 ? rows[0] : []) : null);
+            _layouts[file.Location] = layout;
+            return (layout, rows);
+        }
+        catch (System.Text.DecoderFallbackException)
+        {
+            throw await EncodingErrorAsync(file, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<char> SniffDelimiterAsync(SourceFile file, CancellationToken cancellationToken)
+    {
+        await using var bytes = await file.Open(cancellationToken).ConfigureAwait(false);
+        using var text = OpenText(bytes, file);
+        var sample = new char[CsvSniffer.SampleChars];
+        var length = 0;
+        int read;
+        while (length < sample.Length && (read = await text.ReadAsync(sample.AsMemory(length), cancellationToken).ConfigureAwait(false)) > 0) length += read;
+        return CsvSniffer.Delimiter(sample.AsSpan(0, length), format.Quoted, complete: length < sample.Length);
+    }
+
+    /// <summary>Names for the columns of a file without a header.</summary>
+    private string[] UnnamedColumns(int count) => format.Header == false ? CsvFormat.PositionalNames(count) : CsvFormat.SniffedNames(count);
 
     /// <summary>Writes every row of one file as RECORDs of <paramref name="stream"/>.</summary>
     public async Task<long> EmitAsync(SourceFile file, JsonEncodedText stream, IReadOnlyList<TextColumn> columns, SingerWriter writer, CancellationToken cancellationToken)
     {
-        await using var bytes = await file.Open(cancellationToken).ConfigureAwait(false);
-        using var reader = OpenReader(bytes, file);
-        int[]? map = format.Header ? Map(FileColumns(reader, file), columns) : null;
-        long rows = 0;
-        while (Next(reader, file))
+        try
         {
-            map ??= Map(CsvFormat.PositionalNames(reader.Current.ColCount), columns);
-            WriteRow(reader.Current, map, stream, columns, writer, file);
-            rows++;
-            if ((rows & 255) == 0) cancellationToken.ThrowIfCancellationRequested();
-            await writer.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
+            if (!_layouts.TryGetValue(file.Location, out var layout)) layout = (await SampleAsync(file, cancellationToken).ConfigureAwait(false)).Layout;
+            await using var bytes = await file.Open(cancellationToken).ConfigureAwait(false);
+            using var reader = OpenReader(bytes, file, layout.Delimiter);
+            var headerPending = layout.Header;
+            int[]? map = null;
+            long rows = 0;
+            while (Next(reader, file))
+            {
+                if (headerPending)
+                {
+                    // The header row (the first non-blank one) names the columns; it was read and checked when sampling.
+                    if (reader.Current.ColCount == 1 && reader.Current[0].Span.IsEmpty) continue;
+                    headerPending = false;
+                    map = Map(layout.Names!, columns);
+                    continue;
+                }
+                map ??= Map(UnnamedColumns(reader.Current.ColCount), columns);
+                if (!WriteRow(reader.Current, map, stream, columns, writer, file)) continue;
+                rows++;
+                if ((rows & 255) == 0) cancellationToken.ThrowIfCancellationRequested();
+                await writer.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
+            }
+            return rows;
         }
-        return rows;
+        catch (System.Text.DecoderFallbackException)
+        {
+            throw await EncodingErrorAsync(file, cancellationToken).ConfigureAwait(false);
+        }
     }
 
-    private void WriteRow(SepReader.Row row, int[] map, JsonEncodedText stream, IReadOnlyList<TextColumn> columns, SingerWriter writer, SourceFile file)
+    /// <summary>Writes one row as a RECORD; a blank line (of a file with more than one column) is no row.</summary>
+    private bool WriteRow(SepReader.Row row, int[] map, JsonEncodedText stream, IReadOnlyList<TextColumn> columns, SingerWriter writer, SourceFile file)
     {
-        if (row.ColCount != map.Length && !(row.ColCount == 1 && row[0].Span.IsEmpty))
+        if (row.ColCount == 1 && row[0].Span.IsEmpty && map.Length != 1) return false;
+        if (row.ColCount != map.Length)
             throw new TapException($"{tap} tap: {file.Location} line {row.LineNumberFrom}: {row.ColCount} fields where the header has {map.Length}");
         var json = writer.BeginRecord(stream);
         for (var i = 0; i < map.Length; i++)
         {
             var column = columns[map[i]];
             var cell = i < row.ColCount ? row[i].Span : [];
-            if (!TextColumnTypes.TryWrite(json, column.Property, column.Type, cell))
+            if (!TextColumnTypes.TryWrite(json, column.Property, column.Type, cell, column.Format))
                 throw new TapException($"{tap} tap: {file.Location} line {row.LineNumberFrom} column '{column.Name}': '{Shorten(cell)}' is not a valid {TextColumnTypes.Name(column.Type)}"
+                    + (column.Format.IsIso ? "" : $" in the format {column.Format}")
                     + " (declare the column's type under streams[].types, or raise sample_rows if it was inferred)");
         }
         writer.EndRecord();
+        return true;
     }
 
-    private SepReader OpenReader(Stream bytes, SourceFile file)
+    /// <summary>
+    /// The place of the first byte that is not valid in the file's encoding, found by decoding the file again one
+    /// byte at a time (only after decoding failed, so the fast path pays nothing for it).
+    /// </summary>
+    private async Task<TapException> EncodingErrorAsync(SourceFile file, CancellationToken cancellationToken)
+    {
+        var hint = $"(set encoding: in the tap config to the file's encoding, e.g. \"encoding\": \"latin-1\" or \"windows-1252\"; it is {format.EncodingName})";
+        await using var raw = await file.Open(cancellationToken).ConfigureAwait(false);
+        Stream bytes = file.Location.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new System.IO.Compression.GZipStream(raw, System.IO.Compression.CompressionMode.Decompress) : raw;
+        var decoder = format.Encoding.GetDecoder();
+        var buffer = new byte[1 << 16];
+        var chars = new char[4];
+        var pending = new List<byte>(4);
+        long line = 1, column = 1;
+        var preamble = format.Encoding.GetPreamble();
+        var first = true;
+        int read;
+        while ((read = await bytes.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            // A byte order mark is skipped by the reader, so it takes no column.
+            var start = first && buffer.AsSpan(0, read).StartsWith(preamble) ? preamble.Length : 0;
+            first = false;
+            for (var i = start; i < read; i++)
+            {
+                pending.Add(buffer[i]);
+                int produced;
+                try
+                {
+                    produced = decoder.GetChars(buffer, i, 1, chars, 0, flush: false);
+                }
+                catch (System.Text.DecoderFallbackException e)
+                {
+                    return Located(line, column, e.BytesUnknown is { Length: > 0 } unknown ? [.. unknown] : pending);
+                }
+                if (produced == 0) continue;
+                pending.Clear();
+                for (var k = 0; k < produced; k++)
+                {
+                    if (chars[k] == '\n') { line++; column = 1; }
+                    else if (!char.IsLowSurrogate(chars[k])) column++;
+                }
+            }
+        }
+        try
+        {
+            decoder.GetChars([], 0, 0, chars, 0, flush: true);
+        }
+        catch (System.Text.DecoderFallbackException e)
+        {
+            return Located(line, column, e.BytesUnknown is { Length: > 0 } unknown ? [.. unknown] : pending);
+        }
+        return new TapException($"{tap} tap: {file.Location}: encoding: the file is not valid {format.EncodingName} {hint}");
+
+        TapException Located(long atLine, long atColumn, List<byte> sequence) =>
+            new($"{tap} tap: {file.Location} line {atLine} column {atColumn}: encoding: bytes {string.Join(" ", sequence.Select(b => $"0x{b:X2}"))} are not valid {format.EncodingName} {hint}");
+    }
+
+    private TextReader OpenText(Stream bytes, SourceFile file)
     {
         try
         {
-            return format.Open(bytes, file.Location);
+            return format.OpenText(bytes, file.Location);
         }
         catch (Exception e) when (e is not OperationCanceledException and not TapException)
+        {
+            throw new TapException($"{tap} tap: cannot read {file.Location}: {e.Message}", e);
+        }
+    }
+
+    private SepReader OpenReader(Stream bytes, SourceFile file, char delimiter)
+    {
+        try
+        {
+            return format.Open(bytes, file.Location, delimiter);
+        }
+        catch (Exception e) when (e is not OperationCanceledException and not TapException and not System.Text.DecoderFallbackException)
         {
             throw new TapException($"{tap} tap: cannot read {file.Location}: {e.Message}", e);
         }
@@ -118,18 +276,10 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         {
             return reader.MoveNext();
         }
-        catch (Exception e) when (e is not OperationCanceledException and not TapException)
+        catch (Exception e) when (e is not OperationCanceledException and not TapException and not System.Text.DecoderFallbackException)
         {
             throw new TapException($"{tap} tap: cannot parse {file.Location}: {e.Message}", e);
         }
-    }
-
-    private string[] FileColumns(SepReader reader, SourceFile file)
-    {
-        var names = CsvFormat.HeaderNames(reader);
-        var duplicate = names.GroupBy(n => n, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate is not null) throw new TapException($"{tap} tap: {file.Location}: the header names column '{duplicate.Key}' more than once");
-        return names;
     }
 
     private static int[] Map(string[] fileColumns, IReadOnlyList<TextColumn> columns)

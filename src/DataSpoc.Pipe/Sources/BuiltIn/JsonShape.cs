@@ -29,9 +29,9 @@ internal sealed class JsonShape
             case JsonTokenType.String:
                 _strings++;
                 var text = reader.GetString()!;
-                var fits = TextColumnTypes.FitsOf(text);
-                if (fits.HasFlag(TextColumnTypes.Fits.Date)) _dates++;
-                else if (fits.HasFlag(TextColumnTypes.Fits.DateTime) && text.Length > 10 && text[10] == 'T') _dateTimes++;
+                // Records pass through unchanged, so only ISO 8601 text (what the Parquet side reads) makes a date column.
+                if (TextColumnTypes.TryDate(text, out _)) _dates++;
+                else if (text.Length > 10 && text[10] == 'T' && TextColumnTypes.TryDateTime(text, out _)) _dateTimes++;
                 break;
             case JsonTokenType.StartObject:
                 _object = true;

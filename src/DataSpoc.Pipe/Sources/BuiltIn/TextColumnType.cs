@@ -5,20 +5,65 @@ using System.Text.Json.Nodes;
 namespace DataSpoc.Pipe.Sources.BuiltIn;
 
 /// <summary>The types a text column (CSV, sheet export) can be declared as or inferred to.</summary>
-internal enum TextColumnType { Integer, Number, Boolean, Date, DateTime, String }
+internal enum TextColumnType { Integer, Number, Boolean, Date, DateTime, String, Time }
 
 /// <summary>
-/// Type inference and conversion for text cells. Inference keeps, per column, the set of types every sampled
-/// non-empty cell fits, and picks the narrowest (integer, number, boolean, date, date-time, else string).
-/// An empty cell is null whatever the type.
+/// Type inference and conversion for text cells, following DuckDB's <c>read_csv</c> sniffer so that a file lands
+/// with the types DuckDB would give it. Inference keeps, per column, the set of types every sampled non-empty cell
+/// fits (and, for dates and date-times, the set of formats every cell fits), and picks the narrowest: integer,
+/// number, boolean, time, date, date-time, else string. An empty cell is null whatever the type; spaces around a
+/// cell are ignored for every type but string (DuckDB trims them too).
 /// </summary>
 internal static class TextColumnTypes
 {
     [Flags]
     internal enum Fits : byte
     {
-        None = 0, Integer = 1, Number = 2, Boolean = 4, Date = 8, DateTime = 16,
-        All = Integer | Number | Boolean | Date | DateTime,
+        None = 0, Integer = 1, Number = 2, Boolean = 4, Date = 8, DateTime = 16, Time = 32,
+        All = Integer | Number | Boolean | Date | DateTime | Time,
+    }
+
+    /// <summary>What sampling learnt about one column: the types and the date/date-time formats every cell fits.</summary>
+    internal struct ColumnFit
+    {
+        public Fits Types;
+        public DateOrders Dates;
+        public DateOrders DateTimes;
+        public char DateSeparator;
+        public char DateTimeSeparator;
+
+        public static ColumnFit All => new() { Types = Fits.All, Dates = DateOrders.All, DateTimes = DateOrders.All };
+
+        /// <summary>Narrows this column's fit by one non-empty cell.</summary>
+        public void Add(ReadOnlySpan<char> cell)
+        {
+            cell = Trim(cell);
+            var fits = FitsOf(cell);
+            if ((fits & Fits.Date) != 0) Narrow(ref Dates, ref DateSeparator, DateShape.Of(cell, withTime: false));
+            if ((fits & Fits.DateTime) != 0) Narrow(ref DateTimes, ref DateTimeSeparator, DateShape.Of(cell, withTime: true));
+            Types &= fits;
+            if (Dates == DateOrders.None) Types &= ~Fits.Date;
+            if (DateTimes == DateOrders.None) Types &= ~Fits.DateTime;
+        }
+
+        private static void Narrow(ref DateOrders orders, ref char separator, (DateOrders Orders, char Separator) shape)
+        {
+            if (separator != '\0' && separator != shape.Separator) orders = DateOrders.None;
+            separator = shape.Separator;
+            orders &= shape.Orders;
+        }
+
+        /// <summary>The column's type and, for a date or date-time, the one format its cells are read with.</summary>
+        public readonly (TextColumnType Type, DateFormat Format) Choose(bool sawValue)
+        {
+            var type = TextColumnTypes.Choose(Types, sawValue);
+            return type switch
+            {
+                TextColumnType.Date => (type, DateFormat.First(Dates, DateSeparator)),
+                TextColumnType.DateTime => (type, DateFormat.First(DateTimes, DateTimeSeparator)),
+                _ => (type, DateFormat.Iso),
+            };
+        }
     }
 
     public static TextColumnType Parse(string text, string where) => text.Trim().ToLowerInvariant() switch
@@ -28,8 +73,9 @@ internal static class TextColumnTypes
         "boolean" or "bool" => TextColumnType.Boolean,
         "date" => TextColumnType.Date,
         "date-time" or "datetime" or "timestamp" => TextColumnType.DateTime,
+        "time" => TextColumnType.Time,
         "string" or "text" => TextColumnType.String,
-        _ => throw new TapException($"{where}: unknown type '{text}' (use integer, number, boolean, date, date-time or string)"),
+        _ => throw new TapException($"{where}: unknown type '{text}' (use integer, number, boolean, date, date-time, time or string)"),
     };
 
     /// <summary>The types a non-empty cell fits.</summary>
@@ -38,9 +84,12 @@ internal static class TextColumnTypes
         var fits = Fits.None;
         if (IsInteger(cell)) fits |= Fits.Integer | Fits.Number;
         else if (IsNumber(cell)) fits |= Fits.Number;
+        else if (IsLenientNumber(cell)) fits |= Fits.Number;
         if (TryBoolean(cell, out _)) fits |= Fits.Boolean;
-        if (TryDate(cell, out _)) fits |= Fits.Date;
-        else if (TryDateTime(cell, out _)) fits |= Fits.DateTime;
+        if (IsTime(cell)) fits |= Fits.Time;
+        var shape = DateShape.Of(cell, withTime: false);
+        if (shape.Orders != DateOrders.None) fits |= Fits.Date;
+        else if (DateShape.Of(cell, withTime: true).Orders != DateOrders.None) fits |= Fits.DateTime;
         return fits;
     }
 
@@ -51,6 +100,7 @@ internal static class TextColumnTypes
         if (fits.HasFlag(Fits.Integer)) return TextColumnType.Integer;
         if (fits.HasFlag(Fits.Number)) return TextColumnType.Number;
         if (fits.HasFlag(Fits.Boolean)) return TextColumnType.Boolean;
+        if (fits.HasFlag(Fits.Time)) return TextColumnType.Time;
         if (fits.HasFlag(Fits.Date)) return TextColumnType.Date;
         if (fits.HasFlag(Fits.DateTime)) return TextColumnType.DateTime;
         return TextColumnType.String;
@@ -64,22 +114,34 @@ internal static class TextColumnTypes
         TextColumnType.Boolean => new JsonObject { ["type"] = new JsonArray("null", "boolean") },
         TextColumnType.Date => new JsonObject { ["type"] = new JsonArray("null", "string"), ["format"] = "date" },
         TextColumnType.DateTime => new JsonObject { ["type"] = new JsonArray("null", "string"), ["format"] = "date-time" },
+        TextColumnType.Time => new JsonObject { ["type"] = new JsonArray("null", "string"), ["format"] = "time" },
         _ => new JsonObject { ["type"] = new JsonArray("null", "string") },
     };
 
     /// <summary>Writes one cell as a typed JSON property; returns false when the cell does not fit the type.</summary>
-    public static bool TryWrite(Utf8JsonWriter json, JsonEncodedText name, TextColumnType type, ReadOnlySpan<char> cell)
+    public static bool TryWrite(Utf8JsonWriter json, JsonEncodedText name, TextColumnType type, ReadOnlySpan<char> cell, DateFormat format = default)
     {
         if (cell.IsEmpty)
         {
             json.WriteNull(name);
             return true;
         }
+        if (type == TextColumnType.String)
+        {
+            json.WriteString(name, cell);
+            return true;
+        }
+        if (cell[0] == ' ' || cell[^1] == ' ')
+        {
+            cell = Trim(cell);
+            if (cell.IsEmpty)
+            {
+                json.WriteNull(name);
+                return true;
+            }
+        }
         switch (type)
         {
-            case TextColumnType.String:
-                json.WriteString(name, cell);
-                return true;
             case TextColumnType.Integer:
                 if (IsInteger(cell))
                 {
@@ -98,7 +160,7 @@ internal static class TextColumnTypes
                     json.WriteRawValue(cell, skipInputValidation: true);
                     return true;
                 }
-                if (!IsNumber(cell, allowLeadingZero: true)) return false;
+                if (!IsNumber(cell, allowLeadingZero: true) && !IsLenientNumber(cell)) return false;
                 if (decimal.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out var m)) json.WriteNumber(name, m);
                 else if (double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d)) json.WriteNumber(name, d);
                 else return false;
@@ -109,14 +171,26 @@ internal static class TextColumnTypes
                 return true;
             case TextColumnType.Date:
                 // A valid yyyy-MM-dd cell is already the canonical form.
-                if (!TryDate(cell, out _)) return false;
-                json.WriteString(name, cell);
+                if (format.IsIso)
+                {
+                    if (!TryDate(cell, out _)) return false;
+                    json.WriteString(name, cell);
+                    return true;
+                }
+                if (!format.TryDate(cell, out var date, out var rest) || !rest.IsEmpty) return false;
+                json.WriteString(name, date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
                 return true;
             case TextColumnType.DateTime:
-                if (!TryDateTime(cell, out var instant)) return false;
+                DateTimeOffset instant;
+                if (format.IsIso ? !TryDateTime(cell, out instant) : !format.TryDateTime(cell, out instant)) return false;
                 Span<char> text = stackalloc char[27];
                 FormatUtc(instant.UtcTicks, text);
                 json.WriteString(name, text);
+                return true;
+            case TextColumnType.Time:
+                // HH:MM[:SS[.f…]] is what the Parquet side reads; a one-digit hour is padded.
+                if (!IsTime(cell)) return false;
+                json.WriteString(name, cell[1] == ':' ? "0" + cell.ToString() : cell);
                 return true;
             default:
                 return false;
@@ -130,6 +204,7 @@ internal static class TextColumnTypes
         TextColumnType.Boolean => "boolean",
         TextColumnType.Date => "date",
         TextColumnType.DateTime => "date-time",
+        TextColumnType.Time => "time",
         _ => "string",
     };
 
@@ -173,15 +248,72 @@ internal static class TextColumnTypes
         return i == cell.Length;
     }
 
+    /// <summary>The words DuckDB casts to a boolean, in any case: true/false, t/f, yes/no, y/n.</summary>
     private static bool TryBoolean(ReadOnlySpan<char> cell, out bool value)
     {
-        if (cell.Equals("true", StringComparison.OrdinalIgnoreCase)) { value = true; return true; }
-        if (cell.Equals("false", StringComparison.OrdinalIgnoreCase)) { value = false; return true; }
         value = false;
-        return false;
+        if (cell.Length > 5) return false;
+        if (cell.Equals("true", StringComparison.OrdinalIgnoreCase) || cell.Equals("t", StringComparison.OrdinalIgnoreCase)
+            || cell.Equals("yes", StringComparison.OrdinalIgnoreCase) || cell.Equals("y", StringComparison.OrdinalIgnoreCase)) { value = true; return true; }
+        return cell.Equals("false", StringComparison.OrdinalIgnoreCase) || cell.Equals("f", StringComparison.OrdinalIgnoreCase)
+            || cell.Equals("no", StringComparison.OrdinalIgnoreCase) || cell.Equals("n", StringComparison.OrdinalIgnoreCase);
     }
 
-    private static bool TryDate(ReadOnlySpan<char> cell, out DateOnly date)
+    /// <summary>A cell without the spaces around it.</summary>
+    internal static ReadOnlySpan<char> Trim(ReadOnlySpan<char> cell) => cell.Trim(' ');
+
+    /// <summary>
+    /// A number DuckDB reads as a DOUBLE that JSON's grammar refuses: a leading zero, a bare <c>.5</c> or <c>1.</c>.
+    /// (Leading <c>+</c>, NaN and infinities are not taken: DuckDB keeps <c>+5</c> text, and JSON cannot carry NaN.)
+    /// </summary>
+    private static bool IsLenientNumber(ReadOnlySpan<char> cell)
+    {
+        var i = 0;
+        if (i < cell.Length && cell[i] == '-') i++;
+        var intStart = i;
+        while (i < cell.Length && char.IsAsciiDigit(cell[i])) i++;
+        var digits = i - intStart;
+        if (i < cell.Length && cell[i] == '.')
+        {
+            i++;
+            var fracStart = i;
+            while (i < cell.Length && char.IsAsciiDigit(cell[i])) i++;
+            digits += i - fracStart;
+        }
+        else if (digits > 1 && cell[intStart] == '0')
+        {
+            // 007 is a code, not a number: DuckDB keeps it text (and so does integer inference).
+            return false;
+        }
+        if (digits == 0) return false;
+        if (i < cell.Length && (cell[i] is 'e' or 'E'))
+        {
+            i++;
+            if (i < cell.Length && (cell[i] is '+' or '-')) i++;
+            var expStart = i;
+            while (i < cell.Length && char.IsAsciiDigit(cell[i])) i++;
+            if (i == expStart) return false;
+        }
+        return i == cell.Length;
+    }
+
+    /// <summary><c>H[H]:MM[:SS[.f…]]</c> with a valid hour, minute and second.</summary>
+    private static bool IsTime(ReadOnlySpan<char> cell)
+    {
+        var colon = cell.IndexOf(':');
+        if (colon is not (1 or 2) || cell.Length < colon + 3) return false;
+        if (!Digits(cell[..colon], out var hour) || hour > 23 || !Digits(cell.Slice(colon + 1, 2), out var minute) || minute > 59) return false;
+        var rest = cell[(colon + 3)..];
+        if (rest.IsEmpty) return true;
+        if (rest.Length < 3 || rest[0] != ':' || !Digits(rest.Slice(1, 2), out var second) || second > 59) return false;
+        rest = rest[3..];
+        if (rest.IsEmpty) return true;
+        if (rest[0] != '.' || rest.Length < 2) return false;
+        foreach (var c in rest[1..]) if (!char.IsAsciiDigit(c)) return false;
+        return true;
+    }
+
+    internal static bool TryDate(ReadOnlySpan<char> cell, out DateOnly date)
     {
         date = default;
         if (cell.Length != 10 || cell[4] != '-' || cell[7] != '-') return false;
@@ -191,7 +323,7 @@ internal static class TextColumnTypes
         return true;
     }
 
-    private static bool Digits(ReadOnlySpan<char> text, out int value)
+    internal static bool Digits(ReadOnlySpan<char> text, out int value)
     {
         value = 0;
         foreach (var c in text)
@@ -283,7 +415,7 @@ internal static class TextColumnTypes
     ];
 
     /// <summary>An ISO-8601 date and time (<c>T</c> or space separated), with or without an offset; without one it is taken as UTC.</summary>
-    private static bool TryDateTime(ReadOnlySpan<char> cell, out DateTimeOffset instant)
+    internal static bool TryDateTime(ReadOnlySpan<char> cell, out DateTimeOffset instant)
     {
         instant = default;
         if (cell.Length < 16 || cell[4] != '-' || cell[7] != '-' || (cell[10] is not ('T' or ' '))) return false;

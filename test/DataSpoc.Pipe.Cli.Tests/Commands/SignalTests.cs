@@ -147,7 +147,8 @@ public sealed class SignalTests : IDisposable
 
     private static void Kill(string signal, int pid)
     {
-        using var kill = Process.Start("kill", ["-" + signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        // The shell's builtin kill: no dependence on a procps package being installed.
+        using var kill = Process.Start("sh", ["-c", $"kill -{signal} {pid.ToString(System.Globalization.CultureInfo.InvariantCulture)}"]);
         kill.WaitForExit();
         Assert.Equal(0, kill.ExitCode);
     }

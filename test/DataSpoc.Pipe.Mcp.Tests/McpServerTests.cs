@@ -161,6 +161,77 @@ public sealed class McpServerTests : IAsyncLifetime
         AssertNoSecretAnywhere();
     }
 
+    [Fact]
+    public async Task A_name_that_climbs_out_of_the_home_is_refused_by_every_tool_and_runs_nothing()
+    {
+        // <home>/pipelines/../../evil.yaml: outside the home, with a tap that leaves a marker when it runs.
+        var marker = Path.Combine(_root, "evil-ran");
+        File.WriteAllText(Path.Combine(_root, "evil_tap.py"), $"open({JsonSerializer.Serialize(marker)}, 'w').write('ran')\n");
+        File.WriteAllText(Path.Combine(_root, "evil.yaml"), $"""
+            source:
+              tap: python3 {Path.Combine(_root, "evil_tap.py")}
+            destination:
+              bucket: file://{Lake}
+            """);
+        foreach (var tool in new[] { "run_pipeline", "pipeline_config", "pipeline_logs", "validate_pipeline", "pipeline_status", "show_manifest" })
+        {
+            var argument = tool == "show_manifest" ? "pipeline" : "name";
+            var result = await _client.CallToolAsync(tool, new Dictionary<string, object?> { [argument] = "../../evil" });
+            Record(result);
+            var text = string.Join("\n", result.Content.OfType<TextContentBlock>().Select(c => c.Text));
+            Assert.True(result.IsError == true || text.Contains("\"ok\":false", StringComparison.Ordinal), $"{tool}: {text}");
+            Assert.Contains("is not valid", text);
+        }
+        Assert.False(File.Exists(marker), "the evil pipeline's tap ran");
+    }
+
+    /// <summary>
+    /// Random secrets (with <c>&amp; + ' &lt; &gt; "</c>, backslash and non-ASCII) in a pipeline whose tap echoes its
+    /// config every way Python prints JSON and fails: run_pipeline and pipeline_logs hold none of them in any encoding.
+    /// </summary>
+    [Fact]
+    public async Task Random_secrets_echoed_by_the_tap_in_any_encoding_never_reach_run_pipeline_or_pipeline_logs()
+    {
+        var seed = Random.Shared.Next();
+        var random = new Random(seed);
+        const string alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 !#%()*,-.:;=?@[]^_`{|}~&+'<>\"\\/éüçñ中文ß";
+        string Secret() => string.Concat(Enumerable.Range(0, random.Next(6, 20)).Select(_ => random.Next(12) == 0 ? "😀" : alphabet[random.Next(alphabet.Length)].ToString()));
+        for (var round = 0; round < 3; round++)
+        {
+            var secrets = new[] { Secret(), Secret(), Secret() };
+            var name = $"leaky{round}-{_suffix}";
+            var config = new System.Text.Json.Nodes.JsonObject
+            {
+                ["passphrase"] = secrets[0],
+                ["nested"] = new System.Text.Json.Nodes.JsonObject { ["client_secret"] = secrets[1] },
+                ["api_keys"] = new System.Text.Json.Nodes.JsonArray("k-1", secrets[2]),
+                ["exit_code"] = 1,
+            };
+            var configFile = Path.Combine(_root, name + ".json");
+            File.WriteAllText(configFile, config.ToJsonString());
+            File.WriteAllText(Path.Combine(Home, "pipelines", name + ".yaml"), $"""
+                source:
+                  tap: python3 {Path.Combine(AppContext.BaseDirectory, "Assets", "leaky_tap.py")}
+                  config: {configFile}
+                destination:
+                  bucket: file://{Lake}
+                """);
+            var texts = new List<string>();
+            var run = await _client.CallToolAsync("run_pipeline", new Dictionary<string, object?> { ["name"] = name });
+            var logs = await _client.CallToolAsync("pipeline_logs", new Dictionary<string, object?> { ["name"] = name });
+            foreach (var result in new[] { run, logs })
+            {
+                texts.AddRange(result.Content.OfType<TextContentBlock>().Select(c => c.Text));
+                if (result.StructuredContent is { } structured) texts.Add(structured.GetRawText());
+            }
+            Assert.Contains(texts, t => t.Contains("tap config", StringComparison.Ordinal));
+            foreach (var text in texts.Concat(_stderr))
+                foreach (var secret in secrets)
+                    if (DataSpoc.Pipe.Tests.Support.SecretForms.FoundIn(text, secret) is { } form)
+                        Assert.Fail($"seed {seed}: secret {JsonSerializer.Serialize(secret)} found as {JsonSerializer.Serialize(form)} in:\n{text}");
+        }
+    }
+
     private async Task<JsonElement> Call(string tool, Dictionary<string, object?>? arguments = null, IProgress<ProgressNotificationValue>? progress = null)
     {
         var result = await _client.CallToolAsync(tool, arguments ?? [], progress);

@@ -50,7 +50,8 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
 
         var runner = new PipelineRunner(Stores.Create());
         var display = new RunDisplay(RunDisplay.Choose(settings.Json));
-        var outcomes = await display.ShowWhileAsync(() => RunAllAsync(runner, pipelines, settings, display, cancellationToken));
+        using var signals = new StopSignals(cancellationToken);
+        var outcomes = await display.ShowWhileAsync(() => RunAllAsync(runner, pipelines, settings, display, signals.Token));
 
         if (settings.Json)
         {
@@ -62,9 +63,9 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             WriteSummary(outcomes, detailed: !settings.All);
         }
         var failed = outcomes.Where(o => o.Log?.Status != "success").ToList();
-        if (failed.Count == 0) return ExitCodes.Success;
-        foreach (var f in failed) Console.Error.WriteLine($"error: {f.Pipeline.Name} failed: {f.Error}");
-        return ExitCodes.Failed;
+        foreach (var f in failed) Console.Error.WriteLine($"error: {f.Pipeline.Name} {(f.Log?.Status == "cancelled" ? "was cancelled" : "failed")}: {f.Error}");
+        if (signals.ExitCode is { } stoppedBySignal) return stoppedBySignal;
+        return failed.Count == 0 ? ExitCodes.Success : ExitCodes.Failed;
     }
 
     private sealed record Outcome(PipelineDefinition Pipeline, RunLog? Log, string? Error);
@@ -81,6 +82,11 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
                 var options = new RunOptions { Full = settings.Full, Progress = display.For(pipeline.Name) };
                 var result = await runner.RunAsync(pipeline, options, cancellationToken);
                 return new Outcome(pipeline, result.Log, result.Log.Error);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Stopped before this pipeline could start (waiting for its turn or for its lock): nothing of it ran.
+                return new Outcome(pipeline, null, "the run was cancelled before it started");
             }
             catch (Exception e) when (e is not OperationCanceledException && pipelines.Count > 1)
             {
@@ -108,7 +114,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         foreach (var o in outcomes)
         {
             var log = o.Log;
-            table.AddRow(Markup.Escape(o.Pipeline.Name), log?.Status == "success" ? "[green]success[/]" : "[red]failure[/]", log?.Mode ?? "-",
+            table.AddRow(Markup.Escape(o.Pipeline.Name), log?.Status == "success" ? "[green]success[/]" : $"[red]{log?.Status ?? "failure"}[/]", log?.Mode ?? "-",
                 log is null ? "-" : Units.Duration(log.DurationSeconds), log is null ? "-" : Units.Count(log.TotalRecords),
                 log is null ? "-" : Units.Count(log.Streams.Values.Sum(s => s.Files)), log is null ? "-" : Units.Bytes(log.Streams.Values.Sum(s => s.Bytes)));
         }

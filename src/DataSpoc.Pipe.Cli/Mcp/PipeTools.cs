@@ -72,6 +72,8 @@ internal sealed class PipeTools(PipeClient client)
         [Description("Only this pipeline (default: all)")] string? name = null,
         CancellationToken cancellationToken = default)
     {
+        if (name is not null && !Lake.LakeNames.IsValidPipelineName(name))
+            return McpResults.Error(client, $"pipeline name '{name}' is not valid: {Lake.LakeNames.PipelineNameRule}");
         var rows = (await client.StatusAsync(cancellationToken)).Where(s => name is null || s.Pipeline == name).ToList();
         if (name is not null && rows.Count == 0) return McpResults.Error(client, Unknown(name));
         return McpResults.Ok(client, new JsonObject { ["pipelines"] = McpResults.ToNode(rows, McpResults.Json.ListPipelineStatus) });

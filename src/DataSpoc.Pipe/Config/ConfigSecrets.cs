@@ -81,7 +81,7 @@ public sealed partial class ConfigSecrets
                 foreach (var (k, v) in o)
                 {
                     var childPath = path.Length == 0 ? k : path + "." + k;
-                    copy[k] = v is JsonValue && (IsSecretKey(k) || _paths.Contains(childPath)) ? JsonValue.Create(Mask) : Redact(v, childPath);
+                    copy[k] = IsSecretKey(k) ? MaskAll(v) : v is JsonValue && _paths.Contains(childPath) ? JsonValue.Create(Mask) : Redact(v, childPath);
                 }
                 return copy;
             }
@@ -98,6 +98,15 @@ public sealed partial class ConfigSecrets
                     : node.DeepClone();
         }
     }
+
+    /// <summary>Everything under a secret-looking key masked: lists and objects keep their shape, every value becomes <see cref="Mask"/>.</summary>
+    private static JsonNode? MaskAll(JsonNode? node) => node switch
+    {
+        null => null,
+        JsonObject o => new JsonObject(o.Select(p => KeyValuePair.Create(p.Key, MaskAll(p.Value)))),
+        JsonArray a => new JsonArray(a.Select(MaskAll).ToArray()),
+        _ => JsonValue.Create(Mask),
+    };
 
     [GeneratedRegex(@"[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]+:([^@/\s]+)@")]
     private static partial Regex UriPassword();

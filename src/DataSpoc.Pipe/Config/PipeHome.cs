@@ -43,8 +43,9 @@ public sealed class PipeHome
     /// <summary>Whether <c>init</c> has been run (the pipelines folder exists).</summary>
     public bool Exists => Directory.Exists(PipelinesDirectory);
 
-    public string PipelinePath(string name) => Path.Combine(PipelinesDirectory, name + ".yaml");
-    public string SourceConfigPath(string name) => Path.Combine(SourcesDirectory, name + ".json");
+    /// <summary>The YAML file a pipeline of this name has; throws <see cref="ConfigException"/> for a name that could leave <c>pipelines/</c>.</summary>
+    public string PipelinePath(string name) => Path.Combine(PipelinesDirectory, Lake.LakeNames.Pipeline(name) + ".yaml");
+    public string SourceConfigPath(string name) => Path.Combine(SourcesDirectory, Lake.LakeNames.Pipeline(name) + ".json");
 
     /// <summary>
     /// Creates the folders, a default <c>config.yaml</c> and an empty <c>.env</c> (mode 0600); never overwrites anything.
@@ -72,20 +73,36 @@ public sealed class PipeHome
     }
 
     /// <summary>Pipeline names (YAML files in <c>pipelines/</c>), sorted.</summary>
+    /// <exception cref="ConfigException">The pipelines folder exists but cannot be read (permissions, not a folder, a link loop).</exception>
     public IReadOnlyList<string> PipelineNames()
     {
-        if (!Directory.Exists(PipelinesDirectory)) return [];
-        return Directory.EnumerateFiles(PipelinesDirectory)
-            .Where(p => p.EndsWith(".yaml", StringComparison.Ordinal) || p.EndsWith(".yml", StringComparison.Ordinal))
-            .Select(p => Path.GetFileNameWithoutExtension(p))
-            .Distinct(StringComparer.Ordinal)
-            .Order(StringComparer.Ordinal)
-            .ToList();
+        try
+        {
+            return Directory.EnumerateFiles(PipelinesDirectory)
+                .Where(p => p.EndsWith(".yaml", StringComparison.Ordinal) || p.EndsWith(".yml", StringComparison.Ordinal))
+                .Select(p => Path.GetFileNameWithoutExtension(p))
+                .Distinct(StringComparer.Ordinal)
+                .Order(StringComparer.Ordinal)
+                .ToList();
+        }
+        catch (DirectoryNotFoundException) when (!Path.Exists(PipelinesDirectory) && !IsLink(PipelinesDirectory))
+        {
+            return []; // not created yet (init not run): no pipelines, not an error
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // An unreadable home is not an empty one: saying "no pipelines" would hide every scheduled run's failure.
+            throw new ConfigException($"cannot read the pipelines folder: {e.Message}", PipelinesDirectory, inner: e);
+        }
     }
 
+    private static bool IsLink(string path) => new FileInfo(path).LinkTarget is not null;
+
     /// <summary>The YAML file of a pipeline (<c>.yaml</c> or <c>.yml</c>), or null when there is none.</summary>
+    /// <exception cref="ConfigException">The name is not a valid pipeline name (it could name a file outside <c>pipelines/</c>).</exception>
     public string? FindPipelineFile(string name)
     {
+        Lake.LakeNames.Pipeline(name);
         foreach (var ext in new[] { ".yaml", ".yml" })
         {
             var path = Path.Combine(PipelinesDirectory, name + ext);
@@ -95,9 +112,7 @@ public sealed class PipeHome
     }
 
     /// <summary>A pipeline name must be usable as a file name and a lake key segment.</summary>
-    public static bool IsValidPipelineName(string name) =>
-        name.Length is > 0 and <= 100 && name[0] != '.' && name[0] != '-' &&
-        name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
+    public static bool IsValidPipelineName(string name) => Lake.LakeNames.IsValidPipelineName(name);
 
     internal static string UserHome() =>
         Environment.GetEnvironmentVariable("HOME") is { Length: > 0 } h ? h : Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);

@@ -64,6 +64,9 @@ public sealed class PipelineLoader
         string text;
         try
         {
+            // Checked before reading: a pipeline path that names a huge file must not be loaded whole to be refused.
+            if (new FileInfo(path).Length is var bytes && bytes > YamlNodes.MaxChars * 4L)
+                throw new ConfigException($"is {bytes:N0} bytes long; a pipeline file may have at most {YamlNodes.MaxChars:N0} characters", path);
             text = File.ReadAllText(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -76,6 +79,7 @@ public sealed class PipelineLoader
     /// <summary>Parses pipeline YAML. <paramref name="file"/> names it in errors and anchors relative paths.</summary>
     public PipelineDefinition Parse(string yamlText, string name, string file)
     {
+        Lake.LakeNames.Pipeline(name, file);
         var secrets = new ConfigSecrets();
         // Everything in .env is a secret, whether or not this pipeline refers to it.
         foreach (var value in _variables.DotEnvValues) secrets.AddValue(value);
@@ -180,6 +184,7 @@ public sealed class PipelineLoader
                     break;
                 case "name":
                     name = yaml.OptionalString(value, path);
+                    if (name is not null && Lake.LakeNames.SourceNameError(name) is { } badName) throw yaml.Error(value, path, badName);
                     break;
                 case "timeout": timeout = yaml.OptionalDuration(value, path); break;
                 case "idle_timeout": idle = yaml.OptionalDuration(value, path); break;

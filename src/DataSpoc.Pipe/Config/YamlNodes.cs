@@ -17,12 +17,21 @@ internal sealed class YamlNodes(string file, VariableScope variables, ConfigSecr
 
     public ConfigException Error(YamlNode node, string key, string reason) => new(reason, File, LineOf(node), key);
 
+    /// <summary>Largest pipeline or settings file read (characters); a pipeline is a page of YAML.</summary>
+    public const int MaxChars = 1 << 20;
+    /// <summary>Deepest nesting of mappings and lists.</summary>
+    public const int MaxDepth = 64;
+    /// <summary>Most values a document may stand for once its aliases (<c>*name</c>) are expanded.</summary>
+    public const long MaxExpandedValues = 100_000;
+
     /// <summary>Parses a YAML document; an empty document is an empty mapping.</summary>
+    /// <exception cref="ConfigException">Invalid YAML, or beyond the bounds (size, depth, values after alias expansion).</exception>
     public YamlMappingNode ParseDocument(string text)
     {
         var stream = new YamlStream();
         try
         {
+            CheckBounds(text);
             stream.Load(new StringReader(text));
         }
         catch (YamlException e)
@@ -36,6 +45,50 @@ internal sealed class YamlNodes(string file, VariableScope variables, ConfigSecr
         var root = stream.Documents[0].RootNode;
         if (IsNull(root)) return new YamlMappingNode();
         return root as YamlMappingNode ?? throw new ConfigException($"expected a mapping of keys at the top, got {Describe(root)}", File, LineOf(root));
+    }
+
+    /// <summary>
+    /// One pass over the parser's events, before any node is built: refuses a document larger than
+    /// <see cref="MaxChars"/>, nested deeper than <see cref="MaxDepth"/>, or that would expand to more than
+    /// <see cref="MaxExpandedValues"/> values through aliases (a "billion laughs" alias bomb is refused after reading
+    /// its few hundred bytes, not after gigabytes of expansion). Each anchor's expanded size is counted once.
+    /// </summary>
+    private void CheckBounds(string text)
+    {
+        if (text.Length > MaxChars)
+            throw new ConfigException($"is {text.Length:N0} characters long; a pipeline file may have at most {MaxChars:N0}", File);
+        var parser = new Parser(new StringReader(text));
+        var anchors = new Dictionary<string, long>(StringComparer.Ordinal);
+        var open = new Stack<(string? Anchor, long ValuesBefore)>();
+        long values = 0;
+        while (parser.MoveNext())
+        {
+            switch (parser.Current)
+            {
+                case YamlDotNet.Core.Events.Scalar scalar:
+                    values++;
+                    if (!scalar.Anchor.IsEmpty) anchors[scalar.Anchor.Value] = 1;
+                    break;
+                case YamlDotNet.Core.Events.NodeEvent { } start and (YamlDotNet.Core.Events.MappingStart or YamlDotNet.Core.Events.SequenceStart):
+                    values++;
+                    open.Push((start.Anchor.IsEmpty ? null : start.Anchor.Value, values - 1));
+                    if (open.Count > MaxDepth)
+                        throw new ConfigException($"nests mappings and lists more than {MaxDepth} levels deep", File, checked((int)start.Start.Line));
+                    break;
+                case YamlDotNet.Core.Events.MappingEnd or YamlDotNet.Core.Events.SequenceEnd:
+                    var (anchor, before) = open.Pop();
+                    if (anchor is not null) anchors[anchor] = values - before;
+                    break;
+                case YamlDotNet.Core.Events.AnchorAlias alias:
+                    values += anchors.GetValueOrDefault(alias.Value.Value, 1);
+                    if (values > MaxExpandedValues)
+                        throw new ConfigException($"expands to more than {MaxExpandedValues:N0} values through aliases (*{alias.Value.Value}); " +
+                            "repeat less, or write the values out", File, checked((int)alias.Start.Line));
+                    break;
+            }
+            if (values > MaxExpandedValues)
+                throw new ConfigException($"holds more than {MaxExpandedValues:N0} values", File, checked((int)parser.Current!.Start.Line));
+        }
     }
 
     /// <summary>The entries of a mapping, keys checked against <paramref name="allowed"/>.</summary>

@@ -1,6 +1,5 @@
 using DataSpoc.Pipe.Sources;
 using System.Globalization;
-using System.Text;
 
 namespace DataSpoc.Pipe.Lake;
 
@@ -51,6 +50,23 @@ public static class LakePaths
     }
 
     /// <summary>
+    /// Whether <paramref name="key"/> is one of the table's own data files: <c>&lt;prefix&gt;&lt;table&gt;_NNNN.parquet</c>
+    /// or the same in one <c>dt=</c> partition folder. Anything else under the table's folder is not the lake's.
+    /// </summary>
+    public static bool IsDataFileKey(string tablePrefix, string table, string key)
+    {
+        if (!key.StartsWith(tablePrefix, StringComparison.Ordinal)) return false;
+        var rest = key.AsSpan(tablePrefix.Length);
+        var slash = rest.IndexOf('/');
+        if (slash >= 0)
+        {
+            if (!rest.StartsWith("dt=", StringComparison.Ordinal) || rest[(slash + 1)..].Contains('/')) return false;
+            rest = rest[(slash + 1)..];
+        }
+        return DataFileIndex(table, rest.ToString()) >= 0;
+    }
+
+    /// <summary>
     /// The <c>&lt;source&gt;</c> folder from a tap command: executable name without directory, extension and leading <c>tap-</c>.
     /// <c>python3 my_tap.py</c> names the script, not the interpreter.
     /// </summary>
@@ -68,28 +84,14 @@ public static class LakePaths
         var dot = name.IndexOf('.');
         if (dot > 0) name = name[..dot];
         if (name.StartsWith("tap-", StringComparison.OrdinalIgnoreCase) && name.Length > 4) name = name[4..];
-        return Segment(name, "source");
+        return LakeNames.Segment(name, "source");
     }
 
     private static bool IsInterpreter(string exe) =>
         exe.StartsWith("python", StringComparison.Ordinal) || exe is "node" or "sh" or "bash" or "ruby" or "perl" or "dotnet" or "uv" or "uvx" or "env";
 
-    /// <summary>
-    /// A Singer stream name made safe for a key: '/', '\', control characters and whitespace become '_'.
-    /// A name that is empty or only dots is rejected, so no key can leave its folder.
-    /// </summary>
-    public static string TableName(string stream) => Segment(stream, "stream");
+    /// <summary>A Singer stream name made safe for a key (<see cref="LakeNames.Table"/>).</summary>
+    public static string TableName(string stream) => LakeNames.Table(stream);
 
-    private static string Segment(string name, string what)
-    {
-        var sb = new StringBuilder(name.Length);
-        foreach (var c in name)
-            sb.Append(c is '/' or '\\' || char.IsControl(c) || char.IsWhiteSpace(c) ? '_' : c);
-        var safe = sb.ToString();
-        if (safe.Length == 0 || safe.All(c => c == '.'))
-            throw new ArgumentException($"{what} name '{name}' cannot be used as a folder name (empty or only dots)");
-        return safe;
-    }
-
-    private static string Safe(string pipeline) => Segment(pipeline, "pipeline");
+    private static string Safe(string pipeline) => LakeNames.Segment(pipeline, "pipeline");
 }

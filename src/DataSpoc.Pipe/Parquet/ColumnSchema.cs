@@ -33,6 +33,11 @@ internal sealed class LeafNode(string name, bool nullable, LeafKind kind, int sc
     public LeafKind Kind { get; } = kind;
     /// <summary>Decimal scale (digits after the point) for <see cref="LeafKind.Decimal"/>.</summary>
     public int Scale { get; } = scale;
+    /// <summary>
+    /// A <c>["integer", "number"]</c> column, stored as DOUBLE: an integer value that a double cannot hold exactly
+    /// (beyond 2^53) is a value error, not silently rounded.
+    /// </summary>
+    public bool ExactIntegers { get; init; }
     /// <summary>Dotted path from the record root, for error messages (<c>customer.address.zip</c>).</summary>
     public string Path { get; set; } = name;
     /// <summary>The column's path in the Parquet schema (lists add their <c>list</c> and <c>element</c> levels).</summary>
@@ -240,7 +245,7 @@ internal sealed class ColumnSchema
         }
         // Mixed types: the widest common type, JSON text as the last resort.
         var names = types.Select(t => t.Type).ToHashSet();
-        if (names.SetEquals(["integer", "number"])) return new LeafNode(name, nullable, LeafKind.Double);
+        if (names.SetEquals(["integer", "number"])) return new LeafNode(name, nullable, LeafKind.Double) { ExactIntegers = true };
         if (names.All(n => n is "string" or "integer" or "number" or "boolean")) return new LeafNode(name, nullable, LeafKind.String);
         return new LeafNode(name, nullable, LeafKind.Json);
     }

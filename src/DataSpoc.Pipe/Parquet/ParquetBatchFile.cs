@@ -115,17 +115,24 @@ internal sealed class ParquetBatchFile : IDisposable
     }
     public long Rows { get; private set; }
     public int RowGroups { get; private set; }
+    /// <summary>Bytes on disk after the last row group (each row group is closed when written, so nothing of it is held back).</summary>
+    public long BytesWritten { get; private set; }
 
     /// <summary>Writes the batch as one row group, its columns one after another on this thread.</summary>
     public void WriteRowGroup(ColumnBatch batch)
     {
         if (batch.Rows == 0) return;
         using (var rowGroup = _writer.AppendRowGroup())
+        {
             foreach (var column in batch.Columns)
             {
                 using var writer = rowGroup.NextColumn();
                 WriteColumn(writer, column, ref _byteArrays);
             }
+            // Closed now rather than when the next row group starts: its last column chunk reaches the file, so the
+            // file's size is known before the next row group (max_file_mb is checked against it).
+            rowGroup.Close();
+        }
         RowGroupWritten(batch);
     }
 
@@ -170,6 +177,7 @@ internal sealed class ParquetBatchFile : IDisposable
     {
         Rows += batch.Rows;
         RowGroups++;
+        BytesWritten = new FileInfo(Path).Length;
         if (_flushAsWritten) DiskWriteBack.Start(Path);
     }
 

@@ -268,6 +268,7 @@ internal sealed partial class RecordShredder
         }
         if (kind == LeafKind.Double)
         {
+            if (leaf.ExactIntegers && IsWideIntegerLiteral(json, p)) return false; // the tokenizer checks it is exact
             if (!TryDouble(json, ref p, out var x)) return false;
             buf.AddDouble(x, rep);
             return true;
@@ -500,6 +501,15 @@ internal sealed partial class RecordShredder
         }
         p = i;
         return true;
+    }
+
+    /// <summary>An integer literal of 16 digits or more (no point, no exponent): one a double may not hold exactly.</summary>
+    private static bool IsWideIntegerLiteral(ReadOnlySpan<byte> json, int p)
+    {
+        var i = p < json.Length && json[p] == '-' ? p + 1 : p;
+        var start = i;
+        while (i < json.Length && (uint)(json[i] - '0') <= 9) i++;
+        return i - start >= 16 && (i == json.Length || json[i] is not ((byte)'.' or (byte)'e' or (byte)'E'));
     }
 
     /// <summary>A JSON number's sign and integer part (no leading zeros); <paramref name="i"/> moves past it.</summary>

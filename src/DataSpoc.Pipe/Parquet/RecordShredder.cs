@@ -1,5 +1,5 @@
 using System.Buffers;
-using System.Buffers.Text;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 
@@ -130,7 +130,14 @@ internal sealed partial class RecordShredder
                 throw Invalid(leaf.Path, $"{Text(ref r)} is not a 64-bit integer (out of range or not whole)");
             case LeafKind.Double:
                 if (r.TokenType != JsonTokenType.Number) throw Invalid(leaf.Path, $"expected a number, got {Describe(r.TokenType)}");
-                if (r.TryGetDouble(out var x) && double.IsFinite(x)) { buf.AddDouble(x, rep); return; }
+                if (r.TryGetDouble(out var x) && double.IsFinite(x))
+                {
+                    if (leaf.ExactIntegers && !DoubleHoldsInteger(r.HasValueSequence ? r.ValueSequence.ToArray() : r.ValueSpan, x))
+                        throw Invalid(leaf.Path, $"{Text(ref r)} is an integer that a DOUBLE cannot hold exactly (beyond 2^53): the column is [\"integer\", \"number\"], " +
+                            "stored as DOUBLE; declare it \"integer\" to keep such values exact");
+                    buf.AddDouble(x, rep);
+                    return;
+                }
                 throw Invalid(leaf.Path, $"{Text(ref r)} is out of the range of a double");
             case LeafKind.Boolean:
                 if (r.TokenType is JsonTokenType.True or JsonTokenType.False) { buf.AddBool(r.TokenType == JsonTokenType.True, rep); return; }
@@ -145,7 +152,7 @@ internal sealed partial class RecordShredder
             {
                 var s = StringValue(ref r, leaf, "a date-time string");
                 if (TemporalParser.TryParseTimestampMicros(s, out var micros)) { buf.AddLong(micros, rep); return; }
-                throw Invalid(leaf.Path, $"'{Encoding.UTF8.GetString(s)}' is not an ISO-8601 date-time");
+                throw Invalid(leaf.Path, $"'{Encoding.UTF8.GetString(s)}' is not an ISO-8601 date-time within years 1..9999 UTC");
             }
             case LeafKind.Date:
             {
@@ -174,7 +181,7 @@ internal sealed partial class RecordShredder
         if (!r.ValueIsEscaped && !r.HasValueSequence) return r.ValueSpan;
         var max = r.HasValueSequence ? (int)r.ValueSequence.Length : r.ValueSpan.Length;
         if (_unescaped.Length < max) _unescaped = new byte[Math.Max(max, _unescaped.Length * 2)];
-        var n = r.CopyString(_unescaped);
+        var n = CopyEscaped(ref r, _unescaped, leaf);
         return _unescaped.AsSpan(0, n);
     }
 
@@ -191,7 +198,7 @@ internal sealed partial class RecordShredder
                     return;
                 }
                 var max = r.HasValueSequence ? (int)r.ValueSequence.Length : r.ValueSpan.Length;
-                var n = r.CopyString(buf.BeginBytes(max));
+                var n = CopyEscaped(ref r, buf.BeginBytes(max), leaf);
                 buf.EndBytes(n, rep);
                 return;
             case JsonTokenType.Number or JsonTokenType.True or JsonTokenType.False:
@@ -201,6 +208,23 @@ internal sealed partial class RecordShredder
             default:
                 WriteJson(buf, ref r, rep);
                 return;
+        }
+    }
+
+    /// <summary>
+    /// Unescapes a string token. JSON allows <c>\udc00</c> (a lone surrogate) as text, but it is no character: it
+    /// cannot become UTF-8, so it is a value error of this field (obeys on_invalid_record), not a crash of the run.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int CopyEscaped(ref Utf8JsonReader r, Span<byte> destination, LeafNode leaf)
+    {
+        try
+        {
+            return r.CopyString(destination);
+        }
+        catch (InvalidOperationException)
+        {
+            throw Invalid(leaf.Path, $"the string \"{Text(ref r)}\" holds an escaped lone surrogate (such as \\udc00), which is not a character");
         }
     }
 
@@ -245,14 +269,26 @@ internal sealed partial class RecordShredder
     private static void WriteDecimal(LeafBuffer buf, LeafNode leaf, ref Utf8JsonReader r, short rep)
     {
         if (r.TokenType != JsonTokenType.Number) throw Invalid(leaf.Path, $"expected a number, got {Describe(r.TokenType)}");
-        if (!Utf8Parser.TryParse(r.ValueSpan, out decimal value, out var consumed, 'E') || consumed != r.ValueSpan.Length)
-            if (!Utf8Parser.TryParse(r.ValueSpan, out value, out consumed) || consumed != r.ValueSpan.Length)
-                throw Invalid(leaf.Path, $"{Text(ref r)} does not fit a decimal(38, {leaf.Scale})");
-        var scaled = value * DecimalWriter.Pow10(leaf.Scale);
-        if (scaled != decimal.Truncate(scaled))
-            throw Invalid(leaf.Path, $"{Text(ref r)} has more than {leaf.Scale} digits after the point (multipleOf {1m / DecimalWriter.Pow10(leaf.Scale)})");
-        DecimalWriter.WriteBigEndian128(decimal.Truncate(scaled), buf.BeginBytes(16));
-        buf.EndBytes(16, rep);
+        var text = r.HasValueSequence ? r.ValueSequence.ToArray() : r.ValueSpan;
+        switch (DecimalWriter.TryParseUnscaled(text, leaf.Scale, out var unscaled))
+        {
+            case DecimalFit.Fits:
+                System.Buffers.Binary.BinaryPrimitives.WriteInt128BigEndian(buf.BeginBytes(16), unscaled);
+                buf.EndBytes(16, rep);
+                return;
+            case DecimalFit.TooPrecise:
+                throw Invalid(leaf.Path, $"{Text(ref r)} has more than {leaf.Scale} digits after the point (multipleOf {DecimalWriter.Step(leaf.Scale)})");
+            default:
+                throw Invalid(leaf.Path, $"{Text(ref r)} does not fit a decimal(38, {leaf.Scale}) (at most {LeafNode.DecimalPrecision - leaf.Scale} digits before the point)");
+        }
+    }
+
+    /// <summary>Whether <paramref name="x"/> is exactly the number written, when that is an integer literal (a fraction or exponent is a float anyway).</summary>
+    private static bool DoubleHoldsInteger(ReadOnlySpan<byte> literal, double x)
+    {
+        if (literal.Length < 16 || literal.IndexOfAny((byte)'.', (byte)'e', (byte)'E') >= 0) return true;
+        return Int128.TryParse(literal, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var written)
+            && Math.Abs(x) < 1e38 && (Int128)x == written;
     }
 
     private static string PathOf(SchemaNode node) => node is LeafNode l ? l.Path : node.Leaves.Count > 0 ? ParentPath(node.Leaves[0].Path, node.Name) : node.Name;
@@ -286,18 +322,74 @@ internal sealed class InvalidValueException(string field, string reason) : Excep
     public string Reason { get; } = reason;
 }
 
-/// <summary>Decimal values as Parquet FIXED_LEN_BYTE_ARRAY(16) big-endian two's complement unscaled integers.</summary>
+internal enum DecimalFit { Fits, TooPrecise, TooLarge }
+
+/// <summary>
+/// Decimal values as Parquet FIXED_LEN_BYTE_ARRAY(16) big-endian two's complement unscaled integers: DECIMAL(38, s)
+/// holds every value of up to 38 digits, so the JSON number's digits are read straight into a 128-bit integer
+/// (System.Decimal holds only 28-29 digits).
+/// </summary>
 internal static class DecimalWriter
 {
-    private static readonly decimal[] Powers = Enumerable.Range(0, 29).Select(i => Enumerable.Repeat(10m, i).Aggregate(1m, (a, b) => a * b)).ToArray();
+    private static readonly UInt128[] Powers = Enumerable.Range(0, 39).Select(i => Enumerable.Repeat((UInt128)10, i).Aggregate((UInt128)1, (a, b) => a * b)).ToArray();
 
-    public static decimal Pow10(int scale) => Powers[scale];
+    /// <summary><c>multipleOf</c> of a scale, as written in a schema: 1, 0.1, 0.01, ...</summary>
+    public static string Step(int scale) => scale == 0 ? "1" : "0." + new string('0', scale - 1) + "1";
 
-    public static void WriteBigEndian128(decimal unscaledIntegral, Span<byte> dest)
+    /// <summary>
+    /// The unscaled value (value x 10^scale) of a JSON number (<c>-?int[.frac][e[+-]exp]</c>, as the reader validated it),
+    /// exactly: <see cref="DecimalFit.TooPrecise"/> when a non-zero digit lies beyond <paramref name="scale"/> digits
+    /// after the point, <see cref="DecimalFit.TooLarge"/> when it needs more than 38 digits. Trailing zeros and
+    /// exponents are fine (<c>1.50000</c>, <c>15e-1</c>). No allocation.
+    /// </summary>
+    public static DecimalFit TryParseUnscaled(ReadOnlySpan<byte> number, int scale, out Int128 unscaled)
     {
-        var bits = decimal.GetBits(unscaledIntegral);
-        var magnitude = ((Int128)(uint)bits[2] << 64) | ((Int128)(uint)bits[1] << 32) | (uint)bits[0];
-        var value = bits[3] < 0 ? -magnitude : magnitude;
-        System.Buffers.Binary.BinaryPrimitives.WriteInt128BigEndian(dest, value);
+        unscaled = 0;
+        var i = 0;
+        var negative = number.Length > 0 && number[0] == '-';
+        if (negative) i++;
+        var digitsStart = i;
+        var integerDigits = 0;
+        while (i < number.Length && char.IsAsciiDigit((char)number[i])) { i++; integerDigits++; }
+        var fractionStart = -1;
+        var fractionDigits = 0;
+        if (i < number.Length && number[i] == '.')
+        {
+            fractionStart = ++i;
+            while (i < number.Length && char.IsAsciiDigit((char)number[i])) { i++; fractionDigits++; }
+        }
+        long exponent = 0;
+        if (i < number.Length && number[i] is (byte)'e' or (byte)'E')
+        {
+            i++;
+            var expNegative = i < number.Length && number[i] == '-';
+            if (i < number.Length && number[i] is (byte)'+' or (byte)'-') i++;
+            // Clamped: any exponent beyond a million puts every non-zero digit out of range anyway.
+            while (i < number.Length && char.IsAsciiDigit((char)number[i])) { exponent = Math.Min(exponent * 10 + (number[i] - '0'), 1_000_000); i++; }
+            if (expNegative) exponent = -exponent;
+        }
+        if (i != number.Length || integerDigits == 0) return DecimalFit.TooLarge; // not a JSON number: cannot happen after the reader
+
+        // Digit k (0-based over integer then fraction digits) stands for 10^(integerDigits - 1 - k + exponent).
+        int first = -1, last = -1;
+        for (var k = 0; k < integerDigits + fractionDigits; k++)
+        {
+            if (Digit(number, digitsStart, fractionStart, integerDigits, k) == 0) continue;
+            if (first < 0) first = k;
+            last = k;
+        }
+        if (first < 0) return DecimalFit.Fits; // zero
+        var highest = integerDigits - 1 - first + exponent + scale;
+        var lowest = integerDigits - 1 - last + exponent + scale;
+        if (lowest < 0) return DecimalFit.TooPrecise;
+        if (highest > 37) return DecimalFit.TooLarge;
+        UInt128 magnitude = 0;
+        for (var k = first; k <= last; k++) magnitude = magnitude * 10 + (uint)Digit(number, digitsStart, fractionStart, integerDigits, k);
+        magnitude *= Powers[lowest];
+        unscaled = negative ? -(Int128)magnitude : (Int128)magnitude;
+        return DecimalFit.Fits;
     }
+
+    private static int Digit(ReadOnlySpan<byte> number, int digitsStart, int fractionStart, int integerDigits, int k) =>
+        (k < integerDigits ? number[digitsStart + k] : number[fractionStart + k - integerDigits]) - '0';
 }

@@ -77,6 +77,14 @@ internal sealed class TableWriter : IAsyncDisposable
     /// </summary>
     private readonly int _firstBatchRows;
     private readonly long _firstBatchBytes;
+    /// <summary>
+    /// Rows and bytes at which a batch is handed over: the limits' batch size, capped by the file limits, so one row
+    /// group always fits in a file and <see cref="WriteLimits.MaxFileRows"/> / <see cref="WriteLimits.MaxFileBytes"/> are limits.
+    /// </summary>
+    private readonly int _batchRows;
+    private readonly long _batchBytes;
+    /// <summary>Rows between checks of a batch's bytes: every 16 when files are small, so one batch cannot overshoot its share.</summary>
+    private readonly int _bytesCheckMask;
 
     public TableWriter(ColumnSchema schema, PipeCompression compression, WriteLimits limits, string spoolDirectory, string fileStem, bool partitioned,
         bool flushAsWritten)
@@ -92,8 +100,13 @@ internal sealed class TableWriter : IAsyncDisposable
         _batches = Enumerable.Range(0, limits.ParseLanes).Select(_ => new Dictionary<Partition, ColumnBatch>()).ToArray();
         _bufferedBytesCheckCountdown = new long[limits.ParseLanes];
         _lastBatch = new (Partition, ColumnBatch?)[limits.ParseLanes];
-        _firstBatchRows = Math.Max(limits.BatchRows / 8, Math.Min(limits.BatchRows, 4096));
-        _firstBatchBytes = Math.Max(limits.BatchBytes / 8, Math.Min(limits.BatchBytes, 1L << 20));
+        _batchRows = (int)Math.Clamp(limits.MaxFileRows, 1, limits.BatchRows);
+        // An eighth of the file limit per row group: a file then fills to about 7/8 of the limit before the next row
+        // group (counted at its unencoded size, which bounds its encoded size) would cross it.
+        _batchBytes = Math.Clamp(limits.MaxFileBytes / 8, 1, limits.BatchBytes);
+        _bytesCheckMask = limits.MaxFileBytes < 64L * 1024 * 1024 ? 15 : 1023;
+        _firstBatchRows = Math.Min(_batchRows, Math.Max(limits.BatchRows / 8, Math.Min(limits.BatchRows, 4096)));
+        _firstBatchBytes = Math.Min(_batchBytes, Math.Max(limits.BatchBytes / 8, Math.Min(limits.BatchBytes, 1L << 20)));
     }
 
     public ColumnSchema Schema => _schema;
@@ -126,8 +139,8 @@ internal sealed class TableWriter : IAsyncDisposable
     public bool RowAdded(int lane, Partition partition, ColumnBatch batch)
     {
         var first = Volatile.Read(ref _batchesSent) < _batches.Length;
-        if (batch.Rows >= (first ? _firstBatchRows : _limits.BatchRows)
-            || ((batch.Rows & 1023) == 0 && batch.EstimatedBytes >= (first ? _firstBatchBytes : _limits.BatchBytes)))
+        if (batch.Rows >= (first ? _firstBatchRows : _batchRows)
+            || ((batch.Rows & _bytesCheckMask) == 0 && batch.EstimatedBytes >= (first ? _firstBatchBytes : _batchBytes)))
         {
             Send(lane, partition, batch);
             return true;
@@ -178,11 +191,15 @@ internal sealed class TableWriter : IAsyncDisposable
     {
         try
         {
+            // Rotate before a row group that would take the file past a limit (its unencoded size bounds what it adds).
+            if (_open.TryGetValue(partition, out var current) && current.Rows > 0
+                && (current.Rows + batch.Rows > _limits.MaxFileRows || current.BytesWritten + batch.EstimatedBytes > _limits.MaxFileBytes))
+                Finish(partition);
             var file = FileFor(partition, batch);
             if (_parsingEnded) file.WriteRowGroupOnTwoThreads(batch);
             else file.WriteRowGroup(batch);
             Return(batch);
-            var size = new FileInfo(file.Path).Length;
+            var size = Math.Max(new FileInfo(file.Path).Length, file.BytesWritten);
             if (file.Rows >= _limits.MaxFileRows || size >= _limits.MaxFileBytes) Finish(partition);
         }
         catch

@@ -15,10 +15,17 @@ internal static class TemporalParser
     private const long TicksPerMicro = 10;
     private static readonly long EpochTicks = DateTime.UnixEpoch.Ticks;
 
-    /// <summary><c>YYYY-MM-DD[T ]HH:MM[:SS[.f…]][Z|±HH[:]MM]</c>; no offset means UTC.</summary>
+    /// <summary>Microseconds since the epoch of 0001-01-01T00:00:00Z and of 9999-12-31T23:59:59.999999Z: the range every reader (and a partition date) can hold.</summary>
+    private const long MinMicros = -62_135_596_800_000_000;
+    private const long MaxMicros = 253_402_300_799_999_999;
+
+    /// <summary>
+    /// <c>YYYY-MM-DD[T ]HH:MM[:SS[.f…]][Z|±HH[:]MM]</c>; no offset means UTC. An instant outside years 1..9999 once
+    /// normalised to UTC (<c>0001-01-01T00:30+01:00</c>, <c>9999-12-31T23:00-05:00</c>) is not a valid value.
+    /// </summary>
     public static bool TryParseTimestampMicros(ReadOnlySpan<byte> s, out long micros)
     {
-        if (TryFast(s, out micros)) return true;
+        if (TryFast(s, out micros)) return micros is >= MinMicros and <= MaxMicros;
         Span<char> chars = stackalloc char[Math.Min(s.Length, 128)];
         if (s.Length > 128) { micros = 0; return false; }
         var n = Encoding.UTF8.GetChars(s, chars);

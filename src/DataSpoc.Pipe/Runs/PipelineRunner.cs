@@ -36,6 +36,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     /// </summary>
     public async Task<RunResult> RunAsync(PipelineDefinition pipeline, RunOptions options, CancellationToken cancellationToken)
     {
+        LakeNames.Pipeline(pipeline.Name, pipeline.FilePath);
         using var encoder = ParquetWarmUp.Start();
         var startedAt = _time.GetUtcNow();
         // Log keys carry the start second only; leading with the millisecond (3 hex digits) keeps "the latest log is the
@@ -73,7 +74,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 : await new TapCatalogs(stores).SelectAsync(pipeline, full, cancellationToken).ConfigureAwait(false);
             var invocation = await PrepareInvocationAsync(pipeline, store, privateDir, full, selection, cancellationToken).ConfigureAwait(false);
             var source = options.Source ?? SourceFactory.Create(pipeline.Source, redactor, stores);
-            var sourceName = pipeline.Source.Name ?? source.DefaultName;
+            var sourceName = LakeNames.Source(pipeline.Source.Name ?? source.DefaultName);
 
             ingest = new RunIngest(pipeline, new RunIngest.Settings(
                 spoolDir,
@@ -93,15 +94,19 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
 
             step = "commit";
             var plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, full, log, cancellationToken).ConfigureAwait(false);
-            await committer.CommitAsync(plan, cancellationToken).ConfigureAwait(false);
+            // Last point where a stop request is honoured: a commit once begun runs to its end (milliseconds), so a
+            // signal never leaves a half-landed commit for the next run to roll back.
+            cancellationToken.ThrowIfCancellationRequested();
+            await committer.CommitAsync(plan, CancellationToken.None).ConfigureAwait(false);
             log.StateCommitted = plan.State is not null;
             log.Status = "success";
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            log.Status = "failure";
+            var cancelled = cancellationToken.IsCancellationRequested;
+            log.Status = cancelled ? "cancelled" : "failure";
             log.FailedStep = step;
-            log.Error = redactor.Redact(Describe(e, step));
+            log.Error = redactor.Redact(cancelled ? $"the run was stopped during {step} (cancelled by a signal or its caller); nothing of it was committed" : Describe(e, step));
             log.StateCommitted = false;
         }
         finally
@@ -120,6 +125,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         log.FinishedAt = _time.GetUtcNow();
         log.DurationSeconds = Math.Round((log.FinishedAt - startedAt).TotalSeconds, 3);
         log.TotalRecords = log.Streams.Values.Sum(s => s.Records);
+        log.Notices = log.Notices.Select(redactor.Redact).ToList();
         try
         {
             await store.PutAsync(LakePaths.LogKey(pipeline.Name, startedAt, runId), LakeJson.Serialize(log), WriteCondition.None, CancellationToken.None).ConfigureAwait(false);
@@ -146,6 +152,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     {
         using var runCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         await using var run = await source.StartAsync(invocation, runCancel.Token).ConfigureAwait(false);
+        // A stop request kills the tap at once: the reader may be blocked on a tap that prints nothing for minutes.
+        using var killOnStop = cancellationToken.Register(run.Kill);
         log.Tap.Command = run.CommandForLog;
         var activity = new ActivityStream(run.Output, _time);
         string? killedBecause = null;
@@ -266,9 +274,12 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             var replace = full || (stream.ActivatedVersion is { } v && v != previous?.TableVersion && previous is not null);
 
             var existing = new List<string>();
+            var foreign = 0;
             await foreach (var obj in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
             {
-                if (obj.Key.EndsWith(".parquet", StringComparison.Ordinal)) existing.Add(obj.Key);
+                // Only files named as this table's data files are the lake's own: a replace never deletes anything else.
+                if (LakePaths.IsDataFileKey(prefix, stream.Table, obj.Key)) existing.Add(obj.Key);
+                else if (obj.Key.EndsWith(".parquet", StringComparison.Ordinal)) foreign++;
                 else if (obj.Key.Contains(".parquet.tmp-", StringComparison.Ordinal) && obj.LastModified < startedAt.AddMinutes(-10))
                 {
                     await store.DeleteAsync(obj.Key, cancellationToken).ConfigureAwait(false);
@@ -290,6 +301,11 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 plan.Files.Add(new PlannedFile(file.LocalPath, folder + LakePaths.DataFileName(stream.Table, index)));
             }
             if (replace) plan.Deletions.AddRange(existing);
+            if (pipeline.Destination.PartitionBy != PartitionBySettings.None && schema.Root.Children.Any(c => string.Equals(c.Name, "dt", StringComparison.OrdinalIgnoreCase)))
+                log.Notices.Add($"stream '{stream.Name}': its column 'dt' has the name of the partition folders (dt=...): hive-style readers (DuckDB hive_partitioning, " +
+                    $"Spark, Athena) show the folder's date in its place; rename it (transforms: {stream.Name}: rename: {{dt: ...}}) to read its own values");
+            if (replace && foreign > 0)
+                log.Notices.Add($"left {foreign} Parquet file(s) under {prefix} in place: their names are not {stream.Table}'s data files, so a replace does not delete them");
             if (stream.QuarantinePath is not null)
                 plan.Files.Add(new PlannedFile(stream.QuarantinePath, LakePaths.QuarantineKey(pipeline.Name, runId, stream.Name)));
 
@@ -326,7 +342,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         if (pipeline.Source.InlineConfig is { } inline)
         {
             configPath = Path.Combine(privateDir, "config.json");
-            WritePrivate(configPath, inline.ToJsonString());
+            // Unescaped (UTF-8 as it is): the tap reads the values the user wrote, and a tap that echoes the file
+            // shows them in the form the masking looks for first (escaped forms are masked too).
+            WritePrivate(configPath, inline.ToJsonString(RawJson));
         }
         else if (configPath is not null && !File.Exists(configPath))
         {
@@ -354,6 +372,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         };
     }
 
+    private static readonly JsonSerializerOptions RawJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     private static void CreatePrivateDirectory(string dir)
     {
         Directory.CreateDirectory(dir);
@@ -379,7 +399,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     /// non-cryptographic hash (XxHash128): a SHA-256 here would load OpenSSL, tens of milliseconds of every run.
     /// </summary>
     internal static string LocalTempFolder(string kind, BucketUri bucket, string pipeline) =>
-        Path.Combine(Path.GetTempPath(), $"dataspoc-pipe-{Environment.UserName}", kind,
+        Path.Combine(PrivateTempRoot.ForCurrentUser(), kind,
             LakePaths.TableName(pipeline) + "-" + Convert.ToHexStringLower(System.IO.Hashing.XxHash128.Hash(System.Text.Encoding.UTF8.GetBytes(bucket.Canonical)))[..12]);
 
     /// <summary>Where finished Parquet files wait for the commit: inside a file:// bucket (so landing is a rename), else local temp.</summary>

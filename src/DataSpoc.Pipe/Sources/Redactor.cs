@@ -1,49 +1,201 @@
+using System.Text;
+using System.Text.Json.Nodes;
+
 namespace DataSpoc.Pipe.Sources;
 
-/// <summary>Masks secret values (tap config secrets, <c>${VAR}</c> expansions) in any text bound for logs, errors or responses.</summary>
+/// <summary>
+/// Masks secret values (tap config secrets, <c>${VAR}</c> expansions) in any text bound for logs, errors or responses,
+/// in every form a value takes in JSON text: raw, or with any of its characters escaped (<c>\u0026</c> in either hex
+/// case, <c>\"</c>, <c>\\</c>, <c>\/</c>, <c>\n</c>, surrogate pairs), also when JSON was escaped again inside JSON
+/// (<c>\\u0026</c>, <c>\\\"</c>). A tap that echoes its config through <c>json.dumps</c> or a .NET serializer is
+/// therefore masked as well as one that prints the value as it is.
+/// </summary>
+/// <remarks>
+/// Secrets shorter than <see cref="ShortSecretLength"/> characters are masked only where they stand alone (no letter
+/// or digit right before or after them), so a two-letter password does not mask every word that contains those two
+/// letters. Longer secrets are masked wherever they occur.
+/// </remarks>
 public sealed class Redactor
 {
     public const string Mask = "***";
+
+    /// <summary>Secrets shorter than this are masked only as whole tokens.</summary>
+    public const int ShortSecretLength = 4;
+
     private readonly string[] _secrets;
 
     public Redactor(IEnumerable<string> secrets)
     {
-        // Longest first, so a secret containing another is masked whole; very short values would mask noise.
-        _secrets = secrets.Where(s => s.Length >= 4).Distinct().OrderByDescending(s => s.Length).ToArray();
+        // Longest first, so a secret containing another is masked whole.
+        _secrets = secrets.Where(s => !string.IsNullOrEmpty(s)).Distinct(StringComparer.Ordinal).OrderByDescending(s => s.Length).ToArray();
     }
 
     public static Redactor None { get; } = new([]);
 
     public string Redact(string text)
     {
-        foreach (var secret in _secrets)
-            if (text.Contains(secret, StringComparison.Ordinal)) text = text.Replace(secret, Mask, StringComparison.Ordinal);
+        if (string.IsNullOrEmpty(text)) return text;
+        foreach (var secret in _secrets) text = RedactOne(text, secret);
         return text;
     }
 
-    /// <summary>Key names whose values are treated as secrets wherever they appear in a tap config.</summary>
-    public static bool IsSecretKey(string key)
+    private static string RedactOne(string text, string secret)
     {
-        var k = key.ToLowerInvariant();
-        return k.Contains("password") || k.Contains("passwd") || k.Contains("secret") || k.Contains("token") || k.EndsWith("key", StringComparison.Ordinal)
-            || k.Contains("credential") || k.Contains("private") || k.Contains("auth") || k is "pass" or "pwd" or "connection_string" or "dsn";
+        var first = secret[0];
+        // Fast path: nothing starts here, neither raw nor escaped.
+        if (text.IndexOf(first) < 0 && text.IndexOf('\\') < 0) return text;
+        StringBuilder? sb = null;
+        var copied = 0;
+        for (var i = 0; i < text.Length;)
+        {
+            var c = text[i];
+            if (c != first && c != '\\') { i++; continue; }
+            var end = MatchAt(text, i, secret, 0);
+            if (end < 0 || (secret.Length < ShortSecretLength && !StandsAlone(text, i, end))) { i++; continue; }
+            sb ??= new StringBuilder(text.Length);
+            sb.Append(text, copied, i - copied).Append(Mask);
+            i = copied = end;
+        }
+        if (sb is null) return text;
+        return sb.Append(text, copied, text.Length - copied).ToString();
     }
 
-    /// <summary>The secret values in a tap config: strings under secret-looking keys, at any depth.</summary>
-    public static IEnumerable<string> SecretsIn(System.Text.Json.Nodes.JsonNode? node, bool underSecretKey = false)
+    /// <summary>
+    /// Where a match of <paramref name="secret"/> (from its character <paramref name="s"/>) that starts at
+    /// <paramref name="t"/> ends, or -1. Each character matches itself or any JSON escape of it; a backslash in the
+    /// text can start several escapes, so those alternatives are tried in turn (secrets are short: the depth is small).
+    /// </summary>
+    private static int MatchAt(string text, int t, string secret, int s)
+    {
+        while (s < secret.Length)
+        {
+            if (t >= text.Length) return -1;
+            var c = secret[s];
+            var x = text[t];
+            if (x != '\\')
+            {
+                if (x != c) return -1;
+                t++;
+                s++;
+                continue;
+            }
+            var run = 1;
+            while (t + run < text.Length && text[t + run] == '\\') run++;
+            var after = t + run < text.Length ? text[t + run] : '\0';
+            // \uXXXX after one or more backslashes (escaped once, or again inside another JSON string).
+            if (after == 'u' && t + run + 4 < text.Length && TryHex(text.AsSpan(t + run + 1, 4), out var unit) && unit == c)
+            {
+                var end = MatchAt(text, t + run + 5, secret, s + 1);
+                if (end >= 0) return end;
+            }
+            if (c == '\\')
+            {
+                // A backslash as \\\\ (escaped twice), \\ (once) or itself: longest first, so no half escape is left behind.
+                foreach (var width in (ReadOnlySpan<int>)[4, 2, 1])
+                {
+                    if (width > run) continue;
+                    var end = MatchAt(text, t + width, secret, s + 1);
+                    if (end >= 0) return end;
+                }
+                return -1;
+            }
+            if (run % 2 == 1 && after == ShortEscape(c))
+            {
+                var end = MatchAt(text, t + run + 1, secret, s + 1);
+                if (end >= 0) return end;
+            }
+            return -1;
+        }
+        return t;
+    }
+
+    /// <summary>The letter after a backslash that stands for <paramref name="c"/> in JSON (or a JavaScript-style <c>\'</c>), or '\0'.</summary>
+    private static char ShortEscape(char c) => c switch
+    {
+        '"' or '/' or '\'' => c,
+        '\n' => 'n',
+        '\r' => 'r',
+        '\t' => 't',
+        '\b' => 'b',
+        '\f' => 'f',
+        _ => '\0',
+    };
+
+    private static bool TryHex(ReadOnlySpan<char> digits, out char unit)
+    {
+        var value = 0;
+        foreach (var d in digits)
+        {
+            var v = char.IsAsciiDigit(d) ? d - '0' : d is >= 'a' and <= 'f' ? d - 'a' + 10 : d is >= 'A' and <= 'F' ? d - 'A' + 10 : -1;
+            if (v < 0) { unit = '\0'; return false; }
+            value = value * 16 + v;
+        }
+        unit = (char)value;
+        return true;
+    }
+
+    /// <summary>
+    /// Whether the text at [start, end) is not glued to a letter or digit on either side. A letter that ends an escape
+    /// (<c>\n</c>, <c>\t</c>, ...) or a <c>\uXXXX</c> before the match is a separator, not part of a word.
+    /// </summary>
+    private static bool StandsAlone(string text, int start, int end)
+    {
+        if (start > 0 && char.IsLetterOrDigit(text[start - 1]))
+        {
+            var escapeLetter = start >= 2 && text[start - 2] == '\\' && text[start - 1] is 'n' or 'r' or 't' or 'b' or 'f';
+            var unicodeEscape = start >= 6 && text[start - 6] == '\\' && text[start - 5] == 'u' && TryHex(text.AsSpan(start - 4, 4), out _);
+            if (!escapeLetter && !unicodeEscape) return false;
+        }
+        if (end < text.Length && char.IsLetterOrDigit(text[end])) return false;
+        return true;
+    }
+
+    /// <summary>
+    /// Key names whose values are treated as secrets wherever they appear in a tap config, at any depth, lists and
+    /// objects under them included. Case, '_', '-', '.' and spaces are ignored (<c>apiKey</c>, <c>API-KEY</c>,
+    /// <c>api_key</c> are one key).
+    /// </summary>
+    public static bool IsSecretKey(string key)
+    {
+        var k = Normalize(key);
+        if (k.Length == 0) return false;
+        // Keys that end like a secret but name columns or settings (replication_key, key_properties, partition_key...).
+        if (k.Contains("replication") || k.Contains("primary") || k.Contains("partition") || k.Contains("properties") || k.Contains("foreign")
+            || k.StartsWith("sort", StringComparison.Ordinal) || k is "key" or "keys")
+            return false;
+        return k.Contains("password") || k.Contains("passwd") || k.Contains("passphrase") || k.Contains("passcode") || k.Contains("secret")
+            || k.Contains("token") || k.EndsWith("key", StringComparison.Ordinal) || k.EndsWith("keys", StringComparison.Ordinal)
+            || k.Contains("apikey") || k.Contains("accesskey") || k.Contains("credential") || k.Contains("private") || k.Contains("auth")
+            || k.Contains("cookie") || k.Contains("signature") || k.Contains("salt") || k.Contains("sessionid") || k.Contains("certificate")
+            || k is "pass" or "pwd" or "pin" or "connectionstring" or "connstr" or "dsn" or "jwt" or "bearer" or "cert" or "sas";
+    }
+
+    private static string Normalize(string key)
+    {
+        var sb = new StringBuilder(key.Length);
+        foreach (var c in key)
+            if (c is not ('_' or '-' or '.' or ' ')) sb.Append(char.ToLowerInvariant(c));
+        return sb.ToString();
+    }
+
+    /// <summary>The secret values in a tap config: strings and numbers under secret-looking keys, at any depth (lists and objects included).</summary>
+    public static IEnumerable<string> SecretsIn(JsonNode? node, bool underSecretKey = false)
     {
         switch (node)
         {
-            case System.Text.Json.Nodes.JsonObject o:
+            case JsonObject o:
                 foreach (var (k, v) in o)
                     foreach (var s in SecretsIn(v, underSecretKey || IsSecretKey(k))) yield return s;
                 break;
-            case System.Text.Json.Nodes.JsonArray a:
+            case JsonArray a:
                 foreach (var v in a)
                     foreach (var s in SecretsIn(v, underSecretKey)) yield return s;
                 break;
-            case System.Text.Json.Nodes.JsonValue v when underSecretKey:
-                yield return v.ToString();
+            case JsonValue v when underSecretKey:
+                // true/false/null are settings, not secrets: masking them would mask every "true" in a log.
+                var kind = v.GetValueKind();
+                if (kind == System.Text.Json.JsonValueKind.String) yield return v.GetValue<string>();
+                else if (kind == System.Text.Json.JsonValueKind.Number) yield return v.ToJsonString();
                 break;
         }
     }

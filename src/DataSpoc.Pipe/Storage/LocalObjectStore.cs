@@ -22,12 +22,52 @@ public sealed class LocalObjectStore : IObjectStore
 
     public BucketUri Bucket { get; }
 
-    /// <summary>The local path of a key (the key is validated not to leave the bucket).</summary>
+    /// <summary>
+    /// The local path of a key. The key is validated not to leave the bucket, by its text and on disk: a folder or
+    /// file on the way that is a symbolic link to somewhere outside the bucket is refused (never written, read or
+    /// deleted through).
+    /// </summary>
+    /// <exception cref="StorageException">A symbolic link on the key's path leads out of the bucket.</exception>
     public string PathOf(string key)
     {
         if (key.Length == 0 || key.StartsWith('/') || key.Split('/').Any(p => p is "" or "." or ".."))
             throw new ArgumentException($"invalid object key '{key}'", nameof(key));
+        RefuseLinksOutOfBucket(key);
         return Path.Combine(_root, key);
+    }
+
+    /// <summary>
+    /// Walks the key's path below the bucket folder: each existing part that is a symbolic link must resolve inside the
+    /// bucket (the bucket folder itself may be a link: the user chose it). Links inside the bucket are allowed.
+    /// </summary>
+    private void RefuseLinksOutOfBucket(string key)
+    {
+        var current = _root;
+        foreach (var segment in key.Split('/'))
+        {
+            current = Path.Combine(current, segment);
+            var info = new FileInfo(current);
+            if (info.LinkTarget is not { } linkTarget)
+            {
+                if (!Path.Exists(current)) return; // nothing below a missing part exists yet
+                continue;
+            }
+            var resolved = info.ResolveLinkTarget(returnFinalTarget: true)?.FullName;
+            if (resolved is null || !IsInsideBucket(resolved))
+                throw new StorageException($"'{key}' in {Bucket}: '{current}' is a symbolic link to '{linkTarget}', outside the bucket; " +
+                    "refusing to follow it (remove the link, or point the bucket at the real folder)");
+        }
+    }
+
+    private string? _resolvedRoot;
+
+    private bool IsInsideBucket(string path)
+    {
+        _resolvedRoot ??= new DirectoryInfo(_root).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? _root;
+        return Within(path, _root) || Within(path, _resolvedRoot);
+
+        static bool Within(string path, string root) =>
+            path == root || path.StartsWith(root.EndsWith('/') ? root : root + "/", StringComparison.Ordinal);
     }
 
     public Task PutFileAsync(string key, string localPath, CancellationToken cancellationToken)
@@ -105,6 +145,7 @@ public sealed class LocalObjectStore : IObjectStore
     {
         var slash = prefix.LastIndexOf('/');
         var dir = slash < 0 ? _root : Path.Combine(_root, prefix[..slash]);
+        if (slash > 0) RefuseLinksOutOfBucket(prefix[..slash]);
         if (!Directory.Exists(dir)) yield break;
         var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = false, AttributesToSkip = 0 };
         foreach (var path in Directory.EnumerateFiles(dir, "*", options))
@@ -112,6 +153,7 @@ public sealed class LocalObjectStore : IObjectStore
             cancellationToken.ThrowIfCancellationRequested();
             var key = Path.GetRelativePath(_root, path).Replace('\\', '/');
             if (!key.StartsWith(prefix, StringComparison.Ordinal) || key.EndsWith(".lck", StringComparison.Ordinal)) continue;
+            RefuseLinksOutOfBucket(key); // a linked folder further down, if the enumeration went into it
             FileInfo info = new(path);
             if (!info.Exists) continue;
             yield return new ObjectInfo(key, info.Length, info.LastWriteTimeUtc);

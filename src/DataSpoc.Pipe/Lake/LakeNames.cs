@@ -1,0 +1,70 @@
+using System.Text;
+using DataSpoc.Pipe.Config;
+
+namespace DataSpoc.Pipe.Lake;
+
+/// <summary>
+/// The one place names from users and taps become file names and key segments: pipeline names (a YAML file in the
+/// home, a folder under <c>.dataspoc/</c>), source names (<c>source.name</c> or the tap's) and stream names (table
+/// folders). Every front end (CLI, MCP, <see cref="Api.PipeClient"/>) and the runner go through here, so no name can
+/// reach a path outside its folder (<c>../../evil</c>).
+/// </summary>
+public static class LakeNames
+{
+    public const int MaxPipelineNameLength = 100;
+
+    public const string PipelineNameRule = "use letters, digits, '-', '_' and '.', not starting with '.' or '-', at most 100 characters";
+
+    /// <summary>A pipeline name is usable as a file name in the home and as one key segment in the bucket.</summary>
+    public static bool IsValidPipelineName(string? name) =>
+        name is { Length: > 0 and <= MaxPipelineNameLength } && name[0] != '.' && name[0] != '-' &&
+        name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
+
+    /// <summary>Returns <paramref name="name"/> when it is a valid pipeline name, else throws a <see cref="ConfigException"/> that says why.</summary>
+    public static string Pipeline(string? name, string? file = null) =>
+        IsValidPipelineName(name) ? name! : throw new ConfigException($"pipeline name '{Printable(name)}' is not valid: {PipelineNameRule}", file);
+
+    /// <summary>
+    /// Why a <c>source.name</c> cannot be a folder name, or null when it can: one segment (no '/', '\' or control
+    /// characters), not hidden (a leading '.' would hide the tables and could reach <c>.dataspoc/</c>).
+    /// </summary>
+    public static string? SourceNameError(string name)
+    {
+        if (name.Length == 0) return "source name is empty";
+        if (name.Length > 200) return "source name is longer than 200 characters";
+        if (name[0] == '.') return $"source name '{Printable(name)}' must not start with '.'";
+        if (name.Any(c => c is '/' or '\\' || char.IsControl(c)))
+            return $"source name '{Printable(name)}' must be one folder name (no '/', '\\' or control characters)";
+        return null;
+    }
+
+    /// <summary>The <c>&lt;source&gt;</c> folder; throws <see cref="ConfigException"/> for a name that is not one safe segment.</summary>
+    public static string Source(string name) =>
+        SourceNameError(name) is { } why ? throw new ConfigException(why, key: "source.name") : name;
+
+    /// <summary>
+    /// A Singer stream name made safe for a key: '/', '\', control characters and whitespace become '_'.
+    /// A name that is empty or only dots is rejected, so no key can leave its folder.
+    /// </summary>
+    public static string Table(string stream) => Segment(stream, "stream");
+
+    /// <summary>A derived name (a tap's executable) made into one segment the same way as a stream name.</summary>
+    internal static string Segment(string name, string what)
+    {
+        var sb = new StringBuilder(name.Length);
+        foreach (var c in name)
+            sb.Append(c is '/' or '\\' || char.IsControl(c) || char.IsWhiteSpace(c) ? '_' : c);
+        var safe = sb.ToString();
+        if (safe.Length == 0 || safe.All(c => c == '.'))
+            throw new ArgumentException($"{what} name '{name}' cannot be used as a folder name (empty or only dots)");
+        return safe;
+    }
+
+    /// <summary>A name as it can be quoted in an error: control characters shown as '?', long names cut.</summary>
+    private static string Printable(string? name)
+    {
+        if (name is null) return "";
+        var shown = new string(name.Select(c => char.IsControl(c) ? '?' : c).ToArray());
+        return shown.Length > 120 ? shown[..120] + "..." : shown;
+    }
+}

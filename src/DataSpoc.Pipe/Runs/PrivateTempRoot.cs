@@ -1,0 +1,80 @@
+using System.Runtime.InteropServices;
+using DataSpoc.Pipe.Storage;
+
+namespace DataSpoc.Pipe.Runs;
+
+/// <summary>
+/// <c>/tmp/dataspoc-pipe-&lt;user&gt;</c>: the local folder for tap configs with credentials, state and spool files. The
+/// name is predictable in a shared <c>/tmp</c>, so another user could plant it first (as a symlink to a folder they
+/// read, or as a folder of their own). It is used only when it is a real folder owned by this user; its mode is
+/// then forced to 0700. Anything else is refused with an error saying what to remove; nothing is written through it.
+/// </summary>
+internal static partial class PrivateTempRoot
+{
+    private const UnixFileMode UserOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    /// <summary>The folder for this user under the system temp folder (<c>$TMPDIR</c> or <c>/tmp</c>), created or checked.</summary>
+    public static string ForCurrentUser() => Ensure(Path.Combine(Path.GetTempPath(), $"dataspoc-pipe-{Environment.UserName}"));
+
+    /// <summary>Creates <paramref name="root"/> (mode 0700) or checks the one that exists; returns it.</summary>
+    /// <exception cref="StorageException">It is a symlink, not a folder, or owned by another user.</exception>
+    public static string Ensure(string root)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(root);
+            return root;
+        }
+        if (LStat(root) is null)
+        {
+            var parent = Path.GetDirectoryName(root);
+            if (parent is not null) Directory.CreateDirectory(parent);
+            try { Directory.CreateDirectory(root, UserOnly); }
+            catch (IOException) { /* created by someone else in between: checked below like any existing folder */ }
+        }
+        var status = LStat(root) ?? throw new StorageException($"the private temp folder '{root}' could not be created");
+        if (status.IsSymlink)
+            throw new StorageException($"the private temp folder '{root}' is a symbolic link (to '{new FileInfo(root).LinkTarget}'); " +
+                "refusing to write credentials through it: remove it (someone may have planted it) or set TMPDIR");
+        if (!status.IsDirectory)
+            throw new StorageException($"the private temp folder '{root}' is not a folder; remove it or set TMPDIR");
+        if (status.Uid != geteuid())
+            throw new StorageException($"the private temp folder '{root}' belongs to uid {status.Uid}, not to this user (uid {geteuid()}); " +
+                "refusing to use it: remove it (someone may have planted it) or set TMPDIR");
+        if ((status.Mode & 0x3F) != 0) File.SetUnixFileMode(root, UserOnly); // group or other bits: ours, so tighten
+        return root;
+    }
+
+    internal sealed record FileStatus(uint Mode, uint Uid)
+    {
+        public bool IsSymlink => (Mode & 0xF000) == 0xA000;
+        public bool IsDirectory => (Mode & 0xF000) == 0x4000;
+    }
+
+    /// <summary>lstat(2): the entry itself, a symlink not followed. Null when it does not exist.</summary>
+    internal static FileStatus? LStat(string path)
+    {
+        var buffer = new byte[256];
+        if (lstat(path, buffer) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno is 2 or 20) return null; // ENOENT, ENOTDIR
+            throw new StorageException($"cannot inspect '{path}' (errno {errno})");
+        }
+        // struct stat: st_mode and st_uid sit at different offsets per ABI (glibc and musl agree per architecture).
+        var (modeAt, uidAt) = OperatingSystem.IsMacOS() ? (4, 16) : RuntimeInformation.ProcessArchitecture switch
+        {
+            Architecture.X64 => (24, 28),
+            Architecture.Arm64 or Architecture.RiscV64 or Architecture.LoongArch64 => (16, 24),
+            var other => throw new PlatformNotSupportedException($"the private temp folder check does not know struct stat on {other}"),
+        };
+        var mode = OperatingSystem.IsMacOS() ? BitConverter.ToUInt16(buffer, modeAt) : BitConverter.ToUInt32(buffer, modeAt);
+        return new FileStatus(mode, BitConverter.ToUInt32(buffer, uidAt));
+    }
+
+    [LibraryImport("libc", EntryPoint = "lstat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int lstat(string path, [Out] byte[] buffer);
+
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    private static partial uint geteuid();
+}

@@ -1,0 +1,68 @@
+using DataSpoc.Pipe.Api;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Runs;
+
+namespace DataSpoc.Pipe.Api.Tests;
+
+/// <summary>
+/// A pipeline name is a file name in the home: one that climbs out of <c>pipelines/</c> (<c>../../evil</c>) would load
+/// any YAML on disk and run its tap. Every entry point of the API refuses it before touching the file.
+/// </summary>
+public sealed class PipelineNameTests : IDisposable
+{
+    private readonly TempHome _home = new();
+    private string Marker => Path.Combine(_home.Root, "evil-ran");
+
+    public PipelineNameTests()
+    {
+        // <home>/pipelines/../../evil.yaml: outside the home, with a tap that leaves a marker when it runs.
+        File.WriteAllText(Path.Combine(_home.Root, "evil_tap.py"), $"open({System.Text.Json.JsonSerializer.Serialize(Marker)}, 'w').write('ran')\n");
+        File.WriteAllText(Path.Combine(_home.Root, "evil.yaml"), $"""
+            source:
+              tap: python3 {Path.Combine(_home.Root, "evil_tap.py")}
+            destination:
+              bucket: {_home.Bucket}
+            """);
+    }
+
+    public void Dispose() => _home.Dispose();
+
+    public static TheoryData<string> BadNames => new() { "../../evil", "../pipelines/x", "/etc/passwd", "a/b", ".hidden", "-rf", "", "x\0y", new string('a', 101) };
+
+    [Theory]
+    [MemberData(nameof(BadNames))]
+    public async Task Every_PipeClient_call_refuses_a_name_that_is_not_a_plain_file_name(string name)
+    {
+        var client = new PipeClient(_home.Home);
+        var errors = new List<ConfigException>
+        {
+            Assert.Throws<ConfigException>(() => client.Load(name)),
+            Assert.Throws<ConfigException>(() => client.Config(name)),
+            await Assert.ThrowsAsync<ConfigException>(() => client.RunAsync(name)),
+            await Assert.ThrowsAsync<ConfigException>(() => client.LogsAsync(name)),
+        };
+        var validation = client.Validate(name);
+        Assert.False(validation.Ok);
+        Assert.All(errors, e => Assert.Contains("is not valid: use letters, digits, '-', '_' and '.'", e.Message));
+        Assert.Contains("is not valid", Assert.Single(validation.Problems).Message);
+        Assert.False(File.Exists(Marker), "the evil tap ran");
+    }
+
+    [Fact]
+    public async Task A_pipeline_defined_in_code_with_a_climbing_name_or_source_name_is_refused_before_anything_runs()
+    {
+        var client = new PipeClient(_home.Home);
+        var pipeline = new PipelineDefinition
+        {
+            Name = "../../evil",
+            Source = new SourceDefinition { Tap = "python3 " + Path.Combine(_home.Root, "evil_tap.py") },
+            Destination = new DestinationDefinition { Bucket = _home.Bucket },
+        };
+        await Assert.ThrowsAsync<ConfigException>(() => client.RunAsync(pipeline, null));
+        var badSource = pipeline with { Name = "fine", Source = pipeline.Source with { Name = "../../etc" } };
+        var result = await client.RunAsync(badSource, null);
+        Assert.Equal("failure", result.Log.Status);
+        Assert.Contains("source name '../../etc' must not start with '.'", result.Log.Error);
+        Assert.Empty(Directory.EnumerateFiles(_home.Lake, "*.parquet", SearchOption.AllDirectories));
+    }
+}

@@ -1,0 +1,53 @@
+using DataSpoc.Pipe.Cli.Tests.Support;
+
+namespace DataSpoc.Pipe.Cli.Tests.Commands;
+
+/// <summary>
+/// Names that climb out of the home (<c>../../evil</c>) are refused by every command that takes a pipeline name,
+/// as a usage error saying what a name may be, before any file is read or tap started.
+/// </summary>
+public sealed class PipelineNameTests : IDisposable
+{
+    private readonly TempHome _home = new();
+
+    public void Dispose() => _home.Dispose();
+
+    private string Marker => Path.Combine(_home.Root, "evil-ran");
+
+    [Theory]
+    [InlineData("run", "../../evil")]
+    [InlineData("run", "../pipelines/../../evil")]
+    [InlineData("logs", "../../evil")]
+    [InlineData("validate", "../../evil")]
+    [InlineData("streams", "../../evil")]
+    [InlineData("add", "../../evil")]
+    [InlineData("run", "/etc/passwd")]
+    public void A_name_that_climbs_out_of_the_home_is_refused_and_runs_nothing(string command, string name)
+    {
+        _home.WriteShopPipeline("shop");
+        // <home>/pipelines/../../evil.yaml lies outside the home; its tap would leave a marker.
+        File.WriteAllText(Path.Combine(_home.Root, "evil_tap.py"), $"open({System.Text.Json.JsonSerializer.Serialize(Marker)}, 'w').write('ran')\n");
+        File.WriteAllText(Path.Combine(_home.Root, "evil.yaml"), $"""
+            source:
+              tap: python3 {Path.Combine(_home.Root, "evil_tap.py")}
+            destination:
+              bucket: {_home.Bucket}
+            """);
+        string[] extra = command == "add" ? ["--tap", "csv", "--bucket", _home.Bucket] : [];
+        var result = CliProcess.Run(_home, [.. command.Split(' '), name, .. extra]);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains($"pipeline name '{name}' is not valid", result.Stderr);
+        Assert.False(File.Exists(Marker), "the evil pipeline's tap ran");
+        Assert.Single(Directory.GetFiles(_home.Pipelines));
+    }
+
+    [Fact]
+    public void A_source_name_that_is_not_one_folder_name_is_a_config_error_with_its_line()
+    {
+        var file = _home.WriteShopPipeline("shop", extraSource: "  name: ../../etc\n");
+        var result = CliProcess.Run(_home, "run", "shop");
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains($"{file}:3: source.name: source name '../../etc' must not start with '.'", result.Stderr);
+    }
+}

@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Cli.Tests.Support;
+
+namespace DataSpoc.Pipe.Cli.Tests.Commands;
+
+/// <summary>
+/// Real signals to a running <c>dataspoc-pipe run</c> whose tap never ends: SIGINT (Ctrl-C) and SIGTERM (what
+/// Kubernetes sends) stop it within seconds, with the tap stopped, nothing committed, a <c>cancelled</c> run log,
+/// the lock released, the spool removed and exit code 130 / 143.
+/// </summary>
+public sealed class SignalTests : IDisposable
+{
+    private readonly TempHome _home = new();
+
+    public void Dispose() => _home.Dispose();
+
+    private string PidFile => Path.Combine(_home.Root, "tap.pid");
+
+    private void WriteSlowPipeline(string name) => _home.WritePipeline(name, $"""
+        source:
+          tap: python3 {CliProcess.Asset("slow_tap.py")}
+          config:
+            pid_file: {PidFile}
+            interval: 0.05
+        destination:
+          bucket: {_home.Bucket}
+        incremental:
+          enabled: true
+        """);
+
+    [Theory]
+    [InlineData("INT", 130)]
+    [InlineData("TERM", 143)]
+    public async Task A_signal_stops_the_run_gracefully_with_a_cancelled_log_no_lock_no_spool_and_nothing_committed(string signal, int exitCode)
+    {
+        WriteSlowPipeline("slow");
+        using var cli = Start("run", "slow", "--output", "json");
+        var tapPid = await WaitForTapAsync(cli.Process);
+        await Task.Delay(1000); // records are flowing: the spool holds some by now
+
+        var sent = Stopwatch.StartNew();
+        Kill(signal, cli.Process.Id);
+        Assert.True(cli.Process.WaitForExit(TimeSpan.FromSeconds(10)), "the run did not stop within 10 s of SIG" + signal);
+        var stopped = sent.Elapsed;
+        var (stdout, stderr) = cli.Output();
+
+        Assert.True(cli.Process.ExitCode == exitCode, $"exit {cli.Process.ExitCode}\n{stdout}\n{stderr}");
+        // A few seconds: the tap is killed at once; the rest is writing the run log and releasing the lock (slower
+        // only on a machine loaded by parallel builds).
+        Assert.True(stopped < TimeSpan.FromSeconds(10), $"took {stopped.TotalSeconds:0.0} s");
+        Console.WriteLine($"SIG{signal}: stopped {stopped.TotalSeconds:0.00} s after the signal");
+        var log = JsonNode.Parse(stdout)!;
+        Assert.Equal("cancelled", log.Str("status"));
+        Assert.Contains("the run was stopped during extract", log.Str("error"));
+        Assert.False(log.Bool("state_committed"));
+        Assert.Contains($"SIG{signal} received: stopping the run", stderr);
+        Assert.Contains("error: slow was cancelled", stderr);
+
+        await WaitGoneAsync(tapPid);
+        var lake = _home.Lake;
+        Assert.False(File.Exists(Path.Combine(lake, ".dataspoc", "locks", "slow.lock")), "the lock was not released");
+        Assert.False(File.Exists(Path.Combine(lake, ".dataspoc", "state", "slow", "state.json")), "state was saved");
+        Assert.False(File.Exists(Path.Combine(lake, ".dataspoc", "manifest.json")), "a manifest was written");
+        Assert.Empty(Directory.EnumerateFiles(lake, "*.parquet*", SearchOption.AllDirectories));
+        var spool = Path.Combine(lake, ".dataspoc", "tmp", "slow");
+        Assert.True(!Directory.Exists(spool) || !Directory.EnumerateFileSystemEntries(spool).Any(), "the spool was left behind");
+        var saved = JsonNode.Parse(File.ReadAllText(Assert.Single(Directory.GetFiles(Path.Combine(lake, ".dataspoc", "logs", "slow")))))!;
+        Assert.Equal(("cancelled", log.Str("run_id")), (saved.Str("status"), saved.Str("run_id")));
+
+        // The next run is not blocked by anything the stopped one left.
+        File.Delete(PidFile);
+        using var next = Start("run", "slow", "--output", "json");
+        await WaitForTapAsync(next.Process);
+        Kill(signal, next.Process.Id);
+        Assert.True(next.Process.WaitForExit(TimeSpan.FromSeconds(10)));
+        Assert.Equal(exitCode, next.Process.ExitCode);
+        Assert.DoesNotContain("lock", JsonNode.Parse(next.Output().Stdout)!["notices"]!.ToJsonString());
+    }
+
+    [Fact]
+    public async Task A_second_signal_exits_at_once()
+    {
+        WriteSlowPipeline("twice");
+        using var cli = Start("run", "twice");
+        await WaitForTapAsync(cli.Process);
+        var sent = Stopwatch.StartNew();
+        Kill("INT", cli.Process.Id);
+        Kill("INT", cli.Process.Id);
+        Assert.True(cli.Process.WaitForExit(TimeSpan.FromSeconds(10)));
+        Assert.True(sent.Elapsed < TimeSpan.FromSeconds(10), $"took {sent.Elapsed.TotalSeconds:0.0} s");
+        Assert.Equal(130, cli.Process.ExitCode);
+    }
+
+    private sealed class Running(Process process, Task<string> stdout, Task<string> stderr) : IDisposable
+    {
+        public Process Process { get; } = process;
+        public (string Stdout, string Stderr) Output() => (stdout.Result, stderr.Result);
+
+        public void Dispose()
+        {
+            if (!Process.HasExited) Process.Kill(entireProcessTree: true);
+            Process.Dispose();
+        }
+    }
+
+    private Running Start(params string[] args)
+    {
+        var psi = new ProcessStartInfo(CliProcess.Command[0])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = Encoding.UTF8,
+            StandardErrorEncoding = Encoding.UTF8,
+        };
+        foreach (var a in CliProcess.Command.Skip(1).Concat(args)) psi.ArgumentList.Add(a);
+        _home.Apply(psi.Environment);
+        var process = Process.Start(psi)!;
+        process.StandardInput.Close();
+        return new Running(process, process.StandardOutput.ReadToEndAsync(), process.StandardError.ReadToEndAsync());
+    }
+
+    private async Task<int> WaitForTapAsync(Process cli)
+    {
+        for (var i = 0; i < 600; i++)
+        {
+            if (File.Exists(PidFile) && File.ReadAllText(PidFile) is { Length: > 0 } pid) return int.Parse(pid, System.Globalization.CultureInfo.InvariantCulture);
+            Assert.False(cli.HasExited, "the run ended before its tap started");
+            await Task.Delay(50);
+        }
+        throw new TimeoutException("the tap did not start within 30 s");
+    }
+
+    private static async Task WaitGoneAsync(int pid)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            var stat = Path.Combine("/proc", pid.ToString(System.Globalization.CultureInfo.InvariantCulture), "stat");
+            if (!File.Exists(stat) || File.ReadAllText(stat).Split(' ')[2] == "Z") return; // gone, or dead and not yet reaped
+            await Task.Delay(50);
+        }
+        Assert.Fail($"the tap (pid {pid}) is still running");
+    }
+
+    private static void Kill(string signal, int pid)
+    {
+        // The shell's builtin kill: no dependence on a procps package being installed.
+        using var kill = Process.Start("sh", ["-c", $"kill -{signal} {pid.ToString(System.Globalization.CultureInfo.InvariantCulture)}"]);
+        kill.WaitForExit();
+        Assert.Equal(0, kill.ExitCode);
+    }
+}

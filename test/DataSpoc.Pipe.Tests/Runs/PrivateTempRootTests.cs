@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Storage;
+
+namespace DataSpoc.Pipe.Tests.Runs;
+
+/// <summary>
+/// The private temp folder (<c>/tmp/dataspoc-pipe-&lt;user&gt;</c>, here under a test folder) planted by someone else
+/// before the run: a symlink or a folder another user owns is refused, nothing is written through it; our own
+/// folder with loose permissions is tightened to 0700.
+/// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class PrivateTempRootTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "dsp-tmproot-" + Guid.NewGuid().ToString("N")[..10]);
+
+    public PrivateTempRootTests() => Directory.CreateDirectory(_dir);
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, true); } catch (IOException) { }
+    }
+
+    private string Root => Path.Combine(_dir, "dataspoc-pipe-someone");
+
+    [Fact]
+    public void A_missing_folder_is_created_with_mode_0700()
+    {
+        Assert.Equal(Root, PrivateTempRoot.Ensure(Root));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Root));
+    }
+
+    [Fact]
+    public void A_planted_symlink_is_refused_and_its_target_is_not_touched()
+    {
+        var target = Path.Combine(_dir, "attacker-readable");
+        Directory.CreateDirectory(target);
+        Directory.CreateSymbolicLink(Root, target);
+        var e = Assert.Throws<StorageException>(() => PrivateTempRoot.Ensure(Root));
+        Assert.Contains($"the private temp folder '{Root}' is a symbolic link (to '{target}')", e.Message);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(target));
+    }
+
+    [Fact]
+    public void A_folder_owned_by_another_user_is_refused()
+    {
+        Directory.CreateDirectory(Root);
+        if (Environment.UserName != "root")
+        {
+            // Only root can give a folder away; as another user the check still runs on our own folder.
+            Assert.Equal(Root, PrivateTempRoot.Ensure(Root));
+            return;
+        }
+        Run("chown", "65534:65534", Root);
+        var e = Assert.Throws<StorageException>(() => PrivateTempRoot.Ensure(Root));
+        Assert.Contains("belongs to uid 65534, not to this user (uid 0)", e.Message);
+    }
+
+    [Fact]
+    public void Our_folder_with_group_or_other_access_is_tightened_to_0700()
+    {
+        Directory.CreateDirectory(Root);
+        File.SetUnixFileMode(Root, (UnixFileMode)0x1FF); // 0777
+        PrivateTempRoot.Ensure(Root);
+        Assert.Equal((UnixFileMode)0x1C0, File.GetUnixFileMode(Root)); // 0700
+    }
+
+    [Fact]
+    public void A_file_in_its_place_is_refused()
+    {
+        File.WriteAllText(Root, "x");
+        Assert.Contains("is not a folder", Assert.Throws<StorageException>(() => PrivateTempRoot.Ensure(Root)).Message);
+    }
+
+    private static void Run(string file, params string[] args)
+    {
+        using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardError = true })!;
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"{file} {string.Join(' ', args)}: {p.StandardError.ReadToEnd()}");
+    }
+}

@@ -1,0 +1,67 @@
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace DataSpoc.Pipe.Tests.Support;
+
+/// <summary>
+/// The forms a secret takes in JSON text, to search outputs for: raw, escaped by .NET's default encoder (<c>\u0026</c>,
+/// <c>\u002B</c>, non-ASCII as <c>\uXXXX</c>), by the relaxed encoder, by Python's <c>json.dumps</c> (lowercase hex,
+/// <c>\"</c>), with <c>\/</c>, and escaped twice (JSON inside a JSON string).
+/// </summary>
+public static class SecretForms
+{
+    private static readonly JsonSerializerOptions Relaxed = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static IEnumerable<string> Of(string secret)
+    {
+        var dotnet = Inner(JsonSerializer.Serialize(secret));
+        var relaxed = Inner(JsonSerializer.Serialize(secret, Relaxed));
+        var python = PythonAscii(secret);
+        var forms = new[]
+        {
+            secret, dotnet, relaxed, python, python.Replace("/", "\\/"),
+            Inner(JsonSerializer.Serialize(dotnet)), Inner(JsonSerializer.Serialize(python)),
+        };
+        return forms.Distinct(StringComparer.Ordinal);
+    }
+
+    /// <summary>Whether <paramref name="text"/> holds <paramref name="secret"/> in any of its forms (whole tokens only for short secrets).</summary>
+    public static string? FoundIn(string text, string secret)
+    {
+        foreach (var form in Of(secret))
+        {
+            for (var at = text.IndexOf(form, StringComparison.Ordinal); at >= 0; at = text.IndexOf(form, at + 1, StringComparison.Ordinal))
+            {
+                if (secret.Length >= 4) return form; // Redactor.ShortSecretLength: shorter ones are masked as whole tokens only
+                var before = at == 0 || !char.IsLetterOrDigit(text[at - 1]);
+                var after = at + form.Length >= text.Length || !char.IsLetterOrDigit(text[at + form.Length]);
+                if (before && after) return form;
+            }
+        }
+        return null;
+    }
+
+    public static string PythonAscii(string s)
+    {
+        var sb = new StringBuilder();
+        foreach (var c in s)
+        {
+            switch (c)
+            {
+                case '"': sb.Append("\\\""); break;
+                case '\\': sb.Append("\\\\"); break;
+                case '\n': sb.Append("\\n"); break;
+                case '\r': sb.Append("\\r"); break;
+                case '\t': sb.Append("\\t"); break;
+                default:
+                    if (c < 0x20 || c > 0x7e) sb.Append("\\u").Append(((int)c).ToString("x4", System.Globalization.CultureInfo.InvariantCulture));
+                    else sb.Append(c);
+                    break;
+            }
+        }
+        return sb.ToString();
+    }
+
+    private static string Inner(string jsonString) => jsonString[1..^1];
+}

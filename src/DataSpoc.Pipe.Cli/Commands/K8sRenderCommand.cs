@@ -12,36 +12,36 @@ internal sealed class K8sRenderCommand : Command<K8sRenderCommand.Settings>
     public sealed class Settings : CommandSettings
     {
         [CommandOption("-n|--namespace <NAMESPACE>")]
-        [Description("Namespace of every object (default: kubectl's current one)")]
+        [Description("Namespace of every object (default: kubectl's)")]
         public string? Namespace { get; init; }
 
         [CommandOption("--image <IMAGE>")]
-        [Description("Container image whose entrypoint is dataspoc-pipe (default: dataspoc-pipe:<version>)")]
+        [Description("Image whose entrypoint is dataspoc-pipe")]
         public string? Image { get; init; }
 
         [CommandOption("--output-dir <DIR>")]
-        [Description("Write a Kustomize folder (kustomization.yaml, serviceaccount.yaml, pipelines/, jobs/) instead of printing what 'kubectl apply -f -' takes")]
+        [Description("Write a Kustomize folder instead of printing")]
         public string? OutputDir { get; init; }
 
         [CommandOption("--secret <NAME>")]
-        [Description("Secret holding the ${VAR} values the pipelines read, one key per variable")]
+        [Description("Secret with the ${VAR} values")]
         [DefaultValue("dataspoc-pipe-env")]
         public string Secret { get; init; } = "dataspoc-pipe-env";
 
         [CommandOption("--aws-role-arn <ARN>")]
-        [Description("IRSA: IAM role for s3:// buckets (ServiceAccount annotation eks.amazonaws.com/role-arn)")]
+        [Description("IRSA role for s3:// buckets")]
         public string? AwsRoleArn { get; init; }
 
         [CommandOption("--gcp-service-account <EMAIL>")]
-        [Description("GKE workload identity: Google service account for gs:// buckets")]
+        [Description("GKE workload identity for gs://")]
         public string? GcpServiceAccount { get; init; }
 
         [CommandOption("--azure-client-id <ID>")]
-        [Description("Azure workload identity: client id of the managed identity for az:// buckets")]
+        [Description("Azure workload identity client id")]
         public string? AzureClientId { get; init; }
 
         [CommandOption("--time-zone <TZ>")]
-        [Description("Time zone of schedule.cron (the CronJobs' timeZone)")]
+        [Description("Time zone of schedule.cron")]
         [DefaultValue("Etc/UTC")]
         public string TimeZone { get; init; } = "Etc/UTC";
 
@@ -85,7 +85,10 @@ internal sealed class K8sRenderCommand : Command<K8sRenderCommand.Settings>
         foreach (var p in rendered.Pipelines)
             table.AddRow(Markup.Escape(p.Pipeline), Markup.Escape(p.ObjectName), Markup.Escape(p.Cron ?? "(Job only)"), Markup.Escape(string.Join(", ", p.SecretVariables)));
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLineInterpolated($"Wrote {rendered.Files.Count} files to {dir}: apply with 'kubectl apply -k {dir}'; run one now with 'kubectl create -f {dir}/jobs/<object>-run.yaml'.");
+        // Plain lines: commands to copy must not be wrapped at the terminal's width.
+        Console.Out.WriteLine($"Wrote {rendered.Files.Count} files to {dir}.");
+        Console.Out.WriteLine($"Apply: kubectl apply -k {dir}");
+        Console.Out.WriteLine($"Run one now: kubectl create -f {dir}/jobs/<object>-run.yaml");
         return ExitCodes.Success;
     }
 }

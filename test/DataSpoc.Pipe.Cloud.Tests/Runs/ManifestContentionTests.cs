@@ -13,7 +13,7 @@ namespace DataSpoc.Pipe.Cloud.Tests.Runs;
 /// </summary>
 public sealed class ManifestContentionTests(CloudServers servers, ITestOutputHelper output) : IClassFixture<CloudServers>
 {
-    private const int CommitsEach = 4;
+    private const int CommitsEach = 2;
     private const int ExistingTables = 200;
 
     public static TheoryData<string, int> Cases => new()

@@ -98,6 +98,14 @@ internal static class EntryPoint
                 .WithDescription("List this home's crontab entries with their next run time.")
                 .WithExample("schedule", "list", "--output", "json");
         });
+        config.AddBranch("k8s", k8s =>
+        {
+            k8s.SetDescription("Kubernetes manifests for this home's pipelines.");
+            k8s.AddCommand<K8sRenderCommand>("render")
+                .WithDescription("Write a CronJob per scheduled pipeline (its files in a ConfigMap, ${VAR} values from a Secret, cloud access by workload identity), an ad-hoc Job per pipeline and a kustomization.yaml; without --output-dir, print what 'kubectl apply -f -' takes.")
+                .WithExample("k8s", "render", "--namespace", "data", "--image", "registry.example.com/dataspoc-pipe:1.0", "--output-dir", "k8s/")
+                .WithExample("k8s", "render", "--aws-role-arn", "arn:aws:iam::123456789012:role/lake-writer");
+        });
         config.AddCommand<TapCommand>("tap")
             .WithDescription("Run a built-in tap as a standalone Singer tap: messages on stdout, for other Singer tools.")
             .WithExample("tap", "csv", "--config", "csv.json", "--discover")

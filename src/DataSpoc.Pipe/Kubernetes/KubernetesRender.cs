@@ -1,0 +1,192 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Config;
+using YamlDotNet.RepresentationModel;
+
+namespace DataSpoc.Pipe.Kubernetes;
+
+/// <summary>One rendered pipeline: its object name, schedule and the Secret keys it reads.</summary>
+public sealed record RenderedPipeline(string Pipeline, string ObjectName, string? Cron, IReadOnlyList<string> SecretVariables);
+
+/// <summary>The files of a render: paths relative to the output folder, and the pipelines they run.</summary>
+public sealed record RenderedManifests(IReadOnlyList<(string Path, string Text)> Files, IReadOnlyList<RenderedPipeline> Pipelines)
+{
+    /// <summary>What <c>kubectl apply -k</c> would create (every resource of <c>kustomization.yaml</c>), as one YAML stream.</summary>
+    public required string ApplyStream { get; init; }
+
+    /// <summary>Writes every file under <paramref name="directory"/> (created when missing; files of an earlier render are replaced).</summary>
+    public void WriteTo(string directory)
+    {
+        foreach (var (path, text) in Files)
+        {
+            var full = System.IO.Path.Combine(directory, path);
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(full)!);
+            File.WriteAllText(full, text);
+        }
+    }
+}
+
+/// <summary>
+/// Kubernetes manifests for the pipelines of a home (<c>dataspoc-pipe k8s render</c>): a Kustomize folder with a
+/// ServiceAccount (cloud access by workload identity / IRSA annotations, no keys), per pipeline a ConfigMap carrying its
+/// files and a CronJob when it is scheduled, and beside them (not applied) an ad-hoc Job per pipeline. Secrets are never
+/// rendered: each <c>${VAR}</c> a pipeline reads becomes an environment variable from one Secret, and a literal secret in
+/// a pipeline or tap config is refused, since a ConfigMap is not secret storage.
+/// </summary>
+public static class KubernetesRender
+{
+    /// <summary>ConfigMaps hold at most 1 MiB; the object's own fields need a little of it.</summary>
+    public const int ConfigMapDataLimit = 1_000_000;
+
+    /// <summary>Variables the pod sets itself, so they are never read from the Secret.</summary>
+    private static readonly string[] PodVariables = ["HOME", PipeHome.EnvironmentVariable];
+
+    public static RenderedManifests Render(PipeHome home, KubernetesRenderOptions options, Func<string, string?>? environment = null)
+    {
+        var names = home.PipelineNames();
+        if (names.Count == 0) throw new ConfigException("has no pipelines to render (create one with: dataspoc-pipe add <name>)", home.PipelinesDirectory);
+        var files = new List<(string, string)>();
+        var applied = new List<ManifestMap>();
+        var pipelines = new List<RenderedPipeline>();
+        var resources = new List<object> { "serviceaccount.yaml" };
+        var serviceAccount = PipelineWorkloads.ServiceAccount(options);
+        files.Add(("serviceaccount.yaml", ManifestYaml.Write([serviceAccount])));
+        applied.Add(serviceAccount);
+        var taken = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var name in names)
+        {
+            var file = home.FindPipelineFile(name)!;
+            var (pipeline, variables) = PipelineVariables.Load(home, file, environment);
+            var objectName = KubernetesNames.ForPipeline(name);
+            if (taken.TryGetValue(objectName, out var other))
+                throw new ConfigException($"pipelines '{other}' and '{name}' map to the same Kubernetes name '{objectName}': rename one", file);
+            taken[objectName] = name;
+            var homeFiles = HomeFiles(home, pipeline, file);
+            var secretVariables = variables.Where(v => !PodVariables.Contains(v, StringComparer.Ordinal)).ToList();
+            var pod = new PipelineWorkloads.PodInputs(objectName, name, homeFiles, secretVariables, options);
+
+            var objects = new List<ManifestMap> { PipelineWorkloads.ConfigMap(objectName, name, options.Namespace, homeFiles) };
+            var cron = pipeline.Schedule?.Cron;
+            if (cron is not null) objects.Add(PipelineWorkloads.CronJob(pod, cron, pipeline.Source.Timeout));
+            files.Add(($"pipelines/{objectName}.yaml", ManifestYaml.Write(objects)));
+            resources.Add($"pipelines/{objectName}.yaml");
+            applied.AddRange(objects);
+            files.Add(($"jobs/{objectName}-run.yaml", ManifestYaml.Write([PipelineWorkloads.AdHocJob(pod, pipeline.Source.Timeout)])));
+            if (options.SplitParts.TryGetValue(name, out var parts))
+                files.Add(($"jobs/{objectName}-split.yaml", ManifestYaml.Write([PipelineWorkloads.IndexedJob(pod, parts, pipeline.Source.Timeout)])));
+            pipelines.Add(new RenderedPipeline(name, objectName, cron, secretVariables));
+        }
+        var kustomization = new ManifestMap
+        {
+            ["apiVersion"] = "kustomize.config.k8s.io/v1beta1",
+            ["kind"] = "Kustomization",
+            ["namespace"] = options.Namespace,
+            ["resources"] = resources,
+        };
+        files.Insert(0, ("kustomization.yaml", ManifestYaml.Write([kustomization])));
+        return new RenderedManifests(files, pipelines) { ApplyStream = ManifestYaml.Write(applied) };
+    }
+
+    /// <summary>
+    /// The files a run reads from the home, at the same relative paths: the pipeline, <c>config.yaml</c>, the tap config
+    /// file and the cached stream catalog (the pod's home is read-only, so a catalog it would discover could not be cached).
+    /// </summary>
+    private static List<PipelineWorkloads.HomeFile> HomeFiles(PipeHome home, PipelineDefinition pipeline, string pipelineFile)
+    {
+        var pipelineText = File.ReadAllText(pipelineFile);
+        RefuseLiteralSecrets(YamlRoot(pipelineText, pipelineFile), pipelineFile, "");
+        var files = new List<PipelineWorkloads.HomeFile> { new("pipeline.yaml", Relative(home, pipelineFile), pipelineText) };
+        if (File.Exists(home.ConfigPath)) files.Add(new("config.yaml", "config.yaml", File.ReadAllText(home.ConfigPath)));
+        if (pipeline.Source.ConfigFile is { } configFile)
+        {
+            var rawPath = RawSourceConfig(pipelineText, pipelineFile);
+            if (rawPath is not null && rawPath.StartsWith('/'))
+                throw new ConfigException($"is an absolute path; in a pod the home folder is {PipelineWorkloads.PodPipeHome}: name the file relative to the home (e.g. sources/{Path.GetFileName(configFile)})", pipelineFile, key: "source.config");
+            var relative = Relative(home, configFile);
+            if (relative.StartsWith("..", StringComparison.Ordinal))
+                throw new ConfigException($"'{configFile}' is outside the home folder {home.Root}: move it under sources/ so the pod's ConfigMap can carry it", pipelineFile, key: "source.config");
+            var text = File.ReadAllText(configFile);
+            RefuseLiteralSecrets(JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }), configFile, "");
+            files.Add(new("source.json", relative, text));
+        }
+        if (pipeline.Source.Streams is { Count: > 0 })
+        {
+            var catalog = Sources.TapCatalogs.CachePath(pipeline)!;
+            if (!File.Exists(catalog))
+                throw new ConfigException($"selects streams but has no cached catalog: run 'dataspoc-pipe streams {pipeline.Name}' first (a pod's home is read-only and cannot cache one)", pipelineFile, key: "source.streams");
+            files.Add(new("catalog.json", Relative(home, catalog), File.ReadAllText(catalog)));
+        }
+        var size = files.Sum(f => Encoding.UTF8.GetByteCount(f.Text));
+        if (size > ConfigMapDataLimit)
+            throw new ConfigException($"its files come to {size:N0} bytes, more than a ConfigMap holds ({ConfigMapDataLimit:N0})", pipelineFile);
+        return files;
+    }
+
+    private static string Relative(PipeHome home, string path) => Path.GetRelativePath(home.Root, Path.GetFullPath(path)).Replace('\\', '/');
+
+    private static YamlNode? YamlRoot(string text, string file)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(text));
+        }
+        catch (YamlDotNet.Core.YamlException e)
+        {
+            throw new ConfigException("invalid YAML: " + e.Message, file, (int)e.Start.Line);
+        }
+        return stream.Documents.Count > 0 ? stream.Documents[0].RootNode : null;
+    }
+
+    private static string? RawSourceConfig(string text, string file) =>
+        YamlRoot(text, file) is YamlMappingNode root &&
+        root.Children.TryGetValue(new YamlScalarNode("source"), out var source) && source is YamlMappingNode s &&
+        s.Children.TryGetValue(new YamlScalarNode("config"), out var config) && config is YamlScalarNode scalar
+            ? scalar.Value
+            : null;
+
+    /// <summary>A non-empty value under a secret-looking key that is not a <c>${VAR}</c> reference would land in a ConfigMap.</summary>
+    private static void RefuseLiteralSecrets(YamlNode? node, string file, string path)
+    {
+        if (node is YamlMappingNode map)
+        {
+            foreach (var (k, v) in map.Children)
+            {
+                var key = (k as YamlScalarNode)?.Value ?? "";
+                var keyPath = path.Length == 0 ? key : path + "." + key;
+                if (v is YamlScalarNode { Value: { Length: > 0 } value } && ConfigSecrets.IsSecretKey(key) && !value.Contains("${", StringComparison.Ordinal))
+                    throw LiteralSecret(file, (int)v.Start.Line, keyPath);
+                RefuseLiteralSecrets(v, file, keyPath);
+            }
+        }
+        else if (node is YamlSequenceNode list)
+        {
+            var i = 0;
+            foreach (var item in list) RefuseLiteralSecrets(item, file, $"{path}[{i++}]");
+        }
+    }
+
+    private static void RefuseLiteralSecrets(JsonNode? node, string file, string path)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                foreach (var (k, v) in o)
+                {
+                    var keyPath = path.Length == 0 ? k : path + "." + k;
+                    if (v is JsonValue value && value.TryGetValue<string>(out var s) && s.Length > 0 && ConfigSecrets.IsSecretKey(k) && !s.Contains("${", StringComparison.Ordinal))
+                        throw LiteralSecret(file, null, keyPath);
+                    RefuseLiteralSecrets(v, file, keyPath);
+                }
+                break;
+            case JsonArray a:
+                for (var i = 0; i < a.Count; i++) RefuseLiteralSecrets(a[i], file, $"{path}[{i}]");
+                break;
+        }
+    }
+
+    private static ConfigException LiteralSecret(string file, int? line, string key) =>
+        new("holds a literal secret, which would be rendered into a ConfigMap (readable by anyone who can read the namespace's " +
+            "ConfigMaps): write it as ${VAR} and put the value under that key in the Secret", file, line, key);
+}

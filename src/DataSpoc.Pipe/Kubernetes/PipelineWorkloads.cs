@@ -1,0 +1,243 @@
+using System.Globalization;
+
+namespace DataSpoc.Pipe.Kubernetes;
+
+/// <summary>
+/// The Kubernetes objects that run one pipeline: its ConfigMap (the pipeline file, the home's <c>config.yaml</c> and
+/// its tap config, mounted read-only as the pod's home folder), a CronJob when it has <c>schedule.cron</c>, a Job for an
+/// ad-hoc run and an Indexed Job for a table split across workers. Every pod runs the same container the same way.
+/// </summary>
+public static class PipelineWorkloads
+{
+    /// <summary>The image's user (deploy/container/Containerfile) and where the pod finds the home folder.</summary>
+    public const long RunAsUser = 10001;
+    public const string PodHome = "/home/pipe";
+    public const string PodPipeHome = PodHome + "/.dataspoc-pipe";
+
+    /// <summary>
+    /// Measured peak resident memory of one run is 98-107 MiB for narrow tables and 168 MiB for a 100-column one
+    /// (bench/README.md): the request covers the wide case, the limit leaves room for wider rows and a tap subprocess.
+    /// A run uses up to ~1.7 cores when its source keeps up (1.27 s CPU in 0.74 s wall); no CPU limit, so it is never throttled.
+    /// </summary>
+    public const string MemoryRequest = "192Mi";
+    public const string MemoryLimit = "512Mi";
+    public const string CpuRequest = "500m";
+
+    /// <summary>The CLI's exit code for a configuration error: retrying cannot help, so the Job fails at once.</summary>
+    public const int ConfigErrorExitCode = 2;
+
+    public static ManifestMap Labels(string objectName, string component) => new()
+    {
+        ["app.kubernetes.io/name"] = "dataspoc-pipe",
+        ["app.kubernetes.io/instance"] = objectName,
+        ["app.kubernetes.io/component"] = component,
+    };
+
+    public static ManifestMap Metadata(string name, string? ns, ManifestMap labels, ManifestMap? annotations = null) => new()
+    {
+        ["name"] = name,
+        ["namespace"] = ns,
+        ["labels"] = labels,
+        ["annotations"] = annotations,
+    };
+
+    public static ManifestMap ServiceAccount(KubernetesRenderOptions options)
+    {
+        var annotations = new ManifestMap
+        {
+            ["eks.amazonaws.com/role-arn"] = options.AwsRoleArn,
+            ["iam.gke.io/gcp-service-account"] = options.GcpServiceAccount,
+            ["azure.workload.identity/client-id"] = options.AzureClientId,
+        };
+        annotations.RemoveAll(a => a.Value is null);
+        return new ManifestMap
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "ServiceAccount",
+            ["metadata"] = Metadata(options.ServiceAccountName, options.Namespace, Labels(options.ServiceAccountName, "identity"), annotations.Count > 0 ? annotations : null),
+        };
+    }
+
+    /// <summary>A file of the home folder carried by the ConfigMap: its data key and its path under the home.</summary>
+    public sealed record HomeFile(string Key, string RelativePath, string Text);
+
+    public static ManifestMap ConfigMap(string objectName, string pipeline, string? ns, IReadOnlyList<HomeFile> files)
+    {
+        var data = new ManifestMap();
+        foreach (var f in files) data[f.Key] = f.Text;
+        return new ManifestMap
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "ConfigMap",
+            ["metadata"] = Metadata(objectName, ns, Labels(objectName, "pipeline"), PipelineAnnotation(pipeline)),
+            ["data"] = data,
+        };
+    }
+
+    /// <summary>What a pod needs to run one pipeline.</summary>
+    public sealed record PodInputs(
+        string ObjectName, string Pipeline, IReadOnlyList<HomeFile> Files, IReadOnlyList<string> SecretVariables, KubernetesRenderOptions Options);
+
+    public static ManifestMap CronJob(PodInputs pod, string cron, TimeSpan? timeout) => new()
+    {
+        ["apiVersion"] = "batch/v1",
+        ["kind"] = "CronJob",
+        ["metadata"] = Metadata(pod.ObjectName, pod.Options.Namespace, Labels(pod.ObjectName, "pipeline"), PipelineAnnotation(pod.Pipeline)),
+        ["spec"] = new ManifestMap
+        {
+            ["schedule"] = cron,
+            ["timeZone"] = pod.Options.TimeZone,
+            // A run still going when the next is due makes the next one skip, as `flock -n` does for crontab entries;
+            // the bucket's run lock would refuse it anyway.
+            ["concurrencyPolicy"] = "Forbid",
+            ["startingDeadlineSeconds"] = 600,
+            ["successfulJobsHistoryLimit"] = 3,
+            ["failedJobsHistoryLimit"] = 3,
+            ["jobTemplate"] = new ManifestMap
+            {
+                ["metadata"] = new ManifestMap { ["labels"] = Labels(pod.ObjectName, "pipeline") },
+                ["spec"] = JobSpec(pod, ["run", pod.Pipeline], timeout, indexedParts: null),
+            },
+        },
+    };
+
+    /// <summary>A one-off run (<c>kubectl create -f</c>); kept an hour after it ends so its logs can be read.</summary>
+    public static ManifestMap AdHocJob(PodInputs pod, TimeSpan? timeout)
+    {
+        var spec = JobSpec(pod, ["run", pod.Pipeline], timeout, indexedParts: null);
+        spec["ttlSecondsAfterFinished"] = 3600;
+        return new ManifestMap
+        {
+            ["apiVersion"] = "batch/v1",
+            ["kind"] = "Job",
+            ["metadata"] = Metadata(pod.ObjectName + "-run", pod.Options.Namespace, Labels(pod.ObjectName, "run"), PipelineAnnotation(pod.Pipeline)),
+            ["spec"] = spec,
+        };
+    }
+
+    /// <summary>
+    /// One table read by <paramref name="parts"/> workers: pod I runs <c>run NAME --part I/N</c> with I from the Indexed
+    /// Job's completion index; a failed index is retried alone (<c>backoffLimitPerIndex</c>).
+    /// </summary>
+    public static ManifestMap IndexedJob(PodInputs pod, int parts, TimeSpan? timeout)
+    {
+        var spec = JobSpec(pod, ["run", pod.Pipeline, "--part", "$(JOB_COMPLETION_INDEX)/" + parts.ToString(CultureInfo.InvariantCulture)], timeout, parts);
+        spec["ttlSecondsAfterFinished"] = 3600;
+        return new ManifestMap
+        {
+            ["apiVersion"] = "batch/v1",
+            ["kind"] = "Job",
+            ["metadata"] = Metadata(pod.ObjectName + "-split", pod.Options.Namespace, Labels(pod.ObjectName, "split"), PipelineAnnotation(pod.Pipeline)),
+            ["spec"] = spec,
+        };
+    }
+
+    private static ManifestMap PipelineAnnotation(string pipeline) => new() { ["dataspoc-pipe/pipeline"] = pipeline };
+
+    private static ManifestMap JobSpec(PodInputs pod, List<object> args, TimeSpan? timeout, int? indexedParts)
+    {
+        var spec = new ManifestMap();
+        if (indexedParts is { } n)
+        {
+            spec["completionMode"] = "Indexed";
+            spec["completions"] = n;
+            spec["parallelism"] = n;
+            spec["backoffLimitPerIndex"] = 2;
+        }
+        else spec["backoffLimit"] = 2;
+        // The tap's own timeout plus time to commit: a hung pod cannot hold the pipeline's lock forever.
+        if (timeout is { } t) spec["activeDeadlineSeconds"] = (long)t.TotalSeconds + 600;
+        spec["podFailurePolicy"] = new ManifestMap
+        {
+            ["rules"] = new List<object>
+            {
+                new ManifestMap
+                {
+                    ["action"] = indexedParts is null ? "FailJob" : "FailIndex",
+                    ["onExitCodes"] = new ManifestMap
+                    {
+                        ["containerName"] = "pipe",
+                        ["operator"] = "In",
+                        ["values"] = new List<object> { ConfigErrorExitCode },
+                    },
+                },
+            },
+        };
+        spec["template"] = PodTemplate(pod, args);
+        return spec;
+    }
+
+    private static ManifestMap PodTemplate(PodInputs pod, List<object> args)
+    {
+        var labels = Labels(pod.ObjectName, "pipeline");
+        if (pod.Options.AzureClientId is not null) labels["azure.workload.identity/use"] = "true";
+        var env = new List<object>
+        {
+            new ManifestMap { ["name"] = "HOME", ["value"] = PodHome },
+            new ManifestMap { ["name"] = "DATASPOC_PIPE_HOME", ["value"] = PodPipeHome },
+        };
+        foreach (var variable in pod.SecretVariables)
+        {
+            env.Add(new ManifestMap
+            {
+                ["name"] = variable,
+                ["valueFrom"] = new ManifestMap
+                {
+                    // Optional: a ${VAR:-default} takes its default when the key is absent, and a required one fails the
+                    // run with the engine's own error naming the variable (exit 2), as on a host.
+                    ["secretKeyRef"] = new ManifestMap { ["name"] = pod.Options.SecretName, ["key"] = variable, ["optional"] = true },
+                },
+            });
+        }
+        var items = pod.Files.Select(f => (object)new ManifestMap { ["key"] = f.Key, ["path"] = f.RelativePath }).ToList();
+        return new ManifestMap
+        {
+            ["metadata"] = new ManifestMap { ["labels"] = labels },
+            ["spec"] = new ManifestMap
+            {
+                ["serviceAccountName"] = pod.Options.ServiceAccountName,
+                ["restartPolicy"] = "Never",
+                ["securityContext"] = new ManifestMap
+                {
+                    ["runAsNonRoot"] = true,
+                    ["runAsUser"] = RunAsUser,
+                    ["runAsGroup"] = RunAsUser,
+                    ["fsGroup"] = RunAsUser,
+                    ["seccompProfile"] = new ManifestMap { ["type"] = "RuntimeDefault" },
+                },
+                ["containers"] = new List<object>
+                {
+                    new ManifestMap
+                    {
+                        ["name"] = "pipe",
+                        ["image"] = pod.Options.Image,
+                        ["args"] = args,
+                        ["env"] = env,
+                        ["resources"] = new ManifestMap
+                        {
+                            ["requests"] = new ManifestMap { ["cpu"] = CpuRequest, ["memory"] = MemoryRequest },
+                            ["limits"] = new ManifestMap { ["memory"] = MemoryLimit },
+                        },
+                        ["securityContext"] = new ManifestMap
+                        {
+                            ["allowPrivilegeEscalation"] = false,
+                            ["readOnlyRootFilesystem"] = true,
+                            ["capabilities"] = new ManifestMap { ["drop"] = new List<object> { "ALL" } },
+                        },
+                        ["volumeMounts"] = new List<object>
+                        {
+                            new ManifestMap { ["name"] = "home", ["mountPath"] = PodPipeHome, ["readOnly"] = true },
+                            // Spool files (Parquet before upload to a cloud bucket) and the tap's private config.
+                            new ManifestMap { ["name"] = "tmp", ["mountPath"] = "/tmp" },
+                        },
+                    },
+                },
+                ["volumes"] = new List<object>
+                {
+                    new ManifestMap { ["name"] = "home", ["configMap"] = new ManifestMap { ["name"] = pod.ObjectName, ["items"] = items } },
+                    new ManifestMap { ["name"] = "tmp", ["emptyDir"] = new ManifestMap() },
+                },
+            },
+        };
+    }
+}

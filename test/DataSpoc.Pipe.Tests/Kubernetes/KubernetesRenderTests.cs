@@ -1,0 +1,219 @@
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Kubernetes;
+using DataSpoc.Pipe.Tests.Support;
+using k8s.Models;
+
+namespace DataSpoc.Pipe.Tests.Kubernetes;
+
+public sealed class KubernetesRenderTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "dsp-k8s-" + Guid.NewGuid().ToString("N")[..10]);
+    private readonly PipeHome _home;
+
+    public KubernetesRenderTests()
+    {
+        CopyDirectory(Path.Combine(KubernetesObjects.RepoRoot, "deploy", "k8s", "example-home"), Path.Combine(_root, "home"));
+        _home = new PipeHome(Path.Combine(_root, "home"));
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private static readonly Func<string, string?> NoVariables = _ => null;
+
+    private RenderedManifests Render(KubernetesRenderOptions? options = null, Func<string, string?>? environment = null) =>
+        KubernetesRender.Render(_home, options ?? new KubernetesRenderOptions { Namespace = "data", Image = "registry.example/pipe:1" }, environment ?? NoVariables);
+
+    private static T Single<T>(RenderedManifests r, string path) =>
+        Assert.IsType<T>(Assert.Single(KubernetesObjects.LoadStrict(r.Files.Single(f => f.Path == path).Text)));
+
+    [Fact]
+    public void Every_rendered_object_loads_strictly_into_the_Kubernetes_API_models()
+    {
+        var r = Render(new KubernetesRenderOptions { Namespace = "data", SplitParts = new Dictionary<string, int> { ["orders"] = 4 } });
+        var kinds = new List<string>();
+        foreach (var (path, text) in r.Files.Where(f => f.Path != "kustomization.yaml"))
+            foreach (var o in KubernetesObjects.LoadStrict(text))
+            {
+                kinds.Add($"{path}:{o.Kind}");
+                Assert.Equal("data", ((IMetadata<V1ObjectMeta>)o).Metadata.NamespaceProperty);
+            }
+        Assert.Equal(
+            [
+                "serviceaccount.yaml:ServiceAccount",
+                "pipelines/pipe-customers-eu-" + r.Pipelines[0].ObjectName[^6..] + ".yaml:ConfigMap",
+                $"jobs/{r.Pipelines[0].ObjectName}-run.yaml:Job",
+                "pipelines/pipe-orders.yaml:ConfigMap", "pipelines/pipe-orders.yaml:CronJob",
+                "jobs/pipe-orders-run.yaml:Job", "jobs/pipe-orders-split.yaml:Job",
+            ], kinds);
+        // What stdout gets without --output-dir is exactly the applied resources, strictly valid too.
+        Assert.Equal(["ServiceAccount", "ConfigMap", "ConfigMap", "CronJob"], KubernetesObjects.LoadStrict(r.ApplyStream).Select(o => o.Kind));
+    }
+
+    [Fact]
+    public void A_scheduled_pipeline_becomes_a_CronJob_that_never_overlaps_and_mounts_its_files_from_a_ConfigMap()
+    {
+        var r = Render();
+        var cronJob = Assert.IsType<V1CronJob>(KubernetesObjects.LoadStrict(r.Files.Single(f => f.Path == "pipelines/pipe-orders.yaml").Text)[1]);
+        Assert.Equal("0 */6 * * *", cronJob.Spec.Schedule);
+        Assert.Equal("Forbid", cronJob.Spec.ConcurrencyPolicy);
+        Assert.Equal("Etc/UTC", cronJob.Spec.TimeZone);
+        var job = cronJob.Spec.JobTemplate.Spec;
+        Assert.Equal(2 * 3600 + 600, job.ActiveDeadlineSeconds); // source.timeout 2h, plus time to commit
+        var rule = Assert.Single(job.PodFailurePolicy.Rules);
+        Assert.Equal(("FailJob", 2), (rule.Action, Assert.Single(rule.OnExitCodes.Values)));
+        var pod = job.Template.Spec;
+        Assert.Equal(("Never", "dataspoc-pipe", true, 10001L), (pod.RestartPolicy, pod.ServiceAccountName, pod.SecurityContext.RunAsNonRoot, pod.SecurityContext.RunAsUser));
+        var container = KubernetesObjects.Container(job.Template);
+        Assert.Equal("registry.example/pipe:1", container.Image);
+        Assert.Equal(["run", "orders"], container.Args);
+        Assert.Equal("192Mi", container.Resources.Requests["memory"].ToString());
+        Assert.Equal("512Mi", container.Resources.Limits["memory"].ToString());
+        Assert.True(container.SecurityContext.ReadOnlyRootFilesystem);
+        Assert.Equal(["ALL"], container.SecurityContext.Capabilities.Drop);
+        var home = Assert.Single(container.VolumeMounts, m => m.Name == "home");
+        Assert.Equal(("/home/pipe/.dataspoc-pipe", true), (home.MountPath, home.ReadOnlyProperty));
+
+        // The ConfigMap carries the home's files byte for byte, at the paths the loader looks them up.
+        var configMap = Assert.IsType<V1ConfigMap>(KubernetesObjects.LoadStrict(r.Files.Single(f => f.Path == "pipelines/pipe-orders.yaml").Text)[0]);
+        var volume = Assert.Single(pod.Volumes, v => v.Name == "home");
+        Assert.Equal("pipe-orders", volume.ConfigMap.Name);
+        var mounted = volume.ConfigMap.Items.ToDictionary(i => i.Path, i => configMap.Data[i.Key]);
+        Assert.Equal(["config.yaml", "pipelines/orders.yaml", "sources/orders.json"], mounted.Keys.Order());
+        foreach (var (path, text) in mounted) Assert.Equal(File.ReadAllText(Path.Combine(_home.Root, path)), text);
+    }
+
+    [Fact]
+    public void Variables_come_from_the_Secret_exactly_where_the_engine_expands_them_and_their_values_never_appear()
+    {
+        File.WriteAllText(_home.PipelinePath("orders"), File.ReadAllText(_home.PipelinePath("orders"))
+            .Replace("config: sources/orders.json", "config: ${HOME}/.dataspoc-pipe/sources/orders.json # not ${IN_COMMENT}"));
+        File.WriteAllText(_home.SourceConfigPath("orders"), File.ReadAllText(_home.SourceConfigPath("orders"))
+            .Replace("\"dbname\": \"shop\"", "\"dbname\": \"$${NOT_A_VARIABLE}\", \"sslmode\": \"${PG_SSLMODE:-prefer}\""));
+        File.AppendAllText(_home.ConfigPath, "  # ${ALSO_A_COMMENT}\n");
+        // The home is ~/.dataspoc-pipe for ${HOME}; a secret set where render runs must not leak into what it writes.
+        var env = new Dictionary<string, string> { ["HOME"] = _root, ["PG_PASSWORD"] = "s3cr3t-Value-17" };
+        Directory.Move(_home.Root, Path.Combine(_root, ".dataspoc-pipe"));
+        var home = new PipeHome(Path.Combine(_root, ".dataspoc-pipe"));
+        var r = KubernetesRender.Render(home, new KubernetesRenderOptions { SecretName = "lake-env" }, n => env.GetValueOrDefault(n));
+
+        var orders = r.Pipelines.Single(p => p.Pipeline == "orders");
+        Assert.Equal(["PG_HOST", "PG_PASSWORD", "PG_SSLMODE", "LAKE_BUCKET"], orders.SecretVariables);
+        var container = KubernetesObjects.Container(Assert.IsType<V1CronJob>(
+            KubernetesObjects.LoadStrict(r.Files.Single(f => f.Path == "pipelines/pipe-orders.yaml").Text)[1]).Spec.JobTemplate.Spec.Template);
+        // In the order the loader meets them: the tap config file (source.config), then destination.bucket.
+        Assert.Equal(["HOME=/home/pipe", "DATASPOC_PIPE_HOME=/home/pipe/.dataspoc-pipe", "PG_HOST<-lake-env", "PG_PASSWORD<-lake-env", "PG_SSLMODE<-lake-env", "LAKE_BUCKET<-lake-env"],
+            container.Env.Select(e => e.Value is not null ? $"{e.Name}={e.Value}" : $"{e.Name}<-{e.ValueFrom.SecretKeyRef.Name}"));
+        Assert.All(container.Env.Where(e => e.ValueFrom is not null), e => Assert.Equal(e.Name, e.ValueFrom.SecretKeyRef.Key));
+        foreach (var (path, text) in r.Files) Assert.DoesNotContain("s3cr3t-Value-17", text);
+        Assert.DoesNotContain("s3cr3t-Value-17", r.ApplyStream);
+    }
+
+    [Fact]
+    public void An_unscheduled_pipeline_gets_an_ad_hoc_Job_and_no_CronJob_under_a_valid_name()
+    {
+        var r = Render();
+        var customers = r.Pipelines.Single(p => p.Pipeline == "customers_eu");
+        Assert.Null(customers.Cron);
+        Assert.Matches("^pipe-customers-eu-[0-9a-f]{6}$", customers.ObjectName);
+        Assert.IsType<V1ConfigMap>(Assert.Single(KubernetesObjects.LoadStrict(r.Files.Single(f => f.Path == $"pipelines/{customers.ObjectName}.yaml").Text)));
+        var job = Single<V1Job>(r, $"jobs/{customers.ObjectName}-run.yaml");
+        Assert.Equal(customers.ObjectName + "-run", job.Metadata.Name);
+        Assert.Equal(["run", "customers_eu"], KubernetesObjects.Container(job.Spec.Template).Args);
+        Assert.Equal(3600, job.Spec.TtlSecondsAfterFinished);
+        Assert.Null(job.Spec.ActiveDeadlineSeconds);
+        Assert.Equal("customers_eu", job.Metadata.Annotations["dataspoc-pipe/pipeline"]);
+    }
+
+    [Fact]
+    public void A_split_table_gets_an_Indexed_Job_whose_pods_read_one_part_each()
+    {
+        var r = Render(new KubernetesRenderOptions { SplitParts = new Dictionary<string, int> { ["orders"] = 4 } });
+        var job = Single<V1Job>(r, "jobs/pipe-orders-split.yaml");
+        Assert.Equal(("Indexed", 4, 4, 2), (job.Spec.CompletionMode, job.Spec.Completions, job.Spec.Parallelism, job.Spec.BackoffLimitPerIndex));
+        Assert.Null(job.Spec.BackoffLimit);
+        Assert.Equal("FailIndex", Assert.Single(job.Spec.PodFailurePolicy.Rules).Action);
+        Assert.Equal(["run", "orders", "--part", "$(JOB_COMPLETION_INDEX)/4"], KubernetesObjects.Container(job.Spec.Template).Args);
+    }
+
+    [Fact]
+    public void Cloud_access_is_by_workload_identity_annotations_never_keys()
+    {
+        var r = Render(new KubernetesRenderOptions
+        {
+            AwsRoleArn = "arn:aws:iam::123456789012:role/lake-writer",
+            GcpServiceAccount = "pipe@proj.iam.gserviceaccount.com",
+            AzureClientId = "00000000-1111-2222-3333-444444444444",
+        });
+        var sa = Single<V1ServiceAccount>(r, "serviceaccount.yaml");
+        Assert.Equal("arn:aws:iam::123456789012:role/lake-writer", sa.Metadata.Annotations["eks.amazonaws.com/role-arn"]);
+        Assert.Equal("pipe@proj.iam.gserviceaccount.com", sa.Metadata.Annotations["iam.gke.io/gcp-service-account"]);
+        Assert.Equal("00000000-1111-2222-3333-444444444444", sa.Metadata.Annotations["azure.workload.identity/client-id"]);
+        // Azure's webhook injects the federated token only into pods that carry this label.
+        var job = Single<V1Job>(r, "jobs/pipe-orders-run.yaml");
+        Assert.Equal("true", job.Spec.Template.Metadata.Labels["azure.workload.identity/use"]);
+        Assert.Null(Single<V1ServiceAccount>(Render(), "serviceaccount.yaml").Metadata.Annotations);
+    }
+
+    [Fact]
+    public void A_literal_password_is_refused_naming_the_file_and_key_without_its_value()
+    {
+        File.WriteAllText(_home.SourceConfigPath("orders"), File.ReadAllText(_home.SourceConfigPath("orders")).Replace("${PG_PASSWORD}", "hunter2-literal"));
+        var e = Assert.Throws<ConfigException>(() => Render());
+        Assert.Equal(_home.SourceConfigPath("orders"), e.File);
+        Assert.Equal("password", e.Key);
+        Assert.Contains("ConfigMap", e.Message);
+        Assert.DoesNotContain("hunter2", e.Message);
+
+        File.WriteAllText(_home.SourceConfigPath("orders"), File.ReadAllText(_home.SourceConfigPath("orders")).Replace("hunter2-literal", "${PG_PASSWORD}"));
+        File.AppendAllText(_home.PipelinePath("customers_eu"), "  storage_options:\n    account_key: abc123literal\n");
+        var inYaml = Assert.Throws<ConfigException>(() => Render());
+        Assert.Equal(("destination.storage_options.account_key", 9), (inYaml.Key, inYaml.Line ?? 0));
+        Assert.DoesNotContain("abc123literal", inYaml.Message);
+    }
+
+    [Fact]
+    public void A_tap_config_outside_the_home_or_streams_without_a_cached_catalog_are_refused_with_the_fix()
+    {
+        var outside = Path.Combine(_root, "elsewhere.json");
+        File.Copy(_home.SourceConfigPath("orders"), outside);
+        File.WriteAllText(_home.PipelinePath("orders"), File.ReadAllText(_home.PipelinePath("orders")).Replace("sources/orders.json", "../../elsewhere.json"));
+        var e = Assert.Throws<ConfigException>(() => Render());
+        Assert.Equal(("source.config", true), (e.Key, e.Message.Contains("outside the home folder", StringComparison.Ordinal)));
+
+        File.WriteAllText(_home.PipelinePath("orders"), File.ReadAllText(_home.PipelinePath("orders")).Replace("../../elsewhere.json", outside));
+        Assert.Contains("absolute path", Assert.Throws<ConfigException>(() => Render()).Message);
+
+        File.WriteAllText(_home.PipelinePath("orders"), File.ReadAllText(_home.PipelinePath("orders")).Replace(outside, "sources/orders.json") + "  streams: [public-orders]\n");
+        File.WriteAllText(_home.PipelinePath("orders"), File.ReadAllText(_home.PipelinePath("orders")).Replace("  streams: [public-orders]\n", "").Replace("  timeout: 2h\n", "  timeout: 2h\n  streams: [public-orders]\n"));
+        var streams = Assert.Throws<ConfigException>(() => Render());
+        Assert.Equal("source.streams", streams.Key);
+        Assert.Contains("dataspoc-pipe streams orders", streams.Message);
+
+        File.WriteAllText(Path.Combine(_home.PipelinesDirectory, "orders.catalog.json"), "{\"streams\": []}");
+        var configMap = Assert.IsType<V1ConfigMap>(KubernetesObjects.LoadStrict(Render().Files.Single(f => f.Path == "pipelines/pipe-orders.yaml").Text)[0]);
+        Assert.Equal("{\"streams\": []}", configMap.Data["catalog.json"]);
+    }
+
+    [Fact]
+    public void kubectl_kustomize_renders_the_written_folder_into_the_same_objects_in_the_namespace()
+    {
+        var dir = Path.Combine(_root, "out");
+        var r = Render();
+        r.WriteTo(dir);
+        var objects = KubernetesObjects.LoadStrict(KubernetesObjects.Kustomize(dir));
+        Assert.Equal(["ServiceAccount", "ConfigMap", "ConfigMap", "CronJob"], objects.Select(o => o.Kind));
+        Assert.All(objects, o => Assert.Equal("data", ((IMetadata<V1ObjectMeta>)o).Metadata.NamespaceProperty));
+        var configMap = objects.OfType<V1ConfigMap>().Single(c => c.Metadata.Name == "pipe-orders");
+        Assert.Equal(File.ReadAllText(_home.PipelinePath("orders")), configMap.Data["pipeline.yaml"]);
+    }
+
+    private static void CopyDirectory(string from, string to)
+    {
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+    }
+}

@@ -256,7 +256,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 var folder = prefix + (file.Partition.None ? "" : LakePaths.PartitionFolder(file.Partition.Date) + "/");
                 var index = nextIndex.GetValueOrDefault(folder);
                 nextIndex[folder] = index + 1;
-                plan.Files.Add(new PlannedFile(file.LocalPath, folder + LakePaths.DataFileName(stream.Table, index)));
+                plan.Files.Add(new PlannedFile(file.LocalPath, folder + LakePaths.DataFileName(stream.Table, index, runId)));
             }
             if (replace) plan.Deletions.AddRange(existing);
             if (stream.QuarantinePath is not null)

@@ -23,7 +23,7 @@ public sealed class CloudLake : IAsyncDisposable
     {
         _target = target;
         Bucket = target.Uri(StoreTarget.NewPrefix());
-        Store = target.Factory().Open(Bucket);
+        Store = target.Factory().Open(Bucket, target.StorageOptions);
     }
 
     /// <summary>The lake's bucket URI (with its prefix), as a pipeline names it.</summary>
@@ -47,8 +47,11 @@ public sealed class CloudLake : IAsyncDisposable
         Incremental = new IncrementalSettings { Enabled = true },
     };
 
-    public PipelineDefinition Pipeline(string name, int count, string source = "shop", int sleep = 0, int pad = 0) =>
-        Pipeline(name, Bucket, count, source, sleep, pad);
+    public PipelineDefinition Pipeline(string name, int count, string source = "shop", int sleep = 0, int pad = 0)
+    {
+        var pipeline = Pipeline(name, Bucket, count, source, sleep, pad);
+        return pipeline with { Destination = pipeline.Destination with { StorageOptions = _target.StorageOptions } };
+    }
 
     /// <summary>Runs a pipeline the way the CLI does, with the store factory pointing at <paramref name="port"/> (default: the server).</summary>
     public Task<RunResult> RunAsync(PipelineDefinition pipeline, int? port = null, CancellationToken cancellationToken = default) =>

@@ -21,6 +21,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     /// <summary>Buffer and file limits (tests and benchmarks tune them; pipelines set max_file_rows / max_file_mb).</summary>
     public WriteLimits Limits { get; init; } = new();
 
+    /// <summary>How long the pipeline lock holds without renewal (renewed every fifth of it; tests shorten it).</summary>
+    public TimeSpan LockLease { get; init; } = RunLock.DefaultLease;
+
     /// <summary>
     /// Starts loading the Parquet encoder (a large native library) in the background and returns at once. A front end
     /// calls it as soon as it knows a run is coming: the load then overlaps with parsing the command line and the
@@ -52,8 +55,11 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             ToolVersion = ToolVersion.Current,
         };
         await using var store = stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
-        await using var runLock = await RunLock.AcquireAsync(store, pipeline.Name, runId, _time, cancellationToken).ConfigureAwait(false);
+        if (SingleWriterNotice(pipeline.Destination.StorageOptions) is { } singleWriter) log.Notices.Add(singleWriter);
+        await using var runLock = await RunLock.AcquireAsync(store, pipeline.Name, runId, _time, LockLease, cancellationToken).ConfigureAwait(false);
         if (runLock.Notice is { } lockNotice) log.Notices.Add(lockNotice);
+        // A lost lock stops the run: another run may now be writing as this pipeline.
+        using var runCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, runLock.Lost);
 
         var privateDir = PrivateDirectory(store, pipeline.Name, runId);
         var spoolDir = SpoolDirectory(store, pipeline.Name, runId);
@@ -64,11 +70,11 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             log.Notices.AddRange(CleanLeftovers(Path.GetDirectoryName(privateDir)!, Path.GetDirectoryName(spoolDir)!, runId));
             log.Notices.AddRange(CleanMetadataTempFiles(store, pipeline.Name, startedAt));
             var committer = new LakeCommitter(store, _time);
-            if (await committer.RecoverAsync(pipeline.Name, cancellationToken).ConfigureAwait(false) is { } recovered)
+            if (await committer.RecoverAsync(pipeline.Name, runCancel.Token).ConfigureAwait(false) is { } recovered)
                 log.Notices.Add(recovered);
 
-            var manifest = await new ManifestStore(store, _time).ReadAsync(cancellationToken).ConfigureAwait(false);
-            var invocation = await PrepareInvocationAsync(pipeline, store, privateDir, full, cancellationToken).ConfigureAwait(false);
+            var manifest = await new ManifestStore(store, _time).ReadAsync(runCancel.Token).ConfigureAwait(false);
+            var invocation = await PrepareInvocationAsync(pipeline, store, privateDir, full, runCancel.Token).ConfigureAwait(false);
             var source = options.Source ?? SourceFactory.Create(pipeline.Source, redactor, stores);
             var sourceName = pipeline.Source.Name ?? source.DefaultName;
 
@@ -80,7 +86,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 [.. options.CodeTransforms, .. Transforms.TransformCompiler.Compile(pipeline)]));
             ingest.Start(DateOnly.FromDateTime(startedAt.UtcDateTime));
 
-            await ExtractAsync(pipeline, source, invocation, ingest, log, options, startedAt, cancellationToken).ConfigureAwait(false);
+            await ExtractAsync(pipeline, source, invocation, ingest, log, options, startedAt, runCancel.Token).ConfigureAwait(false);
 
             step = "write";
             foreach (var stream in ingest.Streams) await stream.CompleteWriterAsync().ConfigureAwait(false);
@@ -88,8 +94,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             FillStreamStats(log, ingest);
 
             step = "commit";
-            var plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, full, log, cancellationToken).ConfigureAwait(false);
-            await committer.CommitAsync(plan, cancellationToken).ConfigureAwait(false);
+            await runLock.EnsureHeldAsync(runCancel.Token).ConfigureAwait(false);
+            var plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, full, log, runCancel.Token).ConfigureAwait(false);
+            await committer.CommitAsync(plan, runCancel.Token).ConfigureAwait(false);
             log.StateCommitted = plan.State is not null;
             log.Status = "success";
         }
@@ -97,7 +104,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         {
             log.Status = "failure";
             log.FailedStep = step;
-            log.Error = redactor.Redact(Describe(e, step));
+            log.Error = redactor.Redact(runLock.LostReason is not null && e is OperationCanceledException or LockLostException
+                ? new LockLostException(store.Bucket + "/" + LakePaths.LockKey(pipeline.Name), runLock.LostReason!).Message
+                : Describe(e, step));
             log.StateCommitted = false;
         }
         finally
@@ -129,10 +138,24 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         return new RunResult(log);
     }
 
+    /// <summary>
+    /// <c>storage_options.conditional_writes: false</c> accepts a store that ignores conditional writes; every run log
+    /// then says that the bucket is safe for one writer at a time only.
+    /// </summary>
+    private static string? SingleWriterNotice(IReadOnlyDictionary<string, string> options)
+    {
+        foreach (var (key, value) in options)
+            if (string.Equals(key.Replace('-', '_'), "conditional_writes", StringComparison.OrdinalIgnoreCase)
+                && value.Trim().ToLowerInvariant() is "false" or "no" or "0" or "off")
+                return "single-writer mode (storage_options.conditional_writes: false): the store's conditional writes are not relied on, " +
+                    "so only one run may write to this bucket at a time; concurrent runs could lose manifest entries or take one lock together";
+        return null;
+    }
+
     private static string Describe(Exception e, string step) => e switch
     {
         OperationCanceledException => "the run was cancelled",
-        SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException => e.Message,
+        SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException or LockLostException => e.Message,
         AggregateException { InnerExceptions.Count: 1 } a => Describe(a.InnerException!, step),
         _ => $"{step} failed: {e.Message}",
     };

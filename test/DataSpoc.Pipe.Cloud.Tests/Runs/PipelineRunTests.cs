@@ -36,3 +36,46 @@ public sealed class LocalPipelineConcurrencyTests : PipelineConcurrencyContract
 {
     protected override StoreTarget Target { get; } = new LocalTarget();
 }
+
+[Collection(CloudServersCollection.Name)]
+public sealed class LocalSharedTableTests : SharedTableContract
+{
+    protected override StoreTarget Target { get; } = new LocalTarget();
+}
+
+[Collection(CloudServersCollection.Name)]
+public sealed class S3SharedTableTests(CloudServers servers) : SharedTableContract
+{
+    protected override StoreTarget Target { get; } = new S3Target(servers);
+    protected override bool ManifestIsExact => false;
+}
+
+[Collection(CloudServersCollection.Name)]
+public sealed class AzureSharedTableTests(CloudServers servers) : SharedTableContract
+{
+    protected override StoreTarget Target { get; } = new AzureTarget(servers);
+}
+
+[Collection(CloudServersCollection.Name)]
+public sealed class GcsSharedTableTests(CloudServers servers) : SharedTableContract
+{
+    protected override StoreTarget Target { get; } = new GcsTarget(servers);
+}
+
+[Collection(CloudServersCollection.Name)]
+public sealed class LocalLockTests : LockContract
+{
+    protected override StoreTarget Target { get; } = new LocalTarget();
+}
+
+[Collection(CloudServersCollection.Name)]
+public sealed class AzureLockTests(CloudServers servers) : LockContract
+{
+    protected override StoreTarget Target { get; } = new AzureTarget(servers);
+}
+
+[Collection(CloudServersCollection.Name)]
+public sealed class GcsLockTests(CloudServers servers) : LockContract
+{
+    protected override StoreTarget Target { get; } = new GcsTarget(servers);
+}

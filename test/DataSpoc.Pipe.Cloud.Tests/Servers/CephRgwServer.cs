@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -94,7 +93,7 @@ public sealed class CephRgwServer : IAsyncLifetime
             mon max pg per osd = 1000
             osd crush chooseleaf type = 0
             osd objectstore = memstore
-            memstore device bytes = 1073741824
+            memstore device bytes = 4294967296
             keyring = /dev/null
             run dir = {_dir}/run
             log file = {_dir}/log/$name.log
@@ -267,9 +266,4 @@ public sealed class CephFactAttribute : FactAttribute
 public sealed class CephRgwCollection : ICollectionFixture<CephRgwServer>
 {
     public const string Name = "ceph rgw";
-}
-
-internal static class CephFormat
-{
-    public static string Seconds(double s) => s.ToString("0.0", CultureInfo.InvariantCulture);
 }

@@ -56,9 +56,10 @@ public sealed class RunLock : IAsyncDisposable
         var causes = new List<string>();
         for (var attempt = 0; attempt < AcquireAttempts; attempt++)
         {
-            if (await store.PutAsync(key, LakeJson.Serialize(info), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))
+            var content = LakeJson.Serialize(info);
+            if (await store.PutAsync(key, content, WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))
             {
-                await runLock.LearnVersionAsync(cancellationToken).ConfigureAwait(false);
+                await runLock.LearnVersionAsync(content, cancellationToken).ConfigureAwait(false);
                 runLock.StartRenewing();
                 return runLock;
             }
@@ -77,10 +78,10 @@ public sealed class RunLock : IAsyncDisposable
                 : null;
             if (stale is null)
                 throw new PipelineLockedException(pipeline, holder!);
-            if (await store.PutAsync(key, LakeJson.Serialize(info), WriteCondition.IfVersion(held.Version), cancellationToken).ConfigureAwait(false))
+            if (await store.PutAsync(key, content, WriteCondition.IfVersion(held.Version), cancellationToken).ConfigureAwait(false))
             {
                 runLock.Notice = $"took over a stale lock of run {holder?.RunId ?? "?"} ({stale})";
-                await runLock.LearnVersionAsync(cancellationToken).ConfigureAwait(false);
+                await runLock.LearnVersionAsync(content, cancellationToken).ConfigureAwait(false);
                 runLock.StartRenewing();
                 return runLock;
             }
@@ -104,10 +105,16 @@ public sealed class RunLock : IAsyncDisposable
         catch (InvalidOperationException) { return false; }
     }
 
-    private async Task LearnVersionAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads back the version of the lock object just written. A conditional put does not return it, so another writer
+    /// may have replaced the object in between: then the content is not ours and the lock is lost.
+    /// </summary>
+    private async Task LearnVersionAsync(ReadOnlyMemory<byte> written, CancellationToken cancellationToken)
     {
         var mine = await _store.GetAsync(_key, cancellationToken).ConfigureAwait(false);
-        _version = mine?.Version ?? "";
+        if (mine is null) { MarkLost("the lock object was deleted by someone else"); return; }
+        if (!mine.Content.Span.SequenceEqual(written.Span)) { MarkLost(ChangedBy(mine)); return; }
+        _version = mine.Version;
     }
 
     /// <summary>
@@ -157,11 +164,12 @@ public sealed class RunLock : IAsyncDisposable
                 catch (OperationCanceledException) { return; }
                 var now = _time.GetUtcNow();
                 var renewed = _info with { ExpiresAt = now + _lease };
+                var content = LakeJson.Serialize(renewed);
                 try
                 {
-                    if (await _store.PutAsync(_key, LakeJson.Serialize(renewed), WriteCondition.IfVersion(_version), token).ConfigureAwait(false))
+                    if (await _store.PutAsync(_key, content, WriteCondition.IfVersion(_version), token).ConfigureAwait(false))
                     {
-                        await LearnVersionAsync(token).ConfigureAwait(false);
+                        await LearnVersionAsync(content, token).ConfigureAwait(false);
                         _heldUntil = renewed.ExpiresAt;
                     }
                     else

@@ -127,10 +127,24 @@ public sealed class RunLock : IAsyncDisposable
         {
             var current = await _store.GetAsync(_key, cancellationToken).ConfigureAwait(false);
             if (current is null) MarkLost("the lock object was deleted by someone else");
-            else if (current.Version != _version) MarkLost(ChangedBy(current));
+            // A renewal that landed while we read has a new version but is ours.
+            else if (current.Version != _version && !IsOurs(current)) MarkLost(ChangedBy(current));
             else if (_time.GetUtcNow() > _heldUntil) MarkLost($"its lease ran out at {_heldUntil:O} before a renewal succeeded");
         }
         if (LostReason is { } reason) throw new LockLostException(_store.Bucket + "/" + _key, reason);
+    }
+
+    private bool IsOurs(StoredObject current)
+    {
+        try
+        {
+            var holder = LakeJson.Deserialize<LockInfo>(current.Content, "lock");
+            return holder.RunId == _info.RunId && holder.Host == _info.Host && holder.Pid == _info.Pid;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;
+        }
     }
 
     private static string ChangedBy(StoredObject current)

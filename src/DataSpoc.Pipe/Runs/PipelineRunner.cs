@@ -104,8 +104,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         {
             log.Status = "failure";
             log.FailedStep = step;
-            log.Error = redactor.Redact(runLock.LostReason is not null && e is OperationCanceledException or LockLostException
-                ? new LockLostException(store.Bucket + "/" + LakePaths.LockKey(pipeline.Name), runLock.LostReason!).Message
+            // A lost lock cancels the run, so whatever failed after it (a cancelled read, a killed tap) is its consequence.
+            log.Error = redactor.Redact(runLock.LostReason is { } lost
+                ? new LockLostException(store.Bucket + "/" + LakePaths.LockKey(pipeline.Name), lost).Message
                 : Describe(e, step));
             log.StateCommitted = false;
         }

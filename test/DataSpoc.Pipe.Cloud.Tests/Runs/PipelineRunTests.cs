@@ -43,12 +43,8 @@ public sealed class LocalSharedTableTests : SharedTableContract
     protected override StoreTarget Target { get; } = new LocalTarget();
 }
 
-[Collection(CloudServersCollection.Name)]
-public sealed class S3SharedTableTests(CloudServers servers) : SharedTableContract
-{
-    protected override StoreTarget Target { get; } = new S3Target(servers);
-    protected override bool ManifestIsExact => false;
-}
+// Not on s3rver: it serves a GET racing a PUT of the same object from a half-written file (the run then fails with
+// "Parameter 'hex'"), and it ignores conditional writes, so it is single-writer only. S3 is covered by Ceph RGW.
 
 [Collection(CloudServersCollection.Name)]
 public sealed class AzureSharedTableTests(CloudServers servers) : SharedTableContract

@@ -85,8 +85,10 @@ public sealed class AzureBlobObjectStore : IObjectStore
         {
             // Above InitialTransferSize the SDK stages blocks read from the file and commits the block list at
             // the end: nothing is visible before the commit; uncommitted blocks are discarded by the service.
+            // Created only if absent (If-None-Match: * on the PUT or the block-list commit): never replaces another writer's file.
             await blob.UploadAsync(localPath, new BlobUploadOptions
             {
+                Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All },
                 TransferOptions = new StorageTransferOptions
                 {
                     InitialTransferSize = SinglePutLimit,
@@ -94,6 +96,10 @@ public sealed class AzureBlobObjectStore : IObjectStore
                     MaximumConcurrency = 4,
                 },
             }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RequestFailedException e) when (e.Status is (int)HttpStatusCode.PreconditionFailed or (int)HttpStatusCode.Conflict)
+        {
+            throw new StorageException($"{_keys.Describe(key)} already exists (another writer created it); data files are created only if absent, so nothing was overwritten", e);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -66,7 +66,15 @@ public sealed class GcsObjectStore : IObjectStore
     public async Task PutFileAsync(string key, string localPath, CancellationToken cancellationToken)
     {
         await using var file = new FileStream(localPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        await UploadAsync(key, file, null, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // Created only if absent (ifGenerationMatch=0): a data file never replaces another writer's.
+            await UploadAsync(key, file, 0, cancellationToken).ConfigureAwait(false);
+        }
+        catch (StorageException e) when (e.InnerException is GoogleApiException { HttpStatusCode: HttpStatusCode.PreconditionFailed })
+        {
+            throw new StorageException($"{_keys.Describe(key)} already exists (another writer created it); data files are created only if absent, so nothing was overwritten", e);
+        }
     }
 
     public async Task<bool> PutAsync(string key, ReadOnlyMemory<byte> content, WriteCondition condition, CancellationToken cancellationToken)

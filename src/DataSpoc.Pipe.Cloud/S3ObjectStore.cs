@@ -1,5 +1,7 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
 using Amazon;
 using Amazon.Runtime;
 using Amazon.S3;
@@ -14,6 +16,11 @@ namespace DataSpoc.Pipe.Cloud;
 /// <c>endpoint_url</c>, else <c>AWS_ENDPOINT_URL_S3</c>, else <c>AWS_ENDPOINT_URL</c>.
 /// Files above <see cref="MultipartThreshold"/> go up as a multipart upload streamed from disk part by part;
 /// a failed or cancelled multipart upload is aborted so no parts are left behind.
+/// Conditional writes (the manifest, locks, data files created only if absent) are what concurrent runs rely on, and
+/// S3-compatible servers differ: some ignore them, Ceph RGW compares If-Match with the unquoted ETag. So each
+/// endpoint and bucket is probed once per process before its first conditional write (a store that ignores them is
+/// refused unless storage option <c>conditional_writes: false</c> accepts single-writer mode), and a refused If-Match
+/// whose ETag does match modulo quotes is retried in the other form, which is then remembered.
 /// </summary>
 public sealed class S3ObjectStore : IObjectStore
 {
@@ -26,6 +33,14 @@ public sealed class S3ObjectStore : IObjectStore
     private readonly ObjectKeys _keys;
     private readonly string _bucketName;
     private readonly bool _customEndpoint;
+    private readonly bool _singleWriter;
+    private readonly string _serverKey;
+
+    /// <summary>Endpoint + bucket -> whether its server enforces conditional writes (probed once per process).</summary>
+    private static readonly ConcurrentDictionary<string, bool> ConditionalWriteProbes = new(StringComparer.Ordinal);
+    /// <summary>Endpoint + bucket -> true when its server compares If-Match with the unquoted ETag (Ceph RGW, DigitalOcean Spaces).</summary>
+    private static readonly ConcurrentDictionary<string, bool> UnquotedIfMatch = new(StringComparer.Ordinal);
+    private const int ConflictRetries = 4;
 
     public S3ObjectStore(BucketUri bucket, IReadOnlyDictionary<string, string>? options = null)
         : this(bucket, CloudSettings.FromProcess(options)) { }
@@ -62,6 +77,8 @@ public sealed class S3ObjectStore : IObjectStore
                 ? RegionEndpoint.GetBySystemName(region)
                 : FallbackRegionOrDefault();
         }
+        _singleWriter = settings.Flag("conditional_writes") == false;
+        _serverKey = (endpoint ?? "aws") + "|" + _bucketName;
         var accessKey = settings.Env("AWS_ACCESS_KEY_ID");
         var secretKey = settings.Env("AWS_SECRET_ACCESS_KEY");
         var sessionToken = settings.Env("AWS_SESSION_TOKEN");
@@ -81,17 +98,25 @@ public sealed class S3ObjectStore : IObjectStore
         {
             if (size <= MultipartThreshold)
             {
-                // One PUT: visible only complete. Chunk encoding off: some S3-compatible servers store the
-                // aws-chunked framing inside the object; real S3 accepts both.
+                // One PUT: visible only complete, and created only if absent, so a data file never replaces another
+                // writer's. Chunk encoding off: some S3-compatible servers store the aws-chunked framing inside the
+                // object; real S3 accepts both.
                 await _client.PutObjectAsync(new PutObjectRequest
                 {
                     BucketName = _bucketName,
                     Key = name,
                     FilePath = localPath,
                     UseChunkEncoding = false,
+                    IfNoneMatch = "*",
                 }, cancellationToken).ConfigureAwait(false);
                 return;
             }
+        }
+        catch (AmazonS3Exception e) when (IsConflict(e))
+        {
+            // Our own PUT may have landed with its response lost, and the SDK's retry then finds the key taken.
+            if (await IsSameContentAsync(name, localPath, cancellationToken).ConfigureAwait(false)) return;
+            throw new StorageException($"{_keys.Describe(key)} already exists (another writer created it); data files are created only if absent, so nothing was overwritten", e);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -166,6 +191,8 @@ public sealed class S3ObjectStore : IObjectStore
                 if (first is not null && !cancellationToken.IsCancellationRequested) throw first;
                 throw;
             }
+            // No If-None-Match here: not every server enforces it on completion (Ceph RGW ignores it), so data file
+            // names are unique per run instead (LakePaths.DataFileName).
             await _client.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
             {
                 BucketName = _bucketName,
@@ -203,35 +230,124 @@ public sealed class S3ObjectStore : IObjectStore
 
     public async Task<bool> PutAsync(string key, ReadOnlyMemory<byte> content, WriteCondition condition, CancellationToken cancellationToken)
     {
-        var request = new PutObjectRequest
+        if (condition.Kind != WriteConditionKind.None) await EnsureConditionalWritesAsync(cancellationToken).ConfigureAwait(false);
+        var name = _keys.Name(key);
+        var unquoted = UnquotedIfMatch.GetValueOrDefault(_serverKey);
+        var refused = await TryPutAsync(key, name, content, condition, unquoted, cancellationToken).ConfigureAwait(false);
+        if (refused is null) return true;
+        if (condition.Kind == WriteConditionKind.IfVersion && refused.StatusCode == HttpStatusCode.PreconditionFailed
+            && await CurrentETagAsync(name, cancellationToken).ConfigureAwait(false) is { } current
+            && Unquote(current) == Unquote(condition.Version!))
         {
-            BucketName = _bucketName,
-            Key = _keys.Name(key),
-            InputStream = new MemoryStream(content.ToArray(), writable: false),
-            UseChunkEncoding = false,
-        };
-        switch (condition.Kind)
-        {
-            case WriteConditionKind.IfAbsent: request.IfNoneMatch = "*"; break;
-            case WriteConditionKind.IfVersion: request.IfMatch = condition.Version; break;
+            // The object is still the version we hold, yet If-Match was refused: the server compares the other ETag form.
+            if (await TryPutAsync(key, name, content, condition, !unquoted, cancellationToken).ConfigureAwait(false) is null)
+            {
+                UnquotedIfMatch[_serverKey] = !unquoted;
+                return true;
+            }
         }
-        try
+        return false;
+    }
+
+    /// <summary>One conditional PUT; null when written, else the refusal (412 condition false, 409 a concurrent conditional write won).</summary>
+    private async Task<AmazonS3Exception?> TryPutAsync(string key, string name, ReadOnlyMemory<byte> content, WriteCondition condition, bool unquotedETag, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
         {
-            await _client.PutObjectAsync(request, cancellationToken).ConfigureAwait(false);
-            return true;
-        }
-        catch (AmazonS3Exception e) when (condition.Kind != WriteConditionKind.None
-            && (e.StatusCode == HttpStatusCode.PreconditionFailed || e.StatusCode == HttpStatusCode.Conflict
-                || (condition.Kind == WriteConditionKind.IfVersion && e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode == "NoSuchKey")))
-        {
-            // 412: the condition does not hold; 409: a concurrent conditional write won the race.
-            return false;
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            throw Translate(e, StorageOperation.Put, key);
+            var request = new PutObjectRequest
+            {
+                BucketName = _bucketName,
+                Key = name,
+                InputStream = new MemoryStream(content.ToArray(), writable: false),
+                UseChunkEncoding = false,
+            };
+            switch (condition.Kind)
+            {
+                case WriteConditionKind.IfAbsent: request.IfNoneMatch = "*"; break;
+                case WriteConditionKind.IfVersion: request.IfMatch = unquotedETag ? Unquote(condition.Version!) : "\"" + Unquote(condition.Version!) + "\""; break;
+            }
+            try
+            {
+                await _client.PutObjectAsync(request, cancellationToken).ConfigureAwait(false);
+                return null;
+            }
+            catch (AmazonS3Exception e) when (condition.Kind != WriteConditionKind.None
+                && (IsConflict(e) || (condition.Kind == WriteConditionKind.IfVersion && e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode == "NoSuchKey")))
+            {
+                return e;
+            }
+            catch (AmazonS3Exception e) when (condition.Kind != WriteConditionKind.None && e.StatusCode == HttpStatusCode.InternalServerError && attempt < ConflictRetries)
+            {
+                // Ceph RGW answers a conditional PUT that lost a race with 500 (ECANCELED) where AWS answers 409: the
+                // write did not happen, so asking again gets the real answer (usually 412).
+                await Task.Delay(Random.Shared.Next(10, 50 * attempt), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                throw Translate(e, StorageOperation.Put, key);
+            }
         }
     }
+
+    /// <summary>
+    /// Checks once per process that this endpoint and bucket refuse a second create-if-absent of one key. A server that
+    /// accepts it would let concurrent runs overwrite each other's manifest entries and locks without anyone noticing.
+    /// </summary>
+    private async Task EnsureConditionalWritesAsync(CancellationToken cancellationToken)
+    {
+        if (_singleWriter) return;
+        if (!ConditionalWriteProbes.TryGetValue(_serverKey, out var enforced))
+        {
+            // Our own key: metadata lives under .dataspoc/, and a probe never collides with another's.
+            var key = $".dataspoc/probe/conditional-write-{Guid.NewGuid():N}";
+            var name = _keys.Name(key);
+            try
+            {
+                if (await TryPutAsync(key, name, "1"u8.ToArray(), WriteCondition.IfAbsent, false, cancellationToken).ConfigureAwait(false) is not null)
+                    throw new StorageException($"S3 put of {_keys.Describe(key)} with If-None-Match: * was refused although the key is new; cannot check the store's conditional writes");
+                enforced = await TryPutAsync(key, name, "2"u8.ToArray(), WriteCondition.IfAbsent, false, cancellationToken).ConfigureAwait(false) is not null;
+            }
+            finally
+            {
+                await DeleteAsync(key, CancellationToken.None).ConfigureAwait(false);
+            }
+            ConditionalWriteProbes[_serverKey] = enforced;
+        }
+        if (!enforced)
+            throw new StorageException(
+                $"{Bucket.Canonical}: the S3 server does not enforce conditional writes (a second PUT with If-None-Match: * of one key was accepted), " +
+                "so concurrent runs could overwrite each other's manifest entries and locks. Use a server that enforces them (AWS S3, Ceph RGW), " +
+                "or set destination.storage_options.conditional_writes: false to accept single-writer mode (only one run writes to this bucket at a time)");
+    }
+
+    private async Task<string?> CurrentETagAsync(string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await _client.GetObjectMetadataAsync(_bucketName, name, cancellationToken).ConfigureAwait(false)).ETag;
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Whether the object at <paramref name="name"/> is this local file (a single-PUT ETag is the content's MD5).</summary>
+    private async Task<bool> IsSameContentAsync(string name, string localPath, CancellationToken cancellationToken)
+    {
+        var current = await CurrentETagAsync(name, cancellationToken).ConfigureAwait(false);
+        if (current is null) return false;
+        await using var file = File.OpenRead(localPath);
+#pragma warning disable CA5351 // MD5 is what S3 puts in a single-part ETag; it is compared, not trusted for security.
+        var md5 = Convert.ToHexStringLower(await MD5.HashDataAsync(file, cancellationToken).ConfigureAwait(false));
+#pragma warning restore CA5351
+        return Unquote(current) == md5;
+    }
+
+    private static bool IsConflict(AmazonS3Exception e) =>
+        e.StatusCode is HttpStatusCode.PreconditionFailed or HttpStatusCode.Conflict;
+
+    private static string Unquote(string etag) => etag.Trim().Trim('"');
 
     public async Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken)
     {

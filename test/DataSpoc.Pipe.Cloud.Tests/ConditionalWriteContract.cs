@@ -5,8 +5,8 @@ using DataSpoc.Pipe.Storage;
 namespace DataSpoc.Pipe.Cloud.Tests;
 
 /// <summary>
-/// Conditional writes, which the manifest and the pipeline lock rely on. Run against the stores whose test server
-/// enforces them: file://, Azurite and the GCS stand-in (s3rver ignores If-None-Match / If-Match).
+/// Conditional writes, which the manifest, the pipeline lock and data files rely on. Run against the stores whose test
+/// server enforces them: file://, Azurite, the GCS stand-in and Ceph RGW (s3rver ignores If-None-Match / If-Match).
 /// </summary>
 public abstract class ConditionalWriteContract
 {
@@ -45,6 +45,29 @@ public abstract class ConditionalWriteContract
         await store.DeleteAsync("gone.json", Timeout());
         Assert.False(await store.PutAsync("gone.json", "v2"u8.ToArray(), WriteCondition.IfVersion(version), Timeout()));
         Assert.Null(await store.GetAsync("gone.json", Timeout()));
+    }
+
+    [Fact]
+    public async Task A_data_file_is_created_only_if_absent_and_a_second_writer_of_its_key_is_refused()
+    {
+        await using var store = Target.Open(StoreTarget.NewPrefix());
+        const string key = "raw/shop/orders/dt=2025-01-20/orders_0000_abc12345.parquet";
+        var first = Path.GetTempFileName();
+        var second = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(first, "first writer");
+            await File.WriteAllTextAsync(second, "second writer");
+            await store.PutFileAsync(key, first, Timeout());
+            var refused = await Assert.ThrowsAsync<StorageException>(() => store.PutFileAsync(key, second, Timeout()));
+            Assert.Contains("already exists (another writer created it)", refused.Message);
+            Assert.Equal("first writer"u8.ToArray(), (await store.GetAsync(key, Timeout()))!.Content.ToArray());
+        }
+        finally
+        {
+            File.Delete(first);
+            File.Delete(second);
+        }
     }
 
     [Fact]

@@ -16,8 +16,11 @@ public abstract class StoreTarget
     /// <summary>A store factory as the CLI would build it, with the environment pointing at <paramref name="port"/> (default: the server).</summary>
     public abstract ObjectStoreFactory Factory(int? port = null);
 
+    /// <summary>The pipeline's <c>destination.storage_options</c> this server needs.</summary>
+    public virtual IReadOnlyDictionary<string, string> StorageOptions { get; } = new Dictionary<string, string>();
+
     /// <summary>Opens a store on the bucket at <c>prefix</c>.</summary>
-    public IObjectStore Open(string prefix, int? port = null) => Factory(port).Open(Uri(prefix));
+    public IObjectStore Open(string prefix, int? port = null) => Factory(port).Open(Uri(prefix), StorageOptions);
 
     public override string ToString() => Name;
 
@@ -36,6 +39,8 @@ public sealed class S3Target(CloudServers servers) : StoreTarget
 {
     public override string Name => "s3:// (s3rver)";
     public override int ServerPort => servers.S3.Port;
+    /// <summary>s3rver ignores If-None-Match / If-Match: only single-writer mode is safe there.</summary>
+    public override IReadOnlyDictionary<string, string> StorageOptions { get; } = new Dictionary<string, string> { ["conditional_writes"] = "false" };
     public override string Uri(string prefix) => $"s3://{CloudServers.BucketName}/{prefix}";
     public override ObjectStoreFactory Factory(int? port = null) => CloudServers.Factory(CloudServers.S3Environment(port ?? ServerPort));
 }
@@ -54,4 +59,14 @@ public sealed class GcsTarget(CloudServers servers) : StoreTarget
     public override int ServerPort => servers.Gcs.Port;
     public override string Uri(string prefix) => $"gs://{CloudServers.BucketName}/{prefix}";
     public override ObjectStoreFactory Factory(int? port = null) => CloudServers.Factory(CloudServers.GcsEnvironment(port ?? ServerPort));
+}
+
+/// <summary>Ceph's RADOS Gateway: an S3 server that enforces conditional writes (with its own ETag and multipart quirks).</summary>
+public sealed class CephTarget(Servers.CephRgwServer server) : StoreTarget
+{
+    public override string Name => "s3:// (Ceph RGW)";
+    public override int ServerPort => server.Port;
+    public override string Uri(string prefix) => $"s3://{Servers.CephRgwServer.BucketName}/{prefix}";
+    public override ObjectStoreFactory Factory(int? port = null) =>
+        CloudServers.Factory(new Dictionary<string, string>(server.Environment()) { ["AWS_ENDPOINT_URL_S3"] = $"http://127.0.0.1:{port ?? ServerPort}" });
 }

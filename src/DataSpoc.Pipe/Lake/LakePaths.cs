@@ -35,19 +35,34 @@ public static class LakePaths
     public static string PartitionFolder(DateOnly? date) =>
         "dt=" + (date is { } d ? d.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) : HiveNullPartition);
 
-    /// <summary><c>&lt;table&gt;_&lt;NNNN&gt;.parquet</c>.</summary>
-    public static string DataFileName(string table, int index) =>
-        table + "_" + index.ToString("0000", CultureInfo.InvariantCulture) + ".parquet";
+    /// <summary>
+    /// <c>&lt;table&gt;_&lt;NNNN&gt;_&lt;run&gt;.parquet</c>. The run id makes the name unique: two pipelines writing one
+    /// table at the same time both continue after the same highest index, and must still never pick the same key
+    /// (a store may not be able to refuse the second writer, e.g. a multipart upload on Ceph RGW).
+    /// </summary>
+    public static string DataFileName(string table, int index, string runId) =>
+        table + "_" + index.ToString("0000", CultureInfo.InvariantCulture) + "_" + runId + ".parquet";
 
     /// <summary>
-    /// The index in a data file's name (<c>orders_0007.parquet</c> -> 7) or -1 when the name is not one of ours.
+    /// The index in a data file's name (<c>orders_0007_1a2b3c4d.parquet</c> and the older <c>orders_0007.parquet</c> -> 7)
+    /// or -1 when the name is not one of ours.
     /// </summary>
     public static int DataFileIndex(string table, string fileName)
     {
         if (!fileName.StartsWith(table + "_", StringComparison.Ordinal) || !fileName.EndsWith(".parquet", StringComparison.Ordinal)) return -1;
-        var digits = fileName.AsSpan(table.Length + 1, fileName.Length - table.Length - 1 - ".parquet".Length);
-        return digits.Length >= 4 && int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : -1;
+        var rest = fileName.AsSpan(table.Length + 1, fileName.Length - table.Length - 1 - ".parquet".Length);
+        var underscore = rest.IndexOf('_');
+        if (underscore >= 0)
+        {
+            var run = rest[(underscore + 1)..];
+            if (run.Length == 0 || run.ContainsAnyExcept(RunIdCharacters)) return -1;
+            rest = rest[..underscore];
+        }
+        return rest.Length >= 4 && int.TryParse(rest, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : -1;
     }
+
+    private static readonly System.Buffers.SearchValues<char> RunIdCharacters =
+        System.Buffers.SearchValues.Create("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-");
 
     /// <summary>
     /// Whether <paramref name="key"/> is one of the table's own data files: <c>&lt;prefix&gt;&lt;table&gt;_NNNN.parquet</c>

@@ -21,6 +21,7 @@ public sealed class ManifestStore(IObjectStore store, TimeProvider time)
     /// <summary>Applies <paramref name="change"/> to the latest manifest and writes it, retrying when another writer got there first.</summary>
     public async Task<Manifest> UpdateAsync(Action<Manifest> change, CancellationToken cancellationToken)
     {
+        var (changedByOthers, refusedUnchanged) = (0, 0);
         for (var attempt = 1; ; attempt++)
         {
             var current = await store.GetAsync(LakePaths.ManifestKey, cancellationToken).ConfigureAwait(false);
@@ -30,8 +31,16 @@ public sealed class ManifestStore(IObjectStore store, TimeProvider time)
             var condition = current is null ? WriteCondition.IfAbsent : WriteCondition.IfVersion(current.Version);
             if (await store.PutAsync(LakePaths.ManifestKey, LakeJson.Serialize(manifest), condition, cancellationToken).ConfigureAwait(false))
                 return manifest;
+            // Tell a real conflict (another writer got there first) from a store that refuses our condition for another reason.
+            var now = await store.GetAsync(LakePaths.ManifestKey, cancellationToken).ConfigureAwait(false);
+            if (now?.Version == current?.Version) refusedUnchanged++;
+            else changedByOthers++;
             if (attempt >= MaxAttempts)
-                throw new StorageException($"manifest {store.Bucket}/{LakePaths.ManifestKey} kept changing under us; gave up after {MaxAttempts} attempts");
+                throw new StorageException(refusedUnchanged == 0
+                    ? $"manifest {store.Bucket}/{LakePaths.ManifestKey} kept changing under us: other writers changed it before each of our {MaxAttempts} conditional writes; gave up"
+                    : $"manifest {store.Bucket}/{LakePaths.ManifestKey}: the store refused {MaxAttempts} conditional writes; {refusedUnchanged} of them although the manifest had not changed " +
+                      $"(version {current?.Version ?? "absent"}), {changedByOthers} because another writer changed it. The store does not honour its own version tag in " +
+                      "If-Match / If-None-Match; use a store that does, or report it with the store's name");
             await Task.Delay(Random.Shared.Next(5, 20 * Math.Min(attempt, 10)), cancellationToken).ConfigureAwait(false);
         }
     }

@@ -11,43 +11,64 @@ namespace DataSpoc.Pipe.Lake;
 /// </summary>
 public sealed class RunLock : IAsyncDisposable
 {
-    public static readonly TimeSpan Lease = TimeSpan.FromMinutes(5);
+    public static readonly TimeSpan DefaultLease = TimeSpan.FromMinutes(5);
+    private const int AcquireAttempts = 5;
 
     private readonly IObjectStore _store;
     private readonly string _key;
     private readonly TimeProvider _time;
+    private readonly TimeSpan _lease;
     private readonly LockInfo _info;
     private string _version = "";
+    private DateTimeOffset _heldUntil;
     private readonly CancellationTokenSource _stopRenewing = new();
+    private readonly CancellationTokenSource _lost = new();
     private Task _renewing = Task.CompletedTask;
 
-    private RunLock(IObjectStore store, string key, TimeProvider time, LockInfo info)
+    private RunLock(IObjectStore store, string key, TimeProvider time, TimeSpan lease, LockInfo info)
     {
         _store = store;
         _key = key;
         _time = time;
+        _lease = lease;
         _info = info;
+        _heldUntil = info.ExpiresAt;
     }
 
     /// <summary>What taking the lock found: null when it was free, else a sentence for the run log.</summary>
     public string? Notice { get; private set; }
 
-    public static async Task<RunLock> AcquireAsync(IObjectStore store, string pipeline, string runId, TimeProvider time, CancellationToken cancellationToken)
+    /// <summary>Why the lock was lost (a renewal refused or impossible until its lease ran out); null while it is held.</summary>
+    public string? LostReason { get; private set; }
+
+    /// <summary>Cancelled when the lock is lost: the run must stop, since another run may now write as this pipeline.</summary>
+    public CancellationToken Lost => _lost.Token;
+
+    public static Task<RunLock> AcquireAsync(IObjectStore store, string pipeline, string runId, TimeProvider time, CancellationToken cancellationToken) =>
+        AcquireAsync(store, pipeline, runId, time, DefaultLease, cancellationToken);
+
+    public static async Task<RunLock> AcquireAsync(IObjectStore store, string pipeline, string runId, TimeProvider time, TimeSpan lease, CancellationToken cancellationToken)
     {
         var key = LakePaths.LockKey(pipeline);
         var now = time.GetUtcNow();
-        var info = new LockInfo(runId, Environment.MachineName, Environment.ProcessId, now, now + Lease);
-        var runLock = new RunLock(store, key, time, info);
-        for (var attempt = 0; attempt < 5; attempt++)
+        var info = new LockInfo(runId, Environment.MachineName, Environment.ProcessId, now, now + lease);
+        var runLock = new RunLock(store, key, time, lease, info);
+        var causes = new List<string>();
+        for (var attempt = 0; attempt < AcquireAttempts; attempt++)
         {
-            if (await store.PutAsync(key, LakeJson.Serialize(info), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))
+            var content = LakeJson.Serialize(info);
+            if (await store.PutAsync(key, content, WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))
             {
-                await runLock.LearnVersionAsync(cancellationToken).ConfigureAwait(false);
+                await runLock.LearnVersionAsync(content, cancellationToken).ConfigureAwait(false);
                 runLock.StartRenewing();
                 return runLock;
             }
             var held = await store.GetAsync(key, cancellationToken).ConfigureAwait(false);
-            if (held is null) continue; // released between our two calls: try again
+            if (held is null)
+            {
+                causes.Add("the lock was refused as existing, then read as absent (released in between)");
+                continue;
+            }
             LockInfo? holder;
             try { holder = LakeJson.Deserialize<LockInfo>(held.Content, "lock"); }
             catch (System.Text.Json.JsonException) { holder = null; }
@@ -57,15 +78,20 @@ public sealed class RunLock : IAsyncDisposable
                 : null;
             if (stale is null)
                 throw new PipelineLockedException(pipeline, holder!);
-            if (await store.PutAsync(key, LakeJson.Serialize(info), WriteCondition.IfVersion(held.Version), cancellationToken).ConfigureAwait(false))
+            if (await store.PutAsync(key, content, WriteCondition.IfVersion(held.Version), cancellationToken).ConfigureAwait(false))
             {
                 runLock.Notice = $"took over a stale lock of run {holder?.RunId ?? "?"} ({stale})";
-                await runLock.LearnVersionAsync(cancellationToken).ConfigureAwait(false);
+                await runLock.LearnVersionAsync(content, cancellationToken).ConfigureAwait(false);
                 runLock.StartRenewing();
                 return runLock;
             }
+            var after = await store.GetAsync(key, cancellationToken).ConfigureAwait(false);
+            causes.Add(after is null ? $"taking over the stale lock ({stale}) was refused: it was released meanwhile"
+                : after.Version == held.Version ? $"taking over the stale lock ({stale}) was refused although the lock had not changed (version {held.Version}): the store does not accept its own version tag in a conditional write"
+                : $"taking over the stale lock ({stale}) was refused: another run changed it first");
         }
-        throw new PipelineLockedException(pipeline, null);
+        throw new PipelineLockedException(pipeline, null,
+            $"could not take the lock {store.Bucket}/{key} in {AcquireAttempts} attempts: " + string.Join("; ", causes.Distinct()));
     }
 
     private static bool IsAlive(int pid)
@@ -79,10 +105,66 @@ public sealed class RunLock : IAsyncDisposable
         catch (InvalidOperationException) { return false; }
     }
 
-    private async Task LearnVersionAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads back the version of the lock object just written. A conditional put does not return it, so another writer
+    /// may have replaced the object in between: then the content is not ours and the lock is lost.
+    /// </summary>
+    private async Task LearnVersionAsync(ReadOnlyMemory<byte> written, CancellationToken cancellationToken)
     {
         var mine = await _store.GetAsync(_key, cancellationToken).ConfigureAwait(false);
-        _version = mine?.Version ?? "";
+        if (mine is null) { MarkLost("the lock object was deleted by someone else"); return; }
+        if (!mine.Content.Span.SequenceEqual(written.Span)) { MarkLost(ChangedBy(mine)); return; }
+        _version = mine.Version;
+    }
+
+    /// <summary>
+    /// Throws <see cref="LockLostException"/> unless the lock object is still the one this run wrote. Called right before
+    /// the commit: a run must not make anything visible once another run may be writing as its pipeline.
+    /// </summary>
+    public async Task EnsureHeldAsync(CancellationToken cancellationToken)
+    {
+        if (LostReason is null)
+        {
+            var current = await _store.GetAsync(_key, cancellationToken).ConfigureAwait(false);
+            if (current is null) MarkLost("the lock object was deleted by someone else");
+            // A renewal that landed while we read has a new version but is ours.
+            else if (current.Version != _version && !IsOurs(current)) MarkLost(ChangedBy(current));
+            else if (_time.GetUtcNow() > _heldUntil) MarkLost($"its lease ran out at {_heldUntil:O} before a renewal succeeded");
+        }
+        if (LostReason is { } reason) throw new LockLostException(_store.Bucket + "/" + _key, reason);
+    }
+
+    private bool IsOurs(StoredObject current)
+    {
+        try
+        {
+            var holder = LakeJson.Deserialize<LockInfo>(current.Content, "lock");
+            return holder.RunId == _info.RunId && holder.Host == _info.Host && holder.Pid == _info.Pid;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;
+        }
+    }
+
+    private static string ChangedBy(StoredObject current)
+    {
+        try
+        {
+            var other = LakeJson.Deserialize<LockInfo>(current.Content, "lock");
+            return $"the lock object was overwritten by run {other.RunId} on {other.Host}, pid {other.Pid}";
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return "the lock object was overwritten by someone else";
+        }
+    }
+
+    private void MarkLost(string reason)
+    {
+        if (LostReason is not null) return;
+        LostReason = reason;
+        _lost.Cancel();
     }
 
     private void StartRenewing()
@@ -90,20 +172,32 @@ public sealed class RunLock : IAsyncDisposable
         var token = _stopRenewing.Token;
         _renewing = Task.Run(async () =>
         {
-            while (!token.IsCancellationRequested)
+            while (!token.IsCancellationRequested && LostReason is null)
             {
-                try { await Task.Delay(Lease / 5, _time, token).ConfigureAwait(false); }
+                try { await Task.Delay(_lease / 5, _time, token).ConfigureAwait(false); }
                 catch (OperationCanceledException) { return; }
                 var now = _time.GetUtcNow();
-                var renewed = _info with { ExpiresAt = now + Lease };
+                var renewed = _info with { ExpiresAt = now + _lease };
+                var content = LakeJson.Serialize(renewed);
                 try
                 {
-                    if (await _store.PutAsync(_key, LakeJson.Serialize(renewed), WriteCondition.IfVersion(_version), token).ConfigureAwait(false))
-                        await LearnVersionAsync(token).ConfigureAwait(false);
+                    if (await _store.PutAsync(_key, content, WriteCondition.IfVersion(_version), token).ConfigureAwait(false))
+                    {
+                        await LearnVersionAsync(content, token).ConfigureAwait(false);
+                        _heldUntil = renewed.ExpiresAt;
+                    }
+                    else
+                    {
+                        var current = await _store.GetAsync(_key, token).ConfigureAwait(false);
+                        MarkLost(current is null ? "the lock object was deleted by someone else" : current.Version == _version
+                            ? $"the store refused to renew it although it had not changed (version {_version})"
+                            : ChangedBy(current));
+                    }
                 }
-                catch (Exception) when (!token.IsCancellationRequested)
+                catch (Exception e) when (!token.IsCancellationRequested)
                 {
-                    // A failed renewal is retried at the next tick; the lease is long enough to absorb a few.
+                    // A failed renewal is retried at the next tick; the lease absorbs a few. Past it, another run may take over.
+                    if (_time.GetUtcNow() > _heldUntil) MarkLost($"it could not be renewed before its lease ran out at {_heldUntil:O}: {e.Message}");
                 }
             }
         });
@@ -115,9 +209,10 @@ public sealed class RunLock : IAsyncDisposable
         try { await _renewing.ConfigureAwait(false); } catch (OperationCanceledException) { }
         // Release only our own lock (a takeover by another run must not be undone).
         var current = await _store.GetAsync(_key, CancellationToken.None).ConfigureAwait(false);
-        if (current is not null && current.Version == _version)
+        if (current is not null && current.Version == _version && LostReason is null)
             await _store.DeleteAsync(_key, CancellationToken.None).ConfigureAwait(false);
         _stopRenewing.Dispose();
+        _lost.Dispose();
     }
 
     public sealed record LockInfo(
@@ -129,10 +224,14 @@ public sealed class RunLock : IAsyncDisposable
 }
 
 /// <summary>Another run of the pipeline holds its lock.</summary>
-public sealed class PipelineLockedException(string pipeline, RunLock.LockInfo? holder)
+public sealed class PipelineLockedException(string pipeline, RunLock.LockInfo? holder, string? cause = null)
     : Exception(holder is null
-        ? $"pipeline '{pipeline}' is locked by another run"
+        ? $"pipeline '{pipeline}' is locked by another run" + (cause is null ? "" : $" ({cause})")
         : $"pipeline '{pipeline}' is already running (run {holder.RunId} on {holder.Host}, pid {holder.Pid}, since {holder.AcquiredAt:u}); wait for it to finish")
 {
     public string Pipeline { get; } = pipeline;
 }
+
+/// <summary>The run's lock was lost while it ran (its renewal was refused, or impossible until the lease ran out).</summary>
+public sealed class LockLostException(string lockKey, string reason)
+    : Exception($"the run lost its pipeline lock {lockKey}: {reason}; nothing of this run was committed (another run may be writing as this pipeline)");

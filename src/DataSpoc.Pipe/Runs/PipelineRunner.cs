@@ -21,6 +21,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     /// <summary>Buffer and file limits (tests and benchmarks tune them; pipelines set max_file_rows / max_file_mb).</summary>
     public WriteLimits Limits { get; init; } = new();
 
+    /// <summary>How long the pipeline lock holds without renewal (renewed every fifth of it; tests shorten it).</summary>
+    public TimeSpan LockLease { get; init; } = RunLock.DefaultLease;
+
     /// <summary>
     /// Starts loading the Parquet encoder (a large native library) in the background and returns at once. A front end
     /// calls it as soon as it knows a run is coming: the load then overlaps with parsing the command line and the
@@ -53,8 +56,11 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             ToolVersion = ToolVersion.Current,
         };
         await using var store = stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
-        await using var runLock = await RunLock.AcquireAsync(store, pipeline.Name, runId, _time, cancellationToken).ConfigureAwait(false);
+        if (SingleWriterNotice(pipeline.Destination.StorageOptions) is { } singleWriter) log.Notices.Add(singleWriter);
+        await using var runLock = await RunLock.AcquireAsync(store, pipeline.Name, runId, _time, LockLease, cancellationToken).ConfigureAwait(false);
         if (runLock.Notice is { } lockNotice) log.Notices.Add(lockNotice);
+        // A lost lock stops the run: another run may now be writing as this pipeline.
+        using var runCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, runLock.Lost);
 
         var privateDir = PrivateDirectory(store, pipeline.Name, runId);
         var spoolDir = SpoolDirectory(store, pipeline.Name, runId);
@@ -65,14 +71,14 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             log.Notices.AddRange(CleanLeftovers(Path.GetDirectoryName(privateDir)!, Path.GetDirectoryName(spoolDir)!, runId));
             log.Notices.AddRange(CleanMetadataTempFiles(store, pipeline.Name, startedAt));
             var committer = new LakeCommitter(store, _time);
-            if (await committer.RecoverAsync(pipeline.Name, cancellationToken).ConfigureAwait(false) is { } recovered)
+            if (await committer.RecoverAsync(pipeline.Name, runCancel.Token).ConfigureAwait(false) is { } recovered)
                 log.Notices.Add(recovered);
 
-            var manifest = await new ManifestStore(store, _time).ReadAsync(cancellationToken).ConfigureAwait(false);
+            var manifest = await new ManifestStore(store, _time).ReadAsync(runCancel.Token).ConfigureAwait(false);
             var selection = options.Source is not null && pipeline.Source is { Streams: null, Replication.Count: 0, Select.Count: 0 }
                 ? null // a source given in code sends what it sends; there is no tap to ask
-                : await new TapCatalogs(stores).SelectAsync(pipeline, full, cancellationToken).ConfigureAwait(false);
-            var invocation = await PrepareInvocationAsync(pipeline, store, privateDir, full, selection, cancellationToken).ConfigureAwait(false);
+                : await new TapCatalogs(stores).SelectAsync(pipeline, full, runCancel.Token).ConfigureAwait(false);
+            var invocation = await PrepareInvocationAsync(pipeline, store, privateDir, full, selection, runCancel.Token).ConfigureAwait(false);
             var source = options.Source ?? SourceFactory.Create(pipeline.Source, redactor, stores);
             var sourceName = LakeNames.Source(pipeline.Source.Name ?? source.DefaultName);
 
@@ -85,7 +91,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 new BatchFiles(stores, pipeline.Destination.StorageOptions)));
             ingest.Start(DateOnly.FromDateTime(startedAt.UtcDateTime));
 
-            await ExtractAsync(pipeline, source, invocation, ingest, log, options, startedAt, cancellationToken).ConfigureAwait(false);
+            await ExtractAsync(pipeline, source, invocation, ingest, log, options, startedAt, runCancel.Token).ConfigureAwait(false);
 
             step = "write";
             foreach (var stream in ingest.Streams) await stream.CompleteWriterAsync().ConfigureAwait(false);
@@ -93,10 +99,11 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             FillStreamStats(log, ingest);
 
             step = "commit";
-            var plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, full, log, cancellationToken).ConfigureAwait(false);
-            // Last point where a stop request is honoured: a commit once begun runs to its end (milliseconds), so a
-            // signal never leaves a half-landed commit for the next run to roll back.
-            cancellationToken.ThrowIfCancellationRequested();
+            await runLock.EnsureHeldAsync(runCancel.Token).ConfigureAwait(false);
+            var plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, full, log, runCancel.Token).ConfigureAwait(false);
+            // Last point where a stop request (a signal, the caller, a lost lock) is honoured: a commit once begun runs to
+            // its end (milliseconds), so a stop never leaves a half-landed commit for the next run to roll back.
+            runCancel.Token.ThrowIfCancellationRequested();
             await committer.CommitAsync(plan, CancellationToken.None).ConfigureAwait(false);
             log.StateCommitted = plan.State is not null;
             log.Status = "success";
@@ -106,7 +113,11 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             var cancelled = cancellationToken.IsCancellationRequested;
             log.Status = cancelled ? "cancelled" : "failure";
             log.FailedStep = step;
-            log.Error = redactor.Redact(cancelled ? $"the run was stopped during {step} (cancelled by a signal or its caller); nothing of it was committed" : Describe(e, step));
+            // A lost lock cancels the run, so whatever failed after it (a cancelled read, a killed tap) is its consequence.
+            log.Error = redactor.Redact(
+                cancelled ? $"the run was stopped during {step} (cancelled by a signal or its caller); nothing of it was committed"
+                : runLock.LostReason is { } lost ? new LockLostException(store.Bucket + "/" + LakePaths.LockKey(pipeline.Name), lost).Message
+                : Describe(e, step));
             log.StateCommitted = false;
         }
         finally
@@ -139,10 +150,24 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         return new RunResult(log);
     }
 
+    /// <summary>
+    /// <c>storage_options.conditional_writes: false</c> accepts a store that ignores conditional writes; every run log
+    /// then says that the bucket is safe for one writer at a time only.
+    /// </summary>
+    private static string? SingleWriterNotice(IReadOnlyDictionary<string, string> options)
+    {
+        foreach (var (key, value) in options)
+            if (string.Equals(key.Replace('-', '_'), "conditional_writes", StringComparison.OrdinalIgnoreCase)
+                && value.Trim().ToLowerInvariant() is "false" or "no" or "0" or "off")
+                return "single-writer mode (storage_options.conditional_writes: false): the store's conditional writes are not relied on, " +
+                    "so only one run may write to this bucket at a time; concurrent runs could lose manifest entries or take one lock together";
+        return null;
+    }
+
     private static string Describe(Exception e, string step) => e switch
     {
         OperationCanceledException => "the run was cancelled",
-        SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException => e.Message,
+        SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException or LockLostException => e.Message,
         AggregateException { InnerExceptions.Count: 1 } a => Describe(a.InnerException!, step),
         _ => $"{step} failed: {e.Message}",
     };
@@ -298,7 +323,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 var folder = prefix + (file.Partition.None ? "" : LakePaths.PartitionFolder(file.Partition.Date) + "/");
                 var index = nextIndex.GetValueOrDefault(folder);
                 nextIndex[folder] = index + 1;
-                plan.Files.Add(new PlannedFile(file.LocalPath, folder + LakePaths.DataFileName(stream.Table, index)));
+                plan.Files.Add(new PlannedFile(file.LocalPath, folder + LakePaths.DataFileName(stream.Table, index, runId)));
             }
             if (replace) plan.Deletions.AddRange(existing);
             if (pipeline.Destination.PartitionBy != PartitionBySettings.None && schema.Root.Children.Any(c => string.Equals(c.Name, "dt", StringComparison.OrdinalIgnoreCase)))

@@ -11,6 +11,13 @@ internal sealed class ParallelSingerReader(IReadOnlyList<ISingerHandler> lanes, 
     /// <summary>Size of the buffers lines are read into; a chunk holds the RECORD lines of one.</summary>
     private const int BufferBytes = 2 * 1024 * 1024;
 
+    /// <summary>
+    /// A chunk waiting this long for its buffer to fill is handed to a lane before the next (possibly blocking) read, so
+    /// a slow tap's records are parsed and counted as they arrive, not once 2 MB of them have come. A fast tap fills
+    /// a chunk well within it, so its chunks stay whole.
+    /// </summary>
+    private const long ChunkMaxWaitMs = 200;
+
     public void ReadAll(SingerLineReader lines, CancellationToken cancellationToken)
     {
         var readers = lanes.Select(h => new SingerMessageReader(h)).ToArray();
@@ -29,6 +36,12 @@ internal sealed class ParallelSingerReader(IReadOnlyList<ISingerHandler> lanes, 
             return fresh;
         };
         var current = NewChunk(lines.Buffer);
+        lines.BeforeRead = () =>
+        {
+            if (current.Count == 0 || Environment.TickCount64 - current.FirstAddedAt < ChunkMaxWaitMs) return;
+            Dispatch(current);
+            current = NewChunk(lines.Buffer);
+        };
         try
         {
             while (lines.TryReadLine(out var line))
@@ -64,6 +77,7 @@ internal sealed class ParallelSingerReader(IReadOnlyList<ISingerHandler> lanes, 
             foreach (var t in running)
                 if (t is not null) try { t.Wait(); } catch (AggregateException) { }
             lines.ExchangeFullBuffer = null;
+            lines.BeforeRead = null;
         }
 
         Chunk NewChunk(byte[] buffer)
@@ -148,9 +162,12 @@ internal sealed class ParallelSingerReader(IReadOnlyList<ISingerHandler> lanes, 
         private long[] _lineNumbers = new long[8192];
         private bool _lastUnterminated;
         public int Count;
+        /// <summary>When the first line was added (<see cref="Environment.TickCount64"/>).</summary>
+        public long FirstAddedAt;
 
         public void Add(int start, int length, long lineNumber, bool unterminated)
         {
+            if (Count == 0) FirstAddedAt = Environment.TickCount64;
             if (Count == _starts.Length)
             {
                 Array.Resize(ref _starts, Count * 2);

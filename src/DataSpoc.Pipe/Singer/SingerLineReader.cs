@@ -47,6 +47,12 @@ internal sealed class SingerLineReader : IDisposable
     /// </summary>
     internal Func<byte[], int, byte[]>? ExchangeFullBuffer { get; set; }
 
+    /// <summary>
+    /// Called before each read of the input, when every buffered line has been returned: the read may block until the
+    /// source writes more, so a consumer that holds lines back (in chunks) can hand them on first.
+    /// </summary>
+    internal Action? BeforeRead { get; set; }
+
     /// <summary>Reads the next line (without its '\n' or "\r\n"); false at the end of the input.</summary>
     public bool TryReadLine(out ReadOnlySpan<byte> line)
     {
@@ -122,6 +128,7 @@ internal sealed class SingerLineReader : IDisposable
             _end -= _start;
             _start = 0;
         }
+        BeforeRead?.Invoke();
         var n = _input.Read(_buffer, _end, _buffer.Length - _end);
         if (n == 0) _eof = true;
         _end += n;

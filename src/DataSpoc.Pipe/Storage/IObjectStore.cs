@@ -13,7 +13,9 @@ public interface IObjectStore : IAsyncDisposable
     /// <summary>
     /// Uploads a local file as <paramref name="key"/>. The object becomes visible only complete
     /// (single PUT, completed multipart upload, or temp file + fsync + rename); a failure leaves nothing visible.
-    /// Large files stream in parts without being held in memory.
+    /// Large files stream in parts without being held in memory. The object is created only if absent where the store can
+    /// refuse (throws <see cref="StorageException"/> then, writing nothing); the engine also names data files uniquely
+    /// per run, for stores that cannot make every upload conditional (Ceph RGW ignores conditions on multipart).
     /// </summary>
     Task PutFileAsync(string key, string localPath, CancellationToken cancellationToken);
 

@@ -87,7 +87,9 @@ public sealed class LocalObjectStore : IObjectStore
                 File.Copy(localPath, tmp);
             }
             Durable(tmp);
-            File.Move(tmp, dest, overwrite: true);
+            // Created only if absent (link + unlink on Unix, atomic): a data file never replaces another writer's.
+            if (File.Exists(dest)) throw new IOException($"'{dest}' already exists (another writer created it); data files are created only if absent, so nothing was overwritten");
+            File.Move(tmp, dest, overwrite: false);
         }, tmp);
         return Task.CompletedTask;
     }

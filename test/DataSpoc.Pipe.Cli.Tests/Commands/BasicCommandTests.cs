@@ -57,7 +57,7 @@ public sealed class BasicCommandTests : IDisposable
         var result = CliProcess.Run(_home, "run", "shop");
         Assert.True(result.ExitCode == 0, result.ToString());
         var file = Assert.Single(Directory.GetFiles(Path.Combine(_home.Lake, "landing", "shop_tap", "orders")));
-        Assert.EndsWith("orders_0000.parquet", file);
+        Assert.Matches(@"/orders_0000_[0-9a-z]{8}\.parquet$", file);
         var codec = LakeReader.Query($"SELECT DISTINCT compression FROM parquet_metadata('{file}')")
             .Select(r => r[0]?.ToString()).ToList();
         Assert.Equal(["GZIP"], codec);

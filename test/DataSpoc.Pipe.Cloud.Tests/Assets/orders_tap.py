@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """A Singer tap for the cloud end-to-end tests (stdlib only).
 
-config: {"count": N, "sleep": seconds, "pad": chars}
-Emits stream "orders" with ids after the saved bookmark (--state {"bookmark": n}) up to N, then STATE {"bookmark": N}.
+config: {"count": N, "sleep": seconds, "pad": chars, "base": B}
+Emits stream "orders" with ids B + i for i after the saved bookmark (--state {"bookmark": n}) up to N, then
+STATE {"bookmark": N}. Each row's values derive from its id.
 """
 import json, sys, time
 
@@ -18,7 +19,8 @@ out.write(json.dumps({"type": "SCHEMA", "stream": "orders", "key_properties": ["
     "id": {"type": "integer"}, "customer": {"type": ["null", "string"]}, "amount": {"type": "number"},
     "created_at": {"type": "string", "format": "date-time"}}}}) + "\n")
 pad = config.get("pad", 0)
-for i in range(state.get("bookmark", 0) + 1, config["count"] + 1):
+base = config.get("base", 0)
+for i in (base + n for n in range(state.get("bookmark", 0) + 1, config["count"] + 1)):
     # Padding of pseudo-random digits, so the Parquet file stays large after compression.
     customer = None if i % 4 == 0 else "c%d" % i + "".join("-%09d" % (i * 7919 * (k + 3) ** 5 % 1000000007) for k in range(pad // 10))
     out.write(json.dumps({"type": "RECORD", "stream": "orders", "record": {

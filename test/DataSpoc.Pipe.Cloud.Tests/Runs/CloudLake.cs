@@ -23,7 +23,7 @@ public sealed class CloudLake : IAsyncDisposable
     {
         _target = target;
         Bucket = target.Uri(StoreTarget.NewPrefix());
-        Store = target.Factory().Open(Bucket);
+        Store = target.Factory().Open(Bucket, target.StorageOptions);
     }
 
     /// <summary>The lake's bucket URI (with its prefix), as a pipeline names it.</summary>
@@ -34,25 +34,32 @@ public sealed class CloudLake : IAsyncDisposable
 
     public static string Tap => "python3 " + Path.Combine(AppContext.BaseDirectory, "Assets", "orders_tap.py");
 
-    public static PipelineDefinition Pipeline(string name, string bucket, int count, string source = "shop", int sleep = 0, int pad = 0) => new()
+    public static PipelineDefinition Pipeline(string name, string bucket, int count, string source = "shop", int sleep = 0, int pad = 0, int idBase = 0) => new()
     {
         Name = name,
         Source = new SourceDefinition
         {
             Tap = Tap,
             Name = source,
-            InlineConfig = new JsonObject { ["count"] = count, ["sleep"] = sleep, ["pad"] = pad },
+            InlineConfig = new JsonObject { ["count"] = count, ["sleep"] = sleep, ["pad"] = pad, ["base"] = idBase },
         },
         Destination = new DestinationDefinition { Bucket = bucket },
         Incremental = new IncrementalSettings { Enabled = true },
     };
 
-    public PipelineDefinition Pipeline(string name, int count, string source = "shop", int sleep = 0, int pad = 0) =>
-        Pipeline(name, Bucket, count, source, sleep, pad);
+    public PipelineDefinition Pipeline(string name, int count, string source = "shop", int sleep = 0, int pad = 0, int idBase = 0)
+    {
+        var pipeline = Pipeline(name, Bucket, count, source, sleep, pad, idBase);
+        return pipeline with { Destination = pipeline.Destination with { StorageOptions = _target.StorageOptions } };
+    }
 
     /// <summary>Runs a pipeline the way the CLI does, with the store factory pointing at <paramref name="port"/> (default: the server).</summary>
     public Task<RunResult> RunAsync(PipelineDefinition pipeline, int? port = null, CancellationToken cancellationToken = default) =>
         new PipelineRunner(_target.Factory(port), new ShiftedTime(Now)).RunAsync(pipeline, new RunOptions(), cancellationToken);
+
+    /// <summary>Runs a pipeline with its own runner settings (a short lock lease, say).</summary>
+    public Task<RunResult> RunAsync(PipelineDefinition pipeline, TimeSpan lockLease, CancellationToken cancellationToken = default) =>
+        new PipelineRunner(_target.Factory(), new ShiftedTime(Now)) { LockLease = lockLease }.RunAsync(pipeline, new RunOptions(), cancellationToken);
 
     public async Task<List<string>> KeysAsync() =>
         (await Store.ListAsync("", CancellationToken.None).ToListAsync()).Select(o => o.Key).Order(StringComparer.Ordinal).ToList();

@@ -26,10 +26,11 @@ public abstract class PipelineRunContract
         Assert.Equal(4, keys.Count);
         Assert.Contains(".dataspoc/manifest.json", keys);
         Assert.Contains(".dataspoc/state/orders/state.json", keys);
-        Assert.Contains("raw/shop/orders/dt=2025-01-20/orders_0000.parquet", keys);
+        var dataFile = $"raw/shop/orders/dt=2025-01-20/orders_0000_{result.Log.RunId}.parquet";
+        Assert.Contains(dataFile, keys);
         Assert.Single(keys, k => Regex.IsMatch(k, @"^\.dataspoc/logs/orders/2025-01-20T1\d-\d\d-\d\dZ_[^/]+\.json$"));
 
-        Assert.Equal(CloudLake.ExpectedOrders(1, 5), await lake.OrdersAsync(["raw/shop/orders/dt=2025-01-20/orders_0000.parquet"]));
+        Assert.Equal(CloudLake.ExpectedOrders(1, 5), await lake.OrdersAsync([dataFile]));
         var table = Assert.Single((await lake.ManifestAsync()).Tables.Values);
         Assert.Equal(("shop", "orders", "orders", 5L), (table.Source, table.Table, table.Pipeline, table.RowCount));
         Assert.StartsWith(lake.Bucket, table.Location);
@@ -46,7 +47,7 @@ public abstract class PipelineRunContract
 
         Assert.Equal("""{"bookmark":8}""", await lake.StateAsync("orders"));
         // The tap saw the saved bookmark: the second file holds only ids 6..8.
-        Assert.Equal(CloudLake.ExpectedOrders(6, 8), await lake.OrdersAsync(["raw/shop/orders/dt=2025-01-20/orders_0001.parquet"]));
+        Assert.Equal(CloudLake.ExpectedOrders(6, 8), await lake.OrdersAsync([$"raw/shop/orders/dt=2025-01-20/orders_0001_{second.Log.RunId}.parquet"]));
         var parquet = (await lake.KeysAsync()).Where(k => k.EndsWith(".parquet", StringComparison.Ordinal)).ToList();
         Assert.Equal(CloudLake.ExpectedOrders(1, 8), await lake.OrdersAsync(parquet));
         Assert.Equal(8, Assert.Single((await lake.ManifestAsync()).Tables.Values).RowCount);

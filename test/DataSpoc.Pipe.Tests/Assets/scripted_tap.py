@@ -13,6 +13,7 @@ config keys (all optional):
   trickle_seconds  after the records, prints one STATE per 0.2 s for this long (active, but never finishing)
   kill_signal   after the records, the tap kills itself with this signal number
   exit_code     exits with this code at the end
+  record_interval  seconds to wait after each record, flushed (a slow source: records trickle in)
 """
 import json, os, signal, sys, time
 
@@ -66,6 +67,9 @@ for i in range(bookmark + 1, max_id + 1):
         emit({"type": "STATE", "value": {"bookmark": i}})
     if i % 500 == 0:
         chatter()
+    if config.get("record_interval"):
+        out.flush()
+        time.sleep(float(config["record_interval"]))
 while config.get("stderr_mb"):
     chatter()
 out.flush()

@@ -60,7 +60,7 @@ public class StorageFailureTests
 
         Assert.False(run.Succeeded);
         Assert.Equal("commit", run.Log.FailedStep);
-        Assert.StartsWith($"permission denied writing '{partition}/items_0001.parquet'", run.Log.Error);
+        Assert.StartsWith($"permission denied writing '{partition}/items_0001_{run.Log.RunId}.parquet'", run.Log.Error);
         Assert.False(run.Log.StateCommitted);
         Assert.Equal([["1"], ["2"], ["3"]], lake.Query("select id from read_parquet('{lake}/raw/test/items/*/*.parquet') order by id"));
         Assert.Equal("""{"bookmark":3}""", lake.State("denied")!.ToJsonString());

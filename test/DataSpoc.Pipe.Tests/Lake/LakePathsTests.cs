@@ -40,8 +40,12 @@ public class LakePathsTests
         Assert.Equal("postgres/orders/", LakePaths.TablePrefix(LakePaths.BasePath(""), "postgres", "orders"));
         Assert.Equal("dt=2025-01-20", LakePaths.PartitionFolder(new DateOnly(2025, 1, 20)));
         Assert.Equal("dt=__HIVE_DEFAULT_PARTITION__", LakePaths.PartitionFolder(null));
-        Assert.Equal("orders_0007.parquet", LakePaths.DataFileName("orders", 7));
+        Assert.Equal("orders_0007_1a2b3c4d.parquet", LakePaths.DataFileName("orders", 7, "1a2b3c4d"));
+        Assert.Equal(7, LakePaths.DataFileIndex("orders", "orders_0007_1a2b3c4d.parquet"));
         Assert.Equal(12345, LakePaths.DataFileIndex("orders", "orders_12345.parquet"));
+        Assert.Equal(-1, LakePaths.DataFileIndex("orders", "orders_0007_.parquet"));
+        Assert.Equal(-1, LakePaths.DataFileIndex("orders", "orders_0007_a.b.parquet"));
+        Assert.Equal(-1, LakePaths.DataFileIndex("orders", "orders_x7_1a2b3c4d.parquet"));
         Assert.Equal(-1, LakePaths.DataFileIndex("orders", "orders_0001.parquet.tmp-abc"));
         Assert.Equal(".dataspoc/logs/p/2025-01-20T10-05-12Z_ab12cd34.json",
             LakePaths.LogKey("p", new DateTimeOffset(2025, 1, 20, 10, 5, 12, TimeSpan.Zero), "ab12cd34"));

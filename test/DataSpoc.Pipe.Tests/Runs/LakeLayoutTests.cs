@@ -7,6 +7,10 @@ public class LakeLayoutTests
 {
     private static string Today => DateTime.UtcNow.ToString("yyyy-MM-dd");
 
+    /// <summary>Data file keys with the run id taken out of the names (<c>orders_0001_1a2b3c4d.parquet</c> -> <c>orders_0001.parquet</c>).</summary>
+    private static List<string> WithoutRunIds(IEnumerable<string> keys) =>
+        keys.Select(k => System.Text.RegularExpressions.Regex.Replace(k, @"_(\d{4,})_[0-9a-z]{8}\.parquet$", "_$1.parquet")).ToList();
+
     private static string[] Orders(int from, int to, string stream = "orders") =>
     [
         """{"type":"SCHEMA","stream":"STREAM","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"day":{"type":["null","string"],"format":"date-time"}}}}""".Replace("STREAM", stream),
@@ -20,11 +24,12 @@ public class LakeLayoutTests
         using var lake = new TempLake();
         var result = await TempLake.RunAsync(lake.Pipeline("orders", lake.WriteSinger("a.singer", Orders(1, 3))));
         Assert.True(result.Succeeded, result.Log.Error);
-        Assert.Equal([$"raw/test/orders/dt={Today}/orders_0000.parquet"], lake.ParquetKeys());
         var log = Assert.Single(lake.Logs("orders"));
+        // The run id in the file name keeps two pipelines writing one table at once from ever picking the same key.
+        Assert.Equal([$"raw/test/orders/dt={Today}/orders_0000_{log.RunId}.parquet"], lake.ParquetKeys());
         Assert.Equal(
             [$".dataspoc/logs/orders/{log.StartedAt.UtcDateTime:yyyy-MM-dd'T'HH-mm-ss'Z'}_{log.RunId}.json", ".dataspoc/manifest.json",
-             $"raw/test/orders/dt={Today}/orders_0000.parquet"],
+             $"raw/test/orders/dt={Today}/orders_0000_{log.RunId}.parquet"],
             lake.Keys().Where(k => !k.EndsWith(".lck", StringComparison.Ordinal)));
     }
 
@@ -38,7 +43,7 @@ public class LakeLayoutTests
             Destination = p.Destination with { Path = "/landing/zone/" },
         });
         Assert.True((await TempLake.RunAsync(p)).Succeeded);
-        Assert.Equal([$"landing/zone/replay_tap/orders/dt={Today}/orders_0000.parquet"], lake.ParquetKeys());
+        Assert.Equal([$"landing/zone/replay_tap/orders/dt={Today}/orders_0000.parquet"], WithoutRunIds(lake.ParquetKeys()));
         Assert.Equal($"{lake.Bucket}/landing/zone/replay_tap/orders", lake.Manifest().Tables["replay_tap/orders"].Location);
     }
 
@@ -49,7 +54,7 @@ public class LakeLayoutTests
         Assert.True((await TempLake.RunAsync(lake.Pipeline("orders", lake.WriteSinger("a.singer", Orders(1, 3))))).Succeeded);
         var first = File.ReadAllBytes(Path.Combine(lake.Root, lake.ParquetKeys()[0]));
         Assert.True((await TempLake.RunAsync(lake.Pipeline("orders", lake.WriteSinger("b.singer", Orders(4, 5))))).Succeeded);
-        Assert.Equal([$"raw/test/orders/dt={Today}/orders_0000.parquet", $"raw/test/orders/dt={Today}/orders_0001.parquet"], lake.ParquetKeys());
+        Assert.Equal([$"raw/test/orders/dt={Today}/orders_0000.parquet", $"raw/test/orders/dt={Today}/orders_0001.parquet"], WithoutRunIds(lake.ParquetKeys()));
         Assert.Equal(first, File.ReadAllBytes(Path.Combine(lake.Root, lake.ParquetKeys()[0])));
         Assert.Equal([["5", "1", "5"]], lake.Query("select count(*), min(id), max(id) from read_parquet('{lake}/raw/test/orders/*/*.parquet')"));
         var table = lake.Manifest().Tables["test/orders"];
@@ -65,7 +70,7 @@ public class LakeLayoutTests
         Assert.Equal(2, lake.ParquetKeys().Count);
         var result = await TempLake.RunAsync(lake.Pipeline("orders", lake.WriteSinger("c.singer", Orders(10, 11))), full: true);
         Assert.True(result.Succeeded, result.Log.Error);
-        Assert.Equal([$"raw/test/orders/dt={Today}/orders_0002.parquet"], lake.ParquetKeys());
+        Assert.Equal([$"raw/test/orders/dt={Today}/orders_0002.parquet"], WithoutRunIds(lake.ParquetKeys()));
         Assert.Equal([["10"], ["11"]], lake.Query("select id from read_parquet('{lake}/raw/test/orders/*/*.parquet') order by id"));
         var table = lake.Manifest().Tables["test/orders"];
         Assert.Equal((2L, "replace", 1L), (table.RowCount, table.WriteMode, table.Stats.Files));
@@ -78,7 +83,7 @@ public class LakeLayoutTests
         using var lake = new TempLake();
         var result = await TempLake.RunAsync(lake.Pipeline("escape", lake.WriteSinger("a.singer", Orders(1, 1, "../../x"))));
         Assert.True(result.Succeeded, result.Log.Error);
-        Assert.Equal([$"raw/test/.._.._x/dt={Today}/.._.._x_0000.parquet"], lake.ParquetKeys());
+        Assert.Equal([$"raw/test/.._.._x/dt={Today}/.._.._x_0000.parquet"], WithoutRunIds(lake.ParquetKeys()));
         Assert.All(lake.Keys(), k => Assert.False(k.StartsWith("..") || k.Contains("/../")));
     }
 
@@ -94,7 +99,7 @@ public class LakeLayoutTests
         [
             "raw/test/orders/dt=2025-01-11/orders_0000.parquet", "raw/test/orders/dt=2025-01-12/orders_0000.parquet",
             "raw/test/orders/dt=2025-01-13/orders_0000.parquet", "raw/test/orders/dt=__HIVE_DEFAULT_PARTITION__/orders_0000.parquet",
-        ], lake.ParquetKeys());
+        ], WithoutRunIds(lake.ParquetKeys()));
         Assert.Equal([["2025-01-12", "1"], ["2025-01-13", "2"], ["2025-01-11", "3"]],
             lake.Query("select dt::varchar, id from read_parquet('{lake}/raw/test/orders/*/*.parquet', hive_partitioning=true) where id < 9 order by id"));
     }
@@ -105,7 +110,7 @@ public class LakeLayoutTests
         using var lake = new TempLake();
         var p = lake.Pipeline("orders", lake.WriteSinger("a.singer", Orders(1, 2)), p => p with { Destination = p.Destination with { PartitionBy = PartitionBySettings.None } });
         Assert.True((await TempLake.RunAsync(p)).Succeeded);
-        Assert.Equal(["raw/test/orders/orders_0000.parquet"], lake.ParquetKeys());
+        Assert.Equal(["raw/test/orders/orders_0000.parquet"], WithoutRunIds(lake.ParquetKeys()));
         Assert.Empty(lake.Manifest().Tables["test/orders"].Partitioning);
     }
 

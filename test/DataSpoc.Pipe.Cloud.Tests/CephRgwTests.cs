@@ -1,0 +1,84 @@
+using System.Net;
+using Amazon.S3;
+using Amazon.S3.Model;
+using DataSpoc.Pipe.Cloud.Tests.Runs;
+using DataSpoc.Pipe.Cloud.Tests.Servers;
+using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Storage;
+using Xunit.Abstractions;
+
+namespace DataSpoc.Pipe.Cloud.Tests;
+
+/// <summary>
+/// Conditional writes tested for real on S3: Ceph's RADOS Gateway enforces them (s3rver ignores them). The shared
+/// contracts run here as on the other stores, plus RGW's own quirks. Skipped only where Ceph is not installed.
+/// </summary>
+[Collection(CephRgwCollection.Name)]
+public sealed class CephRgwTests(CephRgwServer server, ITestOutputHelper output)
+{
+    private readonly StoreTarget _target = new CephTarget(server);
+
+    private static CancellationToken Timeout(int seconds = 120) => new CancellationTokenSource(TimeSpan.FromSeconds(seconds)).Token;
+
+    private sealed class Conditional(StoreTarget target) : ConditionalWriteContract { protected override StoreTarget Target => target; }
+    private sealed class Runs(StoreTarget target) : PipelineRunContract { protected override StoreTarget Target => target; }
+    private sealed class Concurrency(StoreTarget target) : PipelineConcurrencyContract { protected override StoreTarget Target => target; }
+    private sealed class SharedTable(StoreTarget target) : SharedTableContract { protected override StoreTarget Target => target; }
+    private sealed class Locks(StoreTarget target) : LockContract { protected override StoreTarget Target => target; }
+
+    [CephFact]
+    public void The_gateway_starts_within_a_minute()
+    {
+        output.WriteLine($"Ceph RGW started in {server.StartSeconds:0.0} s");
+        Assert.InRange(server.StartSeconds, 0.1, 60);
+    }
+
+    [CephFact]
+    public async Task The_gateway_compares_if_match_with_the_unquoted_etag_so_the_quirk_being_bridged_is_real()
+    {
+        using var client = server.Client();
+        var key = StoreTarget.NewPrefix() + "/quirk.json";
+        var put = await client.PutObjectAsync(new PutObjectRequest { BucketName = CephRgwServer.BucketName, Key = key, ContentBody = "v1", UseChunkEncoding = false });
+        var quoted = "\"" + put.ETag.Trim('"') + "\"";
+        var refused = await Assert.ThrowsAsync<AmazonS3Exception>(() => client.PutObjectAsync(new PutObjectRequest
+            { BucketName = CephRgwServer.BucketName, Key = key, ContentBody = "v2", UseChunkEncoding = false, IfMatch = quoted }));
+        Assert.Equal(HttpStatusCode.PreconditionFailed, refused.StatusCode);
+        // Our store sends what the server compares: the write with the current version goes through.
+        await using var store = _target.Open(key[..key.IndexOf('/')]);
+        var current = (await store.GetAsync("quirk.json", Timeout()))!;
+        Assert.True(await store.PutAsync("quirk.json", "v3"u8.ToArray(), WriteCondition.IfVersion(current.Version), Timeout()));
+        Assert.False(await store.PutAsync("quirk.json", "v4"u8.ToArray(), WriteCondition.IfVersion(current.Version), Timeout()));
+        Assert.Equal("v3"u8.ToArray(), (await store.GetAsync("quirk.json", Timeout()))!.Content.ToArray());
+    }
+
+    [CephFact] public Task Create_if_absent_succeeds_once_and_refuses_the_second_writer() => new Conditional(_target).Create_if_absent_succeeds_once_and_refuses_the_second_writer();
+    [CephFact] public Task A_write_with_a_stale_version_is_refused_and_with_the_current_version_succeeds() => new Conditional(_target).A_write_with_a_stale_version_is_refused_and_with_the_current_version_succeeds();
+    [CephFact] public Task A_versioned_write_to_a_missing_object_is_refused() => new Conditional(_target).A_versioned_write_to_a_missing_object_is_refused();
+    [CephFact] public Task Eight_concurrent_read_modify_write_loops_lose_no_update() => new Conditional(_target).Eight_concurrent_read_modify_write_loops_lose_no_update();
+    [CephFact] public Task A_data_file_is_created_only_if_absent_and_a_second_writer_of_its_key_is_refused() => new Conditional(_target).A_data_file_is_created_only_if_absent_and_a_second_writer_of_its_key_is_refused();
+
+    [CephFact] public Task A_run_lands_the_contract_layout_and_parquet_that_reads_back_equal_to_the_input() => new Runs(_target).A_run_lands_the_contract_layout_and_parquet_that_reads_back_equal_to_the_input();
+    [CephFact] public Task Incremental_state_round_trips_through_the_bucket_so_the_next_run_adds_only_new_rows() => new Runs(_target).Incremental_state_round_trips_through_the_bucket_so_the_next_run_adds_only_new_rows();
+
+    [CephFact] public Task Eight_pipelines_finishing_at_once_leave_eight_manifest_entries() => new Concurrency(_target).Eight_pipelines_finishing_at_once_leave_eight_manifest_entries();
+    [CephFact] public Task A_second_run_of_a_running_pipeline_is_refused_with_a_clear_message() => new Concurrency(_target).A_second_run_of_a_running_pipeline_is_refused_with_a_clear_message();
+    [CephFact] public Task Two_pipelines_writing_one_table_at_once_keep_every_row_and_the_manifest_counts_them() => new SharedTable(_target).Two_pipelines_writing_one_table_at_once_keep_every_row_and_the_manifest_counts_them();
+
+    [CephFact] public Task A_lock_of_a_dead_process_on_this_host_is_taken_over_at_once() => new Locks(_target).A_lock_of_a_dead_process_on_this_host_is_taken_over_at_once();
+    [CephFact] public Task A_lock_overwritten_mid_run_stops_the_run_before_anything_is_committed() => new Locks(_target).A_lock_overwritten_mid_run_stops_the_run_before_anything_is_committed();
+
+    [CephFact]
+    public async Task Eight_runs_three_rounds_each_land_exact_manifests()
+    {
+        await using var lake = new CloudLake(_target);
+        for (var round = 1; round <= 3; round++)
+        {
+            var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => lake.RunAsync(lake.Pipeline($"orders-{i}", count: round * 2, source: $"shop{i}"))));
+            Assert.All(results, r => Assert.True(r.Succeeded, r.Log.Error));
+        }
+        var manifest = await lake.ManifestAsync();
+        Assert.Equal(8, manifest.Tables.Count);
+        Assert.All(manifest.Tables.Values, t => Assert.Equal((6L, 3L), (t.RowCount, t.Stats.Extractions)));
+        Assert.DoesNotContain(await lake.KeysAsync(), k => k.StartsWith(".dataspoc/journal/", StringComparison.Ordinal) || k.StartsWith(".dataspoc/locks/", StringComparison.Ordinal));
+    }
+}

@@ -48,9 +48,10 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         // Every pipeline is loaded before anything runs: a config error is a usage error (exit 2) and runs nothing.
         var pipelines = names.Select(n => settings.All ? loader.LoadFile(home.FindPipelineFile(n)!) : Pipelines.Load(home, n)).ToList();
 
+        var observers = Lineage.OpenLineageEmitter.ForHome(home);
         var runner = new PipelineRunner(Stores.Create());
         var display = new RunDisplay(RunDisplay.Choose(settings.Json));
-        var outcomes = await display.ShowWhileAsync(() => RunAllAsync(runner, pipelines, settings, display, cancellationToken));
+        var outcomes = await display.ShowWhileAsync(() => RunAllAsync(runner, pipelines, observers, settings, display, cancellationToken));
 
         if (settings.Json)
         {
@@ -69,7 +70,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
 
     private sealed record Outcome(PipelineDefinition Pipeline, RunLog? Log, string? Error);
 
-    private static async Task<List<Outcome>> RunAllAsync(PipelineRunner runner, List<PipelineDefinition> pipelines, Settings settings, RunDisplay display, CancellationToken cancellationToken)
+    private static async Task<List<Outcome>> RunAllAsync(PipelineRunner runner, List<PipelineDefinition> pipelines, IReadOnlyList<IRunObserver> observers, Settings settings, RunDisplay display, CancellationToken cancellationToken)
     {
         using var gate = new SemaphoreSlim(settings.Parallel);
         var tasks = pipelines.Select(async pipeline =>
@@ -78,7 +79,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             try
             {
                 display.Started(pipeline.Name);
-                var options = new RunOptions { Full = settings.Full, Progress = display.For(pipeline.Name) };
+                var options = new RunOptions { Full = settings.Full, Progress = display.For(pipeline.Name), Observers = observers };
                 var result = await runner.RunAsync(pipeline, options, cancellationToken);
                 return new Outcome(pipeline, result.Log, result.Log.Error);
             }

@@ -54,11 +54,14 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         await using var store = stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
         await using var runLock = await RunLock.AcquireAsync(store, pipeline.Name, runId, _time, cancellationToken).ConfigureAwait(false);
         if (runLock.Notice is { } lockNotice) log.Notices.Add(lockNotice);
+        var observation = await RunObservation.StartAsync(options.Observers, new RunStart(pipeline, runId, startedAt, store.Bucket,
+            pipeline.Source.Name ?? options.Source?.DefaultName ?? LakePaths.SourceName(pipeline.Source.Tap), redactor), log.Notices).ConfigureAwait(false);
 
         var privateDir = PrivateDirectory(store, pipeline.Name, runId);
         var spoolDir = SpoolDirectory(store, pipeline.Name, runId);
         var step = "extract";
         RunIngest? ingest = null;
+        CommitPlan? plan = null;
         try
         {
             log.Notices.AddRange(CleanLeftovers(Path.GetDirectoryName(privateDir)!, Path.GetDirectoryName(spoolDir)!, runId));
@@ -88,7 +91,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             FillStreamStats(log, ingest);
 
             step = "commit";
-            var plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, full, log, cancellationToken).ConfigureAwait(false);
+            plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, full, log, cancellationToken).ConfigureAwait(false);
             await committer.CommitAsync(plan, cancellationToken).ConfigureAwait(false);
             log.StateCommitted = plan.State is not null;
             log.Status = "success";
@@ -116,6 +119,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         log.FinishedAt = _time.GetUtcNow();
         log.DurationSeconds = Math.Round((log.FinishedAt - startedAt).TotalSeconds, 3);
         log.TotalRecords = log.Streams.Values.Sum(s => s.Records);
+        await observation.FinishAsync(log, plan).ConfigureAwait(false);
         try
         {
             await store.PutAsync(LakePaths.LogKey(pipeline.Name, startedAt, runId), LakeJson.Serialize(log), WriteCondition.None, CancellationToken.None).ConfigureAwait(false);

@@ -42,6 +42,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
+        using var telemetry = OtlpTelemetry.StartFromEnvironment();
         var home = Pipelines.Home();
         var loader = PipelineLoader.ForHome(home);
         var names = settings.All ? Pipelines.All(home) : [settings.Name!];

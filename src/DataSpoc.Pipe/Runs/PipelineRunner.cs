@@ -54,8 +54,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         await using var store = stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
         await using var runLock = await RunLock.AcquireAsync(store, pipeline.Name, runId, _time, cancellationToken).ConfigureAwait(false);
         if (runLock.Notice is { } lockNotice) log.Notices.Add(lockNotice);
-        var observation = await RunObservation.StartAsync(options.Observers, new RunStart(pipeline, runId, startedAt, store.Bucket,
-            pipeline.Source.Name ?? options.Source?.DefaultName ?? LakePaths.SourceName(pipeline.Source.Tap), redactor), log.Notices).ConfigureAwait(false);
+        var observation = RunObservation.Start(options.Observers, new RunStart(pipeline, runId, startedAt, store.Bucket,
+            pipeline.Source.Name ?? options.Source?.DefaultName ?? LakePaths.SourceName(pipeline.Source.Tap), redactor));
+        await observation.StartedAsync(log.Notices).ConfigureAwait(false);
 
         var privateDir = PrivateDirectory(store, pipeline.Name, runId);
         var spoolDir = SpoolDirectory(store, pipeline.Name, runId);
@@ -64,6 +65,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         CommitPlan? plan = null;
         try
         {
+            observation.Step(step);
             log.Notices.AddRange(CleanLeftovers(Path.GetDirectoryName(privateDir)!, Path.GetDirectoryName(spoolDir)!, runId));
             log.Notices.AddRange(CleanMetadataTempFiles(store, pipeline.Name, startedAt));
             var committer = new LakeCommitter(store, _time);
@@ -85,12 +87,12 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
 
             await ExtractAsync(pipeline, source, invocation, ingest, log, options, startedAt, cancellationToken).ConfigureAwait(false);
 
-            step = "write";
-            foreach (var stream in ingest.Streams) await stream.CompleteWriterAsync().ConfigureAwait(false);
+            observation.Step(step = "write");
+            foreach (var stream in ingest.Streams) { await stream.CompleteWriterAsync().ConfigureAwait(false); observation.StreamWritten(stream.Name); }
             foreach (var stream in ingest.Streams) stream.Quarantine?.Dispose();
             FillStreamStats(log, ingest);
 
-            step = "commit";
+            observation.Step(step = "commit");
             plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, full, log, cancellationToken).ConfigureAwait(false);
             await committer.CommitAsync(plan, cancellationToken).ConfigureAwait(false);
             log.StateCommitted = plan.State is not null;

@@ -1,28 +1,77 @@
+using System.Diagnostics;
 using DataSpoc.Pipe.Lake;
-using DataSpoc.Pipe.Sources;
 
 namespace DataSpoc.Pipe.Runs;
 
 /// <summary>
-/// The runner's one hook for watching a run: tells the <see cref="IRunObserver"/>s that it started and ended, and turns
-/// anything they throw into a run-log notice, so a lineage collector or similar that is down never fails a run.
+/// The runner's one hook for watching a run: its trace (a span per step, see <see cref="RunTelemetry"/>) and metrics,
+/// and the <see cref="IRunObserver"/>s (e.g. OpenLineage), whose failures become run-log notices, so a collector that
+/// is down never fails a run.
 /// </summary>
-internal sealed class RunObservation(IReadOnlyList<IRunObserver> observers, RunStart run)
+/// <remarks>
+/// <see cref="Start"/>, <see cref="Step"/> and the synchronous part of <see cref="FinishAsync"/> change
+/// <see cref="Activity.Current"/> in the runner's own flow (an async method's changes would not reach it), so work the
+/// runner does inside a step (the commit's uploads) becomes that step's child span.
+/// </remarks>
+internal sealed class RunObservation
 {
-    public static async Task<RunObservation> StartAsync(IReadOnlyList<IRunObserver> observers, RunStart run, List<string> notices)
+    private readonly IReadOnlyList<IRunObserver> _observers;
+    private readonly RunStart _run;
+    private readonly Activity? _runSpan;
+    private readonly long _startTimestamp = Stopwatch.GetTimestamp();
+    private readonly Dictionary<string, TimeSpan> _streamWritten = new(StringComparer.Ordinal);
+    private Activity? _stepSpan;
+
+    private RunObservation(IReadOnlyList<IRunObserver> observers, RunStart run)
     {
-        var observation = new RunObservation(observers, run);
-        foreach (var observer in observers)
-            await observation.SafelyAsync(notices, () => observer.RunStartedAsync(run, CancellationToken.None)).ConfigureAwait(false);
-        return observation;
+        _observers = observers;
+        _run = run;
+        _runSpan = RunTelemetry.StartRun(run);
     }
 
-    /// <summary>Tells the observers the run ended; <paramref name="plan"/> is the committed plan (null when the run failed).</summary>
-    public async Task FinishAsync(RunLog log, CommitPlan? plan)
+    /// <summary>Opens the run's span; <see cref="StartedAsync"/> then tells the observers.</summary>
+    public static RunObservation Start(IReadOnlyList<IRunObserver> observers, RunStart run) => new(observers, run);
+
+    public async Task StartedAsync(List<string> notices)
     {
-        var tables = plan is null || log.Status != "success" ? [] : TablesOf(plan, run.Bucket.Canonical);
-        foreach (var observer in observers)
-            await SafelyAsync(log.Notices, () => observer.RunFinishedAsync(run, log, tables, CancellationToken.None)).ConfigureAwait(false);
+        foreach (var observer in _observers)
+            await SafelyAsync(notices, () => observer.RunStartedAsync(_run, CancellationToken.None)).ConfigureAwait(false);
+    }
+
+    /// <summary>Ends the current step's span and opens the next one's.</summary>
+    public void Step(string step)
+    {
+        _stepSpan?.Dispose();
+        Activity.Current = _runSpan ?? Activity.Current;
+        _stepSpan = RunTelemetry.StartStep(step);
+    }
+
+    /// <summary>A stream's files are complete: its duration for the per-stream metric.</summary>
+    public void StreamWritten(string stream) => _streamWritten[stream] = Stopwatch.GetElapsedTime(_startTimestamp);
+
+    /// <summary>Ends the spans, records the metrics and tells the observers; <paramref name="plan"/> is the committed plan (null when none).</summary>
+    public Task FinishAsync(RunLog log, CommitPlan? plan)
+    {
+        var failed = log.Status != "success";
+        if (failed)
+        {
+            _stepSpan?.SetStatus(ActivityStatusCode.Error, log.Error);
+            _runSpan?.SetStatus(ActivityStatusCode.Error, log.Error);
+            _runSpan?.SetTag("dataspoc.failed_step", log.FailedStep);
+        }
+        _runSpan?.SetTag("dataspoc.status", log.Status);
+        _runSpan?.SetTag("dataspoc.records", log.TotalRecords);
+        _stepSpan?.Dispose();
+        _runSpan?.Dispose();
+        RunTelemetry.Record(log, _streamWritten);
+        var tables = plan is null || failed ? [] : TablesOf(plan, _run.Bucket.Canonical);
+        return NotifyFinishedAsync(log, tables);
+    }
+
+    private async Task NotifyFinishedAsync(RunLog log, List<TableOutput> tables)
+    {
+        foreach (var observer in _observers)
+            await SafelyAsync(log.Notices, () => observer.RunFinishedAsync(_run, log, tables, CancellationToken.None)).ConfigureAwait(false);
     }
 
     private static List<TableOutput> TablesOf(CommitPlan plan, string bucket) =>
@@ -35,7 +84,7 @@ internal sealed class RunObservation(IReadOnlyList<IRunObserver> observers, RunS
         try { await call().ConfigureAwait(false); }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            notices.Add(run.Redactor.Redact(e.Message));
+            notices.Add(_run.Redactor.Redact(e.Message));
         }
     }
 }

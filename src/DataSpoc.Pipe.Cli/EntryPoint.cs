@@ -111,6 +111,10 @@ internal static class EntryPoint
             .WithExample("tap", "csv", "--config", "csv.json", "--discover")
             .WithExample("tap", "csv", "--config", "csv.json", "--catalog", "catalog.json");
         config.AddCommand<Mcp.McpCommand>("mcp").WithDescription("Serve the Model Context Protocol over stdio, for AI agents: list, validate and run pipelines, read status, logs, manifest and tables (secrets masked).").WithExample("mcp").WithExample("mcp", "--home", "/srv/pipe-home");
+        config.AddCommand<UiCommand>("ui")
+            .WithDescription("Serve a read-only dashboard on 127.0.0.1: pipelines with last status and next run, charts of records and duration per run, run logs, and each bucket's tables with their first rows (secrets masked).")
+            .WithExample("ui")
+            .WithExample("ui", "--port", "9000");
         config.AddCommand<DemoCommand>("demo")
             .WithDescription("Create sample CSV data and a 'demo' pipeline (built-in csv tap -> file://<home>/demo-lake), run it, and show the tables it wrote.")
             .WithExample("demo");

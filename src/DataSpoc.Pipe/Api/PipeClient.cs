@@ -96,7 +96,11 @@ public sealed class PipeClient
         ArgumentNullException.ThrowIfNull(pipeline);
         if (TransformCompiler.Validate(pipeline) is { Count: > 0 } invalid) throw invalid[0];
         var runner = new PipelineRunner(_stores, _time);
-        var options = new RunOptions { Full = full, Progress = progress, Source = source, CodeTransforms = transforms?.ToList() ?? [] };
+        var options = new RunOptions
+        {
+            Full = full, Progress = progress, Source = source, CodeTransforms = transforms?.ToList() ?? [],
+            Observers = Lineage.OpenLineageEmitter.ForHome(_home, _environment, _time),
+        };
         return await runner.RunAsync(pipeline, options, cancellationToken).ConfigureAwait(false);
     }
 

@@ -18,9 +18,10 @@ public sealed record PipeDefaults
         var yaml = new YamlNodes(configYamlPath, new VariableScope(PipeVariables.Environment(environment), allowUnset: false), new ConfigSecrets());
         var root = yaml.ParseDocument(File.ReadAllText(configYamlPath));
         var result = None;
-        foreach (var (_, path, value) in yaml.Entries(root, "", ["defaults"]))
+        // openlineage: is read by Lineage.OpenLineageSettings.
+        foreach (var (section, path, value) in yaml.Entries(root, "", ["defaults", "openlineage"]))
         {
-            if (YamlNodes.IsNull(value)) continue;
+            if (section != "defaults" || YamlNodes.IsNull(value)) continue;
             foreach (var (key, keyPath, v) in yaml.Entries(yaml.Mapping(value, path), path, ["compression", "partition_by", "path"]))
             {
                 result = key switch

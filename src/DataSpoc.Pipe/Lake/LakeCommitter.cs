@@ -16,7 +16,10 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         plan.Phase = CommitPlan.PhaseStaged;
         await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
         foreach (var file in plan.Files)
+        {
+            using var upload = Runs.RunTelemetry.StartUpload(file.Key);
             await store.PutFileAsync(file.Key, file.LocalPath, cancellationToken).ConfigureAwait(false);
+        }
         plan.Phase = CommitPlan.PhaseLanded;
         await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
         // From here on the commit only moves forward: it must not be cancelled half-way.

@@ -61,13 +61,18 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         if (runLock.Notice is { } lockNotice) log.Notices.Add(lockNotice);
         // A lost lock stops the run: another run may now be writing as this pipeline.
         using var runCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, runLock.Lost);
+        var observation = RunObservation.Start(options.Observers, new RunStart(pipeline, runId, startedAt, store.Bucket,
+            pipeline.Source.Name ?? options.Source?.DefaultName ?? LakePaths.SourceName(pipeline.Source.Tap), redactor));
+        await observation.StartedAsync(log.Notices).ConfigureAwait(false);
 
         var privateDir = PrivateDirectory(store, pipeline.Name, runId);
         var spoolDir = SpoolDirectory(store, pipeline.Name, runId);
         var step = "extract";
         RunIngest? ingest = null;
+        CommitPlan? plan = null;
         try
         {
+            observation.Step(step);
             log.Notices.AddRange(CleanLeftovers(Path.GetDirectoryName(privateDir)!, Path.GetDirectoryName(spoolDir)!, runId));
             log.Notices.AddRange(CleanMetadataTempFiles(store, pipeline.Name, startedAt));
             var committer = new LakeCommitter(store, _time);
@@ -93,14 +98,14 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
 
             await ExtractAsync(pipeline, source, invocation, ingest, log, options, startedAt, runCancel.Token).ConfigureAwait(false);
 
-            step = "write";
-            foreach (var stream in ingest.Streams) await stream.CompleteWriterAsync().ConfigureAwait(false);
+            observation.Step(step = "write");
+            foreach (var stream in ingest.Streams) { await stream.CompleteWriterAsync().ConfigureAwait(false); observation.StreamWritten(stream.Name); }
             foreach (var stream in ingest.Streams) stream.Quarantine?.Dispose();
             FillStreamStats(log, ingest);
 
-            step = "commit";
+            observation.Step(step = "commit");
             await runLock.EnsureHeldAsync(runCancel.Token).ConfigureAwait(false);
-            var plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, full, log, runCancel.Token).ConfigureAwait(false);
+            plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, full, log, runCancel.Token).ConfigureAwait(false);
             // Last point where a stop request (a signal, the caller, a lost lock) is honoured: a commit once begun runs to
             // its end (milliseconds), so a stop never leaves a half-landed commit for the next run to roll back.
             runCancel.Token.ThrowIfCancellationRequested();
@@ -136,6 +141,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         log.FinishedAt = _time.GetUtcNow();
         log.DurationSeconds = Math.Round((log.FinishedAt - startedAt).TotalSeconds, 3);
         log.TotalRecords = log.Streams.Values.Sum(s => s.Records);
+        await observation.FinishAsync(log, plan).ConfigureAwait(false);
         log.Notices = log.Notices.Select(redactor.Redact).ToList();
         try
         {

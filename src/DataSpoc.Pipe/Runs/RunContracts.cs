@@ -14,6 +14,8 @@ public sealed record RunOptions
     public ISource? Source { get; init; }
     /// <summary>Transforms applied to each stream's records before they are written (the .NET API's code transforms).</summary>
     public IReadOnlyList<Transforms.IRecordTransform> CodeTransforms { get; init; } = [];
+    /// <summary>Told when the run starts and ends (e.g. an OpenLineage emitter); what they throw becomes a run-log notice.</summary>
+    public IReadOnlyList<IRunObserver> Observers { get; init; } = [];
 }
 
 /// <summary>A snapshot of a run in progress.</summary>

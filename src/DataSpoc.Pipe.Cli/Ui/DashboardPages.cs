@@ -1,0 +1,118 @@
+using System.Globalization;
+using System.Text;
+using DataSpoc.Pipe.Api;
+using DataSpoc.Pipe.Cli.Infrastructure;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Storage;
+
+namespace DataSpoc.Pipe.Cli.Ui;
+
+/// <summary>
+/// The dashboard's read-only pages, rendered on the server from the engine's application layer (<see cref="PipeClient"/>:
+/// status, run logs, manifests, all with secrets masked). Buckets are only those the home's pipelines write to, by index.
+/// </summary>
+internal sealed class DashboardPages(PipeClient client, ObjectStoreFactory stores, TimeProvider time)
+{
+    public const int ChartRuns = 30;
+    public const int PreviewRows = 20;
+
+    public async Task<string?> OverviewAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var body = new StringBuilder("<h2>Pipelines</h2><table id=\"pipelines\"><tr><th>pipeline</th><th>status</th><th>last run</th><th>duration</th><th>records</th><th>schedule</th><th>next run</th><th>error</th></tr>");
+        foreach (var s in await client.StatusAsync(cancellationToken))
+        {
+            body.Append(CultureInfo.InvariantCulture, $"<tr class=\"pipeline\" data-pipeline=\"{Html.Encode(s.Pipeline)}\"><td><a href=\"/pipelines/{Uri.EscapeDataString(s.Pipeline)}\">{Html.Encode(s.Pipeline)}</a></td>");
+            body.Append(CultureInfo.InvariantCulture, $"<td class=\"status {Html.Encode(s.Status.Split(' ')[0])}\">{Html.Encode(s.Status)}</td><td>{Html.Encode(Html.Time(s.LastRun))} <small>{Html.Encode(Html.Ago(s.LastRun, now))}</small></td>");
+            body.Append(CultureInfo.InvariantCulture, $"<td class=\"num\">{(s.DurationSeconds is { } d ? Html.Encode(Units.Duration(d)) : "-")}</td><td class=\"num\">{(s.Records is { } r ? Html.Encode(Units.Count(r)) : "-")}</td>");
+            body.Append(CultureInfo.InvariantCulture, $"<td>{Html.Encode(s.Schedule ?? "-")}</td><td>{Html.Encode(Html.Time(s.NextRun))}</td><td>{Html.Encode(s.Error)}</td></tr>");
+        }
+        body.Append("</table><h2>Buckets</h2><ul id=\"buckets\">");
+        var buckets = Buckets();
+        for (var i = 0; i < buckets.Count; i++)
+            body.Append(CultureInfo.InvariantCulture, $"<li><a href=\"/buckets/{i}\">{Html.Encode(buckets[i].Shown)}</a></li>");
+        return Html.Page("pipelines", body.Append("</ul>").ToString());
+    }
+
+    public async Task<string?> PipelineAsync(string name, CancellationToken cancellationToken)
+    {
+        var logs = await client.LogsAsync(name, ChartRuns, cancellationToken);
+        var oldestFirst = logs.Reverse().ToList();
+        var body = new StringBuilder();
+        body.Append(CultureInfo.InvariantCulture, $"<h2>Recent runs ({logs.Count})</h2><div class=\"charts\">");
+        body.Append(RunChart.Svg(oldestFirst, "records", "records per run", r => r.TotalRecords, v => Units.Count((long)v)));
+        body.Append(RunChart.Svg(oldestFirst, "duration", "duration per run", r => r.DurationSeconds, Units.Duration));
+        body.Append("</div><h2>Run logs</h2><table id=\"runs\"><tr><th>run</th><th>started</th><th>status</th><th>mode</th><th>duration</th><th>records</th><th>log</th></tr>");
+        foreach (var log in logs)
+        {
+            body.Append(CultureInfo.InvariantCulture, $"<tr class=\"run\"><td>{Html.Encode(log.RunId)}</td><td>{Html.Encode(Html.Time(log.StartedAt))}</td><td class=\"{Html.Encode(log.Status)}\">{Html.Encode(log.Status)}</td>");
+            body.Append(CultureInfo.InvariantCulture, $"<td>{Html.Encode(log.Mode)}</td><td class=\"num\">{Html.Encode(Units.Duration(log.DurationSeconds))}</td><td class=\"num\">{Html.Encode(Units.Count(log.TotalRecords))}</td>");
+            body.Append("<td><details><summary>").Append(Html.Encode(log.Error ?? $"{log.Streams.Count} stream(s), {log.Notices.Count} notice(s)")).Append("</summary><pre>");
+            body.Append(Html.Encode(Encoding.UTF8.GetString(LakeJson.Serialize(log)))).Append("</pre></details></td></tr>");
+        }
+        return Html.Page(name, body.Append("</table>").ToString());
+    }
+
+    public async Task<string?> BucketAsync(int index, CancellationToken cancellationToken)
+    {
+        if (Bucket(index) is not { } bucket) return null;
+        var manifest = await client.ManifestAsync(bucket.Uri, bucket.Options, cancellationToken);
+        var now = time.GetUtcNow();
+        var body = new StringBuilder("<h2>Tables</h2><table id=\"tables\"><tr><th>table</th><th>pipeline</th><th>columns</th><th>rows</th><th>files</th><th>size</th><th>last extraction</th></tr>");
+        foreach (var (key, t) in manifest.Tables)
+        {
+            body.Append(CultureInfo.InvariantCulture, $"<tr class=\"table\"><td><a href=\"/buckets/{index}/table?key={Uri.EscapeDataString(key)}\">{Html.Encode(key)}</a></td><td>{Html.Encode(t.Pipeline)}</td>");
+            body.Append("<td>").AppendJoin(", ", t.Columns.Select(c => $"{Html.Encode(c.Name)} <small>{Html.Encode(c.Type)}</small>")).Append("</td>");
+            body.Append(CultureInfo.InvariantCulture, $"<td class=\"num\">{Html.Encode(Units.Count(t.RowCount))}</td><td class=\"num\">{Html.Encode(Units.Count(t.Stats.Files))}</td><td class=\"num\">{Html.Encode(Units.Bytes(t.Stats.Bytes))}</td>");
+            body.Append(CultureInfo.InvariantCulture, $"<td>{Html.Encode(Html.Time(t.Stats.LastExtraction))} <small>{Html.Encode(Html.Ago(t.Stats.LastExtraction, now))}</small></td></tr>");
+        }
+        return Html.Page(bucket.Shown, body.Append("</table>").ToString());
+    }
+
+    public async Task<string?> TableAsync(int index, string key, CancellationToken cancellationToken)
+    {
+        if (Bucket(index) is not { } bucket) return null;
+        var manifest = await client.ManifestAsync(bucket.Uri, bucket.Options, cancellationToken);
+        if (!manifest.Tables.TryGetValue(key, out var table)) return null;
+        var rows = await TablePreview.FirstRowsAsync(stores, table.Location, bucket.Options, PreviewRows, cancellationToken);
+        var body = new StringBuilder();
+        body.Append(CultureInfo.InvariantCulture, $"<h2>{Html.Encode(key)}: first {rows.Count} of {Html.Encode(Units.Count(table.RowCount))} rows</h2><table id=\"rows\"><tr>");
+        foreach (var c in table.Columns) body.Append("<th>").Append(Html.Encode(c.Name)).Append("</th>");
+        body.Append("</tr>");
+        foreach (var row in rows)
+        {
+            body.Append("<tr class=\"row\">");
+            foreach (var c in table.Columns)
+                body.Append("<td>").Append(Html.Encode(bucket.Secrets.Redact(row[c.Name] switch
+                {
+                    null => "null",
+                    System.Text.Json.Nodes.JsonValue v when v.TryGetValue<string>(out var text) => text,
+                    var v => v.ToJsonString(),
+                }))).Append("</td>");
+            body.Append("</tr>");
+        }
+        return Html.Page(bucket.Shown + " / " + key, body.Append("</table>").ToString());
+    }
+
+    private sealed record BucketEntry(string Uri, IReadOnlyDictionary<string, string>? Options, string Shown, ConfigSecrets Secrets);
+
+    private BucketEntry? Bucket(int index) => Buckets() is var all && index >= 0 && index < all.Count ? all[index] : null;
+
+    /// <summary>The buckets of the home's pipelines that load, in pipeline order, each once.</summary>
+    private List<BucketEntry> Buckets()
+    {
+        var buckets = new List<BucketEntry>();
+        foreach (var name in client.Pipelines())
+        {
+            PipelineDefinition pipeline;
+            try { pipeline = client.Load(name); }
+            catch (ConfigException) { continue; }
+            var uri = pipeline.Destination.Bucket;
+            if (buckets.Any(b => b.Uri == uri)) continue;
+            var secrets = pipeline.Redaction;
+            buckets.Add(new BucketEntry(uri, pipeline.Destination.StorageOptions, secrets.Redact(uri), secrets));
+        }
+        return buckets;
+    }
+}

@@ -1,0 +1,83 @@
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Sources.BuiltIn;
+using DataSpoc.Pipe.Storage;
+
+namespace DataSpoc.Pipe.Cli.Ui;
+
+/// <summary>
+/// The first rows of a lake table, read by the built-in <c>parquet</c> tap (the engine's own Parquet reader) and
+/// stopped as soon as enough records came out, so a large table costs one file's first row group, not a full scan.
+/// </summary>
+internal static class TablePreview
+{
+    public static async Task<List<JsonObject>> FirstRowsAsync(ObjectStoreFactory stores, string location, IReadOnlyDictionary<string, string>? storageOptions,
+        int limit, CancellationToken cancellationToken)
+    {
+        if (!BuiltInTaps.TryGet("parquet", stores, out var tap)) throw new InvalidOperationException("the built-in parquet tap is missing");
+        var config = new JsonObject { ["path"] = location.TrimEnd('/') + "/" };
+        if (storageOptions is { Count: > 0 })
+            config["storage_options"] = new JsonObject(storageOptions.Select(o => KeyValuePair.Create(o.Key, (JsonNode?)o.Value)));
+        using var enough = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var sink = new RecordSink(limit, enough);
+        try
+        {
+            await tap.SyncAsync(config, null, null, sink, enough.Token).ConfigureAwait(false);
+            sink.TakeLastLine();
+        }
+        catch (OperationCanceledException) when (enough.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            // Stopped on purpose: the rows we want are in.
+        }
+        return sink.Rows;
+    }
+
+    /// <summary>Takes the tap's Singer lines and keeps the records, cancelling the tap once it has <c>limit</c>.</summary>
+    private sealed class RecordSink(int limit, CancellationTokenSource enough) : Stream
+    {
+        private readonly MemoryStream _line = new();
+        public List<JsonObject> Rows { get; } = [];
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            while (!buffer.IsEmpty && Rows.Count < limit)
+            {
+                var newline = buffer.IndexOf((byte)'\n');
+                if (newline < 0) { _line.Write(buffer); return; }
+                _line.Write(buffer[..newline]);
+                buffer = buffer[(newline + 1)..];
+                Take();
+            }
+            if (Rows.Count >= limit) enough.Cancel();
+        }
+
+        public void TakeLastLine() { if (_line.Length > 0 && Rows.Count < limit) Take(); }
+
+        private void Take()
+        {
+            var message = JsonNode.Parse(_line.ToArray()) as JsonObject;
+            _line.SetLength(0);
+            if (message?["type"]?.GetValue<string>() == "RECORD" && message["record"] is JsonObject record) Rows.Add((JsonObject)record.DeepClone());
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            Write(buffer.Span);
+            return ValueTask.CompletedTask;
+        }
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        {
+            Write(buffer.AsSpan(offset, count));
+            return Task.CompletedTask;
+        }
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+}

@@ -1,0 +1,140 @@
+using System.Net.Http.Headers;
+using System.Text.Json;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Runs;
+
+namespace DataSpoc.Pipe.Lineage;
+
+/// <summary>
+/// Emits a run's OpenLineage events: <c>START</c> when it starts, then <c>COMPLETE</c> (with one output dataset per table
+/// written: schema, rows, bytes, files) or <c>FAIL</c> (with the error, secrets masked). Delivery that fails or takes
+/// longer than the configured timeout throws a message the runner turns into a run-log notice; the run goes on.
+/// </summary>
+public sealed class OpenLineageEmitter : IRunObserver
+{
+    // One client for the process: sockets are pooled, and the timeout is applied per event.
+    private static readonly HttpClient Http = new() { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
+    private readonly OpenLineageSettings _settings;
+    private readonly TimeProvider _time;
+    private readonly string _producer = "https://github.com/dataspoc/dataspoc-pipe-dotnet/tree/v" + Uri.EscapeDataString(ToolVersion.Current);
+
+    public OpenLineageEmitter(OpenLineageSettings settings, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        if (settings.Transport == "http" && settings.Url is null) throw new ArgumentException("the http transport needs a URL", nameof(settings));
+        if (settings.Transport == "file" && settings.FilePath is null) throw new ArgumentException("the file transport needs a path", nameof(settings));
+        _settings = settings;
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <summary>The emitter a home folder's <c>config.yaml</c> and the environment configure; empty when lineage is off.</summary>
+    /// <exception cref="ConfigException">The <c>openlineage</c> block or an <c>OPENLINEAGE_*</c> variable is invalid.</exception>
+    public static IReadOnlyList<IRunObserver> ForHome(PipeHome home, Func<string, string?>? environment = null, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(home);
+        return OpenLineageSettings.Load(home.ConfigPath, environment) is { } settings ? [new OpenLineageEmitter(settings, time)] : [];
+    }
+
+    /// <summary>The OpenLineage run id of a run: a UUID (the spec's format) made from its start time and its run id, so every event of one run carries the same one.</summary>
+    public static Guid LineageRunId(RunStart run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        var uuid = Guid.CreateVersion7(run.StartedAt).ToByteArray(bigEndian: true);
+        // Version 7 keeps 48 bits of milliseconds, then 74 random bits: those become a hash of the pipeline and run id.
+        var hash = System.IO.Hashing.XxHash128.Hash(System.Text.Encoding.UTF8.GetBytes(run.Pipeline.Name + "\n" + run.RunId));
+        for (var i = 6; i < 16; i++) uuid[i] = hash[i];
+        uuid[6] = (byte)(0x70 | (uuid[6] & 0x0F));
+        uuid[8] = (byte)(0x80 | (uuid[8] & 0x3F));
+        return new Guid(uuid, bigEndian: true);
+    }
+
+    public Task RunStartedAsync(RunStart run, CancellationToken cancellationToken) =>
+        SendAsync(Event("START", run, [], null), cancellationToken);
+
+    public Task RunFinishedAsync(RunStart run, RunLog log, IReadOnlyList<TableOutput> tables, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        var failed = log.Status != "success";
+        return SendAsync(Event(failed ? "FAIL" : "COMPLETE", run, failed ? [] : tables, failed ? run.Redactor.Redact(log.Error ?? "the run failed") : null), cancellationToken);
+    }
+
+    private RunEvent Event(string type, RunStart run, IReadOnlyList<TableOutput> tables, string? error) => new()
+    {
+        EventType = type,
+        EventTime = _time.GetUtcNow(),
+        Producer = _producer,
+        Run = new LineageRun
+        {
+            RunId = LineageRunId(run).ToString(),
+            Facets = new RunFacets
+            {
+                ProcessingEngine = new ProcessingEngineFacet(_producer) { Name = "dataspoc-pipe", Version = ToolVersion.Current, AdapterVersion = ToolVersion.Current },
+                ErrorMessage = error is null ? null : new ErrorMessageFacet(_producer) { Message = error },
+            },
+        },
+        Job = new LineageJob
+        {
+            Namespace = _settings.Namespace,
+            Name = run.Pipeline.Name,
+            Facets = new JobFacets { JobType = new JobTypeFacet(_producer) },
+        },
+        // The source as one dataset: a Singer tap is known by its name, not by the system behind it.
+        Inputs = [new LineageDataset { Namespace = "singer", Name = run.SourceName }],
+        Outputs = tables.Select(t => new LineageDataset
+        {
+            Namespace = t.Bucket,
+            Name = t.Path,
+            Facets = new DatasetFacets
+            {
+                Schema = new SchemaFacet(_producer) { Fields = t.Columns.Select((c, i) => new SchemaField(c.Name, c.Type, i + 1)).ToList() },
+                Storage = new StorageFacet(_producer),
+            },
+            OutputFacets = new OutputDatasetFacets
+            {
+                OutputStatistics = new OutputStatisticsFacet(_producer) { RowCount = t.Rows, Size = t.Bytes, FileCount = t.Files },
+            },
+        }).ToList(),
+    };
+
+    private async Task SendAsync(RunEvent e, CancellationToken cancellationToken)
+    {
+        var json = JsonSerializer.SerializeToUtf8Bytes(e, OpenLineageJsonContext.Default.RunEvent);
+        var what = $"OpenLineage: the {e.EventType} event was not delivered to {_settings.ShownTarget}";
+        if (_settings.Transport == "file")
+        {
+            try
+            {
+                await using var file = new FileStream(_settings.FilePath!, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
+                await file.WriteAsync(json.Concat("\n"u8.ToArray()).ToArray(), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception x) when (x is IOException or UnauthorizedAccessException)
+            {
+                throw new LineageDeliveryException($"{what}: {x.Message}", x);
+            }
+            return;
+        }
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_settings.Timeout);
+        using var request = new HttpRequestMessage(HttpMethod.Post, _settings.EventsUrl) { Content = new ByteArrayContent(json) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        if (_settings.ApiKey is { } key) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        try
+        {
+            using var response = await Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+                throw new LineageDeliveryException($"{what}: the collector answered {(int)response.StatusCode} {response.ReasonPhrase}");
+        }
+        catch (OperationCanceledException x) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new LineageDeliveryException($"{what}: no answer within {_settings.Timeout.TotalSeconds:0.###}s", x);
+        }
+        catch (HttpRequestException x)
+        {
+            throw new LineageDeliveryException($"{what}: {x.Message}", x);
+        }
+    }
+}
+
+/// <summary>An OpenLineage event could not be delivered (the run goes on; the message lands in its run log).</summary>
+public sealed class LineageDeliveryException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,0 +1,76 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Cli.Tests.Support;
+
+namespace DataSpoc.Pipe.Cli.Tests.Commands;
+
+/// <summary>`run` exporting to loopback collectors through the standard variables: OTLP/HTTP (protobuf) and OpenLineage.</summary>
+public sealed class ObservabilityTests : IDisposable
+{
+    private readonly TempHome _home = new();
+    private readonly LoopbackReceiver _receiver = new();
+
+    public void Dispose()
+    {
+        _receiver.Dispose();
+        _home.Dispose();
+    }
+
+    [Fact]
+    public void With_OTEL_EXPORTER_OTLP_ENDPOINT_set_a_run_exports_its_trace_and_metrics_over_OTLP_HTTP()
+    {
+        _home.WriteShopPipeline("shop");
+        _home.Set("OTEL_EXPORTER_OTLP_ENDPOINT", _receiver.Url).Set("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf");
+        var result = CliProcess.Run(_home, "run", "shop");
+        Assert.True(result.ExitCode == 0, result.ToString());
+
+        var traces = _receiver.Requests.Where(r => r.Path == "/v1/traces").ToList();
+        Assert.NotEmpty(traces);
+        Assert.All(traces, r => Assert.Equal("application/x-protobuf", r.ContentType));
+        // Protobuf keeps strings as UTF-8 bytes: the span and resource names are readable in the request body.
+        var traceBytes = traces.SelectMany(r => r.Body).ToArray();
+        foreach (var name in new[] { "run shop", "extract", "write", "commit", "upload", "dataspoc-pipe", "DataSpoc.Pipe" })
+            Assert.True(Contains(traceBytes, name), $"the trace export holds no '{name}'");
+        var metrics = _receiver.Requests.Where(r => r.Path == "/v1/metrics").SelectMany(r => r.Body).ToArray();
+        foreach (var name in new[] { "dataspoc_pipe.records", "dataspoc_pipe.run.duration", "orders", "customers" })
+            Assert.True(Contains(metrics, name), $"the metrics export holds no '{name}'");
+        Assert.DoesNotContain(_receiver.Requests, r => r.Path.Contains("lineage", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void With_OPENLINEAGE_URL_set_a_run_posts_START_and_COMPLETE_and_without_it_nothing()
+    {
+        _home.WriteShopPipeline("shop");
+        var quiet = CliProcess.Run(_home, "run", "shop");
+        Assert.True(quiet.ExitCode == 0, quiet.ToString());
+        Assert.Empty(_receiver.Requests);
+
+        _home.Set("OPENLINEAGE_URL", _receiver.Url).Set("OPENLINEAGE_NAMESPACE", "ops");
+        var result = CliProcess.Run(_home, "run", "shop", "--output", "json");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var events = _receiver.Requests.Select(r => (r.Path, Event: JsonNode.Parse(r.Body)!)).ToList();
+        Assert.All(events, e => Assert.Equal("/api/v1/lineage", e.Path));
+        Assert.Equal(["START", "COMPLETE"], events.Select(e => (string)e.Event["eventType"]!));
+        Assert.Equal("ops", (string)events[1].Event["job"]!["namespace"]!);
+        Assert.Equal(["raw/shop_tap/customers", "raw/shop_tap/orders"],
+            events[1].Event["outputs"]!.AsArray().Select(o => (string)o!["name"]!).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void An_openlineage_block_in_config_yaml_with_the_file_transport_appends_the_events()
+    {
+        _home.WriteShopPipeline("shop");
+        var file = Path.Combine(_home.Root, "lineage.jsonl");
+        File.WriteAllText(Path.Combine(_home.Home, "config.yaml"), $"openlineage:\n  transport:\n    type: file\n    path: {file}\n");
+        var result = CliProcess.Run(_home, "run", "shop");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal(["START", "COMPLETE"], File.ReadAllLines(file).Select(l => (string)JsonNode.Parse(l)!["eventType"]!));
+
+        File.WriteAllText(Path.Combine(_home.Home, "config.yaml"), "openlineage:\n  transport:\n    type: kafka\n");
+        var bad = CliProcess.Run(_home, "run", "shop");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("config.yaml:3: openlineage.transport.type: expected http or file, got 'kafka'", bad.Stderr);
+    }
+
+    private static bool Contains(byte[] haystack, string needle) => haystack.AsSpan().IndexOf(Encoding.UTF8.GetBytes(needle)) >= 0;
+}

@@ -52,7 +52,7 @@ public sealed record OpenLineageSettings
 
     private static OpenLineageSettings? FromConfigYaml(string path, Func<string, string?> environment)
     {
-        var yaml = new YamlNodes(path, environment, new ConfigSecrets());
+        var yaml = new YamlNodes(path, new VariableScope(PipeVariables.Environment(environment), allowUnset: false), new ConfigSecrets());
         var root = yaml.ParseDocument(File.ReadAllText(path));
         OpenLineageSettings? result = null;
         foreach (var (key, keyPath, value) in yaml.Entries(root, "", null))

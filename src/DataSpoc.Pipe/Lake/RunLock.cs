@@ -94,15 +94,33 @@ public sealed class RunLock : IAsyncDisposable
             $"could not take the lock {store.Bucket}/{key} in {AcquireAttempts} attempts: " + string.Join("; ", causes.Distinct()));
     }
 
+    /// <summary>
+    /// Whether a process of this host still runs. A zombie (killed, not yet reaped by its parent) does not: it can never
+    /// renew or release its lock, so waiting for its lease to run out would only lock the pipeline for nothing.
+    /// </summary>
     private static bool IsAlive(int pid)
     {
         try
         {
+            if (OperatingSystem.IsLinux() && IsZombie(pid)) return false;
             using var p = Process.GetProcessById(pid);
             return !p.HasExited;
         }
         catch (ArgumentException) { return false; }
         catch (InvalidOperationException) { return false; }
+    }
+
+    /// <summary>The state letter of <c>/proc/&lt;pid&gt;/stat</c> (after the parenthesised command name) is <c>Z</c>.</summary>
+    private static bool IsZombie(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var close = stat.LastIndexOf(')');
+            return close > 0 && close + 2 < stat.Length && stat[close + 2] == 'Z';
+        }
+        catch (IOException) { return false; }
+        catch (UnauthorizedAccessException) { return false; }
     }
 
     /// <summary>

@@ -116,6 +116,11 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             var cancelled = cancellationToken.IsCancellationRequested;
+            if (e is TapFailedException { ExitCode: { } discoverExit } early && log.Tap.ExitCode is null)
+            {
+                log.Tap.ExitCode = discoverExit;
+                log.Tap.StderrTail = early.StderrTail ?? "";
+            }
             log.Status = cancelled ? "cancelled" : "failure";
             log.FailedStep = step;
             // A lost lock cancels the run, so whatever failed after it (a cancelled read, a killed tap) is its consequence.
@@ -519,4 +524,10 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
 }
 
 /// <summary>The tap failed: non-zero exit, killed, timed out, or its config is missing.</summary>
-public sealed class TapFailedException(string message) : Exception(message);
+public sealed class TapFailedException(string message) : Exception(message)
+{
+    /// <summary>The tap's exit code, when it failed outside the run's own extraction (its <c>--discover</c>), for the run log.</summary>
+    public int? ExitCode { get; init; }
+    /// <summary>The end of what it wrote to stderr then, secrets masked.</summary>
+    public string? StderrTail { get; init; }
+}

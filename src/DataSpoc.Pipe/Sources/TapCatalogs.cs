@@ -150,7 +150,11 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
         }
         if (answer.ExitCode != 0)
             throw new TapFailedException(pipeline.Redaction.Redact(
-                $"'{pipeline.Source.Tap} --discover' failed (exit {answer.ExitCode}){(answer.StderrTail.Length > 0 ? ": " + TapAnswer.LastLine(answer.StderrTail) : "")}"));
+                $"the tap exited with code {answer.ExitCode} during '{pipeline.Source.Tap} --discover'{(answer.StderrTail.Length > 0 ? "; its last stderr line: " + TapAnswer.LastLine(answer.StderrTail) : "")}"))
+            {
+                ExitCode = answer.ExitCode,
+                StderrTail = pipeline.Redaction.Redact(answer.StderrTail),
+            };
         return answer.Stdout;
     }
 }

@@ -90,7 +90,8 @@ public sealed class DotEnvCommandTests : IDisposable
     {
         Assert.True(PseudoTerminal.Available, "util-linux 'script' is needed for the pseudo-terminal test");
         const string typed = "typed-secret-91c2";
-        var result = PseudoTerminal.Run(_home, "for the tap config (input hidden", typed + "\r",
+        // The secret, then no to discovering the streams now.
+        var result = PseudoTerminal.Run(_home, "for the tap config (input hidden", typed + "\rn\r",
             "add", "orders", "--tap", "postgres", "--bucket", _home.Bucket, "--path", "raw", "--compression", "zstd", "--incremental", "false", "--cron", "");
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("input hidden", result.Stdout);
@@ -132,8 +133,8 @@ public sealed class DotEnvCommandTests : IDisposable
         var table = CliProcess.Run(_home, "validate", "orders");
         Assert.Equal(1, table.ExitCode);
         var rows = table.Stdout.Split('\n').Where(l => l.StartsWith('│')).ToList();
-        // Header plus one line per check: config, variables, tap config, tap, bucket; none wraps onto a second line.
-        Assert.Equal(6, rows.Count);
+        // Header plus one line per check: config, variables, tap config, tap, catalog, bucket; none wraps onto a second line.
+        Assert.Equal(7, rows.Count);
         Assert.All(rows.Skip(1), r => Assert.StartsWith("│ orders ", r));
         Assert.Matches(@"│ variables\s+│ FAILED\s+│ pipeline 'orders': \$\{PGPASSWORD\} .*…\s+│", rows[2]);
         Assert.All(table.Stdout.Split('\n'), l => Assert.True(l.Length <= 80, l));

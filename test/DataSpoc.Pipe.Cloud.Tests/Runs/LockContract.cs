@@ -32,6 +32,31 @@ public abstract class LockContract
     }
 
     [Fact]
+    public async Task A_lock_of_a_zombie_process_on_this_host_is_taken_over_at_once()
+    {
+        await using var lake = new CloudLake(Target);
+        // The shell starts a child that exits at once, then becomes a sleep that never reaps it: a zombie for 30 s.
+        using var parent = Process.Start(new ProcessStartInfo("sh", ["-c", "true & echo $!; exec sleep 30"]) { RedirectStandardOutput = true, UseShellExecute = false })!;
+        try
+        {
+            var zombie = int.Parse((await parent.StandardOutput.ReadLineAsync())!.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (!File.ReadAllText($"/proc/{zombie}/stat").Split(')')[^1].TrimStart().StartsWith('Z') && DateTime.UtcNow < deadline) await Task.Delay(20);
+            Assert.True(File.Exists($"/proc/{zombie}/stat"), "the zombie is still in the process table");
+            var now = DateTimeOffset.UtcNow;
+            var held = new RunLock.LockInfo("zombierun", Environment.MachineName, zombie, now, now.AddMinutes(5));
+            await lake.Store.PutAsync(LakePaths.LockKey("orders"), LakeJson.Serialize(held), WriteCondition.None, CancellationToken.None);
+            var run = await lake.RunAsync(lake.Pipeline("orders", count: 3));
+            Assert.True(run.Succeeded, run.Log.Error);
+            Assert.Contains($"took over a stale lock of run zombierun (its process {zombie} on this host is gone)", run.Log.Notices);
+        }
+        finally
+        {
+            parent.Kill();
+        }
+    }
+
+    [Fact]
     public async Task A_lock_overwritten_mid_run_stops_the_run_before_anything_is_committed()
     {
         await using var lake = new CloudLake(Target);

@@ -152,7 +152,11 @@ internal sealed class DeltaTable(IObjectStore store, TimeProvider time)
             var text = string.Join('\n', lines.Select(l => l.ToJsonString())) + "\n";
             var key = CommitKey(prefix, latest + 1);
             if (await store.PutAsync(key, Encoding.UTF8.GetBytes(text), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))
+            {
+                if (latest + 1 > 0 && (latest + 1) % CheckpointInterval == 0)
+                    await new DeltaCheckpoint(store).WriteAsync(this, prefix, latest + 1, cancellationToken).ConfigureAwait(false);
                 return key;
+            }
             if (attempt >= MaxAttempts)
                 throw new StorageException($"Delta table {commit.Location}: {MaxAttempts} commit attempts all lost to concurrent commits");
             await Task.Delay(Random.Shared.Next(5, 20 * Math.Min(attempt, 10)), cancellationToken).ConfigureAwait(false);

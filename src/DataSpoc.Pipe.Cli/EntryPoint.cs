@@ -80,6 +80,10 @@ internal static class EntryPoint
             .WithDescription("Show a bucket's table catalog (.dataspoc/manifest.json).")
             .WithExample("manifest", "file:///data/lake")
             .WithExample("manifest", "s3://my-lake", "--output", "json");
+        config.AddCommand<MaintainCommand>("maintain")
+            .WithDescription("Maintain a pipeline's Iceberg/Delta tables: expire snapshots older than --expire-older-than (never the current one) and delete the files only they read.")
+            .WithExample("maintain", "orders")
+            .WithExample("maintain", "orders", "--expire-older-than", "12h", "--output", "json");
         config.AddCommand<StreamsCommand>("streams")
             .WithDescription("List the streams the pipeline's tap offers (its --discover catalog, cached as pipelines/<name>.catalog.json) and which ones source.streams selects.")
             .WithExample("streams", "orders")

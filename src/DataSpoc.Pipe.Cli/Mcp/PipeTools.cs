@@ -117,6 +117,35 @@ internal sealed class PipeTools(PipeClient client)
         }
     }
 
+    [McpServerTool(Name = "maintain_tables", Destructive = true, Idempotent = true, OpenWorld = true)]
+    [Description("Maintain a pipeline's Iceberg/Delta tables: expire snapshots older than the given age (never the current one) and delete the files only expired snapshots read.")]
+    public async Task<CallToolResult> MaintainTables(
+        [Description("The pipeline")] string pipeline,
+        [Description("Expire snapshots older than this: 7d, 12h, 30m (default 7d)")] string expire_older_than = "7d",
+        CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            if (!Durations.TryParse(expire_older_than, out var olderThan))
+                return McpResults.Error(client, $"expire_older_than: '{expire_older_than}' is not a duration (e.g. 7d, 12h, 30m)");
+            var results = await client.MaintainAsync(pipeline, olderThan, cancellationToken);
+            return McpResults.Ok(client, new JsonObject
+            {
+                ["tables"] = new JsonArray([.. results.Select(r => (JsonNode)new JsonObject
+                {
+                    ["table"] = r.Table,
+                    ["expired_snapshots"] = r.ExpiredSnapshots,
+                    ["kept_snapshots"] = r.KeptSnapshots,
+                    ["deleted_files"] = new JsonArray([.. r.DeletedFiles.Select(f => (JsonNode)JsonValue.Create(f))]),
+                })]),
+            });
+        }
+        catch (Exception e) when (e is ConfigException or StorageException or FormatException or ArgumentException)
+        {
+            return McpResults.Error(client, e.Message);
+        }
+    }
+
     [McpServerTool(Name = "list_tables", ReadOnly = true, Idempotent = true)]
     [Description("The tables in the lake (from the manifest): source/table, location, row count, files, bytes, last extraction and columns with types.")]
     public async Task<CallToolResult> ListTables(

@@ -155,6 +155,19 @@ public sealed class PipeClient
     }
 
     /// <summary>
+    /// Maintains a pipeline's Iceberg/Delta tables: expires Iceberg snapshots older than <paramref name="expireOlderThan"/>
+    /// (never the current one) and deletes the files only expired snapshots or old Delta removes still list. Holds the
+    /// pipeline's run lock meanwhile, so no run of it commits at the same time.
+    /// </summary>
+    public async Task<IReadOnlyList<Tables.TableMaintenanceResult>> MaintainAsync(string name, TimeSpan expireOlderThan, CancellationToken cancellationToken = default)
+    {
+        var pipeline = Load(name);
+        await using var store = _stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
+        await using var runLock = await RunLock.AcquireAsync(store, pipeline.Name, "maintain-" + Guid.NewGuid().ToString("N")[..8], _time, cancellationToken).ConfigureAwait(false);
+        return await new Tables.TableMaintenance(store, _time).RunAsync(pipeline.Name, expireOlderThan, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// Checks a pipeline without running it: its YAML and tap config, every <c>${VAR}</c> it needs (set in the environment or
     /// the home's <c>.env</c>, or given a default), its transform maps, and that its bucket URI has a registered store.
     /// Every problem names its file and key (and line, for YAML).

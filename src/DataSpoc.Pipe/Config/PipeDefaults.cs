@@ -8,6 +8,7 @@ public sealed record PipeDefaults
     public Compression? Compression { get; init; }
     public string? PartitionBy { get; init; }
     public string? Path { get; init; }
+    public TableFormats? TableFormat { get; init; }
 
     public static readonly PipeDefaults None = new();
 
@@ -22,12 +23,13 @@ public sealed record PipeDefaults
         foreach (var (section, path, value) in yaml.Entries(root, "", ["defaults", "openlineage"]))
         {
             if (section != "defaults" || YamlNodes.IsNull(value)) continue;
-            foreach (var (key, keyPath, v) in yaml.Entries(yaml.Mapping(value, path), path, ["compression", "partition_by", "path"]))
+            foreach (var (key, keyPath, v) in yaml.Entries(yaml.Mapping(value, path), path, ["compression", "partition_by", "path", "table_format"]))
             {
                 result = key switch
                 {
                     "compression" => result with { Compression = PipelineLoader.ParseCompression(yaml, v, keyPath) },
                     "partition_by" => result with { PartitionBy = yaml.OptionalString(v, keyPath) },
+                    "table_format" => result with { TableFormat = PipelineLoader.ParseTableFormat(yaml, v, keyPath) },
                     _ => result with { Path = yaml.OptionalString(v, keyPath) },
                 };
             }

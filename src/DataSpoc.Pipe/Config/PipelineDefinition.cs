@@ -89,6 +89,11 @@ public sealed record DestinationDefinition
     public long? MaxFileRows { get; init; }
     /// <summary>Rotate to a new file after this many megabytes (null: the engine's default).</summary>
     public long? MaxFileMb { get; init; }
+    /// <summary>
+    /// <c>destination.table_format</c>: which table metadata describes the Parquet files (none, Iceberg, Delta Lake or both).
+    /// The data files are the same whatever the format.
+    /// </summary>
+    public TableFormats TableFormat { get; init; } = TableFormats.Parquet;
     /// <summary><c>destination.storage_options</c>: endpoint_url, region, path_style, …</summary>
     public IReadOnlyDictionary<string, string> StorageOptions { get; init; } = new Dictionary<string, string>();
 }
@@ -108,6 +113,15 @@ public sealed record ScheduleSettings
 {
     /// <summary>A five-field cron expression.</summary>
     public string? Cron { get; init; }
+}
+
+/// <summary>Table metadata written over a table's Parquet files; <see cref="Parquet"/> alone is plain Parquet (no metadata).</summary>
+[Flags]
+public enum TableFormats
+{
+    Parquet = 0,
+    Iceberg = 1,
+    Delta = 2,
 }
 
 public enum Compression { Zstd, Snappy, Gzip, None }

@@ -15,7 +15,7 @@ public sealed class PipelineLoader
     private static readonly string[] TopKeys = ["source", "destination", "incremental", "schedule", "on_invalid_record", "transforms"];
     private static readonly string[] SourceKeys = ["tap", "config", "streams", "name", "timeout", "idle_timeout", "catalog_flag", "replication", "select"];
     private static readonly string[] ReplicationKeys = ["method", "key"];
-    private static readonly string[] DestinationKeys = ["bucket", "path", "compression", "partition_by", "max_file_rows", "max_file_mb", "storage_options"];
+    private static readonly string[] DestinationKeys = ["bucket", "path", "compression", "partition_by", "max_file_rows", "max_file_mb", "storage_options", "table_format"];
 
     private readonly PipeDefaults _defaults;
     private readonly PipeVariables _variables;
@@ -248,6 +248,7 @@ public sealed class PipelineLoader
         YamlNode? bucketNode = null;
         string? path = null, partition = null;
         Compression? compression = null;
+        TableFormats? tableFormat = null;
         long? maxRows = null, maxMb = null;
         var options = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, keyPath, value) in yaml.Entries(map, "destination", DestinationKeys))
@@ -260,6 +261,7 @@ public sealed class PipelineLoader
                 case "partition_by": partition = yaml.OptionalString(value, keyPath); break;
                 case "max_file_rows": maxRows = yaml.OptionalPositiveInteger(value, keyPath); break;
                 case "max_file_mb": maxMb = yaml.OptionalPositiveInteger(value, keyPath); break;
+                case "table_format": tableFormat = ParseTableFormat(yaml, value, keyPath); break;
                 case "storage_options":
                     if (YamlNodes.IsNull(value)) break;
                     foreach (var (k, p, v) in yaml.Entries(yaml.Mapping(value, keyPath), keyPath, null))
@@ -298,6 +300,7 @@ public sealed class PipelineLoader
             PartitionBy = partition ?? _defaults.PartitionBy ?? PartitionBySettings.ExtractionDate,
             MaxFileRows = maxRows,
             MaxFileMb = maxMb,
+            TableFormat = tableFormat ?? _defaults.TableFormat ?? TableFormats.Parquet,
             StorageOptions = options,
         };
     }
@@ -311,6 +314,29 @@ public sealed class PipelineLoader
             "none" or "uncompressed" => Compression.None,
             var other => throw yaml.Error(value, path, $"expected zstd, snappy, gzip or none, got '{other}'"),
         };
+
+    /// <summary><c>parquet</c>, <c>iceberg</c>, <c>delta</c>, or a list of <c>iceberg</c> and <c>delta</c> (both metadata over the same files).</summary>
+    internal static TableFormats ParseTableFormat(YamlNodes yaml, YamlNode value, string path)
+    {
+        var names = yaml.OptionalStringList(value, path);
+        if (names is null) return TableFormats.Parquet;
+        if (names.Count == 0) throw yaml.Error(value, path, "expected parquet, iceberg, delta or [iceberg, delta], got an empty list");
+        var formats = TableFormats.Parquet;
+        foreach (var name in names)
+        {
+            var format = name.ToLowerInvariant() switch
+            {
+                "parquet" when names.Count == 1 => TableFormats.Parquet,
+                "parquet" => throw yaml.Error(value, path, "parquet (no table metadata) cannot be combined with iceberg or delta; list only those (the data files are Parquet either way)"),
+                "iceberg" => TableFormats.Iceberg,
+                "delta" => TableFormats.Delta,
+                _ => throw yaml.Error(value, path, $"expected parquet, iceberg, delta or [iceberg, delta], got '{name}'"),
+            };
+            if (format != TableFormats.Parquet && formats.HasFlag(format)) throw yaml.Error(value, path, $"'{name}' is listed twice");
+            formats |= format;
+        }
+        return formats;
+    }
 
     private string ResolveConfigPath(string named, string pipelineFile)
     {

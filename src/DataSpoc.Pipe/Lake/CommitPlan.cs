@@ -24,6 +24,8 @@ public sealed class CommitPlan
     /// <summary>Older files of replaced tables, removed once every new file has landed.</summary>
     [JsonPropertyName("deletions")] public List<string> Deletions { get; set; } = [];
     [JsonPropertyName("tables")] public List<TableChange> Tables { get; set; } = [];
+    /// <summary>Iceberg / Delta metadata commits of tables that have a table format, made after the data files landed.</summary>
+    [JsonPropertyName("table_metadata")] public List<Tables.TableMetadataCommit> TableMetadata { get; set; } = [];
     /// <summary>The state to save (the last STATE value), or null to leave state untouched.</summary>
     [JsonPropertyName("state")] public JsonNode? State { get; set; }
 }

@@ -72,6 +72,9 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         }
         if (plan.Phase == CommitPlan.PhaseDeleted)
         {
+            // Table metadata after the data files (it points at them) and before the manifest (which points at it).
+            // Each commit is idempotent per run, so a recovery repeats it safely.
+            await new Tables.TableFormatCommitter(store, time).CommitAsync(plan, cancellationToken).ConfigureAwait(false);
             await new ManifestStore(store, time).UpdateAsync(m => Apply(m, plan), cancellationToken).ConfigureAwait(false);
             plan.Phase = CommitPlan.PhaseCataloged;
             await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
@@ -107,6 +110,12 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             stats.LastExtraction = plan.StartedAt;
             stats.LastExtractionRows = change.Rows;
             stats.LastRunId = plan.RunId;
+            if (plan.TableMetadata.FirstOrDefault(t => t.TableKey == change.Key) is { } table)
+            {
+                entry.TableFormats = [.. table.Formats];
+                entry.IcebergMetadata = table.IcebergMetadata;
+                entry.DeltaLog = table.DeltaLog;
+            }
             manifest.Tables[change.Key] = entry;
         }
     }

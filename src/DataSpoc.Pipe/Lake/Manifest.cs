@@ -20,6 +20,12 @@ public sealed class ManifestTable
     [JsonPropertyName("pipeline")] public string Pipeline { get; set; } = "";
     [JsonPropertyName("location")] public string Location { get; set; } = "";
     [JsonPropertyName("format")] public string Format { get; set; } = "parquet";
+    /// <summary>Table formats kept over the Parquet files (<c>iceberg</c>, <c>delta</c>); absent for plain Parquet tables.</summary>
+    [JsonPropertyName("table_formats")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public List<string>? TableFormats { get; set; }
+    /// <summary>The current Iceberg metadata file (<c>.../metadata/v&lt;N&gt;.metadata.json</c>), for Iceberg tables.</summary>
+    [JsonPropertyName("iceberg_metadata")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? IcebergMetadata { get; set; }
+    /// <summary>The Delta log entry of the table's current version (<c>.../_delta_log/&lt;20 digits&gt;.json</c>), for Delta tables.</summary>
+    [JsonPropertyName("delta_log")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? DeltaLog { get; set; }
     [JsonPropertyName("partitioning")] public List<string> Partitioning { get; set; } = [];
     [JsonPropertyName("write_mode")] public string WriteMode { get; set; } = "append";
     [JsonPropertyName("key_properties")] public List<string> KeyProperties { get; set; } = [];

@@ -26,6 +26,11 @@ internal abstract class SchemaNode(string name, bool nullable)
     public List<LeafNode> Leaves { get; } = [];
     /// <summary>Arrow-style type name for the manifest.</summary>
     public abstract string ArrowType { get; }
+    /// <summary>
+    /// The Parquet field id written for this node (Iceberg's column id, stable across a table's schemas), or -1 for
+    /// none: set only for tables with Iceberg metadata, before the first file is written.
+    /// </summary>
+    public int FieldId { get; set; } = -1;
 }
 
 internal sealed class LeafNode(string name, bool nullable, LeafKind kind, int scale = 0) : SchemaNode(name, nullable)

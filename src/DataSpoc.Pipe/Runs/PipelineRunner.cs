@@ -93,7 +93,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 LimitsFor(pipeline.Destination),
                 selection?.MessageNames,
                 [.. options.CodeTransforms, .. Transforms.TransformCompiler.Compile(pipeline)],
-                new BatchFiles(stores, pipeline.Destination.StorageOptions)));
+                new BatchFiles(stores, pipeline.Destination.StorageOptions),
+                FieldIdsFor(pipeline, store, sourceName, runCancel.Token)));
             ingest.Start(DateOnly.FromDateTime(startedAt.UtcDateTime));
 
             await ExtractAsync(pipeline, source, invocation, ingest, log, options, startedAt, runCancel.Token).ConfigureAwait(false);
@@ -290,6 +291,20 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         }
     }
 
+    /// <summary>
+    /// For tables with Iceberg metadata, the column ids their files must carry (the table's current ids, read when the
+    /// stream's schema arrives); for Delta-only tables, fresh ids (Delta does not read them). Null for plain Parquet.
+    /// </summary>
+    private Func<string, Tables.IcebergFieldIds>? FieldIdsFor(PipelineDefinition pipeline, IObjectStore store, string sourceName, CancellationToken cancellationToken)
+    {
+        var formats = pipeline.Destination.TableFormat;
+        if (formats == TableFormats.Parquet) return null;
+        if (!formats.HasFlag(TableFormats.Iceberg)) return _ => Tables.IcebergFieldIds.Empty();
+        var basePath = LakePaths.BasePath(pipeline.Destination.Path);
+        return table => new Tables.IcebergTable(store, _time)
+            .FieldIdsAsync(LakePaths.TablePrefix(basePath, sourceName, table), cancellationToken).GetAwaiter().GetResult();
+    }
+
     private WriteLimits LimitsFor(DestinationDefinition d) => Limits with
     {
         MaxFileRows = d.MaxFileRows ?? Limits.MaxFileRows,
@@ -313,6 +328,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             var foreign = 0;
             await foreach (var obj in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
             {
+                if (IsTableMetadataKey(prefix, obj.Key)) continue;
                 // Only files named as this table's data files are the lake's own: a replace never deletes anything else.
                 if (LakePaths.IsDataFileKey(prefix, stream.Table, obj.Key)) existing.Add(obj.Key);
                 else if (obj.Key.EndsWith(".parquet", StringComparison.Ordinal)) foreign++;
@@ -329,6 +345,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 var index = LakePaths.DataFileIndex(stream.Table, key[(key.LastIndexOf('/') + 1)..]);
                 nextIndex[folder] = Math.Max(nextIndex.GetValueOrDefault(folder), index + 1);
             }
+            var firstFile = plan.Files.Count;
             foreach (var file in stream.Files)
             {
                 var folder = prefix + (file.Partition.None ? "" : LakePaths.PartitionFolder(file.Partition.Date) + "/");
@@ -336,7 +353,11 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 nextIndex[folder] = index + 1;
                 plan.Files.Add(new PlannedFile(file.LocalPath, folder + LakePaths.DataFileName(stream.Table, index, runId)));
             }
-            if (replace) plan.Deletions.AddRange(existing);
+            var formats = pipeline.Destination.TableFormat;
+            // With table metadata, replaced files stay until maintenance expires the snapshots that still read them.
+            if (replace && formats == TableFormats.Parquet) plan.Deletions.AddRange(existing);
+            if (formats != TableFormats.Parquet)
+                plan.TableMetadata.Add(TableMetadataFor(pipeline, store, stream, schema, ingest.FieldIdsOf(stream.Table), prefix, tableKey, replace, plan.Files.Skip(firstFile).ToList()));
             if (pipeline.Destination.PartitionBy != PartitionBySettings.None && schema.Root.Children.Any(c => string.Equals(c.Name, "dt", StringComparison.OrdinalIgnoreCase)))
                 log.Notices.Add($"stream '{stream.Name}': its column 'dt' has the name of the partition folders (dt=...): hive-style readers (DuckDB hive_partitioning, " +
                     $"Spark, Athena) show the folder's date in its place; rename it (transforms: {stream.Name}: rename: {{dt: ...}}) to read its own values");
@@ -368,6 +389,32 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             });
         }
         return plan;
+    }
+
+    /// <summary>Iceberg's <c>metadata/</c> and Delta's <c>_delta_log/</c> (whose checkpoints are Parquet files too) are not data files.</summary>
+    private static bool IsTableMetadataKey(string tablePrefix, string key) =>
+        key.StartsWith(Tables.IcebergTable.MetadataPrefix(tablePrefix), StringComparison.Ordinal)
+        || key.StartsWith(Tables.DeltaTable.LogPrefix(tablePrefix), StringComparison.Ordinal);
+
+    /// <summary>The table's Iceberg/Delta change: its schema with the ids its files carry, and each landed file's footer facts.</summary>
+    private static Tables.TableMetadataCommit TableMetadataFor(PipelineDefinition pipeline, IObjectStore store, StreamState stream, ColumnSchema schema,
+        Tables.IcebergFieldIds? ids, string prefix, string tableKey, bool replace, List<PlannedFile> files)
+    {
+        var formats = pipeline.Destination.TableFormat;
+        var partitionDates = stream.Files.ToDictionary(f => f.LocalPath, f => f.Partition.Date, StringComparer.Ordinal);
+        if (ids is null) throw new InvalidOperationException($"stream '{stream.Name}' has no column ids");
+        return new Tables.TableMetadataCommit
+        {
+            TableKey = tableKey,
+            Formats = [.. new[] { (TableFormats.Iceberg, Tables.TableFormatCommitter.Iceberg), (TableFormats.Delta, Tables.TableFormatCommitter.Delta) }
+                .Where(f => formats.HasFlag(f.Item1)).Select(f => f.Item2)],
+            Prefix = prefix,
+            Location = store.Bucket.Canonical + "/" + prefix.TrimEnd('/'),
+            Operation = replace ? Tables.TableMetadataCommit.Overwrite : Tables.TableMetadataCommit.Append,
+            PartitionBy = pipeline.Destination.PartitionBy,
+            Schema = Tables.IcebergSchema.Build(schema, ids, pipeline.Destination.PartitionBy),
+            Files = files.Select(f => Tables.DataFileFooter.Read(f.LocalPath, f.Key, partitionDates.GetValueOrDefault(f.LocalPath))).ToList(),
+        };
     }
 
     private static async Task<SourceInvocation> PrepareInvocationAsync(PipelineDefinition pipeline, IObjectStore store, string privateDir, bool full,

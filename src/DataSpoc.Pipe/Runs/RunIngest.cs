@@ -22,10 +22,15 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         WriteLimits Limits,
         IReadOnlySet<string>? SelectedStreams,
         IReadOnlyList<IRecordTransform> Transforms,
-        BatchFiles? Batches = null);
+        BatchFiles? Batches = null,
+        Func<string, Tables.IcebergFieldIds>? FieldIdsFor = null);
 
     private readonly Dictionary<string, StreamState> _streams = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _tables = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Tables.IcebergFieldIds> _fieldIds = new(StringComparer.Ordinal);
+
+    /// <summary>The column ids a table's files were written with (tables with Iceberg or Delta metadata), else null.</summary>
+    public Tables.IcebergFieldIds? FieldIdsOf(string table) => _fieldIds.GetValueOrDefault(table);
     private readonly Lock _rejectLock = new();
     private Lane[]? _lanes;
     private IReadOnlyList<IRecordTransform> Transforms => settings.Transforms;
@@ -78,6 +83,12 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             var index = columns.Root.IndexOf(_partitionColumn);
             if (index < 0 || columns.Root.Children[index] is not LeafNode { Kind: LeafKind.Date or LeafKind.Timestamp })
                 throw new SingerProtocolException(line, $"partition_by column '{_partitionColumn}' is not a date or date-time property of this stream", stream);
+        }
+
+        if (settings.FieldIdsFor is { } fieldIdsFor)
+        {
+            if (!_fieldIds.TryGetValue(table, out var ids)) _fieldIds[table] = ids = fieldIdsFor(table);
+            ids.Assign(columns);
         }
 
         if (!_streams.TryGetValue(stream, out var state))

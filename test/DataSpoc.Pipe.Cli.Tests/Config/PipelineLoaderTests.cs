@@ -117,6 +117,34 @@ public sealed class PipelineLoaderTests : IDisposable
     }
 
     [Fact]
+    public void Table_format_takes_one_format_or_iceberg_and_delta_together_and_defaults_to_plain_parquet()
+    {
+        Assert.Equal(TableFormats.Parquet, Load(Minimal).Destination.TableFormat);
+        Assert.Equal(TableFormats.Parquet, Load(Minimal + "\n  table_format: parquet\n").Destination.TableFormat);
+        Assert.Equal(TableFormats.Iceberg, Load(Minimal + "\n  table_format: iceberg\n").Destination.TableFormat);
+        Assert.Equal(TableFormats.Delta, Load(Minimal + "\n  table_format: Delta\n").Destination.TableFormat);
+        Assert.Equal(TableFormats.Iceberg | TableFormats.Delta, Load(Minimal + "\n  table_format: [iceberg, delta]\n").Destination.TableFormat);
+
+        var configYaml = Path.Combine(_dir, "config.yaml");
+        File.WriteAllText(configYaml, "defaults:\n  table_format: [delta, iceberg]\n");
+        var defaults = PipeDefaults.Load(configYaml);
+        Assert.Equal(TableFormats.Iceberg | TableFormats.Delta, Load(Minimal, defaults: defaults).Destination.TableFormat);
+        Assert.Equal(TableFormats.Parquet, Load(Minimal + "\n  table_format: parquet\n", defaults: defaults).Destination.TableFormat);
+    }
+
+    [Fact]
+    public void A_wrong_table_format_names_the_file_the_line_the_key_and_the_choices()
+    {
+        var unknown = LoadFails(Minimal + "\n  table_format: hudi\n");
+        Assert.StartsWith($"{_dir}/orders.yaml:5: destination.table_format: expected parquet, iceberg, delta or [iceberg, delta], got 'hudi'", unknown.Message);
+        var mixed = LoadFails(Minimal + "\n  table_format: [parquet, iceberg]\n");
+        Assert.Equal((5, "destination.table_format"), (mixed.Line, mixed.Key));
+        Assert.Contains("parquet (no table metadata) cannot be combined", mixed.Message);
+        Assert.Contains("listed twice", LoadFails(Minimal + "\n  table_format: [delta, delta]\n").Message);
+        Assert.Contains("got a mapping", LoadFails(Minimal + "\n  table_format: {iceberg: true}\n").Message);
+    }
+
+    [Fact]
     public void An_unknown_key_names_the_file_the_line_and_the_key()
     {
         var e = LoadFails("source:\n  tap: tap-x\ndestination:\n  bucket: file:///tmp/l\n  compresion: zstd\n");

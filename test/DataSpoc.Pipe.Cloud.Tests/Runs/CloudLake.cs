@@ -19,10 +19,15 @@ public sealed class CloudLake : IAsyncDisposable
 
     private readonly StoreTarget _target;
 
-    public CloudLake(StoreTarget target)
+    public CloudLake(StoreTarget target) : this(target, target.Uri(StoreTarget.NewPrefix()))
+    {
+    }
+
+    /// <summary>A lake at a given bucket URI of the target's server (e.g. another container).</summary>
+    public CloudLake(StoreTarget target, string bucket)
     {
         _target = target;
-        Bucket = target.Uri(StoreTarget.NewPrefix());
+        Bucket = bucket;
         Store = target.Factory().Open(Bucket, target.StorageOptions);
     }
 

@@ -1,0 +1,266 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Storage;
+
+namespace DataSpoc.Pipe.Tables;
+
+/// <summary>
+/// A Delta Lake table over the same Parquet files (Delta protocol: reader 1, writer 2, no table features):
+/// <c>&lt;table&gt;/_delta_log/&lt;20-digit version&gt;.json</c>, one commit per run, created only if absent (the
+/// protocol's mutual exclusion on the log entry); a committer that loses the race retries on the new version.
+/// Every commit carries the table's <c>metaData</c> (the same id each time), so the latest entry alone tells the
+/// schema; appends add files, an overwrite also removes every live file (found by replaying the log).
+/// </summary>
+internal sealed class DeltaTable(IObjectStore store, TimeProvider time)
+{
+    public const string RunIdField = "dataspoc.runId";
+    private const int MaxAttempts = 32;
+    public const int CheckpointInterval = 10;
+
+    public static string LogPrefix(string tablePrefix) => tablePrefix + "_delta_log/";
+    public static string CommitKey(string tablePrefix, long version) =>
+        LogPrefix(tablePrefix) + version.ToString("D20", CultureInfo.InvariantCulture) + ".json";
+
+    /// <summary>The newest committed version, or -1 for a table without a log.</summary>
+    public async Task<long> LatestVersionAsync(string tablePrefix, CancellationToken cancellationToken)
+    {
+        var latest = -1L;
+        await foreach (var obj in store.ListAsync(LogPrefix(tablePrefix), cancellationToken).ConfigureAwait(false))
+        {
+            var name = obj.Key[(obj.Key.LastIndexOf('/') + 1)..];
+            if (name.Length == 25 && name.EndsWith(".json", StringComparison.Ordinal)
+                && long.TryParse(name.AsSpan(0, 20), NumberStyles.None, CultureInfo.InvariantCulture, out var v))
+                latest = Math.Max(latest, v);
+        }
+        return latest;
+    }
+
+    /// <summary>The actions of one log entry, one JSON object per line.</summary>
+    public async Task<List<JsonObject>> ReadCommitAsync(string tablePrefix, long version, CancellationToken cancellationToken)
+    {
+        var key = CommitKey(tablePrefix, version);
+        var stored = await store.GetAsync(key, cancellationToken).ConfigureAwait(false)
+            ?? throw new StorageException($"{store.Bucket}/{key} is missing from the Delta log");
+        var actions = new List<JsonObject>();
+        var lineNumber = 0;
+        foreach (var line in Encoding.UTF8.GetString(stored.Content.Span).Split('\n'))
+        {
+            lineNumber++;
+            if (line.Trim().Length == 0) continue;
+            try { actions.Add(JsonNode.Parse(line)!.AsObject()); }
+            catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException)
+            {
+                throw new StorageException($"{store.Bucket}/{key}:{lineNumber}: not a JSON action ({e.Message})", e);
+            }
+        }
+        return actions;
+    }
+
+    /// <summary>The live files' relative paths after <paramref name="version"/> (adds minus removes, in log order).</summary>
+    public async Task<Dictionary<string, JsonObject>> LiveFilesAsync(string tablePrefix, long version, CancellationToken cancellationToken)
+    {
+        var live = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
+        for (var v = 0L; v <= version; v++)
+            foreach (var action in await ReadCommitAsync(tablePrefix, v, cancellationToken).ConfigureAwait(false))
+            {
+                if (action["add"] is JsonObject add) live[add["path"]!.GetValue<string>()] = add;
+                else if (action["remove"] is JsonObject remove) live.Remove(remove["path"]!.GetValue<string>());
+            }
+        return live;
+    }
+
+    /// <summary>Writes the run's log entry; returns its key. Idempotent per run (the latest entry carrying the run id is the run's).</summary>
+    public async Task<string> CommitAsync(TableMetadataCommit commit, string runId, CancellationToken cancellationToken)
+    {
+        var prefix = commit.Prefix;
+        for (var attempt = 1; ; attempt++)
+        {
+            var latest = await LatestVersionAsync(prefix, cancellationToken).ConfigureAwait(false);
+            JsonObject? previousMeta = null;
+            if (latest >= 0)
+            {
+                var previous = await ReadCommitAsync(prefix, latest, cancellationToken).ConfigureAwait(false);
+                if (previous.Any(a => a["commitInfo"]?[RunIdField]?.GetValue<string>() == runId)) return CommitKey(prefix, latest);
+                previousMeta = previous.Select(a => a["metaData"]).OfType<JsonObject>().FirstOrDefault();
+            }
+            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            var overwrite = commit.Operation == TableMetadataCommit.Overwrite;
+            var partitionColumn = PartitionColumn(commit);
+            var lines = new List<JsonObject>
+            {
+                new()
+                {
+                    ["commitInfo"] = new JsonObject
+                    {
+                        ["timestamp"] = now,
+                        ["operation"] = "WRITE",
+                        ["operationParameters"] = new JsonObject { ["mode"] = overwrite ? "Overwrite" : "Append", ["partitionBy"] = new JsonArray(partitionColumn is null ? [] : [JsonValue.Create(partitionColumn)]).ToJsonString() },
+                        ["isBlindAppend"] = !overwrite,
+                        ["engineInfo"] = "dataspoc-pipe/" + ToolVersion.Current,
+                        [RunIdField] = runId,
+                    },
+                },
+            };
+            if (latest < 0) lines.Add(new JsonObject { ["protocol"] = new JsonObject { ["minReaderVersion"] = 1, ["minWriterVersion"] = 2 } });
+            lines.Add(new JsonObject
+            {
+                ["metaData"] = new JsonObject
+                {
+                    ["id"] = previousMeta?["id"]?.GetValue<string>() ?? Guid.NewGuid().ToString(),
+                    ["format"] = new JsonObject { ["provider"] = "parquet", ["options"] = new JsonObject() },
+                    ["schemaString"] = SchemaString(commit, partitionColumn),
+                    ["partitionColumns"] = new JsonArray(partitionColumn is null ? [] : [JsonValue.Create(partitionColumn)]),
+                    ["configuration"] = new JsonObject(),
+                    ["createdTime"] = previousMeta?["createdTime"]?.GetValue<long>() ?? now,
+                },
+            });
+            if (overwrite && latest >= 0)
+                foreach (var (path, add) in await LiveFilesAsync(prefix, latest, cancellationToken).ConfigureAwait(false))
+                    lines.Add(new JsonObject
+                    {
+                        ["remove"] = new JsonObject
+                        {
+                            ["path"] = path,
+                            ["deletionTimestamp"] = now,
+                            ["dataChange"] = true,
+                            ["extendedFileMetadata"] = true,
+                            ["partitionValues"] = add["partitionValues"]?.DeepClone() ?? new JsonObject(),
+                            ["size"] = add["size"]?.GetValue<long>() ?? 0,
+                        },
+                    });
+            foreach (var file in commit.Files)
+            {
+                var partitionValues = new JsonObject();
+                if (partitionColumn is not null)
+                    partitionValues[partitionColumn] = file.PartitionDate?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+                lines.Add(new JsonObject
+                {
+                    ["add"] = new JsonObject
+                    {
+                        ["path"] = RelativePath(file.Key[prefix.Length..]),
+                        ["partitionValues"] = partitionValues,
+                        ["size"] = file.Bytes,
+                        ["modificationTime"] = now,
+                        ["dataChange"] = true,
+                        ["stats"] = Stats(file, commit.Schema),
+                    },
+                });
+            }
+            var text = string.Join('\n', lines.Select(l => l.ToJsonString())) + "\n";
+            var key = CommitKey(prefix, latest + 1);
+            if (await store.PutAsync(key, Encoding.UTF8.GetBytes(text), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))
+            {
+                if (latest + 1 > 0 && (latest + 1) % CheckpointInterval == 0)
+                    await new DeltaCheckpoint(store).WriteAsync(this, prefix, latest + 1, cancellationToken).ConfigureAwait(false);
+                return key;
+            }
+            if (attempt >= MaxAttempts)
+                throw new StorageException($"Delta table {commit.Location}: {MaxAttempts} commit attempts all lost to concurrent commits");
+            await Task.Delay(Random.Shared.Next(5, 20 * Math.Min(attempt, 10)), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Delta partition columns have no transforms: extraction-date partitioning is the column <c>_extraction_date</c>
+    /// (in no data file, its value in each add's partitionValues), a date column is itself; a date-time column's day
+    /// cannot be expressed, so such tables are unpartitioned for Delta (file statistics still prune).
+    /// </summary>
+    private static string? PartitionColumn(TableMetadataCommit commit)
+    {
+        if (commit.PartitionBy == PartitionBySettings.None) return null;
+        if (commit.PartitionBy == PartitionBySettings.ExtractionDate) return IcebergFieldIds.ExtractionDateColumn;
+        var field = commit.Schema["fields"]!.AsArray().FirstOrDefault(f => f!["name"]!.GetValue<string>() == commit.PartitionBy);
+        return field?["type"]?.GetValue<string>() == "date" ? commit.PartitionBy : null;
+    }
+
+    /// <summary>A path relative to the table root, percent-encoded as the protocol's URI paths are.</summary>
+    private static string RelativePath(string path) => string.Join('/', path.Split('/').Select(Uri.EscapeDataString));
+
+    private static string SchemaString(TableMetadataCommit commit, string? partitionColumn)
+    {
+        var fields = new JsonArray();
+        foreach (var f in commit.Schema["fields"]!.AsArray())
+        {
+            var name = f!["name"]!.GetValue<string>();
+            if (name == IcebergFieldIds.ExtractionDateColumn && partitionColumn != IcebergFieldIds.ExtractionDateColumn) continue;
+            fields.Add((JsonNode)Field(f.AsObject()));
+        }
+        return new JsonObject { ["type"] = "struct", ["fields"] = fields }.ToJsonString();
+    }
+
+    private static JsonObject Field(JsonObject icebergField) => new()
+    {
+        ["name"] = icebergField["name"]!.GetValue<string>(),
+        ["type"] = TypeOf(icebergField["type"]!),
+        ["nullable"] = true,
+        ["metadata"] = new JsonObject(),
+    };
+
+    /// <summary>Iceberg type -> Delta type (timestamptz is Delta's timestamp; Delta has no time type: its microseconds as long).</summary>
+    private static JsonNode TypeOf(JsonNode iceberg) => iceberg switch
+    {
+        JsonValue v => JsonValue.Create(v.GetValue<string>() switch
+        {
+            "timestamptz" => "timestamp",
+            "time" => "long",
+            var decimalType when decimalType.StartsWith("decimal(", StringComparison.Ordinal) => decimalType.Replace(" ", "", StringComparison.Ordinal),
+            var other => other,
+        }),
+        JsonObject { } o when o["type"]!.GetValue<string>() == "struct" => new JsonObject
+        {
+            ["type"] = "struct",
+            ["fields"] = new JsonArray([.. o["fields"]!.AsArray().Select(f => (JsonNode)Field(f!.AsObject()))]),
+        },
+        JsonObject { } o => new JsonObject { ["type"] = "array", ["elementType"] = TypeOf(o["element"]!), ["containsNull"] = true },
+        _ => throw new InvalidOperationException("unknown Iceberg type"),
+    };
+
+    /// <summary>The add action's stats: numRecords, and for top-level columns minValues, maxValues and nullCount.</summary>
+    private static string Stats(DataFileFacts file, JsonObject schema)
+    {
+        var types = schema["fields"]!.AsArray().ToDictionary(f => f!["id"]!.GetValue<int>(), f => f!["type"]!);
+        var min = new JsonObject();
+        var max = new JsonObject();
+        var nulls = new JsonObject();
+        foreach (var c in file.Columns)
+        {
+            if (c.Name.Contains('.', StringComparison.Ordinal) || !types.TryGetValue(c.FieldId, out var type) || type is not JsonValue t) continue;
+            if (c.Nulls is { } n) nulls[c.Name] = n;
+            if (c.Lower is null || c.Upper is null) continue;
+            if (StatValue(t.GetValue<string>(), c.Lower, roundUp: false) is { } lo && StatValue(t.GetValue<string>(), c.Upper, roundUp: true) is { } hi)
+            {
+                min[c.Name] = lo;
+                max[c.Name] = hi;
+            }
+        }
+        return new JsonObject { ["numRecords"] = file.Records, ["minValues"] = min, ["maxValues"] = max, ["nullCount"] = nulls }.ToJsonString();
+    }
+
+    /// <summary>
+    /// A bound as Delta stats JSON. Timestamps have millisecond precision there, so a maximum is rounded up (a
+    /// truncated maximum would let a reader skip a file holding the value). Decimals and times are left out.
+    /// </summary>
+    private static JsonNode? StatValue(string type, byte[] bound, bool roundUp)
+    {
+        switch (type)
+        {
+            case "long": return BinaryPrimitives.ReadInt64LittleEndian(bound);
+            case "double":
+                var d = BitConverter.ToDouble(bound);
+                return double.IsFinite(d) ? d : null;
+            case "boolean": return null;
+            case "string": return Encoding.UTF8.GetString(bound);
+            case "date":
+                return DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + BinaryPrimitives.ReadInt32LittleEndian(bound))
+                    .ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+            case "timestamptz":
+                var micros = BinaryPrimitives.ReadInt64LittleEndian(bound);
+                var millis = roundUp ? (long)Math.Ceiling(micros / 1000.0) : (long)Math.Floor(micros / 1000.0);
+                return DateTime.UnixEpoch.AddMilliseconds(millis).ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+            default: return null;
+        }
+    }
+}

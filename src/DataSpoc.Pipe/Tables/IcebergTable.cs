@@ -1,0 +1,290 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Storage;
+
+namespace DataSpoc.Pipe.Tables;
+
+/// <summary>
+/// An Iceberg v2 table kept as files (the spec's "File System Tables"): <c>&lt;table&gt;/metadata/v&lt;N&gt;.metadata.json</c>,
+/// the manifest lists and manifests (Avro) beside them, and <c>version-hint.text</c> naming the current N. A commit
+/// creates <c>v&lt;N+1&gt;.metadata.json</c> only if absent (the store's conditional create: the atomic step), then
+/// updates the hint; a committer that loses the race re-reads the new base and retries. One snapshot per run.
+/// </summary>
+internal sealed class IcebergTable(IObjectStore store, TimeProvider time)
+{
+    public const string RunIdProperty = "dataspoc.run-id";
+    private const int MaxAttempts = 32;
+
+    public static string MetadataPrefix(string tablePrefix) => tablePrefix + "metadata/";
+    public static string VersionHintKey(string tablePrefix) => MetadataPrefix(tablePrefix) + "version-hint.text";
+    public static string MetadataKey(string tablePrefix, long version) =>
+        MetadataPrefix(tablePrefix) + "v" + version.ToString(CultureInfo.InvariantCulture) + ".metadata.json";
+
+    /// <summary>The current metadata file's version and content; (0, null) for a table without Iceberg metadata yet.</summary>
+    public async Task<(long Version, JsonObject? Metadata)> LoadCurrentAsync(string tablePrefix, CancellationToken cancellationToken)
+    {
+        long version = 0;
+        if (await store.GetAsync(VersionHintKey(tablePrefix), cancellationToken).ConfigureAwait(false) is { } hint
+            && long.TryParse(Encoding.UTF8.GetString(hint.Content.Span).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var hinted))
+            version = hinted;
+        // The hint may lag behind (a committer stopped between creating v<N+1> and updating the hint): the newest
+        // existing version is the table's current one.
+        JsonObject? metadata = null;
+        if (version > 0)
+            metadata = await ReadMetadataAsync(tablePrefix, version, cancellationToken).ConfigureAwait(false);
+        while (await ReadMetadataAsync(tablePrefix, version + 1, cancellationToken).ConfigureAwait(false) is { } newer)
+        {
+            version++;
+            metadata = newer;
+        }
+        return (version, metadata);
+    }
+
+    private async Task<JsonObject?> ReadMetadataAsync(string tablePrefix, long version, CancellationToken cancellationToken)
+    {
+        var key = MetadataKey(tablePrefix, version);
+        if (await store.GetAsync(key, cancellationToken).ConfigureAwait(false) is not { } stored) return null;
+        try
+        {
+            return JsonNode.Parse(stored.Content.Span)?.AsObject() ?? throw new System.Text.Json.JsonException("empty");
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException)
+        {
+            throw new StorageException($"{store.Bucket}/{key} is not valid Iceberg table metadata ({e.Message})", e);
+        }
+    }
+
+    /// <summary>The field ids a run's data files must carry: the current schema's, continuing after <c>last-column-id</c>.</summary>
+    public async Task<IcebergFieldIds> FieldIdsAsync(string tablePrefix, CancellationToken cancellationToken)
+    {
+        var (_, metadata) = await LoadCurrentAsync(tablePrefix, cancellationToken).ConfigureAwait(false);
+        if (metadata is null) return IcebergFieldIds.Empty();
+        var currentId = metadata["current-schema-id"]!.GetValue<int>();
+        var schema = metadata["schemas"]!.AsArray().FirstOrDefault(s => s!["schema-id"]!.GetValue<int>() == currentId)?.AsObject();
+        return IcebergFieldIds.FromSchema(schema, metadata["last-column-id"]!.GetValue<int>());
+    }
+
+    /// <summary>
+    /// Commits the run's snapshot; returns the key of the metadata file now current. Idempotent per run: when the
+    /// current snapshot already carries <paramref name="runId"/> (a commit completed before a crash), nothing is written.
+    /// </summary>
+    public async Task<string> CommitAsync(TableMetadataCommit commit, string runId, CancellationToken cancellationToken)
+    {
+        var prefix = commit.Prefix;
+        var snapshotId = NewSnapshotId();
+        var nonce = Guid.NewGuid().ToString("N");
+        string? manifestKey = null;
+        long manifestLength = 0;
+        int manifestSpecId = -1;
+        for (var attempt = 1; ; attempt++)
+        {
+            var (version, current) = await LoadCurrentAsync(prefix, cancellationToken).ConfigureAwait(false);
+            if (current is not null && CurrentSnapshot(current)?["summary"]?[RunIdProperty]?.GetValue<string>() == runId)
+                return MetadataKey(prefix, version);
+
+            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            var metadata = current?.DeepClone().AsObject() ?? NewTable(commit.Location, now);
+            var schemaId = EvolveSchema(metadata, commit.Schema);
+            var schema = metadata["schemas"]!.AsArray().First(s => s!["schema-id"]!.GetValue<int>() == schemaId)!.AsObject();
+            var partition = IcebergSchema.PartitionFieldOf(schema, commit.PartitionBy);
+            var specId = EvolveSpec(metadata, partition, out partition);
+            var specFields = IcebergSchema.SpecFields(partition);
+
+            if (manifestKey is null || manifestSpecId != specId)
+            {
+                manifestKey = MetadataPrefix(prefix) + $"{nonce}-m{attempt - 1}.avro";
+                var manifest = IcebergManifests.WriteManifest(commit.Files, key => UriOf(commit, key), partition, schema, specFields, specId);
+                await store.PutAsync(manifestKey, manifest, WriteCondition.None, cancellationToken).ConfigureAwait(false);
+                manifestLength = manifest.Length;
+                manifestSpecId = specId;
+            }
+
+            var parent = CurrentSnapshot(current ?? []);
+            var sequenceNumber = metadata["last-sequence-number"]!.GetValue<long>() + 1;
+            var entries = new List<IcebergManifests.ListEntry>();
+            var previousSummary = parent?["summary"]?.AsObject();
+            if (commit.Operation == TableMetadataCommit.Append && parent?["manifest-list"]?.GetValue<string>() is { } previousList)
+            {
+                var listKey = KeyOf(commit, previousList);
+                var stored = await store.GetAsync(listKey, cancellationToken).ConfigureAwait(false)
+                    ?? throw new StorageException($"{store.Bucket}/{listKey} (the current snapshot's manifest list) is missing");
+                entries.AddRange(IcebergManifests.ReadList(stored.Content.Span, $"{store.Bucket}/{listKey}"));
+            }
+            if (commit.Files.Count > 0)
+                entries.Add(new IcebergManifests.ListEntry(
+                    UriOf(commit, manifestKey), manifestLength, specId, 0, sequenceNumber, sequenceNumber, snapshotId,
+                    commit.Files.Count, 0, 0, commit.Files.Sum(f => f.Records), 0, 0,
+                    partition is null ? [] : [Summary(commit.Files)]));
+            var listName = MetadataPrefix(prefix) + $"snap-{snapshotId.ToString(CultureInfo.InvariantCulture)}-{attempt}-{nonce}.avro";
+            await store.PutAsync(listName, IcebergManifests.WriteList(entries, snapshotId, parent?["snapshot-id"]?.GetValue<long>(), sequenceNumber),
+                WriteCondition.None, cancellationToken).ConfigureAwait(false);
+
+            var summary = SnapshotSummary(commit, previousSummary, runId);
+            var snapshot = new JsonObject
+            {
+                ["snapshot-id"] = snapshotId,
+                ["sequence-number"] = sequenceNumber,
+                ["timestamp-ms"] = now,
+                ["manifest-list"] = UriOf(commit, listName),
+                ["summary"] = summary,
+                ["schema-id"] = schemaId,
+            };
+            if (parent?["snapshot-id"]?.GetValue<long>() is { } parentId) snapshot["parent-snapshot-id"] = parentId;
+            metadata["snapshots"]!.AsArray().Add((JsonNode)snapshot);
+            metadata["current-snapshot-id"] = snapshotId;
+            metadata["last-sequence-number"] = sequenceNumber;
+            metadata["last-updated-ms"] = now;
+            metadata["refs"] = new JsonObject { ["main"] = new JsonObject { ["snapshot-id"] = snapshotId, ["type"] = "branch" } };
+            metadata["snapshot-log"]!.AsArray().Add((JsonNode)new JsonObject { ["timestamp-ms"] = now, ["snapshot-id"] = snapshotId });
+            if (current is not null)
+                metadata["metadata-log"]!.AsArray().Add((JsonNode)new JsonObject { ["timestamp-ms"] = current["last-updated-ms"]!.GetValue<long>(), ["metadata-file"] = UriOf(commit, MetadataKey(prefix, version)) });
+
+            var next = MetadataKey(prefix, version + 1);
+            var bytes = Encoding.UTF8.GetBytes(metadata.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            if (await store.PutAsync(next, bytes, WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))
+            {
+                await store.PutAsync(VersionHintKey(prefix), Encoding.ASCII.GetBytes((version + 1).ToString(CultureInfo.InvariantCulture)), WriteCondition.None, cancellationToken).ConfigureAwait(false);
+                return next;
+            }
+            // Another committer created v<N+1> first: our manifest list was based on the old snapshot. Retry on the new base.
+            await store.DeleteAsync(listName, cancellationToken).ConfigureAwait(false);
+            if (attempt >= MaxAttempts)
+                throw new StorageException($"Iceberg table {commit.Location}: {MaxAttempts} commit attempts all lost to concurrent commits");
+            await Task.Delay(Random.Shared.Next(5, 20 * Math.Min(attempt, 10)), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static long NewSnapshotId() => Random.Shared.NextInt64(1, long.MaxValue);
+
+    public static JsonObject? CurrentSnapshot(JsonObject metadata)
+    {
+        if (metadata["current-snapshot-id"]?.GetValue<long>() is not { } id || id < 0) return null;
+        return metadata["snapshots"]?.AsArray().FirstOrDefault(s => s!["snapshot-id"]!.GetValue<long>() == id)?.AsObject();
+    }
+
+    private static JsonObject NewTable(string location, long now) => new()
+    {
+        ["format-version"] = 2,
+        ["table-uuid"] = Guid.NewGuid().ToString(),
+        ["location"] = location,
+        ["last-sequence-number"] = 0L,
+        ["last-updated-ms"] = now,
+        ["last-column-id"] = 0,
+        ["current-schema-id"] = 0,
+        ["schemas"] = new JsonArray(),
+        ["default-spec-id"] = 0,
+        ["partition-specs"] = new JsonArray(),
+        ["last-partition-id"] = IcebergSchema.FirstPartitionFieldId - 1,
+        ["default-sort-order-id"] = 0,
+        ["sort-orders"] = new JsonArray((JsonNode)new JsonObject { ["order-id"] = 0, ["fields"] = new JsonArray() }),
+        ["properties"] = new JsonObject { ["write.format.default"] = "parquet", ["created-by"] = "dataspoc-pipe " + ToolVersion.Current },
+        ["current-snapshot-id"] = -1L,
+        ["refs"] = new JsonObject(),
+        ["snapshots"] = new JsonArray(),
+        ["snapshot-log"] = new JsonArray(),
+        ["metadata-log"] = new JsonArray(),
+    };
+
+    /// <summary>Makes <paramref name="fields"/> the current schema: the existing one with equal fields, else a new schema id.</summary>
+    private static int EvolveSchema(JsonObject metadata, JsonObject fields)
+    {
+        var schemas = metadata["schemas"]!.AsArray();
+        var maxId = fields["fields"]!.AsArray().Max(f => MaxId(f!));
+        metadata["last-column-id"] = Math.Max(metadata["last-column-id"]!.GetValue<int>(), maxId);
+        var same = schemas.FirstOrDefault(s => IcebergSchema.SameFields(s!.AsObject(), fields));
+        int id;
+        if (same is not null) id = same["schema-id"]!.GetValue<int>();
+        else
+        {
+            id = schemas.Count == 0 ? 0 : schemas.Max(s => s!["schema-id"]!.GetValue<int>()) + 1;
+            var schema = new JsonObject { ["type"] = "struct", ["schema-id"] = id, ["fields"] = fields["fields"]!.DeepClone() };
+            schemas.Add((JsonNode)schema);
+        }
+        metadata["current-schema-id"] = id;
+        return id;
+    }
+
+    private static int MaxId(JsonNode field)
+    {
+        var max = field["id"]?.GetValue<int>() ?? 0;
+        var type = field["type"];
+        if (type is JsonObject o)
+        {
+            if (o["fields"] is JsonArray children) max = Math.Max(max, children.Max(c => MaxId(c!)));
+            if (o["element-id"] is { } element) max = Math.Max(max, Math.Max(element.GetValue<int>(), MaxId(new JsonObject { ["type"] = o["element"]!.DeepClone() })));
+        }
+        return max;
+    }
+
+    /// <summary>The default spec when it matches <paramref name="wanted"/> (same source and transform), else a new spec with a new field id.</summary>
+    private static int EvolveSpec(JsonObject metadata, PartitionField? wanted, out PartitionField? partition)
+    {
+        var specs = metadata["partition-specs"]!.AsArray();
+        foreach (var spec in specs)
+        {
+            var fields = spec!["fields"]!.AsArray();
+            if (wanted is null ? fields.Count == 0
+                : fields.Count == 1 && fields[0]!["source-id"]!.GetValue<int>() == wanted.SourceId && fields[0]!["transform"]!.GetValue<string>() == wanted.Transform)
+            {
+                partition = wanted is null ? null : wanted with { FieldId = fields[0]!["field-id"]!.GetValue<int>(), Name = fields[0]!["name"]!.GetValue<string>() };
+                var found = spec["spec-id"]!.GetValue<int>();
+                metadata["default-spec-id"] = found;
+                return found;
+            }
+        }
+        var id = specs.Count == 0 ? 0 : specs.Max(s => s!["spec-id"]!.GetValue<int>()) + 1;
+        partition = wanted is null ? null : wanted with { FieldId = metadata["last-partition-id"]!.GetValue<int>() + 1 };
+        if (partition is not null) metadata["last-partition-id"] = partition.FieldId;
+        specs.Add((JsonNode)new JsonObject { ["spec-id"] = id, ["fields"] = IcebergSchema.SpecFields(partition) });
+        metadata["default-spec-id"] = id;
+        return id;
+    }
+
+    private static IcebergManifests.FieldSummary Summary(List<DataFileFacts> files)
+    {
+        var dates = files.Where(f => f.PartitionDate is not null).Select(f => IcebergManifests.DaysSinceEpoch(f.PartitionDate!.Value)).ToList();
+        return new IcebergManifests.FieldSummary(
+            files.Any(f => f.PartitionDate is null), null,
+            dates.Count > 0 ? BitConverter.GetBytes(dates.Min()) : null,
+            dates.Count > 0 ? BitConverter.GetBytes(dates.Max()) : null);
+    }
+
+    private static JsonObject SnapshotSummary(TableMetadataCommit commit, JsonObject? previous, string runId)
+    {
+        long Prev(string key) => previous?[key]?.GetValue<string>() is { } s && long.TryParse(s, CultureInfo.InvariantCulture, out var v) ? v : 0;
+        var addedFiles = commit.Files.Count;
+        var addedRecords = commit.Files.Sum(f => f.Records);
+        var addedBytes = commit.Files.Sum(f => f.Bytes);
+        var overwrite = commit.Operation == TableMetadataCommit.Overwrite;
+        var summary = new JsonObject { ["operation"] = overwrite ? "overwrite" : "append" };
+        string S(long v) => v.ToString(CultureInfo.InvariantCulture);
+        summary["added-data-files"] = S(addedFiles);
+        summary["added-records"] = S(addedRecords);
+        summary["added-files-size"] = S(addedBytes);
+        if (overwrite)
+        {
+            summary["deleted-data-files"] = S(Prev("total-data-files"));
+            summary["deleted-records"] = S(Prev("total-records"));
+            summary["removed-files-size"] = S(Prev("total-files-size"));
+        }
+        summary["total-data-files"] = S(addedFiles + (overwrite ? 0 : Prev("total-data-files")));
+        summary["total-records"] = S(addedRecords + (overwrite ? 0 : Prev("total-records")));
+        summary["total-files-size"] = S(addedBytes + (overwrite ? 0 : Prev("total-files-size")));
+        summary["total-delete-files"] = "0";
+        summary["total-position-deletes"] = "0";
+        summary["total-equality-deletes"] = "0";
+        summary[RunIdProperty] = runId;
+        return summary;
+    }
+
+    /// <summary>A key's full URI under the table location (metadata paths are absolute, as the spec requires).</summary>
+    private static string UriOf(TableMetadataCommit commit, string key) =>
+        commit.Location + "/" + key[commit.Prefix.Length..];
+
+    /// <summary>The key of a URI under the table location.</summary>
+    public static string KeyOf(TableMetadataCommit commit, string uri) =>
+        uri.StartsWith(commit.Location + "/", StringComparison.Ordinal)
+            ? commit.Prefix + uri[(commit.Location.Length + 1)..]
+            : throw new StorageException($"Iceberg table {commit.Location} references {uri}, which is outside the table's location");
+}

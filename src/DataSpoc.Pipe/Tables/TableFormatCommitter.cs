@@ -1,0 +1,28 @@
+using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Storage;
+
+namespace DataSpoc.Pipe.Tables;
+
+/// <summary>
+/// The table-format step of a lake commit: for each table of the plan with Iceberg and/or Delta metadata, one
+/// snapshot (Iceberg) and one log entry (Delta) over the files the plan landed. Runs inside
+/// <see cref="LakeCommitter"/>, after the data files and before the manifest; every commit is idempotent per run id.
+/// </summary>
+internal sealed class TableFormatCommitter(IObjectStore store, TimeProvider time)
+{
+    public const string Iceberg = "iceberg";
+    public const string Delta = "delta";
+
+    public async Task CommitAsync(CommitPlan plan, CancellationToken cancellationToken)
+    {
+        foreach (var table in plan.TableMetadata)
+        {
+            if (table.Has(Iceberg))
+                table.IcebergMetadata = store.Bucket.Canonical + "/" +
+                    await new IcebergTable(store, time).CommitAsync(table, plan.RunId, cancellationToken).ConfigureAwait(false);
+            if (table.Has(Delta))
+                table.DeltaLog = store.Bucket.Canonical + "/" +
+                    await new DeltaTable(store, time).CommitAsync(table, plan.RunId, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

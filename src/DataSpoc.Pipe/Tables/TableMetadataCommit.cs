@@ -1,0 +1,35 @@
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace DataSpoc.Pipe.Tables;
+
+/// <summary>
+/// One table's Iceberg/Delta change in a run, computed before the commit and kept in the commit journal, so a crash
+/// after the data files landed is completed with the same snapshot by the next run.
+/// </summary>
+public sealed class TableMetadataCommit
+{
+    public const string Append = "append";
+    public const string Overwrite = "overwrite";
+
+    /// <summary>The manifest key (<c>&lt;source&gt;/&lt;table&gt;</c>).</summary>
+    [JsonPropertyName("table_key")] public string TableKey { get; set; } = "";
+    /// <summary><c>iceberg</c> and/or <c>delta</c>.</summary>
+    [JsonPropertyName("formats")] public List<string> Formats { get; set; } = [];
+    /// <summary>The table folder's key in the bucket, ending in '/'.</summary>
+    [JsonPropertyName("prefix")] public string Prefix { get; set; } = "";
+    /// <summary>The table folder as a URI (<c>file:///lake/raw/csv/orders</c>), no trailing '/'.</summary>
+    [JsonPropertyName("location")] public string Location { get; set; } = "";
+    /// <summary><see cref="Append"/> or <see cref="Overwrite"/> (full refresh, new ACTIVATE_VERSION).</summary>
+    [JsonPropertyName("operation")] public string Operation { get; set; } = Append;
+    [JsonPropertyName("partition_by")] public string PartitionBy { get; set; } = "";
+    /// <summary>The Iceberg schema of the run's last SCHEMA (fields with ids, no schema-id); Delta's schema derives from it.</summary>
+    [JsonPropertyName("schema")] public JsonObject Schema { get; set; } = [];
+    [JsonPropertyName("files")] public List<DataFileFacts> Files { get; set; } = [];
+    /// <summary>The metadata file (Iceberg) that the commit made current, once done.</summary>
+    [JsonPropertyName("iceberg_metadata")] public string? IcebergMetadata { get; set; }
+    /// <summary>The log entry (Delta) that the commit wrote, once done.</summary>
+    [JsonPropertyName("delta_log")] public string? DeltaLog { get; set; }
+
+    public bool Has(string format) => Formats.Contains(format, StringComparer.Ordinal);
+}

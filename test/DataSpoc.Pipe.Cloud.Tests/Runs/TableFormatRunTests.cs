@@ -1,0 +1,118 @@
+using System.Text.Json.Nodes;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Tests.Support;
+
+namespace DataSpoc.Pipe.Cloud.Tests.Runs;
+
+/// <summary>
+/// Iceberg and Delta tables on a real store: after each run the npm icebird reader (fetching from the server) returns
+/// the source rows, the previous metadata file the previous rows; avsc validates the manifests; the Delta log's
+/// files are read back by DuckDB.
+/// </summary>
+public abstract class TableFormatRunContract : IAsyncLifetime
+{
+    protected abstract StoreTarget Target { get; }
+    /// <summary>The lake's bucket URI (a fresh prefix).</summary>
+    protected abstract string Bucket { get; }
+    /// <summary>What icebird's fetch shim needs to reach the server.</summary>
+    protected abstract Dictionary<string, string> ReaderEnvironment { get; }
+
+    public virtual Task InitializeAsync() => Task.CompletedTask;
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    private PipelineDefinition Pipeline(int count) => CloudLake.Pipeline("orders", Bucket, count) with
+    {
+        Destination = new DestinationDefinition { Bucket = Bucket, TableFormat = TableFormats.Iceberg | TableFormats.Delta },
+    };
+
+    private Task<Pipe.Runs.RunResult> RunAsync(PipelineDefinition p) =>
+        new Pipe.Runs.PipelineRunner(Target.Factory(), new ShiftedTime(CloudLake.Now)).RunAsync(p, new Pipe.Runs.RunOptions(), CancellationToken.None);
+
+    private static List<long> Ids(JsonObject read) => read["rows"]!.AsArray().Select(r => long.Parse(r!["id"]!.ToString())).Order().ToList();
+
+    [Fact]
+    public async Task Icebird_reads_every_run_and_time_travels_and_the_Delta_log_lists_the_same_files()
+    {
+        var table = Bucket + "/raw/shop/orders";
+        var first = await RunAsync(Pipeline(5));
+        Assert.True(first.Succeeded, first.Log.Error);
+        Assert.Equal([1L, 2, 3, 4, 5], Ids(TableReaders.Icebird(table, environment: ReaderEnvironment)));
+        var second = await RunAsync(Pipeline(8));
+        Assert.True(second.Succeeded, second.Log.Error);
+        Assert.Equal(Enumerable.Range(1, 8).Select(i => (long)i), Ids(TableReaders.Icebird(table, environment: ReaderEnvironment)));
+        Assert.Equal([1L, 2, 3, 4, 5], Ids(TableReaders.Icebird(table, "v1.metadata.json", ReaderEnvironment)));
+
+        await using var store = Target.Factory().Open(Bucket);
+        var keys = (await store.ListAsync("raw/shop/orders/", CancellationToken.None).ToListAsync()).Select(o => o.Key).ToList();
+        var dir = Directory.CreateTempSubdirectory("avro-").FullName;
+        try
+        {
+            var avro = new List<string>();
+            foreach (var key in keys.Where(k => k.EndsWith(".avro", StringComparison.Ordinal)))
+            {
+                var local = Path.Combine(dir, Path.GetFileName(key));
+                File.WriteAllBytes(local, (await store.GetAsync(key, CancellationToken.None))!.Content.ToArray());
+                avro.Add(local);
+            }
+            var checks = TableReaders.AvroCheck(avro);
+            Assert.Equal(4, checks.Count);
+            foreach (var check in checks.Select(c => c!)) Assert.True(check["problems"]!.AsArray().Count == 0, check.ToJsonString());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+
+        var live = new HashSet<string>();
+        foreach (var key in keys.Where(k => k.Contains("/_delta_log/", StringComparison.Ordinal) && k.EndsWith(".json", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+            foreach (var line in System.Text.Encoding.UTF8.GetString((await store.GetAsync(key, CancellationToken.None))!.Content.Span).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var action = JsonNode.Parse(line)!;
+                if (action["add"] is { } add) live.Add("raw/shop/orders/" + Uri.UnescapeDataString(add["path"]!.GetValue<string>()));
+                if (action["remove"] is { } remove) live.Remove("raw/shop/orders/" + Uri.UnescapeDataString(remove["path"]!.GetValue<string>()));
+            }
+        Assert.Equal(2, live.Count);
+        Assert.Equal(CloudLake.ExpectedOrders(1, 8), await OrdersAsync(live));
+    }
+
+    /// <summary>DuckDB's rows of the given keys of this lake (downloaded through the store).</summary>
+    private async Task<List<string>> OrdersAsync(IEnumerable<string> keys)
+    {
+        await using var lake = new CloudLake(Target, Bucket);
+        return await lake.OrdersAsync(keys);
+    }
+}
+
+[Collection(CloudServersCollection.Name)]
+public sealed class S3TableFormatRunTests(CloudServers servers) : TableFormatRunContract
+{
+    private readonly string _prefix = StoreTarget.NewPrefix();
+    protected override StoreTarget Target { get; } = new S3Target(servers);
+    protected override string Bucket => Target.Uri(_prefix);
+    protected override Dictionary<string, string> ReaderEnvironment => new() { ["DSP_S3_ENDPOINT"] = servers.S3.Endpoint };
+}
+
+[Collection(CloudServersCollection.Name)]
+public sealed class AzureTableFormatRunTests(CloudServers servers) : TableFormatRunContract
+{
+    /// <summary>A container with anonymous blob reads, so the node reader needs no Azure signing code.</summary>
+    private const string PublicContainer = "tables";
+    private readonly string _prefix = StoreTarget.NewPrefix();
+    protected override StoreTarget Target { get; } = new AzureTarget(servers);
+    protected override string Bucket => $"az://{PublicContainer}/{_prefix}";
+    protected override Dictionary<string, string> ReaderEnvironment => new() { ["DSP_AZURE_BLOB_ENDPOINT"] = servers.Azure.BlobEndpoint };
+
+    public override async Task InitializeAsync() =>
+        await new BlobContainerClient(servers.Azure.ConnectionString(), PublicContainer).CreateIfNotExistsAsync(PublicAccessType.Blob);
+}
+
+[Collection(CloudServersCollection.Name)]
+public sealed class LocalTableFormatRunTests : TableFormatRunContract
+{
+    private readonly string _prefix = StoreTarget.NewPrefix();
+    protected override StoreTarget Target { get; } = new LocalTarget();
+    protected override string Bucket => Target.Uri(_prefix);
+    protected override Dictionary<string, string> ReaderEnvironment => [];
+}

@@ -1,0 +1,150 @@
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Tests.Support;
+
+namespace DataSpoc.Pipe.Tests.Tables;
+
+/// <summary>
+/// Delta tables are checked against the protocol by reading the log here (actions, their required fields, the
+/// replay of add/remove), and the files the log lists are read back by DuckDB (its delta extension cannot be
+/// downloaded on this machine).
+/// </summary>
+public class DeltaTableTests
+{
+    private const string Schema =
+        """{"type":"SCHEMA","stream":"orders","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"name":{"type":["null","string"]},"day":{"type":["null","string"],"format":"date"}}}}""";
+
+    private static string[] Orders(int from, int to) =>
+    [
+        Schema,
+        .. Enumerable.Range(from, to - from + 1).Select(i =>
+            "{\"type\":\"RECORD\",\"stream\":\"orders\",\"record\":{\"id\":" + i + ",\"name\":\"n" + i + "\",\"day\":\"2025-01-" + (10 + i % 3).ToString("D2") + "\"}}"),
+    ];
+
+    private static PipelineDefinition Delta(TempLake lake, string input, TableFormats formats = TableFormats.Delta, string partitionBy = PartitionBySettings.ExtractionDate) =>
+        lake.Pipeline("orders", input, p => p with { Destination = p.Destination with { TableFormat = formats, PartitionBy = partitionBy } });
+
+    private static string LogDir(TempLake lake) => Path.Combine(lake.Root, "raw", "test", "orders", "_delta_log");
+
+    /// <summary>The log replayed as the protocol says: every version from 0 in order, adds minus removes; checks each action's required fields.</summary>
+    private static (Dictionary<string, JsonObject> Live, JsonObject Meta, JsonObject Protocol, List<string> Operations) Replay(TempLake lake)
+    {
+        var versions = Directory.GetFiles(LogDir(lake), "*.json").Select(Path.GetFileName).Order().ToList();
+        Assert.Equal(Enumerable.Range(0, versions.Count).Select(v => v.ToString("D20") + ".json"), versions);
+        var live = new Dictionary<string, JsonObject>();
+        JsonObject? meta = null, protocol = null;
+        var operations = new List<string>();
+        foreach (var version in versions)
+        {
+            var lines = File.ReadAllLines(Path.Combine(LogDir(lake), version!)).Where(l => l.Length > 0).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
+            foreach (var action in lines)
+            {
+                Assert.Single(action); // one action per line
+                var (kind, body) = action.First();
+                switch (kind)
+                {
+                    case "protocol":
+                        Assert.Equal((1, 2), (body!["minReaderVersion"]!.GetValue<int>(), body["minWriterVersion"]!.GetValue<int>()));
+                        protocol = body.AsObject();
+                        break;
+                    case "metaData":
+                        Assert.NotNull(body!["id"]);
+                        Assert.Equal("parquet", body["format"]!["provider"]!.GetValue<string>());
+                        Assert.Equal("struct", JsonNode.Parse(body["schemaString"]!.GetValue<string>())!["type"]!.GetValue<string>());
+                        Assert.NotNull(body["partitionColumns"]!.AsArray());
+                        if (meta is not null) Assert.Equal(meta["id"]!.GetValue<string>(), body["id"]!.GetValue<string>());
+                        meta = body.AsObject();
+                        break;
+                    case "add":
+                        foreach (var field in new[] { "path", "partitionValues", "size", "modificationTime", "dataChange" }) Assert.NotNull(body![field]);
+                        Assert.DoesNotContain("://", body!["path"]!.GetValue<string>());
+                        live[body["path"]!.GetValue<string>()] = body.AsObject();
+                        break;
+                    case "remove":
+                        Assert.NotNull(body!["deletionTimestamp"]);
+                        Assert.True(live.Remove(body["path"]!.GetValue<string>()), "a remove names a live file");
+                        break;
+                    case "commitInfo":
+                        operations.Add(body!["operationParameters"]!["mode"]!.GetValue<string>());
+                        break;
+                    default:
+                        Assert.Fail($"unexpected action {kind} in {version}");
+                        break;
+                }
+            }
+        }
+        Assert.NotNull(protocol);
+        Assert.NotNull(meta);
+        return (live, meta!, protocol!, operations);
+    }
+
+    private static List<string> ReadLive(TempLake lake, Dictionary<string, JsonObject> live) =>
+        lake.Query("select id, name, day::varchar from read_parquet([" +
+                   string.Join(",", live.Keys.Select(p => $"'{{lake}}/raw/test/orders/{Uri.UnescapeDataString(p)}'")) + "]) order by id")
+            .Select(r => string.Join("|", r)).ToList();
+
+    private static List<string> Expected(int from, int to) =>
+        Enumerable.Range(from, to - from + 1).Select(i => $"{i}|n{i}|2025-01-{10 + i % 3:D2}").ToList();
+
+    [Fact]
+    public async Task The_log_replays_to_the_files_of_the_source_rows_after_appends_and_an_overwrite()
+    {
+        using var lake = new TempLake();
+        Assert.True((await TempLake.RunAsync(Delta(lake, lake.WriteSinger("a", Orders(1, 3))))).Succeeded);
+        var (live, meta, _, _) = Replay(lake);
+        Assert.Equal(Expected(1, 3), ReadLive(lake, live));
+        Assert.Equal(["_extraction_date"], meta["partitionColumns"]!.AsArray().Select(c => c!.GetValue<string>()));
+        var add = live.Values.Single();
+        Assert.Equal(DateTime.UtcNow.ToString("yyyy-MM-dd"), add["partitionValues"]!["_extraction_date"]!.GetValue<string>());
+        var stats = JsonNode.Parse(add["stats"]!.GetValue<string>())!;
+        Assert.Equal(3, stats["numRecords"]!.GetValue<int>());
+        Assert.Equal((1, 3), (stats["minValues"]!["id"]!.GetValue<int>(), stats["maxValues"]!["id"]!.GetValue<int>()));
+        Assert.Equal(("2025-01-10", "2025-01-12"), (stats["minValues"]!["day"]!.GetValue<string>(), stats["maxValues"]!["day"]!.GetValue<string>()));
+        Assert.Equal(0, stats["nullCount"]!["name"]!.GetValue<int>());
+
+        Assert.True((await TempLake.RunAsync(Delta(lake, lake.WriteSinger("b", Orders(4, 5))))).Succeeded);
+        Assert.Equal(Expected(1, 5), ReadLive(lake, Replay(lake).Live));
+
+        Assert.True((await TempLake.RunAsync(Delta(lake, lake.WriteSinger("c", Orders(7, 8))), full: true)).Succeeded);
+        var (after, _, _, operations) = Replay(lake);
+        Assert.Equal(Expected(7, 8), ReadLive(lake, after));
+        Assert.Equal(["Append", "Append", "Overwrite"], operations);
+        var entry = lake.Manifest().Tables["test/orders"];
+        Assert.Equal(["delta"], entry.TableFormats);
+        Assert.Equal($"{lake.Bucket}/raw/test/orders/_delta_log/00000000000000000002.json", entry.DeltaLog);
+    }
+
+    [Fact]
+    public async Task Iceberg_and_Delta_together_describe_the_same_files()
+    {
+        using var lake = new TempLake();
+        var both = TableFormats.Iceberg | TableFormats.Delta;
+        Assert.True((await TempLake.RunAsync(Delta(lake, lake.WriteSinger("a", Orders(1, 4)), both, partitionBy: "day"))).Succeeded);
+        var (live, meta, _, _) = Replay(lake);
+        Assert.Equal(["day"], meta["partitionColumns"]!.AsArray().Select(c => c!.GetValue<string>()));
+        Assert.Equal(Expected(1, 4), ReadLive(lake, live));
+        var iceberg = TableReaders.Icebird($"file://{lake.Root}/raw/test/orders");
+        Assert.Equal([1L, 2, 3, 4], iceberg["rows"]!.AsArray().Select(r => long.Parse(r!["id"]!.ToString())).Order());
+        Assert.Equal(lake.ParquetKeys().Select(k => k["raw/test/orders/".Length..]).Order(), live.Keys.Select(Uri.UnescapeDataString).Order());
+    }
+
+    [Fact]
+    public async Task Every_tenth_commit_writes_a_parquet_checkpoint_that_DuckDB_reads_as_the_table_state()
+    {
+        using var lake = new TempLake();
+        for (var run = 0; run < 11; run++)
+        {
+            var result = await TempLake.RunAsync(Delta(lake, lake.WriteSinger($"r{run}", Orders(run + 1, run + 1))));
+            Assert.True(result.Succeeded, result.Log.Error);
+        }
+        var last = JsonNode.Parse(File.ReadAllText(Path.Combine(LogDir(lake), "_last_checkpoint")))!;
+        Assert.Equal(10, last["version"]!.GetValue<int>());
+        var checkpoint = Path.Combine(LogDir(lake), "00000000000000000010.checkpoint.parquet");
+        var adds = lake.Query($"select add.path, add.size from read_parquet('{checkpoint}') where add is not null order by add.path");
+        Assert.Equal(11, adds.Count);
+        Assert.Equal(Replay(lake).Live.Keys.Order().Take(11), adds.Select(a => a[0]!).Order());
+        Assert.Equal([["1", "2"]], lake.Query($"select min(protocol.minReaderVersion), min(protocol.minWriterVersion) from read_parquet('{checkpoint}') where protocol is not null"));
+        Assert.Equal(last["size"]!.GetValue<int>(), int.Parse(lake.Query($"select count(*) from read_parquet('{checkpoint}')")[0][0]!));
+        Assert.Single(lake.Query($"select metaData.id from read_parquet('{checkpoint}') where metaData is not null"));
+    }
+}

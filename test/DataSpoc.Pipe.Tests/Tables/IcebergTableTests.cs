@@ -1,0 +1,169 @@
+using System.Buffers.Binary;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Tests.Support;
+
+namespace DataSpoc.Pipe.Tests.Tables;
+
+public class IcebergTableTests
+{
+    private const string Schema =
+        """{"type":"SCHEMA","stream":"orders","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"name":{"type":["null","string"]},"at":{"type":["null","string"],"format":"date-time"}}}}""";
+
+    private const string SchemaWithAmount =
+        """{"type":"SCHEMA","stream":"orders","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"amount":{"type":["null","number"]},"name":{"type":["null","string"]},"at":{"type":["null","string"],"format":"date-time"}}}}""";
+
+    private static string[] Orders(int from, int to, string schema = Schema) =>
+    [
+        schema,
+        .. Enumerable.Range(from, to - from + 1).Select(i =>
+            "{\"type\":\"RECORD\",\"stream\":\"orders\",\"record\":{\"id\":" + i +
+            ",\"name\":" + (i % 4 == 0 ? "null" : $"\"n{i}\"") +
+            ",\"at\":\"2025-01-" + (10 + i % 5).ToString("D2") + "T08:00:00Z\"" +
+            (schema == SchemaWithAmount ? $",\"amount\":{i}.5" : "") + "}}"),
+    ];
+
+    private static PipelineDefinition Iceberg(TempLake lake, string input, string partitionBy = PartitionBySettings.ExtractionDate) =>
+        lake.Pipeline("orders", input, p => p with { Destination = p.Destination with { TableFormat = TableFormats.Iceberg, PartitionBy = partitionBy } });
+
+    private static string TableDir(TempLake lake) => Path.Combine(lake.Root, "raw", "test", "orders");
+    private static string TableUrl(TempLake lake) => "file://" + TableDir(lake);
+
+    private static List<long> Ids(JsonObject read) => read["rows"]!.AsArray().Select(r => long.Parse(r!["id"]!.ToString())).Order().ToList();
+
+    private static List<string> AvroFiles(TempLake lake) => Directory.GetFiles(Path.Combine(TableDir(lake), "metadata"), "*.avro").Order().ToList();
+
+    [Fact]
+    public async Task Icebird_reads_the_source_rows_after_every_run_and_the_previous_metadata_file_returns_the_previous_rows()
+    {
+        using var lake = new TempLake();
+        Assert.True((await TempLake.RunAsync(Iceberg(lake, lake.WriteSinger("a", Orders(1, 3))))).Succeeded);
+        Assert.Equal([1, 2, 3], Ids(TableReaders.Icebird(TableUrl(lake))));
+
+        Assert.True((await TempLake.RunAsync(Iceberg(lake, lake.WriteSinger("b", Orders(4, 6))))).Succeeded);
+        Assert.Equal([1, 2, 3, 4, 5, 6], Ids(TableReaders.Icebird(TableUrl(lake))));
+        Assert.Equal([1, 2, 3], Ids(TableReaders.Icebird(TableUrl(lake), "v1.metadata.json")));
+
+        var full = await TempLake.RunAsync(Iceberg(lake, lake.WriteSinger("c", Orders(10, 11))), full: true);
+        Assert.True(full.Succeeded, full.Log.Error);
+        Assert.Equal([10, 11], Ids(TableReaders.Icebird(TableUrl(lake))));
+        Assert.Equal([1, 2, 3, 4, 5, 6], Ids(TableReaders.Icebird(TableUrl(lake), "v2.metadata.json")));
+        // The overwritten files stay on storage for the snapshots that still read them (until maintenance expires those).
+        Assert.Equal(3, lake.ParquetKeys().Count);
+
+        Assert.Equal("3", File.ReadAllText(Path.Combine(TableDir(lake), "metadata", "version-hint.text")));
+        var metadata = JsonNode.Parse(File.ReadAllText(Path.Combine(TableDir(lake), "metadata", "v3.metadata.json")))!;
+        Assert.Equal(2, metadata["format-version"]!.GetValue<int>());
+        Assert.Equal(["append", "append", "overwrite"], metadata["snapshots"]!.AsArray().Select(s => s!["summary"]!["operation"]!.GetValue<string>()));
+        Assert.Equal([1L, 2L, 3L], metadata["snapshots"]!.AsArray().Select(s => s!["sequence-number"]!.GetValue<long>()));
+        Assert.Equal("6", metadata["snapshots"]![2]!["summary"]!["deleted-records"]!.GetValue<string>());
+        Assert.Equal(2, metadata["metadata-log"]!.AsArray().Count);
+        var entry = lake.Manifest().Tables["test/orders"];
+        Assert.Equal(["iceberg"], entry.TableFormats);
+        Assert.Equal(TableUrl(lake) + "/metadata/v3.metadata.json", entry.IcebergMetadata);
+        Assert.Equal(2, entry.RowCount);
+    }
+
+    [Fact]
+    public async Task An_append_adds_one_manifest_and_keeps_the_earlier_ones_byte_for_byte()
+    {
+        using var lake = new TempLake();
+        Assert.True((await TempLake.RunAsync(Iceberg(lake, lake.WriteSinger("a", Orders(1, 3))))).Succeeded);
+        var firstManifests = AvroFiles(lake).Select(f => (f, File.ReadAllBytes(f))).Where(x => !Path.GetFileName(x.f).StartsWith("snap-")).ToList();
+        var manifest = Assert.Single(firstManifests);
+        Assert.True((await TempLake.RunAsync(Iceberg(lake, lake.WriteSinger("b", Orders(4, 5))))).Succeeded);
+
+        Assert.Equal(manifest.Item2, File.ReadAllBytes(manifest.f));
+        var metadata = JsonNode.Parse(File.ReadAllText(Path.Combine(TableDir(lake), "metadata", "v2.metadata.json")))!;
+        var listUri = metadata["snapshots"]![1]!["manifest-list"]!.GetValue<string>();
+        var list = Assert.Single(TableReaders.AvroCheck([new Uri(listUri).LocalPath]))!;
+        Assert.Equal("manifest_file", list["kind"]!.GetValue<string>());
+        var paths = list["entries"]!.AsArray().Select(e => new Uri(e!["path"]!.GetValue<string>()).LocalPath).ToList();
+        Assert.Equal(2, paths.Count);
+        Assert.Contains(manifest.f, paths);
+        Assert.Equal([1, 2], list["entries"]!.AsArray().Select(e => e!["sequence_number"]!.GetValue<int>()).Order());
+    }
+
+    [Fact]
+    public async Task Every_manifest_and_manifest_list_is_valid_Avro_of_the_spec_schemas_with_footer_statistics()
+    {
+        using var lake = new TempLake();
+        Assert.True((await TempLake.RunAsync(Iceberg(lake, lake.WriteSinger("a", Orders(1, 8))))).Succeeded);
+        Assert.True((await TempLake.RunAsync(Iceberg(lake, lake.WriteSinger("b", Orders(9, 9))))).Succeeded);
+        var checks = TableReaders.AvroCheck(AvroFiles(lake));
+        Assert.Equal(4, checks.Count); // a manifest and a manifest list per run
+        foreach (var check in checks.Select(c => c!))
+            Assert.True(check["problems"]!.AsArray().Count == 0, check.ToJsonString());
+
+        var metadata = JsonNode.Parse(File.ReadAllText(Path.Combine(TableDir(lake), "metadata", "v1.metadata.json")))!;
+        var fields = metadata["schemas"]![0]!["fields"]!.AsArray().ToDictionary(f => f!["name"]!.GetValue<string>(), f => f!["id"]!.GetValue<int>());
+        var first = checks.Select(c => c!.AsObject()).Single(c => c["kind"]!.GetValue<string>() == "manifest_entry" && c["records"]!.GetValue<int>() == 1
+            && c["entries"]![0]!["records"]!.GetValue<int>() == 8);
+        var file = first["entries"]![0]!;
+        Assert.Equal(1, file["status"]!.GetValue<int>());
+        var id = fields["id"].ToString();
+        Assert.Equal(8, file["values"]![id]!.GetValue<int>());
+        Assert.Equal(0, file["nulls"]![id]!.GetValue<int>());
+        Assert.Equal(2, file["nulls"]![fields["name"].ToString()]!.GetValue<int>()); // ids 4 and 8
+        Assert.Equal(1L, BinaryPrimitives.ReadInt64LittleEndian(Convert.FromHexString(file["lower"]![id]!.GetValue<string>())));
+        Assert.Equal(8L, BinaryPrimitives.ReadInt64LittleEndian(Convert.FromHexString(file["upper"]![id]!.GetValue<string>())));
+        Assert.Equal("n1", System.Text.Encoding.UTF8.GetString(Convert.FromHexString(file["lower"]![fields["name"].ToString()]!.GetValue<string>())));
+        var at = fields["at"].ToString();
+        Assert.Equal(new DateTimeOffset(2025, 1, 10, 8, 0, 0, TimeSpan.Zero).ToUnixTimeMilliseconds() * 1000,
+            BinaryPrimitives.ReadInt64LittleEndian(Convert.FromHexString(file["lower"]![at]!.GetValue<string>())));
+        // Extraction-date partitioning is identity on _extraction_date: the file's partition tuple is the run's date.
+        Assert.Equal(DateOnly.FromDateTime(DateTime.UtcNow).DayNumber - DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber,
+            file["partition"]!["_extraction_date"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task Parquet_files_carry_the_field_ids_of_the_Iceberg_schema()
+    {
+        using var lake = new TempLake();
+        Assert.True((await TempLake.RunAsync(Iceberg(lake, lake.WriteSinger("a", Orders(1, 2))))).Succeeded);
+        var metadata = JsonNode.Parse(File.ReadAllText(Path.Combine(TableDir(lake), "metadata", "v1.metadata.json")))!;
+        var expected = metadata["schemas"]![0]!["fields"]!.AsArray()
+            .Where(f => f!["name"]!.GetValue<string>() != "_extraction_date")
+            .Select(f => $"{f!["name"]}={f["id"]}").ToList();
+        var parquet = Path.Combine(lake.Root, lake.ParquetKeys().Single());
+        var actual = lake.Query($"select name, field_id from parquet_schema('{parquet}') where name <> 'schema' order by name")
+            .Select(r => $"{r[0]}={r[1]}").ToList();
+        Assert.Equal(expected.Order(), actual.Order());
+    }
+
+    [Fact]
+    public async Task A_new_column_is_a_new_schema_whose_old_ids_stay_and_old_rows_read_it_as_null()
+    {
+        using var lake = new TempLake();
+        Assert.True((await TempLake.RunAsync(Iceberg(lake, lake.WriteSinger("a", Orders(1, 2))))).Succeeded);
+        Assert.True((await TempLake.RunAsync(Iceberg(lake, lake.WriteSinger("b", Orders(3, 3, SchemaWithAmount))))).Succeeded);
+        var read = TableReaders.Icebird(TableUrl(lake));
+        Assert.Equal(["1:id", "5:amount", "2:name", "3:at", "4:_extraction_date"], read["schema"]!.AsArray().Select(f => f!.GetValue<string>()));
+        var rows = read["rows"]!.AsArray().OrderBy(r => long.Parse(r!["id"]!.ToString())).ToList();
+        Assert.Null(rows[0]!["amount"]);
+        Assert.Equal(3.5, rows[2]!["amount"]!.GetValue<double>());
+        var metadata = JsonNode.Parse(File.ReadAllText(Path.Combine(TableDir(lake), "metadata", "v2.metadata.json")))!;
+        Assert.Equal(1, metadata["current-schema-id"]!.GetValue<int>());
+        Assert.Equal(2, metadata["schemas"]!.AsArray().Count);
+        Assert.Equal(5, metadata["last-column-id"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task A_date_time_partition_column_is_a_day_partition_and_no_partitioning_an_unpartitioned_spec()
+    {
+        using var lake = new TempLake();
+        Assert.True((await TempLake.RunAsync(Iceberg(lake, lake.WriteSinger("a", Orders(1, 5)), partitionBy: "at"))).Succeeded);
+        var metadata = JsonNode.Parse(File.ReadAllText(Path.Combine(TableDir(lake), "metadata", "v1.metadata.json")))!;
+        var spec = metadata["partition-specs"]![0]!["fields"]![0]!;
+        Assert.Equal(("day", 1000, 3), (spec["transform"]!.GetValue<string>(), spec["field-id"]!.GetValue<int>(), spec["source-id"]!.GetValue<int>()));
+        Assert.Equal([1, 2, 3, 4, 5], Ids(TableReaders.Icebird(TableUrl(lake))));
+        var manifests = TableReaders.AvroCheck(AvroFiles(lake)).Where(c => c!["kind"]!.GetValue<string>() == "manifest_entry").ToList();
+        Assert.Equal(5, Assert.Single(manifests)!["entries"]!.AsArray().Count); // one file per day
+
+        using var flat = new TempLake();
+        Assert.True((await TempLake.RunAsync(Iceberg(flat, flat.WriteSinger("a", Orders(1, 2)), partitionBy: PartitionBySettings.None))).Succeeded);
+        var flatMetadata = JsonNode.Parse(File.ReadAllText(Path.Combine(TableDir(flat), "metadata", "v1.metadata.json")))!;
+        Assert.Empty(flatMetadata["partition-specs"]![0]!["fields"]!.AsArray());
+        Assert.Equal([1, 2], Ids(TableReaders.Icebird(TableUrl(flat))));
+    }
+}

@@ -1,0 +1,69 @@
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Storage;
+using DataSpoc.Pipe.Tables;
+using DataSpoc.Pipe.Tests.Support;
+
+namespace DataSpoc.Pipe.Tests.Tables;
+
+public class TableMaintenanceTests
+{
+    private const string Schema =
+        """{"type":"SCHEMA","stream":"orders","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"}}}}""";
+
+    private static string[] Orders(int from, int to) =>
+        [Schema, .. Enumerable.Range(from, to - from + 1).Select(i => "{\"type\":\"RECORD\",\"stream\":\"orders\",\"record\":{\"id\":" + i + "}}")];
+
+    [Fact]
+    public async Task Expiry_deletes_only_the_files_of_expired_snapshots_and_the_table_still_reads_its_current_rows()
+    {
+        using var lake = new TempLake();
+        PipelineDefinition P(string input) => lake.Pipeline("orders", input, p => p with { Destination = p.Destination with { TableFormat = TableFormats.Iceberg | TableFormats.Delta } });
+        Assert.True((await TempLake.RunAsync(P(lake.WriteSinger("a", Orders(1, 3))))).Succeeded);
+        Assert.True((await TempLake.RunAsync(P(lake.WriteSinger("b", Orders(4, 5))))).Succeeded);
+        var replaced = lake.ParquetKeys();
+        Assert.True((await TempLake.RunAsync(P(lake.WriteSinger("c", Orders(7, 9))), full: true)).Succeeded);
+        Assert.Equal(3, lake.ParquetKeys().Count);
+        var current = lake.ParquetKeys().Except(replaced).Single();
+
+        await using var store = new ObjectStoreFactory().Open(lake.Bucket);
+        // Nothing is old enough yet: nothing expires, nothing is deleted.
+        var none = Assert.Single(await new TableMaintenance(store, TimeProvider.System).RunAsync("orders", TimeSpan.FromDays(7), CancellationToken.None));
+        Assert.Equal((0, 3), (none.ExpiredSnapshots, none.KeptSnapshots));
+        Assert.Empty(none.DeletedFiles);
+
+        var later = new ShiftedTime(DateTimeOffset.UtcNow.AddDays(8));
+        var result = Assert.Single(await new TableMaintenance(store, later).RunAsync("orders", TimeSpan.FromDays(7), CancellationToken.None));
+        Assert.Equal((2, 1), (result.ExpiredSnapshots, result.KeptSnapshots));
+        Assert.Equal(replaced.Order(), result.DeletedFiles.Where(f => f.EndsWith(".parquet", StringComparison.Ordinal)).Order());
+        Assert.Equal([current], lake.ParquetKeys());
+        // The current snapshot's manifest and list stay; the expired snapshots' ones go.
+        var metadata = JsonNode.Parse(File.ReadAllText(Path.Combine(lake.Root, "raw/test/orders/metadata/v4.metadata.json")))!;
+        Assert.Single(metadata["snapshots"]!.AsArray());
+        var read = TableReaders.Icebird($"file://{lake.Root}/raw/test/orders");
+        Assert.Equal([7L, 8, 9], read["rows"]!.AsArray().Select(r => long.Parse(r!["id"]!.ToString())).Order());
+        Assert.Equal([["3", "7", "9"]], lake.Query($"select count(*), min(id), max(id) from read_parquet('{lake.Root}/{current}')"));
+    }
+
+    [Fact]
+    public async Task Files_no_table_metadata_ever_listed_are_never_deleted()
+    {
+        using var lake = new TempLake();
+        Assert.True((await TempLake.RunAsync(lake.Pipeline("orders", lake.WriteSinger("a", Orders(1, 2))))).Succeeded); // plain Parquet first
+        var plain = lake.ParquetKeys().Single();
+        PipelineDefinition P(string input) => lake.Pipeline("orders", input, p => p with { Destination = p.Destination with { TableFormat = TableFormats.Iceberg } });
+        Assert.True((await TempLake.RunAsync(P(lake.WriteSinger("b", Orders(3, 4))), full: true)).Succeeded);
+        Assert.True((await TempLake.RunAsync(P(lake.WriteSinger("c", Orders(5, 6))), full: true)).Succeeded);
+        await using var store = new ObjectStoreFactory().Open(lake.Bucket);
+        var result = Assert.Single(await new TableMaintenance(store, new ShiftedTime(DateTimeOffset.UtcNow.AddDays(30))).RunAsync("orders", TimeSpan.FromDays(7), CancellationToken.None));
+        Assert.Equal(1, result.ExpiredSnapshots);
+        Assert.Contains(plain, lake.ParquetKeys());
+        Assert.Equal(2, lake.ParquetKeys().Count);
+    }
+
+    private sealed class ShiftedTime(DateTimeOffset start) : TimeProvider
+    {
+        private readonly TimeSpan _shift = start - System.GetUtcNow();
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + _shift;
+    }
+}

@@ -90,8 +90,8 @@ public sealed class DotEnvCommandTests : IDisposable
     {
         Assert.True(PseudoTerminal.Available, "util-linux 'script' is needed for the pseudo-terminal test");
         const string typed = "typed-secret-91c2";
-        // The secret, then no to discovering the streams now.
-        var result = PseudoTerminal.Run(_home, "for the tap config (input hidden", typed + "\rn\r",
+        // The secret, then (once asked) no to discovering the streams now.
+        var result = PseudoTerminal.RunSteps(_home, [("for the tap config (input hidden", typed + "\r"), ("Discover the tap's streams", "n\r")],
             "add", "orders", "--tap", "postgres", "--bucket", _home.Bucket, "--path", "raw", "--compression", "zstd", "--incremental", "false", "--cron", "");
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("input hidden", result.Stdout);

@@ -136,7 +136,9 @@ public sealed class RunCommandTests : IDisposable
         var logs = Json.Parse(result).AsArray();
         Assert.Equal(["a-shop", "b-broken", "c-shop"], logs.Select(l => l.Str("pipeline")));
         Assert.Equal(["success", "failure", "success"], logs.Select(l => l.Str("status")));
-        Assert.Equal("error: b-broken failed: the tap exited with code 3; its last stderr line: shop_tap: cannot reach the shop API (connection refused)\n", result.Stderr);
+        // The tap fails as soon as it is asked for its catalog (--discover), before any extraction.
+        Assert.StartsWith("error: b-broken failed: the tap exited with code 3 during '", result.Stderr);
+        Assert.EndsWith(" --discover'; its last stderr line: shop_tap: cannot reach the shop API (connection refused)\n", result.Stderr);
 
         var table = CliProcess.Run(_home, "run", "--all");
         Assert.Equal(1, table.ExitCode);

@@ -8,7 +8,11 @@ public static class PseudoTerminal
 {
     public static bool Available => File.Exists("/usr/bin/script");
 
-    public static CliProcess.Result Run(TempHome home, string waitFor, string keystrokes, params string[] args)
+    public static CliProcess.Result Run(TempHome home, string waitFor, string keystrokes, params string[] args) =>
+        RunSteps(home, [(waitFor, keystrokes)], args);
+
+    /// <summary>Types each step's keystrokes once its text has shown (after the previous step's), for prompts that must be answered one by one.</summary>
+    public static CliProcess.Result RunSteps(TempHome home, (string WaitFor, string Keystrokes)[] steps, params string[] args)
     {
         var command = string.Join(' ', CliProcess.Command.Concat(args).Select(Quote));
         var psi = new ProcessStartInfo("script")
@@ -22,6 +26,8 @@ public static class PseudoTerminal
         home.Apply(psi.Environment);
         using var process = Process.Start(psi)!;
         var output = new StringBuilder();
+        var step = 0;
+        var seenUpTo = 0;
         var sawPrompt = new TaskCompletionSource();
         var reader = Task.Run(async () =>
         {
@@ -32,15 +38,24 @@ public static class PseudoTerminal
                 lock (output)
                 {
                     output.Append(buffer, 0, n);
-                    if (output.ToString().Contains(waitFor, StringComparison.Ordinal)) sawPrompt.TrySetResult();
+                    if (output.ToString(seenUpTo, output.Length - seenUpTo).Contains(steps[Volatile.Read(ref step)].WaitFor, StringComparison.Ordinal)) sawPrompt.TrySetResult();
                 }
             }
             sawPrompt.TrySetResult();
         });
         var stderr = process.StandardError.ReadToEndAsync();
-        if (!sawPrompt.Task.Wait(TimeSpan.FromSeconds(60))) throw new TimeoutException($"no '{waitFor}' prompt:\n{output}");
-        process.StandardInput.Write(keystrokes);
-        process.StandardInput.Flush();
+        for (var i = 0; i < steps.Length; i++)
+        {
+            if (!sawPrompt.Task.Wait(TimeSpan.FromSeconds(60))) throw new TimeoutException($"no '{steps[i].WaitFor}' prompt:\n{output}");
+            lock (output)
+            {
+                seenUpTo = output.Length;
+                sawPrompt = new TaskCompletionSource();
+                Volatile.Write(ref step, Math.Min(i + 1, steps.Length - 1));
+            }
+            process.StandardInput.Write(steps[i].Keystrokes);
+            process.StandardInput.Flush();
+        }
         if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
         {
             process.Kill(entireProcessTree: true);

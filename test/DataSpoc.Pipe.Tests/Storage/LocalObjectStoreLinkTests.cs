@@ -93,7 +93,7 @@ public sealed class LocalObjectStoreLinkTests : IDisposable
         Assert.True(full.Succeeded, full.Log.Error);
         Assert.All(foreign, f => Assert.Equal("user file", File.ReadAllText(f)));
         Assert.Contains(full.Log.Notices, n => n.Contains("left 3 Parquet file(s) under raw/test/items/ in place", StringComparison.Ordinal));
-        var landed = Assert.Single(_lake.ParquetKeys(), k => System.Text.RegularExpressions.Regex.IsMatch(k, @"/dt=[^/]+/items_\d{4}\.parquet$"));
+        var landed = Assert.Single(_lake.ParquetKeys(), k => System.Text.RegularExpressions.Regex.IsMatch(k, @"/dt=[^/]+/items_\d{4}_[0-9a-f]+\.parquet$"));
         Assert.Equal([["3"]], _lake.Query($"SELECT count(*) FROM read_parquet('{{lake}}/{landed}')"));
     }
 }

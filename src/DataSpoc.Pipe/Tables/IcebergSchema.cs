@@ -94,7 +94,8 @@ internal static class IcebergSchema
 
     public static JsonArray SpecFields(PartitionField? field) => field is null
         ? []
-        : [new JsonObject { ["source-id"] = field.SourceId, ["field-id"] = field.FieldId, ["name"] = field.Name, ["transform"] = field.Transform }];
+        // The JsonNode constructor, not a collection expression: that would call the generic Add<T>, which is not AOT-safe.
+        : new JsonArray(new JsonObject { ["source-id"] = field.SourceId, ["field-id"] = field.FieldId, ["name"] = field.Name, ["transform"] = field.Transform });
 
     /// <summary>Two schemas are the same when their fields (names, ids, types) are equal.</summary>
     public static bool SameFields(JsonObject a, JsonObject b) => JsonNode.DeepEquals(a["fields"], b["fields"]);

@@ -63,6 +63,7 @@ public sealed class ContainerImageTests(CloudServers servers, ITestOutputHelper 
               config: {path: /data/events.csv}
             destination:
               bucket: ${LAKE_BUCKET}
+              storage_options: {conditional_writes: "false"}   # s3rver ignores If-None-Match: single-writer mode
             """);
         var env = CloudServers.S3Environment(servers.S3.Port);
         env["LAKE_BUCKET"] = lake.Bucket;

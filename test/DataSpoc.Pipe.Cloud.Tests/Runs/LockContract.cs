@@ -35,13 +35,14 @@ public abstract class LockContract
     public async Task A_lock_of_a_zombie_process_on_this_host_is_taken_over_at_once()
     {
         await using var lake = new CloudLake(Target);
-        // The shell starts a child that exits at once, then becomes a sleep that never reaps it: a zombie for 30 s.
-        using var parent = Process.Start(new ProcessStartInfo("sh", ["-c", "true & echo $!; exec sleep 30"]) { RedirectStandardOutput = true, UseShellExecute = false })!;
+        // The shell starts a short-lived child, then becomes a sleep that never reaps it: a zombie once the child exits.
+        using var parent = Process.Start(new ProcessStartInfo("sh", ["-c", "sleep 0.3 & echo $!; exec sleep 30"]) { RedirectStandardOutput = true, UseShellExecute = false })!;
         try
         {
             var zombie = int.Parse((await parent.StandardOutput.ReadLineAsync())!.Trim(), System.Globalization.CultureInfo.InvariantCulture);
             var deadline = DateTime.UtcNow.AddSeconds(10);
-            while (!File.ReadAllText($"/proc/{zombie}/stat").Split(')')[^1].TrimStart().StartsWith('Z') && DateTime.UtcNow < deadline) await Task.Delay(20);
+            while (File.Exists($"/proc/{zombie}/stat") && !File.ReadAllText($"/proc/{zombie}/stat").Split(')')[^1].TrimStart().StartsWith('Z') && DateTime.UtcNow < deadline)
+                await Task.Delay(20);
             Assert.True(File.Exists($"/proc/{zombie}/stat"), "the zombie is still in the process table");
             var now = DateTimeOffset.UtcNow;
             var held = new RunLock.LockInfo("zombierun", Environment.MachineName, zombie, now, now.AddMinutes(5));

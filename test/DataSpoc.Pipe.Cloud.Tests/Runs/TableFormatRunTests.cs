@@ -24,7 +24,7 @@ public abstract class TableFormatRunContract : IAsyncLifetime
 
     private PipelineDefinition Pipeline(int count) => CloudLake.Pipeline("orders", Bucket, count) with
     {
-        Destination = new DestinationDefinition { Bucket = Bucket, TableFormat = TableFormats.Iceberg | TableFormats.Delta },
+        Destination = new DestinationDefinition { Bucket = Bucket, TableFormat = TableFormats.Iceberg | TableFormats.Delta, StorageOptions = Target.StorageOptions },
     };
 
     private Task<Pipe.Runs.RunResult> RunAsync(PipelineDefinition p) =>
@@ -44,7 +44,7 @@ public abstract class TableFormatRunContract : IAsyncLifetime
         Assert.Equal(Enumerable.Range(1, 8).Select(i => (long)i), Ids(TableReaders.Icebird(table, environment: ReaderEnvironment)));
         Assert.Equal([1L, 2, 3, 4, 5], Ids(TableReaders.Icebird(table, "v1.metadata.json", ReaderEnvironment)));
 
-        await using var store = Target.Factory().Open(Bucket);
+        await using var store = Target.Factory().Open(Bucket, Target.StorageOptions);
         var keys = (await store.ListAsync("raw/shop/orders/", CancellationToken.None).ToListAsync()).Select(o => o.Key).ToList();
         var dir = Directory.CreateTempSubdirectory("avro-").FullName;
         try

@@ -237,15 +237,18 @@ internal static class TextColumnTypes
             while (i < cell.Length && char.IsAsciiDigit(cell[i])) i++;
             if (i == fracStart) return false;
         }
-        if (i < cell.Length && (cell[i] is 'e' or 'E'))
-        {
-            i++;
-            if (i < cell.Length && (cell[i] is '+' or '-')) i++;
-            var expStart = i;
-            while (i < cell.Length && char.IsAsciiDigit(cell[i])) i++;
-            if (i == expStart) return false;
-        }
-        return i == cell.Length;
+        return SkipExponent(cell, ref i) && i == cell.Length;
+    }
+
+    /// <summary>Moves past an exponent (<c>e</c>, an optional sign, digits) if one starts at <paramref name="i"/>; false when it has no digits.</summary>
+    private static bool SkipExponent(ReadOnlySpan<char> cell, ref int i)
+    {
+        if (i >= cell.Length || cell[i] is not ('e' or 'E')) return true;
+        i++;
+        if (i < cell.Length && (cell[i] is '+' or '-')) i++;
+        var expStart = i;
+        while (i < cell.Length && char.IsAsciiDigit(cell[i])) i++;
+        return i > expStart;
     }
 
     /// <summary>The words DuckDB casts to a boolean, in any case: true/false, t/f, yes/no, y/n.</summary>
@@ -286,15 +289,7 @@ internal static class TextColumnTypes
             return false;
         }
         if (digits == 0) return false;
-        if (i < cell.Length && (cell[i] is 'e' or 'E'))
-        {
-            i++;
-            if (i < cell.Length && (cell[i] is '+' or '-')) i++;
-            var expStart = i;
-            while (i < cell.Length && char.IsAsciiDigit(cell[i])) i++;
-            if (i == expStart) return false;
-        }
-        return i == cell.Length;
+        return SkipExponent(cell, ref i) && i == cell.Length;
     }
 
     /// <summary><c>H[H]:MM[:SS[.f…]]</c> with a valid hour, minute and second.</summary>

@@ -80,17 +80,92 @@ public sealed class SignalTests : IDisposable
     }
 
     [Fact]
-    public async Task A_second_signal_exits_at_once()
+    public async Task A_second_signal_exits_at_once_while_the_graceful_stop_is_still_in_progress()
     {
+        // A lineage collector that takes START but never answers the run's closing event: the graceful stop then waits
+        // for the configured 60 s timeout before it can end, so only the second signal can explain an exit within seconds.
+        using var collector = new StallingCollector();
         WriteSlowPipeline("twice");
+        File.WriteAllText(Path.Combine(_home.Home, "config.yaml"),
+            $"openlineage:\n  transport:\n    type: http\n    url: {collector.Url}\n    timeout: 60s\n");
         using var cli = Start("run", "twice");
         await WaitForTapAsync(cli.Process);
+
+        Kill("INT", cli.Process.Id);
+        var closing = await collector.ClosingEvent.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.NotEqual("START", JsonNode.Parse(closing)!.Str("eventType"));
+        Assert.False(cli.Process.HasExited, "the graceful stop ended although the collector never answered");
+
         var sent = Stopwatch.StartNew();
         Kill("INT", cli.Process.Id);
-        Kill("INT", cli.Process.Id);
-        Assert.True(cli.Process.WaitForExit(TimeSpan.FromSeconds(10)));
-        Assert.True(sent.Elapsed < TimeSpan.FromSeconds(10), $"took {sent.Elapsed.TotalSeconds:0.0} s");
+        Assert.True(cli.Process.WaitForExit(TimeSpan.FromSeconds(15)), "the second SIGINT did not end the run");
+        Assert.True(sent.Elapsed < TimeSpan.FromSeconds(15), $"took {sent.Elapsed.TotalSeconds:0.0} s");
+        Console.WriteLine($"second SIGINT: exited {sent.Elapsed.TotalSeconds:0.00} s after it (the graceful stop had up to 60 s left)");
+        var (_, stderr) = cli.Output();
         Assert.Equal(130, cli.Process.ExitCode);
+        Assert.Contains("SIGINT received: stopping the run", stderr);
+        Assert.Contains("error: SIGINT again: exiting at once", stderr);
+        var lake = _home.Lake;
+        Assert.False(File.Exists(Path.Combine(lake, ".dataspoc", "manifest.json")), "a manifest was written");
+        Assert.False(File.Exists(Path.Combine(lake, ".dataspoc", "state", "twice", "state.json")), "state was saved");
+        Assert.Empty(Directory.EnumerateFiles(lake, "*.parquet*", SearchOption.AllDirectories));
+
+        // What the abandoned run left (its lock, held by a process that no longer exists) does not block the next one.
+        File.Delete(PidFile);
+        File.Delete(Path.Combine(_home.Home, "config.yaml"));
+        using var next = Start("run", "twice", "--output", "json");
+        await WaitForTapAsync(next.Process);
+        Kill("TERM", next.Process.Id);
+        Assert.True(next.Process.WaitForExit(TimeSpan.FromSeconds(15)));
+        Assert.Equal(143, next.Process.ExitCode);
+        Assert.Equal("cancelled", JsonNode.Parse(next.Output().Stdout)!.Str("status"));
+    }
+
+    /// <summary>An HTTP server on 127.0.0.1 that answers the first request (the run's START event) and holds every later one unanswered.</summary>
+    private sealed class StallingCollector : IDisposable
+    {
+        private readonly System.Net.HttpListener _listener = new();
+        private readonly TaskCompletionSource<string> _closing = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly List<System.Net.HttpListenerContext> _held = [];
+
+        public StallingCollector()
+        {
+            using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+            {
+                probe.Start();
+                Url = $"http://127.0.0.1:{((System.Net.IPEndPoint)probe.LocalEndpoint).Port}";
+            }
+            _listener.Prefixes.Add(Url + "/");
+            _listener.Start();
+            _ = Task.Run(LoopAsync);
+        }
+
+        public string Url { get; }
+
+        /// <summary>The body of the first request after START: the run's closing event.</summary>
+        public Task<string> ClosingEvent => _closing.Task;
+
+        private async Task LoopAsync()
+        {
+            for (var answered = 0; _listener.IsListening; answered++)
+            {
+                System.Net.HttpListenerContext context;
+                try { context = await _listener.GetContextAsync().ConfigureAwait(false); }
+                catch (Exception e) when (e is System.Net.HttpListenerException or ObjectDisposedException) { return; }
+                using var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8);
+                var body = await reader.ReadToEndAsync().ConfigureAwait(false);
+                if (answered == 0)
+                {
+                    context.Response.StatusCode = 200;
+                    context.Response.Close();
+                    continue;
+                }
+                lock (_held) _held.Add(context);
+                _closing.TrySetResult(body);
+            }
+        }
+
+        public void Dispose() => _listener.Close();
     }
 
     private sealed class Running(Process process, Task<string> stdout, Task<string> stderr) : IDisposable

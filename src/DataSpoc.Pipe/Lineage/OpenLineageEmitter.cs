@@ -8,7 +8,7 @@ namespace DataSpoc.Pipe.Lineage;
 
 /// <summary>
 /// Emits a run's OpenLineage events: <c>START</c> when it starts, then <c>COMPLETE</c> (with one output dataset per table
-/// written: schema, rows, bytes, files) or <c>FAIL</c> (with the error, secrets masked). Delivery that fails or takes
+/// written: schema, rows, bytes, files) or <c>FAIL</c> (with the error, secrets masked), or <c>ABORT</c> for a cancelled run. Delivery that fails or takes
 /// longer than the configured timeout throws a message the runner turns into a run-log notice; the run goes on.
 /// </summary>
 public sealed class OpenLineageEmitter : IRunObserver
@@ -56,7 +56,9 @@ public sealed class OpenLineageEmitter : IRunObserver
     {
         ArgumentNullException.ThrowIfNull(log);
         var failed = log.Status != "success";
-        return SendAsync(Event(failed ? "FAIL" : "COMPLETE", run, failed ? [] : tables, failed ? run.Redactor.Redact(log.Error ?? "the run failed") : null), cancellationToken);
+        // OpenLineage's ABORT is a run stopped from outside (a signal, a cancelled token), FAIL one that went wrong.
+        var type = !failed ? "COMPLETE" : log.Status == "cancelled" ? "ABORT" : "FAIL";
+        return SendAsync(Event(type, run, failed ? [] : tables, failed ? run.Redactor.Redact(log.Error ?? "the run failed") : null), cancellationToken);
     }
 
     private RunEvent Event(string type, RunStart run, IReadOnlyList<TableOutput> tables, string? error) => new()

@@ -571,7 +571,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
 }
 
 /// <summary>The tap failed: non-zero exit, killed, timed out, or its config is missing.</summary>
-public sealed class TapFailedException(string message) : Exception(message)
+public sealed class TapFailedException(string message) : PipeException(message)
 {
     /// <summary>The tap's exit code, when it failed outside the run's own extraction (its <c>--discover</c>), for the run log.</summary>
     public int? ExitCode { get; init; }

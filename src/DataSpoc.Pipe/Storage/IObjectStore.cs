@@ -57,4 +57,4 @@ public readonly record struct WriteCondition(WriteConditionKind Kind, string? Ve
 public enum WriteConditionKind { None, IfAbsent, IfVersion }
 
 /// <summary>A storage operation failed in a way the user must fix (missing bucket, denied permission, full disk).</summary>
-public sealed class StorageException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class StorageException(string message, Exception? inner = null) : PipeException(message, inner);

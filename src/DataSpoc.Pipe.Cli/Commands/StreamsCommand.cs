@@ -23,8 +23,7 @@ internal sealed class StreamsCommand : AsyncCommand<StreamsCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var home = Pipelines.Home();
-        var pipeline = Pipelines.Load(home, settings.Name);
+        var pipeline = Pipelines.Client().Load(settings.Name);
         var catalogs = new TapCatalogs(Stores.Create());
         var (catalog, fresh) = await catalogs.GetAsync(pipeline, settings.Refresh, cancellationToken);
         var capabilities = await catalogs.CapabilitiesAsync(pipeline, settings.Refresh, cancellationToken);

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using DataSpoc.Pipe.Config;
 
 namespace DataSpoc.Pipe.Api;
@@ -28,7 +29,8 @@ public sealed record PipelineValidation(string Pipeline, bool Ok, IReadOnlyList<
 /// <param name="Ok">Whether it passed.</param>
 /// <param name="Detail">What was found (secrets masked).</param>
 /// <param name="Warning">Passed, but something will fail later (a variable a scheduled run will not have).</param>
-public sealed record ValidationCheck(string Check, bool Ok, string Detail, bool Warning = false);
+public sealed record ValidationCheck(string Check, bool Ok, string Detail,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool Warning = false);
 
 /// <summary>One configuration problem.</summary>
 /// <param name="Key">The dotted key, e.g. <c>transforms.orders.rename</c> or <c>destination.compression</c>.</param>

@@ -130,8 +130,12 @@ public sealed class McpServerTests : IAsyncLifetime
         Assert.Equal([("id", "int64"), ("email", "string"), ("amount", "double")],
             listed.GetProperty("columns").EnumerateArray().Select(c => (c.GetProperty("name").GetString(), c.GetProperty("type").GetString())));
 
+        // validate runs the CLI's checks: the replay tap answers neither --help nor --about, everything else passes.
         var validation = await Call("validate_pipeline", new() { ["name"] = Orders });
-        Assert.True(validation.GetProperty("ok").GetBoolean());
+        var checks = validation.GetProperty("pipelines")[0].GetProperty("checks").EnumerateArray().ToList();
+        Assert.Equal(["config", "variables", "tap config", "transforms", "tap", "bucket"], checks.Select(c => c.GetProperty("check").GetString()));
+        Assert.Equal(["tap"], checks.Where(c => !c.GetProperty("ok").GetBoolean()).Select(c => c.GetProperty("check").GetString()));
+        Assert.Contains("answers neither --help nor --about", checks.Single(c => c.GetProperty("check").GetString() == "tap").GetProperty("detail").GetString());
 
         var resource = await _client.ReadResourceAsync("pipe://pipelines");
         var text = Assert.IsType<TextResourceContents>(Assert.Single(resource.Contents)).Text;

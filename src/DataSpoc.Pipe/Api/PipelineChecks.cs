@@ -17,6 +17,8 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
 
     private readonly List<ValidationCheck> _checks = [];
     private readonly List<ValidationProblem> _problems = [];
+    /// <summary>The loaded pipeline's secrets: every detail passes through them (a <c>${VAR}</c> path is one too).</summary>
+    private ConfigSecrets _secrets = new();
 
     public async Task<PipelineValidation> RunAsync(string name, CancellationToken cancellationToken)
     {
@@ -32,7 +34,7 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
             Fail(e.File is { } f && f.EndsWith(".json", StringComparison.Ordinal) ? "tap config" : "config", e.Message, ValidationProblem.From(e));
             return Result(name);
         }
-        var secrets = PipelineSecrets.Of(pipeline);
+        _secrets = PipelineSecrets.Of(pipeline);
         Pass("config", pipeline.FilePath + (pipeline.Schedule?.Cron is { } c ? $" (schedule '{c}' valid)" : ""));
         CheckVariables(pipeline, loader.Variables);
         Pass("tap config", pipeline.Source.ConfigFile is { } file ? $"{file} is valid JSON"
@@ -43,10 +45,10 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
             if (invalid.Count == 0) Pass("transforms", $"{pipeline.Transforms.Count} stream map(s) compile");
             else Fail("transforms", string.Join("; ", invalid.Select(p => p.Message)), [.. invalid.Select(ValidationProblem.From)]);
         }
-        if (await CheckTapAsync(pipeline, secrets, cancellationToken).ConfigureAwait(false))
-            await CheckCatalogAsync(pipeline, secrets, cancellationToken).ConfigureAwait(false);
+        if (await CheckTapAsync(pipeline, cancellationToken).ConfigureAwait(false))
+            await CheckCatalogAsync(pipeline, cancellationToken).ConfigureAwait(false);
         var probe = await BucketProbe.RunAsync(stores, pipeline.Destination.Bucket, pipeline.Destination.StorageOptions, cancellationToken).ConfigureAwait(false);
-        var detail = secrets.Redact($"{pipeline.Destination.Bucket}: {probe.Detail}");
+        var detail = $"{pipeline.Destination.Bucket}: {probe.Detail}";
         if (probe.Ok) Pass("bucket", detail);
         else Fail("bucket", detail, new ValidationProblem("destination.bucket", pipeline.FilePath, null, detail));
         return Result(name);
@@ -54,12 +56,12 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
 
     private PipelineValidation Result(string name) => new(name, _checks.All(c => c.Ok), _checks.ToList(), _problems.ToList());
 
-    private void Pass(string check, string detail, bool warning = false) => _checks.Add(new ValidationCheck(check, true, detail, warning));
+    private void Pass(string check, string detail, bool warning = false) => _checks.Add(new ValidationCheck(check, true, _secrets.Redact(detail), warning));
 
     private void Fail(string check, string detail, params ValidationProblem[] problems)
     {
-        _checks.Add(new ValidationCheck(check, false, detail));
-        _problems.AddRange(problems);
+        _checks.Add(new ValidationCheck(check, false, _secrets.Redact(detail)));
+        _problems.AddRange(problems.Select(p => p with { Message = _secrets.Redact(p.Message) }));
     }
 
     /// <summary>Where each <c>${VAR}</c> comes from; fails on one set nowhere, warns on one a scheduled run would lack.</summary>
@@ -86,7 +88,7 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
     }
 
     /// <summary>That the tap is a built-in one, or is found (<c>~</c> and PATH as a run resolves it) and answers <c>--help</c> or <c>--about</c>.</summary>
-    private async Task<bool> CheckTapAsync(PipelineDefinition pipeline, ConfigSecrets secrets, CancellationToken cancellationToken)
+    private async Task<bool> CheckTapAsync(PipelineDefinition pipeline, CancellationToken cancellationToken)
     {
         var tap = pipeline.Source.Tap;
         if (SourceFactory.IsBuiltIn(tap))
@@ -124,13 +126,13 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
                 tried.Add($"{flag}: {e.Message}");
             }
         }
-        var detail = secrets.Redact($"{executable} answers neither --help nor --about ({string.Join("; ", tried)})");
+        var detail = $"{executable} answers neither --help nor --about ({string.Join("; ", tried)})";
         Fail("tap", detail, new ValidationProblem("source.tap", pipeline.FilePath, null, detail));
         return false;
     }
 
     /// <summary>How the tap gets its catalog, and that the selection (streams, replication, select) matches what it discovers.</summary>
-    private async Task CheckCatalogAsync(PipelineDefinition pipeline, ConfigSecrets secrets, CancellationToken cancellationToken)
+    private async Task CheckCatalogAsync(PipelineDefinition pipeline, CancellationToken cancellationToken)
     {
         try
         {
@@ -148,13 +150,11 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
         }
         catch (ConfigException e)
         {
-            var detail = secrets.Redact(e.Message);
-            Fail("catalog", detail, ValidationProblem.From(e) with { Message = detail });
+            Fail("catalog", e.Message, ValidationProblem.From(e));
         }
         catch (Exception e) when (e is TapFailedException or TapNotFoundException)
         {
-            var detail = secrets.Redact(e.Message);
-            Fail("catalog", detail, new ValidationProblem("source.tap", pipeline.FilePath, null, detail));
+            Fail("catalog", e.Message, new ValidationProblem("source.tap", pipeline.FilePath, null, e.Message));
         }
     }
 }

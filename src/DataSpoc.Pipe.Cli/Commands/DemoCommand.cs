@@ -54,7 +54,7 @@ internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
         }
         var display = new RunDisplay(RunDisplay.Choose(settings.Json));
         var result = await display.ShowWhileAsync(() =>
-            client.RunAsync(pipeline, new RunOptions { Full = true, Progress = display.For(PipelineName) }, cancellationToken));
+            client.RunPipelineAsync(pipeline, new RunOptions { Full = true, Progress = display.For(PipelineName) }, cancellationToken));
         if (!result.Succeeded)
             throw new FailedException($"the demo run failed: {result.Log.Error}");
 

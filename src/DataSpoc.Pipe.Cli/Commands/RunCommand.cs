@@ -80,7 +80,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             {
                 display.Started(pipeline.Name);
                 var options = new RunOptions { Full = settings.Full, Progress = display.For(pipeline.Name) };
-                var result = await client.RunAsync(pipeline, options, cancellationToken);
+                var result = await client.RunPipelineAsync(pipeline, options, cancellationToken);
                 return new Outcome(pipeline, result.Log, result.Log.Error);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -121,16 +121,16 @@ public sealed class PipeClient
     {
         ArgumentNullException.ThrowIfNull(pipeline);
         var options = new RunOptions { Full = full, Progress = progress, Source = source, CodeTransforms = transforms?.ToList() ?? [] };
-        return await RunAsync(pipeline, options, cancellationToken).ConfigureAwait(false);
+        return await RunPipelineAsync(pipeline, options, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// Runs a pipeline with every run option; the home's OpenLineage observers are added when <paramref name="options"/>
-    /// names none.
+    /// Runs a pipeline with every run option (what the CLI's <c>run</c> uses); the home's OpenLineage observers are added
+    /// when <paramref name="options"/> names none.
     /// </summary>
     /// <exception cref="ConfigException">The pipeline's declarative transforms are invalid: nothing ran.</exception>
     /// <exception cref="PipelineLockedException">Another run of this pipeline holds its lock in the bucket: nothing ran.</exception>
-    public async Task<RunResult> RunAsync(PipelineDefinition pipeline, RunOptions options, CancellationToken cancellationToken = default)
+    public async Task<RunResult> RunPipelineAsync(PipelineDefinition pipeline, RunOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(pipeline);
         ArgumentNullException.ThrowIfNull(options);

@@ -24,6 +24,10 @@ public static class LakePaths
     /// <summary>Where <c>validate</c> writes the object that proves a bucket is writable (deleted right after).</summary>
     public const string ProbePrefix = ".dataspoc/probe/";
     public static string ProbeKey(string nonce) => $"{ProbePrefix}validate-{nonce}.txt";
+    /// <summary>The commit journal of a pipeline's run in progress (see <see cref="LakeCommitter"/>).</summary>
+    public static string JournalKey(string pipeline) => $".dataspoc/journal/{TableName(pipeline)}.json";
+    /// <summary>Where a run spools its finished files inside a <c>file://</c> bucket (a relative path), so landing is a rename.</summary>
+    public static string SpoolPrefix(string pipeline, string runId) => $".dataspoc/tmp/{TableName(pipeline)}/{runId}";
     public static string LockKey(string pipeline) => $".dataspoc/locks/{Safe(pipeline)}.lock";
     public static string QuarantineKey(string pipeline, string runId, string stream) =>
         $".dataspoc/quarantine/{Safe(pipeline)}/{runId}/{TableName(stream)}.jsonl";

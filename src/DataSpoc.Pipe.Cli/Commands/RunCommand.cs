@@ -91,7 +91,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             catch (Exception e) when (e is not OperationCanceledException && pipelines.Count > 1)
             {
                 // With --all, one pipeline that cannot start (locked, bad bucket) must not stop the others.
-                return new Outcome(pipeline, null, pipeline.Redaction.Redact(e.Message));
+                return new Outcome(pipeline, null, PipelineSecrets.Of(pipeline).Redact(e.Message));
             }
             finally
             {

@@ -198,6 +198,24 @@ public sealed class PipeClient
             ?? throw new RunLogNotFoundException($"the log of run '{runId}' of {name} disappeared while reading it", PipeErrorKind.Failed);
     }
 
+    /// <summary>
+    /// The streams a pipeline's tap offers (its <c>--discover</c> catalog, cached beside the pipeline) with what the
+    /// pipeline selects and how a run passes the catalog: what <c>dataspoc-pipe streams</c> shows.
+    /// </summary>
+    /// <param name="name">The pipeline's name.</param>
+    /// <param name="refresh">Run the tap's <c>--discover</c> again instead of using the cached catalog.</param>
+    /// <param name="cancellationToken">Stops discovery.</param>
+    public async Task<PipelineStreams> StreamsAsync(string name, bool refresh = false, CancellationToken cancellationToken = default)
+    {
+        var pipeline = Load(name);
+        var catalogs = new TapCatalogs(_stores);
+        var (catalog, fresh) = await catalogs.GetAsync(pipeline, refresh, cancellationToken).ConfigureAwait(false);
+        var capabilities = await catalogs.CapabilitiesAsync(pipeline, refresh, cancellationToken).ConfigureAwait(false);
+        catalog = StreamCatalog.Select(catalog, pipeline.Source.Streams ?? ["*"], pipeline.FilePath);
+        StreamCatalog.Configure(catalog, pipeline.Source, !pipeline.Incremental.Enabled, pipeline.FilePath);
+        return new PipelineStreams(pipeline.Name, TapCatalogs.CachePath(pipeline), fresh, pipeline.Source.Streams is null, capabilities, StreamCatalog.List(catalog));
+    }
+
     /// <summary>A bucket's table catalog (<c>.dataspoc/manifest.json</c>); empty when the bucket has none yet.</summary>
     /// <param name="bucket"><c>file:///abs/dir</c>, <c>s3://bucket[/prefix]</c>, <c>gs://…</c> or <c>az://…</c>.</param>
     /// <param name="storageOptions">As a pipeline's <c>destination.storage_options</c> (endpoint_url, region…).</param>

@@ -17,6 +17,16 @@ namespace DataSpoc.Pipe.Api;
 public sealed record PipelineStatus(string Pipeline, string Status, DateTimeOffset? LastRun, double? DurationSeconds, long? Records,
     string? RunId, string? Schedule, DateTimeOffset? NextRun, string? Error, string ScheduleTimeZone);
 
+/// <summary>What <see cref="PipeClient.StreamsAsync"/> found.</summary>
+/// <param name="Pipeline">The pipeline's name.</param>
+/// <param name="CatalogFile">Where the discovered catalog is cached (null when it is not: a built-in tap).</param>
+/// <param name="Discovered">True when the tap was asked now, false when the cached catalog was used.</param>
+/// <param name="AllStreams">True when the pipeline has no <c>source.streams</c> (every stream is extracted).</param>
+/// <param name="Capabilities">How a run passes the catalog to the tap, and where that was learnt.</param>
+/// <param name="Streams">Each stream with its selection, key, replication and column count.</param>
+public sealed record PipelineStreams(string Pipeline, string? CatalogFile, bool Discovered, bool AllStreams, Sources.TapCapabilities Capabilities,
+    IReadOnlyList<Sources.StreamCatalog.Entry> Streams);
+
 /// <summary>What <see cref="PipeClient.ValidateAsync"/> found.</summary>
 /// <param name="Pipeline">The pipeline's name.</param>
 /// <param name="Ok">True when every check passed (warnings allowed).</param>

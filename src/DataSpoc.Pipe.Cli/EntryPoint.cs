@@ -72,6 +72,9 @@ internal static class EntryPoint
             .WithExample("logs", "orders")
             .WithExample("logs", "orders", "--list")
             .WithExample("logs", "orders", "--run", "3f9a1c2e");
+        config.AddCommand<ConfigCommand>("config")
+            .WithDescription("Show a pipeline's effective configuration (config.yaml defaults applied, ${VAR} expanded) as JSON, with secrets masked as ***.")
+            .WithExample("config", "orders");
         config.AddCommand<ValidateCommand>("validate")
             .WithDescription("Check pipelines without running them: YAML and tap config, that the tap is found and answers --help/--about, and that the bucket allows write, read, list and delete. Exit code 1 if a check failed.")
             .WithExample("validate")

@@ -299,7 +299,7 @@ public sealed class S3ObjectStore : IObjectStore
         if (!ConditionalWriteProbes.TryGetValue(_serverKey, out var enforced))
         {
             // Our own key: metadata lives under .dataspoc/, and a probe never collides with another's.
-            var key = $".dataspoc/probe/conditional-write-{Guid.NewGuid():N}";
+            var key = $"{Lake.LakePaths.ProbePrefix}conditional-write-{Guid.NewGuid():N}";
             var name = _keys.Name(key);
             try
             {

@@ -55,7 +55,7 @@ public class PipeClientTests
 
     [Fact]
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-    public void The_homes_env_file_feeds_variables_under_the_environment_masks_them_and_validate_names_what_is_unset()
+    public async Task The_homes_env_file_feeds_variables_under_the_environment_masks_them_and_validate_names_what_is_unset()
     {
         using var home = HomeWithOrders();
         var envFile = Path.Combine(home.Home, ".env");
@@ -78,13 +78,14 @@ public class PipeClientTests
         // Every .env value is a secret of every pipeline, so nothing a client shows can carry it.
         Assert.Contains("planted dotenv secret", orders.Secrets);
 
-        var validation = client.Validate("dotenv");
-        var problem = Assert.Single(validation.Problems);
+        var validation = await client.ValidateAsync("dotenv");
+        var problem = Assert.Single(validation.Problems, p => p.Key != "source.tap");
         Assert.Equal(("source.config.other", Path.Combine(home.Home, "pipelines", "dotenv.yaml")), (problem.Key, problem.File));
         Assert.StartsWith("pipeline 'dotenv': ${SET_NOWHERE} (pipelines/dotenv.yaml source.config.other) is set neither in " + envFile, problem.Message);
 
         File.WriteAllText(envFile, "SET_NOWHERE=now-set-1\nDOTENV_ONLY='planted dotenv secret'\n");
-        Assert.True(client.Validate("dotenv").Ok);
+        // The replay tap does not answer --help (its own check fails); every variable is now set.
+        Assert.True((await client.ValidateAsync("dotenv")).Checks.Single(c => c.Check == "variables").Ok);
         var config = client.Config("dotenv");
         Assert.Equal(("***", "***"), (config["source"]!["config"]!["extra"]!.GetValue<string>(), config["source"]!["config"]!["other"]!.GetValue<string>()));
         Assert.Equal("planted dotenv secret", client.Load("dotenv").Source.InlineConfig!["extra"]!.GetValue<string>());
@@ -124,7 +125,7 @@ public class PipeClientTests
     }
 
     [Fact]
-    public void Validate_names_the_stream_and_key_of_a_bad_transform_and_the_line_of_a_bad_yaml_key()
+    public async Task Validate_names_the_stream_and_key_of_a_bad_transform_and_the_line_of_a_bad_yaml_key()
     {
         using var home = HomeWithOrders("""
             transforms:
@@ -132,17 +133,17 @@ public class PipeClientTests
                 rename: {customer: x, amount: x}
             """);
         var client = Client(home);
-        var validation = client.Validate(home.Name("orders"));
+        var validation = await client.ValidateAsync(home.Name("orders"));
         Assert.False(validation.Ok);
-        var problem = Assert.Single(validation.Problems);
+        var problem = Assert.Single(validation.Problems, p => p.Key!.StartsWith("transforms.", StringComparison.Ordinal));
         Assert.Equal("transforms.orders.rename", problem.Key);
 
         home.WritePipeline("broken", "source:\n  tap: x\n  colour: red\ndestination:\n  bucket: file:///tmp/x\n");
-        var broken = client.Validate("broken");
+        var broken = await client.ValidateAsync("broken");
         var yamlProblem = Assert.Single(broken.Problems);
         Assert.Equal(3, yamlProblem.Line);
         Assert.Contains("source.colour", yamlProblem.Message);
-        Assert.True(client.Validate(home.Name("orders")) is { Ok: false });
+        Assert.True(await client.ValidateAsync(home.Name("orders")) is { Ok: false });
     }
 
     [Fact]

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
-using System.Reflection;
 using System.Text.Json;
+using DataSpoc.Pipe.Mcp.Tests.Support;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
@@ -75,8 +75,8 @@ public sealed class McpServerTests : IAsyncLifetime
         var transport = new StdioClientTransport(new StdioClientTransportOptions
         {
             Name = "dataspoc-pipe",
-            Command = Cli[0],
-            Arguments = [.. Cli.Skip(1), "mcp"],
+            Command = CliCommand.Words[0],
+            Arguments = [.. CliCommand.Words.Skip(1), "mcp"],
             EnvironmentVariables = new Dictionary<string, string?> { ["DATASPOC_PIPE_HOME"] = Home, ["MCP_TEST_TOKEN"] = Token },
             StandardErrorLines = _stderr.Enqueue,
         });
@@ -130,8 +130,12 @@ public sealed class McpServerTests : IAsyncLifetime
         Assert.Equal([("id", "int64"), ("email", "string"), ("amount", "double")],
             listed.GetProperty("columns").EnumerateArray().Select(c => (c.GetProperty("name").GetString(), c.GetProperty("type").GetString())));
 
+        // validate runs the CLI's checks: the replay tap answers neither --help nor --about, everything else passes.
         var validation = await Call("validate_pipeline", new() { ["name"] = Orders });
-        Assert.True(validation.GetProperty("ok").GetBoolean());
+        var checks = validation.GetProperty("pipelines")[0].GetProperty("checks").EnumerateArray().ToList();
+        Assert.Equal(["config", "variables", "tap config", "transforms", "tap", "bucket"], checks.Select(c => c.GetProperty("check").GetString()));
+        Assert.Equal(["tap"], checks.Where(c => !c.GetProperty("ok").GetBoolean()).Select(c => c.GetProperty("check").GetString()));
+        Assert.Contains("answers neither --help nor --about", checks.Single(c => c.GetProperty("check").GetString() == "tap").GetProperty("detail").GetString());
 
         var resource = await _client.ReadResourceAsync("pipe://pipelines");
         var text = Assert.IsType<TextResourceContents>(Assert.Single(resource.Contents)).Text;
@@ -261,29 +265,6 @@ public sealed class McpServerTests : IAsyncLifetime
     {
         for (var i = 0; i < 100 && !condition(); i++) await Task.Delay(50);
         Assert.True(condition(), "timed out waiting for a progress notification");
-    }
-
-    /// <summary>
-    /// The words that start the CLI: the native binary <c>$DATASPOC_PIPE_BIN</c> names (as <c>./test.sh</c> sets it),
-    /// else <c>dotnet</c> and the dll built beside this test project (same configuration).
-    /// </summary>
-    private static string[] Cli
-    {
-        get
-        {
-            if (Environment.GetEnvironmentVariable("DATASPOC_PIPE_BIN") is { Length: > 0 } binary)
-            {
-                Assert.True(File.Exists(binary), $"DATASPOC_PIPE_BIN names no file: {binary}");
-                return [binary];
-            }
-            var configuration = typeof(McpServerTests).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "DataSpoc.Pipe.slnx"))) dir = dir.Parent;
-            Assert.NotNull(dir);
-            var dll = Path.Combine(dir.FullName, "src", "DataSpoc.Pipe.Cli", "bin", configuration, "net10.0", "dataspoc-pipe.dll");
-            Assert.True(File.Exists(dll), $"build the CLI first: {dll} is missing");
-            return ["dotnet", dll];
-        }
     }
 
     private sealed class SyncProgress(Action<ProgressNotificationValue> report) : IProgress<ProgressNotificationValue>

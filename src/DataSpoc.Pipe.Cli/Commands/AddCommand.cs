@@ -129,7 +129,7 @@ internal sealed class AddCommand : AsyncCommand<AddCommand.Settings>
         {
             var template = TapTemplates.For(answers.Tap);
             configNote = "template for " + answers.Tap + ": edit it";
-            if (template is null && !TapInvoker.IsBuiltIn(answers.Tap))
+            if (template is null && !Sources.SourceFactory.IsBuiltIn(answers.Tap))
             {
                 template = await TapTemplates.FromAboutAsync(answers.Tap, settings.Name, cancellationToken);
                 configNote = template is null ? "empty: the tap did not describe its settings (--about); fill it in" : "from the tap's --about settings: fill it in";

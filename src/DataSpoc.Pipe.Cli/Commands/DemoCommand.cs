@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Api;
 using DataSpoc.Pipe.Cli.Infrastructure;
 using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Lake;
@@ -42,7 +43,8 @@ internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
 
             """;
         await File.WriteAllTextAsync(home.PipelinePath(PipelineName), yaml, cancellationToken);
-        var pipeline = PipelineLoader.ForHome(home).LoadFile(home.PipelinePath(PipelineName));
+        var client = new PipeClient(home.Root, Stores.Create());
+        var pipeline = client.Load(PipelineName);
 
         if (!settings.Json)
         {
@@ -50,14 +52,14 @@ internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
             AnsiConsole.MarkupLineInterpolated($"Pipeline:    {home.PipelinePath(PipelineName)}");
             AnsiConsole.MarkupLineInterpolated($"Lake:        {bucket}");
         }
-        var runner = new PipelineRunner(Stores.Create());
         var display = new RunDisplay(RunDisplay.Choose(settings.Json));
         var result = await display.ShowWhileAsync(() =>
-            runner.RunAsync(pipeline, new RunOptions { Full = true, Progress = display.For(PipelineName) }, cancellationToken));
+            client.RunPipelineAsync(pipeline, new RunOptions { Full = true, Progress = display.For(PipelineName) }, cancellationToken));
         if (!result.Succeeded)
             throw new FailedException($"the demo run failed: {result.Log.Error}");
 
-        var manifest = await ManifestCommand.ReadAsync(bucket, cancellationToken) ?? throw new FailedException($"the demo run wrote no manifest in {bucket}");
+        var manifest = await client.ManifestAsync(bucket, cancellationToken: cancellationToken);
+        if (manifest.UpdatedAt == default) throw new FailedException($"the demo run wrote no manifest in {bucket}");
         var ours = new Manifest
         {
             Tables = new SortedDictionary<string, ManifestTable>(manifest.Tables.Where(t => t.Value.Pipeline == PipelineName).ToDictionary(), StringComparer.Ordinal),

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Cli.Infrastructure;
+using DataSpoc.Pipe.Lake;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -31,18 +32,14 @@ internal sealed class LogsCommand : AsyncCommand<LogsCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var home = Pipelines.Home();
-        var pipeline = Pipelines.Load(home, settings.Name);
-        var keys = await RunLogs.KeysAsync(pipeline, cancellationToken);
+        var client = Pipelines.Client();
         if (settings.List)
         {
-            var rows = new List<(string Key, Lake.RunLog Log)>();
-            foreach (var key in keys.Take(Math.Max(1, settings.Limit)))
-                if (await RunLogs.ReadAsync(pipeline, key, cancellationToken) is { } entry) rows.Add((key, entry.Log));
+            var logs = await client.LogsAsync(settings.Name, Math.Max(1, settings.Limit), cancellationToken);
             if (settings.Json)
             {
                 var array = new JsonArray();
-                foreach (var (key, log) in rows)
+                foreach (var log in logs)
                     array.Add((JsonNode)new JsonObject
                     {
                         ["run_id"] = log.RunId,
@@ -51,38 +48,26 @@ internal sealed class LogsCommand : AsyncCommand<LogsCommand.Settings>
                         ["mode"] = log.Mode,
                         ["duration_seconds"] = log.DurationSeconds,
                         ["total_records"] = log.TotalRecords,
-                        ["key"] = key,
+                        ["key"] = LakePaths.LogKey(settings.Name, log.StartedAt, log.RunId),
                     });
                 JsonOutput.Write(array);
                 return ExitCodes.Success;
             }
-            if (rows.Count == 0)
+            if (logs.Count == 0)
             {
                 AnsiConsole.MarkupLineInterpolated($"{settings.Name} has not run yet.");
                 return ExitCodes.Success;
             }
             var table = new Table().AddColumns("run", "started", "status", "mode", "duration", "records");
-            foreach (var (_, log) in rows)
+            foreach (var log in logs)
                 table.AddRow(Markup.Escape(log.RunId), Units.Time(log.StartedAt), log.Status == "success" ? "[green]success[/]" : "[red]failure[/]",
                     Markup.Escape(log.Mode), Units.Duration(log.DurationSeconds), Units.Count(log.TotalRecords));
             AnsiConsole.Write(table);
             return ExitCodes.Success;
         }
-
-        string? chosen;
-        if (settings.Run is { } id)
-        {
-            chosen = keys.FirstOrDefault(k => RunLogs.RunIdOf(k) == id);
-            if (chosen is null)
-                throw new UsageException($"{settings.Name} has no run '{id}'" + (keys.Count == 0 ? "" : $"; recent runs: {string.Join(", ", keys.Take(5).Select(RunLogs.RunIdOf))}"));
-        }
-        else
-        {
-            chosen = keys.FirstOrDefault() ?? throw new FailedException($"{settings.Name} has not run yet (no log in {pipeline.Destination.Bucket}/.dataspoc/logs/{settings.Name}/)");
-        }
-        var read = await RunLogs.ReadAsync(pipeline, chosen, cancellationToken) ?? throw new FailedException($"log {chosen} disappeared while reading it");
-        // The log is printed as stored (it is already redacted by the runner), re-indented.
-        JsonOutput.Write(JsonNode.Parse(read.Raw));
+        // The log as the application layer reads it: as stored by the runner, with secrets masked again.
+        var chosen = await client.LogAsync(settings.Name, settings.Run, cancellationToken);
+        JsonOutput.Write(JsonNode.Parse(LakeJson.Serialize(chosen)));
         return ExitCodes.Success;
     }
 }

@@ -32,10 +32,8 @@ internal sealed class MaintainCommand : AsyncCommand<MaintainCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var home = Pipelines.Home();
-        Pipelines.Load(home, settings.Name);
         Durations.TryParse(settings.ExpireOlderThan, out var olderThan);
-        var client = new PipeClient(home.Root, Stores.Create());
+        var client = Pipelines.Client();
         var results = await client.MaintainAsync(settings.Name, olderThan, cancellationToken);
         if (settings.Json)
         {

@@ -20,9 +20,22 @@ internal sealed class ManifestCommand : AsyncCommand<ManifestCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var manifest = await ReadAsync(settings.Bucket, cancellationToken);
-        if (manifest is null)
-            throw new FailedException($"no manifest in {settings.Bucket} (.dataspoc/manifest.json does not exist: no pipeline has written there yet)");
+        Manifest manifest;
+        try
+        {
+            manifest = await Pipelines.Client().ManifestAsync(settings.Bucket, cancellationToken: cancellationToken);
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        catch (JsonException e)
+        {
+            throw new FailedException($"{settings.Bucket}/{LakePaths.ManifestKey} is not a valid manifest: {e.Message}");
+        }
+        // A manifest that was ever written has its time; the client answers an empty one for a bucket without.
+        if (manifest.UpdatedAt == default)
+            throw new FailedException($"no manifest in {settings.Bucket} ({LakePaths.ManifestKey} does not exist: no pipeline has written there yet)");
         if (settings.Json)
         {
             JsonOutput.Write(JsonNode.Parse(LakeJson.Serialize(manifest)));
@@ -31,21 +44,6 @@ internal sealed class ManifestCommand : AsyncCommand<ManifestCommand.Settings>
         Write(manifest);
         AnsiConsole.MarkupLineInterpolated($"manifest version {manifest.Version}, updated {Units.Time(manifest.UpdatedAt)}");
         return ExitCodes.Success;
-    }
-
-    public static async Task<Manifest?> ReadAsync(string bucket, CancellationToken cancellationToken)
-    {
-        await using var store = Stores.Open(bucket);
-        var stored = await store.GetAsync(LakePaths.ManifestKey, cancellationToken);
-        if (stored is null) return null;
-        try
-        {
-            return LakeJson.Deserialize<Manifest>(stored.Content, $"{bucket}/{LakePaths.ManifestKey}");
-        }
-        catch (JsonException e)
-        {
-            throw new FailedException($"{bucket}/{LakePaths.ManifestKey} is not a valid manifest: {e.Message}");
-        }
     }
 
     /// <summary>One row per table (rows, files, bytes, column count), then each table's columns on a line.</summary>

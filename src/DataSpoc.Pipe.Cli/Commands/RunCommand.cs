@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Api;
 using DataSpoc.Pipe.Cli.Infrastructure;
 using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Lake;
@@ -43,17 +44,14 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         using var telemetry = OtlpTelemetry.StartFromEnvironment();
-        var home = Pipelines.Home();
-        var loader = PipelineLoader.ForHome(home);
-        var names = settings.All ? Pipelines.All(home) : [settings.Name!];
+        var client = Pipelines.Client();
+        var names = settings.All ? Pipelines.All(client) : [settings.Name!];
         // Every pipeline is loaded before anything runs: a config error is a usage error (exit 2) and runs nothing.
-        var pipelines = names.Select(n => settings.All ? loader.LoadFile(home.FindPipelineFile(n)!) : Pipelines.Load(home, n)).ToList();
+        var pipelines = names.Select(client.Load).ToList();
 
-        var observers = Lineage.OpenLineageEmitter.ForHome(home);
-        var runner = new PipelineRunner(Stores.Create());
         var display = new RunDisplay(RunDisplay.Choose(settings.Json));
         using var signals = new StopSignals(cancellationToken);
-        var outcomes = await display.ShowWhileAsync(() => RunAllAsync(runner, pipelines, observers, settings, display, signals.Token));
+        var outcomes = await display.ShowWhileAsync(() => RunAllAsync(client, pipelines, settings, display, signals.Token));
 
         if (settings.Json)
         {
@@ -72,7 +70,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
 
     private sealed record Outcome(PipelineDefinition Pipeline, RunLog? Log, string? Error);
 
-    private static async Task<List<Outcome>> RunAllAsync(PipelineRunner runner, List<PipelineDefinition> pipelines, IReadOnlyList<IRunObserver> observers, Settings settings, RunDisplay display, CancellationToken cancellationToken)
+    private static async Task<List<Outcome>> RunAllAsync(PipeClient client, List<PipelineDefinition> pipelines, Settings settings, RunDisplay display, CancellationToken cancellationToken)
     {
         using var gate = new SemaphoreSlim(settings.Parallel);
         var tasks = pipelines.Select(async pipeline =>
@@ -81,8 +79,8 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             try
             {
                 display.Started(pipeline.Name);
-                var options = new RunOptions { Full = settings.Full, Progress = display.For(pipeline.Name), Observers = observers };
-                var result = await runner.RunAsync(pipeline, options, cancellationToken);
+                var options = new RunOptions { Full = settings.Full, Progress = display.For(pipeline.Name) };
+                var result = await client.RunPipelineAsync(pipeline, options, cancellationToken);
                 return new Outcome(pipeline, result.Log, result.Log.Error);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -93,7 +91,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             catch (Exception e) when (e is not OperationCanceledException && pipelines.Count > 1)
             {
                 // With --all, one pipeline that cannot start (locked, bad bucket) must not stop the others.
-                return new Outcome(pipeline, null, pipeline.Redaction.Redact(e.Message));
+                return new Outcome(pipeline, null, PipelineSecrets.Of(pipeline).Redact(e.Message));
             }
             finally
             {

@@ -93,7 +93,7 @@ internal static class ScheduleOutput
         warnings ??= [];
         // Warnings go to stderr in both formats, so scripts reading the JSON still see them in their logs.
         foreach (var w in warnings) Console.Error.WriteLine("warning: " + w.Message);
-        var now = DateTimeOffset.UtcNow;
+        var client = Pipelines.Client();
         if (settings.Json)
         {
             var doc = new JsonObject
@@ -102,7 +102,7 @@ internal static class ScheduleOutput
                 {
                     ["pipeline"] = e.Pipeline,
                     ["cron"] = e.Cron,
-                    ["next_run"] = Schedules.Next(e.Cron, now)?.ToString("O"),
+                    ["next_run"] = client.NextRun(e.Cron)?.ToString("O"),
                     ["line"] = e.Line,
                 }).ToArray()),
             };
@@ -124,7 +124,7 @@ internal static class ScheduleOutput
         else
         {
             var table = new Table().AddColumns("pipeline", "cron", "next run");
-            foreach (var e in entries) table.AddRow(Markup.Escape(e.Pipeline), Markup.Escape(e.Cron), Units.Time(Schedules.Next(e.Cron, now)));
+            foreach (var e in entries) table.AddRow(Markup.Escape(e.Pipeline), Markup.Escape(e.Cron), Units.Time(client.NextRun(e.Cron)));
             AnsiConsole.Write(table);
         }
         if (removed is { Count: > 0 }) AnsiConsole.MarkupLineInterpolated($"Removed: {string.Join(", ", removed)}");

@@ -23,25 +23,18 @@ internal sealed class StreamsCommand : AsyncCommand<StreamsCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var home = Pipelines.Home();
-        var pipeline = Pipelines.Load(home, settings.Name);
-        var catalogs = new TapCatalogs(Stores.Create());
-        var (catalog, fresh) = await catalogs.GetAsync(pipeline, settings.Refresh, cancellationToken);
-        var capabilities = await catalogs.CapabilitiesAsync(pipeline, settings.Refresh, cancellationToken);
-        var selection = pipeline.Source.Streams;
-        catalog = StreamCatalog.Select(catalog, selection ?? ["*"], pipeline.FilePath);
-        StreamCatalog.Configure(catalog, pipeline.Source, !pipeline.Incremental.Enabled, pipeline.FilePath);
-        var entries = StreamCatalog.List(catalog);
+        var streams = await Pipelines.Client().StreamsAsync(settings.Name, settings.Refresh, cancellationToken);
+        var (entries, capabilities, fresh) = (streams.Streams, streams.Capabilities, streams.Discovered);
         bool Selected(StreamCatalog.Entry e) => e.Selected;
 
         if (settings.Json)
         {
             JsonOutput.Write(new JsonObject
             {
-                ["pipeline"] = pipeline.Name,
-                ["catalog"] = TapCatalogs.CachePath(pipeline),
+                ["pipeline"] = streams.Pipeline,
+                ["catalog"] = streams.CatalogFile,
                 ["discovered"] = fresh,
-                ["selection"] = selection is null ? "all" : "listed",
+                ["selection"] = streams.AllStreams ? "all" : "listed",
                 ["catalog_flags"] = new JsonArray(capabilities.CatalogFlags.Select(f => (JsonNode)JsonValue.Create(f)).ToArray()),
                 ["catalog_flags_from"] = capabilities.Origin,
                 ["streams"] = new JsonArray(entries.Select(e => (JsonNode)new JsonObject
@@ -63,8 +56,8 @@ internal sealed class StreamsCommand : AsyncCommand<StreamsCommand.Settings>
                 Markup.Escape(e.ReplicationMethod is null ? "-" : e.ReplicationMethod + (e.ReplicationKey is { } k ? $" by {k}" : "")),
                 e.PropertyCount.ToString(System.Globalization.CultureInfo.InvariantCulture));
         AnsiConsole.Write(table);
-        var note = selection is null ? " (no source.streams: every stream is extracted)" : "";
-        AnsiConsole.MarkupLineInterpolated($"{(fresh ? "Discovered" : "Cached")} catalog: {TapCatalogs.CachePath(pipeline)}{note}");
+        var note = streams.AllStreams ? " (no source.streams: every stream is extracted)" : "";
+        AnsiConsole.MarkupLineInterpolated($"{(fresh ? "Discovered" : "Cached")} catalog: {streams.CatalogFile}{note}");
         AnsiConsole.MarkupLineInterpolated($"The catalog is passed with {capabilities.FlagsText} (from {capabilities.Origin}); the table folder is the stream name.");
         return ExitCodes.Success;
     }

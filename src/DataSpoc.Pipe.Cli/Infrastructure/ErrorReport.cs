@@ -1,6 +1,3 @@
-using DataSpoc.Pipe.Config;
-using DataSpoc.Pipe.Sources;
-using DataSpoc.Pipe.Storage;
 using Spectre.Console.Cli;
 
 namespace DataSpoc.Pipe.Cli.Infrastructure;
@@ -13,14 +10,16 @@ internal static class ErrorReport
         if (e is AggregateException { InnerExceptions.Count: 1 } a) e = a.InnerException!;
         var code = e switch
         {
-            UsageException or ConfigException or CommandParseException or CommandRuntimeException or TapNotFoundException => ExitCodes.Usage,
-            OperationCanceledException => 130,
+            PipeException p => ExitCodes.For(p.Kind),
+            CommandParseException or CommandRuntimeException => ExitCodes.Usage,
+            OperationCanceledException => ExitCodes.Cancelled,
             _ => ExitCodes.Failed,
         };
+        // A PipeException's message is written for the user; anything else is a bug or an unexpected system error.
         var message = e switch
         {
             OperationCanceledException => "cancelled",
-            FailedException or UsageException or ConfigException or StorageException or TapNotFoundException or CommandParseException or CommandRuntimeException => e.Message,
+            PipeException or CommandParseException or CommandRuntimeException => e.Message,
             _ => $"{e.Message} ({e.GetType().Name}; run with --debug for details)",
         };
         Console.Error.WriteLine("error: " + OneLine(message));

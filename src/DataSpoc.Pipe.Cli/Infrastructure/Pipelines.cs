@@ -1,33 +1,22 @@
+using DataSpoc.Pipe.Api;
 using DataSpoc.Pipe.Config;
 
 namespace DataSpoc.Pipe.Cli.Infrastructure;
 
-/// <summary>The home folder's pipelines, by name, with the one-line error for an unknown name.</summary>
+/// <summary>The home folder and the application layer over it (<see cref="PipeClient"/>), as every command reaches them.</summary>
 internal static class Pipelines
 {
     public static PipeHome Home() => PipeHome.Resolve();
 
-    /// <summary>Loads a pipeline by name; an unknown name is a usage error listing the known ones.</summary>
-    public static PipelineDefinition Load(PipeHome home, string name)
-    {
-        var file = home.FindPipelineFile(name) ?? throw Unknown(home, name);
-        return PipelineLoader.ForHome(home).LoadFile(file);
-    }
-
-    public static UsageException Unknown(PipeHome home, string name)
-    {
-        var known = home.PipelineNames();
-        return new UsageException(known.Count == 0
-            ? $"unknown pipeline '{name}': there are no pipelines in {home.PipelinesDirectory} yet (create one with: dataspoc-pipe add <name>)"
-            : $"unknown pipeline '{name}'; known pipelines: {string.Join(", ", known)}");
-    }
+    /// <summary>The client over the home folder, with every store the CLI ships.</summary>
+    public static PipeClient Client() => new(null, Stores.Create());
 
     /// <summary>Every pipeline name, or a usage error when there are none.</summary>
-    public static IReadOnlyList<string> All(PipeHome home)
+    public static IReadOnlyList<string> All(PipeClient client)
     {
-        var names = home.PipelineNames();
+        var names = client.Pipelines();
         if (names.Count == 0)
-            throw new UsageException($"there are no pipelines in {home.PipelinesDirectory} (create one with: dataspoc-pipe add <name>, or try: dataspoc-pipe demo)");
+            throw new UsageException($"there are no pipelines in {Path.Combine(client.Home, "pipelines")} (create one with: dataspoc-pipe add <name>, or try: dataspoc-pipe demo)");
         return names;
     }
 }

@@ -11,17 +11,4 @@ internal static class Stores
         DataSpoc.Pipe.Cloud.CloudStores.Register(factory);
         return factory;
     }
-
-    /// <summary>Opens a bucket; a malformed URI is a usage error.</summary>
-    public static IObjectStore Open(string bucket, IReadOnlyDictionary<string, string>? options = null)
-    {
-        try
-        {
-            return Create().Open(bucket, options);
-        }
-        catch (FormatException e)
-        {
-            throw new UsageException(e.Message);
-        }
-    }
 }

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using DataSpoc.Pipe.Api;
+using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Lake;
 using DataSpoc.Pipe.Sources;
 using ModelContextProtocol.Protocol;
@@ -50,7 +51,7 @@ internal static class McpResults
         };
     }
 
-    private static JsonNode? Masked(JsonNode? node, Redactor redactor)
+    private static JsonNode? Masked(JsonNode? node, ConfigSecrets redactor)
     {
         switch (node)
         {
@@ -70,26 +71,8 @@ internal static class McpResults
     /// <summary>Masks every known secret in a text (for resources).</summary>
     public static string Redact(PipeClient client, string text) => Secrets(client).Redact(text);
 
-    /// <summary>The secrets of every pipeline of the home (values under secret keys, <c>${VAR}</c> values), so none can leak through any tool.</summary>
-    private static Redactor Secrets(PipeClient client)
-    {
-        var values = new List<string>();
-        foreach (var name in client.Pipelines())
-        {
-            try
-            {
-                var pipeline = client.Load(name);
-                values.AddRange(pipeline.Redaction.Values);
-                values.AddRange(pipeline.Secrets);
-                values.AddRange(Redactor.SecretsIn(pipeline.Source.InlineConfig));
-            }
-            catch (Config.ConfigException)
-            {
-                // An invalid pipeline exposes nothing: its tools answer with the loader's error, which never holds a secret.
-            }
-        }
-        return new Redactor(values);
-    }
+    /// <summary>The secrets of every pipeline of the home, as the application layer collects them, so none can leak through any tool.</summary>
+    private static ConfigSecrets Secrets(PipeClient client) => client.HomeSecrets();
 }
 
 /// <summary>Compile-time JSON contracts of what the MCP tools answer (the SDK brings those of the protocol and of tool parameters).</summary>

@@ -183,12 +183,22 @@ internal sealed class PipeTools(PipeClient client)
     }
 
     [McpServerTool(Name = "validate_pipeline", ReadOnly = true, Idempotent = true)]
-    [Description("Check a pipeline (or all) without running it: YAML, tap config, transform maps and bucket URI; each problem names its file, line and key.")]
-    public CallToolResult ValidatePipeline([Description("The pipeline's name (default: all)")] string? name = null)
+    [Description("Check a pipeline (or all) without running it, as `dataspoc-pipe validate` does: YAML, tap config, variables, transform maps, that the tap is found and answers, its catalog selection, and that the bucket allows write, read, list and delete; each problem names its file, line and key.")]
+    public async Task<CallToolResult> ValidatePipeline(
+        [Description("The pipeline's name (default: all)")] string? name = null,
+        CancellationToken cancellationToken = default)
     {
-        var names = name is null ? client.Pipelines() : [name];
-        var results = names.Select(client.Validate).ToList();
-        return McpResults.Ok(client, new JsonObject { ["ok"] = results.All(r => r.Ok), ["pipelines"] = McpResults.ToNode(results, McpResults.Json.ListPipelineValidation) });
+        try
+        {
+            var results = new List<PipelineValidation>();
+            foreach (var n in name is null ? client.Pipelines() : [name])
+                results.Add(await client.ValidateAsync(n, cancellationToken));
+            return McpResults.Ok(client, new JsonObject { ["ok"] = results.All(r => r.Ok), ["pipelines"] = McpResults.ToNode(results, McpResults.Json.ListPipelineValidation) });
+        }
+        catch (ConfigException e)
+        {
+            return McpResults.Error(client, e.Message);
+        }
     }
 
     /// <summary>One line per pipeline, for <c>list_pipelines</c> and the <c>pipe://pipelines</c> resource.</summary>
@@ -251,7 +261,13 @@ internal sealed class PipeTools(PipeClient client)
         return all;
     }
 
-    private string Unknown(string name) => $"unknown pipeline '{name}' (known: {string.Join(", ", client.Pipelines())})";
+    /// <summary>The application layer's own message for an unknown name.</summary>
+    private string Unknown(string name)
+    {
+        try { client.Load(name); }
+        catch (ConfigException e) { return e.Message; }
+        return $"pipeline '{name}' has no status";
+    }
 
     /// <summary>Reports on the caller's thread (Progress&lt;T&gt; would post to the thread pool and reorder notifications).</summary>
     private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>

@@ -21,18 +21,22 @@ public sealed class PipeClient
     private readonly ObjectStoreFactory _stores;
     private readonly TimeProvider _time;
     private readonly Func<string, string?>? _environment;
+    private readonly TimeZoneInfo _scheduleTimeZone;
 
     /// <summary>A client for a home folder.</summary>
     /// <param name="home">The home folder; null uses <c>$DATASPOC_PIPE_HOME</c>, else <c>~/.dataspoc-pipe</c>.</param>
     /// <param name="stores">Opens buckets; null opens <c>file://</c> only (register <c>s3</c>, <c>gs</c>, <c>az</c> with DataSpoc.Pipe.Cloud).</param>
     /// <param name="time">The clock for runs and schedules; null uses the system clock.</param>
     /// <param name="environment">Variable lookup for <c>${VAR}</c> in pipeline files, over the home's <c>.env</c>; null uses the process environment.</param>
-    public PipeClient(string? home = null, ObjectStoreFactory? stores = null, TimeProvider? time = null, Func<string, string?>? environment = null)
+    /// <param name="scheduleTimeZone">The zone <c>schedule.cron</c> is read in; null uses the machine's, as the crontab <c>schedule install</c> writes does.</param>
+    public PipeClient(string? home = null, ObjectStoreFactory? stores = null, TimeProvider? time = null, Func<string, string?>? environment = null,
+        TimeZoneInfo? scheduleTimeZone = null)
     {
         _home = home is null ? PipeHome.Resolve() : new PipeHome(PipeHome.ExpandHome(home));
         _stores = stores ?? new ObjectStoreFactory();
         _time = time ?? TimeProvider.System;
         _environment = environment;
+        _scheduleTimeZone = scheduleTimeZone ?? TimeZoneInfo.Local;
     }
 
     /// <summary>The home folder this client reads pipelines from (absolute).</summary>
@@ -50,9 +54,31 @@ public sealed class PipeClient
 
     private PipelineDefinition Load(string name, bool allowUnsetVariables)
     {
-        var file = _home.FindPipelineFile(name) ?? throw new ConfigException(
-            $"unknown pipeline '{name}' (known: {(Pipelines() is { Count: > 0 } known ? string.Join(", ", known) : "none")})", _home.PipelinesDirectory);
+        var file = _home.FindPipelineFile(name) ?? throw UnknownPipeline(name);
         return PipelineLoader.ForHome(_home, _environment, allowUnsetVariables).LoadFile(file);
+    }
+
+    private ConfigException UnknownPipeline(string name) => new(Pipelines() is { Count: > 0 } known
+        ? $"unknown pipeline '{name}'; known pipelines: {string.Join(", ", known)}"
+        : $"unknown pipeline '{name}': there are no pipelines in {_home.PipelinesDirectory} yet (create one with: dataspoc-pipe add <name>)");
+
+    /// <summary>
+    /// Masks every secret any pipeline of the home knows (values under secret keys, <c>${VAR}</c> values, passwords in
+    /// URIs): what a front end serving several pipelines at once passes its answers through last.
+    /// </summary>
+    public ConfigSecrets HomeSecrets()
+    {
+        var all = new ConfigSecrets();
+        foreach (var name in Pipelines())
+        {
+            PipelineDefinition pipeline;
+            try { pipeline = Load(name, allowUnsetVariables: true); }
+            // An invalid pipeline exposes nothing: the loader's error never holds a secret.
+            catch (ConfigException) { continue; }
+            var secrets = PipelineSecrets.Of(pipeline);
+            foreach (var value in secrets.Values) all.AddValue(value);
+        }
+        return all;
     }
 
     /// <summary>
@@ -94,14 +120,23 @@ public sealed class PipeClient
         bool full = false, IProgress<RunProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(pipeline);
+        var options = new RunOptions { Full = full, Progress = progress, Source = source, CodeTransforms = transforms?.ToList() ?? [] };
+        return await RunPipelineAsync(pipeline, options, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs a pipeline with every run option (what the CLI's <c>run</c> uses); the home's OpenLineage observers are added
+    /// when <paramref name="options"/> names none.
+    /// </summary>
+    /// <exception cref="ConfigException">The pipeline's declarative transforms are invalid: nothing ran.</exception>
+    /// <exception cref="PipelineLockedException">Another run of this pipeline holds its lock in the bucket: nothing ran.</exception>
+    public async Task<RunResult> RunPipelineAsync(PipelineDefinition pipeline, RunOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        ArgumentNullException.ThrowIfNull(options);
         if (TransformCompiler.Validate(pipeline) is { Count: > 0 } invalid) throw invalid[0];
-        var runner = new PipelineRunner(_stores, _time);
-        var options = new RunOptions
-        {
-            Full = full, Progress = progress, Source = source, CodeTransforms = transforms?.ToList() ?? [],
-            Observers = Lineage.OpenLineageEmitter.ForHome(_home, _environment, _time),
-        };
-        return await runner.RunAsync(pipeline, options, cancellationToken).ConfigureAwait(false);
+        if (options.Observers.Count == 0) options = options with { Observers = Lineage.OpenLineageEmitter.ForHome(_home, _environment, _time) };
+        return await new PipelineRunner(_stores, _time).RunAsync(pipeline, options, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Each pipeline's latest run (read from its bucket's run logs) and next scheduled time.</summary>
@@ -117,7 +152,7 @@ public sealed class PipeClient
             }
             catch (ConfigException e)
             {
-                rows.Add(new PipelineStatus(name, "invalid", null, null, null, null, null, null, e.Message));
+                rows.Add(new PipelineStatus(name, "invalid", null, null, null, null, null, null, e.Message, ScheduleTimeZone));
                 continue;
             }
             var cron = pipeline.Schedule?.Cron;
@@ -126,12 +161,12 @@ public sealed class PipeClient
             {
                 var latest = await ReadLogsAsync(pipeline, 1, cancellationToken).ConfigureAwait(false);
                 rows.Add(latest is [var log]
-                    ? new PipelineStatus(name, log.Status, log.StartedAt, log.DurationSeconds, log.TotalRecords, log.RunId, cron, next, log.Error)
-                    : new PipelineStatus(name, "never run", null, null, null, null, cron, next, null));
+                    ? new PipelineStatus(name, log.Status, log.StartedAt, log.DurationSeconds, log.TotalRecords, log.RunId, cron, next, log.Error, ScheduleTimeZone)
+                    : new PipelineStatus(name, "never run", null, null, null, null, cron, next, null, ScheduleTimeZone));
             }
             catch (Exception e) when (e is StorageException or IOException or UnauthorizedAccessException or FormatException or JsonException)
             {
-                rows.Add(new PipelineStatus(name, "unknown", null, null, null, null, cron, next, PipelineSecrets.Of(pipeline).Redact(e.Message)));
+                rows.Add(new PipelineStatus(name, "unknown", null, null, null, null, cron, next, PipelineSecrets.Of(pipeline).Redact(e.Message), ScheduleTimeZone));
             }
         }
         return rows;
@@ -143,6 +178,43 @@ public sealed class PipeClient
     /// <param name="cancellationToken">Stops reading.</param>
     public Task<IReadOnlyList<RunLog>> LogsAsync(string name, int limit = 10, CancellationToken cancellationToken = default) =>
         ReadLogsAsync(Load(name), limit, cancellationToken);
+
+    /// <summary>One run log of a pipeline (secrets masked): the latest (as <see cref="LogsAsync"/> orders them), or the run <paramref name="runId"/>'s.</summary>
+    /// <exception cref="RunLogNotFoundException">The pipeline has not run yet, or has no run with that id (the message lists recent ones).</exception>
+    public async Task<RunLog> LogAsync(string name, string? runId = null, CancellationToken cancellationToken = default)
+    {
+        var pipeline = Load(name);
+        if (runId is null)
+        {
+            var latest = await ReadLogsAsync(pipeline, 1, cancellationToken).ConfigureAwait(false);
+            return latest is [var log] ? log : throw new RunLogNotFoundException(
+                $"{name} has not run yet (no log in {pipeline.Destination.Bucket}/{LakePaths.LogsPrefix(pipeline.Name)})", PipeErrorKind.Failed);
+        }
+        var keys = await LogKeysAsync(pipeline, cancellationToken).ConfigureAwait(false);
+        var key = keys.FirstOrDefault(k => LakePaths.RunIdOfLogKey(k) == runId) ?? throw new RunLogNotFoundException(
+            $"{name} has no run '{runId}'" + (keys.Count == 0 ? "" : $"; recent runs: {string.Join(", ", keys.Take(5).Select(LakePaths.RunIdOfLogKey))}"),
+            PipeErrorKind.Usage);
+        return await ReadLogAsync(pipeline, key, cancellationToken).ConfigureAwait(false)
+            ?? throw new RunLogNotFoundException($"the log of run '{runId}' of {name} disappeared while reading it", PipeErrorKind.Failed);
+    }
+
+    /// <summary>
+    /// The streams a pipeline's tap offers (its <c>--discover</c> catalog, cached beside the pipeline) with what the
+    /// pipeline selects and how a run passes the catalog: what <c>dataspoc-pipe streams</c> shows.
+    /// </summary>
+    /// <param name="name">The pipeline's name.</param>
+    /// <param name="refresh">Run the tap's <c>--discover</c> again instead of using the cached catalog.</param>
+    /// <param name="cancellationToken">Stops discovery.</param>
+    public async Task<PipelineStreams> StreamsAsync(string name, bool refresh = false, CancellationToken cancellationToken = default)
+    {
+        var pipeline = Load(name);
+        var catalogs = new TapCatalogs(_stores);
+        var (catalog, fresh) = await catalogs.GetAsync(pipeline, refresh, cancellationToken).ConfigureAwait(false);
+        var capabilities = await catalogs.CapabilitiesAsync(pipeline, refresh, cancellationToken).ConfigureAwait(false);
+        catalog = StreamCatalog.Select(catalog, pipeline.Source.Streams ?? ["*"], pipeline.FilePath);
+        StreamCatalog.Configure(catalog, pipeline.Source, !pipeline.Incremental.Enabled, pipeline.FilePath);
+        return new PipelineStreams(pipeline.Name, TapCatalogs.CachePath(pipeline), fresh, pipeline.Source.Streams is null, capabilities, StreamCatalog.List(catalog));
+    }
 
     /// <summary>A bucket's table catalog (<c>.dataspoc/manifest.json</c>); empty when the bucket has none yet.</summary>
     /// <param name="bucket"><c>file:///abs/dir</c>, <c>s3://bucket[/prefix]</c>, <c>gs://…</c> or <c>az://…</c>.</param>
@@ -168,36 +240,57 @@ public sealed class PipeClient
     }
 
     /// <summary>
-    /// Checks a pipeline without running it: its YAML and tap config, every <c>${VAR}</c> it needs (set in the environment or
-    /// the home's <c>.env</c>, or given a default), its transform maps, and that its bucket URI has a registered store.
+    /// Checks a pipeline without running it, as <c>dataspoc-pipe validate</c> does: its YAML and tap config, every
+    /// <c>${VAR}</c> it needs (set in the environment or the home's <c>.env</c>, or given a default; for a scheduled
+    /// pipeline one only this process's environment sets is a warning), its transform maps, that its tap is found and
+    /// answers <c>--help</c> or <c>--about</c>, that its catalog selection matches what the tap discovers, and that its
+    /// bucket allows write, read, list and delete (a small probe object under <c>.dataspoc/probe/</c>, deleted again).
     /// Every problem names its file and key (and line, for YAML).
     /// </summary>
-    public PipelineValidation Validate(string name)
+    /// <exception cref="ConfigException">No pipeline has that name.</exception>
+    public Task<PipelineValidation> ValidateAsync(string name, CancellationToken cancellationToken = default)
     {
-        var problems = new List<ValidationProblem>();
-        PipelineDefinition pipeline;
-        try
-        {
-            pipeline = Load(name, allowUnsetVariables: true);
-        }
-        catch (ConfigException e)
-        {
-            return new PipelineValidation(name, false, [ValidationProblem.From(e)]);
-        }
-        problems.AddRange(VariableProblems.Unset(pipeline, _home).Select(p => new ValidationProblem(p.Key, p.File, null, p.Message)));
-        problems.AddRange(TransformCompiler.Validate(pipeline).Select(ValidationProblem.From));
-        try
-        {
-            _stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions).DisposeAsync().AsTask().GetAwaiter().GetResult();
-        }
-        catch (Exception e) when (e is StorageException or FormatException or ArgumentException)
-        {
-            problems.Add(new ValidationProblem("destination.bucket", pipeline.FilePath, null, PipelineSecrets.Of(pipeline).Redact(e.Message)));
-        }
-        return new PipelineValidation(name, problems.Count == 0, problems);
+        if (_home.FindPipelineFile(name) is null) throw UnknownPipeline(name);
+        return new PipelineChecks(_home, _stores, _environment).RunAsync(name, cancellationToken);
     }
 
+    /// <summary>The zone <c>schedule.cron</c> expressions are read in (the times this client returns are UTC).</summary>
+    public string ScheduleTimeZone => _scheduleTimeZone.Id;
+
+    /// <summary>
+    /// When <paramref name="cron"/> fires next after now, reading it in <see cref="ScheduleTimeZone"/> (as cron reads the
+    /// crontab that <c>schedule install</c> writes); null for no schedule or an invalid expression.
+    /// </summary>
+    public DateTimeOffset? NextRun(string? cron)
+    {
+        if (string.IsNullOrWhiteSpace(cron)) return null;
+        try
+        {
+            return CronExpression.Parse(cron, CronFormat.Standard).GetNextOccurrence(_time.GetUtcNow(), _scheduleTimeZone)?.ToUniversalTime();
+        }
+        catch (CronFormatException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The latest runs first: keys sort by start second, and runs that started in the same second are ordered by their
+    /// logs' <c>started_at</c>. Every front end reads "the latest run" here.
+    /// </summary>
     private async Task<IReadOnlyList<RunLog>> ReadLogsAsync(PipelineDefinition pipeline, int limit, CancellationToken cancellationToken)
+    {
+        var keys = await LogKeysAsync(pipeline, cancellationToken).ConfigureAwait(false);
+        var logs = new List<RunLog>();
+        var cut = Math.Min(keys.Count, Math.Max(0, limit));
+        while (cut > 0 && cut < keys.Count && SameSecond(keys[cut - 1], keys[cut])) cut++;
+        foreach (var key in keys.Take(cut))
+            if (await ReadLogAsync(pipeline, key, cancellationToken).ConfigureAwait(false) is { } log) logs.Add(log);
+        return logs.OrderByDescending(l => l.StartedAt).Take(Math.Max(0, limit)).ToList();
+    }
+
+    /// <summary>A pipeline's run log keys, greatest (latest second) first.</summary>
+    private async Task<List<string>> LogKeysAsync(PipelineDefinition pipeline, CancellationToken cancellationToken)
     {
         await using var store = _stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
         var keys = new List<string>();
@@ -205,23 +298,21 @@ public sealed class PipeClient
             if (o.Key.EndsWith(".json", StringComparison.Ordinal)) keys.Add(o.Key);
         keys.Sort(StringComparer.Ordinal);
         keys.Reverse();
+        return keys;
+    }
+
+    private async Task<RunLog?> ReadLogAsync(PipelineDefinition pipeline, string key, CancellationToken cancellationToken)
+    {
+        await using var store = _stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
+        if (await store.GetAsync(key, cancellationToken).ConfigureAwait(false) is not { } stored) return null;
+        var log = LakeJson.Deserialize<RunLog>(stored.Content, "run log " + key);
+        // Logs are redacted when written; masking again covers secrets added to the config since.
         var secrets = PipelineSecrets.Of(pipeline);
-        var logs = new List<RunLog>();
-        // Keys sort by start second; runs that started in the same second are ordered by their logs' started_at below.
-        var cut = Math.Min(keys.Count, Math.Max(0, limit));
-        while (cut > 0 && cut < keys.Count && SameSecond(keys[cut - 1], keys[cut])) cut++;
-        foreach (var key in keys.Take(cut))
-        {
-            if (await store.GetAsync(key, cancellationToken).ConfigureAwait(false) is not { } stored) continue;
-            var log = LakeJson.Deserialize<RunLog>(stored.Content, "run log " + key);
-            // Logs are redacted when written; masking again covers secrets added to the config since.
-            log.Error = log.Error is null ? null : secrets.Redact(log.Error);
-            log.Tap.Command = secrets.Redact(log.Tap.Command);
-            log.Tap.StderrTail = secrets.Redact(log.Tap.StderrTail);
-            log.Notices = log.Notices.Select(secrets.Redact).ToList();
-            logs.Add(log);
-        }
-        return logs.OrderByDescending(l => l.StartedAt).Take(Math.Max(0, limit)).ToList();
+        log.Error = log.Error is null ? null : secrets.Redact(log.Error);
+        log.Tap.Command = secrets.Redact(log.Tap.Command);
+        log.Tap.StderrTail = secrets.Redact(log.Tap.StderrTail);
+        log.Notices = log.Notices.Select(secrets.Redact).ToList();
+        return log;
     }
 
     /// <summary>Log keys are <c>…/&lt;YYYY-MM-DDTHH-MM-SSZ&gt;_&lt;run&gt;.json</c>.</summary>
@@ -230,18 +321,5 @@ public sealed class PipeClient
         var ia = a.LastIndexOf('_');
         var ib = b.LastIndexOf('_');
         return ia > 0 && ia == ib && string.CompareOrdinal(a, 0, b, 0, ia) == 0;
-    }
-
-    private DateTimeOffset? NextRun(string? cron)
-    {
-        if (cron is null) return null;
-        try
-        {
-            return CronExpression.Parse(cron).GetNextOccurrence(_time.GetUtcNow(), TimeZoneInfo.Utc);
-        }
-        catch (CronFormatException)
-        {
-            return null;
-        }
     }
 }

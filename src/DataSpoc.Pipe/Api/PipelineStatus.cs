@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using DataSpoc.Pipe.Config;
 
 namespace DataSpoc.Pipe.Api;
@@ -10,16 +11,36 @@ namespace DataSpoc.Pipe.Api;
 /// <param name="Records">Records the latest run wrote.</param>
 /// <param name="RunId">The latest run's id.</param>
 /// <param name="Schedule">The pipeline's cron expression, if scheduled.</param>
-/// <param name="NextRun">The next time the schedule fires (UTC).</param>
+/// <param name="NextRun">The next time the schedule fires, in UTC (the cron expression is read in <paramref name="ScheduleTimeZone"/>).</param>
 /// <param name="Error">Why the latest run failed, or why the status is invalid/unknown (secrets masked).</param>
+/// <param name="ScheduleTimeZone">The zone the cron expression is read in: the machine's, as cron reads the crontab <c>schedule install</c> writes.</param>
 public sealed record PipelineStatus(string Pipeline, string Status, DateTimeOffset? LastRun, double? DurationSeconds, long? Records,
-    string? RunId, string? Schedule, DateTimeOffset? NextRun, string? Error);
+    string? RunId, string? Schedule, DateTimeOffset? NextRun, string? Error, string ScheduleTimeZone);
 
-/// <summary>What <see cref="PipeClient.Validate"/> found.</summary>
+/// <summary>What <see cref="PipeClient.StreamsAsync"/> found.</summary>
 /// <param name="Pipeline">The pipeline's name.</param>
-/// <param name="Ok">True when there are no problems.</param>
-/// <param name="Problems">Each problem, naming its key and file.</param>
-public sealed record PipelineValidation(string Pipeline, bool Ok, IReadOnlyList<ValidationProblem> Problems);
+/// <param name="CatalogFile">Where the discovered catalog is cached (null when it is not: a built-in tap).</param>
+/// <param name="Discovered">True when the tap was asked now, false when the cached catalog was used.</param>
+/// <param name="AllStreams">True when the pipeline has no <c>source.streams</c> (every stream is extracted).</param>
+/// <param name="Capabilities">How a run passes the catalog to the tap, and where that was learnt.</param>
+/// <param name="Streams">Each stream with its selection, key, replication and column count.</param>
+public sealed record PipelineStreams(string Pipeline, string? CatalogFile, bool Discovered, bool AllStreams, Sources.TapCapabilities Capabilities,
+    IReadOnlyList<Sources.StreamCatalog.Entry> Streams);
+
+/// <summary>What <see cref="PipeClient.ValidateAsync"/> found.</summary>
+/// <param name="Pipeline">The pipeline's name.</param>
+/// <param name="Ok">True when every check passed (warnings allowed).</param>
+/// <param name="Checks">Each check in the order it ran: config, variables, tap config, transforms, tap, catalog, bucket.</param>
+/// <param name="Problems">Each failure, naming its key and file (and line, for YAML).</param>
+public sealed record PipelineValidation(string Pipeline, bool Ok, IReadOnlyList<ValidationCheck> Checks, IReadOnlyList<ValidationProblem> Problems);
+
+/// <summary>One check of <see cref="PipeClient.ValidateAsync"/>.</summary>
+/// <param name="Check">What was checked: <c>config</c>, <c>variables</c>, <c>tap config</c>, <c>transforms</c>, <c>tap</c>, <c>catalog</c> or <c>bucket</c>.</param>
+/// <param name="Ok">Whether it passed.</param>
+/// <param name="Detail">What was found (secrets masked).</param>
+/// <param name="Warning">Passed, but something will fail later (a variable a scheduled run will not have).</param>
+public sealed record ValidationCheck(string Check, bool Ok, string Detail,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool Warning = false);
 
 /// <summary>One configuration problem.</summary>
 /// <param name="Key">The dotted key, e.g. <c>transforms.orders.rename</c> or <c>destination.compression</c>.</param>

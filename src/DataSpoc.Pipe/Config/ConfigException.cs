@@ -4,7 +4,7 @@ namespace DataSpoc.Pipe.Config;
 /// A configuration error the user must fix: names the file, the line (when known) and the key.
 /// The message never contains a secret value.
 /// </summary>
-public sealed class ConfigException : Exception
+public sealed class ConfigException : PipeException
 {
     public ConfigException(string reason, string? file = null, int? line = null, string? key = null, Exception? inner = null)
         : base(Format(reason, file, line, key), inner)
@@ -14,6 +14,8 @@ public sealed class ConfigException : Exception
         Line = line;
         Key = key;
     }
+
+    public override PipeErrorKind Kind => PipeErrorKind.Usage;
 
     /// <summary>What is wrong, without the location.</summary>
     public string Reason { get; }

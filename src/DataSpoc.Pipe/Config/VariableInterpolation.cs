@@ -69,7 +69,8 @@ public static class VariableInterpolation
 
 /// <summary>A <c>${VAR}</c> reference to a variable that is not set (and has no default).</summary>
 public sealed class MissingVariableException(string variable)
-    : Exception($"environment variable '{variable}' is not set (add {variable}=... to the home's .env, or use ${{{variable}:-default}} for a default)")
+    : PipeException($"environment variable '{variable}' is not set (add {variable}=... to the home's .env, or use ${{{variable}:-default}} for a default)")
 {
     public string Variable { get; } = variable;
+    public override PipeErrorKind Kind => PipeErrorKind.Usage;
 }

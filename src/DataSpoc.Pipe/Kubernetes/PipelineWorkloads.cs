@@ -15,9 +15,9 @@ public static class PipelineWorkloads
     public const string PodPipeHome = PodHome + "/.dataspoc-pipe";
 
     /// <summary>
-    /// Measured peak resident memory of one run is 98-107 MiB for narrow tables and 168 MiB for a 100-column one
-    /// (bench/README.md): the request covers the wide case, the limit leaves room for wider rows and a tap subprocess.
-    /// A run uses up to ~1.7 cores when its source keeps up (1.27 s CPU in 0.74 s wall); no CPU limit, so it is never throttled.
+    /// The request covers the measured peak memory of a run over a wide (100-column) table, the limit leaves room for wider
+    /// rows and a tap subprocess; a run uses up to ~2 cores when its source keeps up, so there is no CPU limit and it is
+    /// never throttled (figures in bench/README.md, "Measurements behind the code").
     /// </summary>
     public const string MemoryRequest = "192Mi";
     public const string MemoryLimit = "512Mi";

@@ -21,7 +21,7 @@ public sealed class CommitPlan
     [JsonPropertyName("started_at")] public DateTimeOffset StartedAt { get; set; }
     /// <summary>Data (and quarantine) files: spooled local path -> final key.</summary>
     [JsonPropertyName("files")] public List<PlannedFile> Files { get; set; } = [];
-    /// <summary>Older files of replaced tables, removed once every new file has landed.</summary>
+    /// <summary>Older files of replaced tables and leftover temp files, removed once every new file has landed.</summary>
     [JsonPropertyName("deletions")] public List<string> Deletions { get; set; } = [];
     [JsonPropertyName("tables")] public List<TableChange> Tables { get; set; } = [];
     /// <summary>Iceberg / Delta metadata commits of tables that have a table format, made after the data files landed.</summary>

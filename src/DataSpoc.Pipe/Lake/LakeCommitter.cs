@@ -9,7 +9,7 @@ namespace DataSpoc.Pipe.Lake;
 /// </summary>
 public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
 {
-    public static string JournalKey(string pipeline) => $".dataspoc/journal/{LakePaths.TableName(pipeline)}.json";
+    public static string JournalKey(string pipeline) => LakePaths.JournalKey(pipeline);
 
     public async Task CommitAsync(CommitPlan plan, CancellationToken cancellationToken)
     {

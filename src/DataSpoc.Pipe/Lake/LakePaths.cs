@@ -14,6 +14,20 @@ public static class LakePaths
     public static string LogsPrefix(string pipeline) => $".dataspoc/logs/{Safe(pipeline)}/";
     public static string LogKey(string pipeline, DateTimeOffset startedAt, string runId) =>
         LogsPrefix(pipeline) + startedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH-mm-ss'Z'", CultureInfo.InvariantCulture) + "_" + runId + ".json";
+    /// <summary>The run id in a log key: <c>…/2025-01-20T10-05-12Z_ab12cd.json</c> -> <c>ab12cd</c>.</summary>
+    public static string RunIdOfLogKey(string key)
+    {
+        var name = Path.GetFileNameWithoutExtension(key);
+        var underscore = name.IndexOf('_');
+        return underscore < 0 ? name : name[(underscore + 1)..];
+    }
+    /// <summary>Where <c>validate</c> writes the object that proves a bucket is writable (deleted right after).</summary>
+    public const string ProbePrefix = ".dataspoc/probe/";
+    public static string ProbeKey(string nonce) => $"{ProbePrefix}validate-{nonce}.txt";
+    /// <summary>The commit journal of a pipeline's run in progress (see <see cref="LakeCommitter"/>).</summary>
+    public static string JournalKey(string pipeline) => $".dataspoc/journal/{TableName(pipeline)}.json";
+    /// <summary>Where a run spools its finished files inside a <c>file://</c> bucket (a relative path), so landing is a rename.</summary>
+    public static string SpoolPrefix(string pipeline, string runId) => $".dataspoc/tmp/{TableName(pipeline)}/{runId}";
     public static string LockKey(string pipeline) => $".dataspoc/locks/{Safe(pipeline)}.lock";
     public static string QuarantineKey(string pipeline, string runId, string stream) =>
         $".dataspoc/quarantine/{Safe(pipeline)}/{runId}/{TableName(stream)}.jsonl";

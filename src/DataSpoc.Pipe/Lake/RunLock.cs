@@ -243,7 +243,7 @@ public sealed class RunLock : IAsyncDisposable
 
 /// <summary>Another run of the pipeline holds its lock.</summary>
 public sealed class PipelineLockedException(string pipeline, RunLock.LockInfo? holder, string? cause = null)
-    : Exception(holder is null
+    : PipeException(holder is null
         ? $"pipeline '{pipeline}' is locked by another run" + (cause is null ? "" : $" ({cause})")
         : $"pipeline '{pipeline}' is already running (run {holder.RunId} on {holder.Host}, pid {holder.Pid}, since {holder.AcquiredAt:u}); wait for it to finish")
 {
@@ -252,4 +252,4 @@ public sealed class PipelineLockedException(string pipeline, RunLock.LockInfo? h
 
 /// <summary>The run's lock was lost while it ran (its renewal was refused, or impossible until the lease ran out).</summary>
 public sealed class LockLostException(string lockKey, string reason)
-    : Exception($"the run lost its pipeline lock {lockKey}: {reason}; nothing of this run was committed (another run may be writing as this pipeline)");
+    : PipeException($"the run lost its pipeline lock {lockKey}: {reason}; nothing of this run was committed (another run may be writing as this pipeline)");

@@ -139,4 +139,4 @@ public sealed class OpenLineageEmitter : IRunObserver
 }
 
 /// <summary>An OpenLineage event could not be delivered (the run goes on; the message lands in its run log).</summary>
-public sealed class LineageDeliveryException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class LineageDeliveryException(string message, Exception? inner = null) : PipeException(message, inner);

@@ -6,8 +6,8 @@ namespace DataSpoc.Pipe.Parquet;
 /// <summary>
 /// Flushes growing files to disk on a background thread (<c>fdatasync</c>) while they are still being written. The
 /// commit fsyncs each Parquet file before renaming it into a file:// lake; flushed as row groups land, that fsync
-/// finds the data already on disk instead of stalling the end of the run (35-40 ms for a 21 MB file measured here,
-/// with the CPUs idle). The thread only waits on the disk. Linux only, best effort: a file already moved or deleted
+/// finds the data already on disk instead of stalling the end of the run (bench/README.md, "Measurements behind the
+/// code"). The thread only waits on the disk. Linux only, best effort: a file already moved or deleted
 /// is skipped. A failed flush is kept and reported by <see cref="Settle"/>: Linux reports a write-back error to one
 /// sync only, so the commit's own fsync would no longer see it.
 /// </summary>

@@ -5,8 +5,8 @@ namespace DataSpoc.Pipe.Parquet;
 
 /// <summary>
 /// Runs Parquet encodings on a few dedicated threads instead of the thread pool. Encoding allocates natively, and glibc
-/// gives every thread that allocates an arena of its own that keeps freed pages: hopping across pool threads made a
-/// 10M-row run peak at 188 MiB where a 1M-row run peaked at 142 MiB.
+/// gives every thread that allocates an arena of its own that keeps freed pages: hopping across pool threads made peak
+/// memory grow with the run's length (bench/README.md, "Measurements behind the code").
 /// </summary>
 internal sealed partial class EncoderThreads : TaskScheduler
 {

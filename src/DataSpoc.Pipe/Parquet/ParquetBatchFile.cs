@@ -12,9 +12,8 @@ namespace DataSpoc.Pipe.Parquet;
 internal sealed class ParquetBatchFile : IDisposable
 {
     /// <summary>
-    /// zstd level chosen by measurement (bench/README.md): level 1 is ~2x faster than 3 for ~3% larger files, and -1 (the
-    /// first of zstd's fast levels) took another 10-15 ms off a 1M-row run in four A/B runs, for files 3.4% larger, still
-    /// smaller than DuckDB's; -3 was faster again but 14% larger.
+    /// zstd level -1, the first of zstd's fast levels: faster than 1 and 3 for files a few percent larger, still smaller
+    /// than DuckDB's; -3 is faster again but much larger (bench/README.md, "Measurements behind the code").
     /// </summary>
     public const int ZstdLevel = -1;
 
@@ -49,7 +48,7 @@ internal sealed class ParquetBatchFile : IDisposable
         });
         if (compression == PipeCompression.Zstd) builder.CompressionLevel(ZstdLevel);
         builder.MaxRowGroupLength(int.MaxValue);
-        // The system allocator returns freed pages; Arrow's default (jemalloc) kept ~45 MiB more resident on a 1M-row run.
+        // The system allocator returns freed pages; Arrow's default (jemalloc) keeps them resident (bench/README.md).
         builder.MemoryPool(MemoryPool.SystemMemoryPool());
         if (sample is not null) ChooseEncodings(builder, sample);
         builder.CreatedBy("dataspoc-pipe " + ToolVersion.Current);
@@ -140,7 +139,7 @@ internal sealed class ParquetBatchFile : IDisposable
     /// Writes the batch as one row group encoded on two threads: the row group is buffered, so its columns can be
     /// written in any order; half of them (by bytes) are offered to another encoder thread and the rest are written
     /// here. For the last row groups of a run, which would otherwise leave a core idle; during parsing the lanes keep
-    /// both cores busy, and splitting every row group measured slower (more CPU, +10 MiB).
+    /// both cores busy, and splitting every row group costs more CPU and memory (bench/README.md).
     /// </summary>
     public void WriteRowGroupOnTwoThreads(ColumnBatch batch)
     {

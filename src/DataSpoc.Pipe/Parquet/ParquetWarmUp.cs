@@ -4,8 +4,8 @@ using ParquetSharp.IO;
 namespace DataSpoc.Pipe.Parquet;
 
 /// <summary>
-/// Loads ParquetSharp's native library (a 27 MB shared object: mapping, relocations and static initialisers take a
-/// short run ~100 ms) on an encoder thread as a run starts, so that cost overlaps with the tap's start instead of
+/// Loads ParquetSharp's native library (a 27 MB shared object: mapping, relocations and static initialisers are a
+/// visible share of a short run) on an encoder thread as a run starts, so that cost overlaps with the tap's start instead of
 /// delaying the first batch. Writes one tiny zstd file in memory, which also readies the codec.
 /// </summary>
 internal static class ParquetWarmUp

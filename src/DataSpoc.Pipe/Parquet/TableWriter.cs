@@ -20,8 +20,7 @@ public sealed record WriteLimits
     /// <summary>
     /// Threads that parse RECORD lines in parallel (each fills batches of its own). One below four cores: the reading
     /// thread then parses its chunks itself, and the encoder and the tap have the other core; on 2 cores a second lane
-    /// only added hand-offs (1M narrow rows: 0.70x DuckDB with two lanes, 0.63-0.67x with one, 14 MiB less; wide rows
-    /// the same within noise). Two from four cores (not measured here: this machine has two).
+    /// only added hand-offs (bench/README.md, "Measurements behind the code"). Two from four cores.
     /// </summary>
     public int ParseLanes { get; init; } = Environment.ProcessorCount >= 4 ? 2 : 1;
 }

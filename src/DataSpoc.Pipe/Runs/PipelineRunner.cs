@@ -89,7 +89,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
 
             ingest = new RunIngest(pipeline, new RunIngest.Settings(
                 spoolDir,
-                store is LocalObjectStore,
+                store.LocalRoot is not null,
                 LimitsFor(pipeline.Destination),
                 selection?.MessageNames,
                 [.. options.CodeTransforms, .. Transforms.TransformCompiler.Compile(pipeline)],
@@ -334,7 +334,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 else if (obj.Key.EndsWith(".parquet", StringComparison.Ordinal)) foreign++;
                 else if (obj.Key.Contains(".parquet.tmp-", StringComparison.Ordinal) && obj.LastModified < startedAt.AddMinutes(-10))
                 {
-                    await store.DeleteAsync(obj.Key, cancellationToken).ConfigureAwait(false);
+                    // Planning changes nothing: the commit deletes it with the replaced files, before the run log says so.
+                    plan.Deletions.Add(obj.Key);
                     log.Notices.Add($"removed a leftover temp file {obj.Key}");
                 }
             }
@@ -487,8 +488,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
 
     /// <summary>Where finished Parquet files wait for the commit: inside a file:// bucket (so landing is a rename), else local temp.</summary>
     internal static string SpoolDirectory(IObjectStore store, string pipeline, string runId) =>
-        store is LocalObjectStore
-            ? Path.Combine(store.Bucket.LocalPath, ".dataspoc", "tmp", LakePaths.TableName(pipeline), runId)
+        store.LocalRoot is { } root
+            ? Path.Combine(root, LakePaths.SpoolPrefix(pipeline, runId))
             : Path.Combine(LocalTempFolder("spool", store.Bucket, pipeline), runId);
 
     /// <summary>
@@ -571,7 +572,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
 }
 
 /// <summary>The tap failed: non-zero exit, killed, timed out, or its config is missing.</summary>
-public sealed class TapFailedException(string message) : Exception(message)
+public sealed class TapFailedException(string message) : PipeException(message)
 {
     /// <summary>The tap's exit code, when it failed outside the run's own extraction (its <c>--discover</c>), for the run log.</summary>
     public int? ExitCode { get; init; }

@@ -378,7 +378,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
 }
 
 /// <summary>A record whose value does not fit its column, under <c>on_invalid_record: fail</c>.</summary>
-public sealed class InvalidRecordException(string stream, long line, string message) : Exception(message)
+public sealed class InvalidRecordException(string stream, long line, string message) : PipeException(message)
 {
     public string Stream { get; } = stream;
     public long Line { get; } = line;

@@ -144,7 +144,7 @@ internal sealed class SingerLineReader : IDisposable
 
 /// <summary>A Singer message that breaks the protocol; names the line and what is wrong.</summary>
 public sealed class SingerProtocolException(long line, string reason, string? stream = null)
-    : Exception(stream is null ? $"line {line}: {reason}" : $"line {line} (stream '{stream}'): {reason}")
+    : PipeException(stream is null ? $"line {line}: {reason}" : $"line {line} (stream '{stream}'): {reason}")
 {
     public long Line { get; } = line;
     public string Reason { get; } = reason;

@@ -7,6 +7,9 @@ namespace DataSpoc.Pipe.Sources;
 /// <summary>Turns <c>source.tap</c> into a source: a built-in tap (run in-process) or a tap command (a subprocess).</summary>
 public static class SourceFactory
 {
+    /// <summary>Whether <c>source.tap</c> names a built-in tap (one word, a built-in's name) rather than a command.</summary>
+    public static bool IsBuiltIn(string tap) => CommandLine.Split(tap) is [var word] && BuiltInTaps.Names.Contains(word, StringComparer.Ordinal);
+
     /// <param name="source">The pipeline's source section.</param>
     /// <param name="redactor">Masks secrets in what the source reports.</param>
     /// <param name="stores">Opens buckets for built-in taps that read from them (csv, parquet).</param>

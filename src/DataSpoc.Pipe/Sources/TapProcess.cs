@@ -166,7 +166,8 @@ public sealed class TapProcess : ISource
 }
 
 /// <summary>The tap cannot be found or started.</summary>
-public sealed class TapNotFoundException(string tap, string message) : Exception(message)
+public sealed class TapNotFoundException(string tap, string message) : PipeException(message)
 {
+    public override PipeErrorKind Kind => PipeErrorKind.Usage;
     public string Tap { get; } = tap;
 }

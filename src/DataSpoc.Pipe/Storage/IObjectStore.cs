@@ -36,6 +36,12 @@ public interface IObjectStore : IAsyncDisposable
 
     /// <summary>Deletes an object; deleting a missing object is not an error.</summary>
     Task DeleteAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The local folder the objects are plain files in (a <c>file://</c> bucket), else null. A run spools its Parquet
+    /// files inside that folder when there is one, so landing a file is a rename on the same file system.
+    /// </summary>
+    string? LocalRoot => null;
 }
 
 /// <summary>An object's content and the opaque version tag (ETag, generation, content hash) that conditional writes compare.</summary>
@@ -57,4 +63,4 @@ public readonly record struct WriteCondition(WriteConditionKind Kind, string? Ve
 public enum WriteConditionKind { None, IfAbsent, IfVersion }
 
 /// <summary>A storage operation failed in a way the user must fix (missing bucket, denied permission, full disk).</summary>
-public sealed class StorageException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class StorageException(string message, Exception? inner = null) : PipeException(message, inner);

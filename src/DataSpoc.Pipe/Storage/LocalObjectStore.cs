@@ -22,6 +22,8 @@ public sealed class LocalObjectStore : IObjectStore
 
     public BucketUri Bucket { get; }
 
+    public string? LocalRoot => _root;
+
     /// <summary>
     /// The local path of a key. The key is validated not to leave the bucket, by its text and on disk: a folder or
     /// file on the way that is a symbolic link to somewhere outside the bucket is refused (never written, read or

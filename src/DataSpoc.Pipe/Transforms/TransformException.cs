@@ -5,7 +5,7 @@ namespace DataSpoc.Pipe.Transforms;
 /// column the stream already has, a filter gave something other than true or false). Names the stream and the key.
 /// </summary>
 public sealed class TransformException(string stream, string key, string reason)
-    : Exception($"transforms.{stream}.{key}: {reason}")
+    : PipeException($"transforms.{stream}.{key}: {reason}")
 {
     /// <summary>The stream whose map failed.</summary>
     public string Stream { get; } = stream;

@@ -15,7 +15,7 @@ public sealed class HelpSnapshotTests : IDisposable
 
     private static readonly string[] CommandNames =
     [
-        "", "init", "add", "run", "status", "logs", "validate", "manifest", "maintain", "streams", "schedule", "schedule install",
+        "", "init", "add", "run", "status", "logs", "config", "validate", "manifest", "maintain", "streams", "schedule", "schedule install",
         "schedule remove", "schedule list", "demo", "tap", "k8s", "k8s render",
     ];
 

@@ -2,24 +2,30 @@ using DataSpoc.Pipe.Cli.Tests.Support;
 
 namespace DataSpoc.Pipe.Cli.Tests.Commands;
 
-/// <summary>Every command finds a tap the same way: a <c>~/</c> path validates, discovers and runs alike.</summary>
+/// <summary>Every command finds a tap the same way: a <c>~/</c> path or a <c>${VAR}</c> from the home's <c>.env</c> validates, discovers and runs alike.</summary>
 public sealed class TapResolutionTests : IDisposable
 {
     private readonly TempHome _home = new();
 
     public void Dispose() => _home.Dispose();
 
-    [Fact]
-    public void A_tap_under_the_home_folder_named_with_a_tilde_validates_and_runs()
+    [Theory]
+    [InlineData("~/bin/tap-shop")]
+    [InlineData("${TAP_BIN}/tap-shop")]
+    public void A_tap_named_with_a_tilde_or_a_variable_validates_lists_its_streams_and_runs(string tapSource)
     {
         var bin = Path.Combine(_home.Root, "bin");
         Directory.CreateDirectory(bin);
         var tap = Path.Combine(bin, "tap-shop");
         File.Copy(CliProcess.Asset("shop_tap.py"), tap);
         File.SetUnixFileMode(tap, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Directory.CreateDirectory(_home.Home);
+        var envFile = Path.Combine(_home.Home, ".env");
+        File.WriteAllText(envFile, $"TAP_BIN={bin}\n");
+        File.SetUnixFileMode(envFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         _home.WritePipeline("shop", $"""
             source:
-              tap: ~/bin/tap-shop
+              tap: {tapSource}
               streams: [orders]
             destination:
               bucket: {_home.Bucket}
@@ -28,6 +34,10 @@ public sealed class TapResolutionTests : IDisposable
         var validate = CliProcess.Run(_home, "validate", "shop", "--output", "json");
         Assert.True(validate.ExitCode == 0, validate.ToString());
         Assert.Contains("passed with --catalog", validate.Stdout, StringComparison.Ordinal);
+
+        var streams = CliProcess.Run(_home, "streams", "shop", "--output", "json");
+        Assert.True(streams.ExitCode == 0, streams.ToString());
+        Assert.Contains("customers", streams.Stdout, StringComparison.Ordinal);
 
         var run = CliProcess.Run(_home, "run", "shop", "--output", "json");
         Assert.True(run.ExitCode == 0, run.ToString());

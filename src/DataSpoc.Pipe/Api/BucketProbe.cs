@@ -1,7 +1,8 @@
 using System.Text;
+using DataSpoc.Pipe.Lake;
 using DataSpoc.Pipe.Storage;
 
-namespace DataSpoc.Pipe.Cli.Infrastructure;
+namespace DataSpoc.Pipe.Api;
 
 /// <summary>
 /// Proves a bucket is usable the way a run uses it: write, read back, list and delete a small probe object.
@@ -11,44 +12,44 @@ internal static class BucketProbe
 {
     public sealed record Outcome(bool Ok, string Detail);
 
-    public static async Task<Outcome> RunAsync(string bucket, IReadOnlyDictionary<string, string> options, CancellationToken cancellationToken)
+    public static async Task<Outcome> RunAsync(ObjectStoreFactory stores, string bucket, IReadOnlyDictionary<string, string> options, CancellationToken cancellationToken)
     {
         IObjectStore store;
         try
         {
-            store = Stores.Open(bucket, options);
+            store = stores.Open(bucket, options);
         }
-        catch (Exception e) when (e is UsageException or StorageException)
+        catch (Exception e) when (e is FormatException or ArgumentException or StorageException)
         {
             return new Outcome(false, e.Message);
         }
         await using var _ = store;
         var scheme = store.Bucket.Scheme;
-        var key = $".dataspoc/probe/validate-{Guid.NewGuid():N}.txt";
+        var key = LakePaths.ProbeKey(Guid.NewGuid().ToString("N"));
         var content = Encoding.UTF8.GetBytes("dataspoc-pipe validate probe\n");
         var step = "write";
         try
         {
-            await store.PutAsync(key, content, WriteCondition.None, cancellationToken);
+            await store.PutAsync(key, content, WriteCondition.None, cancellationToken).ConfigureAwait(false);
             step = "read";
-            var back = await store.GetAsync(key, cancellationToken);
+            var back = await store.GetAsync(key, cancellationToken).ConfigureAwait(false);
             if (back is null || !back.Content.Span.SequenceEqual(content))
                 return new Outcome(false, $"the probe object {key} was written but did not read back the same ({Permission(scheme, "read")})");
             step = "list";
             var listed = false;
-            await foreach (var o in store.ListAsync(".dataspoc/probe/", cancellationToken))
+            await foreach (var o in store.ListAsync(LakePaths.ProbePrefix, cancellationToken).ConfigureAwait(false))
                 listed |= o.Key == key;
             if (!listed)
-                return new Outcome(false, $"the probe object {key} was written but listing .dataspoc/probe/ does not show it ({Permission(scheme, "list")})");
+                return new Outcome(false, $"the probe object {key} was written but listing {LakePaths.ProbePrefix} does not show it ({Permission(scheme, "list")})");
             step = "delete";
-            await store.DeleteAsync(key, cancellationToken);
+            await store.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
             return new Outcome(true, "write, read, list and delete work");
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             if (step != "write")
             {
-                try { await store.DeleteAsync(key, CancellationToken.None); } catch (Exception) { /* best effort: the real error is reported */ }
+                try { await store.DeleteAsync(key, CancellationToken.None).ConfigureAwait(false); } catch (Exception) { /* best effort: the real error is reported */ }
             }
             return new Outcome(false, $"cannot {step} ({Permission(scheme, step)} denied or failing): {OneLine(e.Message)}");
         }

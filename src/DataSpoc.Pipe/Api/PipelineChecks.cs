@@ -1,0 +1,160 @@
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Sources;
+using DataSpoc.Pipe.Storage;
+using DataSpoc.Pipe.Transforms;
+
+namespace DataSpoc.Pipe.Api;
+
+/// <summary>
+/// The checks of <see cref="PipeClient.ValidateAsync"/>, run in the order a run would meet the problems: config,
+/// variables, tap config, transforms, tap, catalog, bucket. A check that fails also yields located problems.
+/// </summary>
+internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, Func<string, string?>? environment)
+{
+    /// <summary>How long the tap may take to answer <c>--help</c> or <c>--about</c>.</summary>
+    private static readonly TimeSpan TapAnswerTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly List<ValidationCheck> _checks = [];
+    private readonly List<ValidationProblem> _problems = [];
+    /// <summary>The loaded pipeline's secrets: every detail passes through them (a <c>${VAR}</c> path is one too).</summary>
+    private ConfigSecrets _secrets = new();
+
+    public async Task<PipelineValidation> RunAsync(string name, CancellationToken cancellationToken)
+    {
+        var loader = PipelineLoader.ForHome(home, environment, allowUnsetVariables: true);
+        PipelineDefinition pipeline;
+        try
+        {
+            pipeline = loader.LoadFile(home.FindPipelineFile(name)!);
+        }
+        catch (ConfigException e)
+        {
+            // A broken tap config file is reported by the loader too (with its file and line).
+            Fail(e.File is { } f && f.EndsWith(".json", StringComparison.Ordinal) ? "tap config" : "config", e.Message, ValidationProblem.From(e));
+            return Result(name);
+        }
+        _secrets = PipelineSecrets.Of(pipeline);
+        Pass("config", pipeline.FilePath + (pipeline.Schedule?.Cron is { } c ? $" (schedule '{c}' valid)" : ""));
+        CheckVariables(pipeline, loader.Variables);
+        Pass("tap config", pipeline.Source.ConfigFile is { } file ? $"{file} is valid JSON"
+            : pipeline.Source.InlineConfig is not null ? "inline in the pipeline YAML" : "none (the tap gets an empty config)");
+        if (pipeline.Transforms.Count > 0)
+        {
+            var invalid = TransformCompiler.Validate(pipeline);
+            if (invalid.Count == 0) Pass("transforms", $"{pipeline.Transforms.Count} stream map(s) compile");
+            else Fail("transforms", string.Join("; ", invalid.Select(p => p.Message)), [.. invalid.Select(ValidationProblem.From)]);
+        }
+        if (await CheckTapAsync(pipeline, cancellationToken).ConfigureAwait(false))
+            await CheckCatalogAsync(pipeline, cancellationToken).ConfigureAwait(false);
+        var probe = await BucketProbe.RunAsync(stores, pipeline.Destination.Bucket, pipeline.Destination.StorageOptions, cancellationToken).ConfigureAwait(false);
+        var detail = $"{pipeline.Destination.Bucket}: {probe.Detail}";
+        if (probe.Ok) Pass("bucket", detail);
+        else Fail("bucket", detail, new ValidationProblem("destination.bucket", pipeline.FilePath, null, detail));
+        return Result(name);
+    }
+
+    private PipelineValidation Result(string name) => new(name, _checks.All(c => c.Ok), _checks.ToList(), _problems.ToList());
+
+    private void Pass(string check, string detail, bool warning = false) => _checks.Add(new ValidationCheck(check, true, _secrets.Redact(detail), warning));
+
+    private void Fail(string check, string detail, params ValidationProblem[] problems)
+    {
+        _checks.Add(new ValidationCheck(check, false, _secrets.Redact(detail)));
+        _problems.AddRange(problems.Select(p => p with { Message = _secrets.Redact(p.Message) }));
+    }
+
+    /// <summary>Where each <c>${VAR}</c> comes from; fails on one set nowhere, warns on one a scheduled run would lack.</summary>
+    private void CheckVariables(PipelineDefinition pipeline, PipeVariables variables)
+    {
+        if (pipeline.Variables.Count == 0) return;
+        var unset = VariableProblems.Unset(pipeline, home);
+        if (unset.Count > 0)
+        {
+            Fail("variables", string.Join("; ", unset.Select(p => p.Message)), [.. unset.Select(p => new ValidationProblem(p.Key, p.File, null, p.Message))]);
+            return;
+        }
+        if (pipeline.Schedule?.Cron is { Length: > 0 } && VariableProblems.ForSchedule(pipeline, home, variables) is { Count: > 0 } lacking)
+        {
+            Pass("variables", string.Join("; ", lacking.Select(p => p.Message)), warning: true);
+            return;
+        }
+        Pass("variables", string.Join(", ", pipeline.Variables.DistinctBy(v => v.Name).Select(v => v.Name + (v.Origin switch
+        {
+            VariableOrigin.DotEnv => " from .env",
+            VariableOrigin.Environment => " from the environment",
+            _ => ": default",
+        }))));
+    }
+
+    /// <summary>That the tap is a built-in one, or is found (<c>~</c> and PATH as a run resolves it) and answers <c>--help</c> or <c>--about</c>.</summary>
+    private async Task<bool> CheckTapAsync(PipelineDefinition pipeline, CancellationToken cancellationToken)
+    {
+        var tap = pipeline.Source.Tap;
+        if (SourceFactory.IsBuiltIn(tap))
+        {
+            Pass("tap", $"'{tap}' is a built-in tap");
+            return true;
+        }
+        string executable;
+        try
+        {
+            var words = CommandLine.Split(tap);
+            if (words.Count == 0) throw new TapNotFoundException("", "source.tap is empty");
+            executable = TapProcess.Resolve(words[0]);
+        }
+        catch (TapNotFoundException e)
+        {
+            Fail("tap", e.Message, new ValidationProblem("source.tap", pipeline.FilePath, null, e.Message));
+            return false;
+        }
+        var tried = new List<string>();
+        foreach (var flag in new[] { "--help", "--about" })
+        {
+            try
+            {
+                var result = await TapAnswer.AskAsync(tap, [flag], TapAnswerTimeout, cancellationToken).ConfigureAwait(false);
+                if (result.ExitCode == 0)
+                {
+                    Pass("tap", $"{executable} answers {flag}");
+                    return true;
+                }
+                tried.Add($"{flag}: exit {result.ExitCode}{(result.StderrTail.Length > 0 ? " " + TapAnswer.LastLine(result.StderrTail) : "")}");
+            }
+            catch (Exception e) when (e is TapFailedException or TapNotFoundException)
+            {
+                tried.Add($"{flag}: {e.Message}");
+            }
+        }
+        var detail = $"{executable} answers neither --help nor --about ({string.Join("; ", tried)})";
+        Fail("tap", detail, new ValidationProblem("source.tap", pipeline.FilePath, null, detail));
+        return false;
+    }
+
+    /// <summary>How the tap gets its catalog, and that the selection (streams, replication, select) matches what it discovers.</summary>
+    private async Task CheckCatalogAsync(PipelineDefinition pipeline, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var selection = await new TapCatalogs(stores).SelectAsync(pipeline, !pipeline.Incremental.Enabled, cancellationToken).ConfigureAwait(false);
+            var flags = $"passed with {selection.Capabilities.FlagsText} (from {selection.Capabilities.Origin})";
+            if (selection.Catalog is not { } catalog)
+            {
+                Pass("catalog", selection.Capabilities.CanDiscover
+                    ? "none needed: the built-in tap sends every stream"
+                    : "none: the tap does not list --discover, so it runs without a catalog and sends what it sends");
+                return;
+            }
+            var streams = StreamCatalog.List(catalog).Where(e => e.Selected).Select(e => e.Stream == e.TapStreamId ? e.Stream : $"{e.TapStreamId} (stream {e.Stream})").ToList();
+            Pass("catalog", $"selects {streams.Count} stream(s): {string.Join(", ", streams)}; {flags}");
+        }
+        catch (ConfigException e)
+        {
+            Fail("catalog", e.Message, ValidationProblem.From(e));
+        }
+        catch (Exception e) when (e is TapFailedException or TapNotFoundException)
+        {
+            Fail("catalog", e.Message, new ValidationProblem("source.tap", pipeline.FilePath, null, e.Message));
+        }
+    }
+}

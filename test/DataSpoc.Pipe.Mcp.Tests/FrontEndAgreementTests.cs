@@ -1,0 +1,209 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Api;
+using DataSpoc.Pipe.Mcp.Tests.Support;
+using ModelContextProtocol.Client;
+
+namespace DataSpoc.Pipe.Mcp.Tests;
+
+/// <summary>
+/// One home (two runs of a good pipeline, a failing one, an invalid one, a <c>.env</c> with the tap's folder and a token),
+/// asked the same questions three ways: the CLI with <c>--output json</c> as a subprocess, the MCP server over stdio, and
+/// <see cref="PipeClient"/> in this process. Config, status, logs and validate answer the same values in all three.
+/// </summary>
+public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome home) : IClassFixture<FrontEndAgreementTests.SharedHome>
+{
+    [Fact]
+    public async Task Config_is_the_same_masked_document_from_the_cli_mcp_and_the_api()
+    {
+        foreach (var name in new[] { home.Good, home.Failing })
+        {
+            var cli = home.Cli(0, "config", name, "--output", "json");
+            var mcp = (await home.Mcp("pipeline_config", new() { ["name"] = name }))["config"];
+            var api = home.Api.Config(name);
+            Assert.True(JsonNode.DeepEquals(api, cli), $"{name}: CLI {cli}\nAPI {api}");
+            Assert.True(JsonNode.DeepEquals(api, mcp), $"{name}: MCP {mcp}\nAPI {api}");
+            Assert.Equal("***", api["source"]!["config"]!["api_token"]!.GetValue<string>());
+        }
+        Assert.DoesNotContain(SharedHome.Token, home.Cli(0, "config", home.Good)!.ToJsonString());
+    }
+
+    [Fact]
+    public async Task Status_rows_agree_on_every_field_including_the_next_run_and_its_zone()
+    {
+        var cli = home.Cli(0, "status", "--output", "json")!.AsArray().Select(StatusRow).ToList();
+        var mcp = (await home.Mcp("pipeline_status", []))["pipelines"]!.AsArray().Select(StatusRow).ToList();
+        var api = (await home.Api.StatusAsync()).Select(s => string.Join(" | ", s.Pipeline, s.Status, Time(s.LastRun), Number(s.DurationSeconds),
+            Number(s.Records), s.RunId, s.Schedule, Time(s.NextRun), s.ScheduleTimeZone, s.Error)).ToList();
+        Assert.Equal(api, cli);
+        Assert.Equal(api, mcp);
+        Assert.Equal([home.Failing, home.Good, home.Invalid], api.Select(r => r.Split(" | ")[0]));
+        Assert.Equal(["failure", "success", "invalid"], api.Select(r => r.Split(" | ")[1]));
+        Assert.Equal(home.SecondRunId, api[1].Split(" | ")[5]);
+        // Read in the machine's zone, as cron reads the crontab that schedule install writes.
+        var good = (await home.Api.StatusAsync())[1];
+        Assert.Equal(TimeZoneInfo.Local.Id, good.ScheduleTimeZone);
+        var local = TimeZoneInfo.ConvertTime(good.NextRun!.Value, TimeZoneInfo.Local);
+        Assert.Equal((6, 0), (local.Hour, local.Minute));
+    }
+
+    [Fact]
+    public async Task The_latest_log_and_the_run_history_are_the_same_runs_with_the_same_values()
+    {
+        foreach (var name in new[] { home.Good, home.Failing })
+        {
+            var cli = home.Cli(0, "logs", name)!;
+            var mcp = (await home.Mcp("pipeline_logs", new() { ["name"] = name, ["limit"] = 1 }))["logs"]![0]!;
+            var api = await home.Api.LogAsync(name);
+            var apiLatest = Assert.Single(await home.Api.LogsAsync(name, 1));
+            Assert.Equal(api.RunId, apiLatest.RunId);
+            var expected = string.Join(" | ", api.RunId, api.Status, Time(api.StartedAt), api.TotalRecords, api.Error, api.Tap.ExitCode, api.Tap.StderrTail);
+            Assert.Equal(expected, LogRow(cli));
+            Assert.Equal(expected, LogRow(mcp));
+        }
+        Assert.Equal(home.SecondRunId, (await home.Api.LogAsync(home.Good)).RunId);
+
+        var history = (await home.Api.LogsAsync(home.Good)).Select(l => l.RunId).ToList();
+        Assert.Equal([home.SecondRunId, home.FirstRunId], history);
+        Assert.Equal(history, home.Cli(0, "logs", home.Good, "--list", "--output", "json")!.AsArray().Select(l => l!["run_id"]!.GetValue<string>()));
+        Assert.Equal(history, (await home.Mcp("pipeline_logs", new() { ["name"] = home.Good }))["logs"]!.AsArray().Select(l => l!["run_id"]!.GetValue<string>()));
+        Assert.Equal(home.FirstRunId, home.Cli(0, "logs", home.Good, "--run", home.FirstRunId)!["run_id"]!.GetValue<string>());
+        Assert.Equal(home.FirstRunId, (await home.Api.LogAsync(home.Good, home.FirstRunId)).RunId);
+    }
+
+    [Fact]
+    public async Task Validate_runs_the_same_checks_with_the_same_details_everywhere()
+    {
+        var cli = home.Cli(1, "validate", "--output", "json")!.AsArray().Select(ValidationRows).ToList();
+        var mcp = (await home.Mcp("validate_pipeline", []))["pipelines"]!.AsArray().Select(ValidationRows).ToList();
+        var api = new List<string>();
+        foreach (var name in home.Api.Pipelines())
+        {
+            var v = await home.Api.ValidateAsync(name);
+            api.Add(v.Pipeline + " ok=" + v.Ok + "\n" + string.Join("\n", v.Checks.Select(c => $"  {c.Check} ok={c.Ok} warning={c.Warning}: {c.Detail}")));
+        }
+        Assert.Equal(api, cli);
+        Assert.Equal(api, mcp);
+        // The good pipeline passes every check, the tap and the bucket probe included; the failing tap fails at --discover.
+        Assert.Equal($"{home.Good} ok=True", api[1].Split('\n')[0]);
+        Assert.Contains("  tap ok=True warning=False: ", api[1]);
+        Assert.Contains("  bucket ok=True warning=False: file://", api[1]);
+        Assert.Contains("  catalog ok=False", api[0]);
+        Assert.Contains("  config ok=False", api[2]);
+        Assert.DoesNotContain(SharedHome.Token, string.Join("\n", api));
+    }
+
+    private static string StatusRow(JsonNode? row) => string.Join(" | ", Str(row!["pipeline"]), Str(row["status"]), Time(row["last_run"]),
+        Number(row["duration_seconds"]), Number(row["records"]), Str(row["run_id"]), Str(row["schedule"]), Time(row["next_run"]),
+        Str(row["schedule_time_zone"]), Str(row["error"]));
+
+    private static string LogRow(JsonNode log) => string.Join(" | ", Str(log["run_id"]), Str(log["status"]), Time(log["started_at"]),
+        Number(log["total_records"]), Str(log["error"]), Number(log["tap"]?["exit_code"]), Str(log["tap"]?["stderr_tail"]));
+
+    private static string ValidationRows(JsonNode? v) => Str(v!["pipeline"]) + " ok=" + Bool(v["ok"]) + "\n" + string.Join("\n",
+        v["checks"]!.AsArray().Select(c => $"  {Str(c!["check"])} ok={Bool(c["ok"])} warning={Bool(c["warning"])}: {Str(c["detail"])}"));
+
+    private static string? Str(JsonNode? node) => node?.GetValue<string>();
+    private static string Bool(JsonNode? node) => (node?.GetValue<bool>() ?? false).ToString();
+    private static string Number(JsonNode? node) => node is null ? "" : node.GetValue<double>().ToString("R", CultureInfo.InvariantCulture);
+    private static string Number(double? value) => value?.ToString("R", CultureInfo.InvariantCulture) ?? "";
+    private static string Number(long? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "";
+    private static string Number(int? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "";
+    private static string Time(JsonNode? node) => Time(node is null ? null : DateTimeOffset.Parse(node.GetValue<string>(), CultureInfo.InvariantCulture));
+    private static string Time(DateTimeOffset? t) => t?.UtcDateTime.ToString("O", CultureInfo.InvariantCulture) ?? "";
+
+    /// <summary>The home every test of the class reads (set up once: three CLI runs and an MCP server).</summary>
+    public sealed class SharedHome : IAsyncLifetime
+    {
+        public const string Token = "agree-token-5d1e9b";
+        private readonly string _root = Path.Combine(Path.GetTempPath(), "dsp-agree-" + Guid.NewGuid().ToString("N")[..10]);
+        private readonly string _suffix = Guid.NewGuid().ToString("N")[..6];
+        private McpClient _mcp = null!;
+
+        private string HomeDir => Path.Combine(_root, "home");
+        public string Good => "good-" + _suffix;
+        public string Failing => "failing-" + _suffix;
+        public string Invalid => "invalid-" + _suffix;
+        public string FirstRunId { get; private set; } = "";
+        public string SecondRunId { get; private set; } = "";
+        public PipeClient Api { get; private set; } = null!;
+
+        private Dictionary<string, string?> Environment => new() { ["DATASPOC_PIPE_HOME"] = HomeDir, ["NO_COLOR"] = "1" };
+
+        public async Task InitializeAsync()
+        {
+            var pipelines = Path.Combine(HomeDir, "pipelines");
+            var taps = Path.Combine(_root, "taps");
+            Directory.CreateDirectory(pipelines);
+            Directory.CreateDirectory(taps);
+            File.Copy(Path.Combine(AppContext.BaseDirectory, "Assets", "shop_tap.py"), Path.Combine(taps, "shop_tap.py"));
+            var envFile = Path.Combine(HomeDir, ".env");
+            File.WriteAllText(envFile, $"AGREE_TAP_DIR={taps}\nAGREE_TOKEN={Token}\n");
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(envFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            var bucket = "file://" + Path.Combine(_root, "lake");
+            Directory.CreateDirectory(Path.Combine(_root, "lake"));
+            // source.tap takes ${VAR} from the home's .env like any other value: every front end resolves it the same way.
+            File.WriteAllText(Path.Combine(pipelines, Good + ".yaml"), $$"""
+                source:
+                  tap: python3 ${AGREE_TAP_DIR}/shop_tap.py
+                  name: shop
+                  streams: [orders]
+                  config:
+                    api_token: ${AGREE_TOKEN}
+                    rows: 3
+                destination:
+                  bucket: {{bucket}}
+                schedule:
+                  cron: "0 6 * * *"
+                """);
+            File.WriteAllText(Path.Combine(pipelines, Failing + ".yaml"), $$"""
+                source:
+                  tap: python3 ${AGREE_TAP_DIR}/shop_tap.py --fail
+                  name: shopfail
+                  config:
+                    api_token: ${AGREE_TOKEN}
+                destination:
+                  bucket: {{bucket}}
+                """);
+            File.WriteAllText(Path.Combine(pipelines, Invalid + ".yaml"), $"source:\n  tap: csv\n  colour: red\ndestination:\n  bucket: {bucket}\n");
+
+            FirstRunId = Cli(0, "run", Good, "--output", "json")!["run_id"]!.GetValue<string>();
+            // Run ids are ordered by their start; the second run must start in a later second to be "the latest" by any rule.
+            await Task.Delay(1100);
+            SecondRunId = Cli(0, "run", Good, "--output", "json")!["run_id"]!.GetValue<string>();
+            Cli(1, "run", Failing, "--output", "json");
+
+            Api = new PipeClient(HomeDir);
+            _mcp = await McpClient.CreateAsync(new StdioClientTransport(new StdioClientTransportOptions
+            {
+                Name = "dataspoc-pipe",
+                Command = CliCommand.Words[0],
+                Arguments = [.. CliCommand.Words.Skip(1), "mcp"],
+                EnvironmentVariables = Environment,
+            }));
+        }
+
+        public async Task DisposeAsync()
+        {
+            await _mcp.DisposeAsync();
+            try { Directory.Delete(_root, true); } catch (IOException) { }
+        }
+
+        /// <summary>Runs the CLI, asserts its exit code, and parses what it printed on stdout.</summary>
+        public JsonNode? Cli(int exitCode, params string[] args)
+        {
+            var result = CliCommand.Run(Environment, args);
+            Assert.True(result.ExitCode == exitCode, result.ToString());
+            return JsonNode.Parse(result.Stdout);
+        }
+
+        /// <summary>Calls a tool and returns its structured answer (a tool error fails the test).</summary>
+        public async Task<JsonNode> Mcp(string tool, Dictionary<string, object?> arguments)
+        {
+            var result = await _mcp.CallToolAsync(tool, arguments);
+            Assert.False(result.IsError, $"{tool}: {result.StructuredContent}");
+            return JsonNode.Parse(result.StructuredContent!.Value.GetRawText())!;
+        }
+    }
+}

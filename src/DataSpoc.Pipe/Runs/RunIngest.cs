@@ -334,17 +334,32 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             {
                 probe.Read();
                 if (probe.TokenType == JsonTokenType.Null) return new Partition(null);
-                if (probe.TokenType == JsonTokenType.String)
-                {
-                    var text = probe.ValueSpan;
-                    if (TemporalParser.TryParseTimestampMicros(text, out var micros)) return new Partition(TemporalParser.DateFromMicros(micros));
-                    if (TemporalParser.TryParseDateDays(text, out var days)) return new Partition(DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + days));
-                }
+                if (probe.TokenType == JsonTokenType.String && PartitionOfText(ref probe) is { } partition) return partition;
                 return new Partition(null); // the shredder reports the bad value itself
             }
             if (probe.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray) probe.Skip();
         }
         return new Partition(null);
+    }
+
+    /// <summary>
+    /// The partition of a date or date-time string, unescaped first (a record rewritten by a transform spells an offset's
+    /// '+' as \u002B); null when it is neither (the shredder reports the bad value itself).
+    /// </summary>
+    private static Partition? PartitionOfText(ref Utf8JsonReader probe)
+    {
+        Span<byte> buffer = stackalloc byte[64];
+        scoped ReadOnlySpan<byte> text;
+        if (probe.HasValueSequence || probe.ValueSpan.Length > buffer.Length) return null;
+        if (!probe.ValueIsEscaped) text = probe.ValueSpan;
+        else
+        {
+            try { text = buffer[..probe.CopyString(buffer)]; }
+            catch (InvalidOperationException) { return null; }
+        }
+        if (TemporalParser.TryParseTimestampMicros(text, out var micros)) return new Partition(TemporalParser.DateFromMicros(micros));
+        if (TemporalParser.TryParseDateDays(text, out var days)) return new Partition(DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + days));
+        return null;
     }
 
     private void Reject(StreamState state, string reason, ReadOnlySpan<byte> rawLine, long line)

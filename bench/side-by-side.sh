@@ -105,8 +105,9 @@ measure() {
   rm -rf "$target"; mkdir -p "$target"
   case "$tool" in
     pipe)
-      pipeline_for "bench-${shape%%+*}" "$input" "$target" "$(variation_yaml "${shape#*+}")"
-      if ! /usr/bin/time -f "%e %U %S %M" -o "$t" "$pipe" run "bench-$shape" >"$out/pipe-run.log" 2>&1; then
+      local name="bench-${shape/+/-}"
+      pipeline_for "$name" "$input" "$target" "$(variation_yaml "${shape#*+}")"
+      if ! /usr/bin/time -f "%e %U %S %M" -o "$t" "$pipe" run "$name" >"$out/pipe-run.log" 2>&1; then
         echo "pipe run failed ($shape, run $run): see $out/pipe-run.log" >&2; return 1
       fi
       size="$(parquet_bytes "$target")"

@@ -64,19 +64,10 @@ internal sealed class LeafNode(string name, bool nullable, LeafKind kind, int sc
     public int ColumnIndex { get; set; }
     public const int DecimalPrecision = 38;
 
-    public override string ArrowType => Kind switch
-    {
-        LeafKind.Int64 => "int64",
-        LeafKind.Double => "double",
-        LeafKind.Decimal => $"decimal128({DecimalPrecision}, {Scale})",
-        LeafKind.Boolean => "bool",
-        LeafKind.String => "string",
-        LeafKind.Json => "json",
-        LeafKind.Timestamp => "timestamp[us, tz=UTC]",
-        LeafKind.Date => "date32",
-        LeafKind.Time => "time64[us]",
-        _ => "string",
-    };
+    /// <summary>What the kind is in the manifest, Parquet and Iceberg.</summary>
+    public ColumnType Type { get; } = ColumnType.Of(kind);
+
+    public override string ArrowType => Type.ArrowName(this);
 }
 
 internal sealed class StructNode(string name, bool nullable, List<SchemaNode> children) : SchemaNode(name, nullable)

@@ -10,6 +10,8 @@
 #   STARTUP=1              also time `dataspoc-pipe --version` (0 to skip)
 #   TOOLS="pipe duckdb"    which side(s) to time (e.g. TOOLS=pipe for a long memory-flatness run)
 #   PIPE_BIN=/path         time this dataspoc-pipe binary instead of building the repo's (./dataspoc-pipe)
+#   VARIATIONS="plain"     pipe runs of the narrow shape: plain, and/or projected (the same run with a transforms map
+#                          that drops, renames and selects columns: printed as narrow+projected, with its ratio to plain)
 #
 # Inputs are generated once into bench/out/ (deterministic, cached). Each run times both tools, alternating which
 # goes first, with /usr/bin/time (wall, user+sys CPU, peak RSS); then it prints medians and pipe/duckdb ratios.
@@ -52,9 +54,9 @@ trap 'rm -rf "$work"' EXIT
 export DATASPOC_PIPE_HOME="$work/home"
 mkdir -p "$DATASPOC_PIPE_HOME/pipelines"
 
-# pipeline_for NAME INPUT BUCKET_DIR: writes the pipeline YAML whose tap replays INPUT.
+# pipeline_for NAME INPUT BUCKET_DIR [EXTRA_YAML]: writes the pipeline YAML whose tap replays INPUT.
 pipeline_for() {
-  cat >"$DATASPOC_PIPE_HOME/pipelines/$1.yaml" <<YAML
+  { cat <<YAML
 source:
   tap: "$here/replay-tap.sh $2"
   name: bench
@@ -63,6 +65,15 @@ destination:
   path: raw
   compression: zstd
 YAML
+    printf '%s\n' "${4:-}"; } >"$DATASPOC_PIPE_HOME/pipelines/$1.yaml"
+}
+
+# The transforms of each variation of the narrow shape (stream "orders").
+variation_yaml() {
+  case "$1" in
+    projected) printf 'transforms:\n  orders: {drop: [note], rename: {name: customer}, select: [id, name, amount, flag, status, created_at, qty]}' ;;
+    *) ;;
+  esac
 }
 
 parquet_bytes() { find "$1" -name '*.parquet' -printf '%s\n' 2>/dev/null | awk '{s+=$1} END {print s+0}'; }
@@ -94,8 +105,9 @@ measure() {
   rm -rf "$target"; mkdir -p "$target"
   case "$tool" in
     pipe)
-      pipeline_for "bench-$shape" "$input" "$target"
-      if ! /usr/bin/time -f "%e %U %S %M" -o "$t" "$pipe" run "bench-$shape" >"$out/pipe-run.log" 2>&1; then
+      local name="bench-${shape/+/-}"
+      pipeline_for "$name" "$input" "$target" "$(variation_yaml "${shape#*+}")"
+      if ! /usr/bin/time -f "%e %U %S %M" -o "$t" "$pipe" run "$name" >"$out/pipe-run.log" 2>&1; then
         echo "pipe run failed ($shape, run $run): see $out/pipe-run.log" >&2; return 1
       fi
       size="$(parquet_bytes "$target")"
@@ -131,6 +143,11 @@ for shape in $shapes; do
       case " ${TOOLS:-pipe duckdb} " in *" $tool "*) ;; *) continue ;; esac
       measure "$shape" "$n" "$input" "$tool" "$run" || pipe_ok=0
     done
+    if [ "$shape" = narrow ] && [ "$pipe_ok" = 1 ]; then
+      for variation in ${VARIATIONS:-}; do
+        [ "$variation" = plain ] || measure "$shape+$variation" "$n" "$input" pipe "$run" || pipe_ok=0
+      done
+    fi
   done
 done
 
@@ -170,6 +187,8 @@ for shape in dict.fromkeys(s for s, _ in med):
               f"peak RSS {p['rss']/d['rss']:.2f}  output {p['size']/d['size']:.2f}")
     elif d:
         print(f"{shape}: pipe half unavailable{': ' + why if why else ''}")
+    elif p and "+" in shape and (base := med.get((shape.split("+")[0], "pipe"))):
+        print(f"{shape}: /plain pipe  wall {p['wall']/base['wall']:.2f}  cpu {p['cpu']/base['cpu']:.2f}  peak RSS {p['rss']/base['rss']:.2f}")
 if startup:
     print(f"start-up: dataspoc-pipe --version median {startup} ms")
 PY

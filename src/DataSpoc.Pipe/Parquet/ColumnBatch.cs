@@ -12,17 +12,34 @@ internal sealed class LeafBuffer(LeafNode leaf)
     public short[] Def = new short[1024];
     public short[] Rep = leaf.RepLevel > 0 ? new short[1024] : [];
     public int Levels;
-    public long[] Longs = leaf.Kind is LeafKind.Int64 or LeafKind.Timestamp or LeafKind.Time ? new long[1024] : [];
-    public double[] Doubles = leaf.Kind == LeafKind.Double ? new double[1024] : [];
-    public int[] Ints = leaf.Kind == LeafKind.Date ? new int[1024] : [];
-    public bool[] Bools = leaf.Kind == LeafKind.Boolean ? new bool[1024] : [];
+    public long[] Longs = leaf.Type.Storage == ValueStorage.Longs ? new long[1024] : [];
+    public double[] Doubles = leaf.Type.Storage == ValueStorage.Doubles ? new double[1024] : [];
+    public int[] Ints = leaf.Type.Storage == ValueStorage.Ints ? new int[1024] : [];
+    public bool[] Bools = leaf.Type.Storage == ValueStorage.Bools ? new bool[1024] : [];
     /// <summary>Bytes of string, JSON and decimal values, back to back; value i spans Offsets[i]..Offsets[i+1].</summary>
-    public byte[] Bytes = leaf.Kind is LeafKind.String or LeafKind.Json or LeafKind.Decimal ? new byte[4096] : [];
-    public int[] Offsets = leaf.Kind is LeafKind.String or LeafKind.Json or LeafKind.Decimal ? new int[1025] : [];
+    public byte[] Bytes = leaf.Type.Storage == ValueStorage.Bytes ? new byte[4096] : [];
+    public int[] Offsets = leaf.Type.Storage == ValueStorage.Bytes ? new int[1025] : [];
     public int Values;
     public int ByteCount;
 
     public long EstimatedBytes => Levels * 4L + Values * 8L + ByteCount;
+
+    /// <summary>A hash of value <paramref name="i"/> (equal values, equal hashes), to estimate how distinct a column is.</summary>
+    public long HashOf(int i) => Leaf.Type.Storage switch
+    {
+        ValueStorage.Longs => Longs[i],
+        ValueStorage.Doubles => BitConverter.DoubleToInt64Bits(Doubles[i]),
+        ValueStorage.Ints => Ints[i],
+        ValueStorage.Bools => Bools[i] ? 1 : 0,
+        _ => BytesHash(Bytes.AsSpan(Offsets[i], Offsets[i + 1] - Offsets[i])),
+    };
+
+    private static long BytesHash(ReadOnlySpan<byte> bytes)
+    {
+        var hash = new HashCode();
+        hash.AddBytes(bytes);
+        return hash.ToHashCode();
+    }
 
     public void Clear()
     {

@@ -14,9 +14,23 @@ internal enum LeafKind { Int64, Double, Decimal, Boolean, String, Json, Timestam
 internal abstract class SchemaNode(string name, bool nullable)
 {
     public string Name { get; } = name;
-    public byte[] NameUtf8 { get; } = System.Text.Encoding.UTF8.GetBytes(name);
-    /// <summary>The name as a compact JSON key ends: <c>name":</c> (what follows the key's opening quote).</summary>
-    public byte[] CompactKeyUtf8 { get; } = System.Text.Encoding.UTF8.GetBytes(name + "\":");
+    /// <summary>
+    /// The property that holds this node's value in a record: its name, unless a <c>rename</c> gives the column a new
+    /// name (records still spell the tap's name; see <see cref="RecordProjection"/>).
+    /// </summary>
+    public string RecordKey { get; private set; } = name;
+    /// <summary>The record key as UTF-8, as the shredders match it.</summary>
+    public byte[] NameUtf8 { get; private set; } = System.Text.Encoding.UTF8.GetBytes(name);
+    /// <summary>The record key as a compact JSON key ends: <c>name":</c> (what follows the key's opening quote).</summary>
+    public byte[] CompactKeyUtf8 { get; private set; } = System.Text.Encoding.UTF8.GetBytes(name + "\":");
+
+    /// <summary>Records hold this node's value under <paramref name="recordKey"/>; call before the parent struct is built.</summary>
+    internal void ReadFrom(string recordKey)
+    {
+        RecordKey = recordKey;
+        NameUtf8 = System.Text.Encoding.UTF8.GetBytes(recordKey);
+        CompactKeyUtf8 = System.Text.Encoding.UTF8.GetBytes(recordKey + "\":");
+    }
     public bool Nullable { get; } = nullable;
     /// <summary>Definition level of this node when it is present (its optional ancestors plus itself).</summary>
     public short DefLevel { get; set; }
@@ -50,19 +64,10 @@ internal sealed class LeafNode(string name, bool nullable, LeafKind kind, int sc
     public int ColumnIndex { get; set; }
     public const int DecimalPrecision = 38;
 
-    public override string ArrowType => Kind switch
-    {
-        LeafKind.Int64 => "int64",
-        LeafKind.Double => "double",
-        LeafKind.Decimal => $"decimal128({DecimalPrecision}, {Scale})",
-        LeafKind.Boolean => "bool",
-        LeafKind.String => "string",
-        LeafKind.Json => "json",
-        LeafKind.Timestamp => "timestamp[us, tz=UTC]",
-        LeafKind.Date => "date32",
-        LeafKind.Time => "time64[us]",
-        _ => "string",
-    };
+    /// <summary>What the kind is in the manifest, Parquet and Iceberg.</summary>
+    public ColumnType Type { get; } = ColumnType.Of(kind);
+
+    public override string ArrowType => Type.ArrowName(this);
 }
 
 internal sealed class StructNode(string name, bool nullable, List<SchemaNode> children) : SchemaNode(name, nullable)
@@ -72,29 +77,41 @@ internal sealed class StructNode(string name, bool nullable, List<SchemaNode> ch
     public SchemaNode[] ChildArray { get; } = [.. children];
     /// <summary>Each child's compact key, in child order (see <see cref="CompactKey"/>).</summary>
     public CompactKey[] CompactKeys { get; } = [.. children.Select(c => new CompactKey(c.CompactKeyUtf8))];
-    /// <summary>
-    /// The children when every one is a leaf the canonical scan reads itself (no nested object, list, JSON or decimal
-    /// value); else null. Their columns are the first ones, in child order, when this is the root.
-    /// </summary>
-    public LeafNode[]? FlatLeaves { get; } = children.All(c => c is LeafNode { Kind: not (LeafKind.Json or LeafKind.Decimal) })
-        ? [.. children.Cast<LeafNode>()]
-        : null;
-    private Dictionary<string, int>? _index;
+    private Dictionary<string, int>? _index, _keyIndex;
+    private HashSet<string> _ignored = [];
 
+    /// <summary>The child named <paramref name="name"/> (its column name), or -1.</summary>
     public int IndexOf(string name)
     {
         _index ??= Children.Select((c, i) => (c.Name, i)).ToDictionary(t => t.Name, t => t.i, StringComparer.Ordinal);
         return _index.TryGetValue(name, out var i) ? i : -1;
     }
 
-    public Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> Lookup
+    /// <summary>The child a record's property <paramref name="key"/> fills, or -1.</summary>
+    public int IndexOfKey(string key) => KeyIndex.TryGetValue(key, out var i) ? i : -1;
+
+    /// <summary>Children by record key, looked up from a span of the key.</summary>
+    public Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> Lookup => KeyIndex.GetAlternateLookup<ReadOnlySpan<char>>();
+
+    private Dictionary<string, int> KeyIndex =>
+        _keyIndex ??= Children.Select((c, i) => (c.RecordKey, i)).ToDictionary(t => t.RecordKey, t => t.i, StringComparer.Ordinal);
+
+    /// <summary>
+    /// Declared properties a transform removes (<c>drop</c>, or left out of <c>select</c>): records still hold them, and
+    /// they are skipped without being counted as undeclared.
+    /// </summary>
+    public IReadOnlySet<string> IgnoredKeys
     {
-        get
+        get => _ignored;
+        init
         {
-            _index ??= Children.Select((c, i) => (c.Name, i)).ToDictionary(t => t.Name, t => t.i, StringComparer.Ordinal);
-            return _index.GetAlternateLookup<ReadOnlySpan<char>>();
+            _ignored = [.. value];
+            IgnoredKeysUtf8 = [.. value.Select(System.Text.Encoding.UTF8.GetBytes)];
         }
     }
+
+    /// <summary><see cref="IgnoredKeys"/> as UTF-8, for the canonical scan.</summary>
+    public byte[][] IgnoredKeysUtf8 { get; private init; } = [];
 
     public override string ArrowType => "struct<" + string.Join(", ", Children.Select(c => c.Name + ": " + c.ArrowType)) + ">";
 }
@@ -144,6 +161,12 @@ internal readonly struct CompactKey
     }
 }
 
+/// <summary>
+/// A top-level property of a flat record as the canonical scan meets it: its key, and the leaf and column it fills
+/// (<see cref="Column"/> -1: a property a transform removes, whose value is skipped).
+/// </summary>
+internal readonly record struct FlatField(CompactKey Key, byte[] KeyUtf8, LeafNode? Leaf, int Column);
+
 internal sealed class ListNode(string name, bool nullable, SchemaNode element) : SchemaNode(name, nullable)
 {
     public SchemaNode Element { get; } = element;
@@ -157,6 +180,14 @@ internal sealed class ColumnSchema
     public IReadOnlyList<LeafNode> Leaves => Root.Leaves;
     /// <summary>The schema JSON as received, to compare later SCHEMA messages with.</summary>
     public required string SchemaJson { get; init; }
+    /// <summary>How records spell the columns (empty: by their names); a schema is the same only if this is too.</summary>
+    public string RecordLayout { get; init; } = "";
+
+    /// <summary>
+    /// The root's properties in the order records usually write them, when every one is a scalar the canonical scan
+    /// reads itself (no nested object, list, JSON or decimal value) or one a transform removes; else null.
+    /// </summary>
+    public FlatField[]? FlatFields { get; init; }
 
     /// <summary>
     /// No property name at any depth holds a quote, a backslash or a control character, so a key's raw bytes in a
@@ -175,7 +206,9 @@ internal sealed class ColumnSchema
     private static bool IsPlain(byte[] name) => !name.AsSpan().ContainsAny((byte)'"', (byte)'\\') && !name.AsSpan().ContainsAnyInRange((byte)0, (byte)0x1F);
 
     /// <summary>Maps a SCHEMA message's JSON Schema; throws <see cref="SchemaException"/> naming the property at fault.</summary>
-    public static ColumnSchema FromJsonSchema(JsonElement schema)
+    /// <param name="schema">The JSON Schema of the columns to write.</param>
+    /// <param name="projection">How records spell those columns, when a transform selects, drops or renames them.</param>
+    public static ColumnSchema FromJsonSchema(JsonElement schema, RecordProjection? projection = null)
     {
         if (schema.ValueKind != JsonValueKind.Object)
             throw new SchemaException("", $"the schema is a JSON {Describe(schema.ValueKind)}, not an object");
@@ -184,10 +217,37 @@ internal sealed class ColumnSchema
         var root = MapStruct("", props, nullable: false, depth: 0);
         if (root.Children.Count == 0)
             throw new SchemaException("", "the schema's \"properties\" is empty, so it defines no columns");
+        if (projection is not null) root = Project(root, projection);
         Number(root, parentDef: 0, parentRep: 0, path: "");
         var index = 0;
         foreach (var leaf in root.Leaves) leaf.ColumnIndex = index++;
-        return new ColumnSchema { Root = root, SchemaJson = schema.GetRawText() };
+        return new ColumnSchema
+        {
+            Root = root,
+            SchemaJson = schema.GetRawText(),
+            RecordLayout = projection?.Layout ?? "",
+            FlatFields = FlatFieldsOf(root, projection),
+        };
+    }
+
+    /// <summary>The root with each column reading its record property, and the removed properties ignored.</summary>
+    private static StructNode Project(StructNode root, RecordProjection projection)
+    {
+        foreach (var child in root.Children)
+            if (projection.PropertyOf(child.Name) is { } key) child.ReadFrom(key);
+        return new StructNode("", false, root.Children) { IgnoredKeys = projection.Removed };
+    }
+
+    private static FlatField[]? FlatFieldsOf(StructNode root, RecordProjection? projection)
+    {
+        if (!root.Children.All(c => c is LeafNode { Kind: not (LeafKind.Json or LeafKind.Decimal) })) return null;
+        var keys = projection?.Properties.Select(p => p.Property) ?? root.Children.Select(c => c.RecordKey);
+        return
+        [
+            .. keys.Select(key => root.IndexOfKey(key) is var i and >= 0
+                ? new FlatField(root.CompactKeys[i], root.ChildArray[i].NameUtf8, (LeafNode)root.ChildArray[i], i)
+                : new FlatField(new CompactKey(System.Text.Encoding.UTF8.GetBytes(key + "\":")), System.Text.Encoding.UTF8.GetBytes(key), null, -1)),
+        ];
     }
 
     private const int MaxDepth = 64;

@@ -74,7 +74,7 @@ internal sealed class ParquetBatchFile : IDisposable
             if (column.Values < 1024 || DistinctShare(column) < 0.5) continue;
             using var path = new ColumnPath(leaf.ParquetPath);
             builder.DisableDictionary(path);
-            if (leaf.Kind is LeafKind.Int64 or LeafKind.Timestamp or LeafKind.Time or LeafKind.Date)
+            if (leaf.Type.DeltaEncodes)
                 builder.Encoding(path, ParquetSharp.Encoding.DeltaBinaryPacked);
             if (IsFreeText(column)) builder.DisableStatistics(path);
         }
@@ -84,32 +84,14 @@ internal sealed class ParquetBatchFile : IDisposable
     public const int FreeTextBytes = 64;
 
     private static bool IsFreeText(LeafBuffer column) =>
-        column.Leaf.Kind is LeafKind.String or LeafKind.Json && column.Values > 0 && column.ByteCount / column.Values >= FreeTextBytes;
-
-    private static long HashOf(ReadOnlySpan<byte> bytes)
-    {
-        var hash = new HashCode();
-        hash.AddBytes(bytes);
-        return hash.ToHashCode();
-    }
+        column.Leaf.Type.IsText && column.Values > 0 && column.ByteCount / column.Values >= FreeTextBytes;
 
     /// <summary>The share of distinct values among the first few thousand (hashes; exactness does not matter).</summary>
     private static double DistinctShare(LeafBuffer c)
     {
         var n = Math.Min(c.Values, 4096);
         var seen = new HashSet<long>();
-        for (var i = 0; i < n; i++)
-        {
-            long h = c.Leaf.Kind switch
-            {
-                LeafKind.Int64 or LeafKind.Timestamp or LeafKind.Time => c.Longs[i],
-                LeafKind.Double => BitConverter.DoubleToInt64Bits(c.Doubles[i]),
-                LeafKind.Date => c.Ints[i],
-                LeafKind.Boolean => c.Bools[i] ? 1 : 0,
-                _ => HashOf(c.Bytes.AsSpan(c.Offsets[i], c.Offsets[i + 1] - c.Offsets[i])),
-            };
-            seen.Add(h);
-        }
+        for (var i = 0; i < n; i++) seen.Add(c.HashOf(i));
         return (double)seen.Count / n;
     }
     public long Rows { get; private set; }
@@ -223,50 +205,7 @@ internal sealed class ParquetBatchFile : IDisposable
         }
     }
 
-    private static void WriteColumn(ColumnWriter writer, LeafBuffer c, ref ByteArray[]? byteArrays)
-    {
-        var def = c.Def.AsSpan(0, c.Levels);
-        var rep = c.Rep.Length > 0 ? c.Rep.AsSpan(0, c.Levels) : default;
-        switch (c.Leaf.Kind)
-        {
-            case LeafKind.Int64 or LeafKind.Timestamp or LeafKind.Time:
-                ((ColumnWriter<long>)writer).WriteBatch(c.Levels, def, rep, c.Longs.AsSpan(0, c.Values));
-                break;
-            case LeafKind.Double:
-                ((ColumnWriter<double>)writer).WriteBatch(c.Levels, def, rep, c.Doubles.AsSpan(0, c.Values));
-                break;
-            case LeafKind.Date:
-                ((ColumnWriter<int>)writer).WriteBatch(c.Levels, def, rep, c.Ints.AsSpan(0, c.Values));
-                break;
-            case LeafKind.Boolean:
-                ((ColumnWriter<bool>)writer).WriteBatch(c.Levels, def, rep, c.Bools.AsSpan(0, c.Values));
-                break;
-            case LeafKind.String or LeafKind.Json:
-                unsafe
-                {
-                    fixed (byte* bytes = c.Bytes)
-                    {
-                        if (byteArrays is null || byteArrays.Length < c.Values) byteArrays = new ByteArray[Math.Max(c.Values, (byteArrays?.Length ?? 512) * 2)];
-                        var offsets = c.Offsets;
-                        for (var i = 0; i < c.Values; i++)
-                            byteArrays[i] = new ByteArray((IntPtr)(bytes + offsets[i]), offsets[i + 1] - offsets[i]);
-                        ((ColumnWriter<ByteArray>)writer).WriteBatch(c.Levels, def, rep, byteArrays.AsSpan(0, c.Values));
-                    }
-                }
-                break;
-            case LeafKind.Decimal:
-                unsafe
-                {
-                    fixed (byte* bytes = c.Bytes)
-                    {
-                        var values = new FixedLenByteArray[c.Values];
-                        for (var i = 0; i < c.Values; i++) values[i] = new FixedLenByteArray((IntPtr)(bytes + c.Offsets[i]));
-                        ((ColumnWriter<FixedLenByteArray>)writer).WriteBatch(c.Levels, def, rep, values);
-                    }
-                }
-                break;
-        }
-    }
+    private static void WriteColumn(ColumnWriter writer, LeafBuffer c, ref ByteArray[]? byteArrays) => c.Leaf.Type.Write(writer, c, ref byteArrays);
 
     /// <summary>Finishes the file (footer written); the file is complete on disk after this returns.</summary>
     public void Close()
@@ -302,19 +241,7 @@ internal sealed class ParquetBatchFile : IDisposable
         StructNode s => new GroupNode(s.Name, Repetition.Optional, s.Children.Select(c => ToNode(c)).ToArray(), null, s.FieldId),
         ListNode l => new GroupNode(l.Name, Repetition.Optional,
             [new GroupNode("list", Repetition.Repeated, [ToNode(l.Element)])], LogicalType.List(), l.FieldId),
-        LeafNode leaf => leaf.Kind switch
-        {
-            LeafKind.Int64 => new PrimitiveNode(leaf.Name, Repetition.Optional, LogicalType.None(), PhysicalType.Int64, -1, leaf.FieldId),
-            LeafKind.Double => new PrimitiveNode(leaf.Name, Repetition.Optional, LogicalType.None(), PhysicalType.Double, -1, leaf.FieldId),
-            LeafKind.Boolean => new PrimitiveNode(leaf.Name, Repetition.Optional, LogicalType.None(), PhysicalType.Boolean, -1, leaf.FieldId),
-            LeafKind.String => new PrimitiveNode(leaf.Name, Repetition.Optional, LogicalType.String(), PhysicalType.ByteArray, -1, leaf.FieldId),
-            LeafKind.Json => new PrimitiveNode(leaf.Name, Repetition.Optional, LogicalType.Json(), PhysicalType.ByteArray, -1, leaf.FieldId),
-            LeafKind.Timestamp => new PrimitiveNode(leaf.Name, Repetition.Optional, LogicalType.Timestamp(true, TimeUnit.Micros), PhysicalType.Int64, -1, leaf.FieldId),
-            LeafKind.Date => new PrimitiveNode(leaf.Name, Repetition.Optional, LogicalType.Date(), PhysicalType.Int32, -1, leaf.FieldId),
-            LeafKind.Time => new PrimitiveNode(leaf.Name, Repetition.Optional, LogicalType.Time(false, TimeUnit.Micros), PhysicalType.Int64, -1, leaf.FieldId),
-            LeafKind.Decimal => new PrimitiveNode(leaf.Name, Repetition.Optional, LogicalType.Decimal(LeafNode.DecimalPrecision, leaf.Scale), PhysicalType.FixedLenByteArray, 16, leaf.FieldId),
-            _ => throw new InvalidOperationException(leaf.Kind.ToString()),
-        },
+        LeafNode leaf => leaf.Type.ParquetNode(leaf),
         _ => throw new InvalidOperationException(node.GetType().Name),
     };
 }

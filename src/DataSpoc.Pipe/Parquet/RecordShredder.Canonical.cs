@@ -33,10 +33,10 @@ internal sealed partial class RecordShredder
     {
         if (!batch.Schema.HasPlainNames || position >= json.Length || json[position] != '{') return false;
         var root = batch.Schema.Root;
-        if (root.FlatLeaves is { } leaves)
+        if (batch.Schema.FlatFields is { } fields)
         {
             var at = position;
-            if (TryFlatRecord(batch.Columns, root.CompactKeys, leaves, json, ref at))
+            if (TryFlatRecord(batch.Columns, fields, json, ref at))
             {
                 position = at;
                 batch.Rows++;
@@ -54,7 +54,7 @@ internal sealed partial class RecordShredder
     /// trailing ones are null). No per-property bookkeeping; anything else returns false and the general scan
     /// (<see cref="TryStruct"/>) takes the record from its start.
     /// </summary>
-    private static bool TryFlatRecord(LeafBuffer[] columns, CompactKey[] keys, LeafNode[] leaves, ReadOnlySpan<byte> json, ref int p)
+    private static bool TryFlatRecord(LeafBuffer[] columns, FlatField[] fields, ReadOnlySpan<byte> json, ref int p)
     {
         p++; // the '{'
         var i = 0;
@@ -64,28 +64,76 @@ internal sealed partial class RecordShredder
         {
             while (true)
             {
-                if ((uint)i >= (uint)leaves.Length || (uint)p >= (uint)json.Length || json[p] != '"') return false;
+                if ((uint)i >= (uint)fields.Length || (uint)p >= (uint)json.Length || json[p] != '"') return false;
                 p++;
-                if (keys[i].IsAt(json, p)) p += keys[i].Length;
-                else if (!TryKey(leaves[i].NameUtf8, json, ref p) || !TryColon(json, ref p)) return false; // `"name": value`, as Python writes it
+                ref readonly var field = ref fields[i];
+                if (field.Key.IsAt(json, p)) p += field.Key.Length;
+                else if (!TryKey(field.KeyUtf8, json, ref p) || !TryColon(json, ref p)) return false; // `"name": value`, as Python writes it
                 SkipSpace(json, ref p);
                 if ((uint)p >= (uint)json.Length) return false;
-                var leaf = leaves[i];
-                var column = columns[i];
-                if (json[p] == 'n')
+                if (field.Leaf is not { } leaf)
+                {
+                    if (!TrySkipScalar(json, ref p)) return false;
+                }
+                else if (json[p] == 'n')
                 {
                     if (!json[p..].StartsWith("null"u8)) return false;
                     p += 4;
-                    column.AddNull(0, 0);
+                    columns[field.Column].AddNull(0, 0);
                 }
-                else if (!TryLeaf(column, leaf, json, ref p, 0)) return false;
+                else if (!TryLeaf(columns[field.Column], leaf, json, ref p, 0)) return false;
                 i++;
                 if (!TryAfterValue(json, ref p, out var more)) return false;
                 if (!more) break;
             }
         }
-        for (; i < leaves.Length; i++) columns[i].AddNull(0, 0);
+        for (; i < fields.Length; i++)
+            if (fields[i].Column >= 0) columns[fields[i].Column].AddNull(0, 0);
         return true;
+    }
+
+    /// <summary>
+    /// Moves past a scalar value a transform removes (null, a boolean, a number, a string); false for an object or
+    /// array or anything malformed, which the tokenizer path then skips or reports.
+    /// </summary>
+    private static bool TrySkipScalar(ReadOnlySpan<byte> json, ref int p)
+    {
+        var c = json[p];
+        if (c == 'n') return Literal(json, ref p, "null"u8);
+        if (c == 't') return Literal(json, ref p, "true"u8);
+        if (c == 'f') return Literal(json, ref p, "false"u8);
+        if (c == '"')
+        {
+            for (var i = p + 1; i < json.Length;)
+            {
+                var next = json[i..].IndexOfAny(StringStops);
+                if (next < 0) return false;
+                i += next;
+                if (json[i] == '"')
+                {
+                    p = i + 1;
+                    return true;
+                }
+                if (json[i] != '\\' || i + 1 >= json.Length) return false; // a control byte
+                var escape = json[i + 1];
+                if (escape == 'u')
+                {
+                    if (!TryHex4(json, i + 2, out _)) return false;
+                    i += 6;
+                }
+                else if ("\"\\/bfnrt"u8.Contains(escape)) i += 2;
+                else return false;
+            }
+            return false;
+        }
+        return TryDouble(json, ref p, out _);
+
+        static bool Literal(ReadOnlySpan<byte> json, ref int p, ReadOnlySpan<byte> literal)
+        {
+            if (!json[p..].StartsWith(literal)) return false;
+            p += literal.Length;
+            return true;
+        }
     }
 
     private bool TryStruct(ColumnBatch batch, StructNode s, ReadOnlySpan<byte> json, ref int p, short def, short rep)
@@ -113,7 +161,16 @@ internal sealed partial class RecordShredder
                 }
                 else
                 {
+                    var keyStart = p;
                     index = MatchKey(children, expected, json, ref p);
+                    if (index < 0 && IsIgnored(s, json, keyStart, p))
+                    {
+                        if (!TryColon(json, ref p)) return false;
+                        SkipSpace(json, ref p);
+                        if ((uint)p >= (uint)json.Length || !TrySkipScalar(json, ref p) || !TryAfterValue(json, ref p, out var further)) return false;
+                        if (!further) break;
+                        continue;
+                    }
                     if (index < 0 || seen.Has(index)) return false; // an undeclared or repeated property: the tokenizer counts or reports it
                     if (!TryColon(json, ref p)) return false;
                 }
@@ -129,6 +186,17 @@ internal sealed partial class RecordShredder
             for (var i = 0; i < children.Length; i++)
                 if (!seen.Has(i)) WriteNulls(batch, children[i], def, rep);
         return true;
+    }
+
+    /// <summary>Whether the key that ended at <paramref name="end"/> (past its closing quote) is one a transform removes.</summary>
+    private static bool IsIgnored(StructNode s, ReadOnlySpan<byte> json, int start, int end)
+    {
+        var ignored = s.IgnoredKeysUtf8;
+        if (ignored.Length == 0 || end <= start) return false;
+        var key = json[start..(end - 1)];
+        foreach (var k in ignored)
+            if (key.SequenceEqual(k)) return true;
+        return false;
     }
 
     private bool[] WideSeen(StructNode s)

@@ -98,14 +98,18 @@ internal sealed partial class RecordShredder
             var n = Encoding.UTF8.GetChars(r.ValueSpan, buffer);
             return s.Lookup.TryGetValue(buffer[..n], out var i) ? i : -1;
         }
-        return s.IndexOf(r.GetString()!);
+        return s.IndexOfKey(r.GetString()!);
     }
 
-    /// <summary>Skips a property the schema does not declare, counting it (dropped, never silently).</summary>
+    /// <summary>
+    /// Skips a property the schema does not declare, counting it (dropped, never silently); one a transform removes
+    /// is skipped without counting.
+    /// </summary>
     private void Drop(StructNode s, string name, ref Utf8JsonReader r)
     {
         r.Read();
         r.Skip();
+        if (s.IgnoredKeys.Contains(name)) return;
         var key = s.Name.Length == 0 ? name : s.Name + "." + name;
         DroppedProperties[key] = DroppedProperties.GetValueOrDefault(key) + 1;
     }

@@ -33,17 +33,18 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
     public Tables.IcebergFieldIds? FieldIdsOf(string table) => _fieldIds.GetValueOrDefault(table);
     private readonly Lock _rejectLock = new();
     private Lane[]? _lanes;
-    private IReadOnlyList<IRecordTransform> Transforms => settings.Transforms;
 
     /// <summary>One handler per parsing lane: RECORDs go through them, in parallel; everything else through this object.</summary>
     public IReadOnlyList<ISingerHandler> Lanes => _lanes ??= Enumerable.Range(0, settings.Limits.ParseLanes).Select(i => new Lane(this, i)).ToArray();
     private readonly string _partitionColumn = PartitionColumnOf(pipeline);
-    /// <summary>No transforms and no partition column: records in the canonical shape may take the fast scan (checked per record).</summary>
-    private readonly bool _canonicalScan = settings.Transforms.Count == 0 && PartitionColumnOf(pipeline).Length == 0;
+    /// <summary>No partition column: records in the canonical shape may take the fast scan (checked per record and stream).</summary>
+    private readonly bool _canonicalScan = PartitionColumnOf(pipeline).Length == 0;
+
+    /// <summary>Records of the stream in the canonical shape take the fast scan: no partition column, no record transform.</summary>
+    private bool ScansCanonically(StreamState state) => _canonicalScan && state.RecordTransforms.Count == 0;
 
     private static string PartitionColumnOf(PipelineDefinition pipeline) =>
         pipeline.Destination.PartitionBy is PartitionBySettings.ExtractionDate or PartitionBySettings.None ? "" : pipeline.Destination.PartitionBy;
-    private readonly byte[] _partitionColumnUtf8 = Encoding.UTF8.GetBytes(pipeline.Destination.PartitionBy);
     private Partition _defaultPartition;
     private int _fileStems;
 
@@ -69,20 +70,30 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             throw new SingerProtocolException(line, $"streams '{other}' and '{stream}' both map to table folder '{table}'", stream);
         _tables[table] = stream;
 
-        foreach (var t in settings.Transforms)
+        var transforms = settings.Transforms.Where(t => t.AppliesTo(stream)).ToList();
+        var tapSchema = schema;
+        foreach (var t in transforms)
         {
-            if (!t.AppliesTo(stream)) continue;
             schema = JsonElement.Parse(t.TransformSchema(stream, JsonNode.Parse(schema.GetRawText())!.AsObject()).ToJsonString());
             keyProperties = t.TransformKeyProperties(stream, keyProperties);
         }
+        // A map that only selects, drops or renames is applied to the schema: the shredders read records through it.
+        RecordProjection? projection = null;
+        if (transforms is [StreamMap { OnlyProjects: true } map])
+        {
+            projection = map.ProjectionOf(tapSchema);
+            transforms = [];
+        }
         ColumnSchema columns;
-        try { columns = ColumnSchema.FromJsonSchema(schema); }
+        try { columns = ColumnSchema.FromJsonSchema(schema, projection); }
         catch (SchemaException e) { throw new SingerProtocolException(line, "invalid SCHEMA: " + e.Message, stream); }
+        var partitionKey = Array.Empty<byte>();
         if (_partitionColumn.Length > 0)
         {
             var index = columns.Root.IndexOf(_partitionColumn);
             if (index < 0 || columns.Root.Children[index] is not LeafNode { Kind: LeafKind.Date or LeafKind.Timestamp })
                 throw new SingerProtocolException(line, $"partition_by column '{_partitionColumn}' is not a date or date-time property of this stream", stream);
+            partitionKey = columns.Root.Children[index].NameUtf8;
         }
 
         if (settings.FieldIdsFor is { } fieldIdsFor)
@@ -94,7 +105,9 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         if (!_streams.TryGetValue(stream, out var state))
             _streams[stream] = state = new StreamState(stream, table, settings.Limits.ParseLanes);
         state.KeyProperties = keyProperties;
-        if (state.Writer is { } current && current.Schema.SchemaJson == columns.SchemaJson) return;
+        state.RecordTransforms = transforms;
+        state.PartitionKeyUtf8 = partitionKey;
+        if (state.Writer is { } current && current.Schema.SchemaJson == columns.SchemaJson && current.Schema.RecordLayout == columns.RecordLayout) return;
         // A new schema: what was buffered under the old one is written first, to files of its own.
         state.CompleteWriterAsync().GetAwaiter().GetResult();
         state.Writer = new TableWriter(columns, pipeline.Destination.Compression, settings.Limits, settings.SpoolDirectory,
@@ -180,7 +193,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                         counted = 0;
                         batch = null;
                         state = Resolve(stream);
-                        if (state is not { Selected: true }) state = null;
+                        if (state is not { Selected: true } || state.RecordTransforms.Count > 0) state = null;
                         else
                         {
                             writer = state.Writer!;
@@ -209,7 +222,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         public void OnBareRecord(StreamState state, ReadOnlySpan<byte> record, long number)
         {
             var writer = state.Writer!;
-            if (ingest._canonicalScan)
+            if (ingest.ScansCanonically(state))
             {
                 var batch = writer.BatchFor(index, ingest._defaultPartition);
                 batch.Mark();
@@ -226,7 +239,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             var reader = new Utf8JsonReader(record, new JsonReaderOptions { MaxDepth = SingerMessageReader.MaxDepth });
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
                 throw new SingerProtocolException(number, "a BATCH record is not a JSON object", state.Name);
-            if (ingest.Transforms.Count > 0) OnTransformedRecord(state, writer, ref reader, record, number);
+            if (state.RecordTransforms.Count > 0) OnTransformedRecord(state, writer, ref reader, record, number);
             else Write(state, writer, ref reader, record, number);
         }
 
@@ -261,7 +274,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                 return;
             }
             var writer = state.Writer!;
-            if (ingest.Transforms.Count > 0)
+            if (state.RecordTransforms.Count > 0)
             {
                 OnTransformedRecord(state, writer, ref record, rawLine, line);
                 return;
@@ -271,7 +284,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
 
         private void Write(StreamState state, TableWriter writer, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line)
         {
-            var partition = ingest._partitionColumn.Length > 0 ? ingest.PartitionOf(record) : ingest._defaultPartition;
+            var partition = ingest._partitionColumn.Length > 0 ? PartitionOf(record, state.PartitionKeyUtf8) : ingest._defaultPartition;
             var batch = writer.BatchFor(index, partition);
             batch.Mark();
             try
@@ -297,9 +310,8 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         private void OnTransformedRecord(StreamState state, TableWriter writer, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line)
         {
             var node = JsonNode.Parse(ref record)!.AsObject();
-            foreach (var t in ingest.Transforms)
+            foreach (var t in state.RecordTransforms)
             {
-                if (!t.AppliesTo(state.Name)) continue;
                 var result = t.TransformRecord(state.Name, node);
                 if (result is null) { Interlocked.Increment(ref state.Filtered); return; }
                 node = result;
@@ -312,27 +324,42 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         }
     }
 
-    private Partition PartitionOf(Utf8JsonReader probe)
+    private static Partition PartitionOf(Utf8JsonReader probe, byte[] partitionKeyUtf8)
     {
         // A copy of the reader: scanning it leaves the caller's position untouched.
         var depth = probe.CurrentDepth;
         while (probe.Read() && probe.CurrentDepth > depth)
         {
-            if (probe.TokenType == JsonTokenType.PropertyName && probe.CurrentDepth == depth + 1 && probe.ValueTextEquals(_partitionColumnUtf8))
+            if (probe.TokenType == JsonTokenType.PropertyName && probe.CurrentDepth == depth + 1 && probe.ValueTextEquals(partitionKeyUtf8))
             {
                 probe.Read();
                 if (probe.TokenType == JsonTokenType.Null) return new Partition(null);
-                if (probe.TokenType == JsonTokenType.String)
-                {
-                    var text = probe.ValueSpan;
-                    if (TemporalParser.TryParseTimestampMicros(text, out var micros)) return new Partition(TemporalParser.DateFromMicros(micros));
-                    if (TemporalParser.TryParseDateDays(text, out var days)) return new Partition(DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + days));
-                }
+                if (probe.TokenType == JsonTokenType.String && PartitionOfText(ref probe) is { } partition) return partition;
                 return new Partition(null); // the shredder reports the bad value itself
             }
             if (probe.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray) probe.Skip();
         }
         return new Partition(null);
+    }
+
+    /// <summary>
+    /// The partition of a date or date-time string, unescaped first (a record rewritten by a transform spells an offset's
+    /// '+' as \u002B); null when it is neither (the shredder reports the bad value itself).
+    /// </summary>
+    private static Partition? PartitionOfText(ref Utf8JsonReader probe)
+    {
+        Span<byte> buffer = stackalloc byte[64];
+        scoped ReadOnlySpan<byte> text;
+        if (probe.HasValueSequence || probe.ValueSpan.Length > buffer.Length) return null;
+        if (!probe.ValueIsEscaped) text = probe.ValueSpan;
+        else
+        {
+            try { text = buffer[..probe.CopyString(buffer)]; }
+            catch (InvalidOperationException) { return null; }
+        }
+        if (TemporalParser.TryParseTimestampMicros(text, out var micros)) return new Partition(TemporalParser.DateFromMicros(micros));
+        if (TemporalParser.TryParseDateDays(text, out var days)) return new Partition(DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + days));
+        return null;
     }
 
     private void Reject(StreamState state, string reason, ReadOnlySpan<byte> rawLine, long line)

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Parquet;
@@ -32,18 +31,7 @@ internal static class IcebergSchema
         _ => throw new InvalidOperationException(node.GetType().Name),
     };
 
-    public static string PrimitiveType(LeafNode leaf) => leaf.Kind switch
-    {
-        LeafKind.Int64 => "long",
-        LeafKind.Double => "double",
-        LeafKind.Decimal => string.Create(CultureInfo.InvariantCulture, $"decimal({LeafNode.DecimalPrecision}, {leaf.Scale})"),
-        LeafKind.Boolean => "boolean",
-        LeafKind.String or LeafKind.Json => "string",
-        LeafKind.Timestamp => "timestamptz",
-        LeafKind.Date => "date",
-        LeafKind.Time => "time",
-        _ => throw new InvalidOperationException(leaf.Kind.ToString()),
-    };
+    public static string PrimitiveType(LeafNode leaf) => leaf.Type.IcebergName(leaf);
 
     private static JsonObject Field(SchemaNode node, bool includeIds) => new()
     {

@@ -31,6 +31,25 @@ internal sealed class StreamMap : IRecordTransform
 
     public bool AppliesTo(string stream) => stream == Stream;
 
+    /// <summary>
+    /// The map only selects, drops or renames columns: it changes the schema, never a value, so the writer applies it
+    /// to the schema (<see cref="ProjectionOf"/>) and records are not rewritten.
+    /// </summary>
+    internal bool OnlyProjects => Filter is null && Compute.Count == 0 && Hash.Count == 0 && Cast.Count == 0;
+
+    /// <summary>
+    /// How records of <paramref name="inputSchema"/> spell the columns of the schema <see cref="TransformSchema"/> made
+    /// from it (call after it): each declared property with the column it becomes, or none when the map removes it.
+    /// </summary>
+    internal Parquet.RecordProjection ProjectionOf(JsonElement inputSchema)
+    {
+        var properties = new List<(string, string?)>();
+        if (inputSchema.ValueKind == JsonValueKind.Object && inputSchema.TryGetProperty("properties", out var input) && input.ValueKind == JsonValueKind.Object)
+            foreach (var p in input.EnumerateObject())
+                properties.Add((p.Name, _plan.FirstOrDefault(c => c.Input == p.Name).Output));
+        return new Parquet.RecordProjection(properties);
+    }
+
     public JsonObject TransformSchema(string stream, JsonObject schema)
     {
         var input = schema["properties"] as JsonObject ?? new JsonObject();

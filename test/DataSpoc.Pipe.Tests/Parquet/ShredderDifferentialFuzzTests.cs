@@ -31,7 +31,13 @@ public class ShredderDifferentialFuzzTests(Xunit.Abstractions.ITestOutputHelper 
             var random = new RandomRecords(schemaSeed);
             var properties = random.Schema();
             var schemaJson = RandomRecords.SchemaJson(properties);
-            var schema = ColumnSchema.FromJsonSchema(JsonDocument.Parse(schemaJson).RootElement);
+            // Every third schema is read through a random select/drop/rename, as a transforms map applies it.
+            var projection = s % 3 == 2 ? RandomProjection(new Random(schemaSeed), properties) : null;
+            var projected = projection is null ? properties : Project(properties, projection);
+            var schema = ColumnSchema.FromJsonSchema(JsonDocument.Parse(RandomRecords.SchemaJson(projected)).RootElement, projection);
+            var rewrittenSchema = projection is null ? null : ColumnSchema.FromJsonSchema(JsonDocument.Parse(RandomRecords.SchemaJson(projected)).RootElement);
+            var rewritten = rewrittenSchema is null ? null : new ColumnBatch(rewrittenSchema);
+            var rewrittenShredder = new RecordShredder();
             var fast = new ColumnBatch(schema);
             var slow = new ColumnBatch(schema);
             var fastShredder = new RecordShredder();
@@ -67,18 +73,64 @@ public class ShredderDifferentialFuzzTests(Xunit.Abstractions.ITestOutputHelper 
                 Assert.True(fastError == slowError, $"outcomes differ: scan path '{fastError}', tokenizer '{slowError}'\n{Where()}");
                 var difference = Difference(schema, slow, fast);
                 Assert.True(difference is null, $"{difference}\n{Where()}");
+                if (projection is not null && Rewrite(bytes, projection) is { } rewrittenRecord)
+                {
+                    // Reading through the projection must equal rewriting the record (what a per-record transform does).
+                    var rewrittenError = ShredOrError(rewrittenShredder, rewritten!, rewrittenRecord);
+                    Assert.True((rewrittenError is null) == (slowError is null), $"projected '{slowError}', rewritten '{rewrittenError}'\n{Where()}\nprojection: {projection.Layout}");
+                    difference = Difference(schema, rewritten!, slow);
+                    Assert.True(difference is null, $"{difference} (projected vs rewritten)\n{Where()}\nprojection: {projection.Layout}");
+                }
                 if (fast.Rows >= 16)
                 {
                     fast.Clear();
                     slow.Clear();
+                    rewritten?.Clear();
                 }
             }
             Assert.Equal(slowShredder.DroppedProperties.OrderBy(p => p.Key), fastShredder.DroppedProperties.OrderBy(p => p.Key));
+            if (projection is not null)
+                Assert.Equal(rewrittenShredder.DroppedProperties.OrderBy(p => p.Key), slowShredder.DroppedProperties.OrderBy(p => p.Key));
         }
         output.WriteLine($"{records} records over {Schemas} schemas in {clock.Elapsed.TotalSeconds:F1} s: {canonical} taken by the canonical scan, {rejected} refused by both paths");
         Assert.True(records >= 10_000);
         // The fuzzer must mostly exercise the fast path, else it would prove little.
         Assert.True(canonical > records / 4, $"only {canonical} of {records} records took the canonical scan");
+    }
+
+    /// <summary>A random select/drop/rename of the top-level properties: some removed, some renamed, the rest shuffled.</summary>
+    private static RecordProjection RandomProjection(Random random, IReadOnlyList<RandomProperty> properties)
+    {
+        var kept = properties.Where(_ => random.NextDouble() < 0.7).ToList();
+        if (kept.Count == 0) kept.Add(properties[0]);
+        var columns = kept.ToDictionary(p => p.Name, p => random.NextDouble() < 0.4 ? "renamed_" + p.Name : p.Name);
+        return new RecordProjection([.. properties.Select(p => (p.Name, columns.TryGetValue(p.Name, out var c) ? c : null))]);
+    }
+
+    /// <summary>The output schema's properties, in a shuffled order (select may reorder).</summary>
+    private static List<RandomProperty> Project(IReadOnlyList<RandomProperty> properties, RecordProjection projection)
+    {
+        var output = properties.Where(p => projection.Properties.Any(q => q.Property == p.Name && q.Column is not null))
+            .Select(p => p with { Name = projection.Properties.First(q => q.Property == p.Name).Column! }).ToList();
+        var random = new Random(output.Count);
+        return [.. output.OrderBy(_ => random.Next())];
+    }
+
+    /// <summary>The record as a per-record transform leaves it (removed properties gone, renamed ones under their column); null if it is no JSON object.</summary>
+    private static byte[]? Rewrite(byte[] record, RecordProjection projection)
+    {
+        System.Text.Json.Nodes.JsonObject input;
+        try { input = System.Text.Json.Nodes.JsonNode.Parse(record)!.AsObject(); }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException) { return null; }
+        var output = new System.Text.Json.Nodes.JsonObject();
+        foreach (var (key, value) in input.ToList())
+        {
+            input.Remove(key);
+            if (projection.Removed.Contains(key)) continue;
+            var column = projection.Properties.FirstOrDefault(p => p.Property == key).Column ?? key;
+            output[column] = value;
+        }
+        return Encoding.UTF8.GetBytes(output.ToJsonString());
     }
 
     /// <summary>Shreds through the tokenizer as the pipeline does: a value error rolls the batch back and is returned.</summary>

@@ -60,7 +60,7 @@ internal static class ParquetConcatenation
         var readers = inputs.Select(p => new ParquetFileReader(p)).ToList();
         try
         {
-            using var firstMeta = readers[0].FileMetaData;
+            var firstMeta = readers[0].FileMetaData;
             using var root = firstMeta.Schema.GroupNode;
             using var schema = (GroupNode)root.DeepClone();
             using var builder = new WriterPropertiesBuilder();
@@ -85,8 +85,8 @@ internal static class ParquetConcatenation
             long currentRows = 0, rows = 0;
             foreach (var reader in readers)
             {
-                using var meta = reader.FileMetaData;
-                for (var g = 0; g < meta.NumRowGroups; g++)
+                // FileMetaData is the reader's own object (disposed with it), not a copy to dispose here.
+                for (var g = 0; g < reader.FileMetaData.NumRowGroups; g++)
                 {
                     using var rowGroup = reader.RowGroup(g);
                     var groupRows = rowGroup.MetaData.NumRows;

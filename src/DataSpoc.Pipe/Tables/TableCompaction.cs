@@ -82,10 +82,13 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
                 both = await IcebergLiveFilesAsync(commit, cancellationToken).ConfigureAwait(false);
             if (commit.Has(TableFormatCommitter.Delta))
             {
-                var delta = await new DeltaTable(store, time).LiveFilesAsync(prefix, await new DeltaTable(store, time).LatestVersionAsync(prefix, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
-                var deltaFiles = delta.Select(p => new LiveFile(prefix + Uri.UnescapeDataString(p.Key), p.Value["size"]?.GetValue<long>() ?? 0)).ToList();
+                var delta = new DeltaTable(store, time);
+                var latest = await delta.LatestVersionAsync(prefix, cancellationToken).ConfigureAwait(false);
+                var deltaFiles = (await delta.LiveFilesAsync(prefix, latest, cancellationToken).ConfigureAwait(false))
+                    .Select(p => new LiveFile(prefix + Uri.UnescapeDataString(p.Key), p.Value["size"]?.GetValue<long>() ?? 0)).ToList();
+                var deltaKeys = deltaFiles.Select(d => d.Key).ToHashSet(StringComparer.Ordinal);
                 // Only files both formats read are rewritten: neither table may lose or gain rows.
-                both = both is null ? deltaFiles : both.Where(i => deltaFiles.Any(d => d.Key == i.Key)).ToList();
+                both = both is null ? deltaFiles : both.Where(i => deltaKeys.Contains(i.Key)).ToList();
             }
             live = [.. both!.Where(f => LakePaths.IsDataFileKey(prefix, table.Table, f.Key))];
         }
@@ -138,7 +141,8 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
                 : await new DeltaTable(store, time).StatsSchemaAsync(prefix, commit.Files[0], cancellationToken).ConfigureAwait(false);
             plan.TableMetadata.Add(commit);
         }
-        var removedBytes = live.Where(f => commit.Removed.Contains(f.Key)).Sum(f => f.Bytes);
+        var removedKeys = commit.Removed.ToHashSet(StringComparer.Ordinal);
+        var removedBytes = live.Where(f => removedKeys.Contains(f.Key)).Sum(f => f.Bytes);
         plan.Tables.Add(new TableChange
         {
             Key = tableKey,

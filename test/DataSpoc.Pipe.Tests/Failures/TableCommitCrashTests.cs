@@ -10,17 +10,18 @@ using Xunit.Abstractions;
 namespace DataSpoc.Pipe.Tests.Failures;
 
 /// <summary>
-/// SIGKILLs runs of an Iceberg + Delta pipeline, and compactions of it, at every write they announce (before and after
-/// each: data files, journal, manifests, manifest list, metadata file, version hint, Delta log entry and checkpoint,
-/// lake manifest, state, log). After each kill the table, read by icebird and through the Delta log (its files read by
-/// DuckDB), holds exactly the rows before the run or exactly the rows after it; the next run repairs and continues.
+/// SIGKILLs runs of an Iceberg + Delta pipeline, and compactions of it, before and after every write of their table
+/// commits (manifests, manifest list, metadata file, version hint, Delta log entry and checkpoint; the lake commit's
+/// other steps are the run harness's <see cref="CrashConsistencyTests"/>). After each kill the table, read by icebird
+/// and through the Delta log (its files read by DuckDB), holds exactly the rows before or exactly the rows after; the
+/// next run repairs and continues.
 /// </summary>
 [Trait("Category", "Kill")]
 public class TableCommitCrashTests(ITestOutputHelper output)
 {
     private const string Pipeline = "kill-tables";
     private const int RowsPerRun = 1000;
-    private static readonly Dictionary<string, string> Announce = new() { ["DSP_HARNESS_ANNOUNCE"] = "1", ["DSP_HARNESS_PAUSE_MS"] = "30" };
+    private static readonly Dictionary<string, string> Announce = new() { ["DSP_HARNESS_ANNOUNCE"] = "1", ["DSP_HARNESS_PAUSE_MS"] = "10" };
 
     private static JsonObject Run(TempLake lake, int maxId, string mode = "run") => new()
     {
@@ -35,7 +36,12 @@ public class TableCommitCrashTests(ITestOutputHelper output)
         ["mode"] = mode,
     };
 
-    private static bool IsWrite(string line) => line.StartsWith("at ", StringComparison.Ordinal) || line.StartsWith("done ", StringComparison.Ordinal);
+    private int _killed;
+
+    /// <summary>An announced write (before or after it) of a table commit: under the table's <c>metadata/</c> or <c>_delta_log/</c>.</summary>
+    private static bool IsWrite(string line) =>
+        (line.StartsWith("at put ", StringComparison.Ordinal) || line.StartsWith("done put ", StringComparison.Ordinal))
+        && (line.Contains("/metadata/", StringComparison.Ordinal) || line.Contains("/_delta_log/", StringComparison.Ordinal));
 
     [Fact]
     public async Task A_table_commit_or_compaction_killed_at_any_write_leaves_the_previous_or_the_new_rows_and_the_next_run_continues()
@@ -50,7 +56,7 @@ public class TableCommitCrashTests(ITestOutputHelper output)
         var calibration = await HarnessProcess.RunAsync(Run(lake, maxId), Announce);
         Assert.Equal(0, calibration.ExitCode);
         var runWrites = calibration.Stdout.Count(IsWrite);
-        output.WriteLine($"a run announces {runWrites} write steps");
+        output.WriteLine($"a run's table commit announces {runWrites} write steps");
         for (var k = 1; k <= runWrites; k++)
         {
             var before = maxId;
@@ -61,7 +67,7 @@ public class TableCommitCrashTests(ITestOutputHelper output)
         var compaction = await HarnessProcess.RunAsync(Run(lake, maxId, "compact"), Announce);
         Assert.Equal(0, compaction.ExitCode);
         var compactionWrites = compaction.Stdout.Count(IsWrite);
-        output.WriteLine($"a compaction announces {compactionWrites} write steps");
+        output.WriteLine($"a compaction's table commit announces {compactionWrites} write steps");
         for (var k = 1; k <= compactionWrites; k++)
         {
             maxId += RowsPerRun;
@@ -70,6 +76,7 @@ public class TableCommitCrashTests(ITestOutputHelper output)
         }
         foreach (var v in violations) output.WriteLine("violation: " + v);
         Assert.Empty(violations);
+        Assert.True(_killed == runWrites + compactionWrites, $"only {_killed} of {runWrites + compactionWrites} runs and compactions were killed at their step");
     }
 
     private async Task<List<string>> KillAsync(TempLake lake, int k, string mode, int before, int after)
@@ -78,6 +85,7 @@ public class TableCommitCrashTests(ITestOutputHelper output)
         var seen = 0;
         var outcome = await HarnessProcess.RunAsync(Run(lake, after, mode), Announce, l => IsWrite(l) && ++seen == k);
         var step = outcome.Stdout.LastOrDefault(IsWrite) ?? "(none)";
+        if (outcome.Killed) _killed++;
         output.WriteLine($"{mode} killed at write {k}: {(outcome.Killed ? "killed" : "exit " + outcome.ExitCode)} after '{step}'");
         var expectedBefore = Enumerable.Range(1, before).Select(i => (long)i).ToList();
         var expectedAfter = Enumerable.Range(1, after).Select(i => (long)i).ToList();

@@ -84,7 +84,7 @@ internal static class EntryPoint
             .WithExample("manifest", "file:///data/lake")
             .WithExample("manifest", "s3://my-lake", "--output", "json");
         config.AddCommand<MaintainCommand>("maintain")
-            .WithDescription("Maintain a pipeline's Iceberg/Delta tables: expire snapshots older than --expire-older-than (never the current one) and delete the files only they read.")
+            .WithDescription("Maintain a pipeline's tables: with --compact, rewrite each partition's small files into target-size files; expire Iceberg/Delta snapshots older than --expire-older-than (never the current one) and delete the files only they read.")
             .WithExample("maintain", "orders")
             .WithExample("maintain", "orders", "--expire-older-than", "12h", "--output", "json");
         config.AddCommand<StreamsCommand>("streams")

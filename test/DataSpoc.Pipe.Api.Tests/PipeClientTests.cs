@@ -125,6 +125,25 @@ public class PipeClientTests
     }
 
     [Fact]
+    public async Task Maintain_with_a_compaction_target_rewrites_small_files_and_keeps_the_rows()
+    {
+        using var home = HomeWithOrders("incremental:\n  enabled: true");
+        var client = Client(home);
+        Assert.True((await client.RunAsync(home.Name("orders"))).Succeeded);
+        Assert.True((await client.RunAsync(home.Name("orders"))).Succeeded); // the replay tap sends the same two rows again
+        const string glob = "select id, customer, amount from read_parquet('{lake}/raw/shop/orders/*/*.parquet') order by id, customer";
+        var before = home.Query(glob);
+        Assert.Equal(4, before.Count);
+
+        var result = Assert.Single(await client.MaintainAsync(home.Name("orders"), TimeSpan.FromDays(7), compactTargetFileMb: 128));
+        Assert.Equal(("shop/orders", 2, 1), (result.Table, result.CompactedFiles, result.WrittenFiles));
+        Assert.Equal(before, home.Query(glob));
+        Assert.Equal([["1"]], home.Query("select count(*) from glob('{lake}/raw/shop/orders/*/*.parquet')"));
+        var table = (await client.ManifestAsync(home.Bucket)).Tables["shop/orders"];
+        Assert.Equal((4L, 1L), (table.RowCount, table.Stats.Files));
+    }
+
+    [Fact]
     public async Task Validate_names_the_stream_and_key_of_a_bad_transform_and_the_line_of_a_bad_yaml_key()
     {
         using var home = HomeWithOrders("""

@@ -8,7 +8,8 @@ using DataSpoc.Pipe.KillHarness;
 
 // Usage: DataSpoc.Pipe.KillHarness <run.json>
 // run.json: {"name", "bucket", "tap", "config": {...}, "incremental": true, "full": false,
-//            "batch_rows": 2000, "max_file_rows": 10000, "secrets": ["..."]}
+//            "batch_rows": 2000, "max_file_rows": 10000, "secrets": ["..."], "table_format": ["iceberg", "delta"],
+//            "mode": "run" | "compact"}   ("compact": maintain --compact of the pipeline's tables instead of a run)
 // Env: DSP_HARNESS_ANNOUNCE=1 wraps the file:// store so every write is announced on stdout ("at put <key>",
 //      "done put <key>", "at putfile <key>", "done putfile <key>"), DSP_HARNESS_PAUSE_MS=N then sleeps N ms before
 //      and after each write: a test can kill the process inside a chosen commit step. Exits 0 (success), 1 (failure), 2 (threw).
@@ -27,7 +28,11 @@ var pipeline = new PipelineDefinition
         InlineConfig = run["config"]?.DeepClone().AsObject(),
         Name = (string?)run["source_name"] ?? "test",
     },
-    Destination = new DestinationDefinition { Bucket = (string)run["bucket"]! },
+    Destination = new DestinationDefinition
+    {
+        Bucket = (string)run["bucket"]!,
+        TableFormat = run["table_format"]?.AsArray().Aggregate(TableFormats.Parquet, (all, f) => all | Enum.Parse<TableFormats>((string)f!, ignoreCase: true)) ?? TableFormats.Parquet,
+    },
     Incremental = new IncrementalSettings { Enabled = (bool?)run["incremental"] ?? true },
     Secrets = run["secrets"]?.AsArray().Select(s => (string)s!).ToList() ?? [],
 };
@@ -50,6 +55,15 @@ try
     // The tests time "kill while extracting" from this line, not from process start (start-up time varies with load).
     Console.Out.WriteLine("running");
     Console.Out.Flush();
+    if ((string?)run["mode"] == "compact")
+    {
+        await using var store = stores.Open(pipeline.Destination.Bucket);
+        await using var runLock = await DataSpoc.Pipe.Lake.RunLock.AcquireAsync(store, pipeline.Name, "compact", TimeProvider.System, CancellationToken.None);
+        await new DataSpoc.Pipe.Lake.LakeCommitter(store, TimeProvider.System).RecoverAsync(pipeline.Name, CancellationToken.None);
+        var compacted = await new DataSpoc.Pipe.Tables.TableCompaction(store, TimeProvider.System).RunAsync(pipeline.Name, pipeline.Destination.Compression, 128L * 1024 * 1024, CancellationToken.None);
+        Console.Out.WriteLine("result " + JsonSerializer.Serialize(new { status = "success", error = (string?)null, rewritten = compacted.Sum(c => c.RewrittenFiles) }));
+        return 0;
+    }
     var result = await runner.RunAsync(pipeline, new RunOptions { Full = (bool?)run["full"] ?? false }, CancellationToken.None);
     Console.Out.WriteLine("result " + JsonSerializer.Serialize(new { status = result.Log.Status, error = result.Log.Error }));
     return result.Succeeded ? 0 : 1;

@@ -8,7 +8,10 @@ using Spectre.Console.Cli;
 
 namespace DataSpoc.Pipe.Cli.Commands;
 
-/// <summary><c>maintain &lt;name&gt; [--expire-older-than 7d]</c>: expire a pipeline's Iceberg/Delta snapshots and delete the files only they read.</summary>
+/// <summary>
+/// <c>maintain &lt;name&gt; [--expire-older-than 7d] [--compact [--target-file-mb 128]]</c>: compact a pipeline's small files,
+/// expire its Iceberg/Delta snapshots and delete the files only they read.
+/// </summary>
 internal sealed class MaintainCommand : AsyncCommand<MaintainCommand.Settings>
 {
     public sealed class Settings : OutputSettings
@@ -22,10 +25,20 @@ internal sealed class MaintainCommand : AsyncCommand<MaintainCommand.Settings>
         [DefaultValue("7d")]
         public string ExpireOlderThan { get; init; } = "7d";
 
+        [CommandOption("--compact")]
+        [Description("First compact every table of the pipeline: per partition, files below --target-file-mb are rewritten into files of about that size (an Iceberg [green]replace[/] snapshot, a Delta [green]dataChange: false[/] commit; plain Parquet tables lose the rewritten files in the same commit)")]
+        public bool Compact { get; init; }
+
+        [CommandOption("--target-file-mb <MB>")]
+        [Description("With --compact: the size compacted files aim at; smaller files are compacted")]
+        [DefaultValue(Tables.CompactionDefaults.TargetFileMb)]
+        public int TargetFileMb { get; init; } = Tables.CompactionDefaults.TargetFileMb;
+
         public override ValidationResult Validate()
         {
             var output = base.Validate();
             if (!output.Successful) return output;
+            if (TargetFileMb < 1) return ValidationResult.Error($"--target-file-mb: {TargetFileMb} is not a size; give at least 1 (MB)");
             return Durations.TryParse(ExpireOlderThan, out _) ? ValidationResult.Success() : ValidationResult.Error($"--expire-older-than: '{ExpireOlderThan}' is not a duration (e.g. 7d, 12h, 30m)");
         }
     }
@@ -34,7 +47,7 @@ internal sealed class MaintainCommand : AsyncCommand<MaintainCommand.Settings>
     {
         Durations.TryParse(settings.ExpireOlderThan, out var olderThan);
         var client = Pipelines.Client();
-        var results = await client.MaintainAsync(settings.Name, olderThan, cancellationToken);
+        var results = await client.MaintainAsync(settings.Name, olderThan, settings.Compact ? settings.TargetFileMb : null, cancellationToken);
         if (settings.Json)
         {
             JsonOutput.Write(new JsonArray([.. results.Select(r => (JsonNode)new JsonObject
@@ -43,18 +56,23 @@ internal sealed class MaintainCommand : AsyncCommand<MaintainCommand.Settings>
                 ["expired_snapshots"] = r.ExpiredSnapshots,
                 ["kept_snapshots"] = r.KeptSnapshots,
                 ["deleted_files"] = new JsonArray([.. r.DeletedFiles.Select(f => (JsonNode)JsonValue.Create(f))]),
+                ["compacted_files"] = r.CompactedFiles,
+                ["written_files"] = r.WrittenFiles,
             })]));
             return ExitCodes.Success;
         }
         if (results.Count == 0)
         {
-            AnsiConsole.MarkupLineInterpolated($"pipeline {settings.Name} has no tables with table_format iceberg or delta: nothing to maintain");
+            if (settings.Compact) AnsiConsole.MarkupLineInterpolated($"pipeline {settings.Name} has no tables yet: nothing to maintain");
+            else AnsiConsole.MarkupLineInterpolated($"pipeline {settings.Name} has no tables with table_format iceberg or delta: nothing to maintain");
             return ExitCodes.Success;
         }
+        static string N(int n) => n.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var table = new Table().AddColumns("table", "expired snapshots", "kept snapshots", "deleted files");
+        if (settings.Compact) table.AddColumns("compacted files", "written files");
         foreach (var r in results)
-            table.AddRow(Markup.Escape(r.Table), r.ExpiredSnapshots.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                r.KeptSnapshots.ToString(System.Globalization.CultureInfo.InvariantCulture), r.DeletedFiles.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            table.AddRow([Markup.Escape(r.Table), N(r.ExpiredSnapshots), N(r.KeptSnapshots), N(r.DeletedFiles.Count),
+                .. settings.Compact ? new[] { N(r.CompactedFiles), N(r.WrittenFiles) } : []]);
         AnsiConsole.Write(table);
         return ExitCodes.Success;
     }

@@ -118,17 +118,20 @@ internal sealed class PipeTools(PipeClient client)
     }
 
     [McpServerTool(Name = "maintain_tables", Destructive = true, Idempotent = true, OpenWorld = true)]
-    [Description("Maintain a pipeline's Iceberg/Delta tables: expire snapshots older than the given age (never the current one) and delete the files only expired snapshots read.")]
+    [Description("Maintain a pipeline's tables: optionally compact small files first (every table), then expire Iceberg/Delta snapshots older than the given age (never the current one) and delete the files only expired snapshots read.")]
     public async Task<CallToolResult> MaintainTables(
         [Description("The pipeline")] string pipeline,
         [Description("Expire snapshots older than this: 7d, 12h, 30m (default 7d)")] string expire_older_than = "7d",
+        [Description("Compact each partition's small files into files of about target_file_mb (an Iceberg replace snapshot, a Delta dataChange:false commit)")] bool compact = false,
+        [Description("With compact: the size compacted files aim at, in MB (default 128)")] int target_file_mb = Tables.CompactionDefaults.TargetFileMb,
         CancellationToken cancellationToken = default)
     {
         try
         {
             if (!Durations.TryParse(expire_older_than, out var olderThan))
                 return McpResults.Error(client, $"expire_older_than: '{expire_older_than}' is not a duration (e.g. 7d, 12h, 30m)");
-            var results = await client.MaintainAsync(pipeline, olderThan, cancellationToken);
+            if (target_file_mb < 1) return McpResults.Error(client, $"target_file_mb: {target_file_mb} is not a size; give at least 1 (MB)");
+            var results = await client.MaintainAsync(pipeline, olderThan, compact ? target_file_mb : null, cancellationToken);
             return McpResults.Ok(client, new JsonObject
             {
                 ["tables"] = new JsonArray([.. results.Select(r => (JsonNode)new JsonObject
@@ -137,6 +140,8 @@ internal sealed class PipeTools(PipeClient client)
                     ["expired_snapshots"] = r.ExpiredSnapshots,
                     ["kept_snapshots"] = r.KeptSnapshots,
                     ["deleted_files"] = new JsonArray([.. r.DeletedFiles.Select(f => (JsonNode)JsonValue.Create(f))]),
+                    ["compacted_files"] = r.CompactedFiles,
+                    ["written_files"] = r.WrittenFiles,
                 })]),
             });
         }

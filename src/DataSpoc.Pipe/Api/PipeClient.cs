@@ -231,12 +231,35 @@ public sealed class PipeClient
     /// (never the current one) and deletes the files only expired snapshots or old Delta removes still list. Holds the
     /// pipeline's run lock meanwhile, so no run of it commits at the same time.
     /// </summary>
-    public async Task<IReadOnlyList<Tables.TableMaintenanceResult>> MaintainAsync(string name, TimeSpan expireOlderThan, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<Tables.TableMaintenanceResult>> MaintainAsync(string name, TimeSpan expireOlderThan, CancellationToken cancellationToken = default) =>
+        MaintainAsync(name, expireOlderThan, compactTargetFileMb: null, cancellationToken);
+
+    /// <summary>
+    /// As above, and with <paramref name="compactTargetFileMb"/> set, first compacts every table of the pipeline (plain
+    /// Parquet, Iceberg and Delta): per partition, files smaller than that many MB are rewritten into files of about
+    /// that size, committed as one journaled lake commit (an Iceberg <c>replace</c> snapshot, a Delta
+    /// <c>dataChange: false</c> entry; plain Parquet tables lose the rewritten files in the same commit).
+    /// </summary>
+    public async Task<IReadOnlyList<Tables.TableMaintenanceResult>> MaintainAsync(string name, TimeSpan expireOlderThan, int? compactTargetFileMb,
+        CancellationToken cancellationToken = default)
     {
+        if (compactTargetFileMb is <= 0) throw new ArgumentOutOfRangeException(nameof(compactTargetFileMb), "the compaction target must be at least 1 MB");
         var pipeline = Load(name);
         await using var store = _stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
         await using var runLock = await RunLock.AcquireAsync(store, pipeline.Name, "maintain-" + Guid.NewGuid().ToString("N")[..8], _time, cancellationToken).ConfigureAwait(false);
-        return await new Tables.TableMaintenance(store, _time).RunAsync(pipeline.Name, expireOlderThan, cancellationToken).ConfigureAwait(false);
+        // A run (or a compaction) killed mid-commit is finished first: its journal is the pipeline's one.
+        await new LakeCommitter(store, _time).RecoverAsync(pipeline.Name, cancellationToken).ConfigureAwait(false);
+        var compacted = compactTargetFileMb is { } mb
+            ? await new Tables.TableCompaction(store, _time).RunAsync(pipeline.Name, pipeline.Destination.Compression, mb * 1024L * 1024, cancellationToken).ConfigureAwait(false)
+            : [];
+        var results = await new Tables.TableMaintenance(store, _time).RunAsync(pipeline.Name, expireOlderThan, cancellationToken).ConfigureAwait(false);
+        foreach (var c in compacted)
+        {
+            var index = results.FindIndex(r => r.Table == c.Table);
+            if (index >= 0) results[index] = results[index] with { CompactedFiles = c.RewrittenFiles, WrittenFiles = c.WrittenFiles };
+            else results.Add(new Tables.TableMaintenanceResult(c.Table, 0, 0, [], c.RewrittenFiles, c.WrittenFiles));
+        }
+        return results;
     }
 
     /// <summary>

@@ -43,4 +43,12 @@ public sealed class TableChange
     [JsonPropertyName("rows")] public long Rows { get; set; }
     [JsonPropertyName("files")] public long Files { get; set; }
     [JsonPropertyName("bytes")] public long Bytes { get; set; }
+    /// <summary>
+    /// A compaction (<c>maintain --compact</c>), not an extraction: the rows stay as they are; <see cref="Files"/> and
+    /// <see cref="Bytes"/> are the files written, <see cref="RemovedFiles"/> and <see cref="RemovedBytes"/> the files
+    /// whose rows they hold now.
+    /// </summary>
+    [JsonPropertyName("compaction")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool Compaction { get; set; }
+    [JsonPropertyName("removed_files")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public long RemovedFiles { get; set; }
+    [JsonPropertyName("removed_bytes")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public long RemovedBytes { get; set; }
 }

@@ -92,6 +92,20 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             manifest.Tables.TryGetValue(change.Key, out var previous);
             // Recovery re-applies a plan whose manifest write may have landed just before the crash: count it once.
             if (previous is not null && previous.Stats.LastRunId == plan.RunId) continue;
+            if (change.Compaction)
+            {
+                // Same rows in fewer files: only the file counts and the table-format pointers move.
+                if (previous is null) continue;
+                previous.Stats.Files += change.Files - change.RemovedFiles;
+                previous.Stats.Bytes += change.Bytes - change.RemovedBytes;
+                previous.Stats.LastRunId = plan.RunId;
+                if (plan.TableMetadata.FirstOrDefault(t => t.TableKey == change.Key) is { } compacted)
+                {
+                    previous.IcebergMetadata = compacted.IcebergMetadata ?? previous.IcebergMetadata;
+                    previous.DeltaLog = compacted.DeltaLog ?? previous.DeltaLog;
+                }
+                continue;
+            }
             var stats = entry.Stats;
             if (change.Replace || previous is null)
             {

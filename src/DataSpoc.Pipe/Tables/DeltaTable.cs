@@ -14,7 +14,7 @@ namespace DataSpoc.Pipe.Tables;
 /// Every commit carries the table's <c>metaData</c> (the same id each time), so the latest entry alone tells the
 /// schema; appends add files, an overwrite also removes every live file (found by replaying the log).
 /// </summary>
-internal sealed class DeltaTable(IObjectStore store, TimeProvider time)
+internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
 {
     public const string RunIdField = "dataspoc.runId";
     private const int MaxAttempts = 32;

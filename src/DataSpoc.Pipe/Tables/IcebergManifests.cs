@@ -82,16 +82,26 @@ internal static class IcebergManifests
 
     /// <summary>A manifest of the files one snapshot adds (status ADDED; snapshot id and sequence numbers inherited).</summary>
     public static byte[] WriteManifest(IReadOnlyList<DataFileFacts> files, Func<string, string> uriOf, PartitionField? partition,
+        JsonObject schemaWithId, JsonArray specFields, int specId) =>
+        WriteEntries([.. files.Select(ManifestEntry.Added)], uriOf, partition, schemaWithId, specFields, specId);
+
+    /// <summary>
+    /// A manifest's entries with their own status, snapshot id and sequence numbers (null: inherited from the manifest
+    /// list, which the spec allows only for ADDED entries): a rewritten manifest keeps EXISTING entries and marks the
+    /// files a snapshot removes as DELETED.
+    /// </summary>
+    public static byte[] WriteEntries(IReadOnlyList<ManifestEntry> entries, Func<string, string> uriOf, PartitionField? partition,
         JsonObject schemaWithId, JsonArray specFields, int specId)
     {
         var w = new AvroWriter();
-        foreach (var f in files)
+        foreach (var e in entries)
         {
+            var f = e.File;
             w.Record();
-            w.Int(1);              // status: ADDED
-            w.Union(false);        // snapshot_id: inherited from the manifest list
-            w.Union(false);        // sequence_number: inherited
-            w.Union(false);        // file_sequence_number: inherited
+            w.Int(e.Status);
+            Optional(w, e.SnapshotId);
+            Optional(w, e.SequenceNumber);
+            Optional(w, e.FileSequenceNumber);
             w.Int(0);              // content: DATA
             w.String(uriOf(f.Key));
             w.String("PARQUET");
@@ -119,6 +129,71 @@ internal static class IcebergManifests
             ["content"] = "data",
         });
     }
+
+    private static void Optional(AvroWriter w, long? value)
+    {
+        w.Union(value is not null);
+        if (value is { } v) w.Long(v);
+    }
+
+    /// <summary>One manifest entry: status (0 EXISTING, 1 ADDED, 2 DELETED), its snapshot and sequence numbers, and the file.</summary>
+    public sealed record ManifestEntry(int Status, long? SnapshotId, long? SequenceNumber, long? FileSequenceNumber, DataFileFacts File)
+    {
+        public const int Existing = 0;
+        public const int AddedStatus = 1;
+        public const int Deleted = 2;
+
+        public static ManifestEntry Added(DataFileFacts file) => new(AddedStatus, null, null, null, file);
+    }
+
+    /// <summary>
+    /// A manifest's entries back as <see cref="ManifestEntry"/>s (the file's key is its URI as written; column names are
+    /// not in manifests and stay empty). Inherited snapshot ids and sequence numbers are resolved from the manifest's
+    /// list row, so an entry can be written again as EXISTING or DELETED in another manifest.
+    /// </summary>
+    public static List<ManifestEntry> ReadEntries(ReadOnlySpan<byte> manifest, ListEntry listed, string what)
+    {
+        var container = AvroReader.Read(manifest, what);
+        var result = new List<ManifestEntry>();
+        foreach (var o in container.Records)
+        {
+            var entry = (Dictionary<string, object?>)o!;
+            var file = (Dictionary<string, object?>)entry["data_file"]!;
+            if (file.GetValueOrDefault("content") is int content && content != 0)
+                throw new InvalidDataException($"{what} lists a delete file ({file["file_path"]}); compaction of tables with delete files is not supported");
+            DateOnly? partitionDate = null;
+            if (file.GetValueOrDefault("partition") is Dictionary<string, object?> { Count: > 0 } partition && partition.Values.First() is int days)
+                partitionDate = DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + days);
+            var columns = new SortedDictionary<int, ColumnFacts>();
+            ColumnFacts Column(int id) => columns.TryGetValue(id, out var c) ? c : columns[id] = new ColumnFacts { FieldId = id };
+            foreach (var (k, v) in MapOf(file, "column_sizes")) Column(k).Size = (long)v!;
+            foreach (var (k, v) in MapOf(file, "value_counts")) Column(k).Values = (long)v!;
+            foreach (var (k, v) in MapOf(file, "null_value_counts")) Column(k).Nulls = (long)v!;
+            foreach (var (k, v) in MapOf(file, "lower_bounds")) Column(k).Lower = (byte[])v!;
+            foreach (var (k, v) in MapOf(file, "upper_bounds")) Column(k).Upper = (byte[])v!;
+            var status = (int)entry["status"]!;
+            var sequence = entry.GetValueOrDefault("sequence_number") as long?;
+            result.Add(new ManifestEntry(
+                status,
+                entry.GetValueOrDefault("snapshot_id") as long? ?? listed.AddedSnapshotId,
+                sequence ?? listed.SequenceNumber,
+                entry.GetValueOrDefault("file_sequence_number") as long? ?? sequence ?? listed.SequenceNumber,
+                new DataFileFacts
+                {
+                    Key = (string)file["file_path"]!,
+                    Bytes = (long)file["file_size_in_bytes"]!,
+                    Records = (long)file["record_count"]!,
+                    PartitionDate = partitionDate,
+                    Columns = [.. columns.Values],
+                }));
+        }
+        return result;
+    }
+
+    private static IEnumerable<(int Key, object? Value)> MapOf(Dictionary<string, object?> file, string name) =>
+        file.GetValueOrDefault(name) is List<object?> pairs
+            ? pairs.Select(p => (Dictionary<string, object?>)p!).Select(p => ((int)p["key"]!, p["value"]))
+            : [];
 
     private static void Map(AvroWriter w, List<ColumnFacts> columns, Func<ColumnFacts, bool> has, Action<AvroWriter, ColumnFacts> value)
     {

@@ -11,7 +11,7 @@ namespace DataSpoc.Pipe.Tables;
 /// creates <c>v&lt;N+1&gt;.metadata.json</c> only if absent (the store's conditional create: the atomic step), then
 /// updates the hint; a committer that loses the race re-reads the new base and retries. One snapshot per run.
 /// </summary>
-internal sealed class IcebergTable(IObjectStore store, TimeProvider time)
+internal sealed partial class IcebergTable(IObjectStore store, TimeProvider time)
 {
     public const string RunIdProperty = "dataspoc.run-id";
     private const int MaxAttempts = 32;

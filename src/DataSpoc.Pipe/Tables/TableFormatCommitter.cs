@@ -17,12 +17,21 @@ internal sealed class TableFormatCommitter(IObjectStore store, TimeProvider time
     {
         foreach (var table in plan.TableMetadata)
         {
+            var replace = table.Operation == TableMetadataCommit.Replace;
             if (table.Has(Iceberg))
-                table.IcebergMetadata = store.Bucket.Canonical + "/" +
-                    await new IcebergTable(store, time).CommitAsync(table, plan.RunId, cancellationToken).ConfigureAwait(false);
+            {
+                var iceberg = new IcebergTable(store, time);
+                table.IcebergMetadata = store.Bucket.Canonical + "/" + await (replace
+                    ? iceberg.ReplaceAsync(table, plan.RunId, cancellationToken)
+                    : iceberg.CommitAsync(table, plan.RunId, cancellationToken)).ConfigureAwait(false);
+            }
             if (table.Has(Delta))
-                table.DeltaLog = store.Bucket.Canonical + "/" +
-                    await new DeltaTable(store, time).CommitAsync(table, plan.RunId, cancellationToken).ConfigureAwait(false);
+            {
+                var delta = new DeltaTable(store, time);
+                table.DeltaLog = store.Bucket.Canonical + "/" + await (replace
+                    ? delta.OptimizeAsync(table, plan.RunId, cancellationToken)
+                    : delta.CommitAsync(table, plan.RunId, cancellationToken)).ConfigureAwait(false);
+            }
         }
     }
 }

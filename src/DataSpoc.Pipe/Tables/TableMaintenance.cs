@@ -6,8 +6,12 @@ using DataSpoc.Pipe.Storage;
 
 namespace DataSpoc.Pipe.Tables;
 
-/// <summary>What maintenance did to one table.</summary>
-public sealed record TableMaintenanceResult(string Table, int ExpiredSnapshots, int KeptSnapshots, IReadOnlyList<string> DeletedFiles);
+/// <summary>
+/// What maintenance did to one table: snapshots expired and kept, files deleted by expiry, and (<c>--compact</c>) how
+/// many small files were rewritten into how many.
+/// </summary>
+public sealed record TableMaintenanceResult(string Table, int ExpiredSnapshots, int KeptSnapshots, IReadOnlyList<string> DeletedFiles,
+    int CompactedFiles = 0, int WrittenFiles = 0);
 
 /// <summary>
 /// Expires a pipeline's Iceberg snapshots older than a cutoff (never the current one) with a new metadata version,

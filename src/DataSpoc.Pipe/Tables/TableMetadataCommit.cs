@@ -11,6 +11,8 @@ public sealed class TableMetadataCommit
 {
     public const string Append = "append";
     public const string Overwrite = "overwrite";
+    /// <summary>Compaction: <see cref="Removed"/> leave the table and <see cref="Files"/> (the same rows) join it.</summary>
+    public const string Replace = "replace";
 
     /// <summary>The manifest key (<c>&lt;source&gt;/&lt;table&gt;</c>).</summary>
     [JsonPropertyName("table_key")] public string TableKey { get; set; } = "";
@@ -26,6 +28,8 @@ public sealed class TableMetadataCommit
     /// <summary>The Iceberg schema of the run's last SCHEMA (fields with ids, no schema-id); Delta's schema derives from it.</summary>
     [JsonPropertyName("schema")] public JsonObject Schema { get; set; } = [];
     [JsonPropertyName("files")] public List<DataFileFacts> Files { get; set; } = [];
+    /// <summary>For <see cref="Replace"/>: the keys of the files whose rows <see cref="Files"/> now hold.</summary>
+    [JsonPropertyName("removed")] public List<string> Removed { get; set; } = [];
     /// <summary>The metadata file (Iceberg) that the commit made current, once done.</summary>
     [JsonPropertyName("iceberg_metadata")] public string? IcebergMetadata { get; set; }
     /// <summary>The log entry (Delta) that the commit wrote, once done.</summary>

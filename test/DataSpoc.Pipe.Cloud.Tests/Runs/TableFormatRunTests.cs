@@ -77,6 +77,40 @@ public abstract class TableFormatRunContract : IAsyncLifetime
         Assert.Equal(CloudLake.ExpectedOrders(1, 8), await OrdersAsync(live));
     }
 
+    [Fact]
+    public async Task Compaction_is_one_replace_snapshot_and_one_optimize_entry_with_the_same_rows()
+    {
+        var table = Bucket + "/raw/shop/orders";
+        foreach (var count in new[] { 3, 6, 10 })
+            Assert.True((await RunAsync(Pipeline(count))).Succeeded);
+        Assert.Equal(Enumerable.Range(1, 10).Select(i => (long)i), Ids(TableReaders.Icebird(table, environment: ReaderEnvironment)));
+
+        await using (var store = Target.Factory().Open(Bucket, Target.StorageOptions))
+        {
+            var time = new ShiftedTime(CloudLake.Now);
+            await using var runLock = await Pipe.Lake.RunLock.AcquireAsync(store, "orders", "compact-test", time, CancellationToken.None);
+            var result = Assert.Single(await new Pipe.Tables.TableCompaction(store, time).RunAsync("orders", Compression.Zstd, 128L * 1024 * 1024, CancellationToken.None));
+            Assert.Equal((3, 1, 10L), (result.RewrittenFiles, result.WrittenFiles, result.Rows));
+        }
+        var after = TableReaders.Icebird(table, environment: ReaderEnvironment);
+        Assert.Equal(Enumerable.Range(1, 10).Select(i => (long)i), Ids(after));
+        Assert.Equal(Enumerable.Range(1, 10).Select(i => (long)i), Ids(TableReaders.Icebird(table, "v3.metadata.json", ReaderEnvironment)));
+
+        await using var reader = Target.Factory().Open(Bucket, Target.StorageOptions);
+        var live = new HashSet<string>();
+        var log = (await reader.ListAsync("raw/shop/orders/_delta_log/", CancellationToken.None).ToListAsync()).Select(o => o.Key).Where(k => k.EndsWith(".json", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(4, log.Count);
+        foreach (var key in log)
+            foreach (var line in System.Text.Encoding.UTF8.GetString((await reader.GetAsync(key, CancellationToken.None))!.Content.Span).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var action = JsonNode.Parse(line)!;
+                if (action["add"] is { } add) live.Add("raw/shop/orders/" + Uri.UnescapeDataString(add["path"]!.GetValue<string>()));
+                if (action["remove"] is { } remove) Assert.True(live.Remove("raw/shop/orders/" + Uri.UnescapeDataString(remove["path"]!.GetValue<string>())));
+            }
+        Assert.Single(live);
+        Assert.Equal(CloudLake.ExpectedOrders(1, 10), await OrdersAsync(live));
+    }
+
     /// <summary>DuckDB's rows of the given keys of this lake (downloaded through the store).</summary>
     private async Task<List<string>> OrdersAsync(IEnumerable<string> keys)
     {

@@ -60,10 +60,4 @@ public class TableMaintenanceTests
         Assert.Contains(plain, lake.ParquetKeys());
         Assert.Equal(2, lake.ParquetKeys().Count);
     }
-
-    private sealed class ShiftedTime(DateTimeOffset start) : TimeProvider
-    {
-        private readonly TimeSpan _shift = start - System.GetUtcNow();
-        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + _shift;
-    }
 }

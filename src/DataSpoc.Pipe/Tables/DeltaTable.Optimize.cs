@@ -1,0 +1,118 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Storage;
+
+namespace DataSpoc.Pipe.Tables;
+
+/// <summary>The log entry of a compaction: Delta's OPTIMIZE shape.</summary>
+internal sealed partial class DeltaTable
+{
+    /// <summary>
+    /// Writes one log entry that removes <see cref="TableMetadataCommit.Removed"/> and adds
+    /// <see cref="TableMetadataCommit.Files"/>, all with <c>dataChange: false</c> (the same rows, rearranged: streaming
+    /// readers skip it). The latest entry's <c>metaData</c> is repeated unchanged, keeping "the latest entry alone tells
+    /// the schema". Idempotent per run; returns the entry's key.
+    /// </summary>
+    public async Task<string> OptimizeAsync(TableMetadataCommit commit, string runId, CancellationToken cancellationToken)
+    {
+        var prefix = commit.Prefix;
+        for (var attempt = 1; ; attempt++)
+        {
+            var latest = await LatestVersionAsync(prefix, cancellationToken).ConfigureAwait(false);
+            if (latest < 0) throw new StorageException($"Delta table {commit.Location} has no log: there is nothing to compact");
+            var previous = await ReadCommitAsync(prefix, latest, cancellationToken).ConfigureAwait(false);
+            if (previous.Any(a => a["commitInfo"]?[RunIdField]?.GetValue<string>() == runId)) return CommitKey(prefix, latest);
+            var metaData = previous.Select(a => a["metaData"]).OfType<JsonObject>().FirstOrDefault()
+                ?? throw new StorageException($"{store.Bucket}/{CommitKey(prefix, latest)} carries no metaData");
+            var partitionColumn = metaData["partitionColumns"]?.AsArray().FirstOrDefault()?.GetValue<string>();
+            var live = await LiveFilesAsync(prefix, latest, cancellationToken).ConfigureAwait(false);
+            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            var lines = new List<JsonObject>
+            {
+                new()
+                {
+                    ["commitInfo"] = new JsonObject
+                    {
+                        ["timestamp"] = now,
+                        ["operation"] = "OPTIMIZE",
+                        ["operationParameters"] = new JsonObject { ["predicate"] = "[]", ["targetSize"] = "" },
+                        ["isBlindAppend"] = false,
+                        ["engineInfo"] = "dataspoc-pipe/" + ToolVersion.Current,
+                        [RunIdField] = runId,
+                    },
+                },
+                new() { ["metaData"] = metaData.DeepClone() },
+            };
+            foreach (var key in commit.Removed)
+            {
+                var path = RelativePath(key[prefix.Length..]);
+                if (!live.TryGetValue(path, out var add))
+                    throw new StorageException($"Delta table {commit.Location}: {store.Bucket}/{key} is no longer in the table's live files (the table " +
+                        "changed after compaction planned it); no log entry was written");
+                lines.Add(new JsonObject
+                {
+                    ["remove"] = new JsonObject
+                    {
+                        ["path"] = path,
+                        ["deletionTimestamp"] = now,
+                        ["dataChange"] = false,
+                        ["extendedFileMetadata"] = true,
+                        ["partitionValues"] = add["partitionValues"]?.DeepClone() ?? new JsonObject(),
+                        ["size"] = add["size"]?.GetValue<long>() ?? 0,
+                    },
+                });
+            }
+            foreach (var file in commit.Files)
+            {
+                var partitionValues = new JsonObject();
+                if (partitionColumn is not null)
+                    partitionValues[partitionColumn] = file.PartitionDate?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+                lines.Add(new JsonObject
+                {
+                    ["add"] = new JsonObject
+                    {
+                        ["path"] = RelativePath(file.Key[prefix.Length..]),
+                        ["partitionValues"] = partitionValues,
+                        ["size"] = file.Bytes,
+                        ["modificationTime"] = now,
+                        ["dataChange"] = false,
+                        ["stats"] = Stats(file, commit.Schema),
+                    },
+                });
+            }
+            var text = string.Join('\n', lines.Select(l => l.ToJsonString())) + "\n";
+            var entryKey = CommitKey(prefix, latest + 1);
+            if (await store.PutAsync(entryKey, Encoding.UTF8.GetBytes(text), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))
+            {
+                if ((latest + 1) % CheckpointInterval == 0)
+                    await new DeltaCheckpoint(store).WriteAsync(this, prefix, latest + 1, cancellationToken).ConfigureAwait(false);
+                return entryKey;
+            }
+            if (attempt >= MaxAttempts)
+                throw new StorageException($"Delta table {commit.Location}: {MaxAttempts} optimize attempts all lost to concurrent commits");
+            await Task.Delay(Random.Shared.Next(5, 20 * Math.Min(attempt, 10)), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The table's current schema in the Iceberg shape the stats need (<c>fields</c> with id, name, type), from the
+    /// latest <c>metaData</c>, for a Delta-only table: column ids are those of <paramref name="sample"/>'s footer, by name.
+    /// </summary>
+    public async Task<JsonObject> StatsSchemaAsync(string tablePrefix, DataFileFacts sample, CancellationToken cancellationToken)
+    {
+        var latest = await LatestVersionAsync(tablePrefix, cancellationToken).ConfigureAwait(false);
+        var metaData = latest < 0 ? null
+            : (await ReadCommitAsync(tablePrefix, latest, cancellationToken).ConfigureAwait(false)).Select(a => a["metaData"]).OfType<JsonObject>().FirstOrDefault();
+        var fields = new JsonArray();
+        if (metaData?["schemaString"]?.GetValue<string>() is { } schemaString && JsonNode.Parse(schemaString)?["fields"] is JsonArray deltaFields)
+            foreach (var f in deltaFields)
+            {
+                var name = f!["name"]!.GetValue<string>();
+                if (f["type"] is not JsonValue type || sample.Columns.FirstOrDefault(c => c.Name == name) is not { } column) continue;
+                var icebergType = type.GetValue<string>() switch { "timestamp" => "timestamptz", var other => other };
+                fields.Add((JsonNode)new JsonObject { ["id"] = column.FieldId, ["name"] = name, ["type"] = icebergType });
+            }
+        return new JsonObject { ["type"] = "struct", ["fields"] = fields };
+    }
+}

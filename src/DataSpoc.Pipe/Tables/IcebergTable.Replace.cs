@@ -1,0 +1,168 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Storage;
+
+namespace DataSpoc.Pipe.Tables;
+
+/// <summary>The <c>replace</c> snapshot of a compaction (the spec's "replace: data and delete files were added and removed without changing table data").</summary>
+internal sealed partial class IcebergTable
+{
+    /// <summary>
+    /// Commits one <c>replace</c> snapshot: every manifest that lists a file of <see cref="TableMetadataCommit.Removed"/>
+    /// is rewritten with that file DELETED (by this snapshot) and its other files EXISTING (their snapshot ids and
+    /// sequence numbers explicit, as the spec requires outside ADDED); the other manifests are carried as they are;
+    /// one new manifest adds <see cref="TableMetadataCommit.Files"/>. Schema and partition spec are unchanged.
+    /// Idempotent per run, like <see cref="CommitAsync"/>. Returns the key of the metadata file now current.
+    /// </summary>
+    public async Task<string> ReplaceAsync(TableMetadataCommit commit, string runId, CancellationToken cancellationToken)
+    {
+        var prefix = commit.Prefix;
+        var snapshotId = NewSnapshotId();
+        var nonce = Guid.NewGuid().ToString("N");
+        var removed = commit.Removed.ToHashSet(StringComparer.Ordinal);
+        for (var attempt = 1; ; attempt++)
+        {
+            var (version, current) = await LoadCurrentAsync(prefix, cancellationToken).ConfigureAwait(false);
+            var parent = current is null ? null : CurrentSnapshot(current);
+            if (current is null || parent is null)
+                throw new StorageException($"Iceberg table {commit.Location} has no current snapshot: there is nothing to compact");
+            if (parent["summary"]?[RunIdProperty]?.GetValue<string>() == runId) return MetadataKey(prefix, version);
+
+            var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+            var metadata = current.DeepClone().AsObject();
+            var schemaId = metadata["current-schema-id"]!.GetValue<int>();
+            var schema = metadata["schemas"]!.AsArray().First(s => s!["schema-id"]!.GetValue<int>() == schemaId)!.AsObject();
+            var specId = metadata["default-spec-id"]!.GetValue<int>();
+            var sequenceNumber = metadata["last-sequence-number"]!.GetValue<long>() + 1;
+            var written = new List<string>();
+            var entries = new List<IcebergManifests.ListEntry>();
+
+            var addedKey = MetadataPrefix(prefix) + $"{nonce}-m{attempt}-added.avro";
+            var (addedPartition, addedSpecFields) = Spec(metadata, specId);
+            var added = IcebergManifests.WriteManifest(commit.Files, key => UriOf(commit, key), addedPartition, schema, addedSpecFields, specId);
+            await store.PutAsync(addedKey, added, WriteCondition.None, cancellationToken).ConfigureAwait(false);
+            written.Add(addedKey);
+            entries.Add(new IcebergManifests.ListEntry(
+                UriOf(commit, addedKey), added.Length, specId, 0, sequenceNumber, sequenceNumber, snapshotId,
+                commit.Files.Count, 0, 0, commit.Files.Sum(f => f.Records), 0, 0,
+                addedPartition is null ? [] : [Summary(commit.Files)]));
+
+            var found = new List<DataFileFacts>();
+            var listKey = KeyOf(commit, parent["manifest-list"]!.GetValue<string>());
+            var list = await store.GetAsync(listKey, cancellationToken).ConfigureAwait(false)
+                ?? throw new StorageException($"{store.Bucket}/{listKey} (the current snapshot's manifest list) is missing");
+            var rewrittenIndex = 0;
+            foreach (var listed in IcebergManifests.ReadList(list.Content.Span, $"{store.Bucket}/{listKey}"))
+            {
+                var manifestKey = KeyOf(commit, listed.Path);
+                var stored = await store.GetAsync(manifestKey, cancellationToken).ConfigureAwait(false)
+                    ?? throw new StorageException($"{store.Bucket}/{manifestKey} (a manifest of the current snapshot) is missing");
+                var live = IcebergManifests.ReadEntries(stored.Content.Span, listed, $"{store.Bucket}/{manifestKey}")
+                    .Where(e => e.Status != IcebergManifests.ManifestEntry.Deleted).ToList();
+                foreach (var e in live) e.File.Key = KeyOf(commit, e.File.Key);
+                if (!live.Any(e => removed.Contains(e.File.Key)))
+                {
+                    entries.Add(listed);
+                    continue;
+                }
+                var rewritten = live.Select(e => removed.Contains(e.File.Key)
+                    ? e with { Status = IcebergManifests.ManifestEntry.Deleted, SnapshotId = snapshotId }
+                    : e with { Status = IcebergManifests.ManifestEntry.Existing }).ToList();
+                found.AddRange(rewritten.Where(e => e.Status == IcebergManifests.ManifestEntry.Deleted).Select(e => e.File));
+                var (partition, specFields) = Spec(metadata, listed.SpecId);
+                var bytes = IcebergManifests.WriteEntries(rewritten, key => UriOf(commit, key), partition, schema, specFields, listed.SpecId);
+                var rewrittenKey = MetadataPrefix(prefix) + $"{nonce}-m{attempt}-r{rewrittenIndex++}.avro";
+                await store.PutAsync(rewrittenKey, bytes, WriteCondition.None, cancellationToken).ConfigureAwait(false);
+                written.Add(rewrittenKey);
+                var existing = rewritten.Where(e => e.Status == IcebergManifests.ManifestEntry.Existing).Select(e => e.File).ToList();
+                var deleted = rewritten.Where(e => e.Status == IcebergManifests.ManifestEntry.Deleted).Select(e => e.File).ToList();
+                entries.Add(new IcebergManifests.ListEntry(
+                    UriOf(commit, rewrittenKey), bytes.Length, listed.SpecId, 0, sequenceNumber,
+                    rewritten.Min(e => e.SequenceNumber ?? sequenceNumber), snapshotId,
+                    0, existing.Count, deleted.Count, 0, existing.Sum(f => f.Records), deleted.Sum(f => f.Records),
+                    partition is null ? [] : [Summary(rewritten.Select(e => e.File).ToList())]));
+            }
+            if (found.Count != removed.Count)
+            {
+                foreach (var key in written) await store.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+                var missing = removed.Except(found.Select(f => f.Key), StringComparer.Ordinal).Order(StringComparer.Ordinal).First();
+                throw new StorageException($"Iceberg table {commit.Location}: {store.Bucket}/{missing} is no longer in the current snapshot (the table " +
+                    "changed after compaction planned it); no replace snapshot was written");
+            }
+
+            var listName = MetadataPrefix(prefix) + $"snap-{snapshotId.ToString(CultureInfo.InvariantCulture)}-{attempt}-{nonce}.avro";
+            await store.PutAsync(listName, IcebergManifests.WriteList(entries, snapshotId, parent["snapshot-id"]!.GetValue<long>(), sequenceNumber),
+                WriteCondition.None, cancellationToken).ConfigureAwait(false);
+            written.Add(listName);
+
+            var snapshot = new JsonObject
+            {
+                ["snapshot-id"] = snapshotId,
+                ["parent-snapshot-id"] = parent["snapshot-id"]!.GetValue<long>(),
+                ["sequence-number"] = sequenceNumber,
+                ["timestamp-ms"] = now,
+                ["manifest-list"] = UriOf(commit, listName),
+                ["summary"] = ReplaceSummary(commit, found, parent["summary"]?.AsObject(), runId),
+                ["schema-id"] = schemaId,
+            };
+            metadata["snapshots"]!.AsArray().Add((JsonNode)snapshot);
+            metadata["current-snapshot-id"] = snapshotId;
+            metadata["last-sequence-number"] = sequenceNumber;
+            metadata["last-updated-ms"] = now;
+            metadata["refs"] = new JsonObject { ["main"] = new JsonObject { ["snapshot-id"] = snapshotId, ["type"] = "branch" } };
+            metadata["snapshot-log"]!.AsArray().Add((JsonNode)new JsonObject { ["timestamp-ms"] = now, ["snapshot-id"] = snapshotId });
+            metadata["metadata-log"]!.AsArray().Add((JsonNode)new JsonObject { ["timestamp-ms"] = current["last-updated-ms"]!.GetValue<long>(), ["metadata-file"] = UriOf(commit, MetadataKey(prefix, version)) });
+
+            var next = MetadataKey(prefix, version + 1);
+            var text = Encoding.UTF8.GetBytes(metadata.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            if (await store.PutAsync(next, text, WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))
+            {
+                await store.PutAsync(VersionHintKey(prefix), Encoding.ASCII.GetBytes((version + 1).ToString(CultureInfo.InvariantCulture)), WriteCondition.None, cancellationToken).ConfigureAwait(false);
+                return next;
+            }
+            // Another committer created v<N+1> first: re-plan the manifests on the new base.
+            foreach (var key in written) await store.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+            if (attempt >= MaxAttempts)
+                throw new StorageException($"Iceberg table {commit.Location}: {MaxAttempts} replace attempts all lost to concurrent commits");
+            await Task.Delay(Random.Shared.Next(5, 20 * Math.Min(attempt, 10)), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A partition spec of the table metadata: its single date field (or none) and its fields as JSON.</summary>
+    private static (PartitionField? Field, JsonArray Fields) Spec(JsonObject metadata, int specId)
+    {
+        var spec = metadata["partition-specs"]!.AsArray().FirstOrDefault(s => s!["spec-id"]!.GetValue<int>() == specId)
+            ?? throw new StorageException($"Iceberg table {metadata["location"]} has no partition spec {specId}");
+        var fields = spec["fields"]!.AsArray();
+        if (fields.Count == 0) return (null, []);
+        var f = fields[0]!;
+        return (new PartitionField(f["source-id"]!.GetValue<int>(), f["field-id"]!.GetValue<int>(), f["name"]!.GetValue<string>(), f["transform"]!.GetValue<string>()),
+            fields.DeepClone().AsArray());
+    }
+
+    private static JsonObject ReplaceSummary(TableMetadataCommit commit, List<DataFileFacts> removed, JsonObject? previous, string runId)
+    {
+        long Prev(string key) => previous?[key]?.GetValue<string>() is { } s && long.TryParse(s, CultureInfo.InvariantCulture, out var v) ? v : 0;
+        string S(long v) => v.ToString(CultureInfo.InvariantCulture);
+        var addedBytes = commit.Files.Sum(f => f.Bytes);
+        var removedBytes = removed.Sum(f => f.Bytes);
+        return new JsonObject
+        {
+            ["operation"] = "replace",
+            ["added-data-files"] = S(commit.Files.Count),
+            ["deleted-data-files"] = S(removed.Count),
+            ["added-records"] = S(commit.Files.Sum(f => f.Records)),
+            ["deleted-records"] = S(removed.Sum(f => f.Records)),
+            ["added-files-size"] = S(addedBytes),
+            ["removed-files-size"] = S(removedBytes),
+            ["total-data-files"] = S(Prev("total-data-files") + commit.Files.Count - removed.Count),
+            ["total-records"] = S(Prev("total-records") + commit.Files.Sum(f => f.Records) - removed.Sum(f => f.Records)),
+            ["total-files-size"] = S(Prev("total-files-size") + addedBytes - removedBytes),
+            ["total-delete-files"] = "0",
+            ["total-position-deletes"] = "0",
+            ["total-equality-deletes"] = "0",
+            [RunIdProperty] = runId,
+        };
+    }
+}

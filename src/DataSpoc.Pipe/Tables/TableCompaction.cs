@@ -1,0 +1,214 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Parquet;
+using DataSpoc.Pipe.Storage;
+
+namespace DataSpoc.Pipe.Tables;
+
+/// <summary>Defaults of <c>maintain --compact</c>, shared by the CLI, the MCP tool and the API.</summary>
+public static class CompactionDefaults
+{
+    /// <summary>Files below this size are compacted into files of about this size (engines read 64-512 MB files best).</summary>
+    public const int TargetFileMb = 128;
+}
+
+/// <summary>What compaction did to one table: how many small files it rewrote into how many, holding how many rows.</summary>
+public sealed record TableCompactionResult(string Table, int RewrittenFiles, int WrittenFiles, long Rows);
+
+/// <summary>
+/// <c>maintain --compact</c>: per table of a pipeline and per partition folder, the live data files smaller than the
+/// target size are concatenated, in file order, into files of about the target size (only files of one Parquet schema
+/// together). Everything lands through one journaled <see cref="LakeCommitter"/> commit: the new files first, then
+/// (plain Parquet tables) the rewritten files are deleted, or (Iceberg/Delta) one <c>replace</c> snapshot and one
+/// <c>dataChange: false</c> log entry take them out of the table, which keeps them on storage until expiry; then the
+/// manifest. The caller holds the pipeline's run lock, so no run commits in between.
+/// </summary>
+internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
+{
+    private sealed record LiveFile(string Key, long Bytes);
+    private sealed record LocalFile(LiveFile File, string Path, string Schema);
+
+    public async Task<List<TableCompactionResult>> RunAsync(string pipeline, Compression compression, long targetFileBytes, CancellationToken cancellationToken)
+    {
+        if (targetFileBytes <= 0) throw new ArgumentOutOfRangeException(nameof(targetFileBytes), "the target file size must be positive");
+        var manifest = await new ManifestStore(store, time).ReadAsync(cancellationToken).ConfigureAwait(false);
+        // Named like a run id (the data file names carry it): 'c' marks a compaction.
+        var compactionId = "c" + Guid.NewGuid().ToString("N")[..7];
+        var plan = new CommitPlan { RunId = compactionId, Pipeline = pipeline, StartedAt = time.GetUtcNow() };
+        var results = new List<TableCompactionResult>();
+        var work = Directory.CreateTempSubdirectory("dataspoc-compact-");
+        try
+        {
+            foreach (var (tableKey, table) in manifest.Tables)
+            {
+                if (table.Pipeline != pipeline) continue;
+                var result = await PlanTableAsync(plan, tableKey, table, compression, targetFileBytes, work.FullName, cancellationToken).ConfigureAwait(false);
+                results.Add(result);
+            }
+            if (plan.Files.Count > 0)
+                await new LakeCommitter(store, time).CommitAsync(plan, cancellationToken).ConfigureAwait(false);
+            return results;
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
+    }
+
+    private async Task<TableCompactionResult> PlanTableAsync(CommitPlan plan, string tableKey, ManifestTable table, Compression compression,
+        long targetFileBytes, string work, CancellationToken cancellationToken)
+    {
+        var prefix = table.Location.StartsWith(store.Bucket.Canonical + "/", StringComparison.Ordinal)
+            ? table.Location[(store.Bucket.Canonical.Length + 1)..] + "/"
+            : throw new StorageException($"table {tableKey} is at {table.Location}, outside {store.Bucket}");
+        var formats = table.TableFormats ?? [];
+        var commit = new TableMetadataCommit
+        {
+            TableKey = tableKey, Formats = [.. formats], Prefix = prefix, Location = table.Location, Operation = TableMetadataCommit.Replace,
+        };
+
+        // Every data file on storage (for the next file index) and the live ones (what the table reads now).
+        var stored = new List<ObjectInfo>();
+        await foreach (var obj in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+            if (LakePaths.IsDataFileKey(prefix, table.Table, obj.Key)) stored.Add(obj);
+        List<LiveFile> live;
+        if (formats.Count == 0) live = [.. stored.Select(o => new LiveFile(o.Key, o.Size))];
+        else
+        {
+            IEnumerable<LiveFile>? both = null;
+            if (commit.Has(TableFormatCommitter.Iceberg))
+                both = await IcebergLiveFilesAsync(commit, cancellationToken).ConfigureAwait(false);
+            if (commit.Has(TableFormatCommitter.Delta))
+            {
+                var delta = new DeltaTable(store, time);
+                var latest = await delta.LatestVersionAsync(prefix, cancellationToken).ConfigureAwait(false);
+                var deltaFiles = (await delta.LiveFilesAsync(prefix, latest, cancellationToken).ConfigureAwait(false))
+                    .Select(p => new LiveFile(prefix + Uri.UnescapeDataString(p.Key), p.Value["size"]?.GetValue<long>() ?? 0)).ToList();
+                var deltaKeys = deltaFiles.Select(d => d.Key).ToHashSet(StringComparer.Ordinal);
+                // Only files both formats read are rewritten: neither table may lose or gain rows.
+                both = both is null ? deltaFiles : both.Where(i => deltaKeys.Contains(i.Key)).ToList();
+            }
+            live = [.. both!.Where(f => LakePaths.IsDataFileKey(prefix, table.Table, f.Key))];
+        }
+
+        int rewritten = 0, written = 0;
+        long rows = 0;
+        foreach (var folder in live.GroupBy(f => f.Key[..(f.Key.LastIndexOf('/') + 1)], StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            var small = folder.Where(f => f.Bytes < targetFileBytes)
+                .OrderBy(f => LakePaths.DataFileIndex(table.Table, f.Key[(f.Key.LastIndexOf('/') + 1)..])).ThenBy(f => f.Key, StringComparer.Ordinal).ToList();
+            if (small.Count < 2) continue;
+            var nextIndex = stored.Where(o => o.Key.StartsWith(folder.Key, StringComparison.Ordinal) && !o.Key[folder.Key.Length..].Contains('/'))
+                .Select(o => LakePaths.DataFileIndex(table.Table, o.Key[folder.Key.Length..])).DefaultIfEmpty(-1).Max() + 1;
+            var partitionDate = PartitionDateOf(prefix, folder.Key);
+
+            var local = new List<LocalFile>();
+            foreach (var file in small)
+            {
+                var path = Path.Combine(work, Guid.NewGuid().ToString("N") + ".parquet");
+                await using (var source = await store.OpenReadAsync(file.Key, cancellationToken).ConfigureAwait(false))
+                await using (var target = File.Create(path))
+                    await source.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
+                local.Add(new LocalFile(file, path, ParquetConcatenation.SchemaSignature(path)));
+            }
+            foreach (var sameSchema in local.GroupBy(l => l.Schema, StringComparer.Ordinal))
+                foreach (var pack in Pack(sameSchema.ToList(), targetFileBytes))
+                {
+                    var output = Path.Combine(work, Guid.NewGuid().ToString("N") + ".parquet");
+                    var expected = pack.Sum(p => DataFileFooter.Read(p.Path, p.File.Key, partitionDate).Records);
+                    var copied = ParquetConcatenation.Concatenate([.. pack.Select(p => p.Path)], output, compression);
+                    var key = folder.Key + LakePaths.DataFileName(table.Table, nextIndex++, plan.RunId);
+                    var facts = DataFileFooter.Read(output, key, partitionDate);
+                    if (copied != expected || facts.Records != expected)
+                        throw new InvalidDataException($"compacting {pack.Count} files of {tableKey} in {folder.Key} gave {facts.Records} rows, not {expected}; nothing was committed");
+                    plan.Files.Add(new PlannedFile(output, key));
+                    commit.Files.Add(facts);
+                    commit.Removed.AddRange(pack.Select(p => p.File.Key));
+                    rewritten += pack.Count;
+                    written++;
+                    rows += expected;
+                }
+        }
+        if (written == 0) return new TableCompactionResult(tableKey, 0, 0, 0);
+
+        if (formats.Count == 0) plan.Deletions.AddRange(commit.Removed);
+        else
+        {
+            commit.Schema = commit.Has(TableFormatCommitter.Iceberg)
+                ? await IcebergCurrentSchemaAsync(prefix, cancellationToken).ConfigureAwait(false)
+                : await new DeltaTable(store, time).StatsSchemaAsync(prefix, commit.Files[0], cancellationToken).ConfigureAwait(false);
+            plan.TableMetadata.Add(commit);
+        }
+        var removedKeys = commit.Removed.ToHashSet(StringComparer.Ordinal);
+        var removedBytes = live.Where(f => removedKeys.Contains(f.Key)).Sum(f => f.Bytes);
+        plan.Tables.Add(new TableChange
+        {
+            Key = tableKey,
+            Entry = table,
+            Compaction = true,
+            Files = written,
+            Bytes = commit.Files.Sum(f => f.Bytes),
+            RemovedFiles = rewritten,
+            RemovedBytes = removedBytes,
+        });
+        return new TableCompactionResult(tableKey, rewritten, written, rows);
+    }
+
+    /// <summary>Consecutive files packed while their sizes add up to the target; a pack of one file is left as it is.</summary>
+    private static IEnumerable<List<LocalFile>> Pack(List<LocalFile> files, long targetFileBytes)
+    {
+        var pack = new List<LocalFile>();
+        long bytes = 0;
+        foreach (var file in files)
+        {
+            if (pack.Count > 0 && bytes + file.File.Bytes > targetFileBytes)
+            {
+                if (pack.Count > 1) yield return pack;
+                pack = [];
+                bytes = 0;
+            }
+            pack.Add(file);
+            bytes += file.File.Bytes;
+        }
+        if (pack.Count > 1) yield return pack;
+    }
+
+    /// <summary>The data files of the current Iceberg snapshot written under the default partition spec (others are left as they are).</summary>
+    private async Task<List<LiveFile>> IcebergLiveFilesAsync(TableMetadataCommit commit, CancellationToken cancellationToken)
+    {
+        var (_, metadata) = await new IcebergTable(store, time).LoadCurrentAsync(commit.Prefix, cancellationToken).ConfigureAwait(false);
+        if (metadata is null || IcebergTable.CurrentSnapshot(metadata) is not { } snapshot) return [];
+        var specId = metadata["default-spec-id"]!.GetValue<int>();
+        var listKey = IcebergTable.KeyOf(commit, snapshot["manifest-list"]!.GetValue<string>());
+        var list = await store.GetAsync(listKey, cancellationToken).ConfigureAwait(false)
+            ?? throw new StorageException($"{store.Bucket}/{listKey} (the current snapshot's manifest list) is missing");
+        var result = new List<LiveFile>();
+        foreach (var listed in IcebergManifests.ReadList(list.Content.Span, $"{store.Bucket}/{listKey}").Where(l => l.SpecId == specId))
+        {
+            var manifestKey = IcebergTable.KeyOf(commit, listed.Path);
+            var manifest = await store.GetAsync(manifestKey, cancellationToken).ConfigureAwait(false)
+                ?? throw new StorageException($"{store.Bucket}/{manifestKey} (a manifest of the current snapshot) is missing");
+            result.AddRange(IcebergManifests.ReadEntries(manifest.Content.Span, listed, $"{store.Bucket}/{manifestKey}")
+                .Where(e => e.Status != IcebergManifests.ManifestEntry.Deleted)
+                .Select(e => new LiveFile(IcebergTable.KeyOf(commit, e.File.Key), e.File.Bytes)));
+        }
+        return result;
+    }
+
+    private async Task<JsonObject> IcebergCurrentSchemaAsync(string prefix, CancellationToken cancellationToken)
+    {
+        var (_, metadata) = await new IcebergTable(store, time).LoadCurrentAsync(prefix, cancellationToken).ConfigureAwait(false);
+        var id = metadata!["current-schema-id"]!.GetValue<int>();
+        return metadata["schemas"]!.AsArray().First(s => s!["schema-id"]!.GetValue<int>() == id)!.AsObject().DeepClone().AsObject();
+    }
+
+    /// <summary>The UTC date of a <c>dt=</c> folder; null for the null partition or an unpartitioned table.</summary>
+    private static DateOnly? PartitionDateOf(string prefix, string folder)
+    {
+        var name = folder[prefix.Length..].TrimEnd('/');
+        return name.StartsWith("dt=", StringComparison.Ordinal)
+            && DateOnly.TryParseExact(name[3..], "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date) ? date : null;
+    }
+}

@@ -1,0 +1,190 @@
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Storage;
+using DataSpoc.Pipe.Tables;
+using DataSpoc.Pipe.Tests.Support;
+
+namespace DataSpoc.Pipe.Tests.Tables;
+
+/// <summary>
+/// <c>maintain --compact</c> on file://: rows are compared before and after with independent readers (DuckDB over the
+/// files, icebird over the Iceberg metadata including time travel to the pre-compaction version, the Delta log
+/// replayed and its files read by DuckDB); the Avro files are checked by avsc.
+/// </summary>
+public class TableCompactionTests
+{
+    private const string Schema =
+        """{"type":"SCHEMA","stream":"orders","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"name":{"type":["null","string"]},"amount":{"type":["null","number"]},"at":{"type":["null","string"],"format":"date-time"}}}}""";
+
+    private const string WiderSchema =
+        """{"type":"SCHEMA","stream":"orders","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"name":{"type":["null","string"]},"amount":{"type":["null","number"]},"at":{"type":["null","string"],"format":"date-time"},"note":{"type":["null","string"]}}}}""";
+
+    private static string[] Orders(int from, int to, string schema = Schema) =>
+    [
+        schema,
+        .. Enumerable.Range(from, to - from + 1).Select(i =>
+            "{\"type\":\"RECORD\",\"stream\":\"orders\",\"record\":{\"id\":" + i + ",\"name\":" + (i % 4 == 0 ? "null" : "\"n" + i + "\"") +
+            ",\"amount\":" + (i * 1.25).ToString(System.Globalization.CultureInfo.InvariantCulture) + ",\"at\":\"2025-01-0" + (1 + i % 5) + "T10:00:0" + (i % 10) + "Z\"" +
+            (schema == WiderSchema ? ",\"note\":\"x" + i + "\"" : "") + "}}"),
+    ];
+
+    private static PipelineDefinition P(TempLake lake, string input, TableFormats formats, string partitionBy = PartitionBySettings.ExtractionDate) =>
+        lake.Pipeline("orders", input, p => p with { Destination = p.Destination with { TableFormat = formats, PartitionBy = partitionBy } });
+
+    private static async Task<List<TableCompactionResult>> CompactAsync(TempLake lake, long targetBytes = 128L * 1024 * 1024, TimeProvider? time = null)
+    {
+        await using var store = new ObjectStoreFactory().Open(lake.Bucket);
+        time ??= TimeProvider.System;
+        await using var runLock = await RunLock.AcquireAsync(store, "orders", "compact-test", time, CancellationToken.None);
+        return await new TableCompaction(store, time).RunAsync("orders", Compression.Zstd, targetBytes, CancellationToken.None);
+    }
+
+    private static string Table(TempLake lake) => Path.Combine(lake.Root, "raw", "test", "orders");
+
+    /// <summary>Every row of the given files (all columns, by name), sorted, as DuckDB reads them.</summary>
+    private static List<List<string?>> Rows(TempLake lake, IEnumerable<string> keys) =>
+        lake.Query($"select * from read_parquet([{string.Join(',', keys.Select(k => $"'{lake.Root}/{k}'"))}], union_by_name = true) order by id");
+
+    private static List<string> IcebirdRows(TempLake lake, string? metadata = null) =>
+        TableReaders.Icebird($"file://{Table(lake)}", metadata)["rows"]!.AsArray().Select(r => r!.ToJsonString()).Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>The Delta log replayed (adds minus removes) as keys, and each entry's actions.</summary>
+    private static (List<string> Live, List<List<JsonObject>> Entries) DeltaLog(TempLake lake)
+    {
+        var live = new HashSet<string>();
+        var entries = new List<List<JsonObject>>();
+        foreach (var file in Directory.GetFiles(Path.Combine(Table(lake), "_delta_log"), "*.json").Order(StringComparer.Ordinal))
+        {
+            var actions = File.ReadAllLines(file).Where(l => l.Length > 0).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
+            entries.Add(actions);
+            foreach (var action in actions)
+            {
+                if (action["add"] is { } add) live.Add("raw/test/orders/" + Uri.UnescapeDataString(add["path"]!.GetValue<string>()));
+                if (action["remove"] is { } remove) Assert.True(live.Remove("raw/test/orders/" + Uri.UnescapeDataString(remove["path"]!.GetValue<string>())));
+            }
+        }
+        return ([.. live.Order(StringComparer.Ordinal)], entries);
+    }
+
+    [Fact]
+    public async Task Iceberg_and_Delta_small_files_become_one_replace_snapshot_with_the_same_rows_and_time_travel_still_reads_the_old_files()
+    {
+        using var lake = new TempLake();
+        const TableFormats both = TableFormats.Iceberg | TableFormats.Delta;
+        for (var run = 0; run < 4; run++)
+            Assert.True((await TempLake.RunAsync(P(lake, lake.WriteSinger("r" + run, Orders(run * 10 + 1, run * 10 + 10)), both))).Succeeded);
+        var before = lake.ParquetKeys();
+        Assert.Equal(4, before.Count);
+        var rowsBefore = Rows(lake, before);
+        var icebergBefore = IcebirdRows(lake);
+        Assert.Equal(40, icebergBefore.Count);
+        var manifestBefore = lake.Manifest().Tables["test/orders"];
+
+        var result = Assert.Single(await CompactAsync(lake));
+        Assert.Equal(("test/orders", 4, 1, 40L), (result.Table, result.RewrittenFiles, result.WrittenFiles, result.Rows));
+
+        // Iceberg: one replace snapshot; the same rows now; the previous metadata still reads the previous files.
+        var metadata = JsonNode.Parse(File.ReadAllText(Path.Combine(Table(lake), "metadata", "v5.metadata.json")))!;
+        var current = metadata["snapshots"]!.AsArray().Single(s => s!["snapshot-id"]!.GetValue<long>() == metadata["current-snapshot-id"]!.GetValue<long>())!;
+        Assert.Equal("replace", current["summary"]!["operation"]!.GetValue<string>());
+        Assert.Equal(("1", "4", "40", "1"), (current["summary"]!["added-data-files"]!.GetValue<string>(), current["summary"]!["deleted-data-files"]!.GetValue<string>(),
+            current["summary"]!["total-records"]!.GetValue<string>(), current["summary"]!["total-data-files"]!.GetValue<string>()));
+        Assert.Equal(icebergBefore, IcebirdRows(lake));
+        Assert.Equal(icebergBefore, IcebirdRows(lake, "v4.metadata.json"));
+        var checks = TableReaders.AvroCheck(Directory.GetFiles(Path.Combine(Table(lake), "metadata"), "*.avro"));
+        foreach (var check in checks.Select(c => c!)) Assert.True(check["problems"]!.AsArray().Count == 0, check.ToJsonString());
+
+        // Delta: one entry removing the four files and adding the new one, none of it a data change.
+        var (live, entries) = DeltaLog(lake);
+        var optimize = entries[^1];
+        Assert.Equal("OPTIMIZE", optimize[0]["commitInfo"]!["operation"]!.GetValue<string>());
+        Assert.Equal(4, optimize.Count(a => a["remove"] is not null));
+        Assert.All(optimize.Where(a => a["remove"] is not null || a["add"] is not null), a => Assert.False((a["remove"] ?? a["add"])!["dataChange"]!.GetValue<bool>()));
+        Assert.Equal(entries[^2].Single(a => a["metaData"] is not null)["metaData"]!.ToJsonString(), optimize.Single(a => a["metaData"] is not null)["metaData"]!.ToJsonString());
+        var compacted = Assert.Single(live);
+        Assert.DoesNotContain(compacted, before);
+        Assert.Equal(rowsBefore, Rows(lake, live));
+        var stats = JsonNode.Parse(optimize.Single(a => a["add"] is not null)["add"]!["stats"]!.GetValue<string>())!;
+        Assert.Equal(40, stats["numRecords"]!.GetValue<long>());
+        Assert.Equal(1, stats["minValues"]!["id"]!.GetValue<long>());
+        Assert.Equal(40, stats["maxValues"]!["id"]!.GetValue<long>());
+        Assert.Equal(10, stats["nullCount"]!["name"]!.GetValue<long>());
+
+        // The compacted file keeps the Iceberg field ids; the old files stay on storage for time travel.
+        Assert.Equal(5, lake.ParquetKeys().Count);
+        Assert.Equal(lake.Query($"select field_id from parquet_schema('{lake.Root}/{before[0]}') order by name"),
+            lake.Query($"select field_id from parquet_schema('{lake.Root}/{compacted}') order by name"));
+
+        // The manifest: same rows, one file, pointers to the new metadata.
+        var manifest = lake.Manifest().Tables["test/orders"];
+        Assert.Equal((manifestBefore.RowCount, 1L, manifestBefore.Stats.Extractions), (manifest.RowCount, manifest.Stats.Files, manifest.Stats.Extractions));
+        Assert.EndsWith("/metadata/v5.metadata.json", manifest.IcebergMetadata);
+        Assert.EndsWith("/_delta_log/00000000000000000004.json", manifest.DeltaLog);
+
+        // Expiry later removes the rewritten files; the table still reads; the next run appends to it.
+        await using (var store = new ObjectStoreFactory().Open(lake.Bucket))
+        {
+            var expired = Assert.Single(await new TableMaintenance(store, new ShiftedTime(DateTimeOffset.UtcNow.AddDays(8))).RunAsync("orders", TimeSpan.FromDays(7), CancellationToken.None));
+            Assert.Equal(before.Order(), expired.DeletedFiles.Where(f => f.EndsWith(".parquet", StringComparison.Ordinal)).Order());
+        }
+        Assert.Equal([compacted], lake.ParquetKeys());
+        Assert.Equal(icebergBefore, IcebirdRows(lake));
+        Assert.True((await TempLake.RunAsync(P(lake, lake.WriteSinger("r9", Orders(41, 42)), both))).Succeeded);
+        Assert.Equal(42, IcebirdRows(lake).Count);
+        Assert.Equal(42, Rows(lake, DeltaLog(lake).Live).Count);
+    }
+
+    [Fact]
+    public async Task Plain_Parquet_files_are_replaced_in_the_commit_and_files_of_another_schema_are_not_mixed_in()
+    {
+        using var lake = new TempLake();
+        Assert.True((await TempLake.RunAsync(P(lake, lake.WriteSinger("a", Orders(1, 5)), TableFormats.Parquet))).Succeeded);
+        Assert.True((await TempLake.RunAsync(P(lake, lake.WriteSinger("b", Orders(6, 9)), TableFormats.Parquet))).Succeeded);
+        Assert.True((await TempLake.RunAsync(P(lake, lake.WriteSinger("c", Orders(10, 12, WiderSchema)), TableFormats.Parquet))).Succeeded);
+        Assert.True((await TempLake.RunAsync(P(lake, lake.WriteSinger("d", Orders(13, 20, WiderSchema)), TableFormats.Parquet))).Succeeded);
+        var glob = $"select * from read_parquet('{lake.Root}/raw/test/orders/*/*.parquet', union_by_name = true) order by id";
+        var before = lake.Query(glob);
+        Assert.Equal(20, before.Count);
+        Assert.Equal(4, lake.ParquetKeys().Count);
+
+        var result = Assert.Single(await CompactAsync(lake));
+        Assert.Equal((4, 2, 20L), (result.RewrittenFiles, result.WrittenFiles, result.Rows));
+        Assert.Equal(2, lake.ParquetKeys().Count);
+        Assert.Equal(before, lake.Query(glob));
+        var manifest = lake.Manifest().Tables["test/orders"];
+        Assert.Equal((20L, 2L), (manifest.RowCount, manifest.Stats.Files));
+        Assert.False(File.Exists(Path.Combine(lake.Root, LakeCommitter.JournalKey("orders"))));
+
+        // Nothing small is left in pairs: a second compaction changes nothing.
+        var again = Assert.Single(await CompactAsync(lake));
+        Assert.Equal((0, 0), (again.RewrittenFiles, again.WrittenFiles));
+        Assert.Equal(before, lake.Query(glob));
+    }
+
+    [Fact]
+    public async Task Files_at_or_above_the_target_stay_and_small_ones_are_packed_up_to_it_per_partition()
+    {
+        using var lake = new TempLake();
+        // partition_by a date-time column: each run spreads over five dt= folders.
+        for (var run = 0; run < 3; run++)
+            Assert.True((await TempLake.RunAsync(P(lake, lake.WriteSinger("r" + run, Orders(run * 50 + 1, run * 50 + 50)), TableFormats.Iceberg, "at"))).Succeeded);
+        var before = lake.ParquetKeys();
+        Assert.Equal(15, before.Count);
+        var icebergBefore = IcebirdRows(lake);
+        // A target just above the smallest file: the others are not small, and no pack can hold two files.
+        var smallest = before.Min(k => new FileInfo(Path.Combine(lake.Root, k)).Length);
+        var none = Assert.Single(await CompactAsync(lake, smallest + 1));
+        Assert.Equal((0, 0), (none.RewrittenFiles, none.WrittenFiles));
+        Assert.Equal(before.Order(), lake.ParquetKeys().Order());
+
+        var all = Assert.Single(await CompactAsync(lake));
+        Assert.Equal((15, 5), (all.RewrittenFiles, all.WrittenFiles));
+        Assert.Equal(icebergBefore, IcebirdRows(lake));
+        var written = lake.ParquetKeys().Except(before).ToList();
+        Assert.Equal(5, written.Select(k => k.Split('/')[3]).Distinct().Count()); // one file per dt= folder
+        // Each new file's partition in the manifest is its folder's date: icebird reads the rows with their partition.
+        var checks = TableReaders.AvroCheck(Directory.GetFiles(Path.Combine(Table(lake), "metadata"), "*.avro"));
+        foreach (var check in checks.Select(c => c!)) Assert.True(check["problems"]!.AsArray().Count == 0, check.ToJsonString());
+    }
+}

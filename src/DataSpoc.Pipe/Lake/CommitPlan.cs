@@ -43,4 +43,15 @@ public sealed class TableChange
     [JsonPropertyName("rows")] public long Rows { get; set; }
     [JsonPropertyName("files")] public long Files { get; set; }
     [JsonPropertyName("bytes")] public long Bytes { get; set; }
+    /// <summary>
+    /// A merge's totals of the table after it: rows and files also leave a merged table, so its counts are not the
+    /// previous ones plus this run's. Null for append and replace.
+    /// </summary>
+    [JsonPropertyName("totals")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public TableTotals? Totals { get; set; }
 }
+
+/// <summary>A table's row count, files and bytes.</summary>
+public sealed record TableTotals(
+    [property: JsonPropertyName("rows")] long Rows,
+    [property: JsonPropertyName("files")] long Files,
+    [property: JsonPropertyName("bytes")] long Bytes);

@@ -93,7 +93,13 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             // Recovery re-applies a plan whose manifest write may have landed just before the crash: count it once.
             if (previous is not null && previous.Stats.LastRunId == plan.RunId) continue;
             var stats = entry.Stats;
-            if (change.Replace || previous is null)
+            if (change.Totals is { } totals)
+            {
+                entry.RowCount = totals.Rows;
+                stats.Files = totals.Files;
+                stats.Bytes = totals.Bytes;
+            }
+            else if (change.Replace || previous is null)
             {
                 entry.RowCount = change.Rows;
                 stats.Files = change.Files;

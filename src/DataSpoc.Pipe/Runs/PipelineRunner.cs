@@ -106,7 +106,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
 
             observation.Step(step = "commit");
             await runLock.EnsureHeldAsync(runCancel.Token).ConfigureAwait(false);
-            plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, full, log, runCancel.Token).ConfigureAwait(false);
+            var merge = new Merge.KeyedMerge(store, pipeline.Destination.Merge, LimitsFor(pipeline.Destination), pipeline.Destination.Compression, spoolDir, store is LocalObjectStore);
+            plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, WriteModes.Replaces(pipeline, options.Full), merge, log, runCancel.Token).ConfigureAwait(false);
             // Last point where a stop request (a signal, the caller, a lost lock) is honoured: a commit once begun runs to
             // its end (milliseconds), so a stop never leaves a half-landed commit for the next run to roll back.
             runCancel.Token.ThrowIfCancellationRequested();
@@ -179,7 +180,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     private static string Describe(Exception e, string step) => e switch
     {
         OperationCanceledException => "the run was cancelled",
-        SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException or LockLostException => e.Message,
+        SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException or LockLostException or Merge.MergeException => e.Message,
         AggregateException { InnerExceptions.Count: 1 } a => Describe(a.InnerException!, step),
         _ => $"{step} failed: {e.Message}",
     };
@@ -309,10 +310,12 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     {
         MaxFileRows = d.MaxFileRows ?? Limits.MaxFileRows,
         MaxFileBytes = d.MaxFileMb is { } mb ? mb * 1024 * 1024 : Limits.MaxFileBytes,
+        // A merge takes the last record of a key: one lane keeps the records of a partition in their arrival order.
+        ParseLanes = d.WriteMode == WriteMode.Merge ? 1 : Limits.ParseLanes,
     };
 
     private static async Task<CommitPlan> PlanAsync(PipelineDefinition pipeline, IObjectStore store, Manifest manifest, RunIngest ingest,
-        string sourceName, string runId, DateTimeOffset startedAt, bool full, RunLog log, CancellationToken cancellationToken)
+        string sourceName, string runId, DateTimeOffset startedAt, bool full, Merge.KeyedMerge merger, RunLog log, CancellationToken cancellationToken)
     {
         var basePath = LakePaths.BasePath(pipeline.Destination.Path);
         var plan = new CommitPlan { RunId = runId, Pipeline = pipeline.Name, StartedAt = startedAt, State = ingest.LastState };
@@ -345,8 +348,21 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 var index = LakePaths.DataFileIndex(stream.Table, key[(key.LastIndexOf('/') + 1)..]);
                 nextIndex[folder] = Math.Max(nextIndex.GetValueOrDefault(folder), index + 1);
             }
+            var files = (IReadOnlyList<SpooledFile>)stream.Files;
+            var merge = !replace && pipeline.Destination.WriteMode == WriteMode.Merge;
+            Merge.KeyedMerge.Outcome? merged = null;
+            if (merge)
+            {
+                if (pipeline.Destination.TableFormat != TableFormats.Parquet)
+                    throw new Merge.MergeException("write_mode merge works on plain Parquet tables only (table_format: parquet) in this version");
+                merged = await merger.MergeAsync(stream, prefix, existing, cancellationToken).ConfigureAwait(false);
+                files = merged.Files;
+                plan.Deletions.AddRange(merged.Superseded);
+                log.Notices.Add($"stream '{stream.Name}': merged by {string.Join(", ", stream.KeyProperties)}: {merged.RowsReplaced} row(s) replaced, " +
+                    $"{merged.RowsDeleted} key(s) deleted; {merged.Superseded.Count} of {existing.Count} file(s) rewritten ({merged.FilesScanned} row group(s) read for keys)");
+            }
             var firstFile = plan.Files.Count;
-            foreach (var file in stream.Files)
+            foreach (var file in files)
             {
                 var folder = prefix + (file.Partition.None ? "" : LakePaths.PartitionFolder(file.Partition.Date) + "/");
                 var index = nextIndex.GetValueOrDefault(folder);
@@ -371,8 +387,12 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 Key = tableKey,
                 Replace = replace,
                 Rows = stream.Records,
-                Files = stream.Files.Count,
-                Bytes = stream.Files.Sum(f => f.Bytes),
+                Files = files.Count,
+                Bytes = files.Sum(f => f.Bytes),
+                Totals = merged is null ? null : new TableTotals(
+                    (previous?.RowCount ?? 0) - merged.RemovedRows + files.Sum(f => f.Rows),
+                    (previous?.Stats.Files ?? 0) - merged.Superseded.Count + files.Count,
+                    (previous?.Stats.Bytes ?? 0) - merged.RemovedBytes + files.Sum(f => f.Bytes)),
                 Entry = new ManifestTable
                 {
                     Source = sourceName,
@@ -381,7 +401,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     Location = store.Bucket.Canonical + "/" + prefix.TrimEnd('/'),
                     Format = "parquet",
                     Partitioning = pipeline.Destination.PartitionBy == PartitionBySettings.None ? [] : ["dt"],
-                    WriteMode = replace ? "replace" : "append",
+                    WriteMode = replace ? "replace" : merge ? "merge" : "append",
                     KeyProperties = [.. stream.KeyProperties],
                     TableVersion = stream.ActivatedVersion ?? previous?.TableVersion,
                     Columns = schema.Root.Children.Select(c => new ManifestColumn(c.Name, c.ArrowType, c.Nullable)).ToList(),

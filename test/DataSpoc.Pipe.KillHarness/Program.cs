@@ -8,7 +8,8 @@ using DataSpoc.Pipe.KillHarness;
 
 // Usage: DataSpoc.Pipe.KillHarness <run.json>
 // run.json: {"name", "bucket", "tap", "config": {...}, "incremental": true, "full": false,
-//            "batch_rows": 2000, "max_file_rows": 10000, "secrets": ["..."]}
+//            "batch_rows": 2000, "max_file_rows": 10000, "secrets": ["..."],
+//            "partition_by": "none", "write_mode": "merge", "merge_order_by": "version"}  (the last three optional)
 // Env: DSP_HARNESS_ANNOUNCE=1 wraps the file:// store so every write is announced on stdout ("at put <key>",
 //      "done put <key>", "at putfile <key>", "done putfile <key>"), DSP_HARNESS_PAUSE_MS=N then sleeps N ms before
 //      and after each write: a test can kill the process inside a chosen commit step. Exits 0 (success), 1 (failure), 2 (threw).
@@ -27,7 +28,13 @@ var pipeline = new PipelineDefinition
         InlineConfig = run["config"]?.DeepClone().AsObject(),
         Name = (string?)run["source_name"] ?? "test",
     },
-    Destination = new DestinationDefinition { Bucket = (string)run["bucket"]! },
+    Destination = new DestinationDefinition
+    {
+        Bucket = (string)run["bucket"]!,
+        PartitionBy = (string?)run["partition_by"] ?? PartitionBySettings.ExtractionDate,
+        WriteMode = WriteModes.Parse((string?)run["write_mode"]),
+        Merge = new MergeSettings { OrderBy = (string?)run["merge_order_by"] },
+    },
     Incremental = new IncrementalSettings { Enabled = (bool?)run["incremental"] ?? true },
     Secrets = run["secrets"]?.AsArray().Select(s => (string)s!).ToList() ?? [],
 };

@@ -20,6 +20,8 @@ public sealed class MergeSequenceTests(ITestOutputHelper output) : IDisposable
     private readonly TempLake _lake = new();
     private readonly string _scratch = Directory.CreateTempSubdirectory("dsp-merge-").FullName;
 
+    internal TempLake Lake => _lake;
+
     public void Dispose()
     {
         _lake.Dispose();

@@ -252,7 +252,7 @@ public sealed class PipelineLoader
         TableFormats? tableFormat = null;
         WriteMode? writeMode = null;
         var merge = new MergeSettings();
-        YamlNode? writeModeNode = null, mergeNode = null;
+        YamlNode? mergeNode = null;
         long? maxRows = null, maxMb = null;
         var options = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, keyPath, value) in yaml.Entries(map, "destination", DestinationKeys))
@@ -267,7 +267,6 @@ public sealed class PipelineLoader
                 case "max_file_mb": maxMb = yaml.OptionalPositiveInteger(value, keyPath); break;
                 case "table_format": tableFormat = ParseTableFormat(yaml, value, keyPath); break;
                 case "write_mode":
-                    writeModeNode = value;
                     try { writeMode = WriteModes.Parse(yaml.OptionalString(value, keyPath)); }
                     catch (FormatException e) { throw yaml.Error(value, keyPath, e.Message); }
                     break;
@@ -291,8 +290,6 @@ public sealed class PipelineLoader
         }
         if (mergeNode is not null && writeMode != WriteMode.Merge)
             throw yaml.Error(mergeNode, "destination.merge", "applies only with write_mode: merge");
-        if (writeMode == WriteMode.Merge && (tableFormat ?? _defaults.TableFormat ?? TableFormats.Parquet) != TableFormats.Parquet)
-            throw yaml.Error(writeModeNode!, "destination.write_mode", "merge works on plain Parquet tables only (table_format: parquet) in this version; Iceberg and Delta tables take append or replace");
         var bucket = yaml.RequiredString(map, bucketNode, "destination.bucket");
         try
         {

@@ -25,19 +25,22 @@ namespace DataSpoc.Pipe.Merge;
 /// </summary>
 internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, WriteLimits limits, Compression compression, string spoolDirectory, bool spoolIsInLake)
 {
-    /// <summary>The merged table's new files and what leaves it.</summary>
+    /// <summary>
+    /// The merged table's new files and what leaves it (<c>Superseded</c> files, their rows and bytes). With table
+    /// metadata, <c>KeptFiles</c> holds the footer facts of the existing files the merge keeps: the overwrite lists them again.
+    /// </summary>
     public sealed record Outcome(IReadOnlyList<SpooledFile> Files, IReadOnlyList<string> Superseded, long RemovedRows, long RemovedBytes,
-        long RowsReplaced, long RowsDeleted, long FilesScanned);
+        long RowsReplaced, long RowsDeleted, long FilesScanned, IReadOnlyList<Tables.DataFileFacts>? KeptFiles);
 
-    private sealed record Winner(long Sequence, OrderValue Order, bool Deleted);
+    private readonly record struct Winner(long Sequence, OrderValue Order, bool Deleted);
 
-    public async Task<Outcome> MergeAsync(StreamState stream, string tablePrefix, IReadOnlyList<string> existing, CancellationToken cancellationToken)
+    public async Task<Outcome> MergeAsync(StreamState stream, string tablePrefix, IReadOnlyList<string> existing, bool keptFacts, CancellationToken cancellationToken)
     {
         var schema = stream.Schema!;
         var keys = new MergeKeys(stream.Name, stream.KeyProperties, schema, settings);
 
         // 1. The run's records: one winner per key.
-        var winners = new Dictionary<string, Winner>(StringComparer.Ordinal);
+        var winners = new Dictionary<RowKey, Winner>();
         var firstKeys = new List<FirstKey>();
         long sequence = 0;
         foreach (var file in stream.Files)
@@ -66,6 +69,7 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
         var writer = new TableWriter(schema, compression, writerLimits, spoolDirectory, stream.Table + "-merged", partitioned: true, spoolIsInLake);
         var ranges = new KeyRanges(firstKeys);
         var superseded = new List<string>();
+        var kept = keptFacts ? new List<Tables.DataFileFacts>() : null;
         long removedRows = 0, removedBytes = 0, replaced = 0, scanned = 0;
         try
         {
@@ -93,9 +97,13 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
                 {
                     if (winners.ContainsKey(keys.Read(json).Key)) hits.Add(row);
                 });
-                if (hits.Count == 0) continue;
-                replaced += hits.Count;
                 var partition = PartitionOf(tablePrefix, key);
+                if (hits.Count == 0)
+                {
+                    kept?.Add(Tables.DataFileFooter.Read(local.Path, key, partition.Date));
+                    continue;
+                }
+                replaced += hits.Count;
                 var next = 0;
                 ParquetRows.ForEach(local.Path, null, null, (json, row) =>
                 {
@@ -110,7 +118,7 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
             var files = new List<SpooledFile>();
             if (incomingAsIs) files.AddRange(stream.Files);
             files.AddRange(await writer.CompleteAsync().ConfigureAwait(false));
-            return new Outcome(files, superseded, removedRows, removedBytes, replaced, deleted, scanned);
+            return new Outcome(files, superseded, removedRows, removedBytes, replaced, deleted, scanned, kept);
         }
         finally
         {

@@ -44,11 +44,12 @@ internal sealed class MergeKeys
     public HashSet<string> Fields { get; }
 
     /// <summary>One row's merge facts.</summary>
-    public readonly record struct Row(string Key, OrderValue Order, bool Deleted, FirstKey First);
+    public readonly record struct Row(RowKey Key, OrderValue Order, bool Deleted, FirstKey First);
 
     public Row Read(ReadOnlySpan<byte> json)
     {
         Array.Fill(_keyValues, "null");
+        long? wholeKey = null;
         var order = OrderValue.Null;
         var deleted = false;
         var first = FirstKey.None;
@@ -67,15 +68,21 @@ internal sealed class MergeKeys
             var raw = json[start..(int)reader.BytesConsumed];
             if (k >= 0)
             {
-                _keyValues[k] = Encoding.UTF8.GetString(raw);
                 if (k == 0) first = FirstKey.Of(ref reader);
+                // A single whole-number key (the usual id) is kept as a number: no string per key in memory.
+                if (_keyNames.Length == 1 && first.IsLong) wholeKey = first.Long;
+                else _keyValues[k] = Encoding.UTF8.GetString(raw);
             }
             if (isOrder) order = OrderValue.Of(ref reader);
             if (isDeleted) deleted = reader.TokenType != JsonTokenType.Null;
         }
-        return new Row(_keyValues.Length == 1 ? _keyValues[0] : string.Join('\u0001', _keyValues), order, deleted, first);
+        var key = wholeKey is { } whole ? new RowKey(whole, null) : new RowKey(0, _keyValues.Length == 1 ? _keyValues[0] : string.Join('\u0001', _keyValues));
+        return new Row(key, order, deleted, first);
     }
 }
+
+/// <summary>A row's key: a single whole-number key as its value, any other as its JSON values joined.</summary>
+internal readonly record struct RowKey(long Number, string? Text);
 
 /// <summary>A value of the <c>order_by</c> column: null sorts first, numbers by value, strings (ISO dates sort as text) ordinally.</summary>
 internal readonly record struct OrderValue(bool IsNull, double Number, string? Text) : IComparable<OrderValue>

@@ -353,13 +353,14 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             Merge.KeyedMerge.Outcome? merged = null;
             if (merge)
             {
-                if (pipeline.Destination.TableFormat != TableFormats.Parquet)
-                    throw new Merge.MergeException("write_mode merge works on plain Parquet tables only (table_format: parquet) in this version");
-                merged = await merger.MergeAsync(stream, prefix, existing, cancellationToken).ConfigureAwait(false);
+                // With table metadata the table is its current snapshot's files (replaced ones stay until maintenance).
+                var withMetadata = pipeline.Destination.TableFormat != TableFormats.Parquet;
+                var live = withMetadata ? await LiveDataFileKeysAsync(pipeline, store, prefix, cancellationToken).ConfigureAwait(false) : existing;
+                merged = await merger.MergeAsync(stream, prefix, live, withMetadata, cancellationToken).ConfigureAwait(false);
                 files = merged.Files;
-                plan.Deletions.AddRange(merged.Superseded);
+                if (!withMetadata) plan.Deletions.AddRange(merged.Superseded);
                 log.Notices.Add($"stream '{stream.Name}': merged by {string.Join(", ", stream.KeyProperties)}: {merged.RowsReplaced} row(s) replaced, " +
-                    $"{merged.RowsDeleted} key(s) deleted; {merged.Superseded.Count} of {existing.Count} file(s) rewritten ({merged.FilesScanned} row group(s) read for keys)");
+                    $"{merged.RowsDeleted} key(s) deleted; {merged.Superseded.Count} of {live.Count} file(s) rewritten ({merged.FilesScanned} row group(s) read for keys)");
             }
             var firstFile = plan.Files.Count;
             foreach (var file in files)
@@ -373,7 +374,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             // With table metadata, replaced files stay until maintenance expires the snapshots that still read them.
             if (replace && formats == TableFormats.Parquet) plan.Deletions.AddRange(existing);
             if (formats != TableFormats.Parquet)
-                plan.TableMetadata.Add(TableMetadataFor(pipeline, store, stream, schema, ingest.FieldIdsOf(stream.Table), prefix, tableKey, replace, plan.Files.Skip(firstFile).ToList()));
+                plan.TableMetadata.Add(TableMetadataFor(pipeline, store, stream, files, schema, ingest.FieldIdsOf(stream.Table), prefix, tableKey, replace, plan.Files.Skip(firstFile).ToList(), merged?.KeptFiles));
             if (pipeline.Destination.PartitionBy != PartitionBySettings.None && schema.Root.Children.Any(c => string.Equals(c.Name, "dt", StringComparison.OrdinalIgnoreCase)))
                 log.Notices.Add($"stream '{stream.Name}': its column 'dt' has the name of the partition folders (dt=...): hive-style readers (DuckDB hive_partitioning, " +
                     $"Spark, Athena) show the folder's date in its place; rename it (transforms: {stream.Name}: rename: {{dt: ...}}) to read its own values");
@@ -411,17 +412,31 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         return plan;
     }
 
+    /// <summary>The data files of a table's current Iceberg snapshot, else of its current Delta version.</summary>
+    private static async Task<List<string>> LiveDataFileKeysAsync(PipelineDefinition pipeline, IObjectStore store, string prefix, CancellationToken cancellationToken)
+    {
+        var table = new Tables.TableMetadataCommit { Prefix = prefix, Location = store.Bucket.Canonical + "/" + prefix.TrimEnd('/') };
+        if (pipeline.Destination.TableFormat.HasFlag(TableFormats.Iceberg))
+            return await new Tables.IcebergTable(store, TimeProvider.System /* reads only */).LiveDataFileKeysAsync(table, cancellationToken).ConfigureAwait(false);
+        var delta = new Tables.DeltaTable(store, TimeProvider.System); // reads only: no clock needed
+        var latest = await delta.LatestVersionAsync(prefix, cancellationToken).ConfigureAwait(false);
+        if (latest < 0) return [];
+        return [.. (await delta.LiveFilesAsync(prefix, latest, cancellationToken).ConfigureAwait(false)).Keys
+            .Select(path => prefix + string.Join('/', path.Split('/').Select(Uri.UnescapeDataString)))];
+    }
+
     /// <summary>Iceberg's <c>metadata/</c> and Delta's <c>_delta_log/</c> (whose checkpoints are Parquet files too) are not data files.</summary>
     private static bool IsTableMetadataKey(string tablePrefix, string key) =>
         key.StartsWith(Tables.IcebergTable.MetadataPrefix(tablePrefix), StringComparison.Ordinal)
         || key.StartsWith(Tables.DeltaTable.LogPrefix(tablePrefix), StringComparison.Ordinal);
 
     /// <summary>The table's Iceberg/Delta change: its schema with the ids its files carry, and each landed file's footer facts.</summary>
-    private static Tables.TableMetadataCommit TableMetadataFor(PipelineDefinition pipeline, IObjectStore store, StreamState stream, ColumnSchema schema,
-        Tables.IcebergFieldIds? ids, string prefix, string tableKey, bool replace, List<PlannedFile> files)
+    /// <remarks>A merge is an overwrite that lists the files it keeps (<paramref name="kept"/>) with its new ones.</remarks>
+    private static Tables.TableMetadataCommit TableMetadataFor(PipelineDefinition pipeline, IObjectStore store, StreamState stream, IReadOnlyList<SpooledFile> spooled,
+        ColumnSchema schema, Tables.IcebergFieldIds? ids, string prefix, string tableKey, bool replace, List<PlannedFile> files, IReadOnlyList<Tables.DataFileFacts>? kept)
     {
         var formats = pipeline.Destination.TableFormat;
-        var partitionDates = stream.Files.ToDictionary(f => f.LocalPath, f => f.Partition.Date, StringComparer.Ordinal);
+        var partitionDates = spooled.ToDictionary(f => f.LocalPath, f => f.Partition.Date, StringComparer.Ordinal);
         if (ids is null) throw new InvalidOperationException($"stream '{stream.Name}' has no column ids");
         return new Tables.TableMetadataCommit
         {
@@ -430,10 +445,10 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 .Where(f => formats.HasFlag(f.Item1)).Select(f => f.Item2)],
             Prefix = prefix,
             Location = store.Bucket.Canonical + "/" + prefix.TrimEnd('/'),
-            Operation = replace ? Tables.TableMetadataCommit.Overwrite : Tables.TableMetadataCommit.Append,
+            Operation = replace || kept is not null ? Tables.TableMetadataCommit.Overwrite : Tables.TableMetadataCommit.Append,
             PartitionBy = pipeline.Destination.PartitionBy,
             Schema = Tables.IcebergSchema.Build(schema, ids, pipeline.Destination.PartitionBy),
-            Files = files.Select(f => Tables.DataFileFooter.Read(f.LocalPath, f.Key, partitionDates.GetValueOrDefault(f.LocalPath))).ToList(),
+            Files = [.. kept ?? [], .. files.Select(f => Tables.DataFileFooter.Read(f.LocalPath, f.Key, partitionDates.GetValueOrDefault(f.LocalPath)))],
         };
     }
 

@@ -10,8 +10,8 @@ namespace DataSpoc.Pipe.Tests.Merge;
 /// <summary>
 /// The merge cost figure of bench/README.md (runs only with <c>DATASPOC_PIPE_BENCH=1</c>; <c>DATASPOC_PIPE_BENCH_ROWS</c>
 /// sets the table's rows, default 1M): each run is its own process (the kill harness), timed, its peak RSS read from
-/// <c>/proc/&lt;pid&gt;/status</c> (VmHWM). A table of N rows, then merges of N/100 changed rows (keys spread over the
-/// table, then the most recent keys), then a full rewrite of the table (write_mode replace) to compare with.
+/// <c>/proc/&lt;pid&gt;/status</c> (VmHWM). A table of N rows in 10 files, then merges of N/100 changed rows (keys
+/// spread over the table, then the most recent keys), then a full rewrite of the table (write_mode replace).
 /// </summary>
 public sealed class MergeCostTests(ITestOutputHelper output)
 {
@@ -28,13 +28,13 @@ public sealed class MergeCostTests(ITestOutputHelper output)
             ["tap"] = "python3 " + TempLake.Asset("bench_merge_tap.py"),
             ["config"] = new JsonObject { ["rows"] = rows, ["changes"] = changes, ["keys"] = keys, ["seed"] = 7 },
             ["incremental"] = true,
-            ["max_file_rows"] = 1_000_000,
+            ["max_file_rows"] = Math.Max(rows / 10, 1),
             ["partition_by"] = "none",
             ["write_mode"] = mode,
         };
         var steps = new (string What, JsonObject Run)[]
         {
-            ($"load {rows:N0} rows (merge into an empty table)", Run("merge", 0, "random")),
+            ($"load {rows:N0} rows (write_mode append)", Run("append", 0, "random")),
             ($"merge {rows / 100:N0} changed rows, keys spread over the table", Run("merge", rows / 100, "random")),
             ($"merge {rows / 100:N0} changed rows, the most recent keys", Run("merge", rows / 100, "recent")),
             ($"full rewrite of {rows:N0} rows (write_mode replace)", Run("replace", 0, "random")),

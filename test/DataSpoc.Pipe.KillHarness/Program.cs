@@ -9,7 +9,8 @@ using DataSpoc.Pipe.KillHarness;
 // Usage: DataSpoc.Pipe.KillHarness <run.json>
 // run.json: {"name", "bucket", "tap", "config": {...}, "incremental": true, "full": false,
 //            "batch_rows": 2000, "max_file_rows": 10000, "secrets": ["..."], "table_format": ["iceberg", "delta"],
-//            "mode": "run" | "compact"}   ("compact": maintain --compact of the pipeline's tables instead of a run)
+//            "mode": "run" | "compact",   ("compact": maintain --compact of the pipeline's tables instead of a run)
+//            "partition_by": "none", "write_mode": "merge", "merge_order_by": "version"}  (optional)
 // Env: DSP_HARNESS_ANNOUNCE=1 wraps the file:// store so every write is announced on stdout ("at put <key>",
 //      "done put <key>", "at putfile <key>", "done putfile <key>"), DSP_HARNESS_PAUSE_MS=N then sleeps N ms before
 //      and after each write: a test can kill the process inside a chosen commit step. Exits 0 (success), 1 (failure), 2 (threw).
@@ -32,6 +33,9 @@ var pipeline = new PipelineDefinition
     {
         Bucket = (string)run["bucket"]!,
         TableFormat = run["table_format"]?.AsArray().Aggregate(TableFormats.Parquet, (all, f) => all | Enum.Parse<TableFormats>((string)f!, ignoreCase: true)) ?? TableFormats.Parquet,
+        PartitionBy = (string?)run["partition_by"] ?? PartitionBySettings.ExtractionDate,
+        WriteMode = WriteModes.Parse((string?)run["write_mode"]),
+        Merge = new MergeSettings { OrderBy = (string?)run["merge_order_by"] },
     },
     Incremental = new IncrementalSettings { Enabled = (bool?)run["incremental"] ?? true },
     Secrets = run["secrets"]?.AsArray().Select(s => (string)s!).ToList() ?? [],

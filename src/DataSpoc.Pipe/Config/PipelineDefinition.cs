@@ -94,6 +94,10 @@ public sealed record DestinationDefinition
     /// The data files are the same whatever the format.
     /// </summary>
     public TableFormats TableFormat { get; init; } = TableFormats.Parquet;
+    /// <summary><c>destination.write_mode</c>; null: append for incremental pipelines, replace for full ones.</summary>
+    public WriteMode? WriteMode { get; init; }
+    /// <summary><c>destination.merge</c>: order_by and hard_delete of <see cref="Config.WriteMode.Merge"/>.</summary>
+    public MergeSettings Merge { get; init; } = new();
     /// <summary><c>destination.storage_options</c>: endpoint_url, region, path_style, …</summary>
     public IReadOnlyDictionary<string, string> StorageOptions { get; init; } = new Dictionary<string, string>();
 }

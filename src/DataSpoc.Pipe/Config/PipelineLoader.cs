@@ -15,7 +15,8 @@ public sealed class PipelineLoader
     private static readonly string[] TopKeys = ["source", "destination", "incremental", "schedule", "on_invalid_record", "transforms"];
     private static readonly string[] SourceKeys = ["tap", "config", "streams", "name", "timeout", "idle_timeout", "catalog_flag", "replication", "select"];
     private static readonly string[] ReplicationKeys = ["method", "key"];
-    private static readonly string[] DestinationKeys = ["bucket", "path", "compression", "partition_by", "max_file_rows", "max_file_mb", "storage_options", "table_format"];
+    private static readonly string[] DestinationKeys = ["bucket", "path", "compression", "partition_by", "max_file_rows", "max_file_mb", "storage_options", "table_format", "write_mode", "merge"];
+    private static readonly string[] MergeKeys = ["order_by", "hard_delete"];
 
     private readonly PipeDefaults _defaults;
     private readonly PipeVariables _variables;
@@ -249,6 +250,9 @@ public sealed class PipelineLoader
         string? path = null, partition = null;
         Compression? compression = null;
         TableFormats? tableFormat = null;
+        WriteMode? writeMode = null;
+        var merge = new MergeSettings();
+        YamlNode? mergeNode = null;
         long? maxRows = null, maxMb = null;
         var options = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, keyPath, value) in yaml.Entries(map, "destination", DestinationKeys))
@@ -262,6 +266,16 @@ public sealed class PipelineLoader
                 case "max_file_rows": maxRows = yaml.OptionalPositiveInteger(value, keyPath); break;
                 case "max_file_mb": maxMb = yaml.OptionalPositiveInteger(value, keyPath); break;
                 case "table_format": tableFormat = ParseTableFormat(yaml, value, keyPath); break;
+                case "write_mode":
+                    try { writeMode = WriteModes.Parse(yaml.OptionalString(value, keyPath)); }
+                    catch (FormatException e) { throw yaml.Error(value, keyPath, e.Message); }
+                    break;
+                case "merge":
+                    if (YamlNodes.IsNull(value)) break;
+                    mergeNode = value;
+                    foreach (var (k, p, v) in yaml.Entries(yaml.Mapping(value, keyPath), keyPath, MergeKeys))
+                        merge = k == "order_by" ? merge with { OrderBy = yaml.OptionalString(v, p) } : merge with { HardDelete = yaml.OptionalBool(v, p) ?? true };
+                    break;
                 case "storage_options":
                     if (YamlNodes.IsNull(value)) break;
                     foreach (var (k, p, v) in yaml.Entries(yaml.Mapping(value, keyPath), keyPath, null))
@@ -274,6 +288,8 @@ public sealed class PipelineLoader
                     break;
             }
         }
+        if (mergeNode is not null && writeMode != WriteMode.Merge)
+            throw yaml.Error(mergeNode, "destination.merge", "applies only with write_mode: merge");
         var bucket = yaml.RequiredString(map, bucketNode, "destination.bucket");
         try
         {
@@ -301,6 +317,8 @@ public sealed class PipelineLoader
             MaxFileRows = maxRows,
             MaxFileMb = maxMb,
             TableFormat = tableFormat ?? _defaults.TableFormat ?? TableFormats.Parquet,
+            WriteMode = writeMode,
+            Merge = merge,
             StorageOptions = options,
         };
     }

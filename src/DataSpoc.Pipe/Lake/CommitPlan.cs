@@ -51,4 +51,15 @@ public sealed class TableChange
     [JsonPropertyName("compaction")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool Compaction { get; set; }
     [JsonPropertyName("removed_files")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public long RemovedFiles { get; set; }
     [JsonPropertyName("removed_bytes")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public long RemovedBytes { get; set; }
+    /// <summary>
+    /// A merge's totals of the table after it: rows and files also leave a merged table, so its counts are not the
+    /// previous ones plus this run's. Null for append and replace.
+    /// </summary>
+    [JsonPropertyName("totals")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public TableTotals? Totals { get; set; }
 }
+
+/// <summary>A table's row count, files and bytes.</summary>
+public sealed record TableTotals(
+    [property: JsonPropertyName("rows")] long Rows,
+    [property: JsonPropertyName("files")] long Files,
+    [property: JsonPropertyName("bytes")] long Bytes);

@@ -107,7 +107,13 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
                 continue;
             }
             var stats = entry.Stats;
-            if (change.Replace || previous is null)
+            if (change.Totals is { } totals)
+            {
+                entry.RowCount = totals.Rows;
+                stats.Files = totals.Files;
+                stats.Bytes = totals.Bytes;
+            }
+            else if (change.Replace || previous is null)
             {
                 entry.RowCount = change.Rows;
                 stats.Files = change.Files;

@@ -106,7 +106,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
 
             observation.Step(step = "commit");
             await runLock.EnsureHeldAsync(runCancel.Token).ConfigureAwait(false);
-            plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, full, log, runCancel.Token).ConfigureAwait(false);
+            var merge = new Merge.KeyedMerge(store, pipeline.Destination.Merge, LimitsFor(pipeline.Destination), pipeline.Destination.Compression, spoolDir, store is LocalObjectStore);
+            plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, WriteModes.Replaces(pipeline, options.Full), merge, log, runCancel.Token).ConfigureAwait(false);
             // Last point where a stop request (a signal, the caller, a lost lock) is honoured: a commit once begun runs to
             // its end (milliseconds), so a stop never leaves a half-landed commit for the next run to roll back.
             runCancel.Token.ThrowIfCancellationRequested();
@@ -179,7 +180,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     private static string Describe(Exception e, string step) => e switch
     {
         OperationCanceledException => "the run was cancelled",
-        SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException or LockLostException => e.Message,
+        SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException or LockLostException or Merge.MergeException => e.Message,
         AggregateException { InnerExceptions.Count: 1 } a => Describe(a.InnerException!, step),
         _ => $"{step} failed: {e.Message}",
     };
@@ -309,10 +310,12 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     {
         MaxFileRows = d.MaxFileRows ?? Limits.MaxFileRows,
         MaxFileBytes = d.MaxFileMb is { } mb ? mb * 1024 * 1024 : Limits.MaxFileBytes,
+        // A merge takes the last record of a key: one lane keeps the records of a partition in their arrival order.
+        ParseLanes = d.WriteMode == WriteMode.Merge ? 1 : Limits.ParseLanes,
     };
 
     private static async Task<CommitPlan> PlanAsync(PipelineDefinition pipeline, IObjectStore store, Manifest manifest, RunIngest ingest,
-        string sourceName, string runId, DateTimeOffset startedAt, bool full, RunLog log, CancellationToken cancellationToken)
+        string sourceName, string runId, DateTimeOffset startedAt, bool full, Merge.KeyedMerge merger, RunLog log, CancellationToken cancellationToken)
     {
         var basePath = LakePaths.BasePath(pipeline.Destination.Path);
         var plan = new CommitPlan { RunId = runId, Pipeline = pipeline.Name, StartedAt = startedAt, State = ingest.LastState };
@@ -346,8 +349,22 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 var index = LakePaths.DataFileIndex(stream.Table, key[(key.LastIndexOf('/') + 1)..]);
                 nextIndex[folder] = Math.Max(nextIndex.GetValueOrDefault(folder), index + 1);
             }
+            var files = (IReadOnlyList<SpooledFile>)stream.Files;
+            var merge = !replace && pipeline.Destination.WriteMode == WriteMode.Merge;
+            Merge.KeyedMerge.Outcome? merged = null;
+            if (merge)
+            {
+                // With table metadata the table is its current snapshot's files (replaced ones stay until maintenance).
+                var withMetadata = pipeline.Destination.TableFormat != TableFormats.Parquet;
+                var live = withMetadata ? await LiveDataFileKeysAsync(pipeline, store, prefix, cancellationToken).ConfigureAwait(false) : existing;
+                merged = await merger.MergeAsync(stream, prefix, live, withMetadata, cancellationToken).ConfigureAwait(false);
+                files = merged.Files;
+                if (!withMetadata) plan.Deletions.AddRange(merged.Superseded);
+                log.Notices.Add($"stream '{stream.Name}': merged by {string.Join(", ", stream.KeyProperties)}: {merged.RowsReplaced} row(s) replaced, " +
+                    $"{merged.RowsDeleted} key(s) deleted; {merged.Superseded.Count} of {live.Count} file(s) rewritten ({merged.FilesScanned} row group(s) read for keys)");
+            }
             var firstFile = plan.Files.Count;
-            foreach (var file in stream.Files)
+            foreach (var file in files)
             {
                 var folder = prefix + (file.Partition.None ? "" : LakePaths.PartitionFolder(file.Partition.Date) + "/");
                 var index = nextIndex.GetValueOrDefault(folder);
@@ -358,7 +375,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             // With table metadata, replaced files stay until maintenance expires the snapshots that still read them.
             if (replace && formats == TableFormats.Parquet) plan.Deletions.AddRange(existing);
             if (formats != TableFormats.Parquet)
-                plan.TableMetadata.Add(TableMetadataFor(pipeline, store, stream, schema, ingest.FieldIdsOf(stream.Table), prefix, tableKey, replace, plan.Files.Skip(firstFile).ToList()));
+                plan.TableMetadata.Add(TableMetadataFor(pipeline, store, stream, files, schema, ingest.FieldIdsOf(stream.Table), prefix, tableKey, replace, plan.Files.Skip(firstFile).ToList(), merged?.KeptFiles));
             if (pipeline.Destination.PartitionBy != PartitionBySettings.None && schema.Root.Children.Any(c => string.Equals(c.Name, "dt", StringComparison.OrdinalIgnoreCase)))
                 log.Notices.Add($"stream '{stream.Name}': its column 'dt' has the name of the partition folders (dt=...): hive-style readers (DuckDB hive_partitioning, " +
                     $"Spark, Athena) show the folder's date in its place; rename it (transforms: {stream.Name}: rename: {{dt: ...}}) to read its own values");
@@ -372,8 +389,12 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 Key = tableKey,
                 Replace = replace,
                 Rows = stream.Records,
-                Files = stream.Files.Count,
-                Bytes = stream.Files.Sum(f => f.Bytes),
+                Files = files.Count,
+                Bytes = files.Sum(f => f.Bytes),
+                Totals = merged is null ? null : new TableTotals(
+                    (previous?.RowCount ?? 0) - merged.RemovedRows + files.Sum(f => f.Rows),
+                    (previous?.Stats.Files ?? 0) - merged.Superseded.Count + files.Count,
+                    (previous?.Stats.Bytes ?? 0) - merged.RemovedBytes + files.Sum(f => f.Bytes)),
                 Entry = new ManifestTable
                 {
                     Source = sourceName,
@@ -382,7 +403,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     Location = store.Bucket.Canonical + "/" + prefix.TrimEnd('/'),
                     Format = "parquet",
                     Partitioning = pipeline.Destination.PartitionBy == PartitionBySettings.None ? [] : ["dt"],
-                    WriteMode = replace ? "replace" : "append",
+                    WriteMode = replace ? "replace" : merge ? "merge" : "append",
                     KeyProperties = [.. stream.KeyProperties],
                     TableVersion = stream.ActivatedVersion ?? previous?.TableVersion,
                     Columns = schema.Root.Children.Select(c => new ManifestColumn(c.Name, c.ArrowType, c.Nullable)).ToList(),
@@ -392,17 +413,31 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         return plan;
     }
 
+    /// <summary>The data files of a table's current Iceberg snapshot, else of its current Delta version.</summary>
+    private static async Task<List<string>> LiveDataFileKeysAsync(PipelineDefinition pipeline, IObjectStore store, string prefix, CancellationToken cancellationToken)
+    {
+        var table = new Tables.TableMetadataCommit { Prefix = prefix, Location = store.Bucket.Canonical + "/" + prefix.TrimEnd('/') };
+        if (pipeline.Destination.TableFormat.HasFlag(TableFormats.Iceberg))
+            return await new Tables.IcebergTable(store, TimeProvider.System /* reads only */).LiveDataFileKeysAsync(table, cancellationToken).ConfigureAwait(false);
+        var delta = new Tables.DeltaTable(store, TimeProvider.System); // reads only: no clock needed
+        var latest = await delta.LatestVersionAsync(prefix, cancellationToken).ConfigureAwait(false);
+        if (latest < 0) return [];
+        return [.. (await delta.LiveFilesAsync(prefix, latest, cancellationToken).ConfigureAwait(false)).Keys
+            .Select(path => prefix + string.Join('/', path.Split('/').Select(Uri.UnescapeDataString)))];
+    }
+
     /// <summary>Iceberg's <c>metadata/</c> and Delta's <c>_delta_log/</c> (whose checkpoints are Parquet files too) are not data files.</summary>
     private static bool IsTableMetadataKey(string tablePrefix, string key) =>
         key.StartsWith(Tables.IcebergTable.MetadataPrefix(tablePrefix), StringComparison.Ordinal)
         || key.StartsWith(Tables.DeltaTable.LogPrefix(tablePrefix), StringComparison.Ordinal);
 
     /// <summary>The table's Iceberg/Delta change: its schema with the ids its files carry, and each landed file's footer facts.</summary>
-    private static Tables.TableMetadataCommit TableMetadataFor(PipelineDefinition pipeline, IObjectStore store, StreamState stream, ColumnSchema schema,
-        Tables.IcebergFieldIds? ids, string prefix, string tableKey, bool replace, List<PlannedFile> files)
+    /// <remarks>A merge is an overwrite that lists the files it keeps (<paramref name="kept"/>) with its new ones.</remarks>
+    private static Tables.TableMetadataCommit TableMetadataFor(PipelineDefinition pipeline, IObjectStore store, StreamState stream, IReadOnlyList<SpooledFile> spooled,
+        ColumnSchema schema, Tables.IcebergFieldIds? ids, string prefix, string tableKey, bool replace, List<PlannedFile> files, IReadOnlyList<Tables.DataFileFacts>? kept)
     {
         var formats = pipeline.Destination.TableFormat;
-        var partitionDates = stream.Files.ToDictionary(f => f.LocalPath, f => f.Partition.Date, StringComparer.Ordinal);
+        var partitionDates = spooled.ToDictionary(f => f.LocalPath, f => f.Partition.Date, StringComparer.Ordinal);
         if (ids is null) throw new InvalidOperationException($"stream '{stream.Name}' has no column ids");
         return new Tables.TableMetadataCommit
         {
@@ -411,10 +446,10 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 .Where(f => formats.HasFlag(f.Item1)).Select(f => f.Item2)],
             Prefix = prefix,
             Location = store.Bucket.Canonical + "/" + prefix.TrimEnd('/'),
-            Operation = replace ? Tables.TableMetadataCommit.Overwrite : Tables.TableMetadataCommit.Append,
+            Operation = replace || kept is not null ? Tables.TableMetadataCommit.Overwrite : Tables.TableMetadataCommit.Append,
             PartitionBy = pipeline.Destination.PartitionBy,
             Schema = Tables.IcebergSchema.Build(schema, ids, pipeline.Destination.PartitionBy),
-            Files = files.Select(f => Tables.DataFileFooter.Read(f.LocalPath, f.Key, partitionDates.GetValueOrDefault(f.LocalPath))).ToList(),
+            Files = [.. kept ?? [], .. files.Select(f => Tables.DataFileFooter.Read(f.LocalPath, f.Key, partitionDates.GetValueOrDefault(f.LocalPath)))],
         };
     }
 

@@ -117,8 +117,12 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
                     ["createdTime"] = previousMeta?["createdTime"]?.GetValue<long>() ?? now,
                 },
             });
-            if (overwrite && latest >= 0)
-                foreach (var (path, add) in await LiveFilesAsync(prefix, latest, cancellationToken).ConfigureAwait(false))
+            // An overwrite makes the table exactly the commit's files: live files it lists again (a merge keeps them) are
+            // neither removed nor added again.
+            var listed = commit.Files.Select(f => RelativePath(f.Key[prefix.Length..])).ToHashSet(StringComparer.Ordinal);
+            var live = overwrite && latest >= 0 ? await LiveFilesAsync(prefix, latest, cancellationToken).ConfigureAwait(false) : new Dictionary<string, JsonObject>();
+            foreach (var (path, add) in live)
+                if (!listed.Contains(path))
                     lines.Add(new JsonObject
                     {
                         ["remove"] = new JsonObject
@@ -133,6 +137,7 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
                     });
             foreach (var file in commit.Files)
             {
+                if (live.ContainsKey(RelativePath(file.Key[prefix.Length..]))) continue;
                 var partitionValues = new JsonObject();
                 if (partitionColumn is not null)
                     partitionValues[partitionColumn] = file.PartitionDate?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);

@@ -155,6 +155,25 @@ internal sealed partial class IcebergTable(IObjectStore store, TimeProvider time
         }
     }
 
+    /// <summary>The keys of the data files the current snapshot reads (none for a table without one), for a merge.</summary>
+    public async Task<List<string>> LiveDataFileKeysAsync(TableMetadataCommit table, CancellationToken cancellationToken)
+    {
+        var (_, current) = await LoadCurrentAsync(table.Prefix, cancellationToken).ConfigureAwait(false);
+        var keys = new List<string>();
+        if (current is null || CurrentSnapshot(current)?["manifest-list"]?.GetValue<string>() is not { } list) return keys;
+        var listKey = KeyOf(table, list);
+        var stored = await store.GetAsync(listKey, cancellationToken).ConfigureAwait(false)
+            ?? throw new StorageException($"{store.Bucket}/{listKey} (the current snapshot's manifest list) is missing");
+        foreach (var entry in IcebergManifests.ReadList(stored.Content.Span, $"{store.Bucket}/{listKey}"))
+        {
+            var manifestKey = KeyOf(table, entry.Path);
+            var manifest = await store.GetAsync(manifestKey, cancellationToken).ConfigureAwait(false)
+                ?? throw new StorageException($"{store.Bucket}/{manifestKey} (a manifest of the current snapshot) is missing");
+            keys.AddRange(IcebergManifests.LiveFilePaths(manifest.Content.Span, $"{store.Bucket}/{manifestKey}").Select(p => KeyOf(table, p)));
+        }
+        return keys;
+    }
+
     private static long NewSnapshotId() => Random.Shared.NextInt64(1, long.MaxValue);
 
     public static JsonObject? CurrentSnapshot(JsonObject metadata)

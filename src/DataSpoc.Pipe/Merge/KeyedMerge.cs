@@ -1,0 +1,182 @@
+using System.Collections;
+using System.Globalization;
+using System.Text.Json;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Parquet;
+using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Singer;
+using DataSpoc.Pipe.Storage;
+
+namespace DataSpoc.Pipe.Merge;
+
+/// <summary>
+/// <c>write_mode: merge</c> on a plain Parquet table, copy-on-write, computed before the commit:
+/// <list type="number">
+/// <item>the run's records (already in spool files) are reduced to one per key: the last one, or the greatest
+/// <c>order_by</c>; a key whose winner has <c>_sdc_deleted_at</c> set is dropped under <c>hard_delete</c>;</item>
+/// <item>each existing data file whose key statistics may hold an incoming key has its key columns read; a file with
+/// at least one superseded row is rewritten without those rows (into its own partition) and deleted by the commit;</item>
+/// <item>the kept incoming rows and the rewritten rows are written by one <see cref="TableWriter"/> into new spool files.</item>
+/// </list>
+/// Memory holds the incoming keys (and, per rewritten file, the numbers of its superseded rows), never the table:
+/// files are read row group by row group. The new files, the deletions and the manifest's totals then land in the
+/// run's one journaled commit, so a crash leaves the previous table or the merged one.
+/// </summary>
+internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, WriteLimits limits, Compression compression, string spoolDirectory, bool spoolIsInLake)
+{
+    /// <summary>
+    /// The merged table's new files and what leaves it (<c>Superseded</c> files, their rows and bytes). With table
+    /// metadata, <c>KeptFiles</c> holds the footer facts of the existing files the merge keeps: the overwrite lists them again.
+    /// </summary>
+    public sealed record Outcome(IReadOnlyList<SpooledFile> Files, IReadOnlyList<string> Superseded, long RemovedRows, long RemovedBytes,
+        long RowsReplaced, long RowsDeleted, long FilesScanned, IReadOnlyList<Tables.DataFileFacts>? KeptFiles);
+
+    private readonly record struct Winner(long Sequence, OrderValue Order, bool Deleted);
+
+    public async Task<Outcome> MergeAsync(StreamState stream, string tablePrefix, IReadOnlyList<string> existing, bool keptFacts, CancellationToken cancellationToken)
+    {
+        var schema = stream.Schema!;
+        var keys = new MergeKeys(stream.Name, stream.KeyProperties, schema, settings);
+
+        // 1. The run's records: one winner per key.
+        var winners = new Dictionary<RowKey, Winner>();
+        var firstKeys = new List<FirstKey>();
+        long sequence = 0;
+        foreach (var file in stream.Files)
+            ParquetRows.ForEach(file.LocalPath, keys.Fields, null, (json, _) =>
+            {
+                var row = keys.Read(json);
+                var seq = sequence++;
+                if (winners.TryGetValue(row.Key, out var held))
+                {
+                    if (settings.OrderBy is not null && row.Order.CompareTo(held.Order) < 0) return;
+                }
+                else firstKeys.Add(row.First);
+                winners[row.Key] = new Winner(seq, row.Order, row.Deleted);
+            });
+        var incomingRows = sequence;
+        var keep = new BitArray(checked((int)Math.Max(incomingRows, 1)));
+        long deleted = 0;
+        foreach (var w in winners.Values)
+        {
+            if (w.Deleted && settings.HardDelete) { deleted++; continue; }
+            keep[(int)w.Sequence] = true;
+        }
+        var incomingAsIs = winners.Count == incomingRows && deleted == 0;
+
+        var writerLimits = limits with { ParseLanes = 1 };
+        var writer = new TableWriter(schema, compression, writerLimits, spoolDirectory, stream.Table + "-merged", partitioned: true, spoolIsInLake);
+        var ranges = new KeyRanges(firstKeys);
+        var superseded = new List<string>();
+        var kept = keptFacts ? new List<Tables.DataFileFacts>() : null;
+        long removedRows = 0, removedBytes = 0, replaced = 0, scanned = 0;
+        try
+        {
+            if (!incomingAsIs)
+            {
+                long seq = 0;
+                foreach (var file in stream.Files)
+                    ParquetRows.ForEach(file.LocalPath, null, null, (json, row) =>
+                    {
+                        if (keep[(int)seq++]) Add(writer, json, file.Partition, file.LocalPath, row);
+                    });
+            }
+
+            // 2. Existing files that may hold an incoming key.
+            var firstKeyName = keys.Names[0];
+            foreach (var key in existing)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                await using var local = await LocalFile.OfAsync(store, key, spoolDirectory, cancellationToken).ConfigureAwait(false);
+                var hits = new List<long>();
+                long fileRows;
+                using (var reader = new ParquetSharp.ParquetFileReader(local.Path))
+                using (var meta = reader.FileMetaData) fileRows = meta.NumRows;
+                ParquetRows.ForEach(local.Path, keys.Fields, g => { var may = ranges.MayHold(g, firstKeyName); if (may) scanned++; return may; }, (json, row) =>
+                {
+                    if (winners.ContainsKey(keys.Read(json).Key)) hits.Add(row);
+                });
+                var partition = PartitionOf(tablePrefix, key);
+                if (hits.Count == 0)
+                {
+                    kept?.Add(Tables.DataFileFooter.Read(local.Path, key, partition.Date));
+                    continue;
+                }
+                replaced += hits.Count;
+                var next = 0;
+                ParquetRows.ForEach(local.Path, null, null, (json, row) =>
+                {
+                    if (next < hits.Count && hits[next] == row) { next++; return; }
+                    Add(writer, json, partition, key, row);
+                });
+                superseded.Add(key);
+                removedRows += fileRows;
+                removedBytes += new FileInfo(local.Path).Length;
+            }
+
+            var files = new List<SpooledFile>();
+            if (incomingAsIs) files.AddRange(stream.Files);
+            files.AddRange(await writer.CompleteAsync().ConfigureAwait(false));
+            return new Outcome(files, superseded, removedRows, removedBytes, replaced, deleted, scanned, kept);
+        }
+        finally
+        {
+            await writer.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Shreds one row back into the writer; a row that no longer fits the stream's schema fails the merge, naming it.</summary>
+    private static void Add(TableWriter writer, ReadOnlySpan<byte> json, Partition partition, string file, long row)
+    {
+        var batch = writer.BatchFor(0, partition);
+        batch.Mark();
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = SingerMessageReader.MaxDepth });
+        reader.Read();
+        try
+        {
+            writer.Shredders[0].Shred(batch, ref reader);
+        }
+        catch (InvalidValueException e)
+        {
+            batch.RollbackToMark();
+            throw new MergeException($"merge: {file} row {row} does not fit the stream's current schema ({e.Message}); write_mode replace (or --full) rewrites the table", e);
+        }
+        writer.RowAdded(0, partition, batch);
+    }
+
+    /// <summary>The partition a data file lives in, from its <c>dt=</c> folder (none when it sits in the table folder).</summary>
+    internal static Partition PartitionOf(string tablePrefix, string key)
+    {
+        var rest = key[tablePrefix.Length..];
+        var slash = rest.IndexOf('/');
+        if (slash < 0 || !rest.StartsWith("dt=", StringComparison.Ordinal)) return Partition.Unpartitioned;
+        var value = rest[3..slash];
+        if (value == LakePaths.HiveNullPartition) return new Partition(null);
+        return new Partition(DateOnly.ParseExact(value, "yyyy-MM-dd", CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>An existing data file as a local path: itself in a file:// bucket, else a download into the spool folder.</summary>
+    private sealed class LocalFile(string path, bool temporary) : IAsyncDisposable
+    {
+        public string Path { get; } = path;
+
+        public static async Task<LocalFile> OfAsync(IObjectStore store, string key, string spoolDirectory, CancellationToken cancellationToken)
+        {
+            if (store.Bucket.Scheme == "file" && store is LocalObjectStore)
+                return new LocalFile(System.IO.Path.Combine(store.Bucket.LocalPath, key), false);
+            Directory.CreateDirectory(spoolDirectory);
+            var path = System.IO.Path.Combine(spoolDirectory, $"merge-source-{Guid.NewGuid():N}.parquet");
+            await using (var source = await store.OpenReadAsync(key, cancellationToken).ConfigureAwait(false))
+            await using (var target = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
+                await source.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
+            return new LocalFile(path, true);
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            if (temporary) File.Delete(Path);
+            return ValueTask.CompletedTask;
+        }
+    }
+}

@@ -1,0 +1,67 @@
+using System.Buffers;
+using System.Text.Json;
+using DataSpoc.Pipe.Sources.BuiltIn;
+using ParquetSharp;
+
+namespace DataSpoc.Pipe.Merge;
+
+/// <summary>
+/// Reads a local Parquet file's rows as JSON objects, row group by row group (memory bounded by the cursors' small
+/// batches, whatever the file's size), the same way the built-in parquet tap does: the merge re-shreds them with the
+/// run's writer, so a rewritten file goes through the one write path every file goes through.
+/// </summary>
+internal static class ParquetRows
+{
+    /// <summary>A row as a JSON object, and its number in the file (from 0).</summary>
+    public delegate void RowHandler(ReadOnlySpan<byte> json, long row);
+
+    /// <summary>
+    /// Calls <paramref name="onRow"/> for every row of the row groups <paramref name="readGroup"/> accepts (all when null),
+    /// with only the top-level fields in <paramref name="fields"/> (all when null); absent fields are left out.
+    /// </summary>
+    public static void ForEach(string path, IReadOnlySet<string>? fields, Func<RowGroupReader, bool>? readGroup, RowHandler onRow)
+    {
+        using var reader = new ParquetFileReader(path);
+        using var metadata = reader.FileMetaData;
+        var shapes = ParquetShape.Of(metadata.Schema).Where(s => fields is null || fields.Contains(s.Name)).ToList();
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        long first = 0;
+        for (var g = 0; g < metadata.NumRowGroups; g++)
+        {
+            using var rowGroup = reader.RowGroup(g);
+            var rows = rowGroup.MetaData.NumRows;
+            if (readGroup is not null && !readGroup(rowGroup)) { first += rows; continue; }
+            var cursors = new ParquetLeafCursor[metadata.NumColumns];
+            try
+            {
+                foreach (var shape in shapes)
+                    foreach (var c in shape.Leaves)
+                        cursors[c] = ParquetLeafCursor.Create(rowGroup.Column(c), metadata.Schema.Column(c));
+                for (long row = 0; row < rows; row++)
+                {
+                    buffer.ResetWrittenCount();
+                    using (var json = new Utf8JsonWriter(buffer))
+                    {
+                        json.WriteStartObject();
+                        foreach (var shape in shapes)
+                        {
+                            json.WritePropertyName(shape.Property);
+                            try { shape.Write(json, cursors); }
+                            catch (Exception e) when (e is OverflowException or InvalidDataException or JsonException or ArgumentException)
+                            {
+                                throw new InvalidDataException($"{path} row group {g} row {row} column '{shape.Name}': {e.Message}", e);
+                            }
+                        }
+                        json.WriteEndObject();
+                    }
+                    onRow(buffer.WrittenSpan, first + row);
+                }
+            }
+            finally
+            {
+                foreach (var cursor in cursors) cursor?.Dispose();
+            }
+            first += rows;
+        }
+    }
+}

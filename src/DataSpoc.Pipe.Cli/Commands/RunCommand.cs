@@ -31,10 +31,24 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         [DefaultValue(1)]
         public int Parallel { get; init; } = 1;
 
+        [CommandOption("--part <I/N>")]
+        [Description("Read only key range I of N of a split table (source.split) and stage it; [green]auto[/] takes I from JOB_COMPLETION_INDEX")]
+        public string? Part { get; init; }
+
+        [CommandOption("--split-run <ID>")]
+        [Description("With [green]--part[/] or [green]--commit-parts[/]: the id every worker of one split run shares (default: env DATASPOC_SPLIT_RUN)")]
+        public string? SplitRun { get; init; }
+
+        [CommandOption("--commit-parts")]
+        [Description("Land the staged parts of a split run in one commit (when its last part could not)")]
+        public bool CommitParts { get; init; }
+
         public override ValidationResult Validate()
         {
             if (base.Validate() is { Successful: false } bad) return bad;
             if (All == (Name is not null)) return ValidationResult.Error("give a pipeline name or --all (not both)");
+            if ((Part is not null || CommitParts) && All) return ValidationResult.Error("--part and --commit-parts work on one pipeline, not --all");
+            if (Part is not null && CommitParts) return ValidationResult.Error("give --part (read one part) or --commit-parts (commit them all), not both");
             if (Parallel < 1) return ValidationResult.Error("--parallel must be at least 1");
             return ValidationResult.Success();
         }
@@ -51,9 +65,20 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
 
         var observers = Lineage.OpenLineageEmitter.ForHome(home);
         var runner = new PipelineRunner(Stores.Create());
+        var part = settings.Part is null ? null : SplitArguments.Part(settings.Part, SplitArguments.RunId(settings.SplitRun), pipelines.Single());
+        if (settings.CommitParts)
+        {
+            var committed = await runner.CommitPartsAsync(pipelines.Single(), SplitArguments.RunId(settings.SplitRun), cancellationToken);
+            return Report([new Outcome(pipelines.Single(), committed.Log, committed.Log.Error)], settings, null);
+        }
         var display = new RunDisplay(RunDisplay.Choose(settings.Json));
         using var signals = new StopSignals(cancellationToken);
-        var outcomes = await display.ShowWhileAsync(() => RunAllAsync(runner, pipelines, observers, settings, display, signals.Token));
+        var outcomes = await display.ShowWhileAsync(() => RunAllAsync(runner, pipelines, observers, settings, part, display, signals.Token));
+        return Report(outcomes, settings, signals.ExitCode);
+    }
+
+    private static int Report(List<Outcome> outcomes, Settings settings, int? stoppedBySignal)
+    {
 
         if (settings.Json)
         {
@@ -66,13 +91,13 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         }
         var failed = outcomes.Where(o => o.Log?.Status != "success").ToList();
         foreach (var f in failed) Console.Error.WriteLine($"error: {f.Pipeline.Name} {(f.Log?.Status == "cancelled" ? "was cancelled" : "failed")}: {f.Error}");
-        if (signals.ExitCode is { } stoppedBySignal) return stoppedBySignal;
+        if (stoppedBySignal is { } signal) return signal;
         return failed.Count == 0 ? ExitCodes.Success : ExitCodes.Failed;
     }
 
     private sealed record Outcome(PipelineDefinition Pipeline, RunLog? Log, string? Error);
 
-    private static async Task<List<Outcome>> RunAllAsync(PipelineRunner runner, List<PipelineDefinition> pipelines, IReadOnlyList<IRunObserver> observers, Settings settings, RunDisplay display, CancellationToken cancellationToken)
+    private static async Task<List<Outcome>> RunAllAsync(PipelineRunner runner, List<PipelineDefinition> pipelines, IReadOnlyList<IRunObserver> observers, Settings settings, SplitPart? part, RunDisplay display, CancellationToken cancellationToken)
     {
         using var gate = new SemaphoreSlim(settings.Parallel);
         var tasks = pipelines.Select(async pipeline =>
@@ -81,7 +106,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             try
             {
                 display.Started(pipeline.Name);
-                var options = new RunOptions { Full = settings.Full, Progress = display.For(pipeline.Name), Observers = observers };
+                var options = new RunOptions { Full = settings.Full, Progress = display.For(pipeline.Name), Observers = observers, Part = part };
                 var result = await runner.RunAsync(pipeline, options, cancellationToken);
                 return new Outcome(pipeline, result.Log, result.Log.Error);
             }

@@ -38,6 +38,12 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
         SingerWriter writer, CancellationToken cancellationToken)
     {
         var (condition, parameters) = ranges.Condition(part);
+        // Names the part in pg_stat_activity, so a DBA (and a test) sees which range a session reads.
+        await using (var name = new NpgsqlCommand("SELECT set_config('application_name', @name, false)", connection))
+        {
+            name.Parameters.AddWithValue("name", $"dataspoc-pipe part {part}/{ranges.Parts}");
+            await name.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        }
         var sync = new PostgresTableSync(connection, table, null, batchSize, writer, new JsonObject(), new JsonObject());
         await sync.ReadAsync(SelectSql(table, null) + " WHERE " + condition, parameters, null, cancellationToken).ConfigureAwait(false);
         await writer.FlushAsync(cancellationToken).ConfigureAwait(false);

@@ -220,5 +220,61 @@ public sealed class SplitRunTests(PostgresServer server, CloudServers servers, I
         Assert.Equal(expected, (await LakeRowsAsync(lake, prefix, copy)).Order(StringComparer.Ordinal).ToList());
     }
 
+    [Fact]
+    public async Task When_the_last_part_cannot_commit_the_parts_stay_staged_until_commit_parts_lands_them()
+    {
+        var db = await server.CreateDatabaseAsync("CREATE TABLE items (id int8 PRIMARY KEY, code text, at timestamptz NOT NULL, note text); " +
+            "INSERT INTO items SELECT g, md5(g::text), now(), 'v1' FROM generate_series(1, 2000) g;");
+        WritePipeline(db, _home.Bucket, column: "id", incremental: false);
+        var table = Path.Combine(_home.Lake, "raw", "postgres", "public-items");
+        // Another run holds the pipeline's lock (a live process of this host, lease far ahead): no part can commit.
+        var lockFile = Path.Combine(_home.Lake, ".dataspoc", "locks", "items.lock");
+        Directory.CreateDirectory(Path.GetDirectoryName(lockFile)!);
+        File.WriteAllText(lockFile, $$"""{"run_id": "other", "host": "{{Environment.MachineName}}", "pid": {{Environment.ProcessId}}, "acquired_at": "2026-01-01T00:00:00Z", "expires_at": "2099-01-01T00:00:00Z"}""");
+
+        for (var i = 0; i < Parts - 1; i++) Assert.True(RunIndex(i, "manual-1").ExitCode == 0);
+        var last = RunIndex(Parts - 1, "manual-1");
+        Assert.Equal(1, last.ExitCode);
+        Assert.Contains("items", last.Stdout + last.Stderr);
+        Assert.Empty(LakeRows(table));
+
+        var missing = CliProcess.Run(_home, "run", "items", "--commit-parts", "--split-run", "manual-2", "-o", "json");
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("part(s) 0, 1, 2, 3 of 4 are not done", missing.Stdout);
+
+        File.Delete(lockFile);
+        var commit = CliProcess.Run(_home, "run", "items", "--commit-parts", "--split-run", "manual-1", "-o", "json");
+        Assert.True(commit.ExitCode == 0, commit.ToString());
+        Assert.Contains("committed split run manual-1: 4 parts, 2000 rows", commit.Stdout);
+        Assert.Equal(await DatabaseRowsAsync(db), LakeRows(table));
+        // A retry of the last index now finds the split run closed and changes nothing.
+        Assert.Equal(1, RunIndex(Parts - 1, "manual-1").ExitCode);
+        Assert.Equal(await DatabaseRowsAsync(db), LakeRows(table));
+    }
+
+    [Fact]
+    public async Task Part_arguments_that_cannot_name_one_range_of_one_split_run_are_usage_errors()
+    {
+        var db = await server.CreateDatabaseAsync("CREATE TABLE items (id int8 PRIMARY KEY);");
+        WritePipeline(db, _home.Bucket, column: "id", incremental: false);
+        _home.WritePipeline("plain", $"source: {{tap: postgres, config: {{dbname: x, user: y}}}}\ndestination: {{bucket: {_home.Bucket}}}\n");
+        (string[] Args, string Error)[] cases =
+        [
+            (["run", "items", "--part", "4/4", "--split-run", "r"], "the index must be 0..3"),
+            (["run", "items", "--part", "1/3", "--split-run", "r"], "the pipeline splits its table in 4 parts (source.split.parts), so N must be 4"),
+            (["run", "items", "--part", "auto", "--split-run", "r"], "--part auto: the environment variable JOB_COMPLETION_INDEX is not set"),
+            (["run", "items", "--part", "1/4"], "give --split-run <ID> or set DATASPOC_SPLIT_RUN"),
+            (["run", "items", "--part", "1/4", "--split-run", "../x"], "--split-run '../x': use letters, digits"),
+            (["run", "plain", "--part", "1/4", "--split-run", "r"], "pipeline 'plain' has no source.split"),
+            (["run", "--all", "--part", "1/4"], "--part and --commit-parts work on one pipeline, not --all"),
+        ];
+        foreach (var (args, error) in cases)
+        {
+            var result = CliProcess.Run(_home, args);
+            Assert.True(result.ExitCode == 2, string.Join(' ', args) + ": " + result);
+            Assert.Contains(error, result.Stderr);
+        }
+    }
+
     private static string Md5(string text) => Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(Encoding.UTF8.GetBytes(text)));
 }

@@ -144,6 +144,9 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
         var done = await DonePartsAsync(store, _name, _run, cancellationToken).ConfigureAwait(false);
         if (done.Count < part.Count)
         {
+            // Another part may have committed and cleared the done records since this one staged.
+            if (await store.GetAsync(LakePaths.SplitCommittedKey(_name, _run), cancellationToken).ConfigureAwait(false) is not null)
+                return ($"{Describe} is staged; another part has committed the split run", null);
             var missing = Enumerable.Range(0, part.Count).Except(done).ToList();
             return ($"{Describe} is staged; waiting for {missing.Count} more part(s) ({string.Join(", ", missing.Take(10))}); the last part to finish commits them all", null);
         }

@@ -62,6 +62,7 @@ internal static class EntryPoint
             .WithExample("run", "orders")
             .WithExample("run", "orders", "--full")
             .WithExample("run", "--all", "--parallel", "4")
+            .WithExample("run", "orders", "--part", "2/4", "--split-run", "nightly-0601")
             .WithExample("run", "orders", "--output", "json");
         config.AddCommand<StatusCommand>("status")
             .WithDescription("Show each pipeline's latest run (status, time, duration, records) and its next scheduled time.")

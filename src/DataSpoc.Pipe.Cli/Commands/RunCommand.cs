@@ -32,10 +32,24 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         [DefaultValue(1)]
         public int Parallel { get; init; } = 1;
 
+        [CommandOption("--part <I/N>")]
+        [Description("Read only key range I of N of a split table (source.split) and stage it; [green]auto[/] takes I from JOB_COMPLETION_INDEX")]
+        public string? Part { get; init; }
+
+        [CommandOption("--split-run <ID>")]
+        [Description("With [green]--part[/] or [green]--commit-parts[/]: the id every worker of one split run shares (default: env DATASPOC_SPLIT_RUN)")]
+        public string? SplitRun { get; init; }
+
+        [CommandOption("--commit-parts")]
+        [Description("Land the staged parts of a split run in one commit (when its last part could not)")]
+        public bool CommitParts { get; init; }
+
         public override ValidationResult Validate()
         {
             if (base.Validate() is { Successful: false } bad) return bad;
             if (All == (Name is not null)) return ValidationResult.Error("give a pipeline name or --all (not both)");
+            if ((Part is not null || CommitParts) && All) return ValidationResult.Error("--part and --commit-parts work on one pipeline, not --all");
+            if (Part is not null && CommitParts) return ValidationResult.Error("give --part (read one part) or --commit-parts (commit them all), not both");
             if (Parallel < 1) return ValidationResult.Error("--parallel must be at least 1");
             return ValidationResult.Success();
         }
@@ -49,9 +63,20 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         // Every pipeline is loaded before anything runs: a config error is a usage error (exit 2) and runs nothing.
         var pipelines = names.Select(client.Load).ToList();
 
+        var part = settings.Part is null ? null : SplitArguments.Part(settings.Part, SplitArguments.RunId(settings.SplitRun), pipelines.Single());
+        if (settings.CommitParts)
+        {
+            var committed = await client.CommitPartsAsync(pipelines.Single(), SplitArguments.RunId(settings.SplitRun), cancellationToken);
+            return Report([new Outcome(pipelines.Single(), committed.Log, committed.Log.Error)], settings, null);
+        }
         var display = new RunDisplay(RunDisplay.Choose(settings.Json));
         using var signals = new StopSignals(cancellationToken);
-        var outcomes = await display.ShowWhileAsync(() => RunAllAsync(client, pipelines, settings, display, signals.Token));
+        var outcomes = await display.ShowWhileAsync(() => RunAllAsync(client, pipelines, settings, part, display, signals.Token));
+        return Report(outcomes, settings, signals.ExitCode);
+    }
+
+    private static int Report(List<Outcome> outcomes, Settings settings, int? stoppedBySignal)
+    {
 
         if (settings.Json)
         {
@@ -64,13 +89,13 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         }
         var failed = outcomes.Where(o => o.Log?.Status != "success").ToList();
         foreach (var f in failed) Console.Error.WriteLine($"error: {f.Pipeline.Name} {(f.Log?.Status == "cancelled" ? "was cancelled" : "failed")}: {f.Error}");
-        if (signals.ExitCode is { } stoppedBySignal) return stoppedBySignal;
+        if (stoppedBySignal is { } signal) return signal;
         return failed.Count == 0 ? ExitCodes.Success : ExitCodes.Failed;
     }
 
     private sealed record Outcome(PipelineDefinition Pipeline, RunLog? Log, string? Error);
 
-    private static async Task<List<Outcome>> RunAllAsync(PipeClient client, List<PipelineDefinition> pipelines, Settings settings, RunDisplay display, CancellationToken cancellationToken)
+    private static async Task<List<Outcome>> RunAllAsync(PipeClient client, List<PipelineDefinition> pipelines, Settings settings, SplitPart? part, RunDisplay display, CancellationToken cancellationToken)
     {
         using var gate = new SemaphoreSlim(settings.Parallel);
         var tasks = pipelines.Select(async pipeline =>
@@ -79,7 +104,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             try
             {
                 display.Started(pipeline.Name);
-                var options = new RunOptions { Full = settings.Full, Progress = display.For(pipeline.Name) };
+                var options = new RunOptions { Full = settings.Full, Progress = display.For(pipeline.Name), Part = part };
                 var result = await client.RunPipelineAsync(pipeline, options, cancellationToken);
                 return new Outcome(pipeline, result.Log, result.Log.Error);
             }

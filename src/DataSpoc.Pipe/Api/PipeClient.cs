@@ -139,6 +139,16 @@ public sealed class PipeClient
         return await new PipelineRunner(_stores, _time).RunAsync(pipeline, options, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Lands the staged parts of a split run (<c>source.split</c>, workers run with <see cref="RunOptions.Part"/>) in one
+    /// commit, when every part is done; what the CLI's <c>run &lt;name&gt; --commit-parts</c> uses.
+    /// </summary>
+    public Task<RunResult> CommitPartsAsync(PipelineDefinition pipeline, string splitRunId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        return new PipelineRunner(_stores, _time).CommitPartsAsync(pipeline, splitRunId, cancellationToken);
+    }
+
     /// <summary>Each pipeline's latest run (read from its bucket's run logs) and next scheduled time.</summary>
     public async Task<IReadOnlyList<PipelineStatus>> StatusAsync(CancellationToken cancellationToken = default)
     {

@@ -59,6 +59,18 @@ public sealed record SourceDefinition
     public TimeSpan? Timeout { get; init; }
     /// <summary>Kills the tap and fails the run when it prints nothing for this long.</summary>
     public TimeSpan? IdleTimeout { get; init; }
+    /// <summary><c>source.split</c>: read one table as key ranges (built-in postgres tap), null to read it whole.</summary>
+    public SplitSettings? Split { get; init; }
+}
+
+/// <summary>
+/// <c>source.split: {column, parts, parallel}</c>: the table is read as <see cref="Parts"/> key ranges of <see cref="Column"/>,
+/// <see cref="Parallel"/> at a time in one process, or one per worker with <c>run NAME --part I/N</c>.
+/// </summary>
+public sealed record SplitSettings(string Column, int Parts, int Parallel)
+{
+    /// <summary>More parts than this are refused: each is one server-side cursor and one staged part record.</summary>
+    public const int MaxParts = 1024;
 }
 
 /// <summary>The flags a tap may take its catalog with (<c>source.catalog_flag</c>).</summary>

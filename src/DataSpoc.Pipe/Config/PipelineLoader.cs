@@ -13,7 +13,8 @@ namespace DataSpoc.Pipe.Config;
 public sealed class PipelineLoader
 {
     private static readonly string[] TopKeys = ["source", "destination", "incremental", "schedule", "on_invalid_record", "transforms"];
-    private static readonly string[] SourceKeys = ["tap", "config", "streams", "name", "timeout", "idle_timeout", "catalog_flag", "replication", "select"];
+    private static readonly string[] SourceKeys = ["tap", "config", "streams", "name", "timeout", "idle_timeout", "catalog_flag", "replication", "select", "split"];
+    private static readonly string[] SplitKeys = ["column", "parts", "parallel"];
     private static readonly string[] ReplicationKeys = ["method", "key"];
     private static readonly string[] DestinationKeys = ["bucket", "path", "compression", "partition_by", "max_file_rows", "max_file_mb", "storage_options", "table_format", "write_mode", "merge"];
     private static readonly string[] MergeKeys = ["order_by", "hard_delete"];
@@ -160,6 +161,7 @@ public sealed class PipelineLoader
         var catalogFlag = CatalogFlags.Auto;
         var replication = new Dictionary<string, StreamReplication>(StringComparer.Ordinal);
         var select = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        SplitSettings? split = null;
         foreach (var (key, path, value) in yaml.Entries(map, "source", SourceKeys))
         {
             switch (key)
@@ -208,6 +210,9 @@ public sealed class PipelineLoader
                         select[stream] = columns;
                     }
                     break;
+                case "split":
+                    if (!YamlNodes.IsNull(value)) split = ParseSplit(yaml, yaml.Mapping(value, path), path);
+                    break;
             }
         }
         var tap = yaml.RequiredString(map, tapNode, "source.tap");
@@ -224,7 +229,29 @@ public sealed class PipelineLoader
             CatalogFlag = catalogFlag,
             Replication = replication,
             Select = select,
+            Split = split,
         };
+    }
+
+    private static SplitSettings ParseSplit(YamlNodes yaml, YamlMappingNode map, string path)
+    {
+        YamlNode? columnNode = null;
+        long? parts = null, parallel = null;
+        foreach (var (key, keyPath, value) in yaml.Entries(map, path, SplitKeys))
+        {
+            switch (key)
+            {
+                case "column": columnNode = value; break;
+                case "parts":
+                    parts = yaml.OptionalPositiveInteger(value, keyPath);
+                    if (parts > SplitSettings.MaxParts) throw yaml.Error(value, keyPath, $"at most {SplitSettings.MaxParts} parts");
+                    break;
+                case "parallel": parallel = yaml.OptionalPositiveInteger(value, keyPath); break;
+            }
+        }
+        var column = yaml.RequiredString(map, columnNode, path + ".column");
+        if (parts is null) throw yaml.Error(map, path + ".parts", "say how many key ranges to read (parts: 4)");
+        return new SplitSettings(column, (int)parts.Value, (int)Math.Min(parallel ?? parts.Value, parts.Value));
     }
 
     private static StreamReplication ParseReplication(YamlNodes yaml, YamlMappingNode map, string path)

@@ -73,7 +73,7 @@ public static class KubernetesRender
             resources.Add($"pipelines/{objectName}.yaml");
             applied.AddRange(objects);
             files.Add(($"jobs/{objectName}-run.yaml", ManifestYaml.Write([PipelineWorkloads.AdHocJob(pod, pipeline.Source.Timeout)])));
-            if (options.SplitParts.TryGetValue(name, out var parts))
+            if (pipeline.Source.Split is { Parts: var parts })
                 files.Add(($"jobs/{objectName}-split.yaml", ManifestYaml.Write([PipelineWorkloads.IndexedJob(pod, parts, pipeline.Source.Timeout)])));
             pipelines.Add(new RenderedPipeline(name, objectName, cron, secretVariables));
         }

@@ -18,9 +18,4 @@ public sealed record KubernetesRenderOptions
     public string? AzureClientId { get; init; }
     /// <summary>The time zone of <c>schedule.cron</c> (a CronJob's <c>timeZone</c>).</summary>
     public string TimeZone { get; init; } = "Etc/UTC";
-    /// <summary>
-    /// Pipelines to read with N workers, by name: each gets an Indexed Job (<c>jobs/&lt;object&gt;-split.yaml</c>) whose pod I
-    /// runs <c>run NAME --part I/N</c>. The runner's <c>--part</c> is issue 19's split extraction, so the CLI does not offer this yet.
-    /// </summary>
-    public IReadOnlyDictionary<string, int> SplitParts { get; init; } = new Dictionary<string, int>();
 }

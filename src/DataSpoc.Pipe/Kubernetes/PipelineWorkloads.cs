@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace DataSpoc.Pipe.Kubernetes;
 
 /// <summary>
@@ -115,13 +113,18 @@ public static class PipelineWorkloads
         };
     }
 
+    /// <summary>The variable that carries the split run's id (<c>run --split-run</c>'s default).</summary>
+    public const string SplitRunVariable = "DATASPOC_SPLIT_RUN";
+
     /// <summary>
-    /// One table read by <paramref name="parts"/> workers: pod I runs <c>run NAME --part I/N</c> with I from the Indexed
-    /// Job's completion index; a failed index is retried alone (<c>backoffLimitPerIndex</c>).
+    /// One table read by <paramref name="parts"/> workers (<c>source.split.parts</c>): pod I runs <c>run NAME --part auto</c>,
+    /// which reads I from the <c>JOB_COMPLETION_INDEX</c> Kubernetes gives each pod of an Indexed Job, and every pod (and
+    /// every retry) shares the Job's uid as the split run's id. The last part to finish commits all of them; a failed
+    /// index is retried alone (<c>backoffLimitPerIndex</c>), and a retry of an index already staged only tries the commit.
     /// </summary>
     public static ManifestMap IndexedJob(PodInputs pod, int parts, TimeSpan? timeout)
     {
-        var spec = JobSpec(pod, ["run", pod.Pipeline, "--part", "$(JOB_COMPLETION_INDEX)/" + parts.ToString(CultureInfo.InvariantCulture)], timeout, parts);
+        var spec = JobSpec(pod, ["run", pod.Pipeline, "--part", "auto"], timeout, parts);
         spec["ttlSecondsAfterFinished"] = 3600;
         return new ManifestMap
         {
@@ -163,11 +166,11 @@ public static class PipelineWorkloads
                 },
             },
         };
-        spec["template"] = PodTemplate(pod, args);
+        spec["template"] = PodTemplate(pod, args, splitRun: indexedParts is not null);
         return spec;
     }
 
-    private static ManifestMap PodTemplate(PodInputs pod, List<object> args)
+    private static ManifestMap PodTemplate(PodInputs pod, List<object> args, bool splitRun)
     {
         var labels = Labels(pod.ObjectName, "pipeline");
         if (pod.Options.AzureClientId is not null) labels["azure.workload.identity/use"] = "true";
@@ -176,6 +179,13 @@ public static class PipelineWorkloads
             new ManifestMap { ["name"] = "HOME", ["value"] = PodHome },
             new ManifestMap { ["name"] = "DATASPOC_PIPE_HOME", ["value"] = PodPipeHome },
         };
+        if (splitRun)
+            env.Add(new ManifestMap
+            {
+                ["name"] = SplitRunVariable,
+                // The Job controller labels its pods with the Job's uid: the same for all indexes and their retries.
+                ["valueFrom"] = new ManifestMap { ["fieldRef"] = new ManifestMap { ["fieldPath"] = "metadata.labels['batch.kubernetes.io/controller-uid']" } },
+            });
         foreach (var variable in pod.SecretVariables)
         {
             env.Add(new ManifestMap

@@ -30,9 +30,14 @@ public sealed class CommitPlan
     [JsonPropertyName("state")] public JsonNode? State { get; set; }
 }
 
+/// <summary>
+/// A file to land as <paramref name="Key"/>: from a local spool file, or (a split run's parts) copied from the object
+/// <paramref name="StagedKey"/> a worker staged in the bucket.
+/// </summary>
 public sealed record PlannedFile(
     [property: JsonPropertyName("local")] string LocalPath,
-    [property: JsonPropertyName("key")] string Key);
+    [property: JsonPropertyName("key")] string Key,
+    [property: JsonPropertyName("staged"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? StagedKey = null);
 
 /// <summary>A table's manifest change: its new description and what this run added.</summary>
 public sealed class TableChange

@@ -18,12 +18,37 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         foreach (var file in plan.Files)
         {
             using var upload = Runs.RunTelemetry.StartUpload(file.Key);
-            await store.PutFileAsync(file.Key, file.LocalPath, cancellationToken).ConfigureAwait(false);
+            if (file.StagedKey is { } staged) await CopyStagedAsync(staged, file.Key, cancellationToken).ConfigureAwait(false);
+            else await store.PutFileAsync(file.Key, file.LocalPath, cancellationToken).ConfigureAwait(false);
         }
         plan.Phase = CommitPlan.PhaseLanded;
         await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
         // From here on the commit only moves forward: it must not be cancelled half-way.
         await FinishAsync(plan, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Lands a file a split-run worker staged in the bucket: through a local temp file, since the store interface has no
+    /// server-side copy; one file at a time, so the committer's disk holds one staged file, never the whole table.
+    /// </summary>
+    private async Task CopyStagedAsync(string stagedKey, string key, CancellationToken cancellationToken)
+    {
+        var temp = Path.Combine(Path.GetTempPath(), "dataspoc-staged-" + Guid.NewGuid().ToString("N") + ".parquet");
+        try
+        {
+            await using (var source = await store.OpenReadAsync(stagedKey, cancellationToken).ConfigureAwait(false))
+            await using (var local = File.Create(temp))
+                await source.CopyToAsync(local, cancellationToken).ConfigureAwait(false);
+            await store.PutFileAsync(key, temp, cancellationToken).ConfigureAwait(false);
+        }
+        catch (FileNotFoundException e)
+        {
+            throw new StorageException($"{store.Bucket}/{stagedKey}: a staged part file is missing; read that part again (run --part)", e);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
     }
 
     /// <summary>Repairs a commit interrupted by a crash; returns a sentence for the run log, or null when there was none.</summary>

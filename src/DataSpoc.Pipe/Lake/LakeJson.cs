@@ -35,4 +35,8 @@ public static class LakeJson
 [JsonSerializable(typeof(Manifest))]
 [JsonSerializable(typeof(CommitPlan))]
 [JsonSerializable(typeof(RunLock.LockInfo))]
+[JsonSerializable(typeof(Runs.SplitPlanRecord))]
+[JsonSerializable(typeof(Runs.SplitPartRecord))]
+[JsonSerializable(typeof(Runs.SplitClaim))]
+[JsonSerializable(typeof(Runs.SplitCommitted))]
 internal sealed partial class LakeJsonContext : JsonSerializerContext;

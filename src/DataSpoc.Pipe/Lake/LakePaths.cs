@@ -32,6 +32,26 @@ public static class LakePaths
     public static string QuarantineKey(string pipeline, string runId, string stream) =>
         $".dataspoc/quarantine/{Safe(pipeline)}/{runId}/{TableName(stream)}.jsonl";
 
+    /// <summary>
+    /// Where the workers of one split run (<c>run NAME --part I/N</c>) stage their parts until one commit lands them all:
+    /// <c>.dataspoc/staging/&lt;pipeline&gt;/&lt;split run&gt;/</c>, under the metadata root, so no reader of the lake's
+    /// <c>&lt;path&gt;/&lt;source&gt;/&lt;table&gt;/</c> layout sees a staged file.
+    /// </summary>
+    public static string SplitRunPrefix(string pipeline, string splitRun) => $".dataspoc/staging/{Safe(pipeline)}/{LakeNames.Segment(splitRun, "split run")}/";
+    /// <summary>The key ranges every worker of the split run reads (created once, by the first worker, with a conditional write).</summary>
+    public static string SplitPlanKey(string pipeline, string splitRun) => SplitRunPrefix(pipeline, splitRun) + "plan.json";
+    /// <summary>One part's staged Parquet files (replaced when the part is read again).</summary>
+    public static string SplitPartFilesPrefix(string pipeline, string splitRun, int part) =>
+        SplitRunPrefix(pipeline, splitRun) + "part-" + part.ToString("0000", CultureInfo.InvariantCulture) + "/";
+    /// <summary>The part's completion record (what it staged), created with a conditional write once all its files are staged.</summary>
+    public static string SplitPartDoneKey(string pipeline, string splitRun, int part) =>
+        SplitRunPrefix(pipeline, splitRun) + "done/part-" + part.ToString("0000", CultureInfo.InvariantCulture) + ".json";
+    public static string SplitDonePrefix(string pipeline, string splitRun) => SplitRunPrefix(pipeline, splitRun) + "done/";
+    /// <summary>Which part makes the commit (created with a conditional write by a part that saw every part done).</summary>
+    public static string SplitCommitClaimKey(string pipeline, string splitRun) => SplitRunPrefix(pipeline, splitRun) + "commit-claim.json";
+    /// <summary>Written after the commit: the split run is over and its parts are not read or committed again.</summary>
+    public static string SplitCommittedKey(string pipeline, string splitRun) => SplitRunPrefix(pipeline, splitRun) + "committed.json";
+
     /// <summary><c>destination.path</c> with slashes trimmed; empty segments and dot segments are refused.</summary>
     public static string BasePath(string path)
     {

@@ -163,8 +163,8 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
 
         public static async Task<LocalFile> OfAsync(IObjectStore store, string key, string spoolDirectory, CancellationToken cancellationToken)
         {
-            if (store.Bucket.Scheme == "file" && store is LocalObjectStore)
-                return new LocalFile(System.IO.Path.Combine(store.Bucket.LocalPath, key), false);
+            if (store.LocalRoot is { } root)
+                return new LocalFile(System.IO.Path.Combine(root, key), false);
             Directory.CreateDirectory(spoolDirectory);
             var path = System.IO.Path.Combine(spoolDirectory, $"merge-source-{Guid.NewGuid():N}.parquet");
             await using (var source = await store.OpenReadAsync(key, cancellationToken).ConfigureAwait(false))

@@ -40,6 +40,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     public async Task<RunResult> RunAsync(PipelineDefinition pipeline, RunOptions options, CancellationToken cancellationToken)
     {
         LakeNames.Pipeline(pipeline.Name, pipeline.FilePath);
+        if (options.Part is { } part) SplitRun.Check(pipeline, part);
         using var encoder = ParquetWarmUp.Start();
         var startedAt = _time.GetUtcNow();
         // Log keys carry the start second only; leading with the millisecond (3 hex digits) keeps "the latest log is the
@@ -57,7 +58,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         };
         await using var store = stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
         if (SingleWriterNotice(pipeline.Destination.StorageOptions) is { } singleWriter) log.Notices.Add(singleWriter);
-        await using var runLock = await RunLock.AcquireAsync(store, pipeline.Name, runId, _time, LockLease, cancellationToken).ConfigureAwait(false);
+        // A worker of a split run locks its part only: the other parts run at the same time; the commit takes the pipeline's lock.
+        var split = options.Part is { } splitPart ? new SplitRun(store, pipeline, splitPart, _time) : null;
+        await using var runLock = await RunLock.AcquireAsync(store, split?.LockName ?? pipeline.Name, runId, _time, LockLease, cancellationToken).ConfigureAwait(false);
         if (runLock.Notice is { } lockNotice) log.Notices.Add(lockNotice);
         // A lost lock stops the run: another run may now be writing as this pipeline.
         using var runCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, runLock.Lost);
@@ -73,11 +76,14 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         try
         {
             observation.Step(step);
-            log.Notices.AddRange(CleanLeftovers(Path.GetDirectoryName(privateDir)!, Path.GetDirectoryName(spoolDir)!, runId));
-            log.Notices.AddRange(CleanMetadataTempFiles(store, pipeline.Name, startedAt));
+            // Parts of a split run share the pipeline's temp folders and journal without its lock: they leave them alone.
+            if (split is null) log.Notices.AddRange(CleanLeftovers(Path.GetDirectoryName(privateDir)!, Path.GetDirectoryName(spoolDir)!, runId));
+            if (split is null) log.Notices.AddRange(CleanMetadataTempFiles(store, pipeline.Name, startedAt));
             var committer = new LakeCommitter(store, _time);
-            if (await committer.RecoverAsync(pipeline.Name, runCancel.Token).ConfigureAwait(false) is { } recovered)
+            if (split is null && await committer.RecoverAsync(pipeline.Name, runCancel.Token).ConfigureAwait(false) is { } recovered)
                 log.Notices.Add(recovered);
+            if (split is not null) await split.EnsureOpenAsync(runCancel.Token).ConfigureAwait(false);
+            var partDone = split is not null && await split.PartDoneAsync(runCancel.Token).ConfigureAwait(false);
 
             var manifest = await new ManifestStore(store, _time).ReadAsync(runCancel.Token).ConfigureAwait(false);
             var selection = options.Source is not null && pipeline.Source is { Streams: null, Replication.Count: 0, Select.Count: 0 }
@@ -86,6 +92,13 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             var invocation = await PrepareInvocationAsync(pipeline, store, privateDir, full, selection, runCancel.Token).ConfigureAwait(false);
             var source = options.Source ?? SourceFactory.Create(pipeline.Source, redactor, stores);
             var sourceName = LakeNames.Source(pipeline.Source.Name ?? source.DefaultName);
+            if (pipeline.Source.Split is not null && source is not ISplitSource)
+                throw new TapFailedException($"source.split: the tap '{pipeline.Source.Tap}' cannot read a table in key ranges (the built-in postgres tap can)");
+            if (pipeline.Source.Split is { } splitSettings && !partDone)
+                invocation = invocation with
+                {
+                    Split = split is null ? SplitRun.Whole(splitSettings) : await split.SplitForPartAsync(source, invocation, full, runCancel.Token).ConfigureAwait(false),
+                };
 
             ingest = new RunIngest(pipeline, new RunIngest.Settings(
                 spoolDir,
@@ -97,7 +110,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 FieldIdsFor(pipeline, store, sourceName, runCancel.Token)));
             ingest.Start(DateOnly.FromDateTime(startedAt.UtcDateTime));
 
-            await ExtractAsync(pipeline, source, invocation, ingest, log, options, startedAt, runCancel.Token).ConfigureAwait(false);
+            if (partDone) log.Notices.Add($"{split!.Describe} was already done: not read again");
+            else await ExtractAsync(pipeline, source, invocation, ingest, log, options, startedAt, runCancel.Token).ConfigureAwait(false);
 
             observation.Step(step = "write");
             foreach (var stream in ingest.Streams) { await stream.CompleteWriterAsync().ConfigureAwait(false); observation.StreamWritten(stream.Name); }
@@ -106,13 +120,22 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
 
             observation.Step(step = "commit");
             await runLock.EnsureHeldAsync(runCancel.Token).ConfigureAwait(false);
-            var merge = new Merge.KeyedMerge(store, pipeline.Destination.Merge, LimitsFor(pipeline.Destination), pipeline.Destination.Compression, spoolDir, store is LocalObjectStore);
-            plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, WriteModes.Replaces(pipeline, options.Full), merge, log, runCancel.Token).ConfigureAwait(false);
-            // Last point where a stop request (a signal, the caller, a lost lock) is honoured: a commit once begun runs to
-            // its end (milliseconds), so a stop never leaves a half-landed commit for the next run to roll back.
-            runCancel.Token.ThrowIfCancellationRequested();
-            await committer.CommitAsync(plan, CancellationToken.None).ConfigureAwait(false);
-            log.StateCommitted = plan.State is not null;
+            if (split is not null)
+            {
+                if (!partDone) await split.StageAsync(ingest, runId, full, runCancel.Token).ConfigureAwait(false);
+                (var committed, plan) = await split.CommitIfLastAsync(runId, LockLease, runCancel.Token).ConfigureAwait(false);
+                log.Notices.Add(committed);
+            }
+            else
+            {
+                var merge = new Merge.KeyedMerge(store, pipeline.Destination.Merge, LimitsFor(pipeline.Destination), pipeline.Destination.Compression, spoolDir, store.LocalRoot is not null);
+                plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, WriteModes.Replaces(pipeline, options.Full), merge, log, runCancel.Token).ConfigureAwait(false);
+                // Last point where a stop request (a signal, the caller, a lost lock) is honoured: a commit once begun runs to
+                // its end (milliseconds), so a stop never leaves a half-landed commit for the next run to roll back.
+                runCancel.Token.ThrowIfCancellationRequested();
+                await committer.CommitAsync(plan, CancellationToken.None).ConfigureAwait(false);
+            }
+            log.StateCommitted = plan?.State is not null;
             log.Status = "success";
         }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -164,6 +187,36 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     }
 
     /// <summary>
+    /// <c>run NAME --commit-parts --split-run ID</c>: lands every staged part of a split run in one commit, when its last
+    /// part could not (killed after it staged, or the pipeline was locked). Writes a run log like any run.
+    /// </summary>
+    public async Task<RunResult> CommitPartsAsync(PipelineDefinition pipeline, string splitRunId, CancellationToken cancellationToken)
+    {
+        LakeNames.Pipeline(pipeline.Name, pipeline.FilePath);
+        var startedAt = _time.GetUtcNow();
+        var runId = startedAt.Millisecond.ToString("x3", System.Globalization.CultureInfo.InvariantCulture) + Guid.NewGuid().ToString("N")[..5];
+        var log = new RunLog { Pipeline = pipeline.Name, RunId = runId, StartedAt = startedAt, Mode = "commit-parts", ToolVersion = ToolVersion.Current };
+        await using var store = stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
+        try
+        {
+            var (notice, plan) = await SplitRun.CommitAsync(store, pipeline, splitRunId, runId, _time, LockLease, cancellationToken).ConfigureAwait(false);
+            log.Notices.Add(notice);
+            log.StateCommitted = plan?.State is not null;
+            log.Status = "success";
+        }
+        catch (Exception e) when (e is SplitRunException or StorageException or PipelineLockedException or LockLostException)
+        {
+            log.Status = "failure";
+            log.FailedStep = "commit";
+            log.Error = e.Message;
+        }
+        log.FinishedAt = _time.GetUtcNow();
+        log.DurationSeconds = Math.Round((log.FinishedAt - startedAt).TotalSeconds, 3);
+        await store.PutAsync(LakePaths.LogKey(pipeline.Name, startedAt, runId), LakeJson.Serialize(log), WriteCondition.None, CancellationToken.None).ConfigureAwait(false);
+        return new RunResult(log);
+    }
+
+    /// <summary>
     /// <c>storage_options.conditional_writes: false</c> accepts a store that ignores conditional writes; every run log
     /// then says that the bucket is safe for one writer at a time only.
     /// </summary>
@@ -180,7 +233,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     private static string Describe(Exception e, string step) => e switch
     {
         OperationCanceledException => "the run was cancelled",
-        SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException or LockLostException or Merge.MergeException => e.Message,
+        SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException or LockLostException
+            or Merge.MergeException or SplitRunException or PipelineLockedException => e.Message,
         AggregateException { InnerExceptions.Count: 1 } a => Describe(a.InnerException!, step),
         _ => $"{step} failed: {e.Message}",
     };

@@ -15,6 +15,13 @@ public interface ISource
     Task<SourceRun> StartAsync(SourceInvocation invocation, CancellationToken cancellationToken);
 }
 
+/// <summary>A source that reads one table as key ranges (<c>source.split</c>) and plans them for the workers of a split run.</summary>
+public interface ISplitSource : ISource
+{
+    /// <summary>The key ranges of <see cref="SourceInvocation.Split"/>'s table, as JSON the workers share (through the bucket).</summary>
+    Task<System.Text.Json.Nodes.JsonObject> PlanSplitAsync(SourceInvocation invocation, CancellationToken cancellationToken);
+}
+
 /// <summary>What a source is started with. Paths are files the runner prepared (private, deleted after the run).</summary>
 public sealed record SourceInvocation
 {
@@ -30,6 +37,11 @@ public sealed record SourceInvocation
     /// </summary>
     public IReadOnlyList<string> CatalogFlags { get; init; } = [Config.CatalogFlags.Catalog];
     public SourceDefinition? Definition { get; init; }
+    /// <summary>
+    /// <c>source.split</c> for a source that reads key ranges (the built-in postgres tap): <c>column</c>, <c>parts</c>,
+    /// <c>parallel</c>, and for one worker of a split run its <c>part</c> and the shared <c>plan</c> (ranges).
+    /// </summary>
+    public System.Text.Json.Nodes.JsonObject? Split { get; init; }
 }
 
 /// <summary>A running extraction.</summary>

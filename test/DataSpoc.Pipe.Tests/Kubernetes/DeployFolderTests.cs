@@ -16,7 +16,6 @@ public sealed class DeployFolderTests
     public static readonly KubernetesRenderOptions BaseOptions = new()
     {
         Image = "localhost/dataspoc-pipe:latest",
-        SplitParts = new Dictionary<string, int> { ["orders"] = 4 },
     };
 
     [Fact]

@@ -29,7 +29,7 @@ public sealed class KubernetesRenderTests : IDisposable
     [Fact]
     public void Every_rendered_object_loads_strictly_into_the_Kubernetes_API_models()
     {
-        var r = Render(new KubernetesRenderOptions { Namespace = "data", SplitParts = new Dictionary<string, int> { ["orders"] = 4 } });
+        var r = Render(new KubernetesRenderOptions { Namespace = "data" });
         var kinds = new List<string>();
         foreach (var (path, text) in r.Files.Where(f => f.Path != "kustomization.yaml"))
             foreach (var o in KubernetesObjects.LoadStrict(text))
@@ -127,12 +127,20 @@ public sealed class KubernetesRenderTests : IDisposable
     [Fact]
     public void A_split_table_gets_an_Indexed_Job_whose_pods_read_one_part_each()
     {
-        var r = Render(new KubernetesRenderOptions { SplitParts = new Dictionary<string, int> { ["orders"] = 4 } });
+        // orders.yaml has source.split: {column: id, parts: 4}; customers_eu has no split and gets no Indexed Job.
+        var r = Render(new KubernetesRenderOptions());
+        Assert.DoesNotContain(r.Files, f => f.Path.EndsWith("-split.yaml", StringComparison.Ordinal) && !f.Path.Contains("orders", StringComparison.Ordinal));
         var job = Single<V1Job>(r, "jobs/pipe-orders-split.yaml");
         Assert.Equal(("Indexed", 4, 4, 2), (job.Spec.CompletionMode, job.Spec.Completions, job.Spec.Parallelism, job.Spec.BackoffLimitPerIndex));
         Assert.Null(job.Spec.BackoffLimit);
         Assert.Equal("FailIndex", Assert.Single(job.Spec.PodFailurePolicy.Rules).Action);
-        Assert.Equal(["run", "orders", "--part", "$(JOB_COMPLETION_INDEX)/4"], KubernetesObjects.Container(job.Spec.Template).Args);
+        var container = KubernetesObjects.Container(job.Spec.Template);
+        // The CLI reads JOB_COMPLETION_INDEX (set by Kubernetes in each pod of an Indexed Job) for --part auto, and the
+        // split run's id from DATASPOC_SPLIT_RUN: the Job's uid, the same for every index and every retry.
+        Assert.Equal(["run", "orders", "--part", "auto"], container.Args);
+        var splitRun = Assert.Single(container.Env, e => e.Name == "DATASPOC_SPLIT_RUN");
+        Assert.Equal("metadata.labels['batch.kubernetes.io/controller-uid']", splitRun.ValueFrom.FieldRef.FieldPath);
+        Assert.DoesNotContain(KubernetesObjects.Container(Single<V1Job>(r, "jobs/pipe-orders-run.yaml").Spec.Template).Env, e => e.Name == "DATASPOC_SPLIT_RUN");
     }
 
     [Fact]

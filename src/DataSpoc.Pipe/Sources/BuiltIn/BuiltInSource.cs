@@ -8,18 +8,37 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// <see cref="System.IO.Pipelines.Pipe"/> (bounded, so a slow consumer holds the tap back) whose reading end is
 /// <see cref="SourceRun.Output"/>. Exit code 0 on success, 1 on failure with the reason in <see cref="SourceRun.StderrTail"/>.
 /// </summary>
-public sealed class BuiltInSource(IBuiltInTap tap) : ISource
+public sealed class BuiltInSource(IBuiltInTap tap) : ISplitSource
 {
     public string DefaultName => tap.Name;
 
     public async Task<SourceRun> StartAsync(SourceInvocation invocation, CancellationToken cancellationToken)
     {
+        var (config, state, catalog) = await InputsAsync(invocation, cancellationToken).ConfigureAwait(false);
+        return new Run(tap, config, state, catalog, cancellationToken);
+    }
+
+    public async Task<System.Text.Json.Nodes.JsonObject> PlanSplitAsync(SourceInvocation invocation, CancellationToken cancellationToken)
+    {
+        var (config, state, catalog) = await InputsAsync(invocation, cancellationToken).ConfigureAwait(false);
+        return await SplitTap().PlanSplitAsync(config, state, catalog, cancellationToken).ConfigureAwait(false);
+    }
+
+    private ISplitTap SplitTap() => tap as ISplitTap ?? throw new TapException($"source.split: the {tap.Name} tap cannot read a table in key ranges (the built-in postgres tap can)");
+
+    private async Task<(JsonObject Config, JsonObject? State, JsonObject? Catalog)> InputsAsync(SourceInvocation invocation, CancellationToken cancellationToken)
+    {
         var config = await BuiltInTapInputs.ReadObjectAsync(invocation.ConfigPath, "config", cancellationToken).ConfigureAwait(false)
                      ?? invocation.Definition?.InlineConfig?.DeepClone().AsObject()
                      ?? throw new TapException($"{tap.Name} tap: no config was given");
+        if (invocation.Split is { } split)
+        {
+            SplitTap();
+            config[PostgresTap.SplitKey] = split.DeepClone();
+        }
         var state = await BuiltInTapInputs.ReadObjectAsync(invocation.StatePath, "state", cancellationToken).ConfigureAwait(false);
         var catalog = await BuiltInTapInputs.ReadObjectAsync(invocation.CatalogPath, "catalog", cancellationToken).ConfigureAwait(false);
-        return new Run(tap, config, state, catalog, cancellationToken);
+        return (config, state, catalog);
     }
 
     private sealed class Run : SourceRun

@@ -8,6 +8,8 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// Syncs one table through a server-side cursor inside a read-only, repeatable-read transaction.
 /// Incremental: <c>WHERE key &gt;= bookmark ORDER BY key</c>; the bookmark (the key's text form, cast back on the
 /// next run) advances after every batch and a STATE is written. Full table: all rows, then ACTIVATE_VERSION.
+/// One part of a split table (<see cref="ReadPartAsync"/>) reads only its key range, in no order, and writes RECORDs only:
+/// the caller writes the SCHEMA before and the STATE or ACTIVATE_VERSION after every part.
 /// </summary>
 internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTable table, PostgresColumn? key, int batchSize,
     SingerWriter writer, JsonObject bookmarks, JsonObject state)
@@ -16,24 +18,64 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
     {
         var stream = table.StreamId;
         writer.WriteSchema(stream, table.JsonSchema(), table.KeyProperties, key is null ? null : [key.Name]);
-        var bookmark = bookmarks[stream] as JsonObject;
-        var since = key is not null && bookmark?["replication_key"]?.GetValue<string>() == key.Name ? bookmark["replication_key_value"] : null;
+        var since = key is null ? null : Bookmark(bookmarks, stream, key);
 
-        var select = string.Join(", ", table.Columns.Select(c => c.SelectExpression));
-        var sql = $"SELECT {select}";
-        if (key is not null) sql += $", t.{PostgresColumn.Quote(key.Name)}::text AS dataspoc_bookmark";
-        // Qualified with the table alias so WHERE/ORDER BY use the column itself, never a same-named ::text output column.
-        sql += $" FROM {table.QualifiedName} AS t";
+        var sql = SelectSql(table, key);
         if (key is not null)
         {
             if (since is not null) sql += $" WHERE t.{PostgresColumn.Quote(key.Name)} >= @since::{key.SqlType}";
             sql += $" ORDER BY t.{PostgresColumn.Quote(key.Name)} ASC NULLS LAST";
         }
+        var parameters = new List<NpgsqlParameter>();
+        if (since is not null) parameters.Add(new NpgsqlParameter("since", BookmarkText(since)));
+        await ReadAsync(sql, parameters, key, cancellationToken).ConfigureAwait(false);
+        if (key is null) writer.WriteActivateVersion(stream, time.GetUtcNow().ToUnixTimeMilliseconds());
+        await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
 
+    /// <summary>Reads part <paramref name="part"/> of <paramref name="ranges"/> (RECORDs only) on <paramref name="connection"/>.</summary>
+    public static async Task ReadPartAsync(NpgsqlConnection connection, PostgresTable table, PostgresKeyRanges ranges, int part, int batchSize,
+        SingerWriter writer, CancellationToken cancellationToken)
+    {
+        var (condition, parameters) = ranges.Condition(part);
+        // Names the part in pg_stat_activity, so a DBA (and a test) sees which range a session reads.
+        await using (var name = new NpgsqlCommand("SELECT set_config('application_name', @name, false)", connection))
+        {
+            name.Parameters.AddWithValue("name", $"dataspoc-pipe part {part}/{ranges.Parts}");
+            await name.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        }
+        var sync = new PostgresTableSync(connection, table, null, batchSize, writer, new JsonObject(), new JsonObject());
+        await sync.ReadAsync(SelectSql(table, null) + " WHERE " + condition, parameters, null, cancellationToken).ConfigureAwait(false);
+        await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The saved bookmark of <paramref name="stream"/> when it is for <paramref name="key"/>, else null (read from the start).</summary>
+    public static JsonNode? Bookmark(JsonObject bookmarks, string stream, PostgresColumn key)
+    {
+        var bookmark = bookmarks[stream] as JsonObject;
+        return bookmark?["replication_key"]?.GetValue<string>() == key.Name ? bookmark["replication_key_value"] : null;
+    }
+
+    /// <summary>A bookmark as the text that is cast back to the key's type.</summary>
+    public static string BookmarkText(JsonNode since) => since.GetValueKind() == JsonValueKind.String ? since.GetValue<string>() : since.ToJsonString();
+
+    private static string SelectSql(PostgresTable table, PostgresColumn? key)
+    {
+        var sql = "SELECT " + string.Join(", ", table.Columns.Select(c => c.SelectExpression));
+        if (key is not null) sql += $", t.{PostgresColumn.Quote(key.Name)}::text AS dataspoc_bookmark";
+        // Qualified with the table alias so WHERE/ORDER BY use the column itself, never a same-named ::text output column.
+        return sql + $" FROM {table.QualifiedName} AS t";
+    }
+
+    /// <summary>Runs <paramref name="sql"/> through a cursor; with a <paramref name="bookmarkKey"/>, writes a STATE after every batch.</summary>
+    private async Task ReadAsync(string sql, List<NpgsqlParameter> parameters, PostgresColumn? bookmarkKey, CancellationToken cancellationToken)
+    {
+        var key = bookmarkKey;
+        var stream = table.StreamId;
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
         await using (var declare = new NpgsqlCommand($"DECLARE dataspoc_cursor NO SCROLL CURSOR FOR {sql}", connection, transaction))
         {
-            if (since is not null) declare.Parameters.AddWithValue("since", since.GetValueKind() == JsonValueKind.String ? since.GetValue<string>() : since.ToJsonString());
+            foreach (var parameter in parameters) declare.Parameters.Add(parameter);
             await Run(declare, "declare a cursor", cancellationToken).ConfigureAwait(false);
         }
         var streamName = JsonEncodedText.Encode(stream);
@@ -87,8 +129,6 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
             if (rows < batchSize) break;
         }
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        if (key is null) writer.WriteActivateVersion(stream, time.GetUtcNow().ToUnixTimeMilliseconds());
-        await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private async Task Run(NpgsqlCommand command, string what, CancellationToken cancellationToken)

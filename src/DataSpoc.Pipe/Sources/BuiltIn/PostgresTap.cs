@@ -12,9 +12,14 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// <c>replication-method: INCREMENTAL</c>, or config); rows with key &gt;= the bookmark are read in key order and a STATE
 /// follows every batch. Other streams are full-table and end with ACTIVATE_VERSION (the table is replaced).
 /// Rows are fetched through a server-side cursor, one batch at a time, so memory stays bounded.
+/// With <see cref="SplitKey"/> in the config (the runner's <c>source.split</c>) the one selected table is read as key
+/// ranges (<see cref="PostgresKeyRanges"/>): every range at <c>parallel</c> at a time, or only the given <c>part</c>.
 /// </summary>
-public sealed class PostgresTap(TimeProvider? time = null) : IBuiltInTap
+public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap
 {
+    /// <summary>The config key the runner puts <c>source.split</c> under (<see cref="SourceInvocation.Split"/>).</summary>
+    public const string SplitKey = "dataspoc_split";
+
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
     public string Name => "postgres";
@@ -51,9 +56,25 @@ public sealed class PostgresTap(TimeProvider? time = null) : IBuiltInTap
         var writer = new SingerWriter(output);
         await using var connection = await OpenAsync(settings, cancellationToken).ConfigureAwait(false);
         var tables = await PostgresDiscovery.DiscoverAsync(connection, settings.Schemas, settings.FilterTables, cancellationToken).ConfigureAwait(false);
-        foreach (var table in tables)
+        if (config[SplitKey] is JsonObject split)
         {
-            if (!selection.IsSelected(table.StreamId)) continue;
+            var table = SplitTable(tables, selection);
+            await SyncSplitAsync(settings, connection, table, Key(table), SplitRequest.From(split), writer, bookmarks["bookmarks"]!.AsObject(), output, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            foreach (var table in tables)
+            {
+                if (!selection.IsSelected(table.StreamId)) continue;
+                await new PostgresTableSync(connection, table, Key(table), settings.BatchSize, writer, bookmarks["bookmarks"]!.AsObject(), bookmarks)
+                    .RunAsync(_time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        writer.WriteState(bookmarks);
+        await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+
+        PostgresColumn? Key(PostgresTable table)
+        {
             var method = selection.Metadata(table.StreamId, "replication-method");
             var key = selection.Metadata(table.StreamId, "replication-key") ?? settings.ReplicationKey(table);
             if (method is "LOG_BASED")
@@ -61,13 +82,92 @@ public sealed class PostgresTap(TimeProvider? time = null) : IBuiltInTap
             if (method is "FULL_TABLE") key = null;
             else if (method is "INCREMENTAL" && key is null)
                 throw new TapException($"{Name} tap: stream '{table.StreamId}' is INCREMENTAL but has no replication key (set metadata 'replication-key' or config replication_keys)");
-            var keyColumn = key is null ? null : table.Columns.FirstOrDefault(c => c.Name == key)
+            return key is null ? null : table.Columns.FirstOrDefault(c => c.Name == key)
                 ?? throw new TapException($"{Name} tap: stream '{table.StreamId}': replication key '{key}' is not a column of {table.Schema}.{table.Table}");
-            await new PostgresTableSync(connection, table, keyColumn, settings.BatchSize, writer, bookmarks["bookmarks"]!.AsObject(), bookmarks)
-                .RunAsync(_time, cancellationToken).ConfigureAwait(false);
         }
-        writer.WriteState(bookmarks);
+    }
+
+    public async Task<JsonObject> PlanSplitAsync(JsonObject config, JsonObject? state, JsonObject? catalog, CancellationToken cancellationToken)
+    {
+        var settings = Settings.From(config);
+        var split = SplitRequest.From(config[SplitKey] as JsonObject ?? throw new TapException($"{Name} tap: no split was asked for"));
+        var selection = new TapCatalog(catalog);
+        await using var connection = await OpenAsync(settings, cancellationToken).ConfigureAwait(false);
+        var tables = await PostgresDiscovery.DiscoverAsync(connection, settings.Schemas, settings.FilterTables, cancellationToken).ConfigureAwait(false);
+        var table = SplitTable(tables, selection);
+        // The replication key as SyncAsync resolves it: a plan made here is read by SyncAsync in every worker.
+        var method = selection.Metadata(table.StreamId, "replication-method");
+        var keyName = method is "FULL_TABLE" ? null : selection.Metadata(table.StreamId, "replication-key") ?? settings.ReplicationKey(table);
+        var key = keyName is null ? null : table.Columns.FirstOrDefault(c => c.Name == keyName)
+            ?? throw new TapException($"{Name} tap: stream '{table.StreamId}': replication key '{keyName}' is not a column of {table.Schema}.{table.Table}");
+        var ranges = await PlanAsync(connection, table, key, split, state?["bookmarks"] as JsonObject ?? new JsonObject(), cancellationToken).ConfigureAwait(false);
+        return ranges.ToJson();
+    }
+
+    private static PostgresTable SplitTable(List<PostgresTable> tables, TapCatalog selection)
+    {
+        var selected = tables.Where(t => selection.IsSelected(t.StreamId)).ToList();
+        return selected.Count == 1 ? selected[0]
+            : throw new TapException($"postgres tap: source.split reads one table, but {selected.Count} are selected" +
+                (selected.Count > 0 ? $" ({string.Join(", ", selected.Take(5).Select(t => t.StreamId))})" : "") + "; name the table in source.streams");
+    }
+
+    private static async Task<PostgresKeyRanges> PlanAsync(NpgsqlConnection connection, PostgresTable table, PostgresColumn? key, SplitRequest split, JsonObject bookmarks, CancellationToken cancellationToken)
+    {
+        var column = table.Columns.FirstOrDefault(c => c.Name == split.Column)
+            ?? throw new TapException($"postgres tap: stream '{table.StreamId}': source.split column '{split.Column}' is not a column of {table.Schema}.{table.Table}");
+        var since = key is not null && PostgresTableSync.Bookmark(bookmarks, table.StreamId, key) is { } b ? PostgresTableSync.BookmarkText(b) : null;
+        return await PostgresKeyRanges.PlanAsync(connection, table, column, split.Parts, key, since, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Reads a split table: SCHEMA, then the RECORDs of the asked parts (each part on its own connection, through its own
+    /// writer into one output that takes whole chunks of lines), then the bookmark of the plan's window or ACTIVATE_VERSION.
+    /// </summary>
+    private async Task SyncSplitAsync(Settings settings, NpgsqlConnection connection, PostgresTable table, PostgresColumn? key, SplitRequest split,
+        SingerWriter writer, JsonObject bookmarks, Stream output, CancellationToken cancellationToken)
+    {
+        var ranges = split.Plan ?? await PlanAsync(connection, table, key, split, bookmarks, cancellationToken).ConfigureAwait(false);
+        if (ranges.Stream != table.StreamId || ranges.Column != split.Column || ranges.Parts != split.Parts || ranges.ReplicationKey != key?.Name)
+            throw new TapException($"{Name} tap: the split plan is for stream '{ranges.Stream}' column '{ranges.Column}' in {ranges.Parts} parts " +
+                $"(replication key '{ranges.ReplicationKey}'), but this run reads '{table.StreamId}' column '{split.Column}' in {split.Parts} parts " +
+                $"(replication key '{key?.Name}'): the pipeline changed during the split run; start a new one");
+        writer.WriteSchema(table.StreamId, table.JsonSchema(), table.KeyProperties, key is null ? null : [key.Name]);
         await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+        var shared = new LineChunkOutput(output);
+        if (split.Part is { } only)
+        {
+            await PostgresTableSync.ReadPartAsync(connection, table, ranges, only, settings.BatchSize, new SingerWriter(shared), cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            var options = new ParallelOptions { MaxDegreeOfParallelism = split.Parallel, CancellationToken = cancellationToken };
+            await Parallel.ForEachAsync(Enumerable.Range(0, split.Parts), options, async (part, token) =>
+            {
+                await using var partConnection = await OpenAsync(settings, token).ConfigureAwait(false);
+                await PostgresTableSync.ReadPartAsync(partConnection, table, ranges, part, settings.BatchSize, new SingerWriter(shared), token).ConfigureAwait(false);
+            }).ConfigureAwait(false);
+        }
+        if (key is not null)
+        {
+            var isIntegerKey = key.Kind is PostgresValueKind.Int16 or PostgresValueKind.Int32 or PostgresValueKind.Int64;
+            if (ranges.Bookmark(isIntegerKey) is { } bookmark) bookmarks[table.StreamId] = bookmark;
+        }
+        else writer.WriteActivateVersion(table.StreamId, _time.GetUtcNow().ToUnixTimeMilliseconds());
+    }
+
+    /// <summary><c>source.split</c> as the runner passes it: column, parts, parallel, and for one worker its part and the shared plan.</summary>
+    private sealed record SplitRequest(string Column, int Parts, int Parallel, int? Part, PostgresKeyRanges? Plan)
+    {
+        public static SplitRequest From(JsonObject json)
+        {
+            var config = new TapConfig("postgres", json);
+            var parts = config.Int("parts") ?? 1;
+            var part = config.Int("part");
+            if (parts < 1 || part is { } p && (p < 0 || p >= parts)) throw new TapException($"postgres tap: split part {part} of {parts} is out of range");
+            return new SplitRequest(config.RequiredString("column"), parts, Math.Max(1, config.Int("parallel") ?? parts), part,
+                json["plan"] is JsonObject plan ? PostgresKeyRanges.FromJson(plan) : null);
+        }
     }
 
     private async Task<NpgsqlConnection> OpenAsync(Settings settings, CancellationToken cancellationToken)

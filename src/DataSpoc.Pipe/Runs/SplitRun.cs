@@ -1,0 +1,307 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Sources;
+using DataSpoc.Pipe.Storage;
+
+namespace DataSpoc.Pipe.Runs;
+
+/// <summary>
+/// Which part of a split run one worker reads (<c>run NAME --part I/N --split-run ID</c>). Every worker of one split run
+/// gives the same <see cref="SplitRunId"/> (the rendered Indexed Job passes its Job's uid), which names the run's
+/// staging folder in the bucket.
+/// </summary>
+public sealed record SplitPart(int Index, int Count, string SplitRunId);
+
+/// <summary>
+/// One worker's side of a split run, in the bucket under <see cref="LakePaths.SplitRunPrefix"/>:
+/// <list type="number">
+/// <item>the key ranges: the first worker plans them and creates <c>plan.json</c> with a conditional write; every other
+/// worker reads that plan, so all agree on the ranges whatever changed in the table meanwhile;</item>
+/// <item>its part: the Parquet files go to <c>part-NNNN/</c> (an earlier attempt's files removed first), then the part's
+/// record <c>done/part-NNNN.json</c> is created with a conditional write: a part is done only once all its files are staged;</item>
+/// <item>the commit: a part that sees every part done claims the commit (<c>commit-claim.json</c>, conditional write) and
+/// lands all parts in one journaled lake commit under the pipeline's lock, state included; <c>committed.json</c> then
+/// closes the split run. Nothing of the table changes before that commit.</item>
+/// </list>
+/// A part that fails is run again alone: its index re-reads the range and replaces its staged files; an index whose
+/// part is already done does not read again and only tries the commit.
+/// </summary>
+internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, SplitPart part, TimeProvider time)
+{
+    private readonly string _name = pipeline.Name;
+    private readonly string _run = part.SplitRunId;
+
+    /// <summary>The lock one index holds while it runs: two attempts of one index never stage at once.</summary>
+    public string LockName => $"{_name}.split-part-{part.Index.ToString("0000", CultureInfo.InvariantCulture)}";
+
+    public string Describe => $"part {part.Index}/{part.Count} of split run {_run}";
+
+    /// <summary>The id the commit gives the lake (data file names, the manifest's last run): the same whichever part commits.</summary>
+    public static string CommitRunId(string splitRunId) =>
+        "s" + Convert.ToHexStringLower(System.IO.Hashing.XxHash64.Hash(System.Text.Encoding.UTF8.GetBytes(splitRunId)))[..10];
+
+    public static void Check(PipelineDefinition pipeline, SplitPart part)
+    {
+        if (pipeline.Source.Split is not { } split)
+            throw new ConfigException($"pipeline '{pipeline.Name}' has no source.split: --part reads one key range of a split table", pipeline.FilePath, key: "source.split");
+        if (part.Count != split.Parts)
+            throw new ConfigException($"--part {part.Index}/{part.Count}: the pipeline splits its table in {split.Parts} parts (source.split.parts)", pipeline.FilePath, key: "source.split.parts");
+        if (part.Index < 0 || part.Index >= part.Count)
+            throw new ConfigException($"--part {part.Index}/{part.Count}: the index must be 0..{part.Count - 1}", pipeline.FilePath);
+        if (pipeline.Destination.TableFormat != TableFormats.Parquet)
+            throw new ConfigException("split runs land Parquet files only: destination.table_format iceberg/delta is not supported with --part", pipeline.FilePath, key: "destination.table_format");
+    }
+
+    /// <summary>The split as a single process reads it: every range, <c>parallel</c> at a time.</summary>
+    public static JsonObject Whole(SplitSettings split) => new()
+    {
+        ["column"] = split.Column,
+        ["parts"] = split.Parts,
+        ["parallel"] = split.Parallel,
+    };
+
+    public async Task EnsureOpenAsync(CancellationToken cancellationToken)
+    {
+        if (await store.GetAsync(LakePaths.SplitCommittedKey(_name, _run), cancellationToken).ConfigureAwait(false) is not null)
+            throw new SplitRunException($"split run {_run} of pipeline '{_name}' was already committed; a new split run needs a new --split-run id");
+    }
+
+    public async Task<bool> PartDoneAsync(CancellationToken cancellationToken) =>
+        await store.GetAsync(LakePaths.SplitPartDoneKey(_name, _run, part.Index), cancellationToken).ConfigureAwait(false) is not null;
+
+    /// <summary>The split this worker passes its source: its part and the plan every worker shares (made here if first).</summary>
+    public async Task<JsonObject> SplitForPartAsync(ISource source, SourceInvocation invocation, bool full, CancellationToken cancellationToken)
+    {
+        var key = LakePaths.SplitPlanKey(_name, _run);
+        var plan = await ReadPlanAsync(key, cancellationToken).ConfigureAwait(false);
+        if (plan is null)
+        {
+            var planner = source as ISplitSource
+                ?? throw new TapFailedException($"source.split: the tap '{pipeline.Source.Tap}' cannot read a table in key ranges (the built-in postgres tap can)");
+            var ranges = await planner.PlanSplitAsync(invocation with { Split = Whole(pipeline.Source.Split!) }, cancellationToken).ConfigureAwait(false);
+            var mine = new SplitPlanRecord { SplitRun = _run, CreatedAt = time.GetUtcNow(), Full = full, Ranges = ranges };
+            // The first worker's plan wins; a worker that lost the race reads the winner's.
+            plan = await store.PutAsync(key, LakeJson.Serialize(mine), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false)
+                ? mine
+                : await ReadPlanAsync(key, cancellationToken).ConfigureAwait(false) ?? throw new SplitRunException($"{store.Bucket}/{key} was refused as existing, then read as absent");
+        }
+        if (plan.Full != full)
+            throw new SplitRunException($"{Describe}: the split run is a {(plan.Full ? "full refresh" : "incremental run")} (its first worker said so); run every part the same way");
+        var split = Whole(pipeline.Source.Split!);
+        split["part"] = part.Index;
+        split["plan"] = plan.Ranges.DeepClone();
+        return split;
+    }
+
+    private async Task<SplitPlanRecord?> ReadPlanAsync(string key, CancellationToken cancellationToken) =>
+        await store.GetAsync(key, cancellationToken).ConfigureAwait(false) is { } found ? LakeJson.Deserialize<SplitPlanRecord>(found.Content, "split plan " + key) : null;
+
+    /// <summary>Stages this part's files (replacing an earlier attempt's), then creates its done record.</summary>
+    internal async Task StageAsync(RunIngest ingest, string runId, bool full, CancellationToken cancellationToken)
+    {
+        var filesPrefix = LakePaths.SplitPartFilesPrefix(_name, _run, part.Index);
+        await foreach (var old in store.ListAsync(filesPrefix, cancellationToken).ConfigureAwait(false))
+            await store.DeleteAsync(old.Key, cancellationToken).ConfigureAwait(false);
+        var record = new SplitPartRecord { Part = part.Index, Parts = part.Count, RunId = runId, Full = full, State = ingest.LastState?.DeepClone() };
+        var n = 0;
+        foreach (var stream in ingest.Streams.Where(s => s.Selected && s.Schema is not null))
+        {
+            var staged = new SplitStreamRecord
+            {
+                Stream = stream.Name,
+                Table = stream.Table,
+                Records = stream.Records,
+                KeyProperties = [.. stream.KeyProperties],
+                ActivatedVersion = stream.ActivatedVersion,
+                Columns = stream.Schema!.Root.Children.Select(c => new ManifestColumn(c.Name, c.ArrowType, c.Nullable)).ToList(),
+            };
+            foreach (var file in stream.Files)
+            {
+                var key = filesPrefix + (n++).ToString("00000", CultureInfo.InvariantCulture) + ".parquet";
+                await store.PutFileAsync(key, file.LocalPath, cancellationToken).ConfigureAwait(false);
+                staged.Files.Add(new SplitFileRecord { Staged = key, Folder = file.Partition.None ? "" : LakePaths.PartitionFolder(file.Partition.Date) + "/", Rows = file.Rows, Bytes = file.Bytes });
+            }
+            if (stream.QuarantinePath is not null)
+            {
+                staged.Quarantine = filesPrefix + LakePaths.TableName(stream.Name) + ".quarantine.jsonl";
+                await store.PutFileAsync(staged.Quarantine, stream.QuarantinePath, cancellationToken).ConfigureAwait(false);
+            }
+            record.Streams.Add(staged);
+        }
+        record.FinishedAt = time.GetUtcNow();
+        if (!await store.PutAsync(LakePaths.SplitPartDoneKey(_name, _run, part.Index), LakeJson.Serialize(record), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))
+            throw new SplitRunException($"{Describe}: another attempt of this part finished first; its files stand and this attempt's are not used");
+    }
+
+    /// <summary>
+    /// Commits the split run when every part is done and this part wins the claim; otherwise says who will. Returns the
+    /// sentence for the run log and whether this call committed.
+    /// </summary>
+    public async Task<(string Notice, CommitPlan? Plan)> CommitIfLastAsync(string runId, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        var done = await DonePartsAsync(store, _name, _run, cancellationToken).ConfigureAwait(false);
+        if (done.Count < part.Count)
+        {
+            // Another part may have committed and cleared the done records since this one staged.
+            if (await store.GetAsync(LakePaths.SplitCommittedKey(_name, _run), cancellationToken).ConfigureAwait(false) is not null)
+                return ($"{Describe} is staged; another part has committed the split run", null);
+            var missing = Enumerable.Range(0, part.Count).Except(done).ToList();
+            return ($"{Describe} is staged; waiting for {missing.Count} more part(s) ({string.Join(", ", missing.Take(10))}); the last part to finish commits them all", null);
+        }
+        var claimKey = LakePaths.SplitCommitClaimKey(_name, _run);
+        var claim = new SplitClaim { Part = part.Index, RunId = runId, ClaimedAt = time.GetUtcNow() };
+        if (!await store.PutAsync(claimKey, LakeJson.Serialize(claim), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))
+        {
+            var holder = await store.GetAsync(claimKey, cancellationToken).ConfigureAwait(false);
+            var other = holder is null ? null : LakeJson.Deserialize<SplitClaim>(holder.Content, "split commit claim");
+            // The same index again (its earlier attempt claimed, then died): the claim is ours; this index holds its lock.
+            if (other is not null && other.Part != part.Index)
+                return ($"{Describe} is staged; every part is done and part {other.Part} makes the commit (if it failed, run --commit-parts)", null);
+        }
+        return await CommitAsync(store, pipeline, _run, runId, time, lease, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The done parts' indexes.</summary>
+    private static async Task<List<int>> DonePartsAsync(IObjectStore store, string pipeline, string splitRun, CancellationToken cancellationToken)
+    {
+        var prefix = LakePaths.SplitDonePrefix(pipeline, splitRun);
+        var parts = new List<int>();
+        await foreach (var obj in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+        {
+            var name = obj.Key[prefix.Length..];
+            if (name.StartsWith("part-", StringComparison.Ordinal) && name.EndsWith(".json", StringComparison.Ordinal)
+                && int.TryParse(name.AsSpan(5, name.Length - 10), NumberStyles.None, CultureInfo.InvariantCulture, out var index))
+                parts.Add(index);
+        }
+        return parts;
+    }
+
+    /// <summary>
+    /// Lands every staged part of <paramref name="splitRun"/> in one journaled commit under the pipeline's lock (<c>run
+    /// --commit-parts</c>, or the last part). Refused while a part is missing; a split run already committed is left as it is.
+    /// </summary>
+    public static async Task<(string Notice, CommitPlan? Plan)> CommitAsync(IObjectStore store, PipelineDefinition pipeline, string splitRun, string runId,
+        TimeProvider time, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        var name = pipeline.Name;
+        var committedKey = LakePaths.SplitCommittedKey(name, splitRun);
+        if (await store.GetAsync(committedKey, cancellationToken).ConfigureAwait(false) is not null)
+            return ($"split run {splitRun} was already committed", null);
+        var parts = pipeline.Source.Split?.Parts ?? throw new ConfigException($"pipeline '{name}' has no source.split", pipeline.FilePath, key: "source.split");
+        var done = await DonePartsAsync(store, name, splitRun, cancellationToken).ConfigureAwait(false);
+        var missing = Enumerable.Range(0, parts).Except(done).ToList();
+        if (missing.Count > 0)
+            throw new SplitRunException($"split run {splitRun} of pipeline '{name}' cannot be committed: part(s) {string.Join(", ", missing)} of {parts} are not done; run them (--part I/{parts})");
+
+        await using var runLock = await RunLock.AcquireAsync(store, name, runId, time, lease, cancellationToken).ConfigureAwait(false);
+        var committer = new LakeCommitter(store, time);
+        var notices = new List<string>();
+        if (await committer.RecoverAsync(name, cancellationToken).ConfigureAwait(false) is { } recovered) notices.Add(recovered);
+        if (await store.GetAsync(committedKey, cancellationToken).ConfigureAwait(false) is not null)
+            return ($"split run {splitRun} was committed meanwhile by another worker", null);
+
+        var records = new List<SplitPartRecord>();
+        for (var i = 0; i < parts; i++)
+        {
+            var key = LakePaths.SplitPartDoneKey(name, splitRun, i);
+            var found = await store.GetAsync(key, cancellationToken).ConfigureAwait(false) ?? throw new SplitRunException($"{store.Bucket}/{key} disappeared during the commit");
+            records.Add(LakeJson.Deserialize<SplitPartRecord>(found.Content, "split part record " + key));
+        }
+        var commitRunId = CommitRunId(splitRun);
+        var manifest = await new ManifestStore(store, time).ReadAsync(cancellationToken).ConfigureAwait(false);
+        var sourceName = LakeNames.Source(pipeline.Source.Name ?? LakePaths.SourceName(pipeline.Source.Tap));
+        // A commit that landed before its worker could write committed.json (killed in between): close the split run only.
+        var landed = records.SelectMany(r => r.Streams).Any(s => manifest.Tables.TryGetValue(sourceName + "/" + s.Table, out var t) && t.Stats.LastRunId == commitRunId);
+        CommitPlan? plan = null;
+        if (!landed)
+        {
+            var startedAt = records.Min(r => r.FinishedAt);
+            plan = await PlanAsync(store, pipeline, manifest, records, sourceName, commitRunId, startedAt, cancellationToken).ConfigureAwait(false);
+            await runLock.EnsureHeldAsync(cancellationToken).ConfigureAwait(false);
+            await committer.CommitAsync(plan, CancellationToken.None).ConfigureAwait(false);
+        }
+        var summary = new SplitCommitted { RunId = commitRunId, CommittedAt = time.GetUtcNow(), Parts = parts, Rows = records.Sum(r => r.Streams.Sum(s => s.Records)) };
+        await store.PutAsync(committedKey, LakeJson.Serialize(summary), WriteCondition.None, CancellationToken.None).ConfigureAwait(false);
+        var prefix = LakePaths.SplitRunPrefix(name, splitRun);
+        var leftovers = new List<string>();
+        await foreach (var obj in store.ListAsync(prefix, CancellationToken.None).ConfigureAwait(false))
+            if (obj.Key != committedKey) leftovers.Add(obj.Key);
+        foreach (var key in leftovers) await store.DeleteAsync(key, CancellationToken.None).ConfigureAwait(false);
+        notices.Add(landed
+            ? $"split run {splitRun} had landed before its worker stopped; closed it"
+            : $"committed split run {splitRun}: {parts} parts, {summary.Rows} rows, {plan!.Files.Count} files in one commit (run {commitRunId})");
+        return (string.Join("; ", notices), plan);
+    }
+
+    private static async Task<CommitPlan> PlanAsync(IObjectStore store, PipelineDefinition pipeline, Manifest manifest, List<SplitPartRecord> records,
+        string sourceName, string commitRunId, DateTimeOffset startedAt, CancellationToken cancellationToken)
+    {
+        var basePath = LakePaths.BasePath(pipeline.Destination.Path);
+        var full = records.Any(r => r.Full);
+        var plan = new CommitPlan
+        {
+            RunId = commitRunId,
+            Pipeline = pipeline.Name,
+            StartedAt = startedAt,
+            // Every part ends with the same STATE (the plan's window): saved once, with the commit, only when every part is in it.
+            State = records.Select(r => r.State).LastOrDefault(s => s is not null)?.DeepClone(),
+        };
+        foreach (var streams in records.SelectMany(r => r.Streams.Select(s => (Part: r.Part, Stream: s))).GroupBy(x => x.Stream.Table, StringComparer.Ordinal))
+        {
+            var table = streams.Key;
+            var first = streams.OrderBy(x => x.Part).First().Stream;
+            var prefix = LakePaths.TablePrefix(basePath, sourceName, table);
+            var tableKey = sourceName + "/" + table;
+            manifest.Tables.TryGetValue(tableKey, out var previous);
+            var activated = streams.Max(x => x.Stream.ActivatedVersion);
+            var replace = full || (activated is { } v && previous is not null && v != previous.TableVersion);
+            var existing = new List<string>();
+            await foreach (var obj in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+                if (LakePaths.IsDataFileKey(prefix, table, obj.Key)) existing.Add(obj.Key);
+            var nextIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var key in existing)
+            {
+                var folder = key[..(key.LastIndexOf('/') + 1)];
+                nextIndex[folder] = Math.Max(nextIndex.GetValueOrDefault(folder), LakePaths.DataFileIndex(table, key[(key.LastIndexOf('/') + 1)..]) + 1);
+            }
+            var files = streams.OrderBy(x => x.Part).SelectMany(x => x.Stream.Files).ToList();
+            foreach (var file in files)
+            {
+                var folder = prefix + file.Folder;
+                var index = nextIndex.GetValueOrDefault(folder);
+                nextIndex[folder] = index + 1;
+                plan.Files.Add(new PlannedFile("", folder + LakePaths.DataFileName(table, index, commitRunId), file.Staged));
+            }
+            foreach (var (part, stream) in streams.Where(x => x.Stream.Quarantine is not null))
+                plan.Files.Add(new PlannedFile("", LakePaths.QuarantineKey(pipeline.Name, commitRunId, $"{stream.Stream}.part-{part:0000}"), stream.Quarantine));
+            if (replace) plan.Deletions.AddRange(existing);
+            plan.Tables.Add(new TableChange
+            {
+                Key = tableKey,
+                Replace = replace,
+                Rows = streams.Sum(x => x.Stream.Records),
+                Files = files.Count,
+                Bytes = files.Sum(f => f.Bytes),
+                Entry = new ManifestTable
+                {
+                    Source = sourceName,
+                    Table = table,
+                    Pipeline = pipeline.Name,
+                    Location = store.Bucket.Canonical + "/" + prefix.TrimEnd('/'),
+                    Format = "parquet",
+                    Partitioning = pipeline.Destination.PartitionBy == PartitionBySettings.None ? [] : ["dt"],
+                    WriteMode = replace ? "replace" : "append",
+                    KeyProperties = [.. first.KeyProperties],
+                    TableVersion = activated ?? previous?.TableVersion,
+                    Columns = first.Columns,
+                },
+            });
+        }
+        return plan;
+    }
+}
+
+/// <summary>A split run cannot go on as asked (already committed, a part missing, workers that disagree).</summary>
+public sealed class SplitRunException(string message) : Exception(message);

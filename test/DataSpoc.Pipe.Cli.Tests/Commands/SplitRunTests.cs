@@ -1,0 +1,280 @@
+using System.Diagnostics;
+using System.Text;
+using DataSpoc.Pipe.Cli.Tests.Support;
+using DataSpoc.Pipe.Cloud.Tests;
+using DataSpoc.Pipe.Cloud.Tests.Runs;
+using DataSpoc.Pipe.Tests.Sources.BuiltIn;
+using Npgsql;
+using Xunit.Abstractions;
+
+namespace DataSpoc.Pipe.Cli.Tests.Commands;
+
+/// <summary>
+/// One table split across four worker processes, each started as an Indexed Job starts its pods (<c>run NAME --part auto</c>
+/// with <c>JOB_COMPLETION_INDEX</c> and the shared <c>DATASPOC_SPLIT_RUN</c>), against a real PostgreSQL and a file://
+/// or Azurite bucket. One worker is SIGKILLed while it reads its range: until its index runs again the lake shows the
+/// table as it was (complete), then exactly the table's rows, once each (a keyed comparison of values, in DuckDB).
+/// </summary>
+[Collection("postgres")]
+public sealed class SplitRunTests(PostgresServer server, CloudServers servers, ITestOutputHelper output) : IClassFixture<CloudServers>, IDisposable
+{
+    private const int Parts = 4;
+    private readonly TempHome _home = new();
+
+    public void Dispose() => _home.Dispose();
+
+    private const string Table = """
+        CREATE TABLE public.items (id int8 PRIMARY KEY, code text, at timestamptz NOT NULL, note text);
+        INSERT INTO items SELECT g * 3, md5(g::text), timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute', 'v1' FROM generate_series(1, 120000) g;
+        """;
+
+    private void WritePipeline(string db, string bucket, string column, bool incremental, string storage = "")
+    {
+        _home.Set("PG_PASSWORD", PostgresServer.Password);
+        _home.WritePipeline("items", $$"""
+            source:
+              tap: postgres
+              config:
+                host: 127.0.0.1
+                port: {{server.Port}}
+                user: postgres
+                password: ${PG_PASSWORD}
+                dbname: {{db}}
+                sslmode: disable
+                batch_size: 500
+                replication_keys: {public-items: id}
+              split: {column: {{column}}, parts: {{Parts}}, parallel: 2}
+            destination:
+              bucket: {{bucket}}
+              max_file_rows: 15000
+              {{storage}}
+            incremental:
+              enabled: {{(incremental ? "true" : "false")}}
+            """);
+    }
+
+    private Process StartWorker(int index, string splitRun)
+    {
+        var psi = new ProcessStartInfo(CliProcess.Command[0])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = Encoding.UTF8,
+        };
+        foreach (var a in CliProcess.Command.Skip(1).Concat(["run", "items", "--part", "auto", "-o", "json"])) psi.ArgumentList.Add(a);
+        _home.Apply(psi.Environment);
+        psi.Environment["JOB_COMPLETION_INDEX"] = index.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        psi.Environment["DATASPOC_SPLIT_RUN"] = splitRun;
+        return Process.Start(psi)!;
+    }
+
+    private static CliProcess.Result Finish(Process process)
+    {
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(4))) { process.Kill(); throw new TimeoutException("a worker did not finish in 4 minutes"); }
+        return new CliProcess.Result(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Runs the four workers; SIGKILLs <paramref name="victim"/> once PostgreSQL shows it reading its range.</summary>
+    private async Task RunWorkersKillingOneAsync(string splitRun, int victim)
+    {
+        var workers = Enumerable.Range(0, Parts).Select(i => StartWorker(i, splitRun)).ToList();
+        var outputs = workers.Select((w, i) => i == victim ? null : Task.Run(() => Finish(w))).ToList();
+        var watch = Stopwatch.StartNew();
+        var caught = false;
+        while (watch.Elapsed < TimeSpan.FromMinutes(3) && !workers[victim].HasExited)
+        {
+            if (await ReadingAsync($"dataspoc-pipe part {victim}/{Parts}"))
+            {
+                workers[victim].Kill(); // SIGKILL on Unix
+                caught = true;
+                break;
+            }
+            await Task.Delay(10);
+        }
+        await workers[victim].WaitForExitAsync();
+        Assert.True(caught, $"worker {victim} was never seen reading its range (exit {workers[victim].ExitCode}: {await workers[victim].StandardOutput.ReadToEndAsync()})");
+        output.WriteLine($"killed worker {victim} after {watch.ElapsedMilliseconds} ms, while it read its range");
+        foreach (var (task, i) in outputs.Select((t, i) => (t, i)).Where(x => x.t is not null))
+        {
+            var result = await task!;
+            Assert.True(result.ExitCode == 0, $"worker {i}: {result}");
+            var notices = string.Join(" | ", Json.Parse(result)["notices"]!.AsArray().Select(n => (string)n!));
+            output.WriteLine($"worker {i}: {notices}");
+            Assert.Contains($"part {i}/{Parts} of split run {splitRun} is staged", notices);
+        }
+    }
+
+    private async Task<bool> ReadingAsync(string applicationName)
+    {
+        await using var connection = new NpgsqlConnection(server.ConnectionString());
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE application_name = @name", connection);
+        command.Parameters.AddWithValue("name", applicationName);
+        return (long)(await command.ExecuteScalarAsync())! > 0;
+    }
+
+    private CliProcess.Result RunIndex(int index, string splitRun)
+    {
+        using var worker = StartWorker(index, splitRun);
+        return Finish(worker);
+    }
+
+    /// <summary>The table in PostgreSQL, one line per row, in key order.</summary>
+    private async Task<List<string>> DatabaseRowsAsync(string db)
+    {
+        await using var connection = new NpgsqlConnection(server.ConnectionString(db));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT id, code, note FROM items ORDER BY id", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<string>();
+        while (await reader.ReadAsync()) rows.Add($"{reader.GetInt64(0)}|{reader.GetString(1)}|{reader.GetString(2)}");
+        return rows;
+    }
+
+    /// <summary>The table as a reader of the lake sees it: every Parquet file under its folder, read by DuckDB.</summary>
+    private static List<string> LakeRows(string folder)
+    {
+        if (!Directory.Exists(folder) || Directory.GetFiles(folder, "*.parquet", SearchOption.AllDirectories).Length == 0) return [];
+        return LakeReader.Query($"SELECT id, code, note FROM read_parquet('{folder}/**/*.parquet') ORDER BY id, note")
+            .Select(r => $"{r[0]}|{r[1]}|{r[2]}").ToList();
+    }
+
+    private static async Task<List<string>> LakeRowsAsync(CloudLake lake, string tablePrefix, string localCopy)
+    {
+        if (Directory.Exists(localCopy)) Directory.Delete(localCopy, recursive: true);
+        Directory.CreateDirectory(localCopy);
+        await foreach (var obj in lake.Store.ListAsync(tablePrefix, CancellationToken.None))
+        {
+            if (!obj.Key.EndsWith(".parquet", StringComparison.Ordinal)) continue;
+            var local = Path.Combine(localCopy, obj.Key[tablePrefix.Length..].Replace('/', '_'));
+            await using var source = await lake.Store.OpenReadAsync(obj.Key, CancellationToken.None);
+            await using var file = File.Create(local);
+            await source.CopyToAsync(file);
+        }
+        return LakeRows(localCopy);
+    }
+
+    [Fact]
+    public async Task A_full_refresh_by_four_workers_with_one_killed_shows_the_old_table_until_its_index_reruns_then_exactly_the_new_one()
+    {
+        var db = await server.CreateDatabaseAsync(Table);
+        WritePipeline(db, _home.Bucket, column: "id", incremental: false);
+        var table = Path.Combine(_home.Lake, "raw", "postgres", "public-items");
+
+        // The old table, by one process reading the four ranges two at a time.
+        var single = CliProcess.Run(_home, "run", "items", "-o", "json");
+        Assert.True(single.ExitCode == 0, single.ToString());
+        var old = await DatabaseRowsAsync(db);
+        Assert.Equal(old, LakeRows(table));
+
+        // A new version of every row, some rows gone and some new.
+        await server.ExecuteAsync(db, "UPDATE items SET note = 'v2'; DELETE FROM items WHERE id % 7 = 0; INSERT INTO items SELECT g * 3, md5(g::text), now(), 'v2' FROM generate_series(120001, 120500) g;");
+        await RunWorkersKillingOneAsync("job-full-1", victim: 2);
+        // Three parts staged, one killed: readers still see the whole old table, not a mix.
+        Assert.Equal(old, LakeRows(table));
+
+        var rerun = RunIndex(2, "job-full-1");
+        Assert.True(rerun.ExitCode == 0, rerun.ToString());
+        Assert.Contains("committed split run job-full-1: 4 parts", rerun.Stdout);
+        Assert.Equal(await DatabaseRowsAsync(db), LakeRows(table));
+
+        // The staging folder keeps only the record that closes the split run; a late worker of it changes nothing.
+        var staging = Path.Combine(_home.Lake, ".dataspoc", "staging", "items", "job-full-1");
+        // (file:// keeps a conditional write's "<key>.lck" beside the key: a detail of that store, not an object.)
+        Assert.Equal(["committed.json"], Directory.GetFiles(staging, "*", SearchOption.AllDirectories).Select(f => Path.GetFileName(f)).Where(f => !f.EndsWith(".lck", StringComparison.Ordinal)));
+        var late = RunIndex(1, "job-full-1");
+        Assert.Equal(1, late.ExitCode);
+        Assert.Contains("split run job-full-1 of pipeline 'items' was already committed", late.Stdout + late.Stderr);
+        Assert.Equal(await DatabaseRowsAsync(db), LakeRows(table));
+    }
+
+    [Fact]
+    public async Task An_incremental_split_on_Azurite_lands_every_row_once_and_saves_state_only_when_every_part_is_committed()
+    {
+        var db = await server.CreateDatabaseAsync(Table);
+        foreach (var (name, value) in servers.AzureEnvironment()) _home.Set(name, value);
+        await using var lake = new CloudLake(new AzureTarget(servers));
+        WritePipeline(db, lake.Bucket, column: "code", incremental: true);
+        var prefix = "raw/postgres/public-items/";
+        var copy = Path.Combine(_home.Root, "lake-copy");
+
+        await RunWorkersKillingOneAsync("job-inc-1", victim: 1);
+        Assert.Empty(await LakeRowsAsync(lake, prefix, copy));
+        Assert.Null(await lake.Store.GetAsync(".dataspoc/state/items/state.json", CancellationToken.None));
+
+        var rerun = RunIndex(1, "job-inc-1");
+        Assert.True(rerun.ExitCode == 0, rerun.ToString());
+        var first = await DatabaseRowsAsync(db);
+        Assert.Equal(first, await LakeRowsAsync(lake, prefix, copy));
+        var state = await lake.Store.GetAsync(".dataspoc/state/items/state.json", CancellationToken.None);
+        Assert.Contains("\"replication_key_value\": 360000", Encoding.UTF8.GetString(state!.Content.Span));
+
+        // The next split run reads only rows from the bookmark on (inclusive: the bookmark's row lands again).
+        await server.ExecuteAsync(db, "INSERT INTO items SELECT g * 3, md5(g::text), now(), 'v1' FROM generate_series(120001, 121000) g;");
+        var workers = Enumerable.Range(0, Parts).Select(i => StartWorker(i, "job-inc-2")).ToList();
+        foreach (var w in workers) Assert.True(Finish(w).ExitCode == 0);
+        var expected = first.Append("360000|" + Md5("120000") + "|v1").Concat((await DatabaseRowsAsync(db)).Skip(first.Count)).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(expected, (await LakeRowsAsync(lake, prefix, copy)).Order(StringComparer.Ordinal).ToList());
+    }
+
+    [Fact]
+    public async Task When_the_last_part_cannot_commit_the_parts_stay_staged_until_commit_parts_lands_them()
+    {
+        var db = await server.CreateDatabaseAsync("CREATE TABLE items (id int8 PRIMARY KEY, code text, at timestamptz NOT NULL, note text); " +
+            "INSERT INTO items SELECT g, md5(g::text), now(), 'v1' FROM generate_series(1, 2000) g;");
+        WritePipeline(db, _home.Bucket, column: "id", incremental: false);
+        var table = Path.Combine(_home.Lake, "raw", "postgres", "public-items");
+        // Another run holds the pipeline's lock (a live process of this host, lease far ahead): no part can commit.
+        var lockFile = Path.Combine(_home.Lake, ".dataspoc", "locks", "items.lock");
+        Directory.CreateDirectory(Path.GetDirectoryName(lockFile)!);
+        File.WriteAllText(lockFile, $$"""{"run_id": "other", "host": "{{Environment.MachineName}}", "pid": {{Environment.ProcessId}}, "acquired_at": "2026-01-01T00:00:00Z", "expires_at": "2099-01-01T00:00:00Z"}""");
+
+        for (var i = 0; i < Parts - 1; i++) Assert.True(RunIndex(i, "manual-1").ExitCode == 0);
+        var last = RunIndex(Parts - 1, "manual-1");
+        Assert.Equal(1, last.ExitCode);
+        Assert.Contains("items", last.Stdout + last.Stderr);
+        Assert.Empty(LakeRows(table));
+
+        var missing = CliProcess.Run(_home, "run", "items", "--commit-parts", "--split-run", "manual-2", "-o", "json");
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("part(s) 0, 1, 2, 3 of 4 are not done", missing.Stdout);
+
+        File.Delete(lockFile);
+        var commit = CliProcess.Run(_home, "run", "items", "--commit-parts", "--split-run", "manual-1", "-o", "json");
+        Assert.True(commit.ExitCode == 0, commit.ToString());
+        Assert.Contains("committed split run manual-1: 4 parts, 2000 rows", commit.Stdout);
+        Assert.Equal(await DatabaseRowsAsync(db), LakeRows(table));
+        // A retry of the last index now finds the split run closed and changes nothing.
+        Assert.Equal(1, RunIndex(Parts - 1, "manual-1").ExitCode);
+        Assert.Equal(await DatabaseRowsAsync(db), LakeRows(table));
+    }
+
+    [Fact]
+    public async Task Part_arguments_that_cannot_name_one_range_of_one_split_run_are_usage_errors()
+    {
+        var db = await server.CreateDatabaseAsync("CREATE TABLE items (id int8 PRIMARY KEY);");
+        WritePipeline(db, _home.Bucket, column: "id", incremental: false);
+        _home.WritePipeline("plain", $"source: {{tap: postgres, config: {{dbname: x, user: y}}}}\ndestination: {{bucket: {_home.Bucket}}}\n");
+        (string[] Args, string Error)[] cases =
+        [
+            (["run", "items", "--part", "4/4", "--split-run", "r"], "the index must be 0..3"),
+            (["run", "items", "--part", "1/3", "--split-run", "r"], "the pipeline splits its table in 4 parts (source.split.parts), so N must be 4"),
+            (["run", "items", "--part", "auto", "--split-run", "r"], "--part auto: the environment variable JOB_COMPLETION_INDEX is not set"),
+            (["run", "items", "--part", "1/4"], "give --split-run <ID> or set DATASPOC_SPLIT_RUN"),
+            (["run", "items", "--part", "1/4", "--split-run", "../x"], "--split-run '../x': use letters, digits"),
+            (["run", "plain", "--part", "1/4", "--split-run", "r"], "pipeline 'plain' has no source.split"),
+            (["run", "--all", "--part", "1/4"], "--part and --commit-parts work on one pipeline, not --all"),
+        ];
+        foreach (var (args, error) in cases)
+        {
+            var result = CliProcess.Run(_home, args);
+            Assert.True(result.ExitCode == 2, string.Join(' ', args) + ": " + result);
+            Assert.Contains(error, result.Stderr);
+        }
+    }
+
+    private static string Md5(string text) => Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(Encoding.UTF8.GetBytes(text)));
+}

@@ -193,4 +193,4 @@ internal sealed class KeyRanges
 }
 
 /// <summary>A merge that cannot be done as configured (no key, an unknown column, a row that does not fit).</summary>
-public sealed class MergeException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class MergeException(string message, Exception? inner = null) : PipeException(message, inner);

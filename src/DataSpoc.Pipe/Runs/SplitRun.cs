@@ -304,4 +304,4 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
 }
 
 /// <summary>A split run cannot go on as asked (already committed, a part missing, workers that disagree).</summary>
-public sealed class SplitRunException(string message) : Exception(message);
+public sealed class SplitRunException(string message) : PipeException(message);

@@ -107,7 +107,7 @@ public sealed class RunCommandTests : IDisposable
         var file = _home.WritePipeline("bad", $"source:\n  tap: {CliProcess.ShopTap}\ndestination:\n  bucket: {_home.Bucket}\n  colour: blue\n");
         var result = CliProcess.Run(_home, "run", "bad");
         Assert.Equal(2, result.ExitCode);
-        Assert.Equal($"error: {file}:5: destination.colour: unknown key (allowed here: bucket, path, compression, partition_by, max_file_rows, max_file_mb, storage_options, table_format)\n", result.Stderr);
+        Assert.Equal($"error: {file}:5: destination.colour: unknown key (allowed here: bucket, path, compression, partition_by, max_file_rows, max_file_mb, storage_options, table_format, write_mode, merge)\n", result.Stderr);
         Assert.False(Directory.Exists(Path.Combine(_home.Lake, ".dataspoc")));
     }
 

@@ -77,34 +77,46 @@ public sealed class SplitRunTests(PostgresServer server, CloudServers servers, I
         return new CliProcess.Result(process.ExitCode, stdout.Result, stderr.Result);
     }
 
-    /// <summary>Runs the four workers; SIGKILLs <paramref name="victim"/> once PostgreSQL shows it reading its range.</summary>
-    private async Task RunWorkersKillingOneAsync(string splitRun, int victim)
+    /// <summary>
+    /// Runs the four workers and SIGKILLs <paramref name="victim"/> while it reads its range. The other three run first
+    /// (one of them plans the ranges); then the test holds an ACCESS EXCLUSIVE lock on the table, so the victim, started
+    /// next, is caught for certain inside its range's query (PostgreSQL shows it waiting under its part's name), however
+    /// fast the machine reads.
+    /// </summary>
+    private async Task RunWorkersKillingOneAsync(string splitRun, int victim, string db)
     {
-        var workers = Enumerable.Range(0, Parts).Select(i => StartWorker(i, splitRun)).ToList();
-        var outputs = workers.Select((w, i) => i == victim ? null : Task.Run(() => Finish(w))).ToList();
-        var watch = Stopwatch.StartNew();
-        var caught = false;
-        while (watch.Elapsed < TimeSpan.FromMinutes(3) && !workers[victim].HasExited)
+        var others = Enumerable.Range(0, Parts).Where(i => i != victim).Select(i => (Index: i, Output: Task.Run(() => { using var w = StartWorker(i, splitRun); return Finish(w); }))).ToList();
+        foreach (var (i, task) in others)
         {
-            if (await ReadingAsync($"dataspoc-pipe part {victim}/{Parts}"))
-            {
-                workers[victim].Kill(); // SIGKILL on Unix
-                caught = true;
-                break;
-            }
-            await Task.Delay(10);
-        }
-        await workers[victim].WaitForExitAsync();
-        Assert.True(caught, $"worker {victim} was never seen reading its range (exit {workers[victim].ExitCode}: {await workers[victim].StandardOutput.ReadToEndAsync()})");
-        output.WriteLine($"killed worker {victim} after {watch.ElapsedMilliseconds} ms, while it read its range");
-        foreach (var (task, i) in outputs.Select((t, i) => (t, i)).Where(x => x.t is not null))
-        {
-            var result = await task!;
+            var result = await task;
             Assert.True(result.ExitCode == 0, $"worker {i}: {result}");
             var notices = string.Join(" | ", Json.Parse(result)["notices"]!.AsArray().Select(n => (string)n!));
             output.WriteLine($"worker {i}: {notices}");
             Assert.Contains($"part {i}/{Parts} of split run {splitRun} is staged", notices);
         }
+
+        await using var blocker = new NpgsqlConnection(server.ConnectionString(db));
+        await blocker.OpenAsync();
+        await using var transaction = await blocker.BeginTransactionAsync();
+        await using (var lockTable = new NpgsqlCommand("LOCK TABLE public.items IN ACCESS EXCLUSIVE MODE", blocker, transaction))
+            await lockTable.ExecuteNonQueryAsync();
+        using var worker = StartWorker(victim, splitRun);
+        var watch = Stopwatch.StartNew();
+        var caught = false;
+        while (watch.Elapsed < TimeSpan.FromMinutes(3) && !worker.HasExited)
+        {
+            if (await ReadingAsync($"dataspoc-pipe part {victim}/{Parts}"))
+            {
+                worker.Kill(); // SIGKILL on Unix
+                caught = true;
+                break;
+            }
+            await Task.Delay(10);
+        }
+        await worker.WaitForExitAsync();
+        await transaction.RollbackAsync();
+        Assert.True(caught, $"worker {victim} was never seen reading its range (exit {worker.ExitCode}: {await worker.StandardOutput.ReadToEndAsync()} {await worker.StandardError.ReadToEndAsync()})");
+        output.WriteLine($"killed worker {victim} {watch.ElapsedMilliseconds} ms after its start, inside its range's query");
     }
 
     private async Task<bool> ReadingAsync(string applicationName)
@@ -172,7 +184,7 @@ public sealed class SplitRunTests(PostgresServer server, CloudServers servers, I
 
         // A new version of every row, some rows gone and some new.
         await server.ExecuteAsync(db, "UPDATE items SET note = 'v2'; DELETE FROM items WHERE id % 7 = 0; INSERT INTO items SELECT g * 3, md5(g::text), now(), 'v2' FROM generate_series(120001, 120500) g;");
-        await RunWorkersKillingOneAsync("job-full-1", victim: 2);
+        await RunWorkersKillingOneAsync("job-full-1", victim: 2, db);
         // Three parts staged, one killed: readers still see the whole old table, not a mix.
         Assert.Equal(old, LakeRows(table));
 
@@ -201,7 +213,7 @@ public sealed class SplitRunTests(PostgresServer server, CloudServers servers, I
         var prefix = "raw/postgres/public-items/";
         var copy = Path.Combine(_home.Root, "lake-copy");
 
-        await RunWorkersKillingOneAsync("job-inc-1", victim: 1);
+        await RunWorkersKillingOneAsync("job-inc-1", victim: 1, db);
         Assert.Empty(await LakeRowsAsync(lake, prefix, copy));
         Assert.Null(await lake.Store.GetAsync(".dataspoc/state/items/state.json", CancellationToken.None));
 

@@ -50,37 +50,10 @@ internal sealed partial class DeltaTable
                 if (!live.TryGetValue(path, out var add))
                     throw new StorageException($"Delta table {commit.Location}: {store.Bucket}/{key} is no longer in the table's live files (the table " +
                         "changed after compaction planned it); no log entry was written");
-                lines.Add(new JsonObject
-                {
-                    ["remove"] = new JsonObject
-                    {
-                        ["path"] = path,
-                        ["deletionTimestamp"] = now,
-                        ["dataChange"] = false,
-                        ["extendedFileMetadata"] = true,
-                        ["partitionValues"] = add["partitionValues"]?.DeepClone() ?? new JsonObject(),
-                        ["size"] = add["size"]?.GetValue<long>() ?? 0,
-                    },
-                });
+                lines.Add(RemoveAction(path, add, now, dataChange: false));
             }
             foreach (var file in commit.Files)
-            {
-                var partitionValues = new JsonObject();
-                if (partitionColumn is not null)
-                    partitionValues[partitionColumn] = file.PartitionDate?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
-                lines.Add(new JsonObject
-                {
-                    ["add"] = new JsonObject
-                    {
-                        ["path"] = RelativePath(file.Key[prefix.Length..]),
-                        ["partitionValues"] = partitionValues,
-                        ["size"] = file.Bytes,
-                        ["modificationTime"] = now,
-                        ["dataChange"] = false,
-                        ["stats"] = Stats(file, commit.Schema),
-                    },
-                });
-            }
+                lines.Add(AddAction(file, prefix, partitionColumn, commit.Schema, now, dataChange: false));
             var text = string.Join('\n', lines.Select(l => l.ToJsonString())) + "\n";
             var entryKey = CommitKey(prefix, latest + 1);
             if (await store.PutAsync(entryKey, Encoding.UTF8.GetBytes(text), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))

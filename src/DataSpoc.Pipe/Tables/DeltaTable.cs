@@ -123,36 +123,11 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
             var live = overwrite && latest >= 0 ? await LiveFilesAsync(prefix, latest, cancellationToken).ConfigureAwait(false) : new Dictionary<string, JsonObject>();
             foreach (var (path, add) in live)
                 if (!listed.Contains(path))
-                    lines.Add(new JsonObject
-                    {
-                        ["remove"] = new JsonObject
-                        {
-                            ["path"] = path,
-                            ["deletionTimestamp"] = now,
-                            ["dataChange"] = true,
-                            ["extendedFileMetadata"] = true,
-                            ["partitionValues"] = add["partitionValues"]?.DeepClone() ?? new JsonObject(),
-                            ["size"] = add["size"]?.GetValue<long>() ?? 0,
-                        },
-                    });
+                    lines.Add(RemoveAction(path, add, now, dataChange: true));
             foreach (var file in commit.Files)
             {
                 if (live.ContainsKey(RelativePath(file.Key[prefix.Length..]))) continue;
-                var partitionValues = new JsonObject();
-                if (partitionColumn is not null)
-                    partitionValues[partitionColumn] = file.PartitionDate?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
-                lines.Add(new JsonObject
-                {
-                    ["add"] = new JsonObject
-                    {
-                        ["path"] = RelativePath(file.Key[prefix.Length..]),
-                        ["partitionValues"] = partitionValues,
-                        ["size"] = file.Bytes,
-                        ["modificationTime"] = now,
-                        ["dataChange"] = true,
-                        ["stats"] = Stats(file, commit.Schema),
-                    },
-                });
+                lines.Add(AddAction(file, prefix, partitionColumn, commit.Schema, now, dataChange: true));
             }
             var text = string.Join('\n', lines.Select(l => l.ToJsonString())) + "\n";
             var key = CommitKey(prefix, latest + 1);
@@ -224,6 +199,40 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
     };
 
     /// <summary>The add action's stats: numRecords, and for top-level columns minValues, maxValues and nullCount.</summary>
+    /// <summary>The log's <c>add</c> action of a data file (its path relative to the table, partition value and stats).</summary>
+    private static JsonObject AddAction(DataFileFacts file, string prefix, string? partitionColumn, JsonObject schema, long now, bool dataChange)
+    {
+        var partitionValues = new JsonObject();
+        if (partitionColumn is not null)
+            partitionValues[partitionColumn] = file.PartitionDate?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        return new JsonObject
+        {
+            ["add"] = new JsonObject
+            {
+                ["path"] = RelativePath(file.Key[prefix.Length..]),
+                ["partitionValues"] = partitionValues,
+                ["size"] = file.Bytes,
+                ["modificationTime"] = now,
+                ["dataChange"] = dataChange,
+                ["stats"] = Stats(file, schema),
+            },
+        };
+    }
+
+    /// <summary>The log's <c>remove</c> action of a live file, from the <c>add</c> that made it live.</summary>
+    private static JsonObject RemoveAction(string path, JsonObject add, long now, bool dataChange) => new()
+    {
+        ["remove"] = new JsonObject
+        {
+            ["path"] = path,
+            ["deletionTimestamp"] = now,
+            ["dataChange"] = dataChange,
+            ["extendedFileMetadata"] = true,
+            ["partitionValues"] = add["partitionValues"]?.DeepClone() ?? new JsonObject(),
+            ["size"] = add["size"]?.GetValue<long>() ?? 0,
+        },
+    };
+
     private static string Stats(DataFileFacts file, JsonObject schema)
     {
         var types = schema["fields"]!.AsArray().ToDictionary(f => f!["id"]!.GetValue<int>(), f => f!["type"]!);

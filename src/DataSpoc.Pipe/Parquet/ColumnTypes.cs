@@ -12,7 +12,7 @@ internal enum ValueStorage { Longs, Doubles, Ints, Bools, Bytes }
 /// Arrow-style name, Iceberg's name, its Parquet node and writer call, and how its values are encoded. One instance
 /// per <see cref="LeafKind"/>; the two shredders decode JSON values into the storage named here.
 /// </summary>
-internal abstract class ColumnType
+internal abstract partial class ColumnType
 {
     private static readonly ColumnType[] ByKind = BuildTable();
 
@@ -91,7 +91,7 @@ internal abstract class ColumnType
         return table;
     }
 
-    private sealed class Int64Type : ColumnType
+    private sealed partial class Int64Type : ColumnType
     {
         public override LeafKind Kind => LeafKind.Int64;
         public override ValueStorage Storage => ValueStorage.Longs;
@@ -100,7 +100,7 @@ internal abstract class ColumnType
         protected override LogicalType Logical(LeafNode leaf) => LogicalType.None();
     }
 
-    private sealed class DoubleType : ColumnType
+    private sealed partial class DoubleType : ColumnType
     {
         public override LeafKind Kind => LeafKind.Double;
         public override ValueStorage Storage => ValueStorage.Doubles;
@@ -110,7 +110,7 @@ internal abstract class ColumnType
     }
 
     /// <summary>DECIMAL(38, scale) as FIXED_LEN_BYTE_ARRAY(16), big-endian two's complement (see <see cref="DecimalWriter"/>).</summary>
-    private sealed class DecimalType : ColumnType
+    private sealed partial class DecimalType : ColumnType
     {
         public override LeafKind Kind => LeafKind.Decimal;
         public override ValueStorage Storage => ValueStorage.Bytes;
@@ -136,7 +136,7 @@ internal abstract class ColumnType
         }
     }
 
-    private sealed class BooleanType : ColumnType
+    private sealed partial class BooleanType : ColumnType
     {
         public override LeafKind Kind => LeafKind.Boolean;
         public override ValueStorage Storage => ValueStorage.Bools;
@@ -145,7 +145,7 @@ internal abstract class ColumnType
         protected override LogicalType Logical(LeafNode leaf) => LogicalType.None();
     }
 
-    private sealed class StringType : ColumnType
+    private sealed partial class StringType : ColumnType
     {
         public override LeafKind Kind => LeafKind.String;
         public override ValueStorage Storage => ValueStorage.Bytes;
@@ -156,7 +156,7 @@ internal abstract class ColumnType
     }
 
     /// <summary>Any JSON value as its compact text (Parquet's JSON logical type; Iceberg has none, so a string).</summary>
-    private sealed class JsonType : ColumnType
+    private sealed partial class JsonType : ColumnType
     {
         public override LeafKind Kind => LeafKind.Json;
         public override ValueStorage Storage => ValueStorage.Bytes;
@@ -167,7 +167,7 @@ internal abstract class ColumnType
     }
 
     /// <summary>Microseconds since the epoch, UTC.</summary>
-    private sealed class TimestampType : ColumnType
+    private sealed partial class TimestampType : ColumnType
     {
         public override LeafKind Kind => LeafKind.Timestamp;
         public override ValueStorage Storage => ValueStorage.Longs;
@@ -177,7 +177,7 @@ internal abstract class ColumnType
     }
 
     /// <summary>Days since the epoch.</summary>
-    private sealed class DateType : ColumnType
+    private sealed partial class DateType : ColumnType
     {
         public override LeafKind Kind => LeafKind.Date;
         public override ValueStorage Storage => ValueStorage.Ints;
@@ -187,7 +187,7 @@ internal abstract class ColumnType
     }
 
     /// <summary>Microseconds since midnight, no zone.</summary>
-    private sealed class TimeType : ColumnType
+    private sealed partial class TimeType : ColumnType
     {
         public override LeafKind Kind => LeafKind.Time;
         public override ValueStorage Storage => ValueStorage.Longs;

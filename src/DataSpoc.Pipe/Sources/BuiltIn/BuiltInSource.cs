@@ -83,7 +83,8 @@ public sealed class BuiltInSource(IBuiltInTap tap) : ISplitSource
             try
             {
                 await using var stream = _pipe.Writer.AsStream(leaveOpen: true);
-                await tap.SyncAsync(config, state, catalog, stream, _cancel.Token).ConfigureAwait(false);
+                if (tap is ITypedBuiltInTap typed) await typed.SyncAsJsonAsync(config, state, catalog, stream, _cancel.Token).ConfigureAwait(false);
+                else await tap.SyncAsync(config, state, catalog, stream, _cancel.Token).ConfigureAwait(false);
                 await stream.FlushAsync(_cancel.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (_cancel.IsCancellationRequested)

@@ -17,3 +17,25 @@ public interface IBuiltInTap
     /// <summary>Writes SCHEMA / RECORD / STATE lines (UTF-8, one message a line) to <paramref name="output"/>.</summary>
     Task SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, Stream output, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// A built-in tap that hands its rows over as typed values (<see cref="RecordSink"/>) instead of Singer text: run
+/// in-process it costs no JSON round trip; <c>dataspoc-pipe tap</c> prints the same rows as Singer JSON through
+/// <see cref="SingerJsonSink"/>. Its <see cref="IBuiltInTap.SyncAsync"/> is <see cref="TypedTaps.SyncAsJsonAsync"/>.
+/// </summary>
+internal interface ITypedBuiltInTap : IBuiltInTap
+{
+    /// <summary>Writes SCHEMA / rows / STATE to <paramref name="sink"/>.</summary>
+    Task SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, RecordSink sink, CancellationToken cancellationToken);
+}
+
+internal static class TypedTaps
+{
+    /// <summary>A typed tap's sync printed as Singer JSON lines to <paramref name="output"/>.</summary>
+    public static async Task SyncAsJsonAsync(this ITypedBuiltInTap tap, JsonObject config, JsonObject? state, JsonObject? catalog, Stream output, CancellationToken cancellationToken)
+    {
+        var sink = new SingerJsonSink(output);
+        await tap.SyncAsync(config, state, catalog, sink, cancellationToken).ConfigureAwait(false);
+        await sink.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+}

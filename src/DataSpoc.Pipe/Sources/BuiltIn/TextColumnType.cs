@@ -385,7 +385,7 @@ internal static class TextColumnTypes
     }
 
     /// <summary>Writes <c>yyyy-MM-ddTHH:mm:ss.ffffffZ</c> (27 characters) for UTC ticks.</summary>
-    private static void FormatUtc(long ticks, Span<char> text)
+    internal static void FormatUtc(long ticks, Span<char> text)
     {
         var t = new DateTime(ticks, DateTimeKind.Utc);
         Two(t.Year / 100, text); Two(t.Year % 100, text[2..]); text[4] = '-';

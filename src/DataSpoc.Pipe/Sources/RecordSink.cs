@@ -1,0 +1,75 @@
+using System.Text.Json.Nodes;
+
+namespace DataSpoc.Pipe.Sources;
+
+/// <summary>
+/// Where a source written in C# (a built-in tap, a code source) puts what it extracts: the Singer messages, with
+/// every record given as typed values rather than JSON text. One kind of sink prints Singer JSON lines
+/// (<c>dataspoc-pipe tap</c>; <see cref="BuiltIn.SingerJsonSink"/>); the engine's sink appends the values straight
+/// to the stream's column buffers, so a built-in source costs no JSON round trip. For the same calls both give
+/// the same lake.
+/// </summary>
+/// <remarks>
+/// Calls come from one thread (the source's). A sink may block in <see cref="FlushIfFullAsync"/> to hold a fast
+/// source back; a source calls it after every row.
+/// </remarks>
+internal abstract class RecordSink
+{
+    /// <summary>
+    /// A SCHEMA message. The returned writer takes the stream's rows; a row's values are given by property index,
+    /// the position of the property in <paramref name="schema"/>'s <c>properties</c>. A stream declared again (a
+    /// new schema) gets a new writer; the old one must not be used after that.
+    /// </summary>
+    public abstract RowWriter WriteSchema(string stream, JsonObject schema, IReadOnlyList<string> keyProperties, IReadOnlyList<string>? bookmarkProperties = null);
+
+    /// <summary>A STATE message (the bookmark saved once every row before it is in the lake).</summary>
+    public abstract void WriteState(JsonNode state);
+
+    /// <summary>Singer's ACTIVATE_VERSION: rows of any other version are obsolete, so the lake replaces the stream's table.</summary>
+    public abstract void WriteActivateVersion(string stream, long version);
+
+    /// <summary>Rows written so far, all streams.</summary>
+    public abstract long Records { get; }
+
+    /// <summary>Hands buffered work on once enough has gathered (cheap otherwise); call it after each row.</summary>
+    public abstract ValueTask FlushIfFullAsync(CancellationToken cancellationToken);
+
+    /// <summary>Hands on everything buffered; call it at the end and before waiting on anything slow.</summary>
+    public abstract ValueTask FlushAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The rows of one stream, one at a time: <see cref="BeginRow"/>, a value call per property (a property not given
+/// is missing from the record, which the lake stores as null), <see cref="EndRow"/>. Values are given in the
+/// form the source has them; the sink converts them to the column's type exactly as the JSON path would read the
+/// same value (a value that does not fit the column is rejected as an invalid record, under the pipeline's
+/// <c>on_invalid_record</c>).
+/// </summary>
+internal abstract class RowWriter
+{
+    public abstract void BeginRow();
+    public abstract void EndRow();
+
+    /// <summary>A whole record as a JSON object, instead of BeginRow..EndRow (sources whose rows are JSON: jsonl).</summary>
+    public abstract void WriteJsonRow(ReadOnlySpan<byte> recordObject);
+
+    public abstract void Null(int property);
+    public abstract void Long(int property, long value);
+    /// <summary>A finite double; a source maps NaN and infinities to <see cref="Null"/> itself.</summary>
+    public abstract void Double(int property, double value);
+    public abstract void Decimal(int property, decimal value);
+    public abstract void Bool(int property, bool value);
+    public abstract void String(int property, ReadOnlySpan<char> value);
+    /// <summary>A string given as UTF-8 bytes (valid UTF-8).</summary>
+    public abstract void Utf8String(int property, ReadOnlySpan<byte> value);
+    public abstract void Date(int property, DateOnly value);
+    /// <summary>An instant, to the microsecond (finer ticks are dropped); <paramref name="utc"/> is read as UTC whatever its Kind.</summary>
+    public abstract void Timestamp(int property, DateTime utc);
+    public abstract void Time(int property, TimeOnly value);
+    /// <summary>Bytes, stored as their base64 text (JSON Schema's <c>contentEncoding: base64</c>).</summary>
+    public abstract void Base64(int property, ReadOnlySpan<byte> value);
+    /// <summary>Any JSON value as its text, UTF-8: an object, an array, or a number kept exactly as written.</summary>
+    public abstract void Json(int property, ReadOnlySpan<byte> value);
+    /// <summary>Any JSON value as its text.</summary>
+    public abstract void Json(int property, ReadOnlySpan<char> value);
+}

@@ -33,7 +33,7 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
     /// </summary>
     private async Task CopyStagedAsync(string stagedKey, string key, CancellationToken cancellationToken)
     {
-        var temp = Path.Combine(Path.GetTempPath(), "dataspoc-staged-" + Guid.NewGuid().ToString("N") + ".parquet");
+        var temp = LakePaths.ScratchFile("staged", ".parquet");
         try
         {
             await using (var source = await store.OpenReadAsync(stagedKey, cancellationToken).ConfigureAwait(false))
@@ -81,7 +81,7 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         var temps = new List<string>();
         foreach (var folder in plan.Files.Select(f => f.Key[..(f.Key.LastIndexOf('/') + 1)]).Distinct(StringComparer.Ordinal))
             await foreach (var obj in store.ListAsync(folder, cancellationToken).ConfigureAwait(false))
-                if (plan.Files.Any(f => obj.Key.StartsWith(f.Key + ".tmp-", StringComparison.Ordinal))) temps.Add(obj.Key);
+                if (plan.Files.Any(f => LakePaths.IsTempOf(obj.Key, f.Key))) temps.Add(obj.Key);
         foreach (var key in temps) await store.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
         return temps.Count;
     }

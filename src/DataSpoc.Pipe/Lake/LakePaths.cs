@@ -52,6 +52,44 @@ public static class LakePaths
     /// <summary>Written after the commit: the split run is over and its parts are not read or committed again.</summary>
     public static string SplitCommittedKey(string pipeline, string splitRun) => SplitRunPrefix(pipeline, splitRun) + "committed.json";
 
+    /// <summary>
+    /// What marks a file being written on a <c>file://</c> bucket: <c>&lt;key&gt;.tmp-&lt;id&gt;</c> is written, flushed, then
+    /// renamed to the key, so no reader sees a partial file; one left by a killed writer is found by this marker.
+    /// </summary>
+    internal const string TempMarker = ".tmp-";
+
+    /// <summary>A fresh temp name for writing <paramref name="key"/> (or a local path) atomically.</summary>
+    internal static string TempNameOf(string key) => key + TempMarker + Guid.NewGuid().ToString("N")[..12];
+
+    /// <summary>Whether <paramref name="key"/> is a temp file of <paramref name="finalKey"/>.</summary>
+    internal static bool IsTempOf(string key, string finalKey) =>
+        key.Length > finalKey.Length + TempMarker.Length && key.StartsWith(finalKey, StringComparison.Ordinal)
+        && key.AsSpan(finalKey.Length).StartsWith(TempMarker, StringComparison.Ordinal);
+
+    /// <summary>Whether a file name is any temp file (<c>…&lt;name&gt;.tmp-&lt;id&gt;</c>).</summary>
+    internal static bool IsTempName(string name) => name.Contains(TempMarker, StringComparison.Ordinal);
+
+    /// <summary>Whether a key is the temp file of a Parquet data file (a killed landing's leftover).</summary>
+    internal static bool IsDataTempKey(string key) => key.Contains(".parquet" + TempMarker, StringComparison.Ordinal);
+
+    /// <summary>
+    /// The local folder of one kind (<c>private</c> for tap configs and state, <c>spool</c> for finished files) of one pipeline
+    /// in one bucket, under <paramref name="privateRoot"/>: the pipeline lock is per bucket, so two buckets' pipelines of
+    /// the same name may run at once and must not clean each other's folders. The bucket's key is a stable
+    /// non-cryptographic hash (XxHash128): a SHA-256 here would load OpenSSL, tens of milliseconds of every run.
+    /// </summary>
+    internal static string LocalTempFolder(string privateRoot, string kind, string bucketCanonical, string pipeline) =>
+        Path.Combine(privateRoot, kind,
+            TableName(pipeline) + "-" + Convert.ToHexStringLower(System.IO.Hashing.XxHash128.Hash(System.Text.Encoding.UTF8.GetBytes(bucketCanonical)))[..12]);
+
+    /// <summary>
+    /// A local scratch file for one use (<paramref name="purpose"/>: a Delta checkpoint being built, a remote Parquet file
+    /// read with random access, a staged file being copied), in <paramref name="folder"/> or else the system temp folder;
+    /// its user deletes it when done.
+    /// </summary>
+    internal static string ScratchFile(string purpose, string extension, string? folder = null) =>
+        Path.Combine(folder ?? Path.GetTempPath(), $"dataspoc-{purpose}-{Guid.NewGuid():N}{extension}");
+
     /// <summary><c>destination.path</c> with slashes trimmed; empty segments and dot segments are refused.</summary>
     public static string BasePath(string path)
     {

@@ -166,7 +166,7 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
             if (store.LocalRoot is { } root)
                 return new LocalFile(System.IO.Path.Combine(root, key), false);
             Directory.CreateDirectory(spoolDirectory);
-            var path = System.IO.Path.Combine(spoolDirectory, $"merge-source-{Guid.NewGuid():N}.parquet");
+            var path = Lake.LakePaths.ScratchFile("merge-source", ".parquet", spoolDirectory);
             await using (var source = await store.OpenReadAsync(key, cancellationToken).ConfigureAwait(false))
             await using (var target = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
                 await source.CopyToAsync(target, cancellationToken).ConfigureAwait(false);

@@ -389,7 +389,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 // Only files named as this table's data files are the lake's own: a replace never deletes anything else.
                 if (LakePaths.IsDataFileKey(prefix, stream.Table, obj.Key)) existing.Add(obj.Key);
                 else if (obj.Key.EndsWith(".parquet", StringComparison.Ordinal)) foreign++;
-                else if (obj.Key.Contains(".parquet.tmp-", StringComparison.Ordinal) && obj.LastModified < startedAt.AddMinutes(-10))
+                else if (LakePaths.IsDataTempKey(obj.Key) && obj.LastModified < startedAt.AddMinutes(-10))
                 {
                     // Planning changes nothing: the commit deletes it with the replaced files, before the run log says so.
                     plan.Deletions.Add(obj.Key);
@@ -566,14 +566,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     internal static string PrivateDirectory(IObjectStore store, string pipeline, string runId) =>
         Path.Combine(LocalTempFolder("private", store.Bucket, pipeline), runId);
 
-    /// <summary>
-    /// The local temp folder of one pipeline in one bucket: the pipeline lock is per bucket, so two buckets' pipelines of
-    /// the same name may run at once and must not clean each other's folders. The bucket's key is a stable
-    /// non-cryptographic hash (XxHash128): a SHA-256 here would load OpenSSL, tens of milliseconds of every run.
-    /// </summary>
+    /// <summary>The local temp folder of one kind for one pipeline in one bucket (see <see cref="LakePaths.LocalTempFolder"/>).</summary>
     internal static string LocalTempFolder(string kind, BucketUri bucket, string pipeline) =>
-        Path.Combine(PrivateTempRoot.ForCurrentUser(), kind,
-            LakePaths.TableName(pipeline) + "-" + Convert.ToHexStringLower(System.IO.Hashing.XxHash128.Hash(System.Text.Encoding.UTF8.GetBytes(bucket.Canonical)))[..12]);
+        LakePaths.LocalTempFolder(PrivateTempRoot.ForCurrentUser(), kind, bucket.Canonical, pipeline);
 
     /// <summary>Where finished Parquet files wait for the commit: inside a file:// bucket (so landing is a rename), else local temp.</summary>
     internal static string SpoolDirectory(IObjectStore store, string pipeline, string runId) =>
@@ -592,11 +587,11 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         var root = store.Bucket.LocalPath;
         var candidates = new List<(string Folder, string Prefix, bool OnlyOld)>
         {
-            (Path.GetDirectoryName(LakeCommitter.JournalKey(pipeline))!, Path.GetFileName(LakeCommitter.JournalKey(pipeline)) + ".tmp-", false),
-            (Path.GetDirectoryName(LakePaths.LockKey(pipeline))!, Path.GetFileName(LakePaths.LockKey(pipeline)) + ".tmp-", false),
+            (Path.GetDirectoryName(LakeCommitter.JournalKey(pipeline))!, Path.GetFileName(LakeCommitter.JournalKey(pipeline)) + LakePaths.TempMarker, false),
+            (Path.GetDirectoryName(LakePaths.LockKey(pipeline))!, Path.GetFileName(LakePaths.LockKey(pipeline)) + LakePaths.TempMarker, false),
             (Path.GetDirectoryName(LakePaths.StateKey(pipeline))!, "", false),
             (LakePaths.LogsPrefix(pipeline).TrimEnd('/'), "", false),
-            (Path.GetDirectoryName(LakePaths.ManifestKey)!, Path.GetFileName(LakePaths.ManifestKey) + ".tmp-", true),
+            (Path.GetDirectoryName(LakePaths.ManifestKey)!, Path.GetFileName(LakePaths.ManifestKey) + LakePaths.TempMarker, true),
         };
         foreach (var (folder, prefix, onlyOld) in candidates)
         {
@@ -604,7 +599,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             if (!Directory.Exists(dir)) continue;
             foreach (var file in Directory.GetFiles(dir, prefix + "*"))
             {
-                if (!Path.GetFileName(file).Contains(".tmp-", StringComparison.Ordinal)) continue;
+                if (!LakePaths.IsTempName(Path.GetFileName(file))) continue;
                 if (onlyOld && File.GetLastWriteTimeUtc(file) > now.UtcDateTime.AddMinutes(-10)) continue;
                 try { File.Delete(file); } catch (IOException) { continue; } catch (UnauthorizedAccessException) { continue; }
                 notices.Add($"removed a leftover temp file {Path.GetRelativePath(root, file).Replace('\\', '/')}");

@@ -183,7 +183,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                 // Another record of the stream before it, its envelope written the same way: one comparison.
                 if (state is not null && envelope.Length > 0 && line.StartsWith(envelope))
                     recordStart = envelope.Length;
-                else if (ingest._canonicalScan && SingerMessageReader.TryCanonicalEnvelope(line, out var stream, out var start))
+                else if (ingest._canonicalScan && SingerEnvelope.TryCanonical(line, out var stream, out var start))
                 {
                     recordStart = start;
                     envelope = line[..start];
@@ -249,7 +249,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             batch.Mark();
             var end = recordStart;
             if (shredder.TryShredCanonical(batch, rawLine, ref end)
-                && ((end == rawLine.Length - 1 && rawLine[end] == '}') || SingerMessageReader.IsCompleteAfterRecord(rawLine, end)))
+                && ((end == rawLine.Length - 1 && rawLine[end] == '}') || SingerEnvelope.IsCompleteAfterRecord(rawLine, end)))
                 return true;
             batch.RollbackToMark();
             return false;

@@ -11,8 +11,8 @@ internal interface ISingerHandler
     void OnRecord(ReadOnlySpan<byte> streamUtf8, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line);
     /// <summary>
     /// A parsing lane's run of RECORD lines, in input order. A handler may take them in one loop, scanning records in the
-    /// canonical shape directly (<see cref="SingerMessageReader.TryCanonicalEnvelope"/>, then checking the rest of the line
-    /// with <see cref="SingerMessageReader.IsCompleteAfterRecord"/>); each line it does not take must go to
+    /// canonical shape directly (<see cref="SingerEnvelope.TryCanonical"/>, then checking the rest of the line
+    /// with <see cref="SingerEnvelope.IsCompleteAfterRecord"/>); each line it does not take must go to
     /// <paramref name="reader"/>'s <see cref="SingerMessageReader.DispatchLine"/>.
     /// </summary>
     void OnRecordLines(in RecordLines lines, SingerMessageReader reader)
@@ -170,7 +170,7 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
                 if (isRecord && streamLength >= 0)
                 {
                     if (r.TokenType != JsonTokenType.StartObject)
-                        throw new SingerProtocolException(lineNumber, $"\"record\" must be an object, got {Parquet.RecordShredder.Describe(r.TokenType)}", Stream(streamLength));
+                        throw new SingerProtocolException(lineNumber, $"\"record\" must be an object, got {JsonTokenNames.Describe(r.TokenType)}", Stream(streamLength));
                     handler.OnRecord(_stream.AsSpan(0, streamLength), ref r, line, lineNumber);
                     FinishLine(ref r, lineNumber);
                     return;
@@ -193,92 +193,6 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
         if (again.TokenType != JsonTokenType.StartObject)
             throw new SingerProtocolException(lineNumber, "\"record\" must be an object", Stream(streamLength));
         handler.OnRecord(_stream.AsSpan(0, streamLength), ref again, line, lineNumber);
-    }
-
-    /// <summary>Matches <c>{"type": "RECORD", "stream": "name", "record": {</c> with any JSON whitespace between tokens.</summary>
-    internal static bool TryCanonicalEnvelope(ReadOnlySpan<byte> line, out ReadOnlySpan<byte> stream, out int recordStart)
-    {
-        stream = default;
-        recordStart = 0;
-        var p = 0;
-        if (line.StartsWith("{\"type\":\"RECORD\",\"stream\":\""u8))
-        {
-            // Compact JSON (most taps): the whole envelope in two comparisons.
-            p = "{\"type\":\"RECORD\",\"stream\":\""u8.Length;
-            var end = line[p..].IndexOfAny((byte)'"', (byte)'\\');
-            if (end >= 0 && line[p + end] == '"' && line[(p + end)..].StartsWith("\",\"record\":{"u8))
-            {
-                stream = line.Slice(p, end);
-                recordStart = p + end + "\",\"record\":"u8.Length;
-                return !stream.ContainsAnyInRange((byte)0, (byte)0x1F);
-            }
-            p = 0;
-        }
-        if (!Token(line, ref p, "{"u8) || !Token(line, ref p, "\"type\""u8) || !Token(line, ref p, ":"u8) || !Token(line, ref p, "\"RECORD\""u8)
-            || !Token(line, ref p, ","u8) || !Token(line, ref p, "\"stream\""u8) || !Token(line, ref p, ":"u8) || !Token(line, ref p, "\""u8))
-            return false;
-        var close = line[p..].IndexOfAny((byte)'"', (byte)'\\');
-        if (close < 0 || line[p + close] != '"') return false;
-        stream = line.Slice(p, close);
-        if (stream.ContainsAnyInRange((byte)0, (byte)0x1F)) return false;
-        p += close + 1;
-        if (!Token(line, ref p, ","u8) || !Token(line, ref p, "\"record\""u8) || !Token(line, ref p, ":"u8)) return false;
-        SkipSpace(line, ref p);
-        recordStart = p;
-        return p < line.Length && line[p] == '{';
-    }
-
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    private static bool Token(ReadOnlySpan<byte> line, ref int p, ReadOnlySpan<byte> token)
-    {
-        SkipSpace(line, ref p);
-        if (!line[p..].StartsWith(token)) return false;
-        p += token.Length;
-        return true;
-    }
-
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    private static void SkipSpace(ReadOnlySpan<byte> line, ref int p)
-    {
-        if (p >= line.Length || line[p] > ' ') return;
-        while (p < line.Length && line[p] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n') p++;
-    }
-
-    /// <summary>
-    /// Whether what follows a canonical RECORD's record object (which ended just before <paramref name="recordEnd"/>)
-    /// completes the message as valid JSON: the closing brace, or further members (e.g. "time_extracted") and then it.
-    /// </summary>
-    public static bool IsCompleteAfterRecord(ReadOnlySpan<byte> line, int recordEnd)
-    {
-        var p = recordEnd;
-        SkipSpace(line, ref p);
-        if (p >= line.Length) return false;
-        if (line[p] == '}')
-        {
-            p++;
-            SkipSpace(line, ref p);
-            return p == line.Length;
-        }
-        if (line[p] != ',') return false;
-        p++;
-        SkipSpace(line, ref p);
-        if (p >= line.Length || line[p] != '"') return false;
-        // The remaining members, read as an object of their own: "{" + what follows the comma.
-        var rest = line[p..];
-        var buffer = rest.Length < 512 ? stackalloc byte[rest.Length + 1] : new byte[rest.Length + 1];
-        buffer[0] = (byte)'{';
-        rest.CopyTo(buffer[1..]);
-        try
-        {
-            var r = new Utf8JsonReader(buffer, Options);
-            while (r.Read())
-                if (r.TokenType == JsonTokenType.PropertyName) { r.Read(); r.Skip(); }
-            return r.CurrentDepth == 0 && r.TokenType == JsonTokenType.EndObject;
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
     }
 
     /// <summary>After the record: the rest of the line must still be valid JSON (a truncated line must not pass).</summary>

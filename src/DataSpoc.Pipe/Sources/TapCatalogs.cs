@@ -230,7 +230,7 @@ internal sealed class TapConfigFile : IAsyncDisposable
     public static async Task<TapConfigFile> CreateAsync(PipelineDefinition pipeline, CancellationToken cancellationToken)
     {
         if (pipeline.Source.ConfigPath is { } path) return new TapConfigFile(path, false);
-        var temp = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"dataspoc-pipe-config-{Guid.NewGuid():N}.json");
+        var temp = Lake.LakePaths.ScratchFile("pipe-config", ".json");
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         await using (var stream = new FileStream(temp, options))

@@ -75,7 +75,7 @@ public sealed class LocalObjectStore : IObjectStore
     public Task PutFileAsync(string key, string localPath, CancellationToken cancellationToken)
     {
         var dest = PathOf(key);
-        var tmp = dest + ".tmp-" + Guid.NewGuid().ToString("N")[..12];
+        var tmp = Lake.LakePaths.TempNameOf(dest);
         Guarded(dest, () =>
         {
             Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
@@ -179,7 +179,7 @@ public sealed class LocalObjectStore : IObjectStore
 
     private static void WriteAtomically(string dest, ReadOnlySpan<byte> content)
     {
-        var tmp = dest + ".tmp-" + Guid.NewGuid().ToString("N")[..12];
+        var tmp = Lake.LakePaths.TempNameOf(dest);
         var bytes = content.ToArray();
         Guarded(dest, () =>
         {

@@ -38,7 +38,7 @@ internal sealed class DeltaCheckpoint(IObjectStore store)
         var rows = new List<(string Kind, JsonObject Action)> { ("protocol", protocol), ("metaData", metaData) };
         rows.AddRange(adds.Values.Select(a => ("add", a)));
         rows.AddRange(removes.Values.Select(r => ("remove", r)));
-        var local = Path.Combine(Path.GetTempPath(), $"dataspoc-delta-checkpoint-{Guid.NewGuid():N}.parquet");
+        var local = Lake.LakePaths.ScratchFile("delta-checkpoint", ".parquet");
         try
         {
             Write(local, rows);

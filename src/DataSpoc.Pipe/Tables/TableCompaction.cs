@@ -107,7 +107,7 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
             var local = new List<LocalFile>();
             foreach (var file in small)
             {
-                var path = Path.Combine(work, Guid.NewGuid().ToString("N") + ".parquet");
+                var path = LakePaths.ScratchFile("compact-input", ".parquet", work);
                 await using (var source = await store.OpenReadAsync(file.Key, cancellationToken).ConfigureAwait(false))
                 await using (var target = File.Create(path))
                     await source.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
@@ -116,7 +116,7 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
             foreach (var sameSchema in local.GroupBy(l => l.Schema, StringComparer.Ordinal))
                 foreach (var pack in Pack(sameSchema.ToList(), targetFileBytes))
                 {
-                    var output = Path.Combine(work, Guid.NewGuid().ToString("N") + ".parquet");
+                    var output = LakePaths.ScratchFile("compacted", ".parquet", work);
                     var expected = pack.Sum(p => DataFileFooter.Read(p.Path, p.File.Key, partitionDate).Records);
                     var copied = ParquetConcatenation.Concatenate([.. pack.Select(p => p.Path)], output, compression);
                     var key = folder.Key + LakePaths.DataFileName(table.Table, nextIndex++, plan.RunId);

@@ -242,7 +242,7 @@ public class CanonicalShreddingTests
     {
         var bytes = Encoding.UTF8.GetBytes(line);
         var end = line.IndexOf("{\"id\":1}", StringComparison.Ordinal) + "{\"id\":1}".Length;
-        Assert.Equal(complete, SingerMessageReader.IsCompleteAfterRecord(bytes, end));
+        Assert.Equal(complete, SingerEnvelope.IsCompleteAfterRecord(bytes, end));
     }
 
     [Fact]

@@ -62,9 +62,7 @@ internal sealed partial class DeltaTable
                     await new DeltaCheckpoint(store).WriteAsync(this, prefix, latest + 1, cancellationToken).ConfigureAwait(false);
                 return entryKey;
             }
-            if (attempt >= MaxAttempts)
-                throw new StorageException($"Delta table {commit.Location}: {MaxAttempts} optimize attempts all lost to concurrent commits");
-            await Task.Delay(Random.Shared.Next(5, 20 * Math.Min(attempt, 10)), cancellationToken).ConfigureAwait(false);
+            await CommitAttempts.PauseOrGiveUpAsync(attempt, MaxAttempts, $"Delta table {commit.Location}: {MaxAttempts} optimize attempts", cancellationToken).ConfigureAwait(false);
         }
     }
 

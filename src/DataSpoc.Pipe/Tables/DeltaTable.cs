@@ -137,9 +137,7 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
                     await new DeltaCheckpoint(store).WriteAsync(this, prefix, latest + 1, cancellationToken).ConfigureAwait(false);
                 return key;
             }
-            if (attempt >= MaxAttempts)
-                throw new StorageException($"Delta table {commit.Location}: {MaxAttempts} commit attempts all lost to concurrent commits");
-            await Task.Delay(Random.Shared.Next(5, 20 * Math.Min(attempt, 10)), cancellationToken).ConfigureAwait(false);
+            await CommitAttempts.PauseOrGiveUpAsync(attempt, MaxAttempts, $"Delta table {commit.Location}: {MaxAttempts} commit attempts", cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -106,26 +106,11 @@ internal sealed partial class IcebergTable
                 ["summary"] = ReplaceSummary(commit, found, parent["summary"]?.AsObject(), runId),
                 ["schema-id"] = schemaId,
             };
-            metadata["snapshots"]!.AsArray().Add((JsonNode)snapshot);
-            metadata["current-snapshot-id"] = snapshotId;
-            metadata["last-sequence-number"] = sequenceNumber;
-            metadata["last-updated-ms"] = now;
-            metadata["refs"] = new JsonObject { ["main"] = new JsonObject { ["snapshot-id"] = snapshotId, ["type"] = "branch" } };
-            metadata["snapshot-log"]!.AsArray().Add((JsonNode)new JsonObject { ["timestamp-ms"] = now, ["snapshot-id"] = snapshotId });
-            metadata["metadata-log"]!.AsArray().Add((JsonNode)new JsonObject { ["timestamp-ms"] = current["last-updated-ms"]!.GetValue<long>(), ["metadata-file"] = UriOf(commit, MetadataKey(prefix, version)) });
-
-            var next = MetadataKey(prefix, version + 1);
-            var text = Encoding.UTF8.GetBytes(metadata.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
-            if (await store.PutAsync(next, text, WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))
-            {
-                await store.PutAsync(VersionHintKey(prefix), Encoding.ASCII.GetBytes((version + 1).ToString(CultureInfo.InvariantCulture)), WriteCondition.None, cancellationToken).ConfigureAwait(false);
-                return next;
-            }
+            if (await PublishSnapshotAsync(commit, metadata, current, version, snapshot, now, cancellationToken).ConfigureAwait(false) is { } published)
+                return published;
             // Another committer created v<N+1> first: re-plan the manifests on the new base.
             foreach (var key in written) await store.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
-            if (attempt >= MaxAttempts)
-                throw new StorageException($"Iceberg table {commit.Location}: {MaxAttempts} replace attempts all lost to concurrent commits");
-            await Task.Delay(Random.Shared.Next(5, 20 * Math.Min(attempt, 10)), cancellationToken).ConfigureAwait(false);
+            await CommitAttempts.PauseOrGiveUpAsync(attempt, MaxAttempts, $"Iceberg table {commit.Location}: {MaxAttempts} replace attempts", cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -131,28 +131,38 @@ internal sealed partial class IcebergTable(IObjectStore store, TimeProvider time
                 ["schema-id"] = schemaId,
             };
             if (parent?["snapshot-id"]?.GetValue<long>() is { } parentId) snapshot["parent-snapshot-id"] = parentId;
-            metadata["snapshots"]!.AsArray().Add((JsonNode)snapshot);
-            metadata["current-snapshot-id"] = snapshotId;
-            metadata["last-sequence-number"] = sequenceNumber;
-            metadata["last-updated-ms"] = now;
-            metadata["refs"] = new JsonObject { ["main"] = new JsonObject { ["snapshot-id"] = snapshotId, ["type"] = "branch" } };
-            metadata["snapshot-log"]!.AsArray().Add((JsonNode)new JsonObject { ["timestamp-ms"] = now, ["snapshot-id"] = snapshotId });
-            if (current is not null)
-                metadata["metadata-log"]!.AsArray().Add((JsonNode)new JsonObject { ["timestamp-ms"] = current["last-updated-ms"]!.GetValue<long>(), ["metadata-file"] = UriOf(commit, MetadataKey(prefix, version)) });
-
-            var next = MetadataKey(prefix, version + 1);
-            var bytes = Encoding.UTF8.GetBytes(metadata.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
-            if (await store.PutAsync(next, bytes, WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))
-            {
-                await store.PutAsync(VersionHintKey(prefix), Encoding.ASCII.GetBytes((version + 1).ToString(CultureInfo.InvariantCulture)), WriteCondition.None, cancellationToken).ConfigureAwait(false);
-                return next;
-            }
+            if (await PublishSnapshotAsync(commit, metadata, current, version, snapshot, now, cancellationToken).ConfigureAwait(false) is { } published)
+                return published;
             // Another committer created v<N+1> first: our manifest list was based on the old snapshot. Retry on the new base.
             await store.DeleteAsync(listName, cancellationToken).ConfigureAwait(false);
-            if (attempt >= MaxAttempts)
-                throw new StorageException($"Iceberg table {commit.Location}: {MaxAttempts} commit attempts all lost to concurrent commits");
-            await Task.Delay(Random.Shared.Next(5, 20 * Math.Min(attempt, 10)), cancellationToken).ConfigureAwait(false);
+            await CommitAttempts.PauseOrGiveUpAsync(attempt, MaxAttempts, $"Iceberg table {commit.Location}: {MaxAttempts} commit attempts", cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Makes <paramref name="snapshot"/> the current snapshot of <paramref name="metadata"/> (refs, logs, sequence number) and
+    /// publishes it as version N+1 with a conditional create, the commit point. Returns the new metadata key, or null when
+    /// another committer created that version first (the caller re-plans on the new base).
+    /// </summary>
+    private async Task<string?> PublishSnapshotAsync(TableMetadataCommit commit, JsonObject metadata, JsonObject? current, long version,
+        JsonObject snapshot, long now, CancellationToken cancellationToken)
+    {
+        var prefix = commit.Prefix;
+        var snapshotId = snapshot["snapshot-id"]!.GetValue<long>();
+        metadata["snapshots"]!.AsArray().Add((JsonNode)snapshot);
+        metadata["current-snapshot-id"] = snapshotId;
+        metadata["last-sequence-number"] = snapshot["sequence-number"]!.GetValue<long>();
+        metadata["last-updated-ms"] = now;
+        metadata["refs"] = new JsonObject { ["main"] = new JsonObject { ["snapshot-id"] = snapshotId, ["type"] = "branch" } };
+        metadata["snapshot-log"]!.AsArray().Add((JsonNode)new JsonObject { ["timestamp-ms"] = now, ["snapshot-id"] = snapshotId });
+        if (current is not null)
+            metadata["metadata-log"]!.AsArray().Add((JsonNode)new JsonObject { ["timestamp-ms"] = current["last-updated-ms"]!.GetValue<long>(), ["metadata-file"] = UriOf(commit, MetadataKey(prefix, version)) });
+
+        var next = MetadataKey(prefix, version + 1);
+        var bytes = Encoding.UTF8.GetBytes(metadata.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        if (!await store.PutAsync(next, bytes, WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false)) return null;
+        await store.PutAsync(VersionHintKey(prefix), Encoding.ASCII.GetBytes((version + 1).ToString(CultureInfo.InvariantCulture)), WriteCondition.None, cancellationToken).ConfigureAwait(false);
+        return next;
     }
 
     /// <summary>The keys of the data files the current snapshot reads (none for a table without one), for a merge.</summary>

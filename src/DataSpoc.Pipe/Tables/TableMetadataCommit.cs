@@ -37,3 +37,17 @@ public sealed class TableMetadataCommit
 
     public bool Has(string format) => Formats.Contains(format, StringComparer.Ordinal);
 }
+
+/// <summary>How a table-format commit that lost the race for the next version waits before it re-plans on the new base.</summary>
+internal static class CommitAttempts
+{
+    /// <summary>
+    /// Waits a short random time, longer after each lost attempt (so racing committers spread out), or gives up after
+    /// <paramref name="maxAttempts"/> with <paramref name="what"/> ("Delta table …: 32 commit attempts") in the error.
+    /// </summary>
+    public static Task PauseOrGiveUpAsync(int attempt, int maxAttempts, string what, CancellationToken cancellationToken)
+    {
+        if (attempt >= maxAttempts) throw new Storage.StorageException($"{what} all lost to concurrent commits");
+        return Task.Delay(Random.Shared.Next(5, 20 * Math.Min(attempt, 10)), cancellationToken);
+    }
+}

@@ -50,15 +50,7 @@ internal sealed class MaintainCommand : AsyncCommand<MaintainCommand.Settings>
         var results = await client.MaintainAsync(settings.Name, olderThan, settings.Compact ? settings.TargetFileMb : null, cancellationToken);
         if (settings.Json)
         {
-            JsonOutput.Write(new JsonArray([.. results.Select(r => (JsonNode)new JsonObject
-            {
-                ["table"] = r.Table,
-                ["expired_snapshots"] = r.ExpiredSnapshots,
-                ["kept_snapshots"] = r.KeptSnapshots,
-                ["deleted_files"] = new JsonArray([.. r.DeletedFiles.Select(f => (JsonNode)JsonValue.Create(f))]),
-                ["compacted_files"] = r.CompactedFiles,
-                ["written_files"] = r.WrittenFiles,
-            })]));
+            JsonOutput.Write(new JsonArray([.. results.Select(r => (JsonNode)r.ToJson())]));
             return ExitCodes.Success;
         }
         if (results.Count == 0)

@@ -134,15 +134,7 @@ internal sealed class PipeTools(PipeClient client)
             var results = await client.MaintainAsync(pipeline, olderThan, compact ? target_file_mb : null, cancellationToken);
             return McpResults.Ok(client, new JsonObject
             {
-                ["tables"] = new JsonArray([.. results.Select(r => (JsonNode)new JsonObject
-                {
-                    ["table"] = r.Table,
-                    ["expired_snapshots"] = r.ExpiredSnapshots,
-                    ["kept_snapshots"] = r.KeptSnapshots,
-                    ["deleted_files"] = new JsonArray([.. r.DeletedFiles.Select(f => (JsonNode)JsonValue.Create(f))]),
-                    ["compacted_files"] = r.CompactedFiles,
-                    ["written_files"] = r.WrittenFiles,
-                })]),
+                ["tables"] = new JsonArray([.. results.Select(r => (JsonNode)r.ToJson())]),
             });
         }
         catch (Exception e) when (e is ConfigException or StorageException or FormatException or ArgumentException)

@@ -17,6 +17,19 @@ internal sealed class ParquetBatchFile : IDisposable
     /// </summary>
     public const int ZstdLevel = -1;
 
+    /// <summary>The pipeline's compression on a file's writer properties (zstd at <see cref="ZstdLevel"/>).</summary>
+    internal static void UseCompression(WriterPropertiesBuilder builder, PipeCompression compression)
+    {
+        builder.Compression(compression switch
+        {
+            PipeCompression.Zstd => ParquetSharp.Compression.Zstd,
+            PipeCompression.Snappy => ParquetSharp.Compression.Snappy,
+            PipeCompression.Gzip => ParquetSharp.Compression.Gzip,
+            _ => ParquetSharp.Compression.Uncompressed,
+        });
+        if (compression == PipeCompression.Zstd) builder.CompressionLevel(ZstdLevel);
+    }
+
     private readonly ParquetFileWriter _writer;
     private readonly GroupNode _schemaNode;
     private readonly WriterProperties _properties;
@@ -39,14 +52,7 @@ internal sealed class ParquetBatchFile : IDisposable
         _flushAsWritten = flushAsWritten;
         _schemaNode = (GroupNode)ToNode(schema.Root, isRoot: true);
         using var builder = new WriterPropertiesBuilder();
-        builder.Compression(compression switch
-        {
-            PipeCompression.Zstd => ParquetSharp.Compression.Zstd,
-            PipeCompression.Snappy => ParquetSharp.Compression.Snappy,
-            PipeCompression.Gzip => ParquetSharp.Compression.Gzip,
-            _ => ParquetSharp.Compression.Uncompressed,
-        });
-        if (compression == PipeCompression.Zstd) builder.CompressionLevel(ZstdLevel);
+        UseCompression(builder, compression);
         builder.MaxRowGroupLength(int.MaxValue);
         // The system allocator returns freed pages; Arrow's default (jemalloc) keeps them resident (bench/README.md).
         builder.MemoryPool(MemoryPool.SystemMemoryPool());

@@ -64,14 +64,7 @@ internal static class ParquetConcatenation
             using var root = firstMeta.Schema.GroupNode;
             using var schema = (GroupNode)root.DeepClone();
             using var builder = new WriterPropertiesBuilder();
-            builder.Compression(compression switch
-            {
-                PipeCompression.Zstd => ParquetSharp.Compression.Zstd,
-                PipeCompression.Snappy => ParquetSharp.Compression.Snappy,
-                PipeCompression.Gzip => ParquetSharp.Compression.Gzip,
-                _ => ParquetSharp.Compression.Uncompressed,
-            });
-            if (compression == PipeCompression.Zstd) builder.CompressionLevel(ParquetBatchFile.ZstdLevel);
+            ParquetBatchFile.UseCompression(builder, compression);
             builder.MaxRowGroupLength(int.MaxValue);
             builder.MemoryPool(MemoryPool.SystemMemoryPool());
             builder.CreatedBy("dataspoc-pipe " + ToolVersion.Current);

@@ -11,7 +11,19 @@ namespace DataSpoc.Pipe.Tables;
 /// many small files were rewritten into how many.
 /// </summary>
 public sealed record TableMaintenanceResult(string Table, int ExpiredSnapshots, int KeptSnapshots, IReadOnlyList<string> DeletedFiles,
-    int CompactedFiles = 0, int WrittenFiles = 0);
+    int CompactedFiles = 0, int WrittenFiles = 0)
+{
+    /// <summary>The result as every front end prints it (<c>maintain --output json</c>, the MCP tool).</summary>
+    public JsonObject ToJson() => new()
+    {
+        ["table"] = Table,
+        ["expired_snapshots"] = ExpiredSnapshots,
+        ["kept_snapshots"] = KeptSnapshots,
+        ["deleted_files"] = new JsonArray([.. DeletedFiles.Select(f => (JsonNode)JsonValue.Create(f))]),
+        ["compacted_files"] = CompactedFiles,
+        ["written_files"] = WrittenFiles,
+    };
+}
 
 /// <summary>
 /// Expires a pipeline's Iceberg snapshots older than a cutoff (never the current one) with a new metadata version,

@@ -34,20 +34,20 @@ public sealed class EngineSinkMeasurement(ITestOutputHelper output)
     {
         var rows = sink.WriteSchema("events", Schema, ["id"]);
         var start = new DateTime(2024, 1, 1, 0, 0, 0, DateTimeKind.Utc);
-        Span<char> name = stackalloc char[16];
-        Span<char> email = stackalloc char[32];
+        var name = new char[16];
+        var email = new char[32];
         for (var i = 0; i < Rows; i++)
         {
             rows.BeginRow();
             rows.Long(0, i);
             rows.Long(1, i % 50_000);
-            i.TryFormat(name[5..], out var n, provider: CultureInfo.InvariantCulture);
+            i.TryFormat(name.AsSpan(5), out var n, provider: CultureInfo.InvariantCulture);
             "user ".CopyTo(name);
-            rows.String(2, name[..(5 + n)]);
+            rows.String(2, name.AsSpan(0, 5 + n));
             "u".CopyTo(email);
-            i.TryFormat(email[1..], out n, provider: CultureInfo.InvariantCulture);
-            "@example.com".CopyTo(email[(1 + n)..]);
-            rows.String(3, email[..(13 + n)]);
+            i.TryFormat(email.AsSpan(1), out n, provider: CultureInfo.InvariantCulture);
+            "@example.com".CopyTo(email.AsSpan(1 + n));
+            rows.String(3, email.AsSpan(0, 13 + n));
             rows.Double(4, (i % 100_000) / 100.0);
             rows.Bool(5, (i & 1) == 0);
             rows.String(6, Countries[i & 7]);

@@ -165,7 +165,13 @@ public sealed class EngineSinkTests
     [Fact]
     public async Task Typed_rows_of_every_column_type_land_as_their_Singer_JSON_would()
     {
-        var (typed, _) = await TypedSourceDifferential.AssertSameLakeAsync(Pipeline(), () => Scripted(ValidRowsAsync));
+        var sinks = new List<string>();
+        var (typed, _) = await TypedSourceDifferential.AssertSameLakeAsync(Pipeline(), () => Scripted((sink, ct) =>
+        {
+            sinks.Add(sink.GetType().Name);
+            return ValidRowsAsync(sink, ct);
+        }));
+        Assert.Equal(["EngineSink", "SingerJsonSink"], sinks);
         Assert.True(typed.Succeeded, typed.Log.Error);
         Assert.Equal(6, typed.Log.Streams["all"].Records);
         Assert.Equal(2, typed.Log.Streams["all"].DroppedProperties.Count); // doc.extra and undeclared

@@ -52,7 +52,8 @@ internal static class TypedSourceDifferential
             var actual = typedManifest.Tables[name];
             Assert.Equal(expected.Columns, actual.Columns);
             Assert.Equal(expected.KeyProperties, actual.KeyProperties);
-            Assert.Equal(expected.TableVersion, actual.TableVersion);
+            // A version is the source's (postgres: the time of its sync), so only whether one was activated is compared.
+            Assert.Equal(expected.TableVersion is null, actual.TableVersion is null);
             Assert.Equal(expected.WriteMode, actual.WriteMode);
             Assert.Equal(expected.Partitioning, actual.Partitioning);
             Assert.Equal(expected.RowCount, actual.RowCount);

@@ -274,4 +274,36 @@ public sealed class EngineSinkTests
         Assert.Equal("stream 'all', line 1002: field 'day': 'never' is not an ISO-8601 date (set on_invalid_record: skip or quarantine to keep going)", result.Log.Error);
         Assert.Equal(1, result.Log.Tap.ExitCode);
     }
+
+    [Fact]
+    public async Task A_typed_tap_that_keeps_writing_rows_is_active_and_one_that_goes_quiet_is_stopped_by_the_idle_timeout()
+    {
+        static Func<RecordSink, CancellationToken, Task> Slow(bool quietAfterFirst) => async (sink, ct) =>
+        {
+            var rows = sink.WriteSchema("all", AllTypesSchema, ["id"]);
+            for (var i = 0; i < 12; i++)
+            {
+                if (i == 1 && quietAfterFirst) await Task.Delay(Timeout.Infinite, ct);
+                rows.BeginRow();
+                rows.Long(Id, i);
+                rows.EndRow();
+                await sink.FlushIfFullAsync(ct);
+                await Task.Delay(200, ct);
+            }
+        };
+        using var lake = new TempLake();
+        var pipeline = Pipeline(p => p with { Source = p.Source with { IdleTimeout = TimeSpan.FromSeconds(2) } })(lake.Bucket);
+
+        var active = await new Pipe.Runs.PipelineRunner(new Pipe.Storage.ObjectStoreFactory()).RunAsync(
+            pipeline, new Pipe.Runs.RunOptions { Source = Scripted(Slow(quietAfterFirst: false)) }, CancellationToken.None);
+        Assert.True(active.Succeeded, active.Log.Error);
+        Assert.Equal(12, active.Log.TotalRecords);
+
+        var quiet = await new Pipe.Runs.PipelineRunner(new Pipe.Storage.ObjectStoreFactory()).RunAsync(
+            pipeline, new Pipe.Runs.RunOptions { Source = Scripted(Slow(quietAfterFirst: true)) }, CancellationToken.None);
+        Assert.False(quiet.Succeeded);
+        Assert.StartsWith("the tap printed nothing for source.idle_timeout (2s) and was stopped", quiet.Log.Error, StringComparison.Ordinal);
+        Assert.Equal(1, quiet.Log.Tap.ExitCode);
+        Assert.Equal("scripted tap: cancelled", quiet.Log.Tap.StderrTail);
+    }
 }

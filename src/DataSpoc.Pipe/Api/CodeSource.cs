@@ -90,7 +90,7 @@ public sealed class CodeSource : ISource
         catch (Exception e)
         {
             run.ExitCode = 1;
-            run.Error = e is OperationCanceledException || sink is Runs.EngineSink { Failed: true } ? "the source was stopped" : $"{e.GetType().Name}: {e.Message}";
+            run.Error = e is OperationCanceledException || sink.Failed ? "the source was stopped" : $"{e.GetType().Name}: {e.Message}";
         }
         await run.Pipe.Writer.CompleteAsync().ConfigureAwait(false);
     }

@@ -50,7 +50,7 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
     }
 
     /// <summary>Whether the engine stopped the source (its error is the run's, not the source's).</summary>
-    public bool Failed => _failure is not null;
+    public override bool Failed => _failure is not null;
 
     public override RowWriter WriteSchema(string stream, JsonObject schema, IReadOnlyList<string> keyProperties, IReadOnlyList<string>? bookmarkProperties = null)
     {

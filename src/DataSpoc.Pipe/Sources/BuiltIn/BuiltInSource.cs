@@ -101,7 +101,7 @@ public sealed class BuiltInSource(IBuiltInTap tap) : ISplitSource
                     await stream.FlushAsync(_cancel.Token).ConfigureAwait(false);
                 }
             }
-            catch (Exception) when (_sink is Runs.EngineSink { Failed: true })
+            catch (Exception) when (_sink is { Failed: true })
             {
                 // The engine's error stopped the tap (the runner reports it): to the tap, as when a reader stops it.
                 _error = $"{tap.Name} tap: cancelled";

@@ -1,4 +1,3 @@
-using System.IO.Pipelines;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Sources;
@@ -7,9 +6,9 @@ namespace DataSpoc.Pipe.Api;
 
 /// <summary>
 /// A source written in code: streams of records from <see cref="IAsyncEnumerable{T}"/>s, run in-process. Each stream
-/// is sent as Singer messages (its SCHEMA, then its RECORDs) into the same reader a tap's output goes through, so
-/// types, validation and the lake layout are exactly those of a tap run. Streams are sent one after another, in the
-/// order they were added.
+/// is sent as Singer messages (its SCHEMA, then its RECORDs); a pipeline run takes the records' values typed, straight
+/// into its column buffers, with types, validation and the lake layout exactly those of the same records read as a
+/// tap's Singer JSON. Streams are sent one after another, in the order they were added.
 /// </summary>
 /// <example>
 /// <code>
@@ -61,81 +60,60 @@ public sealed class CodeSource : ISource
     /// <inheritdoc />
     public Task<SourceRun> StartAsync(SourceInvocation invocation, CancellationToken cancellationToken)
     {
-        var pipe = new System.IO.Pipelines.Pipe();
-        var run = new Run(pipe);
-        run.Producer = Task.Run(() => ProduceAsync(pipe.Writer, run, run.Cancel.Token), CancellationToken.None);
+        var run = new Run(invocation.Sink);
+        run.Producer = Task.Run(() => ProduceAsync(run, run.Cancel.Token), CancellationToken.None);
         return Task.FromResult<SourceRun>(run);
     }
 
-    private async Task ProduceAsync(PipeWriter output, Run run, CancellationToken cancellationToken)
+    private async Task ProduceAsync(Run run, CancellationToken cancellationToken)
     {
+        // Into the engine's sink as typed values, or printed as Singer lines for whoever reads Output.
+        await using var printed = run.Sink is null ? run.Pipe.Writer.AsStream(leaveOpen: true) : null;
+        var sink = run.Sink ?? new Sources.BuiltIn.SingerJsonSink(printed!);
         try
         {
-            using var json = new Utf8JsonWriter(output);
+            var values = new RecordValues();
             foreach (var (stream, schema, keys, records) in _streams)
             {
-                json.Reset(output);
-                json.WriteStartObject();
-                json.WriteString("type", "SCHEMA");
-                json.WriteString("stream", stream);
-                json.WritePropertyName("schema");
-                schema.WriteTo(json);
-                json.WriteStartArray("key_properties");
-                foreach (var k in keys) json.WriteStringValue(k);
-                json.WriteEndArray();
-                json.WriteEndObject();
-                await EndLineAsync(json, output, cancellationToken).ConfigureAwait(false);
+                var rows = sink.WriteSchema(stream, schema, keys);
+                var properties = RecordValues.PropertiesOf(schema);
                 await foreach (var record in records.WithCancellation(cancellationToken).ConfigureAwait(false))
                 {
-                    json.Reset(output);
-                    json.WriteStartObject();
-                    json.WriteString("type", "RECORD");
-                    json.WriteString("stream", stream);
-                    json.WritePropertyName("record");
-                    record.WriteTo(json);
-                    json.WriteEndObject();
-                    await EndLineAsync(json, output, cancellationToken).ConfigureAwait(false);
+                    values.Write(rows, properties, record);
+                    await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
                 }
             }
-            if (_state is not null)
-            {
-                json.Reset(output);
-                json.WriteStartObject();
-                json.WriteString("type", "STATE");
-                json.WritePropertyName("value");
-                _state.WriteTo(json);
-                json.WriteEndObject();
-                await EndLineAsync(json, output, cancellationToken).ConfigureAwait(false);
-            }
+            if (_state is not null) sink.WriteState(_state);
+            await sink.FlushAsync(cancellationToken).ConfigureAwait(false);
             run.ExitCode = 0;
-            await output.CompleteAsync().ConfigureAwait(false);
         }
         catch (Exception e)
         {
             run.ExitCode = 1;
-            run.Error = e is OperationCanceledException ? "the source was stopped" : $"{e.GetType().Name}: {e.Message}";
-            await output.CompleteAsync().ConfigureAwait(false);
+            run.Error = e is OperationCanceledException || sink.Failed ? "the source was stopped" : $"{e.GetType().Name}: {e.Message}";
         }
+        await run.Pipe.Writer.CompleteAsync().ConfigureAwait(false);
     }
 
-    private static async ValueTask EndLineAsync(Utf8JsonWriter json, PipeWriter output, CancellationToken cancellationToken)
+    private sealed class Run : SourceRun
     {
-        json.Flush();
-        output.GetSpan(1)[0] = (byte)'\n';
-        output.Advance(1);
-        var flushed = await output.FlushAsync(cancellationToken).ConfigureAwait(false);
-        if (flushed.IsCompleted) throw new OperationCanceledException("the reader stopped");
-    }
+        private readonly Stream _output;
 
-    private sealed class Run(System.IO.Pipelines.Pipe pipe) : SourceRun
-    {
-        private readonly Stream _output = pipe.Reader.AsStream();
+        public Run(RecordSink? sink)
+        {
+            Sink = sink;
+            _output = sink is null ? Pipe.Reader.AsStream() : Stream.Null;
+        }
+
+        public RecordSink? Sink { get; }
+        public System.IO.Pipelines.Pipe Pipe { get; } = new();
         public CancellationTokenSource Cancel { get; } = new();
         public Task Producer { get; set; } = Task.CompletedTask;
         public int ExitCode { get; set; }
         public string Error { get; set; } = "";
 
         public override Stream Output => _output;
+        internal override bool WritesToSink => Sink is not null;
         public override string StderrTail => Error;
         public override string CommandForLog => "(in-process source)";
 
@@ -148,12 +126,14 @@ public sealed class CodeSource : ISource
         public override void Kill()
         {
             Cancel.Cancel();
-            pipe.Reader.CancelPendingRead();
+            Pipe.Reader.CancelPendingRead();
         }
 
         public override async ValueTask DisposeAsync()
         {
             Cancel.Cancel();
+            // Unblocks a producer waiting for the reader to drain the pipe.
+            await Pipe.Reader.CompleteAsync().ConfigureAwait(false);
             try { await Producer.ConfigureAwait(false); }
             catch (OperationCanceledException) { }
             await _output.DisposeAsync().ConfigureAwait(false);

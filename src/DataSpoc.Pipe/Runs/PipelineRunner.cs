@@ -21,6 +21,12 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     /// <summary>Buffer and file limits (tests and benchmarks tune them; pipelines set max_file_rows / max_file_mb).</summary>
     public WriteLimits Limits { get; init; } = new();
 
+    /// <summary>
+    /// C# sources (typed built-in taps, code sources) write typed rows straight to the engine (<see cref="EngineSink"/>);
+    /// false makes them print Singer JSON for the reader instead (tests compare the two).
+    /// </summary>
+    internal bool TypedSources { get; init; } = true;
+
     /// <summary>How long the pipeline lock holds without renewal (renewed every fifth of it; tests shorten it).</summary>
     public TimeSpan LockLease { get; init; } = RunLock.DefaultLease;
 
@@ -243,11 +249,21 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         RunLog log, RunOptions options, DateTimeOffset startedAt, CancellationToken cancellationToken)
     {
         using var runCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        await using var run = await source.StartAsync(invocation, runCancel.Token).ConfigureAwait(false);
+        var sink = TypedSources ? new EngineSink(ingest) : null;
+        await using var run = await source.StartAsync(invocation with { Sink = sink }, runCancel.Token).ConfigureAwait(false);
         // A stop request kills the tap at once: the reader may be blocked on a tap that prints nothing for minutes.
         using var killOnStop = cancellationToken.Register(run.Kill);
         log.Tap.Command = run.CommandForLog;
         var activity = new ActivityStream(run.Output, _time);
+        // A source writing to the sink is active while its calls keep coming (sampled by the watchdog).
+        var sinkCalls = 0L;
+        var sinkActiveAt = _time.GetUtcNow();
+        DateTimeOffset LastActivity(DateTimeOffset now)
+        {
+            if (!run.WritesToSink) return activity.LastActivity;
+            if (sink!.Activity != sinkCalls) (sinkCalls, sinkActiveAt) = (sink.Activity, now);
+            return sinkActiveAt;
+        }
         string? killedBecause = null;
         var watchdog = Task.Run(async () =>
         {
@@ -259,7 +275,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 catch (OperationCanceledException) { return; }
                 var now = _time.GetUtcNow();
                 if (timeout is { } t && now - startedAt > t) killedBecause = $"the tap ran longer than source.timeout ({t.TotalSeconds:0.#}s) and was stopped";
-                else if (idle is { } i && now - activity.LastActivity > i) killedBecause = $"the tap printed nothing for source.idle_timeout ({i.TotalSeconds:0.#}s) and was stopped";
+                else if (idle is { } i && now - LastActivity(now) > i) killedBecause = $"the tap printed nothing for source.idle_timeout ({i.TotalSeconds:0.#}s) and was stopped";
                 if (killedBecause is not null) { run.Kill(); return; }
                 options.Progress?.Report(Snapshot(ingest, now - startedAt, "extract"));
             }
@@ -267,8 +283,13 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         var lines = new SingerLineReader(activity);
         try
         {
-            var reader = new ParallelSingerReader(ingest.Lanes, ingest);
-            await Task.Factory.StartNew(() => reader.ReadAll(lines, runCancel.Token), runCancel.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+            if (run.WritesToSink) await run.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            else
+            {
+                var reader = new ParallelSingerReader(ingest.Lanes, ingest);
+                await Task.Factory.StartNew(() => reader.ReadAll(lines, runCancel.Token), runCancel.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+            }
+            sink?.ThrowIfFailed();
         }
         catch (Exception) when (killedBecause is null)
         {

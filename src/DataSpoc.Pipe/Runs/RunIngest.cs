@@ -53,6 +53,17 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
     public Dictionary<string, long> UnknownMessages { get; } = new(StringComparer.Ordinal);
     public long DroppedUnselectedRecords => _streams.Values.Where(s => !s.Selected).Sum(s => Interlocked.Read(ref s.Ignored));
 
+    /// <summary>The stream a SCHEMA declared (the typed sink's way in: <see cref="EngineSink"/>).</summary>
+    internal StreamState StreamNamed(string stream) => _streams[stream];
+
+    /// <summary>Rows are written to partitions by a column's date (<c>partition_by: column</c>).</summary>
+    internal bool PartitionsByColumn => _partitionColumn.Length > 0;
+
+    /// <summary>The partition of rows when no column decides it (the extraction date, or none).</summary>
+    internal Partition DefaultPartition => _defaultPartition;
+
+    internal InvalidRecordPolicy OnInvalidRecord => pipeline.OnInvalidRecord;
+
     public void Start(DateOnly extractionDate) =>
         _defaultPartition = pipeline.Destination.PartitionBy == PartitionBySettings.None ? Partition.Unpartitioned : new Partition(extractionDate);
 
@@ -357,12 +368,18 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             try { text = buffer[..probe.CopyString(buffer)]; }
             catch (InvalidOperationException) { return null; }
         }
+        return PartitionOfText(text);
+    }
+
+    /// <summary>The partition of a date or date-time text (UTF-8, unescaped; at most 64 bytes), or null when it is neither.</summary>
+    internal static Partition? PartitionOfText(ReadOnlySpan<byte> text)
+    {
         if (TemporalParser.TryParseTimestampMicros(text, out var micros)) return new Partition(TemporalParser.DateFromMicros(micros));
         if (TemporalParser.TryParseDateDays(text, out var days)) return new Partition(DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + days));
         return null;
     }
 
-    private void Reject(StreamState state, string reason, ReadOnlySpan<byte> rawLine, long line)
+    internal void Reject(StreamState state, string reason, ReadOnlySpan<byte> rawLine, long line)
     {
         var message = $"stream '{state.Name}', line {line}: {reason}";
         lock (_rejectLock)

@@ -4,7 +4,8 @@ namespace DataSpoc.Pipe.Sources;
 
 /// <summary>
 /// Where Singer messages come from: a tap subprocess, a built-in tap run in-process, or a source written in code.
-/// Every source hands the engine a stream of Singer JSON lines, so one reader parses them all.
+/// A source hands the engine a stream of Singer JSON lines, so one reader parses them all; a source written in C#
+/// may instead write typed rows to the engine's sink (<see cref="SourceInvocation.Sink"/>), with the same result.
 /// </summary>
 public interface ISource
 {
@@ -42,13 +43,24 @@ public sealed record SourceInvocation
     /// <c>parallel</c>, and for one worker of a split run its <c>part</c> and the shared <c>plan</c> (ranges).
     /// </summary>
     public System.Text.Json.Nodes.JsonObject? Split { get; init; }
+    /// <summary>
+    /// The engine's sink, when the runner takes typed rows: a source written in C# (a typed built-in tap, a code
+    /// source) writes to it instead of printing Singer lines, and says so with <see cref="SourceRun.WritesToSink"/>.
+    /// </summary>
+    internal RecordSink? Sink { get; init; }
 }
 
 /// <summary>A running extraction.</summary>
 public abstract class SourceRun : IAsyncDisposable
 {
-    /// <summary>Singer messages, one JSON object per line, UTF-8.</summary>
+    /// <summary>Singer messages, one JSON object per line, UTF-8 (empty when the run <see cref="WritesToSink"/>).</summary>
     public abstract Stream Output { get; }
+
+    /// <summary>
+    /// The source writes its messages to <see cref="SourceInvocation.Sink"/> as typed values, not to <see cref="Output"/>:
+    /// the run is over when <see cref="WaitForExitAsync"/> completes.
+    /// </summary>
+    internal virtual bool WritesToSink => false;
 
     /// <summary>Completes when the source has finished; the exit code (0 = success).</summary>
     public abstract Task<int> WaitForExitAsync(CancellationToken cancellationToken);

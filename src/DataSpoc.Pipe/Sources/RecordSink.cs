@@ -36,6 +36,12 @@ internal abstract class RecordSink
 
     /// <summary>Hands on everything buffered; call it at the end and before waiting on anything slow.</summary>
     public abstract ValueTask FlushAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The sink failed on its own (the engine's error, such as an invalid record under <c>on_invalid_record: fail</c>) and
+    /// threw it into the source: the source stops as when its reader stops it, and the sink's owner reports the error.
+    /// </summary>
+    public virtual bool Failed => false;
 }
 
 /// <summary>

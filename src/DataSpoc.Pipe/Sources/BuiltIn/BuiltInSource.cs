@@ -4,9 +4,10 @@ using System.Text.Json.Nodes;
 namespace DataSpoc.Pipe.Sources.BuiltIn;
 
 /// <summary>
-/// Runs a built-in tap in-process as a pipeline's source. The tap writes Singer lines into a
-/// <see cref="System.IO.Pipelines.Pipe"/> (bounded, so a slow consumer holds the tap back) whose reading end is
-/// <see cref="SourceRun.Output"/>. Exit code 0 on success, 1 on failure with the reason in <see cref="SourceRun.StderrTail"/>.
+/// Runs a built-in tap in-process as a pipeline's source. A typed tap (<see cref="ITypedBuiltInTap"/>) given the
+/// engine's sink (<see cref="SourceInvocation.Sink"/>) writes its rows to it as typed values; any other tap writes
+/// Singer lines into a <see cref="System.IO.Pipelines.Pipe"/> (bounded, so a slow consumer holds the tap back) whose
+/// reading end is <see cref="SourceRun.Output"/>. Exit code 0 on success, 1 on failure with the reason in <see cref="SourceRun.StderrTail"/>.
 /// </summary>
 public sealed class BuiltInSource(IBuiltInTap tap) : ISplitSource
 {
@@ -15,7 +16,8 @@ public sealed class BuiltInSource(IBuiltInTap tap) : ISplitSource
     public async Task<SourceRun> StartAsync(SourceInvocation invocation, CancellationToken cancellationToken)
     {
         var (config, state, catalog) = await InputsAsync(invocation, cancellationToken).ConfigureAwait(false);
-        return new Run(tap, config, state, catalog, cancellationToken);
+        var sink = tap is ITypedBuiltInTap ? invocation.Sink : null;
+        return new Run(tap, config, state, catalog, sink, cancellationToken);
     }
 
     public async Task<System.Text.Json.Nodes.JsonObject> PlanSplitAsync(SourceInvocation invocation, CancellationToken cancellationToken)
@@ -48,17 +50,21 @@ public sealed class BuiltInSource(IBuiltInTap tap) : ISplitSource
         private readonly Task<int> _exit;
         private readonly Stream _output;
         private readonly string _tapName;
+        private readonly RecordSink? _sink;
         private volatile string _error = "";
 
-        public Run(IBuiltInTap tap, JsonObject config, JsonObject? state, JsonObject? catalog, CancellationToken cancellationToken)
+        public Run(IBuiltInTap tap, JsonObject config, JsonObject? state, JsonObject? catalog, RecordSink? sink, CancellationToken cancellationToken)
         {
             _tapName = tap.Name;
+            _sink = sink;
             _cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            _output = _pipe.Reader.AsStream();
+            _output = sink is null ? _pipe.Reader.AsStream() : Stream.Null;
             _exit = Task.Run(() => RunAsync(tap, config, state, catalog), CancellationToken.None);
         }
 
         public override Stream Output => _output;
+
+        internal override bool WritesToSink => _sink is not null;
 
         public override string StderrTail => _error;
 
@@ -82,10 +88,24 @@ public sealed class BuiltInSource(IBuiltInTap tap) : ISplitSource
             var exitCode = 0;
             try
             {
-                await using var stream = _pipe.Writer.AsStream(leaveOpen: true);
-                if (tap is ITypedBuiltInTap typed) await typed.SyncAsJsonAsync(config, state, catalog, stream, _cancel.Token).ConfigureAwait(false);
-                else await tap.SyncAsync(config, state, catalog, stream, _cancel.Token).ConfigureAwait(false);
-                await stream.FlushAsync(_cancel.Token).ConfigureAwait(false);
+                if (_sink is not null)
+                {
+                    await ((ITypedBuiltInTap)tap).SyncAsync(config, state, catalog, _sink, _cancel.Token).ConfigureAwait(false);
+                    await _sink.FlushAsync(_cancel.Token).ConfigureAwait(false);
+                }
+                else
+                {
+                    await using var stream = _pipe.Writer.AsStream(leaveOpen: true);
+                    if (tap is ITypedBuiltInTap typed) await typed.SyncAsJsonAsync(config, state, catalog, stream, _cancel.Token).ConfigureAwait(false);
+                    else await tap.SyncAsync(config, state, catalog, stream, _cancel.Token).ConfigureAwait(false);
+                    await stream.FlushAsync(_cancel.Token).ConfigureAwait(false);
+                }
+            }
+            catch (Exception) when (_sink is { Failed: true })
+            {
+                // The engine's error stopped the tap (the runner reports it): to the tap, as when a reader stops it.
+                _error = $"{tap.Name} tap: cancelled";
+                exitCode = 1;
             }
             catch (OperationCanceledException) when (_cancel.IsCancellationRequested)
             {

@@ -31,6 +31,30 @@ internal sealed class SingerJsonSink(Stream output) : RecordSink
 
     public override ValueTask FlushAsync(CancellationToken cancellationToken) => _writer.FlushAsync(cancellationToken);
 
+    /// <summary>A date as RECORD lines carry it (also what the engine sink shreds for a date it does not store itself).</summary>
+    internal static void WriteDate(Utf8JsonWriter json, DateOnly value)
+    {
+        Span<char> text = stackalloc char[10];
+        value.TryFormat(text, out var written, "yyyy-MM-dd", CultureInfo.InvariantCulture);
+        json.WriteStringValue(text[..written]);
+    }
+
+    /// <summary>An instant as RECORD lines carry it: UTC, to the microsecond.</summary>
+    internal static void WriteTimestamp(Utf8JsonWriter json, DateTime utc)
+    {
+        Span<char> text = stackalloc char[27];
+        TextColumnTypes.FormatUtc(utc.Ticks, text);
+        json.WriteStringValue(text);
+    }
+
+    /// <summary>A time of day as RECORD lines carry it, to the microsecond.</summary>
+    internal static void WriteTime(Utf8JsonWriter json, TimeOnly value)
+    {
+        Span<char> text = stackalloc char[15];
+        value.TryFormat(text, out var written, "HH:mm:ss.ffffff", CultureInfo.InvariantCulture);
+        json.WriteStringValue(text[..written]);
+    }
+
     private sealed class Rows(SingerWriter writer, JsonEncodedText stream, JsonEncodedText[] names) : RowWriter
     {
         private Utf8JsonWriter? _json;
@@ -58,23 +82,20 @@ internal sealed class SingerJsonSink(Stream output) : RecordSink
 
         public override void Date(int property, DateOnly value)
         {
-            Span<char> text = stackalloc char[10];
-            value.TryFormat(text, out var written, "yyyy-MM-dd", CultureInfo.InvariantCulture);
-            Current.WriteString(names[property], text[..written]);
+            Current.WritePropertyName(names[property]);
+            WriteDate(Current, value);
         }
 
         public override void Timestamp(int property, DateTime utc)
         {
-            Span<char> text = stackalloc char[27];
-            TextColumnTypes.FormatUtc(utc.Ticks, text);
-            Current.WriteString(names[property], text);
+            Current.WritePropertyName(names[property]);
+            WriteTimestamp(Current, utc);
         }
 
         public override void Time(int property, TimeOnly value)
         {
-            Span<char> text = stackalloc char[15];
-            value.TryFormat(text, out var written, "HH:mm:ss.ffffff", CultureInfo.InvariantCulture);
-            Current.WriteString(names[property], text[..written]);
+            Current.WritePropertyName(names[property]);
+            WriteTime(Current, value);
         }
 
         public override void Base64(int property, ReadOnlySpan<byte> value) => Current.WriteBase64String(names[property], value);

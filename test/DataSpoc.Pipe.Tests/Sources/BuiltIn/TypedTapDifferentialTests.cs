@@ -1,0 +1,111 @@
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Sources;
+using DataSpoc.Pipe.Sources.BuiltIn;
+using DataSpoc.Pipe.Storage;
+using DataSpoc.Pipe.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace DataSpoc.Pipe.Tests.Sources.BuiltIn;
+
+/// <summary>
+/// Every built-in tap that writes typed rows (<see cref="ITypedBuiltInTap"/>) and has a fixture here, run both ways: its
+/// rows typed into the engine's sink, and the same rows printed as Singer JSON and read back, must give the same lake.
+/// A tap that still prints Singer text has nothing to compare (the test says so and passes).
+/// </summary>
+[Collection("postgres")]
+public sealed class TypedTapDifferentialTests(PostgresServer server, ITestOutputHelper output) : IDisposable
+{
+    private readonly TapHarness _h = new();
+
+    public void Dispose() => _h.Dispose();
+
+    public static TheoryData<string, InvalidRecordPolicy> Fixtures() => new()
+    {
+        { "csv", InvalidRecordPolicy.Fail },
+        { "csv", InvalidRecordPolicy.Quarantine },
+        { "jsonl", InvalidRecordPolicy.Quarantine },
+        { "parquet", InvalidRecordPolicy.Fail },
+        { "postgres", InvalidRecordPolicy.Fail },
+    };
+
+    [Fact]
+    public void Every_built_in_tap_but_the_network_one_has_a_fixture()
+    {
+        var withFixtures = Fixtures().Select(row => (string)row[0]).ToHashSet();
+        Assert.Equal(BuiltInTaps.Names.Where(n => n != "google-sheets-public"), BuiltInTaps.Names.Where(withFixtures.Contains));
+    }
+
+    [Theory]
+    [MemberData(nameof(Fixtures))]
+    public async Task A_typed_tap_lands_the_lake_its_Singer_JSON_lands(string name, InvalidRecordPolicy policy)
+    {
+        Assert.True(BuiltInTaps.TryGet(name, out var tap));
+        if (tap is not ITypedBuiltInTap)
+        {
+            output.WriteLine($"the {name} tap prints Singer text: nothing to compare");
+            return;
+        }
+        var config = await FixtureAsync(name);
+        var (typed, _) = await TypedSourceDifferential.AssertSameLakeAsync(bucket => new PipelineDefinition
+        {
+            Name = "typed-" + name,
+            Source = new SourceDefinition { Tap = name, InlineConfig = config },
+            Destination = new DestinationDefinition { Bucket = bucket },
+            Incremental = new IncrementalSettings { Enabled = true },
+            OnInvalidRecord = policy,
+        }, () => new BuiltInSource(tap));
+        Assert.True(typed.Succeeded, typed.Log.Error);
+        Assert.True(typed.Log.TotalRecords > 0);
+    }
+
+    private async Task<JsonObject> FixtureAsync(string name)
+    {
+        switch (name)
+        {
+            case "csv":
+                _h.Write("csv/orders.csv",
+                    "id,amount,paid,day,created_at,at_time,note,code\n" +
+                    "1,10.50,true,2024-01-02,2024-01-02T10:00:00.1234567Z,10:11:12,\"hello, \"\"world\"\"\",007\n" +
+                    "2,3,false,2024-01-03,2024-01-03 11:30:00+02:00,23:59:59.999999,ünïcode ✓,012\n" +
+                    "3,,TRUE,,2024-01-04T12:00:00-03:30,,,100\n" +
+                    "4,-0.001,false,2024-02-29,2024-02-29T00:00:00Z,00:00,\"multi\nline\",\n");
+                return new JsonObject { ["path"] = _h.Path("csv") };
+            case "jsonl":
+                _h.Write("jsonl/events.jsonl",
+                    "{\"id\": 1, \"at\": \"2024-01-02T03:04:05Z\", \"doc\": {\"a\": [1, 2]}, \"n\": 1.50}\n" +
+                    "{\"id\": 2, \"at\": null, \"extra\": \"x\", \"n\": 2}\n" +
+                    "{\"id\": \"three\", \"n\": 3e0}\n");
+                return new JsonObject { ["path"] = _h.Path("jsonl") };
+            case "parquet":
+                return new JsonObject { ["path"] = await ParquetFilesAsync() };
+            case "postgres":
+                var db = await server.CreateDatabaseAsync(PostgresTapTests.AllTypes);
+                return new JsonObject
+                {
+                    ["host"] = "127.0.0.1", ["port"] = server.Port, ["user"] = "postgres", ["password"] = PostgresServer.Password, ["dbname"] = db,
+                    ["filter_tables"] = new JsonArray("public.orders", "public.all_types"),
+                };
+            default:
+                throw new ArgumentException($"no fixture for the {name} tap");
+        }
+    }
+
+    /// <summary>Parquet files of every column type: a csv fixture landed by the engine itself, read back by the parquet tap.</summary>
+    private async Task<string> ParquetFilesAsync()
+    {
+        var csv = await FixtureAsync("csv");
+        var lake = _h.Path("parquet-lake");
+        Directory.CreateDirectory(lake);
+        var result = await new PipelineRunner(new ObjectStoreFactory()) { TypedSources = false }.RunAsync(new PipelineDefinition
+        {
+            Name = "parquet-fixture",
+            Source = new SourceDefinition { Tap = "csv", InlineConfig = csv },
+            Destination = new DestinationDefinition { Bucket = "file://" + lake, PartitionBy = PartitionBySettings.None },
+        }, new RunOptions { Source = BuiltInTaps.TryGet("csv", out var tap) ? new BuiltInSource(tap) : null }, CancellationToken.None);
+        Assert.True(result.Succeeded, result.Log.Error);
+        return Path.Combine(lake, "raw", "csv", "orders");
+    }
+}

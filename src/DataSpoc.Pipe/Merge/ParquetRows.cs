@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text.Json;
 using DataSpoc.Pipe.Sources.BuiltIn;
 using ParquetSharp;
@@ -24,7 +23,7 @@ internal static class ParquetRows
         using var reader = new ParquetFileReader(path);
         using var metadata = reader.FileMetaData;
         var shapes = ParquetShape.Of(metadata.Schema).Where(s => fields is null || fields.Contains(s.Name)).ToList();
-        var buffer = new ArrayBufferWriter<byte>(4096);
+        var json = new JsonValueWriter();
         long first = 0;
         for (var g = 0; g < metadata.NumRowGroups; g++)
         {
@@ -39,22 +38,19 @@ internal static class ParquetRows
                         cursors[c] = ParquetLeafCursor.Create(rowGroup.Column(c), metadata.Schema.Column(c));
                 for (long row = 0; row < rows; row++)
                 {
-                    buffer.ResetWrittenCount();
-                    using (var json = new Utf8JsonWriter(buffer))
+                    json.Reset();
+                    json.Writer.WriteStartObject();
+                    foreach (var shape in shapes)
                     {
-                        json.WriteStartObject();
-                        foreach (var shape in shapes)
+                        json.Writer.WritePropertyName(shape.Property);
+                        try { shape.Write(json, cursors); }
+                        catch (Exception e) when (e is OverflowException or InvalidDataException or JsonException or ArgumentException)
                         {
-                            json.WritePropertyName(shape.Property);
-                            try { shape.Write(json, cursors); }
-                            catch (Exception e) when (e is OverflowException or InvalidDataException or JsonException or ArgumentException)
-                            {
-                                throw new InvalidDataException($"{path} row group {g} row {row} column '{shape.Name}': {e.Message}", e);
-                            }
+                            throw new InvalidDataException($"{path} row group {g} row {row} column '{shape.Name}': {e.Message}", e);
                         }
-                        json.WriteEndObject();
                     }
-                    onRow(buffer.WrittenSpan, first + row);
+                    json.Writer.WriteEndObject();
+                    onRow(json.Written, first + row);
                 }
             }
             finally

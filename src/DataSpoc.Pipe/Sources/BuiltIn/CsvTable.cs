@@ -1,21 +1,18 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using nietras.SeparatedValues;
 
 namespace DataSpoc.Pipe.Sources.BuiltIn;
 
 /// <summary>
-/// One column of a delimited-text stream: its name, its encoded JSON property name, its type and, for a date or
-/// date-time, the format its cells are written in.
+/// One column of a delimited-text stream: its name, its type and, for a date or date-time, the format its cells are
+/// written in.
 /// </summary>
-internal sealed record TextColumn(string Name, TextColumnType Type, DateFormat Format = default)
-{
-    public JsonEncodedText Property { get; } = JsonEncodedText.Encode(Name);
-}
+internal sealed record TextColumn(string Name, TextColumnType Type, DateFormat Format = default);
 
 /// <summary>
 /// Reads delimited text files into one Singer stream: sniffs each file's delimiter and header (unless configured),
-/// infers (or takes declared) column types from a sample of every file, then writes each row as a typed RECORD.
+/// infers (or takes declared) column types from a sample of every file, then hands each row over as typed values
+/// (each cell parsed once, straight into its column's type).
 /// Files of one stream may order their columns differently; columns are matched by header name.
 /// </summary>
 internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
@@ -134,8 +131,11 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
     /// <summary>Names for the columns of a file without a header.</summary>
     private string[] UnnamedColumns(int count) => format.Header == false ? CsvFormat.PositionalNames(count) : CsvFormat.SniffedNames(count);
 
-    /// <summary>Writes every row of one file as RECORDs of <paramref name="stream"/>.</summary>
-    public async Task<long> EmitAsync(SourceFile file, JsonEncodedText stream, IReadOnlyList<TextColumn> columns, SingerWriter writer, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes every row of one file to <paramref name="rows"/>, the writer of a stream whose schema is
+    /// <see cref="Schema"/> of <paramref name="columns"/> (so a column's index is its property index).
+    /// </summary>
+    public async Task<long> EmitAsync(SourceFile file, RowWriter rows, IReadOnlyList<TextColumn> columns, RecordSink sink, CancellationToken cancellationToken)
     {
         try
         {
@@ -144,7 +144,7 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
             using var reader = OpenReader(bytes, file, layout.Delimiter);
             var headerPending = layout.Header;
             int[]? map = null;
-            long rows = 0;
+            long count = 0;
             while (Next(reader, file))
             {
                 if (headerPending)
@@ -156,12 +156,12 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
                     continue;
                 }
                 map ??= Map(UnnamedColumns(reader.Current.ColCount), columns);
-                if (!WriteRow(reader.Current, map, stream, columns, writer, file)) continue;
-                rows++;
-                if ((rows & 255) == 0) cancellationToken.ThrowIfCancellationRequested();
-                await writer.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
+                if (!WriteRow(reader.Current, map, rows, columns, file)) continue;
+                count++;
+                if ((count & 255) == 0) cancellationToken.ThrowIfCancellationRequested();
+                await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
             }
-            return rows;
+            return count;
         }
         catch (System.Text.DecoderFallbackException)
         {
@@ -169,23 +169,23 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         }
     }
 
-    /// <summary>Writes one row as a RECORD; a blank line (of a file with more than one column) is no row.</summary>
-    private bool WriteRow(SepReader.Row row, int[] map, JsonEncodedText stream, IReadOnlyList<TextColumn> columns, SingerWriter writer, SourceFile file)
+    /// <summary>Writes one row; a blank line (of a file with more than one column) is no row.</summary>
+    private bool WriteRow(SepReader.Row row, int[] map, RowWriter rows, IReadOnlyList<TextColumn> columns, SourceFile file)
     {
         if (row.ColCount == 1 && row[0].Span.IsEmpty && map.Length != 1) return false;
         if (row.ColCount != map.Length)
             throw new TapException($"{tap} tap: {file.Location} line {row.LineNumberFrom}: {row.ColCount} fields where the header has {map.Length}");
-        var json = writer.BeginRecord(stream);
+        rows.BeginRow();
         for (var i = 0; i < map.Length; i++)
         {
             var column = columns[map[i]];
-            var cell = i < row.ColCount ? row[i].Span : [];
-            if (!TextColumnTypes.TryWrite(json, column.Property, column.Type, cell, column.Format))
+            var cell = row[i].Span;
+            if (!TextColumnTypes.TryWrite(rows, map[i], column.Type, cell, column.Format))
                 throw new TapException($"{tap} tap: {file.Location} line {row.LineNumberFrom} column '{column.Name}': '{Shorten(cell)}' is not a valid {TextColumnTypes.Name(column.Type)}"
                     + (column.Format.IsIso ? "" : $" in the format {column.Format}")
                     + " (declare the column's type under streams[].types, or raise sample_rows if it was inferred)");
         }
-        writer.EndRecord();
+        rows.EndRow();
         return true;
     }
 

@@ -13,7 +13,7 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// Each file goes to the first stream whose pattern matches its name (or, with a <c>/</c>, its location);
 /// other files become a stream each, named after the file. Incremental by file modification time and size.
 /// </summary>
-public sealed class CsvTap(ObjectStoreFactory? stores = null) : IBuiltInTap
+public sealed class CsvTap(ObjectStoreFactory? stores = null) : ITypedBuiltInTap
 {
     private const string TapName = "csv";
     private static readonly string[] FolderPatterns = ["*.csv", "*.csv.gz"];
@@ -36,18 +36,20 @@ public sealed class CsvTap(ObjectStoreFactory? stores = null) : IBuiltInTap
         await TapCatalog.WriteAsync(entries, output, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, Stream output, CancellationToken cancellationToken)
+    public Task SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, Stream output, CancellationToken cancellationToken)
+        => this.SyncAsJsonAsync(config, state, catalog, output, cancellationToken);
+
+    async Task ITypedBuiltInTap.SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, RecordSink sink, CancellationToken cancellationToken)
     {
         var settings = Settings.From(config);
-        var writer = new SingerWriter(output);
         await using var files = new SourceFiles(Name, _stores, settings.StorageOptions);
-        await FileStreams.SyncAsync(await PlanAsync(settings, files, cancellationToken).ConfigureAwait(false), state, catalog, writer,
-            async (stream, toRead, streamName) =>
+        await FileStreams.SyncAsync(await PlanAsync(settings, files, cancellationToken).ConfigureAwait(false), state, catalog, sink,
+            async (stream, toRead) =>
             {
                 var columns = await settings.Table.InferAsync(toRead, stream.Types, cancellationToken).ConfigureAwait(false);
                 CheckKeys(stream, columns);
-                writer.WriteSchema(stream.Name, CsvTable.Schema(columns), stream.KeyProperties);
-                return file => settings.Table.EmitAsync(file, streamName, columns, writer, cancellationToken);
+                var rows = sink.WriteSchema(stream.Name, CsvTable.Schema(columns), stream.KeyProperties);
+                return file => settings.Table.EmitAsync(file, rows, columns, sink, cancellationToken);
             }, cancellationToken).ConfigureAwait(false);
     }
 

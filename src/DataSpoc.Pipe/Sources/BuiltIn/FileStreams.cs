@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.FileSystemGlobbing;
 
@@ -98,10 +97,10 @@ internal static class FileStreams
     /// <summary>
     /// The sync every file tap shares: the selected streams in plan order, only the files changed since their bookmark,
     /// a STATE after each file and at the end. <paramref name="openStream"/> starts a stream (its SCHEMA) and returns
-    /// what emits one file's records.
+    /// what writes one file's rows.
     /// </summary>
-    public static async Task SyncAsync<TStream>(IEnumerable<TStream> streams, JsonObject? state, JsonObject? catalog, SingerWriter writer,
-        Func<TStream, IReadOnlyList<SourceFile>, JsonEncodedText, Task<Func<SourceFile, Task>>> openStream, CancellationToken cancellationToken)
+    public static async Task SyncAsync<TStream>(IEnumerable<TStream> streams, JsonObject? state, JsonObject? catalog, RecordSink sink,
+        Func<TStream, IReadOnlyList<SourceFile>, Task<Func<SourceFile, Task>>> openStream, CancellationToken cancellationToken)
         where TStream : IFileStream
     {
         var selection = new TapCatalog(catalog);
@@ -111,16 +110,17 @@ internal static class FileStreams
             if (!selection.IsSelected(stream.Name)) continue;
             var toRead = stream.Files.Where(f => !bookmarks.IsUnchanged(stream.Name, f)).ToList();
             if (toRead.Count == 0) continue;
-            var emit = await openStream(stream, toRead, JsonEncodedText.Encode(stream.Name)).ConfigureAwait(false);
+            var emit = await openStream(stream, toRead).ConfigureAwait(false);
             foreach (var file in toRead)
             {
                 await emit(file).ConfigureAwait(false);
                 bookmarks.MarkRead(stream.Name, file);
-                writer.WriteState(bookmarks.State);
-                await writer.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
+                // A copy: a sink may hold a STATE until the rows before it are in the lake, while the bookmarks move on.
+                sink.WriteState(bookmarks.State.DeepClone());
+                await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
             }
         }
-        writer.WriteState(bookmarks.State);
-        await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+        sink.WriteState(bookmarks.State.DeepClone());
+        await sink.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 }

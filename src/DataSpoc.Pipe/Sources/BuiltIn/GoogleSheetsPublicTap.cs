@@ -11,7 +11,7 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// (default <c>https://docs.google.com/spreadsheets/d</c>; tests point it at a loopback server).
 /// A sheet is a snapshot, so each sync ends with ACTIVATE_VERSION: the lake replaces the table instead of appending.
 /// </summary>
-public sealed partial class GoogleSheetsPublicTap(HttpClient? http = null, TimeProvider? time = null) : IBuiltInTap
+public sealed partial class GoogleSheetsPublicTap(HttpClient? http = null, TimeProvider? time = null) : ITypedBuiltInTap
 {
     private const string TapName = "google-sheets-public";
     private const string DefaultExportBase = "https://docs.google.com/spreadsheets/d";
@@ -28,21 +28,23 @@ public sealed partial class GoogleSheetsPublicTap(HttpClient? http = null, TimeP
         await TapCatalog.WriteAsync([TapCatalog.Entry(sheet.StreamName, sheet.StreamName, CsvTable.Schema(columns), sheet.KeyProperties)], output, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, Stream output, CancellationToken cancellationToken)
+    public Task SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, Stream output, CancellationToken cancellationToken)
+        => this.SyncAsJsonAsync(config, state, catalog, output, cancellationToken);
+
+    async Task ITypedBuiltInTap.SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, RecordSink sink, CancellationToken cancellationToken)
     {
         var sheet = Sheet.From(config);
-        var writer = new SingerWriter(output);
         if (new TapCatalog(catalog).IsSelected(sheet.StreamName))
         {
             await using var download = await DownloadAsync(sheet, cancellationToken).ConfigureAwait(false);
             var columns = await sheet.Table.InferAsync([download.File], sheet.Types, cancellationToken).ConfigureAwait(false);
             CheckKeys(sheet, columns);
-            writer.WriteSchema(sheet.StreamName, CsvTable.Schema(columns), sheet.KeyProperties);
-            await sheet.Table.EmitAsync(download.File, JsonEncodedText.Encode(sheet.StreamName), columns, writer, cancellationToken).ConfigureAwait(false);
-            writer.WriteActivateVersion(sheet.StreamName, _time.GetUtcNow().ToUnixTimeMilliseconds());
+            var rows = sink.WriteSchema(sheet.StreamName, CsvTable.Schema(columns), sheet.KeyProperties);
+            await sheet.Table.EmitAsync(download.File, rows, columns, sink, cancellationToken).ConfigureAwait(false);
+            sink.WriteActivateVersion(sheet.StreamName, _time.GetUtcNow().ToUnixTimeMilliseconds());
         }
-        writer.WriteState(state?.DeepClone() ?? new JsonObject());
-        await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+        sink.WriteState(state?.DeepClone() ?? new JsonObject());
+        await sink.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private static void CheckKeys(Sheet sheet, List<TextColumn> columns)

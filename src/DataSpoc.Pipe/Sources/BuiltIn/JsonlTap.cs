@@ -12,9 +12,9 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// <c>{"files": [...] | "path": "dir-or-file", "sample_rows": 1000,
 /// "streams": [{"name", "pattern", "key_properties", "schema": {JSON Schema}}]}</c>.
 /// Streams and incremental reading work as in the csv tap; without a declared schema one is inferred from a sample.
-/// Records are passed through as written (no re-encoding).
+/// Records are handed over as written (their JSON text, not re-encoded).
 /// </summary>
-public sealed class JsonlTap(ObjectStoreFactory? stores = null) : IBuiltInTap
+public sealed class JsonlTap(ObjectStoreFactory? stores = null) : ITypedBuiltInTap
 {
     private const string TapName = "jsonl";
     private static readonly string[] FolderPatterns = ["*.jsonl", "*.ndjson", "*.jsonl.gz", "*.ndjson.gz"];
@@ -32,21 +32,23 @@ public sealed class JsonlTap(ObjectStoreFactory? stores = null) : IBuiltInTap
         await TapCatalog.WriteAsync(entries, output, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, Stream output, CancellationToken cancellationToken)
+    public Task SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, Stream output, CancellationToken cancellationToken)
+        => this.SyncAsJsonAsync(config, state, catalog, output, cancellationToken);
+
+    async Task ITypedBuiltInTap.SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, RecordSink sink, CancellationToken cancellationToken)
     {
         var settings = Settings.From(config);
-        var writer = new SingerWriter(output);
         await using var files = new SourceFiles(Name, _stores, settings.StorageOptions);
-        await FileStreams.SyncAsync(await PlanAsync(settings, files, cancellationToken).ConfigureAwait(false), state, catalog, writer,
-            async (stream, toRead, streamName) =>
+        await FileStreams.SyncAsync(await PlanAsync(settings, files, cancellationToken).ConfigureAwait(false), state, catalog, sink,
+            async (stream, toRead) =>
             {
-                writer.WriteSchema(stream.Name, await SchemaAsync(stream, toRead, settings.SampleRows, cancellationToken).ConfigureAwait(false), stream.KeyProperties);
+                var rows = sink.WriteSchema(stream.Name, await SchemaAsync(stream, toRead, settings.SampleRows, cancellationToken).ConfigureAwait(false), stream.KeyProperties);
                 return async file =>
                 {
                     await using var bytes = await OpenAsync(file, cancellationToken).ConfigureAwait(false);
                     using var lines = new SingerLineReader(bytes, 1 << 16);
-                    while (EmitNext(lines, file, writer, streamName))
-                        await writer.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
+                    while (EmitNext(lines, file, rows))
+                        await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
                 };
             }, cancellationToken).ConfigureAwait(false);
     }
@@ -79,10 +81,10 @@ public sealed class JsonlTap(ObjectStoreFactory? stores = null) : IBuiltInTap
         return true;
     }
 
-    private static bool EmitNext(SingerLineReader lines, SourceFile file, SingerWriter writer, JsonEncodedText stream)
+    private static bool EmitNext(SingerLineReader lines, SourceFile file, RowWriter rows)
     {
         if (!NextRecord(lines, file, out var line)) return false;
-        writer.WriteRawRecord(stream, line);
+        rows.WriteJsonRow(line);
         return true;
     }
 

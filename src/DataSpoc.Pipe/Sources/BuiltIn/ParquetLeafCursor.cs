@@ -7,7 +7,9 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 
 /// <summary>
 /// Walks one leaf column of a row group entry by entry (definition level, repetition level, value), reading it in
-/// small batches so memory stays bounded whatever the row group's size. Values are written straight to JSON.
+/// small batches so memory stays bounded whatever the row group's size. Values are handed to a <see cref="RowWriter"/>
+/// as typed values, each in the form the value's Singer JSON text would be read back as (a float as the double its
+/// shortest text parses to, instants and times to the microsecond).
 /// </summary>
 internal abstract class ParquetLeafCursor : IDisposable
 {
@@ -40,11 +42,11 @@ internal abstract class ParquetLeafCursor : IDisposable
         return Count == 0 ? (short)-1 : Reps[Position];
     }
 
-    /// <summary>Writes the current entry's value (it must be defined) and advances.</summary>
-    public void WriteAndAdvance(Utf8JsonWriter json)
+    /// <summary>Writes the current entry's value (it must be defined) as <paramref name="property"/> and advances.</summary>
+    public void WriteAndAdvance(RowWriter row, int property)
     {
         EnsureLoaded();
-        WriteValue(json, ValuePosition);
+        WriteValue(row, property, ValuePosition);
         Skip();
     }
 
@@ -68,10 +70,10 @@ internal abstract class ParquetLeafCursor : IDisposable
     }
 
     protected abstract long Load();
-    protected abstract void WriteValue(Utf8JsonWriter json, int index);
+    protected abstract void WriteValue(RowWriter row, int property, int index);
     public abstract void Dispose();
 
-    /// <summary>A cursor for a column, choosing how values become JSON from its physical and logical type.</summary>
+    /// <summary>A cursor for a column, choosing how values are handed over from its physical and logical type.</summary>
     public static ParquetLeafCursor Create(ColumnReader reader, ColumnDescriptor column)
     {
         var logical = column.LogicalType;
@@ -79,63 +81,114 @@ internal abstract class ParquetLeafCursor : IDisposable
         short def = column.MaxDefinitionLevel, rep = column.MaxRepetitionLevel;
         switch (reader)
         {
-            case ColumnReader<bool> r: return new Cursor<bool>(r, def, rep, (j, v) => j.WriteBooleanValue(v));
+            case ColumnReader<bool> r: return new Cursor<bool>(r, def, rep, (w, p, v) => w.Bool(p, v));
             case ColumnReader<int> r:
                 return logical switch
                 {
-                    DateLogicalType => new Cursor<int>(r, def, rep, (j, v) => j.WriteStringValue(DateOnly.FromDayNumber(719162 + v).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture))),
-                    DecimalLogicalType d => new Cursor<int>(r, def, rep, (j, v) => j.WriteNumberValue(ScaledDecimal(v, d.Scale))),
-                    TimeLogicalType => new Cursor<int>(r, def, rep, (j, v) => j.WriteStringValue(Time(TimeSpan.FromMilliseconds(v)))),
-                    IntLogicalType { IsSigned: false } => new Cursor<int>(r, def, rep, (j, v) => j.WriteNumberValue((uint)v)),
-                    _ when converted == ParquetSharp.Schema.ConvertedType.Date => new Cursor<int>(r, def, rep, (j, v) => j.WriteStringValue(DateOnly.FromDayNumber(719162 + v).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture))),
-                    _ => new Cursor<int>(r, def, rep, (j, v) => j.WriteNumberValue(v)),
+                    DateLogicalType => new Cursor<int>(r, def, rep, (w, p, v) => w.Date(p, Date(v))),
+                    DecimalLogicalType d => new Cursor<int>(r, def, rep, (w, p, v) => w.Decimal(p, ScaledDecimal(v, d.Scale))),
+                    TimeLogicalType => new Cursor<int>(r, def, rep, (w, p, v) => w.Time(p, Time(v * TimeSpan.TicksPerMillisecond))),
+                    IntLogicalType { IsSigned: false } => new Cursor<int>(r, def, rep, (w, p, v) => w.Long(p, (uint)v)),
+                    _ when converted == ParquetSharp.Schema.ConvertedType.Date => new Cursor<int>(r, def, rep, (w, p, v) => w.Date(p, Date(v))),
+                    _ => new Cursor<int>(r, def, rep, (w, p, v) => w.Long(p, v)),
                 };
             case ColumnReader<long> r:
                 return logical switch
                 {
-                    TimestampLogicalType t => new Cursor<long>(r, def, rep, (j, v) => j.WriteStringValue(Timestamp(Ticks(v, t.TimeUnit)))),
-                    DecimalLogicalType d => new Cursor<long>(r, def, rep, (j, v) => j.WriteNumberValue(ScaledDecimal(v, d.Scale))),
-                    TimeLogicalType t => new Cursor<long>(r, def, rep, (j, v) => j.WriteStringValue(Time(TimeSpan.FromTicks(Ticks(v, t.TimeUnit))))),
-                    IntLogicalType { IsSigned: false } => new Cursor<long>(r, def, rep, (j, v) => j.WriteNumberValue((ulong)v)),
-                    _ when converted == ParquetSharp.Schema.ConvertedType.TimestampMicros => new Cursor<long>(r, def, rep, (j, v) => j.WriteStringValue(Timestamp(v * 10))),
-                    _ when converted == ParquetSharp.Schema.ConvertedType.TimestampMillis => new Cursor<long>(r, def, rep, (j, v) => j.WriteStringValue(Timestamp(v * 10_000))),
-                    _ => new Cursor<long>(r, def, rep, (j, v) => j.WriteNumberValue(v)),
+                    TimestampLogicalType t => new Cursor<long>(r, def, rep, (w, p, v) => w.Timestamp(p, Timestamp(Ticks(v, t.TimeUnit)))),
+                    DecimalLogicalType d => new Cursor<long>(r, def, rep, (w, p, v) => w.Decimal(p, ScaledDecimal(v, d.Scale))),
+                    TimeLogicalType t => new Cursor<long>(r, def, rep, (w, p, v) => w.Time(p, Time(Ticks(v, t.TimeUnit)))),
+                    IntLogicalType { IsSigned: false } => new Cursor<long>(r, def, rep, (w, p, v) => UnsignedLong(w, p, (ulong)v)),
+                    _ when converted == ParquetSharp.Schema.ConvertedType.TimestampMicros => new Cursor<long>(r, def, rep, (w, p, v) => w.Timestamp(p, Timestamp(v * 10))),
+                    _ when converted == ParquetSharp.Schema.ConvertedType.TimestampMillis => new Cursor<long>(r, def, rep, (w, p, v) => w.Timestamp(p, Timestamp(v * TimeSpan.TicksPerMillisecond))),
+                    _ => new Cursor<long>(r, def, rep, (w, p, v) => w.Long(p, v)),
                 };
             case ColumnReader<Int96> r:
-                return new Cursor<Int96>(r, def, rep, (j, v) =>
+                return new Cursor<Int96>(r, def, rep, (w, p, v) =>
                 {
                     var nanos = (long)(uint)v.A | ((long)v.B << 32);
-                    j.WriteStringValue(Timestamp((v.C - 2440588L) * TimeSpan.TicksPerDay + nanos / 100));
+                    w.Timestamp(p, Timestamp((v.C - 2440588L) * TimeSpan.TicksPerDay + nanos / 100));
                 });
-            case ColumnReader<float> r: return new Cursor<float>(r, def, rep, (j, v) => { if (float.IsFinite(v)) j.WriteNumberValue(v); else j.WriteNullValue(); });
-            case ColumnReader<double> r: return new Cursor<double>(r, def, rep, (j, v) => { if (double.IsFinite(v)) j.WriteNumberValue(v); else j.WriteNullValue(); });
+            case ColumnReader<float> r: return new Cursor<float>(r, def, rep, (w, p, v) => { if (float.IsFinite(v)) w.Double(p, AsJsonDouble(v)); else w.Null(p); });
+            case ColumnReader<double> r: return new Cursor<double>(r, def, rep, (w, p, v) => { if (double.IsFinite(v)) w.Double(p, v); else w.Null(p); });
             case ColumnReader<ByteArray> r:
                 return logical switch
                 {
-                    StringLogicalType or EnumLogicalType => new Cursor<ByteArray>(r, def, rep, (j, v) => j.WriteStringValue(Bytes(v))),
-                    JsonLogicalType => new Cursor<ByteArray>(r, def, rep, (j, v) => j.WriteRawValue(Bytes(v))),
-                    DecimalLogicalType d => new Cursor<ByteArray>(r, def, rep, (j, v) => j.WriteNumberValue(BigEndianDecimal(Bytes(v), d.Scale))),
-                    _ when converted is ParquetSharp.Schema.ConvertedType.UTF8 or ParquetSharp.Schema.ConvertedType.Enum => new Cursor<ByteArray>(r, def, rep, (j, v) => j.WriteStringValue(Bytes(v))),
-                    _ when converted is ParquetSharp.Schema.ConvertedType.Json => new Cursor<ByteArray>(r, def, rep, (j, v) => j.WriteRawValue(Bytes(v))),
-                    _ => new Cursor<ByteArray>(r, def, rep, (j, v) => j.WriteBase64StringValue(Bytes(v))),
+                    StringLogicalType or EnumLogicalType => new Cursor<ByteArray>(r, def, rep, (w, p, v) => w.Utf8String(p, Utf8(Bytes(v)))),
+                    JsonLogicalType => new Cursor<ByteArray>(r, def, rep, (w, p, v) => w.Json(p, JsonText(Bytes(v)))),
+                    DecimalLogicalType d => new Cursor<ByteArray>(r, def, rep, (w, p, v) => w.Decimal(p, BigEndianDecimal(Bytes(v), d.Scale))),
+                    _ when converted is ParquetSharp.Schema.ConvertedType.UTF8 or ParquetSharp.Schema.ConvertedType.Enum => new Cursor<ByteArray>(r, def, rep, (w, p, v) => w.Utf8String(p, Utf8(Bytes(v)))),
+                    _ when converted is ParquetSharp.Schema.ConvertedType.Json => new Cursor<ByteArray>(r, def, rep, (w, p, v) => w.Json(p, JsonText(Bytes(v)))),
+                    _ => new Cursor<ByteArray>(r, def, rep, (w, p, v) => w.Base64(p, Bytes(v))),
                 };
             case ColumnReader<FixedLenByteArray> r:
                 var length = column.TypeLength;
                 return logical switch
                 {
-                    UuidLogicalType => new Cursor<FixedLenByteArray>(r, def, rep, (j, v) => j.WriteStringValue(new Guid(Bytes(v, length), bigEndian: true))),
-                    DecimalLogicalType d => new Cursor<FixedLenByteArray>(r, def, rep, (j, v) => j.WriteNumberValue(BigEndianDecimal(Bytes(v, length), d.Scale))),
-                    Float16LogicalType => new Cursor<FixedLenByteArray>(r, def, rep, (j, v) =>
+                    UuidLogicalType => new Cursor<FixedLenByteArray>(r, def, rep, (w, p, v) => Uuid(w, p, new Guid(Bytes(v, length), bigEndian: true))),
+                    DecimalLogicalType d => new Cursor<FixedLenByteArray>(r, def, rep, (w, p, v) => w.Decimal(p, BigEndianDecimal(Bytes(v, length), d.Scale))),
+                    Float16LogicalType => new Cursor<FixedLenByteArray>(r, def, rep, (w, p, v) =>
                     {
                         var h = (double)BitConverter.ToHalf(Bytes(v, 2));
-                        if (double.IsFinite(h)) j.WriteNumberValue(h); else j.WriteNullValue();
+                        if (double.IsFinite(h)) w.Double(p, h); else w.Null(p);
                     }),
-                    _ => new Cursor<FixedLenByteArray>(r, def, rep, (j, v) => j.WriteBase64StringValue(Bytes(v, length))),
+                    _ => new Cursor<FixedLenByteArray>(r, def, rep, (w, p, v) => w.Base64(p, Bytes(v, length))),
                 };
             default:
                 throw new NotSupportedException($"physical type {column.PhysicalType}");
         }
     }
+
+    /// <summary>
+    /// A float as the double its shortest text reads back as (1.1f is 1.1, not 1.100000023841858): the value a float
+    /// has had in the lake since floats went through Singer JSON.
+    /// </summary>
+    private static double AsJsonDouble(float value)
+    {
+        Span<byte> text = stackalloc byte[32];
+        value.TryFormat(text, out var written, provider: CultureInfo.InvariantCulture);
+        return double.Parse(text[..written], NumberStyles.Float, CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>An unsigned 64-bit value; one beyond a long goes as its digits, which an integer column refuses as the JSON path does.</summary>
+    private static void UnsignedLong(RowWriter row, int property, ulong value)
+    {
+        if (value <= long.MaxValue)
+        {
+            row.Long(property, (long)value);
+            return;
+        }
+        Span<byte> digits = stackalloc byte[20];
+        value.TryFormat(digits, out var written, provider: CultureInfo.InvariantCulture);
+        row.Json(property, digits[..written]);
+    }
+
+    private static void Uuid(RowWriter row, int property, Guid value)
+    {
+        Span<char> text = stackalloc char[36];
+        value.TryFormat(text, out var written);
+        row.String(property, text[..written]);
+    }
+
+    private static ReadOnlySpan<byte> Utf8(ReadOnlySpan<byte> value) =>
+        System.Text.Unicode.Utf8.IsValid(value) ? value : throw new InvalidDataException("the string is not valid UTF-8");
+
+    /// <summary>A JSON column's value, checked to be one JSON value (a JsonException names what is wrong).</summary>
+    private static ReadOnlySpan<byte> JsonText(ReadOnlySpan<byte> value)
+    {
+        var reader = new Utf8JsonReader(value);
+        if (!reader.Read()) throw new InvalidDataException("the JSON value is empty");
+        reader.Skip();
+        if (reader.Read()) throw new InvalidDataException("the JSON value is followed by more text");
+        return value;
+    }
+
+    private static DateOnly Date(int daysSinceEpoch) => DateOnly.FromDayNumber(719162 + daysSinceEpoch);
+
+    private static DateTime Timestamp(long ticksSinceEpoch) => new(DateTime.UnixEpoch.Ticks + ticksSinceEpoch, DateTimeKind.Utc);
+
+    /// <summary>A time of day; ticks finer than a microsecond are dropped, as a time's text has six fraction digits.</summary>
+    private static TimeOnly Time(long ticksSinceMidnight) => new(ticksSinceMidnight - ticksSinceMidnight % 10);
 
     private static long Ticks(long value, TimeUnit unit) => unit switch
     {
@@ -143,11 +196,6 @@ internal abstract class ParquetLeafCursor : IDisposable
         TimeUnit.Micros => value * 10,
         _ => value / 100,
     };
-
-    private static string Timestamp(long ticksSinceEpoch)
-        => new DateTime(DateTime.UnixEpoch.Ticks + ticksSinceEpoch, DateTimeKind.Utc).ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
-
-    private static string Time(TimeSpan sinceMidnight) => TimeOnly.FromTimeSpan(sinceMidnight).ToString("HH:mm:ss.ffffff", CultureInfo.InvariantCulture);
 
     private static decimal ScaledDecimal(long unscaled, int scale)
     {
@@ -174,7 +222,9 @@ internal abstract class ParquetLeafCursor : IDisposable
 
     private static unsafe ReadOnlySpan<byte> Bytes(FixedLenByteArray value, int length) => new((void*)value.Pointer, length);
 
-    private sealed class Cursor<T>(ColumnReader<T> reader, short maxDef, short maxRep, Action<Utf8JsonWriter, T> write) : ParquetLeafCursor(maxDef, maxRep)
+    private delegate void ValueWrite<T>(RowWriter row, int property, T value);
+
+    private sealed class Cursor<T>(ColumnReader<T> reader, short maxDef, short maxRep, ValueWrite<T> write) : ParquetLeafCursor(maxDef, maxRep)
         where T : unmanaged
     {
         // Byte-array values point into the reader's page buffer, valid until the next ReadBatch: they are written before it.
@@ -182,7 +232,7 @@ internal abstract class ParquetLeafCursor : IDisposable
 
         protected override long Load() => reader.HasNext ? reader.ReadBatch(BatchSize, Defs, Reps, _values, out _) : 0;
 
-        protected override void WriteValue(Utf8JsonWriter json, int index) => write(json, _values[index]);
+        protected override void WriteValue(RowWriter row, int property, int index) => write(row, property, _values[index]);
 
         public override void Dispose() => reader.Dispose();
     }

@@ -8,8 +8,8 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// <summary>
 /// A Parquet file's schema as a tree that knows, per node, the definition level at which it is present and the
 /// repetition level of its lists. It gives the JSON Schema (timestamps -> date-time, dates -> date, decimals ->
-/// number with multipleOf, structs -> object, lists and maps -> array) and assembles each row back into a JSON object
-/// from the leaf columns (Dremel record assembly).
+/// number with multipleOf, structs -> object, lists and maps -> array) and assembles each row back from the leaf
+/// columns (Dremel record assembly): a top-level leaf as a typed value, a struct or list as its JSON text.
 /// </summary>
 internal abstract class ParquetShape
 {
@@ -31,8 +31,21 @@ internal abstract class ParquetShape
 
     public abstract JsonObject Schema();
 
-    /// <summary>Writes this node's value for the current row, consuming exactly its entries from the leaf cursors.</summary>
-    public abstract void Write(Utf8JsonWriter json, ParquetLeafCursor[] cursors);
+    /// <summary>Writes this node's value for the current row as JSON, consuming exactly its entries from the leaf cursors.</summary>
+    public abstract void Write(JsonValueWriter json, ParquetLeafCursor[] cursors);
+
+    /// <summary>
+    /// Writes this node's value for the current row as <paramref name="property"/> of <paramref name="row"/>: a
+    /// nested value (struct, list) as its JSON text, built in <paramref name="scratch"/>.
+    /// </summary>
+    public virtual void Write(RowWriter row, int property, ParquetLeafCursor[] cursors, JsonValueWriter scratch)
+    {
+        scratch.Reset();
+        Write(scratch, cursors);
+        var text = scratch.Written;
+        if (text.SequenceEqual("null"u8)) row.Null(property);
+        else row.Json(property, text);
+    }
 
     /// <summary>A null (or empty) value here left one entry in each leaf below.</summary>
     protected void SkipOne(ParquetLeafCursor[] cursors)
@@ -153,17 +166,19 @@ internal abstract class ParquetShape
             return bytes;
         }
 
-        public override void Write(Utf8JsonWriter json, ParquetLeafCursor[] cursors)
+        public override void Write(JsonValueWriter json, ParquetLeafCursor[] cursors) => Write(json, 0, cursors, json);
+
+        public override void Write(RowWriter row, int property, ParquetLeafCursor[] cursors, JsonValueWriter scratch)
         {
             var cursor = cursors[Leaves[0]];
             if (cursor.PeekDef() < cursor.MaxDef)
             {
-                json.WriteNullValue();
+                row.Null(property);
                 cursor.Skip();
             }
             else
             {
-                cursor.WriteAndAdvance(json);
+                cursor.WriteAndAdvance(row, property);
             }
         }
     }
@@ -177,21 +192,21 @@ internal abstract class ParquetShape
             return new JsonObject { ["type"] = Types("object"), ["properties"] = properties };
         }
 
-        public override void Write(Utf8JsonWriter json, ParquetLeafCursor[] cursors)
+        public override void Write(JsonValueWriter json, ParquetLeafCursor[] cursors)
         {
             if (Optional && cursors[Leaves[0]].PeekDef() < Def)
             {
-                json.WriteNullValue();
+                json.Writer.WriteNullValue();
                 SkipOne(cursors);
                 return;
             }
-            json.WriteStartObject();
+            json.Writer.WriteStartObject();
             foreach (var c in children)
             {
-                json.WritePropertyName(c.Property);
+                json.Writer.WritePropertyName(c.Property);
                 c.Write(json, cursors);
             }
-            json.WriteEndObject();
+            json.Writer.WriteEndObject();
         }
     }
 
@@ -199,17 +214,17 @@ internal abstract class ParquetShape
     {
         public override JsonObject Schema() => new() { ["type"] = Types("array"), ["items"] = element.Schema() };
 
-        public override void Write(Utf8JsonWriter json, ParquetLeafCursor[] cursors)
+        public override void Write(JsonValueWriter json, ParquetLeafCursor[] cursors)
         {
             var first = cursors[Leaves[0]];
             var level = first.PeekDef();
             if (Optional && level < Def)
             {
-                json.WriteNullValue();
+                json.Writer.WriteNullValue();
                 SkipOne(cursors);
                 return;
             }
-            json.WriteStartArray();
+            json.Writer.WriteStartArray();
             if (level < repeatedDef)
             {
                 SkipOne(cursors);
@@ -219,7 +234,7 @@ internal abstract class ParquetShape
                 do element.Write(json, cursors);
                 while (first.PeekRep() == rep);
             }
-            json.WriteEndArray();
+            json.Writer.WriteEndArray();
         }
     }
 }

@@ -15,7 +15,7 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// The schema comes from the Parquet schema; a file with a different schema starts with a new SCHEMA message.
 /// Incremental by files already read (state lists them with modification time and size).
 /// </summary>
-public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IBuiltInTap
+public sealed class ParquetTap(ObjectStoreFactory? stores = null) : ITypedBuiltInTap
 {
     private const string TapName = "parquet";
     private static readonly string[] FolderPatterns = ["**/*.parquet"];
@@ -38,16 +38,20 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IBuiltInTap
         await TapCatalog.WriteAsync(entries, output, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, Stream output, CancellationToken cancellationToken)
+    public Task SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, Stream output, CancellationToken cancellationToken)
+        => this.SyncAsJsonAsync(config, state, catalog, output, cancellationToken);
+
+    async Task ITypedBuiltInTap.SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, RecordSink sink, CancellationToken cancellationToken)
     {
         var settings = Settings.From(config);
-        var writer = new SingerWriter(output);
         await using var files = new SourceFiles(Name, _stores, settings.StorageOptions);
-        await FileStreams.SyncAsync(await PlanAsync(settings, files, cancellationToken).ConfigureAwait(false), state, catalog, writer,
-            (stream, _, streamName) =>
+        await FileStreams.SyncAsync(await PlanAsync(settings, files, cancellationToken).ConfigureAwait(false), state, catalog, sink,
+            (stream, _) =>
             {
                 // Each file carries its own schema: a SCHEMA message goes out whenever it differs from the last one.
                 string? lastSchema = null;
+                RowWriter? rows = null;
+                var scratch = new JsonValueWriter();
                 return Task.FromResult<Func<SourceFile, Task>>(async file =>
                 {
                     await using var local = await LocalCopy.OfAsync(file, cancellationToken).ConfigureAwait(false);
@@ -55,36 +59,36 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IBuiltInTap
                     var shapes = ParquetShape.Of(reader.FileMetaData.Schema);
                     var schema = Schema(shapes);
                     var schemaText = schema.ToJsonString();
-                    if (schemaText != lastSchema)
+                    if (rows is null || schemaText != lastSchema)
                     {
                         foreach (var key in stream.KeyProperties)
                             if (schema["properties"]![key] is null)
                                 throw new TapException($"{Name} tap: stream '{stream.Name}' names key property '{key}', which {file.Location} does not have");
-                        writer.WriteSchema(stream.Name, schema, stream.KeyProperties);
+                        rows = sink.WriteSchema(stream.Name, schema, stream.KeyProperties);
                         lastSchema = schemaText;
                     }
-                    await EmitAsync(reader, shapes, file, streamName, writer, cancellationToken).ConfigureAwait(false);
+                    await EmitAsync(reader, shapes, file, rows, scratch, sink, cancellationToken).ConfigureAwait(false);
                 });
             }, cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task EmitAsync(ParquetFileReader reader, List<ParquetShape> shapes, SourceFile file, JsonEncodedText stream, SingerWriter writer, CancellationToken cancellationToken)
+    private static async Task EmitAsync(ParquetFileReader reader, List<ParquetShape> shapes, SourceFile file, RowWriter rows, JsonValueWriter scratch, RecordSink sink, CancellationToken cancellationToken)
     {
         var metadata = reader.FileMetaData;
         for (var g = 0; g < metadata.NumRowGroups; g++)
         {
             using var rowGroup = reader.RowGroup(g);
-            var rows = rowGroup.MetaData.NumRows;
+            var count = rowGroup.MetaData.NumRows;
             var cursors = new ParquetLeafCursor[metadata.NumColumns];
             try
             {
                 for (var c = 0; c < cursors.Length; c++)
                     cursors[c] = ParquetLeafCursor.Create(rowGroup.Column(c), metadata.Schema.Column(c));
-                for (long row = 0; row < rows; row++)
+                for (long row = 0; row < count; row++)
                 {
-                    WriteRow(shapes, cursors, stream, writer, file, g, row);
+                    WriteRow(shapes, cursors, rows, scratch, file, g, row);
                     if ((row & 1023) == 0) cancellationToken.ThrowIfCancellationRequested();
-                    await writer.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
+                    await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
                 }
             }
             finally
@@ -94,22 +98,22 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IBuiltInTap
         }
     }
 
-    private static void WriteRow(List<ParquetShape> shapes, ParquetLeafCursor[] cursors, JsonEncodedText stream, SingerWriter writer, SourceFile file, int rowGroup, long row)
+    /// <summary>One row; a shape's index is its property index (<see cref="Schema"/> lists the shapes in order).</summary>
+    private static void WriteRow(List<ParquetShape> shapes, ParquetLeafCursor[] cursors, RowWriter rows, JsonValueWriter scratch, SourceFile file, int rowGroup, long row)
     {
-        var json = writer.BeginRecord(stream);
-        foreach (var shape in shapes)
+        rows.BeginRow();
+        for (var i = 0; i < shapes.Count; i++)
         {
-            json.WritePropertyName(shape.Property);
             try
             {
-                shape.Write(json, cursors);
+                shapes[i].Write(rows, i, cursors, scratch);
             }
             catch (Exception e) when (e is OverflowException or InvalidDataException or JsonException or ArgumentException)
             {
-                throw new TapException($"{TapName} tap: {file.Location} row group {rowGroup} row {row} column '{shape.Name}': {e.Message}", e);
+                throw new TapException($"{TapName} tap: {file.Location} row group {rowGroup} row {row} column '{shapes[i].Name}': {e.Message}", e);
             }
         }
-        writer.EndRecord();
+        rows.EndRow();
     }
 
     /// <summary>
@@ -122,7 +126,7 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IBuiltInTap
         using var reader = Open(copy.Path, file);
         long number = 0;
         var shapes = ParquetShape.Of(reader.FileMetaData.Schema);
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(4096);
+        var json = new JsonValueWriter();
         var metadata = reader.FileMetaData;
         for (var g = 0; g < metadata.NumRowGroups; g++)
         {
@@ -134,22 +138,19 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IBuiltInTap
                     cursors[c] = ParquetLeafCursor.Create(rowGroup.Column(c), metadata.Schema.Column(c));
                 for (long row = 0; row < rowGroup.MetaData.NumRows; row++)
                 {
-                    buffer.ResetWrittenCount();
-                    using (var json = new Utf8JsonWriter(buffer))
+                    json.Reset();
+                    json.Writer.WriteStartObject();
+                    foreach (var shape in shapes)
                     {
-                        json.WriteStartObject();
-                        foreach (var shape in shapes)
+                        json.Writer.WritePropertyName(shape.Property);
+                        try { shape.Write(json, cursors); }
+                        catch (Exception e) when (e is OverflowException or InvalidDataException or JsonException or ArgumentException)
                         {
-                            json.WritePropertyName(shape.Property);
-                            try { shape.Write(json, cursors); }
-                            catch (Exception e) when (e is OverflowException or InvalidDataException or JsonException or ArgumentException)
-                            {
-                                throw new TapException($"{file.Location} row group {g} row {row} column '{shape.Name}': {e.Message}", e);
-                            }
+                            throw new TapException($"{file.Location} row group {g} row {row} column '{shape.Name}': {e.Message}", e);
                         }
-                        json.WriteEndObject();
                     }
-                    onRecord(buffer.WrittenSpan, ++number);
+                    json.Writer.WriteEndObject();
+                    onRecord(json.Written, ++number);
                     if ((row & 1023) == 0) cancellationToken.ThrowIfCancellationRequested();
                 }
             }

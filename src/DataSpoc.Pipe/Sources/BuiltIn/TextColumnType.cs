@@ -86,7 +86,7 @@ internal static class TextColumnTypes
         else if (IsNumber(cell)) fits |= Fits.Number;
         else if (IsLenientNumber(cell)) fits |= Fits.Number;
         if (TryBoolean(cell, out _)) fits |= Fits.Boolean;
-        if (IsTime(cell)) fits |= Fits.Time;
+        if (TryTime(cell, out _)) fits |= Fits.Time;
         var shape = DateShape.Of(cell, withTime: false);
         if (shape.Orders != DateOrders.None) fits |= Fits.Date;
         else if (DateShape.Of(cell, withTime: true).Orders != DateOrders.None) fits |= Fits.DateTime;
@@ -118,17 +118,22 @@ internal static class TextColumnTypes
         _ => new JsonObject { ["type"] = new JsonArray("null", "string") },
     };
 
-    /// <summary>Writes one cell as a typed JSON property; returns false when the cell does not fit the type.</summary>
-    public static bool TryWrite(Utf8JsonWriter json, JsonEncodedText name, TextColumnType type, ReadOnlySpan<char> cell, DateFormat format = default)
+    /// <summary>
+    /// Hands one cell to <paramref name="row"/> as a typed value; returns false when the cell does not fit the type.
+    /// Each value is the one the cell's Singer JSON text is read back as (a number cell lands as the double its JSON
+    /// text parses to, a time as its microseconds), so a pipeline lands the same lake whether the rows go through
+    /// Singer JSON or straight to the engine.
+    /// </summary>
+    public static bool TryWrite(RowWriter row, int property, TextColumnType type, ReadOnlySpan<char> cell, DateFormat format = default)
     {
         if (cell.IsEmpty)
         {
-            json.WriteNull(name);
+            row.Null(property);
             return true;
         }
         if (type == TextColumnType.String)
         {
-            json.WriteString(name, cell);
+            row.String(property, cell);
             return true;
         }
         if (cell[0] == ' ' || cell[^1] == ' ')
@@ -136,65 +141,110 @@ internal static class TextColumnTypes
             cell = Trim(cell);
             if (cell.IsEmpty)
             {
-                json.WriteNull(name);
+                row.Null(property);
                 return true;
             }
         }
         switch (type)
         {
             case TextColumnType.Integer:
-                if (IsInteger(cell))
-                {
-                    // Already a canonical JSON integer: copied as is (the hot path of a typed CSV).
-                    json.WritePropertyName(name);
-                    json.WriteRawValue(cell, skipInputValidation: true);
-                    return true;
-                }
-                if (!IsInteger(cell, allowLeadingZero: true) || !long.TryParse(cell, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l)) return false;
-                json.WriteNumber(name, l);
+                if (!TryLong(cell, out var l)) return false;
+                row.Long(property, l);
                 return true;
             case TextColumnType.Number:
-                if (IsNumber(cell) && cell.IndexOfAny('e', 'E') < 0 && cell.Length <= 30)
-                {
-                    json.WritePropertyName(name);
-                    json.WriteRawValue(cell, skipInputValidation: true);
-                    return true;
-                }
-                if (!IsNumber(cell, allowLeadingZero: true) && !IsLenientNumber(cell)) return false;
-                if (decimal.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out var m)) json.WriteNumber(name, m);
-                else if (double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d)) json.WriteNumber(name, d);
-                else return false;
+                if (!TryNumber(cell, out var d)) return false;
+                row.Double(property, d);
                 return true;
             case TextColumnType.Boolean:
                 if (!TryBoolean(cell, out var b)) return false;
-                json.WriteBoolean(name, b);
+                row.Bool(property, b);
                 return true;
             case TextColumnType.Date:
-                // A valid yyyy-MM-dd cell is already the canonical form.
-                if (format.IsIso)
-                {
-                    if (!TryDate(cell, out _)) return false;
-                    json.WriteString(name, cell);
-                    return true;
-                }
-                if (!format.TryDate(cell, out var date, out var rest) || !rest.IsEmpty) return false;
-                json.WriteString(name, date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+                DateOnly date;
+                if (format.IsIso ? !TryDate(cell, out date) : !format.TryDate(cell, out date, out var rest) || !rest.IsEmpty) return false;
+                row.Date(property, date);
                 return true;
             case TextColumnType.DateTime:
                 DateTimeOffset instant;
                 if (format.IsIso ? !TryDateTime(cell, out instant) : !format.TryDateTime(cell, out instant)) return false;
-                Span<char> text = stackalloc char[27];
-                FormatUtc(instant.UtcTicks, text);
-                json.WriteString(name, text);
+                row.Timestamp(property, instant.UtcDateTime);
                 return true;
             case TextColumnType.Time:
-                // HH:MM[:SS[.f…]] is what the Parquet side reads; a one-digit hour is padded.
-                if (!IsTime(cell)) return false;
-                json.WriteString(name, cell[1] == ':' ? "0" + cell.ToString() : cell);
+                if (!TryTime(cell, out var time)) return false;
+                row.Time(property, time);
                 return true;
             default:
                 return false;
         }
+    }
+
+    /// <summary>
+    /// An integer cell: an optional <c>-</c> and digits (leading zeros allowed: a column declared integer takes
+    /// <c>007</c>) whose value fits a long.
+    /// </summary>
+    internal static bool TryLong(ReadOnlySpan<char> cell, out long value)
+    {
+        value = 0;
+        var negative = cell.Length > 0 && cell[0] == '-';
+        var digits = negative ? cell[1..] : cell;
+        if (digits.IsEmpty) return false;
+        ulong magnitude = 0;
+        foreach (var c in digits)
+        {
+            var digit = (uint)(c - '0');
+            if (digit > 9 || magnitude > (ulong.MaxValue - digit) / 10) return false;
+            magnitude = magnitude * 10 + digit;
+        }
+        if (magnitude > (negative ? (ulong)long.MaxValue + 1 : long.MaxValue)) return false;
+        value = negative ? (long)(0 - magnitude) : (long)magnitude;
+        return true;
+    }
+
+    private static readonly double[] PowersOf10 = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
+    /// <summary>
+    /// A number cell as the double its Singer JSON text is read back as. A JSON-shaped cell is its own text, read
+    /// correctly rounded (exactly when it has at most 15 digits: one division of two exact doubles). Other forms DuckDB
+    /// reads as numbers (<c>.5</c>, <c>00.5</c>, <c>1e5</c>, very long digit strings) are written as JSON through a
+    /// decimal when one holds them, so their value is that decimal's, else the double they parse to.
+    /// </summary>
+    internal static bool TryNumber(ReadOnlySpan<char> cell, out double value)
+    {
+        value = 0;
+        if (IsNumber(cell) && cell.IndexOfAny('e', 'E') < 0 && cell.Length <= 30)
+        {
+            if (TryExactDouble(cell, out value)) return true;
+            return double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+        }
+        if (!IsNumber(cell, allowLeadingZero: true) && !IsLenientNumber(cell)) return false;
+        if (decimal.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out var m))
+        {
+            // The JSON text of the decimal, read as a double: what the engine makes of it.
+            Span<byte> text = stackalloc byte[64];
+            System.Buffers.Text.Utf8Formatter.TryFormat(m, text, out var written);
+            return double.TryParse(text[..written], NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+        }
+        return double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out value) && double.IsFinite(value);
+    }
+
+    /// <summary>A plain decimal (sign, digits, optional fraction) of at most 15 digits, converted exactly.</summary>
+    private static bool TryExactDouble(ReadOnlySpan<char> cell, out double value)
+    {
+        value = 0;
+        var negative = cell[0] == '-';
+        long mantissa = 0;
+        int digits = 0, fraction = -1;
+        for (var i = negative ? 1 : 0; i < cell.Length; i++)
+        {
+            var c = cell[i];
+            if (c == '.') { fraction = 0; continue; }
+            if (++digits > 15) return false;
+            mantissa = mantissa * 10 + (c - '0');
+            if (fraction >= 0) fraction++;
+        }
+        value = fraction > 0 ? mantissa / PowersOf10[fraction] : mantissa;
+        if (negative) value = -value;
+        return true;
     }
 
     public static string Name(TextColumnType type) => type switch
@@ -292,19 +342,36 @@ internal static class TextColumnTypes
         return SkipExponent(cell, ref i) && i == cell.Length;
     }
 
-    /// <summary><c>H[H]:MM[:SS[.f…]]</c> with a valid hour, minute and second.</summary>
-    private static bool IsTime(ReadOnlySpan<char> cell)
+    /// <summary>
+    /// <c>H[H]:MM[:SS[.f…]]</c> with a valid hour, minute and second; digits beyond the microsecond are dropped (as the
+    /// engine reads a time's text).
+    /// </summary>
+    internal static bool TryTime(ReadOnlySpan<char> cell, out TimeOnly time)
     {
+        time = default;
         var colon = cell.IndexOf(':');
         if (colon is not (1 or 2) || cell.Length < colon + 3) return false;
         if (!Digits(cell[..colon], out var hour) || hour > 23 || !Digits(cell.Slice(colon + 1, 2), out var minute) || minute > 59) return false;
+        var second = 0;
+        long micros = 0;
         var rest = cell[(colon + 3)..];
-        if (rest.IsEmpty) return true;
-        if (rest.Length < 3 || rest[0] != ':' || !Digits(rest.Slice(1, 2), out var second) || second > 59) return false;
-        rest = rest[3..];
-        if (rest.IsEmpty) return true;
-        if (rest[0] != '.' || rest.Length < 2) return false;
-        foreach (var c in rest[1..]) if (!char.IsAsciiDigit(c)) return false;
+        if (!rest.IsEmpty)
+        {
+            if (rest.Length < 3 || rest[0] != ':' || !Digits(rest.Slice(1, 2), out second) || second > 59) return false;
+            rest = rest[3..];
+            if (!rest.IsEmpty)
+            {
+                if (rest[0] != '.' || rest.Length < 2) return false;
+                var scale = 100_000L;
+                foreach (var c in rest[1..])
+                {
+                    if (!char.IsAsciiDigit(c)) return false;
+                    micros += (c - '0') * scale;
+                    scale /= 10;
+                }
+            }
+        }
+        time = new TimeOnly((((hour * 60L) + minute) * 60 + second) * TimeSpan.TicksPerSecond + micros * 10);
         return true;
     }
 

@@ -37,7 +37,7 @@ public sealed class CsvTapTests : IDisposable
 
         var rows = output.Records("orders").ToList();
         Assert.Equal(3, rows.Count);
-        Assert.Equal("""{"id":1,"amount":10.50,"paid":true,"day":"2024-01-02","created_at":"2024-01-02T10:00:00.000000Z","note":"hello, \"world\"","code":"007"}""", SingerOutput.Json(rows[0]));
+        Assert.Equal("""{"id":1,"amount":10.5,"paid":true,"day":"2024-01-02","created_at":"2024-01-02T10:00:00.000000Z","note":"hello, \"world\"","code":"007"}""", SingerOutput.Json(rows[0]));
         Assert.Equal("2024-01-03T11:30:00.000000Z", (string)rows[1]["created_at"]!);
         Assert.Equal("ünïcode ✓", (string)rows[1]["note"]!);
         Assert.Equal(3m, rows[1]["amount"]!.GetValue<decimal>());

@@ -1,0 +1,76 @@
+using System.Buffers;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace DataSpoc.Pipe.Sources.BuiltIn;
+
+/// <summary>
+/// Typed values written as JSON values into a buffer it owns, in the forms <see cref="SingerJsonSink"/> prints (dates
+/// <c>yyyy-MM-dd</c>, instants <c>yyyy-MM-ddTHH:mm:ss.ffffffZ</c>, times <c>HH:mm:ss.ffffff</c>). Property indexes are
+/// ignored: the caller writes names and structure on <see cref="Writer"/>. It turns a source's typed values into JSON
+/// text where JSON is what goes on: a nested Parquet value (handed over with <see cref="RowWriter.Json(int, ReadOnlySpan{byte})"/>)
+/// and the records of a BATCH file.
+/// </summary>
+internal sealed class JsonValueWriter : RowWriter
+{
+    private static readonly JsonWriterOptions Options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private readonly ArrayBufferWriter<byte> _buffer = new(4096);
+
+    public JsonValueWriter() => Writer = new Utf8JsonWriter(_buffer, Options);
+
+    public Utf8JsonWriter Writer { get; }
+
+    /// <summary>Empties the buffer for the next value.</summary>
+    public void Reset()
+    {
+        _buffer.ResetWrittenCount();
+        Writer.Reset(_buffer);
+    }
+
+    /// <summary>What was written since <see cref="Reset"/>.</summary>
+    public ReadOnlySpan<byte> Written
+    {
+        get
+        {
+            Writer.Flush();
+            return _buffer.WrittenSpan;
+        }
+    }
+
+    public override void BeginRow() => throw new NotSupportedException("a JSON value writer takes values, not rows");
+    public override void EndRow() => throw new NotSupportedException("a JSON value writer takes values, not rows");
+    public override void WriteJsonRow(ReadOnlySpan<byte> recordObject) => throw new NotSupportedException("a JSON value writer takes values, not rows");
+
+    public override void Null(int property) => Writer.WriteNullValue();
+    public override void Long(int property, long value) => Writer.WriteNumberValue(value);
+    public override void Double(int property, double value) => Writer.WriteNumberValue(value);
+    public override void Decimal(int property, decimal value) => Writer.WriteNumberValue(value);
+    public override void Bool(int property, bool value) => Writer.WriteBooleanValue(value);
+    public override void String(int property, ReadOnlySpan<char> value) => Writer.WriteStringValue(value);
+    public override void Utf8String(int property, ReadOnlySpan<byte> value) => Writer.WriteStringValue(value);
+
+    public override void Date(int property, DateOnly value)
+    {
+        Span<char> text = stackalloc char[10];
+        value.TryFormat(text, out var written, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        Writer.WriteStringValue(text[..written]);
+    }
+
+    public override void Timestamp(int property, DateTime utc)
+    {
+        Span<char> text = stackalloc char[27];
+        TextColumnTypes.FormatUtc(utc.Ticks, text);
+        Writer.WriteStringValue(text);
+    }
+
+    public override void Time(int property, TimeOnly value)
+    {
+        Span<char> text = stackalloc char[15];
+        value.TryFormat(text, out var written, "HH:mm:ss.ffffff", System.Globalization.CultureInfo.InvariantCulture);
+        Writer.WriteStringValue(text[..written]);
+    }
+
+    public override void Base64(int property, ReadOnlySpan<byte> value) => Writer.WriteBase64StringValue(value);
+    public override void Json(int property, ReadOnlySpan<byte> value) => Writer.WriteRawValue(value, skipInputValidation: true);
+    public override void Json(int property, ReadOnlySpan<char> value) => Writer.WriteRawValue(value, skipInputValidation: true);
+}

@@ -1,0 +1,109 @@
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Sources.BuiltIn;
+using DataSpoc.Pipe.Storage;
+using DataSpoc.Pipe.Tests.Support;
+using DuckDB.NET.Data;
+using Xunit;
+
+namespace DataSpoc.Pipe.Tests.Sources.BuiltIn;
+
+/// <summary>
+/// A Parquet file of every type DuckDB writes, read by the parquet tap (typed values; nested values as JSON text) into
+/// a lake, and read back with DuckDB: each value lands as the value it is (a float as the double its shortest text
+/// reads as, instants and times to the microsecond, unsigned and small integers as BIGINT, a UUID and bytes as text).
+/// </summary>
+public sealed class ParquetLakeRoundTripTests : IDisposable
+{
+    private readonly TempLake _lake = new();
+    private readonly TapHarness _h = new();
+
+    public void Dispose()
+    {
+        _lake.Dispose();
+        _h.Dispose();
+    }
+
+    private const string EveryType = """
+        SELECT * FROM (VALUES
+          (1::BIGINT, -8::TINYINT, -16::SMALLINT, -32::INTEGER, 200::UTINYINT, 60000::USMALLINT, 4000000000::UINTEGER, 9223372036854775807::UBIGINT,
+           1.1::FLOAT, 0.1::DOUBLE, 123.4::DECIMAL(4,1), -12.34::DECIMAL(10,2), 123456789012.345678::DECIMAL(18,6), 12345678901234567890.123456::DECIMAL(30,6),
+           'héllo ✓'::VARCHAR, true, TIMESTAMP '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05.123'::TIMESTAMP_MS, '2024-01-02 03:04:05.123456789'::TIMESTAMP_NS,
+           TIMESTAMPTZ '2024-01-02 03:04:05+02', DATE '2024-02-29', TIME '13:14:15.123456', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::UUID, '\x00\x01\xFF'::BLOB,
+           {'x': 1, 'f': 2.5::FLOAT, 'at': TIMESTAMP '2024-01-01 00:00:00'}, [1, NULL, 3], MAP {'a': 1}),
+          (2, NULL, NULL, NULL, NULL, NULL, NULL, 0::UBIGINT, -2.5, '-0.0'::DOUBLE, NULL, NULL, NULL, NULL, '', false, NULL, NULL, NULL, NULL, DATE '0001-01-01', TIME '00:00:00', NULL, ''::BLOB,
+           NULL, [], NULL),
+          (3, 127, 32767, 2147483647, 255, 65535, 4294967295, NULL, 'NaN'::FLOAT, 'Infinity'::DOUBLE, -999.9, 0.01, 0.000001, 0.000001,
+           NULL, NULL, TIMESTAMP '1969-12-31 23:59:59.999999', NULL, '1900-01-01 00:00:00.000000001'::TIMESTAMP_NS, NULL, DATE '9999-12-31', TIME '23:59:59.999999', NULL, NULL,
+           {'x': NULL, 'f': NULL, 'at': NULL}, [NULL], MAP {})
+        ) t(id, i8, i16, i32, u8, u16, u32, u64, f32, f64, d1, d2, d3, d4, s, b, ts, ts_ms, ts_ns, tstz, dt, tm, uid, blob, st, li, mp)
+        """;
+
+    private static void WriteWithDuckDb(string path, string select)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        using var conn = new DuckDBConnection("DataSource=:memory:");
+        conn.Open();
+        using var cmd = conn.CreateCommand();
+        cmd.CommandText = $"SET TimeZone='UTC'; COPY ({select}) TO '{path}' (FORMAT parquet)";
+        cmd.ExecuteNonQuery();
+    }
+
+    /// <summary>What <c>dataspoc-pipe tap parquet</c> printed for <see cref="EveryType"/> when leaves went out as JSON text (commit 1f9fbfa).</summary>
+    private const string JsonRecords = """
+        {"id":1,"i8":-8,"i16":-16,"i32":-32,"u8":200,"u16":60000,"u32":4000000000,"u64":9223372036854775807,"f32":1.1,"f64":0.1,"d1":123.4,"d2":-12.34,"d3":123456789012.345678,"d4":12345678901234567890.123456,"s":"héllo ✓","b":true,"ts":"2024-01-02T03:04:05.123456Z","ts_ms":"2024-01-02T03:04:05.123000Z","ts_ns":"2024-01-02T03:04:05.123456Z","tstz":"2024-01-02T01:04:05.000000Z","dt":"2024-02-29","tm":"13:14:15.123456","uid":"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11","blob":"AAH/","st":{"x":1,"f":2.5,"at":"2024-01-01T00:00:00.000000Z"},"li":[1,null,3],"mp":[{"key":"a","value":1}]}
+        {"id":2,"i8":null,"i16":null,"i32":null,"u8":null,"u16":null,"u32":null,"u64":0,"f32":-2.5,"f64":-0,"d1":null,"d2":null,"d3":null,"d4":null,"s":"","b":false,"ts":null,"ts_ms":null,"ts_ns":null,"tstz":null,"dt":"0001-01-01","tm":"00:00:00.000000","uid":null,"blob":"","st":null,"li":[],"mp":null}
+        {"id":3,"i8":127,"i16":32767,"i32":2147483647,"u8":255,"u16":65535,"u32":4294967295,"u64":null,"f32":null,"f64":null,"d1":-999.9,"d2":0.01,"d3":0.000001,"d4":0.000001,"s":null,"b":null,"ts":"1969-12-31T23:59:59.999999Z","ts_ms":null,"ts_ns":"1900-01-01T00:00:00.000000Z","tstz":null,"dt":"9999-12-31","tm":"23:59:59.999999","uid":null,"blob":null,"st":{"x":null,"f":null,"at":null},"li":[null],"mp":[]}
+        """;
+
+    private PipelineDefinition Pipeline(string name, string tap, JsonObject config) => new()
+    {
+        Name = name,
+        Source = new SourceDefinition { Tap = tap, InlineConfig = config },
+        Destination = new DestinationDefinition { Bucket = _lake.Bucket },
+    };
+
+    private static async Task RunAsync(PipelineDefinition pipeline)
+    {
+        Assert.True(BuiltInTaps.TryGet(pipeline.Source.Tap, out var tap));
+        var result = await new PipelineRunner(new ObjectStoreFactory()).RunAsync(pipeline, new RunOptions { Source = new BuiltInSource(tap) }, CancellationToken.None);
+        Assert.True(result.Succeeded, $"run failed: {result.Log.Error} / {result.Log.Tap?.StderrTail}");
+    }
+
+    [Fact]
+    public async Task Every_parquet_type_lands_in_the_lake_as_the_value_it_is_and_as_its_json_text_did()
+    {
+        WriteWithDuckDb(_h.Path("in/every.parquet"), EveryType);
+        var config = new JsonObject { ["path"] = _h.Path("in") };
+        var schema = (await _h.DiscoverAsync("parquet", config))["streams"]![0]!["schema"]!.DeepClone();
+        _h.Write("json/every.jsonl", JsonRecords + "\n");
+        await RunAsync(Pipeline("typed", "parquet", config));
+        await RunAsync(Pipeline("json", "jsonl", new JsonObject
+        {
+            ["path"] = _h.Path("json"),
+            ["streams"] = new JsonArray(new JsonObject { ["name"] = "every", ["schema"] = schema }),
+        }));
+
+        const string Typed = "read_parquet('{lake}/raw/parquet/every/*/*.parquet', hive_partitioning = false)";
+        const string Json = "read_parquet('{lake}/raw/jsonl/every/*/*.parquet', hive_partitioning = false)";
+        var types = _lake.Query($"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {Typed})").Select(r => $"{r[0]} {r[1]}").ToList();
+        Assert.Equal(_lake.Query($"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {Json})").Select(r => $"{r[0]} {r[1]}"), types);
+        Assert.Equal(
+            [
+                "id BIGINT", "i8 BIGINT", "i16 BIGINT", "i32 BIGINT", "u8 BIGINT", "u16 BIGINT", "u32 BIGINT", "u64 BIGINT", "f32 DOUBLE", "f64 DOUBLE",
+                "d1 DECIMAL(38,1)", "d2 DECIMAL(38,2)", "d3 DECIMAL(38,6)", "d4 DECIMAL(38,6)", "s VARCHAR", "b BOOLEAN",
+                "ts TIMESTAMP WITH TIME ZONE", "ts_ms TIMESTAMP WITH TIME ZONE", "ts_ns TIMESTAMP WITH TIME ZONE", "tstz TIMESTAMP WITH TIME ZONE",
+                "dt DATE", "tm TIME", "uid VARCHAR", "blob VARCHAR", "st STRUCT(x BIGINT, f DOUBLE, \"at\" TIMESTAMP WITH TIME ZONE)", "li BIGINT[]",
+                "mp STRUCT(\"key\" VARCHAR, \"value\" BIGINT)[]",
+            ], types);
+
+        // Doubles as their exact text (DuckDB's VARCHAR of a double is its shortest round-trip form).
+        var rows = _lake.Query($"SELECT COLUMNS(*)::VARCHAR FROM {Typed} ORDER BY id");
+        Assert.Equal(_lake.Query($"SELECT COLUMNS(*)::VARCHAR FROM {Json} ORDER BY id"), rows);
+        Assert.Equal(3, rows.Count);
+        Assert.Equal(["9223372036854775807", "1.1", "0.1", "12345678901234567890.123456", "2024-01-02 03:04:05.123456+00", "13:14:15.123456", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "AAH/", "{'x': 1, 'f': 2.5, 'at': '2024-01-01 00:00:00+00'}"],
+            _lake.Query($"SELECT COLUMNS(['u64', 'f32', 'f64', 'd4', 'ts_ns', 'tm', 'uid', 'blob', 'st'])::VARCHAR FROM {Typed} WHERE id = 1").Single());
+        Assert.Equal(["-0.0", "0001-01-01", "[]", null], _lake.Query($"SELECT f64::VARCHAR, dt::VARCHAR, li::VARCHAR, st::VARCHAR FROM {Typed} WHERE id = 2").Single());
+    }
+}

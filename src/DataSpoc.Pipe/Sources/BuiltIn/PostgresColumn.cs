@@ -116,7 +116,6 @@ internal sealed class PostgresColumn
         {
             "varchar" => NpgsqlDbType.Varchar,
             "bpchar" => NpgsqlDbType.Char,
-            "char" => NpgsqlDbType.InternalChar,
             "name" => NpgsqlDbType.Name,
             _ => NpgsqlDbType.Text,
         },
@@ -151,7 +150,8 @@ internal sealed class PostgresColumn
             case "text" or "varchar" or "bpchar" or "char" or "name" or "citext":
                 var text = Of("string");
                 if (typeName is "varchar" or "bpchar" && typeModifier > 4) text["maxLength"] = typeModifier - 4;
-                return (text, typeName == "citext" ? PostgresValueKind.TextCast : PostgresValueKind.Text);
+                // citext and the one-byte "char" have no string reader in Npgsql: they are selected as text.
+                return (text, typeName is "citext" or "char" ? PostgresValueKind.TextCast : PostgresValueKind.Text);
             case "uuid": return (Formatted("uuid"), PostgresValueKind.Uuid);
             case "date": return (Formatted("date"), PostgresValueKind.Date);
             case "timestamp" or "timestamptz": return (Formatted("date-time"), PostgresValueKind.Timestamp);

@@ -199,7 +199,7 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
             for (; i < columns.Count; i++) columns[i].Write(ref values, rows, i);
             rows.EndRow();
         }
-        catch (Exception e) when (e is InvalidCastException or OverflowException or FormatException or JsonException or ArgumentException)
+        catch (Exception e) when (e is InvalidCastException or OverflowException or FormatException or JsonException or ArgumentException or NotSupportedException)
         {
             var column = columns[Math.Min(i, columns.Count - 1)];
             throw new TapException($"postgres tap: stream '{table.StreamId}' column '{column.Name}' ({column.SqlType}): cannot convert a value: {e.Message}", e);

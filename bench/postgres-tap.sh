@@ -26,8 +26,8 @@ PSQL=("$PGBIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -q -v ON_ERR
     active boolean, country text, created_at timestamptz);
   INSERT INTO events SELECT g, g % 50000, 'user ' || g, 'user' || g || '@example.com', (g % 100000) / 100.0,
     g % 3 <> 0, (ARRAY['BR','US','DE','JP','IN'])[g % 5 + 1], timestamptz '2024-01-01' + g * interval '2 seconds'
-  FROM generate_series(1, $ROWS) g;
-  VACUUM ANALYZE events;"
+  FROM generate_series(1, $ROWS) g;"
+"${PSQL[@]}" -c "VACUUM ANALYZE events;"
 echo "loaded $ROWS rows ($("${PSQL[@]}" -tAc "SELECT pg_size_pretty(pg_table_size('events'))")); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -39,7 +39,7 @@ done
 awk '{print "psql run: wall " $1 " s, cpu " $2 + $3 " s"}' "$WORK/psql"
 echo "psql median: wall $(cut -d' ' -f1 "$WORK/psql" | median) s (the psql process; the server's COPY work is in neither figure's cpu)"
 
-dotnet build "$REPO/bench/DataSpoc.Pipe.PostgresTapBench" -c Release --nologo -v q >/dev/null
+dotnet build "$REPO/bench/DataSpoc.Pipe.PostgresTapBench" -c Release --nologo -v q | grep -E "error|rror(s)" || true
 BENCH=(dotnet "$REPO/bench/DataSpoc.Pipe.PostgresTapBench/bin/Release/net10.0/DataSpoc.Pipe.PostgresTapBench.dll")
 for mode in raw sink json; do "${BENCH[@]}" "$mode" "$PORT" events "$RUNS"; done
 

@@ -36,7 +36,7 @@ async Task<long> RunAsync()
                 var buffer = new byte[64 * 1024];
                 long bytes = 0;
                 int read;
-                while ((read = await copy.ReadAsync(buffer)) > 0) bytes += read;
+                while ((read = await copy.ReadAsync(buffer, 0, buffer.Length)) > 0) bytes += read;
                 return bytes;
             }
         case "sink":

@@ -6,6 +6,7 @@
 #   raw   - the same COPY read to the end by Npgsql in one process (DataSpoc.Pipe.PostgresTapBench raw)
 #   sink  - the tap's full-table sync into a RecordSink that counts rows and drops the values
 #   json  - the tap printing Singer JSON to a null stream (what `dataspoc-pipe tap postgres` does)
+#   old-json - with OLD_PIPE_DLL=<an older DataSpoc.Pipe.dll>: `json` with that engine (e.g. main's, before typed rows)
 #   cli   - with CLI_DLL=<path to a dataspoc-pipe.dll>: `dotnet $CLI_DLL tap postgres` > /dev/null, a process per run
 #           (e.g. main's build, to time the tap before typed rows)
 # Usage: bench/postgres-tap.sh [ROWS=1000000] [RUNS=5]
@@ -42,6 +43,12 @@ echo "psql median: wall $(cut -d' ' -f1 "$WORK/psql" | median) s (the psql proce
 dotnet build "$REPO/bench/DataSpoc.Pipe.PostgresTapBench" -c Release --nologo -v q | grep -E "error|rror(s)" || true
 BENCH=(dotnet "$REPO/bench/DataSpoc.Pipe.PostgresTapBench/bin/Release/net10.0/DataSpoc.Pipe.PostgresTapBench.dll")
 for mode in raw sink json; do "${BENCH[@]}" "$mode" "$PORT" events "$RUNS"; done
+
+if [[ -n "${OLD_PIPE_DLL:-}" ]]; then
+  cp -r "$REPO/bench/DataSpoc.Pipe.PostgresTapBench/bin/Release/net10.0" "$WORK/old-bench"
+  cp "$OLD_PIPE_DLL" "$WORK/old-bench/DataSpoc.Pipe.dll"
+  dotnet "$WORK/old-bench/DataSpoc.Pipe.PostgresTapBench.dll" json "$PORT" events "$RUNS" | sed 's/^json/old-json/'
+fi
 
 if [[ -n "${CLI_DLL:-}" ]]; then
   echo '{"host": "127.0.0.1", "port": '"$PORT"', "user": "postgres", "dbname": "postgres", "sslmode": "disable", "filter_tables": ["events"]}' > "$WORK/config.json"

@@ -22,7 +22,9 @@ var config = new JsonObject
     ["host"] = "127.0.0.1", ["port"] = port, ["user"] = "postgres", ["dbname"] = "postgres", ["sslmode"] = "disable",
     ["filter_tables"] = new JsonArray(table),
 };
-ITypedBuiltInTap tap = new PostgresTap();
+// Typed and internal types are only touched in TypedSinkRun, so `json` also runs against an older DataSpoc.Pipe.dll
+// copied over this one (postgres-tap.sh's OLD_PIPE_DLL: the tap before typed rows).
+IBuiltInTap tap = new PostgresTap();
 
 async Task<long> RunAsync()
 {
@@ -40,9 +42,7 @@ async Task<long> RunAsync()
                 return bytes;
             }
         case "sink":
-            var sink = new CountingSink();
-            await tap.SyncAsync(config, null, null, sink, CancellationToken.None);
-            return sink.Records;
+            return await TypedSinkRun.RunAsync(tap, config);
         default:
             await tap.SyncAsync(config, null, null, Stream.Null, CancellationToken.None);
             return -1;
@@ -65,6 +65,16 @@ for (var i = 0; i < runs; i++)
 }
 Console.WriteLine($"{mode} median: wall {walls.Order().ElementAt(runs / 2):F3} s, cpu {cpus.Order().ElementAt(runs / 2):F3} s");
 return 0;
+
+internal static class TypedSinkRun
+{
+    public static async Task<long> RunAsync(IBuiltInTap tap, JsonObject config)
+    {
+        var sink = new CountingSink();
+        await ((ITypedBuiltInTap)tap).SyncAsync(config, null, null, sink, CancellationToken.None);
+        return sink.Records;
+    }
+}
 
 /// <summary>Counts rows and drops every value: the tap's own cost, without any consumer.</summary>
 internal sealed class CountingSink : RecordSink

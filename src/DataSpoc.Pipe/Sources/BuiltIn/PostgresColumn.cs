@@ -1,17 +1,16 @@
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
-using Npgsql;
+using NpgsqlTypes;
 
 namespace DataSpoc.Pipe.Sources.BuiltIn;
 
-/// <summary>How a PostgreSQL column is read and written as JSON.</summary>
+/// <summary>How a PostgreSQL column is read and written as a record value.</summary>
 internal enum PostgresValueKind { Int16, Int32, Int64, Float4, Float8, Numeric, Boolean, Text, Uuid, Date, Timestamp, Time, Bytea, RawJson, TextCast }
 
 /// <summary>
 /// One column of a table or view: its JSON Schema (from the PostgreSQL type) and how its values are selected and
 /// written. Types with no exact JSON form (interval, inet, money, ranges, …) are selected as text; json/jsonb and
-/// arrays are selected as JSON text and written raw.
+/// arrays are selected as JSON text and written as JSON values.
 /// </summary>
 internal sealed class PostgresColumn
 {
@@ -19,69 +18,109 @@ internal sealed class PostgresColumn
     {
         Name = name;
         SqlType = sqlType;
-        Property = JsonEncodedText.Encode(name);
         (Schema, Kind) = elementTypeName is not null
             ? (ArraySchema(elementTypeName, notNull), PostgresValueKind.RawJson)
             : Map(typeName, typeModifier, notNull);
         IsArray = elementTypeName is not null;
+        DbType = IsArray ? NpgsqlDbType.Text : ReadType(typeName, Kind);
     }
 
     public string Name { get; }
     /// <summary>The type as PostgreSQL prints it (<c>numeric(12,2)</c>), for catalog metadata and bookmark casts.</summary>
     public string SqlType { get; }
-    public JsonEncodedText Property { get; }
     public JsonObject Schema { get; }
     public PostgresValueKind Kind { get; }
     private bool IsArray { get; }
+    /// <summary>The type its values are read as (<see cref="ReadType"/>).</summary>
+    private NpgsqlDbType DbType { get; }
 
     public static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
-    /// <summary>The select-list expression that reads this column in the form <see cref="Write"/> expects.</summary>
+    /// <summary>The select-list expression that reads this column in the form <see cref="Write{TValues}"/> expects.</summary>
     public string SelectExpression => IsArray
         ? $"array_to_json({Quote(Name)})::text"
         : Kind is PostgresValueKind.RawJson or PostgresValueKind.TextCast ? $"{Quote(Name)}::text" : Quote(Name);
 
-    public void Write(Utf8JsonWriter json, NpgsqlDataReader reader, int ordinal)
+    /// <summary>
+    /// Reads this column's next value from <paramref name="values"/> and writes it to <paramref name="row"/> as
+    /// property <paramref name="property"/>, in the form the lake reads back from this tap's Singer JSON: a float4 as
+    /// the double its shortest text parses to, NaN and infinities as null, a uuid as its "D" text, instants as UTC.
+    /// </summary>
+    public void Write<TValues>(ref TValues values, RowWriter row, int property) where TValues : struct, IPostgresValues
     {
-        if (reader.IsDBNull(ordinal))
+        if (values.NextIsNull())
         {
-            json.WriteNull(Property);
+            row.Null(property);
             return;
         }
         switch (Kind)
         {
-            case PostgresValueKind.Int16: json.WriteNumber(Property, reader.GetInt16(ordinal)); break;
-            case PostgresValueKind.Int32: json.WriteNumber(Property, reader.GetInt32(ordinal)); break;
-            case PostgresValueKind.Int64: json.WriteNumber(Property, reader.GetInt64(ordinal)); break;
+            case PostgresValueKind.Int16: row.Long(property, values.Next<short>(DbType)); break;
+            case PostgresValueKind.Int32: row.Long(property, values.Next<int>(DbType)); break;
+            case PostgresValueKind.Int64: row.Long(property, values.Next<long>(DbType)); break;
             case PostgresValueKind.Float4:
-                var f = reader.GetFloat(ordinal);
-                if (float.IsFinite(f)) json.WriteNumber(Property, f); else json.WriteNull(Property);
+                var f = values.Next<float>(DbType);
+                if (float.IsFinite(f)) row.Double(property, AsPrintedDouble(f)); else row.Null(property);
                 break;
             case PostgresValueKind.Float8:
-                var d = reader.GetDouble(ordinal);
-                if (double.IsFinite(d)) json.WriteNumber(Property, d); else json.WriteNull(Property);
+                var d = values.Next<double>(DbType);
+                if (double.IsFinite(d)) row.Double(property, d); else row.Null(property);
                 break;
-            case PostgresValueKind.Numeric: json.WriteNumber(Property, reader.GetDecimal(ordinal)); break;
-            case PostgresValueKind.Boolean: json.WriteBoolean(Property, reader.GetBoolean(ordinal)); break;
-            case PostgresValueKind.Uuid: json.WriteString(Property, reader.GetGuid(ordinal)); break;
-            case PostgresValueKind.Date:
-                json.WriteString(Property, reader.GetFieldValue<DateOnly>(ordinal).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+            case PostgresValueKind.Numeric: row.Decimal(property, values.Next<decimal>(DbType)); break;
+            case PostgresValueKind.Boolean: row.Bool(property, values.Next<bool>(DbType)); break;
+            case PostgresValueKind.Uuid:
+                Span<char> uuid = stackalloc char[36];
+                values.Next<Guid>(DbType).TryFormat(uuid, out _, "D");
+                row.String(property, uuid);
                 break;
-            case PostgresValueKind.Timestamp:
-                // timestamptz arrives as UTC; timestamp (no zone) is taken as UTC, as the lake contract does.
-                json.WriteString(Property, reader.GetFieldValue<DateTime>(ordinal).ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture));
-                break;
-            case PostgresValueKind.Time:
-                json.WriteString(Property, reader.GetFieldValue<TimeOnly>(ordinal).ToString("HH:mm:ss.ffffff", CultureInfo.InvariantCulture));
-                break;
-            case PostgresValueKind.Bytea: json.WriteBase64String(Property, reader.GetFieldValue<byte[]>(ordinal)); break;
-            case PostgresValueKind.RawJson:
-                json.WritePropertyName(Property);
-                json.WriteRawValue(reader.GetString(ordinal));
-                break;
-            default: json.WriteString(Property, reader.GetString(ordinal)); break;
+            case PostgresValueKind.Date: row.Date(property, values.Next<DateOnly>(DbType)); break;
+            // timestamptz arrives as UTC; timestamp (no zone) is taken as UTC, as the lake contract does.
+            case PostgresValueKind.Timestamp: row.Timestamp(property, values.Next<DateTime>(DbType)); break;
+            case PostgresValueKind.Time: row.Time(property, values.Next<TimeOnly>(DbType)); break;
+            case PostgresValueKind.Bytea: row.Base64(property, values.Next<byte[]>(DbType)); break;
+            case PostgresValueKind.RawJson: row.Json(property, values.Next<string>(DbType)); break;
+            default: row.String(property, values.Next<string>(DbType)); break;
         }
     }
+
+    /// <summary>
+    /// The double that the float's shortest round-trip text (what a JSON writer prints for it) parses to: 1.1f gives
+    /// 1.1, not 1.100000023841858, so a typed row lands as the Singer line would.
+    /// </summary>
+    internal static double AsPrintedDouble(float value)
+    {
+        Span<char> text = stackalloc char[32];
+        value.TryFormat(text, out var written, "R", CultureInfo.InvariantCulture);
+        return double.Parse(text[..written], NumberStyles.Float, CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// The type a value is read as: the column's own for the types read natively, text for the columns selected as
+    /// text (<see cref="SelectExpression"/>). A binary COPY needs it; a cursor's reader knows it from the result.
+    /// </summary>
+    private static NpgsqlDbType ReadType(string typeName, PostgresValueKind kind) => kind switch
+    {
+        PostgresValueKind.Int16 => NpgsqlDbType.Smallint,
+        PostgresValueKind.Int32 => NpgsqlDbType.Integer,
+        PostgresValueKind.Int64 => NpgsqlDbType.Bigint,
+        PostgresValueKind.Float4 => NpgsqlDbType.Real,
+        PostgresValueKind.Float8 => NpgsqlDbType.Double,
+        PostgresValueKind.Numeric => NpgsqlDbType.Numeric,
+        PostgresValueKind.Boolean => NpgsqlDbType.Boolean,
+        PostgresValueKind.Uuid => NpgsqlDbType.Uuid,
+        PostgresValueKind.Date => NpgsqlDbType.Date,
+        PostgresValueKind.Timestamp => typeName == "timestamptz" ? NpgsqlDbType.TimestampTz : NpgsqlDbType.Timestamp,
+        PostgresValueKind.Time => NpgsqlDbType.Time,
+        PostgresValueKind.Bytea => NpgsqlDbType.Bytea,
+        PostgresValueKind.Text => typeName switch
+        {
+            "varchar" => NpgsqlDbType.Varchar,
+            "bpchar" => NpgsqlDbType.Char,
+            "name" => NpgsqlDbType.Name,
+            _ => NpgsqlDbType.Text,
+        },
+        _ => NpgsqlDbType.Text,
+    };
 
     private static JsonArray Types(string type, bool notNull) => notNull ? new JsonArray(type) : new JsonArray("null", type);
 
@@ -111,7 +150,8 @@ internal sealed class PostgresColumn
             case "text" or "varchar" or "bpchar" or "char" or "name" or "citext":
                 var text = Of("string");
                 if (typeName is "varchar" or "bpchar" && typeModifier > 4) text["maxLength"] = typeModifier - 4;
-                return (text, typeName == "citext" ? PostgresValueKind.TextCast : PostgresValueKind.Text);
+                // citext and the one-byte "char" have no string reader in Npgsql: they are selected as text.
+                return (text, typeName is "citext" or "char" ? PostgresValueKind.TextCast : PostgresValueKind.Text);
             case "uuid": return (Formatted("uuid"), PostgresValueKind.Uuid);
             case "date": return (Formatted("date"), PostgresValueKind.Date);
             case "timestamp" or "timestamptz": return (Formatted("date-time"), PostgresValueKind.Timestamp);

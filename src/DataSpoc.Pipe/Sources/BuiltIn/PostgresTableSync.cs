@@ -5,37 +5,46 @@ using Npgsql;
 namespace DataSpoc.Pipe.Sources.BuiltIn;
 
 /// <summary>
-/// Syncs one table through a server-side cursor inside a read-only, repeatable-read transaction.
-/// Incremental: <c>WHERE key &gt;= bookmark ORDER BY key</c>; the bookmark (the key's text form, cast back on the
-/// next run) advances after every batch and a STATE is written. Full table: all rows, then ACTIVATE_VERSION.
-/// One part of a split table (<see cref="ReadPartAsync"/>) reads only its key range, in no order, and writes RECORDs only:
+/// Syncs one table to a <see cref="RecordSink"/> as typed values.
+/// Full table: one binary <c>COPY (SELECT …) TO STDOUT</c> (a single statement, so one snapshot, and no round trip per
+/// batch), then ACTIVATE_VERSION. Incremental: a server-side cursor inside a repeatable-read transaction,
+/// <c>WHERE key &gt;= bookmark ORDER BY key</c>; the bookmark (the key's text form, cast back on the next run) advances
+/// after every batch and a STATE is written. One part of a split table (<see cref="ReadPartAsync"/>) reads only its key
+/// range through a cursor (its bounds are bind parameters, which COPY cannot take), in no order, and writes rows only:
 /// the caller writes the SCHEMA before and the STATE or ACTIVATE_VERSION after every part.
 /// </summary>
 internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTable table, PostgresColumn? key, int batchSize,
-    SingerWriter writer, JsonObject bookmarks, JsonObject state)
+    RecordSink sink, JsonObject bookmarks, JsonObject state)
 {
     public async Task RunAsync(TimeProvider time, CancellationToken cancellationToken)
     {
         var stream = table.StreamId;
-        writer.WriteSchema(stream, table.JsonSchema(), table.KeyProperties, key is null ? null : [key.Name]);
-        var since = key is null ? null : Bookmark(bookmarks, stream, key);
-
-        var sql = SelectSql(table, key);
-        if (key is not null)
+        var rows = sink.WriteSchema(stream, table.JsonSchema(), table.KeyProperties, key is null ? null : [key.Name]);
+        if (key is null)
         {
+            await CopyAsync(rows, cancellationToken).ConfigureAwait(false);
+            sink.WriteActivateVersion(stream, time.GetUtcNow().ToUnixTimeMilliseconds());
+        }
+        else
+        {
+            var since = Bookmark(bookmarks, stream, key);
+            var sql = SelectSql(table, key);
             if (since is not null) sql += $" WHERE t.{PostgresColumn.Quote(key.Name)} >= @since::{key.SqlType}";
             sql += $" ORDER BY t.{PostgresColumn.Quote(key.Name)} ASC NULLS LAST";
+            var parameters = new List<NpgsqlParameter>();
+            if (since is not null) parameters.Add(new NpgsqlParameter("since", BookmarkText(since)));
+            await ReadAsync(sql, parameters, rows, key, turn: null, cancellationToken).ConfigureAwait(false);
         }
-        var parameters = new List<NpgsqlParameter>();
-        if (since is not null) parameters.Add(new NpgsqlParameter("since", BookmarkText(since)));
-        await ReadAsync(sql, parameters, key, cancellationToken).ConfigureAwait(false);
-        if (key is null) writer.WriteActivateVersion(stream, time.GetUtcNow().ToUnixTimeMilliseconds());
-        await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+        await sink.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Reads part <paramref name="part"/> of <paramref name="ranges"/> (RECORDs only) on <paramref name="connection"/>.</summary>
+    /// <summary>
+    /// Reads part <paramref name="part"/> of <paramref name="ranges"/> (rows only) on <paramref name="connection"/> into
+    /// <paramref name="rows"/>. Parts read in parallel share one sink: each takes <paramref name="turn"/> while it hands a
+    /// batch to the sink, so the sink sees one caller at a time.
+    /// </summary>
     public static async Task ReadPartAsync(NpgsqlConnection connection, PostgresTable table, PostgresKeyRanges ranges, int part, int batchSize,
-        SingerWriter writer, CancellationToken cancellationToken)
+        RecordSink sink, RowWriter rows, SemaphoreSlim? turn, CancellationToken cancellationToken)
     {
         var (condition, parameters) = ranges.Condition(part);
         // Names the part in pg_stat_activity, so a DBA (and a test) sees which range a session reads.
@@ -44,9 +53,8 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
             name.Parameters.AddWithValue("name", $"dataspoc-pipe part {part}/{ranges.Parts}");
             await name.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
         }
-        var sync = new PostgresTableSync(connection, table, null, batchSize, writer, new JsonObject(), new JsonObject());
-        await sync.ReadAsync(SelectSql(table, null) + " WHERE " + condition, parameters, null, cancellationToken).ConfigureAwait(false);
-        await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+        var sync = new PostgresTableSync(connection, table, null, batchSize, sink, new JsonObject(), new JsonObject());
+        await sync.ReadAsync(SelectSql(table, null) + " WHERE " + condition, parameters, rows, null, turn, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The saved bookmark of <paramref name="stream"/> when it is for <paramref name="key"/>, else null (read from the start).</summary>
@@ -67,8 +75,61 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
         return sql + $" FROM {table.QualifiedName} AS t";
     }
 
-    /// <summary>Runs <paramref name="sql"/> through a cursor; with a <paramref name="bookmarkKey"/>, writes a STATE after every batch.</summary>
-    private async Task ReadAsync(string sql, List<NpgsqlParameter> parameters, PostgresColumn? bookmarkKey, CancellationToken cancellationToken)
+    /// <summary>Reads the whole table through one binary COPY.</summary>
+    private async Task CopyAsync(RowWriter rows, CancellationToken cancellationToken)
+    {
+        NpgsqlBinaryExporter exporter;
+        try
+        {
+            exporter = await connection.BeginBinaryExportAsync($"COPY ({SelectSql(table, null)}) TO STDOUT (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException e)
+        {
+            throw Failed("read", e);
+        }
+        var complete = false;
+        try
+        {
+            // Values are read synchronously: a row is one CopyData message, so they mostly come from Npgsql's buffer,
+            // and an await per value would cost more than the rare blocking read.
+            while (await exporter.StartRowAsync(cancellationToken).ConfigureAwait(false) != -1)
+            {
+                var values = new CopyValues(exporter);
+                WriteRow(ref values, rows);
+                await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
+            }
+            complete = true;
+        }
+        catch (PostgresException e)
+        {
+            throw Failed("read", e);
+        }
+        finally
+        {
+            // Stops the server's COPY rather than reading the rest of the table only to drop it.
+            if (!complete) await CancelQuietlyAsync(exporter).ConfigureAwait(false);
+            await exporter.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static async Task CancelQuietlyAsync(NpgsqlBinaryExporter exporter)
+    {
+        try
+        {
+            await exporter.CancelAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is NpgsqlException or PostgresException or OperationCanceledException or InvalidOperationException or IOException)
+        {
+            // The error that stopped the read is the one to report.
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="sql"/> through a cursor; with a <paramref name="bookmarkKey"/>, writes a STATE after every
+    /// batch. With a <paramref name="turn"/>, each batch is handed to the sink while holding it.
+    /// </summary>
+    private async Task ReadAsync(string sql, List<NpgsqlParameter> parameters, RowWriter rows, PostgresColumn? bookmarkKey, SemaphoreSlim? turn,
+        CancellationToken cancellationToken)
     {
         var key = bookmarkKey;
         var stream = table.StreamId;
@@ -78,13 +139,11 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
             foreach (var parameter in parameters) declare.Parameters.Add(parameter);
             await Run(declare, "declare a cursor", cancellationToken).ConfigureAwait(false);
         }
-        var streamName = JsonEncodedText.Encode(stream);
-        var keyOrdinal = table.Columns.Count;
         var isIntegerKey = key?.Kind is PostgresValueKind.Int16 or PostgresValueKind.Int32 or PostgresValueKind.Int64;
         await using var fetch = new NpgsqlCommand($"FETCH FORWARD {batchSize} FROM dataspoc_cursor", connection, transaction);
         while (true)
         {
-            var rows = 0;
+            var count = 0;
             string? lastKey = null;
             NpgsqlDataReader reader;
             try
@@ -97,24 +156,22 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
             }
             await using (reader)
             {
-                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                if (turn is not null) await turn.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try
                 {
-                    var json = writer.BeginRecord(streamName);
-                    for (var i = 0; i < table.Columns.Count; i++)
+                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                     {
-                        try
-                        {
-                            table.Columns[i].Write(json, reader, i);
-                        }
-                        catch (Exception e) when (e is InvalidCastException or OverflowException or FormatException or JsonException or ArgumentException)
-                        {
-                            throw new TapException($"postgres tap: stream '{stream}' column '{table.Columns[i].Name}' ({table.Columns[i].SqlType}): cannot convert a value: {e.Message}", e);
-                        }
+                        var values = new CursorValues(reader);
+                        WriteRow(ref values, rows);
+                        // The bookmark column follows the table's columns.
+                        if (key is not null && !values.NextIsNull()) lastKey = values.Next<string>(NpgsqlTypes.NpgsqlDbType.Text);
+                        count++;
+                        await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
                     }
-                    writer.EndRecord();
-                    if (key is not null && !reader.IsDBNull(keyOrdinal)) lastKey = reader.GetString(keyOrdinal);
-                    rows++;
-                    await writer.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    turn?.Release();
                 }
             }
             if (key is not null && lastKey is not null)
@@ -124,11 +181,29 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
                     ["replication_key"] = key.Name,
                     ["replication_key_value"] = isIntegerKey ? JsonValue.Create(long.Parse(lastKey, System.Globalization.CultureInfo.InvariantCulture)) : JsonValue.Create(lastKey),
                 };
-                writer.WriteState(state);
+                sink.WriteState(state);
             }
-            if (rows < batchSize) break;
+            if (count < batchSize) break;
         }
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Writes the table's columns of the current row; a value that cannot be read fails naming its column and type.</summary>
+    private void WriteRow<TValues>(ref TValues values, RowWriter rows) where TValues : struct, IPostgresValues
+    {
+        var columns = table.Columns;
+        var i = 0;
+        try
+        {
+            rows.BeginRow();
+            for (; i < columns.Count; i++) columns[i].Write(ref values, rows, i);
+            rows.EndRow();
+        }
+        catch (Exception e) when (e is InvalidCastException or OverflowException or FormatException or JsonException or ArgumentException or NotSupportedException)
+        {
+            var column = columns[Math.Min(i, columns.Count - 1)];
+            throw new TapException($"postgres tap: stream '{table.StreamId}' column '{column.Name}' ({column.SqlType}): cannot convert a value: {e.Message}", e);
+        }
     }
 
     private async Task Run(NpgsqlCommand command, string what, CancellationToken cancellationToken)

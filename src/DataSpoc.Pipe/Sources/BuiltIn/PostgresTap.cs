@@ -11,11 +11,12 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// <c>batch_size</c>. A stream is incremental when a replication key is set (catalog metadata <c>replication-key</c> /
 /// <c>replication-method: INCREMENTAL</c>, or config); rows with key &gt;= the bookmark are read in key order and a STATE
 /// follows every batch. Other streams are full-table and end with ACTIVATE_VERSION (the table is replaced).
-/// Rows are fetched through a server-side cursor, one batch at a time, so memory stays bounded.
+/// Rows go to a <see cref="RecordSink"/> as typed values (<see cref="PostgresTableSync"/>): a full table through one
+/// binary COPY, an incremental one through a server-side cursor, one batch at a time, so memory stays bounded.
 /// With <see cref="SplitKey"/> in the config (the runner's <c>source.split</c>) the one selected table is read as key
 /// ranges (<see cref="PostgresKeyRanges"/>): every range at <c>parallel</c> at a time, or only the given <c>part</c>.
 /// </summary>
-public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap
+public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBuiltInTap
 {
     /// <summary>The config key the runner puts <c>source.split</c> under (<see cref="SourceInvocation.Split"/>).</summary>
     public const string SplitKey = "dataspoc_split";
@@ -47,31 +48,33 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap
         await TapCatalog.WriteAsync(entries.ToList(), output, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, Stream output, CancellationToken cancellationToken)
+    public Task SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, Stream output, CancellationToken cancellationToken)
+        => ((ITypedBuiltInTap)this).SyncAsJsonAsync(config, state, catalog, output, cancellationToken);
+
+    async Task ITypedBuiltInTap.SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, RecordSink sink, CancellationToken cancellationToken)
     {
         var settings = Settings.From(config);
         var selection = new TapCatalog(catalog);
         var bookmarks = state?.DeepClone().AsObject() ?? new JsonObject();
         if (bookmarks["bookmarks"] is not JsonObject) bookmarks["bookmarks"] = new JsonObject();
-        var writer = new SingerWriter(output);
         await using var connection = await OpenAsync(settings, cancellationToken).ConfigureAwait(false);
         var tables = await PostgresDiscovery.DiscoverAsync(connection, settings.Schemas, settings.FilterTables, cancellationToken).ConfigureAwait(false);
         if (config[SplitKey] is JsonObject split)
         {
             var table = SplitTable(tables, selection);
-            await SyncSplitAsync(settings, connection, table, Key(table), SplitRequest.From(split), writer, bookmarks["bookmarks"]!.AsObject(), output, cancellationToken).ConfigureAwait(false);
+            await SyncSplitAsync(settings, connection, table, Key(table), SplitRequest.From(split), sink, bookmarks["bookmarks"]!.AsObject(), cancellationToken).ConfigureAwait(false);
         }
         else
         {
             foreach (var table in tables)
             {
                 if (!selection.IsSelected(table.StreamId)) continue;
-                await new PostgresTableSync(connection, table, Key(table), settings.BatchSize, writer, bookmarks["bookmarks"]!.AsObject(), bookmarks)
+                await new PostgresTableSync(connection, table, Key(table), settings.BatchSize, sink, bookmarks["bookmarks"]!.AsObject(), bookmarks)
                     .RunAsync(_time, cancellationToken).ConfigureAwait(false);
             }
         }
-        writer.WriteState(bookmarks);
-        await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+        sink.WriteState(bookmarks);
+        await sink.FlushAsync(cancellationToken).ConfigureAwait(false);
 
         PostgresColumn? Key(PostgresTable table)
         {
@@ -121,39 +124,40 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap
     }
 
     /// <summary>
-    /// Reads a split table: SCHEMA, then the RECORDs of the asked parts (each part on its own connection, through its own
-    /// writer into one output that takes whole chunks of lines), then the bookmark of the plan's window or ACTIVATE_VERSION.
+    /// Reads a split table: SCHEMA, then the rows of the asked parts (each part on its own connection; parts read in
+    /// parallel take turns handing a batch to the sink), then the bookmark of the plan's window or ACTIVATE_VERSION.
     /// </summary>
     private async Task SyncSplitAsync(Settings settings, NpgsqlConnection connection, PostgresTable table, PostgresColumn? key, SplitRequest split,
-        SingerWriter writer, JsonObject bookmarks, Stream output, CancellationToken cancellationToken)
+        RecordSink sink, JsonObject bookmarks, CancellationToken cancellationToken)
     {
         var ranges = split.Plan ?? await PlanAsync(connection, table, key, split, bookmarks, cancellationToken).ConfigureAwait(false);
         if (ranges.Stream != table.StreamId || ranges.Column != split.Column || ranges.Parts != split.Parts || ranges.ReplicationKey != key?.Name)
             throw new TapException($"{Name} tap: the split plan is for stream '{ranges.Stream}' column '{ranges.Column}' in {ranges.Parts} parts " +
                 $"(replication key '{ranges.ReplicationKey}'), but this run reads '{table.StreamId}' column '{split.Column}' in {split.Parts} parts " +
                 $"(replication key '{key?.Name}'): the pipeline changed during the split run; start a new one");
-        writer.WriteSchema(table.StreamId, table.JsonSchema(), table.KeyProperties, key is null ? null : [key.Name]);
-        await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
-        var shared = new LineChunkOutput(output);
+        var rows = sink.WriteSchema(table.StreamId, table.JsonSchema(), table.KeyProperties, key is null ? null : [key.Name]);
+        await sink.FlushAsync(cancellationToken).ConfigureAwait(false);
         if (split.Part is { } only)
         {
-            await PostgresTableSync.ReadPartAsync(connection, table, ranges, only, settings.BatchSize, new SingerWriter(shared), cancellationToken).ConfigureAwait(false);
+            await PostgresTableSync.ReadPartAsync(connection, table, ranges, only, settings.BatchSize, sink, rows, turn: null, cancellationToken).ConfigureAwait(false);
         }
         else
         {
+            using var turn = new SemaphoreSlim(1, 1);
             var options = new ParallelOptions { MaxDegreeOfParallelism = split.Parallel, CancellationToken = cancellationToken };
             await Parallel.ForEachAsync(Enumerable.Range(0, split.Parts), options, async (part, token) =>
             {
                 await using var partConnection = await OpenAsync(settings, token).ConfigureAwait(false);
-                await PostgresTableSync.ReadPartAsync(partConnection, table, ranges, part, settings.BatchSize, new SingerWriter(shared), token).ConfigureAwait(false);
+                await PostgresTableSync.ReadPartAsync(partConnection, table, ranges, part, settings.BatchSize, sink, rows, turn, token).ConfigureAwait(false);
             }).ConfigureAwait(false);
         }
+        await sink.FlushAsync(cancellationToken).ConfigureAwait(false);
         if (key is not null)
         {
             var isIntegerKey = key.Kind is PostgresValueKind.Int16 or PostgresValueKind.Int32 or PostgresValueKind.Int64;
             if (ranges.Bookmark(isIntegerKey) is { } bookmark) bookmarks[table.StreamId] = bookmark;
         }
-        else writer.WriteActivateVersion(table.StreamId, _time.GetUtcNow().ToUnixTimeMilliseconds());
+        else sink.WriteActivateVersion(table.StreamId, _time.GetUtcNow().ToUnixTimeMilliseconds());
     }
 
     /// <summary><c>source.split</c> as the runner passes it: column, parts, parallel, and for one worker its part and the shared plan.</summary>

@@ -165,6 +165,7 @@ internal sealed class TypedStreamMap
         /// produced values. Throws <see cref="TransformException"/> exactly where the JSON path would; on
         /// <see cref="MapOutcome.Fallback"/> the reader is spent (the caller keeps a copy).
         /// </summary>
+        /// <param name="record">A reader on the record's StartObject.</param>
         /// <param name="json">The bytes the reader reads (or a span that holds them): values are located in it.</param>
         public MapOutcome Apply(ref Utf8JsonReader record, ReadOnlySpan<byte> json)
         {

@@ -330,6 +330,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                 if (result is null) { Interlocked.Increment(ref state.Filtered); return; }
                 node = result;
             }
+            if (state.TypedMap is { } respelling) node = respelling.Respell(node);
             _transformed.ResetWrittenCount();
             using (var w = new Utf8JsonWriter(_transformed)) node.WriteTo(w);
             var reader = new Utf8JsonReader(_transformed.WrittenSpan, new JsonReaderOptions { MaxDepth = SingerMessageReader.MaxDepth });

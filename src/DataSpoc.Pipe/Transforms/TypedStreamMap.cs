@@ -58,6 +58,23 @@ internal sealed class TypedStreamMap
     /// <summary>The stream's columns as written, reading records through the map's projection.</summary>
     public ColumnSchema Columns { get; }
 
+    /// <summary>Output column -> the record key <see cref="Columns"/> reads it from, where the two differ.</summary>
+    private readonly Dictionary<string, string> _recordKeys = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// A record as the JSON path leaves it (each column under its output name) respelled as <see cref="Columns"/> reads
+    /// records: kept columns under their tap property, produced ones under their produced key. The writer's shredders
+    /// read both paths' records through the one schema.
+    /// </summary>
+    public JsonObject Respell(JsonObject record)
+    {
+        var properties = record.ToList();
+        record.Clear();
+        var respelled = new JsonObject();
+        foreach (var (key, value) in properties) respelled[_recordKeys.GetValueOrDefault(key, key)] = value;
+        return respelled;
+    }
+
     /// <summary>The evaluator of parsing lane <paramref name="index"/> (each has its own values and expressions).</summary>
     public Lane ForLane(int index) => _lanes[index];
 
@@ -74,6 +91,8 @@ internal sealed class TypedStreamMap
         _cast = [.. map.Cast.Select(c => (cells[c.Key], c.Value))];
         _outputs = [.. outputs];
         _lanes = [.. Enumerable.Range(0, Math.Max(lanes, 1)).Select(_ => new Lane(this))];
+        foreach (var child in columns.Root.Children)
+            if (child.RecordKey != child.Name) _recordKeys[child.Name] = child.RecordKey;
     }
 
     /// <summary>

@@ -68,8 +68,8 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
             Assert.True(Same(jsonRows, typedRows), $"rows differ: typed\n{Show(typedRows)}\njson\n{Show(jsonRows)}\n{Where()}");
         }
         output.WriteLine($"{records} records over {Cases} maps: {typed} kept and {filtered} filtered on the typed path, {fallback} handed to the JSON path");
-        // The typed path must carry most records, else the comparison would prove little.
-        Assert.True(typed + filtered > records / 2, $"only {typed + filtered} of {records} records took the typed path");
+        // The typed path must carry a good share of the records (many are built to fall back), else the comparison would prove little.
+        Assert.True(typed + filtered > records / 4, $"only {typed + filtered} of {records} records took the typed path");
     }
 
     /// <summary>How many records the typed path keeps, hands back, and filters, for the map compiled as a run compiles it.</summary>

@@ -11,7 +11,8 @@
 #   TOOLS="pipe duckdb"    which side(s) to time (e.g. TOOLS=pipe for a long memory-flatness run)
 #   PIPE_BIN=/path         time this dataspoc-pipe binary instead of building the repo's (./dataspoc-pipe)
 #   VARIATIONS="plain"     pipe runs of the narrow shape: plain, and/or projected (the same run with a transforms map
-#                          that drops, renames and selects columns: printed as narrow+projected, with its ratio to plain)
+#                          that drops, renames and selects columns: printed as narrow+projected, with its ratio to plain),
+#                          and/or typed (a filter, a compute, a cast and a hash of one column each)
 #
 # Inputs are generated once into bench/out/ (deterministic, cached). Each run times both tools, alternating which
 # goes first, with /usr/bin/time (wall, user+sys CPU, peak RSS); then it prints medians and pipe/duckdb ratios.
@@ -72,6 +73,7 @@ YAML
 variation_yaml() {
   case "$1" in
     projected) printf 'transforms:\n  orders: {drop: [note], rename: {name: customer}, select: [id, name, amount, flag, status, created_at, qty]}' ;;
+    typed) printf 'transforms:\n  orders: {filter: "qty > 5", compute: {total: "amount * qty"}, cast: {qty: number}, hash: [name]}' ;;
     *) ;;
   esac
 }

@@ -96,7 +96,14 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             transforms = [];
         }
         ColumnSchema columns;
-        try { columns = ColumnSchema.FromJsonSchema(schema, projection); }
+        TypedStreamMap? typedMap = null;
+        try
+        {
+            // A map that filters, computes, hashes or casts runs on typed values when it can: the shredders read records
+            // through its projection and it fills in the columns it produces.
+            if (transforms is [StreamMap typedSource]) typedMap = TypedStreamMap.TryCompile(typedSource, tapSchema, schema, _partitionColumn, settings.Limits.ParseLanes);
+            columns = typedMap?.Columns ?? ColumnSchema.FromJsonSchema(schema, projection);
+        }
         catch (SchemaException e) { throw new SingerProtocolException(line, "invalid SCHEMA: " + e.Message, stream); }
         var partitionKey = Array.Empty<byte>();
         if (_partitionColumn.Length > 0)
@@ -117,6 +124,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             _streams[stream] = state = new StreamState(stream, table, settings.Limits.ParseLanes);
         state.KeyProperties = keyProperties;
         state.RecordTransforms = transforms;
+        state.TypedMap = typedMap;
         state.PartitionKeyUtf8 = partitionKey;
         if (state.Writer is { } current && current.Schema.SchemaJson == columns.SchemaJson && current.Schema.RecordLayout == columns.RecordLayout) return;
         // A new schema: what was buffered under the old one is written first, to files of its own.
@@ -320,6 +328,12 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
 
         private void OnTransformedRecord(StreamState state, TableWriter writer, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line)
         {
+            if (state.TypedMap is { } typed)
+            {
+                var start = record;
+                if (TryWriteTyped(typed.ForLane(index), state, writer, ref record, rawLine)) return;
+                record = start;
+            }
             var node = JsonNode.Parse(ref record)!.AsObject();
             foreach (var t in state.RecordTransforms)
             {
@@ -327,11 +341,62 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                 if (result is null) { Interlocked.Increment(ref state.Filtered); return; }
                 node = result;
             }
+            if (state.TypedMap is { } respelling) node = respelling.Respell(node);
             _transformed.ResetWrittenCount();
             using (var w = new Utf8JsonWriter(_transformed)) node.WriteTo(w);
             var reader = new Utf8JsonReader(_transformed.WrittenSpan, new JsonReaderOptions { MaxDepth = SingerMessageReader.MaxDepth });
             reader.Read();
             Write(state, writer, ref reader, rawLine, line);
+        }
+
+        /// <summary>Dropped-property counts before a record on the typed path, restored when it falls back to the JSON path.</summary>
+        private readonly List<KeyValuePair<string, long>> _droppedBefore = [];
+
+        /// <summary>
+        /// A record through its stream's typed map (<see cref="TypedStreamMap"/>): the map reads the properties it needs and
+        /// decides, the record is shredded through the map's projection, the produced columns are filled in. False when
+        /// the record must take the JSON path; nothing of it is then written or counted.
+        /// </summary>
+        private bool TryWriteTyped(TypedStreamMap.Lane map, StreamState state, TableWriter writer, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine)
+        {
+            var start = record;
+            switch (map.Apply(ref record, rawLine))
+            {
+                case MapOutcome.Fallback: return false;
+                case MapOutcome.Filtered:
+                    Interlocked.Increment(ref state.Filtered);
+                    return true;
+            }
+            var partition = ingest._partitionColumn.Length > 0 ? PartitionOf(start, state.PartitionKeyUtf8) : ingest._defaultPartition;
+            var batch = writer.BatchFor(index, partition);
+            var shredder = writer.Shredders[index];
+            _droppedBefore.Clear();
+            if (shredder.DroppedProperties.Count > 0) _droppedBefore.AddRange(shredder.DroppedProperties);
+            batch.Mark();
+            var written = false;
+            try
+            {
+                rawLine.Overlaps(start.ValueSpan, out var position);
+                if (!shredder.TryShredCanonical(batch, rawLine, ref position))
+                {
+                    batch.RollbackToMark();
+                    shredder.Shred(batch, ref start);
+                }
+                written = map.Fill(batch);
+            }
+            catch (InvalidValueException) { }
+            catch (InvalidOperationException e) when (e.Source == "System.Text.Json") { }
+            if (!written)
+            {
+                // The JSON path shreds the record again and reports what is wrong with it, counting as it goes.
+                batch.RollbackToMark();
+                shredder.DroppedProperties.Clear();
+                foreach (var (k, v) in _droppedBefore) shredder.DroppedProperties[k] = v;
+                return false;
+            }
+            state.CountRecord(index);
+            writer.RowAdded(index, partition, batch);
+            return true;
         }
     }
 

@@ -31,6 +31,8 @@ internal sealed class StreamState(string name, string table, int lanes)
     public IReadOnlyList<string> KeyProperties { get; set; } = [];
     /// <summary>Transforms that rewrite this stream's records one by one (those applied to its schema alone are not here).</summary>
     public IReadOnlyList<Transforms.IRecordTransform> RecordTransforms { get; set; } = [];
+    /// <summary>The stream's map compiled to run on typed values (the JSON path in <see cref="RecordTransforms"/> takes what it cannot).</summary>
+    public Transforms.TypedStreamMap? TypedMap { get; set; }
     /// <summary>The record property that holds the partition column (its name, unless renamed by a transform).</summary>
     public byte[] PartitionKeyUtf8 { get; set; } = [];
     /// <summary>Files finished under earlier schemas of this stream (a schema change closes the current files).</summary>

@@ -21,18 +21,44 @@ internal static class ColumnCast
     public static JsonNode? Convert(JsonNode? value, string target)
     {
         if (value is null) return null;
-        var clr = ClrValue(value);
-        return target switch
-        {
-            "string" => JsonValue.Create(Text(value)),
-            "integer" => ToInteger(clr) is { } l ? JsonValue.Create(l) : value,
-            "number" => ToNumber(clr) is { } d ? JsonValue.Create(d) : value,
-            "boolean" => ToBoolean(clr) is { } b ? JsonValue.Create(b) : value,
-            "date" => clr is string s && ToDate(s) is { } date ? JsonValue.Create(date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)) : value,
-            "date-time" => clr is string s && ToTimestamp(s) is { } ts ? JsonValue.Create(ts.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture)) : value,
-            _ => value,
-        };
+        if (target == "string") return JsonValue.Create(Text(value));
+        return TryConvert(ClrValue(value), target, out var converted) ? ToJson(converted) : value;
     }
+
+    /// <summary>
+    /// A non-string <c>cast:</c> of a value as expressions see it (<see cref="ClrValue"/>): long for integer, double for
+    /// number, bool for boolean, <see cref="DateOnly"/> for date, a UTC <see cref="DateTime"/> for date-time; false when it
+    /// does not convert (the value is then left as it is).
+    /// </summary>
+    public static bool TryConvert(object? clr, string target, out object? converted)
+    {
+        converted = target switch
+        {
+            "integer" => ToInteger(clr),
+            "number" => ToNumber(clr),
+            "boolean" => ToBoolean(clr),
+            "date" => clr is string s ? ToDate(s) : null,
+            "date-time" => clr is string s ? ToTimestamp(s) : null,
+            _ => null,
+        };
+        return converted is not null;
+    }
+
+    /// <summary>
+    /// A map value as the JSON record holds it: strings, longs, doubles and booleans as themselves, dates as
+    /// <c>yyyy-MM-dd</c> and date-times as <c>yyyy-MM-ddTHH:mm:ss.ffffffZ</c> text.
+    /// </summary>
+    public static JsonNode? ToJson(object? value) => value switch
+    {
+        null => null,
+        string s => JsonValue.Create(s),
+        long l => JsonValue.Create(l),
+        double d => JsonValue.Create(d),
+        bool b => JsonValue.Create(b),
+        DateOnly date => JsonValue.Create(date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)),
+        DateTime ts => JsonValue.Create(ts.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture)),
+        _ => throw new ArgumentException($"not a map value: {value.GetType()}", nameof(value)),
+    };
 
     /// <summary>A JSON value as the CLR value expressions see: long, double, string, bool, null; objects and arrays as JSON text.</summary>
     public static object? ClrValue(JsonNode? node)
@@ -63,25 +89,31 @@ internal static class ColumnCast
         value is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : value.ToJsonString();
 
     /// <summary>The CLR result of an expression as JSON, shaped to the column's declared type where it converts cleanly.</summary>
-    public static JsonNode? FromClr(object? value, string type)
+    public static JsonNode? FromClr(object? value, string type) => ToJson(Shape(value, type));
+
+    /// <summary>
+    /// The CLR result of an expression shaped to the column's declared type where it converts cleanly, as a map value
+    /// (see <see cref="ToJson"/>): what both the JSON and the typed path store for a computed column.
+    /// </summary>
+    public static object? Shape(object? value, string type)
     {
         switch (value)
         {
             case null: return null;
-            case string s: return type == "string" ? JsonValue.Create(s) : Convert(JsonValue.Create(s), type);
-            case bool b: return type == "string" ? JsonValue.Create(b ? "true" : "false") : JsonValue.Create(b);
-            case char c: return JsonValue.Create(c.ToString());
-            case DateTime dt: return JsonValue.Create(dt.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture));
+            case string s: return type == "string" || !TryConvert(s, type, out var converted) ? s : converted;
+            case bool b: return type == "string" ? (b ? "true" : "false") : b;
+            case char c: return c.ToString();
+            case DateTime dt: return dt.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
             case sbyte or byte or short or ushort or int or uint or long:
                 var l = System.Convert.ToInt64(value, CultureInfo.InvariantCulture);
-                return type switch { "string" => JsonValue.Create(l.ToString(CultureInfo.InvariantCulture)), "number" => JsonValue.Create((double)l), _ => JsonValue.Create(l) };
+                return type switch { "string" => l.ToString(CultureInfo.InvariantCulture), "number" => (double)l, _ => l };
             case ulong or float or double or decimal:
                 var d = System.Convert.ToDouble(value, CultureInfo.InvariantCulture);
-                if (type == "string") return JsonValue.Create(d.ToString("R", CultureInfo.InvariantCulture));
-                if (type == "integer" && ToInteger(d) is { } whole) return JsonValue.Create(whole);
-                return double.IsFinite(d) ? JsonValue.Create(d) : null;
+                if (type == "string") return d.ToString("R", CultureInfo.InvariantCulture);
+                if (type == "integer" && ToInteger(d) is { } whole) return whole;
+                return double.IsFinite(d) ? d : null;
             default:
-                return JsonValue.Create(System.Convert.ToString(value, CultureInfo.InvariantCulture));
+                return System.Convert.ToString(value, CultureInfo.InvariantCulture);
         }
     }
 

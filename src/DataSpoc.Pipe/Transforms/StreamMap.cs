@@ -122,13 +122,7 @@ internal sealed class StreamMap : IRecordTransform
         // Detaches every value from the record, so each can move to the output object as it is.
         record.Clear();
 
-        if (Filter is not null)
-        {
-            var keep = Evaluate(Filter, "filter");
-            if (keep is not bool b)
-                throw new TransformException(Stream, "filter", $"'{Filter.Text}' must give true or false, gave {(keep is null ? "null" : $"'{keep}'")}; use a comparison (e.g. x > 0) or x != null");
-            if (!b) return null;
-        }
+        if (Filter is not null && !Keeps(Evaluate(Filter, "filter"))) return null;
         for (var i = 0; i < Compute.Count; i++)
         {
             var (name, expression) = Compute[i];
@@ -155,11 +149,26 @@ internal sealed class StreamMap : IRecordTransform
         }
         catch (Exception e) when (ExpressionErrors.IsEvaluationError(e))
         {
-            throw new TransformException(Stream, key, $"'{expression.Text}' failed: {e.Message}");
+            throw EvaluationFailed(expression, key, e);
         }
     }
 
-    private string Sha256Hex(string text)
+    /// <summary>The error of an expression that failed on a record (both paths throw this one).</summary>
+    internal TransformException EvaluationFailed(TransformExpression expression, string key, Exception e) =>
+        new(Stream, key, $"'{expression.Text}' failed: {e.Message}");
+
+    /// <summary>Whether the filter keeps the record; anything but true or false is an error naming the filter.</summary>
+    internal bool Keeps(object? filtered) => filtered as bool? ??
+        throw new TransformException(Stream, "filter", $"'{Filter!.Text}' must give true or false, gave {(filtered is null ? "null" : $"'{filtered}'")}; use a comparison (e.g. x > 0) or x != null");
+
+    /// <summary>Output column -> the input (or computed) column it takes its value from, in output order (after <see cref="TransformSchema"/>).</summary>
+    internal IReadOnlyList<(string Output, string Input)> Plan => _plan;
+
+    /// <summary>The JSON type of computed column <paramref name="i"/> (after <see cref="TransformSchema"/>).</summary>
+    internal string ComputedType(int i) => _computedTypes[i];
+
+    /// <summary>The <c>hash:</c> of a value's text: SHA-256 of the salt and the text, lower-case hex.</summary>
+    internal string Sha256Hex(string text)
     {
         var bytes = Encoding.UTF8.GetBytes(HashSalt + text);
         return Convert.ToHexStringLower(SHA256.HashData(bytes));

@@ -75,9 +75,24 @@ internal sealed class TransformExpression
     {
         foreach (var column in Columns)
             _expression.Parameters[column] = values.TryGetValue(column, out var v) ? ColumnCast.ClrValue(v) : null;
+        return EvaluateBound();
+    }
+
+    /// <summary>Evaluates with <see cref="Columns"/>[i] bound to <paramref name="values"/>[i], as expressions see values (<see cref="ColumnCast.ClrValue"/>).</summary>
+    public object? Evaluate(ReadOnlySpan<object?> values)
+    {
+        for (var i = 0; i < Columns.Count; i++) _expression.Parameters[Columns[i]] = values[i];
+        return EvaluateBound();
+    }
+
+    private object? EvaluateBound()
+    {
         _expression.Parameters["null"] = null;
         return _expression.Evaluate();
     }
+
+    /// <summary>The same expression with parameters of its own, for another thread (NCalc binds parameters in place).</summary>
+    public TransformExpression Copy() => TryParse(Text, out _)!;
 
     /// <summary>The JSON type the expression yields, from its shape and the types of the columns it reads (string when unsure).</summary>
     public string ResultType(Func<string, string?> columnType) => (_expression.GetLogicalExpression() is { } tree ? TypeOf(tree, columnType) : null) ?? "string";

@@ -2,19 +2,88 @@
 # Runs every test. On a fresh machine it first installs what the tests start for real (PostgreSQL from Debian,
 # Azurite and s3rver from npm) and what the native build links with (clang); the tests start and stop those servers
 # on 127.0.0.1, and run the CLI as the native binary the launcher builds.
+#
+# The test projects run side by side in three lanes (most of their time is spent waiting on processes, servers and
+# faults, not on the CPU), each project's console output going to .build/test-results/<project>.log and printed when
+# it ends; the native build of the CLI runs beside the first two lanes, which do not start it.
+# TEST_SERIAL=1 runs the projects one after another instead (the old order, for timing one project alone).
+# DATASPOC_PIPE_BIN=/path/to/dataspoc-pipe makes the CLI and MCP tests start that binary and skips the native build.
+# Arguments go to every `dotnet test` (e.g. --filter "FullyQualifiedName~Merge").
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$root"
 bash .ci/setup
-# The CLI tests start the shipped binary: the launcher compiles it (Native AOT) when a source changed, then answers.
-./dataspoc-pipe --version >/dev/null
-export DATASPOC_PIPE_BIN="$root/.build/cli/dataspoc-pipe"
 results="$root/.build/test-results"
 rm -rf "$results"
+mkdir -p "$results"
+clock() { date +%s; }
+started=$(clock)
+# Every test project and its references, built once (the lanes then run with --no-build).
+dotnet build DataSpoc.Pipe.slnx -c Release --nologo -v quiet -clp:ErrorsOnly
+echo "build: $(( $(clock) - started )) s"
+given_bin="${DATASPOC_PIPE_BIN:-}"
+export DATASPOC_PIPE_BIN="${given_bin:-$root/.build/cli/dataspoc-pipe}"
+
+# run_project NAME: one test project, its console output to its log, its wall time and exit status to files.
+run_project() {
+  local name="$1" t0
+  t0=$(clock)
+  local status=0
+  dotnet test "test/$name" -c Release --no-build --nologo \
+    --logger "trx;LogFileName=$name.trx" --results-directory "$results" \
+    --logger "console;verbosity=normal" "${test_args[@]}" >"$results/$name.log" 2>&1 || status=$?
+  echo "$status" >"$results/$name.status"
+  echo "$name: $(( $(clock) - t0 )) s, exit $status" | tee "$results/$name.time"
+}
+# The CLI tests start the shipped binary: the launcher compiles it (Native AOT) when a source changed.
+build_cli() {
+  local t0; t0=$(clock)
+  if [ -n "$given_bin" ]; then echo "native build skipped: the CLI tests start $given_bin"; return 0; fi
+  if ./dataspoc-pipe --version >"$results/native-build.log" 2>&1; then
+    echo "native build: $(( $(clock) - t0 )) s"
+  else
+    echo "native build failed (see $results/native-build.log):" >&2
+    cat "$results/native-build.log" >&2
+    return 1
+  fi
+}
+# The CLI lane: the native binary first, then the two projects that start it.
+cli_lane() {
+  if build_cli; then
+    run_project DataSpoc.Pipe.Cli.Tests
+    run_project DataSpoc.Pipe.Mcp.Tests
+  else
+    for name in DataSpoc.Pipe.Cli.Tests DataSpoc.Pipe.Mcp.Tests; do echo 1 >"$results/$name.status"; done
+  fi
+}
+test_args=("$@")
+
+if [ "${TEST_SERIAL:-0}" = 1 ]; then
+  build_cli || exit 1
+  for name in DataSpoc.Pipe.Tests DataSpoc.Pipe.Api.Tests DataSpoc.Pipe.Mcp.Tests DataSpoc.Pipe.Cloud.Tests DataSpoc.Pipe.Cli.Tests; do
+    run_project "$name"
+    cat "$results/$name.log"
+  done
+else
+  # Longest first in its own lane; the cloud servers' project and the short API tests share the second.
+  run_project DataSpoc.Pipe.Tests &
+  lanes=($!)
+  { run_project DataSpoc.Pipe.Cloud.Tests; run_project DataSpoc.Pipe.Api.Tests; } &
+  lanes+=($!)
+  cli_lane &
+  lanes+=($!)
+  wait "${lanes[@]}" || true
+  for name in DataSpoc.Pipe.Tests DataSpoc.Pipe.Cloud.Tests DataSpoc.Pipe.Api.Tests DataSpoc.Pipe.Cli.Tests DataSpoc.Pipe.Mcp.Tests; do
+    echo "===== $name"
+    cat "$results/$name.log" 2>/dev/null || echo "(no output: see above)"
+  done
+fi
 status=0
-dotnet test DataSpoc.Pipe.slnx -c Release --nologo \
-  --logger "trx" --results-directory "$results" \
-  --logger "console;verbosity=normal" "$@" || status=$?
+for name in DataSpoc.Pipe.Tests DataSpoc.Pipe.Api.Tests DataSpoc.Pipe.Mcp.Tests DataSpoc.Pipe.Cloud.Tests DataSpoc.Pipe.Cli.Tests; do
+  [ "$(cat "$results/$name.status" 2>/dev/null || echo 1)" = 0 ] || status=1
+done
+echo "per project: $(cat "$results"/*.time 2>/dev/null | tr '\n' ';' | sed 's/;$//; s/;/; /g')"
+echo "total: $(( $(clock) - started )) s after setup"
 # One closing line that any CI reads: 'N passed, N failed'.
 python3 - "$results" <<'PY' || true
 import sys, glob, xml.etree.ElementTree as ET

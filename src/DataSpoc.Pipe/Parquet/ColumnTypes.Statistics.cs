@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using System.Text;
+
 using System.Text.Json.Nodes;
 using ParquetSharp;
 
@@ -143,12 +143,12 @@ internal abstract partial class ColumnType
 
     private sealed partial class StringType
     {
-        public override JsonNode? DeltaStatistic(byte[] bound, bool roundUp) => Encoding.UTF8.GetString(bound);
+        public override JsonNode? DeltaStatistic(byte[] bound, bool roundUp) => System.Text.Encoding.UTF8.GetString(bound);
     }
 
     private sealed partial class JsonType
     {
-        public override JsonNode? DeltaStatistic(byte[] bound, bool roundUp) => Encoding.UTF8.GetString(bound);
+        public override JsonNode? DeltaStatistic(byte[] bound, bool roundUp) => System.Text.Encoding.UTF8.GetString(bound);
     }
 
     private sealed partial class DateType

@@ -22,7 +22,7 @@ internal abstract partial class ColumnType
     /// narrow run). A type not listed is decoded through the virtual call, so a new type only needs its own class.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool TryDecodeJson(LeafBuffer buffer, LeafNode leaf, in LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
+    public static bool TryDecodeJson(LeafBuffer buffer, LeafNode leaf, LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
     {
         var type = leaf.Type;
         switch (leaf.Kind)
@@ -39,7 +39,7 @@ internal abstract partial class ColumnType
     }
 
     /// <summary>See <see cref="TryDecodeJson"/>.</summary>
-    protected abstract bool DecodeJson(LeafBuffer buffer, LeafNode leaf, in LocatedValue value, short rep, DecodeScratch scratch, out string? problem);
+    protected abstract bool DecodeJson(LeafBuffer buffer, LeafNode leaf, LocatedValue value, short rep, DecodeScratch scratch, out string? problem);
 
     /// <summary>
     /// The type stores any JSON value as its compact text (an object or array included), so the tokenizer hands over the
@@ -57,7 +57,7 @@ internal abstract partial class ColumnType
     private sealed partial class Int64Type
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, in LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
+        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
         {
             problem = null;
             if (value.Token == JsonTokenType.Number && TryParse(value.Bytes, out var v))
@@ -98,7 +98,7 @@ internal abstract partial class ColumnType
         private static readonly double[] PowersOf10 = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, in LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
+        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
         {
             problem = null;
             if (value.Token == JsonTokenType.Number && TryParse(value.Bytes, out var x) && (!leaf.ExactIntegers || HoldsInteger(value.Bytes, x)))
@@ -111,7 +111,7 @@ internal abstract partial class ColumnType
         }
 
         [MethodImpl(MethodImplOptions.NoInlining)]
-        private static string Problem(LeafNode leaf, in LocatedValue value)
+        private static string Problem(LeafNode leaf, LocatedValue value)
         {
             if (value.Token != JsonTokenType.Number) return Expected("a number", value.Token);
             if (TryParse(value.Bytes, out _))
@@ -160,7 +160,7 @@ internal abstract partial class ColumnType
 
     private sealed partial class DecimalType
     {
-        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, in LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
+        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
         {
             problem = null;
             if (value.Token != JsonTokenType.Number)
@@ -187,7 +187,7 @@ internal abstract partial class ColumnType
     private sealed partial class BooleanType
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, in LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
+        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
         {
             problem = null;
             if (value.Token is JsonTokenType.True or JsonTokenType.False)
@@ -206,7 +206,7 @@ internal abstract partial class ColumnType
 
         /// <summary>A string's text; any other JSON value as its text (the widest common type of mixed scalars).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, in LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
+        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
         {
             problem = null;
             if (value.Token != JsonTokenType.String || value.Form == StringForm.Ascii)
@@ -237,7 +237,7 @@ internal abstract partial class ColumnType
         public override bool TakesJsonText => true;
 
         /// <summary>Any JSON value as its compact text; a string re-escaped as the compact writer writes it.</summary>
-        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, in LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
+        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
         {
             problem = null;
             if (value.Token != JsonTokenType.String)
@@ -254,7 +254,7 @@ internal abstract partial class ColumnType
     private sealed partial class TimestampType
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, in LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
+        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
         {
             if (value.Token != JsonTokenType.String)
             {
@@ -274,7 +274,7 @@ internal abstract partial class ColumnType
 
     private sealed partial class DateType
     {
-        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, in LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
+        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
         {
             if (value.Token != JsonTokenType.String)
             {
@@ -294,7 +294,7 @@ internal abstract partial class ColumnType
 
     private sealed partial class TimeType
     {
-        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, in LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
+        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
         {
             if (value.Token != JsonTokenType.String)
             {
@@ -393,7 +393,7 @@ internal static class JsonString
 {
     /// <summary>The text of a string value (valid UTF-8): its bytes when it has no escapes, else unescaped into the scratch.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool TryText(in LocatedValue value, DecodeScratch scratch, out ReadOnlySpan<byte> text, out string? problem)
+    public static bool TryText(LocatedValue value, DecodeScratch scratch, out ReadOnlySpan<byte> text, out string? problem)
     {
         problem = null;
         text = value.Bytes;

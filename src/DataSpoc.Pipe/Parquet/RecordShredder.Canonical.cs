@@ -338,46 +338,51 @@ internal sealed partial class RecordShredder
     {
         var body = json[(p + 1)..];
         var end = PlainAsciiRun(body);
-        if (end < body.Length && body[end] == '"')
+        var form = StringForm.Ascii;
+        if (end == body.Length || body[end] != '"')
         {
-            value = LocatedValue.String(body[..end], StringForm.Ascii);
-            p += end + 2;
-            return true;
-        }
-        return TryLocateOtherString(json, ref p, out value);
-    }
-
-    /// <summary>
-    /// The rest of a string that is not plain ASCII: past non-ASCII bytes and escapes (checked as JSON spells them, since
-    /// a skipped string is never unescaped) to the closing quote; false on a control byte or a malformed escape.
-    /// </summary>
-    private static bool TryLocateOtherString(ReadOnlySpan<byte> json, ref int p, out LocatedValue value)
-    {
-        value = default;
-        var body = json[(p + 1)..];
-        var form = StringForm.Unchecked;
-        var end = 0;
-        while (true)
-        {
-            var next = body[end..].IndexOfAny(StringStops);
-            if (next < 0) return false;
-            end += next;
-            var c = body[end];
-            if (c == '"') break;
-            if (c != '\\' || end + 1 >= body.Length) return false; // a control byte
-            form = StringForm.Escaped;
-            var escape = body[end + 1];
-            if (escape == 'u')
+            // Kept out of line and returning plain integers, so the located value stays in registers on the usual path.
+            var rest = OtherStringEnd(body, end);
+            if (rest < 0)
             {
-                if (!JsonString.TryHex4(body, end + 2, out _)) return false;
-                end += 6;
+                value = default;
+                return false;
             }
-            else if ("\"\\/bfnrt"u8.Contains(escape)) end += 2;
-            else return false;
+            end = rest >> 1;
+            form = (rest & 1) != 0 ? StringForm.Escaped : StringForm.Unchecked;
         }
         value = LocatedValue.String(body[..end], form);
         p += end + 2;
         return true;
+    }
+
+    /// <summary>
+    /// Where the string whose body is <paramref name="body"/> ends when it is not plain ASCII up to <paramref name="from"/>:
+    /// past non-ASCII bytes and escapes (checked as JSON spells them, since a skipped string is never unescaped) to the
+    /// closing quote, as <c>end * 2 + (escaped ? 1 : 0)</c>; -1 on a control byte, a malformed escape or no closing quote.
+    /// </summary>
+    private static int OtherStringEnd(ReadOnlySpan<byte> body, int from)
+    {
+        var escaped = 0;
+        var end = from;
+        while (true)
+        {
+            var next = body[end..].IndexOfAny(StringStops);
+            if (next < 0) return -1;
+            end += next;
+            var c = body[end];
+            if (c == '"') return end * 2 + escaped;
+            if (c != '\\' || end + 1 >= body.Length) return -1; // a control byte
+            escaped = 1;
+            var escape = body[end + 1];
+            if (escape == 'u')
+            {
+                if (!JsonString.TryHex4(body, end + 2, out _)) return -1;
+                end += 6;
+            }
+            else if ("\"\\/bfnrt"u8.Contains(escape)) end += 2;
+            else return -1;
+        }
     }
 
     /// <summary>A number in JSON's syntax (<c>-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?</c>): its text.</summary>

@@ -8,12 +8,17 @@ namespace DataSpoc.Pipe.Parquet;
 /// <summary>
 /// Each column type's decode of a JSON value into its <see cref="LeafBuffer"/>: the one definition of which JSON values
 /// a type accepts and what it stores for them. Both scanners (the canonical scan and the tokenizer) only locate a value
-/// and hand its bytes over as a <see cref="LocatedValue"/>; so both accept exactly the same values and store the same.
+/// and hand over its token and bytes; so both accept exactly the same values and store the same. The bytes: a number's
+/// text (valid JSON number syntax); a string's bytes between its quotes as written (<see cref="StringForm"/> says what
+/// the scanner saw in them); true and false their literal; an object or array (handed over only to a type that
+/// <see cref="TakesJsonText"/>) its compact text. Null never reaches a type: the scanners write it as a missing value.
+/// The value is three parameters, not a struct: a struct holding the span was copied through the stack on every call
+/// (see bench/README.md "Column types").
 /// </summary>
 internal abstract partial class ColumnType
 {
     /// <summary>
-    /// Decodes <paramref name="value"/> into <paramref name="buffer"/> as a value of <paramref name="leaf"/>; false with
+    /// Decodes the value (<paramref name="token"/>, <paramref name="bytes"/>, <paramref name="form"/>) into <paramref name="buffer"/> as a value of <paramref name="leaf"/>; false with
     /// the reason (without the field's name) when the value does not fit the type.
     /// </summary>
     /// <remarks>
@@ -22,24 +27,24 @@ internal abstract partial class ColumnType
     /// narrow run). A type not listed is decoded through the virtual call, so a new type only needs its own class.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool TryDecodeJson(LeafBuffer buffer, LeafNode leaf, LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
+    public static bool TryDecodeJson(LeafBuffer buffer, LeafNode leaf, JsonTokenType token, ReadOnlySpan<byte> bytes, StringForm form, short rep, DecodeScratch scratch, out string? problem)
     {
         var type = leaf.Type;
         switch (leaf.Kind)
         {
-            case LeafKind.Int64: return Unsafe.As<Int64Type>(type).DecodeJson(buffer, leaf, value, rep, scratch, out problem);
-            case LeafKind.Double: return Unsafe.As<DoubleType>(type).DecodeJson(buffer, leaf, value, rep, scratch, out problem);
-            case LeafKind.Boolean: return Unsafe.As<BooleanType>(type).DecodeJson(buffer, leaf, value, rep, scratch, out problem);
-            case LeafKind.String: return Unsafe.As<StringType>(type).DecodeJson(buffer, leaf, value, rep, scratch, out problem);
-            case LeafKind.Timestamp: return Unsafe.As<TimestampType>(type).DecodeJson(buffer, leaf, value, rep, scratch, out problem);
-            case LeafKind.Date: return Unsafe.As<DateType>(type).DecodeJson(buffer, leaf, value, rep, scratch, out problem);
-            case LeafKind.Time: return Unsafe.As<TimeType>(type).DecodeJson(buffer, leaf, value, rep, scratch, out problem);
-            default: return type.DecodeJson(buffer, leaf, value, rep, scratch, out problem);
+            case LeafKind.Int64: return Unsafe.As<Int64Type>(type).DecodeJson(buffer, leaf, token, bytes, form, rep, scratch, out problem);
+            case LeafKind.Double: return Unsafe.As<DoubleType>(type).DecodeJson(buffer, leaf, token, bytes, form, rep, scratch, out problem);
+            case LeafKind.Boolean: return Unsafe.As<BooleanType>(type).DecodeJson(buffer, leaf, token, bytes, form, rep, scratch, out problem);
+            case LeafKind.String: return Unsafe.As<StringType>(type).DecodeJson(buffer, leaf, token, bytes, form, rep, scratch, out problem);
+            case LeafKind.Timestamp: return Unsafe.As<TimestampType>(type).DecodeJson(buffer, leaf, token, bytes, form, rep, scratch, out problem);
+            case LeafKind.Date: return Unsafe.As<DateType>(type).DecodeJson(buffer, leaf, token, bytes, form, rep, scratch, out problem);
+            case LeafKind.Time: return Unsafe.As<TimeType>(type).DecodeJson(buffer, leaf, token, bytes, form, rep, scratch, out problem);
+            default: return type.DecodeJson(buffer, leaf, token, bytes, form, rep, scratch, out problem);
         }
     }
 
     /// <summary>See <see cref="TryDecodeJson"/>.</summary>
-    protected abstract bool DecodeJson(LeafBuffer buffer, LeafNode leaf, LocatedValue value, short rep, DecodeScratch scratch, out string? problem);
+    protected abstract bool DecodeJson(LeafBuffer buffer, LeafNode leaf, JsonTokenType token, ReadOnlySpan<byte> bytes, StringForm form, short rep, DecodeScratch scratch, out string? problem);
 
     /// <summary>
     /// The type stores any JSON value as its compact text (an object or array included), so the tokenizer hands over the
@@ -57,17 +62,17 @@ internal abstract partial class ColumnType
     private sealed partial class Int64Type
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
+        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, JsonTokenType token, ReadOnlySpan<byte> bytes, StringForm form, short rep, DecodeScratch scratch, out string? problem)
         {
             problem = null;
-            if (value.Token == JsonTokenType.Number && TryParse(value.Bytes, out var v))
+            if (token == JsonTokenType.Number && TryParse(bytes, out var v))
             {
                 buffer.AddLong(v, rep);
                 return true;
             }
-            problem = value.Token == JsonTokenType.Number
-                ? $"{Quoted(value.Bytes)} is not a 64-bit integer (out of range or not whole)"
-                : Expected("an integer", value.Token);
+            problem = token == JsonTokenType.Number
+                ? $"{Quoted(bytes)} is not a 64-bit integer (out of range or not whole)"
+                : Expected("an integer", token);
             return false;
         }
 
@@ -98,26 +103,26 @@ internal abstract partial class ColumnType
         private static readonly double[] PowersOf10 = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
+        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, JsonTokenType token, ReadOnlySpan<byte> bytes, StringForm form, short rep, DecodeScratch scratch, out string? problem)
         {
             problem = null;
-            if (value.Token == JsonTokenType.Number && TryParse(value.Bytes, out var x) && (!leaf.ExactIntegers || HoldsInteger(value.Bytes, x)))
+            if (token == JsonTokenType.Number && TryParse(bytes, out var x) && (!leaf.ExactIntegers || HoldsInteger(bytes, x)))
             {
                 buffer.AddDouble(x, rep);
                 return true;
             }
-            problem = Problem(leaf, value);
+            problem = Problem(leaf, token, bytes);
             return false;
         }
 
         [MethodImpl(MethodImplOptions.NoInlining)]
-        private static string Problem(LeafNode leaf, LocatedValue value)
+        private static string Problem(LeafNode leaf, JsonTokenType token, ReadOnlySpan<byte> bytes)
         {
-            if (value.Token != JsonTokenType.Number) return Expected("a number", value.Token);
-            if (TryParse(value.Bytes, out _))
-                return $"{Quoted(value.Bytes)} is an integer that a DOUBLE cannot hold exactly (beyond 2^53): the column is [\"integer\", \"number\"], " +
+            if (token != JsonTokenType.Number) return Expected("a number", token);
+            if (TryParse(bytes, out _))
+                return $"{Quoted(bytes)} is an integer that a DOUBLE cannot hold exactly (beyond 2^53): the column is [\"integer\", \"number\"], " +
                        "stored as DOUBLE; declare it \"integer\" to keep such values exact";
-            return $"{Quoted(value.Bytes)} is out of the range of a double";
+            return $"{Quoted(bytes)} is out of the range of a double";
         }
 
         /// <summary>
@@ -160,25 +165,25 @@ internal abstract partial class ColumnType
 
     private sealed partial class DecimalType
     {
-        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
+        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, JsonTokenType token, ReadOnlySpan<byte> bytes, StringForm form, short rep, DecodeScratch scratch, out string? problem)
         {
             problem = null;
-            if (value.Token != JsonTokenType.Number)
+            if (token != JsonTokenType.Number)
             {
-                problem = Expected("a number", value.Token);
+                problem = Expected("a number", token);
                 return false;
             }
-            switch (DecimalWriter.TryParseUnscaled(value.Bytes, leaf.Scale, out var unscaled))
+            switch (DecimalWriter.TryParseUnscaled(bytes, leaf.Scale, out var unscaled))
             {
                 case DecimalFit.Fits:
                     System.Buffers.Binary.BinaryPrimitives.WriteInt128BigEndian(buffer.BeginBytes(16), unscaled);
                     buffer.EndBytes(16, rep);
                     return true;
                 case DecimalFit.TooPrecise:
-                    problem = $"{Quoted(value.Bytes)} has more than {leaf.Scale} digits after the point (multipleOf {DecimalWriter.Step(leaf.Scale)})";
+                    problem = $"{Quoted(bytes)} has more than {leaf.Scale} digits after the point (multipleOf {DecimalWriter.Step(leaf.Scale)})";
                     return false;
                 default:
-                    problem = $"{Quoted(value.Bytes)} does not fit a decimal(38, {leaf.Scale}) (at most {LeafNode.DecimalPrecision - leaf.Scale} digits before the point)";
+                    problem = $"{Quoted(bytes)} does not fit a decimal(38, {leaf.Scale}) (at most {LeafNode.DecimalPrecision - leaf.Scale} digits before the point)";
                     return false;
             }
         }
@@ -187,15 +192,15 @@ internal abstract partial class ColumnType
     private sealed partial class BooleanType
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
+        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, JsonTokenType token, ReadOnlySpan<byte> bytes, StringForm form, short rep, DecodeScratch scratch, out string? problem)
         {
             problem = null;
-            if (value.Token is JsonTokenType.True or JsonTokenType.False)
+            if (token is JsonTokenType.True or JsonTokenType.False)
             {
-                buffer.AddBool(value.Token == JsonTokenType.True, rep);
+                buffer.AddBool(token == JsonTokenType.True, rep);
                 return true;
             }
-            problem = Expected("true or false", value.Token);
+            problem = Expected("true or false", token);
             return false;
         }
     }
@@ -206,27 +211,27 @@ internal abstract partial class ColumnType
 
         /// <summary>A string's text; any other JSON value as its text (the widest common type of mixed scalars).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
+        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, JsonTokenType token, ReadOnlySpan<byte> bytes, StringForm form, short rep, DecodeScratch scratch, out string? problem)
         {
             problem = null;
-            if (value.Token != JsonTokenType.String || value.Form == StringForm.Ascii)
+            if (token != JsonTokenType.String || form == StringForm.Ascii)
             {
-                buffer.AddBytes(value.Bytes, rep);
+                buffer.AddBytes(bytes, rep);
                 return true;
             }
-            if (value.Form == StringForm.Unchecked)
+            if (form == StringForm.Unchecked)
             {
                 // Parquet STRING must be valid UTF-8, and neither scanner checks the bytes of a string without escapes.
-                if (!Utf8.IsValid(value.Bytes))
+                if (!Utf8.IsValid(bytes))
                 {
                     problem = "the string is not valid UTF-8";
                     return false;
                 }
-                buffer.AddBytes(value.Bytes, rep);
+                buffer.AddBytes(bytes, rep);
                 return true;
             }
             // Unescaped straight into the column: the text is never longer than its escaped form.
-            if (!JsonString.TryUnescape(value.Bytes, buffer.BeginBytes(value.Bytes.Length), out var length, out problem)) return false;
+            if (!JsonString.TryUnescape(bytes, buffer.BeginBytes(bytes.Length), out var length, out problem)) return false;
             buffer.EndBytes(length, rep);
             return true;
         }
@@ -237,15 +242,15 @@ internal abstract partial class ColumnType
         public override bool TakesJsonText => true;
 
         /// <summary>Any JSON value as its compact text; a string re-escaped as the compact writer writes it.</summary>
-        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
+        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, JsonTokenType token, ReadOnlySpan<byte> bytes, StringForm form, short rep, DecodeScratch scratch, out string? problem)
         {
             problem = null;
-            if (value.Token != JsonTokenType.String)
+            if (token != JsonTokenType.String)
             {
-                buffer.AddBytes(value.Bytes, rep);
+                buffer.AddBytes(bytes, rep);
                 return true;
             }
-            if (!JsonString.TryText(value, scratch, out var text, out problem)) return false;
+            if (!JsonString.TryText(bytes, form, scratch, out var text, out problem)) return false;
             buffer.AddBytes(scratch.CompactString(text), rep);
             return true;
         }
@@ -254,14 +259,14 @@ internal abstract partial class ColumnType
     private sealed partial class TimestampType
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
+        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, JsonTokenType token, ReadOnlySpan<byte> bytes, StringForm form, short rep, DecodeScratch scratch, out string? problem)
         {
-            if (value.Token != JsonTokenType.String)
+            if (token != JsonTokenType.String)
             {
-                problem = Expected("a date-time string", value.Token);
+                problem = Expected("a date-time string", token);
                 return false;
             }
-            if (!JsonString.TryText(value, scratch, out var text, out problem)) return false;
+            if (!JsonString.TryText(bytes, form, scratch, out var text, out problem)) return false;
             if (TemporalParser.TryParseTimestampMicros(text, out var micros))
             {
                 buffer.AddLong(micros, rep);
@@ -274,14 +279,14 @@ internal abstract partial class ColumnType
 
     private sealed partial class DateType
     {
-        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
+        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, JsonTokenType token, ReadOnlySpan<byte> bytes, StringForm form, short rep, DecodeScratch scratch, out string? problem)
         {
-            if (value.Token != JsonTokenType.String)
+            if (token != JsonTokenType.String)
             {
-                problem = Expected("a date string", value.Token);
+                problem = Expected("a date string", token);
                 return false;
             }
-            if (!JsonString.TryText(value, scratch, out var text, out problem)) return false;
+            if (!JsonString.TryText(bytes, form, scratch, out var text, out problem)) return false;
             if (TemporalParser.TryParseDateDays(text, out var days))
             {
                 buffer.AddInt(days, rep);
@@ -294,14 +299,14 @@ internal abstract partial class ColumnType
 
     private sealed partial class TimeType
     {
-        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, LocatedValue value, short rep, DecodeScratch scratch, out string? problem)
+        protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, JsonTokenType token, ReadOnlySpan<byte> bytes, StringForm form, short rep, DecodeScratch scratch, out string? problem)
         {
-            if (value.Token != JsonTokenType.String)
+            if (token != JsonTokenType.String)
             {
-                problem = Expected("a time string", value.Token);
+                problem = Expected("a time string", token);
                 return false;
             }
-            if (!JsonString.TryText(value, scratch, out var text, out problem)) return false;
+            if (!JsonString.TryText(bytes, form, scratch, out var text, out problem)) return false;
             if (TemporalParser.TryParseTimeMicros(text, out var micros))
             {
                 buffer.AddLong(micros, rep);
@@ -322,23 +327,6 @@ internal enum StringForm : byte
     Unchecked,
     /// <summary>Backslash escapes: the text once unescaped (<see cref="JsonString.TryUnescape"/>).</summary>
     Escaped,
-}
-
-/// <summary>
-/// One JSON value as a scanner located it: its token and its bytes. A number's bytes are its text (valid JSON number
-/// syntax); a string's are those between its quotes as written (see <see cref="Form"/>); true and false their literal;
-/// an object or array (handed over only to a type that <see cref="ColumnType.TakesJsonText"/>) its compact text.
-/// Null never reaches a type: the scanners write it as a missing value.
-/// </summary>
-internal readonly ref struct LocatedValue(JsonTokenType token, ReadOnlySpan<byte> bytes, StringForm form = StringForm.Ascii)
-{
-    public readonly ReadOnlySpan<byte> Bytes = bytes;
-    public readonly JsonTokenType Token = token;
-    public readonly StringForm Form = form;
-
-    public static LocatedValue Number(ReadOnlySpan<byte> text) => new(JsonTokenType.Number, text);
-    public static LocatedValue String(ReadOnlySpan<byte> body, StringForm form) => new(JsonTokenType.String, body, form);
-    public static LocatedValue Boolean(bool value) => value ? new(JsonTokenType.True, "true"u8) : new(JsonTokenType.False, "false"u8);
 }
 
 /// <summary>
@@ -391,21 +379,21 @@ internal sealed class DecodeScratch
 /// <summary>The text of a JSON string, shared by every type that decodes strings.</summary>
 internal static class JsonString
 {
-    /// <summary>The text of a string value (valid UTF-8): its bytes when it has no escapes, else unescaped into the scratch.</summary>
+    /// <summary>The text of a string's <paramref name="bytes"/> (valid UTF-8): the bytes when they have no escapes, else unescaped into the scratch.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool TryText(LocatedValue value, DecodeScratch scratch, out ReadOnlySpan<byte> text, out string? problem)
+    public static bool TryText(ReadOnlySpan<byte> bytes, StringForm form, DecodeScratch scratch, out ReadOnlySpan<byte> text, out string? problem)
     {
         problem = null;
-        text = value.Bytes;
-        if (value.Form == StringForm.Ascii) return true;
-        if (value.Form == StringForm.Unchecked)
+        text = bytes;
+        if (form == StringForm.Ascii) return true;
+        if (form == StringForm.Unchecked)
         {
             if (Utf8.IsValid(text)) return true;
             problem = "the string is not valid UTF-8";
             return false;
         }
-        var destination = scratch.Unescaped(value.Bytes.Length);
-        if (!TryUnescape(value.Bytes, destination, out var length, out problem)) return false;
+        var destination = scratch.Unescaped(bytes.Length);
+        if (!TryUnescape(bytes, destination, out var length, out problem)) return false;
         text = destination[..length];
         return true;
     }

@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.CompilerServices;
 using System.Text;
+using System.Text.Json;
 using System.Text.Unicode;
 
 namespace DataSpoc.Pipe.Parquet;
@@ -98,7 +99,7 @@ internal sealed partial class RecordShredder
     /// </summary>
     private static bool TrySkipScalar(ReadOnlySpan<byte> json, ref int p)
     {
-        if (json[p] != 'n') return TryLocateScalar(json, ref p, out _);
+        if (json[p] != 'n') return TryLocateScalar(json, ref p, out _, out _, out _);
         if (!json[p..].StartsWith("null"u8)) return false;
         p += 4;
         return true;
@@ -301,7 +302,8 @@ internal sealed partial class RecordShredder
     private static bool TryLeaf(LeafBuffer buf, LeafNode leaf, ReadOnlySpan<byte> json, ref int p, short rep, DecodeScratch scratch)
     {
         var at = p;
-        if (!TryLocateScalar(json, ref at, out var value) || !ColumnType.TryDecodeJson(buf, leaf, value, rep, scratch, out _)) return false;
+        if (!TryLocateScalar(json, ref at, out var token, out var bytes, out var form)
+            || !ColumnType.TryDecodeJson(buf, leaf, token, bytes, form, rep, scratch, out _)) return false;
         p = at;
         return true;
     }
@@ -311,47 +313,52 @@ internal sealed partial class RecordShredder
     /// it; false for anything else or anything malformed.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryLocateScalar(ReadOnlySpan<byte> json, ref int p, out LocatedValue value)
+    private static bool TryLocateScalar(ReadOnlySpan<byte> json, ref int p, out JsonTokenType token, out ReadOnlySpan<byte> bytes, out StringForm form)
     {
         var c = json[p];
-        if (c == '"') return TryLocateString(json, ref p, out value);
+        form = StringForm.Ascii;
+        if (c == '"')
+        {
+            token = JsonTokenType.String;
+            return TryLocateString(json, ref p, out bytes, out form);
+        }
         if (c == 't')
         {
-            value = LocatedValue.Boolean(true);
-            if (!json[p..].StartsWith("true"u8)) return false;
+            token = JsonTokenType.True;
+            bytes = "true"u8;
+            if (!json[p..].StartsWith(bytes)) return false;
             p += 4;
             return true;
         }
         if (c == 'f')
         {
-            value = LocatedValue.Boolean(false);
-            if (!json[p..].StartsWith("false"u8)) return false;
+            token = JsonTokenType.False;
+            bytes = "false"u8;
+            if (!json[p..].StartsWith(bytes)) return false;
             p += 5;
             return true;
         }
-        return TryLocateNumber(json, ref p, out value);
+        token = JsonTokenType.Number;
+        return TryLocateNumber(json, ref p, out bytes);
     }
 
     /// <summary>A string: its bytes between the quotes, and whether they are plain ASCII, other UTF-8 or escaped.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryLocateString(ReadOnlySpan<byte> json, ref int p, out LocatedValue value)
+    private static bool TryLocateString(ReadOnlySpan<byte> json, ref int p, out ReadOnlySpan<byte> bytes, out StringForm form)
     {
         var body = json[(p + 1)..];
         var end = PlainAsciiRun(body);
-        var form = StringForm.Ascii;
+        form = StringForm.Ascii;
+        bytes = default;
         if (end == body.Length || body[end] != '"')
         {
-            // Kept out of line and returning plain integers, so the located value stays in registers on the usual path.
+            // Kept out of line and returning plain integers, so the usual path stays in registers.
             var rest = OtherStringEnd(body, end);
-            if (rest < 0)
-            {
-                value = default;
-                return false;
-            }
+            if (rest < 0) return false;
             end = rest >> 1;
             form = (rest & 1) != 0 ? StringForm.Escaped : StringForm.Unchecked;
         }
-        value = LocatedValue.String(body[..end], form);
+        bytes = body[..end];
         p += end + 2;
         return true;
     }
@@ -387,9 +394,9 @@ internal sealed partial class RecordShredder
 
     /// <summary>A number in JSON's syntax (<c>-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?</c>): its text.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryLocateNumber(ReadOnlySpan<byte> json, ref int p, out LocatedValue value)
+    private static bool TryLocateNumber(ReadOnlySpan<byte> json, ref int p, out ReadOnlySpan<byte> bytes)
     {
-        value = default;
+        bytes = default;
         var i = p;
         if (json[i] == '-') i++;
         if ((uint)i >= (uint)json.Length) return false;
@@ -406,7 +413,7 @@ internal sealed partial class RecordShredder
             if (i < json.Length && json[i] is (byte)'+' or (byte)'-') i++;
             if (!Digits(json, ref i)) return false;
         }
-        value = LocatedValue.Number(json[p..i]);
+        bytes = json[p..i];
         p = i;
         return true;
     }

@@ -121,16 +121,16 @@ internal sealed partial class RecordShredder
     private void WriteLeaf(LeafBuffer buf, LeafNode leaf, ref Utf8JsonReader r, short rep)
     {
         var token = r.TokenType;
-        ReadOnlySpan<byte> bytes = r.HasValueSequence ? r.ValueSequence.ToArray() : r.ValueSpan;
-        var value = token switch
+        ReadOnlySpan<byte> bytes = token switch
         {
-            JsonTokenType.String => LocatedValue.String(bytes, r.ValueIsEscaped ? StringForm.Escaped : StringForm.Unchecked),
-            JsonTokenType.Number => LocatedValue.Number(bytes),
-            JsonTokenType.True or JsonTokenType.False => LocatedValue.Boolean(token == JsonTokenType.True),
-            _ when leaf.Type.TakesJsonText => new LocatedValue(token, CompactValue(ref r, leaf)),
-            _ => new LocatedValue(token, default),
+            JsonTokenType.String or JsonTokenType.Number => r.HasValueSequence ? r.ValueSequence.ToArray() : r.ValueSpan,
+            JsonTokenType.True => "true"u8,
+            JsonTokenType.False => "false"u8,
+            _ when leaf.Type.TakesJsonText => CompactValue(ref r, leaf),
+            _ => default,
         };
-        if (!ColumnType.TryDecodeJson(buf, leaf, value, rep, _scratch, out var problem)) throw Invalid(leaf.Path, problem!);
+        var form = token == JsonTokenType.String && r.ValueIsEscaped ? StringForm.Escaped : StringForm.Unchecked;
+        if (!ColumnType.TryDecodeJson(buf, leaf, token, bytes, form, rep, _scratch, out var problem)) throw Invalid(leaf.Path, problem!);
     }
 
     /// <summary>The current object or array re-written compactly (the reader ends on its last token).</summary>

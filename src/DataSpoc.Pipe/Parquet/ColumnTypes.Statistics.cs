@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Runtime.InteropServices;
-
 using System.Text.Json.Nodes;
 using ParquetSharp;
 

@@ -57,7 +57,8 @@ public class ColumnTypeStatisticsTests
         Assert.Equal((-1.5, 2.25), (BitConverter.ToDouble(facts["d"].Lower!), BitConverter.ToDouble(facts["d"].Upper!)));
         Assert.Equal(new byte[] { 0xFF }, facts["m"].Lower); // -0.01: unscaled -1 in the fewest bytes
         Assert.Equal(new byte[] { 0x75, 0x30 }, facts["m"].Upper); // 300.00: unscaled 30000
-        Assert.Equal((new byte[] { 0 }, new byte[] { 1 }), (facts["b"].Lower, facts["b"].Upper));
+        Assert.Equal(new byte[] { 0 }, facts["b"].Lower);
+        Assert.Equal(new byte[] { 1 }, facts["b"].Upper);
         Assert.Equal(("ab", "b"), (Encoding.UTF8.GetString(facts["s"].Lower!), Encoding.UTF8.GetString(facts["s"].Upper!)));
 
         string? Delta(string column, bool upper)

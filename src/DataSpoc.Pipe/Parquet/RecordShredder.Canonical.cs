@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.CompilerServices;
 using System.Text;
+using System.Text.Json;
 using System.Text.Unicode;
 
 namespace DataSpoc.Pipe.Parquet;
@@ -36,7 +37,7 @@ internal sealed partial class RecordShredder
         if (batch.Schema.FlatFields is { } fields)
         {
             var at = position;
-            if (TryFlatRecord(batch.Columns, fields, json, ref at))
+            if (TryFlatRecord(batch.Columns, fields, json, ref at, _scratch))
             {
                 position = at;
                 batch.Rows++;
@@ -54,7 +55,7 @@ internal sealed partial class RecordShredder
     /// trailing ones are null). No per-property bookkeeping; anything else returns false and the general scan
     /// (<see cref="TryStruct"/>) takes the record from its start.
     /// </summary>
-    private static bool TryFlatRecord(LeafBuffer[] columns, FlatField[] fields, ReadOnlySpan<byte> json, ref int p)
+    private static bool TryFlatRecord(LeafBuffer[] columns, FlatField[] fields, ReadOnlySpan<byte> json, ref int p, DecodeScratch scratch)
     {
         p++; // the '{'
         var i = 0;
@@ -81,7 +82,7 @@ internal sealed partial class RecordShredder
                     p += 4;
                     columns[field.Column].AddNull(0, 0);
                 }
-                else if (!TryLeaf(columns[field.Column], leaf, json, ref p, 0)) return false;
+                else if (!TryLeaf(columns[field.Column], leaf, json, ref p, 0, scratch)) return false;
                 i++;
                 if (!TryAfterValue(json, ref p, out var more)) return false;
                 if (!more) break;
@@ -98,42 +99,10 @@ internal sealed partial class RecordShredder
     /// </summary>
     private static bool TrySkipScalar(ReadOnlySpan<byte> json, ref int p)
     {
-        var c = json[p];
-        if (c == 'n') return Literal(json, ref p, "null"u8);
-        if (c == 't') return Literal(json, ref p, "true"u8);
-        if (c == 'f') return Literal(json, ref p, "false"u8);
-        if (c == '"')
-        {
-            for (var i = p + 1; i < json.Length;)
-            {
-                var next = json[i..].IndexOfAny(StringStops);
-                if (next < 0) return false;
-                i += next;
-                if (json[i] == '"')
-                {
-                    p = i + 1;
-                    return true;
-                }
-                if (json[i] != '\\' || i + 1 >= json.Length) return false; // a control byte
-                var escape = json[i + 1];
-                if (escape == 'u')
-                {
-                    if (!TryHex4(json, i + 2, out _)) return false;
-                    i += 6;
-                }
-                else if ("\"\\/bfnrt"u8.Contains(escape)) i += 2;
-                else return false;
-            }
-            return false;
-        }
-        return TryDouble(json, ref p, out _);
-
-        static bool Literal(ReadOnlySpan<byte> json, ref int p, ReadOnlySpan<byte> literal)
-        {
-            if (!json[p..].StartsWith(literal)) return false;
-            p += literal.Length;
-            return true;
-        }
+        if (json[p] != 'n') return TryLocateScalar(json, ref p, out _, out _, out _);
+        if (!json[p..].StartsWith("null"u8)) return false;
+        p += 4;
+        return true;
     }
 
     private bool TryStruct(ColumnBatch batch, StructNode s, ReadOnlySpan<byte> json, ref int p, short def, short rep)
@@ -296,7 +265,7 @@ internal sealed partial class RecordShredder
         switch (node)
         {
             case LeafNode leaf:
-                return TryLeaf(batch.Columns[leaf.ColumnIndex], leaf, json, ref p, rep);
+                return TryLeaf(batch.Columns[leaf.ColumnIndex], leaf, json, ref p, rep, _scratch);
             case StructNode s:
                 return c == '{' && TryStruct(batch, s, json, ref p, s.DefLevel, rep);
             case ListNode l:
@@ -324,74 +293,138 @@ internal sealed partial class RecordShredder
         }
     }
 
+    /// <summary>
+    /// Decodes the scalar value at <paramref name="p"/> into the leaf's column, moving past it: the scan locates the
+    /// value, its column type decodes it (<see cref="ColumnType.TryDecodeJson"/>). False for an object or array, for
+    /// anything malformed and for a value the type refuses: the tokenizer then stores it or reports the same reason.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryLeaf(LeafBuffer buf, LeafNode leaf, ReadOnlySpan<byte> json, ref int p, short rep)
+    private static bool TryLeaf(LeafBuffer buf, LeafNode leaf, ReadOnlySpan<byte> json, ref int p, short rep, DecodeScratch scratch)
     {
-        var kind = leaf.Kind;
-        if (kind == LeafKind.Int64)
+        var at = p;
+        if (!TryLocateScalar(json, ref at, out var token, out var bytes, out var form)
+            || !ColumnType.TryDecodeJson(buf, leaf, token, bytes, form, rep, scratch, out _)) return false;
+        p = at;
+        return true;
+    }
+
+    /// <summary>
+    /// Locates the string, number, true or false at <paramref name="p"/> (not null: callers take it first) and moves past
+    /// it; false for anything else or anything malformed.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryLocateScalar(ReadOnlySpan<byte> json, ref int p, out JsonTokenType token, out ReadOnlySpan<byte> bytes, out StringForm form)
+    {
+        var c = json[p];
+        form = StringForm.Ascii;
+        if (c == '"')
         {
-            if (!TryInteger(json, ref p, out var l)) return false;
-            buf.AddLong(l, rep);
+            token = JsonTokenType.String;
+            return TryLocateString(json, ref p, out bytes, out form);
+        }
+        if (c == 't')
+        {
+            token = JsonTokenType.True;
+            bytes = "true"u8;
+            if (!json[p..].StartsWith(bytes)) return false;
+            p += 4;
             return true;
         }
-        if (kind == LeafKind.Double)
+        if (c == 'f')
         {
-            if (leaf.ExactIntegers && IsWideIntegerLiteral(json, p)) return false; // the tokenizer checks it is exact
-            if (!TryDouble(json, ref p, out var x)) return false;
-            buf.AddDouble(x, rep);
+            token = JsonTokenType.False;
+            bytes = "false"u8;
+            if (!json[p..].StartsWith(bytes)) return false;
+            p += 5;
             return true;
         }
-        if (kind == LeafKind.Boolean)
+        token = JsonTokenType.Number;
+        return TryLocateNumber(json, ref p, out bytes);
+    }
+
+    /// <summary>A string: its bytes between the quotes, and whether they are plain ASCII, other UTF-8 or escaped.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryLocateString(ReadOnlySpan<byte> json, ref int p, out ReadOnlySpan<byte> bytes, out StringForm form)
+    {
+        var body = json[(p + 1)..];
+        var end = PlainAsciiRun(body);
+        form = StringForm.Ascii;
+        bytes = default;
+        if (end == body.Length || body[end] != '"')
         {
-            if (json[p..].StartsWith("true"u8)) { p += 4; buf.AddBool(true, rep); return true; }
-            if (json[p..].StartsWith("false"u8)) { p += 5; buf.AddBool(false, rep); return true; }
-            return false;
+            // Kept out of line and returning plain integers, so the usual path stays in registers.
+            var rest = OtherStringEnd(body, end);
+            if (rest < 0) return false;
+            end = rest >> 1;
+            form = (rest & 1) != 0 ? StringForm.Escaped : StringForm.Unchecked;
         }
-        if (kind is LeafKind.Json or LeafKind.Decimal) return false; // the tokenizer path
-        // Every other kind is a string in JSON: one scan for all of them.
-        if (!TryPlainString(json, ref p, out var text)) return kind == LeafKind.String && TryEscapedString(buf, json, ref p, rep);
-        switch (kind)
+        bytes = body[..end];
+        p += end + 2;
+        return true;
+    }
+
+    /// <summary>
+    /// Where the string whose body is <paramref name="body"/> ends when it is not plain ASCII up to <paramref name="from"/>:
+    /// past non-ASCII bytes and escapes (checked as JSON spells them, since a skipped string is never unescaped) to the
+    /// closing quote, as <c>end * 2 + (escaped ? 1 : 0)</c>; -1 on a control byte, a malformed escape or no closing quote.
+    /// </summary>
+    private static int OtherStringEnd(ReadOnlySpan<byte> body, int from)
+    {
+        var escaped = 0;
+        var end = from;
+        while (true)
         {
-            case LeafKind.String:
-                buf.AddBytes(text, rep);
-                return true;
-            case LeafKind.Timestamp:
-                if (!TemporalParser.TryParseTimestampMicros(text, out var micros)) return false;
-                buf.AddLong(micros, rep);
-                return true;
-            case LeafKind.Date:
-                if (!TemporalParser.TryParseDateDays(text, out var days)) return false;
-                buf.AddInt(days, rep);
-                return true;
-            case LeafKind.Time:
-                if (!TemporalParser.TryParseTimeMicros(text, out var timeMicros)) return false;
-                buf.AddLong(timeMicros, rep);
-                return true;
-            default:
-                return false;
+            var next = body[end..].IndexOfAny(StringStops);
+            if (next < 0) return -1;
+            end += next;
+            var c = body[end];
+            if (c == '"') return end * 2 + escaped;
+            if (c != '\\' || end + 1 >= body.Length) return -1; // a control byte
+            escaped = 1;
+            var escape = body[end + 1];
+            if (escape == 'u')
+            {
+                if (!JsonString.TryHex4(body, end + 2, out _)) return -1;
+                end += 6;
+            }
+            else if ("\"\\/bfnrt"u8.Contains(escape)) end += 2;
+            else return -1;
         }
     }
 
-    /// <summary>A string with no escapes and no control bytes, valid UTF-8; the value is its bytes between the quotes.</summary>
+    /// <summary>A number in JSON's syntax (<c>-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?</c>): its text.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryPlainString(ReadOnlySpan<byte> json, ref int p, out ReadOnlySpan<byte> value)
+    private static bool TryLocateNumber(ReadOnlySpan<byte> json, ref int p, out ReadOnlySpan<byte> bytes)
     {
-        value = default;
-        if (json[p] != '"') return false;
-        var body = json[(p + 1)..];
-        var end = PlainAsciiRun(body);
-        if (end == body.Length) return false;
-        if (body[end] != '"')
+        bytes = default;
+        var i = p;
+        if (json[i] == '-') i++;
+        if ((uint)i >= (uint)json.Length) return false;
+        if (json[i] == '0') i++;
+        else if (!Digits(json, ref i)) return false;
+        if (i < json.Length && json[i] == '.')
         {
-            if (body[end] < 0x80) return false; // an escape or a control byte
-            var rest = body[end..].IndexOfAny(StringStops);
-            if (rest < 0 || body[end + rest] != '"') return false;
-            end += rest;
-            if (!Utf8.IsValid(body[..end])) return false;
+            i++;
+            if (!Digits(json, ref i)) return false;
         }
-        value = body[..end];
-        p += end + 2;
+        if (i < json.Length && json[i] is (byte)'e' or (byte)'E')
+        {
+            i++;
+            if (i < json.Length && json[i] is (byte)'+' or (byte)'-') i++;
+            if (!Digits(json, ref i)) return false;
+        }
+        bytes = json[p..i];
+        p = i;
         return true;
+    }
+
+    /// <summary>Moves past a run of ASCII digits; false when there is none.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Digits(ReadOnlySpan<byte> json, ref int i)
+    {
+        var start = i;
+        while (i < json.Length && (uint)(json[i] - '0') <= 9) i++;
+        return i > start;
     }
 
     /// <summary>
@@ -421,188 +454,6 @@ internal sealed partial class RecordShredder
             if (c is (byte)'"' or (byte)'\\' || (sbyte)c < 0x20) return i;
         }
         return text.Length;
-    }
-
-    /// <summary>
-    /// A string with escapes (Python's json.dumps writes every non-ASCII character as <c>\uXXXX</c>), unescaped
-    /// straight into the column; false on a control byte, a malformed escape, a lone surrogate or invalid UTF-8.
-    /// </summary>
-    private static bool TryEscapedString(LeafBuffer buf, ReadOnlySpan<byte> json, ref int p, short rep)
-    {
-        if (p >= json.Length || json[p] != '"') return false;
-        // Find the closing quote first: the unescaped value is never longer than the text.
-        var start = p + 1;
-        var end = start;
-        while (true)
-        {
-            var next = json[end..].IndexOfAny(StringStops);
-            if (next < 0) return false;
-            end += next;
-            if (json[end] == '"') break;
-            if (json[end] != '\\' || end + 1 >= json.Length) return false; // a control byte
-            end += json[end + 1] == 'u' ? 6 : 2;
-            if (end > json.Length) return false;
-        }
-        var text = json[start..end];
-        var dest = buf.BeginBytes(text.Length);
-        var n = 0;
-        for (var i = 0; i < text.Length;)
-        {
-            var escape = text[i..].IndexOf((byte)'\\');
-            var run = escape < 0 ? text[i..] : text.Slice(i, escape);
-            run.CopyTo(dest[n..]);
-            n += run.Length;
-            i += run.Length;
-            if (escape < 0) break;
-            var code = text[i + 1];
-            i += 2;
-            byte simple = code switch
-            {
-                (byte)'"' => (byte)'"',
-                (byte)'\\' => (byte)'\\',
-                (byte)'/' => (byte)'/',
-                (byte)'b' => (byte)'\b',
-                (byte)'f' => (byte)'\f',
-                (byte)'n' => (byte)'\n',
-                (byte)'r' => (byte)'\r',
-                (byte)'t' => (byte)'\t',
-                _ => 0,
-            };
-            if (simple != 0)
-            {
-                dest[n++] = simple;
-                continue;
-            }
-            if (code != 'u' || !TryHex4(text, i, out var unit)) return false;
-            i += 4;
-            int scalar = unit;
-            if (char.IsHighSurrogate((char)unit))
-            {
-                if (i + 6 > text.Length || text[i] != '\\' || text[i + 1] != 'u' || !TryHex4(text, i + 2, out var low) || !char.IsLowSurrogate((char)low))
-                    return false;
-                scalar = char.ConvertToUtf32((char)unit, (char)low);
-                i += 6;
-            }
-            else if (char.IsLowSurrogate((char)unit))
-            {
-                return false;
-            }
-            n += new Rune(scalar).EncodeToUtf8(dest[n..]);
-        }
-        if (!Utf8.IsValid(dest[..n])) return false;
-        buf.EndBytes(n, rep);
-        p = end + 1;
-        return true;
-    }
-
-    private static bool TryHex4(ReadOnlySpan<byte> text, int at, out ushort value)
-    {
-        value = 0;
-        if (at + 4 > text.Length) return false;
-        for (var k = 0; k < 4; k++)
-        {
-            var h = HexValue(text[at + k]);
-            if (h < 0) return false;
-            value = (ushort)(value << 4 | h);
-        }
-        return true;
-    }
-
-    private static int HexValue(byte c) => c switch
-    {
-        >= (byte)'0' and <= (byte)'9' => c - '0',
-        >= (byte)'a' and <= (byte)'f' => c - 'a' + 10,
-        >= (byte)'A' and <= (byte)'F' => c - 'A' + 10,
-        _ => -1,
-    };
-
-    /// <summary>A JSON integer of at most 18 digits (anything larger, or with a fraction or exponent, takes the tokenizer path).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryInteger(ReadOnlySpan<byte> json, ref int p, out long value)
-    {
-        value = 0;
-        var i = p;
-        if (!TryIntegerPart(json, ref i, out var negative, out var v, out var digits) || digits > 18) return false;
-        if (i < json.Length && json[i] is (byte)'.' or (byte)'e' or (byte)'E') return false;
-        value = negative ? -(long)v : (long)v;
-        p = i;
-        return true;
-    }
-
-    private static readonly double[] PowersOf10 = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
-
-    /// <summary>
-    /// A JSON number as a double, correctly rounded: exactly when its digits fit 2^53 and it has no exponent
-    /// (one division of two exact doubles), else by the framework's parser.
-    /// </summary>
-    private static bool TryDouble(ReadOnlySpan<byte> json, ref int p, out double value)
-    {
-        value = 0;
-        var i = p;
-        if (!TryIntegerPart(json, ref i, out var negative, out var mantissa, out var digits)) return false;
-        var fraction = 0;
-        if (i < json.Length && json[i] == '.')
-        {
-            i++;
-            fraction = Digits(json, ref i, ref mantissa);
-            if (fraction == 0) return false;
-            digits += fraction;
-        }
-        var exponent = false;
-        if (i < json.Length && json[i] is (byte)'e' or (byte)'E')
-        {
-            exponent = true;
-            i++;
-            if (i < json.Length && json[i] is (byte)'+' or (byte)'-') i++;
-            var exponentStart = i;
-            while (i < json.Length && (uint)(json[i] - '0') <= 9) i++;
-            if (i == exponentStart) return false;
-        }
-        if (!exponent && digits <= 15 && fraction < PowersOf10.Length)
-        {
-            value = fraction == 0 ? mantissa : mantissa / PowersOf10[fraction];
-            if (negative) value = -value;
-        }
-        else if (!double.TryParse(json[p..i], NumberStyles.Float, CultureInfo.InvariantCulture, out value) || !double.IsFinite(value))
-        {
-            return false;
-        }
-        p = i;
-        return true;
-    }
-
-    /// <summary>An integer literal of 16 digits or more (no point, no exponent): one a double may not hold exactly.</summary>
-    private static bool IsWideIntegerLiteral(ReadOnlySpan<byte> json, int p)
-    {
-        var i = p < json.Length && json[p] == '-' ? p + 1 : p;
-        var start = i;
-        while (i < json.Length && (uint)(json[i] - '0') <= 9) i++;
-        return i - start >= 16 && (i == json.Length || json[i] is not ((byte)'.' or (byte)'e' or (byte)'E'));
-    }
-
-    /// <summary>A JSON number's sign and integer part (no leading zeros); <paramref name="i"/> moves past it.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryIntegerPart(ReadOnlySpan<byte> json, ref int i, out bool negative, out ulong value, out int digits)
-    {
-        negative = i < json.Length && json[i] == '-';
-        if (negative) i++;
-        var first = i;
-        value = 0;
-        digits = Digits(json, ref i, ref value);
-        return digits > 0 && (json[first] != '0' || digits == 1);
-    }
-
-    /// <summary>Reads a run of ASCII digits on into <paramref name="value"/> and returns how many (callers check the count: past 19 it wraps).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Digits(ReadOnlySpan<byte> json, ref int i, ref ulong value)
-    {
-        var start = i;
-        while (i < json.Length && (uint)(json[i] - '0') <= 9)
-        {
-            value = value * 10 + (uint)(json[i] - '0');
-            i++;
-        }
-        return i - start;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -12,16 +12,11 @@ namespace DataSpoc.Pipe.Parquet;
 /// </summary>
 internal sealed partial class RecordShredder
 {
-    private readonly ArrayBufferWriter<byte> _json = new(256);
-    private readonly Utf8JsonWriter _jsonWriter;
+    /// <summary>Room for the decodes of this shredder's thread (the column types are shared and hold none).</summary>
+    private readonly DecodeScratch _scratch = new();
 
     /// <summary>Per struct node, which children the current record set (reused; a node never contains itself).</summary>
     private readonly Dictionary<StructNode, bool[]> _seen = new(ReferenceEqualityComparer.Instance);
-
-    public RecordShredder()
-    {
-        _jsonWriter = new Utf8JsonWriter(_json, new JsonWriterOptions { SkipValidation = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
-    }
 
     /// <summary>Properties present in records but absent from the schema, by dotted name.</summary>
     public Dictionary<string, long> DroppedProperties { get; } = new(StringComparer.Ordinal);
@@ -119,126 +114,39 @@ internal sealed partial class RecordShredder
         foreach (var leaf in node.Leaves) batch.Columns[leaf.ColumnIndex].AddNull(def, rep);
     }
 
+    /// <summary>
+    /// Hands the value at the reader to the leaf's column type (<see cref="ColumnType.TryDecodeJson"/>), which decodes it
+    /// or says why it does not fit; an object or array reaches only a type that stores JSON text, as its compact text.
+    /// </summary>
     private void WriteLeaf(LeafBuffer buf, LeafNode leaf, ref Utf8JsonReader r, short rep)
     {
-        switch (leaf.Kind)
+        var token = r.TokenType;
+        ReadOnlySpan<byte> bytes = token switch
         {
-            case LeafKind.Int64:
-                if (r.TokenType != JsonTokenType.Number) throw Invalid(leaf.Path, $"expected an integer, got {Describe(r.TokenType)}");
-                if (r.TryGetInt64(out var l)) { buf.AddLong(l, rep); return; }
-                if (WholeNumber.TryParseInt64(r.HasValueSequence ? r.ValueSequence.ToArray() : r.ValueSpan, out var whole))
-                {
-                    buf.AddLong(whole, rep);
-                    return;
-                }
-                throw Invalid(leaf.Path, $"{Text(ref r)} is not a 64-bit integer (out of range or not whole)");
-            case LeafKind.Double:
-                if (r.TokenType != JsonTokenType.Number) throw Invalid(leaf.Path, $"expected a number, got {Describe(r.TokenType)}");
-                if (r.TryGetDouble(out var x) && double.IsFinite(x))
-                {
-                    if (leaf.ExactIntegers && !DoubleHoldsInteger(r.HasValueSequence ? r.ValueSequence.ToArray() : r.ValueSpan, x))
-                        throw Invalid(leaf.Path, $"{Text(ref r)} is an integer that a DOUBLE cannot hold exactly (beyond 2^53): the column is [\"integer\", \"number\"], " +
-                            "stored as DOUBLE; declare it \"integer\" to keep such values exact");
-                    buf.AddDouble(x, rep);
-                    return;
-                }
-                throw Invalid(leaf.Path, $"{Text(ref r)} is out of the range of a double");
-            case LeafKind.Boolean:
-                if (r.TokenType is JsonTokenType.True or JsonTokenType.False) { buf.AddBool(r.TokenType == JsonTokenType.True, rep); return; }
-                throw Invalid(leaf.Path, $"expected true or false, got {Describe(r.TokenType)}");
-            case LeafKind.String:
-                WriteString(buf, leaf, ref r, rep);
-                return;
-            case LeafKind.Json:
-                WriteJson(buf, ref r, rep);
-                return;
-            case LeafKind.Timestamp:
-            {
-                var s = StringValue(ref r, leaf, "a date-time string");
-                if (TemporalParser.TryParseTimestampMicros(s, out var micros)) { buf.AddLong(micros, rep); return; }
-                throw Invalid(leaf.Path, $"'{Encoding.UTF8.GetString(s)}' is not an ISO-8601 date-time within years 1..9999 UTC");
-            }
-            case LeafKind.Date:
-            {
-                var s = StringValue(ref r, leaf, "a date string");
-                if (TemporalParser.TryParseDateDays(s, out var days)) { buf.AddInt(days, rep); return; }
-                throw Invalid(leaf.Path, $"'{Encoding.UTF8.GetString(s)}' is not an ISO-8601 date");
-            }
-            case LeafKind.Time:
-            {
-                var s = StringValue(ref r, leaf, "a time string");
-                if (TemporalParser.TryParseTimeMicros(s, out var micros)) { buf.AddLong(micros, rep); return; }
-                throw Invalid(leaf.Path, $"'{Encoding.UTF8.GetString(s)}' is not an ISO-8601 time");
-            }
-            case LeafKind.Decimal:
-                WriteDecimal(buf, leaf, ref r, rep);
-                return;
-        }
+            JsonTokenType.String or JsonTokenType.Number => r.HasValueSequence ? r.ValueSequence.ToArray() : r.ValueSpan,
+            JsonTokenType.True => "true"u8,
+            JsonTokenType.False => "false"u8,
+            _ when leaf.Type.TakesJsonText => CompactValue(ref r, leaf),
+            _ => default,
+        };
+        var form = token == JsonTokenType.String && r.ValueIsEscaped ? StringForm.Escaped : StringForm.Unchecked;
+        if (!ColumnType.TryDecodeJson(buf, leaf, token, bytes, form, rep, _scratch, out var problem)) throw Invalid(leaf.Path, problem!);
     }
 
-    private byte[] _unescaped = new byte[256];
-
-    /// <summary>The unescaped UTF-8 of a string token (a view of the input when it has no escapes).</summary>
-    private ReadOnlySpan<byte> StringValue(ref Utf8JsonReader r, LeafNode leaf, string what)
+    /// <summary>The current object or array re-written compactly (the reader ends on its last token).</summary>
+    private ReadOnlySpan<byte> CompactValue(ref Utf8JsonReader r, LeafNode leaf)
     {
-        if (r.TokenType != JsonTokenType.String) throw Invalid(leaf.Path, $"expected {what}, got {Describe(r.TokenType)}");
-        if (!r.ValueIsEscaped && !r.HasValueSequence) return r.ValueSpan;
-        var max = r.HasValueSequence ? (int)r.ValueSequence.Length : r.ValueSpan.Length;
-        if (_unescaped.Length < max) _unescaped = new byte[Math.Max(max, _unescaped.Length * 2)];
-        var n = CopyEscaped(ref r, _unescaped, leaf);
-        return _unescaped.AsSpan(0, n);
-    }
-
-    private void WriteString(LeafBuffer buf, LeafNode leaf, ref Utf8JsonReader r, short rep)
-    {
-        switch (r.TokenType)
-        {
-            case JsonTokenType.String:
-                if (!r.ValueIsEscaped && !r.HasValueSequence)
-                {
-                    // The reader does not check the UTF-8 of unescaped strings; Parquet STRING must be valid UTF-8.
-                    if (!System.Text.Unicode.Utf8.IsValid(r.ValueSpan)) throw Invalid(leaf.Path, "the string is not valid UTF-8");
-                    buf.AddBytes(r.ValueSpan, rep);
-                    return;
-                }
-                var max = r.HasValueSequence ? (int)r.ValueSequence.Length : r.ValueSpan.Length;
-                var n = CopyEscaped(ref r, buf.BeginBytes(max), leaf);
-                buf.EndBytes(n, rep);
-                return;
-            case JsonTokenType.Number or JsonTokenType.True or JsonTokenType.False:
-                // The widest common type of mixed scalars is their JSON text.
-                buf.AddBytes(r.HasValueSequence ? r.ValueSequence.ToArray() : r.ValueSpan, rep);
-                return;
-            default:
-                WriteJson(buf, ref r, rep);
-                return;
-        }
-    }
-
-    /// <summary>
-    /// Unescapes a string token. JSON allows <c>\udc00</c> (a lone surrogate) as text, but it is no character: it
-    /// cannot become UTF-8, so it is a value error of this field (obeys on_invalid_record), not a crash of the run.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static int CopyEscaped(ref Utf8JsonReader r, Span<byte> destination, LeafNode leaf)
-    {
+        var writer = _scratch.StartJson();
         try
         {
-            return r.CopyString(destination);
+            CopyValue(ref r, writer);
         }
-        catch (InvalidOperationException)
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
         {
-            throw Invalid(leaf.Path, $"the string \"{Text(ref r)}\" holds an escaped lone surrogate (such as \\udc00), which is not a character");
+            // A string inside that is no text: an escaped lone surrogate, or bytes that are not UTF-8.
+            throw Invalid(leaf.Path, "a string in the value holds an escaped lone surrogate (such as \\udc00) or bytes that are not UTF-8");
         }
-    }
-
-    private void WriteJson(LeafBuffer buf, ref Utf8JsonReader r, short rep)
-    {
-        _json.ResetWrittenCount();
-        _jsonWriter.Reset();
-        CopyValue(ref r, _jsonWriter);
-        _jsonWriter.Flush();
-        buf.AddBytes(_json.WrittenSpan, rep);
+        return _scratch.Written;
     }
 
     /// <summary>Re-writes the current JSON value compactly (the reader ends on the value's last token).</summary>
@@ -270,31 +178,6 @@ internal sealed partial class RecordShredder
         } while (r.Read());
     }
 
-    private static void WriteDecimal(LeafBuffer buf, LeafNode leaf, ref Utf8JsonReader r, short rep)
-    {
-        if (r.TokenType != JsonTokenType.Number) throw Invalid(leaf.Path, $"expected a number, got {Describe(r.TokenType)}");
-        var text = r.HasValueSequence ? r.ValueSequence.ToArray() : r.ValueSpan;
-        switch (DecimalWriter.TryParseUnscaled(text, leaf.Scale, out var unscaled))
-        {
-            case DecimalFit.Fits:
-                System.Buffers.Binary.BinaryPrimitives.WriteInt128BigEndian(buf.BeginBytes(16), unscaled);
-                buf.EndBytes(16, rep);
-                return;
-            case DecimalFit.TooPrecise:
-                throw Invalid(leaf.Path, $"{Text(ref r)} has more than {leaf.Scale} digits after the point (multipleOf {DecimalWriter.Step(leaf.Scale)})");
-            default:
-                throw Invalid(leaf.Path, $"{Text(ref r)} does not fit a decimal(38, {leaf.Scale}) (at most {LeafNode.DecimalPrecision - leaf.Scale} digits before the point)");
-        }
-    }
-
-    /// <summary>Whether <paramref name="x"/> is exactly the number written, when that is an integer literal (a fraction or exponent is a float anyway).</summary>
-    private static bool DoubleHoldsInteger(ReadOnlySpan<byte> literal, double x)
-    {
-        if (literal.Length < 16 || literal.IndexOfAny((byte)'.', (byte)'e', (byte)'E') >= 0) return true;
-        return Int128.TryParse(literal, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var written)
-            && Math.Abs(x) < 1e38 && (Int128)x == written;
-    }
-
     private static string PathOf(SchemaNode node) => node is LeafNode l ? l.Path : node.Leaves.Count > 0 ? ParentPath(node.Leaves[0].Path, node.Name) : node.Name;
 
     private static string ParentPath(string leafPath, string name)
@@ -302,8 +185,6 @@ internal sealed partial class RecordShredder
         var i = leafPath.IndexOf(name, StringComparison.Ordinal);
         return i >= 0 ? leafPath[..(i + name.Length)] : name;
     }
-
-    private static string Text(ref Utf8JsonReader r) => Encoding.UTF8.GetString(r.HasValueSequence ? r.ValueSequence.ToArray() : r.ValueSpan);
 
     private static InvalidValueException Invalid(string field, string reason) => new(field, reason);
 

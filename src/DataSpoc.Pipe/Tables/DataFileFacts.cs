@@ -1,6 +1,5 @@
-using System.Buffers.Binary;
-using System.Runtime.InteropServices;
 using System.Text.Json.Serialization;
+using DataSpoc.Pipe.Parquet;
 using ParquetSharp;
 
 namespace DataSpoc.Pipe.Tables;
@@ -52,6 +51,7 @@ internal static class DataFileFooter
         };
         var schema = meta.Schema;
         var columns = new ColumnFacts?[meta.NumColumns];
+        var types = new ColumnType?[meta.NumColumns];
         var boundsValid = new bool[meta.NumColumns];
         for (var c = 0; c < meta.NumColumns; c++)
         {
@@ -59,7 +59,8 @@ internal static class DataFileFooter
             if (descriptor.MaxRepetitionLevel > 0) continue;
             using var node = descriptor.SchemaNode;
             columns[c] = new ColumnFacts { FieldId = node.FieldId, Name = string.Join('.', descriptor.Path.ToDotVector()), Nulls = 0 };
-            boundsValid[c] = true;
+            types[c] = ColumnType.OfParquet(descriptor);
+            boundsValid[c] = types[c] is not null;
         }
         for (var g = 0; g < meta.NumRowGroups; g++)
         {
@@ -75,11 +76,10 @@ internal static class DataFileFooter
                 if (stats is null) { column.Nulls = null; boundsValid[c] = false; continue; }
                 column.Nulls = column.Nulls is { } n ? n + stats.NullCount : null;
                 if (!stats.HasMinMax) { if (stats.NullCount != chunk.NumValues) boundsValid[c] = false; continue; }
-                if (!boundsValid[c]) continue;
-                var descriptor = schema.Column(c);
-                if (Bounds(stats, descriptor) is not { } bounds) { boundsValid[c] = false; continue; }
-                if (column.Lower is null || Compare(descriptor, bounds.Lower, column.Lower) < 0) column.Lower = bounds.Lower;
-                if (column.Upper is null || Compare(descriptor, bounds.Upper, column.Upper) > 0) column.Upper = bounds.Upper;
+                if (!boundsValid[c] || types[c] is not { } type) continue;
+                if (type.IcebergBounds(stats) is not { } bounds) { boundsValid[c] = false; continue; }
+                if (column.Lower is null || type.CompareBounds(bounds.Lower, column.Lower) < 0) column.Lower = bounds.Lower;
+                if (column.Upper is null || type.CompareBounds(bounds.Upper, column.Upper) > 0) column.Upper = bounds.Upper;
             }
         }
         for (var c = 0; c < meta.NumColumns; c++)
@@ -89,66 +89,5 @@ internal static class DataFileFooter
             facts.Columns.Add(column);
         }
         return facts;
-    }
-
-    private sealed record Bound(byte[] Lower, byte[] Upper);
-
-    /// <summary>Min and max in Iceberg's binary single-value serialisation (Appendix D), or null when not representable.</summary>
-    private static Bound? Bounds(Statistics stats, ColumnDescriptor descriptor)
-    {
-        using var logical = descriptor.LogicalType;
-        switch (stats)
-        {
-            case Statistics<bool> b: return new Bound([(byte)(b.Min ? 1 : 0)], [(byte)(b.Max ? 1 : 0)]);
-            case Statistics<int> i: return new Bound(Le32(i.Min), Le32(i.Max));
-            case Statistics<long> l: return new Bound(Le64(l.Min), Le64(l.Max));
-            case Statistics<double> d:
-                return double.IsNaN(d.Min) || double.IsNaN(d.Max) ? null : new Bound(BitConverter.GetBytes(d.Min), BitConverter.GetBytes(d.Max));
-            case Statistics<ByteArray> s: return new Bound(Copy(s.Min), Copy(s.Max));
-            case Statistics<FixedLenByteArray> f when logical is DecimalLogicalType:
-                return new Bound(MinimalTwosComplement(Copy(f.Min, descriptor.TypeLength)), MinimalTwosComplement(Copy(f.Max, descriptor.TypeLength)));
-            default: return null;
-        }
-    }
-
-    private static byte[] Le32(int v) { var b = new byte[4]; BinaryPrimitives.WriteInt32LittleEndian(b, v); return b; }
-    private static byte[] Le64(long v) { var b = new byte[8]; BinaryPrimitives.WriteInt64LittleEndian(b, v); return b; }
-
-    private static byte[] Copy(ByteArray value)
-    {
-        var bytes = new byte[value.Length];
-        if (value.Length > 0) Marshal.Copy(value.Pointer, bytes, 0, value.Length);
-        return bytes;
-    }
-
-    private static byte[] Copy(FixedLenByteArray value, int length)
-    {
-        var bytes = new byte[length];
-        Marshal.Copy(value.Pointer, bytes, 0, length);
-        return bytes;
-    }
-
-    /// <summary>A big-endian two's-complement integer in the fewest bytes (Appendix D's decimal serialisation).</summary>
-    private static byte[] MinimalTwosComplement(byte[] bigEndian)
-    {
-        var start = 0;
-        while (start < bigEndian.Length - 1
-               && ((bigEndian[start] == 0x00 && (bigEndian[start + 1] & 0x80) == 0) || (bigEndian[start] == 0xFF && (bigEndian[start + 1] & 0x80) != 0)))
-            start++;
-        return bigEndian[start..];
-    }
-
-    /// <summary>Orders two bounds of a column as its Parquet sort order does (signed numbers, unsigned bytes).</summary>
-    private static int Compare(ColumnDescriptor descriptor, byte[] a, byte[] b)
-    {
-        switch (descriptor.PhysicalType)
-        {
-            case PhysicalType.Int32: return BinaryPrimitives.ReadInt32LittleEndian(a).CompareTo(BinaryPrimitives.ReadInt32LittleEndian(b));
-            case PhysicalType.Int64: return BinaryPrimitives.ReadInt64LittleEndian(a).CompareTo(BinaryPrimitives.ReadInt64LittleEndian(b));
-            case PhysicalType.Double: return BitConverter.ToDouble(a).CompareTo(BitConverter.ToDouble(b));
-            case PhysicalType.Boolean: return a[0].CompareTo(b[0]);
-            case PhysicalType.FixedLenByteArray: return new System.Numerics.BigInteger(a, isUnsigned: false, isBigEndian: true).CompareTo(new System.Numerics.BigInteger(b, isUnsigned: false, isBigEndian: true));
-            default: return a.AsSpan().SequenceCompareTo(b);
-        }
     }
 }

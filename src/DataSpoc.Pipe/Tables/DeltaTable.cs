@@ -1,8 +1,8 @@
-using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Parquet;
 using DataSpoc.Pipe.Storage;
 
 namespace DataSpoc.Pipe.Tables;
@@ -242,37 +242,13 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
             if (c.Name.Contains('.', StringComparison.Ordinal) || !types.TryGetValue(c.FieldId, out var type) || type is not JsonValue t) continue;
             if (c.Nulls is { } n) nulls[c.Name] = n;
             if (c.Lower is null || c.Upper is null) continue;
-            if (StatValue(t.GetValue<string>(), c.Lower, roundUp: false) is { } lo && StatValue(t.GetValue<string>(), c.Upper, roundUp: true) is { } hi)
+            if (ColumnType.OfIcebergName(t.GetValue<string>()) is { } columnType
+                && columnType.DeltaStatistic(c.Lower, roundUp: false) is { } lo && columnType.DeltaStatistic(c.Upper, roundUp: true) is { } hi)
             {
                 min[c.Name] = lo;
                 max[c.Name] = hi;
             }
         }
         return new JsonObject { ["numRecords"] = file.Records, ["minValues"] = min, ["maxValues"] = max, ["nullCount"] = nulls }.ToJsonString();
-    }
-
-    /// <summary>
-    /// A bound as Delta stats JSON. Timestamps have millisecond precision there, so a maximum is rounded up (a
-    /// truncated maximum would let a reader skip a file holding the value). Decimals and times are left out.
-    /// </summary>
-    private static JsonNode? StatValue(string type, byte[] bound, bool roundUp)
-    {
-        switch (type)
-        {
-            case "long": return BinaryPrimitives.ReadInt64LittleEndian(bound);
-            case "double":
-                var d = BitConverter.ToDouble(bound);
-                return double.IsFinite(d) ? d : null;
-            case "boolean": return null;
-            case "string": return Encoding.UTF8.GetString(bound);
-            case "date":
-                return DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + BinaryPrimitives.ReadInt32LittleEndian(bound))
-                    .ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
-            case "timestamptz":
-                var micros = BinaryPrimitives.ReadInt64LittleEndian(bound);
-                var millis = roundUp ? (long)Math.Ceiling(micros / 1000.0) : (long)Math.Floor(micros / 1000.0);
-                return DateTime.UnixEpoch.AddMilliseconds(millis).ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-            default: return null;
-        }
     }
 }

@@ -57,6 +57,17 @@ public class CanonicalShreddingTests
         """{"id":16,"label":"quote \" backslash \\ slash \/ \b\f\n\r\t end"}""",
         """{"id":17,"label":"caf\u00e9 \u65e5\u672c \ud83d\ude00 \u0000 \u00E9"}""",
         """{"id":18,"label":"\"","customer":{"name":"Jos\u00e9 \"Z\u00e9\""}}""",
+        // The scan only locates values; the column type decodes them, so whatever the type accepts the scan takes too:
+        // an escaped date-time, whole numbers written with a fraction or exponent, 19 digits, a number in a string
+        // column, a decimal, a date-time in a date column and the key bounds of each type.
+        """{"id":1,"ts":"2025-01-01T00:00:00\u005a"}""",
+        """{"id":1.0}""",
+        """{"id":1e2}""",
+        """{"id":1234567890123456789}""",
+        """{"id":1,"label":7}""",
+        """{"id":1,"amount":12.34}""",
+        """{"id":-9223372036854775808,"price":-1.7976931348623157e308,"amount":-99.5,"label":true,"day":"2025-01-20T10:05:00Z"}""",
+        """{"id":9223372036854775807,"price":9007199254740993,"amount":1e-2,"label":-0.5e3}""",
     ];
 
     /// <summary>Records the fast path must hand to the tokenizer (which then stores them or reports what is wrong).</summary>
@@ -68,13 +79,9 @@ public class CanonicalShreddingTests
         """{"id":1,"label":"bad \u12G4 hex"}""",
         """{"id":1,"label":"short \u12"}""",
         """{"id":1,"label":"ends in \"}""",
-        """{"id":1,"ts":"2025-01-01T00:00:00\u005a"}""",
         """{"i\u0064":1}""",
         """{"id":1,"unknown":2}""",
         """{"id":1,"id":2}""",
-        """{"id":1.0}""",
-        """{"id":1e2}""",
-        """{"id":1234567890123456789}""",
         """{"id":01}""",
         """{"id":-}""",
         """{"id":"1"}""",
@@ -84,12 +91,10 @@ public class CanonicalShreddingTests
         """{"id":1,"price":1e}""",
         """{"id":1,"price":NaN}""",
         """{"id":1,"price":1e999}""",
-        """{"id":1,"label":7}""",
         """{"id":1,"ok":"true"}""",
         """{"id":1,"ok":tru}""",
         """{"id":1,"ts":"not a date"}""",
         """{"id":1,"extra":{"a":1}}""",
-        """{"id":1,"amount":12.34}""",
         """{"id":1,"customer":"x"}""",
         """{"id":1,"scores":[1,]}""",
         """{"id":1,}""",

@@ -52,7 +52,7 @@ internal abstract partial class ColumnType
 
     /// <summary>The reason for a value of the wrong JSON type (kept out of the inlined decodes).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static string Expected(string what, JsonTokenType got) => $"expected {what}, got {RecordShredder.Describe(got)}";
+    private static string Expected(string what, JsonTokenType got) => $"expected {what}, got {JsonTokenNames.Describe(got)}";
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static string Quoted(ReadOnlySpan<byte> text) => Encoding.UTF8.GetString(text);

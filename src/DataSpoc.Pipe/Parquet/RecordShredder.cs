@@ -41,11 +41,11 @@ internal sealed partial class RecordShredder
                 WriteLeaf(batch.Columns[leaf.ColumnIndex], leaf, ref r, rep);
                 break;
             case StructNode s:
-                if (r.TokenType != JsonTokenType.StartObject) throw Invalid(s.Leaves.Count > 0 ? PathOf(s) : s.Name, $"expected an object, got {Describe(r.TokenType)}");
+                if (r.TokenType != JsonTokenType.StartObject) throw Invalid(s.Leaves.Count > 0 ? PathOf(s) : s.Name, $"expected an object, got {JsonTokenNames.Describe(r.TokenType)}");
                 WriteStruct(batch, s, ref r, s.DefLevel, rep);
                 break;
             case ListNode l:
-                if (r.TokenType != JsonTokenType.StartArray) throw Invalid(PathOf(l), $"expected an array, got {Describe(r.TokenType)}");
+                if (r.TokenType != JsonTokenType.StartArray) throw Invalid(PathOf(l), $"expected an array, got {JsonTokenNames.Describe(r.TokenType)}");
                 var i = 0;
                 while (r.Read() && r.TokenType != JsonTokenType.EndArray)
                 {
@@ -187,17 +187,6 @@ internal sealed partial class RecordShredder
     }
 
     private static InvalidValueException Invalid(string field, string reason) => new(field, reason);
-
-    internal static string Describe(JsonTokenType t) => t switch
-    {
-        JsonTokenType.StartObject => "an object",
-        JsonTokenType.StartArray => "an array",
-        JsonTokenType.String => "a string",
-        JsonTokenType.Number => "a number",
-        JsonTokenType.True or JsonTokenType.False => "a boolean",
-        JsonTokenType.Null => "null",
-        _ => t.ToString(),
-    };
 }
 
 /// <summary>A record value that does not fit its declared type.</summary>

@@ -6,6 +6,7 @@ using DataSpoc.Pipe.Lake;
 using DataSpoc.Pipe.Parquet;
 using DataSpoc.Pipe.Runs;
 using DataSpoc.Pipe.Singer;
+using DataSpoc.Pipe.Sources.BuiltIn;
 using DataSpoc.Pipe.Storage;
 
 namespace DataSpoc.Pipe.Merge;

@@ -57,7 +57,7 @@ public sealed partial class GoogleSheetsPublicTap(HttpClient? http = null, TimeP
     /// <summary>Fetches the CSV export into a temp file (deleted on dispose), so the sheet is read twice without two requests.</summary>
     private async Task<Download> DownloadAsync(Sheet sheet, CancellationToken cancellationToken)
     {
-        var path = Path.Combine(Path.GetTempPath(), $"dataspoc-sheet-{Guid.NewGuid():N}.csv");
+        var path = Lake.LakePaths.ScratchFile("sheet", ".csv");
         var client = http ?? new HttpClient { Timeout = TimeSpan.FromMinutes(5) };
         try
         {

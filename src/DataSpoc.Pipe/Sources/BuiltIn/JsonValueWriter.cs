@@ -49,27 +49,9 @@ internal sealed class JsonValueWriter : RowWriter
     public override void String(int property, ReadOnlySpan<char> value) => Writer.WriteStringValue(value);
     public override void Utf8String(int property, ReadOnlySpan<byte> value) => Writer.WriteStringValue(value);
 
-    public override void Date(int property, DateOnly value)
-    {
-        Span<char> text = stackalloc char[10];
-        value.TryFormat(text, out var written, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
-        Writer.WriteStringValue(text[..written]);
-    }
-
-    public override void Timestamp(int property, DateTime utc)
-    {
-        Span<char> text = stackalloc char[27];
-        TextColumnTypes.FormatUtc(utc.Ticks, text);
-        Writer.WriteStringValue(text);
-    }
-
-    public override void Time(int property, TimeOnly value)
-    {
-        Span<char> text = stackalloc char[15];
-        value.TryFormat(text, out var written, "HH:mm:ss.ffffff", System.Globalization.CultureInfo.InvariantCulture);
-        Writer.WriteStringValue(text[..written]);
-    }
-
+    public override void Date(int property, DateOnly value) => SingerJsonSink.WriteDate(Writer, value);
+    public override void Timestamp(int property, DateTime utc) => SingerJsonSink.WriteTimestamp(Writer, utc);
+    public override void Time(int property, TimeOnly value) => SingerJsonSink.WriteTime(Writer, value);
     public override void Base64(int property, ReadOnlySpan<byte> value) => Writer.WriteBase64StringValue(value);
     public override void Json(int property, ReadOnlySpan<byte> value) => Writer.WriteRawValue(value, skipInputValidation: true);
     public override void Json(int property, ReadOnlySpan<char> value) => Writer.WriteRawValue(value, skipInputValidation: true);

@@ -123,41 +123,14 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : ITypedBuiltI
     internal static async Task ForEachRecordAsync(SourceFile file, Singer.BatchRecordHandler onRecord, CancellationToken cancellationToken)
     {
         await using var copy = await LocalCopy.OfAsync(file, cancellationToken).ConfigureAwait(false);
-        using var reader = Open(copy.Path, file);
-        long number = 0;
-        var shapes = ParquetShape.Of(reader.FileMetaData.Schema);
-        var json = new JsonValueWriter();
-        var metadata = reader.FileMetaData;
-        for (var g = 0; g < metadata.NumRowGroups; g++)
+        using (Open(copy.Path, file)) { } // a file that is not Parquet fails here, with the tap's message
+        try
         {
-            using var rowGroup = reader.RowGroup(g);
-            var cursors = new ParquetLeafCursor[metadata.NumColumns];
-            try
-            {
-                for (var c = 0; c < cursors.Length; c++)
-                    cursors[c] = ParquetLeafCursor.Create(rowGroup.Column(c), metadata.Schema.Column(c));
-                for (long row = 0; row < rowGroup.MetaData.NumRows; row++)
-                {
-                    json.Reset();
-                    json.Writer.WriteStartObject();
-                    foreach (var shape in shapes)
-                    {
-                        json.Writer.WritePropertyName(shape.Property);
-                        try { shape.Write(json, cursors); }
-                        catch (Exception e) when (e is OverflowException or InvalidDataException or JsonException or ArgumentException)
-                        {
-                            throw new TapException($"{file.Location} row group {g} row {row} column '{shape.Name}': {e.Message}", e);
-                        }
-                    }
-                    json.Writer.WriteEndObject();
-                    onRecord(json.Written, ++number);
-                    if ((row & 1023) == 0) cancellationToken.ThrowIfCancellationRequested();
-                }
-            }
-            finally
-            {
-                foreach (var cursor in cursors) cursor?.Dispose();
-            }
+            ParquetRows.ForEach(copy.Path, null, null, (json, row) => onRecord(json, row + 1), file.Location, cancellationToken);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new TapException(e.Message, e);
         }
     }
 
@@ -227,7 +200,7 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : ITypedBuiltI
         public static async Task<LocalCopy> OfAsync(SourceFile file, CancellationToken cancellationToken)
         {
             if (file.IsLocal) return new LocalCopy(file.Location, temporary: false);
-            var path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"dataspoc-parquet-{Guid.NewGuid():N}.parquet");
+            var path = Lake.LakePaths.ScratchFile("parquet", ".parquet");
             try
             {
                 await using var source = await file.Open(cancellationToken).ConfigureAwait(false);

@@ -1,13 +1,13 @@
 using System.Text.Json;
-using DataSpoc.Pipe.Sources.BuiltIn;
 using ParquetSharp;
 
-namespace DataSpoc.Pipe.Merge;
+namespace DataSpoc.Pipe.Sources.BuiltIn;
 
 /// <summary>
-/// Reads a local Parquet file's rows as JSON objects, row group by row group (memory bounded by the cursors' small
-/// batches, whatever the file's size), the same way the built-in parquet tap does: the merge re-shreds them with the
-/// run's writer, so a rewritten file goes through the one write path every file goes through.
+/// Reads a local Parquet file's rows as JSON record objects, row group by row group (memory bounded by the cursors'
+/// small batches, whatever the file's size), with the values the built-in parquet tap sends. Where rows must be JSON:
+/// the merge re-shreds a rewritten file's rows with the run's writer (the one write path every file goes through), and
+/// a BATCH message's Parquet files are read as records.
 /// </summary>
 internal static class ParquetRows
 {
@@ -16,9 +16,12 @@ internal static class ParquetRows
 
     /// <summary>
     /// Calls <paramref name="onRow"/> for every row of the row groups <paramref name="readGroup"/> accepts (all when null),
-    /// with only the top-level fields in <paramref name="fields"/> (all when null); absent fields are left out.
+    /// with only the top-level fields in <paramref name="fields"/> (all when null); absent fields are left out. A value
+    /// that cannot be read is an <see cref="InvalidDataException"/> naming <paramref name="location"/> (the file's path
+    /// when null), the row group, the row and the column.
     /// </summary>
-    public static void ForEach(string path, IReadOnlySet<string>? fields, Func<RowGroupReader, bool>? readGroup, RowHandler onRow)
+    public static void ForEach(string path, IReadOnlySet<string>? fields, Func<RowGroupReader, bool>? readGroup, RowHandler onRow,
+        string? location = null, CancellationToken cancellationToken = default)
     {
         using var reader = new ParquetFileReader(path);
         using var metadata = reader.FileMetaData;
@@ -46,11 +49,12 @@ internal static class ParquetRows
                         try { shape.Write(json, cursors); }
                         catch (Exception e) when (e is OverflowException or InvalidDataException or JsonException or ArgumentException)
                         {
-                            throw new InvalidDataException($"{path} row group {g} row {row} column '{shape.Name}': {e.Message}", e);
+                            throw new InvalidDataException($"{location ?? path} row group {g} row {row} column '{shape.Name}': {e.Message}", e);
                         }
                     }
                     json.Writer.WriteEndObject();
                     onRow(json.Written, first + row);
+                    if ((row & 1023) == 0) cancellationToken.ThrowIfCancellationRequested();
                 }
             }
             finally

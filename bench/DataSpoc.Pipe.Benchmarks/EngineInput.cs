@@ -70,12 +70,12 @@ internal sealed class ShreddingHandler(ColumnSchema schema, int batchRows, bool 
         for (var i = 0; i < lines.Count; i++)
         {
             var line = lines[i];
-            if (canonical && SingerMessageReader.TryCanonicalEnvelope(line, out _, out var recordStart))
+            if (canonical && SingerEnvelope.TryCanonical(line, out _, out var recordStart))
             {
                 if (Batch.Rows == batchRows) Batch.Clear();
                 Batch.Mark();
                 var end = recordStart;
-                if (_shredder.TryShredCanonical(Batch, line, ref end) && SingerMessageReader.IsCompleteAfterRecord(line, end))
+                if (_shredder.TryShredCanonical(Batch, line, ref end) && SingerEnvelope.IsCompleteAfterRecord(line, end))
                 {
                     Records++;
                     continue;

@@ -90,25 +90,9 @@ internal sealed class CountingSink : RecordSink
     public override ValueTask FlushIfFullAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
     public override ValueTask FlushAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
-    private sealed class Rows : RowWriter
+    private sealed class Rows : RowsWithoutValues
     {
         public long Count;
-
-        public override void BeginRow() { }
         public override void EndRow() => Count++;
-        public override void WriteJsonRow(ReadOnlySpan<byte> recordObject) => Count++;
-        public override void Null(int property) { }
-        public override void Long(int property, long value) { }
-        public override void Double(int property, double value) { }
-        public override void Decimal(int property, decimal value) { }
-        public override void Bool(int property, bool value) { }
-        public override void String(int property, ReadOnlySpan<char> value) { }
-        public override void Utf8String(int property, ReadOnlySpan<byte> value) { }
-        public override void Date(int property, DateOnly value) { }
-        public override void Timestamp(int property, DateTime utc) { }
-        public override void Time(int property, TimeOnly value) { }
-        public override void Base64(int property, ReadOnlySpan<byte> value) { }
-        public override void Json(int property, ReadOnlySpan<byte> value) { }
-        public override void Json(int property, ReadOnlySpan<char> value) { }
     }
 }

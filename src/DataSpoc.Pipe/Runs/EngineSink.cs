@@ -166,31 +166,14 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
     }
 
     /// <summary>Rows of a stream the pipeline does not select: counted, as the reader counts their RECORD lines.</summary>
-    private sealed class IgnoredRows(EngineSink sink, StreamState state) : RowWriter
+    private sealed class IgnoredRows(EngineSink sink, StreamState state) : RowsWithoutValues
     {
-        public override void BeginRow() { }
-
         public override void EndRow()
         {
             sink.NextLine();
             sink._records++;
             Interlocked.Increment(ref state.Ignored);
         }
-
-        public override void WriteJsonRow(ReadOnlySpan<byte> recordObject) => EndRow();
-        public override void Null(int property) { }
-        public override void Long(int property, long value) { }
-        public override void Double(int property, double value) { }
-        public override void Decimal(int property, decimal value) { }
-        public override void Bool(int property, bool value) { }
-        public override void String(int property, ReadOnlySpan<char> value) { }
-        public override void Utf8String(int property, ReadOnlySpan<byte> value) { }
-        public override void Date(int property, DateOnly value) { }
-        public override void Timestamp(int property, DateTime utc) { }
-        public override void Time(int property, TimeOnly value) { }
-        public override void Base64(int property, ReadOnlySpan<byte> value) { }
-        public override void Json(int property, ReadOnlySpan<byte> value) { }
-        public override void Json(int property, ReadOnlySpan<char> value) { }
     }
 
     /// <summary>Rows of a stream whose records a transform rewrites: printed as RECORD lines and read by the reader's path.</summary>

@@ -79,3 +79,26 @@ internal abstract class RowWriter
     /// <summary>Any JSON value as its text.</summary>
     public abstract void Json(int property, ReadOnlySpan<char> value);
 }
+
+/// <summary>
+/// Rows whose values are not kept, only the rows themselves: the rows of a stream that is not selected (counted, then
+/// dropped), and the sinks of benchmarks that time a source alone. Each value call does nothing.
+/// </summary>
+internal abstract class RowsWithoutValues : RowWriter
+{
+    public override void BeginRow() { }
+    public override void WriteJsonRow(ReadOnlySpan<byte> recordObject) => EndRow();
+    public override void Null(int property) { }
+    public override void Long(int property, long value) { }
+    public override void Double(int property, double value) { }
+    public override void Decimal(int property, decimal value) { }
+    public override void Bool(int property, bool value) { }
+    public override void String(int property, ReadOnlySpan<char> value) { }
+    public override void Utf8String(int property, ReadOnlySpan<byte> value) { }
+    public override void Date(int property, DateOnly value) { }
+    public override void Timestamp(int property, DateTime utc) { }
+    public override void Time(int property, TimeOnly value) { }
+    public override void Base64(int property, ReadOnlySpan<byte> value) { }
+    public override void Json(int property, ReadOnlySpan<byte> value) { }
+    public override void Json(int property, ReadOnlySpan<char> value) { }
+}

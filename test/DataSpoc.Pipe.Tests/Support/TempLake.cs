@@ -2,8 +2,10 @@ using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Lake;
 using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Sources.BuiltIn;
 using DataSpoc.Pipe.Storage;
 using DuckDB.NET.Data;
+using Xunit;
 
 namespace DataSpoc.Pipe.Tests.Support;
 
@@ -48,6 +50,22 @@ public sealed class TempLake : IDisposable
 
     public static Task<RunResult> RunAsync(PipelineDefinition p, bool full = false, PipelineRunner? runner = null) =>
         (runner ?? new PipelineRunner(new ObjectStoreFactory())).RunAsync(p, new RunOptions { Full = full }, CancellationToken.None);
+
+    /// <summary>A pipeline of the built-in tap <paramref name="tap"/> with an inline config, landing in this lake.</summary>
+    public PipelineDefinition BuiltInPipeline(string name, string tap, JsonObject config) => new()
+    {
+        Name = name,
+        Source = new SourceDefinition { Tap = tap, InlineConfig = config },
+        Destination = new DestinationDefinition { Bucket = Bucket },
+    };
+
+    /// <summary>Runs a built-in tap's pipeline in-process and asserts it succeeded.</summary>
+    public static async Task RunBuiltInAsync(PipelineDefinition pipeline)
+    {
+        Assert.True(BuiltInTaps.TryGet(pipeline.Source.Tap, out var tap));
+        var result = await new PipelineRunner(new ObjectStoreFactory()).RunAsync(pipeline, new RunOptions { Source = new BuiltInSource(tap) }, CancellationToken.None);
+        Assert.True(result.Succeeded, $"run failed: {result.Log.Error} / {result.Log.Tap?.StderrTail}");
+    }
 
     /// <summary>Every file below the bucket, as keys relative to it.</summary>
     public List<string> Keys() => Directory.EnumerateFiles(Root, "*", SearchOption.AllDirectories)

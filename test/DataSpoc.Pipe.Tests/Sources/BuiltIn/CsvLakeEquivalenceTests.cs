@@ -1,8 +1,4 @@
 using System.Text.Json.Nodes;
-using DataSpoc.Pipe.Config;
-using DataSpoc.Pipe.Runs;
-using DataSpoc.Pipe.Sources.BuiltIn;
-using DataSpoc.Pipe.Storage;
 using DataSpoc.Pipe.Tests.Support;
 using Xunit;
 
@@ -139,20 +135,6 @@ public sealed class CsvLakeEquivalenceTests : IDisposable
         {"path": "{{{folder}}}", "streams": [{"name": "declared", "types": {"code": "integer", "n": "number"}}]}
         """)!.AsObject();
 
-    private PipelineDefinition Pipeline(string name, string tap, JsonObject config) => new()
-    {
-        Name = name,
-        Source = new SourceDefinition { Tap = tap, InlineConfig = config },
-        Destination = new DestinationDefinition { Bucket = _lake.Bucket },
-    };
-
-    private static async Task RunAsync(PipelineDefinition pipeline)
-    {
-        Assert.True(BuiltInTaps.TryGet(pipeline.Source.Tap, out var tap));
-        var result = await new PipelineRunner(new ObjectStoreFactory()).RunAsync(pipeline, new RunOptions { Source = new BuiltInSource(tap) }, CancellationToken.None);
-        Assert.True(result.Succeeded, $"run failed: {result.Log.Error} / {result.Log.Tap?.StderrTail}");
-    }
-
     [Fact]
     public async Task Typed_csv_values_land_the_same_lake_as_the_json_text_of_the_same_cells()
     {
@@ -167,8 +149,8 @@ public sealed class CsvLakeEquivalenceTests : IDisposable
         }
         Assert.Equal(Csv.Keys.Order(), JsonRecords.Keys.Order());
 
-        await RunAsync(Pipeline("from-csv", "csv", CsvConfig(_h.Path("csv"))));
-        await RunAsync(Pipeline("from-json", "jsonl", new JsonObject { ["path"] = _h.Path("jsonl"), ["streams"] = jsonStreams }));
+        await TempLake.RunBuiltInAsync(_lake.BuiltInPipeline("from-csv", "csv", CsvConfig(_h.Path("csv"))));
+        await TempLake.RunBuiltInAsync(_lake.BuiltInPipeline("from-json", "jsonl", new JsonObject { ["path"] = _h.Path("jsonl"), ["streams"] = jsonStreams }));
 
         foreach (var stream in Csv.Keys)
         {
@@ -188,7 +170,7 @@ public sealed class CsvLakeEquivalenceTests : IDisposable
     public async Task Times_day_first_dates_and_lenient_numbers_land_as_the_values_they_mean()
     {
         foreach (var (name, text) in Csv) _h.Write($"csv/{name}.csv", text);
-        await RunAsync(Pipeline("from-csv", "csv", CsvConfig(_h.Path("csv"))));
+        await TempLake.RunBuiltInAsync(_lake.BuiltInPipeline("from-csv", "csv", CsvConfig(_h.Path("csv"))));
 
         Assert.Equal([["1", "07:05:00", "10.5", "2024-01-02 13:30:00.123456", "hello"], ["3", "23:59:59.123456", "0.5", "2024-01-02 10:00:00.000000", "  "],
                       ["5", null, "1", "2024-01-02 03:04:05.000000", null]],

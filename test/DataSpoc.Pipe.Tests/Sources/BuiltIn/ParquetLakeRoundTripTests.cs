@@ -1,8 +1,4 @@
 using System.Text.Json.Nodes;
-using DataSpoc.Pipe.Config;
-using DataSpoc.Pipe.Runs;
-using DataSpoc.Pipe.Sources.BuiltIn;
-using DataSpoc.Pipe.Storage;
 using DataSpoc.Pipe.Tests.Support;
 using DuckDB.NET.Data;
 using Xunit;
@@ -57,20 +53,6 @@ public sealed class ParquetLakeRoundTripTests : IDisposable
         {"id":3,"i8":127,"i16":32767,"i32":2147483647,"u8":255,"u16":65535,"u32":4294967295,"u64":null,"f32":null,"f64":null,"d1":-999.9,"d2":0.01,"d3":0.000001,"d4":0.000001,"s":null,"b":null,"ts":"1969-12-31T23:59:59.999999Z","ts_ms":null,"ts_ns":"1900-01-01T00:00:00.000000Z","tstz":null,"dt":"9999-12-31","tm":"23:59:59.999999","uid":null,"blob":null,"st":{"x":null,"f":null,"at":null},"li":[null],"mp":[]}
         """;
 
-    private PipelineDefinition Pipeline(string name, string tap, JsonObject config) => new()
-    {
-        Name = name,
-        Source = new SourceDefinition { Tap = tap, InlineConfig = config },
-        Destination = new DestinationDefinition { Bucket = _lake.Bucket },
-    };
-
-    private static async Task RunAsync(PipelineDefinition pipeline)
-    {
-        Assert.True(BuiltInTaps.TryGet(pipeline.Source.Tap, out var tap));
-        var result = await new PipelineRunner(new ObjectStoreFactory()).RunAsync(pipeline, new RunOptions { Source = new BuiltInSource(tap) }, CancellationToken.None);
-        Assert.True(result.Succeeded, $"run failed: {result.Log.Error} / {result.Log.Tap?.StderrTail}");
-    }
-
     [Fact]
     public async Task Every_parquet_type_lands_in_the_lake_as_the_value_it_is_and_as_its_json_text_did()
     {
@@ -78,8 +60,8 @@ public sealed class ParquetLakeRoundTripTests : IDisposable
         var config = new JsonObject { ["path"] = _h.Path("in") };
         var schema = (await _h.DiscoverAsync("parquet", config))["streams"]![0]!["schema"]!.DeepClone();
         _h.Write("json/every.jsonl", JsonRecords + "\n");
-        await RunAsync(Pipeline("typed", "parquet", config));
-        await RunAsync(Pipeline("json", "jsonl", new JsonObject
+        await TempLake.RunBuiltInAsync(_lake.BuiltInPipeline("typed", "parquet", config));
+        await TempLake.RunBuiltInAsync(_lake.BuiltInPipeline("json", "jsonl", new JsonObject
         {
             ["path"] = _h.Path("json"),
             ["streams"] = new JsonArray(new JsonObject { ["name"] = "every", ["schema"] = schema }),

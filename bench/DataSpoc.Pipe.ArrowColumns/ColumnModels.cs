@@ -14,7 +14,46 @@ namespace DataSpoc.Pipe.ArrowColumns;
 /// <summary>Time spent filling column buffers and writing row groups, over one file.</summary>
 internal sealed class Timings
 {
-    public readonly Stopwatch Append = new(), Write = new();
+    public readonly PhaseClock Append = new(), Write = new();
+}
+
+/// <summary>
+/// Wall time and the calling thread's CPU time over the intervals between Start and Stop. Both models append and
+/// encode on the calling thread only (ParquetSharp's Arrow writer does not use threads unless asked), so thread CPU
+/// is the work itself, less disturbed than wall time by other processes on a shared machine.
+/// </summary>
+internal sealed partial class PhaseClock
+{
+    private readonly Stopwatch _wall = new();
+    private long _cpuStart, _cpuNanos;
+
+    public TimeSpan Elapsed => _wall.Elapsed;
+    public double CpuSeconds => _cpuNanos / 1e9;
+
+    public void Start()
+    {
+        _cpuStart = ThreadCpuNanos();
+        _wall.Start();
+    }
+
+    public void Stop()
+    {
+        _wall.Stop();
+        _cpuNanos += ThreadCpuNanos() - _cpuStart;
+    }
+
+    private struct Timespec
+    {
+        public long Seconds, Nanoseconds;
+    }
+
+    private const int ClockThreadCpuTimeId = 3; // CLOCK_THREAD_CPUTIME_ID (Linux)
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "clock_gettime")]
+    private static partial int ClockGetTime(int clock, out Timespec time);
+
+    private static long ThreadCpuNanos() =>
+        ClockGetTime(ClockThreadCpuTimeId, out var t) == 0 ? t.Seconds * 1_000_000_000 + t.Nanoseconds : throw new InvalidOperationException("clock_gettime failed");
 }
 
 /// <summary>One way to hold the columns and write them: rows in, one zstd Parquet file out, one row group per batch.</summary>

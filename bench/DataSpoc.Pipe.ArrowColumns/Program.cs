@@ -60,6 +60,8 @@ static int One(string modelName, string output, long rows, int rowGroupRows)
     Console.WriteLine(string.Join('\t', modelName,
         timings.Append.Elapsed.TotalSeconds.ToString("F3", CultureInfo.InvariantCulture),
         timings.Write.Elapsed.TotalSeconds.ToString("F3", CultureInfo.InvariantCulture),
+        timings.Append.CpuSeconds.ToString("F3", CultureInfo.InvariantCulture),
+        timings.Write.CpuSeconds.ToString("F3", CultureInfo.InvariantCulture),
         clock.Elapsed.TotalSeconds.ToString("F3", CultureInfo.InvariantCulture),
         cpuSeconds.ToString("F3", CultureInfo.InvariantCulture),
         Mib(memory.PeakManaged), Mib(memory.PeakNativeGrowth), Mib(memory.PeakRss), Mib(memory.BaselineRss), bytes));
@@ -74,7 +76,7 @@ static int Bench(long rows, int runs, string outDir)
     string[] models = ["engine", "arrow", "generator"];
     var results = models.ToDictionary(m => m, _ => new List<string[]>());
     Console.WriteLine($"{rows:N0} rows x 8 columns, row groups of {RowGroupRows:N0}, zstd; {runs} runs, alternating; load average before: {LoadAverage()}");
-    Console.WriteLine("run\tmodel\tappend_s\twrite_s\ttotal_s\tcpu_s\tpeak_managed_MiB\tpeak_native_growth_MiB\tpeak_rss_MiB\tbaseline_rss_MiB\tfile_bytes");
+    Console.WriteLine("run\tmodel\tappend_s\twrite_s\tappend_cpu_s\twrite_cpu_s\ttotal_s\tcpu_s\tpeak_managed_MiB\tpeak_native_growth_MiB\tpeak_rss_MiB\tbaseline_rss_MiB\tfile_bytes");
     for (var run = 0; run < runs; run++)
     {
         var order = run % 2 == 0 ? models : models.Reverse().ToArray();
@@ -87,10 +89,10 @@ static int Bench(long rows, int runs, string outDir)
     }
     Console.WriteLine($"load average after: {LoadAverage()}");
     Console.WriteLine("medians:");
-    Console.WriteLine("model\tappend_s\twrite_s\ttotal_s\tcpu_s\tpeak_managed_MiB\tpeak_native_growth_MiB\tpeak_rss_MiB\tbaseline_rss_MiB\tfile_bytes");
+    Console.WriteLine("model\tappend_s\twrite_s\tappend_cpu_s\twrite_cpu_s\ttotal_s\tcpu_s\tpeak_managed_MiB\tpeak_native_growth_MiB\tpeak_rss_MiB\tbaseline_rss_MiB\tfile_bytes");
     foreach (var model in models)
-        Console.WriteLine(model + "\t" + string.Join('\t', Enumerable.Range(1, 9).Select(i => Median(results[model].Select(r => double.Parse(r[i], CultureInfo.InvariantCulture)))
-            .ToString(i == 9 ? "F0" : "F3", CultureInfo.InvariantCulture))));
+        Console.WriteLine(model + "\t" + string.Join('\t', Enumerable.Range(1, 11).Select(i => Median(results[model].Select(r => double.Parse(r[i], CultureInfo.InvariantCulture)))
+            .ToString(i == 11 ? "F0" : "F3", CultureInfo.InvariantCulture))));
     return ReadBack.Compare(Path.Combine(outDir, "engine.parquet"), Path.Combine(outDir, "arrow.parquet")) ? 0 : 1;
 }
 

@@ -93,6 +93,11 @@ static int Bench(long rows, int runs, string outDir)
     foreach (var model in models)
         Console.WriteLine(model + "\t" + string.Join('\t', Enumerable.Range(1, 11).Select(i => Median(results[model].Select(r => double.Parse(r[i], CultureInfo.InvariantCulture)))
             .ToString(i == 11 ? "F0" : "F3", CultureInfo.InvariantCulture))));
+    // Neighbouring runs share the machine's load best: the ratio of each round's pair says more than a ratio of medians.
+    string[] columns = ["append_s", "write_s", "append_cpu_s", "write_cpu_s", "total_s", "cpu_s"];
+    Console.WriteLine("arrow / engine, median of each round's ratio: " + string.Join(", ", columns.Select((name, c) =>
+        $"{name} {Median(Enumerable.Range(0, runs).Select(r => Value(results["arrow"][r], c + 1) / Value(results["engine"][r], c + 1))):F2}")) +
+        $", thread CPU (append + write) {Median(Enumerable.Range(0, runs).Select(r => (Value(results["arrow"][r], 3) + Value(results["arrow"][r], 4)) / (Value(results["engine"][r], 3) + Value(results["engine"][r], 4)))):F2}");
     return ReadBack.Compare(Path.Combine(outDir, "engine.parquet"), Path.Combine(outDir, "arrow.parquet")) ? 0 : 1;
 }
 
@@ -108,6 +113,8 @@ static string RunChild(string model, string output, long rows)
     if (child.ExitCode != 0) throw new InvalidOperationException($"{model} run failed (exit {child.ExitCode})");
     return line;
 }
+
+static double Value(string[] row, int column) => double.Parse(row[column], CultureInfo.InvariantCulture);
 
 static double Median(IEnumerable<double> values)
 {

@@ -172,8 +172,30 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
         catch (Exception e) when (e is InvalidCastException or OverflowException or FormatException or JsonException or ArgumentException or NotSupportedException)
         {
             var column = columns[Math.Min(i, columns.Count - 1)];
-            throw new TapException($"postgres tap: stream '{table.StreamId}' column '{column.Name}' ({column.SqlType}): cannot convert a value: {e.Message}", e);
+            throw new TapException($"postgres tap: stream '{table.StreamId}' column '{column.Name}' ({column.SqlType}): cannot convert a value{RowNamed(ref values)}: {e.Message}", e);
         }
+    }
+
+    /// <summary>
+    /// The failed row by its primary key (<c>" in the row id = 7"</c>) or, when a cursor has read past a key column, by
+    /// the replication key; empty when neither can be read.
+    /// </summary>
+    private string RowNamed<TValues>(ref TValues values) where TValues : struct, IPostgresValues, allows ref struct
+    {
+        var parts = new List<string>();
+        foreach (var name in table.KeyProperties)
+        {
+            var index = table.Columns.FindIndex(c => c.Name == name);
+            if (index < 0 || values.DescribeField(index, table.Columns[index].Kind) is not { } text) break;
+            parts.Add($"{name} = {text}");
+        }
+        if (parts.Count != table.KeyProperties.Count || parts.Count == 0)
+        {
+            parts.Clear();
+            // The cursor's last field is the replication key as text (SelectSql).
+            if (key is not null && values.DescribeField(table.Columns.Count, PostgresValueKind.Text) is { } bookmark) parts.Add($"{key.Name} = {bookmark}");
+        }
+        return parts.Count == 0 ? "" : " in the row " + string.Join(", ", parts);
     }
 
     private async Task Run(NpgsqlCommand command, string what, CancellationToken cancellationToken)

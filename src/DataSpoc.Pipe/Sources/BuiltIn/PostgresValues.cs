@@ -27,6 +27,12 @@ internal interface IPostgresValues
 
     /// <summary>The next bytea value's bytes.</summary>
     ReadOnlySpan<byte> NextBytes();
+
+    /// <summary>
+    /// The value of field <paramref name="field"/> of this row as text for an error message (a key naming the row), or
+    /// null when it cannot be read any more (a cursor reads forward only) or has no short text form.
+    /// </summary>
+    string? DescribeField(int field, PostgresValueKind kind);
 }
 
 /// <summary>A row of a cursor's result (<see cref="System.Data.CommandBehavior.SequentialAccess"/>), from ordinal 0.</summary>
@@ -53,6 +59,19 @@ internal struct CursorValues(NpgsqlDataReader reader) : IPostgresValues
     }
 
     public ReadOnlySpan<byte> NextBytes() => reader.GetFieldValue<byte[]>(_ordinal++);
+
+    public readonly string? DescribeField(int field, PostgresValueKind kind)
+    {
+        if (field < _ordinal || field >= reader.FieldCount) return null;
+        try
+        {
+            return reader.IsDBNull(field) ? "null" : Convert.ToString(reader.GetValue(field), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is InvalidCastException or InvalidOperationException or OverflowException or ArgumentException or NpgsqlException)
+        {
+            return null;
+        }
+    }
 }
 
 /// <summary>
@@ -61,6 +80,7 @@ internal struct CursorValues(NpgsqlDataReader reader) : IPostgresValues
 /// </summary>
 internal ref struct CopyRowValues(ReadOnlySpan<byte> fields) : IPostgresValues
 {
+    private readonly ReadOnlySpan<byte> _fields = fields;
     private ReadOnlySpan<byte> _rest = fields;
 
     public bool NextIsNull()
@@ -107,6 +127,32 @@ internal ref struct CopyRowValues(ReadOnlySpan<byte> fields) : IPostgresValues
     }
 
     public ReadOnlySpan<byte> NextBytes() => NextValue();
+
+    public readonly string? DescribeField(int field, PostgresValueKind kind)
+    {
+        var row = new CopyRowValues(_fields);
+        for (var f = 0; f < field; f++)
+            if (!row.NextIsNull()) row.NextValue();
+        if (row.NextIsNull()) return "null";
+        try
+        {
+            return kind switch
+            {
+                PostgresValueKind.Int16 => row.Next<short>(default).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                PostgresValueKind.Int32 => row.Next<int>(default).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                PostgresValueKind.Int64 => row.Next<long>(default).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                PostgresValueKind.Uuid => row.Next<Guid>(default).ToString("D"),
+                PostgresValueKind.Date => row.Next<DateOnly>(default).ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+                PostgresValueKind.Timestamp => row.Next<DateTime>(default).ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+                PostgresValueKind.Text or PostgresValueKind.TextCast => System.Text.Encoding.UTF8.GetString(row.NextValue()),
+                _ => null,
+            };
+        }
+        catch (Exception e) when (e is InvalidCastException or OverflowException or ArgumentException)
+        {
+            return null;
+        }
+    }
 }
 
 /// <summary>

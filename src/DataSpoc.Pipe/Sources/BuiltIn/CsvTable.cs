@@ -142,31 +142,24 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
             if (!_layouts.TryGetValue(file.Location, out var layout)) layout = (await SampleAsync(file, cancellationToken).ConfigureAwait(false)).Layout;
             await using var bytes = await file.Open(cancellationToken).ConfigureAwait(false);
             using var reader = OpenReader(bytes, file, layout.Delimiter);
-            // Disposed first: the parsing task stops before the reader and the file go.
-            await using var ahead = new CsvRowsAhead(reader, () => Next(reader, file));
             var headerPending = layout.Header;
             int[]? map = null;
             long count = 0;
-            while (await ahead.NextAsync(cancellationToken).ConfigureAwait(false) is { } chunk)
+            while (Next(reader, file))
             {
-                for (var r = 0; r < chunk.Rows; r++)
+                if (headerPending)
                 {
-                    var row = chunk[r];
-                    if (headerPending)
-                    {
-                        // The header row (the first non-blank one) names the columns; it was read and checked when sampling.
-                        if (row.ColCount == 1 && row[0].IsEmpty) continue;
-                        headerPending = false;
-                        map = Map(layout.Names!, columns);
-                        continue;
-                    }
-                    map ??= Map(UnnamedColumns(row.ColCount), columns);
-                    if (!WriteRow(row, map, rows, columns, file)) continue;
-                    count++;
-                    if ((count & 255) == 0) cancellationToken.ThrowIfCancellationRequested();
-                    await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
+                    // The header row (the first non-blank one) names the columns; it was read and checked when sampling.
+                    if (reader.Current.ColCount == 1 && reader.Current[0].Span.IsEmpty) continue;
+                    headerPending = false;
+                    map = Map(layout.Names!, columns);
+                    continue;
                 }
-                ahead.Return(chunk);
+                map ??= Map(UnnamedColumns(reader.Current.ColCount), columns);
+                if (!WriteRow(reader.Current, map, rows, columns, file)) continue;
+                count++;
+                if ((count & 255) == 0) cancellationToken.ThrowIfCancellationRequested();
+                await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
             }
             return count;
         }
@@ -177,16 +170,16 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
     }
 
     /// <summary>Writes one row; a blank line (of a file with more than one column) is no row.</summary>
-    private bool WriteRow(CsvRowChunk.CsvRow row, int[] map, RowWriter rows, IReadOnlyList<TextColumn> columns, SourceFile file)
+    private bool WriteRow(SepReader.Row row, int[] map, RowWriter rows, IReadOnlyList<TextColumn> columns, SourceFile file)
     {
-        if (row.ColCount == 1 && row[0].IsEmpty && map.Length != 1) return false;
+        if (row.ColCount == 1 && row[0].Span.IsEmpty && map.Length != 1) return false;
         if (row.ColCount != map.Length)
             throw new TapException($"{tap} tap: {file.Location} line {row.LineNumberFrom}: {row.ColCount} fields where the header has {map.Length}");
         rows.BeginRow();
         for (var i = 0; i < map.Length; i++)
         {
             var column = columns[map[i]];
-            var cell = row[i];
+            var cell = row[i].Span;
             if (!TextColumnTypes.TryWrite(rows, map[i], column.Type, cell, column.Format))
                 throw new TapException($"{tap} tap: {file.Location} line {row.LineNumberFrom} column '{column.Name}': '{Shorten(cell)}' is not a valid {TextColumnTypes.Name(column.Type)}"
                     + (column.Format.IsIso ? "" : $" in the format {column.Format}")

@@ -92,10 +92,10 @@ public sealed class CsvTapTests : IDisposable
     }
 
     [Fact]
-    public async Task Rows_parsed_ahead_in_chunks_arrive_in_order_and_an_error_far_in_the_file_names_its_line()
+    public async Task Rows_of_a_long_file_arrive_in_order_and_an_error_far_in_the_file_names_its_line()
     {
-        // 20,000 rows (several of the parser's 4,096-row chunks), quoted cells across lines, a 300 KB cell (larger
-        // than a chunk's text buffer), then a bad value on line 20,022 (20 cells take two lines).
+        // 20,000 rows (many of Sep's buffers), quoted cells across lines, a 300 KB cell, then a bad value on line
+        // 20,022 (20 cells take two lines).
         var text = new StringBuilder("id,note\n");
         for (var i = 1; i <= 20_000; i++)
             text.Append(i).Append(',').Append(i % 1000 == 0 ? "\"two\nlines\"" : i == 7777 ? new string('x', 300_000) : "n" + i).Append('\n');

@@ -104,11 +104,37 @@ internal abstract partial class ColumnType
 
         public override bool TryAppend(LeafBuffer buffer, decimal value, short rep)
         {
+            if (TryUnscaled(value, buffer.Leaf.Scale, out var exact))
+            {
+                WriteUnscaled(buffer, exact, rep);
+                return true;
+            }
             Span<byte> text = stackalloc byte[40];
             if (!Utf8Formatter.TryFormat(value, text, out var written)
                 || DecimalWriter.TryParseUnscaled(text[..written], buffer.Leaf.Scale, out var unscaled) != DecimalFit.Fits)
                 return false;
             WriteUnscaled(buffer, unscaled, rep);
+            return true;
+        }
+
+        private static readonly UInt128 MaxUnscaled = UInt128.Parse("99999999999999999999999999999999999999", CultureInfo.InvariantCulture);
+
+        /// <summary>
+        /// The usual case without text (a numeric(p, s) value into its own scale): a decimal with no more fraction digits
+        /// than the column keeps is its mantissa times a power of ten, the value its text would give. Anything else
+        /// (more fraction digits, even trailing zeros, or too many digits) is left to the text path, which decides.
+        /// </summary>
+        private static bool TryUnscaled(decimal value, int scale, out Int128 unscaled)
+        {
+            unscaled = 0;
+            if (value.Scale > scale) return false;
+            Span<int> bits = stackalloc int[4];
+            decimal.GetBits(value, bits);
+            var mantissa = new UInt128((uint)bits[2], ((ulong)(uint)bits[1] << 32) | (uint)bits[0]);
+            var power = (UInt128)Powers[scale - value.Scale];
+            if (mantissa > MaxUnscaled / power) return false;
+            var magnitude = (Int128)(mantissa * power);
+            unscaled = decimal.IsNegative(value) ? -magnitude : magnitude;
             return true;
         }
 

@@ -46,7 +46,7 @@ internal sealed class PostgresColumn
     /// property <paramref name="property"/>, in the form the lake reads back from this tap's Singer JSON: a float4 as
     /// the double its shortest text parses to, NaN and infinities as null, a uuid as its "D" text, instants as UTC.
     /// </summary>
-    public void Write<TValues>(ref TValues values, RowWriter row, int property) where TValues : struct, IPostgresValues
+    public void Write<TValues>(ref TValues values, RowWriter row, int property) where TValues : struct, IPostgresValues, allows ref struct
     {
         if (values.NextIsNull())
         {
@@ -77,9 +77,15 @@ internal sealed class PostgresColumn
             // timestamptz arrives as UTC; timestamp (no zone) is taken as UTC, as the lake contract does.
             case PostgresValueKind.Timestamp: row.Timestamp(property, values.Next<DateTime>(DbType)); break;
             case PostgresValueKind.Time: row.Time(property, values.Next<TimeOnly>(DbType)); break;
-            case PostgresValueKind.Bytea: row.Base64(property, values.Next<byte[]>(DbType)); break;
-            case PostgresValueKind.RawJson: row.Json(property, values.Next<string>(DbType)); break;
-            default: row.String(property, values.Next<string>(DbType)); break;
+            case PostgresValueKind.Bytea: row.Base64(property, values.NextBytes()); break;
+            case PostgresValueKind.RawJson:
+                var json = values.NextText(DbType, out var jsonText);
+                if (jsonText is null) row.Json(property, json); else row.Json(property, jsonText);
+                break;
+            default:
+                var utf8 = values.NextText(DbType, out var text);
+                if (text is null) row.Utf8String(property, utf8); else row.String(property, text);
+                break;
         }
     }
 

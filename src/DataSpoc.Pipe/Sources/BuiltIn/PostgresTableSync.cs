@@ -75,52 +75,22 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
         return sql + $" FROM {table.QualifiedName} AS t";
     }
 
-    /// <summary>Reads the whole table through one binary COPY.</summary>
+    /// <summary>Reads the whole table through one binary COPY, each row decoded from the bytes the server sent.</summary>
     private async Task CopyAsync(RowWriter rows, CancellationToken cancellationToken)
     {
-        NpgsqlBinaryExporter exporter;
         try
         {
-            exporter = await connection.BeginBinaryExportAsync($"COPY ({SelectSql(table, null)}) TO STDOUT (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
+            await PostgresBinaryCopy.ReadAsync(connection, $"COPY ({SelectSql(table, null)}) TO STDOUT (FORMAT BINARY)", table.Columns.Count,
+                fields =>
+                {
+                    var values = new CopyRowValues(fields);
+                    WriteRow(ref values, rows);
+                },
+                () => sink.FlushIfFullAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
         }
         catch (PostgresException e)
         {
             throw Failed("read", e);
-        }
-        var complete = false;
-        try
-        {
-            // Values are read synchronously: a row is one CopyData message, so they mostly come from Npgsql's buffer,
-            // and an await per value would cost more than the rare blocking read.
-            while (await exporter.StartRowAsync(cancellationToken).ConfigureAwait(false) != -1)
-            {
-                var values = new CopyValues(exporter);
-                WriteRow(ref values, rows);
-                await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
-            }
-            complete = true;
-        }
-        catch (PostgresException e)
-        {
-            throw Failed("read", e);
-        }
-        finally
-        {
-            // Stops the server's COPY rather than reading the rest of the table only to drop it.
-            if (!complete) await CancelQuietlyAsync(exporter).ConfigureAwait(false);
-            await exporter.DisposeAsync().ConfigureAwait(false);
-        }
-    }
-
-    private static async Task CancelQuietlyAsync(NpgsqlBinaryExporter exporter)
-    {
-        try
-        {
-            await exporter.CancelAsync().ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is NpgsqlException or PostgresException or OperationCanceledException or InvalidOperationException or IOException)
-        {
-            // The error that stopped the read is the one to report.
         }
     }
 
@@ -164,7 +134,7 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
                         var values = new CursorValues(reader);
                         WriteRow(ref values, rows);
                         // The bookmark column follows the table's columns.
-                        if (key is not null && !values.NextIsNull()) lastKey = values.Next<string>(NpgsqlTypes.NpgsqlDbType.Text);
+                        if (key is not null && !values.NextIsNull()) values.NextText(NpgsqlTypes.NpgsqlDbType.Text, out lastKey);
                         count++;
                         await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
                     }
@@ -189,7 +159,7 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
     }
 
     /// <summary>Writes the table's columns of the current row; a value that cannot be read fails naming its column and type.</summary>
-    private void WriteRow<TValues>(ref TValues values, RowWriter rows) where TValues : struct, IPostgresValues
+    private void WriteRow<TValues>(ref TValues values, RowWriter rows) where TValues : struct, IPostgresValues, allows ref struct
     {
         var columns = table.Columns;
         var i = 0;
@@ -202,8 +172,30 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
         catch (Exception e) when (e is InvalidCastException or OverflowException or FormatException or JsonException or ArgumentException or NotSupportedException)
         {
             var column = columns[Math.Min(i, columns.Count - 1)];
-            throw new TapException($"postgres tap: stream '{table.StreamId}' column '{column.Name}' ({column.SqlType}): cannot convert a value: {e.Message}", e);
+            throw new TapException($"postgres tap: stream '{table.StreamId}' column '{column.Name}' ({column.SqlType}): cannot convert a value{RowNamed(ref values)}: {e.Message}", e);
         }
+    }
+
+    /// <summary>
+    /// The failed row by its primary key (<c>" in the row id = 7"</c>) or, when a cursor has read past a key column, by
+    /// the replication key; empty when neither can be read.
+    /// </summary>
+    private string RowNamed<TValues>(ref TValues values) where TValues : struct, IPostgresValues, allows ref struct
+    {
+        var parts = new List<string>();
+        foreach (var name in table.KeyProperties)
+        {
+            var index = table.Columns.FindIndex(c => c.Name == name);
+            if (index < 0 || values.DescribeField(index, table.Columns[index].Kind) is not { } text) break;
+            parts.Add($"{name} = {text}");
+        }
+        if (parts.Count != table.KeyProperties.Count || parts.Count == 0)
+        {
+            parts.Clear();
+            // The cursor's last field is the replication key as text (SelectSql).
+            if (key is not null && values.DescribeField(table.Columns.Count, PostgresValueKind.Text) is { } bookmark) parts.Add($"{key.Name} = {bookmark}");
+        }
+        return parts.Count == 0 ? "" : " in the row " + string.Join(", ", parts);
     }
 
     private async Task Run(NpgsqlCommand command, string what, CancellationToken cancellationToken)

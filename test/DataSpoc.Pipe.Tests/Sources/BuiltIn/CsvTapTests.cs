@@ -92,6 +92,28 @@ public sealed class CsvTapTests : IDisposable
     }
 
     [Fact]
+    public async Task Rows_of_a_long_file_arrive_in_order_and_an_error_far_in_the_file_names_its_line()
+    {
+        // 20,000 rows (many of Sep's buffers), quoted cells across lines, a 300 KB cell, then a bad value on line
+        // 20,022 (20 cells take two lines).
+        var text = new StringBuilder("id,note\n");
+        for (var i = 1; i <= 20_000; i++)
+            text.Append(i).Append(',').Append(i % 1000 == 0 ? "\"two\nlines\"" : i == 7777 ? new string('x', 300_000) : "n" + i).Append('\n');
+        var good = _h.Write("in/good.csv", text.ToString());
+        var output = await _h.SyncAsync("csv", new JsonObject { ["path"] = good });
+        var rows = output.Records("good").ToList();
+        Assert.Equal(20_000, rows.Count);
+        Assert.Equal(Enumerable.Range(1, 20_000).Select(i => (long)i), rows.Select(r => (long)r["id"]!));
+        Assert.Equal("two\nlines", (string)rows[999]["note"]!);
+        Assert.Equal(300_000, ((string)rows[7776]["note"]!).Length);
+
+        var bad = _h.Write("in/bad.csv", text.Append("x,last\n").ToString());
+        var config = JsonNode.Parse($$$"""{"path": "{{{bad}}}", "streams": [{"name": "bad", "types": {"id": "integer"}}]}""")!.AsObject();
+        var stderr = await _h.FailAsync("csv", config);
+        Assert.Contains("line 20022 column 'id': 'x' is not a valid integer", stderr);
+    }
+
+    [Fact]
     public async Task A_value_that_does_not_fit_its_declared_type_fails_naming_file_line_and_column()
     {
         var file = _h.Write("in/bad.csv", "id,qty\n1,2\n2,two\n");

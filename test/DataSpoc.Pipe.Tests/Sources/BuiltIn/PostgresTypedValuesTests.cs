@@ -161,14 +161,34 @@ public sealed class PostgresTypedValuesTests(PostgresServer server) : IDisposabl
     [InlineData("time", "'24:00:00'", "time without time zone")]
     public async Task A_value_with_no_exact_record_form_fails_naming_the_stream_column_and_type(string type, string value, string printedType)
     {
-        var db = await server.CreateDatabaseAsync($"CREATE TABLE public.edge (id int4, v {type}); INSERT INTO edge VALUES (1, {value});");
+        var db = await server.CreateDatabaseAsync($"CREATE TABLE public.edge (id int4 PRIMARY KEY, v {type}); INSERT INTO edge VALUES (0, NULL), (7, {value});");
         foreach (var incremental in new[] { false, true })
         {
             var config = Config(db);
             if (incremental) config["replication_keys"] = new JsonObject { ["public-edge"] = "id" };
             var stderr = await _h.FailAsync("postgres", config);
-            Assert.Contains($"postgres tap: stream 'public-edge' column 'v' ({printedType}): cannot convert a value", stderr);
+            // The row is named by its primary key (a full-table COPY) or its replication key (a cursor reads forward only).
+            Assert.Contains($"postgres tap: stream 'public-edge' column 'v' ({printedType}): cannot convert a value in the row id = 7: ", stderr);
         }
+    }
+
+    [Fact]
+    public async Task A_full_table_copy_reads_rows_across_its_read_buffers_exactly_as_the_json_writer_did()
+    {
+        // ~13 MB of rows of every length up to 9 KB, and one of 300 KB: rows cross the COPY's read buffers, one is
+        // larger than its row buffer, and the reader outruns the bounded pipe. The numerics (seeded) have 0-13 digits
+        // before and after the point, trailing zeros included, so every base-10000 digit position is decoded.
+        var db = await server.CreateDatabaseAsync("""
+            CREATE TABLE public.edge (id int4 PRIMARY KEY, t text, n numeric(12,2), ts timestamptz, m numeric);
+            SELECT setseed(0.23);
+            INSERT INTO edge SELECT g, repeat(chr(233) || 'x', (g * 7919) % 3000), g / 100.0, '2024-01-01'::timestamptz + g * interval '1 second',
+                round(((random() - 0.5) * 10 ^ (g % 14))::numeric, g % 14)
+              FROM generate_series(1, 3000) g;
+            INSERT INTO edge VALUES (0, repeat('big', 100000), -1, NULL, 0.000);
+            """);
+        var tap = await RecordLinesAsync(Config(db));
+        Assert.Equal(3001, tap.Count);
+        Assert.Equal(await ReferenceLinesAsync(db), tap.Order(StringComparer.Ordinal));
     }
 
     [Fact]

@@ -61,6 +61,36 @@ public sealed class TypedTapDifferentialTests(PostgresServer server, ITestOutput
         Assert.True(typed.Log.TotalRecords > 0);
     }
 
+    [Fact]
+    public async Task Seeded_postgres_numerics_land_through_the_typed_decimal_append_as_their_Singer_JSON_lands()
+    {
+        // numeric(p, s) columns become decimal columns of scale s, filled by the typed decimal append without text;
+        // a view's unconstrained numeric is a number column (doubles). Seeded values of 1 to 18 digits, both signs.
+        var db = await server.CreateDatabaseAsync("""
+            CREATE TABLE public.amounts (id int4 PRIMARY KEY, whole numeric(18,0), money numeric(12,2), fine numeric(20,6));
+            SELECT setseed(0.61);
+            INSERT INTO amounts SELECT g, round(((random() - 0.5) * 10 ^ (g % 19))::numeric), round(((random() - 0.5) * 10 ^ (g % 11))::numeric, 2),
+                round(((random() - 0.5) * 10 ^ (g % 15))::numeric, g % 7)
+              FROM generate_series(1, 2000) g;
+            INSERT INTO amounts VALUES (0, 0, 0, 0), (-1, NULL, -0.01, 99999999999999.999999);
+            CREATE VIEW public.amounts_loose AS SELECT id, money::numeric AS money, fine::numeric(30,8) AS fine FROM amounts;
+            """);
+        var config = new JsonObject
+        {
+            ["host"] = "127.0.0.1", ["port"] = server.Port, ["user"] = "postgres", ["password"] = PostgresServer.Password, ["dbname"] = db,
+            ["filter_tables"] = new JsonArray("public.amounts", "public.amounts_loose"),
+        };
+        Assert.True(BuiltInTaps.TryGet("postgres", out var tap));
+        var (typed, _) = await TypedSourceDifferential.AssertSameLakeAsync(bucket => new PipelineDefinition
+        {
+            Name = "typed-numerics",
+            Source = new SourceDefinition { Tap = "postgres", InlineConfig = config },
+            Destination = new DestinationDefinition { Bucket = bucket },
+        }, () => new BuiltInSource(tap));
+        Assert.True(typed.Succeeded, typed.Log.Error);
+        Assert.Equal(2002, typed.Log.Streams["public-amounts"].Records);
+    }
+
     private async Task<JsonObject> FixtureAsync(string name)
     {
         switch (name)

@@ -24,6 +24,7 @@ internal sealed partial class RecordShredder
     /// <summary>Shreds the object at the reader's current StartObject token; leaves the reader on its EndObject.</summary>
     public void Shred(ColumnBatch batch, ref Utf8JsonReader reader)
     {
+        if (_lastCounted.Batch is not null) UncountRolledBackRecord(batch, ref reader);
         WriteStruct(batch, batch.Schema.Root, ref reader, 0, 0);
         batch.Rows++;
     }
@@ -105,9 +106,12 @@ internal sealed partial class RecordShredder
         r.Read();
         r.Skip();
         if (s.IgnoredKeys.Contains(name)) return;
-        var key = s.Name.Length == 0 ? name : s.Name + "." + name;
+        var key = DroppedName(s, name);
         DroppedProperties[key] = DroppedProperties.GetValueOrDefault(key) + 1;
     }
+
+    /// <summary>How <see cref="DroppedProperties"/> names an undeclared property <paramref name="name"/> of <paramref name="s"/>.</summary>
+    private static string DroppedName(StructNode s, string name) => s.Name.Length == 0 ? name : s.Name + "." + name;
 
     private static void WriteNulls(ColumnBatch batch, SchemaNode node, short def, short rep)
     {

@@ -83,15 +83,12 @@ internal sealed partial class RecordShredder
                 else
                 {
                     // `"name": value` as Python writes it, another order, or a property the schema does not declare.
-                    var keyStart = p;
-                    var found = FindFlatKey(fields, order, i, json, ref p);
-                    if (found == KeyNotPlain) return false;
-                    var key = json[keyStart..(p - 1)];
-                    if (!TryColon(json, ref p)) return false;
+                    var found = FindFlatKey(fields, order, i, root, json, ref p, out var undeclared);
+                    if (found == KeyNotPlain || !TryColon(json, ref p)) return false;
                     if (found == KeyUndeclared)
                     {
                         SkipSpace(json, ref p);
-                        if (!TrySkipUndeclared(root, key, json, ref p) || !TryAfterValue(json, ref p, out var further)) return false;
+                        if (!TrySkipUndeclared(undeclared, json, ref p) || !TryAfterValue(json, ref p, out var further)) return false;
                         if (!further) break;
                         continue;
                     }
@@ -125,14 +122,22 @@ internal sealed partial class RecordShredder
     /// <summary>
     /// The key at <paramref name="p"/> (just after its opening quote) when it is not the expected one: the flat field
     /// it names among those not yet seen (<c>order[seen..]</c>), swapped into position <paramref name="seen"/> so the
-    /// next record expects it there; <see cref="KeyUndeclared"/> for a key the schema does not declare; <see cref="KeyNotPlain"/>
-    /// for an escaped key or a repeated one (the tokenizer reports it). Moves past the key's closing quote.
+    /// next record expects it there; <see cref="KeyUndeclared"/> for a key the schema does not declare (<paramref name="undeclared"/>
+    /// says which, <see cref="UndeclaredIndex"/>); <see cref="KeyNotPlain"/> for an escaped key or a repeated one (the
+    /// tokenizer reports it). Moves past the key's closing quote.
     /// </summary>
-    private int FindFlatKey(FlatField[] fields, int[] order, int seen, ReadOnlySpan<byte> json, ref int p)
+    private int FindFlatKey(FlatField[] fields, int[] order, int seen, StructNode root, ReadOnlySpan<byte> json, ref int p, out int undeclared)
     {
+        undeclared = -1;
         var close = json[p..].IndexOfAny((byte)'"', (byte)'\\');
         if (close < 0 || json[p + close] != '"') return KeyNotPlain;
         var key = json.Slice(p, close);
+        // An undeclared property met before is never a field: known ones are looked up first.
+        if ((undeclared = KnownUndeclared(root, key)) >= 0)
+        {
+            p += close + 1;
+            return KeyUndeclared;
+        }
         for (var j = seen; j < order.Length; j++)
         {
             if (!key.SequenceEqual(fields[order[j]].KeyUtf8)) continue;
@@ -142,6 +147,7 @@ internal sealed partial class RecordShredder
         }
         for (var j = 0; j < seen; j++)
             if (key.SequenceEqual(fields[order[j]].KeyUtf8)) return KeyNotPlain;
+        if ((undeclared = UndeclaredIndex(root, key)) < 0) return KeyNotPlain;
         p += close + 1;
         return KeyUndeclared;
     }
@@ -252,7 +258,7 @@ internal sealed partial class RecordShredder
                         var key = json[keyStart..(p - 1)];
                         if (!TryColon(json, ref p)) return false;
                         SkipSpace(json, ref p);
-                        var skipped = IsIgnored(s, key) ? TrySkipValue(json, ref p, 0) : TrySkipUndeclared(s, key, json, ref p);
+                        var skipped = IsIgnored(s, key) ? TrySkipValue(json, ref p, 0) : TrySkipUndeclared(UndeclaredIndex(s, key), json, ref p);
                         if (!skipped || !TryAfterValue(json, ref p, out var further)) return false;
                         if (!further) break;
                         continue;
@@ -285,26 +291,37 @@ internal sealed partial class RecordShredder
     }
 
     /// <summary>
-    /// Skips the value of a property <paramref name="s"/> does not declare and notes it for <see cref="DroppedProperties"/>
-    /// under the name the tokenizer gives it (<see cref="Drop"/>); counted only if the record is taken.
+    /// Skips the value of an undeclared property (<paramref name="entry"/>, <see cref="UndeclaredIndex"/>; -1 when it
+    /// cannot be counted here) and notes it, to count if the record is taken.
     /// </summary>
-    private bool TrySkipUndeclared(StructNode s, ReadOnlySpan<byte> key, ReadOnlySpan<byte> json, ref int p)
+    private bool TrySkipUndeclared(int entry, ReadOnlySpan<byte> json, ref int p)
     {
-        var entry = UndeclaredIndex(s, key);
         if (entry < 0 || !TrySkipValue(json, ref p, 0)) return false;
         _recordDrops.Add(entry);
         return true;
     }
 
-    /// <summary>The known undeclared property <paramref name="key"/> of <paramref name="s"/>, learnt on first sight; -1 when it is not valid UTF-8 or too many are known.</summary>
-    private int UndeclaredIndex(StructNode s, ReadOnlySpan<byte> key)
+    /// <summary>The undeclared property <paramref name="key"/> of <paramref name="s"/> if this shredder has met it, else -1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int KnownUndeclared(StructNode s, ReadOnlySpan<byte> key)
     {
         var known = _undeclared;
         for (var i = 0; i < known.Count; i++)
             if (ReferenceEquals(known[i].Parent, s) && key.SequenceEqual(known[i].Key)) return i;
-        if (known.Count >= MaxUndeclared || !Utf8.IsValid(key)) return -1;
-        known.Add(new UndeclaredProperty(s, key.ToArray(), DroppedName(s, Encoding.UTF8.GetString(key))));
-        return known.Count - 1;
+        return -1;
+    }
+
+    /// <summary>
+    /// The undeclared property <paramref name="key"/> (as written, not escaped) of <paramref name="s"/>, learnt on first
+    /// sight; -1 when it is not valid UTF-8 or too many are known (the tokenizer then counts it).
+    /// </summary>
+    private int UndeclaredIndex(StructNode s, ReadOnlySpan<byte> key)
+    {
+        var i = KnownUndeclared(s, key);
+        if (i >= 0) return i;
+        if (_undeclared.Count >= MaxUndeclared || !Utf8.IsValid(key)) return -1;
+        _undeclared.Add(new UndeclaredProperty(s, key.ToArray(), DroppedName(s, Encoding.UTF8.GetString(key))));
+        return _undeclared.Count - 1;
     }
 
     /// <summary>
@@ -315,10 +332,20 @@ internal sealed partial class RecordShredder
 
     private readonly List<UndeclaredProperty> _undeclared = [];
 
-    private readonly record struct UndeclaredProperty(StructNode Parent, byte[] Key, string Name);
+    /// <summary>An undeclared property the scan met, and how many taken records held it since its count was last folded into <see cref="DroppedProperties"/>.</summary>
+    private sealed class UndeclaredProperty(StructNode parent, byte[] key, string name)
+    {
+        public StructNode Parent { get; } = parent;
+        public byte[] Key { get; } = key;
+        public string Name { get; } = name;
+        public long Unfolded;
+    }
 
     /// <summary>The undeclared properties met in the record being scanned (indices into <see cref="_undeclared"/>).</summary>
     private readonly List<int> _recordDrops = [];
+
+    /// <summary>Some <see cref="UndeclaredProperty.Unfolded"/> count is not zero.</summary>
+    private bool _dropsUnfolded;
 
     /// <summary>
     /// The record the scan took last, when it had undeclared properties: a caller that rolls the row back after all
@@ -326,12 +353,25 @@ internal sealed partial class RecordShredder
     /// </summary>
     private (ColumnBatch? Batch, int Rows, nint At) _lastCounted;
 
-    /// <summary>Counts the taken record's undeclared properties, as the tokenizer would have.</summary>
+    /// <summary>Counts the taken record's undeclared properties (folded into <see cref="DroppedProperties"/> when it is read).</summary>
     private unsafe void CountDrops(ColumnBatch batch, ReadOnlySpan<byte> json, int start)
     {
         if (_recordDrops.Count == 0) return;
-        foreach (var entry in _recordDrops) CollectionsMarshal.GetValueRefOrAddDefault(DroppedProperties, _undeclared[entry].Name, out _)++;
+        foreach (var entry in _recordDrops) _undeclared[entry].Unfolded++;
+        _dropsUnfolded = true;
         _lastCounted = (batch, batch.Rows, (nint)Unsafe.AsPointer(ref Unsafe.AsRef(in json[start])));
+    }
+
+    /// <summary>Adds the scan's counts of undeclared properties to <see cref="DroppedProperties"/>.</summary>
+    private void FoldDrops(Dictionary<string, long> dropped)
+    {
+        _dropsUnfolded = false;
+        foreach (var property in _undeclared)
+        {
+            if (property.Unfolded == 0) continue;
+            CollectionsMarshal.GetValueRefOrAddDefault(dropped, property.Name, out _) += property.Unfolded;
+            property.Unfolded = 0;
+        }
     }
 
     /// <summary>
@@ -344,7 +384,8 @@ internal sealed partial class RecordShredder
         _lastCounted = default;
         if (!ReferenceEquals(last.Batch, batch) || batch.Rows != last.Rows - 1 || reader.HasValueSequence || reader.ValueSpan.IsEmpty
             || (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(reader.ValueSpan)) != last.At) return;
-        foreach (var entry in _recordDrops) CollectionsMarshal.GetValueRefOrAddDefault(DroppedProperties, _undeclared[entry].Name, out _)--;
+        foreach (var entry in _recordDrops) _undeclared[entry].Unfolded--;
+        _dropsUnfolded = true;
     }
 
     private bool[] WideSeen(StructNode s)

@@ -18,8 +18,20 @@ internal sealed partial class RecordShredder
     /// <summary>Per struct node, which children the current record set (reused; a node never contains itself).</summary>
     private readonly Dictionary<StructNode, bool[]> _seen = new(ReferenceEqualityComparer.Instance);
 
-    /// <summary>Properties present in records but absent from the schema, by dotted name.</summary>
-    public Dictionary<string, long> DroppedProperties { get; } = new(StringComparer.Ordinal);
+    /// <summary>
+    /// Properties present in records but absent from the schema, by dotted name. The canonical scan keeps its own counts
+    /// (no dictionary update per record); reading this folds them in first.
+    /// </summary>
+    public Dictionary<string, long> DroppedProperties
+    {
+        get
+        {
+            if (_dropsUnfolded) FoldDrops(_droppedProperties);
+            return _droppedProperties;
+        }
+    }
+
+    private readonly Dictionary<string, long> _droppedProperties = new(StringComparer.Ordinal);
 
     /// <summary>Shreds the object at the reader's current StartObject token; leaves the reader on its EndObject.</summary>
     public void Shred(ColumnBatch batch, ref Utf8JsonReader reader)

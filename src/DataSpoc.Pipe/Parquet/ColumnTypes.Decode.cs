@@ -41,6 +41,25 @@ internal abstract partial class ColumnType
         }
     }
 
+    /// <summary>
+    /// The one-pass decode of a number for the types that have one: <paramref name="text"/> is the scanner's bytes from the
+    /// value's first byte on (a digit or '-'), not yet located. Returns the number's length when it is in the type's
+    /// common form and stored, else 0: the scanner then locates the value and hands it to <see cref="TryDecodeJson"/>,
+    /// which stores it or says why not. Both must store the same for every number they both take.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int TryDecodeLeadingNumber(LeafBuffer buffer, LeafNode leaf, ReadOnlySpan<byte> text, short rep) => leaf.Kind switch
+    {
+        LeafKind.Int64 => Int64Type.DecodeLeadingNumber(buffer, text, rep),
+        LeafKind.Double => DoubleType.DecodeLeadingNumber(buffer, text, rep),
+        _ => 0,
+    };
+
+    /// <summary>Whether a number that ends at <paramref name="end"/> of <paramref name="text"/> really ends there (the byte after it cannot continue a JSON number).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool EndsNumber(ReadOnlySpan<byte> text, int end) =>
+        (uint)end < (uint)text.Length && text[end] is not ((>= (byte)'0' and <= (byte)'9') or (byte)'.' or (byte)'e' or (byte)'E');
+
     /// <summary>See <see cref="TryDecodeJson"/>.</summary>
     protected abstract bool DecodeJson(LeafBuffer buffer, LeafNode leaf, JsonTokenType token, ReadOnlySpan<byte> bytes, StringForm form, short rep, DecodeScratch scratch, out string? problem);
 
@@ -72,6 +91,32 @@ internal abstract partial class ColumnType
                 ? $"{Quoted(bytes)} is not a 64-bit integer (out of range or not whole)"
                 : Expected("an integer", token);
             return false;
+        }
+
+        /// <summary>
+        /// <c>-?(0|[1-9][0-9]{0,17})</c> at the start of <paramref name="text"/>, parsed while it is found (see
+        /// <see cref="TryDecodeLeadingNumber"/>): the usual integer, which always fits; its length, or 0 for any other.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static int DecodeLeadingNumber(LeafBuffer buffer, ReadOnlySpan<byte> text, short rep)
+        {
+            var negative = text[0] == '-';
+            var start = negative ? 1 : 0;
+            var i = start;
+            ulong magnitude = 0;
+            if ((uint)i < (uint)text.Length && text[i] == '0') i++;
+            else
+            {
+                for (; (uint)i < (uint)text.Length; i++)
+                {
+                    var digit = (uint)(text[i] - '0');
+                    if (digit > 9) break;
+                    magnitude = magnitude * 10 + digit;
+                }
+            }
+            if (i == start || i - start > 18 || !EndsNumber(text, i)) return 0;
+            buffer.AddLong(negative ? -(long)magnitude : (long)magnitude, rep);
+            return i;
         }
 
         /// <summary>A JSON number as an int64: digits alone directly (the usual case), anything else exactly by <see cref="WholeNumber"/>.</summary>
@@ -121,6 +166,47 @@ internal abstract partial class ColumnType
                 return $"{Quoted(bytes)} is an integer that a DOUBLE cannot hold exactly (beyond 2^53): the column is [\"integer\", \"number\"], " +
                        "stored as DOUBLE; declare it \"integer\" to keep such values exact";
             return $"{Quoted(bytes)} is out of the range of a double";
+        }
+
+        /// <summary>
+        /// <c>-?(0|[1-9][0-9]*)(.[0-9]+)?</c> of at most 15 digits at the start of <paramref name="text"/>, parsed while it is
+        /// found (see <see cref="TryDecodeLeadingNumber"/>) into the same double as <see cref="TryParse"/>; such a number is
+        /// exact in a double, so <see cref="LeafNode.ExactIntegers"/> holds. Its length, or 0 for any other number.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static int DecodeLeadingNumber(LeafBuffer buffer, ReadOnlySpan<byte> text, short rep)
+        {
+            var negative = text[0] == '-';
+            var start = negative ? 1 : 0;
+            var i = start;
+            ulong mantissa = 0;
+            if ((uint)i < (uint)text.Length && text[i] == '0') i++;
+            else
+            {
+                for (; (uint)i < (uint)text.Length; i++)
+                {
+                    var digit = (uint)(text[i] - '0');
+                    if (digit > 9) break;
+                    mantissa = mantissa * 10 + digit;
+                }
+            }
+            var digits = i - start;
+            if (digits == 0) return 0;
+            var fraction = 0;
+            if ((uint)i < (uint)text.Length && text[i] == '.')
+            {
+                for (i++; (uint)i < (uint)text.Length; i++, fraction++)
+                {
+                    var digit = (uint)(text[i] - '0');
+                    if (digit > 9) break;
+                    mantissa = mantissa * 10 + digit;
+                }
+                if (fraction == 0) return 0;
+            }
+            if (digits + fraction > 15 || !EndsNumber(text, i)) return 0;
+            var value = fraction == 0 ? mantissa : mantissa / PowersOf10[fraction];
+            buffer.AddDouble(negative ? -value : value, rep);
+            return i;
         }
 
         /// <summary>

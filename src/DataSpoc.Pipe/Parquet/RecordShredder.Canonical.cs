@@ -28,35 +28,47 @@ internal sealed partial class RecordShredder
 
     /// <summary>
     /// Shreds the object starting at <paramref name="position"/> (its '{') and moves past it; false when the record
-    /// needs the tokenizer path. On success the row is counted in the batch.
+    /// needs the tokenizer path. On success the row is counted in the batch, and its undeclared properties in
+    /// <see cref="DroppedProperties"/>.
     /// </summary>
     public bool TryShredCanonical(ColumnBatch batch, ReadOnlySpan<byte> json, ref int position)
     {
+        _lastCounted = default;
         if (!batch.Schema.HasPlainNames || position >= json.Length || json[position] != '{') return false;
+        _recordDrops.Clear();
         var root = batch.Schema.Root;
+        var start = position;
         if (batch.Schema.FlatFields is { } fields)
         {
             var at = position;
-            if (TryFlatRecord(batch.Columns, fields, json, ref at, _scratch))
+            if (TryFlatRecord(batch.Columns, fields, root, json, ref at))
             {
                 position = at;
                 batch.Rows++;
+                CountDrops(batch, json, start);
                 return true;
             }
             batch.UndoUnfinishedRow();
+            _recordDrops.Clear();
         }
         if (!TryStruct(batch, root, json, ref position, 0, 0)) return false;
         batch.Rows++;
+        CountDrops(batch, json, start);
         return true;
     }
 
     /// <summary>
-    /// The commonest record of all in one loop: a record of scalar properties only, written in schema order (missing
-    /// trailing ones are null). No per-property bookkeeping; anything else returns false and the general scan
-    /// (<see cref="TryStruct"/>) takes the record from its start.
+    /// The commonest record of all in one loop: a record of scalar properties only. Its properties are expected in the
+    /// order the previous flat record of this shredder wrote them (at first the schema's), so a tap that writes them in
+    /// any consistent order pays one key comparison per property; a property out of that order is looked up among the
+    /// ones not yet seen and moved into place for the next record. Missing ones are null; undeclared ones are skipped
+    /// and counted. Anything else returns false and the general scan (<see cref="TryStruct"/>) takes the record from
+    /// its start.
     /// </summary>
-    private static bool TryFlatRecord(LeafBuffer[] columns, FlatField[] fields, ReadOnlySpan<byte> json, ref int p, DecodeScratch scratch)
+    private bool TryFlatRecord(LeafBuffer[] columns, FlatField[] fields, StructNode root, ReadOnlySpan<byte> json, ref int p)
     {
+        var order = FlatOrder(fields);
+        var scratch = _scratch;
         p++; // the '{'
         var i = 0;
         SkipSpace(json, ref p);
@@ -65,16 +77,28 @@ internal sealed partial class RecordShredder
         {
             while (true)
             {
-                if ((uint)i >= (uint)fields.Length || (uint)p >= (uint)json.Length || json[p] != '"') return false;
+                if ((uint)p >= (uint)json.Length || json[p] != '"') return false;
                 p++;
-                ref readonly var field = ref fields[i];
-                if (field.Key.IsAt(json, p)) p += field.Key.Length;
-                else if (!TryKey(field.KeyUtf8, json, ref p) || !TryColon(json, ref p)) return false; // `"name": value`, as Python writes it
+                if ((uint)i < (uint)order.Length && fields[order[i]].Key.IsAt(json, p)) p += fields[order[i]].Key.Length;
+                else
+                {
+                    // `"name": value` as Python writes it, another order, or a property the schema does not declare.
+                    var found = FindFlatKey(fields, order, i, root, json, ref p, out var undeclared);
+                    if (found == KeyNotPlain || !TryColon(json, ref p)) return false;
+                    if (found == KeyUndeclared)
+                    {
+                        SkipSpace(json, ref p);
+                        if (!TrySkipUndeclared(undeclared, json, ref p) || !TryAfterValue(json, ref p, out var further)) return false;
+                        if (!further) break;
+                        continue;
+                    }
+                }
+                ref readonly var field = ref fields[order[i]];
                 SkipSpace(json, ref p);
                 if ((uint)p >= (uint)json.Length) return false;
                 if (field.Leaf is not { } leaf)
                 {
-                    if (!TrySkipScalar(json, ref p)) return false;
+                    if (!TrySkipValue(json, ref p, 0)) return false;
                 }
                 else if (json[p] == 'n')
                 {
@@ -88,22 +112,117 @@ internal sealed partial class RecordShredder
                 if (!more) break;
             }
         }
-        for (; i < fields.Length; i++)
-            if (fields[i].Column >= 0) columns[fields[i].Column].AddNull(0, 0);
+        for (; i < order.Length; i++)
+            if (fields[order[i]].Column >= 0) columns[fields[order[i]].Column].AddNull(0, 0);
         return true;
     }
 
+    private const int KeyNotPlain = -2, KeyUndeclared = -1;
+
     /// <summary>
-    /// Moves past a scalar value a transform removes (null, a boolean, a number, a string); false for an object or
-    /// array or anything malformed, which the tokenizer path then skips or reports.
+    /// The key at <paramref name="p"/> (just after its opening quote) when it is not the expected one: the flat field
+    /// it names among those not yet seen (<c>order[seen..]</c>), swapped into position <paramref name="seen"/> so the
+    /// next record expects it there; <see cref="KeyUndeclared"/> for a key the schema does not declare (<paramref name="undeclared"/>
+    /// says which, <see cref="UndeclaredIndex"/>); <see cref="KeyNotPlain"/> for an escaped key or a repeated one (the
+    /// tokenizer reports it). Moves past the key's closing quote.
     /// </summary>
-    private static bool TrySkipScalar(ReadOnlySpan<byte> json, ref int p)
+    private int FindFlatKey(FlatField[] fields, int[] order, int seen, StructNode root, ReadOnlySpan<byte> json, ref int p, out int undeclared)
     {
-        if (json[p] != 'n') return TryLocateScalar(json, ref p, out _, out _, out _);
-        if (!json[p..].StartsWith("null"u8)) return false;
-        p += 4;
-        return true;
+        undeclared = -1;
+        var close = json[p..].IndexOfAny((byte)'"', (byte)'\\');
+        if (close < 0 || json[p + close] != '"') return KeyNotPlain;
+        var key = json.Slice(p, close);
+        // An undeclared property met before is never a field: known ones are looked up first.
+        if ((undeclared = KnownUndeclared(root, key)) >= 0)
+        {
+            p += close + 1;
+            return KeyUndeclared;
+        }
+        for (var j = seen; j < order.Length; j++)
+        {
+            if (!key.SequenceEqual(fields[order[j]].KeyUtf8)) continue;
+            (order[seen], order[j]) = (order[j], order[seen]);
+            p += close + 1;
+            return order[seen];
+        }
+        for (var j = 0; j < seen; j++)
+            if (key.SequenceEqual(fields[order[j]].KeyUtf8)) return KeyNotPlain;
+        if ((undeclared = UndeclaredIndex(root, key)) < 0) return KeyNotPlain;
+        p += close + 1;
+        return KeyUndeclared;
     }
+
+    /// <summary>The flat fields <see cref="_flatOrder"/> orders (a new schema starts again from its order).</summary>
+    private FlatField[]? _flatOrderOf;
+
+    /// <summary>Indices into <see cref="_flatOrderOf"/> in the order the last flat record wrote its properties (kept per shredder: per thread).</summary>
+    private int[] _flatOrder = [];
+
+    /// <summary>This shredder's expected order of a flat schema's fields (indices into it), as the last record wrote them.</summary>
+    private int[] FlatOrder(FlatField[] fields)
+    {
+        if (!ReferenceEquals(_flatOrderOf, fields))
+        {
+            _flatOrderOf = fields;
+            _flatOrder = [.. Enumerable.Range(0, fields.Length)];
+        }
+        return _flatOrder;
+    }
+
+    /// <summary>Deepest nesting of a skipped value the scan walks itself; a deeper one is left to the tokenizer.</summary>
+    private const int MaxSkipDepth = 16;
+
+    /// <summary>
+    /// Moves past any JSON value that is not stored (an undeclared property's, or one a transform removes), checking it
+    /// as strictly as the tokenizer's skip does; false for anything malformed, text that is not UTF-8 or nesting beyond
+    /// <see cref="MaxSkipDepth"/>, which the tokenizer then skips or reports.
+    /// </summary>
+    private static bool TrySkipValue(ReadOnlySpan<byte> json, ref int p, int depth)
+    {
+        if ((uint)p >= (uint)json.Length) return false;
+        var c = json[p];
+        if (c == 'n')
+        {
+            if (!json[p..].StartsWith("null"u8)) return false;
+            p += 4;
+            return true;
+        }
+        if (c is (byte)'{' or (byte)'[') return depth < MaxSkipDepth && TrySkipContainer(json, ref p, depth);
+        return TryLocateScalar(json, ref p, out var token, out var bytes, out var form) && IsText(token, bytes, form);
+    }
+
+    private static bool TrySkipContainer(ReadOnlySpan<byte> json, ref int p, int depth)
+    {
+        var isObject = json[p] == '{';
+        var close = isObject ? (byte)'}' : (byte)']';
+        p++;
+        SkipSpace(json, ref p);
+        if ((uint)p < (uint)json.Length && json[p] == close)
+        {
+            p++;
+            return true;
+        }
+        while (true)
+        {
+            if (isObject)
+            {
+                if ((uint)p >= (uint)json.Length || json[p] != '"' || !TryLocateString(json, ref p, out var key, out var form)
+                    || !IsText(JsonTokenType.String, key, form) || !TryColon(json, ref p)) return false;
+                SkipSpace(json, ref p);
+            }
+            if (!TrySkipValue(json, ref p, depth + 1)) return false;
+            SkipSpace(json, ref p);
+            if ((uint)p >= (uint)json.Length) return false;
+            var d = json[p++];
+            if (d == close) return true;
+            if (d != ',') return false;
+            SkipSpace(json, ref p);
+        }
+    }
+
+    /// <summary>Whether a located scalar is one the tokenizer reads as text: a string without escapes must be valid UTF-8.</summary>
+    private static bool IsText(JsonTokenType token, ReadOnlySpan<byte> bytes, StringForm form) =>
+        token != JsonTokenType.String || form != StringForm.Unchecked || Utf8.IsValid(bytes);
 
     private bool TryStruct(ColumnBatch batch, StructNode s, ReadOnlySpan<byte> json, ref int p, short def, short rep)
     {
@@ -132,15 +251,19 @@ internal sealed partial class RecordShredder
                 {
                     var keyStart = p;
                     index = MatchKey(children, expected, json, ref p);
-                    if (index < 0 && IsIgnored(s, json, keyStart, p))
+                    if (index < 0)
                     {
+                        // A property the schema does not declare (or a transform removes); an escaped key goes to the tokenizer.
+                        if (p == keyStart) return false;
+                        var key = json[keyStart..(p - 1)];
                         if (!TryColon(json, ref p)) return false;
                         SkipSpace(json, ref p);
-                        if ((uint)p >= (uint)json.Length || !TrySkipScalar(json, ref p) || !TryAfterValue(json, ref p, out var further)) return false;
+                        var skipped = IsIgnored(s, key) ? TrySkipValue(json, ref p, 0) : TrySkipUndeclared(UndeclaredIndex(s, key), json, ref p);
+                        if (!skipped || !TryAfterValue(json, ref p, out var further)) return false;
                         if (!further) break;
                         continue;
                     }
-                    if (index < 0 || seen.Has(index)) return false; // an undeclared or repeated property: the tokenizer counts or reports it
+                    if (seen.Has(index)) return false; // a repeated property: the tokenizer reports it
                     if (!TryColon(json, ref p)) return false;
                 }
                 SkipSpace(json, ref p);
@@ -157,15 +280,112 @@ internal sealed partial class RecordShredder
         return true;
     }
 
-    /// <summary>Whether the key that ended at <paramref name="end"/> (past its closing quote) is one a transform removes.</summary>
-    private static bool IsIgnored(StructNode s, ReadOnlySpan<byte> json, int start, int end)
+    /// <summary>Whether <paramref name="key"/> (as written, unescaped) is a property a transform removes.</summary>
+    private static bool IsIgnored(StructNode s, ReadOnlySpan<byte> key)
     {
         var ignored = s.IgnoredKeysUtf8;
-        if (ignored.Length == 0 || end <= start) return false;
-        var key = json[start..(end - 1)];
+        if (ignored.Length == 0) return false;
         foreach (var k in ignored)
             if (key.SequenceEqual(k)) return true;
         return false;
+    }
+
+    /// <summary>
+    /// Skips the value of an undeclared property (<paramref name="entry"/>, <see cref="UndeclaredIndex"/>; -1 when it
+    /// cannot be counted here) and notes it, to count if the record is taken.
+    /// </summary>
+    private bool TrySkipUndeclared(int entry, ReadOnlySpan<byte> json, ref int p)
+    {
+        if (entry < 0 || !TrySkipValue(json, ref p, 0)) return false;
+        _recordDrops.Add(entry);
+        return true;
+    }
+
+    /// <summary>The undeclared property <paramref name="key"/> of <paramref name="s"/> if this shredder has met it, else -1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int KnownUndeclared(StructNode s, ReadOnlySpan<byte> key)
+    {
+        var known = _undeclared;
+        for (var i = 0; i < known.Count; i++)
+            if (ReferenceEquals(known[i].Parent, s) && key.SequenceEqual(known[i].Key)) return i;
+        return -1;
+    }
+
+    /// <summary>
+    /// The undeclared property <paramref name="key"/> (as written, not escaped) of <paramref name="s"/>, learnt on first
+    /// sight; -1 when it is not valid UTF-8 or too many are known (the tokenizer then counts it).
+    /// </summary>
+    private int UndeclaredIndex(StructNode s, ReadOnlySpan<byte> key)
+    {
+        var i = KnownUndeclared(s, key);
+        if (i >= 0) return i;
+        if (_undeclared.Count >= MaxUndeclared || !Utf8.IsValid(key)) return -1;
+        _undeclared.Add(new UndeclaredProperty(s, key.ToArray(), DroppedName(s, Encoding.UTF8.GetString(key))));
+        return _undeclared.Count - 1;
+    }
+
+    /// <summary>
+    /// Undeclared properties this shredder's scan has met (by parent and key, as written): looked up linearly, since
+    /// records of a stream carry few of them; beyond this many the tokenizer takes records with new ones.
+    /// </summary>
+    private const int MaxUndeclared = 64;
+
+    private readonly List<UndeclaredProperty> _undeclared = [];
+
+    /// <summary>An undeclared property the scan met, and how many taken records held it since its count was last folded into <see cref="DroppedProperties"/>.</summary>
+    private sealed class UndeclaredProperty(StructNode parent, byte[] key, string name)
+    {
+        public StructNode Parent { get; } = parent;
+        public byte[] Key { get; } = key;
+        public string Name { get; } = name;
+        public long Unfolded;
+    }
+
+    /// <summary>The undeclared properties met in the record being scanned (indices into <see cref="_undeclared"/>).</summary>
+    private readonly List<int> _recordDrops = [];
+
+    /// <summary>Some <see cref="UndeclaredProperty.Unfolded"/> count is not zero.</summary>
+    private bool _dropsUnfolded;
+
+    /// <summary>
+    /// The record the scan took last, when it had undeclared properties: a caller that rolls the row back after all
+    /// (the rest of its line is malformed) hands the record to <see cref="Shred"/>, which counts them itself.
+    /// </summary>
+    private (ColumnBatch? Batch, int Rows, nint At) _lastCounted;
+
+    /// <summary>Counts the taken record's undeclared properties (folded into <see cref="DroppedProperties"/> when it is read).</summary>
+    private unsafe void CountDrops(ColumnBatch batch, ReadOnlySpan<byte> json, int start)
+    {
+        if (_recordDrops.Count == 0) return;
+        foreach (var entry in _recordDrops) _undeclared[entry].Unfolded++;
+        _dropsUnfolded = true;
+        _lastCounted = (batch, batch.Rows, (nint)Unsafe.AsPointer(ref Unsafe.AsRef(in json[start])));
+    }
+
+    /// <summary>Adds the scan's counts of undeclared properties to <see cref="DroppedProperties"/>.</summary>
+    private void FoldDrops(Dictionary<string, long> dropped)
+    {
+        _dropsUnfolded = false;
+        foreach (var property in _undeclared)
+        {
+            if (property.Unfolded == 0) continue;
+            CollectionsMarshal.GetValueRefOrAddDefault(dropped, property.Name, out _) += property.Unfolded;
+            property.Unfolded = 0;
+        }
+    }
+
+    /// <summary>
+    /// Before the tokenizer shreds a record: when it is the one the scan just took and counted, rolled back since (same
+    /// batch, one row fewer, same bytes), its undeclared properties are uncounted, so the tokenizer counts them once.
+    /// </summary>
+    private unsafe void UncountRolledBackRecord(ColumnBatch batch, ref Utf8JsonReader reader)
+    {
+        var last = _lastCounted;
+        _lastCounted = default;
+        if (!ReferenceEquals(last.Batch, batch) || batch.Rows != last.Rows - 1 || reader.HasValueSequence || reader.ValueSpan.IsEmpty
+            || (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(reader.ValueSpan)) != last.At) return;
+        foreach (var entry in _recordDrops) _undeclared[entry].Unfolded--;
+        _dropsUnfolded = true;
     }
 
     private bool[] WideSeen(StructNode s)
@@ -295,12 +515,23 @@ internal sealed partial class RecordShredder
 
     /// <summary>
     /// Decodes the scalar value at <paramref name="p"/> into the leaf's column, moving past it: the scan locates the
-    /// value, its column type decodes it (<see cref="ColumnType.TryDecodeJson"/>). False for an object or array, for
+    /// value, its column type decodes it (<see cref="ColumnType.TryDecodeJson"/>; a common number in the same pass,
+    /// <see cref="ColumnType.TryDecodeLeadingNumber"/>). False for an object or array, for
     /// anything malformed and for a value the type refuses: the tokenizer then stores it or reports the same reason.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool TryLeaf(LeafBuffer buf, LeafNode leaf, ReadOnlySpan<byte> json, ref int p, short rep, DecodeScratch scratch)
     {
+        if (json[p] is (>= (byte)'0' and <= (byte)'9') or (byte)'-')
+        {
+            // A number: its column type may decode it as it finds its end, in one pass.
+            var length = ColumnType.TryDecodeLeadingNumber(buf, leaf, json[p..], rep);
+            if (length > 0)
+            {
+                p += length;
+                return true;
+            }
+        }
         var at = p;
         if (!TryLocateScalar(json, ref at, out var token, out var bytes, out var form)
             || !ColumnType.TryDecodeJson(buf, leaf, token, bytes, form, rep, scratch, out _)) return false;

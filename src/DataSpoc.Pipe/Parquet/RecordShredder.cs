@@ -18,12 +18,25 @@ internal sealed partial class RecordShredder
     /// <summary>Per struct node, which children the current record set (reused; a node never contains itself).</summary>
     private readonly Dictionary<StructNode, bool[]> _seen = new(ReferenceEqualityComparer.Instance);
 
-    /// <summary>Properties present in records but absent from the schema, by dotted name.</summary>
-    public Dictionary<string, long> DroppedProperties { get; } = new(StringComparer.Ordinal);
+    /// <summary>
+    /// Properties present in records but absent from the schema, by dotted name. The canonical scan keeps its own counts
+    /// (no dictionary update per record); reading this folds them in first.
+    /// </summary>
+    public Dictionary<string, long> DroppedProperties
+    {
+        get
+        {
+            if (_dropsUnfolded) FoldDrops(_droppedProperties);
+            return _droppedProperties;
+        }
+    }
+
+    private readonly Dictionary<string, long> _droppedProperties = new(StringComparer.Ordinal);
 
     /// <summary>Shreds the object at the reader's current StartObject token; leaves the reader on its EndObject.</summary>
     public void Shred(ColumnBatch batch, ref Utf8JsonReader reader)
     {
+        if (_lastCounted.Batch is not null) UncountRolledBackRecord(batch, ref reader);
         WriteStruct(batch, batch.Schema.Root, ref reader, 0, 0);
         batch.Rows++;
     }
@@ -105,9 +118,12 @@ internal sealed partial class RecordShredder
         r.Read();
         r.Skip();
         if (s.IgnoredKeys.Contains(name)) return;
-        var key = s.Name.Length == 0 ? name : s.Name + "." + name;
+        var key = DroppedName(s, name);
         DroppedProperties[key] = DroppedProperties.GetValueOrDefault(key) + 1;
     }
+
+    /// <summary>How <see cref="DroppedProperties"/> names an undeclared property <paramref name="name"/> of <paramref name="s"/>.</summary>
+    private static string DroppedName(StructNode s, string name) => s.Name.Length == 0 ? name : s.Name + "." + name;
 
     private static void WriteNulls(ColumnBatch batch, SchemaNode node, short def, short rep)
     {

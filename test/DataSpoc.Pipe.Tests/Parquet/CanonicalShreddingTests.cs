@@ -7,8 +7,8 @@ using DataSpoc.Pipe.Tests.Support;
 namespace DataSpoc.Pipe.Tests.Parquet;
 
 /// <summary>
-/// The canonical fast path must store exactly what the tokenizer path stores, and must hand every record it cannot
-/// take (escapes, undeclared properties, values of another type, invalid JSON) back untouched.
+/// The canonical fast path must store exactly what the tokenizer path stores (and count the same undeclared
+/// properties), and must hand every record it cannot take (escapes, values of another type, invalid JSON) back untouched.
 /// </summary>
 public class CanonicalShreddingTests
 {
@@ -68,6 +68,11 @@ public class CanonicalShreddingTests
         """{"id":1,"amount":12.34}""",
         """{"id":-9223372036854775808,"price":-1.7976931348623157e308,"amount":-99.5,"label":true,"day":"2025-01-20T10:05:00Z"}""",
         """{"id":9223372036854775807,"price":9007199254740993,"amount":1e-2,"label":-0.5e3}""",
+        // Undeclared properties (any value, at any depth) are skipped and counted as the tokenizer counts them.
+        """{"id":19,"unknown":2,"label":"after"}""",
+        """{"unknown":{"a":[1,{"b":null}],"c":"d"},"id":20,"customer":{"name":"x","nested_unknown":[true,false,"\u00e9"]}}""",
+        """{"id":21, "unknown": [], "other": {}, "customer": {"geo": {"lat": 1.5, "alt": -0.5e3}}}""",
+        """{"id":22,"lines":[{"sku":"a","note":"undeclared in a list element"}],"café":"non-ASCII key"}""",
     ];
 
     /// <summary>Records the fast path must hand to the tokenizer (which then stores them or reports what is wrong).</summary>
@@ -80,8 +85,11 @@ public class CanonicalShreddingTests
         """{"id":1,"label":"short \u12"}""",
         """{"id":1,"label":"ends in \"}""",
         """{"i\u0064":1}""",
-        """{"id":1,"unknown":2}""",
         """{"id":1,"id":2}""",
+        """{"id":1,"unkn\u006fwn":2}""",
+        """{"id":1,"unknown":{"a":[1,}}""",
+        """{"id":1,"unknown":"lone \ud83d surrogate \q"}""",
+        """{"id":1,"customer":{"name":"x","unknown":tru}}""",
         """{"id":01}""",
         """{"id":-}""",
         """{"id":"1"}""",
@@ -123,18 +131,23 @@ public class CanonicalShreddingTests
         """{"id":8,"price":1.25,"label":"price and label written, then ok out of order","ok":true}""",
         """{"id":9,"price":2.5,"ok":false,"label":"missing in the middle","clock":"01:02"}""",
         """{"id":10 , "price":3 , "ok":true }""",
+        """{"clock":"01:02","day":"2025-01-20","ts":null,"label":"reversed","ok":true,"price":1,"id":11}""",
+        """{"id":12,"unknown":1,"price":2,"more":{"a":[1,2,{"b":"c"}]},"ok":false,"last":[]}""",
+        """{"unknown":"first","id":13}""",
+        """{"id":14,"price":1,"ok":true,"label":"x","ts":null,"day":null,"clock":null,"more":1}""",
     ];
 
     /// <summary>Flat records the scan must hand to the tokenizer, several failing after the flat loop wrote part of the row.</summary>
     public static TheoryData<string> FlatNotCanonical =>
     [
-        """{"id":1,"price":1,"unknown":2}""",
+        """{"id":1,"price":1,"unknown":[1,2}""",
+        """{"id":1,"price":1,"unknown":2 3}""",
         """{"id":1,"price":"1.5"}""",
         """{"id":1,"price":1,"ok":true,"label":"x","ts":"not a date"}""",
         """{"id":1,"id":2}""",
         """{"id":1,"price":1,"ok":true,"price":2}""",
         """{"id":1,"price":1,"ok":true,"label":"lone \ud83d surrogate"}""",
-        """{"id":1,"price":1,"ok":true,"label":"x","ts":null,"day":null,"clock":null,"more":1}""",
+        """{"id":1,"price":1,"ok":true,"label":"x","ts":null,"day":null,"clock":null,"more":nul}""",
         """{"id":1,}""",
         """{"id":1""",
         """{"id":1 "price":2}""",
@@ -163,15 +176,102 @@ public class CanonicalShreddingTests
         var bytes = Encoding.UTF8.GetBytes(record);
 
         var position = 0;
-        Assert.True(new RecordShredder().TryShredCanonical(fast, bytes, ref position), "the fast path refused it");
+        var fastShredder = new RecordShredder();
+        var slowShredder = new RecordShredder();
+        Assert.True(fastShredder.TryShredCanonical(fast, bytes, ref position), "the fast path refused it");
         Assert.Equal(bytes.Length, position);
         var reader = new Utf8JsonReader(bytes);
         reader.Read();
-        new RecordShredder().Shred(slow, ref reader);
+        slowShredder.Shred(slow, ref reader);
 
         Assert.Equal(slow.Rows, fast.Rows);
         for (var c = 0; c < schema.Leaves.Count; c++)
             AssertSame(schema.Leaves[c].Path, slow.Columns[c], fast.Columns[c]);
+        Assert.Equal(slowShredder.DroppedProperties.OrderBy(p => p.Key), fastShredder.DroppedProperties.OrderBy(p => p.Key));
+    }
+
+    [Fact]
+    public void Undeclared_scalars_objects_and_arrays_are_skipped_by_the_scan_and_counted_as_the_tokenizer_counts_them()
+    {
+        string[] records =
+        [
+            """{"id":1,"u_scalar":7,"u_object":{"a":{"b":[1,2]}},"u_array":[{"x":"y"},[],null],"customer":{"name":"a","u_inner":{"deep":true}}}""",
+            """{"u_array":[],"id":2,"u_scalar":"text \" with an escape","customer":{"u_inner":[1],"name":"b"}}""",
+            """{"id": 3, "u_scalar": null, "u_object": {}, "lines": [{"sku": "s", "u_line": {"k": 1}}]}""",
+        ];
+        foreach (var schema in new[] { Schema(), ColumnSchema.FromJsonSchema(JsonDocument.Parse(FlatSchemaJson).RootElement) })
+        {
+            var fast = new ColumnBatch(schema);
+            var slow = new ColumnBatch(schema);
+            var fastShredder = new RecordShredder();
+            var slowShredder = new RecordShredder();
+            foreach (var record in records)
+            {
+                var bytes = Encoding.UTF8.GetBytes(record);
+                var position = 0;
+                Assert.True(fastShredder.TryShredCanonical(fast, bytes, ref position), $"the scan refused {record}");
+                Assert.Equal(bytes.Length, position);
+                var reader = new Utf8JsonReader(bytes);
+                reader.Read();
+                slowShredder.Shred(slow, ref reader);
+            }
+            for (var c = 0; c < schema.Leaves.Count; c++)
+                AssertSame(schema.Leaves[c].Path, slow.Columns[c], fast.Columns[c]);
+            Assert.Equal(slowShredder.DroppedProperties.OrderBy(p => p.Key), fastShredder.DroppedProperties.OrderBy(p => p.Key));
+            Assert.Equal(3, fastShredder.DroppedProperties["u_scalar"]);
+            Assert.Equal(2, fastShredder.DroppedProperties["u_array"]);
+        }
+    }
+
+    [Fact]
+    public void A_record_the_scan_took_and_its_caller_rolled_back_has_its_undeclared_properties_counted_once()
+    {
+        // A caller that finds the rest of the line malformed after the scan took the record rolls the row back and
+        // hands the same bytes to the tokenizer, which counts the undeclared properties itself.
+        var schema = ColumnSchema.FromJsonSchema(JsonDocument.Parse(FlatSchemaJson).RootElement);
+        var batch = new ColumnBatch(schema);
+        var shredder = new RecordShredder();
+        var bytes = Encoding.UTF8.GetBytes("""{"id":1,"unknown":{"a":1}}""");
+        batch.Mark();
+        var position = 0;
+        Assert.True(shredder.TryShredCanonical(batch, bytes, ref position));
+        Assert.Equal(1, shredder.DroppedProperties["unknown"]);
+        batch.RollbackToMark();
+        var reader = new Utf8JsonReader(bytes);
+        reader.Read();
+        shredder.Shred(batch, ref reader);
+        Assert.Equal(1, batch.Rows);
+        Assert.Equal(1, shredder.DroppedProperties["unknown"]);
+
+        // The next record, taken by the scan and kept, counts again.
+        position = 0;
+        Assert.True(shredder.TryShredCanonical(batch, bytes, ref position));
+        reader = new Utf8JsonReader(bytes);
+        reader.Read();
+        shredder.Shred(batch, ref reader);
+        Assert.Equal(3, shredder.DroppedProperties["unknown"]);
+    }
+
+    [Fact]
+    public async Task Undeclared_properties_and_any_consistent_order_land_the_same_values_and_counts_through_a_run()
+    {
+        const string schema = """{"type":"SCHEMA","stream":"people","schema":{"type":"object","properties":{"id":{"type":"integer"},"name":{"type":["null","string"]},"score":{"type":["null","number"]}}},"key_properties":["id"]}""";
+        var lines = new List<string> { schema };
+        for (var i = 1; i <= 300; i++)
+            lines.Add((i % 2 == 0
+                ? """{"type":"RECORD","stream":"people","record":{"score":N.5,"name":"nN","ref":"rN","id":N,"meta":{"tags":["a","b"],"n":N}}}"""
+                : """{"type":"RECORD","stream":"people","record":{"id":N,"ref":"rN","name":"nN","score":N.5}}""").Replace("N", i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        using var lake = new TempLake();
+        var result = await TempLake.RunAsync(lake.Pipeline("undeclared", lake.WriteSinger("undeclared.singer", [.. lines])));
+        Assert.True(result.Succeeded, result.Log.Error);
+
+        var stream = result.Log.Streams["people"];
+        Assert.Equal(300, stream.Records);
+        Assert.Equal(300, stream.DroppedProperties["ref"]);
+        Assert.Equal(150, stream.DroppedProperties["meta"]);
+        Assert.Equal(2, stream.DroppedProperties.Count);
+        Assert.Equal([["300", "45150", "45300"]], lake.Query("select count(*), sum(id)::bigint, sum(score)::bigint from read_parquet('{lake}/raw/test/people/*/*.parquet')"));
+        Assert.Equal([["2", "n2", "2.5"], ["3", "n3", "3.5"]], lake.Query("select id, name, score from read_parquet('{lake}/raw/test/people/*/*.parquet') where id in (2, 3) order by id"));
     }
 
     [Theory]

@@ -24,7 +24,7 @@ public class ShredderDifferentialFuzzTests(Xunit.Abstractions.ITestOutputHelper 
         var seed = FuzzSeed.FromEnvironment();
         output.WriteLine($"seed {seed} (replay with DATASPOC_FUZZ_SEED={seed})");
         var clock = Stopwatch.StartNew();
-        long records = 0, canonical = 0, rejected = 0;
+        long records = 0, canonical = 0, rejected = 0, canonicalUndeclared = 0;
         for (var s = 0; s < Schemas; s++)
         {
             var schemaSeed = unchecked(seed * 7919 + s);
@@ -58,6 +58,7 @@ public class ShredderDifferentialFuzzTests(Xunit.Abstractions.ITestOutputHelper 
                 {
                     fastTook = true;
                     canonical++;
+                    if (record.Contains("\"undeclared_", StringComparison.Ordinal)) canonicalUndeclared++;
                 }
                 else
                 {
@@ -92,10 +93,12 @@ public class ShredderDifferentialFuzzTests(Xunit.Abstractions.ITestOutputHelper 
             if (projection is not null)
                 Assert.Equal(rewrittenShredder.DroppedProperties.OrderBy(p => p.Key), slowShredder.DroppedProperties.OrderBy(p => p.Key));
         }
-        output.WriteLine($"{records} records over {Schemas} schemas in {clock.Elapsed.TotalSeconds:F1} s: {canonical} taken by the canonical scan, {rejected} refused by both paths");
+        output.WriteLine($"{records} records over {Schemas} schemas in {clock.Elapsed.TotalSeconds:F1} s: {canonical} taken by the canonical scan ({canonicalUndeclared} with undeclared properties), {rejected} refused by both paths");
         Assert.True(records >= 10_000);
         // The fuzzer must mostly exercise the fast path, else it would prove little.
         Assert.True(canonical > records / 4, $"only {canonical} of {records} records took the canonical scan");
+        // Undeclared properties must be exercised on the scan itself, not only left to the tokenizer.
+        Assert.True(canonicalUndeclared > 100, $"only {canonicalUndeclared} records with undeclared properties took the canonical scan");
     }
 
     /// <summary>A random select/drop/rename of the top-level properties: some removed, some renamed, the rest shuffled.</summary>

@@ -152,12 +152,15 @@ public sealed class RandomRecords(int seed)
         return json.ToString();
     }
 
+    /// <summary>Names of undeclared properties: a few that recur (as a tap's extra fields do), one not ASCII.</summary>
+    private static readonly string[] UndeclaredNames = ["undeclared_0", "undeclared_1", "undeclared_2", "undéclaré"];
+
     private void WriteObject(StringBuilder json, IReadOnlyList<RandomProperty> properties, RandomStyle style, double present, double extra)
     {
         var chosen = properties.Where(_ => Chance(present)).ToList();
         if (Chance(0.25)) chosen = chosen.OrderBy(_ => _random.Next()).ToList();
         var members = chosen.Select(p => (p.Name, (RandomProperty?)p)).ToList();
-        if (Chance(extra)) members.Insert(_random.Next(members.Count + 1), ("undeclared_" + _random.Next(3).ToString(CultureInfo.InvariantCulture), null));
+        if (Chance(extra)) members.Insert(_random.Next(members.Count + 1), (Pick(UndeclaredNames), null));
         json.Append('{');
         for (var i = 0; i < members.Count; i++)
         {

@@ -95,8 +95,8 @@ internal sealed class CompiledExpression
         },
         UnaryExpressionType.Negate => values => operand(values) switch
         {
-            long l => unchecked(-l),
-            double d => -d,
+            long l => (object)unchecked(-l),
+            double d => (object)-d,
             _ => Unhandled,
         },
         _ => null,
@@ -194,7 +194,9 @@ internal sealed class CompiledExpression
     {
         if (a is int && b is int) return Unhandled;
         if (!Number(a, out var wa, out var la, out var da) || !Number(b, out var wb, out var lb, out var db)) return Unhandled;
-        return wa && wb ? whole(la, lb) : real(da, db);
+        // Boxed apart: a conditional of long and double would make both double.
+        if (wa && wb) return whole(la, lb);
+        return real(da, db);
     }
 
     private static object Divide(object? a, object? b)

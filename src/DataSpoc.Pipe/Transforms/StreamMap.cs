@@ -178,23 +178,16 @@ internal sealed class StreamMap : IRecordTransform
 
     /// <summary>
     /// The <c>hash:</c> of a text given as valid UTF-8: the same as <see cref="Sha256Hex(string)"/> of its string (the
-    /// salt's UTF-8 followed by the text's is the UTF-8 of both together), without building the string.
+    /// salt's UTF-8 followed by the text's is the UTF-8 of both together), without building the string. The caller's
+    /// <paramref name="sha256"/> (one per thread) is reused: a one-shot hash sets up a new native context per value,
+    /// which costs more than hashing a short value.
     /// </summary>
-    internal string Sha256Hex(ReadOnlySpan<byte> utf8Text)
+    internal string Sha256Hex(ReadOnlySpan<byte> utf8Text, IncrementalHash sha256)
     {
-        var salt = _saltUtf8 ??= Encoding.UTF8.GetBytes(HashSalt);
+        sha256.AppendData(_saltUtf8 ??= Encoding.UTF8.GetBytes(HashSalt));
+        sha256.AppendData(utf8Text);
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-        if (salt.Length == 0) SHA256.HashData(utf8Text, hash);
-        else
-        {
-            var length = salt.Length + utf8Text.Length;
-            var rented = length > 512 ? System.Buffers.ArrayPool<byte>.Shared.Rent(length) : null;
-            var both = rented is null ? stackalloc byte[512] : rented.AsSpan();
-            salt.CopyTo(both);
-            utf8Text.CopyTo(both[salt.Length..]);
-            SHA256.HashData(both[..length], hash);
-            if (rented is not null) System.Buffers.ArrayPool<byte>.Shared.Return(rented);
-        }
+        sha256.GetHashAndReset(hash);
         return Convert.ToHexStringLower(hash);
     }
 

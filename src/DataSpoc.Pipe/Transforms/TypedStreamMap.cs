@@ -164,6 +164,9 @@ internal sealed class TypedStreamMap
         private readonly object?[][] _computeArgs;
         private readonly object?[] _filterArgs;
         private readonly object?[] _outputValues;
+        /// <summary>The lane's SHA-256 for <c>hash:</c>, reset after each value.</summary>
+        private readonly System.Security.Cryptography.IncrementalHash _sha256 =
+            System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
 
         public Lane(TypedStreamMap compiled)
         {
@@ -355,11 +358,11 @@ internal sealed class TypedStreamMap
             if (_state[cell] == Cell.Raw)
             {
                 ref var raw = ref _raw[cell];
-                if (raw.Type == JsonTokenType.Number) return _map.Sha256Hex(json.Slice(raw.Offset, raw.Length));
+                if (raw.Type == JsonTokenType.Number) return _map.Sha256Hex(json.Slice(raw.Offset, raw.Length), _sha256);
                 if (raw.Type == JsonTokenType.String)
                 {
                     var text = json.Slice(raw.Offset + 1, raw.Length - 2);
-                    if (!text.Contains((byte)'\\') && System.Text.Unicode.Utf8.IsValid(text)) return _map.Sha256Hex(text);
+                    if (!text.Contains((byte)'\\') && System.Text.Unicode.Utf8.IsValid(text)) return _map.Sha256Hex(text, _sha256);
                 }
             }
             return TextOf(cell, json) is { } t ? _map.Sha256Hex(t) : null;

@@ -8,7 +8,8 @@ namespace DataSpoc.Pipe.Transforms;
 /// <summary>
 /// A <c>filter:</c> or <c>compute:</c> expression, in NCalc's language (<c>amount &gt; 10 and status in ('paid','sent')</c>,
 /// <c>if(qty &gt; 0, price * qty, 0)</c>), over a record's top-level columns. Parsed once; evaluated per record with the
-/// columns it names bound as parameters (missing and null values are null). Adds the string functions
+/// columns it names bound as parameters (missing and null values are null); per record the compiled form
+/// (<see cref="CompiledExpression"/>) answers where it can, NCalc's interpreter where it cannot. Adds the string functions
 /// <c>lower</c>, <c>upper</c>, <c>trim</c>, <c>len</c> and <c>concat</c> to NCalc's math functions.
 /// </summary>
 internal sealed class TransformExpression

@@ -212,7 +212,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                         counted = 0;
                         batch = null;
                         state = Resolve(stream);
-                        if (state is not { Selected: true } || state.RecordTransforms.Count > 0) state = null;
+                        if (state is not { Selected: true } || (state.RecordTransforms.Count > 0 && state.TypedMap is null)) state = null;
                         else
                         {
                             writer = state.Writer!;
@@ -220,7 +220,13 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                         }
                     }
                 }
-                if (recordStart >= 0 && state is not null)
+                if (recordStart >= 0 && state?.TypedMap is { } typed)
+                {
+                    // A mapped stream: its typed map reads the record where the envelope left it.
+                    batch = null;
+                    if (TryWriteTypedLine(typed, state, writer!, line, recordStart)) continue;
+                }
+                else if (recordStart >= 0 && state is not null)
                 {
                     batch ??= writer!.BatchFor(index, ingest._defaultPartition);
                     if (TryShred(shredder!, batch, line, recordStart))
@@ -349,20 +355,40 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             Write(state, writer, ref reader, rawLine, line);
         }
 
+        /// <summary>
+        /// A canonical RECORD line of a mapped stream through its typed map, its record at <paramref name="recordStart"/>.
+        /// False when the message reader must take the line (nothing of it is then written or counted): the record falls
+        /// back, the line is not complete JSON after it, or the map fails on it (the message reader's path reports that).
+        /// </summary>
+        private bool TryWriteTypedLine(TypedStreamMap map, StreamState state, TableWriter writer, ReadOnlySpan<byte> line, int recordStart)
+        {
+            var record = new Utf8JsonReader(line[recordStart..], new JsonReaderOptions { MaxDepth = SingerMessageReader.MaxDepth });
+            try
+            {
+                return record.Read() && record.TokenType == JsonTokenType.StartObject
+                    && TryWriteTyped(map.ForLane(index), state, writer, ref record, line, recordStart);
+            }
+            catch (Exception e) when (e is TransformException or JsonException) { return false; }
+        }
+
         /// <summary>Dropped-property counts before a record on the typed path, restored when it falls back to the JSON path.</summary>
         private readonly List<KeyValuePair<string, long>> _droppedBefore = [];
 
         /// <summary>
         /// A record through its stream's typed map (<see cref="TypedStreamMap"/>): the map reads the properties it needs and
         /// decides, the record is shredded through the map's projection, the produced columns are filled in. False when
-        /// the record must take the JSON path; nothing of it is then written or counted.
+        /// the record must take the JSON path; nothing of it is then written or counted. A <paramref name="recordStart"/>
+        /// of 0 or more is where the record starts in a canonical RECORD line whose envelope was not read: what follows
+        /// the record is checked before anything is counted.
         /// </summary>
-        private bool TryWriteTyped(TypedStreamMap.Lane map, StreamState state, TableWriter writer, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine)
+        private bool TryWriteTyped(TypedStreamMap.Lane map, StreamState state, TableWriter writer, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, int recordStart = -1)
         {
             var start = record;
-            switch (map.Apply(ref record, rawLine))
+            var outcome = map.Apply(ref record, rawLine);
+            if (outcome == MapOutcome.Fallback) return false;
+            if (recordStart >= 0 && !SingerEnvelope.IsCompleteAfterRecord(rawLine, recordStart + (int)record.BytesConsumed)) return false;
+            switch (outcome)
             {
-                case MapOutcome.Fallback: return false;
                 case MapOutcome.Filtered:
                     Interlocked.Increment(ref state.Filtered);
                     return true;

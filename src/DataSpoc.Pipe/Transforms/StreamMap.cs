@@ -174,6 +174,23 @@ internal sealed class StreamMap : IRecordTransform
         return Convert.ToHexStringLower(SHA256.HashData(bytes));
     }
 
+    private byte[]? _saltUtf8;
+
+    /// <summary>
+    /// The <c>hash:</c> of a text given as valid UTF-8: the same as <see cref="Sha256Hex(string)"/> of its string (the
+    /// salt's UTF-8 followed by the text's is the UTF-8 of both together), without building the string. The caller's
+    /// <paramref name="sha256"/> (one per thread) is reused: a one-shot hash sets up a new native context per value,
+    /// which costs more than hashing a short value.
+    /// </summary>
+    internal string Sha256Hex(ReadOnlySpan<byte> utf8Text, IncrementalHash sha256)
+    {
+        sha256.AppendData(_saltUtf8 ??= Encoding.UTF8.GetBytes(HashSalt));
+        sha256.AppendData(utf8Text);
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        sha256.GetHashAndReset(hash);
+        return Convert.ToHexStringLower(hash);
+    }
+
     private void Require(IEnumerable<string> named, List<string> columns, string key)
     {
         foreach (var c in named)

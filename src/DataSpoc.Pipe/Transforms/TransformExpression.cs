@@ -8,7 +8,8 @@ namespace DataSpoc.Pipe.Transforms;
 /// <summary>
 /// A <c>filter:</c> or <c>compute:</c> expression, in NCalc's language (<c>amount &gt; 10 and status in ('paid','sent')</c>,
 /// <c>if(qty &gt; 0, price * qty, 0)</c>), over a record's top-level columns. Parsed once; evaluated per record with the
-/// columns it names bound as parameters (missing and null values are null). Adds the string functions
+/// columns it names bound as parameters (missing and null values are null); per record the compiled form
+/// (<see cref="CompiledExpression"/>) answers where it can, NCalc's interpreter where it cannot. Adds the string functions
 /// <c>lower</c>, <c>upper</c>, <c>trim</c>, <c>len</c> and <c>concat</c> to NCalc's math functions.
 /// </summary>
 internal sealed class TransformExpression
@@ -24,13 +25,22 @@ internal sealed class TransformExpression
     private static readonly HashSet<string> StringFunctions = new(StringComparer.Ordinal) { "lower", "upper", "trim", "concat" };
 
     private readonly Expression _expression;
+    /// <summary>The expression as closures, or null when it uses what is not compiled (NCalc then evaluates every record).</summary>
+    private readonly CompiledExpression? _compiled;
+    /// <summary>The values of <see cref="Columns"/> for the record being evaluated (one thread, as NCalc's parameters).</summary>
+    private readonly object?[] _bound;
 
     private TransformExpression(string text, Expression expression, IReadOnlyList<string> columns)
     {
         Text = text;
         _expression = expression;
         Columns = columns;
+        _bound = new object?[columns.Count];
+        _compiled = expression.GetLogicalExpression() is { } tree ? CompiledExpression.TryCompile(tree, columns) : null;
     }
+
+    /// <summary>Whether records are evaluated by the compiled form (else by NCalc's interpreter every time).</summary>
+    internal bool IsCompiled => _compiled is not null;
 
     public string Text { get; }
 
@@ -62,7 +72,10 @@ internal sealed class TransformExpression
         return new TransformExpression(text, expression, columns);
     }
 
-    private static string? Str(NCalc.Handlers.FunctionData f, int index) => f.Evaluate(index) switch
+    private static string? Str(NCalc.Handlers.FunctionData f, int index) => TextOf(f.Evaluate(index));
+
+    /// <summary>A value as the string functions read it: booleans as <c>true</c>/<c>false</c>, numbers in the invariant culture.</summary>
+    internal static string? TextOf(object? value) => value switch
     {
         null => null,
         bool b => b ? "true" : "false",
@@ -73,20 +86,26 @@ internal sealed class TransformExpression
     /// <summary>Evaluates over <paramref name="values"/> (the record's columns, computed ones included).</summary>
     public object? Evaluate(IReadOnlyDictionary<string, JsonNode?> values)
     {
-        foreach (var column in Columns)
-            _expression.Parameters[column] = values.TryGetValue(column, out var v) ? ColumnCast.ClrValue(v) : null;
-        return EvaluateBound();
+        for (var i = 0; i < Columns.Count; i++)
+            _bound[i] = values.TryGetValue(Columns[i], out var v) ? ColumnCast.ClrValue(v) : null;
+        return Evaluate(_bound);
     }
 
     /// <summary>Evaluates with <see cref="Columns"/>[i] bound to <paramref name="values"/>[i], as expressions see values (<see cref="ColumnCast.ClrValue"/>).</summary>
-    public object? Evaluate(ReadOnlySpan<object?> values)
+    public object? Evaluate(object?[] values) =>
+        _compiled is not null && _compiled.TryEvaluate(values, out var result) ? result : Interpret(values);
+
+    /// <summary>The compiled form's value, false when it leaves the record to NCalc (or there is none): for tests.</summary>
+    internal bool TryEvaluateCompiled(object?[] values, out object? result)
     {
-        for (var i = 0; i < Columns.Count; i++) _expression.Parameters[Columns[i]] = values[i];
-        return EvaluateBound();
+        result = null;
+        return _compiled is not null && _compiled.TryEvaluate(values, out result);
     }
 
-    private object? EvaluateBound()
+    /// <summary>NCalc's evaluation, the reference the compiled form follows.</summary>
+    internal object? Interpret(object?[] values)
     {
+        for (var i = 0; i < Columns.Count; i++) _expression.Parameters[Columns[i]] = values[i];
         _expression.Parameters["null"] = null;
         return _expression.Evaluate();
     }

@@ -164,6 +164,9 @@ internal sealed class TypedStreamMap
         private readonly object?[][] _computeArgs;
         private readonly object?[] _filterArgs;
         private readonly object?[] _outputValues;
+        /// <summary>The lane's SHA-256 for <c>hash:</c>, reset after each value.</summary>
+        private readonly System.Security.Cryptography.IncrementalHash _sha256 =
+            System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
 
         public Lane(TypedStreamMap compiled)
         {
@@ -203,7 +206,7 @@ internal sealed class TypedStreamMap
                     Set(compute[i].Cell, ColumnCast.Shape(Evaluate(_compute[i], _computeArgs[i], compute[i].Key), compute[i].Type));
                 }
                 foreach (var cell in _compiled._hash)
-                    if (TextOf(cell, json) is { } text) Set(cell, _map.Sha256Hex(text));
+                    if (HashOf(cell, json) is { } hash) Set(cell, hash);
                 foreach (var (cell, target) in _compiled._cast)
                 {
                     if (_state[cell] == Cell.Missing) continue;
@@ -344,6 +347,25 @@ internal sealed class TypedStreamMap
             if (reader.TryGetInt64(out var l)) return l;
             if (reader.TryGetDouble(out var d)) return d;
             throw new FormatException("a number no double holds");
+        }
+
+        /// <summary>
+        /// The <c>hash:</c> of a cell's text (null for null or missing). A number, or a string without escapes, is hashed
+        /// from the record's bytes: they are its text's UTF-8, as the JSON path would encode it.
+        /// </summary>
+        private string? HashOf(int cell, ReadOnlySpan<byte> json)
+        {
+            if (_state[cell] == Cell.Raw)
+            {
+                ref var raw = ref _raw[cell];
+                if (raw.Type == JsonTokenType.Number) return _map.Sha256Hex(json.Slice(raw.Offset, raw.Length), _sha256);
+                if (raw.Type == JsonTokenType.String)
+                {
+                    var text = json.Slice(raw.Offset + 1, raw.Length - 2);
+                    if (!text.Contains((byte)'\\') && System.Text.Unicode.Utf8.IsValid(text)) return _map.Sha256Hex(text, _sha256);
+                }
+            }
+            return TextOf(cell, json) is { } t ? _map.Sha256Hex(t) : null;
         }
 
         /// <summary>A cell's text as <see cref="ColumnCast.Text"/> gives it (null for null or missing).</summary>

@@ -24,6 +24,10 @@ internal sealed class LeafBuffer(LeafNode leaf)
 
     public long EstimatedBytes => Levels * 4L + Values * 8L + ByteCount;
 
+    /// <summary>Bytes of the arrays held, whatever is in them.</summary>
+    public long CapacityBytes =>
+        Def.Length * 2L + Rep.Length * 2L + Longs.Length * 8L + Doubles.Length * 8L + Ints.Length * 4L + Bools.Length + Bytes.Length + Offsets.Length * 4L;
+
     /// <summary>A hash of value <paramref name="i"/> (equal values, equal hashes), to estimate how distinct a column is.</summary>
     public long HashOf(int i) => Leaf.Type.Storage switch
     {
@@ -161,6 +165,19 @@ internal sealed class ColumnBatch
     public ColumnSchema Schema { get; }
     public LeafBuffer[] Columns { get; }
     public int Rows;
+    /// <summary>Its lane's row count when it last took a row: how long it has been quiet (<see cref="BufferBudget"/>).</summary>
+    public long LastRowAt;
+
+    /// <summary>Bytes of the arrays held by its columns, whatever is in them.</summary>
+    public long CapacityBytes
+    {
+        get
+        {
+            long total = 0;
+            foreach (var c in Columns) total += c.CapacityBytes;
+            return total;
+        }
+    }
     /// <summary>No column sits inside a list.</summary>
     private readonly bool _flat;
     private readonly int[] _marks;

@@ -19,7 +19,7 @@ public sealed record WriteLimits
     /// <summary>Rotate to a new file after this many bytes on disk.</summary>
     public long MaxFileBytes { get; init; } = 256L * 1024 * 1024;
     /// <summary>Files a stream keeps open at once (partitioned by a column); the least recently used is finished first.</summary>
-    public int MaxOpenFiles { get; init; } = 16;
+    public int MaxOpenFiles { get; init; } = 64;
     /// <summary>
     /// Threads that parse RECORD lines in parallel (each fills batches of its own). One below four cores: the reading
     /// thread then parses its chunks itself, and the encoder and the tap have the other core; on 2 cores a second lane
@@ -159,8 +159,7 @@ internal sealed class TableWriter : IAsyncDisposable
     public void FlushEarly(int lane, Partition partition, bool retire)
     {
         if (_batches[lane].TryGetValue(partition, out var batch)) Send(lane, partition, batch, retire ? SendReason.Retire : SendReason.Early);
-        if (retire && _batches.All(b => b.Count == 0))
-            lock (_spares) _spares.Clear();
+        if (retire && _batches.All(b => b.Count == 0)) ReleaseSpares();
     }
 
     /// <summary>Why a batch goes to the encoder: what happens to its buffers and its file afterwards.</summary>
@@ -184,6 +183,7 @@ internal sealed class TableWriter : IAsyncDisposable
         if (batch.Rows == 0)
         {
             if (reason is SendReason.Full or SendReason.Complete) Return(batch);
+            else batch.Release();
             return;
         }
         Interlocked.Increment(ref _batchesSent);
@@ -204,6 +204,7 @@ internal sealed class TableWriter : IAsyncDisposable
             foreach (var (partition, batch) in _batches[lane].ToList()) Send(lane, partition, batch, SendReason.Complete);
         await _encoding.ConfigureAwait(false);
         foreach (var partition in _open.Keys.ToList()) Finish(partition);
+        ReleaseSpares();
         return _done;
     }
 
@@ -219,6 +220,7 @@ internal sealed class TableWriter : IAsyncDisposable
             if (_parsingEnded) file.WriteRowGroupOnTwoThreads(batch);
             else file.WriteRowGroup(batch);
             if (reason is SendReason.Full or SendReason.Complete) Return(batch);
+            else batch.Release();
             var size = Math.Max(new FileInfo(file.Path).Length, file.BytesWritten);
             if (reason == SendReason.Retire || file.Rows >= _limits.MaxFileRows || size >= _limits.MaxFileBytes) Finish(partition);
         }
@@ -292,7 +294,18 @@ internal sealed class TableWriter : IAsyncDisposable
     {
         batch.Clear();
         lock (_spares)
-            if (_spares.Count < _limits.ParseLanes) _spares.Push(batch);
+            if (_spares.Count < _limits.ParseLanes)
+            {
+                _spares.Push(batch);
+                return;
+            }
+        batch.Release();
+    }
+
+    private void ReleaseSpares()
+    {
+        lock (_spares)
+            while (_spares.TryPop(out var spare)) spare.Release();
     }
 
     public async ValueTask DisposeAsync()

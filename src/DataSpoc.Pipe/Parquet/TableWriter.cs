@@ -146,6 +146,7 @@ internal sealed class TableWriter : IAsyncDisposable
             || ((batch.Rows & _bytesCheckMask) == 0 && batch.EstimatedBytes >= (first ? _firstBatchBytes : _batchBytes)))
         {
             Send(lane, partition, batch, SendReason.Full);
+            _budget.RowAdded(lane, batch);
             return true;
         }
         return _budget.RowAdded(lane, batch);

@@ -29,8 +29,7 @@ internal sealed class BufferBudget
     public BufferBudget(WriteLimits limits)
     {
         _lanes = Enumerable.Range(0, Math.Max(limits.ParseLanes, 1)).Select(_ => new Lane()).ToArray();
-        var bytes = int.TryParse(Environment.GetEnvironmentVariable("DATASPOC_PIPE_TUNE_BUFFER_MB"), out var mb) ? mb * 1024L * 1024 : limits.BufferBytes; // TUNING ONLY
-        _share = Math.Max(bytes / _lanes.Length, 1);
+        _share = Math.Max(limits.BufferBytes / _lanes.Length, 1);
         _idleRows = limits.BatchRows;
     }
 

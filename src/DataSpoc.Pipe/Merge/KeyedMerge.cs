@@ -67,7 +67,7 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
         var incomingAsIs = winners.Count == incomingRows && deleted == 0;
 
         var writerLimits = limits with { ParseLanes = 1 };
-        var writer = new TableWriter(schema, compression, writerLimits, spoolDirectory, stream.Table + "-merged", partitioned: true, spoolIsInLake);
+        var writer = new TableWriter(schema, compression, writerLimits, spoolDirectory, stream.Table + "-merged", spoolIsInLake);
         var ranges = new KeyRanges(firstKeys);
         var superseded = new List<string>();
         var kept = keptFacts ? new List<Tables.DataFileFacts>() : null;

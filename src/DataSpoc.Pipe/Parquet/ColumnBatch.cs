@@ -1,28 +1,87 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 
 namespace DataSpoc.Pipe.Parquet;
 
 /// <summary>
 /// The buffered values of one leaf column, in Parquet's shredded form: definition levels, repetition levels
-/// (only for columns inside lists) and the present values. Arrays grow by doubling and are reused across batches.
+/// (only for columns inside lists) and the present values. Arrays come from the shared array pools, grow by doubling,
+/// are reused across a stream's batches, and go back to the pools when the batch is released (<see cref="Release"/>):
+/// a run of many streams reuses the arrays of the streams it is done with instead of leaving them to the collector.
 /// </summary>
-internal sealed class LeafBuffer(LeafNode leaf)
+internal sealed class LeafBuffer
 {
-    public LeafNode Leaf { get; } = leaf;
-    public short[] Def = new short[1024];
-    public short[] Rep = leaf.RepLevel > 0 ? new short[1024] : [];
+    public LeafBuffer(LeafNode leaf)
+    {
+        Leaf = leaf;
+        var storage = leaf.Type.Storage;
+        Def = Rent<short>(1024);
+        Rep = leaf.RepLevel > 0 ? Rent<short>(1024) : [];
+        Longs = storage == ValueStorage.Longs ? Rent<long>(1024) : [];
+        Doubles = storage == ValueStorage.Doubles ? Rent<double>(1024) : [];
+        Ints = storage == ValueStorage.Ints ? Rent<int>(1024) : [];
+        Bools = storage == ValueStorage.Bools ? Rent<bool>(1024) : [];
+        Bytes = storage == ValueStorage.Bytes ? Rent<byte>(4096) : [];
+        Offsets = storage == ValueStorage.Bytes ? Rent<int>(1025) : [];
+        // A pooled array is not cleared: the first offset is read before any value is written (an empty batch's bytes).
+        if (Offsets.Length > 0) Offsets[0] = 0;
+    }
+
+    public LeafNode Leaf { get; }
+    public short[] Def;
+    public short[] Rep;
     public int Levels;
-    public long[] Longs = leaf.Type.Storage == ValueStorage.Longs ? new long[1024] : [];
-    public double[] Doubles = leaf.Type.Storage == ValueStorage.Doubles ? new double[1024] : [];
-    public int[] Ints = leaf.Type.Storage == ValueStorage.Ints ? new int[1024] : [];
-    public bool[] Bools = leaf.Type.Storage == ValueStorage.Bools ? new bool[1024] : [];
+    public long[] Longs;
+    public double[] Doubles;
+    public int[] Ints;
+    public bool[] Bools;
     /// <summary>Bytes of string, JSON and decimal values, back to back; value i spans Offsets[i]..Offsets[i+1].</summary>
-    public byte[] Bytes = leaf.Type.Storage == ValueStorage.Bytes ? new byte[4096] : [];
-    public int[] Offsets = leaf.Type.Storage == ValueStorage.Bytes ? new int[1025] : [];
+    public byte[] Bytes;
+    public int[] Offsets;
+
+    private static T[] Rent<T>(int length) => ArrayPool<T>.Shared.Rent(length);
+
+    private static void Return<T>(T[] array)
+    {
+        if (array.Length > 0) ArrayPool<T>.Shared.Return(array);
+    }
+
+    /// <summary>Replaces the array by a pooled one of <paramref name="length"/> holding the same values; the old one goes back.</summary>
+    private static void Grow<T>(ref T[] array, int length)
+    {
+        var bigger = Rent<T>(length);
+        array.AsSpan().CopyTo(bigger);
+        Return(array);
+        array = bigger;
+    }
+
+    /// <summary>Hands every array back to the pools; the buffer must not be used afterwards.</summary>
+    public void Release()
+    {
+        Return(Def);
+        Return(Rep);
+        Return(Longs);
+        Return(Doubles);
+        Return(Ints);
+        Return(Bools);
+        Return(Bytes);
+        Return(Offsets);
+        Def = Rep = [];
+        Longs = [];
+        Doubles = [];
+        Ints = Offsets = [];
+        Bools = [];
+        Bytes = [];
+        Levels = Values = ByteCount = 0;
+    }
     public int Values;
     public int ByteCount;
 
     public long EstimatedBytes => Levels * 4L + Values * 8L + ByteCount;
+
+    /// <summary>Bytes of the arrays held, whatever is in them.</summary>
+    public long CapacityBytes =>
+        Def.Length * 2L + Rep.Length * 2L + Longs.Length * 8L + Doubles.Length * 8L + Ints.Length * 4L + Bools.Length + Bytes.Length + Offsets.Length * 4L;
 
     /// <summary>A hash of value <paramref name="i"/> (equal values, equal hashes), to estimate how distinct a column is.</summary>
     public long HashOf(int i) => Leaf.Type.Storage switch
@@ -71,7 +130,7 @@ internal sealed class LeafBuffer(LeafNode leaf)
     public void AddLong(long value, short rep)
     {
         AddLevels(rep);
-        if (Values == Longs.Length) Array.Resize(ref Longs, Longs.Length * 2);
+        if (Values == Longs.Length) Grow(ref Longs, Longs.Length * 2);
         Longs[Values++] = value;
     }
 
@@ -79,7 +138,7 @@ internal sealed class LeafBuffer(LeafNode leaf)
     public void AddDouble(double value, short rep)
     {
         AddLevels(rep);
-        if (Values == Doubles.Length) Array.Resize(ref Doubles, Doubles.Length * 2);
+        if (Values == Doubles.Length) Grow(ref Doubles, Doubles.Length * 2);
         Doubles[Values++] = value;
     }
 
@@ -87,7 +146,7 @@ internal sealed class LeafBuffer(LeafNode leaf)
     public void AddInt(int value, short rep)
     {
         AddLevels(rep);
-        if (Values == Ints.Length) Array.Resize(ref Ints, Ints.Length * 2);
+        if (Values == Ints.Length) Grow(ref Ints, Ints.Length * 2);
         Ints[Values++] = value;
     }
 
@@ -95,7 +154,7 @@ internal sealed class LeafBuffer(LeafNode leaf)
     public void AddBool(bool value, short rep)
     {
         AddLevels(rep);
-        if (Values == Bools.Length) Array.Resize(ref Bools, Bools.Length * 2);
+        if (Values == Bools.Length) Grow(ref Bools, Bools.Length * 2);
         Bools[Values++] = value;
     }
 
@@ -112,7 +171,7 @@ internal sealed class LeafBuffer(LeafNode leaf)
     public void EndBytes(int length, short rep)
     {
         AddLevels(rep);
-        if (Values + 1 >= Offsets.Length) Array.Resize(ref Offsets, Offsets.Length * 2);
+        if (Values + 1 >= Offsets.Length) Grow(ref Offsets, Offsets.Length * 2);
         Offsets[Values] = ByteCount;
         ByteCount += length;
         Offsets[++Values] = ByteCount;
@@ -135,15 +194,15 @@ internal sealed class LeafBuffer(LeafNode leaf)
 
     private void GrowLevels()
     {
-        Array.Resize(ref Def, Def.Length * 2);
-        if (Rep.Length > 0) Array.Resize(ref Rep, Rep.Length * 2);
+        Grow(ref Def, Def.Length * 2);
+        if (Rep.Length > 0) Grow(ref Rep, Rep.Length * 2);
     }
 
     private void GrowBytes(int needed)
     {
         var size = Bytes.Length * 2;
         while (size < needed) size *= 2;
-        Array.Resize(ref Bytes, size);
+        Grow(ref Bytes, size);
     }
 }
 
@@ -161,6 +220,19 @@ internal sealed class ColumnBatch
     public ColumnSchema Schema { get; }
     public LeafBuffer[] Columns { get; }
     public int Rows;
+    /// <summary>Its lane's row count when it last took a row: how long it has been quiet (<see cref="BufferBudget"/>).</summary>
+    public long LastRowAt;
+
+    /// <summary>Bytes of the arrays held by its columns, whatever is in them.</summary>
+    public long CapacityBytes
+    {
+        get
+        {
+            long total = 0;
+            foreach (var c in Columns) total += c.CapacityBytes;
+            return total;
+        }
+    }
     /// <summary>No column sits inside a list.</summary>
     private readonly bool _flat;
     private readonly int[] _marks;
@@ -180,6 +252,13 @@ internal sealed class ColumnBatch
     {
         Rows = 0;
         foreach (var c in Columns) c.Clear();
+    }
+
+    /// <summary>Hands its columns' arrays back to the pools (a batch no longer wanted); it must not be used afterwards.</summary>
+    public void Release()
+    {
+        Rows = 0;
+        foreach (var c in Columns) c.Release();
     }
 
     /// <summary>Remembers where every column stands before a record, so an invalid record can be undone.</summary>

@@ -33,8 +33,13 @@ internal sealed class ParquetBatchFile : IDisposable
     private readonly ParquetFileWriter _writer;
     private readonly GroupNode _schemaNode;
     private readonly WriterProperties _properties;
-    /// <summary>String pointers handed to the column writers: one set per thread writing columns of a row group.</summary>
-    private ByteArray[]? _byteArrays, _offeredByteArrays;
+    /// <summary>
+    /// String pointers handed to the column writers, per thread writing columns: kept across files, so a run of many
+    /// small files does not allocate a set for each.
+    /// </summary>
+    [ThreadStatic] private static ByteArray[]? t_byteArrays;
+    /// <summary>The hashes <see cref="DistinctShare"/> counts, per encoder thread (kept across files, as above).</summary>
+    [ThreadStatic] private static HashSet<long>? t_seen;
     private readonly bool _flushAsWritten;
     private bool _closed;
 
@@ -96,7 +101,8 @@ internal sealed class ParquetBatchFile : IDisposable
     private static double DistinctShare(LeafBuffer c)
     {
         var n = Math.Min(c.Values, 4096);
-        var seen = new HashSet<long>();
+        var seen = t_seen ??= new HashSet<long>(4096);
+        seen.Clear();
         for (var i = 0; i < n; i++) seen.Add(c.HashOf(i));
         return (double)seen.Count / n;
     }
@@ -114,7 +120,7 @@ internal sealed class ParquetBatchFile : IDisposable
             foreach (var column in batch.Columns)
             {
                 using var writer = rowGroup.NextColumn();
-                WriteColumn(writer, column, ref _byteArrays);
+                WriteColumn(writer, column);
             }
             // Closed now rather than when the next row group starts: its last column chunk reaches the file, so the
             // file's size is known before the next row group (max_file_mb is checked against it).
@@ -139,11 +145,11 @@ internal sealed class ParquetBatchFile : IDisposable
             {
                 for (var i = 0; i < writers.Length; i++) writers[i] = rowGroup.Column(i);
                 var (mine, offered) = Halves(batch);
-                var other = new OfferedWork(() => WriteColumns(writers, batch, offered, ref _offeredByteArrays));
+                var other = new OfferedWork(() => WriteColumns(writers, batch, offered));
                 if (offered.Count > 0) EncoderThreads.Shared.Run(other.TryRun);
                 try
                 {
-                    WriteColumns(writers, batch, mine, ref _byteArrays);
+                    WriteColumns(writers, batch, mine);
                 }
                 finally
                 {
@@ -181,9 +187,9 @@ internal sealed class ParquetBatchFile : IDisposable
         return (mine, offered);
     }
 
-    private static void WriteColumns(ColumnWriter[] writers, ColumnBatch batch, List<int> columns, ref ByteArray[]? byteArrays)
+    private static void WriteColumns(ColumnWriter[] writers, ColumnBatch batch, List<int> columns)
     {
-        foreach (var i in columns) WriteColumn(writers[i], batch.Columns[i], ref byteArrays);
+        foreach (var i in columns) WriteColumn(writers[i], batch.Columns[i]);
     }
 
     /// <summary>Work offered to another thread that runs exactly once: there, or back on the offering thread.</summary>
@@ -211,7 +217,7 @@ internal sealed class ParquetBatchFile : IDisposable
         }
     }
 
-    private static void WriteColumn(ColumnWriter writer, LeafBuffer c, ref ByteArray[]? byteArrays) => c.Leaf.Type.Write(writer, c, ref byteArrays);
+    private static void WriteColumn(ColumnWriter writer, LeafBuffer c) => c.Leaf.Type.Write(writer, c, ref t_byteArrays);
 
     /// <summary>Finishes the file (footer written); the file is complete on disk after this returns.</summary>
     public void Close()

@@ -9,14 +9,17 @@ public sealed record WriteLimits
     public int BatchRows { get; init; } = 64 * 1024;
     /// <summary>Buffered bytes per row group.</summary>
     public long BatchBytes { get; init; } = 32L * 1024 * 1024;
-    /// <summary>Buffered bytes across all partitions of a stream before the largest is flushed early.</summary>
-    public long StreamBufferBytes { get; init; } = 64L * 1024 * 1024;
+    /// <summary>
+    /// Buffered bytes across all streams and partitions of a run (batches not full yet) before some are flushed early
+    /// (<see cref="BufferBudget"/>). At least two full batches of narrow rows, so a run of one stream never reaches it.
+    /// </summary>
+    public long BufferBytes { get; init; } = 32L * 1024 * 1024;
     /// <summary>Rotate to a new file after this many rows.</summary>
     public long MaxFileRows { get; init; } = 50_000_000;
     /// <summary>Rotate to a new file after this many bytes on disk.</summary>
     public long MaxFileBytes { get; init; } = 256L * 1024 * 1024;
     /// <summary>Files a stream keeps open at once (partitioned by a column); the least recently used is finished first.</summary>
-    public int MaxOpenFiles { get; init; } = 16;
+    public int MaxOpenFiles { get; init; } = 64;
     /// <summary>
     /// Threads that parse RECORD lines in parallel (each fills batches of its own). One below four cores: the reading
     /// thread then parses its chunks itself, and the encoder and the tap have the other core; on 2 cores a second lane
@@ -51,13 +54,12 @@ internal sealed class TableWriter : IAsyncDisposable
     private readonly WriteLimits _limits;
     private readonly string _spoolDirectory;
     private readonly string _fileStem;
-    private readonly bool _partitioned;
     private readonly bool _flushAsWritten;
     /// <summary>Per parsing lane, the batch each partition's rows go into now (a lane touches only its own).</summary>
     private readonly Dictionary<Partition, ColumnBatch>[] _batches;
     /// <summary>Per lane, the batch it asked for last: rows of one partition in a row skip the dictionary.</summary>
     private readonly (Partition Partition, ColumnBatch? Batch)[] _lastBatch;
-    private readonly long[] _bufferedBytesCheckCountdown;
+    private readonly BufferBudget _budget;
     private readonly Lock _sendLock = new();
     private readonly Stack<ColumnBatch> _spares = new();
     /// <summary>The batch being encoded: at most one at a time, so two batches are alive (one filling, one encoding).</summary>
@@ -85,19 +87,19 @@ internal sealed class TableWriter : IAsyncDisposable
     /// <summary>Rows between checks of a batch's bytes: every 16 when files are small, so one batch cannot overshoot its share.</summary>
     private readonly int _bytesCheckMask;
 
-    public TableWriter(ColumnSchema schema, PipeCompression compression, WriteLimits limits, string spoolDirectory, string fileStem, bool partitioned,
-        bool flushAsWritten)
+    /// <summary>A writer for one stream; <c>budget</c> is the run's budget of buffered rows, shared by all its writers (null: one of its own).</summary>
+    public TableWriter(ColumnSchema schema, PipeCompression compression, WriteLimits limits, string spoolDirectory, string fileStem,
+        bool flushAsWritten, BufferBudget? budget = null)
     {
+        _budget = budget ?? new BufferBudget(limits);
         _flushAsWritten = flushAsWritten;
         _schema = schema;
         _compression = compression;
         _limits = limits;
         _spoolDirectory = spoolDirectory;
         _fileStem = fileStem;
-        _partitioned = partitioned;
         Shredders = Enumerable.Range(0, limits.ParseLanes).Select(_ => new RecordShredder()).ToArray();
         _batches = Enumerable.Range(0, limits.ParseLanes).Select(_ => new Dictionary<Partition, ColumnBatch>()).ToArray();
-        _bufferedBytesCheckCountdown = new long[limits.ParseLanes];
         _lastBatch = new (Partition, ColumnBatch?)[limits.ParseLanes];
         _batchRows = (int)Math.Clamp(limits.MaxFileRows, 1, limits.BatchRows);
         // An eighth of the file limit per row group: a file then fills to about 7/8 of the limit before the next row
@@ -126,14 +128,16 @@ internal sealed class TableWriter : IAsyncDisposable
         {
             batch = Rent();
             batches[partition] = batch;
+            _budget.Opened(lane, this, partition, batch);
         }
         last = (partition, batch);
         return batch;
     }
 
     /// <summary>
-    /// Called after each accepted row: hands a full batch to the encoder (waiting while it is busy: back-pressure).
-    /// True when a batch of the lane was handed over: the batches it had asked for may no longer be current.
+    /// Called after each accepted row: hands a full batch to the encoder (waiting while it is busy: back-pressure), and
+    /// keeps the run within its budget of buffered rows (<see cref="BufferBudget"/>). True when a batch of the lane was
+    /// handed over: the batches it had asked for may no longer be current.
     /// </summary>
     public bool RowAdded(int lane, Partition partition, ColumnBatch batch)
     {
@@ -141,37 +145,55 @@ internal sealed class TableWriter : IAsyncDisposable
         if (batch.Rows >= (first ? _firstBatchRows : _batchRows)
             || ((batch.Rows & _bytesCheckMask) == 0 && batch.EstimatedBytes >= (first ? _firstBatchBytes : _batchBytes)))
         {
-            Send(lane, partition, batch);
+            Send(lane, partition, batch, SendReason.Full);
+            _budget.RowAdded(lane, batch);
             return true;
         }
-        var batches = _batches[lane];
-        if (_partitioned && batches.Count > 1 && --_bufferedBytesCheckCountdown[lane] <= 0)
-        {
-            _bufferedBytesCheckCountdown[lane] = 4096;
-            long total = 0;
-            foreach (var b in batches.Values) total += b.EstimatedBytes;
-            if (total * _limits.ParseLanes > _limits.StreamBufferBytes)
-            {
-                var largest = batches.MaxBy(kv => kv.Value.EstimatedBytes);
-                Send(lane, largest.Key, largest.Value);
-                return true;
-            }
-        }
-        return false;
+        return _budget.RowAdded(lane, batch);
     }
 
-    private void Send(int lane, Partition partition, ColumnBatch batch)
+    /// <summary>
+    /// Hands <paramref name="lane"/>'s batch of <paramref name="partition"/> to the encoder before it is full (the run's
+    /// budget asks). A retired batch's partition has had no row for a while: its file is finished after the row group,
+    /// and when the writer holds no other batch its spare buffers go too, so a finished stream keeps no memory.
+    /// </summary>
+    public void FlushEarly(int lane, Partition partition, bool retire)
+    {
+        if (_batches[lane].TryGetValue(partition, out var batch)) Send(lane, partition, batch, retire ? SendReason.Retire : SendReason.Early);
+        if (retire && _batches.All(b => b.Count == 0)) ReleaseSpares();
+    }
+
+    /// <summary>Why a batch goes to the encoder: what happens to its buffers and its file afterwards.</summary>
+    private enum SendReason
+    {
+        /// <summary>Full: its buffers are kept for the stream's next batch.</summary>
+        Full,
+        /// <summary>Flushed early for the budget: smaller than the stream's batches, its buffers are released.</summary>
+        Early,
+        /// <summary>Flushed early and its partition's file finished (no row for a while).</summary>
+        Retire,
+        /// <summary>The end of the stream: everything is finished next.</summary>
+        Complete,
+    }
+
+    private void Send(int lane, Partition partition, ColumnBatch batch, SendReason reason)
     {
         _batches[lane].Remove(partition);
+        _budget.Closed(lane, batch);
         if (ReferenceEquals(_lastBatch[lane].Batch, batch)) _lastBatch[lane] = default;
-        if (batch.Rows == 0) { Return(batch); return; }
+        if (batch.Rows == 0)
+        {
+            if (reason is SendReason.Full or SendReason.Complete) Return(batch);
+            else batch.Release();
+            return;
+        }
         Interlocked.Increment(ref _batchesSent);
         lock (_sendLock)
         {
             // Wait for the previous batch on purpose: parsing slows down when the encoder is behind
             // (back-pressure), and an encoding failure surfaces here.
             _encoding.GetAwaiter().GetResult();
-            _encoding = EncoderThreads.Shared.Run(() => Encode(partition, batch));
+            _encoding = EncoderThreads.Shared.Run(() => Encode(partition, batch, reason));
         }
     }
 
@@ -180,13 +202,14 @@ internal sealed class TableWriter : IAsyncDisposable
     {
         _parsingEnded = true;
         for (var lane = 0; lane < _batches.Length; lane++)
-            foreach (var (partition, batch) in _batches[lane].ToList()) Send(lane, partition, batch);
+            foreach (var (partition, batch) in _batches[lane].ToList()) Send(lane, partition, batch, SendReason.Complete);
         await _encoding.ConfigureAwait(false);
         foreach (var partition in _open.Keys.ToList()) Finish(partition);
+        ReleaseSpares();
         return _done;
     }
 
-    private void Encode(Partition partition, ColumnBatch batch)
+    private void Encode(Partition partition, ColumnBatch batch, SendReason reason)
     {
         try
         {
@@ -197,9 +220,10 @@ internal sealed class TableWriter : IAsyncDisposable
             var file = FileFor(partition, batch);
             if (_parsingEnded) file.WriteRowGroupOnTwoThreads(batch);
             else file.WriteRowGroup(batch);
-            Return(batch);
+            if (reason is SendReason.Full or SendReason.Complete) Return(batch);
+            else batch.Release();
             var size = Math.Max(new FileInfo(file.Path).Length, file.BytesWritten);
-            if (file.Rows >= _limits.MaxFileRows || size >= _limits.MaxFileBytes) Finish(partition);
+            if (reason == SendReason.Retire || file.Rows >= _limits.MaxFileRows || size >= _limits.MaxFileBytes) Finish(partition);
         }
         catch
         {
@@ -246,6 +270,20 @@ internal sealed class TableWriter : IAsyncDisposable
         Interlocked.Add(ref _bytesWritten, bytes);
     }
 
+    /// <summary>Bytes of buffers this writer holds (its open batches' arrays and its spares); for tests, read when the lanes are quiet.</summary>
+    internal long RetainedBytes
+    {
+        get
+        {
+            long total = 0;
+            foreach (var batches in _batches)
+                foreach (var batch in batches.Values) total += batch.CapacityBytes;
+            lock (_spares)
+                foreach (var batch in _spares) total += batch.CapacityBytes;
+            return total;
+        }
+    }
+
     private ColumnBatch Rent()
     {
         lock (_spares)
@@ -257,7 +295,18 @@ internal sealed class TableWriter : IAsyncDisposable
     {
         batch.Clear();
         lock (_spares)
-            if (_spares.Count < _limits.ParseLanes) _spares.Push(batch);
+            if (_spares.Count < _limits.ParseLanes)
+            {
+                _spares.Push(batch);
+                return;
+            }
+        batch.Release();
+    }
+
+    private void ReleaseSpares()
+    {
+        lock (_spares)
+            while (_spares.TryPop(out var spare)) spare.Release();
     }
 
     public async ValueTask DisposeAsync()

@@ -26,6 +26,13 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         Func<string, Tables.IcebergFieldIds>? FieldIdsFor = null);
 
     private readonly Dictionary<string, StreamState> _streams = new(StringComparer.Ordinal);
+    /// <summary>
+    /// The streams so far, replaced (never changed) when a SCHEMA adds one: the progress watchdog enumerates them while
+    /// the reading thread adds streams.
+    /// </summary>
+    private StreamState[] _streamList = [];
+    /// <summary>The run's budget of buffered rows, shared by every stream's writer.</summary>
+    private readonly BufferBudget _budget = new(settings.Limits);
     private readonly Dictionary<string, string> _tables = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Tables.IcebergFieldIds> _fieldIds = new(StringComparer.Ordinal);
 
@@ -37,21 +44,28 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
     /// <summary>One handler per parsing lane: RECORDs go through them, in parallel; everything else through this object.</summary>
     public IReadOnlyList<ISingerHandler> Lanes => _lanes ??= Enumerable.Range(0, settings.Limits.ParseLanes).Select(i => new Lane(this, i)).ToArray();
     private readonly string _partitionColumn = PartitionColumnOf(pipeline);
-    /// <summary>No partition column: records in the canonical shape may take the fast scan (checked per record and stream).</summary>
-    private readonly bool _canonicalScan = PartitionColumnOf(pipeline).Length == 0;
 
-    /// <summary>Records of the stream in the canonical shape take the fast scan: no partition column, no record transform.</summary>
-    private bool ScansCanonically(StreamState state) => _canonicalScan && state.RecordTransforms.Count == 0;
+    /// <summary>Records of the stream in the canonical shape take the fast scan: no record transform.</summary>
+    private static bool ScansCanonically(StreamState state) => state.RecordTransforms.Count == 0;
 
     private static string PartitionColumnOf(PipelineDefinition pipeline) =>
         pipeline.Destination.PartitionBy is PartitionBySettings.ExtractionDate or PartitionBySettings.None ? "" : pipeline.Destination.PartitionBy;
     private Partition _defaultPartition;
     private int _fileStems;
 
-    public IReadOnlyCollection<StreamState> Streams => _streams.Values;
+    public IReadOnlyCollection<StreamState> Streams => Volatile.Read(ref _streamList);
     public JsonNode? LastState { get; private set; }
     public Dictionary<string, long> UnknownMessages { get; } = new(StringComparer.Ordinal);
-    public long DroppedUnselectedRecords => _streams.Values.Where(s => !s.Selected).Sum(s => Interlocked.Read(ref s.Ignored));
+    public long DroppedUnselectedRecords => Streams.Where(s => !s.Selected).Sum(s => Interlocked.Read(ref s.Ignored));
+
+    /// <summary>The run's budget of buffered rows (tests read how much it holds).</summary>
+    internal BufferBudget Budget => _budget;
+
+    private void AddStream(StreamState state)
+    {
+        _streams[state.Name] = state;
+        Volatile.Write(ref _streamList, [.. _streamList, state]);
+    }
 
     /// <summary>The stream a SCHEMA declared (the typed sink's way in: <see cref="EngineSink"/>).</summary>
     internal StreamState StreamNamed(string stream) => _streams[stream];
@@ -71,7 +85,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
     {
         if (settings.SelectedStreams is { } selected && !selected.Contains(stream))
         {
-            if (!_streams.ContainsKey(stream)) _streams[stream] = new StreamState(stream, "", settings.Limits.ParseLanes) { Selected = false };
+            if (!_streams.ContainsKey(stream)) AddStream(new StreamState(stream, "", settings.Limits.ParseLanes) { Selected = false });
             return;
         }
         string table;
@@ -106,12 +120,14 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         }
         catch (SchemaException e) { throw new SingerProtocolException(line, "invalid SCHEMA: " + e.Message, stream); }
         var partitionKey = Array.Empty<byte>();
+        var partitionLeaf = -1;
         if (_partitionColumn.Length > 0)
         {
             var index = columns.Root.IndexOf(_partitionColumn);
-            if (index < 0 || columns.Root.Children[index] is not LeafNode { Kind: LeafKind.Date or LeafKind.Timestamp })
+            if (index < 0 || columns.Root.Children[index] is not LeafNode { Kind: LeafKind.Date or LeafKind.Timestamp } leaf)
                 throw new SingerProtocolException(line, $"partition_by column '{_partitionColumn}' is not a date or date-time property of this stream", stream);
-            partitionKey = columns.Root.Children[index].NameUtf8;
+            partitionKey = leaf.NameUtf8;
+            partitionLeaf = leaf.ColumnIndex;
         }
 
         if (settings.FieldIdsFor is { } fieldIdsFor)
@@ -121,16 +137,18 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         }
 
         if (!_streams.TryGetValue(stream, out var state))
-            _streams[stream] = state = new StreamState(stream, table, settings.Limits.ParseLanes);
+            AddStream(state = new StreamState(stream, table, settings.Limits.ParseLanes));
         state.KeyProperties = keyProperties;
         state.RecordTransforms = transforms;
         state.TypedMap = typedMap;
         state.PartitionKeyUtf8 = partitionKey;
+        state.PartitionKeyQuoted = partitionKey.Length == 0 ? [] : [(byte)'"', .. partitionKey, (byte)'"'];
+        state.PartitionLeaf = partitionLeaf;
         if (state.Writer is { } current && current.Schema.SchemaJson == columns.SchemaJson && current.Schema.RecordLayout == columns.RecordLayout) return;
         // A new schema: what was buffered under the old one is written first, to files of its own.
         state.CompleteWriterAsync().GetAwaiter().GetResult();
         state.Writer = new TableWriter(columns, pipeline.Destination.Compression, settings.Limits, settings.SpoolDirectory,
-            $"{table}-{_fileStems++:D4}", _partitionColumn.Length > 0, settings.SpoolIsInLake);
+            $"{table}-{_fileStems++:D4}", settings.SpoolIsInLake, _budget);
         foreach (var lane in Lanes) ((Lane)lane).Forget(state);
     }
 
@@ -180,10 +198,11 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         public void OnUnknown(string type, long line) => ingest.OnUnknown(type, line);
 
         /// <summary>
-        /// A chunk of RECORD lines in one loop, the fast path for the usual case (a selected stream, no transforms, no
-        /// partition column): records in the canonical shape are scanned straight into their stream's batch, with the
-        /// stream, the batch and the record count kept across records of the same stream. Anything the scan cannot
-        /// take is rolled back and goes through the message reader to <see cref="OnRecord"/>, which reports what is wrong.
+        /// A chunk of RECORD lines in one loop, the fast path for the usual case (a selected stream, no record transforms):
+        /// records in the canonical shape are scanned straight into their stream's batch (their partition's, when a
+        /// column decides it), with the stream, the batch and the record count kept across records of the same stream.
+        /// Anything the scan cannot take is rolled back and goes through the message reader to <see cref="OnRecord"/>,
+        /// which reports what is wrong.
         /// </summary>
         public void OnRecordLines(in RecordLines lines, SingerMessageReader reader)
         {
@@ -202,7 +221,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                 // Another record of the stream before it, its envelope written the same way: one comparison.
                 if (state is not null && envelope.Length > 0 && line.StartsWith(envelope))
                     recordStart = envelope.Length;
-                else if (ingest._canonicalScan && SingerEnvelope.TryCanonical(line, out var stream, out var start))
+                else if (SingerEnvelope.TryCanonical(line, out var stream, out var start))
                 {
                     recordStart = start;
                     envelope = line[..start];
@@ -222,19 +241,14 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                 }
                 if (recordStart >= 0 && state?.TypedMap is { } typed)
                 {
-                    // A mapped stream: its typed map reads the record where the envelope left it.
+                    // A mapped stream: its typed map reads the record where the envelope left it (and counts it).
                     batch = null;
                     if (TryWriteTypedLine(typed, state, writer!, line, recordStart)) continue;
                 }
-                else if (recordStart >= 0 && state is not null)
+                else if (recordStart >= 0 && state is not null && TryWriteCanonical(state, writer!, shredder!, line, recordStart, bare: false, ref batch))
                 {
-                    batch ??= writer!.BatchFor(index, ingest._defaultPartition);
-                    if (TryShred(shredder!, batch, line, recordStart))
-                    {
-                        counted++;
-                        if (writer!.RowAdded(index, ingest._defaultPartition, batch)) batch = null;
-                        continue;
-                    }
+                    counted++;
+                    continue;
                 }
                 // The message reader's path may write to any batch and does its own counting.
                 batch = null;
@@ -247,19 +261,16 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         public void OnBareRecord(StreamState state, ReadOnlySpan<byte> record, long number)
         {
             var writer = state.Writer!;
-            if (ingest.ScansCanonically(state))
+            if (ScansCanonically(state))
             {
-                var batch = writer.BatchFor(index, ingest._defaultPartition);
-                batch.Mark();
-                var end = 0;
-                while (end < record.Length && record[end] is (byte)' ' or (byte)'\t') end++;
-                if (writer.Shredders[index].TryShredCanonical(batch, record, ref end) && record[end..].Trim(" \t\r"u8).IsEmpty)
+                var start = 0;
+                while (start < record.Length && record[start] is (byte)' ' or (byte)'\t') start++;
+                ColumnBatch? batch = null;
+                if (TryWriteCanonical(state, writer, writer.Shredders[index], record, start, bare: true, ref batch))
                 {
                     state.CountRecord(index);
-                    writer.RowAdded(index, ingest._defaultPartition, batch);
                     return;
                 }
-                batch.RollbackToMark();
             }
             var reader = new Utf8JsonReader(record, new JsonReaderOptions { MaxDepth = SingerMessageReader.MaxDepth });
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -268,16 +279,48 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             else Write(state, writer, ref reader, record, number);
         }
 
-        /// <summary>Shreds a canonical record into the batch; on false the batch is as before.</summary>
-        private static bool TryShred(RecordShredder shredder, ColumnBatch batch, ReadOnlySpan<byte> rawLine, int recordStart)
+        /// <summary>
+        /// Shreds a record in the canonical shape (its '{' at <paramref name="recordStart"/>: in a RECORD line, or
+        /// <paramref name="bare"/> in a BATCH file) into its partition's batch and hands the row to the writer; false,
+        /// with nothing written, when the record needs the general path. <paramref name="batch"/> keeps the batch of
+        /// unpartitioned rows across calls (null: ask the writer).
+        /// </summary>
+        private bool TryWriteCanonical(StreamState state, TableWriter writer, RecordShredder shredder, ReadOnlySpan<byte> line, int recordStart, bool bare,
+            ref ColumnBatch? batch)
         {
+            var partition = ingest._defaultPartition;
+            if (state.PartitionLeaf >= 0)
+            {
+                // The partition decides the batch, so it is found before the scan, by a quick look at the text.
+                if (!TryLocatePartition(line[recordStart..], state.PartitionKeyQuoted, out partition)) return false;
+                batch = writer.BatchFor(index, partition);
+            }
+            else batch ??= writer.BatchFor(index, partition);
             batch.Mark();
             var end = recordStart;
-            if (shredder.TryShredCanonical(batch, rawLine, ref end)
-                && ((end == rawLine.Length - 1 && rawLine[end] == '}') || SingerEnvelope.IsCompleteAfterRecord(rawLine, end)))
+            if (shredder.TryShredCanonical(batch, line, ref end)
+                && (bare ? line[end..].Trim(" \t\r"u8).IsEmpty : (end == line.Length - 1 && line[end] == '}') || SingerEnvelope.IsCompleteAfterRecord(line, end))
+                && (state.PartitionLeaf < 0 || InPartition(batch, state.PartitionLeaf, partition)))
+            {
+                if (writer.RowAdded(index, partition, batch)) batch = null;
                 return true;
+            }
             batch.RollbackToMark();
             return false;
+        }
+
+        /// <summary>
+        /// Whether the row just scanned holds <paramref name="partition"/>'s date in its partition column: the quick look
+        /// before the scan may have found a nested property of the same name, and then the general path decides.
+        /// </summary>
+        private static bool InPartition(ColumnBatch batch, int leaf, Partition partition)
+        {
+            var column = batch.Columns[leaf];
+            if (column.Def[column.Levels - 1] != column.Leaf.DefLevel) return partition.Date is null;
+            var date = column.Leaf.Kind == LeafKind.Date
+                ? DateOnly.FromDayNumber(EpochDayNumber + column.Ints[column.Values - 1])
+                : TemporalParser.DateFromMicros(column.Longs[column.Values - 1]);
+            return partition.Date == date;
         }
 
         /// <summary>The stream a RECORD names (the last one, usually); null before its SCHEMA.</summary>
@@ -285,7 +328,13 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         {
             var state = _last;
             if (state is not null && streamUtf8.SequenceEqual(state.NameUtf8)) return state;
-            if (!ingest._streams.TryGetValue(Encoding.UTF8.GetString(streamUtf8), out state)) return null;
+            // Streams interleaved record by record change stream at every record: looked up without a string.
+            Span<char> name = stackalloc char[256];
+            if (streamUtf8.Length <= name.Length && Encoding.UTF8.TryGetChars(streamUtf8, name, out var length))
+            {
+                if (!ingest._streams.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name[..length], out state)) return null;
+            }
+            else if (!ingest._streams.TryGetValue(Encoding.UTF8.GetString(streamUtf8), out state)) return null;
             return _last = state;
         }
 
@@ -422,6 +471,42 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             }
             state.CountRecord(index);
             writer.RowAdded(index, partition, batch);
+            return true;
+        }
+    }
+
+    private static readonly int EpochDayNumber = DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber;
+
+    /// <summary>
+    /// The partition of a record from its text, before it is scanned: the value of the first <c>"key":</c> in it, when
+    /// that is null or an unescaped date or date-time string (as <see cref="PartitionOf"/> reads it); the null partition
+    /// when the key is not there. False for anything else: the general path then decides and reports. The row's scanned
+    /// value confirms the partition afterwards (<c>InPartition</c>).
+    /// </summary>
+    private static bool TryLocatePartition(ReadOnlySpan<byte> record, ReadOnlySpan<byte> quotedKey, out Partition partition)
+    {
+        partition = new Partition(null);
+        var from = 0;
+        while (true)
+        {
+            var at = record[from..].IndexOf(quotedKey);
+            if (at < 0) return true;
+            var p = from + at + quotedKey.Length;
+            while (p < record.Length && record[p] is (byte)' ' or (byte)'\t') p++;
+            // Not followed by a colon: a string value spelling the name; the property may come later.
+            if (p >= record.Length || record[p] != ':')
+            {
+                from = p;
+                continue;
+            }
+            p++;
+            while (p < record.Length && record[p] is (byte)' ' or (byte)'\t') p++;
+            if (record[p..].StartsWith("null"u8)) return true;
+            if (p >= record.Length || record[p] != '"') return false;
+            var text = record[(p + 1)..];
+            var end = text.IndexOfAny((byte)'"', (byte)'\\');
+            if (end < 0 || end > 64 || text[end] != '"' || PartitionOfText(text[..end]) is not { } found) return false;
+            partition = found;
             return true;
         }
     }

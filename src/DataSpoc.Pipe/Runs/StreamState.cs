@@ -35,6 +35,10 @@ internal sealed class StreamState(string name, string table, int lanes)
     public Transforms.TypedStreamMap? TypedMap { get; set; }
     /// <summary>The record property that holds the partition column (its name, unless renamed by a transform).</summary>
     public byte[] PartitionKeyUtf8 { get; set; } = [];
+    /// <summary><see cref="PartitionKeyUtf8"/> in quotes, as the property's name appears in a record.</summary>
+    public byte[] PartitionKeyQuoted { get; set; } = [];
+    /// <summary>The partition column's index among the batch's columns; -1 when rows are not partitioned by a column.</summary>
+    public int PartitionLeaf { get; set; } = -1;
     /// <summary>Files finished under earlier schemas of this stream (a schema change closes the current files).</summary>
     public List<SpooledFile> Files { get; } = [];
     public long? ActivatedVersion { get; set; }

@@ -9,19 +9,49 @@ namespace DataSpoc.Pipe.Cloud.Tests;
 /// <summary>
 /// The three cloud test servers (s3rver, Azurite, the GCS stand-in), started once per test run on free loopback
 /// ports with one bucket each, and the environment each store reads its credentials and endpoint from.
+/// Each collection below declares this fixture, so xunit makes one per collection; they all hand out one shared set
+/// of servers (started by the first, stopped by the last), so the collections run side by side on the same servers.
 /// </summary>
 public sealed class CloudServers : IAsyncLifetime
 {
     public const string BucketName = "lake";
 
-    public S3rverServer S3 { get; } = new();
-    public AzuriteServer Azure { get; } = new();
-    public GcsStandInServer Gcs { get; } = new();
+    private static readonly SemaphoreSlim SharedGate = new(1, 1);
+    private static Servers? _shared;
+    private static int _users;
+    private Servers? _servers;
+
+    private sealed class Servers
+    {
+        public S3rverServer S3 { get; } = new();
+        public AzuriteServer Azure { get; } = new();
+        public GcsStandInServer Gcs { get; } = new();
+    }
+
+    private Servers Started => _servers ?? throw new InvalidOperationException("the cloud servers are used before the fixture started them");
+    public S3rverServer S3 => Started.S3;
+    public AzuriteServer Azure => Started.Azure;
+    public GcsStandInServer Gcs => Started.Gcs;
 
     public async Task InitializeAsync()
     {
-        await Task.WhenAll(S3.StartAsync(), Azure.StartAsync());
-        await CreateBucketsAsync(S3.Endpoint, Azure.ConnectionString(), Gcs, BucketName);
+        await SharedGate.WaitAsync();
+        try
+        {
+            if (_shared is null)
+            {
+                var servers = new Servers();
+                await Task.WhenAll(servers.S3.StartAsync(), servers.Azure.StartAsync());
+                await CreateBucketsAsync(servers.S3.Endpoint, servers.Azure.ConnectionString(), servers.Gcs, BucketName);
+                _shared = servers;
+            }
+            _users++;
+            _servers = _shared;
+        }
+        finally
+        {
+            SharedGate.Release();
+        }
     }
 
     public static async Task CreateBucketsAsync(string s3Endpoint, string azureConnectionString, GcsStandInServer gcs, string bucket)
@@ -56,14 +86,50 @@ public sealed class CloudServers : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        await S3.DisposeAsync();
-        await Azure.DisposeAsync();
-        await Gcs.DisposeAsync();
+        await SharedGate.WaitAsync();
+        try
+        {
+            if (_servers is null || --_users > 0) return;
+            _shared = null;
+            await _servers.S3.DisposeAsync();
+            await _servers.Azure.DisposeAsync();
+            await _servers.Gcs.DisposeAsync();
+        }
+        finally
+        {
+            _servers = null;
+            SharedGate.Release();
+        }
     }
 }
 
+// One collection per server (tests of one server run one after another, as they always did; the servers' collections
+// run side by side, each test in its own prefix). The file:// tests have no server and run in their own collections.
+
 [CollectionDefinition(Name)]
-public sealed class CloudServersCollection : ICollectionFixture<CloudServers>
+public sealed class S3rverCollection : ICollectionFixture<CloudServers>
 {
-    public const string Name = "cloud servers";
+    public const string Name = "s3rver";
+}
+
+[CollectionDefinition(Name)]
+public sealed class AzuriteCollection : ICollectionFixture<CloudServers>
+{
+    public const string Name = "azurite";
+}
+
+[CollectionDefinition(Name)]
+public sealed class GcsStandInCollection : ICollectionFixture<CloudServers>
+{
+    public const string Name = "gcs stand-in";
+}
+
+/// <summary>
+/// Tests that measure this process's memory (the 200 MB uploads): they run alone, after every other collection, so
+/// no other test's allocations count against them.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class MeasuredAloneCollection : ICollectionFixture<CloudServers>
+{
+    public const string Name = "measured alone";
 }

@@ -8,7 +8,8 @@ namespace DataSpoc.Pipe.Cloud.Tests;
 /// sees for a missing bucket or a denied permission. (Routes that probe a cloud metadata service — AWS instance role,
 /// GCP metadata server, Azure managed identity — are not exercised: tests reach nothing but 127.0.0.1.)
 /// </summary>
-[Collection(CloudServersCollection.Name)]
+// With the GCS stand-in's tests: it changes the stand-in's state (a bucket that denies access).
+[Collection(GcsStandInCollection.Name)]
 public sealed class CredentialAndErrorTests(CloudServers servers)
 {
     private static readonly CancellationToken Soon = new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token;

@@ -5,7 +5,10 @@
 #
 # The test projects run side by side in three lanes (most of their time is spent waiting on processes, servers and
 # faults, not on the CPU), each project's console output going to .build/test-results/<project>.log and printed when
-# it ends; the native build of the CLI runs beside the first two lanes, which do not start it.
+# it ends; the native build of the CLI runs beside the first two lanes, which do not start it. The native build and
+# the CLI tests after it are the longest lane and mostly CPU, while the other two lanes mostly wait: those two run
+# at a lower CPU priority (nice), so on a small machine the native build is not slowed by them, and they use what it
+# leaves. Inside a project, xunit runs four test classes at a time (test/*/xunit.runner.json).
 # TEST_SERIAL=1 runs the projects one after another instead (the old order, for timing one project alone).
 # DATASPOC_PIPE_BIN=/path/to/dataspoc-pipe makes the CLI and MCP tests start that binary and skips the native build.
 # Arguments go to every `dotnet test` (e.g. --filter "FullyQualifiedName~Merge").
@@ -57,6 +60,8 @@ cli_lane() {
   fi
 }
 test_args=("$@")
+# The niceness of the two lanes beside the native build (TEST_NICE=0: all lanes equal).
+test_nice="${TEST_NICE:-5}"
 
 if [ "${TEST_SERIAL:-0}" = 1 ]; then
   build_cli || exit 1
@@ -66,9 +71,10 @@ if [ "${TEST_SERIAL:-0}" = 1 ]; then
   done
 else
   # Longest first in its own lane; the cloud servers' project and the short API tests share the second.
-  run_project DataSpoc.Pipe.Tests &
+  # Both at a lower CPU priority than the CLI lane (see the top); their child processes inherit it.
+  { renice -n "$test_nice" "$BASHPID" >/dev/null || true; run_project DataSpoc.Pipe.Tests; } &
   lanes=($!)
-  { run_project DataSpoc.Pipe.Cloud.Tests; run_project DataSpoc.Pipe.Api.Tests; } &
+  { renice -n "$test_nice" "$BASHPID" >/dev/null || true; run_project DataSpoc.Pipe.Cloud.Tests; run_project DataSpoc.Pipe.Api.Tests; } &
   lanes+=($!)
   cli_lane &
   lanes+=($!)

@@ -8,7 +8,7 @@
 # it ends; the native build of the CLI runs beside the first two lanes, which do not start it. The native build and
 # the CLI tests after it are the longest lane and mostly CPU, while the other two lanes mostly wait: those two run
 # at a lower CPU priority (nice), so on a small machine the native build is not slowed by them, and they use what it
-# leaves. Inside a project, xunit runs four test classes at a time (test/*/xunit.runner.json).
+# leaves. Inside a project, xunit runs four test classes at a time (test/*/xunit.runner.json), not one per core.
 # TEST_SERIAL=1 runs the projects one after another instead (the old order, for timing one project alone).
 # DATASPOC_PIPE_BIN=/path/to/dataspoc-pipe makes the CLI and MCP tests start that binary and skips the native build.
 # Arguments go to every `dotnet test` (e.g. --filter "FullyQualifiedName~Merge").

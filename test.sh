@@ -94,11 +94,19 @@ echo "total: $(( $(clock) - started )) s after setup"
 python3 - "$results" <<'PY' || true
 import sys, glob, xml.etree.ElementTree as ET
 p = f = s = 0
+durations = []
 for path in glob.glob(sys.argv[1] + "/*.trx"):
-    c = ET.parse(path).getroot().find(".//{*}Counters")
+    root = ET.parse(path).getroot()
+    for r in root.findall(".//{*}UnitTestResult"):
+        h, m, sec = r.get("duration", "0:0:0").split(":")
+        durations.append((int(h) * 3600 + int(m) * 60 + float(sec), r.get("testName", "")))
+    c = root.find(".//{*}Counters")
     if c is None: continue
     p += int(c.get("passed", 0)); f += int(c.get("failed", 0)) + int(c.get("error", 0)) + int(c.get("timeout", 0)) + int(c.get("aborted", 0))
     s += int(c.get("notExecuted", 0))
+# The slowest tests, where time is spent first (each project's .trx has every test's duration).
+for seconds, name in sorted(durations, reverse=True)[:10]:
+    print(f"slow: {seconds:6.1f} s {name[:150]}")
 print(f"tests: {p} passed, {f} failed, {s} skipped")
 PY
 exit $status

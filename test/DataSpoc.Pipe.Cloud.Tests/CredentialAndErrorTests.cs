@@ -25,6 +25,21 @@ public sealed class CredentialAndErrorTests(CloudServers servers)
     }
 
     [Fact]
+    public void A_retry_delay_that_is_not_a_duration_is_refused_naming_the_option()
+    {
+        var options = new Dictionary<string, string> { ["retry_delay"] = "soon" };
+        foreach (var (factory, bucket) in new[]
+        {
+            (CloudServers.Factory(servers.AzureEnvironment()), "az://lake/p"),
+            (CloudServers.Factory(CloudServers.GcsEnvironment(servers.Gcs.Port)), "gs://lake/p"),
+        })
+        {
+            var refused = Assert.Throws<StorageException>(() => factory.Open(bucket, options));
+            Assert.Contains("storage option 'retry_delay' must be a duration such as 500ms or 2s, not 'soon'", refused.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task S3_takes_endpoint_region_and_path_style_from_storage_options()
     {
         var env = new Dictionary<string, string> { ["AWS_ACCESS_KEY_ID"] = S3rverServer.AccessKey, ["AWS_SECRET_ACCESS_KEY"] = S3rverServer.SecretKey };

@@ -10,7 +10,9 @@ namespace DataSpoc.Pipe.Cloud.Tests;
 /// The three cloud test servers (s3rver, Azurite, the GCS stand-in), started once per test run on free loopback
 /// ports with one bucket each, and the environment each store reads its credentials and endpoint from.
 /// Each collection below declares this fixture, so xunit makes one per collection; they all hand out one shared set
-/// of servers (started by the first, stopped by the last), so the collections run side by side on the same servers.
+/// of servers, so the collections run side by side on the same servers. The set is started by the first collection
+/// and stopped when the test process exits, not when a collection ends: the collection that runs alone comes after
+/// all the others, and starting the servers again for it costs time (and, on a loaded machine, timed out).
 /// </summary>
 public sealed class CloudServers : IAsyncLifetime
 {
@@ -18,7 +20,6 @@ public sealed class CloudServers : IAsyncLifetime
 
     private static readonly SemaphoreSlim SharedGate = new(1, 1);
     private static Servers? _shared;
-    private static int _users;
     private Servers? _servers;
 
     private sealed class Servers
@@ -26,6 +27,9 @@ public sealed class CloudServers : IAsyncLifetime
         public S3rverServer S3 { get; } = new();
         public AzuriteServer Azure { get; } = new();
         public GcsStandInServer Gcs { get; } = new();
+
+        /// <summary>All at once: at process exit the test host may not wait long.</summary>
+        public Task StopAsync() => Task.WhenAll(S3.DisposeAsync().AsTask(), Azure.DisposeAsync().AsTask(), Gcs.DisposeAsync().AsTask());
     }
 
     private Servers Started => _servers ?? throw new InvalidOperationException("the cloud servers are used before the fixture started them");
@@ -41,11 +45,19 @@ public sealed class CloudServers : IAsyncLifetime
             if (_shared is null)
             {
                 var servers = new Servers();
-                await Task.WhenAll(servers.S3.StartAsync(), servers.Azure.StartAsync());
-                await CreateBucketsAsync(servers.S3.Endpoint, servers.Azure.ConnectionString(), servers.Gcs, BucketName);
+                try
+                {
+                    await Task.WhenAll(servers.S3.StartAsync(), servers.Azure.StartAsync());
+                    await CreateBucketsAsync(servers.S3.Endpoint, servers.Azure.ConnectionString(), servers.Gcs, BucketName);
+                }
+                catch
+                {
+                    await servers.StopAsync(); // the one that did start; the next collection tries again
+                    throw;
+                }
                 _shared = servers;
+                AppDomain.CurrentDomain.ProcessExit += (_, _) => servers.StopAsync().GetAwaiter().GetResult();
             }
-            _users++;
             _servers = _shared;
         }
         finally
@@ -84,22 +96,11 @@ public sealed class CloudServers : IAsyncLifetime
     public static ObjectStoreFactory Factory(IReadOnlyDictionary<string, string> environment) =>
         CloudStores.Register(new ObjectStoreFactory(), name => environment.GetValueOrDefault(name));
 
-    public async Task DisposeAsync()
+    /// <summary>Nothing to stop here: the shared servers stop when the test process exits (see above).</summary>
+    public Task DisposeAsync()
     {
-        await SharedGate.WaitAsync();
-        try
-        {
-            if (_servers is null || --_users > 0) return;
-            _shared = null;
-            await _servers.S3.DisposeAsync();
-            await _servers.Azure.DisposeAsync();
-            await _servers.Gcs.DisposeAsync();
-        }
-        finally
-        {
-            _servers = null;
-            SharedGate.Release();
-        }
+        _servers = null;
+        return Task.CompletedTask;
     }
 }
 

@@ -7,9 +7,9 @@
 # faults, not on the CPU), each project's console output going to .build/test-results/<project>.log and printed when
 # it ends; the native build of the CLI runs beside the first two lanes, which do not start it. That build is
 # CPU-bound and heads the longest lane (the CLI tests wait for it), so the two lanes beside it run at a lower CPU
-# priority (nice): on a small machine they no longer slow it down, and they use what it leaves. Inside Pipe.Tests
-# and Cli.Tests, xunit runs four test classes at a time (their xunit.runner.json), not one per core. (Cloud.Tests
-# stays at one per core: with four, the GCS stand-in in its process dropped requests under load.)
+# priority (nice): on a small machine they no longer slow it down, and they use what it leaves. Inside Pipe.Tests,
+# xunit runs four test classes at a time (its xunit.runner.json), not one per core. (The others stay at one per
+# core: with four, the GCS stand-in in Cloud.Tests dropped requests and the CLI signal tests timed out under load.)
 # TEST_SERIAL=1 runs the projects one after another instead (the old order, for timing one project alone).
 # DATASPOC_PIPE_BIN=/path/to/dataspoc-pipe makes the CLI and MCP tests start that binary and skips the native build.
 # Arguments go to every `dotnet test` (e.g. --filter "FullyQualifiedName~Merge").

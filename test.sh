@@ -5,7 +5,11 @@
 #
 # The test projects run side by side in three lanes (most of their time is spent waiting on processes, servers and
 # faults, not on the CPU), each project's console output going to .build/test-results/<project>.log and printed when
-# it ends; the native build of the CLI runs beside the first two lanes, which do not start it.
+# it ends; the native build of the CLI runs beside the first two lanes, which do not start it. That build is
+# CPU-bound and heads the longest lane (the CLI tests wait for it), so the two lanes beside it run at a lower CPU
+# priority (nice): on a small machine they no longer slow it down, and they use what it leaves. Inside Pipe.Tests,
+# xunit runs four test classes at a time (its xunit.runner.json), not one per core. (The others stay at one per
+# core: with four, the GCS stand-in in Cloud.Tests dropped requests and the CLI signal tests timed out under load.)
 # TEST_SERIAL=1 runs the projects one after another instead (the old order, for timing one project alone).
 # DATASPOC_PIPE_BIN=/path/to/dataspoc-pipe makes the CLI and MCP tests start that binary and skips the native build.
 # Arguments go to every `dotnet test` (e.g. --filter "FullyQualifiedName~Merge").
@@ -57,6 +61,8 @@ cli_lane() {
   fi
 }
 test_args=("$@")
+# The niceness of the two lanes beside the native build (TEST_NICE=0: all lanes equal).
+test_nice="${TEST_NICE:-5}"
 
 if [ "${TEST_SERIAL:-0}" = 1 ]; then
   build_cli || exit 1
@@ -66,9 +72,10 @@ if [ "${TEST_SERIAL:-0}" = 1 ]; then
   done
 else
   # Longest first in its own lane; the cloud servers' project and the short API tests share the second.
-  run_project DataSpoc.Pipe.Tests &
+  # Both at a lower CPU priority than the CLI lane (see the top); their child processes inherit it.
+  { renice -n "$test_nice" "$BASHPID" >/dev/null || true; run_project DataSpoc.Pipe.Tests; } &
   lanes=($!)
-  { run_project DataSpoc.Pipe.Cloud.Tests; run_project DataSpoc.Pipe.Api.Tests; } &
+  { renice -n "$test_nice" "$BASHPID" >/dev/null || true; run_project DataSpoc.Pipe.Cloud.Tests; run_project DataSpoc.Pipe.Api.Tests; } &
   lanes+=($!)
   cli_lane &
   lanes+=($!)
@@ -88,11 +95,19 @@ echo "total: $(( $(clock) - started )) s after setup"
 python3 - "$results" <<'PY' || true
 import sys, glob, xml.etree.ElementTree as ET
 p = f = s = 0
+durations = []
 for path in glob.glob(sys.argv[1] + "/*.trx"):
-    c = ET.parse(path).getroot().find(".//{*}Counters")
+    root = ET.parse(path).getroot()
+    for r in root.findall(".//{*}UnitTestResult"):
+        h, m, sec = r.get("duration", "0:0:0").split(":")
+        durations.append((int(h) * 3600 + int(m) * 60 + float(sec), r.get("testName", "")))
+    c = root.find(".//{*}Counters")
     if c is None: continue
     p += int(c.get("passed", 0)); f += int(c.get("failed", 0)) + int(c.get("error", 0)) + int(c.get("timeout", 0)) + int(c.get("aborted", 0))
     s += int(c.get("notExecuted", 0))
+# The slowest tests, where time is spent first (each project's .trx has every test's duration).
+for seconds, name in sorted(durations, reverse=True)[:10]:
+    print(f"slow: {seconds:6.1f} s {name[:150]}")
 print(f"tests: {p} passed, {f} failed, {s} skipped")
 PY
 exit $status

@@ -35,10 +35,11 @@ public sealed class AzureBlobObjectStore : IObjectStore
         Bucket = bucket;
         _keys = new ObjectKeys(bucket);
         var options = new BlobClientOptions();
-        // Exponential backoff (the SDK adds jitter) for throttling (429/503), 5xx and timeouts.
+        // Exponential backoff (the SDK adds jitter) for throttling (429/503), 5xx and timeouts. Storage option
+        // retry_delay sets the first wait (each next one doubles, up to 30 s): a nearby server needs less.
         options.Retry.Mode = RetryMode.Exponential;
         options.Retry.MaxRetries = 5;
-        options.Retry.Delay = TimeSpan.FromMilliseconds(500);
+        options.Retry.Delay = settings.Duration("retry_delay") ?? TimeSpan.FromMilliseconds(500);
         options.Retry.MaxDelay = TimeSpan.FromSeconds(30);
         options.Retry.NetworkTimeout = TimeSpan.FromMinutes(2);
         _container = Connect(bucket, settings, options).GetBlobContainerClient(bucket.Bucket);

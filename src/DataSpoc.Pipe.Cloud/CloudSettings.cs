@@ -25,6 +25,16 @@ internal sealed class CloudSettings(IReadOnlyDictionary<string, string> options,
         return string.IsNullOrWhiteSpace(value) ? null : value.Trim();
     }
 
+    /// <summary>A duration option (<c>500ms</c>, <c>2s</c>, or seconds, as everywhere in the configuration); null when unset.</summary>
+    public TimeSpan? Duration(string name)
+    {
+        var value = Option(name);
+        if (value is null) return null;
+        return Config.Durations.TryParse(value, out var duration)
+            ? duration
+            : throw new Storage.StorageException($"storage option '{name}' must be a duration such as 500ms or 2s, not '{value}'");
+    }
+
     /// <summary>A yes/no option (<c>true/false</c>, <c>yes/no</c>, <c>1/0</c>); null when unset.</summary>
     public bool? Flag(string name)
     {

@@ -8,7 +8,8 @@ namespace DataSpoc.Pipe.Cloud.Tests;
 /// sees for a missing bucket or a denied permission. (Routes that probe a cloud metadata service — AWS instance role,
 /// GCP metadata server, Azure managed identity — are not exercised: tests reach nothing but 127.0.0.1.)
 /// </summary>
-[Collection(CloudServersCollection.Name)]
+// With the GCS stand-in's tests: it changes the stand-in's state (a bucket that denies access).
+[Collection(GcsStandInCollection.Name)]
 public sealed class CredentialAndErrorTests(CloudServers servers)
 {
     private static readonly CancellationToken Soon = new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token;
@@ -20,6 +21,21 @@ public sealed class CredentialAndErrorTests(CloudServers servers)
             Assert.True(await store.PutAsync("probe.json", "{}"u8.ToArray(), WriteCondition.None, Soon));
             Assert.Equal("{}"u8.ToArray(), (await store.GetAsync("probe.json", Soon))!.Content.ToArray());
             Assert.Single(await store.ListAsync("", Soon).ToListAsync());
+        }
+    }
+
+    [Fact]
+    public void A_retry_delay_that_is_not_a_duration_is_refused_naming_the_option()
+    {
+        var options = new Dictionary<string, string> { ["retry_delay"] = "soon" };
+        foreach (var (factory, bucket) in new[]
+        {
+            (CloudServers.Factory(servers.AzureEnvironment()), "az://lake/p"),
+            (CloudServers.Factory(CloudServers.GcsEnvironment(servers.Gcs.Port)), "gs://lake/p"),
+        })
+        {
+            var refused = Assert.Throws<StorageException>(() => factory.Open(bucket, options));
+            Assert.Contains("storage option 'retry_delay' must be a duration such as 500ms or 2s, not 'soon'", refused.Message, StringComparison.Ordinal);
         }
     }
 

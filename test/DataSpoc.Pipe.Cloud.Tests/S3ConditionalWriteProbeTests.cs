@@ -8,7 +8,7 @@ namespace DataSpoc.Pipe.Cloud.Tests;
 /// An S3 server that ignores conditional writes (s3rver, like some older S3-compatible servers) is found by the
 /// probe and refused, unless the pipeline accepts single-writer mode, which every run log then states.
 /// </summary>
-[Collection(CloudServersCollection.Name)]
+[Collection(S3rverCollection.Name)]
 public sealed class S3ConditionalWriteProbeTests(CloudServers servers)
 {
     private sealed class TrustingS3Target(CloudServers servers) : StoreTarget

@@ -3,52 +3,51 @@ using Xunit.Abstractions;
 
 namespace DataSpoc.Pipe.Cloud.Tests;
 
-// The same contracts, once per store. All share the one set of servers (and run one class at a time, which
-// also keeps the memory measurements of the 200 MB uploads free of other tests' allocations).
+// The same contracts, once per store. All share the one set of servers. The object-store contracts measure the
+// memory of their 200 MB uploads, so they run alone (MeasuredAloneCollection); the others run beside other servers' tests.
 
-[Collection(CloudServersCollection.Name)]
+[Collection(MeasuredAloneCollection.Name)]
 public sealed class LocalStoreContractTests(ITestOutputHelper output) : ObjectStoreContract(output)
 {
     protected override StoreTarget Target { get; } = new LocalTarget();
 }
 
-[Collection(CloudServersCollection.Name)]
+[Collection(MeasuredAloneCollection.Name)]
 public sealed class S3StoreContractTests(CloudServers servers, ITestOutputHelper output) : ObjectStoreContract(output)
 {
     protected override StoreTarget Target { get; } = new S3Target(servers);
 }
 
-[Collection(CloudServersCollection.Name)]
+[Collection(MeasuredAloneCollection.Name)]
 public sealed class AzureStoreContractTests(CloudServers servers, ITestOutputHelper output) : ObjectStoreContract(output)
 {
     protected override StoreTarget Target { get; } = new AzureTarget(servers);
 }
 
-[Collection(CloudServersCollection.Name)]
+[Collection(MeasuredAloneCollection.Name)]
 public sealed class GcsStoreContractTests(CloudServers servers, ITestOutputHelper output) : ObjectStoreContract(output)
 {
     protected override StoreTarget Target { get; } = new GcsTarget(servers);
 }
 
-[Collection(CloudServersCollection.Name)]
 public sealed class LocalConditionalWriteTests : ConditionalWriteContract
 {
     protected override StoreTarget Target { get; } = new LocalTarget();
 }
 
-[Collection(CloudServersCollection.Name)]
+[Collection(AzuriteCollection.Name)]
 public sealed class AzureConditionalWriteTests(CloudServers servers) : ConditionalWriteContract
 {
     protected override StoreTarget Target { get; } = new AzureTarget(servers);
 }
 
-[Collection(CloudServersCollection.Name)]
+[Collection(GcsStandInCollection.Name)]
 public sealed class GcsConditionalWriteTests(CloudServers servers) : ConditionalWriteContract
 {
     protected override StoreTarget Target { get; } = new GcsTarget(servers);
 }
 
-[Collection(CloudServersCollection.Name)]
+[Collection(S3rverCollection.Name)]
 public sealed class S3UploadFaultTests(CloudServers servers) : UploadFaultContract
 {
     protected override StoreTarget Target { get; } = new S3Target(servers);
@@ -64,13 +63,13 @@ public sealed class S3UploadFaultTests(CloudServers servers) : UploadFaultContra
     }
 }
 
-[Collection(CloudServersCollection.Name)]
+[Collection(AzuriteCollection.Name)]
 public sealed class AzureUploadFaultTests(CloudServers servers) : UploadFaultContract
 {
     protected override StoreTarget Target { get; } = new AzureTarget(servers);
 }
 
-[Collection(CloudServersCollection.Name)]
+[Collection(GcsStandInCollection.Name)]
 public sealed class GcsUploadFaultTests(CloudServers servers) : UploadFaultContract
 {
     protected override StoreTarget Target { get; } = new GcsTarget(servers);

@@ -49,6 +49,11 @@ public sealed class AzureTarget(CloudServers servers) : StoreTarget
 {
     public override string Name => "az:// (Azurite)";
     public override int ServerPort => servers.Azure.Port;
+    /// <summary>
+    /// Azurite is on this host: the fault tests' retries (each one still made) wait 0.2-3.2 s apart, not 0.5-8 s. Not
+    /// less: a retry must still outlast Azurite stalling for seconds on a loaded machine.
+    /// </summary>
+    public override IReadOnlyDictionary<string, string> StorageOptions { get; } = new Dictionary<string, string> { ["retry_delay"] = "200ms" };
     public override string Uri(string prefix) => $"az://{CloudServers.BucketName}/{prefix}";
     public override ObjectStoreFactory Factory(int? port = null) => CloudServers.Factory(servers.AzureEnvironment(port ?? ServerPort));
 }

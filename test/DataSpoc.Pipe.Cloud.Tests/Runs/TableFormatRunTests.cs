@@ -119,7 +119,7 @@ public abstract class TableFormatRunContract : IAsyncLifetime
     }
 }
 
-[Collection(CloudServersCollection.Name)]
+[Collection(S3rverCollection.Name)]
 public sealed class S3TableFormatRunTests(CloudServers servers) : TableFormatRunContract
 {
     private readonly string _prefix = StoreTarget.NewPrefix();
@@ -128,7 +128,7 @@ public sealed class S3TableFormatRunTests(CloudServers servers) : TableFormatRun
     protected override Dictionary<string, string> ReaderEnvironment => new() { ["DSP_S3_ENDPOINT"] = servers.S3.Endpoint };
 }
 
-[Collection(CloudServersCollection.Name)]
+[Collection(AzuriteCollection.Name)]
 public sealed class AzureTableFormatRunTests(CloudServers servers) : TableFormatRunContract
 {
     /// <summary>A container with anonymous blob reads, so the node reader needs no Azure signing code.</summary>
@@ -142,7 +142,6 @@ public sealed class AzureTableFormatRunTests(CloudServers servers) : TableFormat
         await new BlobContainerClient(servers.Azure.ConnectionString(), PublicContainer).CreateIfNotExistsAsync(PublicAccessType.Blob);
 }
 
-[Collection(CloudServersCollection.Name)]
 public sealed class LocalTableFormatRunTests : TableFormatRunContract
 {
     private readonly string _prefix = StoreTarget.NewPrefix();

@@ -20,7 +20,7 @@ public sealed class AzuriteServer : IAsyncDisposable
     {
         _process = await ServerProcess.StartAsync(TestTools.NodeBinary("azurite-blob"),
             ["--blobHost", "127.0.0.1", "--blobPort", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--inMemoryPersistence", "--skipApiVersionCheck", "--silent"],
-            Port, TimeSpan.FromSeconds(60));
+            Port, ServerProcess.StartTimeout);
     }
 
     public async ValueTask DisposeAsync()

@@ -18,7 +18,7 @@ public sealed class S3rverServer : IAsyncDisposable
     {
         _process = await ServerProcess.StartAsync(TestTools.NodeBinary("s3rver"),
             ["-d", Directory, "-a", "127.0.0.1", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--silent"],
-            Port, TimeSpan.FromSeconds(60),
+            Port, ServerProcess.StartTimeout,
             // s3rver signs list continuation tokens with DES, which Node 17+ (OpenSSL 3) only offers through the legacy provider.
             new Dictionary<string, string> { ["NODE_OPTIONS"] = "--openssl-legacy-provider" });
     }

@@ -11,6 +11,12 @@ namespace DataSpoc.Pipe.Cloud.Tests.Servers;
 /// </summary>
 public sealed class ServerProcess : IAsyncDisposable
 {
+    /// <summary>
+    /// How long a server may take to listen: a node server starts in a few seconds on an idle machine, but on a loaded
+    /// one (./test.sh also runs the test lanes at a lower CPU priority than the native build) a minute was too short.
+    /// </summary>
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
+
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 

@@ -74,8 +74,8 @@ internal sealed class ParquetBatchFile : IDisposable
     /// page limit, abandoned), costing time and often size. Distinct-heavy columns, nested ones included, are written
     /// without it: integers and timestamps as DELTA_BINARY_PACKED (small for ids and times), doubles and strings plain.
     /// Free text (distinct-heavy strings of <see cref="FreeTextBytes"/> or more on average: notes, descriptions) is
-    /// also written without min/max statistics: the range of free text prunes nothing, and computing it (two
-    /// comparisons a value) was 2% of a 1M-row run's CPU. Short distinct strings (codes, keys) keep theirs.
+    /// also written without min/max statistics: the range of free text prunes nothing, and computing it costs two
+    /// comparisons a value (bench/README.md, "Measurements behind the code"). Short distinct strings (codes, keys) keep theirs.
     /// </summary>
     private static void ChooseEncodings(WriterPropertiesBuilder builder, ColumnBatch sample)
     {

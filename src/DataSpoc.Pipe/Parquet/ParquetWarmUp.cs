@@ -15,7 +15,7 @@ internal static class ParquetWarmUp
     /// <summary>
     /// Starts the warm-up once per process and returns at once. Dispose the result before the process may exit: exiting
     /// while the library's static initialisers still run on the encoder thread runs its static destructors alongside
-    /// them, and the process aborts (a `run` that failed on its YAML exited 134 instead of 2 in 14 of 70 tries).
+    /// them, and the process aborts (SIGABRT; bench/README.md, "Measurements behind the code").
     /// </summary>
     public static IDisposable Start()
     {

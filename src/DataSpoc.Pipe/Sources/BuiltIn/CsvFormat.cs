@@ -7,7 +7,7 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// <summary>
 /// How delimited text is read: delimiter, quoting, encoding and whether the first row is a header. A delimiter or
 /// header left out of the config is sniffed per file (<see cref="CsvSniffer"/>), as DuckDB's <c>read_csv</c> does.
-/// Parsing is Sep's (measured about 2x Sylvan.Data.Csv on 1M rows); Sep quotes only with <c>"</c>, so
+/// Parsing is Sep's (faster than Sylvan.Data.Csv: bench/README.md, "Measurements behind the code"); Sep quotes only with <c>"</c>, so
 /// <c>quote</c> may be <c>"</c> (default) or empty (no quoting).
 /// The encoding decodes strictly: a byte that is not valid in it is an error, never a silent U+FFFD.
 /// </summary>

@@ -53,6 +53,10 @@ public static class PseudoTerminal
                 sawPrompt = new TaskCompletionSource();
                 Volatile.Write(ref step, Math.Min(i + 1, steps.Length - 1));
             }
+            // Typed as a person does, after the prompt has shown: a terminal echoes whatever arrives before the program
+            // starts reading with echo off (type-ahead, as at any password prompt), and the prompt's text is printed
+            // just before that read begins.
+            Thread.Sleep(TypingPause);
             process.StandardInput.Write(steps[i].Keystrokes);
             process.StandardInput.Flush();
         }
@@ -64,6 +68,8 @@ public static class PseudoTerminal
         reader.Wait(TimeSpan.FromSeconds(10));
         lock (output) return new CliProcess.Result(process.ExitCode, output.ToString(), stderr.Result);
     }
+
+    private static readonly TimeSpan TypingPause = TimeSpan.FromMilliseconds(300);
 
     private static string Quote(string word) => "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 }

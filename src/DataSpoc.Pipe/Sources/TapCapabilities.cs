@@ -19,6 +19,12 @@ public sealed record TapCapabilities(string Tap, bool CanDiscover, IReadOnlyList
     /// <summary>How long a tap may take to answer <c>--help</c> or <c>--about</c> before it counts as not answering.</summary>
     public static readonly TimeSpan AnswerTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The most of a tap's answer to <c>--help</c> or <c>--about</c> that is read (1 Mi characters): help texts are a few
+    /// KiB; a tap that prints more ignores its arguments and is extracting, which its first line already shows.
+    /// </summary>
+    public const int AnswerMaxChars = 1 << 20;
+
     /// <summary>The catalog flags as one word for people: <c>--properties</c>, <c>--catalog</c> or <c>--properties and --catalog</c>.</summary>
     public string FlagsText => string.Join(" and ", CatalogFlags);
 

@@ -78,7 +78,7 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
                  })
         {
             TapAnswer answer;
-            try { answer = await TapAnswer.AskAsync(tap, args, TapCapabilities.AnswerTimeout, cancellationToken).ConfigureAwait(false); }
+            try { answer = await TapAnswer.AskAsync(tap, args, TapCapabilities.AnswerTimeout, TapCapabilities.AnswerMaxChars, cancellationToken).ConfigureAwait(false); }
             catch (TapFailedException) { break; } // did not answer in time: it ignores its arguments
             // A tap that starts sending Singer messages ignores its arguments: asking again would only extract again.
             if (answer.Stdout.TrimStart().StartsWith('{') && TapCapabilities.FromAbout(tap, answer.Stdout) is null) break;
@@ -166,7 +166,16 @@ public sealed record CatalogSelection(JsonObject? Catalog, IReadOnlySet<string>?
 public sealed record TapAnswer(int ExitCode, string Stdout, string StderrTail)
 {
     /// <summary>Runs the tap command with extra arguments, capturing stdout and the tail of stderr; kills it after <paramref name="timeout"/>.</summary>
-    public static async Task<TapAnswer> AskAsync(string tap, IEnumerable<string> args, TimeSpan timeout, CancellationToken cancellationToken)
+    public static Task<TapAnswer> AskAsync(string tap, IEnumerable<string> args, TimeSpan timeout, CancellationToken cancellationToken) =>
+        AskAsync(tap, args, timeout, int.MaxValue, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="AskAsync(string, IEnumerable{string}, TimeSpan, CancellationToken)"/>, keeping at most
+    /// <paramref name="maxStdoutChars"/> of stdout: a tap that goes on printing past that is killed and its answer is what
+    /// it printed up to there (its exit code then says it was killed). A tap that ignores its arguments extracts instead
+    /// of answering, and its whole output must not be held in memory to see that.
+    /// </summary>
+    public static async Task<TapAnswer> AskAsync(string tap, IEnumerable<string> args, TimeSpan timeout, int maxStdoutChars, CancellationToken cancellationToken)
     {
         var words = CommandLine.Split(tap);
         if (words.Count == 0) throw new ConfigException("source.tap is empty");
@@ -188,7 +197,7 @@ public sealed record TapAnswer(int ExitCode, string Stdout, string StderrTail)
             throw new TapNotFoundException(words[0], $"tap '{words[0]}' could not be started: {e.Message} (is it executable?)");
         }
         process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stdout = ReadAtMostAsync(process, maxStdoutChars, cancellationToken);
         var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timer.CancelAfter(timeout);
@@ -204,6 +213,21 @@ public sealed record TapAnswer(int ExitCode, string Stdout, string StderrTail)
         }
         var err = await stderr.ConfigureAwait(false);
         return new TapAnswer(process.ExitCode, await stdout.ConfigureAwait(false), err.Length > 2000 ? err[^2000..] : err);
+    }
+
+    private static async Task<string> ReadAtMostAsync(Process process, int maxChars, CancellationToken cancellationToken)
+    {
+        var text = new StringBuilder();
+        var buffer = new char[16 * 1024];
+        int read;
+        while ((read = await process.StandardOutput.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            text.Append(buffer, 0, Math.Min(read, maxChars - text.Length));
+            if (text.Length < maxChars) continue;
+            try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+            break;
+        }
+        return text.ToString();
     }
 
     /// <summary>The last non-empty line of a tap's stderr: usually the error itself.</summary>

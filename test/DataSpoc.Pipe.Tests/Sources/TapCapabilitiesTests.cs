@@ -8,6 +8,30 @@ namespace DataSpoc.Pipe.Tests.Sources;
 public sealed class TapCapabilitiesTests
 {
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_tap_that_ignores_its_arguments_and_prints_without_end_is_read_only_up_to_the_answer_limit_and_stopped()
+    {
+        var folder = Directory.CreateTempSubdirectory("dsp-endless-tap-").FullName;
+        try
+        {
+            // A tap that extracts whatever it is asked (the bench's replay tap, a tap without --help): records, forever.
+            var tap = Path.Combine(folder, "tap-endless");
+            File.WriteAllText(tap, "#!/bin/sh\nexec yes '{\"type\": \"RECORD\", \"stream\": \"s\", \"record\": {\"id\": 1}}'\n");
+            File.SetUnixFileMode(tap, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            const int limit = 64 * 1024;
+            var answer = await TapAnswer.AskAsync(tap, ["--help"], TimeSpan.FromSeconds(60), limit, CancellationToken.None);
+            Assert.Equal(limit, answer.Stdout.Length);
+            Assert.StartsWith("{\"type\": \"RECORD\"", answer.Stdout);
+            Assert.NotEqual(0, answer.ExitCode); // killed, not finished
+            Assert.Null(TapCapabilities.FromHelp(tap, answer.Stdout));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public void A_singer_python_usage_line_gets_the_catalog_under_both_flags_properties_first()
     {
         var c = TapCapabilities.FromHelp("tap-postgres", "usage: tap-postgres [-h] -c CONFIG [-s STATE] [-p PROPERTIES]\n  -p PROPERTIES, --properties PROPERTIES\n  --catalog CATALOG\n  -d, --discover");

@@ -60,6 +60,27 @@ internal abstract partial class ColumnType
     private static bool EndsNumber(ReadOnlySpan<byte> text, int end) =>
         (uint)end < (uint)text.Length && text[end] is not ((>= (byte)'0' and <= (byte)'9') or (byte)'.' or (byte)'e' or (byte)'E');
 
+    /// <summary>
+    /// The digits from <paramref name="i"/> on, appended to <paramref name="value"/> (which may overflow: callers bound the
+    /// digit count); where they end.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int AddDigits(ReadOnlySpan<byte> text, int i, ref ulong value)
+    {
+        for (; (uint)i < (uint)text.Length; i++)
+        {
+            var digit = (uint)(text[i] - '0');
+            if (digit > 9) break;
+            value = value * 10 + digit;
+        }
+        return i;
+    }
+
+    /// <summary>A JSON number's integer part from <paramref name="i"/> (<c>0</c>, or digits not starting with 0) into <paramref name="value"/>; where it ends.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int AddIntegerPart(ReadOnlySpan<byte> text, int i, ref ulong value) =>
+        (uint)i < (uint)text.Length && text[i] == '0' ? i + 1 : AddDigits(text, i, ref value);
+
     /// <summary>See <see cref="TryDecodeJson"/>.</summary>
     protected abstract bool DecodeJson(LeafBuffer buffer, LeafNode leaf, JsonTokenType token, ReadOnlySpan<byte> bytes, StringForm form, short rep, DecodeScratch scratch, out string? problem);
 
@@ -102,18 +123,8 @@ internal abstract partial class ColumnType
         {
             var negative = text[0] == '-';
             var start = negative ? 1 : 0;
-            var i = start;
             ulong magnitude = 0;
-            if ((uint)i < (uint)text.Length && text[i] == '0') i++;
-            else
-            {
-                for (; (uint)i < (uint)text.Length; i++)
-                {
-                    var digit = (uint)(text[i] - '0');
-                    if (digit > 9) break;
-                    magnitude = magnitude * 10 + digit;
-                }
-            }
+            var i = AddIntegerPart(text, start, ref magnitude);
             if (i == start || i - start > 18 || !EndsNumber(text, i)) return 0;
             buffer.AddLong(negative ? -(long)magnitude : (long)magnitude, rep);
             return i;
@@ -178,29 +189,16 @@ internal abstract partial class ColumnType
         {
             var negative = text[0] == '-';
             var start = negative ? 1 : 0;
-            var i = start;
             ulong mantissa = 0;
-            if ((uint)i < (uint)text.Length && text[i] == '0') i++;
-            else
-            {
-                for (; (uint)i < (uint)text.Length; i++)
-                {
-                    var digit = (uint)(text[i] - '0');
-                    if (digit > 9) break;
-                    mantissa = mantissa * 10 + digit;
-                }
-            }
+            var i = AddIntegerPart(text, start, ref mantissa);
             var digits = i - start;
             if (digits == 0) return 0;
             var fraction = 0;
             if ((uint)i < (uint)text.Length && text[i] == '.')
             {
-                for (i++; (uint)i < (uint)text.Length; i++, fraction++)
-                {
-                    var digit = (uint)(text[i] - '0');
-                    if (digit > 9) break;
-                    mantissa = mantissa * 10 + digit;
-                }
+                var end = AddDigits(text, i + 1, ref mantissa);
+                fraction = end - (i + 1);
+                i = end;
                 if (fraction == 0) return 0;
             }
             if (digits + fraction > 15 || !EndsNumber(text, i)) return 0;

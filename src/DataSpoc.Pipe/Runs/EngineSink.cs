@@ -507,6 +507,63 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
             ShredJson(column);
         }
 
+        private DirectColumns? _direct;
+        private bool _directDecided;
+
+        /// <summary>
+        /// Rows stored straight into the batch's leaf buffers, when nothing needs the values one by one: no row is
+        /// recorded first (partition by a column, quarantine), and each property fills its own flat top-level column,
+        /// together all of them (so no column is left to fill with null and no property can appear twice).
+        /// </summary>
+        public override DirectRows? Direct
+        {
+            get
+            {
+                if (_directDecided) return _direct;
+                _directDecided = true;
+                var flat = _recording is null && _columnOf.Length == _columns.Length && _leafOf.All(leaf => leaf >= 0)
+                           && _childOf.Distinct().Count() == _childOf.Length;
+                return _direct = flat ? new DirectColumns(this) : null;
+            }
+        }
+
+        /// <summary>A row as <see cref="BeginRow"/>..<see cref="EndRow"/> would take it, without the per-value bookkeeping a flat, complete row does not need.</summary>
+        private sealed class DirectColumns(TypedRows rows) : DirectRows
+        {
+            private readonly LeafBuffer[] _byProperty = new LeafBuffer[rows._leafOf.Length];
+            private ColumnBatch? _batch;
+
+            public override ReadOnlySpan<LeafBuffer> BeginRow()
+            {
+                var batch = rows._writer.BatchFor(0, rows._partition);
+                if (!ReferenceEquals(batch, _batch))
+                {
+                    _batch = batch;
+                    for (var p = 0; p < _byProperty.Length; p++) _byProperty[p] = batch.Columns[rows._leafOf[p]];
+                }
+                batch.Mark();
+                return _byProperty;
+            }
+
+            public override void EndRow()
+            {
+                rows._sink.NextLine();
+                rows._sink._records++;
+                try
+                {
+                    _batch!.Rows++;
+                    rows._state.CountRecord(0);
+                    rows._writer.RowAdded(0, rows._partition, _batch);
+                }
+                catch (Exception e)
+                {
+                    throw rows._sink.Fail(e);
+                }
+            }
+
+            public override void AbandonRow() => _batch!.RollbackToMark();
+        }
+
         /// <summary>The value just written to <see cref="_valueWriter"/>, shredded as the RECORD line's value would be.</summary>
         private void ShredJson(SchemaNode column)
         {

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Parquet;
 
 namespace DataSpoc.Pipe.Sources;
 
@@ -78,6 +79,32 @@ internal abstract class RowWriter
     public abstract void Json(int property, ReadOnlySpan<byte> value);
     /// <summary>Any JSON value as its text.</summary>
     public abstract void Json(int property, ReadOnlySpan<char> value);
+
+    /// <summary>
+    /// The stream's column buffers, for a source that stores whole rows straight into them (<see cref="DirectRows"/>), or
+    /// null when its rows must go value by value through this writer (the default; a sink that prints, a stream whose
+    /// rows are recorded, transformed or have nested columns).
+    /// </summary>
+    public virtual DirectRows? Direct => null;
+}
+
+/// <summary>
+/// Rows stored straight into a stream's column buffers, with no call per value through a <see cref="RowWriter"/>: the
+/// fast path of a source that decodes many rows of flat values (the postgres tap's binary COPY). Each top-level
+/// property is one leaf column, and every property is given in every row. A value is appended with its column type's
+/// typed append (<see cref="ColumnType"/>); when one declines a value (it needs the JSON path's conversion or error),
+/// the source abandons the row and gives it again through the <see cref="RowWriter"/>, which decides as it always does.
+/// </summary>
+internal abstract class DirectRows
+{
+    /// <summary>Starts a row: per property (the schema's order), the buffer its value goes to, valid until the row ends.</summary>
+    public abstract ReadOnlySpan<LeafBuffer> BeginRow();
+
+    /// <summary>Ends a row whose every property got one value (or null): it counts as a record, as <see cref="RowWriter.EndRow"/>.</summary>
+    public abstract void EndRow();
+
+    /// <summary>Drops what the row appended so far: the row is then given again value by value.</summary>
+    public abstract void AbandonRow();
 }
 
 /// <summary>

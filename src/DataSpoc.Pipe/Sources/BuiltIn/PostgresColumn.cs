@@ -43,49 +43,56 @@ internal sealed class PostgresColumn
 
     /// <summary>
     /// Reads this column's next value from <paramref name="values"/> and writes it to <paramref name="row"/> as
-    /// property <paramref name="property"/>, in the form the lake reads back from this tap's Singer JSON: a float4 as
-    /// the double its shortest text parses to, NaN and infinities as null, a uuid as its "D" text, instants as UTC.
+    /// property <paramref name="property"/> (<see cref="Write{TValues,TTarget}"/>).
     /// </summary>
     public void Write<TValues>(ref TValues values, RowWriter row, int property) where TValues : struct, IPostgresValues, allows ref struct
     {
-        if (values.NextIsNull())
-        {
-            row.Null(property);
-            return;
-        }
+        var target = new RowWriterTarget(row, property);
+        Write(ref values, ref target);
+    }
+
+    /// <summary>Whether <see cref="Write{TValues,TTarget}"/> can store every value of this column in its leaf buffer (JSON goes through the shredder).</summary>
+    public bool StoresDirectly => Kind is not PostgresValueKind.RawJson;
+
+    /// <summary>
+    /// Reads this column's next value from <paramref name="values"/> and hands it to <paramref name="target"/>, in the
+    /// form the lake reads back from this tap's Singer JSON: a float4 as the double its shortest text parses to, NaN and
+    /// infinities as null, a uuid as its "D" text, instants as UTC. False when the target declines the value (a leaf
+    /// buffer's typed append that leaves the value to the JSON path).
+    /// </summary>
+    public bool Write<TValues, TTarget>(ref TValues values, ref TTarget target)
+        where TValues : struct, IPostgresValues, allows ref struct
+        where TTarget : struct, IPostgresValueTarget
+    {
+        if (values.NextIsNull()) return target.Null();
         switch (Kind)
         {
-            case PostgresValueKind.Int16: row.Long(property, values.Next<short>(DbType)); break;
-            case PostgresValueKind.Int32: row.Long(property, values.Next<int>(DbType)); break;
-            case PostgresValueKind.Int64: row.Long(property, values.Next<long>(DbType)); break;
+            case PostgresValueKind.Int16: return target.Long(values.Next<short>(DbType));
+            case PostgresValueKind.Int32: return target.Long(values.Next<int>(DbType));
+            case PostgresValueKind.Int64: return target.Long(values.Next<long>(DbType));
             case PostgresValueKind.Float4:
                 var f = values.Next<float>(DbType);
-                if (float.IsFinite(f)) row.Double(property, AsPrintedDouble(f)); else row.Null(property);
-                break;
+                return float.IsFinite(f) ? target.Double(AsPrintedDouble(f)) : target.Null();
             case PostgresValueKind.Float8:
                 var d = values.Next<double>(DbType);
-                if (double.IsFinite(d)) row.Double(property, d); else row.Null(property);
-                break;
-            case PostgresValueKind.Numeric: row.Decimal(property, values.Next<decimal>(DbType)); break;
-            case PostgresValueKind.Boolean: row.Bool(property, values.Next<bool>(DbType)); break;
+                return double.IsFinite(d) ? target.Double(d) : target.Null();
+            case PostgresValueKind.Numeric: return target.Decimal(values.Next<decimal>(DbType));
+            case PostgresValueKind.Boolean: return target.Bool(values.Next<bool>(DbType));
             case PostgresValueKind.Uuid:
                 Span<char> uuid = stackalloc char[36];
                 values.Next<Guid>(DbType).TryFormat(uuid, out _, "D");
-                row.String(property, uuid);
-                break;
-            case PostgresValueKind.Date: row.Date(property, values.Next<DateOnly>(DbType)); break;
+                return target.String(uuid);
+            case PostgresValueKind.Date: return target.Date(values.Next<DateOnly>(DbType));
             // timestamptz arrives as UTC; timestamp (no zone) is taken as UTC, as the lake contract does.
-            case PostgresValueKind.Timestamp: row.Timestamp(property, values.Next<DateTime>(DbType)); break;
-            case PostgresValueKind.Time: row.Time(property, values.Next<TimeOnly>(DbType)); break;
-            case PostgresValueKind.Bytea: row.Base64(property, values.NextBytes()); break;
+            case PostgresValueKind.Timestamp: return target.Timestamp(values.Next<DateTime>(DbType));
+            case PostgresValueKind.Time: return target.Time(values.Next<TimeOnly>(DbType));
+            case PostgresValueKind.Bytea: return target.Base64(values.NextBytes());
             case PostgresValueKind.RawJson:
                 var json = values.NextText(DbType, out var jsonText);
-                if (jsonText is null) row.Json(property, json); else row.Json(property, jsonText);
-                break;
+                return jsonText is null ? target.Json(json) : target.Json(jsonText);
             default:
                 var utf8 = values.NextText(DbType, out var text);
-                if (text is null) row.Utf8String(property, utf8); else row.String(property, text);
-                break;
+                return text is null ? target.Utf8String(utf8) : target.String(text);
         }
     }
 

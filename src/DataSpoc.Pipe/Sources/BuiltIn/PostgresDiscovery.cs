@@ -22,7 +22,7 @@ internal sealed record PostgresTable(string Schema, string Table, bool IsView, L
 internal static class PostgresDiscovery
 {
     private const string Query = """
-        SELECT n.nspname, c.relname, c.relkind, a.attname, format_type(a.atttypid, a.atttypmod),
+        SELECT n.nspname, c.relname, c.relkind::text, a.attname, format_type(a.atttypid, a.atttypmod),
                bt.typname, CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END,
                et.typname, a.attnotnull,
                array_position(pk.indkey::int2[], a.attnum)
@@ -54,8 +54,9 @@ internal static class PostgresDiscovery
             var table = reader.GetString(1);
             if (current is null || current.Schema != schema || current.Table != table)
             {
-                var kind = reader.GetChar(2);
-                current = new PostgresTable(schema, table, kind is 'v' or 'm', [], []);
+                // relkind is read as text: the connection knows only the built-in types, not "char" (PostgresTap.DataSourceFor).
+                var kind = reader.GetString(2);
+                current = new PostgresTable(schema, table, kind is "v" or "m", [], []);
                 tables.Add(current);
                 keys[current] = [];
             }

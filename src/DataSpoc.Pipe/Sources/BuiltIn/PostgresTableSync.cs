@@ -75,14 +75,19 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
         return sql + $" FROM {table.QualifiedName} AS t";
     }
 
-    /// <summary>Reads the whole table through one binary COPY, each row decoded from the bytes the server sent.</summary>
+    /// <summary>
+    /// Reads the whole table through one binary COPY, each row decoded from the bytes the server sent: straight into the
+    /// stream's column buffers when the sink offers them (<see cref="RowWriter.Direct"/>), else value by value.
+    /// </summary>
     private async Task CopyAsync(RowWriter rows, CancellationToken cancellationToken)
     {
+        var direct = table.Columns.All(c => c.StoresDirectly) ? rows.Direct : null;
         try
         {
             await PostgresBinaryCopy.ReadAsync(connection, $"COPY ({SelectSql(table, null)}) TO STDOUT (FORMAT BINARY)", table.Columns.Count,
                 fields =>
                 {
+                    if (direct is not null && TryWriteDirect(direct, fields)) return;
                     var values = new CopyRowValues(fields);
                     WriteRow(ref values, rows);
                 },
@@ -158,6 +163,37 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Stores a COPY row straight into the column buffers; false (nothing stored) when a value is declined or cannot be
+    /// read: the row then goes value by value, which stores it the engine's way or fails naming the column.
+    /// </summary>
+    private bool TryWriteDirect(DirectRows direct, ReadOnlySpan<byte> fields)
+    {
+        var columns = table.Columns;
+        var buffers = direct.BeginRow();
+        var values = new CopyRowValues(fields);
+        try
+        {
+            for (var i = 0; i < columns.Count; i++)
+            {
+                var target = new LeafBufferTarget(buffers[i]);
+                if (columns[i].Write(ref values, ref target)) continue;
+                direct.AbandonRow();
+                return false;
+            }
+        }
+        catch (Exception e) when (IsValueError(e))
+        {
+            direct.AbandonRow();
+            return false;
+        }
+        direct.EndRow();
+        return true;
+    }
+
+    private static bool IsValueError(Exception e) =>
+        e is InvalidCastException or OverflowException or FormatException or JsonException or ArgumentException or NotSupportedException;
+
     /// <summary>Writes the table's columns of the current row; a value that cannot be read fails naming its column and type.</summary>
     private void WriteRow<TValues>(ref TValues values, RowWriter rows) where TValues : struct, IPostgresValues, allows ref struct
     {
@@ -169,7 +205,7 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
             for (; i < columns.Count; i++) columns[i].Write(ref values, rows, i);
             rows.EndRow();
         }
-        catch (Exception e) when (e is InvalidCastException or OverflowException or FormatException or JsonException or ArgumentException or NotSupportedException)
+        catch (Exception e) when (IsValueError(e))
         {
             var column = columns[Math.Min(i, columns.Count - 1)];
             throw new TapException($"postgres tap: stream '{table.StreamId}' column '{column.Name}' ({column.SqlType}): cannot convert a value{RowNamed(ref values)}: {e.Message}", e);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Npgsql;
@@ -174,9 +175,24 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
         }
     }
 
+    /// <summary>
+    /// One data source per connection string for the process, as <c>new NpgsqlConnection(connectionString)</c> keeps
+    /// one: its pool outlives a sync. Every value is read as a built-in type (others are selected as text:
+    /// <see cref="PostgresColumn.SelectExpression"/>), so the catalog of the database's own types, which Npgsql would
+    /// otherwise load on the first connection (a query and its parsing before anything is read), is not needed.
+    /// </summary>
+    private static readonly ConcurrentDictionary<string, NpgsqlDataSource> DataSources = new(StringComparer.Ordinal);
+
+    private static NpgsqlDataSource DataSourceFor(string connectionString) => DataSources.GetOrAdd(connectionString, static c =>
+    {
+        var builder = new NpgsqlDataSourceBuilder(c);
+        builder.ConfigureTypeLoading(types => types.EnableTypeLoading(false));
+        return builder.Build();
+    });
+
     private async Task<NpgsqlConnection> OpenAsync(Settings settings, CancellationToken cancellationToken)
     {
-        var connection = new NpgsqlConnection(settings.ConnectionString);
+        var connection = DataSourceFor(settings.ConnectionString).CreateConnection();
         try
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);

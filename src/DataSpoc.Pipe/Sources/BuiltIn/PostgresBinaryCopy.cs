@@ -19,59 +19,70 @@ internal delegate void CopyRowHandler(ReadOnlySpan<byte> fields);
 /// full. The pipe holds at most <see cref="PauseBytes"/>, so a slow consumer holds the server back. Only the pump
 /// touches the connection until it has stopped; cancelling the COPY happens after that, on the caller's thread.
 /// </remarks>
-internal sealed class PostgresBinaryCopy
+internal sealed class PostgresBinaryCopy : IAsyncDisposable
 {
     private const int ReadBytes = 64 * 1024;
     private const long PauseBytes = 4 * 1024 * 1024;
     /// <summary>"PGCOPY\n\xFF\r\n\0".</summary>
     private static ReadOnlySpan<byte> Signature => [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00];
 
+    private readonly NpgsqlRawCopyStream _raw;
+    private readonly System.IO.Pipelines.Pipe _pipe;
+    private readonly Task _pump;
     private readonly int _fieldCount;
-    private readonly CopyRowHandler _onRow;
-    private readonly Func<ValueTask> _afterRow;
+    private CopyRowHandler _onRow = null!;
+    private Func<ValueTask> _afterRow = null!;
     private bool _headerRead;
     private bool _ended;
+    private bool _disposed;
     private byte[] _scratch = new byte[4096];
 
-    private PostgresBinaryCopy(int fieldCount, CopyRowHandler onRow, Func<ValueTask> afterRow)
+    private PostgresBinaryCopy(NpgsqlRawCopyStream raw, int fieldCount, CancellationToken cancellationToken)
     {
+        _raw = raw;
         _fieldCount = fieldCount;
-        _onRow = onRow;
-        _afterRow = afterRow;
+        _pipe = new System.IO.Pipelines.Pipe(new PipeOptions(pauseWriterThreshold: PauseBytes, resumeWriterThreshold: PauseBytes / 2,
+            minimumSegmentSize: ReadBytes, useSynchronizationContext: false));
+        _pump = Task.Run(() => PumpAsync(raw, _pipe.Writer, cancellationToken), CancellationToken.None);
     }
 
     /// <summary>
-    /// Runs <paramref name="copySql"/> and hands every row to <paramref name="onRow"/>, then awaits
-    /// <paramref name="afterRow"/> (the sink's back-pressure) after each. Every row must have
-    /// <paramref name="fieldCount"/> fields. When anything fails, the server's COPY is cancelled rather than read to its end.
+    /// Runs <paramref name="copySql"/>, whose rows must have <paramref name="fieldCount"/> fields, and starts draining it:
+    /// the server produces rows from here on, while the caller readies their destination, until <see cref="ReadAsync"/>
+    /// takes them. Dispose it in every case: a COPY not read to its end is cancelled rather than read only to be dropped.
     /// </summary>
-    public static async Task ReadAsync(NpgsqlConnection connection, string copySql, int fieldCount, CopyRowHandler onRow, Func<ValueTask> afterRow,
-        CancellationToken cancellationToken)
+    public static async Task<PostgresBinaryCopy> StartAsync(NpgsqlConnection connection, string copySql, int fieldCount, CancellationToken cancellationToken)
     {
         var raw = await connection.BeginRawBinaryCopyAsync(copySql, cancellationToken).ConfigureAwait(false);
-        var pipe = new System.IO.Pipelines.Pipe(new PipeOptions(pauseWriterThreshold: PauseBytes, resumeWriterThreshold: PauseBytes / 2,
-            minimumSegmentSize: ReadBytes, useSynchronizationContext: false));
-        var pump = Task.Run(() => PumpAsync(raw, pipe.Writer, cancellationToken), CancellationToken.None);
-        var complete = false;
-        try
+        return new PostgresBinaryCopy(raw, fieldCount, cancellationToken);
+    }
+
+    /// <summary>
+    /// Hands every row to <paramref name="onRow"/>, then awaits <paramref name="afterRow"/> (the sink's back-pressure)
+    /// after each, until the COPY's end.
+    /// </summary>
+    public async Task ReadAsync(CopyRowHandler onRow, Func<ValueTask> afterRow, CancellationToken cancellationToken)
+    {
+        _onRow = onRow;
+        _afterRow = afterRow;
+        await ConsumeAsync(_pipe.Reader, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        // The pump stops at its next flush (the reader is gone) or at the COPY's end; only then is the connection ours.
+        await _pipe.Reader.CompleteAsync().ConfigureAwait(false);
+        await _pump.ConfigureAwait(false);
+        if (_ended)
         {
-            await new PostgresBinaryCopy(fieldCount, onRow, afterRow).ConsumeAsync(pipe.Reader, cancellationToken).ConfigureAwait(false);
-            complete = true;
+            await _raw.DisposeAsync().ConfigureAwait(false);
         }
-        finally
+        else
         {
-            // The pump stops at its next flush (the reader is gone) or at the COPY's end; only then is the connection ours.
-            await pipe.Reader.CompleteAsync().ConfigureAwait(false);
-            await pump.ConfigureAwait(false);
-            if (complete)
-            {
-                await raw.DisposeAsync().ConfigureAwait(false);
-            }
-            else
-            {
-                // Stops the server's COPY rather than reading the rest of the table only to drop it.
-                await CancelQuietlyAsync(raw).ConfigureAwait(false);
-            }
+            // Stops the server's COPY rather than reading the rest of the table only to drop it.
+            await CancelQuietlyAsync(_raw).ConfigureAwait(false);
         }
     }
 

@@ -19,14 +19,17 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
     public async Task RunAsync(TimeProvider time, CancellationToken cancellationToken)
     {
         var stream = table.StreamId;
-        var rows = sink.WriteSchema(stream, table.JsonSchema(), table.KeyProperties, key is null ? null : [key.Name]);
         if (key is null)
         {
-            await CopyAsync(rows, cancellationToken).ConfigureAwait(false);
+            // The server starts producing rows while the sink readies the stream for them (SCHEMA).
+            await using var copy = await StartCopyAsync(cancellationToken).ConfigureAwait(false);
+            var copied = sink.WriteSchema(stream, table.JsonSchema(), table.KeyProperties);
+            await CopyAsync(copy, copied, cancellationToken).ConfigureAwait(false);
             sink.WriteActivateVersion(stream, time.GetUtcNow().ToUnixTimeMilliseconds());
         }
         else
         {
+            var rows = sink.WriteSchema(stream, table.JsonSchema(), table.KeyProperties, [key.Name]);
             var since = Bookmark(bookmarks, stream, key);
             var sql = SelectSql(table, key);
             if (since is not null) sql += $" WHERE t.{PostgresColumn.Quote(key.Name)} >= @since::{key.SqlType}";
@@ -75,16 +78,30 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
         return sql + $" FROM {table.QualifiedName} AS t";
     }
 
+    /// <summary>Starts the binary COPY of the whole table (one statement, so one snapshot).</summary>
+    private async Task<PostgresBinaryCopy> StartCopyAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await PostgresBinaryCopy.StartAsync(connection, $"COPY ({SelectSql(table, null)}) TO STDOUT (FORMAT BINARY)", table.Columns.Count,
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException e)
+        {
+            throw Failed("read", e);
+        }
+    }
+
     /// <summary>
-    /// Reads the whole table through one binary COPY, each row decoded from the bytes the server sent: straight into the
-    /// stream's column buffers when the sink offers them (<see cref="RowWriter.Direct"/>), else value by value.
+    /// Reads the COPY's rows, each decoded from the bytes the server sent: straight into the stream's column buffers when
+    /// the sink offers them (<see cref="RowWriter.Direct"/>), else value by value.
     /// </summary>
-    private async Task CopyAsync(RowWriter rows, CancellationToken cancellationToken)
+    private async Task CopyAsync(PostgresBinaryCopy copy, RowWriter rows, CancellationToken cancellationToken)
     {
         var direct = table.Columns.All(c => c.StoresDirectly) ? rows.Direct : null;
         try
         {
-            await PostgresBinaryCopy.ReadAsync(connection, $"COPY ({SelectSql(table, null)}) TO STDOUT (FORMAT BINARY)", table.Columns.Count,
+            await copy.ReadAsync(
                 fields =>
                 {
                     if (direct is not null && TryWriteDirect(direct, fields)) return;

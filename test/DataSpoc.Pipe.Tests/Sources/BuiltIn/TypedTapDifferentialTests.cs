@@ -91,6 +91,66 @@ public sealed class TypedTapDifferentialTests(PostgresServer server, ITestOutput
         Assert.Equal(2002, typed.Log.Streams["public-amounts"].Records);
     }
 
+    /// <summary>Every column type the tap stores without JSON text, edge values and nulls included (no json or array column).</summary>
+    private const string FlatTypes = """
+        CREATE TYPE mood AS ENUM ('sad', 'happy');
+        CREATE TABLE public.flat (
+          id int4 PRIMARY KEY, small int2, big int8, real_v float4, double_v float8, price numeric(12,2), exact numeric,
+          flag boolean, name text, code varchar(5), letter char(3), uid uuid, day date, at timestamp, at_tz timestamptz,
+          clock time, blob bytea, feeling mood, span interval);
+        INSERT INTO flat VALUES
+          (1, -32768, 9223372036854775807, 1.1, 0.1, -1234567890.12, 0.000001, true, 'héllo "q" ✓', 'ab', 'x',
+           'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '2024-02-29', '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05.5+02',
+           '23:59:59.999999', '\x000102ff', 'happy', '1 day 02:00:00'),
+          (2, NULL, -9223372036854775808, 'NaN', 'Infinity', 0, -0.5, false, '', NULL, NULL, NULL, '0001-01-01', NULL,
+           '1970-01-01 00:00:00+00', '00:00', '\x', NULL, NULL),
+          (3, NULL, NULL, '-Infinity', '-0', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+        INSERT INTO flat (id, big, price, name, at_tz) SELECT g, g * 7919, g / 100.0, 'user ' || g, timestamptz '2024-01-01' + g * interval '1 second'
+          FROM generate_series(4, 3000) g;
+        """;
+
+    [Fact]
+    public async Task A_flat_postgres_table_copied_straight_into_the_column_buffers_lands_as_its_Singer_JSON_lands()
+    {
+        // Every column stores its values itself, so the COPY's rows skip the row writer (RowWriter.Direct).
+        var db = await server.CreateDatabaseAsync(FlatTypes);
+        var (typed, _) = await TypedSourceDifferential.AssertSameLakeAsync(bucket => FlatPipeline(bucket, db, "public.flat"), BuiltInPostgres);
+        Assert.True(typed.Succeeded, typed.Log.Error);
+        Assert.Equal(3000, typed.Log.Streams["public-flat"].Records);
+    }
+
+    [Fact]
+    public async Task A_value_the_direct_copy_cannot_read_fails_the_run_as_it_fails_value_by_value()
+    {
+        // A numeric NaN has no decimal: the row is given again value by value, whose error names the column and the row.
+        var db = await server.CreateDatabaseAsync("""
+            CREATE TABLE public.bad (id int4 PRIMARY KEY, amount numeric, note text);
+            INSERT INTO bad SELECT g, g, 'n' || g FROM generate_series(1, 500) g;
+            INSERT INTO bad VALUES (501, 'NaN', 'x');
+            """);
+        var (typed, _) = await TypedSourceDifferential.AssertSameLakeAsync(bucket => FlatPipeline(bucket, db, "public.bad"), BuiltInPostgres);
+        Assert.False(typed.Succeeded);
+        Assert.Contains("column 'amount'", typed.Log.Error);
+        Assert.Contains("id = 501", typed.Log.Error);
+    }
+
+    private static ISource BuiltInPostgres() => BuiltInTaps.TryGet("postgres", out var tap) ? new BuiltInSource(tap) : throw new InvalidOperationException("no postgres tap");
+
+    private PipelineDefinition FlatPipeline(string bucket, string db, string table) => new()
+    {
+        Name = "typed-flat",
+        Source = new SourceDefinition
+        {
+            Tap = "postgres",
+            InlineConfig = new JsonObject
+            {
+                ["host"] = "127.0.0.1", ["port"] = server.Port, ["user"] = "postgres", ["password"] = PostgresServer.Password, ["dbname"] = db,
+                ["filter_tables"] = new JsonArray(table),
+            },
+        },
+        Destination = new DestinationDefinition { Bucket = bucket },
+    };
+
     private async Task<JsonObject> FixtureAsync(string name)
     {
         switch (name)

@@ -178,6 +178,52 @@ public sealed class EngineSinkTests
     }
 
     [Theory]
+    [InlineData(InvalidRecordPolicy.Fail, true)]
+    [InlineData(InvalidRecordPolicy.Quarantine, false)] // a rejected row is quarantined as its line: its values are recorded first
+    public async Task Flat_rows_stored_straight_into_the_column_buffers_land_as_their_Singer_JSON_would(InvalidRecordPolicy policy, bool direct)
+    {
+        var offered = new List<(string Sink, bool Direct)>();
+        var (typed, _) = await TypedSourceDifferential.AssertSameLakeAsync(Pipeline(p => p with { OnInvalidRecord = policy }), () => Scripted((sink, ct) =>
+        {
+            var events = sink.WriteSchema("events", EventsSchema, ["id"]);
+            offered.Add((sink.GetType().Name, events.Direct is not null));
+            for (var i = 0; i < 100; i++)
+            {
+                var at = Instant.AddMinutes(i);
+                var note = i % 3 == 0 ? null : $"n{i} ✓";
+                if (events.Direct is { } rows && WriteDirect(rows, i, at, note)) continue;
+                events.BeginRow();
+                events.Long(0, i);
+                events.Timestamp(1, at);
+                if (note is null) events.Null(2); else events.String(2, note);
+                events.EndRow();
+            }
+            return Task.CompletedTask;
+        }));
+        // The printing sink never offers the buffers; the engine's sink does for a flat stream whose rows are not recorded.
+        Assert.Equal([("EngineSink", direct), ("SingerJsonSink", false)], offered);
+        Assert.True(typed.Succeeded, typed.Log.Error);
+        Assert.Equal(100, typed.Log.Streams["events"].Records);
+
+        // Row 50 is abandoned half-way and given again value by value: what it had appended must not stay.
+        static bool WriteDirect(DirectRows rows, int i, DateTime at, string? note)
+        {
+            var buffers = rows.BeginRow();
+            Assert.True(buffers[0].Leaf.Type.TryAppend(buffers[0], (long)i, 0));
+            if (i == 50)
+            {
+                rows.AbandonRow();
+                return false;
+            }
+            Assert.True(buffers[1].Leaf.Type.TryAppendInstant(buffers[1], at, 0));
+            if (note is null) buffers[2].AddNull(0, 0);
+            else Assert.True(buffers[2].Leaf.Type.TryAppendUtf8(buffers[2], System.Text.Encoding.UTF8.GetBytes(note), 0));
+            rows.EndRow();
+            return true;
+        }
+    }
+
+    [Theory]
     [InlineData(InvalidRecordPolicy.Skip)]
     [InlineData(InvalidRecordPolicy.Quarantine)]
     [InlineData(InvalidRecordPolicy.Fail)]

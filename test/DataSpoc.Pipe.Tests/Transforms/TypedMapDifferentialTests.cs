@@ -93,7 +93,7 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
             reader.Read();
             try
             {
-                switch (compiled.ForLane(0).Apply(ref reader, bytes))
+                switch (compiled.OnRows ? ApplyToRow(compiled, ref reader) : compiled.ForLane(0).Apply(ref reader, bytes))
                 {
                     case MapOutcome.Keep: typed++; break;
                     case MapOutcome.Filtered: filtered++; break;
@@ -103,6 +103,15 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
             catch (TransformException) { fallback++; }
         }
         return (typed, fallback, filtered);
+    }
+
+    /// <summary>The row-level map over the record shredded alone into a batch of the map's columns (a record the shredder rejects falls back).</summary>
+    private static MapOutcome ApplyToRow(TypedStreamMap compiled, ref Utf8JsonReader reader)
+    {
+        var batch = new DataSpoc.Pipe.Parquet.ColumnBatch(compiled.Columns);
+        try { new DataSpoc.Pipe.Parquet.RecordShredder().Shred(batch, ref reader); }
+        catch (DataSpoc.Pipe.Parquet.InvalidValueException) { return MapOutcome.Fallback; }
+        return compiled.ForRowLane(0).Apply(batch);
     }
 
     private static async Task<RunResult> Run(TempLake lake, JsonObject map, byte[] singer, bool keepJsonPath)

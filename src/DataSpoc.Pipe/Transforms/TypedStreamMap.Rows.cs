@@ -118,9 +118,12 @@ internal sealed partial class TypedStreamMap
         private readonly TransformExpression[] _compute;
         private readonly object?[][] _computeArgs;
         private readonly object?[] _filterArgs;
+        /// <summary>Per argument of the filter and of each compute, whether its number form cannot change the value.</summary>
+        private readonly bool[] _filterEitherForm;
+        private readonly bool[][] _computeEitherForm;
         private readonly object?[] _outputValues;
         private readonly int[] _ambiguousArgs = new int[2];
-        /// <summary>For a salted <c>hash:</c>: the salt and the value are hashed together.</summary>
+        /// <summary>The lane's SHA-256 for <c>hash:</c>, reset after each value.</summary>
         private readonly IncrementalHash _sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         private readonly byte[] _salt;
 
@@ -136,6 +139,8 @@ internal sealed partial class TypedStreamMap
             _filterArgs = new object?[compiled._filterArgs.Length];
             _compute = [.. _map.Compute.Select(c => c.Expression.Copy())];
             _computeArgs = [.. compiled._compute.Select(c => new object?[c.Args.Length])];
+            _filterEitherForm = _filter is null ? [] : [.. _filter.Columns.Select(_filter.SameForEitherNumberForm)];
+            _computeEitherForm = [.. _compute.Select(e => e.Columns.Select(e.SameForEitherNumberForm).ToArray())];
             _outputValues = new object?[compiled._outputs.Length];
             _salt = Encoding.UTF8.GetBytes(_map.HashSalt);
         }
@@ -154,13 +159,13 @@ internal sealed partial class TypedStreamMap
                 var compiled = _compiled;
                 if (_filter is not null)
                 {
-                    if (!TryEvaluate(_filter, compiled._filterArgs, _filterArgs, "filter", null, out var kept)) return MapOutcome.Fallback;
+                    if (!TryEvaluate(_filter, compiled._filterArgs, _filterArgs, _filterEitherForm, "filter", null, out var kept)) return MapOutcome.Fallback;
                     if (!_map.Keeps(kept)) return MapOutcome.Filtered;
                 }
                 var compute = compiled._compute;
                 for (var i = 0; i < compute.Length; i++)
                 {
-                    if (!TryEvaluate(_compute[i], compute[i].Args, _computeArgs[i], compute[i].Key, compute[i].Type, out var value)) return MapOutcome.Fallback;
+                    if (!TryEvaluate(_compute[i], compute[i].Args, _computeArgs[i], _computeEitherForm[i], compute[i].Key, compute[i].Type, out var value)) return MapOutcome.Fallback;
                     _values[compute[i].Cell] = value;
                 }
                 var outputs = compiled._outputs;
@@ -210,8 +215,8 @@ internal sealed partial class TypedStreamMap
                 {
                     case LeafKind.Int64:
                         var l = c.Longs[at];
-                        _values[cell] = l;
-                        _others[cell] = (double)l;
+                        _values[cell] = Boxes.Of(l);
+                        _others[cell] = Boxes.OfDouble(l);
                         _ambiguous[cell] = true;
                         break;
                     case LeafKind.Double:
@@ -220,12 +225,12 @@ internal sealed partial class TypedStreamMap
                         if (double.IsFinite(d) && Math.Floor(d) == d)
                         {
                             if (Math.Abs(d) >= ExactDoubles) return false;
-                            _others[cell] = (long)d;
+                            _others[cell] = Boxes.Of((long)d);
                             _ambiguous[cell] = true;
                         }
                         break;
                     case LeafKind.Boolean:
-                        _values[cell] = c.Bools[at];
+                        _values[cell] = c.Bools[at] ? Boxes.True : Boxes.False;
                         break;
                     default:
                         var text = c.Bytes.AsSpan(c.Offsets[at], c.Offsets[at + 1] - c.Offsets[at]);
@@ -242,14 +247,14 @@ internal sealed partial class TypedStreamMap
         /// when the forms disagree, one of them fails, or more than two values are ambiguous. A compute's value is
         /// shaped to its column's <paramref name="type"/> before forms are compared.
         /// </summary>
-        private bool TryEvaluate(TransformExpression expression, int[] cells, object?[] args, string key, string? type, out object? result)
+        private bool TryEvaluate(TransformExpression expression, int[] cells, object?[] args, bool[] eitherForm, string key, string? type, out object? result)
         {
             var ambiguous = 0;
             for (var i = 0; i < cells.Length; i++)
             {
                 var cell = cells[i];
                 args[i] = ValueOf(cell);
-                if (_ambiguous[cell])
+                if (_ambiguous[cell] && !eitherForm[i])
                 {
                     if (ambiguous == _ambiguousArgs.Length) { result = null; return false; }
                     _ambiguousArgs[ambiguous++] = i;
@@ -296,7 +301,9 @@ internal sealed partial class TypedStreamMap
             {
                 throw _map.EvaluationFailed(expression, key, e);
             }
-            return type is null ? value : ColumnCast.Shape(value, type);
+            // Already its column's shape (the usual case): kept as it is, not boxed again.
+            if (type is null || (value is double d && double.IsFinite(d) && type == "number") || (value is long && type == "integer")) return value;
+            return ColumnCast.Shape(value, type);
         }
 
         /// <summary>Equal values of the same type (doubles bit for bit: -0.0 is not 0.0 in a column).</summary>
@@ -336,14 +343,12 @@ internal sealed partial class TypedStreamMap
             var start = c.Offsets[at];
             var text = c.Bytes.AsSpan(start, c.Offsets[at + 1] - start);
             if (StartsObjectOrArray(text)) return false;
+            // One context per lane, reset after each value: a one-shot SHA256.HashData sets up a native context per
+            // call, which costs more than hashing a short value (bench/README.md, typed transforms on rows).
             Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-            if (_salt.Length == 0) SHA256.HashData(text, hash);
-            else
-            {
-                _sha256.AppendData(_salt);
-                _sha256.AppendData(text);
-                _sha256.GetHashAndReset(hash);
-            }
+            if (_salt.Length > 0) _sha256.AppendData(_salt);
+            _sha256.AppendData(text);
+            _sha256.GetHashAndReset(hash);
             c.Truncate(c.Levels - 1, at, start);
             var hex = c.BeginBytes(hash.Length * 2);
             for (var i = 0; i < hash.Length; i++)
@@ -354,6 +359,19 @@ internal sealed partial class TypedStreamMap
             c.EndBytes(hash.Length * 2, 0);
             return true;
         }
+    }
+
+    /// <summary>Boxed values of small whole numbers, made once: expressions take values as objects.</summary>
+    private static class Boxes
+    {
+        private const int Smallest = -128, Largest = 1023;
+        private static readonly object[] Longs = [.. Enumerable.Range(Smallest, Largest - Smallest + 1).Select(i => (object)(long)i)];
+        private static readonly object[] Doubles = [.. Enumerable.Range(Smallest, Largest - Smallest + 1).Select(i => (object)(double)i)];
+        public static readonly object True = true, False = false;
+
+        public static object Of(long value) => value is >= Smallest and <= Largest ? Longs[value - Smallest] : value;
+
+        public static object OfDouble(long value) => value is >= Smallest and <= Largest ? Doubles[value - Smallest] : (double)value;
     }
 
     private static ReadOnlySpan<byte> HexDigits => "0123456789abcdef"u8;

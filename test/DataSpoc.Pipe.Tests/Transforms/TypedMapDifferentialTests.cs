@@ -20,7 +20,7 @@ namespace DataSpoc.Pipe.Tests.Transforms;
 /// </summary>
 public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper output)
 {
-    private const int Cases = 30;
+    private const int Cases = 40;
     private const int RecordsPerCase = 150;
 
     private static readonly string[] Kinds = ["integer", "number", "boolean", "string", "date", "date-time", "time", "object"];
@@ -30,7 +30,7 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
     {
         var seed = FuzzSeed.FromEnvironment();
         output.WriteLine($"seed {seed} (replay with DATASPOC_FUZZ_SEED={seed})");
-        long typed = 0, fallback = 0, filtered = 0, records = 0;
+        long typed = 0, fallback = 0, filtered = 0, records = 0, rowMaps = 0, rowRecords = 0;
         for (var c = 0; c < Cases; c++)
         {
             var caseSeed = unchecked(seed * 7919 + c);
@@ -43,7 +43,12 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
             records += RecordsPerCase;
             string Where() => $"seed {seed}, case {c} (seed {caseSeed})\nmap: {map.ToJsonString()}\nschema: {schema}";
 
-            var (t, f, k) = CountPaths(map, schema, lines.Skip(1));
+            var (t, f, k, onRows) = CountPaths(map, schema, lines.Skip(1));
+            if (onRows)
+            {
+                rowMaps++;
+                rowRecords += t + k;
+            }
             typed += t;
             fallback += f;
             filtered += k;
@@ -51,8 +56,10 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
             var singer = Encoding.UTF8.GetBytes(string.Join('\n', lines) + "\n");
             using var typedLake = new TempLake();
             using var jsonLake = new TempLake();
-            var typedRun = await Run(typedLake, map, singer, keepJsonPath: false);
-            var jsonRun = await Run(jsonLake, map, singer, keepJsonPath: true);
+            // Small files: rows filtered or handed to the JSON path fall at batch edges too.
+            var fileRows = random.Next(1, 24);
+            var typedRun = await Run(typedLake, map, singer, keepJsonPath: false, fileRows);
+            var jsonRun = await Run(jsonLake, map, singer, keepJsonPath: true, fileRows);
             Assert.True(jsonRun.Log.Status == typedRun.Log.Status, $"status: typed {typedRun.Log.Status} ({typedRun.Log.Error}), json {jsonRun.Log.Status} ({jsonRun.Log.Error})\n{Where()}");
             Assert.True(jsonRun.Log.Error == typedRun.Log.Error, $"error: typed '{typedRun.Log.Error}', json '{jsonRun.Log.Error}'\n{Where()}");
             if (!typedRun.Succeeded) continue;
@@ -67,13 +74,15 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
             var typedRows = Rows(typedLake);
             Assert.True(Same(jsonRows, typedRows), $"rows differ: typed\n{Show(typedRows)}\njson\n{Show(jsonRows)}\n{Where()}");
         }
-        output.WriteLine($"{records} records over {Cases} maps: {typed} kept and {filtered} filtered on the typed path, {fallback} handed to the JSON path");
+        output.WriteLine($"{records} records over {Cases} maps: {typed} kept and {filtered} filtered on the typed path, {fallback} handed to the JSON path; " +
+                         $"{rowMaps} maps ran on rows ({rowRecords} records kept or filtered there)");
+        Assert.True(rowMaps >= Cases / 5 && rowRecords > 0, $"only {rowMaps} maps ({rowRecords} records) ran on rows");
         // The typed path must carry a good share of the records (many are built to fall back), else the comparison would prove little.
         Assert.True(typed + filtered > records / 4, $"only {typed + filtered} of {records} records took the typed path");
     }
 
     /// <summary>How many records the typed path keeps, hands back, and filters, for the map compiled as a run compiles it.</summary>
-    private static (long Typed, long Fallback, long Filtered) CountPaths(JsonObject mapJson, string schema, IEnumerable<string> recordLines)
+    private static (long Typed, long Fallback, long Filtered, bool OnRows) CountPaths(JsonObject mapJson, string schema, IEnumerable<string> recordLines)
     {
         using var lake = new TempLake();
         var pipeline = lake.Pipeline("count", lake.WriteSinger("unused.singer", "")) with { Transforms = new Dictionary<string, JsonNode?> { ["s"] = mapJson.DeepClone() } };
@@ -81,9 +90,9 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
         var tapSchema = JsonElement.Parse(schema);
         JsonElement outputSchema;
         try { outputSchema = JsonElement.Parse(map.TransformSchema("s", JsonNode.Parse(schema)!.AsObject()).ToJsonString()); }
-        catch (TransformException) { return (0, 0, 0); }
+        catch (TransformException) { return (0, 0, 0, false); }
         var compiled = TypedStreamMap.TryCompile(map, tapSchema, outputSchema, "", 1);
-        if (compiled is null) return (0, 0, 0);
+        if (compiled is null) return (0, 0, 0, false);
         long typed = 0, fallback = 0, filtered = 0;
         foreach (var line in recordLines)
         {
@@ -102,7 +111,7 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
             }
             catch (TransformException) { fallback++; }
         }
-        return (typed, fallback, filtered);
+        return (typed, fallback, filtered, compiled.OnRows);
     }
 
     /// <summary>The row-level map over the record shredded alone into a batch of the map's columns (a record the shredder rejects falls back).</summary>
@@ -114,10 +123,12 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
         return compiled.ForRowLane(0).Apply(batch);
     }
 
-    private static async Task<RunResult> Run(TempLake lake, JsonObject map, byte[] singer, bool keepJsonPath)
+    private static async Task<RunResult> Run(TempLake lake, JsonObject map, byte[] singer, bool keepJsonPath, int fileRows)
     {
-        var pipeline = lake.Pipeline("typed-" + Guid.NewGuid().ToString("N")[..8], lake.WriteSinger("unused.singer", "")) with
+        var pipeline = lake.Pipeline("typed-" + Guid.NewGuid().ToString("N")[..8], lake.WriteSinger("unused.singer", ""));
+        pipeline = pipeline with
         {
+            Destination = pipeline.Destination with { MaxFileRows = fileRows },
             Transforms = new Dictionary<string, JsonNode?> { ["s"] = map.DeepClone() },
             OnInvalidRecord = InvalidRecordPolicy.Skip,
         };
@@ -213,7 +224,7 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
     private static readonly string[] Strings =
     [
         "yes", "no", "", " 7 ", "42", "-3.5", "true", "2024-02-29", "2024-03-05T10:00:00+02:00", "31/12/2024", "café", "日本語", "😀",
-        "quote \\\" here", "back\\\\slash", "tab\\t", "\\u00e9t\\u00e9", "<b>&amp;</b>", "1e3", "abc",
+        "quote \\\" here", "back\\\\slash", "tab\\t", "\\u00e9t\\u00e9", "<b>&amp;</b>", "1e3", "abc", "{not json", "[1]", "-0", "false",
     ];
 
     private static string RandomRecord(Random random, List<Column> columns, JsonObject map)
@@ -246,11 +257,13 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
             0 => "9223372036854775807",
             1 => "-1",
             2 => "1.0",
+            3 => random.Next(3) switch { 0 => "5.3e1", 1 => "-0", _ => "4611686018427387904" },
             _ => random.Next(-50, 1000).ToString(CultureInfo.InvariantCulture),
         },
-        "number" => random.Next(6) switch
+        "number" => random.Next(7) switch
         {
             0 => "3",
+            5 => random.Next(4) switch { 0 => "9007199254740993", 1 => "1E2", 2 => "-7", _ => "2.5e-3" },
             1 => "12.50",
             2 => "-0.0",
             3 => "1e10",

@@ -20,8 +20,9 @@ namespace DataSpoc.Pipe.Runs;
 /// </summary>
 /// <remarks>
 /// Runs on the source's thread, through parsing lane 0 (the reader's lanes are idle: nothing is read). A stream whose
-/// records a transform rewrites (unless its map works on rows: <see cref="Transforms.TypedStreamMap.OnRows"/>), and a whole JSON record (<see cref="RowWriter.WriteJsonRow"/>), take the Singer
-/// reader's own path: the RECORD line is printed and handed to the lane as the reader would hand it.
+/// records a transform rewrites, and a whole JSON record (<see cref="RowWriter.WriteJsonRow"/>), take the Singer
+/// reader's own path: the RECORD line is printed and handed to the lane as the reader would hand it. A map that works on
+/// rows (<see cref="TypedStreamMap.OnRows"/>) runs on the typed row instead; only a row it hands back is printed.
 /// An error of the engine's (an invalid record under <c>on_invalid_record: fail</c>, a bad SCHEMA, a full disk) is
 /// thrown into the source, which stops; the runner then reports it from <see cref="ThrowIfFailed"/> as its own.
 /// </remarks>

@@ -18,7 +18,9 @@ internal enum MapOutcome
 
 /// <summary>
 /// A <see cref="StreamMap"/> that filters, computes, hashes or casts, compiled once per stream schema so that records are
-/// never rewritten as JSON. The record is shredded straight into the stream's batch through a
+/// never rewritten as JSON. It has two forms: on rows (<see cref="OnRows"/>, TypedStreamMap.Rows.cs), the usual one,
+/// where the map works on the row already shredded; and on the record's text, described here, for maps the row form does
+/// not take (it reads a column the map drops, casts to a date, hashes or casts a computed column). The record is shredded straight into the stream's batch through a
 /// <see cref="RecordProjection"/>: kept columns read their tap property (renamed or not), dropped ones are skipped, and
 /// each column the map produces (computed, hashed, cast) reads no property, so the shredder leaves it null. Before that,
 /// one pass over the record finds the few properties the map reads; the filter and computations run over their values

@@ -114,6 +114,12 @@ internal sealed partial class TypedStreamMap
         /// <summary>Per cell, the value's other form when its spelling is ambiguous (see the class remarks).</summary>
         private readonly object?[] _others;
         private readonly bool[] _ambiguous;
+        /// <summary>
+        /// Per cell, a boxed double and a boxed long rewritten in place for each row: a row's values are used up before
+        /// the next row is bound (expressions, comparisons, the row's produced columns), so these boxes serve every row
+        /// and binding allocates nothing (a value and its other form are never of the same type).
+        /// </summary>
+        private readonly object[] _doubleBoxes, _longBoxes;
         private readonly TransformExpression? _filter;
         private readonly TransformExpression[] _compute;
         private readonly object?[][] _computeArgs;
@@ -135,6 +141,8 @@ internal sealed partial class TypedStreamMap
             _values = new object?[compiled._cells];
             _others = new object?[compiled._cells];
             _ambiguous = new bool[compiled._cells];
+            _doubleBoxes = [.. Enumerable.Range(0, compiled._cells).Select(_ => (object)0d)];
+            _longBoxes = [.. Enumerable.Range(0, compiled._cells).Select(_ => (object)0L)];
             _filter = _map.Filter?.Copy();
             _filterArgs = new object?[compiled._filterArgs.Length];
             _compute = [.. _map.Compute.Select(c => c.Expression.Copy())];
@@ -215,19 +223,22 @@ internal sealed partial class TypedStreamMap
                 {
                     case LeafKind.Int64:
                         var l = c.Longs[at];
-                        _values[cell] = Boxes.Of(l);
-                        _others[cell] = Boxes.OfDouble(l);
+                        _values[cell] = Boxes.IsSmall(l) ? Boxes.Of(l) : Rebox(cell, l);
+                        _others[cell] = Boxes.IsSmall(l) ? Boxes.OfDouble(l) : Rebox(cell, (double)l);
                         _ambiguous[cell] = true;
                         break;
                     case LeafKind.Double:
                         var d = c.Doubles[at];
-                        _values[cell] = d;
                         if (double.IsFinite(d) && Math.Floor(d) == d)
                         {
                             if (Math.Abs(d) >= ExactDoubles) return false;
-                            _others[cell] = Boxes.Of((long)d);
+                            var whole = (long)d;
+                            // -0.0 is whole too, and its own value: only a positive zero takes the shared box.
+                            _values[cell] = Boxes.IsSmall(whole) && !double.IsNegative(d) ? Boxes.OfDouble(whole) : Rebox(cell, d);
+                            _others[cell] = Boxes.IsSmall(whole) ? Boxes.Of(whole) : Rebox(cell, whole);
                             _ambiguous[cell] = true;
                         }
+                        else _values[cell] = Rebox(cell, d);
                         break;
                     case LeafKind.Boolean:
                         _values[cell] = c.Bools[at] ? Boxes.True : Boxes.False;
@@ -240,6 +251,22 @@ internal sealed partial class TypedStreamMap
                 }
             }
             return true;
+        }
+
+        /// <summary>Cell <paramref name="cell"/>'s box holding <paramref name="value"/> (see <see cref="_doubleBoxes"/>).</summary>
+        private object Rebox(int cell, double value)
+        {
+            var box = _doubleBoxes[cell];
+            System.Runtime.CompilerServices.Unsafe.Unbox<double>(box) = value;
+            return box;
+        }
+
+        /// <summary>Cell <paramref name="cell"/>'s box holding <paramref name="value"/> (see <see cref="_longBoxes"/>).</summary>
+        private object Rebox(int cell, long value)
+        {
+            var box = _longBoxes[cell];
+            System.Runtime.CompilerServices.Unsafe.Unbox<long>(box) = value;
+            return box;
         }
 
         /// <summary>
@@ -369,9 +396,13 @@ internal sealed partial class TypedStreamMap
         private static readonly object[] Doubles = [.. Enumerable.Range(Smallest, Largest - Smallest + 1).Select(i => (object)(double)i)];
         public static readonly object True = true, False = false;
 
-        public static object Of(long value) => value is >= Smallest and <= Largest ? Longs[value - Smallest] : value;
+        public static bool IsSmall(long value) => value is >= Smallest and <= Largest;
 
-        public static object OfDouble(long value) => value is >= Smallest and <= Largest ? Doubles[value - Smallest] : (double)value;
+        /// <summary>The shared box of a small value (<see cref="IsSmall"/>).</summary>
+        public static object Of(long value) => Longs[value - Smallest];
+
+        /// <summary>The shared box of a small value's double (<see cref="IsSmall"/>).</summary>
+        public static object OfDouble(long value) => Doubles[value - Smallest];
     }
 
     private static ReadOnlySpan<byte> HexDigits => "0123456789abcdef"u8;

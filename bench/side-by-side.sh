@@ -26,7 +26,9 @@
 #                          reversed: properties in reverse schema order;
 #                          interleaved: two streams, record by record;
 #                          streams500: 500 streams one after another; interleaved500: 500 streams record by record;
-#                          typed: a filter, a compute, a cast and a hash of one column each
+#                          typed: a filter, a compute, a cast and a hash of one column each;
+#                          typedfloor: no transforms, on records that already hold typed's output (bench/typed-floor.py):
+#                          what writing typed's output costs, so typed minus typedfloor is the map's own cost
 #
 # Inputs are generated once into bench/out/ (deterministic, cached). Each run times both tools, alternating which
 # goes first, with /usr/bin/time (wall, user+sys CPU, peak RSS); then it prints medians and pipe/duckdb ratios.
@@ -110,6 +112,7 @@ variation_input() {
     interleaved) echo narrow-2interleaved ;;
     streams500) echo narrow-500streams ;;
     interleaved500) echo narrow-500interleaved ;;
+    typedfloor) echo narrow-typedfloor ;;
     *) echo narrow ;;
   esac
 }
@@ -121,7 +124,8 @@ input_file() {
   if [ ! -f "$f" ]; then
     echo "generating $f ..." >&2
     mkdir -p "$(dirname "$f")"
-    "$generator" "$1" "$2" "$f"
+    if [ "$1" = narrow-typedfloor ]; then python3 "$here/typed-floor.py" "$(input_file narrow "$2")" "$f"
+    else "$generator" "$1" "$2" "$f"; fi
   fi
   echo "$f"
 }

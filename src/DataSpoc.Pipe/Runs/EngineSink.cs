@@ -7,6 +7,7 @@ using DataSpoc.Pipe.Parquet;
 using DataSpoc.Pipe.Singer;
 using DataSpoc.Pipe.Sources;
 using DataSpoc.Pipe.Sources.BuiltIn;
+using DataSpoc.Pipe.Transforms;
 
 namespace DataSpoc.Pipe.Runs;
 
@@ -20,7 +21,8 @@ namespace DataSpoc.Pipe.Runs;
 /// <remarks>
 /// Runs on the source's thread, through parsing lane 0 (the reader's lanes are idle: nothing is read). A stream whose
 /// records a transform rewrites, and a whole JSON record (<see cref="RowWriter.WriteJsonRow"/>), take the Singer
-/// reader's own path: the RECORD line is printed and handed to the lane as the reader would hand it.
+/// reader's own path: the RECORD line is printed and handed to the lane as the reader would hand it. A map that works on
+/// rows (<see cref="TypedStreamMap.OnRows"/>) runs on the typed row instead; only a row it hands back is printed.
 /// An error of the engine's (an invalid record under <c>on_invalid_record: fail</c>, a bad SCHEMA, a full disk) is
 /// thrown into the source, which stops; the runner then reports it from <see cref="ThrowIfFailed"/> as its own.
 /// </remarks>
@@ -62,7 +64,8 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
             var state = _ingest.StreamNamed(stream);
             if (!state.Selected) return new IgnoredRows(this, state);
             var printer = new LinePrinter(stream, schema, keyProperties);
-            if (state.RecordTransforms.Count > 0) return new PrintedRows(this, printer);
+            // A map on rows runs on the typed row; any other record transform reads the printed RECORD line.
+            if (state.RecordTransforms.Count > 0 && state.TypedMap is not { OnRows: true }) return new PrintedRows(this, printer);
             return new TypedRows(this, state, schema, printer);
         }
         catch (Exception e)
@@ -246,6 +249,8 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
         private readonly RowRecording? _recording;
         /// <summary>The property whose value picks the partition (partition_by a column), or -1.</summary>
         private readonly int _partitionProperty;
+        /// <summary>The stream's map on rows, run on each row once its values are in; null without one.</summary>
+        private readonly TypedStreamMap.RowLane? _map;
         private readonly ArrayBufferWriter<byte> _valueJson = new(256);
         private readonly Utf8JsonWriter _valueWriter;
         private ColumnBatch _batch = null!;
@@ -282,7 +287,10 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
                 if (sink._ingest.PartitionsByColumn && properties[p] == partitionKey) _partitionProperty = p;
             }
             _partition = sink._ingest.DefaultPartition;
-            if (sink._ingest.PartitionsByColumn || sink._ingest.OnInvalidRecord == Config.InvalidRecordPolicy.Quarantine) _recording = new RowRecording();
+            _map = state.TypedMap is { OnRows: true } typed ? typed.ForRowLane(0) : null;
+            // A mapped row the map hands back is printed as its RECORD line for the JSON path: its values are kept.
+            if (sink._ingest.PartitionsByColumn || sink._ingest.OnInvalidRecord == Config.InvalidRecordPolicy.Quarantine || _map is not null)
+                _recording = new RowRecording();
         }
 
         private bool Recording => _recording is not null && !_replaying;
@@ -334,6 +342,11 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
 
         private void FinishRow(long line)
         {
+            if (_map is not null)
+            {
+                FinishMappedRow(line);
+                return;
+            }
             if (_rejection is { } reason)
             {
                 _batch.RollbackToMark();
@@ -346,6 +359,42 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
             _batch.Rows++;
             _state.CountRecord(0);
             _writer.RowAdded(0, _partition, _batch);
+        }
+
+        /// <summary>
+        /// A row of a mapped stream: the map runs on it as it runs on a shredded RECORD; a row it filters is rolled back
+        /// and counted; a row it hands back, one with a value its column rejected, and one the map fails on are printed
+        /// as their RECORD line for the JSON path, which stores, rejects or reports them as a printed run would.
+        /// </summary>
+        private void FinishMappedRow(long line)
+        {
+            var outcome = MapOutcome.Fallback;
+            if (_rejection is null)
+            {
+                for (var c = 0; c < _columns.Length; c++)
+                    if (_setInRow[c] != _row)
+                        foreach (var leaf in _columns[c].Leaves) _buffers[leaf.ColumnIndex].AddNull(0, 0);
+                try { outcome = _map!.Apply(_batch); }
+                catch (TransformException) { outcome = MapOutcome.Fallback; }
+            }
+            switch (outcome)
+            {
+                case MapOutcome.Keep:
+                    _batch.Rows++;
+                    _state.CountRecord(0);
+                    _writer.RowAdded(0, _partition, _batch);
+                    return;
+                case MapOutcome.Filtered:
+                    _batch.RollbackToMark();
+                    Interlocked.Increment(ref _state.Filtered);
+                    return;
+            }
+            _batch.RollbackToMark();
+            _printer.Rows.BeginRow();
+            _recording!.ReplayTo(_printer.Rows);
+            _printer.Rows.EndRow();
+            var (buffer, length) = _printer.Take();
+            _sink.DispatchRecordLine(buffer, length, line);
         }
 
         /// <summary>The rejected row's RECORD line, printed only when it is to be quarantined.</summary>

@@ -386,7 +386,8 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             if (state.TypedMap is { } typed)
             {
                 var start = record;
-                if (TryWriteTyped(typed.ForLane(index), state, writer, ref record, rawLine)) return;
+                if (typed.OnRows ? TryWriteRow(typed.ForRowLane(index), state, writer, ref record, rawLine)
+                    : TryWriteTyped(typed.ForLane(index), state, writer, ref record, rawLine)) return;
                 record = start;
             }
             var node = JsonNode.Parse(ref record)!.AsObject();
@@ -415,9 +416,73 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             try
             {
                 return record.Read() && record.TokenType == JsonTokenType.StartObject
-                    && TryWriteTyped(map.ForLane(index), state, writer, ref record, line, recordStart);
+                    && (map.OnRows ? TryWriteRow(map.ForRowLane(index), state, writer, ref record, line, recordStart)
+                        : TryWriteTyped(map.ForLane(index), state, writer, ref record, line, recordStart));
             }
             catch (Exception e) when (e is TransformException or JsonException) { return false; }
+        }
+
+        /// <summary>
+        /// A record through its stream's row-level map (<see cref="TypedStreamMap.OnRows"/>): shredded first (the canonical
+        /// scan when it takes the record), then mapped on the row. False when the record must take the JSON path; nothing
+        /// of it is then written or counted. <paramref name="recordStart"/> as for <see cref="TryWriteTyped"/>.
+        /// </summary>
+        private bool TryWriteRow(TypedStreamMap.RowLane map, StreamState state, TableWriter writer, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, int recordStart = -1)
+        {
+            var start = record;
+            var partition = ingest._partitionColumn.Length > 0 ? PartitionOf(start, state.PartitionKeyUtf8) : ingest._defaultPartition;
+            var batch = writer.BatchFor(index, partition);
+            var shredder = writer.Shredders[index];
+            _droppedBefore.Clear();
+            if (shredder.DroppedProperties.Count > 0) _droppedBefore.AddRange(shredder.DroppedProperties);
+            batch.Mark();
+            MapOutcome outcome;
+            try
+            {
+                rawLine.Overlaps(start.ValueSpan, out var end);
+                if (!shredder.TryShredCanonical(batch, rawLine, ref end))
+                {
+                    batch.RollbackToMark();
+                    shredder.Shred(batch, ref record);
+                    end = recordStart + (int)record.BytesConsumed;
+                }
+                if (recordStart >= 0 && !((end == rawLine.Length - 1 && rawLine[end] == '}') || SingerEnvelope.IsCompleteAfterRecord(rawLine, end)))
+                    outcome = MapOutcome.Fallback;
+                else outcome = map.Apply(batch);
+            }
+            catch (Exception e) when (e is InvalidValueException || (e is InvalidOperationException && e.Source == "System.Text.Json"))
+            {
+                // The JSON path shreds the record again and reports what is wrong with it, counting as it goes.
+                outcome = MapOutcome.Fallback;
+            }
+            catch (TransformException)
+            {
+                UndoRow(batch, shredder);
+                throw;
+            }
+            switch (outcome)
+            {
+                case MapOutcome.Keep:
+                    state.CountRecord(index);
+                    writer.RowAdded(index, partition, batch);
+                    return true;
+                case MapOutcome.Filtered:
+                    // The JSON path filters before it shreds: a filtered record counts no dropped property.
+                    UndoRow(batch, shredder);
+                    Interlocked.Increment(ref state.Filtered);
+                    return true;
+                default:
+                    UndoRow(batch, shredder);
+                    return false;
+            }
+        }
+
+        /// <summary>Rolls back the row just shredded and the dropped-property counts it added.</summary>
+        private void UndoRow(ColumnBatch batch, RecordShredder shredder)
+        {
+            batch.RollbackToMark();
+            shredder.DroppedProperties.Clear();
+            foreach (var (k, v) in _droppedBefore) shredder.DroppedProperties[k] = v;
         }
 
         /// <summary>Dropped-property counts before a record on the typed path, restored when it falls back to the JSON path.</summary>

@@ -78,6 +78,42 @@ internal sealed class CompiledExpression
         }
     }
 
+    /// <summary>
+    /// Whether <paramref name="tree"/> gives the same value with <paramref name="column"/> bound to a long v or to the
+    /// double (double)v: the column is only compared with number constants below 2^53 (exact as doubles), under
+    /// <c>and</c>, <c>or</c> and <c>not</c>. Such a comparison orders v and (double)v alike against the constant.
+    /// </summary>
+    public static bool SameForEitherNumberForm(LogicalExpression tree, string column) => tree switch
+    {
+        Identifier i => i.Name != column,
+        ValueExpression => true,
+        UnaryExpression { Type: UnaryExpressionType.Not } u => SameForEitherNumberForm(u.Expression, column),
+        BinaryExpression { Type: BinaryExpressionType.And or BinaryExpressionType.Or } b =>
+            SameForEitherNumberForm(b.LeftExpression, column) && SameForEitherNumberForm(b.RightExpression, column),
+        BinaryExpression
+        {
+            Type: BinaryExpressionType.Equal or BinaryExpressionType.NotEqual or BinaryExpressionType.Greater
+                or BinaryExpressionType.GreaterOrEqual or BinaryExpressionType.Lesser or BinaryExpressionType.LesserOrEqual,
+        } b => ComparedWithExactConstant(b.LeftExpression, b.RightExpression, column) || ComparedWithExactConstant(b.RightExpression, b.LeftExpression, column)
+            || (!Mentions(b.LeftExpression, column) && !Mentions(b.RightExpression, column)),
+        _ => !Mentions(tree, column),
+    };
+
+    private static bool ComparedWithExactConstant(LogicalExpression side, LogicalExpression other, string column) =>
+        side is Identifier i && i.Name == column && other is ValueExpression { Value: int or long or double } v
+        && Math.Abs(Convert.ToDouble(v.Value, CultureInfo.InvariantCulture)) < 9007199254740992d;
+
+    private static bool Mentions(LogicalExpression tree, string column) => tree switch
+    {
+        Identifier i => i.Name == column,
+        ValueExpression => false,
+        UnaryExpression u => Mentions(u.Expression, column),
+        BinaryExpression b => Mentions(b.LeftExpression, column) || Mentions(b.RightExpression, column),
+        TernaryExpression t => Mentions(t.LeftExpression, column) || Mentions(t.MiddleExpression, column) || Mentions(t.RightExpression, column),
+        Function f => f.Parameters.Any(p => Mentions(p, column)),
+        _ => true,
+    };
+
     private static int IndexOf(IReadOnlyList<string> columns, string name)
     {
         for (var i = 0; i < columns.Count; i++)

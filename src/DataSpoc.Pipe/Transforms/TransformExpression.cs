@@ -110,6 +110,10 @@ internal sealed class TransformExpression
         return _expression.Evaluate();
     }
 
+    /// <summary>Whether the value is the same with <paramref name="column"/> read as a long or as that long's double (see <see cref="CompiledExpression.SameForEitherNumberForm"/>).</summary>
+    internal bool SameForEitherNumberForm(string column) =>
+        _expression.GetLogicalExpression() is { } tree && CompiledExpression.SameForEitherNumberForm(tree, column);
+
     /// <summary>The same expression with parameters of its own, for another thread (NCalc binds parameters in place).</summary>
     public TransformExpression Copy() => TryParse(Text, out _)!;
 

@@ -18,7 +18,9 @@ internal enum MapOutcome
 
 /// <summary>
 /// A <see cref="StreamMap"/> that filters, computes, hashes or casts, compiled once per stream schema so that records are
-/// never rewritten as JSON. The record is shredded straight into the stream's batch through a
+/// never rewritten as JSON. It has two forms: on rows (<see cref="OnRows"/>, TypedStreamMap.Rows.cs), the usual one,
+/// where the map works on the row already shredded; and on the record's text, described here, for maps the row form does
+/// not take (it reads a column the map drops, casts to a date, hashes or casts a computed column). The record is shredded straight into the stream's batch through a
 /// <see cref="RecordProjection"/>: kept columns read their tap property (renamed or not), dropped ones are skipped, and
 /// each column the map produces (computed, hashed, cast) reads no property, so the shredder leaves it null. Before that,
 /// one pass over the record finds the few properties the map reads; the filter and computations run over their values
@@ -31,7 +33,7 @@ internal enum MapOutcome
 /// not reproduce exactly: a value that does not fit its column (the shredder's error names it), a property given twice,
 /// text that is not valid Unicode, a number no double holds. Filter and compute errors are thrown here exactly as there.
 /// </remarks>
-internal sealed class TypedStreamMap
+internal sealed partial class TypedStreamMap
 {
     /// <summary>
     /// The record key a produced column reads from: no record holds it in practice, so the shredder leaves the column
@@ -79,10 +81,11 @@ internal sealed class TypedStreamMap
     public Lane ForLane(int index) => _lanes[index];
 
     private TypedStreamMap(StreamMap map, ColumnSchema columns, List<string> raw, List<string> computed, Dictionary<string, int> cells,
-        List<(int, int, LeafKind)> outputs, int lanes)
+        List<(int, int, LeafKind)> outputs, int lanes, RowReads? rows = null)
     {
         _map = map;
         Columns = columns;
+        _rows = rows;
         _rawKeys = [.. raw.Select(Encoding.UTF8.GetBytes)];
         _cells = raw.Count + computed.Count;
         _filterArgs = map.Filter is { } f ? [.. f.Columns.Select(c => cells[c])] : [];
@@ -90,7 +93,8 @@ internal sealed class TypedStreamMap
         _hash = [.. map.Hash.Select(c => cells[c])];
         _cast = [.. map.Cast.Select(c => (cells[c.Key], c.Value))];
         _outputs = [.. outputs];
-        _lanes = [.. Enumerable.Range(0, Math.Max(lanes, 1)).Select(_ => new Lane(this))];
+        _lanes = rows is null ? [.. Enumerable.Range(0, Math.Max(lanes, 1)).Select(_ => new Lane(this))] : [];
+        _rowLanes = rows is null ? [] : [.. Enumerable.Range(0, Math.Max(lanes, 1)).Select(_ => new RowLane(this))];
         foreach (var child in columns.Root.Children)
             if (child.RecordKey != child.Name) _recordKeys[child.Name] = child.RecordKey;
     }
@@ -112,31 +116,43 @@ internal sealed class TypedStreamMap
         var plan = map.Plan;
         if (partitionColumn.Length > 0 && plan.Any(p => p.Output == partitionColumn && Produced(p.Input))) return null;
 
-        var properties = new List<(string, string?)>();
-        foreach (var p in tapProperties)
-            properties.Add((p, Produced(p) ? null : plan.FirstOrDefault(c => c.Input == p).Output));
-        foreach (var (output, input) in plan)
-            if (Produced(input)) properties.Add((ProducedKey(input), output));
-        // A record property named like a computed column is overwritten by it on the JSON path: skipped, not counted.
-        foreach (var c in computed) properties.Add((c, null));
-        var columns = ColumnSchema.FromJsonSchema(outputSchema, new RecordProjection(properties));
-
         var raw = new List<string>();
         foreach (var c in (map.Filter?.Columns ?? []).Concat(map.Compute.SelectMany(c => c.Expression.Columns)).Concat(map.Hash).Concat(map.Cast.Keys))
             if (!computed.Contains(c) && !raw.Contains(c)) raw.Add(c);
         var cells = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var c in raw.Concat(computed)) cells[c] = cells.Count;
 
+        // The row-level form when the map's reads are columns of the row (see TypedStreamMap.Rows.cs), else the record's text.
+        RowReads? rows = null;
+        ColumnSchema? columns = null;
+        if (RowLevelProjection(map, tapProperties, computed) is { } rowProjection)
+        {
+            columns = ColumnSchema.FromJsonSchema(outputSchema, rowProjection);
+            rows = RowReads.TryPlan(map, columns, raw);
+        }
+        if (rows is null)
+        {
+            var properties = new List<(string, string?)>();
+            foreach (var p in tapProperties)
+                properties.Add((p, Produced(p) ? null : plan.FirstOrDefault(c => c.Input == p).Output));
+            foreach (var (output, input) in plan)
+                if (Produced(input)) properties.Add((ProducedKey(input), output));
+            // A record property named like a computed column is overwritten by it on the JSON path: skipped, not counted.
+            foreach (var c in computed) properties.Add((c, null));
+            columns = ColumnSchema.FromJsonSchema(outputSchema, new RecordProjection(properties));
+        }
+        var root = columns!.Root;
+
         var outputs = new List<(int, int, LeafKind)>();
         foreach (var (output, input) in plan)
         {
-            if (!Produced(input)) continue;
-            if (columns.Root.Children[columns.Root.IndexOf(output)] is not LeafNode
+            if (!(rows is null ? Produced(input) : computed.Contains(input))) continue;
+            if (root.Children[root.IndexOf(output)] is not LeafNode
                 { Kind: LeafKind.Int64 or LeafKind.Double or LeafKind.Boolean or LeafKind.String or LeafKind.Date or LeafKind.Timestamp } leaf)
                 return null;
             outputs.Add((cells[input], leaf.ColumnIndex, leaf.Kind));
         }
-        return new TypedStreamMap(map, columns, raw, computed, cells, outputs, lanes);
+        return new TypedStreamMap(map, columns, raw, computed, cells, outputs, lanes, rows);
     }
 
     private enum Cell : byte { Missing, Raw, Value }

@@ -64,6 +64,61 @@ public class CompiledExpressionTests(Xunit.Abstractions.ITestOutputHelper output
         Assert.True(compiled * 4 > compiled + interpreted, $"only {compiled} of {compiled + interpreted} evaluations were compiled");
     }
 
+    /// <summary>
+    /// <see cref="TransformExpression.SameForEitherNumberForm"/> lets a typed map evaluate an integer once instead of in both
+    /// forms a record may have spelled it in (<c>53</c>, a long; <c>53.0</c>, a double): where it says so, the value (or
+    /// the failure) must be the same with the column bound to a long as to that long's double.
+    /// </summary>
+    [Fact]
+    public void An_expression_said_to_be_the_same_for_either_number_form_is()
+    {
+        var seed = FuzzSeed.FromEnvironment();
+        output.WriteLine($"seed {seed} (replay with DATASPOC_FUZZ_SEED={seed})");
+        var random = new Random(seed);
+        long[] longs = [0, 1, -1, 3, 5, 7, -3, 2, 1000, 2147483648, 9007199254740992, 9007199254740993, long.MaxValue, long.MinValue];
+        var checkedForms = 0;
+        for (var n = 0; n < Expressions; n++)
+        {
+            var text = RandomExpression(random, random.Next(1, 3));
+            var expression = TransformExpression.TryParse(text, out _)!;
+            for (var column = 0; column < expression.Columns.Count; column++)
+            {
+                if (!expression.SameForEitherNumberForm(expression.Columns[column])) continue;
+                for (var v = 0; v < ValuesPerExpression; v++)
+                {
+                    var values = expression.Columns.Select(_ => Pool[random.Next(Pool.Length)]).ToArray();
+                    var whole = longs[random.Next(longs.Length)];
+                    values[column] = whole;
+                    var asLong = Outcome(expression, values);
+                    values[column] = (double)whole;
+                    var asDouble = Outcome(expression, values);
+                    checkedForms++;
+                    Assert.True(asLong == asDouble, $"seed {seed}: '{text}' with {expression.Columns[column]}={whole}: as a long {asLong}, as a double {asDouble}");
+                }
+            }
+        }
+        output.WriteLine($"{checkedForms} evaluations compared in both number forms");
+        Assert.True(checkedForms > 100, $"only {checkedForms} evaluations compared");
+    }
+
+    private static string Outcome(TransformExpression expression, object?[] values)
+    {
+        try { return Show(expression.Evaluate((object?[])values.Clone())); }
+        catch (Exception e) { return "fails: " + e.GetType().Name; }
+    }
+
+    [Theory]
+    [InlineData("qty > 5", "qty", true)]
+    [InlineData("not (qty = 3) and flag", "qty", true)]
+    [InlineData("qty * 2 > 5", "qty", false)]
+    [InlineData("qty > 9007199254740993", "qty", false)]
+    [InlineData("concat(qty)", "qty", false)]
+    [InlineData("amount * 2", "qty", true)]
+    public void Comparisons_with_exact_constants_are_the_same_for_either_number_form(string text, string column, bool same)
+    {
+        Assert.Equal(same, TransformExpression.TryParse(text, out _)!.SameForEitherNumberForm(column));
+    }
+
     [Theory]
     [InlineData("qty > 5", true)]
     [InlineData("amount * qty", true)]

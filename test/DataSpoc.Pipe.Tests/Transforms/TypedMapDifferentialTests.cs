@@ -20,7 +20,7 @@ namespace DataSpoc.Pipe.Tests.Transforms;
 /// </summary>
 public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper output)
 {
-    private const int Cases = 30;
+    private const int Cases = 40;
     private const int RecordsPerCase = 150;
 
     private static readonly string[] Kinds = ["integer", "number", "boolean", "string", "date", "date-time", "time", "object"];
@@ -30,20 +30,27 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
     {
         var seed = FuzzSeed.FromEnvironment();
         output.WriteLine($"seed {seed} (replay with DATASPOC_FUZZ_SEED={seed})");
-        long typed = 0, fallback = 0, filtered = 0, records = 0;
+        long typed = 0, fallback = 0, filtered = 0, records = 0, rowMaps = 0, rowRecords = 0;
         for (var c = 0; c < Cases; c++)
         {
             var caseSeed = unchecked(seed * 7919 + c);
             var random = new Random(caseSeed);
             var columns = RandomColumns(random);
-            var map = RandomMap(random, columns);
+            // Every other map keeps to what the row-level form takes (casts to integer, number, string or boolean of tap
+            // columns, hashes of tap columns), so that both forms of the typed path are compared often.
+            var map = RandomMap(random, columns, rowLevel: c % 2 == 1);
             var schema = SchemaJson(columns);
             var lines = new List<string> { $$"""{"type":"SCHEMA","stream":"s","key_properties":[],"schema":{{schema}}}""" };
             for (var r = 0; r < RecordsPerCase; r++) lines.Add($$"""{"type":"RECORD","stream":"s","record":{{RandomRecord(random, columns, map)}}}""");
             records += RecordsPerCase;
             string Where() => $"seed {seed}, case {c} (seed {caseSeed})\nmap: {map.ToJsonString()}\nschema: {schema}";
 
-            var (t, f, k) = CountPaths(map, schema, lines.Skip(1));
+            var (t, f, k, onRows) = CountPaths(map, schema, lines.Skip(1));
+            if (onRows)
+            {
+                rowMaps++;
+                rowRecords += t + k;
+            }
             typed += t;
             fallback += f;
             filtered += k;
@@ -51,8 +58,10 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
             var singer = Encoding.UTF8.GetBytes(string.Join('\n', lines) + "\n");
             using var typedLake = new TempLake();
             using var jsonLake = new TempLake();
-            var typedRun = await Run(typedLake, map, singer, keepJsonPath: false);
-            var jsonRun = await Run(jsonLake, map, singer, keepJsonPath: true);
+            // Small files: rows filtered or handed to the JSON path fall at batch edges too.
+            var fileRows = random.Next(1, 24);
+            var typedRun = await Run(typedLake, map, singer, keepJsonPath: false, fileRows);
+            var jsonRun = await Run(jsonLake, map, singer, keepJsonPath: true, fileRows);
             Assert.True(jsonRun.Log.Status == typedRun.Log.Status, $"status: typed {typedRun.Log.Status} ({typedRun.Log.Error}), json {jsonRun.Log.Status} ({jsonRun.Log.Error})\n{Where()}");
             Assert.True(jsonRun.Log.Error == typedRun.Log.Error, $"error: typed '{typedRun.Log.Error}', json '{jsonRun.Log.Error}'\n{Where()}");
             if (!typedRun.Succeeded) continue;
@@ -67,13 +76,15 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
             var typedRows = Rows(typedLake);
             Assert.True(Same(jsonRows, typedRows), $"rows differ: typed\n{Show(typedRows)}\njson\n{Show(jsonRows)}\n{Where()}");
         }
-        output.WriteLine($"{records} records over {Cases} maps: {typed} kept and {filtered} filtered on the typed path, {fallback} handed to the JSON path");
+        output.WriteLine($"{records} records over {Cases} maps: {typed} kept and {filtered} filtered on the typed path, {fallback} handed to the JSON path; " +
+                         $"{rowMaps} maps ran on rows ({rowRecords} records kept or filtered there)");
+        Assert.True(rowMaps >= Cases / 8 && rowRecords > 0, $"only {rowMaps} maps ({rowRecords} records) ran on rows");
         // The typed path must carry a good share of the records (many are built to fall back), else the comparison would prove little.
-        Assert.True(typed + filtered > records / 4, $"only {typed + filtered} of {records} records took the typed path");
+        Assert.True(typed + filtered > records / 5, $"only {typed + filtered} of {records} records took the typed path");
     }
 
     /// <summary>How many records the typed path keeps, hands back, and filters, for the map compiled as a run compiles it.</summary>
-    private static (long Typed, long Fallback, long Filtered) CountPaths(JsonObject mapJson, string schema, IEnumerable<string> recordLines)
+    private static (long Typed, long Fallback, long Filtered, bool OnRows) CountPaths(JsonObject mapJson, string schema, IEnumerable<string> recordLines)
     {
         using var lake = new TempLake();
         var pipeline = lake.Pipeline("count", lake.WriteSinger("unused.singer", "")) with { Transforms = new Dictionary<string, JsonNode?> { ["s"] = mapJson.DeepClone() } };
@@ -81,9 +92,9 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
         var tapSchema = JsonElement.Parse(schema);
         JsonElement outputSchema;
         try { outputSchema = JsonElement.Parse(map.TransformSchema("s", JsonNode.Parse(schema)!.AsObject()).ToJsonString()); }
-        catch (TransformException) { return (0, 0, 0); }
+        catch (TransformException) { return (0, 0, 0, false); }
         var compiled = TypedStreamMap.TryCompile(map, tapSchema, outputSchema, "", 1);
-        if (compiled is null) return (0, 0, 0);
+        if (compiled is null) return (0, 0, 0, false);
         long typed = 0, fallback = 0, filtered = 0;
         foreach (var line in recordLines)
         {
@@ -93,7 +104,7 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
             reader.Read();
             try
             {
-                switch (compiled.ForLane(0).Apply(ref reader, bytes))
+                switch (compiled.OnRows ? ApplyToRow(compiled, ref reader) : compiled.ForLane(0).Apply(ref reader, bytes))
                 {
                     case MapOutcome.Keep: typed++; break;
                     case MapOutcome.Filtered: filtered++; break;
@@ -102,13 +113,24 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
             }
             catch (TransformException) { fallback++; }
         }
-        return (typed, fallback, filtered);
+        return (typed, fallback, filtered, compiled.OnRows);
     }
 
-    private static async Task<RunResult> Run(TempLake lake, JsonObject map, byte[] singer, bool keepJsonPath)
+    /// <summary>The row-level map over the record shredded alone into a batch of the map's columns (a record the shredder rejects falls back).</summary>
+    private static MapOutcome ApplyToRow(TypedStreamMap compiled, ref Utf8JsonReader reader)
     {
-        var pipeline = lake.Pipeline("typed-" + Guid.NewGuid().ToString("N")[..8], lake.WriteSinger("unused.singer", "")) with
+        var batch = new DataSpoc.Pipe.Parquet.ColumnBatch(compiled.Columns);
+        try { new DataSpoc.Pipe.Parquet.RecordShredder().Shred(batch, ref reader); }
+        catch (DataSpoc.Pipe.Parquet.InvalidValueException) { return MapOutcome.Fallback; }
+        return compiled.ForRowLane(0).Apply(batch);
+    }
+
+    private static async Task<RunResult> Run(TempLake lake, JsonObject map, byte[] singer, bool keepJsonPath, int fileRows)
+    {
+        var pipeline = lake.Pipeline("typed-" + Guid.NewGuid().ToString("N")[..8], lake.WriteSinger("unused.singer", ""));
+        pipeline = pipeline with
         {
+            Destination = pipeline.Destination with { MaxFileRows = fileRows },
             Transforms = new Dictionary<string, JsonNode?> { ["s"] = map.DeepClone() },
             OnInvalidRecord = InvalidRecordPolicy.Skip,
         };
@@ -152,7 +174,7 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
     }
 
     /// <summary>A map over the columns: a filter, computations (one may read another), hashes, casts, a drop and a rename, each now and then.</summary>
-    private static JsonObject RandomMap(Random random, List<Column> columns)
+    private static JsonObject RandomMap(Random random, List<Column> columns, bool rowLevel)
     {
         var map = new JsonObject();
         string Of(params string[] kinds)
@@ -187,12 +209,15 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
             computed.Add(name);
         }
         if (compute.Count > 0) map["compute"] = compute;
-        var candidates = columns.Select(c => c.Name).Concat(computed).ToList();
+        var candidates = columns.Select(c => c.Name).Concat(rowLevel ? [] : computed).ToList();
         var hashed = candidates.Where(_ => random.Next(6) == 0).ToList();
         if (hashed.Count > 0) map["hash"] = random.Next(2) == 0 ? new JsonArray([.. hashed.Select(h => (JsonNode)h)]) : new JsonObject { ["columns"] = new JsonArray([.. hashed.Select(h => (JsonNode)h)]), ["salt"] = "pepper" };
         var cast = new JsonObject();
         foreach (var c in candidates.Where(_ => random.Next(4) == 0))
-            cast[c] = hashed.Contains(c) ? "string" : ColumnCast.Targets[random.Next(ColumnCast.Targets.Length)];
+        {
+            if (rowLevel && hashed.Contains(c)) continue;
+            cast[c] = hashed.Contains(c) ? "string" : ColumnCast.Targets[random.Next(rowLevel ? 4 : ColumnCast.Targets.Length)];
+        }
         if (cast.Count > 0) map["cast"] = cast;
         var kept = candidates.Where(c => c != "c0").ToList();
         if (random.Next(4) == 0 && kept.Count > 1) map["drop"] = new JsonArray((JsonNode)kept[random.Next(kept.Count)]);
@@ -204,7 +229,7 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
     private static readonly string[] Strings =
     [
         "yes", "no", "", " 7 ", "42", "-3.5", "true", "2024-02-29", "2024-03-05T10:00:00+02:00", "31/12/2024", "café", "日本語", "😀",
-        "quote \\\" here", "back\\\\slash", "tab\\t", "\\u00e9t\\u00e9", "<b>&amp;</b>", "1e3", "abc",
+        "quote \\\" here", "back\\\\slash", "tab\\t", "\\u00e9t\\u00e9", "<b>&amp;</b>", "1e3", "abc", "{not json", "[1]", "-0", "false",
     ];
 
     private static string RandomRecord(Random random, List<Column> columns, JsonObject map)
@@ -237,11 +262,13 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
             0 => "9223372036854775807",
             1 => "-1",
             2 => "1.0",
+            3 => random.Next(3) switch { 0 => "5.3e1", 1 => "-0", _ => "4611686018427387904" },
             _ => random.Next(-50, 1000).ToString(CultureInfo.InvariantCulture),
         },
-        "number" => random.Next(6) switch
+        "number" => random.Next(7) switch
         {
             0 => "3",
+            5 => random.Next(4) switch { 0 => "9007199254740993", 1 => "1E2", 2 => "-7", _ => "2.5e-3" },
             1 => "12.50",
             2 => "-0.0",
             3 => "1e10",

@@ -61,6 +61,38 @@ public sealed class TypedTapDifferentialTests(PostgresServer server, ITestOutput
         Assert.True(typed.Log.TotalRecords > 0);
     }
 
+    /// <summary>
+    /// A map that filters, computes, casts and hashes runs on the typed rows of the tap (no RECORD line printed for
+    /// them): the lake must be the one the same rows printed as Singer JSON land through the map on the JSON side.
+    /// </summary>
+    [Theory]
+    [InlineData("csv", "orders", "id != 3", "amount * id", "concat(note, '-', id)", "id", "paid", "note")]
+    [InlineData("postgres", "public-all_types", "big > 0", "double_v * small", "concat(name, '-', code)", "small", "flag", "name")]
+    public async Task A_filter_compute_cast_hash_map_on_typed_rows_lands_what_it_lands_on_their_Singer_JSON(
+        string name, string stream, string filter, string number, string text, string toNumber, string toString, string hashed)
+    {
+        Assert.True(BuiltInTaps.TryGet(name, out var tap));
+        var config = await FixtureAsync(name);
+        var map = new JsonObject
+        {
+            ["filter"] = filter,
+            ["compute"] = new JsonObject { ["product"] = number, ["label"] = text },
+            ["cast"] = new JsonObject { [toNumber] = "number", [toString] = "string" },
+            ["hash"] = new JsonArray((JsonNode)hashed),
+        };
+        var (typed, _) = await TypedSourceDifferential.AssertSameLakeAsync(bucket => new PipelineDefinition
+        {
+            Name = "typed-map-" + name,
+            Source = new SourceDefinition { Tap = name, InlineConfig = config },
+            Destination = new DestinationDefinition { Bucket = bucket },
+            Transforms = new Dictionary<string, JsonNode?> { [stream] = map },
+            OnInvalidRecord = InvalidRecordPolicy.Quarantine,
+        }, () => new BuiltInSource(tap));
+        Assert.True(typed.Succeeded, typed.Log.Error);
+        Assert.Equal(1, typed.Log.Streams[stream].Filtered);
+        Assert.True(typed.Log.Streams[stream].Records > 0);
+    }
+
     [Fact]
     public async Task Seeded_postgres_numerics_land_through_the_typed_decimal_append_as_their_Singer_JSON_lands()
     {

@@ -1,0 +1,451 @@
+using System.Security.Cryptography;
+using System.Text;
+using DataSpoc.Pipe.Parquet;
+
+namespace DataSpoc.Pipe.Transforms;
+
+/// <summary>
+/// The row-level form of a typed map: the record (or a typed source's row) is shredded first, through a projection in
+/// which every column the map reads is a column of the row; the map then works on the row just appended. The filter
+/// rolls it back; expressions read the row's typed values; <c>hash:</c> replaces a string column's UTF-8 bytes by the
+/// hex of their SHA-256; <c>cast:</c> is the column's own decode (the cast column reads its tap property as its target
+/// type); computed columns are filled in as on the text form. No second pass over the record's text.
+/// </summary>
+/// <remarks>
+/// A row holds a value, not how the record spelled it, and the JSON path's values depend on the spelling: <c>53</c> is a
+/// long to an expression, <c>53.0</c> a double, both land as 53 in an integer column; a string column takes
+/// <c>"42"</c> and <c>42</c> alike. So a value that more than one spelling could have given is ambiguous: an integer
+/// (long, or the double of a fraction or exponent spelling), a whole double below 2^53 (double, or the long of an
+/// integer spelling); each expression is evaluated over every form of its (at most two) ambiguous values and the
+/// answer is kept only when all agree. Whatever the row cannot tell (a string that reads as a number, boolean, object
+/// or array; a whole double at or beyond 2^53; values that disagree; more ambiguity than that) gives
+/// <see cref="MapOutcome.Fallback"/>: the caller rolls the row back and the JSON path takes the record, as for
+/// anything the shredder rejects. So values, types, counts and errors stay the JSON path's.
+/// </remarks>
+internal sealed partial class TypedStreamMap
+{
+    /// <summary>2^53: doubles below it hold every whole number exactly.</summary>
+    private const double ExactDoubles = 9007199254740992d;
+
+    private readonly RowReads? _rows;
+    private readonly RowLane[] _rowLanes;
+
+    /// <summary>Whether the map works on shredded rows (<see cref="ForRowLane"/>) rather than on the record's text (<see cref="ForLane"/>).</summary>
+    public bool OnRows => _rows is not null;
+
+    /// <summary>The row evaluator of parsing lane <paramref name="index"/>.</summary>
+    public RowLane ForRowLane(int index) => _rowLanes[index];
+
+    /// <summary>
+    /// The projection of the row-level form: each tap property fills its output column (hashed and cast ones too: the
+    /// column's type is the cast's target), computed columns read no property; null when the map does what the row
+    /// form does not reproduce (a computed column hashed or cast, a column both hashed and cast, a cast to a date or
+    /// date-time: those conversions are not the column's decode).
+    /// </summary>
+    private static RecordProjection? RowLevelProjection(StreamMap map, List<string> tapProperties, List<string> computed)
+    {
+        if (map.Hash.Any(computed.Contains) || map.Cast.Keys.Any(computed.Contains) || map.Hash.Any(map.Cast.ContainsKey)) return null;
+        if (map.Cast.Values.Any(t => t is not ("integer" or "number" or "string" or "boolean"))) return null;
+        var plan = map.Plan;
+        var properties = new List<(string, string?)>();
+        foreach (var p in tapProperties) properties.Add((p, plan.FirstOrDefault(c => c.Input == p).Output));
+        foreach (var (output, input) in plan)
+            if (computed.Contains(input)) properties.Add((ProducedKey(input), output));
+        // A record property named like a computed column is overwritten by it on the JSON path: skipped, not counted.
+        foreach (var c in computed) properties.Add((c, null));
+        return new RecordProjection(properties);
+    }
+
+    /// <summary>Where the row-level form finds what the map reads: per raw cell, its leaf; the hashed and cast leaves.</summary>
+    private sealed class RowReads
+    {
+        public required int[] CellLeaves { get; init; }
+        public required LeafKind[] CellKinds { get; init; }
+        /// <summary>Per raw cell, whether an expression reads it (only those are turned into values).</summary>
+        public required bool[] Read { get; init; }
+        public required int[] HashLeaves { get; init; }
+        public required (int Leaf, string Target)[] CastLeaves { get; init; }
+
+        /// <summary>The reads of <paramref name="raw"/> (the tap columns the map reads) in the row, or null when one is not a plain top-level column of the row.</summary>
+        public static RowReads? TryPlan(StreamMap map, ColumnSchema columns, List<string> raw)
+        {
+            var expressionReads = (map.Filter?.Columns ?? []).Concat(map.Compute.SelectMany(c => c.Expression.Columns)).ToHashSet(StringComparer.Ordinal);
+            var leaves = new int[raw.Count];
+            var kinds = new LeafKind[raw.Count];
+            var read = new bool[raw.Count];
+            for (var i = 0; i < raw.Count; i++)
+            {
+                if (LeafOf(map, columns, raw[i]) is not { } leaf) return null;
+                read[i] = expressionReads.Contains(raw[i]);
+                // Dates, times and decimals are not the text an expression sees; nested values are not in a leaf.
+                if (read[i] && leaf.Kind is not (LeafKind.Int64 or LeafKind.Double or LeafKind.Boolean or LeafKind.String)) return null;
+                leaves[i] = leaf.ColumnIndex;
+                kinds[i] = leaf.Kind;
+            }
+            var hash = new List<int>();
+            foreach (var c in map.Hash)
+                if (LeafOf(map, columns, c) is { Kind: LeafKind.String } leaf) hash.Add(leaf.ColumnIndex);
+                else return null;
+            var cast = new List<(int, string)>();
+            foreach (var (c, target) in map.Cast)
+                if (LeafOf(map, columns, c) is { } leaf) cast.Add((leaf.ColumnIndex, target));
+                else return null;
+            return new RowReads { CellLeaves = leaves, CellKinds = kinds, Read = read, HashLeaves = [.. hash], CastLeaves = [.. cast] };
+        }
+
+        /// <summary>The top-level leaf a tap column lands in, or null when the map removes it or it is not a leaf.</summary>
+        private static LeafNode? LeafOf(StreamMap map, ColumnSchema columns, string column)
+        {
+            var output = map.Plan.FirstOrDefault(p => p.Input == column).Output;
+            if (output is null) return null;
+            var index = columns.Root.IndexOf(output);
+            return index >= 0 && columns.Root.Children[index] is LeafNode { RepLevel: 0 } leaf ? leaf : null;
+        }
+    }
+
+    /// <summary>One parsing lane's row evaluator: the values of the current row and its own copies of the expressions.</summary>
+    internal sealed class RowLane
+    {
+        private readonly TypedStreamMap _compiled;
+        private readonly RowReads _reads;
+        private readonly StreamMap _map;
+        /// <summary>Per cell, the value as expressions see it (computed cells: the map value, see <see cref="ColumnCast.ToJson"/>).</summary>
+        private readonly object?[] _values;
+        /// <summary>Per cell, the value's other form when its spelling is ambiguous (see the class remarks).</summary>
+        private readonly object?[] _others;
+        private readonly bool[] _ambiguous;
+        /// <summary>
+        /// Per cell, a boxed double and a boxed long rewritten in place for each row: a row's values are used up before
+        /// the next row is bound (expressions, comparisons, the row's produced columns), so these boxes serve every row
+        /// and binding allocates nothing (a value and its other form are never of the same type).
+        /// </summary>
+        private readonly object[] _doubleBoxes, _longBoxes;
+        private readonly TransformExpression? _filter;
+        private readonly TransformExpression[] _compute;
+        private readonly object?[][] _computeArgs;
+        private readonly object?[] _filterArgs;
+        /// <summary>Per argument of the filter and of each compute, whether its number form cannot change the value.</summary>
+        private readonly bool[] _filterEitherForm;
+        private readonly bool[][] _computeEitherForm;
+        private readonly object?[] _outputValues;
+        private readonly int[] _ambiguousArgs = new int[2];
+        /// <summary>The lane's SHA-256 for <c>hash:</c>, reset after each value.</summary>
+        private readonly IncrementalHash _sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private readonly byte[] _salt;
+
+        public RowLane(TypedStreamMap compiled)
+        {
+            _compiled = compiled;
+            _reads = compiled._rows!;
+            _map = compiled._map;
+            _values = new object?[compiled._cells];
+            _others = new object?[compiled._cells];
+            _ambiguous = new bool[compiled._cells];
+            _doubleBoxes = [.. Enumerable.Range(0, compiled._cells).Select(_ => (object)0d)];
+            _longBoxes = [.. Enumerable.Range(0, compiled._cells).Select(_ => (object)0L)];
+            _filter = _map.Filter?.Copy();
+            _filterArgs = new object?[compiled._filterArgs.Length];
+            _compute = [.. _map.Compute.Select(c => c.Expression.Copy())];
+            _computeArgs = [.. compiled._compute.Select(c => new object?[c.Args.Length])];
+            _filterEitherForm = _filter is null ? [] : [.. _filter.Columns.Select(_filter.SameForEitherNumberForm)];
+            _computeEitherForm = [.. _compute.Select(e => e.Columns.Select(e.SameForEitherNumberForm).ToArray())];
+            _outputValues = new object?[compiled._outputs.Length];
+            _salt = Encoding.UTF8.GetBytes(_map.HashSalt);
+        }
+
+        /// <summary>
+        /// Maps the last row of <paramref name="batch"/> (just appended, <see cref="ColumnBatch.Rows"/> counting it or
+        /// not): on <see cref="MapOutcome.Keep"/> the row holds the map's output; on the others the caller rolls it back
+        /// (and on <see cref="MapOutcome.Fallback"/> gives the record to the JSON path). Throws
+        /// <see cref="TransformException"/> exactly where the JSON path would (the caller rolls back first).
+        /// </summary>
+        public MapOutcome Apply(ColumnBatch batch)
+        {
+            try
+            {
+                if (!Bind(batch.Columns)) return MapOutcome.Fallback;
+                var compiled = _compiled;
+                if (_filter is not null)
+                {
+                    if (!TryEvaluate(_filter, compiled._filterArgs, _filterArgs, _filterEitherForm, "filter", null, out var kept)) return MapOutcome.Fallback;
+                    if (!_map.Keeps(kept)) return MapOutcome.Filtered;
+                }
+                var compute = compiled._compute;
+                for (var i = 0; i < compute.Length; i++)
+                {
+                    if (!TryEvaluate(_compute[i], compute[i].Args, _computeArgs[i], _computeEitherForm[i], compute[i].Key, compute[i].Type, out var value)) return MapOutcome.Fallback;
+                    _values[compute[i].Cell] = value;
+                }
+                var outputs = compiled._outputs;
+                for (var i = 0; i < outputs.Length; i++)
+                {
+                    var value = _values[outputs[i].Cell];
+                    if (!Fits(outputs[i].Kind, value)) return MapOutcome.Fallback;
+                    _outputValues[i] = value;
+                }
+                var columns = batch.Columns;
+                foreach (var (leaf, target) in _reads.CastLeaves)
+                    if (!CastIsExact(columns[leaf], target)) return MapOutcome.Fallback;
+                foreach (var leaf in _reads.HashLeaves)
+                    if (!HashInPlace(columns[leaf])) return MapOutcome.Fallback;
+                for (var i = 0; i < outputs.Length; i++)
+                {
+                    var c = columns[outputs[i].Column];
+                    // Not null: the record holds the produced column's key after all; the JSON path takes it.
+                    if (c.Def[c.Levels - 1] != 0) return MapOutcome.Fallback;
+                    c.Truncate(c.Levels - 1, c.Values, c.ByteCount);
+                    Append(c, _outputValues[i]);
+                }
+                return MapOutcome.Keep;
+            }
+            catch (Exception e) when (e is not TransformException)
+            {
+                return MapOutcome.Fallback;
+            }
+        }
+
+        /// <summary>The values of the raw cells expressions read, from the row; false when one is ambiguous beyond repair.</summary>
+        private bool Bind(LeafBuffer[] columns)
+        {
+            var reads = _reads;
+            for (var cell = 0; cell < reads.CellLeaves.Length; cell++)
+            {
+                if (!reads.Read[cell]) continue;
+                var c = columns[reads.CellLeaves[cell]];
+                _ambiguous[cell] = false;
+                if (c.Def[c.Levels - 1] != c.Leaf.DefLevel)
+                {
+                    _values[cell] = null;
+                    continue;
+                }
+                var at = c.Values - 1;
+                switch (reads.CellKinds[cell])
+                {
+                    case LeafKind.Int64:
+                        var l = c.Longs[at];
+                        _values[cell] = Boxes.IsSmall(l) ? Boxes.Of(l) : Rebox(cell, l);
+                        _others[cell] = Boxes.IsSmall(l) ? Boxes.OfDouble(l) : Rebox(cell, (double)l);
+                        _ambiguous[cell] = true;
+                        break;
+                    case LeafKind.Double:
+                        var d = c.Doubles[at];
+                        if (double.IsFinite(d) && Math.Floor(d) == d)
+                        {
+                            if (Math.Abs(d) >= ExactDoubles) return false;
+                            var whole = (long)d;
+                            // -0.0 is whole too, and its own value: only a positive zero takes the shared box.
+                            _values[cell] = Boxes.IsSmall(whole) && !double.IsNegative(d) ? Boxes.OfDouble(whole) : Rebox(cell, d);
+                            _others[cell] = Boxes.IsSmall(whole) ? Boxes.Of(whole) : Rebox(cell, whole);
+                            _ambiguous[cell] = true;
+                        }
+                        else _values[cell] = Rebox(cell, d);
+                        break;
+                    case LeafKind.Boolean:
+                        _values[cell] = c.Bools[at] ? Boxes.True : Boxes.False;
+                        break;
+                    default:
+                        var text = c.Bytes.AsSpan(c.Offsets[at], c.Offsets[at + 1] - c.Offsets[at]);
+                        if (ReadsAsOtherThanString(text)) return false;
+                        _values[cell] = Encoding.UTF8.GetString(text);
+                        break;
+                }
+            }
+            return true;
+        }
+
+        /// <summary>Cell <paramref name="cell"/>'s box holding <paramref name="value"/> (see <see cref="_doubleBoxes"/>).</summary>
+        private object Rebox(int cell, double value)
+        {
+            var box = _doubleBoxes[cell];
+            System.Runtime.CompilerServices.Unsafe.Unbox<double>(box) = value;
+            return box;
+        }
+
+        /// <summary>Cell <paramref name="cell"/>'s box holding <paramref name="value"/> (see <see cref="_longBoxes"/>).</summary>
+        private object Rebox(int cell, long value)
+        {
+            var box = _longBoxes[cell];
+            System.Runtime.CompilerServices.Unsafe.Unbox<long>(box) = value;
+            return box;
+        }
+
+        /// <summary>
+        /// Evaluates an expression over its cells, as every form of its ambiguous values; false (the JSON path decides)
+        /// when the forms disagree, one of them fails, or more than two values are ambiguous. A compute's value is
+        /// shaped to its column's <paramref name="type"/> before forms are compared.
+        /// </summary>
+        private bool TryEvaluate(TransformExpression expression, int[] cells, object?[] args, bool[] eitherForm, string key, string? type, out object? result)
+        {
+            var ambiguous = 0;
+            for (var i = 0; i < cells.Length; i++)
+            {
+                var cell = cells[i];
+                args[i] = ValueOf(cell);
+                if (_ambiguous[cell] && !eitherForm[i])
+                {
+                    if (ambiguous == _ambiguousArgs.Length) { result = null; return false; }
+                    _ambiguousArgs[ambiguous++] = i;
+                }
+            }
+            if (ambiguous == 0)
+            {
+                result = Evaluate(expression, args, key, type);
+                return true;
+            }
+            try
+            {
+                result = Evaluate(expression, args, key, type);
+                for (var form = 1; form < 1 << ambiguous; form++)
+                {
+                    for (var a = 0; a < ambiguous; a++)
+                    {
+                        var i = _ambiguousArgs[a];
+                        args[i] = (form >> a & 1) != 0 ? _others[cells[i]] : _values[cells[i]];
+                    }
+                    if (!Same(result, Evaluate(expression, args, key, type))) return false;
+                }
+                return true;
+            }
+            catch (TransformException)
+            {
+                result = null;
+                return false;
+            }
+        }
+
+        /// <summary>A cell's value as expressions see it (a computed one as the JSON path reads it back).</summary>
+        private object? ValueOf(int cell) =>
+            cell < _reads.CellLeaves.Length ? _values[cell] : _values[cell] is { } value ? ColumnCast.ClrValue(ColumnCast.ToJson(value)) : null;
+
+        private object? Evaluate(TransformExpression expression, object?[] args, string key, string? type)
+        {
+            object? value;
+            try
+            {
+                value = expression.Evaluate(args);
+            }
+            catch (Exception e) when (ExpressionErrors.IsEvaluationError(e))
+            {
+                throw _map.EvaluationFailed(expression, key, e);
+            }
+            // Already its column's shape (the usual case): kept as it is, not boxed again.
+            if (type is null || (value is double d && double.IsFinite(d) && type == "number") || (value is long && type == "integer")) return value;
+            return ColumnCast.Shape(value, type);
+        }
+
+        /// <summary>Equal values of the same type (doubles bit for bit: -0.0 is not 0.0 in a column).</summary>
+        private static bool Same(object? a, object? b) => (a, b) switch
+        {
+            (null, null) => true,
+            (double x, double y) => BitConverter.DoubleToInt64Bits(x) == BitConverter.DoubleToInt64Bits(y),
+            (not null, not null) => a.GetType() == b.GetType() && a.Equals(b),
+            _ => false,
+        };
+
+        /// <summary>
+        /// Whether a cast column's value in the row is what the JSON path's conversion gives: an integer beyond 2^53 may
+        /// have been spelled with a fraction or exponent (the JSON path converts its double); a string column's text
+        /// that starts an object or array was not a string (the JSON path writes it compact).
+        /// </summary>
+        private static bool CastIsExact(LeafBuffer c, string target)
+        {
+            if (c.Def[c.Levels - 1] != c.Leaf.DefLevel) return true;
+            var at = c.Values - 1;
+            return target switch
+            {
+                "integer" => Math.Abs((double)c.Longs[at]) < ExactDoubles,
+                "string" => !StartsObjectOrArray(c.Bytes.AsSpan(c.Offsets[at], c.Offsets[at + 1] - c.Offsets[at])),
+                _ => true,
+            };
+        }
+
+        /// <summary>
+        /// Replaces the row's value of a <c>hash:</c> column by the lower-case hex of the SHA-256 of the salt and its UTF-8
+        /// text (null stays null), written straight into the column; false for a text that was an object or array.
+        /// </summary>
+        private bool HashInPlace(LeafBuffer c)
+        {
+            if (c.Def[c.Levels - 1] != c.Leaf.DefLevel) return true;
+            var at = c.Values - 1;
+            var start = c.Offsets[at];
+            var text = c.Bytes.AsSpan(start, c.Offsets[at + 1] - start);
+            if (StartsObjectOrArray(text)) return false;
+            // One context per lane, reset after each value: a one-shot SHA256.HashData sets up a native context per
+            // call, which costs more than hashing a short value (bench/README.md, typed transforms on rows).
+            Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+            if (_salt.Length > 0) _sha256.AppendData(_salt);
+            _sha256.AppendData(text);
+            _sha256.GetHashAndReset(hash);
+            c.Truncate(c.Levels - 1, at, start);
+            var hex = c.BeginBytes(hash.Length * 2);
+            for (var i = 0; i < hash.Length; i++)
+            {
+                hex[2 * i] = HexDigits[hash[i] >> 4];
+                hex[2 * i + 1] = HexDigits[hash[i] & 0xF];
+            }
+            c.EndBytes(hash.Length * 2, 0);
+            return true;
+        }
+    }
+
+    /// <summary>Boxed values of small whole numbers, made once: expressions take values as objects.</summary>
+    private static class Boxes
+    {
+        private const int Smallest = -128, Largest = 1023;
+        private static readonly object[] Longs = [.. Enumerable.Range(Smallest, Largest - Smallest + 1).Select(i => (object)(long)i)];
+        private static readonly object[] Doubles = [.. Enumerable.Range(Smallest, Largest - Smallest + 1).Select(i => (object)(double)i)];
+        public static readonly object True = true, False = false;
+
+        public static bool IsSmall(long value) => value is >= Smallest and <= Largest;
+
+        /// <summary>The shared box of a small value (<see cref="IsSmall"/>).</summary>
+        public static object Of(long value) => Longs[value - Smallest];
+
+        /// <summary>The shared box of a small value's double (<see cref="IsSmall"/>).</summary>
+        public static object OfDouble(long value) => Doubles[value - Smallest];
+    }
+
+    private static ReadOnlySpan<byte> HexDigits => "0123456789abcdef"u8;
+
+    /// <summary>A string column's text that starts a JSON object or array (a string column takes such values as their text).</summary>
+    private static bool StartsObjectOrArray(ReadOnlySpan<byte> text) => text.Length > 0 && text[0] is (byte)'{' or (byte)'[';
+
+    /// <summary>
+    /// Whether a string column's text could have been another JSON value (a string column takes any scalar as its
+    /// text): an object, an array, <c>true</c>, <c>false</c> or a JSON number. Expressions see those as what they were.
+    /// </summary>
+    private static bool ReadsAsOtherThanString(ReadOnlySpan<byte> text)
+    {
+        if (text.IsEmpty) return false;
+        if (StartsObjectOrArray(text) || text.SequenceEqual("true"u8) || text.SequenceEqual("false"u8)) return true;
+        if (text[0] is not ((byte)'-' or (>= (byte)'0' and <= (byte)'9'))) return false;
+        return IsJsonNumber(text);
+    }
+
+    /// <summary><c>-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?</c>, the whole text.</summary>
+    private static bool IsJsonNumber(ReadOnlySpan<byte> t)
+    {
+        var i = 0;
+        if (i < t.Length && t[i] == '-') i++;
+        if (i >= t.Length) return false;
+        if (t[i] == '0') i++;
+        else if (t[i] is >= (byte)'1' and <= (byte)'9')
+            while (i < t.Length && char.IsAsciiDigit((char)t[i])) i++;
+        else return false;
+        if (i < t.Length && t[i] == '.')
+        {
+            var digits = ++i;
+            while (i < t.Length && char.IsAsciiDigit((char)t[i])) i++;
+            if (i == digits) return false;
+        }
+        if (i < t.Length && t[i] is (byte)'e' or (byte)'E')
+        {
+            i++;
+            if (i < t.Length && t[i] is (byte)'+' or (byte)'-') i++;
+            var digits = i;
+            while (i < t.Length && char.IsAsciiDigit((char)t[i])) i++;
+            if (i == digits) return false;
+        }
+        return i == t.Length;
+    }
+}

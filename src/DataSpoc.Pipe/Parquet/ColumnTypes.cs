@@ -38,19 +38,8 @@ internal abstract partial class ColumnType
     /// <summary>Text values (strings, JSON): distinct-heavy long ones are free text, written without min/max.</summary>
     public virtual bool IsText => false;
 
-    /// <summary>
-    /// The encoding of a column whose values are mostly distinct (written without a dictionary), or null for PLAIN:
-    /// integers and times as DELTA_BINARY_PACKED (small for ids and times); variable-length text as
-    /// DELTA_LENGTH_BYTE_ARRAY, whose lengths are packed apart from the bytes, so zstd gets about 10% less input for a
-    /// file a few percent smaller (bench/README.md, "Measurements behind the code"). Doubles, booleans and fixed-length
-    /// decimals stay PLAIN.
-    /// </summary>
-    public ParquetSharp.Encoding? DistinctValuesEncoding => (Storage, Physical) switch
-    {
-        (ValueStorage.Longs or ValueStorage.Ints, _) => ParquetSharp.Encoding.DeltaBinaryPacked,
-        (ValueStorage.Bytes, PhysicalType.ByteArray) => ParquetSharp.Encoding.DeltaLengthByteArray,
-        _ => null,
-    };
+    /// <summary>Values DELTA_BINARY_PACKED stores small when they are mostly distinct (ids, times).</summary>
+    public bool DeltaEncodes => Storage is ValueStorage.Longs or ValueStorage.Ints;
 
     /// <summary>The column's Parquet leaf (always optional: a value may be missing).</summary>
     public Node ParquetNode(LeafNode leaf)

@@ -72,7 +72,7 @@ internal sealed class ParquetBatchFile : IDisposable
     /// <summary>
     /// Dictionary encoding only pays for repetitive columns; for mostly-distinct values it is built (and, past its
     /// page limit, abandoned), costing time and often size. Distinct-heavy columns, nested ones included, are written
-    /// without it, in their type's <see cref="ColumnType.DistinctValuesEncoding"/>.
+    /// without it: integers and timestamps as DELTA_BINARY_PACKED (small for ids and times), doubles and strings plain.
     /// Free text (distinct-heavy strings of <see cref="FreeTextBytes"/> or more on average: notes, descriptions) is
     /// also written without min/max statistics: the range of free text prunes nothing, and computing it costs two
     /// comparisons a value (bench/README.md, "Measurements behind the code"). Short distinct strings (codes, keys) keep theirs.
@@ -85,7 +85,8 @@ internal sealed class ParquetBatchFile : IDisposable
             if (column.Values < 1024 || DistinctShare(column) < 0.5) continue;
             using var path = new ColumnPath(leaf.ParquetPath);
             builder.DisableDictionary(path);
-            if (leaf.Type.DistinctValuesEncoding is { } encoding) builder.Encoding(path, encoding);
+            if (leaf.Type.DeltaEncodes)
+                builder.Encoding(path, ParquetSharp.Encoding.DeltaBinaryPacked);
             if (IsFreeText(column)) builder.DisableStatistics(path);
         }
     }

@@ -68,6 +68,7 @@ internal sealed partial class RecordShredder
     private bool TryFlatRecord(LeafBuffer[] columns, FlatField[] fields, StructNode root, ReadOnlySpan<byte> json, ref int p)
     {
         var order = FlatOrder(fields);
+        var undeclaredAt = _flatUndeclaredAt;
         var scratch = _scratch;
         p++; // the '{'
         var i = 0;
@@ -82,9 +83,18 @@ internal sealed partial class RecordShredder
                 if ((uint)i < (uint)order.Length && fields[order[i]].Key.IsAt(json, p)) p += fields[order[i]].Key.Length;
                 else
                 {
-                    // `"name": value` as Python writes it, another order, or a property the schema does not declare.
-                    var found = FindFlatKey(fields, order, i, root, json, ref p, out var undeclared);
-                    if (found == KeyNotPlain || !TryColon(json, ref p)) return false;
+                    var found = KeyUndeclared;
+                    var undeclared = undeclaredAt[i];
+                    // The undeclared property the last flat record had here, written the same way: one comparison.
+                    if (undeclared >= 0 && _undeclared[undeclared] is var known && ReferenceEquals(known.Parent, root) && known.CompactKey.IsAt(json, p))
+                        p += known.CompactKey.Length;
+                    else
+                    {
+                        // `"name": value` as Python writes it, another order, or a property the schema does not declare.
+                        found = FindFlatKey(fields, order, i, root, json, ref p, out undeclared);
+                        if (found == KeyNotPlain || !TryColon(json, ref p)) return false;
+                        if (found == KeyUndeclared) undeclaredAt[i] = undeclared;
+                    }
                     if (found == KeyUndeclared)
                     {
                         SkipSpace(json, ref p);
@@ -158,6 +168,13 @@ internal sealed partial class RecordShredder
     /// <summary>Indices into <see cref="_flatOrderOf"/> in the order the last flat record wrote its properties (kept per shredder: per thread).</summary>
     private int[] _flatOrder = [];
 
+    /// <summary>
+    /// Per position of <see cref="_flatOrder"/> (and one past its end), the undeclared property (an index into
+    /// <see cref="_undeclared"/>) the last flat record had before that field, or -1: a tap that writes the same undeclared
+    /// properties in every record pays one key comparison for each, as for a declared one.
+    /// </summary>
+    private int[] _flatUndeclaredAt = [];
+
     /// <summary>This shredder's expected order of a flat schema's fields (indices into it), as the last record wrote them.</summary>
     private int[] FlatOrder(FlatField[] fields)
     {
@@ -165,6 +182,7 @@ internal sealed partial class RecordShredder
         {
             _flatOrderOf = fields;
             _flatOrder = [.. Enumerable.Range(0, fields.Length)];
+            _flatUndeclaredAt = [.. Enumerable.Repeat(-1, fields.Length + 1)];
         }
         return _flatOrder;
     }
@@ -337,6 +355,8 @@ internal sealed partial class RecordShredder
     {
         public StructNode Parent { get; } = parent;
         public byte[] Key { get; } = key;
+        /// <summary>The key as a compact record writes it after the opening quote (<c>key":</c>).</summary>
+        public CompactKey CompactKey { get; } = new([.. key, (byte)'"', (byte)':']);
         public string Name { get; } = name;
         public long Unfolded;
     }

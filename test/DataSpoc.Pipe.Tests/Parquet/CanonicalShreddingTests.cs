@@ -224,6 +224,47 @@ public class CanonicalShreddingTests
     }
 
     [Fact]
+    public void Undeclared_properties_where_the_last_record_had_them_or_elsewhere_land_as_the_tokenizer_lands_them()
+    {
+        // The flat loop expects an undeclared property where the previous record had it; every deviation from that
+        // (another undeclared key, a declared one, a key that only starts like it, spaces, the end of the record) must
+        // still give the tokenizer's values and counts.
+        string[] records =
+        [
+            """{"id":1,"price":1.5,"u_ref":"a","ok":true,"label":"x","ts":null,"day":null,"clock":null,"u_tail":0}""",
+            """{"id":2,"price":2.5,"u_ref":"b","ok":false,"label":"y","ts":null,"day":null,"clock":null,"u_tail":1}""",
+            """{"id":3,"price":3.5,"ok":true,"u_ref":"c","label":"z","u_tail":[1,{"k":null}]}""",
+            """{"id":4,"price":4.5,"u_refx":"d","ok":null,"label":"w","u_tail":{}}""",
+            """{"id":5,"price":5.5,"u_ref" : "e","ok":true,"label":"v","clock":"10:00:00","u_tail":"t","u_ref2":2}""",
+            """{"id":6,"price":6.5,"u_ref":"f","ok":true,"label":"u","ts":"2024-01-02T03:04:05Z","day":"2024-01-02","clock":null,"u_tail":0}""",
+            """{"id":7,"price":7.5,"u_ref":"g","ok":true,"label":"t","ts":null,"day":null,"clock":null}""",
+            """{"u_ref":"h","id":8,"price":8.5,"ok":true,"label":"s","ts":null,"day":null,"clock":null,"u_tail":0}""",
+        ];
+        var schema = ColumnSchema.FromJsonSchema(JsonDocument.Parse(FlatSchemaJson).RootElement);
+        var fast = new ColumnBatch(schema);
+        var slow = new ColumnBatch(schema);
+        var fastShredder = new RecordShredder();
+        var slowShredder = new RecordShredder();
+        foreach (var record in records.Concat(records))
+        {
+            var bytes = Encoding.UTF8.GetBytes(record);
+            var position = 0;
+            Assert.True(fastShredder.TryShredCanonical(fast, bytes, ref position), $"the scan refused {record}");
+            Assert.Equal(bytes.Length, position);
+            var reader = new Utf8JsonReader(bytes);
+            reader.Read();
+            slowShredder.Shred(slow, ref reader);
+        }
+        for (var c = 0; c < schema.Leaves.Count; c++)
+            AssertSame(schema.Leaves[c].Path, slow.Columns[c], fast.Columns[c]);
+        Assert.Equal(slowShredder.DroppedProperties.OrderBy(p => p.Key), fastShredder.DroppedProperties.OrderBy(p => p.Key));
+        Assert.Equal(14, fastShredder.DroppedProperties["u_ref"]);
+        Assert.Equal(14, fastShredder.DroppedProperties["u_tail"]);
+        Assert.Equal(2, fastShredder.DroppedProperties["u_refx"]);
+        Assert.Equal(2, fastShredder.DroppedProperties["u_ref2"]);
+    }
+
+    [Fact]
     public void A_record_the_scan_took_and_its_caller_rolled_back_has_its_undeclared_properties_counted_once()
     {
         // A caller that finds the rest of the line malformed after the scan took the record rolls the row back and

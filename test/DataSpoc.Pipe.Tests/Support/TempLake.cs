@@ -4,7 +4,6 @@ using DataSpoc.Pipe.Lake;
 using DataSpoc.Pipe.Runs;
 using DataSpoc.Pipe.Sources.BuiltIn;
 using DataSpoc.Pipe.Storage;
-using DuckDB.NET.Data;
 using Xunit;
 
 namespace DataSpoc.Pipe.Tests.Support;
@@ -87,13 +86,9 @@ public sealed class TempLake : IDisposable
     }
 
     /// <summary>Runs a DuckDB query over the lake (use {lake} for the root path) and returns rows as string lists.</summary>
-    public List<List<string?>> Query(string sql)
+    public List<List<string?>> Query(string sql) => DuckDbSessions.Use(conn =>
     {
-        using var conn = new DuckDBConnection("DataSource=:memory:");
-        conn.Open();
         using var cmd = conn.CreateCommand();
-        cmd.CommandText = "SET TimeZone='UTC'";
-        cmd.ExecuteNonQuery();
         cmd.CommandText = sql.Replace("{lake}", Root);
         using var reader = cmd.ExecuteReader();
         var rows = new List<List<string?>>();
@@ -104,7 +99,7 @@ public sealed class TempLake : IDisposable
             rows.Add(row);
         }
         return rows;
-    }
+    });
 
     private static string Format(object v) => v switch
     {

@@ -25,12 +25,54 @@ internal sealed class BufferBudget
     private readonly Lane[] _lanes;
     private readonly long _share;
     private readonly long _idleRows;
+    /// <summary>
+    /// Bytes a lane's quiet batches may hold before they are written whatever the rest holds: a tap syncing tables one
+    /// after another would otherwise keep the whole share in tables it is done with.
+    /// </summary>
+    private readonly long _quietShare;
 
     public BufferBudget(WriteLimits limits)
     {
         _lanes = Enumerable.Range(0, Math.Max(limits.ParseLanes, 1)).Select(_ => new Lane()).ToArray();
         _share = Math.Max(limits.BufferBytes / _lanes.Length, 1);
         _idleRows = limits.BatchRows;
+        _quietShare = _share / 4;
+        _handedOverLimit = Math.Max(limits.BufferBytes / 4, 1);
+    }
+
+    /// <summary>
+    /// Bytes of the batches flushed early that the encoders have not written yet, across lanes. Flushing moves a batch
+    /// out of the lane's share but not out of memory: when the encoders are behind (many small files: a tap syncing
+    /// hundreds of tables), the lanes wait for them past <see cref="_handedOverLimit"/> instead of queuing without bound.
+    /// </summary>
+    private long _handedOver;
+    private readonly long _handedOverLimit;
+    private readonly object _handedOverGate = new();
+
+    /// <summary>Bytes of batches flushed early and not encoded yet (for tests and progress).</summary>
+    public long HandedOverBytes => Interlocked.Read(ref _handedOver);
+
+    /// <summary>
+    /// Counts a batch of <paramref name="bytes"/> that a lane hands to the encoders early; first waits while the batches
+    /// handed over before it and not encoded yet would pass the limit (one batch always goes when none is waiting).
+    /// </summary>
+    public void HandingOver(long bytes)
+    {
+        lock (_handedOverGate)
+        {
+            while (_handedOver > 0 && _handedOver + bytes > _handedOverLimit) Monitor.Wait(_handedOverGate);
+            _handedOver += bytes;
+        }
+    }
+
+    /// <summary>The encoders are done with a batch counted by <see cref="HandingOver"/> (written or failed).</summary>
+    public void Encoded(long bytes)
+    {
+        lock (_handedOverGate)
+        {
+            _handedOver -= bytes;
+            Monitor.PulseAll(_handedOverGate);
+        }
     }
 
     private sealed class Lane
@@ -86,19 +128,29 @@ internal sealed class BufferBudget
 
     private bool Shed(int index, Lane lane)
     {
-        long total = 0;
-        foreach (var open in lane.Open) total += open.Batch.EstimatedBytes;
-        if (total <= _share) return false;
-        var idleBefore = lane.Rows - _idleRows;
+        long total = 0, quiet = 0;
+        var quietBefore = lane.Rows - _idleRows;
+        foreach (var open in lane.Open)
+        {
+            total += open.Batch.EstimatedBytes;
+            if (open.Batch.LastRowAt < quietBefore) quiet += open.Batch.EstimatedBytes;
+        }
+        if (total <= _share && quiet <= _quietShare) return false;
         var order = lane.Open
-            .OrderBy(o => o.Batch.LastRowAt < idleBefore ? o.Batch.LastRowAt : long.MaxValue)
+            .OrderBy(o => o.Batch.LastRowAt < quietBefore ? o.Batch.LastRowAt : long.MaxValue)
             .ThenByDescending(o => o.Batch.EstimatedBytes)
             .ToList();
         foreach (var open in order)
         {
-            if (total <= _share / 4 * 3) break;
-            total -= open.Batch.EstimatedBytes;
-            open.Writer.FlushEarly(index, open.Partition, retire: open.Batch.LastRowAt < idleBefore);
+            var isQuiet = open.Batch.LastRowAt < quietBefore;
+            // Quiet batches go until the lane is down to three quarters of its share and its quiet ones to half their
+            // part; busy ones one at a time, only until the lane is back under its share: their encodings then spread
+            // over the input instead of stopping the lane for several at once.
+            if (isQuiet ? total <= _share / 4 * 3 && quiet <= _quietShare / 2 : total <= _share) break;
+            var bytes = open.Batch.EstimatedBytes;
+            total -= bytes;
+            if (isQuiet) quiet -= bytes;
+            open.Writer.FlushEarly(index, open.Partition, retire: isQuiet);
         }
         return true;
     }

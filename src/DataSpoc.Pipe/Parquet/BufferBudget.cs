@@ -6,13 +6,21 @@ namespace DataSpoc.Pipe.Parquet;
 /// interleaved or one table after another, or a stream partitioned by a column, keeps many batches open at once;
 /// without a shared budget each would grow to a full row group.
 /// <para>
-/// The rule, checked every <see cref="CheckRows"/> rows of a lane: when the lane's open batches pass its share, batches
-/// are flushed early until the lane is back under three quarters of it. First the batches that have taken no row
-/// while the lane took <see cref="WriteLimits.BatchRows"/> others, oldest first: Singer has no "stream done" message,
-/// and a stream (or a date partition) that quiet is most likely done, so its files are finished and its buffers
-/// released (<see cref="TableWriter.FlushEarly"/>); a stream that comes back later starts a new file. Then the largest,
-/// whose files stay open for the rows still to come. A run of one stream never reaches the budget: its batch is
-/// handed over when full, and the budget is at least two full batches.
+/// The rule, checked every <see cref="CheckRows"/> rows of a lane: when the lane's open batches pass its share, or its
+/// quiet ones a quarter of it, batches are flushed early. First the quiet batches, those that have taken no row while
+/// the lane took <see cref="WriteLimits.BatchRows"/> others, oldest first, until the lane is under three quarters of its
+/// share and its quiet batches under an eighth: Singer has no "stream done" message, and a stream (or a date partition)
+/// that quiet is most likely done, so its files are finished and its buffers released
+/// (<see cref="TableWriter.FlushEarly"/>); a stream that comes back later starts a new file. Then the largest, one at a
+/// time, until the lane is back under its share: their files stay open for the rows still to come, and a stream's
+/// partitions filling side by side reach the encoder spread over the input rather than several at once (the lane waits
+/// for each encoding of its stream before the next). A run of one stream never reaches the budget: its batch is handed
+/// over when full, and the budget is at least two full batches.
+/// </para>
+/// <para>
+/// A batch flushed early leaves the lane's share but not memory until it is encoded: those bytes are counted across
+/// lanes (<see cref="HandingOver"/>, <see cref="Encoded"/>), and past a quarter of the budget the lane waits for the
+/// encoders instead of queuing more (a tap syncing hundreds of small tables outruns them, one file per table).
 /// </para>
 /// Each lane touches only its own share, so lanes never contend; <see cref="BufferedBytes"/> is for tests and
 /// progress, read when the lanes are quiet.

@@ -11,11 +11,10 @@ namespace DataSpoc.Pipe.Parquet;
 /// the lane took <see cref="WriteLimits.BatchRows"/> others, oldest first, until the lane is under three quarters of its
 /// share and its quiet batches under an eighth: Singer has no "stream done" message, and a stream (or a date partition)
 /// that quiet is most likely done, so its files are finished and its buffers released
-/// (<see cref="TableWriter.FlushEarly"/>); a stream that comes back later starts a new file. Then the largest, one at a
-/// time, until the lane is back under its share: their files stay open for the rows still to come, and a stream's
-/// partitions filling side by side reach the encoder spread over the input rather than several at once (the lane waits
-/// for each encoding of its stream before the next). A run of one stream never reaches the budget: its batch is handed
-/// over when full, and the budget is at least two full batches.
+/// (<see cref="TableWriter.FlushEarly"/>); a stream that comes back later starts a new file. Then, when the lane passed
+/// its share, the largest, until it is back under three quarters of it: their files stay open for the rows still to
+/// come. A run of one stream never reaches the budget: its batch is handed over when full, and the budget is at least
+/// two full batches.
 /// </para>
 /// <para>
 /// A batch flushed early leaves the lane's share but not memory until it is encoded: those bytes are counted across
@@ -143,7 +142,8 @@ internal sealed class BufferBudget
             total += open.Batch.EstimatedBytes;
             if (open.Batch.LastRowAt < quietBefore) quiet += open.Batch.EstimatedBytes;
         }
-        if (total <= _share && quiet <= _quietShare) return false;
+        var overShare = total > _share;
+        if (!overShare && quiet <= _quietShare) return false;
         var order = lane.Open
             .OrderBy(o => o.Batch.LastRowAt < quietBefore ? o.Batch.LastRowAt : long.MaxValue)
             .ThenByDescending(o => o.Batch.EstimatedBytes)
@@ -152,9 +152,8 @@ internal sealed class BufferBudget
         {
             var isQuiet = open.Batch.LastRowAt < quietBefore;
             // Quiet batches go until the lane is down to three quarters of its share and its quiet ones to half their
-            // part; busy ones one at a time, only until the lane is back under its share: their encodings then spread
-            // over the input instead of stopping the lane for several at once.
-            if (isQuiet ? total <= _share / 4 * 3 && quiet <= _quietShare / 2 : total <= _share) break;
+            // part; busy ones only when the lane passed its share, until it is down to three quarters of it.
+            if (isQuiet ? total <= _share / 4 * 3 && quiet <= _quietShare / 2 : !overShare || total <= _share / 4 * 3) break;
             var bytes = open.Batch.EstimatedBytes;
             total -= bytes;
             if (isQuiet) quiet -= bytes;

@@ -53,7 +53,7 @@ public sealed class BufferBudgetTests : IDisposable
         var written = Directory.GetFiles(spool, "days-*.parquet.part");
         Assert.Equal(8, written.Length);
         Assert.All(written, f => Assert.True(new FileInfo(f).Length > 0, f));
-        // Busy batches are flushed one at a time, back under the budget: it is never passed by more than a row check's rows.
+        // The budget is never passed by more than a row check's rows.
         Assert.True(most <= limits.BufferBytes + BufferBudget.CheckRows * 64L, $"{most} bytes buffered at most, for a budget of {limits.BufferBytes}");
         Assert.True(mostHandedOver <= limits.BufferBytes / 4 + limits.BufferBytes, $"{mostHandedOver} bytes waited for the encoder at most");
 

@@ -6,13 +6,20 @@ namespace DataSpoc.Pipe.Parquet;
 /// interleaved or one table after another, or a stream partitioned by a column, keeps many batches open at once;
 /// without a shared budget each would grow to a full row group.
 /// <para>
-/// The rule, checked every <see cref="CheckRows"/> rows of a lane: when the lane's open batches pass its share, batches
-/// are flushed early until the lane is back under three quarters of it. First the batches that have taken no row
-/// while the lane took <see cref="WriteLimits.BatchRows"/> others, oldest first: Singer has no "stream done" message,
-/// and a stream (or a date partition) that quiet is most likely done, so its files are finished and its buffers
-/// released (<see cref="TableWriter.FlushEarly"/>); a stream that comes back later starts a new file. Then the largest,
-/// whose files stay open for the rows still to come. A run of one stream never reaches the budget: its batch is
-/// handed over when full, and the budget is at least two full batches.
+/// The rule, checked every <see cref="CheckRows"/> rows of a lane: when the lane's open batches pass its share, or its
+/// quiet ones a quarter of it, batches are flushed early. First the quiet batches, those that have taken no row while
+/// the lane took <see cref="WriteLimits.BatchRows"/> others, oldest first, until the lane is under three quarters of its
+/// share and its quiet batches under an eighth: Singer has no "stream done" message, and a stream (or a date partition)
+/// that quiet is most likely done, so its files are finished and its buffers released
+/// (<see cref="TableWriter.FlushEarly"/>); a stream that comes back later starts a new file. Then, when the lane passed
+/// its share, the largest, until it is back under three quarters of it: their files stay open for the rows still to
+/// come. A run of one stream never reaches the budget: its batch is handed over when full, and the budget is at least
+/// two full batches.
+/// </para>
+/// <para>
+/// A batch flushed early leaves the lane's share but not memory until it is encoded: those bytes are counted across
+/// lanes (<see cref="HandingOver"/>, <see cref="Encoded"/>), and past a quarter of the budget the lane waits for the
+/// encoders instead of queuing more (a tap syncing hundreds of small tables outruns them, one file per table).
 /// </para>
 /// Each lane touches only its own share, so lanes never contend; <see cref="BufferedBytes"/> is for tests and
 /// progress, read when the lanes are quiet.
@@ -25,12 +32,54 @@ internal sealed class BufferBudget
     private readonly Lane[] _lanes;
     private readonly long _share;
     private readonly long _idleRows;
+    /// <summary>
+    /// Bytes a lane's quiet batches may hold before they are written whatever the rest holds: a tap syncing tables one
+    /// after another would otherwise keep the whole share in tables it is done with.
+    /// </summary>
+    private readonly long _quietShare;
 
     public BufferBudget(WriteLimits limits)
     {
         _lanes = Enumerable.Range(0, Math.Max(limits.ParseLanes, 1)).Select(_ => new Lane()).ToArray();
         _share = Math.Max(limits.BufferBytes / _lanes.Length, 1);
         _idleRows = limits.BatchRows;
+        _quietShare = _share / 4;
+        _handedOverLimit = Math.Max(limits.BufferBytes / 4, 1);
+    }
+
+    /// <summary>
+    /// Bytes of the batches flushed early that the encoders have not written yet, across lanes. Flushing moves a batch
+    /// out of the lane's share but not out of memory: when the encoders are behind (many small files: a tap syncing
+    /// hundreds of tables), the lanes wait for them past <see cref="_handedOverLimit"/> instead of queuing without bound.
+    /// </summary>
+    private long _handedOver;
+    private readonly long _handedOverLimit;
+    private readonly object _handedOverGate = new();
+
+    /// <summary>Bytes of batches flushed early and not encoded yet (for tests and progress).</summary>
+    public long HandedOverBytes => Interlocked.Read(ref _handedOver);
+
+    /// <summary>
+    /// Counts a batch of <paramref name="bytes"/> that a lane hands to the encoders early; first waits while the batches
+    /// handed over before it and not encoded yet would pass the limit (one batch always goes when none is waiting).
+    /// </summary>
+    public void HandingOver(long bytes)
+    {
+        lock (_handedOverGate)
+        {
+            while (_handedOver > 0 && _handedOver + bytes > _handedOverLimit) Monitor.Wait(_handedOverGate);
+            _handedOver += bytes;
+        }
+    }
+
+    /// <summary>The encoders are done with a batch counted by <see cref="HandingOver"/> (written or failed).</summary>
+    public void Encoded(long bytes)
+    {
+        lock (_handedOverGate)
+        {
+            _handedOver -= bytes;
+            Monitor.PulseAll(_handedOverGate);
+        }
     }
 
     private sealed class Lane
@@ -86,19 +135,29 @@ internal sealed class BufferBudget
 
     private bool Shed(int index, Lane lane)
     {
-        long total = 0;
-        foreach (var open in lane.Open) total += open.Batch.EstimatedBytes;
-        if (total <= _share) return false;
-        var idleBefore = lane.Rows - _idleRows;
+        long total = 0, quiet = 0;
+        var quietBefore = lane.Rows - _idleRows;
+        foreach (var open in lane.Open)
+        {
+            total += open.Batch.EstimatedBytes;
+            if (open.Batch.LastRowAt < quietBefore) quiet += open.Batch.EstimatedBytes;
+        }
+        var overShare = total > _share;
+        if (!overShare && quiet <= _quietShare) return false;
         var order = lane.Open
-            .OrderBy(o => o.Batch.LastRowAt < idleBefore ? o.Batch.LastRowAt : long.MaxValue)
+            .OrderBy(o => o.Batch.LastRowAt < quietBefore ? o.Batch.LastRowAt : long.MaxValue)
             .ThenByDescending(o => o.Batch.EstimatedBytes)
             .ToList();
         foreach (var open in order)
         {
-            if (total <= _share / 4 * 3) break;
-            total -= open.Batch.EstimatedBytes;
-            open.Writer.FlushEarly(index, open.Partition, retire: open.Batch.LastRowAt < idleBefore);
+            var isQuiet = open.Batch.LastRowAt < quietBefore;
+            // Quiet batches go until the lane is down to three quarters of its share and its quiet ones to half their
+            // part; busy ones only when the lane passed its share, until it is down to three quarters of it.
+            if (isQuiet ? total <= _share / 4 * 3 && quiet <= _quietShare / 2 : !overShare || total <= _share / 4 * 3) break;
+            var bytes = open.Batch.EstimatedBytes;
+            total -= bytes;
+            if (isQuiet) quiet -= bytes;
+            open.Writer.FlushEarly(index, open.Partition, retire: isQuiet);
         }
         return true;
     }

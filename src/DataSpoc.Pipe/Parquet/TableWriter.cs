@@ -188,12 +188,33 @@ internal sealed class TableWriter : IAsyncDisposable
             return;
         }
         Interlocked.Increment(ref _batchesSent);
+        // A batch flushed early counts against the run's budget until it is encoded (full ones wait below instead).
+        var handedOver = reason is SendReason.Early or SendReason.Retire ? batch.EstimatedBytes : 0;
+        if (handedOver > 0) _budget.HandingOver(handedOver);
         lock (_sendLock)
         {
             // Wait for the previous batch on purpose: parsing slows down when the encoder is behind
             // (back-pressure), and an encoding failure surfaces here.
-            _encoding.GetAwaiter().GetResult();
-            _encoding = EncoderThreads.Shared.Run(() => Encode(partition, batch, reason));
+            try
+            {
+                _encoding.GetAwaiter().GetResult();
+            }
+            catch
+            {
+                if (handedOver > 0) _budget.Encoded(handedOver);
+                throw;
+            }
+            _encoding = EncoderThreads.Shared.Run(() =>
+            {
+                try
+                {
+                    Encode(partition, batch, reason);
+                }
+                finally
+                {
+                    if (handedOver > 0) _budget.Encoded(handedOver);
+                }
+            });
         }
     }
 

@@ -16,14 +16,85 @@ public sealed class BufferBudgetTests : IDisposable
     private static ColumnSchema Schema() => ColumnSchema.FromJsonSchema(JsonElement.Parse(
         """{"type":"object","properties":{"id":{"type":"integer"},"name":{"type":["null","string"]}}}"""));
 
-    private static void Add(TableWriter writer, long id)
+    private static void Add(TableWriter writer, long id) => Add(writer, id, Day);
+
+    private static void Add(TableWriter writer, long id, Partition day)
     {
-        var batch = writer.BatchFor(0, Day);
+        var batch = writer.BatchFor(0, day);
         batch.Mark();
         var json = Encoding.UTF8.GetBytes($$"""{"id":{{id}},"name":"row {{id}} of its stream"}""");
         var position = 0;
         Assert.True(writer.Shredders[0].TryShredCanonical(batch, json, ref position));
-        writer.RowAdded(0, Day, batch);
+        writer.RowAdded(0, day, batch);
+    }
+
+    private static Partition DayOf(int i) => new(new DateOnly(2026, 11, 1).AddDays(i));
+
+    [Fact]
+    public async Task A_streams_partitions_reach_the_encoder_while_the_input_goes_on_within_the_budget_one_file_each()
+    {
+        // 8 partitions filled side by side, never full (batches of 100,000 rows) but over the budget together: their
+        // rows must be written as row groups of each partition's one file while they fill, not when the input ends.
+        var limits = new WriteLimits { BatchRows = 100_000, BufferBytes = 64 * 1024, ParseLanes = 1 };
+        var budget = new BufferBudget(limits);
+        var spool = Path.Combine(_lake.Root, "spool");
+        await using var writer = new TableWriter(Schema(), Config.Compression.Zstd, limits, spool, "days", flushAsWritten: false, budget);
+        const int Rows = 20_000;
+        long most = 0, mostHandedOver = 0;
+        for (var id = 0; id < Rows; id++)
+        {
+            Add(writer, id, DayOf(id % 8));
+            most = Math.Max(most, budget.BufferedBytes);
+            mostHandedOver = Math.Max(mostHandedOver, budget.HandedOverBytes);
+        }
+
+        // Before the end of the input, every partition has a file with row groups in it.
+        Assert.True(SpinWait.SpinUntil(() => budget.HandedOverBytes == 0, TimeSpan.FromSeconds(30)), "the encoder did not take the batches");
+        var written = Directory.GetFiles(spool, "days-*.parquet.part");
+        Assert.Equal(8, written.Length);
+        Assert.All(written, f => Assert.True(new FileInfo(f).Length > 0, f));
+        // The budget is never passed by more than a row check's rows.
+        Assert.True(most <= limits.BufferBytes + BufferBudget.CheckRows * 64L, $"{most} bytes buffered at most, for a budget of {limits.BufferBytes}");
+        Assert.True(mostHandedOver <= limits.BufferBytes / 4 + limits.BufferBytes, $"{mostHandedOver} bytes waited for the encoder at most");
+
+        var files = await writer.CompleteAsync();
+        Assert.Equal(8, files.Count);
+        Assert.Equal(8, files.Select(f => f.Partition).Distinct().Count());
+        Assert.Equal(Rows, files.Sum(f => f.Rows));
+        Assert.Equal([[$"{Rows}", $"{Rows}", "8"]], _lake.Query("select count(*), count(distinct id), count(distinct id % 8) from read_parquet('{lake}/spool/days-*.parquet.part')"));
+        Assert.All(_lake.Query("select count(distinct id % 8) from read_parquet('{lake}/spool/days-*.parquet.part', filename = true) group by filename"), r => Assert.Equal("1", r[0]));
+        Assert.Equal(0, budget.HandedOverBytes);
+    }
+
+    [Fact]
+    public async Task Streams_that_went_quiet_are_written_once_they_hold_a_quarter_of_the_budget_though_the_rest_is_under_it()
+    {
+        // Streams one after another, each a few KB: together far under the budget, so only the quiet streams' own part
+        // of it can retire them. The streams before the last few end with no buffers and a finished file.
+        var limits = new WriteLimits { BatchRows = 1000, BufferBytes = 1024 * 1024, ParseLanes = 1 };
+        var budget = new BufferBudget(limits);
+        var spool = Path.Combine(_lake.Root, "spool");
+        var writers = new List<TableWriter>();
+        try
+        {
+            for (var s = 0; s < 60; s++)
+            {
+                var writer = new TableWriter(Schema(), Config.Compression.Zstd, limits, spool, $"s{s:D2}", flushAsWritten: false, budget);
+                writers.Add(writer);
+                // 1500 rows: a full batch of 1000 goes to the encoder, 500 stay open until the stream is retired.
+                for (var id = 0; id < 1500; id++) Add(writer, s * 10_000 + id);
+                Assert.True(budget.BufferedBytes <= limits.BufferBytes / 2, $"{budget.BufferedBytes} bytes buffered after stream {s}");
+            }
+            var quietOnes = writers.Take(40).ToList();
+            Assert.True(SpinWait.SpinUntil(() => quietOnes.All(w => w.FilesWritten == 1), TimeSpan.FromSeconds(30)), "quiet streams were not retired");
+            Assert.All(quietOnes, w => Assert.Equal(0, w.RetainedBytes));
+            foreach (var writer in writers) Assert.Equal(1500, (await writer.CompleteAsync()).Sum(f => f.Rows));
+            Assert.Equal([["90000", "90000"]], _lake.Query("select count(*), count(distinct id) from read_parquet('{lake}/spool/s*.parquet.part')"));
+        }
+        finally
+        {
+            foreach (var writer in writers) await writer.DisposeAsync();
+        }
     }
 
     [Fact]

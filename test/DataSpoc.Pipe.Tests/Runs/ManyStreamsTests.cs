@@ -63,6 +63,29 @@ public sealed class ManyStreamsTests : IDisposable
     }
 
     [Fact]
+    public async Task Two_streams_interleaved_record_by_record_count_every_record_of_each_whatever_the_envelope_spacing()
+    {
+        // Records switch stream at every line; some envelopes are spaced as Python's json.dumps writes them, and a
+        // stream that has no SCHEMA yet's name is never seen: each record lands in its stream and is counted once.
+        var lines = new List<string> { Schema(0), Schema(1) };
+        var expected = new List<List<string?>>();
+        for (var i = 0; i < 3000; i++)
+        {
+            var s = i % 2;
+            var record = Record(s, i);
+            if (i % 7 == 3) record = record.Replace("\"type\":\"RECORD\",\"stream\":", "\"type\": \"RECORD\", \"stream\": ");
+            lines.Add(record);
+            expected.Add([s.ToString(), i.ToString()]);
+        }
+        var run = await TempLake.RunAsync(_lake.Pipeline("two", _lake.WriteSinger("two.singer", [.. lines])), runner: SmallBudget());
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Equal(1500, run.Log.Streams["s0"].Records);
+        Assert.Equal(1500, run.Log.Streams["s1"].Records);
+        var rows = _lake.Query("select case when filename like '%/s0/%' then '0' else '1' end, id from read_parquet('{lake}/raw/test/*/*/*.parquet', filename = true) order by id");
+        Assert.Equal(expected, rows);
+    }
+
+    [Fact]
     public async Task Partition_by_a_column_reads_the_top_level_property_whatever_else_spells_its_name()
     {
         // The fast scan finds the partition by a quick look at the text: a string value spelling the name, and a

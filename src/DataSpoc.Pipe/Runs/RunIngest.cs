@@ -453,12 +453,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         private bool TryWriteRow(TypedStreamMap.RowLane map, StreamState state, TableWriter writer, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, int recordStart = -1)
         {
             var start = record;
-            var partition = ingest._partitionColumn.Length > 0 ? PartitionOf(start, state.PartitionKeyUtf8) : ingest._defaultPartition;
-            var batch = writer.BatchFor(index, partition);
-            var shredder = writer.Shredders[index];
-            _droppedBefore.Clear();
-            if (shredder.DroppedProperties.Count > 0) _droppedBefore.AddRange(shredder.DroppedProperties);
-            batch.Mark();
+            var (partition, batch, shredder) = StartUndoableRow(start, state, writer);
             MapOutcome outcome;
             try
             {
@@ -500,6 +495,21 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             }
         }
 
+        /// <summary>
+        /// The batch a record at <paramref name="start"/> goes to, marked, and the lane's shredder, its dropped-property
+        /// counts saved: everything <see cref="UndoRow"/> needs to take the row back.
+        /// </summary>
+        private (Partition Partition, ColumnBatch Batch, RecordShredder Shredder) StartUndoableRow(Utf8JsonReader start, StreamState state, TableWriter writer)
+        {
+            var partition = ingest._partitionColumn.Length > 0 ? PartitionOf(start, state.PartitionKeyUtf8) : ingest._defaultPartition;
+            var batch = writer.BatchFor(index, partition);
+            var shredder = writer.Shredders[index];
+            _droppedBefore.Clear();
+            if (shredder.DroppedProperties.Count > 0) _droppedBefore.AddRange(shredder.DroppedProperties);
+            batch.Mark();
+            return (partition, batch, shredder);
+        }
+
         /// <summary>Rolls back the row just shredded and the dropped-property counts it added.</summary>
         private void UndoRow(ColumnBatch batch, RecordShredder shredder)
         {
@@ -530,12 +540,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                     Interlocked.Increment(ref state.Filtered);
                     return true;
             }
-            var partition = ingest._partitionColumn.Length > 0 ? PartitionOf(start, state.PartitionKeyUtf8) : ingest._defaultPartition;
-            var batch = writer.BatchFor(index, partition);
-            var shredder = writer.Shredders[index];
-            _droppedBefore.Clear();
-            if (shredder.DroppedProperties.Count > 0) _droppedBefore.AddRange(shredder.DroppedProperties);
-            batch.Mark();
+            var (partition, batch, shredder) = StartUndoableRow(start, state, writer);
             var written = false;
             try
             {
@@ -552,9 +557,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             if (!written)
             {
                 // The JSON path shreds the record again and reports what is wrong with it, counting as it goes.
-                batch.RollbackToMark();
-                shredder.DroppedProperties.Clear();
-                foreach (var (k, v) in _droppedBefore) shredder.DroppedProperties[k] = v;
+                UndoRow(batch, shredder);
                 return false;
             }
             state.CountRecord(index);

@@ -15,8 +15,8 @@ namespace DataSpoc.Pipe.Tests.Runs;
 public sealed class RunTelemetryTests : IDisposable
 {
     private readonly TempLake _lake = new();
-    private readonly List<Activity> _spans = [];
-    private readonly List<Metric> _metrics = [];
+    private readonly LockedCollection<Activity> _spans = new();
+    private readonly LockedCollection<Metric> _metrics = new();
     private readonly TracerProvider _traces;
     private readonly MeterProvider _meters;
     private readonly string _pipeline = "otel-" + Guid.NewGuid().ToString("N")[..8];
@@ -44,8 +44,9 @@ public sealed class RunTelemetryTests : IDisposable
     private List<Activity> SpansOf(RunResult result)
     {
         _traces.ForceFlush();
-        var root = Assert.Single(_spans, s => s.GetTagItem("dataspoc.run_id") as string == result.Log.RunId);
-        return _spans.Where(s => s.TraceId == root.TraceId).ToList();
+        var spans = _spans.Snapshot();
+        var root = Assert.Single(spans, s => s.GetTagItem("dataspoc.run_id") as string == result.Log.RunId);
+        return spans.Where(s => s.TraceId == root.TraceId).ToList();
     }
 
     private Dictionary<string, double> Sums(string metric, string byTag)

@@ -80,24 +80,54 @@ internal sealed class CompiledExpression
 
     /// <summary>
     /// Whether <paramref name="tree"/> gives the same value with <paramref name="column"/> bound to a long v or to the
-    /// double (double)v: the column is only compared with number constants below 2^53 (exact as doubles), under
-    /// <c>and</c>, <c>or</c> and <c>not</c>. Such a comparison orders v and (double)v alike against the constant.
+    /// double (double)v, whatever the other columns hold (<see cref="NumberFormPartners"/> gives no partner).
     /// </summary>
-    public static bool SameForEitherNumberForm(LogicalExpression tree, string column) => tree switch
+    public static bool SameForEitherNumberForm(LogicalExpression tree, string column) => NumberFormPartners(tree, column) is [];
+
+    /// <summary>
+    /// When <paramref name="tree"/> gives the same value with <paramref name="column"/> bound to a long v or to the
+    /// double (double)v: the columns that must then hold a double (any double: <c>*</c>, <c>-</c> and <c>/</c> of a whole
+    /// number and a double compute in doubles, from (double)v in both forms); empty when the value is the same whatever
+    /// they hold; null when it may differ. A node whose operands are the same in both forms is the same; the column is
+    /// the same where it is only compared with a number constant below 2^53 (exact as a double: v and (double)v order
+    /// alike against it), or multiplied, subtracted or divided with another column (its partner) that holds a double.
+    /// </summary>
+    public static IReadOnlyList<string>? NumberFormPartners(LogicalExpression tree, string column)
     {
-        Identifier i => i.Name != column,
-        ValueExpression => true,
-        UnaryExpression { Type: UnaryExpressionType.Not } u => SameForEitherNumberForm(u.Expression, column),
-        BinaryExpression { Type: BinaryExpressionType.And or BinaryExpressionType.Or } b =>
-            SameForEitherNumberForm(b.LeftExpression, column) && SameForEitherNumberForm(b.RightExpression, column),
-        BinaryExpression
+        var partners = new List<string>();
+        return FormIndependent(tree, column, partners) ? partners.Distinct(StringComparer.Ordinal).ToList() : null;
+    }
+
+    private static bool FormIndependent(LogicalExpression e, string column, List<string> partners)
+    {
+        switch (e)
         {
-            Type: BinaryExpressionType.Equal or BinaryExpressionType.NotEqual or BinaryExpressionType.Greater
-                or BinaryExpressionType.GreaterOrEqual or BinaryExpressionType.Lesser or BinaryExpressionType.LesserOrEqual,
-        } b => ComparedWithExactConstant(b.LeftExpression, b.RightExpression, column) || ComparedWithExactConstant(b.RightExpression, b.LeftExpression, column)
-            || (!Mentions(b.LeftExpression, column) && !Mentions(b.RightExpression, column)),
-        _ => !Mentions(tree, column),
-    };
+            case Identifier i: return i.Name != column;
+            case ValueExpression: return true;
+            case BinaryExpression { Type: BinaryExpressionType.Equal or BinaryExpressionType.NotEqual or BinaryExpressionType.Greater
+                    or BinaryExpressionType.GreaterOrEqual or BinaryExpressionType.Lesser or BinaryExpressionType.LesserOrEqual } b
+                when ComparedWithExactConstant(b.LeftExpression, b.RightExpression, column) || ComparedWithExactConstant(b.RightExpression, b.LeftExpression, column):
+                return true;
+            case BinaryExpression { Type: BinaryExpressionType.Times or BinaryExpressionType.Minus or BinaryExpressionType.Div } b
+                when (ArithmeticPartner(b.LeftExpression, b.RightExpression, column) ?? ArithmeticPartner(b.RightExpression, b.LeftExpression, column)) is { } partner:
+                partners.Add(partner);
+                return true;
+            case UnaryExpression u: return FormIndependent(u.Expression, column, partners);
+            case BinaryExpression b: return FormIndependent(b.LeftExpression, column, partners) && FormIndependent(b.RightExpression, column, partners);
+            case TernaryExpression t:
+                return FormIndependent(t.LeftExpression, column, partners) && FormIndependent(t.MiddleExpression, column, partners)
+                    && FormIndependent(t.RightExpression, column, partners);
+            case Function f:
+                foreach (var p in f.Parameters)
+                    if (!FormIndependent(p, column, partners)) return false;
+                return true;
+            default: return !Mentions(e, column);
+        }
+    }
+
+    /// <summary>The other column of an arithmetic node whose one operand is <paramref name="column"/> itself.</summary>
+    private static string? ArithmeticPartner(LogicalExpression side, LogicalExpression other, string column) =>
+        side is Identifier i && i.Name == column && other is Identifier o && o.Name != column && o.Name != "null" ? o.Name : null;
 
     private static bool ComparedWithExactConstant(LogicalExpression side, LogicalExpression other, string column) =>
         side is Identifier i && i.Name == column && other is ValueExpression { Value: int or long or double } v

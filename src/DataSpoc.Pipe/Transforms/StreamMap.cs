@@ -178,16 +178,13 @@ internal sealed class StreamMap : IRecordTransform
 
     /// <summary>
     /// The <c>hash:</c> of a text given as valid UTF-8: the same as <see cref="Sha256Hex(string)"/> of its string (the
-    /// salt's UTF-8 followed by the text's is the UTF-8 of both together), without building the string. The caller's
-    /// <paramref name="sha256"/> (one per thread) is reused: a one-shot hash sets up a new native context per value,
-    /// which costs more than hashing a short value.
+    /// salt's UTF-8 followed by the text's is the UTF-8 of both together), without building the string, through the
+    /// caller's <paramref name="sha256"/> (one per thread).
     /// </summary>
-    internal string Sha256Hex(ReadOnlySpan<byte> utf8Text, IncrementalHash sha256)
+    internal string Sha256Hex(ReadOnlySpan<byte> utf8Text, ShortValueSha256 sha256)
     {
-        sha256.AppendData(_saltUtf8 ??= Encoding.UTF8.GetBytes(HashSalt));
-        sha256.AppendData(utf8Text);
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-        sha256.GetHashAndReset(hash);
+        sha256.Hash(_saltUtf8 ??= Encoding.UTF8.GetBytes(HashSalt), utf8Text, hash);
         return Convert.ToHexStringLower(hash);
     }
 

@@ -114,6 +114,16 @@ internal sealed class TransformExpression
     internal bool SameForEitherNumberForm(string column) =>
         _expression.GetLogicalExpression() is { } tree && CompiledExpression.SameForEitherNumberForm(tree, column);
 
+    /// <summary>
+    /// The indexes in <see cref="Columns"/> of the columns that must hold a double for the value to be the same with
+    /// <paramref name="column"/> read as a long or as that long's double (see <see cref="CompiledExpression.NumberFormPartners"/>);
+    /// null when it may differ.
+    /// </summary>
+    internal int[]? NumberFormPartners(string column) =>
+        _expression.GetLogicalExpression() is { } tree && CompiledExpression.NumberFormPartners(tree, column) is { } partners
+            ? [.. partners.Select(p => Columns.ToList().IndexOf(p))]
+            : null;
+
     /// <summary>The same expression with parameters of its own, for another thread (NCalc binds parameters in place).</summary>
     public TransformExpression Copy() => TryParse(Text, out _)!;
 

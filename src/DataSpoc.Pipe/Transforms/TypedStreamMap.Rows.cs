@@ -124,13 +124,16 @@ internal sealed partial class TypedStreamMap
         private readonly TransformExpression[] _compute;
         private readonly object?[][] _computeArgs;
         private readonly object?[] _filterArgs;
-        /// <summary>Per argument of the filter and of each compute, whether its number form cannot change the value.</summary>
-        private readonly bool[] _filterEitherForm;
-        private readonly bool[][] _computeEitherForm;
+        /// <summary>
+        /// Per argument of the filter and of each compute, when its number form cannot change the value: the arguments
+        /// that must then hold a double of one form only (empty: none); null when it may change the value.
+        /// </summary>
+        private readonly int[]?[] _filterFormPartners;
+        private readonly int[]?[][] _computeFormPartners;
         private readonly object?[] _outputValues;
         private readonly int[] _ambiguousArgs = new int[2];
-        /// <summary>The lane's SHA-256 for <c>hash:</c>, reset after each value.</summary>
-        private readonly IncrementalHash _sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        /// <summary>The lane's SHA-256 for <c>hash:</c>.</summary>
+        private readonly ShortValueSha256 _sha256 = new();
         private readonly byte[] _salt;
 
         public RowLane(TypedStreamMap compiled)
@@ -147,8 +150,8 @@ internal sealed partial class TypedStreamMap
             _filterArgs = new object?[compiled._filterArgs.Length];
             _compute = [.. _map.Compute.Select(c => c.Expression.Copy())];
             _computeArgs = [.. compiled._compute.Select(c => new object?[c.Args.Length])];
-            _filterEitherForm = _filter is null ? [] : [.. _filter.Columns.Select(_filter.SameForEitherNumberForm)];
-            _computeEitherForm = [.. _compute.Select(e => e.Columns.Select(e.SameForEitherNumberForm).ToArray())];
+            _filterFormPartners = _filter is null ? [] : [.. _filter.Columns.Select(_filter.NumberFormPartners)];
+            _computeFormPartners = [.. _compute.Select(e => e.Columns.Select(e.NumberFormPartners).ToArray())];
             _outputValues = new object?[compiled._outputs.Length];
             _salt = Encoding.UTF8.GetBytes(_map.HashSalt);
         }
@@ -167,13 +170,13 @@ internal sealed partial class TypedStreamMap
                 var compiled = _compiled;
                 if (_filter is not null)
                 {
-                    if (!TryEvaluate(_filter, compiled._filterArgs, _filterArgs, _filterEitherForm, "filter", null, out var kept)) return MapOutcome.Fallback;
+                    if (!TryEvaluate(_filter, compiled._filterArgs, _filterArgs, _filterFormPartners, "filter", null, out var kept)) return MapOutcome.Fallback;
                     if (!_map.Keeps(kept)) return MapOutcome.Filtered;
                 }
                 var compute = compiled._compute;
                 for (var i = 0; i < compute.Length; i++)
                 {
-                    if (!TryEvaluate(_compute[i], compute[i].Args, _computeArgs[i], _computeEitherForm[i], compute[i].Key, compute[i].Type, out var value)) return MapOutcome.Fallback;
+                    if (!TryEvaluate(_compute[i], compute[i].Args, _computeArgs[i], _computeFormPartners[i], compute[i].Key, compute[i].Type, out var value)) return MapOutcome.Fallback;
                     _values[compute[i].Cell] = value;
                 }
                 var outputs = compiled._outputs;
@@ -274,14 +277,14 @@ internal sealed partial class TypedStreamMap
         /// when the forms disagree, one of them fails, or more than two values are ambiguous. A compute's value is
         /// shaped to its column's <paramref name="type"/> before forms are compared.
         /// </summary>
-        private bool TryEvaluate(TransformExpression expression, int[] cells, object?[] args, bool[] eitherForm, string key, string? type, out object? result)
+        private bool TryEvaluate(TransformExpression expression, int[] cells, object?[] args, int[]?[] formPartners, string key, string? type, out object? result)
         {
+            for (var i = 0; i < cells.Length; i++) args[i] = ValueOf(cells[i]);
             var ambiguous = 0;
             for (var i = 0; i < cells.Length; i++)
             {
                 var cell = cells[i];
-                args[i] = ValueOf(cell);
-                if (_ambiguous[cell] && !eitherForm[i])
+                if (_ambiguous[cell] && !SameForEitherForm(cell, formPartners[i], cells, args))
                 {
                     if (ambiguous == _ambiguousArgs.Length) { result = null; return false; }
                     _ambiguousArgs[ambiguous++] = i;
@@ -311,6 +314,22 @@ internal sealed partial class TypedStreamMap
                 result = null;
                 return false;
             }
+        }
+
+        /// <summary>
+        /// Whether the ambiguous <paramref name="cell"/>'s other form cannot change the expression's value: its
+        /// <paramref name="partners"/> (argument indexes, <see cref="TransformExpression.NumberFormPartners"/>) hold
+        /// doubles that are not ambiguous themselves. A -0.0 has 0 as its other form, not its own double: arithmetic
+        /// tells them apart, so only comparisons (no partners) take it.
+        /// </summary>
+        private bool SameForEitherForm(int cell, int[]? partners, int[] cells, object?[] args)
+        {
+            if (partners is null) return false;
+            if (partners.Length == 0) return true;
+            if (_values[cell] is double d && d == 0 && double.IsNegative(d)) return false;
+            foreach (var p in partners)
+                if (args[p] is not double || _ambiguous[cells[p]]) return false;
+            return true;
         }
 
         /// <summary>A cell's value as expressions see it (a computed one as the JSON path reads it back).</summary>
@@ -370,12 +389,8 @@ internal sealed partial class TypedStreamMap
             var start = c.Offsets[at];
             var text = c.Bytes.AsSpan(start, c.Offsets[at + 1] - start);
             if (StartsObjectOrArray(text)) return false;
-            // One context per lane, reset after each value: a one-shot SHA256.HashData sets up a native context per
-            // call, which costs more than hashing a short value (bench/README.md, typed transforms on rows).
             Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-            if (_salt.Length > 0) _sha256.AppendData(_salt);
-            _sha256.AppendData(text);
-            _sha256.GetHashAndReset(hash);
+            _sha256.Hash(_salt, text, hash);
             c.Truncate(c.Levels - 1, at, start);
             var hex = c.BeginBytes(hash.Length * 2);
             for (var i = 0; i < hash.Length; i++)

@@ -180,9 +180,8 @@ internal sealed partial class TypedStreamMap
         private readonly object?[][] _computeArgs;
         private readonly object?[] _filterArgs;
         private readonly object?[] _outputValues;
-        /// <summary>The lane's SHA-256 for <c>hash:</c>, reset after each value.</summary>
-        private readonly System.Security.Cryptography.IncrementalHash _sha256 =
-            System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        /// <summary>The lane's SHA-256 for <c>hash:</c>.</summary>
+        private readonly ShortValueSha256 _sha256 = new();
 
         public Lane(TypedStreamMap compiled)
         {

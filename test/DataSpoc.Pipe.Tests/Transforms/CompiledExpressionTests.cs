@@ -65,9 +65,10 @@ public class CompiledExpressionTests(Xunit.Abstractions.ITestOutputHelper output
     }
 
     /// <summary>
-    /// <see cref="TransformExpression.SameForEitherNumberForm"/> lets a typed map evaluate an integer once instead of in both
-    /// forms a record may have spelled it in (<c>53</c>, a long; <c>53.0</c>, a double): where it says so, the value (or
-    /// the failure) must be the same with the column bound to a long as to that long's double.
+    /// <see cref="TransformExpression.NumberFormPartners"/> lets a typed map evaluate an integer once instead of in both
+    /// forms a record may have spelled it in (<c>53</c>, a long; <c>53.0</c>, a double): where it says so, with its partner
+    /// columns holding doubles, the value (or the failure) must be the same with the column bound to a long as to that
+    /// long's double.
     /// </summary>
     [Fact]
     public void An_expression_said_to_be_the_same_for_either_number_form_is()
@@ -83,10 +84,11 @@ public class CompiledExpressionTests(Xunit.Abstractions.ITestOutputHelper output
             var expression = TransformExpression.TryParse(text, out _)!;
             for (var column = 0; column < expression.Columns.Count; column++)
             {
-                if (!expression.SameForEitherNumberForm(expression.Columns[column])) continue;
+                if (expression.NumberFormPartners(expression.Columns[column]) is not { } partners) continue;
                 for (var v = 0; v < ValuesPerExpression; v++)
                 {
                     var values = expression.Columns.Select(_ => Pool[random.Next(Pool.Length)]).ToArray();
+                    foreach (var p in partners) values[p] = Doubles[random.Next(Doubles.Length)];
                     var whole = longs[random.Next(longs.Length)];
                     values[column] = whole;
                     var asLong = Outcome(expression, values);
@@ -99,6 +101,25 @@ public class CompiledExpressionTests(Xunit.Abstractions.ITestOutputHelper output
         }
         output.WriteLine($"{checkedForms} evaluations compared in both number forms");
         Assert.True(checkedForms > 100, $"only {checkedForms} evaluations compared");
+    }
+
+    private static readonly object?[] Doubles = [.. Pool.Where(v => v is double)];
+
+    [Theory]
+    [InlineData("amount * qty", "qty", "amount")]
+    [InlineData("qty - amount > 5 and qty > 2", "qty", "amount")]
+    [InlineData("if(flag, amount / qty, qty * price)", "qty", "amount,price")]
+    [InlineData("qty > 5", "qty", "")]
+    [InlineData("qty * qty", "qty", null)]
+    [InlineData("qty * 2.5", "qty", null)]
+    [InlineData("qty + amount", "qty", null)]
+    [InlineData("amount % qty", "qty", null)]
+    [InlineData("-qty * amount", "qty", null)]
+    public void Arithmetic_with_a_double_column_is_the_same_for_either_number_form(string text, string column, string? partners)
+    {
+        var expression = TransformExpression.TryParse(text, out _)!;
+        var found = expression.NumberFormPartners(column);
+        Assert.Equal(partners, found is null ? null : string.Join(",", found.Select(i => expression.Columns[i])));
     }
 
     private static string Outcome(TransformExpression expression, object?[] values)

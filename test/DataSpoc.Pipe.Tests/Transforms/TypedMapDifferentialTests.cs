@@ -204,6 +204,10 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
                 $"{Of("integer")} / 3", $"if({Of("boolean")} = true, 1, 0)", Any(), $"{Of("number")} > 1.5", "'constant'", "2.5",
                 $"{Of("integer")} + 0.5", $"len({Of("string")})", computed.Count > 0 ? computed[^1] + " + 1" : "7",
                 computed.Count > 0 ? $"concat({computed[^1]}, 'x')" : "true",
+                // Arithmetic of two columns: an integer operand is evaluated once when the other holds a double of one
+                // form only (TransformExpression.NumberFormPartners), else in both forms.
+                $"{Of("number")} * {Of("integer")}", $"{Of("integer", "number")} - {Of("number")}", $"{Of("number")} / {Of("integer", "number")}",
+                $"{Of("number", "integer")} * {Of("number")} > 100",
             ];
             compute[name] = expressions[random.Next(expressions.Length)];
             computed.Add(name);

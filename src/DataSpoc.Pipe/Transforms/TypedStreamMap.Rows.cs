@@ -392,13 +392,8 @@ internal sealed partial class TypedStreamMap
             Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
             _sha256.Hash(_salt, text, hash);
             c.Truncate(c.Levels - 1, at, start);
-            var hex = c.BeginBytes(hash.Length * 2);
-            for (var i = 0; i < hash.Length; i++)
-            {
-                hex[2 * i] = HexDigits[hash[i] >> 4];
-                hex[2 * i + 1] = HexDigits[hash[i] & 0xF];
-            }
-            c.EndBytes(hash.Length * 2, 0);
+            Convert.TryToHexStringLower(hash, c.BeginBytes(hash.Length * 2), out var written);
+            c.EndBytes(written, 0);
             return true;
         }
     }
@@ -419,8 +414,6 @@ internal sealed partial class TypedStreamMap
         /// <summary>The shared box of a small value's double (<see cref="IsSmall"/>).</summary>
         public static object OfDouble(long value) => Doubles[value - Smallest];
     }
-
-    private static ReadOnlySpan<byte> HexDigits => "0123456789abcdef"u8;
 
     /// <summary>A string column's text that starts a JSON object or array (a string column takes such values as their text).</summary>
     private static bool StartsObjectOrArray(ReadOnlySpan<byte> text) => text.Length > 0 && text[0] is (byte)'{' or (byte)'[';

@@ -7,12 +7,14 @@ using DataSpoc.Pipe.Singer;
 // `shred <narrow|wide> [seconds=5]`: the canonical parse + shred stage in a loop, one handler for every pass (its batch
 // cleared every 64K rows as a run's lanes do). `encode <narrow|wide> [seconds=5]`: one shredded batch written as a
 // zstd Parquet file, again and again. Both print CPU nanoseconds per record.
-// `csvtap <file.csv> [typed|json]`: see CsvTapLoop.
+// `csvtap <file.csv> [typed|json]`: see CsvTapLoop. `sha [rounds]`: see ShaLoop.
 if (args is ["csvtap", var csvFile, ..])
     return DataSpoc.Pipe.StageLoops.CsvTapLoop.Run(csvFile, args.Length > 2 ? args[2] : "typed");
+if (args is ["sha", ..])
+    return DataSpoc.Pipe.StageLoops.ShaLoop.Run(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3);
 if (args is not [("shred" or "encode") and var stage, ..])
 {
-    Console.Error.WriteLine("usage: DataSpoc.Pipe.StageLoops shred|encode [narrow|wide] [seconds] | csvtap <file.csv> [typed|json]");
+    Console.Error.WriteLine("usage: DataSpoc.Pipe.StageLoops shred|encode [narrow|wide] [seconds] | csvtap <file.csv> [typed|json] | sha [rounds]");
     return 2;
 }
 var input = new EngineInput(args.Length > 1 ? args[1] : "narrow");

@@ -17,7 +17,9 @@ namespace DataSpoc.Pipe.Transforms;
 /// <c>"42"</c> and <c>42</c> alike. So a value that more than one spelling could have given is ambiguous: an integer
 /// (long, or the double of a fraction or exponent spelling), a whole double below 2^53 (double, or the long of an
 /// integer spelling); each expression is evaluated over every form of its (at most two) ambiguous values and the
-/// answer is kept only when all agree. Whatever the row cannot tell (a string that reads as a number, boolean, object
+/// answer is kept only when all agree, except for a value the expression cannot tell apart in its two forms (compared
+/// with an exact constant, or multiplied by a column holding a double: <see cref="TransformExpression.NumberFormPartners"/>),
+/// which is evaluated once. Whatever the row cannot tell (a string that reads as a number, boolean, object
 /// or array; a whole double at or beyond 2^53; values that disagree; more ambiguity than that) gives
 /// <see cref="MapOutcome.Fallback"/>: the caller rolls the row back and the JSON path takes the record, as for
 /// anything the shredder rejects. So values, types, counts and errors stay the JSON path's.

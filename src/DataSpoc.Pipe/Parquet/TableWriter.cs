@@ -142,6 +142,7 @@ internal sealed class TableWriter : IAsyncDisposable
     public bool RowAdded(int lane, Partition partition, ColumnBatch batch)
     {
         var first = Volatile.Read(ref _batchesSent) < _batches.Length;
+        if (batch.Rows == ReserveAtRows && _batches[lane].Count > 1) ReserveSideBySide(lane, batch, first ? _firstBatchRows : _batchRows);
         if (batch.Rows >= (first ? _firstBatchRows : _batchRows)
             || ((batch.Rows & _bytesCheckMask) == 0 && batch.EstimatedBytes >= (first ? _firstBatchBytes : _batchBytes)))
         {
@@ -150,6 +151,21 @@ internal sealed class TableWriter : IAsyncDisposable
             return true;
         }
         return _budget.RowAdded(lane, batch);
+    }
+
+    /// <summary>Rows at which a batch filling beside others of this writer is sized for the rows it will reach (below the 1024 it starts with).</summary>
+    private const int ReserveAtRows = 1000;
+
+    /// <summary>
+    /// Partitions filling side by side are flushed by the budget at about an even split of the lane's share each: a
+    /// batch that is one of them grows to that size (a quarter over, as they do not fill quite evenly) in one step,
+    /// instead of doubling through sizes that each stay behind in the shared pools. Past it, it doubles as any batch.
+    /// </summary>
+    private void ReserveSideBySide(int lane, ColumnBatch batch, int fullRows)
+    {
+        var bytesPerRow = Math.Max(batch.EstimatedBytes / batch.Rows, 1);
+        var rows = (int)Math.Min(fullRows, _budget.ShareOfEachBatch(lane) * 5 / 4 / bytesPerRow);
+        if (rows >= 4 * ReserveAtRows) batch.Reserve(rows);
     }
 
     /// <summary>
@@ -170,6 +186,11 @@ internal sealed class TableWriter : IAsyncDisposable
         Full,
         /// <summary>Flushed early for the budget: smaller than the stream's batches, its buffers are released.</summary>
         Early,
+        /// <summary>
+        /// Flushed early for the budget while the lane holds other batches of this writer (partitions filling side by
+        /// side): the next one opens soon and would grow through every array size again, so its buffers are kept for it.
+        /// </summary>
+        EarlyKeepingBuffers,
         /// <summary>Flushed early and its partition's file finished (no row for a while).</summary>
         Retire,
         /// <summary>The end of the stream: everything is finished next.</summary>
@@ -179,6 +200,7 @@ internal sealed class TableWriter : IAsyncDisposable
     private void Send(int lane, Partition partition, ColumnBatch batch, SendReason reason)
     {
         _batches[lane].Remove(partition);
+        if (reason == SendReason.Early && _batches[lane].Count > 0) reason = SendReason.EarlyKeepingBuffers;
         _budget.Closed(lane, batch);
         if (ReferenceEquals(_lastBatch[lane].Batch, batch)) _lastBatch[lane] = default;
         if (batch.Rows == 0)
@@ -189,7 +211,7 @@ internal sealed class TableWriter : IAsyncDisposable
         }
         Interlocked.Increment(ref _batchesSent);
         // A batch flushed early counts against the run's budget until it is encoded (full ones wait below instead).
-        var handedOver = reason is SendReason.Early or SendReason.Retire ? batch.EstimatedBytes : 0;
+        var handedOver = reason is SendReason.Early or SendReason.EarlyKeepingBuffers or SendReason.Retire ? batch.EstimatedBytes : 0;
         if (handedOver > 0) _budget.HandingOver(handedOver);
         lock (_sendLock)
         {
@@ -242,6 +264,7 @@ internal sealed class TableWriter : IAsyncDisposable
             if (_parsingEnded) file.WriteRowGroupOnTwoThreads(batch);
             else file.WriteRowGroup(batch);
             if (reason is SendReason.Full or SendReason.Complete) Return(batch);
+            else if (reason == SendReason.EarlyKeepingBuffers) Keep(batch);
             else batch.Release();
             var size = Math.Max(new FileInfo(file.Path).Length, file.BytesWritten);
             if (reason == SendReason.Retire || file.Rows >= _limits.MaxFileRows || size >= _limits.MaxFileBytes) Finish(partition);
@@ -309,6 +332,7 @@ internal sealed class TableWriter : IAsyncDisposable
     {
         lock (_spares)
             if (_spares.TryPop(out var batch)) return batch;
+        Interlocked.Increment(ref _batchesAllocated);
         return new ColumnBatch(_schema);
     }
 
@@ -323,6 +347,37 @@ internal sealed class TableWriter : IAsyncDisposable
             }
         batch.Release();
     }
+
+    /// <summary>
+    /// Keeps a batch flushed early for this writer's next one, while the spares hold no more than a quarter of the
+    /// run's budget (what may wait for the encoders at once): partitions filling side by side reuse grown buffers
+    /// instead of leaving every size they grew through in the shared pools.
+    /// </summary>
+    private void Keep(ColumnBatch batch)
+    {
+        batch.Clear();
+        var capacity = batch.CapacityBytes;
+        lock (_spares)
+        {
+            long held = 0;
+            foreach (var spare in _spares) held += spare.CapacityBytes;
+            if (held + capacity <= _limits.BufferBytes / 4)
+            {
+                _spares.Push(batch);
+                Interlocked.Increment(ref _batchesKept);
+                return;
+            }
+        }
+        batch.Release();
+    }
+
+    /// <summary>Batches flushed early whose buffers were kept for the next one (for tests).</summary>
+    internal long BatchesKept => Interlocked.Read(ref _batchesKept);
+    private long _batchesKept;
+
+    /// <summary>Batches whose buffers were allocated (not reused from a spare), for tests.</summary>
+    internal long BatchesAllocated => Interlocked.Read(ref _batchesAllocated);
+    private long _batchesAllocated;
 
     private void ReleaseSpares()
     {

@@ -186,11 +186,6 @@ internal sealed class TableWriter : IAsyncDisposable
         Full,
         /// <summary>Flushed early for the budget: smaller than the stream's batches, its buffers are released.</summary>
         Early,
-        /// <summary>
-        /// Flushed early for the budget while the lane holds other batches of this writer (partitions filling side by
-        /// side): the next one opens soon and would grow through every array size again, so its buffers are kept for it.
-        /// </summary>
-        EarlyKeepingBuffers,
         /// <summary>Flushed early and its partition's file finished (no row for a while).</summary>
         Retire,
         /// <summary>The end of the stream: everything is finished next.</summary>
@@ -200,7 +195,6 @@ internal sealed class TableWriter : IAsyncDisposable
     private void Send(int lane, Partition partition, ColumnBatch batch, SendReason reason)
     {
         _batches[lane].Remove(partition);
-        if (reason == SendReason.Early && _batches[lane].Count > 0) reason = SendReason.EarlyKeepingBuffers;
         _budget.Closed(lane, batch);
         if (ReferenceEquals(_lastBatch[lane].Batch, batch)) _lastBatch[lane] = default;
         if (batch.Rows == 0)
@@ -211,7 +205,7 @@ internal sealed class TableWriter : IAsyncDisposable
         }
         Interlocked.Increment(ref _batchesSent);
         // A batch flushed early counts against the run's budget until it is encoded (full ones wait below instead).
-        var handedOver = reason is SendReason.Early or SendReason.EarlyKeepingBuffers or SendReason.Retire ? batch.EstimatedBytes : 0;
+        var handedOver = reason is SendReason.Early or SendReason.Retire ? batch.EstimatedBytes : 0;
         if (handedOver > 0) _budget.HandingOver(handedOver);
         lock (_sendLock)
         {
@@ -264,7 +258,6 @@ internal sealed class TableWriter : IAsyncDisposable
             if (_parsingEnded) file.WriteRowGroupOnTwoThreads(batch);
             else file.WriteRowGroup(batch);
             if (reason is SendReason.Full or SendReason.Complete) Return(batch);
-            else if (reason == SendReason.EarlyKeepingBuffers) Keep(batch);
             else batch.Release();
             var size = Math.Max(new FileInfo(file.Path).Length, file.BytesWritten);
             if (reason == SendReason.Retire || file.Rows >= _limits.MaxFileRows || size >= _limits.MaxFileBytes) Finish(partition);
@@ -332,7 +325,6 @@ internal sealed class TableWriter : IAsyncDisposable
     {
         lock (_spares)
             if (_spares.TryPop(out var batch)) return batch;
-        Interlocked.Increment(ref _batchesAllocated);
         return new ColumnBatch(_schema);
     }
 
@@ -347,37 +339,6 @@ internal sealed class TableWriter : IAsyncDisposable
             }
         batch.Release();
     }
-
-    /// <summary>
-    /// Keeps a batch flushed early for this writer's next one, while the spares hold no more than a quarter of the
-    /// run's budget (what may wait for the encoders at once): partitions filling side by side reuse grown buffers
-    /// instead of leaving every size they grew through in the shared pools.
-    /// </summary>
-    private void Keep(ColumnBatch batch)
-    {
-        batch.Clear();
-        var capacity = batch.CapacityBytes;
-        lock (_spares)
-        {
-            long held = 0;
-            foreach (var spare in _spares) held += spare.CapacityBytes;
-            if (held + capacity <= _limits.BufferBytes / 4)
-            {
-                _spares.Push(batch);
-                Interlocked.Increment(ref _batchesKept);
-                return;
-            }
-        }
-        batch.Release();
-    }
-
-    /// <summary>Batches flushed early whose buffers were kept for the next one (for tests).</summary>
-    internal long BatchesKept => Interlocked.Read(ref _batchesKept);
-    private long _batchesKept;
-
-    /// <summary>Batches whose buffers were allocated (not reused from a spare), for tests.</summary>
-    internal long BatchesAllocated => Interlocked.Read(ref _batchesAllocated);
-    private long _batchesAllocated;
 
     private void ReleaseSpares()
     {

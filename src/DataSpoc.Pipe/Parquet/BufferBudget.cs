@@ -103,6 +103,12 @@ internal sealed class BufferBudget
         }
     }
 
+    /// <summary>
+    /// Bytes each of <paramref name="lane"/>'s open batches may reach, the share split evenly: about where batches that
+    /// fill side by side are flushed.
+    /// </summary>
+    public long ShareOfEachBatch(int lane) => _share / Math.Max(_lanes[lane].Open.Count, 1);
+
     /// <summary>Batches open for rows now, across all lanes.</summary>
     public int OpenBatches => _lanes.Sum(l => l.Open.Count);
 

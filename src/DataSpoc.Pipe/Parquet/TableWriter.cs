@@ -142,6 +142,7 @@ internal sealed class TableWriter : IAsyncDisposable
     public bool RowAdded(int lane, Partition partition, ColumnBatch batch)
     {
         var first = Volatile.Read(ref _batchesSent) < _batches.Length;
+        if (batch.Rows == ReserveAtRows && _batches[lane].Count > 1) ReserveSideBySide(lane, batch, first ? _firstBatchRows : _batchRows);
         if (batch.Rows >= (first ? _firstBatchRows : _batchRows)
             || ((batch.Rows & _bytesCheckMask) == 0 && batch.EstimatedBytes >= (first ? _firstBatchBytes : _batchBytes)))
         {
@@ -150,6 +151,21 @@ internal sealed class TableWriter : IAsyncDisposable
             return true;
         }
         return _budget.RowAdded(lane, batch);
+    }
+
+    /// <summary>Rows at which a batch filling beside others of this writer is sized for the rows it will reach (below the 1024 it starts with).</summary>
+    private const int ReserveAtRows = 1000;
+
+    /// <summary>
+    /// Partitions filling side by side are flushed by the budget at about an even split of the lane's share each: a
+    /// batch that is one of them grows to that size (a quarter over, as they do not fill quite evenly) in one step,
+    /// instead of doubling through sizes that each stay behind in the shared pools. Past it, it doubles as any batch.
+    /// </summary>
+    private void ReserveSideBySide(int lane, ColumnBatch batch, int fullRows)
+    {
+        var bytesPerRow = Math.Max(batch.EstimatedBytes / batch.Rows, 1);
+        var rows = (int)Math.Min(fullRows, _budget.ShareOfEachBatch(lane) * 5 / 4 / bytesPerRow);
+        if (rows >= 4 * ReserveAtRows) batch.Reserve(rows);
     }
 
     /// <summary>

@@ -577,12 +577,20 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
     private static bool TryLocatePartition(ReadOnlySpan<byte> record, ReadOnlySpan<byte> quotedKey, out Partition partition)
     {
         partition = new Partition(null);
-        var from = 0;
+        // Searched without its opening quote, which is checked afterwards: a search anchored on '"' stops at every
+        // property of the record, one on the name's first letter rarely.
+        var nameAndQuote = quotedKey[1..];
+        var from = 1;
         while (true)
         {
-            var at = record[from..].IndexOf(quotedKey);
+            var at = record[from..].IndexOf(nameAndQuote);
             if (at < 0) return true;
-            var p = from + at + quotedKey.Length;
+            var p = from + at + nameAndQuote.Length;
+            if (record[from + at - 1] != '"')
+            {
+                from = p;
+                continue;
+            }
             while (p < record.Length && record[p] is (byte)' ' or (byte)'\t') p++;
             // Not followed by a colon: a string value spelling the name; the property may come later.
             if (p >= record.Length || record[p] != ':')
@@ -596,10 +604,23 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             if (p >= record.Length || record[p] != '"') return false;
             var text = record[(p + 1)..];
             var end = text.IndexOfAny((byte)'"', (byte)'\\');
-            if (end < 0 || end > 64 || text[end] != '"' || PartitionOfText(text[..end]) is not { } found) return false;
+            if (end < 0 || end > 64 || text[end] != '"' || PartitionOfLocatedText(text[..end]) is not { } found) return false;
             partition = found;
             return true;
         }
+    }
+
+    /// <summary>
+    /// <see cref="PartitionOfText(ReadOnlySpan{byte})"/> for the quick look before the scan: a UTC date-time
+    /// (<c>yyyy-MM-ddThh:mm:ss[.f]Z</c>, as most taps write it) is on the date its first ten bytes spell, so only those
+    /// are parsed; the scan parses the whole value and <c>InPartition</c> confirms the date.
+    /// </summary>
+    private static Partition? PartitionOfLocatedText(ReadOnlySpan<byte> text)
+    {
+        if (text.Length >= 20 && text[^1] is (byte)'Z' or (byte)'z' && text[10] is (byte)'T' or (byte)'t' or (byte)' '
+            && TemporalParser.TryParseDateDays(text[..10], out var days))
+            return new Partition(DateOnly.FromDayNumber(EpochDayNumber + days));
+        return PartitionOfText(text);
     }
 
     private static Partition PartitionOf(Utf8JsonReader probe, byte[] partitionKeyUtf8)

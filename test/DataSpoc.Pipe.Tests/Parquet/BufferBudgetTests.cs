@@ -67,6 +67,42 @@ public sealed class BufferBudgetTests : IDisposable
     }
 
     [Fact]
+    public async Task Partitions_filling_side_by_side_grow_to_their_share_in_one_step_and_stay_within_the_budget()
+    {
+        // 28 daily partitions, one row each in turn (as a date-time folded into 28 days): never full, over the budget
+        // together. Each batch is sized for its share of the budget once it holds 1000 rows (doubling would be at 2048
+        // rows then), the buffers held stay within twice the budget (arrays are powers of two), and every row lands
+        // once in its day's one file.
+        var limits = new WriteLimits { BatchRows = 100_000, BufferBytes = 8 * 1024 * 1024, ParseLanes = 1 };
+        var budget = new BufferBudget(limits);
+        var spool = Path.Combine(_lake.Root, "spool");
+        await using var writer = new TableWriter(Schema(), Config.Compression.Zstd, limits, spool, "days", flushAsWritten: false, budget);
+        const int Rows = 400_000, Days = 28;
+        for (var id = 0; id < Days * 1100; id++) Add(writer, id, DayOf(id % Days));
+        for (var day = 0; day < Days; day++)
+        {
+            var batch = writer.BatchFor(0, DayOf(day));
+            Assert.Equal(1100, batch.Rows);
+            // 8 MiB / 28 x 1.25 at about 50 bytes a row: some 7,500 rows.
+            Assert.All(batch.Columns, c => Assert.True(c.Def.Length >= 4096, $"day {day}: {c.Def.Length} levels of room"));
+        }
+        long mostHeld = 0;
+        for (var id = Days * 1100; id < Rows; id++)
+        {
+            Add(writer, id, DayOf(id % Days));
+            if ((id & 1023) == 0) mostHeld = Math.Max(mostHeld, writer.RetainedBytes);
+        }
+
+        Assert.True(mostHeld <= 2 * limits.BufferBytes, $"{mostHeld} bytes of buffers held at most, for a budget of {limits.BufferBytes}");
+        var files = await writer.CompleteAsync();
+        Assert.Equal(Days, files.Count);
+        Assert.Equal(Days, files.Select(f => f.Partition).Distinct().Count());
+        Assert.Equal([[$"{Rows}", $"{Rows}", $"{Days}"]], _lake.Query($"select count(*), count(distinct id), count(distinct id % {Days}) from read_parquet('{{lake}}/spool/days-*.parquet.part')"));
+        Assert.All(_lake.Query($"select count(distinct id % {Days}) from read_parquet('{{lake}}/spool/days-*.parquet.part', filename = true) group by filename"), r => Assert.Equal("1", r[0]));
+        Assert.Equal(0, writer.RetainedBytes);
+    }
+
+    [Fact]
     public async Task Streams_that_went_quiet_are_written_once_they_hold_a_quarter_of_the_budget_though_the_rest_is_under_it()
     {
         // Streams one after another, each a few KB: together far under the budget, so only the quiet streams' own part

@@ -89,20 +89,21 @@ public sealed class ManyStreamsTests : IDisposable
     public async Task Partition_by_a_column_reads_the_top_level_property_whatever_else_spells_its_name()
     {
         // The fast scan finds the partition by a quick look at the text: a string value spelling the name, and a
-        // nested property of the same name before the real one, must not fool it.
+        // nested property of the same name before the real one, or a name ending in it ("birthday"), must not fool it.
         string[] lines =
         [
-            """{"type":"SCHEMA","stream":"orders","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"note":{"type":["null","string"]},"meta":{"type":["null","object"],"properties":{"day":{"type":["null","string"]}}},"day":{"type":["null","string"],"format":"date-time"}}}}""",
+            """{"type":"SCHEMA","stream":"orders","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"note":{"type":["null","string"]},"meta":{"type":["null","object"],"properties":{"day":{"type":["null","string"]}}},"birthday":{"type":["null","string"]},"day":{"type":["null","string"],"format":"date-time"}}}}""",
             """{"type":"RECORD","stream":"orders","record":{"id":1,"note":"day","meta":{"day":"2020-01-01T00:00:00Z"},"day":"2025-01-10T23:30:00-01:00"}}""",
             """{"type":"RECORD","stream":"orders","record":{"id":2,"note":"\"day\": \"2020-01-01\"","meta":null,"day":"2025-01-10T10:00:00Z"}}""",
             """{"type":"RECORD","stream":"orders","record":{"id":3,"note":null,"meta":{"day":"2025-01-10T10:00:00Z"}}}""",
             """{"type":"RECORD","stream":"orders","record":{"id":4,"day":null}}""",
             """{"type":"RECORD","stream":"orders", "record": {"id": 5, "day": "2025-01-12"}}""",
+            """{"type":"RECORD","stream":"orders","record":{"id":6,"birthday":"2020-01-01T00:00:00Z","day":"2025-01-13T05:00:00.123456Z"}}""",
         ];
         var p = _lake.Pipeline("orders", _lake.WriteSinger("a.singer", lines), p => p with { Destination = p.Destination with { PartitionBy = "day" } });
         var run = await TempLake.RunAsync(p);
         Assert.True(run.Succeeded, run.Log.Error);
-        Assert.Equal([["1", "2025-01-11"], ["2", "2025-01-10"], ["3", "__HIVE_DEFAULT_PARTITION__"], ["4", "__HIVE_DEFAULT_PARTITION__"], ["5", "2025-01-12"]],
+        Assert.Equal([["1", "2025-01-11"], ["2", "2025-01-10"], ["3", "__HIVE_DEFAULT_PARTITION__"], ["4", "__HIVE_DEFAULT_PARTITION__"], ["5", "2025-01-12"], ["6", "2025-01-13"]],
             _lake.Query("select id, regexp_extract(filename, 'dt=([^/]+)', 1) from read_parquet('{lake}/raw/test/orders/*/*.parquet', filename=true) order by id"));
     }
 }

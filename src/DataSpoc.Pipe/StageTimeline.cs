@@ -26,7 +26,22 @@ public static class StageTimeline
 
     static StageTimeline()
     {
-        if (Enabled) AppDomain.CurrentDomain.ProcessExit += (_, _) => Write();
+        if (!Enabled) return;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Write();
+        _ = new CollectionWitness();
+    }
+
+    /// <summary>
+    /// Marks each garbage collection that reaches it (its finalizer runs after the collection and re-registers it):
+    /// "gc" with the bytes allocated so far, so the timeline shows when collections happen and what drove them.
+    /// </summary>
+    private sealed class CollectionWitness
+    {
+        ~CollectionWitness()
+        {
+            Mark("gc", GC.GetTotalAllocatedBytes());
+            GC.ReRegisterForFinalize(this);
+        }
     }
 
     /// <summary>Records <paramref name="name"/> now, on this thread (events past the capacity are dropped).</summary>
@@ -51,7 +66,12 @@ public static class StageTimeline
         var text = new StringBuilder("ms\tthread\tevent\tvalue\n");
         foreach (var i in Enumerable.Range(0, count).OrderBy(i => s_ticks[i]))
             text.Append(FormattableString.Invariant($"{(s_ticks[i] - origin) * 1000.0 / Stopwatch.Frequency:F2}\t{s_threads[i]}\t{s_events[i]}\t{s_values[i]}\n"));
-        text.Append(FormattableString.Invariant($"{(now - origin) * 1000.0 / Stopwatch.Frequency:F2}\t-\texit\t0\n"));
+        var exit = (now - origin) * 1000.0 / Stopwatch.Frequency;
+        // The collections of the whole run and the time they paused the threads (microseconds), as of the exit.
+        for (var generation = 0; generation <= GC.MaxGeneration; generation++)
+            text.Append(FormattableString.Invariant($"{exit:F2}\t-\tgc{generation}\t{GC.CollectionCount(generation)}\n"));
+        text.Append(FormattableString.Invariant($"{exit:F2}\t-\tgc.pause.us\t{(long)GC.GetTotalPauseDuration().TotalMicroseconds}\n"));
+        text.Append(FormattableString.Invariant($"{exit:F2}\t-\texit\t0\n"));
         File.WriteAllText(s_path!, text.ToString());
     }
 }

@@ -10,7 +10,7 @@ namespace DataSpoc.Pipe;
 /// events are then written there as the process exits, one a line: milliseconds since the process started, thread,
 /// event, a number (rows, bytes). Off, each call is one test of a static read-only field.
 /// </summary>
-public static class StageTimeline
+internal static class StageTimeline
 {
     private const int Capacity = 1 << 14;
     private static readonly string? s_path = Environment.GetEnvironmentVariable("DATASPOC_PIPE_TIMELINE") is { Length: > 0 } p ? p : null;

@@ -115,6 +115,7 @@ internal sealed class ParquetBatchFile : IDisposable
     public void WriteRowGroup(ColumnBatch batch)
     {
         if (batch.Rows == 0) return;
+        StageTimeline.Mark("encode.start", batch.Rows);
         using (var rowGroup = _writer.AppendRowGroup())
         {
             foreach (var column in batch.Columns)
@@ -138,6 +139,7 @@ internal sealed class ParquetBatchFile : IDisposable
     public void WriteRowGroupOnTwoThreads(ColumnBatch batch)
     {
         if (batch.Rows == 0) return;
+        StageTimeline.Mark("encode2.start", batch.Rows);
         using (var rowGroup = _writer.AppendBufferedRowGroup())
         {
             var writers = new ColumnWriter[batch.Columns.Length];
@@ -168,6 +170,7 @@ internal sealed class ParquetBatchFile : IDisposable
 
     private void RowGroupWritten(ColumnBatch batch)
     {
+        StageTimeline.Mark("encode.end", batch.Rows);
         Rows += batch.Rows;
         RowGroups++;
         BytesWritten = new FileInfo(Path).Length;
@@ -189,7 +192,9 @@ internal sealed class ParquetBatchFile : IDisposable
 
     private static void WriteColumns(ColumnWriter[] writers, ColumnBatch batch, List<int> columns)
     {
+        StageTimeline.Mark("half.start", columns.Count);
         foreach (var i in columns) WriteColumn(writers[i], batch.Columns[i]);
+        StageTimeline.Mark("half.end", columns.Count);
     }
 
     /// <summary>Work offered to another thread that runs exactly once: there, or back on the offering thread.</summary>

@@ -213,7 +213,9 @@ internal sealed class TableWriter : IAsyncDisposable
             // (back-pressure), and an encoding failure surfaces here.
             try
             {
+                if (StageTimeline.Enabled && !_encoding.IsCompleted) StageTimeline.Mark("send.wait");
                 _encoding.GetAwaiter().GetResult();
+                if (StageTimeline.Enabled) StageTimeline.Mark("send", batch.Rows);
             }
             catch
             {
@@ -238,11 +240,13 @@ internal sealed class TableWriter : IAsyncDisposable
     public async Task<IReadOnlyList<SpooledFile>> CompleteAsync()
     {
         _parsingEnded = true;
+        StageTimeline.Mark("complete.start");
         for (var lane = 0; lane < _batches.Length; lane++)
             foreach (var (partition, batch) in _batches[lane].ToList()) Send(lane, partition, batch, SendReason.Complete);
         await _encoding.ConfigureAwait(false);
         foreach (var partition in _open.Keys.ToList()) Finish(partition);
         ReleaseSpares();
+        StageTimeline.Mark("complete.end");
         return _done;
     }
 

@@ -70,6 +70,7 @@ internal sealed class ParallelSingerReader(IReadOnlyList<ISingerHandler> lanes, 
             if (current.Count > 0) Dispatch(current);
             else Recycle(current);
             WaitAll();
+            StageTimeline.Mark("read.done");
         }
         finally
         {

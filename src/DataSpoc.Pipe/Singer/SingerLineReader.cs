@@ -131,6 +131,7 @@ internal sealed class SingerLineReader : IDisposable
         BeforeRead?.Invoke();
         var n = _input.Read(_buffer, _end, _buffer.Length - _end);
         if (n == 0) _eof = true;
+        if (StageTimeline.Enabled && (n == 0 || BytesRead == 0)) StageTimeline.Mark(n == 0 ? "input.end" : "input.first", BytesRead + n);
         _end += n;
         BytesRead += n;
     }

@@ -9,6 +9,7 @@ internal interface IFileStream
     string Name { get; }
     Matcher? Pattern { get; }
     string? PatternText { get; }
+    IReadOnlyList<string> KeyProperties { get; }
     List<SourceFile> Files { get; }
 }
 

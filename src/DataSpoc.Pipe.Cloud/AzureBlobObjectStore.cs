@@ -35,7 +35,7 @@ public sealed class AzureBlobObjectStore : IObjectStore
     {
         Bucket = bucket;
         _keys = new ObjectKeys(bucket);
-        _failures = new StorageFailures("Azure Blob", bucket, _keys, "container", "identity", Permission);
+        _failures = new StorageFailures("Azure Blob", bucket, _keys, "container", "identity");
         var options = new BlobClientOptions();
         // Exponential backoff (the SDK adds jitter) for throttling (429/503), 5xx and timeouts. Storage option
         // retry_delay sets the first wait (each next one doubles, up to 30 s): a nearby server needs less.
@@ -213,13 +213,5 @@ public sealed class AzureBlobObjectStore : IObjectStore
         AuthenticationFailedException auth => _failures.Failed(e, operation, key,
             $"no usable credential ({auth.Message.Split('\n')[0]}); set AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCOUNT_KEY, or sign in with 'az login'"),
         _ => _failures.Other(e, operation, key),
-    };
-
-    private static string Permission(StorageOperation operation) => operation switch
-    {
-        StorageOperation.Put => "blob write permission (Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write)",
-        StorageOperation.Get => "blob read permission (Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read)",
-        StorageOperation.List => "blob list permission (Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read on the container)",
-        _ => "blob delete permission (Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete)",
     };
 }

@@ -38,7 +38,7 @@ public sealed class GcsObjectStore : IObjectStore
         Bucket = bucket;
         _bucketName = bucket.Bucket;
         _keys = new ObjectKeys(bucket);
-        _failures = new StorageFailures("GCS", bucket, _keys, "bucket", "service account", Permission);
+        _failures = new StorageFailures("GCS", bucket, _keys, "bucket", "service account");
         // Storage option retry_delay sets the first retry's back-off (the client library's default is 1 s, ours for
         // resuming an upload 0.5 s; each next one doubles): a nearby server needs less.
         var retryDelay = settings.Duration("retry_delay");
@@ -275,13 +275,5 @@ public sealed class GcsObjectStore : IObjectStore
         GoogleApiException g when g.HttpStatusCode == HttpStatusCode.NotFound && IsMissingBucket(g) => _failures.MissingBucket(e, operation, key),
         GoogleApiException g => _failures.Failed(e, operation, key, $"{(int)g.HttpStatusCode} {g.Error?.Message ?? g.Message}"),
         _ => _failures.Other(e, operation, key),
-    };
-
-    private static string Permission(StorageOperation operation) => operation switch
-    {
-        StorageOperation.Put => "storage.objects.create",
-        StorageOperation.Get => "storage.objects.get",
-        StorageOperation.List => "storage.objects.list",
-        _ => "storage.objects.delete",
     };
 }

@@ -51,7 +51,7 @@ public sealed class S3ObjectStore : IObjectStore
         Bucket = bucket;
         _bucketName = bucket.Bucket;
         _keys = new ObjectKeys(bucket);
-        _failures = new StorageFailures("S3", bucket, _keys, "bucket", "credentials", Permission);
+        _failures = new StorageFailures("S3", bucket, _keys, "bucket", "credentials");
         var config = new AmazonS3Config
         {
             // Standard mode: exponential backoff with full jitter for throttling, 5xx and timeouts.
@@ -455,13 +455,5 @@ public sealed class S3ObjectStore : IObjectStore
         AmazonClientException client => _failures.Failed(e, operation, key,
             $"{client.Message} (credentials come from the AWS default chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance role)"),
         _ => _failures.Other(e, operation, key),
-    };
-
-    private static string Permission(StorageOperation operation) => operation switch
-    {
-        StorageOperation.Put => "s3:PutObject",
-        StorageOperation.Get => "s3:GetObject",
-        StorageOperation.List => "s3:ListBucket",
-        _ => "s3:DeleteObject",
     };
 }

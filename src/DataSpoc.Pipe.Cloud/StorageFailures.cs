@@ -9,11 +9,10 @@ namespace DataSpoc.Pipe.Cloud;
 /// <param name="service">The store's name in messages (<c>S3</c>, <c>GCS</c>, <c>Azure Blob</c>).</param>
 /// <param name="bucketKind">What the store calls a bucket (<c>bucket</c>, <c>container</c>).</param>
 /// <param name="principal">Who needs the permission (<c>credentials</c>, <c>service account</c>, <c>identity</c>).</param>
-/// <param name="permission">The permission an operation needs, in the store's own terms.</param>
-internal sealed class StorageFailures(string service, BucketUri bucket, ObjectKeys keys, string bucketKind, string principal, Func<StorageOperation, string> permission)
+internal sealed class StorageFailures(string service, BucketUri bucket, ObjectKeys keys, string bucketKind, string principal)
 {
     public StorageException Denied(Exception e, StorageOperation operation, string? key, string detail) => new(
-        $"access denied: cannot {operation.Verb()} {Target(operation, key)}; the {principal} needs {permission(operation)} on {bucketKind} '{bucket.Bucket}' ({detail})", e);
+        $"access denied: cannot {operation.Verb()} {Target(operation, key)}; the {principal} needs {BucketPermissions.Of(bucket.Scheme, operation.Step())} on {bucketKind} '{bucket.Bucket}' ({detail})", e);
 
     public StorageException MissingBucket(Exception e, StorageOperation operation, string? key) => new(
         $"{bucketKind} '{bucket.Bucket}' does not exist ({bucket.Scheme}, {operation.Verb()} {Target(operation, key)}); create it or fix destination.bucket", e);

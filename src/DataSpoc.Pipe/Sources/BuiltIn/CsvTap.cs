@@ -62,8 +62,7 @@ public sealed class CsvTap(ObjectStoreFactory? stores = null) : IFileTap<CsvTap.
         {
             var config = new TapConfig(TapName, json);
             var entries = FileStreams.Entries(TapName, config);
-            var sampleRows = config.Int("sample_rows") ?? 1000;
-            if (sampleRows < 1) throw config.Wrong("sample_rows", "at least 1");
+            var sampleRows = FileStreams.SampleRows(config);
             var streams = FileStreams.Configured(TapName, config, (stream, where, name, matcher, pattern) =>
             {
                 var types = new Dictionary<string, TextColumnType>(StringComparer.Ordinal);

@@ -29,6 +29,14 @@ internal static class FileStreams
         return entries;
     }
 
+    /// <summary>How many rows per stream a tap reads to infer its columns: <c>sample_rows</c>, 1000 when absent, at least 1.</summary>
+    public static int SampleRows(TapConfig config)
+    {
+        var sampleRows = config.Int("sample_rows") ?? 1000;
+        if (sampleRows < 1) throw config.Wrong("sample_rows", "at least 1");
+        return sampleRows;
+    }
+
     /// <summary>Parses <c>streams: [{name, pattern, …}]</c>; <paramref name="create"/> reads the tap's own keys.</summary>
     public static List<T> Configured<T>(string tap, TapConfig config, Func<TapConfig, string, string, Matcher?, string?, T> create) where T : IFileStream
     {

@@ -26,6 +26,7 @@ public sealed class AzureBlobObjectStore : IObjectStore
 
     private readonly BlobContainerClient _container;
     private readonly ObjectKeys _keys;
+    private readonly StorageFailures _failures;
 
     public AzureBlobObjectStore(BucketUri bucket, IReadOnlyDictionary<string, string>? options = null)
         : this(bucket, CloudSettings.FromProcess(options)) { }
@@ -34,6 +35,7 @@ public sealed class AzureBlobObjectStore : IObjectStore
     {
         Bucket = bucket;
         _keys = new ObjectKeys(bucket);
+        _failures = new StorageFailures("Azure Blob", bucket, _keys, "container", "identity");
         var options = new BlobClientOptions();
         // Exponential backoff (the SDK adds jitter) for throttling (429/503), 5xx and timeouts. Storage option
         // retry_delay sets the first wait (each next one doubles, up to 30 s): a nearby server needs less.
@@ -203,29 +205,13 @@ public sealed class AzureBlobObjectStore : IObjectStore
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    private StorageException Translate(Exception e, StorageOperation operation, string? key)
+    private StorageException Translate(Exception e, StorageOperation operation, string? key) => e switch
     {
-        var target = operation == StorageOperation.List ? $"{Bucket.Canonical} (prefix '{key}')" : _keys.Describe(key);
-        return e switch
-        {
-            RequestFailedException r when r.Status == (int)HttpStatusCode.Forbidden => new StorageException(
-                $"access denied: cannot {operation.Verb()} {target}; the identity needs {Permission(operation)} on container '{Bucket.Bucket}' ({r.ErrorCode})", e),
-            RequestFailedException r when r.ErrorCode == BlobErrorCode.ContainerNotFound => new StorageException(
-                $"container '{Bucket.Bucket}' does not exist (az, {operation.Verb()} {target}); create it or fix destination.bucket", e),
-            RequestFailedException r => new StorageException(
-                $"Azure Blob {operation.Verb()} of {target} failed: {r.Status} {r.ErrorCode}", e),
-            AuthenticationFailedException auth => new StorageException(
-                $"Azure Blob {operation.Verb()} of {target} failed: no usable credential ({auth.Message.Split('\n')[0]}); set AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCOUNT_KEY, or sign in with 'az login'", e),
-            StorageException storage => storage,
-            _ => new StorageException($"Azure Blob {operation.Verb()} of {target} failed: {e.Message}", e),
-        };
-    }
-
-    private static string Permission(StorageOperation operation) => operation switch
-    {
-        StorageOperation.Put => "blob write permission (Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write)",
-        StorageOperation.Get => "blob read permission (Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read)",
-        StorageOperation.List => "blob list permission (Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read on the container)",
-        _ => "blob delete permission (Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete)",
+        RequestFailedException r when r.Status == (int)HttpStatusCode.Forbidden => _failures.Denied(e, operation, key, r.ErrorCode ?? ""),
+        RequestFailedException r when r.ErrorCode == BlobErrorCode.ContainerNotFound => _failures.MissingBucket(e, operation, key),
+        RequestFailedException r => _failures.Failed(e, operation, key, $"{r.Status} {r.ErrorCode}"),
+        AuthenticationFailedException auth => _failures.Failed(e, operation, key,
+            $"no usable credential ({auth.Message.Split('\n')[0]}); set AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCOUNT_KEY, or sign in with 'az login'"),
+        _ => _failures.Other(e, operation, key),
     };
 }

@@ -24,6 +24,7 @@ public sealed class GcsObjectStore : IObjectStore
 
     private readonly StorageClient _client;
     private readonly ObjectKeys _keys;
+    private readonly StorageFailures _failures;
     private readonly string _bucketName;
     private readonly RetryOptions _idempotent;
     /// <summary>The wait before the first resume of an upload; each next one doubles (randomised, up to 8 s).</summary>
@@ -37,6 +38,7 @@ public sealed class GcsObjectStore : IObjectStore
         Bucket = bucket;
         _bucketName = bucket.Bucket;
         _keys = new ObjectKeys(bucket);
+        _failures = new StorageFailures("GCS", bucket, _keys, "bucket", "service account");
         // Storage option retry_delay sets the first retry's back-off (the client library's default is 1 s, ours for
         // resuming an upload 0.5 s; each next one doubles): a nearby server needs less.
         var retryDelay = settings.Duration("retry_delay");
@@ -267,27 +269,11 @@ public sealed class GcsObjectStore : IObjectStore
     private static bool IsMissingBucket(GoogleApiException e) =>
         (e.Error?.Message ?? e.Message).Contains("bucket", StringComparison.OrdinalIgnoreCase);
 
-    private StorageException Translate(Exception e, StorageOperation operation, string? key)
+    private StorageException Translate(Exception e, StorageOperation operation, string? key) => e switch
     {
-        var target = operation == StorageOperation.List ? $"{Bucket.Canonical} (prefix '{key}')" : _keys.Describe(key);
-        return e switch
-        {
-            GoogleApiException g when g.HttpStatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized => new StorageException(
-                $"access denied: cannot {operation.Verb()} {target}; the service account needs {Permission(operation)} on bucket '{_bucketName}' (e.g. roles/storage.objectAdmin)", e),
-            GoogleApiException g when g.HttpStatusCode == HttpStatusCode.NotFound && IsMissingBucket(g) => new StorageException(
-                $"bucket '{_bucketName}' does not exist (gs, {operation.Verb()} {target}); create it or fix destination.bucket", e),
-            GoogleApiException g => new StorageException(
-                $"GCS {operation.Verb()} of {target} failed: {(int)g.HttpStatusCode} {g.Error?.Message ?? g.Message}", e),
-            StorageException storage => storage,
-            _ => new StorageException($"GCS {operation.Verb()} of {target} failed: {e.Message}", e),
-        };
-    }
-
-    private static string Permission(StorageOperation operation) => operation switch
-    {
-        StorageOperation.Put => "storage.objects.create",
-        StorageOperation.Get => "storage.objects.get",
-        StorageOperation.List => "storage.objects.list",
-        _ => "storage.objects.delete",
+        GoogleApiException g when g.HttpStatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized => _failures.Denied(e, operation, key, "e.g. roles/storage.objectAdmin"),
+        GoogleApiException g when g.HttpStatusCode == HttpStatusCode.NotFound && IsMissingBucket(g) => _failures.MissingBucket(e, operation, key),
+        GoogleApiException g => _failures.Failed(e, operation, key, $"{(int)g.HttpStatusCode} {g.Error?.Message ?? g.Message}"),
+        _ => _failures.Other(e, operation, key),
     };
 }

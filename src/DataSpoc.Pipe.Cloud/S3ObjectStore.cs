@@ -31,6 +31,7 @@ public sealed class S3ObjectStore : IObjectStore
 
     private readonly AmazonS3Client _client;
     private readonly ObjectKeys _keys;
+    private readonly StorageFailures _failures;
     private readonly string _bucketName;
     private readonly bool _customEndpoint;
     private readonly bool _singleWriter;
@@ -50,6 +51,7 @@ public sealed class S3ObjectStore : IObjectStore
         Bucket = bucket;
         _bucketName = bucket.Bucket;
         _keys = new ObjectKeys(bucket);
+        _failures = new StorageFailures("S3", bucket, _keys, "bucket", "credentials");
         var config = new AmazonS3Config
         {
             // Standard mode: exponential backoff with full jitter for throttling, 5xx and timeouts.
@@ -445,29 +447,13 @@ public sealed class S3ObjectStore : IObjectStore
         }
     }
 
-    private StorageException Translate(Exception e, StorageOperation operation, string? key)
+    private StorageException Translate(Exception e, StorageOperation operation, string? key) => e switch
     {
-        var target = operation == StorageOperation.List ? $"{Bucket.Canonical} (prefix '{key}')" : _keys.Describe(key);
-        return e switch
-        {
-            AmazonS3Exception s3 when s3.StatusCode == HttpStatusCode.Forbidden => new StorageException(
-                $"access denied: cannot {operation.Verb()} {target}; the credentials need {Permission(operation)} on bucket '{_bucketName}' ({s3.ErrorCode})", e),
-            AmazonS3Exception s3 when s3.ErrorCode == "NoSuchBucket" => new StorageException(
-                $"bucket '{_bucketName}' does not exist (s3, {operation.Verb()} {target}); create it or fix destination.bucket", e),
-            AmazonS3Exception s3 => new StorageException(
-                $"S3 {operation.Verb()} of {target} failed: {(int)s3.StatusCode} {s3.ErrorCode}: {s3.Message}", e),
-            AmazonClientException client => new StorageException(
-                $"S3 {operation.Verb()} of {target} failed: {client.Message} (credentials come from the AWS default chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance role)", e),
-            StorageException storage => storage,
-            _ => new StorageException($"S3 {operation.Verb()} of {target} failed: {e.Message}", e),
-        };
-    }
-
-    private static string Permission(StorageOperation operation) => operation switch
-    {
-        StorageOperation.Put => "s3:PutObject",
-        StorageOperation.Get => "s3:GetObject",
-        StorageOperation.List => "s3:ListBucket",
-        _ => "s3:DeleteObject",
+        AmazonS3Exception s3 when s3.StatusCode == HttpStatusCode.Forbidden => _failures.Denied(e, operation, key, s3.ErrorCode),
+        AmazonS3Exception s3 when s3.ErrorCode == "NoSuchBucket" => _failures.MissingBucket(e, operation, key),
+        AmazonS3Exception s3 => _failures.Failed(e, operation, key, $"{(int)s3.StatusCode} {s3.ErrorCode}: {s3.Message}"),
+        AmazonClientException client => _failures.Failed(e, operation, key,
+            $"{client.Message} (credentials come from the AWS default chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance role)"),
+        _ => _failures.Other(e, operation, key),
     };
 }

@@ -10,7 +10,8 @@ using DataSpoc.Pipe.KillHarness;
 // run.json: {"name", "bucket", "tap", "config": {...}, "incremental": true, "full": false,
 //            "batch_rows": 2000, "max_file_rows": 10000, "secrets": ["..."], "table_format": ["iceberg", "delta"],
 //            "mode": "run" | "compact",   ("compact": maintain --compact of the pipeline's tables instead of a run)
-//            "partition_by": "none", "write_mode": "merge", "merge_order_by": "version"}  (optional)
+//            "partition_by": "none", "write_mode": "merge", "merge_order_by": "version",
+//            "pipeline_file": "<path>"}  (optional; the tap's capabilities are cached beside that path)
 // Env: DSP_HARNESS_ANNOUNCE=1 wraps the file:// store so every write is announced on stdout ("at put <key>",
 //      "done put <key>", "at putfile <key>", "done putfile <key>"), DSP_HARNESS_PAUSE_MS=N then sleeps N ms before
 //      and after each write: a test can kill the process inside a chosen commit step. Exits 0 (success), 1 (failure), 2 (threw).
@@ -39,6 +40,9 @@ var pipeline = new PipelineDefinition
     },
     Incremental = new IncrementalSettings { Enabled = (bool?)run["incremental"] ?? true },
     Secrets = run["secrets"]?.AsArray().Select(s => (string)s!).ToList() ?? [],
+    // As if loaded from this file: what the tap says of itself is cached beside it, so a test that starts the harness
+    // many times asks the tap --help/--about once, not at the start of every run it kills.
+    FilePath = (string?)run["pipeline_file"],
 };
 var stores = new ObjectStoreFactory();
 if (Environment.GetEnvironmentVariable("DSP_HARNESS_ANNOUNCE") == "1")

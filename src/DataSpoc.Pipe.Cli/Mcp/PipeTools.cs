@@ -59,7 +59,7 @@ internal sealed class PipeTools(PipeClient client)
             };
             return result.Succeeded ? McpResults.Ok(client, answer) : McpResults.Failed(client, answer);
         }
-        catch (Exception e) when (e is ConfigException or StorageException or PipelineLockedException or FormatException or ArgumentException)
+        catch (Exception e) when (e is PipelineLockedException || IsUserError(e))
         {
             // The run could not start (invalid config, bucket unreachable, another run holds the lock): nothing ran.
             return McpResults.Error(client, e.Message);
@@ -99,23 +99,17 @@ internal sealed class PipeTools(PipeClient client)
 
     [McpServerTool(Name = "show_manifest", ReadOnly = true, Idempotent = true)]
     [Description("The table catalog (.dataspoc/manifest.json) of a bucket, of a pipeline's bucket, or of every bucket the pipelines write to.")]
-    public async Task<CallToolResult> ShowManifest(
+    public Task<CallToolResult> ShowManifest(
         [Description("A bucket URI (file:///…, s3://…, gs://…, az://…)")] string? bucket = null,
         [Description("A pipeline whose bucket to read")] string? pipeline = null,
         CancellationToken cancellationToken = default)
-    {
-        try
+        => AnswerAsync(async () =>
         {
             var manifests = new JsonArray();
             foreach (var (uri, options) in Buckets(bucket, pipeline))
                 manifests.Add((JsonNode)new JsonObject { ["bucket"] = uri, ["manifest"] = McpResults.ToNode(await client.ManifestAsync(uri, options, cancellationToken), McpResults.Json.Manifest) });
-            return McpResults.Ok(client, new JsonObject { ["manifests"] = manifests });
-        }
-        catch (Exception e) when (e is ConfigException or StorageException or FormatException or ArgumentException)
-        {
-            return McpResults.Error(client, e.Message);
-        }
-    }
+            return new JsonObject { ["manifests"] = manifests };
+        });
 
     [McpServerTool(Name = "maintain_tables", Destructive = true, Idempotent = true, OpenWorld = true)]
     [Description("Maintain a pipeline's tables: optionally compact small files first (every table), then expire Iceberg/Delta snapshots older than the given age (never the current one) and delete the files only expired snapshots read.")]
@@ -126,31 +120,23 @@ internal sealed class PipeTools(PipeClient client)
         [Description("With compact: the size compacted files aim at, in MB (default 128)")] int target_file_mb = Tables.CompactionDefaults.TargetFileMb,
         CancellationToken cancellationToken = default)
     {
-        try
+        if (!Durations.TryParse(expire_older_than, out var olderThan))
+            return McpResults.Error(client, $"expire_older_than: '{expire_older_than}' is not a duration (e.g. 7d, 12h, 30m)");
+        if (target_file_mb < 1) return McpResults.Error(client, $"target_file_mb: {target_file_mb} is not a size; give at least 1 (MB)");
+        return await AnswerAsync(async () =>
         {
-            if (!Durations.TryParse(expire_older_than, out var olderThan))
-                return McpResults.Error(client, $"expire_older_than: '{expire_older_than}' is not a duration (e.g. 7d, 12h, 30m)");
-            if (target_file_mb < 1) return McpResults.Error(client, $"target_file_mb: {target_file_mb} is not a size; give at least 1 (MB)");
             var results = await client.MaintainAsync(pipeline, olderThan, compact ? target_file_mb : null, cancellationToken);
-            return McpResults.Ok(client, new JsonObject
-            {
-                ["tables"] = new JsonArray([.. results.Select(r => (JsonNode)r.ToJson())]),
-            });
-        }
-        catch (Exception e) when (e is ConfigException or StorageException or FormatException or ArgumentException)
-        {
-            return McpResults.Error(client, e.Message);
-        }
+            return new JsonObject { ["tables"] = new JsonArray([.. results.Select(r => (JsonNode)r.ToJson())]) };
+        });
     }
 
     [McpServerTool(Name = "list_tables", ReadOnly = true, Idempotent = true)]
     [Description("The tables in the lake (from the manifest): source/table, location, row count, files, bytes, last extraction and columns with types.")]
-    public async Task<CallToolResult> ListTables(
+    public Task<CallToolResult> ListTables(
         [Description("A bucket URI (default: every bucket the pipelines write to)")] string? bucket = null,
         [Description("Only the bucket of this pipeline")] string? pipeline = null,
         CancellationToken cancellationToken = default)
-    {
-        try
+        => AnswerAsync(async () =>
         {
             var tables = new JsonArray();
             foreach (var (uri, options) in Buckets(bucket, pipeline))
@@ -171,13 +157,8 @@ internal sealed class PipeTools(PipeClient client)
                         ["columns"] = McpResults.ToNode(t.Columns, McpResults.Json.ListManifestColumn),
                     });
             }
-            return McpResults.Ok(client, new JsonObject { ["tables"] = tables });
-        }
-        catch (Exception e) when (e is ConfigException or StorageException or FormatException or ArgumentException)
-        {
-            return McpResults.Error(client, e.Message);
-        }
-    }
+            return new JsonObject { ["tables"] = tables };
+        });
 
     [McpServerTool(Name = "validate_pipeline", ReadOnly = true, Idempotent = true)]
     [Description("Check a pipeline (or all) without running it, as `dataspoc-pipe validate` does: YAML, tap config, variables, transform maps, that the tap is found and answers, its catalog selection, and that the bucket allows write, read, list and delete; each problem names its file, line and key.")]
@@ -236,6 +217,22 @@ internal sealed class PipeTools(PipeClient client)
             return McpResults.Error(client, e.Message);
         }
     }
+
+    /// <summary>The answer, or the message of an error the user can act on (see <see cref="IsUserError"/>) as a tool error.</summary>
+    private async Task<CallToolResult> AnswerAsync(Func<Task<JsonObject>> answer)
+    {
+        try
+        {
+            return McpResults.Ok(client, await answer());
+        }
+        catch (Exception e) when (IsUserError(e))
+        {
+            return McpResults.Error(client, e.Message);
+        }
+    }
+
+    /// <summary>An invalid config, an unreachable or denied bucket, a value that does not parse: said to the agent, not a protocol error.</summary>
+    private static bool IsUserError(Exception e) => e is ConfigException or StorageException or FormatException or ArgumentException;
 
     /// <summary>The buckets a manifest tool reads: the one named, the pipeline's, or every pipeline's (each once).</summary>
     private List<(string Uri, IReadOnlyDictionary<string, string>? Options)> Buckets(string? bucket, string? pipeline)

@@ -34,13 +34,13 @@ internal static class BucketProbe
             step = "read";
             var back = await store.GetAsync(key, cancellationToken).ConfigureAwait(false);
             if (back is null || !back.Content.Span.SequenceEqual(content))
-                return new Outcome(false, $"the probe object {key} was written but did not read back the same ({Permission(scheme, "read")})");
+                return new Outcome(false, $"the probe object {key} was written but did not read back the same ({BucketPermissions.Of(scheme, "read")})");
             step = "list";
             var listed = false;
             await foreach (var o in store.ListAsync(LakePaths.ProbePrefix, cancellationToken).ConfigureAwait(false))
                 listed |= o.Key == key;
             if (!listed)
-                return new Outcome(false, $"the probe object {key} was written but listing {LakePaths.ProbePrefix} does not show it ({Permission(scheme, "list")})");
+                return new Outcome(false, $"the probe object {key} was written but listing {LakePaths.ProbePrefix} does not show it ({BucketPermissions.Of(scheme, "list")})");
             step = "delete";
             await store.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
             return new Outcome(true, "write, read, list and delete work");
@@ -51,30 +51,9 @@ internal static class BucketProbe
             {
                 try { await store.DeleteAsync(key, CancellationToken.None).ConfigureAwait(false); } catch (Exception) { /* best effort: the real error is reported */ }
             }
-            return new Outcome(false, $"cannot {step} ({Permission(scheme, step)} denied or failing): {OneLine(e.Message)}");
+            return new Outcome(false, $"cannot {step} ({BucketPermissions.Of(scheme, step)} denied or failing): {OneLine(e.Message)}");
         }
     }
-
-    /// <summary>The permission a step needs, in the store's own vocabulary.</summary>
-    public static string Permission(string scheme, string step) => (scheme, step) switch
-    {
-        ("s3", "write") => "s3:PutObject",
-        ("s3", "read") => "s3:GetObject",
-        ("s3", "list") => "s3:ListBucket",
-        ("s3", "delete") => "s3:DeleteObject",
-        ("gs", "write") => "storage.objects.create",
-        ("gs", "read") => "storage.objects.get",
-        ("gs", "list") => "storage.objects.list",
-        ("gs", "delete") => "storage.objects.delete",
-        ("az", "write") => "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write",
-        ("az", "read") => "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
-        ("az", "list") => "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read (list)",
-        ("az", "delete") => "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete",
-        (_, "write") => "write permission on the directory",
-        (_, "read") => "read permission",
-        (_, "list") => "read/execute permission on the directory",
-        _ => "write permission on the directory (delete)",
-    };
 
     private static string OneLine(string message) => message.Split('\n')[0].Trim();
 }

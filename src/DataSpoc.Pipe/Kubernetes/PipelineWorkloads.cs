@@ -100,18 +100,8 @@ public static class PipelineWorkloads
     };
 
     /// <summary>A one-off run (<c>kubectl create -f</c>); kept an hour after it ends so its logs can be read.</summary>
-    public static ManifestMap AdHocJob(PodInputs pod, TimeSpan? timeout)
-    {
-        var spec = JobSpec(pod, ["run", pod.Pipeline], timeout, indexedParts: null);
-        spec["ttlSecondsAfterFinished"] = 3600;
-        return new ManifestMap
-        {
-            ["apiVersion"] = "batch/v1",
-            ["kind"] = "Job",
-            ["metadata"] = Metadata(pod.ObjectName + "-run", pod.Options.Namespace, Labels(pod.ObjectName, "run"), PipelineAnnotation(pod.Pipeline)),
-            ["spec"] = spec,
-        };
-    }
+    public static ManifestMap AdHocJob(PodInputs pod, TimeSpan? timeout) =>
+        JobKeptAnHour(pod, "run", JobSpec(pod, ["run", pod.Pipeline], timeout, indexedParts: null));
 
     /// <summary>The variable that carries the split run's id (<c>run --split-run</c>'s default).</summary>
     public const string SplitRunVariable = "DATASPOC_SPLIT_RUN";
@@ -122,15 +112,18 @@ public static class PipelineWorkloads
     /// every retry) shares the Job's uid as the split run's id. The last part to finish commits all of them; a failed
     /// index is retried alone (<c>backoffLimitPerIndex</c>), and a retry of an index already staged only tries the commit.
     /// </summary>
-    public static ManifestMap IndexedJob(PodInputs pod, int parts, TimeSpan? timeout)
+    public static ManifestMap IndexedJob(PodInputs pod, int parts, TimeSpan? timeout) =>
+        JobKeptAnHour(pod, "split", JobSpec(pod, ["run", pod.Pipeline, "--part", "auto"], timeout, parts));
+
+    /// <summary>A Job named and labelled for its <paramref name="role"/>, deleted an hour after it ends (its logs stay readable until then).</summary>
+    private static ManifestMap JobKeptAnHour(PodInputs pod, string role, ManifestMap spec)
     {
-        var spec = JobSpec(pod, ["run", pod.Pipeline, "--part", "auto"], timeout, parts);
         spec["ttlSecondsAfterFinished"] = 3600;
         return new ManifestMap
         {
             ["apiVersion"] = "batch/v1",
             ["kind"] = "Job",
-            ["metadata"] = Metadata(pod.ObjectName + "-split", pod.Options.Namespace, Labels(pod.ObjectName, "split"), PipelineAnnotation(pod.Pipeline)),
+            ["metadata"] = Metadata(pod.ObjectName + "-" + role, pod.Options.Namespace, Labels(pod.ObjectName, role), PipelineAnnotation(pod.Pipeline)),
             ["spec"] = spec,
         };
     }

@@ -43,7 +43,8 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
 
     /// <summary>
     /// Whether the pipeline's tap can discover and which flag(s) take its catalog: a built-in tap is known; a command is
-    /// asked <c>--help</c>, then <c>--about --format=json</c>, once (cached beside the catalog until the command changes).
+    /// asked <c>--help</c>, then <c>--about --format=json</c>, once (cached beside the catalog until the command changes,
+    /// and in this process while the tap's files are unchanged: <see cref="KnownTapCapabilities"/>).
     /// <c>source.catalog_flag</c>, when it names a flag, wins.
     /// </summary>
     public async Task<TapCapabilities> CapabilitiesAsync(PipelineDefinition pipeline, bool refresh, CancellationToken cancellationToken)
@@ -59,7 +60,9 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
             catch (System.Text.Json.JsonException) { /* a damaged cache is asked again */ }
             if (cached is not null && cached.Tap == tap) return cached.WithOverride(pipeline.Source.CatalogFlag);
         }
-        var answer = await AskCapabilitiesAsync(tap, cancellationToken).ConfigureAwait(false);
+        var known = refresh ? null : KnownTapCapabilities.Find(tap);
+        var answer = known ?? await AskCapabilitiesAsync(tap, cancellationToken).ConfigureAwait(false);
+        if (known is null) KnownTapCapabilities.Remember(tap, answer);
         if (path is not null)
         {
             var temp = path + ".tmp";
@@ -238,39 +241,13 @@ public sealed record TapAnswer(int ExitCode, string Stdout, string StderrTail)
     }
 }
 
-/// <summary>The tap config as a file for a subprocess: the pipeline's own file, or a private temp file (0600) deleted on dispose.</summary>
-internal sealed class TapConfigFile : IAsyncDisposable
+/// <summary>The tap config as a file for a subprocess: the pipeline's own file, or a private scratch copy of the inline config.</summary>
+internal static class TapConfigFile
 {
-    private readonly bool _temporary;
-
-    private TapConfigFile(string path, bool temporary)
+    public static async Task<LocalFilePath> CreateAsync(PipelineDefinition pipeline, CancellationToken cancellationToken)
     {
-        Path = path;
-        _temporary = temporary;
-    }
-
-    public string Path { get; }
-
-    public static async Task<TapConfigFile> CreateAsync(PipelineDefinition pipeline, CancellationToken cancellationToken)
-    {
-        if (pipeline.Source.ConfigPath is { } path) return new TapConfigFile(path, false);
-        var temp = Lake.LakePaths.ScratchFile("pipe-config", ".json");
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        await using (var stream = new FileStream(temp, options))
-        {
-            var json = (pipeline.Source.InlineConfig ?? new JsonObject()).ToJsonString();
-            await stream.WriteAsync(Encoding.UTF8.GetBytes(json), cancellationToken).ConfigureAwait(false);
-        }
-        return new TapConfigFile(temp, true);
-    }
-
-    public ValueTask DisposeAsync()
-    {
-        if (_temporary)
-        {
-            try { File.Delete(Path); } catch (IOException) { }
-        }
-        return ValueTask.CompletedTask;
+        if (pipeline.Source.ConfigPath is { } path) return LocalFilePath.Existing(path);
+        var json = Encoding.UTF8.GetBytes((pipeline.Source.InlineConfig ?? new JsonObject()).ToJsonString());
+        return await LocalFilePath.ScratchAsync("pipe-config", ".json", stream => stream.WriteAsync(json, cancellationToken).AsTask()).ConfigureAwait(false);
     }
 }

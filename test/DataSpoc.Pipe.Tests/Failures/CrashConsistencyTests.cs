@@ -104,6 +104,7 @@ public class CrashConsistencyTests(ITestOutputHelper output)
         ["bucket"] = lake.Bucket,
         ["tap"] = "python3 " + TempLake.Asset("scripted_tap.py"),
         ["config"] = new JsonObject { ["max_id"] = maxId, ["state_every"] = 5000, ["payload"] = 40 },
+        ["pipeline_file"] = lake.PipelineFile(pipeline),
         ["incremental"] = true,
         ["batch_rows"] = 2000,
         ["max_file_rows"] = 5000,

@@ -29,6 +29,7 @@ public class TableCommitCrashTests(ITestOutputHelper output)
         ["bucket"] = lake.Bucket,
         ["tap"] = "python3 " + TempLake.Asset("scripted_tap.py"),
         ["config"] = new JsonObject { ["max_id"] = maxId, ["state_every"] = 500, ["payload"] = 20 },
+        ["pipeline_file"] = lake.PipelineFile(Pipeline),
         ["incremental"] = true,
         ["batch_rows"] = 2000,
         ["max_file_rows"] = 5000,

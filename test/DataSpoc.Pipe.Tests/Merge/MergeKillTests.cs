@@ -42,6 +42,7 @@ public sealed class MergeKillTests(ITestOutputHelper output)
                 ["bucket"] = lake.Bucket,
                 ["tap"] = pipeline.Source.Tap,
                 ["source_name"] = "t",
+                ["pipeline_file"] = lake.PipelineFile(pipeline.Name),
                 ["config"] = pipeline.Source.InlineConfig!.DeepClone(),
                 ["incremental"] = true,
                 ["batch_rows"] = 20,

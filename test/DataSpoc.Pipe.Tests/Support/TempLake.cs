@@ -33,6 +33,17 @@ public sealed class TempLake : IDisposable
         return path;
     }
 
+    /// <summary>
+    /// Where a pipeline of this lake "was loaded from" (a file that need not exist, beside the inputs): the caches that
+    /// live beside a pipeline file, such as what the tap says of itself, go to that folder.
+    /// </summary>
+    public string PipelineFile(string name)
+    {
+        var dir = Path.Combine(Root, "..", Path.GetFileName(Root) + "-inputs");
+        Directory.CreateDirectory(dir);
+        return Path.Combine(dir, name + ".yaml");
+    }
+
     public PipelineDefinition Pipeline(string name, string singerFile, Func<PipelineDefinition, PipelineDefinition>? change = null, JsonObject? extraConfig = null)
     {
         var config = new JsonObject { ["file"] = singerFile };

@@ -13,44 +13,34 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// Each file goes to the first stream whose pattern matches its name (or, with a <c>/</c>, its location);
 /// other files become a stream each, named after the file. Incremental by file modification time and size.
 /// </summary>
-public sealed class CsvTap(ObjectStoreFactory? stores = null) : ITypedBuiltInTap
+public sealed class CsvTap(ObjectStoreFactory? stores = null) : IFileTap<CsvTap.Settings, CsvTap.StreamPlan>
 {
     private const string TapName = "csv";
-    private static readonly string[] FolderPatterns = ["*.csv", "*.csv.gz"];
-    private readonly ObjectStoreFactory _stores = stores ?? new ObjectStoreFactory();
 
     public string Name => TapName;
 
-    public async Task DiscoverAsync(JsonObject config, Stream output, CancellationToken cancellationToken)
+    ObjectStoreFactory IFileTap<Settings, StreamPlan>.Stores { get; } = stores ?? new ObjectStoreFactory();
+
+    List<StreamPlan> IFileTap<Settings, StreamPlan>.Assign(Settings settings, List<SourceFile> files)
+        => FileStreams.Assign(TapName, files, settings.Streams, name => new StreamPlan(name, null, null, [], new Dictionary<string, TextColumnType>(), []));
+
+    async Task<JsonObject> IFileTap<Settings, StreamPlan>.CatalogSchemaAsync(Settings settings, StreamPlan stream, CancellationToken cancellationToken)
+        => CsvTable.Schema(await ColumnsAsync(settings, stream, stream.Files, cancellationToken).ConfigureAwait(false));
+
+    async Task<Func<SourceFile, Task>> IFileTap<Settings, StreamPlan>.StartStreamAsync(Settings settings, StreamPlan stream, IReadOnlyList<SourceFile> toRead, RecordSink sink,
+        CancellationToken cancellationToken)
     {
-        var settings = Settings.From(config);
-        await using var files = new SourceFiles(Name, _stores, settings.StorageOptions);
-        var streams = await PlanAsync(settings, files, cancellationToken).ConfigureAwait(false);
-        var entries = new List<JsonObject>();
-        foreach (var stream in streams)
-        {
-            var columns = await settings.Table.InferAsync(stream.Files, stream.Types, cancellationToken).ConfigureAwait(false);
-            CheckKeys(stream, columns);
-            entries.Add(TapCatalog.Entry(stream.Name, stream.Name, CsvTable.Schema(columns), stream.KeyProperties));
-        }
-        await TapCatalog.WriteAsync(entries, output, cancellationToken).ConfigureAwait(false);
+        var columns = await ColumnsAsync(settings, stream, toRead, cancellationToken).ConfigureAwait(false);
+        var rows = sink.WriteSchema(stream.Name, CsvTable.Schema(columns), stream.KeyProperties);
+        return file => settings.Table.EmitAsync(file, rows, columns, sink, cancellationToken);
     }
 
-    public Task SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, Stream output, CancellationToken cancellationToken)
-        => this.SyncAsJsonAsync(config, state, catalog, output, cancellationToken);
-
-    async Task ITypedBuiltInTap.SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, RecordSink sink, CancellationToken cancellationToken)
+    /// <summary>The columns inferred from <paramref name="files"/> (declared types win), checked against the key properties.</summary>
+    private async Task<List<TextColumn>> ColumnsAsync(Settings settings, StreamPlan stream, IReadOnlyList<SourceFile> files, CancellationToken cancellationToken)
     {
-        var settings = Settings.From(config);
-        await using var files = new SourceFiles(Name, _stores, settings.StorageOptions);
-        await FileStreams.SyncAsync(await PlanAsync(settings, files, cancellationToken).ConfigureAwait(false), state, catalog, sink,
-            async (stream, toRead) =>
-            {
-                var columns = await settings.Table.InferAsync(toRead, stream.Types, cancellationToken).ConfigureAwait(false);
-                CheckKeys(stream, columns);
-                var rows = sink.WriteSchema(stream.Name, CsvTable.Schema(columns), stream.KeyProperties);
-                return file => settings.Table.EmitAsync(file, rows, columns, sink, cancellationToken);
-            }, cancellationToken).ConfigureAwait(false);
+        var columns = await settings.Table.InferAsync(files, stream.Types, cancellationToken).ConfigureAwait(false);
+        CheckKeys(stream, columns);
+        return columns;
     }
 
     private void CheckKeys(StreamPlan stream, List<TextColumn> columns)
@@ -60,24 +50,19 @@ public sealed class CsvTap(ObjectStoreFactory? stores = null) : ITypedBuiltInTap
                 throw new TapException($"{Name} tap: stream '{stream.Name}' names key property '{key}', which is not a column (columns: {string.Join(", ", columns.Select(c => c.Name))})");
     }
 
-    /// <summary>Resolves the files and assigns each to a stream.</summary>
-    private static async Task<List<StreamPlan>> PlanAsync(Settings settings, SourceFiles files, CancellationToken cancellationToken)
-    {
-        var all = await files.ResolveAsync(settings.Entries, FolderPatterns, cancellationToken).ConfigureAwait(false);
-        return FileStreams.Assign(TapName, all, settings.Streams, name => new StreamPlan(name, null, null, [], new Dictionary<string, TextColumnType>(), []));
-    }
-
-    private sealed record StreamPlan(string Name, Matcher? Pattern, string? PatternText, IReadOnlyList<string> KeyProperties,
+    internal sealed record StreamPlan(string Name, Matcher? Pattern, string? PatternText, IReadOnlyList<string> KeyProperties,
         IReadOnlyDictionary<string, TextColumnType> Types, List<SourceFile> Files) : IFileStream;
 
-    private sealed record Settings(List<string> Entries, CsvTable Table, List<StreamPlan> Streams, Dictionary<string, string> StorageOptions)
+    internal sealed record Settings(List<string> Entries, CsvTable Table, List<StreamPlan> Streams, Dictionary<string, string> StorageOptions)
+        : IFileTapSettings<Settings, StreamPlan>
     {
+        public static IReadOnlyList<string> FolderPatterns { get; } = ["*.csv", "*.csv.gz"];
+
         public static Settings From(JsonObject json)
         {
             var config = new TapConfig(TapName, json);
             var entries = FileStreams.Entries(TapName, config);
-            var sampleRows = config.Int("sample_rows") ?? 1000;
-            if (sampleRows < 1) throw config.Wrong("sample_rows", "at least 1");
+            var sampleRows = FileStreams.SampleRows(config);
             var streams = FileStreams.Configured(TapName, config, (stream, where, name, matcher, pattern) =>
             {
                 var types = new Dictionary<string, TextColumnType>(StringComparer.Ordinal);

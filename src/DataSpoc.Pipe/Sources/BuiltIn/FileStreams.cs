@@ -9,6 +9,7 @@ internal interface IFileStream
     string Name { get; }
     Matcher? Pattern { get; }
     string? PatternText { get; }
+    IReadOnlyList<string> KeyProperties { get; }
     List<SourceFile> Files { get; }
 }
 
@@ -26,6 +27,14 @@ internal static class FileStreams
         if (config.String("path") is { } path) entries.Add(path);
         if (entries.Count == 0) throw new TapException($"{tap} tap: config needs 'files' (paths or globs) or 'path' (a folder or file)");
         return entries;
+    }
+
+    /// <summary>How many rows per stream a tap reads to infer its columns: <c>sample_rows</c>, 1000 when absent, at least 1.</summary>
+    public static int SampleRows(TapConfig config)
+    {
+        var sampleRows = config.Int("sample_rows") ?? 1000;
+        if (sampleRows < 1) throw config.Wrong("sample_rows", "at least 1");
+        return sampleRows;
     }
 
     /// <summary>Parses <c>streams: [{name, pattern, …}]</c>; <paramref name="create"/> reads the tap's own keys.</summary>

@@ -14,43 +14,31 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// Streams and incremental reading work as in the csv tap; without a declared schema one is inferred from a sample.
 /// Records are handed over as written (their JSON text, not re-encoded).
 /// </summary>
-public sealed class JsonlTap(ObjectStoreFactory? stores = null) : ITypedBuiltInTap
+public sealed class JsonlTap(ObjectStoreFactory? stores = null) : IFileTap<JsonlTap.Settings, JsonlTap.StreamPlan>
 {
     private const string TapName = "jsonl";
-    private static readonly string[] FolderPatterns = ["*.jsonl", "*.ndjson", "*.jsonl.gz", "*.ndjson.gz"];
-    private readonly ObjectStoreFactory _stores = stores ?? new ObjectStoreFactory();
 
     public string Name => TapName;
 
-    public async Task DiscoverAsync(JsonObject config, Stream output, CancellationToken cancellationToken)
-    {
-        var settings = Settings.From(config);
-        await using var files = new SourceFiles(Name, _stores, settings.StorageOptions);
-        var entries = new List<JsonObject>();
-        foreach (var stream in await PlanAsync(settings, files, cancellationToken).ConfigureAwait(false))
-            entries.Add(TapCatalog.Entry(stream.Name, stream.Name, await SchemaAsync(stream, stream.Files, settings.SampleRows, cancellationToken).ConfigureAwait(false), stream.KeyProperties));
-        await TapCatalog.WriteAsync(entries, output, cancellationToken).ConfigureAwait(false);
-    }
+    ObjectStoreFactory IFileTap<Settings, StreamPlan>.Stores { get; } = stores ?? new ObjectStoreFactory();
 
-    public Task SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, Stream output, CancellationToken cancellationToken)
-        => this.SyncAsJsonAsync(config, state, catalog, output, cancellationToken);
+    List<StreamPlan> IFileTap<Settings, StreamPlan>.Assign(Settings settings, List<SourceFile> files)
+        => FileStreams.Assign(TapName, files, settings.Streams, name => new StreamPlan(name, null, null, [], null, []));
 
-    async Task ITypedBuiltInTap.SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, RecordSink sink, CancellationToken cancellationToken)
+    Task<JsonObject> IFileTap<Settings, StreamPlan>.CatalogSchemaAsync(Settings settings, StreamPlan stream, CancellationToken cancellationToken)
+        => SchemaAsync(stream, stream.Files, settings.SampleRows, cancellationToken);
+
+    async Task<Func<SourceFile, Task>> IFileTap<Settings, StreamPlan>.StartStreamAsync(Settings settings, StreamPlan stream, IReadOnlyList<SourceFile> toRead, RecordSink sink,
+        CancellationToken cancellationToken)
     {
-        var settings = Settings.From(config);
-        await using var files = new SourceFiles(Name, _stores, settings.StorageOptions);
-        await FileStreams.SyncAsync(await PlanAsync(settings, files, cancellationToken).ConfigureAwait(false), state, catalog, sink,
-            async (stream, toRead) =>
-            {
-                var rows = sink.WriteSchema(stream.Name, await SchemaAsync(stream, toRead, settings.SampleRows, cancellationToken).ConfigureAwait(false), stream.KeyProperties);
-                return async file =>
-                {
-                    await using var bytes = await OpenAsync(file, cancellationToken).ConfigureAwait(false);
-                    using var lines = new SingerLineReader(bytes, 1 << 16);
-                    while (EmitNext(lines, file, rows))
-                        await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
-                };
-            }, cancellationToken).ConfigureAwait(false);
+        var rows = sink.WriteSchema(stream.Name, await SchemaAsync(stream, toRead, settings.SampleRows, cancellationToken).ConfigureAwait(false), stream.KeyProperties);
+        return async file =>
+        {
+            await using var bytes = await OpenAsync(file, cancellationToken).ConfigureAwait(false);
+            using var lines = new SingerLineReader(bytes, 1 << 16);
+            while (EmitNext(lines, file, rows))
+                await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
+        };
     }
 
     private static async Task<JsonObject> SchemaAsync(StreamPlan stream, IReadOnlyList<SourceFile> files, int sampleRows, CancellationToken cancellationToken)
@@ -117,22 +105,18 @@ public sealed class JsonlTap(ObjectStoreFactory? stores = null) : ITypedBuiltInT
         return file.Location.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(bytes, CompressionMode.Decompress) : bytes;
     }
 
-    private static async Task<List<StreamPlan>> PlanAsync(Settings settings, SourceFiles files, CancellationToken cancellationToken)
-    {
-        var all = await files.ResolveAsync(settings.Entries, FolderPatterns, cancellationToken).ConfigureAwait(false);
-        return FileStreams.Assign(TapName, all, settings.Streams, name => new StreamPlan(name, null, null, [], null, []));
-    }
+    internal sealed record StreamPlan(string Name, Matcher? Pattern, string? PatternText, IReadOnlyList<string> KeyProperties, JsonObject? Schema, List<SourceFile> Files) : IFileStream;
 
-    private sealed record StreamPlan(string Name, Matcher? Pattern, string? PatternText, IReadOnlyList<string> KeyProperties, JsonObject? Schema, List<SourceFile> Files) : IFileStream;
-
-    private sealed record Settings(List<string> Entries, int SampleRows, List<StreamPlan> Streams, Dictionary<string, string> StorageOptions)
+    internal sealed record Settings(List<string> Entries, int SampleRows, List<StreamPlan> Streams, Dictionary<string, string> StorageOptions)
+        : IFileTapSettings<Settings, StreamPlan>
     {
+        public static IReadOnlyList<string> FolderPatterns { get; } = ["*.jsonl", "*.ndjson", "*.jsonl.gz", "*.ndjson.gz"];
+
         public static Settings From(JsonObject json)
         {
             var config = new TapConfig(TapName, json);
             var entries = FileStreams.Entries(TapName, config);
-            var sampleRows = config.Int("sample_rows") ?? 1000;
-            if (sampleRows < 1) throw config.Wrong("sample_rows", "at least 1");
+            var sampleRows = FileStreams.SampleRows(config);
             var streams = FileStreams.Configured(TapName, config, (stream, where, name, matcher, pattern) =>
             {
                 var schema = stream.Object("schema")?.DeepClone().AsObject();

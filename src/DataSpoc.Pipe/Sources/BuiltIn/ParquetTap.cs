@@ -15,61 +15,49 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// The schema comes from the Parquet schema; a file with a different schema starts with a new SCHEMA message.
 /// Incremental by files already read (state lists them with modification time and size).
 /// </summary>
-public sealed class ParquetTap(ObjectStoreFactory? stores = null) : ITypedBuiltInTap
+public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<ParquetTap.Settings, ParquetTap.StreamPlan>
 {
     private const string TapName = "parquet";
-    private static readonly string[] FolderPatterns = ["**/*.parquet"];
-    private readonly ObjectStoreFactory _stores = stores ?? new ObjectStoreFactory();
 
     public string Name => TapName;
 
-    public async Task DiscoverAsync(JsonObject config, Stream output, CancellationToken cancellationToken)
+    ObjectStoreFactory IFileTap<Settings, StreamPlan>.Stores { get; } = stores ?? new ObjectStoreFactory();
+
+    List<StreamPlan> IFileTap<Settings, StreamPlan>.Assign(Settings settings, List<SourceFile> files)
+        => FileStreams.Assign(TapName, files, settings.Streams, name => new StreamPlan(name, null, null, [], []), TableName, shareOwnStreams: true);
+
+    /// <summary>The schema of the stream's first file (a later file with another schema starts a new SCHEMA when synced).</summary>
+    async Task<JsonObject> IFileTap<Settings, StreamPlan>.CatalogSchemaAsync(Settings settings, StreamPlan stream, CancellationToken cancellationToken)
     {
-        var settings = Settings.From(config);
-        await using var files = new SourceFiles(Name, _stores, settings.StorageOptions);
-        var entries = new List<JsonObject>();
-        foreach (var stream in await PlanAsync(settings, files, cancellationToken).ConfigureAwait(false))
-        {
-            await using var local = await LocalCopy.OfAsync(stream.Files[0], cancellationToken).ConfigureAwait(false);
-            using var reader = Open(local.Path, stream.Files[0]);
-            var schema = Schema(ParquetShape.Of(reader.FileMetaData.Schema));
-            entries.Add(TapCatalog.Entry(stream.Name, stream.Name, schema, stream.KeyProperties));
-        }
-        await TapCatalog.WriteAsync(entries, output, cancellationToken).ConfigureAwait(false);
+        await using var local = await LocalCopyAsync(stream.Files[0], cancellationToken).ConfigureAwait(false);
+        using var reader = Open(local.Path, stream.Files[0]);
+        return Schema(ParquetShape.Of(reader.FileMetaData.Schema));
     }
 
-    public Task SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, Stream output, CancellationToken cancellationToken)
-        => this.SyncAsJsonAsync(config, state, catalog, output, cancellationToken);
-
-    async Task ITypedBuiltInTap.SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, RecordSink sink, CancellationToken cancellationToken)
+    Task<Func<SourceFile, Task>> IFileTap<Settings, StreamPlan>.StartStreamAsync(Settings settings, StreamPlan stream, IReadOnlyList<SourceFile> toRead, RecordSink sink,
+        CancellationToken cancellationToken)
     {
-        var settings = Settings.From(config);
-        await using var files = new SourceFiles(Name, _stores, settings.StorageOptions);
-        await FileStreams.SyncAsync(await PlanAsync(settings, files, cancellationToken).ConfigureAwait(false), state, catalog, sink,
-            (stream, _) =>
+        // Each file carries its own schema: a SCHEMA message goes out whenever it differs from the last one.
+        string? lastSchema = null;
+        RowWriter? rows = null;
+        var scratch = new JsonValueWriter();
+        return Task.FromResult<Func<SourceFile, Task>>(async file =>
+        {
+            await using var local = await LocalCopyAsync(file, cancellationToken).ConfigureAwait(false);
+            using var reader = Open(local.Path, file);
+            var shapes = ParquetShape.Of(reader.FileMetaData.Schema);
+            var schema = Schema(shapes);
+            var schemaText = schema.ToJsonString();
+            if (rows is null || schemaText != lastSchema)
             {
-                // Each file carries its own schema: a SCHEMA message goes out whenever it differs from the last one.
-                string? lastSchema = null;
-                RowWriter? rows = null;
-                var scratch = new JsonValueWriter();
-                return Task.FromResult<Func<SourceFile, Task>>(async file =>
-                {
-                    await using var local = await LocalCopy.OfAsync(file, cancellationToken).ConfigureAwait(false);
-                    using var reader = Open(local.Path, file);
-                    var shapes = ParquetShape.Of(reader.FileMetaData.Schema);
-                    var schema = Schema(shapes);
-                    var schemaText = schema.ToJsonString();
-                    if (rows is null || schemaText != lastSchema)
-                    {
-                        foreach (var key in stream.KeyProperties)
-                            if (schema["properties"]![key] is null)
-                                throw new TapException($"{Name} tap: stream '{stream.Name}' names key property '{key}', which {file.Location} does not have");
-                        rows = sink.WriteSchema(stream.Name, schema, stream.KeyProperties);
-                        lastSchema = schemaText;
-                    }
-                    await EmitAsync(reader, shapes, file, rows, scratch, sink, cancellationToken).ConfigureAwait(false);
-                });
-            }, cancellationToken).ConfigureAwait(false);
+                foreach (var key in stream.KeyProperties)
+                    if (schema["properties"]![key] is null)
+                        throw new TapException($"{Name} tap: stream '{stream.Name}' names key property '{key}', which {file.Location} does not have");
+                rows = sink.WriteSchema(stream.Name, schema, stream.KeyProperties);
+                lastSchema = schemaText;
+            }
+            await EmitAsync(reader, shapes, file, rows, scratch, sink, cancellationToken).ConfigureAwait(false);
+        });
     }
 
     private static async Task EmitAsync(ParquetFileReader reader, List<ParquetShape> shapes, SourceFile file, RowWriter rows, JsonValueWriter scratch, RecordSink sink, CancellationToken cancellationToken)
@@ -122,7 +110,7 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : ITypedBuiltI
     /// </summary>
     internal static async Task ForEachRecordAsync(SourceFile file, Singer.BatchRecordHandler onRecord, CancellationToken cancellationToken)
     {
-        await using var copy = await LocalCopy.OfAsync(file, cancellationToken).ConfigureAwait(false);
+        await using var copy = await LocalCopyAsync(file, cancellationToken).ConfigureAwait(false);
         using (Open(copy.Path, file)) { } // a file that is not Parquet fails here, with the tap's message
         try
         {
@@ -166,16 +154,13 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : ITypedBuiltI
         return partitioned || file.BaseName.StartsWith(folder, StringComparison.Ordinal) ? folder : file.BaseName;
     }
 
-    private static async Task<List<StreamPlan>> PlanAsync(Settings settings, SourceFiles files, CancellationToken cancellationToken)
-    {
-        var all = await files.ResolveAsync(settings.Entries, FolderPatterns, cancellationToken).ConfigureAwait(false);
-        return FileStreams.Assign(TapName, all, settings.Streams, name => new StreamPlan(name, null, null, [], []), TableName, shareOwnStreams: true);
-    }
+    internal sealed record StreamPlan(string Name, Matcher? Pattern, string? PatternText, IReadOnlyList<string> KeyProperties, List<SourceFile> Files) : IFileStream;
 
-    private sealed record StreamPlan(string Name, Matcher? Pattern, string? PatternText, IReadOnlyList<string> KeyProperties, List<SourceFile> Files) : IFileStream;
-
-    private sealed record Settings(List<string> Entries, List<StreamPlan> Streams, Dictionary<string, string> StorageOptions)
+    internal sealed record Settings(List<string> Entries, List<StreamPlan> Streams, Dictionary<string, string> StorageOptions)
+        : IFileTapSettings<Settings, StreamPlan>
     {
+        public static IReadOnlyList<string> FolderPatterns { get; } = ["**/*.parquet"];
+
         public static Settings From(JsonObject json)
         {
             var config = new TapConfig(TapName, json);
@@ -184,41 +169,11 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : ITypedBuiltI
         }
     }
 
-    /// <summary>A local path for a file: itself when local, else a temp copy (Parquet needs random access), deleted on dispose.</summary>
-    private sealed class LocalCopy : IAsyncDisposable
+    /// <summary>A local path for a file: itself when local, else a scratch copy (Parquet needs random access).</summary>
+    private static async Task<LocalFilePath> LocalCopyAsync(SourceFile file, CancellationToken cancellationToken)
     {
-        private readonly bool _temporary;
-
-        private LocalCopy(string path, bool temporary)
-        {
-            Path = path;
-            _temporary = temporary;
-        }
-
-        public string Path { get; }
-
-        public static async Task<LocalCopy> OfAsync(SourceFile file, CancellationToken cancellationToken)
-        {
-            if (file.IsLocal) return new LocalCopy(file.Location, temporary: false);
-            var path = Lake.LakePaths.ScratchFile("parquet", ".parquet");
-            try
-            {
-                await using var source = await file.Open(cancellationToken).ConfigureAwait(false);
-                await using var target = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
-                await source.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
-            }
-            catch
-            {
-                File.Delete(path);
-                throw;
-            }
-            return new LocalCopy(path, temporary: true);
-        }
-
-        public ValueTask DisposeAsync()
-        {
-            if (_temporary) File.Delete(Path);
-            return ValueTask.CompletedTask;
-        }
+        if (file.IsLocal) return LocalFilePath.Existing(file.Location);
+        await using var source = await file.Open(cancellationToken).ConfigureAwait(false);
+        return await LocalFilePath.ScratchAsync("parquet", ".parquet", target => source.CopyToAsync(target, cancellationToken)).ConfigureAwait(false);
     }
 }

@@ -1,0 +1,30 @@
+using DataSpoc.Pipe.Storage;
+
+namespace DataSpoc.Pipe.Cloud;
+
+/// <summary>
+/// The wording of a cloud store's errors, one for S3, GCS and Azure: the operation and the object it failed on; for a
+/// denial, the permission it needs; for a missing bucket, how to fix it. Each store only maps its SDK's exceptions here.
+/// </summary>
+/// <param name="service">The store's name in messages (<c>S3</c>, <c>GCS</c>, <c>Azure Blob</c>).</param>
+/// <param name="bucketKind">What the store calls a bucket (<c>bucket</c>, <c>container</c>).</param>
+/// <param name="principal">Who needs the permission (<c>credentials</c>, <c>service account</c>, <c>identity</c>).</param>
+internal sealed class StorageFailures(string service, BucketUri bucket, ObjectKeys keys, string bucketKind, string principal)
+{
+    public StorageException Denied(Exception e, StorageOperation operation, string? key, string detail) => new(
+        $"access denied: cannot {operation.Verb()} {Target(operation, key)}; the {principal} needs {BucketPermissions.Of(bucket.Scheme, operation.Step())} on {bucketKind} '{bucket.Bucket}' ({detail})", e);
+
+    public StorageException MissingBucket(Exception e, StorageOperation operation, string? key) => new(
+        $"{bucketKind} '{bucket.Bucket}' does not exist ({bucket.Scheme}, {operation.Verb()} {Target(operation, key)}); create it or fix destination.bucket", e);
+
+    public StorageException Failed(Exception e, StorageOperation operation, string? key, string detail) => new(
+        $"{service} {operation.Verb()} of {Target(operation, key)} failed: {detail}", e);
+
+    /// <summary>An exception no SDK rule matched: a <see cref="StorageException"/> as it is, anything else with its message.</summary>
+    public StorageException Other(Exception e, StorageOperation operation, string? key) =>
+        e as StorageException ?? Failed(e, operation, key, e.Message);
+
+    /// <summary>The object for a message; a list names the bucket and the prefix (<paramref name="key"/> is the prefix).</summary>
+    private string Target(StorageOperation operation, string? key) =>
+        operation == StorageOperation.List ? $"{bucket.Canonical} (prefix '{key}')" : keys.Describe(key);
+}

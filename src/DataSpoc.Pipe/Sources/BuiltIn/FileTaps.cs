@@ -1,0 +1,81 @@
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Storage;
+
+namespace DataSpoc.Pipe.Sources.BuiltIn;
+
+/// <summary>The settings every file tap reads: where the files are, the configured streams, and the bucket options.</summary>
+internal interface IFileTapSettings<TSettings, TStream> where TSettings : IFileTapSettings<TSettings, TStream> where TStream : IFileStream
+{
+    /// <summary>Reads and checks the tap's config; errors name the key.</summary>
+    static abstract TSettings From(JsonObject config);
+
+    /// <summary>The globs that pick the tap's files inside a folder entry.</summary>
+    static abstract IReadOnlyList<string> FolderPatterns { get; }
+
+    List<string> Entries { get; }
+    List<TStream> Streams { get; }
+    Dictionary<string, string> StorageOptions { get; }
+}
+
+/// <summary>
+/// What a file tap (csv, jsonl, parquet) defines for itself; discover and sync are the steps they share
+/// (<see cref="FileTaps"/>), so a file tap implements only the members below.
+/// </summary>
+internal interface IFileTap<TSettings, TStream> : ITypedBuiltInTap
+    where TSettings : IFileTapSettings<TSettings, TStream> where TStream : IFileStream
+{
+    Task IBuiltInTap.DiscoverAsync(JsonObject config, Stream output, CancellationToken cancellationToken)
+        => FileTaps.DiscoverAsync(this, config, output, cancellationToken);
+
+    Task IBuiltInTap.SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, Stream output, CancellationToken cancellationToken)
+        => this.SyncAsJsonAsync(config, state, catalog, output, cancellationToken);
+
+    Task ITypedBuiltInTap.SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, RecordSink sink, CancellationToken cancellationToken)
+        => FileTaps.SyncAsync(this, config, state, catalog, sink, cancellationToken);
+
+    ObjectStoreFactory Stores { get; }
+
+    /// <summary>Assigns the resolved files to streams (<see cref="FileStreams.Assign"/> with the tap's own streams).</summary>
+    List<TStream> Assign(TSettings settings, List<SourceFile> files);
+
+    /// <summary>A stream's schema for the catalog, from all of its files.</summary>
+    Task<JsonObject> CatalogSchemaAsync(TSettings settings, TStream stream, CancellationToken cancellationToken);
+
+    /// <summary>Starts a stream's sync over <paramref name="toRead"/> (its SCHEMA) and returns what writes one file's rows.</summary>
+    Task<Func<SourceFile, Task>> StartStreamAsync(TSettings settings, TStream stream, IReadOnlyList<SourceFile> toRead, RecordSink sink, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The discover and sync every file tap shares: read the settings, resolve the files (local or in a bucket) and assign
+/// them to streams; then one catalog entry per stream, or <see cref="FileStreams.SyncAsync"/> over the changed files.
+/// </summary>
+internal static class FileTaps
+{
+    public static async Task DiscoverAsync<TSettings, TStream>(IFileTap<TSettings, TStream> tap, JsonObject config, Stream output, CancellationToken cancellationToken)
+        where TSettings : IFileTapSettings<TSettings, TStream> where TStream : IFileStream
+    {
+        var settings = TSettings.From(config);
+        await using var files = new SourceFiles(tap.Name, tap.Stores, settings.StorageOptions);
+        var entries = new List<JsonObject>();
+        foreach (var stream in await PlanAsync(tap, settings, files, cancellationToken).ConfigureAwait(false))
+        {
+            var schema = await tap.CatalogSchemaAsync(settings, stream, cancellationToken).ConfigureAwait(false);
+            entries.Add(TapCatalog.Entry(stream.Name, stream.Name, schema, stream.KeyProperties));
+        }
+        await TapCatalog.WriteAsync(entries, output, cancellationToken).ConfigureAwait(false);
+    }
+
+    public static async Task SyncAsync<TSettings, TStream>(IFileTap<TSettings, TStream> tap, JsonObject config, JsonObject? state, JsonObject? catalog, RecordSink sink,
+        CancellationToken cancellationToken)
+        where TSettings : IFileTapSettings<TSettings, TStream> where TStream : IFileStream
+    {
+        var settings = TSettings.From(config);
+        await using var files = new SourceFiles(tap.Name, tap.Stores, settings.StorageOptions);
+        await FileStreams.SyncAsync(await PlanAsync(tap, settings, files, cancellationToken).ConfigureAwait(false), state, catalog, sink,
+            (stream, toRead) => tap.StartStreamAsync(settings, stream, toRead, sink, cancellationToken), cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<List<TStream>> PlanAsync<TSettings, TStream>(IFileTap<TSettings, TStream> tap, TSettings settings, SourceFiles files, CancellationToken cancellationToken)
+        where TSettings : IFileTapSettings<TSettings, TStream> where TStream : IFileStream
+        => tap.Assign(settings, await files.ResolveAsync(settings.Entries, TSettings.FolderPatterns, cancellationToken).ConfigureAwait(false));
+}

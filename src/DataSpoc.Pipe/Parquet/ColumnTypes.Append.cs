@@ -38,13 +38,17 @@ internal abstract partial class ColumnType
 
     private static readonly int EpochDayNumber = DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber;
 
-    /// <summary>Strings given as UTF-16 become UTF-8 on the stack when short (temporal text), else false.</summary>
-    private static bool TryUtf8(ReadOnlySpan<char> value, Span<byte> destination, out int length)
+    /// <summary>
+    /// Temporal text given as UTF-16: made UTF-8 on the stack and appended as the type's UTF-8 text, so each temporal
+    /// type parses its text in one place. Text too long for any temporal value, or with surrogates, is false.
+    /// </summary>
+    private bool TryAppendTemporalString(LeafBuffer buffer, ReadOnlySpan<char> value, short rep)
     {
-        length = 0;
-        return value.Length * 3 <= destination.Length
+        Span<byte> utf8 = stackalloc byte[128];
+        return value.Length * 3 <= utf8.Length
                && !value.ContainsAnyInRange('\uD800', '\uDFFF')
-               && Encoding.UTF8.TryGetBytes(value, destination, out length);
+               && Encoding.UTF8.TryGetBytes(value, utf8, out var length)
+               && TryAppendUtf8(buffer, utf8[..length], rep);
     }
 
     private sealed partial class Int64Type
@@ -222,11 +226,8 @@ internal abstract partial class ColumnType
             return true;
         }
 
-        public override bool TryAppendString(LeafBuffer buffer, ReadOnlySpan<char> value, short rep)
-        {
-            Span<byte> utf8 = stackalloc byte[128];
-            return TryUtf8(value, utf8, out var length) && TryAppendUtf8(buffer, utf8[..length], rep);
-        }
+        public override bool TryAppendString(LeafBuffer buffer, ReadOnlySpan<char> value, short rep) =>
+            TryAppendTemporalString(buffer, value, rep);
     }
 
     private sealed partial class DateType
@@ -248,11 +249,8 @@ internal abstract partial class ColumnType
             return true;
         }
 
-        public override bool TryAppendString(LeafBuffer buffer, ReadOnlySpan<char> value, short rep)
-        {
-            Span<byte> utf8 = stackalloc byte[128];
-            return TryUtf8(value, utf8, out var length) && TryAppendUtf8(buffer, utf8[..length], rep);
-        }
+        public override bool TryAppendString(LeafBuffer buffer, ReadOnlySpan<char> value, short rep) =>
+            TryAppendTemporalString(buffer, value, rep);
     }
 
     private sealed partial class TimeType
@@ -270,10 +268,7 @@ internal abstract partial class ColumnType
             return true;
         }
 
-        public override bool TryAppendString(LeafBuffer buffer, ReadOnlySpan<char> value, short rep)
-        {
-            Span<byte> utf8 = stackalloc byte[128];
-            return TryUtf8(value, utf8, out var length) && TryAppendUtf8(buffer, utf8[..length], rep);
-        }
+        public override bool TryAppendString(LeafBuffer buffer, ReadOnlySpan<char> value, short rep) =>
+            TryAppendTemporalString(buffer, value, rep);
     }
 }

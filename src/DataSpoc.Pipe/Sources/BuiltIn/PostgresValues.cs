@@ -121,8 +121,8 @@ internal ref struct CopyRowValues(ReadOnlySpan<byte> fields) : IPostgresValues
     {
         text = null;
         var value = NextValue();
-        // The connection's client_encoding is UTF8 (Npgsql sets it), so text arrives as UTF-8; Npgsql refuses bytes
-        // that are not (a SQL_ASCII database can hold them), and so does this.
+        // The connection's client_encoding is UTF8 (Npgsql sets it), so text arrives as UTF-8: the server stops the COPY
+        // on bytes that are not (a SQL_ASCII database can hold them), and Npgsql's reader refuses them; so does this.
         if (checkUtf8 && !System.Text.Unicode.Utf8.IsValid(value)) throw new System.Text.DecoderFallbackException("the text is not valid UTF-8");
         return value;
     }

@@ -7,12 +7,16 @@ using Npgsql;
 
 // `<raw|sink|json> <port> <table> [runs=5]` against postgres@127.0.0.1 (trust auth), database postgres:
 //   raw  - `COPY <table> TO STDOUT (FORMAT binary)` read to the end and dropped (Npgsql's raw binary copy, 64 KiB reads)
+//   rawsync - the same with blocking reads, and RAW_OPTIONS appended to the connection string (e.g. "Read Buffer Size=1048576")
 //   sink - the postgres tap's full-table sync into a RecordSink that counts rows and drops the values
 //   json - the same sync printed as Singer JSON (SingerJsonSink) to a null stream, as `dataspoc-pipe tap postgres` does
+// `decode <copy.bin> [seconds]`: the tap's decode of a captured binary COPY into a column batch, no server (DecodeLoop).
 // After one warm-up run, prints each run's wall and CPU time, then the medians.
-if (args is not [("raw" or "sink" or "json") and var mode, var portText, var table, ..])
+if (args is ["decode", var copyFile, ..])
+    return DataSpoc.Pipe.PostgresTapBench.DecodeLoop.Run(copyFile, args.Length > 2 ? double.Parse(args[2], CultureInfo.InvariantCulture) : 5);
+if (args is not [("raw" or "rawsync" or "sink" or "json") and var mode, var portText, var table, ..])
 {
-    Console.Error.WriteLine("usage: DataSpoc.Pipe.PostgresTapBench raw|sink|json <port> <table> [runs]");
+    Console.Error.WriteLine("usage: DataSpoc.Pipe.PostgresTapBench raw|rawsync|sink|json <port> <table> [runs] | decode <copy.bin> [seconds]");
     return 2;
 }
 var port = int.Parse(portText, CultureInfo.InvariantCulture);
@@ -39,6 +43,18 @@ async Task<long> RunAsync()
                 long bytes = 0;
                 int read;
                 while ((read = await copy.ReadAsync(buffer, 0, buffer.Length)) > 0) bytes += read;
+                return bytes;
+            }
+        case "rawsync":
+            // As raw, with blocking reads and the connection options of RAW_OPTIONS (e.g. "Read Buffer Size=1048576").
+            await using (var connection = new NpgsqlConnection($"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;SSL Mode=Disable;{Environment.GetEnvironmentVariable("RAW_OPTIONS")}"))
+            {
+                connection.Open();
+                using var copy = connection.BeginRawBinaryCopy($"COPY {table} TO STDOUT (FORMAT binary)");
+                var buffer = new byte[64 * 1024];
+                long bytes = 0;
+                int read;
+                while ((read = copy.Read(buffer, 0, buffer.Length)) > 0) bytes += read;
                 return bytes;
             }
         case "sink":

@@ -91,7 +91,7 @@ internal sealed class PostgresColumn
                 var json = values.NextText(DbType, out var jsonText);
                 return jsonText is null ? target.Json(json) : target.Json(jsonText);
             default:
-                var utf8 = values.NextText(DbType, out var text);
+                var utf8 = values.NextText(DbType, out var text, checkUtf8: !target.ChecksUtf8);
                 return text is null ? target.Utf8String(utf8) : target.String(text);
         }
     }

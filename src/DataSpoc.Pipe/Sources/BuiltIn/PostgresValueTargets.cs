@@ -10,6 +10,11 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// <remarks>Implemented by structs and used as a generic constraint, so the per-value calls are not virtual.</remarks>
 internal interface IPostgresValueTarget
 {
+    /// <summary>
+    /// Whether <see cref="Utf8String"/> declines bytes that are not valid UTF-8 by itself, so the reader need not check
+    /// them first (a declined value is read again through a target that does not, and fails there naming its column).
+    /// </summary>
+    bool ChecksUtf8 { get; }
     bool Null();
     bool Long(long value);
     bool Double(double value);
@@ -28,6 +33,7 @@ internal interface IPostgresValueTarget
 /// <summary>Property <c>property</c> of the current row of <c>row</c>: takes every value.</summary>
 internal readonly struct RowWriterTarget(RowWriter row, int property) : IPostgresValueTarget
 {
+    public bool ChecksUtf8 => false;
     public bool Null() { row.Null(property); return true; }
     public bool Long(long value) { row.Long(property, value); return true; }
     public bool Double(double value) { row.Double(property, value); return true; }
@@ -51,6 +57,9 @@ internal readonly struct RowWriterTarget(RowWriter row, int property) : IPostgre
 internal readonly struct LeafBufferTarget(LeafBuffer buffer) : IPostgresValueTarget
 {
     private ColumnType Type => buffer.Leaf.Type;
+
+    /// <summary>Every column type's UTF-8 append stores valid UTF-8 only: a string column checks it, the others parse ASCII forms.</summary>
+    public bool ChecksUtf8 => true;
 
     public bool Null() { buffer.AddNull(0, 0); return true; }
     public bool Long(long value) => Type.TryAppend(buffer, value, 0);

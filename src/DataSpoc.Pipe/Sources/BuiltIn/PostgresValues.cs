@@ -21,9 +21,10 @@ internal interface IPostgresValues
 
     /// <summary>
     /// The next text value: its UTF-8 bytes when the source holds them (a COPY row: no string is made), else an empty
-    /// span and the string in <paramref name="text"/>.
+    /// span and the string in <paramref name="text"/>. Bytes that are not valid UTF-8 throw, unless
+    /// <paramref name="checkUtf8"/> is false because the caller's target checks them itself.
     /// </summary>
-    ReadOnlySpan<byte> NextText(NpgsqlDbType type, out string? text);
+    ReadOnlySpan<byte> NextText(NpgsqlDbType type, out string? text, bool checkUtf8 = true);
 
     /// <summary>The next bytea value's bytes.</summary>
     ReadOnlySpan<byte> NextBytes();
@@ -52,7 +53,7 @@ internal struct CursorValues(NpgsqlDataReader reader) : IPostgresValues
 
     public T Next<T>(NpgsqlDbType type) where T : struct => reader.GetFieldValue<T>(_ordinal++);
 
-    public ReadOnlySpan<byte> NextText(NpgsqlDbType type, out string? text)
+    public ReadOnlySpan<byte> NextText(NpgsqlDbType type, out string? text, bool checkUtf8 = true)
     {
         text = reader.GetFieldValue<string>(_ordinal++);
         return default;
@@ -116,13 +117,13 @@ internal ref struct CopyRowValues(ReadOnlySpan<byte> fields) : IPostgresValues
         throw new NotSupportedException($"a COPY value read as {typeof(T).Name}");
     }
 
-    public ReadOnlySpan<byte> NextText(NpgsqlDbType type, out string? text)
+    public ReadOnlySpan<byte> NextText(NpgsqlDbType type, out string? text, bool checkUtf8 = true)
     {
         text = null;
         var value = NextValue();
-        // The connection's client_encoding is UTF8 (Npgsql sets it), so text arrives as UTF-8; Npgsql refuses bytes
-        // that are not (a SQL_ASCII database can hold them), and so does this.
-        if (!System.Text.Unicode.Utf8.IsValid(value)) throw new System.Text.DecoderFallbackException("the text is not valid UTF-8");
+        // The connection's client_encoding is UTF8 (Npgsql sets it), so text arrives as UTF-8: the server stops the COPY
+        // on bytes that are not (a SQL_ASCII database can hold them), and Npgsql's reader refuses them; so does this.
+        if (checkUtf8 && !System.Text.Unicode.Utf8.IsValid(value)) throw new System.Text.DecoderFallbackException("the text is not valid UTF-8");
         return value;
     }
 
@@ -201,6 +202,7 @@ internal static class PostgresBinary
 
     private const ushort NumericPositive = 0x0000, NumericNegative = 0x4000, NumericNaN = 0xC000;
     private static readonly UInt128 DecimalMantissaLimit = (UInt128)1 << 96;
+    private static readonly ulong[] SmallPowers = [.. Enumerable.Range(0, 16).Select(e => Enumerable.Repeat(10UL, e).Aggregate(1UL, (a, b) => a * b))];
     private static readonly UInt128[] Powers = [.. Enumerable.Range(0, 33).Select(e => Enumerable.Repeat((UInt128)10, e).Aggregate((UInt128)1, (a, b) => a * b))];
 
     /// <summary>
@@ -217,6 +219,7 @@ internal static class PostgresBinary
         if (sign is not (NumericPositive or NumericNegative))
             throw new InvalidCastException(sign == NumericNaN ? "numeric NaN has no .NET decimal" : "a numeric infinity has no .NET decimal");
         // The value times 10^scale, an integer: digit i stands for 10000^(weight - i).
+        if (4 * weight + scale <= 15 && TrySmallNumeric(value, count, weight, scale, sign == NumericNegative, out var small)) return small;
         UInt128 mantissa = 0;
         for (var i = 0; i < count; i++)
         {
@@ -239,6 +242,28 @@ internal static class PostgresBinary
         }
         if (scale > 28) throw TooLarge();
         return new decimal((int)(uint)mantissa, (int)(uint)(mantissa >> 32), (int)(uint)(mantissa >> 64), sign == NumericNegative && mantissa != 0, (byte)scale);
+
+        // The usual numeric(p, s) with p <= 15: the first digit's power of ten is at most 10^15, so every term is below
+        // 10^19 and, their powers being 4 apart, so is their sum: the mantissa fits a ulong, with no 128-bit arithmetic
+        // per digit. Anything else (a digit past the scale that is not zero, a digit out of range) is left to the loop
+        // above, which decides.
+        static bool TrySmallNumeric(ReadOnlySpan<byte> value, int count, int weight, int scale, bool negative, out decimal result)
+        {
+            result = default;
+            ulong mantissa = 0;
+            for (var i = 0; i < count; i++)
+            {
+                var digit = (ulong)BinaryPrimitives.ReadUInt16BigEndian(value[(8 + 2 * i)..]);
+                var exponent = 4 * (weight - i) + scale;
+                if (digit >= 10_000) return false;
+                if (exponent >= 0) mantissa += digit * SmallPowers[exponent];
+                else if (exponent > -4 && digit % SmallPowers[-exponent] == 0) mantissa += digit / SmallPowers[-exponent];
+                else if (digit != 0) return false;
+            }
+            if (scale > 28) return false;
+            result = new decimal((int)(uint)mantissa, (int)(uint)(mantissa >> 32), 0, negative && mantissa != 0, (byte)scale);
+            return true;
+        }
 
         static OverflowException TooLarge() => new("the numeric value has more digits than a .NET decimal holds (28-29 significant digits, scale up to 28)");
     }

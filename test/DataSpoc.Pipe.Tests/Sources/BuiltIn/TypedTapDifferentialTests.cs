@@ -166,6 +166,25 @@ public sealed class TypedTapDifferentialTests(PostgresServer server, ITestOutput
         Assert.Contains("id = 501", typed.Log.Error);
     }
 
+    [Fact]
+    public async Task Text_that_is_not_UTF_8_fails_the_direct_copy_naming_its_stream()
+    {
+        // A SQL_ASCII database stores any bytes. The server checks them against the connection's UTF8 client_encoding
+        // and stops the COPY; were any to arrive, the string column's append declines them and the row read again
+        // value by value fails naming its column. Either way the run fails: no value is stored altered.
+        var db = "t_" + Guid.NewGuid().ToString("N")[..10];
+        await server.ExecuteAsync("postgres", $"CREATE DATABASE {db} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+        await server.ExecuteAsync(db, """
+            CREATE TABLE public.latin (id int4 PRIMARY KEY, note text);
+            INSERT INTO latin SELECT g, 'caf' || g FROM generate_series(1, 500) g;
+            INSERT INTO latin VALUES (501, E'caf\351');
+            """);
+        var (typed, _) = await TypedSourceDifferential.AssertSameLakeAsync(bucket => FlatPipeline(bucket, db, "public.latin"), BuiltInPostgres);
+        Assert.False(typed.Succeeded);
+        Assert.Contains("stream 'public-latin'", typed.Log.Error);
+        Assert.Contains("UTF8", typed.Log.Error);
+    }
+
     private static ISource BuiltInPostgres() => BuiltInTaps.TryGet("postgres", out var tap) ? new BuiltInSource(tap) : throw new InvalidOperationException("no postgres tap");
 
     private PipelineDefinition FlatPipeline(string bucket, string db, string table) => new()

@@ -144,23 +144,20 @@ internal sealed class RowRecording : RowWriter
         _entries[_count++] = new Entry { Property = property, Kind = kind, Bits = bits };
     }
 
-    private void AddChars(int property, Kind kind, ReadOnlySpan<char> value)
-    {
-        if (_charCount + value.Length > _chars.Length) Array.Resize(ref _chars, Math.Max(_chars.Length * 2, _charCount + value.Length));
-        value.CopyTo(_chars.AsSpan(_charCount));
-        Add(property, kind, 0);
-        _entries[_count - 1].Start = _charCount;
-        _entries[_count - 1].Length = value.Length;
-        _charCount += value.Length;
-    }
+    private void AddChars(int property, Kind kind, ReadOnlySpan<char> value) =>
+        AddSpan(property, kind, value, ref _chars, ref _charCount);
 
-    private void AddBytes(int property, Kind kind, ReadOnlySpan<byte> value)
+    private void AddBytes(int property, Kind kind, ReadOnlySpan<byte> value) =>
+        AddSpan(property, kind, value, ref _bytes, ref _byteCount);
+
+    /// <summary>An entry whose value is a copy of <paramref name="value"/> at the end of <paramref name="store"/>.</summary>
+    private void AddSpan<T>(int property, Kind kind, ReadOnlySpan<T> value, ref T[] store, ref int used)
     {
-        if (_byteCount + value.Length > _bytes.Length) Array.Resize(ref _bytes, Math.Max(_bytes.Length * 2, _byteCount + value.Length));
-        value.CopyTo(_bytes.AsSpan(_byteCount));
+        if (used + value.Length > store.Length) Array.Resize(ref store, Math.Max(store.Length * 2, used + value.Length));
+        value.CopyTo(store.AsSpan(used));
         Add(property, kind, 0);
-        _entries[_count - 1].Start = _byteCount;
+        _entries[_count - 1].Start = used;
         _entries[_count - 1].Length = value.Length;
-        _byteCount += value.Length;
+        used += value.Length;
     }
 }

@@ -232,7 +232,7 @@ measure() {
   esac
   read -r wall user sys rss <"$t"
   local cpu; cpu="$(awk -v u="$user" -v s="$sys" 'BEGIN {printf "%.2f", u+s}')"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$shape" "$n" "$(stat -c %s "$input")" "$tool" "$run" "$wall" "$cpu" "$rss" "$size" >>"$results"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$shape" "$n" "$(stat -L -c %s "$input")" "$tool" "$run" "$wall" "$cpu" "$rss" "$size" >>"$results"
   printf '  %-6s %-7s run %s: wall %6.2f s  cpu %6.2f s  peak %6d MiB  output %8.1f MB\n' \
     "$shape" "$tool" "$run" "$wall" "$cpu" $((rss / 1024)) "$(awk -v b="$size" 'BEGIN {print b/1e6}')"
 }
@@ -244,7 +244,7 @@ for shape in $shapes; do
     postgres) input="$events_csv" ;;  # what was loaded; the tools read the table
     *) input="$(input_file "$shape" "$n")" ;;
   esac
-  echo "$shape: $n rows, $(( $(stat -c %s "$input") / 1000000 )) MB ($input)"
+  echo "$shape: $n rows, $(( $(stat -L -c %s "$input") / 1000000 )) MB ($input)"
   cat "$input" >/dev/null  # both tools then read it from the page cache
   if [ "$shape" = narrow ]; then
     for variation in $variations; do

@@ -8,7 +8,7 @@
 #   SHAPES="narrow events wide csv postgres"   which parts to run:
 #                          narrow, wide: Singer files (see WIDE_ROWS) against DuckDB read_json;
 #                          events: the csv part's 8-column events table as Singer JSON (what `dataspoc-pipe tap csv`
-#                          prints for it: the records issue #23 measured its Singer figure on), against DuckDB read_json;
+#                          prints for it; issue #23's Singer figure is listed with this table's), against DuckDB read_json;
 #                          csv: the events table (rows x 8) as a CSV file: the built-in csv tap against DuckDB
 #                          read_csv -> COPY (FORMAT parquet, COMPRESSION zstd);
 #                          postgres: the same table loaded once into a throwaway PostgreSQL on 127.0.0.1: the built-in

@@ -67,10 +67,11 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
         }
         else
         {
+            using var libpq = settings.LibpqCopies();
             foreach (var table in tables)
             {
                 if (!selection.IsSelected(table.StreamId)) continue;
-                await new PostgresTableSync(connection, table, Key(table), settings.BatchSize, sink, bookmarks["bookmarks"]!.AsObject(), bookmarks)
+                await new PostgresTableSync(connection, table, Key(table), settings.BatchSize, sink, bookmarks["bookmarks"]!.AsObject(), bookmarks, libpq)
                     .RunAsync(_time, cancellationToken).ConfigureAwait(false);
             }
         }
@@ -208,8 +209,15 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
         }
     }
 
-    private sealed record Settings(string ConnectionString, string Where, List<string> Schemas, List<string> FilterTables, Dictionary<string, string> ReplicationKeys, int BatchSize)
+    private sealed record Settings(string ConnectionString, string Where, List<string> Schemas, List<string> FilterTables, Dictionary<string, string> ReplicationKeys, int BatchSize,
+        List<KeyValuePair<string, string>>? LibpqKeywords)
     {
+        /// <summary>
+        /// The libpq connection for this sync's full-table COPYs: none (Npgsql reads them) when libpq is not loaded or
+        /// the server's certificate is to be verified (libpq trusts ~/.postgresql/root.crt, Npgsql the system's store).
+        /// </summary>
+        public LibpqCopyConnection LibpqCopies() => new(LibpqKeywords is null ? null : Libpq.Functions, LibpqKeywords ?? [], Where);
+
         public string? ReplicationKey(PostgresTable t)
             => ReplicationKeys.TryGetValue(t.StreamId, out var k) || ReplicationKeys.TryGetValue($"{t.Schema}.{t.Table}", out k) || ReplicationKeys.TryGetValue(t.Table, out k) ? k : null;
 
@@ -231,11 +239,20 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
                 // Large values stream through the cursor; no client-side buffering of whole result sets.
                 CommandTimeout = 0,
             };
+            // libpq's keywords for the same connection (Npgsql's defaults: client_encoding UTF8, the application name).
+            List<KeyValuePair<string, string>>? libpq =
+            [
+                new("host", host), new("port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)), new("dbname", database),
+                new("user", builder.Username), new("application_name", "dataspoc-pipe"), new("client_encoding", "UTF8"),
+            ];
+            if (builder.Password is { } password) libpq.Add(new("password", password));
             if (config.String("sslmode") is { } sslMode)
             {
                 if (!Enum.TryParse<SslMode>(sslMode.Replace("-", "", StringComparison.Ordinal), ignoreCase: true, out var mode))
                     throw config.Wrong("sslmode", "one of disable, allow, prefer, require, verify-ca, verify-full");
                 builder.SslMode = mode;
+                libpq = mode is SslMode.VerifyCA or SslMode.VerifyFull ? null : libpq;
+                libpq?.Add(new("sslmode", mode.ToString().ToLowerInvariant()));
             }
             var keys = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var (stream, value) in config.Object("replication_keys") ?? [])
@@ -245,7 +262,7 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
             }
             var batch = config.Int("batch_size") ?? 10_000;
             if (batch < 1) throw config.Wrong("batch_size", "at least 1");
-            return new Settings(builder.ConnectionString, $"{host}:{port}/{database}", config.Strings("schemas"), config.Strings("filter_tables"), keys, batch);
+            return new Settings(builder.ConnectionString, $"{host}:{port}/{database}", config.Strings("schemas"), config.Strings("filter_tables"), keys, batch, libpq);
         }
     }
 }

@@ -111,12 +111,17 @@ public sealed class PostgresLibpqCopyTests(PostgresServer server) : IDisposable
     public async Task Cancelling_a_sync_whose_sink_waits_stops_the_servers_copy(bool throughLibpq)
     {
         // The sink stops taking rows after the first: the pump fills its pipe and waits, the server waits on the socket.
-        var db = await server.CreateDatabaseAsync(Events.Replace("20000", "300000", StringComparison.Ordinal));
+        // Reading the rest instead of cancelling would take 2 minutes (a row near the end sleeps).
+        var db = await server.CreateDatabaseAsync("""
+            CREATE TABLE public.events (id int8 PRIMARY KEY, email text);
+            INSERT INTO events SELECT g, 'user' || g || '@example.com' FROM generate_series(1, 1000000) g;
+            CREATE VIEW public.slow_events AS SELECT id, email, CASE WHEN id = 900000 THEN (SELECT 1 FROM pg_sleep(120)) END AS pause FROM events;
+            """);
         using var cancel = new CancellationTokenSource();
         var sink = new StallingSink(cancel);
         var clock = Stopwatch.StartNew();
         Task Sync() => Assert.ThrowsAnyAsync<OperationCanceledException>(
-            () => ((ITypedBuiltInTap)new PostgresTap()).SyncAsync(Config(db, "public.events"), null, null, sink, cancel.Token));
+            () => ((ITypedBuiltInTap)new PostgresTap()).SyncAsync(Config(db, "public.slow_events"), null, null, sink, cancel.Token));
         await (throughLibpq ? Sync() : WithNpgsqlAsync(Sync));
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"the cancelled sync took {clock.Elapsed}");
         // The server ends the COPY (no backend of that database is left running it).

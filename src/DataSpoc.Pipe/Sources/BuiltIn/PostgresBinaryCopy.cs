@@ -15,11 +15,12 @@ internal delegate void CopyRowHandler(ReadOnlySpan<byte> fields);
 /// through Npgsql's raw binary copy (<see cref="StartAsync"/>).
 /// </summary>
 /// <remarks>
-/// A pump (a dedicated thread blocking in libpq, or a task reading Npgsql's stream) moves the COPY's bytes into a
-/// bounded <see cref="System.IO.Pipelines.Pipe"/> while the caller's thread decodes and appends: the server keeps
-/// sending while the rows are being stored, instead of waiting each time the client's socket buffer is full. The pipe
-/// holds at most <see cref="PauseBytes"/>, so a slow consumer holds the server back. Only the pump touches the
-/// connection until it has stopped (a libpq cancel request goes over a connection of its own).
+/// Through libpq, one dedicated thread runs the COPY, takes each row from libpq's socket buffer and decodes it where it
+/// lies; the server keeps producing into the socket while rows are stored. Through Npgsql, whose stream returns one
+/// row per async read, a pump task moves the bytes into a bounded <see cref="System.IO.Pipelines.Pipe"/> (at most
+/// <see cref="PauseBytes"/>) in chunks, and the caller's thread decodes them. Either way a slow consumer holds the
+/// server back, and only one thread uses the connection until the COPY has ended (a libpq cancel request goes over a
+/// connection of its own).
 /// </remarks>
 internal sealed class PostgresBinaryCopy : IAsyncDisposable
 {
@@ -29,7 +30,6 @@ internal sealed class PostgresBinaryCopy : IAsyncDisposable
     private static ReadOnlySpan<byte> Signature => [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00];
 
     private readonly CopyFeed _feed;
-    private readonly System.IO.Pipelines.Pipe _pipe;
     private readonly int _fieldCount;
     private CopyRowHandler _onRow = null!;
     private Func<ValueTask> _afterRow = null!;
@@ -38,15 +38,11 @@ internal sealed class PostgresBinaryCopy : IAsyncDisposable
     private bool _disposed;
     private byte[] _scratch = new byte[4096];
 
-    private PostgresBinaryCopy(CopyFeed feed, System.IO.Pipelines.Pipe pipe, int fieldCount)
+    private PostgresBinaryCopy(int fieldCount, Func<PostgresBinaryCopy, CopyFeed> feed)
     {
-        _feed = feed;
-        _pipe = pipe;
         _fieldCount = fieldCount;
+        _feed = feed(this);
     }
-
-    private static System.IO.Pipelines.Pipe NewPipe() => new(new PipeOptions(pauseWriterThreshold: PauseBytes, resumeWriterThreshold: PauseBytes / 2,
-        minimumSegmentSize: ReadBytes, useSynchronizationContext: false));
 
     /// <summary>
     /// Runs <paramref name="copySql"/> on Npgsql's <paramref name="connection"/>, whose rows must have
@@ -57,8 +53,7 @@ internal sealed class PostgresBinaryCopy : IAsyncDisposable
     public static async Task<PostgresBinaryCopy> StartAsync(NpgsqlConnection connection, string copySql, int fieldCount, CancellationToken cancellationToken)
     {
         var raw = await connection.BeginRawBinaryCopyAsync(copySql, cancellationToken).ConfigureAwait(false);
-        var pipe = NewPipe();
-        return new PostgresBinaryCopy(new NpgsqlFeed(raw, pipe.Writer, cancellationToken), pipe, fieldCount);
+        return new PostgresBinaryCopy(fieldCount, copy => new NpgsqlFeed(copy, raw, cancellationToken));
     }
 
     /// <summary>
@@ -67,77 +62,70 @@ internal sealed class PostgresBinaryCopy : IAsyncDisposable
     /// </summary>
     public static async Task<PostgresBinaryCopy> StartLibpqAsync(LibpqConnection connection, string copySql, int fieldCount, CancellationToken cancellationToken)
     {
-        var pipe = NewPipe();
-        var feed = new LibpqFeed(connection, copySql, pipe.Writer, cancellationToken);
+        var copy = new PostgresBinaryCopy(fieldCount, copy => new LibpqFeed(copy, connection, copySql, cancellationToken));
         try
         {
-            await feed.Started.ConfigureAwait(false);
+            await ((LibpqFeed)copy._feed).Started.ConfigureAwait(false);
         }
         catch
         {
-            await feed.Pump.ConfigureAwait(false);
+            await copy.DisposeAsync().ConfigureAwait(false);
             throw;
         }
-        return new PostgresBinaryCopy(feed, pipe, fieldCount);
+        return copy;
     }
 
     /// <summary>
     /// Hands every row to <paramref name="onRow"/>, then awaits <paramref name="afterRow"/> (the sink's back-pressure)
     /// after each, until the COPY's end.
     /// </summary>
-    public async Task ReadAsync(CopyRowHandler onRow, Func<ValueTask> afterRow, CancellationToken cancellationToken)
+    public Task ReadAsync(CopyRowHandler onRow, Func<ValueTask> afterRow, CancellationToken cancellationToken)
     {
         _onRow = onRow;
         _afterRow = afterRow;
-        await ConsumeAsync(_pipe.Reader, cancellationToken).ConfigureAwait(false);
-        // The end marker was read; the statement's own outcome (an error after the last row) comes with the pump's end.
-        await _feed.Pump.ConfigureAwait(false);
-        if (_feed.Error is { } error) throw error;
+        return _feed.ReadAsync(cancellationToken);
     }
 
     public async ValueTask DisposeAsync()
     {
         if (_disposed) return;
         _disposed = true;
-        // The pump stops at its next flush (the reader is gone), at the COPY's end, or when the server ends the
-        // cancelled COPY; only then is the connection ours.
-        await _pipe.Reader.CompleteAsync().ConfigureAwait(false);
-        if (!_ended) _feed.Interrupt();
-        await _feed.Pump.ConfigureAwait(false);
-        await _feed.CloseAsync(_ended).ConfigureAwait(false);
+        await _feed.DisposeAsync(_ended).ConfigureAwait(false);
     }
 
-    /// <summary>Where the COPY's bytes come from: a pump writing them into the pipe, and how to stop it and end the COPY.</summary>
+    /// <summary>Where the COPY's bytes come from, and who decodes them.</summary>
     private abstract class CopyFeed
     {
-        /// <summary>Ends when the pump has stopped: at the COPY's end, when the reader is gone, or after an error.</summary>
-        public abstract Task Pump { get; }
+        /// <summary>Decodes every row up to the COPY's end marker, then reads the statement's outcome.</summary>
+        public abstract Task ReadAsync(CancellationToken cancellationToken);
 
-        /// <summary>The error that stopped the pump (the reader also sees it), if any.</summary>
-        public Exception? Error { get; protected set; }
-
-        /// <summary>Makes a pump that waits on the server stop soon (the COPY is then cancelled), from any thread.</summary>
-        public virtual void Interrupt() { }
-
-        /// <summary>After the pump: releases the COPY, cancelling it when it was not read to its end.</summary>
-        public virtual ValueTask CloseAsync(bool ended) => ValueTask.CompletedTask;
+        /// <summary>Releases the COPY, cancelling it when it was not read to its end (<paramref name="ended"/> false).</summary>
+        public abstract ValueTask DisposeAsync(bool ended);
     }
 
-    /// <summary>Npgsql's raw COPY stream, read by a thread-pool task.</summary>
+    /// <summary>Npgsql's raw COPY stream, pumped by a thread-pool task into a pipe that the caller's thread decodes.</summary>
     private sealed class NpgsqlFeed : CopyFeed
     {
+        private readonly PostgresBinaryCopy _copy;
         private readonly NpgsqlRawCopyStream _raw;
+        private readonly System.IO.Pipelines.Pipe _pipe = new(new PipeOptions(pauseWriterThreshold: PauseBytes, resumeWriterThreshold: PauseBytes / 2,
+            minimumSegmentSize: ReadBytes, useSynchronizationContext: false));
+        private readonly Task _pump;
 
-        public NpgsqlFeed(NpgsqlRawCopyStream raw, PipeWriter writer, CancellationToken cancellationToken)
+        public NpgsqlFeed(PostgresBinaryCopy copy, NpgsqlRawCopyStream raw, CancellationToken cancellationToken)
         {
+            _copy = copy;
             _raw = raw;
-            Pump = Task.Run(() => PumpAsync(writer, cancellationToken), CancellationToken.None);
+            _pump = Task.Run(() => PumpAsync(_pipe.Writer, cancellationToken), CancellationToken.None);
         }
 
-        public override Task Pump { get; }
+        public override Task ReadAsync(CancellationToken cancellationToken) => _copy.ConsumeAsync(_pipe.Reader, cancellationToken);
 
-        public override async ValueTask CloseAsync(bool ended)
+        public override async ValueTask DisposeAsync(bool ended)
         {
+            // The pump stops at its next flush (the reader is gone) or at the COPY's end; only then is the connection ours.
+            await _pipe.Reader.CompleteAsync().ConfigureAwait(false);
+            await _pump.ConfigureAwait(false);
             if (ended)
             {
                 await _raw.DisposeAsync().ConfigureAwait(false);
@@ -182,7 +170,6 @@ internal sealed class PostgresBinaryCopy : IAsyncDisposable
             }
             catch (Exception e)
             {
-                Error = e;
                 await writer.CompleteAsync(e).ConfigureAwait(false);
                 return;
             }
@@ -191,121 +178,161 @@ internal sealed class PostgresBinaryCopy : IAsyncDisposable
     }
 
     /// <summary>
-    /// libpq's <c>PQgetCopyData</c>, blocking on a dedicated thread: one call per row, served from libpq's own large
-    /// socket buffer, which costs a fraction of Npgsql's async read per message (bench/README.md). The thread also runs
-    /// the COPY statement and reads its outcome, so the connection is used by it alone.
+    /// libpq's <c>PQgetCopyData</c>, blocking on a dedicated thread that also decodes: one call per row (one CopyData
+    /// message), served from libpq's own large socket buffer, which costs a fraction of Npgsql's async read per message
+    /// (bench/README.md), and no hand-over between threads. The thread runs the COPY statement, waits for
+    /// <see cref="ReadAsync"/> (or the disposal), reads to the end and takes the statement's outcome, so the connection
+    /// is used by it alone.
     /// </summary>
-    private sealed unsafe class LibpqFeed : CopyFeed
+    private sealed class LibpqFeed : CopyFeed
     {
+        private readonly PostgresBinaryCopy _copy;
         private readonly LibpqConnection _connection;
         private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly CancellationToken _cancellationToken;
+        private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly ManualResetEventSlim _go = new();
+        private CancellationToken _cancellationToken;
+        private bool _abandoned;
         private volatile bool _interrupted;
+        private volatile bool _copying;
 
-        public LibpqFeed(LibpqConnection connection, string copySql, PipeWriter writer, CancellationToken cancellationToken)
+        public LibpqFeed(PostgresBinaryCopy copy, LibpqConnection connection, string copySql, CancellationToken cancellationToken)
         {
+            _copy = copy;
             _connection = connection;
             _cancellationToken = cancellationToken;
-            var thread = new Thread(() => Run(copySql, writer)) { IsBackground = true, Name = "postgres COPY (libpq)" };
-            thread.Start();
+            new Thread(() => Run(copySql)) { IsBackground = true, Name = "postgres COPY (libpq)" }.Start();
         }
 
         /// <summary>Completes when the server has accepted the COPY (or faults with its error).</summary>
         public Task Started => _started.Task;
 
-        public override Task Pump => _stopped.Task;
+        public override Task ReadAsync(CancellationToken cancellationToken)
+        {
+            _cancellationToken = cancellationToken;
+            _go.Set();
+            return _done.Task;
+        }
 
-        public override void Interrupt()
+        public override async ValueTask DisposeAsync(bool ended)
+        {
+            if (!_go.IsSet)
+            {
+                // Never read: the thread cancels the COPY and ends it.
+                _abandoned = true;
+                _go.Set();
+            }
+            try
+            {
+                await _done.Task.ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // ReadAsync reported it, or nobody asked for the rows.
+            }
+            _go.Dispose();
+        }
+
+        /// <summary>Asks the server to cancel the COPY while it runs (from any thread); it then ends with an error.</summary>
+        private void Interrupt()
         {
             // A cancel request reaches whatever the backend runs when it arrives: none once the COPY has ended.
-            if (_interrupted || _stopped.Task.IsCompleted) return;
+            if (_interrupted || !_copying) return;
             _interrupted = true;
             _connection.Cancel();
         }
 
-        private void Run(string copySql, PipeWriter writer)
+        private void Run(string copySql)
         {
             try
             {
                 _connection.BeginCopyOut(copySql);
+                _copying = true;
             }
             catch (Exception e)
             {
-                writer.Complete(e);
                 _started.SetException(e);
-                _stopped.SetResult();
+                _done.SetException(e);
                 return;
             }
             _started.SetResult();
+            _go.Wait();
+            if (_abandoned)
+            {
+                EndQuietly();
+                _done.SetResult();
+                return;
+            }
             using var registration = _cancellationToken.Register(Interrupt);
             try
             {
-                PumpRows(writer);
+                ReadRows();
+                _copying = false;
                 _connection.EndCopy();
-                writer.Complete();
+                if (!_copy._ended) throw new TapException("postgres tap: the binary COPY ended before its end marker");
+                _done.SetResult();
             }
             catch (Exception e)
             {
-                Error = _interrupted && _cancellationToken.IsCancellationRequested ? new OperationCanceledException(_cancellationToken) : e;
-                writer.Complete(Error);
                 if (e is not LibpqException) EndQuietly();
+                _done.SetException(_interrupted && _cancellationToken.IsCancellationRequested ? new OperationCanceledException(_cancellationToken) : e);
             }
-            _stopped.SetResult();
         }
 
-        /// <summary>
-        /// Copies every CopyData message into the pipe, waking the reader every <see cref="ReadBytes"/>/2 bytes; once
-        /// the reader is gone (or the COPY was interrupted) it reads the rest without keeping it, up to the COPY's end.
-        /// </summary>
-        private void PumpRows(PipeWriter writer)
+        /// <summary>Decodes each CopyData message where libpq holds it; a row split across messages (never seen) is joined in a copy first.</summary>
+        private unsafe void ReadRows()
         {
-            var span = Span<byte>.Empty;
-            var filled = 0;
-            var keeping = true;
+            var carried = 0;
             int length;
             while ((length = _connection.ReadCopyData(out var data)) >= 0)
             {
                 try
                 {
-                    if (!keeping || _interrupted)
+                    var bytes = new ReadOnlySpan<byte>(data, length);
+                    if (carried > 0)
                     {
-                        keeping = false;
-                        continue;
+                        if (_copy._scratch.Length < carried + length) Array.Resize(ref _copy._scratch, Math.Max(_copy._scratch.Length * 2, carried + length));
+                        bytes.CopyTo(_copy._scratch.AsSpan(carried));
+                        bytes = _copy._scratch.AsSpan(0, carried + length);
                     }
-                    if (span.Length - filled < length)
+                    var rest = ParseAll(bytes);
+                    if (rest.Length > 0 && !_copy._ended)
                     {
-                        if (filled > 0) writer.Advance(filled);
-                        span = writer.GetSpan(Math.Max(ReadBytes, length));
-                        filled = 0;
+                        if (_copy._scratch.Length < rest.Length) Array.Resize(ref _copy._scratch, Math.Max(_copy._scratch.Length * 2, rest.Length));
+                        rest.CopyTo(_copy._scratch);
                     }
-                    new ReadOnlySpan<byte>(data, length).CopyTo(span[filled..]);
-                    filled += length;
-                    if (filled < ReadBytes / 2) continue;
-                    writer.Advance(filled);
-                    span = Span<byte>.Empty;
-                    filled = 0;
-                    if (Flush(writer).IsCompleted) keeping = false;
+                    carried = _copy._ended ? 0 : rest.Length;
                 }
                 finally
                 {
                     _connection.Free(data);
                 }
             }
-            if (keeping && filled > 0)
-            {
-                writer.Advance(filled);
-                Flush(writer);
-            }
+            _copying = false;
         }
 
-        /// <summary>Ends a COPY that failed on our side (not the server's), so the connection can run the next statement.</summary>
-        private void EndQuietly()
+        /// <summary>Decodes every whole row of <paramref name="bytes"/>, waiting here for the sink when it asks to; returns the incomplete rest.</summary>
+        private ReadOnlySpan<byte> ParseAll(ReadOnlySpan<byte> bytes)
+        {
+            while (!bytes.IsEmpty && !_copy._ended)
+            {
+                var consumed = _copy.Parse(bytes, int.MaxValue, out var pending);
+                bytes = bytes[consumed..];
+                // Blocking is this dedicated thread's to do: the sink hands a full batch to its encoders meanwhile.
+                if (!pending.IsCompletedSuccessfully) pending.AsTask().GetAwaiter().GetResult();
+                if (consumed == 0) break;
+            }
+            return bytes;
+        }
+
+        /// <summary>Ends a COPY that stopped on our side (not the server's), so the connection can run the next statement.</summary>
+        private unsafe void EndQuietly()
         {
             try
             {
                 Interrupt();
                 while (_connection.ReadCopyData(out var data) >= 0) _connection.Free(data);
+                _copying = false;
                 _connection.EndCopy();
             }
             catch (LibpqException)
@@ -313,15 +340,6 @@ internal sealed class PostgresBinaryCopy : IAsyncDisposable
                 // The cancelled COPY's error, or a broken connection: the first error is the one reported.
             }
         }
-
-        /// <summary>Flushes on this dedicated thread, blocking while the pipe is full (the reader's back-pressure).</summary>
-        private static FlushResult Flush(PipeWriter writer)
-        {
-            var flush = writer.FlushAsync();
-            return flush.IsCompleted ? flush.Result : flush.AsTask().GetAwaiter().GetResult();
-        }
-
-        public override ValueTask CloseAsync(bool ended) => ValueTask.CompletedTask;
     }
 
     private async Task ConsumeAsync(PipeReader reader, CancellationToken cancellationToken)

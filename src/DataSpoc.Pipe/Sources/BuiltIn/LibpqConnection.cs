@@ -30,11 +30,12 @@ internal sealed unsafe class LibpqConnection : IDisposable
 
     /// <summary>
     /// Connects with <paramref name="keywords"/> (libpq's connection keywords: host, port, user, password, dbname,
-    /// sslmode, …). A failure is a <see cref="TapException"/> naming <paramref name="where"/>, with the password masked
-    /// wherever libpq's message might echo it.
+    /// sslmode, …). A failure is a <see cref="TapException"/> naming <paramref name="where"/> (and the
+    /// <paramref name="stream"/> it was opened for), with the password masked wherever libpq's message might echo it.
     /// </summary>
-    public static LibpqConnection Open(Libpq.Native pq, IReadOnlyList<KeyValuePair<string, string>> keywords, string where)
+    public static LibpqConnection Open(Libpq.Native pq, IReadOnlyList<KeyValuePair<string, string>> keywords, string where, string? stream = null)
     {
+        var tap = stream is null ? "postgres tap" : $"postgres tap: stream '{stream}'";
         var count = keywords.Count;
         var names = (byte**)NativeMemory.AllocZeroed((nuint)(count + 1), (nuint)sizeof(byte*));
         var values = (byte**)NativeMemory.AllocZeroed((nuint)(count + 1), (nuint)sizeof(byte*));
@@ -63,14 +64,14 @@ internal sealed unsafe class LibpqConnection : IDisposable
             NativeMemory.Free(names);
             NativeMemory.Free(values);
         }
-        if (connection == 0) throw new TapException($"postgres tap: cannot connect to {where} through libpq: out of memory");
+        if (connection == 0) throw new TapException($"{tap}: cannot connect to {where} through libpq: out of memory");
         if (pq.Status(connection) != Libpq.ConnectionOk)
         {
             var message = Libpq.Text(pq.ErrorMessage(connection));
             pq.Finish(connection);
             var password = keywords.FirstOrDefault(k => k.Key == "password").Value;
             var redactor = password is null ? Redactor.None : new Redactor([password]);
-            throw new TapException($"postgres tap: cannot connect to {where} through libpq: {redactor.Redact(message)} " +
+            throw new TapException($"{tap}: cannot connect to {where} through libpq: {redactor.Redact(message)} " +
                 $"(set {Libpq.ForceNpgsqlVariable}=npgsql to read tables through Npgsql instead)");
         }
         Interlocked.Increment(ref _opened);
@@ -181,12 +182,13 @@ internal sealed class LibpqCopyConnection(Libpq.Native? pq, IReadOnlyList<KeyVal
 {
     private LibpqConnection? _connection;
 
-    public LibpqConnection? Get()
+    /// <summary>The connection (opened now for the COPY of <paramref name="stream"/> if it is the first), or null.</summary>
+    public LibpqConnection? Get(string stream)
     {
         if (pq is null) return null;
         if (_connection is null)
         {
-            var connection = LibpqConnection.Open(pq, keywords, where);
+            var connection = LibpqConnection.Open(pq, keywords, where, stream);
             try
             {
                 // As the Npgsql connections of the tap: text forms of timestamps independent of the server's time zone.
@@ -195,7 +197,7 @@ internal sealed class LibpqCopyConnection(Libpq.Native? pq, IReadOnlyList<KeyVal
             catch (LibpqException e)
             {
                 connection.Dispose();
-                throw new TapException($"postgres tap: cannot set up the libpq connection to {where}: {e.Message}", e);
+                throw new TapException($"postgres tap: stream '{stream}': cannot set up the libpq connection to {where}: {e.Message}", e);
             }
             _connection = connection;
         }

@@ -86,7 +86,7 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
         var sql = $"COPY ({SelectSql(table, null)}) TO STDOUT (FORMAT BINARY)";
         try
         {
-            return libpq?.Get() is { } native
+            return libpq?.Get(table.StreamId) is { } native
                 ? await PostgresBinaryCopy.StartLibpqAsync(native, sql, table.Columns.Count, cancellationToken).ConfigureAwait(false)
                 : await PostgresBinaryCopy.StartAsync(connection, sql, table.Columns.Count, cancellationToken).ConfigureAwait(false);
         }

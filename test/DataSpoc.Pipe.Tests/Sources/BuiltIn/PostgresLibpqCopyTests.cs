@@ -79,6 +79,20 @@ public sealed class PostgresLibpqCopyTests(PostgresServer server) : IDisposable
     }
 
     [Fact]
+    public async Task Empty_tables_and_a_table_after_them_share_one_libpq_connection()
+    {
+        // An empty COPY is its header and end marker only; the next table's COPY runs on the same connection.
+        var db = await server.CreateDatabaseAsync(Events + "CREATE TABLE public.empty_a (id int4 PRIMARY KEY, note text); CREATE TABLE public.empty_b (id int4);");
+        var opened = LibpqConnection.Opened;
+        var output = await _h.SyncAsync("postgres", Config(db, "public.empty_a", "public.empty_b", "public.events"));
+        Assert.Equal(opened + 1, LibpqConnection.Opened);
+        Assert.Equal(["public-events"], output.RecordStreams);
+        Assert.Equal(20000, output.Records("public-events").Count());
+        Assert.Equal(["public-empty_a", "public-empty_b", "public-events"],
+            output.Messages.Where(m => (string)m["type"]! == "ACTIVATE_VERSION").Select(m => (string)m["stream"]!).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task A_server_error_in_the_middle_of_the_copy_fails_naming_the_stream_either_way()
     {
         // The view's rows fail at id 15000, after the first ~14999 rows have been sent.

@@ -14,6 +14,7 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// follows every batch. Other streams are full-table and end with ACTIVATE_VERSION (the table is replaced).
 /// Rows go to a <see cref="RecordSink"/> as typed values (<see cref="PostgresTableSync"/>): a full table through one
 /// binary COPY, an incremental one through a server-side cursor, one batch at a time, so memory stays bounded.
+/// The COPY goes through libpq when it loads (<see cref="Libpq"/>: much less CPU per row), else through Npgsql.
 /// With <see cref="SplitKey"/> in the config (the runner's <c>source.split</c>) the one selected table is read as key
 /// ranges (<see cref="PostgresKeyRanges"/>): every range at <c>parallel</c> at a time, or only the given <c>part</c>.
 /// </summary>

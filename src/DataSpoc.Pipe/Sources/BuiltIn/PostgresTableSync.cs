@@ -98,6 +98,11 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
         {
             throw Failed("read", e);
         }
+        catch (NpgsqlException e) when (e is not PostgresException)
+        {
+            // The connection broke (the server process ended, the network): its cause is the message.
+            throw Failed("read", "the connection broke: " + (e.InnerException?.Message ?? e.Message), e);
+        }
     }
 
     /// <summary>
@@ -125,6 +130,11 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
         catch (LibpqException e)
         {
             throw Failed("read", e);
+        }
+        catch (NpgsqlException e) when (e is not PostgresException)
+        {
+            // The connection broke (the server process ended, the network): its cause is the message.
+            throw Failed("read", "the connection broke: " + (e.InnerException?.Message ?? e.Message), e);
         }
     }
 

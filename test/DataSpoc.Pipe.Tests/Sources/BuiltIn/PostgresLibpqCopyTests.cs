@@ -5,6 +5,7 @@ using DataSpoc.Pipe.Sources.BuiltIn;
 using DataSpoc.Pipe.Tests.Support;
 using Npgsql;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace DataSpoc.Pipe.Tests.Sources.BuiltIn;
 
@@ -13,7 +14,7 @@ namespace DataSpoc.Pipe.Tests.Sources.BuiltIn;
 /// (forced here with <see cref="Libpq.ForceNpgsqlVariable"/>): both must land the same lake and fail the same way.
 /// </summary>
 [Collection("postgres")]
-public sealed class PostgresLibpqCopyTests(PostgresServer server) : IDisposable
+public sealed class PostgresLibpqCopyTests(PostgresServer server, ITestOutputHelper output) : IDisposable
 {
     private readonly TapHarness _h = new();
 
@@ -152,6 +153,25 @@ public sealed class PostgresLibpqCopyTests(PostgresServer server) : IDisposable
         Assert.Equal(0, running);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_copy_whose_server_process_is_terminated_fails_naming_the_stream(bool throughLibpq)
+    {
+        var db = await server.CreateDatabaseAsync("""
+            CREATE TABLE public.events (id int8 PRIMARY KEY, email text);
+            INSERT INTO events SELECT g, 'user' || g || '@example.com' FROM generate_series(1, 300000) g;
+            """);
+        var sink = new TerminatingSink(server.ConnectionString(), db);
+        Task<TapException> Sync() => Assert.ThrowsAsync<TapException>(
+            () => ((ITypedBuiltInTap)new PostgresTap()).SyncAsync(Config(db, "public.events"), null, null, sink, CancellationToken.None));
+        var error = await (throughLibpq ? Sync() : WithNpgsqlAsync(Sync));
+        output.WriteLine(error.Message);
+        Assert.True(error.Message.StartsWith("postgres tap: stream 'public-events': cannot read public.events: ", StringComparison.Ordinal), error.Message);
+        Assert.True(sink.Terminated);
+        Assert.True(sink.Records < 300000, $"{sink.Records} rows arrived");
+    }
+
     /// <summary>Runs <paramref name="action"/> with the COPY forced through Npgsql (the tests of this collection run one at a time).</summary>
     private static async Task<T> WithNpgsqlAsync<T>(Func<Task<T>> action)
     {
@@ -172,6 +192,39 @@ public sealed class PostgresLibpqCopyTests(PostgresServer server) : IDisposable
         await action();
         return 0;
     });
+
+    /// <summary>At the first row, terminates the server process that runs the database's COPY, then takes every row.</summary>
+    private sealed class TerminatingSink(string connectionString, string database) : RecordSink
+    {
+        private readonly Rows _rows = new();
+
+        public bool Terminated { get; private set; }
+
+        public override long Records => _rows.Count;
+
+        public override RowWriter WriteSchema(string stream, JsonObject schema, IReadOnlyList<string> keyProperties, IReadOnlyList<string>? bookmarkProperties = null) => _rows;
+
+        public override void WriteState(JsonNode state) { }
+        public override void WriteActivateVersion(string stream, long version) { }
+        public override ValueTask FlushAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public override async ValueTask FlushIfFullAsync(CancellationToken cancellationToken)
+        {
+            if (Terminated) return;
+            await using var connection = new NpgsqlConnection(connectionString);
+            await connection.OpenAsync(cancellationToken);
+            await using var terminate = new NpgsqlCommand(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = @db AND query LIKE 'COPY%'", connection);
+            terminate.Parameters.AddWithValue("db", database);
+            Terminated = (long)(await terminate.ExecuteScalarAsync(cancellationToken))! == 1;
+        }
+
+        private sealed class Rows : RowsWithoutValues
+        {
+            public long Count;
+            public override void EndRow() => Count++;
+        }
+    }
 
     /// <summary>Takes one row, then waits (for the token) on every later one: a consumer that has stopped.</summary>
     private sealed class StallingSink(CancellationTokenSource cancel) : RecordSink

@@ -4,12 +4,13 @@
 # amount numeric(12,2), active, country, created_at timestamptz). Prints, with medians of RUNS runs after a warm-up:
 #   psql  - `psql -c "COPY events TO STDOUT (FORMAT binary)" > /dev/null`, a process per run (start-up included)
 #   raw   - the same COPY read to the end by Npgsql in one process (DataSpoc.Pipe.PostgresTapBench raw)
+#   libpq - the same COPY read to the end through libpq's PQgetCopyData (what the tap's pump uses when libpq loads)
 #   sink  - the tap's full-table sync into a RecordSink that counts rows and drops the values
 #   json  - the tap printing Singer JSON to a null stream (what `dataspoc-pipe tap postgres` does)
 #   old-json - with OLD_PIPE_DLL=<an older DataSpoc.Pipe.dll>: `json` with that engine (e.g. main's, before typed rows)
 #   cli   - with CLI_DLL=<path to a dataspoc-pipe.dll>: `dotnet $CLI_DLL tap postgres` > /dev/null, a process per run
 #           (e.g. main's build, to time the tap before typed rows)
-# Usage: bench/postgres-tap.sh [ROWS=1000000] [RUNS=5]
+# Usage: [MODES="raw libpq sink json"] bench/postgres-tap.sh [ROWS=1000000] [RUNS=5]
 set -euo pipefail
 ROWS=${1:-1000000}
 RUNS=${2:-5}
@@ -42,7 +43,7 @@ echo "psql median: wall $(cut -d' ' -f1 "$WORK/psql" | median) s (the psql proce
 
 dotnet build "$REPO/bench/DataSpoc.Pipe.PostgresTapBench" -c Release --nologo -v q | grep -E "error|rror(s)" || true
 BENCH=(dotnet "$REPO/bench/DataSpoc.Pipe.PostgresTapBench/bin/Release/net10.0/DataSpoc.Pipe.PostgresTapBench.dll")
-for mode in raw sink json; do "${BENCH[@]}" "$mode" "$PORT" events "$RUNS"; done
+for mode in ${MODES:-raw libpq sink json}; do "${BENCH[@]}" "$mode" "$PORT" events "$RUNS"; done
 
 if [[ -n "${OLD_PIPE_DLL:-}" ]]; then
   cp -r "$REPO/bench/DataSpoc.Pipe.PostgresTapBench/bin/Release/net10.0" "$WORK/old-bench"

@@ -7,6 +7,7 @@ using Npgsql;
 
 // `<raw|sink|json> <port> <table> [runs=5]` against postgres@127.0.0.1 (trust auth), database postgres:
 //   raw  - `COPY <table> TO STDOUT (FORMAT binary)` read to the end and dropped (Npgsql's raw binary copy, 64 KiB reads)
+//   libpq - the same COPY read through libpq's PQgetCopyData (blocking), each row copied into a 64 KiB buffer as the tap's pump does
 //   rawsync - the same with blocking reads, and RAW_OPTIONS appended to the connection string (e.g. "Read Buffer Size=1048576")
 //   sink - the postgres tap's full-table sync into a RecordSink that counts rows and drops the values
 //   json - the same sync printed as Singer JSON (SingerJsonSink) to a null stream, as `dataspoc-pipe tap postgres` does
@@ -14,9 +15,9 @@ using Npgsql;
 // After one warm-up run, prints each run's wall and CPU time, then the medians.
 if (args is ["decode", var copyFile, ..])
     return DataSpoc.Pipe.PostgresTapBench.DecodeLoop.Run(copyFile, args.Length > 2 ? double.Parse(args[2], CultureInfo.InvariantCulture) : 5);
-if (args is not [("raw" or "rawsync" or "sink" or "json") and var mode, var portText, var table, ..])
+if (args is not [("raw" or "rawsync" or "libpq" or "sink" or "json") and var mode, var portText, var table, ..])
 {
-    Console.Error.WriteLine("usage: DataSpoc.Pipe.PostgresTapBench raw|rawsync|sink|json <port> <table> [runs] | decode <copy.bin> [seconds]");
+    Console.Error.WriteLine("usage: DataSpoc.Pipe.PostgresTapBench raw|rawsync|libpq|sink|json <port> <table> [runs] | decode <copy.bin> [seconds]");
     return 2;
 }
 var port = int.Parse(portText, CultureInfo.InvariantCulture);
@@ -57,6 +58,8 @@ async Task<long> RunAsync()
                 while ((read = copy.Read(buffer, 0, buffer.Length)) > 0) bytes += read;
                 return bytes;
             }
+        case "libpq":
+            return LibpqRaw.Read(port, table);
         case "sink":
             return await TypedSinkRun.RunAsync(tap, config);
         default:
@@ -65,7 +68,7 @@ async Task<long> RunAsync()
     }
 }
 
-Console.WriteLine($"{mode} {table}: warm-up {await RunAsync():N0} ({(mode == "raw" ? "bytes" : "records")})");
+Console.WriteLine($"{mode} {table}: warm-up {await RunAsync():N0} ({(mode is "raw" or "rawsync" or "libpq" ? "bytes" : "records")})");
 var walls = new List<double>();
 var cpus = new List<double>();
 for (var i = 0; i < runs; i++)
@@ -110,5 +113,30 @@ internal sealed class CountingSink : RecordSink
     {
         public long Count;
         public override void EndRow() => Count++;
+    }
+}
+
+internal static unsafe class LibpqRaw
+{
+    public static long Read(int port, string table)
+    {
+        var pq = Libpq.Functions ?? throw new InvalidOperationException("libpq cannot be loaded");
+        using var connection = LibpqConnection.Open(pq, [new("host", "127.0.0.1"), new("port", port.ToString(CultureInfo.InvariantCulture)),
+            new("user", "postgres"), new("dbname", "postgres"), new("sslmode", "disable")], "bench");
+        connection.BeginCopyOut($"COPY {table} TO STDOUT (FORMAT binary)");
+        var buffer = new byte[64 * 1024];
+        var filled = 0;
+        long bytes = 0;
+        int length;
+        while ((length = connection.ReadCopyData(out var data)) >= 0)
+        {
+            if (buffer.Length - filled < length) filled = 0;
+            new ReadOnlySpan<byte>(data, length).CopyTo(buffer.AsSpan(filled));
+            filled += length;
+            bytes += length;
+            connection.Free(data);
+        }
+        connection.EndCopy();
+        return bytes;
     }
 }

@@ -12,9 +12,11 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// after every batch and a STATE is written. One part of a split table (<see cref="ReadPartAsync"/>) reads only its key
 /// range through a cursor (its bounds are bind parameters, which COPY cannot take), in no order, and writes rows only:
 /// the caller writes the SCHEMA before and the STATE or ACTIVATE_VERSION after every part.
+/// The full table's COPY goes through <paramref name="libpq"/> when it has a connection (libpq is loaded), else through
+/// Npgsql's <paramref name="connection"/>; either runs the COPY alone, so the snapshot is the same.
 /// </summary>
 internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTable table, PostgresColumn? key, int batchSize,
-    RecordSink sink, JsonObject bookmarks, JsonObject state)
+    RecordSink sink, JsonObject bookmarks, JsonObject state, LibpqCopyConnection? libpq = null)
 {
     public async Task RunAsync(TimeProvider time, CancellationToken cancellationToken)
     {
@@ -81,14 +83,25 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
     /// <summary>Starts the binary COPY of the whole table (one statement, so one snapshot).</summary>
     private async Task<PostgresBinaryCopy> StartCopyAsync(CancellationToken cancellationToken)
     {
+        var sql = $"COPY ({SelectSql(table, null)}) TO STDOUT (FORMAT BINARY)";
         try
         {
-            return await PostgresBinaryCopy.StartAsync(connection, $"COPY ({SelectSql(table, null)}) TO STDOUT (FORMAT BINARY)", table.Columns.Count,
-                cancellationToken).ConfigureAwait(false);
+            return libpq?.Get(table.StreamId) is { } native
+                ? await PostgresBinaryCopy.StartLibpqAsync(native, sql, table.Columns.Count, cancellationToken).ConfigureAwait(false)
+                : await PostgresBinaryCopy.StartAsync(connection, sql, table.Columns.Count, cancellationToken).ConfigureAwait(false);
         }
         catch (PostgresException e)
         {
             throw Failed("read", e);
+        }
+        catch (LibpqException e)
+        {
+            throw Failed("read", e);
+        }
+        catch (NpgsqlException e) when (e is not PostgresException)
+        {
+            // The connection broke (the server process ended, the network): its cause is the message.
+            throw Failed("read", "the connection broke: " + (e.InnerException?.Message ?? e.Message), e);
         }
     }
 
@@ -113,6 +126,15 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
         catch (PostgresException e)
         {
             throw Failed("read", e);
+        }
+        catch (LibpqException e)
+        {
+            throw Failed("read", e);
+        }
+        catch (NpgsqlException e) when (e is not PostgresException)
+        {
+            // The connection broke (the server process ended, the network): its cause is the message.
+            throw Failed("read", "the connection broke: " + (e.InnerException?.Message ?? e.Message), e);
         }
     }
 
@@ -263,6 +285,10 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
         }
     }
 
-    private TapException Failed(string what, PostgresException e)
-        => new($"postgres tap: stream '{table.StreamId}': cannot {what} {table.Schema}.{table.Table}: {e.MessageText}", e);
+    private TapException Failed(string what, PostgresException e) => Failed(what, e.MessageText, e);
+
+    private TapException Failed(string what, LibpqException e) => Failed(what, e.Message, e);
+
+    private TapException Failed(string what, string message, Exception e)
+        => new($"postgres tap: stream '{table.StreamId}': cannot {what} {table.Schema}.{table.Table}: {message}", e);
 }

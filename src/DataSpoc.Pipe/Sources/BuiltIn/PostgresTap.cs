@@ -14,6 +14,7 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// follows every batch. Other streams are full-table and end with ACTIVATE_VERSION (the table is replaced).
 /// Rows go to a <see cref="RecordSink"/> as typed values (<see cref="PostgresTableSync"/>): a full table through one
 /// binary COPY, an incremental one through a server-side cursor, one batch at a time, so memory stays bounded.
+/// The COPY goes through libpq when it loads (<see cref="Libpq"/>: much less CPU per row), else through Npgsql.
 /// With <see cref="SplitKey"/> in the config (the runner's <c>source.split</c>) the one selected table is read as key
 /// ranges (<see cref="PostgresKeyRanges"/>): every range at <c>parallel</c> at a time, or only the given <c>part</c>.
 /// </summary>
@@ -67,10 +68,11 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
         }
         else
         {
+            using var libpq = settings.LibpqCopies();
             foreach (var table in tables)
             {
                 if (!selection.IsSelected(table.StreamId)) continue;
-                await new PostgresTableSync(connection, table, Key(table), settings.BatchSize, sink, bookmarks["bookmarks"]!.AsObject(), bookmarks)
+                await new PostgresTableSync(connection, table, Key(table), settings.BatchSize, sink, bookmarks["bookmarks"]!.AsObject(), bookmarks, libpq)
                     .RunAsync(_time, cancellationToken).ConfigureAwait(false);
             }
         }
@@ -208,8 +210,15 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
         }
     }
 
-    private sealed record Settings(string ConnectionString, string Where, List<string> Schemas, List<string> FilterTables, Dictionary<string, string> ReplicationKeys, int BatchSize)
+    private sealed record Settings(string ConnectionString, string Where, List<string> Schemas, List<string> FilterTables, Dictionary<string, string> ReplicationKeys, int BatchSize,
+        List<KeyValuePair<string, string>>? LibpqKeywords)
     {
+        /// <summary>
+        /// The libpq connection for this sync's full-table COPYs: none (Npgsql reads them) when libpq is not loaded or
+        /// the server's certificate is to be verified (libpq trusts ~/.postgresql/root.crt, Npgsql the system's store).
+        /// </summary>
+        public LibpqCopyConnection LibpqCopies() => new(LibpqKeywords is null ? null : Libpq.Functions, LibpqKeywords ?? [], Where);
+
         public string? ReplicationKey(PostgresTable t)
             => ReplicationKeys.TryGetValue(t.StreamId, out var k) || ReplicationKeys.TryGetValue($"{t.Schema}.{t.Table}", out k) || ReplicationKeys.TryGetValue(t.Table, out k) ? k : null;
 
@@ -231,11 +240,20 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
                 // Large values stream through the cursor; no client-side buffering of whole result sets.
                 CommandTimeout = 0,
             };
+            // libpq's keywords for the same connection (Npgsql's defaults: client_encoding UTF8, the application name).
+            List<KeyValuePair<string, string>>? libpq =
+            [
+                new("host", host), new("port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)), new("dbname", database),
+                new("user", builder.Username), new("application_name", "dataspoc-pipe"), new("client_encoding", "UTF8"),
+            ];
+            if (builder.Password is { } password) libpq.Add(new("password", password));
             if (config.String("sslmode") is { } sslMode)
             {
                 if (!Enum.TryParse<SslMode>(sslMode.Replace("-", "", StringComparison.Ordinal), ignoreCase: true, out var mode))
                     throw config.Wrong("sslmode", "one of disable, allow, prefer, require, verify-ca, verify-full");
                 builder.SslMode = mode;
+                libpq = mode is SslMode.VerifyCA or SslMode.VerifyFull ? null : libpq;
+                libpq?.Add(new("sslmode", mode.ToString().ToLowerInvariant()));
             }
             var keys = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var (stream, value) in config.Object("replication_keys") ?? [])
@@ -245,7 +263,7 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
             }
             var batch = config.Int("batch_size") ?? 10_000;
             if (batch < 1) throw config.Wrong("batch_size", "at least 1");
-            return new Settings(builder.ConnectionString, $"{host}:{port}/{database}", config.Strings("schemas"), config.Strings("filter_tables"), keys, batch);
+            return new Settings(builder.ConnectionString, $"{host}:{port}/{database}", config.Strings("schemas"), config.Strings("filter_tables"), keys, batch, libpq);
         }
     }
 }

@@ -259,6 +259,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                     // A mapped stream: its typed map reads the record where the envelope left it (and counts it).
                     batch = null;
                     previous = previous with { Batch = null };
+                    if (typed.OnRows && TryWriteCanonicalRow(typed.ForRowLane(index), state, writer!, line, recordStart)) continue;
                     if (TryWriteTypedLine(typed, state, writer!, line, recordStart)) continue;
                 }
                 else if (recordStart >= 0 && state is not null && TryWriteCanonical(state, writer!, shredder!, line, recordStart, bare: false, ref batch))
@@ -443,6 +444,52 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                         : TryWriteTyped(map.ForLane(index), state, writer, ref record, line, recordStart));
             }
             catch (Exception e) when (e is TransformException or JsonException) { return false; }
+        }
+
+        /// <summary>
+        /// The usual case of <see cref="TryWriteRow"/>, without a JSON reader: a canonical RECORD line of an unpartitioned
+        /// mapped stream that the canonical scan takes whole. False, with nothing written or counted, for anything else
+        /// (a record the scan does not take, a value it rejects, a map that fails or falls back): the caller then gives
+        /// the line to <see cref="TryWriteTypedLine"/>, which handles every case.
+        /// </summary>
+        private bool TryWriteCanonicalRow(TypedStreamMap.RowLane map, StreamState state, TableWriter writer, ReadOnlySpan<byte> line, int recordStart)
+        {
+            if (ingest._partitionColumn.Length > 0) return false;
+            var partition = ingest._defaultPartition;
+            var batch = writer.BatchFor(index, partition);
+            var shredder = writer.Shredders[index];
+            // Dropped-property counts are saved only when there are any (a row rolled back must not count its drops).
+            _droppedBefore.Clear();
+            if (shredder.DroppedProperties.Count > 0) _droppedBefore.AddRange(shredder.DroppedProperties);
+            batch.Mark();
+            MapOutcome outcome;
+            try
+            {
+                var end = recordStart;
+                outcome = shredder.TryShredCanonical(batch, line, ref end)
+                    && ((end == line.Length - 1 && line[end] == '}') || SingerEnvelope.IsCompleteAfterRecord(line, end))
+                    ? map.Apply(batch)
+                    : MapOutcome.Fallback;
+            }
+            catch (Exception e) when (e is InvalidValueException or TransformException || (e is InvalidOperationException && e.Source == "System.Text.Json"))
+            {
+                outcome = MapOutcome.Fallback;
+            }
+            switch (outcome)
+            {
+                case MapOutcome.Keep:
+                    state.CountRecord(index);
+                    writer.RowAdded(index, partition, batch);
+                    return true;
+                case MapOutcome.Filtered:
+                    // The JSON path filters before it shreds: a filtered record counts no dropped property.
+                    UndoRow(batch, shredder);
+                    Interlocked.Increment(ref state.Filtered);
+                    return true;
+                default:
+                    UndoRow(batch, shredder);
+                    return false;
+            }
         }
 
         /// <summary>

@@ -137,6 +137,16 @@ internal sealed partial class TypedStreamMap
         /// <summary>The lane's SHA-256 for <c>hash:</c>.</summary>
         private readonly ShortValueSha256 _sha256 = new();
         private readonly byte[] _salt;
+        /// <summary>
+        /// The unboxed forms of the filter and computes (see <see cref="ApplyTyped"/>); null when the map reads a string
+        /// or a computed column, or an expression is not one <see cref="TypedExpression"/> computes.
+        /// </summary>
+        private readonly TypedExpression? _typedFilter;
+        private readonly TypedExpression[]? _typedCompute;
+        /// <summary>Per cell, its value (computed cells: their result) and its other form (see <see cref="_others"/>), unboxed.</summary>
+        private readonly Scalar[] _scalars, _otherScalars;
+        private readonly Scalar[] _typedFilterArgs;
+        private readonly Scalar[][] _typedComputeArgs;
 
         public RowLane(TypedStreamMap compiled)
         {
@@ -156,6 +166,28 @@ internal sealed partial class TypedStreamMap
             _computeFormPartners = [.. _compute.Select(e => e.Columns.Select(e.NumberFormPartners).ToArray())];
             _outputValues = new object?[compiled._outputs.Length];
             _salt = Encoding.UTF8.GetBytes(_map.HashSalt);
+            _scalars = new Scalar[compiled._cells];
+            _otherScalars = new Scalar[compiled._cells];
+            _typedFilterArgs = new Scalar[compiled._filterArgs.Length];
+            _typedComputeArgs = [.. compiled._compute.Select(c => new Scalar[c.Args.Length])];
+            if (TypedForms() is { } typed) (_typedFilter, _typedCompute) = typed;
+        }
+
+        /// <summary>
+        /// The unboxed filter (null: none) and computes, when every expression reads only number and boolean columns of
+        /// the row, computes with <see cref="TypedExpression"/>, and each compute gives a number or an integer.
+        /// </summary>
+        private (TypedExpression?, TypedExpression[])? TypedForms()
+        {
+            var compiled = _compiled;
+            bool Unboxed(int cell) => cell < _reads.CellLeaves.Length && _reads.CellKinds[cell] is LeafKind.Int64 or LeafKind.Double or LeafKind.Boolean;
+            if (!compiled._filterArgs.All(Unboxed) || !compiled._compute.All(c => c.Args.All(Unboxed) && c.Type is "number" or "integer")) return null;
+            TypedExpression? filter = null;
+            if (_filter is not null && (filter = _filter.CompileTyped()) is null) return null;
+            var compute = new TypedExpression[_compute.Length];
+            for (var i = 0; i < compute.Length; i++)
+                if ((compute[i] = _compute[i].CompileTyped()!) is null) return null;
+            return (filter, compute);
         }
 
         /// <summary>
@@ -166,6 +198,7 @@ internal sealed partial class TypedStreamMap
         /// </summary>
         public MapOutcome Apply(ColumnBatch batch)
         {
+            if (_typedCompute is not null && ApplyTyped(batch) is { } typed) return typed;
             try
             {
                 if (!Bind(batch.Columns)) return MapOutcome.Fallback;
@@ -188,25 +221,159 @@ internal sealed partial class TypedStreamMap
                     if (!Fits(outputs[i].Kind, value)) return MapOutcome.Fallback;
                     _outputValues[i] = value;
                 }
-                var columns = batch.Columns;
-                foreach (var (leaf, target) in _reads.CastLeaves)
-                    if (!CastIsExact(columns[leaf], target)) return MapOutcome.Fallback;
-                foreach (var leaf in _reads.HashLeaves)
-                    if (!HashInPlace(columns[leaf])) return MapOutcome.Fallback;
-                for (var i = 0; i < outputs.Length; i++)
-                {
-                    var c = columns[outputs[i].Column];
-                    // Not null: the record holds the produced column's key after all; the JSON path takes it.
-                    if (c.Def[c.Levels - 1] != 0) return MapOutcome.Fallback;
-                    c.Truncate(c.Levels - 1, c.Values, c.ByteCount);
-                    Append(c, _outputValues[i]);
-                }
-                return MapOutcome.Keep;
+                return FinishRow(batch.Columns, typed: false);
             }
             catch (Exception e) when (e is not TransformException)
             {
                 return MapOutcome.Fallback;
             }
+        }
+
+        /// <summary>
+        /// <see cref="Apply"/> with unboxed values, the same rules: the filter and computes through
+        /// <see cref="TypedExpression"/>, each ambiguous value in both forms where it could matter. Null, with nothing
+        /// of the row changed, where the typed form has no answer (an expression the object form decides, a whole
+        /// double at or beyond 2^53, a result not in its column's shape, forms that disagree): <see cref="Apply"/>
+        /// then maps the row with boxed values, which reproduces what the JSON path does for it.
+        /// </summary>
+        private MapOutcome? ApplyTyped(ColumnBatch batch)
+        {
+            if (!BindTyped(batch.Columns)) return null;
+            var compiled = _compiled;
+            if (_typedFilter is not null)
+            {
+                if (!TryEvaluateTyped(_typedFilter, compiled._filterArgs, _typedFilterArgs, _filterFormPartners, null, out var kept)
+                    || kept.Kind != ScalarKind.Boolean) return null;
+                if (kept.Long == 0) return MapOutcome.Filtered;
+            }
+            var compute = compiled._compute;
+            for (var i = 0; i < compute.Length; i++)
+            {
+                if (!TryEvaluateTyped(_typedCompute![i], compute[i].Args, _typedComputeArgs[i], _computeFormPartners[i], compute[i].Type, out var value)) return null;
+                _scalars[compute[i].Cell] = value;
+            }
+            foreach (var (cell, _, kind) in compiled._outputs)
+                if (!FitsUnboxed(kind, _scalars[cell])) return null;
+            try
+            {
+                return FinishRow(batch.Columns, typed: true);
+            }
+            catch (Exception e) when (e is not TransformException)
+            {
+                return MapOutcome.Fallback;
+            }
+        }
+
+        /// <summary>
+        /// The part of a mapped row after its expressions: cast checks, hashes, and the produced columns appended (from
+        /// <see cref="_outputValues"/>, or when <paramref name="typed"/> from the unboxed results in <see cref="_scalars"/>).
+        /// </summary>
+        private MapOutcome FinishRow(LeafBuffer[] columns, bool typed)
+        {
+            foreach (var (leaf, target) in _reads.CastLeaves)
+                if (!CastIsExact(columns[leaf], target)) return MapOutcome.Fallback;
+            foreach (var leaf in _reads.HashLeaves)
+                if (!HashInPlace(columns[leaf])) return MapOutcome.Fallback;
+            var outputs = _compiled._outputs;
+            for (var i = 0; i < outputs.Length; i++)
+            {
+                var c = columns[outputs[i].Column];
+                // Not null: the record holds the produced column's key after all; the JSON path takes it.
+                if (c.Def[c.Levels - 1] != 0) return MapOutcome.Fallback;
+                c.Truncate(c.Levels - 1, c.Values, c.ByteCount);
+                if (typed) AppendUnboxed(c, _scalars[outputs[i].Cell]);
+                else Append(c, _outputValues[i]);
+            }
+            return MapOutcome.Keep;
+        }
+
+        /// <summary><see cref="Bind"/> into <see cref="_scalars"/>: false for a whole double at or beyond 2^53 (the boxed path decides).</summary>
+        private bool BindTyped(LeafBuffer[] columns)
+        {
+            var reads = _reads;
+            for (var cell = 0; cell < reads.CellLeaves.Length; cell++)
+            {
+                if (!reads.Read[cell]) continue;
+                var c = columns[reads.CellLeaves[cell]];
+                _ambiguous[cell] = false;
+                if (c.Def[c.Levels - 1] != c.Leaf.DefLevel)
+                {
+                    _scalars[cell] = Scalar.Null;
+                    continue;
+                }
+                var at = c.Values - 1;
+                switch (reads.CellKinds[cell])
+                {
+                    case LeafKind.Int64:
+                        var l = c.Longs[at];
+                        _scalars[cell] = Scalar.Of(l);
+                        _otherScalars[cell] = Scalar.Of((double)l);
+                        _ambiguous[cell] = true;
+                        break;
+                    case LeafKind.Double:
+                        var d = c.Doubles[at];
+                        _scalars[cell] = Scalar.Of(d);
+                        if (double.IsFinite(d) && Math.Floor(d) == d)
+                        {
+                            if (Math.Abs(d) >= ExactDoubles) return false;
+                            _otherScalars[cell] = Scalar.Of((long)d);
+                            _ambiguous[cell] = true;
+                        }
+                        break;
+                    default:
+                        _scalars[cell] = Scalar.Of(c.Bools[at]);
+                        break;
+                }
+            }
+            return true;
+        }
+
+        /// <summary><see cref="TryEvaluate"/> over unboxed values; false where the boxed form must decide.</summary>
+        private bool TryEvaluateTyped(TypedExpression expression, int[] cells, Scalar[] args, int[]?[] formPartners, string? type, out Scalar result)
+        {
+            for (var i = 0; i < cells.Length; i++) args[i] = _scalars[cells[i]];
+            var ambiguous = 0;
+            for (var i = 0; i < cells.Length; i++)
+            {
+                var cell = cells[i];
+                if (_ambiguous[cell] && !SameForEitherFormTyped(cell, formPartners[i], cells, args))
+                {
+                    if (ambiguous == _ambiguousArgs.Length) { result = default; return false; }
+                    _ambiguousArgs[ambiguous++] = i;
+                }
+            }
+            result = expression.Evaluate(args);
+            if (!InShape(result, type)) return false;
+            for (var form = 1; form < 1 << ambiguous; form++)
+            {
+                for (var a = 0; a < ambiguous; a++)
+                {
+                    var i = _ambiguousArgs[a];
+                    args[i] = (form >> a & 1) != 0 ? _otherScalars[cells[i]] : _scalars[cells[i]];
+                }
+                var other = expression.Evaluate(args);
+                if (!InShape(other, type) || !result.Same(other)) return false;
+            }
+            return true;
+        }
+
+        /// <summary>
+        /// A result the boxed form keeps as it is: any answer of a filter (its caller checks it is a boolean), a finite
+        /// double for a number column, a long for an integer one (others are shaped there: <see cref="ColumnCast.Shape"/>).
+        /// </summary>
+        private static bool InShape(in Scalar value, string? type) => !value.IsUnhandled && (type is null
+            || (type == "number" && value.Kind == ScalarKind.Double && double.IsFinite(value.Double))
+            || (type == "integer" && value.Kind == ScalarKind.Long));
+
+        /// <summary><see cref="SameForEitherForm"/> over unboxed values.</summary>
+        private bool SameForEitherFormTyped(int cell, int[]? partners, int[] cells, Scalar[] args)
+        {
+            if (partners is null) return false;
+            if (partners.Length == 0) return true;
+            if (_scalars[cell] is { Kind: ScalarKind.Double, Double: 0 } zero && double.IsNegative(zero.Double)) return false;
+            foreach (var p in partners)
+                if (args[p].Kind != ScalarKind.Double || _ambiguous[cells[p]]) return false;
+            return true;
         }
 
         /// <summary>The values of the raw cells expressions read, from the row; false when one is ambiguous beyond repair.</summary>
@@ -398,6 +565,22 @@ internal sealed partial class TypedStreamMap
             c.EndBytes(written, 0);
             return true;
         }
+    }
+
+    /// <summary><see cref="Fits"/> for an unboxed compute result (a long or a finite double: see <see cref="RowLane"/>'s InShape).</summary>
+    private static bool FitsUnboxed(LeafKind kind, in Scalar value) => value.Kind switch
+    {
+        ScalarKind.Long => kind is LeafKind.Int64 or LeafKind.Double,
+        ScalarKind.Double => kind == LeafKind.Double,
+        _ => false,
+    };
+
+    /// <summary><see cref="Append"/> for a value that <see cref="FitsUnboxed"/>.</summary>
+    private static void AppendUnboxed(LeafBuffer c, in Scalar value)
+    {
+        if (value.Kind == ScalarKind.Double) c.AddDouble(value.Double, 0);
+        else if (c.Leaf.Kind == LeafKind.Double) c.AddDouble(value.Long, 0);
+        else c.AddLong(value.Long, 0);
     }
 
     /// <summary>Boxed values of small whole numbers, made once: expressions take values as objects.</summary>

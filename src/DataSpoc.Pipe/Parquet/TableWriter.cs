@@ -250,10 +250,17 @@ internal sealed class TableWriter : IAsyncDisposable
         return _done;
     }
 
+    /// <summary>
+    /// Called on the encoder thread with each batch before it is encoded: writes values whose final form the parsing
+    /// thread left to it (a typed map's <c>hash:</c> digests, <see cref="Transforms.TypedStreamMap.DeferredHashes"/>).
+    /// </summary>
+    public Action<ColumnBatch>? BeforeEncode { get; set; }
+
     private void Encode(Partition partition, ColumnBatch batch, SendReason reason)
     {
         try
         {
+            BeforeEncode?.Invoke(batch);
             // Rotate before a row group that would take the file past a limit (its unencoded size bounds what it adds).
             if (_open.TryGetValue(partition, out var current) && current.Rows > 0
                 && (current.Rows + batch.Rows > _limits.MaxFileRows || current.BytesWritten + batch.EstimatedBytes > _limits.MaxFileBytes))

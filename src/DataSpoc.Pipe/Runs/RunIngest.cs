@@ -144,11 +144,16 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         state.PartitionKeyUtf8 = partitionKey;
         state.PartitionKeyQuoted = partitionKey.Length == 0 ? [] : [(byte)'"', .. partitionKey, (byte)'"'];
         state.PartitionLeaf = partitionLeaf;
-        if (state.Writer is { } current && current.Schema.SchemaJson == columns.SchemaJson && current.Schema.RecordLayout == columns.RecordLayout) return;
+        if (state.Writer is { } current && current.Schema.SchemaJson == columns.SchemaJson && current.Schema.RecordLayout == columns.RecordLayout)
+        {
+            // The same columns and the stream's one map: the same hash columns and salt, so a hook already there serves.
+            current.BeforeEncode ??= typedMap?.DeferredHashes;
+            return;
+        }
         // A new schema: what was buffered under the old one is written first, to files of its own.
         state.CompleteWriterAsync().GetAwaiter().GetResult();
         state.Writer = new TableWriter(columns, pipeline.Destination.Compression, settings.Limits, settings.SpoolDirectory,
-            $"{table}-{_fileStems++:D4}", settings.SpoolIsInLake, _budget);
+            $"{table}-{_fileStems++:D4}", settings.SpoolIsInLake, _budget) { BeforeEncode = typedMap?.DeferredHashes };
         foreach (var lane in Lanes) ((Lane)lane).Forget(state);
     }
 

@@ -8,7 +8,7 @@ namespace DataSpoc.Pipe.Transforms;
 /// The row-level form of a typed map: the record (or a typed source's row) is shredded first, through a projection in
 /// which every column the map reads is a column of the row; the map then works on the row just appended. The filter
 /// rolls it back; expressions read the row's typed values; <c>hash:</c> replaces a string column's UTF-8 bytes by the
-/// hex of their SHA-256; <c>cast:</c> is the column's own decode (the cast column reads its tap property as its target
+/// hex of their SHA-256 (on the encoder thread: <see cref="DeferredHashes"/>); <c>cast:</c> is the column's own decode (the cast column reads its tap property as its target
 /// type); computed columns are filled in as on the text form. No second pass over the record's text.
 /// </summary>
 /// <remarks>
@@ -134,9 +134,6 @@ internal sealed partial class TypedStreamMap
         private readonly int[]?[][] _computeFormPartners;
         private readonly object?[] _outputValues;
         private readonly int[] _ambiguousArgs = new int[2];
-        /// <summary>The lane's SHA-256 for <c>hash:</c>.</summary>
-        private readonly ShortValueSha256 _sha256 = new();
-        private readonly byte[] _salt;
         /// <summary>
         /// The unboxed forms of the filter and computes (see <see cref="ApplyTyped"/>); null when the map reads a string
         /// or a computed column, or an expression is not one <see cref="TypedExpression"/> computes.
@@ -165,7 +162,6 @@ internal sealed partial class TypedStreamMap
             _filterFormPartners = _filter is null ? [] : [.. _filter.Columns.Select(_filter.NumberFormPartners)];
             _computeFormPartners = [.. _compute.Select(e => e.Columns.Select(e.NumberFormPartners).ToArray())];
             _outputValues = new object?[compiled._outputs.Length];
-            _salt = Encoding.UTF8.GetBytes(_map.HashSalt);
             _scalars = new Scalar[compiled._cells];
             _otherScalars = new Scalar[compiled._cells];
             _typedFilterArgs = new Scalar[compiled._filterArgs.Length];
@@ -270,16 +266,22 @@ internal sealed partial class TypedStreamMap
         /// </summary>
         private MapOutcome FinishRow(LeafBuffer[] columns, bool typed)
         {
+            // Every check before the row changes: a row handed back has no digest left to write (DeferredBytes stays exact).
             foreach (var (leaf, target) in _reads.CastLeaves)
                 if (!CastIsExact(columns[leaf], target)) return MapOutcome.Fallback;
             foreach (var leaf in _reads.HashLeaves)
-                if (!HashInPlace(columns[leaf])) return MapOutcome.Fallback;
+                if (!CanHash(columns[leaf])) return MapOutcome.Fallback;
             var outputs = _compiled._outputs;
             for (var i = 0; i < outputs.Length; i++)
             {
                 var c = columns[outputs[i].Column];
                 // Not null: the record holds the produced column's key after all; the JSON path takes it.
                 if (c.Def[c.Levels - 1] != 0) return MapOutcome.Fallback;
+            }
+            foreach (var leaf in _reads.HashLeaves) DeferHash(columns[leaf]);
+            for (var i = 0; i < outputs.Length; i++)
+            {
+                var c = columns[outputs[i].Column];
                 c.Truncate(c.Levels - 1, c.Values, c.ByteCount);
                 if (typed) AppendUnboxed(c, _scalars[outputs[i].Cell]);
                 else Append(c, _outputValues[i]);
@@ -547,23 +549,104 @@ internal sealed partial class TypedStreamMap
             };
         }
 
-        /// <summary>
-        /// Replaces the row's value of a <c>hash:</c> column by the lower-case hex of the SHA-256 of the salt and its UTF-8
-        /// text (null stays null), written straight into the column; false for a text that was an object or array.
-        /// </summary>
-        private bool HashInPlace(LeafBuffer c)
+        /// <summary>Whether the row's value of a <c>hash:</c> column is hashed as its text: not for a text that was an object or array.</summary>
+        private static bool CanHash(LeafBuffer c)
         {
             if (c.Def[c.Levels - 1] != c.Leaf.DefLevel) return true;
             var at = c.Values - 1;
+            return !StartsObjectOrArray(c.Bytes.AsSpan(c.Offsets[at], c.Offsets[at + 1] - c.Offsets[at]));
+        }
+
+        /// <summary>
+        /// Leaves the row's value of a <c>hash:</c> column (null stays null) for the encoder thread to hash
+        /// (<see cref="DeferredHashes"/>): its text behind a <see cref="Deferred"/> byte, and the digest's extra size
+        /// counted in <see cref="LeafBuffer.DeferredBytes"/>. The one parsing lane is the run's bottleneck; the encoder
+        /// threads have time to spare.
+        /// </summary>
+        private static void DeferHash(LeafBuffer c)
+        {
+            if (c.Def[c.Levels - 1] != c.Leaf.DefLevel) return;
+            var at = c.Values - 1;
             var start = c.Offsets[at];
-            var text = c.Bytes.AsSpan(start, c.Offsets[at + 1] - start);
-            if (StartsObjectOrArray(text)) return false;
-            Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-            _sha256.Hash(_salt, text, hash);
+            var length = c.Offsets[at + 1] - start;
             c.Truncate(c.Levels - 1, at, start);
-            Convert.TryToHexStringLower(hash, c.BeginBytes(hash.Length * 2), out var written);
-            c.EndBytes(written, 0);
-            return true;
+            var marked = c.BeginBytes(length + 1);
+            // BeginBytes may have moved the bytes to a larger array: the text is read where it is now (overlapping, moved right by one).
+            c.Bytes.AsSpan(start, length).CopyTo(marked[1..]);
+            marked[0] = Deferred;
+            c.EndBytes(length + 1, 0);
+            c.DeferredBytes += HexDigestBytes - (length + 1);
+        }
+    }
+
+    /// <summary>
+    /// The first byte of a <c>hash:</c> value whose digest is still to be written: never in UTF-8 text, so a row the JSON
+    /// path wrote (its digest already there) is told apart from one the row path left.
+    /// </summary>
+    private const byte Deferred = 0xFF;
+
+    private const int HexDigestBytes = SHA256.HashSizeInBytes * 2;
+
+    private Action<ColumnBatch>? _deferredHashes;
+    private byte[]? _saltUtf8;
+
+    /// <summary>
+    /// The hook for the stream's writer (<see cref="TableWriter.BeforeEncode"/>) when the map works on rows and hashes:
+    /// on the encoder thread, it replaces each value the row path left (see <see cref="RowLane"/>'s DeferHash) by the
+    /// lower-case hex of the SHA-256 of the salt and its text, as <see cref="StreamMap.Sha256Hex(string)"/> gives it.
+    /// </summary>
+    public Action<ColumnBatch>? DeferredHashes => _rows is { HashLeaves.Length: > 0 } ? _deferredHashes ??= WriteDeferredHashes : null;
+
+    private void WriteDeferredHashes(ColumnBatch batch)
+    {
+        ShortValueSha256? sha256 = null;
+        var salt = _saltUtf8 ??= Encoding.UTF8.GetBytes(_map.HashSalt);
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        foreach (var leaf in _rows!.HashLeaves)
+        {
+            var c = batch.Columns[leaf];
+            var offsets = c.Offsets;
+            var source = c.Bytes;
+            long size = 0;
+            var deferred = false;
+            for (var i = 0; i < c.Values; i++)
+            {
+                var length = offsets[i + 1] - offsets[i];
+                if (length > 0 && source[offsets[i]] == Deferred)
+                {
+                    deferred = true;
+                    size += HexDigestBytes;
+                }
+                else size += length;
+            }
+            if (!deferred) continue;
+            sha256 ??= new ShortValueSha256();
+            var target = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Max(size, 16));
+            var from = offsets[0];
+            var at = 0;
+            for (var i = 0; i < c.Values; i++)
+            {
+                var to = offsets[i + 1];
+                var value = source.AsSpan(from, to - from);
+                offsets[i] = at;
+                if (value.Length > 0 && value[0] == Deferred)
+                {
+                    sha256.Hash(salt, value[1..], hash);
+                    Convert.TryToHexStringLower(hash, target.AsSpan(at, HexDigestBytes), out _);
+                    at += HexDigestBytes;
+                }
+                else
+                {
+                    value.CopyTo(target.AsSpan(at));
+                    at += value.Length;
+                }
+                from = to;
+            }
+            offsets[c.Values] = at;
+            System.Buffers.ArrayPool<byte>.Shared.Return(source);
+            c.Bytes = target;
+            c.ByteCount = at;
+            c.DeferredBytes = 0;
         }
     }
 

@@ -559,28 +559,23 @@ internal sealed partial class TypedStreamMap
 
         /// <summary>
         /// Leaves the row's value of a <c>hash:</c> column (null stays null) for the encoder thread to hash
-        /// (<see cref="DeferredHashes"/>): its text behind a <see cref="Deferred"/> byte, and the digest's extra size
+        /// (<see cref="DeferredHashes"/>): its text followed by a <see cref="Deferred"/> byte, and the digest's extra size
         /// counted in <see cref="LeafBuffer.DeferredBytes"/>. The one parsing lane is the run's bottleneck; the encoder
         /// threads have time to spare.
         /// </summary>
         private static void DeferHash(LeafBuffer c)
         {
             if (c.Def[c.Levels - 1] != c.Leaf.DefLevel) return;
-            var at = c.Values - 1;
-            var start = c.Offsets[at];
-            var length = c.Offsets[at + 1] - start;
-            c.Truncate(c.Levels - 1, at, start);
-            var marked = c.BeginBytes(length + 1);
-            // BeginBytes may have moved the bytes to a larger array: the text is read where it is now (overlapping, moved right by one).
-            c.Bytes.AsSpan(start, length).CopyTo(marked[1..]);
-            marked[0] = Deferred;
-            c.EndBytes(length + 1, 0);
+            var length = c.Offsets[c.Values] - c.Offsets[c.Values - 1];
+            // The row's value is the column's last: one byte more extends it where it ends.
+            c.BeginBytes(1)[0] = Deferred;
+            c.Offsets[c.Values] = ++c.ByteCount;
             c.DeferredBytes += HexDigestBytes - (length + 1);
         }
     }
 
     /// <summary>
-    /// The first byte of a <c>hash:</c> value whose digest is still to be written: never in UTF-8 text, so a row the JSON
+    /// The last byte of a <c>hash:</c> value whose digest is still to be written: never in UTF-8 text, so a row the JSON
     /// path wrote (its digest already there) is told apart from one the row path left.
     /// </summary>
     private const byte Deferred = 0xFF;
@@ -612,7 +607,7 @@ internal sealed partial class TypedStreamMap
             for (var i = 0; i < c.Values; i++)
             {
                 var length = offsets[i + 1] - offsets[i];
-                if (length > 0 && source[offsets[i]] == Deferred)
+                if (length > 0 && source[offsets[i + 1] - 1] == Deferred)
                 {
                     deferred = true;
                     size += HexDigestBytes;
@@ -629,9 +624,9 @@ internal sealed partial class TypedStreamMap
                 var to = offsets[i + 1];
                 var value = source.AsSpan(from, to - from);
                 offsets[i] = at;
-                if (value.Length > 0 && value[0] == Deferred)
+                if (value.Length > 0 && value[^1] == Deferred)
                 {
-                    sha256.Hash(salt, value[1..], hash);
+                    sha256.Hash(salt, value[..^1], hash);
                     Convert.TryToHexStringLower(hash, target.AsSpan(at, HexDigestBytes), out _);
                     at += HexDigestBytes;
                 }

@@ -15,31 +15,39 @@ internal enum ScalarKind : byte
     Boolean,
 }
 
-/// <summary>An expression value without a box: a long, a double, a boolean (in <see cref="Long"/>, 0 or 1), null, an int constant.</summary>
-internal readonly struct Scalar(ScalarKind kind, long l, double d)
+/// <summary>
+/// An expression value without a box: a long, a double (its bits), a boolean (0 or 1), null, an int constant. Sixteen
+/// bytes, so that the expression's nodes return it in registers.
+/// </summary>
+internal readonly struct Scalar
 {
-    public readonly ScalarKind Kind = kind;
-    public readonly long Long = l;
-    public readonly double Double = d;
+    public readonly ScalarKind Kind;
+    /// <summary>The value: a long, an int, a boolean's 0 or 1, a double's bits.</summary>
+    private readonly long _bits;
 
-    public static readonly Scalar Unhandled = default;
-    public static readonly Scalar Null = new(ScalarKind.Null, 0, 0);
-    public static readonly Scalar True = new(ScalarKind.Boolean, 1, 0);
-    public static readonly Scalar False = new(ScalarKind.Boolean, 0, 0);
+    private Scalar(ScalarKind kind, long bits)
+    {
+        Kind = kind;
+        _bits = bits;
+    }
 
-    public static Scalar Of(long value) => new(ScalarKind.Long, value, 0);
-    public static Scalar Of(double value) => new(ScalarKind.Double, 0, value);
-    public static Scalar Of(bool value) => value ? True : False;
+    public long Long => _bits;
+    public double Double => BitConverter.Int64BitsToDouble(_bits);
+
+    public static Scalar Unhandled => default;
+    public static Scalar Null => new(ScalarKind.Null, 0);
+    public static Scalar True => new(ScalarKind.Boolean, 1);
+    public static Scalar False => new(ScalarKind.Boolean, 0);
+
+    public static Scalar Of(long value) => new(ScalarKind.Long, value);
+    public static Scalar Of(double value) => new(ScalarKind.Double, BitConverter.DoubleToInt64Bits(value));
+    public static Scalar Of(bool value) => new(ScalarKind.Boolean, value ? 1 : 0);
+    public static Scalar OfInt(int value) => new(ScalarKind.Int, value);
 
     public bool IsUnhandled => Kind == ScalarKind.Unhandled;
 
     /// <summary>Equal values of the same kind (doubles bit for bit: -0.0 is not 0.0 in a column).</summary>
-    public bool Same(in Scalar other) => Kind == other.Kind && Kind switch
-    {
-        ScalarKind.Double => BitConverter.DoubleToInt64Bits(Double) == BitConverter.DoubleToInt64Bits(other.Double),
-        ScalarKind.Null or ScalarKind.Unhandled => true,
-        _ => Long == other.Long,
-    };
+    public bool Same(in Scalar other) => Kind == other.Kind && _bits == other._bits;
 
     /// <summary>The boxed value the object form computes with (for tests and messages).</summary>
     public object? ToObject() => Kind switch
@@ -83,7 +91,7 @@ internal sealed class TypedExpression
         switch (e)
         {
             case ValueExpression { Value: int i }:
-                var integer = new Scalar(ScalarKind.Int, i, 0);
+                var integer = Scalar.OfInt(i);
                 return _ => integer;
             case ValueExpression { Value: long l }:
                 var whole = Scalar.Of(l);

@@ -372,7 +372,7 @@ internal sealed partial class TypedStreamMap
         {
             if (partners is null) return false;
             if (partners.Length == 0) return true;
-            if (_scalars[cell] is { Kind: ScalarKind.Double, Double: 0 } zero && double.IsNegative(zero.Double)) return false;
+            if (_scalars[cell].Kind == ScalarKind.Double && _scalars[cell].Long == BitConverter.DoubleToInt64Bits(-0.0)) return false;
             foreach (var p in partners)
                 if (args[p].Kind != ScalarKind.Double || _ambiguous[cells[p]]) return false;
             return true;

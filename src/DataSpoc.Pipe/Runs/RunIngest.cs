@@ -473,7 +473,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                 var end = recordStart;
                 outcome = shredder.TryShredCanonical(batch, line, ref end)
                     && ((end == line.Length - 1 && line[end] == '}') || SingerEnvelope.IsCompleteAfterRecord(line, end))
-                    ? map.Apply(batch)
+                    ? map.Apply(batch, hashNow: writer.EncoderBehind)
                     : MapOutcome.Fallback;
             }
             catch (Exception e) when (e is InvalidValueException or TransformException || (e is InvalidOperationException && e.Source == "System.Text.Json"))
@@ -518,7 +518,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                 }
                 if (recordStart >= 0 && !((end == rawLine.Length - 1 && rawLine[end] == '}') || SingerEnvelope.IsCompleteAfterRecord(rawLine, end)))
                     outcome = MapOutcome.Fallback;
-                else outcome = map.Apply(batch);
+                else outcome = map.Apply(batch, hashNow: writer.EncoderBehind);
             }
             catch (Exception e) when (e is InvalidValueException || (e is InvalidOperationException && e.Source == "System.Text.Json"))
             {

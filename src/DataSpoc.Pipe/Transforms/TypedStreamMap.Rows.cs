@@ -192,8 +192,15 @@ internal sealed partial class TypedStreamMap
         /// (and on <see cref="MapOutcome.Fallback"/> gives the record to the JSON path). Throws
         /// <see cref="TransformException"/> exactly where the JSON path would (the caller rolls back first).
         /// </summary>
-        public MapOutcome Apply(ColumnBatch batch)
+        /// <param name="batch">The batch the row was appended to.</param>
+        /// <param name="hashNow">
+        /// Write <c>hash:</c> digests into the row now rather than leave them to the encoder thread
+        /// (<see cref="DeferredHashes"/>): when the encoder is the one behind (<see cref="TableWriter.EncoderBehind"/>).
+        /// Either way the column holds the same digests when it is encoded.
+        /// </param>
+        public MapOutcome Apply(ColumnBatch batch, bool hashNow = false)
         {
+            _hashNow = hashNow;
             if (_typedCompute is not null && ApplyTyped(batch) is { } typed) return typed;
             try
             {
@@ -278,7 +285,9 @@ internal sealed partial class TypedStreamMap
                 // Not null: the record holds the produced column's key after all; the JSON path takes it.
                 if (c.Def[c.Levels - 1] != 0) return MapOutcome.Fallback;
             }
-            foreach (var leaf in _reads.HashLeaves) DeferHash(columns[leaf]);
+            foreach (var leaf in _reads.HashLeaves)
+                if (_hashNow) HashInPlace(columns[leaf]);
+                else DeferHash(columns[leaf]);
             for (var i = 0; i < outputs.Length; i++)
             {
                 var c = columns[outputs[i].Column];
@@ -556,6 +565,28 @@ internal sealed partial class TypedStreamMap
             var at = c.Values - 1;
             return !StartsObjectOrArray(c.Bytes.AsSpan(c.Offsets[at], c.Offsets[at + 1] - c.Offsets[at]));
         }
+
+        /// <summary>
+        /// Replaces the row's value of a <c>hash:</c> column (null stays null) by the lower-case hex of the SHA-256 of the
+        /// salt and its UTF-8 text, written straight into the column.
+        /// </summary>
+        private void HashInPlace(LeafBuffer c)
+        {
+            if (c.Def[c.Levels - 1] != c.Leaf.DefLevel) return;
+            var at = c.Values - 1;
+            var start = c.Offsets[at];
+            Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+            (_sha256 ??= new ShortValueSha256()).Hash(_salt ??= Encoding.UTF8.GetBytes(_map.HashSalt), c.Bytes.AsSpan(start, c.Offsets[at + 1] - start), hash);
+            c.Truncate(c.Levels - 1, at, start);
+            Convert.TryToHexStringLower(hash, c.BeginBytes(HexDigestBytes), out var written);
+            c.EndBytes(written, 0);
+        }
+
+        /// <summary>The lane's SHA-256 and salt for digests written on the parsing thread.</summary>
+        private ShortValueSha256? _sha256;
+        private byte[]? _salt;
+        /// <summary>The current row's <c>hashNow</c> (see <see cref="Apply"/>).</summary>
+        private bool _hashNow;
 
         /// <summary>
         /// Leaves the row's value of a <c>hash:</c> column (null stays null) for the encoder thread to hash

@@ -169,6 +169,9 @@ internal sealed partial class TypedStreamMap
             if (TypedForms() is { } typed) (_typedFilter, _typedCompute) = typed;
         }
 
+        /// <summary>Whether the lane evaluates the map's expressions unboxed (<see cref="ApplyTyped"/>) before the boxed form.</summary>
+        internal bool IsUnboxed => _typedCompute is not null;
+
         /// <summary>
         /// The unboxed filter (null: none) and computes, when every expression reads only number and boolean columns of
         /// the row, computes with <see cref="TypedExpression"/>, and each compute gives a number or an integer.

@@ -66,6 +66,7 @@ internal sealed partial class TypedStreamMap
         /// <summary>Per raw cell, whether an expression reads it (only those are turned into values).</summary>
         public required bool[] Read { get; init; }
         public required int[] HashLeaves { get; init; }
+        /// <summary>The cast leaves whose value <see cref="RowLane"/> checks per row (casts to integer and string).</summary>
         public required (int Leaf, string Target)[] CastLeaves { get; init; }
 
         /// <summary>The reads of <paramref name="raw"/> (the tap columns the map reads) in the row, or null when one is not a plain top-level column of the row.</summary>
@@ -90,8 +91,9 @@ internal sealed partial class TypedStreamMap
                 else return null;
             var cast = new List<(int, string)>();
             foreach (var (c, target) in map.Cast)
-                if (LeafOf(map, columns, c) is { } leaf) cast.Add((leaf.ColumnIndex, target));
-                else return null;
+                if (LeafOf(map, columns, c) is not { } leaf) return null;
+                // Casts to number and boolean are the column's decode exactly: nothing to check per row (see CastIsExact).
+                else if (target is "integer" or "string") cast.Add((leaf.ColumnIndex, target));
             return new RowReads { CellLeaves = leaves, CellKinds = kinds, Read = read, HashLeaves = [.. hash], CastLeaves = [.. cast] };
         }
 
@@ -144,6 +146,8 @@ internal sealed partial class TypedStreamMap
         private readonly Scalar[] _scalars, _otherScalars;
         private readonly Scalar[] _typedFilterArgs;
         private readonly Scalar[][] _typedComputeArgs;
+        /// <summary>Per compute, the kind its result must have to be kept as it is: a double for a number column, a long for an integer one.</summary>
+        private readonly ScalarKind[] _computeKinds;
 
         public RowLane(TypedStreamMap compiled)
         {
@@ -166,6 +170,7 @@ internal sealed partial class TypedStreamMap
             _otherScalars = new Scalar[compiled._cells];
             _typedFilterArgs = new Scalar[compiled._filterArgs.Length];
             _typedComputeArgs = [.. compiled._compute.Select(c => new Scalar[c.Args.Length])];
+            _computeKinds = [.. compiled._compute.Select(c => c.Type == "integer" ? ScalarKind.Long : ScalarKind.Double)];
             if (TypedForms() is { } typed) (_typedFilter, _typedCompute) = typed;
         }
 
@@ -248,14 +253,14 @@ internal sealed partial class TypedStreamMap
             var compiled = _compiled;
             if (_typedFilter is not null)
             {
-                if (!TryEvaluateTyped(_typedFilter, compiled._filterArgs, _typedFilterArgs, _filterFormPartners, null, out var kept)
+                if (!TryEvaluateTyped(_typedFilter, compiled._filterArgs, _typedFilterArgs, _filterFormPartners, ScalarKind.Unhandled, out var kept)
                     || kept.Kind != ScalarKind.Boolean) return null;
                 if (kept.Long == 0) return MapOutcome.Filtered;
             }
             var compute = compiled._compute;
             for (var i = 0; i < compute.Length; i++)
             {
-                if (!TryEvaluateTyped(_typedCompute![i], compute[i].Args, _typedComputeArgs[i], _computeFormPartners[i], compute[i].Type, out var value)) return null;
+                if (!TryEvaluateTyped(_typedCompute![i], compute[i].Args, _typedComputeArgs[i], _computeFormPartners[i], _computeKinds[i], out var value)) return null;
                 _scalars[compute[i].Cell] = value;
             }
             foreach (var (cell, _, kind) in compiled._outputs)
@@ -343,7 +348,7 @@ internal sealed partial class TypedStreamMap
         }
 
         /// <summary><see cref="TryEvaluate"/> over unboxed values; false where the boxed form must decide.</summary>
-        private bool TryEvaluateTyped(TypedExpression expression, int[] cells, Scalar[] args, int[]?[] formPartners, string? type, out Scalar result)
+        private bool TryEvaluateTyped(TypedExpression expression, int[] cells, Scalar[] args, int[]?[] formPartners, ScalarKind kind, out Scalar result)
         {
             for (var i = 0; i < cells.Length; i++) args[i] = _scalars[cells[i]];
             var ambiguous = 0;
@@ -357,7 +362,7 @@ internal sealed partial class TypedStreamMap
                 }
             }
             result = expression.Evaluate(args);
-            if (!InShape(result, type)) return false;
+            if (!InShape(result, kind)) return false;
             for (var form = 1; form < 1 << ambiguous; form++)
             {
                 for (var a = 0; a < ambiguous; a++)
@@ -366,18 +371,19 @@ internal sealed partial class TypedStreamMap
                     args[i] = (form >> a & 1) != 0 ? _otherScalars[cells[i]] : _scalars[cells[i]];
                 }
                 var other = expression.Evaluate(args);
-                if (!InShape(other, type) || !result.Same(other)) return false;
+                if (!InShape(other, kind) || !result.Same(other)) return false;
             }
             return true;
         }
 
         /// <summary>
-        /// A result the boxed form keeps as it is: any answer of a filter (its caller checks it is a boolean), a finite
-        /// double for a number column, a long for an integer one (others are shaped there: <see cref="ColumnCast.Shape"/>).
+        /// A result the boxed form keeps as it is: for a filter (<paramref name="kind"/> Unhandled) any answer (its caller
+        /// checks it is a boolean); for a compute, a finite double for a number column, a long for an integer one (others
+        /// are shaped there: <see cref="ColumnCast.Shape"/>).
         /// </summary>
-        private static bool InShape(in Scalar value, string? type) => !value.IsUnhandled && (type is null
-            || (type == "number" && value.Kind == ScalarKind.Double && double.IsFinite(value.Double))
-            || (type == "integer" && value.Kind == ScalarKind.Long));
+        private static bool InShape(in Scalar value, ScalarKind kind) => kind == ScalarKind.Unhandled
+            ? !value.IsUnhandled
+            : value.Kind == kind && (kind != ScalarKind.Double || double.IsFinite(value.Double));
 
         /// <summary><see cref="SameForEitherForm"/> over unboxed values.</summary>
         private bool SameForEitherFormTyped(int cell, int[]? partners, int[] cells, Scalar[] args)

@@ -73,11 +73,19 @@ internal sealed class LeafBuffer
         Bools = [];
         Bytes = [];
         Levels = Values = ByteCount = 0;
+        DeferredBytes = 0;
     }
     public int Values;
     public int ByteCount;
 
-    public long EstimatedBytes => Levels * 4L + Values * 8L + ByteCount;
+    /// <summary>
+    /// What the values will take beyond <see cref="ByteCount"/> once their final form is written on the encoder thread
+    /// (a <c>hash:</c> column's digests, see <see cref="TableWriter.BeforeEncode"/>): counted in <see cref="EstimatedBytes"/>
+    /// so that batches are sized and flushed as if it were written already.
+    /// </summary>
+    public long DeferredBytes;
+
+    public long EstimatedBytes => Levels * 4L + Values * 8L + ByteCount + DeferredBytes;
 
     /// <summary>Bytes of the arrays held, whatever is in them.</summary>
     public long CapacityBytes =>
@@ -105,6 +113,7 @@ internal sealed class LeafBuffer
         Levels = 0;
         Values = 0;
         ByteCount = 0;
+        DeferredBytes = 0;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

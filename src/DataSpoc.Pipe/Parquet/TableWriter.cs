@@ -213,6 +213,7 @@ internal sealed class TableWriter : IAsyncDisposable
             // (back-pressure), and an encoding failure surfaces here.
             try
             {
+                EncoderBehind = !_encoding.IsCompleted;
                 if (StageTimeline.Enabled && !_encoding.IsCompleted) StageTimeline.Mark("send.wait");
                 _encoding.GetAwaiter().GetResult();
                 if (StageTimeline.Enabled) StageTimeline.Mark("send", batch.Rows);
@@ -250,10 +251,23 @@ internal sealed class TableWriter : IAsyncDisposable
         return _done;
     }
 
+    /// <summary>
+    /// Called on the encoder thread with each batch before it is encoded: writes values whose final form the parsing
+    /// thread left to it (a typed map's <c>hash:</c> digests, <see cref="Transforms.TypedStreamMap.DeferredHashes"/>).
+    /// </summary>
+    public Action<ColumnBatch>? BeforeEncode { get; set; }
+
+    /// <summary>
+    /// Whether the last batch handed over had to wait for the one before it to be encoded: the encoder has no time to
+    /// spare, so work that could go to it (<see cref="BeforeEncode"/>) is better done by the parsing lane meanwhile.
+    /// </summary>
+    public bool EncoderBehind { get; private set; }
+
     private void Encode(Partition partition, ColumnBatch batch, SendReason reason)
     {
         try
         {
+            BeforeEncode?.Invoke(batch);
             // Rotate before a row group that would take the file past a limit (its unencoded size bounds what it adds).
             if (_open.TryGetValue(partition, out var current) && current.Rows > 0
                 && (current.Rows + batch.Rows > _limits.MaxFileRows || current.BytesWritten + batch.EstimatedBytes > _limits.MaxFileBytes))

@@ -374,7 +374,7 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
                 for (var c = 0; c < _columns.Length; c++)
                     if (_setInRow[c] != _row)
                         foreach (var leaf in _columns[c].Leaves) _buffers[leaf.ColumnIndex].AddNull(0, 0);
-                try { outcome = _map!.Apply(_batch); }
+                try { outcome = _map!.Apply(_batch, hashNow: _writer.EncoderBehind); }
                 catch (TransformException) { outcome = MapOutcome.Fallback; }
             }
             switch (outcome)

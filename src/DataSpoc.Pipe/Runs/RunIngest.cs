@@ -144,11 +144,16 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         state.PartitionKeyUtf8 = partitionKey;
         state.PartitionKeyQuoted = partitionKey.Length == 0 ? [] : [(byte)'"', .. partitionKey, (byte)'"'];
         state.PartitionLeaf = partitionLeaf;
-        if (state.Writer is { } current && current.Schema.SchemaJson == columns.SchemaJson && current.Schema.RecordLayout == columns.RecordLayout) return;
+        if (state.Writer is { } current && current.Schema.SchemaJson == columns.SchemaJson && current.Schema.RecordLayout == columns.RecordLayout)
+        {
+            // The same columns and the stream's one map: the same hash columns and salt, so a hook already there serves.
+            current.BeforeEncode ??= typedMap?.DeferredHashes;
+            return;
+        }
         // A new schema: what was buffered under the old one is written first, to files of its own.
         state.CompleteWriterAsync().GetAwaiter().GetResult();
         state.Writer = new TableWriter(columns, pipeline.Destination.Compression, settings.Limits, settings.SpoolDirectory,
-            $"{table}-{_fileStems++:D4}", settings.SpoolIsInLake, _budget);
+            $"{table}-{_fileStems++:D4}", settings.SpoolIsInLake, _budget) { BeforeEncode = typedMap?.DeferredHashes };
         foreach (var lane in Lanes) ((Lane)lane).Forget(state);
     }
 
@@ -259,6 +264,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                     // A mapped stream: its typed map reads the record where the envelope left it (and counts it).
                     batch = null;
                     previous = previous with { Batch = null };
+                    if (typed.OnRows && TryWriteCanonicalRow(typed.ForRowLane(index), state, writer!, line, recordStart)) continue;
                     if (TryWriteTypedLine(typed, state, writer!, line, recordStart)) continue;
                 }
                 else if (recordStart >= 0 && state is not null && TryWriteCanonical(state, writer!, shredder!, line, recordStart, bare: false, ref batch))
@@ -446,6 +452,52 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         }
 
         /// <summary>
+        /// The usual case of <see cref="TryWriteRow"/>, without a JSON reader: a canonical RECORD line of an unpartitioned
+        /// mapped stream that the canonical scan takes whole. False, with nothing written or counted, for anything else
+        /// (a record the scan does not take, a value it rejects, a map that fails or falls back): the caller then gives
+        /// the line to <see cref="TryWriteTypedLine"/>, which handles every case.
+        /// </summary>
+        private bool TryWriteCanonicalRow(TypedStreamMap.RowLane map, StreamState state, TableWriter writer, ReadOnlySpan<byte> line, int recordStart)
+        {
+            if (ingest._partitionColumn.Length > 0) return false;
+            var partition = ingest._defaultPartition;
+            var batch = writer.BatchFor(index, partition);
+            var shredder = writer.Shredders[index];
+            // Dropped-property counts are saved only when there are any (a row rolled back must not count its drops).
+            _droppedBefore.Clear();
+            if (shredder.DroppedProperties.Count > 0) _droppedBefore.AddRange(shredder.DroppedProperties);
+            batch.Mark();
+            MapOutcome outcome;
+            try
+            {
+                var end = recordStart;
+                outcome = shredder.TryShredCanonical(batch, line, ref end)
+                    && ((end == line.Length - 1 && line[end] == '}') || SingerEnvelope.IsCompleteAfterRecord(line, end))
+                    ? map.Apply(batch, hashNow: writer.EncoderBehind)
+                    : MapOutcome.Fallback;
+            }
+            catch (Exception e) when (e is InvalidValueException or TransformException || (e is InvalidOperationException && e.Source == "System.Text.Json"))
+            {
+                outcome = MapOutcome.Fallback;
+            }
+            switch (outcome)
+            {
+                case MapOutcome.Keep:
+                    state.CountRecord(index);
+                    writer.RowAdded(index, partition, batch);
+                    return true;
+                case MapOutcome.Filtered:
+                    // The JSON path filters before it shreds: a filtered record counts no dropped property.
+                    UndoRow(batch, shredder);
+                    Interlocked.Increment(ref state.Filtered);
+                    return true;
+                default:
+                    UndoRow(batch, shredder);
+                    return false;
+            }
+        }
+
+        /// <summary>
         /// A record through its stream's row-level map (<see cref="TypedStreamMap.OnRows"/>): shredded first (the canonical
         /// scan when it takes the record), then mapped on the row. False when the record must take the JSON path; nothing
         /// of it is then written or counted. <paramref name="recordStart"/> as for <see cref="TryWriteTyped"/>.
@@ -466,7 +518,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                 }
                 if (recordStart >= 0 && !((end == rawLine.Length - 1 && rawLine[end] == '}') || SingerEnvelope.IsCompleteAfterRecord(rawLine, end)))
                     outcome = MapOutcome.Fallback;
-                else outcome = map.Apply(batch);
+                else outcome = map.Apply(batch, hashNow: writer.EncoderBehind);
             }
             catch (Exception e) when (e is InvalidValueException || (e is InvalidOperationException && e.Source == "System.Text.Json"))
             {

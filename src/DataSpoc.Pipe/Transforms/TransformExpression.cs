@@ -110,6 +110,10 @@ internal sealed class TransformExpression
         return _expression.Evaluate();
     }
 
+    /// <summary>The unboxed form over numbers and booleans (<see cref="TypedExpression"/>), or null when the expression needs more.</summary>
+    internal TypedExpression? CompileTyped() =>
+        _compiled is not null && _expression.GetLogicalExpression() is { } tree ? TypedExpression.TryCompile(tree, Columns) : null;
+
     /// <summary>Whether the value is the same with <paramref name="column"/> read as a long or as that long's double (see <see cref="CompiledExpression.SameForEitherNumberForm"/>).</summary>
     internal bool SameForEitherNumberForm(string column) =>
         _expression.GetLogicalExpression() is { } tree && CompiledExpression.SameForEitherNumberForm(tree, column);

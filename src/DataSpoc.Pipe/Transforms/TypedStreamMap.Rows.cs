@@ -8,7 +8,7 @@ namespace DataSpoc.Pipe.Transforms;
 /// The row-level form of a typed map: the record (or a typed source's row) is shredded first, through a projection in
 /// which every column the map reads is a column of the row; the map then works on the row just appended. The filter
 /// rolls it back; expressions read the row's typed values; <c>hash:</c> replaces a string column's UTF-8 bytes by the
-/// hex of their SHA-256; <c>cast:</c> is the column's own decode (the cast column reads its tap property as its target
+/// hex of their SHA-256 (on the encoder thread: <see cref="DeferredHashes"/>); <c>cast:</c> is the column's own decode (the cast column reads its tap property as its target
 /// type); computed columns are filled in as on the text form. No second pass over the record's text.
 /// </summary>
 /// <remarks>
@@ -66,6 +66,7 @@ internal sealed partial class TypedStreamMap
         /// <summary>Per raw cell, whether an expression reads it (only those are turned into values).</summary>
         public required bool[] Read { get; init; }
         public required int[] HashLeaves { get; init; }
+        /// <summary>The cast leaves whose value <see cref="RowLane"/> checks per row (casts to integer and string).</summary>
         public required (int Leaf, string Target)[] CastLeaves { get; init; }
 
         /// <summary>The reads of <paramref name="raw"/> (the tap columns the map reads) in the row, or null when one is not a plain top-level column of the row.</summary>
@@ -90,8 +91,9 @@ internal sealed partial class TypedStreamMap
                 else return null;
             var cast = new List<(int, string)>();
             foreach (var (c, target) in map.Cast)
-                if (LeafOf(map, columns, c) is { } leaf) cast.Add((leaf.ColumnIndex, target));
-                else return null;
+                if (LeafOf(map, columns, c) is not { } leaf) return null;
+                // Casts to number and boolean are the column's decode exactly: nothing to check per row (see CastIsExact).
+                else if (target is "integer" or "string") cast.Add((leaf.ColumnIndex, target));
             return new RowReads { CellLeaves = leaves, CellKinds = kinds, Read = read, HashLeaves = [.. hash], CastLeaves = [.. cast] };
         }
 
@@ -134,9 +136,18 @@ internal sealed partial class TypedStreamMap
         private readonly int[]?[][] _computeFormPartners;
         private readonly object?[] _outputValues;
         private readonly int[] _ambiguousArgs = new int[2];
-        /// <summary>The lane's SHA-256 for <c>hash:</c>.</summary>
-        private readonly ShortValueSha256 _sha256 = new();
-        private readonly byte[] _salt;
+        /// <summary>
+        /// The unboxed forms of the filter and computes (see <see cref="ApplyTyped"/>); null when the map reads a string
+        /// or a computed column, or an expression is not one <see cref="TypedExpression"/> computes.
+        /// </summary>
+        private readonly TypedExpression? _typedFilter;
+        private readonly TypedExpression[]? _typedCompute;
+        /// <summary>Per cell, its value (computed cells: their result) and its other form (see <see cref="_others"/>), unboxed.</summary>
+        private readonly Scalar[] _scalars, _otherScalars;
+        private readonly Scalar[] _typedFilterArgs;
+        private readonly Scalar[][] _typedComputeArgs;
+        /// <summary>Per compute, the kind its result must have to be kept as it is: a double for a number column, a long for an integer one.</summary>
+        private readonly ScalarKind[] _computeKinds;
 
         public RowLane(TypedStreamMap compiled)
         {
@@ -155,7 +166,32 @@ internal sealed partial class TypedStreamMap
             _filterFormPartners = _filter is null ? [] : [.. _filter.Columns.Select(_filter.NumberFormPartners)];
             _computeFormPartners = [.. _compute.Select(e => e.Columns.Select(e.NumberFormPartners).ToArray())];
             _outputValues = new object?[compiled._outputs.Length];
-            _salt = Encoding.UTF8.GetBytes(_map.HashSalt);
+            _scalars = new Scalar[compiled._cells];
+            _otherScalars = new Scalar[compiled._cells];
+            _typedFilterArgs = new Scalar[compiled._filterArgs.Length];
+            _typedComputeArgs = [.. compiled._compute.Select(c => new Scalar[c.Args.Length])];
+            _computeKinds = [.. compiled._compute.Select(c => c.Type == "integer" ? ScalarKind.Long : ScalarKind.Double)];
+            if (TypedForms() is { } typed) (_typedFilter, _typedCompute) = typed;
+        }
+
+        /// <summary>Whether the lane evaluates the map's expressions unboxed (<see cref="ApplyTyped"/>) before the boxed form.</summary>
+        internal bool IsUnboxed => _typedCompute is not null;
+
+        /// <summary>
+        /// The unboxed filter (null: none) and computes, when every expression reads only number and boolean columns of
+        /// the row, computes with <see cref="TypedExpression"/>, and each compute gives a number or an integer.
+        /// </summary>
+        private (TypedExpression?, TypedExpression[])? TypedForms()
+        {
+            var compiled = _compiled;
+            bool Unboxed(int cell) => cell < _reads.CellLeaves.Length && _reads.CellKinds[cell] is LeafKind.Int64 or LeafKind.Double or LeafKind.Boolean;
+            if (!compiled._filterArgs.All(Unboxed) || !compiled._compute.All(c => c.Args.All(Unboxed) && c.Type is "number" or "integer")) return null;
+            TypedExpression? filter = null;
+            if (_filter is not null && (filter = _filter.CompileTyped()) is null) return null;
+            var compute = new TypedExpression[_compute.Length];
+            for (var i = 0; i < compute.Length; i++)
+                if ((compute[i] = _compute[i].CompileTyped()!) is null) return null;
+            return (filter, compute);
         }
 
         /// <summary>
@@ -164,8 +200,16 @@ internal sealed partial class TypedStreamMap
         /// (and on <see cref="MapOutcome.Fallback"/> gives the record to the JSON path). Throws
         /// <see cref="TransformException"/> exactly where the JSON path would (the caller rolls back first).
         /// </summary>
-        public MapOutcome Apply(ColumnBatch batch)
+        /// <param name="batch">The batch the row was appended to.</param>
+        /// <param name="hashNow">
+        /// Write <c>hash:</c> digests into the row now rather than leave them to the encoder thread
+        /// (<see cref="DeferredHashes"/>): when the encoder is the one behind (<see cref="TableWriter.EncoderBehind"/>).
+        /// Either way the column holds the same digests when it is encoded.
+        /// </param>
+        public MapOutcome Apply(ColumnBatch batch, bool hashNow = false)
         {
+            _hashNow = hashNow;
+            if (_typedCompute is not null && ApplyTyped(batch) is { } typed) return typed;
             try
             {
                 if (!Bind(batch.Columns)) return MapOutcome.Fallback;
@@ -188,25 +232,168 @@ internal sealed partial class TypedStreamMap
                     if (!Fits(outputs[i].Kind, value)) return MapOutcome.Fallback;
                     _outputValues[i] = value;
                 }
-                var columns = batch.Columns;
-                foreach (var (leaf, target) in _reads.CastLeaves)
-                    if (!CastIsExact(columns[leaf], target)) return MapOutcome.Fallback;
-                foreach (var leaf in _reads.HashLeaves)
-                    if (!HashInPlace(columns[leaf])) return MapOutcome.Fallback;
-                for (var i = 0; i < outputs.Length; i++)
-                {
-                    var c = columns[outputs[i].Column];
-                    // Not null: the record holds the produced column's key after all; the JSON path takes it.
-                    if (c.Def[c.Levels - 1] != 0) return MapOutcome.Fallback;
-                    c.Truncate(c.Levels - 1, c.Values, c.ByteCount);
-                    Append(c, _outputValues[i]);
-                }
-                return MapOutcome.Keep;
+                return FinishRow(batch.Columns, typed: false);
             }
             catch (Exception e) when (e is not TransformException)
             {
                 return MapOutcome.Fallback;
             }
+        }
+
+        /// <summary>
+        /// <see cref="Apply"/> with unboxed values, the same rules: the filter and computes through
+        /// <see cref="TypedExpression"/>, each ambiguous value in both forms where it could matter. Null, with nothing
+        /// of the row changed, where the typed form has no answer (an expression the object form decides, a whole
+        /// double at or beyond 2^53, a result not in its column's shape, forms that disagree): <see cref="Apply"/>
+        /// then maps the row with boxed values, which reproduces what the JSON path does for it.
+        /// </summary>
+        private MapOutcome? ApplyTyped(ColumnBatch batch)
+        {
+            if (!BindTyped(batch.Columns)) return null;
+            var compiled = _compiled;
+            if (_typedFilter is not null)
+            {
+                if (!TryEvaluateTyped(_typedFilter, compiled._filterArgs, _typedFilterArgs, _filterFormPartners, ScalarKind.Unhandled, out var kept)
+                    || kept.Kind != ScalarKind.Boolean) return null;
+                if (kept.Long == 0) return MapOutcome.Filtered;
+            }
+            var compute = compiled._compute;
+            for (var i = 0; i < compute.Length; i++)
+            {
+                if (!TryEvaluateTyped(_typedCompute![i], compute[i].Args, _typedComputeArgs[i], _computeFormPartners[i], _computeKinds[i], out var value)) return null;
+                _scalars[compute[i].Cell] = value;
+            }
+            foreach (var (cell, _, kind) in compiled._outputs)
+                if (!FitsUnboxed(kind, _scalars[cell])) return null;
+            try
+            {
+                return FinishRow(batch.Columns, typed: true);
+            }
+            catch (Exception e) when (e is not TransformException)
+            {
+                return MapOutcome.Fallback;
+            }
+        }
+
+        /// <summary>
+        /// The part of a mapped row after its expressions: cast checks, hashes, and the produced columns appended (from
+        /// <see cref="_outputValues"/>, or when <paramref name="typed"/> from the unboxed results in <see cref="_scalars"/>).
+        /// </summary>
+        private MapOutcome FinishRow(LeafBuffer[] columns, bool typed)
+        {
+            // Every check before the row changes: a row handed back has no digest left to write (DeferredBytes stays exact).
+            foreach (var (leaf, target) in _reads.CastLeaves)
+                if (!CastIsExact(columns[leaf], target)) return MapOutcome.Fallback;
+            foreach (var leaf in _reads.HashLeaves)
+                if (!CanHash(columns[leaf])) return MapOutcome.Fallback;
+            var outputs = _compiled._outputs;
+            for (var i = 0; i < outputs.Length; i++)
+            {
+                var c = columns[outputs[i].Column];
+                // Not null: the record holds the produced column's key after all; the JSON path takes it.
+                if (c.Def[c.Levels - 1] != 0) return MapOutcome.Fallback;
+            }
+            foreach (var leaf in _reads.HashLeaves)
+                if (_hashNow) HashInPlace(columns[leaf]);
+                else DeferHash(columns[leaf]);
+            for (var i = 0; i < outputs.Length; i++)
+            {
+                var c = columns[outputs[i].Column];
+                c.Truncate(c.Levels - 1, c.Values, c.ByteCount);
+                if (typed) AppendUnboxed(c, _scalars[outputs[i].Cell]);
+                else Append(c, _outputValues[i]);
+            }
+            return MapOutcome.Keep;
+        }
+
+        /// <summary><see cref="Bind"/> into <see cref="_scalars"/>: false for a whole double at or beyond 2^53 (the boxed path decides).</summary>
+        private bool BindTyped(LeafBuffer[] columns)
+        {
+            var reads = _reads;
+            for (var cell = 0; cell < reads.CellLeaves.Length; cell++)
+            {
+                if (!reads.Read[cell]) continue;
+                var c = columns[reads.CellLeaves[cell]];
+                _ambiguous[cell] = false;
+                if (c.Def[c.Levels - 1] != c.Leaf.DefLevel)
+                {
+                    _scalars[cell] = Scalar.Null;
+                    continue;
+                }
+                var at = c.Values - 1;
+                switch (reads.CellKinds[cell])
+                {
+                    case LeafKind.Int64:
+                        var l = c.Longs[at];
+                        _scalars[cell] = Scalar.Of(l);
+                        _otherScalars[cell] = Scalar.Of((double)l);
+                        _ambiguous[cell] = true;
+                        break;
+                    case LeafKind.Double:
+                        var d = c.Doubles[at];
+                        _scalars[cell] = Scalar.Of(d);
+                        if (double.IsFinite(d) && Math.Floor(d) == d)
+                        {
+                            if (Math.Abs(d) >= ExactDoubles) return false;
+                            _otherScalars[cell] = Scalar.Of((long)d);
+                            _ambiguous[cell] = true;
+                        }
+                        break;
+                    default:
+                        _scalars[cell] = Scalar.Of(c.Bools[at]);
+                        break;
+                }
+            }
+            return true;
+        }
+
+        /// <summary><see cref="TryEvaluate"/> over unboxed values; false where the boxed form must decide.</summary>
+        private bool TryEvaluateTyped(TypedExpression expression, int[] cells, Scalar[] args, int[]?[] formPartners, ScalarKind kind, out Scalar result)
+        {
+            for (var i = 0; i < cells.Length; i++) args[i] = _scalars[cells[i]];
+            var ambiguous = 0;
+            for (var i = 0; i < cells.Length; i++)
+            {
+                var cell = cells[i];
+                if (_ambiguous[cell] && !SameForEitherFormTyped(cell, formPartners[i], cells, args))
+                {
+                    if (ambiguous == _ambiguousArgs.Length) { result = default; return false; }
+                    _ambiguousArgs[ambiguous++] = i;
+                }
+            }
+            result = expression.Evaluate(args);
+            if (!InShape(result, kind)) return false;
+            for (var form = 1; form < 1 << ambiguous; form++)
+            {
+                for (var a = 0; a < ambiguous; a++)
+                {
+                    var i = _ambiguousArgs[a];
+                    args[i] = (form >> a & 1) != 0 ? _otherScalars[cells[i]] : _scalars[cells[i]];
+                }
+                var other = expression.Evaluate(args);
+                if (!InShape(other, kind) || !result.Same(other)) return false;
+            }
+            return true;
+        }
+
+        /// <summary>
+        /// A result the boxed form keeps as it is: for a filter (<paramref name="kind"/> Unhandled) any answer (its caller
+        /// checks it is a boolean); for a compute, a finite double for a number column, a long for an integer one (others
+        /// are shaped there: <see cref="ColumnCast.Shape"/>).
+        /// </summary>
+        private static bool InShape(in Scalar value, ScalarKind kind) => kind == ScalarKind.Unhandled
+            ? !value.IsUnhandled
+            : value.Kind == kind && (kind != ScalarKind.Double || double.IsFinite(value.Double));
+
+        /// <summary><see cref="SameForEitherForm"/> over unboxed values.</summary>
+        private bool SameForEitherFormTyped(int cell, int[]? partners, int[] cells, Scalar[] args)
+        {
+            if (partners is null) return false;
+            if (partners.Length == 0) return true;
+            if (_scalars[cell].Kind == ScalarKind.Double && _scalars[cell].Long == BitConverter.DoubleToInt64Bits(-0.0)) return false;
+            foreach (var p in partners)
+                if (args[p].Kind != ScalarKind.Double || _ambiguous[cells[p]]) return false;
+            return true;
         }
 
         /// <summary>The values of the raw cells expressions read, from the row; false when one is ambiguous beyond repair.</summary>
@@ -380,24 +567,138 @@ internal sealed partial class TypedStreamMap
             };
         }
 
-        /// <summary>
-        /// Replaces the row's value of a <c>hash:</c> column by the lower-case hex of the SHA-256 of the salt and its UTF-8
-        /// text (null stays null), written straight into the column; false for a text that was an object or array.
-        /// </summary>
-        private bool HashInPlace(LeafBuffer c)
+        /// <summary>Whether the row's value of a <c>hash:</c> column is hashed as its text: not for a text that was an object or array.</summary>
+        private static bool CanHash(LeafBuffer c)
         {
             if (c.Def[c.Levels - 1] != c.Leaf.DefLevel) return true;
             var at = c.Values - 1;
-            var start = c.Offsets[at];
-            var text = c.Bytes.AsSpan(start, c.Offsets[at + 1] - start);
-            if (StartsObjectOrArray(text)) return false;
-            Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-            _sha256.Hash(_salt, text, hash);
-            c.Truncate(c.Levels - 1, at, start);
-            Convert.TryToHexStringLower(hash, c.BeginBytes(hash.Length * 2), out var written);
-            c.EndBytes(written, 0);
-            return true;
+            return !StartsObjectOrArray(c.Bytes.AsSpan(c.Offsets[at], c.Offsets[at + 1] - c.Offsets[at]));
         }
+
+        /// <summary>
+        /// Replaces the row's value of a <c>hash:</c> column (null stays null) by the lower-case hex of the SHA-256 of the
+        /// salt and its UTF-8 text, written straight into the column.
+        /// </summary>
+        private void HashInPlace(LeafBuffer c)
+        {
+            if (c.Def[c.Levels - 1] != c.Leaf.DefLevel) return;
+            var at = c.Values - 1;
+            var start = c.Offsets[at];
+            Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+            (_sha256 ??= new ShortValueSha256()).Hash(_salt ??= Encoding.UTF8.GetBytes(_map.HashSalt), c.Bytes.AsSpan(start, c.Offsets[at + 1] - start), hash);
+            c.Truncate(c.Levels - 1, at, start);
+            Convert.TryToHexStringLower(hash, c.BeginBytes(HexDigestBytes), out var written);
+            c.EndBytes(written, 0);
+        }
+
+        /// <summary>The lane's SHA-256 and salt for digests written on the parsing thread.</summary>
+        private ShortValueSha256? _sha256;
+        private byte[]? _salt;
+        /// <summary>The current row's <c>hashNow</c> (see <see cref="Apply"/>).</summary>
+        private bool _hashNow;
+
+        /// <summary>
+        /// Leaves the row's value of a <c>hash:</c> column (null stays null) for the encoder thread to hash
+        /// (<see cref="DeferredHashes"/>): its text followed by a <see cref="Deferred"/> byte, and the digest's extra size
+        /// counted in <see cref="LeafBuffer.DeferredBytes"/>. The one parsing lane is the run's bottleneck; the encoder
+        /// threads have time to spare.
+        /// </summary>
+        private static void DeferHash(LeafBuffer c)
+        {
+            if (c.Def[c.Levels - 1] != c.Leaf.DefLevel) return;
+            var length = c.Offsets[c.Values] - c.Offsets[c.Values - 1];
+            // The row's value is the column's last: one byte more extends it where it ends.
+            c.BeginBytes(1)[0] = Deferred;
+            c.Offsets[c.Values] = ++c.ByteCount;
+            c.DeferredBytes += HexDigestBytes - (length + 1);
+        }
+    }
+
+    /// <summary>
+    /// The last byte of a <c>hash:</c> value whose digest is still to be written: never in UTF-8 text, so a row the JSON
+    /// path wrote (its digest already there) is told apart from one the row path left.
+    /// </summary>
+    private const byte Deferred = 0xFF;
+
+    private const int HexDigestBytes = SHA256.HashSizeInBytes * 2;
+
+    private Action<ColumnBatch>? _deferredHashes;
+    private byte[]? _saltUtf8;
+
+    /// <summary>
+    /// The hook for the stream's writer (<see cref="TableWriter.BeforeEncode"/>) when the map works on rows and hashes:
+    /// on the encoder thread, it replaces each value the row path left (see <see cref="RowLane"/>'s DeferHash) by the
+    /// lower-case hex of the SHA-256 of the salt and its text, as <see cref="StreamMap.Sha256Hex(string)"/> gives it.
+    /// </summary>
+    public Action<ColumnBatch>? DeferredHashes => _rows is { HashLeaves.Length: > 0 } ? _deferredHashes ??= WriteDeferredHashes : null;
+
+    private void WriteDeferredHashes(ColumnBatch batch)
+    {
+        ShortValueSha256? sha256 = null;
+        var salt = _saltUtf8 ??= Encoding.UTF8.GetBytes(_map.HashSalt);
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        foreach (var leaf in _rows!.HashLeaves)
+        {
+            var c = batch.Columns[leaf];
+            var offsets = c.Offsets;
+            var source = c.Bytes;
+            long size = 0;
+            var deferred = false;
+            for (var i = 0; i < c.Values; i++)
+            {
+                var length = offsets[i + 1] - offsets[i];
+                if (length > 0 && source[offsets[i + 1] - 1] == Deferred)
+                {
+                    deferred = true;
+                    size += HexDigestBytes;
+                }
+                else size += length;
+            }
+            if (!deferred) continue;
+            sha256 ??= new ShortValueSha256();
+            var target = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Max(size, 16));
+            var from = offsets[0];
+            var at = 0;
+            for (var i = 0; i < c.Values; i++)
+            {
+                var to = offsets[i + 1];
+                var value = source.AsSpan(from, to - from);
+                offsets[i] = at;
+                if (value.Length > 0 && value[^1] == Deferred)
+                {
+                    sha256.Hash(salt, value[..^1], hash);
+                    Convert.TryToHexStringLower(hash, target.AsSpan(at, HexDigestBytes), out _);
+                    at += HexDigestBytes;
+                }
+                else
+                {
+                    value.CopyTo(target.AsSpan(at));
+                    at += value.Length;
+                }
+                from = to;
+            }
+            offsets[c.Values] = at;
+            System.Buffers.ArrayPool<byte>.Shared.Return(source);
+            c.Bytes = target;
+            c.ByteCount = at;
+            c.DeferredBytes = 0;
+        }
+    }
+
+    /// <summary><see cref="Fits"/> for an unboxed compute result (a long or a finite double: see <see cref="RowLane"/>'s InShape).</summary>
+    private static bool FitsUnboxed(LeafKind kind, in Scalar value) => value.Kind switch
+    {
+        ScalarKind.Long => kind is LeafKind.Int64 or LeafKind.Double,
+        ScalarKind.Double => kind == LeafKind.Double,
+        _ => false,
+    };
+
+    /// <summary><see cref="Append"/> for a value that <see cref="FitsUnboxed"/>.</summary>
+    private static void AppendUnboxed(LeafBuffer c, in Scalar value)
+    {
+        if (value.Kind == ScalarKind.Double) c.AddDouble(value.Double, 0);
+        else if (c.Leaf.Kind == LeafKind.Double) c.AddDouble(value.Long, 0);
+        else c.AddLong(value.Long, 0);
     }
 
     /// <summary>Boxed values of small whole numbers, made once: expressions take values as objects.</summary>

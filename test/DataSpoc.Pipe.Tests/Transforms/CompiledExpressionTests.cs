@@ -105,6 +105,67 @@ public class CompiledExpressionTests(Xunit.Abstractions.ITestOutputHelper output
 
     private static readonly object?[] Doubles = [.. Pool.Where(v => v is double)];
 
+    /// <summary>The values a typed map binds unboxed: numbers, booleans and nulls (no strings).</summary>
+    private static readonly object?[] Unboxed = [.. Pool.Where(v => v is null or long or double or bool), double.NaN, double.NegativeInfinity, 5L, 5.0, 6.0, -7.0];
+
+    /// <summary>
+    /// <see cref="TypedExpression"/> (unboxed values) against the object form it stands in for: wherever the typed form
+    /// answers, the compiled object form must answer the same value of the same type.
+    /// </summary>
+    [Fact]
+    public void Typed_expressions_give_what_the_compiled_form_gives()
+    {
+        var seed = FuzzSeed.FromEnvironment();
+        output.WriteLine($"seed {seed} (replay with DATASPOC_FUZZ_SEED={seed})");
+        var random = new Random(seed);
+        long answered = 0, left = 0, typedExpressions = 0;
+        for (var n = 0; n < Expressions * 2; n++)
+        {
+            var text = RandomExpression(random, random.Next(1, 4));
+            var expression = TransformExpression.TryParse(text, out _)!;
+            if (expression.CompileTyped() is not { } typed) continue;
+            typedExpressions++;
+            for (var v = 0; v < ValuesPerExpression; v++)
+            {
+                var values = expression.Columns.Select(_ => Unboxed[random.Next(Unboxed.Length)]).ToArray();
+                var result = typed.Evaluate([.. values.Select(ToScalar)]);
+                if (result.IsUnhandled)
+                {
+                    left++;
+                    continue;
+                }
+                answered++;
+                string Where() => $"seed {seed}: '{text}' with {string.Join(", ", expression.Columns.Select((c, i) => $"{c}={Show(values[i])}"))}";
+                Assert.True(expression.TryEvaluateCompiled(values, out var reference), $"{Where()}: typed gave {Show(result.ToObject())}, the compiled form left it to NCalc");
+                Assert.True(Same(reference, result.ToObject()), $"{Where()}: typed gave {Show(result.ToObject())}, compiled {Show(reference)}");
+            }
+        }
+        output.WriteLine($"{typedExpressions} typed expressions: {answered} evaluations answered, {left} left to the object form");
+        Assert.True(typedExpressions > 100 && answered * 4 > answered + left, $"{typedExpressions} typed expressions, only {answered} of {answered + left} evaluations answered");
+    }
+
+    [Theory]
+    [InlineData("qty > 5", true)]
+    [InlineData("amount * qty", true)]
+    [InlineData("if(flag and qty >= 2, -(amount / qty), amount % 3 - 1.5) ?? 0", true)]
+    [InlineData("qty + amount", false)]
+    [InlineData("concat(qty)", false)]
+    [InlineData("name = 'x'", false)]
+    [InlineData("Abs(qty)", false)]
+    public void The_typed_form_takes_numbers_and_booleans_only(string text, bool typed)
+    {
+        Assert.Equal(typed, TransformExpression.TryParse(text, out _)!.CompileTyped() is not null);
+    }
+
+    private static Scalar ToScalar(object? value) => value switch
+    {
+        null => Scalar.Null,
+        long l => Scalar.Of(l),
+        double d => Scalar.Of(d),
+        bool b => Scalar.Of(b),
+        _ => throw new ArgumentException($"not an unboxed value: {value}"),
+    };
+
     [Theory]
     [InlineData("amount * qty", "qty", "amount")]
     [InlineData("qty - amount > 5 and qty > 2", "qty", "amount")]

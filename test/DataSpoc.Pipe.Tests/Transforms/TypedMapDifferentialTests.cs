@@ -30,7 +30,7 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
     {
         var seed = FuzzSeed.FromEnvironment();
         output.WriteLine($"seed {seed} (replay with DATASPOC_FUZZ_SEED={seed})");
-        long typed = 0, fallback = 0, filtered = 0, records = 0, rowMaps = 0, rowRecords = 0;
+        long typed = 0, fallback = 0, filtered = 0, records = 0, rowMaps = 0, rowRecords = 0, unboxedMaps = 0;
         for (var c = 0; c < Cases; c++)
         {
             var caseSeed = unchecked(seed * 7919 + c);
@@ -45,7 +45,8 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
             records += RecordsPerCase;
             string Where() => $"seed {seed}, case {c} (seed {caseSeed})\nmap: {map.ToJsonString()}\nschema: {schema}";
 
-            var (t, f, k, onRows) = CountPaths(map, schema, lines.Skip(1));
+            var (t, f, k, onRows, unboxed) = CountPaths(map, schema, lines.Skip(1));
+            if (unboxed) unboxedMaps++;
             if (onRows)
             {
                 rowMaps++;
@@ -77,14 +78,15 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
             Assert.True(Same(jsonRows, typedRows), $"rows differ: typed\n{Show(typedRows)}\njson\n{Show(jsonRows)}\n{Where()}");
         }
         output.WriteLine($"{records} records over {Cases} maps: {typed} kept and {filtered} filtered on the typed path, {fallback} handed to the JSON path; " +
-                         $"{rowMaps} maps ran on rows ({rowRecords} records kept or filtered there)");
+                         $"{rowMaps} maps ran on rows ({rowRecords} records kept or filtered there), {unboxedMaps} of them with unboxed expressions");
         Assert.True(rowMaps >= Cases / 8 && rowRecords > 0, $"only {rowMaps} maps ({rowRecords} records) ran on rows");
+        Assert.True(unboxedMaps > 0, "no map on rows evaluated its expressions unboxed");
         // The typed path must carry a good share of the records (many are built to fall back), else the comparison would prove little.
         Assert.True(typed + filtered > records / 5, $"only {typed + filtered} of {records} records took the typed path");
     }
 
     /// <summary>How many records the typed path keeps, hands back, and filters, for the map compiled as a run compiles it.</summary>
-    private static (long Typed, long Fallback, long Filtered, bool OnRows) CountPaths(JsonObject mapJson, string schema, IEnumerable<string> recordLines)
+    private static (long Typed, long Fallback, long Filtered, bool OnRows, bool Unboxed) CountPaths(JsonObject mapJson, string schema, IEnumerable<string> recordLines)
     {
         using var lake = new TempLake();
         var pipeline = lake.Pipeline("count", lake.WriteSinger("unused.singer", "")) with { Transforms = new Dictionary<string, JsonNode?> { ["s"] = mapJson.DeepClone() } };
@@ -92,9 +94,9 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
         var tapSchema = JsonElement.Parse(schema);
         JsonElement outputSchema;
         try { outputSchema = JsonElement.Parse(map.TransformSchema("s", JsonNode.Parse(schema)!.AsObject()).ToJsonString()); }
-        catch (TransformException) { return (0, 0, 0, false); }
+        catch (TransformException) { return (0, 0, 0, false, false); }
         var compiled = TypedStreamMap.TryCompile(map, tapSchema, outputSchema, "", 1);
-        if (compiled is null) return (0, 0, 0, false);
+        if (compiled is null) return (0, 0, 0, false, false);
         long typed = 0, fallback = 0, filtered = 0;
         foreach (var line in recordLines)
         {
@@ -113,7 +115,7 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
             }
             catch (TransformException) { fallback++; }
         }
-        return (typed, fallback, filtered, compiled.OnRows);
+        return (typed, fallback, filtered, compiled.OnRows, compiled.OnRows && compiled.ForRowLane(0).IsUnboxed && (map.Filter is not null || map.Compute.Count > 0));
     }
 
     /// <summary>The row-level map over the record shredded alone into a batch of the map's columns (a record the shredder rejects falls back).</summary>
@@ -183,8 +185,20 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
             return matching.Count > 0 ? matching[random.Next(matching.Count)].Name : "c0";
         }
         string Any() => columns[random.Next(columns.Count)].Name;
+        // Half the row-level maps keep to expressions over numbers and booleans, which the row form evaluates unboxed
+        // (TypedExpression) before the boxed form.
+        var numeric = rowLevel && random.Next(2) == 0;
 
-        if (random.Next(3) > 0)
+        if (numeric)
+        {
+            string[] filters =
+            [
+                $"{Of("integer")} % 3 != 0", $"{Of("number", "integer")} > 0", $"{Of("boolean")} = true", $"not ({Of("boolean")})",
+                $"{Of("number")} * {Of("integer")} > 100 and {Of("integer")} != 7", $"-{Of("integer")} <= -2 or {Of("number")} < 0.5",
+            ];
+            map["filter"] = filters[random.Next(filters.Length)];
+        }
+        else if (random.Next(3) > 0)
         {
             string[] filters =
             [
@@ -209,6 +223,13 @@ public class TypedMapDifferentialTests(Xunit.Abstractions.ITestOutputHelper outp
                 $"{Of("number")} * {Of("integer")}", $"{Of("integer", "number")} - {Of("number")}", $"{Of("number")} / {Of("integer", "number")}",
                 $"{Of("number", "integer")} * {Of("number")} > 100",
             ];
+            if (numeric)
+                expressions =
+                [
+                    $"{Of("integer")} * 2", $"{Of("integer")} / 3", $"{Of("number")} * {Of("integer")}", $"{Of("integer", "number")} - {Of("number")}",
+                    $"{Of("number")} / {Of("integer", "number")}", $"{Of("integer")} % 4", $"if({Of("boolean")}, {Of("number")}, -1.5)",
+                    $"{Of("integer")} - 2147483648", $"({Of("number")} ?? 0) * 0.5", $"{Of("number", "integer")} * {Of("number")} > 100",
+                ];
             compute[name] = expressions[random.Next(expressions.Length)];
             computed.Add(name);
         }

@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using PipeCompression = DataSpoc.Pipe.Config.Compression;
 
 namespace DataSpoc.Pipe.Parquet;
@@ -60,18 +61,33 @@ internal sealed class TableWriter : IAsyncDisposable
     /// <summary>Per lane, the batch it asked for last: rows of one partition in a row skip the dictionary.</summary>
     private readonly (Partition Partition, ColumnBatch? Batch)[] _lastBatch;
     private readonly BufferBudget _budget;
-    private readonly Lock _sendLock = new();
     private readonly Stack<ColumnBatch> _spares = new();
-    /// <summary>The batch being encoded: at most one at a time, so two batches are alive (one filling, one encoding).</summary>
-    private Task _encoding = Task.CompletedTask;
-    // Encoder-side state: touched by one encoding task at a time, each starting after the previous one ended.
+    /// <summary>
+    /// Batches handed over and not encoded yet, oldest first. Row groups of one partition's file are encoded one after
+    /// another, in the order sent; different partitions' files are encoded at once, on up to <see cref="_maxEncoders"/>
+    /// encoder threads (each running <see cref="EncodeQueued"/> while there is work it may take).
+    /// </summary>
+    private readonly List<Queued> _queued = [];
+    /// <summary>Partitions whose row group is being encoded now: their next one waits.</summary>
+    private readonly HashSet<Partition> _encodingNow = [];
+    private readonly List<Task> _encoders = [];
+    private readonly int _maxEncoders;
+    /// <summary>Batches sent and not encoded yet (queued or being encoded).</summary>
+    private int _unencoded;
+    /// <summary>The first encoding failure: later sends and <see cref="CompleteAsync"/> rethrow it.</summary>
+    private Exception? _failure;
+    /// <summary>Guards the queue, the files' bookkeeping below and the counts above; waits are pulsed on it.</summary>
+    private readonly object _gate = new();
+    // Files, under _gate: a partition's file is written only by the encoder thread that holds its partition in _encodingNow.
     private readonly Dictionary<Partition, ParquetBatchFile> _open = [];
     private readonly List<Partition> _openOrder = [];
     private readonly List<SpooledFile> _done = [];
     private int _fileSeq;
     private int _batchesSent;
-    /// <summary>Set when the input has ended: from then on a row group's columns are encoded on two threads.</summary>
+    /// <summary>Set when the input has ended: from then on a row group encoded alone has its columns encoded on two threads.</summary>
     private volatile bool _parsingEnded;
+
+    private readonly record struct Queued(Partition Partition, ColumnBatch Batch, SendReason Reason, long HandedOver);
     /// <summary>
     /// The lanes' first batches are an eighth of the size (no smaller than 4096 rows or 1 MiB unless the limits are):
     /// the encoder starts while parsing is still warming up, instead of idling until full batches arrive together.
@@ -108,6 +124,8 @@ internal sealed class TableWriter : IAsyncDisposable
         _bytesCheckMask = limits.MaxFileBytes < 64L * 1024 * 1024 ? 15 : 1023;
         _firstBatchRows = Math.Min(_batchRows, Math.Max(limits.BatchRows / 8, Math.Min(limits.BatchRows, 4096)));
         _firstBatchBytes = Math.Min(_batchBytes, Math.Max(limits.BatchBytes / 8, Math.Min(limits.BatchBytes, 1L << 20)));
+        // Never more encoders than open files: a file is closed for a new one only when no thread is writing it.
+        _maxEncoders = Math.Max(1, Math.Min(EncoderThreads.Shared.MaximumConcurrencyLevel, limits.MaxOpenFiles));
     }
 
     public ColumnSchema Schema => _schema;
@@ -204,35 +222,99 @@ internal sealed class TableWriter : IAsyncDisposable
             return;
         }
         Interlocked.Increment(ref _batchesSent);
-        // A batch flushed early counts against the run's budget until it is encoded (full ones wait below instead).
+        // A batch flushed early counts against the run's budget until it is encoded; a full one waits below instead.
         var handedOver = reason is SendReason.Early or SendReason.Retire ? batch.EstimatedBytes : 0;
         if (handedOver > 0) _budget.HandingOver(handedOver);
-        lock (_sendLock)
+        lock (_gate)
         {
-            // Wait for the previous batch on purpose: parsing slows down when the encoder is behind
-            // (back-pressure), and an encoding failure surfaces here.
-            try
+            // A full batch waits for the batches sent before it, on purpose: parsing slows down when the encoder is
+            // behind (back-pressure; a stream holds one batch filling and one encoding). Batches flushed early are
+            // bounded by the budget instead, so that a burst of partitions flushed together is encoded while parsing
+            // goes on, on every encoder thread; at the end nothing more is parsed, so nothing waits.
+            if (reason == SendReason.Full && _unencoded > 0 && _failure is null)
             {
-                if (StageTimeline.Enabled && !_encoding.IsCompleted) StageTimeline.Mark("send.wait");
-                _encoding.GetAwaiter().GetResult();
-                if (StageTimeline.Enabled) StageTimeline.Mark("send", batch.Rows);
+                if (StageTimeline.Enabled) StageTimeline.Mark("send.wait");
+                while (_unencoded > 0 && _failure is null) Monitor.Wait(_gate);
             }
-            catch
+            if (_failure is not null)
             {
                 if (handedOver > 0) _budget.Encoded(handedOver);
-                throw;
+                ExceptionDispatchInfo.Throw(_failure);
             }
-            _encoding = EncoderThreads.Shared.Run(() =>
+            if (StageTimeline.Enabled) StageTimeline.Mark("send", batch.Rows);
+            _queued.Add(new Queued(partition, batch, reason, handedOver));
+            _unencoded++;
+            if (_encoders.Count < _maxEncoders && !_encodingNow.Contains(partition)) StartEncoder();
+        }
+    }
+
+    /// <summary>Starts one more encoder thread on the queue (under <see cref="_gate"/>).</summary>
+    private void StartEncoder() => _encoders.Add(EncoderThreads.Shared.Run(EncodeQueued));
+
+    /// <summary>
+    /// Encodes queued batches, the oldest first whose partition no other thread is encoding, until none is left that it
+    /// may take; a failure stops every encoder of the writer and is rethrown to the lanes.
+    /// </summary>
+    private void EncodeQueued()
+    {
+        Queued? taken = null;
+        while (true)
+        {
+            bool alone;
+            lock (_gate)
             {
-                try
+                if (taken is { } done)
                 {
-                    Encode(partition, batch, reason);
+                    _encodingNow.Remove(done.Partition);
+                    _unencoded--;
+                    Monitor.PulseAll(_gate);
                 }
-                finally
+                var next = _failure is null ? _queued.FindIndex(q => !_encodingNow.Contains(q.Partition)) : -1;
+                if (next < 0)
                 {
-                    if (handedOver > 0) _budget.Encoded(handedOver);
+                    _encoders.RemoveAll(t => t.Id == Task.CurrentId);
+                    Monitor.PulseAll(_gate);
+                    return;
                 }
-            });
+                taken = _queued[next];
+                _queued.RemoveAt(next);
+                _encodingNow.Add(taken.Value.Partition);
+                // The last row group left: its columns go on two threads, as nothing else keeps the other one busy.
+                alone = _parsingEnded && _queued.Count == 0 && _encodingNow.Count == 1;
+            }
+            var item = taken.Value;
+            try
+            {
+                if (_failure is null) Encode(item.Partition, item.Batch, item.Reason, alone);
+            }
+            catch (Exception e)
+            {
+                Fail(e);
+            }
+            finally
+            {
+                if (item.HandedOver > 0) _budget.Encoded(item.HandedOver);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Records the first failure and drops the queued batches: their bytes leave the budget at once, so no lane of
+    /// another writer waits for them, and the lanes of this one get the failure at their next send.
+    /// </summary>
+    private void Fail(Exception e)
+    {
+        lock (_gate)
+        {
+            _failure ??= e;
+            foreach (var queued in _queued)
+            {
+                if (queued.HandedOver > 0) _budget.Encoded(queued.HandedOver);
+                queued.Batch.Release();
+            }
+            _unencoded -= _queued.Count;
+            _queued.Clear();
+            Monitor.PulseAll(_gate);
         }
     }
 
@@ -243,59 +325,100 @@ internal sealed class TableWriter : IAsyncDisposable
         StageTimeline.Mark("complete.start");
         for (var lane = 0; lane < _batches.Length; lane++)
             foreach (var (partition, batch) in _batches[lane].ToList()) Send(lane, partition, batch, SendReason.Complete);
-        await _encoding.ConfigureAwait(false);
+        await EncodersDoneAsync().ConfigureAwait(false);
+        if (_failure is not null) ExceptionDispatchInfo.Throw(_failure);
         foreach (var partition in _open.Keys.ToList()) Finish(partition);
         ReleaseSpares();
         StageTimeline.Mark("complete.end");
-        return _done;
+        // In partition order, then as written: the same list whichever encoder thread finished a file first.
+        return _done.OrderBy(f => f.Partition.None).ThenBy(f => f.Partition.Date).ToList();
     }
 
-    private void Encode(Partition partition, ColumnBatch batch, SendReason reason)
+    /// <summary>Waits until no encoder thread of this writer is running (the queue is empty or failed).</summary>
+    private async Task EncodersDoneAsync()
     {
-        try
+        while (true)
         {
-            // Rotate before a row group that would take the file past a limit (its unencoded size bounds what it adds).
-            if (_open.TryGetValue(partition, out var current) && current.Rows > 0
-                && (current.Rows + batch.Rows > _limits.MaxFileRows || current.BytesWritten + batch.EstimatedBytes > _limits.MaxFileBytes))
-                Finish(partition);
-            var file = FileFor(partition, batch);
-            if (_parsingEnded) file.WriteRowGroupOnTwoThreads(batch);
-            else file.WriteRowGroup(batch);
-            if (reason is SendReason.Full or SendReason.Complete) Return(batch);
-            else batch.Release();
-            var size = Math.Max(new FileInfo(file.Path).Length, file.BytesWritten);
-            if (reason == SendReason.Retire || file.Rows >= _limits.MaxFileRows || size >= _limits.MaxFileBytes) Finish(partition);
-        }
-        catch
-        {
-            foreach (var f in _open.Values) f.Dispose();
-            _open.Clear();
-            throw;
+            Task[] running;
+            lock (_gate) running = [.. _encoders];
+            if (running.Length == 0) return;
+            await Task.WhenAll(running).ConfigureAwait(false);
         }
     }
 
+    private void Encode(Partition partition, ColumnBatch batch, SendReason reason, bool onTwoThreads)
+    {
+        // Rotate before a row group that would take the file past a limit (its unencoded size bounds what it adds).
+        ParquetBatchFile? current;
+        lock (_gate) _open.TryGetValue(partition, out current);
+        if (current is not null && current.Rows > 0
+            && (current.Rows + batch.Rows > _limits.MaxFileRows || current.BytesWritten + batch.EstimatedBytes > _limits.MaxFileBytes))
+            Finish(partition);
+        var file = FileFor(partition, batch);
+        if (onTwoThreads) file.WriteRowGroupOnTwoThreads(batch);
+        else file.WriteRowGroup(batch);
+        if (reason is SendReason.Full or SendReason.Complete) Return(batch);
+        else batch.Release();
+        var size = Math.Max(new FileInfo(file.Path).Length, file.BytesWritten);
+        if (reason == SendReason.Retire || file.Rows >= _limits.MaxFileRows || size >= _limits.MaxFileBytes) Finish(partition);
+    }
+
+    /// <summary>The partition's open file, or a new one (closing the least recently used file no thread is writing, past the limit).</summary>
     private ParquetBatchFile FileFor(Partition partition, ColumnBatch batch)
     {
-        if (_open.TryGetValue(partition, out var file))
+        ParquetBatchFile? evicted = null;
+        Partition evictedPartition = default;
+        string path;
+        lock (_gate)
         {
-            _openOrder.Remove(partition);
-            _openOrder.Add(partition);
-            return file;
+            if (_open.TryGetValue(partition, out var file))
+            {
+                _openOrder.Remove(partition);
+                _openOrder.Add(partition);
+                return file;
+            }
+            // This thread holds its own partition, so fewer than _maxEncoders <= MaxOpenFiles files are being written:
+            // one open file is free to close.
+            // one open file is free to close, and it leaves the open files now (its partition's next row group, taken
+            // by another thread meanwhile, starts a new file).
+            if (_open.Count >= _limits.MaxOpenFiles)
+            {
+                evictedPartition = _openOrder.First(p => !_encodingNow.Contains(p));
+                evicted = Detach(evictedPartition);
+            }
+            path = Path.Combine(_spoolDirectory, $"{_fileStem}-{_fileSeq++:D5}.parquet.part");
         }
-        if (_open.Count >= _limits.MaxOpenFiles) Finish(_openOrder[0]);
+        if (evicted is not null) Close(evicted, evictedPartition);
         Directory.CreateDirectory(_spoolDirectory);
-        var path = Path.Combine(_spoolDirectory, $"{_fileStem}-{_fileSeq++:D5}.parquet.part");
-        file = new ParquetBatchFile(path, _schema, _compression, batch, _flushAsWritten);
-        _open[partition] = file;
-        _openOrder.Add(partition);
-        return file;
+        var created = new ParquetBatchFile(path, _schema, _compression, batch, _flushAsWritten);
+        lock (_gate)
+        {
+            _open[partition] = created;
+            _openOrder.Add(partition);
+        }
+        return created;
     }
 
+    /// <summary>Finishes the partition's file; called by the thread that holds the partition, or when no encoder runs.</summary>
     private void Finish(Partition partition)
+    {
+        ParquetBatchFile file;
+        lock (_gate) file = Detach(partition);
+        Close(file, partition);
+    }
+
+    /// <summary>Takes the partition's file out of the open ones (under <see cref="_gate"/>).</summary>
+    private ParquetBatchFile Detach(Partition partition)
     {
         var file = _open[partition];
         _open.Remove(partition);
         _openOrder.Remove(partition);
+        return file;
+    }
+
+    /// <summary>Writes a detached file's footer and adds it to the finished files.</summary>
+    private void Close(ParquetBatchFile file, Partition partition)
+    {
         try
         {
             file.Close();
@@ -306,7 +429,7 @@ internal sealed class TableWriter : IAsyncDisposable
             file.Dispose();
         }
         var bytes = new FileInfo(file.Path).Length;
-        _done.Add(new SpooledFile(file.Path, partition, file.Rows, bytes));
+        lock (_gate) _done.Add(new SpooledFile(file.Path, partition, file.Rows, bytes));
         Interlocked.Increment(ref _filesWritten);
         Interlocked.Add(ref _bytesWritten, bytes);
     }
@@ -352,9 +475,13 @@ internal sealed class TableWriter : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        try { await _encoding.ConfigureAwait(false); }
-        catch (Exception) { /* already reported through CompleteAsync, or the run is being abandoned */ }
-        foreach (var f in _open.Values) f.Dispose();
-        _open.Clear();
+        // Encoders catch their failures (reported through Send or CompleteAsync); a run being abandoned stops them.
+        Fail(new OperationCanceledException("the stream's writer was disposed"));
+        await EncodersDoneAsync().ConfigureAwait(false);
+        lock (_gate)
+        {
+            foreach (var f in _open.Values) f.Dispose();
+            _open.Clear();
+        }
     }
 }

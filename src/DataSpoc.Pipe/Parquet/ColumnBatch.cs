@@ -241,6 +241,8 @@ internal sealed class ColumnBatch
     public int Rows;
     /// <summary>Its lane's row count when it last took a row: how long it has been quiet (<see cref="BufferBudget"/>).</summary>
     public long LastRowAt;
+    /// <summary>Rows at which it is handed over before it is full: its cut of the budget among batches filling beside it (<see cref="TableWriter"/>).</summary>
+    public int SendAtRows = int.MaxValue;
 
     /// <summary>Bytes of the arrays held by its columns, whatever is in them.</summary>
     public long CapacityBytes
@@ -270,6 +272,7 @@ internal sealed class ColumnBatch
     public void Clear()
     {
         Rows = 0;
+        SendAtRows = int.MaxValue;
         foreach (var c in Columns) c.Clear();
     }
 
@@ -277,6 +280,7 @@ internal sealed class ColumnBatch
     public void Release()
     {
         Rows = 0;
+        SendAtRows = int.MaxValue;
         foreach (var c in Columns) c.Release();
     }
 

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.ExceptionServices;
 using PipeCompression = DataSpoc.Pipe.Config.Compression;
 
@@ -58,6 +59,13 @@ internal sealed class TableWriter : IAsyncDisposable
     private readonly bool _flushAsWritten;
     /// <summary>Per parsing lane, the batch each partition's rows go into now (a lane touches only its own).</summary>
     private readonly Dictionary<Partition, ColumnBatch>[] _batches;
+    /// <summary>
+    /// Per lane, the open batches of dated partitions by day (<see cref="DaySlot"/>): rows of partitions taking turns
+    /// (a date-time column over a few weeks, records in no date order) find their batch by one index, not a hash lookup.
+    /// </summary>
+    private readonly ColumnBatch?[]?[] _byDay;
+    /// <summary>Per lane, the day number of slot 0 of <see cref="_byDay"/>, set by the lane's first dated row.</summary>
+    private readonly int[] _firstDay;
     /// <summary>Per lane, the batch it asked for last: rows of one partition in a row skip the dictionary.</summary>
     private readonly (Partition Partition, ColumnBatch? Batch)[] _lastBatch;
     private readonly BufferBudget _budget;
@@ -117,6 +125,8 @@ internal sealed class TableWriter : IAsyncDisposable
         Shredders = Enumerable.Range(0, limits.ParseLanes).Select(_ => new RecordShredder()).ToArray();
         _batches = Enumerable.Range(0, limits.ParseLanes).Select(_ => new Dictionary<Partition, ColumnBatch>()).ToArray();
         _lastBatch = new (Partition, ColumnBatch?)[limits.ParseLanes];
+        _byDay = new ColumnBatch?[]?[limits.ParseLanes];
+        _firstDay = Enumerable.Repeat(int.MinValue, limits.ParseLanes).ToArray();
         _batchRows = (int)Math.Clamp(limits.MaxFileRows, 1, limits.BatchRows);
         // An eighth of the file limit per row group: a file then fills to about 7/8 of the limit before the next row
         // group (counted at its unencoded size, which bounds its encoded size) would cross it.
@@ -141,6 +151,13 @@ internal sealed class TableWriter : IAsyncDisposable
     {
         ref var last = ref _lastBatch[lane];
         if (last.Batch is not null && last.Partition == partition) return last.Batch;
+        var byDay = _byDay[lane];
+        var day = DaySlot(lane, partition);
+        if (byDay is not null && (uint)day < DaySlots && byDay[day] is { } cached)
+        {
+            last = (partition, cached);
+            return cached;
+        }
         var batches = _batches[lane];
         if (!batches.TryGetValue(partition, out var batch))
         {
@@ -148,8 +165,26 @@ internal sealed class TableWriter : IAsyncDisposable
             batches[partition] = batch;
             _budget.Opened(lane, this, partition, batch);
         }
+        // Made once a lane has two partitions open: a stream of one partition (or many streams of one) needs none.
+        if (byDay is null && batches.Count > 1) byDay = _byDay[lane] = new ColumnBatch?[DaySlots];
+        if (byDay is not null && (uint)day < DaySlots) byDay[day] = batch;
         last = (partition, batch);
         return batch;
+    }
+
+    /// <summary>
+    /// Days covered by <see cref="_byDay"/>: about 11 years around the first date seen. Rows of dates outside (or of
+    /// no date) are found through the dictionary alone.
+    /// </summary>
+    private const int DaySlots = 4096;
+
+    /// <summary>The partition's slot in <see cref="_byDay"/>; out of range when it has none.</summary>
+    private int DaySlot(int lane, Partition partition)
+    {
+        if (partition.Date is not { } date) return -1;
+        ref var first = ref _firstDay[lane];
+        if (first == int.MinValue) first = date.DayNumber - DaySlots / 2;
+        return date.DayNumber - first;
     }
 
     /// <summary>
@@ -161,6 +196,12 @@ internal sealed class TableWriter : IAsyncDisposable
     {
         var first = Volatile.Read(ref _batchesSent) < _batches.Length;
         if (batch.Rows == ReserveAtRows && _batches[lane].Count > 1) ReserveSideBySide(lane, batch, first ? _firstBatchRows : _batchRows);
+        if (batch.Rows >= batch.SendAtRows)
+        {
+            Send(lane, partition, batch, SendReason.Early);
+            _budget.RowAdded(lane, batch);
+            return true;
+        }
         if (batch.Rows >= (first ? _firstBatchRows : _batchRows)
             || ((batch.Rows & _bytesCheckMask) == 0 && batch.EstimatedBytes >= (first ? _firstBatchBytes : _batchBytes)))
         {
@@ -175,15 +216,34 @@ internal sealed class TableWriter : IAsyncDisposable
     private const int ReserveAtRows = 1000;
 
     /// <summary>
-    /// Partitions filling side by side are flushed by the budget at about an even split of the lane's share each: a
-    /// batch that is one of them grows to that size (a quarter over, as they do not fill quite evenly) in one step,
-    /// instead of doubling through sizes that each stay behind in the shared pools. Past it, it doubles as any batch.
+    /// The fewest rows of a row group cut at a share of the budget (<see cref="ReserveSideBySide"/>): below it, smaller
+    /// row groups would cost file size, and the budget flushes the largest batches instead.
+    /// </summary>
+    private const int SideBySideFloorRows = 4096;
+
+    /// <summary>
+    /// Partitions filling side by side would be flushed by the budget at about an even split of the lane's share each.
+    /// A batch that is one of them is instead sized once, at <see cref="ReserveAtRows"/>, for the largest power of two
+    /// of rows within that split (the pooled arrays are powers of two, so they hold exactly that, no slack), and handed
+    /// over as a row group of its partition's file when it reaches it: row groups reach the encoder all along the
+    /// input rather than in bursts when the budget is passed, and the arrays held are about the budget, not twice it.
+    /// A split below <see cref="SideBySideFloorRows"/> rows (many partitions, wide rows) sizes the batch for the
+    /// split plus a quarter and leaves the cut to the budget; past it, it doubles as any batch.
     /// </summary>
     private void ReserveSideBySide(int lane, ColumnBatch batch, int fullRows)
     {
         var bytesPerRow = Math.Max(batch.EstimatedBytes / batch.Rows, 1);
-        var rows = (int)Math.Min(fullRows, _budget.ShareOfEachBatch(lane) * 5 / 4 / bytesPerRow);
-        if (rows >= 4 * ReserveAtRows) batch.Reserve(rows);
+        var shareRows = _budget.ShareOfEachBatch(lane) / bytesPerRow;
+        if (shareRows >= SideBySideFloorRows && shareRows < fullRows)
+        {
+            // One row less than the power of two: a string column's offsets hold one entry more than its values.
+            var rows = (1 << BitOperations.Log2((ulong)(shareRows * 5 / 4))) - 1;
+            batch.Reserve(rows);
+            batch.SendAtRows = rows;
+            return;
+        }
+        var rowsWithSlack = (int)Math.Min(fullRows, shareRows * 5 / 4);
+        if (rowsWithSlack >= 4 * ReserveAtRows) batch.Reserve(rowsWithSlack);
     }
 
     /// <summary>
@@ -194,7 +254,7 @@ internal sealed class TableWriter : IAsyncDisposable
     public void FlushEarly(int lane, Partition partition, bool retire)
     {
         if (_batches[lane].TryGetValue(partition, out var batch)) Send(lane, partition, batch, retire ? SendReason.Retire : SendReason.Early);
-        if (retire && _batches.All(b => b.Count == 0)) ReleaseSpares();
+        if (retire && _batches.All(b => b.Count == 0)) ReleaseSpares(quiet: true);
     }
 
     /// <summary>Why a batch goes to the encoder: what happens to its buffers and its file afterwards.</summary>
@@ -213,6 +273,8 @@ internal sealed class TableWriter : IAsyncDisposable
     private void Send(int lane, Partition partition, ColumnBatch batch, SendReason reason)
     {
         _batches[lane].Remove(partition);
+        var day = DaySlot(lane, partition);
+        if (_byDay[lane] is { } byDay && (uint)day < DaySlots) byDay[day] = null;
         _budget.Closed(lane, batch);
         if (ReferenceEquals(_lastBatch[lane].Batch, batch)) _lastBatch[lane] = default;
         if (batch.Rows == 0)
@@ -279,6 +341,7 @@ internal sealed class TableWriter : IAsyncDisposable
                 taken = _queued[next];
                 _queued.RemoveAt(next);
                 _encodingNow.Add(taken.Value.Partition);
+                MostEncodingAtOnce = Math.Max(MostEncodingAtOnce, _encodingNow.Count);
                 // The last row group left: its columns go on two threads, as nothing else keeps the other one busy.
                 alone = _parsingEnded && _queued.Count == 0 && _encodingNow.Count == 1;
             }
@@ -328,7 +391,7 @@ internal sealed class TableWriter : IAsyncDisposable
         await EncodersDoneAsync().ConfigureAwait(false);
         if (_failure is not null) ExceptionDispatchInfo.Throw(_failure);
         foreach (var partition in _open.Keys.ToList()) Finish(partition);
-        ReleaseSpares();
+        ReleaseSpares(quiet: true);
         StageTimeline.Mark("complete.end");
         // In partition order, then as written: the same list whichever encoder thread finished a file first.
         return _done.OrderBy(f => f.Partition.None).ThenBy(f => f.Partition.Date).ToList();
@@ -434,6 +497,9 @@ internal sealed class TableWriter : IAsyncDisposable
         Interlocked.Add(ref _bytesWritten, bytes);
     }
 
+    /// <summary>The most row groups of this writer encoded at once so far (for tests).</summary>
+    internal int MostEncodingAtOnce { get; private set; }
+
     /// <summary>Bytes of buffers this writer holds (its open batches' arrays and its spares); for tests, read when the lanes are quiet.</summary>
     internal long RetainedBytes
     {
@@ -451,7 +517,10 @@ internal sealed class TableWriter : IAsyncDisposable
     private ColumnBatch Rent()
     {
         lock (_spares)
+        {
+            _quiet = false;
             if (_spares.TryPop(out var batch)) return batch;
+        }
         return new ColumnBatch(_schema);
     }
 
@@ -459,7 +528,7 @@ internal sealed class TableWriter : IAsyncDisposable
     {
         batch.Clear();
         lock (_spares)
-            if (_spares.Count < _limits.ParseLanes)
+            if (!_quiet && _spares.Count < _limits.ParseLanes)
             {
                 _spares.Push(batch);
                 return;
@@ -467,11 +536,21 @@ internal sealed class TableWriter : IAsyncDisposable
         batch.Release();
     }
 
-    private void ReleaseSpares()
+    /// <summary>
+    /// Releases the spare batches; <paramref name="quiet"/>: the writer has no batch open (retired), so batches still
+    /// being encoded are released too when done, until it takes rows again.
+    /// </summary>
+    private void ReleaseSpares(bool quiet = false)
     {
         lock (_spares)
+        {
+            _quiet = quiet;
             while (_spares.TryPop(out var spare)) spare.Release();
+        }
     }
+
+    /// <summary>No batch of the writer is open (under the lock of <see cref="_spares"/>).</summary>
+    private bool _quiet;
 
     public async ValueTask DisposeAsync()
     {

@@ -211,6 +211,29 @@ internal sealed class LeafBuffer
         if (Bytes.Length > 0 && Bytes.Length < ByteCount * scale) Grow(ref Bytes, (int)Math.Min(ByteCount * scale, Array.MaxLength));
     }
 
+    /// <summary>
+    /// Takes the arrays of an empty buffer of the same column where they are larger (what this one holds is copied
+    /// over); the other gets these in exchange.
+    /// </summary>
+    public void TakeLargerArrays(LeafBuffer empty)
+    {
+        Exchange(ref Def, ref empty.Def, Levels);
+        Exchange(ref Rep, ref empty.Rep, Levels);
+        Exchange(ref Longs, ref empty.Longs, Values);
+        Exchange(ref Doubles, ref empty.Doubles, Values);
+        Exchange(ref Ints, ref empty.Ints, Values);
+        Exchange(ref Bools, ref empty.Bools, Values);
+        Exchange(ref Bytes, ref empty.Bytes, ByteCount);
+        Exchange(ref Offsets, ref empty.Offsets, Offsets.Length > 0 ? Values + 1 : 0);
+    }
+
+    private static void Exchange<T>(ref T[] mine, ref T[] theirs, int used)
+    {
+        if (theirs.Length <= mine.Length) return;
+        mine.AsSpan(0, used).CopyTo(theirs);
+        (mine, theirs) = (theirs, mine);
+    }
+
     private void GrowLevels()
     {
         Grow(ref Def, Def.Length * 2);
@@ -282,6 +305,12 @@ internal sealed class ColumnBatch
         Rows = 0;
         SendAtRows = int.MaxValue;
         foreach (var c in Columns) c.Release();
+    }
+
+    /// <summary>Takes the larger arrays of an empty batch of the same schema (<see cref="LeafBuffer.TakeLargerArrays"/>).</summary>
+    public void TakeLargerArrays(ColumnBatch empty)
+    {
+        for (var i = 0; i < Columns.Length; i++) Columns[i].TakeLargerArrays(empty.Columns[i]);
     }
 
     /// <summary>Makes room for <paramref name="rows"/> rows like the ones it holds (<see cref="LeafBuffer.Reserve"/>).</summary>

@@ -198,7 +198,7 @@ internal sealed class TableWriter : IAsyncDisposable
         if (batch.Rows == ReserveAtRows && _batches[lane].Count > 1) ReserveSideBySide(lane, batch, first ? _firstBatchRows : _batchRows);
         if (batch.Rows >= batch.SendAtRows)
         {
-            Send(lane, partition, batch, SendReason.Early);
+            Send(lane, partition, batch, SendReason.Cut);
             _budget.RowAdded(lane, batch);
             return true;
         }
@@ -234,11 +234,25 @@ internal sealed class TableWriter : IAsyncDisposable
     {
         var bytesPerRow = Math.Max(batch.EstimatedBytes / batch.Rows, 1);
         var shareRows = _budget.ShareOfEachBatch(lane) / bytesPerRow;
-        if (shareRows >= SideBySideFloorRows && shareRows < fullRows)
+        // Compared with the stream's batches, not its first (smaller) ones: the first batches of partitions filling side
+        // by side reach this point together, before any was sent, and must be cut as the ones after them.
+        if (shareRows >= SideBySideFloorRows && shareRows < _batchRows)
         {
             // One row less than the power of two: a string column's offsets hold one entry more than its values.
             var rows = (1 << BitOperations.Log2((ulong)(shareRows * 5 / 4))) - 1;
-            batch.Reserve(rows);
+            _cutSpares = Math.Max(_batches[lane].Count, _limits.ParseLanes);
+            // A spare (a batch cut before, encoded since) has arrays of that size already: they replace the small ones.
+            // (A batch taken from the spares when it was opened has them already.)
+            if (batch.Columns[0].Def.Length < rows)
+            {
+                if (TryTakeSpare() is { } spare)
+                {
+                    batch.TakeLargerArrays(spare);
+                    spare.Release();
+                }
+                else CutsWithNewArrays++;
+            }
+            batch.Reserve(Math.Min(rows, fullRows));
             batch.SendAtRows = rows;
             return;
         }
@@ -264,6 +278,12 @@ internal sealed class TableWriter : IAsyncDisposable
         Full,
         /// <summary>Flushed early for the budget: smaller than the stream's batches, its buffers are released.</summary>
         Early,
+        /// <summary>
+        /// Cut at its share of the budget among partitions filling side by side: its buffers, sized for that cut, are
+        /// kept for a partition's next batch (the shared pools, returned to on the encoder threads and rented from on
+        /// the lanes, gave most of them back as new arrays, measured).
+        /// </summary>
+        Cut,
         /// <summary>Flushed early and its partition's file finished (no row for a while).</summary>
         Retire,
         /// <summary>The end of the stream: everything is finished next.</summary>
@@ -279,13 +299,13 @@ internal sealed class TableWriter : IAsyncDisposable
         if (ReferenceEquals(_lastBatch[lane].Batch, batch)) _lastBatch[lane] = default;
         if (batch.Rows == 0)
         {
-            if (reason is SendReason.Full or SendReason.Complete) Return(batch);
+            if (reason is SendReason.Full or SendReason.Complete) Return(batch, _limits.ParseLanes);
             else batch.Release();
             return;
         }
         Interlocked.Increment(ref _batchesSent);
         // A batch flushed early counts against the run's budget until it is encoded; a full one waits below instead.
-        var handedOver = reason is SendReason.Early or SendReason.Retire ? batch.EstimatedBytes : 0;
+        var handedOver = reason is SendReason.Early or SendReason.Retire or SendReason.Cut ? batch.EstimatedBytes : 0;
         if (handedOver > 0) _budget.HandingOver(handedOver);
         lock (_gate)
         {
@@ -420,7 +440,7 @@ internal sealed class TableWriter : IAsyncDisposable
         var file = FileFor(partition, batch);
         if (onTwoThreads) file.WriteRowGroupOnTwoThreads(batch);
         else file.WriteRowGroup(batch);
-        if (reason is SendReason.Full or SendReason.Complete) Return(batch);
+        if (reason is SendReason.Full or SendReason.Complete or SendReason.Cut) Return(batch, reason == SendReason.Cut ? _cutSpares : _limits.ParseLanes);
         else batch.Release();
         var size = Math.Max(new FileInfo(file.Path).Length, file.BytesWritten);
         if (reason == SendReason.Retire || file.Rows >= _limits.MaxFileRows || size >= _limits.MaxFileBytes) Finish(partition);
@@ -497,6 +517,9 @@ internal sealed class TableWriter : IAsyncDisposable
         Interlocked.Add(ref _bytesWritten, bytes);
     }
 
+    /// <summary>Batches sized for a cut with new arrays, there being no spare to take them from (for tests).</summary>
+    internal int CutsWithNewArrays { get; private set; }
+
     /// <summary>The most row groups of this writer encoded at once so far (for tests).</summary>
     internal int MostEncodingAtOnce { get; private set; }
 
@@ -524,11 +547,24 @@ internal sealed class TableWriter : IAsyncDisposable
         return new ColumnBatch(_schema);
     }
 
-    private void Return(ColumnBatch batch)
+    /// <summary>
+    /// Spare batches kept from cut ones: as many as batches were filling side by side when the last cut was sized, so
+    /// that partitions cut at about the same time all find one for their next batch. Bounded by the budget: a batch
+    /// takes a spare's arrays when it is sized, so the cut-size arrays of the spares and of the open batches together
+    /// are about one per partition.
+    /// </summary>
+    private volatile int _cutSpares;
+
+    private ColumnBatch? TryTakeSpare()
+    {
+        lock (_spares) return _spares.TryPop(out var spare) ? spare : null;
+    }
+
+    private void Return(ColumnBatch batch, int spares)
     {
         batch.Clear();
         lock (_spares)
-            if (!_quiet && _spares.Count < _limits.ParseLanes)
+            if (!_quiet && _spares.Count < spares)
             {
                 _spares.Push(batch);
                 return;

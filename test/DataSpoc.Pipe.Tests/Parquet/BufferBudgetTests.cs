@@ -108,7 +108,7 @@ public sealed class BufferBudgetTests : IDisposable
         // 28 daily partitions, one row each in turn, never full (batches of 100,000 rows). Each batch is cut at the
         // largest power of two of rows (less one) within its share of the budget, and handed over as a row group of
         // its partition's one file while the rows still come; different partitions' row groups are encoded on several
-        // encoder threads at once, each file's in the order sent.
+        // encoder threads at once, each file's in the order sent; a cut batch's buffers serve a later batch.
         var limits = new WriteLimits { BatchRows = 100_000, BufferBytes = 8 * 1024 * 1024, ParseLanes = 1 };
         var budget = new BufferBudget(limits);
         var spool = Path.Combine(_lake.Root, "spool");
@@ -143,6 +143,10 @@ public sealed class BufferBudgetTests : IDisposable
             "(partition by filename order by file_row_number), -1) as ordered from read_parquet('{lake}/spool/days-*.parquet.part', filename = true, " +
             "file_row_number = true)) group by filename"), r => Assert.Equal(["1", "true"], r));
         Assert.Equal(Math.Min(EncoderThreads.Shared.MaximumConcurrencyLevel, 2), Math.Min(writer.MostEncodingAtOnce, 2));
+        // A cut batch's arrays go to a partition's next batch: arrays of that size are made for the partitions and the
+        // batches the encoders hold at once, not for every row group.
+        var rowGroups = cuts.Sum(c => int.Parse(c[1]!));
+        Assert.True(writer.CutsWithNewArrays <= Days + 12, $"{writer.CutsWithNewArrays} batches sized with new arrays for {rowGroups} row groups");
     }
 
     [Fact]

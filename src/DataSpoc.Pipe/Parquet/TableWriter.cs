@@ -45,8 +45,9 @@ internal readonly record struct Partition(DateOnly? Date, bool None = false)
 }
 
 /// <summary>
-/// One stream's writer: buffers shredded rows per partition in <see cref="ColumnBatch"/>es and encodes full batches
-/// on a background task (parsing and encoding overlap on two cores), rotating files by rows and bytes.
+/// One stream's writer: buffers shredded rows per partition in <see cref="ColumnBatch"/>es and encodes them on the
+/// encoder threads (parsing and encoding overlap on two cores; different partitions' files are encoded at once),
+/// rotating files by rows and bytes.
 /// Memory is bounded by <see cref="WriteLimits"/>, whatever the input size.
 /// </summary>
 internal sealed class TableWriter : IAsyncDisposable

@@ -225,7 +225,8 @@ internal sealed class TableWriter : IAsyncDisposable
     /// <summary>
     /// Partitions filling side by side would be flushed by the budget at about an even split of the lane's share each.
     /// A batch that is one of them is instead sized once, at <see cref="ReserveAtRows"/>, for the largest power of two
-    /// of rows within that split (the pooled arrays are powers of two, so they hold exactly that, no slack), and handed
+    /// of rows within that split plus a quarter (they do not fill quite evenly; the budget flushes the largest if they
+    /// pass it together), less one: the pooled arrays are powers of two, so they hold exactly that, no slack. It is handed
     /// over as a row group of its partition's file when it reaches it: row groups reach the encoder all along the
     /// input rather than in bursts when the budget is passed, and the arrays held are about the budget, not twice it.
     /// A split below <see cref="SideBySideFloorRows"/> rows (many partitions, wide rows) sizes the batch for the
@@ -240,11 +241,11 @@ internal sealed class TableWriter : IAsyncDisposable
         if (shareRows >= SideBySideFloorRows && shareRows < _batchRows)
         {
             // One row less than the power of two: a string column's offsets hold one entry more than its values.
-            var rows = (1 << BitOperations.Log2((ulong)(shareRows * 5 / 4))) - 1;
+            var rows = (int)Math.Min((1L << BitOperations.Log2((ulong)(shareRows * 5 / 4))) - 1, int.MaxValue);
             _cutSpares = Math.Max(_batches[lane].Count, _limits.ParseLanes);
             // A spare (a batch cut before, encoded since) has arrays of that size already: they replace the small ones.
             // (A batch taken from the spares when it was opened has them already.)
-            if (batch.Columns[0].Def.Length < rows)
+            if (batch.Columns.Length > 0 && batch.Columns[0].Def.Length < rows)
             {
                 if (TryTakeSpare() is { } spare)
                 {

@@ -150,6 +150,42 @@ public sealed class BufferBudgetTests : IDisposable
     }
 
     [Fact]
+    public async Task Two_lanes_cutting_the_same_partitions_write_each_partition_to_one_file_with_every_row_once()
+    {
+        // Two parsing lanes fill batches of the same 28 partitions at once: their cut batches share the writer's queue,
+        // spares and files, and each partition's row groups from both lanes go to its one file.
+        var limits = new WriteLimits { BatchRows = 100_000, BufferBytes = 16 * 1024 * 1024, ParseLanes = 2 };
+        var budget = new BufferBudget(limits);
+        var spool = Path.Combine(_lake.Root, "spool");
+        await using var writer = new TableWriter(Schema(), Config.Compression.Zstd, limits, spool, "days", flushAsWritten: false, budget);
+        const int RowsPerLane = 200_000, Days = 28;
+        void Fill(int lane)
+        {
+            for (var i = 0; i < RowsPerLane; i++)
+            {
+                var id = lane * RowsPerLane + i;
+                var day = DayOf(id % Days);
+                var batch = writer.BatchFor(lane, day);
+                batch.Mark();
+                var json = Encoding.UTF8.GetBytes($$"""{"id":{{id}},"name":"row {{id}} of its stream"}""");
+                var position = 0;
+                Assert.True(writer.Shredders[lane].TryShredCanonical(batch, json, ref position));
+                writer.RowAdded(lane, day, batch);
+            }
+        }
+        await Task.WhenAll(Task.Run(() => Fill(0)), Task.Run(() => Fill(1)));
+
+        var files = await writer.CompleteAsync();
+        Assert.Equal(Days, files.Count);
+        Assert.Equal(2 * RowsPerLane, files.Sum(f => f.Rows));
+        Assert.Equal([[$"{2 * RowsPerLane}", $"{2 * RowsPerLane}"]], _lake.Query("select count(*), count(distinct id) from read_parquet('{lake}/spool/days-*.parquet.part')"));
+        Assert.All(_lake.Query($"select count(distinct id % {Days}) from read_parquet('{{lake}}/spool/days-*.parquet.part', filename = true) group by filename"),
+            r => Assert.Equal("1", r[0]));
+        Assert.Equal(0, writer.RetainedBytes);
+        Assert.Equal(0, budget.HandedOverBytes);
+    }
+
+    [Fact]
     public async Task The_last_row_groups_of_many_files_are_encoded_at_once_when_the_input_ends()
     {
         // 12 partitions, a few thousand rows each, all still buffered when the input ends: their row groups are handed

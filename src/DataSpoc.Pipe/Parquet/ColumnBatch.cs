@@ -220,6 +220,29 @@ internal sealed class LeafBuffer
         if (Bytes.Length > 0 && Bytes.Length < ByteCount * scale) Grow(ref Bytes, (int)Math.Min(ByteCount * scale, Array.MaxLength));
     }
 
+    /// <summary>
+    /// Takes the arrays of an empty buffer of the same column where they are larger (what this one holds is copied
+    /// over); the other gets these in exchange.
+    /// </summary>
+    public void TakeLargerArrays(LeafBuffer empty)
+    {
+        Exchange(ref Def, ref empty.Def, Levels);
+        Exchange(ref Rep, ref empty.Rep, Levels);
+        Exchange(ref Longs, ref empty.Longs, Values);
+        Exchange(ref Doubles, ref empty.Doubles, Values);
+        Exchange(ref Ints, ref empty.Ints, Values);
+        Exchange(ref Bools, ref empty.Bools, Values);
+        Exchange(ref Bytes, ref empty.Bytes, ByteCount);
+        Exchange(ref Offsets, ref empty.Offsets, Offsets.Length > 0 ? Values + 1 : 0);
+    }
+
+    private static void Exchange<T>(ref T[] mine, ref T[] theirs, int used)
+    {
+        if (theirs.Length <= mine.Length) return;
+        mine.AsSpan(0, used).CopyTo(theirs);
+        (mine, theirs) = (theirs, mine);
+    }
+
     private void GrowLevels()
     {
         Grow(ref Def, Def.Length * 2);
@@ -250,6 +273,8 @@ internal sealed class ColumnBatch
     public int Rows;
     /// <summary>Its lane's row count when it last took a row: how long it has been quiet (<see cref="BufferBudget"/>).</summary>
     public long LastRowAt;
+    /// <summary>Rows at which it is handed over before it is full: its cut of the budget among batches filling beside it (<see cref="TableWriter"/>).</summary>
+    public int SendAtRows = int.MaxValue;
 
     /// <summary>Bytes of the arrays held by its columns, whatever is in them.</summary>
     public long CapacityBytes
@@ -279,6 +304,7 @@ internal sealed class ColumnBatch
     public void Clear()
     {
         Rows = 0;
+        SendAtRows = int.MaxValue;
         foreach (var c in Columns) c.Clear();
     }
 
@@ -286,7 +312,14 @@ internal sealed class ColumnBatch
     public void Release()
     {
         Rows = 0;
+        SendAtRows = int.MaxValue;
         foreach (var c in Columns) c.Release();
+    }
+
+    /// <summary>Takes the larger arrays of an empty batch of the same schema (<see cref="LeafBuffer.TakeLargerArrays"/>).</summary>
+    public void TakeLargerArrays(ColumnBatch empty)
+    {
+        for (var i = 0; i < Columns.Length; i++) Columns[i].TakeLargerArrays(empty.Columns[i]);
     }
 
     /// <summary>Makes room for <paramref name="rows"/> rows like the ones it holds (<see cref="LeafBuffer.Reserve"/>).</summary>

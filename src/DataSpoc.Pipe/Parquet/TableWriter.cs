@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.ExceptionServices;
 using PipeCompression = DataSpoc.Pipe.Config.Compression;
 
 namespace DataSpoc.Pipe.Parquet;
@@ -43,8 +45,9 @@ internal readonly record struct Partition(DateOnly? Date, bool None = false)
 }
 
 /// <summary>
-/// One stream's writer: buffers shredded rows per partition in <see cref="ColumnBatch"/>es and encodes full batches
-/// on a background task (parsing and encoding overlap on two cores), rotating files by rows and bytes.
+/// One stream's writer: buffers shredded rows per partition in <see cref="ColumnBatch"/>es and encodes them on the
+/// encoder threads (parsing and encoding overlap on two cores; different partitions' files are encoded at once),
+/// rotating files by rows and bytes.
 /// Memory is bounded by <see cref="WriteLimits"/>, whatever the input size.
 /// </summary>
 internal sealed class TableWriter : IAsyncDisposable
@@ -57,21 +60,43 @@ internal sealed class TableWriter : IAsyncDisposable
     private readonly bool _flushAsWritten;
     /// <summary>Per parsing lane, the batch each partition's rows go into now (a lane touches only its own).</summary>
     private readonly Dictionary<Partition, ColumnBatch>[] _batches;
+    /// <summary>
+    /// Per lane, the open batches of dated partitions by day (<see cref="DaySlot"/>): rows of partitions taking turns
+    /// (a date-time column over a few weeks, records in no date order) find their batch by one index, not a hash lookup.
+    /// </summary>
+    private readonly ColumnBatch?[]?[] _byDay;
+    /// <summary>Per lane, the day number of slot 0 of <see cref="_byDay"/>, set by the lane's first dated row.</summary>
+    private readonly int[] _firstDay;
     /// <summary>Per lane, the batch it asked for last: rows of one partition in a row skip the dictionary.</summary>
     private readonly (Partition Partition, ColumnBatch? Batch)[] _lastBatch;
     private readonly BufferBudget _budget;
-    private readonly Lock _sendLock = new();
     private readonly Stack<ColumnBatch> _spares = new();
-    /// <summary>The batch being encoded: at most one at a time, so two batches are alive (one filling, one encoding).</summary>
-    private Task _encoding = Task.CompletedTask;
-    // Encoder-side state: touched by one encoding task at a time, each starting after the previous one ended.
+    /// <summary>
+    /// Batches handed over and not encoded yet, oldest first. Row groups of one partition's file are encoded one after
+    /// another, in the order sent; different partitions' files are encoded at once, on up to <see cref="_maxEncoders"/>
+    /// encoder threads (each running <see cref="EncodeQueued"/> while there is work it may take).
+    /// </summary>
+    private readonly List<Queued> _queued = [];
+    /// <summary>Partitions whose row group is being encoded now: their next one waits.</summary>
+    private readonly HashSet<Partition> _encodingNow = [];
+    private readonly List<Task> _encoders = [];
+    private readonly int _maxEncoders;
+    /// <summary>Batches sent and not encoded yet (queued or being encoded).</summary>
+    private int _unencoded;
+    /// <summary>The first encoding failure: later sends and <see cref="CompleteAsync"/> rethrow it.</summary>
+    private Exception? _failure;
+    /// <summary>Guards the queue, the files' bookkeeping below and the counts above; waits are pulsed on it.</summary>
+    private readonly object _gate = new();
+    // Files, under _gate: a partition's file is written only by the encoder thread that holds its partition in _encodingNow.
     private readonly Dictionary<Partition, ParquetBatchFile> _open = [];
     private readonly List<Partition> _openOrder = [];
     private readonly List<SpooledFile> _done = [];
     private int _fileSeq;
     private int _batchesSent;
-    /// <summary>Set when the input has ended: from then on a row group's columns are encoded on two threads.</summary>
+    /// <summary>Set when the input has ended: from then on a row group encoded alone has its columns encoded on two threads.</summary>
     private volatile bool _parsingEnded;
+
+    private readonly record struct Queued(Partition Partition, ColumnBatch Batch, SendReason Reason, long HandedOver);
     /// <summary>
     /// The lanes' first batches are an eighth of the size (no smaller than 4096 rows or 1 MiB unless the limits are):
     /// the encoder starts while parsing is still warming up, instead of idling until full batches arrive together.
@@ -101,6 +126,8 @@ internal sealed class TableWriter : IAsyncDisposable
         Shredders = Enumerable.Range(0, limits.ParseLanes).Select(_ => new RecordShredder()).ToArray();
         _batches = Enumerable.Range(0, limits.ParseLanes).Select(_ => new Dictionary<Partition, ColumnBatch>()).ToArray();
         _lastBatch = new (Partition, ColumnBatch?)[limits.ParseLanes];
+        _byDay = new ColumnBatch?[]?[limits.ParseLanes];
+        _firstDay = Enumerable.Repeat(int.MinValue, limits.ParseLanes).ToArray();
         _batchRows = (int)Math.Clamp(limits.MaxFileRows, 1, limits.BatchRows);
         // An eighth of the file limit per row group: a file then fills to about 7/8 of the limit before the next row
         // group (counted at its unencoded size, which bounds its encoded size) would cross it.
@@ -108,6 +135,8 @@ internal sealed class TableWriter : IAsyncDisposable
         _bytesCheckMask = limits.MaxFileBytes < 64L * 1024 * 1024 ? 15 : 1023;
         _firstBatchRows = Math.Min(_batchRows, Math.Max(limits.BatchRows / 8, Math.Min(limits.BatchRows, 4096)));
         _firstBatchBytes = Math.Min(_batchBytes, Math.Max(limits.BatchBytes / 8, Math.Min(limits.BatchBytes, 1L << 20)));
+        // Never more encoders than open files: a file is closed for a new one only when no thread is writing it.
+        _maxEncoders = Math.Max(1, Math.Min(EncoderThreads.Shared.MaximumConcurrencyLevel, limits.MaxOpenFiles));
     }
 
     public ColumnSchema Schema => _schema;
@@ -123,6 +152,13 @@ internal sealed class TableWriter : IAsyncDisposable
     {
         ref var last = ref _lastBatch[lane];
         if (last.Batch is not null && last.Partition == partition) return last.Batch;
+        var byDay = _byDay[lane];
+        var day = DaySlot(lane, partition);
+        if (byDay is not null && (uint)day < DaySlots && byDay[day] is { } cached)
+        {
+            last = (partition, cached);
+            return cached;
+        }
         var batches = _batches[lane];
         if (!batches.TryGetValue(partition, out var batch))
         {
@@ -130,8 +166,26 @@ internal sealed class TableWriter : IAsyncDisposable
             batches[partition] = batch;
             _budget.Opened(lane, this, partition, batch);
         }
+        // Made once a lane has two partitions open: a stream of one partition (or many streams of one) needs none.
+        if (byDay is null && batches.Count > 1) byDay = _byDay[lane] = new ColumnBatch?[DaySlots];
+        if (byDay is not null && (uint)day < DaySlots) byDay[day] = batch;
         last = (partition, batch);
         return batch;
+    }
+
+    /// <summary>
+    /// Days covered by <see cref="_byDay"/>: about 11 years around the first date seen. Rows of dates outside (or of
+    /// no date) are found through the dictionary alone.
+    /// </summary>
+    private const int DaySlots = 4096;
+
+    /// <summary>The partition's slot in <see cref="_byDay"/>; out of range when it has none.</summary>
+    private int DaySlot(int lane, Partition partition)
+    {
+        if (partition.Date is not { } date) return -1;
+        ref var first = ref _firstDay[lane];
+        if (first == int.MinValue) first = date.DayNumber - DaySlots / 2;
+        return date.DayNumber - first;
     }
 
     /// <summary>
@@ -143,6 +197,12 @@ internal sealed class TableWriter : IAsyncDisposable
     {
         var first = Volatile.Read(ref _batchesSent) < _batches.Length;
         if (batch.Rows == ReserveAtRows && _batches[lane].Count > 1) ReserveSideBySide(lane, batch, first ? _firstBatchRows : _batchRows);
+        if (batch.Rows >= batch.SendAtRows)
+        {
+            Send(lane, partition, batch, SendReason.Cut);
+            _budget.RowAdded(lane, batch);
+            return true;
+        }
         if (batch.Rows >= (first ? _firstBatchRows : _batchRows)
             || ((batch.Rows & _bytesCheckMask) == 0 && batch.EstimatedBytes >= (first ? _firstBatchBytes : _batchBytes)))
         {
@@ -157,15 +217,49 @@ internal sealed class TableWriter : IAsyncDisposable
     private const int ReserveAtRows = 1000;
 
     /// <summary>
-    /// Partitions filling side by side are flushed by the budget at about an even split of the lane's share each: a
-    /// batch that is one of them grows to that size (a quarter over, as they do not fill quite evenly) in one step,
-    /// instead of doubling through sizes that each stay behind in the shared pools. Past it, it doubles as any batch.
+    /// The fewest rows of a row group cut at a share of the budget (<see cref="ReserveSideBySide"/>): below it, smaller
+    /// row groups would cost file size, and the budget flushes the largest batches instead.
+    /// </summary>
+    private const int SideBySideFloorRows = 4096;
+
+    /// <summary>
+    /// Partitions filling side by side would be flushed by the budget at about an even split of the lane's share each.
+    /// A batch that is one of them is instead sized once, at <see cref="ReserveAtRows"/>, for the largest power of two
+    /// of rows within that split plus a quarter (they do not fill quite evenly; the budget flushes the largest if they
+    /// pass it together), less one: the pooled arrays are powers of two, so they hold exactly that, no slack. It is handed
+    /// over as a row group of its partition's file when it reaches it: row groups reach the encoder all along the
+    /// input rather than in bursts when the budget is passed, and the arrays held are about the budget, not twice it.
+    /// A split below <see cref="SideBySideFloorRows"/> rows (many partitions, wide rows) sizes the batch for the
+    /// split plus a quarter and leaves the cut to the budget; past it, it doubles as any batch.
     /// </summary>
     private void ReserveSideBySide(int lane, ColumnBatch batch, int fullRows)
     {
         var bytesPerRow = Math.Max(batch.EstimatedBytes / batch.Rows, 1);
-        var rows = (int)Math.Min(fullRows, _budget.ShareOfEachBatch(lane) * 5 / 4 / bytesPerRow);
-        if (rows >= 4 * ReserveAtRows) batch.Reserve(rows);
+        var shareRows = _budget.ShareOfEachBatch(lane) / bytesPerRow;
+        // Compared with the stream's batches, not its first (smaller) ones: the first batches of partitions filling side
+        // by side reach this point together, before any was sent, and must be cut as the ones after them.
+        if (shareRows >= SideBySideFloorRows && shareRows < _batchRows)
+        {
+            // One row less than the power of two: a string column's offsets hold one entry more than its values.
+            var rows = (int)Math.Min((1L << BitOperations.Log2((ulong)(shareRows * 5 / 4))) - 1, int.MaxValue);
+            _cutSpares = Math.Max(_batches[lane].Count, _limits.ParseLanes);
+            // A spare (a batch cut before, encoded since) has arrays of that size already: they replace the small ones.
+            // (A batch taken from the spares when it was opened has them already.)
+            if (batch.Columns.Length > 0 && batch.Columns[0].Def.Length < rows)
+            {
+                if (TryTakeSpare() is { } spare)
+                {
+                    batch.TakeLargerArrays(spare);
+                    spare.Release();
+                }
+                else CutsWithNewArrays++;
+            }
+            batch.Reserve(Math.Min(rows, fullRows));
+            batch.SendAtRows = rows;
+            return;
+        }
+        var rowsWithSlack = (int)Math.Min(fullRows, shareRows * 5 / 4);
+        if (rowsWithSlack >= 4 * ReserveAtRows) batch.Reserve(rowsWithSlack);
     }
 
     /// <summary>
@@ -176,7 +270,7 @@ internal sealed class TableWriter : IAsyncDisposable
     public void FlushEarly(int lane, Partition partition, bool retire)
     {
         if (_batches[lane].TryGetValue(partition, out var batch)) Send(lane, partition, batch, retire ? SendReason.Retire : SendReason.Early);
-        if (retire && _batches.All(b => b.Count == 0)) ReleaseSpares();
+        if (retire && _batches.All(b => b.Count == 0)) ReleaseSpares(quiet: true);
     }
 
     /// <summary>Why a batch goes to the encoder: what happens to its buffers and its file afterwards.</summary>
@@ -186,6 +280,12 @@ internal sealed class TableWriter : IAsyncDisposable
         Full,
         /// <summary>Flushed early for the budget: smaller than the stream's batches, its buffers are released.</summary>
         Early,
+        /// <summary>
+        /// Cut at its share of the budget among partitions filling side by side: its buffers, sized for that cut, are
+        /// kept for a partition's next batch (the shared pools, returned to on the encoder threads and rented from on
+        /// the lanes, gave most of them back as new arrays, measured).
+        /// </summary>
+        Cut,
         /// <summary>Flushed early and its partition's file finished (no row for a while).</summary>
         Retire,
         /// <summary>The end of the stream: everything is finished next.</summary>
@@ -195,45 +295,112 @@ internal sealed class TableWriter : IAsyncDisposable
     private void Send(int lane, Partition partition, ColumnBatch batch, SendReason reason)
     {
         _batches[lane].Remove(partition);
+        var day = DaySlot(lane, partition);
+        if (_byDay[lane] is { } byDay && (uint)day < DaySlots) byDay[day] = null;
         _budget.Closed(lane, batch);
         if (ReferenceEquals(_lastBatch[lane].Batch, batch)) _lastBatch[lane] = default;
         if (batch.Rows == 0)
         {
-            if (reason is SendReason.Full or SendReason.Complete) Return(batch);
+            if (reason is SendReason.Full or SendReason.Complete) Return(batch, _limits.ParseLanes);
             else batch.Release();
             return;
         }
         Interlocked.Increment(ref _batchesSent);
-        // A batch flushed early counts against the run's budget until it is encoded (full ones wait below instead).
-        var handedOver = reason is SendReason.Early or SendReason.Retire ? batch.EstimatedBytes : 0;
+        // A batch flushed early counts against the run's budget until it is encoded; a full one waits below instead.
+        var handedOver = reason is SendReason.Early or SendReason.Retire or SendReason.Cut ? batch.EstimatedBytes : 0;
         if (handedOver > 0) _budget.HandingOver(handedOver);
-        lock (_sendLock)
+        lock (_gate)
         {
-            // Wait for the previous batch on purpose: parsing slows down when the encoder is behind
-            // (back-pressure), and an encoding failure surfaces here.
-            try
+            // A full batch waits for the batches sent before it, on purpose: parsing slows down when the encoder is
+            // behind (back-pressure; a stream holds one batch filling and one encoding). Batches flushed early are
+            // bounded by the budget instead, so that a burst of partitions flushed together is encoded while parsing
+            // goes on, on every encoder thread; at the end nothing more is parsed, so nothing waits.
+            if (reason == SendReason.Full) EncoderBehind = _unencoded > 0 && _failure is null;
+            if (reason == SendReason.Full && _unencoded > 0 && _failure is null)
             {
-                EncoderBehind = !_encoding.IsCompleted;
-                if (StageTimeline.Enabled && !_encoding.IsCompleted) StageTimeline.Mark("send.wait");
-                _encoding.GetAwaiter().GetResult();
-                if (StageTimeline.Enabled) StageTimeline.Mark("send", batch.Rows);
+                if (StageTimeline.Enabled) StageTimeline.Mark("send.wait");
+                while (_unencoded > 0 && _failure is null) Monitor.Wait(_gate);
             }
-            catch
+            if (_failure is not null)
             {
                 if (handedOver > 0) _budget.Encoded(handedOver);
-                throw;
+                ExceptionDispatchInfo.Throw(_failure);
             }
-            _encoding = EncoderThreads.Shared.Run(() =>
+            if (StageTimeline.Enabled) StageTimeline.Mark("send", batch.Rows);
+            _queued.Add(new Queued(partition, batch, reason, handedOver));
+            _unencoded++;
+            if (_encoders.Count < _maxEncoders && !_encodingNow.Contains(partition)) StartEncoder();
+        }
+    }
+
+    /// <summary>Starts one more encoder thread on the queue (under <see cref="_gate"/>).</summary>
+    private void StartEncoder() => _encoders.Add(EncoderThreads.Shared.Run(EncodeQueued));
+
+    /// <summary>
+    /// Encodes queued batches, the oldest first whose partition no other thread is encoding, until none is left that it
+    /// may take; a failure stops every encoder of the writer and is rethrown to the lanes.
+    /// </summary>
+    private void EncodeQueued()
+    {
+        Queued? taken = null;
+        while (true)
+        {
+            bool alone;
+            lock (_gate)
             {
-                try
+                if (taken is { } done)
                 {
-                    Encode(partition, batch, reason);
+                    _encodingNow.Remove(done.Partition);
+                    _unencoded--;
+                    Monitor.PulseAll(_gate);
                 }
-                finally
+                var next = _failure is null ? _queued.FindIndex(q => !_encodingNow.Contains(q.Partition)) : -1;
+                if (next < 0)
                 {
-                    if (handedOver > 0) _budget.Encoded(handedOver);
+                    _encoders.RemoveAll(t => t.Id == Task.CurrentId);
+                    Monitor.PulseAll(_gate);
+                    return;
                 }
-            });
+                taken = _queued[next];
+                _queued.RemoveAt(next);
+                _encodingNow.Add(taken.Value.Partition);
+                MostEncodingAtOnce = Math.Max(MostEncodingAtOnce, _encodingNow.Count);
+                // The last row group left: its columns go on two threads, as nothing else keeps the other one busy.
+                alone = _parsingEnded && _queued.Count == 0 && _encodingNow.Count == 1;
+            }
+            var item = taken.Value;
+            try
+            {
+                if (_failure is null) Encode(item.Partition, item.Batch, item.Reason, alone);
+            }
+            catch (Exception e)
+            {
+                Fail(e);
+            }
+            finally
+            {
+                if (item.HandedOver > 0) _budget.Encoded(item.HandedOver);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Records the first failure and drops the queued batches: their bytes leave the budget at once, so no lane of
+    /// another writer waits for them, and the lanes of this one get the failure at their next send.
+    /// </summary>
+    private void Fail(Exception e)
+    {
+        lock (_gate)
+        {
+            _failure ??= e;
+            foreach (var queued in _queued)
+            {
+                if (queued.HandedOver > 0) _budget.Encoded(queued.HandedOver);
+                queued.Batch.Release();
+            }
+            _unencoded -= _queued.Count;
+            _queued.Clear();
+            Monitor.PulseAll(_gate);
         }
     }
 
@@ -244,11 +411,13 @@ internal sealed class TableWriter : IAsyncDisposable
         StageTimeline.Mark("complete.start");
         for (var lane = 0; lane < _batches.Length; lane++)
             foreach (var (partition, batch) in _batches[lane].ToList()) Send(lane, partition, batch, SendReason.Complete);
-        await _encoding.ConfigureAwait(false);
+        await EncodersDoneAsync().ConfigureAwait(false);
+        if (_failure is not null) ExceptionDispatchInfo.Throw(_failure);
         foreach (var partition in _open.Keys.ToList()) Finish(partition);
-        ReleaseSpares();
+        ReleaseSpares(quiet: true);
         StageTimeline.Mark("complete.end");
-        return _done;
+        // In partition order, then as written: the same list whichever encoder thread finished a file first.
+        return _done.OrderBy(f => f.Partition.None).ThenBy(f => f.Partition.Date).ToList();
     }
 
     /// <summary>
@@ -263,53 +432,91 @@ internal sealed class TableWriter : IAsyncDisposable
     /// </summary>
     public bool EncoderBehind { get; private set; }
 
-    private void Encode(Partition partition, ColumnBatch batch, SendReason reason)
+    /// <summary>Waits until no encoder thread of this writer is running (the queue is empty or failed).</summary>
+    private async Task EncodersDoneAsync()
     {
-        try
+        while (true)
         {
-            BeforeEncode?.Invoke(batch);
-            // Rotate before a row group that would take the file past a limit (its unencoded size bounds what it adds).
-            if (_open.TryGetValue(partition, out var current) && current.Rows > 0
-                && (current.Rows + batch.Rows > _limits.MaxFileRows || current.BytesWritten + batch.EstimatedBytes > _limits.MaxFileBytes))
-                Finish(partition);
-            var file = FileFor(partition, batch);
-            if (_parsingEnded) file.WriteRowGroupOnTwoThreads(batch);
-            else file.WriteRowGroup(batch);
-            if (reason is SendReason.Full or SendReason.Complete) Return(batch);
-            else batch.Release();
-            var size = Math.Max(new FileInfo(file.Path).Length, file.BytesWritten);
-            if (reason == SendReason.Retire || file.Rows >= _limits.MaxFileRows || size >= _limits.MaxFileBytes) Finish(partition);
-        }
-        catch
-        {
-            foreach (var f in _open.Values) f.Dispose();
-            _open.Clear();
-            throw;
+            Task[] running;
+            lock (_gate) running = [.. _encoders];
+            if (running.Length == 0) return;
+            await Task.WhenAll(running).ConfigureAwait(false);
         }
     }
 
+    private void Encode(Partition partition, ColumnBatch batch, SendReason reason, bool onTwoThreads)
+    {
+        BeforeEncode?.Invoke(batch);
+        // Rotate before a row group that would take the file past a limit (its unencoded size bounds what it adds).
+        ParquetBatchFile? current;
+        lock (_gate) _open.TryGetValue(partition, out current);
+        if (current is not null && current.Rows > 0
+            && (current.Rows + batch.Rows > _limits.MaxFileRows || current.BytesWritten + batch.EstimatedBytes > _limits.MaxFileBytes))
+            Finish(partition);
+        var file = FileFor(partition, batch);
+        if (onTwoThreads) file.WriteRowGroupOnTwoThreads(batch);
+        else file.WriteRowGroup(batch);
+        if (reason is SendReason.Full or SendReason.Complete or SendReason.Cut) Return(batch, reason == SendReason.Cut ? _cutSpares : _limits.ParseLanes);
+        else batch.Release();
+        var size = Math.Max(new FileInfo(file.Path).Length, file.BytesWritten);
+        if (reason == SendReason.Retire || file.Rows >= _limits.MaxFileRows || size >= _limits.MaxFileBytes) Finish(partition);
+    }
+
+    /// <summary>The partition's open file, or a new one (closing the least recently used file no thread is writing, past the limit).</summary>
     private ParquetBatchFile FileFor(Partition partition, ColumnBatch batch)
     {
-        if (_open.TryGetValue(partition, out var file))
+        ParquetBatchFile? evicted = null;
+        Partition evictedPartition = default;
+        string path;
+        lock (_gate)
         {
-            _openOrder.Remove(partition);
-            _openOrder.Add(partition);
-            return file;
+            if (_open.TryGetValue(partition, out var file))
+            {
+                _openOrder.Remove(partition);
+                _openOrder.Add(partition);
+                return file;
+            }
+            // This thread holds its own partition, so fewer than _maxEncoders <= MaxOpenFiles files are being written:
+            // one open file is free to close, and it leaves the open files now (its partition's next row group, taken
+            // by another thread meanwhile, starts a new file).
+            if (_open.Count >= _limits.MaxOpenFiles)
+            {
+                evictedPartition = _openOrder.First(p => !_encodingNow.Contains(p));
+                evicted = Detach(evictedPartition);
+            }
+            path = Path.Combine(_spoolDirectory, $"{_fileStem}-{_fileSeq++:D5}.parquet.part");
         }
-        if (_open.Count >= _limits.MaxOpenFiles) Finish(_openOrder[0]);
+        if (evicted is not null) Close(evicted, evictedPartition);
         Directory.CreateDirectory(_spoolDirectory);
-        var path = Path.Combine(_spoolDirectory, $"{_fileStem}-{_fileSeq++:D5}.parquet.part");
-        file = new ParquetBatchFile(path, _schema, _compression, batch, _flushAsWritten);
-        _open[partition] = file;
-        _openOrder.Add(partition);
-        return file;
+        var created = new ParquetBatchFile(path, _schema, _compression, batch, _flushAsWritten);
+        lock (_gate)
+        {
+            _open[partition] = created;
+            _openOrder.Add(partition);
+        }
+        return created;
     }
 
+    /// <summary>Finishes the partition's file; called by the thread that holds the partition, or when no encoder runs.</summary>
     private void Finish(Partition partition)
+    {
+        ParquetBatchFile file;
+        lock (_gate) file = Detach(partition);
+        Close(file, partition);
+    }
+
+    /// <summary>Takes the partition's file out of the open ones (under <see cref="_gate"/>).</summary>
+    private ParquetBatchFile Detach(Partition partition)
     {
         var file = _open[partition];
         _open.Remove(partition);
         _openOrder.Remove(partition);
+        return file;
+    }
+
+    /// <summary>Writes a detached file's footer and adds it to the finished files.</summary>
+    private void Close(ParquetBatchFile file, Partition partition)
+    {
         try
         {
             file.Close();
@@ -320,10 +527,16 @@ internal sealed class TableWriter : IAsyncDisposable
             file.Dispose();
         }
         var bytes = new FileInfo(file.Path).Length;
-        _done.Add(new SpooledFile(file.Path, partition, file.Rows, bytes));
+        lock (_gate) _done.Add(new SpooledFile(file.Path, partition, file.Rows, bytes));
         Interlocked.Increment(ref _filesWritten);
         Interlocked.Add(ref _bytesWritten, bytes);
     }
+
+    /// <summary>Batches sized for a cut with new arrays, there being no spare to take them from (for tests).</summary>
+    internal int CutsWithNewArrays { get; private set; }
+
+    /// <summary>The most row groups of this writer encoded at once so far (for tests).</summary>
+    internal int MostEncodingAtOnce { get; private set; }
 
     /// <summary>Bytes of buffers this writer holds (its open batches' arrays and its spares); for tests, read when the lanes are quiet.</summary>
     internal long RetainedBytes
@@ -342,15 +555,31 @@ internal sealed class TableWriter : IAsyncDisposable
     private ColumnBatch Rent()
     {
         lock (_spares)
+        {
+            _quiet = false;
             if (_spares.TryPop(out var batch)) return batch;
+        }
         return new ColumnBatch(_schema);
     }
 
-    private void Return(ColumnBatch batch)
+    /// <summary>
+    /// Spare batches kept from cut ones: as many as batches were filling side by side when the last cut was sized, so
+    /// that partitions cut at about the same time all find one for their next batch. Bounded by the budget: a batch
+    /// takes a spare's arrays when it is sized, so the cut-size arrays of the spares and of the open batches together
+    /// are about one per partition.
+    /// </summary>
+    private volatile int _cutSpares;
+
+    private ColumnBatch? TryTakeSpare()
+    {
+        lock (_spares) return _spares.TryPop(out var spare) ? spare : null;
+    }
+
+    private void Return(ColumnBatch batch, int spares)
     {
         batch.Clear();
         lock (_spares)
-            if (_spares.Count < _limits.ParseLanes)
+            if (!_quiet && _spares.Count < spares)
             {
                 _spares.Push(batch);
                 return;
@@ -358,17 +587,31 @@ internal sealed class TableWriter : IAsyncDisposable
         batch.Release();
     }
 
-    private void ReleaseSpares()
+    /// <summary>
+    /// Releases the spare batches; <paramref name="quiet"/>: the writer has no batch open (retired), so batches still
+    /// being encoded are released too when done, until it takes rows again.
+    /// </summary>
+    private void ReleaseSpares(bool quiet = false)
     {
         lock (_spares)
+        {
+            _quiet = quiet;
             while (_spares.TryPop(out var spare)) spare.Release();
+        }
     }
+
+    /// <summary>No batch of the writer is open (under the lock of <see cref="_spares"/>).</summary>
+    private bool _quiet;
 
     public async ValueTask DisposeAsync()
     {
-        try { await _encoding.ConfigureAwait(false); }
-        catch (Exception) { /* already reported through CompleteAsync, or the run is being abandoned */ }
-        foreach (var f in _open.Values) f.Dispose();
-        _open.Clear();
+        // Encoders catch their failures (reported through Send or CompleteAsync); a run being abandoned stops them.
+        Fail(new OperationCanceledException("the stream's writer was disposed"));
+        await EncodersDoneAsync().ConfigureAwait(false);
+        lock (_gate)
+        {
+            foreach (var f in _open.Values) f.Dispose();
+            _open.Clear();
+        }
     }
 }

@@ -103,6 +103,131 @@ public sealed class BufferBudgetTests : IDisposable
     }
 
     [Fact]
+    public async Task Partitions_filling_side_by_side_are_cut_into_row_groups_while_the_input_goes_on_and_encoded_at_once()
+    {
+        // 28 daily partitions, one row each in turn, never full (batches of 100,000 rows). Each batch is cut at the
+        // largest power of two of rows (less one) within its share of the budget, and handed over as a row group of
+        // its partition's one file while the rows still come; different partitions' row groups are encoded on several
+        // encoder threads at once, each file's in the order sent; a cut batch's buffers serve a later batch.
+        var limits = new WriteLimits { BatchRows = 100_000, BufferBytes = 8 * 1024 * 1024, ParseLanes = 1 };
+        var budget = new BufferBudget(limits);
+        var spool = Path.Combine(_lake.Root, "spool");
+        await using var writer = new TableWriter(Schema(), Config.Compression.Zstd, limits, spool, "days", flushAsWritten: false, budget);
+        const int Rows = 400_000, Days = 28;
+        long mostHeld = 0;
+        for (var id = 0; id < Rows; id++)
+        {
+            Add(writer, id, DayOf(id % Days));
+            if ((id & 1023) == 0) mostHeld = Math.Max(mostHeld, writer.RetainedBytes + budget.HandedOverBytes);
+        }
+
+        // Before the end of the input: every partition's file holds row groups of 2^k - 1 rows.
+        Assert.True(SpinWait.SpinUntil(() => budget.HandedOverBytes == 0, TimeSpan.FromSeconds(30)), "the encoder did not take the batches");
+        var written = Directory.GetFiles(spool, "days-*.parquet.part");
+        Assert.Equal(Days, written.Length);
+        // The arrays held (open batches, spares, batches not encoded yet) stay about the budget: each batch's pooled
+        // arrays are sized for the rows it is cut at.
+        Assert.True(mostHeld <= limits.BufferBytes * 3 / 2, $"{mostHeld} bytes of buffers held at most, for a budget of {limits.BufferBytes}");
+
+        var files = await writer.CompleteAsync();
+        Assert.Equal(Days, files.Count);
+        Assert.Equal(Days, files.Select(f => f.Partition).Distinct().Count());
+        var cuts = _lake.Query("select num_rows, count(*) from (select distinct file_name, row_group_id, row_group_num_rows as num_rows " +
+            "from parquet_metadata('{lake}/spool/days-*.parquet.part')) group by num_rows order by count(*) desc");
+        var cut = int.Parse(cuts[0][0]!);
+        Assert.True(cut >= 4095 && ((cut + 1) & cut) == 0, $"row groups of {cut} rows");
+        Assert.True(int.Parse(cuts[0][1]!) >= Days * 2, $"{cuts[0][1]} row groups of {cut} rows");
+        // Every row once, each file one day's rows in the order they came (its row groups written in the order sent).
+        Assert.Equal([[$"{Rows}", $"{Rows}"]], _lake.Query("select count(*), count(distinct id) from read_parquet('{lake}/spool/days-*.parquet.part')"));
+        Assert.All(_lake.Query($"select count(distinct id % {Days}), bool_and(ordered) from (select id, filename, id > coalesce(lag(id) over " +
+            "(partition by filename order by file_row_number), -1) as ordered from read_parquet('{lake}/spool/days-*.parquet.part', filename = true, " +
+            "file_row_number = true)) group by filename"), r => Assert.Equal(["1", "true"], r));
+        Assert.Equal(Math.Min(EncoderThreads.Shared.MaximumConcurrencyLevel, 2), Math.Min(writer.MostEncodingAtOnce, 2));
+        // A cut batch's arrays go to a partition's next batch: arrays of that size are made for the partitions and the
+        // batches the encoders hold at once, not for every row group.
+        var rowGroups = cuts.Sum(c => int.Parse(c[1]!));
+        Assert.True(writer.CutsWithNewArrays <= Days + 12, $"{writer.CutsWithNewArrays} batches sized with new arrays for {rowGroups} row groups");
+    }
+
+    [Fact]
+    public async Task Two_lanes_cutting_the_same_partitions_write_each_partition_to_one_file_with_every_row_once()
+    {
+        // Two parsing lanes fill batches of the same 28 partitions at once: their cut batches share the writer's queue,
+        // spares and files, and each partition's row groups from both lanes go to its one file.
+        var limits = new WriteLimits { BatchRows = 100_000, BufferBytes = 16 * 1024 * 1024, ParseLanes = 2 };
+        var budget = new BufferBudget(limits);
+        var spool = Path.Combine(_lake.Root, "spool");
+        await using var writer = new TableWriter(Schema(), Config.Compression.Zstd, limits, spool, "days", flushAsWritten: false, budget);
+        const int RowsPerLane = 200_000, Days = 28;
+        void Fill(int lane)
+        {
+            for (var i = 0; i < RowsPerLane; i++)
+            {
+                var id = lane * RowsPerLane + i;
+                var day = DayOf(id % Days);
+                var batch = writer.BatchFor(lane, day);
+                batch.Mark();
+                var json = Encoding.UTF8.GetBytes($$"""{"id":{{id}},"name":"row {{id}} of its stream"}""");
+                var position = 0;
+                Assert.True(writer.Shredders[lane].TryShredCanonical(batch, json, ref position));
+                writer.RowAdded(lane, day, batch);
+            }
+        }
+        await Task.WhenAll(Task.Run(() => Fill(0)), Task.Run(() => Fill(1)));
+
+        var files = await writer.CompleteAsync();
+        Assert.Equal(Days, files.Count);
+        Assert.Equal(2 * RowsPerLane, files.Sum(f => f.Rows));
+        Assert.Equal([[$"{2 * RowsPerLane}", $"{2 * RowsPerLane}"]], _lake.Query("select count(*), count(distinct id) from read_parquet('{lake}/spool/days-*.parquet.part')"));
+        Assert.All(_lake.Query($"select count(distinct id % {Days}) from read_parquet('{{lake}}/spool/days-*.parquet.part', filename = true) group by filename"),
+            r => Assert.Equal("1", r[0]));
+        Assert.Equal(0, writer.RetainedBytes);
+        Assert.Equal(0, budget.HandedOverBytes);
+    }
+
+    [Fact]
+    public async Task The_last_row_groups_of_many_files_are_encoded_at_once_when_the_input_ends()
+    {
+        // 12 partitions, a few thousand rows each, all still buffered when the input ends: their row groups are handed
+        // over together, and several encoder threads take them at once (on one core, one after another).
+        var limits = new WriteLimits { BatchRows = 100_000, BufferBytes = 64 * 1024 * 1024, ParseLanes = 1 };
+        var budget = new BufferBudget(limits);
+        var spool = Path.Combine(_lake.Root, "spool");
+        await using var writer = new TableWriter(Schema(), Config.Compression.Zstd, limits, spool, "days", flushAsWritten: false, budget);
+        const int Rows = 36_000, Days = 12;
+        for (var id = 0; id < Rows; id++) Add(writer, id, DayOf(id % Days));
+        Assert.Empty(Directory.Exists(spool) ? Directory.GetFiles(spool) : []);
+
+        var files = await writer.CompleteAsync();
+        Assert.Equal(Days, files.Count);
+        Assert.Equal(Enumerable.Range(0, Days).Select(DayOf), files.Select(f => f.Partition));
+        Assert.All(files, f => Assert.Equal(Rows / Days, f.Rows));
+        Assert.Equal([[$"{Rows}", $"{Rows}"]], _lake.Query("select count(*), count(distinct id) from read_parquet('{lake}/spool/days-*.parquet.part')"));
+        Assert.Equal(Math.Min(EncoderThreads.Shared.MaximumConcurrencyLevel, 2), Math.Min(writer.MostEncodingAtOnce, 2));
+    }
+
+    [Fact]
+    public async Task With_fewer_open_files_than_encoder_threads_partitions_rotate_and_every_row_lands_once()
+    {
+        // One open file at a time: the encoders must not close a file another thread is writing; every partition
+        // switch finishes the file before (as many files as switches), and no row is lost or doubled.
+        var limits = new WriteLimits { BatchRows = 1000, BufferBytes = 64 * 1024 * 1024, ParseLanes = 1, MaxOpenFiles = 1 };
+        var budget = new BufferBudget(limits);
+        var spool = Path.Combine(_lake.Root, "spool");
+        await using var writer = new TableWriter(Schema(), Config.Compression.Zstd, limits, spool, "days", flushAsWritten: false, budget);
+        const int Rows = 20_000;
+        // Runs of 2000 rows per day, days taking turns: each run is two full batches.
+        for (var id = 0; id < Rows; id++) Add(writer, id, DayOf(id / 2000 % 3));
+
+        var files = await writer.CompleteAsync();
+        Assert.Equal(Rows, files.Sum(f => f.Rows));
+        Assert.Equal(1, writer.MostEncodingAtOnce);
+        Assert.Equal([[$"{Rows}", $"{Rows}"]], _lake.Query("select count(*), count(distinct id) from read_parquet('{lake}/spool/days-*.parquet.part')"));
+        Assert.All(_lake.Query("select count(distinct id // 2000 % 3) from read_parquet('{lake}/spool/days-*.parquet.part', filename = true) group by filename"),
+            r => Assert.Equal("1", r[0]));
+    }
+
+    [Fact]
     public async Task Streams_that_went_quiet_are_written_once_they_hold_a_quarter_of_the_budget_though_the_rest_is_under_it()
     {
         // Streams one after another, each a few KB: together far under the budget, so only the quiet streams' own part

@@ -584,16 +584,15 @@ internal sealed partial class TypedStreamMap
             if (c.Def[c.Levels - 1] != c.Leaf.DefLevel) return;
             var at = c.Values - 1;
             var start = c.Offsets[at];
-            Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-            (_sha256 ??= new ShortValueSha256()).Hash(_salt ??= Encoding.UTF8.GetBytes(_map.HashSalt), c.Bytes.AsSpan(start, c.Offsets[at + 1] - start), hash);
+            Span<byte> hex = stackalloc byte[HexDigestBytes];
+            (_digests ??= new Sha256HexMemo(Encoding.UTF8.GetBytes(_map.HashSalt))).WriteHex(c.Bytes.AsSpan(start, c.Offsets[at + 1] - start), hex);
             c.Truncate(c.Levels - 1, at, start);
-            Convert.TryToHexStringLower(hash, c.BeginBytes(HexDigestBytes), out var written);
-            c.EndBytes(written, 0);
+            hex.CopyTo(c.BeginBytes(HexDigestBytes));
+            c.EndBytes(HexDigestBytes, 0);
         }
 
-        /// <summary>The lane's SHA-256 and salt for digests written on the parsing thread.</summary>
-        private ShortValueSha256? _sha256;
-        private byte[]? _salt;
+        /// <summary>The lane's digests written on the parsing thread (SHA-256 with the map's salt, recent ones remembered).</summary>
+        private Sha256HexMemo? _digests;
         /// <summary>The current row's <c>hashNow</c> (see <see cref="Apply"/>).</summary>
         private bool _hashNow;
 
@@ -624,6 +623,8 @@ internal sealed partial class TypedStreamMap
 
     private Action<ColumnBatch>? _deferredHashes;
     private byte[]? _saltUtf8;
+    /// <summary>The encoder thread's digests (several maps' batches are encoded on one thread, one at a time).</summary>
+    [ThreadStatic] private static Sha256HexMemo? t_digests;
 
     /// <summary>
     /// The hook for the stream's writer (<see cref="TableWriter.BeforeEncode"/>) when the map works on rows and hashes:
@@ -634,9 +635,8 @@ internal sealed partial class TypedStreamMap
 
     private void WriteDeferredHashes(ColumnBatch batch)
     {
-        ShortValueSha256? sha256 = null;
+        Sha256HexMemo? digests = null;
         var salt = _saltUtf8 ??= Encoding.UTF8.GetBytes(_map.HashSalt);
-        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
         foreach (var leaf in _rows!.HashLeaves)
         {
             var c = batch.Columns[leaf];
@@ -655,7 +655,7 @@ internal sealed partial class TypedStreamMap
                 else size += length;
             }
             if (!deferred) continue;
-            sha256 ??= new ShortValueSha256();
+            digests ??= Sha256HexMemo.For(ref t_digests, salt);
             var target = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Max(size, 16));
             var from = offsets[0];
             var at = 0;
@@ -666,8 +666,7 @@ internal sealed partial class TypedStreamMap
                 offsets[i] = at;
                 if (value.Length > 0 && value[^1] == Deferred)
                 {
-                    sha256.Hash(salt, value[..^1], hash);
-                    Convert.TryToHexStringLower(hash, target.AsSpan(at, HexDigestBytes), out _);
+                    digests.WriteHex(value[..^1], target.AsSpan(at, HexDigestBytes));
                     at += HexDigestBytes;
                 }
                 else

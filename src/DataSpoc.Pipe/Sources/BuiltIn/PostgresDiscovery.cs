@@ -4,7 +4,16 @@ using Npgsql;
 namespace DataSpoc.Pipe.Sources.BuiltIn;
 
 /// <summary>A table or view found by discovery; its stream id is <c>&lt;schema&gt;-&lt;table&gt;</c>, like the common Singer tap.</summary>
-internal sealed record PostgresTable(string Schema, string Table, bool IsView, List<PostgresColumn> Columns, List<string> KeyProperties)
+/// <param name="Schema">The table's schema.</param>
+/// <param name="Table">Its name.</param>
+/// <param name="IsView">A view or materialized view.</param>
+/// <param name="Columns">Its columns, in order.</param>
+/// <param name="KeyProperties">Its primary key's columns, in key order.</param>
+/// <param name="IsPlainTable">
+/// An ordinary table with no inheritance children or partitions: <c>COPY table (columns) TO</c> reads the same rows as
+/// <c>COPY (SELECT …) TO</c> (which also reads children; views, partitioned and foreign tables only take that form).
+/// </param>
+internal sealed record PostgresTable(string Schema, string Table, bool IsView, List<PostgresColumn> Columns, List<string> KeyProperties, bool IsPlainTable = false)
 {
     public string StreamId => $"{Schema}-{Table}";
 
@@ -25,7 +34,7 @@ internal static class PostgresDiscovery
         SELECT n.nspname, c.relname, c.relkind::text, a.attname, format_type(a.atttypid, a.atttypmod),
                bt.typname, CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END,
                et.typname, a.attnotnull,
-               array_position(pk.indkey::int2[], a.attnum)
+               array_position(pk.indkey::int2[], a.attnum), c.relhassubclass
         FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -56,7 +65,7 @@ internal static class PostgresDiscovery
             {
                 // relkind is read as text: the connection knows only the built-in types, not "char" (PostgresTap.DataSourceFor).
                 var kind = reader.GetString(2);
-                current = new PostgresTable(schema, table, kind is "v" or "m", [], []);
+                current = new PostgresTable(schema, table, kind is "v" or "m", [], [], IsPlainTable: kind == "r" && !reader.GetBoolean(10));
                 tables.Add(current);
                 keys[current] = [];
             }

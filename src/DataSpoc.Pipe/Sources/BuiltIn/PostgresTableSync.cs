@@ -80,10 +80,18 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
         return sql + $" FROM {table.QualifiedName} AS t";
     }
 
+    /// <summary>
+    /// What the full table's COPY reads: a plain table's own columns when each is read as it is (the server then copies
+    /// the table without a query plan: ~7% less of its time on an 8-column table, bench/README.md), else the SELECT.
+    /// </summary>
+    internal static string CopySourceOf(PostgresTable table) => table.IsPlainTable && table.Columns.All(c => c.SelectExpression == PostgresColumn.Quote(c.Name))
+        ? $"{table.QualifiedName} ({string.Join(", ", table.Columns.Select(c => PostgresColumn.Quote(c.Name)))})"
+        : $"({SelectSql(table, null)})";
+
     /// <summary>Starts the binary COPY of the whole table (one statement, so one snapshot).</summary>
     private async Task<PostgresBinaryCopy> StartCopyAsync(CancellationToken cancellationToken)
     {
-        var sql = $"COPY ({SelectSql(table, null)}) TO STDOUT (FORMAT BINARY)";
+        var sql = $"COPY {CopySourceOf(table)} TO STDOUT (FORMAT BINARY)";
         try
         {
             return libpq?.Get(table.StreamId) is { } native

@@ -95,6 +95,60 @@ public sealed class PostgresTapTests(PostgresServer server) : IDisposable
         Assert.Equal("numeric(12,2)", (string)priceMeta!["metadata"]!["sql-datatype"]!);
     }
 
+    /// <summary>
+    /// A plain table is copied with <c>COPY table (columns) TO</c> (no query plan on the server), which reads no
+    /// inheritance children: every other relation, and a table with a column read through a cast, keeps the SELECT form,
+    /// so a parent's and a partitioned table's sync still lands its children's rows.
+    /// </summary>
+    [Fact]
+    public async Task Plain_tables_are_copied_directly_and_parents_partitioned_tables_and_views_still_land_their_children_s_rows()
+    {
+        var db = await server.CreateDatabaseAsync("""
+            CREATE TABLE public.plain (id int8 PRIMARY KEY, "odd ""name" text);
+            INSERT INTO plain SELECT g, 'p' || g FROM generate_series(1, 3) g;
+            CREATE TABLE public.parent (id int8, note text);
+            CREATE TABLE public.child (extra int4) INHERITS (parent);
+            INSERT INTO parent VALUES (1, 'parent row');
+            INSERT INTO child VALUES (2, 'child row', 7);
+            CREATE TABLE public.by_day (id int8, day date) PARTITION BY RANGE (day);
+            CREATE TABLE public.by_day_1 PARTITION OF by_day FOR VALUES FROM ('2024-01-01') TO ('2024-01-02');
+            CREATE TABLE public.by_day_2 PARTITION OF by_day FOR VALUES FROM ('2024-01-02') TO ('2024-01-03');
+            INSERT INTO by_day VALUES (1, '2024-01-01'), (2, '2024-01-02');
+            CREATE TABLE public.with_json (id int8, doc jsonb);
+            INSERT INTO with_json VALUES (1, '{"a": 1}');
+            CREATE VIEW public.plain_view AS SELECT id FROM plain;
+            """);
+        await using var connection = new Npgsql.NpgsqlConnection(server.ConnectionString(db));
+        await connection.OpenAsync();
+        var tables = (await DataSpoc.Pipe.Sources.BuiltIn.PostgresDiscovery.DiscoverAsync(connection, ["public"], [], default))
+            .ToDictionary(t => t.Table, t => DataSpoc.Pipe.Sources.BuiltIn.PostgresTableSync.CopySourceOf(t));
+        Assert.Equal("\"public\".\"plain\" (\"id\", \"odd \"\"name\")", tables["plain"]);
+        Assert.Equal("\"public\".\"child\" (\"id\", \"note\", \"extra\")", tables["child"]);
+        Assert.Equal("\"public\".\"by_day_1\" (\"id\", \"day\")", tables["by_day_1"]);
+        foreach (var selected in (string[])["parent", "by_day", "with_json", "plain_view"])
+            Assert.StartsWith("(SELECT ", tables[selected]);
+
+        var config = Config(db);
+        config["filter_tables"] = new JsonArray("plain", "parent", "by_day", "with_json", "plain_view");
+        var output = await _h.SyncAsync("postgres", config);
+        string Rows(string stream) => string.Join("\n", output.Records(stream).Select(SingerOutput.Json).Order(StringComparer.Ordinal));
+        Assert.Equal("""
+            {"id":1,"odd \"name":"p1"}
+            {"id":2,"odd \"name":"p2"}
+            {"id":3,"odd \"name":"p3"}
+            """, Rows("public-plain"));
+        Assert.Equal("""
+            {"id":1,"note":"parent row"}
+            {"id":2,"note":"child row"}
+            """, Rows("public-parent"));
+        Assert.Equal("""
+            {"id":1,"day":"2024-01-01"}
+            {"id":2,"day":"2024-01-02"}
+            """, Rows("public-by_day"));
+        Assert.Equal("""{"id":1,"doc":{"a":1}}""", Rows("public-with_json"));
+        Assert.Equal(3, output.Records("public-plain_view").Count());
+    }
+
     [Fact]
     public async Task Full_table_sync_writes_every_value_in_its_json_form_then_activates_a_new_version()
     {

@@ -67,6 +67,7 @@ internal sealed class BufferBudget
     {
         lock (_handedOverGate)
         {
+            if (StageTimeline.Enabled && _handedOver > 0 && _handedOver + bytes > _handedOverLimit) StageTimeline.Mark("handover.wait", _handedOver);
             while (_handedOver > 0 && _handedOver + bytes > _handedOverLimit) Monitor.Wait(_handedOverGate);
             _handedOver += bytes;
         }

@@ -67,6 +67,8 @@ internal sealed class TableWriter : IAsyncDisposable
     private readonly ColumnBatch?[]?[] _byDay;
     /// <summary>Per lane, the day number of slot 0 of <see cref="_byDay"/>, set by the lane's first dated row.</summary>
     private readonly int[] _firstDay;
+    /// <summary>Per lane, the partitions whose first cut was staggered (<see cref="ReserveSideBySide"/>).</summary>
+    private readonly HashSet<Partition>[] _staggered;
     /// <summary>Per lane, the batch it asked for last: rows of one partition in a row skip the dictionary.</summary>
     private readonly (Partition Partition, ColumnBatch? Batch)[] _lastBatch;
     private readonly BufferBudget _budget;
@@ -128,6 +130,7 @@ internal sealed class TableWriter : IAsyncDisposable
         _lastBatch = new (Partition, ColumnBatch?)[limits.ParseLanes];
         _byDay = new ColumnBatch?[]?[limits.ParseLanes];
         _firstDay = Enumerable.Repeat(int.MinValue, limits.ParseLanes).ToArray();
+        _staggered = [.. Enumerable.Range(0, limits.ParseLanes).Select(_ => new HashSet<Partition>())];
         _batchRows = (int)Math.Clamp(limits.MaxFileRows, 1, limits.BatchRows);
         // An eighth of the file limit per row group: a file then fills to about 7/8 of the limit before the next row
         // group (counted at its unencoded size, which bounds its encoded size) would cross it.
@@ -196,7 +199,7 @@ internal sealed class TableWriter : IAsyncDisposable
     public bool RowAdded(int lane, Partition partition, ColumnBatch batch)
     {
         var first = Volatile.Read(ref _batchesSent) < _batches.Length;
-        if (batch.Rows == ReserveAtRows && _batches[lane].Count > 1) ReserveSideBySide(lane, batch, first ? _firstBatchRows : _batchRows);
+        if (batch.Rows == ReserveAtRows && _batches[lane].Count > 1) ReserveSideBySide(lane, partition, batch, first ? _firstBatchRows : _batchRows);
         if (batch.Rows >= batch.SendAtRows)
         {
             Send(lane, partition, batch, SendReason.Cut);
@@ -232,7 +235,7 @@ internal sealed class TableWriter : IAsyncDisposable
     /// A split below <see cref="SideBySideFloorRows"/> rows (many partitions, wide rows) sizes the batch for the
     /// split plus a quarter and leaves the cut to the budget; past it, it doubles as any batch.
     /// </summary>
-    private void ReserveSideBySide(int lane, ColumnBatch batch, int fullRows)
+    private void ReserveSideBySide(int lane, Partition partition, ColumnBatch batch, int fullRows)
     {
         var bytesPerRow = Math.Max(batch.EstimatedBytes / batch.Rows, 1);
         var shareRows = _budget.ShareOfEachBatch(lane) / bytesPerRow;
@@ -256,6 +259,14 @@ internal sealed class TableWriter : IAsyncDisposable
             }
             batch.Reserve(Math.Min(rows, fullRows));
             batch.SendAtRows = rows;
+            // Partitions filling side by side at the same pace would all be cut at once, every time: a burst the
+            // encoders take while the lane waits for them (the budget's hand-over limit), then the lane alone. Their
+            // first cuts are spread over the rows between here and a full cut, so that their row groups keep reaching
+            // the encoders one after another (bench/README.md, partitioned).
+            var side = _batches[lane].Count;
+            var staggered = _staggered[lane];
+            if (staggered.Add(partition))
+                batch.SendAtRows = batch.Rows + (int)((long)(rows - batch.Rows) * (staggered.Count % side + 1) / side);
             return;
         }
         var rowsWithSlack = (int)Math.Min(fullRows, shareRows * 5 / 4);

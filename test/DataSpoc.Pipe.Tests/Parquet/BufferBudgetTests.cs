@@ -150,6 +150,33 @@ public sealed class BufferBudgetTests : IDisposable
     }
 
     [Fact]
+    public async Task Partitions_filling_at_the_same_pace_have_their_first_cuts_spread_so_their_row_groups_do_not_come_all_at_once()
+    {
+        // 28 daily partitions, one row each in turn: without a stagger every partition reaches its cut on the same row
+        // and all 28 row groups are handed over together, again and again (the lane then waits for the encoders). Each
+        // partition's first row group is cut at its own size between the sizing and a full cut; the later ones at the cut.
+        var limits = new WriteLimits { BatchRows = 100_000, BufferBytes = 8 * 1024 * 1024, ParseLanes = 1 };
+        var budget = new BufferBudget(limits);
+        await using var writer = new TableWriter(Schema(), Config.Compression.Zstd, limits, Path.Combine(_lake.Root, "spool"), "days", flushAsWritten: false, budget);
+        const int Rows = 400_000, Days = 28;
+        for (var id = 0; id < Rows; id++) Add(writer, id, DayOf(id % Days));
+        var files = await writer.CompleteAsync();
+        Assert.Equal(Days, files.Count);
+        var groups = _lake.Query("select file_name, row_group_id, row_group_num_rows from (select distinct file_name, row_group_id, row_group_num_rows " +
+                "from parquet_metadata('{lake}/spool/days-*.parquet.part')) order by file_name, row_group_id")
+            .GroupBy(r => r[0]).Select(g => g.Select(r => int.Parse(r[2]!)).ToList()).ToList();
+        Assert.Equal(Days, groups.Count);
+        var cut = groups.SelectMany(g => g.Skip(1).SkipLast(1)).Distinct().Single();
+        Assert.True(((cut + 1) & cut) == 0, $"row groups of {cut} rows after the first");
+        var first = groups.Select(g => g[0]).Order().ToList();
+        Assert.True(first.Distinct().Count() >= Days - 1, $"first row groups of {string.Join(", ", first)} rows");
+        // Spread over the rows between the sizing (at 1,000 rows) and the cut.
+        var span = cut - 1000;
+        Assert.True(first[0] <= 1000 + span / 8 && first[^1] >= cut - span / 8, $"first row groups of {string.Join(", ", first)} rows, not spread up to the cut of {cut}");
+        Assert.Equal([[$"{Rows}", $"{Rows}"]], _lake.Query("select count(*), count(distinct id) from read_parquet('{lake}/spool/days-*.parquet.part')"));
+    }
+
+    [Fact]
     public async Task Two_lanes_cutting_the_same_partitions_write_each_partition_to_one_file_with_every_row_once()
     {
         // Two parsing lanes fill batches of the same 28 partitions at once: their cut batches share the writer's queue,

@@ -480,21 +480,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             {
                 outcome = MapOutcome.Fallback;
             }
-            switch (outcome)
-            {
-                case MapOutcome.Keep:
-                    state.CountRecord(index);
-                    writer.RowAdded(index, partition, batch);
-                    return true;
-                case MapOutcome.Filtered:
-                    // The JSON path filters before it shreds: a filtered record counts no dropped property.
-                    UndoRow(batch, shredder);
-                    Interlocked.Increment(ref state.Filtered);
-                    return true;
-                default:
-                    UndoRow(batch, shredder);
-                    return false;
-            }
+            return FinishMappedRow(outcome, state, writer, partition, batch, shredder);
         }
 
         /// <summary>
@@ -530,6 +516,15 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                 UndoRow(batch, shredder);
                 throw;
             }
+            return FinishMappedRow(outcome, state, writer, partition, batch, shredder);
+        }
+
+        /// <summary>
+        /// Keeps (counts and hands to the writer), filters out or rolls back a row the row-level map has just mapped;
+        /// false when the record must take the JSON path.
+        /// </summary>
+        private bool FinishMappedRow(MapOutcome outcome, StreamState state, TableWriter writer, Partition partition, ColumnBatch batch, RecordShredder shredder)
+        {
             switch (outcome)
             {
                 case MapOutcome.Keep:

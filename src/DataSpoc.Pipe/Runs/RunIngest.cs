@@ -660,14 +660,33 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
     /// <summary>
     /// <see cref="PartitionOfText(ReadOnlySpan{byte})"/> for the quick look before the scan: a UTC date-time
     /// (<c>yyyy-MM-ddThh:mm:ss[.f]Z</c>, as most taps write it) is on the date its first ten bytes spell, so only those
-    /// are parsed; the scan parses the whole value and <c>InPartition</c> confirms the date.
+    /// are parsed; one with a numeric offset (<c>…T hh:mm…±hh:mm</c>) is on that date moved by a day when the hour and
+    /// minute less the offset cross midnight, so the seconds and fraction are not parsed. The scan parses the whole value
+    /// and <c>InPartition</c> confirms the date (a value this look gets wrong takes the general path).
     /// </summary>
-    private static Partition? PartitionOfLocatedText(ReadOnlySpan<byte> text)
+    internal static Partition? PartitionOfLocatedText(ReadOnlySpan<byte> text)
     {
-        if (text.Length >= 20 && text[^1] is (byte)'Z' or (byte)'z' && text[10] is (byte)'T' or (byte)'t' or (byte)' '
-            && TemporalParser.TryParseDateDays(text[..10], out var days))
-            return new Partition(DateOnly.FromDayNumber(EpochDayNumber + days));
+        if (text.Length >= 20 && text[10] is (byte)'T' or (byte)'t' or (byte)' ' && TemporalParser.TryParseDateDays(text[..10], out var days))
+        {
+            if (text[^1] is (byte)'Z' or (byte)'z') return new Partition(DateOnly.FromDayNumber(EpochDayNumber + days));
+            if (text.Length >= 22 && text[^3] == ':' && text[^6] is (byte)'+' or (byte)'-' && text[13] == ':'
+                && TwoDigits(text[11..], out var hour) && TwoDigits(text[14..], out var minute) && hour < 24 && minute < 60
+                && TwoDigits(text[^5..], out var offsetHours) && TwoDigits(text[^2..], out var offsetMinutes))
+            {
+                var offset = offsetHours * 60 + offsetMinutes;
+                var utcMinutes = hour * 60 + minute - (text[^6] == '+' ? offset : -offset);
+                return new Partition(DateOnly.FromDayNumber(EpochDayNumber + days + (utcMinutes < 0 ? -1 : utcMinutes / (24 * 60))));
+            }
+        }
         return PartitionOfText(text);
+
+        static bool TwoDigits(ReadOnlySpan<byte> s, out int value)
+        {
+            var tens = s[0] - '0';
+            var ones = s[1] - '0';
+            value = tens * 10 + ones;
+            return (uint)tens <= 9 && (uint)ones <= 9;
+        }
     }
 
     private static Partition PartitionOf(Utf8JsonReader probe, byte[] partitionKeyUtf8)

@@ -675,7 +675,10 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             {
                 var offset = offsetHours * 60 + offsetMinutes;
                 var utcMinutes = hour * 60 + minute - (text[^6] == '+' ? offset : -offset);
-                return new Partition(DateOnly.FromDayNumber(EpochDayNumber + days + (utcMinutes < 0 ? -1 : utcMinutes / (24 * 60))));
+                var dayNumber = EpochDayNumber + days + (utcMinutes < 0 ? -1 : utcMinutes / (24 * 60));
+                // Past year 9999 or before year 1 in UTC: the full parse rejects it, and says where.
+                if (dayNumber >= DateOnly.MinValue.DayNumber && dayNumber <= DateOnly.MaxValue.DayNumber)
+                    return new Partition(DateOnly.FromDayNumber(dayNumber));
             }
         }
         return PartitionOfText(text);

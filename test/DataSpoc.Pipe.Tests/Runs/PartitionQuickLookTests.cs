@@ -51,4 +51,13 @@ public class PartitionQuickLookTests(Xunit.Abstractions.ITestOutputHelper output
     {
         Assert.Equal(DateOnly.Parse(date, System.Globalization.CultureInfo.InvariantCulture), RunIngest.PartitionOfLocatedText(Encoding.UTF8.GetBytes(text))?.Date);
     }
+
+    [Theory]
+    [InlineData("9999-12-31T23:00:00-05:00")]
+    [InlineData("0001-01-01T00:30:00+01:00")]
+    public void Offsets_that_leave_years_1_to_9999_are_left_to_the_full_parse(string text)
+    {
+        // No day past DateOnly's range (that threw); the scan then rejects the value, located (ValueLimitTests).
+        Assert.Equal(RunIngest.PartitionOfText(Encoding.UTF8.GetBytes(text)), RunIngest.PartitionOfLocatedText(Encoding.UTF8.GetBytes(text)));
+    }
 }

@@ -14,7 +14,7 @@ namespace DataSpoc.Pipe.Transforms;
 /// byte before it is used, so a collision only costs a digest. Values longer than <see cref="MaxValueBytes"/> are not
 /// remembered (long text rarely repeats), and when fewer than a quarter of the last <see cref="Probe"/> lookups found
 /// their value, the memo is left aside for the next <see cref="Rest"/> values (a column of distinct values, such as
-/// e-mail addresses, then costs one hash of the value each <see cref="Probe"/> + <see cref="Rest"/> values, no more).
+/// e-mail addresses, then pays for lookups on <see cref="Probe"/> values in every <see cref="Probe"/> + <see cref="Rest"/>).
 /// </remarks>
 internal sealed class Sha256HexMemo
 {

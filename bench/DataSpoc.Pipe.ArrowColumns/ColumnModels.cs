@@ -114,7 +114,7 @@ internal sealed class EngineColumns : IColumnModel
                 timings.Append.Stop();
                 sample();
                 timings.Write.Start();
-                file ??= new ParquetBatchFile(path, Schema, PipeCompression.Zstd, batch);
+                file ??= new ParquetBatchFile(path, Schema, PipeCompression.Zstd, ParquetBatchFile.ChooseEncodings(batch));
                 file.WriteRowGroup(batch);
                 timings.Write.Stop();
                 sample();

@@ -31,7 +31,7 @@ public class EngineEncodingBenchmarks
     public long Encode()
     {
         var path = Path.Combine(_directory, "batch.parquet");
-        using (var file = new ParquetBatchFile(path, _batch.Schema, Codec, sample: _batch))
+        using (var file = new ParquetBatchFile(path, _batch.Schema, Codec, ParquetBatchFile.ChooseEncodings(_batch)))
         {
             file.WriteRowGroup(_batch);
             file.Close();

@@ -34,7 +34,7 @@ else
     var path = Path.Combine(Path.GetTempPath(), $"stage-loops-{Environment.ProcessId}.parquet");
     pass = () =>
     {
-        using var file = new ParquetBatchFile(path, input.Schema, DataSpoc.Pipe.Config.Compression.Zstd, batch);
+        using var file = new ParquetBatchFile(path, input.Schema, DataSpoc.Pipe.Config.Compression.Zstd, ParquetBatchFile.ChooseEncodings(batch));
         file.WriteRowGroup(batch);
         file.Close();
     };

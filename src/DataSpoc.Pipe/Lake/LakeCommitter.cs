@@ -11,16 +11,29 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
 {
     public static string JournalKey(string pipeline) => LakePaths.JournalKey(pipeline);
 
+    /// <summary>How many of a commit's files are uploaded (or fsynced and renamed) at the same time.</summary>
+    public const int FilesLandingAtOnce = 8;
+
     public async Task CommitAsync(CommitPlan plan, CancellationToken cancellationToken)
     {
         plan.Phase = CommitPlan.PhaseStaged;
         await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
+        // Files written on this machine land several at a time: each is an upload (a cloud store) or an fsync and a
+        // rename (file://), and a run of many partitions or streams has many. Order does not matter: nothing is visible
+        // before the manifest, and a crash before it rolls every one of them back.
+        var local = plan.Files.Where(f => f.StagedKey is null).ToList();
+        await Parallel.ForEachAsync(local, new ParallelOptions { MaxDegreeOfParallelism = FilesLandingAtOnce, CancellationToken = cancellationToken },
+            async (file, token) =>
+            {
+                using var upload = Runs.RunTelemetry.StartUpload(file.Key);
+                await store.PutFileAsync(file.Key, file.LocalPath, token).ConfigureAwait(false);
+            }).ConfigureAwait(false);
         foreach (var file in plan.Files)
-        {
-            using var upload = Runs.RunTelemetry.StartUpload(file.Key);
-            if (file.StagedKey is { } staged) await CopyStagedAsync(staged, file.Key, cancellationToken).ConfigureAwait(false);
-            else await store.PutFileAsync(file.Key, file.LocalPath, cancellationToken).ConfigureAwait(false);
-        }
+            if (file.StagedKey is { } staged)
+            {
+                using var upload = Runs.RunTelemetry.StartUpload(file.Key);
+                await CopyStagedAsync(staged, file.Key, cancellationToken).ConfigureAwait(false);
+            }
         plan.Phase = CommitPlan.PhaseLanded;
         await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
         // From here on the commit only moves forward: it must not be cancelled half-way.

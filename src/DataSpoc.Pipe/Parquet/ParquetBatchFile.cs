@@ -46,12 +46,12 @@ internal sealed class ParquetBatchFile : IDisposable
     /// <param name="path">The file to create.</param>
     /// <param name="schema">The stream's columns.</param>
     /// <param name="compression">The codec.</param>
-    /// <param name="sample">The first batch: column encodings are chosen from its values.</param>
+    /// <param name="encodings">The columns' encodings (<see cref="ChooseEncodings"/>); none: the writer's defaults.</param>
     /// <param name="flushAsWritten">
     /// Flush the file to disk in the background as row groups land (<see cref="DiskWriteBack"/>): for files that become
     /// the lake's own (a file:// bucket, where the commit fsyncs them), not for ones uploaded and deleted.
     /// </param>
-    public ParquetBatchFile(string path, ColumnSchema schema, PipeCompression compression, ColumnBatch? sample = null, bool flushAsWritten = false)
+    public ParquetBatchFile(string path, ColumnSchema schema, PipeCompression compression, EncodingChoice? encodings = null, bool flushAsWritten = false)
     {
         Path = path;
         _flushAsWritten = flushAsWritten;
@@ -61,7 +61,7 @@ internal sealed class ParquetBatchFile : IDisposable
         builder.MaxRowGroupLength(int.MaxValue);
         // The system allocator returns freed pages; Arrow's default (jemalloc) keeps them resident (bench/README.md).
         builder.MemoryPool(MemoryPool.SystemMemoryPool());
-        if (sample is not null) ChooseEncodings(builder, sample);
+        encodings?.ApplyTo(builder);
         builder.CreatedBy("dataspoc-pipe " + ToolVersion.Current);
         _properties = builder.Build();
         _writer = new ParquetFileWriter(path, _schemaNode, _properties);
@@ -77,17 +77,40 @@ internal sealed class ParquetBatchFile : IDisposable
     /// also written without min/max statistics: the range of free text prunes nothing, and computing it costs two
     /// comparisons a value (bench/README.md, "Measurements behind the code"). Short distinct strings (codes, keys) keep theirs.
     /// </summary>
-    private static void ChooseEncodings(WriterPropertiesBuilder builder, ColumnBatch sample)
+    public static EncodingChoice ChooseEncodings(ColumnBatch sample)
     {
+        var distinctHeavy = new List<EncodingChoice.Column>();
+        var sampled = true;
         foreach (var column in sample.Columns)
         {
             var leaf = column.Leaf;
-            if (column.Values < 1024 || DistinctShare(column) < 0.5) continue;
-            using var path = new ColumnPath(leaf.ParquetPath);
-            builder.DisableDictionary(path);
-            if (leaf.Type.DeltaEncodes)
-                builder.Encoding(path, ParquetSharp.Encoding.DeltaBinaryPacked);
-            if (IsFreeText(column)) builder.DisableStatistics(path);
+            if (column.Values < 1024) { sampled = false; continue; }
+            if (DistinctShare(column) < 0.5) continue;
+            distinctHeavy.Add(new(leaf.ParquetPath, leaf.Type.DeltaEncodes, IsFreeText(column)));
+        }
+        return new EncodingChoice(distinctHeavy, sampled);
+    }
+
+    /// <summary>
+    /// The columns written without a dictionary (<see cref="ChooseEncodings"/>): DELTA_BINARY_PACKED where the type
+    /// delta-encodes, without statistics where free text. <see cref="FromFullSample"/>: every column had enough values
+    /// to judge, so the choice holds for the stream's other files too (its partitions) instead of sampling each.
+    /// </summary>
+    public sealed class EncodingChoice(IReadOnlyList<EncodingChoice.Column> distinctHeavy, bool fromFullSample)
+    {
+        public readonly record struct Column(string[] ParquetPath, bool DeltaEncodes, bool FreeText);
+
+        public bool FromFullSample { get; } = fromFullSample;
+
+        public void ApplyTo(WriterPropertiesBuilder builder)
+        {
+            foreach (var column in distinctHeavy)
+            {
+                using var path = new ColumnPath(column.ParquetPath);
+                builder.DisableDictionary(path);
+                if (column.DeltaEncodes) builder.Encoding(path, ParquetSharp.Encoding.DeltaBinaryPacked);
+                if (column.FreeText) builder.DisableStatistics(path);
+            }
         }
     }
 

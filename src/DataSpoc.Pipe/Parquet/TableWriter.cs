@@ -54,6 +54,11 @@ internal sealed class TableWriter : IAsyncDisposable
 {
     private readonly ColumnSchema _schema;
     private readonly PipeCompression _compression;
+    /// <summary>
+    /// The first file's column encodings, once sampled from a batch large enough to judge: the stream's other files
+    /// (its partitions, its next files) take them instead of sampling each (bench/README.md).
+    /// </summary>
+    private ParquetBatchFile.EncodingChoice? _encodings;
     private readonly WriteLimits _limits;
     private readonly string _spoolDirectory;
     private readonly string _fileStem;
@@ -499,7 +504,9 @@ internal sealed class TableWriter : IAsyncDisposable
         }
         if (evicted is not null) Close(evicted, evictedPartition);
         Directory.CreateDirectory(_spoolDirectory);
-        var created = new ParquetBatchFile(path, _schema, _compression, batch, _flushAsWritten);
+        var encodings = Volatile.Read(ref _encodings) ?? ParquetBatchFile.ChooseEncodings(batch);
+        if (encodings.FromFullSample) Interlocked.CompareExchange(ref _encodings, encodings, null);
+        var created = new ParquetBatchFile(path, _schema, _compression, encodings, _flushAsWritten);
         lock (_gate)
         {
             _open[partition] = created;

@@ -332,4 +332,30 @@ public sealed class BufferBudgetTests : IDisposable
         Assert.Equal(0, quiet.RetainedBytes);
         Assert.Equal(0, busy.RetainedBytes);
     }
+
+    [Fact]
+    public async Task A_streams_later_files_take_the_encodings_its_first_full_batch_chose()
+    {
+        // The first partition's first batch has distinct ids: written without a dictionary, as DELTA_BINARY_PACKED. The
+        // second partition's ids all repeat, which sampled on their own would keep the dictionary: its file follows the
+        // first one's choice instead of sampling again.
+        var limits = new WriteLimits { BatchRows = 4096, BufferBytes = 64 * 1024 * 1024, ParseLanes = 1 };
+        var budget = new BufferBudget(limits);
+        var spool = Path.Combine(_lake.Root, "spool");
+        await using var writer = new TableWriter(Schema(), Config.Compression.Zstd, limits, spool, "days", flushAsWritten: false, budget);
+        for (var id = 0; id < 4096; id++) Add(writer, id, DayOf(0));
+        Assert.True(SpinWait.SpinUntil(() => Directory.Exists(spool) && Directory.GetFiles(spool).Length > 0, TimeSpan.FromSeconds(60)),
+            "the first partition's file was not created");
+        for (var i = 0; i < 4096; i++) Add(writer, 7, DayOf(1));
+
+        var files = await writer.CompleteAsync();
+
+        Assert.Equal(2, files.Count);
+        var encodings = _lake.Query(
+            "select file_name, string_agg(distinct encodings, ',') from parquet_metadata('{lake}/spool/days-*.parquet.part') where path_in_schema = 'id' group by file_name");
+        Assert.Equal(2, encodings.Count);
+        Assert.All(encodings, e => Assert.Contains("DELTA_BINARY_PACKED", e[1]));
+        Assert.All(encodings, e => Assert.DoesNotContain("DICTIONARY", e[1]));
+        Assert.Equal([["8192", "4096"]], _lake.Query("select count(*), count(distinct id) from read_parquet('{lake}/spool/days-*.parquet.part')"));
+    }
 }

@@ -45,7 +45,7 @@ public class ColumnTypeStatisticsTests
         }
         using var lake = new TempLake();
         var path = Path.Combine(lake.Root, "stats.parquet");
-        using (var file = new ParquetBatchFile(path, schema, PipeCompression.Zstd, batch))
+        using (var file = new ParquetBatchFile(path, schema, PipeCompression.Zstd, ParquetBatchFile.ChooseEncodings(batch)))
         {
             file.WriteRowGroup(batch);
             file.Close();

@@ -30,13 +30,13 @@ public class RowGroupEncodingTests
         using var lake = new TempLake();
         var folder = Path.Combine(lake.Root, "files");
         Directory.CreateDirectory(folder);
-        using (var sequential = new ParquetBatchFile(Path.Combine(folder, "sequential.parquet"), schema, PipeCompression.Zstd, batch))
+        using (var sequential = new ParquetBatchFile(Path.Combine(folder, "sequential.parquet"), schema, PipeCompression.Zstd, ParquetBatchFile.ChooseEncodings(batch)))
         {
             sequential.WriteRowGroup(batch);
             sequential.WriteRowGroup(batch);
             sequential.Close();
         }
-        using (var split = new ParquetBatchFile(Path.Combine(folder, "split.parquet"), schema, PipeCompression.Zstd, batch))
+        using (var split = new ParquetBatchFile(Path.Combine(folder, "split.parquet"), schema, PipeCompression.Zstd, ParquetBatchFile.ChooseEncodings(batch)))
         {
             split.WriteRowGroupOnTwoThreads(batch);
             split.WriteRowGroup(batch);

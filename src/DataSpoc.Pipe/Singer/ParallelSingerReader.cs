@@ -38,11 +38,7 @@ internal sealed class ParallelSingerReader(IReadOnlyList<ISingerHandler> lanes, 
         var current = NewChunk(lines.Buffer);
         lines.BeforeRead = () =>
         {
-            if (current.Count == 0) return;
-            // One lane parses on this thread: what was read is parsed before the next read, which then finds what the tap
-            // wrote meanwhile instead of waiting for it (reading until the buffer is full drained the pipe and slept on
-            // it; bench/README.md, "The reading thread waiting for the tap"). Lanes get whole chunks, or old ones.
-            if (running.Length > 1 && Environment.TickCount64 - current.FirstAddedAt < ChunkMaxWaitMs) return;
+            if (current.Count == 0 || Environment.TickCount64 - current.FirstAddedAt < ChunkMaxWaitMs) return;
             Dispatch(current);
             current = NewChunk(lines.Buffer);
         };

@@ -101,59 +101,6 @@ public class ParallelSingerReaderTests
             base.Read(buffer, offset, Math.Min(count, _random.Next(2) == 0 ? _random.Next(1, 8) : _random.Next(1, 300_000)));
     }
 
-    /// <summary>Hands out one piece per read and notes, at each read, how many records had been delivered.</summary>
-    private sealed class PieceStream(IReadOnlyList<byte[]> pieces, Func<int> delivered) : Stream
-    {
-        private int _next;
-        public List<int> DeliveredAtRead { get; } = [];
-        public override int Read(byte[] buffer, int offset, int count)
-        {
-            DeliveredAtRead.Add(delivered());
-            if (_next == pieces.Count) return 0;
-            var piece = pieces[_next++];
-            piece.CopyTo(buffer, offset);
-            return piece.Length;
-        }
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    }
-
-    [Fact]
-    public void One_lane_parses_what_it_has_read_before_reading_again()
-    {
-        // A tap's pipe holds what the tap wrote while the last piece was parsed: reading again before parsing would
-        // empty it and wait for the tap. Each piece ends inside a record, which waits for the rest of its line.
-        var records = new List<long>();
-        var controls = new List<(long, long)>();
-        var gate = new object();
-        var pieces = new List<byte[]>();
-        var completeBefore = new List<int>();
-        var text = new StringBuilder();
-        for (var i = 0; i < 40; i++)
-            text.Append("{\"type\":\"RECORD\",\"stream\":\"s\",\"record\":{\"id\":").Append(i).Append("}}\n");
-        var bytes = Encoding.UTF8.GetBytes(text.ToString());
-        for (var at = 0; at < bytes.Length; at += 97)
-        {
-            completeBefore.Add(bytes.AsSpan(0, at).Count((byte)'\n'));
-            pieces.Add(bytes[at..Math.Min(at + 97, bytes.Length)]);
-        }
-        completeBefore.Add(40);
-        var input = new PieceStream(pieces, () => { lock (gate) return records.Count; });
-        using var lines = new SingerLineReader(input);
-
-        new ParallelSingerReader([new Recorder(records, controls, gate)], new Recorder(records, controls, gate)).ReadAll(lines, CancellationToken.None);
-
-        Assert.Equal(Enumerable.Range(1, 40).Select(i => (long)i), records);
-        Assert.Equal(completeBefore, input.DeliveredAtRead);
-    }
-
     [Theory]
     [InlineData(1, 0, false)]
     [InlineData(2, 0, false)]

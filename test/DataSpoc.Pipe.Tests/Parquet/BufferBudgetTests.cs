@@ -30,6 +30,10 @@ public sealed class BufferBudgetTests : IDisposable
 
     private static Partition DayOf(int i) => new(new DateOnly(2026, 11, 1).AddDays(i));
 
+    /// <summary>A writer of <see cref="Schema"/> spooling zstd files named <paramref name="stem"/> into the lake's spool folder.</summary>
+    private TableWriter Writer(WriteLimits limits, BufferBudget budget, string stem = "days") =>
+        new(Schema(), Config.Compression.Zstd, limits, Path.Combine(_lake.Root, "spool"), stem, flushAsWritten: false, budget);
+
     [Fact]
     public async Task A_streams_partitions_reach_the_encoder_while_the_input_goes_on_within_the_budget_one_file_each()
     {
@@ -38,7 +42,7 @@ public sealed class BufferBudgetTests : IDisposable
         var limits = new WriteLimits { BatchRows = 100_000, BufferBytes = 64 * 1024, ParseLanes = 1 };
         var budget = new BufferBudget(limits);
         var spool = Path.Combine(_lake.Root, "spool");
-        await using var writer = new TableWriter(Schema(), Config.Compression.Zstd, limits, spool, "days", flushAsWritten: false, budget);
+        await using var writer = Writer(limits, budget);
         const int Rows = 20_000;
         long most = 0, mostHandedOver = 0;
         for (var id = 0; id < Rows; id++)
@@ -76,7 +80,7 @@ public sealed class BufferBudgetTests : IDisposable
         var limits = new WriteLimits { BatchRows = 100_000, BufferBytes = 8 * 1024 * 1024, ParseLanes = 1 };
         var budget = new BufferBudget(limits);
         var spool = Path.Combine(_lake.Root, "spool");
-        await using var writer = new TableWriter(Schema(), Config.Compression.Zstd, limits, spool, "days", flushAsWritten: false, budget);
+        await using var writer = Writer(limits, budget);
         const int Rows = 400_000, Days = 28;
         for (var id = 0; id < Days * 1100; id++) Add(writer, id, DayOf(id % Days));
         for (var day = 0; day < Days; day++)
@@ -112,7 +116,7 @@ public sealed class BufferBudgetTests : IDisposable
         var limits = new WriteLimits { BatchRows = 100_000, BufferBytes = 8 * 1024 * 1024, ParseLanes = 1 };
         var budget = new BufferBudget(limits);
         var spool = Path.Combine(_lake.Root, "spool");
-        await using var writer = new TableWriter(Schema(), Config.Compression.Zstd, limits, spool, "days", flushAsWritten: false, budget);
+        await using var writer = Writer(limits, budget);
         const int Rows = 400_000, Days = 28;
         long mostHeld = 0;
         for (var id = 0; id < Rows; id++)
@@ -157,7 +161,7 @@ public sealed class BufferBudgetTests : IDisposable
         // partition's first row group is cut at its own size between the sizing and a full cut; the later ones at the cut.
         var limits = new WriteLimits { BatchRows = 100_000, BufferBytes = 8 * 1024 * 1024, ParseLanes = 1 };
         var budget = new BufferBudget(limits);
-        await using var writer = new TableWriter(Schema(), Config.Compression.Zstd, limits, Path.Combine(_lake.Root, "spool"), "days", flushAsWritten: false, budget);
+        await using var writer = Writer(limits, budget);
         const int Rows = 400_000, Days = 28;
         for (var id = 0; id < Rows; id++) Add(writer, id, DayOf(id % Days));
         var files = await writer.CompleteAsync();
@@ -184,7 +188,7 @@ public sealed class BufferBudgetTests : IDisposable
         var limits = new WriteLimits { BatchRows = 100_000, BufferBytes = 16 * 1024 * 1024, ParseLanes = 2 };
         var budget = new BufferBudget(limits);
         var spool = Path.Combine(_lake.Root, "spool");
-        await using var writer = new TableWriter(Schema(), Config.Compression.Zstd, limits, spool, "days", flushAsWritten: false, budget);
+        await using var writer = Writer(limits, budget);
         const int RowsPerLane = 200_000, Days = 28;
         void Fill(int lane)
         {
@@ -220,7 +224,7 @@ public sealed class BufferBudgetTests : IDisposable
         var limits = new WriteLimits { BatchRows = 100_000, BufferBytes = 64 * 1024 * 1024, ParseLanes = 1 };
         var budget = new BufferBudget(limits);
         var spool = Path.Combine(_lake.Root, "spool");
-        await using var writer = new TableWriter(Schema(), Config.Compression.Zstd, limits, spool, "days", flushAsWritten: false, budget);
+        await using var writer = Writer(limits, budget);
         const int Rows = 36_000, Days = 12;
         for (var id = 0; id < Rows; id++) Add(writer, id, DayOf(id % Days));
         Assert.Empty(Directory.Exists(spool) ? Directory.GetFiles(spool) : []);
@@ -241,7 +245,7 @@ public sealed class BufferBudgetTests : IDisposable
         var limits = new WriteLimits { BatchRows = 1000, BufferBytes = 64 * 1024 * 1024, ParseLanes = 1, MaxOpenFiles = 1 };
         var budget = new BufferBudget(limits);
         var spool = Path.Combine(_lake.Root, "spool");
-        await using var writer = new TableWriter(Schema(), Config.Compression.Zstd, limits, spool, "days", flushAsWritten: false, budget);
+        await using var writer = Writer(limits, budget);
         const int Rows = 20_000;
         // Runs of 2000 rows per day, days taking turns: each run is two full batches.
         for (var id = 0; id < Rows; id++) Add(writer, id, DayOf(id / 2000 % 3));
@@ -267,7 +271,7 @@ public sealed class BufferBudgetTests : IDisposable
         {
             for (var s = 0; s < 60; s++)
             {
-                var writer = new TableWriter(Schema(), Config.Compression.Zstd, limits, spool, $"s{s:D2}", flushAsWritten: false, budget);
+                var writer = Writer(limits, budget, $"s{s:D2}");
                 writers.Add(writer);
                 // 1500 rows: a full batch of 1000 goes to the encoder, 500 stay open until the stream is retired.
                 for (var id = 0; id < 1500; id++) Add(writer, s * 10_000 + id);
@@ -293,8 +297,8 @@ public sealed class BufferBudgetTests : IDisposable
         var limits = new WriteLimits { BatchRows = 1000, BufferBytes = 32 * 1024, ParseLanes = 1 };
         var budget = new BufferBudget(limits);
         var spool = Path.Combine(_lake.Root, "spool");
-        await using var quiet = new TableWriter(Schema(), Config.Compression.Zstd, limits, spool, "quiet", flushAsWritten: false, budget);
-        await using var busy = new TableWriter(Schema(), Config.Compression.Zstd, limits, spool, "busy", flushAsWritten: false, budget);
+        await using var quiet = Writer(limits, budget, "quiet");
+        await using var busy = Writer(limits, budget, "busy");
 
         for (var id = 1; id <= 500; id++) Add(quiet, id);
         var held = quiet.RetainedBytes;
@@ -342,7 +346,7 @@ public sealed class BufferBudgetTests : IDisposable
         var limits = new WriteLimits { BatchRows = 4096, BufferBytes = 64 * 1024 * 1024, ParseLanes = 1 };
         var budget = new BufferBudget(limits);
         var spool = Path.Combine(_lake.Root, "spool");
-        await using var writer = new TableWriter(Schema(), Config.Compression.Zstd, limits, spool, "days", flushAsWritten: false, budget);
+        await using var writer = Writer(limits, budget);
         for (var id = 0; id < 4096; id++) Add(writer, id, DayOf(0));
         Assert.True(SpinWait.SpinUntil(() => Directory.Exists(spool) && Directory.GetFiles(spool).Length > 0, TimeSpan.FromSeconds(60)),
             "the first partition's file was not created");

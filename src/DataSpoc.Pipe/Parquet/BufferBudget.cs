@@ -140,6 +140,25 @@ internal sealed class BufferBudget
         return Shed(lane, l);
     }
 
+    /// <summary>Rows <paramref name="lane"/> has taken so far: the clock that ages its batches.</summary>
+    public long LaneRows(int lane) => _lanes[lane].Rows;
+
+    /// <summary>Rows <paramref name="lane"/> may take before its next look at its open batches.</summary>
+    public int RowsBeforeCheck(int lane) => CheckRows - (int)(_lanes[lane].Rows & (CheckRows - 1));
+
+    /// <summary>
+    /// <see cref="RowAdded"/> for rows added in bulk (no more than <see cref="RowsBeforeCheck"/>); their batches' clocks
+    /// were set by the writer. True when batches were flushed.
+    /// </summary>
+    public bool RowsAdded(int lane, int rows)
+    {
+        var l = _lanes[lane];
+        var before = l.Rows;
+        l.Rows += rows;
+        if (before / CheckRows == l.Rows / CheckRows || l.Open.Count < 2) return false;
+        return Shed(lane, l);
+    }
+
     private bool Shed(int index, Lane lane)
     {
         long total = 0, quiet = 0;

@@ -193,6 +193,107 @@ internal sealed class LeafBuffer
         EndBytes(value.Length, rep);
     }
 
+    /// <summary>
+    /// Appends rows of <paramref name="source"/>, a column of the same leaf in a batch without lists (one level per row),
+    /// in the order given: <paramref name="rows"/> are its row indexes, <paramref name="valueOf"/>[row -
+    /// <paramref name="firstRow"/>] the index of the row's value (rows of a partitioned stream moved to their
+    /// partition's batch, <see cref="PartitionStaging"/>).
+    /// </summary>
+    public void AppendRows(LeafBuffer source, ReadOnlySpan<int> rows, ReadOnlySpan<int> valueOf, int firstRow)
+    {
+        var n = rows.Length;
+        if (Levels + n > Def.Length) Grow(ref Def, Math.Max(Def.Length * 2, Levels + n));
+        var def = Def;
+        var sourceDef = source.Def;
+        var present = Leaf.DefLevel;
+        var levels = Levels;
+        var values = Values;
+        switch (Leaf.Type.Storage)
+        {
+            case ValueStorage.Longs:
+                {
+                    if (values + n > Longs.Length) Grow(ref Longs, Math.Max(Longs.Length * 2, values + n));
+                    var to = Longs;
+                    var from = source.Longs;
+                    foreach (var r in rows)
+                    {
+                        var d = def[levels++] = sourceDef[r];
+                        if (d == present) to[values++] = from[valueOf[r - firstRow]];
+                    }
+                    break;
+                }
+            case ValueStorage.Doubles:
+                {
+                    if (values + n > Doubles.Length) Grow(ref Doubles, Math.Max(Doubles.Length * 2, values + n));
+                    var to = Doubles;
+                    var from = source.Doubles;
+                    foreach (var r in rows)
+                    {
+                        var d = def[levels++] = sourceDef[r];
+                        if (d == present) to[values++] = from[valueOf[r - firstRow]];
+                    }
+                    break;
+                }
+            case ValueStorage.Ints:
+                {
+                    if (values + n > Ints.Length) Grow(ref Ints, Math.Max(Ints.Length * 2, values + n));
+                    var to = Ints;
+                    var from = source.Ints;
+                    foreach (var r in rows)
+                    {
+                        var d = def[levels++] = sourceDef[r];
+                        if (d == present) to[values++] = from[valueOf[r - firstRow]];
+                    }
+                    break;
+                }
+            case ValueStorage.Bools:
+                {
+                    if (values + n > Bools.Length) Grow(ref Bools, Math.Max(Bools.Length * 2, values + n));
+                    var to = Bools;
+                    var from = source.Bools;
+                    foreach (var r in rows)
+                    {
+                        var d = def[levels++] = sourceDef[r];
+                        if (d == present) to[values++] = from[valueOf[r - firstRow]];
+                    }
+                    break;
+                }
+            default:
+                {
+                    if (values + n + 1 > Offsets.Length) Grow(ref Offsets, Math.Max(Offsets.Length * 2, values + n + 1));
+                    var fromOffsets = source.Offsets;
+                    long bytes = 0;
+                    foreach (var r in rows)
+                        if (sourceDef[r] == present)
+                        {
+                            var v = valueOf[r - firstRow];
+                            bytes += fromOffsets[v + 1] - fromOffsets[v];
+                        }
+                    if (ByteCount + bytes > Bytes.Length) GrowBytes((int)Math.Min(ByteCount + bytes, Array.MaxLength));
+                    var to = Bytes;
+                    var from = source.Bytes;
+                    var offsets = Offsets;
+                    var end = ByteCount;
+                    offsets[values] = end;
+                    foreach (var r in rows)
+                    {
+                        var d = def[levels++] = sourceDef[r];
+                        if (d != present) continue;
+                        var v = valueOf[r - firstRow];
+                        var start = fromOffsets[v];
+                        var length = fromOffsets[v + 1] - start;
+                        from.AsSpan(start, length).CopyTo(to.AsSpan(end));
+                        end += length;
+                        offsets[++values] = end;
+                    }
+                    ByteCount = end;
+                    break;
+                }
+        }
+        Levels = levels;
+        Values = values;
+    }
+
     /// <summary>Undoes everything written after a mark (a record that turned out invalid).</summary>
     public void Truncate(int levels, int values, int bytes)
     {

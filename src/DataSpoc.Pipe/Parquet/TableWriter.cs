@@ -28,6 +28,12 @@ public sealed record WriteLimits
     /// only added hand-offs (bench/README.md, "Measurements behind the code"). Two from four cores.
     /// </summary>
     public int ParseLanes { get; init; } = Environment.ProcessorCount >= 4 ? 2 : 1;
+    /// <summary>
+    /// Records of a stream partitioned by a column are scanned into one batch and moved to their partitions in bulk
+    /// (<see cref="PartitionStaging"/>); false: each goes straight to its partition's batch, located in its text first
+    /// (tests hold both equal).
+    /// </summary>
+    internal bool StagePartitionedRows { get; init; } = true;
 }
 
 /// <summary>A finished Parquet file waiting in the spool folder for the lake commit.</summary>
@@ -136,6 +142,8 @@ internal sealed class TableWriter : IAsyncDisposable
         _byDay = new ColumnBatch?[]?[limits.ParseLanes];
         _firstDay = Enumerable.Repeat(int.MinValue, limits.ParseLanes).ToArray();
         _staggered = [.. Enumerable.Range(0, limits.ParseLanes).Select(_ => new HashSet<Partition>())];
+        _staging = new PartitionStaging?[limits.ParseLanes];
+        _stageable = limits.StagePartitionedRows && PartitionStaging.Takes(schema);
         _batchRows = (int)Math.Clamp(limits.MaxFileRows, 1, limits.BatchRows);
         // An eighth of the file limit per row group: a file then fills to about 7/8 of the limit before the next row
         // group (counted at its unencoded size, which bounds its encoded size) would cross it.
@@ -221,6 +229,52 @@ internal sealed class TableWriter : IAsyncDisposable
         return _budget.RowAdded(lane, batch);
     }
 
+    /// <summary>
+    /// Rows <paramref name="batch"/> of <paramref name="lane"/> may take before one of <see cref="RowAdded"/>'s checks of
+    /// it is due (it is sized, cut or full): rows added in bulk (<see cref="PartitionStaging"/>) stop there.
+    /// </summary>
+    internal int RowsBeforeCheck(int lane, ColumnBatch batch)
+    {
+        var first = Volatile.Read(ref _batchesSent) < _batches.Length;
+        var limit = Math.Min(batch.SendAtRows, first ? _firstBatchRows : _batchRows);
+        if (batch.Rows < ReserveAtRows) limit = Math.Min(limit, ReserveAtRows);
+        return Math.Max(limit - batch.Rows, 1);
+    }
+
+    /// <summary>
+    /// <see cref="RowAdded"/> for <paramref name="rows"/> rows added at once (no more than <see cref="RowsBeforeCheck"/>
+    /// allowed), but for the budget: <see cref="BudgetRowsAdded"/> counts a bulk move's rows across its batches.
+    /// </summary>
+    internal void RowsAdded(int lane, Partition partition, ColumnBatch batch, int rows)
+    {
+        var first = Volatile.Read(ref _batchesSent) < _batches.Length;
+        if (batch.Rows == ReserveAtRows && _batches[lane].Count > 1) ReserveSideBySide(lane, partition, batch, first ? _firstBatchRows : _batchRows);
+        if (batch.Rows >= batch.SendAtRows) Send(lane, partition, batch, SendReason.Cut);
+        else if (batch.Rows >= (first ? _firstBatchRows : _batchRows) || batch.EstimatedBytes >= (first ? _firstBatchBytes : _batchBytes))
+            Send(lane, partition, batch, SendReason.Full);
+        else batch.LastRowAt = _budget.LaneRows(lane) + rows;
+    }
+
+    /// <summary>Rows <paramref name="lane"/> may take before the budget looks at its batches.</summary>
+    internal int RowsBeforeBudgetCheck(int lane) => _budget.RowsBeforeCheck(lane);
+
+    /// <summary>Counts rows a lane added in bulk (<see cref="PartitionStaging"/>) and keeps the lane within its share.</summary>
+    internal void BudgetRowsAdded(int lane, int rows) => _budget.RowsAdded(lane, rows);
+
+    /// <summary>
+    /// The staging of <paramref name="lane"/>'s rows of a stream partitioned by leaf <paramref name="partitionLeaf"/>
+    /// (<see cref="PartitionStaging"/>); null when its batches hold lists.
+    /// </summary>
+    internal PartitionStaging? StagingFor(int lane, int partitionLeaf)
+    {
+        if (_staging[lane] is { } staging) return staging;
+        return _stageable ? _staging[lane] = new PartitionStaging(_schema, partitionLeaf) : null;
+    }
+
+    /// <summary>Per lane, its staging of partitioned rows (<see cref="StagingFor"/>), while the stream takes rows.</summary>
+    private readonly PartitionStaging?[] _staging;
+    private readonly bool _stageable;
+
     /// <summary>Rows at which a batch filling beside others of this writer is sized for the rows it will reach (below the 1024 it starts with).</summary>
     private const int ReserveAtRows = 1000;
 
@@ -286,7 +340,16 @@ internal sealed class TableWriter : IAsyncDisposable
     public void FlushEarly(int lane, Partition partition, bool retire)
     {
         if (_batches[lane].TryGetValue(partition, out var batch)) Send(lane, partition, batch, retire ? SendReason.Retire : SendReason.Early);
-        if (retire && _batches.All(b => b.Count == 0)) ReleaseSpares(quiet: true);
+        if (retire && _batches.All(b => b.Count == 0))
+        {
+            ReleaseSpares(quiet: true);
+            // A staging holding rows is being filled or moved by this lane right now (the budget looked from inside it).
+            if (_staging[lane] is { Batch.Rows: 0 } staging)
+            {
+                staging.Release();
+                _staging[lane] = null;
+            }
+        }
     }
 
     /// <summary>Why a batch goes to the encoder: what happens to its buffers and its file afterwards.</summary>
@@ -425,6 +488,12 @@ internal sealed class TableWriter : IAsyncDisposable
     {
         _parsingEnded = true;
         StageTimeline.Mark("complete.start");
+        for (var lane = 0; lane < _staging.Length; lane++)
+        {
+            _staging[lane]?.MoveToPartitions(this, lane);
+            _staging[lane]?.Release();
+            _staging[lane] = null;
+        }
         for (var lane = 0; lane < _batches.Length; lane++)
             foreach (var (partition, batch) in _batches[lane].ToList()) Send(lane, partition, batch, SendReason.Complete);
         await EncodersDoneAsync().ConfigureAwait(false);

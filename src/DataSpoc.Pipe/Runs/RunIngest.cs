@@ -267,6 +267,14 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                     if (typed.OnRows && TryWriteCanonicalRow(typed.ForRowLane(index), state, writer!, line, recordStart)) continue;
                     if (TryWriteTypedLine(typed, state, writer!, line, recordStart)) continue;
                 }
+                else if (recordStart >= 0 && state is { PartitionLeaf: >= 0 } && writer!.StagingFor(index, state.PartitionLeaf) is { } staging)
+                {
+                    if (TryStageCanonical(writer, shredder!, staging, line, recordStart))
+                    {
+                        counted++;
+                        continue;
+                    }
+                }
                 else if (recordStart >= 0 && state is not null && TryWriteCanonical(state, writer!, shredder!, line, recordStart, bare: false, ref batch))
                 {
                     counted++;
@@ -274,13 +282,46 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                     if (batch is null) previous = previous with { Batch = null };
                     continue;
                 }
-                // The message reader's path may write to any batch and does its own counting.
+                // The message reader's path may write to any batch and does its own counting; rows staged before it
+                // go first, so each partition keeps the input's order.
                 batch = null;
                 previous = previous with { Batch = null };
+                MoveStagedRows();
                 reader.DispatchLine(line, lines.LineNumber(i), lines.Unterminated(i));
             }
+            MoveStagedRows();
             state?.CountRecords(index, counted);
             previous.State?.CountRecords(index, previous.Counted);
+        }
+
+        /// <summary>
+        /// Scans a canonical record of a stream partitioned by a column into the lane's staging of it
+        /// (<see cref="PartitionStaging"/>); false, with nothing written, when the record needs the general path.
+        /// </summary>
+        private bool TryStageCanonical(TableWriter writer, RecordShredder shredder, PartitionStaging staging, ReadOnlySpan<byte> line, int recordStart)
+        {
+            var batch = staging.Batch;
+            if (batch.Rows == 0) _staged.Add((writer, staging));
+            batch.Mark();
+            var end = recordStart;
+            if (shredder.TryShredCanonical(batch, line, ref end)
+                && ((end == line.Length - 1 && line[end] == '}') || SingerEnvelope.IsCompleteAfterRecord(line, end)))
+            {
+                staging.RowScanned();
+                return true;
+            }
+            batch.RollbackToMark();
+            return false;
+        }
+
+        /// <summary>The stagings that took rows of this lane's current chunk (<see cref="MoveStagedRows"/> moves them).</summary>
+        private readonly List<(TableWriter Writer, PartitionStaging Staging)> _staged = [];
+
+        /// <summary>Moves the rows staged so far to their partitions' batches: at the end of a chunk, and before the general path writes a row.</summary>
+        private void MoveStagedRows()
+        {
+            foreach (var (writer, staging) in _staged) staging.MoveToPartitions(writer, index);
+            _staged.Clear();
         }
 
         /// <summary>What the record loop keeps of a stream it took records of: its writer, shredder and batch, and the records not counted yet.</summary>

@@ -195,102 +195,93 @@ internal sealed class LeafBuffer
 
     /// <summary>
     /// Appends rows of <paramref name="source"/>, a column of the same leaf in a batch without lists (one level per row),
-    /// in the order given: <paramref name="rows"/> are its row indexes, <paramref name="valueOf"/>[row -
-    /// <paramref name="firstRow"/>] the index of the row's value (rows of a partitioned stream moved to their
-    /// partition's batch, <see cref="PartitionStaging"/>).
+    /// in the order given (rows of a partitioned stream moved to their partition's batch, <see cref="PartitionStaging"/>):
+    /// <paramref name="rows"/> are its row indexes, at least <paramref name="firstRow"/>; <paramref name="valueOf"/>[row -
+    /// firstRow] is the index of a row's value, or empty when every row from firstRow on has one (row's value:
+    /// <paramref name="firstValue"/> + row - firstRow).
     /// </summary>
-    public void AppendRows(LeafBuffer source, ReadOnlySpan<int> rows, ReadOnlySpan<int> valueOf, int firstRow)
+    public void AppendRows(LeafBuffer source, ReadOnlySpan<int> rows, int firstRow, ReadOnlySpan<int> valueOf, int firstValue)
     {
         var n = rows.Length;
         if (Levels + n > Def.Length) Grow(ref Def, Math.Max(Def.Length * 2, Levels + n));
-        var def = Def;
-        var sourceDef = source.Def;
+        if (valueOf.IsEmpty) Def.AsSpan(Levels, n).Fill(Leaf.DefLevel);
+        else
+        {
+            var def = Def;
+            var from = source.Def;
+            var levels = Levels;
+            foreach (var r in rows) def[levels++] = from[r];
+        }
+        Levels += n;
         var present = Leaf.DefLevel;
-        var levels = Levels;
-        var values = Values;
         switch (Leaf.Type.Storage)
         {
-            case ValueStorage.Longs:
-                {
-                    if (values + n > Longs.Length) Grow(ref Longs, Math.Max(Longs.Length * 2, values + n));
-                    var to = Longs;
-                    var from = source.Longs;
-                    foreach (var r in rows)
-                    {
-                        var d = def[levels++] = sourceDef[r];
-                        if (d == present) to[values++] = from[valueOf[r - firstRow]];
-                    }
-                    break;
-                }
-            case ValueStorage.Doubles:
-                {
-                    if (values + n > Doubles.Length) Grow(ref Doubles, Math.Max(Doubles.Length * 2, values + n));
-                    var to = Doubles;
-                    var from = source.Doubles;
-                    foreach (var r in rows)
-                    {
-                        var d = def[levels++] = sourceDef[r];
-                        if (d == present) to[values++] = from[valueOf[r - firstRow]];
-                    }
-                    break;
-                }
-            case ValueStorage.Ints:
-                {
-                    if (values + n > Ints.Length) Grow(ref Ints, Math.Max(Ints.Length * 2, values + n));
-                    var to = Ints;
-                    var from = source.Ints;
-                    foreach (var r in rows)
-                    {
-                        var d = def[levels++] = sourceDef[r];
-                        if (d == present) to[values++] = from[valueOf[r - firstRow]];
-                    }
-                    break;
-                }
-            case ValueStorage.Bools:
-                {
-                    if (values + n > Bools.Length) Grow(ref Bools, Math.Max(Bools.Length * 2, values + n));
-                    var to = Bools;
-                    var from = source.Bools;
-                    foreach (var r in rows)
-                    {
-                        var d = def[levels++] = sourceDef[r];
-                        if (d == present) to[values++] = from[valueOf[r - firstRow]];
-                    }
-                    break;
-                }
-            default:
-                {
-                    if (values + n + 1 > Offsets.Length) Grow(ref Offsets, Math.Max(Offsets.Length * 2, values + n + 1));
-                    var fromOffsets = source.Offsets;
-                    long bytes = 0;
-                    foreach (var r in rows)
-                        if (sourceDef[r] == present)
-                        {
-                            var v = valueOf[r - firstRow];
-                            bytes += fromOffsets[v + 1] - fromOffsets[v];
-                        }
-                    if (ByteCount + bytes > Bytes.Length) GrowBytes((int)Math.Min(ByteCount + bytes, Array.MaxLength));
-                    var to = Bytes;
-                    var from = source.Bytes;
-                    var offsets = Offsets;
-                    var end = ByteCount;
-                    offsets[values] = end;
-                    foreach (var r in rows)
-                    {
-                        var d = def[levels++] = sourceDef[r];
-                        if (d != present) continue;
-                        var v = valueOf[r - firstRow];
-                        var start = fromOffsets[v];
-                        var length = fromOffsets[v + 1] - start;
-                        from.AsSpan(start, length).CopyTo(to.AsSpan(end));
-                        end += length;
-                        offsets[++values] = end;
-                    }
-                    ByteCount = end;
-                    break;
-                }
+            case ValueStorage.Longs: Values = Gather(rows, source.Def, present, source.Longs, ref Longs, Values, firstRow, valueOf, firstValue); break;
+            case ValueStorage.Doubles: Values = Gather(rows, source.Def, present, source.Doubles, ref Doubles, Values, firstRow, valueOf, firstValue); break;
+            case ValueStorage.Ints: Values = Gather(rows, source.Def, present, source.Ints, ref Ints, Values, firstRow, valueOf, firstValue); break;
+            case ValueStorage.Bools: Values = Gather(rows, source.Def, present, source.Bools, ref Bools, Values, firstRow, valueOf, firstValue); break;
+            default: AppendByteValues(source, rows, firstRow, valueOf, firstValue); break;
         }
-        Levels = levels;
+    }
+
+    /// <summary>The values of <see cref="AppendRows"/>' rows, appended to <paramref name="to"/> from index <paramref name="values"/>; returns the new count.</summary>
+    private static int Gather<T>(ReadOnlySpan<int> rows, short[] sourceDef, short present, T[] from, ref T[] to, int values, int firstRow,
+        ReadOnlySpan<int> valueOf, int firstValue)
+    {
+        if (values + rows.Length > to.Length) Grow(ref to, Math.Max(to.Length * 2, values + rows.Length));
+        var target = to;
+        if (valueOf.IsEmpty)
+        {
+            var shift = firstValue - firstRow;
+            foreach (var r in rows) target[values++] = from[r + shift];
+        }
+        else
+            foreach (var r in rows)
+                if (sourceDef[r] == present) target[values++] = from[valueOf[r - firstRow]];
+        return values;
+    }
+
+    private void AppendByteValues(LeafBuffer source, ReadOnlySpan<int> rows, int firstRow, ReadOnlySpan<int> valueOf, int firstValue)
+    {
+        var values = Values;
+        if (values + rows.Length + 1 > Offsets.Length) Grow(ref Offsets, Math.Max(Offsets.Length * 2, values + rows.Length + 1));
+        var sourceDef = source.Def;
+        var present = Leaf.DefLevel;
+        var fromOffsets = source.Offsets;
+        var shift = firstValue - firstRow;
+        long bytes = 0;
+        foreach (var r in rows)
+            if (valueOf.IsEmpty || sourceDef[r] == present)
+            {
+                var v = valueOf.IsEmpty ? r + shift : valueOf[r - firstRow];
+                bytes += fromOffsets[v + 1] - fromOffsets[v];
+            }
+        // Room for CopyShort's 32-byte stores past the last value.
+        if (ByteCount + bytes + 32 > Bytes.Length) GrowBytes((int)Math.Min(ByteCount + bytes + 32, Array.MaxLength));
+        var from = source.Bytes;
+        var to = Bytes;
+        var offsets = Offsets;
+        var end = ByteCount;
+        offsets[values] = end;
+        foreach (var r in rows)
+        {
+            if (!valueOf.IsEmpty && sourceDef[r] != present) continue;
+            var v = valueOf.IsEmpty ? r + shift : valueOf[r - firstRow];
+            var start = fromOffsets[v];
+            var length = fromOffsets[v + 1] - start;
+            // Most strings are short: two 16-byte copies instead of a call (both arrays have the room, checked).
+            if (length <= 32 && start + 32 <= from.Length && end + 32 <= to.Length)
+            {
+                ref var source0 = ref from[start];
+                ref var target0 = ref to[end];
+                Unsafe.WriteUnaligned(ref target0, Unsafe.ReadUnaligned<System.Runtime.Intrinsics.Vector128<byte>>(ref source0));
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref target0, 16), Unsafe.ReadUnaligned<System.Runtime.Intrinsics.Vector128<byte>>(ref Unsafe.Add(ref source0, 16)));
+            }
+            else from.AsSpan(start, length).CopyTo(to.AsSpan(end));
+            end += length;
+            offsets[++values] = end;
+        }
+        ByteCount = end;
         Values = values;
     }
 

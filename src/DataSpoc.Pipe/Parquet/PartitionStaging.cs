@@ -156,7 +156,8 @@ internal sealed class PartitionStaging
             for (var c = 0; c < columns.Length; c++)
             {
                 var column = columns[c];
-                var value = valueAt[c];
+                var firstValue = valueAt[c];
+                var value = firstValue;
                 var present = column.Leaf.DefLevel;
                 var def = column.Def;
                 for (var r = from; r < to; r++)
@@ -165,10 +166,12 @@ internal sealed class PartitionStaging
                     if (def[r] == present) value++;
                 }
                 valueAt[c] = value;
+                // A column with a value in every row of the round (the usual case) needs no index of values.
+                var valueOf = value - firstValue == to - from ? default : _valueOf.AsSpan(0, to - from);
                 foreach (var slot in _touched)
                 {
                     var taken = _taken[slot];
-                    _targets[slot]!.Columns[c].AppendRows(column, _order.AsSpan(_start[slot] - taken, taken), _valueOf, from);
+                    _targets[slot]!.Columns[c].AppendRows(column, _order.AsSpan(_start[slot] - taken, taken), from, valueOf, firstValue);
                 }
             }
             foreach (var slot in _touched) _targets[slot]!.Rows += _taken[slot];

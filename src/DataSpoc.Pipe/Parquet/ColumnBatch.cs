@@ -249,15 +249,6 @@ internal sealed class LeafBuffer
         var present = Leaf.DefLevel;
         var fromOffsets = source.Offsets;
         var shift = firstValue - firstRow;
-        long bytes = 0;
-        foreach (var r in rows)
-            if (valueOf.IsEmpty || sourceDef[r] == present)
-            {
-                var v = valueOf.IsEmpty ? r + shift : valueOf[r - firstRow];
-                bytes += fromOffsets[v + 1] - fromOffsets[v];
-            }
-        // Room for CopyShort's 32-byte stores past the last value.
-        if (ByteCount + bytes + 32 > Bytes.Length) GrowBytes((int)Math.Min(ByteCount + bytes + 32, Array.MaxLength));
         var from = source.Bytes;
         var to = Bytes;
         var offsets = Offsets;
@@ -269,6 +260,13 @@ internal sealed class LeafBuffer
             var v = valueOf.IsEmpty ? r + shift : valueOf[r - firstRow];
             var start = fromOffsets[v];
             var length = fromOffsets[v + 1] - start;
+            // Room for the value, and for the 32 bytes a short one is copied with.
+            if (end + Math.Max(length, 32) > to.Length)
+            {
+                ByteCount = end;
+                GrowBytes((int)Math.Min((long)end + Math.Max(length, 32), Array.MaxLength));
+                to = Bytes;
+            }
             // Most strings are short: two 16-byte copies instead of a call (both arrays have the room, checked).
             if (length <= 32 && start + 32 <= from.Length && end + 32 <= to.Length)
             {

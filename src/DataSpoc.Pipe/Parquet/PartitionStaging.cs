@@ -157,17 +157,22 @@ internal sealed class PartitionStaging
             {
                 var column = columns[c];
                 var firstValue = valueAt[c];
-                var value = firstValue;
-                var present = column.Leaf.DefLevel;
-                var def = column.Def;
-                for (var r = from; r < to; r++)
+                var value = firstValue + (to - from);
+                // A column with a value in every row (the usual case) needs no index of values.
+                var valueOf = default(Span<int>);
+                if (column.Values != rows)
                 {
-                    _valueOf[r - from] = value;
-                    if (def[r] == present) value++;
+                    value = firstValue;
+                    var present = column.Leaf.DefLevel;
+                    var def = column.Def;
+                    for (var r = from; r < to; r++)
+                    {
+                        _valueOf[r - from] = value;
+                        if (def[r] == present) value++;
+                    }
+                    if (value - firstValue != to - from) valueOf = _valueOf.AsSpan(0, to - from);
                 }
                 valueAt[c] = value;
-                // A column with a value in every row of the round (the usual case) needs no index of values.
-                var valueOf = value - firstValue == to - from ? default : _valueOf.AsSpan(0, to - from);
                 foreach (var slot in _touched)
                 {
                     var taken = _taken[slot];

@@ -30,6 +30,9 @@ internal sealed class BufferBudget
     public const int CheckRows = 1024;
 
     private readonly Lane[] _lanes;
+
+    /// <summary>The pool the run's column buffers take their arrays from and give them back to.</summary>
+    public ColumnArrays Arrays { get; } = new();
     private readonly long _share;
     private readonly long _idleRows;
     /// <summary>

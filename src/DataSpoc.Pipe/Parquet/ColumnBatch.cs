@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
 
 namespace DataSpoc.Pipe.Parquet;
@@ -6,13 +5,15 @@ namespace DataSpoc.Pipe.Parquet;
 /// <summary>
 /// The buffered values of one leaf column, in Parquet's shredded form: definition levels, repetition levels
 /// (only for columns inside lists) and the present values. Arrays come from the shared array pools, grow by doubling,
-/// are reused across a stream's batches, and go back to the pools when the batch is released (<see cref="Release"/>):
-/// a run of many streams reuses the arrays of the streams it is done with instead of leaving them to the collector.
+/// are reused across a stream's batches, and go back to the run's pool when the batch is released (<see cref="Release"/>,
+/// <see cref="ColumnArrays"/>): a run of many streams reuses the arrays of the streams it is done with instead of leaving
+/// them to the collector.
 /// </summary>
 internal sealed class LeafBuffer
 {
-    public LeafBuffer(LeafNode leaf)
+    public LeafBuffer(LeafNode leaf, ColumnArrays arrays)
     {
+        _arrays = arrays;
         Leaf = leaf;
         var storage = leaf.Type.Storage;
         Def = Rent<short>(1024);
@@ -39,15 +40,15 @@ internal sealed class LeafBuffer
     public byte[] Bytes;
     public int[] Offsets;
 
-    private static T[] Rent<T>(int length) => ArrayPool<T>.Shared.Rent(length);
+    private readonly ColumnArrays _arrays;
 
-    private static void Return<T>(T[] array)
-    {
-        if (array.Length > 0) ArrayPool<T>.Shared.Return(array);
-    }
+    /// <summary>An array from the pool this buffer's arrays come from (to replace one of them: it goes back with <see cref="Return"/>).</summary>
+    internal T[] Rent<T>(int length) => _arrays.Rent<T>(length);
+
+    internal void Return<T>(T[] array) => _arrays.Return(array);
 
     /// <summary>Replaces the array by a pooled one of <paramref name="length"/> holding the same values; the old one goes back.</summary>
-    private static void Grow<T>(ref T[] array, int length)
+    private void Grow<T>(ref T[] array, int length)
     {
         var bigger = Rent<T>(length);
         array.AsSpan().CopyTo(bigger);
@@ -225,7 +226,7 @@ internal sealed class LeafBuffer
     }
 
     /// <summary>The values of <see cref="AppendRows"/>' rows, appended to <paramref name="to"/> from index <paramref name="values"/>; returns the new count.</summary>
-    private static int Gather<T>(ReadOnlySpan<int> rows, short[] sourceDef, short present, T[] from, ref T[] to, int values, int firstRow,
+    private int Gather<T>(ReadOnlySpan<int> rows, short[] sourceDef, short present, T[] from, ref T[] to, int values, int firstRow,
         ReadOnlySpan<int> valueOf, int firstValue)
     {
         if (values + rows.Length > to.Length) Grow(ref to, Math.Max(to.Length * 2, values + rows.Length));
@@ -350,10 +351,11 @@ internal sealed class LeafBuffer
 /// <summary>One row group's worth of buffered rows of one stream: a <see cref="LeafBuffer"/> per leaf column.</summary>
 internal sealed class ColumnBatch
 {
-    public ColumnBatch(ColumnSchema schema)
+    /// <summary>A batch whose arrays come from <paramref name="arrays"/> (the run's pool; none: the process's).</summary>
+    public ColumnBatch(ColumnSchema schema, ColumnArrays? arrays = null)
     {
         Schema = schema;
-        Columns = schema.Leaves.Select(l => new LeafBuffer(l)).ToArray();
+        Columns = schema.Leaves.Select(l => new LeafBuffer(l, arrays ?? ColumnArrays.Shared)).ToArray();
         _flat = schema.Leaves.All(l => l.RepLevel == 0);
         _marks = _flat ? [] : new int[Columns.Length * 3];
     }

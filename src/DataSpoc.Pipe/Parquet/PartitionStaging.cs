@@ -26,9 +26,9 @@ internal sealed class PartitionStaging
     /// <summary>A day number no date has: the row's partition column is null.</summary>
     private const int NoDay = int.MinValue + 1;
 
-    public PartitionStaging(ColumnSchema schema, int partitionLeaf)
+    public PartitionStaging(ColumnSchema schema, int partitionLeaf, ColumnArrays arrays)
     {
-        Batch = new ColumnBatch(schema);
+        Batch = new ColumnBatch(schema, arrays);
         _partitionLeaf = partitionLeaf;
         _dateColumn = schema.Leaves[partitionLeaf].Kind == LeafKind.Date;
     }

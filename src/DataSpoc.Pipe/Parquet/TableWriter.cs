@@ -268,7 +268,7 @@ internal sealed class TableWriter : IAsyncDisposable
     internal PartitionStaging? StagingFor(int lane, int partitionLeaf)
     {
         if (_staging[lane] is { } staging) return staging;
-        return _stageable ? _staging[lane] = new PartitionStaging(_schema, partitionLeaf) : null;
+        return _stageable ? _staging[lane] = new PartitionStaging(_schema, partitionLeaf, _budget.Arrays) : null;
     }
 
     /// <summary>Per lane, its staging of partitioned rows (<see cref="StagingFor"/>), while the stream takes rows.</summary>
@@ -646,7 +646,7 @@ internal sealed class TableWriter : IAsyncDisposable
             _quiet = false;
             if (_spares.TryPop(out var batch)) return batch;
         }
-        return new ColumnBatch(_schema);
+        return new ColumnBatch(_schema, _budget.Arrays);
     }
 
     /// <summary>

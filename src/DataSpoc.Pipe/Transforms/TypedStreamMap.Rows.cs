@@ -656,7 +656,7 @@ internal sealed partial class TypedStreamMap
             }
             if (!deferred) continue;
             digests ??= Sha256HexMemo.For(ref t_digests, salt);
-            var target = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Max(size, 16));
+            var target = c.Rent<byte>((int)Math.Max(size, 16));
             var from = offsets[0];
             var at = 0;
             for (var i = 0; i < c.Values; i++)
@@ -677,7 +677,7 @@ internal sealed partial class TypedStreamMap
                 from = to;
             }
             offsets[c.Values] = at;
-            System.Buffers.ArrayPool<byte>.Shared.Return(source);
+            c.Return(source);
             c.Bytes = target;
             c.ByteCount = at;
             c.DeferredBytes = 0;

@@ -4,7 +4,7 @@ namespace DataSpoc.Pipe.Parquet;
 
 /// <summary>
 /// The buffered values of one leaf column, in Parquet's shredded form: definition levels, repetition levels
-/// (only for columns inside lists) and the present values. Arrays come from the shared array pools, grow by doubling,
+/// (only for columns inside lists) and the present values. Arrays come from the run's pool, grow by doubling,
 /// are reused across a stream's batches, and go back to the run's pool when the batch is released (<see cref="Release"/>,
 /// <see cref="ColumnArrays"/>): a run of many streams reuses the arrays of the streams it is done with instead of leaving
 /// them to the collector.
@@ -294,7 +294,7 @@ internal sealed class LeafBuffer
 
     /// <summary>
     /// Makes room for <paramref name="scale"/> times what the buffer holds now, in one step: a batch whose final size is
-    /// known early skips the sizes doubling would pass through (each one left in the shared pools). Still pooled arrays
+    /// known early skips the sizes doubling would pass through (each one left in the pool). Still pooled arrays
     /// (a power of two): arrays of exact sizes left to the collector peaked higher (bench/README.md).
     /// </summary>
     public void Reserve(double scale)

@@ -361,8 +361,8 @@ internal sealed class TableWriter : IAsyncDisposable
         Early,
         /// <summary>
         /// Cut at its share of the budget among partitions filling side by side: its buffers, sized for that cut, are
-        /// kept for a partition's next batch (the shared pools, returned to on the encoder threads and rented from on
-        /// the lanes, gave most of them back as new arrays, measured).
+        /// kept for a partition's next batch (arrays sized for a cut are taken again at once; the shared pool, returned
+        /// to on the encoder threads and rented from on the lanes, gave most of them back as new arrays, measured).
         /// </summary>
         Cut,
         /// <summary>Flushed early and its partition's file finished (no row for a while).</summary>

@@ -56,23 +56,6 @@ static void *created[MAX_CREATED];    /* contexts created for the pool (only the
 static int created_count;
 static const void *owner_callers[MAX_CALLERS]; /* return addresses already found inside the owner */
 static int owner_caller_count;
-static size_t largest_kept;           /* the largest context kept so far (see keep_allocator_as_before) */
-
-/*
- * A context freed for real hands its workspace back to malloc, and glibc raises its mmap threshold to the size of a
- * freed mmapped block: the Parquet library's later buffers of up to that size then come from malloc's arenas. Kept
- * contexts free nothing, and without that the same runs took a different memory path (500 interleaved streams peaked
- * at 262 MiB instead of 233 in most runs). So a block of the kept context's size is allocated and freed once, for
- * each new largest size, as freeing the context would have done.
- */
-static void keep_allocator_as_before(size_t size)
-{
-    if (size <= __atomic_load_n(&largest_kept, __ATOMIC_RELAXED)) return;
-    __atomic_store_n(&largest_kept, size, __ATOMIC_RELAXED);
-    /* volatile: a compiler may otherwise drop a malloc whose block is only freed */
-    void *volatile block = malloc(size);
-    free(block);
-}
 
 /* The zstd functions of the library that contains `caller`; 0 when they cannot be found. */
 static int resolve(const void *caller, struct zstd_impl *impl)
@@ -162,6 +145,5 @@ __attribute__((visibility("default"))) size_t ZSTD_freeCCtx(void *context)
                 break;
             }
     pthread_mutex_unlock(&lock);
-    if (kept) keep_allocator_as_before(owner.size(context));
     return kept ? 0 : owner.free(context);
 }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using PipeCompression = DataSpoc.Pipe.Config.Compression;
 
@@ -211,22 +212,35 @@ internal sealed class TableWriter : IAsyncDisposable
     /// </summary>
     public bool RowAdded(int lane, Partition partition, ColumnBatch batch)
     {
+        if (SendIfDue(lane, partition, batch, checkBytes: (batch.Rows & _bytesCheckMask) == 0))
+        {
+            _budget.RowAdded(lane, batch);
+            return true;
+        }
+        return _budget.RowAdded(lane, batch);
+    }
+
+    /// <summary>
+    /// The checks of a batch that took rows: sized for the cut when it reaches <see cref="ReserveAtRows"/> beside
+    /// others, handed over when it reaches its cut or is full (its bytes looked at only when <paramref name="checkBytes"/>:
+    /// summing its columns for every row would cost more than the check is worth). True when it was handed over.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool SendIfDue(int lane, Partition partition, ColumnBatch batch, bool checkBytes)
+    {
         var first = Volatile.Read(ref _batchesSent) < _batches.Length;
         if (batch.Rows == ReserveAtRows && _batches[lane].Count > 1) ReserveSideBySide(lane, partition, batch, first ? _firstBatchRows : _batchRows);
         if (batch.Rows >= batch.SendAtRows)
         {
             Send(lane, partition, batch, SendReason.Cut);
-            _budget.RowAdded(lane, batch);
             return true;
         }
-        if (batch.Rows >= (first ? _firstBatchRows : _batchRows)
-            || ((batch.Rows & _bytesCheckMask) == 0 && batch.EstimatedBytes >= (first ? _firstBatchBytes : _batchBytes)))
+        if (batch.Rows >= (first ? _firstBatchRows : _batchRows) || (checkBytes && batch.EstimatedBytes >= (first ? _firstBatchBytes : _batchBytes)))
         {
             Send(lane, partition, batch, SendReason.Full);
-            _budget.RowAdded(lane, batch);
             return true;
         }
-        return _budget.RowAdded(lane, batch);
+        return false;
     }
 
     /// <summary>
@@ -247,12 +261,7 @@ internal sealed class TableWriter : IAsyncDisposable
     /// </summary>
     internal void RowsAdded(int lane, Partition partition, ColumnBatch batch, int rows)
     {
-        var first = Volatile.Read(ref _batchesSent) < _batches.Length;
-        if (batch.Rows == ReserveAtRows && _batches[lane].Count > 1) ReserveSideBySide(lane, partition, batch, first ? _firstBatchRows : _batchRows);
-        if (batch.Rows >= batch.SendAtRows) Send(lane, partition, batch, SendReason.Cut);
-        else if (batch.Rows >= (first ? _firstBatchRows : _batchRows) || batch.EstimatedBytes >= (first ? _firstBatchBytes : _batchBytes))
-            Send(lane, partition, batch, SendReason.Full);
-        else batch.LastRowAt = _budget.LaneRows(lane) + rows;
+        if (!SendIfDue(lane, partition, batch, checkBytes: true)) batch.LastRowAt = _budget.LaneRows(lane) + rows;
     }
 
     /// <summary>Rows <paramref name="lane"/> may take before the budget looks at its batches.</summary>

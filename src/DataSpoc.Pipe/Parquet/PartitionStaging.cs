@@ -15,14 +15,13 @@ internal sealed class PartitionStaging
     /// <summary>Per staged row, the index of its partition in <see cref="_partitions"/>.</summary>
     private int[] _slots = new int[1024];
     private readonly List<Partition> _partitions = [];
-    /// <summary>Slots by epoch day (<see cref="_firstDay"/> + i); -1 for none yet. Days outside go through the dictionary.</summary>
-    private readonly int[] _slotByDay = new int[DaySlots];
-    private int _firstDay = int.MinValue;
+    /// <summary>Slots by epoch day, at <see cref="_days"/>' index; -1 for none yet. Days outside go through the dictionary.</summary>
+    private readonly int[] _slotByDay = Enumerable.Repeat(-1, DayWindow.Size).ToArray();
+    private DayWindow _days;
     private readonly Dictionary<Partition, int> _slotOf = [];
     private int _lastDay = int.MinValue;
     private int _lastSlot = -1;
 
-    private const int DaySlots = 4096;
     /// <summary>A day number no date has: the row's partition column is null.</summary>
     private const int NoDay = int.MinValue + 1;
 
@@ -61,14 +60,9 @@ internal sealed class PartitionStaging
 
     private int SlotOf(int day)
     {
-        if (_firstDay == int.MinValue && day != NoDay)
-        {
-            _firstDay = day - DaySlots / 2;
-            Array.Fill(_slotByDay, -1);
-        }
-        var index = day - _firstDay;
+        var index = day == NoDay ? -1 : _days.IndexOf(day);
         int slot;
-        if (day != NoDay && (uint)index < DaySlots)
+        if (index >= 0)
         {
             slot = _slotByDay[index];
             if (slot < 0) slot = _slotByDay[index] = NewSlot(day);

@@ -73,12 +73,12 @@ internal sealed class TableWriter : IAsyncDisposable
     /// <summary>Per parsing lane, the batch each partition's rows go into now (a lane touches only its own).</summary>
     private readonly Dictionary<Partition, ColumnBatch>[] _batches;
     /// <summary>
-    /// Per lane, the open batches of dated partitions by day (<see cref="DaySlot"/>): rows of partitions taking turns
+    /// Per lane, the open batches of dated partitions by day (<see cref="DaySlot"/>, <see cref="DayWindow"/>): rows of partitions taking turns
     /// (a date-time column over a few weeks, records in no date order) find their batch by one index, not a hash lookup.
     /// </summary>
     private readonly ColumnBatch?[]?[] _byDay;
-    /// <summary>Per lane, the day number of slot 0 of <see cref="_byDay"/>, set by the lane's first dated row.</summary>
-    private readonly int[] _firstDay;
+    /// <summary>Per lane, the days <see cref="_byDay"/> covers, around the lane's first dated row.</summary>
+    private readonly DayWindow[] _days;
     /// <summary>Per lane, the partitions whose first cut was staggered (<see cref="ReserveSideBySide"/>).</summary>
     private readonly HashSet<Partition>[] _staggered;
     /// <summary>Per lane, the batch it asked for last: rows of one partition in a row skip the dictionary.</summary>
@@ -141,7 +141,7 @@ internal sealed class TableWriter : IAsyncDisposable
         _batches = Enumerable.Range(0, limits.ParseLanes).Select(_ => new Dictionary<Partition, ColumnBatch>()).ToArray();
         _lastBatch = new (Partition, ColumnBatch?)[limits.ParseLanes];
         _byDay = new ColumnBatch?[]?[limits.ParseLanes];
-        _firstDay = Enumerable.Repeat(int.MinValue, limits.ParseLanes).ToArray();
+        _days = new DayWindow[limits.ParseLanes];
         _staggered = [.. Enumerable.Range(0, limits.ParseLanes).Select(_ => new HashSet<Partition>())];
         _staging = new PartitionStaging?[limits.ParseLanes];
         _stageable = limits.StagePartitionedRows && PartitionStaging.Takes(schema);
@@ -190,20 +190,10 @@ internal sealed class TableWriter : IAsyncDisposable
         return batch;
     }
 
-    /// <summary>
-    /// Days covered by <see cref="_byDay"/>: about 11 years around the first date seen. Rows of dates outside (or of
-    /// no date) are found through the dictionary alone.
-    /// </summary>
-    private const int DaySlots = 4096;
+    private const int DaySlots = DayWindow.Size;
 
-    /// <summary>The partition's slot in <see cref="_byDay"/>; out of range when it has none.</summary>
-    private int DaySlot(int lane, Partition partition)
-    {
-        if (partition.Date is not { } date) return -1;
-        ref var first = ref _firstDay[lane];
-        if (first == int.MinValue) first = date.DayNumber - DaySlots / 2;
-        return date.DayNumber - first;
-    }
+    /// <summary>The partition's slot in <see cref="_byDay"/>; -1 when it has none (no date, or one outside the lane's window).</summary>
+    private int DaySlot(int lane, Partition partition) => partition.Date is { } date ? _days[lane].IndexOf(date.DayNumber) : -1;
 
     /// <summary>
     /// Called after each accepted row: hands a full batch to the encoder (waiting while it is busy: back-pressure), and

@@ -95,10 +95,12 @@ pipeline_for() {
 }
 
 # The transforms of each variation of the narrow shape (stream "orders").
+# The typed variation's filter, also what its row check counts in the input (as `record.<condition>`).
+typed_filter="qty > 5"
 variation_yaml() {
   case "$1" in
     projected) printf 'transforms:\n  orders: {drop: [note], rename: {name: customer}, select: [id, name, amount, flag, status, created_at, qty]}' ;;
-    typed) printf 'transforms:\n  orders: {filter: "qty > 5", compute: {total: "amount * qty"}, cast: {qty: number}, hash: [name]}' ;;
+    typed) printf 'transforms:\n  orders: {filter: "%s", compute: {total: "amount * qty"}, cast: {qty: number}, hash: [name]}' "$typed_filter" ;;
     partitioned) printf '  partition_by: created_at' ;;
     *) ;;
   esac
@@ -223,8 +225,8 @@ measure() {
       size="$(parquet_bytes "$target")"
       if [ "$run" = 1 ]; then
         local got want="$n"; got="$(parquet_rows "$target")"
-        # The typed variation filters rows (qty > 5): it keeps what DuckDB keeps of the same records.
-        [ "$shape" = narrow+typed ] && want="$(records_where "$input" "record.qty > 5")"
+        # The typed variation filters rows: it keeps what DuckDB keeps of the same records.
+        [ "$shape" = narrow+typed ] && want="$(records_where "$input" "record.$typed_filter")"
         [ "$got" = "$want" ] || echo "WARNING: pipe wrote $got rows where $want were expected ($shape)" >&2
       fi ;;
     duckdb)

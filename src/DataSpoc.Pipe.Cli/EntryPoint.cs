@@ -18,6 +18,7 @@ internal static class EntryPoint
             return ExitCodes.Success;
         }
         using var encoder = args is ["run", ..] ? PipelineRunner.PrepareEncoder() : null;
+        if (args is ["run", ..]) RunStartCollections.Defer();
         var debug = args.Contains("--debug") || Environment.GetEnvironmentVariable("DATASPOC_PIPE_DEBUG") is "1" or "true";
         args = args.Where(a => a != "--debug").ToArray();
 

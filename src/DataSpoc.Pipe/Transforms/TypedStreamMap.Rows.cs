@@ -357,7 +357,7 @@ internal sealed partial class TypedStreamMap
                 var cell = cells[i];
                 if (_ambiguous[cell] && !SameForEitherFormTyped(cell, formPartners[i], cells, args))
                 {
-                    if (ambiguous == _ambiguousArgs.Length) { result = default; return false; }
+                    if (ambiguous == _ambiguousArgs.Length || IsIntegerZero(_scalars[cell])) { result = default; return false; }
                     _ambiguousArgs[ambiguous++] = i;
                 }
             }
@@ -384,6 +384,14 @@ internal sealed partial class TypedStreamMap
         private static bool InShape(in Scalar value, ScalarKind kind) => kind == ScalarKind.Unhandled
             ? !value.IsUnhandled
             : value.Kind == kind && (kind != ScalarKind.Double || double.IsFinite(value.Double));
+
+        /// <summary>
+        /// An integer column's 0, where its form matters, has three forms, not two: an integer column also takes a whole
+        /// number written with a fraction, so the 0 may have been <c>0</c> or <c>-0</c> (the JSON path reads a long),
+        /// <c>0.0</c> (a double) or <c>-0.0</c> (a negative zero, which division and text tell from 0: "-0"). The JSON
+        /// path decides such a row.
+        /// </summary>
+        private static bool IsIntegerZero(in Scalar value) => value.Kind == ScalarKind.Long && value.Long == 0;
 
         /// <summary><see cref="SameForEitherForm"/> over unboxed values.</summary>
         private bool SameForEitherFormTyped(int cell, int[]? partners, int[] cells, Scalar[] args)
@@ -475,7 +483,7 @@ internal sealed partial class TypedStreamMap
                 var cell = cells[i];
                 if (_ambiguous[cell] && !SameForEitherForm(cell, formPartners[i], cells, args))
                 {
-                    if (ambiguous == _ambiguousArgs.Length) { result = null; return false; }
+                    if (ambiguous == _ambiguousArgs.Length || _values[cell] is 0L) { result = null; return false; }
                     _ambiguousArgs[ambiguous++] = i;
                 }
             }

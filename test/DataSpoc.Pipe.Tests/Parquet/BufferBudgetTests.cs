@@ -219,13 +219,15 @@ public sealed class BufferBudgetTests : IDisposable
     [Fact]
     public async Task The_last_row_groups_of_many_files_are_encoded_at_once_when_the_input_ends()
     {
-        // 12 partitions, a few thousand rows each, all still buffered when the input ends: their row groups are handed
-        // over together, and several encoder threads take them at once (on one core, one after another).
+        // 12 partitions, 10,000 rows each, all still buffered when the input ends: their row groups are handed over
+        // together, and several encoder threads take them at once (on one core, one after another). Row groups of a few
+        // milliseconds each, so that a second thread starts while the first is still busy on a loaded machine: with 3,000
+        // rows each, one thread once encoded them all before the other woke (a full test run, 2 cores).
         var limits = new WriteLimits { BatchRows = 100_000, BufferBytes = 64 * 1024 * 1024, ParseLanes = 1 };
         var budget = new BufferBudget(limits);
         var spool = Path.Combine(_lake.Root, "spool");
         await using var writer = Writer(limits, budget);
-        const int Rows = 36_000, Days = 12;
+        const int Rows = 120_000, Days = 12;
         for (var id = 0; id < Rows; id++) Add(writer, id, DayOf(id % Days));
         Assert.Empty(Directory.Exists(spool) ? Directory.GetFiles(spool) : []);
 

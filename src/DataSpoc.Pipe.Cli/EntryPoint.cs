@@ -17,8 +17,9 @@ internal static class EntryPoint
             Console.Out.WriteLine("dataspoc-pipe " + ToolVersion.Current);
             return ExitCodes.Success;
         }
-        using var encoder = args is ["run", ..] ? PipelineRunner.PrepareEncoder() : null;
-        if (args is ["run", ..]) RunStartCollections.Defer();
+        var isRun = args is ["run", ..];
+        using var encoder = isRun ? PipelineRunner.PrepareEncoder() : null;
+        if (isRun) RunStartCollections.Defer();
         var debug = args.Contains("--debug") || Environment.GetEnvironmentVariable("DATASPOC_PIPE_DEBUG") is "1" or "true";
         args = args.Where(a => a != "--debug").ToArray();
 

@@ -98,18 +98,9 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
                 ? await PostgresBinaryCopy.StartLibpqAsync(native, sql, table.Columns.Count, cancellationToken).ConfigureAwait(false)
                 : await PostgresBinaryCopy.StartAsync(connection, sql, table.Columns.Count, cancellationToken).ConfigureAwait(false);
         }
-        catch (PostgresException e)
+        catch (Exception e) when (ReadFailure(e) is { } failure)
         {
-            throw Failed("read", e);
-        }
-        catch (LibpqException e)
-        {
-            throw Failed("read", e);
-        }
-        catch (NpgsqlException e) when (e is not PostgresException)
-        {
-            // The connection broke (the server process ended, the network): its cause is the message.
-            throw Failed("read", "the connection broke: " + (e.InnerException?.Message ?? e.Message), e);
+            throw failure;
         }
     }
 
@@ -131,18 +122,9 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
                 },
                 () => sink.FlushIfFullAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
         }
-        catch (PostgresException e)
+        catch (Exception e) when (ReadFailure(e) is { } failure)
         {
-            throw Failed("read", e);
-        }
-        catch (LibpqException e)
-        {
-            throw Failed("read", e);
-        }
-        catch (NpgsqlException e) when (e is not PostgresException)
-        {
-            // The connection broke (the server process ended, the network): its cause is the message.
-            throw Failed("read", "the connection broke: " + (e.InnerException?.Message ?? e.Message), e);
+            throw failure;
         }
     }
 
@@ -172,9 +154,9 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
             {
                 reader = await fetch.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken).ConfigureAwait(false);
             }
-            catch (PostgresException e)
+            catch (Exception e) when (ReadFailure(e) is { } failure)
             {
-                throw Failed("read", e);
+                throw failure;
             }
             await using (reader)
             {
@@ -190,6 +172,10 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
                         count++;
                         await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
                     }
+                }
+                catch (Exception e) when (ReadFailure(e) is { } failure)
+                {
+                    throw failure;
                 }
                 finally
                 {
@@ -294,6 +280,16 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
     }
 
     private TapException Failed(string what, PostgresException e) => Failed(what, e.MessageText, e);
+
+    /// <summary>What a failure while reading a table's rows tells the user; null for one that is not the server's or the connection's.</summary>
+    private TapException? ReadFailure(Exception e) => e switch
+    {
+        PostgresException server => Failed("read", server),
+        LibpqException libpq => Failed("read", libpq),
+        // The connection broke (the server process ended, the network): its cause is the message.
+        NpgsqlException broken => Failed("read", "the connection broke: " + (broken.InnerException?.Message ?? broken.Message), broken),
+        _ => null,
+    };
 
     private TapException Failed(string what, LibpqException e) => Failed(what, e.Message, e);
 

@@ -172,6 +172,27 @@ public sealed class PostgresLibpqCopyTests(PostgresServer server, ITestOutputHel
         Assert.True(sink.Records < 300000, $"{sink.Records} rows arrived");
     }
 
+    [Fact]
+    public async Task An_incremental_read_whose_server_process_is_terminated_fails_naming_the_stream()
+    {
+        // An incremental table is read through a cursor, here in one batch (~60 MB, more than the sockets hold): the
+        // server process ends while that batch's rows stream in, and the error is named like the COPY's.
+        var db = await server.CreateDatabaseAsync("""
+            CREATE TABLE public.events (id int8 PRIMARY KEY, email text);
+            INSERT INTO events SELECT g, repeat('x', 200) || g || '@example.com' FROM generate_series(1, 300000) g;
+            """);
+        var config = Config(db, "public.events");
+        config["replication_keys"] = new JsonObject { ["public-events"] = "id" };
+        config["batch_size"] = 300000;
+        var sink = new TerminatingSink(server.ConnectionString(), db, "FETCH%");
+        var error = await Assert.ThrowsAsync<TapException>(
+            () => ((ITypedBuiltInTap)new PostgresTap()).SyncAsync(config, null, null, sink, CancellationToken.None));
+        output.WriteLine(error.Message);
+        Assert.True(error.Message.StartsWith("postgres tap: stream 'public-events': cannot read public.events: ", StringComparison.Ordinal), error.Message);
+        Assert.True(sink.Terminated);
+        Assert.True(sink.Records < 300000, $"{sink.Records} rows arrived");
+    }
+
     /// <summary>Runs <paramref name="action"/> with the COPY forced through Npgsql (the tests of this collection run one at a time).</summary>
     private static async Task<T> WithNpgsqlAsync<T>(Func<Task<T>> action)
     {
@@ -193,8 +214,8 @@ public sealed class PostgresLibpqCopyTests(PostgresServer server, ITestOutputHel
         return 0;
     });
 
-    /// <summary>At the first row, terminates the server process that runs the database's COPY, then takes every row.</summary>
-    private sealed class TerminatingSink(string connectionString, string database) : RecordSink
+    /// <summary>At the first row, terminates the server process that runs the database's COPY (or the query <paramref name="query"/> matches), then takes every row.</summary>
+    private sealed class TerminatingSink(string connectionString, string database, string query = "COPY%") : RecordSink
     {
         private readonly Rows _rows = new();
 
@@ -214,8 +235,9 @@ public sealed class PostgresLibpqCopyTests(PostgresServer server, ITestOutputHel
             await using var connection = new NpgsqlConnection(connectionString);
             await connection.OpenAsync(cancellationToken);
             await using var terminate = new NpgsqlCommand(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = @db AND query LIKE 'COPY%'", connection);
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = @db AND query LIKE @query", connection);
             terminate.Parameters.AddWithValue("db", database);
+            terminate.Parameters.AddWithValue("query", query);
             Terminated = (long)(await terminate.ExecuteScalarAsync(cancellationToken))! == 1;
         }
 

@@ -206,9 +206,18 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
         catch (Exception e) when (e is NpgsqlException or PostgresException or TimeoutException or System.Net.Sockets.SocketException)
         {
             await connection.DisposeAsync().ConfigureAwait(false);
-            throw new TapException($"{Name} tap: cannot connect to {settings.Where}: {e.Message}", e);
+            throw new TapException($"{Name} tap: cannot connect to {settings.Where}: {ConnectFailure(e)}", e);
         }
     }
+
+    /// <summary>
+    /// Why a connection failed: Npgsql's own message says only where it tried ("Failed to connect to host:port"); the
+    /// socket's reason under it ("Connection refused") is what tells the user what to fix.
+    /// </summary>
+    private static string ConnectFailure(Exception e) =>
+        e is not PostgresException && e.InnerException is { Message: { Length: > 0 } reason } && !e.Message.Contains(reason, StringComparison.Ordinal)
+            ? $"{e.Message} ({reason})"
+            : e.Message;
 
     private sealed record Settings(string ConnectionString, string Where, List<string> Schemas, List<string> FilterTables, Dictionary<string, string> ReplicationKeys, int BatchSize,
         List<KeyValuePair<string, string>>? LibpqKeywords)

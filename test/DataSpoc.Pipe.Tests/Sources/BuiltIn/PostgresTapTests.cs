@@ -218,4 +218,18 @@ public sealed class PostgresTapTests(PostgresServer server) : IDisposable
         Assert.Contains("cannot connect to 127.0.0.1", stderr);
         Assert.DoesNotContain("not-the-password-xyz", stderr);
     }
+
+    [Fact]
+    public async Task A_port_where_no_server_listens_fails_saying_the_connection_was_refused()
+    {
+        // A port just released: nothing listens on it.
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var config = Config("postgres");
+        config["port"] = port;
+        var stderr = await _h.FailAsync("postgres", config);
+        Assert.Contains($"postgres tap: cannot connect to 127.0.0.1:{port}/postgres: Failed to connect to 127.0.0.1:{port} (Connection refused)", stderr);
+    }
 }

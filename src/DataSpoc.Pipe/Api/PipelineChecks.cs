@@ -87,15 +87,11 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
         }))));
     }
 
-    /// <summary>That the tap is a built-in one, or is found (<c>~</c> and PATH as a run resolves it) and answers <c>--help</c> or <c>--about</c>.</summary>
+    /// <summary>That the tap is a built-in one whose source lists its streams, or is found (<c>~</c> and PATH as a run resolves it) and answers <c>--help</c> or <c>--about</c>.</summary>
     private async Task<bool> CheckTapAsync(PipelineDefinition pipeline, CancellationToken cancellationToken)
     {
         var tap = pipeline.Source.Tap;
-        if (SourceFactory.IsBuiltIn(tap))
-        {
-            Pass("tap", $"'{tap}' is a built-in tap");
-            return true;
-        }
+        if (SourceFactory.IsBuiltIn(tap)) return await CheckBuiltInSourceAsync(pipeline, tap, cancellationToken).ConfigureAwait(false);
         string executable;
         try
         {
@@ -129,6 +125,42 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
         var detail = $"{executable} answers neither --help nor --about ({string.Join("; ", tried)})";
         Fail("tap", detail, new ValidationProblem("source.tap", pipeline.FilePath, null, detail));
         return false;
+    }
+
+    /// <summary>
+    /// A built-in tap is always found, but its source may be out of reach (a server that refuses the connection, a
+    /// folder that is not there): listing its streams, what a run does first, is the check. Skipped when a variable is
+    /// missing: the source would only fail for the reason already reported.
+    /// </summary>
+    private async Task<bool> CheckBuiltInSourceAsync(PipelineDefinition pipeline, string tap, CancellationToken cancellationToken)
+    {
+        if (_checks.Any(c => c is { Check: "variables", Ok: false }))
+        {
+            Pass("tap", $"'{tap}' is a built-in tap (its source is not tried while a variable is missing)", warning: true);
+            return false;
+        }
+        try
+        {
+            var json = await new TapCatalogs(stores).DiscoverAsync(pipeline, cancellationToken).ConfigureAwait(false);
+            var streams = StreamCatalog.List(StreamCatalog.Parse(json, $"'{tap}' stream list")).Select(e => e.TapStreamId).ToList();
+            const int Shown = 5;
+            var names = string.Join(", ", streams.Take(Shown)) + (streams.Count > Shown ? $", and {streams.Count - Shown} more" : "");
+            Pass("tap", $"'{tap}' is a built-in tap; its source lists {streams.Count} stream(s){(streams.Count > 0 ? ": " + names : "")}",
+                warning: streams.Count == 0);
+            return true;
+        }
+        catch (TapFailedException e)
+        {
+            var reason = e.StderrTail is { Length: > 0 } tail ? TapAnswer.LastLine(tail) : e.Message;
+            var detail = $"'{tap}' is a built-in tap, but its source cannot be read: {reason}";
+            Fail("tap", detail, new ValidationProblem("source.config", pipeline.FilePath, null, detail));
+            return false;
+        }
+        catch (ConfigException e)
+        {
+            Fail("tap", e.Message, ValidationProblem.From(e));
+            return false;
+        }
     }
 
     /// <summary>How the tap gets its catalog, and that the selection (streams, replication, select) matches what it discovers.</summary>

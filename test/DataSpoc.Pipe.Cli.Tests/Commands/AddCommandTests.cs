@@ -94,7 +94,7 @@ public sealed class AddCommandTests : IDisposable
 
         var validate = Json.Parse(CliProcess.Run(_home, "validate", "items", "-o", "json")).AsArray().Single()!;
         Assert.True(validate.Bool("ok"), validate.ToJsonString());
-        Assert.Equal("'csv' is a built-in tap", validate["checks"]!.AsArray().Single(c => c.Str("check") == "tap").Str("detail"));
+        Assert.Equal("'csv' is a built-in tap; its source lists 1 stream(s): items", validate["checks"]!.AsArray().Single(c => c.Str("check") == "tap").Str("detail"));
 
         var run = CliProcess.Run(_home, "run", "items", "-o", "json");
         Assert.True(run.ExitCode == 0, run.ToString());

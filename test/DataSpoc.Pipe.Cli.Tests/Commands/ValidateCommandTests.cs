@@ -71,6 +71,35 @@ public sealed class ValidateCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_built_in_tap_passes_by_listing_its_streams_and_fails_when_its_source_cannot_be_read()
+    {
+        var data = Path.Combine(_home.Root, "csvs");
+        Directory.CreateDirectory(data);
+        File.WriteAllText(Path.Combine(data, "items.csv"), "id,price\n1,2.50\n");
+        _home.WritePipeline("items", $"source:\n  tap: csv\n  config: {{path: \"{data}\"}}\ndestination:\n  bucket: {_home.Bucket}\n");
+        var missing = Path.Combine(_home.Root, "no-such-folder");
+        _home.WritePipeline("nofolder", $"source:\n  tap: csv\n  config: {{path: \"{missing}\"}}\ndestination:\n  bucket: {_home.Bucket}\n");
+        // A port just released: nothing listens on it.
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        _home.WritePipeline("noserver", $"source:\n  tap: postgres\n  config: {{host: 127.0.0.1, port: {port}, user: postgres, dbname: shop}}\ndestination:\n  bucket: {_home.Bucket}\n");
+
+        var result = CliProcess.Run(_home, "validate", "--output", "json");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal("error: validation failed for nofolder, noserver\n", result.Stderr);
+        var taps = Json.Parse(result).AsArray().ToDictionary(r => r.Str("pipeline"), r => r!["checks"]!.AsArray().Single(c => c.Str("check") == "tap")!);
+        Assert.True(taps["items"].Bool("ok"));
+        Assert.Equal("'csv' is a built-in tap; its source lists 1 stream(s): items", taps["items"].Str("detail"));
+        Assert.False(taps["nofolder"].Bool("ok"));
+        Assert.Equal($"'csv' is a built-in tap, but its source cannot be read: csv tap: '{missing}' matches no file", taps["nofolder"].Str("detail"));
+        Assert.False(taps["noserver"].Bool("ok"));
+        Assert.Equal($"'postgres' is a built-in tap, but its source cannot be read: postgres tap: cannot connect to 127.0.0.1:{port}/shop: " +
+                     $"Failed to connect to 127.0.0.1:{port} (Connection refused)", taps["noserver"].Str("detail"));
+    }
+
+    [Fact]
     public void Invalid_tap_config_json_fails_validation_naming_the_file_and_line()
     {
         Directory.CreateDirectory(_home.Sources);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using DataSpoc.Pipe.Parquet;
 using ParquetSharp;
 
 namespace DataSpoc.Pipe.Sources.BuiltIn;
@@ -47,15 +48,20 @@ internal static class ParquetRows
                     {
                         json.Writer.WritePropertyName(shape.Property);
                         try { shape.Write(json, cursors); }
-                        catch (Exception e) when (e is OverflowException or InvalidDataException or JsonException or ArgumentException)
+                        catch (Exception e) when (ParquetFailure.IsUnreadable(e))
                         {
-                            throw new InvalidDataException($"{location ?? path} row group {g} row {row} column '{shape.Name}': {e.Message}", e);
+                            throw new InvalidDataException($"{location ?? path} row group {g} row {row} column '{shape.Name}': {ParquetFailure.Reason(e)}", e);
                         }
                     }
                     json.Writer.WriteEndObject();
                     onRow(json.Written, first + row);
                     if ((row & 1023) == 0) cancellationToken.ThrowIfCancellationRequested();
                 }
+            }
+            catch (ParquetException e)
+            {
+                // Opening a column chunk: its metadata or first page is damaged.
+                throw new InvalidDataException($"{location ?? path} row group {g}: {ParquetFailure.Reason(e)}", e);
             }
             finally
             {

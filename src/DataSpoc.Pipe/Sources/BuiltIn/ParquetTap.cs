@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Parquet;
 using DataSpoc.Pipe.Storage;
 using Microsoft.Extensions.FileSystemGlobbing;
 using ParquetSharp;
@@ -79,6 +80,11 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
                     await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
                 }
             }
+            catch (ParquetException e)
+            {
+                // Opening a column chunk: its metadata or first page is damaged.
+                throw new TapException($"{TapName} tap: {file.Location} row group {g}: {ParquetFailure.Reason(e)}", e);
+            }
             finally
             {
                 foreach (var cursor in cursors) cursor?.Dispose();
@@ -96,9 +102,9 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
             {
                 shapes[i].Write(rows, i, cursors, scratch);
             }
-            catch (Exception e) when (e is OverflowException or InvalidDataException or JsonException or ArgumentException)
+            catch (Exception e) when (ParquetFailure.IsUnreadable(e))
             {
-                throw new TapException($"{TapName} tap: {file.Location} row group {rowGroup} row {row} column '{shapes[i].Name}': {e.Message}", e);
+                throw new TapException($"{TapName} tap: {file.Location} row group {rowGroup} row {row} column '{shapes[i].Name}': {ParquetFailure.Reason(e)}", e);
             }
         }
         rows.EndRow();
@@ -137,7 +143,7 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
         }
         catch (ParquetException e)
         {
-            throw new TapException($"{TapName} tap: {file.Location} is not a readable Parquet file: {e.Message}", e);
+            throw new TapException($"{TapName} tap: {file.Location} is not a readable Parquet file: {ParquetFailure.LibraryMessage(e)}", e);
         }
     }
 

@@ -92,6 +92,23 @@ public sealed class ParquetTapTests : IDisposable
     {
         var bad = _h.Write("in/bad.parquet", "not parquet at all");
         var stderr = await _h.FailAsync("parquet", new JsonObject { ["path"] = bad });
-        Assert.Contains($"{bad} is not a readable Parquet file", stderr);
+        Assert.Contains($"{bad} is not a readable Parquet file: Invalid: Parquet magic bytes not found in footer", stderr);
+        Assert.DoesNotContain("N7parquet", stderr);
+    }
+
+    [Fact]
+    public async Task A_file_damaged_after_its_first_row_groups_fails_naming_the_file_and_row_group_without_a_stack_trace()
+    {
+        // 4 KiB cut out of the middle: the footer is intact, so the file opens, and every column chunk past the cut
+        // is read at the wrong offset.
+        var path = _h.Path("in/damaged.parquet");
+        WriteWithDuckDb(path, "SELECT i::BIGINT AS id, 'name ' || i AS name FROM range(100000) t(i)");
+        var bytes = File.ReadAllBytes(path);
+        var cut = bytes.Length / 2;
+        File.WriteAllBytes(path, [.. bytes[..cut], .. bytes[(cut + 4096)..]]);
+        var stderr = await _h.FailAsync("parquet", new JsonObject { ["path"] = path });
+        Assert.Matches($@"^parquet tap: {System.Text.RegularExpressions.Regex.Escape(path)} row group \d+( row \d+ column '(id|name)')?: the file is damaged: \S", stderr);
+        Assert.DoesNotContain("N7parquet", stderr);
+        Assert.DoesNotContain("   at ", stderr);
     }
 }

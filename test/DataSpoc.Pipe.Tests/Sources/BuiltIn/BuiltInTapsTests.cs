@@ -20,6 +20,18 @@ public sealed class BuiltInTapsTests
     }
 
     [Fact]
+    public void A_bug_in_a_built_in_tap_ends_its_stderr_with_the_message_that_a_run_quotes()
+    {
+        Exception bug;
+        try { throw new InvalidOperationException("a state the tap never expected"); }
+        catch (InvalidOperationException e) { bug = e; }
+        var lines = BuiltInTapErrors.Describe("csv", bug).Split('\n');
+        Assert.Equal("csv tap failed: InvalidOperationException: a state the tap never expected", lines[^1]);
+        Assert.Contains(lines, l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+        Assert.Equal("csv tap: 'x' matches no file", BuiltInTapErrors.Describe("csv", new TapException("csv tap: 'x' matches no file")));
+    }
+
+    [Fact]
     public void The_singer_check_used_by_the_tap_tests_rejects_a_record_before_its_schema_and_a_value_of_the_wrong_type()
     {
         var early = Encoding.UTF8.GetBytes("""{"type":"RECORD","stream":"s","record":{"a":1}}""" + "\n");

@@ -14,12 +14,22 @@ internal enum PostgresValueKind { Int16, Int32, Int64, Float4, Float8, Numeric, 
 /// </summary>
 internal sealed class PostgresColumn
 {
-    public PostgresColumn(string name, string sqlType, string typeName, int typeModifier, string? elementTypeName, bool notNull)
+    /// <param name="name">The column's name.</param>
+    /// <param name="sqlType">Its type as PostgreSQL prints it.</param>
+    /// <param name="typeName">Its type's name (a domain's base type).</param>
+    /// <param name="typeModifier">Its type modifier (length, precision and scale).</param>
+    /// <param name="elementTypeName">An array's element type; null for any other.</param>
+    /// <param name="notNull">Declared NOT NULL.</param>
+    /// <param name="arrayDimensions">
+    /// An array column's declared dimensions (<c>pg_attribute.attndims</c>: 2 for <c>int[][]</c>; 0 where PostgreSQL does not
+    /// record them, as in views, which is read as 1).
+    /// </param>
+    public PostgresColumn(string name, string sqlType, string typeName, int typeModifier, string? elementTypeName, bool notNull, int arrayDimensions = 1)
     {
         Name = name;
         SqlType = sqlType;
         (Schema, Kind) = elementTypeName is not null
-            ? (ArraySchema(elementTypeName, notNull), PostgresValueKind.RawJson)
+            ? (ArraySchema(elementTypeName, notNull, Math.Max(arrayDimensions, 1)), PostgresValueKind.RawJson)
             : Map(typeName, typeModifier, notNull);
         IsArray = elementTypeName is not null;
         DbType = IsArray ? NpgsqlDbType.Text : ReadType(typeName, Kind);
@@ -178,8 +188,11 @@ internal sealed class PostgresColumn
         }
     }
 
-    /// <summary>Arrays are read with <c>array_to_json</c>, so items take the JSON form of their element type.</summary>
-    private static JsonObject ArraySchema(string elementTypeName, bool notNull)
+    /// <summary>
+    /// Arrays are read with <c>array_to_json</c>, so items take the JSON form of their element type; a multidimensional
+    /// array is an array of arrays per dimension (<c>{{1,2},{3,4}}</c> is <c>[[1,2],[3,4]]</c>).
+    /// </summary>
+    private static JsonObject ArraySchema(string elementTypeName, bool notNull, int dimensions)
     {
         var (items, _) = elementTypeName switch
         {
@@ -187,6 +200,7 @@ internal sealed class PostgresColumn
             "bytea" => (new JsonObject { ["type"] = new JsonArray("null", "string") }, PostgresValueKind.Text),
             _ => Map(elementTypeName, -1, notNull: false),
         };
+        for (var inner = 1; inner < dimensions; inner++) items = new JsonObject { ["type"] = Types("array", notNull: false), ["items"] = items };
         return new JsonObject { ["type"] = Types("array", notNull), ["items"] = items };
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Tests.Support;
 using Xunit;
 
 namespace DataSpoc.Pipe.Tests.Sources.BuiltIn;
@@ -206,6 +207,32 @@ public sealed class PostgresTapTests(PostgresServer server) : IDisposable
         var output = await _h.SyncAsync("postgres", config, catalog: catalog);
         Assert.Equal(["sales-items"], output.RecordStreams);
         Assert.Equal("a", (string)output.LastState!["bookmarks"]!["sales-items"]!["replication_key_value"]!);
+    }
+
+    [Fact]
+    public async Task A_multidimensional_array_column_lands_as_nested_lists()
+    {
+        // PostgreSQL records int[][] as 2 dimensions (pg_attribute.attndims); its values read as arrays of arrays.
+        var db = await server.CreateDatabaseAsync("""
+            CREATE TABLE public.grids (id int8 PRIMARY KEY, cells int4[][], words text[][][], flat int4[]);
+            INSERT INTO grids VALUES (1, '{{1,2},{3,NULL}}', '{{{"a","b"}},{{"c",NULL}}}', '{5,6}'), (2, NULL, '{}', '{}');
+            """);
+        var config = Config(db);
+        config["filter_tables"] = new JsonArray("grids");
+        var output = await _h.SyncAsync("postgres", config);
+        var schema = output.Messages.Single(m => (string)m["type"]! == "SCHEMA")["schema"]!["properties"]!;
+        Assert.Equal("""{"type":["null","array"],"items":{"type":["null","array"],"items":{"type":["null","integer"]}}}""", schema["cells"]!.ToJsonString());
+        Assert.Equal("""{"type":["null","array"],"items":{"type":["null","array"],"items":{"type":["null","array"],"items":{"type":["null","string"]}}}}""",
+            schema["words"]!.ToJsonString());
+        Assert.Equal("""{"type":["null","array"],"items":{"type":["null","integer"]}}""", schema["flat"]!.ToJsonString());
+
+        using var lake = new TempLake();
+        await TempLake.RunBuiltInAsync(lake.BuiltInPipeline("grids", "postgres", config));
+        var query = "FROM read_parquet('{lake}/**/*.parquet', hive_partitioning = false)";
+        Assert.Equal([["cells", "BIGINT[][]"], ["words", "VARCHAR[][][]"], ["flat", "BIGINT[]"]],
+            lake.Query($"SELECT column_name, column_type FROM (DESCRIBE SELECT cells, words, flat {query})").Select(r => r.Select(v => v!).ToArray()).ToArray());
+        Assert.Equal([["1", "[[1, 2], [3, NULL]]", "[[[a, b]], [[c, NULL]]]", "[5, 6]"], ["2", null, "[]", "[]"]],
+            lake.Query($"SELECT id::VARCHAR, cells::VARCHAR, words::VARCHAR, flat::VARCHAR {query} ORDER BY id").Select(r => r.ToArray()).ToArray());
     }
 
     [Fact]

@@ -61,6 +61,15 @@ internal sealed class PostgresColumn
         Write(ref values, ref target);
     }
 
+    /// <summary>
+    /// What the user can do about a value of this column that has no record form (appended to the error); empty when
+    /// the value itself must change. A numeric's NaN, infinities and values of more digits than a decimal holds land as
+    /// text or a double when a view selects them so.
+    /// </summary>
+    public string UnconvertibleHint => Kind == PostgresValueKind.Numeric
+        ? $" (to land such values, sync a view that selects {Quote(Name)}::text or {Quote(Name)}::float8)"
+        : "";
+
     /// <summary>Whether <see cref="Write{TValues,TTarget}"/> can store every value of this column in its leaf buffer (JSON goes through the shredder).</summary>
     public bool StoresDirectly => Kind is not PostgresValueKind.RawJson;
 

@@ -241,7 +241,7 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
         catch (Exception e) when (IsValueError(e))
         {
             var column = columns[Math.Min(i, columns.Count - 1)];
-            throw new TapException($"postgres tap: stream '{table.StreamId}' column '{column.Name}' ({column.SqlType}): cannot convert a value{RowNamed(ref values)}: {e.Message}", e);
+            throw new TapException($"postgres tap: stream '{table.StreamId}' column '{column.Name}' ({column.SqlType}): cannot convert a value{RowNamed(ref values)}: {e.Message}{column.UnconvertibleHint}", e);
         }
     }
 

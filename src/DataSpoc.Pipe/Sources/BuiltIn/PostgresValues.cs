@@ -217,7 +217,7 @@ internal static class PostgresBinary
         var sign = BinaryPrimitives.ReadUInt16BigEndian(value[4..]);
         var scale = (int)BinaryPrimitives.ReadUInt16BigEndian(value[6..]);
         if (sign is not (NumericPositive or NumericNegative))
-            throw new InvalidCastException(sign == NumericNaN ? "numeric NaN has no .NET decimal" : "a numeric infinity has no .NET decimal");
+            throw new InvalidCastException(sign == NumericNaN ? "NaN has no exact decimal form" : "an infinity has no exact decimal form");
         // The value times 10^scale, an integer: digit i stands for 10000^(weight - i).
         if (4 * weight + scale <= 15 && TrySmallNumeric(value, count, weight, scale, sign == NumericNegative, out var small)) return small;
         UInt128 mantissa = 0;
@@ -265,6 +265,6 @@ internal static class PostgresBinary
             return true;
         }
 
-        static OverflowException TooLarge() => new("the numeric value has more digits than a .NET decimal holds (28-29 significant digits, scale up to 28)");
+        static OverflowException TooLarge() => new("the value has more digits than the tap's decimals hold (28-29 significant digits, up to 28 after the point)");
     }
 }

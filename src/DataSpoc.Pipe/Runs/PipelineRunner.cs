@@ -311,7 +311,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         if (exit != 0)
             throw new TapFailedException($"the tap exited with code {exit}" + (exit > 128 ? $" (killed by signal {exit - 128})" : exit < 0 ? $" (killed by signal {-exit})" : "") + Tail(run.StderrTail));
         foreach (var (type, count) in ingest.UnknownMessages) log.Notices.Add($"ignored {count} message(s) of unknown type '{type}'");
-        CheckSomethingArrived(pipeline, invocation, ingest, run.StderrTail);
+        CheckSomethingArrived(pipeline, source, invocation, ingest, run.StderrTail, log);
         if (ingest.DroppedUnselectedRecords > 0) log.Notices.Add($"dropped {ingest.DroppedUnselectedRecords} record(s) of streams not selected in source.streams");
         if (ingest.RejectionSamples.Count > 0) log.Notices.AddRange(ingest.RejectionSamples.Select(s => "rejected: " + s));
     }
@@ -319,15 +319,21 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     /// <summary>
     /// A tap that exits 0 having sent nothing for the selected streams almost always did not get, or did not read, its
     /// catalog (the wrong flag, stream names it does not use): that is a failure with its likely cause, never a success
-    /// with 0 records. A stream with no new rows still sends its SCHEMA, so it passes.
+    /// with 0 records. A stream with no new rows still sends its SCHEMA, so it passes; so does a source that sends
+    /// nothing at all only when nothing is new (<see cref="ISource.SendsNothingWhenNothingIsNew"/>), noted in the log.
     /// </summary>
-    private static void CheckSomethingArrived(PipelineDefinition pipeline, SourceInvocation invocation, RunIngest ingest, string stderrTail)
+    private static void CheckSomethingArrived(PipelineDefinition pipeline, ISource source, SourceInvocation invocation, RunIngest ingest, string stderrTail, RunLog log)
     {
         var selected = ingest.Streams.Where(s => s.Selected).ToList();
         var gotSchema = selected.Any(s => s.Schema is not null);
         var dropped = ingest.Streams.Where(s => !s.Selected).ToList();
         var droppedRecords = ingest.DroppedUnselectedRecords;
         if (gotSchema && (droppedRecords == 0 || selected.Sum(s => s.Records) > 0)) return;
+        if (!gotSchema && ingest.Streams.Count == 0 && source.SendsNothingWhenNothingIsNew)
+        {
+            log.Notices.Add("the source sent no stream: nothing new to land");
+            return;
+        }
         var what = gotSchema ? "no record for the selected streams" : "no SCHEMA and no RECORD for the selected streams";
         var causes = new List<string>();
         if (dropped.Count > 0)

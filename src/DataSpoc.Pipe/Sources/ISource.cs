@@ -14,6 +14,13 @@ public interface ISource
 
     /// <summary>Starts extracting. The returned run's <see cref="SourceRun.Output"/> yields Singer lines.</summary>
     Task<SourceRun> StartAsync(SourceInvocation invocation, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Whether a sync that sends nothing at all can only mean that nothing is new. A Singer tap command that sends
+    /// nothing has almost always not read its catalog, so that run fails saying so (the default); a built-in file tap
+    /// sends nothing when no file changed since its bookmarks, and that run succeeds with nothing to land.
+    /// </summary>
+    bool SendsNothingWhenNothingIsNew => false;
 }
 
 /// <summary>A source that reads one table as key ranges (<c>source.split</c>) and plans them for the workers of a split run.</summary>

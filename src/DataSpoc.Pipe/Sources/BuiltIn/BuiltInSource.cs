@@ -13,6 +13,9 @@ public sealed class BuiltInSource(IBuiltInTap tap) : ISplitSource
 {
     public string DefaultName => tap.Name;
 
+    /// <summary>The file taps send no stream whose files are all unchanged (the others always send their SCHEMA).</summary>
+    public bool SendsNothingWhenNothingIsNew => true;
+
     public async Task<SourceRun> StartAsync(SourceInvocation invocation, CancellationToken cancellationToken)
     {
         var (config, state, catalog) = await InputsAsync(invocation, cancellationToken).ConfigureAwait(false);

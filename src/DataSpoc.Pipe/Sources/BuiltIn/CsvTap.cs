@@ -27,10 +27,11 @@ public sealed class CsvTap(ObjectStoreFactory? stores = null) : IFileTap<CsvTap.
     async Task<JsonObject> IFileTap<Settings, StreamPlan>.CatalogSchemaAsync(Settings settings, StreamPlan stream, CancellationToken cancellationToken)
         => CsvTable.Schema(await ColumnsAsync(settings, stream, stream.Files, cancellationToken).ConfigureAwait(false));
 
-    async Task<Func<SourceFile, Task>> IFileTap<Settings, StreamPlan>.StartStreamAsync(Settings settings, StreamPlan stream, IReadOnlyList<SourceFile> toRead, RecordSink sink,
+    async Task<Func<SourceFile, Task>?> IFileTap<Settings, StreamPlan>.StartStreamAsync(Settings settings, StreamPlan stream, IReadOnlyList<SourceFile> toRead, RecordSink sink,
         CancellationToken cancellationToken)
     {
         var columns = await ColumnsAsync(settings, stream, toRead, cancellationToken).ConfigureAwait(false);
+        if (columns.Count == 0) return null; // empty files only: not even a header
         var rows = sink.WriteSchema(stream.Name, CsvTable.Schema(columns), stream.KeyProperties);
         return file => settings.Table.EmitAsync(file, rows, columns, sink, cancellationToken);
     }
@@ -39,7 +40,7 @@ public sealed class CsvTap(ObjectStoreFactory? stores = null) : IFileTap<CsvTap.
     private async Task<List<TextColumn>> ColumnsAsync(Settings settings, StreamPlan stream, IReadOnlyList<SourceFile> files, CancellationToken cancellationToken)
     {
         var columns = await settings.Table.InferAsync(files, stream.Types, cancellationToken).ConfigureAwait(false);
-        CheckKeys(stream, columns);
+        if (columns.Count > 0) CheckKeys(stream, columns);
         return columns;
     }
 

@@ -106,10 +106,10 @@ internal static class FileStreams
     /// <summary>
     /// The sync every file tap shares: the selected streams in plan order, only the files changed since their bookmark,
     /// a STATE after each file and at the end. <paramref name="openStream"/> starts a stream (its SCHEMA) and returns
-    /// what writes one file's rows.
+    /// what writes one file's rows, or null when the files hold nothing (they are marked read all the same).
     /// </summary>
     public static async Task SyncAsync<TStream>(IEnumerable<TStream> streams, JsonObject? state, JsonObject? catalog, RecordSink sink,
-        Func<TStream, IReadOnlyList<SourceFile>, Task<Func<SourceFile, Task>>> openStream, CancellationToken cancellationToken)
+        Func<TStream, IReadOnlyList<SourceFile>, Task<Func<SourceFile, Task>?>> openStream, CancellationToken cancellationToken)
         where TStream : IFileStream
     {
         var selection = new TapCatalog(catalog);
@@ -122,7 +122,7 @@ internal static class FileStreams
             var emit = await openStream(stream, toRead).ConfigureAwait(false);
             foreach (var file in toRead)
             {
-                await emit(file).ConfigureAwait(false);
+                if (emit is not null) await emit(file).ConfigureAwait(false);
                 bookmarks.MarkRead(stream.Name, file);
                 // A copy: a sink may hold a STATE until the rows before it are in the lake, while the bookmarks move on.
                 sink.WriteState(bookmarks.State.DeepClone());

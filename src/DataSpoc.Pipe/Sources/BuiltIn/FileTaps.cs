@@ -41,8 +41,11 @@ internal interface IFileTap<TSettings, TStream> : ITypedBuiltInTap
     /// <summary>A stream's schema for the catalog, from all of its files.</summary>
     Task<JsonObject> CatalogSchemaAsync(TSettings settings, TStream stream, CancellationToken cancellationToken);
 
-    /// <summary>Starts a stream's sync over <paramref name="toRead"/> (its SCHEMA) and returns what writes one file's rows.</summary>
-    Task<Func<SourceFile, Task>> StartStreamAsync(TSettings settings, TStream stream, IReadOnlyList<SourceFile> toRead, RecordSink sink, CancellationToken cancellationToken);
+    /// <summary>
+    /// Starts a stream's sync over <paramref name="toRead"/> (its SCHEMA) and returns what writes one file's rows; null,
+    /// sending nothing, when the files hold no column at all (empty files): such a stream has nothing to land.
+    /// </summary>
+    Task<Func<SourceFile, Task>?> StartStreamAsync(TSettings settings, TStream stream, IReadOnlyList<SourceFile> toRead, RecordSink sink, CancellationToken cancellationToken);
 }
 
 /// <summary>

@@ -25,13 +25,15 @@ public sealed class JsonlTap(ObjectStoreFactory? stores = null) : IFileTap<Jsonl
     List<StreamPlan> IFileTap<Settings, StreamPlan>.Assign(Settings settings, List<SourceFile> files)
         => FileStreams.Assign(TapName, files, settings.Streams, name => new StreamPlan(name, null, null, [], null, []));
 
-    Task<JsonObject> IFileTap<Settings, StreamPlan>.CatalogSchemaAsync(Settings settings, StreamPlan stream, CancellationToken cancellationToken)
-        => SchemaAsync(stream, stream.Files, settings.SampleRows, cancellationToken);
+    async Task<JsonObject> IFileTap<Settings, StreamPlan>.CatalogSchemaAsync(Settings settings, StreamPlan stream, CancellationToken cancellationToken)
+        => await SchemaAsync(stream, stream.Files, settings.SampleRows, cancellationToken).ConfigureAwait(false)
+           ?? new JsonObject { ["type"] = "object", ["properties"] = new JsonObject() };
 
-    async Task<Func<SourceFile, Task>> IFileTap<Settings, StreamPlan>.StartStreamAsync(Settings settings, StreamPlan stream, IReadOnlyList<SourceFile> toRead, RecordSink sink,
+    async Task<Func<SourceFile, Task>?> IFileTap<Settings, StreamPlan>.StartStreamAsync(Settings settings, StreamPlan stream, IReadOnlyList<SourceFile> toRead, RecordSink sink,
         CancellationToken cancellationToken)
     {
-        var rows = sink.WriteSchema(stream.Name, await SchemaAsync(stream, toRead, settings.SampleRows, cancellationToken).ConfigureAwait(false), stream.KeyProperties);
+        if (await SchemaAsync(stream, toRead, settings.SampleRows, cancellationToken).ConfigureAwait(false) is not { } schema) return null;
+        var rows = sink.WriteSchema(stream.Name, schema, stream.KeyProperties);
         return async file =>
         {
             await using var bytes = await OpenAsync(file, cancellationToken).ConfigureAwait(false);
@@ -41,7 +43,8 @@ public sealed class JsonlTap(ObjectStoreFactory? stores = null) : IFileTap<Jsonl
         };
     }
 
-    private static async Task<JsonObject> SchemaAsync(StreamPlan stream, IReadOnlyList<SourceFile> files, int sampleRows, CancellationToken cancellationToken)
+    /// <summary>The stream's declared schema, else the one its sampled records show; null when they show no property at all.</summary>
+    private static async Task<JsonObject?> SchemaAsync(StreamPlan stream, IReadOnlyList<SourceFile> files, int sampleRows, CancellationToken cancellationToken)
     {
         if (stream.Schema is not null) return stream.Schema;
         var shape = new JsonShape();
@@ -54,6 +57,7 @@ public sealed class JsonlTap(ObjectStoreFactory? stores = null) : IFileTap<Jsonl
         var schema = shape.ToSchema();
         schema["type"] = "object";
         schema["properties"] ??= new JsonObject();
+        if (schema["properties"]!.AsObject().Count == 0) return null; // empty files (or only `{}` records): nothing to land
         foreach (var key in stream.KeyProperties)
             if (schema["properties"]![key] is null)
                 throw new TapException($"{TapName} tap: stream '{stream.Name}' names key property '{key}', which no sampled record has");

@@ -35,14 +35,14 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
         return Schema(ParquetShape.Of(reader.FileMetaData.Schema));
     }
 
-    Task<Func<SourceFile, Task>> IFileTap<Settings, StreamPlan>.StartStreamAsync(Settings settings, StreamPlan stream, IReadOnlyList<SourceFile> toRead, RecordSink sink,
+    Task<Func<SourceFile, Task>?> IFileTap<Settings, StreamPlan>.StartStreamAsync(Settings settings, StreamPlan stream, IReadOnlyList<SourceFile> toRead, RecordSink sink,
         CancellationToken cancellationToken)
     {
         // Each file carries its own schema: a SCHEMA message goes out whenever it differs from the last one.
         string? lastSchema = null;
         RowWriter? rows = null;
         var scratch = new JsonValueWriter();
-        return Task.FromResult<Func<SourceFile, Task>>(async file =>
+        return Task.FromResult<Func<SourceFile, Task>?>(async file =>
         {
             await using var local = await LocalCopyAsync(file, cancellationToken).ConfigureAwait(false);
             using var reader = Open(local.Path, file);

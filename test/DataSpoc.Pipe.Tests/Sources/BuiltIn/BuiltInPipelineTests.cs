@@ -78,6 +78,49 @@ public sealed class BuiltInPipelineTests(PostgresServer server) : IDisposable
         Assert.Equal(["1", "2", "3"], ids);
     }
 
+    [Theory]
+    [InlineData("csv", "id\n1\n2\n", "id\n3\n")]
+    [InlineData("jsonl", "{\"id\":1}\n{\"id\":2}\n", "{\"id\":3}\n")]
+    public async Task An_incremental_file_run_with_no_new_file_succeeds_with_nothing_to_land_and_the_next_file_still_lands(string tap, string first, string later)
+    {
+        // Under cron most runs find no new file: that is not a failure.
+        _h.Write($"in/a.{tap}", first);
+        var pipeline = Pipeline($"{tap}-quiet", tap, new JsonObject
+        {
+            ["path"] = _h.Path("in"),
+            ["streams"] = new JsonArray(new JsonObject { ["name"] = "events", ["pattern"] = $"*.{tap}" }),
+        });
+        await RunAsync(pipeline);
+        var quiet = await RunAsync(pipeline);
+        Assert.Equal(0, quiet.Log.TotalRecords);
+        Assert.Contains("the source sent no stream: nothing new to land", quiet.Log.Notices);
+        _h.Write($"in/b.{tap}", later);
+        var next = await RunAsync(pipeline);
+        Assert.Equal(1, next.Log.TotalRecords);
+        Assert.Equal(["1", "2", "3"], _lake.Query($"SELECT id FROM read_parquet('{{lake}}/raw/{tap}/events/*/*.parquet') ORDER BY id").Select(r => r[0]));
+    }
+
+    [Theory]
+    [InlineData("csv", "id,v\n1,x\n")]
+    [InlineData("jsonl", "{\"id\":1,\"v\":\"x\"}\n")]
+    public async Task Empty_files_land_nothing_and_fail_nothing(string tap, string content)
+    {
+        // An export with no rows is often an empty file: it has no columns, so its stream is not sent at all.
+        _h.Write($"in/orders.{tap}", content);
+        _h.Write($"in/returns.{tap}", "");
+        var result = await RunAsync(Pipeline($"{tap}-empty", tap, new JsonObject { ["path"] = _h.Path("in") }));
+        Assert.Equal(1, result.Log.TotalRecords);
+        Assert.Equal([$"{tap}/orders"], _lake.Manifest().Tables.Keys.ToList());
+
+        // Only empty files: nothing to land, and not a failure.
+        using var onlyEmpty = new TempLake();
+        var empty = Pipeline($"{tap}-only-empty", tap, new JsonObject { ["path"] = _h.Path($"in/returns.{tap}") }) with
+        {
+            Destination = new DestinationDefinition { Bucket = onlyEmpty.Bucket },
+        };
+        Assert.Equal(0, (await RunAsync(empty)).Log.TotalRecords);
+    }
+
     [Fact]
     public async Task A_postgres_pipeline_lands_the_database_values_and_an_incremental_rerun_adds_only_new_rows()
     {

@@ -43,21 +43,25 @@ public sealed class JsonlTap(ObjectStoreFactory? stores = null) : IFileTap<Jsonl
         };
     }
 
-    /// <summary>The stream's declared schema, else the one its sampled records show; null when they show no property at all.</summary>
+    /// <summary>
+    /// The stream's declared schema, else the one its sampled records show; null when the files hold no record at all
+    /// (records without properties still make a schema, which the engine refuses: rows are never dropped quietly).
+    /// </summary>
     private static async Task<JsonObject?> SchemaAsync(StreamPlan stream, IReadOnlyList<SourceFile> files, int sampleRows, CancellationToken cancellationToken)
     {
         if (stream.Schema is not null) return stream.Schema;
         var shape = new JsonShape();
+        var sampled = 0;
         foreach (var file in files)
         {
             await using var bytes = await OpenAsync(file, cancellationToken).ConfigureAwait(false);
             using var lines = new SingerLineReader(bytes, 1 << 16);
-            for (var n = 0; n < sampleRows && SampleNext(lines, file, shape); n++) { }
+            for (var n = 0; n < sampleRows && SampleNext(lines, file, shape); n++) sampled++;
         }
+        if (sampled == 0) return null; // empty files only: nothing to land
         var schema = shape.ToSchema();
         schema["type"] = "object";
         schema["properties"] ??= new JsonObject();
-        if (schema["properties"]!.AsObject().Count == 0) return null; // empty files (or only `{}` records): nothing to land
         foreach (var key in stream.KeyProperties)
             if (schema["properties"]![key] is null)
                 throw new TapException($"{TapName} tap: stream '{stream.Name}' names key property '{key}', which no sampled record has");

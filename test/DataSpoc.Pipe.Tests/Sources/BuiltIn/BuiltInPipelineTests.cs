@@ -122,6 +122,19 @@ public sealed class BuiltInPipelineTests(PostgresServer server) : IDisposable
     }
 
     [Fact]
+    public async Task Jsonl_records_without_properties_fail_the_run_rather_than_vanish()
+    {
+        // Unlike an empty file, `{}` lines are rows: with no column to hold them they are refused, never dropped quietly.
+        _h.Write("in/nothing.jsonl", "{}\n{}\n");
+        Assert.True(BuiltInTaps.TryGet("jsonl", out var tap));
+        var result = await new PipelineRunner(new ObjectStoreFactory()).RunAsync(
+            Pipeline("jsonl-nothing", "jsonl", new JsonObject { ["path"] = _h.Path("in") }), new RunOptions { Source = new BuiltInSource(tap) }, CancellationToken.None);
+        Assert.False(result.Succeeded);
+        Assert.Contains("stream 'nothing'", result.Log.Error);
+        Assert.Contains("defines no columns", result.Log.Error);
+    }
+
+    [Fact]
     public async Task A_postgres_pipeline_lands_the_database_values_and_an_incremental_rerun_adds_only_new_rows()
     {
         var db = await server.CreateDatabaseAsync(PostgresTapTests.AllTypes);

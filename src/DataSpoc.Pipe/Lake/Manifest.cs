@@ -50,4 +50,15 @@ public sealed class ManifestStats
 public sealed record ManifestColumn(
     [property: JsonPropertyName("name")] string Name,
     [property: JsonPropertyName("type")] string Type,
-    [property: JsonPropertyName("nullable")] bool Nullable);
+    [property: JsonPropertyName("nullable")] bool Nullable)
+{
+    /// <summary>
+    /// The columns both lists have whose type differs, as <c>'n' string -> int64</c>: files written with one and with
+    /// the other disagree, and a reader that applies one schema to a whole table fails on some of them.
+    /// </summary>
+    internal static List<string> TypeChanges(IEnumerable<ManifestColumn> before, IEnumerable<ManifestColumn> after)
+    {
+        var old = before.GroupBy(c => c.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Type, StringComparer.Ordinal);
+        return [.. after.Where(c => old.TryGetValue(c.Name, out var type) && type != c.Type).Select(c => $"'{c.Name}' {old[c.Name]} -> {c.Type}")];
+    }
+}

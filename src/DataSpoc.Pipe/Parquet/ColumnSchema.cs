@@ -183,6 +183,9 @@ internal sealed class ColumnSchema
     /// <summary>How records spell the columns (empty: by their names); a schema is the same only if this is too.</summary>
     public string RecordLayout { get; init; } = "";
 
+    /// <summary>The top-level columns as the manifest lists them.</summary>
+    public List<Lake.ManifestColumn> ManifestColumns() => [.. Root.Children.Select(c => new Lake.ManifestColumn(c.Name, c.ArrowType, c.Nullable))];
+
     /// <summary>
     /// The root's properties in the order records usually write them, when every one is a scalar the canonical scan
     /// reads itself (no nested object, list, JSON or decimal value) or one a transform removes; else null.

@@ -311,6 +311,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         if (exit != 0)
             throw new TapFailedException($"the tap exited with code {exit}" + (exit > 128 ? $" (killed by signal {exit - 128})" : exit < 0 ? $" (killed by signal {-exit})" : "") + Tail(run.StderrTail));
         foreach (var (type, count) in ingest.UnknownMessages) log.Notices.Add($"ignored {count} message(s) of unknown type '{type}'");
+        log.Notices.AddRange(ingest.SchemaTypeChanges);
         CheckSomethingArrived(pipeline, source, invocation, ingest, run.StderrTail, log);
         if (ingest.DroppedUnselectedRecords > 0) log.Notices.Add($"dropped {ingest.DroppedUnselectedRecords} record(s) of streams not selected in source.streams");
         if (ingest.RejectionSamples.Count > 0) log.Notices.AddRange(ingest.RejectionSamples.Select(s => "rejected: " + s));
@@ -460,6 +461,10 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             if (pipeline.Destination.PartitionBy != PartitionBySettings.None && schema.Root.Children.Any(c => string.Equals(c.Name, "dt", StringComparison.OrdinalIgnoreCase)))
                 log.Notices.Add($"stream '{stream.Name}': its column 'dt' has the name of the partition folders (dt=...): hive-style readers (DuckDB hive_partitioning, " +
                     $"Spark, Athena) show the folder's date in its place; rename it (transforms: {stream.Name}: rename: {{dt: ...}}) to read its own values");
+            // Table metadata gives a changed column a new id, so its readers tell the files apart; plain Parquet readers cannot.
+            if (!replace && previous is not null && formats == TableFormats.Parquet && ManifestColumn.TypeChanges(previous.Columns, schema.ManifestColumns()) is { Count: > 0 } changed)
+                log.Notices.Add($"stream '{stream.Name}': column(s) {string.Join(", ", changed)} since the table's earlier files, which keep the old type(s); " +
+                    "a reader that applies one schema to the whole table (Spark, Athena, the manifest's columns) fails on one or the other: a full refresh (--full) rewrites the table in one schema");
             if (replace && foreign > 0)
                 log.Notices.Add($"left {foreign} Parquet file(s) under {prefix} in place: their names are not {stream.Table}'s data files, so a replace does not delete them");
             if (stream.QuarantinePath is not null)
@@ -487,7 +492,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     WriteMode = replace ? "replace" : merge ? "merge" : "append",
                     KeyProperties = [.. stream.KeyProperties],
                     TableVersion = stream.ActivatedVersion ?? previous?.TableVersion,
-                    Columns = schema.Root.Children.Select(c => new ManifestColumn(c.Name, c.ArrowType, c.Nullable)).ToList(),
+                    Columns = schema.ManifestColumns(),
                 },
             });
         }

@@ -56,6 +56,8 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
     public IReadOnlyCollection<StreamState> Streams => Volatile.Read(ref _streamList);
     public JsonNode? LastState { get; private set; }
     public Dictionary<string, long> UnknownMessages { get; } = new(StringComparer.Ordinal);
+    /// <summary>Later SCHEMA messages that changed the type of a column the stream's earlier files have, for the run log.</summary>
+    public List<string> SchemaTypeChanges { get; } = [];
     public long DroppedUnselectedRecords => Streams.Where(s => !s.Selected).Sum(s => Interlocked.Read(ref s.Ignored));
 
     /// <summary>The run's budget of buffered rows (tests read how much it holds).</summary>
@@ -151,6 +153,8 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             return;
         }
         // A new schema: what was buffered under the old one is written first, to files of its own.
+        if (state.Writer is { } previous && Lake.ManifestColumn.TypeChanges(previous.Schema.ManifestColumns(), columns.ManifestColumns()) is { Count: > 0 } changed)
+            SchemaTypeChanges.Add($"stream '{stream}': the SCHEMA at line {line} changes column(s) {string.Join(", ", changed)}; the files written before it keep the old type(s)");
         state.CompleteWriterAsync().GetAwaiter().GetResult();
         state.Writer = new TableWriter(columns, pipeline.Destination.Compression, settings.Limits, settings.SpoolDirectory,
             $"{table}-{_fileStems++:D4}", settings.SpoolIsInLake, _budget) { BeforeEncode = typedMap?.DeferredHashes };

@@ -115,7 +115,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
                 Records = stream.Records,
                 KeyProperties = [.. stream.KeyProperties],
                 ActivatedVersion = stream.ActivatedVersion,
-                Columns = stream.Schema!.Root.Children.Select(c => new ManifestColumn(c.Name, c.ArrowType, c.Nullable)).ToList(),
+                Columns = stream.Schema!.ManifestColumns(),
             };
             foreach (var file in stream.Files)
             {

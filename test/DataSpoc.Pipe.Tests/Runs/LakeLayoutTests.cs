@@ -200,6 +200,27 @@ public class LakeLayoutTests
     }
 
     [Fact]
+    public async Task A_column_whose_type_changes_mid_stream_or_between_runs_is_named_in_the_run_log()
+    {
+        // Files of one table then disagree on the column's type: readers that apply one schema to the table fail on some.
+        using var lake = new TempLake();
+        static string Schema(string type) =>
+            """{"type":"SCHEMA","stream":"orders","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"code":{"type":"TYPE"}}}}""".Replace("TYPE", type);
+        static string Record(int id, string code) => $$$"""{"type":"RECORD","stream":"orders","record":{"id":{{{id}}},"code":{{{code}}}}}""";
+        var first = await TempLake.RunAsync(lake.Pipeline("orders", lake.WriteSinger("a.singer", Schema("string"), Record(1, "\"a\""), Schema("integer"), Record(2, "7"))));
+        Assert.True(first.Succeeded);
+        Assert.Contains("stream 'orders': the SCHEMA at line 3 changes column(s) 'code' string -> int64; the files written before it keep the old type(s)", first.Log.Notices);
+
+        var second = await TempLake.RunAsync(lake.Pipeline("orders", lake.WriteSinger("b.singer", Schema("string"), Record(3, "\"b\""))));
+        Assert.True(second.Succeeded);
+        Assert.Contains(second.Log.Notices, n => n.StartsWith("stream 'orders': column(s) 'code' int64 -> string since the table's earlier files, which keep the old type(s)", StringComparison.Ordinal));
+
+        var third = await TempLake.RunAsync(lake.Pipeline("orders", lake.WriteSinger("c.singer", Schema("string"), Record(4, "\"c\""))));
+        Assert.True(third.Succeeded);
+        Assert.DoesNotContain(third.Log.Notices, n => n.Contains("'code'", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Activate_version_with_a_new_version_replaces_and_the_same_version_appends()
     {
         using var lake = new TempLake();

@@ -461,8 +461,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             if (pipeline.Destination.PartitionBy != PartitionBySettings.None && schema.Root.Children.Any(c => string.Equals(c.Name, "dt", StringComparison.OrdinalIgnoreCase)))
                 log.Notices.Add($"stream '{stream.Name}': its column 'dt' has the name of the partition folders (dt=...): hive-style readers (DuckDB hive_partitioning, " +
                     $"Spark, Athena) show the folder's date in its place; rename it (transforms: {stream.Name}: rename: {{dt: ...}}) to read its own values");
-            // Table metadata gives a changed column a new id, so its readers tell the files apart; plain Parquet readers cannot.
-            if (!replace && previous is not null && formats == TableFormats.Parquet && ManifestColumn.TypeChanges(previous.Columns, schema.ManifestColumns()) is { Count: > 0 } changed)
+            // Iceberg gives a changed column a new id, so its readers tell the files apart; readers by name (plain Parquet, Delta) cannot.
+            if (!replace && previous is not null && formats != TableFormats.Iceberg && ManifestColumn.TypeChanges(previous.Columns, schema.ManifestColumns()) is { Count: > 0 } changed)
                 log.Notices.Add($"stream '{stream.Name}': column(s) {string.Join(", ", changed)} since the table's earlier files, which keep the old type(s); " +
                     "a reader that applies one schema to the whole table (Spark, Athena, the manifest's columns) fails on one or the other: a full refresh (--full) rewrites the table in one schema");
             if (replace && foreign > 0)

@@ -15,6 +15,9 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
     /// <summary>How long the tap may take to answer <c>--help</c> or <c>--about</c>.</summary>
     private static readonly TimeSpan TapAnswerTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long a built-in tap's source may take to list its streams (a bucket of many files, a slow server).</summary>
+    internal static TimeSpan SourceAnswerTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
     private readonly List<ValidationCheck> _checks = [];
     private readonly List<ValidationProblem> _problems = [];
     /// <summary>The loaded pipeline's secrets: every detail passes through them (a <c>${VAR}</c> path is one too).</summary>
@@ -139,15 +142,25 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
             Pass("tap", $"'{tap}' is a built-in tap (its source is not tried while a variable is missing)", warning: true);
             return false;
         }
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(SourceAnswerTimeout);
         try
         {
-            var json = await new TapCatalogs(stores).DiscoverAsync(pipeline, cancellationToken).ConfigureAwait(false);
+            // Not every wait inside a source heeds the token (Npgsql waits for a server's first answer by its own timeout):
+            // the check stops waiting at the limit either way.
+            var json = await new TapCatalogs(stores).DiscoverAsync(pipeline, limit.Token).WaitAsync(limit.Token).ConfigureAwait(false);
             var streams = StreamCatalog.List(StreamCatalog.Parse(json, $"'{tap}' stream list")).Select(e => e.TapStreamId).ToList();
             const int Shown = 5;
             var names = string.Join(", ", streams.Take(Shown)) + (streams.Count > Shown ? $", and {streams.Count - Shown} more" : "");
             Pass("tap", $"'{tap}' is a built-in tap; its source lists {streams.Count} stream(s){(streams.Count > 0 ? ": " + names : "")}",
                 warning: streams.Count == 0);
             return true;
+        }
+        catch (Exception e) when ((e is TapFailedException or OperationCanceledException) && limit.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            var detail = $"'{tap}' is a built-in tap, but its source did not list its streams within {SourceAnswerTimeout.TotalSeconds:0} s";
+            Fail("tap", detail, new ValidationProblem("source.config", pipeline.FilePath, null, detail));
+            return false;
         }
         catch (TapFailedException e)
         {

@@ -74,6 +74,11 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
         }
     }
 
+    public override void WriteNotice(string notice)
+    {
+        lock (_ingest.SourceNotices) _ingest.SourceNotices.Add(notice);
+    }
+
     public override void WriteState(JsonNode state)
     {
         try

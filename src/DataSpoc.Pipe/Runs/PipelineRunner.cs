@@ -312,6 +312,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             throw new TapFailedException($"the tap exited with code {exit}" + (exit > 128 ? $" (killed by signal {exit - 128})" : exit < 0 ? $" (killed by signal {-exit})" : "") + Tail(run.StderrTail));
         foreach (var (type, count) in ingest.UnknownMessages) log.Notices.Add($"ignored {count} message(s) of unknown type '{type}'");
         log.Notices.AddRange(ingest.SchemaTypeChanges);
+        log.Notices.AddRange(ingest.SourceNotices);
         CheckSomethingArrived(pipeline, source, invocation, ingest, run.StderrTail, log);
         if (ingest.DroppedUnselectedRecords > 0) log.Notices.Add($"dropped {ingest.DroppedUnselectedRecords} record(s) of streams not selected in source.streams");
         if (ingest.RejectionSamples.Count > 0) log.Notices.AddRange(ingest.RejectionSamples.Select(s => "rejected: " + s));

@@ -58,6 +58,8 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
     public Dictionary<string, long> UnknownMessages { get; } = new(StringComparer.Ordinal);
     /// <summary>Later SCHEMA messages that changed the type of a column the stream's earlier files have, for the run log.</summary>
     public List<string> SchemaTypeChanges { get; } = [];
+    /// <summary>What an in-process source noted for the run log (<see cref="Sources.RecordSink.WriteNotice"/>).</summary>
+    public List<string> SourceNotices { get; } = [];
     public long DroppedUnselectedRecords => Streams.Where(s => !s.Selected).Sum(s => Interlocked.Read(ref s.Ignored));
 
     /// <summary>The run's budget of buffered rows (tests read how much it holds).</summary>

@@ -43,6 +43,12 @@ internal abstract class RecordSink
     /// threw it into the source: the source stops as when its reader stops it, and the sink's owner reports the error.
     /// </summary>
     public virtual bool Failed => false;
+
+    /// <summary>
+    /// Something the run log should say that is not a message of the Singer protocol (a file with nothing in it); a
+    /// sink that is not a run's drops it.
+    /// </summary>
+    public virtual void WriteNotice(string notice) { }
 }
 
 /// <summary>

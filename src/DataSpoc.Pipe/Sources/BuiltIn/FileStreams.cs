@@ -120,6 +120,8 @@ internal static class FileStreams
             var toRead = stream.Files.Where(f => !bookmarks.IsUnchanged(stream.Name, f)).ToList();
             if (toRead.Count == 0) continue;
             var emit = await openStream(stream, toRead).ConfigureAwait(false);
+            if (emit is null)
+                sink.WriteNotice($"stream '{stream.Name}': {string.Join(", ", toRead.Select(f => f.Location))} hold(s) nothing (empty): nothing landed, and a table it has keeps its rows");
             foreach (var file in toRead)
             {
                 if (emit is not null) await emit(file).ConfigureAwait(false);

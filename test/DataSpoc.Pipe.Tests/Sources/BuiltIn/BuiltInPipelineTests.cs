@@ -111,6 +111,7 @@ public sealed class BuiltInPipelineTests(PostgresServer server) : IDisposable
         var result = await RunAsync(Pipeline($"{tap}-empty", tap, new JsonObject { ["path"] = _h.Path("in") }));
         Assert.Equal(1, result.Log.TotalRecords);
         Assert.Equal([$"{tap}/orders"], _lake.Manifest().Tables.Keys.ToList());
+        Assert.Contains($"stream 'returns': {_h.Path($"in/returns.{tap}")} hold(s) nothing (empty): nothing landed, and a table it has keeps its rows", result.Log.Notices);
 
         // Only empty files: nothing to land, and not a failure.
         using var onlyEmpty = new TempLake();

@@ -27,6 +27,10 @@ internal sealed class FileBookmarks
            && seen["modified"] is JsonValue m && m.GetValueKind() == JsonValueKind.String && m.GetValue<string>() == Format(file.Modified)
            && seen["size"] is JsonValue size && size.TryGetValue(out long bytes) && bytes == file.Size;
 
+    /// <summary>Whether an earlier run read the file (whatever it holds now).</summary>
+    public bool WasReadBefore(string stream, SourceFile file)
+        => Bookmarks[stream] is JsonObject s && s["files"] is JsonObject files && files[file.Location] is JsonObject;
+
     public void MarkRead(string stream, SourceFile file)
     {
         if (Bookmarks[stream] is not JsonObject s) Bookmarks[stream] = s = new JsonObject();

@@ -98,6 +98,13 @@ public sealed class BuiltInPipelineTests(PostgresServer server) : IDisposable
         var next = await RunAsync(pipeline);
         Assert.Equal(1, next.Log.TotalRecords);
         Assert.Equal(["1", "2", "3"], _lake.Query($"SELECT id FROM read_parquet('{{lake}}/raw/{tap}/events/*/*.parquet') ORDER BY id").Select(r => r[0]));
+
+        // A file that grew is read again whole, and the run log says what that does to an appended table.
+        File.AppendAllText(_h.Path($"in/b.{tap}"), tap == "csv" ? "4\n" : "{\"id\":4}\n");
+        var grown = await RunAsync(pipeline);
+        Assert.Equal(2, grown.Log.TotalRecords);
+        Assert.Contains($"stream 'events': {_h.Path($"in/b.{tap}")} changed since an earlier run read it and is read again whole: " +
+                        "an appended table then holds its earlier rows twice (write_mode: merge with key_properties replaces them instead)", grown.Log.Notices);
     }
 
     [Theory]

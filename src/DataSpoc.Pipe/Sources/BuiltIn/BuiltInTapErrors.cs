@@ -9,7 +9,7 @@ internal static class BuiltInTapErrors
     public static string Describe(string tap, Exception e) => e switch
     {
         TapException => e.Message,
-        Storage.StorageException or IOException or UnauthorizedAccessException => $"{tap} tap: {e.Message}",
+        Storage.StorageException or IOException or UnauthorizedAccessException or InvalidDataException => $"{tap} tap: {e.Message}",
         _ => $"{e.StackTrace}\n{tap} tap failed: {e.GetType().Name}: {e.Message}",
     };
 }

@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Text;
 using nietras.SeparatedValues;
 
@@ -51,10 +50,9 @@ internal sealed record CsvFormat(char? Delimiter, bool Quoted, Encoding Encoding
     /// <summary>The encoding's name as a user writes it in <c>encoding:</c>.</summary>
     public string EncodingName => Encoding is UTF8Encoding ? "utf-8" : Encoding.CodePage == 28591 ? "latin-1" : Encoding.WebName;
 
-    /// <summary>A file's decoded text (gunzipped when the name ends in <c>.gz</c>).</summary>
+    /// <summary>A file's decoded text (<paramref name="bytes"/> already decompressed: <see cref="SourceFile.OpenContentAsync"/>).</summary>
     public TextReader OpenText(Stream bytes, string location)
     {
-        if (location.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)) bytes = new GZipStream(bytes, CompressionMode.Decompress);
         // No byte-order-mark detection: it would switch to a decoder that replaces invalid bytes.
         return new StreamReader(bytes, Encoding, detectEncodingFromByteOrderMarks: false, bufferSize: 1 << 16);
     }

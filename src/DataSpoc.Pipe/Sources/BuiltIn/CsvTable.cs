@@ -93,7 +93,7 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         {
             var delimiter = format.Delimiter ?? await SniffDelimiterAsync(file, cancellationToken).ConfigureAwait(false);
             var rows = new List<string[]>();
-            await using (var bytes = await file.Open(cancellationToken).ConfigureAwait(false))
+            await using (var bytes = await file.OpenContentAsync(cancellationToken).ConfigureAwait(false))
             using (var reader = OpenReader(bytes, file, delimiter))
             {
                 while (rows.Count <= sampleRows && Next(reader, file))
@@ -119,7 +119,7 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
 
     private async Task<char> SniffDelimiterAsync(SourceFile file, CancellationToken cancellationToken)
     {
-        await using var bytes = await file.Open(cancellationToken).ConfigureAwait(false);
+        await using var bytes = await file.OpenContentAsync(cancellationToken).ConfigureAwait(false);
         using var text = OpenText(bytes, file);
         var sample = new char[CsvSniffer.SampleChars];
         var length = 0;
@@ -140,7 +140,7 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         try
         {
             if (!_layouts.TryGetValue(file.Location, out var layout)) layout = (await SampleAsync(file, cancellationToken).ConfigureAwait(false)).Layout;
-            await using var bytes = await file.Open(cancellationToken).ConfigureAwait(false);
+            await using var bytes = await file.OpenContentAsync(cancellationToken).ConfigureAwait(false);
             using var reader = OpenReader(bytes, file, layout.Delimiter);
             var headerPending = layout.Header;
             int[]? map = null;
@@ -196,8 +196,7 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
     private async Task<TapException> EncodingErrorAsync(SourceFile file, CancellationToken cancellationToken)
     {
         var hint = $"(set encoding: in the tap config to the file's encoding, e.g. \"encoding\": \"latin-1\" or \"windows-1252\"; it is {format.EncodingName})";
-        await using var raw = await file.Open(cancellationToken).ConfigureAwait(false);
-        Stream bytes = file.Location.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new System.IO.Compression.GZipStream(raw, System.IO.Compression.CompressionMode.Decompress) : raw;
+        await using var bytes = await file.OpenContentAsync(cancellationToken).ConfigureAwait(false);
         var decoder = format.Encoding.GetDecoder();
         var buffer = new byte[1 << 16];
         var chars = new char[4];

@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Singer;
@@ -107,11 +106,7 @@ public sealed class JsonlTap(ObjectStoreFactory? stores = null) : IFileTap<Jsonl
         return false;
     }
 
-    private static async Task<Stream> OpenAsync(SourceFile file, CancellationToken cancellationToken)
-    {
-        var bytes = await file.Open(cancellationToken).ConfigureAwait(false);
-        return file.Location.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(bytes, CompressionMode.Decompress) : bytes;
-    }
+    private static Task<Stream> OpenAsync(SourceFile file, CancellationToken cancellationToken) => file.OpenContentAsync(cancellationToken);
 
     internal sealed record StreamPlan(string Name, Matcher? Pattern, string? PatternText, IReadOnlyList<string> KeyProperties, JsonObject? Schema, List<SourceFile> Files) : IFileStream;
 

@@ -6,6 +6,15 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// <summary>One input file of a file-based tap: a local path or an object in a bucket.</summary>
 internal sealed record SourceFile(string Location, long Size, DateTimeOffset Modified, Func<CancellationToken, Task<Stream>> Open)
 {
+    /// <summary>The file's content: its bytes, decompressed and checked whole when its name ends in <c>.gz</c> (<see cref="CheckedGzipStream"/>).</summary>
+    public async Task<Stream> OpenContentAsync(CancellationToken cancellationToken)
+    {
+        var bytes = await Open(cancellationToken).ConfigureAwait(false);
+        return Location.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)
+            ? new CheckedGzipStream(bytes, Location, () => Open(CancellationToken.None).GetAwaiter().GetResult())
+            : bytes;
+    }
+
     /// <summary>The file name without directory and without its last extension (and a trailing <c>.gz</c>).</summary>
     public string BaseName
     {

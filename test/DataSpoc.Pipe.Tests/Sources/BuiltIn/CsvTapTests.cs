@@ -188,6 +188,37 @@ public sealed class CsvTapTests : IDisposable
         Assert.Equal(5L, (long)output.Records("z").Single()["id"]!);
     }
 
+    private static byte[] Gzipped(string text)
+    {
+        using var memory = new MemoryStream();
+        using (var gz = new System.IO.Compression.GZipStream(memory, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true))
+            gz.Write(Encoding.UTF8.GetBytes(text));
+        return memory.ToArray();
+    }
+
+    [Fact]
+    public async Task A_gzipped_file_cut_short_anywhere_fails_naming_it_and_one_of_several_members_is_read_whole()
+    {
+        // .NET's inflater ends a cut-short file at its last whole bytes without a word: every cut must fail instead.
+        var text = string.Concat(Enumerable.Range(1, 400).Select(i => $"{i},name {i}\n"));
+        var whole = Gzipped("id,name\n" + text);
+        var path = _h.Path("in/cut.csv.gz");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        foreach (var keep in new[] { 10, 40, whole.Length / 2, whole.Length - 8, whole.Length - 5, whole.Length - 1 })
+        {
+            File.WriteAllBytes(path, whole[..keep]);
+            var stderr = await _h.FailAsync("csv", new JsonObject { ["path"] = path });
+            Assert.Contains($"csv tap: {path}: the gzip data is cut short or damaged (", stderr);
+        }
+        File.WriteAllBytes(path, Encoding.UTF8.GetBytes("id,name\n1,not gzip\n"));
+        Assert.Contains($"csv tap: {path}: the gzip data is cut short or damaged (", await _h.FailAsync("csv", new JsonObject { ["path"] = path }));
+
+        // Concatenated members (`cat a.gz b.gz`) are one valid file: every row lands.
+        File.WriteAllBytes(path, [.. whole, .. Gzipped(text)]);
+        var output = await _h.SyncAsync("csv", new JsonObject { ["path"] = path });
+        Assert.Equal(800, output.Records("cut").Count());
+    }
+
     [Fact]
     public async Task Discovery_lists_every_stream_and_a_catalog_selects_which_are_synced()
     {

@@ -666,7 +666,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     }
 
     /// <summary>Counts the time of the last byte read, for the idle timeout.</summary>
-    private sealed class ActivityStream(Stream inner, TimeProvider time) : Stream
+    private sealed class ActivityStream(Stream inner, TimeProvider time) : ReadOnlyStream
     {
         private long _last = time.GetUtcNow().UtcTicks;
         public DateTimeOffset LastActivity => new(Interlocked.Read(ref _last), TimeSpan.Zero);
@@ -676,15 +676,6 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             Interlocked.Exchange(ref _last, time.GetUtcNow().UtcTicks);
             return n;
         }
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
 

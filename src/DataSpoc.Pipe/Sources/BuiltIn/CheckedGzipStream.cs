@@ -14,7 +14,7 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// does not match, the file is read once more by SharpZipLib, which checks every member's trailer (managed, 2-3x slower:
 /// bench/README.md, so not the usual path).
 /// </summary>
-internal sealed class CheckedGzipStream : Stream
+internal sealed class CheckedGzipStream : ReadOnlyStream
 {
     private readonly TailStream _raw;
     private readonly GZipStream _gzip;
@@ -108,18 +108,8 @@ internal sealed class CheckedGzipStream : Stream
         await base.DisposeAsync().ConfigureAwait(false);
     }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
     /// <summary>The compressed bytes as read, keeping their count and the last 8 (a gzip member's trailer).</summary>
-    private sealed class TailStream(Stream inner) : Stream
+    private sealed class TailStream(Stream inner) : ReadOnlyStream
     {
         private readonly byte[] _last = new byte[8];
 
@@ -171,14 +161,5 @@ internal sealed class CheckedGzipStream : Stream
             await base.DisposeAsync().ConfigureAwait(false);
         }
 
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

@@ -35,7 +35,7 @@ public sealed class JsonlTap(ObjectStoreFactory? stores = null) : IFileTap<Jsonl
         var rows = sink.WriteSchema(stream.Name, schema, stream.KeyProperties);
         return async file =>
         {
-            await using var bytes = await OpenAsync(file, cancellationToken).ConfigureAwait(false);
+            await using var bytes = await file.OpenContentAsync(cancellationToken).ConfigureAwait(false);
             using var lines = new SingerLineReader(bytes, 1 << 16);
             while (EmitNext(lines, file, rows))
                 await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
@@ -53,7 +53,7 @@ public sealed class JsonlTap(ObjectStoreFactory? stores = null) : IFileTap<Jsonl
         var sampled = 0;
         foreach (var file in files)
         {
-            await using var bytes = await OpenAsync(file, cancellationToken).ConfigureAwait(false);
+            await using var bytes = await file.OpenContentAsync(cancellationToken).ConfigureAwait(false);
             using var lines = new SingerLineReader(bytes, 1 << 16);
             for (var n = 0; n < sampleRows && SampleNext(lines, file, shape); n++) sampled++;
         }
@@ -105,8 +105,6 @@ public sealed class JsonlTap(ObjectStoreFactory? stores = null) : IFileTap<Jsonl
         }
         return false;
     }
-
-    private static Task<Stream> OpenAsync(SourceFile file, CancellationToken cancellationToken) => file.OpenContentAsync(cancellationToken);
 
     internal sealed record StreamPlan(string Name, Matcher? Pattern, string? PatternText, IReadOnlyList<string> KeyProperties, JsonObject? Schema, List<SourceFile> Files) : IFileStream;
 

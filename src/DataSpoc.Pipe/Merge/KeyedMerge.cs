@@ -43,12 +43,20 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
         // 1. The run's records: one winner per key.
         var winners = new Dictionary<RowKey, Winner>();
         var firstKeys = new List<FirstKey>();
-        long sequence = 0;
+        long sequence = 0, keyless = 0;
+        (long Record, string Column)? firstKeyless = null;
         foreach (var file in stream.Files)
             ParquetRows.ForEach(file.LocalPath, keys.Fields, null, (json, _) =>
             {
                 var row = keys.Read(json);
                 var seq = sequence++;
+                // A row without its key matches no row, and all such rows would share one "null" key: refused, never collapsed.
+                if (row.MissingKey is { } column)
+                {
+                    keyless++;
+                    firstKeyless ??= (seq + 1, column);
+                    return;
+                }
                 if (winners.TryGetValue(row.Key, out var held))
                 {
                     if (settings.OrderBy is not null && row.Order.CompareTo(held.Order) < 0) return;
@@ -56,6 +64,10 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
                 else firstKeys.Add(row.First);
                 winners[row.Key] = new Winner(seq, row.Order, row.Deleted);
             });
+        if (firstKeyless is { } at)
+            throw new MergeException($"stream '{stream.Name}': {keyless} of this run's {sequence} record(s) have no value for key property " +
+                $"'{at.Column}' (null or absent; the first: record {at.Record} of the stream): write_mode merge needs the whole key in every " +
+                "record. Fix the source, drop such rows with a transforms filter (filter: \"" + at.Column + " != null\"), or use write_mode append");
         var incomingRows = sequence;
         var keep = new BitArray(checked((int)Math.Max(incomingRows, 1)));
         long deleted = 0;

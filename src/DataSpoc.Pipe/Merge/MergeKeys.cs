@@ -43,8 +43,8 @@ internal sealed class MergeKeys
     /// <summary>The top-level columns a key pass reads.</summary>
     public HashSet<string> Fields { get; }
 
-    /// <summary>One row's merge facts.</summary>
-    public readonly record struct Row(RowKey Key, OrderValue Order, bool Deleted, FirstKey First);
+    /// <summary>One row's merge facts; <c>MissingKey</c>: the key column (of <see cref="Names"/>) that is null or absent in it, if any.</summary>
+    public readonly record struct Row(RowKey Key, OrderValue Order, bool Deleted, FirstKey First, string? MissingKey);
 
     public Row Read(ReadOnlySpan<byte> json)
     {
@@ -53,6 +53,7 @@ internal sealed class MergeKeys
         var order = OrderValue.Null;
         var deleted = false;
         var first = FirstKey.None;
+        var present = 0;
         var reader = new Utf8JsonReader(json);
         reader.Read();
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -68,6 +69,7 @@ internal sealed class MergeKeys
             var raw = json[start..(int)reader.BytesConsumed];
             if (k >= 0)
             {
+                if (reader.TokenType != JsonTokenType.Null) present |= 1 << Math.Min(k, 30);
                 if (k == 0) first = FirstKey.Of(ref reader);
                 // A single whole-number key (the usual id) is kept as a number: no string per key in memory.
                 if (_keyNames.Length == 1 && first.IsLong) wholeKey = first.Long;
@@ -77,7 +79,10 @@ internal sealed class MergeKeys
             if (isDeleted) deleted = reader.TokenType != JsonTokenType.Null;
         }
         var key = wholeKey is { } whole ? new RowKey(whole, null) : new RowKey(0, _keyValues.Length == 1 ? _keyValues[0] : string.Join('\u0001', _keyValues));
-        return new Row(key, order, deleted, first);
+        string? missing = null;
+        for (var i = 0; i < Math.Min(_keyNames.Length, 31) && missing is null; i++)
+            if ((present & (1 << i)) == 0) missing = Names[i];
+        return new Row(key, order, deleted, first, missing);
     }
 }
 

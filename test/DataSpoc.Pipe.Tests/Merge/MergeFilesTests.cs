@@ -69,4 +69,35 @@ public sealed class MergeFilesTests : IDisposable
         Assert.Contains("stream 'events' has no key_properties", result.Log.Error, StringComparison.Ordinal);
         Assert.Empty(_lake.ParquetKeys());
     }
+
+    [Fact]
+    public async Task Records_without_their_key_fail_the_merge_naming_the_key_and_never_collapse_into_one_row()
+    {
+        const string nullableKey = """{"type":"SCHEMA","stream":"orders","schema":{"type":"object","properties":{"id":{"type":["null","integer"]},"status":{"type":["null","string"]}}},"key_properties":["id"]}""";
+        var first = _lake.WriteSinger("first.jsonl", nullableKey, Record(1, "a"), Record(2, "a"));
+        Assert.True((await TempLake.RunAsync(Pipeline(first))).Succeeded);
+        var before = _lake.ParquetKeys();
+
+        // Before the check, both key-less rows merged as one "null" key: the first vanished without a word.
+        var second = _lake.WriteSinger("second.jsonl", nullableKey, Record(2, "b"),
+            """{"type":"RECORD","stream":"orders","record":{"id":null,"status":"lost"}}""",
+            """{"type":"RECORD","stream":"orders","record":{"status":"kept?"}}""");
+        var result = await TempLake.RunAsync(Pipeline(second));
+
+        Assert.False(result.Succeeded);
+        Assert.Contains("stream 'orders': 2 of this run's 3 record(s) have no value for key property 'id'", result.Log.Error, StringComparison.Ordinal);
+        Assert.Contains("record 2 of the stream", result.Log.Error, StringComparison.Ordinal);
+        Assert.Contains("filter: \"id != null\"", result.Log.Error, StringComparison.Ordinal);
+        Assert.Equal(before, _lake.ParquetKeys());
+        Assert.Equal([["1", "a"], ["2", "a"]], Orders());
+
+        // The hint works: the filter drops them and the keyed rows merge.
+        var filtered = _lake.Pipeline("orders-merge", second, p => p with
+        {
+            Destination = p.Destination with { PartitionBy = PartitionBySettings.None, WriteMode = WriteMode.Merge, Merge = new MergeSettings() },
+            Transforms = new Dictionary<string, System.Text.Json.Nodes.JsonNode?> { ["orders"] = new System.Text.Json.Nodes.JsonObject { ["filter"] = "id != null" } },
+        });
+        Assert.True((await TempLake.RunAsync(filtered)).Succeeded);
+        Assert.Equal([["1", "a"], ["2", "b"]], Orders());
+    }
 }

@@ -32,6 +32,7 @@ internal sealed class PostgresColumn
             ? (ArraySchema(elementTypeName, notNull, Math.Max(arrayDimensions, 1)), PostgresValueKind.RawJson)
             : Map(typeName, typeModifier, notNull);
         IsArray = elementTypeName is not null;
+        NotNull = notNull;
         DbType = IsArray ? NpgsqlDbType.Text : ReadType(typeName, Kind);
     }
 
@@ -40,6 +41,8 @@ internal sealed class PostgresColumn
     public string SqlType { get; }
     public JsonObject Schema { get; }
     public PostgresValueKind Kind { get; }
+    /// <summary>Declared NOT NULL.</summary>
+    public bool NotNull { get; }
     private bool IsArray { get; }
     /// <summary>The type its values are read as (<see cref="ReadType"/>).</summary>
     private NpgsqlDbType DbType { get; }

@@ -38,7 +38,8 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
             sql += $" ORDER BY t.{PostgresColumn.Quote(key.Name)} ASC NULLS LAST";
             var parameters = new List<NpgsqlParameter>();
             if (since is not null) parameters.Add(new NpgsqlParameter("since", BookmarkText(since)));
-            await ReadAsync(sql, parameters, rows, key, turn: null, cancellationToken).ConfigureAwait(false);
+            var nullKeys = await ReadAsync(sql, parameters, rows, key, turn: null, cancellationToken).ConfigureAwait(false);
+            await NoteNullKeysAsync(key, since is null, nullKeys, cancellationToken).ConfigureAwait(false);
         }
         await sink.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -60,6 +61,43 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
         }
         var sync = new PostgresTableSync(connection, table, null, batchSize, sink, new JsonObject(), new JsonObject());
         await sync.ReadAsync(SelectSql(table, null) + " WHERE " + condition, parameters, rows, null, turn, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Says in the run log when rows with a NULL replication key exist: a first run reads them (they sort last), but an
+    /// incremental run reads <c>key &gt;= bookmark</c>, which no NULL satisfies, so rows inserted or updated with a NULL key
+    /// later never land (Singer's semantics, and tap-postgres's). Later runs cannot count them without scanning the
+    /// table: they ask PostgreSQL's statistics (<c>pg_stats.null_frac</c>, as of the table's last ANALYZE) instead.
+    /// </summary>
+    private async Task NoteNullKeysAsync(PostgresColumn key, bool firstRun, long nullKeysRead, CancellationToken cancellationToken)
+    {
+        const string why = "incremental runs read rows whose key is >= the bookmark, which a NULL never is, so rows inserted or updated " +
+            "with a NULL key will not land; give the column a NOT NULL default, pick another replication key, or run --full now and then";
+        if (key.NotNull) return;
+        if (firstRun)
+        {
+            if (nullKeysRead > 0)
+                sink.WriteNotice($"stream '{table.StreamId}': {nullKeysRead} row(s) have a NULL replication key '{key.Name}': this first run landed them, but {why}");
+            return;
+        }
+        await using var stats = new NpgsqlCommand("SELECT null_frac FROM pg_stats WHERE schemaname = @schema AND tablename = @table AND attname = @column", connection);
+        stats.Parameters.AddWithValue("schema", table.Schema);
+        stats.Parameters.AddWithValue("table", table.Table);
+        stats.Parameters.AddWithValue("column", key.Name);
+        // Statistics are a hint: a view has none, and a server that refuses the query must not fail a run that read its rows.
+        float share;
+        try
+        {
+            if (await stats.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not float f) return;
+            share = f;
+        }
+        catch (PostgresException)
+        {
+            return;
+        }
+        if (share > 0)
+            sink.WriteNotice($"stream '{table.StreamId}': PostgreSQL's statistics say {share * 100:0.##}% of the rows have a NULL replication key " +
+                $"'{key.Name}': {why}");
     }
 
     /// <summary>The saved bookmark of <paramref name="stream"/> when it is for <paramref name="key"/>, else null (read from the start).</summary>
@@ -132,9 +170,11 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
     /// Runs <paramref name="sql"/> through a cursor; with a <paramref name="bookmarkKey"/>, writes a STATE after every
     /// batch. With a <paramref name="turn"/>, each batch is handed to the sink while holding it.
     /// </summary>
-    private async Task ReadAsync(string sql, List<NpgsqlParameter> parameters, RowWriter rows, PostgresColumn? bookmarkKey, SemaphoreSlim? turn,
+    /// <returns>The rows whose bookmark key was NULL.</returns>
+    private async Task<long> ReadAsync(string sql, List<NpgsqlParameter> parameters, RowWriter rows, PostgresColumn? bookmarkKey, SemaphoreSlim? turn,
         CancellationToken cancellationToken)
     {
+        long nullKeys = 0;
         var key = bookmarkKey;
         var stream = table.StreamId;
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
@@ -168,7 +208,11 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
                         var values = new CursorValues(reader);
                         WriteRow(ref values, rows);
                         // The bookmark column follows the table's columns.
-                        if (key is not null && !values.NextIsNull()) values.NextText(NpgsqlTypes.NpgsqlDbType.Text, out lastKey);
+                        if (key is not null)
+                        {
+                            if (values.NextIsNull()) nullKeys++;
+                            else values.NextText(NpgsqlTypes.NpgsqlDbType.Text, out lastKey);
+                        }
                         count++;
                         await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
                     }
@@ -194,6 +238,7 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
             if (count < batchSize) break;
         }
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return nullKeys;
     }
 
     /// <summary>

@@ -1,4 +1,8 @@
 using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Sources.BuiltIn;
+using DataSpoc.Pipe.Storage;
 using DataSpoc.Pipe.Tests.Support;
 using Xunit;
 
@@ -207,6 +211,45 @@ public sealed class PostgresTapTests(PostgresServer server) : IDisposable
         var output = await _h.SyncAsync("postgres", config, catalog: catalog);
         Assert.Equal(["sales-items"], output.RecordStreams);
         Assert.Equal("a", (string)output.LastState!["bookmarks"]!["sales-items"]!["replication_key_value"]!);
+    }
+
+    [Fact]
+    public async Task Rows_with_a_null_replication_key_are_named_in_the_run_log_on_the_first_run_and_after()
+    {
+        var db = await server.CreateDatabaseAsync("""
+            CREATE TABLE public.tickets (id int8 PRIMARY KEY, seen_at timestamptz);
+            INSERT INTO tickets VALUES (1, '2024-01-01 00:00:00+00'), (2, NULL), (3, '2024-01-02 00:00:00+00'), (4, NULL), (5, '2024-01-03 00:00:00+00');
+            ANALYZE tickets;
+            """);
+        var config = Config(db);
+        config["filter_tables"] = new JsonArray("tickets");
+        config["replication_keys"] = new JsonObject { ["public-tickets"] = "seen_at" };
+        using var lake = new TempLake();
+        var pipeline = lake.BuiltInPipeline("tickets", "postgres", config) with { Incremental = new IncrementalSettings { Enabled = true } };
+        Assert.True(BuiltInTaps.TryGet("postgres", out var tap));
+        async Task<RunResult> Run()
+        {
+            var result = await new PipelineRunner(new ObjectStoreFactory()).RunAsync(pipeline, new RunOptions { Source = new BuiltInSource(tap) }, CancellationToken.None);
+            Assert.True(result.Succeeded, result.Log.Error);
+            return result;
+        }
+
+        var first = await Run();
+        Assert.Contains(first.Log.Notices, n => n.StartsWith("stream 'public-tickets': 2 row(s) have a NULL replication key 'seen_at': this first run landed them", StringComparison.Ordinal)
+            && n.Contains("will not land", StringComparison.Ordinal));
+        var ids = "SELECT id::VARCHAR FROM read_parquet('{lake}/**/*.parquet', hive_partitioning = false) ORDER BY id";
+        Assert.Equal(["1", "2", "3", "4", "5"], lake.Query(ids).Select(r => r[0]));
+
+        // What the notice warns of: a row inserted later with a NULL key is not read by the next run.
+        await server.ExecuteAsync(db, "INSERT INTO tickets VALUES (6, NULL), (7, '2024-01-04 00:00:00+00')");
+        var second = await Run();
+        Assert.Contains(second.Log.Notices, n => n.StartsWith("stream 'public-tickets': PostgreSQL's statistics say 40% of the rows have a NULL replication key 'seen_at'", StringComparison.Ordinal));
+        Assert.Equal(["1", "2", "3", "4", "5", "5", "7"], lake.Query(ids).Select(r => r[0]));
+
+        // A NOT NULL key needs no word.
+        await server.ExecuteAsync(db, "DELETE FROM tickets WHERE seen_at IS NULL; ALTER TABLE tickets ALTER seen_at SET NOT NULL");
+        var third = await Run();
+        Assert.DoesNotContain(third.Log.Notices, n => n.Contains("NULL replication key", StringComparison.Ordinal));
     }
 
     [Fact]

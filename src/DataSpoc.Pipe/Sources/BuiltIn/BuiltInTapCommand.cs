@@ -4,7 +4,7 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 
 /// <summary>
 /// <c>dataspoc-pipe tap &lt;name&gt; --config c.json [--state s.json] [--catalog k.json] [--discover]</c>:
-/// runs a built-in tap as a standalone Singer tap, messages on stdout, errors on stderr.
+/// runs a built-in tap as a standalone Singer tap, messages on stdout, errors and notices on stderr.
 /// </summary>
 public static class BuiltInTapCommand
 {
@@ -33,7 +33,8 @@ public static class BuiltInTapCommand
             {
                 var state = await BuiltInTapInputs.ReadObjectAsync(statePath, "state", cancellationToken).ConfigureAwait(false);
                 var catalog = await BuiltInTapInputs.ReadObjectAsync(catalogPath, "catalog", cancellationToken).ConfigureAwait(false);
-                await tap.SyncAsync(config, state, catalog, stdout, cancellationToken).ConfigureAwait(false);
+                if (tap is ITypedBuiltInTap typed) await typed.SyncAsJsonAsync(config, state, catalog, stdout, cancellationToken, notices: stderr).ConfigureAwait(false);
+                else await tap.SyncAsync(config, state, catalog, stdout, cancellationToken).ConfigureAwait(false);
             }
             await stdout.FlushAsync(cancellationToken).ConfigureAwait(false);
             return 0;

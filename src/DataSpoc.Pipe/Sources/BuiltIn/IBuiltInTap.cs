@@ -31,10 +31,11 @@ internal interface ITypedBuiltInTap : IBuiltInTap
 
 internal static class TypedTaps
 {
-    /// <summary>A typed tap's sync printed as Singer JSON lines to <paramref name="output"/>.</summary>
-    public static async Task SyncAsJsonAsync(this ITypedBuiltInTap tap, JsonObject config, JsonObject? state, JsonObject? catalog, Stream output, CancellationToken cancellationToken)
+    /// <summary>A typed tap's sync printed as Singer JSON lines to <paramref name="output"/>, its notices to <paramref name="notices"/>.</summary>
+    public static async Task SyncAsJsonAsync(this ITypedBuiltInTap tap, JsonObject config, JsonObject? state, JsonObject? catalog, Stream output, CancellationToken cancellationToken,
+        TextWriter? notices = null)
     {
-        var sink = new SingerJsonSink(output);
+        var sink = new SingerJsonSink(output, notices);
         await tap.SyncAsync(config, state, catalog, sink, cancellationToken).ConfigureAwait(false);
         await sink.FlushAsync(cancellationToken).ConfigureAwait(false);
     }

@@ -8,9 +8,10 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// A <see cref="RecordSink"/> that prints Singer JSON lines (UTF-8) to a stream: what <c>dataspoc-pipe tap</c>
 /// writes, and how a typed source reaches any consumer that reads Singer. Values are written in the forms the lake
 /// reads back to the same value: dates as <c>yyyy-MM-dd</c>, instants as <c>yyyy-MM-ddTHH:mm:ss.ffffffZ</c>,
-/// times as <c>HH:mm:ss.ffffff</c>.
+/// times as <c>HH:mm:ss.ffffff</c>. Notices (<see cref="RecordSink.WriteNotice"/>) go to <paramref name="notices"/> as
+/// <c>NOTICE ...</c> lines (a tap's stderr, where Singer taps log), or nowhere without one.
 /// </summary>
-internal sealed class SingerJsonSink(Stream output) : RecordSink
+internal sealed class SingerJsonSink(Stream output, TextWriter? notices = null) : RecordSink
 {
     private readonly SingerWriter _writer = new(output);
 
@@ -24,6 +25,8 @@ internal sealed class SingerJsonSink(Stream output) : RecordSink
     }
 
     public override void WriteState(JsonNode state) => _writer.WriteState(state);
+
+    public override void WriteNotice(string notice) => notices?.WriteLine("NOTICE " + notice);
 
     public override void WriteActivateVersion(string stream, long version) => _writer.WriteActivateVersion(stream, version);
 

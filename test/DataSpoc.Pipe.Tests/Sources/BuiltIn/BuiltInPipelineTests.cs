@@ -127,6 +127,11 @@ public sealed class BuiltInPipelineTests(PostgresServer server) : IDisposable
             Destination = new DestinationDefinition { Bucket = onlyEmpty.Bucket },
         };
         Assert.Equal(0, (await RunAsync(empty)).Log.TotalRecords);
+
+        // Run as a standalone Singer tap, the notice goes where taps log: stderr.
+        var (exit, _, stderr) = await _h.RunRawAsync(tap, new JsonObject { ["path"] = _h.Path("in") });
+        Assert.Equal(0, exit);
+        Assert.Contains($"NOTICE stream 'returns': {_h.Path($"in/returns.{tap}")} hold(s) nothing (empty)", stderr);
     }
 
     [Fact]

@@ -462,10 +462,18 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             if (pipeline.Destination.PartitionBy != PartitionBySettings.None && schema.Root.Children.Any(c => string.Equals(c.Name, "dt", StringComparison.OrdinalIgnoreCase)))
                 log.Notices.Add($"stream '{stream.Name}': its column 'dt' has the name of the partition folders (dt=...): hive-style readers (DuckDB hive_partitioning, " +
                     $"Spark, Athena) show the folder's date in its place; rename it (transforms: {stream.Name}: rename: {{dt: ...}}) to read its own values");
-            // Iceberg gives a changed column a new id, so its readers tell the files apart; readers by name (plain Parquet, Delta) cannot.
-            if (!replace && previous is not null && formats != TableFormats.Iceberg && ManifestColumn.TypeChanges(previous.Columns, schema.ManifestColumns()) is { Count: > 0 } changed)
-                log.Notices.Add($"stream '{stream.Name}': column(s) {string.Join(", ", changed)} since the table's earlier files, which keep the old type(s); " +
-                    "a reader that applies one schema to the whole table (Spark, Athena, the manifest's columns) fails on one or the other: a full refresh (--full) rewrites the table in one schema");
+            if (!replace && previous is not null && ManifestColumn.TypeChanges(previous.Columns, schema.ManifestColumns()) is { Count: > 0 } changed)
+            {
+                // Readers by name (the plain files, Delta) meet two types under one name; Iceberg gives the changed column
+                // a new id, so its readers see the earlier files' column as another (dropped) one: null in their rows.
+                if (formats != TableFormats.Iceberg)
+                    log.Notices.Add($"stream '{stream.Name}': column(s) {string.Join(", ", changed)} since the table's earlier files, which keep the old type(s); " +
+                        "a reader that applies one schema to the whole table (Spark, Athena, the manifest's columns) fails on one or the other: a full refresh (--full) rewrites the table in one schema");
+                if (formats.HasFlag(TableFormats.Iceberg))
+                    log.Notices.Add($"stream '{stream.Name}': column(s) {string.Join(", ", changed)} since the table's earlier files: the Iceberg table takes each as a new " +
+                        "column (a new field id), so Iceberg readers read it as null in the earlier rows (their values stay in the files and in the earlier snapshots): " +
+                        "a full refresh (--full) rewrites the table in one schema");
+            }
             if (replace && foreign > 0)
                 log.Notices.Add($"left {foreign} Parquet file(s) under {prefix} in place: their names are not {stream.Table}'s data files, so a replace does not delete them");
             if (stream.QuarantinePath is not null)

@@ -149,6 +149,31 @@ public class IcebergTableTests
     }
 
     [Fact]
+    public async Task A_column_whose_type_changes_reads_as_null_in_earlier_rows_and_the_run_log_says_so()
+    {
+        using var lake = new TempLake();
+        Assert.True((await TempLake.RunAsync(Iceberg(lake, lake.WriteSinger("a", Orders(1, 2))))).Succeeded);
+        var nameAsInteger = Schema.Replace("\"name\":{\"type\":[\"null\",\"string\"]}", "\"name\":{\"type\":[\"null\",\"integer\"]}", StringComparison.Ordinal);
+        var second = await TempLake.RunAsync(Iceberg(lake, lake.WriteSinger("b", nameAsInteger,
+            """{"type":"RECORD","stream":"orders","record":{"id":3,"name":42,"at":"2025-01-12T08:00:00Z"}}""")));
+        Assert.True(second.Succeeded, second.Log.Error);
+
+        // What the notice says: the current schema's 'name' has an id no earlier file holds, and the spec projects data
+        // files by field id, so a conforming reader reads null there. (icebird matches by name and shows "n1": it does not.)
+        var metadata = JsonNode.Parse(File.ReadAllText(Path.Combine(TableDir(lake), "metadata", "v2.metadata.json")))!;
+        var current = metadata["schemas"]!.AsArray().Single(x => x!["schema-id"]!.GetValue<int>() == metadata["current-schema-id"]!.GetValue<int>())!;
+        var nameField = current["fields"]!.AsArray().Single(f => (string)f!["name"]! == "name")!;
+        Assert.Equal("long", (string)nameField["type"]!);
+        var fileIds = lake.Query("SELECT file_name, field_id::VARCHAR FROM parquet_schema('{lake}/raw/test/orders/**/*.parquet') WHERE name = 'name' ORDER BY file_name");
+        Assert.Equal(2, fileIds.Count);
+        Assert.Equal(["2", nameField["id"]!.ToString()], fileIds.Select(r => r[1]!).Order(StringComparer.Ordinal).ToList());
+        Assert.NotEqual("2", nameField["id"]!.ToString());
+        Assert.Contains(second.Log.Notices, n => n.StartsWith("stream 'orders': column(s) 'name' string -> int64 since the table's earlier files: the Iceberg table takes each as a new column", StringComparison.Ordinal)
+            && n.Contains("read it as null in the earlier rows", StringComparison.Ordinal));
+        Assert.DoesNotContain(second.Log.Notices, n => n.Contains("Spark, Athena", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_date_time_partition_column_is_a_day_partition_and_no_partitioning_an_unpartitioned_spec()
     {
         using var lake = new TempLake();

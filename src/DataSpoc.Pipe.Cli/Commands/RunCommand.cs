@@ -60,27 +60,43 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         using var telemetry = OtlpTelemetry.StartFromEnvironment();
         var client = Pipelines.Client();
         var names = settings.All ? Pipelines.All(client) : [settings.Name!];
-        // Every pipeline is loaded before anything runs: a config error is a usage error (exit 2) and runs nothing.
-        var pipelines = names.Select(client.Load).ToList();
+        // Every pipeline is loaded before anything runs. One pipeline's config error is a usage error (exit 2) that runs
+        // nothing; under --all the others still run (one broken file must not stop every pipeline), the broken ones are
+        // reported with their error, and the exit code is still 2.
+        var invalid = new List<Outcome>();
+        var pipelines = new List<PipelineDefinition>();
+        foreach (var name in names)
+        {
+            try
+            {
+                pipelines.Add(client.Load(name));
+            }
+            catch (PipeException e) when (settings.All && names.Count > 1 && e.Kind == PipeErrorKind.Usage)
+            {
+                invalid.Add(new Outcome(name, null, e.Message, Invalid: true));
+            }
+        }
 
         var part = settings.Part is null ? null : SplitArguments.Part(settings.Part, SplitArguments.RunId(settings.SplitRun), pipelines.Single());
         if (settings.CommitParts)
         {
             var committed = await client.CommitPartsAsync(pipelines.Single(), SplitArguments.RunId(settings.SplitRun), cancellationToken);
-            return Report([new Outcome(pipelines.Single(), committed.Log, committed.Log.Error)], settings, null);
+            return Report([new Outcome(pipelines.Single().Name, committed.Log, committed.Log.Error)], settings, null);
         }
         var display = new RunDisplay(RunDisplay.Choose(settings.Json));
         using var signals = new StopSignals(cancellationToken);
         var outcomes = await display.ShowWhileAsync(() => RunAllAsync(client, pipelines, settings, part, display, signals.Token));
-        return Report(outcomes, settings, signals.ExitCode);
+        return Report([.. outcomes, .. invalid], settings, signals.ExitCode);
     }
 
-    private static int Report(List<Outcome> outcomes, Settings settings, int? stoppedBySignal)
+    private static int Report(List<Outcome> unordered, Settings settings, int? stoppedBySignal)
     {
-
+        var outcomes = unordered.OrderBy(o => o.Name, StringComparer.Ordinal).ToList();
         if (settings.Json)
         {
-            var logs = outcomes.Select(o => o.Log is null ? (JsonNode)new JsonObject { ["pipeline"] = o.Pipeline.Name, ["status"] = "failure", ["error"] = o.Error } : JsonNode.Parse(LakeJson.Serialize(o.Log))!);
+            var logs = outcomes.Select(o => o.Log is null
+                ? (JsonNode)new JsonObject { ["pipeline"] = o.Name, ["status"] = o.Invalid ? "invalid" : "failure", ["error"] = o.Error }
+                : JsonNode.Parse(LakeJson.Serialize(o.Log))!);
             JsonOutput.Write(settings.All ? new JsonArray(logs.ToArray()) : logs.Single());
         }
         else
@@ -88,12 +104,14 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             WriteSummary(outcomes, detailed: !settings.All);
         }
         var failed = outcomes.Where(o => o.Log?.Status != "success").ToList();
-        foreach (var f in failed) Console.Error.WriteLine($"error: {f.Pipeline.Name} {(f.Log?.Status == "cancelled" ? "was cancelled" : "failed")}: {f.Error}");
+        foreach (var f in failed)
+            Console.Error.WriteLine(f.Invalid ? $"error: {f.Name} was not run: {f.Error}" : $"error: {f.Name} {(f.Log?.Status == "cancelled" ? "was cancelled" : "failed")}: {f.Error}");
         if (stoppedBySignal is { } signal) return signal;
-        return failed.Count == 0 ? ExitCodes.Success : ExitCodes.Failed;
+        return failed.Count == 0 ? ExitCodes.Success : failed.Any(f => f.Invalid) ? ExitCodes.Usage : ExitCodes.Failed;
     }
 
-    private sealed record Outcome(PipelineDefinition Pipeline, RunLog? Log, string? Error);
+    /// <summary>A pipeline's run, or why it did not run (<c>Invalid</c>: its configuration did not load).</summary>
+    private sealed record Outcome(string Name, RunLog? Log, string? Error, bool Invalid = false);
 
     private static async Task<List<Outcome>> RunAllAsync(PipeClient client, List<PipelineDefinition> pipelines, Settings settings, SplitPart? part, RunDisplay display, CancellationToken cancellationToken)
     {
@@ -106,17 +124,17 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
                 display.Started(pipeline.Name);
                 var options = new RunOptions { Full = settings.Full, Progress = display.For(pipeline.Name), Part = part };
                 var result = await client.RunPipelineAsync(pipeline, options, cancellationToken);
-                return new Outcome(pipeline, result.Log, result.Log.Error);
+                return new Outcome(pipeline.Name, result.Log, result.Log.Error);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 // Stopped before this pipeline could start (waiting for its turn or for its lock): nothing of it ran.
-                return new Outcome(pipeline, null, "the run was cancelled before it started");
+                return new Outcome(pipeline.Name, null, "the run was cancelled before it started");
             }
             catch (Exception e) when (e is not OperationCanceledException && pipelines.Count > 1)
             {
                 // With --all, one pipeline that cannot start (locked, bad bucket) must not stop the others.
-                return new Outcome(pipeline, null, PipelineSecrets.Of(pipeline).Redact(e.Message));
+                return new Outcome(pipeline.Name, null, PipelineSecrets.Of(pipeline).Redact(e.Message));
             }
             finally
             {
@@ -139,14 +157,14 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         foreach (var o in outcomes)
         {
             var log = o.Log;
-            table.AddRow(Markup.Escape(o.Pipeline.Name), log?.Status == "success" ? "[green]success[/]" : $"[red]{log?.Status ?? "failure"}[/]", log?.Mode ?? "-",
+            table.AddRow(Markup.Escape(o.Name), log?.Status == "success" ? "[green]success[/]" : $"[red]{log?.Status ?? (o.Invalid ? "invalid" : "failure")}[/]", log?.Mode ?? "-",
                 log is null ? "-" : Units.Duration(log.DurationSeconds), log is null ? "-" : Units.Count(log.TotalRecords),
                 log is null ? "-" : Units.Count(log.Streams.Values.Sum(s => s.Files)), log is null ? "-" : Units.Bytes(log.Streams.Values.Sum(s => s.Bytes)));
         }
         AnsiConsole.Write(table);
         foreach (var o in outcomes.Where(o => o.Log is not null))
-            AnsiConsole.MarkupLineInterpolated($"{o.Pipeline.Name}: run {o.Log!.RunId} (dataspoc-pipe logs {o.Pipeline.Name} --run {o.Log.RunId})");
+            AnsiConsole.MarkupLineInterpolated($"{o.Name}: run {o.Log!.RunId} (dataspoc-pipe logs {o.Name} --run {o.Log.RunId})");
         foreach (var o in outcomes.Where(o => o.Log is { Notices.Count: > 0 }))
-            foreach (var notice in o.Log!.Notices) AnsiConsole.MarkupLineInterpolated($"[yellow]note[/] {o.Pipeline.Name}: {notice}");
+            foreach (var notice in o.Log!.Notices) AnsiConsole.MarkupLineInterpolated($"[yellow]note[/] {o.Name}: {notice}");
     }
 }

@@ -148,6 +148,32 @@ public sealed class RunCommandTests : IDisposable
     }
 
     [Fact]
+    public void Run_all_runs_the_valid_pipelines_when_one_file_is_broken_and_exits_2_naming_it()
+    {
+        _home.WriteShopPipeline("a-shop");
+        var broken = Path.Combine(_home.Pipelines, "b-typo.yaml");
+        File.WriteAllText(broken, "source:\n  tap: csv\ndestination:\n  bucket: file:///tmp/x\n   bad: indent\n");
+        _home.WriteShopPipeline("c-shop");
+
+        // Before, the broken file stopped every pipeline: nothing ran.
+        var result = CliProcess.Run(_home, "run", "--all", "--output", "json");
+        Assert.Equal(2, result.ExitCode);
+        var logs = Json.Parse(result).AsArray();
+        Assert.Equal(["a-shop", "b-typo", "c-shop"], logs.Select(l => l.Str("pipeline")));
+        Assert.Equal(["success", "invalid", "success"], logs.Select(l => l.Str("status")));
+        Assert.StartsWith($"{broken}:5: invalid YAML", logs[1].Str("error"));
+        Assert.Equal($"error: b-typo was not run: {logs[1].Str("error")}\n", result.Stderr);
+
+        var table = CliProcess.Run(_home, "run", "--all");
+        Assert.Equal(2, table.ExitCode);
+        Assert.Matches(@"│ b-typo\s+│ invalid", table.Stdout);
+        Assert.Matches(@"│ c-shop\s+│ success", table.Stdout);
+
+        // One pipeline by name still runs nothing when its file is broken.
+        Assert.Equal(2, CliProcess.Run(_home, "run", "b-typo").ExitCode);
+    }
+
+    [Fact]
     public void Run_without_a_name_or_with_both_a_name_and_all_is_a_usage_error()
     {
         Assert.Equal(2, CliProcess.Run(_home, "run").ExitCode);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Cronos;
@@ -200,7 +201,7 @@ public sealed class PipeClient
             return latest is [var log] ? log : throw new RunLogNotFoundException(
                 $"{name} has not run yet (no log in {pipeline.Destination.Bucket}/{LakePaths.LogsPrefix(pipeline.Name)})", PipeErrorKind.Failed);
         }
-        var keys = await LogKeysAsync(pipeline, cancellationToken).ConfigureAwait(false);
+        var keys = await LogKeysAsync(pipeline, null, cancellationToken).ConfigureAwait(false);
         var key = keys.FirstOrDefault(k => LakePaths.RunIdOfLogKey(k) == runId) ?? throw new RunLogNotFoundException(
             $"{name} has no run '{runId}'" + (keys.Count == 0 ? "" : $"; recent runs: {string.Join(", ", keys.Take(5).Select(LakePaths.RunIdOfLogKey))}"),
             PipeErrorKind.Usage);
@@ -313,7 +314,7 @@ public sealed class PipeClient
     /// </summary>
     private async Task<IReadOnlyList<RunLog>> ReadLogsAsync(PipelineDefinition pipeline, int limit, CancellationToken cancellationToken)
     {
-        var keys = await LogKeysAsync(pipeline, cancellationToken).ConfigureAwait(false);
+        var keys = await LogKeysAsync(pipeline, Math.Max(0, limit), cancellationToken).ConfigureAwait(false);
         var logs = new List<RunLog>();
         var cut = Math.Min(keys.Count, Math.Max(0, limit));
         while (cut > 0 && cut < keys.Count && SameSecond(keys[cut - 1], keys[cut])) cut++;
@@ -322,15 +323,51 @@ public sealed class PipeClient
         return logs.OrderByDescending(l => l.StartedAt).Take(Math.Max(0, limit)).ToList();
     }
 
-    /// <summary>A pipeline's run log keys, greatest (latest second) first.</summary>
-    private async Task<List<string>> LogKeysAsync(PipelineDefinition pipeline, CancellationToken cancellationToken)
+    /// <summary>
+    /// A pipeline's run log keys, greatest (latest second) first: all of them, or (with <paramref name="wanted"/>) at least
+    /// the latest that many where there are (every key of each month listed). A pipeline run every five minutes has
+    /// ~105,000 logs after a year, which an object store lists 1,000 a request, oldest first: a status must not list
+    /// them all. So the listing stops after one page's worth; a longer history is listed month by month (keys start with
+    /// the run's UTC time), newest first, until enough are found, and only then, for a pipeline idle for over
+    /// <see cref="RecentLogMonths"/> months, whole.
+    /// </summary>
+    private async Task<List<string>> LogKeysAsync(PipelineDefinition pipeline, int? wanted, CancellationToken cancellationToken)
     {
         await using var store = _stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
-        var keys = new List<string>();
-        await foreach (var o in store.ListAsync(LakePaths.LogsPrefix(pipeline.Name), cancellationToken).ConfigureAwait(false))
-            if (o.Key.EndsWith(".json", StringComparison.Ordinal)) keys.Add(o.Key);
+        var prefix = LakePaths.LogsPrefix(pipeline.Name);
+        var keys = await ListLogKeysAsync(store, prefix, wanted is null ? null : LogListingPage, cancellationToken).ConfigureAwait(false);
+        if (keys is null && wanted is { } n)
+        {
+            keys = [];
+            // From next month: a run's clock may be ahead of this machine's.
+            var now = _time.GetUtcNow().UtcDateTime;
+            var month = new DateOnly(now.Year, now.Month, 1).AddMonths(1);
+            for (var i = 0; i < RecentLogMonths && keys.Count < Math.Max(n, 1); i++, month = month.AddMonths(-1))
+                keys.AddRange(await ListLogKeysAsync(store, prefix + month.ToString("yyyy-MM", CultureInfo.InvariantCulture), null, cancellationToken).ConfigureAwait(false) ?? []);
+            if (keys.Count < Math.Max(n, 1)) keys = null;
+        }
+        keys ??= await ListLogKeysAsync(store, prefix, null, cancellationToken).ConfigureAwait(false) ?? [];
         keys.Sort(StringComparer.Ordinal);
         keys.Reverse();
+        return keys;
+    }
+
+    /// <summary>How many log keys one listing takes before a longer history is listed month by month (an object store's page).</summary>
+    internal const int LogListingPage = 1000;
+
+    /// <summary>How many months back a long history is listed month by month before it is listed whole.</summary>
+    internal const int RecentLogMonths = 25;
+
+    /// <summary>The run log keys under <paramref name="prefix"/>; null when there are more than <paramref name="atMost"/>.</summary>
+    private static async Task<List<string>?> ListLogKeysAsync(IObjectStore store, string prefix, int? atMost, CancellationToken cancellationToken)
+    {
+        var keys = new List<string>();
+        await foreach (var o in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+        {
+            if (!o.Key.EndsWith(".json", StringComparison.Ordinal)) continue;
+            if (keys.Count == atMost) return null;
+            keys.Add(o.Key);
+        }
         return keys;
     }
 

@@ -1,0 +1,90 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Api;
+using DataSpoc.Pipe.Storage;
+
+namespace DataSpoc.Pipe.Api.Tests;
+
+/// <summary>
+/// Reading a pipeline's latest runs from a long history: a pipeline run every few minutes keeps ~100,000 run logs a
+/// year, and status, logs and the dashboard must not list them all every time.
+/// </summary>
+public class RunLogListingTests
+{
+    private const string Schema = """{"type":"SCHEMA","stream":"orders","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"}}}}""";
+
+    /// <summary>The real local store, counting what its listings return (an object store returns 1,000 keys a request).</summary>
+    private sealed class CountingStore(IObjectStore inner) : IObjectStore
+    {
+        public static long Listed;
+
+        public BucketUri Bucket => inner.Bucket;
+        public string? LocalRoot => inner.LocalRoot;
+
+        public Task PutFileAsync(string key, string localPath, CancellationToken cancellationToken) => inner.PutFileAsync(key, localPath, cancellationToken);
+        public Task<bool> PutAsync(string key, ReadOnlyMemory<byte> content, WriteCondition condition, CancellationToken cancellationToken) => inner.PutAsync(key, content, condition, cancellationToken);
+        public Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken) => inner.GetAsync(key, cancellationToken);
+        public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken) => inner.OpenReadAsync(key, cancellationToken);
+        public Task DeleteAsync(string key, CancellationToken cancellationToken) => inner.DeleteAsync(key, cancellationToken);
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+
+        public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            await foreach (var o in inner.ListAsync(prefix, cancellationToken))
+            {
+                Interlocked.Increment(ref Listed);
+                yield return o;
+            }
+        }
+    }
+
+    private sealed class FixedTime(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
+    }
+
+    [Fact]
+    public async Task Status_and_recent_logs_list_the_latest_months_not_the_whole_history()
+    {
+        using var home = new TempHome();
+        var name = home.Name("orders");
+        var file = home.WriteSinger("orders.singer", Schema, """{"type":"RECORD","stream":"orders","record":{"id":1}}""");
+        home.WritePipeline(name, $"source:\n  tap: {TempHome.ReplayTap}\n  config: {{file: {file}}}\ndestination:\n  bucket: {home.Bucket}\n");
+        var first = await new PipeClient(home.Home).RunAsync(name);
+        Assert.True(first.Succeeded, first.Log.Error);
+
+        // 3,000 more runs, one every 8 hours from 2024-01-01 to 2026-09-26 (none in October to December), then two on
+        // 2026-11-30: the history of a busy pipeline, written as runs write their logs.
+        var logs = Path.Combine(home.Lake, ".dataspoc", "logs", name);
+        var template = JsonNode.Parse(File.ReadAllText(Directory.GetFiles(logs).Single()))!.AsObject();
+        void WriteLog(DateTimeOffset at, string runId)
+        {
+            template["run_id"] = runId;
+            template["started_at"] = at.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'");
+            File.WriteAllText(Path.Combine(logs, $"{at:yyyy-MM-dd'T'HH-mm-ss'Z'}_{runId}.json"), template.ToJsonString());
+        }
+        var start = new DateTimeOffset(2024, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        for (var i = 0; i < 3000; i++) WriteLog(start.AddHours(8 * i), $"r{i:D5}");
+        WriteLog(new DateTimeOffset(2026, 11, 30, 10, 0, 0, TimeSpan.Zero), "nov-a");
+        WriteLog(new DateTimeOffset(2026, 11, 30, 11, 0, 0, TimeSpan.Zero), "nov-b");
+        File.Delete(Directory.GetFiles(logs, "*" + first.Log.RunId + ".json").Single());
+
+        var stores = new ObjectStoreFactory().Register("file", (uri, _) => new CountingStore(new LocalObjectStore(uri)));
+        var client = new PipeClient(home.Home, stores, new FixedTime(new DateTimeOffset(2026, 12, 5, 12, 0, 0, TimeSpan.Zero)));
+
+        CountingStore.Listed = 0;
+        var status = Assert.Single(await client.StatusAsync());
+        Assert.Equal("nov-b", status.RunId);
+        // One page of the whole listing (1,001 keys read, then given up) and the months from January 2027 back to November.
+        Assert.InRange(CountingStore.Listed, 1001, 1001 + 2);
+
+        CountingStore.Listed = 0;
+        var recent = await client.LogsAsync(name, 5);
+        // Two in November, the rest from the latest runs of September (months walked back until five were found).
+        Assert.Equal(["nov-b", "nov-a", "r02999", "r02998", "r02997"], recent.Select(l => l.RunId));
+        Assert.True(CountingStore.Listed < 1001 + 2 + 100, $"listed {CountingStore.Listed} keys");
+
+        // A run asked for by id is looked up in the whole history.
+        Assert.Equal("r00003", (await client.LogAsync(name, "r00003")).RunId);
+    }
+}

@@ -59,6 +59,24 @@ public sealed class PipeClient
         return PipelineLoader.ForHome(_home, _environment, allowUnsetVariables).LoadFile(file);
     }
 
+    /// <summary>Every pipeline of the home with the source it reads (null where its file does not load): what a run checks a table's last writer against.</summary>
+    private Dictionary<string, SourceDefinition?> HomeSources()
+    {
+        var sources = new Dictionary<string, SourceDefinition?>(StringComparer.Ordinal);
+        foreach (var name in Pipelines())
+        {
+            try
+            {
+                sources[name] = Load(name, allowUnsetVariables: true).Source;
+            }
+            catch (ConfigException)
+            {
+                sources[name] = null;
+            }
+        }
+        return sources;
+    }
+
     private ConfigException UnknownPipeline(string name) => new(Pipelines() is { Count: > 0 } known
         ? $"unknown pipeline '{name}'; known pipelines: {string.Join(", ", known)}"
         : $"unknown pipeline '{name}': there are no pipelines in {_home.PipelinesDirectory} yet (create one with: dataspoc-pipe add <name>)");
@@ -137,6 +155,7 @@ public sealed class PipeClient
         ArgumentNullException.ThrowIfNull(options);
         if (TransformCompiler.Validate(pipeline) is { Count: > 0 } invalid) throw invalid[0];
         if (options.Observers.Count == 0) options = options with { Observers = Lineage.OpenLineageEmitter.ForHome(_home, _environment, _time) };
+        options = options with { HomePipelines = options.HomePipelines ?? HomeSources() };
         return await new PipelineRunner(_stores, _time).RunAsync(pipeline, options, cancellationToken).ConfigureAwait(false);
     }
 

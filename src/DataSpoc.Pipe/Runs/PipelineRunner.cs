@@ -135,7 +135,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             else
             {
                 var merge = new Merge.KeyedMerge(store, pipeline.Destination.Merge, LimitsFor(pipeline.Destination), pipeline.Destination.Compression, spoolDir, store.LocalRoot is not null);
-                plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, WriteModes.Replaces(pipeline, options.Full), merge, log, runCancel.Token).ConfigureAwait(false);
+                plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, WriteModes.Replaces(pipeline, options.Full), merge, log, options.HomePipelines, runCancel.Token).ConfigureAwait(false);
                 // Last point where a stop request (a signal, the caller, a lost lock) is honoured: a commit once begun runs to
                 // its end (milliseconds), so a stop never leaves a half-landed commit for the next run to roll back.
                 runCancel.Token.ThrowIfCancellationRequested();
@@ -240,7 +240,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     {
         OperationCanceledException => "the run was cancelled",
         SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException or LockLostException
-            or Merge.MergeException or SplitRunException or PipelineLockedException => e.Message,
+            or Merge.MergeException or SplitRunException or PipelineLockedException or TableOwnerException => e.Message,
         AggregateException { InnerExceptions.Count: 1 } a => Describe(a.InnerException!, step),
         _ => $"{step} failed: {e.Message}",
     };
@@ -397,8 +397,14 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         ParseLanes = d.WriteMode == WriteMode.Merge ? 1 : Limits.ParseLanes,
     };
 
+    /// <summary>Whether two pipelines read one source: the same tap with the same config (a file, or the same inline values).</summary>
+    private static bool ReadsTheSameSource(SourceDefinition? other, SourceDefinition source) =>
+        other is not null && other.Tap == source.Tap && other.ConfigPath == source.ConfigPath && other.ConfigFile == source.ConfigFile
+        && JsonNode.DeepEquals(other.InlineConfig, source.InlineConfig);
+
     private static async Task<CommitPlan> PlanAsync(PipelineDefinition pipeline, IObjectStore store, Manifest manifest, RunIngest ingest,
-        string sourceName, string runId, DateTimeOffset startedAt, bool full, Merge.KeyedMerge merger, RunLog log, CancellationToken cancellationToken)
+        string sourceName, string runId, DateTimeOffset startedAt, bool full, Merge.KeyedMerge merger, RunLog log,
+        IReadOnlyDictionary<string, SourceDefinition?>? homePipelines, CancellationToken cancellationToken)
     {
         var basePath = LakePaths.BasePath(pipeline.Destination.Path);
         var plan = new CommitPlan { RunId = runId, Pipeline = pipeline.Name, StartedAt = startedAt, State = ingest.LastState };
@@ -409,6 +415,17 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             var tableKey = sourceName + "/" + stream.Table;
             manifest.Tables.TryGetValue(tableKey, out var previous);
             var replace = full || (stream.ActivatedVersion is { } v && v != previous?.TableVersion && previous is not null);
+            if (replace && previous?.Pipeline is { } owner && owner != pipeline.Name)
+            {
+                // Two pipelines with the same source name, stream and path share a table (two csv pipelines of different
+                // folders, say): a replace by one deletes the other's rows.
+                var table = $"stream '{stream.Name}': table {tableKey} ({pipeline.Destination.Bucket.TrimEnd('/')}/{prefix}) was last written by pipeline '{owner}'";
+                if (homePipelines is not null && homePipelines.TryGetValue(owner, out var ownerSource) && !ReadsTheSameSource(ownerSource, pipeline.Source))
+                    throw new TableOwnerException($"{table}, which reads another source: this run of '{pipeline.Name}' would replace the table and delete " +
+                        $"the rows '{owner}' wrote. Give one of them its own table (source.name or destination.path), or remove '{owner}' if '{pipeline.Name}' takes its place");
+                log.Notices.Add(table + (homePipelines is null ? "" : homePipelines.ContainsKey(owner) ? ", which reads the same source" : ", which is not in this home") +
+                    ": this run replaced its rows");
+            }
 
             var existing = new List<string>();
             var foreign = 0;

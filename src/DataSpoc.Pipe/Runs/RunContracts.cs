@@ -18,6 +18,13 @@ public sealed record RunOptions
     public IReadOnlyList<IRunObserver> Observers { get; init; } = [];
     /// <summary>Read only this part of a split table and stage it (<c>run NAME --part I/N</c>); null reads the whole pipeline.</summary>
     public SplitPart? Part { get; init; }
+    /// <summary>
+    /// The pipelines of the home the run belongs to, with the source each reads (null where its file does not load);
+    /// <see cref="Api.PipeClient"/> fills it in. A run that would replace a table another of them wrote last, reading
+    /// another source, fails instead, deleting nothing (a full reload beside an incremental pipeline of the same source
+    /// goes ahead). Null (no home): the replace goes ahead; the run log notes it either way.
+    /// </summary>
+    public IReadOnlyDictionary<string, Config.SourceDefinition?>? HomePipelines { get; init; }
 }
 
 /// <summary>A snapshot of a run in progress.</summary>

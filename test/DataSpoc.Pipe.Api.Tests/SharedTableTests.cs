@@ -62,4 +62,64 @@ public class SharedTableTests
         Assert.Contains(reload.Log.Notices, n => n.EndsWith($"was last written by pipeline '{incremental}', which reads the same source: this run replaced its rows", StringComparison.Ordinal));
         Assert.Equal(["1", "2"], Ids(home));
     }
+
+    [Fact]
+    public async Task Validate_warns_when_another_pipeline_lands_in_the_same_folder_from_another_source()
+    {
+        using var home = new TempHome();
+        var (a, b, incremental, apart) = (home.Name("shop-a"), home.Name("shop-b"), home.Name("shop-a-incr"), home.Name("shop-c"));
+        var folderA = Folder(home, "a", "id\n1\n");
+        CsvPipeline(home, a, folderA);
+        CsvPipeline(home, b, Folder(home, "b", "id\n2\n"));
+        CsvPipeline(home, incremental, folderA, "incremental:\n  enabled: true\n");
+        CsvPipeline(home, apart, Folder(home, "c", "id\n3\n"), "  path: other\n");
+        var client = new PipeClient(home.Home);
+
+        var checks = (await client.ValidateAsync(a)).Checks;
+        var tables = Assert.Single(checks, c => c.Check == "tables");
+        Assert.True(tables.Ok);
+        Assert.True(tables.Warning);
+        // 'b' reads another folder into the same one; the incremental twin of 'a' reads the same source; 'c' lands elsewhere.
+        Assert.StartsWith($"'{b}' also land(s) in {home.Bucket}/raw/csv/ from another source", tables.Detail);
+        Assert.DoesNotContain(checks, c => c.Check == "tables" && c.Detail.Contains(incremental, StringComparison.Ordinal));
+        // 'c' lands the same source name under another path: the manifest would refuse a stream of the same name.
+        Assert.Contains($"'{apart}' (other) also land(s) source 'csv' in {home.Bucket} under another path", tables.Detail);
+        Assert.EndsWith("; give each its own source.name (or destination.path)", tables.Detail);
+        var fromApart = Assert.Single((await client.ValidateAsync(apart)).Checks, c => c.Check == "tables");
+        Assert.StartsWith($"'{a}' (raw), '{incremental}' (raw), '{b}' (raw) also land(s) source 'csv'", fromApart.Detail);
+    }
+
+    [Fact]
+    public async Task One_source_and_stream_under_a_second_path_of_a_bucket_fails_and_a_moved_path_needs_a_full_refresh()
+    {
+        using var home = new TempHome();
+        var (raw, staging) = (home.Name("orders-raw"), home.Name("orders-staging"));
+        CsvPipeline(home, raw, Folder(home, "a", "id\n1\n2\n"));
+        CsvPipeline(home, staging, Folder(home, "b", "id\n10\n"), "  path: staging\n");
+        var client = new PipeClient(home.Home);
+        Assert.True((await client.RunAsync(raw)).Succeeded);
+
+        // The manifest names tables by source and stream: before, the second path's run took the entry over (location,
+        // row count, the replace decisions) from the first.
+        var refused = await client.RunAsync(staging);
+        Assert.False(refused.Succeeded);
+        Assert.Equal($"stream 'orders': the bucket's manifest lists table csv/orders at {home.Bucket}/raw/csv/orders (pipeline '{raw}'), and this run writes " +
+            $"it at {home.Bucket}/staging/csv/orders/: the manifest names a table by source and stream, so a bucket holds a source's stream under one path only; " +
+            "give this pipeline its own source.name", refused.Log.Error);
+        Assert.False(Directory.Exists(Path.Combine(home.Lake, "staging")));
+        var entry = (await client.ManifestAsync(home.Bucket)).Tables["csv/orders"];
+        Assert.Equal(($"{home.Bucket}/raw/csv/orders", 2L), (entry.Location, entry.RowCount));
+
+        // The same pipeline at a new path: an incremental run refuses, a full refresh moves the table there.
+        CsvPipeline(home, raw, Path.Combine(home.Root, "inputs", "a"), "  path: bronze\nincremental:\n  enabled: true\n");
+        File.AppendAllText(Path.Combine(home.Root, "inputs", "a", "orders.csv"), "3\n");
+        var moved = await client.RunAsync(raw);
+        Assert.False(moved.Succeeded);
+        Assert.Contains("(destination.path changed?): a full refresh (--full) starts the table at the new path", moved.Log.Error);
+        var full = await client.RunAsync(raw, full: true);
+        Assert.True(full.Succeeded, full.Log.Error);
+        Assert.Contains(full.Log.Notices, n => n.StartsWith($"stream 'orders': table csv/orders moves from {home.Bucket}/raw/csv/orders to {home.Bucket}/bronze/csv/orders/", StringComparison.Ordinal));
+        entry = (await client.ManifestAsync(home.Bucket)).Tables["csv/orders"];
+        Assert.Equal(($"{home.Bucket}/bronze/csv/orders", 3L), (entry.Location, entry.RowCount));
+    }
 }

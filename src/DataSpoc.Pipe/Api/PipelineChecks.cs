@@ -40,6 +40,7 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
         _secrets = PipelineSecrets.Of(pipeline);
         Pass("config", pipeline.FilePath + (pipeline.Schedule?.Cron is { } c ? $" (schedule '{c}' valid)" : ""));
         CheckVariables(pipeline, loader.Variables);
+        CheckSharedFolder(pipeline, loader);
         Pass("tap config", pipeline.Source.ConfigFile is { } file ? $"{file} is valid JSON"
             : pipeline.Source.InlineConfig is not null ? "inline in the pipeline YAML" : "none (the tap gets an empty config)");
         if (pipeline.Transforms.Count > 0)
@@ -88,6 +89,62 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
             VariableOrigin.Environment => " from the environment",
             _ => ": default",
         }))));
+    }
+
+    /// <summary>
+    /// Warns when another pipeline of the home lands the same source folder name in the same bucket: under the same path
+    /// from another source (two built-in csv pipelines of different folders, say), where a stream of the same name is one
+    /// table and a replace by one fails rather than delete the other's rows; or under another path, where the manifest,
+    /// which names tables by source and stream, refuses the stream to the second pipeline that lands it.
+    /// </summary>
+    private void CheckSharedFolder(PipelineDefinition pipeline, PipelineLoader loader)
+    {
+        if (TablesFolder(pipeline) is not { } mine) return;
+        var samePath = new List<string>();
+        var otherPath = new List<string>();
+        foreach (var other in home.PipelineNames())
+        {
+            if (other == pipeline.Name || home.FindPipelineFile(other) is not { } file) continue;
+            try
+            {
+                var definition = loader.LoadFile(file);
+                if (TablesFolder(definition) is not { } theirs || theirs.Bucket != mine.Bucket || theirs.Source != mine.Source) continue;
+                if (theirs.Path != mine.Path) otherPath.Add($"'{other}' ({theirs.Path})");
+                else if (!pipeline.Source.ReadsTheSameSourceAs(definition.Source)) samePath.Add($"'{other}'");
+            }
+            catch (ConfigException)
+            {
+                // Its own validate says what is wrong with it.
+            }
+        }
+        var problems = new List<string>();
+        if (samePath.Count > 0)
+            problems.Add($"{string.Join(", ", samePath)} also land(s) in {mine.Folder} from another source: a stream of the same name is one table there, " +
+                "and a full refresh by one pipeline fails rather than delete the other's rows");
+        if (otherPath.Count > 0)
+            problems.Add($"{string.Join(", ", otherPath)} also land(s) source '{mine.Source}' in {mine.Bucket} under another path: the manifest names a table by " +
+                "source and stream, so a stream of the same name fails in the second pipeline to land it");
+        if (problems.Count > 0) Pass("tables", string.Join("; ", problems) + "; give each its own source.name (or destination.path)", warning: true);
+    }
+
+    private sealed record TablesLocation(string Bucket, string Path, string Source)
+    {
+        /// <summary>The folder the tables land in: <c>&lt;bucket&gt;/&lt;path&gt;/&lt;source&gt;/</c>.</summary>
+        public string Folder => $"{Bucket}/{(Path.Length > 0 ? Path + "/" : "")}{Source}/";
+    }
+
+    /// <summary>Where a pipeline's tables land; null when its names are invalid (a run says why).</summary>
+    private static TablesLocation? TablesFolder(PipelineDefinition pipeline)
+    {
+        try
+        {
+            return new TablesLocation(pipeline.Destination.Bucket.TrimEnd('/'), Lake.LakePaths.BasePath(pipeline.Destination.Path),
+                Lake.LakeNames.Source(pipeline.Source.Name ?? Lake.LakePaths.SourceName(pipeline.Source.Tap)));
+        }
+        catch (Exception e) when (e is ArgumentException or PipeException)
+        {
+            return null;
+        }
     }
 
     /// <summary>That the tap is a built-in one whose source lists its streams, or is found (<c>~</c> and PATH as a run resolves it) and answers <c>--help</c> or <c>--about</c>.</summary>

@@ -61,6 +61,14 @@ public sealed record SourceDefinition
     public TimeSpan? IdleTimeout { get; init; }
     /// <summary><c>source.split</c>: read one table as key ranges (built-in postgres tap), null to read it whole.</summary>
     public SplitSettings? Split { get; init; }
+
+    /// <summary>
+    /// Whether two pipelines read one source: the same tap with the same config (one file, or the same inline values), as a
+    /// full reload beside an incremental pipeline does; their sharing a table is then on purpose.
+    /// </summary>
+    public bool ReadsTheSameSourceAs(SourceDefinition? other) =>
+        other is not null && other.Tap == Tap && other.ConfigPath == ConfigPath && other.ConfigFile == ConfigFile
+        && JsonNode.DeepEquals(other.InlineConfig, InlineConfig);
 }
 
 /// <summary>

@@ -59,6 +59,7 @@ public sealed class SecretMaskingPropertyTests(ITestOutputHelper output) : IDisp
                 source:
                   tap: python3 {CliProcess.Asset("leaky_tap.py")}
                   config: {Path.Combine(_home.Sources, name + ".json")}
+                  name: {name}
                 destination:
                   bucket: {_home.Bucket}
                 """);

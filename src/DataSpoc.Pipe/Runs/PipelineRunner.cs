@@ -409,33 +409,10 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             var prefix = LakePaths.TablePrefix(basePath, sourceName, stream.Table);
             var tableKey = sourceName + "/" + stream.Table;
             manifest.Tables.TryGetValue(tableKey, out var previous);
-            // The manifest tells tables apart by source and stream, not by path: an entry of this key elsewhere is another
-            // table, whose catalog entry (and the replace and merge decisions made from it) this run would take over.
-            if (previous?.Location is { } location && !location.EndsWith("/" + prefix.TrimEnd('/'), StringComparison.Ordinal))
-            {
-                var here = $"{pipeline.Destination.Bucket.TrimEnd('/')}/{prefix}";
-                if (previous.Pipeline is { } writer && writer != pipeline.Name)
-                    throw new TableOwnerException($"stream '{stream.Name}': the bucket's manifest lists table {tableKey} at {location} (pipeline '{writer}'), and this " +
-                        $"run writes it at {here}: the manifest names a table by source and stream, so a bucket holds a source's stream under one path only; give this pipeline its own source.name");
-                // This pipeline's own table at another path: its destination.path changed. A full refresh starts the table there.
-                if (!full)
-                    throw new TableOwnerException($"stream '{stream.Name}': the bucket's manifest lists this pipeline's table {tableKey} at {location}, and this run " +
-                        $"writes it at {here} (destination.path changed?): a full refresh (--full) starts the table at the new path; the files at the old one stay where they are");
-                log.Notices.Add($"stream '{stream.Name}': table {tableKey} moves from {location} to {here}: the manifest lists the new path; the files at the old one stay where they are");
-                previous = null;
-            }
+            var here = $"{pipeline.Destination.Bucket.TrimEnd('/')}/{prefix}";
+            previous = TableOwnership.EntryOfThisTable(pipeline, stream.Name, tableKey, here, prefix, previous, full, log);
             var replace = full || (stream.ActivatedVersion is { } v && v != previous?.TableVersion && previous is not null);
-            if (replace && previous?.Pipeline is { } owner && owner != pipeline.Name)
-            {
-                // Two pipelines with the same source name, stream and path share a table (two csv pipelines of different
-                // folders, say): a replace by one deletes the other's rows.
-                var table = $"stream '{stream.Name}': table {tableKey} ({pipeline.Destination.Bucket.TrimEnd('/')}/{prefix}) was last written by pipeline '{owner}'";
-                if (homePipelines is not null && homePipelines.TryGetValue(owner, out var ownerSource) && !pipeline.Source.ReadsTheSameSourceAs(ownerSource))
-                    throw new TableOwnerException($"{table}, which reads another source: this run of '{pipeline.Name}' would replace the table and delete " +
-                        $"the rows '{owner}' wrote. Give one of them its own table (source.name or destination.path), or remove '{owner}' if '{pipeline.Name}' takes its place");
-                log.Notices.Add(table + (homePipelines is null ? "" : homePipelines.ContainsKey(owner) ? ", which reads the same source" : ", which is not in this home") +
-                    ": this run replaced its rows");
-            }
+            if (replace) TableOwnership.CheckReplace(pipeline, stream.Name, tableKey, here, previous, homePipelines, log);
 
             var existing = new List<string>();
             var foreign = 0;

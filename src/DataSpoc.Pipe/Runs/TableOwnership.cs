@@ -1,0 +1,55 @@
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Lake;
+
+namespace DataSpoc.Pipe.Runs;
+
+/// <summary>
+/// Whether a run may write the table its stream lands in, when the bucket's manifest says another pipeline, or another
+/// path, had it: the manifest names a table by source and stream (not by path), and a replace deletes every row of it.
+/// </summary>
+internal static class TableOwnership
+{
+    /// <summary>
+    /// The manifest entry of this table, or null when there is none. An entry of the same key at another path is another
+    /// table, whose entry (and the replace and merge decisions made from it) this run would take over: refused when
+    /// another pipeline wrote it; this pipeline's own (its <c>destination.path</c> changed) moves with a full refresh.
+    /// </summary>
+    public static ManifestTable? EntryOfThisTable(PipelineDefinition pipeline, string stream, string tableKey, string here, string prefix,
+        ManifestTable? previous, bool full, RunLog log)
+    {
+        if (previous?.Location is not { } location || location.EndsWith("/" + prefix.TrimEnd('/'), StringComparison.Ordinal)) return previous;
+        if (previous.Pipeline is { } writer && writer != pipeline.Name)
+            throw new TableOwnerException($"stream '{stream}': the bucket's manifest lists table {tableKey} at {location} (pipeline '{writer}'), and this " +
+                $"run writes it at {here}: the manifest names a table by source and stream, so a bucket holds a source's stream under one path only; give this pipeline its own source.name");
+        if (!full)
+            throw new TableOwnerException($"stream '{stream}': the bucket's manifest lists this pipeline's table {tableKey} at {location}, and this run " +
+                $"writes it at {here} (destination.path changed?): a full refresh (--full) starts the table at the new path; the files at the old one stay where they are");
+        log.Notices.Add($"stream '{stream}': table {tableKey} moves from {location} to {here}: the manifest lists the new path; the files at the old one stay where they are");
+        return null;
+    }
+
+    /// <summary>
+    /// Refuses a replace of a table another pipeline of the home wrote last from another source (two built-in csv pipelines
+    /// of different folders land one table): it would delete that pipeline's rows. A full reload beside an incremental
+    /// pipeline of the same source, or after the other pipeline left the home, goes ahead, and the run log says whose rows
+    /// it replaced.
+    /// </summary>
+    public static void CheckReplace(PipelineDefinition pipeline, string stream, string tableKey, string here, ManifestTable? previous,
+        IReadOnlyDictionary<string, SourceDefinition?>? homePipelines, RunLog log)
+    {
+        if (previous?.Pipeline is not { } owner || owner == pipeline.Name) return;
+        var table = $"stream '{stream}': table {tableKey} ({here}) was last written by pipeline '{owner}'";
+        if (homePipelines is not null && homePipelines.TryGetValue(owner, out var ownerSource) && !pipeline.Source.ReadsTheSameSourceAs(ownerSource))
+            throw new TableOwnerException($"{table}, which reads another source: this run of '{pipeline.Name}' would replace the table and delete " +
+                $"the rows '{owner}' wrote. Give one of them its own table (source.name or destination.path), or remove '{owner}' if '{pipeline.Name}' takes its place");
+        log.Notices.Add(table + (homePipelines is null ? "" : homePipelines.ContainsKey(owner) ? ", which reads the same source" : ", which is not in this home") +
+            ": this run replaced its rows");
+    }
+}
+
+/// <summary>
+/// A run that would take over another pipeline's table: replace one another pipeline of the home wrote last (two
+/// pipelines with the same source name, stream and path), or write a source's stream under a second path of a bucket
+/// whose manifest lists it under another. It fails before its commit, so nothing is written or deleted.
+/// </summary>
+public sealed class TableOwnerException(string message) : PipeException(message);

@@ -210,7 +210,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             log.StateCommitted = plan?.State is not null;
             log.Status = "success";
         }
-        catch (Exception e) when (e is SplitRunException or StorageException or PipelineLockedException or LockLostException)
+        catch (Exception e) when (e is SplitRunException or StorageException or PipelineLockedException or LockLostException or TableOwnerException)
         {
             log.Status = "failure";
             log.FailedStep = "commit";
@@ -410,9 +410,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             var tableKey = sourceName + "/" + stream.Table;
             manifest.Tables.TryGetValue(tableKey, out var previous);
             var here = $"{pipeline.Destination.Bucket.TrimEnd('/')}/{prefix}";
-            previous = TableOwnership.EntryOfThisTable(pipeline, stream.Name, tableKey, here, prefix, previous, full, log);
+            previous = TableOwnership.EntryOfThisTable(pipeline, stream.Name, tableKey, here, prefix, previous, full, log.Notices);
             var replace = full || (stream.ActivatedVersion is { } v && v != previous?.TableVersion && previous is not null);
-            if (replace) TableOwnership.CheckReplace(pipeline, stream.Name, tableKey, here, previous, homePipelines, log);
+            if (replace) TableOwnership.CheckReplace(pipeline, stream.Name, tableKey, here, previous, homePipelines, log.Notices);
 
             var existing = new List<string>();
             var foreign = 0;

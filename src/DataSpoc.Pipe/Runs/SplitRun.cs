@@ -218,7 +218,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
         if (!landed)
         {
             var startedAt = records.Min(r => r.FinishedAt);
-            plan = await PlanAsync(store, pipeline, manifest, records, sourceName, commitRunId, startedAt, cancellationToken).ConfigureAwait(false);
+            plan = await PlanAsync(store, pipeline, manifest, records, sourceName, commitRunId, startedAt, notices, cancellationToken).ConfigureAwait(false);
             await runLock.EnsureHeldAsync(cancellationToken).ConfigureAwait(false);
             await committer.CommitAsync(plan, CancellationToken.None).ConfigureAwait(false);
         }
@@ -236,7 +236,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
     }
 
     private static async Task<CommitPlan> PlanAsync(IObjectStore store, PipelineDefinition pipeline, Manifest manifest, List<SplitPartRecord> records,
-        string sourceName, string commitRunId, DateTimeOffset startedAt, CancellationToken cancellationToken)
+        string sourceName, string commitRunId, DateTimeOffset startedAt, List<string> notices, CancellationToken cancellationToken)
     {
         var basePath = LakePaths.BasePath(pipeline.Destination.Path);
         var full = records.Any(r => r.Full);
@@ -255,8 +255,13 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
             var prefix = LakePaths.TablePrefix(basePath, sourceName, table);
             var tableKey = sourceName + "/" + table;
             manifest.Tables.TryGetValue(tableKey, out var previous);
+            var here = $"{pipeline.Destination.Bucket.TrimEnd('/')}/{prefix}";
+            previous = TableOwnership.EntryOfThisTable(pipeline, first.Stream, tableKey, here, prefix, previous, full, notices);
             var activated = streams.Max(x => x.Stream.ActivatedVersion);
             var replace = full || (activated is { } v && previous is not null && v != previous.TableVersion);
+            // A split run's commit is the last worker's (or --commit-parts'), not given the home's other pipelines: a replace of
+            // another pipeline's table is noted in the run log, not refused.
+            if (replace) TableOwnership.CheckReplace(pipeline, first.Stream, tableKey, here, previous, null, notices);
             var existing = new List<string>();
             await foreach (var obj in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
                 if (LakePaths.IsDataFileKey(prefix, table, obj.Key)) existing.Add(obj.Key);

@@ -15,7 +15,7 @@ internal static class TableOwnership
     /// another pipeline wrote it; this pipeline's own (its <c>destination.path</c> changed) moves with a full refresh.
     /// </summary>
     public static ManifestTable? EntryOfThisTable(PipelineDefinition pipeline, string stream, string tableKey, string here, string prefix,
-        ManifestTable? previous, bool full, RunLog log)
+        ManifestTable? previous, bool full, List<string> notices)
     {
         if (previous?.Location is not { } location || location.EndsWith("/" + prefix.TrimEnd('/'), StringComparison.Ordinal)) return previous;
         if (previous.Pipeline is { } writer && writer != pipeline.Name)
@@ -24,7 +24,7 @@ internal static class TableOwnership
         if (!full)
             throw new TableOwnerException($"stream '{stream}': the bucket's manifest lists this pipeline's table {tableKey} at {location}, and this run " +
                 $"writes it at {here} (destination.path changed?): a full refresh (--full) starts the table at the new path; the files at the old one stay where they are");
-        log.Notices.Add($"stream '{stream}': table {tableKey} moves from {location} to {here}: the manifest lists the new path; the files at the old one stay where they are");
+        notices.Add($"stream '{stream}': table {tableKey} moves from {location} to {here}: the manifest lists the new path; the files at the old one stay where they are");
         return null;
     }
 
@@ -35,14 +35,14 @@ internal static class TableOwnership
     /// it replaced.
     /// </summary>
     public static void CheckReplace(PipelineDefinition pipeline, string stream, string tableKey, string here, ManifestTable? previous,
-        IReadOnlyDictionary<string, SourceDefinition?>? homePipelines, RunLog log)
+        IReadOnlyDictionary<string, SourceDefinition?>? homePipelines, List<string> notices)
     {
         if (previous?.Pipeline is not { } owner || owner == pipeline.Name) return;
         var table = $"stream '{stream}': table {tableKey} ({here}) was last written by pipeline '{owner}'";
         if (homePipelines is not null && homePipelines.TryGetValue(owner, out var ownerSource) && !pipeline.Source.ReadsTheSameSourceAs(ownerSource))
             throw new TableOwnerException($"{table}, which reads another source: this run of '{pipeline.Name}' would replace the table and delete " +
                 $"the rows '{owner}' wrote. Give one of them its own table (source.name or destination.path), or remove '{owner}' if '{pipeline.Name}' takes its place");
-        log.Notices.Add(table + (homePipelines is null ? "" : homePipelines.ContainsKey(owner) ? ", which reads the same source" : ", which is not in this home") +
+        notices.Add(table + (homePipelines is null ? "" : homePipelines.ContainsKey(owner) ? ", which reads the same source" : ", which is not in this home") +
             ": this run replaced its rows");
     }
 }

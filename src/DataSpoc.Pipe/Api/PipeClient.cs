@@ -59,22 +59,17 @@ public sealed class PipeClient
         return PipelineLoader.ForHome(_home, _environment, allowUnsetVariables).LoadFile(file);
     }
 
-    /// <summary>Every pipeline of the home with the source it reads (null where its file does not load): what a run checks a table's last writer against.</summary>
-    private Dictionary<string, SourceDefinition?> HomeSources()
+    /// <summary>The source a pipeline of the home reads (its <c>${VAR}</c>s need not be set); null when its file does not load.</summary>
+    private SourceDefinition? SourceOf(string name)
     {
-        var sources = new Dictionary<string, SourceDefinition?>(StringComparer.Ordinal);
-        foreach (var name in Pipelines())
+        try
         {
-            try
-            {
-                sources[name] = Load(name, allowUnsetVariables: true).Source;
-            }
-            catch (ConfigException)
-            {
-                sources[name] = null;
-            }
+            return Load(name, allowUnsetVariables: true).Source;
         }
-        return sources;
+        catch (ConfigException)
+        {
+            return null;
+        }
     }
 
     private ConfigException UnknownPipeline(string name) => new(Pipelines() is { Count: > 0 } known
@@ -155,7 +150,7 @@ public sealed class PipeClient
         ArgumentNullException.ThrowIfNull(options);
         if (TransformCompiler.Validate(pipeline) is { Count: > 0 } invalid) throw invalid[0];
         if (options.Observers.Count == 0) options = options with { Observers = Lineage.OpenLineageEmitter.ForHome(_home, _environment, _time) };
-        options = options with { HomePipelines = options.HomePipelines ?? HomeSources() };
+        options = options with { HomePipelines = options.HomePipelines ?? new HomePipelines(Pipelines(), SourceOf) };
         return await new PipelineRunner(_stores, _time).RunAsync(pipeline, options, cancellationToken).ConfigureAwait(false);
     }
 

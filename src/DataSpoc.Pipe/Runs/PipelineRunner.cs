@@ -399,7 +399,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
 
     private static async Task<CommitPlan> PlanAsync(PipelineDefinition pipeline, IObjectStore store, Manifest manifest, RunIngest ingest,
         string sourceName, string runId, DateTimeOffset startedAt, bool full, Merge.KeyedMerge merger, RunLog log,
-        IReadOnlyDictionary<string, SourceDefinition?>? homePipelines, CancellationToken cancellationToken)
+        HomePipelines? homePipelines, CancellationToken cancellationToken)
     {
         var basePath = LakePaths.BasePath(pipeline.Destination.Path);
         var plan = new CommitPlan { RunId = runId, Pipeline = pipeline.Name, StartedAt = startedAt, State = ingest.LastState };

@@ -19,12 +19,12 @@ public sealed record RunOptions
     /// <summary>Read only this part of a split table and stage it (<c>run NAME --part I/N</c>); null reads the whole pipeline.</summary>
     public SplitPart? Part { get; init; }
     /// <summary>
-    /// The pipelines of the home the run belongs to, with the source each reads (null where its file does not load);
-    /// <see cref="Api.PipeClient"/> fills it in. A run that would replace a table another of them wrote last, reading
-    /// another source, fails instead, deleting nothing (a full reload beside an incremental pipeline of the same source
-    /// goes ahead). Null (no home): the replace goes ahead; the run log notes it either way.
+    /// The pipelines of the home the run belongs to (<see cref="Api.PipeClient"/> fills it in). A run that would replace a
+    /// table another of them wrote last, reading another source, fails instead, deleting nothing (a full reload beside an
+    /// incremental pipeline of the same source goes ahead). Null (no home): the replace goes ahead; the run log notes it
+    /// either way.
     /// </summary>
-    public IReadOnlyDictionary<string, Config.SourceDefinition?>? HomePipelines { get; init; }
+    public HomePipelines? HomePipelines { get; init; }
 }
 
 /// <summary>A snapshot of a run in progress.</summary>
@@ -37,4 +37,18 @@ public sealed record StreamProgress(string Stream, long Records, long Rejected, 
 public sealed record RunResult(RunLog Log)
 {
     public bool Succeeded => Log.Status == "success";
+}
+
+/// <summary>
+/// A home's pipelines by name, and the source one of them reads, loaded only when asked (a run asks only about a table's
+/// last writer, and only when it would replace that table).
+/// </summary>
+/// <param name="names">The pipelines of the home.</param>
+/// <param name="sourceOf">Loads a pipeline's source; null when its file does not load.</param>
+public sealed class HomePipelines(IReadOnlyCollection<string> names, Func<string, Config.SourceDefinition?> sourceOf)
+{
+    public bool Contains(string name) => names.Contains(name);
+
+    /// <summary>The source <paramref name="name"/> reads; null when it is not in the home or its file does not load.</summary>
+    public Config.SourceDefinition? SourceOf(string name) => Contains(name) ? sourceOf(name) : null;
 }

@@ -35,14 +35,14 @@ internal static class TableOwnership
     /// it replaced.
     /// </summary>
     public static void CheckReplace(PipelineDefinition pipeline, string stream, string tableKey, string here, ManifestTable? previous,
-        IReadOnlyDictionary<string, SourceDefinition?>? homePipelines, List<string> notices)
+        HomePipelines? homePipelines, List<string> notices)
     {
         if (previous?.Pipeline is not { } owner || owner == pipeline.Name) return;
         var table = $"stream '{stream}': table {tableKey} ({here}) was last written by pipeline '{owner}'";
-        if (homePipelines is not null && homePipelines.TryGetValue(owner, out var ownerSource) && !pipeline.Source.ReadsTheSameSourceAs(ownerSource))
+        if (homePipelines?.Contains(owner) == true && !pipeline.Source.ReadsTheSameSourceAs(homePipelines.SourceOf(owner)))
             throw new TableOwnerException($"{table}, which reads another source: this run of '{pipeline.Name}' would replace the table and delete " +
                 $"the rows '{owner}' wrote. Give one of them its own table (source.name or destination.path), or remove '{owner}' if '{pipeline.Name}' takes its place");
-        notices.Add(table + (homePipelines is null ? "" : homePipelines.ContainsKey(owner) ? ", which reads the same source" : ", which is not in this home") +
+        notices.Add(table + (homePipelines is null ? "" : homePipelines.Contains(owner) ? ", which reads the same source" : ", which is not in this home") +
             ": this run replaced its rows");
     }
 }

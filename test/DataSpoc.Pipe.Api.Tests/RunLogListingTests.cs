@@ -86,5 +86,18 @@ public class RunLogListingTests
 
         // A run asked for by id is looked up in the whole history.
         Assert.Equal("r00003", (await client.LogAsync(name, "r00003")).RunId);
+
+        // Expiry: the runs that started more than 90 days before 2026-12-05 12:00 go; the rest, and the latest, stay.
+        var cutoff = new DateTimeOffset(2026, 12, 5, 12, 0, 0, TimeSpan.Zero).AddDays(-90);
+        var older = Enumerable.Range(0, 3000).Count(i => start.AddHours(8 * i) < cutoff);
+        var expiry = await client.ExpireLogsAsync(name, TimeSpan.FromDays(90));
+        Assert.Equal((name, older, 3002 - older), (expiry.Pipeline, expiry.Deleted, expiry.Kept));
+        Assert.Equal(3002 - older, Directory.GetFiles(logs).Length);
+        Assert.Equal(["nov-b", "nov-a", "r02999"], (await client.LogsAsync(name, 3)).Select(l => l.RunId));
+
+        // Everything older than the age: the latest run's log stays, so status still shows it.
+        var later = new PipeClient(home.Home, stores, new FixedTime(new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero)));
+        Assert.Equal(3002 - older - 1, (await later.ExpireLogsAsync(name, TimeSpan.FromDays(1))).Deleted);
+        Assert.Equal("nov-b", Assert.Single(await later.StatusAsync()).RunId);
     }
 }

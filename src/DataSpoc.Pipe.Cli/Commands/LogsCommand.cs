@@ -1,13 +1,17 @@
 using System.ComponentModel;
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Cli.Infrastructure;
+using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Lake;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
 namespace DataSpoc.Pipe.Cli.Commands;
 
-/// <summary><c>logs &lt;name&gt;</c>: the latest run log as JSON; <c>--list</c> the recent runs; <c>--run &lt;id&gt;</c> one of them.</summary>
+/// <summary>
+/// <c>logs &lt;name&gt;</c>: the latest run log as JSON; <c>--list</c> the recent runs; <c>--run &lt;id&gt;</c> one of them;
+/// <c>--expire-older-than &lt;age&gt;</c> deletes old ones.
+/// </summary>
 internal sealed class LogsCommand : AsyncCommand<LogsCommand.Settings>
 {
     public sealed class Settings : OutputSettings
@@ -24,6 +28,20 @@ internal sealed class LogsCommand : AsyncCommand<LogsCommand.Settings>
         [Description("Show the log of this run (an id from [green]--list[/])")]
         public string? Run { get; init; }
 
+        [CommandOption("--expire-older-than <DURATION>")]
+        [Description("Delete the run logs of runs older than this (e.g. 90d) from the bucket, except the latest run's")]
+        public string? ExpireOlderThan { get; init; }
+
+        public override ValidationResult Validate()
+        {
+            var output = base.Validate();
+            if (!output.Successful) return output;
+            if (ExpireOlderThan is { } age && !Durations.TryParse(age, out _))
+                return ValidationResult.Error($"--expire-older-than: '{age}' is not a duration (e.g. 90d, 12h, 30m)");
+            if (ExpireOlderThan is not null && (List || Run is not null)) return ValidationResult.Error("--expire-older-than deletes logs: it does not go with --list or --run");
+            return ValidationResult.Success();
+        }
+
         [CommandOption("--limit <N>")]
         [Description("How many runs [green]--list[/] shows")]
         [DefaultValue(20)]
@@ -33,6 +51,16 @@ internal sealed class LogsCommand : AsyncCommand<LogsCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var client = Pipelines.Client();
+        if (settings.ExpireOlderThan is { } age)
+        {
+            Durations.TryParse(age, out var olderThan);
+            var expiry = await client.ExpireLogsAsync(settings.Name, olderThan, cancellationToken);
+            if (settings.Json)
+                JsonOutput.Write(new JsonObject { ["pipeline"] = expiry.Pipeline, ["deleted"] = expiry.Deleted, ["kept"] = expiry.Kept, ["older_than"] = age });
+            else
+                AnsiConsole.MarkupLineInterpolated($"{settings.Name}: deleted {expiry.Deleted} run log(s) older than {age}; {expiry.Kept} kept");
+            return ExitCodes.Success;
+        }
         if (settings.List)
         {
             var logs = await client.LogsAsync(settings.Name, Math.Max(1, settings.Limit), cancellationToken);

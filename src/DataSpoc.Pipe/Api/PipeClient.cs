@@ -204,6 +204,24 @@ public sealed class PipeClient
     public Task<IReadOnlyList<RunLog>> LogsAsync(string name, int limit = 10, CancellationToken cancellationToken = default) =>
         ReadLogsAsync(Load(name), limit, cancellationToken);
 
+    /// <summary>
+    /// Deletes a pipeline's run logs of runs that started more than <paramref name="olderThan"/> ago, except the latest
+    /// one (so <c>status</c> still shows the last run): the bucket keeps one log per run otherwise, ~105,000 a year for a
+    /// run every five minutes. Returns how many were deleted and how many are left.
+    /// </summary>
+    public async Task<RunLogExpiry> ExpireLogsAsync(string name, TimeSpan olderThan, CancellationToken cancellationToken = default)
+    {
+        if (olderThan < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(olderThan), "the age must not be negative");
+        var pipeline = Load(name);
+        var keys = await LogKeysAsync(pipeline, null, cancellationToken).ConfigureAwait(false);
+        var cutoff = _time.GetUtcNow() - olderThan;
+        // Newest first: the first key is the latest run's, kept whatever its age.
+        var expired = keys.Skip(1).Where(k => LakePaths.StartOfLogKey(k) is { } at && at < cutoff).ToList();
+        await using var store = _stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
+        foreach (var key in expired) await store.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+        return new RunLogExpiry(pipeline.Name, expired.Count, keys.Count - expired.Count);
+    }
+
     /// <summary>One run log of a pipeline (secrets masked): the latest (as <see cref="LogsAsync"/> orders them), or the run <paramref name="runId"/>'s.</summary>
     /// <exception cref="RunLogNotFoundException">The pipeline has not run yet, or has no run with that id (the message lists recent ones).</exception>
     public async Task<RunLog> LogAsync(string name, string? runId = null, CancellationToken cancellationToken = default)

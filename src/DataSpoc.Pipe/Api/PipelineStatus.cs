@@ -51,3 +51,6 @@ public sealed record ValidationProblem(string? Key, string? File, int? Line, str
 {
     internal static ValidationProblem From(ConfigException e) => new(e.Key, e.File, e.Line, e.Message);
 }
+
+/// <summary>What <see cref="PipeClient.ExpireLogsAsync"/> did: run logs deleted, and run logs the bucket still holds.</summary>
+public sealed record RunLogExpiry(string Pipeline, int Deleted, int Kept);

@@ -21,6 +21,14 @@ public static class LakePaths
         var underscore = name.IndexOf('_');
         return underscore < 0 ? name : name[(underscore + 1)..];
     }
+    /// <summary>When the run of a log key started (to the second, from its name); null for a name that is not a log key's.</summary>
+    public static DateTimeOffset? StartOfLogKey(string key)
+    {
+        var name = Path.GetFileNameWithoutExtension(key);
+        var underscore = name.IndexOf('_');
+        return underscore > 0 && DateTime.TryParseExact(name[..underscore], "yyyy-MM-dd'T'HH-mm-ss'Z'", CultureInfo.InvariantCulture,
+            DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var at) ? new DateTimeOffset(at, TimeSpan.Zero) : null;
+    }
     /// <summary>Where <c>validate</c> writes the object that proves a bucket is writable (deleted right after).</summary>
     public const string ProbePrefix = ".dataspoc/probe/";
     public static string ProbeKey(string nonce) => $"{ProbePrefix}validate-{nonce}.txt";

@@ -80,6 +80,10 @@ public sealed class CloudBucketTests(CloudServers servers) : IClassFixture<Cloud
         var runs = Json.Parse(CliProcess.Run(_home, "logs", "orders", "--list", "-o", "json")).AsArray();
         Assert.Equal([second.Str("run_id"), first.Str("run_id")], runs.Select(r => r.Str("run_id")));
         Assert.Equal(first.Str("run_id"), Json.Parse(CliProcess.Run(_home, "logs", "orders", "--run", first.Str("run_id"))).Str("run_id"));
+        // Expiring every run log but the latest: the first run's log leaves the bucket, the latest stays for status.
+        var expiry = Json.Parse(CliProcess.Run(_home, "logs", "orders", "--expire-older-than", "1s", "-o", "json"));
+        Assert.Equal(("orders", 1L, 1L), (expiry.Str("pipeline"), expiry.Long("deleted"), expiry.Long("kept")));
+        Assert.Equal([second.Str("run_id")], Json.Parse(CliProcess.Run(_home, "logs", "orders", "--list", "-o", "json")).AsArray().Select(r => r.Str("run_id")));
 
         var manifest = Json.Parse(CliProcess.Run(_home, "manifest", lake.Bucket, "-o", "json"));
         var table = manifest["tables"]!["shop/orders"]!;

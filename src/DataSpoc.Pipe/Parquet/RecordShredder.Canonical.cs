@@ -331,13 +331,14 @@ internal sealed partial class RecordShredder
 
     /// <summary>
     /// The undeclared property <paramref name="key"/> (as written, not escaped) of <paramref name="s"/>, learnt on first
-    /// sight; -1 when it is not valid UTF-8 or too many are known (the tokenizer then counts it).
+    /// sight; -1 when it is not valid UTF-8, holds a control character (not JSON: the tokenizer reports the line), or too
+    /// many are known (the tokenizer then counts it).
     /// </summary>
     private int UndeclaredIndex(StructNode s, ReadOnlySpan<byte> key)
     {
         var i = KnownUndeclared(s, key);
         if (i >= 0) return i;
-        if (_undeclared.Count >= MaxUndeclared || !Utf8.IsValid(key)) return -1;
+        if (_undeclared.Count >= MaxUndeclared || !Utf8.IsValid(key) || key.IndexOfAnyInRange((byte)0, (byte)0x1F) >= 0) return -1;
         _undeclared.Add(new UndeclaredProperty(s, key.ToArray(), DroppedName(s, Encoding.UTF8.GetString(key))));
         return _undeclared.Count - 1;
     }

@@ -366,6 +366,29 @@ public class CanonicalShreddingTests
         }
     }
 
+    [Fact]
+    public async Task A_control_byte_in_an_undeclared_key_is_handed_back_and_fails_the_run_naming_its_line()
+    {
+        // Found by SingerMutationFuzzTests (seed 982240010 input 4556): a key holding 0x02 is not JSON, yet the scan
+        // dropped it as an undeclared property and the record landed.
+        foreach (var schema in new[] { Schema(), ColumnSchema.FromJsonSchema(JsonDocument.Parse(FlatSchemaJson).RootElement) })
+            foreach (var record in new[] { "{\"id\":1,\"la\u0002bel\":\"x\"}", "{\"la\u0001\":2,\"id\":1}" })
+            {
+                var position = 0;
+                Assert.False(new RecordShredder().TryShredCanonical(new ColumnBatch(schema), Encoding.UTF8.GetBytes(record), ref position), record);
+            }
+
+        using var lake = new TempLake();
+        var file = lake.WriteSinger("control.singer",
+            """{"type":"SCHEMA","stream":"people","schema":{"type":"object","properties":{"id":{"type":"integer"},"name":{"type":["null","string"]}}},"key_properties":["id"]}""",
+            """{"type":"RECORD","stream":"people","record":{"id":1,"name":"Ana"}}""",
+            "{\"type\":\"RECORD\",\"stream\":\"people\",\"record\":{\"id\u0002:8,#name\":\"Ana\"}}");
+        var result = await TempLake.RunAsync(lake.Pipeline("control", file));
+        Assert.False(result.Succeeded);
+        Assert.StartsWith("line 3: not valid JSON: '0x02' is invalid within a JSON string", result.Log.Error);
+        Assert.Empty(lake.ParquetKeys());
+    }
+
     [Theory]
     [InlineData("""{"type":"RECORD","stream":"s","record":{"id":1}}""", true)]
     [InlineData("""{"type": "RECORD", "stream": "s", "record": {"id":1}, "version": 3, "time_extracted": "2025-01-01T00:00:00Z"}""", true)]

@@ -390,7 +390,8 @@ public sealed class GcsStandInServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _listener.Stop();
+        // Close alone: on Unix, Stop() then Close() releases the port and binds it again for a moment, which fails
+        // ("Address already in use") when another test took the port in between.
         _listener.Close();
         try { await _loop; } catch (Exception) { }
         try { Directory.Delete(_root, recursive: true); } catch (IOException) { }

@@ -49,7 +49,8 @@ public sealed class GoogleSheetsPublicTapTests : IDisposable
 
     public void Dispose()
     {
-        _listener.Stop();
+        // Close alone: on Unix, Stop() then Close() releases the port and binds it again for a moment, which fails
+        // ("Address already in use") when another test took the port in between.
         _listener.Close();
         _serving.Wait(TimeSpan.FromSeconds(5));
         _h.Dispose();

@@ -390,15 +390,18 @@ public sealed class PipeClient
     /// <summary>How many months back a long history is listed month by month before it is listed whole.</summary>
     internal const int RecentLogMonths = 25;
 
-    /// <summary>The run log keys under <paramref name="prefix"/>; null when there are more than <paramref name="atMost"/>.</summary>
+    /// <summary>
+    /// The run log keys under <paramref name="prefix"/>; null once <paramref name="atMost"/> are read (there may be more:
+    /// stopping there keeps the listing to one request of an object store).
+    /// </summary>
     private static async Task<List<string>?> ListLogKeysAsync(IObjectStore store, string prefix, int? atMost, CancellationToken cancellationToken)
     {
         var keys = new List<string>();
         await foreach (var o in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
         {
             if (!o.Key.EndsWith(".json", StringComparison.Ordinal)) continue;
-            if (keys.Count == atMost) return null;
             keys.Add(o.Key);
+            if (keys.Count == atMost) return null;
         }
         return keys;
     }

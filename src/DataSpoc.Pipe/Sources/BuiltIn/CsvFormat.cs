@@ -69,12 +69,13 @@ internal sealed record CsvFormat(char? Delimiter, bool Quoted, Encoding Encoding
 
     /// <summary>
     /// The column names of a header row: blank names become <c>col_N</c>, and a repeated name gets <c>_1</c>, <c>_2</c>, …
-    /// (as DuckDB names them).
+    /// (as DuckDB names them). Repeats are found ignoring case, as DuckDB finds them (<c>name,Name</c> gives <c>name</c>,
+    /// <c>Name_1</c>): Parquet readers take column names that differ only in case for one column.
     /// </summary>
     public static string[] HeaderNames(IReadOnlyList<string> cells)
     {
         var names = new string[cells.Count];
-        var used = new HashSet<string>(StringComparer.Ordinal);
+        var used = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         for (var i = 0; i < names.Length; i++)
         {
             var name = string.IsNullOrWhiteSpace(cells[i]) ? $"col_{i + 1}" : cells[i];

@@ -68,17 +68,20 @@ internal sealed record CsvFormat(char? Delimiter, bool Quoted, Encoding Encoding
         }).From(OpenText(bytes, location));
 
     /// <summary>
-    /// The column names of a header row: blank names become <c>col_N</c>, and a repeated name gets <c>_1</c>, <c>_2</c>, …
-    /// (as DuckDB names them). Repeats are found ignoring case, as DuckDB finds them (<c>name,Name</c> gives <c>name</c>,
-    /// <c>Name_1</c>): Parquet readers take column names that differ only in case for one column.
+    /// The column names of a header row, as DuckDB's <c>read_csv</c> names them: spaces around a name are trimmed (and
+    /// quotes after such spaces removed: <c> "full name" </c> is <c>full name</c>); a repeated name gets <c>_1</c>,
+    /// <c>_2</c>, …, repeats found ignoring case (<c>name,Name</c> gives <c>name</c>, <c>Name_1</c>: Parquet readers take
+    /// names that differ only in case for one column). Blank names become <c>col_N</c>.
     /// </summary>
-    public static string[] HeaderNames(IReadOnlyList<string> cells)
+    public static string[] HeaderNames(IReadOnlyList<string> cells, bool quoted = true)
     {
         var names = new string[cells.Count];
         var used = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         for (var i = 0; i < names.Length; i++)
         {
-            var name = string.IsNullOrWhiteSpace(cells[i]) ? $"col_{i + 1}" : cells[i];
+            var cell = cells[i].Trim(' ');
+            if (quoted && cell is ['"', .., '"'] && cell.Length >= 2) cell = cell[1..^1].Replace("\"\"", "\"", StringComparison.Ordinal).Trim(' ');
+            var name = string.IsNullOrWhiteSpace(cell) ? $"col_{i + 1}" : cell;
             var unique = name;
             for (var n = 1; !used.Add(unique); n++) unique = $"{name}_{n}";
             names[i] = unique;

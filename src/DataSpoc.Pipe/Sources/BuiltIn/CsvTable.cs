@@ -107,7 +107,7 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
                 }
             }
             var header = format.Header ?? CsvSniffer.HasHeader(rows);
-            var layout = new FileLayout(delimiter, header, header ? CsvFormat.HeaderNames(rows.Count > 0 ? rows[0] : []) : null);
+            var layout = new FileLayout(delimiter, header, header ? CsvFormat.HeaderNames(rows.Count > 0 ? rows[0] : [], format.Quoted) : null);
             _layouts[file.Location] = layout;
             return (layout, rows);
         }

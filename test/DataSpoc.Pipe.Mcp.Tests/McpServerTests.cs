@@ -94,7 +94,7 @@ public sealed class McpServerTests : IAsyncLifetime
     {
         var tools = await _client.ListToolsAsync();
         Assert.Equal(
-            ["list_pipelines", "list_tables", "maintain_tables", "pipeline_config", "pipeline_logs", "pipeline_status", "run_pipeline", "show_manifest", "validate_pipeline"],
+            ["expire_pipeline_logs", "list_pipelines", "list_tables", "maintain_tables", "pipeline_config", "pipeline_logs", "pipeline_status", "run_pipeline", "show_manifest", "validate_pipeline"],
             tools.Select(t => t.Name).Order(StringComparer.Ordinal));
 
         var pipelines = await Call("list_pipelines");
@@ -160,6 +160,12 @@ public sealed class McpServerTests : IAsyncLifetime
 
         var logs = await Call("pipeline_logs", new() { ["name"] = Broken });
         Assert.Equal("failure", logs.GetProperty("logs")[0].GetProperty("status").GetString());
+        // One run so far: it is the latest, so expiring every older log deletes none.
+        var expiry = await Call("expire_pipeline_logs", new() { ["name"] = Broken, ["older_than"] = "1s" });
+        Assert.Equal((0, 1), (expiry.GetProperty("deleted").GetInt32(), expiry.GetProperty("kept").GetInt32()));
+        var bad = await _client.CallToolAsync("expire_pipeline_logs", new Dictionary<string, object?> { ["name"] = Broken, ["older_than"] = "soon" });
+        Record(bad);
+        Assert.True(bad.IsError);
         var unknown = await _client.CallToolAsync("pipeline_logs", new Dictionary<string, object?> { ["name"] = "nope" });
         Record(unknown);
         Assert.True(unknown.IsError);

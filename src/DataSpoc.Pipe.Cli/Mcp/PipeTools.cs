@@ -97,6 +97,26 @@ internal sealed class PipeTools(PipeClient client)
         }
     }
 
+    [McpServerTool(Name = "expire_pipeline_logs", Destructive = true, Idempotent = true, OpenWorld = true)]
+    [Description("Delete a pipeline's run logs of runs older than the given age from its bucket; the latest run's log always stays.")]
+    public async Task<CallToolResult> ExpirePipelineLogs(
+        [Description("The pipeline's name")] string name,
+        [Description("Delete the logs of runs older than this: 90d, 12h, 30m")] string older_than,
+        CancellationToken cancellationToken = default)
+    {
+        if (!Durations.TryParse(older_than, out var age))
+            return McpResults.Error(client, $"older_than: '{older_than}' is not a duration (e.g. 90d, 12h, 30m)");
+        try
+        {
+            var expiry = await client.ExpireLogsAsync(name, age, cancellationToken);
+            return McpResults.Ok(client, new JsonObject { ["pipeline"] = expiry.Pipeline, ["deleted"] = expiry.Deleted, ["kept"] = expiry.Kept, ["older_than"] = older_than });
+        }
+        catch (Exception e) when (e is ConfigException or StorageException)
+        {
+            return McpResults.Error(client, e.Message);
+        }
+    }
+
     [McpServerTool(Name = "show_manifest", ReadOnly = true, Idempotent = true)]
     [Description("The table catalog (.dataspoc/manifest.json) of a bucket, of a pipeline's bucket, or of every bucket the pipelines write to.")]
     public Task<CallToolResult> ShowManifest(

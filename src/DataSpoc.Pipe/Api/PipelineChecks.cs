@@ -139,7 +139,7 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
         try
         {
             return new TablesLocation(pipeline.Destination.Bucket.TrimEnd('/'), Lake.LakePaths.BasePath(pipeline.Destination.Path),
-                Lake.LakeNames.Source(pipeline.Source.Name ?? Lake.LakePaths.SourceName(pipeline.Source.Tap)));
+                Lake.LakePaths.SourceFolderOf(pipeline.Source));
         }
         catch (Exception e) when (e is ArgumentException or PipeException)
         {

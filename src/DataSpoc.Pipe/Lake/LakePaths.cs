@@ -162,6 +162,12 @@ public static class LakePaths
     }
 
     /// <summary>
+    /// The <c>&lt;source&gt;</c> folder a pipeline's tap command lands in: <c>source.name</c>, else <see cref="SourceName"/>
+    /// of the tap (a run of a source written in code names it by its own default instead).
+    /// </summary>
+    public static string SourceFolderOf(Config.SourceDefinition source) => LakeNames.Source(source.Name ?? SourceName(source.Tap));
+
+    /// <summary>
     /// The <c>&lt;source&gt;</c> folder from a tap command: executable name without directory, extension and leading <c>tap-</c>.
     /// <c>python3 my_tap.py</c> names the script, not the interpreter.
     /// </summary>

@@ -211,7 +211,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
         }
         var commitRunId = CommitRunId(splitRun);
         var manifest = await new ManifestStore(store, time).ReadAsync(cancellationToken).ConfigureAwait(false);
-        var sourceName = LakeNames.Source(pipeline.Source.Name ?? LakePaths.SourceName(pipeline.Source.Tap));
+        var sourceName = LakePaths.SourceFolderOf(pipeline.Source);
         // A commit that landed before its worker could write committed.json (killed in between): close the split run only.
         var landed = records.SelectMany(r => r.Streams).Any(s => manifest.Tables.TryGetValue(sourceName + "/" + s.Table, out var t) && t.Stats.LastRunId == commitRunId);
         CommitPlan? plan = null;

@@ -100,4 +100,46 @@ public class RunLogListingTests
         Assert.Equal(3002 - older - 1, (await later.ExpireLogsAsync(name, TimeSpan.FromDays(1))).Deleted);
         Assert.Equal("nov-b", Assert.Single(await later.StatusAsync()).RunId);
     }
+
+    [Fact]
+    public async Task Run_logs_keep_deletes_the_logs_that_aged_out_after_each_run_listing_only_those()
+    {
+        using var home = new TempHome();
+        var name = home.Name("orders");
+        var file = home.WriteSinger("orders.singer", Schema, """{"type":"RECORD","stream":"orders","record":{"id":1}}""");
+        home.WritePipeline(name, $"source:\n  tap: {TempHome.ReplayTap}\n  config: {{file: {file}}}\ndestination:\n  bucket: {home.Bucket}\nrun_logs:\n  keep: 30d\n");
+        var logs = Path.Combine(home.Lake, ".dataspoc", "logs", name);
+        var now = new DateTimeOffset(2026, 12, 5, 12, 0, 0, TimeSpan.Zero);
+        // 2,000 runs every 6 hours up to a day ago: ~500 days of history written before the setting was added.
+        Directory.CreateDirectory(logs);
+        for (var i = 0; i < 2000; i++)
+        {
+            var at = now.AddDays(-1).AddHours(-6 * i);
+            File.WriteAllText(Path.Combine(logs, $"{at:yyyy-MM-dd'T'HH-mm-ss'Z'}_h{i:D4}.json"), "{}");
+        }
+        var stores = new ObjectStoreFactory().Register("file", (uri, _) => new CountingStore(new LocalObjectStore(uri)));
+
+        var first = await new PipeClient(home.Home, stores, new FixedTime(now)).RunAsync(name);
+        Assert.True(first.Succeeded, first.Log.Error);
+        // Started over 30 days before the run: runs h0117 (29.25 days before 'now - 1d') and later are younger.
+        var young = Enumerable.Range(0, 2000).Count(i => now.AddDays(-1).AddHours(-6 * i) >= now.AddDays(-30));
+        Assert.Contains($"run_logs.keep: deleted {2000 - young} run log(s) of runs started over 30d ago", first.Log.Notices);
+        var left = Directory.GetFiles(logs).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(young + 1, left.Count);
+        Assert.EndsWith($"_h{young - 1:D4}.json", left[0]);
+        Assert.EndsWith($"_{first.Log.RunId}.json", left[^1]);
+
+        // A week later: the runs that aged out since are deleted, and the listing stops at the first log kept.
+        CountingStore.Listed = 0;
+        var second = await new PipeClient(home.Home, stores, new FixedTime(now.AddDays(7))).RunAsync(name);
+        Assert.True(second.Succeeded, second.Log.Error);
+        Assert.Contains($"run_logs.keep: deleted {7 * 4} run log(s) of runs started over 30d ago", second.Log.Notices);
+        Assert.Equal(young + 2 - 7 * 4, Directory.GetFiles(logs).Length);
+        Assert.True(CountingStore.Listed < 100, $"listed {CountingStore.Listed} keys");
+
+        // Everything past the age but the latest run's log: it stays, so status still shows the last run.
+        var much = await new PipeClient(home.Home, stores, new FixedTime(now.AddYears(1))).RunAsync(name);
+        Assert.Equal(2, Directory.GetFiles(logs).Length);
+        Assert.Equal(much.Log.RunId, Assert.Single(await new PipeClient(home.Home, stores, new FixedTime(now.AddYears(1))).StatusAsync()).RunId);
+    }
 }

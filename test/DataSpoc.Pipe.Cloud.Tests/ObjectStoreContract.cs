@@ -99,7 +99,7 @@ public abstract class ObjectStoreContract(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Listing_a_prefix_returns_every_key_under_it_across_pages_and_nothing_else()
+    public async Task Listing_a_prefix_returns_every_key_under_it_across_pages_in_key_order_and_nothing_else()
     {
         await using var store = Target.Open(StoreTarget.NewPrefix());
         var keys = Enumerable.Range(0, 1_050).Select(i => $"raw/src/t/dt=2025-01-{1 + i % 28:00}/t_{i:0000}.parquet").ToList();
@@ -110,7 +110,8 @@ public abstract class ObjectStoreContract(ITestOutputHelper output)
 
         var listed = await store.ListAsync("raw/src/t/", Timeout()).ToListAsync();
 
-        Assert.Equal(keys.Order(StringComparer.Ordinal), listed.Select(o => o.Key).Order(StringComparer.Ordinal));
+        // In key order: run log expiry stops at the first log young enough to keep.
+        Assert.Equal(keys.Order(StringComparer.Ordinal), listed.Select(o => o.Key));
         Assert.All(listed, o => Assert.Equal(Encoding.UTF8.GetByteCount(o.Key), o.Size));
         Assert.Equal(keys.Count + 2, (await store.ListAsync("", Timeout()).ToListAsync()).Count);
     }

@@ -44,6 +44,10 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         [Description("Land the staged parts of a split run in one commit (when its last part could not)")]
         public bool CommitParts { get; init; }
 
+        [CommandOption("--rotate-log <FILE>")]
+        [Description("FILE is where this run's output is appended (the crontab line of [green]schedule install[/] passes its log): over 10 MiB, it is first moved to FILE.1 (replacing the one before) and emptied")]
+        public string? RotateLog { get; init; }
+
         public override ValidationResult Validate()
         {
             if (base.Validate() is { Successful: false } bad) return bad;
@@ -57,6 +61,8 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
+        if (settings.RotateLog is { } output && CronEntries.RotateOutput(output) is { } rotationProblem)
+            Console.Error.WriteLine("warning: " + rotationProblem);
         using var telemetry = OtlpTelemetry.StartFromEnvironment();
         var client = Pipelines.Client();
         var names = settings.All ? Pipelines.All(client) : [settings.Name!];

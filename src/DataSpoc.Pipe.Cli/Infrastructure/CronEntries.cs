@@ -25,10 +25,37 @@ internal static class CronEntries
             "PATH=" + Quote(Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin"),
             "DATASPOC_PIPE_HOME=" + Quote(home.Root),
             "flock -n", Quote(Path.Combine(logs, pipeline + ".lock")),
-            SelfCommand(), "run", Quote(pipeline),
+            SelfCommand(), "run", Quote(pipeline), "--rotate-log", Quote(Path.Combine(logs, pipeline + ".log")),
             ">>", Quote(Path.Combine(logs, pipeline + ".log")), "2>&1");
         // '%' ends a crontab command (the rest becomes stdin) unless escaped.
         return $"{cron} {command.Replace("%", "\\%", StringComparison.Ordinal)} {Tag(home, pipeline)}";
+    }
+
+    /// <summary>Over this size, a scheduled pipeline's output file is rotated before its next run.</summary>
+    public const long OutputRotationBytes = 10 * 1024 * 1024;
+
+    /// <summary>
+    /// Rotates a scheduled run's output file (<c>&lt;home&gt;/logs/&lt;name&gt;.log</c>) when it is over
+    /// <see cref="OutputRotationBytes"/>: a run every five minutes would otherwise grow it without end. The shell opened
+    /// it for appending before this process started, so it is copied to <c>.1</c> and emptied in place (a rename would
+    /// leave this run writing into the old file); nothing else writes to it meanwhile, since <c>flock</c> lets one run of
+    /// a pipeline at a time. Returns why it could not, or null.
+    /// </summary>
+    public static string? RotateOutput(string path)
+    {
+        try
+        {
+            var file = new FileInfo(path);
+            if (!file.Exists || file.Length <= OutputRotationBytes) return null;
+            File.Copy(path, path + ".1", overwrite: true);
+            using var emptied = new FileStream(path, FileMode.Open, FileAccess.Write);
+            emptied.SetLength(0);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"--rotate-log: {path} was not rotated: {e.Message}";
+        }
     }
 
     /// <summary>Our entries for this home, parsed from a crontab.</summary>

@@ -213,13 +213,9 @@ public sealed class PipeClient
     {
         if (olderThan < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(olderThan), "the age must not be negative");
         var pipeline = Load(name);
-        var keys = await LogKeysAsync(pipeline, null, cancellationToken).ConfigureAwait(false);
-        var cutoff = _time.GetUtcNow() - olderThan;
-        // Newest first: the first key is the latest run's, kept whatever its age.
-        var expired = keys.Skip(1).Where(k => LakePaths.StartOfLogKey(k) is { } at && at < cutoff).ToList();
         await using var store = _stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
-        foreach (var key in expired) await store.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
-        return new RunLogExpiry(pipeline.Name, expired.Count, keys.Count - expired.Count);
+        var (deleted, kept) = await RunLogRetention.ExpireAsync(store, pipeline.Name, _time.GetUtcNow() - olderThan, countKept: true, cancellationToken).ConfigureAwait(false);
+        return new RunLogExpiry(pipeline.Name, deleted, kept ?? 0);
     }
 
     /// <summary>One run log of a pipeline (secrets masked): the latest (as <see cref="LogsAsync"/> orders them), or the run <paramref name="runId"/>'s.</summary>

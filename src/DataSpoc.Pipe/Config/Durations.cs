@@ -33,6 +33,19 @@ public static partial class Durations
         return duration > TimeSpan.Zero;
     }
 
+    /// <summary>A duration the way configuration writes it: <c>90d</c>, <c>1h30m</c>, <c>45s</c>, <c>500ms</c>.</summary>
+    public static string Describe(TimeSpan duration)
+    {
+        var text = new System.Text.StringBuilder();
+        void Part(long n, string unit) { if (n > 0) text.Append(n.ToString(CultureInfo.InvariantCulture)).Append(unit); }
+        Part((long)duration.TotalDays, "d");
+        Part(duration.Hours, "h");
+        Part(duration.Minutes, "m");
+        Part(duration.Seconds, "s");
+        Part(duration.Milliseconds, "ms");
+        return text.Length == 0 ? "0s" : text.ToString();
+    }
+
     [GeneratedRegex(@"(\d+(?:\.\d+)?)(ms|s|m|h|d)")]
     private static partial Regex Part();
 }

@@ -11,6 +11,8 @@ public sealed record PipelineDefinition
     public required DestinationDefinition Destination { get; init; }
     public IncrementalSettings Incremental { get; init; } = new();
     public ScheduleSettings? Schedule { get; init; }
+    /// <summary><c>run_logs</c>: how long the bucket keeps this pipeline's run logs.</summary>
+    public RunLogSettings RunLogs { get; init; } = new();
     /// <summary>What to do with a record whose value does not fit its declared type.</summary>
     public InvalidRecordPolicy OnInvalidRecord { get; init; } = InvalidRecordPolicy.Fail;
     /// <summary>Per-stream declarative transforms (<c>transforms:</c> in the YAML), keyed by stream name.</summary>
@@ -137,6 +139,15 @@ public sealed record ScheduleSettings
 {
     /// <summary>A five-field cron expression.</summary>
     public string? Cron { get; init; }
+}
+
+public sealed record RunLogSettings
+{
+    /// <summary>
+    /// <c>run_logs.keep</c>: after each run, the logs of runs started longer ago than this are deleted (never the
+    /// latest); null keeps every log.
+    /// </summary>
+    public TimeSpan? Keep { get; init; }
 }
 
 /// <summary>Table metadata written over a table's Parquet files; <see cref="Parquet"/> alone is plain Parquet (no metadata).</summary>

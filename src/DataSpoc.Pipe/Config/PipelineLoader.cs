@@ -12,7 +12,7 @@ namespace DataSpoc.Pipe.Config;
 /// </summary>
 public sealed class PipelineLoader
 {
-    private static readonly string[] TopKeys = ["source", "destination", "incremental", "schedule", "on_invalid_record", "transforms"];
+    private static readonly string[] TopKeys = ["source", "destination", "incremental", "schedule", "run_logs", "on_invalid_record", "transforms"];
     private static readonly string[] SourceKeys = ["tap", "config", "streams", "name", "timeout", "idle_timeout", "catalog_flag", "replication", "select", "split"];
     private static readonly string[] SplitKeys = ["column", "parts", "parallel"];
     private static readonly string[] ReplicationKeys = ["method", "key"];
@@ -93,6 +93,7 @@ public sealed class PipelineLoader
         DestinationDefinition? destination = null;
         var incremental = new IncrementalSettings();
         ScheduleSettings? schedule = null;
+        var runLogs = new RunLogSettings();
         var onInvalid = InvalidRecordPolicy.Fail;
         var transforms = new Dictionary<string, JsonNode?>(StringComparer.Ordinal);
 
@@ -115,6 +116,11 @@ public sealed class PipelineLoader
                         if (cron is not null && CronError(cron) is { } why) throw yaml.Error(v, p, why);
                         schedule = new ScheduleSettings { Cron = cron };
                     }
+                    break;
+                case "run_logs":
+                    if (YamlNodes.IsNull(value)) break;
+                    foreach (var (_, p, v) in yaml.Entries(yaml.Mapping(value, path), path, ["keep"]))
+                        runLogs = new RunLogSettings { Keep = yaml.OptionalDuration(v, p) };
                     break;
                 case "on_invalid_record":
                     onInvalid = yaml.OptionalString(value, path) switch
@@ -142,6 +148,7 @@ public sealed class PipelineLoader
             Destination = destination,
             Incremental = incremental,
             Schedule = schedule,
+            RunLogs = runLogs,
             OnInvalidRecord = onInvalid,
             Transforms = transforms,
             FilePath = file,

@@ -173,6 +173,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             TryDelete(privateDir);
             TryDelete(spoolDir);
         }
+        // Under the run lock, so two runs of the pipeline never expire at once; a split run's workers hold a part's lock only.
+        if (split is null && pipeline.RunLogs.Keep is { } keep && !cancellationToken.IsCancellationRequested)
+            log.Notices.AddRange(await ExpireRunLogsAsync(store, pipeline.Name, keep, cancellationToken).ConfigureAwait(false));
 
         log.FinishedAt = _time.GetUtcNow();
         log.DurationSeconds = Math.Round((log.FinishedAt - startedAt).TotalSeconds, 3);
@@ -220,6 +223,20 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         log.DurationSeconds = Math.Round((log.FinishedAt - startedAt).TotalSeconds, 3);
         await store.PutAsync(LakePaths.LogKey(pipeline.Name, startedAt, runId), LakeJson.Serialize(log), WriteCondition.None, CancellationToken.None).ConfigureAwait(false);
         return new RunResult(log);
+    }
+
+    /// <summary><c>run_logs.keep</c>: deletes the logs that aged out; a failure to is a notice, never the run's failure.</summary>
+    private async Task<IEnumerable<string>> ExpireRunLogsAsync(IObjectStore store, string pipeline, TimeSpan keep, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var expired = await RunLogRetention.ExpireAsync(store, pipeline, _time.GetUtcNow() - keep, countKept: false, cancellationToken).ConfigureAwait(false);
+            return expired.Deleted == 0 ? [] : [$"run_logs.keep: deleted {expired.Deleted} run log(s) of runs started over {Durations.Describe(keep)} ago"];
+        }
+        catch (Exception e) when (e is StorageException or IOException or UnauthorizedAccessException or OperationCanceledException)
+        {
+            return [$"run_logs.keep: old run logs were not deleted: {e.Message}"];
+        }
     }
 
     /// <summary>

@@ -31,7 +31,10 @@ public interface IObjectStore : IAsyncDisposable
     /// <summary>Opens an object for streaming reads; throws <see cref="FileNotFoundException"/> when absent.</summary>
     Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken);
 
-    /// <summary>Lists objects whose key starts with <paramref name="prefix"/>, recursively.</summary>
+    /// <summary>
+    /// Lists objects whose key starts with <paramref name="prefix"/>, recursively, in ascending ordinal key order (as S3,
+    /// GCS and Azure list): a caller may stop at the first key past what it looks for (run logs' keys start with their time).
+    /// </summary>
     IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken);
 
     /// <summary>Deletes an object; deleting a missing object is not an error.</summary>

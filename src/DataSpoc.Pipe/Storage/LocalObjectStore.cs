@@ -152,13 +152,20 @@ public sealed class LocalObjectStore : IObjectStore
         if (slash > 0) RefuseLinksOutOfBucket(prefix[..slash]);
         if (!Directory.Exists(dir)) yield break;
         var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = false, AttributesToSkip = 0 };
+        // The file system enumerates in no particular order; object stores list in key order, and callers may rely on it.
+        var keys = new List<string>();
         foreach (var path in Directory.EnumerateFiles(dir, "*", options))
         {
             cancellationToken.ThrowIfCancellationRequested();
             var key = Path.GetRelativePath(_root, path).Replace('\\', '/');
             if (!key.StartsWith(prefix, StringComparison.Ordinal) || key.EndsWith(".lck", StringComparison.Ordinal)) continue;
             RefuseLinksOutOfBucket(key); // a linked folder further down, if the enumeration went into it
-            FileInfo info = new(path);
+            keys.Add(key);
+        }
+        keys.Sort(StringComparer.Ordinal);
+        foreach (var key in keys)
+        {
+            FileInfo info = new(Path.Combine(_root, key));
             if (!info.Exists) continue;
             yield return new ObjectInfo(key, info.Length, info.LastWriteTimeUtc);
         }

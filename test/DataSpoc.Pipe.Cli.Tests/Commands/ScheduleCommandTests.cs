@@ -33,7 +33,7 @@ public sealed class ScheduleCommandTests : IDisposable
         var hourly = lines[2];
         Assert.StartsWith("0 * * * * PATH=", hourly);
         Assert.Contains($"DATASPOC_PIPE_HOME={_home.Home} flock -n {_home.Home}/logs/hourly.lock ", hourly);
-        Assert.Contains($" run hourly >> {_home.Home}/logs/hourly.log 2>&1 # dataspoc-pipe:hourly@{_home.Home}", hourly);
+        Assert.Contains($" run hourly --rotate-log {_home.Home}/logs/hourly.log >> {_home.Home}/logs/hourly.log 2>&1 # dataspoc-pipe:hourly@{_home.Home}", hourly);
         Assert.StartsWith("30 2 * * * ", lines[3]);
         Assert.EndsWith($"# dataspoc-pipe:nightly@{_home.Home}", lines[3]);
 
@@ -100,12 +100,31 @@ public sealed class ScheduleCommandTests : IDisposable
         Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
         var line = CrontabLines().Single();
         var command = line["0 * * * * ".Length..];
-        var psi = new System.Diagnostics.ProcessStartInfo("sh", ["-c", command]) { UseShellExecute = false };
-        _home.Apply(psi.Environment);
-        using var process = System.Diagnostics.Process.Start(psi)!;
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)));
-        Assert.Equal(0, process.ExitCode);
-        Assert.Contains("shop: run ", File.ReadAllText(Path.Combine(_home.Home, "logs", "shop.log")));
+        void RunLine()
+        {
+            var psi = new System.Diagnostics.ProcessStartInfo("sh", ["-c", command]) { UseShellExecute = false };
+            _home.Apply(psi.Environment);
+            using var process = System.Diagnostics.Process.Start(psi)!;
+            Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)));
+            Assert.Equal(0, process.ExitCode);
+        }
+        RunLine();
+        var output = Path.Combine(_home.Home, "logs", "shop.log");
+        Assert.Contains("shop: run ", File.ReadAllText(output));
         Assert.Single(Directory.GetFiles(Path.Combine(_home.Lake, ".dataspoc", "logs", "shop")));
+
+        // A year of runs every five minutes: the output file over 10 MiB is rotated before the next run writes to it.
+        var history = "earlier runs' output\n" + new string('x', 11 * 1024 * 1024) + "\n";
+        File.WriteAllText(output, history);
+        RunLine();
+        Assert.Equal(history, File.ReadAllText(output + ".1"));
+        var fresh = File.ReadAllText(output);
+        Assert.StartsWith("shop: started", fresh);
+        Assert.DoesNotContain("earlier runs", fresh);
+        Assert.True(fresh.Length < 10_000, $"{fresh.Length} characters");
+        // Under the size, the next run appends.
+        RunLine();
+        Assert.Equal(2, File.ReadAllText(output).Split("shop: started").Length - 1);
+        Assert.Equal(history.Length, new FileInfo(output + ".1").Length);
     }
 }

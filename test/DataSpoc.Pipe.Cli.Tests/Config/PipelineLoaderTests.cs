@@ -282,6 +282,17 @@ public sealed class PipelineLoaderTests : IDisposable
         Assert.Contains("does not exist", e.Message);
     }
 
+    [Fact]
+    public void Run_logs_keep_takes_an_age_and_refuses_anything_else_with_its_line()
+    {
+        Assert.Equal(TimeSpan.FromDays(90), Load(Minimal + "\nrun_logs:\n  keep: 90d\n").RunLogs.Keep);
+        Assert.Null(Load(Minimal).RunLogs.Keep);
+        var e = LoadFails(Minimal + "\nrun_logs:\n  keep: forever\n");
+        Assert.Equal("run_logs.keep", e.Key);
+        Assert.Equal(6, e.Line);
+        Assert.Contains("expected a duration", e.Message);
+    }
+
     [Theory]
     [InlineData("30s", 30)]
     [InlineData("5m", 300)]
@@ -309,7 +320,7 @@ public sealed class PipelineConfigViewTests
         var env = new Dictionary<string, string> { ["PGPASSWORD"] = "pw-from-env", ["BUCKET"] = "s3://secret-bucket" };
         var yaml = "source:\n  tap: tap-postgres\n  config:\n    host: db\n    password: ${PGPASSWORD}\n    api_key: literal-key-123\n" +
                    "  streams: [orders]\n  timeout: 5m\ndestination:\n  bucket: ${BUCKET}\n  storage_options:\n    region: us-east-1\n    secret_access_key: abcd1234\n" +
-                   "schedule:\n  cron: \"0 * * * *\"\n";
+                   "schedule:\n  cron: \"0 * * * *\"\nrun_logs: {keep: 1h30m}\n";
         var p = new PipelineLoader(environment: name => env.GetValueOrDefault(name)).Parse(yaml, "orders", "/x/orders.yaml");
         var view = PipelineConfigView.ToJson(p);
         Assert.Equal("tap-postgres", view["source"]!["tap"]!.GetValue<string>());
@@ -322,6 +333,7 @@ public sealed class PipelineConfigViewTests
         Assert.Equal("***", view["destination"]!["storage_options"]!["secret_access_key"]!.GetValue<string>());
         Assert.Equal("zstd", view["destination"]!["compression"]!.GetValue<string>());
         Assert.Equal("0 * * * *", view["schedule"]!["cron"]!.GetValue<string>());
+        Assert.Equal("5400s", view["run_logs"]!["keep"]!.GetValue<string>());
         var text = view.ToJsonString();
         foreach (var secret in new[] { "pw-from-env", "literal-key-123", "secret-bucket", "abcd1234" }) Assert.DoesNotContain(secret, text);
     }

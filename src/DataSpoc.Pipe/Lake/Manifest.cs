@@ -61,4 +61,19 @@ public sealed record ManifestColumn(
         var old = before.GroupBy(c => c.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Type, StringComparer.Ordinal);
         return [.. after.Where(c => old.TryGetValue(c.Name, out var type) && type != c.Type).Select(c => $"'{c.Name}' {old[c.Name]} -> {c.Type}")];
     }
+
+    /// <summary>
+    /// A table's columns after files with <paramref name="added"/> joined files listed as <paramref name="before"/>
+    /// (an append or a merge): the new files' columns, then those only the earlier files hold. A column nullable on one
+    /// side, or that only one side has, is nullable: the other side's rows have no value (a tap that stops sending a column leaves it in the
+    /// table's earlier files; a new column has none in them).
+    /// </summary>
+    internal static List<ManifestColumn> AfterAdding(IReadOnlyList<ManifestColumn>? before, List<ManifestColumn> added)
+    {
+        if (before is null) return added;
+        var earlier = before.GroupBy(c => c.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Nullable, StringComparer.Ordinal);
+        var now = added.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
+        return [.. added.Select(c => c with { Nullable = c.Nullable || earlier.GetValueOrDefault(c.Name, true) }),
+            .. before.Where(c => !now.Contains(c.Name)).Select(c => c with { Nullable = true })];
+    }
 }

@@ -522,7 +522,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     WriteMode = replace ? "replace" : merge ? "merge" : "append",
                     KeyProperties = [.. stream.KeyProperties],
                     TableVersion = stream.ActivatedVersion ?? previous?.TableVersion,
-                    Columns = schema.ManifestColumns(),
+                    Columns = replace ? schema.ManifestColumns() : ManifestColumn.AfterAdding(previous?.Columns, schema.ManifestColumns()),
                 },
             });
         }

@@ -300,7 +300,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
                     WriteMode = replace ? "replace" : "append",
                     KeyProperties = [.. first.KeyProperties],
                     TableVersion = activated ?? previous?.TableVersion,
-                    Columns = first.Columns,
+                    Columns = replace ? first.Columns : ManifestColumn.AfterAdding(previous?.Columns, first.Columns),
                 },
             });
         }

@@ -200,6 +200,31 @@ public class LakeLayoutTests
     }
 
     [Fact]
+    public async Task A_column_the_tap_stops_sending_stays_in_the_manifest_while_earlier_files_hold_it()
+    {
+        using var lake = new TempLake();
+        const string withNote = """{"type":"SCHEMA","stream":"orders","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"note":{"type":"string"}}}}""";
+        Assert.True((await TempLake.RunAsync(lake.Pipeline("orders", lake.WriteSinger("a.singer", withNote,
+            """{"type":"RECORD","stream":"orders","record":{"id":1,"note":"kept"}}""")))).Succeeded);
+        // The next run's tap no longer sends 'note' (a column dropped at the source) and adds 'tier'.
+        Assert.True((await TempLake.RunAsync(lake.Pipeline("orders", lake.WriteSinger("b.singer",
+            """{"type":"SCHEMA","stream":"orders","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"tier":{"type":"string"}}}}""",
+            """{"type":"RECORD","stream":"orders","record":{"id":2,"tier":"gold"}}""")))).Succeeded);
+
+        // Every column a reader of the table's files finds is listed: 'note' as nullable (the new files have no values).
+        var columns = lake.Manifest().Tables["test/orders"].Columns;
+        Assert.Equal([("id", false), ("tier", true), ("note", true)], columns.Select(c => (c.Name, c.Nullable)));
+        Assert.Equal([["1", "kept", null], ["2", null, "gold"]],
+            lake.Query("select id, note, tier from read_parquet('{lake}/raw/test/orders/*/*.parquet', union_by_name=true) order by id"));
+
+        // A full refresh replaces the files, and with them the columns only the earlier ones held.
+        Assert.True((await TempLake.RunAsync(lake.Pipeline("orders", lake.WriteSinger("c.singer",
+            """{"type":"SCHEMA","stream":"orders","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"tier":{"type":"string"}}}}""",
+            """{"type":"RECORD","stream":"orders","record":{"id":3,"tier":"basic"}}""")), full: true)).Succeeded);
+        Assert.Equal(["id", "tier"], lake.Manifest().Tables["test/orders"].Columns.Select(c => c.Name));
+    }
+
+    [Fact]
     public async Task A_column_whose_type_changes_mid_stream_or_between_runs_is_named_in_the_run_log()
     {
         // Files of one table then disagree on the column's type: readers that apply one schema to the table fail on some.

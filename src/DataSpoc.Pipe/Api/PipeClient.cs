@@ -161,7 +161,7 @@ public sealed class PipeClient
     public Task<RunResult> CommitPartsAsync(PipelineDefinition pipeline, string splitRunId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(pipeline);
-        return new PipelineRunner(_stores, _time).CommitPartsAsync(pipeline, splitRunId, cancellationToken);
+        return new PipelineRunner(_stores, _time).CommitPartsAsync(pipeline, splitRunId, new HomePipelines(Pipelines(), SourceOf), cancellationToken);
     }
 
     /// <summary>Each pipeline's latest run (read from its bucket's run logs) and next scheduled time.</summary>

@@ -129,7 +129,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             if (split is not null)
             {
                 if (!partDone) await split.StageAsync(ingest, runId, full, runCancel.Token).ConfigureAwait(false);
-                (var committed, plan) = await split.CommitIfLastAsync(runId, LockLease, runCancel.Token).ConfigureAwait(false);
+                (var committed, plan) = await split.CommitIfLastAsync(runId, LockLease, options.HomePipelines, runCancel.Token).ConfigureAwait(false);
                 log.Notices.Add(committed);
             }
             else
@@ -199,7 +199,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     /// <c>run NAME --commit-parts --split-run ID</c>: lands every staged part of a split run in one commit, when its last
     /// part could not (killed after it staged, or the pipeline was locked). Writes a run log like any run.
     /// </summary>
-    public async Task<RunResult> CommitPartsAsync(PipelineDefinition pipeline, string splitRunId, CancellationToken cancellationToken)
+    public async Task<RunResult> CommitPartsAsync(PipelineDefinition pipeline, string splitRunId, HomePipelines? homePipelines, CancellationToken cancellationToken)
     {
         LakeNames.Pipeline(pipeline.Name, pipeline.FilePath);
         var startedAt = _time.GetUtcNow();
@@ -208,7 +208,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         await using var store = stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
         try
         {
-            var (notice, plan) = await SplitRun.CommitAsync(store, pipeline, splitRunId, runId, _time, LockLease, cancellationToken).ConfigureAwait(false);
+            var (notice, plan) = await SplitRun.CommitAsync(store, pipeline, splitRunId, runId, _time, LockLease, homePipelines, cancellationToken).ConfigureAwait(false);
             log.Notices.Add(notice);
             log.StateCommitted = plan?.State is not null;
             log.Status = "success";

@@ -139,7 +139,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
     /// Commits the split run when every part is done and this part wins the claim; otherwise says who will. Returns the
     /// sentence for the run log and whether this call committed.
     /// </summary>
-    public async Task<(string Notice, CommitPlan? Plan)> CommitIfLastAsync(string runId, TimeSpan lease, CancellationToken cancellationToken)
+    public async Task<(string Notice, CommitPlan? Plan)> CommitIfLastAsync(string runId, TimeSpan lease, HomePipelines? homePipelines, CancellationToken cancellationToken)
     {
         var done = await DonePartsAsync(store, _name, _run, cancellationToken).ConfigureAwait(false);
         if (done.Count < part.Count)
@@ -160,7 +160,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
             if (other is not null && other.Part != part.Index)
                 return ($"{Describe} is staged; every part is done and part {other.Part} makes the commit (if it failed, run --commit-parts)", null);
         }
-        return await CommitAsync(store, pipeline, _run, runId, time, lease, cancellationToken).ConfigureAwait(false);
+        return await CommitAsync(store, pipeline, _run, runId, time, lease, homePipelines, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The done parts' indexes.</summary>
@@ -181,9 +181,11 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
     /// <summary>
     /// Lands every staged part of <paramref name="splitRun"/> in one journaled commit under the pipeline's lock (<c>run
     /// --commit-parts</c>, or the last part). Refused while a part is missing; a split run already committed is left as it is.
+    /// A replace of a table another pipeline of <paramref name="homePipelines"/> landed from another source is refused, as
+    /// a whole run's (a worker pod's home holds its own pipeline only: there it is noted).
     /// </summary>
     public static async Task<(string Notice, CommitPlan? Plan)> CommitAsync(IObjectStore store, PipelineDefinition pipeline, string splitRun, string runId,
-        TimeProvider time, TimeSpan lease, CancellationToken cancellationToken)
+        TimeProvider time, TimeSpan lease, HomePipelines? homePipelines, CancellationToken cancellationToken)
     {
         var name = pipeline.Name;
         var committedKey = LakePaths.SplitCommittedKey(name, splitRun);
@@ -218,7 +220,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
         if (!landed)
         {
             var startedAt = records.Min(r => r.FinishedAt);
-            plan = await PlanAsync(store, pipeline, manifest, records, sourceName, commitRunId, startedAt, notices, cancellationToken).ConfigureAwait(false);
+            plan = await PlanAsync(store, pipeline, manifest, records, sourceName, commitRunId, startedAt, homePipelines, notices, cancellationToken).ConfigureAwait(false);
             await runLock.EnsureHeldAsync(cancellationToken).ConfigureAwait(false);
             await committer.CommitAsync(plan, CancellationToken.None).ConfigureAwait(false);
         }
@@ -236,7 +238,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
     }
 
     private static async Task<CommitPlan> PlanAsync(IObjectStore store, PipelineDefinition pipeline, Manifest manifest, List<SplitPartRecord> records,
-        string sourceName, string commitRunId, DateTimeOffset startedAt, List<string> notices, CancellationToken cancellationToken)
+        string sourceName, string commitRunId, DateTimeOffset startedAt, HomePipelines? homePipelines, List<string> notices, CancellationToken cancellationToken)
     {
         var basePath = LakePaths.BasePath(pipeline.Destination.Path);
         var full = records.Any(r => r.Full);
@@ -259,9 +261,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
             previous = TableOwnership.EntryOfThisTable(pipeline, first.Stream, tableKey, here, prefix, previous, full, notices);
             var activated = streams.Max(x => x.Stream.ActivatedVersion);
             var replace = full || (activated is { } v && previous is not null && v != previous.TableVersion);
-            // A split run's commit is the last worker's (or --commit-parts'), not given the home's other pipelines: a replace of
-            // another pipeline's table is noted in the run log, not refused.
-            if (replace) TableOwnership.CheckReplace(pipeline, first.Stream, tableKey, here, previous, null, notices);
+            if (replace) TableOwnership.CheckReplace(pipeline, first.Stream, tableKey, here, previous, homePipelines, notices);
             var existing = new List<string>();
             await foreach (var obj in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
                 if (LakePaths.IsDataFileKey(prefix, table, obj.Key)) existing.Add(obj.Key);

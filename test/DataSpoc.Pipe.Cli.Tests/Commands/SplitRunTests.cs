@@ -233,6 +233,45 @@ public sealed class SplitRunTests(PostgresServer server, CloudServers servers, I
     }
 
     [Fact]
+    public async Task A_split_run_that_would_replace_another_pipelines_table_of_another_source_is_refused_and_deletes_nothing()
+    {
+        var db = await server.CreateDatabaseAsync("CREATE TABLE items (id int8 PRIMARY KEY, code text, at timestamptz NOT NULL, note text); " +
+            "INSERT INTO items SELECT g, md5(g::text), now(), 'v1' FROM generate_series(1, 2000) g;");
+        var otherDb = await server.CreateDatabaseAsync("CREATE TABLE items (id int8 PRIMARY KEY, code text, at timestamptz NOT NULL, note text); " +
+            "INSERT INTO items SELECT g, 'other', now(), 'theirs' FROM generate_series(900001, 900003) g;");
+        WritePipeline(db, _home.Bucket, column: "id", incremental: false);
+        // Another pipeline of the home lands the same table (source folder postgres, stream public-items) from another database.
+        _home.WritePipeline("legacy", $$"""
+            source:
+              tap: postgres
+              config: {host: 127.0.0.1, port: {{server.Port}}, user: postgres, password: "${PG_PASSWORD}", dbname: {{otherDb}}, sslmode: disable}
+            destination:
+              bucket: {{_home.Bucket}}
+            """);
+        Assert.True(CliProcess.Run(_home, "run", "legacy").ExitCode == 0);
+        var table = Path.Combine(_home.Lake, "raw", "postgres", "public-items");
+        var theirs = LakeRows(table);
+        Assert.Equal(3, theirs.Count);
+
+        for (var i = 0; i < Parts - 1; i++) Assert.True(RunIndex(i, "owned-1").ExitCode == 0);
+        var last = RunIndex(Parts - 1, "owned-1");
+        Assert.Equal(1, last.ExitCode);
+        Assert.Contains("was last written by pipeline 'legacy', which reads another source", last.Stdout);
+        Assert.Equal(theirs, LakeRows(table));
+        var refused = CliProcess.Run(_home, "run", "items", "--commit-parts", "--split-run", "owned-1", "-o", "json");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("would replace the table and delete the rows 'legacy' wrote", refused.Stdout);
+        Assert.Equal(theirs, LakeRows(table));
+
+        // 'items' takes the table's place: once 'legacy' left the home, the staged parts land (noted in the run log).
+        File.Delete(Path.Combine(_home.Home, "pipelines", "legacy.yaml"));
+        var commit = CliProcess.Run(_home, "run", "items", "--commit-parts", "--split-run", "owned-1", "-o", "json");
+        Assert.True(commit.ExitCode == 0, commit.ToString());
+        Assert.Contains("was last written by pipeline 'legacy', which is not in this home: this run replaced its rows", commit.Stdout);
+        Assert.Equal(await DatabaseRowsAsync(db), LakeRows(table));
+    }
+
+    [Fact]
     public async Task When_the_last_part_cannot_commit_the_parts_stay_staged_until_commit_parts_lands_them()
     {
         var db = await server.CreateDatabaseAsync("CREATE TABLE items (id int8 PRIMARY KEY, code text, at timestamptz NOT NULL, note text); " +

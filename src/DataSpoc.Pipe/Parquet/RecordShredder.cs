@@ -37,9 +37,31 @@ internal sealed partial class RecordShredder
     public void Shred(ColumnBatch batch, ref Utf8JsonReader reader)
     {
         if (_lastCounted.Batch is not null) UncountRolledBackRecord(batch, ref reader);
-        WriteStruct(batch, batch.Schema.Root, ref reader, 0, 0);
+        // Python's bare NaN / Infinity, quoted in a copy of the line being read again: only a reader over that copy has them.
+        _namedFloats = NamedFloatLiterals.Current is { } quoted && !reader.HasValueSequence && quoted.Line.Overlaps(reader.ValueSpan) ? quoted : null;
+        _recordDrops2.Clear();
+        try
+        {
+            WriteStruct(batch, batch.Schema.Root, ref reader, 0, 0);
+        }
+        catch (JsonException)
+        {
+            // Not JSON (the line may be read again with its NaN quoted): the caller rolls the row back, this takes back its drops.
+            foreach (var key in _recordDrops2) DroppedProperties[key]--;
+            throw;
+        }
+        finally
+        {
+            _namedFloats = null;
+        }
         batch.Rows++;
     }
+
+    /// <summary>The quoted NaN / Infinity of the line the record being shredded comes from, when it is being read again with them.</summary>
+    private NamedFloatLiterals.Rewrite? _namedFloats;
+
+    /// <summary>The undeclared properties the record being shredded counted so far.</summary>
+    private readonly List<string> _recordDrops2 = [];
 
     private void WriteNode(ColumnBatch batch, SchemaNode node, ref Utf8JsonReader r, short parentDef, short rep)
     {
@@ -120,6 +142,7 @@ internal sealed partial class RecordShredder
         if (s.IgnoredKeys.Contains(name)) return;
         var key = DroppedName(s, name);
         DroppedProperties[key] = DroppedProperties.GetValueOrDefault(key) + 1;
+        _recordDrops2.Add(key);
     }
 
     /// <summary>How <see cref="DroppedProperties"/> names an undeclared property <paramref name="name"/> of <paramref name="s"/>.</summary>
@@ -137,6 +160,7 @@ internal sealed partial class RecordShredder
     private void WriteLeaf(LeafBuffer buf, LeafNode leaf, ref Utf8JsonReader r, short rep)
     {
         var token = r.TokenType;
+        if (_namedFloats is not null && WriteNamedFloat(buf, leaf, ref r, rep)) return;
         ReadOnlySpan<byte> bytes = token switch
         {
             JsonTokenType.String or JsonTokenType.Number => r.HasValueSequence ? r.ValueSequence.ToArray() : r.ValueSpan,
@@ -147,6 +171,31 @@ internal sealed partial class RecordShredder
         };
         var form = token == JsonTokenType.String && r.ValueIsEscaped ? StringForm.Escaped : StringForm.Unchecked;
         if (!ColumnType.TryDecodeJson(buf, leaf, token, bytes, form, rep, _scratch, out var problem)) throw Invalid(leaf.Path, problem!);
+    }
+
+    /// <summary>
+    /// A bare NaN / Infinity / -Infinity of the line (now a quoted token): a number column stores the double; any other
+    /// column refuses it by name (a JSON text column too: JSON has no such number). False for any other token.
+    /// </summary>
+    private bool WriteNamedFloat(LeafBuffer buf, LeafNode leaf, ref Utf8JsonReader r, short rep)
+    {
+        var start = r.TokenStartIndex;
+        if (r.TokenType == JsonTokenType.String)
+        {
+            if (!_namedFloats!.TryGet(start, out var value)) return false;
+            if (leaf.Kind != LeafKind.Double)
+                throw Invalid(leaf.Path, $"{NamedFloatLiterals.Word(value)} (Python's float('nan') or an infinity) fits a \"number\" column only, not this {leaf.Kind.ToString().ToLowerInvariant()} column");
+            buf.AddDouble(value, rep);
+            return true;
+        }
+        if (r.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray && leaf.Type.TakesJsonText)
+        {
+            var probe = r;
+            probe.Skip();
+            if (_namedFloats!.FirstWithin(start, probe.BytesConsumed) is { } word)
+                throw Invalid(leaf.Path, $"{word} inside a JSON value: JSON text has no such number (Python's json.dumps writes it for a float('nan') or an infinity)");
+        }
+        return false;
     }
 
     /// <summary>The current object or array re-written compactly (the reader ends on its last token).</summary>

@@ -453,6 +453,12 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                 ingest.Reject(state, e.Message, rawLine, line);
                 return;
             }
+            catch (JsonException)
+            {
+                // Not JSON: the line fails, or is read again (Python's NaN quoted), without this partial row.
+                batch.RollbackToMark();
+                throw;
+            }
             state.CountRecord(index);
             writer.RowAdded(index, partition, batch);
         }
@@ -558,7 +564,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                 // The JSON path shreds the record again and reports what is wrong with it, counting as it goes.
                 outcome = MapOutcome.Fallback;
             }
-            catch (TransformException)
+            catch (Exception e) when (e is TransformException or JsonException)
             {
                 UndoRow(batch, shredder);
                 throw;
@@ -648,6 +654,11 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             }
             catch (InvalidValueException) { }
             catch (InvalidOperationException e) when (e.Source == "System.Text.Json") { }
+            catch (JsonException)
+            {
+                UndoRow(batch, shredder);
+                throw;
+            }
             if (!written)
             {
                 // The JSON path shreds the record again and reports what is wrong with it, counting as it goes.
@@ -803,7 +814,8 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                     state.QuarantinePath = Path.Combine(settings.SpoolDirectory, $"quarantine-{state.Table}.jsonl");
                     state.Quarantine = new FileStream(state.QuarantinePath, FileMode.Create, FileAccess.Write, FileShare.None);
                 }
-                state.Quarantine.Write(rawLine);
+                // A line read again with its NaN quoted is kept as the tap wrote it.
+                state.Quarantine.Write(NamedFloatLiterals.Current is { } quoted && quoted.Line.Overlaps(rawLine) ? quoted.Original : rawLine);
                 state.Quarantine.WriteByte((byte)'\n');
                 break;
         }

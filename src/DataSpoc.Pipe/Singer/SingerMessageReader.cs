@@ -86,7 +86,9 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
         if (line.IsEmpty || (line[0] is (byte)' ' or (byte)'\t' && line.Trim(" \t"u8).IsEmpty)) return;
         try
         {
-            Dispatch(line, lineNumber);
+            if (!TryDispatch(line, lineNumber, out var notJson)
+                && (NamedFloatLiterals.Current is not null || !NamedFloatLiterals.TryReadAgain(line, quoted => Dispatch(quoted, lineNumber))))
+                throw notJson!;
         }
         catch (JsonException e)
         {
@@ -133,6 +135,22 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
     {
         var i = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
         return i > 0 ? message[..i] : message;
+    }
+
+    /// <summary>Dispatches the line; false with the reader's error when it is not JSON (before any message was handled).</summary>
+    private bool TryDispatch(ReadOnlySpan<byte> line, long lineNumber, out JsonException? notJson)
+    {
+        try
+        {
+            Dispatch(line, lineNumber);
+            notJson = null;
+            return true;
+        }
+        catch (JsonException e)
+        {
+            notJson = e;
+            return false;
+        }
     }
 
     private void Dispatch(ReadOnlySpan<byte> line, long lineNumber)
@@ -189,6 +207,7 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
         if (recordStart < 0) throw new SingerProtocolException(lineNumber, "RECORD message has no \"record\"", Stream(streamLength));
         // "record" came before "type"/"stream": parse it now from where it starts.
         var again = new Utf8JsonReader(line[recordStart..], Options);
+        if (NamedFloatLiterals.Current is { } quoted) quoted.Offset = recordStart;
         again.Read();
         if (again.TokenType != JsonTokenType.StartObject)
             throw new SingerProtocolException(lineNumber, "\"record\" must be an object", Stream(streamLength));

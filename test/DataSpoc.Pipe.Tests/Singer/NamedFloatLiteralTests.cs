@@ -1,0 +1,92 @@
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Tests.Support;
+using Xunit;
+
+namespace DataSpoc.Pipe.Tests.Singer;
+
+/// <summary>
+/// Python's <c>json.dumps</c> (and simplejson, which singer-python taps print with) writes <c>float('nan')</c> and the
+/// infinities as bare <c>NaN</c>, <c>Infinity</c>, <c>-Infinity</c>: a tap built on pandas marks every missing value so.
+/// They land in a number column as the doubles they name (Parquet holds them; DuckDB reads them back); any other
+/// column refuses them by name, under <c>on_invalid_record</c>.
+/// </summary>
+public sealed class NamedFloatLiteralTests
+{
+    private const string Schema = """
+        {"type":"SCHEMA","stream":"m","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"v":{"type":["null","number"]},"s":{"type":["null","string"]},"pt":{"type":["null","object"],"properties":{"x":{"type":["null","number"]}}},"xs":{"type":["null","array"],"items":{"type":["null","number"]}}}}}
+        """;
+
+    [Fact]
+    public async Task NaN_and_the_infinities_as_python_writes_them_land_as_those_doubles_where_a_number_goes()
+    {
+        using var lake = new TempLake();
+        var run = await TempLake.RunAsync(lake.Pipeline("nan", lake.WriteSinger("a.singer", Schema,
+            """{"type":"RECORD","stream":"m","record":{"id":1,"v":1.5,"s":"NaN stays text","pt":{"x":2},"xs":[1]}}""",
+            """{"type":"RECORD","stream":"m","record":{"id":2,"v":NaN,"s":"a \"NaN\", Infinity","pt":{"x":Infinity},"xs":[NaN, -Infinity, 3]}}""",
+            // Spacing as json.dumps writes it, an undeclared property before the NaN (counted once), the record before its type.
+            """{"record": {"id": 3, "extra": 1, "v": -Infinity, "s": null, "pt": null, "xs": null}, "type": "RECORD", "stream": "m"}""",
+            """{"type":"RECORD","stream":"m","record":{"id":4,"v":Infinity,"s":"NaN"}}""")));
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Equal(4, run.Log.Streams["m"].Records);
+        Assert.Equal(1, run.Log.Streams["m"].DroppedProperties["extra"]);
+
+        Assert.Equal(
+            [
+                ["1", "1.5", "NaN stays text", "2.0", "[1.0]"],
+                ["2", "nan", "a \"NaN\", Infinity", "inf", "[nan, -inf, 3.0]"],
+                ["3", "-inf", null, null, null],
+                ["4", "inf", "NaN", null, null],
+            ],
+            lake.Query("select id, v::varchar, s, pt.x::varchar, xs::varchar from read_parquet('{lake}/raw/test/m/*/*.parquet') order by id"));
+        Assert.Equal([["1", "1", "2"]], lake.Query("select count(*) filter (where isnan(v)), count(*) filter (where v = 'inf'::double), count(*) filter (where isinf(v)) from read_parquet('{lake}/raw/test/m/*/*.parquet')"));
+    }
+
+    [Fact]
+    public async Task Anywhere_else_one_is_an_invalid_value_named_by_its_field_and_quarantined_as_the_tap_wrote_it()
+    {
+        using var lake = new TempLake();
+        const string schema = """{"type":"SCHEMA","stream":"m","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"n":{"type":["null","integer"]},"doc":{"type":["null","object"]}}}}""";
+        const string intNaN = """{"type":"RECORD","stream":"m","record":{"id":2,"n":NaN}}""";
+        const string jsonNaN = """{"type":"RECORD","stream":"m","record":{"id":3,"doc":{"a":[1, NaN]}}}""";
+        var input = lake.WriteSinger("b.singer", schema, """{"type":"RECORD","stream":"m","record":{"id":1,"n":1}}""", intNaN, jsonNaN);
+
+        var failed = await TempLake.RunAsync(lake.Pipeline("nan-fail", input));
+        Assert.False(failed.Succeeded);
+        Assert.Contains("line 3: field 'n': NaN (Python's float('nan') or an infinity) fits a \"number\" column only, not this int64 column", failed.Log.Error);
+
+        var kept = await TempLake.RunAsync(lake.Pipeline("nan-quarantine", input, p => p with { OnInvalidRecord = InvalidRecordPolicy.Quarantine }));
+        Assert.True(kept.Succeeded, kept.Log.Error);
+        Assert.Equal(2, kept.Log.Streams["m"].Rejected);
+        Assert.Contains(kept.Log.Notices, n => n.Contains("field 'doc': NaN inside a JSON value", StringComparison.Ordinal));
+        Assert.Equal(intNaN + "\n" + jsonNaN + "\n",
+            File.ReadAllText(Path.Combine(lake.Root, LakePaths.QuarantineKey("nan-quarantine", kept.Log.RunId, "m"))));
+        Assert.Equal([["1"]], lake.Query("select id from read_parquet('{lake}/raw/test/m/*/*.parquet')"));
+    }
+
+    [Fact]
+    public async Task Through_a_row_map_a_NaN_is_a_double_like_any_other()
+    {
+        using var lake = new TempLake();
+        var map = new JsonObject { ["filter"] = "id != 2", ["compute"] = new JsonObject { ["w"] = "id * 2" }, ["drop"] = new JsonArray("s") };
+        var run = await TempLake.RunAsync(lake.Pipeline("nan-map", lake.WriteSinger("c.singer", Schema,
+            """{"type":"RECORD","stream":"m","record":{"id":1,"v":NaN,"s":"x"}}""",
+            """{"type":"RECORD","stream":"m","record":{"id":2,"v":Infinity}}""",
+            """{"type":"RECORD","stream":"m","record":{"id":3,"v":-Infinity}}"""),
+            p => p with { Transforms = new Dictionary<string, JsonNode?> { ["m"] = map } }));
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Equal([["1", "nan", "2"], ["3", "-inf", "6"]],
+            lake.Query("select id, v::varchar, w::varchar from read_parquet('{lake}/raw/test/m/*/*.parquet') order by id"));
+    }
+
+    [Theory]
+    [InlineData("""{"a":NaN}""", """{"a":"NaN"}""")]
+    [InlineData("""{"a": [Infinity,-Infinity , NaN]}""", """{"a": ["Infinity","-Infinity" , "NaN"]}""")]
+    [InlineData("""{"s":"NaN","t":"x\"NaN"}""", null)]
+    [InlineData("""{"NaN":1}""", null)]
+    [InlineData("""{"a":NaNa}""", null)]
+    [InlineData("""{"a":-Infinityx}""", null)]
+    public void Only_bare_words_where_a_value_stands_are_quoted(string line, string? quoted) =>
+        Assert.Equal(quoted, NamedFloatLiterals.Quote(System.Text.Encoding.UTF8.GetBytes(line)) is { } q ? System.Text.Encoding.UTF8.GetString(q.Line) : null);
+}

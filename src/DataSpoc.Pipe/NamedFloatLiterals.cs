@@ -119,14 +119,19 @@ internal static class NamedFloatLiterals
         return new Rewrite(output, written, words, line.ToArray());
     }
 
+    /// <summary>The double a whole text names: exactly <c>NaN</c>, <c>Infinity</c> or <c>-Infinity</c>; else null.</summary>
+    public static double? Parse(ReadOnlySpan<byte> text) =>
+        text.SequenceEqual("NaN"u8) ? PythonNaN
+        : text.SequenceEqual("Infinity"u8) ? double.PositiveInfinity
+        : text.SequenceEqual("-Infinity"u8) ? double.NegativeInfinity
+        : null;
+
     /// <summary>The length of the named float at the start of <paramref name="text"/> when a delimiter ends it, else 0.</summary>
     private static int WordAt(ReadOnlySpan<byte> text, out double value)
     {
-        int length;
-        if (text.StartsWith("NaN"u8)) { length = 3; value = PythonNaN; }
-        else if (text.StartsWith("Infinity"u8)) { length = 8; value = double.PositiveInfinity; }
-        else if (text.StartsWith("-Infinity"u8)) { length = 9; value = double.NegativeInfinity; }
-        else { value = 0; return 0; }
-        return length == text.Length || text[length] is (byte)',' or (byte)'}' or (byte)']' or (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n' ? length : 0;
+        var length = text.IndexOfAny(",}] \t\r\n"u8);
+        if (length < 0) length = text.Length;
+        value = length is 3 or 8 or 9 && Parse(text[..length]) is { } named ? named : 0;
+        return value == 0 ? 0 : length;
     }
 }

@@ -18,7 +18,7 @@ namespace DataSpoc.Pipe.Parquet;
 internal abstract partial class ColumnType
 {
     public virtual bool TryAppend(LeafBuffer buffer, long value, short rep) => false;
-    /// <summary>A finite double (a source maps NaN and infinities to null).</summary>
+    /// <summary>A double; NaN and the infinities land in a number column only.</summary>
     public virtual bool TryAppend(LeafBuffer buffer, double value, short rep) => false;
     public virtual bool TryAppend(LeafBuffer buffer, decimal value, short rep) => false;
     public virtual bool TryAppend(LeafBuffer buffer, bool value, short rep) => false;
@@ -64,8 +64,8 @@ internal abstract partial class ColumnType
     {
         public override bool TryAppend(LeafBuffer buffer, double value, short rep)
         {
-            if (!double.IsFinite(value)) return false;
-            buffer.AddDouble(value, rep);
+            // NaN and the infinities too (Parquet holds them): one NaN, the one Python and PostgreSQL write (.NET's has the sign bit set).
+            buffer.AddDouble(double.IsNaN(value) ? NamedFloatLiterals.PythonNaN : value, rep);
             return true;
         }
 

@@ -165,6 +165,23 @@ internal abstract partial class ColumnType
                 buffer.AddDouble(x, rep);
                 return true;
             }
+            return NamedOrProblem(buffer, leaf, token, bytes, form, rep, out problem);
+        }
+
+        /// <summary>
+        /// "NaN", "Infinity" and "-Infinity" as strings name those doubles: how PostgreSQL's JSON (<c>to_json</c>,
+        /// <c>array_to_json</c>: the postgres tap's float arrays) and .NET's named floating-point literals write them.
+        /// Any other value is the column's problem.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static bool NamedOrProblem(LeafBuffer buffer, LeafNode leaf, JsonTokenType token, ReadOnlySpan<byte> bytes, StringForm form, short rep, out string? problem)
+        {
+            if (token == JsonTokenType.String && form != StringForm.Escaped && NamedFloatLiterals.Parse(bytes) is { } named)
+            {
+                buffer.AddDouble(named, rep);
+                problem = null;
+                return true;
+            }
             problem = Problem(leaf, token, bytes);
             return false;
         }

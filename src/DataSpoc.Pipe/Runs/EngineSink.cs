@@ -469,6 +469,13 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
             if (Recording) { _recording!.Double(property, value); return; }
             var buffer = Leaf(property, out var column);
             if (column is null || (buffer is not null && buffer.Leaf.Type.TryAppend(buffer, value, 0))) return;
+            if (!double.IsFinite(value))
+            {
+                // JSON has no such number to hand the column: only a number column takes it (above).
+                _rejection ??= new InvalidValueException(column.Name,
+                    $"{NamedFloatLiterals.Word(value)} fits a \"number\" column only, not this {(buffer?.Leaf.Kind.ToString().ToLowerInvariant() ?? "nested")} column").Message;
+                return;
+            }
             _valueWriter.WriteNumberValue(value);
             ShredJson(column);
         }

@@ -68,7 +68,7 @@ internal abstract class RowWriter
 
     public abstract void Null(int property);
     public abstract void Long(int property, long value);
-    /// <summary>A finite double; a source maps NaN and infinities to <see cref="Null"/> itself.</summary>
+    /// <summary>A double: NaN and the infinities land as such in a number column (printed as Python prints them: <c>NaN</c>, <c>Infinity</c>, <c>-Infinity</c>); any other column refuses them.</summary>
     public abstract void Double(int property, double value);
     public abstract void Decimal(int property, decimal value);
     public abstract void Bool(int property, bool value);

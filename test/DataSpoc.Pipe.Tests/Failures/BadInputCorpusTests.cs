@@ -25,7 +25,6 @@ public class BadInputCorpusTests(Xunit.Abstractions.ITestOutputHelper output)
         { "wrong-type-value.singer", ["line 3", "stream 'items'", "amount", "on_invalid_record"] },
         { "integer-overflow.singer", ["line 3", "stream 'items'", "id", "on_invalid_record"] },
         { "invalid-date-time.singer", ["line 3", "stream 'items'", "at", "on_invalid_record"] },
-        { "nan-infinity.singer", ["line 3", "not valid JSON"] },
         { "binary-garbage-line.singer", ["line 3", "not valid JSON"] },
         { "non-utf8-bytes.singer", ["line 3", "stream 'items'", "name", "not valid UTF-8"] },
         { "stream-name-dot-dot.singer", ["line 1", "'..'", "only dots"] },
@@ -88,6 +87,20 @@ public class BadInputCorpusTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal([["101", "4"], ["102", size.ToString()], ["103", "4"]],
             lake.Query("select id, length(name) from read_parquet('{lake}/raw/test/items/*/*.parquet') where id > 100 order by id"));
         Assert.Equal([["y"]], lake.Query("select right(name, 1) from read_parquet('{lake}/raw/test/items/*/*.parquet') where id = 102"));
+    }
+
+    [Fact]
+    public async Task Python_s_NaN_and_Infinity_in_a_number_column_land_as_those_doubles()
+    {
+        using var lake = new TempLake();
+        const string pipeline = "corpus-nan-infinity";
+        await LandGoodRunAsync(lake, pipeline);
+
+        var run = await TempLake.RunAsync(lake.Pipeline(pipeline, Corpus("nan-infinity.singer")));
+
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Equal([["101", "151.5"], ["102", "nan"], ["103", "inf"]],
+            lake.Query("select id, amount::varchar from read_parquet('{lake}/raw/test/items/*/*.parquet') where id > 100 order by id"));
     }
 
     [Fact]

@@ -43,7 +43,12 @@ internal sealed class JsonValueWriter : RowWriter
 
     public override void Null(int property) => Writer.WriteNullValue();
     public override void Long(int property, long value) => Writer.WriteNumberValue(value);
-    public override void Double(int property, double value) => Writer.WriteNumberValue(value);
+    /// <summary>Inside a JSON value (a nested Parquet list or struct) NaN and the infinities are null: JSON text cannot hold them.</summary>
+    public override void Double(int property, double value)
+    {
+        if (double.IsFinite(value)) Writer.WriteNumberValue(value);
+        else Writer.WriteNullValue();
+    }
     public override void Decimal(int property, decimal value) => Writer.WriteNumberValue(value);
     public override void Bool(int property, bool value) => Writer.WriteBooleanValue(value);
     public override void String(int property, ReadOnlySpan<char> value) => Writer.WriteStringValue(value);

@@ -109,8 +109,8 @@ internal abstract class ParquetLeafCursor : IDisposable
                     var nanos = (long)(uint)v.A | ((long)v.B << 32);
                     w.Timestamp(p, Timestamp((v.C - 2440588L) * TimeSpan.TicksPerDay + nanos / 100));
                 });
-            case ColumnReader<float> r: return new Cursor<float>(r, def, rep, (w, p, v) => { if (float.IsFinite(v)) w.Double(p, AsJsonDouble(v)); else w.Null(p); });
-            case ColumnReader<double> r: return new Cursor<double>(r, def, rep, (w, p, v) => { if (double.IsFinite(v)) w.Double(p, v); else w.Null(p); });
+            case ColumnReader<float> r: return new Cursor<float>(r, def, rep, (w, p, v) => w.Double(p, float.IsFinite(v) ? AsJsonDouble(v) : v));
+            case ColumnReader<double> r: return new Cursor<double>(r, def, rep, (w, p, v) => w.Double(p, v));
             case ColumnReader<ByteArray> r:
                 return logical switch
                 {
@@ -129,8 +129,7 @@ internal abstract class ParquetLeafCursor : IDisposable
                     DecimalLogicalType d => new Cursor<FixedLenByteArray>(r, def, rep, (w, p, v) => w.Decimal(p, BigEndianDecimal(Bytes(v, length), d.Scale))),
                     Float16LogicalType => new Cursor<FixedLenByteArray>(r, def, rep, (w, p, v) =>
                     {
-                        var h = (double)BitConverter.ToHalf(Bytes(v, 2));
-                        if (double.IsFinite(h)) w.Double(p, h); else w.Null(p);
+                        w.Double(p, (double)BitConverter.ToHalf(Bytes(v, 2)));
                     }),
                     _ => new Cursor<FixedLenByteArray>(r, def, rep, (w, p, v) => w.Base64(p, Bytes(v, length))),
                 };

@@ -78,8 +78,8 @@ internal sealed class PostgresColumn
 
     /// <summary>
     /// Reads this column's next value from <paramref name="values"/> and hands it to <paramref name="target"/>, in the
-    /// form the lake reads back from this tap's Singer JSON: a float4 as the double its shortest text parses to, NaN and
-    /// infinities as null, a uuid as its "D" text, instants as UTC. False when the target declines the value (a leaf
+    /// form the lake reads back from this tap's Singer JSON: a float4 as the double its shortest text parses to (NaN and
+    /// the infinities as such), a uuid as its "D" text, instants as UTC. False when the target declines the value (a leaf
     /// buffer's typed append that leaves the value to the JSON path).
     /// </summary>
     public bool Write<TValues, TTarget>(ref TValues values, ref TTarget target)
@@ -94,10 +94,9 @@ internal sealed class PostgresColumn
             case PostgresValueKind.Int64: return target.Long(values.Next<long>(DbType));
             case PostgresValueKind.Float4:
                 var f = values.Next<float>(DbType);
-                return float.IsFinite(f) ? target.Double(AsPrintedDouble(f)) : target.Null();
+                return target.Double(float.IsFinite(f) ? AsPrintedDouble(f) : f);
             case PostgresValueKind.Float8:
-                var d = values.Next<double>(DbType);
-                return double.IsFinite(d) ? target.Double(d) : target.Null();
+                return target.Double(values.Next<double>(DbType));
             case PostgresValueKind.Numeric: return target.Decimal(values.Next<decimal>(DbType));
             case PostgresValueKind.Boolean: return target.Bool(values.Next<bool>(DbType));
             case PostgresValueKind.Uuid:

@@ -77,7 +77,16 @@ internal sealed class SingerJsonSink(Stream output, TextWriter? notices = null) 
 
         public override void Null(int property) => Current.WriteNull(names[property]);
         public override void Long(int property, long value) => Current.WriteNumber(names[property], value);
-        public override void Double(int property, double value) => Current.WriteNumber(names[property], value);
+        public override void Double(int property, double value)
+        {
+            if (double.IsFinite(value)) Current.WriteNumber(names[property], value);
+            else
+            {
+                // Not JSON, but what Python's json.dumps (and so a singer-python tap) prints, and what the engine reads back.
+                Current.WritePropertyName(names[property]);
+                Current.WriteRawValue(NamedFloatLiterals.Word(value), skipInputValidation: true);
+            }
+        }
         public override void Decimal(int property, decimal value) => Current.WriteNumber(names[property], value);
         public override void Bool(int property, bool value) => Current.WriteBoolean(names[property], value);
         public override void String(int property, ReadOnlySpan<char> value) => Current.WriteString(names[property], value);

@@ -130,9 +130,9 @@ public sealed class PostgresTypedValuesTests(PostgresServer server) : IDisposabl
         Assert.Equal(1.1, rows[5]["r"]); // float4 1.1 as the JSON text "1.1" reads, not 1.100000023841858
         Assert.Equal(16777216.0, rows[6]["r"]);
         Assert.Equal(1e-45, rows[7]["r"]);
-        Assert.Null(rows[3]["r"]); // NaN
-        Assert.Null(rows[4]["r"]); // -Infinity
-        Assert.Null(rows[3]["d"]); // Infinity
+        Assert.True(double.IsNaN((double)rows[3]["r"]!)); // NaN and the infinities as they are (Parquet holds them)
+        Assert.Equal(double.NegativeInfinity, rows[4]["r"]);
+        Assert.Equal(double.PositiveInfinity, rows[3]["d"]);
         Assert.Equal(5e-324, rows[6]["d"]);
         Assert.Equal(long.MinValue, rows[3]["i8"]);
         Assert.Equal(long.MaxValue, rows[4]["i8"]);
@@ -234,9 +234,18 @@ public sealed class PostgresTypedValuesTests(PostgresServer server) : IDisposabl
         return orderBy is null ? [.. lines.Order(StringComparer.Ordinal)] : [.. lines];
     }
 
-    /// <summary>The tap's value writer before typed rows (kept as the reference the typed path must print identically).</summary>
+    /// <summary>
+    /// The tap's value writer before typed rows (kept as the reference the typed path must print identically), NaN and
+    /// the infinities printed as Python prints them since they land as such (they were null before).
+    /// </summary>
     private static class JsonFromReader
     {
+        private static void WritePython(Utf8JsonWriter json, JsonEncodedText property, double value)
+        {
+            json.WritePropertyName(property);
+            json.WriteRawValue(double.IsNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity", skipInputValidation: true);
+        }
+
         public static void Write(PostgresColumn column, Utf8JsonWriter json, NpgsqlDataReader reader, int ordinal)
         {
             var property = JsonEncodedText.Encode(column.Name);
@@ -252,11 +261,11 @@ public sealed class PostgresTypedValuesTests(PostgresServer server) : IDisposabl
                 case PostgresValueKind.Int64: json.WriteNumber(property, reader.GetInt64(ordinal)); break;
                 case PostgresValueKind.Float4:
                     var f = reader.GetFloat(ordinal);
-                    if (float.IsFinite(f)) json.WriteNumber(property, f); else json.WriteNull(property);
+                    if (float.IsFinite(f)) json.WriteNumber(property, f); else WritePython(json, property, f);
                     break;
                 case PostgresValueKind.Float8:
                     var d = reader.GetDouble(ordinal);
-                    if (double.IsFinite(d)) json.WriteNumber(property, d); else json.WriteNull(property);
+                    if (double.IsFinite(d)) json.WriteNumber(property, d); else WritePython(json, property, d);
                     break;
                 case PostgresValueKind.Numeric: json.WriteNumber(property, reader.GetDecimal(ordinal)); break;
                 case PostgresValueKind.Boolean: json.WriteBoolean(property, reader.GetBoolean(ordinal)); break;

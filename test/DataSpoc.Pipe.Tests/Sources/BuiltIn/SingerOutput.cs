@@ -44,6 +44,11 @@ public sealed class SingerOutput
             var line = i + 1;
             JsonObject message;
             try { message = JsonNode.Parse(lines[i])!.AsObject(); }
+            catch (JsonException) when (NamedFloatLiterals.Quote(Encoding.UTF8.GetBytes(lines[i])) is { } quoted)
+            {
+                // NaN / Infinity printed as Python prints them: read as the engine reads them, quoted.
+                message = JsonNode.Parse(quoted.Line)!.AsObject();
+            }
             catch (Exception e) { throw new Xunit.Sdk.XunitException($"line {line} is not a JSON object: {e.Message}: {lines[i]}"); }
             output.Messages.Add(message);
             output.Lines.Add(lines[i]);
@@ -97,7 +102,8 @@ public sealed class SingerOutput
         var kind = value.GetValueKind();
         var ok = kind switch
         {
-            JsonValueKind.String => types.Contains("string"),
+            // A bare NaN / Infinity as Python prints it, which the reader hands on quoted (NamedFloatLiterals).
+            JsonValueKind.String => types.Contains("string") || (types.Contains("number") && (string)value! is "NaN" or "Infinity" or "-Infinity"),
             JsonValueKind.True or JsonValueKind.False => types.Contains("boolean"),
             JsonValueKind.Number => types.Contains("number") || (types.Contains("integer") && value.AsValue().TryGetValue(out long _)),
             JsonValueKind.Object => types.Contains("object"),

@@ -152,6 +152,23 @@ public sealed class TypedTapDifferentialTests(PostgresServer server, ITestOutput
     }
 
     [Fact]
+    public async Task Float_NaN_and_the_infinities_land_as_they_are_in_columns_and_arrays_by_both_paths()
+    {
+        // They landed as null before (a float8[] holding one failed the run: array_to_json writes "NaN" as a string).
+        var db = await server.CreateDatabaseAsync("""
+            CREATE TABLE public.floats (id int4 PRIMARY KEY, d float8, r float4, ds float8[]);
+            INSERT INTO floats VALUES (1, 'NaN', '-Infinity', '{NaN,1.5,Infinity}'), (2, 1.5, 'Infinity', '{-Infinity}'), (3, NULL, NULL, NULL);
+            """);
+        var (typed, _) = await TypedSourceDifferential.AssertSameLakeAsync(bucket => FlatPipeline(bucket, db, "public.floats"), BuiltInPostgres);
+        Assert.True(typed.Succeeded, typed.Log.Error);
+
+        using var lake = new TempLake();
+        await TempLake.RunBuiltInAsync(FlatPipeline(lake.Bucket, db, "public.floats"));
+        Assert.Equal([["1", "nan", "-inf", "[nan, 1.5, inf]"], ["2", "1.5", "inf", "[-inf]"], ["3", null, null, null]],
+            lake.Query("select id, d::varchar, r::varchar, ds::varchar from read_parquet('{lake}/raw/postgres/public-floats/*/*.parquet') order by id"));
+    }
+
+    [Fact]
     public async Task A_value_the_direct_copy_cannot_read_fails_the_run_as_it_fails_value_by_value()
     {
         // A numeric NaN has no decimal: the row is given again value by value, whose error names the column and the row.

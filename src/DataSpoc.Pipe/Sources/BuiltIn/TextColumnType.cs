@@ -85,6 +85,7 @@ internal static class TextColumnTypes
         if (IsInteger(cell)) fits |= Fits.Integer | Fits.Number;
         else if (IsNumber(cell)) fits |= Fits.Number;
         else if (IsLenientNumber(cell)) fits |= Fits.Number;
+        else if (cell.Length is >= 3 and <= 9 && TryNamedDouble(cell, out _)) fits |= Fits.Number;
         if (TryBoolean(cell, out _)) fits |= Fits.Boolean;
         if (TryTime(cell, out _)) fits |= Fits.Time;
         var shape = DateShape.Of(cell, withTime: false);
@@ -211,6 +212,7 @@ internal static class TextColumnTypes
     internal static bool TryNumber(ReadOnlySpan<char> cell, out double value)
     {
         value = 0;
+        if (cell.Length is >= 3 and <= 9 && TryNamedDouble(cell, out value)) return true;
         if (IsNumber(cell) && cell.IndexOfAny('e', 'E') < 0 && cell.Length <= 30)
         {
             if (TryExactDouble(cell, out value)) return true;
@@ -224,7 +226,27 @@ internal static class TextColumnTypes
             System.Buffers.Text.Utf8Formatter.TryFormat(m, text, out var written);
             return double.TryParse(text[..written], NumberStyles.Float, CultureInfo.InvariantCulture, out value);
         }
-        return double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out value) && double.IsFinite(value);
+        // 1e999 is infinite, as DuckDB reads it.
+        return double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+    }
+
+    /// <summary>
+    /// NaN and the infinities as DuckDB's sniffer takes them for a DOUBLE column: <c>nan</c>, <c>inf</c>, <c>infinity</c>
+    /// in any case, with an optional <c>-</c> (not <c>+</c>). They land as those doubles.
+    /// </summary>
+    private static bool TryNamedDouble(ReadOnlySpan<char> cell, out double value)
+    {
+        var negative = cell[0] == '-';
+        var word = negative ? cell[1..] : cell;
+        if (word.Equals("nan", StringComparison.OrdinalIgnoreCase)) value = double.NaN;
+        else if (word.Equals("inf", StringComparison.OrdinalIgnoreCase) || word.Equals("infinity", StringComparison.OrdinalIgnoreCase))
+            value = negative ? double.NegativeInfinity : double.PositiveInfinity;
+        else
+        {
+            value = 0;
+            return false;
+        }
+        return true;
     }
 
     /// <summary>A plain decimal (sign, digits, optional fraction) of at most 15 digits, converted exactly.</summary>
@@ -317,7 +339,7 @@ internal static class TextColumnTypes
 
     /// <summary>
     /// A number DuckDB reads as a DOUBLE that JSON's grammar refuses: a leading zero, a bare <c>.5</c> or <c>1.</c>.
-    /// (Leading <c>+</c>, NaN and infinities are not taken: DuckDB keeps <c>+5</c> text, and JSON cannot carry NaN.)
+    /// (A leading <c>+</c> is not taken: DuckDB keeps <c>+5</c> text. NaN and the infinities: <see cref="TryNamedDouble"/>.)
     /// </summary>
     private static bool IsLenientNumber(ReadOnlySpan<char> cell)
     {

@@ -43,13 +43,20 @@ public class RunLogListingTests
         public override DateTimeOffset GetUtcNow() => now;
     }
 
+    /// <summary>A pipeline landing one record of stream orders, with <paramref name="extraYaml"/>; returns its name.</summary>
+    private static string OrdersPipeline(TempHome home, string extraYaml)
+    {
+        var name = home.Name("orders");
+        var file = home.WriteSinger("orders.singer", Schema, """{"type":"RECORD","stream":"orders","record":{"id":1}}""");
+        home.WritePipeline(name, $"source:\n  tap: {TempHome.ReplayTap}\n  config: {{file: {file}}}\ndestination:\n  bucket: {home.Bucket}\n{extraYaml}");
+        return name;
+    }
+
     [Fact]
     public async Task Status_and_recent_logs_list_the_latest_months_not_the_whole_history()
     {
         using var home = new TempHome();
-        var name = home.Name("orders");
-        var file = home.WriteSinger("orders.singer", Schema, """{"type":"RECORD","stream":"orders","record":{"id":1}}""");
-        home.WritePipeline(name, $"source:\n  tap: {TempHome.ReplayTap}\n  config: {{file: {file}}}\ndestination:\n  bucket: {home.Bucket}\n");
+        var name = OrdersPipeline(home, "");
         var first = await new PipeClient(home.Home).RunAsync(name);
         Assert.True(first.Succeeded, first.Log.Error);
 
@@ -105,9 +112,7 @@ public class RunLogListingTests
     public async Task Run_logs_keep_deletes_the_logs_that_aged_out_after_each_run_listing_only_those()
     {
         using var home = new TempHome();
-        var name = home.Name("orders");
-        var file = home.WriteSinger("orders.singer", Schema, """{"type":"RECORD","stream":"orders","record":{"id":1}}""");
-        home.WritePipeline(name, $"source:\n  tap: {TempHome.ReplayTap}\n  config: {{file: {file}}}\ndestination:\n  bucket: {home.Bucket}\nrun_logs:\n  keep: 30d\n");
+        var name = OrdersPipeline(home, "run_logs:\n  keep: 30d\n");
         var logs = Path.Combine(home.Lake, ".dataspoc", "logs", name);
         var now = new DateTimeOffset(2026, 12, 5, 12, 0, 0, TimeSpan.Zero);
         // 2,000 runs every 6 hours up to a day ago: ~500 days of history written before the setting was added.

@@ -163,7 +163,7 @@ public sealed class DotEnvCommandTests : IDisposable
         Assert.All(lines, l => Assert.True(l.Length <= 80, l));
 
         var json = Json.Parse(CliProcess.Run(_home, "status", "-o", "json")).AsArray();
-        Assert.EndsWith("(allowed here: source, destination, incremental, schedule, on_invalid_record, transforms)", json[0]!.Str("error"));
+        Assert.EndsWith("(allowed here: source, destination, incremental, schedule, run_logs, on_invalid_record, transforms)", json[0]!.Str("error"));
     }
 
     [Fact]

@@ -80,6 +80,30 @@ public sealed class NamedFloatLiteralTests
             lake.Query("select id, v::varchar, w::varchar from read_parquet('{lake}/raw/test/m/*/*.parquet') order by id"));
     }
 
+    [Fact]
+    public async Task Iceberg_and_delta_tables_commit_them_with_bounds_only_where_a_reader_can_use_them()
+    {
+        using var lake = new TempLake();
+        var run = await TempLake.RunAsync(lake.Pipeline("nan-tables", lake.WriteSinger("d.singer", Schema,
+            """{"type":"RECORD","stream":"m","record":{"id":1,"v":1.5}}""",
+            """{"type":"RECORD","stream":"m","record":{"id":2,"v":NaN}}""",
+            """{"type":"RECORD","stream":"m","record":{"id":3,"v":Infinity}}"""),
+            p => p with { Destination = p.Destination with { TableFormat = TableFormats.Iceberg | TableFormats.Delta } }));
+        Assert.True(run.Succeeded, run.Log.Error);
+
+        var table = Path.Combine(lake.Root, "raw", "test", "m");
+        // npm icebird reads the table (its JSON output shows NaN and Infinity as null: JSON has neither).
+        var read = TableReaders.Icebird("file://" + table);
+        Assert.Equal([1L, 2L, 3L], read["rows"]!.AsArray().Select(r => long.Parse(r!["id"]!.ToString())).Order());
+        Assert.Equal(1.5, read["rows"]!.AsArray().Single(r => r!["id"]!.ToString() == "1")!["v"]!.GetValue<double>());
+        // Delta statistics are JSON: a bound that is not a finite number is left out, never written as a string or null.
+        var add = File.ReadAllLines(Path.Combine(table, "_delta_log", "00000000000000000000.json"))
+            .Select(l => JsonNode.Parse(l)!).Single(n => n["add"] is not null)["add"]!;
+        var stats = JsonNode.Parse((string)add["stats"]!)!;
+        Assert.Equal(3, (int)stats["numRecords"]!);
+        Assert.All(new[] { stats["minValues"]?["v"], stats["maxValues"]?["v"] }, bound => Assert.True(bound is null || double.IsFinite(bound.GetValue<double>())));
+    }
+
     [Theory]
     [InlineData("""{"a":NaN}""", """{"a":"NaN"}""")]
     [InlineData("""{"a": [Infinity,-Infinity , NaN]}""", """{"a": ["Infinity","-Infinity" , "NaN"]}""")]

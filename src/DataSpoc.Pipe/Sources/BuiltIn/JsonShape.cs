@@ -16,8 +16,11 @@ internal sealed class JsonShape
     private List<string>? _order;
     private JsonShape? _items;
 
-    /// <summary>Adds the value the reader is positioned on (reading to its end).</summary>
-    public void Add(ref Utf8JsonReader reader)
+    /// <summary>
+    /// Adds the value the reader is positioned on (reading to its end). Over a line whose bare NaN / Infinity were
+    /// quoted (<paramref name="named"/>), those strings count as numbers.
+    /// </summary>
+    public void Add(ref Utf8JsonReader reader, NamedFloatLiterals.Rewrite? named = null)
     {
         switch (reader.TokenType)
         {
@@ -25,6 +28,9 @@ internal sealed class JsonShape
             case JsonTokenType.True or JsonTokenType.False: _boolean = true; break;
             case JsonTokenType.Number:
                 if (reader.TryGetInt64(out _)) _integer = true; else _number = true;
+                break;
+            case JsonTokenType.String when named is not null && named.TryGet(reader.TokenStartIndex, out _):
+                _number = true;
                 break;
             case JsonTokenType.String:
                 _strings++;
@@ -46,13 +52,13 @@ internal sealed class JsonShape
                         _properties[name] = child = new JsonShape();
                         _order.Add(name);
                     }
-                    child.Add(ref reader);
+                    child.Add(ref reader, named);
                 }
                 break;
             case JsonTokenType.StartArray:
                 _array = true;
                 _items ??= new JsonShape();
-                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray) _items.Add(ref reader);
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray) _items.Add(ref reader, named);
                 break;
         }
     }

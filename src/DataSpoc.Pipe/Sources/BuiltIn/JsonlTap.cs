@@ -70,9 +70,21 @@ public sealed class JsonlTap(ObjectStoreFactory? stores = null) : IFileTap<Jsonl
     private static bool SampleNext(SingerLineReader lines, SourceFile file, JsonShape shape)
     {
         if (!NextRecord(lines, file, out var line)) return false;
-        var reader = new Utf8JsonReader(line);
-        reader.Read();
-        shape.Add(ref reader);
+        try
+        {
+            var reader = new Utf8JsonReader(line);
+            reader.Read();
+            shape.Add(ref reader);
+        }
+        catch (JsonException)
+        {
+            // Python's bare NaN / Infinity (NextRecord let the line through): sampled again with them quoted, as numbers.
+            // What the first pass added of the line before the error is added again: flags and counts keep their meaning.
+            var quoted = NamedFloatLiterals.Quote(line)!;
+            var reader = new Utf8JsonReader(quoted.Line);
+            reader.Read();
+            shape.Add(ref reader, quoted);
+        }
         return true;
     }
 
@@ -92,18 +104,39 @@ public sealed class JsonlTap(ObjectStoreFactory? stores = null) : IFileTap<Jsonl
             if (line.Trim(" \t"u8).IsEmpty) continue;
             try
             {
-                var reader = new Utf8JsonReader(line);
-                if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) throw new TapException($"{TapName} tap: {file.Location} line {lines.LineNumber}: not a JSON object");
-                reader.Skip();
-                if (reader.Read()) throw new TapException($"{TapName} tap: {file.Location} line {lines.LineNumber}: more than one JSON value on the line");
+                CheckOneObject(line, file, lines.LineNumber);
             }
             catch (JsonException e)
             {
-                throw new TapException($"{TapName} tap: {file.Location} line {lines.LineNumber}: not valid JSON: {e.Message.Split(" LineNumber:")[0]}", e);
+                // Python's json.dumps writes a float('nan') or an infinity as a bare NaN / Infinity: such a line is taken
+                // as the engine takes it, with them quoted (they land in number columns as those doubles).
+                if (NamedFloatLiterals.Quote(line) is not { } quoted || !TryCheckOneObject(quoted.Line, file, lines.LineNumber))
+                    throw new TapException($"{TapName} tap: {file.Location} line {lines.LineNumber}: not valid JSON: {e.Message.Split(" LineNumber:")[0]}", e);
             }
             return true;
         }
         return false;
+    }
+
+    private static void CheckOneObject(ReadOnlySpan<byte> line, SourceFile file, long lineNumber)
+    {
+        var reader = new Utf8JsonReader(line);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) throw new TapException($"{TapName} tap: {file.Location} line {lineNumber}: not a JSON object");
+        reader.Skip();
+        if (reader.Read()) throw new TapException($"{TapName} tap: {file.Location} line {lineNumber}: more than one JSON value on the line");
+    }
+
+    private static bool TryCheckOneObject(ReadOnlySpan<byte> line, SourceFile file, long lineNumber)
+    {
+        try
+        {
+            CheckOneObject(line, file, lineNumber);
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 
     internal sealed record StreamPlan(string Name, Matcher? Pattern, string? PatternText, IReadOnlyList<string> KeyProperties, JsonObject? Schema, List<SourceFile> Files) : IFileStream;

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Tests.Support;
 using Xunit;
 
 namespace DataSpoc.Pipe.Tests.Sources.BuiltIn;
@@ -47,6 +48,23 @@ public sealed class JsonlTapTests : IDisposable
         Assert.Equal(["k"], output.KeyProperties["things"]);
         Assert.Equal("""{"type":["null","number"]}""", SingerOutput.Json(output.Schemas["things"]["properties"]!["v"]));
         Assert.Single(output.Records("things"));
+    }
+
+    [Fact]
+    public async Task Python_s_bare_NaN_and_Infinity_are_sampled_as_numbers_and_land_as_those_doubles()
+    {
+        // json.dumps per line writes a float('nan') so; the line is not JSON, but no value of it is lost.
+        _h.Write("in/m.jsonl", "{\"id\": 1, \"v\": 1.5, \"xs\": [1.0, NaN]}\n{\"id\": 2, \"v\": NaN, \"s\": \"NaN\"}\n{\"id\": 3, \"v\": -Infinity}\n");
+        var config = new JsonObject { ["path"] = _h.Path("in") };
+        var schema = (await _h.DiscoverAsync("jsonl", config))["streams"]![0]!["schema"]!;
+        Assert.Equal("[\"null\",\"number\"]", schema["properties"]!["v"]!["type"]!.ToJsonString());
+        Assert.Equal("[\"null\",\"number\"]", schema["properties"]!["xs"]!["items"]!["type"]!.ToJsonString());
+        Assert.Equal("[\"null\",\"string\"]", schema["properties"]!["s"]!["type"]!.ToJsonString());
+
+        using var lake = new TempLake();
+        await TempLake.RunBuiltInAsync(lake.BuiltInPipeline("jsonl-nan", "jsonl", config));
+        Assert.Equal([["1", "1.5", "[1.0, nan]", null], ["2", "nan", null, "NaN"], ["3", "-inf", null, null]],
+            lake.Query("select id, v::varchar, xs::varchar, s from read_parquet('{lake}/raw/jsonl/m/*/*.parquet') order by id"));
     }
 
     [Fact]

@@ -2,9 +2,12 @@ namespace DataSpoc.Pipe.Singer;
 
 /// <summary>
 /// Reads a Singer stream with parsing lanes: runs of RECORD lines are handed, as chunks, to lanes that parse and shred
-/// them in parallel (each lane with its own handler and batches); any other message (SCHEMA, STATE,
-/// ACTIVATE_VERSION…) is a barrier: every lane finishes first, then it is handled alone, so message order holds.
-/// With one lane, chunks are parsed on the reading thread.
+/// them in parallel (each lane with its own handler and batches); any other message (SCHEMA, ACTIVATE_VERSION…) is a
+/// barrier: every lane finishes first, then it is handled alone, so message order holds. A STATE is checked on its
+/// line but held, not a barrier: only the latest one counts (it is saved once the data landed), and a tap may send one
+/// after every record, which would otherwise cut the input into chunks of one record. The one held is handed on
+/// before the next barrier and at the end, after every record before it. With one lane, chunks are parsed on the
+/// reading thread.
 /// </summary>
 internal sealed class ParallelSingerReader(IReadOnlyList<ISingerHandler> lanes, ISingerHandler control)
 {
@@ -36,6 +39,9 @@ internal sealed class ParallelSingerReader(IReadOnlyList<ISingerHandler> lanes, 
             return fresh;
         };
         var current = NewChunk(lines.Buffer);
+        var heldState = Array.Empty<byte>();
+        var heldLength = -1;
+        var heldLine = 0L;
         lines.BeforeRead = () =>
         {
             if (current.Count == 0 || Environment.TickCount64 - current.FirstAddedAt < ChunkMaxWaitMs) return;
@@ -58,6 +64,14 @@ internal sealed class ParallelSingerReader(IReadOnlyList<ISingerHandler> lanes, 
                     continue;
                 }
                 if (line.Trim(" \t"u8).IsEmpty) continue;
+                if (IsState(line) && SingerMessageReader.IsWellFormedState(line))
+                {
+                    if (heldState.Length < line.Length) heldState = new byte[Math.Max(line.Length, heldState.Length * 2)];
+                    line.CopyTo(heldState);
+                    heldLength = line.Length;
+                    heldLine = lines.LineNumber;
+                    continue;
+                }
                 if (current.Count > 0)
                 {
                     Dispatch(current);
@@ -65,11 +79,13 @@ internal sealed class ParallelSingerReader(IReadOnlyList<ISingerHandler> lanes, 
                 }
                 WaitAll();
                 cancellationToken.ThrowIfCancellationRequested();
+                DispatchHeldState();
                 controlReader.DispatchLine(line, lines.LineNumber, lines.LastLineUnterminated);
             }
             if (current.Count > 0) Dispatch(current);
             else Recycle(current);
             WaitAll();
+            DispatchHeldState();
             StageTimeline.Mark("read.done");
         }
         finally
@@ -79,6 +95,13 @@ internal sealed class ParallelSingerReader(IReadOnlyList<ISingerHandler> lanes, 
                 if (t is not null) try { t.Wait(); } catch (AggregateException) { }
             lines.ExchangeFullBuffer = null;
             lines.BeforeRead = null;
+        }
+
+        void DispatchHeldState()
+        {
+            if (heldLength < 0) return;
+            controlReader.DispatchLine(heldState.AsSpan(0, heldLength), heldLine, unterminated: false);
+            heldLength = -1;
         }
 
         Chunk NewChunk(byte[] buffer)
@@ -153,6 +176,10 @@ internal sealed class ParallelSingerReader(IReadOnlyList<ISingerHandler> lanes, 
     /// <summary>The common spellings of a RECORD message's start; other RECORD lines simply take the ordered path.</summary>
     internal static bool IsRecord(ReadOnlySpan<byte> line) =>
         line.StartsWith("{\"type\":\"RECORD\""u8) || line.StartsWith("{\"type\": \"RECORD\""u8);
+
+    /// <summary>The common spellings of a STATE message's start; other STATE lines take the ordered path.</summary>
+    internal static bool IsState(ReadOnlySpan<byte> line) =>
+        line.StartsWith("{\"type\":\"STATE\""u8) || line.StartsWith("{\"type\": \"STATE\""u8);
 
     /// <summary>RECORD lines of one buffer of the line reader, for a lane to parse.</summary>
     private sealed class Chunk

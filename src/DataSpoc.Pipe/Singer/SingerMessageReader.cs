@@ -137,6 +137,40 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
         return i > 0 ? message[..i] : message;
     }
 
+    /// <summary>
+    /// Whether <paramref name="line"/> is a complete STATE message this reader takes as it is: one JSON object, valid
+    /// Unicode in every string, with a <c>"value"</c>. Checked without building it, so that a tap sending a STATE after
+    /// every record costs one pass per STATE (only the last one is kept); a line it refuses takes
+    /// <see cref="DispatchLine"/>, which says what is wrong with it.
+    /// </summary>
+    public static bool IsWellFormedState(ReadOnlySpan<byte> line)
+    {
+        try
+        {
+            // At most as deep as the value's later parse takes (JsonNode's 64): a deeper line takes the full path, which fails it.
+            var r = new Utf8JsonReader(line, new JsonReaderOptions { MaxDepth = 64 });
+            if (!r.Read() || r.TokenType != JsonTokenType.StartObject) return false;
+            var hasValue = false;
+            Span<byte> scratch = stackalloc byte[256];
+            while (r.Read())
+            {
+                if (r.TokenType is JsonTokenType.PropertyName && r.CurrentDepth == 1 && r.ValueTextEquals("value"u8)) hasValue = true;
+                // An escaped string may spell text that is not Unicode (a lone surrogate): unescaping it tells.
+                if (r.TokenType is JsonTokenType.String or JsonTokenType.PropertyName && r.ValueIsEscaped)
+                {
+                    var length = r.HasValueSequence ? (int)r.ValueSequence.Length : r.ValueSpan.Length;
+                    var buffer = length <= scratch.Length ? scratch : new byte[length];
+                    r.CopyString(buffer);
+                }
+            }
+            return hasValue && r.TokenType == JsonTokenType.EndObject && r.CurrentDepth == 0;
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Dispatches the line; false with the reader's error when it is not JSON (before any message was handled).</summary>
     private bool TryDispatch(ReadOnlySpan<byte> line, long lineNumber, out JsonException? notJson)
     {

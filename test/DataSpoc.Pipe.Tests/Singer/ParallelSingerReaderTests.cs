@@ -36,7 +36,7 @@ public class ParallelSingerReaderTests
             lineNo++;
             if (i % 7919 == 0)
             {
-                text.Append("""{"type":"STATE","value":{"n":""").Append(i).Append("}}\n");
+                text.Append("""{"type":"ACTIVATE_VERSION","stream":"s","version":""").Append(i).Append("}\n");
                 expectedControls.Add((lineNo, expectedRecords.Count));
                 continue;
             }
@@ -56,6 +56,72 @@ public class ParallelSingerReaderTests
         Assert.Equal(expectedControls.Select(c => c.Item1), controls.Select(c => c.Item1));
         // A control message sees every record before it (records of the slow path count as delivered in order).
         foreach (var ((line, before), (_, expected)) in controls.Zip(expectedControls)) Assert.Equal(expected, before);
+    }
+
+    /// <summary>Keeps the STATE values handed on, with how many records had been delivered by then.</summary>
+    private sealed class StateKeeper(List<long> records, List<(string What, long RecordsBefore)> controls, object gate) : ISingerHandler
+    {
+        public void OnRecord(ReadOnlySpan<byte> streamUtf8, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line)
+        {
+            record.Skip();
+            lock (gate) records.Add(line);
+        }
+        public void OnSchema(string stream, JsonElement schema, IReadOnlyList<string> keyProperties, long line) => Control("schema");
+        public void OnState(JsonElement value, long line) => Control("state " + (value.TryGetProperty("n", out var n) ? n.GetInt32().ToString() : value.GetRawText()));
+        public void OnActivateVersion(string stream, long version, long line) => Control("activate");
+        public void OnUnknown(string type, long line) => Control(type);
+        private void Control(string what)
+        {
+            lock (gate) controls.Add((what, records.Count));
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void A_state_after_every_record_cuts_no_chunk_and_the_latest_one_before_each_barrier_and_the_end_is_handed_on(int laneCount)
+    {
+        // 3 x 20,000 records, a STATE after each, an ACTIVATE_VERSION after the first third, a STATE of another spelling
+        // (ordered path) after the second.
+        var text = new StringBuilder();
+        for (var i = 1; i <= 60_000; i++)
+        {
+            text.Append("""{"type": "RECORD", "stream": "s", "record": {"id": """).Append(i).Append("}}\n");
+            text.Append("""{"type": "STATE", "value": {"n": """).Append(i).Append("}}\n");
+            if (i == 20_000) text.Append("""{"type":"ACTIVATE_VERSION","stream":"s","version":7}""").Append('\n');
+            if (i == 40_000) text.Append("""{"value": {"n": -1}, "type": "STATE"}""").Append('\n');
+        }
+        var records = new List<long>();
+        var controls = new List<(string, long)>();
+        var gate = new object();
+        using var lines = new SingerLineReader(new MemoryStream(Encoding.UTF8.GetBytes(text.ToString())));
+        var lanes = Enumerable.Range(0, laneCount).Select(_ => (ISingerHandler)new StateKeeper(records, controls, gate)).ToArray();
+        new ParallelSingerReader(lanes, new StateKeeper(records, controls, gate)).ReadAll(lines, CancellationToken.None);
+
+        Assert.Equal(60_000, records.Count);
+        Assert.Equal([("state 20000", 20_000L), ("activate", 20_000L), ("state 40000", 40_000L), ("state -1", 40_000L), ("state 60000", 60_000L)], controls);
+    }
+
+    [Theory]
+    [InlineData("""{"type":"STATE","value":{"n":1}}""", true)]
+    [InlineData("""{"type": "STATE", "value": {"a": "\u00e9", "b": [1, {"c": null}]}, "extra": 1}""", true)]
+    [InlineData("""{"type":"STATE"}""", false)]
+    [InlineData("""{"type":"STATE","value":{"a":{"value":1}}}""", true)]
+    [InlineData("""{"type":"STATE","nested":{"value":1}}""", false)]
+    [InlineData("""{"type":"STATE","value":{"a":"\ud800"}}""", false)]
+    [InlineData("""{"type":"STATE","value":{"a":1}""", false)]
+    [InlineData("""{"type":"STATE","value":{"a":1}} x""", false)]
+    [InlineData("""{"type":"STATE","value":NaN}""", false)]
+    public void A_state_line_is_held_only_when_the_full_reader_would_take_it(string line, bool held)
+    {
+        Assert.Equal(held, SingerMessageReader.IsWellFormedState(Encoding.UTF8.GetBytes(line)));
+        // What the full reader says of the same line: taken (a state handed on) or an error naming the line.
+        var controls = new List<(string, long)>();
+        var reader = new SingerMessageReader(new StateKeeper([], controls, new object()));
+        var taken = true;
+        try { reader.DispatchLine(Encoding.UTF8.GetBytes(line), 1, unterminated: false); }
+        catch (SingerProtocolException) { taken = false; }
+        Assert.Equal(held, taken && controls.Count == 1);
     }
 
     [Fact]
@@ -121,7 +187,7 @@ public class ParallelSingerReaderTests
         {
             line++;
             var ending = i % 11 == 0 ? "\r\n" : "\n";
-            if (i % 4001 == 0) { text.Append("""{"type":"STATE","value":{}}""").Append(ending); expectedControls.Add(line); continue; }
+            if (i % 4001 == 0) { text.Append("""{"type":"ACTIVATE_VERSION","stream":"s","version":1}""").Append(ending); expectedControls.Add(line); continue; }
             if (i % 977 == 0) { text.Append(i % 2 == 0 ? "" : "  \t ").Append(ending); continue; }
             var pad = i == 12_345 ? 5_000_000 : random.Next(0, i % 50 == 0 ? 40_000 : 400);
             var record = $$$"""{"type":"RECORD","stream":"s","record":{"id":{{{i}}},"pad":"{{{new string('x', pad)}}}"}}""";

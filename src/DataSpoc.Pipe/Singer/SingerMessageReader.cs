@@ -155,13 +155,17 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
             while (r.Read())
             {
                 if (r.TokenType is JsonTokenType.PropertyName && r.CurrentDepth == 1 && r.ValueTextEquals("value"u8)) hasValue = true;
-                // An escaped string may spell text that is not Unicode (a lone surrogate): unescaping it tells.
-                if (r.TokenType is JsonTokenType.String or JsonTokenType.PropertyName && r.ValueIsEscaped)
+                if (r.TokenType is not (JsonTokenType.String or JsonTokenType.PropertyName)) continue;
+                // The reader checks neither a string's UTF-8 nor what its escapes spell (a lone surrogate): reading the
+                // value as text would, so this does.
+                if (!r.ValueIsEscaped && !r.HasValueSequence)
                 {
-                    var length = r.HasValueSequence ? (int)r.ValueSequence.Length : r.ValueSpan.Length;
-                    var buffer = length <= scratch.Length ? scratch : new byte[length];
-                    r.CopyString(buffer);
+                    if (!System.Text.Unicode.Utf8.IsValid(r.ValueSpan)) return false;
+                    continue;
                 }
+                var length = r.HasValueSequence ? (int)r.ValueSequence.Length : r.ValueSpan.Length;
+                var buffer = length <= scratch.Length ? scratch : new byte[length];
+                if (!System.Text.Unicode.Utf8.IsValid(buffer[..r.CopyString(buffer)])) return false;
             }
             return hasValue && r.TokenType == JsonTokenType.EndObject && r.CurrentDepth == 0;
         }

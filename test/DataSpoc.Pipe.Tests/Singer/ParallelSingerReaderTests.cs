@@ -112,14 +112,18 @@ public class ParallelSingerReaderTests
     [InlineData("""{"type":"STATE","value":{"a":1}""", false)]
     [InlineData("""{"type":"STATE","value":{"a":1}} x""", false)]
     [InlineData("""{"type":"STATE","value":NaN}""", false)]
-    public void A_state_line_is_held_only_when_the_full_reader_would_take_it(string line, bool held)
+    [InlineData("{\"type\":\"STATE\",\"value\":{\"bookma\u0001ks\":1}}", false, 0xF2)] // a byte that is not UTF-8 in a key, as the fuzzer made it
+    [InlineData("{\"type\":\"STATE\",\"value\":{\"k\":\"a\\n\u0001\"}}", false, 0xC3)]    // an escape, then a lone lead byte
+    public void A_state_line_is_held_only_when_the_full_reader_would_take_it(string line, bool held, int rawByte = 0)
     {
-        Assert.Equal(held, SingerMessageReader.IsWellFormedState(Encoding.UTF8.GetBytes(line)));
+        // rawByte: the byte the character U+0001 of the line stands for, as it is.
+        byte[] bytes = [.. Encoding.UTF8.GetBytes(line).Select(b => b == 0x01 && rawByte != 0 ? (byte)rawByte : b)];
+        Assert.Equal(held, SingerMessageReader.IsWellFormedState(bytes));
         // What the full reader says of the same line: taken (a state handed on) or an error naming the line.
         var controls = new List<(string, long)>();
         var reader = new SingerMessageReader(new StateKeeper([], controls, new object()));
         var taken = true;
-        try { reader.DispatchLine(Encoding.UTF8.GetBytes(line), 1, unterminated: false); }
+        try { reader.DispatchLine(bytes, 1, unterminated: false); }
         catch (SingerProtocolException) { taken = false; }
         Assert.Equal(held, taken && controls.Count == 1);
     }

@@ -472,6 +472,13 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                     : TryWriteTyped(typed.ForLane(index), state, writer, ref record, rawLine)) return;
                 record = start;
             }
+            if (NamedFloatLiterals.Current is { } quoted && quoted.Line.Overlaps(rawLine))
+            {
+                // The record's JSON form (what the transforms below work on) cannot hold them: a named error, not NCalc's.
+                ingest.Reject(state, $"the record holds NaN or an infinity, which transforms.{state.Name} cannot evaluate here (they work on the " +
+                    "record's JSON form, which has no such number; a map the typed path takes, such as a filter, drop or compute over other columns, does)", rawLine, line);
+                return;
+            }
             var node = JsonNode.Parse(ref record)!.AsObject();
             foreach (var t in state.RecordTransforms)
             {

@@ -196,7 +196,7 @@ internal sealed class CompiledExpression
         BinaryExpressionType.GreaterOrEqual => values => Order(left(values), right(values), c => c >= 0),
         BinaryExpressionType.Lesser => values => Order(left(values), right(values), c => c < 0),
         BinaryExpressionType.LesserOrEqual => values => Order(left(values), right(values), c => c <= 0),
-        BinaryExpressionType.Plus => values => Concat(left(values), right(values)),
+        BinaryExpressionType.Plus => values => Plus(left(values), right(values)),
         BinaryExpressionType.Minus => values => Arithmetic(left(values), right(values), static (a, b) => unchecked(a - b), static (a, b) => a - b),
         BinaryExpressionType.Times => values => Arithmetic(left(values), right(values), static (a, b) => unchecked(a * b), static (a, b) => a * b),
         BinaryExpressionType.Div => values => Divide(left(values), right(values)),
@@ -234,28 +234,16 @@ internal sealed class CompiledExpression
     }
 
     /// <summary>
-    /// <c>+</c> concatenates (NCalc's StringConcat option, which the map language uses): strings, whole numbers and
-    /// nulls (as nothing) are compiled; the text NCalc gives other values is its own.
+    /// <c>+</c> as NCalc adds: two numbers add (as <see cref="Arithmetic"/>), a null gives null. A string is NCalc's: it
+    /// adds two that read as numbers ("2.5" + "2.5" is 5), joins two that do not, and fails a string with a number.
     /// </summary>
-    private static object Concat(object? a, object? b)
+    private static object? Plus(object? a, object? b)
     {
-        if (!TextOfOperand(a, out var ta) || !TextOfOperand(b, out var tb)) return Unhandled;
-        return string.Concat(ta, tb);
+        if (ReferenceEquals(a, Unhandled) || ReferenceEquals(b, Unhandled)) return Unhandled;
+        if (a is null || b is null) return null;
+        return Arithmetic(a, b, static (x, y) => unchecked(x + y), static (x, y) => x + y);
     }
 
-    private static bool TextOfOperand(object? value, out string? text)
-    {
-        switch (value)
-        {
-            case null: text = null; return true;
-            case string s: text = s; return true;
-            case long l: text = l.ToString(CultureInfo.InvariantCulture); return true;
-            case int i: text = i.ToString(CultureInfo.InvariantCulture); return true;
-            default: text = null; return false;
-        }
-    }
-
-    /// <summary><c>-</c> and <c>*</c>: long when both are whole (unchecked, as NCalc), double when either is not; two ints (constants) are NCalc's.</summary>
     private static object Arithmetic(object? a, object? b, Func<long, long, long> whole, Func<double, double, double> real)
     {
         if (a is int && b is int) return Unhandled;

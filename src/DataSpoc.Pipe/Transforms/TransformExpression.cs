@@ -14,7 +14,12 @@ namespace DataSpoc.Pipe.Transforms;
 /// </summary>
 internal sealed class TransformExpression
 {
-    private const ExpressionOptions Options = ExpressionOptions.AllowNullParameter | ExpressionOptions.StringConcat | ExpressionOptions.OrdinalStringComparer;
+    /// <remarks>
+    /// Not <c>StringConcat</c>: it makes every <c>+</c> concatenate text, numbers too (<c>id + 1</c> was 11 for id 1,
+    /// <c>price + tax</c> 1.51 for 1.5 and 1). Without it <c>+</c> adds numbers and joins two strings, and a string with
+    /// a number is NCalc's error (<c>concat</c> joins anything).
+    /// </remarks>
+    private const ExpressionOptions Options = ExpressionOptions.AllowNullParameter | ExpressionOptions.OrdinalStringComparer;
 
     private static readonly HashSet<string> BuiltInFunctions = new(StringComparer.Ordinal)
     {

@@ -47,6 +47,21 @@ public class DeclarativeTransformTests
     }
 
     [Fact]
+    public async Task Plus_adds_numbers_and_never_joins_their_digits()
+    {
+        // NCalc's StringConcat option made every + join text: id + 1 was 11 for id 1, and 10.5 + 1 was 10.51.
+        using var lake = new TempLake();
+        await RunOk(WithMap(lake, """{"compute":{"next":"id + 1","twice":"id + id","plus_one":"amount + 1","label":"concat('u', id)","names":"name + name"}}"""));
+        Assert.Equal(
+            [["1", "2", "2", "11.5", "u1", "AnaAna"], ["2", "3", "4", "4", "u2", "BoBo"], ["3", "4", "6", null, "u3", null]],
+            lake.Query("select id, next::varchar, twice::varchar, plus_one::varchar, label, names from read_parquet('{lake}/raw/test/users/*/*.parquet') order by id"));
+        // amount is a string column (compute runs before cast): NCalc adds a string that reads as a number, and the
+        // column follows the expression's type, text.
+        Assert.Equal(["BIGINT", "BIGINT", "VARCHAR"],
+            lake.Query("select typeof(next), typeof(twice), typeof(plus_one) from read_parquet('{lake}/raw/test/users/*/*.parquet') limit 1").Single());
+    }
+
+    [Fact]
     public async Task Drop_removes_columns_from_the_files_and_the_manifest()
     {
         using var lake = new TempLake();

@@ -72,12 +72,38 @@ internal sealed class TransformExpression
         expression.Functions["trim"] = f => Str(f, 0)?.Trim();
         expression.Functions["len"] = f => Str(f, 0) is { } s ? (long)s.Length : null;
         expression.Functions["concat"] = f => string.Concat(Enumerable.Range(0, f.Count).Select(i => Str(f, i)));
+        expression.EvaluateFunction += (name, args) =>
+        {
+            if (NullsInMath(name, args.Parameters, out var result)) args.Result = result;
+        };
         error = null;
         var columns = expression.GetParameterNames().Where(n => n != "null").Distinct(StringComparer.Ordinal).ToList();
         return new TransformExpression(text, expression, columns);
     }
 
     private static string? Str(NCalc.Handlers.FunctionData f, int index) => TextOf(f.Evaluate(index));
+
+    /// <summary>
+    /// NCalc's math functions read a null argument as 0 (<c>Round(price / 3, 2)</c> was 0 for a null price,
+    /// <c>Max(x, -5)</c> 0 for a null x): a null argument gives null, and <c>Max</c>/<c>Min</c> take the other argument,
+    /// as <c>greatest</c>/<c>least</c> do in DuckDB and PostgreSQL. Arguments without a null are left to NCalc's own
+    /// function (the handler runs before it; false here sets no result).
+    /// </summary>
+    private static bool NullsInMath(string name, NCalc.Handlers.FunctionData f, out object? result)
+    {
+        result = null;
+        if (name is "if" or "ifs" or "in" || !BuiltInFunctions.Contains(name)) return false;
+        if (name is "Max" or "Min" && f.Count == 2)
+        {
+            var (a, b) = (f.Evaluate(0), f.Evaluate(1));
+            if (a is not null && b is not null) return false;
+            result = a ?? b;
+            return true;
+        }
+        for (var i = 0; i < f.Count; i++)
+            if (f.Evaluate(i) is null) return true;
+        return false;
+    }
 
     /// <summary>A value as the string functions read it: booleans as <c>true</c>/<c>false</c>, numbers in the invariant culture.</summary>
     internal static string? TextOf(object? value) => value switch

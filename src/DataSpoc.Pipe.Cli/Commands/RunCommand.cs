@@ -45,7 +45,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         public bool CommitParts { get; init; }
 
         [CommandOption("--rotate-log <FILE>")]
-        [Description("FILE is where this run's output is appended (the crontab line of [green]schedule install[/] passes its log): over 10 MiB, it is first moved to FILE.1 (replacing the one before) and emptied")]
+        [Description("FILE is where this run's output is appended (the crontab line of [green]schedule install[/] passes its log, in <home>/logs/; no other file is touched): over 10 MiB, it is first moved to FILE.1 (replacing the one before) and emptied")]
         public string? RotateLog { get; init; }
 
         public override ValidationResult Validate()
@@ -61,7 +61,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        if (settings.RotateLog is { } output && CronEntries.RotateOutput(output) is { } rotationProblem)
+        if (settings.RotateLog is { } output && CronEntries.RotateOutput(output, Pipelines.Home()) is { } rotationProblem)
             Console.Error.WriteLine("warning: " + rotationProblem);
         using var telemetry = OtlpTelemetry.StartFromEnvironment();
         var client = Pipelines.Client();

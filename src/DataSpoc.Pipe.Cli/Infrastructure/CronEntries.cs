@@ -41,11 +41,16 @@ internal static class CronEntries
     /// leave this run writing into the old file); nothing else writes to it meanwhile, since <c>flock</c> lets one run of
     /// a pipeline at a time. Returns why it could not, or null.
     /// </summary>
-    public static string? RotateOutput(string path)
+    public static string? RotateOutput(string path, PipeHome home)
     {
+        // Only the output files schedule install names: a run never copies or empties anything outside the home.
+        var logs = Path.GetFullPath(Path.Combine(home.Root, "logs")) + Path.DirectorySeparatorChar;
+        if (!Path.GetFullPath(path).StartsWith(logs, StringComparison.Ordinal))
+            return $"--rotate-log: {path} was not rotated: only a file in {logs} (where schedule install sends output) is";
         try
         {
             var file = new FileInfo(path);
+            if (file.LinkTarget is not null) return $"--rotate-log: {path} was not rotated: it is a symbolic link";
             if (!file.Exists || file.Length <= OutputRotationBytes) return null;
             File.Copy(path, path + ".1", overwrite: true);
             using var emptied = new FileStream(path, FileMode.Open, FileAccess.Write);

@@ -126,5 +126,21 @@ public sealed class ScheduleCommandTests : IDisposable
         RunLine();
         Assert.Equal(2, File.ReadAllText(output).Split("shop: started").Length - 1);
         Assert.Equal(history.Length, new FileInfo(output + ".1").Length);
+
+        // A file outside the home's logs folder is never copied or emptied (the run goes ahead, with a warning).
+        var outside = Path.Combine(Path.GetTempPath(), "dsp-outside-" + Guid.NewGuid().ToString("N")[..8] + ".log");
+        try
+        {
+            File.WriteAllText(outside, history);
+            var run = CliProcess.Run(_home, "run", "shop", "--rotate-log", outside);
+            Assert.True(run.ExitCode == 0, run.ToString());
+            Assert.Contains($"warning: --rotate-log: {outside} was not rotated: only a file in {_home.Home}/logs/", run.Stderr);
+            Assert.Equal(history.Length, new FileInfo(outside).Length);
+            Assert.False(File.Exists(outside + ".1"));
+        }
+        finally
+        {
+            File.Delete(outside);
+        }
     }
 }

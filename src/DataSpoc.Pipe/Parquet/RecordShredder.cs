@@ -39,7 +39,7 @@ internal sealed partial class RecordShredder
         if (_lastCounted.Batch is not null) UncountRolledBackRecord(batch, ref reader);
         // Python's bare NaN / Infinity, quoted in a copy of the line being read again: only a reader over that copy has them.
         _namedFloats = NamedFloatLiterals.Current is { } quoted && !reader.HasValueSequence && quoted.Line.Overlaps(reader.ValueSpan) ? quoted : null;
-        _recordDrops2.Clear();
+        _droppedThisRecord.Clear();
         try
         {
             WriteStruct(batch, batch.Schema.Root, ref reader, 0, 0);
@@ -47,7 +47,7 @@ internal sealed partial class RecordShredder
         catch (JsonException)
         {
             // Not JSON (the line may be read again with its NaN quoted): the caller rolls the row back, this takes back its drops.
-            foreach (var key in _recordDrops2) DroppedProperties[key]--;
+            foreach (var key in _droppedThisRecord) DroppedProperties[key]--;
             throw;
         }
         finally
@@ -61,7 +61,7 @@ internal sealed partial class RecordShredder
     private NamedFloatLiterals.Rewrite? _namedFloats;
 
     /// <summary>The undeclared properties the record being shredded counted so far.</summary>
-    private readonly List<string> _recordDrops2 = [];
+    private readonly List<string> _droppedThisRecord = [];
 
     private void WriteNode(ColumnBatch batch, SchemaNode node, ref Utf8JsonReader r, short parentDef, short rep)
     {
@@ -142,7 +142,7 @@ internal sealed partial class RecordShredder
         if (s.IgnoredKeys.Contains(name)) return;
         var key = DroppedName(s, name);
         DroppedProperties[key] = DroppedProperties.GetValueOrDefault(key) + 1;
-        _recordDrops2.Add(key);
+        _droppedThisRecord.Add(key);
     }
 
     /// <summary>How <see cref="DroppedProperties"/> names an undeclared property <paramref name="name"/> of <paramref name="s"/>.</summary>

@@ -40,7 +40,7 @@ public static class PipelineConfigView
             ["on_invalid_record"] = p.OnInvalidRecord.ToString().ToLowerInvariant(),
         };
         if (p.Schedule?.Cron is { } cron) view["schedule"] = new JsonObject { ["cron"] = cron };
-        if (p.RunLogs.Keep is { } keep) view["run_logs"] = new JsonObject { ["keep"] = Seconds(keep) };
+        if (p.RunLogs.Keep is { } keep) view["run_logs"] = new JsonObject { ["keep"] = Durations.Describe(keep) };
         if (p.Transforms.Count > 0)
             view["transforms"] = new JsonObject(p.Transforms.Select(kv => KeyValuePair.Create(kv.Key, kv.Value?.DeepClone())));
         return (JsonObject)p.Redaction.Redact(view)!;

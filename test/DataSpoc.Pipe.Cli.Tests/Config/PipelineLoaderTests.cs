@@ -333,7 +333,7 @@ public sealed class PipelineConfigViewTests
         Assert.Equal("***", view["destination"]!["storage_options"]!["secret_access_key"]!.GetValue<string>());
         Assert.Equal("zstd", view["destination"]!["compression"]!.GetValue<string>());
         Assert.Equal("0 * * * *", view["schedule"]!["cron"]!.GetValue<string>());
-        Assert.Equal("5400s", view["run_logs"]!["keep"]!.GetValue<string>());
+        Assert.Equal("1h30m", view["run_logs"]!["keep"]!.GetValue<string>());
         var text = view.ToJsonString();
         foreach (var secret in new[] { "pw-from-env", "literal-key-123", "secret-bucket", "abcd1234" }) Assert.DoesNotContain(secret, text);
     }

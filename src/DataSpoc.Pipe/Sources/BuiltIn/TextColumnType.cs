@@ -212,13 +212,13 @@ internal static class TextColumnTypes
     internal static bool TryNumber(ReadOnlySpan<char> cell, out double value)
     {
         value = 0;
-        if (cell.Length is >= 3 and <= 9 && TryNamedDouble(cell, out value)) return true;
         if (IsNumber(cell) && cell.IndexOfAny('e', 'E') < 0 && cell.Length <= 30)
         {
             if (TryExactDouble(cell, out value)) return true;
             return double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
         }
-        if (!IsNumber(cell, allowLeadingZero: true) && !IsLenientNumber(cell)) return false;
+        // NaN and the infinities only once the cell is no number: the usual cell does not pay for them.
+        if (!IsNumber(cell, allowLeadingZero: true) && !IsLenientNumber(cell)) return cell.Length is >= 3 and <= 9 && TryNamedDouble(cell, out value);
         if (decimal.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out var m))
         {
             // The JSON text of the decimal, read as a double: what the engine makes of it.

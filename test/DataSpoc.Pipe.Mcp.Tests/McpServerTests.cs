@@ -48,6 +48,8 @@ public sealed class McpServerTests : IAsyncLifetime
                 password: {Password}
                 api: ${"{"}MCP_TEST_TOKEN{"}"}
                 from_env_file: ${"{"}MCP_DOTENV_SECRET{"}"}
+                delimiter: "${"{"}MCP_DELIMITER:-,{"}"}"
+                separator: ${"{"}MCP_SEPARATOR{"}"}
             destination:
               bucket: file://{Lake}
             transforms:
@@ -69,7 +71,8 @@ public sealed class McpServerTests : IAsyncLifetime
 
         // The home's private .env: the server reads it as the CLI does, and masks its values everywhere.
         var envFile = Path.Combine(Home, ".env");
-        File.WriteAllText(envFile, $"MCP_DOTENV_SECRET={DotEnvSecret}\n");
+        // A separator set in .env: JSON syntax itself (masking it in the JSON text broke every tool's answer).
+        File.WriteAllText(envFile, $"MCP_DOTENV_SECRET={DotEnvSecret}\nMCP_SEPARATOR=:\n");
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(envFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
 
         var transport = new StdioClientTransport(new StdioClientTransportOptions
@@ -104,6 +107,9 @@ public sealed class McpServerTests : IAsyncLifetime
         Assert.Equal("***", config.GetProperty("config").GetProperty("source").GetProperty("config").GetProperty("password").GetString());
         Assert.Equal("***", config.GetProperty("config").GetProperty("source").GetProperty("config").GetProperty("api").GetString());
         Assert.Equal("***", config.GetProperty("config").GetProperty("source").GetProperty("config").GetProperty("from_env_file").GetString());
+        // A ${VAR:-default} that took its default is the file's own text: shown as it is.
+        Assert.Equal(",", config.GetProperty("config").GetProperty("source").GetProperty("config").GetProperty("delimiter").GetString());
+        Assert.Equal("***", config.GetProperty("config").GetProperty("source").GetProperty("config").GetProperty("separator").GetString());
 
         var progress = new ConcurrentQueue<ProgressNotificationValue>();
         var run = await Call("run_pipeline", new() { ["name"] = Orders, ["full"] = true }, new SyncProgress(progress.Enqueue));

@@ -40,9 +40,10 @@ internal static class McpResults
     private static CallToolResult Build(PipeClient client, JsonObject result, bool isError)
     {
         var redactor = Secrets(client);
-        // Values first (a secret with quotes or backslashes is escaped in the JSON text), then the text as a whole.
+        // Masked value by value (names, strings and numbers), never as JSON text: masking the text could cut into its
+        // syntax, and a secret with quotes or backslashes is escaped there anyway.
         var plain = JsonNode.Parse(result.ToJsonString(SerializerOptions));
-        var text = redactor.Redact(Masked(plain, redactor)!.ToJsonString(SerializerOptions));
+        var text = Masked(plain, redactor)!.ToJsonString(SerializerOptions);
         return new CallToolResult
         {
             Content = [new TextContentBlock { Text = text }],
@@ -63,6 +64,10 @@ internal static class McpResults
                 return new JsonArray(a.Select(v => Masked(v, redactor)).ToArray());
             case JsonValue v when v.GetValueKind() == JsonValueKind.String:
                 return JsonValue.Create(redactor.Redact(v.GetValue<string>()));
+            case JsonValue v when v.GetValueKind() == JsonValueKind.Number:
+                // A numeric secret (a PIN in a tap config) shown as a number: the mask is a string there.
+                var number = v.ToJsonString();
+                return redactor.Redact(number) == number ? node.DeepClone() : JsonValue.Create(Redactor.Mask);
             default:
                 return node?.DeepClone();
         }

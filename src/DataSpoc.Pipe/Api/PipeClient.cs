@@ -149,7 +149,9 @@ public sealed class PipeClient
         ArgumentNullException.ThrowIfNull(pipeline);
         ArgumentNullException.ThrowIfNull(options);
         if (TransformCompiler.Validate(pipeline) is { Count: > 0 } invalid) throw invalid[0];
-        if (options.Observers.Count == 0) options = options with { Observers = Lineage.OpenLineageEmitter.ForHome(_home, _environment, _time) };
+        // config.yaml's ${VAR}s (an OpenLineage api_key) come from the same variables as the pipeline's: the home's .env too.
+        if (options.Observers.Count == 0)
+            options = options with { Observers = Lineage.OpenLineageEmitter.ForHome(_home, PipeVariables.ForHome(_home, _environment).Get, _time) };
         options = options with { HomePipelines = options.HomePipelines ?? new HomePipelines(Pipelines(), SourceOf) };
         return await new PipelineRunner(_stores, _time).RunAsync(pipeline, options, cancellationToken).ConfigureAwait(false);
     }

@@ -49,6 +49,7 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
             if (invalid.Count == 0) Pass("transforms", $"{pipeline.Transforms.Count} stream map(s) compile");
             else Fail("transforms", string.Join("; ", invalid.Select(p => p.Message)), [.. invalid.Select(ValidationProblem.From)]);
         }
+        CheckLineage(loader.Variables);
         if (await CheckTapAsync(pipeline, cancellationToken).ConfigureAwait(false))
             await CheckCatalogAsync(pipeline, cancellationToken).ConfigureAwait(false);
         var probe = await BucketProbe.RunAsync(stores, pipeline.Destination.Bucket, pipeline.Destination.StorageOptions, cancellationToken).ConfigureAwait(false);
@@ -66,6 +67,23 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
     {
         _checks.Add(new ValidationCheck(check, false, _secrets.Redact(detail)));
         _problems.AddRange(problems.Select(p => p with { Message = _secrets.Redact(p.Message) }));
+    }
+
+    /// <summary>
+    /// The home's OpenLineage settings (<c>config.yaml</c> and <c>OPENLINEAGE_*</c>), read as a run reads them: a bad
+    /// block or an unset <c>${VAR}</c> in it fails every run of the home before it starts.
+    /// </summary>
+    private void CheckLineage(PipeVariables variables)
+    {
+        try
+        {
+            if (Lineage.OpenLineageSettings.Load(home.ConfigPath, variables.Get) is { } lineage)
+                Pass("openlineage", $"{lineage.Transport} transport to {lineage.ShownTarget}");
+        }
+        catch (ConfigException e)
+        {
+            Fail("openlineage", e.Message, ValidationProblem.From(e));
+        }
     }
 
     /// <summary>Where each <c>${VAR}</c> comes from; fails on one set nowhere, warns on one a scheduled run would lack.</summary>

@@ -75,18 +75,28 @@ internal sealed class VariableScope(PipeVariables variables, bool allowUnset)
 {
     public List<VariableUse> Uses { get; } = [];
 
-    /// <summary>Expands <paramref name="text"/> (a value at <paramref name="key"/> in <paramref name="file"/>); may throw <see cref="MissingVariableException"/> or <see cref="FormatException"/>.</summary>
-    public string Expand(string text, string file, string key, out bool substituted)
+    /// <summary>
+    /// Expands <paramref name="text"/> (a value at <paramref name="key"/> in <paramref name="file"/>); may throw
+    /// <see cref="MissingVariableException"/> or <see cref="FormatException"/>. <paramref name="secret"/> says whether
+    /// the result holds a variable's value: one made only of the file's text and <c>${VAR:-default}</c> defaults is as
+    /// public as the file, so it is not masked (a default of <c>,</c> would otherwise mask every comma).
+    /// </summary>
+    public string Expand(string text, string file, string key, out bool substituted, out bool secret)
     {
+        secret = false;
         if (!text.Contains("${", StringComparison.Ordinal)) return VariableInterpolation.Expand(text, variables.Get, out substituted);
         var names = new List<string>();
         var unset = new HashSet<string>(StringComparer.Ordinal);
+        var fromValue = false;
         var value = VariableInterpolation.Expand(text, name =>
             {
                 names.Add(name);
-                return variables.Get(name);
+                var found = variables.Get(name);
+                fromValue |= !string.IsNullOrEmpty(found);
+                return found;
             }, out substituted,
             allowUnset ? name => { unset.Add(name); return ""; } : null);
+        secret = fromValue;
         foreach (var name in names)
             Uses.Add(new VariableUse(name, unset.Contains(name) ? VariableOrigin.Unset : variables.OriginOf(name) ?? VariableOrigin.Default, file, key,
                 text.Contains("${" + name + ":-", StringComparison.Ordinal)));

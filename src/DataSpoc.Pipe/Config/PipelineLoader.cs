@@ -458,12 +458,9 @@ public sealed class PipelineLoader
     {
         try
         {
-            var expanded = variables.Expand(s, file, jsonPath, out var did);
-            if (did)
-            {
-                any = true;
-                secrets.AddInterpolated("source.config" + jsonPath[1..], expanded);
-            }
+            var expanded = variables.Expand(s, file, jsonPath, out var did, out var secret);
+            any |= did;
+            if (secret) secrets.AddInterpolated("source.config" + jsonPath[1..], expanded);
             return JsonValue.Create(expanded);
         }
         catch (Exception e) when (e is MissingVariableException or FormatException)

@@ -221,10 +221,10 @@ internal sealed class YamlNodes(string file, VariableScope variables, ConfigSecr
     {
         var raw = scalar.Value ?? "";
         string value;
-        bool substituted;
+        bool secret;
         try
         {
-            value = variables.Expand(raw, File, path, out substituted);
+            value = variables.Expand(raw, File, path, out _, out secret);
         }
         catch (MissingVariableException e)
         {
@@ -234,7 +234,7 @@ internal sealed class YamlNodes(string file, VariableScope variables, ConfigSecr
         {
             throw Error(scalar, path, e.Message);
         }
-        if (substituted) secrets.AddInterpolated(path, value);
+        if (secret) secrets.AddInterpolated(path, value);
         return value;
     }
 

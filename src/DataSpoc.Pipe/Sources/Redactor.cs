@@ -13,7 +13,7 @@ namespace DataSpoc.Pipe.Sources;
 /// <remarks>
 /// Secrets shorter than <see cref="ShortSecretLength"/> characters are masked only where they stand alone (no letter
 /// or digit right before or after them), so a two-letter password does not mask every word that contains those two
-/// letters. Longer secrets are masked wherever they occur.
+/// letters, and not at all when they hold no letter or digit. Longer secrets are masked wherever they occur.
 /// </remarks>
 public sealed class Redactor
 {
@@ -27,10 +27,18 @@ public sealed class Redactor
     public Redactor(IEnumerable<string> secrets)
     {
         // Longest first, so a secret containing another is masked whole.
-        _secrets = secrets.Where(s => !string.IsNullOrEmpty(s)).Distinct(StringComparer.Ordinal).OrderByDescending(s => s.Length).ToArray();
+        _secrets = secrets.Where(IsMaskable).Distinct(StringComparer.Ordinal).OrderByDescending(s => s.Length).ToArray();
     }
 
     public static Redactor None { get; } = new([]);
+
+    /// <summary>
+    /// Whether a value is worth masking: not empty, and not a short run of punctuation or spaces (a delimiter such as
+    /// <c>,</c> or <c>|</c> set in <c>.env</c>), which stands alone everywhere and would mask every comma of every
+    /// message, JSON included, while hiding nothing a reader could use.
+    /// </summary>
+    private static bool IsMaskable(string value) =>
+        !string.IsNullOrEmpty(value) && (value.Length >= ShortSecretLength || value.Any(char.IsLetterOrDigit));
 
     public string Redact(string text)
     {

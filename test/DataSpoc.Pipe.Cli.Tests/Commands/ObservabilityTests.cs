@@ -72,5 +72,23 @@ public sealed class ObservabilityTests : IDisposable
         Assert.Contains("config.yaml:3: openlineage.transport.type: expected http or file, got 'kafka'", bad.Stderr);
     }
 
+    [Fact]
+    public void An_api_key_variable_in_config_yaml_comes_from_the_homes_env_file_as_the_pipelines_do()
+    {
+        _home.WriteShopPipeline("shop");
+        File.WriteAllText(Path.Combine(_home.Home, "config.yaml"),
+            $"openlineage:\n  transport:\n    type: http\n    url: {_receiver.Url}\n    api_key: ${{LINEAGE_TEST_KEY}}\n");
+        var unset = CliProcess.Run(_home, "validate", "shop", "--output", "json");
+        Assert.Contains("openlineage.transport.api_key: environment variable 'LINEAGE_TEST_KEY' is not set", unset.Stdout);
+        Assert.Empty(_receiver.Requests);
+
+        var envFile = Path.Combine(_home.Home, ".env");
+        File.AppendAllText(envFile, "LINEAGE_TEST_KEY=lk-from-dotenv-5e1\n");
+        File.SetUnixFileMode(envFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var result = CliProcess.Run(_home, "run", "shop");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal(["Bearer lk-from-dotenv-5e1", "Bearer lk-from-dotenv-5e1"], _receiver.Requests.Select(r => r.Authorization));
+    }
+
     private static bool Contains(byte[] haystack, string needle) => haystack.AsSpan().IndexOf(Encoding.UTF8.GetBytes(needle)) >= 0;
 }

@@ -24,7 +24,7 @@ public sealed class LoopbackReceiver : IDisposable
 
     public int Port { get; }
     public string Url => $"http://127.0.0.1:{Port}";
-    public ConcurrentQueue<(string Path, string? ContentType, byte[] Body)> Requests { get; } = new();
+    public ConcurrentQueue<(string Path, string? ContentType, byte[] Body, string? Authorization)> Requests { get; } = new();
 
     private async Task LoopAsync()
     {
@@ -35,7 +35,7 @@ public sealed class LoopbackReceiver : IDisposable
             catch (Exception e) when (e is HttpListenerException or ObjectDisposedException) { return; }
             using var body = new MemoryStream();
             await context.Request.InputStream.CopyToAsync(body).ConfigureAwait(false);
-            Requests.Enqueue((context.Request.Url!.AbsolutePath, context.Request.ContentType, body.ToArray()));
+            Requests.Enqueue((context.Request.Url!.AbsolutePath, context.Request.ContentType, body.ToArray(), context.Request.Headers["Authorization"]));
             context.Response.StatusCode = 200;
             context.Response.Close();
         }

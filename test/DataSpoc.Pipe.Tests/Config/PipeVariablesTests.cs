@@ -53,6 +53,9 @@ public sealed class PipeVariablesTests : IDisposable
         Assert.Contains("from-dotenv-pw", p.Secrets);
         Assert.Contains("never-referenced", p.Secrets);
         Assert.Equal("user *** token *** path ***", p.Redaction.Redact("user from-dotenv-pw token never-referenced path from-env"));
+        // A default is the file's own text, not a secret: masking "postgres" would hide every mention of the tap.
+        Assert.DoesNotContain("postgres", p.Secrets);
+        Assert.Equal("postgres", p.Redaction.Redact("postgres"));
         Assert.Equal(
             [("LAKE_PATH", VariableOrigin.Environment), ("PGPASSWORD", VariableOrigin.DotEnv), ("PGUSER", VariableOrigin.Default)],
             p.Variables.Select(v => (v.Name, v.Origin)).OrderBy(v => v.Name));

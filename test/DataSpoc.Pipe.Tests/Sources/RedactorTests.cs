@@ -26,6 +26,15 @@ public sealed class RedactorTests(ITestOutputHelper output)
         return sb.ToString();
     }
 
+    [Fact]
+    public void Short_punctuation_is_no_secret_to_mask_so_commas_and_JSON_syntax_stay()
+    {
+        // A delimiter set in .env (DELIM=,) would otherwise mask every comma of every message, and every ':' of JSON.
+        var redactor = new Redactor([",", ":", "| ", "!!!!", "a,"]);
+        Assert.Equal("{\"a\": 1, \"b\": 2}", redactor.Redact("{\"a\": 1, \"b\": 2}"));
+        Assert.Equal("sep *** and ***", redactor.Redact("sep !!!! and a,"));
+    }
+
     [Theory]
     [InlineData("p&ss+w'rd<>\"x")]
     [InlineData("sécrèt-中文-😀")]
@@ -125,7 +134,8 @@ public sealed class RedactorTests(ITestOutputHelper output)
             foreach (var text in texts)
             {
                 var masked = redactor.Redact(text);
-                foreach (var secret in secrets)
+                // A short run of punctuation is by rule no secret to mask (see Short_punctuation_is_no_secret_to_mask...).
+                foreach (var secret in secrets.Where(x => x.Length >= Redactor.ShortSecretLength || x.Any(char.IsLetterOrDigit)))
                     if (SecretForms.FoundIn(masked, secret) is { } form)
                         Assert.Fail($"seed {seed} round {round}: secret {JsonSerializer.Serialize(secret)} survived as {JsonSerializer.Serialize(form)} in {masked}");
             }

@@ -91,12 +91,21 @@ public static class LakePaths
             TableName(pipeline) + "-" + Convert.ToHexStringLower(System.IO.Hashing.XxHash128.Hash(System.Text.Encoding.UTF8.GetBytes(bucketCanonical)))[..12]);
 
     /// <summary>
-    /// A local scratch file for one use (<paramref name="purpose"/>: a Delta checkpoint being built, a remote Parquet file
-    /// read with random access, a staged file being copied), in <paramref name="folder"/> or else the system temp folder;
-    /// its user deletes it when done.
+    /// A local scratch file for one use (<paramref name="purpose"/>: a tap config for discovery, a Delta checkpoint being
+    /// built, a remote Parquet file read with random access, a staged file being copied), in <paramref name="folder"/> or
+    /// else the user's private temp folder (<c>scratch/</c> under <see cref="Runs.PrivateTempRoot"/>, mode 0700: such a
+    /// file may hold credentials or source rows, which a shared <c>/tmp</c> would show to other users); its user deletes
+    /// it when done.
     /// </summary>
-    internal static string ScratchFile(string purpose, string extension, string? folder = null) =>
-        Path.Combine(folder ?? Path.GetTempPath(), $"dataspoc-{purpose}-{Guid.NewGuid():N}{extension}");
+    internal static string ScratchFile(string purpose, string extension, string? folder = null)
+    {
+        if (folder is null)
+        {
+            folder = Path.Combine(Runs.PrivateTempRoot.ForCurrentUser(), "scratch");
+            Directory.CreateDirectory(folder);
+        }
+        return Path.Combine(folder, $"dataspoc-{purpose}-{Guid.NewGuid():N}{extension}");
+    }
 
     /// <summary><c>destination.path</c> with slashes trimmed; empty segments and dot segments are refused.</summary>
     public static string BasePath(string path)

@@ -24,6 +24,24 @@ public sealed class PrivateTempRootTests : IDisposable
     private string Root => Path.Combine(_dir, "dataspoc-pipe-someone");
 
     [Fact]
+    public async Task A_scratch_file_with_an_inline_tap_config_is_written_in_the_private_folder_never_in_the_shared_tmp()
+    {
+        // Discovery and validate hand an inline config (passwords expanded) to the tap as a file.
+        var pipeline = new DataSpoc.Pipe.Config.PipelineDefinition
+        {
+            Name = "p",
+            Source = new DataSpoc.Pipe.Config.SourceDefinition { Tap = "tap-x", InlineConfig = new System.Text.Json.Nodes.JsonObject { ["password"] = "s3cret-9f" } },
+            Destination = new DataSpoc.Pipe.Config.DestinationDefinition { Bucket = "file:///tmp/lake" },
+        };
+        var root = PrivateTempRoot.ForCurrentUser();
+        await using var config = await DataSpoc.Pipe.Sources.TapConfigFile.CreateAsync(pipeline, CancellationToken.None);
+        Assert.StartsWith(root + Path.DirectorySeparatorChar, config.Path);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(root));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(config.Path));
+        Assert.Contains("s3cret-9f", File.ReadAllText(config.Path));
+    }
+
+    [Fact]
     public void A_missing_folder_is_created_with_mode_0700()
     {
         Assert.Equal(Root, PrivateTempRoot.Ensure(Root));

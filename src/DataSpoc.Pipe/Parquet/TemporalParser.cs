@@ -1,18 +1,17 @@
-using System.Globalization;
 using System.Runtime.CompilerServices;
-using System.Text;
 
 namespace DataSpoc.Pipe.Parquet;
 
 /// <summary>
 /// ISO-8601 date, time and date-time text (UTF-8) to Parquet's integers: microseconds since the Unix epoch in UTC,
-/// days since the epoch, microseconds since midnight. The common fixed shapes are parsed by hand (this runs once per
-/// value on the hot path); anything else falls back to the framework's parser.
+/// days since the epoch, microseconds since midnight. Parsed by hand (this runs once per value on the hot path), and
+/// only ISO-8601's extended forms: no guessing of other spellings.
 /// </summary>
 [SkipLocalsInit] // runs once per value; the stackalloc buffer is written before it is read
 internal static class TemporalParser
 {
     private const long TicksPerMicro = 10;
+    private const long MicrosPerDay = 86_400_000_000;
     private static readonly long EpochTicks = DateTime.UnixEpoch.Ticks;
 
     /// <summary>Microseconds since the epoch of 0001-01-01T00:00:00Z and of 9999-12-31T23:59:59.999999Z: the range every reader (and a partition date) can hold.</summary>
@@ -20,40 +19,51 @@ internal static class TemporalParser
     private const long MaxMicros = 253_402_300_799_999_999;
 
     /// <summary>
-    /// <c>YYYY-MM-DD[T ]HH:MM[:SS[.f…]][Z|±HH[:]MM]</c>; no offset means UTC. An instant outside years 1..9999 once
-    /// normalised to UTC (<c>0001-01-01T00:30+01:00</c>, <c>9999-12-31T23:00-05:00</c>) is not a valid value.
+    /// <c>YYYY-MM-DD[T ]HH:MM[:SS[.f…]][Z|±HH[:]MM]</c>, or a bare <c>YYYY-MM-DD</c> (midnight); no offset means UTC. An
+    /// instant outside years 1..9999 once normalised to UTC (<c>0001-01-01T00:30+01:00</c>, <c>9999-12-31T23:00-05:00</c>)
+    /// is not a valid value. Nothing else is: a lenient parser would read <c>03:04:05</c> as that time today (a value
+    /// that changes with the day of the run) and <c>5/6/7</c> month first.
     /// </summary>
     public static bool TryParseTimestampMicros(ReadOnlySpan<byte> s, out long micros)
     {
         if (TryFast(s, out micros)) return micros is >= MinMicros and <= MaxMicros;
-        Span<char> chars = stackalloc char[Math.Min(s.Length, 128)];
-        if (s.Length > 128) { micros = 0; return false; }
-        var n = Encoding.UTF8.GetChars(s, chars);
-        if (DateTimeOffset.TryParse(chars[..n], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AllowWhiteSpaces, out var dto))
+        if (s.Length == 10 && TryParseDateDays(s, out var days))
         {
-            micros = (dto.UtcTicks - EpochTicks) / TicksPerMicro;
+            micros = days * MicrosPerDay;
             return true;
         }
+        micros = 0;
         return false;
     }
 
+    /// <summary>
+    /// <c>YYYY-MM-DD</c>, or a date-time (as <see cref="TryParseTimestampMicros"/> reads it) whose calendar date is kept as
+    /// written; anything after the date that is not a valid time makes it no date.
+    /// </summary>
     public static bool TryParseDateDays(ReadOnlySpan<byte> s, out int days)
     {
         days = 0;
         if (s.Length < 10 || !TryDate(s, out var year, out var month, out var day)) return false;
-        // A date-time in a date column keeps the calendar date as written.
-        if (s.Length > 10 && s[10] is not ((byte)'T' or (byte)' ')) return false;
+        if (s.Length > 10 && !TryFast(s, out _)) return false;
         if (day > DaysInMonth(year, month)) return false;
         days = DaysSinceEpoch(year, month, day);
         return true;
     }
 
+    /// <summary>
+    /// <c>HH:MM[:SS[.f…]][Z|±HH[:]MM]</c> (RFC 3339's full-time has the offset, Python's <c>time.isoformat()</c> none): a
+    /// time with an offset is normalised to UTC as a date-time is, within the day. <c>24:00:00</c> is the end of the day;
+    /// no other time of hour 24 is one.
+    /// </summary>
     public static bool TryParseTimeMicros(ReadOnlySpan<byte> s, out long micros)
     {
         micros = 0;
         if (s.Length < 5 || !TryClock(s, 0, out var h, out var m, out var sec, out var frac, out var end) || h > 24) return false;
-        if (end != s.Length) return false;
+        if (h == 24 && (m != 0 || sec != 0 || frac != 0)) return false;
+        var offsetMinutes = 0;
+        if (end != s.Length && (!TryOffset(s, ref end, out offsetMinutes) || end != s.Length)) return false;
         micros = ((h * 60L + m) * 60 + sec) * 1_000_000 + frac;
+        if (offsetMinutes != 0) micros = ((micros - offsetMinutes * 60_000_000L) % MicrosPerDay + MicrosPerDay) % MicrosPerDay;
         return true;
     }
 
@@ -66,33 +76,36 @@ internal static class TemporalParser
         if (s.Length < 16 || !TryDate(s, out var year, out var month, out var day)) return false;
         if (s[10] is not ((byte)'T' or (byte)'t' or (byte)' ')) return false;
         if (!TryClock(s, 11, out var h, out var mi, out var sec, out var frac, out var i) || h > 23) return false;
-        long offsetMinutes = 0;
-        if (i < s.Length)
-        {
-            var c = s[i];
-            if (c is (byte)'Z' or (byte)'z')
-            {
-                i++;
-            }
-            else if (c is (byte)'+' or (byte)'-')
-            {
-                if (i + 3 > s.Length || !Two(s, i + 1, out var oh)) return false;
-                var j = i + 3;
-                var om = 0;
-                if (j < s.Length)
-                {
-                    if (s[j] == ':') j++;
-                    if (j + 2 > s.Length || !Two(s, j, out om)) return false;
-                    j += 2;
-                }
-                if (oh > 23 || om > 59) return false;
-                offsetMinutes = (oh * 60 + om) * (c == '-' ? -1 : 1);
-                i = j;
-            }
-            else return false;
-        }
+        var offsetMinutes = 0;
+        if (i < s.Length && !TryOffset(s, ref i, out offsetMinutes)) return false;
         if (i != s.Length || day > DaysInMonth(year, month)) return false;
         micros = (((DaysSinceEpoch(year, month, day) * 24L + h) * 60 + mi) * 60 + sec - offsetMinutes * 60) * 1_000_000 + frac;
+        return true;
+    }
+
+    /// <summary><c>Z</c> or <c>±HH[[:]MM]</c> at <paramref name="i"/>, moving past it: minutes east of UTC.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryOffset(ReadOnlySpan<byte> s, ref int i, out int offsetMinutes)
+    {
+        offsetMinutes = 0;
+        var c = s[i];
+        if (c is (byte)'Z' or (byte)'z')
+        {
+            i++;
+            return true;
+        }
+        if (c is not ((byte)'+' or (byte)'-') || i + 3 > s.Length || !Two(s, i + 1, out var oh)) return false;
+        var j = i + 3;
+        var om = 0;
+        if (j < s.Length)
+        {
+            if (s[j] == ':') j++;
+            if (j + 2 > s.Length || !Two(s, j, out om)) return false;
+            j += 2;
+        }
+        if (oh > 23 || om > 59) return false;
+        offsetMinutes = (oh * 60 + om) * (c == '-' ? -1 : 1);
+        i = j;
         return true;
     }
 

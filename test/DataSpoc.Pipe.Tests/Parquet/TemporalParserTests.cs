@@ -54,4 +54,57 @@ public class TemporalParserTests
             Assert.Equal((expected.UtcTicks - DateTime.UnixEpoch.Ticks) / 10, micros);
         }
     }
+
+    [Theory]
+    [InlineData("03:04:05")] // a lenient parser took it as that time today: a value that changes with the run's day
+    [InlineData("5/6/7")]
+    [InlineData("Tuesday, 02 January 2024 10:00")]
+    [InlineData("2024-01-02Tgarbage")]
+    [InlineData("2024-01-02 not a date")]
+    [InlineData(" 2024-01-02T10:00:00Z")]
+    [InlineData("2024-01-02T10:00:00Z trailing")]
+    [InlineData("20240102T100000Z")]
+    public void Text_that_is_not_an_ISO_8601_date_time_is_no_date_time_and_no_date(string text)
+    {
+        var bytes = Encoding.UTF8.GetBytes(text);
+        Assert.False(TemporalParser.TryParseTimestampMicros(bytes, out _), text);
+        Assert.False(TemporalParser.TryParseDateDays(bytes, out _), text);
+    }
+
+    [Theory]
+    [InlineData("2024-01-02", 19724L * 86_400_000_000)]
+    [InlineData("2024-01-02t10:00:00z", 19724L * 86_400_000_000 + 36_000_000_000)]
+    [InlineData("2024-01-02 10:00:00+05:45", 19724L * 86_400_000_000 + 36_000_000_000 - 20_700_000_000)]
+    public void A_bare_date_is_midnight_and_ISO_forms_keep_their_instant(string text, long expected)
+    {
+        Assert.True(TemporalParser.TryParseTimestampMicros(Encoding.UTF8.GetBytes(text), out var micros), text);
+        Assert.Equal(expected, micros);
+        Assert.True(TemporalParser.TryParseDateDays(Encoding.UTF8.GetBytes(text), out var days), text);
+        Assert.Equal(19724, days); // a date column keeps the calendar date as written
+    }
+
+    [Theory]
+    [InlineData("03:04:05", 11_045_000_000L)]
+    [InlineData("03:04:05.25", 11_045_250_000L)]
+    [InlineData("03:04:05Z", 11_045_000_000L)]
+    [InlineData("03:04:05+00:00", 11_045_000_000L)]
+    [InlineData("03:04:05+01:00", 7_445_000_000L)] // normalised to UTC, as a date-time is
+    [InlineData("23:30:00-01:00", 1_800_000_000L)] // within the day
+    [InlineData("00:30:00+01:00", 84_600_000_000L)]
+    [InlineData("24:00:00", 86_400_000_000L)]
+    public void Times_in_RFC_3339_and_Python_forms_land(string text, long expected)
+    {
+        Assert.True(TemporalParser.TryParseTimeMicros(Encoding.UTF8.GetBytes(text), out var micros), text);
+        Assert.Equal(expected, micros);
+    }
+
+    [Theory]
+    [InlineData("24:59:59")]
+    [InlineData("24:30:00.5")]
+    [InlineData("24:00:01")]
+    [InlineData("03:04:05+24:00")]
+    [InlineData("03:04:05 Z")]
+    [InlineData("3:04:05")]
+    public void Times_past_the_end_of_the_day_or_malformed_are_refused(string text) =>
+        Assert.False(TemporalParser.TryParseTimeMicros(Encoding.UTF8.GetBytes(text), out _), text);
 }

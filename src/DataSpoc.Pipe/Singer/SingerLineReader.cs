@@ -65,6 +65,7 @@ internal sealed class SingerLineReader : IDisposable
                 var end = scanFrom + newline;
                 LineOffset = _start;
                 line = Trim(_buffer.AsSpan(_start, end - _start));
+                if (LineNumber == 0) SkipByteOrderMark(ref line);
                 _start = end + 1;
                 LineNumber++;
                 LastLineUnterminated = false;
@@ -76,6 +77,7 @@ internal sealed class SingerLineReader : IDisposable
                 {
                     LineOffset = _start;
                     line = Trim(_buffer.AsSpan(_start, _end - _start));
+                    if (LineNumber == 0) SkipByteOrderMark(ref line);
                     _start = _end;
                     LineNumber++;
                     LastLineUnterminated = true;
@@ -89,6 +91,17 @@ internal sealed class SingerLineReader : IDisposable
             Fill();
             scanFrom -= shift - _start;
         }
+    }
+
+    /// <summary>
+    /// A UTF-8 byte order mark before the first line (what a Windows or PowerShell tap's stdout often starts with) is
+    /// no part of the message: skipped, as the csv tap skips one.
+    /// </summary>
+    private void SkipByteOrderMark(ref ReadOnlySpan<byte> line)
+    {
+        if (!line.StartsWith("\uFEFF"u8)) return;
+        line = line[3..];
+        LineOffset += 3;
     }
 
     private static ReadOnlySpan<byte> Trim(ReadOnlySpan<byte> line) =>

@@ -104,6 +104,23 @@ public class BadInputCorpusTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_byte_order_mark_before_the_first_line_is_skipped_and_one_inside_a_later_line_is_no_JSON()
+    {
+        using var lake = new TempLake();
+        var file = Path.Combine(lake.Root, "bom.singer");
+        var schema = """{"type":"SCHEMA","stream":"items","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"}}}}""";
+        File.WriteAllBytes(file, [0xEF, 0xBB, 0xBF, .. Encoding.UTF8.GetBytes(schema + "\r\n" + """{"type":"RECORD","stream":"items","record":{"id":7}}""" + "\r\n")]);
+        var run = await TempLake.RunAsync(lake.Pipeline("bom", file));
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Equal([["7"]], lake.Query("select id from read_parquet('{lake}/raw/test/items/*/*.parquet')"));
+
+        File.WriteAllBytes(file, [.. Encoding.UTF8.GetBytes(schema + "\n"), 0xEF, 0xBB, 0xBF, .. Encoding.UTF8.GetBytes("""{"type":"RECORD","stream":"items","record":{"id":8}}""" + "\n")]);
+        var bad = await TempLake.RunAsync(lake.Pipeline("bom", file));
+        Assert.False(bad.Succeeded);
+        Assert.StartsWith("line 2: not valid JSON", bad.Log.Error);
+    }
+
+    [Fact]
     public async Task A_stream_name_with_slashes_and_dots_lands_in_one_safe_folder_inside_the_source()
     {
         using var lake = new TempLake();

@@ -21,7 +21,8 @@ namespace DataSpoc.Pipe.Merge;
 /// <item>the kept incoming rows and the rewritten rows are written by one <see cref="TableWriter"/> into new spool files.</item>
 /// </list>
 /// Memory holds the incoming keys (and, per rewritten file, the numbers of its superseded rows), never the table:
-/// files are read row group by row group. The new files, the deletions and the manifest's totals then land in the
+/// files are read row group by row group (a file of a remote bucket is downloaded to the spool folder once, and kept
+/// there until it is rewritten). The new files, the deletions and the manifest's totals then land in the
 /// run's one journaled commit, so a crash leaves the previous table or the merged one.
 /// </summary>
 internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, WriteLimits limits, Compression compression, string spoolDirectory, bool spoolIsInLake)
@@ -31,14 +32,22 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
     /// metadata, <c>KeptFiles</c> holds the footer facts of the existing files the merge keeps: the overwrite lists them again.
     /// </summary>
     public sealed record Outcome(IReadOnlyList<SpooledFile> Files, IReadOnlyList<string> Superseded, long RemovedRows, long RemovedBytes,
-        long RowsReplaced, long RowsDeleted, long FilesScanned, IReadOnlyList<Tables.DataFileFacts>? KeptFiles);
+        long RowsReplaced, long RowsDeleted, long KeysMarkedDeleted, long FilesScanned, IReadOnlyList<Tables.DataFileFacts>? KeptFiles);
 
     private readonly record struct Winner(long Sequence, OrderValue Order, bool Deleted);
+
+    /// <summary>An existing data file with superseded rows (their numbers, ascending), waiting to be rewritten without them.</summary>
+    private sealed record Rewrite(string Key, LocalFile Local, List<long> Superseded, Partition Partition);
 
     public async Task<Outcome> MergeAsync(StreamState stream, string tablePrefix, IReadOnlyList<string> existing, bool keptFacts, CancellationToken cancellationToken)
     {
         var schema = stream.Schema!;
         var keys = new MergeKeys(stream.Name, stream.KeyProperties, schema, settings);
+        // The shredder drops a property the SCHEMA does not declare: the delete would land as an update that nulls the row.
+        if (!keys.DeclaresDeletedAt && stream.DroppedProperties.TryGetValue(MergeSettings.DeletedAtColumn, out var undeclaredDeletes))
+            throw new MergeException($"stream '{stream.Name}': {undeclaredDeletes} record(s) carry {MergeSettings.DeletedAtColumn}, which the stream's SCHEMA does not " +
+                $"declare: write_mode merge reads deletes from that column only, and would land them as updates that null the row; declare it in the SCHEMA " +
+                $"(\"{MergeSettings.DeletedAtColumn}\": {{\"type\": [\"null\", \"string\"], \"format\": \"date-time\"}}), or drop it with a transform to land them as updates");
 
         // 1. The run's records: one winner per key.
         var winners = new Dictionary<RowKey, Winner>();
@@ -57,85 +66,121 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
                     firstKeyless ??= (seq + 1, column);
                     return;
                 }
+                if (row.NaNKey is { } nan)
+                    throw new MergeException($"stream '{stream.Name}': key property '{nan}' is NaN in record {seq + 1} of the stream: NaN equals no value " +
+                        "(not even NaN), so no row can be matched or replaced by it; fix the source, or use write_mode append");
                 if (winners.TryGetValue(row.Key, out var held))
                 {
                     if (settings.OrderBy is not null && row.Order.CompareTo(held.Order) < 0) return;
                 }
                 else firstKeys.Add(row.First);
                 winners[row.Key] = new Winner(seq, row.Order, row.Deleted);
-            });
+            }, namedFloatsAsStrings: true);
         if (firstKeyless is { } at)
             throw new MergeException($"stream '{stream.Name}': {keyless} of this run's {sequence} record(s) have no value for key property " +
                 $"'{at.Column}' (null or absent; the first: record {at.Record} of the stream): write_mode merge needs the whole key in every " +
                 "record. Fix the source, drop such rows with a transforms filter (filter: \"" + at.Column + " != null\"), or use write_mode append");
         var incomingRows = sequence;
         var keep = new BitArray(checked((int)Math.Max(incomingRows, 1)));
-        long deleted = 0;
+        long markedDeleted = 0;
         foreach (var w in winners.Values)
         {
-            if (w.Deleted && settings.HardDelete) { deleted++; continue; }
+            if (w.Deleted && settings.HardDelete) { markedDeleted++; continue; }
             keep[(int)w.Sequence] = true;
         }
-        var incomingAsIs = winners.Count == incomingRows && deleted == 0;
+        var incomingAsIs = winners.Count == incomingRows && markedDeleted == 0;
 
-        var writerLimits = limits with { ParseLanes = 1 };
-        var writer = new TableWriter(schema, compression, writerLimits, spoolDirectory, stream.Table + "-merged", spoolIsInLake);
+        // 2. Existing files that may hold an incoming key: their superseded rows, and the columns only they hold.
         var ranges = new KeyRanges(firstKeys);
-        var superseded = new List<string>();
+        var rewrites = new List<Rewrite>();
+        var olderColumns = new List<(string Name, System.Text.Json.Nodes.JsonNode Schema)>();
         var kept = keptFacts ? new List<Tables.DataFileFacts>() : null;
-        long removedRows = 0, removedBytes = 0, replaced = 0, scanned = 0;
+        long replaced = 0, deletedRows = 0, scanned = 0;
+        var firstKeyName = keys.Names[0];
         try
         {
-            if (!incomingAsIs)
-            {
-                long seq = 0;
-                foreach (var file in stream.Files)
-                    ParquetRows.ForEach(file.LocalPath, null, null, (json, row) =>
-                    {
-                        if (keep[(int)seq++]) Add(writer, json, file.Partition, file.LocalPath, row);
-                    });
-            }
-
-            // 2. Existing files that may hold an incoming key.
-            var firstKeyName = keys.Names[0];
             foreach (var key in existing)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                await using var local = await LocalFile.OfAsync(store, key, spoolDirectory, cancellationToken).ConfigureAwait(false);
+                var local = await LocalFile.OfAsync(store, key, spoolDirectory, cancellationToken).ConfigureAwait(false);
                 var hits = new List<long>();
-                long fileRows;
-                using (var reader = new ParquetSharp.ParquetFileReader(local.Path))
-                using (var meta = reader.FileMetaData) fileRows = meta.NumRows;
-                ParquetRows.ForEach(local.Path, keys.Fields, g => { var may = ranges.MayHold(g, firstKeyName); if (may) scanned++; return may; }, (json, row) =>
+                try
                 {
-                    if (winners.ContainsKey(keys.Read(json).Key)) hits.Add(row);
-                });
+                    ParquetRows.ForEach(local.Path, keys.Fields, g => { var may = ranges.MayHold(g, firstKeyName); if (may) scanned++; return may; }, (json, row) =>
+                    {
+                        var read = keys.Read(json);
+                        if (read.NaNKey is null && winners.TryGetValue(read.Key, out var winner))
+                        {
+                            hits.Add(row);
+                            if (winner.Deleted && settings.HardDelete) deletedRows++;
+                            else replaced++;
+                        }
+                    }, namedFloatsAsStrings: true);
+                }
+                catch
+                {
+                    await local.DisposeAsync().ConfigureAwait(false);
+                    throw;
+                }
                 var partition = PartitionOf(tablePrefix, key);
                 if (hits.Count == 0)
                 {
                     kept?.Add(Tables.DataFileFooter.Read(local.Path, key, partition.Date));
+                    await local.DisposeAsync().ConfigureAwait(false);
                     continue;
                 }
-                replaced += hits.Count;
-                var next = 0;
-                ParquetRows.ForEach(local.Path, null, null, (json, row) =>
-                {
-                    if (next < hits.Count && hits[next] == row) { next++; return; }
-                    Add(writer, json, partition, key, row);
-                });
-                superseded.Add(key);
-                removedRows += fileRows;
-                removedBytes += new FileInfo(local.Path).Length;
+                rewrites.Add(new Rewrite(key, local, hits, partition));
+                using var reader = new ParquetSharp.ParquetFileReader(local.Path);
+                using var meta = reader.FileMetaData;
+                foreach (var column in ParquetShape.Of(meta.Schema))
+                    if (schema.Root.IndexOf(column.Name) < 0 && !olderColumns.Exists(c => c.Name == column.Name))
+                        olderColumns.Add((column.Name, column.Schema()));
             }
 
-            var files = new List<SpooledFile>();
-            if (incomingAsIs) files.AddRange(stream.Files);
-            files.AddRange(await writer.CompleteAsync().ConfigureAwait(false));
-            return new Outcome(files, superseded, removedRows, removedBytes, replaced, deleted, scanned, kept);
+            // 3. The kept incoming rows and the rewritten files' other rows, written under the stream's schema by column
+            // name, with the columns only the rewritten files hold (a column the SCHEMA no longer declares keeps its values).
+            var writerLimits = limits with { ParseLanes = 1 };
+            var writer = new TableWriter(schema.ByColumnName(olderColumns), compression, writerLimits, spoolDirectory, stream.Table + "-merged", spoolIsInLake);
+            try
+            {
+                if (!incomingAsIs)
+                {
+                    long seq = 0;
+                    foreach (var file in stream.Files)
+                        ParquetRows.ForEach(file.LocalPath, null, null, (json, row) =>
+                        {
+                            if (keep[(int)seq++]) Add(writer, json, file.Partition, file.LocalPath, row);
+                        }, namedFloatsAsStrings: true);
+                }
+                long removedRows = 0, removedBytes = 0;
+                foreach (var rewrite in rewrites)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var next = 0;
+                    var hits = rewrite.Superseded;
+                    ParquetRows.ForEach(rewrite.Local.Path, null, null, (json, row) =>
+                    {
+                        if (next < hits.Count && hits[next] == row) { next++; return; }
+                        Add(writer, json, rewrite.Partition, rewrite.Key, row);
+                    }, namedFloatsAsStrings: true);
+                    using (var reader = new ParquetSharp.ParquetFileReader(rewrite.Local.Path))
+                    using (var meta = reader.FileMetaData) removedRows += meta.NumRows;
+                    removedBytes += new FileInfo(rewrite.Local.Path).Length;
+                }
+
+                var files = new List<SpooledFile>();
+                if (incomingAsIs) files.AddRange(stream.Files);
+                files.AddRange(await writer.CompleteAsync().ConfigureAwait(false));
+                return new Outcome(files, [.. rewrites.Select(r => r.Key)], removedRows, removedBytes, replaced, deletedRows, markedDeleted, scanned, kept);
+            }
+            finally
+            {
+                await writer.DisposeAsync().ConfigureAwait(false);
+            }
         }
         finally
         {
-            await writer.DisposeAsync().ConfigureAwait(false);
+            foreach (var rewrite in rewrites) await rewrite.Local.DisposeAsync().ConfigureAwait(false);
         }
     }
 

@@ -17,6 +17,9 @@ internal sealed class MergeKeys
     private readonly byte[]? _orderBy;
     private readonly byte[]? _deletedAt;
     private readonly string[] _keyValues;
+    private readonly string _stream;
+    /// <summary>Each key column's type in the stream's current SCHEMA: how a key value read from any file is compared.</summary>
+    private readonly LeafKind[] _keyKinds;
 
     public MergeKeys(string stream, IReadOnlyList<string> keyProperties, ColumnSchema schema, MergeSettings settings)
     {
@@ -29,10 +32,13 @@ internal sealed class MergeKeys
         if (settings.OrderBy is { } orderBy && schema.Root.IndexOf(orderBy) < 0)
             throw new MergeException($"stream '{stream}': merge.order_by column '{orderBy}' is not a column of its SCHEMA");
         Names = [.. keyProperties];
+        _stream = stream;
+        _keyKinds = [.. keyProperties.Select(k => schema.Root.Children[schema.Root.IndexOf(k)] is LeafNode leaf ? leaf.Kind : LeafKind.Json)];
         _keyNames = [.. keyProperties.Select(Encoding.UTF8.GetBytes)];
         _keyValues = new string[keyProperties.Count];
         _orderBy = settings.OrderBy is { } o ? Encoding.UTF8.GetBytes(o) : null;
-        _deletedAt = schema.Root.IndexOf(MergeSettings.DeletedAtColumn) >= 0 ? Encoding.UTF8.GetBytes(MergeSettings.DeletedAtColumn) : null;
+        DeclaresDeletedAt = schema.Root.IndexOf(MergeSettings.DeletedAtColumn) >= 0;
+        _deletedAt = DeclaresDeletedAt ? Encoding.UTF8.GetBytes(MergeSettings.DeletedAtColumn) : null;
         Fields = new HashSet<string>(keyProperties, StringComparer.Ordinal);
         if (settings.OrderBy is { } order) Fields.Add(order);
         if (_deletedAt is not null) Fields.Add(MergeSettings.DeletedAtColumn);
@@ -40,11 +46,17 @@ internal sealed class MergeKeys
 
     public IReadOnlyList<string> Names { get; }
 
+    /// <summary>Whether the stream's SCHEMA has the <c>_sdc_deleted_at</c> column that marks a deleted row.</summary>
+    public bool DeclaresDeletedAt { get; }
+
     /// <summary>The top-level columns a key pass reads.</summary>
     public HashSet<string> Fields { get; }
 
-    /// <summary>One row's merge facts; <c>MissingKey</c>: the key column (of <see cref="Names"/>) that is null or absent in it, if any.</summary>
-    public readonly record struct Row(RowKey Key, OrderValue Order, bool Deleted, FirstKey First, string? MissingKey);
+    /// <summary>
+    /// One row's merge facts; <c>MissingKey</c>: the key column (of <see cref="Names"/>) that is null or absent in it, if
+    /// any; <c>NaNKey</c>: the key column that is NaN, which equals no value and so can match no row.
+    /// </summary>
+    public readonly record struct Row(RowKey Key, OrderValue Order, bool Deleted, FirstKey First, string? MissingKey, string? NaNKey = null);
 
     public Row Read(ReadOnlySpan<byte> json)
     {
@@ -54,6 +66,7 @@ internal sealed class MergeKeys
         var deleted = false;
         var first = FirstKey.None;
         var present = 0;
+        string? nanKey = null;
         var reader = new Utf8JsonReader(json);
         reader.Read();
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -70,10 +83,31 @@ internal sealed class MergeKeys
             if (k >= 0)
             {
                 if (reader.TokenType != JsonTokenType.Null) present |= 1 << Math.Min(k, 30);
-                if (k == 0) first = FirstKey.Of(ref reader);
-                // A single whole-number key (the usual id) is kept as a number: no string per key in memory.
-                if (_keyNames.Length == 1 && first.IsLong) wholeKey = first.Long;
-                else _keyValues[k] = Encoding.UTF8.GetString(raw);
+                if (_keyKinds[k] == LeafKind.String && reader.TokenType is JsonTokenType.Number or JsonTokenType.True or JsonTokenType.False)
+                {
+                    // The column became a string (the widest type): a file written before holds the number as it was, and
+                    // the string column holds its JSON text, so the number 1 and the string "1" are one key.
+                    if (k == 0) first = new FirstKey(false, 0, raw.ToArray());
+                    _keyValues[k] = "\"" + Encoding.UTF8.GetString(raw) + "\"";
+                }
+                else
+                {
+                    if (reader.TokenType == JsonTokenType.String && _keyKinds[k] is LeafKind.Int64 or LeafKind.Double or LeafKind.Decimal or LeafKind.Boolean)
+                    {
+                        // Rows carry NaN and the infinities of a number column as strings (ParquetRows' named floats).
+                        if (_keyKinds[k] == LeafKind.Double && NamedFloatLiterals.Parse(reader.ValueSpan) is { } named)
+                        {
+                            if (double.IsNaN(named)) nanKey ??= Names[k];
+                        }
+                        else throw new MergeException($"stream '{_stream}': key property '{Names[k]}' holds the string {Encoding.UTF8.GetString(raw)} in a file of " +
+                            $"the table, but the stream's SCHEMA now declares it {_keyKinds[k].ToString().ToLowerInvariant()}: a string key cannot be matched with " +
+                            "such a key (only a number becoming a string is a widening); run --full to rewrite the table in one type, or declare the key a string");
+                    }
+                    if (k == 0) first = FirstKey.Of(ref reader);
+                    // A single whole-number key (the usual id) is kept as a number: no string per key in memory.
+                    if (_keyNames.Length == 1 && first.IsLong) wholeKey = first.Long;
+                    else _keyValues[k] = Encoding.UTF8.GetString(raw);
+                }
             }
             if (isOrder) order = OrderValue.Of(ref reader);
             if (isDeleted) deleted = reader.TokenType != JsonTokenType.Null;
@@ -82,7 +116,7 @@ internal sealed class MergeKeys
         string? missing = null;
         for (var i = 0; i < Math.Min(_keyNames.Length, 31) && missing is null; i++)
             if ((present & (1 << i)) == 0) missing = Names[i];
-        return new Row(key, order, deleted, first, missing);
+        return new Row(key, order, deleted, first, missing, nanKey);
     }
 }
 

@@ -183,6 +183,37 @@ internal sealed class ColumnSchema
     /// <summary>How records spell the columns (empty: by their names); a schema is the same only if this is too.</summary>
     public string RecordLayout { get; init; } = "";
 
+    /// <summary>
+    /// These columns as rows read back from the table's own files spell them, by column name: a transform's
+    /// projection (a rename, a computed column, an ignored property) is how the tap's records spell them, not those
+    /// rows. <paramref name="moreColumns"/> (name, JSON Schema) are added after them: columns only earlier files hold.
+    /// Field ids are kept.
+    /// </summary>
+    public ColumnSchema ByColumnName(IReadOnlyList<(string Name, System.Text.Json.Nodes.JsonNode Schema)> moreColumns)
+    {
+        if (RecordLayout.Length == 0 && moreColumns.Count == 0) return this;
+        var schema = System.Text.Json.Nodes.JsonNode.Parse(SchemaJson)!.AsObject();
+        var properties = schema["properties"]!.AsObject();
+        foreach (var (name, column) in moreColumns) properties[name] = column.DeepClone();
+        var byName = FromJsonSchema(JsonElement.Parse(schema.ToJsonString()));
+        for (var i = 0; i < Root.Children.Count; i++) CopyFieldIds(Root.Children[i], byName.Root.Children[i]);
+        return byName;
+    }
+
+    private static void CopyFieldIds(SchemaNode from, SchemaNode to)
+    {
+        to.FieldId = from.FieldId;
+        switch (from, to)
+        {
+            case (StructNode f, StructNode t):
+                for (var i = 0; i < f.Children.Count; i++) CopyFieldIds(f.Children[i], t.Children[i]);
+                break;
+            case (ListNode f, ListNode t):
+                CopyFieldIds(f.Element, t.Element);
+                break;
+        }
+    }
+
     /// <summary>The top-level columns as the manifest lists them.</summary>
     public List<Lake.ManifestColumn> ManifestColumns() => [.. Root.Children.Select(c => new Lake.ManifestColumn(c.Name, c.ArrowType, c.Nullable))];
 

@@ -74,6 +74,8 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
         }
     }
 
+    public override bool MergesByKey => _ingest.MergesByKey;
+
     public override void WriteNotice(string notice)
     {
         lock (_ingest.SourceNotices) _ingest.SourceNotices.Add(notice);

@@ -454,18 +454,20 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 nextIndex[folder] = Math.Max(nextIndex.GetValueOrDefault(folder), index + 1);
             }
             var files = (IReadOnlyList<SpooledFile>)stream.Files;
-            var merge = !replace && pipeline.Destination.WriteMode == WriteMode.Merge;
+            // A merge table replaced (run --full) still holds one row per key: the run's records are merged into an empty table.
+            var merge = pipeline.Destination.WriteMode == WriteMode.Merge;
             Merge.KeyedMerge.Outcome? merged = null;
             if (merge)
             {
                 // With table metadata the table is its current snapshot's files (replaced ones stay until maintenance).
                 var withMetadata = pipeline.Destination.TableFormat != TableFormats.Parquet;
-                var live = withMetadata ? await LiveDataFileKeysAsync(pipeline, store, prefix, cancellationToken).ConfigureAwait(false) : existing;
-                merged = await merger.MergeAsync(stream, prefix, live, withMetadata, cancellationToken).ConfigureAwait(false);
+                var live = replace ? [] : withMetadata ? await LiveDataFileKeysAsync(pipeline, store, prefix, cancellationToken).ConfigureAwait(false) : existing;
+                merged = await merger.MergeAsync(stream, prefix, live, withMetadata && !replace, cancellationToken).ConfigureAwait(false);
                 files = merged.Files;
                 if (!withMetadata) plan.Deletions.AddRange(merged.Superseded);
                 log.Notices.Add($"stream '{stream.Name}': merged by {string.Join(", ", stream.KeyProperties)}: {merged.RowsReplaced} row(s) replaced, " +
-                    $"{merged.RowsDeleted} key(s) deleted; {merged.Superseded.Count} of {live.Count} file(s) rewritten ({merged.FilesScanned} row group(s) read for keys)");
+                    $"{merged.RowsDeleted} row(s) deleted ({merged.KeysMarkedDeleted} key(s) marked deleted); {merged.Superseded.Count} of {live.Count} file(s) rewritten " +
+                    $"({merged.FilesScanned} row group(s) read for keys)");
             }
             var firstFile = plan.Files.Count;
             foreach (var file in files)
@@ -507,7 +509,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 Rows = stream.Records,
                 Files = files.Count,
                 Bytes = files.Sum(f => f.Bytes),
-                Totals = merged is null ? null : new TableTotals(
+                Totals = merged is null ? null : replace ? new TableTotals(files.Sum(f => f.Rows), files.Count, files.Sum(f => f.Bytes)) : new TableTotals(
                     (previous?.RowCount ?? 0) - merged.RemovedRows + files.Sum(f => f.Rows),
                     (previous?.Stats.Files ?? 0) - merged.Superseded.Count + files.Count,
                     (previous?.Stats.Bytes ?? 0) - merged.RemovedBytes + files.Sum(f => f.Bytes)),

@@ -60,6 +60,9 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
     public List<string> SchemaTypeChanges { get; } = [];
     /// <summary>What an in-process source noted for the run log (<see cref="Sources.RecordSink.WriteNotice"/>).</summary>
     public List<string> SourceNotices { get; } = [];
+
+    /// <summary>Whether the run's tables keep the latest row per key (<c>write_mode: merge</c>).</summary>
+    public bool MergesByKey => pipeline.Destination.WriteMode == WriteMode.Merge;
     public long DroppedUnselectedRecords => Streams.Where(s => !s.Selected).Sum(s => Interlocked.Read(ref s.Ignored));
 
     /// <summary>The run's budget of buffered rows (tests read how much it holds).</summary>

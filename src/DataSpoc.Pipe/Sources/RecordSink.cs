@@ -49,6 +49,9 @@ internal abstract class RecordSink
     /// sink that is not a run's drops it.
     /// </summary>
     public virtual void WriteNotice(string notice) { }
+
+    /// <summary>Whether the tables the rows land in keep the latest row per key (<c>write_mode: merge</c>), so a row sent again replaces its earlier copy.</summary>
+    public virtual bool MergesByKey => false;
 }
 
 /// <summary>

@@ -73,7 +73,7 @@ public sealed class MergeFilesTests : IDisposable
     [Fact]
     public async Task Records_without_their_key_fail_the_merge_naming_the_key_and_never_collapse_into_one_row()
     {
-        const string nullableKey = """{"type":"SCHEMA","stream":"orders","schema":{"type":"object","properties":{"id":{"type":["null","integer"]},"status":{"type":["null","string"]}}},"key_properties":["id"]}""";
+        const string nullableKey = """{"type":"SCHEMA","stream":"orders","schema":{"type":"object","properties":{"id":{"type":["null","integer"]},"status":{"type":["null","string"]},"_sdc_deleted_at":{"type":["null","string"],"format":"date-time"}}},"key_properties":["id"]}""";
         var first = _lake.WriteSinger("first.jsonl", nullableKey, Record(1, "a"), Record(2, "a"));
         Assert.True((await TempLake.RunAsync(Pipeline(first))).Succeeded);
         var before = _lake.ParquetKeys();

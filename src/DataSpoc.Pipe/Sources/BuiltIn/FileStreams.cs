@@ -122,7 +122,8 @@ internal static class FileStreams
             // A changed file is read again whole (a file cannot be known to have only grown): say what that does to a table.
             foreach (var changed in toRead.Where(f => bookmarks.WasReadBefore(stream.Name, f)))
                 sink.WriteNotice($"stream '{stream.Name}': {changed.Location} changed since an earlier run read it and is read again whole: " +
-                    "an appended table then holds its earlier rows twice (write_mode: merge with key_properties replaces them instead)");
+                    (sink.MergesByKey ? "write_mode merge replaces its earlier rows by key"
+                        : "an appended table then holds its earlier rows twice (write_mode: merge with key_properties replaces them instead)"));
             var emit = await openStream(stream, toRead).ConfigureAwait(false);
             if (emit is null)
                 sink.WriteNotice($"stream '{stream.Name}': {string.Join(", ", toRead.Select(f => f.Location))} hold(s) nothing (empty): nothing landed, and a table it has keeps its rows");

@@ -43,10 +43,17 @@ internal sealed class JsonValueWriter : RowWriter
 
     public override void Null(int property) => Writer.WriteNullValue();
     public override void Long(int property, long value) => Writer.WriteNumberValue(value);
-    /// <summary>Inside a JSON value (a nested Parquet list or struct) NaN and the infinities are null: JSON text cannot hold them.</summary>
+    /// <summary>
+    /// NaN and the infinities as the strings <c>"NaN"</c>, <c>"Infinity"</c> and <c>"-Infinity"</c>, which a number
+    /// column reads back as those doubles (rows of the lake's own files going back into it); when false, null.
+    /// </summary>
+    public bool NamedFloatsAsStrings { get; init; }
+
+    /// <summary>Inside a JSON value (a nested Parquet list or struct) NaN and the infinities are null unless <see cref="NamedFloatsAsStrings"/>: JSON text cannot hold them as numbers.</summary>
     public override void Double(int property, double value)
     {
         if (double.IsFinite(value)) Writer.WriteNumberValue(value);
+        else if (NamedFloatsAsStrings) Writer.WriteStringValue(NamedFloatLiterals.Word(value));
         else Writer.WriteNullValue();
     }
     public override void Decimal(int property, decimal value) => Writer.WriteNumberValue(value);

@@ -116,7 +116,7 @@ internal abstract class ParquetLeafCursor : IDisposable
                 {
                     StringLogicalType or EnumLogicalType => new Cursor<ByteArray>(r, def, rep, (w, p, v) => w.Utf8String(p, Utf8(Bytes(v)))),
                     JsonLogicalType => new Cursor<ByteArray>(r, def, rep, (w, p, v) => w.Json(p, JsonText(Bytes(v)))),
-                    DecimalLogicalType d => new Cursor<ByteArray>(r, def, rep, (w, p, v) => w.Decimal(p, BigEndianDecimal(Bytes(v), d.Scale))),
+                    DecimalLogicalType d => new Cursor<ByteArray>(r, def, rep, (w, p, v) => BigEndianDecimal(w, p, Bytes(v), d.Scale)),
                     _ when converted is ParquetSharp.Schema.ConvertedType.UTF8 or ParquetSharp.Schema.ConvertedType.Enum => new Cursor<ByteArray>(r, def, rep, (w, p, v) => w.Utf8String(p, Utf8(Bytes(v)))),
                     _ when converted is ParquetSharp.Schema.ConvertedType.Json => new Cursor<ByteArray>(r, def, rep, (w, p, v) => w.Json(p, JsonText(Bytes(v)))),
                     _ => new Cursor<ByteArray>(r, def, rep, (w, p, v) => w.Base64(p, Bytes(v))),
@@ -126,7 +126,7 @@ internal abstract class ParquetLeafCursor : IDisposable
                 return logical switch
                 {
                     UuidLogicalType => new Cursor<FixedLenByteArray>(r, def, rep, (w, p, v) => Uuid(w, p, new Guid(Bytes(v, length), bigEndian: true))),
-                    DecimalLogicalType d => new Cursor<FixedLenByteArray>(r, def, rep, (w, p, v) => w.Decimal(p, BigEndianDecimal(Bytes(v, length), d.Scale))),
+                    DecimalLogicalType d => new Cursor<FixedLenByteArray>(r, def, rep, (w, p, v) => BigEndianDecimal(w, p, Bytes(v, length), d.Scale)),
                     Float16LogicalType => new Cursor<FixedLenByteArray>(r, def, rep, (w, p, v) =>
                     {
                         w.Double(p, (double)BitConverter.ToHalf(Bytes(v, 2)));
@@ -202,12 +202,23 @@ internal abstract class ParquetLeafCursor : IDisposable
         return new decimal((int)(uint)magnitude, (int)(uint)(magnitude >> 32), 0, unscaled < 0, (byte)scale);
     }
 
-    private static decimal BigEndianDecimal(ReadOnlySpan<byte> bytes, int scale)
+    private static readonly BigInteger LargestDecimal = new(decimal.MaxValue);
+
+    /// <summary>
+    /// A DECIMAL stored as big-endian bytes: a <see cref="decimal"/> while it fits one; beyond its 96 bits (about 28
+    /// digits, where DECIMAL(38, s) holds 38) its exact digits as JSON number text, which a decimal column reads exactly.
+    /// </summary>
+    private static void BigEndianDecimal(RowWriter row, int property, ReadOnlySpan<byte> bytes, int scale)
     {
         var unscaled = new BigInteger(bytes, isUnsigned: false, isBigEndian: true);
-        // decimal holds 96 bits: values beyond (about 28 digits) cannot be represented exactly.
-        if (BigInteger.Abs(unscaled) > new BigInteger(decimal.MaxValue)) throw new OverflowException($"decimal value with {unscaled.ToString(CultureInfo.InvariantCulture).Length} digits does not fit");
-        return (decimal)unscaled / Pow10(scale);
+        if (BigInteger.Abs(unscaled) <= LargestDecimal)
+        {
+            row.Decimal(property, (decimal)unscaled / Pow10(scale));
+            return;
+        }
+        var digits = BigInteger.Abs(unscaled).ToString(CultureInfo.InvariantCulture).PadLeft(scale + 1, '0');
+        var text = (unscaled.Sign < 0 ? "-" : "") + (scale == 0 ? digits : digits[..^scale] + "." + digits[^scale..]);
+        row.Json(property, System.Text.Encoding.ASCII.GetBytes(text));
     }
 
     private static decimal Pow10(int scale)

@@ -19,15 +19,17 @@ internal static class ParquetRows
     /// Calls <paramref name="onRow"/> for every row of the row groups <paramref name="readGroup"/> accepts (all when null),
     /// with only the top-level fields in <paramref name="fields"/> (all when null); absent fields are left out. A value
     /// that cannot be read is an <see cref="InvalidDataException"/> naming <paramref name="location"/> (the file's path
-    /// when null), the row group, the row and the column.
+    /// when null), the row group, the row and the column. With <paramref name="namedFloatsAsStrings"/> NaN and the
+    /// infinities, flat or in lists, are the strings a number column reads back as those doubles (see
+    /// <see cref="JsonValueWriter.NamedFloatsAsStrings"/>); else null.
     /// </summary>
     public static void ForEach(string path, IReadOnlySet<string>? fields, Func<RowGroupReader, bool>? readGroup, RowHandler onRow,
-        string? location = null, CancellationToken cancellationToken = default)
+        string? location = null, CancellationToken cancellationToken = default, bool namedFloatsAsStrings = false)
     {
         using var reader = new ParquetFileReader(path);
         using var metadata = reader.FileMetaData;
         var shapes = ParquetShape.Of(metadata.Schema).Where(s => fields is null || fields.Contains(s.Name)).ToList();
-        var json = new JsonValueWriter();
+        var json = new JsonValueWriter { NamedFloatsAsStrings = namedFloatsAsStrings };
         long first = 0;
         for (var g = 0; g < metadata.NumRowGroups; g++)
         {

@@ -1,0 +1,191 @@
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Tests.Support;
+
+namespace DataSpoc.Pipe.Tests.Merge;
+
+/// <summary>
+/// What a merge keeps of a row it carries over (a run's repeated key, a row of a rewritten file): every value as the
+/// table holds it, whatever the transforms, the value (NaN, a 38-digit decimal) or a column the SCHEMA no longer has;
+/// and what it refuses or counts. Each run is a real tap script; DuckDB reads the values back.
+/// </summary>
+public sealed class MergeRewriteTests : IDisposable
+{
+    private readonly TempLake _lake = new();
+
+    public void Dispose() => _lake.Dispose();
+
+    private int _inputs;
+
+    private PipelineDefinition Pipeline(string[] lines, JsonObject? transform = null, MergeSettings? merge = null) =>
+        _lake.Pipeline("k-merge", _lake.WriteSinger($"run{++_inputs}.jsonl", lines), p => p with
+        {
+            Destination = p.Destination with { PartitionBy = PartitionBySettings.None, WriteMode = WriteMode.Merge, Merge = merge ?? new MergeSettings() },
+            Transforms = transform is null ? p.Transforms : new Dictionary<string, JsonNode?> { ["k"] = transform },
+        });
+
+    private async Task<DataSpoc.Pipe.Runs.RunResult> Run(string[] lines, JsonObject? transform = null, bool full = false, MergeSettings? merge = null)
+    {
+        var result = await TempLake.RunAsync(Pipeline(lines, transform, merge), full);
+        Assert.True(result.Succeeded, result.Log.Error);
+        return result;
+    }
+
+    private List<List<string?>> Rows(string columns, string order = "1") =>
+        _lake.Query($"SELECT {columns} FROM read_parquet('{{lake}}/raw/test/k/*.parquet', union_by_name=true) ORDER BY {order}");
+
+    private static string Schema(string properties, string key = "id") =>
+        $$$"""{"type":"SCHEMA","stream":"k","schema":{"type":"object","properties":{{{properties}}}},"key_properties":["{{{key}}}"]}""";
+
+    private static string Record(string record) => $$$"""{"type":"RECORD","stream":"k","record":{{{record}}}}""";
+
+    private static readonly string IdV = Schema("""{"id":{"type":"integer"},"v":{"type":["null","string"]}}""");
+
+    [Fact]
+    public async Task A_key_repeated_in_a_run_keeps_its_renamed_and_computed_columns()
+    {
+        var map = JsonNode.Parse("""{"rename":{"id":"user_id"},"compute":{"c":"id + 1"}}""")!.AsObject();
+        await Run([IdV, Record("""{"id":1,"v":"a"}"""), Record("""{"id":2,"v":"b"}"""), Record("""{"id":2,"v":"b2"}""")], map);
+        Assert.Equal([["1", "a", "2"], ["2", "b2", "3"]], Rows("user_id, v, c"));
+
+        // A rewritten file's rows keep them too (key 2 shares the file with the updated key 1).
+        await Run([IdV, Record("""{"id":1,"v":"a2"}""")], (JsonObject)map.DeepClone());
+        Assert.Equal([["1", "a2", "2"], ["2", "b2", "3"]], Rows("user_id, v, c"));
+    }
+
+    [Fact]
+    public async Task A_key_repeated_in_a_run_keeps_a_hashed_column_renamed()
+    {
+        var map = JsonNode.Parse("""{"rename":{"v":"w"},"hash":["v"]}""")!.AsObject();
+        await Run([IdV, Record("""{"id":1,"v":"a"}"""), Record("""{"id":1,"v":"b"}""")], map);
+        var rows = Rows("id, w");
+        Assert.Single(rows);
+        Assert.Equal(64, rows[0][1]?.Length);
+    }
+
+    [Fact]
+    public async Task A_rewritten_file_keeps_nan_and_the_infinities_flat_and_in_lists()
+    {
+        var schema = Schema("""{"id":{"type":"integer"},"f":{"type":["null","number"]},"arr":{"type":["null","array"],"items":{"type":["null","number"]}}}""");
+        await Run([schema, Record("""{"id":1,"f":1.0}"""), Record("""{"id":2,"f":NaN,"arr":[NaN,Infinity,-0.0]}"""),
+            Record("""{"id":3,"f":"Infinity"}"""), Record("""{"id":4,"f":-Infinity}""")]);
+        var before = Rows("id, f::VARCHAR, arr::VARCHAR");
+
+        await Run([schema, Record("""{"id":1,"f":2.0}""")]);
+        Assert.Equal([["1", "2.0", null], .. before.Skip(1)], Rows("id, f::VARCHAR, arr::VARCHAR"));
+        Assert.Equal(["2", "nan", "[nan, inf, -0.0]"], before[1]);
+    }
+
+    [Fact]
+    public async Task A_rewritten_file_keeps_a_decimal_of_38_digits_exactly()
+    {
+        var schema = Schema("""{"id":{"type":"integer"},"d":{"type":["null","number"],"multipleOf":0.01}}""");
+        await Run([schema, Record("""{"id":1,"d":1.00}"""), Record("""{"id":2,"d":123456789012345678901234567890.12}"""),
+            Record("""{"id":3,"d":-999999999999999999999999999999999999.99}""")]);
+        await Run([schema, Record("""{"id":1,"d":2.00}""")]);
+        Assert.Equal([["1", "2.00"], ["2", "123456789012345678901234567890.12"], ["3", "-999999999999999999999999999999999999.99"]], Rows("id, d::VARCHAR"));
+    }
+
+    [Fact]
+    public async Task An_integer_key_and_the_same_key_as_a_string_are_one_key_once_the_column_is_a_string()
+    {
+        await Run([IdV.Replace("\"v\":{\"type\":[\"null\",\"string\"]}", "\"v\":{\"type\":[\"null\",\"integer\"]}"), Record("""{"id":1,"v":1}"""), Record("""{"id":2,"v":2}""")]);
+        await Run([Schema("""{"id":{"type":"string"},"v":{"type":["null","integer"]}}"""), Record("""{"id":"1","v":11}""")]);
+        Assert.Equal([["1", "11"], ["2", "2"]], Rows("id::VARCHAR, v", "1"));
+        Assert.Equal(2, _lake.Manifest().Tables["test/k"].RowCount);
+    }
+
+    [Fact]
+    public async Task A_string_key_that_the_schema_now_types_as_an_integer_fails_the_merge_naming_it()
+    {
+        await Run([Schema("""{"id":{"type":"string"},"v":{"type":["null","integer"]}}"""), Record("""{"id":"1","v":1}""")]);
+        var before = _lake.ParquetKeys();
+        var result = await TempLake.RunAsync(Pipeline([Schema("""{"id":{"type":"integer"},"v":{"type":["null","integer"]}}"""), Record("""{"id":1,"v":11}""")]));
+        Assert.False(result.Succeeded);
+        Assert.Contains("key property 'id'", result.Log.Error, StringComparison.Ordinal);
+        Assert.Contains("--full", result.Log.Error, StringComparison.Ordinal);
+        Assert.Equal(before, _lake.ParquetKeys());
+    }
+
+    [Fact]
+    public async Task A_rewritten_file_keeps_a_column_the_schema_no_longer_declares()
+    {
+        var withB = Schema("""{"id":{"type":"integer"},"b":{"type":["null","string"]}}""");
+        await Run([withB, Record("""{"id":1,"b":"b1"}"""), Record("""{"id":2,"b":"b2"}""")]);
+        await Run([withB, Record("""{"id":3,"b":"b3"}"""), Record("""{"id":4,"b":"b4"}""")]);
+        await Run([Schema("""{"id":{"type":"integer"}}"""), Record("""{"id":1}""")]);
+        Assert.Equal([["1", null], ["2", "b2"], ["3", "b3"], ["4", "b4"]], Rows("id, b"));
+    }
+
+    [Fact]
+    public async Task A_full_run_of_a_merge_pipeline_still_keeps_one_row_per_key_and_applies_deletes()
+    {
+        var schema = Schema("""{"id":{"type":["null","integer"]},"v":{"type":["null","string"]},"_sdc_deleted_at":{"type":["null","string"],"format":"date-time"}}""");
+        await Run([schema, Record("""{"id":5,"v":"old"}""")]);
+        await Run([schema, Record("""{"id":1,"v":"a"}"""), Record("""{"id":1,"v":"a2"}"""),
+            Record("""{"id":2,"v":"b","_sdc_deleted_at":"2024-01-01T00:00:00Z"}"""), Record("""{"id":3,"v":"c"}""")], full: true);
+        Assert.Equal([["1", "a2"], ["3", "c"]], Rows("id, v"));
+        Assert.Equal(2, _lake.Manifest().Tables["test/k"].RowCount);
+
+        var result = await TempLake.RunAsync(Pipeline([schema, Record("""{"id":null,"v":"nullkey"}""")]), full: true);
+        Assert.False(result.Succeeded);
+        Assert.Contains("no value for key property 'id'", result.Log.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_nan_key_is_refused_by_name_and_an_infinite_key_is_a_key()
+    {
+        var schema = Schema("""{"id":{"type":"number"},"v":{"type":["null","string"]}}""");
+        await Run([schema, Record("""{"id":1.5,"v":"a"}"""), Record("""{"id":Infinity,"v":"inf"}"""), Record("""{"id":-Infinity,"v":"-inf"}""")]);
+        await Run([schema, Record("""{"id":Infinity,"v":"inf2"}""")]);
+        Assert.Equal([["-inf", "-inf"], ["1.5", "a"], ["inf", "inf2"]], Rows("id::VARCHAR, v", "v"));
+
+        var result = await TempLake.RunAsync(Pipeline([schema, Record("""{"id":NaN,"v":"nan"}""")]));
+        Assert.False(result.Succeeded);
+        Assert.Contains("key property 'id' is NaN", result.Log.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_run_log_counts_the_rows_a_delete_removed_not_the_deletes_received()
+    {
+        var schema = Schema("""{"id":{"type":"integer"},"_sdc_deleted_at":{"type":["null","string"],"format":"date-time"}}""");
+        await Run([schema, Record("""{"id":1}""")]);
+        const string at = "\"_sdc_deleted_at\":\"2024-01-01T00:00:00Z\"";
+        var result = await Run([schema, Record($$"""{"id":1,{{at}}}"""), Record($$"""{"id":98,{{at}}}"""), Record($$"""{"id":99,{{at}}}""")]);
+        Assert.Contains(result.Log.Notices, n => n.Contains("0 row(s) replaced, 1 row(s) deleted (3 key(s) marked deleted)", StringComparison.Ordinal));
+        Assert.Empty(_lake.ParquetKeys());
+        Assert.Equal(0, _lake.Manifest().Tables["test/k"].RowCount);
+    }
+
+    [Fact]
+    public async Task An_undeclared_sdc_deleted_at_fails_the_merge_instead_of_nulling_the_row()
+    {
+        await Run([IdV, Record("""{"id":1,"v":"a"}""")]);
+        var result = await TempLake.RunAsync(Pipeline([IdV, Record("""{"id":1,"_sdc_deleted_at":"2024-01-01T00:00:00Z"}""")]));
+        Assert.False(result.Succeeded);
+        Assert.Contains("_sdc_deleted_at", result.Log.Error, StringComparison.Ordinal);
+        Assert.Contains("does not declare", result.Log.Error, StringComparison.Ordinal);
+        Assert.Equal([["1", "a"]], Rows("id, v"));
+    }
+    [Fact]
+    public async Task A_file_read_again_whole_by_a_merge_pipeline_gets_no_advice_to_merge()
+    {
+        var input = Path.Combine(_lake.Root + "-inputs", "files");
+        Directory.CreateDirectory(input);
+        File.WriteAllText(Path.Combine(input, "k.jsonl"), "{\"id\":1}\n");
+        var pipeline = _lake.BuiltInPipeline("k-files", "jsonl", new JsonObject
+        {
+            ["path"] = input,
+            ["streams"] = new JsonArray(new JsonObject { ["name"] = "k", ["key_properties"] = new JsonArray("id") }),
+        }) with { Incremental = new IncrementalSettings { Enabled = true } };
+        pipeline = pipeline with { Destination = pipeline.Destination with { PartitionBy = PartitionBySettings.None, WriteMode = WriteMode.Merge } };
+        await TempLake.RunBuiltInAsync(pipeline);
+        File.AppendAllText(Path.Combine(input, "k.jsonl"), "{\"id\":2}\n");
+        Assert.True(DataSpoc.Pipe.Sources.BuiltIn.BuiltInTaps.TryGet("jsonl", out var tap));
+        var second = await new DataSpoc.Pipe.Runs.PipelineRunner(new DataSpoc.Pipe.Storage.ObjectStoreFactory()).RunAsync(pipeline, new DataSpoc.Pipe.Runs.RunOptions { Source = new DataSpoc.Pipe.Sources.BuiltIn.BuiltInSource(tap) }, CancellationToken.None);
+        Assert.True(second.Succeeded, second.Log.Error);
+        var notice = Assert.Single(second.Log.Notices, n => n.Contains("read again whole", StringComparison.Ordinal));
+        Assert.DoesNotContain("write_mode: merge with key_properties replaces them instead", notice, StringComparison.Ordinal);
+        Assert.Equal([["1"], ["2"]], _lake.Query("SELECT id FROM read_parquet('{lake}/raw/jsonl/k/*.parquet') ORDER BY 1"));
+    }
+}

@@ -126,11 +126,22 @@ internal static class NamedFloatLiterals
         : text.SequenceEqual("-Infinity"u8) ? double.NegativeInfinity
         : null;
 
-    /// <summary>The length of the named float at the start of <paramref name="text"/> when a delimiter ends it, else 0.</summary>
+    /// <summary>
+    /// The length of the named float at the start of <paramref name="text"/> when a delimiter (or the line's end) ends
+    /// it, else 0. Only the next ten bytes are looked at: called at every value position of a line that failed to
+    /// parse, a search to the line's end would make a hostile line of a million '[' quadratic (hours, not milliseconds).
+    /// </summary>
     private static int WordAt(ReadOnlySpan<byte> text, out double value)
     {
-        var length = text.IndexOfAny(",}] \t\r\n"u8);
-        if (length < 0) length = text.Length;
+        value = 0;
+        if (text.IsEmpty || text[0] is not ((byte)'N' or (byte)'I' or (byte)'-')) return 0;
+        var window = text[..Math.Min(text.Length, 10)];
+        var length = window.IndexOfAny(",}] \t\r\n"u8);
+        if (length < 0)
+        {
+            if (window.Length < text.Length) return 0;
+            length = text.Length;
+        }
         value = length is 3 or 8 or 9 && Parse(text[..length]) is { } named ? named : 0;
         return value == 0 ? 0 : length;
     }

@@ -17,13 +17,25 @@ public sealed class RunLog
     [JsonPropertyName("streams")] public SortedDictionary<string, RunLogStream> Streams { get; set; } = new(StringComparer.Ordinal);
     [JsonPropertyName("total_records")] public long TotalRecords { get; set; }
     [JsonPropertyName("state_committed")] public bool StateCommitted { get; set; }
-    [JsonPropertyName("error")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Error { get; set; }
+    [JsonPropertyName("error")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Error { get => _error; set => _error = Bounded(value); }
     /// <summary>The step that failed: <c>extract</c>, <c>write</c> or <c>commit</c>.</summary>
     [JsonPropertyName("failed_step")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? FailedStep { get; set; }
     [JsonPropertyName("tap")] public RunLogTap Tap { get; set; } = new();
     [JsonPropertyName("tool_version")] public string ToolVersion { get; set; } = "";
     /// <summary>Things the run noticed and handled (stale lock taken over, leftover temp files removed, unknown messages…).</summary>
     [JsonPropertyName("notices")] public List<string> Notices { get; set; } = [];
+
+    /// <summary>
+    /// The longest error a log keeps: an error quoting a hostile value (a million digits, a 200 MB string) would make
+    /// each failed run's log, its OpenLineage event and the terminal line that size, or fail to serialise at all and
+    /// leave no log.
+    /// </summary>
+    public const int MaxErrorChars = 4000;
+
+    private string? _error;
+
+    private static string? Bounded(string? error) =>
+        error is null || error.Length <= MaxErrorChars ? error : error[..MaxErrorChars] + $" … ({error.Length - MaxErrorChars} more characters)";
 }
 
 public sealed class RunLogStream

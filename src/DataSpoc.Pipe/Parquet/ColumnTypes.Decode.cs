@@ -94,8 +94,16 @@ internal abstract partial class ColumnType
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static string Expected(string what, JsonTokenType got) => $"expected {what}, got {JsonTokenNames.Describe(got)}";
 
+    /// <summary>A value as an error message shows it: its first 100 bytes (cut at a character), then how long it was.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static string Quoted(ReadOnlySpan<byte> text) => Encoding.UTF8.GetString(text);
+    internal static string Quoted(ReadOnlySpan<byte> text)
+    {
+        const int Shown = 100;
+        if (text.Length <= Shown) return Encoding.UTF8.GetString(text);
+        var cut = Shown;
+        while (cut > 0 && (text[cut] & 0xC0) == 0x80) cut--; // not inside a UTF-8 sequence
+        return $"{Encoding.UTF8.GetString(text[..cut])}… ({text.Length} bytes)";
+    }
 
     private sealed partial class Int64Type
     {
@@ -584,14 +592,14 @@ internal static class JsonString
 
     private static bool LoneSurrogate(ReadOnlySpan<byte> body, out string? problem)
     {
-        problem = $"the string \"{Encoding.UTF8.GetString(body)}\" holds an escaped lone surrogate (such as \\udc00), which is not a character";
+        problem = $"the string \"{ColumnType.Quoted(body)}\" holds an escaped lone surrogate (such as \\udc00), which is not a character";
         return false;
     }
 
     /// <summary>Only the canonical scan can hand over a malformed escape (the tokenizer rejects the line), and it then hands the record on.</summary>
     private static bool Malformed(ReadOnlySpan<byte> body, out string? problem)
     {
-        problem = $"the string \"{Encoding.UTF8.GetString(body)}\" holds a malformed escape";
+        problem = $"the string \"{ColumnType.Quoted(body)}\" holds a malformed escape";
         return false;
     }
 }

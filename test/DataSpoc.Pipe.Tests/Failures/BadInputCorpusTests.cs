@@ -104,6 +104,26 @@ public class BadInputCorpusTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_value_of_a_million_digits_or_a_huge_bad_date_time_is_quoted_short_and_the_run_log_is_written()
+    {
+        using var lake = new TempLake();
+        var file = Path.Combine(lake.Root, "huge.singer");
+        var schema = """{"type":"SCHEMA","stream":"items","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"t":{"type":["null","string"],"format":"date-time"}}}}""";
+        File.WriteAllText(file, schema + "\n" + """{"type":"RECORD","stream":"items","record":{"id":""" + new string('7', 1_000_000) + "}}\n");
+        var run = await TempLake.RunAsync(lake.Pipeline("huge", file));
+        Assert.False(run.Succeeded);
+        Assert.Contains("… (1000000 bytes) is not a 64-bit integer", run.Log.Error);
+        Assert.True(run.Log.Error!.Length < 1000, run.Log.Error.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Single(Directory.GetFiles(Path.Combine(lake.Root, ".dataspoc", "logs", "huge")));
+
+        File.WriteAllText(file, schema + "\n" + """{"type":"RECORD","stream":"items","record":{"id":1,"t":"é""" + new string('x', 3_000_000) + "\"}}\n");
+        var date = await TempLake.RunAsync(lake.Pipeline("huge", file));
+        Assert.Contains("'éxxx", date.Log.Error);
+        Assert.Contains("… (3000002 bytes)' is not an ISO-8601 date-time", date.Log.Error);
+        Assert.True(date.Log.Error!.Length < 1000);
+    }
+
+    [Fact]
     public async Task A_byte_order_mark_before_the_first_line_is_skipped_and_one_inside_a_later_line_is_no_JSON()
     {
         using var lake = new TempLake();

@@ -471,8 +471,16 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             if (state.TypedMap is { } typed)
             {
                 var start = record;
-                if (typed.OnRows ? TryWriteRow(typed.ForRowLane(index), state, writer, ref record, rawLine)
-                    : TryWriteTyped(typed.ForLane(index), state, writer, ref record, rawLine)) return;
+                try
+                {
+                    if (typed.OnRows ? TryWriteRow(typed.ForRowLane(index), state, writer, ref record, rawLine)
+                        : TryWriteTyped(typed.ForLane(index), state, writer, ref record, rawLine)) return;
+                }
+                catch (TransformException e) when (e.OfRecord)
+                {
+                    // An expression failed on the typed values (nothing of the row is left): the JSON path below decides,
+                    // which rejects the record or, reading a number in the form the tap wrote it (53.0), evaluates it.
+                }
                 record = start;
             }
             if (NamedFloatLiterals.Current is { } quoted && quoted.Line.Overlaps(rawLine))
@@ -485,7 +493,16 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             var node = JsonNode.Parse(ref record)!.AsObject();
             foreach (var t in state.RecordTransforms)
             {
-                var result = t.TransformRecord(state.Name, node);
+                JsonObject? result;
+                try
+                {
+                    result = t.TransformRecord(state.Name, node);
+                }
+                catch (TransformException e) when (e.OfRecord)
+                {
+                    ingest.Reject(state, e.Message, rawLine, line);
+                    return;
+                }
                 if (result is null) { Interlocked.Increment(ref state.Filtered); return; }
                 node = result;
             }

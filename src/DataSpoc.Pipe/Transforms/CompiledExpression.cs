@@ -161,7 +161,7 @@ internal sealed class CompiledExpression
         },
         UnaryExpressionType.Negate => values => operand(values) switch
         {
-            long l => (object)unchecked(-l),
+            long l => (object)checked(-l),
             double d => (object)-d,
             _ => Unhandled,
         },
@@ -197,8 +197,8 @@ internal sealed class CompiledExpression
         BinaryExpressionType.Lesser => values => Order(left(values), right(values), c => c < 0),
         BinaryExpressionType.LesserOrEqual => values => Order(left(values), right(values), c => c <= 0),
         BinaryExpressionType.Plus => values => Plus(left(values), right(values)),
-        BinaryExpressionType.Minus => values => Arithmetic(left(values), right(values), static (a, b) => unchecked(a - b), static (a, b) => a - b),
-        BinaryExpressionType.Times => values => Arithmetic(left(values), right(values), static (a, b) => unchecked(a * b), static (a, b) => a * b),
+        BinaryExpressionType.Minus => values => Arithmetic(left(values), right(values), static (a, b) => checked(a - b), static (a, b) => a - b),
+        BinaryExpressionType.Times => values => Arithmetic(left(values), right(values), static (a, b) => checked(a * b), static (a, b) => a * b),
         BinaryExpressionType.Div => values => Divide(left(values), right(values)),
         BinaryExpressionType.Modulo => values => Modulo(left(values), right(values)),
         _ => null,
@@ -241,14 +241,15 @@ internal sealed class CompiledExpression
     {
         if (ReferenceEquals(a, Unhandled) || ReferenceEquals(b, Unhandled)) return Unhandled;
         if (a is null || b is null) return null;
-        return Arithmetic(a, b, static (x, y) => unchecked(x + y), static (x, y) => x + y);
+        return Arithmetic(a, b, static (x, y) => checked(x + y), static (x, y) => x + y);
     }
 
     private static object Arithmetic(object? a, object? b, Func<long, long, long> whole, Func<double, double, double> real)
     {
         if (a is int && b is int) return Unhandled;
         if (!Number(a, out var wa, out var la, out var da) || !Number(b, out var wb, out var lb, out var db)) return Unhandled;
-        // Boxed apart: a conditional of long and double would make both double.
+        // Boxed apart: a conditional of long and double would make both double. The whole operations are checked: a
+        // result that overflows fails its record (OverflowException), never lands wrapped as NCalc's would.
         if (wa && wb) return whole(la, lb);
         return real(da, db);
     }

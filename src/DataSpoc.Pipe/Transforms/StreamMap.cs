@@ -155,7 +155,7 @@ internal sealed class StreamMap : IRecordTransform
 
     /// <summary>The error of an expression that failed on a record (both paths throw this one).</summary>
     internal TransformException EvaluationFailed(TransformExpression expression, string key, Exception e) =>
-        new(Stream, key, $"'{expression.Text}' failed: {e.Message}");
+        new(Stream, key, $"'{expression.Text}' failed: {e.Message}") { OfRecord = true };
 
     /// <summary>Whether the filter keeps the record; anything but true or false is an error naming the filter.</summary>
     internal bool Keeps(object? filtered) => filtered as bool? ??

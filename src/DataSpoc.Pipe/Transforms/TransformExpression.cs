@@ -19,6 +19,8 @@ internal sealed class TransformExpression
     /// <c>price + tax</c> 1.51 for 1.5 and 1). Without it <c>+</c> adds numbers and joins two strings, and a string with
     /// a number is NCalc's error (<c>concat</c> joins anything).
     /// </remarks>
+    // Not OverflowProtection: it also calls every infinite double an overflow (2 / 0, arithmetic on an Infinity a number
+    // column holds), which are values here. Whole numbers that overflow are refused by the compiled forms instead.
     private const ExpressionOptions Options = ExpressionOptions.AllowNullParameter | ExpressionOptions.OrdinalStringComparer;
 
     private static readonly HashSet<string> BuiltInFunctions = new(StringComparer.Ordinal)
@@ -55,7 +57,7 @@ internal sealed class TransformExpression
     /// <summary>Parses <paramref name="text"/>; on a syntax error or an unknown function returns null and the reason.</summary>
     public static TransformExpression? TryParse(string text, out string? error)
     {
-        var expression = new Expression(text, Options) { CultureInfo = CultureInfo.InvariantCulture };
+        var expression = NewExpression(text);
         if (expression.HasErrors())
         {
             error = $"'{text}' is not a valid expression: {expression.Error?.Message}";
@@ -67,6 +69,14 @@ internal sealed class TransformExpression
             error = $"'{text}' calls unknown function '{unknown}' (available: {string.Join(", ", BuiltInFunctions.Concat(StringFunctions).Append("len").Order(StringComparer.Ordinal))})";
             return null;
         }
+        error = null;
+        var columns = expression.GetParameterNames().Where(n => n != "null").Distinct(StringComparer.Ordinal).ToList();
+        return new TransformExpression(text, expression, columns);
+    }
+
+    private static Expression NewExpression(string text)
+    {
+        var expression = new Expression(text, Options) { CultureInfo = CultureInfo.InvariantCulture };
         expression.Functions["lower"] = f => Str(f, 0)?.ToLowerInvariant();
         expression.Functions["upper"] = f => Str(f, 0)?.ToUpperInvariant();
         expression.Functions["trim"] = f => Str(f, 0)?.Trim();
@@ -76,9 +86,7 @@ internal sealed class TransformExpression
         {
             if (NullsInMath(name, args.Parameters, out var result)) args.Result = result;
         };
-        error = null;
-        var columns = expression.GetParameterNames().Where(n => n != "null").Distinct(StringComparer.Ordinal).ToList();
-        return new TransformExpression(text, expression, columns);
+        return expression;
     }
 
     private static string? Str(NCalc.Handlers.FunctionData f, int index) => TextOf(f.Evaluate(index));
@@ -217,5 +225,5 @@ internal sealed class TransformExpression
 /// <summary>NCalc's evaluation errors, as one type to catch.</summary>
 internal static class ExpressionErrors
 {
-    public static bool IsEvaluationError(Exception e) => e is NCalcException or InvalidCastException or FormatException or ArgumentException or OverflowException;
+    public static bool IsEvaluationError(Exception e) => e is NCalcException or InvalidCastException or FormatException or ArgumentException or ArithmeticException;
 }

@@ -144,7 +144,7 @@ internal sealed class TypedExpression
         },
         UnaryExpressionType.Negate => values => operand(values) switch
         {
-            { Kind: ScalarKind.Long } l => Scalar.Of(unchecked(-l.Long)),
+            { Kind: ScalarKind.Long } l => Scalar.Of(checked(-l.Long)),
             { Kind: ScalarKind.Double } d => Scalar.Of(-d.Double),
             _ => Scalar.Unhandled,
         },
@@ -261,7 +261,9 @@ internal sealed class TypedExpression
     private static Scalar Arithmetic(in Scalar a, in Scalar b, bool minus)
     {
         if ((a.Kind == ScalarKind.Int && b.Kind == ScalarKind.Int) || !IsNumber(a) || !IsNumber(b)) return Scalar.Unhandled;
-        if (IsWhole(a) && IsWhole(b)) return Scalar.Of(minus ? unchecked(a.Long - b.Long) : unchecked(a.Long * b.Long));
+        // Checked: a whole result that overflows fails its record (OverflowException), never lands wrapped. NCalc wraps
+        // (see TransformExpression.Options), so here the compiled forms depart from it on purpose.
+        if (IsWhole(a) && IsWhole(b)) return Scalar.Of(minus ? checked(a.Long - b.Long) : checked(a.Long * b.Long));
         return Scalar.Of(minus ? AsDouble(a) - AsDouble(b) : AsDouble(a) * AsDouble(b));
     }
 

@@ -361,19 +361,28 @@ internal sealed partial class TypedStreamMap
                     _ambiguousArgs[ambiguous++] = i;
                 }
             }
-            result = expression.Evaluate(args);
-            if (!InShape(result, kind)) return false;
-            for (var form = 1; form < 1 << ambiguous; form++)
+            try
             {
-                for (var a = 0; a < ambiguous; a++)
+                result = expression.Evaluate(args);
+                if (!InShape(result, kind)) return false;
+                for (var form = 1; form < 1 << ambiguous; form++)
                 {
-                    var i = _ambiguousArgs[a];
-                    args[i] = (form >> a & 1) != 0 ? _otherScalars[cells[i]] : _scalars[cells[i]];
+                    for (var a = 0; a < ambiguous; a++)
+                    {
+                        var i = _ambiguousArgs[a];
+                        args[i] = (form >> a & 1) != 0 ? _otherScalars[cells[i]] : _scalars[cells[i]];
+                    }
+                    var other = expression.Evaluate(args);
+                    if (!InShape(other, kind) || !result.Same(other)) return false;
                 }
-                var other = expression.Evaluate(args);
-                if (!InShape(other, kind) || !result.Same(other)) return false;
+                return true;
             }
-            return true;
+            catch (OverflowException)
+            {
+                // A whole number that overflowed: the JSON path rejects the record with its stream, line and expression.
+                result = default;
+                return false;
+            }
         }
 
         /// <summary>

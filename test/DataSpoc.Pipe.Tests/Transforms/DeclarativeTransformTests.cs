@@ -73,6 +73,35 @@ public class DeclarativeTransformTests
         Assert.Equal([["-5.0", "-5.0"]], lake.Query("select most::varchar, least::varchar from read_parquet('{lake}/raw/test/users/*/*.parquet') where id = 3"));
     }
 
+    [Theory]
+    [InlineData("""{"compute":{"big":"id * 4611686018427387904"}}""", "compute.big", "1")] // 2 and 3 overflow
+    [InlineData("""{"filter":"id * 4611686018427387904 > 0"}""", "filter", "1")] // kept or dropped a row by a wrapped product
+    [InlineData("""{"compute":{"big":"-(id - 9223372036854775807 - 2)"}}""", "compute.big", "2,3")] // -(long.MinValue) for 1
+    [InlineData("""{"compute":{"rest":"id % 0"}}""", "compute.rest", "")] // failed the run naming no stream, record or field
+    public async Task A_whole_number_that_overflows_rejects_its_record_never_wraps(string map, string key, string kept)
+    {
+        // id * 2^62 was 2^62 for id 1, -2^63 for id 2 and 2^62 again for id 3 (wrapped): wrong values, reported as success.
+        using var lake = new TempLake();
+        var failed = await TempLake.RunAsync(WithMap(lake, map));
+        Assert.False(failed.Succeeded);
+        Assert.Contains($"transforms.users.{key}", failed.Log.Error);
+        var result = await RunOk(WithMap(lake, map) with { OnInvalidRecord = InvalidRecordPolicy.Skip });
+        var expected = kept.Split(',', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3 - expected.Length, result.Log.Streams["users"].Rejected);
+        if (expected.Length > 0)
+            Assert.Equal(expected, lake.Query("select id from read_parquet('{lake}/raw/test/users/*/*.parquet') order by id").Select(r => r[0]));
+    }
+
+    [Fact]
+    public async Task An_infinite_double_stays_a_value_where_NCalc_evaluates()
+    {
+        // NCalc's OverflowProtection calls an infinite double an overflow: only whole results are checked with it.
+        using var lake = new TempLake();
+        await RunOk(WithMap(lake, """{"cast":{"amount":"number"},"compute":{"huge":"Abs(amount * 1e308 * 10)"}}"""));
+        Assert.Equal([["1", null], ["2", null], ["3", null]], // infinities of a compute are null (the JSON path's rule)
+            lake.Query("select id, huge::varchar from read_parquet('{lake}/raw/test/users/*/*.parquet') order by id"));
+    }
+
     [Fact]
     public async Task Drop_removes_columns_from_the_files_and_the_manifest()
     {

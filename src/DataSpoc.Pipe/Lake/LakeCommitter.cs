@@ -16,6 +16,10 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
 
     public async Task CommitAsync(CommitPlan plan, CancellationToken cancellationToken)
     {
+        // What the table formats will write is computed from the plan before the journal exists: a value that cannot be
+        // written fails the run here with nothing visible, instead of after one format published and the other not (a
+        // journal that every later run would replay and fail on).
+        Tables.TableFormatCommitter.Prepare(plan);
         plan.Phase = CommitPlan.PhaseStaged;
         await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
         // Files written on this machine land several at a time: each is an upload (a cloud store) or an fsync and a
@@ -84,7 +88,20 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             return $"rolled back the interrupted commit of run {plan.RunId} ({plan.Files.Count} files not all landed" +
                 (temps > 0 ? $", {temps} leftover temp file(s) removed" : "") + "; state untouched)";
         }
-        await FinishAsync(plan, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await FinishAsync(plan, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Every run and maintain of the pipeline replays this journal first, so a failure that repeats stops them all:
+            // say which commit, where its journal is, and how to get past it.
+            var journalKey = $"{store.Bucket}/{JournalKey(pipeline)}";
+            throw new StorageException($"the interrupted commit of run {plan.RunId} (journal {journalKey}, phase {plan.Phase}: all its files had landed) " +
+                $"could not be completed: {e.Message}. Every run and maintain of pipeline '{pipeline}' completes it first; if this keeps failing, " +
+                $"fix the cause (a dataspoc-pipe that no longer fails on it), or abandon that commit by deleting {journalKey}: its landed files then " +
+                "stay in the table's folder without a manifest entry, so run the pipeline once with --full to rewrite its tables", e);
+        }
         return $"completed the interrupted commit of run {plan.RunId} (all {plan.Files.Count} files had landed)";
     }
 

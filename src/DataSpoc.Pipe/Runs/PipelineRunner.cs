@@ -76,18 +76,20 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
 
         var privateDir = PrivateDirectory(store, pipeline.Name, runId);
         var spoolDir = SpoolDirectory(store, pipeline.Name, runId);
-        var step = "extract";
+        // Until the run's own extraction starts it repairs what an interrupted run left (its own step in a failure log:
+        // a journal that cannot be completed fails every run here, and "extract" would point at the tap).
+        var step = "recover";
         RunIngest? ingest = null;
         CommitPlan? plan = null;
         try
         {
-            observation.Step(step);
             // Parts of a split run share the pipeline's temp folders and journal without its lock: they leave them alone.
             if (split is null) log.Notices.AddRange(CleanLeftovers(Path.GetDirectoryName(privateDir)!, Path.GetDirectoryName(spoolDir)!, runId));
             if (split is null) log.Notices.AddRange(CleanMetadataTempFiles(store, pipeline.Name, startedAt));
             var committer = new LakeCommitter(store, _time);
             if (split is null && await committer.RecoverAsync(pipeline.Name, runCancel.Token).ConfigureAwait(false) is { } recovered)
                 log.Notices.Add(recovered);
+            observation.Step(step = "extract");
             if (split is not null) await split.EnsureOpenAsync(runCancel.Token).ConfigureAwait(false);
             var partDone = split is not null && await split.PartDoneAsync(runCancel.Token).ConfigureAwait(false);
 

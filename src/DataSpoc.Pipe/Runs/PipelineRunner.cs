@@ -136,12 +136,32 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             }
             else
             {
-                var merge = new Merge.KeyedMerge(store, pipeline.Destination.Merge, LimitsFor(pipeline.Destination), pipeline.Destination.Compression, spoolDir, store.LocalRoot is not null);
-                plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, WriteModes.Replaces(pipeline, options.Full), merge, log, options.HomePipelines, runCancel.Token).ConfigureAwait(false);
-                // Last point where a stop request (a signal, the caller, a lost lock) is honoured: a commit once begun runs to
-                // its end (milliseconds), so a stop never leaves a half-landed commit for the next run to roll back.
-                runCancel.Token.ThrowIfCancellationRequested();
-                await committer.CommitAsync(plan, CancellationToken.None).ConfigureAwait(false);
+                var planNotices = log.Notices.Count;
+                for (var attempt = 1; ; attempt++)
+                {
+                    // A new attempt's merge writes beside the earlier attempt's files, which no plan names any more.
+                    var mergeSpool = attempt == 1 ? spoolDir : Path.Combine(spoolDir, $"attempt-{attempt}");
+                    var merge = new Merge.KeyedMerge(store, pipeline.Destination.Merge, LimitsFor(pipeline.Destination), pipeline.Destination.Compression, mergeSpool, store.LocalRoot is not null);
+                    plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, WriteModes.Replaces(pipeline, options.Full), merge, log, options.HomePipelines, runCancel.Token).ConfigureAwait(false);
+                    // Last point where a stop request (a signal, the caller, a lost lock) is honoured: a commit once begun runs to
+                    // its end (milliseconds), so a stop never leaves a half-landed commit for the next run to roll back.
+                    runCancel.Token.ThrowIfCancellationRequested();
+                    try
+                    {
+                        await committer.CommitAsync(plan, CancellationToken.None).ConfigureAwait(false);
+                        break;
+                    }
+                    catch (CommitConflictException conflict) when (attempt < MergeCommitAttempts)
+                    {
+                        // Another pipeline's merge of the same table rewrote a file this plan rewrote too, and nothing of this
+                        // plan landed: plan again against the table as that commit left it.
+                        log.Notices.RemoveRange(planNotices, log.Notices.Count - planNotices);
+                        log.Notices.Add($"planned the commit again (attempt {attempt + 1}): {conflict.Message}");
+                        planNotices = log.Notices.Count;
+                        await Task.Delay(Random.Shared.Next(10, 50 * attempt), runCancel.Token).ConfigureAwait(false);
+                        manifest = await new ManifestStore(store, _time).ReadAsync(runCancel.Token).ConfigureAwait(false);
+                    }
+                }
             }
             log.StateCommitted = plan?.State is not null;
             log.Status = "success";
@@ -255,10 +275,13 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         return null;
     }
 
+    /// <summary>How often a run plans and commits again when a concurrent merge of one of its tables rewrote the same file.</summary>
+    private const int MergeCommitAttempts = 8;
+
     private static string Describe(Exception e, string step) => e switch
     {
         OperationCanceledException => "the run was cancelled",
-        SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException or LockLostException
+        SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException or LockLostException or CommitConflictException
             or Merge.MergeException or SplitRunException or PipelineLockedException or TableOwnerException => e.Message,
         AggregateException { InnerExceptions.Count: 1 } a => Describe(a.InnerException!, step),
         _ => $"{step} failed: {e.Message}",
@@ -465,7 +488,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 var live = withMetadata ? await LiveDataFileKeysAsync(pipeline, store, prefix, cancellationToken).ConfigureAwait(false) : existing;
                 merged = await merger.MergeAsync(stream, prefix, live, withMetadata, cancellationToken).ConfigureAwait(false);
                 files = merged.Files;
-                if (!withMetadata) plan.Deletions.AddRange(merged.Superseded);
+                if (!withMetadata) plan.Superseded.AddRange(merged.Superseded);
                 log.Notices.Add($"stream '{stream.Name}': merged by {string.Join(", ", stream.KeyProperties)}: {merged.RowsReplaced} row(s) replaced, " +
                     $"{merged.RowsDeleted} key(s) deleted; {merged.Superseded.Count} of {live.Count} file(s) rewritten ({merged.FilesScanned} row group(s) read for keys)");
             }
@@ -509,10 +532,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 Rows = stream.Records,
                 Files = files.Count,
                 Bytes = files.Sum(f => f.Bytes),
-                Totals = merged is null ? null : new TableTotals(
-                    (previous?.RowCount ?? 0) - merged.RemovedRows + files.Sum(f => f.Rows),
-                    (previous?.Stats.Files ?? 0) - merged.Superseded.Count + files.Count,
-                    (previous?.Stats.Bytes ?? 0) - merged.RemovedBytes + files.Sum(f => f.Bytes)),
+                Merge = merged is null ? null : new MergeCounts(files.Sum(f => f.Rows), merged.RemovedRows, merged.Superseded.Count, merged.RemovedBytes),
                 Entry = new ManifestTable
                 {
                     Source = sourceName,

@@ -169,12 +169,8 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
                 "if that run died, the next run of its pipeline completes or rolls back its commit and releases the claim)";
         }
         foreach (var key in keys)
-        {
-            var present = false;
-            await foreach (var obj in store.ListAsync(key, cancellationToken).ConfigureAwait(false))
-                present |= obj.Key == key;
-            if (!present) return $"{store.Bucket}/{key} was already removed by another commit";
-        }
+            if (!await store.ExistsAsync(key, cancellationToken).ConfigureAwait(false))
+                return $"{store.Bucket}/{key} was already removed by another commit";
         return null;
     }
 

@@ -101,31 +101,41 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
             foreach (var key in existing)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                await using var local = await LocalFile.OfAsync(store, key, spoolDirectory, cancellationToken).ConfigureAwait(false);
-                var hits = new List<long>();
-                long fileRows;
-                using (var reader = new ParquetSharp.ParquetFileReader(local.Path))
-                using (var meta = reader.FileMetaData) fileRows = meta.NumRows;
-                ParquetRows.ForEach(local.Path, keys.Fields, g => { var may = ranges.MayHold(g, firstKeyName); if (may) scanned++; return may; }, (json, row) =>
+                try
                 {
-                    if (winners.ContainsKey(keys.Read(json).Key)) hits.Add(row);
-                });
-                var partition = PartitionOf(tablePrefix, key);
-                if (hits.Count == 0)
-                {
-                    kept?.Add(Tables.DataFileFooter.Read(local.Path, key, partition.Date));
-                    continue;
+                    await using var local = await LocalFile.OfAsync(store, key, spoolDirectory, cancellationToken).ConfigureAwait(false);
+                    var hits = new List<long>();
+                    long fileRows;
+                    using (var reader = new ParquetSharp.ParquetFileReader(local.Path))
+                    using (var meta = reader.FileMetaData) fileRows = meta.NumRows;
+                    ParquetRows.ForEach(local.Path, keys.Fields, g => { var may = ranges.MayHold(g, firstKeyName); if (may) scanned++; return may; }, (json, row) =>
+                    {
+                        if (winners.ContainsKey(keys.Read(json).Key)) hits.Add(row);
+                    });
+                    var partition = PartitionOf(tablePrefix, key);
+                    if (hits.Count == 0)
+                    {
+                        kept?.Add(Tables.DataFileFooter.Read(local.Path, key, partition.Date));
+                        continue;
+                    }
+                    replaced += hits.Count;
+                    var next = 0;
+                    ParquetRows.ForEach(local.Path, null, null, (json, row) =>
+                    {
+                        if (next < hits.Count && hits[next] == row) { next++; return; }
+                        Add(writer, json, partition, key, row);
+                    });
+                    superseded.Add(key);
+                    removedRows += fileRows;
+                    removedBytes += new FileInfo(local.Path).Length;
                 }
-                replaced += hits.Count;
-                var next = 0;
-                ParquetRows.ForEach(local.Path, null, null, (json, row) =>
+                catch (Exception e) when (e is not OperationCanceledException and not MergeException)
                 {
-                    if (next < hits.Count && hits[next] == row) { next++; return; }
-                    Add(writer, json, partition, key, row);
-                });
-                superseded.Add(key);
-                removedRows += fileRows;
-                removedBytes += new FileInfo(local.Path).Length;
+                    // Another pipeline's merge (or a compaction) of this table removed the file while it was read: its rows
+                    // are in that commit's files now, so this plan is stale rather than wrong. The run plans again.
+                    if (await store.ExistsAsync(key, cancellationToken).ConfigureAwait(false)) throw;
+                    throw new CommitConflictException($"{store.Bucket}/{key} was removed by another commit while this merge read it");
+                }
             }
 
             var files = new List<SpooledFile>();

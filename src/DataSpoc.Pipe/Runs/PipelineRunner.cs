@@ -142,19 +142,19 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     // A new attempt's merge writes beside the earlier attempt's files, which no plan names any more.
                     var mergeSpool = attempt == 1 ? spoolDir : Path.Combine(spoolDir, $"attempt-{attempt}");
                     var merge = new Merge.KeyedMerge(store, pipeline.Destination.Merge, LimitsFor(pipeline.Destination), pipeline.Destination.Compression, mergeSpool, store.LocalRoot is not null);
-                    plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, WriteModes.Replaces(pipeline, options.Full), merge, log, options.HomePipelines, runCancel.Token).ConfigureAwait(false);
-                    // Last point where a stop request (a signal, the caller, a lost lock) is honoured: a commit once begun runs to
-                    // its end (milliseconds), so a stop never leaves a half-landed commit for the next run to roll back.
-                    runCancel.Token.ThrowIfCancellationRequested();
                     try
                     {
+                        plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, WriteModes.Replaces(pipeline, options.Full), merge, log, options.HomePipelines, runCancel.Token).ConfigureAwait(false);
+                        // Last point where a stop request (a signal, the caller, a lost lock) is honoured: a commit once begun runs to
+                        // its end (milliseconds), so a stop never leaves a half-landed commit for the next run to roll back.
+                        runCancel.Token.ThrowIfCancellationRequested();
                         await committer.CommitAsync(plan, CancellationToken.None).ConfigureAwait(false);
                         break;
                     }
                     catch (CommitConflictException conflict) when (attempt < MergeCommitAttempts)
                     {
-                        // Another pipeline's merge of the same table rewrote a file this plan rewrote too, and nothing of this
-                        // plan landed: plan again against the table as that commit left it.
+                        // Another pipeline's merge of the same table rewrote a file this plan rewrote too (or removed it while the
+                        // plan read it), and nothing of this plan landed: plan again against the table as that commit left it.
                         log.Notices.RemoveRange(planNotices, log.Notices.Count - planNotices);
                         log.Notices.Add($"planned the commit again (attempt {attempt + 1}): {conflict.Message}");
                         planNotices = log.Notices.Count;

@@ -23,6 +23,12 @@ public sealed class CommitPlan
     [JsonPropertyName("files")] public List<PlannedFile> Files { get; set; } = [];
     /// <summary>Older files of replaced tables and leftover temp files, removed once every new file has landed.</summary>
     [JsonPropertyName("deletions")] public List<string> Deletions { get; set; } = [];
+    /// <summary>
+    /// Data files this commit rewrote into its own files (a merge's or a compaction's, plain Parquet tables), removed with
+    /// <see cref="Deletions"/>; each is claimed first, so two commits that rewrote one file never both land (the table
+    /// would hold its rows twice): the second finds the claim, or the file gone, and lands nothing.
+    /// </summary>
+    [JsonPropertyName("superseded")] public List<string> Superseded { get; set; } = [];
     [JsonPropertyName("tables")] public List<TableChange> Tables { get; set; } = [];
     /// <summary>Iceberg / Delta metadata commits of tables that have a table format, made after the data files landed.</summary>
     [JsonPropertyName("table_metadata")] public List<Tables.TableMetadataCommit> TableMetadata { get; set; } = [];
@@ -57,14 +63,21 @@ public sealed class TableChange
     [JsonPropertyName("removed_files")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public long RemovedFiles { get; set; }
     [JsonPropertyName("removed_bytes")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public long RemovedBytes { get; set; }
     /// <summary>
-    /// A merge's totals of the table after it: rows and files also leave a merged table, so its counts are not the
-    /// previous ones plus this run's. Null for append and replace.
+    /// A merge's counts: rows and files also leave a merged table, so the manifest's totals are the current entry's
+    /// (whatever commits landed since this run read it) minus what left and plus <see cref="Files"/>, <see cref="Bytes"/>
+    /// and the rows written (the records received, <see cref="Rows"/>, were reduced). Null for append and replace.
     /// </summary>
-    [JsonPropertyName("totals")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public TableTotals? Totals { get; set; }
+    [JsonPropertyName("merge")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public MergeCounts? Merge { get; set; }
 }
 
-/// <summary>A table's row count, files and bytes.</summary>
-public sealed record TableTotals(
-    [property: JsonPropertyName("rows")] long Rows,
-    [property: JsonPropertyName("files")] long Files,
-    [property: JsonPropertyName("bytes")] long Bytes);
+/// <summary>What a merge wrote (rows of its new files) and what left the table (the superseded files, their rows and bytes).</summary>
+public sealed record MergeCounts(
+    [property: JsonPropertyName("rows_written")] long RowsWritten,
+    [property: JsonPropertyName("rows_removed")] long RowsRemoved,
+    [property: JsonPropertyName("files_removed")] long FilesRemoved,
+    [property: JsonPropertyName("bytes_removed")] long BytesRemoved);
+
+/// <summary>The content of a claim on a superseded file (<see cref="LakePaths.SupersededClaimKey"/>): whose commit removes it.</summary>
+public sealed record SupersededClaim(
+    [property: JsonPropertyName("pipeline")] string Pipeline,
+    [property: JsonPropertyName("run_id")] string RunId);

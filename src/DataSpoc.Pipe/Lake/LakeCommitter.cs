@@ -16,8 +16,19 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
 
     public async Task CommitAsync(CommitPlan plan, CancellationToken cancellationToken)
     {
+        // What the table formats will write is computed from the plan before the journal exists: a value that cannot be
+        // written fails the run here with nothing visible, instead of after one format published and the other not (a
+        // journal that every later run would replay and fail on).
+        Tables.TableFormatCommitter.Prepare(plan);
         plan.Phase = CommitPlan.PhaseStaged;
         await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
+        // Claimed after the journal (a crash leaves claims the next run releases), before anything lands.
+        if (await ClaimSupersededAsync(plan, cancellationToken).ConfigureAwait(false) is { } conflict)
+        {
+            await ReleaseClaimsAsync(plan, cancellationToken).ConfigureAwait(false);
+            await store.DeleteAsync(JournalKey(plan.Pipeline), cancellationToken).ConfigureAwait(false);
+            throw new CommitConflictException(conflict);
+        }
         // Files written on this machine land several at a time: each is an upload (a cloud store) or an fsync and a
         // rename (file://), and a run of many partitions or streams has many. Order does not matter: nothing is visible
         // before the manifest, and a crash before it rolls every one of them back.
@@ -79,12 +90,26 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         {
             foreach (var file in plan.Files)
                 await store.DeleteAsync(file.Key, cancellationToken).ConfigureAwait(false);
+            await ReleaseClaimsAsync(plan, cancellationToken).ConfigureAwait(false);
             var temps = await DeleteTempFilesOfAsync(plan, cancellationToken).ConfigureAwait(false);
             await store.DeleteAsync(JournalKey(pipeline), cancellationToken).ConfigureAwait(false);
             return $"rolled back the interrupted commit of run {plan.RunId} ({plan.Files.Count} files not all landed" +
                 (temps > 0 ? $", {temps} leftover temp file(s) removed" : "") + "; state untouched)";
         }
-        await FinishAsync(plan, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await FinishAsync(plan, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Every run and maintain of the pipeline replays this journal first, so a failure that repeats stops them all:
+            // say which commit, where its journal is, and how to get past it.
+            var journalKey = $"{store.Bucket}/{JournalKey(pipeline)}";
+            throw new StorageException($"the interrupted commit of run {plan.RunId} (journal {journalKey}, phase {plan.Phase}: all its files had landed) " +
+                $"could not be completed: {e.Message}. Every run and maintain of pipeline '{pipeline}' completes it first; if this keeps failing, " +
+                $"fix the cause (a dataspoc-pipe that no longer fails on it), or abandon that commit by deleting {journalKey}: its landed files then " +
+                "stay in the table's folder without a manifest entry, so run the pipeline once with --full to rewrite its tables", e);
+        }
         return $"completed the interrupted commit of run {plan.RunId} (all {plan.Files.Count} files had landed)";
     }
 
@@ -103,8 +128,10 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
     {
         if (plan.Phase == CommitPlan.PhaseLanded)
         {
-            foreach (var key in plan.Deletions)
+            foreach (var key in plan.Deletions.Concat(plan.Superseded))
                 await store.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+            // Only once the files are gone: a commit that claims one of them after this finds it missing.
+            await ReleaseClaimsAsync(plan, cancellationToken).ConfigureAwait(false);
             plan.Phase = CommitPlan.PhaseDeleted;
             await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
         }
@@ -120,6 +147,49 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         if (plan.State is not null)
             await store.PutAsync(LakePaths.StateKey(plan.Pipeline), System.Text.Encoding.UTF8.GetBytes(plan.State.ToJsonString(LakeJson.Options)), WriteCondition.None, cancellationToken).ConfigureAwait(false);
         await store.DeleteAsync(JournalKey(plan.Pipeline), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Claims every file of <see cref="CommitPlan.Superseded"/> (a claim object created only if absent, in key order so
+    /// two commits contend on their first common file), then checks that each is still there. Returns null when all are
+    /// this commit's to remove, else why not: another commit claimed one first, or already removed it. Either way that
+    /// commit holds the file's rows in its own files, and this one's would hold them a second time.
+    /// </summary>
+    private async Task<string?> ClaimSupersededAsync(CommitPlan plan, CancellationToken cancellationToken)
+    {
+        var claim = LakeJson.Serialize(new SupersededClaim(plan.Pipeline, plan.RunId));
+        var keys = plan.Superseded.Order(StringComparer.Ordinal).ToList();
+        foreach (var key in keys)
+        {
+            var claimKey = LakePaths.SupersededClaimKey(key);
+            if (await store.PutAsync(claimKey, claim, WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false)) continue;
+            var holder = await ClaimHolderAsync(claimKey, cancellationToken).ConfigureAwait(false);
+            if (holder == plan.RunId) continue; // our own, from an attempt of this commit
+            return $"{store.Bucket}/{key} is being rewritten by another commit (run {holder ?? "?"}; claim {store.Bucket}/{claimKey}; " +
+                "if that run died, the next run of its pipeline completes or rolls back its commit and releases the claim)";
+        }
+        foreach (var key in keys)
+            if (!await store.ExistsAsync(key, cancellationToken).ConfigureAwait(false))
+                return $"{store.Bucket}/{key} was already removed by another commit";
+        return null;
+    }
+
+    /// <summary>Deletes the claims this plan's run holds (never another run's: a lost claim stays with its holder).</summary>
+    private async Task ReleaseClaimsAsync(CommitPlan plan, CancellationToken cancellationToken)
+    {
+        foreach (var key in plan.Superseded)
+        {
+            var claimKey = LakePaths.SupersededClaimKey(key);
+            if (await ClaimHolderAsync(claimKey, cancellationToken).ConfigureAwait(false) == plan.RunId)
+                await store.DeleteAsync(claimKey, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<string?> ClaimHolderAsync(string claimKey, CancellationToken cancellationToken)
+    {
+        if (await store.GetAsync(claimKey, cancellationToken).ConfigureAwait(false) is not { } stored) return null;
+        try { return LakeJson.Deserialize<SupersededClaim>(stored.Content, "claim").RunId; }
+        catch (System.Text.Json.JsonException) { return null; }
     }
 
     private static void Apply(Manifest manifest, CommitPlan plan)
@@ -145,11 +215,13 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
                 continue;
             }
             var stats = entry.Stats;
-            if (change.Totals is { } totals)
+            if (change.Merge is { } merge)
             {
-                entry.RowCount = totals.Rows;
-                stats.Files = totals.Files;
-                stats.Bytes = totals.Bytes;
+                // From the entry as it is now: appends and other merges may have landed since this run read the manifest
+                // (their superseded files were claimed, so no file's rows leave twice).
+                entry.RowCount = (previous?.RowCount ?? 0) - merge.RowsRemoved + merge.RowsWritten;
+                stats.Files = (previous?.Stats.Files ?? 0) - merge.FilesRemoved + change.Files;
+                stats.Bytes = (previous?.Stats.Bytes ?? 0) - merge.BytesRemoved + change.Bytes;
             }
             else if (change.Replace || previous is null)
             {
@@ -181,3 +253,9 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
     private Task SaveJournalAsync(CommitPlan plan, CancellationToken cancellationToken) =>
         store.PutAsync(JournalKey(plan.Pipeline), LakeJson.Serialize(plan), WriteCondition.None, cancellationToken);
 }
+
+/// <summary>
+/// A commit found that a file it rewrote (a merge, a compaction) is being or was already removed by another commit: it
+/// landed nothing and removed nothing. A run plans again against the table as it is now.
+/// </summary>
+public sealed class CommitConflictException(string message) : PipeException(message);

@@ -34,6 +34,7 @@ public static class LakeJson
 [JsonSerializable(typeof(RunLog))]
 [JsonSerializable(typeof(Manifest))]
 [JsonSerializable(typeof(CommitPlan))]
+[JsonSerializable(typeof(SupersededClaim))]
 [JsonSerializable(typeof(RunLock.LockInfo))]
 [JsonSerializable(typeof(Runs.SplitPlanRecord))]
 [JsonSerializable(typeof(Runs.SplitPartRecord))]

@@ -34,6 +34,11 @@ public static class LakePaths
     public static string ProbeKey(string nonce) => $"{ProbePrefix}validate-{nonce}.txt";
     /// <summary>The commit journal of a pipeline's run in progress (see <see cref="LakeCommitter"/>).</summary>
     public static string JournalKey(string pipeline) => $".dataspoc/journal/{TableName(pipeline)}.json";
+    /// <summary>
+    /// The claim a commit creates (only if absent) on a data file it rewrote into another (a merge or a compaction of a
+    /// plain Parquet table) before anything of it lands: one commit only may remove a file (see <see cref="LakeCommitter"/>).
+    /// </summary>
+    public static string SupersededClaimKey(string dataFileKey) => $".dataspoc/claims/{dataFileKey}.json";
     /// <summary>Where a run spools its finished files inside a <c>file://</c> bucket (a relative path), so landing is a rename.</summary>
     public static string SpoolPrefix(string pipeline, string runId) => $".dataspoc/tmp/{TableName(pipeline)}/{runId}";
     public static string LockKey(string pipeline) => $".dataspoc/locks/{Safe(pipeline)}.lock";

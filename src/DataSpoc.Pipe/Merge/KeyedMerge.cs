@@ -97,44 +97,61 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
         var kept = keptFacts ? new List<Tables.DataFileFacts>() : null;
         long replaced = 0, deletedRows = 0, scanned = 0;
         var firstKeyName = keys.Names[0];
+
+        // Another pipeline's merge (or a compaction) of this table removed a file while it was read: its rows are in that
+        // commit's files now, so this plan is stale rather than wrong, and the run plans again.
+        async Task ThrowIfRemovedAsync(string key)
+        {
+            if (!await store.ExistsAsync(key, cancellationToken).ConfigureAwait(false))
+                throw new CommitConflictException($"{store.Bucket}/{key} was removed by another commit while this merge read it");
+        }
+
         try
         {
             foreach (var key in existing)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var local = await LocalFile.OfAsync(store, key, spoolDirectory, cancellationToken).ConfigureAwait(false);
-                var hits = new List<long>();
                 try
                 {
-                    ParquetRows.ForEach(local.Path, keys.Fields, g => { var may = ranges.MayHold(g, firstKeyName); if (may) scanned++; return may; }, (json, row) =>
+                    var local = await LocalFile.OfAsync(store, key, spoolDirectory, cancellationToken).ConfigureAwait(false);
+                    var hits = new List<long>();
+                    try
                     {
-                        var read = keys.Read(json);
-                        if (read.NaNKey is null && winners.TryGetValue(read.Key, out var winner))
+                        ParquetRows.ForEach(local.Path, keys.Fields, g => { var may = ranges.MayHold(g, firstKeyName); if (may) scanned++; return may; }, (json, row) =>
                         {
-                            hits.Add(row);
-                            if (winner.Deleted && settings.HardDelete) deletedRows++;
-                            else replaced++;
-                        }
-                    }, namedFloatsAsStrings: true);
+                            var read = keys.Read(json);
+                            if (read.NaNKey is null && winners.TryGetValue(read.Key, out var winner))
+                            {
+                                hits.Add(row);
+                                if (winner.Deleted && settings.HardDelete) deletedRows++;
+                                else replaced++;
+                            }
+                        }, namedFloatsAsStrings: true);
+                    }
+                    catch
+                    {
+                        await local.DisposeAsync().ConfigureAwait(false);
+                        throw;
+                    }
+                    var partition = PartitionOf(tablePrefix, key);
+                    if (hits.Count == 0)
+                    {
+                        kept?.Add(Tables.DataFileFooter.Read(local.Path, key, partition.Date));
+                        await local.DisposeAsync().ConfigureAwait(false);
+                        continue;
+                    }
+                    rewrites.Add(new Rewrite(key, local, hits, partition));
+                    using var reader = new ParquetSharp.ParquetFileReader(local.Path);
+                    using var meta = reader.FileMetaData;
+                    foreach (var column in ParquetShape.Of(meta.Schema))
+                        if (schema.Root.IndexOf(column.Name) < 0 && !olderColumns.Exists(c => c.Name == column.Name))
+                            olderColumns.Add((column.Name, column.Schema()));
                 }
-                catch
+                catch (Exception e) when (e is not OperationCanceledException and not MergeException)
                 {
-                    await local.DisposeAsync().ConfigureAwait(false);
+                    await ThrowIfRemovedAsync(key).ConfigureAwait(false);
                     throw;
                 }
-                var partition = PartitionOf(tablePrefix, key);
-                if (hits.Count == 0)
-                {
-                    kept?.Add(Tables.DataFileFooter.Read(local.Path, key, partition.Date));
-                    await local.DisposeAsync().ConfigureAwait(false);
-                    continue;
-                }
-                rewrites.Add(new Rewrite(key, local, hits, partition));
-                using var reader = new ParquetSharp.ParquetFileReader(local.Path);
-                using var meta = reader.FileMetaData;
-                foreach (var column in ParquetShape.Of(meta.Schema))
-                    if (schema.Root.IndexOf(column.Name) < 0 && !olderColumns.Exists(c => c.Name == column.Name))
-                        olderColumns.Add((column.Name, column.Schema()));
             }
 
             // 3. The kept incoming rows and the rewritten files' other rows, written under the stream's schema by column
@@ -158,14 +175,22 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
                     cancellationToken.ThrowIfCancellationRequested();
                     var next = 0;
                     var hits = rewrite.Superseded;
-                    ParquetRows.ForEach(rewrite.Local.Path, null, null, (json, row) =>
+                    try
                     {
-                        if (next < hits.Count && hits[next] == row) { next++; return; }
-                        Add(writer, json, rewrite.Partition, rewrite.Key, row);
-                    }, namedFloatsAsStrings: true);
-                    using (var reader = new ParquetSharp.ParquetFileReader(rewrite.Local.Path))
-                    using (var meta = reader.FileMetaData) removedRows += meta.NumRows;
-                    removedBytes += new FileInfo(rewrite.Local.Path).Length;
+                        ParquetRows.ForEach(rewrite.Local.Path, null, null, (json, row) =>
+                        {
+                            if (next < hits.Count && hits[next] == row) { next++; return; }
+                            Add(writer, json, rewrite.Partition, rewrite.Key, row);
+                        }, namedFloatsAsStrings: true);
+                        using (var reader = new ParquetSharp.ParquetFileReader(rewrite.Local.Path))
+                        using (var meta = reader.FileMetaData) removedRows += meta.NumRows;
+                        removedBytes += new FileInfo(rewrite.Local.Path).Length;
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException and not MergeException)
+                    {
+                        await ThrowIfRemovedAsync(rewrite.Key).ConfigureAwait(false);
+                        throw;
+                    }
                 }
 
                 var files = new List<SpooledFile>();

@@ -150,21 +150,37 @@ internal abstract partial class ColumnType
         public override JsonNode? DeltaStatistic(byte[] bound, bool roundUp) => System.Text.Encoding.UTF8.GetString(bound);
     }
 
+    /// <summary>A day count outside <see cref="DateOnly"/>'s years 1..9999 (no writer of ours makes one) has no Delta form and is left out.</summary>
     private sealed partial class DateType
-    {
-        public override JsonNode? DeltaStatistic(byte[] bound, bool roundUp) =>
-            DateOnly.FromDayNumber(DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber + BinaryPrimitives.ReadInt32LittleEndian(bound))
-                .ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
-    }
-
-    /// <summary>Delta's timestamps have millisecond precision: a maximum is rounded up (a truncated one would let a reader skip a file holding the value).</summary>
-    private sealed partial class TimestampType
     {
         public override JsonNode? DeltaStatistic(byte[] bound, bool roundUp)
         {
+            var dayNumber = (long)EpochDayNumber + BinaryPrimitives.ReadInt32LittleEndian(bound);
+            if (dayNumber < DateOnly.MinValue.DayNumber || dayNumber > DateOnly.MaxValue.DayNumber) return null;
+            return DateOnly.FromDayNumber((int)dayNumber).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        }
+    }
+
+    /// <summary>
+    /// Delta's timestamps have millisecond precision: a minimum is rounded down and a maximum up (a truncated maximum
+    /// would let a reader skip a file holding the value). In integers: a double holds microseconds exactly only up to
+    /// 2^53 (about year 2255), past which it rounds either way. A bound that has no millisecond on its side within
+    /// years 1..9999 (a maximum in the last half-millisecond of 9999) is left out, as the protocol allows: clamping it
+    /// to 23:59:59.999 would put the maximum below the value.
+    /// </summary>
+    private sealed partial class TimestampType
+    {
+        private static readonly long MinMillis = (DateTime.MinValue.Ticks - DateTime.UnixEpoch.Ticks) / TimeSpan.TicksPerMillisecond;
+        private static readonly long MaxMillis = (DateTime.MaxValue.Ticks - DateTime.UnixEpoch.Ticks) / TimeSpan.TicksPerMillisecond;
+
+        public override JsonNode? DeltaStatistic(byte[] bound, bool roundUp)
+        {
             var micros = BinaryPrimitives.ReadInt64LittleEndian(bound);
-            var millis = roundUp ? (long)Math.Ceiling(micros / 1000.0) : (long)Math.Floor(micros / 1000.0);
-            return DateTime.UnixEpoch.AddMilliseconds(millis).ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+            var millis = Math.DivRem(micros, 1000, out var remainder); // truncated towards zero
+            if (remainder < 0 && !roundUp) millis--;
+            else if (remainder > 0 && roundUp) millis++;
+            if (millis < MinMillis || millis > MaxMillis) return null;
+            return DateTime.UnixEpoch.AddTicks(millis * TimeSpan.TicksPerMillisecond).ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
         }
     }
 }

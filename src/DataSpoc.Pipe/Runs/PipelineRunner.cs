@@ -76,18 +76,20 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
 
         var privateDir = PrivateDirectory(store, pipeline.Name, runId);
         var spoolDir = SpoolDirectory(store, pipeline.Name, runId);
-        var step = "extract";
+        // Until the run's own extraction starts it repairs what an interrupted run left (its own step in a failure log:
+        // a journal that cannot be completed fails every run here, and "extract" would point at the tap).
+        var step = "recover";
         RunIngest? ingest = null;
         CommitPlan? plan = null;
         try
         {
-            observation.Step(step);
             // Parts of a split run share the pipeline's temp folders and journal without its lock: they leave them alone.
             if (split is null) log.Notices.AddRange(CleanLeftovers(Path.GetDirectoryName(privateDir)!, Path.GetDirectoryName(spoolDir)!, runId));
             if (split is null) log.Notices.AddRange(CleanMetadataTempFiles(store, pipeline.Name, startedAt));
             var committer = new LakeCommitter(store, _time);
             if (split is null && await committer.RecoverAsync(pipeline.Name, runCancel.Token).ConfigureAwait(false) is { } recovered)
                 log.Notices.Add(recovered);
+            observation.Step(step = "extract");
             if (split is not null) await split.EnsureOpenAsync(runCancel.Token).ConfigureAwait(false);
             var partDone = split is not null && await split.PartDoneAsync(runCancel.Token).ConfigureAwait(false);
 
@@ -134,12 +136,32 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             }
             else
             {
-                var merge = new Merge.KeyedMerge(store, pipeline.Destination.Merge, LimitsFor(pipeline.Destination), pipeline.Destination.Compression, spoolDir, store.LocalRoot is not null);
-                plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, WriteModes.Replaces(pipeline, options.Full), merge, log, options.HomePipelines, runCancel.Token).ConfigureAwait(false);
-                // Last point where a stop request (a signal, the caller, a lost lock) is honoured: a commit once begun runs to
-                // its end (milliseconds), so a stop never leaves a half-landed commit for the next run to roll back.
-                runCancel.Token.ThrowIfCancellationRequested();
-                await committer.CommitAsync(plan, CancellationToken.None).ConfigureAwait(false);
+                var planNotices = log.Notices.Count;
+                for (var attempt = 1; ; attempt++)
+                {
+                    // A new attempt's merge writes beside the earlier attempt's files, which no plan names any more.
+                    var mergeSpool = attempt == 1 ? spoolDir : Path.Combine(spoolDir, $"attempt-{attempt}");
+                    var merge = new Merge.KeyedMerge(store, pipeline.Destination.Merge, LimitsFor(pipeline.Destination), pipeline.Destination.Compression, mergeSpool, store.LocalRoot is not null);
+                    try
+                    {
+                        plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, WriteModes.Replaces(pipeline, options.Full), merge, log, options.HomePipelines, runCancel.Token).ConfigureAwait(false);
+                        // Last point where a stop request (a signal, the caller, a lost lock) is honoured: a commit once begun runs to
+                        // its end (milliseconds), so a stop never leaves a half-landed commit for the next run to roll back.
+                        runCancel.Token.ThrowIfCancellationRequested();
+                        await committer.CommitAsync(plan, CancellationToken.None).ConfigureAwait(false);
+                        break;
+                    }
+                    catch (CommitConflictException conflict) when (attempt < MergeCommitAttempts)
+                    {
+                        // Another pipeline's merge of the same table rewrote a file this plan rewrote too (or removed it while the
+                        // plan read it), and nothing of this plan landed: plan again against the table as that commit left it.
+                        log.Notices.RemoveRange(planNotices, log.Notices.Count - planNotices);
+                        log.Notices.Add($"planned the commit again (attempt {attempt + 1}): {conflict.Message}");
+                        planNotices = log.Notices.Count;
+                        await Task.Delay(Random.Shared.Next(10, 50 * attempt), runCancel.Token).ConfigureAwait(false);
+                        manifest = await new ManifestStore(store, _time).ReadAsync(runCancel.Token).ConfigureAwait(false);
+                    }
+                }
             }
             log.StateCommitted = plan?.State is not null;
             log.Status = "success";
@@ -253,10 +275,13 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         return null;
     }
 
+    /// <summary>How often a run plans and commits again when a concurrent merge of one of its tables rewrote the same file.</summary>
+    private const int MergeCommitAttempts = 8;
+
     private static string Describe(Exception e, string step) => e switch
     {
         OperationCanceledException => "the run was cancelled",
-        SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException or LockLostException
+        SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException or LockLostException or CommitConflictException
             or Merge.MergeException or SplitRunException or PipelineLockedException or TableOwnerException => e.Message,
         AggregateException { InnerExceptions.Count: 1 } a => Describe(a.InnerException!, step),
         _ => $"{step} failed: {e.Message}",
@@ -464,7 +489,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 var live = replace ? [] : withMetadata ? await LiveDataFileKeysAsync(pipeline, store, prefix, cancellationToken).ConfigureAwait(false) : existing;
                 merged = await merger.MergeAsync(stream, prefix, live, withMetadata && !replace, cancellationToken).ConfigureAwait(false);
                 files = merged.Files;
-                if (!withMetadata) plan.Deletions.AddRange(merged.Superseded);
+                if (!withMetadata) plan.Superseded.AddRange(merged.Superseded);
                 log.Notices.Add($"stream '{stream.Name}': merged by {string.Join(", ", stream.KeyProperties)}: {merged.RowsReplaced} row(s) replaced, " +
                     $"{merged.RowsDeleted} row(s) deleted ({merged.KeysMarkedDeleted} key(s) marked deleted); {merged.Superseded.Count} of {live.Count} file(s) rewritten " +
                     $"({merged.FilesScanned} row group(s) read for keys)");
@@ -506,13 +531,11 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             {
                 Key = tableKey,
                 Replace = replace,
-                Rows = stream.Records,
+                Rows = merged is not null && replace ? files.Sum(f => f.Rows) : stream.Records,
                 Files = files.Count,
                 Bytes = files.Sum(f => f.Bytes),
-                Totals = merged is null ? null : replace ? new TableTotals(files.Sum(f => f.Rows), files.Count, files.Sum(f => f.Bytes)) : new TableTotals(
-                    (previous?.RowCount ?? 0) - merged.RemovedRows + files.Sum(f => f.Rows),
-                    (previous?.Stats.Files ?? 0) - merged.Superseded.Count + files.Count,
-                    (previous?.Stats.Bytes ?? 0) - merged.RemovedBytes + files.Sum(f => f.Bytes)),
+                // A full run of a merge pipeline replaces the table with its rows reduced per key: counted as a replace.
+                Merge = merged is null || replace ? null : new MergeCounts(files.Sum(f => f.Rows), merged.RemovedRows, merged.Superseded.Count, merged.RemovedBytes),
                 Entry = new ManifestTable
                 {
                     Source = sourceName,

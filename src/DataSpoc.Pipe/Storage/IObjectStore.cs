@@ -65,5 +65,17 @@ public readonly record struct WriteCondition(WriteConditionKind Kind, string? Ve
 
 public enum WriteConditionKind { None, IfAbsent, IfVersion }
 
+/// <summary>What every store answers through the narrow interface above.</summary>
+public static class ObjectStoreQueries
+{
+    /// <summary>Whether an object has exactly <paramref name="key"/> (a listing: nothing is downloaded).</summary>
+    public static async Task<bool> ExistsAsync(this IObjectStore store, string key, CancellationToken cancellationToken)
+    {
+        await foreach (var obj in store.ListAsync(key, cancellationToken).ConfigureAwait(false))
+            if (obj.Key == key) return true;
+        return false;
+    }
+}
+
 /// <summary>A storage operation failed in a way the user must fix (missing bucket, denied permission, full disk).</summary>
 public sealed class StorageException(string message, Exception? inner = null) : PipeException(message, inner);

@@ -18,6 +18,8 @@ public sealed class DataFileFacts
     /// <summary>The partition's UTC date (<c>dt=</c>), null for the null partition or an unpartitioned table.</summary>
     [JsonPropertyName("partition_date")] public DateOnly? PartitionDate { get; set; }
     [JsonPropertyName("columns")] public List<ColumnFacts> Columns { get; set; } = [];
+    /// <summary>The Delta <c>add</c> action's stats JSON, computed before the commit (<see cref="TableFormatCommitter.Prepare"/>).</summary>
+    [JsonPropertyName("delta_stats")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? DeltaStats { get; set; }
 }
 
 /// <summary>One top-level-path column's statistics; bounds in Iceberg's binary single-value serialisation.</summary>

@@ -17,6 +17,7 @@ internal sealed partial class DeltaTable
     public async Task<string> OptimizeAsync(TableMetadataCommit commit, string runId, CancellationToken cancellationToken)
     {
         var prefix = commit.Prefix;
+        Prepare(commit);
         for (var attempt = 1; ; attempt++)
         {
             var latest = await LatestVersionAsync(prefix, cancellationToken).ConfigureAwait(false);
@@ -53,7 +54,7 @@ internal sealed partial class DeltaTable
                 lines.Add(RemoveAction(path, add, now, dataChange: false));
             }
             foreach (var file in commit.Files)
-                lines.Add(AddAction(file, prefix, partitionColumn, commit.Schema, now, dataChange: false));
+                lines.Add(AddAction(file, prefix, partitionColumn, now, dataChange: false));
             var text = string.Join('\n', lines.Select(l => l.ToJsonString())) + "\n";
             var entryKey = CommitKey(prefix, latest + 1);
             if (await store.PutAsync(entryKey, Encoding.UTF8.GetBytes(text), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))

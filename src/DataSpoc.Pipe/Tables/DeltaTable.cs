@@ -72,10 +72,21 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
         return live;
     }
 
+    /// <summary>
+    /// Computes what the commit writes from the plan alone, where a failure is still harmless (see
+    /// <see cref="TableFormatCommitter.Prepare"/>): the schema string of an append or overwrite and every file's stats.
+    /// </summary>
+    public static void Prepare(TableMetadataCommit commit)
+    {
+        if (commit.Operation != TableMetadataCommit.Replace) commit.DeltaSchema ??= SchemaString(commit, PartitionColumn(commit));
+        foreach (var file in commit.Files) file.DeltaStats ??= Stats(file, commit.Schema);
+    }
+
     /// <summary>Writes the run's log entry; returns its key. Idempotent per run (the latest entry carrying the run id is the run's).</summary>
     public async Task<string> CommitAsync(TableMetadataCommit commit, string runId, CancellationToken cancellationToken)
     {
         var prefix = commit.Prefix;
+        Prepare(commit);
         for (var attempt = 1; ; attempt++)
         {
             var latest = await LatestVersionAsync(prefix, cancellationToken).ConfigureAwait(false);
@@ -111,7 +122,7 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
                 {
                     ["id"] = previousMeta?["id"]?.GetValue<string>() ?? Guid.NewGuid().ToString(),
                     ["format"] = new JsonObject { ["provider"] = "parquet", ["options"] = new JsonObject() },
-                    ["schemaString"] = SchemaString(commit, partitionColumn),
+                    ["schemaString"] = commit.DeltaSchema,
                     ["partitionColumns"] = new JsonArray(partitionColumn is null ? [] : [JsonValue.Create(partitionColumn)]),
                     ["configuration"] = new JsonObject(),
                     ["createdTime"] = previousMeta?["createdTime"]?.GetValue<long>() ?? now,
@@ -127,7 +138,7 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
             foreach (var file in commit.Files)
             {
                 if (live.ContainsKey(RelativePath(file.Key[prefix.Length..]))) continue;
-                lines.Add(AddAction(file, prefix, partitionColumn, commit.Schema, now, dataChange: true));
+                lines.Add(AddAction(file, prefix, partitionColumn, now, dataChange: true));
             }
             var text = string.Join('\n', lines.Select(l => l.ToJsonString())) + "\n";
             var key = CommitKey(prefix, latest + 1);
@@ -196,9 +207,8 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
         _ => throw new InvalidOperationException("unknown Iceberg type"),
     };
 
-    /// <summary>The add action's stats: numRecords, and for top-level columns minValues, maxValues and nullCount.</summary>
-    /// <summary>The log's <c>add</c> action of a data file (its path relative to the table, partition value and stats).</summary>
-    private static JsonObject AddAction(DataFileFacts file, string prefix, string? partitionColumn, JsonObject schema, long now, bool dataChange)
+    /// <summary>The log's <c>add</c> action of a data file (its path relative to the table, partition value and its prepared stats).</summary>
+    private static JsonObject AddAction(DataFileFacts file, string prefix, string? partitionColumn, long now, bool dataChange)
     {
         var partitionValues = new JsonObject();
         if (partitionColumn is not null)
@@ -212,7 +222,7 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
                 ["size"] = file.Bytes,
                 ["modificationTime"] = now,
                 ["dataChange"] = dataChange,
-                ["stats"] = Stats(file, schema),
+                ["stats"] = file.DeltaStats ?? throw new InvalidOperationException($"{file.Key}: Delta stats not prepared"),
             },
         };
     }
@@ -231,6 +241,10 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
         },
     };
 
+    /// <summary>
+    /// The add action's stats: numRecords, and for top-level columns minValues, maxValues and nullCount. A bound Delta
+    /// cannot express is left out on its own (the other side still prunes); a reader never skips on a missing one.
+    /// </summary>
     private static string Stats(DataFileFacts file, JsonObject schema)
     {
         var types = schema["fields"]!.AsArray().ToDictionary(f => f!["id"]!.GetValue<int>(), f => f!["type"]!);
@@ -242,12 +256,9 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
             if (c.Name.Contains('.', StringComparison.Ordinal) || !types.TryGetValue(c.FieldId, out var type) || type is not JsonValue t) continue;
             if (c.Nulls is { } n) nulls[c.Name] = n;
             if (c.Lower is null || c.Upper is null) continue;
-            if (ColumnType.OfIcebergName(t.GetValue<string>()) is { } columnType
-                && columnType.DeltaStatistic(c.Lower, roundUp: false) is { } lo && columnType.DeltaStatistic(c.Upper, roundUp: true) is { } hi)
-            {
-                min[c.Name] = lo;
-                max[c.Name] = hi;
-            }
+            if (ColumnType.OfIcebergName(t.GetValue<string>()) is not { } columnType) continue;
+            if (columnType.DeltaStatistic(c.Lower, roundUp: false) is { } lo) min[c.Name] = lo;
+            if (columnType.DeltaStatistic(c.Upper, roundUp: true) is { } hi) max[c.Name] = hi;
         }
         return new JsonObject { ["numRecords"] = file.Records, ["minValues"] = min, ["maxValues"] = max, ["nullCount"] = nulls }.ToJsonString();
     }

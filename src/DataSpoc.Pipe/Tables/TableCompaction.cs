@@ -133,7 +133,7 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
         }
         if (written == 0) return new TableCompactionResult(tableKey, 0, 0, 0);
 
-        if (formats.Count == 0) plan.Deletions.AddRange(commit.Removed);
+        if (formats.Count == 0) plan.Superseded.AddRange(commit.Removed);
         else
         {
             commit.Schema = commit.Has(TableFormatCommitter.Iceberg)

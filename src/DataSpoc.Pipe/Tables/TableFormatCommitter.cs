@@ -13,8 +13,21 @@ internal sealed class TableFormatCommitter(IObjectStore store, TimeProvider time
     public const string Iceberg = "iceberg";
     public const string Delta = "delta";
 
+    /// <summary>
+    /// Computes, into the plan (and so into its journal), what the table-format commits write that depends on the plan
+    /// alone: Delta's schema string and each added file's stats. Called before the journal is saved, so a value that
+    /// cannot be written fails the run with nothing visible; the commit itself then only reads each table's current
+    /// version and writes. Fills only what is missing (a journal saved by an earlier version is completed the same way).
+    /// </summary>
+    public static void Prepare(CommitPlan plan)
+    {
+        foreach (var table in plan.TableMetadata)
+            if (table.Has(Delta)) DeltaTable.Prepare(table);
+    }
+
     public async Task CommitAsync(CommitPlan plan, CancellationToken cancellationToken)
     {
+        Prepare(plan);
         foreach (var table in plan.TableMetadata)
         {
             var replace = table.Operation == TableMetadataCommit.Replace;

@@ -30,6 +30,8 @@ public sealed class TableMetadataCommit
     [JsonPropertyName("files")] public List<DataFileFacts> Files { get; set; } = [];
     /// <summary>For <see cref="Replace"/>: the keys of the files whose rows <see cref="Files"/> now hold.</summary>
     [JsonPropertyName("removed")] public List<string> Removed { get; set; } = [];
+    /// <summary>Delta's <c>schemaString</c> of an append or overwrite, computed before the commit (<see cref="TableFormatCommitter.Prepare"/>).</summary>
+    [JsonPropertyName("delta_schema")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? DeltaSchema { get; set; }
     /// <summary>The metadata file (Iceberg) that the commit made current, once done.</summary>
     [JsonPropertyName("iceberg_metadata")] public string? IcebergMetadata { get; set; }
     /// <summary>The log entry (Delta) that the commit wrote, once done.</summary>

@@ -112,4 +112,21 @@ public class RecoveryTests
             Directory.Delete(Path.GetDirectoryName(otherRun)!, recursive: true);
         }
     }
+    [Fact]
+    public async Task Rolling_back_a_merge_commit_releases_its_own_claims_and_leaves_another_runs()
+    {
+        using var lake = new TempLake();
+        var store = new LocalObjectStore(BucketUri.Parse(lake.Bucket));
+        const string ours = "raw/test/items/items_0000_aaaaaaaa.parquet", theirs = "raw/test/items/items_0001_bbbbbbbb.parquet";
+        var plan = new CommitPlan { RunId = "r3", Pipeline = "p", Superseded = { ours, theirs } };
+        await store.PutAsync(LakeCommitter.JournalKey("p"), LakeJson.Serialize(plan), WriteCondition.None, CancellationToken.None);
+        await store.PutAsync(LakePaths.SupersededClaimKey(ours), LakeJson.Serialize(new SupersededClaim("p", "r3")), WriteCondition.IfAbsent, CancellationToken.None);
+        await store.PutAsync(LakePaths.SupersededClaimKey(theirs), LakeJson.Serialize(new SupersededClaim("q", "r9")), WriteCondition.IfAbsent, CancellationToken.None);
+
+        var notice = await new LakeCommitter(store, TimeProvider.System).RecoverAsync("p", CancellationToken.None);
+
+        Assert.StartsWith("rolled back the interrupted commit of run r3", notice);
+        Assert.False(await store.ExistsAsync(LakePaths.SupersededClaimKey(ours), CancellationToken.None));
+        Assert.True(await store.ExistsAsync(LakePaths.SupersededClaimKey(theirs), CancellationToken.None));
+    }
 }

@@ -77,4 +77,67 @@ public class ColumnTypeStatisticsTests
         // Delta gets no statistics for decimals, booleans and times.
         Assert.Equal((null, null, null), (Delta("m", false), Delta("b", false), Delta("clock", false)));
     }
+    private static string? DeltaStatisticOf(string icebergType, byte[] bound, bool upper) =>
+        ColumnType.OfIcebergName(icebergType)!.DeltaStatistic(bound, roundUp: upper)?.ToJsonString();
+
+    private static byte[] Le64(long value)
+    {
+        var bytes = new byte[8];
+        BinaryPrimitives.WriteInt64LittleEndian(bytes, value);
+        return bytes;
+    }
+
+    private static byte[] Le32(int value)
+    {
+        var bytes = new byte[4];
+        BinaryPrimitives.WriteInt32LittleEndian(bytes, value);
+        return bytes;
+    }
+
+    private static long MicrosOf(string isoTimestamp) =>
+        (DateTime.Parse(isoTimestamp, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AdjustToUniversal | System.Globalization.DateTimeStyles.AssumeUniversal).Ticks
+         - DateTime.UnixEpoch.Ticks) / 10;
+
+    [Theory]
+    // Past 2^53 microseconds (about year 2255) a double cannot hold the value: the minimum must still round down and the maximum up.
+    [InlineData("5000-01-01T00:00:00.000001Z", "\"5000-01-01T00:00:00.000Z\"", "\"5000-01-01T00:00:00.001Z\"")]
+    [InlineData("4999-12-31T23:59:59.999999Z", "\"4999-12-31T23:59:59.999Z\"", "\"5000-01-01T00:00:00.000Z\"")]
+    [InlineData("9999-12-31T23:59:59.999Z", "\"9999-12-31T23:59:59.999Z\"", "\"9999-12-31T23:59:59.999Z\"")]
+    // The last half-millisecond of 9999 has no millisecond above it: the maximum is left out (a reader then never skips the file on it).
+    [InlineData("9999-12-31T23:59:59.9995Z", "\"9999-12-31T23:59:59.999Z\"", null)]
+    [InlineData("9999-12-31T23:59:59.999999Z", "\"9999-12-31T23:59:59.999Z\"", null)]
+    [InlineData("0001-01-01T00:00:00Z", "\"0001-01-01T00:00:00.000Z\"", "\"0001-01-01T00:00:00.000Z\"")]
+    [InlineData("0001-01-01T00:00:00.000001Z", "\"0001-01-01T00:00:00.000Z\"", "\"0001-01-01T00:00:00.001Z\"")]
+    // Before 1970 the microseconds are negative: floor and ceiling, not truncation towards zero.
+    [InlineData("1969-12-31T23:59:59.999999Z", "\"1969-12-31T23:59:59.999Z\"", "\"1970-01-01T00:00:00.000Z\"")]
+    [InlineData("1969-12-31T23:59:59.998001Z", "\"1969-12-31T23:59:59.998Z\"", "\"1969-12-31T23:59:59.999Z\"")]
+    public void A_timestamp_statistic_holds_its_value_between_the_minimum_and_the_maximum(string value, string expectedMin, string? expectedMax)
+    {
+        var bound = Le64(MicrosOf(value));
+        Assert.Equal(expectedMin, DeltaStatisticOf("timestamptz", bound, upper: false));
+        Assert.Equal(expectedMax, DeltaStatisticOf("timestamptz", bound, upper: true));
+    }
+
+    [Fact]
+    public void A_bound_outside_what_Delta_can_write_is_left_out_never_an_error()
+    {
+        // Not written by us (years 1..9999 only), but a footer may say so: no statistic rather than a failed commit.
+        Assert.Null(DeltaStatisticOf("timestamptz", Le64(long.MaxValue), upper: true));
+        Assert.Null(DeltaStatisticOf("timestamptz", Le64(long.MaxValue), upper: false));
+        Assert.Null(DeltaStatisticOf("timestamptz", Le64(long.MinValue), upper: false));
+        Assert.Null(DeltaStatisticOf("timestamptz", Le64(long.MinValue), upper: true));
+        Assert.Null(DeltaStatisticOf("date", Le32(int.MaxValue), upper: true));
+        Assert.Null(DeltaStatisticOf("date", Le32(int.MinValue), upper: false));
+        Assert.Equal("\"9999-12-31\"", DeltaStatisticOf("date", Le32(DateOnly.MaxValue.DayNumber - DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber), upper: true));
+        Assert.Equal("\"0001-01-01\"", DeltaStatisticOf("date", Le32(DateOnly.MinValue.DayNumber - DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber), upper: false));
+        // Integers are exact at their edges (no double on the way).
+        Assert.Equal(("-9223372036854775808", "9223372036854775807"), (DeltaStatisticOf("long", Le64(long.MinValue), false), DeltaStatisticOf("long", Le64(long.MaxValue), true)));
+        Assert.Equal("9007199254740993", DeltaStatisticOf("long", Le64(9007199254740993), true));
+        // Doubles: NaN and the infinities have no JSON number; a negative zero is a valid minimum and round-trips.
+        Assert.Null(DeltaStatisticOf("double", BitConverter.GetBytes(double.NaN), true));
+        Assert.Null(DeltaStatisticOf("double", BitConverter.GetBytes(double.PositiveInfinity), true));
+        Assert.Null(DeltaStatisticOf("double", BitConverter.GetBytes(double.NegativeInfinity), false));
+        Assert.Equal(-0.0, double.Parse(DeltaStatisticOf("double", BitConverter.GetBytes(-0.0), false)!, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(double.MaxValue, double.Parse(DeltaStatisticOf("double", BitConverter.GetBytes(double.MaxValue), true)!, System.Globalization.CultureInfo.InvariantCulture));
+    }
 }

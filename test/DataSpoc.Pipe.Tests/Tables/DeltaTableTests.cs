@@ -1,5 +1,8 @@
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Storage;
+using DataSpoc.Pipe.Tables;
 using DataSpoc.Pipe.Tests.Support;
 
 namespace DataSpoc.Pipe.Tests.Tables;
@@ -146,5 +149,89 @@ public class DeltaTableTests
         Assert.Equal([["1", "2"]], lake.Query($"select min(protocol.minReaderVersion), min(protocol.minWriterVersion) from read_parquet('{checkpoint}') where protocol is not null"));
         Assert.Equal(last["size"]!.GetValue<int>(), int.Parse(lake.Query($"select count(*) from read_parquet('{checkpoint}')")[0][0]!));
         Assert.Single(lake.Query($"select metaData.id from read_parquet('{checkpoint}') where metaData is not null"));
+    }
+    private const string LastHalfMillisecond = "9999-12-31T23:59:59.9995Z";
+
+    [Fact]
+    public async Task A_timestamp_in_the_last_half_millisecond_of_year_9999_lands_in_Iceberg_and_Delta()
+    {
+        using var lake = new TempLake();
+        var input = lake.WriteSinger("edge",
+            """{"type":"SCHEMA","stream":"orders","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"ts":{"type":["null","string"],"format":"date-time"}}}}""",
+            """{"type":"RECORD","stream":"orders","record":{"id":1,"ts":"9999-12-31T23:59:59.9995Z"}}""");
+        var result = await TempLake.RunAsync(Delta(lake, input, TableFormats.Iceberg | TableFormats.Delta, PartitionBySettings.None));
+        Assert.True(result.Succeeded, result.Log.Error);
+
+        // icebird's JavaScript dates hold milliseconds; the value itself is exact in the file (DuckDB below).
+        var iceberg = TableReaders.Icebird($"file://{lake.Root}/raw/test/orders")["rows"]!.AsArray().Single()!;
+        Assert.StartsWith("9999-12-31T23:59:59.999", iceberg["ts"]!.ToString());
+        var (live, _, _, _) = Replay(lake);
+        var file = Uri.UnescapeDataString(live.Keys.Single());
+        Assert.Equal([["1", "253402300799999500"]], lake.Query($"select id, epoch_us(ts) from read_parquet('{{lake}}/raw/test/orders/{file}')"));
+        // Delta's millisecond bounds: the minimum rounds down; no millisecond of 9999 lies above the value, so the maximum is left out.
+        var stats = JsonNode.Parse(live.Values.Single()["stats"]!.GetValue<string>())!;
+        Assert.Equal("9999-12-31T23:59:59.999Z", stats["minValues"]!["ts"]!.GetValue<string>());
+        Assert.Null(stats["maxValues"]!["ts"]);
+        Assert.Equal(1, stats["maxValues"]!["id"]!.GetValue<int>());
+        Assert.Equal(1, lake.Manifest().Tables["test/orders"].RowCount);
+    }
+
+    /// <summary>A table commit whose Delta schema cannot be written (an Iceberg type Delta has no form for): a deterministic failure.</summary>
+    private static CommitPlan UnwritableDeltaCommit(string pipeline, string runId) => new()
+    {
+        RunId = runId,
+        Pipeline = pipeline,
+        StartedAt = DateTimeOffset.UtcNow,
+        Tables = { new TableChange { Key = "test/orders", Entry = new ManifestTable { Source = "test", Table = "orders", Pipeline = pipeline } } },
+        TableMetadata =
+        {
+            new TableMetadataCommit
+            {
+                TableKey = "test/orders",
+                Formats = [TableFormatCommitter.Iceberg, TableFormatCommitter.Delta],
+                Prefix = "raw/test/orders/",
+                Location = "",
+                PartitionBy = PartitionBySettings.None,
+                Schema = JsonNode.Parse("""{"type":"struct","fields":[{"id":1,"name":"id","required":false,"type":"long"},{"id":2,"name":"tags","required":false,"type":{"type":"map","key-id":3,"key":"string","value-id":4,"value":"string","value-required":false}}]}""")!.AsObject(),
+            },
+        },
+    };
+
+    [Fact]
+    public async Task A_table_commit_that_cannot_be_written_fails_before_anything_is_visible()
+    {
+        using var lake = new TempLake();
+        var store = new LocalObjectStore(BucketUri.Parse(lake.Bucket));
+        var plan = UnwritableDeltaCommit("orders", "r1");
+        plan.TableMetadata[0].Location = lake.Bucket + "/raw/test/orders";
+
+        await Assert.ThrowsAnyAsync<Exception>(() => new LakeCommitter(store, TimeProvider.System).CommitAsync(plan, CancellationToken.None));
+
+        // Neither format shows the run (no Iceberg version published before Delta failed), and no journal is left to replay.
+        Assert.DoesNotContain(lake.Keys(), k => k.StartsWith("raw/", StringComparison.Ordinal));
+        Assert.False(File.Exists(Path.Combine(lake.Root, LakeCommitter.JournalKey("orders"))));
+    }
+
+    [Fact]
+    public async Task A_journal_that_cannot_be_completed_fails_each_run_at_recover_naming_the_journal_and_the_way_out()
+    {
+        using var lake = new TempLake();
+        var store = new LocalObjectStore(BucketUri.Parse(lake.Bucket));
+        var plan = UnwritableDeltaCommit("orders", "r1");
+        plan.TableMetadata[0].Location = lake.Bucket + "/raw/test/orders";
+        plan.Phase = CommitPlan.PhaseDeleted; // a commit interrupted after its files landed (or journaled by an older version)
+        await store.PutAsync(LakeCommitter.JournalKey("orders"), LakeJson.Serialize(plan), WriteCondition.None, CancellationToken.None);
+
+        var pipeline = Delta(lake, lake.WriteSinger("a", Orders(1, 2)), TableFormats.Iceberg | TableFormats.Delta, PartitionBySettings.None);
+        for (var run = 0; run < 2; run++)
+        {
+            var result = await TempLake.RunAsync(pipeline);
+            Assert.False(result.Succeeded);
+            Assert.Equal("recover", result.Log.FailedStep);
+            Assert.Contains(LakeCommitter.JournalKey("orders"), result.Log.Error);
+            Assert.Contains("run r1", result.Log.Error);
+            Assert.Contains("delete", result.Log.Error); // the way out
+        }
+        Assert.True(File.Exists(Path.Combine(lake.Root, LakeCommitter.JournalKey("orders"))));
     }
 }

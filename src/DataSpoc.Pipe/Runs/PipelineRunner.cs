@@ -569,6 +569,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             Prefix = prefix,
             Location = store.Bucket.Canonical + "/" + prefix.TrimEnd('/'),
             Operation = replace || kept is not null ? Tables.TableMetadataCommit.Overwrite : Tables.TableMetadataCommit.Append,
+            KeepsEarlierFiles = !replace,
             PartitionBy = pipeline.Destination.PartitionBy,
             Schema = Tables.IcebergSchema.Build(columns, ids, pipeline.Destination.PartitionBy),
             Files = [.. kept ?? [], .. files.Select(f => Tables.DataFileFooter.Read(f.LocalPath, f.Key, partitionDates.GetValueOrDefault(f.LocalPath)))],

@@ -111,7 +111,7 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
                 {
                     ["id"] = previousMeta?["id"]?.GetValue<string>() ?? Guid.NewGuid().ToString(),
                     ["format"] = new JsonObject { ["provider"] = "parquet", ["options"] = new JsonObject() },
-                    ["schemaString"] = SchemaString(commit, partitionColumn),
+                    ["schemaString"] = SchemaString(commit, partitionColumn, previousMeta),
                     ["partitionColumns"] = new JsonArray(partitionColumn is null ? [] : [JsonValue.Create(partitionColumn)]),
                     ["configuration"] = new JsonObject(),
                     ["createdTime"] = previousMeta?["createdTime"]?.GetValue<long>() ?? now,
@@ -157,7 +157,8 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
     /// <summary>A path relative to the table root, percent-encoded as the protocol's URI paths are.</summary>
     private static string RelativePath(string path) => string.Join('/', path.Split('/').Select(Uri.EscapeDataString));
 
-    private static string SchemaString(TableMetadataCommit commit, string? partitionColumn)
+    /// <summary>The commit's columns in Delta's types, with those only the table's earlier files hold (from <paramref name="previousMeta"/>).</summary>
+    private static string SchemaString(TableMetadataCommit commit, string? partitionColumn, JsonObject? previousMeta)
     {
         var fields = new JsonArray();
         foreach (var f in commit.Schema["fields"]!.AsArray())
@@ -166,7 +167,8 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
             if (name == IcebergFieldIds.ExtractionDateColumn && partitionColumn != IcebergFieldIds.ExtractionDateColumn) continue;
             fields.Add((JsonNode)Field(f.AsObject()));
         }
-        return new JsonObject { ["type"] = "struct", ["fields"] = fields }.ToJsonString();
+        var earlier = previousMeta?["schemaString"]?.GetValue<string>() is { } text ? JsonNode.Parse(text)?["fields"]?.AsArray() : null;
+        return new JsonObject { ["type"] = "struct", ["fields"] = commit.FieldsKeepingEarlier(fields, earlier) }.ToJsonString();
     }
 
     private static JsonObject Field(JsonObject icebergField) => new()

@@ -39,7 +39,13 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
     /// <summary>An existing data file with superseded rows (their numbers, ascending), waiting to be rewritten without them.</summary>
     private sealed record Rewrite(string Key, LocalFile Local, List<long> Superseded, Partition Partition);
 
-    public async Task<Outcome> MergeAsync(StreamState stream, string tablePrefix, IReadOnlyList<string> existing, bool keptFacts, CancellationToken cancellationToken)
+    /// <summary>
+    /// Merges the stream's records into the table of <paramref name="existing"/> files. With table metadata the rewritten
+    /// files carry <paramref name="fieldIds"/>, the table's Iceberg column ids, for a column only earlier files hold too:
+    /// Iceberg readers find its values by that id.
+    /// </summary>
+    public async Task<Outcome> MergeAsync(StreamState stream, string tablePrefix, IReadOnlyList<string> existing, bool keptFacts,
+        Tables.IcebergFieldIds? fieldIds, CancellationToken cancellationToken)
     {
         var schema = stream.Schema!;
         var keys = new MergeKeys(stream.Name, stream.KeyProperties, schema, settings);
@@ -94,6 +100,16 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
         var ranges = new KeyRanges(firstKeys);
         var rewrites = new List<Rewrite>();
         var olderColumns = new List<(string Name, System.Text.Json.Nodes.JsonNode Schema)>();
+        void AddColumnsOnlyIn(string parquetFile)
+        {
+            using var reader = new ParquetSharp.ParquetFileReader(parquetFile);
+            using var meta = reader.FileMetaData;
+            foreach (var column in ParquetShape.Of(meta.Schema))
+                if (schema.Root.IndexOf(column.Name) < 0 && !olderColumns.Exists(c => c.Name == column.Name))
+                    olderColumns.Add((column.Name, column.Schema()));
+        }
+        // The run's own files written under an earlier SCHEMA of the stream may hold a column its last one dropped.
+        foreach (var file in stream.Files.Where(f => f.Schema != schema)) AddColumnsOnlyIn(file.LocalPath);
         var kept = keptFacts ? new List<Tables.DataFileFacts>() : null;
         long replaced = 0, deletedRows = 0, scanned = 0;
         var firstKeyName = keys.Names[0];
@@ -141,11 +157,7 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
                         continue;
                     }
                     rewrites.Add(new Rewrite(key, local, hits, partition));
-                    using var reader = new ParquetSharp.ParquetFileReader(local.Path);
-                    using var meta = reader.FileMetaData;
-                    foreach (var column in ParquetShape.Of(meta.Schema))
-                        if (schema.Root.IndexOf(column.Name) < 0 && !olderColumns.Exists(c => c.Name == column.Name))
-                            olderColumns.Add((column.Name, column.Schema()));
+                    AddColumnsOnlyIn(local.Path);
                 }
                 catch (Exception e) when (e is not OperationCanceledException and not MergeException)
                 {
@@ -157,7 +169,9 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
             // 3. The kept incoming rows and the rewritten files' other rows, written under the stream's schema by column
             // name, with the columns only the rewritten files hold (a column the SCHEMA no longer declares keeps its values).
             var writerLimits = limits with { ParseLanes = 1 };
-            var writer = new TableWriter(schema.ByColumnName(olderColumns), compression, writerLimits, spoolDirectory, stream.Table + "-merged", spoolIsInLake);
+            var merged = schema.ByColumnName(olderColumns);
+            fieldIds?.Assign(merged);
+            var writer = new TableWriter(merged, compression, writerLimits, spoolDirectory, stream.Table + "-merged", spoolIsInLake);
             try
             {
                 if (!incomingAsIs)

@@ -218,6 +218,23 @@ internal sealed class ColumnSchema
     public List<Lake.ManifestColumn> ManifestColumns() => [.. Root.Children.Select(c => new Lake.ManifestColumn(c.Name, c.ArrowType, c.Nullable))];
 
     /// <summary>
+    /// The columns of files written under <paramref name="oldestFirst"/> (a stream's schemas in a run, the latest last),
+    /// as the manifest lists them: the latest schema's, then those only earlier ones have (a SCHEMA may add a column and
+    /// drop it again mid-run; the file written in between still holds it), nullable where some files lack them.
+    /// </summary>
+    public static List<Lake.ManifestColumn> ManifestColumnsOf(IEnumerable<ColumnSchema> oldestFirst) =>
+        oldestFirst.Aggregate((List<Lake.ManifestColumn>?)null, (columns, schema) => Lake.ManifestColumn.AfterAdding(columns, schema.ManifestColumns()))
+        ?? throw new ArgumentException("no schema", nameof(oldestFirst));
+
+    /// <summary>The top-level column <paramref name="name"/> as the latest of <paramref name="oldestFirst"/> that has it declares it.</summary>
+    public static SchemaNode LatestColumn(IReadOnlyList<ColumnSchema> oldestFirst, string name)
+    {
+        for (var i = oldestFirst.Count - 1; i >= 0; i--)
+            if (oldestFirst[i].Root.IndexOf(name) is var index and >= 0) return oldestFirst[i].Root.Children[index];
+        throw new ArgumentException($"no schema has column '{name}'", nameof(name));
+    }
+
+    /// <summary>
     /// The root's properties in the order records usually write them, when every one is a scalar the canonical scan
     /// reads itself (no nested object, list, JSON or decimal value) or one a transform removes; else null.
     /// </summary>

@@ -37,8 +37,8 @@ public sealed record WriteLimits
     internal bool StagePartitionedRows { get; init; } = true;
 }
 
-/// <summary>A finished Parquet file waiting in the spool folder for the lake commit.</summary>
-internal sealed record SpooledFile(string LocalPath, Partition Partition, long Rows, long Bytes);
+/// <summary>A finished Parquet file waiting in the spool folder for the lake commit, with the columns it was written with.</summary>
+internal sealed record SpooledFile(string LocalPath, Partition Partition, long Rows, long Bytes, ColumnSchema Schema);
 
 /// <summary>A <c>dt=</c> partition: a date, no date (null values: the Hive default partition), or none at all (<c>partition_by: none</c>).</summary>
 internal readonly record struct Partition(DateOnly? Date, bool None = false)
@@ -613,7 +613,7 @@ internal sealed class TableWriter : IAsyncDisposable
             file.Dispose();
         }
         var bytes = new FileInfo(file.Path).Length;
-        lock (_gate) _done.Add(new SpooledFile(file.Path, partition, file.Rows, bytes));
+        lock (_gate) _done.Add(new SpooledFile(file.Path, partition, file.Rows, bytes, _schema));
         Interlocked.Increment(ref _filesWritten);
         Interlocked.Add(ref _bytesWritten, bytes);
     }

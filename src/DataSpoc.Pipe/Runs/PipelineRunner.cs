@@ -487,13 +487,16 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 // With table metadata the table is its current snapshot's files (replaced ones stay until maintenance).
                 var withMetadata = pipeline.Destination.TableFormat != TableFormats.Parquet;
                 var live = replace ? [] : withMetadata ? await LiveDataFileKeysAsync(pipeline, store, prefix, cancellationToken).ConfigureAwait(false) : existing;
-                merged = await merger.MergeAsync(stream, prefix, live, withMetadata && !replace, cancellationToken).ConfigureAwait(false);
+                merged = await merger.MergeAsync(stream, prefix, live, withMetadata && !replace, ingest.FieldIdsOf(stream.Table), cancellationToken).ConfigureAwait(false);
                 files = merged.Files;
                 if (!withMetadata) plan.Superseded.AddRange(merged.Superseded);
                 log.Notices.Add($"stream '{stream.Name}': merged by {string.Join(", ", stream.KeyProperties)}: {merged.RowsReplaced} row(s) replaced, " +
                     $"{merged.RowsDeleted} row(s) deleted ({merged.KeysMarkedDeleted} key(s) marked deleted); {merged.Superseded.Count} of {live.Count} file(s) rewritten " +
                     $"({merged.FilesScanned} row group(s) read for keys)");
             }
+            // Every file the run lands contributes its columns, whichever of the stream's SCHEMAs it was written under.
+            var fileSchemas = files.Select(f => f.Schema).Append(schema).Distinct().ToList();
+            var runColumns = ColumnSchema.ManifestColumnsOf(fileSchemas);
             var firstFile = plan.Files.Count;
             foreach (var file in files)
             {
@@ -506,11 +509,12 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             // With table metadata, replaced files stay until maintenance expires the snapshots that still read them.
             if (replace && formats == TableFormats.Parquet) plan.Deletions.AddRange(existing);
             if (formats != TableFormats.Parquet)
-                plan.TableMetadata.Add(TableMetadataFor(pipeline, store, stream, files, schema, ingest.FieldIdsOf(stream.Table), prefix, tableKey, replace, plan.Files.Skip(firstFile).ToList(), merged?.KeptFiles));
+                plan.TableMetadata.Add(TableMetadataFor(pipeline, store, stream, files, [.. runColumns.Select(c => ColumnSchema.LatestColumn(fileSchemas, c.Name))],
+                    ingest.FieldIdsOf(stream.Table), prefix, tableKey, replace, plan.Files.Skip(firstFile).ToList(), merged?.KeptFiles));
             if (pipeline.Destination.PartitionBy != PartitionBySettings.None && schema.Root.Children.Any(c => string.Equals(c.Name, "dt", StringComparison.OrdinalIgnoreCase)))
                 log.Notices.Add($"stream '{stream.Name}': its column 'dt' has the name of the partition folders (dt=...): hive-style readers (DuckDB hive_partitioning, " +
                     $"Spark, Athena) show the folder's date in its place; rename it (transforms: {stream.Name}: rename: {{dt: ...}}) to read its own values");
-            if (!replace && previous is not null && ManifestColumn.TypeChanges(previous.Columns, schema.ManifestColumns()) is { Count: > 0 } changed)
+            if (!replace && previous is not null && ManifestColumn.TypeChanges(previous.Columns, runColumns) is { Count: > 0 } changed)
             {
                 // Readers by name (the plain files, Delta) meet two types under one name; Iceberg gives the changed column
                 // a new id, so its readers see the earlier files' column as another (dropped) one: null in their rows.
@@ -547,7 +551,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     WriteMode = replace ? "replace" : merge ? "merge" : "append",
                     KeyProperties = [.. stream.KeyProperties],
                     TableVersion = stream.ActivatedVersion ?? previous?.TableVersion,
-                    Columns = replace ? schema.ManifestColumns() : ManifestColumn.AfterAdding(previous?.Columns, schema.ManifestColumns()),
+                    Columns = replace ? runColumns : ManifestColumn.AfterAdding(previous?.Columns, runColumns),
                 },
             });
         }
@@ -572,10 +576,10 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         key.StartsWith(Tables.IcebergTable.MetadataPrefix(tablePrefix), StringComparison.Ordinal)
         || key.StartsWith(Tables.DeltaTable.LogPrefix(tablePrefix), StringComparison.Ordinal);
 
-    /// <summary>The table's Iceberg/Delta change: its schema with the ids its files carry, and each landed file's footer facts.</summary>
+    /// <summary>The table's Iceberg/Delta change: the run's columns with the ids its files carry, and each landed file's footer facts.</summary>
     /// <remarks>A merge is an overwrite that lists the files it keeps (<paramref name="kept"/>) with its new ones.</remarks>
     private static Tables.TableMetadataCommit TableMetadataFor(PipelineDefinition pipeline, IObjectStore store, StreamState stream, IReadOnlyList<SpooledFile> spooled,
-        ColumnSchema schema, Tables.IcebergFieldIds? ids, string prefix, string tableKey, bool replace, List<PlannedFile> files, IReadOnlyList<Tables.DataFileFacts>? kept)
+        IReadOnlyList<SchemaNode> columns, Tables.IcebergFieldIds? ids, string prefix, string tableKey, bool replace, List<PlannedFile> files, IReadOnlyList<Tables.DataFileFacts>? kept)
     {
         var formats = pipeline.Destination.TableFormat;
         var partitionDates = spooled.ToDictionary(f => f.LocalPath, f => f.Partition.Date, StringComparer.Ordinal);
@@ -588,8 +592,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             Prefix = prefix,
             Location = store.Bucket.Canonical + "/" + prefix.TrimEnd('/'),
             Operation = replace || kept is not null ? Tables.TableMetadataCommit.Overwrite : Tables.TableMetadataCommit.Append,
+            KeepsEarlierFiles = !replace,
             PartitionBy = pipeline.Destination.PartitionBy,
-            Schema = Tables.IcebergSchema.Build(schema, ids, pipeline.Destination.PartitionBy),
+            Schema = Tables.IcebergSchema.Build(columns, ids, pipeline.Destination.PartitionBy),
             Files = [.. kept ?? [], .. files.Select(f => Tables.DataFileFooter.Read(f.LocalPath, f.Key, partitionDates.GetValueOrDefault(f.LocalPath)))],
         };
     }

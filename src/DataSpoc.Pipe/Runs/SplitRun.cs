@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Parquet;
 using DataSpoc.Pipe.Sources;
 using DataSpoc.Pipe.Storage;
 
@@ -115,7 +116,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
                 Records = stream.Records,
                 KeyProperties = [.. stream.KeyProperties],
                 ActivatedVersion = stream.ActivatedVersion,
-                Columns = stream.Schema!.ManifestColumns(),
+                Columns = ColumnSchema.ManifestColumnsOf(stream.Files.Select(f => f.Schema).Append(stream.Schema!).Distinct()),
             };
             foreach (var file in stream.Files)
             {
@@ -254,6 +255,8 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
         {
             var table = streams.Key;
             var first = streams.OrderBy(x => x.Part).First().Stream;
+            // Every part's files land: the table gets each part's columns (the first part's lead).
+            var columns = streams.OrderByDescending(x => x.Part).Select(x => x.Stream.Columns).Aggregate((List<ManifestColumn>?)null, ManifestColumn.AfterAdding)!;
             var prefix = LakePaths.TablePrefix(basePath, sourceName, table);
             var tableKey = sourceName + "/" + table;
             manifest.Tables.TryGetValue(tableKey, out var previous);
@@ -300,7 +303,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
                     WriteMode = replace ? "replace" : "append",
                     KeyProperties = [.. first.KeyProperties],
                     TableVersion = activated ?? previous?.TableVersion,
-                    Columns = replace ? first.Columns : ManifestColumn.AfterAdding(previous?.Columns, first.Columns),
+                    Columns = replace ? columns : ManifestColumn.AfterAdding(previous?.Columns, columns),
                 },
             });
         }

@@ -78,7 +78,8 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
     /// </summary>
     public static void Prepare(TableMetadataCommit commit)
     {
-        if (commit.Operation != TableMetadataCommit.Replace) commit.DeltaSchema ??= SchemaString(commit, PartitionColumn(commit));
+        // Built once here to fail where a failure is harmless; the commit builds it again joined with the table's latest schema.
+        if (commit.Operation != TableMetadataCommit.Replace) _ = SchemaString(commit, PartitionColumn(commit), previousMeta: null);
         foreach (var file in commit.Files) file.DeltaStats ??= Stats(file, commit.Schema);
     }
 
@@ -122,7 +123,8 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
                 {
                     ["id"] = previousMeta?["id"]?.GetValue<string>() ?? Guid.NewGuid().ToString(),
                     ["format"] = new JsonObject { ["provider"] = "parquet", ["options"] = new JsonObject() },
-                    ["schemaString"] = commit.DeltaSchema,
+                    // The run's columns, then those only earlier live files hold (the previous schema's).
+                    ["schemaString"] = SchemaString(commit, partitionColumn, previousMeta),
                     ["partitionColumns"] = new JsonArray(partitionColumn is null ? [] : [JsonValue.Create(partitionColumn)]),
                     ["configuration"] = new JsonObject(),
                     ["createdTime"] = previousMeta?["createdTime"]?.GetValue<long>() ?? now,
@@ -168,7 +170,8 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
     /// <summary>A path relative to the table root, percent-encoded as the protocol's URI paths are.</summary>
     private static string RelativePath(string path) => string.Join('/', path.Split('/').Select(Uri.EscapeDataString));
 
-    private static string SchemaString(TableMetadataCommit commit, string? partitionColumn)
+    /// <summary>The commit's columns in Delta's types, with those only the table's earlier files hold (from <paramref name="previousMeta"/>).</summary>
+    private static string SchemaString(TableMetadataCommit commit, string? partitionColumn, JsonObject? previousMeta)
     {
         var fields = new JsonArray();
         foreach (var f in commit.Schema["fields"]!.AsArray())
@@ -177,7 +180,8 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
             if (name == IcebergFieldIds.ExtractionDateColumn && partitionColumn != IcebergFieldIds.ExtractionDateColumn) continue;
             fields.Add((JsonNode)Field(f.AsObject()));
         }
-        return new JsonObject { ["type"] = "struct", ["fields"] = fields }.ToJsonString();
+        var earlier = previousMeta?["schemaString"]?.GetValue<string>() is { } text ? JsonNode.Parse(text)?["fields"]?.AsArray() : null;
+        return new JsonObject { ["type"] = "struct", ["fields"] = commit.FieldsKeepingEarlier(fields, earlier) }.ToJsonString();
     }
 
     private static JsonObject Field(JsonObject icebergField) => new()

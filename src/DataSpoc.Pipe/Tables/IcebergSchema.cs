@@ -42,16 +42,16 @@ internal static class IcebergSchema
     };
 
     /// <summary>
-    /// The schema object (without <c>schema-id</c>): the stream's columns, plus <c>_extraction_date</c> (date) when the
+    /// The schema object (without <c>schema-id</c>): the columns (top level), plus <c>_extraction_date</c> (date) when the
     /// table is partitioned by extraction date: it is in no data file; readers take its value from each file's
     /// partition tuple (the spec's column projection rule for identity partitions).
     /// </summary>
-    public static JsonObject Build(ColumnSchema columns, IcebergFieldIds ids, string partitionBy)
+    public static JsonObject Build(IReadOnlyList<SchemaNode> columns, IcebergFieldIds ids, string partitionBy)
     {
-        var fields = new JsonArray([.. columns.Root.Children.Select(c => Field(c, true))]);
+        var fields = new JsonArray([.. columns.Select(c => Field(c, true))]);
         if (partitionBy == PartitionBySettings.ExtractionDate)
         {
-            if (columns.Root.IndexOf(IcebergFieldIds.ExtractionDateColumn) >= 0)
+            if (columns.Any(c => c.Name == IcebergFieldIds.ExtractionDateColumn))
                 throw new InvalidOperationException($"the stream has a column named '{IcebergFieldIds.ExtractionDateColumn}', which Iceberg extraction-date partitioning reserves; rename it with a transform or set partition_by");
             fields.Add((JsonNode)new JsonObject
             {

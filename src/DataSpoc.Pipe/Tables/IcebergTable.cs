@@ -85,7 +85,9 @@ internal sealed partial class IcebergTable(IObjectStore store, TimeProvider time
 
             var now = time.GetUtcNow().ToUnixTimeMilliseconds();
             var metadata = current?.DeepClone().AsObject() ?? NewTable(commit.Location, now);
-            var schemaId = EvolveSchema(metadata, commit.Schema);
+            var currentSchema = current is null ? null : metadata["schemas"]!.AsArray()
+                .FirstOrDefault(s => s!["schema-id"]!.GetValue<int>() == current["current-schema-id"]!.GetValue<int>());
+            var schemaId = EvolveSchema(metadata, new JsonObject { ["fields"] = commit.FieldsKeepingEarlier(commit.Schema["fields"]!.AsArray(), currentSchema?["fields"]?.AsArray()) });
             var schema = metadata["schemas"]!.AsArray().First(s => s!["schema-id"]!.GetValue<int>() == schemaId)!.AsObject();
             var partition = IcebergSchema.PartitionFieldOf(schema, commit.PartitionBy);
             var specId = EvolveSpec(metadata, partition, out partition);

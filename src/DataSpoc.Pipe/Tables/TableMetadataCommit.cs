@@ -25,19 +25,39 @@ public sealed class TableMetadataCommit
     /// <summary><see cref="Append"/> or <see cref="Overwrite"/> (full refresh, new ACTIVATE_VERSION).</summary>
     [JsonPropertyName("operation")] public string Operation { get; set; } = Append;
     [JsonPropertyName("partition_by")] public string PartitionBy { get; set; } = "";
-    /// <summary>The Iceberg schema of the run's last SCHEMA (fields with ids, no schema-id); Delta's schema derives from it.</summary>
+    /// <summary>The Iceberg schema of the run's files' columns (fields with ids, no schema-id); Delta's schema derives from it.</summary>
     [JsonPropertyName("schema")] public JsonObject Schema { get; set; } = [];
+    /// <summary>
+    /// The table keeps its earlier live files (an append or a merge; a replace does not): the table's schema then keeps
+    /// the columns only they hold (<see cref="FieldsKeepingEarlier"/>).
+    /// </summary>
+    [JsonPropertyName("keeps_earlier_files")] public bool KeepsEarlierFiles { get; set; }
     [JsonPropertyName("files")] public List<DataFileFacts> Files { get; set; } = [];
     /// <summary>For <see cref="Replace"/>: the keys of the files whose rows <see cref="Files"/> now hold.</summary>
     [JsonPropertyName("removed")] public List<string> Removed { get; set; } = [];
-    /// <summary>Delta's <c>schemaString</c> of an append or overwrite, computed before the commit (<see cref="TableFormatCommitter.Prepare"/>).</summary>
-    [JsonPropertyName("delta_schema")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? DeltaSchema { get; set; }
     /// <summary>The metadata file (Iceberg) that the commit made current, once done.</summary>
     [JsonPropertyName("iceberg_metadata")] public string? IcebergMetadata { get; set; }
     /// <summary>The log entry (Delta) that the commit wrote, once done.</summary>
     [JsonPropertyName("delta_log")] public string? DeltaLog { get; set; }
 
     public bool Has(string format) => Formats.Contains(format, StringComparer.Ordinal);
+
+    /// <summary>
+    /// A table schema's top-level fields after this commit: <paramref name="fields"/> (the commit's), then, when the table
+    /// keeps its earlier files, the fields of <paramref name="earlier"/> (its schema before the commit) that it lacks by
+    /// name, as they were (Iceberg: optional, with their ids): those files still hold the columns, and a reader that
+    /// takes the table's schema would otherwise lose their values without a word. A same-named field of another type
+    /// is the commit's (a type change follows the ids' rules). The data columns come in the manifest's order (its
+    /// columns follow the same rule), then <c>_extraction_date</c>, which no data file holds.
+    /// </summary>
+    internal JsonArray FieldsKeepingEarlier(JsonArray fields, JsonArray? earlier)
+    {
+        static string Name(JsonNode? field) => field!["name"]!.GetValue<string>();
+        var names = fields.Select(Name).ToHashSet(StringComparer.Ordinal);
+        var kept = KeepsEarlierFiles && earlier is not null ? earlier.Where(f => !names.Contains(Name(f))).ToList() : [];
+        var extractionDate = fields.Where(f => Name(f) == IcebergFieldIds.ExtractionDateColumn);
+        return new JsonArray([.. fields.Except(extractionDate).Concat(kept).Concat(extractionDate).Select(f => f!.DeepClone())]);
+    }
 }
 
 /// <summary>How a table-format commit that lost the race for the next version waits before it re-plans on the new base.</summary>

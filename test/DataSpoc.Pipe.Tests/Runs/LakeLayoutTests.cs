@@ -196,7 +196,8 @@ public class LakeLayoutTests
         Assert.Equal(2, lake.ParquetKeys().Count);
         Assert.Equal([["1", null], ["2", null], ["3", "new"]],
             lake.Query("select id, note from read_parquet('{lake}/raw/test/orders/*/*.parquet', union_by_name=true) order by id"));
-        Assert.Equal(["id", "note"], lake.Manifest().Tables["test/orders"].Columns.Select(c => c.Name));
+        // The first file holds 'day': the latest SCHEMA's columns, then those only the run's earlier file holds.
+        Assert.Equal([("id", false), ("note", true), ("day", true)], lake.Manifest().Tables["test/orders"].Columns.Select(c => (c.Name, c.Nullable)));
     }
 
     [Fact]
@@ -222,6 +223,31 @@ public class LakeLayoutTests
             """{"type":"SCHEMA","stream":"orders","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"tier":{"type":"string"}}}}""",
             """{"type":"RECORD","stream":"orders","record":{"id":3,"tier":"basic"}}""")), full: true)).Succeeded);
         Assert.Equal(["id", "tier"], lake.Manifest().Tables["test/orders"].Columns.Select(c => c.Name));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_column_a_mid_run_schema_adds_and_drops_again_is_listed_while_a_file_of_the_run_holds_it(bool full)
+    {
+        // The run's middle file holds 'w'; the stream's last SCHEMA no longer declares it. Every file the run writes
+        // contributes its columns, in a replace as in an append.
+        using var lake = new TempLake();
+        const string withoutW = """{"type":"SCHEMA","stream":"m","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"v":{"type":["null","integer"]}}}}""";
+        const string withW = """{"type":"SCHEMA","stream":"m","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"v":{"type":["null","integer"]},"w":{"type":"string"}}}}""";
+        var run = await TempLake.RunAsync(lake.Pipeline("m", lake.WriteSinger("a.singer",
+            withoutW, """{"type":"RECORD","stream":"m","record":{"id":1,"v":10}}""",
+            withW, """{"type":"RECORD","stream":"m","record":{"id":2,"v":20,"w":"w2"}}""",
+            withoutW, """{"type":"RECORD","stream":"m","record":{"id":3,"v":30}}""")), full);
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Equal([["1", "10", null], ["2", "20", "w2"], ["3", "30", null]],
+            lake.Query("select id, v, w from read_parquet('{lake}/raw/test/m/*/*.parquet', union_by_name=true) order by id"));
+        Assert.Equal([("id", false), ("v", true), ("w", true)], lake.Manifest().Tables["test/m"].Columns.Select(c => (c.Name, c.Nullable)));
+
+        // A later append whose files lack 'w' keeps it: the earlier file still holds it.
+        Assert.True((await TempLake.RunAsync(lake.Pipeline("m", lake.WriteSinger("b.singer", withoutW,
+            """{"type":"RECORD","stream":"m","record":{"id":4,"v":40}}""")))).Succeeded);
+        Assert.Equal(["id", "v", "w"], lake.Manifest().Tables["test/m"].Columns.Select(c => c.Name));
     }
 
     [Fact]

@@ -1,0 +1,130 @@
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Tables;
+using DataSpoc.Pipe.Tests.Support;
+
+namespace DataSpoc.Pipe.Tests.Tables;
+
+/// <summary>
+/// The schema an Iceberg or Delta table carries is the columns of its live files, as the manifest lists them: a column
+/// only earlier files hold stays (Iceberg: optional, its id kept) until a replace, so table readers keep its values.
+/// Values are read back by icebird (Iceberg) and by DuckDB over the files the Delta log lists.
+/// </summary>
+public class TableSchemaTests
+{
+    private static string SchemaOf(string stream, string columns) =>
+        "{\"type\":\"SCHEMA\",\"stream\":\"" + stream + "\",\"key_properties\":[\"id\"],\"schema\":{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"integer\"}" + columns + "}}}";
+
+    private static readonly string WithC = SchemaOf("ev", ""","c":{"type":["null","string"]}""");
+    private static readonly string WithB = SchemaOf("ev", ""","b":{"type":["null","boolean"]}""");
+
+    private static string Record(string json) => $$"""{"type":"RECORD","stream":"ev","record":{{json}}}""";
+
+    private static PipelineDefinition Pipeline(TempLake lake, string input, TableFormats formats, WriteMode? mode = null) =>
+        lake.Pipeline("ev", input, p => p with
+        {
+            Destination = p.Destination with { TableFormat = formats, WriteMode = mode ?? p.Destination.WriteMode, PartitionBy = mode == WriteMode.Merge ? PartitionBySettings.None : p.Destination.PartitionBy },
+        });
+
+    private static string TableDir(TempLake lake) => Path.Combine(lake.Root, "raw", "test", "ev");
+
+    /// <summary>The current Iceberg schema's columns (<c>_extraction_date</c>, in no data file, left out) and their ids.</summary>
+    private static List<(string Name, int Id)> IcebergColumns(TempLake lake)
+    {
+        var metadata = JsonNode.Parse(File.ReadAllText(new Uri(lake.Manifest().Tables["test/ev"].IcebergMetadata!).LocalPath))!;
+        var current = metadata["schemas"]!.AsArray().Single(s => s!["schema-id"]!.GetValue<int>() == metadata["current-schema-id"]!.GetValue<int>())!;
+        return [.. current["fields"]!.AsArray().Select(f => (f!["name"]!.GetValue<string>(), f["id"]!.GetValue<int>())).Where(f => f.Item1 != IcebergFieldIds.ExtractionDateColumn)];
+    }
+
+    private static List<string> DeltaColumns(TempLake lake)
+    {
+        var log = Directory.GetFiles(Path.Combine(TableDir(lake), "_delta_log"), "*.json").Order().Last();
+        var meta = File.ReadAllLines(log).Where(l => l.Length > 0).Select(l => JsonNode.Parse(l)!).Single(a => a["metaData"] is not null);
+        return [.. JsonNode.Parse(meta["metaData"]!["schemaString"]!.GetValue<string>())!["fields"]!.AsArray()
+            .Select(f => f!["name"]!.GetValue<string>()).Where(n => n != IcebergFieldIds.ExtractionDateColumn)];
+    }
+
+    /// <summary>The Delta table's rows: DuckDB over the files its log lists now.</summary>
+    private static async Task<List<List<string?>>> DeltaRowsAsync(TempLake lake, string columns)
+    {
+        await using var store = new DataSpoc.Pipe.Storage.LocalObjectStore(DataSpoc.Pipe.Storage.BucketUri.Parse(lake.Bucket));
+        var delta = new DeltaTable(store, TimeProvider.System);
+        var version = await delta.LatestVersionAsync("raw/test/ev/", CancellationToken.None);
+        var live = (await delta.LiveFilesAsync("raw/test/ev/", version, CancellationToken.None)).Keys;
+        return lake.Query($"SELECT {columns} FROM read_parquet([" +
+            string.Join(", ", live.Select(p => $"'{TableDir(lake)}/{Uri.UnescapeDataString(p)}'")) + "], union_by_name=true) ORDER BY id");
+    }
+
+    /// <summary>icebird's rows of the current snapshot as (id, the named columns' values as text).</summary>
+    private static List<List<string?>> IcebirdRows(TempLake lake, params string[] columns) =>
+        [.. TableReaders.Icebird("file://" + TableDir(lake))["rows"]!.AsArray()
+            .Select(r => (List<string?>)[r!["id"]!.ToString(), .. columns.Select(c => r[c]?.ToString())])
+            .OrderBy(r => long.Parse(r[0]!))];
+
+    [Theory]
+    [InlineData(TableFormats.Iceberg | TableFormats.Delta)]
+    [InlineData(TableFormats.Delta)]
+    public async Task A_column_only_earlier_files_hold_stays_in_the_table_schema_with_its_id_until_a_replace(TableFormats formats)
+    {
+        using var lake = new TempLake();
+        Assert.True((await TempLake.RunAsync(Pipeline(lake, lake.WriteSinger("a", WithC, Record("""{"id":1,"c":"keep me"}""")), formats))).Succeeded);
+        var cId = formats.HasFlag(TableFormats.Iceberg) ? IcebergColumns(lake).Single(c => c.Name == "c").Id : 0;
+        var second = await TempLake.RunAsync(Pipeline(lake, lake.WriteSinger("b", WithB, Record("""{"id":2,"b":true}""")), formats));
+        Assert.True(second.Succeeded, second.Log.Error);
+
+        Assert.Equal(["id", "b", "c"], lake.Manifest().Tables["test/ev"].Columns.Select(c => c.Name));
+        Assert.Equal(["id", "b", "c"], DeltaColumns(lake));
+        Assert.Equal([["1", "keep me", null], ["2", null, "true"]], await DeltaRowsAsync(lake, "id, c, b"));
+        if (formats.HasFlag(TableFormats.Iceberg))
+        {
+            Assert.Equal(["id", "b", "c"], IcebergColumns(lake).Select(c => c.Name));
+            Assert.Equal(cId, IcebergColumns(lake).Single(c => c.Name == "c").Id);
+            Assert.Equal([["1", "keep me", null], ["2", null, "true"]], IcebirdRows(lake, "c", "b"));
+        }
+
+        // A replace leaves only the new files: their columns alone.
+        Assert.True((await TempLake.RunAsync(Pipeline(lake, lake.WriteSinger("c", WithB, Record("""{"id":3,"b":false}""")), formats), full: true)).Succeeded);
+        Assert.Equal(["id", "b"], lake.Manifest().Tables["test/ev"].Columns.Select(c => c.Name));
+        Assert.Equal(["id", "b"], DeltaColumns(lake));
+        if (formats.HasFlag(TableFormats.Iceberg)) Assert.Equal(["id", "b"], IcebergColumns(lake).Select(c => c.Name));
+    }
+
+    [Fact]
+    public async Task A_column_of_a_mid_run_schema_is_in_the_table_schema_under_the_id_its_file_carries()
+    {
+        using var lake = new TempLake();
+        var run = await TempLake.RunAsync(Pipeline(lake, lake.WriteSinger("a",
+            WithB, Record("""{"id":1,"b":true}"""), WithC, Record("""{"id":2,"c":"c2"}"""), WithB, Record("""{"id":3,"b":false}""")),
+            TableFormats.Iceberg | TableFormats.Delta));
+        Assert.True(run.Succeeded, run.Log.Error);
+
+        Assert.Equal(["id", "b", "c"], lake.Manifest().Tables["test/ev"].Columns.Select(c => c.Name));
+        Assert.Equal(["id", "b", "c"], IcebergColumns(lake).Select(c => c.Name));
+        Assert.Equal(["id", "b", "c"], DeltaColumns(lake));
+        var cId = IcebergColumns(lake).Single(c => c.Name == "c").Id.ToString();
+        Assert.Equal([cId], lake.Query("SELECT DISTINCT field_id::VARCHAR FROM parquet_schema('{lake}/raw/test/ev/**/*.parquet') WHERE name = 'c'").Select(r => r[0]));
+        Assert.Equal([["1", null, "true"], ["2", "c2", null], ["3", null, "false"]], IcebirdRows(lake, "c", "b"));
+    }
+
+    [Fact]
+    public async Task A_merge_that_rewrites_a_file_keeps_its_dropped_column_in_the_table_schema_under_the_id_the_rewritten_file_carries()
+    {
+        using var lake = new TempLake();
+        const TableFormats formats = TableFormats.Iceberg | TableFormats.Delta;
+        Assert.True((await TempLake.RunAsync(Pipeline(lake, lake.WriteSinger("a", WithC,
+            Record("""{"id":1,"c":"c1"}"""), Record("""{"id":2,"c":"c2"}""")), formats, WriteMode.Merge))).Succeeded);
+        var cId = IcebergColumns(lake).Single(c => c.Name == "c").Id;
+        // Row 1 changes under a SCHEMA without 'c': its file is rewritten, row 2 keeps its 'c'.
+        var merge = await TempLake.RunAsync(Pipeline(lake, lake.WriteSinger("b", WithB, Record("""{"id":1,"b":true}""")), formats, WriteMode.Merge));
+        Assert.True(merge.Succeeded, merge.Log.Error);
+
+        Assert.Equal(["id", "b", "c"], lake.Manifest().Tables["test/ev"].Columns.Select(c => c.Name));
+        Assert.Equal(["id", "b", "c"], IcebergColumns(lake).Select(c => c.Name));
+        Assert.Equal(cId, IcebergColumns(lake).Single(c => c.Name == "c").Id);
+        Assert.Equal(["id", "b", "c"], DeltaColumns(lake));
+        Assert.Equal([["1", null, "true"], ["2", "c2", null]], IcebirdRows(lake, "c", "b"));
+        Assert.Equal([["1", null, "true"], ["2", "c2", null]], await DeltaRowsAsync(lake, "id, c, b"));
+        // Every file holding 'c' (the first run's and the rewritten one) carries the schema's id for it.
+        Assert.Equal([cId.ToString()], lake.Query("SELECT DISTINCT field_id::VARCHAR FROM parquet_schema('{lake}/raw/test/ev/*.parquet') WHERE name = 'c'").Select(r => r[0]));
+    }
+}

@@ -116,7 +116,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         return failed.Count == 0 ? ExitCodes.Success : failed.Any(f => f.Invalid) ? ExitCodes.Usage : ExitCodes.Failed;
     }
 
-    /// <summary>A pipeline's run, or why it did not run (<c>Invalid</c>: its configuration did not load).</summary>
+    /// <summary>A pipeline's run, or why it did not run (<c>Invalid</c>: its configuration did not load, or its run stopped on it).</summary>
     private sealed record Outcome(string Name, RunLog? Log, string? Error, bool Invalid = false);
 
     private static async Task<List<Outcome>> RunAllAsync(PipeClient client, List<PipelineDefinition> pipelines, Settings settings, SplitPart? part, RunDisplay display, CancellationToken cancellationToken)
@@ -130,7 +130,8 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
                 display.Started(pipeline.Name);
                 var options = new RunOptions { Full = settings.Full, Progress = display.For(pipeline.Name), Part = part };
                 var result = await client.RunPipelineAsync(pipeline, options, cancellationToken);
-                return new Outcome(pipeline.Name, result.Log, result.Log.Error);
+                // A run that stopped on its configuration ran nothing: reported as an invalid pipeline (exit 2).
+                return new Outcome(pipeline.Name, result.Log, result.Log.Error, Invalid: result.ErrorKind == PipeErrorKind.Usage);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {

@@ -37,6 +37,8 @@ internal sealed class StreamsCommand : AsyncCommand<StreamsCommand.Settings>
                 ["selection"] = streams.AllStreams ? "all" : "listed",
                 ["catalog_flags"] = new JsonArray(capabilities.CatalogFlags.Select(f => (JsonNode)JsonValue.Create(f)).ToArray()),
                 ["catalog_flags_from"] = capabilities.Origin,
+                ["can_discover"] = capabilities.CanDiscover,
+                ["note"] = streams.Note,
                 ["streams"] = new JsonArray(entries.Select(e => (JsonNode)new JsonObject
                 {
                     ["stream"] = e.Stream,
@@ -50,14 +52,19 @@ internal sealed class StreamsCommand : AsyncCommand<StreamsCommand.Settings>
             });
             return ExitCodes.Success;
         }
+        if (streams.Note is { } note)
+        {
+            AnsiConsole.MarkupLineInterpolated($"No streams to list: {note} (learnt from its {capabilities.Origin}).");
+            return ExitCodes.Success;
+        }
         var table = new Table().AddColumns("stream", "tap_stream_id", "selected", "key", "replication", "columns");
         foreach (var e in entries)
             table.AddRow(Markup.Escape(e.Stream), Markup.Escape(e.TapStreamId), Selected(e) ? "[green]yes[/]" : "no", Markup.Escape(string.Join(", ", e.KeyProperties)),
                 Markup.Escape(e.ReplicationMethod is null ? "-" : e.ReplicationMethod + (e.ReplicationKey is { } k ? $" by {k}" : "")),
                 e.PropertyCount.ToString(System.Globalization.CultureInfo.InvariantCulture));
         AnsiConsole.Write(table);
-        var note = streams.AllStreams ? " (no source.streams: every stream is extracted)" : "";
-        AnsiConsole.MarkupLineInterpolated($"{(fresh ? "Discovered" : "Cached")} catalog: {streams.CatalogFile}{note}");
+        var selection = streams.AllStreams ? " (no source.streams: every stream is extracted)" : "";
+        AnsiConsole.MarkupLineInterpolated($"{(fresh ? "Discovered" : "Cached")} catalog: {streams.CatalogFile}{selection}");
         AnsiConsole.MarkupLineInterpolated($"The catalog is passed with {capabilities.FlagsText} (from {capabilities.Origin}); the table folder is the stream name.");
         return ExitCodes.Success;
     }

@@ -250,8 +250,12 @@ public sealed class PipeClient
     {
         var pipeline = Load(name);
         var catalogs = new TapCatalogs(_stores);
-        var (catalog, fresh) = await catalogs.GetAsync(pipeline, refresh, cancellationToken).ConfigureAwait(false);
+        // What the tap can do decides whether there is a catalog to show: a tap that cannot discover is not asked to.
         var capabilities = await catalogs.CapabilitiesAsync(pipeline, refresh, cancellationToken).ConfigureAwait(false);
+        if (TapCatalogs.CatalogKeyProblem(pipeline, capabilities) is { } problem) throw problem;
+        if (!TapCatalogs.HasCatalog(pipeline, capabilities))
+            return new PipelineStreams(pipeline.Name, null, false, pipeline.Source.Streams is null, capabilities, []) { Note = TapCapabilities.RunsWithoutCatalog };
+        var (catalog, fresh) = await catalogs.GetAsync(pipeline, refresh, cancellationToken).ConfigureAwait(false);
         catalog = StreamCatalog.Select(catalog, pipeline.Source.Streams ?? ["*"], pipeline.FilePath);
         StreamCatalog.Configure(catalog, pipeline.Source, !pipeline.Incremental.Enabled, pipeline.FilePath);
         return new PipelineStreams(pipeline.Name, TapCatalogs.CachePath(pipeline), fresh, pipeline.Source.Streams is null, capabilities, StreamCatalog.List(catalog));

@@ -12,9 +12,6 @@ namespace DataSpoc.Pipe.Api;
 /// </summary>
 internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, Func<string, string?>? environment)
 {
-    /// <summary>How long the tap may take to answer <c>--help</c> or <c>--about</c>.</summary>
-    private static readonly TimeSpan TapAnswerTimeout = TimeSpan.FromSeconds(30);
-
     /// <summary>How long a built-in tap's source may take to list its streams (a bucket of many files, a slow server).</summary>
     internal static TimeSpan SourceAnswerTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
@@ -173,9 +170,7 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
         string executable;
         try
         {
-            var words = CommandLine.Split(tap);
-            if (words.Count == 0) throw new TapNotFoundException("", "source.tap is empty");
-            executable = TapProcess.Resolve(words[0]);
+            executable = TapProcess.ResolveCommand(CommandLine.Split(tap));
         }
         catch (TapNotFoundException e)
         {
@@ -187,7 +182,7 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
         {
             try
             {
-                var result = await TapAnswer.AskAsync(tap, [flag], TapAnswerTimeout, cancellationToken).ConfigureAwait(false);
+                var result = await TapAnswer.AskAsync(tap, [flag], TapCapabilities.AnswerTimeoutFor(pipeline.Source), cancellationToken).ConfigureAwait(false);
                 if (result.ExitCode == 0)
                 {
                     Pass("tap", $"{executable} answers {flag}");
@@ -262,7 +257,7 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
             {
                 Pass("catalog", selection.Capabilities.CanDiscover
                     ? "none needed: the built-in tap sends every stream"
-                    : "none: the tap does not list --discover, so it runs without a catalog and sends what it sends");
+                    : "none: " + TapCapabilities.RunsWithoutCatalog);
                 return;
             }
             var streams = StreamCatalog.List(catalog).Where(e => e.Selected).Select(e => e.Stream == e.TapStreamId ? e.Stream : $"{e.TapStreamId} (stream {e.Stream})").ToList();

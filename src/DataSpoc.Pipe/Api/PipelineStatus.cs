@@ -25,7 +25,11 @@ public sealed record PipelineStatus(string Pipeline, string Status, DateTimeOffs
 /// <param name="Capabilities">How a run passes the catalog to the tap, and where that was learnt.</param>
 /// <param name="Streams">Each stream with its selection, key, replication and column count.</param>
 public sealed record PipelineStreams(string Pipeline, string? CatalogFile, bool Discovered, bool AllStreams, Sources.TapCapabilities Capabilities,
-    IReadOnlyList<Sources.StreamCatalog.Entry> Streams);
+    IReadOnlyList<Sources.StreamCatalog.Entry> Streams)
+{
+    /// <summary>Why there are no streams to show when the tap has no catalog (it cannot discover); null otherwise.</summary>
+    public string? Note { get; init; }
+}
 
 /// <summary>What <see cref="PipeClient.ValidateAsync"/> found.</summary>
 /// <param name="Pipeline">The pipeline's name.</param>

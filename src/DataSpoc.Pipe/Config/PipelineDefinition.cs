@@ -57,12 +57,17 @@ public sealed record SourceDefinition
     public IReadOnlyDictionary<string, IReadOnlyList<string>> Select { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
     /// <summary>The <c>&lt;source&gt;</c> folder name in the lake; null derives it from the tap's executable name.</summary>
     public string? Name { get; init; }
-    /// <summary>Kills the tap and fails the run when it runs longer than this.</summary>
+    /// <summary>Kills the tap and fails the run when the tap has run longer than this (counted from its start).</summary>
     public TimeSpan? Timeout { get; init; }
     /// <summary>Kills the tap and fails the run when it prints nothing for this long.</summary>
     public TimeSpan? IdleTimeout { get; init; }
     /// <summary><c>source.split</c>: read one table as key ranges (built-in postgres tap), null to read it whole.</summary>
     public SplitSettings? Split { get; init; }
+    /// <summary>
+    /// The line of each <c>source.*</c> key in the pipeline file (<c>source.streams</c> -> 3), so that an error found only
+    /// later (when the tap says what it can do) still points at the line to change; empty for pipelines built in code.
+    /// </summary>
+    public IReadOnlyDictionary<string, int> KeyLines { get; init; } = new Dictionary<string, int>();
 
     /// <summary>
     /// Whether two pipelines read one source: the same tap with the same config (one file, or the same inline values), as a

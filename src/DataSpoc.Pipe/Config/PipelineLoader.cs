@@ -223,8 +223,11 @@ public sealed class PipelineLoader
             }
         }
         var tap = yaml.RequiredString(map, tapNode, "source.tap");
+        var keyLines = map.Children.Keys.OfType<YamlScalarNode>().Where(k => k.Value is not null)
+            .ToDictionary(k => "source." + k.Value, YamlNodes.LineOf, StringComparer.Ordinal);
         return new SourceDefinition
         {
+            KeyLines = keyLines,
             Tap = tap,
             ConfigPath = configPath,
             InlineConfig = inline,

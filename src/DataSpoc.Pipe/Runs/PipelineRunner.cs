@@ -81,6 +81,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         var step = "recover";
         RunIngest? ingest = null;
         CommitPlan? plan = null;
+        PipeErrorKind? errorKind = null;
         try
         {
             // Parts of a split run share the pipeline's temp folders and journal without its lock: they leave them alone.
@@ -97,6 +98,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             var selection = options.Source is not null && pipeline.Source is { Streams: null, Replication.Count: 0, Select.Count: 0 }
                 ? null // a source given in code sends what it sends; there is no tap to ask
                 : await new TapCatalogs(stores).SelectAsync(pipeline, full, runCancel.Token).ConfigureAwait(false);
+            if (selection?.Capabilities.Notice is { } unanswered) log.Notices.Add(unanswered);
             var invocation = await PrepareInvocationAsync(pipeline, store, privateDir, full, selection, runCancel.Token).ConfigureAwait(false);
             var source = options.Source ?? SourceFactory.Create(pipeline.Source, redactor, stores);
             var sourceName = LakeNames.Source(pipeline.Source.Name ?? source.DefaultName);
@@ -176,6 +178,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             }
             log.Status = cancelled ? "cancelled" : "failure";
             log.FailedStep = step;
+            errorKind = e is PipeException { Kind: PipeErrorKind.Usage } ? PipeErrorKind.Usage : PipeErrorKind.Failed;
             // A lost lock cancels the run, so whatever failed after it (a cancelled read, a killed tap) is its consequence.
             log.Error = redactor.Redact(
                 cancelled ? $"the run was stopped during {step} (cancelled by a signal or its caller); nothing of it was committed"
@@ -214,7 +217,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             // own error to the caller instead of this secondary one.
             log.Notices.Add($"the run log could not be saved: {e.Message}");
         }
-        return new RunResult(log);
+        return new RunResult(log) { ErrorKind = errorKind };
     }
 
     /// <summary>
@@ -281,7 +284,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     private static string Describe(Exception e, string step) => e switch
     {
         OperationCanceledException => "the run was cancelled",
-        SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException or LockLostException or CommitConflictException
+        ConfigException or SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException or LockLostException or CommitConflictException
             or Merge.MergeException or SplitRunException or PipelineLockedException or TableOwnerException => e.Message,
         AggregateException { InnerExceptions.Count: 1 } a => Describe(a.InnerException!, step),
         _ => $"{step} failed: {e.Message}",
@@ -293,6 +296,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         using var runCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var sink = TypedSources ? new EngineSink(ingest) : null;
         await using var run = await source.StartAsync(invocation with { Sink = sink }, runCancel.Token).ConfigureAwait(false);
+        // source.timeout bounds the tap's own run: the lock, the one-time --help probe and --discover before it are bounded
+        // on their own, and a tap must not be blamed for time it was not running.
+        var tapStartedAt = _time.GetUtcNow();
         // A stop request kills the tap at once: the reader may be blocked on a tap that prints nothing for minutes.
         using var killOnStop = cancellationToken.Register(run.Kill);
         log.Tap.Command = run.CommandForLog;
@@ -316,7 +322,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 try { await Task.Delay(TimeSpan.FromMilliseconds(200), _time, runCancel.Token).ConfigureAwait(false); }
                 catch (OperationCanceledException) { return; }
                 var now = _time.GetUtcNow();
-                if (timeout is { } t && now - startedAt > t) killedBecause = $"the tap ran longer than source.timeout ({t.TotalSeconds:0.#}s) and was stopped";
+                if (timeout is { } t && now - tapStartedAt > t) killedBecause = $"the tap ran longer than source.timeout ({t.TotalSeconds:0.#}s) and was stopped";
                 else if (idle is { } i && now - LastActivity(now) > i) killedBecause = $"the tap printed nothing for source.idle_timeout ({i.TotalSeconds:0.#}s) and was stopped";
                 if (killedBecause is not null) { run.Kill(); return; }
                 options.Progress?.Report(Snapshot(ingest, now - startedAt, "extract"));

@@ -37,6 +37,12 @@ public sealed record StreamProgress(string Stream, long Records, long Rejected, 
 public sealed record RunResult(RunLog Log)
 {
     public bool Succeeded => Log.Status == "success";
+
+    /// <summary>
+    /// What a failure means for the caller: <see cref="PipeErrorKind.Usage"/> when the run stopped on its configuration
+    /// (a key the tap cannot honour, a tap that is not there) before any data moved; null when it succeeded.
+    /// </summary>
+    public PipeErrorKind? ErrorKind { get; init; }
 }
 
 /// <summary>

@@ -16,8 +16,24 @@ namespace DataSpoc.Pipe.Sources;
 /// <param name="Origin">How it was found out: <c>--help</c>, <c>--about</c>, <c>source.catalog_flag</c>, <c>built-in</c> or <c>none</c>.</param>
 public sealed record TapCapabilities(string Tap, bool CanDiscover, IReadOnlyList<string> CatalogFlags, string Origin)
 {
-    /// <summary>How long a tap may take to answer <c>--help</c> or <c>--about</c> before it counts as not answering.</summary>
-    public static readonly TimeSpan AnswerTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// How long a tap may take to answer <c>--help</c> or <c>--about</c> before it counts as not answering: a tap prints
+    /// its usage in a second or two (a Python tap's imports on a cold disk take a few more), so one still busy after 15 s
+    /// ignores the flag (it blocks, or extracts); a slow tap taken for one that cannot discover would be cached so. Never
+    /// longer than the pipeline's own <c>source.idle_timeout</c> or <c>source.timeout</c>: the question must not cost a
+    /// run more than its tap would be allowed to sit silent.
+    /// </summary>
+    public static TimeSpan AnswerTimeoutFor(SourceDefinition source) =>
+        new[] { TimeSpan.FromSeconds(15), source.IdleTimeout ?? TimeSpan.MaxValue, source.Timeout ?? TimeSpan.MaxValue }.Min();
+
+    /// <summary>What validate and <c>streams</c> say of a tap that cannot discover.</summary>
+    public const string RunsWithoutCatalog = "the tap does not list --discover, so it runs without a catalog and sends what it sends";
+
+    /// <summary>
+    /// Set only on a fresh answer that the run log should mention (the tap did not answer in time); neither cached nor
+    /// remembered, so only the run that paid for the question says so.
+    /// </summary>
+    public string? Notice { get; init; }
 
     /// <summary>
     /// The most of a tap's answer to <c>--help</c> or <c>--about</c> that is read (1 Mi characters): help texts are a few

@@ -27,7 +27,10 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
         if (!refresh && path is not null && File.Exists(path))
             return (StreamCatalog.Parse(await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false), path), false);
         var json = await DiscoverAsync(pipeline, cancellationToken).ConfigureAwait(false);
-        var catalog = StreamCatalog.Parse(json, $"output of '{pipeline.Source.Tap} --discover'");
+        JsonObject catalog;
+        try { catalog = StreamCatalog.Parse(json, $"output of '{pipeline.Source.Tap} --discover'"); }
+        // The tap's discovery failed, not the user's configuration: a run failure (exit 1), not a usage error.
+        catch (ConfigException e) { throw new TapFailedException(pipeline.Redaction.Redact(e.Message)); }
         if (path is not null)
         {
             var temp = path + ".tmp";
@@ -61,8 +64,8 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
             if (cached is not null && cached.Tap == tap) return cached.WithOverride(pipeline.Source.CatalogFlag);
         }
         var known = refresh ? null : KnownTapCapabilities.Find(tap);
-        var answer = known ?? await AskCapabilitiesAsync(tap, cancellationToken).ConfigureAwait(false);
-        if (known is null) KnownTapCapabilities.Remember(tap, answer);
+        var answer = known ?? await AskCapabilitiesAsync(tap, TapCapabilities.AnswerTimeoutFor(pipeline.Source), path, cancellationToken).ConfigureAwait(false);
+        if (known is null) KnownTapCapabilities.Remember(tap, answer with { Notice = null });
         if (path is not null)
         {
             var temp = path + ".tmp";
@@ -72,7 +75,12 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
         return answer.WithOverride(pipeline.Source.CatalogFlag);
     }
 
-    private static async Task<TapCapabilities> AskCapabilitiesAsync(string tap, CancellationToken cancellationToken)
+    /// <summary>Asks <c>--help</c>, then <c>--about --format=json</c>, each for at most <paramref name="timeout"/>.</summary>
+    /// <param name="tap">The tap command line.</param>
+    /// <param name="timeout">The wait for each answer (<see cref="TapCapabilities.AnswerTimeoutFor"/>).</param>
+    /// <param name="cachePath">Where the answer will be kept (named in the notice of a tap that did not answer); null: in this process only.</param>
+    /// <param name="cancellationToken">Stops asking.</param>
+    private static async Task<TapCapabilities> AskCapabilitiesAsync(string tap, TimeSpan timeout, string? cachePath, CancellationToken cancellationToken)
     {
         foreach (var (args, read) in new (string[] Args, Func<string, TapCapabilities?> Read)[]
                  {
@@ -81,8 +89,17 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
                  })
         {
             TapAnswer answer;
-            try { answer = await TapAnswer.AskAsync(tap, args, TapCapabilities.AnswerTimeout, TapCapabilities.AnswerMaxChars, cancellationToken).ConfigureAwait(false); }
-            catch (TapFailedException) { break; } // did not answer in time: it ignores its arguments
+            try { answer = await TapAnswer.AskAsync(tap, args, timeout, TapCapabilities.AnswerMaxChars, cancellationToken).ConfigureAwait(false); }
+            catch (TapFailedException)
+            {
+                // Did not answer in time: it ignores its arguments, and would ignore --about as well (another wait).
+                return TapCapabilities.Unknown(tap) with
+                {
+                    Notice = $"the tap did not answer {args[0]} within {timeout.TotalSeconds:0.#} s{(args[0] == "--help" ? " (nor was it asked --about)" : "")}: " +
+                        "it is taken as a tap that cannot discover and runs without a catalog; " +
+                        (cachePath is null ? "this answer holds until the tap changes" : $"this answer is kept in {cachePath} (delete it to ask again)"),
+                };
+            }
             // A tap that starts sending Singer messages ignores its arguments: asking again would only extract again.
             if (answer.Stdout.TrimStart().StartsWith('{') && TapCapabilities.FromAbout(tap, answer.Stdout) is null) break;
             // argparse prints usage to stdout on --help, and to stderr when it refuses a flag; either names the flags.
@@ -107,10 +124,7 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
         var builtIn = capabilities.Origin == "built-in" || BuiltInTaps.Names.Contains(source.Tap.Trim(), StringComparer.Ordinal);
         if (source.Streams is null && !configures && (builtIn || !capabilities.CanDiscover))
             return new CatalogSelection(null, null, capabilities);
-        if (!capabilities.CanDiscover && !builtIn)
-            throw new ConfigException(
-                $"source.{(source.Streams is null ? (source.Replication.Count > 0 ? "replication" : "select") : "streams")} needs the tap's catalog, but '{source.Tap}' does not list --discover in its --help or --about",
-                pipeline.FilePath, key: "source.tap");
+        if (CatalogKeyProblem(pipeline, capabilities) is { } problem) throw problem;
         var selection = source.Streams ?? ["*"];
         var (catalog, fresh) = await GetAsync(pipeline, refresh: false, cancellationToken).ConfigureAwait(false);
         JsonObject selected;
@@ -132,6 +146,27 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
             StreamCatalog.CheckDistinctNames(result, pipeline.FilePath);
             return result;
         }
+    }
+
+    /// <summary>
+    /// Whether the pipeline's tap has a catalog to show or select from: a built-in tap always does, a command only when it
+    /// lists <c>--discover</c>.
+    /// </summary>
+    public static bool HasCatalog(PipelineDefinition pipeline, TapCapabilities capabilities) =>
+        capabilities.CanDiscover || capabilities.Origin == "built-in" || BuiltInTaps.Names.Contains(pipeline.Source.Tap.Trim(), StringComparer.Ordinal);
+
+    /// <summary>
+    /// The configuration error of a pipeline that selects or configures streams (<c>source.streams</c>, <c>replication</c>,
+    /// <c>select</c>) with a tap that has no catalog, at the first such key's line; null when there is none.
+    /// </summary>
+    public static ConfigException? CatalogKeyProblem(PipelineDefinition pipeline, TapCapabilities capabilities)
+    {
+        var source = pipeline.Source;
+        var key = source.Streams is not null ? "source.streams" : source.Replication.Count > 0 ? "source.replication" : source.Select.Count > 0 ? "source.select" : null;
+        if (key is null || HasCatalog(pipeline, capabilities)) return null;
+        return new ConfigException($"needs the tap's catalog, but '{source.Tap}' does not list --discover in its --help or --about, so it has none: " +
+            "remove the key (the tap then sends what it sends)",
+            pipeline.FilePath, source.KeyLines.TryGetValue(key, out var line) ? line : null, key);
     }
 
     /// <summary>Runs <c>&lt;tap&gt; --config &lt;file&gt; --discover</c> (a built-in tap in-process) and returns its catalog JSON.</summary>
@@ -181,8 +216,7 @@ public sealed record TapAnswer(int ExitCode, string Stdout, string StderrTail)
     public static async Task<TapAnswer> AskAsync(string tap, IEnumerable<string> args, TimeSpan timeout, int maxStdoutChars, CancellationToken cancellationToken)
     {
         var words = CommandLine.Split(tap);
-        if (words.Count == 0) throw new ConfigException("source.tap is empty");
-        var psi = new ProcessStartInfo(TapProcess.Resolve(words[0]))
+        var psi = new ProcessStartInfo(TapProcess.ResolveCommand(words))
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -46,9 +46,30 @@ public sealed class TapProcess : ISource
             "or pipx install it) or set source.tap to its full path");
     }
 
+    /// <summary>
+    /// The executable of a tap command line (<see cref="Resolve"/>), and, when that is an interpreter given a script
+    /// (<c>python3 tap.py</c>), that the script exists: otherwise the interpreter would be the one blamed for not
+    /// answering or for failing, while the script is what is missing. Every start of a tap goes through here.
+    /// </summary>
+    public static string ResolveCommand(IReadOnlyList<string> words)
+    {
+        if (words.Count == 0) throw new TapNotFoundException("", "source.tap is empty");
+        var executable = Resolve(words[0]);
+        // The first argument is the script unless it is an option (python3 -m module, bash -c '...').
+        if (words.Count > 1 && IsInterpreter(Path.GetFileName(executable)) && !words[1].StartsWith('-'))
+        {
+            var script = Config.PipeHome.ExpandHome(words[1]);
+            if (!File.Exists(script)) throw new TapNotFoundException(words[1], $"tap script '{words[1]}' does not exist");
+        }
+        return executable;
+    }
+
+    private static bool IsInterpreter(string name) =>
+        System.Text.RegularExpressions.Regex.IsMatch(name, @"^(python[0-9.]*|pypy[0-9.]*|node|nodejs|deno|bun|bash|sh|dash|zsh|ksh|ruby|perl|php|pwsh|Rscript)$");
+
     public Task<SourceRun> StartAsync(SourceInvocation invocation, CancellationToken cancellationToken)
     {
-        var psi = new ProcessStartInfo(Resolve(_command[0]))
+        var psi = new ProcessStartInfo(ResolveCommand(_command))
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

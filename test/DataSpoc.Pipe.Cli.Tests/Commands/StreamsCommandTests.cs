@@ -71,8 +71,9 @@ public sealed class StreamsCommandTests : IDisposable
         var result = CliProcess.Run(_home, "streams", "shop");
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("source.streams: stream 'invoices' not in the tap's catalog; it has: orders, customers", result.Stderr);
+        // A configuration error, found once the tap listed its streams: nothing ran (exit 2), and the run log says why.
         var run = CliProcess.Run(_home, "run", "shop", "-o", "json");
-        Assert.Equal(1, run.ExitCode);
+        Assert.Equal(2, run.ExitCode);
         Assert.Contains("'invoices' not in the tap's catalog", Json.Parse(run).Str("error"));
     }
 }

@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using DataSpoc.Pipe.Cli.Tests.Support;
+
+namespace DataSpoc.Pipe.Cli.Tests.Commands;
+
+/// <summary>
+/// The one-time question a tap command is asked (<c>--help</c>, then <c>--about</c>) before its first run: bounded by a
+/// short wait, cached, said in the run log when it went unanswered, and believed by <c>streams</c> and <c>run</c> alike.
+/// </summary>
+public sealed class TapProbeTests : IDisposable
+{
+    private readonly TempHome _home = new();
+
+    public void Dispose() => _home.Dispose();
+
+    /// <summary>A bash tap (each call logged to <c>calls</c> beside it): <paramref name="body"/> sees its arguments in <c>$*</c>.</summary>
+    private string WriteTap(string name, string body)
+    {
+        var tap = Path.Combine(_home.Root, name);
+        File.WriteAllText(tap, $"#!/bin/bash\necho \"$*\" >> {Path.Combine(_home.Root, name + ".calls")}\n{body}\n");
+        File.SetUnixFileMode(tap, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return tap;
+    }
+
+    /// <summary>The text as one line: the console wraps long lines at its width.</summary>
+    private static string OneLine(string text) => System.Text.RegularExpressions.Regex.Replace(text, @"\s+", " ");
+
+    private string Calls(string name) => File.ReadAllText(Path.Combine(_home.Root, name + ".calls"));
+
+    /// <summary>Ignores --help and --about and blocks; a real sync takes about a second.</summary>
+    private string BlockingHelpTap() => WriteTap("tap-blocks", """
+        case " $* " in *" --help "*|*" --about "*) sleep 100; exit 0;; esac
+        echo '{"type":"SCHEMA","stream":"s","schema":{"properties":{"id":{"type":"integer"}}}}'
+        sleep 1
+        echo '{"type":"RECORD","stream":"s","record":{"id":1}}'
+        """);
+
+    private (CliProcess.Result Result, TimeSpan Took) TimedRun(string name)
+    {
+        var clock = Stopwatch.StartNew();
+        var result = CliProcess.Run(_home, "run", name, "--output", "json");
+        return (result, clock.Elapsed);
+    }
+
+    [Theory]
+    [InlineData("timeout: 4s", 4)]
+    [InlineData("idle_timeout: 2s", 2)]
+    public void A_tap_that_blocks_on_help_costs_the_first_run_one_short_wait_that_counts_against_no_timeout(string limit, int probeSeconds)
+    {
+        BlockingHelpTap();
+        _home.WritePipeline("blocks", $"""
+            source:
+              tap: {Path.Combine(_home.Root, "tap-blocks")}
+              {limit}
+            destination:
+              bucket: {_home.Bucket}
+            """);
+
+        var (first, firstTook) = TimedRun("blocks");
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.True(firstTook < TimeSpan.FromSeconds(probeSeconds + 10), $"the first run took {firstTook}");
+        var notices = Json.Parse(first)["notices"]!.AsArray().Select(n => n!.GetValue<string>()).ToList();
+        Assert.Contains(notices, n => n.Contains($"did not answer --help within {probeSeconds} s", StringComparison.Ordinal)
+            && n.Contains("runs without a catalog", StringComparison.Ordinal));
+        var cache = File.ReadAllText(Path.Combine(_home.Pipelines, "blocks.tap.json"));
+        Assert.Contains("\"can_discover\": false", cache, StringComparison.Ordinal);
+
+        // The answer is cached: the next run asks nothing and says nothing of it.
+        var (second, _) = TimedRun("blocks");
+        Assert.True(second.ExitCode == 0, second.ToString());
+        Assert.DoesNotContain("--help", Json.Parse(second)["notices"]!.ToJsonString(), StringComparison.Ordinal);
+        Assert.Single(Calls("tap-blocks").Split('\n', StringSplitOptions.RemoveEmptyEntries), c => c.Contains("--help", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Streams_of_a_tap_that_cannot_discover_gives_the_answer_validate_gives_and_never_runs_discover()
+    {
+        WriteTap("tap-nodisc", """
+            case " $* " in *" --help "*) echo "usage: tap-nodisc --config FILE"; exit 0;; esac
+            case " $* " in *" --discover "*) echo "not a catalog"; exit 0;; esac
+            echo '{"type":"SCHEMA","stream":"s","schema":{"properties":{"id":{"type":"integer"}}}}'
+            echo '{"type":"RECORD","stream":"s","record":{"id":1}}'
+            """);
+        _home.WritePipeline("nodisc", $"""
+            source:
+              tap: {Path.Combine(_home.Root, "tap-nodisc")}
+            destination:
+              bucket: {_home.Bucket}
+            """);
+
+        var validate = CliProcess.Run(_home, "validate", "nodisc", "--output", "json");
+        Assert.True(validate.ExitCode == 0, validate.ToString());
+        Assert.Contains("the tap does not list --discover, so it runs without a catalog", validate.Stdout, StringComparison.Ordinal);
+
+        var table = CliProcess.Run(_home, "streams", "nodisc");
+        Assert.True(table.ExitCode == 0, table.ToString());
+        Assert.Contains("the tap does not list --discover, so it runs without a catalog", OneLine(table.Stdout), StringComparison.Ordinal);
+
+        var json = CliProcess.Run(_home, "streams", "nodisc", "--output", "json");
+        Assert.True(json.ExitCode == 0, json.ToString());
+        var doc = Json.Parse(json);
+        Assert.False(doc.Bool("can_discover"));
+        Assert.Empty(doc["streams"]!.AsArray());
+        Assert.Contains("does not list --discover", doc.Str("note"), StringComparison.Ordinal);
+        Assert.DoesNotContain("--discover", Calls("tap-nodisc"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_discovery_that_prints_no_catalog_fails_streams_with_exit_1_not_as_a_configuration_error()
+    {
+        WriteTap("tap-baddisc", """
+            case " $* " in *" --help "*) echo "usage: tap-baddisc --config FILE [--discover] [--catalog FILE]"; exit 0;; esac
+            echo "Traceback: not a catalog"
+            """);
+        _home.WritePipeline("baddisc", $"""
+            source:
+              tap: {Path.Combine(_home.Root, "tap-baddisc")}
+            destination:
+              bucket: {_home.Bucket}
+            """);
+
+        var streams = CliProcess.Run(_home, "streams", "baddisc");
+        Assert.True(streams.ExitCode == 1, streams.ToString());
+        Assert.Contains("--discover", streams.Stderr, StringComparison.Ordinal);
+        Assert.Contains("not valid JSON", streams.Stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("python3 /missing.py")]
+    [InlineData("bash /missing.sh --verbose")]
+    public void A_tap_whose_interpreter_script_is_missing_fails_validate_and_run_naming_the_script(string tap)
+    {
+        var script = tap.Split(' ')[1];
+        _home.WritePipeline("noscript", $"""
+            source:
+              tap: {tap}
+            destination:
+              bucket: {_home.Bucket}
+            """);
+
+        var validate = CliProcess.Run(_home, "validate", "noscript", "--output", "json");
+        Assert.Equal(1, validate.ExitCode);
+        Assert.Contains($"tap script '{script}' does not exist", validate.Stdout, StringComparison.Ordinal);
+
+        var run = CliProcess.Run(_home, "run", "noscript");
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Contains($"tap script '{script}' does not exist", run.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Source_streams_with_a_tap_that_cannot_discover_is_a_configuration_error_naming_file_line_and_key()
+    {
+        WriteTap("tap-nodisc", """
+            case " $* " in *" --help "*) echo "usage: tap-nodisc --config FILE"; exit 0;; esac
+            echo '{"type":"SCHEMA","stream":"s","schema":{"properties":{"id":{"type":"integer"}}}}'
+            echo '{"type":"RECORD","stream":"s","record":{"id":1}}'
+            """);
+        var file = _home.WritePipeline("picky", $"""
+            source:
+              tap: {Path.Combine(_home.Root, "tap-nodisc")}
+              streams: [s]
+            destination:
+              bucket: {_home.Bucket}
+            """);
+
+        var run = CliProcess.Run(_home, "run", "picky");
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Contains($"{file}:3: source.streams: ", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains("does not list --discover", run.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("extract failed", run.Stderr, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(_home.Lake, "*.parquet", SearchOption.AllDirectories));
+    }
+}

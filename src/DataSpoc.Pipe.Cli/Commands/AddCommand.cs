@@ -83,7 +83,7 @@ internal sealed class AddCommand : AsyncCommand<AddCommand.Settings>
                 if (!VariableInterpolation.IsName(pair[..eq])) return ValidationResult.Error($"--secret: '{pair[..eq]}' is not a variable name (letters, digits and '_')");
             }
             if (!PipeHome.IsValidPipelineName(Name))
-                return ValidationResult.Error($"pipeline name '{Name}' is not valid: use letters, digits, '-', '_' and '.', not starting with '.' or '-'");
+                return ValidationResult.Error($"pipeline name '{Name}' is not valid: {Lake.LakeNames.PipelineNameRule}");
             if (Compression is not null && Compression is not ("zstd" or "snappy" or "gzip" or "none"))
                 return ValidationResult.Error($"--compression must be zstd, snappy, gzip or none, not '{Compression}'");
             if (!string.IsNullOrWhiteSpace(Cron) && PipelineLoader.CronError(Cron) is { } why) return ValidationResult.Error("--cron: " + why);

@@ -39,6 +39,7 @@ internal sealed class LogsCommand : AsyncCommand<LogsCommand.Settings>
             if (ExpireOlderThan is { } age && !Durations.TryParse(age, out _))
                 return ValidationResult.Error($"--expire-older-than: '{age}' is not a duration (e.g. 90d, 12h, 30m)");
             if (ExpireOlderThan is not null && (List || Run is not null)) return ValidationResult.Error("--expire-older-than deletes logs: it does not go with --list or --run");
+            if (List && Run is not null) return ValidationResult.Error("--list lists the recent runs and --run shows one run's log: give one of them");
             return ValidationResult.Success();
         }
 

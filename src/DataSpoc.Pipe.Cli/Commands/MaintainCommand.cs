@@ -17,7 +17,7 @@ internal sealed class MaintainCommand : AsyncCommand<MaintainCommand.Settings>
     public sealed class Settings : OutputSettings
     {
         [CommandArgument(0, "<NAME>")]
-        [Description("The pipeline whose tables (table_format iceberg and/or delta) to maintain")]
+        [Description("The pipeline whose tables to maintain: compaction for every table, snapshot and file expiry for those with table_format iceberg and/or delta")]
         public string Name { get; init; } = "";
 
         [CommandOption("--expire-older-than <DURATION>")]
@@ -30,14 +30,14 @@ internal sealed class MaintainCommand : AsyncCommand<MaintainCommand.Settings>
         public bool Compact { get; init; }
 
         [CommandOption("--target-file-mb <MB>")]
-        [Description("With --compact: the size compacted files aim at; smaller files are compacted")]
-        [DefaultValue(Tables.CompactionDefaults.TargetFileMb)]
-        public int TargetFileMb { get; init; } = Tables.CompactionDefaults.TargetFileMb;
+        [Description("With --compact: the size compacted files aim at; smaller files are compacted (default 128)")]
+        public int? TargetFileMb { get; init; }
 
         public override ValidationResult Validate()
         {
             var output = base.Validate();
             if (!output.Successful) return output;
+            if (TargetFileMb is not null && !Compact) return ValidationResult.Error("--target-file-mb sizes the files --compact writes: add --compact");
             if (TargetFileMb < 1) return ValidationResult.Error($"--target-file-mb: {TargetFileMb} is not a size; give at least 1 (MB)");
             return Durations.TryParse(ExpireOlderThan, out _) ? ValidationResult.Success() : ValidationResult.Error($"--expire-older-than: '{ExpireOlderThan}' is not a duration (e.g. 7d, 12h, 30m)");
         }
@@ -47,7 +47,7 @@ internal sealed class MaintainCommand : AsyncCommand<MaintainCommand.Settings>
     {
         Durations.TryParse(settings.ExpireOlderThan, out var olderThan);
         var client = Pipelines.Client();
-        var results = await client.MaintainAsync(settings.Name, olderThan, settings.Compact ? settings.TargetFileMb : null, cancellationToken);
+        var results = await client.MaintainAsync(settings.Name, olderThan, settings.Compact ? settings.TargetFileMb ?? Tables.CompactionDefaults.TargetFileMb : null, cancellationToken);
         if (settings.Json)
         {
             JsonOutput.Write(new JsonArray([.. results.Select(r => (JsonNode)r.ToJson())]));

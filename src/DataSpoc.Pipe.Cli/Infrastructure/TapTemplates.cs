@@ -15,7 +15,8 @@ internal static class TapTemplates
         ["postgres"] = """{"host": "localhost", "port": 5432, "user": "postgres", "password": "${PGPASSWORD}", "dbname": "postgres", "schemas": ["public"]}""",
         ["tap-mysql"] = """{"host": "localhost", "port": 3306, "user": "root", "password": "${MYSQL_PASSWORD}", "database": "mydb"}""",
         ["tap-csv"] = """{"files": [{"entity": "orders", "path": "/path/to/orders.csv", "keys": ["id"]}]}""",
-        ["csv"] = """{"path": "/path/to/csv/folder-or-file", "delimiter": ","}""",
+        // No delimiter: the tap sniffs each file's (a fixed one would turn that off for every pipeline add writes).
+        ["csv"] = """{"path": "/path/to/csv/folder-or-file"}""",
         ["jsonl"] = """{"path": "/path/to/jsonl/folder-or-file"}""",
         ["parquet"] = """{"path": "file:///path/to/lake/raw/source/table"}""",
         ["google-sheets-public"] = """{"url": "https://docs.google.com/spreadsheets/d/<id>/edit#gid=0", "stream_name": "sheet"}""",

@@ -87,7 +87,13 @@ internal static class SingerEnvelope
         {
             var r = new Utf8JsonReader(buffer, new JsonReaderOptions { MaxDepth = SingerMessageReader.MaxDepth });
             while (r.Read())
-                if (r.TokenType == JsonTokenType.PropertyName) { r.Read(); r.Skip(); }
+            {
+                if (r.TokenType != JsonTokenType.PropertyName) continue;
+                // A second "record" (or "stream", "type"): the full path refuses the message.
+                if (r.ValueTextEquals("record"u8) || r.ValueTextEquals("stream"u8) || r.ValueTextEquals("type"u8)) return false;
+                r.Read();
+                r.Skip();
+            }
             return r.CurrentDepth == 0 && r.TokenType == JsonTokenType.EndObject;
         }
         catch (JsonException)

@@ -252,12 +252,19 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
         handler.OnRecord(_stream.AsSpan(0, streamLength), ref again, line, lineNumber);
     }
 
-    /// <summary>After the record: the rest of the line must still be valid JSON (a truncated line must not pass).</summary>
+    /// <summary>
+    /// After the record: the rest of the line must still be valid JSON (a truncated line must not pass), and hold no
+    /// second "type", "stream" or "record" (a second record was dropped without a word).
+    /// </summary>
     private static void FinishLine(ref Utf8JsonReader r, long lineNumber)
     {
         while (r.Read())
         {
-            if (r.TokenType == JsonTokenType.PropertyName) { r.Read(); r.Skip(); }
+            if (r.TokenType != JsonTokenType.PropertyName) continue;
+            if (r.ValueTextEquals(RecordKey) || r.ValueTextEquals(StreamKey) || r.ValueTextEquals(TypeKey))
+                throw new SingerProtocolException(lineNumber, $"the message holds \"{r.GetString()}\" twice");
+            r.Read();
+            r.Skip();
         }
         if (r.CurrentDepth != 0 || r.TokenType != JsonTokenType.EndObject)
             throw new SingerProtocolException(lineNumber, "the message is not a complete JSON object");

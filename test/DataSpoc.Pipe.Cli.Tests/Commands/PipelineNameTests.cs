@@ -43,6 +43,28 @@ public sealed class PipelineNameTests : IDisposable
     }
 
     [Fact]
+    public void Usage_errors_say_what_is_wrong()
+    {
+        _home.WriteShopPipeline("shop");
+        // add named the character rule only, for a name of 101 letters.
+        var add = CliProcess.Run(_home, "add", new string('a', 101), "--tap", "csv", "--bucket", _home.Bucket);
+        Assert.True(add.ExitCode == 2, add.ToString());
+        Assert.Contains("at most 100 characters", add.Stderr);
+        // --target-file-mb without --compact was ignored without a word.
+        var maintain = CliProcess.Run(_home, "maintain", "shop", "--target-file-mb", "64");
+        Assert.True(maintain.ExitCode == 2, maintain.ToString());
+        Assert.Contains("--target-file-mb sizes the files --compact writes: add --compact", maintain.Stderr);
+        // --list and --run: --run was ignored.
+        var logs = CliProcess.Run(_home, "logs", "shop", "--list", "--run", "abc");
+        Assert.True(logs.ExitCode == 2, logs.ToString());
+        Assert.Contains("give one of them", logs.Stderr);
+        // tap's usage errors had no "error: " prefix.
+        var tap = CliProcess.Run(_home, "tap", "nosuch", "--config", "c.json");
+        Assert.Equal(2, tap.ExitCode);
+        Assert.StartsWith("error: unknown built-in tap 'nosuch'", tap.Stderr);
+    }
+
+    [Fact]
     public void A_source_name_that_is_not_one_folder_name_is_a_config_error_with_its_line()
     {
         var file = _home.WriteShopPipeline("shop", extraSource: "  name: ../../etc\n");

@@ -124,6 +124,22 @@ public class BadInputCorpusTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_message_with_two_records_is_refused_not_half_landed()
+    {
+        // The second "record" was dropped without a count or a notice.
+        using var lake = new TempLake();
+        var file = lake.WriteSinger("twice.singer",
+        [
+            """{"type":"SCHEMA","stream":"items","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"}}}}""",
+            """{"type":"RECORD","stream":"items","record":{"id":1}}""",
+            """{"type":"RECORD","stream":"items","record":{"id":2},"record":{"id":3}}""",
+        ]);
+        var run = await TempLake.RunAsync(lake.Pipeline("twice", file));
+        Assert.False(run.Succeeded);
+        Assert.Equal("line 3: the message holds \"record\" twice", run.Log.Error);
+    }
+
+    [Fact]
     public async Task A_byte_order_mark_before_the_first_line_is_skipped_and_one_inside_a_later_line_is_no_JSON()
     {
         using var lake = new TempLake();

@@ -14,12 +14,12 @@ public static class BuiltInTapCommand
     {
         if (!BuiltInTaps.TryGet(name, stores ?? new ObjectStoreFactory(), out var tap))
         {
-            await stderr.WriteLineAsync($"unknown built-in tap '{name}'; built-in taps: {string.Join(", ", BuiltInTaps.Names)}").ConfigureAwait(false);
+            await stderr.WriteLineAsync($"error: unknown built-in tap '{name}'; built-in taps: {string.Join(", ", BuiltInTaps.Names)}").ConfigureAwait(false);
             return 2;
         }
         if (configPath is null)
         {
-            await stderr.WriteLineAsync($"{name} tap: --config <file> is required").ConfigureAwait(false);
+            await stderr.WriteLineAsync($"error: {name} tap: --config <file> is required").ConfigureAwait(false);
             return 2;
         }
         try

@@ -270,6 +270,10 @@ internal sealed class ColumnSchema
             throw new SchemaException("", "the schema's \"properties\" is empty, so it defines no columns");
         if (projection is not null) root = Project(root, projection);
         Number(root, parentDef: 0, parentRep: 0, path: "");
+        if (root.Leaves.Count is var columns && columns > MaxColumns)
+            throw new SchemaException("", $"the schema declares {columns} columns; a table takes at most {MaxColumns} (as BigQuery's): each column keeps " +
+                "its own buffers and Parquet writer (100,000 took 4.6 GB). Declare a wide free-form part as {\"type\": \"object\"} without " +
+                "properties to land it as one JSON text column, or select the columns you need (source.select)");
         var index = 0;
         foreach (var leaf in root.Leaves) leaf.ColumnIndex = index++;
         return new ColumnSchema
@@ -302,6 +306,9 @@ internal sealed class ColumnSchema
     }
 
     private const int MaxDepth = 64;
+
+    /// <summary>The most columns (leaves) one table's schema may have; ~40 KB of buffers each while a file is written.</summary>
+    public const int MaxColumns = 10_000;
 
     private static StructNode MapStruct(string name, JsonElement props, bool nullable, int depth)
     {

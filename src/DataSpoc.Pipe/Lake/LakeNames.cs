@@ -48,6 +48,9 @@ public static class LakeNames
     /// </summary>
     public static string Table(string stream) => Segment(stream, "stream");
 
+    /// <summary>The longest table (or source) folder name, in UTF-8 bytes.</summary>
+    public const int MaxSegmentBytes = 200;
+
     /// <summary>A derived name (a tap's executable) made into one segment the same way as a stream name.</summary>
     internal static string Segment(string name, string what)
     {
@@ -57,6 +60,9 @@ public static class LakeNames
         var safe = sb.ToString();
         if (safe.Length == 0 || safe.All(c => c == '.'))
             throw new ArgumentException($"{what} name '{name}' cannot be used as a folder name (empty or only dots)");
+        // A data file is named <table>_<NNNN>_<run>.parquet, and file systems take 255 bytes for a name.
+        if (Encoding.UTF8.GetByteCount(safe) is var bytes && bytes > MaxSegmentBytes)
+            throw new ArgumentException($"{what} name '{Printable(name)}' is {bytes} bytes long in UTF-8: a folder and its data files' names take at most {MaxSegmentBytes}");
         return safe;
     }
 

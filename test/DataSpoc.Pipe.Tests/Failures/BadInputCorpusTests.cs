@@ -141,6 +141,23 @@ public class BadInputCorpusTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_stream_name_too_long_for_a_file_name_is_refused_by_name_not_by_the_Parquet_library()
+    {
+        // 300 characters failed in the Parquet library: "N7parquet22ParquetStatusExceptionE (message: 'IOError: ...".
+        using var lake = new TempLake();
+        var stream = new string('s', 300);
+        var file = lake.WriteSinger("long.singer",
+        [
+            """{"type":"SCHEMA","stream":""" + '"' + stream + '"' + ""","key_properties":[],"schema":{"type":"object","properties":{"id":{"type":"integer"}}}}""",
+            """{"type":"RECORD","stream":""" + '"' + stream + '"' + ""","record":{"id":1}}""",
+        ]);
+        var run = await TempLake.RunAsync(lake.Pipeline("long", file));
+        Assert.False(run.Succeeded);
+        Assert.Contains("is 300 bytes long in UTF-8: a folder and its data files' names take at most 200", run.Log.Error);
+        Assert.DoesNotContain("parquet", run.Log.Error, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task A_message_with_two_records_is_refused_not_half_landed()
     {
         // The second "record" was dropped without a count or a notice.

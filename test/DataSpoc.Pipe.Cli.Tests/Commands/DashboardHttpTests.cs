@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Cli.Tests.Support;
 
 namespace DataSpoc.Pipe.Cli.Tests.Commands;
@@ -48,4 +49,54 @@ public sealed class DashboardHttpTests : IDisposable
             Assert.Contains("data-pipeline=\"shop\"", body, StringComparison.Ordinal);
         }
     }
+
+    [Fact]
+    public async Task A_table_whose_manifest_location_leaves_the_bucket_is_an_error_naming_it_and_is_never_read()
+    {
+        var otherLake = Path.Combine(_home.Root, "other-lake");
+        _home.WriteShopPipeline("shop");
+        _home.WritePipeline("other", $$"""
+            source:
+              tap: {{CliProcess.ShopTap}}
+              config: {rows: 3}
+            destination:
+              bucket: file://{{otherLake}}
+              path: raw
+            """);
+        foreach (var name in new[] { "shop", "other" })
+        {
+            var run = CliProcess.Run(_home, "run", name);
+            Assert.True(run.ExitCode == 0, run.ToString());
+        }
+        var manifestPath = Path.Combine(_home.Lake, ".dataspoc", "manifest.json");
+        var manifest = JsonNode.Parse(File.ReadAllText(manifestPath))!;
+        var outside = new[]
+        {
+            $"file://{otherLake}/raw/shop_tap/orders",
+            $"file://{_home.Lake}/../other-lake/raw/shop_tap/orders",
+            $"file://{_home.Lake}-sibling/raw/shop_tap/orders",
+        };
+        Directory.CreateDirectory(_home.Lake + "-sibling");
+        _ui = new DashboardProcess(_home);
+        var bucketIndex = 0; // "other" sorts before "shop", but the buckets are listed in pipeline order: find ours
+        var overview = (await GetAsync("/")).Body;
+        if (!overview.Contains($"<a href=\"/buckets/0\">file://{_home.Lake}<", StringComparison.Ordinal)) bucketIndex = 1;
+
+        var (okStatus, okBody) = await GetAsync($"/buckets/{bucketIndex}/table?key=shop_tap%2Forders");
+        Assert.True(okStatus == HttpStatusCode.OK, okBody);
+        Assert.Equal(5, CountRows(okBody));
+
+        foreach (var location in outside)
+        {
+            manifest["tables"]!["shop_tap/orders"]!["location"] = location;
+            File.WriteAllText(manifestPath, manifest.ToJsonString());
+            var (status, body) = await GetAsync($"/buckets/{bucketIndex}/table?key=shop_tap%2Forders");
+            Assert.NotEqual(HttpStatusCode.OK, status);
+            Assert.Equal(0, CountRows(body));
+            Assert.Contains("shop_tap/orders", body, StringComparison.Ordinal);
+            Assert.Contains(WebUtility.HtmlEncode(location), body, StringComparison.Ordinal);
+        }
+    }
+
+    private static int CountRows(string html) => html.Split("<tr class=\"row\">").Length - 1;
 }

@@ -17,6 +17,7 @@ internal static class EntryPoint
             Console.Out.WriteLine("dataspoc-pipe " + ToolVersion.Current);
             return ExitCodes.Success;
         }
+        var console = PrintableOutput.Install();
         var isRun = args is ["run", ..];
         using var encoder = isRun ? PipelineRunner.PrepareEncoder() : null;
         if (isRun) RunStartCollections.Defer();
@@ -25,7 +26,7 @@ internal static class EntryPoint
 
         try
         {
-            return CreateApp().Run(args);
+            return CreateApp(console).Run(args);
         }
         catch (Exception e)
         {
@@ -36,10 +37,14 @@ internal static class EntryPoint
     [UnconditionalSuppressMessage("AOT", "IL3050", Justification =
         "Spectre binds commands and settings by reflection: their assembly is rooted (TrimmerRootAssembly), their options are " +
         "string, string[] (add --secret), int, bool and FlagValue<string>, and the CLI tests run every command through the native binary.")]
-    private static CommandApp CreateApp()
+    private static CommandApp CreateApp(Spectre.Console.IAnsiConsole console)
     {
         var app = new CommandApp();
-        app.Configure(Configure);
+        app.Configure(config =>
+        {
+            Configure(config);
+            config.ConfigureConsole(console);
+        });
         return app;
     }
 

@@ -20,15 +20,34 @@ internal static class CronEntries
 
     public static string Line(PipeHome home, string pipeline, string cron)
     {
+        var path = Word("PATH", Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin");
+        var root = Word("the home", home.Root);
+        var name = Word("the pipeline name", pipeline);
         var logs = Path.Combine(home.Root, "logs");
+        var log = Quote(Path.Combine(logs, pipeline + ".log"));
         var command = string.Join(' ',
-            "PATH=" + Quote(Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin"),
-            "DATASPOC_PIPE_HOME=" + Quote(home.Root),
-            "flock -n", Quote(Path.Combine(logs, pipeline + ".lock")),
-            SelfCommand(), "run", Quote(pipeline), "--rotate-log", Quote(Path.Combine(logs, pipeline + ".log")),
-            ">>", Quote(Path.Combine(logs, pipeline + ".log")), "2>&1");
+            "PATH=" + path, "DATASPOC_PIPE_HOME=" + root, "flock -n", Quote(Path.Combine(logs, pipeline + ".lock")),
+            string.Join(' ', SelfCommand().Select(w => Word("this program's path", w))), "run", name, "--rotate-log", log, ">>", log, "2>&1");
         // '%' ends a crontab command (the rest becomes stdin) unless escaped.
-        return $"{cron} {command.Replace("%", "\\%", StringComparison.Ordinal)} {Tag(home, pipeline)}";
+        return $"{CrontabText("schedule.cron", cron)} {command.Replace("%", "\\%", StringComparison.Ordinal)} {Tag(home, pipeline)}";
+    }
+
+    /// <summary>A value of the crontab line, checked and quoted for the shell.</summary>
+    private static string Word(string what, string value) => Quote(CrontabText(what, value));
+
+    /// <summary>
+    /// Refuses a value with a control character: cron ends an entry at a newline whatever the quoting, so the rest of
+    /// such a value would be a crontab line of its own (a command run every minute), and other control characters have
+    /// no place in a command line either. Every value of the line is checked (the lock and log files are the home and
+    /// the pipeline name joined), before the crontab is touched.
+    /// </summary>
+    private static string CrontabText(string what, string value)
+    {
+        var at = value.AsSpan().IndexOfAny(PrintableOutput.ControlChars);
+        if (at >= 0)
+            throw new UsageException($"schedule install: {what} '{PrintableOutput.EscapeAll(value)}' holds a control character " +
+                $"(U+{(int)value[at]:X4}), which a crontab line cannot carry: use one without it");
+        return value;
     }
 
     /// <summary>Over this size, a scheduled pipeline's output file is rotated before its next run.</summary>
@@ -93,12 +112,12 @@ internal static class CronEntries
         crontab.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n').Where(l => l.Length > 0);
 
     /// <summary>How cron should start this tool: this very binary, or <c>dotnet &lt;dll&gt;</c> when run through dotnet.</summary>
-    private static string SelfCommand()
+    private static string[] SelfCommand()
     {
         var process = Environment.ProcessPath ?? "dataspoc-pipe";
-        if (Path.GetFileNameWithoutExtension(process) != "dotnet") return Quote(process);
+        if (Path.GetFileNameWithoutExtension(process) != "dotnet") return [process];
         // Started as `dotnet dataspoc-pipe.dll`: the first command-line argument is the dll's path.
-        return Quote(process) + " " + Quote(Path.GetFullPath(Environment.GetCommandLineArgs()[0]));
+        return [process, Path.GetFullPath(Environment.GetCommandLineArgs()[0])];
     }
 
     private static string Quote(string word) =>

@@ -75,7 +75,11 @@ internal sealed class DashboardPages(PipeClient client, ObjectStoreFactory store
         if (Bucket(index) is not { } bucket) return null;
         var manifest = await client.ManifestAsync(bucket.Uri, bucket.Options, cancellationToken);
         if (!manifest.Tables.TryGetValue(key, out var table)) return null;
-        var rows = await TablePreview.FirstRowsAsync(stores, table.Location, bucket.Options, PreviewRows, cancellationToken);
+        // The manifest is data anyone who can write the bucket can edit: its location is read only inside this bucket.
+        var bucketUri = BucketUri.Parse(bucket.Uri);
+        if (bucketUri.KeyPrefixOf(table.Location) is not { } prefix)
+            throw new StorageException(bucket.Secrets.Redact($"table {key} is at {table.Location}, outside {bucket.Shown}: the dashboard reads no rows from there"));
+        var rows = await TablePreview.FirstRowsAsync(stores, bucketUri.Canonical + "/" + prefix, bucket.Options, PreviewRows, cancellationToken);
         var body = new StringBuilder();
         body.Append(CultureInfo.InvariantCulture, $"<h2>{Html.Encode(key)}: first {rows.Count} of {Html.Encode(Units.Count(table.RowCount))} rows</h2><table id=\"rows\"><tr>");
         foreach (var c in table.Columns) body.Append("<th>").Append(Html.Encode(c.Name)).Append("</th>");

@@ -12,8 +12,8 @@ namespace DataSpoc.Pipe.Cli.Ui;
 
 /// <summary>
 /// The dashboard's web server: ASP.NET Core's slim builder (Native AOT-clean: plain request delegates, no reflection
-/// binding), Kestrel on 127.0.0.1 only, GET pages only. Pages carry a Content-Security-Policy that allows no script
-/// and no network but the page itself.
+/// binding), Kestrel on 127.0.0.1 only, GET pages only, for a loopback Host only. Pages carry a Content-Security-Policy
+/// that allows no script and no network but the page itself.
 /// </summary>
 internal static class DashboardServer
 {
@@ -27,6 +27,13 @@ internal static class DashboardServer
         {
             context.Response.Headers.ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
             context.Response.Headers.XContentTypeOptions = "nosniff";
+            if (!IsLoopbackHost(context.Request.Host, context.Connection.LocalPort))
+            {
+                context.Response.StatusCode = StatusCodes.Status421MisdirectedRequest;
+                context.Response.ContentType = "text/plain; charset=utf-8";
+                await context.Response.WriteAsync($"this dashboard answers only to 127.0.0.1, localhost and [::1] on port {context.Connection.LocalPort}\n", context.RequestAborted);
+                return;
+            }
             if (!HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
             {
                 context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
@@ -45,6 +52,19 @@ internal static class DashboardServer
     /// <summary>The address Kestrel listens on (the real port when 0 was asked for).</summary>
     public static string Address(WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+
+    /// <summary>
+    /// Listening on 127.0.0.1 is not enough: a web page the user visits can rebind its own DNS name to 127.0.0.1 and
+    /// then read our pages as same-origin, but its requests still carry its name in <c>Host</c>. So only the loopback
+    /// names, on the port we listen on (or none when that port is 80, as browsers leave it out), are served.
+    /// </summary>
+    private static bool IsLoopbackHost(HostString host, int listeningPort)
+    {
+        var name = host.Host;
+        var loopback = name.Equals("127.0.0.1", StringComparison.Ordinal) || name.Equals("localhost", StringComparison.OrdinalIgnoreCase) ||
+            name.Equals("[::1]", StringComparison.Ordinal);
+        return loopback && (host.Port ?? 80) == listeningPort;
+    }
 
     private static int Index(HttpContext c) => int.Parse((string)c.Request.RouteValues["index"]!, System.Globalization.CultureInfo.InvariantCulture);
 

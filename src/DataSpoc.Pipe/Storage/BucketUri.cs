@@ -14,6 +14,20 @@ public sealed record BucketUri(string Scheme, string Bucket, string Prefix, stri
         ? "file://" + LocalPath
         : $"{Scheme}://{Bucket}" + (Prefix.Length > 0 ? "/" + Prefix : "");
 
+    /// <summary>
+    /// The key prefix (ending in '/') of <paramref name="location"/>, a folder URI as a lake commit writes it into the
+    /// manifest (<see cref="Canonical"/> + '/' + keys), when it lies inside this bucket and its prefix; else null.
+    /// Whoever can write the bucket can edit its manifest, so a location is followed no further than that: no other
+    /// scheme, bucket or sibling folder, and no '.', '..' or empty segment that could climb out once resolved.
+    /// </summary>
+    public string? KeyPrefixOf(string location)
+    {
+        if (!location.StartsWith(Canonical + "/", StringComparison.Ordinal)) return null;
+        var key = location[(Canonical.Length + 1)..].TrimEnd('/');
+        var inside = key.Length > 0 && !key.Any(char.IsControl) && key.Split('/').All(segment => segment is not ("" or "." or ".."));
+        return inside ? key + "/" : null;
+    }
+
     /// <summary>Parses a bucket URI; throws <see cref="FormatException"/> with the reason.</summary>
     public static BucketUri Parse(string uri)
     {

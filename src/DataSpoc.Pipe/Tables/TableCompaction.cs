@@ -60,9 +60,8 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
     private async Task<TableCompactionResult> PlanTableAsync(CommitPlan plan, string tableKey, ManifestTable table, Compression compression,
         long targetFileBytes, string work, CancellationToken cancellationToken)
     {
-        var prefix = table.Location.StartsWith(store.Bucket.Canonical + "/", StringComparison.Ordinal)
-            ? table.Location[(store.Bucket.Canonical.Length + 1)..] + "/"
-            : throw new StorageException($"table {tableKey} is at {table.Location}, outside {store.Bucket}");
+        var prefix = store.Bucket.KeyPrefixOf(table.Location)
+            ?? throw new StorageException($"table {tableKey} is at {table.Location}, outside {store.Bucket}");
         var formats = table.TableFormats ?? [];
         var commit = new TableMetadataCommit
         {

@@ -41,9 +41,8 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
         foreach (var (key, table) in manifest.Tables)
         {
             if (table.Pipeline != pipeline || table.TableFormats is not { Count: > 0 } formats) continue;
-            var prefix = table.Location.StartsWith(store.Bucket.Canonical + "/", StringComparison.Ordinal)
-                ? table.Location[(store.Bucket.Canonical.Length + 1)..] + "/"
-                : throw new StorageException($"table {key} is at {table.Location}, outside {store.Bucket}");
+            var prefix = store.Bucket.KeyPrefixOf(table.Location)
+                ?? throw new StorageException($"table {key} is at {table.Location}, outside {store.Bucket}");
             var commit = new TableMetadataCommit { Prefix = prefix, Location = table.Location };
             var candidates = new HashSet<string>(StringComparer.Ordinal);
             var keep = new HashSet<string>(StringComparer.Ordinal);

@@ -43,6 +43,40 @@ public sealed class ScheduleCommandTests : IDisposable
         Assert.Equal(before, File.ReadAllText(_home.CrontabFile));
     }
 
+    [Theory]
+    [InlineData("DATASPOC_PIPE_HOME")]
+    [InlineData("PATH")]
+    public void Install_refuses_a_control_character_in_any_value_of_the_line_and_leaves_the_crontab_alone(string variable)
+    {
+        // Quoting cannot help: cron ends a line at the newline, and the rest would be a line of its own.
+        const string injected = "\n* * * * * touch /tmp/PWNED #";
+        File.WriteAllText(_home.CrontabFile, OthersLines);
+        string shown;
+        if (variable == "PATH")
+        {
+            _home.WriteShopPipeline("nightly", extraTop: "schedule:\n  cron: \"30 2 * * *\"\n");
+            var path = Environment.GetEnvironmentVariable("PATH") + ":/opt/bin" + injected;
+            _home.Set("PATH", path);
+            shown = path.Replace("\n", "\\u000a", StringComparison.Ordinal);
+        }
+        else
+        {
+            var home = Path.Combine(_home.Root, "h" + injected);
+            var pipelines = Path.Combine(home, "pipelines");
+            Directory.CreateDirectory(pipelines);
+            File.WriteAllText(Path.Combine(pipelines, "nightly.yaml"),
+                $"source:\n  tap: {CliProcess.ShopTap}\ndestination:\n  bucket: {_home.Bucket}\nschedule:\n  cron: \"30 2 * * *\"\n");
+            _home.Set("DATASPOC_PIPE_HOME", home);
+            shown = home.Replace("\n", "\\u000a", StringComparison.Ordinal);
+        }
+
+        var result = CliProcess.Run(_home, "schedule", "install");
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains(shown, result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("control character", result.Stderr, StringComparison.Ordinal);
+        Assert.Equal(OthersLines, File.ReadAllText(_home.CrontabFile));
+    }
+
     [Fact]
     public void Install_drops_entries_of_pipelines_no_longer_scheduled_and_remove_keeps_other_lines()
     {

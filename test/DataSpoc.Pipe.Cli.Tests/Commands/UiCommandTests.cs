@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using DataSpoc.Pipe.Cli.Tests.Support;
 using OpenQA.Selenium;
@@ -15,13 +14,12 @@ public sealed class UiCommandTests : IDisposable
 {
     private const string Token = "tok-SECRET-4711";
     private readonly TempHome _home = new();
-    private Process? _ui;
+    private DashboardProcess? _ui;
     private ChromeDriver? _browser;
 
     public void Dispose()
     {
         _browser?.Quit();
-        if (_ui is { HasExited: false }) _ui.Kill(entireProcessTree: true);
         _ui?.Dispose();
         _home.Dispose();
     }
@@ -39,15 +37,8 @@ public sealed class UiCommandTests : IDisposable
 
     private string StartUi()
     {
-        var psi = new ProcessStartInfo(CliProcess.Command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in CliProcess.Command.Skip(1).Concat(["ui", "--port", "0"])) psi.ArgumentList.Add(a);
-        _home.Apply(psi.Environment);
-        _ui = Process.Start(psi)!;
-        var line = _ui.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
-        if (line is null) Assert.Fail("ui printed nothing: " + _ui.StandardError.ReadToEnd()); // ended: stderr is complete
-        var url = System.Text.RegularExpressions.Regex.Match(line!, @"http://127\.0\.0\.1:\d+").Value;
-        Assert.False(string.IsNullOrEmpty(url), line);
-        return url;
+        _ui = new DashboardProcess(_home);
+        return _ui.Url;
     }
 
     private static ChromeDriver Browser(string profile)

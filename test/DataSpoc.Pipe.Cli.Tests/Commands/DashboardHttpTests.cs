@@ -1,0 +1,102 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Cli.Tests.Support;
+
+namespace DataSpoc.Pipe.Cli.Tests.Commands;
+
+/// <summary>
+/// `ui` started for real and asked over plain HTTP: what it refuses to serve (another Host, a table outside its bucket).
+/// The pages themselves are checked in a browser by <see cref="UiCommandTests"/>.
+/// </summary>
+public sealed class DashboardHttpTests : IDisposable
+{
+    private readonly TempHome _home = new();
+    private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false }) { Timeout = TimeSpan.FromSeconds(60) };
+    private DashboardProcess? _ui;
+
+    public void Dispose()
+    {
+        _http.Dispose();
+        _ui?.Dispose();
+        _home.Dispose();
+    }
+
+    private async Task<(HttpStatusCode Status, string Body)> GetAsync(string path, string? host = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, _ui!.Url + path);
+        if (host is not null) request.Headers.Host = host;
+        using var response = await _http.SendAsync(request);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task A_request_naming_another_host_is_refused_so_no_rebound_page_can_read_the_dashboard()
+    {
+        _home.WriteShopPipeline("shop");
+        _ui = new DashboardProcess(_home);
+        var port = _ui.Port;
+        foreach (var host in new[] { "attacker.example.com", $"attacker.example.com:{port}", $"127.0.0.1.attacker.example.com:{port}", $"127.0.0.1:{port + 1}", "127.0.0.1", "localhost" })
+        {
+            var (status, body) = await GetAsync("/", host);
+            Assert.True(status is HttpStatusCode.MisdirectedRequest or HttpStatusCode.Forbidden, $"Host: {host} answered {(int)status}");
+            Assert.DoesNotContain("shop", body, StringComparison.Ordinal);
+            Assert.DoesNotContain("<html", body, StringComparison.OrdinalIgnoreCase);
+        }
+        foreach (var host in new[] { $"127.0.0.1:{port}", $"localhost:{port}", $"LocalHost:{port}", $"[::1]:{port}" })
+        {
+            var (status, body) = await GetAsync("/", host);
+            Assert.True(status == HttpStatusCode.OK, $"Host: {host} answered {(int)status}: {body}");
+            Assert.Contains("data-pipeline=\"shop\"", body, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task A_table_whose_manifest_location_leaves_the_bucket_is_an_error_naming_it_and_is_never_read()
+    {
+        var otherLake = Path.Combine(_home.Root, "other-lake");
+        _home.WriteShopPipeline("shop");
+        _home.WritePipeline("other", $$"""
+            source:
+              tap: {{CliProcess.ShopTap}}
+              config: {rows: 3}
+            destination:
+              bucket: file://{{otherLake}}
+              path: raw
+            """);
+        foreach (var name in new[] { "shop", "other" })
+        {
+            var run = CliProcess.Run(_home, "run", name);
+            Assert.True(run.ExitCode == 0, run.ToString());
+        }
+        var manifestPath = Path.Combine(_home.Lake, ".dataspoc", "manifest.json");
+        var manifest = JsonNode.Parse(File.ReadAllText(manifestPath))!;
+        var outside = new[]
+        {
+            $"file://{otherLake}/raw/shop_tap/orders",
+            $"file://{_home.Lake}/../other-lake/raw/shop_tap/orders",
+            $"file://{_home.Lake}-sibling/raw/shop_tap/orders",
+        };
+        Directory.CreateDirectory(_home.Lake + "-sibling");
+        _ui = new DashboardProcess(_home);
+        var bucketIndex = 0; // "other" sorts before "shop", but the buckets are listed in pipeline order: find ours
+        var overview = (await GetAsync("/")).Body;
+        if (!overview.Contains($"<a href=\"/buckets/0\">file://{_home.Lake}<", StringComparison.Ordinal)) bucketIndex = 1;
+
+        var (okStatus, okBody) = await GetAsync($"/buckets/{bucketIndex}/table?key=shop_tap%2Forders");
+        Assert.True(okStatus == HttpStatusCode.OK, okBody);
+        Assert.Equal(5, CountRows(okBody));
+
+        foreach (var location in outside)
+        {
+            manifest["tables"]!["shop_tap/orders"]!["location"] = location;
+            File.WriteAllText(manifestPath, manifest.ToJsonString());
+            var (status, body) = await GetAsync($"/buckets/{bucketIndex}/table?key=shop_tap%2Forders");
+            Assert.NotEqual(HttpStatusCode.OK, status);
+            Assert.Equal(0, CountRows(body));
+            Assert.Contains("shop_tap/orders", body, StringComparison.Ordinal);
+            Assert.Contains(WebUtility.HtmlEncode(location), body, StringComparison.Ordinal);
+        }
+    }
+
+    private static int CountRows(string html) => html.Split("<tr class=\"row\">").Length - 1;
+}

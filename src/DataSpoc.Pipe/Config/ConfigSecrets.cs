@@ -14,6 +14,7 @@ public sealed partial class ConfigSecrets
 
     private readonly HashSet<string> _values = new(StringComparer.Ordinal);
     private readonly HashSet<string> _paths = new(StringComparer.Ordinal);
+    private Sources.Redactor? _redactor;
 
     /// <summary>Secret values collected so far.</summary>
     public IReadOnlyCollection<string> Values => _values;
@@ -23,8 +24,11 @@ public sealed partial class ConfigSecrets
 
     public void AddValue(string value)
     {
-        if (!string.IsNullOrEmpty(value)) _values.Add(value);
+        if (!string.IsNullOrEmpty(value) && _values.Add(value)) _redactor = null;
     }
+
+    /// <summary>Masks the values collected so far; built once for them (a redactor works out every form of each), not per text.</summary>
+    public Sources.Redactor Redactor => _redactor ??= new Sources.Redactor(_values);
 
     public void AddInterpolated(string path, string value)
     {
@@ -61,7 +65,7 @@ public sealed partial class ConfigSecrets
     public string Redact(string text)
     {
         if (string.IsNullOrEmpty(text)) return text;
-        text = new Sources.Redactor(_values).Redact(text);
+        text = Redactor.Redact(text);
         return UriPassword().Replace(text, m => m.Value.Replace(m.Groups[1].Value, Mask, StringComparison.Ordinal));
     }
 

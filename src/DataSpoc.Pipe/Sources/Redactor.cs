@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 namespace DataSpoc.Pipe.Sources;
 
 /// <summary>
-/// Masks secret values (tap config secrets, <c>${VAR}</c> expansions) in any text bound
+/// Masks secret values (tap config secrets, <c>${VAR}</c> expansions, credentials of the environment) in any text bound
 /// for logs, errors or responses, in every form a value takes in JSON text: raw, or with any of its characters escaped
 /// (<c>\u0026</c> in either hex case, <c>\"</c>, <c>\\</c>, <c>\/</c>, <c>\n</c>, surrogate pairs), also when JSON was escaped
 /// again inside JSON (<c>\\u0026</c>, <c>\\\"</c>). A tap that echoes its config through <c>json.dumps</c> or a .NET serializer
@@ -201,8 +201,9 @@ public sealed class Redactor
 
     /// <summary>
     /// Key names whose values are treated as secrets wherever they appear in a tap config, at any depth, lists and
-    /// objects under them included. Case, '_', '-', '.' and spaces are ignored (<c>apiKey</c>, <c>API-KEY</c>,
-    /// <c>api_key</c> are one key).
+    /// objects under them included, and names of environment variables whose values are (<c>AZURE_STORAGE_CONNECTION_STRING</c>,
+    /// <c>OTEL_EXPORTER_OTLP_HEADERS</c>, which carry keys and bearer tokens). Case, '_', '-', '.' and spaces are ignored
+    /// (<c>apiKey</c>, <c>API-KEY</c>, <c>api_key</c> are one key).
     /// </summary>
     public static bool IsSecretKey(string key)
     {
@@ -216,7 +217,8 @@ public sealed class Redactor
             || k.Contains("token") || k.EndsWith("key", StringComparison.Ordinal) || k.EndsWith("keys", StringComparison.Ordinal)
             || k.Contains("apikey") || k.Contains("accesskey") || k.Contains("credential") || k.Contains("private") || k.Contains("auth")
             || k.Contains("cookie") || k.Contains("signature") || k.Contains("salt") || k.Contains("sessionid") || k.Contains("certificate")
-            || k is "pass" or "pwd" or "pin" or "connectionstring" or "connstr" or "dsn" or "jwt" or "bearer" or "cert" or "sas";
+            || k.Contains("connectionstring") || (k.StartsWith("otelexporterotlp", StringComparison.Ordinal) && k.EndsWith("headers", StringComparison.Ordinal))
+            || k is "pass" or "pwd" or "pin" or "connstr" or "dsn" or "jwt" or "bearer" or "cert" or "sas";
     }
 
     private static string Normalize(string key)

@@ -63,8 +63,9 @@ public sealed partial class ConfigSecrets
             if (IsSecretPair(m)) yield return m.Groups["value"].Value;
     }
 
+    /// <summary>A value without a letter or digit is a placeholder (<c>password=...</c> in a hint, <c>***</c> already masked), not a secret.</summary>
     private static bool IsSecretPair(Match m) =>
-        m.Groups["value"].Value is { Length: > 0 } value && value != Mask && IsSecretKey(m.Groups["name"].Value);
+        m.Groups["value"].Value.Any(char.IsLetterOrDigit) && IsSecretKey(m.Groups["name"].Value);
 
     private static IEnumerable<string> Strings(JsonNode? node) => node switch
     {

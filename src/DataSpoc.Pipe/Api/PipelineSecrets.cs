@@ -3,8 +3,10 @@ using DataSpoc.Pipe.Config;
 namespace DataSpoc.Pipe.Api;
 
 /// <summary>
-/// Every secret a pipeline knows of: the loader's (secret keys, <c>${VAR}</c> values by key), any set in code, and
-/// secret-looking values of its inline tap config. Every front end masks what it shows of a pipeline with these.
+/// Every secret a pipeline knows of: the loader's (secret keys, <c>${VAR}</c> values by key), any set in code,
+/// secret-looking values of its inline tap config, and the credentials of the environment its tap inherits
+/// (<see cref="EnvironmentSecrets"/>). A run masks its log, errors and events with these, and every front end masks what
+/// it shows of a pipeline with them.
 /// </summary>
 public static class PipelineSecrets
 {
@@ -15,6 +17,7 @@ public static class PipelineSecrets
         foreach (var value in pipeline.Redaction.Values.Concat(pipeline.Secrets)) secrets.AddValue(value);
         foreach (var path in pipeline.Redaction.InterpolatedKeys) secrets.AddInterpolated(path, "");
         secrets.ConsiderJson(pipeline.Source.InlineConfig);
+        foreach (var value in EnvironmentSecrets.Values(Environment.GetEnvironmentVariables())) secrets.AddValue(value);
         return secrets;
     }
 }

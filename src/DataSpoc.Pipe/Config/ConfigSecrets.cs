@@ -14,6 +14,7 @@ public sealed partial class ConfigSecrets
 
     private readonly HashSet<string> _values = new(StringComparer.Ordinal);
     private readonly HashSet<string> _paths = new(StringComparer.Ordinal);
+    private Sources.Redactor? _redactor;
 
     /// <summary>Secret values collected so far.</summary>
     public IReadOnlyCollection<string> Values => _values;
@@ -23,8 +24,11 @@ public sealed partial class ConfigSecrets
 
     public void AddValue(string value)
     {
-        if (!string.IsNullOrEmpty(value)) _values.Add(value);
+        if (!string.IsNullOrEmpty(value) && _values.Add(value)) _redactor = null;
     }
+
+    /// <summary>Masks the values collected so far; built once for them (a redactor works out every form of each), not per text.</summary>
+    public Sources.Redactor Redactor => _redactor ??= new Sources.Redactor(_values);
 
     public void AddInterpolated(string path, string value)
     {
@@ -38,13 +42,30 @@ public sealed partial class ConfigSecrets
         if (IsSecretKey(key)) AddValue(value);
     }
 
-    /// <summary>Adds every secret-looking value in a JSON config (e.g. a tap config file), and passwords inside URIs.</summary>
+    /// <summary>Adds every secret-looking value in a JSON config (e.g. a tap config file), and the secrets embedded in its strings.</summary>
     public void ConsiderJson(JsonNode? node)
     {
         foreach (var value in Sources.Redactor.SecretsIn(node)) AddValue(value);
-        foreach (var uri in Strings(node))
-            if (UriPassword().Match(uri) is { Success: true } m) AddValue(m.Groups[1].Value);
+        foreach (var text in Strings(node))
+            foreach (var embedded in EmbeddedIn(text)) AddValue(embedded);
     }
+
+    /// <summary>
+    /// The secrets a string holds inside it, whatever key it sits under: the password of a
+    /// <c>scheme://user:password@host</c> URI, and the value of a <c>name=value</c> pair whose name looks secret
+    /// (<see cref="IsSecretKey"/>): <c>-c password=...</c> in libpq options, <c>AccountKey=...;</c> in a connection string,
+    /// <c>Authorization=Bearer ...</c> in OTLP headers (the token after the scheme word).
+    /// </summary>
+    public static IEnumerable<string> EmbeddedIn(string text)
+    {
+        foreach (Match m in UriPassword().Matches(text)) yield return m.Groups[1].Value;
+        foreach (Match m in SecretPair().Matches(text))
+            if (IsSecretPair(m)) yield return m.Groups["value"].Value;
+    }
+
+    /// <summary>A value without a letter or digit is a placeholder (<c>password=...</c> in a hint, <c>***</c> already masked), not a secret.</summary>
+    private static bool IsSecretPair(Match m) =>
+        m.Groups["value"].Value.Any(char.IsLetterOrDigit) && IsSecretKey(m.Groups["name"].Value);
 
     private static IEnumerable<string> Strings(JsonNode? node) => node switch
     {
@@ -57,12 +78,15 @@ public sealed partial class ConfigSecrets
     /// <summary>Whether a config key names a secret (password, secret, token, key, credentials, …).</summary>
     public static bool IsSecretKey(string key) => Sources.Redactor.IsSecretKey(key);
 
-    /// <summary>Masks every known secret value, and any password in a <c>scheme://user:password@host</c> URI.</summary>
+    /// <summary>Masks every known secret value, and any secret embedded in the text (<see cref="EmbeddedIn"/>).</summary>
     public string Redact(string text)
     {
         if (string.IsNullOrEmpty(text)) return text;
-        text = new Sources.Redactor(_values).Redact(text);
-        return UriPassword().Replace(text, m => m.Value.Replace(m.Groups[1].Value, Mask, StringComparison.Ordinal));
+        text = Redactor.Redact(text);
+        text = UriPassword().Replace(text, m => m.Value.Replace(m.Groups[1].Value, Mask, StringComparison.Ordinal));
+        return SecretPair().Replace(text, m => IsSecretPair(m)
+            ? string.Concat(m.Value.AsSpan(0, m.Groups["value"].Index - m.Index), Mask, m.Value.AsSpan(m.Groups["value"].Index + m.Groups["value"].Length - m.Index))
+            : m.Value);
     }
 
     /// <summary>
@@ -110,4 +134,8 @@ public sealed partial class ConfigSecrets
 
     [GeneratedRegex(@"[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]+:([^@/\s]+)@")]
     private static partial Regex UriPassword();
+
+    /// <summary><c>name=value</c>, the value quoted or up to a space, <c>;</c>, <c>,</c> or <c>&amp;</c>; an HTTP auth scheme word before it is not part of it.</summary>
+    [GeneratedRegex(@"(?<![\w.])(?<name>[A-Za-z_][\w.-]*)=(?:(?i:Bearer|Basic|Token)\s+)?(?:""(?<value>[^""]*)""|'(?<value>[^']*)'|(?<value>[^\s;,&""']+))")]
+    private static partial Regex SecretPair();
 }

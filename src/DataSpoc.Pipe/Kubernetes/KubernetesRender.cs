@@ -95,7 +95,7 @@ public static class KubernetesRender
     private static List<PipelineWorkloads.HomeFile> HomeFiles(PipeHome home, PipelineDefinition pipeline, string pipelineFile)
     {
         var pipelineText = File.ReadAllText(pipelineFile);
-        RefuseLiteralSecrets(YamlRoot(pipelineText, pipelineFile), pipelineFile, "");
+        RefuseLiteralSecrets(YamlRoot(pipelineText, pipelineFile), pipeline.Name, pipelineFile, "");
         var files = new List<PipelineWorkloads.HomeFile> { new("pipeline.yaml", Relative(home, pipelineFile), pipelineText) };
         if (File.Exists(home.ConfigPath)) files.Add(new("config.yaml", "config.yaml", File.ReadAllText(home.ConfigPath)));
         if (pipeline.Source.ConfigFile is { } configFile)
@@ -107,7 +107,7 @@ public static class KubernetesRender
             if (relative.StartsWith("..", StringComparison.Ordinal))
                 throw new ConfigException($"'{configFile}' is outside the home folder {home.Root}: move it under sources/ so the pod's ConfigMap can carry it", pipelineFile, key: "source.config");
             var text = File.ReadAllText(configFile);
-            RefuseLiteralSecrets(JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }), configFile, "");
+            RefuseLiteralSecrets(JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }), pipeline.Name, configFile, "");
             files.Add(new("source.json", relative, text));
         }
         if (pipeline.Source.Streams is { Count: > 0 })
@@ -146,8 +146,8 @@ public static class KubernetesRender
             ? scalar.Value
             : null;
 
-    /// <summary>A non-empty value under a secret-looking key that is not a <c>${VAR}</c> reference would land in a ConfigMap.</summary>
-    private static void RefuseLiteralSecrets(YamlNode? node, string file, string path)
+    /// <summary>Refuses every literal secret of a pipeline file (<see cref="LiteralSecretIn"/>) before it lands in a ConfigMap.</summary>
+    private static void RefuseLiteralSecrets(YamlNode? node, string pipeline, string file, string path)
     {
         if (node is YamlMappingNode map)
         {
@@ -155,19 +155,20 @@ public static class KubernetesRender
             {
                 var key = (k as YamlScalarNode)?.Value ?? "";
                 var keyPath = path.Length == 0 ? key : path + "." + key;
-                if (v is YamlScalarNode { Value: { Length: > 0 } value } && ConfigSecrets.IsSecretKey(key) && !value.Contains("${", StringComparison.Ordinal))
-                    throw LiteralSecret(file, (int)v.Start.Line, keyPath);
-                RefuseLiteralSecrets(v, file, keyPath);
+                if (v is YamlScalarNode { Value: { } value } && LiteralSecretIn(key, value) is { } what)
+                    throw LiteralSecret(pipeline, file, (int)v.Start.Line, keyPath, what);
+                RefuseLiteralSecrets(v, pipeline, file, keyPath);
             }
         }
         else if (node is YamlSequenceNode list)
         {
             var i = 0;
-            foreach (var item in list) RefuseLiteralSecrets(item, file, $"{path}[{i++}]");
+            foreach (var item in list) RefuseLiteralSecrets(item, pipeline, file, $"{path}[{i++}]");
         }
     }
 
-    private static void RefuseLiteralSecrets(JsonNode? node, string file, string path)
+    /// <summary>Refuses every literal secret of a tap config file (<see cref="LiteralSecretIn"/>) before it lands in a ConfigMap.</summary>
+    private static void RefuseLiteralSecrets(JsonNode? node, string pipeline, string file, string path)
     {
         switch (node)
         {
@@ -175,18 +176,31 @@ public static class KubernetesRender
                 foreach (var (k, v) in o)
                 {
                     var keyPath = path.Length == 0 ? k : path + "." + k;
-                    if (v is JsonValue value && value.TryGetValue<string>(out var s) && s.Length > 0 && ConfigSecrets.IsSecretKey(k) && !s.Contains("${", StringComparison.Ordinal))
-                        throw LiteralSecret(file, null, keyPath);
-                    RefuseLiteralSecrets(v, file, keyPath);
+                    if (v is JsonValue value && value.TryGetValue<string>(out var s) && LiteralSecretIn(k, s) is { } what)
+                        throw LiteralSecret(pipeline, file, null, keyPath, what);
+                    RefuseLiteralSecrets(v, pipeline, file, keyPath);
                 }
                 break;
             case JsonArray a:
-                for (var i = 0; i < a.Count; i++) RefuseLiteralSecrets(a[i], file, $"{path}[{i}]");
+                for (var i = 0; i < a.Count; i++) RefuseLiteralSecrets(a[i], pipeline, file, $"{path}[{i}]");
                 break;
         }
     }
 
-    private static ConfigException LiteralSecret(string file, int? line, string key) =>
-        new("holds a literal secret, which would be rendered into a ConfigMap (readable by anyone who can read the namespace's " +
-            "ConfigMaps): write it as ${VAR} and put the value under that key in the Secret", file, line, key);
+    /// <summary>
+    /// What of a value under <paramref name="key"/> is a literal secret, or null: the whole value when the key looks
+    /// secret, or a part of it that <see cref="ConfigSecrets"/> would mask (a URL's password, <c>password=...</c>), unless
+    /// it is a <c>${VAR}</c> reference, which the pod reads from the Secret.
+    /// </summary>
+    private static string? LiteralSecretIn(string key, string value)
+    {
+        if (ConfigSecrets.IsSecretKey(key)) return value.Length > 0 && !value.Contains("${", StringComparison.Ordinal) ? "a literal secret" : null;
+        return ConfigSecrets.EmbeddedIn(value).Any(secret => !secret.Contains("${", StringComparison.Ordinal))
+            ? "a literal secret inside its value (a URL's password or a password=... setting)"
+            : null;
+    }
+
+    private static ConfigException LiteralSecret(string pipeline, string file, int? line, string key, string what) =>
+        new($"holds {what}, which would be rendered into a ConfigMap (readable by anyone who can read the namespace's " +
+            $"ConfigMaps) for pipeline '{pipeline}': write it as ${{VAR}} and put the value under that key in the Secret", file, line, key);
 }

@@ -53,7 +53,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         // greatest file name" true for two runs started in the same second.
         var runId = startedAt.Millisecond.ToString("x3", System.Globalization.CultureInfo.InvariantCulture) + Guid.NewGuid().ToString("N")[..5];
         var full = options.Full || !pipeline.Incremental.Enabled;
-        var redactor = new Redactor(pipeline.Secrets.Concat(Redactor.SecretsIn(pipeline.Source.InlineConfig)));
+        var redactor = Api.PipelineSecrets.Of(pipeline).Redactor;
         var log = new RunLog
         {
             Pipeline = pipeline.Name,

@@ -4,16 +4,19 @@ using System.Text.Json.Nodes;
 namespace DataSpoc.Pipe.Sources;
 
 /// <summary>
-/// Masks secret values (tap config secrets, <c>${VAR}</c> expansions) in any text bound for logs, errors or responses,
-/// in every form a value takes in JSON text: raw, or with any of its characters escaped (<c>\u0026</c> in either hex
-/// case, <c>\"</c>, <c>\\</c>, <c>\/</c>, <c>\n</c>, surrogate pairs), also when JSON was escaped again inside JSON
-/// (<c>\\u0026</c>, <c>\\\"</c>). A tap that echoes its config through <c>json.dumps</c> or a .NET serializer is
-/// therefore masked as well as one that prints the value as it is.
+/// Masks secret values (tap config secrets, <c>${VAR}</c> expansions, credentials of the environment) in any text bound
+/// for logs, errors or responses, in every form a value takes in JSON text: raw, or with any of its characters escaped
+/// (<c>\u0026</c> in either hex case, <c>\"</c>, <c>\\</c>, <c>\/</c>, <c>\n</c>, surrogate pairs), also when JSON was escaped
+/// again inside JSON (<c>\\u0026</c>, <c>\\\"</c>). A tap that echoes its config through <c>json.dumps</c> or a .NET serializer
+/// is therefore masked as well as one that prints the value as it is. Secrets of at least
+/// <see cref="EncodedFormLength"/> characters are also masked in the encodings other software prints them in (see
+/// <see cref="EncodedForms"/> and <see cref="PercentEncodedSecret"/>).
 /// </summary>
 /// <remarks>
 /// Secrets shorter than <see cref="ShortSecretLength"/> characters are masked only where they stand alone (no letter
 /// or digit right before or after them), so a two-letter password does not mask every word that contains those two
 /// letters, and not at all when they hold no letter or digit. Longer secrets are masked wherever they occur.
+/// Everything a secret is matched as is worked out once, when the redactor is built: it then runs on every line shown.
 /// </remarks>
 public sealed class Redactor
 {
@@ -22,12 +25,25 @@ public sealed class Redactor
     /// <summary>Secrets shorter than this are masked only as whole tokens.</summary>
     public const int ShortSecretLength = 4;
 
-    private readonly string[] _secrets;
+    /// <summary>
+    /// Secrets at least this long are also masked encoded (case-changed, hex, base64, percent-encoded): the encoded
+    /// forms of a shorter one are short runs of letters and digits that would mask ordinary words and numbers.
+    /// </summary>
+    public const int EncodedFormLength = 6;
+
+    private readonly MaskedSecret[] _secrets;
+
+    /// <summary>One secret and what it is matched as: <see cref="Texts"/> raw or JSON-escaped, then <see cref="Percent"/>.</summary>
+    private sealed record MaskedSecret(string[] Texts, PercentEncodedSecret? Percent);
 
     public Redactor(IEnumerable<string> secrets)
     {
-        // Longest first, so a secret containing another is masked whole.
-        _secrets = secrets.Where(IsMaskable).Distinct(StringComparer.Ordinal).OrderByDescending(s => s.Length).ToArray();
+        // Longest first, so a secret containing another is masked whole, in every form, before the shorter one is.
+        _secrets = secrets.Where(IsMaskable).Distinct(StringComparer.Ordinal).OrderByDescending(s => s.Length)
+            .Select(s => s.Length < EncodedFormLength
+                ? new MaskedSecret([s], null)
+                : new MaskedSecret([.. EncodedForms(s).Prepend(s).Distinct(StringComparer.Ordinal).OrderByDescending(f => f.Length)], new PercentEncodedSecret(s)))
+            .ToArray();
     }
 
     public static Redactor None { get; } = new([]);
@@ -40,10 +56,35 @@ public sealed class Redactor
     private static bool IsMaskable(string value) =>
         !string.IsNullOrEmpty(value) && (value.Length >= ShortSecretLength || value.Any(char.IsLetterOrDigit));
 
+    /// <summary>
+    /// The secret as software other than a JSON encoder prints it: upper- or lower-cased (a tap that shouts its
+    /// settings), hex of its UTF-8 bytes in either case, and base64 of them in the standard and URL-safe alphabets, with
+    /// and without padding. Base64 of a longer value that holds the secret (HTTP Basic <c>user:pass</c>) shifts with
+    /// what precedes it and is not among these.
+    /// </summary>
+    private static IEnumerable<string> EncodedForms(string secret)
+    {
+        yield return secret.ToUpperInvariant();
+        yield return secret.ToLowerInvariant();
+        var bytes = Encoding.UTF8.GetBytes(secret);
+        yield return Convert.ToHexStringLower(bytes);
+        yield return Convert.ToHexString(bytes);
+        var base64 = Convert.ToBase64String(bytes);
+        var urlSafe = base64.Replace('+', '-').Replace('/', '_');
+        yield return base64;
+        yield return base64.TrimEnd('=');
+        yield return urlSafe;
+        yield return urlSafe.TrimEnd('=');
+    }
+
     public string Redact(string text)
     {
         if (string.IsNullOrEmpty(text)) return text;
-        foreach (var secret in _secrets) text = RedactOne(text, secret);
+        foreach (var secret in _secrets)
+        {
+            foreach (var form in secret.Texts) text = RedactOne(text, form);
+            if (secret.Percent is { } percent) text = percent.Redact(text);
+        }
         return text;
     }
 
@@ -160,8 +201,9 @@ public sealed class Redactor
 
     /// <summary>
     /// Key names whose values are treated as secrets wherever they appear in a tap config, at any depth, lists and
-    /// objects under them included. Case, '_', '-', '.' and spaces are ignored (<c>apiKey</c>, <c>API-KEY</c>,
-    /// <c>api_key</c> are one key).
+    /// objects under them included, and names of environment variables whose values are (<c>AZURE_STORAGE_CONNECTION_STRING</c>,
+    /// <c>OTEL_EXPORTER_OTLP_HEADERS</c>, which carry keys and bearer tokens). Case, '_', '-', '.' and spaces are ignored
+    /// (<c>apiKey</c>, <c>API-KEY</c>, <c>api_key</c> are one key).
     /// </summary>
     public static bool IsSecretKey(string key)
     {
@@ -175,7 +217,8 @@ public sealed class Redactor
             || k.Contains("token") || k.EndsWith("key", StringComparison.Ordinal) || k.EndsWith("keys", StringComparison.Ordinal)
             || k.Contains("apikey") || k.Contains("accesskey") || k.Contains("credential") || k.Contains("private") || k.Contains("auth")
             || k.Contains("cookie") || k.Contains("signature") || k.Contains("salt") || k.Contains("sessionid") || k.Contains("certificate")
-            || k is "pass" or "pwd" or "pin" or "connectionstring" or "connstr" or "dsn" or "jwt" or "bearer" or "cert" or "sas";
+            || k.Contains("connectionstring") || (k.StartsWith("otelexporterotlp", StringComparison.Ordinal) && k.EndsWith("headers", StringComparison.Ordinal))
+            || k is "pass" or "pwd" or "pin" or "connstr" or "dsn" or "jwt" or "bearer" or "cert" or "sas";
     }
 
     private static string Normalize(string key)

@@ -216,14 +216,7 @@ public sealed record TapAnswer(int ExitCode, string Stdout, string StderrTail)
     public static async Task<TapAnswer> AskAsync(string tap, IEnumerable<string> args, TimeSpan timeout, int maxStdoutChars, CancellationToken cancellationToken)
     {
         var words = CommandLine.Split(tap);
-        var psi = new ProcessStartInfo(TapProcess.ResolveCommand(words))
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in words.Skip(1).Concat(args)) psi.ArgumentList.Add(a);
+        var psi = TapProcess.StartInfo(words, args);
         using var process = new Process { StartInfo = psi };
         try
         {

@@ -67,16 +67,28 @@ public sealed class TapProcess : ISource
     private static bool IsInterpreter(string name) =>
         System.Text.RegularExpressions.Regex.IsMatch(name, @"^(python[0-9.]*|pypy[0-9.]*|node|nodejs|deno|bun|bash|sh|dash|zsh|ksh|ruby|perl|php|pwsh|Rscript)$");
 
-    public Task<SourceRun> StartAsync(SourceInvocation invocation, CancellationToken cancellationToken)
+    /// <summary>
+    /// How every tap process starts (a run, discovery, the capability probe): its command resolved, stdin, stdout and
+    /// stderr redirected, and the tool's environment without the tool's own credentials
+    /// (<see cref="Config.EnvironmentSecrets.RemoveToolCredentials"/>).
+    /// </summary>
+    public static ProcessStartInfo StartInfo(IReadOnlyList<string> words, IEnumerable<string> extraArguments)
     {
-        var psi = new ProcessStartInfo(ResolveCommand(_command))
+        var psi = new ProcessStartInfo(ResolveCommand(words))
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        foreach (var arg in _command.Skip(1)) psi.ArgumentList.Add(arg);
+        foreach (var arg in words.Skip(1).Concat(extraArguments)) psi.ArgumentList.Add(arg);
+        Config.EnvironmentSecrets.RemoveToolCredentials(psi.Environment);
+        return psi;
+    }
+
+    public Task<SourceRun> StartAsync(SourceInvocation invocation, CancellationToken cancellationToken)
+    {
+        var psi = StartInfo(_command, []);
         if (invocation.ConfigPath is not null) { psi.ArgumentList.Add("--config"); psi.ArgumentList.Add(invocation.ConfigPath); }
         if (invocation.StatePath is not null) { psi.ArgumentList.Add("--state"); psi.ArgumentList.Add(invocation.StatePath); }
         if (invocation.CatalogPath is not null)

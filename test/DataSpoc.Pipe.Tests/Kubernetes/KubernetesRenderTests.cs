@@ -179,6 +179,26 @@ public sealed class KubernetesRenderTests : IDisposable
         Assert.DoesNotContain("abc123literal", inYaml.Message);
     }
 
+    [Theory]
+    [InlineData("sqlalchemy_url", "postgresql://u:PWinURL99@h/db", "PWinURL99")]
+    [InlineData("options", "\"-c password=PWopt77 -c search_path=shop\"", "PWopt77")]
+    [InlineData("dsn_params", "\"host=h sslmode=require api_key='AKopt55 x'\"", "AKopt55")]
+    public void A_password_inside_a_literal_URL_or_option_string_is_refused_naming_the_pipeline_key_and_fix(string key, string value, string secret)
+    {
+        var pipeline = _home.PipelinePath("customers_eu");
+        File.WriteAllText(pipeline, File.ReadAllText(pipeline).Replace("tap: csv", "tap: tap-postgres").Replace("  config:\n", $"  config:\n    {key}: {value}\n"));
+        var e = Assert.Throws<ConfigException>(() => Render());
+        Assert.Equal((pipeline, "source.config." + key), (e.File, e.Key));
+        Assert.Contains("pipeline 'customers_eu'", e.Message);
+        Assert.Contains("${VAR}", e.Message);
+        Assert.Contains("Secret", e.Message);
+        Assert.DoesNotContain(secret, e.ToString());
+
+        // The same string with the password as ${VAR} renders, the variable read from the Secret.
+        File.WriteAllText(pipeline, File.ReadAllText(pipeline).Replace(secret, "${PG_PASSWORD}"));
+        Assert.Contains("PG_PASSWORD", Render().Pipelines.Single(p => p.Pipeline == "customers_eu").SecretVariables);
+    }
+
     [Fact]
     public void A_tap_config_outside_the_home_or_streams_without_a_cached_catalog_are_refused_with_the_fix()
     {

@@ -52,6 +52,58 @@ public sealed class RedactorTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>A secret as taps print it outside JSON: in a DSN, base64, hex, shouted or whispered.</summary>
+    public static TheoryData<string, string> EncodedForms()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var secret in (string[])["Sup3r\"Secr\\\\et/é€Val", "pass word+ä 123😀"])
+        {
+            var bytes = Encoding.UTF8.GetBytes(secret);
+            var upperHexUrl = Uri.EscapeDataString(secret);
+            var base64 = Convert.ToBase64String(bytes);
+            var urlSafe = base64.Replace('+', '-').Replace('/', '_');
+            string[] forms =
+                     [
+                         upperHexUrl, LowerPercentHex(upperHexUrl), upperHexUrl.Replace("%2F", "/"), // Python quote keeps '/'
+                         upperHexUrl.Replace("%20", "+"), System.Net.WebUtility.UrlEncode(secret), System.Web.HttpUtility.UrlEncode(secret),
+                         base64, base64.TrimEnd('='), urlSafe, urlSafe.TrimEnd('='),
+                         Convert.ToHexString(bytes), Convert.ToHexStringLower(bytes),
+                         secret.ToUpperInvariant(), secret.ToLowerInvariant(),
+                     ];
+            foreach (var form in forms.Distinct()) data.Add(secret, form);
+        }
+        return data;
+    }
+
+    private static string LowerPercentHex(string encoded) =>
+        System.Text.RegularExpressions.Regex.Replace(encoded, "%[0-9A-F]{2}", m => m.Value.ToLowerInvariant());
+
+    [Theory]
+    [MemberData(nameof(EncodedForms))]
+    public void A_secret_is_masked_percent_encoded_in_base64_in_hex_and_upper_or_lower_cased(string secret, string form)
+    {
+        var redactor = new Redactor([secret]);
+        Assert.Equal("dsn=postgresql://app:***@db:5432/shop?sslmode=require ok",
+            redactor.Redact($"dsn=postgresql://app:{form}@db:5432/shop?sslmode=require ok"));
+        Assert.Equal("token ***\nnext", redactor.Redact($"token {form}\nnext"));
+    }
+
+    [Fact]
+    public void The_sample_secret_percent_encoded_with_slash_kept_is_masked_in_a_stderr_line()
+    {
+        var redactor = new Redactor(["Sup3r\"Secr\\\\et/é€Val"]);
+        Assert.Equal("connecting with password=*** failed",
+            redactor.Redact("connecting with password=Sup3r%22Secr%5C%5Cet/%C3%A9%E2%82%ACVal failed"));
+    }
+
+    [Fact]
+    public void Secrets_under_six_characters_are_not_masked_encoded_which_would_hide_ordinary_words()
+    {
+        var redactor = new Redactor(["Admin", "12345"]);
+        Assert.Equal("ADMIN admin 3132333435 MTIzNDU *** ***", redactor.Redact("ADMIN admin 3132333435 MTIzNDU Admin 12345"));
+        Assert.Equal("100%25 done", redactor.Redact("100%25 done"));
+    }
+
     [Fact]
     public void A_masked_JSON_text_stays_valid_JSON()
     {

@@ -1,0 +1,47 @@
+using System.Collections;
+
+namespace DataSpoc.Pipe.Config;
+
+/// <summary>
+/// Credentials in the tool's own environment. A tap inherits that environment, so whatever it prints of them is masked
+/// like the pipeline's own secrets; the tool's observability credentials are not passed to a tap at all.
+/// </summary>
+public static class EnvironmentSecrets
+{
+    /// <summary>
+    /// The values to mask: those of variables whose names look secret (<c>AWS_SECRET_ACCESS_KEY</c>, <c>PGPASSWORD</c>,
+    /// <c>AZURE_STORAGE_CONNECTION_STRING</c>, <c>OTEL_EXPORTER_OTLP_HEADERS</c>, see <see cref="ConfigSecrets.IsSecretKey"/>),
+    /// and the secrets embedded in any variable's value (<see cref="ConfigSecrets.EmbeddedIn"/>: a connection string's
+    /// AccountKey, a header's bearer token, a <c>DATABASE_URL</c>'s password).
+    /// </summary>
+    public static IEnumerable<string> Values(IDictionary environment)
+    {
+        foreach (DictionaryEntry variable in environment)
+        {
+            if (variable is not { Key: string name, Value: string value }) continue;
+            if (ConfigSecrets.IsSecretKey(name) && IsCredential(value)) yield return value;
+            foreach (var embedded in ConfigSecrets.EmbeddedIn(value)) yield return embedded;
+        }
+    }
+
+    /// <summary>
+    /// Secret-sounding variables also hold switches (<c>NODE_TLS_REJECT_UNAUTHORIZED=0</c>, <c>..._AUTH=true</c>): masking
+    /// those would turn every "0" or "true" of every log line into <c>***</c> while hiding nothing.
+    /// </summary>
+    private static bool IsCredential(string value) =>
+        value.Trim().Length >= Sources.Redactor.ShortSecretLength && !bool.TryParse(value.Trim(), out _);
+
+    /// <summary>
+    /// The tool's own observability credentials: the OpenLineage API key and the OTLP exporter's headers (which carry its
+    /// bearer token or API key). A tap has no business with them.
+    /// </summary>
+    public static bool IsToolCredential(string name) =>
+        name is "OPENLINEAGE_API_KEY" or "OTEL_EXPORTER_OTLP_HEADERS"
+        || (name.StartsWith("OTEL_EXPORTER_OTLP_", StringComparison.Ordinal) && name.EndsWith("_HEADERS", StringComparison.Ordinal));
+
+    /// <summary>Removes the tool's own credentials (<see cref="IsToolCredential"/>) from a tap's environment; cloud credentials stay, a tap may read its own source with them.</summary>
+    public static void RemoveToolCredentials(IDictionary<string, string?> environment)
+    {
+        foreach (var name in environment.Keys.Where(IsToolCredential).ToList()) environment.Remove(name);
+    }
+}

@@ -25,11 +25,16 @@ public static class EnvironmentSecrets
     }
 
     /// <summary>
-    /// Secret-sounding variables also hold switches (<c>NODE_TLS_REJECT_UNAUTHORIZED=0</c>, <c>..._AUTH=true</c>): masking
-    /// those would turn every "0" or "true" of every log line into <c>***</c> while hiding nothing.
+    /// Secret-sounding variables also hold switches (<c>NODE_TLS_REJECT_UNAUTHORIZED=0</c>, <c>..._AUTH=true</c>) and
+    /// paths (the shell's <c>PWD</c> and <c>OLDPWD</c> match "pwd"; <c>SSH_AUTH_SOCK</c>, <c>GOOGLE_APPLICATION_CREDENTIALS</c>
+    /// name a file whose content is the secret): masking those would turn every "0", "true" or mention of the working
+    /// folder of every log line into <c>***</c> while hiding nothing.
     /// </summary>
-    private static bool IsCredential(string value) =>
-        value.Trim().Length >= Sources.Redactor.ShortSecretLength && !bool.TryParse(value.Trim(), out _);
+    private static bool IsCredential(string value)
+    {
+        var v = value.Trim();
+        return v.Length >= Sources.Redactor.ShortSecretLength && !bool.TryParse(v, out _) && !Path.IsPathFullyQualified(v);
+    }
 
     /// <summary>
     /// The tool's own observability credentials: the OpenLineage API key and the OTLP exporter's headers (which carry its

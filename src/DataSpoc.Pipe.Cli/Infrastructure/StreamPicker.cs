@@ -36,7 +36,7 @@ internal static class StreamPicker
         }
         catch (Exception e) when (e is ConfigException or TapFailedException or TapNotFoundException)
         {
-            AnsiConsole.MarkupLineInterpolated($"[yellow]Discovery failed:[/] {Api.PipelineSecrets.Of(pipeline).Redact(e.Message)}");
+            AnsiConsole.MarkupLineInterpolated($"[yellow]Discovery failed:[/] {Config.PipelineSecrets.Of(pipeline).Redact(e.Message)}");
             AnsiConsole.MarkupLineInterpolated($"Every stream is selected; fix the tap config, then pick with source.streams (dataspoc-pipe streams {pipeline.Name}).");
             return null;
         }

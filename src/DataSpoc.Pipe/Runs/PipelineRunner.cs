@@ -53,7 +53,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         // greatest file name" true for two runs started in the same second.
         var runId = startedAt.Millisecond.ToString("x3", System.Globalization.CultureInfo.InvariantCulture) + Guid.NewGuid().ToString("N")[..5];
         var full = options.Full || !pipeline.Incremental.Enabled;
-        var redactor = Api.PipelineSecrets.Of(pipeline).Redactor;
+        var redactor = PipelineSecrets.Of(pipeline).Redactor;
         var log = new RunLog
         {
             Pipeline = pipeline.Name,

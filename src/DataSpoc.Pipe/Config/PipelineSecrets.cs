@@ -1,6 +1,4 @@
-using DataSpoc.Pipe.Config;
-
-namespace DataSpoc.Pipe.Api;
+namespace DataSpoc.Pipe.Config;
 
 /// <summary>
 /// Every secret a pipeline knows of: the loader's (secret keys, <c>${VAR}</c> values by key), any set in code,

@@ -79,6 +79,7 @@ internal sealed class DashboardPages(PipeClient client, ObjectStoreFactory store
         var bucketUri = BucketUri.Parse(bucket.Uri);
         if (bucketUri.KeyPrefixOf(table.Location) is not { } prefix)
             throw new StorageException(bucket.Secrets.Redact($"table {key} is at {table.Location}, outside {bucket.Shown}: the dashboard reads no rows from there"));
+        await RefuseLinksOutOfBucketAsync(bucketUri, prefix, bucket, cancellationToken);
         var rows = await TablePreview.FirstRowsAsync(stores, bucketUri.Canonical + "/" + prefix, bucket.Options, PreviewRows, cancellationToken);
         var body = new StringBuilder();
         body.Append(CultureInfo.InvariantCulture, $"<h2>{Html.Encode(key)}: first {rows.Count} of {Html.Encode(Units.Count(table.RowCount))} rows</h2><table id=\"rows\"><tr>");
@@ -97,6 +98,25 @@ internal sealed class DashboardPages(PipeClient client, ObjectStoreFactory store
             body.Append("</tr>");
         }
         return Html.Page(bucket.Shown + " / " + key, body.Append("</table>").ToString());
+    }
+
+    /// <summary>
+    /// The preview reads a table's files as the parquet tap reads a user's source, and a source may follow symbolic
+    /// links anywhere. The lake is not a source: its files are listed through the bucket's store first, which refuses
+    /// a link that leads out of a <c>file://</c> bucket (cloud buckets have no links, so they are not listed twice).
+    /// </summary>
+    private async Task RefuseLinksOutOfBucketAsync(BucketUri bucketUri, string prefix, BucketEntry bucket, CancellationToken cancellationToken)
+    {
+        await using var store = stores.Open(bucketUri.Canonical, bucket.Options);
+        if (store.LocalRoot is null) return;
+        try
+        {
+            await foreach (var _ in store.ListAsync(prefix.TrimEnd('/') + "/", cancellationToken)) { }
+        }
+        catch (StorageException e)
+        {
+            throw new StorageException(bucket.Secrets.Redact($"table at {bucketUri.Canonical}/{prefix}: {e.Message}; the dashboard reads no rows from there"), e);
+        }
     }
 
     private sealed record BucketEntry(string Uri, IReadOnlyDictionary<string, string>? Options, string Shown, ConfigSecrets Secrets);

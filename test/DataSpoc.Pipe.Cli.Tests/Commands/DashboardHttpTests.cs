@@ -98,5 +98,48 @@ public sealed class DashboardHttpTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_symbolic_link_in_a_table_folder_that_leads_out_of_the_bucket_is_never_read_by_the_preview()
+    {
+        // Another lake's table, outside this bucket, holding rows the preview must not show.
+        var otherLake = Path.Combine(_home.Root, "other-lake");
+        _home.WriteShopPipeline("shop");
+        _home.WritePipeline("other", $$"""
+            source:
+              tap: {{CliProcess.ShopTap}}
+              config: {rows: 3}
+            destination:
+              bucket: file://{{otherLake}}
+              path: raw
+            """);
+        foreach (var name in new[] { "shop", "other" })
+        {
+            var run = CliProcess.Run(_home, "run", name);
+            Assert.True(run.ExitCode == 0, run.ToString());
+        }
+        var table = Path.Combine(_home.Lake, "raw", "shop_tap", "orders");
+        var outsideTable = Path.Combine(otherLake, "raw", "shop_tap", "orders");
+        _ui = new DashboardProcess(_home);
+        var bucketIndex = (await GetAsync("/")).Body.Contains($"<a href=\"/buckets/0\">file://{_home.Lake}<", StringComparison.Ordinal) ? 0 : 1;
+        var (okStatus, okBody) = await GetAsync($"/buckets/{bucketIndex}/table?key=shop_tap%2Forders");
+        Assert.True(okStatus == HttpStatusCode.OK, okBody);
+        Assert.Equal(5, CountRows(okBody));
+
+        // Both ways a link can sit in the folder: a linked folder, and a linked file among the table's own.
+        Directory.CreateSymbolicLink(Path.Combine(table, "linked-folder"), outsideTable);
+        var (status, body) = await GetAsync($"/buckets/{bucketIndex}/table?key=shop_tap%2Forders");
+        Assert.NotEqual(HttpStatusCode.OK, status);
+        Assert.Equal(0, CountRows(body));
+        Assert.Contains("symbolic link", body, StringComparison.Ordinal);
+        Directory.Delete(Path.Combine(table, "linked-folder"));
+
+        var outsideFile = Directory.EnumerateFiles(outsideTable, "*.parquet", SearchOption.AllDirectories).First();
+        File.CreateSymbolicLink(Path.Combine(table, "linked.parquet"), outsideFile);
+        (status, body) = await GetAsync($"/buckets/{bucketIndex}/table?key=shop_tap%2Forders");
+        Assert.NotEqual(HttpStatusCode.OK, status);
+        Assert.Equal(0, CountRows(body));
+        Assert.Contains("linked.parquet", body, StringComparison.Ordinal);
+    }
+
     private static int CountRows(string html) => html.Split("<tr class=\"row\">").Length - 1;
 }

@@ -313,6 +313,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             return sinkActiveAt;
         }
         string? killedBecause = null;
+        string? leftoversStopped = null;
+        DateTimeOffset? exitSeenAt = null;
         var watchdog = Task.Run(async () =>
         {
             var timeout = pipeline.Source.Timeout;
@@ -325,6 +327,20 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 if (timeout is { } t && now - tapStartedAt > t) killedBecause = $"the tap ran longer than source.timeout ({t.TotalSeconds:0.#}s) and was stopped";
                 else if (idle is { } i && now - LastActivity(now) > i) killedBecause = $"the tap printed nothing for source.idle_timeout ({i.TotalSeconds:0.#}s) and was stopped";
                 if (killedBecause is not null) { run.Kill(); return; }
+                // Singer's end of output is the pipe's end: a process the tap left running with its stdout or stderr keeps
+                // the run waiting after the tap is gone. Once the tap has exited and nothing came for a while, stop them.
+                if (leftoversStopped is null && run.HasExited)
+                {
+                    exitSeenAt ??= now;
+                    var quietSince = LastActivity(now) > exitSeenAt.Value ? LastActivity(now) : exitSeenAt.Value;
+                    if (now - quietSince > LeftoverGrace)
+                    {
+                        if (run.StopProcessesHoldingOutput() is { Count: > 0 } stopped)
+                            leftoversStopped = $"the tap exited, but {string.Join(", ", stopped)} it left running still held its output open; " +
+                                $"stopped {LeftoverGrace.TotalSeconds:0} s after the tap exited and printed nothing more (the run ends when the tap's output ends)";
+                        else exitSeenAt = now; // nothing holds it (the engine is still reading): look again a grace later
+                    }
+                }
                 options.Progress?.Report(Snapshot(ingest, now - startedAt, "extract"));
             }
         });
@@ -358,6 +374,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         if (killedBecause is not null) throw new TapFailedException(killedBecause + Tail(run.StderrTail));
         if (exit != 0)
             throw new TapFailedException($"the tap exited with code {exit}" + (exit > 128 ? $" (killed by signal {exit - 128})" : exit < 0 ? $" (killed by signal {-exit})" : "") + Tail(run.StderrTail));
+        if (leftoversStopped is not null) log.Notices.Add(leftoversStopped);
         foreach (var (type, count) in ingest.UnknownMessages) log.Notices.Add($"ignored {count} message(s) of unknown type '{type}'");
         log.Notices.AddRange(ingest.SchemaTypeChanges);
         log.Notices.AddRange(ingest.SourceNotices);
@@ -397,6 +414,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         if (last.Length > 0) causes.Add($"its last stderr line: {last}");
         throw new TapFailedException($"the tap sent {what}: " + string.Join("; ", causes));
     }
+
+    /// <summary>How long a tap's output may stay open and silent after the tap exited before what holds it is stopped.</summary>
+    internal static readonly TimeSpan LeftoverGrace = TimeSpan.FromSeconds(5);
 
     private static async Task<int> ExitCodeAsync(SourceRun run)
     {

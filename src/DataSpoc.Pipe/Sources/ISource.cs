@@ -81,5 +81,15 @@ public abstract class SourceRun : IAsyncDisposable
     /// <summary>Stops the source now (the run failed or was cancelled).</summary>
     public abstract void Kill();
 
+    /// <summary>The source's own process has ended (its output may still be held open by processes it left running).</summary>
+    internal virtual bool HasExited => false;
+
+    /// <summary>
+    /// Stops the processes other than the source's own that still hold its output open after it exited (a tap's
+    /// background process that inherited its stdout or stderr): the end of the output, which ends the run, would
+    /// otherwise never come. Returns what was stopped (<c>name (pid N)</c>), empty when nothing held it.
+    /// </summary>
+    internal virtual IReadOnlyList<string> StopProcessesHoldingOutput() => [];
+
     public abstract ValueTask DisposeAsync();
 }

@@ -241,6 +241,18 @@ public sealed record TapAnswer(int ExitCode, string Stdout, string StderrTail)
             cancellationToken.ThrowIfCancellationRequested();
             throw new TapFailedException($"tap '{words[0]}' did not finish within {timeout.TotalSeconds:0}s");
         }
+        var output = Task.WhenAll(stdout, stderr);
+        try
+        {
+            await output.WaitAsync(Runs.PipelineRunner.LeftoverGrace, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The tap exited, but a process it left running holds its stdout or stderr: the answer would never end.
+            PipeHolders.Stop([process.StandardOutput.BaseStream, process.StandardError.BaseStream]);
+            try { await output.WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false); }
+            catch (TimeoutException) { throw new TapFailedException($"tap '{words[0]}' exited, but a process it left running kept its output open"); }
+        }
         var err = await stderr.ConfigureAwait(false);
         return new TapAnswer(process.ExitCode, await stdout.ConfigureAwait(false), err.Length > 2000 ? err[^2000..] : err);
     }

@@ -179,6 +179,17 @@ public sealed class TapProcess : ISource
             return _process.ExitCode;
         }
 
+        internal override bool HasExited
+        {
+            get
+            {
+                try { return _process.HasExited; }
+                catch (InvalidOperationException) { return true; }
+            }
+        }
+
+        internal override IReadOnlyList<string> StopProcessesHoldingOutput() => PipeHolders.Stop([Output, _process.StandardError.BaseStream]);
+
         public override void Kill()
         {
             try { if (!_process.HasExited) _process.Kill(entireProcessTree: true); }

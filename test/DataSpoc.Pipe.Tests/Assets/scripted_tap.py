@@ -14,6 +14,8 @@ config keys (all optional):
   kill_signal   after the records, the tap kills itself with this signal number
   exit_code     exits with this code at the end
   record_interval  seconds to wait after each record, flushed (a slow source: records trickle in)
+  leave_background_seconds  before exiting, starts `sleep N` in a session of its own that inherits stdout and stderr
+                (a tap leaving a helper process behind: the output stays open after the tap is gone)
 """
 import json, os, signal, sys, time
 
@@ -85,4 +87,7 @@ if config.get("trickle_seconds"):
         time.sleep(0.2)
 emit({"type": "STATE", "value": {"bookmark": max(max_id, bookmark)}})
 out.flush()
+if config.get("leave_background_seconds"):
+    import subprocess
+    subprocess.Popen(["sleep", str(config["leave_background_seconds"])], start_new_session=True)
 sys.exit(int(config.get("exit_code", 0)))

@@ -73,6 +73,26 @@ public class TapFailureTests
     }
 
     [Fact]
+    public async Task A_tap_that_exits_leaving_a_process_that_holds_its_output_lands_its_records_and_the_process_is_stopped()
+    {
+        using var lake = new TempLake();
+        var p = ScriptedTap.Pipeline(lake, "tap-leftover", new JsonObject { ["max_id"] = 50, ["leave_background_seconds"] = 600 });
+
+        var clock = Stopwatch.StartNew();
+        var run = await TempLake.RunAsync(p).WaitAsync(TimeSpan.FromMinutes(2));
+
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Equal([["50", "50"]], lake.Query("select count(*), count(distinct id) from read_parquet('{lake}/raw/test/items/*/*.parquet')"));
+        Assert.Equal(50, lake.State("tap-leftover")!["bookmark"]!.GetValue<int>());
+        var notice = Assert.Single(run.Log.Notices, n => n.StartsWith("the tap exited, but sleep (pid ", StringComparison.Ordinal));
+        Assert.Contains("still held its output open; stopped 5 s after the tap exited", notice);
+        var pid = int.Parse(notice.Split("(pid ")[1].Split(')')[0], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.False(Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ", StringComparison.Ordinal),
+            $"the leftover sleep (pid {pid}) still runs");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"took {clock.Elapsed}");
+    }
+
+    [Fact]
     public async Task A_tap_that_keeps_talking_past_source_timeout_is_stopped_and_the_run_fails()
     {
         using var lake = new TempLake();

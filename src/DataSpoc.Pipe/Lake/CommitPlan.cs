@@ -34,6 +34,14 @@ public sealed class CommitPlan
     [JsonPropertyName("table_metadata")] public List<Tables.TableMetadataCommit> TableMetadata { get; set; } = [];
     /// <summary>The state to save (the last STATE value), or null to leave state untouched.</summary>
     [JsonPropertyName("state")] public JsonNode? State { get; set; }
+
+    /// <summary>
+    /// Every data file this commit takes out of a table, claimed before anything lands: <see cref="Superseded"/> (plain
+    /// tables: deleted) and the <see cref="Tables.TableMetadataCommit.Removed"/> files of tables with a table format
+    /// (they stay in storage for older snapshots; the metadata commit removes them from the table).
+    /// </summary>
+    [JsonIgnore]
+    public IEnumerable<string> Claimed => Superseded.Concat(TableMetadata.SelectMany(t => t.Removed)).Distinct(StringComparer.Ordinal);
 }
 
 /// <summary>

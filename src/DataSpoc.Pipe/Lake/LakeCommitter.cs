@@ -130,8 +130,6 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         {
             foreach (var key in plan.Deletions.Concat(plan.Superseded))
                 await store.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
-            // Only once the files are gone: a commit that claims one of them after this finds it missing.
-            await ReleaseClaimsAsync(plan, cancellationToken).ConfigureAwait(false);
             plan.Phase = CommitPlan.PhaseDeleted;
             await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
         }
@@ -140,6 +138,9 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             // Table metadata after the data files (it points at them) and before the manifest (which points at it).
             // Each commit is idempotent per run, so a recovery repeats it safely.
             await new Tables.TableFormatCommitter(store, time).CommitAsync(plan, cancellationToken).ConfigureAwait(false);
+            // Only once the claimed files are out of their tables (deleted, or removed from the table metadata): a commit
+            // that claims one of them after this finds it gone.
+            await ReleaseClaimsAsync(plan, cancellationToken).ConfigureAwait(false);
             await new ManifestStore(store, time).UpdateAsync(m => Apply(m, plan), cancellationToken).ConfigureAwait(false);
             plan.Phase = CommitPlan.PhaseCataloged;
             await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
@@ -150,15 +151,16 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
     }
 
     /// <summary>
-    /// Claims every file of <see cref="CommitPlan.Superseded"/> (a claim object created only if absent, in key order so
-    /// two commits contend on their first common file), then checks that each is still there. Returns null when all are
-    /// this commit's to remove, else why not: another commit claimed one first, or already removed it. Either way that
-    /// commit holds the file's rows in its own files, and this one's would hold them a second time.
+    /// Claims every file of <see cref="CommitPlan.Claimed"/> (a claim object created only if absent, in key order so
+    /// two commits contend on their first common file), then checks that each is still in its table: on storage for a
+    /// plain table, in the current snapshot for a table with a table format. Returns null when all are this commit's to
+    /// remove, else why not: another commit claimed one first, or already removed it. Either way that commit holds the
+    /// file's rows in its own files, and this one's would hold them a second time (or put back rows it removed).
     /// </summary>
     private async Task<string?> ClaimSupersededAsync(CommitPlan plan, CancellationToken cancellationToken)
     {
         var claim = LakeJson.Serialize(new SupersededClaim(plan.Pipeline, plan.RunId));
-        var keys = plan.Superseded.Order(StringComparer.Ordinal).ToList();
+        var keys = plan.Claimed.Order(StringComparer.Ordinal).ToList();
         foreach (var key in keys)
         {
             var claimKey = LakePaths.SupersededClaimKey(key);
@@ -168,16 +170,23 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             return $"{store.Bucket}/{key} is being rewritten by another commit (run {holder ?? "?"}; claim {store.Bucket}/{claimKey}; " +
                 "if that run died, the next run of its pipeline completes or rolls back its commit and releases the claim)";
         }
-        foreach (var key in keys)
+        foreach (var key in plan.Superseded)
             if (!await store.ExistsAsync(key, cancellationToken).ConfigureAwait(false))
                 return $"{store.Bucket}/{key} was already removed by another commit";
+        var formats = new Tables.TableFormatCommitter(store, time);
+        foreach (var table in plan.TableMetadata.Where(t => t.Removed.Count > 0))
+        {
+            var live = (await formats.LiveDataFileKeysAsync(table, cancellationToken).ConfigureAwait(false)).ToHashSet(StringComparer.Ordinal);
+            if (table.Removed.FirstOrDefault(key => !live.Contains(key)) is { } gone)
+                return $"{store.Bucket}/{gone} was already removed from table {table.Location} by another commit";
+        }
         return null;
     }
 
     /// <summary>Deletes the claims this plan's run holds (never another run's: a lost claim stays with its holder).</summary>
     private async Task ReleaseClaimsAsync(CommitPlan plan, CancellationToken cancellationToken)
     {
-        foreach (var key in plan.Superseded)
+        foreach (var key in plan.Claimed)
         {
             var claimKey = LakePaths.SupersededClaimKey(key);
             if (await ClaimHolderAsync(claimKey, cancellationToken).ConfigureAwait(false) == plan.RunId)

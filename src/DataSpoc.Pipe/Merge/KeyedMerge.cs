@@ -27,12 +27,9 @@ namespace DataSpoc.Pipe.Merge;
 /// </summary>
 internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, WriteLimits limits, Compression compression, string spoolDirectory, bool spoolIsInLake)
 {
-    /// <summary>
-    /// The merged table's new files and what leaves it (<c>Superseded</c> files, their rows and bytes). With table
-    /// metadata, <c>KeptFiles</c> holds the footer facts of the existing files the merge keeps: the overwrite lists them again.
-    /// </summary>
+    /// <summary>The merged table's new files and what leaves it (<c>Superseded</c> files, their rows and bytes).</summary>
     public sealed record Outcome(IReadOnlyList<SpooledFile> Files, IReadOnlyList<string> Superseded, long RemovedRows, long RemovedBytes,
-        long RowsReplaced, long RowsDeleted, long KeysMarkedDeleted, long FilesScanned, IReadOnlyList<Tables.DataFileFacts>? KeptFiles);
+        long RowsReplaced, long RowsDeleted, long KeysMarkedDeleted, long FilesScanned);
 
     private readonly record struct Winner(long Sequence, OrderValue Order, bool Deleted);
 
@@ -44,7 +41,7 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
     /// files carry <paramref name="fieldIds"/>, the table's Iceberg column ids, for a column only earlier files hold too:
     /// Iceberg readers find its values by that id.
     /// </summary>
-    public async Task<Outcome> MergeAsync(StreamState stream, string tablePrefix, IReadOnlyList<string> existing, bool keptFacts,
+    public async Task<Outcome> MergeAsync(StreamState stream, string tablePrefix, IReadOnlyList<string> existing,
         Tables.IcebergFieldIds? fieldIds, CancellationToken cancellationToken)
     {
         var schema = stream.Schema!;
@@ -110,7 +107,6 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
         }
         // The run's own files written under an earlier SCHEMA of the stream may hold a column its last one dropped.
         foreach (var file in stream.Files.Where(f => f.Schema != schema)) AddColumnsOnlyIn(file.LocalPath);
-        var kept = keptFacts ? new List<Tables.DataFileFacts>() : null;
         long replaced = 0, deletedRows = 0, scanned = 0;
         var firstKeyName = keys.Names[0];
 
@@ -152,7 +148,6 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
                     var partition = PartitionOf(tablePrefix, key);
                     if (hits.Count == 0)
                     {
-                        kept?.Add(Tables.DataFileFooter.Read(local.Path, key, partition.Date));
                         await local.DisposeAsync().ConfigureAwait(false);
                         continue;
                     }
@@ -210,7 +205,7 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
                 var files = new List<SpooledFile>();
                 if (incomingAsIs) files.AddRange(stream.Files);
                 files.AddRange(await writer.CompleteAsync().ConfigureAwait(false));
-                return new Outcome(files, [.. rewrites.Select(r => r.Key)], removedRows, removedBytes, replaced, deletedRows, markedDeleted, scanned, kept);
+                return new Outcome(files, [.. rewrites.Select(r => r.Key)], removedRows, removedBytes, replaced, deletedRows, markedDeleted, scanned);
             }
             finally
             {

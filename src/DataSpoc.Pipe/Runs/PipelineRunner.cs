@@ -513,8 +513,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 // With table metadata the table is its current snapshot's files (replaced ones stay until maintenance).
                 var withMetadata = pipeline.Destination.TableFormat != TableFormats.Parquet;
                 var live = replace ? [] : withMetadata ? await LiveDataFileKeysAsync(pipeline, store, prefix, cancellationToken).ConfigureAwait(false) : existing;
-                merged = await merger.MergeAsync(stream, prefix, live, withMetadata && !replace, ingest.FieldIdsOf(stream.Table), cancellationToken).ConfigureAwait(false);
+                merged = await merger.MergeAsync(stream, prefix, live, ingest.FieldIdsOf(stream.Table), cancellationToken).ConfigureAwait(false);
                 files = merged.Files;
+                // Plain tables lose the rewritten files at the commit; with table metadata its commit removes them from the table.
                 if (!withMetadata) plan.Superseded.AddRange(merged.Superseded);
                 log.Notices.Add($"stream '{stream.Name}': merged by {string.Join(", ", stream.KeyProperties)}: {merged.RowsReplaced} row(s) replaced, " +
                     $"{merged.RowsDeleted} row(s) deleted ({merged.KeysMarkedDeleted} key(s) marked deleted); {merged.Superseded.Count} of {live.Count} file(s) rewritten " +
@@ -536,7 +537,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             if (replace && formats == TableFormats.Parquet) plan.Deletions.AddRange(existing);
             if (formats != TableFormats.Parquet)
                 plan.TableMetadata.Add(TableMetadataFor(pipeline, store, stream, files, [.. runColumns.Select(c => ColumnSchema.LatestColumn(fileSchemas, c.Name))],
-                    ingest.FieldIdsOf(stream.Table), prefix, tableKey, replace, plan.Files.Skip(firstFile).ToList(), merged?.KeptFiles));
+                    ingest.FieldIdsOf(stream.Table), prefix, tableKey, replace, plan.Files.Skip(firstFile).ToList(), merged?.Superseded));
             if (pipeline.Destination.PartitionBy != PartitionBySettings.None && schema.Root.Children.Any(c => string.Equals(c.Name, "dt", StringComparison.OrdinalIgnoreCase)))
                 log.Notices.Add($"stream '{stream.Name}': its column 'dt' has the name of the partition folders (dt=...): hive-style readers (DuckDB hive_partitioning, " +
                     $"Spark, Athena) show the folder's date in its place; rename it (transforms: {stream.Name}: rename: {{dt: ...}}) to read its own values");
@@ -585,16 +586,15 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     }
 
     /// <summary>The data files of a table's current Iceberg snapshot, else of its current Delta version.</summary>
-    private static async Task<List<string>> LiveDataFileKeysAsync(PipelineDefinition pipeline, IObjectStore store, string prefix, CancellationToken cancellationToken)
+    private static Task<List<string>> LiveDataFileKeysAsync(PipelineDefinition pipeline, IObjectStore store, string prefix, CancellationToken cancellationToken)
     {
-        var table = new Tables.TableMetadataCommit { Prefix = prefix, Location = store.Bucket.Canonical + "/" + prefix.TrimEnd('/') };
-        if (pipeline.Destination.TableFormat.HasFlag(TableFormats.Iceberg))
-            return await new Tables.IcebergTable(store, TimeProvider.System /* reads only */).LiveDataFileKeysAsync(table, cancellationToken).ConfigureAwait(false);
-        var delta = new Tables.DeltaTable(store, TimeProvider.System); // reads only: no clock needed
-        var latest = await delta.LatestVersionAsync(prefix, cancellationToken).ConfigureAwait(false);
-        if (latest < 0) return [];
-        return [.. (await delta.LiveFilesAsync(prefix, latest, cancellationToken).ConfigureAwait(false)).Keys
-            .Select(path => prefix + string.Join('/', path.Split('/').Select(Uri.UnescapeDataString)))];
+        var table = new Tables.TableMetadataCommit
+        {
+            Prefix = prefix,
+            Location = store.Bucket.Canonical + "/" + prefix.TrimEnd('/'),
+            Formats = Tables.TableFormatCommitter.NamesOf(pipeline.Destination.TableFormat),
+        };
+        return new Tables.TableFormatCommitter(store, TimeProvider.System /* reads only */).LiveDataFileKeysAsync(table, cancellationToken);
     }
 
     /// <summary>Iceberg's <c>metadata/</c> and Delta's <c>_delta_log/</c> (whose checkpoints are Parquet files too) are not data files.</summary>
@@ -603,9 +603,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         || key.StartsWith(Tables.DeltaTable.LogPrefix(tablePrefix), StringComparison.Ordinal);
 
     /// <summary>The table's Iceberg/Delta change: the run's columns with the ids its files carry, and each landed file's footer facts.</summary>
-    /// <remarks>A merge is an overwrite that lists the files it keeps (<paramref name="kept"/>) with its new ones.</remarks>
+    /// <remarks>A merge that rewrote files removes them (<paramref name="rewritten"/>) and adds its new ones; one that rewrote none appends.</remarks>
     private static Tables.TableMetadataCommit TableMetadataFor(PipelineDefinition pipeline, IObjectStore store, StreamState stream, IReadOnlyList<SpooledFile> spooled,
-        IReadOnlyList<SchemaNode> columns, Tables.IcebergFieldIds? ids, string prefix, string tableKey, bool replace, List<PlannedFile> files, IReadOnlyList<Tables.DataFileFacts>? kept)
+        IReadOnlyList<SchemaNode> columns, Tables.IcebergFieldIds? ids, string prefix, string tableKey, bool replace, List<PlannedFile> files, IReadOnlyList<string>? rewritten)
     {
         var formats = pipeline.Destination.TableFormat;
         var partitionDates = spooled.ToDictionary(f => f.LocalPath, f => f.Partition.Date, StringComparer.Ordinal);
@@ -613,15 +613,16 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         return new Tables.TableMetadataCommit
         {
             TableKey = tableKey,
-            Formats = [.. new[] { (TableFormats.Iceberg, Tables.TableFormatCommitter.Iceberg), (TableFormats.Delta, Tables.TableFormatCommitter.Delta) }
-                .Where(f => formats.HasFlag(f.Item1)).Select(f => f.Item2)],
+            Formats = Tables.TableFormatCommitter.NamesOf(formats),
             Prefix = prefix,
             Location = store.Bucket.Canonical + "/" + prefix.TrimEnd('/'),
-            Operation = replace || kept is not null ? Tables.TableMetadataCommit.Overwrite : Tables.TableMetadataCommit.Append,
+            Operation = replace ? Tables.TableMetadataCommit.Overwrite
+                : rewritten is { Count: > 0 } ? Tables.TableMetadataCommit.Merge : Tables.TableMetadataCommit.Append,
+            Removed = replace ? [] : [.. rewritten ?? []],
             KeepsEarlierFiles = !replace,
             PartitionBy = pipeline.Destination.PartitionBy,
             Schema = Tables.IcebergSchema.Build(columns, ids, pipeline.Destination.PartitionBy),
-            Files = [.. kept ?? [], .. files.Select(f => Tables.DataFileFooter.Read(f.LocalPath, f.Key, partitionDates.GetValueOrDefault(f.LocalPath)))],
+            Files = [.. files.Select(f => Tables.DataFileFooter.Read(f.LocalPath, f.Key, partitionDates.GetValueOrDefault(f.LocalPath)))],
         };
     }
 

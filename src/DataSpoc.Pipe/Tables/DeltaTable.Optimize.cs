@@ -5,14 +5,16 @@ using DataSpoc.Pipe.Storage;
 
 namespace DataSpoc.Pipe.Tables;
 
-/// <summary>The log entry of a compaction: Delta's OPTIMIZE shape.</summary>
+/// <summary>Log entries that remove some files and add others on the latest version: a compaction's OPTIMIZE, a merge's MERGE.</summary>
 internal sealed partial class DeltaTable
 {
     /// <summary>
     /// Writes one log entry that removes <see cref="TableMetadataCommit.Removed"/> and adds
-    /// <see cref="TableMetadataCommit.Files"/>, all with <c>dataChange: false</c> (the same rows, rearranged: streaming
-    /// readers skip it). The latest entry's <c>metaData</c> is repeated unchanged, keeping "the latest entry alone tells
-    /// the schema". Idempotent per run; returns the entry's key.
+    /// <see cref="TableMetadataCommit.Files"/> on the latest version (files other commits added since stay). A compaction's
+    /// actions carry <c>dataChange: false</c> (the same rows, rearranged: streaming readers skip it) and repeat the latest
+    /// <c>metaData</c> unchanged; a <see cref="TableMetadataCommit.Merge"/>'s carry <c>dataChange: true</c> and the schema
+    /// the run's columns make, as an append's do. Either keeps "the latest entry alone tells the schema". Idempotent per
+    /// run; returns the entry's key.
     /// </summary>
     public async Task<string> OptimizeAsync(TableMetadataCommit commit, string runId, CancellationToken cancellationToken)
     {
@@ -26,7 +28,14 @@ internal sealed partial class DeltaTable
             if (previous.Any(a => a["commitInfo"]?[RunIdField]?.GetValue<string>() == runId)) return CommitKey(prefix, latest);
             var metaData = previous.Select(a => a["metaData"]).OfType<JsonObject>().FirstOrDefault()
                 ?? throw new StorageException($"{store.Bucket}/{CommitKey(prefix, latest)} carries no metaData");
-            var partitionColumn = metaData["partitionColumns"]?.AsArray().FirstOrDefault()?.GetValue<string>();
+            var merge = commit.Operation == TableMetadataCommit.Merge;
+            var partitionColumn = merge ? PartitionColumn(commit) : metaData["partitionColumns"]?.AsArray().FirstOrDefault()?.GetValue<string>();
+            if (merge)
+            {
+                metaData = (JsonObject)metaData.DeepClone();
+                metaData["schemaString"] = SchemaString(commit, partitionColumn, metaData);
+                metaData["partitionColumns"] = new JsonArray(partitionColumn is null ? [] : [JsonValue.Create(partitionColumn)]);
+            }
             var live = await LiveFilesAsync(prefix, latest, cancellationToken).ConfigureAwait(false);
             var now = time.GetUtcNow().ToUnixTimeMilliseconds();
             var lines = new List<JsonObject>
@@ -36,8 +45,8 @@ internal sealed partial class DeltaTable
                     ["commitInfo"] = new JsonObject
                     {
                         ["timestamp"] = now,
-                        ["operation"] = "OPTIMIZE",
-                        ["operationParameters"] = new JsonObject { ["predicate"] = "[]", ["targetSize"] = "" },
+                        ["operation"] = merge ? "MERGE" : "OPTIMIZE",
+                        ["operationParameters"] = merge ? new JsonObject { ["predicate"] = "[]" } : new JsonObject { ["predicate"] = "[]", ["targetSize"] = "" },
                         ["isBlindAppend"] = false,
                         ["engineInfo"] = "dataspoc-pipe/" + ToolVersion.Current,
                         [RunIdField] = runId,
@@ -50,11 +59,11 @@ internal sealed partial class DeltaTable
                 var path = RelativePath(key[prefix.Length..]);
                 if (!live.TryGetValue(path, out var add))
                     throw new StorageException($"Delta table {commit.Location}: {store.Bucket}/{key} is no longer in the table's live files (the table " +
-                        "changed after compaction planned it); no log entry was written");
-                lines.Add(RemoveAction(path, add, now, dataChange: false));
+                        $"changed after this {(merge ? "merge" : "compaction")} planned it, and it was not claimed); no log entry was written");
+                lines.Add(RemoveAction(path, add, now, dataChange: merge));
             }
             foreach (var file in commit.Files)
-                lines.Add(AddAction(file, prefix, partitionColumn, now, dataChange: false));
+                lines.Add(AddAction(file, prefix, partitionColumn, now, dataChange: merge));
             var text = string.Join('\n', lines.Select(l => l.ToJsonString())) + "\n";
             var entryKey = CommitKey(prefix, latest + 1);
             if (await store.PutAsync(entryKey, Encoding.UTF8.GetBytes(text), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))

@@ -5,15 +5,20 @@ using DataSpoc.Pipe.Storage;
 
 namespace DataSpoc.Pipe.Tables;
 
-/// <summary>The <c>replace</c> snapshot of a compaction (the spec's "replace: data and delete files were added and removed without changing table data").</summary>
+/// <summary>
+/// Snapshots that remove some files and add others on the table as it is: a compaction's <c>replace</c> (the spec's "data
+/// and delete files were added and removed without changing table data") and a merge's <c>overwrite</c>.
+/// </summary>
 internal sealed partial class IcebergTable
 {
     /// <summary>
-    /// Commits one <c>replace</c> snapshot: every manifest that lists a file of <see cref="TableMetadataCommit.Removed"/>
-    /// is rewritten with that file DELETED (by this snapshot) and its other files EXISTING (their snapshot ids and
-    /// sequence numbers explicit, as the spec requires outside ADDED); the other manifests are carried as they are;
-    /// one new manifest adds <see cref="TableMetadataCommit.Files"/>. Schema and partition spec are unchanged.
-    /// Idempotent per run, like <see cref="CommitAsync"/>. Returns the key of the metadata file now current.
+    /// Commits one <c>replace</c> (compaction) or <c>overwrite</c> (<see cref="TableMetadataCommit.Merge"/>) snapshot on
+    /// the current one: every manifest that lists a file of <see cref="TableMetadataCommit.Removed"/> is rewritten with
+    /// that file DELETED (by this snapshot) and its other files EXISTING (their snapshot ids and sequence numbers
+    /// explicit, as the spec requires outside ADDED); the other manifests are carried as they are, so files another
+    /// commit added since the run read the table stay; one new manifest adds <see cref="TableMetadataCommit.Files"/>. A
+    /// compaction keeps schema and partition spec; a merge evolves them as an append does. Idempotent per run, like
+    /// <see cref="CommitAsync"/>. Returns the key of the metadata file now current.
     /// </summary>
     public async Task<string> ReplaceAsync(TableMetadataCommit commit, string runId, CancellationToken cancellationToken)
     {
@@ -32,8 +37,14 @@ internal sealed partial class IcebergTable
             var now = time.GetUtcNow().ToUnixTimeMilliseconds();
             var metadata = current.DeepClone().AsObject();
             var schemaId = metadata["current-schema-id"]!.GetValue<int>();
+            var merge = commit.Operation == TableMetadataCommit.Merge;
+            if (merge)
+            {
+                var currentSchema = metadata["schemas"]!.AsArray().First(s => s!["schema-id"]!.GetValue<int>() == schemaId)!.AsObject();
+                schemaId = EvolveSchema(metadata, new JsonObject { ["fields"] = commit.FieldsKeepingEarlier(commit.Schema["fields"]!.AsArray(), currentSchema["fields"]?.AsArray()) });
+            }
             var schema = metadata["schemas"]!.AsArray().First(s => s!["schema-id"]!.GetValue<int>() == schemaId)!.AsObject();
-            var specId = metadata["default-spec-id"]!.GetValue<int>();
+            var specId = merge ? EvolveSpec(metadata, IcebergSchema.PartitionFieldOf(schema, commit.PartitionBy), out _) : metadata["default-spec-id"]!.GetValue<int>();
             var sequenceNumber = metadata["last-sequence-number"]!.GetValue<long>() + 1;
             var written = new List<string>();
             var entries = new List<IcebergManifests.ListEntry>();
@@ -88,7 +99,7 @@ internal sealed partial class IcebergTable
                 foreach (var key in written) await store.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
                 var missing = removed.Except(found.Select(f => f.Key), StringComparer.Ordinal).Order(StringComparer.Ordinal).First();
                 throw new StorageException($"Iceberg table {commit.Location}: {store.Bucket}/{missing} is no longer in the current snapshot (the table " +
-                    "changed after compaction planned it); no replace snapshot was written");
+                    $"changed after this {(merge ? "merge" : "compaction")} planned it, and it was not claimed); no snapshot was written");
             }
 
             var listName = MetadataPrefix(prefix) + $"snap-{snapshotId.ToString(CultureInfo.InvariantCulture)}-{attempt}-{nonce}.avro";
@@ -103,7 +114,7 @@ internal sealed partial class IcebergTable
                 ["sequence-number"] = sequenceNumber,
                 ["timestamp-ms"] = now,
                 ["manifest-list"] = UriOf(commit, listName),
-                ["summary"] = ReplaceSummary(commit, found, parent["summary"]?.AsObject(), runId),
+                ["summary"] = ReplaceSummary(merge ? "overwrite" : "replace", commit, found, parent["summary"]?.AsObject(), runId),
                 ["schema-id"] = schemaId,
             };
             if (await PublishSnapshotAsync(commit, metadata, current, version, snapshot, now, cancellationToken).ConfigureAwait(false) is { } published)
@@ -126,7 +137,7 @@ internal sealed partial class IcebergTable
             fields.DeepClone().AsArray());
     }
 
-    private static JsonObject ReplaceSummary(TableMetadataCommit commit, List<DataFileFacts> removed, JsonObject? previous, string runId)
+    private static JsonObject ReplaceSummary(string operation, TableMetadataCommit commit, List<DataFileFacts> removed, JsonObject? previous, string runId)
     {
         long Prev(string key) => previous?[key]?.GetValue<string>() is { } s && long.TryParse(s, CultureInfo.InvariantCulture, out var v) ? v : 0;
         string S(long v) => v.ToString(CultureInfo.InvariantCulture);
@@ -134,7 +145,7 @@ internal sealed partial class IcebergTable
         var removedBytes = removed.Sum(f => f.Bytes);
         return new JsonObject
         {
-            ["operation"] = "replace",
+            ["operation"] = operation,
             ["added-data-files"] = S(commit.Files.Count),
             ["deleted-data-files"] = S(removed.Count),
             ["added-records"] = S(commit.Files.Sum(f => f.Records)),

@@ -13,6 +13,13 @@ public sealed class TableMetadataCommit
     public const string Overwrite = "overwrite";
     /// <summary>Compaction: <see cref="Removed"/> leave the table and <see cref="Files"/> (the same rows) join it.</summary>
     public const string Replace = "replace";
+    /// <summary>
+    /// A merge that rewrote files: <see cref="Removed"/> (the files it rewrote) leave the table and <see cref="Files"/> (the
+    /// run's new files, the rewritten files' other rows among them) join it; every other file of the table stays. It is
+    /// applied to the table as it is at commit time, so a commit that landed after the merge read the table (an append)
+    /// keeps its files; the removed files are claimed before anything lands, so no other commit rewrote them meanwhile.
+    /// </summary>
+    public const string Merge = "merge";
 
     /// <summary>The manifest key (<c>&lt;source&gt;/&lt;table&gt;</c>).</summary>
     [JsonPropertyName("table_key")] public string TableKey { get; set; } = "";
@@ -33,7 +40,7 @@ public sealed class TableMetadataCommit
     /// </summary>
     [JsonPropertyName("keeps_earlier_files")] public bool KeepsEarlierFiles { get; set; }
     [JsonPropertyName("files")] public List<DataFileFacts> Files { get; set; } = [];
-    /// <summary>For <see cref="Replace"/>: the keys of the files whose rows <see cref="Files"/> now hold.</summary>
+    /// <summary>For <see cref="Replace"/> and <see cref="Merge"/>: the keys of the files whose rows <see cref="Files"/> now hold.</summary>
     [JsonPropertyName("removed")] public List<string> Removed { get; set; } = [];
     /// <summary>The metadata file (Iceberg) that the commit made current, once done.</summary>
     [JsonPropertyName("iceberg_metadata")] public string? IcebergMetadata { get; set; }
@@ -41,6 +48,9 @@ public sealed class TableMetadataCommit
     [JsonPropertyName("delta_log")] public string? DeltaLog { get; set; }
 
     public bool Has(string format) => Formats.Contains(format, StringComparer.Ordinal);
+
+    /// <summary>The commit removes <see cref="Removed"/> from the table as it is when it commits, adds <see cref="Files"/> and keeps the rest.</summary>
+    [JsonIgnore] public bool RemovesAndAdds => Operation is Replace or Merge;
 
     /// <summary>
     /// A table schema's top-level fields after this commit: <paramref name="fields"/> (the commit's), then, when the table

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Lake;
@@ -22,10 +23,84 @@ public sealed class MergeConcurrencyTests : IDisposable
 
     private static string Record(int id, string v) => $$$"""{"type":"RECORD","stream":"k","record":{"id":{{{id}}},"v":"{{{v}}}"}}""";
 
-    private PipelineDefinition Pipeline(string name, string file) => _lake.Pipeline(name, file, p => p with
+    private PipelineDefinition Pipeline(string name, string file, TableFormats formats = TableFormats.Parquet, WriteMode mode = WriteMode.Merge) =>
+        _lake.Pipeline(name, file, p => p with
+        {
+            Destination = p.Destination with { PartitionBy = PartitionBySettings.None, WriteMode = mode, TableFormat = formats },
+        });
+
+    /// <summary>A runner whose commits call <paramref name="beforeJournalWrite"/> before each journal write (the commit's start).</summary>
+    private static PipelineRunner MeetingRunner(Func<Task> beforeJournalWrite) =>
+        new(new ObjectStoreFactory().Register("file", (uri, _) => new MeetingStore(new LocalObjectStore(uri), beforeJournalWrite)));
+
+    /// <summary>(v, rows, distinct ids) of the table as Iceberg (icebird) and as Delta (its live files, read by DuckDB) read it.</summary>
+    private async Task<(List<List<string?>> Iceberg, List<List<string?>> Delta)> TableFormatRowsAsync()
     {
-        Destination = p.Destination with { PartitionBy = PartitionBySettings.None, WriteMode = WriteMode.Merge },
-    });
+        var tableDir = Path.Combine(_lake.Root, "raw", "test", "k");
+        var iceberg = TableReaders.Icebird("file://" + tableDir)["rows"]!.AsArray()
+            .GroupBy(r => r!["v"]!.GetValue<string>()).OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => new List<string?> { g.Key, g.Count().ToString(CultureInfo.InvariantCulture), g.Select(r => r!["id"]!.ToString()).Distinct().Count().ToString(CultureInfo.InvariantCulture) })
+            .ToList();
+        await using var store = new LocalObjectStore(BucketUri.Parse(_lake.Bucket));
+        var delta = new DataSpoc.Pipe.Tables.DeltaTable(store, TimeProvider.System);
+        var live = (await delta.LiveFilesAsync("raw/test/k/", await delta.LatestVersionAsync("raw/test/k/", CancellationToken.None), CancellationToken.None)).Keys;
+        var deltaRows = _lake.Query("SELECT v, count(*), count(DISTINCT id) FROM read_parquet([" +
+            string.Join(", ", live.Select(p => $"'{tableDir}/{Uri.UnescapeDataString(p)}'")) + "]) GROUP BY v ORDER BY v");
+        return (iceberg, deltaRows);
+    }
+
+    [Fact]
+    public async Task Two_merges_of_one_iceberg_and_delta_table_at_once_lose_neither_update()
+    {
+        var formats = TableFormats.Iceberg | TableFormats.Delta;
+        var baseLoad = _lake.WriteSinger("base.jsonl", [Schema, .. Enumerable.Range(0, 1000).Select(i => Record(i, "base"))]);
+        Assert.True((await TempLake.RunAsync(Pipeline("cA", baseLoad, formats))).Succeeded);
+        var evens = _lake.WriteSinger("evens.jsonl", [Schema, .. Enumerable.Range(0, 500).Select(i => Record(2 * i, "cA"))]);
+        var odds = _lake.WriteSinger("odds.jsonl", [Schema, .. Enumerable.Range(0, 500).Select(i => Record(2 * i + 1, "cB"))]);
+
+        var meeting = new JournalMeeting(2);
+        var runner = MeetingRunner(meeting.ArriveAsync);
+        var results = await Task.WhenAll(TempLake.RunAsync(Pipeline("cA", evens, formats), runner: runner), TempLake.RunAsync(Pipeline("cB", odds, formats), runner: runner));
+
+        Assert.True(meeting.Met, "the two runs did not both reach their commit");
+        Assert.All(results, r => Assert.True(r.Succeeded, r.Log.Error));
+        // Both rewrote the one base file: the second to claim it plans again on the table the first left.
+        Assert.Contains(results, r => r.Log.Notices.Any(n => n.StartsWith("planned the commit again", StringComparison.Ordinal)));
+        var (iceberg, delta) = await TableFormatRowsAsync();
+        List<List<string?>> expected = [["cA", "500", "500"], ["cB", "500", "500"]];
+        Assert.Equal(expected, iceberg);
+        Assert.Equal(expected, delta);
+        Assert.Equal(1000, _lake.Manifest().Tables["test/k"].RowCount);
+        Assert.Empty(_lake.Keys().Where(k => k.StartsWith(".dataspoc/claims/", StringComparison.Ordinal) && !k.EndsWith(".lck", StringComparison.Ordinal)).ToList());
+    }
+
+    [Fact]
+    public async Task An_append_landing_while_a_merge_commits_stays_in_the_iceberg_and_delta_table()
+    {
+        var formats = TableFormats.Iceberg | TableFormats.Delta;
+        var baseLoad = _lake.WriteSinger("base.jsonl", [Schema, .. Enumerable.Range(0, 1000).Select(i => Record(i, "base"))]);
+        Assert.True((await TempLake.RunAsync(Pipeline("cA", baseLoad, formats))).Succeeded);
+        var updates = _lake.WriteSinger("updates.jsonl", [Schema, .. Enumerable.Range(0, 100).Select(i => Record(i, "merged"))]);
+        var appended = _lake.WriteSinger("appended.jsonl", [Schema, .. Enumerable.Range(5000, 300).Select(i => Record(i, "appended"))]);
+
+        // The merge plans on the base table, then waits at its commit while the append lands whole.
+        var merging = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var appendDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var merge = TempLake.RunAsync(Pipeline("cA", updates, formats), runner: MeetingRunner(() =>
+        {
+            merging.TrySetResult();
+            return appendDone.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        }));
+        await merging.Task.WaitAsync(TimeSpan.FromSeconds(120));
+        var append = await TempLake.RunAsync(Pipeline("cB", appended, formats, WriteMode.Append));
+        appendDone.TrySetResult();
+        var results = new[] { await merge, append };
+        Assert.All(results, r => Assert.True(r.Succeeded, r.Log.Error));
+        var (iceberg, delta) = await TableFormatRowsAsync();
+        List<List<string?>> expected = [["appended", "300", "300"], ["base", "900", "900"], ["merged", "100", "100"]];
+        Assert.Equal(expected, iceberg);
+        Assert.Equal(expected, delta);
+    }
 
     [Fact]
     public async Task Two_merges_of_one_table_at_once_keep_one_row_per_key_and_an_exact_row_count()
@@ -36,7 +111,7 @@ public sealed class MergeConcurrencyTests : IDisposable
         var odds = _lake.WriteSinger("odds.jsonl", [Schema, .. Enumerable.Range(0, 500).Select(i => Record(2 * i + 1, "cB"))]);
 
         var meeting = new JournalMeeting(2);
-        var runner = new PipelineRunner(new ObjectStoreFactory().Register("file", (uri, _) => new MeetingStore(new LocalObjectStore(uri), meeting)));
+        var runner = MeetingRunner(meeting.ArriveAsync);
         var results = await Task.WhenAll(TempLake.RunAsync(Pipeline("cA", evens), runner: runner), TempLake.RunAsync(Pipeline("cB", odds), runner: runner));
 
         Assert.True(meeting.Met, "the two runs did not both reach their commit");
@@ -66,7 +141,7 @@ public sealed class MergeConcurrencyTests : IDisposable
         }
     }
 
-    private sealed class MeetingStore(IObjectStore inner, JournalMeeting meeting) : IObjectStore
+    private sealed class MeetingStore(IObjectStore inner, Func<Task> beforeJournalWrite) : IObjectStore
     {
         public BucketUri Bucket => inner.Bucket;
 
@@ -76,7 +151,7 @@ public sealed class MergeConcurrencyTests : IDisposable
 
         public async Task<bool> PutAsync(string key, ReadOnlyMemory<byte> content, WriteCondition condition, CancellationToken cancellationToken)
         {
-            if (key.StartsWith(".dataspoc/journal/", StringComparison.Ordinal)) await meeting.ArriveAsync().ConfigureAwait(false);
+            if (key.StartsWith(".dataspoc/journal/", StringComparison.Ordinal)) await beforeJournalWrite().ConfigureAwait(false);
             return await inner.PutAsync(key, content, condition, cancellationToken).ConfigureAwait(false);
         }
 

@@ -105,15 +105,7 @@ public sealed class OpenLineageEmitter : IRunObserver
         var what = $"OpenLineage: the {e.EventType} event was not delivered to {_settings.ShownTarget}";
         if (_settings.Transport == "file")
         {
-            try
-            {
-                await using var file = new FileStream(_settings.FilePath!, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
-                await file.WriteAsync(json.Concat("\n"u8.ToArray()).ToArray(), cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception x) when (x is IOException or UnauthorizedAccessException)
-            {
-                throw new LineageDeliveryException($"{what}: {x.Message}", x);
-            }
+            await AppendLineAsync(json, what, cancellationToken).ConfigureAwait(false);
             return;
         }
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -136,6 +128,53 @@ public sealed class OpenLineageEmitter : IRunObserver
             throw new LineageDeliveryException($"{what}: {x.Message}", x);
         }
     }
+
+    /// <summary>
+    /// Appends one event as one line. .NET's <see cref="FileMode.Append"/> only seeks to the end when the file is opened
+    /// (no <c>O_APPEND</c>), so two writers that open before either writes (runs of <c>run --all --parallel</c>, two
+    /// processes) would write at the same offset and one event would overwrite the other. Each event therefore holds the
+    /// file alone (<see cref="FileShare.None"/>: an exclusive <c>flock</c> on Unix, a share lock on Windows) from the open,
+    /// which finds the end, to the last byte; a writer that finds it held tries again until the transport's timeout.
+    /// </summary>
+    private async Task AppendLineAsync(byte[] json, string what, CancellationToken cancellationToken)
+    {
+        var line = new byte[json.Length + 1];
+        json.CopyTo(line, 0);
+        line[^1] = (byte)'\n';
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        for (var wait = 1; ; wait = Math.Min(wait * 2, 50))
+        {
+            FileStream file;
+            try
+            {
+                file = new FileStream(_settings.FilePath!, FileMode.Append, FileAccess.Write, FileShare.None, bufferSize: 0);
+            }
+            catch (IOException x) when (IsHeldByAnotherWriter(x) && System.Diagnostics.Stopwatch.GetElapsedTime(started) < _settings.Timeout)
+            {
+                await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            catch (Exception x) when (x is IOException or UnauthorizedAccessException)
+            {
+                throw new LineageDeliveryException(IsHeldByAnotherWriter(x)
+                    ? $"{what}: the file stayed locked by another writer for {_settings.Timeout.TotalSeconds:0.###}s"
+                    : $"{what}: {x.Message}", x);
+            }
+            try
+            {
+                await using (file) await file.WriteAsync(line, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (IOException x)
+            {
+                throw new LineageDeliveryException($"{what}: {x.Message}", x);
+            }
+        }
+    }
+
+    /// <summary>The open failed because another writer holds the file: EWOULDBLOCK from <c>flock</c> (11 on Linux, 35 on macOS), or a Windows sharing violation.</summary>
+    private static bool IsHeldByAnotherWriter(Exception x) =>
+        x.GetType() == typeof(IOException) && (x.HResult is 11 or 35 || x.HResult == unchecked((int)0x80070020));
 }
 
 /// <summary>An OpenLineage event could not be delivered (the run goes on; the message lands in its run log).</summary>

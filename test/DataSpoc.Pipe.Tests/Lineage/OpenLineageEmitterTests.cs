@@ -4,6 +4,7 @@ using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Lineage;
 using DataSpoc.Pipe.Runs;
 using DataSpoc.Pipe.Storage;
+using DataSpoc.Pipe.Sources;
 using DataSpoc.Pipe.Tests.Support;
 
 namespace DataSpoc.Pipe.Tests.Lineage;
@@ -132,6 +133,43 @@ public sealed class OpenLineageEmitterTests : IDisposable
         // (under a loaded machine its loop lags behind the client's timeout).
         for (var waited = 0; _collector.Requests.Count < 2 && waited < 100; waited++) await Task.Delay(100);
         Assert.Equal(2, _collector.Requests.Count);
+    }
+
+    [Fact]
+    public async Task Runs_and_writers_sharing_the_file_transport_at_once_lose_no_event()
+    {
+        var file = Path.Combine(_lake.Root, "..", Path.GetFileName(_lake.Root) + "-shared-lineage.jsonl");
+        var settings = new OpenLineageSettings { Transport = "file", FilePath = file };
+        try
+        {
+            // Four runs at once (as `run --all --parallel 4`), each with its own emitter, beside eight more writers (other
+            // processes' emitters open the file on their own just the same) that send 25 events each as fast as they can.
+            var runs = Enumerable.Range(0, 4).Select(i => Task.Run(() => RunAsync(_lake.Pipeline("shop" + i, TwoStreams()), settings))).ToList();
+            var start = new RunStart(_lake.Pipeline("burst", TwoStreams()), "r1", DateTimeOffset.UtcNow, BucketUri.Parse(_lake.Bucket), "test", Redactor.None);
+            var writers = Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+            {
+                var emitter = new OpenLineageEmitter(settings);
+                for (var e = 0; e < 25; e++) await emitter.RunStartedAsync(start, CancellationToken.None);
+            })).ToList();
+            await Task.WhenAll(writers);
+            foreach (var run in runs)
+            {
+                var result = await run;
+                Assert.True(result.Succeeded, result.Log.Error);
+                Assert.Empty(result.Log.Notices);
+            }
+
+            var events = File.ReadAllLines(file).Select(l => JsonNode.Parse(l)!).ToList();
+            Assert.Equal(200 + 8, events.Count);
+            Assert.Equal(200, events.Count(e => (string)e["job"]!["name"]! == "burst"));
+            foreach (var pipeline in Enumerable.Range(0, 4).Select(i => "shop" + i))
+                Assert.Equal(["START", "COMPLETE"], events.Where(e => (string)e["job"]!["name"]! == pipeline).Select(e => (string)e["eventType"]!));
+            OpenLineageSchemas.AssertValid(events.Where(e => (string)e["job"]!["name"]! != "burst").Append(events[0]));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 
     [Fact]

@@ -1,14 +1,17 @@
 using System.Net.Http.Headers;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Lake;
 using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Sources;
 
 namespace DataSpoc.Pipe.Lineage;
 
 /// <summary>
 /// Emits a run's OpenLineage events: <c>START</c> when it starts, then <c>COMPLETE</c> (with one output dataset per table
-/// written: schema, rows, bytes, files) or <c>FAIL</c> (with the error, secrets masked), or <c>ABORT</c> for a cancelled run. Delivery that fails or takes
+/// written: schema, rows, bytes, files) or <c>FAIL</c> (with the error), or <c>ABORT</c> for a cancelled run; every text of
+/// an event masked with the run's secrets. Delivery that fails or takes
 /// longer than the configured timeout throws a message the runner turns into a run-log notice; the run goes on.
 /// </summary>
 public sealed class OpenLineageEmitter : IRunObserver
@@ -50,7 +53,7 @@ public sealed class OpenLineageEmitter : IRunObserver
     }
 
     public Task RunStartedAsync(RunStart run, CancellationToken cancellationToken) =>
-        SendAsync(Event("START", run, [], null), cancellationToken);
+        SendAsync(Event("START", run, [], null), run.Redactor, cancellationToken);
 
     public Task RunFinishedAsync(RunStart run, RunLog log, IReadOnlyList<TableOutput> tables, CancellationToken cancellationToken)
     {
@@ -58,7 +61,7 @@ public sealed class OpenLineageEmitter : IRunObserver
         var failed = log.Status != "success";
         // OpenLineage's ABORT is a run stopped from outside (a signal, a cancelled token), FAIL one that went wrong.
         var type = !failed ? "COMPLETE" : log.Status == "cancelled" ? "ABORT" : "FAIL";
-        return SendAsync(Event(type, run, failed ? [] : tables, failed ? run.Redactor.Redact(log.Error ?? "the run failed") : null), cancellationToken);
+        return SendAsync(Event(type, run, failed ? [] : tables, failed ? log.Error ?? "the run failed" : null), run.Redactor, cancellationToken);
     }
 
     private RunEvent Event(string type, RunStart run, IReadOnlyList<TableOutput> tables, string? error) => new()
@@ -99,9 +102,9 @@ public sealed class OpenLineageEmitter : IRunObserver
         }).ToList(),
     };
 
-    private async Task SendAsync(RunEvent e, CancellationToken cancellationToken)
+    private async Task SendAsync(RunEvent e, Redactor redactor, CancellationToken cancellationToken)
     {
-        var json = JsonSerializer.SerializeToUtf8Bytes(e, OpenLineageJsonContext.Default.RunEvent);
+        var json = Masked(e, redactor);
         var what = $"OpenLineage: the {e.EventType} event was not delivered to {_settings.ShownTarget}";
         if (_settings.Transport == "file")
         {
@@ -128,6 +131,42 @@ public sealed class OpenLineageEmitter : IRunObserver
             throw new LineageDeliveryException($"{what}: {x.Message}", x);
         }
     }
+
+    /// <summary>
+    /// The event as JSON with the pipeline's secrets masked in every text it holds, as the run log masks them: a
+    /// <c>${VAR}</c> or <c>.env</c> value can reach the bucket URI (the outputs' namespace), the tap command (the input's
+    /// name), column names and the error. The fields this emitter formats itself (time, run id, producer and schema
+    /// URLs) hold nothing of the configuration and keep their spec format.
+    /// </summary>
+    private static byte[] Masked(RunEvent e, Redactor redactor)
+    {
+        var node = JsonSerializer.SerializeToNode(e, OpenLineageJsonContext.Default.RunEvent)!;
+        Mask(node, redactor);
+        return JsonSerializer.SerializeToUtf8Bytes(node, OpenLineageJsonContext.Default.JsonNode);
+
+        static void Mask(JsonNode? node, Redactor redactor)
+        {
+            switch (node)
+            {
+                case JsonObject o:
+                    foreach (var (key, value) in o.ToList())
+                    {
+                        if (value is JsonValue v && v.TryGetValue<string>(out var text)) { if (!Formatted.Contains(key)) o[key] = redactor.Redact(text); }
+                        else Mask(value, redactor);
+                    }
+                    break;
+                case JsonArray a:
+                    for (var i = 0; i < a.Count; i++)
+                    {
+                        if (a[i] is JsonValue v && v.TryGetValue<string>(out var text)) a[i] = redactor.Redact(text);
+                        else Mask(a[i], redactor);
+                    }
+                    break;
+            }
+        }
+    }
+
+    private static readonly HashSet<string> Formatted = new(StringComparer.Ordinal) { "eventTime", "runId", "producer", "_producer", "_schemaURL", "schemaURL", "eventType" };
 
     /// <summary>
     /// Appends one event as one line. .NET's <see cref="FileMode.Append"/> only seeks to the end when the file is opened

@@ -80,6 +80,35 @@ public sealed class OpenLineageEmitterTests : IDisposable
     }
 
     [Fact]
+    public async Task A_merge_runs_output_statistics_count_the_rows_of_the_files_it_wrote_not_the_records_it_received()
+    {
+        const string schema = """{"type":"SCHEMA","stream":"orders","schema":{"type":"object","properties":{"id":{"type":"integer"},"_sdc_deleted_at":{"type":["null","string"],"format":"date-time"}}},"key_properties":["id"]}""";
+        static string Record(int id, bool deleted = false) =>
+            $$$"""{"type":"RECORD","stream":"orders","record":{"id":{{{id}}},"_sdc_deleted_at":{{{(deleted ? "\"2026-01-01T00:00:00Z\"" : "null")}}}}}""";
+        PipelineDefinition Merge(string file) => _lake.Pipeline("orders-merge", file, p => p with
+        {
+            Destination = p.Destination with { PartitionBy = PartitionBySettings.None, WriteMode = WriteMode.Merge, Merge = new MergeSettings() },
+        });
+        var first = await RunAsync(Merge(_lake.WriteSinger("first.jsonl", [schema, .. Enumerable.Range(1, 10).Select(i => Record(i))])), Http());
+        Assert.True(first.Succeeded, first.Log.Error);
+        var before = _lake.ParquetKeys();
+
+        // Four records: one update, two deletes, one new key. The rewritten file keeps the eight rows that stay plus the new one.
+        var second = await RunAsync(Merge(_lake.WriteSinger("second.jsonl", schema, Record(2), Record(3, deleted: true), Record(4, deleted: true), Record(11))), Http());
+        Assert.True(second.Succeeded, second.Log.Error);
+        var written = _lake.ParquetKeys().Except(before).ToList();
+        Assert.NotEmpty(written);
+        var rows = long.Parse(_lake.Query($"SELECT count(*) FROM read_parquet([{string.Join(", ", written.Select(k => $"'{{lake}}/{k}'"))}])")[0][0]!);
+        Assert.Equal(9L, rows);
+
+        var events = _collector.Requests.Select(r => r.Json).ToList();
+        OpenLineageSchemas.AssertValid(events);
+        var stats = events[^1]["outputs"]![0]!["outputFacets"]!["outputStatistics"]!;
+        Assert.Equal((rows, (long)written.Count, written.Sum(k => new FileInfo(Path.Combine(_lake.Root, k)).Length)),
+            ((long)stats["rowCount"]!, (long)stats["fileCount"]!, (long)stats["size"]!));
+    }
+
+    [Fact]
     public async Task A_failed_run_emits_FAIL_with_the_error_message_and_the_secret_masked()
     {
         var secret = "pw-" + Guid.NewGuid().ToString("N")[..10];
@@ -100,6 +129,51 @@ public sealed class OpenLineageEmitterTests : IDisposable
         Assert.Contains("login refused for password ***", error);
         Assert.Empty(events[1]["outputs"]!.AsArray());
         Assert.All(_collector.Requests, r => Assert.DoesNotContain(secret, System.Text.Encoding.UTF8.GetString(r.Body)));
+    }
+
+    [Fact]
+    public async Task A_secret_in_the_bucket_URI_or_the_source_name_is_masked_in_every_event_as_in_the_run_log()
+    {
+        // As a ${VAR} or .env value would: the bucket folder and the source name (from a tap command) hold the secret.
+        var secret = "Lake" + Guid.NewGuid().ToString("N")[..10];
+        var pipeline = _lake.Pipeline("shop", TwoStreams(), p => p with
+        {
+            Secrets = [secret],
+            Source = p.Source with { Name = secret.ToLowerInvariant() + "_src" },
+            Destination = p.Destination with { Bucket = _lake.Bucket + "/" + secret },
+        });
+        var result = await RunAsync(pipeline, Http());
+        Assert.True(result.Succeeded, result.Log.Error);
+
+        var events = _collector.Requests.Select(r => r.Json).ToList();
+        OpenLineageSchemas.AssertValid(events);
+        Assert.Equal(["START", "COMPLETE"], events.Select(e => (string)e["eventType"]!));
+        Assert.Equal("***_src", (string)events[0]["inputs"]![0]!["name"]!);
+        var output = events[1]["outputs"]![0]!;
+        Assert.Equal(BucketUri.Parse(_lake.Bucket).Canonical + "/***", (string)output["namespace"]!);
+        Assert.StartsWith("raw/***_src/", (string)output["name"]!, StringComparison.Ordinal);
+        foreach (var body in _collector.Requests.Select(r => System.Text.Encoding.UTF8.GetString(r.Body)))
+        {
+            Assert.Null(SecretForms.FoundIn(body, secret));
+            Assert.DoesNotContain(secret.ToLowerInvariant(), body, StringComparison.Ordinal);
+            Assert.DoesNotContain(Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(secret)), body, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task A_run_that_cannot_open_its_bucket_emits_START_then_FAIL_with_the_error()
+    {
+        File.WriteAllText(Path.Combine(_lake.Root, "not-a-folder"), "");
+        var pipeline = _lake.Pipeline("shop", TwoStreams(), p => p with { Destination = p.Destination with { Bucket = _lake.Bucket + "/not-a-folder/lake" } });
+        var error = await Assert.ThrowsAnyAsync<PipeException>(() => RunAsync(pipeline, Http()));
+
+        var events = _collector.Requests.Select(r => r.Json).ToList();
+        OpenLineageSchemas.AssertValid(events);
+        Assert.Equal(["START", "FAIL"], events.Select(e => (string)e["eventType"]!));
+        Assert.Equal((string)events[0]["run"]!["runId"]!, (string)events[1]["run"]!["runId"]!);
+        Assert.Equal(error.Message, (string)events[1]["run"]!["facets"]!["errorMessage"]!["message"]!);
+        Assert.Contains("not-a-folder", error.Message, StringComparison.Ordinal);
+        Assert.Empty(events[1]["outputs"]!.AsArray());
     }
 
     [Fact]

@@ -1,14 +1,17 @@
 using System.Net.Http.Headers;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Lake;
 using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Sources;
 
 namespace DataSpoc.Pipe.Lineage;
 
 /// <summary>
 /// Emits a run's OpenLineage events: <c>START</c> when it starts, then <c>COMPLETE</c> (with one output dataset per table
-/// written: schema, rows, bytes, files) or <c>FAIL</c> (with the error, secrets masked), or <c>ABORT</c> for a cancelled run. Delivery that fails or takes
+/// written: schema, rows, bytes, files) or <c>FAIL</c> (with the error), or <c>ABORT</c> for a cancelled run; every text of
+/// an event masked with the run's secrets. Delivery that fails or takes
 /// longer than the configured timeout throws a message the runner turns into a run-log notice; the run goes on.
 /// </summary>
 public sealed class OpenLineageEmitter : IRunObserver
@@ -50,7 +53,7 @@ public sealed class OpenLineageEmitter : IRunObserver
     }
 
     public Task RunStartedAsync(RunStart run, CancellationToken cancellationToken) =>
-        SendAsync(Event("START", run, [], null), cancellationToken);
+        SendAsync(Event("START", run, [], null), run.Redactor, cancellationToken);
 
     public Task RunFinishedAsync(RunStart run, RunLog log, IReadOnlyList<TableOutput> tables, CancellationToken cancellationToken)
     {
@@ -58,7 +61,7 @@ public sealed class OpenLineageEmitter : IRunObserver
         var failed = log.Status != "success";
         // OpenLineage's ABORT is a run stopped from outside (a signal, a cancelled token), FAIL one that went wrong.
         var type = !failed ? "COMPLETE" : log.Status == "cancelled" ? "ABORT" : "FAIL";
-        return SendAsync(Event(type, run, failed ? [] : tables, failed ? run.Redactor.Redact(log.Error ?? "the run failed") : null), cancellationToken);
+        return SendAsync(Event(type, run, failed ? [] : tables, failed ? log.Error ?? "the run failed" : null), run.Redactor, cancellationToken);
     }
 
     private RunEvent Event(string type, RunStart run, IReadOnlyList<TableOutput> tables, string? error) => new()
@@ -99,21 +102,13 @@ public sealed class OpenLineageEmitter : IRunObserver
         }).ToList(),
     };
 
-    private async Task SendAsync(RunEvent e, CancellationToken cancellationToken)
+    private async Task SendAsync(RunEvent e, Redactor redactor, CancellationToken cancellationToken)
     {
-        var json = JsonSerializer.SerializeToUtf8Bytes(e, OpenLineageJsonContext.Default.RunEvent);
+        var json = Masked(e, redactor);
         var what = $"OpenLineage: the {e.EventType} event was not delivered to {_settings.ShownTarget}";
         if (_settings.Transport == "file")
         {
-            try
-            {
-                await using var file = new FileStream(_settings.FilePath!, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
-                await file.WriteAsync(json.Concat("\n"u8.ToArray()).ToArray(), cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception x) when (x is IOException or UnauthorizedAccessException)
-            {
-                throw new LineageDeliveryException($"{what}: {x.Message}", x);
-            }
+            await AppendLineAsync(json, what, cancellationToken).ConfigureAwait(false);
             return;
         }
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -136,6 +131,89 @@ public sealed class OpenLineageEmitter : IRunObserver
             throw new LineageDeliveryException($"{what}: {x.Message}", x);
         }
     }
+
+    /// <summary>
+    /// The event as JSON with the pipeline's secrets masked in every text it holds, as the run log masks them: a
+    /// <c>${VAR}</c> or <c>.env</c> value can reach the bucket URI (the outputs' namespace), the tap command (the input's
+    /// name), column names and the error. The fields this emitter formats itself (time, run id, producer and schema
+    /// URLs) hold nothing of the configuration and keep their spec format.
+    /// </summary>
+    private static byte[] Masked(RunEvent e, Redactor redactor)
+    {
+        var node = JsonSerializer.SerializeToNode(e, OpenLineageJsonContext.Default.RunEvent)!;
+        Mask(node, redactor);
+        return JsonSerializer.SerializeToUtf8Bytes(node, OpenLineageJsonContext.Default.JsonNode);
+
+        static void Mask(JsonNode? node, Redactor redactor)
+        {
+            switch (node)
+            {
+                case JsonObject o:
+                    foreach (var (key, value) in o.ToList())
+                    {
+                        if (value is JsonValue v && v.TryGetValue<string>(out var text)) { if (!Formatted.Contains(key)) o[key] = redactor.Redact(text); }
+                        else Mask(value, redactor);
+                    }
+                    break;
+                case JsonArray a:
+                    for (var i = 0; i < a.Count; i++)
+                    {
+                        if (a[i] is JsonValue v && v.TryGetValue<string>(out var text)) a[i] = redactor.Redact(text);
+                        else Mask(a[i], redactor);
+                    }
+                    break;
+            }
+        }
+    }
+
+    private static readonly HashSet<string> Formatted = new(StringComparer.Ordinal) { "eventTime", "runId", "producer", "_producer", "_schemaURL", "schemaURL", "eventType" };
+
+    /// <summary>
+    /// Appends one event as one line. .NET's <see cref="FileMode.Append"/> only seeks to the end when the file is opened
+    /// (no <c>O_APPEND</c>), so two writers that open before either writes (runs of <c>run --all --parallel</c>, two
+    /// processes) would write at the same offset and one event would overwrite the other. Each event therefore holds the
+    /// file alone (<see cref="FileShare.None"/>: an exclusive <c>flock</c> on Unix, a share lock on Windows) from the open,
+    /// which finds the end, to the last byte; a writer that finds it held tries again until the transport's timeout.
+    /// </summary>
+    private async Task AppendLineAsync(byte[] json, string what, CancellationToken cancellationToken)
+    {
+        var line = new byte[json.Length + 1];
+        json.CopyTo(line, 0);
+        line[^1] = (byte)'\n';
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        for (var wait = 1; ; wait = Math.Min(wait * 2, 50))
+        {
+            FileStream file;
+            try
+            {
+                file = new FileStream(_settings.FilePath!, FileMode.Append, FileAccess.Write, FileShare.None, bufferSize: 0);
+            }
+            catch (IOException x) when (IsHeldByAnotherWriter(x) && System.Diagnostics.Stopwatch.GetElapsedTime(started) < _settings.Timeout)
+            {
+                await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            catch (Exception x) when (x is IOException or UnauthorizedAccessException)
+            {
+                throw new LineageDeliveryException(IsHeldByAnotherWriter(x)
+                    ? $"{what}: the file stayed locked by another writer for {_settings.Timeout.TotalSeconds:0.###}s"
+                    : $"{what}: {x.Message}", x);
+            }
+            try
+            {
+                await using (file) await file.WriteAsync(line, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (IOException x)
+            {
+                throw new LineageDeliveryException($"{what}: {x.Message}", x);
+            }
+        }
+    }
+
+    /// <summary>The open failed because another writer holds the file: EWOULDBLOCK from <c>flock</c> (11 on Linux, 35 on macOS), or a Windows sharing violation.</summary>
+    private static bool IsHeldByAnotherWriter(Exception x) =>
+        x.GetType() == typeof(IOException) && (x.HResult is 11 or 35 || x.HResult == unchecked((int)0x80070020));
 }
 
 /// <summary>An OpenLineage event could not be delivered (the run goes on; the message lands in its run log).</summary>

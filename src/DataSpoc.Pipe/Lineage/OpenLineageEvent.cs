@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 
 namespace DataSpoc.Pipe.Lineage;
@@ -119,4 +120,5 @@ internal static class OpenLineageSpec
 
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(RunEvent))]
+[JsonSerializable(typeof(JsonNode))]
 internal sealed partial class OpenLineageJsonContext : JsonSerializerContext;

@@ -23,7 +23,7 @@ public sealed record OpenLineageSettings
     public string Endpoint { get; init; } = DefaultEndpoint;
     /// <summary>Sent as <c>Authorization: Bearer &lt;key&gt;</c>.</summary>
     public string? ApiKey { get; init; }
-    /// <summary>How long one event may take to deliver before the run goes on without it.</summary>
+    /// <summary>How long one event may take to deliver (the file transport: to get the file's lock) before the run goes on without it.</summary>
     public TimeSpan Timeout { get; init; } = DefaultTimeout;
     public string? FilePath { get; init; }
 

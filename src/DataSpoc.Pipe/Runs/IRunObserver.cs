@@ -11,11 +11,15 @@ namespace DataSpoc.Pipe.Runs;
 /// </summary>
 public interface IRunObserver
 {
-    /// <summary>The run holds its pipeline's lock and is about to extract.</summary>
+    /// <summary>
+    /// The run holds its pipeline's lock and is about to extract; or it could not get there (its bucket could not be
+    /// opened, its lock not taken), and <see cref="RunFinishedAsync"/> follows at once with the failure.
+    /// </summary>
     Task RunStartedAsync(RunStart run, CancellationToken cancellationToken);
 
     /// <summary>
-    /// The run ended; <paramref name="log"/> is complete but for notices (a failure here adds one) and not yet saved.
+    /// The run ended; <paramref name="log"/> is complete but for notices (a failure here adds one) and not yet saved (never,
+    /// for a run that failed before it could start: it has no run log).
     /// <paramref name="tables"/> holds the tables it made visible (none when it failed).
     /// </summary>
     Task RunFinishedAsync(RunStart run, RunLog log, IReadOnlyList<TableOutput> tables, CancellationToken cancellationToken);

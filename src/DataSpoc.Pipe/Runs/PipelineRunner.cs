@@ -62,16 +62,17 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             Mode = full ? "full" : "incremental",
             ToolVersion = ToolVersion.Current,
         };
-        await using var store = stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
+        var runStart = new RunStart(pipeline, runId, startedAt, BucketUri.Parse(pipeline.Destination.Bucket),
+            pipeline.Source.Name ?? options.Source?.DefaultName ?? LakePaths.SourceName(pipeline.Source.Tap), redactor);
+        await using var store = await OpeningAsync(() => Task.FromResult(stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions))).ConfigureAwait(false);
         if (SingleWriterNotice(pipeline.Destination.StorageOptions) is { } singleWriter) log.Notices.Add(singleWriter);
         // A worker of a split run locks its part only: the other parts run at the same time; the commit takes the pipeline's lock.
         var split = options.Part is { } splitPart ? new SplitRun(store, pipeline, splitPart, _time) : null;
-        await using var runLock = await RunLock.AcquireAsync(store, split?.LockName ?? pipeline.Name, runId, _time, LockLease, cancellationToken).ConfigureAwait(false);
+        await using var runLock = await OpeningAsync(() => RunLock.AcquireAsync(store, split?.LockName ?? pipeline.Name, runId, _time, LockLease, cancellationToken)).ConfigureAwait(false);
         if (runLock.Notice is { } lockNotice) log.Notices.Add(lockNotice);
         // A lost lock stops the run: another run may now be writing as this pipeline.
         using var runCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, runLock.Lost);
-        var observation = RunObservation.Start(options.Observers, new RunStart(pipeline, runId, startedAt, store.Bucket,
-            pipeline.Source.Name ?? options.Source?.DefaultName ?? LakePaths.SourceName(pipeline.Source.Tap), redactor));
+        var observation = RunObservation.Start(options.Observers, runStart with { Bucket = store.Bucket });
         await observation.StartedAsync(log.Notices).ConfigureAwait(false);
 
         var privateDir = PrivateDirectory(store, pipeline.Name, runId);
@@ -218,6 +219,28 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             log.Notices.Add($"the run log could not be saved: {e.Message}");
         }
         return new RunResult(log) { ErrorKind = errorKind };
+
+        // Opening the bucket and taking the lock come before the run log can exist. A failure there (missing credentials,
+        // a deleted container, an unreachable store) still throws as before, but the observers see it as a failed run
+        // (START, then FAIL; the span and the failure metrics): it is the failure a scheduled pipeline's monitoring must
+        // catch. A pipeline locked by another run, or a stop before the run began, is no run of its own.
+        async Task<T> OpeningAsync<T>(Func<Task<T>> open)
+        {
+            try
+            {
+                return await open().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not (OutOfMemoryException or OperationCanceledException or PipelineLockedException))
+            {
+                log.Status = "failure";
+                log.FailedStep = "start";
+                log.Error = redactor.Redact(Describe(e, "start"));
+                log.FinishedAt = _time.GetUtcNow();
+                log.DurationSeconds = Math.Round((log.FinishedAt - startedAt).TotalSeconds, 3);
+                await RunObservation.FailedToStartAsync(options.Observers, runStart, log).ConfigureAwait(false);
+                throw;
+            }
+        }
     }
 
     /// <summary>

@@ -32,6 +32,17 @@ internal sealed class RunObservation
     /// <summary>Opens the run's span; <see cref="StartedAsync"/> then tells the observers.</summary>
     public static RunObservation Start(IReadOnlyList<IRunObserver> observers, RunStart run) => new(observers, run);
 
+    /// <summary>
+    /// A run that failed before it could start (its bucket could not be opened, its lock not taken): observers hear of it
+    /// as of any failed run, START then FAIL with <paramref name="log"/>'s error, and it counts as a failure in the metrics.
+    /// </summary>
+    public static async Task FailedToStartAsync(IReadOnlyList<IRunObserver> observers, RunStart run, RunLog log)
+    {
+        var observation = Start(observers, run);
+        await observation.StartedAsync(log.Notices).ConfigureAwait(false);
+        await observation.FinishAsync(log, null).ConfigureAwait(false);
+    }
+
     public async Task StartedAsync(List<string> notices)
     {
         foreach (var observer in _observers)
@@ -77,7 +88,8 @@ internal sealed class RunObservation
     private static List<TableOutput> TablesOf(CommitPlan plan, string bucket) =>
         plan.Tables.Select(t => new TableOutput(bucket,
             t.Entry.Location.StartsWith(bucket + "/", StringComparison.Ordinal) ? t.Entry.Location[(bucket.Length + 1)..] : t.Entry.Location,
-            t.Entry.Columns, t.Rows, t.Bytes, t.Files)).ToList();
+            // A merge's received records (deletes among them) are not what it wrote: its files hold the merged rows.
+            t.Entry.Columns, t.Merge?.RowsWritten ?? t.Rows, t.Bytes, t.Files)).ToList();
 
     private async Task SafelyAsync(List<string> notices, Func<Task> call)
     {

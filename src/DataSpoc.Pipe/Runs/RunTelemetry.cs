@@ -15,15 +15,27 @@ public static class RunTelemetry
     public const string Name = "DataSpoc.Pipe";
 
     internal static readonly ActivitySource Source = new(Name, ToolVersion.Current);
+
+    /// <summary>
+    /// Bucket bounds in seconds, from a quick run to a day's: without them an SDK uses its default bounds, which are made
+    /// for milliseconds (0, 5, 10, 25, ... 10000) and would put every run under 5 s in one bucket. Declared before the
+    /// histograms: static fields are set in order, and a histogram created before this one would get no advice.
+    /// </summary>
+    internal static readonly InstrumentAdvice<double> DurationBuckets = new()
+    {
+        HistogramBucketBoundaries = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400],
+    };
+
     private static readonly Meter Meter = new(Name, ToolVersion.Current);
     private static readonly Counter<long> Records = Meter.CreateCounter<long>("dataspoc_pipe.records", "{record}", "Records written, per pipeline and stream");
     private static readonly Counter<long> Bytes = Meter.CreateCounter<long>("dataspoc_pipe.bytes", "By", "Parquet bytes written, per pipeline and stream");
     private static readonly Counter<long> Files = Meter.CreateCounter<long>("dataspoc_pipe.files", "{file}", "Parquet files written, per pipeline and stream");
     private static readonly Counter<long> Runs = Meter.CreateCounter<long>("dataspoc_pipe.runs", "{run}", "Runs, per pipeline and status");
     private static readonly Counter<long> Failures = Meter.CreateCounter<long>("dataspoc_pipe.failures", "{run}", "Failed runs, per pipeline and failed step");
-    private static readonly Histogram<double> RunDuration = Meter.CreateHistogram<double>("dataspoc_pipe.run.duration", "s", "Run duration, per pipeline and status");
+    private static readonly Histogram<double> RunDuration = Meter.CreateHistogram<double>("dataspoc_pipe.run.duration", "s", "Run duration, per pipeline and status",
+        tags: null, advice: DurationBuckets);
     private static readonly Histogram<double> StreamDuration = Meter.CreateHistogram<double>("dataspoc_pipe.stream.duration", "s",
-        "Per pipeline and stream: from the start of the run until the stream's files were written");
+        "Per pipeline and stream: from the start of the run until the stream's files were written", tags: null, advice: DurationBuckets);
 
     internal static Activity? StartRun(RunStart run)
     {

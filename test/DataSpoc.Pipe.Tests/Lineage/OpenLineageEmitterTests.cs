@@ -4,6 +4,7 @@ using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Lineage;
 using DataSpoc.Pipe.Runs;
 using DataSpoc.Pipe.Storage;
+using DataSpoc.Pipe.Sources;
 using DataSpoc.Pipe.Tests.Support;
 
 namespace DataSpoc.Pipe.Tests.Lineage;
@@ -79,6 +80,35 @@ public sealed class OpenLineageEmitterTests : IDisposable
     }
 
     [Fact]
+    public async Task A_merge_runs_output_statistics_count_the_rows_of_the_files_it_wrote_not_the_records_it_received()
+    {
+        const string schema = """{"type":"SCHEMA","stream":"orders","schema":{"type":"object","properties":{"id":{"type":"integer"},"_sdc_deleted_at":{"type":["null","string"],"format":"date-time"}}},"key_properties":["id"]}""";
+        static string Record(int id, bool deleted = false) =>
+            $$$"""{"type":"RECORD","stream":"orders","record":{"id":{{{id}}},"_sdc_deleted_at":{{{(deleted ? "\"2026-01-01T00:00:00Z\"" : "null")}}}}}""";
+        PipelineDefinition Merge(string file) => _lake.Pipeline("orders-merge", file, p => p with
+        {
+            Destination = p.Destination with { PartitionBy = PartitionBySettings.None, WriteMode = WriteMode.Merge, Merge = new MergeSettings() },
+        });
+        var first = await RunAsync(Merge(_lake.WriteSinger("first.jsonl", [schema, .. Enumerable.Range(1, 10).Select(i => Record(i))])), Http());
+        Assert.True(first.Succeeded, first.Log.Error);
+        var before = _lake.ParquetKeys();
+
+        // Four records: one update, two deletes, one new key. The rewritten file keeps the eight rows that stay plus the new one.
+        var second = await RunAsync(Merge(_lake.WriteSinger("second.jsonl", schema, Record(2), Record(3, deleted: true), Record(4, deleted: true), Record(11))), Http());
+        Assert.True(second.Succeeded, second.Log.Error);
+        var written = _lake.ParquetKeys().Except(before).ToList();
+        Assert.NotEmpty(written);
+        var rows = long.Parse(_lake.Query($"SELECT count(*) FROM read_parquet([{string.Join(", ", written.Select(k => $"'{{lake}}/{k}'"))}])")[0][0]!);
+        Assert.Equal(9L, rows);
+
+        var events = _collector.Requests.Select(r => r.Json).ToList();
+        OpenLineageSchemas.AssertValid(events);
+        var stats = events[^1]["outputs"]![0]!["outputFacets"]!["outputStatistics"]!;
+        Assert.Equal((rows, (long)written.Count, written.Sum(k => new FileInfo(Path.Combine(_lake.Root, k)).Length)),
+            ((long)stats["rowCount"]!, (long)stats["fileCount"]!, (long)stats["size"]!));
+    }
+
+    [Fact]
     public async Task A_failed_run_emits_FAIL_with_the_error_message_and_the_secret_masked()
     {
         var secret = "pw-" + Guid.NewGuid().ToString("N")[..10];
@@ -99,6 +129,51 @@ public sealed class OpenLineageEmitterTests : IDisposable
         Assert.Contains("login refused for password ***", error);
         Assert.Empty(events[1]["outputs"]!.AsArray());
         Assert.All(_collector.Requests, r => Assert.DoesNotContain(secret, System.Text.Encoding.UTF8.GetString(r.Body)));
+    }
+
+    [Fact]
+    public async Task A_secret_in_the_bucket_URI_or_the_source_name_is_masked_in_every_event_as_in_the_run_log()
+    {
+        // As a ${VAR} or .env value would: the bucket folder and the source name (from a tap command) hold the secret.
+        var secret = "Lake" + Guid.NewGuid().ToString("N")[..10];
+        var pipeline = _lake.Pipeline("shop", TwoStreams(), p => p with
+        {
+            Secrets = [secret],
+            Source = p.Source with { Name = secret.ToLowerInvariant() + "_src" },
+            Destination = p.Destination with { Bucket = _lake.Bucket + "/" + secret },
+        });
+        var result = await RunAsync(pipeline, Http());
+        Assert.True(result.Succeeded, result.Log.Error);
+
+        var events = _collector.Requests.Select(r => r.Json).ToList();
+        OpenLineageSchemas.AssertValid(events);
+        Assert.Equal(["START", "COMPLETE"], events.Select(e => (string)e["eventType"]!));
+        Assert.Equal("***_src", (string)events[0]["inputs"]![0]!["name"]!);
+        var output = events[1]["outputs"]![0]!;
+        Assert.Equal(BucketUri.Parse(_lake.Bucket).Canonical + "/***", (string)output["namespace"]!);
+        Assert.StartsWith("raw/***_src/", (string)output["name"]!, StringComparison.Ordinal);
+        foreach (var body in _collector.Requests.Select(r => System.Text.Encoding.UTF8.GetString(r.Body)))
+        {
+            Assert.Null(SecretForms.FoundIn(body, secret));
+            Assert.DoesNotContain(secret.ToLowerInvariant(), body, StringComparison.Ordinal);
+            Assert.DoesNotContain(Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(secret)), body, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task A_run_that_cannot_open_its_bucket_emits_START_then_FAIL_with_the_error()
+    {
+        File.WriteAllText(Path.Combine(_lake.Root, "not-a-folder"), "");
+        var pipeline = _lake.Pipeline("shop", TwoStreams(), p => p with { Destination = p.Destination with { Bucket = _lake.Bucket + "/not-a-folder/lake" } });
+        var error = await Assert.ThrowsAnyAsync<PipeException>(() => RunAsync(pipeline, Http()));
+
+        var events = _collector.Requests.Select(r => r.Json).ToList();
+        OpenLineageSchemas.AssertValid(events);
+        Assert.Equal(["START", "FAIL"], events.Select(e => (string)e["eventType"]!));
+        Assert.Equal((string)events[0]["run"]!["runId"]!, (string)events[1]["run"]!["runId"]!);
+        Assert.Equal(error.Message, (string)events[1]["run"]!["facets"]!["errorMessage"]!["message"]!);
+        Assert.Contains("not-a-folder", error.Message, StringComparison.Ordinal);
+        Assert.Empty(events[1]["outputs"]!.AsArray());
     }
 
     [Fact]
@@ -132,6 +207,43 @@ public sealed class OpenLineageEmitterTests : IDisposable
         // (under a loaded machine its loop lags behind the client's timeout).
         for (var waited = 0; _collector.Requests.Count < 2 && waited < 100; waited++) await Task.Delay(100);
         Assert.Equal(2, _collector.Requests.Count);
+    }
+
+    [Fact]
+    public async Task Runs_and_writers_sharing_the_file_transport_at_once_lose_no_event()
+    {
+        var file = Path.Combine(_lake.Root, "..", Path.GetFileName(_lake.Root) + "-shared-lineage.jsonl");
+        var settings = new OpenLineageSettings { Transport = "file", FilePath = file };
+        try
+        {
+            // Four runs at once (as `run --all --parallel 4`), each with its own emitter, beside eight more writers (other
+            // processes' emitters open the file on their own just the same) that send 25 events each as fast as they can.
+            var runs = Enumerable.Range(0, 4).Select(i => Task.Run(() => RunAsync(_lake.Pipeline("shop" + i, TwoStreams()), settings))).ToList();
+            var start = new RunStart(_lake.Pipeline("burst", TwoStreams()), "r1", DateTimeOffset.UtcNow, BucketUri.Parse(_lake.Bucket), "test", Redactor.None);
+            var writers = Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+            {
+                var emitter = new OpenLineageEmitter(settings);
+                for (var e = 0; e < 25; e++) await emitter.RunStartedAsync(start, CancellationToken.None);
+            })).ToList();
+            await Task.WhenAll(writers);
+            foreach (var run in runs)
+            {
+                var result = await run;
+                Assert.True(result.Succeeded, result.Log.Error);
+                Assert.Empty(result.Log.Notices);
+            }
+
+            var events = File.ReadAllLines(file).Select(l => JsonNode.Parse(l)!).ToList();
+            Assert.Equal(200 + 8, events.Count);
+            Assert.Equal(200, events.Count(e => (string)e["job"]!["name"]! == "burst"));
+            foreach (var pipeline in Enumerable.Range(0, 4).Select(i => "shop" + i))
+                Assert.Equal(["START", "COMPLETE"], events.Where(e => (string)e["job"]!["name"]! == pipeline).Select(e => (string)e["eventType"]!));
+            OpenLineageSchemas.AssertValid(events.Where(e => (string)e["job"]!["name"]! != "burst").Append(events[0]));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 
     [Fact]

@@ -106,6 +106,51 @@ public sealed class RunTelemetryTests : IDisposable
     }
 
     [Fact]
+    public async Task Durations_go_to_buckets_in_seconds_so_a_short_run_is_told_apart_from_a_five_second_one()
+    {
+        var result = await TempLake.RunAsync(_lake.Pipeline(_pipeline, Shop(3)));
+        Assert.True(result.Succeeded, result.Log.Error);
+        _meters.ForceFlush();
+        foreach (var name in new[] { "dataspoc_pipe.run.duration", "dataspoc_pipe.stream.duration" })
+        {
+            var points = new List<(double Lower, double Upper, double Sum)>();
+            foreach (var m in _metrics.Where(m => m.Name == name))
+                foreach (ref readonly var point in m.GetMetricPoints())
+                {
+                    var ours = false;
+                    foreach (var tag in point.Tags) ours |= tag.Key == "pipeline" && tag.Value as string == _pipeline;
+                    if (!ours) continue;
+                    var lower = double.NegativeInfinity;
+                    foreach (var bucket in point.GetHistogramBuckets())
+                    {
+                        if (bucket.BucketCount > 0) points.Add((lower, bucket.ExplicitBound, point.GetHistogramSum()));
+                        lower = bucket.ExplicitBound;
+                    }
+                }
+            Assert.NotEmpty(points);
+            // The SDK's default bounds (made for milliseconds) put any run under 5 s in (0, 5]; these are at most 3x apart.
+            Assert.All(points, p => Assert.True(p.Lower > 0 && p.Upper <= 3 * p.Lower && p.Lower < p.Sum, $"{name}: bucket ({p.Lower}, {p.Upper}]"));
+        }
+    }
+
+    [Fact]
+    public async Task A_run_that_cannot_open_its_bucket_sends_a_failed_span_and_counts_a_failure_at_start()
+    {
+        // A bucket folder below a plain file can never be created: its lock cannot be written.
+        File.WriteAllText(Path.Combine(_lake.Root, "not-a-folder"), "");
+        var pipeline = _lake.Pipeline(_pipeline, Shop(3), p => p with { Destination = p.Destination with { Bucket = _lake.Bucket + "/not-a-folder/lake" } });
+        var error = await Assert.ThrowsAnyAsync<PipeException>(() => TempLake.RunAsync(pipeline));
+
+        _traces.ForceFlush();
+        var root = Assert.Single(_spans.Snapshot(), s => s.GetTagItem("dataspoc.pipeline") as string == _pipeline);
+        Assert.Equal(ActivityStatusCode.Error, root.Status);
+        Assert.Equal(error.Message, root.StatusDescription);
+        Assert.Equal(("failure", "start"), (root.GetTagItem("dataspoc.status"), root.GetTagItem("dataspoc.failed_step")));
+        Assert.Equal(new Dictionary<string, double> { ["start"] = 1 }, Sums("dataspoc_pipe.failures", "step"));
+        Assert.Equal(new Dictionary<string, double> { ["failure"] = 1 }, Sums("dataspoc_pipe.runs", "status"));
+    }
+
+    [Fact]
     public async Task A_failed_run_marks_its_span_and_step_as_errors_and_counts_a_failure_by_step()
     {
         var result = await TempLake.RunAsync(_lake.Pipeline(_pipeline, Shop(3), extraConfig: new JsonObject { ["exit_code"] = 2 }));

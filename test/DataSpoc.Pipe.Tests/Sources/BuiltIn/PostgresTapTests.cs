@@ -195,6 +195,43 @@ public sealed class PostgresTapTests(PostgresServer server) : IDisposable
         Assert.Equal("2024-03-02 00:00:00+00", (string)second.LastState!["bookmarks"]!["public-orders"]!["replication_key_value"]!);
     }
 
+    /// <summary>
+    /// The bookmark is the key's text, cast back on the next run: written in the database's DateStyle (here day first),
+    /// it was read as another date once that setting changed, and the rows in between never landed. The tap's sessions
+    /// fix the settings that shape a value's text, on the cursor (Npgsql) and the full table's COPY (libpq) alike.
+    /// </summary>
+    [Fact]
+    public async Task Bookmarks_and_values_are_written_in_ISO_whatever_the_database_s_DateStyle_so_no_row_is_skipped_when_it_changes()
+    {
+        var db = await server.CreateDatabaseAsync("""
+            CREATE TABLE public.ev (id int4 PRIMARY KEY, updated_at timestamptz NOT NULL, span tsrange, gap interval);
+            INSERT INTO ev VALUES (1, '2024-03-01 10:00:00+00', '[2024-03-05 10:00, 2024-03-06 00:00)', '1 day 02:00:00'),
+                                  (2, '2024-03-05 10:00:00+00', NULL, NULL);
+            """);
+        await server.ExecuteAsync(db, $"ALTER DATABASE {db} SET datestyle = 'SQL, DMY'; ALTER DATABASE {db} SET intervalstyle = 'sql_standard'");
+        var config = Config(db);
+        config["filter_tables"] = new JsonArray("ev");
+        const string span = "[\"2024-03-05 10:00:00\",\"2024-03-06 00:00:00\")";
+
+        // A full table (a binary COPY) selects the range and the interval as text: their ISO and PostgreSQL forms.
+        var full = (await _h.SyncAsync("postgres", config)).Records("public-ev").Single(r => (int)r["id"]! == 1);
+        Assert.Equal(span, (string)full["span"]!);
+        Assert.Equal("1 day 02:00:00", (string)full["gap"]!);
+
+        config["replication_keys"] = new JsonObject { ["public-ev"] = "updated_at" };
+        var first = await _h.SyncAsync("postgres", config);
+        Assert.Equal([1L, 2L], first.Records("public-ev").Select(r => (long)r["id"]!));
+        Assert.Equal(span, (string)first.Records("public-ev").First()["span"]!);
+        Assert.Equal("2024-03-05 10:00:00+00", (string)first.LastState!["bookmarks"]!["public-ev"]!["replication_key_value"]!);
+
+        // The DBA puts PostgreSQL's default back: March 5th must still read as March 5th, so April 1st lands.
+        await server.ExecuteAsync(db, $"ALTER DATABASE {db} SET datestyle = 'ISO, MDY'; " +
+            "INSERT INTO ev VALUES (3, '2024-04-01 10:00:00+00', NULL, NULL), (4, '2024-06-01 10:00:00+00', NULL, NULL)");
+        var second = await _h.SyncAsync("postgres", config, first.LastState);
+        Assert.Equal([2L, 3L, 4L], second.Records("public-ev").Select(r => (long)r["id"]!));
+        Assert.Equal("2024-06-01 10:00:00+00", (string)second.LastState!["bookmarks"]!["public-ev"]!["replication_key_value"]!);
+    }
+
     [Fact]
     public async Task Catalog_metadata_selects_streams_and_sets_the_replication_key()
     {

@@ -32,6 +32,7 @@ internal sealed class PostgresColumn
             ? (ArraySchema(elementTypeName, notNull, Math.Max(arrayDimensions, 1)), PostgresValueKind.RawJson)
             : Map(typeName, typeModifier, notNull);
         IsArray = elementTypeName is not null;
+        IsInet = typeName == "inet" && !IsArray;
         NotNull = notNull;
         DbType = IsArray ? NpgsqlDbType.Text : ReadType(typeName, Kind);
     }
@@ -44,14 +45,21 @@ internal sealed class PostgresColumn
     /// <summary>Declared NOT NULL.</summary>
     public bool NotNull { get; }
     private bool IsArray { get; }
+    /// <summary>An inet (or a domain over it), whose <c>::text</c> differs from its printed form (<see cref="SelectExpression"/>).</summary>
+    private bool IsInet { get; }
     /// <summary>The type its values are read as (<see cref="ReadType"/>).</summary>
     private NpgsqlDbType DbType { get; }
 
     public static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
-    /// <summary>The select-list expression that reads this column in the form <see cref="Write{TValues}"/> expects.</summary>
+    /// <summary>
+    /// The select-list expression that reads this column in the form <see cref="Write{TValues}"/> expects. An inet is
+    /// printed by its type's output (<c>format('%s', …)</c>), as psql, COPY and its array elements show it: its
+    /// <c>::text</c> always appends the mask (<c>::1/128</c> for <c>::1</c>).
+    /// </summary>
     public string SelectExpression => IsArray
         ? $"array_to_json({Quote(Name)})::text"
+        : IsInet ? $"format('%s', {Quote(Name)})"
         : Kind is PostgresValueKind.RawJson or PostgresValueKind.TextCast ? $"{Quote(Name)}::text" : Quote(Name);
 
     /// <summary>

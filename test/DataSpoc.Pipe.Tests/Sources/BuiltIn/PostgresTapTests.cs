@@ -164,7 +164,7 @@ public sealed class PostgresTapTests(PostgresServer server) : IDisposable
         var rows = output.Records("public-all_types").ToList();
         Assert.Equal(2, rows.Count);
         Assert.Equal("""
-            {"id":1,"small":7,"big":9000000000,"real_v":1.5,"double_v":2.25,"price":1234.56,"exact":0.000001,"whole":42,"flag":true,"name":"héllo \"q\"","code":"ab","letter":"x  ","uid":"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11","day":"2024-02-29","at":"2024-01-02T03:04:05.123456Z","at_tz":"2024-01-02T01:04:05.500000Z","clock":"13:14:15.000001","doc":{"a":[1,2]},"docb":{"b":{"c":null}},"blob":"AAEC/w==","tags":["x",null,"z"],"scores":[1,2],"feeling":"happy","span":"1 day 02:00:00","addr":"10.0.0.1/32"}
+            {"id":1,"small":7,"big":9000000000,"real_v":1.5,"double_v":2.25,"price":1234.56,"exact":0.000001,"whole":42,"flag":true,"name":"héllo \"q\"","code":"ab","letter":"x  ","uid":"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11","day":"2024-02-29","at":"2024-01-02T03:04:05.123456Z","at_tz":"2024-01-02T01:04:05.500000Z","clock":"13:14:15.000001","doc":{"a":[1,2]},"docb":{"b":{"c":null}},"blob":"AAEC/w==","tags":["x",null,"z"],"scores":[1,2],"feeling":"happy","span":"1 day 02:00:00","addr":"10.0.0.1"}
             """, SingerOutput.Json(rows[0]));
         Assert.All(rows[1].Where(kv => kv.Key is not ("id" or "big")), kv => Assert.Null(kv.Value));
         Assert.Contains(output.Messages, m => (string)m["type"]! == "ACTIVATE_VERSION" && (string)m["stream"]! == "public-all_types");
@@ -230,6 +230,48 @@ public sealed class PostgresTapTests(PostgresServer server) : IDisposable
         var second = await _h.SyncAsync("postgres", config, first.LastState);
         Assert.Equal([2L, 3L, 4L], second.Records("public-ev").Select(r => (long)r["id"]!));
         Assert.Equal("2024-06-01 10:00:00+00", (string)second.LastState!["bookmarks"]!["public-ev"]!["replication_key_value"]!);
+    }
+
+    [Fact]
+    public async Task Two_tables_whose_stream_ids_are_equal_are_refused_naming_both_and_one_can_be_kept_by_its_schema_qualified_name()
+    {
+        var db = await server.CreateDatabaseAsync("""
+            CREATE SCHEMA "a-b"; CREATE SCHEMA a;
+            CREATE TABLE "a-b".c (id int PRIMARY KEY, src text); INSERT INTO "a-b".c VALUES (1, 'schema a-b table c');
+            CREATE TABLE a."b-c" (id int PRIMARY KEY, src text); INSERT INTO a."b-c" VALUES (1, 'schema a table b-c'), (2, 'schema a table b-c');
+            """);
+        var config = Config(db);
+        config["schemas"] = new JsonArray("a", "a-b");
+        var stderr = await _h.FailAsync("postgres", config);
+        Assert.Contains("postgres tap: tables \"a\".\"b-c\" and \"a-b\".\"c\" would both be stream 'a-b-c' and land as one table: " +
+            "keep one of them with filter_tables (its schema.table name, e.g. [\"a.b-c\"]) or schemas", stderr);
+        var (exit, _, discoverError) = await _h.RunRawAsync("postgres", config, discover: true);
+        Assert.Equal(1, exit);
+        Assert.Contains("would both be stream 'a-b-c'", discoverError);
+
+        config["filter_tables"] = new JsonArray("a-b.c");
+        var output = await _h.SyncAsync("postgres", config);
+        Assert.Equal(["schema a-b table c"], output.Records("a-b-c").Select(r => (string)r["src"]!));
+    }
+
+    [Fact]
+    public async Task Network_addresses_land_as_PostgreSQL_prints_them()
+    {
+        // inet's ::text always appends the mask; psql, COPY and array_to_json print it only when it is not the host's.
+        var db = await server.CreateDatabaseAsync("""
+            CREATE DOMAIN address AS inet;
+            CREATE TABLE public.hosts (id int PRIMARY KEY, ip inet, net cidr, alias address, ips inet[]);
+            INSERT INTO hosts VALUES (1, '::1', '::1/128', '10.0.0.1', ARRAY['::1'::inet, '10.1.2.3/8']), (2, '10.1.2.3/8', '10.0.0.0/8', NULL, NULL);
+            """);
+        var config = Config(db);
+        config["filter_tables"] = new JsonArray("hosts");
+        foreach (var incremental in new[] { false, true })
+        {
+            if (incremental) config["replication_keys"] = new JsonObject { ["public-hosts"] = "id" };
+            var rows = (await _h.SyncAsync("postgres", config)).Records("public-hosts").Select(SingerOutput.Json).ToList();
+            Assert.Equal("""{"id":1,"ip":"::1","net":"::1/128","alias":"10.0.0.1","ips":["::1","10.1.2.3/8"]}""", rows[0]);
+            Assert.Equal("""{"id":2,"ip":"10.1.2.3/8","net":"10.0.0.0/8","alias":null,"ips":null}""", rows[1]);
+        }
     }
 
     [Fact]

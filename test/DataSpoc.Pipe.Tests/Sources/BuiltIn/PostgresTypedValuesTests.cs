@@ -148,7 +148,8 @@ public sealed class PostgresTypedValuesTests(PostgresServer server) : IDisposabl
         Assert.Equal("[\"x\",null,\"z\\\"q\"]", rows[1]["ta"]);
         Assert.Equal("""{"b": {"c": null}, "n": 1.50}""", rows[1]["jb"]);
         Assert.Equal("1 day 02:00:00.5", rows[1]["iv"]);
-        Assert.Equal("10.0.0.1/32", rows[1]["ip"]);
+        Assert.Equal("10.0.0.1", rows[1]["ip"]);
+        Assert.Equal("::1", rows[3]["ip"]);
         Assert.True(rows[2].Where(kv => kv.Key != "id").All(kv => kv.Value is null));
         Assert.Equal(8, sink.Records);
         Assert.Equal(["SCHEMA public-edge", "ACTIVATE_VERSION public-edge", "STATE"], sink.Messages);

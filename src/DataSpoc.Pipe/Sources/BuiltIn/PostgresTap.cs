@@ -140,9 +140,10 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
                 $"(replication key '{key?.Name}'): the pipeline changed during the split run; start a new one");
         var rows = sink.WriteSchema(table.StreamId, table.JsonSchema(), table.KeyProperties, key is null ? null : [key.Name]);
         await sink.FlushAsync(cancellationToken).ConfigureAwait(false);
+        var infinities = new PostgresInfinities();
         if (split.Part is { } only)
         {
-            await PostgresTableSync.ReadPartAsync(connection, table, ranges, only, settings.BatchSize, sink, rows, turn: null, cancellationToken).ConfigureAwait(false);
+            await PostgresTableSync.ReadPartAsync(connection, table, ranges, only, settings.BatchSize, sink, rows, turn: null, infinities, cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -151,9 +152,10 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
             await Parallel.ForEachAsync(Enumerable.Range(0, split.Parts), options, async (part, token) =>
             {
                 await using var partConnection = await OpenAsync(settings, token).ConfigureAwait(false);
-                await PostgresTableSync.ReadPartAsync(partConnection, table, ranges, part, settings.BatchSize, sink, rows, turn, token).ConfigureAwait(false);
+                await PostgresTableSync.ReadPartAsync(partConnection, table, ranges, part, settings.BatchSize, sink, rows, turn, infinities, token).ConfigureAwait(false);
             }).ConfigureAwait(false);
         }
+        infinities.WriteNotices(sink, table.StreamId);
         await sink.FlushAsync(cancellationToken).ConfigureAwait(false);
         if (key is not null)
         {

@@ -274,6 +274,84 @@ public sealed class PostgresTapTests(PostgresServer server) : IDisposable
         }
     }
 
+    /// <summary>
+    /// A numeric without precision and scale lands as a double, as DuckDB's postgres scanner reads it: the values a double
+    /// holds exactly land as they are, and one it would round fails the run naming the column, the row and the value.
+    /// </summary>
+    [Fact]
+    public async Task A_numeric_without_precision_lands_as_a_double_when_the_double_holds_it_and_fails_the_run_when_it_would_round_it()
+    {
+        var db = await server.CreateDatabaseAsync("""
+            CREATE TABLE public.amounts (id int PRIMARY KEY, n numeric, ns numeric[]);
+            INSERT INTO amounts VALUES (1, 0.1, ARRAY[0.1, 1.50, NULL]), (2, 123.45, ARRAY[1e28]), (3, 0.30000000000000004, NULL),
+                                       (4, 10000000000000000000000000000, '{}'), (5, -1.5, NULL);
+            """);
+        var config = Config(db);
+        config["filter_tables"] = new JsonArray("amounts");
+        using var lake = new TempLake();
+        var pipeline = lake.BuiltInPipeline("amounts", "postgres", config);
+        await TempLake.RunBuiltInAsync(pipeline);
+        var query = "FROM read_parquet('{lake}/**/*.parquet', hive_partitioning = false)";
+        Assert.Equal([["n", "DOUBLE"], ["ns", "DOUBLE[]"]],
+            lake.Query($"SELECT column_name, column_type FROM (DESCRIBE SELECT n, ns {query})").Select(r => r.Select(v => v!).ToArray()).ToArray());
+        Assert.Equal([["1", "0.1", "[0.1, 1.5, NULL]"], ["2", "123.45", "[1e+28]"], ["3", "0.30000000000000004", null], ["4", "1e+28", "[]"], ["5", "-1.5", null]],
+            lake.Query($"SELECT id::VARCHAR, n::VARCHAR, ns::VARCHAR {query} ORDER BY id").Select(r => r.ToArray()).ToArray());
+
+        await server.ExecuteAsync(db, "UPDATE amounts SET n = 12345678901234567890.123456789 WHERE id = 3");
+        Assert.True(BuiltInTaps.TryGet("postgres", out var tap));
+        var failed = await new PipelineRunner(new ObjectStoreFactory()).RunAsync(pipeline, new RunOptions { Source = new BuiltInSource(tap) }, CancellationToken.None);
+        Assert.False(failed.Succeeded);
+        Assert.Contains("postgres tap: stream 'public-amounts' column 'n' (numeric): cannot convert a value in the row id = 3: " +
+            "12345678901234567890.123456789 lands as a double, which does not hold it exactly (it would land as 1.2345678901234567E+19) " +
+            "(a numeric without precision and scale lands as a double; to land such values exactly, declare the column numeric(p,s)", failed.Log.Error);
+
+        await server.ExecuteAsync(db, "UPDATE amounts SET n = 1, ns = ARRAY[0.5, 123456789012345678.12345678901] WHERE id = 3");
+        var stderr = await _h.FailAsync("postgres", config);
+        Assert.Contains("postgres tap: stream 'public-amounts' column 'ns' (numeric[]): cannot convert a value in the row id = 3: " +
+            "an element of the array 123456789012345678.12345678901 lands as a double, which does not hold it exactly (it would land as 1.2345678901234568E+17)", stderr);
+    }
+
+    /// <summary>
+    /// The lake has no infinite date: PostgreSQL's infinity and -infinity land as the latest and earliest values it holds
+    /// (as Npgsql reads them), in a column and inside an array alike, and the run log counts them per column, since a
+    /// real value of those dates lands the same.
+    /// </summary>
+    [Fact]
+    public async Task Infinite_dates_and_timestamps_land_as_the_latest_and_earliest_values_in_columns_and_arrays_and_the_run_log_counts_them()
+    {
+        var db = await server.CreateDatabaseAsync("""
+            CREATE TABLE public.validity (id int PRIMARY KEY, valid_to timestamptz, day date, starts timestamp, days date[], ats timestamptz[]);
+            INSERT INTO validity VALUES
+              (1, 'infinity', 'infinity', '-infinity', ARRAY['infinity'::date, '2024-01-02', '-infinity'], ARRAY['infinity'::timestamptz, '2024-01-02 03:04:05+00']),
+              (2, 'infinity', '-infinity', '2024-01-01 00:00:00', NULL, ARRAY['-infinity'::timestamptz]),
+              (3, '9999-12-31 23:59:59.999999+00', '9999-12-31', '0001-01-01 00:00:00', '{}', NULL);
+            """);
+        var config = Config(db);
+        config["filter_tables"] = new JsonArray("validity");
+        foreach (var incremental in new[] { false, true })
+        {
+            if (incremental) config["replication_keys"] = new JsonObject { ["public-validity"] = "id" };
+            using var lake = new TempLake();
+            var result = await TempLake.RunBuiltInAsync(lake.BuiltInPipeline("validity", "postgres", config));
+            var query = "FROM read_parquet('{lake}/**/*.parquet', hive_partitioning = false)";
+            Assert.Equal([
+                ["1", "9999-12-31 23:59:59.999999+00", "9999-12-31", "0001-01-01 00:00:00+00", "[9999-12-31, 2024-01-02, 0001-01-01]", "['9999-12-31 23:59:59.999999+00', '2024-01-02 03:04:05+00']"],
+                ["2", "9999-12-31 23:59:59.999999+00", "0001-01-01", "2024-01-01 00:00:00+00", null, "['0001-01-01 00:00:00+00']"],
+                ["3", "9999-12-31 23:59:59.999999+00", "9999-12-31", "0001-01-01 00:00:00+00", "[]", null]],
+                lake.Query($"SELECT id::VARCHAR, valid_to::VARCHAR, day::VARCHAR, starts::VARCHAR, days::VARCHAR, ats::VARCHAR {query} ORDER BY id")
+                    .Select(r => r.ToArray()).ToArray());
+            var notices = result.Log.Notices.Where(n => n.Contains("infinity", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
+            const string why = " (the latest and earliest values the lake holds, which a real value of that date lands as too)";
+            Assert.Equal([
+                "stream 'public-validity' column 'ats' (timestamp with time zone[]): 1 value(s) were 'infinity', landed as 9999-12-31T23:59:59.999999Z; 1 value(s) were '-infinity', landed as 0001-01-01T00:00:00Z" + why,
+                "stream 'public-validity' column 'day' (date): 1 value(s) were 'infinity', landed as 9999-12-31; 1 value(s) were '-infinity', landed as 0001-01-01" + why,
+                "stream 'public-validity' column 'days' (date[]): 1 value(s) were 'infinity', landed as 9999-12-31; 1 value(s) were '-infinity', landed as 0001-01-01" + why,
+                "stream 'public-validity' column 'starts' (timestamp without time zone): 1 value(s) were '-infinity', landed as 0001-01-01T00:00:00Z" + why,
+                "stream 'public-validity' column 'valid_to' (timestamp with time zone): 2 value(s) were 'infinity', landed as 9999-12-31T23:59:59.999999Z" + why,
+            ], notices);
+        }
+    }
+
     [Fact]
     public async Task Catalog_metadata_selects_streams_and_sets_the_replication_key()
     {

@@ -70,11 +70,12 @@ public sealed class TempLake : IDisposable
     };
 
     /// <summary>Runs a built-in tap's pipeline in-process and asserts it succeeded.</summary>
-    public static async Task RunBuiltInAsync(PipelineDefinition pipeline)
+    public static async Task<RunResult> RunBuiltInAsync(PipelineDefinition pipeline)
     {
         Assert.True(BuiltInTaps.TryGet(pipeline.Source.Tap, out var tap));
         var result = await new PipelineRunner(new ObjectStoreFactory()).RunAsync(pipeline, new RunOptions { Source = new BuiltInSource(tap) }, CancellationToken.None);
         Assert.True(result.Succeeded, $"run failed: {result.Log.Error} / {result.Log.Tap?.StderrTail}");
+        return result;
     }
 
     /// <summary>Every file below the bucket, as keys relative to it.</summary>

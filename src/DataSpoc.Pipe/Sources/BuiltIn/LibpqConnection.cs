@@ -191,8 +191,8 @@ internal sealed class LibpqCopyConnection(Libpq.Native? pq, IReadOnlyList<KeyVal
             var connection = LibpqConnection.Open(pq, keywords, where, stream);
             try
             {
-                // As the Npgsql connections of the tap: text forms of timestamps independent of the server's time zone.
-                connection.Execute("SET TIME ZONE 'UTC'");
+                // As the Npgsql connections of the tap: text forms of values independent of the server's settings.
+                connection.Execute(PostgresTap.SessionSettings);
             }
             catch (LibpqException e)
             {

@@ -32,6 +32,16 @@ internal sealed class PostgresColumn
             ? (ArraySchema(elementTypeName, notNull, Math.Max(arrayDimensions, 1)), PostgresValueKind.RawJson)
             : Map(typeName, typeModifier, notNull);
         IsArray = elementTypeName is not null;
+        IsInet = typeName == "inet" && !IsArray;
+        LandsAsDouble = Kind == PostgresValueKind.Numeric && !Schema.ContainsKey("multipleOf");
+        Elements = elementTypeName switch
+        {
+            "numeric" => ArrayElements.Numeric,
+            "date" => ArrayElements.Date,
+            "timestamp" => ArrayElements.Timestamp,
+            "timestamptz" => ArrayElements.TimestampTz,
+            _ => ArrayElements.Other,
+        };
         NotNull = notNull;
         DbType = IsArray ? NpgsqlDbType.Text : ReadType(typeName, Kind);
     }
@@ -44,24 +54,37 @@ internal sealed class PostgresColumn
     /// <summary>Declared NOT NULL.</summary>
     public bool NotNull { get; }
     private bool IsArray { get; }
+    /// <summary>An inet (or a domain over it), whose <c>::text</c> differs from its printed form (<see cref="SelectExpression"/>).</summary>
+    private bool IsInet { get; }
+    /// <summary>A numeric without precision and scale: it lands as a double, and only values the double holds exactly (<see cref="PostgresNumericAsDouble"/>).</summary>
+    private bool LandsAsDouble { get; }
+    /// <summary>What an array's elements are, where they need more than <c>array_to_json</c>'s text (<see cref="WriteArray"/>).</summary>
+    private ArrayElements Elements { get; }
+
+    private enum ArrayElements { Other, Numeric, Date, Timestamp, TimestampTz }
     /// <summary>The type its values are read as (<see cref="ReadType"/>).</summary>
     private NpgsqlDbType DbType { get; }
 
     public static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
-    /// <summary>The select-list expression that reads this column in the form <see cref="Write{TValues}"/> expects.</summary>
+    /// <summary>
+    /// The select-list expression that reads this column in the form <see cref="Write{TValues}"/> expects. An inet is
+    /// printed by its type's output function (<c>inet_out</c>), as psql, COPY and its array elements show it: its
+    /// <c>::text</c> always appends the mask (<c>::1/128</c> for <c>::1</c>).
+    /// </summary>
     public string SelectExpression => IsArray
         ? $"array_to_json({Quote(Name)})::text"
+        : IsInet ? $"inet_out({Quote(Name)})::text"
         : Kind is PostgresValueKind.RawJson or PostgresValueKind.TextCast ? $"{Quote(Name)}::text" : Quote(Name);
 
     /// <summary>
     /// Reads this column's next value from <paramref name="values"/> and writes it to <paramref name="row"/> as
     /// property <paramref name="property"/> (<see cref="Write{TValues,TTarget}"/>).
     /// </summary>
-    public void Write<TValues>(ref TValues values, RowWriter row, int property) where TValues : struct, IPostgresValues, allows ref struct
+    public void Write<TValues>(ref TValues values, RowWriter row, int property, PostgresInfinities infinities) where TValues : struct, IPostgresValues, allows ref struct
     {
         var target = new RowWriterTarget(row, property);
-        Write(ref values, ref target);
+        Write(ref values, ref target, infinities);
     }
 
     /// <summary>
@@ -69,9 +92,18 @@ internal sealed class PostgresColumn
     /// the value itself must change. A numeric's NaN, infinities and values of more digits than a decimal holds land as
     /// text or a double when a view selects them so.
     /// </summary>
-    public string UnconvertibleHint => Kind == PostgresValueKind.Numeric
-        ? $" (to land such values, sync a view that selects {Quote(Name)}::text or {Quote(Name)}::float8)"
+    public string UnconvertibleHint =>
+        LandsAsDouble ? $" (a numeric without precision and scale lands as a double; to land such values exactly, declare the column numeric(p,s), " +
+            $"which lands as a decimal, or sync a view that selects {Quote(Name)}::numeric(38,s) or {Quote(Name)}::text; {Quote(Name)}::float8 lands them rounded)"
+        : Kind == PostgresValueKind.Numeric ? $" (to land such values, sync a view that selects {Quote(Name)}::text or {Quote(Name)}::float8)"
+        : Elements == ArrayElements.Numeric ? $" (a numeric array's elements land as doubles; to land such values, sync a view that selects {Quote(Name)}::text, " +
+            $"or {Quote(Name)}::float8[] to land them rounded)"
         : "";
+
+    /// <summary>What <c>infinity</c> and <c>-infinity</c> of this date or timestamp column (or array) land as (<see cref="PostgresInfinities"/>).</summary>
+    public (string Latest, string Earliest) InfinityLandsAs => Kind == PostgresValueKind.Date || Elements == ArrayElements.Date
+        ? ("9999-12-31", "0001-01-01")
+        : ("9999-12-31T23:59:59.999999Z", "0001-01-01T00:00:00Z");
 
     /// <summary>Whether <see cref="Write{TValues,TTarget}"/> can store every value of this column in its leaf buffer (JSON goes through the shredder).</summary>
     public bool StoresDirectly => Kind is not PostgresValueKind.RawJson;
@@ -80,9 +112,10 @@ internal sealed class PostgresColumn
     /// Reads this column's next value from <paramref name="values"/> and hands it to <paramref name="target"/>, in the
     /// form the lake reads back from this tap's Singer JSON: a float4 as the double its shortest text parses to (NaN and
     /// the infinities as such), a uuid as its "D" text, instants as UTC. False when the target declines the value (a leaf
-    /// buffer's typed append that leaves the value to the JSON path).
+    /// buffer's typed append that leaves the value to the JSON path), and when a date or timestamp is an infinity but no
+    /// <paramref name="infinities"/> tally is given to count it in (the row is then written again with one).
     /// </summary>
-    public bool Write<TValues, TTarget>(ref TValues values, ref TTarget target)
+    public bool Write<TValues, TTarget>(ref TValues values, ref TTarget target, PostgresInfinities? infinities)
         where TValues : struct, IPostgresValues, allows ref struct
         where TTarget : struct, IPostgresValueTarget
     {
@@ -97,23 +130,77 @@ internal sealed class PostgresColumn
                 return target.Double(float.IsFinite(f) ? AsPrintedDouble(f) : f);
             case PostgresValueKind.Float8:
                 return target.Double(values.Next<double>(DbType));
-            case PostgresValueKind.Numeric: return target.Decimal(values.Next<decimal>(DbType));
+            case PostgresValueKind.Numeric:
+                var number = values.Next<decimal>(DbType);
+                if (LandsAsDouble && !PostgresNumericAsDouble.HoldsExactly(number)) throw PostgresNumericAsDouble.NotHeld(number);
+                return target.Decimal(number);
             case PostgresValueKind.Boolean: return target.Bool(values.Next<bool>(DbType));
             case PostgresValueKind.Uuid:
                 Span<char> uuid = stackalloc char[36];
                 values.Next<Guid>(DbType).TryFormat(uuid, out _, "D");
                 return target.String(uuid);
-            case PostgresValueKind.Date: return target.Date(values.Next<DateOnly>(DbType));
+            // Read as their binary forms (days, microseconds since 2000-01-01), where ±infinity are told from the dates they land as.
+            case PostgresValueKind.Date:
+                var days = values.Next<int>(DbType);
+                if (days is int.MaxValue or int.MinValue && !Count(infinities, days > 0 ? 1 : 0, days < 0 ? 1 : 0)) return false;
+                return target.Date(PostgresBinary.Date(days));
             // timestamptz arrives as UTC; timestamp (no zone) is taken as UTC, as the lake contract does.
-            case PostgresValueKind.Timestamp: return target.Timestamp(values.Next<DateTime>(DbType));
+            case PostgresValueKind.Timestamp:
+                var micros = values.Next<long>(DbType);
+                if (micros is long.MaxValue or long.MinValue && !Count(infinities, micros > 0 ? 1 : 0, micros < 0 ? 1 : 0)) return false;
+                return target.Timestamp(PostgresBinary.Timestamp(micros, DbType == NpgsqlDbType.TimestampTz));
             case PostgresValueKind.Time: return target.Time(values.Next<TimeOnly>(DbType));
             case PostgresValueKind.Bytea: return target.Base64(values.NextBytes());
             case PostgresValueKind.RawJson:
                 var json = values.NextText(DbType, out var jsonText);
+                if (Elements != ArrayElements.Other) return WriteArray(json, jsonText, ref target, infinities);
                 return jsonText is null ? target.Json(json) : target.Json(jsonText);
             default:
                 var utf8 = values.NextText(DbType, out var text, checkUtf8: !target.ChecksUtf8);
                 return text is null ? target.Utf8String(utf8) : target.String(text);
+        }
+    }
+
+    private bool Count(PostgresInfinities? infinities, long positive, long negative)
+    {
+        if (infinities is null) return false;
+        infinities.Add(this, positive, negative);
+        return true;
+    }
+
+    /// <summary>
+    /// An array whose elements follow the rules of their type at the top level: numerics land as doubles only when exact,
+    /// and <c>array_to_json</c>'s <c>"infinity"</c>/<c>"-infinity"</c> elements land (and are counted) as the latest and
+    /// earliest values, as a column's own infinities do.
+    /// </summary>
+    private bool WriteArray<TTarget>(ReadOnlySpan<byte> json, string? jsonText, ref TTarget target, PostgresInfinities? infinities)
+        where TTarget : struct, IPostgresValueTarget
+    {
+        if (Elements == ArrayElements.Numeric)
+        {
+            PostgresNumericAsDouble.CheckElements(jsonText is null ? json : System.Text.Encoding.UTF8.GetBytes(jsonText));
+            return jsonText is null ? target.Json(json) : target.Json(jsonText);
+        }
+        // The elements of a date or timestamp array are its only strings: "infinity" can be nothing else.
+        if (jsonText is null ? json.IndexOf("infinity\""u8) < 0 : !jsonText.Contains("infinity\"", StringComparison.Ordinal))
+            return jsonText is null ? target.Json(json) : target.Json(jsonText);
+        var text = jsonText ?? System.Text.Encoding.UTF8.GetString(json);
+        var (latest, earliest) = Elements switch
+        {
+            ArrayElements.Date => ("9999-12-31", "0001-01-01"),
+            ArrayElements.Timestamp => ("9999-12-31T23:59:59.999999", "0001-01-01T00:00:00"),
+            _ => ("9999-12-31T23:59:59.999999+00:00", "0001-01-01T00:00:00+00:00"),
+        };
+        var negative = Occurrences(text, "\"-infinity\"");
+        var positive = Occurrences(text, "\"infinity\"");
+        if (!Count(infinities, positive, negative)) return false;
+        return target.Json(text.Replace("\"-infinity\"", $"\"{earliest}\"", StringComparison.Ordinal).Replace("\"infinity\"", $"\"{latest}\"", StringComparison.Ordinal));
+
+        static int Occurrences(string text, string what)
+        {
+            var count = 0;
+            for (var at = text.IndexOf(what, StringComparison.Ordinal); at >= 0; at = text.IndexOf(what, at + what.Length, StringComparison.Ordinal)) count++;
+            return count;
         }
     }
 

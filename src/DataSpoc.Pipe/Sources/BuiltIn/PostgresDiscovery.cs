@@ -75,7 +75,24 @@ internal static class PostgresDiscovery
             if (!reader.IsDBNull(9)) keys[current].Add((reader.GetInt32(9), name));
         }
         foreach (var t in tables) t.KeyProperties.AddRange(keys[t].OrderBy(k => k.Position).Select(k => k.Name));
-        if (filterTables.Count == 0) return tables;
-        return tables.Where(t => filterTables.Any(f => f == t.Table || f == $"{t.Schema}.{t.Table}" || f == t.StreamId)).ToList();
+        if (filterTables.Count > 0) tables = tables.Where(t => filterTables.Any(f => f == t.Table || f == $"{t.Schema}.{t.Table}" || f == t.StreamId)).ToList();
+        RefuseSharedStreamIds(tables);
+        return tables;
+    }
+
+    /// <summary>
+    /// Two tables whose <c>&lt;schema&gt;-&lt;table&gt;</c> ids are equal (<c>"a-b".c</c> and <c>a."b-c"</c> are both
+    /// <c>a-b-c</c>) would land as one lake table, their rows mixed (and, merged, one replacing the other): refused before
+    /// anything is read. A stream id cannot tell them apart, so the way out is to leave one out by its schema-qualified
+    /// name (which can) or its schema.
+    /// </summary>
+    private static void RefuseSharedStreamIds(List<PostgresTable> tables)
+    {
+        var shared = tables.GroupBy(t => t.StreamId, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (shared is null) return;
+        var names = shared.Select(t => t.QualifiedName).ToList();
+        throw new TapException($"postgres tap: tables {string.Join(" and ", names)} would both be stream '{shared.Key}' and land as one table: " +
+            $"keep one of them with filter_tables (its schema.table name, e.g. [\"{shared.First().Schema}.{shared.First().Table}\"]) or schemas, " +
+            "or sync the other through a view of another name");
     }
 }

@@ -16,8 +16,11 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// Npgsql's <paramref name="connection"/>; either runs the COPY alone, so the snapshot is the same.
 /// </summary>
 internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTable table, PostgresColumn? key, int batchSize,
-    RecordSink sink, JsonObject bookmarks, JsonObject state, LibpqCopyConnection? libpq = null)
+    RecordSink sink, JsonObject bookmarks, JsonObject state, LibpqCopyConnection? libpq = null, PostgresInfinities? infinities = null)
 {
+    /// <summary>The dates and timestamps that were ±infinity, for the run log (shared by the parts of a split table).</summary>
+    private readonly PostgresInfinities _infinities = infinities ?? new PostgresInfinities();
+
     public async Task RunAsync(TimeProvider time, CancellationToken cancellationToken)
     {
         var stream = table.StreamId;
@@ -27,6 +30,7 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
             await using var copy = await StartCopyAsync(cancellationToken).ConfigureAwait(false);
             var copied = sink.WriteSchema(stream, table.JsonSchema(), table.KeyProperties);
             await CopyAsync(copy, copied, cancellationToken).ConfigureAwait(false);
+            _infinities.WriteNotices(sink, stream);
             sink.WriteActivateVersion(stream, time.GetUtcNow().ToUnixTimeMilliseconds());
         }
         else
@@ -39,6 +43,7 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
             var parameters = new List<NpgsqlParameter>();
             if (since is not null) parameters.Add(new NpgsqlParameter("since", BookmarkText(since)));
             var nullKeys = await ReadAsync(sql, parameters, rows, key, turn: null, cancellationToken).ConfigureAwait(false);
+            _infinities.WriteNotices(sink, stream);
             await NoteNullKeysAsync(key, since is null, nullKeys, cancellationToken).ConfigureAwait(false);
         }
         await sink.FlushAsync(cancellationToken).ConfigureAwait(false);
@@ -47,10 +52,11 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
     /// <summary>
     /// Reads part <paramref name="part"/> of <paramref name="ranges"/> (rows only) on <paramref name="connection"/> into
     /// <paramref name="rows"/>. Parts read in parallel share one sink: each takes <paramref name="turn"/> while it hands a
-    /// batch to the sink, so the sink sees one caller at a time.
+    /// batch to the sink, so the sink sees one caller at a time. Infinite dates are counted in <paramref name="infinities"/>,
+    /// which the caller writes to the run log after every part.
     /// </summary>
     public static async Task ReadPartAsync(NpgsqlConnection connection, PostgresTable table, PostgresKeyRanges ranges, int part, int batchSize,
-        RecordSink sink, RowWriter rows, SemaphoreSlim? turn, CancellationToken cancellationToken)
+        RecordSink sink, RowWriter rows, SemaphoreSlim? turn, PostgresInfinities infinities, CancellationToken cancellationToken)
     {
         var (condition, parameters) = ranges.Condition(part);
         // Names the part in pg_stat_activity, so a DBA (and a test) sees which range a session reads.
@@ -59,7 +65,7 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
             name.Parameters.AddWithValue("name", $"dataspoc-pipe part {part}/{ranges.Parts}");
             await name.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
         }
-        var sync = new PostgresTableSync(connection, table, null, batchSize, sink, new JsonObject(), new JsonObject());
+        var sync = new PostgresTableSync(connection, table, null, batchSize, sink, new JsonObject(), new JsonObject(), infinities: infinities);
         await sync.ReadAsync(SelectSql(table, null) + " WHERE " + condition, parameters, rows, null, turn, cancellationToken).ConfigureAwait(false);
     }
 
@@ -255,7 +261,8 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
             for (var i = 0; i < columns.Count; i++)
             {
                 var target = new LeafBufferTarget(buffers[i]);
-                if (columns[i].Write(ref values, ref target)) continue;
+                // No tally: a row with an infinite date is written again by WriteRow, which counts it once.
+                if (columns[i].Write(ref values, ref target, infinities: null)) continue;
                 direct.AbandonRow();
                 return false;
             }
@@ -280,7 +287,7 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
         try
         {
             rows.BeginRow();
-            for (; i < columns.Count; i++) columns[i].Write(ref values, rows, i);
+            for (; i < columns.Count; i++) columns[i].Write(ref values, rows, i, _infinities);
             rows.EndRow();
         }
         catch (Exception e) when (IsValueError(e))

@@ -140,9 +140,10 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
                 $"(replication key '{key?.Name}'): the pipeline changed during the split run; start a new one");
         var rows = sink.WriteSchema(table.StreamId, table.JsonSchema(), table.KeyProperties, key is null ? null : [key.Name]);
         await sink.FlushAsync(cancellationToken).ConfigureAwait(false);
+        var infinities = new PostgresInfinities();
         if (split.Part is { } only)
         {
-            await PostgresTableSync.ReadPartAsync(connection, table, ranges, only, settings.BatchSize, sink, rows, turn: null, cancellationToken).ConfigureAwait(false);
+            await PostgresTableSync.ReadPartAsync(connection, table, ranges, only, settings.BatchSize, sink, rows, turn: null, infinities, cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -151,9 +152,10 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
             await Parallel.ForEachAsync(Enumerable.Range(0, split.Parts), options, async (part, token) =>
             {
                 await using var partConnection = await OpenAsync(settings, token).ConfigureAwait(false);
-                await PostgresTableSync.ReadPartAsync(partConnection, table, ranges, part, settings.BatchSize, sink, rows, turn, token).ConfigureAwait(false);
+                await PostgresTableSync.ReadPartAsync(partConnection, table, ranges, part, settings.BatchSize, sink, rows, turn, infinities, token).ConfigureAwait(false);
             }).ConfigureAwait(false);
         }
+        infinities.WriteNotices(sink, table.StreamId);
         await sink.FlushAsync(cancellationToken).ConfigureAwait(false);
         if (key is not null)
         {
@@ -178,6 +180,19 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
     }
 
     /// <summary>
+    /// Run on every connection the tap opens (Npgsql's and libpq's): the settings that change the text of a value or of a
+    /// bookmark (the replication key's <c>::text</c>, cast back on the next run), fixed so that neither depends on what
+    /// the server, the database or the role sets. A bookmark written as <c>05/03/2024</c> under <c>DateStyle = 'SQL, DMY'</c>
+    /// is read back as May 3rd once the database's DateStyle changes, and the rows in between never land. <c>DateStyle =
+    /// ISO</c> sets only the output style: the day/month order for reading input stays the database's, so a bookmark an
+    /// earlier version saved in another style still reads as it was written, and an ISO one is unambiguous either way.
+    /// <c>extra_float_digits = 3</c> prints floats exactly (inside arrays, and a float key's bookmark) on every server
+    /// version, as pg_dump sets it; <c>bytea_output = hex</c> is the form bytea array elements are written in.
+    /// </summary>
+    internal const string SessionSettings =
+        "SET TIME ZONE 'UTC'; SET DateStyle = ISO; SET IntervalStyle = postgres; SET extra_float_digits = 3; SET bytea_output = hex";
+
+    /// <summary>
     /// One data source per connection string for the process, as <c>new NpgsqlConnection(connectionString)</c> keeps
     /// one: its pool outlives a sync. Every value is read as a built-in type (others are selected as text:
     /// <see cref="PostgresColumn.SelectExpression"/>), so the catalog of the database's own types, which Npgsql would
@@ -198,8 +213,7 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
         try
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            // Text forms of timestamps (bookmarks) are then independent of the server's time zone.
-            await using var command = new NpgsqlCommand("SET TIME ZONE 'UTC'", connection);
+            await using var command = new NpgsqlCommand(SessionSettings, connection);
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             return connection;
         }

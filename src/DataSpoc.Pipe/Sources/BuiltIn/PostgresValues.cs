@@ -16,7 +16,10 @@ internal interface IPostgresValues
     /// <summary>Whether the next value is NULL; a NULL is then consumed.</summary>
     bool NextIsNull();
 
-    /// <summary>The next value as <typeparamref name="T"/> (a value type); <paramref name="type"/> is the column's type.</summary>
+    /// <summary>
+    /// The next value as <typeparamref name="T"/> (a value type); <paramref name="type"/> is the column's type. A date
+    /// read as an int and a timestamp as a long are their binary forms (days, microseconds since 2000-01-01).
+    /// </summary>
     T Next<T>(NpgsqlDbType type) where T : struct;
 
     /// <summary>
@@ -166,10 +169,12 @@ internal static class PostgresBinary
     private static readonly DateTime Epoch = new(2000, 1, 1, 0, 0, 0, DateTimeKind.Unspecified);
     private static readonly int EpochDay = DateOnly.FromDateTime(Epoch).DayNumber;
 
+    /// <summary>A timestamp's binary form (<see cref="Timestamp(long, bool)"/>).</summary>
+    public static DateTime Timestamp(ReadOnlySpan<byte> value, bool withZone) => Timestamp(BinaryPrimitives.ReadInt64BigEndian(value), withZone);
+
     /// <summary>Microseconds since 2000-01-01; ±infinity become DateTime.MaxValue/MinValue, as Npgsql maps them.</summary>
-    public static DateTime Timestamp(ReadOnlySpan<byte> value, bool withZone)
+    public static DateTime Timestamp(long micros, bool withZone)
     {
-        var micros = BinaryPrimitives.ReadInt64BigEndian(value);
         var kind = withZone ? DateTimeKind.Utc : DateTimeKind.Unspecified;
         if (micros == long.MaxValue) return DateTime.SpecifyKind(DateTime.MaxValue, kind);
         if (micros == long.MinValue) return DateTime.SpecifyKind(DateTime.MinValue, kind);
@@ -179,10 +184,12 @@ internal static class PostgresBinary
         return new DateTime((long)ticks, kind);
     }
 
+    /// <summary>A date's binary form (<see cref="Date(int)"/>).</summary>
+    public static DateOnly Date(ReadOnlySpan<byte> value) => Date(BinaryPrimitives.ReadInt32BigEndian(value));
+
     /// <summary>Days since 2000-01-01; ±infinity become DateOnly.MaxValue/MinValue, as Npgsql maps them.</summary>
-    public static DateOnly Date(ReadOnlySpan<byte> value)
+    public static DateOnly Date(int days)
     {
-        var days = BinaryPrimitives.ReadInt32BigEndian(value);
         if (days == int.MaxValue) return DateOnly.MaxValue;
         if (days == int.MinValue) return DateOnly.MinValue;
         var day = (long)EpochDay + days;

@@ -164,7 +164,7 @@ public sealed class PostgresTapTests(PostgresServer server) : IDisposable
         var rows = output.Records("public-all_types").ToList();
         Assert.Equal(2, rows.Count);
         Assert.Equal("""
-            {"id":1,"small":7,"big":9000000000,"real_v":1.5,"double_v":2.25,"price":1234.56,"exact":0.000001,"whole":42,"flag":true,"name":"héllo \"q\"","code":"ab","letter":"x  ","uid":"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11","day":"2024-02-29","at":"2024-01-02T03:04:05.123456Z","at_tz":"2024-01-02T01:04:05.500000Z","clock":"13:14:15.000001","doc":{"a":[1,2]},"docb":{"b":{"c":null}},"blob":"AAEC/w==","tags":["x",null,"z"],"scores":[1,2],"feeling":"happy","span":"1 day 02:00:00","addr":"10.0.0.1/32"}
+            {"id":1,"small":7,"big":9000000000,"real_v":1.5,"double_v":2.25,"price":1234.56,"exact":0.000001,"whole":42,"flag":true,"name":"héllo \"q\"","code":"ab","letter":"x  ","uid":"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11","day":"2024-02-29","at":"2024-01-02T03:04:05.123456Z","at_tz":"2024-01-02T01:04:05.500000Z","clock":"13:14:15.000001","doc":{"a":[1,2]},"docb":{"b":{"c":null}},"blob":"AAEC/w==","tags":["x",null,"z"],"scores":[1,2],"feeling":"happy","span":"1 day 02:00:00","addr":"10.0.0.1"}
             """, SingerOutput.Json(rows[0]));
         Assert.All(rows[1].Where(kv => kv.Key is not ("id" or "big")), kv => Assert.Null(kv.Value));
         Assert.Contains(output.Messages, m => (string)m["type"]! == "ACTIVATE_VERSION" && (string)m["stream"]! == "public-all_types");
@@ -193,6 +193,163 @@ public sealed class PostgresTapTests(PostgresServer server) : IDisposable
         // Inclusive bookmark: the last row of the previous run comes again, then only the new rows.
         Assert.Equal([25L, 26L, 27L], second.Records("public-orders").Select(r => (long)r["id"]!));
         Assert.Equal("2024-03-02 00:00:00+00", (string)second.LastState!["bookmarks"]!["public-orders"]!["replication_key_value"]!);
+    }
+
+    /// <summary>
+    /// The bookmark is the key's text, cast back on the next run: written in the database's DateStyle (here day first),
+    /// it was read as another date once that setting changed, and the rows in between never landed. The tap's sessions
+    /// fix the settings that shape a value's text, on the cursor (Npgsql) and the full table's COPY (libpq) alike.
+    /// </summary>
+    [Fact]
+    public async Task Bookmarks_and_values_are_written_in_ISO_whatever_the_database_s_DateStyle_so_no_row_is_skipped_when_it_changes()
+    {
+        var db = await server.CreateDatabaseAsync("""
+            CREATE TABLE public.ev (id int4 PRIMARY KEY, updated_at timestamptz NOT NULL, span tsrange, gap interval);
+            INSERT INTO ev VALUES (1, '2024-03-01 10:00:00+00', '[2024-03-05 10:00, 2024-03-06 00:00)', '1 day 02:00:00'),
+                                  (2, '2024-03-05 10:00:00+00', NULL, NULL);
+            """);
+        await server.ExecuteAsync(db, $"ALTER DATABASE {db} SET datestyle = 'SQL, DMY'; ALTER DATABASE {db} SET intervalstyle = 'sql_standard'");
+        var config = Config(db);
+        config["filter_tables"] = new JsonArray("ev");
+        const string span = "[\"2024-03-05 10:00:00\",\"2024-03-06 00:00:00\")";
+
+        // A full table (a binary COPY) selects the range and the interval as text: their ISO and PostgreSQL forms.
+        var full = (await _h.SyncAsync("postgres", config)).Records("public-ev").Single(r => (int)r["id"]! == 1);
+        Assert.Equal(span, (string)full["span"]!);
+        Assert.Equal("1 day 02:00:00", (string)full["gap"]!);
+
+        config["replication_keys"] = new JsonObject { ["public-ev"] = "updated_at" };
+        var first = await _h.SyncAsync("postgres", config);
+        Assert.Equal([1L, 2L], first.Records("public-ev").Select(r => (long)r["id"]!));
+        Assert.Equal(span, (string)first.Records("public-ev").First()["span"]!);
+        Assert.Equal("2024-03-05 10:00:00+00", (string)first.LastState!["bookmarks"]!["public-ev"]!["replication_key_value"]!);
+
+        // The DBA puts PostgreSQL's default back: March 5th must still read as March 5th, so April 1st lands.
+        await server.ExecuteAsync(db, $"ALTER DATABASE {db} SET datestyle = 'ISO, MDY'; " +
+            "INSERT INTO ev VALUES (3, '2024-04-01 10:00:00+00', NULL, NULL), (4, '2024-06-01 10:00:00+00', NULL, NULL)");
+        var second = await _h.SyncAsync("postgres", config, first.LastState);
+        Assert.Equal([2L, 3L, 4L], second.Records("public-ev").Select(r => (long)r["id"]!));
+        Assert.Equal("2024-06-01 10:00:00+00", (string)second.LastState!["bookmarks"]!["public-ev"]!["replication_key_value"]!);
+    }
+
+    [Fact]
+    public async Task Two_tables_whose_stream_ids_are_equal_are_refused_naming_both_and_one_can_be_kept_by_its_schema_qualified_name()
+    {
+        var db = await server.CreateDatabaseAsync("""
+            CREATE SCHEMA "a-b"; CREATE SCHEMA a;
+            CREATE TABLE "a-b".c (id int PRIMARY KEY, src text); INSERT INTO "a-b".c VALUES (1, 'schema a-b table c');
+            CREATE TABLE a."b-c" (id int PRIMARY KEY, src text); INSERT INTO a."b-c" VALUES (1, 'schema a table b-c'), (2, 'schema a table b-c');
+            """);
+        var config = Config(db);
+        config["schemas"] = new JsonArray("a", "a-b");
+        var stderr = await _h.FailAsync("postgres", config);
+        Assert.Contains("postgres tap: tables \"a\".\"b-c\" and \"a-b\".\"c\" would both be stream 'a-b-c' and land as one table: " +
+            "keep one of them with filter_tables (its schema.table name, e.g. [\"a.b-c\"]) or schemas", stderr);
+        var (exit, _, discoverError) = await _h.RunRawAsync("postgres", config, discover: true);
+        Assert.Equal(1, exit);
+        Assert.Contains("would both be stream 'a-b-c'", discoverError);
+
+        config["filter_tables"] = new JsonArray("a-b.c");
+        var output = await _h.SyncAsync("postgres", config);
+        Assert.Equal(["schema a-b table c"], output.Records("a-b-c").Select(r => (string)r["src"]!));
+    }
+
+    [Fact]
+    public async Task Network_addresses_land_as_PostgreSQL_prints_them()
+    {
+        // inet's ::text always appends the mask; psql, COPY and array_to_json print it only when it is not the host's.
+        var db = await server.CreateDatabaseAsync("""
+            CREATE DOMAIN address AS inet;
+            CREATE TABLE public.hosts (id int PRIMARY KEY, ip inet, net cidr, alias address, ips inet[]);
+            INSERT INTO hosts VALUES (1, '::1', '::1/128', '10.0.0.1', ARRAY['::1'::inet, '10.1.2.3/8']), (2, '10.1.2.3/8', '10.0.0.0/8', NULL, NULL);
+            """);
+        var config = Config(db);
+        config["filter_tables"] = new JsonArray("hosts");
+        foreach (var incremental in new[] { false, true })
+        {
+            if (incremental) config["replication_keys"] = new JsonObject { ["public-hosts"] = "id" };
+            var rows = (await _h.SyncAsync("postgres", config)).Records("public-hosts").Select(SingerOutput.Json).ToList();
+            Assert.Equal("""{"id":1,"ip":"::1","net":"::1/128","alias":"10.0.0.1","ips":["::1","10.1.2.3/8"]}""", rows[0]);
+            Assert.Equal("""{"id":2,"ip":"10.1.2.3/8","net":"10.0.0.0/8","alias":null,"ips":null}""", rows[1]);
+        }
+    }
+
+    /// <summary>
+    /// A numeric without precision and scale lands as a double, as DuckDB's postgres scanner reads it: the values a double
+    /// holds exactly land as they are, and one it would round fails the run naming the column, the row and the value.
+    /// </summary>
+    [Fact]
+    public async Task A_numeric_without_precision_lands_as_a_double_when_the_double_holds_it_and_fails_the_run_when_it_would_round_it()
+    {
+        var db = await server.CreateDatabaseAsync("""
+            CREATE TABLE public.amounts (id int PRIMARY KEY, n numeric, ns numeric[]);
+            INSERT INTO amounts VALUES (1, 0.1, ARRAY[0.1, 1.50, NULL]), (2, 123.45, ARRAY[1e28]), (3, 0.30000000000000004, NULL),
+                                       (4, 10000000000000000000000000000, '{}'), (5, -1.5, NULL);
+            """);
+        var config = Config(db);
+        config["filter_tables"] = new JsonArray("amounts");
+        using var lake = new TempLake();
+        var pipeline = lake.BuiltInPipeline("amounts", "postgres", config);
+        await TempLake.RunBuiltInAsync(pipeline);
+        var query = "FROM read_parquet('{lake}/**/*.parquet', hive_partitioning = false)";
+        Assert.Equal([["n", "DOUBLE"], ["ns", "DOUBLE[]"]],
+            lake.Query($"SELECT column_name, column_type FROM (DESCRIBE SELECT n, ns {query})").Select(r => r.Select(v => v!).ToArray()).ToArray());
+        Assert.Equal([["1", "0.1", "[0.1, 1.5, NULL]"], ["2", "123.45", "[1e+28]"], ["3", "0.30000000000000004", null], ["4", "1e+28", "[]"], ["5", "-1.5", null]],
+            lake.Query($"SELECT id::VARCHAR, n::VARCHAR, ns::VARCHAR {query} ORDER BY id").Select(r => r.ToArray()).ToArray());
+
+        await server.ExecuteAsync(db, "UPDATE amounts SET n = 12345678901234567890.123456789 WHERE id = 3");
+        Assert.True(BuiltInTaps.TryGet("postgres", out var tap));
+        var failed = await new PipelineRunner(new ObjectStoreFactory()).RunAsync(pipeline, new RunOptions { Source = new BuiltInSource(tap) }, CancellationToken.None);
+        Assert.False(failed.Succeeded);
+        Assert.Contains("postgres tap: stream 'public-amounts' column 'n' (numeric): cannot convert a value in the row id = 3: " +
+            "12345678901234567890.123456789 lands as a double, which does not hold it exactly (it would land as 1.2345678901234567E+19) " +
+            "(a numeric without precision and scale lands as a double; to land such values exactly, declare the column numeric(p,s)", failed.Log.Error);
+
+        await server.ExecuteAsync(db, "UPDATE amounts SET n = 1, ns = ARRAY[0.5, 123456789012345678.12345678901] WHERE id = 3");
+        var stderr = await _h.FailAsync("postgres", config);
+        Assert.Contains("postgres tap: stream 'public-amounts' column 'ns' (numeric[]): cannot convert a value in the row id = 3: " +
+            "an element of the array 123456789012345678.12345678901 lands as a double, which does not hold it exactly (it would land as 1.2345678901234568E+17)", stderr);
+    }
+
+    /// <summary>
+    /// The lake has no infinite date: PostgreSQL's infinity and -infinity land as the latest and earliest values it holds
+    /// (as Npgsql reads them), in a column and inside an array alike, and the run log counts them per column, since a
+    /// real value of those dates lands the same.
+    /// </summary>
+    [Fact]
+    public async Task Infinite_dates_and_timestamps_land_as_the_latest_and_earliest_values_in_columns_and_arrays_and_the_run_log_counts_them()
+    {
+        var db = await server.CreateDatabaseAsync("""
+            CREATE TABLE public.validity (id int PRIMARY KEY, valid_to timestamptz, day date, starts timestamp, days date[], ats timestamptz[]);
+            INSERT INTO validity VALUES
+              (1, 'infinity', 'infinity', '-infinity', ARRAY['infinity'::date, '2024-01-02', '-infinity'], ARRAY['infinity'::timestamptz, '2024-01-02 03:04:05+00']),
+              (2, 'infinity', '-infinity', '2024-01-01 00:00:00', NULL, ARRAY['-infinity'::timestamptz]),
+              (3, '9999-12-31 23:59:59.999999+00', '9999-12-31', '0001-01-01 00:00:00', '{}', NULL);
+            """);
+        var config = Config(db);
+        config["filter_tables"] = new JsonArray("validity");
+        foreach (var incremental in new[] { false, true })
+        {
+            if (incremental) config["replication_keys"] = new JsonObject { ["public-validity"] = "id" };
+            using var lake = new TempLake();
+            var result = await TempLake.RunBuiltInAsync(lake.BuiltInPipeline("validity", "postgres", config));
+            var query = "FROM read_parquet('{lake}/**/*.parquet', hive_partitioning = false)";
+            Assert.Equal([
+                ["1", "9999-12-31 23:59:59.999999+00", "9999-12-31", "0001-01-01 00:00:00+00", "[9999-12-31, 2024-01-02, 0001-01-01]", "['9999-12-31 23:59:59.999999+00', '2024-01-02 03:04:05+00']"],
+                ["2", "9999-12-31 23:59:59.999999+00", "0001-01-01", "2024-01-01 00:00:00+00", null, "['0001-01-01 00:00:00+00']"],
+                ["3", "9999-12-31 23:59:59.999999+00", "9999-12-31", "0001-01-01 00:00:00+00", "[]", null]],
+                lake.Query($"SELECT id::VARCHAR, valid_to::VARCHAR, day::VARCHAR, starts::VARCHAR, days::VARCHAR, ats::VARCHAR {query} ORDER BY id")
+                    .Select(r => r.ToArray()).ToArray());
+            var notices = result.Log.Notices.Where(n => n.Contains("infinity", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
+            const string why = " (the latest and earliest values the lake holds, which a real value of that date lands as too)";
+            Assert.Equal([
+                "stream 'public-validity' column 'ats' (timestamp with time zone[]): 1 value(s) were 'infinity', landed as 9999-12-31T23:59:59.999999Z; 1 value(s) were '-infinity', landed as 0001-01-01T00:00:00Z" + why,
+                "stream 'public-validity' column 'day' (date): 1 value(s) were 'infinity', landed as 9999-12-31; 1 value(s) were '-infinity', landed as 0001-01-01" + why,
+                "stream 'public-validity' column 'days' (date[]): 1 value(s) were 'infinity', landed as 9999-12-31; 1 value(s) were '-infinity', landed as 0001-01-01" + why,
+                "stream 'public-validity' column 'starts' (timestamp without time zone): 1 value(s) were '-infinity', landed as 0001-01-01T00:00:00Z" + why,
+                "stream 'public-validity' column 'valid_to' (timestamp with time zone): 2 value(s) were 'infinity', landed as 9999-12-31T23:59:59.999999Z" + why,
+            ], notices);
+        }
     }
 
     [Fact]

@@ -41,7 +41,9 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
         // Each file carries its own schema: a SCHEMA message goes out whenever it differs from the last one.
         string? lastSchema = null;
         RowWriter? rows = null;
-        var scratch = new JsonValueWriter();
+        // NaN and the infinities inside a list or struct go as the strings a number column reads back as those doubles
+        // (JSON text has no other form for them; the printed Singer output spells them bare, see SingerJsonSink).
+        var scratch = new JsonValueWriter { NamedFloatsAsStrings = true };
         return Task.FromResult<Func<SourceFile, Task>?>(async file =>
         {
             await using var local = await LocalCopyAsync(file, cancellationToken).ConfigureAwait(false);
@@ -120,7 +122,7 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
         using (Open(copy.Path, file)) { } // a file that is not Parquet fails here, with the tap's message
         try
         {
-            ParquetRows.ForEach(copy.Path, null, null, (json, row) => onRecord(json, row + 1), file.Location, cancellationToken);
+            ParquetRows.ForEach(copy.Path, null, null, (json, row) => onRecord(json, row + 1), file.Location, cancellationToken, namedFloatsAsStrings: true);
         }
         catch (InvalidDataException e)
         {

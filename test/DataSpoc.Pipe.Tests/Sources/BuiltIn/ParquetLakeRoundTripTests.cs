@@ -93,4 +93,28 @@ public sealed class ParquetLakeRoundTripTests : IDisposable
         // Parquet's NaN and infinities land as they are (they landed as null before).
         Assert.Equal(["nan", "inf"], _lake.Query($"SELECT f32::VARCHAR, f64::VARCHAR FROM {Typed} WHERE id = 3").Single());
     }
+
+    [Fact]
+    public async Task NaN_and_the_infinities_inside_lists_and_structs_land_as_they_are_and_print_as_bare_words()
+    {
+        var source = _h.Path("in/floats.parquet");
+        WriteWithDuckDb(source, """
+            SELECT * FROM (VALUES
+              (1, [1.5::DOUBLE, 'NaN'::DOUBLE, 'Infinity'::DOUBLE, '-Infinity'::DOUBLE], ['NaN'::FLOAT, 2.5::FLOAT], {'d': 'NaN'::DOUBLE, 'l': ['-Infinity'::DOUBLE], 's': 'NaN'}, ['NaN', 'x']),
+              (2, [NULL, 0.5::DOUBLE], []::FLOAT[], {'d': 'Infinity'::DOUBLE, 'l': [1.0::DOUBLE], 's': NULL}, NULL)
+            ) t(id, lf, l32, st, names)
+            """);
+        var config = new JsonObject { ["path"] = _h.Path("in") };
+        await TempLake.RunBuiltInAsync(_lake.BuiltInPipeline("typed", "parquet", config));
+
+        const string Columns = "id::VARCHAR, lf::VARCHAR, l32::VARCHAR, st::VARCHAR, names::VARCHAR";
+        var landed = _lake.Query($"SELECT {Columns} FROM read_parquet('{{lake}}/raw/parquet/floats/*/*.parquet', hive_partitioning = false) ORDER BY id");
+        Assert.Equal(_lake.Query($"SELECT {Columns} FROM read_parquet('{source}') ORDER BY id"), landed);
+        Assert.Equal("[1.5, nan, inf, -inf]", landed[0][1]);
+        Assert.Equal("{'d': nan, 'l': [-inf], 's': NaN}", landed[0][3]);
+
+        // `dataspoc-pipe tap parquet` prints them as it prints a flat one: bare words (a text "NaN" stays a string).
+        var printed = (await _h.SyncAsync("parquet", config)).Lines.Single(l => l.Contains("\"id\":1,"));
+        Assert.Contains("\"lf\":[1.5,NaN,Infinity,-Infinity],\"l32\":[NaN,2.5],\"st\":{\"d\":NaN,\"l\":[-Infinity],\"s\":\"NaN\"},\"names\":[\"NaN\",\"x\"]", printed);
+    }
 }

@@ -12,7 +12,8 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// <c>{"files": [...] | "path": "dir, file or bucket folder such as s3://lake/raw/csv/orders/",
 /// "streams": [{"name", "pattern", "key_properties"}]}</c>. A folder stands for every <c>.parquet</c> file below it.
 /// Unclaimed files form one stream per table folder: the nearest folder that is not a <c>key=value</c> partition
-/// (so a lake table <c>orders/dt=…/orders_0000.parquet</c> is stream <c>orders</c>); a loose file is named after itself.
+/// (so a lake table <c>orders/dt=…/orders_0000.parquet</c> is stream <c>orders</c>, and Spark's
+/// <c>orders/part-00000-….snappy.parquet</c> too); a loose file is named after itself (see <see cref="TableName"/>).
 /// The schema comes from the Parquet schema; a file with a different schema starts with a new SCHEMA message.
 /// Incremental by files already read (state lists them with modification time and size).
 /// </summary>
@@ -149,8 +150,14 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
         }
     }
 
-    /// <summary>The table folder a lake file belongs to: the nearest folder that is not a <c>key=value</c> partition.</summary>
-    private static string TableName(SourceFile file)
+    /// <summary>
+    /// The stream of an unclaimed file: its table folder (the nearest folder that is not a <c>key=value</c> partition)
+    /// when the file is a part of a table (below a partition folder, named after the folder as the lake's own
+    /// <c>orders_0000.parquet</c>, or named as writers name the parts of one table, see <see cref="IsPartFileName"/>);
+    /// otherwise the file is a table of its own, named after itself (<c>/data/orders.parquet</c> and
+    /// <c>/data/customers.parquet</c> are two streams).
+    /// </summary>
+    internal static string TableName(SourceFile file)
     {
         var parts = file.Location.Split('/', StringSplitOptions.RemoveEmptyEntries);
         var folders = parts[..^1];
@@ -159,8 +166,21 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
         if (i < 0) return file.BaseName;
         var folder = folders[i];
         var partitioned = i < folders.Length - 1;
-        return partitioned || file.BaseName.StartsWith(folder, StringComparison.Ordinal) ? folder : file.BaseName;
+        return partitioned || file.BaseName.StartsWith(folder, StringComparison.Ordinal) || IsPartFileName(file.FileName) ? folder : file.BaseName;
     }
+
+    /// <summary>
+    /// Whether a file name is one a writer gives the parts of one table, which says nothing of the table itself: Spark,
+    /// Delta and pyarrow's <c>part-00000-…snappy.parquet</c> / <c>part-0.parquet</c>, DuckDB's <c>data_0.parquet</c>
+    /// (<c>PER_THREAD_OUTPUT</c>, <c>FILE_SIZE_BYTES</c>) and a bare <c>data.parquet</c>, Snowflake's
+    /// <c>data_0_0_0.snappy.parquet</c>, names that start with a number (Hive's <c>000000_0</c>, Iceberg's
+    /// <c>00000-0-&lt;uuid&gt;.parquet</c>, Polars' <c>00000000.parquet</c>) or with a UUID (pyarrow's <c>&lt;uuid&gt;-0.parquet</c>).
+    /// </summary>
+    internal static bool IsPartFileName(string fileName) => PartFileName.IsMatch(fileName);
+
+    private static readonly System.Text.RegularExpressions.Regex PartFileName = new(
+        @"^(?:(?:part|data)(?:[-_]\d[^.]*)?|\d[^.]*|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}[^.]*)(?:\.[a-z0-9]+)*$",
+        System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant);
 
     internal sealed record StreamPlan(string Name, Matcher? Pattern, string? PatternText, IReadOnlyList<string> KeyProperties, List<SourceFile> Files) : IFileStream;
 

@@ -60,39 +60,67 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
                 rows = sink.WriteSchema(stream.Name, schema, stream.KeyProperties);
                 lastSchema = schemaText;
             }
-            await EmitAsync(reader, shapes, file, rows, scratch, sink, cancellationToken).ConfigureAwait(false);
+            await EmitAsync(stream.Name, reader, shapes, file, rows, scratch, sink, cancellationToken).ConfigureAwait(false);
         });
     }
 
-    private static async Task EmitAsync(ParquetFileReader reader, List<ParquetShape> shapes, SourceFile file, RowWriter rows, JsonValueWriter scratch, RecordSink sink, CancellationToken cancellationToken)
+    private static async Task EmitAsync(string stream, ParquetFileReader reader, List<ParquetShape> shapes, SourceFile file, RowWriter rows, JsonValueWriter scratch, RecordSink sink,
+        CancellationToken cancellationToken)
     {
         var metadata = reader.FileMetaData;
-        for (var g = 0; g < metadata.NumRowGroups; g++)
+        var subMicrosecond = new long[metadata.NumColumns];
+        // A value the lake refuses is named by the file, row group and row it came from: a Parquet file has no lines.
+        var at = new RowPosition(file.Location);
+        sink.RowOrigin = at.ToString;
+        try
         {
-            using var rowGroup = reader.RowGroup(g);
-            var count = rowGroup.MetaData.NumRows;
-            var cursors = new ParquetLeafCursor[metadata.NumColumns];
-            try
+            for (var g = 0; g < metadata.NumRowGroups; g++)
             {
-                for (var c = 0; c < cursors.Length; c++)
-                    cursors[c] = ParquetLeafCursor.Create(rowGroup.Column(c), metadata.Schema.Column(c));
-                for (long row = 0; row < count; row++)
+                using var rowGroup = reader.RowGroup(g);
+                var count = rowGroup.MetaData.NumRows;
+                var cursors = new ParquetLeafCursor[metadata.NumColumns];
+                at.RowGroup = g;
+                try
                 {
-                    WriteRow(shapes, cursors, rows, scratch, file, g, row);
-                    if ((row & 1023) == 0) cancellationToken.ThrowIfCancellationRequested();
-                    await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
+                    for (var c = 0; c < cursors.Length; c++)
+                        cursors[c] = ParquetLeafCursor.Create(rowGroup.Column(c), metadata.Schema.Column(c));
+                    for (long row = 0; row < count; row++)
+                    {
+                        at.Row = row;
+                        WriteRow(shapes, cursors, rows, scratch, file, g, row);
+                        if ((row & 1023) == 0) cancellationToken.ThrowIfCancellationRequested();
+                        await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                    for (var c = 0; c < cursors.Length; c++) subMicrosecond[c] += cursors[c].SubMicrosecondValues;
+                }
+                catch (ParquetException e)
+                {
+                    // Opening a column chunk: its metadata or first page is damaged.
+                    throw new TapException($"{TapName} tap: {file.Location} row group {g}: {ParquetFailure.Reason(e)}", e);
+                }
+                finally
+                {
+                    foreach (var cursor in cursors) cursor?.Dispose();
                 }
             }
-            catch (ParquetException e)
-            {
-                // Opening a column chunk: its metadata or first page is damaged.
-                throw new TapException($"{TapName} tap: {file.Location} row group {g}: {ParquetFailure.Reason(e)}", e);
-            }
-            finally
-            {
-                foreach (var cursor in cursors) cursor?.Dispose();
-            }
         }
+        finally
+        {
+            sink.RowOrigin = null;
+        }
+        for (var c = 0; c < subMicrosecond.Length; c++)
+            if (subMicrosecond[c] > 0)
+                sink.WriteNotice($"stream '{stream}': {file.Location} column '{metadata.Schema.Column(c).Path.ToDotString()}': {subMicrosecond[c]} value(s) " +
+                    "with nanoseconds landed cut to the microsecond (the lake's timestamps and times hold microseconds)");
+    }
+
+    /// <summary>The row being read, as an error names it.</summary>
+    private sealed class RowPosition(string location)
+    {
+        public int RowGroup;
+        public long Row;
+
+        public override string ToString() => $"{location} row group {RowGroup} row {Row}";
     }
 
     /// <summary>One row; a shape's index is its property index (<see cref="Schema"/> lists the shapes in order).</summary>

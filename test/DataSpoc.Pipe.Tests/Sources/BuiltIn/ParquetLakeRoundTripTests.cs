@@ -1,4 +1,7 @@
 using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Sources.BuiltIn;
+using DataSpoc.Pipe.Storage;
 using DataSpoc.Pipe.Tests.Support;
 using DuckDB.NET.Data;
 using Xunit;
@@ -116,5 +119,43 @@ public sealed class ParquetLakeRoundTripTests : IDisposable
         // `dataspoc-pipe tap parquet` prints them as it prints a flat one: bare words (a text "NaN" stays a string).
         var printed = (await _h.SyncAsync("parquet", config)).Lines.Single(l => l.Contains("\"id\":1,"));
         Assert.Contains("\"lf\":[1.5,NaN,Infinity,-Infinity],\"l32\":[NaN,2.5],\"st\":{\"d\":NaN,\"l\":[-Infinity],\"s\":\"NaN\"},\"names\":[\"NaN\",\"x\"]", printed);
+    }
+
+    [Fact]
+    public async Task An_interval_lands_as_the_text_duckdb_prints_and_nanoseconds_cut_to_the_microsecond_are_named_in_the_run_log()
+    {
+        var source = _h.Path("in/times.parquet");
+        WriteWithDuckDb(source, """
+            SELECT * FROM (VALUES
+              (1, INTERVAL '1 day', '2024-01-01 10:00:00.123456789'::TIMESTAMP_NS, [INTERVAL '25 hours']),
+              (2, INTERVAL '1 year 2 months 3 days 04:05:06.007', '2024-01-01 10:00:00.123456'::TIMESTAMP_NS, []),
+              (3, INTERVAL '0 seconds', '1970-01-01 00:00:00.000000001'::TIMESTAMP_NS, NULL),
+              (4, INTERVAL '1 month 300 milliseconds', NULL, NULL)
+            ) t(id, iv, tsns, ivs)
+            """);
+        var pipeline = _lake.BuiltInPipeline("typed", "parquet", new JsonObject { ["path"] = _h.Path("in") });
+        await TempLake.RunBuiltInAsync(pipeline);
+
+        const string Table = "read_parquet('{lake}/raw/parquet/times/*/*.parquet', hive_partitioning = false)";
+        Assert.Equal(["VARCHAR", "VARCHAR[]"], _lake.Query($"SELECT column_type FROM (DESCRIBE SELECT iv, ivs FROM {Table})").Select(r => r[0]));
+        var landed = _lake.Query($"SELECT id::VARCHAR, iv, iv::INTERVAL::VARCHAR, ivs::VARCHAR FROM {Table} ORDER BY id");
+        Assert.Equal(_lake.Query($"SELECT id::VARCHAR, iv::VARCHAR, iv::VARCHAR, ivs::VARCHAR FROM read_parquet('{source}') ORDER BY id"), landed);
+        Assert.Equal(["1 day", "1 year 2 months 3 days 04:05:06.007", "00:00:00", "1 month 00:00:00.3"], landed.Select(r => r[1]));
+        Assert.Equal("['25:00:00']", landed[0][3]);
+
+        var notice = Assert.Single(_lake.Logs("typed").Single().Notices, n => n.Contains("nanoseconds"));
+        Assert.Equal($"stream 'times': {source} column 'tsns': 2 value(s) with nanoseconds landed cut to the microsecond (the lake's timestamps and times hold microseconds)", notice);
+    }
+
+    [Fact]
+    public async Task A_value_the_lake_refuses_is_named_by_its_file_row_group_and_row_not_a_line()
+    {
+        var source = _h.Path("in/big.parquet");
+        WriteWithDuckDb(source, "SELECT * FROM (VALUES (1, 5::UBIGINT), (2, 18446744073709551615::UBIGINT)) t(id, ub)");
+        Assert.True(BuiltInTaps.TryGet("parquet", out var tap));
+        var run = await new PipelineRunner(new ObjectStoreFactory()).RunAsync(_lake.BuiltInPipeline("typed", "parquet", new JsonObject { ["path"] = _h.Path("in") }),
+            new RunOptions { Source = new BuiltInSource(tap) }, CancellationToken.None);
+        Assert.False(run.Succeeded);
+        Assert.StartsWith($"stream 'big', {source} row group 0 row 1: field 'ub': 18446744073709551615 is not a 64-bit integer", run.Log.Error);
     }
 }

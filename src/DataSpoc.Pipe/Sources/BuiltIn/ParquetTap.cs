@@ -109,9 +109,12 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
             sink.RowOrigin = null;
         }
         for (var c = 0; c < subMicrosecond.Length; c++)
-            if (subMicrosecond[c] > 0)
-                sink.WriteNotice($"stream '{stream}': {file.Location} column '{metadata.Schema.Column(c).Path.ToDotString()}': {subMicrosecond[c]} value(s) " +
-                    "with nanoseconds landed cut to the microsecond (the lake's timestamps and times hold microseconds)");
+        {
+            if (subMicrosecond[c] == 0) continue;
+            using var path = metadata.Schema.Column(c).Path;
+            sink.WriteNotice($"stream '{stream}': {file.Location} column '{path.ToDotString()}': {subMicrosecond[c]} value(s) " +
+                "with nanoseconds landed cut to the microsecond (the lake's timestamps and times hold microseconds)");
+        }
     }
 
     /// <summary>The row being read, as an error names it.</summary>

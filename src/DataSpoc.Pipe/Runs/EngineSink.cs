@@ -357,7 +357,7 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
             if (_rejection is { } reason)
             {
                 _batch.RollbackToMark();
-                _sink._ingest.Reject(_state, reason, QuarantineLine(), line);
+                _sink._ingest.Reject(_state, reason, QuarantineLine(), line, _sink.RowOrigin?.Invoke());
                 return;
             }
             for (var c = 0; c < _columns.Length; c++)

@@ -821,9 +821,10 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         return null;
     }
 
-    internal void Reject(StreamState state, string reason, ReadOnlySpan<byte> rawLine, long line)
+    /// <summary>A record rejected; <paramref name="origin"/> names where its row came from instead of its line (a built-in source's file and row).</summary>
+    internal void Reject(StreamState state, string reason, ReadOnlySpan<byte> rawLine, long line, string? origin = null)
     {
-        var message = $"stream '{state.Name}', line {line}: {reason}";
+        var message = origin is null ? $"stream '{state.Name}', line {line}: {reason}" : $"stream '{state.Name}', {origin}: {reason}";
         lock (_rejectLock)
             RejectLocked(state, message, rawLine, line);
     }

@@ -50,6 +50,13 @@ internal abstract class RecordSink
     /// </summary>
     public virtual void WriteNotice(string notice) { }
 
+    /// <summary>
+    /// Where the source's current row comes from, for an error about one of its values (<c>file.parquet row group 0
+    /// row 5</c>): a source whose rows are not lines sets it (and clears it when done); without it an error names the line
+    /// the row's RECORD message would have had.
+    /// </summary>
+    public Func<string>? RowOrigin { get; set; }
+
     /// <summary>Whether the tables the rows land in keep the latest row per key (<c>write_mode: merge</c>), so a row sent again replaces its earlier copy.</summary>
     public virtual bool MergesByKey => false;
 }

@@ -33,4 +33,34 @@ public class SingerJsonSinkTests
         Assert.Equal("""{"type":"STATE","value":{"k":1}}""", lines[3]);
         Assert.Equal(2, sink.Records);
     }
+
+    [Fact]
+    public async Task NaN_and_the_infinities_print_as_bare_words_flat_and_where_the_schema_nests_a_number_but_a_text_NaN_stays_a_string()
+    {
+        // A nested value comes as JSON text (the postgres tap's array_to_json, the parquet tap's lists), where they are strings.
+        var output = new MemoryStream();
+        var sink = new SingerJsonSink(output);
+        JsonObject Of(string type) => new() { ["type"] = new JsonArray("null", type) };
+        var schema = new JsonObject
+        {
+            ["properties"] = new JsonObject
+            {
+                ["f"] = Of("number"),
+                ["af"] = new JsonObject { ["type"] = new JsonArray("null", "array"), ["items"] = Of("number") },
+                ["at"] = new JsonObject { ["type"] = new JsonArray("null", "array"), ["items"] = Of("string") },
+                ["o"] = new JsonObject { ["type"] = "object", ["properties"] = new JsonObject { ["n"] = Of("number"), ["s"] = Of("string") } },
+            },
+        };
+        var rows = sink.WriteSchema("s", schema, []);
+        rows.BeginRow();
+        rows.Double(0, double.NaN);
+        rows.Json(1, """[1.5,"NaN","Infinity","-Infinity",null]"""u8);
+        rows.Json(2, """["NaN","Infinity"]"""u8);
+        rows.Json(3, """{"n":"-Infinity","s":"NaN"}""");
+        rows.EndRow();
+        await sink.FlushAsync(CancellationToken.None);
+
+        var lines = Encoding.UTF8.GetString(output.ToArray()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("""{"type":"RECORD","stream":"s","record":{"f":NaN,"af":[1.5,NaN,Infinity,-Infinity,null],"at":["NaN","Infinity"],"o":{"n":-Infinity,"s":"NaN"}}}""", lines[1]);
+    }
 }

@@ -4,13 +4,15 @@ using System.Text.Json.Nodes;
 namespace DataSpoc.Pipe.Sources.BuiltIn;
 
 /// <summary>
-/// The JSON Schema inferred from sampled JSON values: scalars by kind (integer widens to number), strings that are all
+/// The JSON Schema inferred from sampled JSON values: scalars by kind (integer widens to number; whole numbers beyond a
+/// 64-bit integer, up to 38 digits, make a DECIMAL(38,0) column, <c>multipleOf: 1</c>, so they land exact as DuckDB's
+/// <c>read_json</c> keeps them as HUGEINT, not rounded to a double), strings that are all
 /// dates or date-times get that <c>format</c>, objects become <c>object</c> with merged <c>properties</c> (in first-seen
 /// order), arrays become <c>array</c> with merged <c>items</c>. Every property is nullable, since it may be absent.
 /// </summary>
 internal sealed class JsonShape
 {
-    private bool _boolean, _integer, _number, _object, _array;
+    private bool _boolean, _integer, _wholeBeyondInt64, _number, _object, _array;
     private long _strings, _dates, _dateTimes;
     private Dictionary<string, JsonShape>? _properties;
     private List<string>? _order;
@@ -27,7 +29,9 @@ internal sealed class JsonShape
             case JsonTokenType.Null: break;
             case JsonTokenType.True or JsonTokenType.False: _boolean = true; break;
             case JsonTokenType.Number:
-                if (reader.TryGetInt64(out _)) _integer = true; else _number = true;
+                if (reader.TryGetInt64(out _)) _integer = true;
+                else if (IsWholeOfAtMost38Digits(reader.ValueSpan)) _wholeBeyondInt64 = true;
+                else _number = true;
                 break;
             case JsonTokenType.String when named is not null && named.TryGet(reader.TokenStartIndex, out _):
                 _number = true;
@@ -63,6 +67,13 @@ internal sealed class JsonShape
         }
     }
 
+    /// <summary>A JSON number written without fraction or exponent, of at most 38 digits (what DECIMAL(38,0) holds).</summary>
+    private static bool IsWholeOfAtMost38Digits(ReadOnlySpan<byte> number)
+    {
+        var digits = number.Length > 0 && number[0] == '-' ? number[1..] : number;
+        return digits.Length is > 0 and <= 38 && !digits.ContainsAnyExceptInRange((byte)'0', (byte)'9');
+    }
+
     /// <summary>The property names of an object shape, in first-seen order.</summary>
     public IReadOnlyList<string> PropertyNames => _order ?? [];
 
@@ -72,6 +83,11 @@ internal sealed class JsonShape
         var schema = new JsonObject { ["type"] = types };
         if (_boolean) types.Add((JsonNode)"boolean");
         if (_number) types.Add((JsonNode)"number");
+        else if (_wholeBeyondInt64)
+        {
+            types.Add((JsonNode)"number");
+            schema["multipleOf"] = 1;
+        }
         else if (_integer) types.Add((JsonNode)"integer");
         if (_strings > 0)
         {

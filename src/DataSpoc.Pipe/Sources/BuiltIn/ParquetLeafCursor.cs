@@ -29,6 +29,13 @@ internal abstract class ParquetLeafCursor : IDisposable
     public short MaxDef { get; }
     public short MaxRep { get; }
 
+    /// <summary>
+    /// Values read so far whose digits past the microsecond were dropped (a nanosecond timestamp or time, Spark's INT96
+    /// timestamps): the lake's instants and times hold microseconds. The parquet tap says so in the run log.
+    /// </summary>
+    public long SubMicrosecondValues => _subMicrosecond;
+    private long _subMicrosecond;
+
     public short PeekDef()
     {
         EnsureLoaded();
@@ -92,6 +99,14 @@ internal abstract class ParquetLeafCursor : IDisposable
                     _ when converted == ParquetSharp.Schema.ConvertedType.Date => new Cursor<int>(r, def, rep, (w, p, v) => w.Date(p, Date(v))),
                     _ => new Cursor<int>(r, def, rep, (w, p, v) => w.Long(p, v)),
                 };
+            case ColumnReader<long> r when logical is TimestampLogicalType { TimeUnit: TimeUnit.Nanos } or TimeLogicalType { TimeUnit: TimeUnit.Nanos }:
+            {
+                Cursor<long>? nanos = null;
+                nanos = logical is TimestampLogicalType
+                    ? new Cursor<long>(r, def, rep, (w, p, v) => { CountSubMicrosecond(nanos!, v); w.Timestamp(p, Timestamp(v / 100)); })
+                    : new Cursor<long>(r, def, rep, (w, p, v) => { CountSubMicrosecond(nanos!, v); w.Time(p, Time(v / 100)); });
+                return nanos;
+            }
             case ColumnReader<long> r:
                 return logical switch
                 {
@@ -104,11 +119,16 @@ internal abstract class ParquetLeafCursor : IDisposable
                     _ => new Cursor<long>(r, def, rep, (w, p, v) => w.Long(p, v)),
                 };
             case ColumnReader<Int96> r:
-                return new Cursor<Int96>(r, def, rep, (w, p, v) =>
+            {
+                Cursor<Int96>? int96 = null;
+                int96 = new Cursor<Int96>(r, def, rep, (w, p, v) =>
                 {
                     var nanos = (long)(uint)v.A | ((long)v.B << 32);
+                    CountSubMicrosecond(int96!, nanos);
                     w.Timestamp(p, Timestamp((v.C - 2440588L) * TimeSpan.TicksPerDay + nanos / 100));
                 });
+                return int96;
+            }
             case ColumnReader<float> r: return new Cursor<float>(r, def, rep, (w, p, v) => w.Double(p, float.IsFinite(v) ? AsJsonDouble(v) : v));
             case ColumnReader<double> r: return new Cursor<double>(r, def, rep, (w, p, v) => w.Double(p, v));
             case ColumnReader<ByteArray> r:
@@ -131,6 +151,7 @@ internal abstract class ParquetLeafCursor : IDisposable
                     {
                         w.Double(p, (double)BitConverter.ToHalf(Bytes(v, 2)));
                     }),
+                    _ when converted == ParquetSharp.Schema.ConvertedType.Interval && length == 12 => new Cursor<FixedLenByteArray>(r, def, rep, (w, p, v) => Interval(w, p, Bytes(v, 12))),
                     _ => new Cursor<FixedLenByteArray>(r, def, rep, (w, p, v) => w.Base64(p, Bytes(v, length))),
                 };
             default:
@@ -161,6 +182,43 @@ internal abstract class ParquetLeafCursor : IDisposable
         value.TryFormat(digits, out var written, provider: CultureInfo.InvariantCulture);
         row.Json(property, digits[..written]);
     }
+
+    private static void CountSubMicrosecond(ParquetLeafCursor cursor, long nanoseconds)
+    {
+        if (nanoseconds % 1000 != 0) cursor._subMicrosecond++;
+    }
+
+    /// <summary>
+    /// Parquet's INTERVAL (three little-endian unsigned 32-bit numbers: months, days, milliseconds) as the text DuckDB
+    /// prints for it (<c>1 year 2 months 3 days 04:05:06.007</c>, <c>00:00:00</c> when zero), which DuckDB and PostgreSQL
+    /// both read back with <c>::INTERVAL</c>; its raw bytes mean nothing to a reader.
+    /// </summary>
+    internal static string IntervalText(ReadOnlySpan<byte> bytes)
+    {
+        var months = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(bytes);
+        var days = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(bytes[4..]);
+        var millis = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(bytes[8..]);
+        var text = new System.Text.StringBuilder();
+        void Part(long n, string unit)
+        {
+            if (n == 0) return;
+            if (text.Length > 0) text.Append(' ');
+            text.Append(n.ToString(CultureInfo.InvariantCulture)).Append(' ').Append(unit).Append(n == 1 ? "" : "s");
+        }
+        Part(months / 12, "year");
+        Part(months % 12, "month");
+        Part(days, "day");
+        if (millis != 0 || text.Length == 0)
+        {
+            if (text.Length > 0) text.Append(' ');
+            var seconds = millis / 1000;
+            text.Append(CultureInfo.InvariantCulture, $"{seconds / 3600:00}:{seconds / 60 % 60:00}:{seconds % 60:00}");
+            if (millis % 1000 != 0) text.Append('.').Append((millis % 1000).ToString("000", CultureInfo.InvariantCulture).TrimEnd('0'));
+        }
+        return text.ToString();
+    }
+
+    private static void Interval(RowWriter row, int property, ReadOnlySpan<byte> bytes) => row.String(property, IntervalText(bytes));
 
     private static void Uuid(RowWriter row, int property, Guid value)
     {

@@ -150,7 +150,7 @@ internal abstract class ParquetShape
             {
                 case ConvertedType.TimestampMicros or ConvertedType.TimestampMillis: return Formatted("date-time");
                 case ConvertedType.Date: return Formatted("date");
-                case ConvertedType.UTF8 or ConvertedType.Enum: return Of("string");
+                case ConvertedType.UTF8 or ConvertedType.Enum or ConvertedType.Interval: return Of("string");
                 case ConvertedType.Json: return new JsonObject();
             }
             switch (column.PhysicalType)

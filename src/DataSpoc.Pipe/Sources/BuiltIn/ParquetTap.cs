@@ -12,7 +12,8 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// <c>{"files": [...] | "path": "dir, file or bucket folder such as s3://lake/raw/csv/orders/",
 /// "streams": [{"name", "pattern", "key_properties"}]}</c>. A folder stands for every <c>.parquet</c> file below it.
 /// Unclaimed files form one stream per table folder: the nearest folder that is not a <c>key=value</c> partition
-/// (so a lake table <c>orders/dt=…/orders_0000.parquet</c> is stream <c>orders</c>); a loose file is named after itself.
+/// (so a lake table <c>orders/dt=…/orders_0000.parquet</c> is stream <c>orders</c>, and Spark's
+/// <c>orders/part-00000-….snappy.parquet</c> too); a loose file is named after itself (see <see cref="TableName"/>).
 /// The schema comes from the Parquet schema; a file with a different schema starts with a new SCHEMA message.
 /// Incremental by files already read (state lists them with modification time and size).
 /// </summary>
@@ -41,7 +42,9 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
         // Each file carries its own schema: a SCHEMA message goes out whenever it differs from the last one.
         string? lastSchema = null;
         RowWriter? rows = null;
-        var scratch = new JsonValueWriter();
+        // NaN and the infinities inside a list or struct go as the strings a number column reads back as those doubles
+        // (JSON text has no other form for them; the printed Singer output spells them bare, see SingerJsonSink).
+        var scratch = new JsonValueWriter { NamedFloatsAsStrings = true };
         return Task.FromResult<Func<SourceFile, Task>?>(async file =>
         {
             await using var local = await LocalCopyAsync(file, cancellationToken).ConfigureAwait(false);
@@ -57,39 +60,70 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
                 rows = sink.WriteSchema(stream.Name, schema, stream.KeyProperties);
                 lastSchema = schemaText;
             }
-            await EmitAsync(reader, shapes, file, rows, scratch, sink, cancellationToken).ConfigureAwait(false);
+            await EmitAsync(stream.Name, reader, shapes, file, rows, scratch, sink, cancellationToken).ConfigureAwait(false);
         });
     }
 
-    private static async Task EmitAsync(ParquetFileReader reader, List<ParquetShape> shapes, SourceFile file, RowWriter rows, JsonValueWriter scratch, RecordSink sink, CancellationToken cancellationToken)
+    private static async Task EmitAsync(string stream, ParquetFileReader reader, List<ParquetShape> shapes, SourceFile file, RowWriter rows, JsonValueWriter scratch, RecordSink sink,
+        CancellationToken cancellationToken)
     {
         var metadata = reader.FileMetaData;
-        for (var g = 0; g < metadata.NumRowGroups; g++)
+        var subMicrosecond = new long[metadata.NumColumns];
+        // A value the lake refuses is named by the file, row group and row it came from: a Parquet file has no lines.
+        var at = new RowPosition(file.Location);
+        sink.RowOrigin = at.ToString;
+        try
         {
-            using var rowGroup = reader.RowGroup(g);
-            var count = rowGroup.MetaData.NumRows;
-            var cursors = new ParquetLeafCursor[metadata.NumColumns];
-            try
+            for (var g = 0; g < metadata.NumRowGroups; g++)
             {
-                for (var c = 0; c < cursors.Length; c++)
-                    cursors[c] = ParquetLeafCursor.Create(rowGroup.Column(c), metadata.Schema.Column(c));
-                for (long row = 0; row < count; row++)
+                using var rowGroup = reader.RowGroup(g);
+                var count = rowGroup.MetaData.NumRows;
+                var cursors = new ParquetLeafCursor[metadata.NumColumns];
+                at.RowGroup = g;
+                try
                 {
-                    WriteRow(shapes, cursors, rows, scratch, file, g, row);
-                    if ((row & 1023) == 0) cancellationToken.ThrowIfCancellationRequested();
-                    await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
+                    for (var c = 0; c < cursors.Length; c++)
+                        cursors[c] = ParquetLeafCursor.Create(rowGroup.Column(c), metadata.Schema.Column(c));
+                    for (long row = 0; row < count; row++)
+                    {
+                        at.Row = row;
+                        WriteRow(shapes, cursors, rows, scratch, file, g, row);
+                        if ((row & 1023) == 0) cancellationToken.ThrowIfCancellationRequested();
+                        await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                    for (var c = 0; c < cursors.Length; c++) subMicrosecond[c] += cursors[c].SubMicrosecondValues;
+                }
+                catch (ParquetException e)
+                {
+                    // Opening a column chunk: its metadata or first page is damaged.
+                    throw new TapException($"{TapName} tap: {file.Location} row group {g}: {ParquetFailure.Reason(e)}", e);
+                }
+                finally
+                {
+                    foreach (var cursor in cursors) cursor?.Dispose();
                 }
             }
-            catch (ParquetException e)
-            {
-                // Opening a column chunk: its metadata or first page is damaged.
-                throw new TapException($"{TapName} tap: {file.Location} row group {g}: {ParquetFailure.Reason(e)}", e);
-            }
-            finally
-            {
-                foreach (var cursor in cursors) cursor?.Dispose();
-            }
         }
+        finally
+        {
+            sink.RowOrigin = null;
+        }
+        for (var c = 0; c < subMicrosecond.Length; c++)
+        {
+            if (subMicrosecond[c] == 0) continue;
+            using var path = metadata.Schema.Column(c).Path;
+            sink.WriteNotice($"stream '{stream}': {file.Location} column '{path.ToDotString()}': {subMicrosecond[c]} value(s) " +
+                "with nanoseconds landed cut to the microsecond (the lake's timestamps and times hold microseconds)");
+        }
+    }
+
+    /// <summary>The row being read, as an error names it.</summary>
+    private sealed class RowPosition(string location)
+    {
+        public int RowGroup;
+        public long Row;
+
+        public override string ToString() => $"{location} row group {RowGroup} row {Row}";
     }
 
     /// <summary>One row; a shape's index is its property index (<see cref="Schema"/> lists the shapes in order).</summary>
@@ -120,7 +154,7 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
         using (Open(copy.Path, file)) { } // a file that is not Parquet fails here, with the tap's message
         try
         {
-            ParquetRows.ForEach(copy.Path, null, null, (json, row) => onRecord(json, row + 1), file.Location, cancellationToken);
+            ParquetRows.ForEach(copy.Path, null, null, (json, row) => onRecord(json, row + 1), file.Location, cancellationToken, namedFloatsAsStrings: true);
         }
         catch (InvalidDataException e)
         {
@@ -147,8 +181,14 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
         }
     }
 
-    /// <summary>The table folder a lake file belongs to: the nearest folder that is not a <c>key=value</c> partition.</summary>
-    private static string TableName(SourceFile file)
+    /// <summary>
+    /// The stream of an unclaimed file: its table folder (the nearest folder that is not a <c>key=value</c> partition)
+    /// when the file is a part of a table (below a partition folder, named after the folder as the lake's own
+    /// <c>orders_0000.parquet</c>, or named as writers name the parts of one table, see <see cref="IsPartFileName"/>);
+    /// otherwise the file is a table of its own, named after itself (<c>/data/orders.parquet</c> and
+    /// <c>/data/customers.parquet</c> are two streams).
+    /// </summary>
+    internal static string TableName(SourceFile file)
     {
         var parts = file.Location.Split('/', StringSplitOptions.RemoveEmptyEntries);
         var folders = parts[..^1];
@@ -157,8 +197,21 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
         if (i < 0) return file.BaseName;
         var folder = folders[i];
         var partitioned = i < folders.Length - 1;
-        return partitioned || file.BaseName.StartsWith(folder, StringComparison.Ordinal) ? folder : file.BaseName;
+        return partitioned || file.BaseName.StartsWith(folder, StringComparison.Ordinal) || IsPartFileName(file.FileName) ? folder : file.BaseName;
     }
+
+    /// <summary>
+    /// Whether a file name is one a writer gives the parts of one table, which says nothing of the table itself: Spark,
+    /// Delta and pyarrow's <c>part-00000-…snappy.parquet</c> / <c>part-0.parquet</c>, DuckDB's <c>data_0.parquet</c>
+    /// (<c>PER_THREAD_OUTPUT</c>, <c>FILE_SIZE_BYTES</c>) and a bare <c>data.parquet</c>, Snowflake's
+    /// <c>data_0_0_0.snappy.parquet</c>, names that start with a number (Hive's <c>000000_0</c>, Iceberg's
+    /// <c>00000-0-&lt;uuid&gt;.parquet</c>, Polars' <c>00000000.parquet</c>) or with a UUID (pyarrow's <c>&lt;uuid&gt;-0.parquet</c>).
+    /// </summary>
+    internal static bool IsPartFileName(string fileName) => PartFileName.IsMatch(fileName);
+
+    private static readonly System.Text.RegularExpressions.Regex PartFileName = new(
+        @"^(?:(?:part|data)(?:[-_]\d[^.]*)?|\d[^.]*|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}[^.]*)(?:\.[a-z0-9]+)*$",
+        System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant);
 
     internal sealed record StreamPlan(string Name, Matcher? Pattern, string? PatternText, IReadOnlyList<string> KeyProperties, List<SourceFile> Files) : IFileStream;
 

@@ -8,7 +8,11 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// A <see cref="RecordSink"/> that prints Singer JSON lines (UTF-8) to a stream: what <c>dataspoc-pipe tap</c>
 /// writes, and how a typed source reaches any consumer that reads Singer. Values are written in the forms the lake
 /// reads back to the same value: dates as <c>yyyy-MM-dd</c>, instants as <c>yyyy-MM-ddTHH:mm:ss.ffffffZ</c>,
-/// times as <c>HH:mm:ss.ffffff</c>. Notices (<see cref="RecordSink.WriteNotice"/>) go to <paramref name="notices"/> as
+/// times as <c>HH:mm:ss.ffffff</c>. NaN and the infinities of a number, flat or inside a list or object, print as the bare
+/// words <c>NaN</c>, <c>Infinity</c> and <c>-Infinity</c>: not JSON, but what singer-python (simplejson) taps print and
+/// what the engine reads back; a nested value handed over as JSON text carries them as strings (JSON has no other
+/// way), which become bare words where the stream's schema declares a number (a string <c>"NaN"</c> of a text list stays
+/// a string). Notices (<see cref="RecordSink.WriteNotice"/>) go to <paramref name="notices"/> as
 /// <c>NOTICE ...</c> lines (a tap's stderr, where Singer taps log), or nowhere without one.
 /// </summary>
 internal sealed class SingerJsonSink(Stream output, TextWriter? notices = null) : RecordSink
@@ -20,8 +24,10 @@ internal sealed class SingerJsonSink(Stream output, TextWriter? notices = null) 
     public override RowWriter WriteSchema(string stream, JsonObject schema, IReadOnlyList<string> keyProperties, IReadOnlyList<string>? bookmarkProperties = null)
     {
         _writer.WriteSchema(stream, schema, keyProperties, bookmarkProperties);
-        var names = (schema["properties"] as JsonObject)?.Select(p => JsonEncodedText.Encode(p.Key)).ToArray() ?? [];
-        return new Rows(_writer, JsonEncodedText.Encode(stream), names);
+        var properties = schema["properties"] as JsonObject;
+        var names = properties?.Select(p => JsonEncodedText.Encode(p.Key)).ToArray() ?? [];
+        var nested = properties?.Select(p => NestsNumber(p.Value) ? p.Value : null).ToArray() ?? [];
+        return new Rows(_writer, JsonEncodedText.Encode(stream), names, nested);
     }
 
     public override void WriteState(JsonNode state) => _writer.WriteState(state);
@@ -58,7 +64,67 @@ internal sealed class SingerJsonSink(Stream output, TextWriter? notices = null) 
         json.WriteStringValue(text[..written]);
     }
 
-    private sealed class Rows(SingerWriter writer, JsonEncodedText stream, JsonEncodedText[] names) : RowWriter
+    /// <summary>Whether a property's schema is a list or object with a number somewhere inside (so its JSON text may carry named floats).</summary>
+    private static bool NestsNumber(JsonNode? schema) =>
+        schema is JsonObject o && ((o["items"] is { } items && (IsNumber(items) || NestsNumber(items)))
+                                   || (o["properties"] is JsonObject properties && properties.Any(p => IsNumber(p.Value) || NestsNumber(p.Value))));
+
+    private static bool IsNumber(JsonNode? schema) => schema?["type"] switch
+    {
+        JsonValue v => v.TryGetValue<string>(out var t) && t == "number",
+        JsonArray a => a.Any(t => t is JsonValue v && v.TryGetValue<string>(out var s) && s == "number"),
+        _ => false,
+    };
+
+    /// <summary>
+    /// <paramref name="value"/> (JSON text) with each string <c>"NaN"</c>, <c>"Infinity"</c> and <c>"-Infinity"</c> that
+    /// stands where <paramref name="schema"/> declares a number written as the bare word; null when it has none.
+    /// </summary>
+    internal static byte[]? BareNamedFloats(ReadOnlySpan<byte> value, JsonNode schema)
+    {
+        // Cheap test first: almost every value has no such string.
+        if (value.IndexOf("\"NaN\""u8) < 0 && value.IndexOf("Infinity\""u8) < 0) return null;
+        var hits = new List<(int Start, int Length, double Value)>();
+        var reader = new Utf8JsonReader(value, new JsonReaderOptions { MaxDepth = 256 });
+        if (!reader.Read()) return null;
+        CollectNamedFloats(ref reader, schema, hits);
+        if (hits.Count == 0) return null;
+        var output = new List<byte>(value.Length);
+        var copied = 0;
+        foreach (var (start, length, named) in hits)
+        {
+            output.AddRange(value[copied..start]);
+            output.AddRange(System.Text.Encoding.ASCII.GetBytes(NamedFloatLiterals.Word(named)));
+            copied = start + length;
+        }
+        output.AddRange(value[copied..]);
+        return [.. output];
+    }
+
+    private static void CollectNamedFloats(ref Utf8JsonReader reader, JsonNode? schema, List<(int Start, int Length, double Value)> hits)
+    {
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.StartArray:
+                var items = schema?["items"];
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray) CollectNamedFloats(ref reader, items, hits);
+                break;
+            case JsonTokenType.StartObject:
+                var properties = schema?["properties"] as JsonObject;
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var property = properties is null ? null : properties[reader.GetString()!];
+                    reader.Read();
+                    CollectNamedFloats(ref reader, property, hits);
+                }
+                break;
+            case JsonTokenType.String when !reader.ValueIsEscaped && IsNumber(schema) && NamedFloatLiterals.Parse(reader.ValueSpan) is { } named:
+                hits.Add(((int)reader.TokenStartIndex, reader.ValueSpan.Length + 2, named));
+                break;
+        }
+    }
+
+    private sealed class Rows(SingerWriter writer, JsonEncodedText stream, JsonEncodedText[] names, JsonNode?[] nestedNumbers) : RowWriter
     {
         private Utf8JsonWriter? _json;
 
@@ -115,11 +181,16 @@ internal sealed class SingerJsonSink(Stream output, TextWriter? notices = null) 
         public override void Json(int property, ReadOnlySpan<byte> value)
         {
             Current.WritePropertyName(names[property]);
-            Current.WriteRawValue(value, skipInputValidation: true);
+            Current.WriteRawValue(nestedNumbers[property] is { } schema && BareNamedFloats(value, schema) is { } bare ? bare : value, skipInputValidation: true);
         }
 
         public override void Json(int property, ReadOnlySpan<char> value)
         {
+            if (nestedNumbers[property] is not null && (value.Contains("\"NaN\"", StringComparison.Ordinal) || value.Contains("Infinity\"", StringComparison.Ordinal)))
+            {
+                Json(property, System.Text.Encoding.UTF8.GetBytes(value.ToString()));
+                return;
+            }
             Current.WritePropertyName(names[property]);
             Current.WriteRawValue(value, skipInputValidation: true);
         }

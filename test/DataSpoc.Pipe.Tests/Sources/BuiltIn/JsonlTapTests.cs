@@ -88,4 +88,27 @@ public sealed class JsonlTapTests : IDisposable
         var second = await _h.SyncAsync("jsonl", config, first.LastState);
         Assert.Equal(["b"], second.RecordStreams);
     }
+
+    [Fact]
+    public async Task Integers_beyond_64_bits_land_exact_as_a_decimal_column_not_rounded_to_a_double()
+    {
+        _h.Write("in/ev.jsonl", """
+            {"id": 1, "big": 9007199254740993, "ids": [1, 18446744073709551615], "wide": 1}
+            {"id": 2, "big": -9223372036854775808, "ids": [], "wide": 123456789012345678901234567890123456789}
+            {"id": 3, "big": 18446744073709551615, "ids": null, "wide": 2.5}
+            """ + "\n");
+        var config = new JsonObject { ["path"] = _h.Path("in") };
+        var properties = (await _h.DiscoverAsync("jsonl", config))["streams"]![0]!["schema"]!["properties"]!;
+        Assert.Equal("""{"type":["null","number"],"multipleOf":1}""", SingerOutput.Json(properties["big"]));
+        Assert.Equal("""{"type":["null","number"],"multipleOf":1}""", SingerOutput.Json(properties["ids"]!["items"]));
+        // 39 digits (beyond DECIMAL(38,0)) or a fraction: a double, as before.
+        Assert.Equal("""{"type":["null","number"]}""", SingerOutput.Json(properties["wide"]));
+
+        using var lake = new TempLake();
+        await TempLake.RunBuiltInAsync(lake.BuiltInPipeline("jsonl-big", "jsonl", config));
+        const string Table = "read_parquet('{lake}/raw/jsonl/ev/*/*.parquet')";
+        Assert.Equal(["DECIMAL(38,0)", "DECIMAL(38,0)[]"], lake.Query($"SELECT column_type FROM (DESCRIBE SELECT big, ids FROM {Table})").Select(r => r[0]));
+        Assert.Equal([["1", "9007199254740993", "[1, 18446744073709551615]"], ["2", "-9223372036854775808", "[]"], ["3", "18446744073709551615", null]],
+            lake.Query($"SELECT id::VARCHAR, big::VARCHAR, ids::VARCHAR FROM {Table} ORDER BY id"));
+    }
 }

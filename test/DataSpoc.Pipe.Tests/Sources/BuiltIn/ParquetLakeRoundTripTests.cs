@@ -1,4 +1,7 @@
 using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Sources.BuiltIn;
+using DataSpoc.Pipe.Storage;
 using DataSpoc.Pipe.Tests.Support;
 using DuckDB.NET.Data;
 using Xunit;
@@ -92,5 +95,67 @@ public sealed class ParquetLakeRoundTripTests : IDisposable
         Assert.Equal(["-0.0", "0001-01-01", "[]", null], _lake.Query($"SELECT f64::VARCHAR, dt::VARCHAR, li::VARCHAR, st::VARCHAR FROM {Typed} WHERE id = 2").Single());
         // Parquet's NaN and infinities land as they are (they landed as null before).
         Assert.Equal(["nan", "inf"], _lake.Query($"SELECT f32::VARCHAR, f64::VARCHAR FROM {Typed} WHERE id = 3").Single());
+    }
+
+    [Fact]
+    public async Task NaN_and_the_infinities_inside_lists_and_structs_land_as_they_are_and_print_as_bare_words()
+    {
+        var source = _h.Path("in/floats.parquet");
+        WriteWithDuckDb(source, """
+            SELECT * FROM (VALUES
+              (1, [1.5::DOUBLE, 'NaN'::DOUBLE, 'Infinity'::DOUBLE, '-Infinity'::DOUBLE], ['NaN'::FLOAT, 2.5::FLOAT], {'d': 'NaN'::DOUBLE, 'l': ['-Infinity'::DOUBLE], 's': 'NaN'}, ['NaN', 'x']),
+              (2, [NULL, 0.5::DOUBLE], []::FLOAT[], {'d': 'Infinity'::DOUBLE, 'l': [1.0::DOUBLE], 's': NULL}, NULL)
+            ) t(id, lf, l32, st, names)
+            """);
+        var config = new JsonObject { ["path"] = _h.Path("in") };
+        await TempLake.RunBuiltInAsync(_lake.BuiltInPipeline("typed", "parquet", config));
+
+        const string Columns = "id::VARCHAR, lf::VARCHAR, l32::VARCHAR, st::VARCHAR, names::VARCHAR";
+        var landed = _lake.Query($"SELECT {Columns} FROM read_parquet('{{lake}}/raw/parquet/floats/*/*.parquet', hive_partitioning = false) ORDER BY id");
+        Assert.Equal(_lake.Query($"SELECT {Columns} FROM read_parquet('{source}') ORDER BY id"), landed);
+        Assert.Equal("[1.5, nan, inf, -inf]", landed[0][1]);
+        Assert.Equal("{'d': nan, 'l': [-inf], 's': NaN}", landed[0][3]);
+
+        // `dataspoc-pipe tap parquet` prints them as it prints a flat one: bare words (a text "NaN" stays a string).
+        var printed = (await _h.SyncAsync("parquet", config)).Lines.Single(l => l.Contains("\"id\":1,"));
+        Assert.Contains("\"lf\":[1.5,NaN,Infinity,-Infinity],\"l32\":[NaN,2.5],\"st\":{\"d\":NaN,\"l\":[-Infinity],\"s\":\"NaN\"},\"names\":[\"NaN\",\"x\"]", printed);
+    }
+
+    [Fact]
+    public async Task An_interval_lands_as_the_text_duckdb_prints_and_nanoseconds_cut_to_the_microsecond_are_named_in_the_run_log()
+    {
+        var source = _h.Path("in/times.parquet");
+        WriteWithDuckDb(source, """
+            SELECT * FROM (VALUES
+              (1, INTERVAL '1 day', '2024-01-01 10:00:00.123456789'::TIMESTAMP_NS, [INTERVAL '25 hours']),
+              (2, INTERVAL '1 year 2 months 3 days 04:05:06.007', '2024-01-01 10:00:00.123456'::TIMESTAMP_NS, []),
+              (3, INTERVAL '0 seconds', '1970-01-01 00:00:00.000000001'::TIMESTAMP_NS, NULL),
+              (4, INTERVAL '1 month 300 milliseconds', NULL, NULL)
+            ) t(id, iv, tsns, ivs)
+            """);
+        var pipeline = _lake.BuiltInPipeline("typed", "parquet", new JsonObject { ["path"] = _h.Path("in") });
+        await TempLake.RunBuiltInAsync(pipeline);
+
+        const string Table = "read_parquet('{lake}/raw/parquet/times/*/*.parquet', hive_partitioning = false)";
+        Assert.Equal(["VARCHAR", "VARCHAR[]"], _lake.Query($"SELECT column_type FROM (DESCRIBE SELECT iv, ivs FROM {Table})").Select(r => r[0]));
+        var landed = _lake.Query($"SELECT id::VARCHAR, iv, iv::INTERVAL::VARCHAR, ivs::VARCHAR FROM {Table} ORDER BY id");
+        Assert.Equal(_lake.Query($"SELECT id::VARCHAR, iv::VARCHAR, iv::VARCHAR, ivs::VARCHAR FROM read_parquet('{source}') ORDER BY id"), landed);
+        Assert.Equal(["1 day", "1 year 2 months 3 days 04:05:06.007", "00:00:00", "1 month 00:00:00.3"], landed.Select(r => r[1]));
+        Assert.Equal("['25:00:00']", landed[0][3]);
+
+        var notice = Assert.Single(_lake.Logs("typed").Single().Notices, n => n.Contains("nanoseconds"));
+        Assert.Equal($"stream 'times': {source} column 'tsns': 2 value(s) with nanoseconds landed cut to the microsecond (the lake's timestamps and times hold microseconds)", notice);
+    }
+
+    [Fact]
+    public async Task A_value_the_lake_refuses_is_named_by_its_file_row_group_and_row_not_a_line()
+    {
+        var source = _h.Path("in/big.parquet");
+        WriteWithDuckDb(source, "SELECT * FROM (VALUES (1, 5::UBIGINT), (2, 18446744073709551615::UBIGINT)) t(id, ub)");
+        Assert.True(BuiltInTaps.TryGet("parquet", out var tap));
+        var run = await new PipelineRunner(new ObjectStoreFactory()).RunAsync(_lake.BuiltInPipeline("typed", "parquet", new JsonObject { ["path"] = _h.Path("in") }),
+            new RunOptions { Source = new BuiltInSource(tap) }, CancellationToken.None);
+        Assert.False(run.Succeeded);
+        Assert.StartsWith($"stream 'big', {source} row group 0 row 1: field 'ub': 18446744073709551615 is not a 64-bit integer", run.Log.Error);
     }
 }

@@ -111,4 +111,27 @@ public sealed class ParquetTapTests : IDisposable
         Assert.DoesNotContain("N7parquet", stderr);
         Assert.DoesNotContain("   at ", stderr);
     }
+
+    [Fact]
+    public async Task Part_files_of_spark_duckdb_and_hive_are_one_stream_per_table_folder_and_loose_table_files_keep_their_names()
+    {
+        var one = _h.Path("one.parquet");
+        WriteWithDuckDb(one, "SELECT 1::BIGINT AS id");
+        foreach (var part in new[]
+                 {
+                     "spark/orders/part-00000-3f2a9c1e-0b1d-4c55-9e1a-7d2b8c9f0a11-c000.snappy.parquet", "spark/orders/part-00001-3f2a9c1e-0b1d-4c55-9e1a-7d2b8c9f0a11-c000.snappy.parquet",
+                     "spark/customers/part-00000-9a8b7c6d-1e2f-4a5b-8c9d-0e1f2a3b4c5d-c000.snappy.parquet",
+                     "duck/events/data_0.parquet", "duck/events/data_1.parquet", "arrow/clicks/part-0.parquet", "hive/visits/000000_0.parquet",
+                     "tables/products.parquet", "tables/suppliers.parquet", "tables/suppliers_dataset.parquet",
+                 })
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(_h.Path(part))!);
+            File.Copy(one, _h.Path(part));
+        }
+        File.Delete(one);
+        var output = await _h.SyncAsync("parquet", new JsonObject { ["path"] = _h.Dir });
+        Assert.Equal(["clicks", "customers", "events", "orders", "products", "suppliers", "suppliers_dataset", "visits"], output.RecordStreams.Order(StringComparer.Ordinal));
+        Assert.Equal(2, output.Records("orders").Count());
+        Assert.Equal(2, output.Records("events").Count());
+    }
 }

@@ -26,6 +26,28 @@ public sealed record TableMaintenanceResult(string Table, int ExpiredSnapshots, 
 }
 
 /// <summary>
+/// What one <c>maintain</c> did: a result per table, and notices about the pipeline as a whole (a killed run's or
+/// compaction's interrupted commit that it completed or rolled back first).
+/// </summary>
+public sealed class PipelineMaintenance(IReadOnlyList<TableMaintenanceResult> tables, IReadOnlyList<string> notices) : IReadOnlyList<TableMaintenanceResult>
+{
+    /// <summary>Sentences for the operator, in order; empty when there is nothing to tell.</summary>
+    public IReadOnlyList<string> Notices => notices;
+
+    public TableMaintenanceResult this[int index] => tables[index];
+    public int Count => tables.Count;
+    public IEnumerator<TableMaintenanceResult> GetEnumerator() => tables.GetEnumerator();
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+    /// <summary>The result as every front end prints it (<c>maintain --output json</c>, the MCP tool): <c>{"tables": [...], "notices": [...]}</c>.</summary>
+    public JsonObject ToJson() => new()
+    {
+        ["tables"] = new JsonArray([.. tables.Select(r => (JsonNode)r.ToJson())]),
+        ["notices"] = new JsonArray([.. notices.Select(n => (JsonNode)JsonValue.Create(n))]),
+    };
+}
+
+/// <summary>
 /// Expires a pipeline's Iceberg snapshots older than a cutoff (never the current one) with a new metadata version,
 /// and deletes the files that only expired snapshots, or Delta removes older than the cutoff, still referenced:
 /// a file any kept snapshot, the live Delta version or a newer Delta remove needs is never deleted, and files no table

@@ -272,6 +272,25 @@ public sealed class PipeClient
     }
 
     /// <summary>
+    /// The data files a table of a bucket's manifest holds now, as URIs under the bucket: an Iceberg table's current
+    /// snapshot, else a Delta table's latest version (their folders also keep replaced files until <c>maintain</c>
+    /// expires them), else the data files in the table's folder. Read these, not the folder, to read the table's rows.
+    /// </summary>
+    /// <param name="bucket">The bucket whose manifest lists the table.</param>
+    /// <param name="storageOptions">As a pipeline's <c>destination.storage_options</c>.</param>
+    /// <param name="tableKey">The table's key in the manifest (<c>source/table</c>), for messages.</param>
+    /// <param name="table">The table's manifest entry.</param>
+    /// <param name="cancellationToken">Stops reading.</param>
+    /// <exception cref="StorageException">The table's location is outside the bucket, or its metadata cannot be read.</exception>
+    public async Task<IReadOnlyList<string>> TableFilesAsync(string bucket, IReadOnlyDictionary<string, string>? storageOptions, string tableKey, ManifestTable table,
+        CancellationToken cancellationToken = default)
+    {
+        await using var store = _stores.Open(bucket, storageOptions);
+        var keys = await Tables.TableFiles.LiveDataFileKeysAsync(store, tableKey, table, cancellationToken).ConfigureAwait(false);
+        return [.. keys.Order(StringComparer.Ordinal).Select(k => store.Bucket.Canonical + "/" + k)];
+    }
+
+    /// <summary>
     /// Maintains a pipeline's Iceberg/Delta tables: expires Iceberg snapshots older than <paramref name="expireOlderThan"/>
     /// (never the current one) and deletes the files only expired snapshots or old Delta removes still list. Holds the
     /// pipeline's run lock meanwhile, so no run of it commits at the same time.

@@ -144,6 +144,33 @@ public class PipeClientTests
     }
 
     [Fact]
+    public async Task Maintain_says_it_completed_a_killed_runs_commit_and_that_the_run_has_no_log()
+    {
+        using var home = HomeWithOrders("incremental:\n  enabled: true");
+        var client = Client(home);
+        var name = home.Name("orders");
+        Assert.True((await client.RunAsync(name)).Succeeded);
+        var entry = (await client.ManifestAsync(home.Bucket)).Tables["shop/orders"];
+        // What a run killed after its files landed leaves: its journal (phase "landed"), no run log.
+        var killed = new Lake.CommitPlan
+        {
+            RunId = "k1ll3d", Pipeline = name, StartedAt = DateTimeOffset.UtcNow, Phase = Lake.CommitPlan.PhaseLanded,
+            State = new JsonObject { ["bookmark"] = "after-the-killed-run" },
+            Tables = { new Lake.TableChange { Key = "shop/orders", Entry = entry, Rows = 0, Files = 0 } },
+        };
+        File.WriteAllBytes(Path.Combine(home.Lake, Lake.LakeCommitter.JournalKey(name)), Lake.LakeJson.Serialize(killed));
+
+        var result = await client.MaintainAsync(name, TimeSpan.FromDays(7));
+
+        Assert.Collection(result.Notices,
+            n => Assert.Equal("completed the interrupted commit of run k1ll3d (all 0 files had landed)", n),
+            n => Assert.Matches(@"^run k1ll3d \(started \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\) has no run log: it was stopped before writing one", n));
+        Assert.Equal("after-the-killed-run", JsonNode.Parse(File.ReadAllText(Path.Combine(home.Lake, Lake.LakePaths.StateKey(name))))!["bookmark"]!.GetValue<string>());
+        // Nothing left to complete: the next maintain has nothing to say.
+        Assert.Empty((await client.MaintainAsync(name, TimeSpan.FromDays(7))).Notices);
+    }
+
+    [Fact]
     public async Task Validate_names_the_stream_and_key_of_a_bad_transform_and_the_line_of_a_bad_yaml_key()
     {
         using var home = HomeWithOrders("""

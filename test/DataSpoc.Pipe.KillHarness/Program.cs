@@ -68,7 +68,8 @@ try
         await using var store = stores.Open(pipeline.Destination.Bucket);
         await using var runLock = await DataSpoc.Pipe.Lake.RunLock.AcquireAsync(store, pipeline.Name, "compact", TimeProvider.System, CancellationToken.None);
         await new DataSpoc.Pipe.Lake.LakeCommitter(store, TimeProvider.System).RecoverAsync(pipeline.Name, CancellationToken.None);
-        var compacted = await new DataSpoc.Pipe.Tables.TableCompaction(store, TimeProvider.System).RunAsync(pipeline.Name, pipeline.Destination.Compression, 128L * 1024 * 1024, CancellationToken.None);
+        var compacted = await new DataSpoc.Pipe.Tables.TableCompaction(store, TimeProvider.System).RunAsync(pipeline.Name, pipeline.Destination.Compression, 128L * 1024 * 1024,
+            new DataSpoc.Pipe.Parquet.WriteLimits().WithFileLimitsOf(pipeline.Destination), CancellationToken.None);
         Console.Out.WriteLine("result " + JsonSerializer.Serialize(new { status = "success", error = (string?)null, rewritten = compacted.Sum(c => c.RewrittenFiles) }));
         return 0;
     }

@@ -1,5 +1,4 @@
 using System.ComponentModel;
-using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Api;
 using DataSpoc.Pipe.Cli.Infrastructure;
 using DataSpoc.Pipe.Config;
@@ -50,9 +49,10 @@ internal sealed class MaintainCommand : AsyncCommand<MaintainCommand.Settings>
         var results = await client.MaintainAsync(settings.Name, olderThan, settings.Compact ? settings.TargetFileMb ?? Tables.CompactionDefaults.TargetFileMb : null, cancellationToken);
         if (settings.Json)
         {
-            JsonOutput.Write(new JsonArray([.. results.Select(r => (JsonNode)r.ToJson())]));
+            JsonOutput.Write(results.ToJson());
             return ExitCodes.Success;
         }
+        foreach (var notice in results.Notices) AnsiConsole.MarkupLineInterpolated($"[yellow]note[/] {settings.Name}: {notice}");
         if (results.Count == 0)
         {
             if (settings.Compact) AnsiConsole.MarkupLineInterpolated($"pipeline {settings.Name} has no tables yet: nothing to maintain");

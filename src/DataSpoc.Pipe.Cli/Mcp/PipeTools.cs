@@ -146,7 +146,7 @@ internal sealed class PipeTools(PipeClient client)
         return await AnswerAsync(async () =>
         {
             var results = await client.MaintainAsync(pipeline, olderThan, compact ? target_file_mb : null, cancellationToken);
-            return new JsonObject { ["tables"] = new JsonArray([.. results.Select(r => (JsonNode)r.ToJson())]) };
+            return results.ToJson();
         });
     }
 

@@ -16,6 +16,7 @@ internal sealed class DashboardPages(PipeClient client, ObjectStoreFactory store
 {
     public const int ChartRuns = 30;
     public const int PreviewRows = 20;
+    public const int PreviewCellChars = 200;
 
     public async Task<string?> OverviewAsync(CancellationToken cancellationToken)
     {
@@ -80,7 +81,9 @@ internal sealed class DashboardPages(PipeClient client, ObjectStoreFactory store
         if (bucketUri.KeyPrefixOf(table.Location) is not { } prefix)
             throw new StorageException(bucket.Secrets.Redact($"table {key} is at {table.Location}, outside {bucket.Shown}: the dashboard reads no rows from there"));
         await RefuseLinksOutOfBucketAsync(bucketUri, prefix, bucket, cancellationToken);
-        var rows = await TablePreview.FirstRowsAsync(stores, bucketUri.Canonical + "/" + prefix, bucket.Options, PreviewRows, cancellationToken);
+        // The table's current files only: an Iceberg/Delta folder also holds the files of replaced rows.
+        var files = await client.TableFilesAsync(bucket.Uri, bucket.Options, key, table, cancellationToken);
+        var rows = await TablePreview.FirstRowsAsync(stores, files, bucket.Options, PreviewRows, cancellationToken);
         var body = new StringBuilder();
         body.Append(CultureInfo.InvariantCulture, $"<h2>{Html.Encode(key)}: first {rows.Count} of {Html.Encode(Units.Count(table.RowCount))} rows</h2><table id=\"rows\"><tr>");
         foreach (var c in table.Columns) body.Append("<th>").Append(Html.Encode(c.Name)).Append("</th>");
@@ -89,16 +92,24 @@ internal sealed class DashboardPages(PipeClient client, ObjectStoreFactory store
         {
             body.Append("<tr class=\"row\">");
             foreach (var c in table.Columns)
-                body.Append("<td>").Append(Html.Encode(bucket.Secrets.Redact(row[c.Name] switch
+                body.Append("<td>").Append(Html.Encode(Cut(bucket.Secrets.Redact(row[c.Name] switch
                 {
                     null => "null",
                     System.Text.Json.Nodes.JsonValue v when v.TryGetValue<string>(out var text) => text,
                     var v => v.ToJsonString(),
-                }))).Append("</td>");
+                })))).Append("</td>");
             body.Append("</tr>");
         }
         return Html.Page(bucket.Shown + " / " + key, body.Append("</table>").ToString());
     }
+
+    /// <summary>
+    /// A preview cell's text, cut to <see cref="PreviewCellChars"/> with the full length said: one value may be megabytes,
+    /// and the page is for a glance. Cut after masking, so no part of a secret is shown.
+    /// </summary>
+    internal static string Cut(string text) => text.Length <= PreviewCellChars ? text
+        : string.Concat(text.AsSpan(0, char.IsHighSurrogate(text[PreviewCellChars - 1]) ? PreviewCellChars - 1 : PreviewCellChars),
+            $"… ({text.Length.ToString("N0", CultureInfo.InvariantCulture)} characters)");
 
     /// <summary>
     /// The preview reads a table's files as the parquet tap reads a user's source, and a source may follow symbolic

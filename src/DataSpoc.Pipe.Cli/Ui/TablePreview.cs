@@ -5,30 +5,40 @@ using DataSpoc.Pipe.Storage;
 namespace DataSpoc.Pipe.Cli.Ui;
 
 /// <summary>
-/// The first rows of a lake table, read by the built-in <c>parquet</c> tap (the engine's own Parquet reader) and
-/// stopped as soon as enough records came out, so a large table costs one file's first row group, not a full scan.
+/// The first rows of a lake table, read from its current data files by the built-in <c>parquet</c> tap (the engine's own
+/// Parquet reader) a few files at a time, and stopped as soon as enough records came out, so a large table costs its
+/// first files' first row groups, not a full scan.
 /// </summary>
 internal static class TablePreview
 {
-    public static async Task<List<JsonObject>> FirstRowsAsync(ObjectStoreFactory stores, string location, IReadOnlyDictionary<string, string>? storageOptions,
+    /// <summary>Files handed to the tap at once: it resolves each file it is given before reading the first.</summary>
+    private const int FilesAtOnce = 8;
+
+    public static async Task<List<JsonObject>> FirstRowsAsync(ObjectStoreFactory stores, IReadOnlyList<string> files, IReadOnlyDictionary<string, string>? storageOptions,
         int limit, CancellationToken cancellationToken)
     {
         if (!BuiltInTaps.TryGet("parquet", stores, out var tap)) throw new InvalidOperationException("the built-in parquet tap is missing");
-        var config = new JsonObject { ["path"] = location.TrimEnd('/') + "/" };
-        if (storageOptions is { Count: > 0 })
-            config["storage_options"] = new JsonObject(storageOptions.Select(o => KeyValuePair.Create(o.Key, (JsonNode?)o.Value)));
-        using var enough = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var sink = new RecordSink(limit, enough);
-        try
+        var rows = new List<JsonObject>();
+        foreach (var some in files.Chunk(FilesAtOnce))
         {
-            await tap.SyncAsync(config, null, null, sink, enough.Token).ConfigureAwait(false);
-            sink.TakeLastLine();
+            if (rows.Count >= limit) break;
+            var config = new JsonObject { ["files"] = new JsonArray([.. some.Select(f => (JsonNode)JsonValue.Create(f))]) };
+            if (storageOptions is { Count: > 0 })
+                config["storage_options"] = new JsonObject(storageOptions.Select(o => KeyValuePair.Create(o.Key, (JsonNode?)o.Value)));
+            using var enough = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var sink = new RecordSink(limit - rows.Count, enough);
+            try
+            {
+                await tap.SyncAsync(config, null, null, sink, enough.Token).ConfigureAwait(false);
+                sink.TakeLastLine();
+            }
+            catch (OperationCanceledException) when (enough.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                // Stopped on purpose: the rows we want are in.
+            }
+            rows.AddRange(sink.Rows);
         }
-        catch (OperationCanceledException) when (enough.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-        {
-            // Stopped on purpose: the rows we want are in.
-        }
-        return sink.Rows;
+        return rows;
     }
 
     /// <summary>Takes the tap's Singer lines and keeps the records, cancelling the tap once it has <c>limit</c>.</summary>

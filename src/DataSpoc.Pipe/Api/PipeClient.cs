@@ -272,11 +272,30 @@ public sealed class PipeClient
     }
 
     /// <summary>
+    /// The data files a table of a bucket's manifest holds now, as URIs under the bucket: an Iceberg table's current
+    /// snapshot, else a Delta table's latest version (their folders also keep replaced files until <c>maintain</c>
+    /// expires them), else the data files in the table's folder. Read these, not the folder, to read the table's rows.
+    /// </summary>
+    /// <param name="bucket">The bucket whose manifest lists the table.</param>
+    /// <param name="storageOptions">As a pipeline's <c>destination.storage_options</c>.</param>
+    /// <param name="tableKey">The table's key in the manifest (<c>source/table</c>), for messages.</param>
+    /// <param name="table">The table's manifest entry.</param>
+    /// <param name="cancellationToken">Stops reading.</param>
+    /// <exception cref="StorageException">The table's location is outside the bucket, or its metadata cannot be read.</exception>
+    public async Task<IReadOnlyList<string>> TableFilesAsync(string bucket, IReadOnlyDictionary<string, string>? storageOptions, string tableKey, ManifestTable table,
+        CancellationToken cancellationToken = default)
+    {
+        await using var store = _stores.Open(bucket, storageOptions);
+        var keys = await Tables.TableFiles.LiveDataFileKeysAsync(store, tableKey, table, cancellationToken).ConfigureAwait(false);
+        return [.. keys.Order(StringComparer.Ordinal).Select(k => store.Bucket.Canonical + "/" + k)];
+    }
+
+    /// <summary>
     /// Maintains a pipeline's Iceberg/Delta tables: expires Iceberg snapshots older than <paramref name="expireOlderThan"/>
     /// (never the current one) and deletes the files only expired snapshots or old Delta removes still list. Holds the
     /// pipeline's run lock meanwhile, so no run of it commits at the same time.
     /// </summary>
-    public Task<IReadOnlyList<Tables.TableMaintenanceResult>> MaintainAsync(string name, TimeSpan expireOlderThan, CancellationToken cancellationToken = default) =>
+    public Task<Tables.PipelineMaintenance> MaintainAsync(string name, TimeSpan expireOlderThan, CancellationToken cancellationToken = default) =>
         MaintainAsync(name, expireOlderThan, compactTargetFileMb: null, cancellationToken);
 
     /// <summary>
@@ -285,7 +304,12 @@ public sealed class PipeClient
     /// that size, committed as one journaled lake commit (an Iceberg <c>replace</c> snapshot, a Delta
     /// <c>dataChange: false</c> entry; plain Parquet tables lose the rewritten files in the same commit).
     /// </summary>
-    public async Task<IReadOnlyList<Tables.TableMaintenanceResult>> MaintainAsync(string name, TimeSpan expireOlderThan, int? compactTargetFileMb,
+    /// <remarks>
+    /// <see cref="Tables.PipelineMaintenance.Notices"/> says when a killed run's commit was completed or rolled back
+    /// first, and when that run has no run log (it was stopped before writing one, so <c>status</c> and <c>logs</c> do
+    /// not show it).
+    /// </remarks>
+    public async Task<Tables.PipelineMaintenance> MaintainAsync(string name, TimeSpan expireOlderThan, int? compactTargetFileMb,
         CancellationToken cancellationToken = default)
     {
         if (compactTargetFileMb is <= 0) throw new ArgumentOutOfRangeException(nameof(compactTargetFileMb), "the compaction target must be at least 1 MB");
@@ -293,9 +317,19 @@ public sealed class PipeClient
         await using var store = _stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
         await using var runLock = await RunLock.AcquireAsync(store, pipeline.Name, "maintain-" + Guid.NewGuid().ToString("N")[..8], _time, cancellationToken).ConfigureAwait(false);
         // A run (or a compaction) killed mid-commit is finished first: its journal is the pipeline's one.
-        await new LakeCommitter(store, _time).RecoverAsync(pipeline.Name, cancellationToken).ConfigureAwait(false);
+        var notices = new List<string>();
+        var interrupted = await InterruptedRunAsync(store, pipeline.Name, cancellationToken).ConfigureAwait(false);
+        if (await new LakeCommitter(store, _time).RecoverAsync(pipeline.Name, cancellationToken).ConfigureAwait(false) is { } recovered)
+        {
+            notices.Add(recovered);
+            // A run writes its log after its commit: one killed in the commit never did, and only this notice tells of it.
+            if (interrupted is { } run && !await store.ExistsAsync(LakePaths.LogKey(pipeline.Name, run.StartedAt, run.RunId), cancellationToken).ConfigureAwait(false))
+                notices.Add($"run {run.RunId} (started {run.StartedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture)}) has no run log: " +
+                    "it was stopped before writing one, so status and logs do not show it");
+        }
         var compacted = compactTargetFileMb is { } mb
-            ? await new Tables.TableCompaction(store, _time).RunAsync(pipeline.Name, pipeline.Destination.Compression, mb * 1024L * 1024, cancellationToken).ConfigureAwait(false)
+            ? await new Tables.TableCompaction(store, _time).RunAsync(pipeline.Name, pipeline.Destination.Compression, mb * 1024L * 1024,
+                new Parquet.WriteLimits().WithFileLimitsOf(pipeline.Destination), cancellationToken).ConfigureAwait(false)
             : [];
         var results = await new Tables.TableMaintenance(store, _time).RunAsync(pipeline.Name, expireOlderThan, cancellationToken).ConfigureAwait(false);
         foreach (var c in compacted)
@@ -304,7 +338,25 @@ public sealed class PipeClient
             if (index >= 0) results[index] = results[index] with { CompactedFiles = c.RewrittenFiles, WrittenFiles = c.WrittenFiles };
             else results.Add(new Tables.TableMaintenanceResult(c.Table, 0, 0, [], c.RewrittenFiles, c.WrittenFiles));
         }
-        return results;
+        return new Tables.PipelineMaintenance(results, notices);
+    }
+
+    /// <summary>
+    /// The run whose commit journal the pipeline has (a killed run's), read before recovery replays and deletes it; null
+    /// for none, a compaction's (it has no run log), or a journal recovery will report as damaged.
+    /// </summary>
+    private static async Task<(string RunId, DateTimeOffset StartedAt)?> InterruptedRunAsync(IObjectStore store, string pipeline, CancellationToken cancellationToken)
+    {
+        if (await store.GetAsync(LakeCommitter.JournalKey(pipeline), cancellationToken).ConfigureAwait(false) is not { } journal) return null;
+        try
+        {
+            var plan = LakeJson.Deserialize<CommitPlan>(journal.Content, "commit journal");
+            return plan.Tables.Count > 0 && plan.Tables.All(t => t.Compaction) ? null : (plan.RunId, plan.StartedAt);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     /// <summary>

@@ -35,6 +35,12 @@ public static class LakePaths
     /// <summary>The commit journal of a pipeline's run in progress (see <see cref="LakeCommitter"/>).</summary>
     public static string JournalKey(string pipeline) => $".dataspoc/journal/{TableName(pipeline)}.json";
     /// <summary>
+    /// The files <c>maintain</c> is about to delete from one table of a pipeline, saved before its Iceberg expiry commit
+    /// (after which the expired snapshots, and so those files, are no longer named by the table): a maintain killed, or
+    /// failing, before it deleted them all leaves it, and the next maintain deletes those no snapshot needs.
+    /// </summary>
+    public static string ExpiryJournalKey(string pipeline) => $".dataspoc/expiry/{TableName(pipeline)}.json";
+    /// <summary>
     /// The claim a commit creates (only if absent) on a data file it rewrote into another (a merge or a compaction of a
     /// plain Parquet table) before anything of it lands: one commit only may remove a file (see <see cref="LakeCommitter"/>).
     /// </summary>

@@ -35,6 +35,13 @@ public sealed record WriteLimits
     /// (tests hold both equal).
     /// </summary>
     internal bool StagePartitionedRows { get; init; } = true;
+
+    /// <summary>These limits with a destination's <c>max_file_rows</c> / <c>max_file_mb</c> applied, where it sets them.</summary>
+    internal WriteLimits WithFileLimitsOf(Config.DestinationDefinition destination) => this with
+    {
+        MaxFileRows = destination.MaxFileRows ?? MaxFileRows,
+        MaxFileBytes = destination.MaxFileMb is { } mb ? mb * 1024 * 1024 : MaxFileBytes,
+    };
 }
 
 /// <summary>A finished Parquet file waiting in the spool folder for the lake commit, with the columns it was written with.</summary>

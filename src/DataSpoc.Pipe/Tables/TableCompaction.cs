@@ -20,7 +20,7 @@ public sealed record TableCompactionResult(string Table, int RewrittenFiles, int
 /// <summary>
 /// <c>maintain --compact</c>: per table of a pipeline and per partition folder, the live data files smaller than the
 /// target size are concatenated, in file order, into files of about the target size (only files of one Parquet schema
-/// together). Everything lands through one journaled <see cref="LakeCommitter"/> commit: the new files first, then
+/// together), never more rows or bytes than the pipeline's <c>max_file_rows</c> / <c>max_file_mb</c> allow. Everything lands through one journaled <see cref="LakeCommitter"/> commit: the new files first, then
 /// (plain Parquet tables) the rewritten files are deleted, or (Iceberg/Delta) one <c>replace</c> snapshot and one
 /// <c>dataChange: false</c> log entry take them out of the table, which keeps them on storage until expiry; then the
 /// manifest. The caller holds the pipeline's run lock, so no run commits in between.
@@ -28,11 +28,18 @@ public sealed record TableCompactionResult(string Table, int RewrittenFiles, int
 internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
 {
     private sealed record LiveFile(string Key, long Bytes);
-    private sealed record LocalFile(LiveFile File, string Path, string Schema);
+    private sealed record LocalFile(LiveFile File, string Path, string Schema, long Rows);
 
-    public async Task<List<TableCompactionResult>> RunAsync(string pipeline, Compression compression, long targetFileBytes, CancellationToken cancellationToken)
+    /// <summary>
+    /// Compacts the tables of <paramref name="pipeline"/>: files below <paramref name="targetFileBytes"/> (capped by
+    /// <paramref name="fileLimits"/>' bytes, the pipeline's <c>max_file_mb</c>) are joined into files of about that
+    /// size holding no more rows than its <c>max_file_rows</c> (<see cref="WriteLimits.WithFileLimitsOf"/>).
+    /// </summary>
+    public async Task<List<TableCompactionResult>> RunAsync(string pipeline, Compression compression, long targetFileBytes, WriteLimits fileLimits,
+        CancellationToken cancellationToken)
     {
         if (targetFileBytes <= 0) throw new ArgumentOutOfRangeException(nameof(targetFileBytes), "the target file size must be positive");
+        targetFileBytes = Math.Min(targetFileBytes, fileLimits.MaxFileBytes);
         var manifest = await new ManifestStore(store, time).ReadAsync(cancellationToken).ConfigureAwait(false);
         // Named like a run id (the data file names carry it): 'c' marks a compaction.
         var compactionId = "c" + Guid.NewGuid().ToString("N")[..7];
@@ -44,7 +51,7 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
             foreach (var (tableKey, table) in manifest.Tables)
             {
                 if (table.Pipeline != pipeline) continue;
-                var result = await PlanTableAsync(plan, tableKey, table, compression, targetFileBytes, work.FullName, cancellationToken).ConfigureAwait(false);
+                var result = await PlanTableAsync(plan, tableKey, table, compression, targetFileBytes, fileLimits.MaxFileRows, work.FullName, cancellationToken).ConfigureAwait(false);
                 results.Add(result);
             }
             if (plan.Files.Count > 0)
@@ -58,7 +65,7 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
     }
 
     private async Task<TableCompactionResult> PlanTableAsync(CommitPlan plan, string tableKey, ManifestTable table, Compression compression,
-        long targetFileBytes, string work, CancellationToken cancellationToken)
+        long targetFileBytes, long maxFileRows, string work, CancellationToken cancellationToken)
     {
         var prefix = store.Bucket.KeyPrefixOf(table.Location)
             ?? throw new StorageException($"table {tableKey} is at {table.Location}, outside {store.Bucket}");
@@ -110,13 +117,13 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
                 await using (var source = await store.OpenReadAsync(file.Key, cancellationToken).ConfigureAwait(false))
                 await using (var target = File.Create(path))
                     await source.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
-                local.Add(new LocalFile(file, path, ParquetConcatenation.SchemaSignature(path)));
+                local.Add(new LocalFile(file, path, ParquetConcatenation.SchemaSignature(path), DataFileFooter.Read(path, file.Key, partitionDate).Records));
             }
             foreach (var sameSchema in local.GroupBy(l => l.Schema, StringComparer.Ordinal))
-                foreach (var pack in Pack(sameSchema.ToList(), targetFileBytes))
+                foreach (var pack in Pack(sameSchema.ToList(), targetFileBytes, maxFileRows))
                 {
                     var output = LakePaths.ScratchFile("compacted", ".parquet", work);
-                    var expected = pack.Sum(p => DataFileFooter.Read(p.Path, p.File.Key, partitionDate).Records);
+                    var expected = pack.Sum(p => p.Rows);
                     var copied = ParquetConcatenation.Concatenate([.. pack.Select(p => p.Path)], output, compression);
                     var key = folder.Key + LakePaths.DataFileName(table.Table, nextIndex++, plan.RunId);
                     var facts = DataFileFooter.Read(output, key, partitionDate);
@@ -155,21 +162,26 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
         return new TableCompactionResult(tableKey, rewritten, written, rows);
     }
 
-    /// <summary>Consecutive files packed while their sizes add up to the target; a pack of one file is left as it is.</summary>
-    private static IEnumerable<List<LocalFile>> Pack(List<LocalFile> files, long targetFileBytes)
+    /// <summary>
+    /// Consecutive files packed while their sizes add up to the target and their rows to the row limit; a pack of one
+    /// file is left as it is. (The concatenation copies the row groups, so its size is about the inputs' sum.)
+    /// </summary>
+    private static IEnumerable<List<LocalFile>> Pack(List<LocalFile> files, long targetFileBytes, long maxFileRows)
     {
         var pack = new List<LocalFile>();
-        long bytes = 0;
+        long bytes = 0, rows = 0;
         foreach (var file in files)
         {
-            if (pack.Count > 0 && bytes + file.File.Bytes > targetFileBytes)
+            if (pack.Count > 0 && (bytes + file.File.Bytes > targetFileBytes || rows + file.Rows > maxFileRows))
             {
                 if (pack.Count > 1) yield return pack;
                 pack = [];
                 bytes = 0;
+                rows = 0;
             }
             pack.Add(file);
             bytes += file.File.Bytes;
+            rows += file.Rows;
         }
         if (pack.Count > 1) yield return pack;
     }

@@ -26,44 +26,95 @@ public sealed record TableMaintenanceResult(string Table, int ExpiredSnapshots, 
 }
 
 /// <summary>
+/// What one <c>maintain</c> did: a result per table, and notices about the pipeline as a whole (a killed run's or
+/// compaction's interrupted commit that it completed or rolled back first).
+/// </summary>
+public sealed class PipelineMaintenance(IReadOnlyList<TableMaintenanceResult> tables, IReadOnlyList<string> notices) : IReadOnlyList<TableMaintenanceResult>
+{
+    /// <summary>Sentences for the operator, in order; empty when there is nothing to tell.</summary>
+    public IReadOnlyList<string> Notices => notices;
+
+    public TableMaintenanceResult this[int index] => tables[index];
+    public int Count => tables.Count;
+    public IEnumerator<TableMaintenanceResult> GetEnumerator() => tables.GetEnumerator();
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+    /// <summary>The result as every front end prints it (<c>maintain --output json</c>, the MCP tool): <c>{"tables": [...], "notices": [...]}</c>.</summary>
+    public JsonObject ToJson() => new()
+    {
+        ["tables"] = new JsonArray([.. tables.Select(r => (JsonNode)r.ToJson())]),
+        ["notices"] = new JsonArray([.. notices.Select(n => (JsonNode)JsonValue.Create(n))]),
+    };
+}
+
+/// <summary>
 /// Expires a pipeline's Iceberg snapshots older than a cutoff (never the current one) with a new metadata version,
 /// and deletes the files that only expired snapshots, or Delta removes older than the cutoff, still referenced:
 /// a file any kept snapshot, the live Delta version or a newer Delta remove needs is never deleted, and files no table
-/// metadata ever listed (e.g. written before the table had a table format) are left alone.
+/// metadata ever listed (e.g. written before the table had a table format) are left alone. Only files still on storage
+/// are deleted and reported (a Delta remove stays in the log long after an earlier maintain deleted its file).
 /// </summary>
+/// <remarks>
+/// The files to delete are saved in <see cref="LakePaths.ExpiryJournalKey"/> before the Iceberg expiry commit, since
+/// from that commit on no metadata names the expired snapshots: a maintain killed or failing before all of them are
+/// deleted leaves the journal, and the next maintain deletes those of its files that no snapshot or Delta version needs
+/// by then. The caller holds the pipeline's run lock.
+/// </remarks>
 internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
 {
+    /// <summary>An Iceberg expiry worked out on version <c>Version</c>: <c>Next</c> is the metadata to publish, null when nothing expires.</summary>
+    private sealed record IcebergExpiry(long Version, JsonObject? Next, int Expired, int Kept);
+
     public async Task<List<TableMaintenanceResult>> RunAsync(string pipeline, TimeSpan expireOlderThan, CancellationToken cancellationToken)
     {
         var manifest = await new ManifestStore(store, time).ReadAsync(cancellationToken).ConfigureAwait(false);
         var results = new List<TableMaintenanceResult>();
         var cutoff = time.GetUtcNow() - expireOlderThan;
-        foreach (var (key, table) in manifest.Tables)
+        var journalKey = LakePaths.ExpiryJournalKey(pipeline);
+        var pending = await ReadJournalAsync(journalKey, cancellationToken).ConfigureAwait(false);
+        // The table an earlier maintain left deletions of goes first: the journal holds one table's deletions at a time.
+        var tables = manifest.Tables.Where(t => t.Value.Pipeline == pipeline && t.Value.TableFormats is { Count: > 0 })
+            .OrderBy(t => t.Key == pending?.Table ? 0 : 1).ToList();
+        foreach (var (key, table) in tables)
         {
-            if (table.Pipeline != pipeline || table.TableFormats is not { Count: > 0 } formats) continue;
+            var formats = table.TableFormats!;
             var prefix = store.Bucket.KeyPrefixOf(table.Location)
                 ?? throw new StorageException($"table {key} is at {table.Location}, outside {store.Bucket}");
             var commit = new TableMetadataCommit { Prefix = prefix, Location = table.Location };
             var candidates = new HashSet<string>(StringComparer.Ordinal);
             var keep = new HashSet<string>(StringComparer.Ordinal);
-            int expired = 0, kept = 0;
-            if (formats.Contains(TableFormatCommitter.Iceberg))
-                (expired, kept) = await ExpireIcebergAsync(commit, cutoff, candidates, keep, cancellationToken).ConfigureAwait(false);
+            var resumed = pending?.Table == key;
+            if (resumed) candidates.UnionWith(pending!.Files);
             if (formats.Contains(TableFormatCommitter.Delta))
                 await CollectDeltaAsync(prefix, cutoff, candidates, keep, cancellationToken).ConfigureAwait(false);
-            var deleted = candidates.Where(k => !keep.Contains(k) && k.StartsWith(prefix, StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
+            var expiry = formats.Contains(TableFormatCommitter.Iceberg)
+                ? await PlanIcebergExpiryAsync(commit, cutoff, candidates, keep, cancellationToken).ConfigureAwait(false)
+                : null;
+
+            var stored = new HashSet<string>(StringComparer.Ordinal);
+            await foreach (var obj in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false)) stored.Add(obj.Key);
+            var deleted = candidates.Where(k => !keep.Contains(k) && stored.Contains(k)).Order(StringComparer.Ordinal).ToList();
+            if (deleted.Count > 0) await SaveJournalAsync(journalKey, key, deleted, cancellationToken).ConfigureAwait(false);
+            if (expiry is { Next: { } next })
+                await PublishAsync(commit, expiry.Version + 1, next, cancellationToken).ConfigureAwait(false);
+            if (expiry is not null)
+                await RefreshVersionHintAsync(prefix, expiry.Next is null ? expiry.Version : expiry.Version + 1, cancellationToken).ConfigureAwait(false);
             foreach (var file in deleted) await store.DeleteAsync(file, cancellationToken).ConfigureAwait(false);
-            results.Add(new TableMaintenanceResult(key, expired, kept, deleted));
+            if (deleted.Count > 0 || resumed) await store.DeleteAsync(journalKey, cancellationToken).ConfigureAwait(false);
+            if (resumed) pending = null;
+            results.Add(new TableMaintenanceResult(key, expiry?.Expired ?? 0, expiry?.Kept ?? 0, deleted));
         }
+        // Its table no longer has a table format (or left the manifest): nothing tells which of its files are still needed.
+        if (pending is not null) await store.DeleteAsync(journalKey, cancellationToken).ConfigureAwait(false);
         return results;
     }
 
-    private async Task<(int Expired, int Kept)> ExpireIcebergAsync(TableMetadataCommit commit, DateTimeOffset cutoff,
+    private async Task<IcebergExpiry?> PlanIcebergExpiryAsync(TableMetadataCommit commit, DateTimeOffset cutoff,
         HashSet<string> candidates, HashSet<string> keep, CancellationToken cancellationToken)
     {
         var iceberg = new IcebergTable(store, time);
         var (version, metadata) = await iceberg.LoadCurrentAsync(commit.Prefix, cancellationToken).ConfigureAwait(false);
-        if (metadata is null) return (0, 0);
+        if (metadata is null) return null;
         var currentId = metadata["current-snapshot-id"]?.GetValue<long>() ?? -1;
         var snapshots = metadata["snapshots"]!.AsArray().Select(s => s!.AsObject()).ToList();
         var expired = snapshots.Where(s => s["snapshot-id"]!.GetValue<long>() != currentId && s["timestamp-ms"]!.GetValue<long>() < cutoff.ToUnixTimeMilliseconds()).ToList();
@@ -88,7 +139,7 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
                 into.UnionWith(files);
             }
         }
-        if (expired.Count == 0) return (0, snapshots.Count);
+        if (expired.Count == 0) return new IcebergExpiry(version, null, 0, snapshots.Count);
 
         var next = metadata.DeepClone().AsObject();
         var keptIds = snapshots.Except(expired).Select(s => s["snapshot-id"]!.GetValue<long>()).ToHashSet();
@@ -101,12 +152,52 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
             ["timestamp-ms"] = metadata["last-updated-ms"]!.GetValue<long>(),
             ["metadata-file"] = commit.Location + "/" + IcebergTable.MetadataKey(commit.Prefix, version)[commit.Prefix.Length..],
         });
-        var nextKey = IcebergTable.MetadataKey(commit.Prefix, version + 1);
-        if (!await store.PutAsync(nextKey, Encoding.UTF8.GetBytes(next.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true })), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))
-            throw new StorageException($"Iceberg table {commit.Location} changed during maintenance (v{version + 1} appeared); nothing was deleted: run maintain again");
-        await store.PutAsync(IcebergTable.VersionHintKey(commit.Prefix), Encoding.ASCII.GetBytes((version + 1).ToString(CultureInfo.InvariantCulture)), WriteCondition.None, cancellationToken).ConfigureAwait(false);
-        return (expired.Count, keptIds.Count);
+        return new IcebergExpiry(version, next, expired.Count, keptIds.Count);
     }
+
+    private async Task PublishAsync(TableMetadataCommit commit, long version, JsonObject metadata, CancellationToken cancellationToken)
+    {
+        var key = IcebergTable.MetadataKey(commit.Prefix, version);
+        // On a lost race the journal stays: the next maintain deletes only those of its files no snapshot needs then.
+        if (!await store.PutAsync(key, Encoding.UTF8.GetBytes(metadata.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true })), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))
+            throw new StorageException($"Iceberg table {commit.Location} changed during maintenance (v{version} appeared); nothing was deleted: run maintain again");
+    }
+
+    /// <summary>
+    /// Points <c>version-hint.text</c> at the current version. A commit stopped between its metadata file and the hint
+    /// (this maintain's expiry, or a run's) leaves it behind; readers that trust the hint would read an older version.
+    /// </summary>
+    private async Task RefreshVersionHintAsync(string prefix, long version, CancellationToken cancellationToken)
+    {
+        var hintKey = IcebergTable.VersionHintKey(prefix);
+        var text = version.ToString(CultureInfo.InvariantCulture);
+        if (await store.GetAsync(hintKey, cancellationToken).ConfigureAwait(false) is { } hint && Encoding.UTF8.GetString(hint.Content.Span).Trim() == text) return;
+        await store.PutAsync(hintKey, Encoding.ASCII.GetBytes(text), WriteCondition.None, cancellationToken).ConfigureAwait(false);
+    }
+
+    private sealed record Journal(string Table, List<string> Files);
+
+    private async Task<Journal?> ReadJournalAsync(string key, CancellationToken cancellationToken)
+    {
+        if (await store.GetAsync(key, cancellationToken).ConfigureAwait(false) is not { } stored) return null;
+        try
+        {
+            var json = JsonNode.Parse(stored.Content.Span)!.AsObject();
+            return new Journal(json["table"]!.GetValue<string>(), [.. json["files"]!.AsArray().Select(f => f!.GetValue<string>())]);
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or NullReferenceException)
+        {
+            throw new StorageException($"{store.Bucket}/{key} (the files an interrupted maintain was deleting) is damaged ({e.Message}); " +
+                "delete it to continue (those files are then left on storage)", e);
+        }
+    }
+
+    private Task<bool> SaveJournalAsync(string key, string table, List<string> files, CancellationToken cancellationToken) =>
+        store.PutAsync(key, Encoding.UTF8.GetBytes(new JsonObject
+        {
+            ["table"] = table,
+            ["files"] = new JsonArray([.. files.Select(f => (JsonNode)JsonValue.Create(f))]),
+        }.ToJsonString()), WriteCondition.None, cancellationToken);
 
     private async Task CollectDeltaAsync(string prefix, DateTimeOffset cutoff, HashSet<string> candidates, HashSet<string> keep, CancellationToken cancellationToken)
     {

@@ -141,5 +141,58 @@ public sealed class DashboardHttpTests : IDisposable
         Assert.Contains("linked.parquet", body, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task The_preview_of_an_iceberg_table_shows_the_rows_it_holds_now_not_those_a_full_refresh_replaced()
+    {
+        string Pipeline(int rows) => _home.WritePipeline("shop", $$"""
+            source:
+              tap: {{CliProcess.ShopTap}}
+              config: {rows: {{rows}}}
+            destination:
+              bucket: {{_home.Bucket}}
+              path: raw
+              table_format: iceberg
+            """);
+        foreach (var rows in new[] { 5, 2 })
+        {
+            Pipeline(rows);
+            var run = CliProcess.Run(_home, "run", "shop");
+            Assert.True(run.ExitCode == 0, run.ToString());
+        }
+        // The replaced run's files stay in the folder (for time travel, until maintain expires them).
+        Assert.Equal(2, Directory.GetFiles(Path.Combine(_home.Lake, "raw", "shop_tap", "orders"), "*.parquet", SearchOption.AllDirectories).Length);
+        _ui = new DashboardProcess(_home);
+        var (status, body) = await GetAsync("/buckets/0/table?key=shop_tap%2Forders");
+        Assert.True(status == HttpStatusCode.OK, body);
+        Assert.Equal(2, CountRows(body));
+        Assert.Contains("first 2 of 2 rows", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_long_value_in_the_preview_is_cut_and_says_its_full_length()
+    {
+        var file = Path.Combine(_home.Root, "notes.jsonl");
+        File.WriteAllText(file, "{\"id\":1,\"note\":\"" + new string('x', 100_000) + "\"}\n");
+        _home.WritePipeline("notes", $$"""
+            source:
+              tap: jsonl
+              config: {files: ["{{file}}"]}
+            destination:
+              bucket: {{_home.Bucket}}
+              path: raw
+            """);
+        var run = CliProcess.Run(_home, "run", "notes");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        _ui = new DashboardProcess(_home);
+        var tables = (await GetAsync("/buckets/0")).Body;
+        var link = System.Text.RegularExpressions.Regex.Match(tables, "href=\"(/buckets/0/table\\?key=[^\"]+)\"").Groups[1].Value;
+        var (status, body) = await GetAsync(WebUtility.HtmlDecode(link));
+        Assert.True(status == HttpStatusCode.OK, body);
+        Assert.Equal(1, CountRows(body));
+        Assert.Contains(new string('x', 200), body, StringComparison.Ordinal);
+        Assert.DoesNotContain(new string('x', 201), body, StringComparison.Ordinal);
+        Assert.Contains("100,000 characters", body, StringComparison.Ordinal);
+    }
+
     private static int CountRows(string html) => html.Split("<tr class=\"row\">").Length - 1;
 }

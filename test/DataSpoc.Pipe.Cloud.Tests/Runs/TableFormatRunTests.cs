@@ -89,7 +89,7 @@ public abstract class TableFormatRunContract : IAsyncLifetime
         {
             var time = new ShiftedTime(CloudLake.Now);
             await using var runLock = await Pipe.Lake.RunLock.AcquireAsync(store, "orders", "compact-test", time, CancellationToken.None);
-            var result = Assert.Single(await new Pipe.Tables.TableCompaction(store, time).RunAsync("orders", Compression.Zstd, 128L * 1024 * 1024, CancellationToken.None));
+            var result = Assert.Single(await new Pipe.Tables.TableCompaction(store, time).RunAsync("orders", Compression.Zstd, 128L * 1024 * 1024, new DataSpoc.Pipe.Parquet.WriteLimits(), CancellationToken.None));
             Assert.Equal((3, 1, 10L), (result.RewrittenFiles, result.WrittenFiles, result.Rows));
         }
         var after = TableReaders.Icebird(table, environment: ReaderEnvironment);

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Parquet;
 using DataSpoc.Pipe.Storage;
 using DataSpoc.Pipe.Tables;
 using DataSpoc.Pipe.Tests.Support;
@@ -32,12 +33,12 @@ public class TableCompactionTests
     private static PipelineDefinition P(TempLake lake, string input, TableFormats formats, string partitionBy = PartitionBySettings.ExtractionDate) =>
         lake.Pipeline("orders", input, p => p with { Destination = p.Destination with { TableFormat = formats, PartitionBy = partitionBy } });
 
-    private static async Task<List<TableCompactionResult>> CompactAsync(TempLake lake, long targetBytes = 128L * 1024 * 1024, TimeProvider? time = null)
+    private static async Task<List<TableCompactionResult>> CompactAsync(TempLake lake, long targetBytes = 128L * 1024 * 1024, TimeProvider? time = null, WriteLimits? limits = null)
     {
         await using var store = new ObjectStoreFactory().Open(lake.Bucket);
         time ??= TimeProvider.System;
         await using var runLock = await RunLock.AcquireAsync(store, "orders", "compact-test", time, CancellationToken.None);
-        return await new TableCompaction(store, time).RunAsync("orders", Compression.Zstd, targetBytes, CancellationToken.None);
+        return await new TableCompaction(store, time).RunAsync("orders", Compression.Zstd, targetBytes, limits ?? new WriteLimits(), CancellationToken.None);
     }
 
     private static string Table(TempLake lake) => Path.Combine(lake.Root, "raw", "test", "orders");
@@ -65,6 +66,31 @@ public class TableCompactionTests
             }
         }
         return ([.. live.Order(StringComparer.Ordinal)], entries);
+    }
+
+    [Fact]
+    public async Task Compacted_files_hold_no_more_rows_or_bytes_than_the_pipelines_max_file_rows_and_max_file_mb()
+    {
+        using var lake = new TempLake();
+        PipelineDefinition Limited(string input) => lake.Pipeline("orders", input, p => p with
+        {
+            Destination = p.Destination with { TableFormat = TableFormats.Delta, PartitionBy = PartitionBySettings.None, MaxFileRows = 10 },
+        });
+        for (var run = 0; run < 5; run++)
+            Assert.True((await TempLake.RunAsync(Limited(lake.WriteSinger("r" + run, Orders(run * 4 + 1, run * 4 + 4))))).Succeeded);
+        var before = Rows(lake, lake.ParquetKeys());
+        var pipeline = Limited(lake.WriteSinger("none", Orders(1, 1)));
+
+        // 5 files of 4 rows under max_file_rows 10: pairs, and the fifth left alone (never one file of 20 rows).
+        var result = Assert.Single(await CompactAsync(lake, limits: new WriteLimits().WithFileLimitsOf(pipeline.Destination)));
+        Assert.Equal((4, 2, 16L), (result.RewrittenFiles, result.WrittenFiles, result.Rows));
+        var live = DeltaLog(lake).Live;
+        Assert.Equal(3, live.Count);
+        Assert.All(live, k => Assert.True(long.Parse(lake.Query($"select count(*) from read_parquet('{lake.Root}/{k}')")[0][0]!) <= 10, k));
+        Assert.Equal(before, Rows(lake, live));
+
+        // max_file_mb caps the target size too: with a cap below every file's size, no two files are joined.
+        Assert.Equal(0, Assert.Single(await CompactAsync(lake, limits: new WriteLimits { MaxFileBytes = 1 })).WrittenFiles);
     }
 
     [Fact]

@@ -60,4 +60,76 @@ public class TableMaintenanceTests
         Assert.Contains(plain, lake.ParquetKeys());
         Assert.Equal(2, lake.ParquetKeys().Count);
     }
+
+    [Fact]
+    public async Task A_maintain_stopped_after_its_expiry_commit_leaves_the_deletions_to_the_next_one_which_also_points_the_version_hint_at_the_current_metadata()
+    {
+        using var lake = new TempLake();
+        PipelineDefinition P(string input) => lake.Pipeline("orders", input, p => p with { Destination = p.Destination with { TableFormat = TableFormats.Iceberg } });
+        Assert.True((await TempLake.RunAsync(P(lake.WriteSinger("a", Orders(1, 3))))).Succeeded);
+        var replaced = lake.ParquetKeys();
+        Assert.True((await TempLake.RunAsync(P(lake.WriteSinger("b", Orders(4, 5))), full: true)).Succeeded);
+        var current = lake.ParquetKeys().Except(replaced).Single();
+        var later = new ShiftedTime(DateTimeOffset.UtcNow.AddDays(8));
+
+        // Stopped right after v3 (the expiry) is created: the hint still says 2, no expired file is deleted yet.
+        await using (var stopped = new FaultingStore(new ObjectStoreFactory().Open(lake.Bucket), failPut: k => k.EndsWith("version-hint.text", StringComparison.Ordinal)))
+            await Assert.ThrowsAsync<IOException>(() => new TableMaintenance(stopped, later).RunAsync("orders", TimeSpan.FromDays(7), CancellationToken.None));
+        var hint = Path.Combine(lake.Root, "raw/test/orders/metadata/version-hint.text");
+        Assert.True(File.Exists(Path.Combine(lake.Root, "raw/test/orders/metadata/v3.metadata.json")));
+        Assert.Equal("2", File.ReadAllText(hint).Trim());
+        Assert.Equal(2, lake.ParquetKeys().Count);
+
+        await using var store = new ObjectStoreFactory().Open(lake.Bucket);
+        var result = Assert.Single(await new TableMaintenance(store, later).RunAsync("orders", TimeSpan.FromDays(7), CancellationToken.None));
+        Assert.Equal((0, 1), (result.ExpiredSnapshots, result.KeptSnapshots));
+        Assert.Equal(replaced, result.DeletedFiles.Where(f => f.EndsWith(".parquet", StringComparison.Ordinal)));
+        Assert.Contains(result.DeletedFiles, f => f.Contains("/metadata/snap-", StringComparison.Ordinal)); // the expired snapshot's manifest list
+        Assert.Equal([current], lake.ParquetKeys());
+        Assert.Equal("3", File.ReadAllText(hint).Trim());
+        Assert.DoesNotContain(lake.Keys(), k => k.StartsWith(".dataspoc/expiry/", StringComparison.Ordinal));
+        var read = TableReaders.Icebird($"file://{lake.Root}/raw/test/orders");
+        Assert.Equal([4L, 5], read["rows"]!.AsArray().Select(r => long.Parse(r!["id"]!.ToString())).Order());
+    }
+
+    [Fact]
+    public async Task A_delete_that_fails_after_the_expiry_commit_is_retried_by_the_next_maintain()
+    {
+        using var lake = new TempLake();
+        PipelineDefinition P(string input) => lake.Pipeline("orders", input, p => p with { Destination = p.Destination with { TableFormat = TableFormats.Iceberg } });
+        Assert.True((await TempLake.RunAsync(P(lake.WriteSinger("a", Orders(1, 3))))).Succeeded);
+        var replaced = lake.ParquetKeys().Single();
+        Assert.True((await TempLake.RunAsync(P(lake.WriteSinger("b", Orders(4, 5))), full: true)).Succeeded);
+        var later = new ShiftedTime(DateTimeOffset.UtcNow.AddDays(8));
+
+        await using (var failing = new FaultingStore(new ObjectStoreFactory().Open(lake.Bucket), failDelete: k => k == replaced))
+            await Assert.ThrowsAsync<IOException>(() => new TableMaintenance(failing, later).RunAsync("orders", TimeSpan.FromDays(7), CancellationToken.None));
+        Assert.Contains(replaced, lake.ParquetKeys());
+
+        await using var store = new ObjectStoreFactory().Open(lake.Bucket);
+        var result = Assert.Single(await new TableMaintenance(store, later).RunAsync("orders", TimeSpan.FromDays(7), CancellationToken.None));
+        Assert.Contains(replaced, result.DeletedFiles);
+        Assert.DoesNotContain(replaced, lake.ParquetKeys());
+        Assert.Single(lake.ParquetKeys());
+    }
+
+    [Fact]
+    public async Task Maintain_reports_only_the_files_it_deleted_itself_not_those_an_earlier_maintain_deleted()
+    {
+        using var lake = new TempLake();
+        PipelineDefinition P(string input) => lake.Pipeline("orders", input, p => p with { Destination = p.Destination with { TableFormat = TableFormats.Delta } });
+        Assert.True((await TempLake.RunAsync(P(lake.WriteSinger("a", Orders(1, 3))))).Succeeded);
+        Assert.True((await TempLake.RunAsync(P(lake.WriteSinger("b", Orders(4, 5))))).Succeeded);
+        var replaced = lake.ParquetKeys();
+        Assert.True((await TempLake.RunAsync(P(lake.WriteSinger("c", Orders(7, 9))), full: true)).Succeeded);
+
+        await using var store = new ObjectStoreFactory().Open(lake.Bucket);
+        var later = new ShiftedTime(DateTimeOffset.UtcNow.AddDays(8));
+        var first = Assert.Single(await new TableMaintenance(store, later).RunAsync("orders", TimeSpan.FromDays(7), CancellationToken.None));
+        Assert.Equal(replaced.Order(), first.DeletedFiles.Order());
+        // The log still removes those files: they are gone, so the next maintain deletes (and reports) nothing.
+        var second = Assert.Single(await new TableMaintenance(store, later).RunAsync("orders", TimeSpan.FromDays(7), CancellationToken.None));
+        Assert.Empty(second.DeletedFiles);
+        Assert.Single(lake.ParquetKeys());
+    }
 }

@@ -10,7 +10,7 @@ internal sealed class ObjectKeys(BucketUri bucket)
     /// <summary>The full object name of a key; rejects keys that are empty, absolute, or have empty/dot segments.</summary>
     public string Name(string key)
     {
-        if (key.Length == 0 || key.StartsWith('/') || key.Split('/').Any(p => p is "" or "." or ".."))
+        if (!BucketUri.HasPlainSegments(key))
             throw new ArgumentException($"invalid object key '{key}'", nameof(key));
         return _prefix + key;
     }

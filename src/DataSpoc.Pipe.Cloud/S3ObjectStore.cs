@@ -309,10 +309,16 @@ public sealed class S3ObjectStore : IObjectStore
                     throw new StorageException($"S3 put of {_keys.Describe(key)} with If-None-Match: * was refused although the key is new; cannot check the store's conditional writes");
                 enforced = await TryPutAsync(key, name, "2"u8.ToArray(), WriteCondition.IfAbsent, false, cancellationToken).ConfigureAwait(false) is not null;
             }
-            finally
+            catch
             {
-                await DeleteAsync(key, CancellationToken.None).ConfigureAwait(false);
+                // The probe's PUT failed (wrong key or secret, missing bucket, no connection): that error is the answer
+                // the user needs. The clean-up fails the same way, or with an answer of its own (Ceph RGW: 405 to a
+                // DELETE with a bad signature), and must not replace it; a probe object left behind is harmless.
+                try { await DeleteAsync(key, CancellationToken.None).ConfigureAwait(false); }
+                catch (Exception cleanup) when (cleanup is StorageException or OperationCanceledException) { }
+                throw;
             }
+            await DeleteAsync(key, CancellationToken.None).ConfigureAwait(false);
             ConditionalWriteProbes[_serverKey] = enforced;
         }
         if (!enforced)

@@ -68,6 +68,31 @@ public sealed class CephRgwTests(CephRgwServer server, ITestOutputHelper output)
     [CephFact] public Task A_lock_overwritten_mid_run_stops_the_run_before_anything_is_committed() => new Locks(_target).A_lock_overwritten_mid_run_stops_the_run_before_anything_is_committed();
 
     [CephFact]
+    public async Task A_run_with_a_wrong_secret_or_into_a_missing_bucket_reports_the_servers_answer_to_its_first_put()
+    {
+        // The run's first request is the conditional-write probe's PUT, then its clean-up DELETE, which RGW answers 405
+        // when the signature is wrong: that answer must not replace the PUT's. A bucket no store of this test process
+        // has probed yet (the probe runs once per endpoint and bucket).
+        var fresh = "probe-" + Guid.NewGuid().ToString("N")[..10];
+        using (var client = server.Client()) await client.PutBucketAsync(fresh);
+        const string wrongSecret = "WrongSecretValue987xyz";
+        var wrong = new Dictionary<string, string>(server.Environment()) { ["AWS_SECRET_ACCESS_KEY"] = wrongSecret };
+        var denied = await Assert.ThrowsAsync<StorageException>(() => RunAsync(wrong, $"s3://{fresh}/p"));
+        Assert.StartsWith($"access denied: cannot put s3://{fresh}/p/.dataspoc/probe/conditional-write-", denied.Message);
+        Assert.EndsWith($"the credentials needs s3:PutObject on bucket '{fresh}' (SignatureDoesNotMatch)", denied.Message);
+        Assert.DoesNotContain(wrongSecret, denied.Message);
+
+        var missing = "no-such-bucket-" + Guid.NewGuid().ToString("N")[..10];
+        var absent = await Assert.ThrowsAsync<StorageException>(() => RunAsync(server.Environment(), $"s3://{missing}/p"));
+        Assert.StartsWith($"bucket '{missing}' does not exist (s3, put s3://{missing}/p/.dataspoc/probe/conditional-write-", absent.Message);
+        Assert.EndsWith("); create it or fix destination.bucket", absent.Message);
+
+        static Task<Pipe.Runs.RunResult> RunAsync(Dictionary<string, string> environment, string bucket) =>
+            new Pipe.Runs.PipelineRunner(CloudServers.Factory(environment), new ShiftedTime(CloudLake.Now))
+                .RunAsync(CloudLake.Pipeline("orders", bucket, count: 3), new Pipe.Runs.RunOptions(), Timeout());
+    }
+
+    [CephFact]
     public async Task Eight_runs_three_rounds_each_land_exact_manifests()
     {
         await using var lake = new CloudLake(_target);

@@ -466,11 +466,7 @@ public sealed class PipeClient
         if (await store.GetAsync(key, cancellationToken).ConfigureAwait(false) is not { } stored) return null;
         var log = LakeJson.Deserialize<RunLog>(stored.Content, "run log " + key);
         // Logs are redacted when written; masking again covers secrets added to the config since.
-        var secrets = PipelineSecrets.Of(pipeline);
-        log.Error = log.Error is null ? null : secrets.Redact(log.Error);
-        log.Tap.Command = secrets.Redact(log.Tap.Command);
-        log.Tap.StderrTail = secrets.Redact(log.Tap.StderrTail);
-        log.Notices = log.Notices.Select(secrets.Redact).ToList();
+        log.Redact(PipelineSecrets.Of(pipeline).Redact);
         return log;
     }
 

@@ -43,7 +43,7 @@ public static class LakeNames
         SourceNameError(name) is { } why ? throw new ConfigException(why, key: "source.name") : name;
 
     /// <summary>
-    /// A Singer stream name made safe for a key: '/', '\', control characters and whitespace become '_'.
+    /// A Singer stream name made safe for a key: '/', '\', '#', '?', '%', control characters and whitespace become '_'.
     /// A name that is empty or only dots is rejected, so no key can leave its folder.
     /// </summary>
     public static string Table(string stream) => Segment(stream, "stream");
@@ -56,7 +56,7 @@ public static class LakeNames
     {
         var sb = new StringBuilder(name.Length);
         foreach (var c in name)
-            sb.Append(c is '/' or '\\' || char.IsControl(c) || char.IsWhiteSpace(c) ? '_' : c);
+            sb.Append(c is '/' or '\\' || IsUriDelimiter(c) || char.IsControl(c) || char.IsWhiteSpace(c) ? '_' : c);
         var safe = sb.ToString();
         if (safe.Length == 0 || safe.All(c => c == '.'))
             throw new ArgumentException($"{what} name '{name}' cannot be used as a folder name (empty or only dots)");
@@ -65,6 +65,15 @@ public static class LakeNames
             throw new ArgumentException($"{what} name '{Printable(name)}' is {bytes} bytes long in UTF-8: a folder and its data files' names take at most {MaxSegmentBytes}");
         return safe;
     }
+
+    /// <summary>
+    /// '#', '?' and '%' are kept out of keys because a table's keys also become URIs: Iceberg metadata records each file
+    /// and the table as a location such as <c>s3://lake/raw/src/hash#x/...</c>, written as it is, and readers parse it as
+    /// a URI (icebird and Java Iceberg's S3URI cut it at '#' or '?'; '%41' is decoded to 'A'), so they would read
+    /// another object. Replaced here, in the one rule for every folder and file name, the plain folder, the data files,
+    /// Iceberg and Delta all name the table alike.
+    /// </summary>
+    private static bool IsUriDelimiter(char c) => c is '#' or '?' or '%';
 
     /// <summary>A name as it can be quoted in an error: control characters shown as '?', long names cut.</summary>
     private static string Printable(string? name)

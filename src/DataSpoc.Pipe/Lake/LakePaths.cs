@@ -122,7 +122,7 @@ public static class LakePaths
     public static string BasePath(string path)
     {
         var trimmed = path.Trim().Trim('/');
-        if (trimmed.Split('/').Any(s => s is "." or ".." || s.Length == 0) && trimmed.Length > 0)
+        if (trimmed.Length > 0 && !Storage.BucketUri.HasPlainSegments(trimmed))
             throw new ArgumentException($"destination.path '{path}' must not contain empty, '.' or '..' segments");
         return trimmed;
     }

@@ -34,6 +34,33 @@ public sealed class RunLog
 
     private string? _error;
 
+    /// <summary>
+    /// Masks every text of the log through <paramref name="redact"/>: the error, the notices, the tap's command and
+    /// stderr, and the map keys that come from the tap's data (stream names, dropped property names), which a tap may
+    /// name after anything it reads, a secret of its environment included. Keys that mask to one text are added together.
+    /// </summary>
+    internal void Redact(Func<string, string> redact)
+    {
+        Error = Error is null ? null : redact(Error);
+        Notices = Notices.Select(redact).ToList();
+        Tap.Command = redact(Tap.Command);
+        Tap.StderrTail = redact(Tap.StderrTail);
+        var streams = new SortedDictionary<string, RunLogStream>(StringComparer.Ordinal);
+        foreach (var (name, stream) in Streams)
+        {
+            var dropped = new SortedDictionary<string, long>(StringComparer.Ordinal);
+            foreach (var (property, count) in stream.DroppedProperties)
+            {
+                var maskedProperty = redact(property);
+                dropped[maskedProperty] = dropped.GetValueOrDefault(maskedProperty) + count;
+            }
+            stream.DroppedProperties = dropped;
+            var masked = redact(name);
+            streams[masked] = streams.TryGetValue(masked, out var same) ? same.Plus(stream) : stream;
+        }
+        Streams = streams;
+    }
+
     private static string? Bounded(string? error) =>
         error is null || error.Length <= MaxErrorChars ? error : error[..MaxErrorChars] + $" … ({error.Length - MaxErrorChars} more characters)";
 }
@@ -47,6 +74,22 @@ public sealed class RunLogStream
     [JsonPropertyName("bytes")] public long Bytes { get; set; }
     /// <summary>Properties present in records but not in the schema, dropped (counted, never silently).</summary>
     [JsonPropertyName("dropped_properties")] public SortedDictionary<string, long> DroppedProperties { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>The counts of two streams together (two stream names that the run log masks to one).</summary>
+    internal RunLogStream Plus(RunLogStream other)
+    {
+        var dropped = new SortedDictionary<string, long>(DroppedProperties, StringComparer.Ordinal);
+        foreach (var (property, count) in other.DroppedProperties) dropped[property] = dropped.GetValueOrDefault(property) + count;
+        return new RunLogStream
+        {
+            Records = Records + other.Records,
+            Rejected = Rejected + other.Rejected,
+            Filtered = Filtered + other.Filtered,
+            Files = Files + other.Files,
+            Bytes = Bytes + other.Bytes,
+            DroppedProperties = dropped,
+        };
+    }
 }
 
 public sealed class RunLogTap

@@ -206,6 +206,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         log.FinishedAt = _time.GetUtcNow();
         log.DurationSeconds = Math.Round((log.FinishedAt - startedAt).TotalSeconds, 3);
         log.TotalRecords = log.Streams.Values.Sum(s => s.Records);
+        // Before the observers (metrics tag streams by name) and again after them, for the notices they add.
+        log.Redact(redactor.Redact);
         await observation.FinishAsync(log, plan).ConfigureAwait(false);
         log.Notices = log.Notices.Select(redactor.Redact).ToList();
         try
@@ -269,6 +271,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         }
         log.FinishedAt = _time.GetUtcNow();
         log.DurationSeconds = Math.Round((log.FinishedAt - startedAt).TotalSeconds, 3);
+        log.Redact(PipelineSecrets.Of(pipeline).Redact);
         await store.PutAsync(LakePaths.LogKey(pipeline.Name, startedAt, runId), LakeJson.Serialize(log), WriteCondition.None, CancellationToken.None).ConfigureAwait(false);
         return new RunResult(log);
     }

@@ -24,11 +24,25 @@ public sealed record BucketUri(string Scheme, string Bucket, string Prefix, stri
     {
         if (!location.StartsWith(Canonical + "/", StringComparison.Ordinal)) return null;
         var key = location[(Canonical.Length + 1)..].TrimEnd('/');
-        var inside = key.Length > 0 && !key.Any(char.IsControl) && key.Split('/').All(segment => segment is not ("" or "." or ".."));
+        var inside = key.Length > 0 && !key.Any(char.IsControl) && HasPlainSegments(key);
         return inside ? key + "/" : null;
     }
 
-    /// <summary>Parses a bucket URI; throws <see cref="FormatException"/> with the reason.</summary>
+    /// <summary>
+    /// Whether every '/'-separated segment of <paramref name="path"/> (a bucket prefix, <c>destination.path</c>, a key)
+    /// is a name: not empty, '.' or '..'. The one rule for every path the lake builds keys from: a store sends such a
+    /// segment as it is, and whoever resolves the URL (the Azure SDK's <see cref="Uri"/>, a client that mirrors the
+    /// bucket to disk, a reader that normalises the location) ends up in another folder or container than the one named.
+    /// </summary>
+    internal static bool HasPlainSegments(string path) => path.Split('/').All(segment => segment is not ("" or "." or ".."));
+
+    /// <summary>
+    /// Parses a bucket URI; throws <see cref="FormatException"/> with the reason. A cloud bucket and its prefix must be
+    /// plain names (<see cref="HasPlainSegments"/>): <c>az://lake/../victim</c> would write into container <c>victim</c>,
+    /// <c>s3://lake/../x</c> into literal <c>../x/</c> keys. A <c>file://</c> path is a local path and is resolved as
+    /// the operating system does (<c>file:///data/lake/../x</c> is <c>/data/x</c>): its <see cref="Canonical"/> form,
+    /// which the manifest and the lock record, names the directory actually written.
+    /// </summary>
     public static BucketUri Parse(string uri)
     {
         ArgumentNullException.ThrowIfNull(uri);
@@ -63,6 +77,8 @@ public sealed record BucketUri(string Scheme, string Bucket, string Prefix, stri
         if (at >= 0) bucket = bucket[..at];
         if (bucket.Length == 0)
             throw new FormatException($"bucket '{uri}' names no bucket");
+        if (!HasPlainSegments(bucket) || (prefix.Length > 0 && !HasPlainSegments(prefix)))
+            throw new FormatException($"bucket '{uri}' must not contain empty, '.' or '..' segments in its bucket name or prefix");
         return new BucketUri(scheme, bucket, prefix, uri);
     }
 

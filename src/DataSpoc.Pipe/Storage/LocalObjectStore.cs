@@ -32,7 +32,7 @@ public sealed class LocalObjectStore : IObjectStore
     /// <exception cref="StorageException">A symbolic link on the key's path leads out of the bucket.</exception>
     public string PathOf(string key)
     {
-        if (key.Length == 0 || key.StartsWith('/') || key.Split('/').Any(p => p is "" or "." or ".."))
+        if (!BucketUri.HasPlainSegments(key))
             throw new ArgumentException($"invalid object key '{key}'", nameof(key));
         RefuseLinksOutOfBucket(key);
         return Path.Combine(_root, key);

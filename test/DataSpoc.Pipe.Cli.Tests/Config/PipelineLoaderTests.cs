@@ -189,6 +189,17 @@ public sealed class PipelineLoaderTests : IDisposable
     }
 
     [Fact]
+    public void A_bucket_prefix_with_a_dot_dot_segment_is_refused_like_destination_path()
+    {
+        var bucket = LoadFails("source:\n  tap: tap-x\ndestination:\n  bucket: az://lake/../victim\n  path: raw\n");
+        Assert.Equal(("destination.bucket", 4), (bucket.Key, bucket.Line));
+        Assert.Contains("bucket 'az://lake/../victim' must not contain empty, '.' or '..' segments", bucket.Message);
+        var path = LoadFails("source:\n  tap: tap-x\ndestination:\n  bucket: az://lake\n  path: ../escape\n");
+        Assert.Equal("destination.path", path.Key);
+        Assert.Contains("destination.path '../escape' must not contain empty, '.' or '..' segments", path.Message);
+    }
+
+    [Fact]
     public void An_invalid_cron_expression_is_rejected_with_its_line()
     {
         var e = LoadFails(Minimal + "\nschedule:\n  cron: \"61 * * * *\"\n");

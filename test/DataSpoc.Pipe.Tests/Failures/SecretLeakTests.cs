@@ -65,6 +65,33 @@ public class SecretLeakTests
     }
 
     [Fact]
+    public async Task A_secret_in_a_dropped_property_name_or_a_stream_name_is_masked_in_the_run_log_and_its_copy_in_the_bucket()
+    {
+        using var lake = new TempLake();
+        var secret = "s3cr3t-PLANTED-" + Guid.NewGuid().ToString("N")[..8];
+        // A tap naming an undeclared property and a stream after a secret of its config or environment (here a ${VAR} value).
+        const string Schema = """{"type":"SCHEMA","stream":"STREAM","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"}}}}""";
+        var singer = lake.WriteSinger("leak.singer",
+            Schema.Replace("STREAM", "orders"),
+            """{"type":"RECORD","stream":"orders","record":{"id":1,"zzz_SECRET":"x","zzz_SECRET_2":1}}""".Replace("SECRET", secret),
+            """{"type":"RECORD","stream":"orders","record":{"id":2,"zzz_SECRET":"y"}}""".Replace("SECRET", secret),
+            Schema.Replace("STREAM", "t_" + secret),
+            """{"type":"RECORD","stream":"t_SECRET","record":{"id":3}}""".Replace("SECRET", secret));
+
+        var run = await TempLake.RunAsync(lake.Pipeline("leak", singer, p => p with { Secrets = [secret] }));
+
+        Assert.True(run.Succeeded, run.Log.Error);
+        var stored = Assert.Single(lake.Logs("leak"));
+        foreach (var log in new[] { run.Log, stored })
+        {
+            Assert.Equal(["orders", "t_***"], log.Streams.Keys);
+            Assert.Equal([("zzz_***", 2L), ("zzz_***_2", 1L)], log.Streams["orders"].DroppedProperties.Select(p => (p.Key, p.Value)));
+            Assert.Equal(1, log.Streams["t_***"].Records);
+            Assert.DoesNotContain(secret, Encoding.UTF8.GetString(LakeJson.Serialize(log)), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task The_tap_config_temp_file_is_mode_0600_in_a_0700_folder_and_is_gone_after_the_run()
     {
         using var lake = new TempLake();

@@ -51,6 +51,10 @@ public sealed class LakeNamesTests
     [InlineData("sales/../items", "sales_.._items")]
     [InlineData("a\\b c", "a_b_c")]
     [InlineData("public-orders", "public-orders")]
+    [InlineData("hash#x", "hash_x")]
+    [InlineData("q?x=1", "q_x=1")]
+    [InlineData("p%41ct", "p_41ct")]
+    [InlineData("plus+x;amp&x*", "plus+x;amp&x*")]
     public void Stream_names_become_one_folder_name(string stream, string table) => Assert.Equal(table, LakeNames.Table(stream));
 
     [Theory]

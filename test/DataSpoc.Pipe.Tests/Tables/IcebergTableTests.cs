@@ -34,6 +34,31 @@ public class IcebergTableTests
     private static List<string> AvroFiles(TempLake lake) => Directory.GetFiles(Path.Combine(TableDir(lake), "metadata"), "*.avro").Order().ToList();
 
     [Fact]
+    public async Task Stream_names_with_uri_delimiters_land_in_folders_icebird_reads_back_equal()
+    {
+        // Iceberg records locations as they are and readers parse them as URIs: '#' and '?' cut them, '%41' decodes to 'A'.
+        using var lake = new TempLake();
+        var streams = new (string Stream, string Table)[] { ("hash#x", "hash_x"), ("q?x=1", "q_x=1"), ("p%41ct", "p_41ct") };
+        var lines = streams.SelectMany((s, n) => (string[])
+        [
+            Schema.Replace("\"orders\"", JsonValue.Create(s.Stream).ToJsonString()),
+            .. Enumerable.Range(1, 3).Select(i => $$$"""{"type":"RECORD","stream":{{{JsonValue.Create(s.Stream).ToJsonString()}}},"record":{"id":{{{n * 10 + i}}},"name":"{{{s.Table}}}-{{{i}}}"}}"""),
+        ]).ToArray();
+
+        var run = await TempLake.RunAsync(lake.Pipeline("names", lake.WriteSinger("names", lines), p => p with { Destination = p.Destination with { TableFormat = TableFormats.Iceberg } }));
+
+        Assert.True(run.Succeeded, run.Log.Error);
+        foreach (var ((_, table), n) in streams.Select((s, n) => (s, n)))
+        {
+            var dir = Path.Combine(lake.Root, "raw", "test", table);
+            var rows = TableReaders.Icebird("file://" + dir)["rows"]!.AsArray().Select(r => $"{r!["id"]}|{r["name"]}").Order().ToList();
+            Assert.Equal(Enumerable.Range(1, 3).Select(i => $"{n * 10 + i}|{table}-{i}"), rows);
+            var metadata = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "metadata", "v1.metadata.json")))!;
+            Assert.Equal($"{lake.Bucket}/raw/test/{table}", metadata["location"]!.GetValue<string>());
+        }
+    }
+
+    [Fact]
     public async Task Icebird_reads_the_source_rows_after_every_run_and_the_previous_metadata_file_returns_the_previous_rows()
     {
         using var lake = new TempLake();

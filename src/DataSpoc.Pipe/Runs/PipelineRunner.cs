@@ -483,10 +483,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             .FieldIdsAsync(LakePaths.TablePrefix(basePath, sourceName, table), cancellationToken).GetAwaiter().GetResult();
     }
 
-    private WriteLimits LimitsFor(DestinationDefinition d) => Limits with
+    private WriteLimits LimitsFor(DestinationDefinition d) => Limits.WithFileLimitsOf(d) with
     {
-        MaxFileRows = d.MaxFileRows ?? Limits.MaxFileRows,
-        MaxFileBytes = d.MaxFileMb is { } mb ? mb * 1024 * 1024 : Limits.MaxFileBytes,
         // A merge takes the last record of a key: one lane keeps the records of a partition in their arrival order.
         ParseLanes = d.WriteMode == WriteMode.Merge ? 1 : Limits.ParseLanes,
     };

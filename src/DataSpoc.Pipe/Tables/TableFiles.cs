@@ -15,17 +15,9 @@ internal static class TableFiles
         var prefix = store.Bucket.KeyPrefixOf(table.Location)
             ?? throw new StorageException($"table {tableKey} is at {table.Location}, outside {store.Bucket}");
         var formats = table.TableFormats ?? [];
-        if (formats.Contains(TableFormatCommitter.Iceberg))
-            return await new IcebergTable(store, TimeProvider.System /* reads only */)
-                .LiveDataFileKeysAsync(new TableMetadataCommit { Prefix = prefix, Location = table.Location }, cancellationToken).ConfigureAwait(false);
-        if (formats.Contains(TableFormatCommitter.Delta))
-        {
-            var delta = new DeltaTable(store, TimeProvider.System); // reads only: no clock needed
-            var latest = await delta.LatestVersionAsync(prefix, cancellationToken).ConfigureAwait(false);
-            if (latest < 0) return [];
-            return [.. (await delta.LiveFilesAsync(prefix, latest, cancellationToken).ConfigureAwait(false)).Keys
-                .Select(path => prefix + string.Join('/', path.Split('/').Select(Uri.UnescapeDataString)))];
-        }
+        if (formats.Count > 0)
+            return await new TableFormatCommitter(store, TimeProvider.System /* reads only */)
+                .LiveDataFileKeysAsync(new TableMetadataCommit { Prefix = prefix, Location = table.Location, Formats = [.. formats] }, cancellationToken).ConfigureAwait(false);
         var keys = new List<string>();
         await foreach (var obj in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
             if (LakePaths.IsDataFileKey(prefix, table.Table, obj.Key)) keys.Add(obj.Key);

@@ -8,7 +8,7 @@ using ModelContextProtocol.Client;
 namespace DataSpoc.Pipe.Mcp.Tests;
 
 /// <summary>
-/// One home (two runs of a good pipeline, a failing one, an invalid one, a <c>.env</c> with the tap's folder and a token),
+/// One home (two runs of a good pipeline, a failing one, an invalid one, one whose YAML does not parse, a <c>.env</c> with the tap's folder and a token),
 /// asked the same questions three ways: the CLI with <c>--output json</c> as a subprocess, the MCP server over stdio, and
 /// <see cref="PipeClient"/> in this process. Config, status, logs and validate answer the same values in all three.
 /// </summary>
@@ -38,8 +38,9 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
             Number(s.Records), s.RunId, s.Schedule, Time(s.NextRun), s.ScheduleTimeZone, s.Error)).ToList();
         Assert.Equal(api, cli);
         Assert.Equal(api, mcp);
-        Assert.Equal([home.Failing, home.Good, home.Invalid], api.Select(r => r.Split(" | ")[0]));
-        Assert.Equal(["failure", "success", "invalid"], api.Select(r => r.Split(" | ")[1]));
+        Assert.Equal([home.Failing, home.Good, home.Invalid, home.Unparsable], api.Select(r => r.Split(" | ")[0]));
+        Assert.Equal(["failure", "success", "invalid", "invalid"], api.Select(r => r.Split(" | ")[1]));
+        Assert.Contains($"{home.Unparsable}.yaml:4: invalid YAML: ", api[3]);
         Assert.Equal(home.SecondRunId, api[1].Split(" | ")[5]);
         // Read in the machine's zone, as cron reads the crontab that schedule install writes.
         var good = (await home.Api.StatusAsync())[1];
@@ -91,6 +92,7 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
         Assert.Contains("  bucket ok=True warning=False: file://", api[1]);
         Assert.Contains("  catalog ok=False", api[0]);
         Assert.Contains("  config ok=False", api[2]);
+        Assert.Contains("  config ok=False", api[3]);
         Assert.DoesNotContain(SharedHome.Token, string.Join("\n", api));
     }
 
@@ -125,6 +127,9 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
         public string Good => "good-" + _suffix;
         public string Failing => "failing-" + _suffix;
         public string Invalid => "invalid-" + _suffix;
+        /// <summary>An unclosed '{' before the next key: YamlDotNet throws an InvalidOperationException there; it must
+        /// be this pipeline's error, never every tool's (the MCP server masks its answers with every pipeline's secrets).</summary>
+        public string Unparsable => "invalid-yaml-" + _suffix;
         public string FirstRunId { get; private set; } = "";
         public string SecondRunId { get; private set; } = "";
         public PipeClient Api { get; private set; } = null!;
@@ -167,6 +172,7 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
                   bucket: {{bucket}}
                 """);
             File.WriteAllText(Path.Combine(pipelines, Invalid + ".yaml"), $"source:\n  tap: csv\n  colour: red\ndestination:\n  bucket: {bucket}\n");
+            File.WriteAllText(Path.Combine(pipelines, Unparsable + ".yaml"), $"source:\n  tap: csv\n  config: {{path: /tmp\ndestination:\n  bucket: {bucket}\n");
 
             FirstRunId = Cli(0, "run", Good, "--output", "json")!["run_id"]!.GetValue<string>();
             // Run ids are ordered by their start; the second run must start in a later second to be "the latest" by any rule.

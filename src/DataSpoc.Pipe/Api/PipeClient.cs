@@ -87,8 +87,10 @@ public sealed class PipeClient
         {
             PipelineDefinition pipeline;
             try { pipeline = Load(name, allowUnsetVariables: true); }
-            // An invalid pipeline exposes nothing: the loader's error never holds a secret.
-            catch (ConfigException) { continue; }
+            // An invalid pipeline exposes nothing: the loader's error never holds a secret. Any failure to load one file
+            // is skipped, not only a ConfigException: every MCP answer passes through here, and one file the loader
+            // trips on must fail the questions about that pipeline, never every tool for every pipeline.
+            catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException) { continue; }
             var secrets = PipelineSecrets.Of(pipeline);
             foreach (var value in secrets.Values) all.AddValue(value);
         }

@@ -186,6 +186,13 @@ public sealed class PipelineLoaderTests : IDisposable
         var broken = LoadFails("source:\n  tap: tap-x\n destination: [\n");
         Assert.NotNull(broken.Line);
         Assert.Contains("invalid YAML", broken.Message);
+
+        // A plain scalar after an unclosed '{' that runs into the next key: YamlDotNet's scanner throws an
+        // InvalidOperationException there, not a YamlException; it is the same file:line error.
+        var unclosed = LoadFails("source:\n  tap: tap-x\n  config: {path: /tmp\ndestination:\n  bucket: file:///tmp/x\n");
+        Assert.Equal(4, unclosed.Line);
+        Assert.StartsWith("invalid YAML: ", unclosed.Reason);
+        Assert.Equal(2, LoadFails("a: {b: 1\nc: 2\n").Line);
     }
 
     [Fact]

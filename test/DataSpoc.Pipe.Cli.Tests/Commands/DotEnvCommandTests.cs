@@ -181,6 +181,32 @@ public sealed class DotEnvCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_dangling_env_link_and_an_env_that_is_a_directory_are_config_errors_naming_the_file()
+    {
+        _home.WriteShopPipeline("orders");
+        Directory.CreateDirectory(_home.Home);
+        // A secrets mount that is not there yet: the link points nowhere.
+        var missing = Path.Combine(_home.Home, "mounted", "secrets.env");
+        File.CreateSymbolicLink(EnvFile, missing);
+        var dangling = $"{EnvFile}: is a symbolic link to a missing file ({missing}): refused; create or mount the file it points to, or remove the link";
+        foreach (var args in new[] { new[] { "config", "orders" }, ["run", "orders"], ["validate", "orders"], ["schedule", "install"] })
+        {
+            var result = CliProcess.Run(_home, args);
+            Assert.True(result.ExitCode == 2, result.ToString());
+            Assert.Contains(dangling, result.Stderr);
+        }
+        var status = Json.Parse(CliProcess.Run(_home, "status", "-o", "json")).AsArray().Single()!;
+        Assert.Equal("invalid", status.Str("status"));
+        Assert.Equal(dangling, status.Str("error"));
+
+        File.Delete(EnvFile);
+        Directory.CreateDirectory(EnvFile);
+        var directory = CliProcess.Run(_home, "config", "orders");
+        Assert.Equal(2, directory.ExitCode);
+        Assert.Equal($"error: {EnvFile}: is a directory, not a file of KEY=value lines: refused; remove it or replace it with a file\n", directory.Stderr);
+    }
+
+    [Fact]
     public void An_env_owned_by_another_user_is_refused()
     {
         Assert.True(Environment.IsPrivilegedProcess, "needs root to chown the file to another user (as in CI)");

@@ -54,7 +54,7 @@ public sealed class PipelineLoader
     public static PipelineLoader ForHome(PipeHome home, Func<string, string?>? environment = null, bool allowUnsetVariables = false)
     {
         var variables = PipeVariables.ForHome(home, environment);
-        return new(PipeDefaults.Load(home.ConfigPath, variables.Get), home.Root, variables, allowUnsetVariables);
+        return new(PipeDefaults.Load(home.ConfigPath, variables), home.Root, variables, allowUnsetVariables);
     }
 
     /// <summary>Where this loader's <c>${VAR}</c> values come from.</summary>
@@ -154,7 +154,8 @@ public sealed class PipelineLoader
             FilePath = file,
             Secrets = secrets.Values.ToList(),
             Redaction = secrets,
-            Variables = variables.Uses,
+            // config.yaml's too: a run of this pipeline reads them (its defaults, the OpenLineage block).
+            Variables = [.. variables.Uses, .. _defaults.Variables],
         };
     }
 

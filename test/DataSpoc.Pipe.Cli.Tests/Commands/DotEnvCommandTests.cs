@@ -127,6 +127,25 @@ public sealed class DotEnvCommandTests : IDisposable
     }
 
     [Fact]
+    public void Schedule_install_warns_about_a_variable_of_config_yamls_openlineage_block_every_scheduled_run_would_lack()
+    {
+        _home.WriteShopPipeline("orders", extraTop: "schedule:\n  cron: \"0 * * * *\"\n");
+        File.WriteAllText(Path.Combine(_home.Home, "config.yaml"), "openlineage:\n  transport:\n    type: http\n    url: http://127.0.0.1:9\n    api_key: ${MARQUEZ_API_KEY}\n");
+        var install = CliProcess.Run(_home, "schedule", "install", "-o", "json");
+        Assert.True(install.ExitCode == 0, install.ToString());
+        var warning = Assert.Single(Json.Parse(install)["warnings"]!.AsArray())!;
+        Assert.Equal(("orders", "MARQUEZ_API_KEY", "openlineage.transport.api_key"), (warning.Str("pipeline"), warning.Str("variable"), warning.Str("key")));
+        Assert.Equal(
+            $"warning: pipeline 'orders': ${{MARQUEZ_API_KEY}} (config.yaml openlineage.transport.api_key) is set neither in {EnvFile} nor in the environment, " +
+            $"and has no default: add MARQUEZ_API_KEY=... to {EnvFile}\n", install.Stderr);
+
+        WriteEnv("MARQUEZ_API_KEY=k\n");
+        var quiet = CliProcess.Run(_home, "schedule", "install");
+        Assert.True(quiet.ExitCode == 0, quiet.ToString());
+        Assert.Equal("", quiet.Stderr);
+    }
+
+    [Fact]
     public void Validate_reports_a_variable_set_nowhere_in_a_one_line_row_and_in_full_as_json()
     {
         WriteScheduledPipelineNeedingPassword();

@@ -38,6 +38,9 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
             Number(s.Records), s.RunId, s.Schedule, Time(s.NextRun), s.ScheduleTimeZone, s.Error)).ToList();
         Assert.Equal(api, cli);
         Assert.Equal(api, mcp);
+        // The same instant is the same string: a client comparing them as text sees no difference.
+        Assert.Equal(RawTimes(await home.Mcp("pipeline_status", []), "pipelines", "last_run", "next_run"),
+            RawTimes(new JsonObject { ["pipelines"] = home.Cli(0, "status", "--output", "json") }, "pipelines", "last_run", "next_run"));
         Assert.Equal([home.Failing, home.Good, home.Invalid, home.Unparsable], api.Select(r => r.Split(" | ")[0]));
         Assert.Equal(["failure", "success", "invalid", "invalid"], api.Select(r => r.Split(" | ")[1]));
         Assert.Contains($"{home.Unparsable}.yaml:4: invalid YAML: ", api[3]);
@@ -68,6 +71,8 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
         var history = (await home.Api.LogsAsync(home.Good)).Select(l => l.RunId).ToList();
         Assert.Equal([home.SecondRunId, home.FirstRunId], history);
         Assert.Equal(history, home.Cli(0, "logs", home.Good, "--list", "--output", "json")!.AsArray().Select(l => l!["run_id"]!.GetValue<string>()));
+        Assert.Equal(RawTimes(await home.Mcp("pipeline_logs", new() { ["name"] = home.Good }), "logs", "started_at"),
+            RawTimes(new JsonObject { ["logs"] = home.Cli(0, "logs", home.Good, "--list", "--output", "json") }, "logs", "started_at"));
         Assert.Equal(history, (await home.Mcp("pipeline_logs", new() { ["name"] = home.Good }))["logs"]!.AsArray().Select(l => l!["run_id"]!.GetValue<string>()));
         Assert.Equal(home.FirstRunId, home.Cli(0, "logs", home.Good, "--run", home.FirstRunId)!["run_id"]!.GetValue<string>());
         Assert.Equal(home.FirstRunId, (await home.Api.LogAsync(home.Good, home.FirstRunId)).RunId);
@@ -105,6 +110,14 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
 
     private static string ValidationRows(JsonNode? v) => Str(v!["pipeline"]) + " ok=" + Bool(v["ok"]) + "\n" + string.Join("\n",
         v["checks"]!.AsArray().Select(c => $"  {Str(c!["check"])} ok={Bool(c["ok"])} warning={Bool(c["warning"])}: {Str(c["detail"])}"));
+
+    /// <summary>The time fields of a list's rows as written (not parsed), with at least one set.</summary>
+    private static List<string> RawTimes(JsonNode answer, string list, params string[] fields)
+    {
+        var times = answer[list]!.AsArray().SelectMany(r => fields.Select(f => Str(r![f]) ?? "-")).ToList();
+        Assert.Contains(times, t => t != "-");
+        return times;
+    }
 
     private static string? Str(JsonNode? node) => node?.GetValue<string>();
     private static string Bool(JsonNode? node) => (node?.GetValue<bool>() ?? false).ToString();

@@ -53,11 +53,12 @@ public sealed class PipeClient
     /// <exception cref="ConfigException">The pipeline does not exist or its YAML or tap config is invalid (names file, line and key).</exception>
     public PipelineDefinition Load(string name) => Load(name, allowUnsetVariables: false);
 
-    private PipelineDefinition Load(string name, bool allowUnsetVariables)
-    {
-        var file = _home.FindPipelineFile(name) ?? throw UnknownPipeline(name);
-        return PipelineLoader.ForHome(_home, _environment, allowUnsetVariables).LoadFile(file);
-    }
+    private PipelineDefinition Load(string name, bool allowUnsetVariables) =>
+        PipelineLoader.ForHome(_home, _environment, allowUnsetVariables).LoadFile(PipelineFile(name));
+
+    /// <summary>The file of a pipeline of the home (not loaded).</summary>
+    /// <exception cref="ConfigException">No pipeline has that name (the message lists the known ones).</exception>
+    public string PipelineFile(string name) => _home.FindPipelineFile(name) ?? throw UnknownPipeline(name);
 
     /// <summary>The source a pipeline of the home reads (its <c>${VAR}</c>s need not be set); null when its file does not load.</summary>
     private SourceDefinition? SourceOf(string name)

@@ -173,8 +173,14 @@ public sealed class RunCommandTests : IDisposable
         Assert.Matches(@"│ b-typo\s+│ invalid", table.Stdout);
         Assert.Matches(@"│ c-shop\s+│ success", table.Stdout);
 
-        // One pipeline by name still runs nothing when its file is broken.
+        // One pipeline by name still runs nothing when its file is broken; as JSON, it is the same document run --all
+        // gives a pipeline it did not run, not an empty stdout.
         Assert.Equal(2, CliProcess.Run(_home, "run", "b-typo").ExitCode);
+        var single = CliProcess.Run(_home, "run", "b-typo", "--output", "json");
+        Assert.Equal(2, single.ExitCode);
+        var document = Json.Parse(single);
+        Assert.Equal(("b-typo", "invalid", logs[1].Str("error")), (document.Str("pipeline"), document.Str("status"), document.Str("error")));
+        Assert.Equal($"error: {logs[1].Str("error")}\n", single.Stderr);
     }
 
     [Fact]

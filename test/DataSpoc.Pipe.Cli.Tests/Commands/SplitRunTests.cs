@@ -318,6 +318,8 @@ public sealed class SplitRunTests(PostgresServer server, CloudServers servers, I
             (["run", "items", "--part", "1/4", "--split-run", "../x"], "--split-run '../x': use letters, digits"),
             (["run", "plain", "--part", "1/4", "--split-run", "r"], "pipeline 'plain' has no source.split"),
             (["run", "--all", "--part", "1/4"], "--part and --commit-parts work on one pipeline, not --all"),
+            // A worker command without --part would read the whole table and replace it outside the split run.
+            (["run", "items", "--split-run", "r"], "--split-run names the split run of --part or --commit-parts: give one of them"),
         ];
         foreach (var (args, error) in cases)
         {

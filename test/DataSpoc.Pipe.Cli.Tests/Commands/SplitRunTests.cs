@@ -298,9 +298,16 @@ public sealed class SplitRunTests(PostgresServer server, CloudServers servers, I
         Assert.True(commit.ExitCode == 0, commit.ToString());
         Assert.Contains("committed split run manual-1: 4 parts, 2000 rows", commit.Stdout);
         Assert.Equal(await DatabaseRowsAsync(db), LakeRows(table));
-        // A retry of the last index now finds the split run closed and changes nothing.
-        Assert.Equal(1, RunIndex(Parts - 1, "manual-1").ExitCode);
+        // A retry of the last index now finds the split run closed and changes nothing: it does not start, so it writes
+        // no run log and the pipeline's latest run stays the commit (it used to become a failure, shown by status).
+        var logs = Directory.GetFiles(Path.Combine(_home.Lake, ".dataspoc", "logs"), "*.json", SearchOption.AllDirectories).Length;
+        var retry = RunIndex(Parts - 1, "manual-1");
+        Assert.Equal(1, retry.ExitCode);
+        Assert.Contains("split run manual-1 of pipeline 'items' was already committed", retry.Stderr);
         Assert.Equal(await DatabaseRowsAsync(db), LakeRows(table));
+        Assert.Equal(logs, Directory.GetFiles(Path.Combine(_home.Lake, ".dataspoc", "logs"), "*.json", SearchOption.AllDirectories).Length);
+        var status = Json.Parse(CliProcess.Run(_home, "status", "-o", "json")).AsArray().Single()!;
+        Assert.Equal(("success", Json.Parse(commit).Str("run_id")), (status.Str("status"), status.Str("run_id")));
     }
 
     [Fact]

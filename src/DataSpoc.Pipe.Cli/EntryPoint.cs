@@ -26,6 +26,13 @@ internal static class EntryPoint
 
         try
         {
+            // A branch without its subcommand is a usage error (exit 2, as `schedule bogus` is); Spectre shows the
+            // branch's help for it but exits 1, which the README keeps for a failed run or check.
+            if (args is [var branch] && Branches.Contains(branch))
+            {
+                CreateApp(console).Run([branch, "--help"]);
+                return ExitCodes.Usage;
+            }
             return CreateApp(console).Run(args);
         }
         catch (Exception e)
@@ -33,6 +40,9 @@ internal static class EntryPoint
             return ErrorReport.Handle(e, debug);
         }
     }
+
+    /// <summary>The commands that only group subcommands (<see cref="Configure"/> adds them with <c>AddBranch</c>).</summary>
+    private static readonly string[] Branches = ["schedule", "k8s"];
 
     [UnconditionalSuppressMessage("AOT", "IL3050", Justification =
         "Spectre binds commands and settings by reflection: their assembly is rooted (TrimmerRootAssembly), their options are " +

@@ -8,7 +8,7 @@ using ModelContextProtocol.Client;
 namespace DataSpoc.Pipe.Mcp.Tests;
 
 /// <summary>
-/// One home (two runs of a good pipeline, a failing one, an invalid one, a <c>.env</c> with the tap's folder and a token),
+/// One home (two runs of a good pipeline, a failing one, an invalid one, one whose YAML does not parse, a <c>.env</c> with the tap's folder and a token),
 /// asked the same questions three ways: the CLI with <c>--output json</c> as a subprocess, the MCP server over stdio, and
 /// <see cref="PipeClient"/> in this process. Config, status, logs and validate answer the same values in all three.
 /// </summary>
@@ -38,8 +38,12 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
             Number(s.Records), s.RunId, s.Schedule, Time(s.NextRun), s.ScheduleTimeZone, s.Error)).ToList();
         Assert.Equal(api, cli);
         Assert.Equal(api, mcp);
-        Assert.Equal([home.Failing, home.Good, home.Invalid], api.Select(r => r.Split(" | ")[0]));
-        Assert.Equal(["failure", "success", "invalid"], api.Select(r => r.Split(" | ")[1]));
+        // The same instant is the same string: a client comparing them as text sees no difference.
+        Assert.Equal(RawTimes(await home.Mcp("pipeline_status", []), "pipelines", "last_run", "next_run"),
+            RawTimes(new JsonObject { ["pipelines"] = home.Cli(0, "status", "--output", "json") }, "pipelines", "last_run", "next_run"));
+        Assert.Equal([home.Failing, home.Good, home.Invalid, home.Unparsable], api.Select(r => r.Split(" | ")[0]));
+        Assert.Equal(["failure", "success", "invalid", "invalid"], api.Select(r => r.Split(" | ")[1]));
+        Assert.Contains($"{home.Unparsable}.yaml:4: invalid YAML: ", api[3]);
         Assert.Equal(home.SecondRunId, api[1].Split(" | ")[5]);
         // Read in the machine's zone, as cron reads the crontab that schedule install writes.
         var good = (await home.Api.StatusAsync())[1];
@@ -67,6 +71,8 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
         var history = (await home.Api.LogsAsync(home.Good)).Select(l => l.RunId).ToList();
         Assert.Equal([home.SecondRunId, home.FirstRunId], history);
         Assert.Equal(history, home.Cli(0, "logs", home.Good, "--list", "--output", "json")!.AsArray().Select(l => l!["run_id"]!.GetValue<string>()));
+        Assert.Equal(RawTimes(await home.Mcp("pipeline_logs", new() { ["name"] = home.Good }), "logs", "started_at"),
+            RawTimes(new JsonObject { ["logs"] = home.Cli(0, "logs", home.Good, "--list", "--output", "json") }, "logs", "started_at"));
         Assert.Equal(history, (await home.Mcp("pipeline_logs", new() { ["name"] = home.Good }))["logs"]!.AsArray().Select(l => l!["run_id"]!.GetValue<string>()));
         Assert.Equal(home.FirstRunId, home.Cli(0, "logs", home.Good, "--run", home.FirstRunId)!["run_id"]!.GetValue<string>());
         Assert.Equal(home.FirstRunId, (await home.Api.LogAsync(home.Good, home.FirstRunId)).RunId);
@@ -91,6 +97,7 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
         Assert.Contains("  bucket ok=True warning=False: file://", api[1]);
         Assert.Contains("  catalog ok=False", api[0]);
         Assert.Contains("  config ok=False", api[2]);
+        Assert.Contains("  config ok=False", api[3]);
         Assert.DoesNotContain(SharedHome.Token, string.Join("\n", api));
     }
 
@@ -103,6 +110,14 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
 
     private static string ValidationRows(JsonNode? v) => Str(v!["pipeline"]) + " ok=" + Bool(v["ok"]) + "\n" + string.Join("\n",
         v["checks"]!.AsArray().Select(c => $"  {Str(c!["check"])} ok={Bool(c["ok"])} warning={Bool(c["warning"])}: {Str(c["detail"])}"));
+
+    /// <summary>The time fields of a list's rows as written (not parsed), with at least one set.</summary>
+    private static List<string> RawTimes(JsonNode answer, string list, params string[] fields)
+    {
+        var times = answer[list]!.AsArray().SelectMany(r => fields.Select(f => Str(r![f]) ?? "-")).ToList();
+        Assert.Contains(times, t => t != "-");
+        return times;
+    }
 
     private static string? Str(JsonNode? node) => node?.GetValue<string>();
     private static string Bool(JsonNode? node) => (node?.GetValue<bool>() ?? false).ToString();
@@ -125,6 +140,9 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
         public string Good => "good-" + _suffix;
         public string Failing => "failing-" + _suffix;
         public string Invalid => "invalid-" + _suffix;
+        /// <summary>An unclosed '{' before the next key: YamlDotNet throws an InvalidOperationException there; it must
+        /// be this pipeline's error, never every tool's (the MCP server masks its answers with every pipeline's secrets).</summary>
+        public string Unparsable => "invalid-yaml-" + _suffix;
         public string FirstRunId { get; private set; } = "";
         public string SecondRunId { get; private set; } = "";
         public PipeClient Api { get; private set; } = null!;
@@ -167,6 +185,7 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
                   bucket: {{bucket}}
                 """);
             File.WriteAllText(Path.Combine(pipelines, Invalid + ".yaml"), $"source:\n  tap: csv\n  colour: red\ndestination:\n  bucket: {bucket}\n");
+            File.WriteAllText(Path.Combine(pipelines, Unparsable + ".yaml"), $"source:\n  tap: csv\n  config: {{path: /tmp\ndestination:\n  bucket: {bucket}\n");
 
             FirstRunId = Cli(0, "run", Good, "--output", "json")!["run_id"]!.GetValue<string>();
             // Run ids are ordered by their start; the second run must start in a later second to be "the latest" by any rule.

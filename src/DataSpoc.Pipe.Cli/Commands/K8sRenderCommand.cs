@@ -42,8 +42,10 @@ internal sealed class K8sRenderCommand : Command<K8sRenderCommand.Settings>
 
         [CommandOption("--time-zone <TZ>")]
         [Description("Time zone of schedule.cron")]
-        [DefaultValue("Etc/UTC")]
-        public string TimeZone { get; init; } = "Etc/UTC";
+        [DefaultValue(DefaultTimeZone)]
+        public string TimeZone { get; init; } = DefaultTimeZone;
+
+        private const string DefaultTimeZone = "Etc/UTC";
 
         public override ValidationResult Validate()
         {
@@ -53,6 +55,9 @@ internal sealed class K8sRenderCommand : Command<K8sRenderCommand.Settings>
                 return ValidationResult.Error($"--secret '{Secret}' is not a valid Secret name (lowercase letters, digits, '-' and '.')");
             if (Image is { } image && (image.Length == 0 || image.Any(char.IsWhiteSpace)))
                 return ValidationResult.Error("--image must be an image reference without spaces");
+            // The API server refuses a CronJob whose timeZone is not an IANA zone: found here, before anything is written.
+            if (TimeZone != DefaultTimeZone && !(TimeZoneInfo.TryFindSystemTimeZoneById(TimeZone, out var zone) && zone.HasIanaId))
+                return ValidationResult.Error($"--time-zone '{TimeZone}' is not a time zone this machine knows (an IANA name such as Europe/Berlin or America/New_York)");
             return ValidationResult.Success();
         }
 

@@ -40,13 +40,17 @@ internal sealed class LogsCommand : AsyncCommand<LogsCommand.Settings>
                 return ValidationResult.Error($"--expire-older-than: '{age}' is not a duration (e.g. 90d, 12h, 30m)");
             if (ExpireOlderThan is not null && (List || Run is not null)) return ValidationResult.Error("--expire-older-than deletes logs: it does not go with --list or --run");
             if (List && Run is not null) return ValidationResult.Error("--list lists the recent runs and --run shows one run's log: give one of them");
+            // Not ignored silently: without --list one log is shown whatever the limit.
+            if (Limit is not null && !List) return ValidationResult.Error("--limit is how many runs --list shows: give it with --list");
+            if (Limit is not null && !(int.TryParse(Limit, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= 1))
+                return ValidationResult.Error($"--limit '{Limit}': expected a whole number of runs, at least 1");
             return ValidationResult.Success();
         }
 
         [CommandOption("--limit <N>")]
-        [Description("How many runs [green]--list[/] shows")]
-        [DefaultValue(20)]
-        public int Limit { get; init; } = 20;
+        [Description("How many runs [green]--list[/] shows (default 20)")]
+        // Text, so that a --limit given without --list can be told from the default and refused.
+        public string? Limit { get; init; }
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
@@ -64,7 +68,7 @@ internal sealed class LogsCommand : AsyncCommand<LogsCommand.Settings>
         }
         if (settings.List)
         {
-            var logs = await client.LogsAsync(settings.Name, Math.Max(1, settings.Limit), cancellationToken);
+            var logs = await client.LogsAsync(settings.Name, settings.Limit is { } limit ? int.Parse(limit, System.Globalization.CultureInfo.InvariantCulture) : 20, cancellationToken);
             if (settings.Json)
             {
                 var array = new JsonArray();
@@ -72,7 +76,7 @@ internal sealed class LogsCommand : AsyncCommand<LogsCommand.Settings>
                     array.Add((JsonNode)new JsonObject
                     {
                         ["run_id"] = log.RunId,
-                        ["started_at"] = log.StartedAt.ToString("O"),
+                        ["started_at"] = log.StartedAt,
                         ["status"] = log.Status,
                         ["mode"] = log.Mode,
                         ["duration_seconds"] = log.DurationSeconds,

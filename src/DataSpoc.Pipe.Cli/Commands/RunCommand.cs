@@ -54,12 +54,35 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             if (All == (Name is not null)) return ValidationResult.Error("give a pipeline name or --all (not both)");
             if ((Part is not null || CommitParts) && All) return ValidationResult.Error("--part and --commit-parts work on one pipeline, not --all");
             if (Part is not null && CommitParts) return ValidationResult.Error("give --part (read one part) or --commit-parts (commit them all), not both");
+            // Alone it would be ignored: the run would read the whole table and replace it outside the split run.
+            if (SplitRun is not null && Part is null && !CommitParts)
+                return ValidationResult.Error("--split-run names the split run of --part or --commit-parts: give one of them (without, the run reads the whole table)");
             if (Parallel < 1) return ValidationResult.Error("--parallel must be at least 1");
             return ValidationResult.Success();
         }
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await RunAsync(settings, cancellationToken);
+        }
+        catch (Exception e) when (settings.Json && !settings.All && e is not OperationCanceledException)
+        {
+            // The run did not start (invalid config, lock held, bucket unreachable): a JSON reader still gets a document,
+            // shaped as run --all reports a pipeline it did not run; stderr and the exit code stay ErrorReport's.
+            JsonOutput.Write(new JsonObject
+            {
+                ["pipeline"] = settings.Name,
+                ["status"] = ErrorReport.ExitCode(e) == ExitCodes.Usage ? "invalid" : "failure",
+                ["error"] = ErrorReport.Message(e),
+            });
+            throw;
+        }
+    }
+
+    private static async Task<int> RunAsync(Settings settings, CancellationToken cancellationToken)
     {
         if (settings.RotateLog is { } output && CronEntries.RotateOutput(output, Pipelines.Home()) is { } rotationProblem)
             Console.Error.WriteLine("warning: " + rotationProblem);

@@ -64,6 +64,9 @@ internal sealed class ScheduleRemoveCommand : Command<ScheduleRemoveCommand.Sett
         var current = crontab.Read();
         var ours = CronEntries.Parse(current, home);
         var removed = ours.Where(e => settings.Name is null || e.Pipeline == settings.Name).Select(e => e.Pipeline).ToList();
+        // A typo must not read as "nothing to remove": a name that is neither an entry nor a pipeline (whose entry may
+        // be gone already) is an error listing the known pipelines.
+        if (settings.Name is { } name && removed.Count == 0) Pipelines.Client().PipelineFile(name);
         if (removed.Count > 0) crontab.Write(CronEntries.Join(CronEntries.Others(current, home, settings.Name)));
         var kept = ours.Where(e => !removed.Contains(e.Pipeline)).ToList();
         ScheduleOutput.Write(settings, kept, removed, removed.Count == 0);
@@ -102,7 +105,7 @@ internal static class ScheduleOutput
                 {
                     ["pipeline"] = e.Pipeline,
                     ["cron"] = e.Cron,
-                    ["next_run"] = client.NextRun(e.Cron)?.ToString("O"),
+                    ["next_run"] = client.NextRun(e.Cron),
                     ["line"] = e.Line,
                 }).ToArray()),
             };

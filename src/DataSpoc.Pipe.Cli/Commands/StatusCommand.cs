@@ -23,12 +23,12 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
                 {
                     ["pipeline"] = r.Pipeline,
                     ["status"] = r.Status,
-                    ["last_run"] = r.LastRun?.ToString("O"),
+                    ["last_run"] = r.LastRun,
                     ["duration_seconds"] = r.DurationSeconds,
                     ["records"] = r.Records,
                     ["run_id"] = r.RunId,
                     ["schedule"] = r.Schedule,
-                    ["next_run"] = r.NextRun?.ToString("O"),
+                    ["next_run"] = r.NextRun,
                     ["schedule_time_zone"] = r.ScheduleTimeZone,
                     ["error"] = r.Error,
                 });

@@ -7,25 +7,34 @@ internal static class ErrorReport
 {
     public static int Handle(Exception e, bool debug)
     {
-        if (e is AggregateException { InnerExceptions.Count: 1 } a) e = a.InnerException!;
-        var code = e switch
-        {
-            PipeException p => ExitCodes.For(p.Kind),
-            CommandParseException or CommandRuntimeException => ExitCodes.Usage,
-            OperationCanceledException => ExitCodes.Cancelled,
-            _ => ExitCodes.Failed,
-        };
+        Console.Error.WriteLine("error: " + Message(e));
+        if (debug) Console.Error.WriteLine(e.ToString());
+        return ExitCode(e);
+    }
+
+    /// <summary>The exit code an error ends the process with.</summary>
+    public static int ExitCode(Exception e) => Unwrap(e) switch
+    {
+        PipeException p => ExitCodes.For(p.Kind),
+        CommandParseException or CommandRuntimeException => ExitCodes.Usage,
+        OperationCanceledException => ExitCodes.Cancelled,
+        _ => ExitCodes.Failed,
+    };
+
+    /// <summary>The one line an error is reported as (after <c>error: </c> on stderr, or as a JSON document's <c>error</c>).</summary>
+    public static string Message(Exception e)
+    {
+        e = Unwrap(e);
         // A PipeException's message is written for the user; anything else is a bug or an unexpected system error.
-        var message = e switch
+        return OneLine(e switch
         {
             OperationCanceledException => "cancelled",
             PipeException or CommandParseException or CommandRuntimeException => e.Message,
             _ => $"{e.Message} ({e.GetType().Name}; run with --debug for details)",
-        };
-        Console.Error.WriteLine("error: " + OneLine(message));
-        if (debug) Console.Error.WriteLine(e.ToString());
-        return code;
+        });
     }
+
+    private static Exception Unwrap(Exception e) => e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerException! : e;
 
     private static string OneLine(string text) => string.Join(' ', text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }

@@ -53,11 +53,12 @@ public sealed class PipeClient
     /// <exception cref="ConfigException">The pipeline does not exist or its YAML or tap config is invalid (names file, line and key).</exception>
     public PipelineDefinition Load(string name) => Load(name, allowUnsetVariables: false);
 
-    private PipelineDefinition Load(string name, bool allowUnsetVariables)
-    {
-        var file = _home.FindPipelineFile(name) ?? throw UnknownPipeline(name);
-        return PipelineLoader.ForHome(_home, _environment, allowUnsetVariables).LoadFile(file);
-    }
+    private PipelineDefinition Load(string name, bool allowUnsetVariables) =>
+        PipelineLoader.ForHome(_home, _environment, allowUnsetVariables).LoadFile(PipelineFile(name));
+
+    /// <summary>The file of a pipeline of the home (not loaded).</summary>
+    /// <exception cref="ConfigException">No pipeline has that name (the message lists the known ones).</exception>
+    public string PipelineFile(string name) => _home.FindPipelineFile(name) ?? throw UnknownPipeline(name);
 
     /// <summary>The source a pipeline of the home reads (its <c>${VAR}</c>s need not be set); null when its file does not load.</summary>
     private SourceDefinition? SourceOf(string name)
@@ -87,8 +88,10 @@ public sealed class PipeClient
         {
             PipelineDefinition pipeline;
             try { pipeline = Load(name, allowUnsetVariables: true); }
-            // An invalid pipeline exposes nothing: the loader's error never holds a secret.
-            catch (ConfigException) { continue; }
+            // An invalid pipeline exposes nothing: the loader's error never holds a secret. Any failure to load one file
+            // is skipped, not only a ConfigException: every MCP answer passes through here, and one file the loader
+            // trips on must fail the questions about that pipeline, never every tool for every pipeline.
+            catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException) { continue; }
             var secrets = PipelineSecrets.Of(pipeline);
             foreach (var value in secrets.Values) all.AddValue(value);
         }

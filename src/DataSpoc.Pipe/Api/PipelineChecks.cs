@@ -36,6 +36,12 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
         }
         _secrets = PipelineSecrets.Of(pipeline);
         Pass("config", pipeline.FilePath + (pipeline.Schedule?.Cron is { } c ? $" (schedule '{c}' valid)" : ""));
+        // Valid syntax that matches no date (the 31st of February): cron accepts it and never runs the pipeline.
+        if (pipeline.Schedule?.Cron is { Length: > 0 } cron && PipelineLoader.CronNeverFires(cron))
+        {
+            var never = $"schedule '{cron}' never fires: no date matches its day-of-month and month";
+            Fail("schedule", never, new ValidationProblem("schedule.cron", pipeline.FilePath, null, never));
+        }
         CheckVariables(pipeline, loader.Variables);
         CheckSharedFolder(pipeline, loader);
         Pass("tap config", pipeline.Source.ConfigFile is { } file ? $"{file} is valid JSON"

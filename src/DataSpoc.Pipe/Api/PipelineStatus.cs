@@ -39,7 +39,7 @@ public sealed record PipelineStreams(string Pipeline, string? CatalogFile, bool 
 public sealed record PipelineValidation(string Pipeline, bool Ok, IReadOnlyList<ValidationCheck> Checks, IReadOnlyList<ValidationProblem> Problems);
 
 /// <summary>One check of <see cref="PipeClient.ValidateAsync"/>.</summary>
-/// <param name="Check">What was checked: <c>config</c>, <c>variables</c>, <c>tables</c> (a warning: another pipeline lands in the same folder from another source), <c>tap config</c>, <c>transforms</c>, <c>tap</c>, <c>catalog</c> or <c>bucket</c>.</param>
+/// <param name="Check">What was checked: <c>config</c>, <c>schedule</c> (fails for a cron expression that matches no date), <c>variables</c>, <c>tables</c> (a warning: another pipeline lands in the same folder from another source), <c>tap config</c>, <c>transforms</c>, <c>tap</c>, <c>catalog</c> or <c>bucket</c>.</param>
 /// <param name="Ok">Whether it passed.</param>
 /// <param name="Detail">What was found (secrets masked).</param>
 /// <param name="Warning">Passed, but something will fail later (a variable a scheduled run will not have).</param>

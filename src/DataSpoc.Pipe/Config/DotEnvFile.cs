@@ -38,15 +38,22 @@ public sealed partial class DotEnvFile
 
     /// <summary>
     /// Reads <paramref name="path"/> after checking that it is private to the current user; a missing file is an
-    /// empty one. Throws <see cref="ConfigException"/> for a file others can read or write, or a syntax error.
+    /// empty one. Throws <see cref="ConfigException"/> for a file others can read or write, a symbolic link to a missing
+    /// file, a directory, or a syntax error.
     /// </summary>
     public static DotEnvFile Read(string path)
     {
+        // A .env that is there but cannot be a file of variables is an error, never "no variables": the user would be
+        // told to add a variable to a .env they can see (a secrets mount not there yet leaves a dangling link).
+        if (Directory.Exists(path))
+            throw new ConfigException("is a directory, not a file of KEY=value lines: refused; remove it or replace it with a file", path);
+        if (new FileInfo(path).LinkTarget is { } target && !File.Exists(File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName ?? path))
+            throw new ConfigException($"is a symbolic link to a missing file ({target}): refused; create or mount the file it points to, or remove the link", path);
         if (!File.Exists(path)) return new DotEnvFile(path, "", []);
-        CheckPrivate(path);
         string text;
         try
         {
+            CheckPrivate(path);
             text = File.ReadAllText(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

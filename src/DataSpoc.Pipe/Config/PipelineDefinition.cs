@@ -23,7 +23,7 @@ public sealed record PipelineDefinition
     public string? FilePath { get; init; }
     /// <summary>Where <see cref="Secrets"/> came from (secret-looking keys, <c>${VAR}</c> substitutions by key), to mask a config for display.</summary>
     public ConfigSecrets Redaction { get; init; } = new();
-    /// <summary>Every <c>${VAR}</c> its files refer to and where each value came from (names only, never values).</summary>
+    /// <summary>Every <c>${VAR}</c> its files (and the home's <c>config.yaml</c>) refer to and where each value came from (names only, never values).</summary>
     public IReadOnlyList<VariableUse> Variables { get; init; } = [];
 }
 

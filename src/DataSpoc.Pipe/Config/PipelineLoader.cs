@@ -54,7 +54,7 @@ public sealed class PipelineLoader
     public static PipelineLoader ForHome(PipeHome home, Func<string, string?>? environment = null, bool allowUnsetVariables = false)
     {
         var variables = PipeVariables.ForHome(home, environment);
-        return new(PipeDefaults.Load(home.ConfigPath, variables.Get), home.Root, variables, allowUnsetVariables);
+        return new(PipeDefaults.Load(home.ConfigPath, variables), home.Root, variables, allowUnsetVariables);
     }
 
     /// <summary>Where this loader's <c>${VAR}</c> values come from.</summary>
@@ -154,7 +154,8 @@ public sealed class PipelineLoader
             FilePath = file,
             Secrets = secrets.Values.ToList(),
             Redaction = secrets,
-            Variables = variables.Uses,
+            // config.yaml's too: a run of this pipeline reads them (its defaults, the OpenLineage block).
+            Variables = [.. variables.Uses, .. _defaults.Variables],
         };
     }
 
@@ -472,19 +473,51 @@ public sealed class PipelineLoader
         }
     }
 
-    /// <summary>Why a cron expression is invalid, or null when it is a valid five-field expression.</summary>
+    /// <summary>
+    /// Why a cron expression is invalid, or null when it is a valid five-field expression that cron (the crontab
+    /// <c>schedule install</c> writes) and a Kubernetes CronJob (<c>k8s render</c>) both accept.
+    /// </summary>
     public static string? CronError(string cron)
     {
+        const string shape = "(five fields: minute hour day-of-month month day-of-week)";
         try
         {
             CronExpression.Parse(cron, CronFormat.Standard);
-            return null;
         }
         catch (CronFormatException e)
         {
-            return $"invalid cron expression '{cron}' (five fields: minute hour day-of-month month day-of-week): {e.Message}";
+            return $"invalid cron expression '{cron}' {shape}: {e.Message}";
         }
+        return QuartzOnly(cron) is { } what
+            ? $"invalid cron expression '{cron}' {shape}: {what} is Quartz syntax, which cron and Kubernetes CronJobs do not accept (one such line makes crontab refuse the whole file)"
+            : null;
     }
+
+    /// <summary>
+    /// The Quartz extension Cronos accepts even in its standard format (<c>L</c>, <c>W</c>, <c>#</c>, <c>?</c>), or null.
+    /// Month and weekday names (JUL, WED) hold the same letters, so each is looked for only in the field where it means
+    /// something: names are allowed in month and day-of-week only, and no weekday name has an L.
+    /// </summary>
+    private static string? QuartzOnly(string cron)
+    {
+        if (cron.TrimStart().StartsWith('@')) return null;
+        var fields = cron.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        if (fields.Length != 5) return null;
+        if (cron.Contains('?')) return "'?' (no specific value)";
+        if (fields[4].Contains('#')) return "'#' (the nth weekday of the month)";
+        if (fields[2].Contains('W', StringComparison.OrdinalIgnoreCase)) return "'W' (the nearest weekday) in day-of-month";
+        if (fields[2].Contains('L', StringComparison.OrdinalIgnoreCase)) return "'L' (the last day) in day-of-month";
+        if (fields[4].Contains('L', StringComparison.OrdinalIgnoreCase)) return "'L' (the last weekday of the month) in day-of-week";
+        return null;
+    }
+
+    /// <summary>
+    /// Whether a valid cron expression never fires (<c>0 0 31 2 *</c>: no date matches its day-of-month and month).
+    /// Independent of the clock: the calendar repeats every 400 years, well within what Cronos searches, so a fixed start
+    /// finds the 29th of February as it finds every other date.
+    /// </summary>
+    public static bool CronNeverFires(string cron) =>
+        CronExpression.Parse(cron, CronFormat.Standard).GetNextOccurrence(new DateTime(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc)) is null;
 
     private static string FirstSentence(string message)
     {

@@ -29,15 +29,24 @@ internal sealed class YamlNodes(string file, VariableScope variables, ConfigSecr
     public YamlMappingNode ParseDocument(string text)
     {
         var stream = new YamlStream();
+        var scanner = new Scanner(new StringReader(text));
         try
         {
-            CheckBounds(text);
+            CheckBounds(text, scanner);
             stream.Load(new StringReader(text));
         }
         catch (YamlException e)
         {
             var reason = (e.InnerException?.Message ?? e.Message).Trim();
             throw new ConfigException("invalid YAML: " + reason, File, checked((int)e.Start.Line), inner: e);
+        }
+        catch (Exception e) when (e is not ConfigException and not OutOfMemoryException)
+        {
+            // YamlDotNet's scanner throws other exceptions on some malformed input (an InvalidOperationException for a
+            // plain scalar after an unclosed '{' that runs into the next key): still the file's error, not a crash, and
+            // one bad pipeline file must fail like any other invalid YAML. The scanner's position is where it stopped.
+            throw new ConfigException("invalid YAML: the parser cannot read on from here (a '{' or '[' above left unclosed?)", File,
+                checked((int)scanner.CurrentPosition.Line), inner: e);
         }
         if (stream.Documents.Count == 0) return new YamlMappingNode();
         if (stream.Documents.Count > 1)
@@ -53,11 +62,11 @@ internal sealed class YamlNodes(string file, VariableScope variables, ConfigSecr
     /// <see cref="MaxExpandedValues"/> values through aliases (a "billion laughs" alias bomb is refused after reading
     /// its few hundred bytes, not after gigabytes of expansion). Each anchor's expanded size is counted once.
     /// </summary>
-    private void CheckBounds(string text)
+    private void CheckBounds(string text, Scanner scanner)
     {
         if (text.Length > MaxChars)
             throw new ConfigException($"is {text.Length:N0} characters long; a pipeline file may have at most {MaxChars:N0}", File);
-        var parser = new Parser(new StringReader(text));
+        var parser = new Parser(scanner);
         var anchors = new Dictionary<string, long>(StringComparer.Ordinal);
         var open = new Stack<(string? Anchor, long ValuesBefore)>();
         long values = 0;

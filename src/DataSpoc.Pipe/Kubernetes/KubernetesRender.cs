@@ -31,8 +31,8 @@ public sealed record RenderedManifests(IReadOnlyList<(string Path, string Text)>
 /// Kubernetes manifests for the pipelines of a home (<c>dataspoc-pipe k8s render</c>): a Kustomize folder with a
 /// ServiceAccount (cloud access by workload identity / IRSA annotations, no keys), per pipeline a ConfigMap carrying its
 /// files and a CronJob when it is scheduled, and beside them (not applied) an ad-hoc Job per pipeline. Secrets are never
-/// rendered: each <c>${VAR}</c> a pipeline reads becomes an environment variable from one Secret, and a literal secret in
-/// a pipeline or tap config is refused, since a ConfigMap is not secret storage.
+/// rendered: each <c>${VAR}</c> a pipeline reads (<c>config.yaml</c>'s included) becomes an environment variable from one
+/// Secret, and a literal secret in a pipeline, tap config or <c>config.yaml</c> is refused, since a ConfigMap is not secret storage.
 /// </summary>
 public static class KubernetesRender
 {
@@ -97,7 +97,13 @@ public static class KubernetesRender
         var pipelineText = File.ReadAllText(pipelineFile);
         RefuseLiteralSecrets(YamlRoot(pipelineText, pipelineFile), pipeline.Name, pipelineFile, "");
         var files = new List<PipelineWorkloads.HomeFile> { new("pipeline.yaml", Relative(home, pipelineFile), pipelineText) };
-        if (File.Exists(home.ConfigPath)) files.Add(new("config.yaml", "config.yaml", File.ReadAllText(home.ConfigPath)));
+        if (File.Exists(home.ConfigPath))
+        {
+            // Rendered into the same ConfigMap: an OpenLineage api_key or a password in its URL is refused as in a pipeline.
+            var configText = File.ReadAllText(home.ConfigPath);
+            RefuseLiteralSecrets(YamlRoot(configText, home.ConfigPath), pipeline.Name, home.ConfigPath, "");
+            files.Add(new("config.yaml", "config.yaml", configText));
+        }
         if (pipeline.Source.ConfigFile is { } configFile)
         {
             var rawPath = RawSourceConfig(pipelineText, pipelineFile);
@@ -146,7 +152,7 @@ public static class KubernetesRender
             ? scalar.Value
             : null;
 
-    /// <summary>Refuses every literal secret of a pipeline file (<see cref="LiteralSecretIn"/>) before it lands in a ConfigMap.</summary>
+    /// <summary>Refuses every literal secret of a pipeline file or <c>config.yaml</c> (<see cref="LiteralSecretIn"/>) before it lands in a ConfigMap.</summary>
     private static void RefuseLiteralSecrets(YamlNode? node, string pipeline, string file, string path)
     {
         if (node is YamlMappingNode map)

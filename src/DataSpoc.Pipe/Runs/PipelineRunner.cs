@@ -41,7 +41,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
 
     /// <summary>
     /// Runs <paramref name="pipeline"/> once. Returns the run's log (status success or failure); throws only when the run
-    /// could not start at all (bad bucket URI, pipeline locked by another run).
+    /// could not start at all (bad bucket URI, pipeline locked by another run, a part of a split run already committed).
     /// </summary>
     public async Task<RunResult> RunAsync(PipelineDefinition pipeline, RunOptions options, CancellationToken cancellationToken)
     {
@@ -68,6 +68,10 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         if (SingleWriterNotice(pipeline.Destination.StorageOptions) is { } singleWriter) log.Notices.Add(singleWriter);
         // A worker of a split run locks its part only: the other parts run at the same time; the commit takes the pipeline's lock.
         var split = options.Part is { } splitPart ? new SplitRun(store, pipeline, splitPart, _time) : null;
+        // A part of a split run already committed (a late worker, a retried index) does not start: no lock, no run log,
+        // so it cannot become the pipeline's latest run and show it as failed while its table is fine. (The check in the
+        // run below still covers a commit that lands while this part starts.)
+        if (split is not null) await split.EnsureOpenAsync(cancellationToken).ConfigureAwait(false);
         await using var runLock = await OpeningAsync(() => RunLock.AcquireAsync(store, split?.LockName ?? pipeline.Name, runId, _time, LockLease, cancellationToken)).ConfigureAwait(false);
         if (runLock.Notice is { } lockNotice) log.Notices.Add(lockNotice);
         // A lost lock stops the run: another run may now be writing as this pipeline.

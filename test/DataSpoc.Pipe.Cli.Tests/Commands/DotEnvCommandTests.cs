@@ -127,6 +127,25 @@ public sealed class DotEnvCommandTests : IDisposable
     }
 
     [Fact]
+    public void Schedule_install_warns_about_a_variable_of_config_yamls_openlineage_block_every_scheduled_run_would_lack()
+    {
+        _home.WriteShopPipeline("orders", extraTop: "schedule:\n  cron: \"0 * * * *\"\n");
+        File.WriteAllText(Path.Combine(_home.Home, "config.yaml"), "openlineage:\n  transport:\n    type: http\n    url: http://127.0.0.1:9\n    api_key: ${MARQUEZ_API_KEY}\n");
+        var install = CliProcess.Run(_home, "schedule", "install", "-o", "json");
+        Assert.True(install.ExitCode == 0, install.ToString());
+        var warning = Assert.Single(Json.Parse(install)["warnings"]!.AsArray())!;
+        Assert.Equal(("orders", "MARQUEZ_API_KEY", "openlineage.transport.api_key"), (warning.Str("pipeline"), warning.Str("variable"), warning.Str("key")));
+        Assert.Equal(
+            $"warning: pipeline 'orders': ${{MARQUEZ_API_KEY}} (config.yaml openlineage.transport.api_key) is set neither in {EnvFile} nor in the environment, " +
+            $"and has no default: add MARQUEZ_API_KEY=... to {EnvFile}\n", install.Stderr);
+
+        WriteEnv("MARQUEZ_API_KEY=k\n");
+        var quiet = CliProcess.Run(_home, "schedule", "install");
+        Assert.True(quiet.ExitCode == 0, quiet.ToString());
+        Assert.Equal("", quiet.Stderr);
+    }
+
+    [Fact]
     public void Validate_reports_a_variable_set_nowhere_in_a_one_line_row_and_in_full_as_json()
     {
         WriteScheduledPipelineNeedingPassword();
@@ -178,6 +197,32 @@ public sealed class DotEnvCommandTests : IDisposable
             Assert.Equal($"error: {EnvFile}: holds secrets but group or others may read it (mode 0640): refused; fix it with: chmod 600 {EnvFile}\n", result.Stderr);
         }
         Assert.False(File.Exists(_home.CrontabFile));
+    }
+
+    [Fact]
+    public void A_dangling_env_link_and_an_env_that_is_a_directory_are_config_errors_naming_the_file()
+    {
+        _home.WriteShopPipeline("orders");
+        Directory.CreateDirectory(_home.Home);
+        // A secrets mount that is not there yet: the link points nowhere.
+        var missing = Path.Combine(_home.Home, "mounted", "secrets.env");
+        File.CreateSymbolicLink(EnvFile, missing);
+        var dangling = $"{EnvFile}: is a symbolic link to a missing file ({missing}): refused; create or mount the file it points to, or remove the link";
+        foreach (var args in new[] { new[] { "config", "orders" }, ["run", "orders"], ["validate", "orders"], ["schedule", "install"] })
+        {
+            var result = CliProcess.Run(_home, args);
+            Assert.True(result.ExitCode == 2, result.ToString());
+            Assert.Contains(dangling, result.Stderr);
+        }
+        var status = Json.Parse(CliProcess.Run(_home, "status", "-o", "json")).AsArray().Single()!;
+        Assert.Equal("invalid", status.Str("status"));
+        Assert.Equal(dangling, status.Str("error"));
+
+        File.Delete(EnvFile);
+        Directory.CreateDirectory(EnvFile);
+        var directory = CliProcess.Run(_home, "config", "orders");
+        Assert.Equal(2, directory.ExitCode);
+        Assert.Equal($"error: {EnvFile}: is a directory, not a file of KEY=value lines: refused; remove it or replace it with a file\n", directory.Stderr);
     }
 
     [Fact]

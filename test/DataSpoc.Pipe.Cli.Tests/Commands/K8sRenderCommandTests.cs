@@ -86,5 +86,23 @@ public sealed class K8sRenderCommandTests : IDisposable
         var bad = CliProcess.Run(_home, "k8s", "render", "--namespace", "Data_Team");
         Assert.Equal(2, bad.ExitCode);
         Assert.Contains("--namespace 'Data_Team' is not a valid namespace", bad.Stderr);
+
+        // The API server refuses a CronJob in a zone it does not know: refused here, before anything is written.
+        var zone = CliProcess.Run(_home, "k8s", "render", "--time-zone", "Mars/Olympus", "--output-dir", dir);
+        Assert.Equal(2, zone.ExitCode);
+        Assert.Contains("--time-zone 'Mars/Olympus' is not a time zone this machine knows", zone.Stderr);
+        Assert.False(Directory.Exists(dir));
+        File.WriteAllText(Path.Combine(_home.Sources, "orders.json"), """{"host": "db", "password": "${PG_PASSWORD}"}""");
+        var berlin = CliProcess.Run(_home, "k8s", "render", "--time-zone", "Europe/Berlin");
+        Assert.True(berlin.ExitCode == 0, berlin.ToString());
+        Assert.Contains("timeZone: Europe/Berlin", berlin.Stdout);
+    }
+
+    [Fact]
+    public void K8s_without_a_subcommand_shows_its_help_and_is_a_usage_error()
+    {
+        var result = CliProcess.Run(_home, "k8s");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("render", result.Stdout);
     }
 }

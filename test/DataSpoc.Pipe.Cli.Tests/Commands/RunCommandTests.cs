@@ -154,23 +154,33 @@ public sealed class RunCommandTests : IDisposable
         var broken = Path.Combine(_home.Pipelines, "b-typo.yaml");
         File.WriteAllText(broken, "source:\n  tap: csv\ndestination:\n  bucket: file:///tmp/x\n   bad: indent\n");
         _home.WriteShopPipeline("c-shop");
+        // An unclosed '{' before the next key: the YAML parser throws an InvalidOperationException, not its YamlException.
+        var unclosed = Path.Combine(_home.Pipelines, "d-brace.yaml");
+        File.WriteAllText(unclosed, "source:\n  tap: csv\n  config: {path: /tmp\ndestination:\n  bucket: file:///tmp/x\n");
 
         // Before, the broken file stopped every pipeline: nothing ran.
         var result = CliProcess.Run(_home, "run", "--all", "--output", "json");
         Assert.Equal(2, result.ExitCode);
         var logs = Json.Parse(result).AsArray();
-        Assert.Equal(["a-shop", "b-typo", "c-shop"], logs.Select(l => l.Str("pipeline")));
-        Assert.Equal(["success", "invalid", "success"], logs.Select(l => l.Str("status")));
+        Assert.Equal(["a-shop", "b-typo", "c-shop", "d-brace"], logs.Select(l => l.Str("pipeline")));
+        Assert.Equal(["success", "invalid", "success", "invalid"], logs.Select(l => l.Str("status")));
         Assert.StartsWith($"{broken}:5: invalid YAML", logs[1].Str("error"));
-        Assert.Equal($"error: b-typo was not run: {logs[1].Str("error")}\n", result.Stderr);
+        Assert.StartsWith($"{unclosed}:4: invalid YAML", logs[3].Str("error"));
+        Assert.Equal($"error: b-typo was not run: {logs[1].Str("error")}\nerror: d-brace was not run: {logs[3].Str("error")}\n", result.Stderr);
 
         var table = CliProcess.Run(_home, "run", "--all");
         Assert.Equal(2, table.ExitCode);
         Assert.Matches(@"│ b-typo\s+│ invalid", table.Stdout);
         Assert.Matches(@"│ c-shop\s+│ success", table.Stdout);
 
-        // One pipeline by name still runs nothing when its file is broken.
+        // One pipeline by name still runs nothing when its file is broken; as JSON, it is the same document run --all
+        // gives a pipeline it did not run, not an empty stdout.
         Assert.Equal(2, CliProcess.Run(_home, "run", "b-typo").ExitCode);
+        var single = CliProcess.Run(_home, "run", "b-typo", "--output", "json");
+        Assert.Equal(2, single.ExitCode);
+        var document = Json.Parse(single);
+        Assert.Equal(("b-typo", "invalid", logs[1].Str("error")), (document.Str("pipeline"), document.Str("status"), document.Str("error")));
+        Assert.Equal($"error: {logs[1].Str("error")}\n", single.Stderr);
     }
 
     [Fact]

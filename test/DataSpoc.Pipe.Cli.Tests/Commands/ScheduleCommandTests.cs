@@ -114,6 +114,23 @@ public sealed class ScheduleCommandTests : IDisposable
         Assert.Equal(2, lines.Length);
         Assert.EndsWith(otherHome, lines[0]);
         Assert.EndsWith($"# dataspoc-pipe:a@{_home.Home}", lines[1]);
+
+        // A typo is not "nothing to remove": it names the pipeline and lists the known ones, and changes nothing.
+        var typo = CliProcess.Run(_home, "schedule", "remove", "nosuch");
+        Assert.Equal(2, typo.ExitCode);
+        Assert.Equal("error: unknown pipeline 'nosuch'; known pipelines: a, b\n", typo.Stderr);
+        Assert.Equal(lines, CrontabLines());
+        // A pipeline without an entry (b, just removed) is known: nothing to do, no error.
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "remove", "b").ExitCode);
+    }
+
+    [Fact]
+    public void Schedule_without_a_subcommand_shows_its_help_and_is_a_usage_error()
+    {
+        var result = CliProcess.Run(_home, "schedule");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("install", result.Stdout);
+        Assert.Equal(2, CliProcess.Run(_home, "schedule", "bogus").ExitCode);
     }
 
     [Fact]

@@ -298,9 +298,16 @@ public sealed class SplitRunTests(PostgresServer server, CloudServers servers, I
         Assert.True(commit.ExitCode == 0, commit.ToString());
         Assert.Contains("committed split run manual-1: 4 parts, 2000 rows", commit.Stdout);
         Assert.Equal(await DatabaseRowsAsync(db), LakeRows(table));
-        // A retry of the last index now finds the split run closed and changes nothing.
-        Assert.Equal(1, RunIndex(Parts - 1, "manual-1").ExitCode);
+        // A retry of the last index now finds the split run closed and changes nothing: it does not start, so it writes
+        // no run log and the pipeline's latest run stays the commit (it used to become a failure, shown by status).
+        var logs = Directory.GetFiles(Path.Combine(_home.Lake, ".dataspoc", "logs"), "*.json", SearchOption.AllDirectories).Length;
+        var retry = RunIndex(Parts - 1, "manual-1");
+        Assert.Equal(1, retry.ExitCode);
+        Assert.Contains("split run manual-1 of pipeline 'items' was already committed", retry.Stderr);
         Assert.Equal(await DatabaseRowsAsync(db), LakeRows(table));
+        Assert.Equal(logs, Directory.GetFiles(Path.Combine(_home.Lake, ".dataspoc", "logs"), "*.json", SearchOption.AllDirectories).Length);
+        var status = Json.Parse(CliProcess.Run(_home, "status", "-o", "json")).AsArray().Single()!;
+        Assert.Equal(("success", Json.Parse(commit).Str("run_id")), (status.Str("status"), status.Str("run_id")));
     }
 
     [Fact]
@@ -318,6 +325,8 @@ public sealed class SplitRunTests(PostgresServer server, CloudServers servers, I
             (["run", "items", "--part", "1/4", "--split-run", "../x"], "--split-run '../x': use letters, digits"),
             (["run", "plain", "--part", "1/4", "--split-run", "r"], "pipeline 'plain' has no source.split"),
             (["run", "--all", "--part", "1/4"], "--part and --commit-parts work on one pipeline, not --all"),
+            // A worker command without --part would read the whole table and replace it outside the split run.
+            (["run", "items", "--split-run", "r"], "--split-run names the split run of --part or --commit-parts: give one of them"),
         ];
         foreach (var (args, error) in cases)
         {

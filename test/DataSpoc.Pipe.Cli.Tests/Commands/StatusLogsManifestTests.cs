@@ -78,6 +78,10 @@ public sealed class StatusLogsManifestTests : IDisposable
         Assert.Equal(["full", "incremental"], list.Select(r => r.Str("mode")));
         Assert.All(list, r => Assert.Equal("success", r.Str("status")));
         Assert.All(list, r => Assert.Equal(10, r.Long("total_records")));
+        Assert.Equal([second.Str("run_id")], Json.Parse(CliProcess.Run(_home, "logs", "shop", "--list", "--limit", "1", "-o", "json")).AsArray().Select(r => r.Str("run_id")));
+        // --limit without --list used to be ignored (the latest log was shown); 0 used to mean 1.
+        foreach (var args in new[] { new[] { "logs", "shop", "--limit", "0" }, ["logs", "shop", "--list", "--limit", "0"] })
+            Assert.Equal(2, CliProcess.Run(_home, args).ExitCode);
 
         var one = CliProcess.Run(_home, "logs", "shop", "--run", first.Str("run_id"));
         Assert.Equal(first.ToJsonString(), Json.Parse(one).ToJsonString());

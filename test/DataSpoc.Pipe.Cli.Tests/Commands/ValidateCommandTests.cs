@@ -59,6 +59,22 @@ public sealed class ValidateCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_schedule_that_never_fires_fails_validation_naming_it()
+    {
+        _home.WriteShopPipeline("shop", extraTop: "schedule:\n  cron: \"0 0 31 2 *\"\n");
+        _home.WriteShopPipeline("leap", extraTop: "schedule:\n  cron: \"0 0 29 2 *\"\n");
+        var result = CliProcess.Run(_home, "validate", "-o", "json");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal("error: validation failed for shop\n", result.Stderr);
+        var reports = Json.Parse(result).AsArray().ToDictionary(r => r.Str("pipeline"), r => r!);
+        var schedule = reports["shop"]["checks"]!.AsArray().Single(c => c.Str("check") == "schedule")!;
+        Assert.False(schedule.Bool("ok"));
+        Assert.Equal("schedule '0 0 31 2 *' never fires: no date matches its day-of-month and month", schedule.Str("detail"));
+        // The 29th of February comes every four years: a schedule, not a mistake.
+        Assert.True(reports["leap"].Bool("ok"));
+    }
+
+    [Fact]
     public void A_tap_that_answers_neither_help_nor_about_fails_validation()
     {
         var script = Path.Combine(_home.Root, "mute_tap.sh");

@@ -186,6 +186,13 @@ public sealed class PipelineLoaderTests : IDisposable
         var broken = LoadFails("source:\n  tap: tap-x\n destination: [\n");
         Assert.NotNull(broken.Line);
         Assert.Contains("invalid YAML", broken.Message);
+
+        // A plain scalar after an unclosed '{' that runs into the next key: YamlDotNet's scanner throws an
+        // InvalidOperationException there, not a YamlException; it is the same file:line error.
+        var unclosed = LoadFails("source:\n  tap: tap-x\n  config: {path: /tmp\ndestination:\n  bucket: file:///tmp/x\n");
+        Assert.Equal(4, unclosed.Line);
+        Assert.StartsWith("invalid YAML: ", unclosed.Reason);
+        Assert.Equal(2, LoadFails("a: {b: 1\nc: 2\n").Line);
     }
 
     [Fact]
@@ -207,6 +214,28 @@ public sealed class PipelineLoaderTests : IDisposable
         Assert.Equal(6, e.Line);
         Assert.Contains("invalid cron expression", e.Message);
     }
+
+    [Theory]
+    [InlineData("0 0 L * *", "'L' (the last day) in day-of-month")]
+    [InlineData("0 0 1W * *", "'W' (the nearest weekday) in day-of-month")]
+    [InlineData("0 0 LW * *", "'W' (the nearest weekday) in day-of-month")]
+    [InlineData("0 0 * * 5#3", "'#' (the nth weekday of the month)")]
+    [InlineData("0 0 * * 5L", "'L' (the last weekday of the month) in day-of-week")]
+    [InlineData("0 0 ? * MON", "'?' (no specific value)")]
+    public void Quartz_cron_syntax_that_cron_and_kubernetes_refuse_is_rejected_with_its_line(string cron, string what)
+    {
+        var e = LoadFails(Minimal + $"\nschedule:\n  cron: \"{cron}\"\n");
+        Assert.Equal(("schedule.cron", 6), (e.Key, e.Line ?? 0));
+        Assert.Equal($"invalid cron expression '{cron}' (five fields: minute hour day-of-month month day-of-week): {what} is Quartz syntax, " +
+            "which cron and Kubernetes CronJobs do not accept (one such line makes crontab refuse the whole file)", e.Reason);
+    }
+
+    [Theory]
+    [InlineData("0 0 * JUL WED")]
+    [InlineData("0 0 1-7 jul,aug sat")]
+    [InlineData("@weekly")]
+    public void Month_and_weekday_names_holding_the_same_letters_stay_valid(string cron) =>
+        Assert.Null(PipelineLoader.CronError(cron));
 
     [Fact]
     public void Variables_and_defaults_expand_in_the_pipeline_yaml()

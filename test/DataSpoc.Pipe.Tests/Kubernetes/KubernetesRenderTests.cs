@@ -179,6 +179,31 @@ public sealed class KubernetesRenderTests : IDisposable
         Assert.DoesNotContain("abc123literal", inYaml.Message);
     }
 
+    [Fact]
+    public void Config_yaml_is_held_to_the_same_rules_a_literal_lineage_key_is_refused_and_its_variables_come_from_the_Secret()
+    {
+        // config.yaml is rendered into every pipeline's ConfigMap, and every run reads its openlineage block.
+        var settings = File.ReadAllText(_home.ConfigPath);
+        File.AppendAllText(_home.ConfigPath, "openlineage:\n  transport:\n    type: http\n    url: http://127.0.0.1:9\n    api_key: LEAKolkey12345\n");
+        var key = Assert.Throws<ConfigException>(() => Render());
+        Assert.Equal((_home.ConfigPath, "openlineage.transport.api_key", 10), (key.File, key.Key, key.Line ?? 0));
+        Assert.Contains("ConfigMap", key.Message);
+        Assert.DoesNotContain("LEAKolkey12345", key.ToString());
+
+        File.WriteAllText(_home.ConfigPath, settings + "openlineage:\n  transport:\n    type: http\n    url: http://u:LEAKolpw@127.0.0.1:9\n");
+        var url = Assert.Throws<ConfigException>(() => Render());
+        Assert.Equal((_home.ConfigPath, "openlineage.transport.url"), (url.File, url.Key));
+        Assert.DoesNotContain("LEAKolpw", url.ToString());
+
+        File.WriteAllText(_home.ConfigPath, settings + "openlineage:\n  transport:\n    type: http\n    url: http://u:${OL_PASSWORD}@127.0.0.1:9\n    api_key: ${MARQUEZ_API_KEY}\n");
+        var r = Render();
+        foreach (var name in new[] { "orders", "customers_eu" })
+            Assert.Equal(["OL_PASSWORD", "MARQUEZ_API_KEY"], r.Pipelines.Single(p => p.Pipeline == name).SecretVariables.Where(v => v is "OL_PASSWORD" or "MARQUEZ_API_KEY"));
+        var container = KubernetesObjects.Container(Assert.IsType<V1CronJob>(
+            KubernetesObjects.LoadStrict(r.Files.Single(f => f.Path == "pipelines/pipe-orders.yaml").Text)[1]).Spec.JobTemplate.Spec.Template);
+        Assert.Contains(container.Env, e => e.Name == "MARQUEZ_API_KEY" && e.ValueFrom.SecretKeyRef.Key == "MARQUEZ_API_KEY");
+    }
+
     [Theory]
     [InlineData("sqlalchemy_url", "postgresql://u:PWinURL99@h/db", "PWinURL99")]
     [InlineData("options", "\"-c password=PWopt77 -c search_path=shop\"", "PWopt77")]

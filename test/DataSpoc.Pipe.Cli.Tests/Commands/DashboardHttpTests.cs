@@ -53,21 +53,7 @@ public sealed class DashboardHttpTests : IDisposable
     [Fact]
     public async Task A_table_whose_manifest_location_leaves_the_bucket_is_an_error_naming_it_and_is_never_read()
     {
-        var otherLake = Path.Combine(_home.Root, "other-lake");
-        _home.WriteShopPipeline("shop");
-        _home.WritePipeline("other", $$"""
-            source:
-              tap: {{CliProcess.ShopTap}}
-              config: {rows: 3}
-            destination:
-              bucket: file://{{otherLake}}
-              path: raw
-            """);
-        foreach (var name in new[] { "shop", "other" })
-        {
-            var run = CliProcess.Run(_home, "run", name);
-            Assert.True(run.ExitCode == 0, run.ToString());
-        }
+        var otherLake = LandShopAndAnotherLake();
         var manifestPath = Path.Combine(_home.Lake, ".dataspoc", "manifest.json");
         var manifest = JsonNode.Parse(File.ReadAllText(manifestPath))!;
         var outside = new[]
@@ -102,21 +88,7 @@ public sealed class DashboardHttpTests : IDisposable
     public async Task A_symbolic_link_in_a_table_folder_that_leads_out_of_the_bucket_is_never_read_by_the_preview()
     {
         // Another lake's table, outside this bucket, holding rows the preview must not show.
-        var otherLake = Path.Combine(_home.Root, "other-lake");
-        _home.WriteShopPipeline("shop");
-        _home.WritePipeline("other", $$"""
-            source:
-              tap: {{CliProcess.ShopTap}}
-              config: {rows: 3}
-            destination:
-              bucket: file://{{otherLake}}
-              path: raw
-            """);
-        foreach (var name in new[] { "shop", "other" })
-        {
-            var run = CliProcess.Run(_home, "run", name);
-            Assert.True(run.ExitCode == 0, run.ToString());
-        }
+        var otherLake = LandShopAndAnotherLake();
         var table = Path.Combine(_home.Lake, "raw", "shop_tap", "orders");
         var outsideTable = Path.Combine(otherLake, "raw", "shop_tap", "orders");
         _ui = new DashboardProcess(_home);
@@ -192,6 +164,27 @@ public sealed class DashboardHttpTests : IDisposable
         Assert.Contains(new string('x', 200), body, StringComparison.Ordinal);
         Assert.DoesNotContain(new string('x', 201), body, StringComparison.Ordinal);
         Assert.Contains("100,000 characters", body, StringComparison.Ordinal);
+    }
+
+    /// <summary>Lands pipeline "shop" (5 rows, the home's lake) and "other" (3 rows, a lake beside it); returns the other lake's folder.</summary>
+    private string LandShopAndAnotherLake()
+    {
+        var otherLake = Path.Combine(_home.Root, "other-lake");
+        _home.WriteShopPipeline("shop");
+        _home.WritePipeline("other", $$"""
+            source:
+              tap: {{CliProcess.ShopTap}}
+              config: {rows: 3}
+            destination:
+              bucket: file://{{otherLake}}
+              path: raw
+            """);
+        foreach (var name in new[] { "shop", "other" })
+        {
+            var run = CliProcess.Run(_home, "run", name);
+            Assert.True(run.ExitCode == 0, run.ToString());
+        }
+        return otherLake;
     }
 
     private static int CountRows(string html) => html.Split("<tr class=\"row\">").Length - 1;

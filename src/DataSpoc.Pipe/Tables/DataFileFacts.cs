@@ -32,6 +32,12 @@ public sealed class ColumnFacts
     [JsonPropertyName("size")] public long Size { get; set; }
     [JsonPropertyName("lower")] public byte[]? Lower { get; set; }
     [JsonPropertyName("upper")] public byte[]? Upper { get; set; }
+    /// <summary>
+    /// A top-level floating-point column holds a NaN. Parquet's statistics leave NaN out of min and max, while an engine
+    /// that orders NaN above every number (Spark, Delta's data skipping) would take such a max as the file's greatest
+    /// value and skip the file for <c>x &gt; max</c>, though its NaN rows match there: the Delta max is left out then.
+    /// </summary>
+    [JsonPropertyName("has_nan")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool HasNaN { get; set; }
 }
 
 internal static class DataFileFooter
@@ -55,6 +61,7 @@ internal static class DataFileFooter
         var columns = new ColumnFacts?[meta.NumColumns];
         var types = new ColumnType?[meta.NumColumns];
         var boundsValid = new bool[meta.NumColumns];
+        var floating = new (PhysicalType Type, bool Required)?[meta.NumColumns];
         for (var c = 0; c < meta.NumColumns; c++)
         {
             var descriptor = schema.Column(c);
@@ -62,6 +69,8 @@ internal static class DataFileFooter
             using var node = descriptor.SchemaNode;
             columns[c] = new ColumnFacts { FieldId = node.FieldId, Name = string.Join('.', descriptor.Path.ToDotVector()), Nulls = 0 };
             types[c] = ColumnType.OfParquet(descriptor);
+            var path = descriptor.Path.ToDotVector();
+            if (path.Length == 1 && descriptor.PhysicalType is PhysicalType.Double or PhysicalType.Float) floating[c] = (descriptor.PhysicalType, descriptor.MaxDefinitionLevel == 0);
             boundsValid[c] = types[c] is not null;
         }
         for (var g = 0; g < meta.NumRowGroups; g++)
@@ -80,6 +89,8 @@ internal static class DataFileFooter
                 if (!stats.HasMinMax) { if (stats.NullCount != chunk.NumValues) boundsValid[c] = false; continue; }
                 if (!boundsValid[c] || types[c] is not { } type) continue;
                 if (type.IcebergBounds(stats) is not { } bounds) { boundsValid[c] = false; continue; }
+                if (floating[c] is { } floatingColumn && !column.HasNaN)
+                    column.HasNaN = HoldsNaN(rowGroup, c, floatingColumn.Type, floatingColumn.Required, groupMeta.NumRows);
                 if (column.Lower is null || type.CompareBounds(bounds.Lower, column.Lower) < 0) column.Lower = bounds.Lower;
                 if (column.Upper is null || type.CompareBounds(bounds.Upper, column.Upper) > 0) column.Upper = bounds.Upper;
             }
@@ -91,5 +102,32 @@ internal static class DataFileFooter
             facts.Columns.Add(column);
         }
         return facts;
+    }
+
+    /// <summary>Whether a row group's top-level float or double column holds a NaN (read whole: the footer cannot tell).</summary>
+    private static bool HoldsNaN(RowGroupReader rowGroup, int column, PhysicalType physical, bool required, long rows)
+    {
+        using var reader = rowGroup.Column(column);
+        return (physical, required) switch
+        {
+            (PhysicalType.Double, true) => Any<double>(reader, rows, double.IsNaN),
+            (PhysicalType.Double, false) => Any<double?>(reader, rows, v => v is { } d && double.IsNaN(d)),
+            (_, true) => Any<float>(reader, rows, float.IsNaN),
+            _ => Any<float?>(reader, rows, v => v is { } f && float.IsNaN(f)),
+        };
+
+        static bool Any<T>(ColumnReader reader, long rows, Func<T, bool> isNaN)
+        {
+            using var values = reader.LogicalReader<T>();
+            var buffer = new T[(int)Math.Min(Math.Max(rows, 1), 65_536)];
+            for (long read = 0; read < rows;)
+            {
+                var n = values.ReadBatch(buffer);
+                if (n == 0) break;
+                for (var i = 0; i < n; i++) if (isNaN(buffer[i])) return true;
+                read += n;
+            }
+            return false;
+        }
     }
 }

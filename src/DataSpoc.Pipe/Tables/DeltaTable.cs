@@ -262,7 +262,7 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
             if (c.Lower is null || c.Upper is null) continue;
             if (ColumnType.OfIcebergName(t.GetValue<string>()) is not { } columnType) continue;
             if (columnType.DeltaStatistic(c.Lower, roundUp: false) is { } lo) min[c.Name] = lo;
-            if (columnType.DeltaStatistic(c.Upper, roundUp: true) is { } hi) max[c.Name] = hi;
+            if (!c.HasNaN && columnType.DeltaStatistic(c.Upper, roundUp: true) is { } hi) max[c.Name] = hi;
         }
         return new JsonObject { ["numRecords"] = file.Records, ["minValues"] = min, ["maxValues"] = max, ["nullCount"] = nulls }.ToJsonString();
     }

@@ -248,10 +248,15 @@ public sealed record TapAnswer(int ExitCode, string Stdout, string StderrTail)
         }
         catch (TimeoutException)
         {
-            // The tap exited, but a process it left running holds its stdout or stderr: the answer would never end.
-            PipeHolders.Stop([process.StandardOutput.BaseStream, process.StandardError.BaseStream]);
-            try { await output.WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false); }
-            catch (TimeoutException) { throw new TapFailedException($"tap '{words[0]}' exited, but a process it left running kept its output open"); }
+            // The tap exited, but a process it left running may hold its stdout or stderr: the answer would never end.
+            // With no such process, what is left is only being read (a large catalog): that ends by itself.
+            if (PipeHolders.Stop([process.StandardOutput.BaseStream, process.StandardError.BaseStream]).Count == 0)
+                await output.WaitAsync(cancellationToken).ConfigureAwait(false);
+            else
+            {
+                try { await output.WaitAsync(TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false); }
+                catch (TimeoutException) { throw new TapFailedException($"tap '{words[0]}' exited, but a process it left running kept its output open"); }
+            }
         }
         var err = await stderr.ConfigureAwait(false);
         return new TapAnswer(process.ExitCode, await stdout.ConfigureAwait(false), err.Length > 2000 ? err[^2000..] : err);

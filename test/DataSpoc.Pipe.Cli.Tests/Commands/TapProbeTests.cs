@@ -42,6 +42,33 @@ public sealed class TapProbeTests : IDisposable
         return (result, clock.Elapsed);
     }
 
+    [Fact]
+    public void A_tap_that_ignores_its_arguments_and_leaves_a_process_holding_its_output_is_answered_and_run_in_seconds_not_at_its_idle_timeout()
+    {
+        // It prints its records whatever it is asked (--help included) and leaves `sleep` behind with its stdout and stderr.
+        WriteTap("tap-leaves", """
+            echo '{"type":"SCHEMA","stream":"s","schema":{"properties":{"id":{"type":"integer"}}}}'
+            echo '{"type":"RECORD","stream":"s","record":{"id":1}}'
+            sleep 600 &
+            exit 0
+            """);
+        _home.WritePipeline("leaves", $"""
+            source:
+              tap: {Path.Combine(_home.Root, "tap-leaves")}
+              idle_timeout: 10m
+            destination:
+              bucket: {_home.Bucket}
+            """);
+
+        var (run, took) = TimedRun("leaves");
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("\"total_records\": 1", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("it left running still held its output open", run.Stdout, StringComparison.Ordinal);
+        // Two 5 s waits (the --help probe's answer, then the run) and the rest: far from the 10-minute idle timeout.
+        Assert.True(took < TimeSpan.FromSeconds(90), $"took {took}");
+    }
+
     [Theory]
     [InlineData("timeout: 4s", 4)]
     [InlineData("idle_timeout: 2s", 2)]

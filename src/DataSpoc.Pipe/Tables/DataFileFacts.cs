@@ -61,7 +61,7 @@ internal static class DataFileFooter
         var columns = new ColumnFacts?[meta.NumColumns];
         var types = new ColumnType?[meta.NumColumns];
         var boundsValid = new bool[meta.NumColumns];
-        var floating = new (PhysicalType Type, bool Required)?[meta.NumColumns];
+        var floating = new bool[meta.NumColumns];
         for (var c = 0; c < meta.NumColumns; c++)
         {
             var descriptor = schema.Column(c);
@@ -70,7 +70,7 @@ internal static class DataFileFooter
             columns[c] = new ColumnFacts { FieldId = node.FieldId, Name = string.Join('.', descriptor.Path.ToDotVector()), Nulls = 0 };
             types[c] = ColumnType.OfParquet(descriptor);
             var path = descriptor.Path.ToDotVector();
-            if (path.Length == 1 && descriptor.PhysicalType is PhysicalType.Double or PhysicalType.Float) floating[c] = (descriptor.PhysicalType, descriptor.MaxDefinitionLevel == 0);
+            floating[c] = path.Length == 1 && descriptor.PhysicalType is PhysicalType.Double or PhysicalType.Float;
             boundsValid[c] = types[c] is not null;
         }
         for (var g = 0; g < meta.NumRowGroups; g++)
@@ -89,8 +89,7 @@ internal static class DataFileFooter
                 if (!stats.HasMinMax) { if (stats.NullCount != chunk.NumValues) boundsValid[c] = false; continue; }
                 if (!boundsValid[c] || types[c] is not { } type) continue;
                 if (type.IcebergBounds(stats) is not { } bounds) { boundsValid[c] = false; continue; }
-                if (floating[c] is { } floatingColumn && !column.HasNaN)
-                    column.HasNaN = HoldsNaN(rowGroup, c, floatingColumn.Type, floatingColumn.Required, groupMeta.NumRows);
+                if (floating[c] && !column.HasNaN) column.HasNaN = HoldsNaN(rowGroup, c);
                 if (column.Lower is null || type.CompareBounds(bounds.Lower, column.Lower) < 0) column.Lower = bounds.Lower;
                 if (column.Upper is null || type.CompareBounds(bounds.Upper, column.Upper) > 0) column.Upper = bounds.Upper;
             }
@@ -104,28 +103,29 @@ internal static class DataFileFooter
         return facts;
     }
 
-    /// <summary>Whether a row group's top-level float or double column holds a NaN (read whole: the footer cannot tell).</summary>
-    private static bool HoldsNaN(RowGroupReader rowGroup, int column, PhysicalType physical, bool required, long rows)
+    /// <summary>
+    /// Whether a row group's top-level float or double column holds a NaN (read whole: the footer cannot tell), through
+    /// the physical reader: the logical one is made by reflection, which a Native AOT build does not carry.
+    /// </summary>
+    private static bool HoldsNaN(RowGroupReader rowGroup, int column)
     {
         using var reader = rowGroup.Column(column);
-        return (physical, required) switch
+        return reader switch
         {
-            (PhysicalType.Double, true) => Any<double>(reader, rows, double.IsNaN),
-            (PhysicalType.Double, false) => Any<double?>(reader, rows, v => v is { } d && double.IsNaN(d)),
-            (_, true) => Any<float>(reader, rows, float.IsNaN),
-            _ => Any<float?>(reader, rows, v => v is { } f && float.IsNaN(f)),
+            ColumnReader<double> doubles => Any(doubles, double.IsNaN),
+            ColumnReader<float> floats => Any(floats, float.IsNaN),
+            _ => false,
         };
 
-        static bool Any<T>(ColumnReader reader, long rows, Func<T, bool> isNaN)
+        static bool Any<T>(ColumnReader<T> reader, Func<T, bool> isNaN) where T : unmanaged
         {
-            using var values = reader.LogicalReader<T>();
-            var buffer = new T[(int)Math.Min(Math.Max(rows, 1), 65_536)];
-            for (long read = 0; read < rows;)
+            const int batch = 65_536;
+            var values = new T[batch];
+            var levels = new short[batch];
+            while (reader.HasNext)
             {
-                var n = values.ReadBatch(buffer);
-                if (n == 0) break;
-                for (var i = 0; i < n; i++) if (isNaN(buffer[i])) return true;
-                read += n;
+                if (reader.ReadBatch(batch, levels, default, values, out var read) == 0) break;
+                for (var i = 0; i < read; i++) if (isNaN(values[i])) return true;
             }
             return false;
         }

@@ -22,6 +22,15 @@ public sealed class TapProbeTests : IDisposable
         return tap;
     }
 
+    /// <summary>A pipeline of <paramref name="tap"/> into the home's bucket, with <paramref name="sourceLine"/> (line 3) under <c>source</c>; returns its file.</summary>
+    private string WriteTapPipeline(string name, string tap, string sourceLine = "") => _home.WritePipeline(name, $"""
+        source:
+          tap: {tap}
+          {sourceLine}
+        destination:
+          bucket: {_home.Bucket}
+        """);
+
     /// <summary>The text as one line: the console wraps long lines at its width.</summary>
     private static string OneLine(string text) => System.Text.RegularExpressions.Regex.Replace(text, @"\s+", " ");
 
@@ -52,13 +61,7 @@ public sealed class TapProbeTests : IDisposable
             sleep 600 &
             exit 0
             """);
-        _home.WritePipeline("leaves", $"""
-            source:
-              tap: {Path.Combine(_home.Root, "tap-leaves")}
-              idle_timeout: 10m
-            destination:
-              bucket: {_home.Bucket}
-            """);
+        WriteTapPipeline("leaves", Path.Combine(_home.Root, "tap-leaves"), "idle_timeout: 10m");
 
         var (run, took) = TimedRun("leaves");
 
@@ -75,13 +78,7 @@ public sealed class TapProbeTests : IDisposable
     public void A_tap_that_blocks_on_help_costs_the_first_run_one_short_wait_that_counts_against_no_timeout(string limit, int probeSeconds)
     {
         BlockingHelpTap();
-        _home.WritePipeline("blocks", $"""
-            source:
-              tap: {Path.Combine(_home.Root, "tap-blocks")}
-              {limit}
-            destination:
-              bucket: {_home.Bucket}
-            """);
+        WriteTapPipeline("blocks", Path.Combine(_home.Root, "tap-blocks"), limit);
 
         var (first, firstTook) = TimedRun("blocks");
         Assert.True(first.ExitCode == 0, first.ToString());
@@ -108,12 +105,7 @@ public sealed class TapProbeTests : IDisposable
             echo '{"type":"SCHEMA","stream":"s","schema":{"properties":{"id":{"type":"integer"}}}}'
             echo '{"type":"RECORD","stream":"s","record":{"id":1}}'
             """);
-        _home.WritePipeline("nodisc", $"""
-            source:
-              tap: {Path.Combine(_home.Root, "tap-nodisc")}
-            destination:
-              bucket: {_home.Bucket}
-            """);
+        WriteTapPipeline("nodisc", Path.Combine(_home.Root, "tap-nodisc"));
 
         var validate = CliProcess.Run(_home, "validate", "nodisc", "--output", "json");
         Assert.True(validate.ExitCode == 0, validate.ToString());
@@ -139,12 +131,7 @@ public sealed class TapProbeTests : IDisposable
             case " $* " in *" --help "*) echo "usage: tap-baddisc --config FILE [--discover] [--catalog FILE]"; exit 0;; esac
             echo "Traceback: not a catalog"
             """);
-        _home.WritePipeline("baddisc", $"""
-            source:
-              tap: {Path.Combine(_home.Root, "tap-baddisc")}
-            destination:
-              bucket: {_home.Bucket}
-            """);
+        WriteTapPipeline("baddisc", Path.Combine(_home.Root, "tap-baddisc"));
 
         var streams = CliProcess.Run(_home, "streams", "baddisc");
         Assert.True(streams.ExitCode == 1, streams.ToString());
@@ -158,12 +145,7 @@ public sealed class TapProbeTests : IDisposable
     public void A_tap_whose_interpreter_script_is_missing_fails_validate_and_run_naming_the_script(string tap)
     {
         var script = tap.Split(' ')[1];
-        _home.WritePipeline("noscript", $"""
-            source:
-              tap: {tap}
-            destination:
-              bucket: {_home.Bucket}
-            """);
+        WriteTapPipeline("noscript", tap);
 
         var validate = CliProcess.Run(_home, "validate", "noscript", "--output", "json");
         Assert.Equal(1, validate.ExitCode);
@@ -182,13 +164,7 @@ public sealed class TapProbeTests : IDisposable
             echo '{"type":"SCHEMA","stream":"s","schema":{"properties":{"id":{"type":"integer"}}}}'
             echo '{"type":"RECORD","stream":"s","record":{"id":1}}'
             """);
-        var file = _home.WritePipeline("picky", $"""
-            source:
-              tap: {Path.Combine(_home.Root, "tap-nodisc")}
-              streams: [s]
-            destination:
-              bucket: {_home.Bucket}
-            """);
+        var file = WriteTapPipeline("picky", Path.Combine(_home.Root, "tap-nodisc"), "streams: [s]");
 
         var run = CliProcess.Run(_home, "run", "picky");
         Assert.True(run.ExitCode == 2, run.ToString());

@@ -284,7 +284,7 @@ public sealed class PipelineLoader
 
     private DestinationDefinition ParseDestination(YamlNodes yaml, YamlMappingNode map)
     {
-        YamlNode? bucketNode = null;
+        YamlNode? bucketNode = null, pathNode = null;
         string? path = null, partition = null;
         Compression? compression = null;
         TableFormats? tableFormat = null;
@@ -298,7 +298,7 @@ public sealed class PipelineLoader
             switch (key)
             {
                 case "bucket": bucketNode = value; break;
-                case "path": path = yaml.OptionalString(value, keyPath) ?? ""; break;
+                case "path": path = yaml.OptionalString(value, keyPath) ?? ""; pathNode = value; break;
                 case "compression": compression = ParseCompression(yaml, value, keyPath); break;
                 case "partition_by": partition = yaml.OptionalString(value, keyPath); break;
                 case "max_file_rows": maxRows = yaml.OptionalPositiveInteger(value, keyPath); break;
@@ -344,7 +344,7 @@ public sealed class PipelineLoader
         }
         catch (ArgumentException e)
         {
-            throw new ConfigException(e.Message, yaml.File, YamlNodes.LineOf(map), "destination.path");
+            throw new ConfigException(e.Message, yaml.File, YamlNodes.LineOf(pathNode ?? map), "destination.path");
         }
         return new DestinationDefinition
         {

@@ -35,6 +35,8 @@ public static class LakeNames
         if (name[0] == '.') return $"source name '{Printable(name)}' must not start with '.'";
         if (name.Any(c => c is '/' or '\\' || char.IsControl(c)))
             return $"source name '{Printable(name)}' must be one folder name (no '/', '\\' or control characters)";
+        if (UriDelimiterIn(name) is { } delimiter)
+            return $"source name '{Printable(name)}' must not contain '{delimiter}': {UriDelimiterWhy}";
         return null;
     }
 
@@ -74,6 +76,21 @@ public static class LakeNames
     /// Iceberg and Delta all name the table alike.
     /// </summary>
     private static bool IsUriDelimiter(char c) => c is '#' or '?' or '%';
+
+    /// <summary>The first '#', '?' or '%' in a name the user gives for a folder of the lake, or null (<see cref="IsUriDelimiter"/>).</summary>
+    internal static char? UriDelimiterIn(string name)
+    {
+        var at = name.AsSpan().IndexOfAny('#', '?', '%');
+        return at < 0 ? null : name[at];
+    }
+
+    /// <summary>
+    /// Why a folder named by the user (<c>source.name</c>, <c>destination.path</c>, a bucket's name or prefix) may not
+    /// hold those characters: unlike a stream name, which the lake renames, these are the user's own and are kept as
+    /// written, so they are refused.
+    /// </summary>
+    internal const string UriDelimiterWhy =
+        "table locations are URIs (Iceberg metadata, Delta logs, OpenLineage, DuckDB's globs) and '#', '?' and '%' cut or change them";
 
     /// <summary>A name as it can be quoted in an error: control characters shown as '?', long names cut.</summary>
     private static string Printable(string? name)

@@ -118,12 +118,14 @@ public static class LakePaths
         return Path.Combine(folder, $"dataspoc-{purpose}-{Guid.NewGuid():N}{extension}");
     }
 
-    /// <summary><c>destination.path</c> with slashes trimmed; empty segments and dot segments are refused.</summary>
+    /// <summary><c>destination.path</c> with slashes trimmed; empty segments, dot segments and '#', '?', '%' are refused.</summary>
     public static string BasePath(string path)
     {
         var trimmed = path.Trim().Trim('/');
         if (trimmed.Length > 0 && !Storage.BucketUri.HasPlainSegments(trimmed))
             throw new ArgumentException($"destination.path '{path}' must not contain empty, '.' or '..' segments");
+        if (LakeNames.UriDelimiterIn(trimmed) is { } delimiter)
+            throw new ArgumentException($"destination.path '{path}' must not contain '{delimiter}': {LakeNames.UriDelimiterWhy}");
         return trimmed;
     }
 

@@ -64,6 +64,7 @@ public sealed record BucketUri(string Scheme, string Bucket, string Prefix, stri
             var full = Path.GetFullPath(rest).TrimEnd('/');
             if (full.Length == 0)
                 throw new FormatException($"bucket '{uri}' cannot be the root directory");
+            RefuseUriDelimiters(uri, full);
             return new BucketUri("file", full.TrimStart('/'), "", uri);
         }
         if (scheme is not ("s3" or "gs" or "az"))
@@ -79,7 +80,14 @@ public sealed record BucketUri(string Scheme, string Bucket, string Prefix, stri
             throw new FormatException($"bucket '{uri}' names no bucket");
         if (!HasPlainSegments(bucket) || (prefix.Length > 0 && !HasPlainSegments(prefix)))
             throw new FormatException($"bucket '{uri}' must not contain empty, '.' or '..' segments in its bucket name or prefix");
+        RefuseUriDelimiters(uri, bucket + "/" + prefix);
         return new BucketUri(scheme, bucket, prefix, uri);
+    }
+
+    private static void RefuseUriDelimiters(string uri, string path)
+    {
+        if (Lake.LakeNames.UriDelimiterIn(path) is { } delimiter)
+            throw new FormatException($"bucket '{uri}' must not contain '{delimiter}': {Lake.LakeNames.UriDelimiterWhy}");
     }
 
     public override string ToString() => Canonical;

@@ -206,6 +206,21 @@ public sealed class PipelineLoaderTests : IDisposable
         Assert.Contains("destination.path '../escape' must not contain empty, '.' or '..' segments", path.Message);
     }
 
+    [Theory]
+    [InlineData("source:\n  tap: tap-x\n  name: crm#eu\ndestination:\n  bucket: file:///tmp/lake\n", "source.name", 3, "source name 'crm#eu' must not contain '#'")]
+    [InlineData("source:\n  tap: tap-x\ndestination:\n  bucket: s3://lake/team?x\n", "destination.bucket", 4, "bucket 's3://lake/team?x' must not contain '?'")]
+    [InlineData("source:\n  tap: tap-x\ndestination:\n  bucket: file:///tmp/lake%41\n", "destination.bucket", 4, "bucket 'file:///tmp/lake%41' must not contain '%'")]
+    [InlineData("source:\n  tap: tap-x\ndestination:\n  bucket: az://lake\n  path: raw/q#1\n", "destination.path", 5, "destination.path 'raw/q#1' must not contain '#'")]
+    public void A_uri_delimiter_in_a_folder_the_user_names_is_refused_with_its_line(string yaml, string key, int line, string message)
+    {
+        // Stream names are renamed ('#' -> '_'); these are the user's own folders, kept as written, so they are refused:
+        // an Iceberg reader would cut the table's location at '#' or '?' and decode '%41'.
+        var refused = LoadFails(yaml);
+        Assert.Equal((key, line), (refused.Key, refused.Line));
+        Assert.Contains(message, refused.Message);
+        Assert.Contains("table locations are URIs", refused.Message);
+    }
+
     [Fact]
     public void An_invalid_cron_expression_is_rejected_with_its_line()
     {

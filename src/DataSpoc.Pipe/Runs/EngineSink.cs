@@ -143,7 +143,15 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
         ReadOnlySpan<int> starts = [0];
         ReadOnlySpan<int> lengths = [length];
         ReadOnlySpan<long> numbers = [line];
-        _lane.OnRecordLines(new RecordLines(buffer, starts, lengths, numbers, false), _laneReader);
+        _ingest.DispatchedRowOrigin = RowOrigin;
+        try
+        {
+            _lane.OnRecordLines(new RecordLines(buffer, starts, lengths, numbers, false), _laneReader);
+        }
+        finally
+        {
+            _ingest.DispatchedRowOrigin = null;
+        }
     }
 
     /// <summary>

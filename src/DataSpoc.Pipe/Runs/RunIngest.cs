@@ -821,9 +821,17 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         return null;
     }
 
+    /// <summary>
+    /// Where the row of a RECORD line handed over by <see cref="EngineSink"/> came from (a built-in source's file and
+    /// row), while that line is ingested: such a line was printed from a typed row, so its line number names nothing
+    /// the user can find.
+    /// </summary>
+    internal Func<string>? DispatchedRowOrigin { get; set; }
+
     /// <summary>A record rejected; <paramref name="origin"/> names where its row came from instead of its line (a built-in source's file and row).</summary>
     internal void Reject(StreamState state, string reason, ReadOnlySpan<byte> rawLine, long line, string? origin = null)
     {
+        origin ??= DispatchedRowOrigin?.Invoke();
         var message = origin is null ? $"stream '{state.Name}', line {line}: {reason}" : $"stream '{state.Name}', {origin}: {reason}";
         lock (_rejectLock)
             RejectLocked(state, message, rawLine, line);

@@ -158,4 +158,21 @@ public sealed class ParquetLakeRoundTripTests : IDisposable
         Assert.False(run.Succeeded);
         Assert.StartsWith($"stream 'big', {source} row group 0 row 1: field 'ub': 18446744073709551615 is not a 64-bit integer", run.Log.Error);
     }
+
+    [Fact]
+    public async Task A_row_a_transform_rejects_is_named_by_its_file_row_group_and_row_not_a_line()
+    {
+        var source = _h.Path("in/codes.parquet");
+        WriteWithDuckDb(source, "SELECT * FROM (VALUES (1, '10'), (2, 'ten'), (3, '30')) t(id, code)");
+        Assert.True(BuiltInTaps.TryGet("parquet", out var tap));
+        var pipeline = _lake.BuiltInPipeline("typed", "parquet", new JsonObject { ["path"] = _h.Path("in") }) with
+        {
+            Transforms = new Dictionary<string, JsonNode?> { ["codes"] = new JsonObject { ["cast"] = new JsonObject { ["code"] = "integer" } } },
+        };
+        var run = await new PipelineRunner(new ObjectStoreFactory()).RunAsync(pipeline, new RunOptions { Source = new BuiltInSource(tap) }, CancellationToken.None);
+        Assert.False(run.Succeeded);
+        // The row went through the JSON path as a printed RECORD line; that line's number names nothing in the file.
+        Assert.StartsWith($"stream 'codes', {source} row group 0 row 1: ", run.Log.Error);
+        Assert.Contains("field 'code'", run.Log.Error);
+    }
 }

@@ -287,8 +287,109 @@ public class PipeClientTests
         var source = new CodeSource("app").AddStream("boom", schema, Failing());
         var result = await Client(home).RunAsync(pipeline, source);
         Assert.False(result.Succeeded);
-        Assert.Contains("database went away", result.Log.Error ?? result.Log.Tap.StderrTail);
+        // An in-process source has no exit code or stderr to quote: the error is its own, naming the stream and record.
+        Assert.Equal("stream 'boom': its records threw after record 1: InvalidOperationException: database went away", result.Log.Error);
         Assert.Empty(Directory.GetFiles(home.Lake, "*.parquet", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task A_code_source_lands_NaN_and_the_infinities_as_doubles_flat_and_nested()
+    {
+        using var home = new TempHome();
+        var pipeline = new PipelineDefinition
+        {
+            Name = home.Name("nan"),
+            Source = new SourceDefinition { Tap = "unused" },
+            Destination = new DestinationDefinition { Bucket = home.Bucket, PartitionBy = "none" },
+            OnInvalidRecord = InvalidRecordPolicy.Skip,
+        };
+        var schema = JsonNode.Parse("""
+            {"type":"object","properties":{"id":{"type":"integer"},"x":{"type":["null","number"]},"i":{"type":["null","integer"]},
+             "s":{"type":["null","object"],"properties":{"v":{"type":["null","number"]}}},"l":{"type":["null","array"],"items":{"type":"number"}}}}
+            """)!.AsObject();
+        static async IAsyncEnumerable<JsonObject> Records()
+        {
+            yield return new JsonObject { ["id"] = 1, ["x"] = double.NaN, ["s"] = new JsonObject { ["v"] = double.PositiveInfinity }, ["l"] = new JsonArray(1.5, double.NegativeInfinity) };
+            yield return new JsonObject { ["id"] = 2, ["x"] = double.PositiveInfinity };
+            yield return new JsonObject { ["id"] = 3, ["x"] = float.NegativeInfinity };
+            yield return new JsonObject { ["id"] = 4, ["x"] = 2.5 };
+            // NaN is no integer: a value error naming the field, under on_invalid_record (skip here), not a failed run.
+            yield return new JsonObject { ["id"] = 5, ["i"] = double.NaN };
+            await Task.CompletedTask;
+        }
+        var result = await Client(home).RunAsync(pipeline, new CodeSource("app").AddStream("t", schema, Records()));
+        Assert.True(result.Succeeded, result.Log.Error);
+        Assert.Equal(1, result.Log.Streams["t"].Rejected);
+        Assert.Contains(result.Log.Notices, n => n.Contains("field 'i'", StringComparison.Ordinal));
+        Assert.Equal([["1", "NaN", "Infinity", "[1.5, -inf]"], ["2", "Infinity", null, null], ["3", "-Infinity", null, null], ["4", "2.5", null, null]],
+            home.Query("select id, x, s.v, l::varchar from read_parquet('{lake}/raw/app/t/*.parquet') order by id"));
+    }
+
+    [Fact]
+    public async Task A_value_a_code_source_cannot_read_fails_the_run_naming_its_stream_record_and_field()
+    {
+        using var home = new TempHome();
+        var pipeline = new PipelineDefinition
+        {
+            Name = home.Name("unreadable"),
+            Source = new SourceDefinition { Tap = "unused" },
+            Destination = new DestinationDefinition { Bucket = home.Bucket },
+        };
+        var schema = JsonNode.Parse("""{"type":"object","properties":{"id":{"type":"integer"},"payload":{"type":["null","object"]}}}""")!.AsObject();
+        static async IAsyncEnumerable<JsonObject> Records()
+        {
+            yield return new JsonObject { ["id"] = 1, ["payload"] = new JsonObject { ["ok"] = true } };
+            yield return new JsonObject { ["id"] = 2, ["payload"] = JsonValue.Create(new Sensor()) };
+            await Task.CompletedTask;
+        }
+        var result = await Client(home).RunAsync(pipeline, new CodeSource("app").AddStream("readings", schema, Records()));
+        Assert.False(result.Succeeded);
+        Assert.Equal("stream 'readings', record 2: field 'payload': InvalidOperationException: sensor offline", result.Log.Error);
+        Assert.Empty(Directory.GetFiles(home.Lake, "*.parquet", SearchOption.AllDirectories));
+    }
+
+    /// <summary>A value whose serialization throws (a property getter that fails).</summary>
+    private sealed class Sensor
+    {
+        public double Reading => throw new InvalidOperationException("sensor offline");
+    }
+
+    public static TheoryData<string, string?, string, string, string> BadLocations => new()
+    {
+        // bucket, destination.path (null: default), source name, key, reason
+        { "relative/lake", null, "app", "destination.bucket", "has no scheme" },
+        { "file://relative/lake", null, "app", "destination.bucket", "must be an absolute path" },
+        { "{bucket}", "../../escape", "app", "destination.path", "must not contain empty, '.' or '..' segments" },
+        { "{bucket}", null, "../up", "source.name", "must not start with '.'" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadLocations))]
+    public async Task A_pipeline_defined_in_code_with_a_bad_bucket_path_or_source_name_throws_a_ConfigException_before_anything_runs(
+        string bucket, string? path, string sourceName, string key, string reason)
+    {
+        using var home = new TempHome();
+        var destination = new DestinationDefinition { Bucket = bucket.Replace("{bucket}", home.Bucket, StringComparison.Ordinal) };
+        var pipeline = new PipelineDefinition
+        {
+            Name = home.Name("where"),
+            Source = new SourceDefinition { Tap = "unused" },
+            Destination = path is null ? destination : destination with { Path = path },
+        };
+        var read = false;
+        async IAsyncEnumerable<JsonObject> Records()
+        {
+            read = true;
+            yield return new JsonObject { ["id"] = 1 };
+            await Task.CompletedTask;
+        }
+        var schema = JsonNode.Parse("""{"type":"object","properties":{"id":{"type":"integer"}}}""")!.AsObject();
+        var e = await Assert.ThrowsAsync<ConfigException>(() => Client(home).RunAsync(pipeline, new CodeSource(sourceName).AddStream("t", schema, Records())));
+        Assert.Equal(key, e.Key);
+        Assert.Contains(reason, e.Reason, StringComparison.Ordinal);
+        Assert.Equal(PipeErrorKind.Usage, e.Kind);
+        Assert.False(read, "the source was read");
+        Assert.False(Directory.Exists(Path.Combine(home.Lake, ".dataspoc")));
     }
 
     [Fact]

@@ -59,9 +59,9 @@ public sealed class PipelineNameTests : IDisposable
         };
         await Assert.ThrowsAsync<ConfigException>(() => client.RunAsync(pipeline, null));
         var badSource = pipeline with { Name = "fine", Source = pipeline.Source with { Name = "../../etc" } };
-        var result = await client.RunAsync(badSource, null);
-        Assert.Equal("failure", result.Log.Status);
-        Assert.Contains("source name '../../etc' must not start with '.'", result.Log.Error);
+        var e = await Assert.ThrowsAsync<ConfigException>(() => client.RunAsync(badSource, null));
+        Assert.Equal("source.name: source name '../../etc' must not start with '.'", e.Message);
+        Assert.False(File.Exists(Marker), "the evil tap ran");
         Assert.Empty(Directory.EnumerateFiles(_home.Lake, "*.parquet", SearchOption.AllDirectories));
     }
 }

@@ -36,7 +36,10 @@ public sealed class CodeSource : ISource
     /// <summary>Adds a stream.</summary>
     /// <param name="stream">The Singer stream name (the table's name in the lake).</param>
     /// <param name="schema">The stream's JSON Schema (<c>{"type":"object","properties":{…}}</c>); it decides the Parquet types.</param>
-    /// <param name="records">The records; enumerated once, while the run reads them. An exception fails the run.</param>
+    /// <param name="records">
+    /// The records; enumerated once, while the run reads them. An exception fails the run (its error names the stream and
+    /// the record). A <c>double.NaN</c> or infinity in a record lands as that double, as a Singer tap's <c>NaN</c> does.
+    /// </param>
     /// <param name="keyProperties">The primary key columns, recorded in the manifest.</param>
     /// <returns>This source, to chain calls.</returns>
     public CodeSource AddStream(string stream, JsonObject schema, IAsyncEnumerable<JsonObject> records, IReadOnlyList<string>? keyProperties = null)
@@ -70,19 +73,30 @@ public sealed class CodeSource : ISource
         // Into the engine's sink as typed values, or printed as Singer lines for whoever reads Output.
         await using var printed = run.Sink is null ? run.Pipe.Writer.AsStream(leaveOpen: true) : null;
         var sink = run.Sink ?? new Sources.BuiltIn.SingerJsonSink(printed!);
+        var values = new RecordValues();
+        // Where the source is, for its own error: the stream, the record (1-based) and whether it was being fetched or written.
+        string? stream = null;
+        long record = 0;
+        var fetching = false;
         try
         {
-            var values = new RecordValues();
-            foreach (var (stream, schema, keys, records) in _streams)
+            foreach (var (name, schema, keys, records) in _streams)
             {
-                var rows = sink.WriteSchema(stream, schema, keys);
+                (stream, record) = (name, 0);
+                var rows = sink.WriteSchema(name, schema, keys);
                 var properties = RecordValues.PropertiesOf(schema);
-                await foreach (var record in records.WithCancellation(cancellationToken).ConfigureAwait(false))
+                fetching = true;
+                await foreach (var item in records.WithCancellation(cancellationToken).ConfigureAwait(false))
                 {
-                    values.Write(rows, properties, record);
+                    fetching = false;
+                    record++;
+                    values.Write(rows, properties, item);
                     await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
+                    fetching = true;
                 }
+                fetching = false;
             }
+            stream = null;
             if (_state is not null) sink.WriteState(_state);
             await sink.FlushAsync(cancellationToken).ConfigureAwait(false);
             run.ExitCode = 0;
@@ -90,9 +104,24 @@ public sealed class CodeSource : ISource
         catch (Exception e)
         {
             run.ExitCode = 1;
-            run.Error = e is OperationCanceledException || sink.Failed ? "the source was stopped" : $"{e.GetType().Name}: {e.Message}";
+            // The engine's own error (it threw into the source to stop it) is the run's; a stop is a stop.
+            run.Failure = e is OperationCanceledException || sink.Failed ? "the source was stopped" : Failure(e, stream, record, fetching, values.Field);
         }
         await run.Pipe.Writer.CompleteAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The run's error for an exception of the source's: its records' enumerator threw, or a record holds a value that
+    /// cannot be read (a <see cref="JsonValue"/> of a type that fails to serialize). Named by stream, record and field.
+    /// </summary>
+    private static string Failure(Exception e, string? stream, long record, bool fetching, string? field)
+    {
+        var what = $"{e.GetType().Name}: {e.Message}";
+        if (stream is null) return $"code source: {what}";
+        if (fetching)
+            return $"stream '{stream}': its records threw {(record == 0 ? "before the first record" : $"after record {record}")}: {what}";
+        if (record == 0) return $"stream '{stream}': {what}";
+        return $"stream '{stream}', record {record}: {(field is null ? "" : $"field '{field}': ")}{what}";
     }
 
     private sealed class Run : SourceRun
@@ -110,11 +139,12 @@ public sealed class CodeSource : ISource
         public CancellationTokenSource Cancel { get; } = new();
         public Task Producer { get; set; } = Task.CompletedTask;
         public int ExitCode { get; set; }
-        public string Error { get; set; } = "";
+        public string? Failure { get; set; }
 
         public override Stream Output => _output;
         internal override bool WritesToSink => Sink is not null;
-        public override string StderrTail => Error;
+        // In-process: there is no stderr, and the run's error is the source's own account (SourceRun.Failure).
+        internal override string? FailureReason => Failure;
         public override string CommandForLog => "(in-process source)";
 
         public override async Task<int> WaitForExitAsync(CancellationToken cancellationToken)

@@ -114,7 +114,7 @@ public sealed class PipeClient
     /// <param name="name">The pipeline's name.</param>
     /// <param name="full">Full refresh: ignore saved state and replace every table the run writes.</param>
     /// <param name="progress">Receives per-stream counters while the run works (from a background thread).</param>
-    /// <param name="cancellationToken">Stops the run (the tap is killed; the run is logged as a failure, nothing becomes visible).</param>
+    /// <param name="cancellationToken">Stops the run (the tap is killed; the run is logged as <c>cancelled</c>, nothing becomes visible).</param>
     /// <exception cref="ConfigException">The pipeline or its transforms are invalid: nothing ran.</exception>
     /// <exception cref="PipelineLockedException">Another run of this pipeline holds its lock in the bucket: nothing ran.</exception>
     public Task<RunResult> RunAsync(string name, bool full = false, IProgress<RunProgress>? progress = null, CancellationToken cancellationToken = default) =>
@@ -131,7 +131,9 @@ public sealed class PipeClient
     /// <param name="full">Full refresh: ignore saved state and replace every table the run writes.</param>
     /// <param name="progress">Receives per-stream counters while the run works (from a background thread).</param>
     /// <param name="cancellationToken">Stops the run.</param>
-    /// <exception cref="ConfigException">The pipeline's declarative transforms are invalid: nothing ran.</exception>
+    /// <exception cref="ConfigException">
+    /// The pipeline's name, bucket, <c>destination.path</c>, source name or declarative transforms are invalid: nothing ran.
+    /// </exception>
     /// <exception cref="PipelineLockedException">Another run of this pipeline holds its lock in the bucket: nothing ran.</exception>
     public async Task<RunResult> RunAsync(PipelineDefinition pipeline, ISource? source, IEnumerable<IRecordTransform>? transforms = null,
         bool full = false, IProgress<RunProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -151,6 +153,9 @@ public sealed class PipeClient
     {
         ArgumentNullException.ThrowIfNull(pipeline);
         ArgumentNullException.ThrowIfNull(options);
+        // A definition made in code never went through the loader: its bucket, path and source name are checked here, as
+        // the loader checks a file's, so a bad one is a ConfigException before anything runs.
+        PipelineLocation.Check(pipeline, pipeline.Source.Name ?? options.Source?.DefaultName);
         if (TransformCompiler.Validate(pipeline) is { Count: > 0 } invalid) throw invalid[0];
         // config.yaml's ${VAR}s (an OpenLineage api_key) come from the same variables as the pipeline's: the home's .env too.
         if (options.Observers.Count == 0)

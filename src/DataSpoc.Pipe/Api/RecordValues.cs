@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using DataSpoc.Pipe.Sources;
 
 namespace DataSpoc.Pipe.Api;
@@ -13,11 +14,18 @@ namespace DataSpoc.Pipe.Api;
 /// in the form its JSON text means, so the lake holds what the record printed as Singer JSON would give. A number
 /// goes as a long or a double when its text is exactly how that value prints, else as its JSON text (kept as written:
 /// <c>1.50</c>, <c>1e2</c>); objects and arrays as their JSON text. A record with a property the schema does not declare
-/// goes whole as JSON, so the property is dropped and counted as in a tap's run.
+/// goes whole as JSON, so the property is dropped and counted as in a tap's run. A double (or float) that is NaN or an
+/// infinity, which JSON text cannot hold, goes as that double: it lands as the Singer line's <c>NaN</c> would (the
+/// decided type rules); inside an object or an array it is written as the string <c>"NaN"</c>, <c>"Infinity"</c>.
 /// </summary>
 internal sealed class RecordValues
 {
     private static readonly JsonWriterOptions Options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true };
+    /// <summary>
+    /// A NaN or infinite double is printed as a quoted named literal (<c>"NaN"</c>) instead of the writer's exception:
+    /// <see cref="WriteNumber"/> reads that back as the double, and nested it is the string every path reads as NaN.
+    /// </summary>
+    private static readonly JsonSerializerOptions NamedFloats = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
     private readonly ArrayBufferWriter<byte> _text = new(256);
     private readonly Utf8JsonWriter _json;
     private byte[] _string = new byte[256];
@@ -29,8 +37,12 @@ internal sealed class RecordValues
         (schema["properties"] as JsonObject)?.Select((p, i) => (p.Key, i)).ToDictionary(p => p.Key, p => p.i, StringComparer.Ordinal)
         ?? new Dictionary<string, int>(StringComparer.Ordinal);
 
+    /// <summary>The property whose value is being written, while a record is (null before its values and for a record written whole).</summary>
+    public string? Field { get; private set; }
+
     public void Write(RowWriter rows, Dictionary<string, int> properties, JsonObject record)
     {
+        Field = null;
         foreach (var (name, _) in record)
         {
             if (properties.ContainsKey(name)) continue;
@@ -38,7 +50,12 @@ internal sealed class RecordValues
             return;
         }
         rows.BeginRow();
-        foreach (var (name, value) in record) WriteValue(rows, properties[name], value);
+        foreach (var (name, value) in record)
+        {
+            Field = name;
+            WriteValue(rows, properties[name], value);
+        }
+        Field = null;
         rows.EndRow();
     }
 
@@ -69,9 +86,17 @@ internal sealed class RecordValues
         }
     }
 
-    /// <summary>A long or a double when the text is exactly how the JSON writer prints that value, else the text as written.</summary>
+    /// <summary>
+    /// A long or a double when the text is exactly how the JSON writer prints that value, else the text as written; a
+    /// quoted text is a NaN or infinite double's named literal (<see cref="NamedFloats"/>).
+    /// </summary>
     private void WriteNumber(RowWriter rows, int property, ReadOnlySpan<byte> text)
     {
+        if (text[0] == (byte)'"')
+        {
+            rows.Double(property, double.Parse(StringOf(text), CultureInfo.InvariantCulture));
+            return;
+        }
         if (Utf8Parser.TryParse(text, out long l, out var used) && used == text.Length && Prints(text, l, 0, isLong: true))
         {
             rows.Long(property, l);
@@ -104,7 +129,7 @@ internal sealed class RecordValues
     {
         _text.ResetWrittenCount();
         _json.Reset();
-        value.WriteTo(_json);
+        value.WriteTo(_json, NamedFloats);
         _json.Flush();
         return _text.WrittenSpan;
     }

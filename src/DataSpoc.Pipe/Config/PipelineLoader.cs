@@ -329,23 +329,10 @@ public sealed class PipelineLoader
         if (mergeNode is not null && writeMode != WriteMode.Merge)
             throw yaml.Error(mergeNode, "destination.merge", "applies only with write_mode: merge");
         var bucket = yaml.RequiredString(map, bucketNode, "destination.bucket");
-        try
-        {
-            Storage.BucketUri.Parse(bucket);
-        }
-        catch (FormatException e)
-        {
-            throw yaml.Error(bucketNode!, "destination.bucket", e.Message);
-        }
+        if (PipelineLocation.BucketProblem(bucket) is { } badBucket) throw yaml.Error(bucketNode!, "destination.bucket", badBucket);
         var basePath = path ?? _defaults.Path ?? "raw";
-        try
-        {
-            Lake.LakePaths.BasePath(basePath);
-        }
-        catch (ArgumentException e)
-        {
-            throw new ConfigException(e.Message, yaml.File, YamlNodes.LineOf(pathNode ?? map), "destination.path");
-        }
+        if (PipelineLocation.PathProblem(basePath) is { } badPath)
+            throw new ConfigException(badPath, yaml.File, YamlNodes.LineOf(pathNode ?? map), "destination.path");
         return new DestinationDefinition
         {
             Bucket = bucket,

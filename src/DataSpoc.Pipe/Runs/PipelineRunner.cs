@@ -402,6 +402,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         log.Tap.ExitCode = exit;
         log.Tap.StderrTail = run.StderrTail;
         if (killedBecause is not null) throw new TapFailedException(killedBecause + Tail(run.StderrTail));
+        if (exit != 0 && run.FailureReason is { } reason) throw new TapFailedException(reason);
         if (exit != 0)
             throw new TapFailedException($"the tap exited with code {exit}" + (exit > 128 ? $" (killed by signal {exit - 128})" : exit < 0 ? $" (killed by signal {-exit})" : "") + Tail(run.StderrTail));
         if (leftoversStopped is not null) log.Notices.Add(leftoversStopped);

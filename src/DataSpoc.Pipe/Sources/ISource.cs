@@ -78,6 +78,12 @@ public abstract class SourceRun : IAsyncDisposable
     /// <summary>The command line that was run, secrets redacted (for the run log).</summary>
     public virtual string CommandForLog => "";
 
+    /// <summary>
+    /// Why a source that is no process (a code source, run in-process) failed, in its own words: the run's error is this,
+    /// not an exit code and a last stderr line it does not have. Null for a tap.
+    /// </summary>
+    internal virtual string? FailureReason => null;
+
     /// <summary>Stops the source now (the run failed or was cancelled).</summary>
     public abstract void Kill();
 

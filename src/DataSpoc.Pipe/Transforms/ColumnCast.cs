@@ -18,11 +18,15 @@ internal static class ColumnCast
         _ => new JsonObject { ["type"] = new JsonArray("null", target) },
     };
 
-    public static JsonNode? Convert(JsonNode? value, string target)
+    /// <summary>
+    /// The <c>cast:</c> of a value of a column of <paramref name="type"/> (null: a string, boolean, object or computed
+    /// column), from its stored value (<see cref="StoredValue"/>); a value that does not convert is left as it is.
+    /// </summary>
+    public static JsonNode? Convert(JsonNode? value, string target, StoredType? type)
     {
         if (value is null) return null;
-        if (target == "string") return JsonValue.Create(Text(value));
-        return TryConvert(ClrValue(value), target, out var converted) ? ToJson(converted) : value;
+        if (target == "string") return JsonValue.Create(StoredValue.Text(value, type));
+        return TryConvert(StoredValue.Of(value, type), target, out var converted) ? ToJson(converted) : value;
     }
 
     /// <summary>
@@ -150,13 +154,19 @@ internal static class ColumnCast
         _ => null,
     };
 
-    private static DateOnly? ToDate(string s)
-    {
-        s = s.Trim();
-        if (DateOnly.TryParseExact(s, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d)) return d;
-        return ToTimestamp(s) is { } ts ? DateOnly.FromDateTime(ts) : null;
-    }
+    // A cast to date or date-time takes exactly what a declared `format: date` / `format: date-time` column takes
+    // (TemporalParser, README "Types"): ISO 8601 only. DateTimeOffset.TryParse guessed ("03:04:05" was today, "1.5"
+    // the 5th of January of this year, "5/6/7" 2007-05-06); anything else is left as it is, and the column refuses it
+    // by name under on_invalid_record.
 
+    /// <summary>A <c>YYYY-MM-DD</c> date, or the calendar date of a date-time as written (its offset not applied), as a <c>format: date</c> column takes it.</summary>
+    private static DateOnly? ToDate(string s) =>
+        Parquet.TemporalParser.TryParseDateDays(System.Text.Encoding.UTF8.GetBytes(s), out var days) ? DateOnly.FromDayNumber(EpochDay + days) : null;
+
+    /// <summary>A date-time (or a bare date, midnight) as a <c>format: date-time</c> column takes it: the UTC instant.</summary>
     private static DateTime? ToTimestamp(string s) =>
-        DateTimeOffset.TryParse(s.Trim(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var ts) ? ts.UtcDateTime : null;
+        Parquet.TemporalParser.TryParseTimestampMicros(System.Text.Encoding.UTF8.GetBytes(s), out var micros)
+            ? DateTime.UnixEpoch.AddTicks(micros * TimeSpan.TicksPerMicrosecond) : null;
+
+    private static readonly int EpochDay = DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber;
 }

@@ -26,6 +26,8 @@ internal sealed class StreamMap : IRecordTransform
     /// <summary>Output column -> the input (or computed) column it takes its value from, in output order.</summary>
     private List<(string Output, string Input)> _plan = [];
     private HashSet<string> _known = [];
+    /// <summary>The stored type of each tap column whose values have more than one spelling (see <see cref="StoredValue"/>).</summary>
+    private Dictionary<string, StoredType> _storedTypes = new(StringComparer.Ordinal);
     private string[] _computedTypes = [];
     private readonly Dictionary<string, JsonNode?> _values = new(StringComparer.Ordinal);
 
@@ -53,6 +55,7 @@ internal sealed class StreamMap : IRecordTransform
     public JsonObject TransformSchema(string stream, JsonObject schema)
     {
         var input = schema["properties"] as JsonObject ?? new JsonObject();
+        _storedTypes = StoredValue.TypesOf(schema);
         var columns = new List<string>(input.Select(p => p.Key));
         var types = input.ToDictionary(p => p.Key, p => p.Value?.DeepClone(), StringComparer.Ordinal);
 
@@ -129,9 +132,9 @@ internal sealed class StreamMap : IRecordTransform
             _values[name] = ColumnCast.FromClr(Evaluate(expression, "compute." + name), _computedTypes[i]);
         }
         foreach (var c in Hash)
-            if (_values.TryGetValue(c, out var v) && v is not null) _values[c] = JsonValue.Create(Sha256Hex(ColumnCast.Text(v)));
+            if (_values.TryGetValue(c, out var v) && v is not null) _values[c] = JsonValue.Create(Sha256Hex(StoredValue.Text(v, StoredTypeOf(c))));
         foreach (var (c, target) in Cast)
-            if (_values.TryGetValue(c, out var v)) _values[c] = ColumnCast.Convert(v, target);
+            if (_values.TryGetValue(c, out var v)) _values[c] = ColumnCast.Convert(v, target, Hash.Contains(c) ? null : StoredTypeOf(c));
 
         foreach (var (output, input) in _plan)
             if (_values.Remove(input, out var v)) record[output] = v;
@@ -145,7 +148,7 @@ internal sealed class StreamMap : IRecordTransform
     {
         try
         {
-            return expression.Evaluate(_values);
+            return expression.Evaluate(_values, _storedTypes);
         }
         catch (Exception e) when (ExpressionErrors.IsEvaluationError(e))
         {
@@ -160,6 +163,12 @@ internal sealed class StreamMap : IRecordTransform
     /// <summary>Whether the filter keeps the record; anything but true or false is an error naming the filter.</summary>
     internal bool Keeps(object? filtered) => filtered as bool? ??
         throw new TransformException(Stream, "filter", $"'{Filter!.Text}' must give true or false, gave {(filtered is null ? "null" : $"'{filtered}'")}; use a comparison (e.g. x > 0) or x != null");
+
+    /// <summary>
+    /// The stored type of tap column <paramref name="column"/> when its values have more than one spelling (after
+    /// <see cref="TransformSchema"/>; computed columns have none: their values are already shaped).
+    /// </summary>
+    internal StoredType? StoredTypeOf(string column) => _storedTypes.TryGetValue(column, out var t) ? t : null;
 
     /// <summary>Output column -> the input (or computed) column it takes its value from, in output order (after <see cref="TransformSchema"/>).</summary>
     internal IReadOnlyList<(string Output, string Input)> Plan => _plan;

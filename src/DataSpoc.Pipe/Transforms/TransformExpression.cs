@@ -122,11 +122,14 @@ internal sealed class TransformExpression
         var x => x.ToString(),
     };
 
-    /// <summary>Evaluates over <paramref name="values"/> (the record's columns, computed ones included).</summary>
-    public object? Evaluate(IReadOnlyDictionary<string, JsonNode?> values)
+    /// <summary>
+    /// Evaluates over <paramref name="values"/> (the record's columns, computed ones included), each tap column read as
+    /// its column of <paramref name="types"/> stores it (<see cref="StoredValue"/>).
+    /// </summary>
+    public object? Evaluate(IReadOnlyDictionary<string, JsonNode?> values, IReadOnlyDictionary<string, StoredType> types)
     {
         for (var i = 0; i < Columns.Count; i++)
-            _bound[i] = values.TryGetValue(Columns[i], out var v) ? ColumnCast.ClrValue(v) : null;
+            _bound[i] = values.TryGetValue(Columns[i], out var v) ? StoredValue.Of(v, types.TryGetValue(Columns[i], out var t) ? t : null) : null;
         return Evaluate(_bound);
     }
 

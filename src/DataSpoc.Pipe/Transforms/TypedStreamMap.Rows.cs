@@ -85,13 +85,15 @@ internal sealed partial class TypedStreamMap
                 leaves[i] = leaf.ColumnIndex;
                 kinds[i] = leaf.Kind;
             }
+            // A hash or string cast of a typed tap column (number, date-time, ...) takes its stored value's text, which
+            // the string column the row reads it into does not hold (it keeps the tap's spelling: 1.50, an offset).
             var hash = new List<int>();
             foreach (var c in map.Hash)
-                if (LeafOf(map, columns, c) is { Kind: LeafKind.String } leaf) hash.Add(leaf.ColumnIndex);
+                if (map.StoredTypeOf(c) is null && LeafOf(map, columns, c) is { Kind: LeafKind.String } leaf) hash.Add(leaf.ColumnIndex);
                 else return null;
             var cast = new List<(int, string)>();
             foreach (var (c, target) in map.Cast)
-                if (LeafOf(map, columns, c) is not { } leaf) return null;
+                if (LeafOf(map, columns, c) is not { } leaf || (target == "string" && map.StoredTypeOf(c) is not null)) return null;
                 // Casts to number and boolean are the column's decode exactly: nothing to check per row (see CastIsExact).
                 else if (target is "integer" or "string") cast.Add((leaf.ColumnIndex, target));
             return new RowReads { CellLeaves = leaves, CellKinds = kinds, Read = read, HashLeaves = [.. hash], CastLeaves = [.. cast] };

@@ -49,6 +49,8 @@ internal sealed partial class TypedStreamMap
     private readonly StreamMap _map;
     /// <summary>Cells 0..raw-1: the tap properties the map reads; then one cell per computed column, in compute order.</summary>
     private readonly byte[][] _rawKeys;
+    /// <summary>Per raw cell, the stored type of its tap column (see <see cref="StoredValue"/>), or null.</summary>
+    private readonly StoredType?[] _rawTypes;
     private readonly int _cells;
     private readonly int[] _filterArgs;
     private readonly (int Cell, int[] Args, string Type, string Key)[] _compute;
@@ -87,6 +89,7 @@ internal sealed partial class TypedStreamMap
         Columns = columns;
         _rows = rows;
         _rawKeys = [.. raw.Select(Encoding.UTF8.GetBytes)];
+        _rawTypes = [.. raw.Select(map.StoredTypeOf)];
         _cells = raw.Count + computed.Count;
         _filterArgs = map.Filter is { } f ? [.. f.Columns.Select(c => cells[c])] : [];
         _compute = [.. map.Compute.Select((c, i) => (cells[c.Column], c.Expression.Columns.Select(a => cells[a]).ToArray(), map.ComputedType(i), "compute." + c.Column))];
@@ -340,7 +343,7 @@ internal sealed partial class TypedStreamMap
             return r.TokenType == JsonTokenType.EndObject;
         }
 
-        /// <summary>A cell's value as expressions see it (<see cref="ColumnCast.ClrValue"/> of the JSON path's node).</summary>
+        /// <summary>A cell's value as expressions see it (<see cref="StoredValue.Of(JsonNode?, StoredType?)"/> of the JSON path's node).</summary>
         private object? ClrOf(int cell, ReadOnlySpan<byte> json)
         {
             switch (_state[cell])
@@ -356,9 +359,16 @@ internal sealed partial class TypedStreamMap
                 case JsonTokenType.False: return false;
                 case JsonTokenType.StartObject or JsonTokenType.StartArray: return raw.Node!.ToJsonString();
             }
+            var tapValue = RawClr(ref raw, json);
+            return _compiled._rawTypes[cell] is { } type ? StoredValue.Of(tapValue, type) : tapValue;
+        }
+
+        /// <summary>A string or number cell's value as the tap wrote it.</summary>
+        private static object RawClr(ref RawValue raw, ReadOnlySpan<byte> json)
+        {
             var reader = new Utf8JsonReader(json.Slice(raw.Offset, raw.Length));
             reader.Read();
-            if (raw.Type == JsonTokenType.String) return reader.GetString();
+            if (raw.Type == JsonTokenType.String) return reader.GetString()!;
             if (reader.TryGetInt64(out var l)) return l;
             if (reader.TryGetDouble(out var d)) return d;
             throw new FormatException("a number no double holds");
@@ -370,7 +380,7 @@ internal sealed partial class TypedStreamMap
         /// </summary>
         private string? HashOf(int cell, ReadOnlySpan<byte> json)
         {
-            if (_state[cell] == Cell.Raw)
+            if (_state[cell] == Cell.Raw && _compiled._rawTypes[cell] is null)
             {
                 ref var raw = ref _raw[cell];
                 if (raw.Type == JsonTokenType.Number) return _map.Sha256Hex(json.Slice(raw.Offset, raw.Length), _sha256);
@@ -383,7 +393,7 @@ internal sealed partial class TypedStreamMap
             return TextOf(cell, json) is { } t ? _map.Sha256Hex(t) : null;
         }
 
-        /// <summary>A cell's text as <see cref="ColumnCast.Text"/> gives it (null for null or missing).</summary>
+        /// <summary>A cell's text as <see cref="StoredValue.Text(JsonNode, StoredType?)"/> gives it (null for null or missing).</summary>
         private string? TextOf(int cell, ReadOnlySpan<byte> json)
         {
             switch (_state[cell])
@@ -392,15 +402,17 @@ internal sealed partial class TypedStreamMap
                 case Cell.Value: return _values[cell] is { } value ? ColumnCast.Text(ColumnCast.ToJson(value)!) : null;
             }
             ref var raw = ref _raw[cell];
-            return raw.Type switch
+            var text = raw.Type switch
             {
                 JsonTokenType.Null => null,
-                JsonTokenType.String => (string)ClrOf(cell, json)!,
+                JsonTokenType.String => (string)RawClr(ref raw, json),
                 JsonTokenType.Number => Encoding.UTF8.GetString(json.Slice(raw.Offset, raw.Length)),
                 JsonTokenType.True => "true",
                 JsonTokenType.False => "false",
                 _ => raw.Node!.ToJsonString(),
             };
+            if (text is null || _compiled._rawTypes[cell] is not { } type || raw.Type is not (JsonTokenType.String or JsonTokenType.Number)) return text;
+            return StoredValue.Text(RawClr(ref raw, json), raw.Type == JsonTokenType.Number ? text : null, text, type);
         }
     }
 

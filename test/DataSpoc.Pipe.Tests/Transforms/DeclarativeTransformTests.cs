@@ -168,6 +168,33 @@ public class DeclarativeTransformTests
         Assert.Equal("date32", lake.Manifest().Tables["test/users"].Columns.Single(c => c.Name == "signed_up").Type);
     }
 
+    [Theory]
+    [InlineData("date", "2024-03-05", "2024-03-05", "is not an ISO-8601 date")]
+    [InlineData("date-time", "2024-03-06 04:30:00.000000", "2024-03-05 00:00:00.000000", "is not an ISO-8601 date-time")]
+    public async Task A_cast_to_a_date_takes_what_a_date_column_takes_and_guesses_nothing(string target, string withOffset, string bare, string problem)
+    {
+        // DateTimeOffset.TryParse guessed: "03:04:05" was that time on the day of the run, "1.5" the 5th of January of
+        // this year, "5/6/7" 2007-05-06 (month first, two-digit year). The cast now takes exactly what a declared
+        // format: date / date-time column takes: ISO 8601; a date keeps a date-time's calendar date as written.
+        using var lake = new TempLake();
+        string[] values = ["2024-03-05T23:30:00-05:00", "2024-03-05", "03:04:05", "5/6/7", "1.5", "March 5, 2024", "Tue, 05 Mar 2024 10:00:00 GMT", " 2024-03-05"];
+        var file = lake.WriteSinger("v.singer", [
+            """{"type":"SCHEMA","stream":"v","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"v":{"type":["null","string"]},"d":{"type":["null","string"],"format":"date"}}}}""",
+            .. values.Select((v, i) => $$$"""{"type":"RECORD","stream":"v","record":{"id":{{{i + 1}}},"v":"{{{v}}}","d":{{{(i < 2 ? $"\"{v}\"" : "null")}}}}}""")]);
+        var pipeline = lake.Pipeline(Unique("cast"), file) with
+        {
+            OnInvalidRecord = InvalidRecordPolicy.Skip,
+            Transforms = new Dictionary<string, JsonNode?> { ["v"] = new JsonObject { ["cast"] = new JsonObject { ["v"] = target } } },
+        };
+        var result = await RunOk(pipeline);
+        Assert.Equal([["1", withOffset], ["2", bare]],
+            lake.Query($"select id, {(target == "date" ? "strftime(v, '%Y-%m-%d')" : "v")} from read_parquet('{{lake}}/raw/test/v/*/*.parquet') order by id"));
+        Assert.Equal(values.Length - 2, result.Log.Streams["v"].Rejected);
+        Assert.Contains(result.Log.Notices, n => n.Contains("'03:04:05' " + problem, StringComparison.Ordinal));
+        if (target == "date") // the same calendar date a declared format: date column keeps
+            Assert.Equal([["2024-03-05", "2024-03-05"]], lake.Query("select strftime(v, '%Y-%m-%d'), strftime(d, '%Y-%m-%d') from read_parquet('{lake}/raw/test/v/*/*.parquet') where id = 1"));
+    }
+
     [Fact]
     public async Task A_value_that_does_not_cast_is_rejected_under_the_invalid_record_policy()
     {

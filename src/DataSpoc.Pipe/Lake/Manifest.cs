@@ -56,10 +56,23 @@ public sealed record ManifestColumn(
     /// The columns both lists have whose type differs, as <c>'n' string -> int64</c>: files written with one and with
     /// the other disagree, and a reader that applies one schema to a whole table fails on some of them.
     /// </summary>
-    internal static List<string> TypeChanges(IEnumerable<ManifestColumn> before, IEnumerable<ManifestColumn> after)
+    internal static List<TypeChange> TypeChanges(IEnumerable<ManifestColumn> before, IEnumerable<ManifestColumn> after)
     {
         var old = before.GroupBy(c => c.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Type, StringComparer.Ordinal);
-        return [.. after.Where(c => old.TryGetValue(c.Name, out var type) && type != c.Type).Select(c => $"'{c.Name}' {old[c.Name]} -> {c.Type}")];
+        return [.. after.Where(c => old.TryGetValue(c.Name, out var type) && type != c.Type).Select(c => new TypeChange(c.Name, old[c.Name], c.Type))];
+    }
+
+    /// <summary>A column's type in earlier files and in new ones; written <c>'n' string -> int64</c>.</summary>
+    internal sealed record TypeChange(string Name, string Before, string After)
+    {
+        /// <summary>
+        /// A struct that stays a struct (its fields changed), or a list that stays a list (its element changed): the
+        /// column keeps its Iceberg id, only the fields inside that changed type take new ones.
+        /// </summary>
+        public bool KeepsIcebergId => (Before.StartsWith("struct<", StringComparison.Ordinal) && After.StartsWith("struct<", StringComparison.Ordinal))
+            || (Before.StartsWith("list<", StringComparison.Ordinal) && After.StartsWith("list<", StringComparison.Ordinal));
+
+        public override string ToString() => $"'{Name}' {Before} -> {After}";
     }
 
     /// <summary>

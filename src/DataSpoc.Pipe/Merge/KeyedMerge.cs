@@ -93,7 +93,7 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
         }
         var incomingAsIs = winners.Count == incomingRows && markedDeleted == 0;
 
-        // 2. Existing files that may hold an incoming key: their superseded rows, and the columns only they hold.
+        // 2. Existing files that may hold an incoming key: their superseded rows, and the columns (and struct fields) only they hold.
         var ranges = new KeyRanges(firstKeys);
         var rewrites = new List<Rewrite>();
         var olderColumns = new List<(string Name, System.Text.Json.Nodes.JsonNode Schema)>();
@@ -102,8 +102,12 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
             using var reader = new ParquetSharp.ParquetFileReader(parquetFile);
             using var meta = reader.FileMetaData;
             foreach (var column in ParquetShape.Of(meta.Schema))
-                if (schema.Root.IndexOf(column.Name) < 0 && !olderColumns.Exists(c => c.Name == column.Name))
-                    olderColumns.Add((column.Name, column.Schema()));
+            {
+                var held = olderColumns.FindIndex(c => c.Name == column.Name);
+                // A struct's fields may differ from file to file: the union of what they hold.
+                if (held >= 0) ColumnSchema.AddMissingProperties(olderColumns[held].Schema.AsObject(), column.Schema());
+                else olderColumns.Add((column.Name, column.Schema()));
+            }
         }
         // The run's own files written under an earlier SCHEMA of the stream may hold a column its last one dropped.
         foreach (var file in stream.Files.Where(f => f.Schema != schema)) AddColumnsOnlyIn(file.LocalPath);
@@ -162,11 +166,15 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
             }
 
             // 3. The kept incoming rows and the rewritten files' other rows, written under the stream's schema by column
-            // name, with the columns only the rewritten files hold (a column the SCHEMA no longer declares keeps its values).
+            // name, with the columns and struct fields only the rewritten files hold (a column or a field the SCHEMA no
+            // longer declares keeps its values).
             var writerLimits = limits with { ParseLanes = 1 };
             var merged = schema.ByColumnName(olderColumns);
             fieldIds?.Assign(merged);
             var writer = new TableWriter(merged, compression, writerLimits, spoolDirectory, stream.Table + "-merged", spoolIsInLake);
+            // Every row it shreds is already stored (a kept file's, or the run's own spooled one): a value the current
+            // schema would change (a date-time's time of day in a date column) fails the merge instead.
+            writer.Shredders[0].StoredValues = true;
             try
             {
                 if (!incomingAsIs)

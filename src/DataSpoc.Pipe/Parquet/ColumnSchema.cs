@@ -186,18 +186,57 @@ internal sealed class ColumnSchema
     /// <summary>
     /// These columns as rows read back from the table's own files spell them, by column name: a transform's
     /// projection (a rename, a computed column, an ignored property) is how the tap's records spell them, not those
-    /// rows. <paramref name="moreColumns"/> (name, JSON Schema) are added after them: columns only earlier files hold.
-    /// Field ids are kept.
+    /// rows. <paramref name="fileColumns"/> (name, JSON Schema) are columns as earlier files hold them: one the schema
+    /// lacks is added after its columns, and a struct's field the schema's same-named struct lacks (at any depth, in
+    /// lists of structs too) is added after that struct's fields (<see cref="AddMissingProperties"/>), so rows read
+    /// back keep what the schema no longer declares, nested or not. Field ids are kept.
     /// </summary>
-    public ColumnSchema ByColumnName(IReadOnlyList<(string Name, System.Text.Json.Nodes.JsonNode Schema)> moreColumns)
+    public ColumnSchema ByColumnName(IReadOnlyList<(string Name, System.Text.Json.Nodes.JsonNode Schema)> fileColumns)
     {
-        if (RecordLayout.Length == 0 && moreColumns.Count == 0) return this;
+        if (RecordLayout.Length == 0 && fileColumns.Count == 0) return this;
         var schema = System.Text.Json.Nodes.JsonNode.Parse(SchemaJson)!.AsObject();
         var properties = schema["properties"]!.AsObject();
-        foreach (var (name, column) in moreColumns) properties[name] = column.DeepClone();
+        var changed = RecordLayout.Length > 0;
+        foreach (var (name, column) in fileColumns)
+        {
+            if (properties.ContainsKey(name))
+            {
+                if (properties[name] is System.Text.Json.Nodes.JsonObject declared) changed |= AddMissingProperties(declared, column);
+            }
+            else
+            {
+                properties[name] = column.DeepClone();
+                changed = true;
+            }
+        }
+        if (!changed) return this;
         var byName = FromJsonSchema(JsonElement.Parse(schema.ToJsonString()));
         for (var i = 0; i < Root.Children.Count; i++) CopyFieldIds(Root.Children[i], byName.Root.Children[i]);
         return byName;
+    }
+
+    /// <summary>
+    /// Adds to the object schema <paramref name="into"/> the properties of <paramref name="from"/> it lacks, and does
+    /// so again inside each property both declare as an object with properties or an array of such (the items): a
+    /// struct keeps the fields another version of it had. Nothing else changes (a property of another type stays as
+    /// <paramref name="into"/> declares it). Whether anything was added.
+    /// </summary>
+    internal static bool AddMissingProperties(System.Text.Json.Nodes.JsonObject into, System.Text.Json.Nodes.JsonNode from)
+    {
+        if (from is not System.Text.Json.Nodes.JsonObject other) return false;
+        if (into["items"] is System.Text.Json.Nodes.JsonObject items && other["items"] is { } otherItems) return AddMissingProperties(items, otherItems);
+        if (into["properties"] is not System.Text.Json.Nodes.JsonObject properties || other["properties"] is not System.Text.Json.Nodes.JsonObject otherProperties) return false;
+        var added = false;
+        foreach (var (name, property) in otherProperties)
+        {
+            if (properties[name] is System.Text.Json.Nodes.JsonObject declared) added |= AddMissingProperties(declared, property!);
+            else if (!properties.ContainsKey(name))
+            {
+                properties[name] = property!.DeepClone();
+                added = true;
+            }
+        }
+        return added;
     }
 
     private static void CopyFieldIds(SchemaNode from, SchemaNode to)

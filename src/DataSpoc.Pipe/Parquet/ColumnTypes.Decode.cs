@@ -396,6 +396,12 @@ internal abstract partial class ColumnType
             if (!JsonString.TryText(bytes, form, scratch, out var text, out problem)) return false;
             if (TemporalParser.TryParseDateDays(text, out var days))
             {
+                // A stored instant is exact: its date is the date only at midnight UTC (see DecodeScratch.StoredValues).
+                if (scratch.StoredValues && text.Length > 10 && !TemporalParser.TryParseMidnightUtcDays(text, out days))
+                {
+                    problem = $"'{Quoted(text)}' is a date-time that is not midnight UTC: a date would drop its time of day";
+                    return false;
+                }
                 buffer.AddInt(days, rep);
                 return true;
             }
@@ -445,6 +451,15 @@ internal sealed class DecodeScratch
     private byte[] _unescaped = new byte[256];
     private readonly System.Buffers.ArrayBufferWriter<byte> _json = new(256);
     private readonly Utf8JsonWriter _jsonWriter;
+
+    /// <summary>
+    /// The values come from the lake's own files (a merge rewriting kept rows under the stream's current schema), not
+    /// from a tap: a stored value already is what the table holds, so one that a column would change does not fit it
+    /// and the merge is refused rather than altering a row the tap never sent again. The one such change a decode makes
+    /// is a date-time in a date column: a tap's date-time text keeps its calendar date as written, but a stored
+    /// instant fits a date only at midnight UTC.
+    /// </summary>
+    public bool StoredValues { get; set; }
 
     public DecodeScratch()
     {

@@ -15,6 +15,13 @@ internal sealed partial class RecordShredder
     /// <summary>Room for the decodes of this shredder's thread (the column types are shared and hold none).</summary>
     private readonly DecodeScratch _scratch = new();
 
+    /// <summary>The records are rows of the lake's own files, whose values must land unchanged (see <see cref="DecodeScratch.StoredValues"/>).</summary>
+    public bool StoredValues
+    {
+        get => _scratch.StoredValues;
+        set => _scratch.StoredValues = value;
+    }
+
     /// <summary>Per struct node, which children the current record set (reused; a node never contains itself).</summary>
     private readonly Dictionary<StructNode, bool[]> _seen = new(ReferenceEqualityComparer.Instance);
 

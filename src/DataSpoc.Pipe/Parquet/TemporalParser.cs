@@ -50,6 +50,15 @@ internal static class TemporalParser
         return true;
     }
 
+    /// <summary>A date-time (as <see cref="TryParseTimestampMicros"/> reads it) at midnight UTC, as the days of its date: the only date-times a date holds exactly.</summary>
+    public static bool TryParseMidnightUtcDays(ReadOnlySpan<byte> s, out int days)
+    {
+        days = 0;
+        if (!TryParseTimestampMicros(s, out var micros) || micros % MicrosPerDay != 0) return false;
+        days = (int)(micros / MicrosPerDay);
+        return true;
+    }
+
     /// <summary>
     /// <c>HH:MM[:SS[.f…]][Z|±HH[:]MM]</c> (RFC 3339's full-time has the offset, Python's <c>time.isoformat()</c> none): a
     /// time with an offset is normalised to UTC as a date-time is, within the day. <c>24:00:00</c> is the end of the day;

@@ -537,11 +537,13 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             // A merge table replaced (run --full) still holds one row per key: the run's records are merged into an empty table.
             var merge = pipeline.Destination.WriteMode == WriteMode.Merge;
             Merge.KeyedMerge.Outcome? merged = null;
+            var liveFiles = 0;
             if (merge)
             {
                 // With table metadata the table is its current snapshot's files (replaced ones stay until maintenance).
                 var withMetadata = pipeline.Destination.TableFormat != TableFormats.Parquet;
                 var live = replace ? [] : withMetadata ? await LiveDataFileKeysAsync(pipeline, store, prefix, cancellationToken).ConfigureAwait(false) : existing;
+                liveFiles = live.Count;
                 merged = await merger.MergeAsync(stream, prefix, live, ingest.FieldIdsOf(stream.Table), cancellationToken).ConfigureAwait(false);
                 files = merged.Files;
                 // Plain tables lose the rewritten files at the commit; with table metadata its commit removes them from the table.
@@ -571,17 +573,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 log.Notices.Add($"stream '{stream.Name}': its column 'dt' has the name of the partition folders (dt=...): hive-style readers (DuckDB hive_partitioning, " +
                     $"Spark, Athena) show the folder's date in its place; rename it (transforms: {stream.Name}: rename: {{dt: ...}}) to read its own values");
             if (!replace && previous is not null && ManifestColumn.TypeChanges(previous.Columns, runColumns) is { Count: > 0 } changed)
-            {
-                // Readers by name (the plain files, Delta) meet two types under one name; Iceberg gives the changed column
-                // a new id, so its readers see the earlier files' column as another (dropped) one: null in their rows.
-                if (formats != TableFormats.Iceberg)
-                    log.Notices.Add($"stream '{stream.Name}': column(s) {string.Join(", ", changed)} since the table's earlier files, which keep the old type(s); " +
-                        "a reader that applies one schema to the whole table (Spark, Athena, the manifest's columns) fails on one or the other: a full refresh (--full) rewrites the table in one schema");
-                if (formats.HasFlag(TableFormats.Iceberg))
-                    log.Notices.Add($"stream '{stream.Name}': column(s) {string.Join(", ", changed)} since the table's earlier files: the Iceberg table takes each as a new " +
-                        "column (a new field id), so Iceberg readers read it as null in the earlier rows (their values stay in the files and in the earlier snapshots): " +
-                        "a full refresh (--full) rewrites the table in one schema");
-            }
+                log.Notices.AddRange(TypeChangeNotices(stream.Name, changed, formats, merged?.Superseded.Count ?? 0, liveFiles));
             if (replace && foreign > 0)
                 log.Notices.Add($"left {foreign} Parquet file(s) under {prefix} in place: their names are not {stream.Table}'s data files, so a replace does not delete them");
             if (stream.QuarantinePath is not null)
@@ -612,6 +604,46 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             });
         }
         return plan;
+    }
+
+    /// <summary>
+    /// What a run's type changes of <paramref name="changed"/> columns mean for the table's readers. Readers by name (the
+    /// plain files, Delta) meet two types under one name where earlier files keep the old one; a merge that rewrote
+    /// <paramref name="rewritten"/> of the <paramref name="liveFiles"/> earlier files wrote their kept rows under the new
+    /// type (a value that did not fit failed it). Iceberg gives a column whose type changed a new id, so its readers see
+    /// the earlier files' column as another (dropped) one: null in their rows; a struct or list keeps its id, and only
+    /// the fields inside it that changed type take new ones.
+    /// </summary>
+    internal static List<string> TypeChangeNotices(string stream, IReadOnlyList<ManifestColumn.TypeChange> changed, TableFormats formats, int rewritten, int liveFiles)
+    {
+        var notices = new List<string>();
+        const string Full = "a full refresh (--full) rewrites the table in one schema";
+        var all = string.Join(", ", changed);
+        if (formats != TableFormats.Iceberg)
+        {
+            if (rewritten == 0)
+                notices.Add($"stream '{stream}': column(s) {all} since the table's earlier files, which keep the old type(s); a reader that applies one schema " +
+                    $"to the whole table (Spark, Athena, the manifest's columns) fails on one or the other: {Full}");
+            else if (rewritten < liveFiles)
+                notices.Add($"stream '{stream}': column(s) {all} since the table's earlier files: the {rewritten} this merge rewrote hold their rows under the new " +
+                    $"type(s) now, the other {liveFiles - rewritten} keep the old type(s); a reader that applies one schema to the whole table (Spark, Athena, the " +
+                    $"manifest's columns) fails on one or the other: {Full}");
+            else
+                notices.Add($"stream '{stream}': column(s) {all} since the table's earlier files: this merge rewrote them all ({rewritten} file(s)) under the stream's current schema");
+        }
+        if (formats.HasFlag(TableFormats.Iceberg))
+        {
+            var rewrittenRows = rewritten == 0 ? "" : $" (the rows of the {rewritten} file(s) this merge rewrote hold it under the new id)";
+            if (changed.Where(c => !c.KeepsIcebergId).ToList() is { Count: > 0 } newIds)
+                notices.Add($"stream '{stream}': column(s) {string.Join(", ", newIds)} since the table's earlier files: the Iceberg table takes each as a new " +
+                    $"column (a new field id), so Iceberg readers read it as null in the earlier rows{rewrittenRows} (their values stay in the files and in the " +
+                    $"earlier snapshots): {Full}");
+            if (changed.Where(c => c.KeepsIcebergId).ToList() is { Count: > 0 } sameIds)
+                notices.Add($"stream '{stream}': column(s) {string.Join(", ", sameIds)} since the table's earlier files: each keeps its Iceberg field id; a field " +
+                    "inside that the SCHEMA no longer declares stays in the table schema with its id (Iceberg readers keep its values in the earlier rows), and one " +
+                    $"whose type changed takes a new id, so Iceberg readers read it as null in the earlier rows{rewrittenRows}: {Full}");
+        }
+        return notices;
     }
 
     /// <summary>The data files of a table's current Iceberg snapshot, else of its current Delta version.</summary>

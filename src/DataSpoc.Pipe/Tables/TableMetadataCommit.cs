@@ -56,17 +56,58 @@ public sealed class TableMetadataCommit
     /// A table schema's top-level fields after this commit: <paramref name="fields"/> (the commit's), then, when the table
     /// keeps its earlier files, the fields of <paramref name="earlier"/> (its schema before the commit) that it lacks by
     /// name, as they were (Iceberg: optional, with their ids): those files still hold the columns, and a reader that
-    /// takes the table's schema would otherwise lose their values without a word. A same-named field of another type
-    /// is the commit's (a type change follows the ids' rules). The data columns come in the manifest's order (its
-    /// columns follow the same rule), then <c>_extraction_date</c>, which no data file holds.
+    /// takes the table's schema would otherwise lose their values without a word. The same holds inside a struct (and a
+    /// list's struct element) that both have as the same column: its earlier fields the commit's lacks follow its own.
+    /// A same-named field of another type is the commit's (a type change follows the ids' rules). The data columns come
+    /// in the manifest's order (its columns follow the same rule), then <c>_extraction_date</c>, which no data file holds.
+    /// Iceberg's and Delta's field lists both fit: a field's <c>name</c> and <c>type</c>, a struct type's <c>fields</c>.
     /// </summary>
     internal JsonArray FieldsKeepingEarlier(JsonArray fields, JsonArray? earlier)
     {
-        static string Name(JsonNode? field) => field!["name"]!.GetValue<string>();
-        var names = fields.Select(Name).ToHashSet(StringComparer.Ordinal);
-        var kept = KeepsEarlierFiles && earlier is not null ? earlier.Where(f => !names.Contains(Name(f))).ToList() : [];
-        var extractionDate = fields.Where(f => Name(f) == IcebergFieldIds.ExtractionDateColumn);
-        return new JsonArray([.. fields.Except(extractionDate).Concat(kept).Concat(extractionDate).Select(f => f!.DeepClone())]);
+        static bool IsExtractionDate(JsonNode? field) => Name(field) == IcebergFieldIds.ExtractionDateColumn;
+        var kept = new JsonArray([.. fields.Where(f => !IsExtractionDate(f)).Select(f => f!.DeepClone())]);
+        // The commit's _extraction_date, added last, stands for the earlier one.
+        if (KeepsEarlierFiles && earlier is not null) AddEarlierFields(kept, earlier, fields.Any(IsExtractionDate) ? IcebergFieldIds.ExtractionDateColumn : null);
+        foreach (var field in fields.Where(IsExtractionDate)) kept.Add(field!.DeepClone());
+        return kept;
+    }
+
+    private static string Name(JsonNode? field) => field!["name"]!.GetValue<string>();
+
+    /// <summary>
+    /// Adds to <paramref name="fields"/> those of <paramref name="earlier"/> it lacks by name (but <paramref name="skip"/>);
+    /// into the fields of a struct both have as one column, the same.
+    /// </summary>
+    private static void AddEarlierFields(JsonArray fields, JsonArray earlier, string? skip = null)
+    {
+        var byName = fields.ToDictionary(Name, f => f!.AsObject(), StringComparer.Ordinal);
+        foreach (var old in earlier)
+        {
+            var name = Name(old);
+            if (name == skip) continue;
+            if (!byName.TryGetValue(name, out var now)) fields.Add(old!.DeepClone());
+            // Iceberg: another id is another column (its type changed), which the earlier one is not part of. Delta has no ids.
+            else if (now["id"]?.GetValue<int>() == old!["id"]?.GetValue<int>() && StructFieldsOf(now["type"], old["type"]) is var (nowFields, oldFields))
+                AddEarlierFields(nowFields, oldFields);
+        }
+    }
+
+    /// <summary>
+    /// The fields of two struct types, or of two lists' struct elements (Iceberg: the same element id; Delta: an array's
+    /// elementType); null for anything else.
+    /// </summary>
+    private static (JsonArray Now, JsonArray Earlier)? StructFieldsOf(JsonNode? now, JsonNode? earlier)
+    {
+        if (now is not JsonObject n || earlier is not JsonObject e) return null;
+        var kind = n["type"]?.GetValue<string>();
+        if (kind != e["type"]?.GetValue<string>()) return null;
+        return kind switch
+        {
+            "struct" => (n["fields"]!.AsArray(), e["fields"]!.AsArray()),
+            "list" when n["element-id"]?.GetValue<int>() == e["element-id"]?.GetValue<int>() => StructFieldsOf(n["element"], e["element"]),
+            "array" => StructFieldsOf(n["elementType"], e["elementType"]),
+            _ => null,
+        };
     }
 }
 

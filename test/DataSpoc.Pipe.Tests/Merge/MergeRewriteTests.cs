@@ -118,6 +118,51 @@ public sealed class MergeRewriteTests : IDisposable
     }
 
     [Fact]
+    public async Task A_kept_date_time_that_is_not_midnight_utc_fails_a_merge_into_a_date_column_and_one_at_midnight_lands_as_its_date()
+    {
+        var asDateTime = Schema("""{"id":{"type":"integer"},"v":{"type":["null","string"],"format":"date-time"}}""");
+        var asDate = Schema("""{"id":{"type":"integer"},"v":{"type":["null","string"],"format":"date"}}""");
+        await Run([asDateTime, Record("""{"id":1,"v":"2024-06-02T10:00:00+01:00"}"""), Record("""{"id":2,"v":"2024-06-02T23:30:00-05:00"}""")]);
+        var files = _lake.ParquetKeys();
+        var state = _lake.State("k-merge")?.ToJsonString();
+
+        // Row 2 (stored as 2024-06-03T04:30Z) shares the file of the updated row 1: as a date it would lose its time of day.
+        var result = await TempLake.RunAsync(Pipeline([asDate, Record("""{"id":1,"v":"2024-07-01"}""")]));
+        Assert.False(result.Succeeded);
+        Assert.Contains("row 1 does not fit the stream's current schema (field 'v': '2024-06-03T04:30:00", result.Log.Error, StringComparison.Ordinal);
+        Assert.Contains("not midnight UTC", result.Log.Error, StringComparison.Ordinal);
+        Assert.Contains("--full", result.Log.Error, StringComparison.Ordinal);
+        Assert.Equal(files, _lake.ParquetKeys());
+        Assert.Equal(state, _lake.State("k-merge")?.ToJsonString());
+
+        // At midnight UTC a date-time is exactly a date: the rewrite keeps it as that date.
+        await Run([asDateTime, Record("""{"id":1,"v":"2024-06-02T10:00:00Z"}"""), Record("""{"id":2,"v":"2024-06-03T00:00:00Z"}""")]);
+        var merged = await Run([asDate, Record("""{"id":1,"v":"2024-07-01"}""")]);
+        Assert.Equal([["1", "2024-07-01"], ["2", "2024-06-03"]], Rows("id, strftime(v, '%Y-%m-%d')"));
+        // The run log says the earlier file was rewritten, not that it keeps the old type.
+        var notice = Assert.Single(merged.Log.Notices, n => n.Contains("since the table's earlier files", StringComparison.Ordinal));
+        Assert.Contains("this merge rewrote them all (1 file(s)) under the stream's current schema", notice, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_rewritten_file_keeps_the_struct_fields_the_schema_no_longer_declares()
+    {
+        var before = Schema("""{"id":{"type":"integer"},"v":{"type":["null","object"],"properties":{"x":{"type":["null","integer"]},"y":{"type":["null","string"]}}},"""
+            + "\"" + """w":{"type":["null","array"],"items":{"type":"object","properties":{"a":{"type":["null","integer"]},"b":{"type":["null","string"]}}}}}""");
+        var after = Schema("""{"id":{"type":"integer"},"v":{"type":["null","object"],"properties":{"x":{"type":["null","integer"]}}},"""
+            + "\"" + """w":{"type":["null","array"],"items":{"type":"object","properties":{"a":{"type":["null","integer"]}}}}}""");
+        await Run([before, Record("""{"id":1,"v":{"x":1,"y":"y1"},"w":[{"a":1,"b":"b1"}]}"""), Record("""{"id":2,"v":{"x":2,"y":"y2"},"w":[{"a":2,"b":"b2"}]}""")]);
+        // Row 2 shares the file of the updated row 1: the rewrite keeps its v.y and w[].b, which the SCHEMA no longer declares.
+        var merge = await Run([after, Record("""{"id":1,"v":{"x":10},"w":[{"a":10}]}""")]);
+
+        var rows = _lake.ParquetKeys().SelectMany(k => _lake.Query($"SELECT id, to_json(v)::VARCHAR, to_json(w)::VARCHAR FROM read_parquet('{{lake}}/{k}')"))
+            .OrderBy(r => r[0], StringComparer.Ordinal).ToList();
+        Assert.Equal([["1", """{"x":10}""", """[{"a":10}]"""], ["2", """{"x":2,"y":"y2"}""", """[{"a":2,"b":"b2"}]"""]], rows);
+        // The merged files hold the fields: no column changed type.
+        Assert.DoesNotContain(merge.Log.Notices, n => n.Contains("since the table's earlier files", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_full_run_of_a_merge_pipeline_still_keeps_one_row_per_key_and_applies_deletes()
     {
         var schema = Schema("""{"id":{"type":["null","integer"]},"v":{"type":["null","string"]},"_sdc_deleted_at":{"type":["null","string"],"format":"date-time"}}""");

@@ -127,4 +127,90 @@ public class TableSchemaTests
         // Every file holding 'c' (the first run's and the rewritten one) carries the schema's id for it.
         Assert.Equal([cId.ToString()], lake.Query("SELECT DISTINCT field_id::VARCHAR FROM parquet_schema('{lake}/raw/test/ev/*.parquet') WHERE name = 'c'").Select(r => r[0]));
     }
+
+    private static readonly string WithNested = SchemaOf("ev", ""","v":{"type":["null","object"],"properties":{"x":{"type":["null","integer"]},"y":{"type":["null","string"]}}},"""
+        + "\"" + """w":{"type":["null","array"],"items":{"type":"object","properties":{"a":{"type":["null","integer"]},"b":{"type":["null","string"]}}}}""");
+    private static readonly string WithNestedLess = SchemaOf("ev", ""","v":{"type":["null","object"],"properties":{"x":{"type":["null","integer"]}}},"""
+        + "\"" + """w":{"type":["null","array"],"items":{"type":"object","properties":{"a":{"type":["null","integer"]}}}}""");
+
+    /// <summary>The current Iceberg schema's top-level field <paramref name="column"/>.</summary>
+    private static JsonNode IcebergField(TempLake lake, string column)
+    {
+        var metadata = JsonNode.Parse(File.ReadAllText(new Uri(lake.Manifest().Tables["test/ev"].IcebergMetadata!).LocalPath))!;
+        var current = metadata["schemas"]!.AsArray().Single(s => s!["schema-id"]!.GetValue<int>() == metadata["current-schema-id"]!.GetValue<int>())!;
+        return current["fields"]!.AsArray().Single(f => f!["name"]!.GetValue<string>() == column)!;
+    }
+
+    /// <summary>The fields (<c>name:id</c>) of the current Iceberg schema's struct <c>v</c> and of list <c>w</c>'s struct element.</summary>
+    private static (List<string> V, List<string> W) IcebergNestedFields(TempLake lake)
+    {
+        static List<string> Of(JsonNode structType) => [.. structType["fields"]!.AsArray().Select(f => $"{f!["name"]}:{f["id"]}")];
+        return (Of(IcebergField(lake, "v")["type"]!), Of(IcebergField(lake, "w")["type"]!["element"]!));
+    }
+
+    /// <summary>The field names of the latest Delta schema's struct <c>v</c> and of array <c>w</c>'s struct element.</summary>
+    private static (List<string> V, List<string> W) DeltaNestedFields(TempLake lake)
+    {
+        var log = Directory.GetFiles(Path.Combine(TableDir(lake), "_delta_log"), "*.json").Order().Last();
+        var meta = File.ReadAllLines(log).Where(l => l.Length > 0).Select(l => JsonNode.Parse(l)!).Single(a => a["metaData"] is not null);
+        var fields = JsonNode.Parse(meta["metaData"]!["schemaString"]!.GetValue<string>())!["fields"]!.AsArray();
+        JsonNode Type(string name) => fields.Single(f => f!["name"]!.GetValue<string>() == name)!["type"]!;
+        static List<string> Of(JsonNode structType) => [.. structType["fields"]!.AsArray().Select(f => f!["name"]!.GetValue<string>())];
+        return (Of(Type("v")), Of(Type("w")["elementType"]!));
+    }
+
+    [Theory]
+    [InlineData(TableFormats.Iceberg | TableFormats.Delta)]
+    [InlineData(TableFormats.Delta)]
+    public async Task A_struct_field_only_earlier_files_hold_stays_in_the_table_schema_with_its_id(TableFormats formats)
+    {
+        using var lake = new TempLake();
+        Assert.True((await TempLake.RunAsync(Pipeline(lake, lake.WriteSinger("a", WithNested, Record("""{"id":1,"v":{"x":1,"y":"y1"},"w":[{"a":1,"b":"b1"}]}""")), formats))).Succeeded);
+        var ids = formats.HasFlag(TableFormats.Iceberg) ? IcebergNestedFields(lake) : default;
+        var second = await TempLake.RunAsync(Pipeline(lake, lake.WriteSinger("b", WithNestedLess, Record("""{"id":2,"v":{"x":2},"w":[{"a":2}]}""")), formats));
+        Assert.True(second.Succeeded, second.Log.Error);
+
+        var deltaFields = DeltaNestedFields(lake);
+        Assert.Equal(["x", "y"], deltaFields.V);
+        Assert.Equal(["a", "b"], deltaFields.W);
+        if (formats.HasFlag(TableFormats.Iceberg))
+        {
+            var now = IcebergNestedFields(lake);
+            Assert.Equal(ids.V, now.V);
+            Assert.Equal(ids.W, now.W);
+            // The structs kept their ids: the run log does not call them new columns.
+            var notice = Assert.Single(second.Log.Notices, n => n.Contains("Iceberg", StringComparison.Ordinal) && n.Contains("since the table's earlier files", StringComparison.Ordinal));
+            Assert.Contains("each keeps its Iceberg field id", notice, StringComparison.Ordinal);
+            Assert.DoesNotContain("a new field id", notice, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task A_merge_that_rewrites_a_file_keeps_its_struct_fields_the_schema_no_longer_declares_under_their_ids()
+    {
+        using var lake = new TempLake();
+        const TableFormats formats = TableFormats.Iceberg | TableFormats.Delta;
+        Assert.True((await TempLake.RunAsync(Pipeline(lake, lake.WriteSinger("a", WithNested,
+            Record("""{"id":1,"v":{"x":1,"y":"y1"},"w":[{"a":1,"b":"b1"}]}"""), Record("""{"id":2,"v":{"x":2,"y":"y2"},"w":[{"a":2,"b":"b2"}]}""")), formats, WriteMode.Merge))).Succeeded);
+        var ids = IcebergNestedFields(lake);
+        // Row 1 changes under a SCHEMA without v.y and w[].b: its file is rewritten, row 2 keeps them.
+        var merge = await TempLake.RunAsync(Pipeline(lake, lake.WriteSinger("b", WithNestedLess, Record("""{"id":1,"v":{"x":10},"w":[{"a":10}]}""")), formats, WriteMode.Merge));
+        Assert.True(merge.Succeeded, merge.Log.Error);
+
+        var now = IcebergNestedFields(lake);
+        Assert.Equal(ids.V, now.V);
+        Assert.Equal(ids.W, now.W);
+        var deltaFields = DeltaNestedFields(lake);
+        Assert.Equal(["x", "y"], deltaFields.V);
+        Assert.Equal(["a", "b"], deltaFields.W);
+        await using var store = new DataSpoc.Pipe.Storage.LocalObjectStore(DataSpoc.Pipe.Storage.BucketUri.Parse(lake.Bucket));
+        var delta = new DeltaTable(store, TimeProvider.System);
+        var live = (await delta.LiveFilesAsync("raw/test/ev/", await delta.LatestVersionAsync("raw/test/ev/", CancellationToken.None), CancellationToken.None)).Keys;
+        var rows = live.SelectMany(p => lake.Query($"SELECT id, to_json(v)::VARCHAR, to_json(w)::VARCHAR FROM read_parquet('{TableDir(lake)}/{Uri.UnescapeDataString(p)}')"))
+            .OrderBy(r => r[0], StringComparer.Ordinal).ToList();
+        Assert.Equal([["1", """{"x":10}""", """[{"a":10}]"""], ["2", """{"x":2,"y":"y2"}""", """[{"a":2,"b":"b2"}]"""]], rows);
+        // Every file holding v.y carries the schema's id for it.
+        var yId = ids.V.Single(f => f.StartsWith("y:", StringComparison.Ordinal))[2..];
+        Assert.Equal([yId], lake.Query("SELECT DISTINCT field_id::VARCHAR FROM parquet_schema('{lake}/raw/test/ev/*.parquet') WHERE name = 'y'").Select(r => r[0]));
+    }
 }

@@ -315,7 +315,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     {
         OperationCanceledException => "the run was cancelled",
         ConfigException or SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException or LockLostException or CommitConflictException
-            or Merge.MergeException or SplitRunException or PipelineLockedException or TableOwnerException => e.Message,
+            or Merge.MergeException or SplitRunException or PipelineLockedException or TableOwnerException or Tables.TableChangeException => e.Message,
         AggregateException { InnerExceptions.Count: 1 } a => Describe(a.InnerException!, step),
         _ => $"{step} failed: {e.Message}",
     };
@@ -538,6 +538,11 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             var merge = pipeline.Destination.WriteMode == WriteMode.Merge;
             Merge.KeyedMerge.Outcome? merged = null;
             var liveFiles = 0;
+            // A new merge key is accepted (the key is the tap's to choose), but earlier rows distinct by the old key may collapse: said once, here.
+            if (merge && !replace && previous is { KeyProperties.Count: > 0 } && !previous.KeyProperties.ToHashSet(StringComparer.Ordinal).SetEquals(stream.KeyProperties))
+                log.Notices.Add($"stream '{stream.Name}': the merge key changes from ({string.Join(", ", previous.KeyProperties)}) to ({string.Join(", ", stream.KeyProperties)}): " +
+                    "a row of this run replaces every earlier row with its new key, so earlier rows that were distinct by the old key collapse into it; " +
+                    "a full refresh (--full) reloads the table under the new key");
             if (merge)
             {
                 // With table metadata the table is its current snapshot's files (replaced ones stay until maintenance).
@@ -569,6 +574,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             if (formats != TableFormats.Parquet)
                 plan.TableMetadata.Add(TableMetadataFor(pipeline, store, stream, files, [.. runColumns.Select(c => ColumnSchema.LatestColumn(fileSchemas, c.Name))],
                     ingest.FieldIdsOf(stream.Table), prefix, tableKey, replace, plan.Files.Skip(firstFile).ToList(), merged?.Superseded));
+            if (formats.HasFlag(TableFormats.Delta))
+                await new Tables.DeltaTable(store, TimeProvider.System /* reads only */).CheckChangeAsync(plan.TableMetadata[^1], stream.Name,
+                    files.Select(f => f.Schema).Distinct(), cancellationToken).ConfigureAwait(false);
             if (pipeline.Destination.PartitionBy != PartitionBySettings.None && schema.Root.Children.Any(c => string.Equals(c.Name, "dt", StringComparison.OrdinalIgnoreCase)))
                 log.Notices.Add($"stream '{stream.Name}': its column 'dt' has the name of the partition folders (dt=...): hive-style readers (DuckDB hive_partitioning, " +
                     $"Spark, Athena) show the folder's date in its place; rename it (transforms: {stream.Name}: rename: {{dt: ...}}) to read its own values");

@@ -4,11 +4,12 @@ using DataSpoc.Pipe.Parquet;
 namespace DataSpoc.Pipe.Tables;
 
 /// <summary>
-/// A table's Iceberg column ids by column path (<c>customer.zip</c>, <c>tags[]</c> for a list's element). A column
-/// keeps its id across runs and schemas; a new column, or one whose type changed in a way Iceberg's evolution rules
-/// do not allow (anything but int->long, float->double, or the same type), gets a new id above every id the table
-/// ever used, so ids are never reused. Loaded from the table's metadata when the run starts, applied to each
-/// stream schema before its first Parquet file is written (the files carry the ids), then written as the new schema.
+/// A table's Iceberg column ids by column path (<c>customer.zip</c>, <c>tags[]</c> for a list's element; a name
+/// holding '.' or '[' is escaped, see <see cref="Child"/>). A column keeps its id across runs and schemas; a new
+/// column, or one whose type changed in a way Iceberg's evolution rules do not allow (anything but int->long,
+/// float->double, or the same type), gets a new id above every id the table ever used, so ids are never reused.
+/// Loaded from the table's metadata when the run starts, applied to each stream schema before its first Parquet file
+/// is written (the files carry the ids), then written as the new schema.
 /// </summary>
 internal sealed class IcebergFieldIds
 {
@@ -26,28 +27,44 @@ internal sealed class IcebergFieldIds
     public static IcebergFieldIds FromSchema(JsonObject? schema, int lastColumnId)
     {
         var ids = new IcebergFieldIds { LastColumnId = lastColumnId };
-        if (schema?["fields"] is JsonArray fields) ids.Load(fields, "");
+        if (schema?["fields"] is JsonArray fields) ids.Load(fields, parent: null, seen: []);
         return ids;
     }
 
-    private void Load(JsonArray fields, string prefix)
+    /// <summary>
+    /// The paths are derived from the schema's tree, not stored: a table written when paths were the names joined by '.'
+    /// loads the same ids. One that such a version gave a duplicate id (a column <c>a.b</c> beside a struct <c>a</c> with
+    /// a field <c>b</c>) keeps it on the first of them only; the other gets a new id when a run writes it again.
+    /// </summary>
+    private void Load(JsonArray fields, string? parent, HashSet<int> seen)
     {
         foreach (var field in fields)
+            Load(Child(parent, field!["name"]!.GetValue<string>()), field["id"]!.GetValue<int>(), field["type"]!, seen);
+    }
+
+    private void Load(string path, int id, JsonNode type, HashSet<int> seen)
+    {
+        if (seen.Add(id)) _byPath[path] = (id, TypeKey(type));
+        if (type is JsonObject o)
         {
-            var path = prefix + field!["name"]!.GetValue<string>();
-            Load(path, field["id"]!.GetValue<int>(), field["type"]!);
+            if (o["type"]!.GetValue<string>() == "struct") Load(o["fields"]!.AsArray(), path, seen);
+            else if (o["type"]!.GetValue<string>() == "list") Load(Element(path), o["element-id"]!.GetValue<int>(), o["element"]!, seen);
         }
     }
 
-    private void Load(string path, int id, JsonNode type)
+    /// <summary>
+    /// The path of a column <paramref name="name"/> at the top level (<paramref name="parent"/> null) or in a struct. Each
+    /// name is escaped ('\', '.' and '[' get a '\' before them), so the path is unambiguous: a top-level column named
+    /// <c>a.b</c> is <c>a\.b</c>, a struct <c>a</c>'s field <c>b</c> is <c>a.b</c>; a column named <c>tags[]</c> is
+    /// <c>tags\[]</c>, a list <c>tags</c>'s element <c>tags[]</c>. (Iceberg ids must be unique in the table.)
+    /// </summary>
+    private static string Child(string? parent, string name)
     {
-        _byPath[path] = (id, TypeKey(type));
-        if (type is JsonObject o)
-        {
-            if (o["type"]!.GetValue<string>() == "struct") Load(o["fields"]!.AsArray(), path + ".");
-            else if (o["type"]!.GetValue<string>() == "list") Load(path + "[]", o["element-id"]!.GetValue<int>(), o["element"]!);
-        }
+        var escaped = name.Replace("\\", "\\\\", StringComparison.Ordinal).Replace(".", "\\.", StringComparison.Ordinal).Replace("[", "\\[", StringComparison.Ordinal);
+        return parent is null ? escaped : parent + "." + escaped;
     }
+
+    private static string Element(string list) => list + "[]";
 
     private static string TypeKey(JsonNode type) => type is JsonValue v ? v.GetValue<string>() : type["type"]!.GetValue<string>();
 
@@ -55,7 +72,7 @@ internal sealed class IcebergFieldIds
     public void Assign(ColumnSchema schema)
     {
         lock (_lock)
-            foreach (var child in schema.Root.Children) Assign(child, child.Name);
+            foreach (var child in schema.Root.Children) Assign(child, Child(null, child.Name));
     }
 
     private void Assign(SchemaNode node, string path)
@@ -64,16 +81,19 @@ internal sealed class IcebergFieldIds
         switch (node)
         {
             case StructNode s:
-                foreach (var c in s.Children) Assign(c, path + "." + c.Name);
+                foreach (var c in s.Children) Assign(c, Child(path, c.Name));
                 break;
             case ListNode l:
-                Assign(l.Element, path + "[]");
+                Assign(l.Element, Element(path));
                 break;
         }
     }
 
-    /// <summary>The id of a column path with this Iceberg type (a type name, or <c>struct</c> / <c>list</c>).</summary>
-    public int IdFor(string path, string type)
+    /// <summary>The id of a top-level column with this Iceberg type (a type name, or <c>struct</c> / <c>list</c>).</summary>
+    public int IdForColumn(string name, string type) => IdFor(Child(null, name), type);
+
+    /// <summary>The id of a column path (<see cref="Child"/>) with this Iceberg type.</summary>
+    private int IdFor(string path, string type)
     {
         lock (_lock)
         {

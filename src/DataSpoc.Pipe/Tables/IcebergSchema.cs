@@ -55,7 +55,7 @@ internal static class IcebergSchema
                 throw new InvalidOperationException($"the stream has a column named '{IcebergFieldIds.ExtractionDateColumn}', which Iceberg extraction-date partitioning reserves; rename it with a transform or set partition_by");
             fields.Add((JsonNode)new JsonObject
             {
-                ["id"] = ids.IdFor(IcebergFieldIds.ExtractionDateColumn, "date"),
+                ["id"] = ids.IdForColumn(IcebergFieldIds.ExtractionDateColumn, "date"),
                 ["name"] = IcebergFieldIds.ExtractionDateColumn,
                 ["required"] = false,
                 ["type"] = "date",

@@ -54,6 +54,21 @@ public sealed class MergeRewriteTests : IDisposable
     }
 
     [Fact]
+    public async Task A_new_merge_key_is_taken_with_a_notice_naming_the_old_and_the_new_key()
+    {
+        var idKV = """{"id":{"type":"integer"},"k":{"type":"integer"},"v":{"type":["null","string"]}}""";
+        await Run([Schema(idKV), Record("""{"id":1,"k":1,"v":"a"}"""), Record("""{"id":2,"k":1,"v":"b"}""")]);
+        var same = await Run([Schema(idKV), Record("""{"id":2,"k":1,"v":"b2"}""")]);
+        Assert.DoesNotContain(same.Log.Notices, n => n.Contains("merge key changes", StringComparison.Ordinal));
+
+        // Rows 1 and 2 are distinct by id; by k they are one row, and the run's row replaces both.
+        var rekeyed = await Run([Schema(idKV, key: "k"), Record("""{"id":3,"k":1,"v":"c"}""")]);
+        Assert.Contains(rekeyed.Log.Notices, n => n.StartsWith("stream 'k': the merge key changes from (id) to (k)", StringComparison.Ordinal)
+            && n.Contains("--full", StringComparison.Ordinal));
+        Assert.Equal([["3", "1", "c"]], Rows("id, k, v"));
+    }
+
+    [Fact]
     public async Task A_key_repeated_in_a_run_keeps_a_hashed_column_renamed()
     {
         var map = JsonNode.Parse("""{"rename":{"v":"w"},"hash":["v"]}""")!.AsObject();

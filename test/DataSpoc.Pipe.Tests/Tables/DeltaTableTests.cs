@@ -117,6 +117,101 @@ public class DeltaTableTests
         Assert.Equal($"{lake.Bucket}/raw/test/orders/_delta_log/00000000000000000002.json", entry.DeltaLog);
     }
 
+    private static string SchemaWithV(string v) =>
+        """{"type":"SCHEMA","stream":"orders","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"v":""" + v + "}}}";
+
+    private static string RecordWithV(int id, string v) => "{\"type\":\"RECORD\",\"stream\":\"orders\",\"record\":{\"id\":" + id + ",\"v\":" + v + "}}";
+
+    private static string State(int n) => "{\"type\":\"STATE\",\"value\":{\"n\":" + n + "}}";
+
+    /// <summary>What a refused run must leave as it was: the table's files and log, the manifest and the state.</summary>
+    private static string Visible(TempLake lake) =>
+        string.Join("\n", lake.Keys().Where(k => k.StartsWith("raw/", StringComparison.Ordinal)).Order(StringComparer.Ordinal)) +
+        File.ReadAllText(Path.Combine(lake.Root, LakePaths.ManifestKey)) + lake.State("orders")?.ToJsonString();
+
+    [Theory]
+    [InlineData(TableFormats.Delta, WriteMode.Append, """{"type":["null","integer"]}""", "5", """{"type":["null","string"]}""", "\"x\"", "'v' long -> string")]
+    [InlineData(TableFormats.Iceberg | TableFormats.Delta, WriteMode.Append, """{"type":["null","number"],"multipleOf":0.01}""", "1.25",
+        """{"type":["null","number"],"multipleOf":0.001}""", "1.125", "'v' decimal(38,2) -> decimal(38,3)")]
+    [InlineData(TableFormats.Delta, WriteMode.Merge, """{"type":["null","integer"]}""", "5", """{"type":["null","number"]}""", "2.5", "'v' long -> double")]
+    [InlineData(TableFormats.Delta, WriteMode.Append, """{"type":["null","object"],"properties":{"x":{"type":["null","integer"]}}}""", """{"x":5}""",
+        """{"type":["null","object"],"properties":{"x":{"type":["null","string"]}}}""", """{"x":"x"}""", "'v.x' long -> string")]
+    public async Task A_column_type_change_on_a_delta_table_with_live_files_is_refused_before_anything_is_written_and_a_full_refresh_takes_it(
+        TableFormats formats, WriteMode mode, string before, string beforeValue, string after, string afterValue, string change)
+    {
+        using var lake = new TempLake();
+        PipelineDefinition Pipeline(string name, params string[] lines) =>
+            lake.Pipeline("orders", lake.WriteSinger(name, lines), p => p with { Destination = p.Destination with { TableFormat = formats, WriteMode = mode, PartitionBy = PartitionBySettings.None } });
+        Assert.True((await TempLake.RunAsync(Pipeline("a", SchemaWithV(before), RecordWithV(1, beforeValue), State(1)))).Succeeded);
+        var visible = Visible(lake);
+
+        // The protocol: every live file's column has the table schema's type. t_0000 holds v in the old one and stays live.
+        var refused = await TempLake.RunAsync(Pipeline("b", SchemaWithV(after), RecordWithV(2, afterValue), State(2)));
+        Assert.False(refused.Succeeded);
+        Assert.StartsWith($"stream 'orders': the Delta table {lake.Bucket}/raw/test/orders keeps 1 live file(s) that this run's commit would contradict: the run changes column(s) {change}", refused.Log.Error);
+        Assert.Contains("run --full, or write_mode: replace", refused.Log.Error);
+        Assert.Equal(visible, Visible(lake));
+
+        var full = await TempLake.RunAsync(Pipeline("c", SchemaWithV(after), RecordWithV(3, afterValue), State(3)), full: true);
+        Assert.True(full.Succeeded, full.Log.Error);
+        var (live, meta, _, _) = Replay(lake);
+        var v = JsonNode.Parse(meta["schemaString"]!.GetValue<string>())!["fields"]!.AsArray().Single(f => (string)f!["name"]! == "v")!;
+        Assert.Equal(change[(change.LastIndexOf("-> ", StringComparison.Ordinal) + 3)..], v["type"] is JsonValue t ? t.GetValue<string>() : v["type"]!["fields"]![0]!["type"]!.GetValue<string>());
+        Assert.Equal([["3", JsonNode.Parse(afterValue) is JsonObject o ? o["x"]!.GetValue<string>() : JsonNode.Parse(afterValue)!.ToString()]],
+            lake.Query($"SELECT id::VARCHAR, {(afterValue.StartsWith('{') ? "v.x" : "v")}::VARCHAR FROM read_parquet('{{lake}}/raw/test/orders/{Uri.UnescapeDataString(live.Keys.Single())}')"));
+    }
+
+    [Fact]
+    public async Task A_struct_gaining_a_field_is_no_type_change_for_a_delta_table()
+    {
+        using var lake = new TempLake();
+        PipelineDefinition Pipeline(string name, params string[] lines) =>
+            lake.Pipeline("orders", lake.WriteSinger(name, lines), p => p with { Destination = p.Destination with { TableFormat = TableFormats.Delta, PartitionBy = PartitionBySettings.None } });
+        Assert.True((await TempLake.RunAsync(Pipeline("a", SchemaWithV("""{"type":["null","object"],"properties":{"x":{"type":["null","integer"]}}}"""), RecordWithV(1, """{"x":1}""")))).Succeeded);
+        var second = await TempLake.RunAsync(Pipeline("b", SchemaWithV("""{"type":["null","object"],"properties":{"x":{"type":["null","integer"]},"y":{"type":["null","string"]}}}"""),
+            RecordWithV(2, """{"x":2,"y":"b"}""")));
+        Assert.True(second.Succeeded, second.Log.Error);
+        Assert.Equal(2, Replay(lake).Live.Count);
+    }
+
+    [Fact]
+    public async Task A_column_type_changed_mid_run_is_refused_on_a_delta_table_before_anything_is_written()
+    {
+        using var lake = new TempLake();
+        var run = await TempLake.RunAsync(Delta(lake, lake.WriteSinger("a", SchemaWithV("""{"type":["null","integer"]}"""), RecordWithV(1, "5"),
+            SchemaWithV("""{"type":["null","string"]}"""), RecordWithV(2, "\"x\""), State(1)), partitionBy: PartitionBySettings.None));
+        Assert.False(run.Succeeded);
+        Assert.StartsWith("stream 'orders': a SCHEMA message changed column(s) 'v' long -> string after files of this run were written", run.Log.Error);
+        Assert.DoesNotContain(lake.Keys(), k => k.StartsWith("raw/", StringComparison.Ordinal));
+        Assert.Null(lake.State("orders"));
+    }
+
+    [Theory]
+    [InlineData(PartitionBySettings.None, "day", "the table is unpartitioned and partition_by: day would make it partitioned by 'day'")]
+    [InlineData(PartitionBySettings.ExtractionDate, PartitionBySettings.None, "the table is partitioned by '_extraction_date' and partition_by: none would make it unpartitioned")]
+    public async Task A_partitioning_change_on_a_delta_table_with_live_files_is_refused_before_anything_is_written_and_a_full_refresh_takes_it(
+        string before, string after, string change)
+    {
+        using var lake = new TempLake();
+        Assert.True((await TempLake.RunAsync(Delta(lake, lake.WriteSinger("a", [.. Orders(1, 3), State(1)]), partitionBy: before))).Succeeded);
+        var visible = Visible(lake);
+
+        // The protocol: every file has a value for every partition column, and t_0000 was written with none for the new one.
+        var refused = await TempLake.RunAsync(Delta(lake, lake.WriteSinger("b", [.. Orders(4, 5), State(2)]), partitionBy: after));
+        Assert.False(refused.Succeeded);
+        Assert.StartsWith($"stream 'orders': the Delta table {lake.Bucket}/raw/test/orders keeps 1 live file(s) that this run's commit would contradict: {change}", refused.Log.Error);
+        Assert.Contains("run --full, or write_mode: replace", refused.Log.Error);
+        Assert.Equal(visible, Visible(lake));
+
+        var full = await TempLake.RunAsync(Delta(lake, lake.WriteSinger("c", [.. Orders(7, 8), State(3)]), partitionBy: after), full: true);
+        Assert.True(full.Succeeded, full.Log.Error);
+        var (live, meta, _, _) = Replay(lake);
+        List<string> columns = after == PartitionBySettings.None ? [] : [after];
+        Assert.Equal(columns, meta["partitionColumns"]!.AsArray().Select(c => c!.GetValue<string>()));
+        Assert.All(live.Values, add => Assert.Equal(columns, add["partitionValues"]!.AsObject().Select(p => p.Key)));
+        Assert.Equal(Expected(7, 8), ReadLive(lake, live));
+    }
+
     [Fact]
     public async Task Iceberg_and_Delta_together_describe_the_same_files()
     {

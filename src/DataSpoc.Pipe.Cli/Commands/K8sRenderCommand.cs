@@ -79,6 +79,7 @@ internal sealed class K8sRenderCommand : Command<K8sRenderCommand.Settings>
         };
         if (settings.Image is { } image) options = options with { Image = image };
         var rendered = KubernetesRender.Render(Pipelines.Home(), options);
+        foreach (var warning in rendered.Warnings) Console.Error.WriteLine("warning: " + warning);
         if (settings.OutputDir is null)
         {
             Console.Out.Write(rendered.ApplyStream);

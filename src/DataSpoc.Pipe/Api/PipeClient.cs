@@ -166,7 +166,8 @@ public sealed class PipeClient
 
     /// <summary>
     /// Lands the staged parts of a split run (<c>source.split</c>, workers run with <see cref="RunOptions.Part"/>) in one
-    /// commit, when every part is done; what the CLI's <c>run &lt;name&gt; --commit-parts</c> uses.
+    /// commit, when every part is done; what the CLI's <c>run &lt;name&gt; --commit-parts</c> uses. Throws
+    /// <see cref="Runs.SplitRunException"/>, writing no run log, when the split run was already committed.
     /// </summary>
     public Task<RunResult> CommitPartsAsync(PipelineDefinition pipeline, string splitRunId, CancellationToken cancellationToken = default)
     {

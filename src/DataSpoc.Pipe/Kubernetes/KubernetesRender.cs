@@ -15,6 +15,9 @@ public sealed record RenderedManifests(IReadOnlyList<(string Path, string Text)>
     /// <summary>What <c>kubectl apply -k</c> would create (every resource of <c>kustomization.yaml</c>), as one YAML stream.</summary>
     public required string ApplyStream { get; init; }
 
+    /// <summary>What renders but will not work as the pipeline expects in a pod (a <c>file://</c> bucket), one sentence each naming the pipeline.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
     /// <summary>Writes every file under <paramref name="directory"/> (created when missing; files of an earlier render are replaced).</summary>
     public void WriteTo(string directory)
     {
@@ -54,6 +57,7 @@ public static class KubernetesRender
         files.Add(("serviceaccount.yaml", ManifestYaml.Write([serviceAccount])));
         applied.Add(serviceAccount);
         var taken = new Dictionary<string, string>(StringComparer.Ordinal);
+        var warnings = new List<string>();
         foreach (var name in names)
         {
             var file = home.FindPipelineFile(name)!;
@@ -76,6 +80,7 @@ public static class KubernetesRender
             if (pipeline.Source.Split is { Parts: var parts })
                 files.Add(($"jobs/{objectName}-split.yaml", ManifestYaml.Write([PipelineWorkloads.IndexedJob(pod, parts, pipeline.Source.Timeout)])));
             pipelines.Add(new RenderedPipeline(name, objectName, cron, secretVariables));
+            if (LocalBucketWarning(pipeline) is { } warning) warnings.Add(warning);
         }
         var kustomization = new ManifestMap
         {
@@ -85,7 +90,28 @@ public static class KubernetesRender
             ["resources"] = resources,
         };
         files.Insert(0, ("kustomization.yaml", ManifestYaml.Write([kustomization])));
-        return new RenderedManifests(files, pipelines) { ApplyStream = ManifestYaml.Write(applied) };
+        return new RenderedManifests(files, pipelines) { ApplyStream = ManifestYaml.Write(applied), Warnings = warnings };
+    }
+
+    /// <summary>
+    /// A <c>file://</c> bucket is a folder of the pod: /tmp is an emptyDir that goes with the pod and the rest is read-only,
+    /// and the parts of a split Job run in pods that share no folder. It renders (a Kustomize patch may mount a shared
+    /// volume there), with a warning.
+    /// </summary>
+    private static string? LocalBucketWarning(PipelineDefinition pipeline)
+    {
+        try
+        {
+            if (Storage.BucketUri.Parse(pipeline.Destination.Bucket).Scheme != "file") return null;
+        }
+        catch (FormatException)
+        {
+            return null; // a ${VAR} the Secret sets; the pod's run checks it
+        }
+        return $"pipeline '{pipeline.Name}' writes to {pipeline.Destination.Bucket}, a folder inside the pod: unless a volume is mounted there, " +
+            "what a run writes is lost with its pod (its /tmp is an emptyDir, the rest of its filesystem read-only)" +
+            (pipeline.Source.Split is not null ? ", and the pods of its split Job never see each other's staged parts, so none of them commits" : "") +
+            "; use an s3://, gs:// or az:// bucket, or mount a volume shared by the pods at that path (a Kustomize patch)";
     }
 
     /// <summary>
@@ -196,17 +222,43 @@ public static class KubernetesRender
     /// <summary>
     /// What of a value under <paramref name="key"/> is a literal secret, or null: the whole value when the key looks
     /// secret, or a part of it that <see cref="ConfigSecrets"/> would mask (a URL's password, <c>password=...</c>), unless
-    /// it is a <c>${VAR}</c> reference, which the pod reads from the Secret.
+    /// it is a <c>${VAR}</c> reference, which the pod reads from the Secret. A <c>${VAR:-default}</c>'s default is the
+    /// file's own text (the pod uses it when the Secret lacks the key, which it may: the Secret's keys are optional).
     /// </summary>
     private static string? LiteralSecretIn(string key, string value)
     {
-        if (ConfigSecrets.IsSecretKey(key)) return value.Length > 0 && !value.Contains("${", StringComparison.Ordinal) ? "a literal secret" : null;
-        return ConfigSecrets.EmbeddedIn(value).Any(secret => !secret.Contains("${", StringComparison.Ordinal))
-            ? "a literal secret inside its value (a URL's password or a password=... setting)"
+        var ownText = OwnText(value);
+        if (ConfigSecrets.IsSecretKey(key))
+            return ownText is null ? value.Length > 0 ? "a literal secret" : null
+                : ownText.Value.WithDefaults != ownText.Value.Literal ? "a literal secret as the default of a ${VAR:-default}" : null;
+        var written = ConfigSecrets.EmbeddedIn(value).Any(secret => !secret.Contains("${", StringComparison.Ordinal));
+        // A secret the defaults bring in (password=${PW:-pw}): in the text with them, not in the text without.
+        var defaulted = ownText is { } own && own.WithDefaults != own.Literal
+            && ConfigSecrets.EmbeddedIn(own.WithDefaults).Except(ConfigSecrets.EmbeddedIn(own.Literal)).Any();
+        return written || defaulted
+            ? "a literal secret inside its value (a URL's password or a password=... setting, written out or as a ${VAR:-default} default)"
             : null;
+    }
+
+    /// <summary>
+    /// The text of <paramref name="value"/> that is the file's own, when it holds <c>${VAR}</c> references (null when it
+    /// has none): <c>Literal</c> without the variables, <c>WithDefaults</c> with their defaults in their place.
+    /// </summary>
+    private static (string Literal, string WithDefaults)? OwnText(string value)
+    {
+        try
+        {
+            var withDefaults = VariableInterpolation.Expand(value, _ => null, out var substituted, _ => "");
+            // Every variable set (to a marker removed after): no default applies.
+            return substituted ? (VariableInterpolation.Expand(value, _ => "\0", out _).Replace("\0", "", StringComparison.Ordinal), withDefaults) : null;
+        }
+        catch (FormatException)
+        {
+            return null; // not a reference the engine expands: the text is literal
+        }
     }
 
     private static ConfigException LiteralSecret(string pipeline, string file, int? line, string key, string what) =>
         new($"holds {what}, which would be rendered into a ConfigMap (readable by anyone who can read the namespace's " +
-            $"ConfigMaps) for pipeline '{pipeline}': write it as ${{VAR}} and put the value under that key in the Secret", file, line, key);
+            $"ConfigMaps) for pipeline '{pipeline}': write it as ${{VAR}} without a default and put the value under that key in the Secret", file, line, key);
 }

@@ -101,7 +101,7 @@ public static class PipelineWorkloads
 
     /// <summary>A one-off run (<c>kubectl create -f</c>); kept an hour after it ends so its logs can be read.</summary>
     public static ManifestMap AdHocJob(PodInputs pod, TimeSpan? timeout) =>
-        JobKeptAnHour(pod, "run", JobSpec(pod, ["run", pod.Pipeline], timeout, indexedParts: null));
+        JobKeptAnHour(pod, "run", JobSpec(pod, ["run", pod.Pipeline], timeout, indexedParts: null), indexedParts: null);
 
     /// <summary>The variable that carries the split run's id (<c>run --split-run</c>'s default).</summary>
     public const string SplitRunVariable = "DATASPOC_SPLIT_RUN";
@@ -113,17 +113,27 @@ public static class PipelineWorkloads
     /// index is retried alone (<c>backoffLimitPerIndex</c>), and a retry of an index already staged only tries the commit.
     /// </summary>
     public static ManifestMap IndexedJob(PodInputs pod, int parts, TimeSpan? timeout) =>
-        JobKeptAnHour(pod, "split", JobSpec(pod, ["run", pod.Pipeline, "--part", "auto"], timeout, parts));
+        JobKeptAnHour(pod, "split", JobSpec(pod, ["run", pod.Pipeline, "--part", "auto"], timeout, parts), parts);
 
-    /// <summary>A Job named and labelled for its <paramref name="role"/>, deleted an hour after it ends (its logs stay readable until then).</summary>
-    private static ManifestMap JobKeptAnHour(PodInputs pod, string role, ManifestMap spec)
+    /// <summary>
+    /// A Job labelled for its <paramref name="role"/>, deleted an hour after it ends (its logs stay readable until then).
+    /// It is created again and again (<c>kubectl create -f</c>), so it has a <c>generateName</c>: each create makes a new
+    /// Job (for the split Job a new uid, so a new split run) instead of failing with AlreadyExists while the last one is kept.
+    /// </summary>
+    private static ManifestMap JobKeptAnHour(PodInputs pod, string role, ManifestMap spec, int? indexedParts)
     {
         spec["ttlSecondsAfterFinished"] = 3600;
+        // The API server adds 5 characters; an Indexed Job's pods take the hostname <job name>-<index>, a DNS label (63 at most).
+        var max = 63 - 5 - (indexedParts is { } n ? 1 + (n - 1).ToString(System.Globalization.CultureInfo.InvariantCulture).Length : 0);
+        var stem = pod.ObjectName.Length + role.Length + 2 > max ? pod.ObjectName[..(max - role.Length - 2)].TrimEnd('-') : pod.ObjectName;
+        var metadata = Metadata(pod.ObjectName, pod.Options.Namespace, Labels(pod.ObjectName, role), PipelineAnnotation(pod.Pipeline));
+        metadata.RemoveAll(e => e.Key == "name");
+        metadata.Insert(0, new("generateName", stem + "-" + role + "-"));
         return new ManifestMap
         {
             ["apiVersion"] = "batch/v1",
             ["kind"] = "Job",
-            ["metadata"] = Metadata(pod.ObjectName + "-" + role, pod.Options.Namespace, Labels(pod.ObjectName, role), PipelineAnnotation(pod.Pipeline)),
+            ["metadata"] = metadata,
             ["spec"] = spec,
         };
     }

@@ -48,6 +48,11 @@ public static class LakePaths
     /// <summary>Where a run spools its finished files inside a <c>file://</c> bucket (a relative path), so landing is a rename.</summary>
     public static string SpoolPrefix(string pipeline, string runId) => $".dataspoc/tmp/{TableName(pipeline)}/{runId}";
     public static string LockKey(string pipeline) => $".dataspoc/locks/{Safe(pipeline)}.lock";
+    /// <summary>
+    /// What the keys of a pipeline's locks start with: its own lock and its split parts' (<c>&lt;pipeline&gt;.split-part-NNNN</c>);
+    /// a pipeline whose name extends this one's shares the prefix.
+    /// </summary>
+    public static string LocksPrefix(string pipeline) => $".dataspoc/locks/{Safe(pipeline)}";
     public static string QuarantineKey(string pipeline, string runId, string stream) =>
         $".dataspoc/quarantine/{Safe(pipeline)}/{runId}/{TableName(stream)}.jsonl";
 

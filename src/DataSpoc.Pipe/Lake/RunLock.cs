@@ -72,10 +72,7 @@ public sealed class RunLock : IAsyncDisposable
             LockInfo? holder;
             try { holder = LakeJson.Deserialize<LockInfo>(held.Content, "lock"); }
             catch (System.Text.Json.JsonException) { holder = null; }
-            var stale = holder is null ? "unreadable"
-                : holder.ExpiresAt < now ? $"its lease expired at {holder.ExpiresAt:O}"
-                : holder.Host == Environment.MachineName && !IsAlive(holder.Pid) ? $"its process {holder.Pid} on this host is gone"
-                : null;
+            var stale = Stale(holder, now);
             if (stale is null)
                 throw new PipelineLockedException(pipeline, holder!);
             if (await store.PutAsync(key, content, WriteCondition.IfVersion(held.Version), cancellationToken).ConfigureAwait(false))
@@ -92,6 +89,34 @@ public sealed class RunLock : IAsyncDisposable
         }
         throw new PipelineLockedException(pipeline, null,
             $"could not take the lock {store.Bucket}/{key} in {AcquireAttempts} attempts: " + string.Join("; ", causes.Distinct()));
+    }
+
+    /// <summary>Why a lock held by <paramref name="holder"/> may be taken over (its holder cannot be running), or null while it is live.</summary>
+    private static string? Stale(LockInfo? holder, DateTimeOffset now) =>
+        holder is null ? "unreadable"
+        : holder.ExpiresAt < now ? $"its lease expired at {holder.ExpiresAt:O}"
+        : holder.Host == Environment.MachineName && !IsAlive(holder.Pid) ? $"its process {holder.Pid} on this host is gone"
+        : null;
+
+    /// <summary>
+    /// The run ids that hold a live lock among the locks whose key starts with <paramref name="keyPrefix"/> (a pipeline's
+    /// own lock and its split parts' locks: <see cref="LakePaths.LocksPrefix"/>).
+    /// </summary>
+    internal static async Task<HashSet<string>> LiveHoldersAsync(IObjectStore store, string keyPrefix, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var live = new HashSet<string>(StringComparer.Ordinal);
+        var keys = new List<string>();
+        await foreach (var obj in store.ListAsync(keyPrefix, cancellationToken).ConfigureAwait(false))
+            if (obj.Key.EndsWith(".lock", StringComparison.Ordinal)) keys.Add(obj.Key); // not a file:// store's ".lck" sidecar
+        foreach (var key in keys)
+        {
+            if (await store.GetAsync(key, cancellationToken).ConfigureAwait(false) is not { } held) continue;
+            LockInfo? holder;
+            try { holder = LakeJson.Deserialize<LockInfo>(held.Content, "lock"); }
+            catch (System.Text.Json.JsonException) { continue; }
+            if (Stale(holder, now) is null) live.Add(holder.RunId);
+        }
+        return live;
     }
 
     /// <summary>

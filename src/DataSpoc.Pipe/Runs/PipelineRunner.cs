@@ -89,8 +89,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         PipeErrorKind? errorKind = null;
         try
         {
-            // Parts of a split run share the pipeline's temp folders and journal without its lock: they leave them alone.
-            if (split is null) log.Notices.AddRange(CleanLeftovers(Path.GetDirectoryName(privateDir)!, Path.GetDirectoryName(spoolDir)!, runId));
+            log.Notices.AddRange(await CleanLeftoversAsync(store, pipeline.Name, Path.GetDirectoryName(privateDir)!, Path.GetDirectoryName(spoolDir)!, runId, runCancel.Token).ConfigureAwait(false));
+            // Parts of a split run share the pipeline's journal and metadata without its lock: they leave them alone.
             if (split is null) log.Notices.AddRange(CleanMetadataTempFiles(store, pipeline.Name, startedAt));
             var committer = new LakeCommitter(store, _time);
             if (split is null && await committer.RecoverAsync(pipeline.Name, runCancel.Token).ConfigureAwait(false) is { } recovered)
@@ -251,7 +251,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
 
     /// <summary>
     /// <c>run NAME --commit-parts --split-run ID</c>: lands every staged part of a split run in one commit, when its last
-    /// part could not (killed after it staged, or the pipeline was locked). Writes a run log like any run.
+    /// part could not (killed after it staged, or the pipeline was locked). Writes a run log like any run, except for a
+    /// split run already committed: that is refused before it starts (<see cref="SplitRunException"/>), as a late part
+    /// is, so the pipeline's latest run stays the commit.
     /// </summary>
     public async Task<RunResult> CommitPartsAsync(PipelineDefinition pipeline, string splitRunId, HomePipelines? homePipelines, CancellationToken cancellationToken)
     {
@@ -260,6 +262,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         var runId = startedAt.Millisecond.ToString("x3", System.Globalization.CultureInfo.InvariantCulture) + Guid.NewGuid().ToString("N")[..5];
         var log = new RunLog { Pipeline = pipeline.Name, RunId = runId, StartedAt = startedAt, Mode = "commit-parts", ToolVersion = ToolVersion.Current };
         await using var store = stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
+        // No run log for nothing to do: a 0-record "success" would become the pipeline's latest run in place of the commit.
+        await SplitRun.EnsureOpenAsync(store, pipeline.Name, splitRunId, cancellationToken).ConfigureAwait(false);
         try
         {
             var (notice, plan) = await SplitRun.CommitAsync(store, pipeline, splitRunId, runId, _time, LockLease, homePipelines, cancellationToken).ConfigureAwait(false);
@@ -796,19 +800,24 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         return notices;
     }
 
-    /// <summary>Removes temp folders of earlier runs of this pipeline (killed runs); we hold its lock, so none is live.</summary>
-    private static IEnumerable<string> CleanLeftovers(string privateParent, string spoolParent, string runId)
+    /// <summary>
+    /// Removes the temp folders (tap config with its credentials, state, spool files) of earlier runs of this pipeline that
+    /// were killed. A run makes its folders only once it holds its lock and removes them before it releases it, so a folder
+    /// belongs to a live run only while that run holds one of the pipeline's locks: the pipeline's own, or (split parts run
+    /// side by side, in other processes or hosts) its part's. Those folders are kept; every other one is a killed run's.
+    /// </summary>
+    private async Task<IEnumerable<string>> CleanLeftoversAsync(IObjectStore store, string pipeline, string privateParent, string spoolParent, string runId, CancellationToken cancellationToken)
     {
+        var candidates = new[] { privateParent, spoolParent }.Where(Directory.Exists).SelectMany(Directory.GetDirectories)
+            .Where(dir => Path.GetFileName(dir) != runId).ToList();
+        if (candidates.Count == 0) return [];
+        // Read after the folders were listed: a live run's lock was there before its folder, so it is in this read.
+        var live = await RunLock.LiveHoldersAsync(store, LakePaths.LocksPrefix(pipeline), _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
         var notices = new List<string>();
-        foreach (var parent in new[] { privateParent, spoolParent })
+        foreach (var dir in candidates.Where(dir => !live.Contains(Path.GetFileName(dir))))
         {
-            if (!Directory.Exists(parent)) continue;
-            foreach (var dir in Directory.GetDirectories(parent))
-            {
-                if (Path.GetFileName(dir) == runId) continue;
-                TryDelete(dir);
-                notices.Add($"removed leftover temp files of an earlier run ({Path.GetFileName(dir)})");
-            }
+            TryDelete(dir);
+            notices.Add($"removed leftover temp files of an earlier run ({Path.GetFileName(dir)})");
         }
         return notices.Distinct();
     }

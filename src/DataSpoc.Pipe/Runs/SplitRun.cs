@@ -63,30 +63,59 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
         ["parallel"] = split.Parallel,
     };
 
-    public async Task EnsureOpenAsync(CancellationToken cancellationToken)
+    public Task EnsureOpenAsync(CancellationToken cancellationToken) => EnsureOpenAsync(store, _name, _run, cancellationToken);
+
+    /// <summary>Refuses a split run already committed: nothing of it may be read or committed again.</summary>
+    public static async Task EnsureOpenAsync(IObjectStore store, string pipeline, string splitRun, CancellationToken cancellationToken)
     {
-        if (await store.GetAsync(LakePaths.SplitCommittedKey(_name, _run), cancellationToken).ConfigureAwait(false) is not null)
-            throw new SplitRunException($"split run {_run} of pipeline '{_name}' was already committed; a new split run needs a new --split-run id");
+        if (await store.GetAsync(LakePaths.SplitCommittedKey(pipeline, splitRun), cancellationToken).ConfigureAwait(false) is not null)
+            throw new SplitRunException($"split run {splitRun} of pipeline '{pipeline}' was already committed; a new split run needs a new --split-run id");
     }
 
-    public async Task<bool> PartDoneAsync(CancellationToken cancellationToken) =>
-        await store.GetAsync(LakePaths.SplitPartDoneKey(_name, _run, part.Index), cancellationToken).ConfigureAwait(false) is not null;
+    /// <summary>
+    /// Whether this index's part is already staged (then it is not read again). A worker whose part count is not the split
+    /// run's is refused first: the ranges are the plan's, so a part of an N-part plan is not part I of N' (an index already
+    /// done would otherwise skip the tap's own check, and a commit of N' parts would drop the plan's other ranges).
+    /// </summary>
+    public async Task<bool> PartDoneAsync(CancellationToken cancellationToken)
+    {
+        if (await ReadPlanAsync(store, _name, _run, cancellationToken).ConfigureAwait(false) is { PartCount: > 0 } plan)
+            CheckParts(_name, _run, plan.PartCount, "its plan.json", part.Count, $"this worker reads part {part.Index} of");
+        var key = LakePaths.SplitPartDoneKey(_name, _run, part.Index);
+        if (await store.GetAsync(key, cancellationToken).ConfigureAwait(false) is not { } found) return false;
+        var done = LakeJson.Deserialize<SplitPartRecord>(found.Content, "split part record " + key);
+        CheckParts(_name, _run, done.Parts, $"done/part-{part.Index:0000}.json", part.Count, $"this worker reads part {part.Index} of");
+        return true;
+    }
+
+    /// <summary>
+    /// Refuses to go on with a split run whose part count changed: the plan (and every part staged from it) says
+    /// <paramref name="planned"/>, this worker or commit <paramref name="asked"/>. Reading or committing N' of an N-part
+    /// plan would leave rows of the plan's other ranges out of the table.
+    /// </summary>
+    private static void CheckParts(string pipeline, string splitRun, int planned, string plannedBy, int asked, string askedBy)
+    {
+        if (planned != asked)
+            throw new SplitRunException($"split run {splitRun} of pipeline '{pipeline}': the split plan is for {planned} parts ({plannedBy}), " +
+                $"but {askedBy} {asked} parts (source.split.parts): the pipeline changed during the split run; " +
+                $"set source.split.parts back to {planned} to finish it, or start a new split run (a new --split-run id)");
+    }
 
     /// <summary>The split this worker passes its source: its part and the plan every worker shares (made here if first).</summary>
     public async Task<JsonObject> SplitForPartAsync(ISource source, SourceInvocation invocation, bool full, CancellationToken cancellationToken)
     {
         var key = LakePaths.SplitPlanKey(_name, _run);
-        var plan = await ReadPlanAsync(key, cancellationToken).ConfigureAwait(false);
+        var plan = await ReadPlanAsync(store, _name, _run, cancellationToken).ConfigureAwait(false);
         if (plan is null)
         {
             var planner = source as ISplitSource
                 ?? throw new TapFailedException($"source.split: the tap '{pipeline.Source.Tap}' cannot read a table in key ranges (the built-in postgres tap can)");
             var ranges = await planner.PlanSplitAsync(invocation with { Split = Whole(pipeline.Source.Split!) }, cancellationToken).ConfigureAwait(false);
-            var mine = new SplitPlanRecord { SplitRun = _run, CreatedAt = time.GetUtcNow(), Full = full, Ranges = ranges };
+            var mine = new SplitPlanRecord { SplitRun = _run, CreatedAt = time.GetUtcNow(), Full = full, Parts = part.Count, Ranges = ranges };
             // The first worker's plan wins; a worker that lost the race reads the winner's.
             plan = await store.PutAsync(key, LakeJson.Serialize(mine), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false)
                 ? mine
-                : await ReadPlanAsync(key, cancellationToken).ConfigureAwait(false) ?? throw new SplitRunException($"{store.Bucket}/{key} was refused as existing, then read as absent");
+                : await ReadPlanAsync(store, _name, _run, cancellationToken).ConfigureAwait(false) ?? throw new SplitRunException($"{store.Bucket}/{key} was refused as existing, then read as absent");
         }
         if (plan.Full != full)
             throw new SplitRunException($"{Describe}: the split run is a {(plan.Full ? "full refresh" : "incremental run")} (its first worker said so); run every part the same way");
@@ -96,8 +125,11 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
         return split;
     }
 
-    private async Task<SplitPlanRecord?> ReadPlanAsync(string key, CancellationToken cancellationToken) =>
-        await store.GetAsync(key, cancellationToken).ConfigureAwait(false) is { } found ? LakeJson.Deserialize<SplitPlanRecord>(found.Content, "split plan " + key) : null;
+    private static async Task<SplitPlanRecord?> ReadPlanAsync(IObjectStore store, string pipeline, string splitRun, CancellationToken cancellationToken)
+    {
+        var key = LakePaths.SplitPlanKey(pipeline, splitRun);
+        return await store.GetAsync(key, cancellationToken).ConfigureAwait(false) is { } found ? LakeJson.Deserialize<SplitPlanRecord>(found.Content, "split plan " + key) : null;
+    }
 
     /// <summary>Stages this part's files (replacing an earlier attempt's), then creates its done record.</summary>
     internal async Task StageAsync(RunIngest ingest, string runId, bool full, CancellationToken cancellationToken)
@@ -142,13 +174,14 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
     /// </summary>
     public async Task<(string Notice, CommitPlan? Plan)> CommitIfLastAsync(string runId, TimeSpan lease, HomePipelines? homePipelines, CancellationToken cancellationToken)
     {
+        // part.Count is the plan's (PartDoneAsync refused any other); the commit checks every part against the plan again.
         var done = await DonePartsAsync(store, _name, _run, cancellationToken).ConfigureAwait(false);
-        if (done.Count < part.Count)
+        var missing = Enumerable.Range(0, part.Count).Except(done).ToList();
+        if (missing.Count > 0)
         {
             // Another part may have committed and cleared the done records since this one staged.
             if (await store.GetAsync(LakePaths.SplitCommittedKey(_name, _run), cancellationToken).ConfigureAwait(false) is not null)
                 return ($"{Describe} is staged; another part has committed the split run", null);
-            var missing = Enumerable.Range(0, part.Count).Except(done).ToList();
             return ($"{Describe} is staged; waiting for {missing.Count} more part(s) ({string.Join(", ", missing.Take(10))}); the last part to finish commits them all", null);
         }
         var claimKey = LakePaths.SplitCommitClaimKey(_name, _run);
@@ -181,7 +214,8 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
 
     /// <summary>
     /// Lands every staged part of <paramref name="splitRun"/> in one journaled commit under the pipeline's lock (<c>run
-    /// --commit-parts</c>, or the last part). Refused while a part is missing; a split run already committed is left as it is.
+    /// --commit-parts</c>, or the last part). Refused while a part of the plan is missing, and when the pipeline's
+    /// <c>source.split.parts</c> is no longer the plan's; a split run already committed is left as it is.
     /// A replace of a table another pipeline of <paramref name="homePipelines"/> landed from another source is refused, as
     /// a whole run's (a worker pod's home holds its own pipeline only: there it is noted).
     /// </summary>
@@ -192,7 +226,10 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
         var committedKey = LakePaths.SplitCommittedKey(name, splitRun);
         if (await store.GetAsync(committedKey, cancellationToken).ConfigureAwait(false) is not null)
             return ($"split run {splitRun} was already committed", null);
-        var parts = pipeline.Source.Split?.Parts ?? throw new ConfigException($"pipeline '{name}' has no source.split", pipeline.FilePath, key: "source.split");
+        var asked = pipeline.Source.Split?.Parts ?? throw new ConfigException($"pipeline '{name}' has no source.split", pipeline.FilePath, key: "source.split");
+        // The split run has the parts its plan has (every part read the plan's ranges), whatever the pipeline says now.
+        var parts = (await ReadPlanAsync(store, name, splitRun, cancellationToken).ConfigureAwait(false))?.PartCount is > 0 and var planned ? planned : asked;
+        CheckParts(name, splitRun, parts, "its plan.json", asked, "the pipeline now splits its table in");
         var done = await DonePartsAsync(store, name, splitRun, cancellationToken).ConfigureAwait(false);
         var missing = Enumerable.Range(0, parts).Except(done).ToList();
         if (missing.Count > 0)
@@ -210,7 +247,9 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
         {
             var key = LakePaths.SplitPartDoneKey(name, splitRun, i);
             var found = await store.GetAsync(key, cancellationToken).ConfigureAwait(false) ?? throw new SplitRunException($"{store.Bucket}/{key} disappeared during the commit");
-            records.Add(LakeJson.Deserialize<SplitPartRecord>(found.Content, "split part record " + key));
+            var record = LakeJson.Deserialize<SplitPartRecord>(found.Content, "split part record " + key);
+            CheckParts(name, splitRun, parts, "its plan.json", record.Parts, $"part {i} was read as one of");
+            records.Add(record);
         }
         var commitRunId = CommitRunId(splitRun);
         var manifest = await new ManifestStore(store, time).ReadAsync(cancellationToken).ConfigureAwait(false);

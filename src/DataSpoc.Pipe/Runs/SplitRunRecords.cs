@@ -12,8 +12,17 @@ public sealed class SplitPlanRecord
     [JsonPropertyName("split_run")] public string SplitRun { get; set; } = "";
     [JsonPropertyName("created_at")] public DateTimeOffset CreatedAt { get; set; }
     [JsonPropertyName("full")] public bool Full { get; set; }
+    /// <summary>How many parts the split run has (<c>source.split.parts</c> when the plan was made): its commit lands exactly these.</summary>
+    [JsonPropertyName("parts")] public int Parts { get; set; }
     /// <summary>The source's own description of the ranges (for the postgres tap: column, type, boundaries, window).</summary>
     [JsonPropertyName("ranges")] public JsonObject Ranges { get; set; } = [];
+
+    /// <summary>
+    /// <see cref="Parts"/>; for a plan an earlier version wrote (without it), the postgres tap's <c>ranges.parts</c>
+    /// (the only source that plans splits); 0 when neither says.
+    /// </summary>
+    [JsonIgnore]
+    public int PartCount => Parts > 0 ? Parts : Ranges["parts"] is JsonValue v && v.TryGetValue<int>(out var n) ? n : 0;
 }
 
 /// <summary><c>done/part-NNNN.json</c>: what one part staged; its existence says the part is done.</summary>

@@ -69,6 +69,13 @@ public sealed class K8sRenderCommandTests : IDisposable
         var stdout = CliProcess.Run(_home, "k8s", "render", "--namespace", "data", "--image", "registry.example/pipe:2", "--gcp-service-account", "pipe@p.iam.gserviceaccount.com");
         Assert.True(stdout.ExitCode == 0, stdout.ToString());
         Assert.Equal(expected.ApplyStream, stdout.Stdout);
+
+        // A file:// bucket renders, with the engine's warning on stderr (stdout stays what kubectl takes).
+        _home.WritePipeline("adhoc", "source:\n  tap: csv\n  config: {path: /data}\ndestination:\n  bucket: file:///srv/lake\n");
+        var local = CliProcess.Run(_home, "k8s", "render");
+        Assert.True(local.ExitCode == 0, local.ToString());
+        Assert.StartsWith("warning: pipeline 'adhoc' writes to file:///srv/lake, a folder inside the pod", local.Stderr);
+        Assert.StartsWith("apiVersion: v1", local.Stdout);
     }
 
     [Fact]

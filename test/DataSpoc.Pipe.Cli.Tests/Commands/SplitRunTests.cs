@@ -28,7 +28,7 @@ public sealed class SplitRunTests(PostgresServer server, CloudServers servers, I
         INSERT INTO items SELECT g * 3, md5(g::text), timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute', 'v1' FROM generate_series(1, 120000) g;
         """;
 
-    private void WritePipeline(string db, string bucket, string column, bool incremental, string storage = "")
+    private void WritePipeline(string db, string bucket, string column, bool incremental, string storage = "", int parts = Parts)
     {
         _home.Set("PG_PASSWORD", PostgresServer.Password);
         _home.WritePipeline("items", $$"""
@@ -43,7 +43,7 @@ public sealed class SplitRunTests(PostgresServer server, CloudServers servers, I
                 sslmode: disable
                 batch_size: 500
                 replication_keys: {public-items: id}
-              split: {column: {{column}}, parts: {{Parts}}, parallel: 2}
+              split: {column: {{column}}, parts: {{parts}}, parallel: 2}
             destination:
               bucket: {{bucket}}
               max_file_rows: 15000
@@ -187,11 +187,25 @@ public sealed class SplitRunTests(PostgresServer server, CloudServers servers, I
         await RunWorkersKillingOneAsync("job-full-1", victim: 2, db);
         // Three parts staged, one killed: readers still see the whole old table, not a mix.
         Assert.Equal(old, LakeRows(table));
+        // The killed worker left its private tap config (the database password) behind. Beside it, the folder of a part
+        // running in another process (it holds its part's lock) must survive the cleaning.
+        var temp = Path.Combine(_home.Root, "tmp");
+        var leftConfig = Assert.Single(Directory.GetFiles(temp, "config.json", SearchOption.AllDirectories));
+        Assert.Contains(PostgresServer.Password, File.ReadAllText(leftConfig));
+        var running = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(leftConfig)!)!, "live0001");
+        Directory.CreateDirectory(running);
+        File.WriteAllText(Path.Combine(running, "config.json"), "{}");
+        File.WriteAllText(Path.Combine(_home.Lake, ".dataspoc", "locks", "items.split-part-0009.lock"),
+            $$"""{"run_id": "live0001", "host": "{{Environment.MachineName}}", "pid": {{Environment.ProcessId}}, "acquired_at": "2026-01-01T00:00:00Z", "expires_at": "2099-01-01T00:00:00Z"}""");
 
         var rerun = RunIndex(2, "job-full-1");
         Assert.True(rerun.ExitCode == 0, rerun.ToString());
         Assert.Contains("committed split run job-full-1: 4 parts", rerun.Stdout);
         Assert.Equal(await DatabaseRowsAsync(db), LakeRows(table));
+        // The rerun (a part worker, which took over the killed one's lock) removed the killed run's folder, not the live one's.
+        Assert.Contains("removed leftover temp files of an earlier run", rerun.Stdout);
+        Assert.False(File.Exists(leftConfig));
+        Assert.Equal([Path.Combine(running, "config.json")], Directory.GetFiles(temp, "config.json", SearchOption.AllDirectories));
 
         // The staging folder keeps only the record that closes the split run; a late worker of it changes nothing.
         var staging = Path.Combine(_home.Lake, ".dataspoc", "staging", "items", "job-full-1");
@@ -308,6 +322,47 @@ public sealed class SplitRunTests(PostgresServer server, CloudServers servers, I
         Assert.Equal(logs, Directory.GetFiles(Path.Combine(_home.Lake, ".dataspoc", "logs"), "*.json", SearchOption.AllDirectories).Length);
         var status = Json.Parse(CliProcess.Run(_home, "status", "-o", "json")).AsArray().Single()!;
         Assert.Equal(("success", Json.Parse(commit).Str("run_id")), (status.Str("status"), status.Str("run_id")));
+    }
+
+    [Fact]
+    public async Task A_split_run_whose_part_count_changed_commits_only_the_plans_parts_and_a_commit_parts_after_the_commit_writes_no_run_log()
+    {
+        var db = await server.CreateDatabaseAsync("CREATE TABLE items (id int8 PRIMARY KEY, code text, at timestamptz NOT NULL, note text); " +
+            "INSERT INTO items SELECT g, md5(g::text), now(), 'v1' FROM generate_series(1, 2000) g;");
+        WritePipeline(db, _home.Bucket, column: "id", incremental: false);
+        var table = Path.Combine(_home.Lake, "raw", "postgres", "public-items");
+        for (var i = 0; i < Parts - 1; i++) Assert.True(RunIndex(i, "changed-1").ExitCode == 0);
+
+        // split.parts edited to 3 before index 3 ran (a fixed Job, an updated ConfigMap): a retry of index 2, already done,
+        // and --commit-parts would land 3 of the plan's 4 ranges. Both are refused and nothing lands.
+        WritePipeline(db, _home.Bucket, column: "id", incremental: false, parts: 3);
+        var retried = RunIndex(2, "changed-1");
+        Assert.Equal(1, retried.ExitCode);
+        Assert.Contains("split run changed-1 of pipeline 'items': the split plan is for 4 parts", retried.Stdout + retried.Stderr);
+        Assert.Contains("set source.split.parts back to 4 to finish it, or start a new split run", retried.Stdout + retried.Stderr);
+        Assert.Empty(LakeRows(table));
+        var commit = CliProcess.Run(_home, "run", "items", "--commit-parts", "--split-run", "changed-1", "-o", "json");
+        Assert.Equal(1, commit.ExitCode);
+        Assert.Contains("the split plan is for 4 parts (its plan.json), but the pipeline now splits its table in 3 parts", commit.Stdout);
+        Assert.Empty(LakeRows(table));
+
+        // Back to 4 parts, the last index finishes the split run with every range.
+        WritePipeline(db, _home.Bucket, column: "id", incremental: false);
+        var last = RunIndex(Parts - 1, "changed-1");
+        Assert.True(last.ExitCode == 0, last.ToString());
+        Assert.Contains("committed split run changed-1: 4 parts, 2000 rows", last.Stdout);
+        Assert.Equal(await DatabaseRowsAsync(db), LakeRows(table));
+
+        // --commit-parts of the committed split run is refused before it starts, as a late part is: no run log, so the
+        // pipeline's latest run stays the commit (it used to log a 0-record "success" that status then showed).
+        var logs = Directory.GetFiles(Path.Combine(_home.Lake, ".dataspoc", "logs"), "*.json", SearchOption.AllDirectories).Length;
+        var again = CliProcess.Run(_home, "run", "items", "--commit-parts", "--split-run", "changed-1", "-o", "json");
+        Assert.Equal(1, again.ExitCode);
+        Assert.Contains("split run changed-1 of pipeline 'items' was already committed", again.Stderr);
+        Assert.Equal(logs, Directory.GetFiles(Path.Combine(_home.Lake, ".dataspoc", "logs"), "*.json", SearchOption.AllDirectories).Length);
+        var status = Json.Parse(CliProcess.Run(_home, "status", "-o", "json")).AsArray().Single()!;
+        Assert.Equal(("success", Json.Parse(last).Str("run_id")), (status.Str("status"), status.Str("run_id")));
+        Assert.Equal(await DatabaseRowsAsync(db), LakeRows(table));
     }
 
     [Fact]

@@ -117,7 +117,8 @@ public sealed class KubernetesRenderTests : IDisposable
         Assert.Matches("^pipe-customers-eu-[0-9a-f]{6}$", customers.ObjectName);
         Assert.IsType<V1ConfigMap>(Assert.Single(KubernetesObjects.LoadStrict(r.Files.Single(f => f.Path == $"pipelines/{customers.ObjectName}.yaml").Text)));
         var job = Single<V1Job>(r, $"jobs/{customers.ObjectName}-run.yaml");
-        Assert.Equal(customers.ObjectName + "-run", job.Metadata.Name);
+        // A name the API server completes: a second `kubectl create -f` within the hour the last Job is kept makes a new Job.
+        Assert.Equal((null, customers.ObjectName + "-run-"), (job.Metadata.Name, job.Metadata.GenerateName));
         Assert.Equal(["run", "customers_eu"], KubernetesObjects.Container(job.Spec.Template).Args);
         Assert.Equal(3600, job.Spec.TtlSecondsAfterFinished);
         Assert.Null(job.Spec.ActiveDeadlineSeconds);
@@ -141,6 +142,33 @@ public sealed class KubernetesRenderTests : IDisposable
         var splitRun = Assert.Single(container.Env, e => e.Name == "DATASPOC_SPLIT_RUN");
         Assert.Equal("metadata.labels['batch.kubernetes.io/controller-uid']", splitRun.ValueFrom.FieldRef.FieldPath);
         Assert.DoesNotContain(KubernetesObjects.Container(Single<V1Job>(r, "jobs/pipe-orders-run.yaml").Spec.Template).Env, e => e.Name == "DATASPOC_SPLIT_RUN");
+        // Each `kubectl create -f` makes a new Job, so a new uid: a new split run (a fixed name failed with AlreadyExists).
+        Assert.Equal((null, "pipe-orders-split-"), (job.Metadata.Name, job.Metadata.GenerateName));
+
+        // The longest object name with the most parts: the pods' hostname <job name>-<index> (the API server adds 5
+        // characters to the prefix) stays a DNS label.
+        var pipeline = File.ReadAllText(_home.PipelinePath("orders")).Replace("parts: 4", $"parts: {SplitSettings.MaxParts}");
+        File.WriteAllText(Path.Combine(_home.PipelinesDirectory, new string('o', 60) + ".yaml"), pipeline);
+        var longest = Render().Files.Single(f => f.Path.EndsWith("-split.yaml", StringComparison.Ordinal) && !f.Path.Contains("pipe-orders-split", StringComparison.Ordinal));
+        var generated = Assert.IsType<V1Job>(Assert.Single(KubernetesObjects.LoadStrict(longest.Text))).Metadata.GenerateName;
+        Assert.EndsWith("-split-", generated);
+        Assert.True(generated.Length + 5 + $"-{SplitSettings.MaxParts - 1}".Length <= 63, generated);
+    }
+
+    [Fact]
+    public void A_file_bucket_renders_with_a_warning_naming_the_pipeline_and_for_a_split_Job_that_no_part_commits()
+    {
+        Assert.Empty(Render().Warnings);
+        File.WriteAllText(_home.PipelinePath("customers_eu"), File.ReadAllText(_home.PipelinePath("customers_eu")).Replace("az://lake/eu", "file:///srv/lake"));
+        File.WriteAllText(_home.PipelinePath("orders"), File.ReadAllText(_home.PipelinePath("orders")).Replace("${LAKE_BUCKET:-s3://my-company-datalake}", "${LAKE_BUCKET:-file:///tmp/lake}"));
+        var warnings = Render().Warnings;
+        Assert.Equal(2, warnings.Count);
+        Assert.StartsWith("pipeline 'customers_eu' writes to file:///srv/lake, a folder inside the pod", warnings[0]);
+        Assert.Contains("lost with its pod", warnings[0]);
+        Assert.DoesNotContain("split Job", warnings[0]);
+        Assert.StartsWith("pipeline 'orders' writes to file:///tmp/lake", warnings[1]);
+        Assert.Contains("the pods of its split Job never see each other's staged parts, so none of them commits", warnings[1]);
+        Assert.Contains("s3://, gs:// or az://", warnings[1]);
     }
 
     [Fact]
@@ -222,6 +250,32 @@ public sealed class KubernetesRenderTests : IDisposable
         // The same string with the password as ${VAR} renders, the variable read from the Secret.
         File.WriteAllText(pipeline, File.ReadAllText(pipeline).Replace(secret, "${PG_PASSWORD}"));
         Assert.Contains("PG_PASSWORD", Render().Pipelines.Single(p => p.Pipeline == "customers_eu").SecretVariables);
+    }
+
+    [Fact]
+    public void A_literal_password_as_a_variables_default_is_refused_as_a_literal_secret()
+    {
+        // The Secret's keys are optional: without PG_PASSWORD in it the pod runs with the default, rendered into the ConfigMap.
+        var config = File.ReadAllText(_home.SourceConfigPath("orders"));
+        File.WriteAllText(_home.SourceConfigPath("orders"), config.Replace("${PG_PASSWORD}", "${PG_PASSWORD:-Lit3ralPw99}"));
+        var e = Assert.Throws<ConfigException>(() => Render());
+        Assert.Equal((_home.SourceConfigPath("orders"), "password"), (e.File, e.Key));
+        Assert.Contains("holds a literal secret as the default of a ${VAR:-default}", e.Message);
+        Assert.Contains("write it as ${VAR} without a default", e.Message);
+        Assert.DoesNotContain("Lit3ralPw99", e.ToString());
+
+        // Inside an option string, too.
+        File.WriteAllText(_home.SourceConfigPath("orders"), config);
+        var pipeline = _home.PipelinePath("customers_eu");
+        File.WriteAllText(pipeline, File.ReadAllText(pipeline).Replace("tap: csv", "tap: tap-postgres")
+            .Replace("  config:\n", "  config:\n    options: \"-c password=${PGPW:-PWopt77} -c search_path=shop\"\n"));
+        var inOptions = Assert.Throws<ConfigException>(() => Render());
+        Assert.Equal((pipeline, "source.config.options"), (inOptions.File, inOptions.Key));
+        Assert.DoesNotContain("PWopt77", inOptions.ToString());
+
+        // An empty default is no secret.
+        File.WriteAllText(pipeline, File.ReadAllText(pipeline).Replace("${PGPW:-PWopt77}", "${PGPW:-}"));
+        Assert.Contains("PGPW", Render().Pipelines.Single(p => p.Pipeline == "customers_eu").SecretVariables);
     }
 
     [Fact]

@@ -16,17 +16,25 @@ internal sealed class LeafBuffer
         _arrays = arrays;
         Leaf = leaf;
         var storage = leaf.Type.Storage;
-        Def = Rent<short>(1024);
-        Rep = leaf.RepLevel > 0 ? Rent<short>(1024) : [];
-        Longs = storage == ValueStorage.Longs ? Rent<long>(1024) : [];
-        Doubles = storage == ValueStorage.Doubles ? Rent<double>(1024) : [];
-        Ints = storage == ValueStorage.Ints ? Rent<int>(1024) : [];
-        Bools = storage == ValueStorage.Bools ? Rent<bool>(1024) : [];
-        Bytes = storage == ValueStorage.Bytes ? Rent<byte>(4096) : [];
-        Offsets = storage == ValueStorage.Bytes ? Rent<int>(1025) : [];
+        Def = Rent<short>(InitialRows);
+        Rep = leaf.RepLevel > 0 ? Rent<short>(InitialRows) : [];
+        Longs = storage == ValueStorage.Longs ? Rent<long>(InitialRows) : [];
+        Doubles = storage == ValueStorage.Doubles ? Rent<double>(InitialRows) : [];
+        Ints = storage == ValueStorage.Ints ? Rent<int>(InitialRows) : [];
+        Bools = storage == ValueStorage.Bools ? Rent<bool>(InitialRows) : [];
+        Bytes = storage == ValueStorage.Bytes ? Rent<byte>(InitialRows * 4) : [];
+        Offsets = storage == ValueStorage.Bytes ? Rent<int>(InitialRows + 1) : [];
         // A pooled array is not cleared: the first offset is read before any value is written (an empty batch's bytes).
         if (Offsets.Length > 0) Offsets[0] = 0;
     }
+
+    /// <summary>
+    /// Rows a new buffer has room for before it first grows. Small: a tap syncing many small tables one after another
+    /// keeps each one's batch open until the budget retires it or the run ends, and 1,024 rows of room (~12 KB a
+    /// column, ~24 KB for an id and a string) made a 5-record stream cost ~50 KB of memory; a large stream doubles past
+    /// it in a few steps.
+    /// </summary>
+    private const int InitialRows = 128;
 
     public LeafNode Leaf { get; }
     public short[] Def;

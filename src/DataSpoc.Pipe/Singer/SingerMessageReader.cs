@@ -92,6 +92,11 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
         }
         catch (JsonException e)
         {
+            if (TooDeep(line) is var (type, stream))
+                throw new SingerProtocolException(lineNumber,
+                    $"the {type ?? "message"} nests deeper than {MaxDepth} JSON levels, the most a Singer message may nest"
+                    + (type == "SCHEMA" ? " (a SCHEMA takes about two levels per level its records nest: \"properties\" and the property's schema, more with anyOf)" : ""),
+                    stream);
             var why = unterminated ? "the last line is truncated (no newline) and is not valid JSON" : "not valid JSON";
             throw new SingerProtocolException(lineNumber, $"{why}: {Clean(e.Message)}");
         }
@@ -128,6 +133,41 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
                     ReadEveryString(property.Value);
                 }
                 break;
+        }
+    }
+
+    /// <summary>
+    /// For a line the reader refused: its "type" and "stream" when it is valid JSON that only nests deeper than
+    /// <see cref="MaxDepth"/> (null otherwise), so that the error says which limit and which stream and does not call a
+    /// valid line "not valid JSON". Utf8JsonReader keeps its depth in a bit stack, not on the call stack, so reading
+    /// the line again without the limit is safe; this runs only on the failing line.
+    /// </summary>
+    private static (string? Type, string? Stream)? TooDeep(ReadOnlySpan<byte> line)
+    {
+        try
+        {
+            var r = new Utf8JsonReader(line, new JsonReaderOptions { MaxDepth = int.MaxValue, CommentHandling = JsonCommentHandling.Disallow });
+            if (!r.Read() || r.TokenType != JsonTokenType.StartObject) return null;
+            string? type = null, stream = null;
+            var deepest = 1; // containers open at once; the message object is the first
+            while (r.Read())
+            {
+                if (r.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray) deepest = Math.Max(deepest, r.CurrentDepth + 1);
+                if (r.CurrentDepth != 1 || r.TokenType != JsonTokenType.PropertyName) continue;
+                var isType = r.ValueTextEquals(TypeKey);
+                var isStream = r.ValueTextEquals(StreamKey);
+                r.Read();
+                if (r.TokenType == JsonTokenType.String && (isType || isStream))
+                {
+                    if (isType) type = r.GetString();
+                    else stream = r.GetString();
+                }
+            }
+            return deepest > MaxDepth && r.CurrentDepth == 0 && r.TokenType == JsonTokenType.EndObject ? (type, stream) : null;
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException)
+        {
+            return null;
         }
     }
 

@@ -184,7 +184,15 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
         }
         else
         {
-            answer = await TapAnswer.AskAsync(pipeline.Source.Tap, ["--config", config.Path, "--discover"], DiscoverTimeout, cancellationToken).ConfigureAwait(false);
+            var origin = $"output of '{pipeline.Source.Tap} --discover'";
+            try
+            {
+                answer = await TapAnswer.AskAsync(pipeline.Source.Tap, ["--config", config.Path, "--discover"], DiscoverTimeout,
+                    (process, token) => CatalogOutput.ReadAsync(process.StandardOutput.BaseStream, origin, CatalogOutput.MaxBytes, () => TapAnswer.Stop(process), token),
+                    cancellationToken).ConfigureAwait(false);
+            }
+            // The tap printed something that cannot be a catalog and was stopped: its discovery failed (exit 1, as below).
+            catch (ConfigException e) { throw new TapFailedException(pipeline.Redaction.Redact(e.Message)); }
         }
         if (answer.ExitCode != 0)
             throw new TapFailedException(pipeline.Redaction.Redact(
@@ -213,7 +221,16 @@ public sealed record TapAnswer(int ExitCode, string Stdout, string StderrTail)
     /// it printed up to there (its exit code then says it was killed). A tap that ignores its arguments extracts instead
     /// of answering, and its whole output must not be held in memory to see that.
     /// </summary>
-    public static async Task<TapAnswer> AskAsync(string tap, IEnumerable<string> args, TimeSpan timeout, int maxStdoutChars, CancellationToken cancellationToken)
+    public static Task<TapAnswer> AskAsync(string tap, IEnumerable<string> args, TimeSpan timeout, int maxStdoutChars, CancellationToken cancellationToken) =>
+        AskAsync(tap, args, timeout, (process, token) => ReadAtMostAsync(process, maxStdoutChars, token), cancellationToken);
+
+    /// <summary>
+    /// As <see cref="AskAsync(string, IEnumerable{string}, TimeSpan, CancellationToken)"/>, with stdout read by
+    /// <paramref name="readStdout"/>, which may stop the tap (<see cref="Stop"/>) once it has read enough; an exception it
+    /// throws is the answer's.
+    /// </summary>
+    internal static async Task<TapAnswer> AskAsync(string tap, IEnumerable<string> args, TimeSpan timeout, Func<Process, CancellationToken, Task<string>> readStdout,
+        CancellationToken cancellationToken)
     {
         var words = CommandLine.Split(tap);
         var psi = TapProcess.StartInfo(words, args);
@@ -227,7 +244,7 @@ public sealed record TapAnswer(int ExitCode, string Stdout, string StderrTail)
             throw new TapNotFoundException(words[0], $"tap '{words[0]}' could not be started: {e.Message} (is it executable?)");
         }
         process.StandardInput.Close();
-        var stdout = ReadAtMostAsync(process, maxStdoutChars, cancellationToken);
+        var stdout = readStdout(process, cancellationToken);
         var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timer.CancelAfter(timeout);
@@ -271,10 +288,16 @@ public sealed record TapAnswer(int ExitCode, string Stdout, string StderrTail)
         {
             text.Append(buffer, 0, Math.Min(read, maxChars - text.Length));
             if (text.Length < maxChars) continue;
-            try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+            Stop(process);
             break;
         }
         return text.ToString();
+    }
+
+    /// <summary>Stops a tap whose answer was read far enough (with whatever it started).</summary>
+    internal static void Stop(Process process)
+    {
+        try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
     }
 
     /// <summary>The last non-empty line of a tap's stderr: usually the error itself.</summary>

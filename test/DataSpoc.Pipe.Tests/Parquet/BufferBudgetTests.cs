@@ -35,6 +35,24 @@ public sealed class BufferBudgetTests : IDisposable
         new(Schema(), Config.Compression.Zstd, limits, Path.Combine(_lake.Root, "spool"), stem, flushAsWritten: false, budget);
 
     [Fact]
+    public async Task A_stream_of_a_few_records_holds_a_few_KB_of_buffers_while_it_waits_to_be_written()
+    {
+        // A tap syncing thousands of small tables one after another: each one's batch stays open until the budget
+        // retires it or the run ends, so what a batch of 5 rows holds is paid per stream (it was ~24 KB for these two
+        // columns, ~50 KB a stream in all: 2,000 such streams peaked at ~200 MB).
+        var limits = new WriteLimits { ParseLanes = 1 };
+        await using var writer = Writer(limits, new BufferBudget(limits), "small");
+        for (var id = 1; id <= 5; id++) Add(writer, id);
+
+        Assert.InRange(writer.RetainedBytes, 1, 4 * 1024);
+
+        // It still grows as far as a stream needs: every value lands.
+        for (var id = 6; id <= 5000; id++) Add(writer, id);
+        Assert.Equal(5000, (await writer.CompleteAsync()).Sum(f => f.Rows));
+        Assert.Equal([["5000", "5000", "12502500"]], _lake.Query("select count(*), count(distinct name), sum(id) from read_parquet('{lake}/spool/small-*.parquet.part')"));
+    }
+
+    [Fact]
     public async Task A_streams_partitions_reach_the_encoder_while_the_input_goes_on_within_the_budget_one_file_each()
     {
         // 8 partitions filled side by side, never full (batches of 100,000 rows) but over the budget together: their

@@ -233,7 +233,7 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
             ? $"{e.Message} ({reason})"
             : e.Message;
 
-    private sealed record Settings(string ConnectionString, string Where, List<string> Schemas, List<string> FilterTables, Dictionary<string, string> ReplicationKeys, int BatchSize,
+    internal sealed record Settings(string ConnectionString, string Where, List<string> Schemas, List<string> FilterTables, Dictionary<string, string> ReplicationKeys, int BatchSize,
         List<KeyValuePair<string, string>>? LibpqKeywords)
     {
         /// <summary>
@@ -262,6 +262,11 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
                 ApplicationName = "dataspoc-pipe",
                 // Large values stream through the cursor; no client-side buffering of whole result sets.
                 CommandTimeout = 0,
+                // Npgsql's default (Prefer) asks .NET's GSSAPI shim for Kerberos credentials on every connection; where
+                // libgssapi_krb5 is absent (the container image, most servers) the shim prints "Cannot load library
+                // libgssapi_krb5.so.2" and an "Error:" line to stderr although the run succeeds. GSS encryption is used
+                // only when the config asks for it: gssencmode below.
+                GssEncryptionMode = GssEncryptionMode.Disable,
             };
             // libpq's keywords for the same connection (Npgsql's defaults: client_encoding UTF8, the application name).
             List<KeyValuePair<string, string>>? libpq =
@@ -277,6 +282,19 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
                 builder.SslMode = mode;
                 libpq = mode is SslMode.VerifyCA or SslMode.VerifyFull ? null : libpq;
                 libpq?.Add(new("sslmode", mode.ToString().ToLowerInvariant()));
+            }
+            if (config.String("gssencmode") is { } gssMode)
+            {
+                builder.GssEncryptionMode = gssMode.ToLowerInvariant() switch
+                {
+                    "disable" => GssEncryptionMode.Disable,
+                    "prefer" => GssEncryptionMode.Prefer,
+                    "require" => GssEncryptionMode.Require,
+                    _ => throw config.Wrong("gssencmode", "one of disable, prefer, require"),
+                };
+                // Only an explicit mode goes to libpq: its own default (prefer) prints nothing, as libpq links GSSAPI
+                // itself, and a libpq older than 12 refuses the keyword.
+                libpq?.Add(new("gssencmode", builder.GssEncryptionMode.ToString().ToLowerInvariant()));
             }
             var keys = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var (stream, value) in config.Object("replication_keys") ?? [])

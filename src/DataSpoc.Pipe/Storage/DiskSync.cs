@@ -12,8 +12,6 @@ namespace DataSpoc.Pipe.Storage;
 internal static partial class DiskSync
 {
     private const int ReadOnlyCloseOnExec = 0x80000; // O_RDONLY | O_CLOEXEC (Linux)
-    /// <summary>EINVAL: the descriptor is of something that cannot be synced (a pipe, a special file): nothing to flush.</summary>
-    private const int NotSyncable = 22;
     private static readonly bool Checked = OperatingSystem.IsLinux();
 
     /// <summary>Writes out what <paramref name="file"/> buffers, then flushes the file, data and metadata, to disk (fsync).</summary>
@@ -68,13 +66,11 @@ internal static partial class DiskSync
         finally { _ = close(fd); }
     }
 
-    /// <summary>The errno of a failed call (0 when it succeeded or there was nothing to flush).</summary>
-    private static int Failure(Func<int> sync)
-    {
-        if (sync() == 0) return 0;
-        var errno = Marshal.GetLastPInvokeError();
-        return errno == NotSyncable ? 0 : errno;
-    }
+    /// <summary>
+    /// The errno of a failed call, 0 when it succeeded. Every error counts, EINVAL (a file that cannot be synced) too: the
+    /// files flushed here are regular files on the bucket's file system, which the lake's durability relies on.
+    /// </summary>
+    private static int Failure(Func<int> sync) => sync() == 0 ? 0 : Marshal.GetLastPInvokeError();
 
     internal static void ThrowIfFailed(int errno, string path)
     {

@@ -115,10 +115,10 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         var display = new RunDisplay(RunDisplay.Choose(settings.Json));
         using var signals = new StopSignals(cancellationToken);
         var outcomes = await display.ShowWhileAsync(() => RunAllAsync(client, pipelines, settings, part, display, signals.Token));
-        return Report([.. outcomes, .. invalid], settings, signals.ExitCode);
+        return Report([.. outcomes, .. invalid], settings, signals);
     }
 
-    private static int Report(List<Outcome> unordered, Settings settings, int? stoppedBySignal)
+    private static int Report(List<Outcome> unordered, Settings settings, StopSignals? signals)
     {
         var outcomes = unordered.OrderBy(o => o.Name, StringComparer.Ordinal).ToList();
         if (settings.Json)
@@ -135,7 +135,15 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         var failed = outcomes.Where(o => o.Log?.Status != "success").ToList();
         foreach (var f in failed)
             Console.Error.WriteLine(f.Invalid ? $"error: {f.Name} was not run: {f.Error}" : $"error: {f.Name} {(f.Log?.Status == "cancelled" ? "was cancelled" : "failed")}: {f.Error}");
-        if (stoppedBySignal is { } signal) return signal;
+        if (signals?.ExitCode is { } signal)
+        {
+            // A signal that came once every run's commit had begun stopped nothing: the commits ran to their end (they are
+            // never left half-way), so the runs succeeded and exit as such; a signal exit code would report a failure.
+            if (failed.Count > 0) return signal;
+            Console.Error.WriteLine(outcomes.Count == 1
+                ? $"{signals.Name} came after the commit had begun: the commit finished and the run succeeded"
+                : $"{signals.Name} came after every run's commit had begun: the commits finished and the runs succeeded");
+        }
         return failed.Count == 0 ? ExitCodes.Success : failed.Any(f => f.Invalid) ? ExitCodes.Usage : ExitCodes.Failed;
     }
 

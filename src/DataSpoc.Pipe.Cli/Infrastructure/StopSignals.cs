@@ -5,7 +5,8 @@ namespace DataSpoc.Pipe.Cli.Infrastructure;
 /// <summary>
 /// SIGINT (Ctrl-C) and SIGTERM (what Kubernetes and systemd send) during a run: the first one cancels the run, which
 /// stops the tap, commits nothing, writes a run log with status <c>cancelled</c>, releases the lock and removes the
-/// spool; the process then exits 130 (SIGINT) or 143 (SIGTERM). A second signal exits at once with the same code.
+/// spool; the process then exits 130 (SIGINT) or 143 (SIGTERM). A run whose commit had begun finishes it instead and
+/// succeeds: it exits as any successful run does (the run command decides). A second signal exits at once with the same code.
 /// </summary>
 internal sealed class StopSignals : IDisposable
 {
@@ -29,6 +30,9 @@ internal sealed class StopSignals : IDisposable
     /// <summary>130 after SIGINT, 143 after SIGTERM (128 + the signal's number, as a shell reports it), else null.</summary>
     public int? ExitCode => Volatile.Read(ref _exitCode) is var c and not 0 ? c : null;
 
+    /// <summary>The signal received, by name (SIGINT, SIGTERM), else null.</summary>
+    public string? Name => ExitCode switch { 130 => "SIGINT", 143 => "SIGTERM", _ => null };
+
     private void OnSignal(PosixSignalContext context)
     {
         context.Cancel = true; // the default action would end the process before the run log is written
@@ -38,7 +42,9 @@ internal sealed class StopSignals : IDisposable
             Console.Error.WriteLine($"error: {name} again: exiting at once (the next run cleans up what this one leaves)");
             Environment.Exit(Volatile.Read(ref _exitCode));
         }
-        Console.Error.WriteLine($"{name} received: stopping the run (the tap is stopped, nothing is committed); send it again to exit at once");
+        // The run may be inside its commit, which runs to its end (milliseconds): then it succeeds, and says so at the end.
+        Console.Error.WriteLine($"{name} received: stopping the run (the tap is stopped and nothing is committed, unless the commit has begun: " +
+            "it then finishes); send it again to exit at once");
         _stop.Cancel();
     }
 

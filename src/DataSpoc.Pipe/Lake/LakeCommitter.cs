@@ -14,21 +14,49 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
     /// <summary>How many of a commit's files are uploaded (or fsynced and renamed) at the same time.</summary>
     public const int FilesLandingAtOnce = 8;
 
-    public async Task CommitAsync(CommitPlan plan, CancellationToken cancellationToken)
+    /// <summary>
+    /// Commits <paramref name="plan"/>. A failure before every file landed rolls back what this call landed and throws;
+    /// one after is left to the next run to complete (the journal says how far it got).
+    /// </summary>
+    /// <param name="plan">What to land, delete and publish.</param>
+    /// <param name="cancellationToken">Honoured until the files have landed; the rest of the commit always runs to its end.</param>
+    /// <param name="notices">Receives what the run log should say about the commit (its own rollback after a failure).</param>
+    public async Task CommitAsync(CommitPlan plan, CancellationToken cancellationToken, ICollection<string>? notices = null)
     {
         // What the table formats will write is computed from the plan before the journal exists: a value that cannot be
         // written fails the run here with nothing visible, instead of after one format published and the other not (a
         // journal that every later run would replay and fail on).
         Tables.TableFormatCommitter.Prepare(plan);
         plan.Phase = CommitPlan.PhaseStaged;
-        await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
-        // Claimed after the journal (a crash leaves claims the next run releases), before anything lands.
-        if (await ClaimSupersededAsync(plan, cancellationToken).ConfigureAwait(false) is { } conflict)
+        try
         {
-            await ReleaseClaimsAsync(plan, cancellationToken).ConfigureAwait(false);
-            await store.DeleteAsync(JournalKey(plan.Pipeline), cancellationToken).ConfigureAwait(false);
-            throw new CommitConflictException(conflict);
+            await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
+            // Claimed after the journal (a crash leaves claims the next run releases), before anything lands.
+            if (await ClaimSupersededAsync(plan, cancellationToken).ConfigureAwait(false) is { } conflict)
+            {
+                await ReleaseClaimsAsync(plan, cancellationToken).ConfigureAwait(false);
+                await store.DeleteAsync(JournalKey(plan.Pipeline), cancellationToken).ConfigureAwait(false);
+                throw new CommitConflictException(conflict);
+            }
+            await LandAsync(plan, cancellationToken).ConfigureAwait(false);
+            plan.Phase = CommitPlan.PhaseLanded;
+            await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
         }
+        catch (Exception e) when (e is not CommitConflictException)
+        {
+            // Nothing was removed or published yet: a run that is still alive takes back what it landed itself (the same
+            // rollback the next run does after a kill), so its files do not stay visible to readers that glob the
+            // folder, and a full disk gets back the space its failure log needs.
+            notices?.Add(await RollBackOwnAsync(plan).ConfigureAwait(false));
+            throw;
+        }
+        // From here on the commit only moves forward: it must not be cancelled half-way.
+        await FinishAsync(plan, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>The plan's data files, to their keys.</summary>
+    private async Task LandAsync(CommitPlan plan, CancellationToken cancellationToken)
+    {
         // Files written on this machine land several at a time: each is an upload (a cloud store) or an fsync and a
         // rename (file://), and a run of many partitions or streams has many. Order does not matter: nothing is visible
         // before the manifest, and a crash before it rolls every one of them back.
@@ -45,10 +73,36 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
                 using var upload = Runs.RunTelemetry.StartUpload(file.Key);
                 await CopyStagedAsync(staged, file.Key, cancellationToken).ConfigureAwait(false);
             }
-        plan.Phase = CommitPlan.PhaseLanded;
-        await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
-        // From here on the commit only moves forward: it must not be cancelled half-way.
-        await FinishAsync(plan, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Rolls back this process's own commit that failed before its files had all landed (or before the journal said so);
+    /// returns the sentence for the run log. A rollback that fails leaves the journal, and the next run rolls back.
+    /// </summary>
+    private async Task<string> RollBackOwnAsync(CommitPlan plan)
+    {
+        try
+        {
+            var temps = await RollBackAsync(plan, CancellationToken.None).ConfigureAwait(false);
+            return $"rolled back this run's commit after it failed ({plan.Files.Count} file(s) planned; the ones that had landed" +
+                (temps > 0 ? $" and {temps} temp file(s)" : "") + " were removed; manifest and state untouched)";
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return $"this run's failed commit could not be rolled back ({e.Message}); the next run of pipeline '{plan.Pipeline}' rolls it back " +
+                $"(journal {store.Bucket}/{JournalKey(plan.Pipeline)}); until then files it landed may be in the tables' folders, counted by no manifest or state";
+        }
+    }
+
+    /// <summary>Deletes a staged commit's files, their temp files, its claims and its journal; returns the temp files removed.</summary>
+    private async Task<int> RollBackAsync(CommitPlan plan, CancellationToken cancellationToken)
+    {
+        foreach (var file in plan.Files)
+            await store.DeleteAsync(file.Key, cancellationToken).ConfigureAwait(false);
+        await ReleaseClaimsAsync(plan, cancellationToken).ConfigureAwait(false);
+        var temps = await DeleteTempFilesOfAsync(plan, cancellationToken).ConfigureAwait(false);
+        await store.DeleteAsync(JournalKey(plan.Pipeline), cancellationToken).ConfigureAwait(false);
+        return temps;
     }
 
     /// <summary>
@@ -88,11 +142,7 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         }
         if (plan.Phase == CommitPlan.PhaseStaged)
         {
-            foreach (var file in plan.Files)
-                await store.DeleteAsync(file.Key, cancellationToken).ConfigureAwait(false);
-            await ReleaseClaimsAsync(plan, cancellationToken).ConfigureAwait(false);
-            var temps = await DeleteTempFilesOfAsync(plan, cancellationToken).ConfigureAwait(false);
-            await store.DeleteAsync(JournalKey(pipeline), cancellationToken).ConfigureAwait(false);
+            var temps = await RollBackAsync(plan, cancellationToken).ConfigureAwait(false);
             return $"rolled back the interrupted commit of run {plan.RunId} ({plan.Files.Count} files not all landed" +
                 (temps > 0 ? $", {temps} leftover temp file(s) removed" : "") + "; state untouched)";
         }

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Runtime.InteropServices;
 
 namespace DataSpoc.Pipe.Parquet;
 
@@ -11,9 +10,8 @@ namespace DataSpoc.Pipe.Parquet;
 /// is skipped. A failed flush is kept and reported by <see cref="Settle"/>: Linux reports a write-back error to one
 /// sync only, so the commit's own fsync would no longer see it.
 /// </summary>
-internal static partial class DiskWriteBack
+internal static class DiskWriteBack
 {
-    private const int ReadOnlyCloseOnExec = 0x80000; // O_RDONLY | O_CLOEXEC
     private static readonly bool Supported = OperatingSystem.IsLinux();
     private static readonly BlockingCollection<string> Requests = [];
     private static readonly object Gate = new();
@@ -47,8 +45,7 @@ internal static partial class DiskWriteBack
         lock (Gate)
         {
             while (Pending.ContainsKey(path)) Monitor.Wait(Gate);
-            if (Failed.Remove(path, out var errno))
-                throw new IOException($"writing '{path}' to disk failed: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
+            if (Failed.Remove(path, out var errno)) Storage.DiskSync.ThrowIfFailed(errno, path);
         }
     }
 
@@ -72,28 +69,13 @@ internal static partial class DiskWriteBack
     {
         try
         {
-            // A raw descriptor, not a .NET handle: .NET takes an advisory lock on open that would make the commit's own
-            // exclusive open of the file fail while a flush is running.
-            var fd = open(path, ReadOnlyCloseOnExec);
-            if (fd < 0) return 0;
-            var failed = fdatasync(fd) != 0;
-            var errno = failed ? Marshal.GetLastPInvokeError() : 0;
-            if (!failed) Interlocked.Increment(ref _flushes);
-            _ = close(fd);
-            return errno;
+            var errno = Storage.DiskSync.Data(path);
+            if (errno == 0) Interlocked.Increment(ref _flushes);
+            return errno ?? 0;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
             return 0; // not glibc-compatible: the commit's fsync covers it
         }
     }
-
-    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int open(string path, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int fdatasync(int fd);
-
-    [LibraryImport("libc")]
-    private static partial int close(int fd);
 }

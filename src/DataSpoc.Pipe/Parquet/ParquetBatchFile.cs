@@ -64,8 +64,23 @@ internal sealed class ParquetBatchFile : IDisposable
         encodings?.ApplyTo(builder);
         builder.CreatedBy("dataspoc-pipe " + ToolVersion.Current);
         _properties = builder.Build();
-        _writer = new ParquetFileWriter(path, _schemaNode, _properties);
+        try
+        {
+            _writer = new ParquetFileWriter(path, _schemaNode, _properties);
+        }
+        catch (ParquetException e) when (ParquetFailure.AsIOException(e) is { } io)
+        {
+            _properties.Dispose();
+            _schemaNode.Dispose();
+            throw WriteFailed(io);
+        }
     }
+
+    /// <summary>
+    /// The library's failure to write the file (a full disk, an I/O error) in the words every other write of a run uses:
+    /// <c>disk full writing '&lt;file&gt;' (no space left on device)</c>, not the library's C++ exception.
+    /// </summary>
+    private Storage.StorageException WriteFailed(IOException io) => new(Storage.LocalObjectStore.Describe(io, Path), io);
 
     public string Path { get; }
 
@@ -139,8 +154,9 @@ internal sealed class ParquetBatchFile : IDisposable
     {
         if (batch.Rows == 0) return;
         StageTimeline.Mark("encode.start", batch.Rows);
-        using (var rowGroup = _writer.AppendRowGroup())
+        try
         {
+            using var rowGroup = _writer.AppendRowGroup();
             foreach (var column in batch.Columns)
             {
                 using var writer = rowGroup.NextColumn();
@@ -149,6 +165,10 @@ internal sealed class ParquetBatchFile : IDisposable
             // Closed now rather than when the next row group starts: its last column chunk reaches the file, so the
             // file's size is known before the next row group (max_file_mb is checked against it).
             rowGroup.Close();
+        }
+        catch (ParquetException e) when (ParquetFailure.AsIOException(e) is { } io)
+        {
+            throw WriteFailed(io);
         }
         RowGroupWritten(batch);
     }
@@ -163,8 +183,9 @@ internal sealed class ParquetBatchFile : IDisposable
     {
         if (batch.Rows == 0) return;
         StageTimeline.Mark("encode2.start", batch.Rows);
-        using (var rowGroup = _writer.AppendBufferedRowGroup())
+        try
         {
+            using var rowGroup = _writer.AppendBufferedRowGroup();
             var writers = new ColumnWriter[batch.Columns.Length];
             try
             {
@@ -187,6 +208,10 @@ internal sealed class ParquetBatchFile : IDisposable
                 foreach (var w in writers) w?.Dispose();
             }
             rowGroup.Close();
+        }
+        catch (ParquetException e) when (ParquetFailure.AsIOException(e) is { } io)
+        {
+            throw WriteFailed(io);
         }
         RowGroupWritten(batch);
     }
@@ -252,7 +277,14 @@ internal sealed class ParquetBatchFile : IDisposable
     {
         if (_closed) return;
         _closed = true;
-        _writer.Close();
+        try
+        {
+            _writer.Close();
+        }
+        catch (ParquetException e) when (ParquetFailure.AsIOException(e) is { } io)
+        {
+            throw WriteFailed(io);
+        }
         if (_flushAsWritten) DiskWriteBack.Settle(Path);
     }
 

@@ -20,6 +20,18 @@ internal static partial class ParquetFailure
     /// <summary>ParquetSharp's message without the mangled type name.</summary>
     public static string LibraryMessage(ParquetException e) => Mangled().Match(e.Message) is { Success: true } m ? m.Groups[1].Value : e.Message;
 
+    /// <summary>
+    /// A failure of the library's own file writes (Arrow's <c>IOError: Error writing bytes to file. Detail: [errno 28] No
+    /// space left on device</c>) as the exception .NET would have thrown for it: its HResult is the errno. Null for others.
+    /// </summary>
+    public static IOException? AsIOException(ParquetException e) =>
+        SystemError().Match(LibraryMessage(e)) is { Success: true } m && int.TryParse(m.Groups[1].ValueSpan, out var errno)
+            ? new IOException(m.Groups[2].Value, errno)
+            : null;
+
     [GeneratedRegex(@"^N\d+\w+E \(message: '(.*)'\)$", RegexOptions.Singleline)]
     private static partial Regex Mangled();
+
+    [GeneratedRegex(@"^IOError: .*\[errno (\d+)\] (.*)$", RegexOptions.Singleline)]
+    private static partial Regex SystemError();
 }

@@ -155,7 +155,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                         // Last point where a stop request (a signal, the caller, a lost lock) is honoured: a commit once begun runs to
                         // its end (milliseconds), so a stop never leaves a half-landed commit for the next run to roll back.
                         runCancel.Token.ThrowIfCancellationRequested();
-                        await committer.CommitAsync(plan, CancellationToken.None).ConfigureAwait(false);
+                        await committer.CommitAsync(plan, CancellationToken.None, log.Notices).ConfigureAwait(false);
                         break;
                     }
                     catch (CommitConflictException conflict) when (attempt < MergeCommitAttempts)
@@ -389,8 +389,18 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             }
             sink?.ThrowIfFailed();
         }
-        catch (Exception) when (killedBecause is null)
+        catch (Exception e) when (killedBecause is null)
         {
+            // A tap that died while writing a line (killed by a signal, the OOM killer; or failed) leaves that line cut
+            // off: the line's parse error is a consequence, its exit status the cause. The output has ended, so the tap has
+            // exited or is about to: wait for it a little instead of killing it, which would make its exit code ours.
+            if (e is SingerProtocolException cut && lines.LastLineUnterminated && cut.Line == lines.LineNumber
+                && await ExitedByItselfAsync(run).ConfigureAwait(false) is { } died and not 0)
+            {
+                log.Tap.ExitCode = died;
+                log.Tap.StderrTail = run.StderrTail;
+                throw new TapFailedException(TapExited(died, $"its last line {cut.Line} was cut off") + Tail(run.StderrTail));
+            }
             run.Kill();
             log.Tap.ExitCode = await ExitCodeAsync(run).ConfigureAwait(false);
             log.Tap.StderrTail = run.StderrTail;
@@ -407,8 +417,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         log.Tap.StderrTail = run.StderrTail;
         if (killedBecause is not null) throw new TapFailedException(killedBecause + Tail(run.StderrTail));
         if (exit != 0 && run.FailureReason is { } reason) throw new TapFailedException(reason);
-        if (exit != 0)
-            throw new TapFailedException($"the tap exited with code {exit}" + (exit > 128 ? $" (killed by signal {exit - 128})" : exit < 0 ? $" (killed by signal {-exit})" : "") + Tail(run.StderrTail));
+        if (exit != 0) throw new TapFailedException(TapExited(exit) + Tail(run.StderrTail));
         if (leftoversStopped is not null) log.Notices.Add(leftoversStopped);
         foreach (var (type, count) in ingest.UnknownMessages) log.Notices.Add($"ignored {count} message(s) of unknown type '{type}'");
         log.Notices.AddRange(ingest.SchemaTypeChanges);
@@ -457,6 +466,23 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     {
         try { return await run.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false); }
         catch (TimeoutException) { run.Kill(); return -1; }
+    }
+
+    /// <summary>The exit code of a tap whose output has ended, once it exits by itself (within a few seconds), else null.</summary>
+    private static async Task<int?> ExitedByItselfAsync(SourceRun run)
+    {
+        try { return await run.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false); }
+        catch (TimeoutException) { return null; }
+    }
+
+    /// <summary><c>the tap exited with code 137 (killed by signal 9)</c>, with what else the reader should know in the brackets.</summary>
+    private static string TapExited(int exit, string? detail = null)
+    {
+        var signal = exit > 128 ? exit - 128 : exit < 0 ? -exit : 0;
+        var details = new List<string>();
+        if (signal > 0) details.Add($"killed by signal {signal}");
+        if (detail is not null) details.Add(detail);
+        return $"the tap exited with code {exit}" + (details.Count > 0 ? $" ({string.Join("; ", details)})" : "");
     }
 
     private static string Tail(string stderr)

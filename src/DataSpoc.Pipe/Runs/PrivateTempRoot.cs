@@ -25,14 +25,23 @@ internal static partial class PrivateTempRoot
             Directory.CreateDirectory(root);
             return root;
         }
+        Exception? notCreated = null;
         if (LStat(root) is null)
         {
+            // The temp folder itself ($TMPDIR) is the system's or the user's: a mistyped TMPDIR is an error, not a
+            // folder to make somewhere on the machine.
             var parent = Path.GetDirectoryName(root);
-            if (parent is not null) Directory.CreateDirectory(parent);
+            if (parent is not null && !Directory.Exists(parent))
+                throw new StorageException($"the private temp folder '{root}' could not be created: the temp folder '{parent}' does not exist " +
+                    "(set TMPDIR to an existing folder, or unset it for /tmp)");
             try { Directory.CreateDirectory(root, UserOnly); }
-            catch (IOException) { /* created by someone else in between: checked below like any existing folder */ }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                notCreated = e; // perhaps created by someone else in between: then checked below like any existing folder
+            }
         }
-        var status = LStat(root) ?? throw new StorageException($"the private temp folder '{root}' could not be created");
+        var status = LStat(root) ?? throw new StorageException($"the private temp folder '{root}' could not be created" +
+            (notCreated is null ? "" : ": " + notCreated.Message), notCreated);
         if (status.IsSymlink)
             throw new StorageException($"the private temp folder '{root}' is a symbolic link (to '{new FileInfo(root).LinkTarget}'); " +
                 "refusing to write credentials through it: remove it (someone may have planted it) or set TMPDIR");

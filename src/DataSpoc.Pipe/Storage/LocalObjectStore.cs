@@ -78,7 +78,7 @@ public sealed class LocalObjectStore : IObjectStore
         var tmp = Lake.LakePaths.TempNameOf(dest);
         Guarded(dest, () =>
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
+            var created = CreateFolder(Path.GetDirectoryName(dest)!);
             try
             {
                 // Same file system (the run spools inside the bucket): a rename, no copy.
@@ -92,6 +92,9 @@ public sealed class LocalObjectStore : IObjectStore
             // Created only if absent (link + unlink on Unix, atomic): a data file never replaces another writer's.
             if (File.Exists(dest)) throw new IOException($"'{dest}' already exists (another writer created it); data files are created only if absent, so nothing was overwritten");
             File.Move(tmp, dest, overwrite: false);
+            // The file's name (and the folders made for it) on disk too, before the commit goes on to the state that
+            // counts it: after a power loss the state must not name rows whose file is gone.
+            foreach (var folder in created) DiskSync.Folder(folder);
         }, tmp);
         return Task.CompletedTask;
     }
@@ -193,7 +196,7 @@ public sealed class LocalObjectStore : IObjectStore
             using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
                 fs.Write(bytes);
-                fs.Flush(flushToDisk: true);
+                DiskSync.Contents(fs, tmp);
             }
             File.Move(tmp, dest, overwrite: true);
         }, tmp);
@@ -202,7 +205,20 @@ public sealed class LocalObjectStore : IObjectStore
     private static void Durable(string path)
     {
         using var fs = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
-        fs.Flush(flushToDisk: true);
+        DiskSync.File(fs, path);
+    }
+
+    /// <summary>
+    /// Creates <paramref name="folder"/> and any missing folder above it (like <c>mkdir -p</c>); returns the folders whose
+    /// entries a file landing in it must sync: the folder itself, and the parent of each folder made here.
+    /// </summary>
+    private static List<string> CreateFolder(string folder)
+    {
+        var toSync = new List<string> { folder };
+        for (var missing = folder; !Directory.Exists(missing) && Path.GetDirectoryName(missing) is { } parent; missing = parent)
+            toSync.Add(parent);
+        Directory.CreateDirectory(folder);
+        return toSync;
     }
 
     /// <summary>Runs a write; on failure removes the temp file and turns OS errors into messages a user can act on.</summary>
@@ -227,10 +243,17 @@ public sealed class LocalObjectStore : IObjectStore
         _ => $"cannot write '{path}': {e.Message}",
     };
 
-    private static FileStream LockSidecar(string dest, CancellationToken cancellationToken)
+    /// <summary>
+    /// How long a conditional write waits for another process to release the key's sidecar lock. A writer holds it only
+    /// while it compares and swaps (milliseconds); a wait this long means a writer stopped or hung mid-write.
+    /// </summary>
+    internal TimeSpan SidecarWaitLimit { get; init; } = TimeSpan.FromMinutes(2);
+
+    private FileStream LockSidecar(string dest, CancellationToken cancellationToken)
     {
         var lockPath = dest + ".lck";
         var delay = 5;
+        var waited = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
             try
@@ -238,12 +261,22 @@ public sealed class LocalObjectStore : IObjectStore
                 // FileShare.None takes an exclusive advisory lock (flock) on Unix; released when disposed or the process dies.
                 return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             }
-            // Only a held lock is worth waiting for; a missing folder or a full disk would retry forever.
-            catch (IOException e) when (!cancellationToken.IsCancellationRequested && e is not DirectoryNotFoundException && (e.HResult & 0xFFFF) != 28)
+            // Only a lock another writer holds is worth waiting for: any other failure (a read-only or full file system,
+            // a quota, too many open files, an I/O error) would fail the same way on every attempt, so it fails now.
+            catch (IOException e) when (HeldByAnother(e))
             {
+                // A commit once begun waits with no token: the limit, not a stop request, ends that wait.
+                cancellationToken.ThrowIfCancellationRequested();
+                if (waited.Elapsed > SidecarWaitLimit)
+                    throw new IOException($"'{lockPath}' is still locked by another process after {SidecarWaitLimit.TotalSeconds:0} s " +
+                        "(a writer holds it only while it updates the file, normally for milliseconds): a process writing it is stopped or hung", e);
                 Thread.Sleep(Random.Shared.Next(delay, delay * 2));
                 delay = Math.Min(delay * 2, 200);
             }
         }
     }
+
+    /// <summary>The open failed because another open file holds the lock (flock's EWOULDBLOCK; a sharing violation on Windows).</summary>
+    private static bool HeldByAnother(IOException e) =>
+        (e.HResult & 0xFFFF) == (OperatingSystem.IsWindows() ? 32 : OperatingSystem.IsLinux() ? 11 : 35);
 }

@@ -121,6 +121,37 @@ public sealed class SignalTests : IDisposable
         Assert.Equal("cancelled", JsonNode.Parse(next.Output().Stdout)!.Str("status"));
     }
 
+    [Theory]
+    [InlineData("run", "late")]
+    [InlineData("run", "--all")]
+    public async Task A_signal_that_comes_once_the_commit_has_begun_lets_the_run_succeed_and_exit_0(params string[] command)
+    {
+        // The run's closing lineage event is sent after its commit, before its log: a collector that holds it unanswered
+        // keeps the run between the two, where the signal comes (any point from the journal to the log behaves alike).
+        using var collector = new StallingCollector();
+        _home.WriteShopPipeline("late");
+        File.WriteAllText(Path.Combine(_home.Home, "config.yaml"),
+            $"openlineage:\n  transport:\n    type: http\n    url: {collector.Url}\n    timeout: 3s\n");
+        using var cli = Start([.. command, "--output", "json"]);
+
+        var closing = await collector.ClosingEvent.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal("COMPLETE", JsonNode.Parse(closing)!.Str("eventType"));
+        Kill("TERM", cli.Process.Id);
+        Assert.True(cli.Process.WaitForExit(TimeSpan.FromSeconds(30)), "the run did not end");
+        var (stdout, stderr) = cli.Output();
+
+        Assert.True(cli.Process.ExitCode == 0, $"exit {cli.Process.ExitCode}\n{stdout}\n{stderr}");
+        var log = JsonNode.Parse(stdout)! is JsonArray all ? Assert.Single(all)! : JsonNode.Parse(stdout)!;
+        Assert.Equal("success", log.Str("status"));
+        Assert.True(log.Bool("state_committed"));
+        Assert.DoesNotContain("nothing is committed;", stderr);
+        Assert.Contains("SIGTERM received: stopping the run (the tap is stopped and nothing is committed, unless the commit has begun: it then finishes)", stderr);
+        Assert.Contains("SIGTERM came after", stderr);
+        Assert.DoesNotContain("error:", stderr);
+        var saved = JsonNode.Parse(File.ReadAllText(Assert.Single(Directory.GetFiles(Path.Combine(_home.Lake, ".dataspoc", "logs", "late")))))!;
+        Assert.Equal("success", saved.Str("status"));
+    }
+
     /// <summary>An HTTP server on 127.0.0.1 that answers the first request (the run's START event) and holds every later one unanswered.</summary>
     private sealed class StallingCollector : IDisposable
     {

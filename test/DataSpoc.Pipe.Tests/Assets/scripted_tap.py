@@ -11,6 +11,8 @@ config keys (all optional):
   stderr_mb     writes this many megabytes of numbered lines to stderr while emitting, then "stderr done"
   hang_seconds  after the records (before the final STATE) prints nothing and sleeps this long
   trickle_seconds  after the records, prints one STATE per 0.2 s for this long (active, but never finishing)
+  cut_last_line after the records, writes the first half of one more RECORD line (no newline), flushes it and ends
+                there (killed by kill_signal, or exiting with exit_code): a tap dying mid-write
   kill_signal   after the records, the tap kills itself with this signal number
   exit_code     exits with this code at the end
   record_interval  seconds to wait after each record, flushed (a slow source: records trickle in)
@@ -75,6 +77,13 @@ for i in range(bookmark + 1, max_id + 1):
 while config.get("stderr_mb"):
     chatter()
 out.flush()
+if config.get("cut_last_line"):
+    line = json.dumps({"type": "RECORD", "stream": stream, "record": {"id": max_id + 1, "name": "cut"}}, separators=(",", ":"))
+    out.write(line[:len(line) // 2])
+    out.flush()
+    if config.get("kill_signal"):
+        os.kill(os.getpid(), int(config["kill_signal"]))
+    sys.exit(int(config.get("exit_code", 0)))
 if config.get("kill_signal"):
     os.kill(os.getpid(), int(config["kill_signal"]))
 if config.get("hang_seconds"):

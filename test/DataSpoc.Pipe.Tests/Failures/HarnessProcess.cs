@@ -16,15 +16,21 @@ internal static class HarnessProcess
     /// <param name="killWhen">Kill once a stdout line satisfies this (after <paramref name="killDelay"/>).</param>
     /// <param name="killAfter">Kill after this long from the start, whatever it is doing.</param>
     /// <param name="killOnceTrue">Kill as soon as this turns true (polled every 20 ms), e.g. once a file exists.</param>
+    /// <param name="wrapper">A command the harness runs under (e.g. <c>strace</c> with its options), passing its exit code on.</param>
     public static async Task<Outcome> RunAsync(JsonObject run, IReadOnlyDictionary<string, string>? env = null,
         Func<string, bool>? killWhen = null, TimeSpan? killDelay = null, TimeSpan? killAfter = null, TimeSpan? timeout = null,
-        Func<bool>? killOnceTrue = null)
+        Func<bool>? killOnceTrue = null, IReadOnlyList<string>? wrapper = null)
     {
         var runFile = Path.Combine(Path.GetTempPath(), "dsp-harness-" + Guid.NewGuid().ToString("N")[..10] + ".json");
         await File.WriteAllTextAsync(runFile, run.ToJsonString());
         try
         {
-            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            var psi = new ProcessStartInfo(wrapper?[0] ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            if (wrapper is not null)
+            {
+                foreach (var a in wrapper.Skip(1)) psi.ArgumentList.Add(a);
+                psi.ArgumentList.Add("dotnet");
+            }
             psi.ArgumentList.Add(Dll);
             psi.ArgumentList.Add(runFile);
             foreach (var (k, v) in env ?? new Dictionary<string, string>()) psi.Environment[k] = v;

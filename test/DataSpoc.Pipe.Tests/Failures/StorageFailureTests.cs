@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Lake;
 using DataSpoc.Pipe.Runs;
 using DataSpoc.Pipe.Storage;
@@ -50,7 +51,35 @@ public class StorageFailureTests
     }
 
     [Fact]
-    public async Task A_table_folder_that_refuses_writes_fails_the_commit_naming_the_path_and_the_next_run_rolls_it_back()
+    public async Task A_disk_that_fills_while_a_file_is_encoded_fails_the_run_naming_that_file()
+    {
+        using var lake = new TempLake();
+        Sh("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", lake.Root);
+        try
+        {
+            await BadInputCorpusTests.LandGoodRunAsync(lake, "encode-full");
+            // 40 KB left: the spooled file's first row group does not fit (the commit is never reached).
+            using (var filler = File.Create(Path.Combine(lake.Root, "filler")))
+                filler.Write(new byte[new DriveInfo(lake.Root).AvailableFreeSpace - 40 * 1024]);
+            var lines = new List<string> { BadInputCorpusTests.Schema };
+            for (var id = 100; id < 3100; id++)
+                lines.Add($"{{\"type\":\"RECORD\",\"stream\":\"items\",\"record\":{{\"id\":{id},\"name\":\"{RandomHex(96)}\"}}}}");
+
+            var run = await TempLake.RunAsync(lake.Pipeline("encode-full", lake.WriteSinger("big.singer", [.. lines])));
+
+            Assert.False(run.Succeeded);
+            Assert.Matches($@"^disk full writing '{System.Text.RegularExpressions.Regex.Escape(lake.Root)}/\.dataspoc/tmp/encode-full/\w+/items-\d+-\d+\.parquet\.part' \(no space left on device\)$", run.Log.Error);
+            File.Delete(Path.Combine(lake.Root, "filler"));
+            BadInputCorpusTests.AssertGoodRunUntouched(lake, "encode-full");
+        }
+        finally
+        {
+            Sh("umount", "--lazy", lake.Root);
+        }
+    }
+
+    [Fact]
+    public async Task A_table_folder_that_refuses_writes_fails_the_commit_naming_the_path_and_the_run_rolls_it_back_itself()
     {
         using var lake = new TempLake();
         await BadInputCorpusTests.LandGoodRunAsync(lake, "denied");
@@ -62,16 +91,116 @@ public class StorageFailureTests
         Assert.Equal("commit", run.Log.FailedStep);
         Assert.StartsWith($"permission denied writing '{partition}/items_0001_{run.Log.RunId}.parquet'", run.Log.Error);
         Assert.False(run.Log.StateCommitted);
+        Assert.Contains(run.Log.Notices, n => n.StartsWith("rolled back this run's commit after it failed", StringComparison.Ordinal));
         Assert.Equal([["1"], ["2"], ["3"]], lake.Query("select id from read_parquet('{lake}/raw/test/items/*/*.parquet') order by id"));
         Assert.Equal("""{"bookmark":3}""", lake.State("denied")!.ToJsonString());
         Assert.Equal(3, lake.Manifest().Tables["test/items"].RowCount);
+        Assert.False(File.Exists(Path.Combine(lake.Root, LakeCommitter.JournalKey("denied"))), "the failed run left its commit for the next run");
 
         var retry = await TempLake.RunAsync(lake.Pipeline("denied", more));
 
         Assert.True(retry.Succeeded, retry.Log.Error);
-        Assert.Contains(retry.Log.Notices, n => n.StartsWith("rolled back the interrupted commit", StringComparison.Ordinal));
+        Assert.DoesNotContain(retry.Log.Notices, n => n.StartsWith("rolled back", StringComparison.Ordinal));
         Assert.Equal([["1"], ["2"], ["3"], ["4"]], lake.Query("select id from read_parquet('{lake}/raw/test/items/*/*.parquet') order by id"));
         Assert.Equal("""{"bookmark":4}""", lake.State("denied")!.ToJsonString());
+    }
+
+    [Fact]
+    public async Task A_commit_failing_after_its_files_landed_removes_them_itself_and_writes_its_failure_log()
+    {
+        // As a full disk does to the journal write that records the landed files: the files are there, the write fails.
+        using var lake = new TempLake();
+        await BadInputCorpusTests.LandGoodRunAsync(lake, "journal-fails");
+        var journal = LakeCommitter.JournalKey("journal-fails");
+        var stores = new ObjectStoreFactory();
+        stores.Register("file", (uri, _) => new FaultingStore(new LocalObjectStore(uri), failPut: key => key == journal && lake.ParquetKeys().Count() > 1));
+        var more = lake.WriteSinger("more.singer", BadInputCorpusTests.Schema, BadInputCorpusTests.Record(4), """{"type":"STATE","value":{"bookmark":4}}""");
+
+        var run = await TempLake.RunAsync(lake.Pipeline("journal-fails", more), runner: new PipelineRunner(stores));
+
+        Assert.False(run.Succeeded);
+        Assert.Equal("commit", run.Log.FailedStep);
+        Assert.Contains("simulated failure writing " + journal, run.Log.Error);
+        Assert.Contains(run.Log.Notices, n => n.StartsWith("rolled back this run's commit after it failed (1 file(s) planned", StringComparison.Ordinal));
+        BadInputCorpusTests.AssertGoodRunUntouched(lake, "journal-fails");
+        var saved = LakeJson.Deserialize<RunLog>(File.ReadAllBytes(Directory.GetFiles(Path.Combine(lake.Root, ".dataspoc", "logs", "journal-fails")).Max()!), "run log");
+        Assert.Equal(("failure", run.Log.RunId), (saved.Status, saved.RunId));
+    }
+
+    /// <summary>
+    /// A failed fsync is the kernel saying written pages may be lost (a disk's I/O error): the file must not land, nor state
+    /// advance over it. The run is a child process (the kill harness) under strace, which makes every fsync fail with
+    /// EIO: a data file is the one thing a run flushes with fsync (files written whole, such as the journal and the run
+    /// log, use fdatasync), so the commit's landing is what fails, and the failure log can still be written.
+    /// </summary>
+    [Fact]
+    public async Task A_data_file_whose_fsync_fails_does_not_land_and_the_run_fails_naming_it()
+    {
+        using var lake = new TempLake();
+        await BadInputCorpusTests.LandGoodRunAsync(lake, "fsync-fails");
+        var run = new JsonObject
+        {
+            ["name"] = "fsync-fails",
+            ["bucket"] = lake.Bucket,
+            ["tap"] = TempLake.ReplayTap,
+            ["config"] = new JsonObject { ["file"] = lake.WriteSinger("more.singer", BadInputCorpusTests.Schema, BadInputCorpusTests.Record(4), """{"type":"STATE","value":{"bookmark":4}}""") },
+        };
+
+        var failed = await HarnessProcess.RunAsync(run, wrapper: ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync", "-e", "inject=fsync:error=EIO"]);
+
+        Assert.True(failed.ExitCode == 1, $"exit {failed.ExitCode} (this test needs strace): {string.Join(" | ", failed.Stdout)} {failed.Stderr}");
+        var error = JsonNode.Parse(failed.Stdout.Single(l => l.StartsWith("result ", StringComparison.Ordinal))["result ".Length..])!["error"]!.GetValue<string>();
+        Assert.True(System.Text.RegularExpressions.Regex.IsMatch(error,
+            @"^cannot write '[^']*/raw/test/items/dt=[^']*/items_0001_\w+\.parquet': flushing '[^']*\.parquet\.tmp-\w+' to disk failed: Input/output error$"), error);
+        BadInputCorpusTests.AssertGoodRunUntouched(lake, "fsync-fails");
+        var saved = LakeJson.Deserialize<RunLog>(File.ReadAllBytes(Directory.GetFiles(Path.Combine(lake.Root, ".dataspoc", "logs", "fsync-fails")).Max()!), "run log");
+        Assert.Equal(("failure", "commit", error), (saved.Status, saved.FailedStep, saved.Error));
+    }
+
+    [Fact]
+    public async Task A_read_only_bucket_fails_the_run_at_once_naming_the_file_instead_of_waiting_on_its_lock()
+    {
+        using var lake = new TempLake();
+        Sh("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", lake.Root);
+        try
+        {
+            await BadInputCorpusTests.LandGoodRunAsync(lake, "read-only");
+            Sh("mount", "-o", "remount,ro", lake.Root);
+            var more = lake.Pipeline("read-only", lake.WriteSinger("more.singer", BadInputCorpusTests.Schema, BadInputCorpusTests.Record(4)));
+
+            // On a thread of its own: a run that waits on the lock forever would otherwise hold the test's thread too.
+            var e = await Assert.ThrowsAsync<StorageException>(() => Task.Run(() => TempLake.RunAsync(more)).WaitAsync(TimeSpan.FromSeconds(60)));
+
+            Assert.StartsWith($"cannot write '{lake.Root}/.dataspoc/locks/read-only.lock': Read-only file system", e.Message);
+        }
+        finally
+        {
+            Sh("umount", "--lazy", lake.Root);
+        }
+    }
+
+    [Fact]
+    public async Task A_conditional_write_waits_while_another_writer_holds_the_keys_lock_and_only_that_long()
+    {
+        using var lake = new TempLake();
+        var store = new LocalObjectStore(BucketUri.Parse(lake.Bucket)) { SidecarWaitLimit = TimeSpan.FromSeconds(2) };
+        var sidecar = Path.Combine(lake.Root, "held", "object.json.lck");
+        Directory.CreateDirectory(Path.GetDirectoryName(sidecar)!);
+        Task<bool> Put() => Task.Run(() => store.PutAsync("held/object.json", "{}"u8.ToArray(), WriteCondition.IfAbsent, CancellationToken.None));
+
+        using (var held = new FileStream(sidecar, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        {
+            var waiting = Put();
+            await Task.Delay(500);
+            Assert.False(waiting.IsCompleted, "the write did not wait for the lock's holder");
+            held.Dispose();
+            Assert.True(await waiting.WaitAsync(TimeSpan.FromSeconds(10)));
+        }
+        using (new FileStream(sidecar, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        {
+            var e = await Assert.ThrowsAsync<StorageException>(() => Put().WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Contains($"'{sidecar}' is still locked by another process after 2 s", e.Message);
+        }
     }
 
     [Fact]

@@ -55,6 +55,35 @@ public class TapFailureTests
         BadInputCorpusTests.AssertGoodRunUntouched(lake, "tap-signal");
     }
 
+    [Theory]
+    [InlineData(9, 137, "the tap exited with code 137 (killed by signal 9; its last line 49 was cut off)")]
+    [InlineData(0, 3, "the tap exited with code 3 (its last line 49 was cut off)")]
+    public async Task A_tap_that_dies_while_writing_a_line_fails_the_run_with_its_exit_status_not_a_json_error(int signal, int exitCode, string error)
+    {
+        using var lake = new TempLake();
+        await BadInputCorpusTests.LandGoodRunAsync(lake, "tap-cut");
+        var config = new JsonObject { ["max_id"] = 50, ["cut_last_line"] = true };
+        if (signal > 0) config["kill_signal"] = signal;
+        else config["exit_code"] = exitCode;
+
+        var run = await TempLake.RunAsync(ScriptedTap.Pipeline(lake, "tap-cut", config));
+
+        Assert.False(run.Succeeded);
+        Assert.Equal(error, run.Log.Error);
+        Assert.Equal(exitCode, run.Log.Tap.ExitCode);
+        BadInputCorpusTests.AssertGoodRunUntouched(lake, "tap-cut");
+    }
+
+    [Fact]
+    public async Task A_tap_that_exits_0_after_a_cut_off_line_fails_the_run_on_that_line()
+    {
+        using var lake = new TempLake();
+        var run = await TempLake.RunAsync(ScriptedTap.Pipeline(lake, "tap-cut-ok", new JsonObject { ["max_id"] = 50, ["cut_last_line"] = true }));
+
+        Assert.False(run.Succeeded);
+        Assert.StartsWith("line 52: the last line is truncated (no newline) and is not valid JSON", run.Log.Error);
+    }
+
     [Fact]
     public async Task A_tap_that_goes_silent_is_stopped_by_the_idle_timeout_and_the_run_fails()
     {

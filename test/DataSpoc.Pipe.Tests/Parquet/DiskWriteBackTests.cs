@@ -44,7 +44,7 @@ public class DiskWriteBackTests
         // fdatasync refuses a character device (EINVAL): a stand-in for a disk that fails write-back.
         DiskWriteBack.Start("/dev/null");
         var e = Assert.Throws<IOException>(() => DiskWriteBack.Settle("/dev/null"));
-        Assert.Contains("writing '/dev/null' to disk failed", e.Message);
+        Assert.Equal("flushing '/dev/null' to disk failed: Invalid argument", e.Message);
         // Reported once; the next settle of a file without failures passes.
         DiskWriteBack.Settle("/dev/null");
     }

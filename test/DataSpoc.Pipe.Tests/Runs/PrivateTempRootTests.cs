@@ -49,6 +49,35 @@ public sealed class PrivateTempRootTests : IDisposable
     }
 
     [Fact]
+    public void A_temp_folder_that_does_not_exist_is_an_error_and_is_not_created()
+    {
+        var missing = Path.Combine(_dir, "mistyped", "tmpdir");
+
+        var e = Assert.Throws<StorageException>(() => PrivateTempRoot.Ensure(Path.Combine(missing, "dataspoc-pipe-someone")));
+
+        Assert.Equal($"the private temp folder '{missing}/dataspoc-pipe-someone' could not be created: the temp folder '{missing}' does not exist " +
+            "(set TMPDIR to an existing folder, or unset it for /tmp)", e.Message);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "mistyped")));
+    }
+
+    [Fact]
+    public void A_private_folder_that_cannot_be_created_is_an_error_saying_why()
+    {
+        // chattr +i: nothing can be created in the folder (the tests run as root, which chmod does not stop).
+        Run("chattr", "+i", _dir);
+        try
+        {
+            var e = Assert.Throws<StorageException>(() => PrivateTempRoot.Ensure(Root));
+            Assert.StartsWith($"the private temp folder '{Root}' could not be created: ", e.Message);
+            Assert.True(e.Message.Length > $"the private temp folder '{Root}' could not be created: ".Length, e.Message);
+        }
+        finally
+        {
+            Run("chattr", "-i", _dir);
+        }
+    }
+
+    [Fact]
     public void A_planted_symlink_is_refused_and_its_target_is_not_touched()
     {
         var target = Path.Combine(_dir, "attacker-readable");

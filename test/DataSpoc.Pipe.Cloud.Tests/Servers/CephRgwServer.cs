@@ -91,6 +91,9 @@ public sealed class CephRgwServer : IAsyncLifetime
             osd pool default pg autoscale mode = off
             mon allow pool size one = true
             mon max pg per osd = 1000
+            # The monitor's data is a few MB in a temp folder: a disk past 95% full (its default limit) must not stop it.
+            mon data avail crit = 0
+            mon data avail warn = 0
             osd crush chooseleaf type = 0
             osd objectstore = memstore
             memstore device bytes = 4294967296

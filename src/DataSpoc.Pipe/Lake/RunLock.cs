@@ -38,6 +38,9 @@ public sealed class RunLock : IAsyncDisposable
     /// <summary>What taking the lock found: null when it was free, else a sentence for the run log.</summary>
     public string? Notice { get; private set; }
 
+    /// <summary>The run id of the holder whose stale lock this one took over (a run that died holding it), else null.</summary>
+    public string? TookOverFrom { get; private set; }
+
     /// <summary>Why the lock was lost (a renewal refused or impossible until its lease ran out); null while it is held.</summary>
     public string? LostReason { get; private set; }
 
@@ -78,6 +81,7 @@ public sealed class RunLock : IAsyncDisposable
             if (await store.PutAsync(key, content, WriteCondition.IfVersion(held.Version), cancellationToken).ConfigureAwait(false))
             {
                 runLock.Notice = $"took over a stale lock of run {holder?.RunId ?? "?"} ({stale})";
+                runLock.TookOverFrom = holder?.RunId;
                 await runLock.LearnVersionAsync(content, cancellationToken).ConfigureAwait(false);
                 runLock.StartRenewing();
                 return runLock;

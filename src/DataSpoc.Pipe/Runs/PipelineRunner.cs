@@ -90,6 +90,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         try
         {
             log.Notices.AddRange(await CleanLeftoversAsync(store, pipeline.Name, Path.GetDirectoryName(privateDir)!, Path.GetDirectoryName(spoolDir)!, runId, runCancel.Token).ConfigureAwait(false));
+            if (await DiedWithoutLogAsync(store, pipeline.Name, runLock.TookOverFrom, runCancel.Token).ConfigureAwait(false) is { } died) log.Notices.Add(died);
             // Parts of a split run share the pipeline's journal and metadata without its lock: they leave them alone.
             if (split is null) log.Notices.AddRange(CleanMetadataTempFiles(store, pipeline.Name, startedAt));
             var committer = new LakeCommitter(store, _time);
@@ -824,6 +825,19 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             }
         }
         return notices;
+    }
+
+    /// <summary>
+    /// A run whose stale lock this one took over died holding it (killed, out of memory, its machine stopped); when it
+    /// also wrote no run log, nothing else records that it ran, and <c>status</c> still shows the run before it: said
+    /// here so that the log of the next run does. (A <c>maintain</c> holding the lock writes no run log anyway.)
+    /// </summary>
+    private static async Task<string?> DiedWithoutLogAsync(IObjectStore store, string pipeline, string? deadRun, CancellationToken cancellationToken)
+    {
+        if (deadRun is null || deadRun.StartsWith("maintain-", StringComparison.Ordinal)) return null;
+        await foreach (var obj in store.ListAsync(LakePaths.LogsPrefix(pipeline), cancellationToken).ConfigureAwait(false))
+            if (LakePaths.RunIdOfLogKey(obj.Key) == deadRun) return null;
+        return $"run {deadRun} ended without a run log (killed while it ran); the notices of this run's recovery say whether its commit had begun";
     }
 
     /// <summary>

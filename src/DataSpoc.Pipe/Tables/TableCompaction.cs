@@ -45,7 +45,7 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
         var compactionId = "c" + Guid.NewGuid().ToString("N")[..7];
         var plan = new CommitPlan { RunId = compactionId, Pipeline = pipeline, StartedAt = time.GetUtcNow() };
         var results = new List<TableCompactionResult>();
-        var work = Directory.CreateTempSubdirectory("dataspoc-compact-");
+        var work = WorkFolder(pipeline, compactionId);
         try
         {
             foreach (var (tableKey, table) in manifest.Tables)
@@ -62,6 +62,24 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
         {
             work.Delete(recursive: true);
         }
+    }
+
+    /// <summary>
+    /// A folder for this compaction's local copies of the table's files, in the user's private temp folder (mode 0700:
+    /// they hold the table's rows) under this pipeline and bucket. The caller holds the pipeline's lock, so any other
+    /// folder there is a killed compaction's, and is removed now: nothing else ever would.
+    /// </summary>
+    private DirectoryInfo WorkFolder(string pipeline, string compactionId)
+    {
+        var parent = LakePaths.LocalTempFolder(Runs.PrivateTempRoot.ForCurrentUser(), "compact", store.Bucket.Canonical, pipeline);
+        if (Directory.Exists(parent))
+            foreach (var leftover in Directory.GetDirectories(parent))
+            {
+                try { Directory.Delete(leftover, recursive: true); }
+                catch (IOException) { }
+                catch (UnauthorizedAccessException) { }
+            }
+        return Directory.CreateDirectory(Path.Combine(parent, compactionId));
     }
 
     private async Task<TableCompactionResult> PlanTableAsync(CommitPlan plan, string tableKey, ManifestTable table, Compression compression,

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.KillHarness;
+using DataSpoc.Pipe.Lake;
 using DataSpoc.Pipe.Parquet;
 using DataSpoc.Pipe.Runs;
 using DataSpoc.Pipe.Storage;
@@ -82,6 +83,13 @@ public class TableCommitCrashTests(ITestOutputHelper output)
         }
         foreach (var v in violations) output.WriteLine("violation: " + v);
         Assert.Empty(violations);
+
+        // A killed compaction leaves its local copies of the table's files (the table's rows) in the private temp
+        // folder; the next one, holding the pipeline's lock as every compaction does, removes them.
+        var work = LakePaths.LocalTempFolder(PrivateTempRoot.ForCurrentUser(), "compact", BucketUri.Parse(lake.Bucket).Canonical, Pipeline);
+        Assert.NotEmpty(Directory.GetDirectories(work));
+        Assert.Equal(0, (await HarnessProcess.RunAsync(Run(lake, maxId, "compact"))).ExitCode);
+        Assert.Empty(Directory.GetFileSystemEntries(work));
         // A Delta checkpoint (every 10th version) adds writes to some commits only: the calibrated count may be off by those.
         Assert.True(_killed >= runWrites + compactionWrites - 4, $"only {_killed} of {runWrites + compactionWrites} runs and compactions were killed at their step");
     }

@@ -10,7 +10,25 @@ public sealed class S3rverServer : IAsyncDisposable
 
     public int Port { get; } = FreePort.Next();
 
-    public string Directory { get; } = System.IO.Directory.CreateTempSubdirectory("s3rver-").FullName;
+    public string Directory { get; } = NewDirectory();
+
+    /// <summary>
+    /// A folder for this server's objects under one parent named by the test process. The shared servers stop when the
+    /// test host exits, which may not wait for hundreds of MB of objects to be deleted, so each run left one behind;
+    /// folders of test processes that have ended are removed here instead.
+    /// </summary>
+    private static string NewDirectory()
+    {
+        var parent = Path.Combine(Path.GetTempPath(), "dataspoc-tests-s3rver");
+        System.IO.Directory.CreateDirectory(parent);
+        foreach (var folder in System.IO.Directory.GetDirectories(parent))
+        {
+            var owner = Path.GetFileName(folder).Split('-')[0];
+            if (int.TryParse(owner, out var pid) && !System.IO.Directory.Exists($"/proc/{pid}"))
+                try { System.IO.Directory.Delete(folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+        return System.IO.Directory.CreateDirectory(Path.Combine(parent, $"{Environment.ProcessId}-{Guid.NewGuid():N}")).FullName;
+    }
 
     public string Endpoint => $"http://127.0.0.1:{Port}";
 

@@ -92,7 +92,11 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
                 : null;
 
             var stored = new HashSet<string>(StringComparer.Ordinal);
-            await foreach (var obj in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false)) stored.Add(obj.Key);
+            await foreach (var obj in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+            {
+                stored.Add(obj.Key);
+                if (IsAbandonedTemp(obj)) candidates.Add(obj.Key);
+            }
             var deleted = candidates.Where(k => !keep.Contains(k) && stored.Contains(k)).Order(StringComparer.Ordinal).ToList();
             if (deleted.Count > 0) await SaveJournalAsync(journalKey, key, deleted, cancellationToken).ConfigureAwait(false);
             if (expiry is { Next: { } next })
@@ -108,6 +112,17 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
         if (pending is not null) await store.DeleteAsync(journalKey, cancellationToken).ConfigureAwait(false);
         return results;
     }
+
+    /// <summary>
+    /// How old a temp file in a table's folder (<c>&lt;key&gt;.tmp-&lt;id&gt;</c>, a file:// write killed before its
+    /// rename: Iceberg metadata, a manifest, a Delta log entry, a data file) must be to be deleted. No metadata ever names
+    /// one; a live write renames its temp file within seconds, and one still being copied is written to all along, so an
+    /// hour-old one is abandoned even if another pipeline writes this table meanwhile.
+    /// </summary>
+    internal static readonly TimeSpan AbandonedTempAge = TimeSpan.FromHours(1);
+
+    private bool IsAbandonedTemp(ObjectInfo obj) =>
+        LakePaths.IsTempName(obj.Key[(obj.Key.LastIndexOf('/') + 1)..]) && obj.LastModified < time.GetUtcNow() - AbandonedTempAge;
 
     private async Task<IcebergExpiry?> PlanIcebergExpiryAsync(TableMetadataCommit commit, DateTimeOffset cutoff,
         HashSet<string> candidates, HashSet<string> keep, CancellationToken cancellationToken)

@@ -46,6 +46,32 @@ public class TableMaintenanceTests
     }
 
     [Fact]
+    public async Task Temp_files_a_killed_commit_left_in_the_tables_folders_are_deleted_once_an_hour_old()
+    {
+        using var lake = new TempLake();
+        PipelineDefinition P(string input) => lake.Pipeline("orders", input, p => p with { Destination = p.Destination with { TableFormat = TableFormats.Iceberg | TableFormats.Delta } });
+        Assert.True((await TempLake.RunAsync(P(lake.WriteSinger("a", Orders(1, 3))))).Succeeded);
+        var table = Path.Combine(lake.Root, "raw/test/orders");
+        // What a file:// commit killed between writing a temp file and renaming it leaves, two hours ago and just now.
+        string Leftover(string name, TimeSpan age)
+        {
+            var path = Path.Combine(table, name);
+            File.WriteAllText(path, "{}");
+            File.SetLastWriteTimeUtc(path, DateTime.UtcNow - age);
+            return "raw/test/orders/" + name;
+        }
+        var old = new[] { Leftover("metadata/v2.metadata.json.tmp-0a1b2c3d4e5f", TimeSpan.FromHours(2)), Leftover("_delta_log/00000000000000000001.json.tmp-1a2b3c4d5e6f", TimeSpan.FromHours(2)) };
+        var recent = Leftover("metadata/snap-1.avro.tmp-2a3b4c5d6e7f", TimeSpan.FromMinutes(1));
+
+        await using var store = new ObjectStoreFactory().Open(lake.Bucket);
+        var result = Assert.Single(await new TableMaintenance(store, TimeProvider.System).RunAsync("orders", TimeSpan.FromDays(7), CancellationToken.None));
+        Assert.Equal(old.Order(StringComparer.Ordinal), result.DeletedFiles);
+        Assert.All(old, key => Assert.False(File.Exists(Path.Combine(lake.Root, key)), key));
+        Assert.True(File.Exists(Path.Combine(lake.Root, recent)), "a temp file of a commit that may still be running stays");
+        Assert.Equal([1L, 2, 3], TableReaders.Icebird($"file://{table}")["rows"]!.AsArray().Select(r => long.Parse(r!["id"]!.ToString())).Order());
+    }
+
+    [Fact]
     public async Task Files_no_table_metadata_ever_listed_are_never_deleted()
     {
         using var lake = new TempLake();

@@ -89,7 +89,7 @@ internal sealed class AddCommand : AsyncCommand<AddCommand.Settings>
             if (!string.IsNullOrWhiteSpace(Cron) && PipelineLoader.CronError(Cron) is { } why) return ValidationResult.Error("--cron: " + why);
             if (Incremental is { IsSet: true, Value: { Length: > 0 } v } && v.ToLowerInvariant() is not ("true" or "false" or "yes" or "no" or "y" or "n" or "1" or "0"))
                 return ValidationResult.Error($"--incremental takes true or false, not '{v}'");
-            if (Bucket is not null && BucketError(Bucket) is { } bad) return ValidationResult.Error("--bucket: " + bad);
+            if (Bucket is not null && PipelineLocation.BucketProblem(Bucket) is { } bad) return ValidationResult.Error("--bucket: " + bad);
             return ValidationResult.Success();
         }
     }
@@ -263,7 +263,7 @@ internal sealed class AddCommand : AsyncCommand<AddCommand.Settings>
             .Validate(t => t.Trim().Length > 0 ? ValidationResult.Success() : ValidationResult.Error("the tap is required")));
         var bucket = s.Bucket ?? AnsiConsole.Prompt(new TextPrompt<string>("Bucket")
             .DefaultValue("file://" + System.IO.Path.Combine(home.Root, "lake"))
-            .Validate(b => BucketError(b) is { } why ? ValidationResult.Error(why) : ValidationResult.Success()));
+            .Validate(b => PipelineLocation.BucketProblem(b) is { } why ? ValidationResult.Error(why) : ValidationResult.Success()));
         var path = s.Path ?? AnsiConsole.Prompt(new TextPrompt<string>("Base path in the bucket").DefaultValue("raw"));
         var compression = s.Compression ?? AnsiConsole.Prompt(new TextPrompt<string>("Compression")
             .AddChoices(["zstd", "snappy", "gzip", "none"]).DefaultValue("zstd"));
@@ -271,19 +271,6 @@ internal sealed class AddCommand : AsyncCommand<AddCommand.Settings>
         var cron = s.Cron ?? AnsiConsole.Prompt(new TextPrompt<string>("Cron schedule (empty for none):").AllowEmpty()
             .Validate(c => string.IsNullOrWhiteSpace(c) || PipelineLoader.CronError(c) is null ? ValidationResult.Success() : ValidationResult.Error(PipelineLoader.CronError(c)!)));
         return new PipelineYaml.Answers(tap.Trim(), null, bucket.Trim(), path.Trim(), compression, incremental, NullIfEmpty(cron));
-    }
-
-    private static string? BucketError(string bucket)
-    {
-        try
-        {
-            Storage.BucketUri.Parse(bucket);
-            return null;
-        }
-        catch (FormatException e)
-        {
-            return e.Message;
-        }
     }
 
     private static string? NullIfEmpty(string? s) => string.IsNullOrWhiteSpace(s) ? null : s.Trim();

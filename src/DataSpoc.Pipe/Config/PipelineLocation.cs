@@ -6,7 +6,7 @@ namespace DataSpoc.Pipe.Config;
 /// (<see cref="Api.PipeClient"/>, before anything runs: a bad path would otherwise be refused only at commit, after the
 /// whole extraction).
 /// </summary>
-internal static class PipelineLocation
+public static class PipelineLocation
 {
     /// <summary>Why <c>destination.bucket</c> cannot be used, or null when it can.</summary>
     public static string? BucketProblem(string? bucket)
@@ -42,7 +42,7 @@ internal static class PipelineLocation
     /// <paramref name="sourceName"/> is <c>source.name</c>, else the name of the source given in code (a tap's own name is
     /// always made safe).
     /// </summary>
-    public static void Check(PipelineDefinition pipeline, string? sourceName)
+    internal static void Check(PipelineDefinition pipeline, string? sourceName)
     {
         if (BucketProblem(pipeline.Destination.Bucket) is { } bucket) throw new ConfigException(bucket, pipeline.FilePath, key: "destination.bucket");
         if (PathProblem(pipeline.Destination.Path) is { } path) throw new ConfigException(path, pipeline.FilePath, key: "destination.path");

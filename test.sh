@@ -106,11 +106,15 @@ python3 - "$results" <<'PY' || true
 import sys, glob, xml.etree.ElementTree as ET
 p = f = s = 0
 durations = []
+failures = []
 for path in glob.glob(sys.argv[1] + "/*.trx"):
     root = ET.parse(path).getroot()
     for r in root.findall(".//{*}UnitTestResult"):
         h, m, sec = r.get("duration", "0:0:0").split(":")
         durations.append((int(h) * 3600 + int(m) * 60 + float(sec), r.get("testName", "")))
+        if r.get("outcome") not in ("Passed", "NotExecuted"):
+            failures.append((r.get("testName", ""), "\n".join(e.text or "" for e in
+                r.findall(".//{*}ErrorInfo/{*}Message") + r.findall(".//{*}ErrorInfo/{*}StackTrace"))))
     c = root.find(".//{*}Counters")
     if c is None: continue
     p += int(c.get("passed", 0)); f += int(c.get("failed", 0)) + int(c.get("error", 0)) + int(c.get("timeout", 0)) + int(c.get("aborted", 0))
@@ -118,6 +122,11 @@ for path in glob.glob(sys.argv[1] + "/*.trx"):
 # The slowest tests, where time is spent first (each project's .trx has every test's duration).
 for seconds, name in sorted(durations, reverse=True)[:10]:
     print(f"slow: {seconds:6.1f} s {name[:150]}")
+# Each failed test with the head of its message, last: a CI that keeps only the end of the output still names it.
+for name, message in failures:
+    print(f"failed: {name}")
+    for line in message.strip().splitlines()[:12]:
+        print(f"    {line[:300]}")
 print(f"tests: {p} passed, {f} failed, {s} skipped")
 PY
 exit $status

@@ -604,7 +604,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             if (replace && formats == TableFormats.Parquet) plan.Deletions.AddRange(existing);
             if (formats != TableFormats.Parquet)
                 plan.TableMetadata.Add(TableMetadataFor(pipeline, store, stream, files, [.. runColumns.Select(c => ColumnSchema.LatestColumn(fileSchemas, c.Name))],
-                    ingest.FieldIdsOf(stream.Table), prefix, tableKey, replace, plan.Files.Skip(firstFile).ToList(), merged?.Superseded));
+                    fileSchemas, ingest.FieldIdsOf(stream.Table), prefix, tableKey, replace, plan.Files.Skip(firstFile).ToList(), merged?.Superseded));
             if (formats.HasFlag(TableFormats.Delta))
                 await new Tables.DeltaTable(store, TimeProvider.System /* reads only */).CheckChangeAsync(plan.TableMetadata[^1], stream.Name,
                     files.Select(f => f.Schema).Distinct(), cancellationToken).ConfigureAwait(false);
@@ -702,10 +702,13 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         key.StartsWith(Tables.IcebergTable.MetadataPrefix(tablePrefix), StringComparison.Ordinal)
         || key.StartsWith(Tables.DeltaTable.LogPrefix(tablePrefix), StringComparison.Ordinal);
 
-    /// <summary>The table's Iceberg/Delta change: the run's columns with the ids its files carry, and each landed file's footer facts.</summary>
+    /// <summary>
+    /// The table's Iceberg/Delta change: the run's columns with the ids its files carry (with every struct field any of
+    /// <paramref name="fileSchemas"/> holds), and each landed file's footer facts.
+    /// </summary>
     /// <remarks>A merge that rewrote files removes them (<paramref name="rewritten"/>) and adds its new ones; one that rewrote none appends.</remarks>
     private static Tables.TableMetadataCommit TableMetadataFor(PipelineDefinition pipeline, IObjectStore store, StreamState stream, IReadOnlyList<SpooledFile> spooled,
-        IReadOnlyList<SchemaNode> columns, Tables.IcebergFieldIds? ids, string prefix, string tableKey, bool replace, List<PlannedFile> files, IReadOnlyList<string>? rewritten)
+        IReadOnlyList<SchemaNode> columns, IReadOnlyList<ColumnSchema> fileSchemas, Tables.IcebergFieldIds? ids, string prefix, string tableKey, bool replace, List<PlannedFile> files, IReadOnlyList<string>? rewritten)
     {
         var formats = pipeline.Destination.TableFormat;
         var partitionDates = spooled.ToDictionary(f => f.LocalPath, f => f.Partition.Date, StringComparer.Ordinal);
@@ -721,7 +724,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             Removed = replace ? [] : [.. rewritten ?? []],
             KeepsEarlierFiles = !replace,
             PartitionBy = pipeline.Destination.PartitionBy,
-            Schema = Tables.IcebergSchema.Build(columns, ids, pipeline.Destination.PartitionBy),
+            Schema = Tables.TableMetadataCommit.SchemaOfRun(columns, fileSchemas, ids, pipeline.Destination.PartitionBy),
             Files = [.. files.Select(f => Tables.DataFileFooter.Read(f.LocalPath, f.Key, partitionDates.GetValueOrDefault(f.LocalPath)))],
         };
     }

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using DataSpoc.Pipe.Parquet;
 
 namespace DataSpoc.Pipe.Tables;
 
@@ -70,6 +71,24 @@ public sealed class TableMetadataCommit
         if (KeepsEarlierFiles && earlier is not null) AddEarlierFields(kept, earlier, fields.Any(IsExtractionDate) ? IcebergFieldIds.ExtractionDateColumn : null);
         foreach (var field in fields.Where(IsExtractionDate)) kept.Add(field!.DeepClone());
         return kept;
+    }
+
+    /// <summary>
+    /// The Iceberg schema of a run's files for one table (<see cref="Schema"/>): <paramref name="columns"/>, each top-level
+    /// column of the run as the latest of its SCHEMAs that declares it, then, inside a struct (and a list's struct
+    /// element) that files written under an earlier SCHEMA of the run hold as the same column, the fields only those
+    /// files hold, with the ids they carry. A tap may send a SCHEMA without a field in the middle of a run: the files
+    /// written before it still hold the field's values, and a reader that takes the table's schema would otherwise lose
+    /// them without a word. The rule is the one across runs (<see cref="AddEarlierFields"/>, newest first), so a field
+    /// whose type changed in the run is the later SCHEMA's (Iceberg: another id); Delta refuses such a run before.
+    /// </summary>
+    internal static JsonObject SchemaOfRun(IReadOnlyList<SchemaNode> columns, IReadOnlyList<ColumnSchema> oldestFirst, IcebergFieldIds ids, string partitionBy)
+    {
+        var schema = IcebergSchema.Build(columns, ids, partitionBy);
+        var fields = schema["fields"]!.AsArray();
+        for (var i = oldestFirst.Count - 1; i >= 0; i--)
+            AddEarlierFields(fields, IcebergSchema.TypeOf(oldestFirst[i].Root)["fields"]!.AsArray());
+        return schema;
     }
 
     private static string Name(JsonNode? field) => field!["name"]!.GetValue<string>();

@@ -148,15 +148,15 @@ public class TableSchemaTests
         return (Of(IcebergField(lake, "v")["type"]!), Of(IcebergField(lake, "w")["type"]!["element"]!));
     }
 
-    /// <summary>The field names of the latest Delta schema's struct <c>v</c> and of array <c>w</c>'s struct element.</summary>
-    private static (List<string> V, List<string> W) DeltaNestedFields(TempLake lake)
+    /// <summary>The field names of the latest Delta schema's struct <paramref name="structColumn"/> and of array <c>w</c>'s struct element.</summary>
+    private static (List<string> V, List<string> W) DeltaNestedFields(TempLake lake, string structColumn = "v")
     {
         var log = Directory.GetFiles(Path.Combine(TableDir(lake), "_delta_log"), "*.json").Order().Last();
         var meta = File.ReadAllLines(log).Where(l => l.Length > 0).Select(l => JsonNode.Parse(l)!).Single(a => a["metaData"] is not null);
         var fields = JsonNode.Parse(meta["metaData"]!["schemaString"]!.GetValue<string>())!["fields"]!.AsArray();
         JsonNode Type(string name) => fields.Single(f => f!["name"]!.GetValue<string>() == name)!["type"]!;
         static List<string> Of(JsonNode structType) => [.. structType["fields"]!.AsArray().Select(f => f!["name"]!.GetValue<string>())];
-        return (Of(Type("v")), Of(Type("w")["elementType"]!));
+        return (Of(Type(structColumn)), Of(Type("w")["elementType"]!));
     }
 
     [Theory]
@@ -183,6 +183,65 @@ public class TableSchemaTests
             Assert.Contains("each keeps its Iceberg field id", notice, StringComparison.Ordinal);
             Assert.DoesNotContain("a new field id", notice, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public async Task A_struct_field_and_a_column_a_mid_run_schema_drops_stay_in_the_table_schema_under_the_ids_the_earlier_files_carry()
+    {
+        using var lake = new TempLake();
+        var withAll = SchemaOf("ev", ""","t":{"type":["null","string"]},"c":{"type":["null","object"],"properties":{"x":{"type":["null","integer"]},"y":{"type":["null","string"]}}},"""
+            + "\"" + """w":{"type":["null","array"],"items":{"type":"object","properties":{"a":{"type":["null","integer"]},"b":{"type":["null","string"]}}}}""");
+        var withLess = SchemaOf("ev", ""","c":{"type":["null","object"],"properties":{"x":{"type":["null","integer"]}}},"""
+            + "\"" + """w":{"type":["null","array"],"items":{"type":"object","properties":{"a":{"type":["null","integer"]}}}}""");
+        // One run: the first SCHEMA's records go to a file of their own, with c.y, w[].b and t; the later SCHEMA drops them.
+        var run = await TempLake.RunAsync(Pipeline(lake, lake.WriteSinger("a",
+            withAll, Record("""{"id":1,"t":"t1","c":{"x":1,"y":"y1"},"w":[{"a":1,"b":"b1"}]}"""), Record("""{"id":2,"t":"t2","c":{"x":2,"y":"y2"},"w":[{"a":2,"b":"b2"}]}"""),
+            withLess, Record("""{"id":3,"c":{"x":3},"w":[{"a":3}]}"""), Record("""{"id":4,"c":{"x":4},"w":[{"a":4}]}""")),
+            TableFormats.Iceberg | TableFormats.Delta));
+        Assert.True(run.Succeeded, run.Log.Error);
+
+        List<List<string?>> expected = [["1", "1", "y1", "b1", "t1"], ["2", "2", "y2", "b2", "t2"], ["3", "3", null, null, null], ["4", "4", null, null, null]];
+        // Iceberg: icebird reads the table through its schema, which names c.y, w[].b and t with the ids the first file carries.
+        var icebergRows = TableReaders.Icebird("file://" + TableDir(lake))["rows"]!.AsArray()
+            .Select(r => (List<string?>)[r!["id"]!.ToString(), r["c"]?["x"]?.ToString(), r["c"]?["y"]?.ToString(), r["w"]?[0]?["b"]?.ToString(), r["t"]?.ToString()])
+            .OrderBy(r => r[0], StringComparer.Ordinal).ToList();
+        Assert.Equal(expected, icebergRows);
+        var c = IcebergField(lake, "c")["type"]!["fields"]!.AsArray();
+        var w = IcebergField(lake, "w")["type"]!["element"]!["fields"]!.AsArray();
+        Assert.Equal(["x", "y"], c.Select(f => f!["name"]!.GetValue<string>()));
+        Assert.Equal(["a", "b"], w.Select(f => f!["name"]!.GetValue<string>()));
+        string FileIds(string name) => string.Join(",", lake.Query($"SELECT DISTINCT field_id::VARCHAR FROM parquet_schema('{{lake}}/raw/test/ev/**/*.parquet') WHERE name = '{name}'").Select(r => r[0]));
+        Assert.Equal(FileIds("y"), c.Single(f => f!["name"]!.GetValue<string>() == "y")!["id"]!.ToString());
+        Assert.Equal(FileIds("b"), w.Single(f => f!["name"]!.GetValue<string>() == "b")!["id"]!.ToString());
+        Assert.Equal(FileIds("t"), IcebergField(lake, "t")["id"]!.ToString());
+
+        // Delta: the schema names them too, and the files its log lists hold their values.
+        var deltaFields = DeltaNestedFields(lake, "c");
+        Assert.Equal(["x", "y"], deltaFields.V);
+        Assert.Equal(["a", "b"], deltaFields.W);
+        Assert.Contains("t", DeltaColumns(lake));
+        Assert.Equal(expected, await DeltaRowsAsync(lake, "id, c.x, c.y, w[1].b, t"));
+        // The plain Parquet files read the same.
+        Assert.Equal(expected, lake.Query("SELECT id, c.x, c.y, w[1].b, t FROM read_parquet('{lake}/raw/test/ev/**/*.parquet', union_by_name=true) ORDER BY id"));
+    }
+
+    [Fact]
+    public async Task A_struct_field_whose_type_changed_mid_run_and_was_then_dropped_is_in_the_iceberg_schema_once_under_its_later_id()
+    {
+        using var lake = new TempLake();
+        string WithC(string y) => SchemaOf("ev", ""","c":{"type":["null","object"],"properties":{"x":{"type":["null","integer"]}""" + y + "}}");
+        var run = await TempLake.RunAsync(Pipeline(lake, lake.WriteSinger("a",
+            WithC(""","y":{"type":["null","string"]}"""), Record("""{"id":1,"c":{"x":1,"y":"s"}}"""),
+            WithC(""","y":{"type":["null","integer"]}"""), Record("""{"id":2,"c":{"x":2,"y":2}}"""),
+            WithC(""), Record("""{"id":3,"c":{"x":3}}""")), TableFormats.Iceberg));
+        Assert.True(run.Succeeded, run.Log.Error);
+
+        // The type change gives y another id (the existing rule); the table keeps the later one, as across runs.
+        var c = IcebergField(lake, "c")["type"]!["fields"]!.AsArray();
+        var longY = lake.Query("SELECT DISTINCT field_id::VARCHAR FROM parquet_schema('{lake}/raw/test/ev/**/*.parquet') WHERE name = 'y' AND type = 'INT64'").Select(r => r[0]);
+        Assert.Equal(["x", "y"], c.Select(f => f!["name"]!.GetValue<string>()));
+        Assert.Equal(longY, [c[1]!["id"]!.ToString()]);
+        Assert.Equal("long", c[1]!["type"]!.GetValue<string>());
     }
 
     [Fact]

@@ -72,7 +72,8 @@ public sealed class PrivateTempRootTests : IDisposable
         {
             var e = Assert.Throws<StorageException>(() => PrivateTempRoot.Ensure(Root));
             Assert.StartsWith($"the private temp folder '{Root}' could not be created: ", e.Message);
-            Assert.True(e.Message.Length > $"the private temp folder '{Root}' could not be created: ".Length, e.Message);
+            Assert.EndsWith(" (set TMPDIR to a folder where this user can create one, or unset it for /tmp)", e.Message);
+            Assert.True(e.Message.Length > $"the private temp folder '{Root}' could not be created: ".Length + 80, e.Message);
         }
         finally
         {
@@ -164,6 +165,7 @@ public sealed class PrivateTempRootTests : IDisposable
         Assert.True(failed.ExitCode == 1, $"exit {failed.ExitCode} (1 is a failed run with its log): {string.Join(" | ", failed.Stdout)} {failed.Stderr}");
         var error = JsonNode.Parse(failed.Stdout.Single(l => l.StartsWith("result ", StringComparison.Ordinal))["result ".Length..])!["error"]!.GetValue<string>();
         Assert.StartsWith(expected, error);
+        if (kind == "proc") Assert.EndsWith(" (set TMPDIR to a folder where this user can create one, or unset it for /tmp)", error);
         var saved = Assert.Single(lake.Logs(pipeline), l => l.Status != "success");
         Assert.Equal(("failure", "start", error, false), (saved.Status, saved.FailedStep, saved.Error, saved.StateCommitted));
         Assert.Equal(saved.RunId, lake.Logs(pipeline).MaxBy(l => l.StartedAt)!.RunId);

@@ -79,16 +79,23 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         var observation = RunObservation.Start(options.Observers, runStart with { Bucket = store.Bucket });
         await observation.StartedAsync(log.Notices).ConfigureAwait(false);
 
-        var privateDir = PrivateDirectory(store, pipeline.Name, runId);
-        var spoolDir = SpoolDirectory(store, pipeline.Name, runId);
-        // Until the run's own extraction starts it repairs what an interrupted run left (its own step in a failure log:
-        // a journal that cannot be completed fails every run here, and "extract" would point at the tap).
-        var step = "recover";
+        // The run's local temp folders ($TMPDIR/dataspoc-pipe-<user>) are checked inside the run, not before it: a temp
+        // folder that cannot be used (a missing TMPDIR, one where nothing can be created, a planted folder) fails the run
+        // with a failure log, as a tap that cannot start does, so `status` and a scheduled run's monitoring see it. The
+        // log goes to the bucket, which needs no local temp folder.
+        string? privateDir = null;
+        string? spoolDir = null;
+        var step = "start";
         RunIngest? ingest = null;
         CommitPlan? plan = null;
         PipeErrorKind? errorKind = null;
         try
         {
+            privateDir = PrivateDirectory(store, pipeline.Name, runId);
+            spoolDir = SpoolDirectory(store, pipeline.Name, runId);
+            // Until the run's own extraction starts it repairs what an interrupted run left (its own step in a failure log:
+            // a journal that cannot be completed fails every run here, and "extract" would point at the tap).
+            step = "recover";
             log.Notices.AddRange(await CleanLeftoversAsync(store, pipeline.Name, Path.GetDirectoryName(privateDir)!, Path.GetDirectoryName(spoolDir)!, runId, runCancel.Token).ConfigureAwait(false));
             if (await DiedWithoutLogAsync(store, pipeline.Name, runLock.TookOverFrom, runCancel.Token).ConfigureAwait(false) is { } died) log.Notices.Add(died);
             // Parts of a split run share the pipeline's journal and metadata without its lock: they leave them alone.
@@ -122,6 +129,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 LimitsFor(pipeline.Destination),
                 selection?.MessageNames,
                 [.. options.CodeTransforms, .. Transforms.TransformCompiler.Compile(pipeline)],
+                redactor,
                 new BatchFiles(stores, pipeline.Destination.StorageOptions),
                 FieldIdsFor(pipeline, store, sourceName, runCancel.Token)));
             ingest.Start(DateOnly.FromDateTime(startedAt.UtcDateTime));
@@ -201,8 +209,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     catch (Exception) { /* the run already failed; its error is in the log */ }
                     stream.Quarantine?.Dispose();
                 }
-            TryDelete(privateDir);
-            TryDelete(spoolDir);
+            if (privateDir is not null) TryDelete(privateDir);
+            if (spoolDir is not null) TryDelete(spoolDir);
         }
         // Under the run lock, so two runs of the pipeline never expire at once; a split run's workers hold a part's lock only.
         if (split is null && pipeline.RunLogs.Keep is { } keep && !cancellationToken.IsCancellationRequested)

@@ -41,7 +41,7 @@ internal static partial class PrivateTempRoot
             }
         }
         var status = LStat(root) ?? throw new StorageException($"the private temp folder '{root}' could not be created" +
-            (notCreated is null ? "" : ": " + notCreated.Message), notCreated);
+            (notCreated is null ? "" : ": " + notCreated.Message) + " (set TMPDIR to a folder where this user can create one, or unset it for /tmp)", notCreated);
         if (status.IsSymlink)
             throw new StorageException($"the private temp folder '{root}' is a symbolic link (to '{new FileInfo(root).LinkTarget}'); " +
                 "refusing to write credentials through it: remove it (someone may have planted it) or set TMPDIR");

@@ -22,6 +22,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         WriteLimits Limits,
         IReadOnlySet<string>? SelectedStreams,
         IReadOnlyList<IRecordTransform> Transforms,
+        Sources.Redactor Secrets,
         BatchFiles? Batches = null,
         Func<string, Tables.IcebergFieldIds>? FieldIdsFor = null);
 
@@ -98,6 +99,13 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         string table;
         try { table = LakePaths.TableName(stream); }
         catch (ArgumentException e) { throw new SingerProtocolException(line, e.Message, stream); }
+        // The stream's name becomes its table folder, its files' names, its manifest entry and its Iceberg/Delta metadata:
+        // none of those is masked, so a name holding a secret (a tap naming a stream after its password) is refused
+        // before anything of the stream is written, and named only masked.
+        if ((settings.Secrets.MaskedName(stream) ?? settings.Secrets.MaskedName(table)) is { } masked)
+            throw new SingerProtocolException(line, "the stream name contains one of the pipeline's secret values (a tap config secret, a ${VAR} " +
+                "value or a credential of the environment); refused, so that the secret is not written to the bucket in clear in its table folder, " +
+                "file names, manifest and table metadata: rename the stream in the tap, or change the secret", masked);
         if (_tables.TryGetValue(table, out var other) && other != stream)
             throw new SingerProtocolException(line, $"streams '{other}' and '{stream}' both map to table folder '{table}'", stream);
         _tables[table] = stream;

@@ -34,15 +34,15 @@ public sealed class Redactor
     private readonly MaskedSecret[] _secrets;
 
     /// <summary>One secret and what it is matched as: <see cref="Texts"/> raw or JSON-escaped, then <see cref="Percent"/>.</summary>
-    private sealed record MaskedSecret(string[] Texts, PercentEncodedSecret? Percent);
+    private sealed record MaskedSecret(string Secret, string[] Texts, PercentEncodedSecret? Percent);
 
     public Redactor(IEnumerable<string> secrets)
     {
         // Longest first, so a secret containing another is masked whole, in every form, before the shorter one is.
         _secrets = secrets.Where(IsMaskable).Distinct(StringComparer.Ordinal).OrderByDescending(s => s.Length)
             .Select(s => s.Length < EncodedFormLength
-                ? new MaskedSecret([s], null)
-                : new MaskedSecret([.. EncodedForms(s).Prepend(s).Distinct(StringComparer.Ordinal).OrderByDescending(f => f.Length)], new PercentEncodedSecret(s)))
+                ? new MaskedSecret(s, [s], null)
+                : new MaskedSecret(s, [.. EncodedForms(s).Prepend(s).Distinct(StringComparer.Ordinal).OrderByDescending(f => f.Length)], new PercentEncodedSecret(s)))
             .ToArray();
     }
 
@@ -77,11 +77,26 @@ public sealed class Redactor
         yield return urlSafe.TrimEnd('=');
     }
 
-    public string Redact(string text)
+    public string Redact(string text) => Redact(text, minLength: 0);
+
+    /// <summary>
+    /// <paramref name="name"/> (a stream's name, which becomes a folder, file names and table metadata in the bucket)
+    /// masked when it holds a secret in any form <see cref="Redact(string)"/> masks, else null. Secrets shorter than
+    /// <see cref="ShortSecretLength"/> do not count: a name is one token, so the whole-token rule that keeps them from
+    /// masking words would still refuse a stream named <c>id</c> for a secret <c>id</c>, and such a value hides nothing.
+    /// </summary>
+    public string? MaskedName(string name)
+    {
+        var masked = Redact(name, ShortSecretLength);
+        return masked == name ? null : masked;
+    }
+
+    private string Redact(string text, int minLength)
     {
         if (string.IsNullOrEmpty(text)) return text;
         foreach (var secret in _secrets)
         {
+            if (secret.Secret.Length < minLength) continue;
             foreach (var form in secret.Texts) text = RedactOne(text, form);
             if (secret.Percent is { } percent) text = percent.Redact(text);
         }

@@ -1,6 +1,9 @@
 using System.Diagnostics;
+using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Runs;
 using DataSpoc.Pipe.Storage;
+using DataSpoc.Pipe.Tests.Failures;
+using DataSpoc.Pipe.Tests.Support;
 
 namespace DataSpoc.Pipe.Tests.Runs;
 
@@ -69,7 +72,8 @@ public sealed class PrivateTempRootTests : IDisposable
         {
             var e = Assert.Throws<StorageException>(() => PrivateTempRoot.Ensure(Root));
             Assert.StartsWith($"the private temp folder '{Root}' could not be created: ", e.Message);
-            Assert.True(e.Message.Length > $"the private temp folder '{Root}' could not be created: ".Length, e.Message);
+            Assert.EndsWith(" (set TMPDIR to a folder where this user can create one, or unset it for /tmp)", e.Message);
+            Assert.True(e.Message.Length > $"the private temp folder '{Root}' could not be created: ".Length + 80, e.Message);
         }
         finally
         {
@@ -117,6 +121,57 @@ public sealed class PrivateTempRootTests : IDisposable
     {
         File.WriteAllText(Root, "x");
         Assert.Contains("is not a folder", Assert.Throws<StorageException>(() => PrivateTempRoot.Ensure(Root)).Message);
+    }
+
+    /// <summary>
+    /// A temp folder a run cannot use fails that run like any other failure: a failure log in the bucket (which needs no
+    /// temp folder) naming the folder and the fix, so <c>status</c> and a scheduled run's monitoring see it; state is not
+    /// advanced and nothing lands. The run is a child process (the kill harness) with TMPDIR set in its own environment
+    /// only: /proc is a folder where nothing can be created, even by root.
+    /// </summary>
+    [Theory]
+    [InlineData("missing")]
+    [InlineData("proc")]
+    [InlineData("symlink")]
+    public async Task A_temp_folder_the_run_cannot_use_fails_the_run_with_a_failure_log_and_leaves_the_lake_as_it_was(string kind)
+    {
+        using var lake = new TempLake();
+        var pipeline = "tmpdir-" + kind;
+        await BadInputCorpusTests.LandGoodRunAsync(lake, pipeline);
+        var tmpdir = kind switch { "missing" => Path.Combine(_dir, "no-such-tmpdir"), "proc" => "/proc", _ => _dir };
+        var root = Path.Combine(tmpdir, "dataspoc-pipe-" + Environment.UserName);
+        var planted = Path.Combine(_dir, "attacker-readable");
+        if (kind == "symlink")
+        {
+            Directory.CreateDirectory(planted);
+            Directory.CreateSymbolicLink(root, planted);
+        }
+        var expected = kind switch
+        {
+            "missing" => $"the private temp folder '{root}' could not be created: the temp folder '{tmpdir}' does not exist (set TMPDIR to an existing folder, or unset it for /tmp)",
+            "proc" => $"the private temp folder '{root}' could not be created: ",
+            _ => $"the private temp folder '{root}' is a symbolic link (to '{planted}'); refusing to write credentials through it: remove it (someone may have planted it) or set TMPDIR",
+        };
+        var run = new JsonObject
+        {
+            ["name"] = pipeline,
+            ["bucket"] = lake.Bucket,
+            ["tap"] = TempLake.ReplayTap,
+            ["config"] = new JsonObject { ["file"] = lake.WriteSinger("more.singer", BadInputCorpusTests.Schema, BadInputCorpusTests.Record(4), """{"type":"STATE","value":{"bookmark":4}}""") },
+        };
+
+        var failed = await HarnessProcess.RunAsync(run, env: new Dictionary<string, string> { ["TMPDIR"] = tmpdir });
+
+        Assert.True(failed.ExitCode == 1, $"exit {failed.ExitCode} (1 is a failed run with its log): {string.Join(" | ", failed.Stdout)} {failed.Stderr}");
+        var error = JsonNode.Parse(failed.Stdout.Single(l => l.StartsWith("result ", StringComparison.Ordinal))["result ".Length..])!["error"]!.GetValue<string>();
+        Assert.StartsWith(expected, error);
+        if (kind == "proc") Assert.EndsWith(" (set TMPDIR to a folder where this user can create one, or unset it for /tmp)", error);
+        var saved = Assert.Single(lake.Logs(pipeline), l => l.Status != "success");
+        Assert.Equal(("failure", "start", error, false), (saved.Status, saved.FailedStep, saved.Error, saved.StateCommitted));
+        Assert.Equal(saved.RunId, lake.Logs(pipeline).MaxBy(l => l.StartedAt)!.RunId);
+        BadInputCorpusTests.AssertGoodRunUntouched(lake, pipeline);
+        if (kind == "symlink") Assert.Empty(Directory.EnumerateFileSystemEntries(planted));
+        if (kind == "missing") Assert.False(Directory.Exists(tmpdir));
     }
 
     private static void Run(string file, params string[] args)

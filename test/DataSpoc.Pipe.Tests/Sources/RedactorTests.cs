@@ -27,6 +27,21 @@ public sealed class RedactorTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_name_holding_a_secret_of_four_or_more_characters_in_any_masked_form_is_given_masked_and_a_shorter_secret_does_not_count()
+    {
+        var redactor = new Redactor(["id", "pass", "s3cr3t+key"]);
+
+        Assert.Null(redactor.MaskedName("id"));
+        Assert.Null(redactor.MaskedName("orders"));
+        Assert.Equal("***", redactor.MaskedName("pass"));
+        Assert.Equal("t_***_x", redactor.MaskedName("t_s3cr3t+key_x"));
+        Assert.Equal("t_***", redactor.MaskedName("t_S3CR3T+KEY"));
+        Assert.Equal("t_***", redactor.MaskedName("t_" + Convert.ToHexStringLower(Encoding.UTF8.GetBytes("s3cr3t+key"))));
+        Assert.Equal("t_***", redactor.MaskedName("t_s3cr3t%2Bkey"));
+        Assert.Equal("id_***", redactor.MaskedName("id_pass"));
+    }
+
+    [Fact]
     public void Short_punctuation_is_no_secret_to_mask_so_commas_and_JSON_syntax_stay()
     {
         // A delimiter set in .env (DELIM=,) would otherwise mask every comma of every message, and every ':' of JSON.

@@ -42,6 +42,39 @@ public static class SecretForms
         return null;
     }
 
+    /// <summary>
+    /// The secret as software other than a JSON encoder writes it: hex of its UTF-8 bytes in either case, base64 in the
+    /// standard and URL-safe alphabets with and without padding, and percent-encoded (as in a URI).
+    /// </summary>
+    public static IEnumerable<string> EncodedOf(string secret)
+    {
+        var bytes = Encoding.UTF8.GetBytes(secret);
+        var base64 = Convert.ToBase64String(bytes);
+        var urlSafe = base64.Replace('+', '-').Replace('/', '_');
+        string[] forms = [Convert.ToHexStringLower(bytes), Convert.ToHexString(bytes), base64, base64.TrimEnd('='), urlSafe, urlSafe.TrimEnd('='), Uri.EscapeDataString(secret)];
+        return forms.Distinct(StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// Every place under <paramref name="root"/> (a file:// bucket) that holds <paramref name="secret"/> (at least four
+    /// characters long) in any of its JSON (<see cref="Of"/>) or encoded (<see cref="EncodedOf"/>) forms: a file's or a
+    /// folder's path, or a file's bytes. Empty when it is nowhere.
+    /// </summary>
+    public static List<string> FoundUnder(string root, string secret)
+    {
+        var forms = Of(secret).Concat(EncodedOf(secret)).Distinct(StringComparer.Ordinal).ToList();
+        var found = new List<string>();
+        foreach (var entry in Directory.EnumerateFileSystemEntries(root, "*", SearchOption.AllDirectories))
+        {
+            var path = Path.GetRelativePath(root, entry);
+            if (forms.FirstOrDefault(f => path.Contains(f, StringComparison.Ordinal)) is { } inName) found.Add($"the name of {path} ({inName})");
+            if (!File.Exists(entry)) continue;
+            var bytes = File.ReadAllBytes(entry);
+            if (forms.FirstOrDefault(f => bytes.AsSpan().IndexOf(Encoding.UTF8.GetBytes(f)) >= 0) is { } inBytes) found.Add($"the bytes of {path} ({inBytes})");
+        }
+        return found;
+    }
+
     public static string PythonAscii(string s)
     {
         var sb = new StringBuilder();

@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+
 namespace DataSpoc.Pipe.Config;
 
 /// <summary>
@@ -18,4 +20,27 @@ public static class PipelineSecrets
         foreach (var value in EnvironmentSecrets.Values(Environment.GetEnvironmentVariables())) secrets.AddValue(value);
         return secrets;
     }
+
+    /// <summary>
+    /// The secrets a stream's name must not hold (the run refuses such a stream: its name is written to the bucket in
+    /// clear, as its table folder, file names, manifest entry and table metadata): <paramref name="secrets"/> but those
+    /// the tap config also states in clear under a key that is not secret. Such a value is shown by the pipeline file
+    /// and <c>config</c> already, and taps name streams after it: singer-io tap-postgres names its streams
+    /// <c>&lt;dbname&gt;-&lt;schema&gt;-&lt;table&gt;</c>, so a <c>dbname: ${PGDATABASE}</c>, or a password equal to the
+    /// database's name (<c>postgres</c> in many a development set-up), would otherwise refuse every stream.
+    /// </summary>
+    public static Sources.Redactor ForStreamNames(PipelineDefinition pipeline, ConfigSecrets secrets)
+    {
+        var statedInClear = new HashSet<string>(ClearValuesIn(pipeline.Source.InlineConfig), StringComparer.Ordinal);
+        return new Sources.Redactor(secrets.Values.Where(v => !statedInClear.Contains(v)));
+    }
+
+    /// <summary>The string values of a JSON config that sit under no secret-looking key.</summary>
+    private static IEnumerable<string> ClearValuesIn(JsonNode? node) => node switch
+    {
+        JsonObject o => o.Where(p => !ConfigSecrets.IsSecretKey(p.Key)).SelectMany(p => ClearValuesIn(p.Value)),
+        JsonArray a => a.SelectMany(ClearValuesIn),
+        JsonValue v when v.TryGetValue<string>(out var text) => [text],
+        _ => [],
+    };
 }

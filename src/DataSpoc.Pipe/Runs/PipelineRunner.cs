@@ -53,7 +53,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         // greatest file name" true for two runs started in the same second.
         var runId = startedAt.Millisecond.ToString("x3", System.Globalization.CultureInfo.InvariantCulture) + Guid.NewGuid().ToString("N")[..5];
         var full = options.Full || !pipeline.Incremental.Enabled;
-        var redactor = PipelineSecrets.Of(pipeline).Redactor;
+        var secrets = PipelineSecrets.Of(pipeline);
+        var redactor = secrets.Redactor;
         var log = new RunLog
         {
             Pipeline = pipeline.Name,
@@ -129,7 +130,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 LimitsFor(pipeline.Destination),
                 selection?.MessageNames,
                 [.. options.CodeTransforms, .. Transforms.TransformCompiler.Compile(pipeline)],
-                redactor,
+                PipelineSecrets.ForStreamNames(pipeline, secrets),
                 new BatchFiles(stores, pipeline.Destination.StorageOptions),
                 FieldIdsFor(pipeline, store, sourceName, runCancel.Token)));
             ingest.Start(DateOnly.FromDateTime(startedAt.UtcDateTime));

@@ -104,9 +104,9 @@ public class SecretLeakTests
         using var lake = new TempLake();
         var secret = "s3cr3t+PLANTED-" + Guid.NewGuid().ToString("N")[..8];
         var pipeline = "secret-stream-" + form;
-        // The password under a secret-looking key of the tap config, or a ${VAR} value under a key that does not look secret.
+        // The password under a secret-looking key of the tap config, or a secret the pipeline holds outside it (set in code).
         JsonObject Config(string stream) => form == "var"
-            ? new() { ["max_id"] = 3, ["host"] = secret, ["stream"] = stream }
+            ? new() { ["max_id"] = 3, ["stream"] = stream }
             : new() { ["max_id"] = 3, ["password"] = secret, ["stream"] = stream };
         PipelineDefinition Change(PipelineDefinition p) => p with
         {
@@ -132,6 +132,28 @@ public class SecretLeakTests
         Assert.DoesNotContain(lake.Manifest().Tables.Keys, k => k.Contains("orders", StringComparison.Ordinal));
         Assert.Empty(SecretForms.FoundUnder(lake.Root, secret));
         Assert.Empty(SecretForms.FoundUnder(lake.Root, secret.ToUpperInvariant()));
+    }
+
+    /// <summary>
+    /// A secret the tap config also states in clear under a key that is not secret (a password equal to the database's
+    /// name, or a <c>${VAR}</c> database name) does not refuse a stream named after it: singer-io tap-postgres names its
+    /// streams <c>&lt;dbname&gt;-&lt;schema&gt;-&lt;table&gt;</c>, and such a value is in the pipeline's config anyway.
+    /// The logs still mask it.
+    /// </summary>
+    [Theory]
+    [InlineData("password")]
+    [InlineData("var")]
+    public async Task A_stream_named_after_a_value_the_tap_config_states_in_clear_lands_though_the_value_is_also_a_secret(string form)
+    {
+        using var lake = new TempLake();
+        var config = new JsonObject { ["max_id"] = 3, ["dbname"] = "warehouse", ["stream"] = "warehouse-public-items" };
+        if (form == "password") config["password"] = "warehouse";
+
+        var run = await TempLake.RunAsync(ScriptedTap.Pipeline(lake, "db-named", config, p => form == "var" ? p with { Secrets = ["warehouse"] } : p));
+
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Equal(3, lake.Manifest().Tables["test/warehouse-public-items"].RowCount);
+        Assert.Contains("***-public-items", run.Log.Streams.Keys); // the log masks it as before
     }
 
     /// <summary>

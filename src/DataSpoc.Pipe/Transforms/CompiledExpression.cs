@@ -62,7 +62,8 @@ internal sealed class CompiledExpression
             case BinaryExpression b:
                 var left = Compile(b.LeftExpression, columns);
                 var right = Compile(b.RightExpression, columns);
-                return left is null || right is null ? null : Binary(b.Type, left, right);
+                return left is null || right is null ? null
+                    : Binary(b.Type, left, right, new Constants(DecimalOps.IsFractionConstant(b.LeftExpression), DecimalOps.IsFractionConstant(b.RightExpression)));
             case TernaryExpression t:
                 var condition = Compile(t.LeftExpression, columns);
                 var then = Compile(t.MiddleExpression, columns);
@@ -163,6 +164,7 @@ internal sealed class CompiledExpression
         {
             long l => (object)checked(-l),
             double d => (object)-d,
+            ExactDecimal d => d.Negate(),
             _ => Unhandled,
         },
         _ => null,
@@ -175,7 +177,19 @@ internal sealed class CompiledExpression
         _ => Unhandled,
     };
 
-    private static Node? Binary(BinaryExpressionType type, Node left, Node right) => type switch
+    /// <summary>Which operands of a binary node are number constants with a fraction (a decimal reads them as written: <see cref="DecimalOps"/>).</summary>
+    private readonly record struct Constants(bool Left, bool Right);
+
+    /// <summary>
+    /// A binary node where an operand is not a long, int or double: <see cref="DecimalOps"/>' value when one is an
+    /// <see cref="ExactDecimal"/> (NCalc's handler gives the same), else <see cref="Unhandled"/>. Off the path of plain numbers.
+    /// </summary>
+    private static object? NotPlain(BinaryExpressionType type, object? a, object? b, Constants constants) =>
+        (a is ExactDecimal || b is ExactDecimal) && !ReferenceEquals(a, Unhandled) && !ReferenceEquals(b, Unhandled)
+            ? DecimalOps.Binary(type, a, b, constants.Left, constants.Right)
+            : Unhandled;
+
+    private static Node? Binary(BinaryExpressionType type, Node left, Node right, Constants constants) => type switch
     {
         BinaryExpressionType.And => values => left(values) switch
         {
@@ -190,19 +204,34 @@ internal sealed class CompiledExpression
             _ => Unhandled,
         },
         BinaryExpressionType.Coalesce => values => left(values) ?? right(values),
-        BinaryExpressionType.Equal => values => Equality(left(values), right(values), equal: true),
-        BinaryExpressionType.NotEqual => values => Equality(left(values), right(values), equal: false),
-        BinaryExpressionType.Greater => values => Order(left(values), right(values), c => c > 0),
-        BinaryExpressionType.GreaterOrEqual => values => Order(left(values), right(values), c => c >= 0),
-        BinaryExpressionType.Lesser => values => Order(left(values), right(values), c => c < 0),
-        BinaryExpressionType.LesserOrEqual => values => Order(left(values), right(values), c => c <= 0),
-        BinaryExpressionType.Plus => values => Plus(left(values), right(values)),
-        BinaryExpressionType.Minus => values => Arithmetic(left(values), right(values), static (a, b) => checked(a - b), static (a, b) => a - b),
-        BinaryExpressionType.Times => values => Arithmetic(left(values), right(values), static (a, b) => checked(a * b), static (a, b) => a * b),
-        BinaryExpressionType.Div => values => Divide(left(values), right(values)),
-        BinaryExpressionType.Modulo => values => Modulo(left(values), right(values)),
+        _ when DecimalOps.Handles(type) => Numeric(type, left, right, constants),
         _ => null,
     };
+
+    /// <summary>The nodes <see cref="DecimalOps.Handles"/>: plain numbers here, a decimal operand through <see cref="NotPlain"/>.</summary>
+    private static Node Numeric(BinaryExpressionType type, Node left, Node right, Constants constants)
+    {
+        Func<object?, object?, object?> plain = type switch
+        {
+            BinaryExpressionType.Equal => static (a, b) => Equality(a, b, equal: true),
+            BinaryExpressionType.NotEqual => static (a, b) => Equality(a, b, equal: false),
+            BinaryExpressionType.Greater => static (a, b) => Order(a, b, c => c > 0),
+            BinaryExpressionType.GreaterOrEqual => static (a, b) => Order(a, b, c => c >= 0),
+            BinaryExpressionType.Lesser => static (a, b) => Order(a, b, c => c < 0),
+            BinaryExpressionType.LesserOrEqual => static (a, b) => Order(a, b, c => c <= 0),
+            BinaryExpressionType.Plus => Plus,
+            BinaryExpressionType.Minus => static (a, b) => Arithmetic(a, b, static (x, y) => checked(x - y), static (x, y) => x - y),
+            BinaryExpressionType.Times => static (a, b) => Arithmetic(a, b, static (x, y) => checked(x * y), static (x, y) => x * y),
+            BinaryExpressionType.Div => Divide,
+            _ => Modulo,
+        };
+        return values =>
+        {
+            var (a, b) = (left(values), right(values));
+            var result = plain(a, b);
+            return ReferenceEquals(result, Unhandled) ? NotPlain(type, a, b, constants) : result;
+        };
+    }
 
     /// <summary>A number as NCalc compares and computes it: whether it is whole (int or long) and its value.</summary>
     private static bool Number(object? value, out bool whole, out long l, out double d)

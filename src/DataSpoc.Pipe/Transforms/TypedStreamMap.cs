@@ -349,9 +349,13 @@ internal sealed partial class TypedStreamMap
             switch (_state[cell])
             {
                 case Cell.Missing: return null;
-                case Cell.Value: return _values[cell] is { } value ? ColumnCast.ClrValue(ColumnCast.ToJson(value)) : null;
+                // A computed decimal as the JSON path reads its number back (StoredValue.Of at its scale): itself.
+                case Cell.Value: return _values[cell] is { } value ? value as ExactDecimal? ?? ColumnCast.ClrValue(ColumnCast.ToJson(value)) : null;
             }
             ref var raw = ref _raw[cell];
+            if (raw.Type == JsonTokenType.Number && _compiled._rawTypes[cell] is { Kind: LeafKind.Decimal } decimalType
+                && StoredValue.DecimalOf(json.Slice(raw.Offset, raw.Length), decimalType) is { } exact)
+                return exact;
             switch (raw.Type)
             {
                 case JsonTokenType.Null: return null;

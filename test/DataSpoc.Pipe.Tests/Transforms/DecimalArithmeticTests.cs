@@ -1,0 +1,119 @@
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Tests.Support;
+
+namespace DataSpoc.Pipe.Tests.Transforms;
+
+/// <summary>
+/// <c>compute</c> and <c>filter</c> over decimal (<c>multipleOf</c>) columns through a real run (replay tap -> Parquet),
+/// checked against DuckDB computing the same expression in SQL on the landed source columns: values and column types.
+/// </summary>
+public class DecimalArithmeticTests
+{
+    private const string Schema = """{"type":"SCHEMA","stream":"t","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"price":{"type":["null","number"],"multipleOf":0.01},"fee":{"type":["null","number"],"multipleOf":0.001},"qty":{"type":["null","integer"]},"rate":{"type":["null","number"]}},"required":["id"]}}""";
+
+    private static readonly string[] Records =
+    [
+        """{"type":"RECORD","stream":"t","record":{"id":1,"price":0.10,"fee":0.200,"qty":3,"rate":0.5}}""",
+        """{"type":"RECORD","stream":"t","record":{"id":2,"price":0.30,"fee":0,"qty":1,"rate":2}}""",
+        """{"type":"RECORD","stream":"t","record":{"id":3,"price":1.25,"fee":0.125,"qty":7,"rate":0.1}}""",
+        """{"type":"RECORD","stream":"t","record":{"id":4,"price":99999999999999999999999999999999.99,"fee":1.000,"qty":1,"rate":1}}""",
+        """{"type":"RECORD","stream":"t","record":{"id":5,"price":null,"fee":null,"qty":null,"rate":null}}""",
+        """{"type":"RECORD","stream":"t","record":{"id":6,"price":-2.35,"fee":-0.005,"qty":-4,"rate":3}}""",
+    ];
+
+    /// <summary>Computed column -> (map expression, DuckDB's SQL of it over the landed source columns).</summary>
+    private static readonly (string Column, string Expression, string Sql)[] Computes =
+    [
+        ("total", "price * qty", "price * qty"),
+        ("s", "price + fee", "price + fee"),
+        ("d", "price / 3", "price / 3"),
+        ("next", "price + 1", "price + 1"),
+        ("diff", "price - fee", "price - fee"),
+        ("pf", "price * fee", "price * fee"),
+        ("neg", "-price", "-price"),
+        ("lit", "price * 1.5", "price * 1.5"),
+        ("mixed", "price * rate", "price * rate"),
+        ("r1", "Round(price, 1)", "round(price, 1)"),
+        // A comparison with null is false in the map language (as for any column), null in SQL.
+        ("gt", "price > 0.1", "coalesce(price > 0.1, false)"),
+        ("total_fee", "price * qty + fee", "price * qty + fee"),
+    ];
+
+    private static PipelineDefinition Pipeline(TempLake lake, JsonObject map, params string[] records)
+    {
+        var file = lake.WriteSinger("t.singer", [Schema, .. records.Length > 0 ? records : Records]);
+        return lake.Pipeline("dec-" + Guid.NewGuid().ToString("N")[..6], file) with
+        {
+            OnInvalidRecord = InvalidRecordPolicy.Fail,
+            Transforms = new Dictionary<string, JsonNode?> { ["t"] = map },
+        };
+    }
+
+    private const string Landed = "read_parquet('{lake}/raw/test/t/*/*.parquet')";
+
+    [Fact]
+    public async Task Compute_over_decimal_columns_lands_the_values_and_types_DuckDB_computes()
+    {
+        // Computed in doubles: 0.10 * 3 landed 0.30000000000000004 as DOUBLE, 99999999999999999999999999999999.99 + 1 as 1e+32.
+        using var lake = new TempLake();
+        var compute = new JsonObject();
+        foreach (var (column, expression, _) in Computes) compute[column] = expression;
+        var result = await TempLake.RunAsync(Pipeline(lake, new JsonObject { ["compute"] = compute }));
+        Assert.True(result.Succeeded, result.Log.Error);
+
+        foreach (var (column, expression, sql) in Computes)
+        {
+            var rows = lake.Query($"select id, {column}::varchar, ({sql})::varchar, typeof({column}), typeof({sql}) from {Landed} order by id");
+            Assert.Equal(Records.Length, rows.Count);
+            foreach (var row in rows)
+            {
+                Assert.True(row[1] == row[2], $"{expression} of row {row[0]}: landed {row[1] ?? "null"}, DuckDB computes {row[2] ?? "null"}");
+                Assert.True(row[3] == row[4], $"{expression}: landed as {row[3]}, DuckDB computes {row[4]}");
+            }
+        }
+        // The exact values the defect lost, spelled out.
+        Assert.Equal([["0.30", "DECIMAL(38,2)", "0.300"]], lake.Query($"select total::varchar, typeof(total), s::varchar from {Landed} where id = 1"));
+        Assert.Equal([["100000000000000000000000000000000.99"]], lake.Query($"select next::varchar from {Landed} where id = 4"));
+        Assert.Equal([["DOUBLE"]], lake.Query($"select distinct typeof(d) from {Landed}"));
+    }
+
+    [Fact]
+    public async Task A_filter_compares_decimals_exactly_as_DuckDB_does()
+    {
+        // In doubles 0.10 + 0.200 is 0.30000000000000004: the row was dropped.
+        const string filter = "price = 0.3 or price + fee = 0.3 or price * qty = 9.4";
+        using var all = new TempLake();
+        Assert.True((await TempLake.RunAsync(Pipeline(all, new JsonObject { ["compute"] = new JsonObject { ["d"] = "price / 3" } }))).Succeeded);
+        var expected = all.Query($"select id from {Landed} where {filter} order by id");
+        Assert.Equal([["1"], ["2"], ["6"]], expected);
+
+        using var filtered = new TempLake();
+        var result = await TempLake.RunAsync(Pipeline(filtered, new JsonObject { ["filter"] = filter, ["compute"] = new JsonObject { ["d"] = "price / 3" } }));
+        Assert.True(result.Succeeded, result.Log.Error);
+        Assert.Equal(expected, filtered.Query($"select id from {Landed} order by id"));
+        // Without a compute the filter alone (the typed path over the record's text) keeps the same rows.
+        using var only = new TempLake();
+        Assert.True((await TempLake.RunAsync(Pipeline(only, new JsonObject { ["filter"] = filter }))).Succeeded);
+        Assert.Equal(expected, only.Query($"select id from {Landed} order by id"));
+    }
+
+    [Fact]
+    public async Task A_decimal_product_beyond_38_digits_rejects_its_record_never_lands_rounded()
+    {
+        const string big = """{"type":"RECORD","stream":"t","record":{"id":7,"price":99999999999999999999999999999999.99,"fee":0,"qty":100000,"rate":1}}"""; // 39 digits
+        using var lake = new TempLake();
+        var map = new JsonObject { ["compute"] = new JsonObject { ["total"] = "price * qty" } };
+        var failed = await TempLake.RunAsync(Pipeline(lake, map, Records[0], big));
+        Assert.False(failed.Succeeded);
+        Assert.Contains("transforms.t.compute.total", failed.Log.Error);
+        Assert.Contains("does not fit a decimal(38, 2)", failed.Log.Error);
+
+        var skipped = await TempLake.RunAsync(Pipeline(lake, map, Records[0], big) with { OnInvalidRecord = InvalidRecordPolicy.Skip });
+        Assert.True(skipped.Succeeded, skipped.Log.Error);
+        Assert.Equal(1, skipped.Log.Streams["t"].Rejected);
+        Assert.Equal([["1", "0.30"]], lake.Query($"select id, total::varchar from {Landed} order by id"));
+        // DuckDB refuses the same product too.
+        Assert.ThrowsAny<Exception>(() => lake.Query("select 99999999999999999999999999999999.99::DECIMAL(38,2) * 100000::BIGINT"));
+    }
+}

@@ -1,12 +1,15 @@
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Runs;
 using DataSpoc.Pipe.Tests.Support;
+using DataSpoc.Pipe.Transforms;
 
 namespace DataSpoc.Pipe.Tests.Transforms;
 
 /// <summary>
 /// <c>compute</c> and <c>filter</c> over decimal (<c>multipleOf</c>) columns through a real run (replay tap -> Parquet),
 /// checked against DuckDB computing the same expression in SQL on the landed source columns: values and column types.
+/// Each runs on the typed path and on the JSON path (a no-op code transform before the map keeps the stream there).
 /// </summary>
 public class DecimalArithmeticTests
 {
@@ -50,16 +53,24 @@ public class DecimalArithmeticTests
         };
     }
 
+    private static Task<RunResult> Run(PipelineDefinition pipeline, bool jsonPath)
+    {
+        IReadOnlyList<IRecordTransform> code = jsonPath ? [new DataSpoc.Pipe.Api.CodeTransform("t", r => r)] : [];
+        return new PipelineRunner(new DataSpoc.Pipe.Storage.ObjectStoreFactory()).RunAsync(pipeline, new RunOptions { CodeTransforms = code }, CancellationToken.None);
+    }
+
     private const string Landed = "read_parquet('{lake}/raw/test/t/*/*.parquet')";
 
-    [Fact]
-    public async Task Compute_over_decimal_columns_lands_the_values_and_types_DuckDB_computes()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Compute_over_decimal_columns_lands_the_values_and_types_DuckDB_computes(bool jsonPath)
     {
         // Computed in doubles: 0.10 * 3 landed 0.30000000000000004 as DOUBLE, 99999999999999999999999999999999.99 + 1 as 1e+32.
         using var lake = new TempLake();
         var compute = new JsonObject();
         foreach (var (column, expression, _) in Computes) compute[column] = expression;
-        var result = await TempLake.RunAsync(Pipeline(lake, new JsonObject { ["compute"] = compute }));
+        var result = await Run(Pipeline(lake, new JsonObject { ["compute"] = compute }), jsonPath);
         Assert.True(result.Succeeded, result.Log.Error);
 
         foreach (var (column, expression, sql) in Computes)
@@ -78,8 +89,10 @@ public class DecimalArithmeticTests
         Assert.Equal([["DOUBLE"]], lake.Query($"select distinct typeof(d) from {Landed}"));
     }
 
-    [Fact]
-    public async Task A_filter_compares_decimals_exactly_as_DuckDB_does()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_filter_compares_decimals_exactly_as_DuckDB_does(bool jsonPath)
     {
         // In doubles 0.10 + 0.200 is 0.30000000000000004: the row was dropped.
         const string filter = "price = 0.3 or price + fee = 0.3 or price * qty = 9.4";
@@ -89,27 +102,29 @@ public class DecimalArithmeticTests
         Assert.Equal([["1"], ["2"], ["6"]], expected);
 
         using var filtered = new TempLake();
-        var result = await TempLake.RunAsync(Pipeline(filtered, new JsonObject { ["filter"] = filter, ["compute"] = new JsonObject { ["d"] = "price / 3" } }));
+        var result = await Run(Pipeline(filtered, new JsonObject { ["filter"] = filter, ["compute"] = new JsonObject { ["d"] = "price / 3" } }), jsonPath);
         Assert.True(result.Succeeded, result.Log.Error);
         Assert.Equal(expected, filtered.Query($"select id from {Landed} order by id"));
-        // Without a compute the filter alone (the typed path over the record's text) keeps the same rows.
+        // Without a compute the filter alone keeps the same rows.
         using var only = new TempLake();
-        Assert.True((await TempLake.RunAsync(Pipeline(only, new JsonObject { ["filter"] = filter }))).Succeeded);
+        Assert.True((await Run(Pipeline(only, new JsonObject { ["filter"] = filter }), jsonPath)).Succeeded);
         Assert.Equal(expected, only.Query($"select id from {Landed} order by id"));
     }
 
-    [Fact]
-    public async Task A_decimal_product_beyond_38_digits_rejects_its_record_never_lands_rounded()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_decimal_product_beyond_38_digits_rejects_its_record_never_lands_rounded(bool jsonPath)
     {
         const string big = """{"type":"RECORD","stream":"t","record":{"id":7,"price":99999999999999999999999999999999.99,"fee":0,"qty":100000,"rate":1}}"""; // 39 digits
         using var lake = new TempLake();
         var map = new JsonObject { ["compute"] = new JsonObject { ["total"] = "price * qty" } };
-        var failed = await TempLake.RunAsync(Pipeline(lake, map, Records[0], big));
+        var failed = await Run(Pipeline(lake, map, Records[0], big), jsonPath);
         Assert.False(failed.Succeeded);
         Assert.Contains("transforms.t.compute.total", failed.Log.Error);
         Assert.Contains("does not fit a decimal(38, 2)", failed.Log.Error);
 
-        var skipped = await TempLake.RunAsync(Pipeline(lake, map, Records[0], big) with { OnInvalidRecord = InvalidRecordPolicy.Skip });
+        var skipped = await Run(Pipeline(lake, map, Records[0], big) with { OnInvalidRecord = InvalidRecordPolicy.Skip }, jsonPath);
         Assert.True(skipped.Succeeded, skipped.Log.Error);
         Assert.Equal(1, skipped.Log.Streams["t"].Rejected);
         Assert.Equal([["1", "0.30"]], lake.Query($"select id, total::varchar from {Landed} order by id"));

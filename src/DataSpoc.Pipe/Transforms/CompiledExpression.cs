@@ -182,10 +182,11 @@ internal sealed class CompiledExpression
 
     /// <summary>
     /// A binary node where an operand is not a long, int or double: <see cref="DecimalOps"/>' value when one is an
-    /// <see cref="ExactDecimal"/> (NCalc's handler gives the same), else <see cref="Unhandled"/>. Off the path of plain numbers.
+    /// <see cref="ExactDecimal"/> and the other a number or null (NCalc's handler gives the same), else
+    /// <see cref="Unhandled"/> (NCalc's handler reports a decimal with text or a boolean). Off the path of plain numbers.
     /// </summary>
     private static object? NotPlain(BinaryExpressionType type, object? a, object? b, Constants constants) =>
-        (a is ExactDecimal || b is ExactDecimal) && !ReferenceEquals(a, Unhandled) && !ReferenceEquals(b, Unhandled)
+        (a is ExactDecimal || b is ExactDecimal) && a is null or ExactDecimal or long or int or double && b is null or ExactDecimal or long or int or double
             ? DecimalOps.Binary(type, a, b, constants.Left, constants.Right)
             : Unhandled;
 

@@ -112,6 +112,49 @@ public class DecimalArithmeticTests
     }
 
     [Theory]
+    [InlineData("price * qty", "0.30")]
+    [InlineData("price + fee", "0.300")]
+    [InlineData("price - 0.1", "0.00")]
+    [InlineData("price * 1.5", "0.150")]
+    [InlineData("-price", "-0.10")]
+    [InlineData("-price + fee", "0.100")]
+    [InlineData("if(qty > 1, price, fee)", "0.10")]
+    [InlineData("price ?? fee", "0.10")]
+    [InlineData("price + fee = 0.3", "True")]
+    [InlineData("price * qty >= 0.3", "True")]
+    [InlineData("price / 4", "0.025")]
+    [InlineData("price * 0.5e0", "0.050")]
+    [InlineData("concat(price, '/', fee)", "0.10/0.200")]
+    public void The_compiled_form_and_NCalc_give_the_same_decimal(string text, string expected)
+    {
+        var expression = TransformExpression.TryParse(text, out var error)!;
+        Assert.Null(error);
+        var values = expression.Columns.Select(c => c switch
+        {
+            "price" => (object)new ExactDecimal(10, 2),
+            "fee" => new ExactDecimal(200, 3),
+            "qty" => 3L,
+            _ => null,
+        }).ToArray();
+        var interpreted = expression.Interpret(values);
+        Assert.Equal(expected, Convert.ToString(interpreted, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(expression.TryEvaluateCompiled(values, out var compiled), $"'{text}' was left to NCalc");
+        Assert.Equal(interpreted, compiled);
+    }
+
+    [Theory]
+    [InlineData("Round(price, 1)", "1.3")] // half away from zero, as DuckDB rounds a decimal
+    [InlineData("Round(-price, 1)", "-1.3")]
+    [InlineData("Round(price * 3, 1)", "3.8")]
+    [InlineData("Abs(price)", "1.25")] // other math functions compute in doubles
+    public void NCalc_evaluates_what_is_not_compiled_with_decimals_too(string text, string expected)
+    {
+        var expression = TransformExpression.TryParse(text, out _)!;
+        var interpreted = expression.Interpret([new ExactDecimal(125, 2)]);
+        Assert.Equal(expected, Convert.ToString(interpreted, System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public async Task A_decimal_product_beyond_38_digits_rejects_its_record_never_lands_rounded(bool jsonPath)

@@ -111,6 +111,40 @@ public class DecimalArithmeticTests
         Assert.Equal(expected, only.Query($"select id from {Landed} order by id"));
     }
 
+    [Fact]
+    public async Task The_parquet_tap_computes_over_its_decimal_columns_as_DuckDB_does()
+    {
+        using var lake = new TempLake();
+        var input = Path.Combine(lake.Root, "..", "in-" + Guid.NewGuid().ToString("N")[..6]);
+        Directory.CreateDirectory(input);
+        try
+        {
+            lake.Query($"""
+                COPY (SELECT * FROM (VALUES (1, 0.10::DECIMAL(38,2), 0.200::DECIMAL(38,3), 3::BIGINT), (2, 99999999999999999999999999999999.99::DECIMAL(38,2), 1.000::DECIMAL(38,3), 1::BIGINT),
+                    (3, NULL::DECIMAL(38,2), NULL::DECIMAL(38,3), NULL::BIGINT)) v(id, price, fee, qty)) TO '{Path.Combine(input, "t.parquet")}' (FORMAT parquet)
+                """);
+            var pipeline = lake.BuiltInPipeline("dec-parquet", "parquet", new JsonObject { ["path"] = input }) with
+            {
+                Transforms = new Dictionary<string, JsonNode?> { ["t"] = new JsonObject { ["compute"] = new JsonObject { ["total"] = "price * qty", ["s"] = "price + fee", ["d"] = "price / 3" } } },
+            };
+            await TempLake.RunBuiltInAsync(pipeline);
+            const string table = "read_parquet('{lake}/raw/parquet/t/*/*.parquet', hive_partitioning = false)";
+            var rows = lake.Query($"""
+                SELECT id, total::VARCHAR, (price * qty)::VARCHAR, s::VARCHAR, (price + fee)::VARCHAR, d::VARCHAR, (price / 3)::VARCHAR,
+                       typeof(total) = typeof(price * qty) AND typeof(s) = typeof(price + fee) AND typeof(d) = typeof(price / 3)
+                FROM {table} ORDER BY id
+                """);
+            Assert.Equal(3, rows.Count);
+            foreach (var row in rows)
+                Assert.True(row[1] == row[2] && row[3] == row[4] && row[5] == row[6] && row[7] == "true", string.Join(" | ", row.Select(v => v ?? "null")));
+            Assert.Equal([["0.30", "DECIMAL(38,2)"]], lake.Query($"SELECT total::VARCHAR, typeof(total) FROM {table} WHERE id = 1"));
+        }
+        finally
+        {
+            Directory.Delete(input, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("price * qty", "0.30")]
     [InlineData("price + fee", "0.300")]

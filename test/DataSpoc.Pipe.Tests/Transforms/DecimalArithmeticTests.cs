@@ -145,6 +145,20 @@ public class DecimalArithmeticTests
         }
     }
 
+    [Fact]
+    public async Task A_computed_decimal_with_more_decimals_than_a_column_holds_fails_naming_the_compute()
+    {
+        using var lake = new TempLake();
+        var map = new JsonObject { ["compute"] = new JsonObject { ["tiny"] = "fee * fee * fee * fee * fee * fee * fee", ["ok"] = "Round(fee * fee * fee * fee * fee * fee * fee, 4)" } };
+        var failed = await TempLake.RunAsync(Pipeline(lake, map));
+        Assert.False(failed.Succeeded);
+        Assert.Contains("transforms.t.compute.tiny", failed.Log.Error);
+        Assert.Contains("21 digits after the point; a decimal column holds at most 18", failed.Log.Error);
+        map["compute"]!.AsObject().Remove("tiny");
+        Assert.True((await TempLake.RunAsync(Pipeline(lake, map))).Succeeded);
+        Assert.Equal([["0.0000", "DECIMAL(38,4)"]], lake.Query($"select ok::varchar, typeof(ok) from {Landed} where id = 3"));
+    }
+
     [Theory]
     [InlineData("price * qty", "0.30")]
     [InlineData("price + fee", "0.300")]
@@ -199,7 +213,8 @@ public class DecimalArithmeticTests
         var failed = await Run(Pipeline(lake, map, Records[0], big), jsonPath);
         Assert.False(failed.Succeeded);
         Assert.Contains("transforms.t.compute.total", failed.Log.Error);
-        Assert.Contains("does not fit a decimal(38, 2)", failed.Log.Error);
+        Assert.Contains("99999999999999999999999999999999.99 * 100000 does not fit a decimal(38, 2)", failed.Log.Error);
+        Assert.Contains("line 3", failed.Log.Error);
 
         var skipped = await Run(Pipeline(lake, map, Records[0], big) with { OnInvalidRecord = InvalidRecordPolicy.Skip }, jsonPath);
         Assert.True(skipped.Succeeded, skipped.Log.Error);

@@ -14,7 +14,9 @@ namespace DataSpoc.Pipe.Transforms;
 /// <see cref="Unhandled"/> for anything else, including every case where NCalc throws; the whole expression is then
 /// evaluated by NCalc for that record. So the compiled form never throws and never differs: CompiledExpressionTests
 /// compares the two on seeded random expressions and values. Operands are evaluated as NCalc evaluates them: <c>and</c>,
-/// <c>or</c>, <c>??</c>, <c>if</c> and <c>? :</c> only evaluate the branch they need.
+/// <c>or</c>, <c>??</c>, <c>if</c> and <c>? :</c> only evaluate the branch they need. Arithmetic and comparisons with
+/// a decimal column's value (<see cref="ExactDecimal"/>, which NCalc does not know) are <see cref="DecimalOps"/>' in
+/// both forms: NCalc's through the handlers <see cref="TransformExpression"/> gives it.
 /// </remarks>
 internal sealed class CompiledExpression
 {
@@ -205,34 +207,33 @@ internal sealed class CompiledExpression
             _ => Unhandled,
         },
         BinaryExpressionType.Coalesce => values => left(values) ?? right(values),
-        _ when DecimalOps.Handles(type) => Numeric(type, left, right, constants),
+        // Each as before decimals, plus one reference check: a decimal operand (which the plain operations leave
+        // unhandled) goes to NotPlain. No delegate in between, so plain numbers cost what they did.
+        BinaryExpressionType.Equal => values => { var (a, b) = (left(values), right(values)); return Or(Equality(a, b, equal: true), type, a, b, constants); },
+        BinaryExpressionType.NotEqual => values => { var (a, b) = (left(values), right(values)); return Or(Equality(a, b, equal: false), type, a, b, constants); },
+        BinaryExpressionType.Greater => values => { var (a, b) = (left(values), right(values)); return Or(Order(a, b, c => c > 0), type, a, b, constants); },
+        BinaryExpressionType.GreaterOrEqual => values => { var (a, b) = (left(values), right(values)); return Or(Order(a, b, c => c >= 0), type, a, b, constants); },
+        BinaryExpressionType.Lesser => values => { var (a, b) = (left(values), right(values)); return Or(Order(a, b, c => c < 0), type, a, b, constants); },
+        BinaryExpressionType.LesserOrEqual => values => { var (a, b) = (left(values), right(values)); return Or(Order(a, b, c => c <= 0), type, a, b, constants); },
+        BinaryExpressionType.Plus => values => { var (a, b) = (left(values), right(values)); return Or(Plus(a, b), type, a, b, constants); },
+        BinaryExpressionType.Minus => values =>
+        {
+            var (a, b) = (left(values), right(values));
+            return Or(Arithmetic(a, b, static (x, y) => checked(x - y), static (x, y) => x - y), type, a, b, constants);
+        },
+        BinaryExpressionType.Times => values =>
+        {
+            var (a, b) = (left(values), right(values));
+            return Or(Arithmetic(a, b, static (x, y) => checked(x * y), static (x, y) => x * y), type, a, b, constants);
+        },
+        BinaryExpressionType.Div => values => { var (a, b) = (left(values), right(values)); return Or(Divide(a, b), type, a, b, constants); },
+        BinaryExpressionType.Modulo => values => { var (a, b) = (left(values), right(values)); return Or(Modulo(a, b), type, a, b, constants); },
         _ => null,
     };
 
-    /// <summary>The nodes <see cref="DecimalOps.Handles"/>: plain numbers here, a decimal operand through <see cref="NotPlain"/>.</summary>
-    private static Node Numeric(BinaryExpressionType type, Node left, Node right, Constants constants)
-    {
-        Func<object?, object?, object?> plain = type switch
-        {
-            BinaryExpressionType.Equal => static (a, b) => Equality(a, b, equal: true),
-            BinaryExpressionType.NotEqual => static (a, b) => Equality(a, b, equal: false),
-            BinaryExpressionType.Greater => static (a, b) => Order(a, b, c => c > 0),
-            BinaryExpressionType.GreaterOrEqual => static (a, b) => Order(a, b, c => c >= 0),
-            BinaryExpressionType.Lesser => static (a, b) => Order(a, b, c => c < 0),
-            BinaryExpressionType.LesserOrEqual => static (a, b) => Order(a, b, c => c <= 0),
-            BinaryExpressionType.Plus => Plus,
-            BinaryExpressionType.Minus => static (a, b) => Arithmetic(a, b, static (x, y) => checked(x - y), static (x, y) => x - y),
-            BinaryExpressionType.Times => static (a, b) => Arithmetic(a, b, static (x, y) => checked(x * y), static (x, y) => x * y),
-            BinaryExpressionType.Div => Divide,
-            _ => Modulo,
-        };
-        return values =>
-        {
-            var (a, b) = (left(values), right(values));
-            var result = plain(a, b);
-            return ReferenceEquals(result, Unhandled) ? NotPlain(type, a, b, constants) : result;
-        };
-    }
+    /// <summary>The plain operation's <paramref name="result"/>, or <see cref="NotPlain"/>'s when it left the operands unhandled.</summary>
+    private static object? Or(object? result, BinaryExpressionType type, object? a, object? b, Constants constants) =>
+        ReferenceEquals(result, Unhandled) ? NotPlain(type, a, b, constants) : result;
 
     /// <summary>A number as NCalc compares and computes it: whether it is whole (int or long) and its value.</summary>
     private static bool Number(object? value, out bool whole, out long l, out double d)

@@ -261,12 +261,14 @@ internal sealed class TransformExpression
 
     /// <summary>
     /// The type of a value that is one of two (<c>if</c>, <c>? :</c>, <c>??</c>): the first's, except that two decimals
-    /// (or a decimal and a whole number) give a decimal of the larger scale, so that either value lands exactly.
+    /// (or a decimal and a whole number) give a decimal of the larger scale, so that either value lands exactly, and a
+    /// decimal and a double give a double (as arithmetic of the two does: a double may not fit the decimal's scale).
     /// </summary>
     private static string? Either(string? first, string? second)
     {
         var (a, b) = (ColumnCast.DecimalScale(first), ColumnCast.DecimalScale(second));
         if (a is null && b is null) return first ?? second;
+        if ((a is not null && second == "number") || (b is not null && first == "number")) return "number";
         if (a is not null && (b is not null || second is null or "integer")) return ColumnCast.DecimalType(Math.Max(a.Value, b ?? 0));
         if (b is not null && first is "integer") return ColumnCast.DecimalType(b.Value);
         return first ?? second;

@@ -41,6 +41,9 @@ public class DecimalArithmeticTests
         // A comparison with null is false in the map language (as for any column), null in SQL.
         ("gt", "price > 0.1", "coalesce(price > 0.1, false)"),
         ("total_fee", "price * qty + fee", "price * qty + fee"),
+        // DuckDB's if of DECIMAL(38,2) and DECIMAL(38,3) is DECIMAL(38,2), rounding -0.005 to -0.01: here the larger scale, exact.
+        ("either", "if(qty > 2, price, fee)", "if(qty > 2, price::DECIMAL(38,3), fee)"),
+        ("or_rate", "price ?? rate", "coalesce(price, rate)"),
     ];
 
     private static PipelineDefinition Pipeline(TempLake lake, JsonObject map, params string[] records)

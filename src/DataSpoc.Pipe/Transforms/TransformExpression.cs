@@ -88,6 +88,14 @@ internal sealed class TransformExpression
             else if (name == "Round" && args.Parameters.Count == 2 && args.Parameters.Evaluate(0) is ExactDecimal d
                      && DecimalOps.Round(d, args.Parameters.Evaluate(1)) is { } rounded)
                 args.Result = rounded;
+            // NCalc's Max and Min give null for a type they do not know: a decimal takes part as its double, as in
+            // the other math functions (their result type is a double).
+            else if (name is "Max" or "Min" && args.Parameters.Count == 2 && args.Parameters.Evaluate(0) is var a && args.Parameters.Evaluate(1) is var b
+                     && (a is ExactDecimal || b is ExactDecimal) && a is ExactDecimal or long or int or double && b is ExactDecimal or long or int or double)
+            {
+                var (x, y) = (Convert.ToDouble(a, CultureInfo.InvariantCulture), Convert.ToDouble(b, CultureInfo.InvariantCulture));
+                args.Result = name == "Max" ? Math.Max(x, y) : Math.Min(x, y);
+            }
         };
         // Arithmetic and comparisons with a decimal operand are DecimalOps' (NCalc knows no ExactDecimal); the compiled
         // form calls the same code, so the two agree. The operands' values are NCalc's own (evaluated once, cached).

@@ -197,12 +197,47 @@ public class DecimalArithmeticTests
     [InlineData("Round(price, 1)", "1.3")] // half away from zero, as DuckDB rounds a decimal
     [InlineData("Round(-price, 1)", "-1.3")]
     [InlineData("Round(price * 3, 1)", "3.8")]
-    [InlineData("Abs(price)", "1.25")] // other math functions compute in doubles
+    [InlineData("Abs(-price)", "1.25")] // other math functions compute in doubles
+    [InlineData("Max(price, 1)", "1.25")]
+    [InlineData("Min(price, 2)", "1.25")]
+    [InlineData("Max(price, null)", "1.25")]
+    [InlineData("Floor(price)", "1")]
+    [InlineData("Ceiling(price)", "2")]
+    [InlineData("Sqrt(price * 4)", "2.23606797749979")]
+    [InlineData("Pow(price, 2)", "1.5625")]
+    [InlineData("Truncate(price)", "1")]
+    [InlineData("Sign(-price)", "-1")]
+    [InlineData("price in (1.25, 3)", "True")]
+    [InlineData("Abs(price) > 1", "True")]
     public void NCalc_evaluates_what_is_not_compiled_with_decimals_too(string text, string expected)
     {
         var expression = TransformExpression.TryParse(text, out _)!;
         var interpreted = expression.Interpret([new ExactDecimal(125, 2)]);
         Assert.Equal(expected, Convert.ToString(interpreted, System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Theory]
+    [InlineData("Abs(price)")]
+    [InlineData("Acos(price - 1)")]
+    [InlineData("Asin(price - 1)")]
+    [InlineData("Atan(price)")]
+    [InlineData("Cos(price)")]
+    [InlineData("Exp(price)")]
+    [InlineData("IEEERemainder(price, 1)")]
+    [InlineData("Ln(price)")]
+    [InlineData("Log(price, 10)")]
+    [InlineData("Log10(price)")]
+    [InlineData("Sin(price)")]
+    [InlineData("Tan(price)")]
+    [InlineData("Max(price, 1.5)")]
+    [InlineData("Min(1, price)")]
+    public void A_math_function_reads_a_decimal_as_its_double(string text)
+    {
+        var expression = TransformExpression.TryParse(text, out _)!;
+        var asDouble = expression.Interpret([1.25]);
+        var asDecimal = expression.Interpret([new ExactDecimal(125, 2)]);
+        Assert.IsType<double>(asDouble);
+        Assert.Equal(asDouble, asDecimal);
     }
 
     [Theory]

@@ -15,8 +15,24 @@ internal static class ColumnCast
     public static JsonObject SchemaFor(string target) => target switch
     {
         "date" or "date-time" => new JsonObject { ["type"] = new JsonArray("null", "string"), ["format"] = target },
+        _ when DecimalScale(target) is { } scale => new JsonObject
+        {
+            ["type"] = new JsonArray("null", "number"),
+            ["multipleOf"] = JsonValue.Create(JsonElement.Parse(scale == 0 ? "1" : "1e-" + scale.ToString(CultureInfo.InvariantCulture))),
+        },
         _ => new JsonObject { ["type"] = new JsonArray("null", target) },
     };
+
+    /// <summary>
+    /// The type name of a computed decimal of <paramref name="scale"/> (<c>decimal(2)</c>): a <c>number</c> with
+    /// <c>multipleOf</c> 10^-scale in the schema, a DECIMAL(38, scale) column.
+    /// </summary>
+    public static string DecimalType(int scale) => string.Create(CultureInfo.InvariantCulture, $"decimal({scale})");
+
+    /// <summary>The scale of a <see cref="DecimalType"/> name, or null for any other type.</summary>
+    public static int? DecimalScale(string? type) =>
+        type is not null && type.StartsWith("decimal(", StringComparison.Ordinal) && type.EndsWith(')')
+        && int.TryParse(type.AsSpan(8, type.Length - 9), NumberStyles.None, CultureInfo.InvariantCulture, out var scale) ? scale : null;
 
     /// <summary>
     /// The <c>cast:</c> of a value of a column of <paramref name="type"/> (null: a string, boolean, object or computed
@@ -61,6 +77,8 @@ internal static class ColumnCast
         bool b => JsonValue.Create(b),
         DateOnly date => JsonValue.Create(date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)),
         DateTime ts => JsonValue.Create(ts.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture)),
+        // Its digits as the JSON number's text: the decimal column reads them exactly (System.Decimal holds fewer).
+        ExactDecimal d => JsonValue.Create(JsonElement.Parse(d.ToString())),
         _ => throw new ArgumentException($"not a map value: {value.GetType()}", nameof(value)),
     };
 
@@ -101,9 +119,17 @@ internal static class ColumnCast
     /// </summary>
     public static object? Shape(object? value, string type)
     {
+        if (DecimalScale(type) is { } scale) return ShapeDecimal(value, scale);
         switch (value)
         {
             case null: return null;
+            case ExactDecimal x:
+                return type switch
+                {
+                    "string" => x.ToString(),
+                    "integer" when ToInteger(x) is { } integer => integer,
+                    _ => x.ToDouble(),
+                };
             case string s: return type == "string" || !TryConvert(s, type, out var converted) ? s : converted;
             case bool b: return type == "string" ? (b ? "true" : "false") : b;
             case char c: return c.ToString();
@@ -121,9 +147,34 @@ internal static class ColumnCast
         }
     }
 
+    /// <summary>
+    /// A value for a computed decimal column of <paramref name="scale"/>: a decimal or whole number at that scale; what
+    /// is not one exactly (a double, a decimal with more decimals, one beyond 38 digits) is left as it is, and the
+    /// column takes it only if its digits fit (else the record is invalid, named by the column).
+    /// </summary>
+    private static object? ShapeDecimal(object? value, int scale)
+    {
+        try
+        {
+            return value switch
+            {
+                ExactDecimal d when d.Scale <= scale => d.AtScale(scale),
+                ExactDecimal d when d.Round(scale) is var r && r.CompareTo(d) == 0 => r,
+                long l => ExactDecimal.FromLong(l).AtScale(scale),
+                int i => ExactDecimal.FromLong(i).AtScale(scale),
+                _ => Shape(value, "number"),
+            };
+        }
+        catch (OverflowException)
+        {
+            return value;
+        }
+    }
+
     private static long? ToInteger(object? v) => v switch
     {
         long l => l,
+        ExactDecimal d => d.TryWhole(out var whole) ? whole : null,
         double d when double.IsFinite(d) && Math.Floor(d) == d && Math.Abs(d) < 9.2e18 => (long)d,
         bool b => b ? 1 : 0,
         string s when long.TryParse(s.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l) => l,
@@ -134,6 +185,7 @@ internal static class ColumnCast
     private static double? ToNumber(object? v) => v switch
     {
         long l => l,
+        ExactDecimal d => d.ToDouble(),
         double d => d,
         bool b => b ? 1 : 0,
         string s when double.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d) => d,
@@ -145,6 +197,7 @@ internal static class ColumnCast
         bool b => b,
         long l when l is 0 or 1 => l == 1,
         double d when d is 0 or 1 => d == 1,
+        ExactDecimal d when d.Unscaled == 0 || d.CompareTo(ExactDecimal.FromLong(1)) == 0 => d.Unscaled != 0,
         string s => s.Trim().ToLowerInvariant() switch
         {
             "true" or "t" or "yes" or "y" or "1" => true,

@@ -14,7 +14,9 @@ namespace DataSpoc.Pipe.Transforms;
 /// <see cref="Unhandled"/> for anything else, including every case where NCalc throws; the whole expression is then
 /// evaluated by NCalc for that record. So the compiled form never throws and never differs: CompiledExpressionTests
 /// compares the two on seeded random expressions and values. Operands are evaluated as NCalc evaluates them: <c>and</c>,
-/// <c>or</c>, <c>??</c>, <c>if</c> and <c>? :</c> only evaluate the branch they need.
+/// <c>or</c>, <c>??</c>, <c>if</c> and <c>? :</c> only evaluate the branch they need. Arithmetic and comparisons with
+/// a decimal column's value (<see cref="ExactDecimal"/>, which NCalc does not know) are <see cref="DecimalOps"/>' in
+/// both forms: NCalc's through the handlers <see cref="TransformExpression"/> gives it.
 /// </remarks>
 internal sealed class CompiledExpression
 {
@@ -62,7 +64,8 @@ internal sealed class CompiledExpression
             case BinaryExpression b:
                 var left = Compile(b.LeftExpression, columns);
                 var right = Compile(b.RightExpression, columns);
-                return left is null || right is null ? null : Binary(b.Type, left, right);
+                return left is null || right is null ? null
+                    : Binary(b.Type, left, right, new Constants(DecimalOps.IsFractionConstant(b.LeftExpression), DecimalOps.IsFractionConstant(b.RightExpression)));
             case TernaryExpression t:
                 var condition = Compile(t.LeftExpression, columns);
                 var then = Compile(t.MiddleExpression, columns);
@@ -163,6 +166,7 @@ internal sealed class CompiledExpression
         {
             long l => (object)checked(-l),
             double d => (object)-d,
+            ExactDecimal d => d.Negate(),
             _ => Unhandled,
         },
         _ => null,
@@ -175,7 +179,20 @@ internal sealed class CompiledExpression
         _ => Unhandled,
     };
 
-    private static Node? Binary(BinaryExpressionType type, Node left, Node right) => type switch
+    /// <summary>Which operands of a binary node are number constants with a fraction (a decimal reads them as written: <see cref="DecimalOps"/>).</summary>
+    private readonly record struct Constants(bool Left, bool Right);
+
+    /// <summary>
+    /// A binary node where an operand is not a long, int or double: <see cref="DecimalOps"/>' value when one is an
+    /// <see cref="ExactDecimal"/> and the other a number or null (NCalc's handler gives the same), else
+    /// <see cref="Unhandled"/> (NCalc's handler reports a decimal with text or a boolean). Off the path of plain numbers.
+    /// </summary>
+    private static object? NotPlain(BinaryExpressionType type, object? a, object? b, Constants constants) =>
+        (a is ExactDecimal || b is ExactDecimal) && a is null or ExactDecimal or long or int or double && b is null or ExactDecimal or long or int or double
+            ? DecimalOps.Binary(type, a, b, constants.Left, constants.Right)
+            : Unhandled;
+
+    private static Node? Binary(BinaryExpressionType type, Node left, Node right, Constants constants) => type switch
     {
         BinaryExpressionType.And => values => left(values) switch
         {
@@ -190,19 +207,33 @@ internal sealed class CompiledExpression
             _ => Unhandled,
         },
         BinaryExpressionType.Coalesce => values => left(values) ?? right(values),
-        BinaryExpressionType.Equal => values => Equality(left(values), right(values), equal: true),
-        BinaryExpressionType.NotEqual => values => Equality(left(values), right(values), equal: false),
-        BinaryExpressionType.Greater => values => Order(left(values), right(values), c => c > 0),
-        BinaryExpressionType.GreaterOrEqual => values => Order(left(values), right(values), c => c >= 0),
-        BinaryExpressionType.Lesser => values => Order(left(values), right(values), c => c < 0),
-        BinaryExpressionType.LesserOrEqual => values => Order(left(values), right(values), c => c <= 0),
-        BinaryExpressionType.Plus => values => Plus(left(values), right(values)),
-        BinaryExpressionType.Minus => values => Arithmetic(left(values), right(values), static (a, b) => checked(a - b), static (a, b) => a - b),
-        BinaryExpressionType.Times => values => Arithmetic(left(values), right(values), static (a, b) => checked(a * b), static (a, b) => a * b),
-        BinaryExpressionType.Div => values => Divide(left(values), right(values)),
-        BinaryExpressionType.Modulo => values => Modulo(left(values), right(values)),
+        // Each as before decimals, plus one reference check: a decimal operand (which the plain operations leave
+        // unhandled) goes to NotPlain. No delegate in between, so plain numbers cost what they did.
+        BinaryExpressionType.Equal => values => { var (a, b) = (left(values), right(values)); return Or(Equality(a, b, equal: true), type, a, b, constants); },
+        BinaryExpressionType.NotEqual => values => { var (a, b) = (left(values), right(values)); return Or(Equality(a, b, equal: false), type, a, b, constants); },
+        BinaryExpressionType.Greater => values => { var (a, b) = (left(values), right(values)); return Or(Order(a, b, c => c > 0), type, a, b, constants); },
+        BinaryExpressionType.GreaterOrEqual => values => { var (a, b) = (left(values), right(values)); return Or(Order(a, b, c => c >= 0), type, a, b, constants); },
+        BinaryExpressionType.Lesser => values => { var (a, b) = (left(values), right(values)); return Or(Order(a, b, c => c < 0), type, a, b, constants); },
+        BinaryExpressionType.LesserOrEqual => values => { var (a, b) = (left(values), right(values)); return Or(Order(a, b, c => c <= 0), type, a, b, constants); },
+        BinaryExpressionType.Plus => values => { var (a, b) = (left(values), right(values)); return Or(Plus(a, b), type, a, b, constants); },
+        BinaryExpressionType.Minus => values =>
+        {
+            var (a, b) = (left(values), right(values));
+            return Or(Arithmetic(a, b, static (x, y) => checked(x - y), static (x, y) => x - y), type, a, b, constants);
+        },
+        BinaryExpressionType.Times => values =>
+        {
+            var (a, b) = (left(values), right(values));
+            return Or(Arithmetic(a, b, static (x, y) => checked(x * y), static (x, y) => x * y), type, a, b, constants);
+        },
+        BinaryExpressionType.Div => values => { var (a, b) = (left(values), right(values)); return Or(Divide(a, b), type, a, b, constants); },
+        BinaryExpressionType.Modulo => values => { var (a, b) = (left(values), right(values)); return Or(Modulo(a, b), type, a, b, constants); },
         _ => null,
     };
+
+    /// <summary>The plain operation's <paramref name="result"/>, or <see cref="NotPlain"/>'s when it left the operands unhandled.</summary>
+    private static object? Or(object? result, BinaryExpressionType type, object? a, object? b, Constants constants) =>
+        ReferenceEquals(result, Unhandled) ? NotPlain(type, a, b, constants) : result;
 
     /// <summary>A number as NCalc compares and computes it: whether it is whole (int or long) and its value.</summary>
     private static bool Number(object? value, out bool whole, out long l, out double d)

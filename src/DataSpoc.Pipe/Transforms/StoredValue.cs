@@ -16,7 +16,7 @@ internal readonly record struct StoredType(LeafKind Kind, int Scale);
 /// <c>53.0</c> in an integer column, <c>2024-03-05T23:30:00-05:00</c> and <c>2024-03-06T04:30:00Z</c>, the string
 /// <c>"Infinity"</c> in a number column); the map sees the one value the column keeps:
 /// an integer column's long, a number column's double (NaN and the infinities included), a decimal column's digits at
-/// its scale (the text <c>1.50</c> for <c>multipleOf: 0.01</c>; expressions read its double), a date-time as the UTC
+/// its scale (the text <c>1.50</c> for <c>multipleOf: 0.01</c>; expressions read them exactly, <see cref="ExactDecimal"/>), a date-time as the UTC
 /// text <c>yyyy-MM-ddTHH:mm:ss.ffffffZ</c>, a date as <c>yyyy-MM-dd</c>, a time as <c>HH:mm:ss.ffffff</c>. Strings,
 /// booleans and JSON text are what they are. A value the column does not take stays as the tap wrote it (the column
 /// rejects it by name afterwards, unless the map removes it).
@@ -102,9 +102,19 @@ internal static class StoredValue
     /// <summary>A value of a JSON node as expressions see it in a column of <paramref name="type"/> (null: no declared type).</summary>
     public static object? Of(JsonNode? node, StoredType? type)
     {
+        if (type is { Kind: LeafKind.Decimal } d && node is JsonValue v && v.GetValueKind() == JsonValueKind.Number
+            && DecimalOf(Encoding.UTF8.GetBytes(v.ToJsonString()), d) is { } exact)
+            return exact;
         var clr = ColumnCast.ClrValue(node);
         return type is { } t ? Of(clr, t) : clr;
     }
+
+    /// <summary>
+    /// A JSON number's value in a decimal column of <paramref name="type"/>: its exact digits at the column's scale
+    /// (<see cref="ExactDecimal"/>), or null when the column does not take it (more decimals than the scale, more than
+    /// 38 digits: the value stays as the tap wrote it and the column rejects it by name).
+    /// </summary>
+    public static ExactDecimal? DecimalOf(ReadOnlySpan<byte> number, StoredType type) => ExactDecimal.FromJsonNumber(number, type.Scale);
 
     /// <summary>The text of a JSON node for <c>hash:</c> and <c>cast: string</c> in a column of <paramref name="type"/> (null: no declared type).</summary>
     public static string Text(JsonNode node, StoredType? type)

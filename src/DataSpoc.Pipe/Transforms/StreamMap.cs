@@ -33,6 +33,9 @@ internal sealed class StreamMap : IRecordTransform
 
     public bool AppliesTo(string stream) => stream == Stream;
 
+    /// <summary>The largest scale a <c>multipleOf</c> column takes (ColumnSchema's mapping of a schema to DECIMAL(38, s)).</summary>
+    private const int MaxDecimalScale = 18;
+
     /// <summary>
     /// The map only selects, drops or renames columns: it changes the schema, never a value, so the writer applies it
     /// to the schema (<see cref="ProjectionOf"/>) and records are not rewritten.
@@ -66,7 +69,16 @@ internal sealed class StreamMap : IRecordTransform
             var (name, expression) = Compute[i];
             Require(expression.Columns, columns, "compute." + name);
             if (types.ContainsKey(name)) throw new TransformException(Stream, "compute." + name, $"column '{name}' is already in the stream; compute a new name");
-            var type = expression.ResultType(c => types.TryGetValue(c, out var t) ? JsonType(t) : null);
+            // A decimal column (tap or computed) is a decimal to the expression: arithmetic on it is exact (DecimalOps).
+            var type = expression.ResultType(c => _storedTypes.TryGetValue(c, out var st) && st.Kind == Parquet.LeafKind.Decimal
+                ? ColumnCast.DecimalType(st.Scale) : types.TryGetValue(c, out var t) ? JsonType(t) : null);
+            if (ColumnCast.DecimalScale(type) is { } scale)
+            {
+                if (scale > MaxDecimalScale)
+                    throw new TransformException(Stream, "compute." + name,
+                        $"'{expression.Text}' gives a decimal with {scale} digits after the point; a decimal column holds at most {MaxDecimalScale} (multipleOf 1e-{MaxDecimalScale}): round it, e.g. Round({expression.Text}, 2)");
+                _storedTypes[name] = new StoredType(Parquet.LeafKind.Decimal, scale);
+            }
             _computedTypes[i] = type;
             types[name] = ColumnCast.SchemaFor(type);
             columns.Add(name);

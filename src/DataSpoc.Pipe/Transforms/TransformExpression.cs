@@ -76,7 +76,7 @@ internal sealed class TransformExpression
 
     private static Expression NewExpression(string text)
     {
-        var expression = new Expression(text, Options) { CultureInfo = CultureInfo.InvariantCulture };
+        var expression = new Expression(text, Options, new ExpressionContext(), CultureInfo.InvariantCulture, DecimalAwareVisitors.Instance);
         expression.Functions["lower"] = f => Str(f, 0)?.ToLowerInvariant();
         expression.Functions["upper"] = f => Str(f, 0)?.ToUpperInvariant();
         expression.Functions["trim"] = f => Str(f, 0)?.Trim();
@@ -85,8 +85,52 @@ internal sealed class TransformExpression
         expression.EvaluateFunction += (name, args) =>
         {
             if (NullsInMath(name, args.Parameters, out var result)) args.Result = result;
+            else if (name == "Round" && args.Parameters.Count == 2 && args.Parameters.Evaluate(0) is ExactDecimal d
+                     && DecimalOps.Round(d, args.Parameters.Evaluate(1)) is { } rounded)
+                args.Result = rounded;
+            // NCalc's Max and Min give null for a type they do not know: a decimal takes part as its double, as in
+            // the other math functions (their result type is a double).
+            else if (name is "Max" or "Min" && args.Parameters.Count == 2 && args.Parameters.Evaluate(0) is var a && args.Parameters.Evaluate(1) is var b
+                     && (a is ExactDecimal || b is ExactDecimal) && a is ExactDecimal or long or int or double && b is ExactDecimal or long or int or double)
+            {
+                var (x, y) = (Convert.ToDouble(a, CultureInfo.InvariantCulture), Convert.ToDouble(b, CultureInfo.InvariantCulture));
+                args.Result = name == "Max" ? Math.Max(x, y) : Math.Min(x, y);
+            }
+        };
+        // Arithmetic and comparisons with a decimal operand are DecimalOps' (NCalc knows no ExactDecimal); the compiled
+        // form calls the same code, so the two agree. The operands' values are NCalc's own (evaluated once, cached).
+        expression.EvaluateBinary += args =>
+        {
+            var b = args.BinaryExpression;
+            if (!DecimalOps.Handles(b.Type)) return;
+            var (left, right) = (args.LeftValue(), args.RightValue());
+            if (left is ExactDecimal || right is ExactDecimal)
+                args.Result = DecimalOps.Binary(b.Type, left, right, DecimalOps.IsFractionConstant(b.LeftExpression), DecimalOps.IsFractionConstant(b.RightExpression));
         };
         return expression;
+    }
+
+    /// <summary>NCalc's evaluation with <c>-x</c> of a decimal exact (NCalc's negation knows no <see cref="ExactDecimal"/>).</summary>
+    private sealed class DecimalAwareVisitors : NCalc.Factories.IEvaluationVisitorFactory
+    {
+        public static readonly DecimalAwareVisitors Instance = new();
+        private static readonly NCalc.Factories.EvaluationVisitorFactory Default = new();
+
+        public NCalc.Visitors.EvaluationVisitor CreateEvaluationVisitor(ExpressionContext context, ExpressionEvaluationOptions options,
+            CultureInfo cultureInfo, CancellationToken cancellationToken) =>
+            new Visitor(context, options, cultureInfo, this, cancellationToken);
+
+        public NCalc.Visitors.AsyncEvaluationVisitor CreateAsyncEvaluationVisitor(ExpressionContext context, ExpressionEvaluationOptions options,
+            CultureInfo cultureInfo, CancellationToken cancellationToken) =>
+            Default.CreateAsyncEvaluationVisitor(context, options, cultureInfo, cancellationToken);
+
+        private sealed class Visitor(ExpressionContext context, ExpressionEvaluationOptions options, CultureInfo cultureInfo,
+            NCalc.Factories.IEvaluationVisitorFactory factory, CancellationToken cancellationToken)
+            : NCalc.Visitors.EvaluationVisitor(context, options, cultureInfo, factory, cancellationToken)
+        {
+            public override object? Visit(UnaryExpression expression) =>
+                expression.Type == UnaryExpressionType.Negate && expression.Expression.Accept(this) is ExactDecimal d ? d.Negate() : base.Visit(expression);
+        }
     }
 
     private static string? Str(NCalc.Handlers.FunctionData f, int index) => TextOf(f.Evaluate(index));
@@ -192,7 +236,9 @@ internal sealed class TransformExpression
             UnaryExpressionType.BitwiseNot => "integer",
             _ => TypeOf(u.Expression, columnType),
         },
-        TernaryExpression t => TypeOf(t.MiddleExpression, columnType) ?? TypeOf(t.RightExpression, columnType),
+        TernaryExpression t => Either(TypeOf(t.MiddleExpression, columnType), TypeOf(t.RightExpression, columnType)),
+        BinaryExpression b when DecimalOperands(b, columnType) is var (l, r) && (ColumnCast.DecimalScale(l) is not null || ColumnCast.DecimalScale(r) is not null)
+                                && DecimalOps.Handles(b.Type) => DecimalResult(b.Type, l, r),
         BinaryExpression b => b.Type switch
         {
             BinaryExpressionType.And or BinaryExpressionType.Or or BinaryExpressionType.Equal or BinaryExpressionType.NotEqual
@@ -202,12 +248,16 @@ internal sealed class TransformExpression
             BinaryExpressionType.Div or BinaryExpressionType.Exponentiation => "number",
             BinaryExpressionType.BitwiseAnd or BinaryExpressionType.BitwiseOr or BinaryExpressionType.BitwiseXOr
                 or BinaryExpressionType.LeftShift or BinaryExpressionType.RightShift => "integer",
-            BinaryExpressionType.Coalesce => TypeOf(b.LeftExpression, columnType) ?? TypeOf(b.RightExpression, columnType),
+            BinaryExpressionType.Coalesce => Either(TypeOf(b.LeftExpression, columnType), TypeOf(b.RightExpression, columnType)),
             _ => Arithmetic(b.Type, TypeOf(b.LeftExpression, columnType), TypeOf(b.RightExpression, columnType)),
         },
         Function f => f.Identifier.Name switch
         {
-            "if" => f.Parameters.Count > 1 ? TypeOf(f.Parameters[1], columnType) ?? (f.Parameters.Count > 2 ? TypeOf(f.Parameters[2], columnType) : null) : null,
+            "if" => f.Parameters.Count > 1 ? Either(TypeOf(f.Parameters[1], columnType), f.Parameters.Count > 2 ? TypeOf(f.Parameters[2], columnType) : null) : null,
+            "Round" when f.Parameters.Count == 2 && ColumnCast.DecimalScale(TypeOf(f.Parameters[0], columnType)) is not null
+                         && f.Parameters[1] is ValueExpression { Value: int or long } digits
+                         && Convert.ToInt64(digits.Value, CultureInfo.InvariantCulture) is >= 0 and <= ExactDecimal.Precision and var n
+                => ColumnCast.DecimalType((int)n),
             "in" => "boolean",
             "len" or "Sign" => "integer",
             var name when StringFunctions.Contains(name) => "string",
@@ -216,6 +266,50 @@ internal sealed class TransformExpression
         },
         _ => null,
     };
+
+    /// <summary>
+    /// The type of a value that is one of two (<c>if</c>, <c>? :</c>, <c>??</c>): the first's, except that two decimals
+    /// (or a decimal and a whole number) give a decimal of the larger scale, so that either value lands exactly, and a
+    /// decimal and a double give a double (as arithmetic of the two does: a double may not fit the decimal's scale).
+    /// </summary>
+    private static string? Either(string? first, string? second)
+    {
+        var (a, b) = (ColumnCast.DecimalScale(first), ColumnCast.DecimalScale(second));
+        if (a is null && b is null) return first ?? second;
+        if ((a is not null && second == "number") || (b is not null && first == "number")) return "number";
+        if (a is not null && (b is not null || second is null or "integer")) return ColumnCast.DecimalType(Math.Max(a.Value, b ?? 0));
+        if (b is not null && first is "integer") return ColumnCast.DecimalType(b.Value);
+        return first ?? second;
+    }
+
+    /// <summary>
+    /// The types of a binary node's operands, a number constant next to a decimal read as the decimal written (see
+    /// <see cref="DecimalOps"/>: <c>price * 1.5</c> is exact, at the scale of <c>1.5</c>).
+    /// </summary>
+    private static (string? Left, string? Right) DecimalOperands(BinaryExpression b, Func<string, string?> columnType)
+    {
+        var (left, right) = (TypeOf(b.LeftExpression, columnType), TypeOf(b.RightExpression, columnType));
+        if (ColumnCast.DecimalScale(left) is not null && ConstantScale(b.RightExpression) is { } rs) right = ColumnCast.DecimalType(rs);
+        if (ColumnCast.DecimalScale(right) is not null && ConstantScale(b.LeftExpression) is { } ls) left = ColumnCast.DecimalType(ls);
+        return (left, right);
+    }
+
+    private static int? ConstantScale(LogicalExpression e) => e switch
+    {
+        _ when !DecimalOps.IsFractionConstant(e) => null,
+        ValueExpression { Value: double d } => ExactDecimal.FromConstant(d)?.Scale,
+        UnaryExpression { Expression: ValueExpression { Value: double d } } => ExactDecimal.FromConstant(d)?.Scale,
+        _ => null,
+    };
+
+    /// <summary>The type of a node <see cref="DecimalOps"/> computes, with a decimal operand: as <see cref="DecimalOps.Binary"/> gives it.</summary>
+    private static string? DecimalResult(BinaryExpressionType op, string? left, string? right)
+    {
+        if (op is not (BinaryExpressionType.Plus or BinaryExpressionType.Minus or BinaryExpressionType.Times)) return op is BinaryExpressionType.Div or BinaryExpressionType.Modulo ? "number" : "boolean";
+        int? Scale(string? t) => t is null or "integer" ? 0 : ColumnCast.DecimalScale(t);
+        if (Scale(left) is not { } l || Scale(right) is not { } r) return "number"; // a double operand: doubles
+        return ColumnCast.DecimalType(op == BinaryExpressionType.Times ? l + r : Math.Max(l, r));
+    }
 
     private static string? Arithmetic(BinaryExpressionType op, string? left, string? right)
     {

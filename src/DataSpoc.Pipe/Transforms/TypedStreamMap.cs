@@ -105,8 +105,9 @@ internal sealed partial class TypedStreamMap
     /// <summary>
     /// The typed form of <paramref name="map"/> for a stream of <paramref name="tapSchema"/> (call after
     /// <see cref="StreamMap.TransformSchema"/> gave <paramref name="outputSchema"/>), or null when the stream keeps the
-    /// JSON path: a produced column that is not a top-level integer, number, boolean, string, date or date-time, or one
+    /// JSON path: a produced column that is not a top-level integer, number, decimal, boolean, string, date or date-time, or one
     /// that is the partition column (partitions are read from the record before it is shredded).
+    /// A computed decimal lands here as its unscaled value (a value the column does not take goes the JSON way).
     /// </summary>
     /// <exception cref="SchemaException">The output schema does not map to Parquet.</exception>
     public static TypedStreamMap? TryCompile(StreamMap map, JsonElement tapSchema, JsonElement outputSchema, string partitionColumn, int lanes)
@@ -151,7 +152,7 @@ internal sealed partial class TypedStreamMap
         {
             if (!(rows is null ? Produced(input) : computed.Contains(input))) continue;
             if (root.Children[root.IndexOf(output)] is not LeafNode
-                { Kind: LeafKind.Int64 or LeafKind.Double or LeafKind.Boolean or LeafKind.String or LeafKind.Date or LeafKind.Timestamp } leaf)
+                { Kind: LeafKind.Int64 or LeafKind.Double or LeafKind.Decimal or LeafKind.Boolean or LeafKind.String or LeafKind.Date or LeafKind.Timestamp } leaf)
                 return null;
             outputs.Add((cells[input], leaf.ColumnIndex, leaf.Kind));
         }
@@ -349,9 +350,13 @@ internal sealed partial class TypedStreamMap
             switch (_state[cell])
             {
                 case Cell.Missing: return null;
-                case Cell.Value: return _values[cell] is { } value ? ColumnCast.ClrValue(ColumnCast.ToJson(value)) : null;
+                // A computed decimal as the JSON path reads its number back (StoredValue.Of at its scale): itself.
+                case Cell.Value: return _values[cell] is { } value ? value as ExactDecimal? ?? ColumnCast.ClrValue(ColumnCast.ToJson(value)) : null;
             }
             ref var raw = ref _raw[cell];
+            if (raw.Type == JsonTokenType.Number && _compiled._rawTypes[cell] is { Kind: LeafKind.Decimal } decimalType
+                && StoredValue.DecimalOf(json.Slice(raw.Offset, raw.Length), decimalType) is { } exact)
+                return exact;
             switch (raw.Type)
             {
                 case JsonTokenType.Null: return null;
@@ -426,6 +431,8 @@ internal sealed partial class TypedStreamMap
         string s => kind == LeafKind.String && IsValidUtf16(s),
         DateOnly => kind == LeafKind.Date,
         DateTime => kind == LeafKind.Timestamp,
+        // At the column's scale (ColumnCast.Shape put it there): its unscaled value is what the column stores.
+        ExactDecimal => kind == LeafKind.Decimal,
         _ => false,
     };
 
@@ -459,6 +466,10 @@ internal sealed partial class TypedStreamMap
                 break;
             case DateOnly date: c.AddInt(date.DayNumber - EpochDay, 0); break;
             case DateTime ts: c.AddLong(ts.Ticks / 10 - EpochMicros, 0); break;
+            case ExactDecimal d:
+                System.Buffers.Binary.BinaryPrimitives.WriteInt128BigEndian(c.BeginBytes(16), d.AtScale(c.Leaf.Scale).Unscaled);
+                c.EndBytes(16, 0);
+                break;
         }
     }
 }

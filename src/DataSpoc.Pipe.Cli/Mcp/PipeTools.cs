@@ -36,19 +36,22 @@ internal sealed class PipeTools(PipeClient client)
     {
         var token = context.Params?.ProgressToken;
         // The MCP spec wants each notification's progress greater than the one before (a strict client drops the others):
-        // a value that has not moved since the last one sent is not sent. The watchdog reports from one thread; the lock
-        // covers the final notification after it.
+        // a value that has not moved since the last one sent is not sent, and each is sent once the one before it is, so
+        // they also reach the wire in that order (ticks are not awaited by the run).
         var sent = -1L;
+        var sending = Task.CompletedTask;
         var gate = new Lock();
         Task Notify(long progress, string message, long? total = null)
         {
             if (token is not { } t) return Task.CompletedTask;
+            var value = new ProgressNotificationValue { Progress = progress, Total = total, Message = message };
             lock (gate)
             {
                 if (progress <= sent) return Task.CompletedTask;
                 sent = progress;
+                return sending = sending.ContinueWith(_ => server.NotifyProgressAsync(t, value, cancellationToken: cancellationToken),
+                    CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
             }
-            return server.NotifyProgressAsync(t, new ProgressNotificationValue { Progress = progress, Total = total, Message = message }, cancellationToken: cancellationToken);
         }
         try
         {

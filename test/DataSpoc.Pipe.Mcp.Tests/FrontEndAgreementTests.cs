@@ -10,7 +10,8 @@ namespace DataSpoc.Pipe.Mcp.Tests;
 /// <summary>
 /// One home (two runs of a good pipeline, a failing one, an invalid one, one whose YAML does not parse, a <c>.env</c> with the tap's folder and a token),
 /// asked the same questions three ways: the CLI with <c>--output json</c> as a subprocess, the MCP server over stdio, and
-/// <see cref="PipeClient"/> in this process. Config, status, logs and validate answer the same values in all three.
+/// <see cref="PipeClient"/> in this process. Config, status, logs and validate answer the same values in all three; a run
+/// that cannot start answers the same document from the CLI and MCP.
 /// </summary>
 public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome home) : IClassFixture<FrontEndAgreementTests.SharedHome>
 {
@@ -99,6 +100,30 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
         Assert.Contains("  config ok=False", api[2]);
         Assert.Contains("  config ok=False", api[3]);
         Assert.DoesNotContain(SharedHome.Token, string.Join("\n", api));
+    }
+
+    [Fact]
+    public async Task A_run_that_cannot_start_is_the_same_pipeline_status_error_document_from_the_cli_and_mcp()
+    {
+        // A bucket folder under a plain file: the run cannot take its lock, so it fails before anything runs (exit 1).
+        var unwritable = "unwritable-" + Guid.NewGuid().ToString("N")[..6];
+        var file = home.WriteFile("not-a-folder", "");
+        var yaml = home.WritePipeline(unwritable, $"source:\n  tap: csv\n  config: {{path: /tmp}}\ndestination:\n  bucket: file://{file}/lake\n");
+        try
+        {
+            foreach (var (name, exitCode, status) in new[] { (home.Invalid, 2, "invalid"), (home.Unparsable, 2, "invalid"), (unwritable, 1, "failure") })
+            {
+                var cli = home.Cli(exitCode, "run", name, "--output", "json");
+                var mcp = await home.McpError("run_pipeline", new() { ["name"] = name });
+                Assert.True(JsonNode.DeepEquals(cli, mcp), $"{name}: CLI {cli}\nMCP {mcp}");
+                Assert.Equal((name, status), (cli!["pipeline"]!.GetValue<string>(), cli["status"]!.GetValue<string>()));
+                Assert.False(string.IsNullOrEmpty(cli["error"]?.GetValue<string>()), $"{name}: {cli}");
+            }
+        }
+        finally
+        {
+            File.Delete(yaml);
+        }
     }
 
     private static string StatusRow(JsonNode? row) => string.Join(" | ", Str(row!["pipeline"]), Str(row["status"]), Time(row["last_run"]),
@@ -215,6 +240,25 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
             var result = CliCommand.Run(Environment, args);
             Assert.True(result.ExitCode == exitCode, result.ToString());
             return JsonNode.Parse(result.Stdout);
+        }
+
+        /// <summary>Writes a file in the test's folder (outside the home); returns its path.</summary>
+        public string WriteFile(string name, string text)
+        {
+            var path = Path.Combine(_root, name);
+            File.WriteAllText(path, text);
+            return path;
+        }
+
+        /// <summary>Writes <c>pipelines/&lt;name&gt;.yaml</c> in the home; returns its path (a test that adds one deletes it: the others list the home).</summary>
+        public string WritePipeline(string name, string yaml) => WriteFile(Path.Combine("home", "pipelines", name + ".yaml"), yaml);
+
+        /// <summary>Calls a tool that must answer a tool error, and returns its structured answer.</summary>
+        public async Task<JsonNode> McpError(string tool, Dictionary<string, object?> arguments)
+        {
+            var result = await _mcp.CallToolAsync(tool, arguments);
+            Assert.True(result.IsError, $"{tool}: {result.StructuredContent}");
+            return JsonNode.Parse(result.StructuredContent!.Value.GetRawText())!;
         }
 
         /// <summary>Calls a tool and returns its structured answer (a tool error fails the test).</summary>

@@ -250,6 +250,40 @@ public sealed class McpServerTests : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// A stream named after a <c>.env</c> value the tap config also states in clear (as tap-postgres names streams after a
+    /// <c>${VAR}</c> dbname), read slowly so progress ticks while the count stands still: every notification's text
+    /// masks it as the run log does, and no progress value repeats (the MCP spec wants each greater than the last).
+    /// </summary>
+    [Fact]
+    public async Task Progress_notifications_mask_a_secret_in_a_stream_name_and_never_repeat_a_value()
+    {
+        var name = "slow-" + _suffix;
+        File.WriteAllText(Path.Combine(Home, "pipelines", name + ".yaml"), $"""
+            source:
+              tap: python3 {Path.Combine(AppContext.BaseDirectory, "Assets", "scripted_tap.py")}
+              config:
+                dbname: ${"{"}MCP_DOTENV_SECRET{"}"}
+                stream: t_${"{"}MCP_DOTENV_SECRET{"}"}
+                max_id: 4
+                record_interval: 0.5
+            destination:
+              bucket: file://{Lake}
+            """);
+        var progress = new ConcurrentQueue<ProgressNotificationValue>();
+        var run = await Call("run_pipeline", new() { ["name"] = name }, new SyncProgress(progress.Enqueue));
+        Assert.Equal(4, run.GetProperty("total_records").GetInt64());
+        for (var i = 0; i < 100 && !progress.Any(p => p.Message?.Contains("s: *** ", StringComparison.Ordinal) == true); i++) await Task.Delay(50);
+        Assert.True(progress.Any(p => p.Message?.Contains("s: *** ", StringComparison.Ordinal) == true),
+            "no progress names the stream masked: " + string.Join(" | ", progress.Select(p => $"{p.Progress} {p.Message}")));
+        var values = progress.Select(p => p.Progress).ToList();
+        Assert.True(values.Distinct().Count() == values.Count, "progress values repeat: " + string.Join(", ", values));
+        foreach (var message in progress.Select(p => p.Message ?? ""))
+            foreach (var form in DataSpoc.Pipe.Tests.Support.SecretForms.Of(DotEnvSecret).Concat(DataSpoc.Pipe.Tests.Support.SecretForms.EncodedOf(DotEnvSecret)))
+                Assert.DoesNotContain(form, message, StringComparison.Ordinal);
+        AssertNoSecretAnywhere();
+    }
+
     private async Task<JsonElement> Call(string tool, Dictionary<string, object?>? arguments = null, IProgress<ProgressNotificationValue>? progress = null)
     {
         var result = await _client.CallToolAsync(tool, arguments ?? [], progress);

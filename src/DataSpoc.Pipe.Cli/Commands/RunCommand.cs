@@ -72,12 +72,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         {
             // The run did not start (invalid config, lock held, bucket unreachable): a JSON reader still gets a document,
             // shaped as run --all reports a pipeline it did not run; stderr and the exit code stay ErrorReport's.
-            JsonOutput.Write(new JsonObject
-            {
-                ["pipeline"] = settings.Name,
-                ["status"] = ErrorReport.ExitCode(e) == ExitCodes.Usage ? "invalid" : "failure",
-                ["error"] = ErrorReport.Message(e),
-            });
+            JsonOutput.Write(ErrorReport.NotRun(settings.Name, e));
             throw;
         }
     }
@@ -124,7 +119,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         if (settings.Json)
         {
             var logs = outcomes.Select(o => o.Log is null
-                ? (JsonNode)new JsonObject { ["pipeline"] = o.Name, ["status"] = o.Invalid ? "invalid" : "failure", ["error"] = o.Error }
+                ? ErrorReport.NotRun(o.Name, o.Invalid, o.Error)
                 : JsonNode.Parse(LakeJson.Serialize(o.Log))!);
             JsonOutput.Write(settings.All ? new JsonArray(logs.ToArray()) : logs.Single());
         }

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Spectre.Console.Cli;
 
 namespace DataSpoc.Pipe.Cli.Infrastructure;
@@ -33,6 +34,17 @@ internal static class ErrorReport
             _ => $"{e.Message} ({e.GetType().Name}; run with --debug for details)",
         });
     }
+
+    /// <summary>
+    /// The document of a run that did not start, as <c>run --output json</c> and the MCP tool <c>run_pipeline</c> answer it:
+    /// <c>status</c> is <c>invalid</c> for a usage error (the pipeline's config: exit code 2) and <c>failure</c> otherwise
+    /// (bucket unreachable, lock held), so a caller tells them apart without parsing the message.
+    /// </summary>
+    public static JsonObject NotRun(string? pipeline, Exception e) => NotRun(pipeline, ExitCode(e) == ExitCodes.Usage, Message(e));
+
+    /// <inheritdoc cref="NotRun(string?, Exception)"/>
+    public static JsonObject NotRun(string? pipeline, bool invalid, string? error) =>
+        new() { ["pipeline"] = pipeline, ["status"] = invalid ? "invalid" : "failure", ["error"] = error };
 
     private static Exception Unwrap(Exception e) => e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerException! : e;
 

@@ -7,7 +7,8 @@ namespace DataSpoc.Pipe.Cli.Infrastructure;
 
 /// <summary>
 /// Shows runs in progress: a live per-stream table (records, records/s, files, bytes) on a terminal, plain
-/// progress lines otherwise (at most one per pipeline every few seconds), nothing for <c>--output json</c>.
+/// progress lines otherwise (at most one per pipeline every few seconds), nothing for <c>--output json</c>. Stream
+/// names come masked from the run (<see cref="RunProgress"/>), as its log shows them.
 /// </summary>
 internal sealed class RunDisplay
 {
@@ -68,7 +69,9 @@ internal sealed class RunDisplay
     private void Report(string pipeline, RunProgress progress)
     {
         _latest[pipeline] = progress;
-        if (_mode != Mode.Plain) return;
+        // A tick before the first stream's SCHEMA has nothing to print; counted as printed, it would hold back the first
+        // line for a whole interval.
+        if (_mode != Mode.Plain || progress.Streams.Count == 0) return;
         var now = DateTimeOffset.UtcNow;
         if (_lastPrinted.TryGetValue(pipeline, out var last) && now - last < PlainInterval) return;
         _lastPrinted[pipeline] = now;

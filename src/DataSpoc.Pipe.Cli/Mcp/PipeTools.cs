@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Api;
+using DataSpoc.Pipe.Cli.Infrastructure;
 using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Lake;
 using DataSpoc.Pipe.Runs;
@@ -34,19 +35,33 @@ internal sealed class PipeTools(PipeClient client)
         CancellationToken cancellationToken = default)
     {
         var token = context.Params?.ProgressToken;
-        // The first and last notifications are awaited, so they reach the client before the result does.
-        Task Notify(ProgressNotificationValue value) =>
-            token is { } t ? server.NotifyProgressAsync(t, value, cancellationToken: cancellationToken) : Task.CompletedTask;
+        // The MCP spec wants each notification's progress greater than the one before (a strict client drops the others):
+        // a value that has not moved since the last one sent is not sent, and each is sent once the one before it is, so
+        // they also reach the wire in that order (ticks are not awaited by the run).
+        var sent = -1L;
+        var sending = Task.CompletedTask;
+        var gate = new Lock();
+        Task Notify(long progress, string message, long? total = null)
+        {
+            if (token is not { } t) return Task.CompletedTask;
+            var value = new ProgressNotificationValue { Progress = progress, Total = total, Message = message };
+            lock (gate)
+            {
+                if (progress <= sent) return Task.CompletedTask;
+                sent = progress;
+                return sending = sending.ContinueWith(_ => server.NotifyProgressAsync(t, value, cancellationToken: cancellationToken),
+                    CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
+            }
+        }
         try
         {
-            await Notify(new ProgressNotificationValue { Progress = 0, Message = $"starting {name}" });
-            var runProgress = new SynchronousProgress<RunProgress>(p => _ = Notify(new ProgressNotificationValue
-            {
-                Progress = p.Streams.Sum(s => s.Records),
-                Message = $"{p.Phase} {p.Elapsed.TotalSeconds:0.0}s: " + string.Join(", ", p.Streams.Select(s => $"{s.Stream} {s.Records} records")),
-            }));
+            // The first and last notifications are awaited, so they reach the client before the result does.
+            await Notify(0, $"starting {name}");
+            // Stream names in RunProgress are masked by the run, as in its log.
+            var runProgress = new SynchronousProgress<RunProgress>(p => _ = Notify(p.Streams.Sum(s => s.Records),
+                $"{p.Phase} {p.Elapsed.TotalSeconds:0.0}s: " + string.Join(", ", p.Streams.Select(s => $"{s.Stream} {s.Records} records"))));
             var result = await client.RunAsync(name, full, runProgress, cancellationToken);
-            await Notify(new ProgressNotificationValue { Progress = result.Log.TotalRecords, Total = result.Log.TotalRecords, Message = $"{result.Log.Status}: {result.Log.TotalRecords} records" });
+            await Notify(result.Log.TotalRecords, $"{result.Log.Status}: {result.Log.TotalRecords} records", result.Log.TotalRecords);
             var answer = new JsonObject
             {
                 ["pipeline"] = name,
@@ -61,8 +76,9 @@ internal sealed class PipeTools(PipeClient client)
         }
         catch (Exception e) when (e is PipelineLockedException || IsUserError(e))
         {
-            // The run could not start (invalid config, bucket unreachable, another run holds the lock): nothing ran.
-            return McpResults.Error(client, e.Message);
+            // The run could not start (invalid config, bucket unreachable, another run holds the lock): nothing ran. The
+            // answer is the document `run NAME --output json` prints then, so a caller tells "invalid" from "failure".
+            return McpResults.Failed(client, ErrorReport.NotRun(name, e));
         }
     }
 

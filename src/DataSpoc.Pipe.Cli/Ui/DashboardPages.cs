@@ -63,8 +63,10 @@ internal sealed class DashboardPages(PipeClient client, ObjectStoreFactory store
         var body = new StringBuilder("<h2>Tables</h2><table id=\"tables\"><tr><th>table</th><th>pipeline</th><th>columns</th><th>rows</th><th>files</th><th>size</th><th>last extraction</th></tr>");
         foreach (var (key, t) in manifest.Tables)
         {
-            body.Append(CultureInfo.InvariantCulture, $"<tr class=\"table\"><td><a href=\"/buckets/{index}/table?key={Uri.EscapeDataString(key)}\">{Html.Encode(key)}</a></td><td>{Html.Encode(t.Pipeline)}</td>");
-            body.Append("<td>").AppendJoin(", ", t.Columns.Select(c => $"{Html.Encode(c.Name)} <small>{Html.Encode(c.Type)}</small>")).Append("</td>");
+            // A key holds the stream's name, which may hold a secret: shown and linked masked (TableAsync resolves it).
+            var shownKey = bucket.Secrets.Redact(key);
+            body.Append(CultureInfo.InvariantCulture, $"<tr class=\"table\"><td><a href=\"/buckets/{index}/table?key={Uri.EscapeDataString(shownKey)}\">{Html.Encode(shownKey)}</a></td><td>{Html.Encode(t.Pipeline)}</td>");
+            body.Append("<td>").AppendJoin(", ", t.Columns.Select(c => $"{Html.Encode(bucket.Secrets.Redact(c.Name))} <small>{Html.Encode(c.Type)}</small>")).Append("</td>");
             body.Append(CultureInfo.InvariantCulture, $"<td class=\"num\">{Html.Encode(Units.Count(t.RowCount))}</td><td class=\"num\">{Html.Encode(Units.Count(t.Stats.Files))}</td><td class=\"num\">{Html.Encode(Units.Bytes(t.Stats.Bytes))}</td>");
             body.Append(CultureInfo.InvariantCulture, $"<td>{Html.Encode(Html.Time(t.Stats.LastExtraction))} <small>{Html.Encode(Html.Ago(t.Stats.LastExtraction, now))}</small></td></tr>");
         }
@@ -75,18 +77,20 @@ internal sealed class DashboardPages(PipeClient client, ObjectStoreFactory store
     {
         if (Bucket(index) is not { } bucket) return null;
         var manifest = await client.ManifestAsync(bucket.Uri, bucket.Options, cancellationToken);
-        if (!manifest.Tables.TryGetValue(key, out var table)) return null;
+        if (TableByShownKey(manifest, key, bucket.Secrets) is not { } found) return null;
+        var (tableKey, table) = found;
+        key = bucket.Secrets.Redact(tableKey);
         // The manifest is data anyone who can write the bucket can edit: its location is read only inside this bucket.
         var bucketUri = BucketUri.Parse(bucket.Uri);
         if (bucketUri.KeyPrefixOf(table.Location) is not { } prefix)
             throw new StorageException(bucket.Secrets.Redact($"table {key} is at {table.Location}, outside {bucket.Shown}: the dashboard reads no rows from there"));
         await RefuseLinksOutOfBucketAsync(bucketUri, prefix, bucket, cancellationToken);
         // The table's current files only: an Iceberg/Delta folder also holds the files of replaced rows.
-        var files = await client.TableFilesAsync(bucket.Uri, bucket.Options, key, table, cancellationToken);
+        var files = await client.TableFilesAsync(bucket.Uri, bucket.Options, tableKey, table, cancellationToken);
         var rows = await TablePreview.FirstRowsAsync(stores, files, bucket.Options, PreviewRows, cancellationToken);
         var body = new StringBuilder();
         body.Append(CultureInfo.InvariantCulture, $"<h2>{Html.Encode(key)}: first {rows.Count} of {Html.Encode(Units.Count(table.RowCount))} rows</h2><table id=\"rows\"><tr>");
-        foreach (var c in table.Columns) body.Append("<th>").Append(Html.Encode(c.Name)).Append("</th>");
+        foreach (var c in table.Columns) body.Append("<th>").Append(Html.Encode(bucket.Secrets.Redact(c.Name))).Append("</th>");
         body.Append("</tr>");
         foreach (var row in rows)
         {
@@ -101,6 +105,18 @@ internal sealed class DashboardPages(PipeClient client, ObjectStoreFactory store
             body.Append("</tr>");
         }
         return Html.Page(bucket.Shown + " / " + key, body.Append("</table>").ToString());
+    }
+
+    /// <summary>
+    /// The table the bucket page links to as <paramref name="shownKey"/>: its key as shown there (masked), or the key itself.
+    /// Two keys that mask alike are told apart by nothing shown, so the first in the manifest's order is the one linked.
+    /// </summary>
+    private static (string Key, ManifestTable Table)? TableByShownKey(Manifest manifest, string shownKey, ConfigSecrets secrets)
+    {
+        if (manifest.Tables.TryGetValue(shownKey, out var exact)) return (shownKey, exact);
+        foreach (var (key, table) in manifest.Tables)
+            if (secrets.Redact(key) == shownKey) return (key, table);
+        return null;
     }
 
     /// <summary>
@@ -134,19 +150,27 @@ internal sealed class DashboardPages(PipeClient client, ObjectStoreFactory store
 
     private BucketEntry? Bucket(int index) => Buckets() is var all && index >= 0 && index < all.Count ? all[index] : null;
 
-    /// <summary>The buckets of the home's pipelines that load, in pipeline order, each once.</summary>
+    /// <summary>
+    /// The buckets of the home's pipelines that load, in pipeline order, each once, with the secrets of every pipeline
+    /// that writes to it (<see cref="PipelineSecrets.Of"/>, as its runs mask their logs): a bucket's tables and rows come
+    /// from all of them, so masking with one pipeline's secrets would show another's in clear.
+    /// </summary>
     private List<BucketEntry> Buckets()
     {
-        var buckets = new List<BucketEntry>();
+        var pipelines = new List<PipelineDefinition>();
         foreach (var name in client.Pipelines())
         {
-            PipelineDefinition pipeline;
-            try { pipeline = client.Load(name); }
-            catch (ConfigException) { continue; }
-            var uri = pipeline.Destination.Bucket;
-            if (buckets.Any(b => b.Uri == uri)) continue;
-            var secrets = pipeline.Redaction;
-            buckets.Add(new BucketEntry(uri, pipeline.Destination.StorageOptions, secrets.Redact(uri), secrets));
+            try { pipelines.Add(client.Load(name)); }
+            catch (ConfigException) { }
+        }
+        var buckets = new List<BucketEntry>();
+        foreach (var first in pipelines.DistinctBy(p => p.Destination.Bucket, StringComparer.Ordinal))
+        {
+            var uri = first.Destination.Bucket;
+            var secrets = new ConfigSecrets();
+            foreach (var pipeline in pipelines.Where(p => p.Destination.Bucket == uri))
+                foreach (var value in PipelineSecrets.Of(pipeline).Values) secrets.AddValue(value);
+            buckets.Add(new BucketEntry(uri, first.Destination.StorageOptions, secrets.Redact(uri), secrets));
         }
         return buckets;
     }

@@ -136,7 +136,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             ingest.Start(DateOnly.FromDateTime(startedAt.UtcDateTime));
 
             if (partDone) log.Notices.Add($"{split!.Describe} was already done: not read again");
-            else await ExtractAsync(pipeline, source, invocation, ingest, log, options, startedAt, runCancel.Token).ConfigureAwait(false);
+            else await ExtractAsync(pipeline, source, invocation, ingest, log, options, startedAt, redactor, runCancel.Token).ConfigureAwait(false);
 
             observation.Step(step = "write");
             foreach (var stream in ingest.Streams) { await stream.CompleteWriterAsync().ConfigureAwait(false); observation.StreamWritten(stream.Name); }
@@ -335,7 +335,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     };
 
     private async Task ExtractAsync(PipelineDefinition pipeline, ISource source, SourceInvocation invocation, RunIngest ingest,
-        RunLog log, RunOptions options, DateTimeOffset startedAt, CancellationToken cancellationToken)
+        RunLog log, RunOptions options, DateTimeOffset startedAt, Redactor redactor, CancellationToken cancellationToken)
     {
         using var runCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var sink = TypedSources ? new EngineSink(ingest) : null;
@@ -385,7 +385,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                         else exitSeenAt = now; // nothing holds it (the engine is still reading): look again a grace later
                     }
                 }
-                options.Progress?.Report(Snapshot(ingest, now - startedAt, "extract"));
+                options.Progress?.Report(Snapshot(ingest, now - startedAt, "extract", redactor));
             }
         });
         var lines = new SingerLineReader(activity);
@@ -501,8 +501,14 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         return last is null ? "" : $"; its last stderr line: {last}";
     }
 
-    internal static RunProgress Snapshot(RunIngest ingest, TimeSpan elapsed, string phase) =>
-        new(elapsed, ingest.Streams.Where(s => s.Selected).Select(s => new StreamProgress(s.Name, s.Records, s.Rejected, s.FilesSoFar, s.BytesSoFar)).ToList(), phase);
+    /// <summary>
+    /// The run's counters so far, stream names masked with the run log's redactor: a stream may be named after a value
+    /// that is a secret and also stated in clear in the tap config (a <c>${VAR}</c> dbname in tap-postgres's
+    /// <c>&lt;dbname&gt;-&lt;schema&gt;-&lt;table&gt;</c>), and every front end shows progress as it comes (CLI lines, MCP
+    /// notifications), so it is masked here, once, as the run log is.
+    /// </summary>
+    internal static RunProgress Snapshot(RunIngest ingest, TimeSpan elapsed, string phase, Redactor redactor) =>
+        new(elapsed, ingest.Streams.Where(s => s.Selected).Select(s => new StreamProgress(redactor.Redact(s.Name), s.Records, s.Rejected, s.FilesSoFar, s.BytesSoFar)).ToList(), phase);
 
     private static void FillStreamStats(RunLog log, RunIngest ingest)
     {

@@ -8,7 +8,7 @@ public sealed record RunOptions
 {
     /// <summary>Full refresh: ignore saved state and replace every table the run writes.</summary>
     public bool Full { get; init; }
-    /// <summary>Receives per-stream progress while the run works (called from a background thread).</summary>
+    /// <summary>Receives per-stream progress while the run works (called from a background thread); stream names are masked as in the run log.</summary>
     public IProgress<RunProgress>? Progress { get; init; }
     /// <summary>Run this source instead of the pipeline's tap (a source written in code).</summary>
     public ISource? Source { get; init; }
@@ -30,7 +30,7 @@ public sealed record RunOptions
 /// <summary>A snapshot of a run in progress.</summary>
 public sealed record RunProgress(TimeSpan Elapsed, IReadOnlyList<StreamProgress> Streams, string Phase);
 
-/// <summary>One stream's counters so far.</summary>
+/// <summary>One stream's counters so far; <see cref="Stream"/> is the stream's name with the run's secrets masked (as the run log shows it).</summary>
 public sealed record StreamProgress(string Stream, long Records, long Rejected, long Files, long Bytes);
 
 /// <summary>What a run did. <see cref="Log"/> is exactly what was written to the run log.</summary>

@@ -166,6 +166,53 @@ public sealed class DashboardHttpTests : IDisposable
         Assert.Contains("100,000 characters", body, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Two pipelines write one bucket; only the one that sorts last knows the secret (a <c>${VAR}</c> of the environment),
+    /// its rows hold it and its stream is named after it. The bucket page, the preview and their titles mask it in
+    /// every form, whichever pipeline comes first, and the masked link still opens the table.
+    /// </summary>
+    [Fact]
+    public async Task A_bucket_shared_by_pipelines_is_masked_with_the_secrets_of_every_pipeline_that_writes_to_it()
+    {
+        const string secret = "EnvOnly-S3cret-77x";
+        _home.Set("ZZ_TOKEN", secret);
+        var data = Path.Combine(_home.Root, "zz-data");
+        Directory.CreateDirectory(data);
+        File.WriteAllText(Path.Combine(data, "rows.jsonl"), $"{{\"id\":1,\"pw\":\"{secret}\"}}\n{{\"id\":2,\"pw\":\"{secret}\"}}\n");
+        _home.WriteShopPipeline("aaa");
+        // The stream is named after a value the config also states in clear (a dbname, as tap-postgres names streams).
+        _home.WritePipeline("zzz", $$"""
+            source:
+              tap: jsonl
+              config:
+                path: {{data}}
+                dbname: ${ZZ_TOKEN}
+                password: ${ZZ_TOKEN}
+                streams: [{name: "t_${ZZ_TOKEN}", pattern: "*.jsonl"}]
+            destination:
+              bucket: {{_home.Bucket}}
+              path: raw
+            """);
+        foreach (var name in new[] { "aaa", "zzz" })
+        {
+            var run = CliProcess.Run(_home, "run", name);
+            Assert.True(run.ExitCode == 0, run.ToString());
+        }
+        _ui = new DashboardProcess(_home);
+        var (bucketStatus, tables) = await GetAsync("/buckets/0");
+        Assert.True(bucketStatus == HttpStatusCode.OK, tables);
+        Assert.Contains(">jsonl/***</a>", tables, StringComparison.Ordinal); // the whole name came from a ${VAR}
+        var link = System.Text.RegularExpressions.Regex.Match(tables, "href=\"(/buckets/0/table\\?key=jsonl[^\"]+)\"").Groups[1].Value;
+        var (status, preview) = await GetAsync(WebUtility.HtmlDecode(link));
+        Assert.True(status == HttpStatusCode.OK, preview);
+        Assert.Equal(2, CountRows(preview));
+        Assert.Contains("<td>***</td>", preview, StringComparison.Ordinal);
+        Assert.Contains("<title>", preview, StringComparison.Ordinal);
+        foreach (var page in new[] { tables, preview, (await GetAsync("/")).Body })
+            foreach (var form in DataSpoc.Pipe.Tests.Support.SecretForms.Of(secret).Concat(DataSpoc.Pipe.Tests.Support.SecretForms.EncodedOf(secret)))
+                Assert.DoesNotContain(form, page, StringComparison.Ordinal);
+    }
+
     /// <summary>Lands pipeline "shop" (5 rows, the home's lake) and "other" (3 rows, a lake beside it); returns the other lake's folder.</summary>
     private string LandShopAndAnotherLake()
     {

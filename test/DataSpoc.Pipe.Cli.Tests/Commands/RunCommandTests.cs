@@ -78,6 +78,37 @@ public sealed class RunCommandTests : IDisposable
         Assert.DoesNotContain("\u001b[", result.Stdout);
     }
 
+    /// <summary>
+    /// A stream named after a secret the tap config also states in clear (as tap-postgres names streams after a
+    /// <c>${VAR}</c> dbname): the run accepts it, and its plain progress lines mask it as the run log and the summary do.
+    /// </summary>
+    [Fact]
+    public void Plain_progress_lines_mask_a_secret_in_a_stream_name_as_the_run_log_does()
+    {
+        const string secret = "Prog-S3cret-41d7";
+        _home.Set("PROGRESS_SECRET", secret);
+        _home.WritePipeline("slow", $$"""
+            source:
+              tap: python3 {{CliProcess.Asset("scripted_tap.py")}}
+              config:
+                dbname: ${PROGRESS_SECRET}
+                stream: t_${PROGRESS_SECRET}
+                max_id: 3
+                record_interval: 0.4
+            destination:
+              bucket: {{_home.Bucket}}
+            """);
+        var result = CliProcess.Run(_home, "run", "slow");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        // The whole name came from a ${VAR}: it is masked whole, as in the run log.
+        Assert.Matches(@"(?m)^slow: \*\*\*: \d+ records \(", result.Stdout);
+        foreach (var form in DataSpoc.Pipe.Tests.Support.SecretForms.Of(secret).Concat(DataSpoc.Pipe.Tests.Support.SecretForms.EncodedOf(secret)))
+        {
+            Assert.DoesNotContain(form, result.Stdout, StringComparison.Ordinal);
+            Assert.DoesNotContain(form, result.Stderr, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void Run_in_a_terminal_shows_a_live_per_stream_table_then_the_summary()
     {

@@ -36,7 +36,8 @@ public class PipeClientTests
         return home;
     }
 
-    private static PipeClient Client(TempHome home) => new(home.Home, environment: v => v == "ORDERS_TOKEN" ? Token : null);
+    private static PipeClient Client(TempHome home) =>
+        new(home.Home, environment: v => v == "ORDERS_TOKEN" ? Token : null, crontab: CrontabStandIn.Command(home.CrontabFile));
 
     [Fact]
     public void Pipelines_lists_the_home_folders_pipelines_and_config_masks_every_secret()
@@ -109,7 +110,16 @@ public class PipeClientTests
 
         var status = Assert.Single(await client.StatusAsync());
         Assert.Equal((home.Name("orders"), "success", 2L, result.Log.RunId, "0 6 * * *"), (status.Pipeline, status.Status, status.Records, status.RunId, status.Schedule));
-        Assert.NotNull(status.NextRun);
+        // schedule.cron alone runs nothing: no next run is promised until the crontab has the pipeline's line.
+        Assert.Null(status.NextRun);
+        Assert.Null(status.InstalledSchedule);
+        Assert.Equal("not installed: cron does not run it (run: dataspoc-pipe schedule install)", status.ScheduleProblem);
+        // The next run is the line's (what cron runs), in the CRON_TZ above it; the YAML's schedule is not what cron reads.
+        File.WriteAllText(home.CrontabFile, $"CRON_TZ=Asia/Tokyo\n0 7 * * * true # dataspoc-pipe:{home.Name("orders")}@{client.Home}\n");
+        status = Assert.Single(await client.StatusAsync());
+        Assert.Equal(("0 7 * * *", "Asia/Tokyo"), (status.InstalledSchedule, status.ScheduleTimeZone));
+        Assert.Equal("the crontab runs it at '0 7 * * *', not at schedule.cron '0 6 * * *' (run: dataspoc-pipe schedule install)", status.ScheduleProblem);
+        Assert.Equal((22, 0), (status.NextRun!.Value.UtcDateTime.Hour, status.NextRun.Value.UtcDateTime.Minute));
 
         var second = await client.RunAsync(home.Name("orders"));
         var logs = await client.LogsAsync(home.Name("orders"));

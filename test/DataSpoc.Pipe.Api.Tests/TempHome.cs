@@ -21,6 +21,8 @@ public sealed class TempHome : IDisposable
     public string Home => Path.Combine(Root, "home");
     public string Lake => Path.Combine(Root, "lake");
     public string Bucket => "file://" + Lake;
+    /// <summary>The table of this home's crontab stand-in (see <see cref="CrontabStandIn"/>).</summary>
+    public string CrontabFile => Path.Combine(Root, "crontab.txt");
     public static string ReplayTap => "python3 " + Path.Combine(AppContext.BaseDirectory, "Assets", "replay_tap.py");
 
     public string WriteSinger(string name, params string[] lines)

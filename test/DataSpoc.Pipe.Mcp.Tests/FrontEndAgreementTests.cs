@@ -36,7 +36,7 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
         var cli = home.Cli(0, "status", "--output", "json")!.AsArray().Select(StatusRow).ToList();
         var mcp = (await home.Mcp("pipeline_status", []))["pipelines"]!.AsArray().Select(StatusRow).ToList();
         var api = (await home.Api.StatusAsync()).Select(s => string.Join(" | ", s.Pipeline, s.Status, Time(s.LastRun), Number(s.DurationSeconds),
-            Number(s.Records), s.RunId, s.Schedule, Time(s.NextRun), s.ScheduleTimeZone, s.Error)).ToList();
+            Number(s.Records), s.RunId, s.Schedule, Time(s.NextRun), s.ScheduleTimeZone, s.InstalledSchedule, s.ScheduleProblem, s.Error)).ToList();
         Assert.Equal(api, cli);
         Assert.Equal(api, mcp);
         // The same instant is the same string: a client comparing them as text sees no difference.
@@ -46,11 +46,16 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
         Assert.Equal(["failure", "success", "invalid", "invalid"], api.Select(r => r.Split(" | ")[1]));
         Assert.Contains($"{home.Unparsable}.yaml:4: invalid YAML: ", api[3]);
         Assert.Equal(home.SecondRunId, api[1].Split(" | ")[5]);
-        // Read in the machine's zone, as cron reads the crontab that schedule install writes.
-        var good = (await home.Api.StatusAsync())[1];
-        Assert.Equal(TimeZoneInfo.Local.Id, good.ScheduleTimeZone);
-        var local = TimeZoneInfo.ConvertTime(good.NextRun!.Value, TimeZoneInfo.Local);
-        Assert.Equal((6, 0), (local.Hour, local.Minute));
+        // The next run is the crontab line's, read in the CRON_TZ above it (as cronie does), whatever $TZ the caller has
+        // (the CLI and the MCP server run with TZ=America/New_York): 06:00 in Tokyo is 21:00 UTC.
+        var statuses = await home.Api.StatusAsync();
+        var good = statuses[1];
+        Assert.Equal(("Asia/Tokyo", "0 6 * * *", null), (good.ScheduleTimeZone, good.InstalledSchedule, good.ScheduleProblem));
+        Assert.Equal((21, 0), (good.NextRun!.Value.UtcDateTime.Hour, good.NextRun.Value.UtcDateTime.Minute));
+        // A schedule whose crontab line was removed: no next run is promised, and every front end says why.
+        var failing = statuses[0];
+        Assert.Equal(("30 2 * * *", null, null), (failing.Schedule, failing.NextRun, failing.InstalledSchedule));
+        Assert.Equal("not installed: cron does not run it (run: dataspoc-pipe schedule install)", failing.ScheduleProblem);
     }
 
     [Fact]
@@ -128,7 +133,7 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
 
     private static string StatusRow(JsonNode? row) => string.Join(" | ", Str(row!["pipeline"]), Str(row["status"]), Time(row["last_run"]),
         Number(row["duration_seconds"]), Number(row["records"]), Str(row["run_id"]), Str(row["schedule"]), Time(row["next_run"]),
-        Str(row["schedule_time_zone"]), Str(row["error"]));
+        Str(row["schedule_time_zone"]), Str(row["installed_schedule"]), Str(row["schedule_problem"]), Str(row["error"]));
 
     private static string LogRow(JsonNode log) => string.Join(" | ", Str(log["run_id"]), Str(log["status"]), Time(log["started_at"]),
         Number(log["total_records"]), Str(log["error"]), Number(log["tap"]?["exit_code"]), Str(log["tap"]?["stderr_tail"]));
@@ -172,7 +177,14 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
         public string SecondRunId { get; private set; } = "";
         public PipeClient Api { get; private set; } = null!;
 
-        private Dictionary<string, string?> Environment => new() { ["DATASPOC_PIPE_HOME"] = HomeDir, ["NO_COLOR"] = "1" };
+        private string CrontabFile => Path.Combine(_root, "crontab.txt");
+
+        /// <summary>The CLI and the MCP server share the home and a crontab stand-in; their caller's $TZ is not the zone cron uses.</summary>
+        private Dictionary<string, string?> Environment => new()
+        {
+            ["DATASPOC_PIPE_HOME"] = HomeDir, ["NO_COLOR"] = "1", ["TZ"] = "America/New_York",
+            [DataSpoc.Pipe.Scheduling.Crontab.EnvironmentVariable] = CrontabStandIn.Command(CrontabFile),
+        };
 
         public async Task InitializeAsync()
         {
@@ -208,6 +220,8 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
                     api_token: ${AGREE_TOKEN}
                 destination:
                   bucket: {{bucket}}
+                schedule:
+                  cron: "30 2 * * *"
                 """);
             File.WriteAllText(Path.Combine(pipelines, Invalid + ".yaml"), $"source:\n  tap: csv\n  colour: red\ndestination:\n  bucket: {bucket}\n");
             File.WriteAllText(Path.Combine(pipelines, Unparsable + ".yaml"), $"source:\n  tap: csv\n  config: {{path: /tmp\ndestination:\n  bucket: {bucket}\n");
@@ -217,8 +231,11 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
             await Task.Delay(1100);
             SecondRunId = Cli(0, "run", Good, "--output", "json")!["run_id"]!.GetValue<string>();
             Cli(1, "run", Failing, "--output", "json");
+            // The good pipeline's line (as schedule install tags it) below a CRON_TZ; the failing one's schedule has no line.
+            // (schedule install itself refuses this home: two of its pipelines are invalid.)
+            File.WriteAllText(CrontabFile, $"MAILTO=\"\"\nCRON_TZ=Asia/Tokyo\n0 6 * * * true # dataspoc-pipe:{Good}@{HomeDir}\n");
 
-            Api = new PipeClient(HomeDir);
+            Api = new PipeClient(HomeDir, crontab: CrontabStandIn.Command(CrontabFile));
             _mcp = await McpClient.CreateAsync(new StdioClientTransport(new StdioClientTransportOptions
             {
                 Name = "dataspoc-pipe",

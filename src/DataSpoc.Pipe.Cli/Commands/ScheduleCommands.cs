@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Cli.Infrastructure;
 using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Scheduling;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -20,29 +21,27 @@ internal sealed class ScheduleInstallCommand : Command<ScheduleInstallCommand.Se
     {
         var home = Pipelines.Home();
         var loader = PipelineLoader.ForHome(home, allowUnsetVariables: true);
-        var wanted = new List<CronEntries.Entry>();
+        var wanted = new List<(string Pipeline, string Line)>();
         var warnings = new List<VariableProblem>();
         foreach (var name in home.PipelineNames())
         {
             // An invalid pipeline must not be scheduled silently: fail before touching the crontab.
             var pipeline = loader.LoadFile(home.FindPipelineFile(name)!);
             if (pipeline.Schedule?.Cron is not { Length: > 0 } cron) continue;
-            wanted.Add(new CronEntries.Entry(name, cron, CronEntries.Line(home, name, cron)));
+            wanted.Add((name, CronEntries.Line(home, name, cron)));
             warnings.AddRange(VariableProblems.ForSchedule(pipeline, home, loader.Variables));
         }
         var crontab = new Crontab();
         var current = crontab.Read();
-        var before = CronEntries.Parse(current, home);
-        var lines = CronEntries.Others(current, home);
-        lines.AddRange(wanted.Select(e => e.Line));
-        var updated = CronEntries.Join(lines);
+        var before = CrontabEntries.Parse(current, home.Root);
+        var updated = CrontabEntries.Install(current, home.Root, wanted);
         if (updated != current)
         {
             Directory.CreateDirectory(Path.Combine(home.Root, "logs"));
             crontab.Write(updated);
         }
-        var removed = before.Where(b => wanted.All(w => w.Pipeline != b.Pipeline)).Select(b => b.Pipeline).ToList();
-        ScheduleOutput.Write(settings, wanted, removed, updated == current, warnings);
+        var removed = before.Select(b => b.Pipeline).Where(b => wanted.All(w => w.Pipeline != b)).Distinct().ToList();
+        ScheduleOutput.Write(settings, CrontabEntries.Parse(updated, home.Root), removed, updated == current, warnings);
         return ExitCodes.Success;
     }
 }
@@ -62,19 +61,20 @@ internal sealed class ScheduleRemoveCommand : Command<ScheduleRemoveCommand.Sett
         var home = Pipelines.Home();
         var crontab = new Crontab();
         var current = crontab.Read();
-        var ours = CronEntries.Parse(current, home);
-        var removed = ours.Where(e => settings.Name is null || e.Pipeline == settings.Name).Select(e => e.Pipeline).ToList();
+        var ours = CrontabEntries.Parse(current, home.Root);
+        var removed = ours.Where(e => settings.Name is null || e.Pipeline == settings.Name).Select(e => e.Pipeline).Distinct().ToList();
         // A typo must not read as "nothing to remove": a name that is neither an entry nor a pipeline (whose entry may
         // be gone already) is an error listing the known pipelines.
         if (settings.Name is { } name && removed.Count == 0) Pipelines.Client().PipelineFile(name);
-        if (removed.Count > 0) crontab.Write(CronEntries.Join(CronEntries.Others(current, home, settings.Name)));
-        var kept = ours.Where(e => !removed.Contains(e.Pipeline)).ToList();
+        var updated = CrontabEntries.Remove(current, home.Root, settings.Name);
+        if (removed.Count > 0) crontab.Write(updated);
+        var kept = CrontabEntries.Parse(updated, home.Root);
         ScheduleOutput.Write(settings, kept, removed, removed.Count == 0);
         return ExitCodes.Success;
     }
 }
 
-/// <summary><c>schedule list</c>: this home's crontab entries with their next run.</summary>
+/// <summary><c>schedule list</c>: this home's crontab entries with their next run, in the zone cron reads each in.</summary>
 internal sealed class ScheduleListCommand : Command<ScheduleListCommand.Settings>
 {
     public sealed class Settings : OutputSettings;
@@ -82,7 +82,7 @@ internal sealed class ScheduleListCommand : Command<ScheduleListCommand.Settings
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var home = Pipelines.Home();
-        var entries = CronEntries.Parse(new Crontab().Read(), home);
+        var entries = CrontabEntries.Parse(new Crontab().Read(), home.Root);
         ScheduleOutput.Write(settings, entries, null, null);
         return ExitCodes.Success;
     }
@@ -90,7 +90,7 @@ internal sealed class ScheduleListCommand : Command<ScheduleListCommand.Settings
 
 internal static class ScheduleOutput
 {
-    public static void Write(OutputSettings settings, List<CronEntries.Entry> entries, List<string>? removed, bool? unchanged,
+    public static void Write(OutputSettings settings, IReadOnlyList<CrontabEntry> entries, List<string>? removed, bool? unchanged,
         IReadOnlyList<VariableProblem>? warnings = null)
     {
         warnings ??= [];
@@ -105,7 +105,8 @@ internal static class ScheduleOutput
                 {
                     ["pipeline"] = e.Pipeline,
                     ["cron"] = e.Cron,
-                    ["next_run"] = client.NextRun(e.Cron),
+                    ["next_run"] = client.NextRun(e),
+                    ["time_zone"] = client.TimeZoneOf(e),
                     ["line"] = e.Line,
                 }).ToArray()),
             };
@@ -126,8 +127,10 @@ internal static class ScheduleOutput
         if (entries.Count == 0) AnsiConsole.MarkupLine("No scheduled pipelines.");
         else
         {
-            var table = new Table().AddColumns("pipeline", "cron", "next run");
-            foreach (var e in entries) table.AddRow(Markup.Escape(e.Pipeline), Markup.Escape(e.Cron), Units.Time(client.NextRun(e.Cron)));
+            // Cron reads each schedule in its zone (the crontab's CRON_TZ, else the machine's); the next run is shown in UTC.
+            var table = new Table().AddColumns("pipeline", "cron", "time zone", "next run");
+            foreach (var e in entries)
+                table.AddRow(Markup.Escape(e.Pipeline), Markup.Escape(e.Cron), Markup.Escape(client.TimeZoneOf(e)), Units.Time(client.NextRun(e)));
             AnsiConsole.Write(table);
         }
         if (removed is { Count: > 0 }) AnsiConsole.MarkupLineInterpolated($"Removed: {string.Join(", ", removed)}");

@@ -30,6 +30,8 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
                     ["schedule"] = r.Schedule,
                     ["next_run"] = r.NextRun,
                     ["schedule_time_zone"] = r.ScheduleTimeZone,
+                    ["installed_schedule"] = r.InstalledSchedule,
+                    ["schedule_problem"] = r.ScheduleProblem,
                     ["error"] = r.Error,
                 });
             JsonOutput.Write(array);
@@ -40,14 +42,20 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
             AnsiConsole.MarkupLineInterpolated($"No pipelines in {Path.Combine(client.Home, "pipelines")}. Create one with: dataspoc-pipe add <name>");
             return ExitCodes.Success;
         }
-        // Times are shown in UTC (marked Z); the cron expressions are read in the machine's zone, as cron reads them.
+        // Times are shown in UTC (marked Z); the next run is the one cron will make, from the crontab line, in the zone
+        // cron reads it in. A schedule cron does not run as schedule.cron says is marked '!' and explained under the table.
         var table = new Table().AddColumns("pipeline", "status", "last run", "duration", "records", "schedule", "next run");
         foreach (var r in rows)
             table.AddRow(Markup.Escape(r.Pipeline), StatusMarkup(r.Status), Units.Time(r.LastRun),
-                r.DurationSeconds is { } d ? Units.Duration(d) : "-", r.Records is { } n ? Units.Count(n) : "-", Markup.Escape(r.Schedule ?? "-"), Units.Time(r.NextRun));
+                r.DurationSeconds is { } d ? Units.Duration(d) : "-", r.Records is { } n ? Units.Count(n) : "-", Markup.Escape(r.Schedule ?? "-"),
+                r.ScheduleProblem is null ? Units.Time(r.NextRun) : Units.Time(r.NextRun) + " [yellow]![/]");
         AnsiConsole.Write(table);
-        if (rows.Any(r => r.Schedule is not null))
-            AnsiConsole.MarkupLineInterpolated($"Schedules are read in {client.ScheduleTimeZone}; times are UTC.");
+        var zones = rows.Where(r => r.Schedule is not null || r.InstalledSchedule is not null).Select(r => r.ScheduleTimeZone).Distinct().ToList();
+        if (zones.Count == 1) AnsiConsole.MarkupLineInterpolated($"Schedules are read in {zones[0]}; times are UTC.");
+        else if (zones.Count > 1)
+            AnsiConsole.MarkupLineInterpolated($"Schedules are read in {string.Join(", ", rows.Where(r => r.Schedule is not null || r.InstalledSchedule is not null).Select(r => $"{r.ScheduleTimeZone} ({r.Pipeline})"))}; times are UTC.");
+        foreach (var r in rows.Where(r => r.ScheduleProblem is not null))
+            AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(r.Pipeline)}[/] ! {Markup.Escape(r.ScheduleProblem!)}");
         // Seven columns leave an error no room in an 80-column row: each gets one line of its own under the table instead.
         var errors = rows.Where(r => r.Error is { Length: > 0 }).ToList();
         foreach (var r in errors)

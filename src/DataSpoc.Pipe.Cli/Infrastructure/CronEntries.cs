@@ -1,23 +1,15 @@
 using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Scheduling;
 
 namespace DataSpoc.Pipe.Cli.Infrastructure;
 
 /// <summary>
-/// The crontab lines this tool owns: one per scheduled pipeline, tagged <c># dataspoc-pipe:&lt;name&gt;@&lt;home&gt;</c>
-/// so install/remove touch only ours (and only this home's), and guarded by <c>flock -n</c> so a run still
-/// going when the next one is due makes the next one skip instead of overlapping.
+/// The crontab lines this tool writes: one per scheduled pipeline, tagged <c># dataspoc-pipe:&lt;name&gt;@&lt;home&gt;</c>
+/// so install/remove touch only ours (and only this home's; <see cref="CrontabEntries"/> finds them), and guarded by
+/// <c>flock -n</c> so a run still going when the next one is due makes the next one skip instead of overlapping.
 /// </summary>
 internal static class CronEntries
 {
-    private const string TagPrefix = "# dataspoc-pipe:";
-
-    public sealed record Entry(string Pipeline, string Cron, string Line);
-
-    public static string Tag(PipeHome home, string pipeline) => $"{TagPrefix}{pipeline}@{home.Root}";
-
-    public static bool IsOurs(string line, PipeHome home) =>
-        line.Contains(TagPrefix, StringComparison.Ordinal) && line.TrimEnd().EndsWith("@" + home.Root, StringComparison.Ordinal);
-
     public static string Line(PipeHome home, string pipeline, string cron)
     {
         var path = Word("PATH", Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin");
@@ -29,7 +21,7 @@ internal static class CronEntries
             "PATH=" + path, "DATASPOC_PIPE_HOME=" + root, "flock -n", Quote(Path.Combine(logs, pipeline + ".lock")),
             string.Join(' ', SelfCommand().Select(w => Word("this program's path", w))), "run", name, "--rotate-log", log, ">>", log, "2>&1");
         // '%' ends a crontab command (the rest becomes stdin) unless escaped.
-        return $"{CrontabText("schedule.cron", cron)} {command.Replace("%", "\\%", StringComparison.Ordinal)} {Tag(home, pipeline)}";
+        return $"{CrontabText("schedule.cron", cron)} {command.Replace("%", "\\%", StringComparison.Ordinal)} {CrontabEntries.Tag(home.Root, pipeline)}";
     }
 
     /// <summary>A value of the crontab line, checked and quoted for the shell.</summary>
@@ -81,35 +73,6 @@ internal static class CronEntries
             return $"--rotate-log: {path} was not rotated: {e.Message}";
         }
     }
-
-    /// <summary>Our entries for this home, parsed from a crontab.</summary>
-    public static List<Entry> Parse(string crontab, PipeHome home)
-    {
-        var entries = new List<Entry>();
-        foreach (var line in Lines(crontab))
-        {
-            if (!IsOurs(line, home) || line.TrimStart().StartsWith('#')) continue;
-            var tag = line[(line.LastIndexOf(TagPrefix, StringComparison.Ordinal) + TagPrefix.Length)..];
-            var pipeline = tag[..tag.LastIndexOf('@')];
-            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            var cron = fields[0].StartsWith('@') ? fields[0] : string.Join(' ', fields.Take(5));
-            entries.Add(new Entry(pipeline, cron, line));
-        }
-        return entries;
-    }
-
-    /// <summary>The crontab without our lines for this home (others' lines untouched, in order).</summary>
-    public static List<string> Others(string crontab, PipeHome home, string? onlyPipeline = null) =>
-        Lines(crontab).Where(l => !IsOurs(l, home) || onlyPipeline is not null && !l.Contains(Tag(home, onlyPipeline), StringComparison.Ordinal)).ToList();
-
-    public static string Join(IEnumerable<string> lines)
-    {
-        var text = string.Join('\n', lines);
-        return text.Length == 0 ? "" : text + "\n";
-    }
-
-    private static IEnumerable<string> Lines(string crontab) =>
-        crontab.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n').Where(l => l.Length > 0);
 
     /// <summary>How cron should start this tool: this very binary, or <c>dotnet &lt;dll&gt;</c> when run through dotnet.</summary>
     private static string[] SelfCommand()

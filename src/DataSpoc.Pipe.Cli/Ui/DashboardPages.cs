@@ -27,13 +27,22 @@ internal sealed class DashboardPages(PipeClient client, ObjectStoreFactory store
             body.Append(CultureInfo.InvariantCulture, $"<tr class=\"pipeline\" data-pipeline=\"{Html.Encode(s.Pipeline)}\"><td><a href=\"/pipelines/{Uri.EscapeDataString(s.Pipeline)}\">{Html.Encode(s.Pipeline)}</a></td>");
             body.Append(CultureInfo.InvariantCulture, $"<td class=\"status {Html.Encode(s.Status.Split(' ')[0])}\">{Html.Encode(s.Status)}</td><td>{Html.Encode(Html.Time(s.LastRun))} <small>{Html.Encode(Html.Ago(s.LastRun, now))}</small></td>");
             body.Append(CultureInfo.InvariantCulture, $"<td class=\"num\">{(s.DurationSeconds is { } d ? Html.Encode(Units.Duration(d)) : "-")}</td><td class=\"num\">{(s.Records is { } r ? Html.Encode(Units.Count(r)) : "-")}</td>");
-            body.Append(CultureInfo.InvariantCulture, $"<td>{Html.Encode(s.Schedule ?? "-")}</td><td>{Html.Encode(Html.Time(s.NextRun))}</td><td>{Html.Encode(s.Error)}</td></tr>");
+            body.Append(CultureInfo.InvariantCulture, $"<td>{Html.Encode(s.Schedule ?? "-")}</td><td>{Html.Encode(Html.Time(s.NextRun))}{NextRunNote(s)}</td><td>{Html.Encode(s.Error)}</td></tr>");
         }
         body.Append("</table><h2>Buckets</h2><ul id=\"buckets\">");
         var buckets = Buckets();
         for (var i = 0; i < buckets.Count; i++)
             body.Append(CultureInfo.InvariantCulture, $"<li><a href=\"/buckets/{i}\">{Html.Encode(buckets[i].Shown)}</a></li>");
         return Html.Page("pipelines", body.Append("</ul>").ToString());
+    }
+
+    /// <summary>The zone cron reads the schedule in, and why cron's runs are not what schedule.cron says (e.g. not installed).</summary>
+    private static string NextRunNote(PipelineStatus s)
+    {
+        var note = new StringBuilder();
+        if (s.NextRun is not null) note.Append(CultureInfo.InvariantCulture, $" <small>({Html.Encode(s.ScheduleTimeZone)})</small>");
+        if (s.ScheduleProblem is { } problem) note.Append(CultureInfo.InvariantCulture, $"<br><small class=\"schedule-problem\">{Html.Encode(problem)}</small>");
+        return note.ToString();
     }
 
     public async Task<string?> PipelineAsync(string name, CancellationToken cancellationToken)

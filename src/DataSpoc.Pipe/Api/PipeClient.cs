@@ -5,6 +5,7 @@ using Cronos;
 using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Lake;
 using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Scheduling;
 using DataSpoc.Pipe.Sources;
 using DataSpoc.Pipe.Storage;
 using DataSpoc.Pipe.Transforms;
@@ -23,21 +24,24 @@ public sealed class PipeClient
     private readonly TimeProvider _time;
     private readonly Func<string, string?>? _environment;
     private readonly TimeZoneInfo _scheduleTimeZone;
+    private readonly Crontab _crontab;
 
     /// <summary>A client for a home folder.</summary>
     /// <param name="home">The home folder; null uses <c>$DATASPOC_PIPE_HOME</c>, else <c>~/.dataspoc-pipe</c>.</param>
     /// <param name="stores">Opens buckets; null opens <c>file://</c> only (register <c>s3</c>, <c>gs</c>, <c>az</c> with DataSpoc.Pipe.Cloud).</param>
     /// <param name="time">The clock for runs and schedules; null uses the system clock.</param>
     /// <param name="environment">Variable lookup for <c>${VAR}</c> in pipeline files, over the home's <c>.env</c>; null uses the process environment.</param>
-    /// <param name="scheduleTimeZone">The zone <c>schedule.cron</c> is read in; null uses the machine's, as the crontab <c>schedule install</c> writes does.</param>
+    /// <param name="scheduleTimeZone">The zone cron reads a crontab line in when the crontab sets no <c>CRON_TZ</c> above it; null uses the machine's (from <c>/etc/localtime</c>, not <c>$TZ</c>, which cron does not see).</param>
+    /// <param name="crontab">The command that lists the user's crontab (called with <c>-l</c>), where <see cref="StatusAsync"/> finds the runs cron will make; null uses <c>$DATASPOC_PIPE_CRONTAB</c>, else <c>crontab</c>.</param>
     public PipeClient(string? home = null, ObjectStoreFactory? stores = null, TimeProvider? time = null, Func<string, string?>? environment = null,
-        TimeZoneInfo? scheduleTimeZone = null)
+        TimeZoneInfo? scheduleTimeZone = null, string? crontab = null)
     {
         _home = home is null ? PipeHome.Resolve() : new PipeHome(PipeHome.ExpandHome(home));
         _stores = stores ?? new ObjectStoreFactory();
         _time = time ?? TimeProvider.System;
         _environment = environment;
-        _scheduleTimeZone = scheduleTimeZone ?? TimeZoneInfo.Local;
+        _scheduleTimeZone = scheduleTimeZone ?? CronTimeZones.Machine;
+        _crontab = new Crontab(crontab);
     }
 
     /// <summary>The home folder this client reads pipelines from (absolute).</summary>
@@ -175,12 +179,20 @@ public sealed class PipeClient
         return new PipelineRunner(_stores, _time).CommitPartsAsync(pipeline, splitRunId, new HomePipelines(Pipelines(), SourceOf), cancellationToken);
     }
 
-    /// <summary>Each pipeline's latest run (read from its bucket's run logs) and next scheduled time.</summary>
+    /// <summary>
+    /// Each pipeline's latest run (read from its bucket's run logs) and the next run cron will make: from the pipeline's
+    /// line in the user's crontab (its schedule, in the <c>CRON_TZ</c> above it or the machine's zone), not from
+    /// <c>schedule.cron</c>, which cron does not read; <see cref="PipelineStatus.ScheduleProblem"/> says when the two differ.
+    /// </summary>
     public async Task<IReadOnlyList<PipelineStatus>> StatusAsync(CancellationToken cancellationToken = default)
     {
+        var installed = InstalledSchedules();
         var rows = new List<PipelineStatus>();
         foreach (var name in Pipelines())
         {
+            var entry = installed.Entries.FirstOrDefault(e => e.Pipeline == name);
+            var next = entry is null ? null : NextRun(entry);
+            var zone = entry is null ? installed.ZoneAtEnd ?? ScheduleTimeZone : TimeZoneOf(entry);
             PipelineDefinition pipeline;
             try
             {
@@ -188,24 +200,55 @@ public sealed class PipeClient
             }
             catch (ConfigException e)
             {
-                rows.Add(new PipelineStatus(name, "invalid", null, null, null, null, null, null, e.Message, ScheduleTimeZone));
+                rows.Add(new PipelineStatus(name, "invalid", null, null, null, null, null, next, e.Message, zone) { InstalledSchedule = entry?.Cron });
                 continue;
             }
             var cron = pipeline.Schedule?.Cron;
-            var next = NextRun(cron);
+            var problem = ScheduleProblem(cron, entry, installed.Problem);
             try
             {
                 var latest = await ReadLogsAsync(pipeline, 1, cancellationToken).ConfigureAwait(false);
-                rows.Add(latest is [var log]
-                    ? new PipelineStatus(name, log.Status, log.StartedAt, log.DurationSeconds, log.TotalRecords, log.RunId, cron, next, log.Error, ScheduleTimeZone)
-                    : new PipelineStatus(name, "never run", null, null, null, null, cron, next, null, ScheduleTimeZone));
+                var row = latest is [var log]
+                    ? new PipelineStatus(name, log.Status, log.StartedAt, log.DurationSeconds, log.TotalRecords, log.RunId, cron, next, log.Error, zone)
+                    : new PipelineStatus(name, "never run", null, null, null, null, cron, next, null, zone);
+                rows.Add(row with { InstalledSchedule = entry?.Cron, ScheduleProblem = problem });
             }
             catch (Exception e) when (e is StorageException or IOException or UnauthorizedAccessException or FormatException or JsonException)
             {
-                rows.Add(new PipelineStatus(name, "unknown", null, null, null, null, cron, next, PipelineSecrets.Of(pipeline).Redact(e.Message), ScheduleTimeZone));
+                rows.Add(new PipelineStatus(name, "unknown", null, null, null, null, cron, next, PipelineSecrets.Of(pipeline).Redact(e.Message), zone)
+                    { InstalledSchedule = entry?.Cron, ScheduleProblem = problem });
             }
         }
         return rows;
+    }
+
+    /// <summary>This home's crontab lines, the <c>CRON_TZ</c> a line added by <c>schedule install</c> would get, and why the crontab could not be read.</summary>
+    private (IReadOnlyList<CrontabEntry> Entries, string? ZoneAtEnd, string? Problem) InstalledSchedules()
+    {
+        try
+        {
+            var text = _crontab.Read();
+            return (CrontabEntries.Parse(text, _home.Root), CrontabEntries.CronTimeZoneAtEnd(text), null);
+        }
+        catch (CrontabException e)
+        {
+            return ([], null, e.Message);
+        }
+    }
+
+    /// <summary>Why the run cron will make is not the one <c>schedule.cron</c> asks for, or null when it is.</summary>
+    private static string? ScheduleProblem(string? cron, CrontabEntry? entry, string? crontabProblem)
+    {
+        const string install = "run: dataspoc-pipe schedule install";
+        if (crontabProblem is not null)
+            return cron is null ? null : $"whether cron runs it is unknown: the crontab could not be read: {crontabProblem}";
+        if (entry is null) return cron is null ? null : $"not installed: cron does not run it ({install})";
+        if (cron is null) return $"schedule.cron is not set, but the crontab still runs it at '{entry.Cron}' ({install} to remove the line)";
+        if (string.Join(' ', cron.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)) != entry.Cron)
+            return $"the crontab runs it at '{entry.Cron}', not at schedule.cron '{cron}' ({install})";
+        if (entry.CronTimeZone is { } tz && CronTimeZones.Find(tz) is null)
+            return $"the crontab's CRON_TZ '{tz}' is not a time zone this machine knows, so its next run is unknown";
+        return null;
     }
 
     /// <summary>A pipeline's most recent run logs, newest first (secrets masked).</summary>
@@ -383,19 +426,40 @@ public sealed class PipeClient
         return new PipelineChecks(_home, _stores, _environment).RunAsync(name, cancellationToken);
     }
 
-    /// <summary>The zone <c>schedule.cron</c> expressions are read in (the times this client returns are UTC).</summary>
+    /// <summary>
+    /// The machine's zone, which cron reads a crontab line's schedule in unless the crontab sets <c>CRON_TZ</c> above it
+    /// (the times this client returns are UTC).
+    /// </summary>
     public string ScheduleTimeZone => _scheduleTimeZone.Id;
 
+    /// <summary>The zone cron reads <paramref name="entry"/>'s schedule in: the crontab's <c>CRON_TZ</c> above it, else the machine's.</summary>
+    public string TimeZoneOf(CrontabEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        return entry.CronTimeZone ?? ScheduleTimeZone;
+    }
+
     /// <summary>
-    /// When <paramref name="cron"/> fires next after now, reading it in <see cref="ScheduleTimeZone"/> (as cron reads the
-    /// crontab that <c>schedule install</c> writes); null for no schedule or an invalid expression.
+    /// When <paramref name="cron"/> fires next after now, reading it in the machine's zone (<see cref="ScheduleTimeZone"/>);
+    /// null for no schedule or an invalid expression. For a crontab line, <see cref="NextRun(CrontabEntry)"/> also
+    /// heeds its <c>CRON_TZ</c>.
     /// </summary>
-    public DateTimeOffset? NextRun(string? cron)
+    public DateTimeOffset? NextRun(string? cron) => NextRun(cron, _scheduleTimeZone);
+
+    /// <summary>When cron runs <paramref name="entry"/> next, in its <c>CRON_TZ</c> or the machine's zone; null when that zone is unknown here.</summary>
+    public DateTimeOffset? NextRun(CrontabEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        if (entry.CronTimeZone is null) return NextRun(entry.Cron, _scheduleTimeZone);
+        return CronTimeZones.Find(entry.CronTimeZone) is { } zone ? NextRun(entry.Cron, zone) : null;
+    }
+
+    private DateTimeOffset? NextRun(string? cron, TimeZoneInfo zone)
     {
         if (string.IsNullOrWhiteSpace(cron)) return null;
         try
         {
-            return CronExpression.Parse(cron, CronFormat.Standard).GetNextOccurrence(_time.GetUtcNow(), _scheduleTimeZone)?.ToUniversalTime();
+            return CronExpression.Parse(cron, CronFormat.Standard).GetNextOccurrence(_time.GetUtcNow(), zone)?.ToUniversalTime();
         }
         catch (CronFormatException)
         {

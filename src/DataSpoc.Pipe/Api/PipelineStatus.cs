@@ -3,19 +3,29 @@ using DataSpoc.Pipe.Config;
 
 namespace DataSpoc.Pipe.Api;
 
-/// <summary>A pipeline's latest run and next scheduled time.</summary>
+/// <summary>A pipeline's latest run and the next run cron will make.</summary>
 /// <param name="Pipeline">The pipeline's name.</param>
 /// <param name="Status"><c>success</c> or <c>failure</c> (its latest run), <c>never run</c>, <c>invalid</c> (its YAML does not load) or <c>unknown</c> (its bucket could not be read).</param>
 /// <param name="LastRun">When the latest run started.</param>
 /// <param name="DurationSeconds">How long the latest run took.</param>
 /// <param name="Records">Records the latest run wrote.</param>
 /// <param name="RunId">The latest run's id.</param>
-/// <param name="Schedule">The pipeline's cron expression, if scheduled.</param>
-/// <param name="NextRun">The next time the schedule fires, in UTC (the cron expression is read in <paramref name="ScheduleTimeZone"/>).</param>
+/// <param name="Schedule">The pipeline's <c>schedule.cron</c>, if set.</param>
+/// <param name="NextRun">The next time cron runs the pipeline, in UTC: from its line in the user's crontab (read in <paramref name="ScheduleTimeZone"/>); null when the crontab has no line for it.</param>
 /// <param name="Error">Why the latest run failed, or why the status is invalid/unknown (secrets masked).</param>
-/// <param name="ScheduleTimeZone">The zone the cron expression is read in: the machine's, as cron reads the crontab <c>schedule install</c> writes.</param>
+/// <param name="ScheduleTimeZone">The zone cron reads the pipeline's crontab line in (or would, once installed): the crontab's <c>CRON_TZ</c> above the line, else the machine's.</param>
 public sealed record PipelineStatus(string Pipeline, string Status, DateTimeOffset? LastRun, double? DurationSeconds, long? Records,
-    string? RunId, string? Schedule, DateTimeOffset? NextRun, string? Error, string ScheduleTimeZone);
+    string? RunId, string? Schedule, DateTimeOffset? NextRun, string? Error, string ScheduleTimeZone)
+{
+    /// <summary>The schedule of the pipeline's line in the user's crontab (what cron runs); null when it has none.</summary>
+    public string? InstalledSchedule { get; init; }
+
+    /// <summary>
+    /// Why the runs cron makes are not what <see cref="Schedule"/> asks for, e.g. <c>not installed: cron does not run it
+    /// (run: dataspoc-pipe schedule install)</c>, or a crontab line left from an earlier schedule; null when they agree.
+    /// </summary>
+    public string? ScheduleProblem { get; init; }
+}
 
 /// <summary>What <see cref="PipeClient.StreamsAsync"/> found.</summary>
 /// <param name="Pipeline">The pipeline's name.</param>

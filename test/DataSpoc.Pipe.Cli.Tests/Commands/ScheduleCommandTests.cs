@@ -1,4 +1,6 @@
+using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Cli.Tests.Support;
+using DataSpoc.Pipe.Scheduling;
 
 namespace DataSpoc.Pipe.Cli.Tests.Commands;
 
@@ -122,6 +124,138 @@ public sealed class ScheduleCommandTests : IDisposable
         Assert.Equal(lines, CrontabLines());
         // A pipeline without an entry (b, just removed) is known: nothing to do, no error.
         Assert.Equal(0, CliProcess.Run(_home, "schedule", "remove", "b").ExitCode);
+    }
+
+    [Fact]
+    public void A_home_path_with_an_at_sign_lists_removes_and_reinstalls_its_pipelines_by_name()
+    {
+        // SSSD homes look like /home/jane@corp.example.com: the tag's name ends at the first '@', the home is the rest.
+        var home = Path.Combine(_home.Root, "jane@corp.example.com", "pipe-home");
+        _home.Set("DATASPOC_PIPE_HOME", home);
+        // A line of another home whose path ends with this one's is not this home's (its "name" would hold '@').
+        var otherHome = $"0 1 * * * run-p1 # dataspoc-pipe:p1@/srv/x@{home}";
+        File.WriteAllText(_home.CrontabFile, otherHome + "\n");
+        foreach (var name in new[] { "p1", "p2" })
+        {
+            Directory.CreateDirectory(Path.Combine(home, "pipelines"));
+            File.WriteAllText(Path.Combine(home, "pipelines", name + ".yaml"),
+                $"source:\n  tap: {CliProcess.ShopTap}\ndestination:\n  bucket: {_home.Bucket}\nschedule:\n  cron: \"0 3 * * *\"\n");
+        }
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
+        var list = Json.Parse(CliProcess.Run(_home, "schedule", "list", "-o", "json"));
+        Assert.Equal(["p1", "p2"], list["entries"]!.AsArray().Select(e => e.Str("pipeline")));
+
+        var removed = CliProcess.Run(_home, "schedule", "remove", "p1", "-o", "json");
+        Assert.True(removed.ExitCode == 0, removed.ToString());
+        Assert.Equal(["p1"], Json.Parse(removed)["removed"]!.AsArray().Select(n => n!.GetValue<string>()));
+        var lines = CrontabLines();
+        Assert.Equal(2, lines.Length);
+        Assert.Equal(otherHome, lines[0]);
+        Assert.EndsWith($"# dataspoc-pipe:p2@{home}", lines[1]);
+
+        // p2's YAML gone: install removes its line and names it as p2.
+        File.Delete(Path.Combine(home, "pipelines", "p2.yaml"));
+        var reinstall = Json.Parse(CliProcess.Run(_home, "schedule", "install", "-o", "json"));
+        Assert.Equal(["p2"], reinstall["removed"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.Equal(["p1"], reinstall["entries"]!.AsArray().Select(e => e.Str("pipeline")));
+        Assert.Equal(otherHome, CrontabLines()[0]);
+    }
+
+    [Fact]
+    public void Install_and_remove_keep_every_line_that_is_not_one_of_ours_byte_for_byte()
+    {
+        // Blank lines, comments, environment lines, CRLF line ends, another user's jobs, a line without its newline
+        // last, and an entry of this home the user paused by commenting it out: none of it is ours to change.
+        var original = "# my crontab\r\nSHELL=/bin/bash\nMAILTO=ops@example.com\n\n\n15 4 * * * /usr/local/bin/backup --all\r\n" +
+            $"# paused: */5 * * * * echo x # dataspoc-pipe:nightly@{_home.Home}\n\t\n@reboot /usr/bin/true";
+        File.WriteAllText(_home.CrontabFile, original);
+        _home.WriteShopPipeline("nightly", extraTop: "schedule:\n  cron: \"30 2 * * *\"\n");
+
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
+        var installed = File.ReadAllText(_home.CrontabFile);
+        Assert.StartsWith(original + "\n30 2 * * * ", installed);
+        Assert.EndsWith($"# dataspoc-pipe:nightly@{_home.Home}\n", installed);
+        Assert.Single(installed.Split('\n'), l => l.StartsWith("30 2 * * * ", StringComparison.Ordinal));
+
+        // Our line edited in place, where it stands (it keeps the lines around it and their order).
+        var ourLine = installed[(original.Length + 1)..].TrimEnd('\n');
+        File.WriteAllText(_home.CrontabFile, "A=1\n" + ourLine + "\r\n# after\n");
+        _home.WriteShopPipeline("nightly", extraTop: "schedule:\n  cron: \"45 3 * * *\"\n");
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
+        Assert.Equal("A=1\n" + ourLine.Replace("30 2 * * * ", "45 3 * * * ", StringComparison.Ordinal) + "\r\n# after\n", File.ReadAllText(_home.CrontabFile));
+
+        File.WriteAllText(_home.CrontabFile, installed);
+        var removed = Json.Parse(CliProcess.Run(_home, "schedule", "remove", "-o", "json"));
+        Assert.Equal(["nightly"], removed["removed"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.Equal(original + "\n", File.ReadAllText(_home.CrontabFile));
+        File.WriteAllText(_home.CrontabFile, installed);
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "remove", "nightly").ExitCode);
+        Assert.Equal(original + "\n", File.ReadAllText(_home.CrontabFile));
+    }
+
+    [Fact]
+    public void The_next_run_is_read_in_the_machine_zone_or_the_crontabs_CRON_TZ_never_in_the_callers_TZ()
+    {
+        // cron never sees the caller's $TZ: a shell or MCP client with one must be told cron's times.
+        var machine = CronTimeZones.Machine.Id;
+        var callers = machine == "Pacific/Kiritimati" ? "America/New_York" : "Pacific/Kiritimati";
+        _home.Set("TZ", callers);
+        File.WriteAllText(_home.CrontabFile, OthersLines);
+        _home.WriteShopPipeline("nightly", extraTop: "schedule:\n  cron: \"30 2 * * *\"\n");
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
+
+        void AssertNextRun(string zone)
+        {
+            var entry = Json.Parse(CliProcess.Run(_home, "schedule", "list", "-o", "json"))["entries"]!.AsArray().Single()!;
+            Assert.Equal(zone, entry.Str("time_zone"));
+            var next = TimeZoneInfo.ConvertTime(DateTimeOffset.Parse(entry.Str("next_run")), TimeZoneInfo.FindSystemTimeZoneById(zone));
+            Assert.Equal((2, 30), (next.Hour, next.Minute));
+            var row = Json.Parse(CliProcess.Run(_home, "status", "-o", "json")).AsArray().Single()!;
+            Assert.Equal((zone, entry.Str("next_run")), (row.Str("schedule_time_zone"), row.Str("next_run")));
+            var table = CliProcess.Run(_home, "schedule", "list");
+            Assert.Matches($@"│ nightly\s+│ 30 2 \* \* \*\s+│ {zone}\s+│ {next.UtcDateTime:yyyy-MM-dd HH:mm}Z", table.Stdout);
+        }
+        AssertNextRun(machine);
+
+        // cronie reads the lines below a CRON_TZ line in that zone; install appends ours after the user's lines.
+        var zone = machine == "Asia/Tokyo" ? "Europe/Berlin" : "Asia/Tokyo";
+        File.WriteAllText(_home.CrontabFile, $"CRON_TZ = \"{zone}\"\n" + OthersLines);
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
+        Assert.StartsWith($"CRON_TZ = \"{zone}\"\n" + OthersLines, File.ReadAllText(_home.CrontabFile));
+        AssertNextRun(zone);
+    }
+
+    [Fact]
+    public void Status_promises_only_the_runs_the_crontab_makes_and_says_why_when_they_differ_from_the_yaml()
+    {
+        _home.WriteShopPipeline("nightly", extraTop: "schedule:\n  cron: \"30 2 * * *\"\n");
+        JsonNode Row() => Json.Parse(CliProcess.Run(_home, "status", "-o", "json")).AsArray().Single()!;
+
+        var notInstalled = Row();
+        Assert.Null(notInstalled["next_run"]);
+        Assert.Null(notInstalled["installed_schedule"]);
+        Assert.Equal("not installed: cron does not run it (run: dataspoc-pipe schedule install)", notInstalled.Str("schedule_problem"));
+        var table = CliProcess.Run(_home, "status");
+        Assert.Matches(@"│ nightly\s+│ never run\s+│.*│ 30 2 \* \* \*\s+│ - !", table.Stdout);
+        // The explanation is wrapped to the terminal's width.
+        Assert.Contains("nightly ! not installed: cron does not run it (run: dataspoc-pipe schedule install)",
+            System.Text.RegularExpressions.Regex.Replace(table.Stdout, @"\s+", " "));
+
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
+        var installed = Row();
+        Assert.Equal("30 2 * * *", installed.Str("installed_schedule"));
+        Assert.Null(installed["schedule_problem"]);
+        Assert.NotNull(installed["next_run"]);
+
+        // schedule.cron edited but not installed: the next run is the one cron makes, from the old line.
+        _home.WriteShopPipeline("nightly", extraTop: "schedule:\n  cron: \"0 5 * * *\"\n");
+        var edited = Row();
+        Assert.Equal(installed.Str("next_run"), edited.Str("next_run"));
+        Assert.Equal("the crontab runs it at '30 2 * * *', not at schedule.cron '0 5 * * *' (run: dataspoc-pipe schedule install)", edited.Str("schedule_problem"));
+
+        // Removed: no next run.
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "remove", "nightly").ExitCode);
+        Assert.Null(Row()["next_run"]);
     }
 
     [Fact]

@@ -27,6 +27,8 @@ public sealed class StatusLogsManifestTests : IDisposable
         Thread.Sleep(1100);
         var second = RunJson("scheduled", "--full");
         var failed = RunJson("broken");
+        // The next run is cron's: the pipeline's crontab line must be installed for one to be shown.
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
 
         var result = CliProcess.Run(_home, "status", "--output", "json");
         Assert.True(result.ExitCode == 0, result.ToString());

@@ -82,6 +82,8 @@ public sealed class UiCommandTests : IDisposable
         _home.WriteShopPipeline("broken", tapArgs: " --fail");
         Assert.Equal(1, CliProcess.Run(_home, "run", "broken").ExitCode);
         _home.WriteShopPipeline("later");
+        // The next run shown is the one cron makes: shop's crontab line is installed.
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
 
         var url = StartUi();
         _browser = Browser(Path.Combine(_home.Root, "chrome-profile"));

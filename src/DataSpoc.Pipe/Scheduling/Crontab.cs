@@ -1,46 +1,58 @@
 using System.Diagnostics;
+using System.Text;
 using DataSpoc.Pipe.Sources;
 
-namespace DataSpoc.Pipe.Cli.Infrastructure;
+namespace DataSpoc.Pipe.Scheduling;
 
 /// <summary>
 /// The user's crontab, read with <c>crontab -l</c> and written with <c>crontab -</c>. <c>$DATASPOC_PIPE_CRONTAB</c>
 /// replaces the <c>crontab</c> command (tests point it at a script that keeps the table in a file).
 /// </summary>
-internal sealed class Crontab
+public sealed class Crontab
 {
+    /// <summary>The variable naming another command to use instead of <c>crontab</c>.</summary>
     public const string EnvironmentVariable = "DATASPOC_PIPE_CRONTAB";
+    private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
     private readonly List<string> _command;
 
-    public Crontab()
+    /// <summary>The crontab of the user running this process.</summary>
+    /// <param name="command">The command to call with <c>-l</c> and <c>-</c>; null uses <c>$DATASPOC_PIPE_CRONTAB</c>, else <c>crontab</c>.</param>
+    public Crontab(string? command = null)
     {
-        var configured = Environment.GetEnvironmentVariable(EnvironmentVariable);
+        var configured = command ?? Environment.GetEnvironmentVariable(EnvironmentVariable);
         _command = CommandLine.Split(string.IsNullOrWhiteSpace(configured) ? "crontab" : configured);
     }
 
+    /// <summary>The crontab's text ("" when the user has none).</summary>
+    /// <exception cref="CrontabException">The command could not be run or failed.</exception>
     public string Read()
     {
         var (code, stdout, stderr) = Invoke(["-l"], null);
         if (code == 0) return stdout;
         // crontab -l fails with "no crontab for <user>" when the user has none yet.
         if (stderr.Contains("no crontab", StringComparison.OrdinalIgnoreCase)) return "";
-        throw new FailedException($"'{string.Join(' ', _command)} -l' failed (exit {code}): {stderr.Trim()}");
+        throw new CrontabException($"'{string.Join(' ', _command)} -l' failed (exit {code}): {stderr.Trim()}");
     }
 
+    /// <summary>Replaces the crontab with <paramref name="content"/>.</summary>
+    /// <exception cref="CrontabException">The command could not be run or failed.</exception>
     public void Write(string content)
     {
         var (code, _, stderr) = Invoke(["-"], content);
-        if (code != 0) throw new FailedException($"'{string.Join(' ', _command)} -' failed (exit {code}): {stderr.Trim()}");
+        if (code != 0) throw new CrontabException($"'{string.Join(' ', _command)} -' failed (exit {code}): {stderr.Trim()}");
     }
 
     private (int Code, string Stdout, string Stderr) Invoke(string[] args, string? stdin)
     {
+        // UTF-8 both ways and no byte-order mark: the text written back is the text read, other users' lines included.
         var psi = new ProcessStartInfo(_command[0])
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
+            StandardInputEncoding = Utf8,
+            StandardOutputEncoding = Utf8,
         };
         foreach (var a in _command.Skip(1).Concat(args)) psi.ArgumentList.Add(a);
         Process process;
@@ -50,7 +62,7 @@ internal sealed class Crontab
         }
         catch (System.ComponentModel.Win32Exception e)
         {
-            throw new FailedException($"cannot run '{_command[0]}': {e.Message} (is cron installed? set ${EnvironmentVariable} to another crontab command)");
+            throw new CrontabException($"cannot run '{_command[0]}': {e.Message} (is cron installed? set ${EnvironmentVariable} to another crontab command)");
         }
         using (process)
         {
@@ -63,3 +75,6 @@ internal sealed class Crontab
         }
     }
 }
+
+/// <summary>The crontab command could not be run or failed (its message names the command, exit code and stderr).</summary>
+public sealed class CrontabException(string message) : PipeException(message);

@@ -1,0 +1,22 @@
+using System.Runtime.CompilerServices;
+
+namespace DataSpoc.Pipe.Mcp.Tests.Support;
+
+/// <summary>
+/// <see cref="DataSpoc.Pipe.Api.PipeClient.StatusAsync"/> reads the user's crontab: every test of this project, and every CLI and MCP server it starts, reads the stand-in
+/// (Assets/fake_crontab.sh, a table kept in a file) instead, never the real one of whoever runs the tests.
+/// </summary>
+public static class CrontabStandIn
+{
+    public static string Script => Path.Combine(AppContext.BaseDirectory, "Assets", "fake_crontab.sh");
+
+    /// <summary>The crontab command for a table kept in <paramref name="file"/> (for <c>new PipeClient(crontab: ...)</c>).</summary>
+    public static string Command(string file) => $"env 'CRONTAB_FILE={file}' sh '{Script}'";
+
+    [ModuleInitializer]
+    internal static void UseTheStandIn()
+    {
+        // No table: "no crontab for <user>", as for a user who never installed one.
+        Environment.SetEnvironmentVariable("DATASPOC_PIPE_CRONTAB", Command(Path.Combine(Path.GetTempPath(), "dsp-no-crontab-" + Guid.NewGuid().ToString("N"))));
+    }
+}

@@ -203,6 +203,37 @@ public sealed class McpServerTests : IAsyncLifetime
         Assert.False(File.Exists(marker), "the evil pipeline's tap ran");
     }
 
+    [Fact]
+    public async Task A_missing_null_or_mistyped_argument_is_a_tool_error_naming_it_and_what_it_must_be_with_no_stack_trace()
+    {
+        // Each call and the words its error must hold: the argument's name and what it must be. The SDK's own binding
+        // answered all of them "An error occurred invoking '<tool>'." and logged a JsonException's stack trace.
+        var calls = new (string Tool, string Arguments, string[] Expected)[]
+        {
+            ("pipeline_logs", $$"""{"name":"{{Orders}}","limit":"abc"}""", ["limit: \"abc\" is not a whole number"]),
+            ("pipeline_logs", """{"name":5}""", ["name: 5 is not a string"]),
+            ("pipeline_logs", "{}", ["name: required", "a string", "The pipeline's name"]),
+            ("pipeline_logs", $$"""{"name":"{{Orders}}","limit":null}""", ["limit: null is not a whole number"]),
+            ("run_pipeline", $$"""{"name":"{{Orders}}","full":"yes"}""", ["full: \"yes\" is not true or false"]),
+            ("maintain_tables", $$"""{"pipeline":"{{Orders}}","target_file_mb":99999999999}""", ["target_file_mb: 99999999999 is not a whole number from -2147483648 to 2147483647"]),
+        };
+        foreach (var (tool, arguments, expected) in calls)
+        {
+            var result = await _client.CallToolAsync(tool, JsonSerializer.Deserialize<Dictionary<string, object?>>(arguments)!);
+            var text = string.Join("\n", result.Content.OfType<TextContentBlock>().Select(c => c.Text));
+            Assert.True(result.IsError == true, $"{tool} {arguments}: {text}");
+            var error = result.StructuredContent is { } structured && structured.TryGetProperty("error", out var e) ? e.GetString() : text;
+            foreach (var words in expected) Assert.Contains(words, error);
+        }
+        // Nothing ran: the bad run_pipeline call never reached the tool.
+        Assert.False(Directory.EnumerateFiles(Lake, "*", SearchOption.AllDirectories).Any(), "a run wrote to the lake");
+        // The server still answers a correct call (every optional argument given), and said nothing on stderr: a stack
+        // trace there is for DATASPOC_PIPE_DEBUG and real faults.
+        await Call("pipeline_status", new() { ["name"] = null });
+        await Task.Delay(500);
+        Assert.DoesNotContain(_stderr, l => l.Contains("Exception", StringComparison.Ordinal) || l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+    }
+
     /// <summary>
     /// Random secrets (with <c>&amp; + ' &lt; &gt; "</c>, backslash and non-ASCII) in a pipeline whose tap echoes its
     /// config every way Python prints JSON and fails: run_pipeline and pipeline_logs hold none of them in any encoding.

@@ -43,7 +43,7 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
         // Times are shown in UTC (marked Z); the cron expressions are read in the machine's zone, as cron reads them.
         var table = new Table().AddColumns("pipeline", "status", "last run", "duration", "records", "schedule", "next run");
         foreach (var r in rows)
-            table.AddRow(Markup.Escape(r.Pipeline), StatusMarkup(r.Status), Units.Time(r.LastRun),
+            table.AddRow(Markup.Escape(r.Pipeline), TableCells.Status(r.Status), Units.Time(r.LastRun),
                 r.DurationSeconds is { } d ? Units.Duration(d) : "-", r.Records is { } n ? Units.Count(n) : "-", Markup.Escape(r.Schedule ?? "-"), Units.Time(r.NextRun));
         AnsiConsole.Write(table);
         if (rows.Any(r => r.Schedule is not null))
@@ -55,12 +55,4 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
         if (errors.Count > 0) AnsiConsole.MarkupLine("Full errors: dataspoc-pipe status --output json, or dataspoc-pipe logs <name>");
         return ExitCodes.Success;
     }
-
-    private static string StatusMarkup(string status) => status switch
-    {
-        "success" => "[green]success[/]",
-        "failure" => "[red]failure[/]",
-        "invalid" or "unknown" => $"[red]{status}[/]",
-        _ => Markup.Escape(status),
-    };
 }

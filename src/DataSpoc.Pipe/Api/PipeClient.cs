@@ -175,12 +175,33 @@ public sealed class PipeClient
         return new PipelineRunner(_stores, _time).CommitPartsAsync(pipeline, splitRunId, new HomePipelines(Pipelines(), SourceOf), cancellationToken);
     }
 
+    /// <summary>
+    /// How long <see cref="StatusAsync"/> waits for one bucket's run logs (15 s unless set). An endpoint that accepts
+    /// connections but never answers would otherwise hold status, the dashboard overview and the MCP
+    /// <c>pipeline_status</c> tool for the store's own timeouts and retries (minutes: they are sized for a run's uploads,
+    /// which keep them); past this, the bucket's pipelines show as <c>unknown</c> with the reason and the other rows show.
+    /// </summary>
+    public TimeSpan StatusTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How many buckets <see cref="StatusAsync"/> reads at once, so stalled buckets cost one timeout, not one each.</summary>
+    private const int StatusReads = 8;
+
     /// <summary>Each pipeline's latest run (read from its bucket's run logs) and next scheduled time.</summary>
+    /// <remarks>
+    /// A bucket that does not answer within <see cref="StatusTimeout"/> gives its pipelines the status <c>unknown</c>
+    /// and an error naming it, as an unreadable bucket does; once one read of a bucket timed out, its other pipelines
+    /// are not read again.
+    /// </remarks>
     public async Task<IReadOnlyList<PipelineStatus>> StatusAsync(CancellationToken cancellationToken = default)
     {
-        var rows = new List<PipelineStatus>();
-        foreach (var name in Pipelines())
+        var names = Pipelines();
+        var rows = new PipelineStatus[names.Count];
+        var reads = new List<Task>();
+        using var gate = new SemaphoreSlim(StatusReads);
+        var silent = new System.Collections.Concurrent.ConcurrentDictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < names.Count; i++)
         {
+            var name = names[i];
             PipelineDefinition pipeline;
             try
             {
@@ -188,24 +209,55 @@ public sealed class PipeClient
             }
             catch (ConfigException e)
             {
-                rows.Add(new PipelineStatus(name, "invalid", null, null, null, null, null, null, e.Message, ScheduleTimeZone));
+                rows[i] = new PipelineStatus(name, "invalid", null, null, null, null, null, null, e.Message, ScheduleTimeZone);
                 continue;
             }
-            var cron = pipeline.Schedule?.Cron;
-            var next = NextRun(cron);
-            try
+            var row = i;
+            reads.Add(Task.Run(async () =>
             {
-                var latest = await ReadLogsAsync(pipeline, 1, cancellationToken).ConfigureAwait(false);
-                rows.Add(latest is [var log]
-                    ? new PipelineStatus(name, log.Status, log.StartedAt, log.DurationSeconds, log.TotalRecords, log.RunId, cron, next, log.Error, ScheduleTimeZone)
-                    : new PipelineStatus(name, "never run", null, null, null, null, cron, next, null, ScheduleTimeZone));
-            }
-            catch (Exception e) when (e is StorageException or IOException or UnauthorizedAccessException or FormatException or JsonException)
-            {
-                rows.Add(new PipelineStatus(name, "unknown", null, null, null, null, cron, next, PipelineSecrets.Of(pipeline).Redact(e.Message), ScheduleTimeZone));
-            }
+                await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try { rows[row] = await StatusOfAsync(pipeline, silent, cancellationToken).ConfigureAwait(false); }
+                finally { gate.Release(); }
+            }, cancellationToken));
         }
+        await Task.WhenAll(reads).ConfigureAwait(false);
         return rows;
+    }
+
+    private async Task<PipelineStatus> StatusOfAsync(PipelineDefinition pipeline, System.Collections.Concurrent.ConcurrentDictionary<string, string> silent, CancellationToken cancellationToken)
+    {
+        var name = pipeline.Name;
+        var cron = pipeline.Schedule?.Cron;
+        var next = NextRun(cron);
+        PipelineStatus Unknown(string error) => new(name, "unknown", null, null, null, null, cron, next, PipelineSecrets.Of(pipeline).Redact(error), ScheduleTimeZone);
+        // The same bucket name behind another endpoint is another server: both make the key.
+        var bucketKey = pipeline.Destination.Bucket + "|" + string.Join(",", (pipeline.Destination.StorageOptions ?? new Dictionary<string, string>()).OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => o.Key + "=" + o.Value));
+        if (silent.TryGetValue(bucketKey, out var known)) return Unknown(known);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(StatusTimeout);
+        var read = ReadLogsAsync(pipeline, 1, timeout.Token);
+        try
+        {
+            // WaitAsync as well as the token: a store that does not observe the token still lets status go on; the
+            // abandoned read ends on its own (its failure is observed below, not left to the finalizer).
+            var latest = await read.WaitAsync(timeout.Token).ConfigureAwait(false);
+            return latest is [var log]
+                ? new PipelineStatus(name, log.Status, log.StartedAt, log.DurationSeconds, log.TotalRecords, log.RunId, cron, next, log.Error, ScheduleTimeZone)
+                : new PipelineStatus(name, "never run", null, null, null, null, cron, next, null, ScheduleTimeZone);
+        }
+        catch (Exception) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            _ = read.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            var endpoint = pipeline.Destination.StorageOptions?.GetValueOrDefault("endpoint_url") is { } url ? $" (endpoint {url})" : "";
+            var error = $"bucket {pipeline.Destination.Bucket}{endpoint} did not answer within {StatusTimeout.TotalSeconds:0.#} s: "
+                + "the endpoint is down, stalled or very slow (status waits that long for a bucket; runs wait longer)";
+            silent.TryAdd(bucketKey, error);
+            return Unknown(error);
+        }
+        catch (Exception e) when (e is StorageException or IOException or UnauthorizedAccessException or FormatException or JsonException)
+        {
+            return Unknown(e.Message);
+        }
     }
 
     /// <summary>A pipeline's most recent run logs, newest first (secrets masked).</summary>

@@ -80,7 +80,12 @@ public sealed class McpServerTests : IAsyncLifetime
             Name = "dataspoc-pipe",
             Command = CliCommand.Words[0],
             Arguments = [.. CliCommand.Words.Skip(1), "mcp"],
-            EnvironmentVariables = new Dictionary<string, string?> { ["DATASPOC_PIPE_HOME"] = Home, ["MCP_TEST_TOKEN"] = Token },
+            // Keys for the stalled S3 endpoint of A_bucket_that_never_answers_...: without them the read fails at once.
+            EnvironmentVariables = new Dictionary<string, string?>
+            {
+                ["DATASPOC_PIPE_HOME"] = Home, ["MCP_TEST_TOKEN"] = Token,
+                ["AWS_ACCESS_KEY_ID"] = "AKIATESTSTALLED", ["AWS_SECRET_ACCESS_KEY"] = "not-a-real-secret",
+            },
             StandardErrorLines = _stderr.Enqueue,
         });
         _client = await McpClient.CreateAsync(transport);
@@ -232,6 +237,37 @@ public sealed class McpServerTests : IAsyncLifetime
         await Call("pipeline_status", new() { ["name"] = null });
         await Task.Delay(500);
         Assert.DoesNotContain(_stderr, l => l.Contains("Exception", StringComparison.Ordinal) || l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_bucket_that_never_answers_costs_pipeline_status_and_list_tables_seconds_and_is_named()
+    {
+        using var stalled = new DataSpoc.Pipe.Cli.Tests.Support.StalledEndpoint();
+        var hang = "hang-" + _suffix;
+        File.WriteAllText(Path.Combine(Home, "pipelines", hang + ".yaml"), $$"""
+            source:
+              tap: python3 {{Path.Combine(AppContext.BaseDirectory, "Assets", "replay_tap.py")}}
+            destination:
+              bucket: s3://lake-hang
+              storage_options: {endpoint_url: "{{stalled.Url}}", region: us-east-1}
+            """);
+        var expected = $"bucket s3://lake-hang (endpoint {stalled.Url}) did not answer within 15 s";
+
+        // pipeline_status: the other pipelines' rows, and this one unknown with the reason (it used to take minutes).
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var status = await Call("pipeline_status");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(45), $"pipeline_status took {clock.Elapsed.TotalSeconds:0} s");
+        var rows = status.GetProperty("pipelines").EnumerateArray().ToDictionary(r => r.GetProperty("pipeline").GetString()!);
+        Assert.Equal("never run", rows[Orders].GetProperty("status").GetString());
+        Assert.Equal("unknown", rows[hang].GetProperty("status").GetString());
+        Assert.Contains(expected, rows[hang].GetProperty("error").GetString());
+
+        // list_tables of that bucket: a tool error naming it, in the same bound.
+        clock.Restart();
+        var tables = await _client.CallToolAsync("list_tables", new Dictionary<string, object?> { ["pipeline"] = hang });
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(45), $"list_tables took {clock.Elapsed.TotalSeconds:0} s");
+        Assert.True(tables.IsError == true);
+        Assert.Contains(expected, tables.StructuredContent!.Value.GetProperty("error").GetString());
     }
 
     /// <summary>

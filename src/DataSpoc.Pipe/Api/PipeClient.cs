@@ -176,19 +176,20 @@ public sealed class PipeClient
     }
 
     /// <summary>
-    /// How long <see cref="StatusAsync"/> waits for one bucket's run logs (15 s unless set). An endpoint that accepts
-    /// connections but never answers would otherwise hold status, the dashboard overview and the MCP
-    /// <c>pipeline_status</c> tool for the store's own timeouts and retries (minutes: they are sized for a run's uploads,
-    /// which keep them); past this, the bucket's pipelines show as <c>unknown</c> with the reason and the other rows show.
+    /// How long a read-only view waits for a bucket (15 s unless set): <see cref="StatusAsync"/> for each bucket's run
+    /// logs, and <see cref="ManifestAsync"/>. An endpoint that accepts connections but never answers would otherwise
+    /// hold status, the dashboard and the MCP tools for the store's own timeouts and retries (minutes: they are sized for
+    /// a run's uploads, and runs keep them); past this, the read fails with a <see cref="StorageException"/> naming the
+    /// bucket, and in status only that bucket's pipelines show as <c>unknown</c>.
     /// </summary>
-    public TimeSpan StatusTimeout { get; init; } = TimeSpan.FromSeconds(15);
+    public TimeSpan BucketReadTimeout { get; init; } = TimeSpan.FromSeconds(15);
 
     /// <summary>How many buckets <see cref="StatusAsync"/> reads at once, so stalled buckets cost one timeout, not one each.</summary>
     private const int StatusReads = 8;
 
     /// <summary>Each pipeline's latest run (read from its bucket's run logs) and next scheduled time.</summary>
     /// <remarks>
-    /// A bucket that does not answer within <see cref="StatusTimeout"/> gives its pipelines the status <c>unknown</c>
+    /// A bucket that does not answer within <see cref="BucketReadTimeout"/> gives its pipelines the status <c>unknown</c>
     /// and an error naming it, as an unreadable bucket does; once one read of a bucket timed out, its other pipelines
     /// are not read again.
     /// </remarks>
@@ -233,30 +234,47 @@ public sealed class PipeClient
         // The same bucket name behind another endpoint is another server: both make the key.
         var bucketKey = pipeline.Destination.Bucket + "|" + string.Join(",", (pipeline.Destination.StorageOptions ?? new Dictionary<string, string>()).OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => o.Key + "=" + o.Value));
         if (silent.TryGetValue(bucketKey, out var known)) return Unknown(known);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(StatusTimeout);
-        var read = ReadLogsAsync(pipeline, 1, timeout.Token);
         try
         {
-            // WaitAsync as well as the token: a store that does not observe the token still lets status go on; the
-            // abandoned read ends on its own (its failure is observed below, not left to the finalizer).
-            var latest = await read.WaitAsync(timeout.Token).ConfigureAwait(false);
+            var latest = await BoundedReadAsync(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions,
+                token => ReadLogsAsync(pipeline, 1, token), cancellationToken).ConfigureAwait(false);
             return latest is [var log]
                 ? new PipelineStatus(name, log.Status, log.StartedAt, log.DurationSeconds, log.TotalRecords, log.RunId, cron, next, log.Error, ScheduleTimeZone)
                 : new PipelineStatus(name, "never run", null, null, null, null, cron, next, null, ScheduleTimeZone);
         }
-        catch (Exception) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (StorageException e) when (e.InnerException is TimeoutException)
         {
-            _ = read.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-            var endpoint = pipeline.Destination.StorageOptions?.GetValueOrDefault("endpoint_url") is { } url ? $" (endpoint {url})" : "";
-            var error = $"bucket {pipeline.Destination.Bucket}{endpoint} did not answer within {StatusTimeout.TotalSeconds:0.#} s: "
-                + "the endpoint is down, stalled or very slow (status waits that long for a bucket; runs wait longer)";
-            silent.TryAdd(bucketKey, error);
-            return Unknown(error);
+            silent.TryAdd(bucketKey, e.Message);
+            return Unknown(e.Message);
         }
         catch (Exception e) when (e is StorageException or IOException or UnauthorizedAccessException or FormatException or JsonException)
         {
             return Unknown(e.Message);
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="read"/> of a bucket, given <see cref="BucketReadTimeout"/>: past it, a <see cref="StorageException"/>
+    /// (its inner exception a <see cref="TimeoutException"/>) naming the bucket and its endpoint.
+    /// </summary>
+    private async Task<T> BoundedReadAsync<T>(string bucket, IReadOnlyDictionary<string, string>? options, Func<CancellationToken, Task<T>> read, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(BucketReadTimeout);
+        var task = read(timeout.Token);
+        try
+        {
+            // WaitAsync as well as the token: a store that does not observe the token still lets the view go on; the
+            // abandoned read ends on its own (its failure is observed below, not left to the finalizer).
+            return await task.WaitAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            var endpoint = options?.GetValueOrDefault("endpoint_url") is { } url ? $" (endpoint {url})" : "";
+            var message = $"bucket {bucket}{endpoint} did not answer within {BucketReadTimeout.TotalSeconds:0.#} s: "
+                + "the endpoint is down, stalled or very slow (a read-only view waits that long for a bucket; runs wait longer)";
+            throw new StorageException(message, new TimeoutException(message));
         }
     }
 
@@ -326,10 +344,14 @@ public sealed class PipeClient
     /// <param name="bucket"><c>file:///abs/dir</c>, <c>s3://bucket[/prefix]</c>, <c>gs://…</c> or <c>az://…</c>.</param>
     /// <param name="storageOptions">As a pipeline's <c>destination.storage_options</c> (endpoint_url, region…).</param>
     /// <param name="cancellationToken">Stops reading.</param>
+    /// <exception cref="StorageException">The bucket cannot be read, or did not answer within <see cref="BucketReadTimeout"/>.</exception>
     public async Task<Manifest> ManifestAsync(string bucket, IReadOnlyDictionary<string, string>? storageOptions = null, CancellationToken cancellationToken = default)
     {
-        await using var store = _stores.Open(bucket, storageOptions);
-        return await new ManifestStore(store, _time).ReadAsync(cancellationToken).ConfigureAwait(false);
+        return await BoundedReadAsync(bucket, storageOptions, async token =>
+        {
+            await using var store = _stores.Open(bucket, storageOptions);
+            return await new ManifestStore(store, _time).ReadAsync(token).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -254,17 +254,20 @@ public sealed class McpServerTests : IAsyncLifetime
         var expected = $"bucket s3://lake-hang (endpoint {stalled.Url}) did not answer within 15 s";
 
         // pipeline_status: the other pipelines' rows, and this one unknown with the reason (it used to take minutes).
+        // The calls give up after 60 s, so a server that waits for the bucket fails the test rather than hanging it.
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var status = await Call("pipeline_status");
+        var answer = await _client.CallToolAsync("pipeline_status", new Dictionary<string, object?>(), cancellationToken: limit.Token);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(45), $"pipeline_status took {clock.Elapsed.TotalSeconds:0} s");
-        var rows = status.GetProperty("pipelines").EnumerateArray().ToDictionary(r => r.GetProperty("pipeline").GetString()!);
+        var rows = answer.StructuredContent!.Value.GetProperty("pipelines").EnumerateArray().ToDictionary(r => r.GetProperty("pipeline").GetString()!);
         Assert.Equal("never run", rows[Orders].GetProperty("status").GetString());
         Assert.Equal("unknown", rows[hang].GetProperty("status").GetString());
         Assert.Contains(expected, rows[hang].GetProperty("error").GetString());
 
         // list_tables of that bucket: a tool error naming it, in the same bound.
+        limit.CancelAfter(TimeSpan.FromSeconds(60));
         clock.Restart();
-        var tables = await _client.CallToolAsync("list_tables", new Dictionary<string, object?> { ["pipeline"] = hang });
+        var tables = await _client.CallToolAsync("list_tables", new Dictionary<string, object?> { ["pipeline"] = hang }, cancellationToken: limit.Token);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(45), $"list_tables took {clock.Elapsed.TotalSeconds:0} s");
         Assert.True(tables.IsError == true);
         Assert.Contains(expected, tables.StructuredContent!.Value.GetProperty("error").GetString());

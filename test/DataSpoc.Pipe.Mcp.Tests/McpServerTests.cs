@@ -80,7 +80,12 @@ public sealed class McpServerTests : IAsyncLifetime
             Name = "dataspoc-pipe",
             Command = CliCommand.Words[0],
             Arguments = [.. CliCommand.Words.Skip(1), "mcp"],
-            EnvironmentVariables = new Dictionary<string, string?> { ["DATASPOC_PIPE_HOME"] = Home, ["MCP_TEST_TOKEN"] = Token },
+            // Keys for the stalled S3 endpoint of A_bucket_that_never_answers_...: without them the read fails at once.
+            EnvironmentVariables = new Dictionary<string, string?>
+            {
+                ["DATASPOC_PIPE_HOME"] = Home, ["MCP_TEST_TOKEN"] = Token,
+                ["AWS_ACCESS_KEY_ID"] = "AKIATESTSTALLED", ["AWS_SECRET_ACCESS_KEY"] = "not-a-real-secret",
+            },
             StandardErrorLines = _stderr.Enqueue,
         });
         _client = await McpClient.CreateAsync(transport);
@@ -201,6 +206,71 @@ public sealed class McpServerTests : IAsyncLifetime
             Assert.Contains("is not valid", text);
         }
         Assert.False(File.Exists(marker), "the evil pipeline's tap ran");
+    }
+
+    [Fact]
+    public async Task A_missing_null_or_mistyped_argument_is_a_tool_error_naming_it_and_what_it_must_be_with_no_stack_trace()
+    {
+        // Each call and the words its error must hold: the argument's name and what it must be. The SDK's own binding
+        // answered all of them "An error occurred invoking '<tool>'." and logged a JsonException's stack trace.
+        var calls = new (string Tool, string Arguments, string[] Expected)[]
+        {
+            ("pipeline_logs", $$"""{"name":"{{Orders}}","limit":"abc"}""", ["limit: \"abc\" is not a whole number"]),
+            ("pipeline_logs", """{"name":5}""", ["name: 5 is not a string"]),
+            ("pipeline_logs", "{}", ["name: required", "a string", "The pipeline's name"]),
+            ("pipeline_logs", $$"""{"name":"{{Orders}}","limit":null}""", ["limit: null is not a whole number"]),
+            ("run_pipeline", $$"""{"name":"{{Orders}}","full":"yes"}""", ["full: \"yes\" is not true or false"]),
+            ("maintain_tables", $$"""{"pipeline":"{{Orders}}","target_file_mb":99999999999}""", ["target_file_mb: 99999999999 is not a whole number from -2147483648 to 2147483647"]),
+        };
+        foreach (var (tool, arguments, expected) in calls)
+        {
+            var result = await _client.CallToolAsync(tool, JsonSerializer.Deserialize<Dictionary<string, object?>>(arguments)!);
+            var text = string.Join("\n", result.Content.OfType<TextContentBlock>().Select(c => c.Text));
+            Assert.True(result.IsError == true, $"{tool} {arguments}: {text}");
+            var error = result.StructuredContent is { } structured && structured.TryGetProperty("error", out var e) ? e.GetString() : text;
+            foreach (var words in expected) Assert.Contains(words, error);
+        }
+        // Nothing ran: the bad run_pipeline call never reached the tool.
+        Assert.False(Directory.EnumerateFiles(Lake, "*", SearchOption.AllDirectories).Any(), "a run wrote to the lake");
+        // The server still answers a correct call (every optional argument given), and said nothing on stderr: a stack
+        // trace there is for DATASPOC_PIPE_DEBUG and real faults.
+        await Call("pipeline_status", new() { ["name"] = null });
+        await Task.Delay(500);
+        Assert.DoesNotContain(_stderr, l => l.Contains("Exception", StringComparison.Ordinal) || l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_bucket_that_never_answers_costs_pipeline_status_and_list_tables_seconds_and_is_named()
+    {
+        using var stalled = new DataSpoc.Pipe.Cli.Tests.Support.StalledEndpoint();
+        var hang = "hang-" + _suffix;
+        File.WriteAllText(Path.Combine(Home, "pipelines", hang + ".yaml"), $$"""
+            source:
+              tap: python3 {{Path.Combine(AppContext.BaseDirectory, "Assets", "replay_tap.py")}}
+            destination:
+              bucket: s3://lake-hang
+              storage_options: {endpoint_url: "{{stalled.Url}}", region: us-east-1}
+            """);
+        var expected = $"bucket s3://lake-hang (endpoint {stalled.Url}) did not answer within 15 s";
+
+        // pipeline_status: the other pipelines' rows, and this one unknown with the reason (it used to take minutes).
+        // The calls give up after 60 s, so a server that waits for the bucket fails the test rather than hanging it.
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var answer = await _client.CallToolAsync("pipeline_status", new Dictionary<string, object?>(), cancellationToken: limit.Token);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(45), $"pipeline_status took {clock.Elapsed.TotalSeconds:0} s");
+        var rows = answer.StructuredContent!.Value.GetProperty("pipelines").EnumerateArray().ToDictionary(r => r.GetProperty("pipeline").GetString()!);
+        Assert.Equal("never run", rows[Orders].GetProperty("status").GetString());
+        Assert.Equal("unknown", rows[hang].GetProperty("status").GetString());
+        Assert.Contains(expected, rows[hang].GetProperty("error").GetString());
+
+        // list_tables of that bucket: a tool error naming it, in the same bound.
+        limit.CancelAfter(TimeSpan.FromSeconds(60));
+        clock.Restart();
+        var tables = await _client.CallToolAsync("list_tables", new Dictionary<string, object?> { ["pipeline"] = hang }, cancellationToken: limit.Token);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(45), $"list_tables took {clock.Elapsed.TotalSeconds:0} s");
+        Assert.True(tables.IsError == true);
+        Assert.Contains(expected, tables.StructuredContent!.Value.GetProperty("error").GetString());
     }
 
     /// <summary>

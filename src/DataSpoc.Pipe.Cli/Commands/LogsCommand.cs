@@ -93,7 +93,7 @@ internal sealed class LogsCommand : AsyncCommand<LogsCommand.Settings>
             }
             var table = new Table().AddColumns("run", "started", "status", "mode", "duration", "records");
             foreach (var log in logs)
-                table.AddRow(Markup.Escape(log.RunId), Units.Time(log.StartedAt), log.Status == "success" ? "[green]success[/]" : "[red]failure[/]",
+                table.AddRow(Markup.Escape(log.RunId), Units.Time(log.StartedAt), TableCells.Status(log.Status),
                     Markup.Escape(log.Mode), Units.Duration(log.DurationSeconds), Units.Count(log.TotalRecords));
             AnsiConsole.Write(table);
             return ExitCodes.Success;

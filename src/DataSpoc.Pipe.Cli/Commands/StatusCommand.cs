@@ -46,7 +46,7 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
         // cron reads it in. A schedule cron does not run as schedule.cron says is marked '!' and explained under the table.
         var table = new Table().AddColumns("pipeline", "status", "last run", "duration", "records", "schedule", "next run");
         foreach (var r in rows)
-            table.AddRow(Markup.Escape(r.Pipeline), StatusMarkup(r.Status), Units.Time(r.LastRun),
+            table.AddRow(Markup.Escape(r.Pipeline), TableCells.Status(r.Status), Units.Time(r.LastRun),
                 r.DurationSeconds is { } d ? Units.Duration(d) : "-", r.Records is { } n ? Units.Count(n) : "-", Markup.Escape(r.Schedule ?? "-"),
                 r.ScheduleProblem is null ? Units.Time(r.NextRun) : Units.Time(r.NextRun) + " [yellow]![/]");
         AnsiConsole.Write(table);
@@ -63,12 +63,4 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
         if (errors.Count > 0) AnsiConsole.MarkupLine("Full errors: dataspoc-pipe status --output json, or dataspoc-pipe logs <name>");
         return ExitCodes.Success;
     }
-
-    private static string StatusMarkup(string status) => status switch
-    {
-        "success" => "[green]success[/]",
-        "failure" => "[red]failure[/]",
-        "invalid" or "unknown" => $"[red]{status}[/]",
-        _ => Markup.Escape(status),
-    };
 }

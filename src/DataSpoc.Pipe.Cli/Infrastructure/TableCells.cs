@@ -26,4 +26,16 @@ internal static class TableCells
 
     /// <summary>The width a column needs: its header or its widest cell.</summary>
     public static int Widest(string header, IEnumerable<string> cells) => cells.Select(c => c.Length).Append(header.Length).Max();
+
+    /// <summary>
+    /// A run status as a coloured cell, the same in every table (<c>status</c>, <c>logs --list</c>): the word is the
+    /// run log's own (<c>success</c>, <c>failure</c>, <c>cancelled</c>, ...), never folded into another.
+    /// </summary>
+    public static string Status(string status) => status switch
+    {
+        "success" => "[green]success[/]",
+        "failure" => "[red]failure[/]",
+        "invalid" or "unknown" => $"[red]{status}[/]",
+        _ => Markup.Escape(status),
+    };
 }

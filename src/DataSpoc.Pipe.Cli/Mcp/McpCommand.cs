@@ -32,6 +32,7 @@ internal sealed class McpCommand : AsyncCommand<McpCommand.Settings>
             .AddMcpServer(o => o.ServerInfo = new() { Name = "dataspoc-pipe", Version = ToolVersion.Current })
             .WithStdioServerTransport()
             .WithTools<PipeTools>()
+            .WithRequestFilters(f => f.AddCallToolFilter(ToolArguments.Filter))
             .WithResources<PipeResources>();
         using var host = builder.Build();
         await host.RunAsync(cancellationToken);

@@ -180,16 +180,38 @@ public sealed class PipeClient
     }
 
     /// <summary>
+    /// How long a read-only view waits for a bucket (15 s unless set): <see cref="StatusAsync"/> for each bucket's run
+    /// logs, and <see cref="ManifestAsync"/>. An endpoint that accepts connections but never answers would otherwise
+    /// hold status, the dashboard and the MCP tools for the store's own timeouts and retries (minutes: they are sized for
+    /// a run's uploads, and runs keep them); past this, the read fails with a <see cref="StorageException"/> naming the
+    /// bucket, and in status only that bucket's pipelines show as <c>unknown</c>.
+    /// </summary>
+    public TimeSpan BucketReadTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How many buckets <see cref="StatusAsync"/> reads at once, so stalled buckets cost one timeout, not one each.</summary>
+    private const int StatusReads = 8;
+
+    /// <summary>
     /// Each pipeline's latest run (read from its bucket's run logs) and the next run cron will make: from the pipeline's
     /// line in the user's crontab (its schedule, in the <c>CRON_TZ</c> above it or the machine's zone), not from
     /// <c>schedule.cron</c>, which cron does not read; <see cref="PipelineStatus.ScheduleProblem"/> says when the two differ.
     /// </summary>
+    /// <remarks>
+    /// A bucket that does not answer within <see cref="BucketReadTimeout"/> gives its pipelines the status <c>unknown</c>
+    /// and an error naming it, as an unreadable bucket does; once one read of a bucket timed out, its other pipelines
+    /// are not read again.
+    /// </remarks>
     public async Task<IReadOnlyList<PipelineStatus>> StatusAsync(CancellationToken cancellationToken = default)
     {
         var installed = InstalledSchedules();
-        var rows = new List<PipelineStatus>();
-        foreach (var name in Pipelines())
+        var names = Pipelines();
+        var rows = new PipelineStatus[names.Count];
+        var reads = new List<Task>();
+        using var gate = new SemaphoreSlim(StatusReads);
+        var silent = new System.Collections.Concurrent.ConcurrentDictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < names.Count; i++)
         {
+            var name = names[i];
             var entry = installed.Entries.FirstOrDefault(e => e.Pipeline == name);
             var next = entry is null ? null : NextRun(entry);
             var zone = entry is null ? installed.ZoneAtEnd ?? ScheduleTimeZone : TimeZoneOf(entry);
@@ -200,25 +222,21 @@ public sealed class PipeClient
             }
             catch (ConfigException e)
             {
-                rows.Add(new PipelineStatus(name, "invalid", null, null, null, null, null, next, e.Message, zone) { InstalledSchedule = entry?.Cron });
+                rows[i] = new PipelineStatus(name, "invalid", null, null, null, null, null, next, e.Message, zone) { InstalledSchedule = entry?.Cron };
                 continue;
             }
             var cron = pipeline.Schedule?.Cron;
-            var problem = ScheduleProblem(cron, entry, installed.Problem);
-            try
+            var neverRun = new PipelineStatus(name, "never run", null, null, null, null, cron, next, null, zone)
+                { InstalledSchedule = entry?.Cron, ScheduleProblem = ScheduleProblem(cron, entry, installed.Problem) };
+            var row = i;
+            reads.Add(Task.Run(async () =>
             {
-                var latest = await ReadLogsAsync(pipeline, 1, cancellationToken).ConfigureAwait(false);
-                var row = latest is [var log]
-                    ? new PipelineStatus(name, log.Status, log.StartedAt, log.DurationSeconds, log.TotalRecords, log.RunId, cron, next, log.Error, zone)
-                    : new PipelineStatus(name, "never run", null, null, null, null, cron, next, null, zone);
-                rows.Add(row with { InstalledSchedule = entry?.Cron, ScheduleProblem = problem });
-            }
-            catch (Exception e) when (e is StorageException or IOException or UnauthorizedAccessException or FormatException or JsonException)
-            {
-                rows.Add(new PipelineStatus(name, "unknown", null, null, null, null, cron, next, PipelineSecrets.Of(pipeline).Redact(e.Message), zone)
-                    { InstalledSchedule = entry?.Cron, ScheduleProblem = problem });
-            }
+                await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try { rows[row] = await StatusOfAsync(pipeline, neverRun, silent, cancellationToken).ConfigureAwait(false); }
+                finally { gate.Release(); }
+            }, cancellationToken));
         }
+        await Task.WhenAll(reads).ConfigureAwait(false);
         return rows;
     }
 
@@ -249,6 +267,62 @@ public sealed class PipeClient
         if (entry.CronTimeZone is { } tz && CronTimeZones.Find(tz) is null)
             return $"the crontab's CRON_TZ '{tz}' is not a time zone this machine knows, so its next run is unknown";
         return null;
+    }
+
+    /// <summary>
+    /// <paramref name="neverRun"/> (the pipeline's row with its schedule and no run) with the pipeline's latest run, read
+    /// from its bucket within <see cref="BucketReadTimeout"/>; <c>unknown</c> with the error when the bucket cannot be
+    /// read, at once for a bucket (with its endpoint options) that another pipeline's read found silent.
+    /// </summary>
+    private async Task<PipelineStatus> StatusOfAsync(PipelineDefinition pipeline, PipelineStatus neverRun,
+        System.Collections.Concurrent.ConcurrentDictionary<string, string> silent, CancellationToken cancellationToken)
+    {
+        PipelineStatus Unknown(string error) => neverRun with { Status = "unknown", Error = PipelineSecrets.Of(pipeline).Redact(error) };
+        // The same bucket name behind another endpoint is another server: both make the key.
+        var bucketKey = pipeline.Destination.Bucket + "|" + string.Join(",", (pipeline.Destination.StorageOptions ?? new Dictionary<string, string>()).OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => o.Key + "=" + o.Value));
+        if (silent.TryGetValue(bucketKey, out var known)) return Unknown(known);
+        try
+        {
+            var latest = await BoundedReadAsync(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions,
+                token => ReadLogsAsync(pipeline, 1, token), cancellationToken).ConfigureAwait(false);
+            return latest is [var log]
+                ? neverRun with { Status = log.Status, LastRun = log.StartedAt, DurationSeconds = log.DurationSeconds, Records = log.TotalRecords, RunId = log.RunId, Error = log.Error }
+                : neverRun;
+        }
+        catch (StorageException e) when (e.InnerException is TimeoutException)
+        {
+            silent.TryAdd(bucketKey, e.Message);
+            return Unknown(e.Message);
+        }
+        catch (Exception e) when (e is StorageException or IOException or UnauthorizedAccessException or FormatException or JsonException)
+        {
+            return Unknown(e.Message);
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="read"/> of a bucket, given <see cref="BucketReadTimeout"/>: past it, a <see cref="StorageException"/>
+    /// (its inner exception a <see cref="TimeoutException"/>) naming the bucket and its endpoint.
+    /// </summary>
+    private async Task<T> BoundedReadAsync<T>(string bucket, IReadOnlyDictionary<string, string>? options, Func<CancellationToken, Task<T>> read, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(BucketReadTimeout);
+        var task = read(timeout.Token);
+        try
+        {
+            // WaitAsync as well as the token: a store that does not observe the token still lets the view go on; the
+            // abandoned read ends on its own (its failure is observed below, not left to the finalizer).
+            return await task.WaitAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            var endpoint = options?.GetValueOrDefault("endpoint_url") is { } url ? $" (endpoint {url})" : "";
+            var message = $"bucket {bucket}{endpoint} did not answer within {BucketReadTimeout.TotalSeconds:0.#} s: "
+                + "the endpoint is down, stalled or very slow (a read-only view waits that long for a bucket; runs wait longer)";
+            throw new StorageException(message, new TimeoutException(message));
+        }
     }
 
     /// <summary>A pipeline's most recent run logs, newest first (secrets masked).</summary>
@@ -317,10 +391,14 @@ public sealed class PipeClient
     /// <param name="bucket"><c>file:///abs/dir</c>, <c>s3://bucket[/prefix]</c>, <c>gs://…</c> or <c>az://…</c>.</param>
     /// <param name="storageOptions">As a pipeline's <c>destination.storage_options</c> (endpoint_url, region…).</param>
     /// <param name="cancellationToken">Stops reading.</param>
+    /// <exception cref="StorageException">The bucket cannot be read, or did not answer within <see cref="BucketReadTimeout"/>.</exception>
     public async Task<Manifest> ManifestAsync(string bucket, IReadOnlyDictionary<string, string>? storageOptions = null, CancellationToken cancellationToken = default)
     {
-        await using var store = _stores.Open(bucket, storageOptions);
-        return await new ManifestStore(store, _time).ReadAsync(cancellationToken).ConfigureAwait(false);
+        return await BoundedReadAsync(bucket, storageOptions, async token =>
+        {
+            await using var store = _stores.Open(bucket, storageOptions);
+            return await new ManifestStore(store, _time).ReadAsync(token).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

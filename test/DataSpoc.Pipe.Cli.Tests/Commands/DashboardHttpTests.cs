@@ -51,6 +51,31 @@ public sealed class DashboardHttpTests : IDisposable
     }
 
     [Fact]
+    public async Task The_overview_shows_every_pipeline_within_seconds_when_one_bucket_accepts_connections_but_never_answers()
+    {
+        // It used to wait for the S3 client's 5-minute timeout and retries: no page at all, the healthy pipeline unseen.
+        using var stalled = new StalledEndpoint();
+        _home.Set("AWS_ACCESS_KEY_ID", "AKIATESTSTALLED").Set("AWS_SECRET_ACCESS_KEY", "not-a-real-secret");
+        _home.WriteShopPipeline("shop");
+        _home.WritePipeline("hang", $$"""
+            source:
+              tap: {{CliProcess.ShopTap}}
+            destination:
+              bucket: s3://lake-hang
+              storage_options: {endpoint_url: "{{stalled.Url}}", region: us-east-1}
+            """);
+        _ui = new DashboardProcess(_home);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var (status, body) = await GetAsync("/");
+        Assert.True(status == HttpStatusCode.OK, $"{(int)status}: {body}");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(45), $"the overview took {clock.Elapsed.TotalSeconds:0} s");
+        Assert.Contains("data-pipeline=\"shop\"", body, StringComparison.Ordinal);
+        Assert.Contains("data-pipeline=\"hang\"", body, StringComparison.Ordinal);
+        Assert.Contains("bucket s3://lake-hang (endpoint " + stalled.Url + ") did not answer within 15 s", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_table_whose_manifest_location_leaves_the_bucket_is_an_error_naming_it_and_is_never_read()
     {
         var otherLake = LandShopAndAnotherLake();

@@ -68,6 +68,11 @@ public sealed class SignalTests : IDisposable
         Assert.True(!Directory.Exists(spool) || !Directory.EnumerateFileSystemEntries(spool).Any(), "the spool was left behind");
         var saved = JsonNode.Parse(File.ReadAllText(Assert.Single(Directory.GetFiles(Path.Combine(lake, ".dataspoc", "logs", "slow")))))!;
         Assert.Equal(("cancelled", log.Str("run_id")), (saved.Str("status"), saved.Str("run_id")));
+        // The run table says what the run log says: `logs --list` used to call every run that did not succeed "failure".
+        var table = CliProcess.Run(_home, "logs", "slow", "--list");
+        var row = Assert.Single(table.Stdout.Split('\n'), l => l.Contains(log.Str("run_id")[..8]));
+        Assert.Contains("cancelled", row);
+        Assert.DoesNotContain("failure", row);
 
         // The next run is not blocked by anything the stopped one left.
         File.Delete(PidFile);

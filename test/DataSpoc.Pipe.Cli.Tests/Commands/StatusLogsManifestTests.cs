@@ -64,6 +64,40 @@ public sealed class StatusLogsManifestTests : IDisposable
     }
 
     [Fact]
+    public void A_bucket_that_accepts_connections_but_never_answers_is_one_unknown_row_within_the_status_timeout()
+    {
+        // Two pipelines on a bucket whose endpoint hangs, and a healthy one: status used to wait for the S3 client's
+        // 5-minute timeout and retries (past this test's 3-minute limit) and showed nothing meanwhile.
+        using var stalled = new StalledEndpoint();
+        _home.Set("AWS_ACCESS_KEY_ID", "AKIATESTSTALLED").Set("AWS_SECRET_ACCESS_KEY", "not-a-real-secret");
+        _home.WriteShopPipeline("healthy");
+        foreach (var name in new[] { "hang-a", "hang-b" })
+            _home.WritePipeline(name, $$"""
+                source:
+                  tap: {{CliProcess.ShopTap}}
+                destination:
+                  bucket: s3://lake-hang
+                  storage_options: {endpoint_url: "{{stalled.Url}}", region: us-east-1}
+                """);
+        var run = RunJson("healthy");
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var result = CliProcess.Run(_home, "status", "--output", "json");
+        var took = clock.Elapsed;
+        Assert.True(result.ExitCode == 0, result.ToString());
+        // The bound is 15 s per bucket; the rest is process start on a loaded machine.
+        Assert.True(took < TimeSpan.FromSeconds(60), $"status took {took.TotalSeconds:0} s");
+        var rows = Json.Parse(result).AsArray();
+        Assert.Equal(["hang-a", "hang-b", "healthy"], rows.Select(r => r.Str("pipeline")));
+        Assert.Equal(("success", run.Str("run_id")), (rows[2]!.Str("status"), rows[2]!.Str("run_id")));
+        foreach (var row in rows.Take(2))
+        {
+            Assert.Equal("unknown", row!.Str("status"));
+            Assert.Contains($"bucket s3://lake-hang (endpoint {stalled.Url}) did not answer within 15 s", row.Str("error"));
+        }
+    }
+
+    [Fact]
     public void Logs_shows_the_latest_log_lists_recent_runs_and_shows_one_run_by_id()
     {
         _home.WriteShopPipeline("shop");

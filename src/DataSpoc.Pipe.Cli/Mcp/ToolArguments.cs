@@ -1,0 +1,93 @@
+using System.Text.Json;
+using DataSpoc.Pipe.Api;
+using Microsoft.Extensions.DependencyInjection;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
+
+namespace DataSpoc.Pipe.Cli.Mcp;
+
+/// <summary>
+/// Checks a <c>tools/call</c>'s arguments against the tool's own input schema (the one <c>tools/list</c> shows) before
+/// the SDK binds them to <see cref="PipeTools"/>' typed parameters. The SDK's binding throws on a missing, null or
+/// mistyped argument, answers only "An error occurred invoking '&lt;tool&gt;'." and logs a stack trace on stderr; here
+/// such a call is a tool error naming the argument and what it must be, which the MCP specification asks for (input
+/// validation errors are tool execution errors, so the model can correct the call), and nothing is logged.
+/// </summary>
+internal static class ToolArguments
+{
+    /// <summary>The call-tool filter: a call with a bad argument gets the tool error and never reaches the tool.</summary>
+    public static McpRequestHandler<CallToolRequestParams, CallToolResult> Filter(McpRequestHandler<CallToolRequestParams, CallToolResult> next) =>
+        (context, cancellationToken) =>
+        {
+            if (context.MatchedPrimitive is McpServerTool tool
+                && Problem(tool.ProtocolTool.InputSchema, context.Params?.Arguments) is { } problem)
+                return ValueTask.FromResult(McpResults.Error(context.Services!.GetRequiredService<PipeClient>(), problem));
+            return next(context, cancellationToken);
+        };
+
+    /// <summary>What is wrong with <paramref name="arguments"/> for <paramref name="schema"/>: the first bad argument, or null when they bind.</summary>
+    public static string? Problem(JsonElement schema, IDictionary<string, JsonElement>? arguments)
+    {
+        if (!schema.TryGetProperty("properties", out var properties) || properties.ValueKind != JsonValueKind.Object) return null;
+        if (schema.TryGetProperty("required", out var required) && required.ValueKind == JsonValueKind.Array)
+            foreach (var r in required.EnumerateArray())
+                if (r.GetString() is { } name && (arguments is null || !arguments.ContainsKey(name)))
+                    return $"{name}: required, give {Expected(name, properties.GetProperty(name))}";
+        if (arguments is null) return null;
+        foreach (var (name, value) in arguments)
+        {
+            // An argument the tool does not take is ignored by the binding, as before.
+            if (!properties.TryGetProperty(name, out var property)) continue;
+            if (!Fits(property, value)) return $"{name}: {Shown(value)} is not {Expected(name, property)}";
+        }
+        return null;
+    }
+
+    private static IEnumerable<string> Types(JsonElement property) =>
+        !property.TryGetProperty("type", out var type) ? []
+        : type.ValueKind == JsonValueKind.Array ? type.EnumerateArray().Select(t => t.GetString() ?? "")
+        : [type.GetString() ?? ""];
+
+    private static bool Fits(JsonElement property, JsonElement value)
+    {
+        var types = Types(property).ToList();
+        if (types.Count == 0) return true;
+        return types.Any(t => t switch
+        {
+            "string" => value.ValueKind == JsonValueKind.String,
+            "boolean" => value.ValueKind is JsonValueKind.True or JsonValueKind.False,
+            // Every integer parameter of PipeTools is an int: a larger number would fail the binding just the same.
+            "integer" => value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out _),
+            "number" => value.ValueKind == JsonValueKind.Number,
+            "null" => value.ValueKind == JsonValueKind.Null,
+            "object" => value.ValueKind == JsonValueKind.Object,
+            "array" => value.ValueKind == JsonValueKind.Array,
+            _ => true,
+        });
+    }
+
+    private static string Expected(string name, JsonElement property)
+    {
+        var kinds = Types(property).Where(t => t != "null").Select(t => t switch
+        {
+            "string" => "a string",
+            "boolean" => "true or false",
+            "integer" => $"a whole number from {int.MinValue} to {int.MaxValue}",
+            "number" => "a number",
+            "object" => "an object",
+            "array" => "an array",
+            _ => t,
+        }).ToList();
+        var what = kinds.Count == 0 ? "a value" : string.Join(" or ", kinds);
+        if (Types(property).Contains("null")) what += " (or null)";
+        return property.TryGetProperty("description", out var d) && d.GetString() is { Length: > 0 } description
+            ? $"{what}; {name} is: {description}" : what;
+    }
+
+    /// <summary>The value as the caller sent it, cut short: the message names it without repeating a long one.</summary>
+    private static string Shown(JsonElement value)
+    {
+        var raw = value.GetRawText();
+        return raw.Length <= 60 ? raw : raw[..57] + "...";
+    }
+}

@@ -102,6 +102,8 @@ public sealed class AzureBlobObjectStore : IObjectStore
         }
         catch (RequestFailedException e) when (e.Status is (int)HttpStatusCode.PreconditionFailed or (int)HttpStatusCode.Conflict)
         {
+            // Our own upload may have landed with its response lost, and the SDK's retry then finds the blob taken.
+            if (await OwnWrites.HoldsFileAsync(this, key, localPath, cancellationToken).ConfigureAwait(false)) return;
             throw new StorageException($"{_keys.Describe(key)} already exists (another writer created it); data files are created only if absent, so nothing was overwritten", e);
         }
         catch (Exception e) when (e is not OperationCanceledException)
@@ -128,8 +130,9 @@ public sealed class AzureBlobObjectStore : IObjectStore
             && (e.Status is (int)HttpStatusCode.PreconditionFailed or (int)HttpStatusCode.Conflict
                 || (condition.Kind == WriteConditionKind.IfVersion && e.ErrorCode == BlobErrorCode.BlobNotFound)))
         {
-            // 409 BlobAlreadyExists for If-None-Match: *, 412 ConditionNotMet for a stale If-Match.
-            return false;
+            // 409 BlobAlreadyExists for If-None-Match: *, 412 ConditionNotMet for a stale If-Match; unless the refusal is
+            // the SDK's retry of our own write whose response was lost (see OwnWrites).
+            return await OwnWrites.HoldsAsync(this, key, content, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -82,6 +82,8 @@ public sealed class GcsObjectStore : IObjectStore
         }
         catch (StorageException e) when (e.InnerException is GoogleApiException { HttpStatusCode: HttpStatusCode.PreconditionFailed })
         {
+            // Our own upload may have landed with its response lost, and a retry then finds the object taken.
+            if (await OwnWrites.HoldsFileAsync(this, key, localPath, cancellationToken).ConfigureAwait(false)) return;
             throw new StorageException($"{_keys.Describe(key)} already exists (another writer created it); data files are created only if absent, so nothing was overwritten", e);
         }
     }
@@ -103,7 +105,8 @@ public sealed class GcsObjectStore : IObjectStore
         }
         catch (StorageException e) when (generation is not null && e.InnerException is GoogleApiException { HttpStatusCode: HttpStatusCode.PreconditionFailed })
         {
-            return false;
+            // Unless the refusal is a retry of our own write whose response was lost (see OwnWrites).
+            return await OwnWrites.HoldsAsync(this, key, content, cancellationToken).ConfigureAwait(false);
         }
     }
 

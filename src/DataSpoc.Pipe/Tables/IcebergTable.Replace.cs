@@ -32,7 +32,12 @@ internal sealed partial class IcebergTable
             var parent = current is null ? null : CurrentSnapshot(current);
             if (current is null || parent is null)
                 throw new StorageException($"Iceberg table {commit.Location} has no current snapshot: there is nothing to compact");
-            if (parent["summary"]?[RunIdProperty]?.GetValue<string>() == runId) return MetadataKey(prefix, version);
+            if (parent["summary"]?[RunIdProperty]?.GetValue<string>() == runId)
+            {
+                // Committed already (before a crash, or by an attempt whose answer was lost): the hint may still lag.
+                await RefreshVersionHintAsync(prefix, version, cancellationToken).ConfigureAwait(false);
+                return MetadataKey(prefix, version);
+            }
 
             var now = time.GetUtcNow().ToUnixTimeMilliseconds();
             var metadata = current.DeepClone().AsObject();

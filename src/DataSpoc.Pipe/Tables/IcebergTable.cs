@@ -81,7 +81,11 @@ internal sealed partial class IcebergTable(IObjectStore store, TimeProvider time
         {
             var (version, current) = await LoadCurrentAsync(prefix, cancellationToken).ConfigureAwait(false);
             if (current is not null && CurrentSnapshot(current)?["summary"]?[RunIdProperty]?.GetValue<string>() == runId)
+            {
+                // Committed already (before a crash, or by an attempt whose answer was lost): the hint may still lag.
+                await RefreshVersionHintAsync(prefix, version, cancellationToken).ConfigureAwait(false);
                 return MetadataKey(prefix, version);
+            }
 
             var now = time.GetUtcNow().ToUnixTimeMilliseconds();
             var metadata = current?.DeepClone().AsObject() ?? NewTable(commit.Location, now);
@@ -165,6 +169,19 @@ internal sealed partial class IcebergTable(IObjectStore store, TimeProvider time
         if (!await store.PutAsync(next, bytes, WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false)) return null;
         await store.PutAsync(VersionHintKey(prefix), Encoding.ASCII.GetBytes((version + 1).ToString(CultureInfo.InvariantCulture)), WriteCondition.None, cancellationToken).ConfigureAwait(false);
         return next;
+    }
+
+    /// <summary>
+    /// Points <c>version-hint.text</c> at the current version. A commit stopped between its metadata file and the hint
+    /// (a maintain's expiry, or a run's: stopped, or its metadata PUT answered only to a retry) leaves it behind; readers
+    /// that trust the hint would read an older version.
+    /// </summary>
+    public async Task RefreshVersionHintAsync(string prefix, long version, CancellationToken cancellationToken)
+    {
+        var hintKey = VersionHintKey(prefix);
+        var text = version.ToString(CultureInfo.InvariantCulture);
+        if (await store.GetAsync(hintKey, cancellationToken).ConfigureAwait(false) is { } hint && Encoding.UTF8.GetString(hint.Content.Span).Trim() == text) return;
+        await store.PutAsync(hintKey, Encoding.ASCII.GetBytes(text), WriteCondition.None, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The keys of the data files the current snapshot reads (none for a table without one), for a merge.</summary>

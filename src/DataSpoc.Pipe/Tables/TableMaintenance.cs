@@ -102,7 +102,7 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
             if (expiry is { Next: { } next })
                 await PublishAsync(commit, expiry.Version + 1, next, cancellationToken).ConfigureAwait(false);
             if (expiry is not null)
-                await RefreshVersionHintAsync(prefix, expiry.Next is null ? expiry.Version : expiry.Version + 1, cancellationToken).ConfigureAwait(false);
+                await new IcebergTable(store, time).RefreshVersionHintAsync(prefix, expiry.Next is null ? expiry.Version : expiry.Version + 1, cancellationToken).ConfigureAwait(false);
             foreach (var file in deleted) await store.DeleteAsync(file, cancellationToken).ConfigureAwait(false);
             if (deleted.Count > 0 || resumed) await store.DeleteAsync(journalKey, cancellationToken).ConfigureAwait(false);
             if (resumed) pending = null;
@@ -176,18 +176,6 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
         // On a lost race the journal stays: the next maintain deletes only those of its files no snapshot needs then.
         if (!await store.PutAsync(key, Encoding.UTF8.GetBytes(metadata.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true })), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))
             throw new StorageException($"Iceberg table {commit.Location} changed during maintenance (v{version} appeared); nothing was deleted: run maintain again");
-    }
-
-    /// <summary>
-    /// Points <c>version-hint.text</c> at the current version. A commit stopped between its metadata file and the hint
-    /// (this maintain's expiry, or a run's) leaves it behind; readers that trust the hint would read an older version.
-    /// </summary>
-    private async Task RefreshVersionHintAsync(string prefix, long version, CancellationToken cancellationToken)
-    {
-        var hintKey = IcebergTable.VersionHintKey(prefix);
-        var text = version.ToString(CultureInfo.InvariantCulture);
-        if (await store.GetAsync(hintKey, cancellationToken).ConfigureAwait(false) is { } hint && Encoding.UTF8.GetString(hint.Content.Span).Trim() == text) return;
-        await store.PutAsync(hintKey, Encoding.ASCII.GetBytes(text), WriteCondition.None, cancellationToken).ConfigureAwait(false);
     }
 
     private sealed record Journal(string Table, List<string> Files);

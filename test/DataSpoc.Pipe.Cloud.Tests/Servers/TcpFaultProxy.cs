@@ -8,6 +8,8 @@ namespace DataSpoc.Pipe.Cloud.Tests.Servers;
 /// A loopback TCP proxy in front of a test server that can fail on purpose: it counts the bytes clients send,
 /// calls <see cref="OnUpload"/> as they flow, can reset every open connection, and can stop accepting
 /// (connection refused) until <see cref="Accept"/> is called again. It stands in for a network or server that goes away.
+/// <see cref="LoseResponseTo"/> makes it forward one chosen request to the server and then cut the client's connection
+/// without its response: the write lands, the client never hears so and retries (a lost response).
 /// </summary>
 public sealed class TcpFaultProxy : IAsyncDisposable
 {
@@ -33,6 +35,22 @@ public sealed class TcpFaultProxy : IAsyncDisposable
 
     /// <summary>Called with the running total of client bytes after each forwarded read.</summary>
     public Action<long>? OnUpload { get; set; }
+
+    /// <summary>Request lines (method and path) of the requests whose response was dropped.</summary>
+    public ConcurrentQueue<string> LostResponses { get; } = new();
+
+    private string? _loseMethod;
+    private string? _losePath;
+
+    /// <summary>
+    /// The next request with this method whose path contains <paramref name="pathPart"/> reaches the server, which applies it;
+    /// its response is not passed on: the client's connection is reset instead (once).
+    /// </summary>
+    public void LoseResponseTo(string method, string pathPart)
+    {
+        _losePath = pathPart;
+        Volatile.Write(ref _loseMethod, method + " ");
+    }
 
     public void Accept()
     {
@@ -87,7 +105,8 @@ public sealed class TcpFaultProxy : IAsyncDisposable
         try
         {
             await server.ConnectAsync(IPAddress.Loopback, _target);
-            await Task.WhenAny(Copy(client, server, upload: true), Copy(server, client, upload: false));
+            var connection = new Connection();
+            await Task.WhenAny(Copy(client, server, upload: true, connection), Copy(server, client, upload: false, connection));
         }
         catch (Exception) { }
         finally
@@ -100,7 +119,13 @@ public sealed class TcpFaultProxy : IAsyncDisposable
         }
     }
 
-    private async Task Copy(Socket from, Socket to, bool upload)
+    /// <summary>Per client connection: a request whose response is to be dropped has been sent on it.</summary>
+    private sealed class Connection
+    {
+        public string? Losing;
+    }
+
+    private async Task Copy(Socket from, Socket to, bool upload, Connection connection)
     {
         var buffer = new byte[1 << 16];
         try
@@ -113,6 +138,16 @@ public sealed class TcpFaultProxy : IAsyncDisposable
                     to.Shutdown(SocketShutdown.Send);
                     return;
                 }
+                if (!upload && connection.Losing is { } request && !buffer.AsSpan(0, read).StartsWith("HTTP/1.1 100"u8))
+                {
+                    // The server answered the chosen request: it has applied it. The client never gets the answer.
+                    LostResponses.Enqueue(request);
+                    to.LingerState = new LingerOption(true, 0); // reset, not an orderly close
+                    to.Close();
+                    from.Close();
+                    return;
+                }
+                if (upload) NoteLosing(buffer.AsSpan(0, read), connection);
                 await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None);
                 if (upload)
                 {
@@ -122,6 +157,18 @@ public sealed class TcpFaultProxy : IAsyncDisposable
             }
         }
         catch (Exception) { }
+    }
+
+    /// <summary>Marks the connection when <paramref name="data"/> starts the chosen request (its request line comes in one read).</summary>
+    private void NoteLosing(ReadOnlySpan<byte> data, Connection connection)
+    {
+        if (Volatile.Read(ref _loseMethod) is not { } method || _losePath is not { } part) return;
+        var end = data.IndexOf("\r\n"u8);
+        if (end < 0) return;
+        var line = System.Text.Encoding.ASCII.GetString(data[..end]);
+        if (!line.StartsWith(method, StringComparison.Ordinal) || !line.Contains(part, StringComparison.Ordinal)) return;
+        if (Interlocked.CompareExchange(ref _loseMethod, null, method) != method) return; // once
+        connection.Losing = line;
     }
 
     private void NoteDeletes(ReadOnlySpan<byte> data)

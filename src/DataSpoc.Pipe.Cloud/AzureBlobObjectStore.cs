@@ -27,6 +27,8 @@ public sealed class AzureBlobObjectStore : IObjectStore
     private readonly BlobContainerClient _container;
     private readonly ObjectKeys _keys;
     private readonly StorageFailures _failures;
+    /// <summary>Where the credential came from, for an error that refuses it (names only, never a value).</summary>
+    private readonly string _credentialSource;
 
     public AzureBlobObjectStore(BucketUri bucket, IReadOnlyDictionary<string, string>? options = null)
         : this(bucket, CloudSettings.FromProcess(options)) { }
@@ -44,15 +46,18 @@ public sealed class AzureBlobObjectStore : IObjectStore
         options.Retry.Delay = settings.Duration("retry_delay") ?? TimeSpan.FromMilliseconds(500);
         options.Retry.MaxDelay = TimeSpan.FromSeconds(30);
         options.Retry.NetworkTimeout = TimeSpan.FromMinutes(2);
-        _container = Connect(bucket, settings, options).GetBlobContainerClient(bucket.Bucket);
+        BlobServiceClient service;
+        (service, _credentialSource) = Connect(bucket, settings, options);
+        _container = service.GetBlobContainerClient(bucket.Bucket);
     }
 
-    private static BlobServiceClient Connect(BucketUri bucket, CloudSettings settings, BlobClientOptions options)
+    /// <summary>The service client and where its credential came from.</summary>
+    private static (BlobServiceClient Client, string CredentialSource) Connect(BucketUri bucket, CloudSettings settings, BlobClientOptions options)
     {
         var connectionString = settings.Env("AZURE_STORAGE_CONNECTION_STRING");
         if (connectionString is not null)
         {
-            try { return new BlobServiceClient(connectionString, options); }
+            try { return (new BlobServiceClient(connectionString, options), "the AccountKey or SharedAccessSignature in AZURE_STORAGE_CONNECTION_STRING"); }
             catch (FormatException e) { throw new StorageException($"AZURE_STORAGE_CONNECTION_STRING is not a valid connection string ({bucket})", e); }
         }
         var account = settings.Option("account_name") ?? settings.Env("AZURE_STORAGE_ACCOUNT_NAME") ?? AccountFromUri(bucket.Original)
@@ -62,8 +67,8 @@ public sealed class AzureBlobObjectStore : IObjectStore
         var endpoint = new Uri(settings.Option("endpoint_url") ?? $"https://{account}.blob.core.windows.net");
         var key = settings.Env("AZURE_STORAGE_ACCOUNT_KEY");
         return key is not null
-            ? new BlobServiceClient(endpoint, new StorageSharedKeyCredential(account, key), options)
-            : new BlobServiceClient(endpoint, new DefaultAzureCredential(), options);
+            ? (new BlobServiceClient(endpoint, new StorageSharedKeyCredential(account, key), options), $"AZURE_STORAGE_ACCOUNT_KEY (for account '{account}')")
+            : (new BlobServiceClient(endpoint, new DefaultAzureCredential(), options), $"the Azure identity of DefaultAzureCredential (managed identity, 'az login') for account '{account}'");
     }
 
     /// <summary>The account of <c>abfs[s]://container@account.dfs.core.windows.net/...</c>, if the URI names one.</summary>
@@ -210,6 +215,12 @@ public sealed class AzureBlobObjectStore : IObjectStore
 
     private StorageException Translate(Exception e, StorageOperation operation, string? key) => e switch
     {
+        // A signature made with the wrong key is no missing permission. Azure says AuthenticationFailed; Azurite says
+        // AuthorizationFailure with the same "failed to authenticate" text (a real AuthorizationFailure, e.g. a firewall
+        // rule or a SAS without the permission, says "not authorized" and stays a denial).
+        RequestFailedException r when r.Status == (int)HttpStatusCode.Forbidden
+            && (r.ErrorCode == "AuthenticationFailed" || r.Message.Contains("Server failed to authenticate the request", StringComparison.Ordinal)) =>
+            _failures.Refused(e, operation, key, $"the key or signature does not match the account ({r.ErrorCode})", _credentialSource),
         RequestFailedException r when r.Status == (int)HttpStatusCode.Forbidden => _failures.Denied(e, operation, key, r.ErrorCode ?? ""),
         RequestFailedException r when r.ErrorCode == BlobErrorCode.ContainerNotFound => _failures.MissingBucket(e, operation, key),
         RequestFailedException r => _failures.Failed(e, operation, key, $"{r.Status} {r.ErrorCode}"),

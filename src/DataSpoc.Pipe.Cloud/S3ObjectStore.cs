@@ -36,6 +36,8 @@ public sealed class S3ObjectStore : IObjectStore
     private readonly bool _customEndpoint;
     private readonly bool _singleWriter;
     private readonly string _serverKey;
+    /// <summary>Where the credentials came from, for an error that refuses them (names only, never a value).</summary>
+    private readonly string _credentialSource;
 
     /// <summary>Endpoint + bucket -> whether its server enforces conditional writes (probed once per process).</summary>
     private static readonly ConcurrentDictionary<string, bool> ConditionalWriteProbes = new(StringComparer.Ordinal);
@@ -84,6 +86,11 @@ public sealed class S3ObjectStore : IObjectStore
         var accessKey = settings.Env("AWS_ACCESS_KEY_ID");
         var secretKey = settings.Env("AWS_SECRET_ACCESS_KEY");
         var sessionToken = settings.Env("AWS_SESSION_TOKEN");
+        _credentialSource = accessKey is not null && secretKey is not null
+            ? "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY" + (sessionToken is null ? "" : " / AWS_SESSION_TOKEN")
+            : settings.Env("AWS_PROFILE") is { } profile
+                ? $"the profile '{profile}' named by AWS_PROFILE"
+                : "the AWS default chain (the default profile in ~/.aws, SSO, or a container/instance role)";
         // Environment keys first (as the default chain does); otherwise the SDK's chain: profile/SSO, container, instance role.
         _client = accessKey is not null && secretKey is not null
             ? new AmazonS3Client(sessionToken is null ? new BasicAWSCredentials(accessKey, secretKey) : new SessionAWSCredentials(accessKey, secretKey, sessionToken), config)
@@ -455,8 +462,21 @@ public sealed class S3ObjectStore : IObjectStore
         }
     }
 
+    /// <summary>What an S3 error code that refuses the credentials themselves means; null for any other code (AccessDenied: a permission).</summary>
+    private static string? RefusedCredentials(string? code) => code switch
+    {
+        "SignatureDoesNotMatch" => "the secret key does not match the access key id",
+        "InvalidAccessKeyId" => "the access key id is unknown to this endpoint",
+        "InvalidToken" => "the session token is not valid",
+        "ExpiredToken" or "TokenRefreshRequired" => "the session token has expired",
+        _ => null,
+    };
+
     private StorageException Translate(Exception e, StorageOperation operation, string? key) => e switch
     {
+        // A refused key or secret is no missing permission: an IAM policy hunt would be the wrong hint.
+        AmazonS3Exception s3 when s3.StatusCode == HttpStatusCode.Forbidden && RefusedCredentials(s3.ErrorCode) is { } reason =>
+            _failures.Refused(e, operation, key, $"{reason} ({s3.ErrorCode})", _credentialSource),
         AmazonS3Exception s3 when s3.StatusCode == HttpStatusCode.Forbidden => _failures.Denied(e, operation, key, s3.ErrorCode),
         AmazonS3Exception s3 when s3.ErrorCode == "NoSuchBucket" => _failures.MissingBucket(e, operation, key),
         AmazonS3Exception s3 => _failures.Failed(e, operation, key, $"{(int)s3.StatusCode} {s3.ErrorCode}: {s3.Message}"),

@@ -12,7 +12,18 @@ namespace DataSpoc.Pipe.Cloud;
 internal sealed class StorageFailures(string service, BucketUri bucket, ObjectKeys keys, string bucketKind, string principal)
 {
     public StorageException Denied(Exception e, StorageOperation operation, string? key, string detail) => new(
-        $"access denied: cannot {operation.Verb()} {Target(operation, key)}; the {principal} needs {BucketPermissions.Of(bucket.Scheme, operation.Step())} on {bucketKind} '{bucket.Bucket}' ({detail})", e);
+        $"access denied: cannot {operation.Verb()} {Target(operation, key)}; the {principal} {(principal.EndsWith('s') ? "need" : "needs")} {BucketPermissions.Of(bucket.Scheme, operation.Step())} on {bucketKind} '{bucket.Bucket}' ({detail})", e);
+
+    /// <summary>
+    /// The service refused the credentials themselves (a wrong secret or key, an unknown key id): no permission grant
+    /// helps, so the message names where the credential came from (<paramref name="source"/>: a setting or environment
+    /// variable, never its value) instead of a permission. <paramref name="reason"/> ends with the service's error code.
+    /// </summary>
+    public StorageException Refused(Exception e, StorageOperation operation, string? key, string reason, string source) => new(
+        $"the {service} credentials were refused (wrong key or secret): cannot {operation.Verb()} {Target(operation, key)}: {reason}; check {source}", e)
+    {
+        CredentialsRefused = true,
+    };
 
     public StorageException MissingBucket(Exception e, StorageOperation operation, string? key) => new(
         $"{bucketKind} '{bucket.Bucket}' does not exist ({bucket.Scheme}, {operation.Verb()} {Target(operation, key)}); create it or fix destination.bucket", e);

@@ -78,8 +78,8 @@ public sealed class CephRgwTests(CephRgwServer server, ITestOutputHelper output)
         const string wrongSecret = "WrongSecretValue987xyz";
         var wrong = new Dictionary<string, string>(server.Environment()) { ["AWS_SECRET_ACCESS_KEY"] = wrongSecret };
         var denied = await Assert.ThrowsAsync<StorageException>(() => RunAsync(wrong, $"s3://{fresh}/p"));
-        Assert.StartsWith($"access denied: cannot put s3://{fresh}/p/.dataspoc/probe/conditional-write-", denied.Message);
-        Assert.EndsWith($"the credentials needs s3:PutObject on bucket '{fresh}' (SignatureDoesNotMatch)", denied.Message);
+        Assert.StartsWith($"the S3 credentials were refused (wrong key or secret): cannot put s3://{fresh}/p/.dataspoc/probe/conditional-write-", denied.Message);
+        Assert.EndsWith(": the secret key does not match the access key id (SignatureDoesNotMatch); check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY", denied.Message);
         Assert.DoesNotContain(wrongSecret, denied.Message);
 
         var missing = "no-such-bucket-" + Guid.NewGuid().ToString("N")[..10];

@@ -114,7 +114,7 @@ public sealed class CredentialAndErrorTests(CloudServers servers)
     }
 
     [Fact]
-    public async Task S3_access_denied_names_the_operation_and_the_permission_and_not_the_secret()
+    public async Task S3_an_unknown_access_key_id_is_reported_as_refused_credentials_naming_the_variables_not_a_permission_or_the_secret()
     {
         const string wrongSecret = "not-the-S3RVER-secret-7d1c";
         var env = CloudServers.S3Environment(servers.S3.Port);
@@ -123,30 +123,41 @@ public sealed class CredentialAndErrorTests(CloudServers servers)
         env["AWS_SECRET_ACCESS_KEY"] = wrongSecret;
         await using var store = CloudServers.Factory(env).Open($"s3://{CloudServers.BucketName}/p");
         var put = await Assert.ThrowsAsync<StorageException>(() => store.PutAsync("m.json", "{}"u8.ToArray(), WriteCondition.None, Soon));
-        Assert.Contains("access denied: cannot put s3://lake/p/m.json", put.Message);
-        Assert.Contains("s3:PutObject", put.Message);
+        Assert.Equal("the S3 credentials were refused (wrong key or secret): cannot put s3://lake/p/m.json: the access key id is unknown to this endpoint (InvalidAccessKeyId); check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY", put.Message);
+        Assert.True(put.CredentialsRefused);
         var list = await Assert.ThrowsAsync<StorageException>(async () => await store.ListAsync("", Soon).ToListAsync());
-        Assert.Contains("s3:ListBucket", list.Message);
+        Assert.StartsWith("the S3 credentials were refused (wrong key or secret): cannot list s3://lake/p (prefix '')", list.Message);
         var delete = await Assert.ThrowsAsync<StorageException>(() => store.DeleteAsync("m.json", Soon));
-        Assert.Contains("s3:DeleteObject", delete.Message);
+        Assert.StartsWith("the S3 credentials were refused (wrong key or secret): cannot delete s3://lake/p/m.json", delete.Message);
+        Assert.DoesNotContain("needs", put.Message + list.Message + delete.Message); // no s3:PutObject hunt
         Assert.DoesNotContain(wrongSecret, put.Message + list.Message + delete.Message);
     }
 
     [Fact]
-    public async Task Azure_access_denied_names_the_operation_and_the_permission_and_not_the_key()
+    public async Task Azure_a_wrong_account_key_is_reported_as_refused_credentials_naming_the_variable_not_a_permission_or_the_key()
     {
         var wrongKey = Convert.ToBase64String("definitely-not-the-azurite-key-0123456789abcdef"u8.ToArray());
-        var env = new Dictionary<string, string> { ["AZURE_STORAGE_CONNECTION_STRING"] = servers.Azure.ConnectionString().Replace(AzuriteServer.AccountKey, wrongKey, StringComparison.Ordinal) };
-        await using var store = CloudServers.Factory(env).Open($"az://{CloudServers.BucketName}/p");
-        var put = await Assert.ThrowsAsync<StorageException>(() => store.PutAsync("m.json", "{}"u8.ToArray(), WriteCondition.None, Soon));
-        Assert.Contains("access denied: cannot put az://lake/p/m.json", put.Message);
-        Assert.Contains("blobs/write", put.Message);
-        var get = await Assert.ThrowsAsync<StorageException>(() => store.GetAsync("m.json", Soon));
-        Assert.Contains("cannot get", get.Message);
-        Assert.Contains("blobs/read", get.Message);
-        var list = await Assert.ThrowsAsync<StorageException>(async () => await store.ListAsync("", Soon).ToListAsync());
-        Assert.Contains("cannot list", list.Message);
-        Assert.DoesNotContain(wrongKey, put.Message + get.Message + list.Message);
+        foreach (var (env, source) in new[]
+        {
+            (new Dictionary<string, string> { ["AZURE_STORAGE_CONNECTION_STRING"] = servers.Azure.ConnectionString().Replace(AzuriteServer.AccountKey, wrongKey, StringComparison.Ordinal) },
+                "the AccountKey or SharedAccessSignature in AZURE_STORAGE_CONNECTION_STRING"),
+            (new Dictionary<string, string> { ["AZURE_STORAGE_ACCOUNT_NAME"] = AzuriteServer.AccountName, ["AZURE_STORAGE_ACCOUNT_KEY"] = wrongKey },
+                $"AZURE_STORAGE_ACCOUNT_KEY (for account '{AzuriteServer.AccountName}')"),
+        })
+        {
+            var options = new Dictionary<string, string> { ["endpoint_url"] = servers.Azure.BlobEndpoint };
+            await using var store = CloudServers.Factory(env).Open($"az://{CloudServers.BucketName}/p", options);
+            var put = await Assert.ThrowsAsync<StorageException>(() => store.PutAsync("m.json", "{}"u8.ToArray(), WriteCondition.None, Soon));
+            Assert.StartsWith("the Azure Blob credentials were refused (wrong key or secret): cannot put az://lake/p/m.json: the key or signature does not match the account (", put.Message);
+            Assert.EndsWith("); check " + source, put.Message);
+            Assert.True(put.CredentialsRefused);
+            var get = await Assert.ThrowsAsync<StorageException>(() => store.GetAsync("m.json", Soon));
+            Assert.StartsWith("the Azure Blob credentials were refused (wrong key or secret): cannot get az://lake/p/m.json", get.Message);
+            var list = await Assert.ThrowsAsync<StorageException>(async () => await store.ListAsync("", Soon).ToListAsync());
+            Assert.StartsWith("the Azure Blob credentials were refused (wrong key or secret): cannot list", list.Message);
+            Assert.DoesNotContain("blobs/", put.Message + get.Message + list.Message);
+            Assert.DoesNotContain(wrongKey, put.Message + get.Message + list.Message);
+        }
     }
 
     [Fact]

@@ -51,7 +51,10 @@ internal static class BucketProbe
             {
                 try { await store.DeleteAsync(key, CancellationToken.None).ConfigureAwait(false); } catch (Exception) { /* best effort: the real error is reported */ }
             }
-            return new Outcome(false, $"cannot {step} ({BucketPermissions.Of(scheme, step)} denied or failing): {OneLine(e.Message)}");
+            // Refused credentials are no permission to grant: the message says which setting holds them.
+            return new Outcome(false, e is StorageException { CredentialsRefused: true }
+                ? $"cannot {step}: {OneLine(e.Message)}"
+                : $"cannot {step} ({BucketPermissions.Of(scheme, step)} denied or failing): {OneLine(e.Message)}");
         }
     }
 

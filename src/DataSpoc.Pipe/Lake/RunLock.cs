@@ -250,14 +250,38 @@ public sealed class RunLock : IAsyncDisposable
         });
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>
+    /// Stops renewing and deletes the lock object if it is still this run's (a takeover by another run must not be
+    /// undone). Best effort: a store that fails now (often the very failure that ended the run) must not replace the
+    /// run's own result, and a lock left behind is taken over by the next run (at once on this host, whose process is
+    /// gone, else once its lease ran out). Returns null when released (or nothing to release), else a sentence for the
+    /// run log's notices. Once only; <see cref="DisposeAsync"/> calls it too.
+    /// </summary>
+    public async Task<string?> ReleaseAsync()
     {
+        if (_released) return null;
+        _released = true;
         await _stopRenewing.CancelAsync().ConfigureAwait(false);
         try { await _renewing.ConfigureAwait(false); } catch (OperationCanceledException) { }
-        // Release only our own lock (a takeover by another run must not be undone).
-        var current = await _store.GetAsync(_key, CancellationToken.None).ConfigureAwait(false);
-        if (current is not null && current.Version == _version && LostReason is null)
-            await _store.DeleteAsync(_key, CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            var current = await _store.GetAsync(_key, CancellationToken.None).ConfigureAwait(false);
+            if (current is not null && current.Version == _version && LostReason is null)
+                await _store.DeleteAsync(_key, CancellationToken.None).ConfigureAwait(false);
+            return null;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return $"the pipeline lock {_store.Bucket}/{_key} could not be released ({e.Message}); the next run takes it over "
+                + $"(at once on this host, else after its lease ends at {_heldUntil:u})";
+        }
+    }
+
+    private bool _released;
+
+    public async ValueTask DisposeAsync()
+    {
+        await ReleaseAsync().ConfigureAwait(false);
         _stopRenewing.Dispose();
         _lost.Dispose();
     }

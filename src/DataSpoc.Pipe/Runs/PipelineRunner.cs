@@ -228,12 +228,18 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         {
             await store.PutAsync(LakePaths.LogKey(pipeline.Name, startedAt, runId), LakeJson.Serialize(log), WriteCondition.None, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (StorageException e) when (log.Status == "failure")
+        catch (StorageException e)
         {
-            // A run that failed, often for the very reason the log cannot be written (a full disk), still reports its
-            // own error to the caller instead of this secondary one.
+            // A run that failed, often for the very reason the log cannot be written (a full disk, a store gone down),
+            // still reports its own error to the caller instead of this secondary one; a run that committed still
+            // reports its success. Either way the caller learns that `status` will not show this run.
             log.Notices.Add($"the run log could not be saved: {e.Message}");
+            if (log.Error is not null) log.Error += " (and its run log could not be saved: see the notices; `status` does not show this run)";
+            else log.Notices.Add("this run succeeded, but `status` does not show it: its run log is missing");
         }
+        // After the log: the lock keeps the next run out until this one is recorded. Releasing is best effort (the next
+        // run takes a stale lock over), so a failure here is a notice, never the run's error.
+        if (await runLock.ReleaseAsync().ConfigureAwait(false) is { } unreleased) log.Notices.Add(redactor.Redact(unreleased));
         return new RunResult(log) { ErrorKind = errorKind };
 
         // Opening the bucket and taking the lock come before the run log can exist. A failure there (missing credentials,
@@ -855,7 +861,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         if (deadRun is null || deadRun.StartsWith("maintain-", StringComparison.Ordinal)) return null;
         await foreach (var obj in store.ListAsync(LakePaths.LogsPrefix(pipeline), cancellationToken).ConfigureAwait(false))
             if (LakePaths.RunIdOfLogKey(obj.Key) == deadRun) return null;
-        return $"run {deadRun} ended without a run log (killed while it ran); the notices of this run's recovery say whether its commit had begun";
+        return $"run {deadRun} ended without a run log (killed while it ran, or its store failed when it saved the log); the notices of this run's recovery say whether its commit had begun";
     }
 
     /// <summary>

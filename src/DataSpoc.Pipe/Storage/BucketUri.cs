@@ -80,8 +80,43 @@ public sealed record BucketUri(string Scheme, string Bucket, string Prefix, stri
             throw new FormatException($"bucket '{uri}' names no bucket");
         if (!HasPlainSegments(bucket) || (prefix.Length > 0 && !HasPlainSegments(prefix)))
             throw new FormatException($"bucket '{uri}' must not contain empty, '.' or '..' segments in its bucket name or prefix");
+        if (NameRuleBroken(scheme, bucket) is { } rule)
+            throw new FormatException($"bucket '{uri}': {rule}");
         RefuseUriDelimiters(uri, bucket + "/" + prefix);
         return new BucketUri(scheme, bucket, prefix, uri);
+    }
+
+    /// <summary>
+    /// The provider's naming rule that <paramref name="bucket"/> breaks, or null. Checked here, where the URI is read,
+    /// because the services answer a bad name with errors that point elsewhere: Azure a 400 InvalidResourceName on the
+    /// first write (which <c>validate</c> reads as a permission problem), the GCS client an ArgumentException, and an
+    /// S3-compatible server "bucket does not exist". (S3 buckets created in us-east-1 before 2018 could have capitals or
+    /// '_'; such legacy names cannot be addressed virtual-hosted style and are not supported.)
+    /// </summary>
+    internal static string? NameRuleBroken(string scheme, string bucket)
+    {
+        var (rule, allowed) = scheme switch
+        {
+            "s3" => ("S3 bucket names are 3-63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit", ".-"),
+            "gs" => ("GCS bucket names are 3-63 lowercase letters, digits, '-', '_' and '.', starting and ending with a letter or digit", ".-_"),
+            "az" => ("Azure container names are 3-63 lowercase letters, digits and '-', starting with a letter or digit, without '--' or a trailing '-'", "-"),
+            _ => (null, ""),
+        };
+        if (rule is null) return null;
+        // Azure's own containers ($root: blobs at the account's root, $web: a static website, $logs: analytics logs).
+        if (scheme == "az" && bucket is "$root" or "$web" or "$logs") return null;
+        // GCS allows dotted (domain) names of up to 222 characters, each dot-separated part at most 63.
+        var longest = scheme == "gs" && bucket.Contains('.') ? 222 : 63;
+        var bad = bucket.FirstOrDefault(c => !(c is >= 'a' and <= 'z' or >= '0' and <= '9' || allowed.Contains(c)));
+        var problem =
+            bad != default ? (char.IsUpper(bad) ? $"'{bucket}' has the capital letter '{bad}'" : $"'{bucket}' has '{bad}'")
+            : bucket.Length < 3 || bucket.Length > longest ? $"'{bucket}' has {bucket.Length} characters"
+            : !char.IsAsciiLetterOrDigit(bucket[0]) || !char.IsAsciiLetterOrDigit(bucket[^1]) ? $"'{bucket}' starts or ends with '{(char.IsAsciiLetterOrDigit(bucket[0]) ? bucket[^1] : bucket[0])}'"
+            : scheme == "az" && bucket.Contains("--", StringComparison.Ordinal) ? $"'{bucket}' has '--'"
+            : scheme == "s3" && bucket.Contains("..", StringComparison.Ordinal) ? $"'{bucket}' has '..'"
+            : scheme == "gs" && bucket.Split('.').Any(part => part.Length > 63) ? $"'{bucket}' has a dot-separated part longer than 63 characters"
+            : null;
+        return problem is null ? null : $"{rule}; {problem}";
     }
 
     private static void RefuseUriDelimiters(string uri, string path)

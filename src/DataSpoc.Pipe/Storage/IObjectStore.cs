@@ -78,4 +78,11 @@ public static class ObjectStoreQueries
 }
 
 /// <summary>A storage operation failed in a way the user must fix (missing bucket, denied permission, full disk).</summary>
-public sealed class StorageException(string message, Exception? inner = null) : PipeException(message, inner);
+public sealed class StorageException(string message, Exception? inner = null) : PipeException(message, inner)
+{
+    /// <summary>
+    /// The store refused the credentials themselves (a wrong secret, an unknown key id), as opposed to denying a
+    /// permission: <c>validate</c> then does not point at a permission to grant.
+    /// </summary>
+    public bool CredentialsRefused { get; init; }
+}

@@ -141,6 +141,23 @@ public sealed class ValidateCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_container_name_in_the_wrong_case_is_a_config_error_naming_the_line_and_the_rule_not_a_permission()
+    {
+        // Azure answers such a name with 400 InvalidResourceName on the first write, which read as a denied permission.
+        var file = _home.WritePipeline("bk", $"source:\n  tap: {CliProcess.ShopTap}\ndestination:\n  bucket: az://Lake\n");
+        const string rule = "bucket 'az://Lake': Azure container names are 3-63 lowercase letters, digits and '-', starting with a letter or digit, without '--' or a trailing '-'; 'Lake' has the capital letter 'L'";
+        var result = CliProcess.Run(_home, "validate", "bk", "--output", "json");
+        Assert.Equal(1, result.ExitCode);
+        var check = Json.Parse(result).AsArray().Single()!["checks"]!.AsArray().Single()!;
+        Assert.Equal("config", check.Str("check"));
+        Assert.Equal($"{file}:4: destination.bucket: {rule}", check.Str("detail"));
+
+        var run = CliProcess.Run(_home, "run", "bk");
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains($"{file}:4: destination.bucket: {rule}", run.Stderr);
+    }
+
+    [Fact]
     public void Validating_an_unknown_pipeline_is_a_usage_error()
     {
         _home.WriteShopPipeline("shop");

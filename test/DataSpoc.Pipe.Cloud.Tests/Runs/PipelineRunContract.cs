@@ -54,6 +54,34 @@ public abstract class PipelineRunContract
     }
 
     [Fact]
+    public async Task A_store_answering_503_from_the_commit_on_reports_the_runs_own_error_and_step_not_the_lock_release()
+    {
+        await using var lake = new CloudLake(Target);
+        Assert.True((await lake.RunAsync(lake.Pipeline("orders", count: 5))).Succeeded);
+        var manifestBefore = (await lake.Store.GetAsync(LakePaths.ManifestKey, CancellationToken.None))!.Content.ToArray();
+
+        await using var proxy = new TcpFaultProxy(Target.ServerPort);
+        // The data file's upload (several MB, at the commit) is the first request that big: from then on every request,
+        // the rollback's, the run log's and the lock release's too, gets 503.
+        proxy.OnUpload = total => { if (total > 1L << 20) proxy.AnswerUnavailable(); };
+        var failed = await lake.RunAsync(lake.Pipeline("orders", count: 150_000, pad: 60), proxy.Port);
+
+        // The run's own failure, not "get of .../locks/orders.lock failed" from releasing the lock (which used to throw).
+        Assert.False(failed.Succeeded);
+        Assert.Equal("commit", failed.Log.FailedStep);
+        Assert.Contains(".parquet", failed.Log.Error);
+        Assert.DoesNotContain("locks/orders.lock", failed.Log.Error);
+        Assert.EndsWith("(and its run log could not be saved: see the notices; `status` does not show this run)", failed.Log.Error);
+        Assert.Contains(failed.Log.Notices, n => n.StartsWith("the run log could not be saved: ", StringComparison.Ordinal));
+        Assert.Contains(failed.Log.Notices, n => n.StartsWith($"the pipeline lock {lake.Bucket}/.dataspoc/locks/orders.lock could not be released (", StringComparison.Ordinal));
+        Assert.False(failed.Log.StateCommitted);
+
+        // Nothing of it became visible.
+        Assert.Equal("{\"bookmark\":5}", await lake.StateAsync("orders"));
+        Assert.Equal(manifestBefore, (await lake.Store.GetAsync(LakePaths.ManifestKey, CancellationToken.None))!.Content.ToArray());
+    }
+
+    [Fact]
     public async Task A_server_gone_mid_upload_fails_the_run_and_leaves_no_partial_object_and_state_untouched()
     {
         await using var lake = new CloudLake(Target);
@@ -64,11 +92,12 @@ public abstract class PipelineRunContract
         await using var proxy = new TcpFaultProxy(Target.ServerPort);
         // The data file of this run is several MB; small metadata calls stay far below this.
         proxy.OnUpload = total => { if (total > 1L << 20) proxy.GoDown(); };
-        Exception? thrown = null;
-        DataSpoc.Pipe.Runs.RunResult? failed = null;
-        try { failed = await lake.RunAsync(lake.Pipeline("orders", count: 150_000, pad: 60), proxy.Port); }
-        catch (Exception e) { thrown = e; }
-        Assert.True(thrown is not null || failed is { Succeeded: false }, "the run should fail while the server is gone");
+        // A failed run, with its own step and error: the lock that cannot be released is a notice, not the error.
+        var failed = await lake.RunAsync(lake.Pipeline("orders", count: 150_000, pad: 60), proxy.Port);
+        Assert.False(failed.Succeeded);
+        Assert.Equal("commit", failed.Log.FailedStep);
+        Assert.DoesNotContain("locks/orders.lock", failed.Log.Error);
+        Assert.Contains(failed.Log.Notices, n => n.Contains("locks/orders.lock could not be released", StringComparison.Ordinal));
         Assert.True(proxy.Uploaded > 1L << 20, "the fault should hit during the data upload");
 
         Assert.Equal("""{"bookmark":5}""", await lake.StateAsync("orders"));

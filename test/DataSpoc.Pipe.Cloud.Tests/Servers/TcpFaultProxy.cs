@@ -17,6 +17,7 @@ public sealed class TcpFaultProxy : IAsyncDisposable
     private readonly ConcurrentDictionary<Socket, byte> _open = new();
     private TcpListener? _listener;
     private long _uploaded;
+    private volatile bool _unavailable;
 
     public TcpFaultProxy(int targetPort)
     {
@@ -71,6 +72,19 @@ public sealed class TcpFaultProxy : IAsyncDisposable
         ResetAll();
     }
 
+    /// <summary>
+    /// From now on every request is answered <c>503 SlowDown</c> (S3's throttling answer) by the proxy itself and never
+    /// reaches the server, as an overloaded service or load balancer would; open connections are reset.
+    /// </summary>
+    public void AnswerUnavailable()
+    {
+        _unavailable = true;
+        ResetAll();
+    }
+
+    /// <summary>Requests reach the server again.</summary>
+    public void Pass() => _unavailable = false;
+
     /// <summary>Resets every open connection (RST), as a crashed server or dropped network would.</summary>
     public void ResetAll()
     {
@@ -99,6 +113,11 @@ public sealed class TcpFaultProxy : IAsyncDisposable
 
     private async Task Pipe(Socket client)
     {
+        if (_unavailable)
+        {
+            await AnswerUnavailableAsync(client);
+            return;
+        }
         var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         _open[client] = 0;
         _open[server] = 0;
@@ -133,6 +152,7 @@ public sealed class TcpFaultProxy : IAsyncDisposable
             while (true)
             {
                 var read = await from.ReceiveAsync(buffer, SocketFlags.None);
+                if (_unavailable) return; // a connection opened before the switch: dropped, the client reconnects
                 if (read == 0)
                 {
                     to.Shutdown(SocketShutdown.Send);
@@ -170,6 +190,45 @@ public sealed class TcpFaultProxy : IAsyncDisposable
         if (Interlocked.CompareExchange(ref _loseMethod, null, method) != method) return; // once
         connection.Losing = line;
     }
+
+    /// <summary>Reads one request (its body too, unless the client waits for 100-continue) and answers 503, closing the connection.</summary>
+    private static async Task AnswerUnavailableAsync(Socket client)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            var received = new List<byte>();
+            var buffer = new byte[1 << 16];
+            int headerEnd;
+            while ((headerEnd = IndexOf(received, "\r\n\r\n"u8)) < 0)
+            {
+                var read = await client.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+                if (read == 0) return;
+                received.AddRange(buffer.AsSpan(0, read));
+            }
+            var headers = System.Text.Encoding.ASCII.GetString(received.ToArray(), 0, headerEnd).Split("\r\n");
+            string? Header(string name) => headers.FirstOrDefault(h => h.StartsWith(name + ":", StringComparison.OrdinalIgnoreCase))?[(name.Length + 1)..].Trim();
+            if (Header("Expect") is null && long.TryParse(Header("Content-Length"), out var length))
+                for (var body = received.Count - headerEnd - 4L; body < length;)
+                {
+                    var read = await client.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+                    if (read == 0) break;
+                    body += read;
+                }
+            const string xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
+            var answer = $"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nx-ms-error-code: ServerBusy\r\nContent-Length: {xml.Length}\r\nConnection: close\r\n\r\n{xml}";
+            await client.SendAsync(System.Text.Encoding.ASCII.GetBytes(answer), SocketFlags.None, timeout.Token);
+            client.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception) { }
+        finally
+        {
+            try { client.Close(); } catch (Exception) { }
+        }
+    }
+
+    private static int IndexOf(List<byte> data, ReadOnlySpan<byte> value) =>
+        System.Runtime.InteropServices.CollectionsMarshal.AsSpan(data).IndexOf(value);
 
     private void NoteDeletes(ReadOnlySpan<byte> data)
     {

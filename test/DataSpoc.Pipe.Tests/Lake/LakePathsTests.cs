@@ -56,9 +56,9 @@ public class LakePathsTests
     [Theory]
     [InlineData("s3://bucket", "s3", "bucket", "")]
     [InlineData("s3://bucket/some/prefix/", "s3", "bucket", "some/prefix")]
-    [InlineData("gcs://b", "gs", "b", "")]
+    [InlineData("gcs://bkt", "gs", "bkt", "")]
     [InlineData("abfss://container@acct.dfs.core.windows.net/p", "az", "container", "p")]
-    [InlineData("az://c", "az", "c", "")]
+    [InlineData("az://box", "az", "box", "")]
     public void Bucket_uris_parse_with_aliases_and_prefixes(string uri, string scheme, string bucket, string prefix)
     {
         var parsed = BucketUri.Parse(uri);

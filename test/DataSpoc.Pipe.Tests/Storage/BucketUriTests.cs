@@ -34,6 +34,32 @@ public sealed class BucketUriTests
     }
 
     [Theory]
+    [InlineData("az://Lake", "Azure container names are 3-63 lowercase letters, digits and '-', starting with a letter or digit, without '--' or a trailing '-'; 'Lake' has the capital letter 'L'")]
+    [InlineData("abfss://Lake@account.dfs.core.windows.net/p", "Azure container names are 3-63 lowercase letters, digits and '-', starting with a letter or digit, without '--' or a trailing '-'; 'Lake' has the capital letter 'L'")]
+    [InlineData("az://my--lake", "Azure container names are 3-63 lowercase letters, digits and '-', starting with a letter or digit, without '--' or a trailing '-'; 'my--lake' has '--'")]
+    [InlineData("az://my.lake", "Azure container names are 3-63 lowercase letters, digits and '-', starting with a letter or digit, without '--' or a trailing '-'; 'my.lake' has '.'")]
+    [InlineData("gs://Lake/raw", "GCS bucket names are 3-63 lowercase letters, digits, '-', '_' and '.', starting and ending with a letter or digit; 'Lake' has the capital letter 'L'")]
+    [InlineData("gcs://lake-", "GCS bucket names are 3-63 lowercase letters, digits, '-', '_' and '.', starting and ending with a letter or digit; 'lake-' starts or ends with '-'")]
+    [InlineData("s3://LAKE", "S3 bucket names are 3-63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit; 'LAKE' has the capital letter 'L'")]
+    [InlineData("s3://la_ke", "S3 bucket names are 3-63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit; 'la_ke' has '_'")]
+    [InlineData("s3://lk", "S3 bucket names are 3-63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit; 'lk' has 2 characters")]
+    public void A_cloud_bucket_name_that_breaks_its_providers_naming_rule_is_refused_naming_the_rule(string bucket, string rule)
+    {
+        var refused = Assert.Throws<FormatException>(() => BucketUri.Parse(bucket));
+        Assert.Equal($"bucket '{bucket}': {rule}", refused.Message);
+    }
+
+    [Theory]
+    [InlineData("s3://lake")]
+    [InlineData("s3://my-company.data-lake-2")]
+    [InlineData("gs://lake_raw")]
+    [InlineData("gs://data.example.com")]
+    [InlineData("az://lake-01")]
+    [InlineData("az://$web/site")]
+    [InlineData("abfss://container@acct.dfs.core.windows.net/p")]
+    public void Names_that_follow_the_providers_rules_parse(string bucket) => BucketUri.Parse(bucket);
+
+    [Theory]
     [InlineData("s3://lake/team/", "s3://lake/team")]
     [InlineData("az://lake//team", "az://lake/team")]
     [InlineData("s3://lake/..team/x..", "s3://lake/..team/x..")]

@@ -137,7 +137,7 @@ public sealed class AzureBlobObjectStore : IObjectStore
         {
             // 409 BlobAlreadyExists for If-None-Match: *, 412 ConditionNotMet for a stale If-Match; unless the refusal is
             // the SDK's retry of our own write whose response was lost (see OwnWrites).
-            return await OwnWrites.HoldsAsync(this, key, content, cancellationToken).ConfigureAwait(false);
+            return await OwnWrites.HoldsAsync(this, key, content, condition, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

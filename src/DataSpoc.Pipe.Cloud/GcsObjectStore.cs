@@ -106,7 +106,7 @@ public sealed class GcsObjectStore : IObjectStore
         catch (StorageException e) when (generation is not null && e.InnerException is GoogleApiException { HttpStatusCode: HttpStatusCode.PreconditionFailed })
         {
             // Unless the refusal is a retry of our own write whose response was lost (see OwnWrites).
-            return await OwnWrites.HoldsAsync(this, key, content, cancellationToken).ConfigureAwait(false);
+            return await OwnWrites.HoldsAsync(this, key, content, condition, cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -16,9 +16,14 @@ namespace DataSpoc.Pipe.Cloud;
 /// </summary>
 internal static class OwnWrites
 {
-    /// <summary>Whether <paramref name="key"/> now holds exactly <paramref name="content"/> (a small object).</summary>
-    public static async Task<bool> HoldsAsync(IObjectStore store, string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    /// <summary>
+    /// Whether a write under <paramref name="condition"/> that was refused is ours: <paramref name="key"/> now holds
+    /// exactly <paramref name="content"/> (a small object), and the condition allows the conclusion (an
+    /// <see cref="WriteConditionKind.IfAbsent"/> create, or content the caller marks <see cref="WriteCondition.ContentIsUnique"/>).
+    /// </summary>
+    public static async Task<bool> HoldsAsync(IObjectStore store, string key, ReadOnlyMemory<byte> content, WriteCondition condition, CancellationToken cancellationToken)
     {
+        if (condition.Kind != WriteConditionKind.IfAbsent && !condition.ContentIsUnique) return false;
         var current = await store.GetAsync(key, cancellationToken).ConfigureAwait(false);
         return current is not null && current.Content.Span.SequenceEqual(content.Span);
     }

@@ -245,7 +245,7 @@ public sealed class S3ObjectStore : IObjectStore
         var refused = await TryPutAsync(key, name, content, condition, unquoted, cancellationToken).ConfigureAwait(false);
         if (refused is null) return true;
         // The SDK retries a PUT whose response was lost; a refusal may be that retry finding our own first attempt.
-        if (await OwnWrites.HoldsAsync(this, key, content, cancellationToken).ConfigureAwait(false)) return true;
+        if (await OwnWrites.HoldsAsync(this, key, content, condition, cancellationToken).ConfigureAwait(false)) return true;
         if (condition.Kind == WriteConditionKind.IfVersion && refused.StatusCode == HttpStatusCode.PreconditionFailed
             && await CurrentETagAsync(name, cancellationToken).ConfigureAwait(false) is { } current
             && Unquote(current) == Unquote(condition.Version!))

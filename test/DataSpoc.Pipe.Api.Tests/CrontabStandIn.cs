@@ -1,9 +1,10 @@
 using System.Runtime.CompilerServices;
 
-namespace DataSpoc.Pipe.Api.Tests;
+namespace DataSpoc.Pipe.Tests.Support;
 
 /// <summary>
-/// <see cref="PipeClient.StatusAsync"/> reads the user's crontab: every test of this project reads the stand-in
+/// <see cref="DataSpoc.Pipe.Api.PipeClient.StatusAsync"/> reads the user's crontab: every test of a project that holds
+/// this file (the API tests; the MCP tests link it), and every CLI and MCP server it starts, reads the stand-in
 /// (Assets/fake_crontab.sh, a table kept in a file) instead, never the real one of whoever runs the tests.
 /// </summary>
 public static class CrontabStandIn

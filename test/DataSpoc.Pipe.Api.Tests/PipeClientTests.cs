@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Api;
 using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Tests.Support;
 
 namespace DataSpoc.Pipe.Api.Tests;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using DuckDB.NET.Data;
+using DataSpoc.Pipe.Tests.Support;
 
 namespace DataSpoc.Pipe.Api.Tests;
 

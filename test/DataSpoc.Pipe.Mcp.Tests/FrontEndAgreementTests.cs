@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Api;
 using DataSpoc.Pipe.Mcp.Tests.Support;
 using ModelContextProtocol.Client;
+using DataSpoc.Pipe.Tests.Support;
 
 namespace DataSpoc.Pipe.Mcp.Tests;
 

@@ -78,7 +78,7 @@ public sealed class RunLock : IAsyncDisposable
             var stale = Stale(holder, now);
             if (stale is null)
                 throw new PipelineLockedException(pipeline, holder!);
-            if (await store.PutAsync(key, content, WriteCondition.IfVersion(held.Version), cancellationToken).ConfigureAwait(false))
+            if (await store.PutAsync(key, content, WriteCondition.IfVersion(held.Version) with { ContentIsUnique = true }, cancellationToken).ConfigureAwait(false))
             {
                 runLock.Notice = $"took over a stale lock of run {holder?.RunId ?? "?"} ({stale})";
                 runLock.TookOverFrom = holder?.RunId;
@@ -228,7 +228,7 @@ public sealed class RunLock : IAsyncDisposable
                 var content = LakeJson.Serialize(renewed);
                 try
                 {
-                    if (await _store.PutAsync(_key, content, WriteCondition.IfVersion(_version), token).ConfigureAwait(false))
+                    if (await _store.PutAsync(_key, content, WriteCondition.IfVersion(_version) with { ContentIsUnique = true }, token).ConfigureAwait(false))
                     {
                         await LearnVersionAsync(content, token).ConfigureAwait(false);
                         _heldUntil = renewed.ExpiresAt;

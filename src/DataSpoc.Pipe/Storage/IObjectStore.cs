@@ -61,6 +61,15 @@ public readonly record struct WriteCondition(WriteConditionKind Kind, string? Ve
     public static WriteCondition IfAbsent => new(WriteConditionKind.IfAbsent, null);
     /// <summary>Only if the object still has this version (S3/Azure If-Match, GCS ifGenerationMatch).</summary>
     public static WriteCondition IfVersion(string version) => new(WriteConditionKind.IfVersion, version);
+
+    /// <summary>
+    /// The caller's content is unique to this write (it carries the writer's run id and a fresh timestamp), so a refused
+    /// <see cref="WriteConditionKind.IfVersion"/> write whose key now holds exactly these bytes was this write, applied by
+    /// the server and refused only on the SDK's retry after its response was lost. Without it a refusal stands: two
+    /// read-modify-write loops can compute the same bytes from one version, and the second must not count as written.
+    /// (An <see cref="IfAbsent"/> write holding its own bytes always counts: the key is created with exactly them.)
+    /// </summary>
+    public bool ContentIsUnique { get; init; }
 }
 
 public enum WriteConditionKind { None, IfAbsent, IfVersion }

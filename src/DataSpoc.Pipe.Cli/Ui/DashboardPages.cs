@@ -160,26 +160,22 @@ internal sealed class DashboardPages(PipeClient client, ObjectStoreFactory store
     private BucketEntry? Bucket(int index) => Buckets() is var all && index >= 0 && index < all.Count ? all[index] : null;
 
     /// <summary>
-    /// The buckets of the home's pipelines that load, in pipeline order, each once, with the secrets of every pipeline
-    /// that writes to it (<see cref="PipelineSecrets.Of"/>, as its runs mask their logs): a bucket's tables and rows come
-    /// from all of them, so masking with one pipeline's secrets would show another's in clear.
+    /// The buckets of the home's pipelines that load, in pipeline order, each once, masked with every pipeline's secrets
+    /// (<see cref="PipeClient.HomeSecrets"/>, as the MCP server masks): a bucket's tables and rows may come from several
+    /// pipelines, so masking with one pipeline's secrets would show another's in clear.
     /// </summary>
     private List<BucketEntry> Buckets()
     {
-        var pipelines = new List<PipelineDefinition>();
+        var secrets = client.HomeSecrets();
+        var buckets = new List<BucketEntry>();
         foreach (var name in client.Pipelines())
         {
-            try { pipelines.Add(client.Load(name)); }
-            catch (ConfigException) { }
-        }
-        var buckets = new List<BucketEntry>();
-        foreach (var first in pipelines.DistinctBy(p => p.Destination.Bucket, StringComparer.Ordinal))
-        {
-            var uri = first.Destination.Bucket;
-            var secrets = new ConfigSecrets();
-            foreach (var pipeline in pipelines.Where(p => p.Destination.Bucket == uri))
-                foreach (var value in PipelineSecrets.Of(pipeline).Values) secrets.AddValue(value);
-            buckets.Add(new BucketEntry(uri, first.Destination.StorageOptions, secrets.Redact(uri), secrets));
+            PipelineDefinition pipeline;
+            try { pipeline = client.Load(name); }
+            catch (ConfigException) { continue; }
+            var uri = pipeline.Destination.Bucket;
+            if (buckets.Any(b => b.Uri == uri)) continue;
+            buckets.Add(new BucketEntry(uri, pipeline.Destination.StorageOptions, secrets.Redact(uri), secrets));
         }
         return buckets;
     }

@@ -439,6 +439,37 @@ public sealed class S3ObjectStore : IObjectStore
         }
     }
 
+    public async Task DeleteWithUnfinishedUploadsAsync(string key, CancellationToken cancellationToken)
+    {
+        await DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+        // A run killed during a multipart upload (PutMultipartAsync aborts its own failures, a kill cannot) leaves the
+        // upload open: its parts stay stored, invisible to listings, until aborted or a bucket lifecycle rule removes them.
+        var name = _keys.Name(key);
+        try
+        {
+            var request = new ListMultipartUploadsRequest { BucketName = _bucketName, Prefix = name };
+            while (true)
+            {
+                var page = await _client.ListMultipartUploadsAsync(request, cancellationToken).ConfigureAwait(false);
+                foreach (var upload in page.MultipartUploads ?? [])
+                    if (upload.Key == name)
+                        await _client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest
+                            { BucketName = _bucketName, Key = name, UploadId = upload.UploadId }, cancellationToken).ConfigureAwait(false);
+                if (page.IsTruncated != true) break;
+                request.KeyMarker = page.NextKeyMarker;
+                request.UploadIdMarker = page.NextUploadIdMarker;
+            }
+        }
+        catch (AmazonS3Exception e) when (IsMissingKey(e))
+        {
+            // The upload completed or was aborted meanwhile.
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw Translate(e, StorageOperation.Delete, key);
+        }
+    }
+
     public ValueTask DisposeAsync()
     {
         _client.Dispose();

@@ -106,4 +106,35 @@ public sealed class CephRgwTests(CephRgwServer server, ITestOutputHelper output)
         Assert.All(manifest.Tables.Values, t => Assert.Equal((6L, 3L), (t.RowCount, t.Stats.Extractions)));
         Assert.DoesNotContain(await lake.KeysAsync(), k => k.StartsWith(".dataspoc/journal/", StringComparison.Ordinal) || k.StartsWith(".dataspoc/locks/", StringComparison.Ordinal));
     }
+    [CephFact]
+    public async Task Rolling_back_a_commit_killed_mid_upload_aborts_the_upload_it_left_open()
+    {
+        // A run killed during a multipart upload cannot abort it: its parts stay stored (and billed) unless the next
+        // run's rollback of the journalled commit aborts it. The state a kill leaves, built by hand: the journal naming
+        // the file, an upload of that key begun with one part, and another upload beside it that is not this commit's.
+        var prefix = StoreTarget.NewPrefix();
+        const string key = "raw/shop/orders/orders_0000_deadbeef.parquet";
+        using var client = server.Client();
+        var started = new List<string>();
+        foreach (var name in new[] { $"{prefix}/{key}", $"{prefix}/{key}.other" })
+        {
+            var upload = await client.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = CephRgwServer.BucketName, Key = name }, Timeout());
+            await client.UploadPartAsync(new UploadPartRequest
+            {
+                BucketName = CephRgwServer.BucketName, Key = name, UploadId = upload.UploadId, PartNumber = 1,
+                InputStream = new MemoryStream(new byte[5 << 20]), UseChunkEncoding = false,
+            }, Timeout());
+            started.Add(upload.UploadId);
+        }
+        await using var store = _target.Open(prefix);
+        var plan = new CommitPlan { RunId = "deadbeef", Pipeline = "p", Files = { new PlannedFile("/nowhere/spooled.parquet.part", key) } };
+        await store.PutAsync(LakeCommitter.JournalKey("p"), LakeJson.Serialize(plan), WriteCondition.None, Timeout());
+
+        var notice = await new LakeCommitter(store, TimeProvider.System).RecoverAsync("p", Timeout());
+
+        Assert.StartsWith("rolled back the interrupted commit of run deadbeef", notice);
+        var open = await client.ListMultipartUploadsAsync(new ListMultipartUploadsRequest { BucketName = CephRgwServer.BucketName, Prefix = prefix + "/" }, Timeout());
+        Assert.Equal([$"{prefix}/{key}.other"], (open.MultipartUploads ?? []).Select(u => u.Key));
+        await client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = CephRgwServer.BucketName, Key = $"{prefix}/{key}.other", UploadId = started[1] }, Timeout());
+    }
 }

@@ -98,7 +98,7 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
     private async Task<int> RollBackAsync(CommitPlan plan, CancellationToken cancellationToken)
     {
         foreach (var file in plan.Files)
-            await store.DeleteAsync(file.Key, cancellationToken).ConfigureAwait(false);
+            await store.DeleteWithUnfinishedUploadsAsync(file.Key, cancellationToken).ConfigureAwait(false);
         await ReleaseClaimsAsync(plan, cancellationToken).ConfigureAwait(false);
         var temps = await DeleteTempFilesOfAsync(plan, cancellationToken).ConfigureAwait(false);
         await store.DeleteAsync(JournalKey(plan.Pipeline), cancellationToken).ConfigureAwait(false);

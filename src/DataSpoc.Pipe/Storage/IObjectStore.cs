@@ -41,6 +41,13 @@ public interface IObjectStore : IAsyncDisposable
     Task DeleteAsync(string key, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Deletes a file an interrupted commit may have been uploading: the object if it landed, and the parts of any upload
+    /// of it that never completed, which a store that keeps them (S3 multipart uploads) would otherwise keep storing, and
+    /// billing, after a killed run. The rollback of a commit calls it; everything else deletes with <see cref="DeleteAsync"/>.
+    /// </summary>
+    Task DeleteWithUnfinishedUploadsAsync(string key, CancellationToken cancellationToken) => DeleteAsync(key, cancellationToken);
+
+    /// <summary>
     /// The local folder the objects are plain files in (a <c>file://</c> bucket), else null. A run spools its Parquet
     /// files inside that folder when there is one, so landing a file is a rename on the same file system.
     /// </summary>

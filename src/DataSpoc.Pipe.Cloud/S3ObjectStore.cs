@@ -464,6 +464,11 @@ public sealed class S3ObjectStore : IObjectStore
         {
             // The upload completed or was aborted meanwhile.
         }
+        catch (AmazonS3Exception e) when (e.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.NotImplemented or HttpStatusCode.MethodNotAllowed)
+        {
+            // Credentials without s3:ListBucketMultipartUploads, or a server without the call: the parts stay (a lifecycle
+            // rule removes them), but the rollback must go on, or every later run of the pipeline would stop here.
+        }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             throw Translate(e, StorageOperation.Delete, key);

@@ -168,9 +168,11 @@ internal abstract partial class ColumnType
         protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, JsonTokenType token, ReadOnlySpan<byte> bytes, StringForm form, short rep, DecodeScratch scratch, out string? problem)
         {
             problem = null;
-            if (token == JsonTokenType.Number && TryParse(bytes, out var x) && (!leaf.ExactIntegers || HoldsInteger(bytes, x)))
+            if (token == JsonTokenType.Number && TryParse(bytes, out var x, out var exact) && (!leaf.ExactIntegers || HoldsInteger(bytes, x)))
             {
                 buffer.AddDouble(x, rep);
+                // Landed rounded (more digits than a double holds): counted for the run log, never silently.
+                if (!exact && !RoundedNumbers.HoldsExactly(bytes, x)) scratch.Rounded.Note(leaf, bytes, x);
                 return true;
             }
             return NamedOrProblem(buffer, leaf, token, bytes, form, rep, out problem);
@@ -198,7 +200,7 @@ internal abstract partial class ColumnType
         private static string Problem(LeafNode leaf, JsonTokenType token, ReadOnlySpan<byte> bytes)
         {
             if (token != JsonTokenType.Number) return Expected("a number", token);
-            if (TryParse(bytes, out _))
+            if (TryParse(bytes, out _, out _))
                 return $"{Quoted(bytes)} is an integer that a DOUBLE cannot hold exactly (beyond 2^53): the column is [\"integer\", \"number\"], " +
                        "stored as DOUBLE; declare it \"integer\" to keep such values exact";
             return $"{Quoted(bytes)} is out of the range of a double";
@@ -234,11 +236,13 @@ internal abstract partial class ColumnType
 
         /// <summary>
         /// A JSON number as a double, correctly rounded: exactly when its digits fit 15 and it has no exponent (one
-        /// division of two exact doubles), else by the framework's parser. Infinite (1e999) does not fit.
+        /// division of two exact doubles; <paramref name="exact"/>: the double gives that number back), else by the
+        /// framework's parser. Infinite (1e999) does not fit.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static bool TryParse(ReadOnlySpan<byte> number, out double value)
+        private static bool TryParse(ReadOnlySpan<byte> number, out double value, out bool exact)
         {
+            exact = false;
             var negative = number[0] == '-';
             var i = negative ? 1 : 0;
             ulong mantissa = 0;
@@ -254,6 +258,7 @@ internal abstract partial class ColumnType
             if (digits > 15) return TryParseSlow(number, out value);
             value = fraction <= 0 ? mantissa : mantissa / PowersOf10[fraction];
             if (negative) value = -value;
+            exact = true;
             return true;
         }
 
@@ -460,6 +465,9 @@ internal sealed class DecodeScratch
     /// instant fits a date only at midnight UTC.
     /// </summary>
     public bool StoredValues { get; set; }
+
+    /// <summary>The numbers a DOUBLE column stored rounded, noted by the decode and counted by the shredder.</summary>
+    public RoundedNumbers Rounded { get; } = new();
 
     public DecodeScratch()
     {

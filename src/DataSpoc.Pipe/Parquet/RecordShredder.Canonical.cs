@@ -34,6 +34,7 @@ internal sealed partial class RecordShredder
     public bool TryShredCanonical(ColumnBatch batch, ReadOnlySpan<byte> json, ref int position)
     {
         _lastCounted = default;
+        _scratch.Rounded.BeginRecord();
         if (!batch.Schema.HasPlainNames || position >= json.Length || json[position] != '{') return false;
         _recordDrops.Clear();
         var root = batch.Schema.Root;
@@ -50,6 +51,7 @@ internal sealed partial class RecordShredder
             }
             batch.UndoUnfinishedRow();
             _recordDrops.Clear();
+            _scratch.Rounded.BeginRecord();
         }
         if (!TryStruct(batch, root, json, ref position, 0, 0)) return false;
         batch.Rows++;
@@ -374,10 +376,15 @@ internal sealed partial class RecordShredder
     /// </summary>
     private (ColumnBatch? Batch, int Rows, nint At) _lastCounted;
 
-    /// <summary>Counts the taken record's undeclared properties (folded into <see cref="DroppedProperties"/> when it is read).</summary>
+    /// <summary>
+    /// Counts the taken record's undeclared properties (folded into <see cref="DroppedProperties"/> when it is read) and
+    /// rounded numbers (<see cref="RoundedNumbers"/>).
+    /// </summary>
     private unsafe void CountDrops(ColumnBatch batch, ReadOnlySpan<byte> json, int start)
     {
-        if (_recordDrops.Count == 0) return;
+        var rounded = _scratch.Rounded;
+        rounded.TakeRecord();
+        if (_recordDrops.Count == 0 && !rounded.RecordCounted) return;
         foreach (var entry in _recordDrops) _undeclared[entry].Unfolded++;
         _dropsUnfolded = true;
         _lastCounted = (batch, batch.Rows, (nint)Unsafe.AsPointer(ref Unsafe.AsRef(in json[start])));
@@ -407,6 +414,7 @@ internal sealed partial class RecordShredder
             || (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(reader.ValueSpan)) != last.At) return;
         foreach (var entry in _recordDrops) _undeclared[entry].Unfolded--;
         _dropsUnfolded = true;
+        _scratch.Rounded.UncountRecord();
     }
 
     private bool[] WideSeen(StructNode s)

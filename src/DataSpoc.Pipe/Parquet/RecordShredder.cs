@@ -47,6 +47,7 @@ internal sealed partial class RecordShredder
         // Python's bare NaN / Infinity, quoted in a copy of the line being read again: only a reader over that copy has them.
         _namedFloats = NamedFloatLiterals.Current is { } quoted && !reader.HasValueSequence && quoted.Line.Overlaps(reader.ValueSpan) ? quoted : null;
         _droppedThisRecord.Clear();
+        _scratch.Rounded.BeginRecord();
         try
         {
             WriteStruct(batch, batch.Schema.Root, ref reader, 0, 0);
@@ -62,7 +63,14 @@ internal sealed partial class RecordShredder
             _namedFloats = null;
         }
         batch.Rows++;
+        _scratch.Rounded.TakeRecord();
     }
+
+    /// <summary>
+    /// The numbers DOUBLE columns stored rounded, in the records taken (a caller that rolls a taken row back calls
+    /// <see cref="RoundedNumbers.UncountRecord"/>, as it restores <see cref="DroppedProperties"/>).
+    /// </summary>
+    public RoundedNumbers RoundedNumbers => _scratch.Rounded;
 
     /// <summary>The quoted NaN / Infinity of the line the record being shredded comes from, when it is being read again with them.</summary>
     private NamedFloatLiterals.Rewrite? _namedFloats;

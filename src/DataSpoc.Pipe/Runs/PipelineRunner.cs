@@ -523,6 +523,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             var entry = new RunLogStream { Records = s.Records, Rejected = s.Rejected, Filtered = Interlocked.Read(ref s.Filtered), Files = s.Files.Count, Bytes = s.Files.Sum(f => f.Bytes) };
             foreach (var (k, v) in s.DroppedProperties) entry.DroppedProperties[k] = v;
             log.Streams[s.Name] = entry;
+            log.Notices.AddRange(s.RoundedNumbers.Notices(s.Name));
         }
     }
 

@@ -281,19 +281,25 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                     // A mapped stream: its typed map reads the record where the envelope left it (and counts it).
                     batch = null;
                     previous = previous with { Batch = null };
-                    if (typed.OnRows && TryWriteCanonicalRow(typed.ForRowLane(index), state, writer!, line, recordStart)) continue;
-                    if (TryWriteTypedLine(typed, state, writer!, line, recordStart)) continue;
+                    if ((typed.OnRows && TryWriteCanonicalRow(typed.ForRowLane(index), state, writer!, line, recordStart))
+                        || TryWriteTypedLine(typed, state, writer!, line, recordStart))
+                    {
+                        OnLine(shredder!, lines.LineNumber(i));
+                        continue;
+                    }
                 }
                 else if (recordStart >= 0 && state is { PartitionLeaf: >= 0 } && writer!.StagingFor(index, state.PartitionLeaf) is { } staging)
                 {
                     if (TryStageCanonical(writer, shredder!, staging, line, recordStart))
                     {
+                        OnLine(shredder!, lines.LineNumber(i));
                         counted++;
                         continue;
                     }
                 }
                 else if (recordStart >= 0 && state is not null && TryWriteCanonical(state, writer!, shredder!, line, recordStart, bare: false, ref batch))
                 {
+                    OnLine(shredder!, lines.LineNumber(i));
                     counted++;
                     // The batch was handed over, and the budget may have handed over others: ask again.
                     if (batch is null) previous = previous with { Batch = null };
@@ -356,6 +362,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                 if (TryWriteCanonical(state, writer, writer.Shredders[index], record, start, bare: true, ref batch))
                 {
                     state.CountRecord(index);
+                    OnLine(writer.Shredders[index], 0);
                     return;
                 }
             }
@@ -364,6 +371,17 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                 throw new SingerProtocolException(number, "a BATCH record is not a JSON object", state.Name);
             if (state.RecordTransforms.Count > 0) OnTransformedRecord(state, writer, ref reader, record, number);
             else Write(state, writer, ref reader, record, number);
+            // A line of a BATCH file, not of the tap's output: the notice names no line.
+            OnLine(writer.Shredders[index], 0);
+        }
+
+        /// <summary>
+        /// Gives the record just handled its line when a rounded-number notice waits for it (<see cref="RoundedNumbers.AwaitLine"/>:
+        /// one field read per record otherwise).
+        /// </summary>
+        private static void OnLine(RecordShredder shredder, long line)
+        {
+            if (shredder.RoundedNumbers.AwaitLine) shredder.RoundedNumbers.OnLine(line);
         }
 
         /// <summary>
@@ -435,12 +453,9 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                 return;
             }
             var writer = state.Writer!;
-            if (state.RecordTransforms.Count > 0)
-            {
-                OnTransformedRecord(state, writer, ref record, rawLine, line);
-                return;
-            }
-            Write(state, writer, ref record, rawLine, line);
+            if (state.RecordTransforms.Count > 0) OnTransformedRecord(state, writer, ref record, rawLine, line);
+            else Write(state, writer, ref record, rawLine, line);
+            OnLine(writer.Shredders[index], line);
         }
 
         private void Write(StreamState state, TableWriter writer, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line)
@@ -645,12 +660,13 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             return (partition, batch, shredder);
         }
 
-        /// <summary>Rolls back the row just shredded and the dropped-property counts it added.</summary>
+        /// <summary>Rolls back the row just shredded and the dropped-property and rounded-number counts it added.</summary>
         private void UndoRow(ColumnBatch batch, RecordShredder shredder)
         {
             batch.RollbackToMark();
             shredder.DroppedProperties.Clear();
             foreach (var (k, v) in _droppedBefore) shredder.DroppedProperties[k] = v;
+            shredder.RoundedNumbers.UncountRecord();
         }
 
         /// <summary>Dropped-property counts before a record on the typed path, restored when it falls back to the JSON path.</summary>

@@ -49,6 +49,8 @@ internal sealed class StreamState(string name, string table, int lanes)
     public FileStream? Quarantine { get; set; }
     public string? QuarantinePath { get; set; }
     public Dictionary<string, long> DroppedProperties { get; } = new(StringComparer.Ordinal);
+    /// <summary>The numbers its DOUBLE columns stored rounded, for the run log's notices.</summary>
+    public RoundedNumbers RoundedNumbers { get; } = new();
     /// <summary>The schema as written (after transforms), for the manifest's columns.</summary>
     public ColumnSchema? Schema => Writer?.Schema ?? _lastSchema;
     private ColumnSchema? _lastSchema;
@@ -62,7 +64,10 @@ internal sealed class StreamState(string name, string table, int lanes)
         {
             Files.AddRange(await writer.CompleteAsync().ConfigureAwait(false));
             foreach (var shredder in writer.Shredders)
+            {
                 foreach (var (k, v) in shredder.DroppedProperties) DroppedProperties[k] = DroppedProperties.GetValueOrDefault(k) + v;
+                RoundedNumbers.Add(shredder.RoundedNumbers);
+            }
             _lastSchema = writer.Schema;
         }
         finally

@@ -1,0 +1,229 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+
+namespace DataSpoc.Pipe.Parquet;
+
+/// <summary>
+/// The numbers a DOUBLE column stored rounded: a JSON number with more significant digits than a double holds (what
+/// singer-python writes for an unconstrained PostgreSQL <c>numeric</c>, a Python <c>Decimal</c>) lands as the nearest
+/// double, which the run log must say, per column, rather than keep quiet (a tap that sends them is still usable).
+/// One per <see cref="RecordShredder"/>: the decode notes a value in the record being shredded, the shredder counts
+/// the record's notes when it takes the record and takes them back when its row is rolled back after all.
+/// </summary>
+internal sealed class RoundedNumbers
+{
+    /// <summary>A column's rounded values: how many, and the first one (its line 0 when its caller did not say).</summary>
+    internal sealed class Column(string path, string text, double stored)
+    {
+        public string Path { get; } = path;
+        public long Count;
+        public string Text { get; private set; } = text;
+        public double Stored { get; private set; } = stored;
+        public long Line;
+
+        /// <summary>Takes <paramref name="other"/>'s first value when it came first (an unknown line comes last).</summary>
+        public void Add(Column other)
+        {
+            Count += other.Count;
+            if (other.Line == 0 || (Line != 0 && Line <= other.Line)) return;
+            (Text, Stored, Line) = (other.Text, other.Stored, other.Line);
+        }
+    }
+
+    /// <summary>The counted columns, by path (a schema change starts other leaves for the same columns).</summary>
+    private readonly Dictionary<string, Column> _columns = new(StringComparer.Ordinal);
+
+    /// <summary>The record being shredded's rounded values, per leaf (a decode notes them; few leaves, so a list).</summary>
+    private readonly List<(LeafNode Leaf, int Count, string Text, double Stored)> _record = [];
+
+    /// <summary>The record's notes were counted (it was taken and had some) and may still be taken back.</summary>
+    public bool RecordCounted => _recordCounted;
+
+    private bool _recordCounted;
+
+    /// <summary>Columns whose first value the last taken record holds, waiting for <see cref="OnLine"/>.</summary>
+    private readonly List<Column> _awaitingLine = [];
+
+    public IReadOnlyCollection<Column> Columns => _columns.Values;
+
+    /// <summary>Some counted column's first value waits for its line (<see cref="OnLine"/>): one field read per record.</summary>
+    public bool AwaitLine;
+
+    /// <summary>A decoded <paramref name="stored"/> is not the number <paramref name="text"/> writes (see <see cref="HoldsExactly"/>).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public void Note(LeafNode leaf, ReadOnlySpan<byte> text, double stored)
+    {
+        for (var i = 0; i < _record.Count; i++)
+            if (ReferenceEquals(_record[i].Leaf, leaf))
+            {
+                _record[i] = _record[i] with { Count = _record[i].Count + 1 };
+                return;
+            }
+        _record.Add((leaf, 1, ColumnType.Quoted(text), stored));
+    }
+
+    /// <summary>A record starts (every scan of one, the tokenizer's after the canonical scan's too): its notes so far are forgotten.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void BeginRecord()
+    {
+        if (_record.Count > 0 || _recordCounted) Forget();
+    }
+
+    private void Forget()
+    {
+        _record.Clear();
+        _recordCounted = false;
+    }
+
+    /// <summary>The record was taken: its notes are counted.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void TakeRecord()
+    {
+        if (_record.Count > 0) Count();
+    }
+
+    private void Count()
+    {
+        foreach (var (leaf, count, text, stored) in _record)
+        {
+            if (!_columns.TryGetValue(leaf.Path, out var column))
+            {
+                _columns[leaf.Path] = column = new Column(leaf.Path, text, stored);
+                _awaitingLine.Add(column);
+                AwaitLine = true;
+            }
+            column.Count += count;
+        }
+        _recordCounted = true;
+    }
+
+    /// <summary>The last taken record's row was rolled back after all (a map fell back, its line was not complete): its counts are taken back.</summary>
+    public void UncountRecord()
+    {
+        if (!_recordCounted) return;
+        foreach (var (leaf, count, _, _) in _record)
+        {
+            var column = _columns[leaf.Path];
+            column.Count -= count;
+            if (column.Count > 0) continue;
+            _columns.Remove(leaf.Path);
+            _awaitingLine.Remove(column);
+        }
+        AwaitLine = _awaitingLine.Count > 0;
+        Forget();
+    }
+
+    /// <summary>The last taken record is on <paramref name="line"/> of the tap's output (or the BATCH file's).</summary>
+    public void OnLine(long line)
+    {
+        foreach (var column in _awaitingLine) column.Line = line;
+        _awaitingLine.Clear();
+        AwaitLine = false;
+    }
+
+    /// <summary>Adds <paramref name="other"/>'s counts (another lane's, or an earlier writer's of the same stream).</summary>
+    public void Add(RoundedNumbers other)
+    {
+        foreach (var column in other.Columns)
+        {
+            if (_columns.TryGetValue(column.Path, out var mine)) mine.Add(column);
+            else
+            {
+                var copy = new Column(column.Path, column.Text, column.Stored) { Line = column.Line };
+                copy.Count = column.Count;
+                _columns[column.Path] = copy;
+            }
+        }
+    }
+
+    /// <summary>The run log's notice for each column of <paramref name="stream"/> that stored rounded values.</summary>
+    public IEnumerable<string> Notices(string stream) => Columns.OrderBy(c => c.Path, StringComparer.Ordinal).Select(c =>
+        $"stream '{stream}' column '{c.Path}': {c.Count} number(s) had more significant digits than a DOUBLE holds and landed rounded " +
+        $"(the first{(c.Line > 0 ? $" on line {c.Line}" : "")}: {c.Text} stored as {c.Stored.ToString("R", CultureInfo.InvariantCulture)}); " +
+        "to land them exact, the stream's SCHEMA must give the column a \"multipleOf\" (1e-10 for 10 digits after the point), " +
+        "which lands it as DECIMAL(38, 10): with tap-postgres, a numeric(p,s) column, or a view that selects it as numeric(38,s) (or ::text for its digits as text)");
+
+    /// <summary>
+    /// Whether <paramref name="stored"/> (a finite double parsed from <paramref name="number"/>, valid JSON number text)
+    /// gives back the number written: printed with as many significant digits as the text has, it is the same decimal.
+    /// So 0.1 and Python's 0.30000000000000004 hold (their shortest texts), as do a longer exact text of the same double
+    /// (0.10000000000000001, 2^64 written in full); 9007199254740993 and 1e-400 (stored 0) do not. A caller needs to ask
+    /// only for a number of more than 15 significant digits or with an exponent: any other is a normal double's.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static bool HoldsExactly(ReadOnlySpan<byte> number, double stored)
+    {
+        var written = new DecimalText(number);
+        if (written.Digits == 0) return stored == 0; // 0, -0.0, 0e5: zero either way
+        // A double's exact decimal expansion has at most 767 significant digits: a longer number is not one.
+        if (written.Digits > 767 || stored == 0) return false;
+        Span<char> format = stackalloc char[8];
+        format[0] = 'E';
+        (written.Digits - 1).TryFormat(format[1..], out var formatLength, default, CultureInfo.InvariantCulture);
+        Span<byte> printed = stackalloc byte[written.Digits + 16];
+        // .NET prints a double's exact value to any precision, correctly rounded (IEEE 754-2008).
+        return stored.TryFormat(printed, out var length, format[..(formatLength + 1)], CultureInfo.InvariantCulture)
+            && written.SameValue(new DecimalText(printed[..length]));
+    }
+
+    /// <summary>
+    /// A number's text as sign, significant digits and scale: its value is ±0.d₁d₂…dₙ × 10^<see cref="Scale"/>, with
+    /// d₁ and dₙ not 0 (no digits: zero). Reads valid JSON number text and .NET's "E" format.
+    /// </summary>
+    private readonly ref struct DecimalText
+    {
+        private readonly ReadOnlySpan<byte> _text;
+        private readonly int _integerStart, _integerLength, _fractionStart, _first;
+        private readonly bool _negative;
+        public readonly int Digits;
+        public readonly long Scale;
+
+        public DecimalText(ReadOnlySpan<byte> text)
+        {
+            _text = text;
+            var i = 0;
+            if (i < text.Length && text[i] is (byte)'-' or (byte)'+') _negative = text[i++] == '-';
+            _integerStart = i;
+            while (i < text.Length && char.IsAsciiDigit((char)text[i])) i++;
+            _integerLength = i - _integerStart;
+            _fractionStart = i + 1;
+            var fractionLength = 0;
+            if (i < text.Length && text[i] == '.')
+            {
+                i++;
+                while (i < text.Length && char.IsAsciiDigit((char)text[i])) i++;
+                fractionLength = i - _fractionStart;
+            }
+            long exponent = 0;
+            if (i < text.Length && text[i] is (byte)'e' or (byte)'E')
+            {
+                i++;
+                var negativeExponent = i < text.Length && text[i] == '-';
+                if (i < text.Length && text[i] is (byte)'-' or (byte)'+') i++;
+                // Saturated: far beyond any double's exponent, a number parses to infinity (refused) or zero (not equal).
+                for (; i < text.Length && char.IsAsciiDigit((char)text[i]); i++) exponent = Math.Min(exponent * 10 + (text[i] - '0'), 1L << 40);
+                if (negativeExponent) exponent = -exponent;
+            }
+            var all = _integerLength + fractionLength;
+            var first = 0;
+            while (first < all && Digit(first) == 0) first++;
+            var last = all - 1;
+            while (last >= first && Digit(last) == 0) last--;
+            _first = first;
+            Digits = last - first + 1;
+            Scale = _integerLength + exponent - first;
+        }
+
+        /// <summary>The <paramref name="k"/>th digit of the integer and fraction parts together.</summary>
+        private int Digit(int k) => (k < _integerLength ? _text[_integerStart + k] : _text[_fractionStart + k - _integerLength]) - '0';
+
+        public bool SameValue(DecimalText other)
+        {
+            if (Digits == 0 || other.Digits == 0) return Digits == other.Digits;
+            if (_negative != other._negative || Digits != other.Digits || Scale != other.Scale) return false;
+            for (var k = 0; k < Digits; k++)
+                if (Digit(_first + k) != other.Digit(other._first + k)) return false;
+            return true;
+        }
+    }
+}

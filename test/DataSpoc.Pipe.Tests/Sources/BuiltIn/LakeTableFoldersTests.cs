@@ -1,5 +1,8 @@
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Sources.BuiltIn;
+using DataSpoc.Pipe.Storage;
 using DataSpoc.Pipe.Tests.Support;
 using Xunit;
 
@@ -67,5 +70,21 @@ public sealed class LakeTableFoldersTests : IDisposable
         await TempLake.RunBuiltInAsync(_target.BuiltInPipeline("rt", "parquet", new JsonObject { ["files"] = new JsonArray(_source.Root + "/raw/**/*.parquet") }));
 
         AssertLanded("1=old", "2=new", "3=old", "4=new");
+    }
+
+    [Fact]
+    public async Task A_live_file_missing_from_storage_fails_the_run_naming_it_rather_than_landing_part_of_the_table()
+    {
+        foreach (var run in new[] { "a", "b" }) // two appends: two live files
+            Assert.True((await TempLake.RunAsync(_source.Pipeline("orders", _source.WriteSinger(run, Orders(run, 1, 2)),
+                p => p with { Destination = p.Destination with { TableFormat = TableFormats.Delta } }))).Succeeded);
+        var live = Directory.EnumerateFiles(Table, "*.parquet", SearchOption.AllDirectories).Order(StringComparer.Ordinal).First();
+        File.Delete(live);
+
+        Assert.True(BuiltInTaps.TryGet("parquet", out var tap));
+        var result = await new PipelineRunner(new ObjectStoreFactory()).RunAsync(_target.BuiltInPipeline("rt", "parquet", new JsonObject { ["path"] = Table }),
+            new RunOptions { Source = new BuiltInSource(tap) }, CancellationToken.None);
+        Assert.False(result.Succeeded);
+        Assert.Contains($"is a Delta table whose live files include {live}, which is not on storage", result.Log.Error);
     }
 }

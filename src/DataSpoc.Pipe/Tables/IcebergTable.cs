@@ -196,6 +196,10 @@ internal sealed partial class IcebergTable(IObjectStore store, TimeProvider time
         foreach (var entry in IcebergManifests.ReadList(stored.Content.Span, $"{store.Bucket}/{listKey}"))
         {
             var manifestKey = KeyOf(table, entry.Path);
+            // A delete manifest (another writer's row-level deletes) lists files of deleted rows, not data: its rows
+            // cannot be taken as data, nor left out without a word (the data files would then read deleted rows).
+            if (entry.Content != 0)
+                throw new StorageException($"{store.Bucket}/{manifestKey}: the current snapshot has row-level delete files, which this tool does not apply");
             var manifest = await store.GetAsync(manifestKey, cancellationToken).ConfigureAwait(false)
                 ?? throw new StorageException($"{store.Bucket}/{manifestKey} (a manifest of the current snapshot) is missing");
             keys.AddRange(IcebergManifests.LiveFilePaths(manifest.Content.Span, $"{store.Bucket}/{manifestKey}").Select(p => KeyOf(table, p)));

@@ -23,4 +23,33 @@ internal static class TableFiles
             if (LakePaths.IsDataFileKey(prefix, table.Table, obj.Key)) keys.Add(obj.Key);
         return keys;
     }
+
+    /// <summary>
+    /// The live data files of the table in the folder <paramref name="prefix"/> (no manifest entry needed: a reader
+    /// pointed at a table folder), told by its own metadata, and the format that told them (the same rule as above:
+    /// Iceberg's current snapshot when the folder has one, else Delta's latest version); null when the folder has
+    /// neither an Iceberg version (<c>metadata/version-hint.text</c>, <c>metadata/v&lt;N&gt;.metadata.json</c>) nor a
+    /// Delta log entry. <paramref name="location"/> is the folder as a URI; an Iceberg table's manifests name its files
+    /// under the location its metadata records, which is taken instead (a table copied elsewhere still reads its own
+    /// files here).
+    /// </summary>
+    public static async Task<(string Format, List<string> Keys)?> LiveDataFileKeysOfFolderAsync(IObjectStore store, string prefix, string location,
+        CancellationToken cancellationToken)
+    {
+        var time = TimeProvider.System; // reads only
+        string format;
+        var (_, iceberg) = await new IcebergTable(store, time).LoadCurrentAsync(prefix, cancellationToken).ConfigureAwait(false);
+        if (iceberg is not null)
+        {
+            format = TableFormatCommitter.Iceberg;
+            if (iceberg["location"]?.GetValue<string>() is { Length: > 0 } recorded) location = recorded.TrimEnd('/');
+        }
+        else if (await new DeltaTable(store, time).LatestVersionAsync(prefix, cancellationToken).ConfigureAwait(false) >= 0)
+            format = TableFormatCommitter.Delta;
+        else
+            return null;
+        var keys = await new TableFormatCommitter(store, time)
+            .LiveDataFileKeysAsync(new TableMetadataCommit { Prefix = prefix, Location = location, Formats = [format] }, cancellationToken).ConfigureAwait(false);
+        return (format, keys);
+    }
 }

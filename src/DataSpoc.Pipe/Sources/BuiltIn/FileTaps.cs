@@ -12,6 +12,9 @@ internal interface IFileTapSettings<TSettings, TStream> where TSettings : IFileT
     /// <summary>The globs that pick the tap's files inside a folder entry.</summary>
     static abstract IReadOnlyList<string> FolderPatterns { get; }
 
+    /// <summary>Whether a folder or glob reads a table with Iceberg or Delta metadata as its live files (<see cref="LakeTableFolders"/>).</summary>
+    static virtual bool ReadsLakeTables => false;
+
     List<string> Entries { get; }
     List<TStream> Streams { get; }
     Dictionary<string, string> StorageOptions { get; }
@@ -58,7 +61,7 @@ internal static class FileTaps
         where TSettings : IFileTapSettings<TSettings, TStream> where TStream : IFileStream
     {
         var settings = TSettings.From(config);
-        await using var files = new SourceFiles(tap.Name, tap.Stores, settings.StorageOptions);
+        await using var files = new SourceFiles(tap.Name, tap.Stores, settings.StorageOptions, TSettings.ReadsLakeTables);
         var entries = new List<JsonObject>();
         foreach (var stream in await PlanAsync(tap, settings, files, cancellationToken).ConfigureAwait(false))
         {
@@ -73,7 +76,7 @@ internal static class FileTaps
         where TSettings : IFileTapSettings<TSettings, TStream> where TStream : IFileStream
     {
         var settings = TSettings.From(config);
-        await using var files = new SourceFiles(tap.Name, tap.Stores, settings.StorageOptions);
+        await using var files = new SourceFiles(tap.Name, tap.Stores, settings.StorageOptions, TSettings.ReadsLakeTables);
         await FileStreams.SyncAsync(await PlanAsync(tap, settings, files, cancellationToken).ConfigureAwait(false), state, catalog, sink,
             (stream, toRead) => tap.StartStreamAsync(settings, stream, toRead, sink, cancellationToken), cancellationToken).ConfigureAwait(false);
     }

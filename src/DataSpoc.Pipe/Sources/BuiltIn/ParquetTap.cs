@@ -220,6 +220,9 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
     {
         public static IReadOnlyList<string> FolderPatterns { get; } = ["**/*.parquet"];
 
+        /// <summary>A lake table folder written with <c>table_format</c> holds replaced files and Delta checkpoints too: read its live files.</summary>
+        public static bool ReadsLakeTables => true;
+
         public static Settings From(JsonObject json)
         {
             var config = new TapConfig(TapName, json);

@@ -35,10 +35,15 @@ internal sealed record SourceFile(string Location, long Size, DateTimeOffset Mod
 /// <summary>
 /// Resolves a file tap's <c>files</c> / <c>path</c> entries (local paths, globs, folders, or bucket URIs such as
 /// <c>s3://bucket/raw/*.csv</c>) to the files they name, sorted by location. A folder stands for the tap's default
-/// pattern inside it. An entry that matches nothing is an error, so a typo never reads as "no new data".
+/// pattern inside it. An entry that matches nothing is an error, so a typo never reads as "no new data". With
+/// <paramref name="lakeTables"/> (the parquet tap), a folder or glob reads a table with Iceberg or Delta metadata as
+/// the table holds it now (<see cref="LakeTableFolders"/>).
 /// </summary>
-internal sealed class SourceFiles(string tap, ObjectStoreFactory stores, IReadOnlyDictionary<string, string> storageOptions) : IAsyncDisposable
+internal sealed class SourceFiles(string tap, ObjectStoreFactory stores, IReadOnlyDictionary<string, string> storageOptions, bool lakeTables = false) : IAsyncDisposable
 {
+    /// <summary>What one entry matched: its files, and for a folder or glob the literal folder they were matched in.</summary>
+    private sealed record Resolved(List<SourceFile> Files, string? Root = null, bool WholeFolder = false, LakeTableFolders.IFolders? Folders = null);
+
     private readonly List<IObjectStore> _opened = [];
 
     /// <summary>Closes the bucket stores opened while resolving (after the files have been read).</summary>
@@ -53,10 +58,13 @@ internal sealed class SourceFiles(string tap, ObjectStoreFactory stores, IReadOn
         var found = new Dictionary<string, SourceFile>(StringComparer.Ordinal);
         foreach (var entry in entries)
         {
-            var files = entry.Contains("://", StringComparison.Ordinal)
+            var resolved = entry.Contains("://", StringComparison.Ordinal)
                 ? await ResolveInBucketAsync(entry, folderPatterns, cancellationToken).ConfigureAwait(false)
                 : ResolveLocal(entry, folderPatterns);
-            if (files.Count == 0) throw new TapException($"{tap} tap: '{entry}' matches no file");
+            if (resolved.Files.Count == 0) throw new TapException($"{tap} tap: '{entry}' matches no file");
+            var files = lakeTables && resolved is { Root: { } root, Folders: { } folders }
+                ? await LakeTableFolders.LiveFilesAsync(tap, entry, root, resolved.Files, resolved.WholeFolder, folders, cancellationToken).ConfigureAwait(false)
+                : resolved.Files;
             foreach (var f in files) found.TryAdd(f.Location, f);
         }
         return found.Values.OrderBy(f => f.Location, StringComparer.Ordinal).ToList();
@@ -64,10 +72,10 @@ internal sealed class SourceFiles(string tap, ObjectStoreFactory stores, IReadOn
 
     private static bool HasWildcard(string segment) => segment.IndexOfAny(['*', '?', '[', '{']) >= 0;
 
-    private static List<SourceFile> ResolveLocal(string entry, IReadOnlyList<string> folderPatterns)
+    private Resolved ResolveLocal(string entry, IReadOnlyList<string> folderPatterns)
     {
         var full = Path.GetFullPath(entry);
-        if (File.Exists(full)) return [Local(new FileInfo(full))];
+        if (File.Exists(full)) return new([Local(new FileInfo(full))]);
         string root;
         IReadOnlyList<string> patterns;
         if (Directory.Exists(full))
@@ -78,12 +86,61 @@ internal sealed class SourceFiles(string tap, ObjectStoreFactory stores, IReadOn
         else
         {
             (root, var pattern) = SplitAtWildcard(full);
-            if (pattern.Length == 0 || !Directory.Exists(root)) return [];
+            if (pattern.Length == 0 || !Directory.Exists(root)) return new([]);
             patterns = [pattern];
         }
         var matcher = new Matcher(StringComparison.Ordinal);
         matcher.AddIncludePatterns(patterns);
-        return matcher.GetResultsInFullPath(root).Select(p => Local(new FileInfo(p))).ToList();
+        return new(matcher.GetResultsInFullPath(root).Select(p => Local(new FileInfo(p))).ToList(), root, WholeFolder: root == full, new LocalFolders(_opened));
+    }
+
+    /// <summary>Local folders: their table metadata is looked for on disk, and a table is read through a store on its folder.</summary>
+    private sealed class LocalFolders(List<IObjectStore> opened) : LakeTableFolders.IFolders
+    {
+        public bool HasTableMetadata(string folder) =>
+            Holds(Path.Combine(folder, "metadata"), "*.metadata.json") || Holds(Path.Combine(folder, "_delta_log"), "*.json");
+
+        private static bool Holds(string directory, string pattern) => Directory.Exists(directory) && Directory.EnumerateFiles(directory, pattern).Any();
+
+        public (IObjectStore Store, string Prefix, string Uri) Open(string folder)
+        {
+            IObjectStore store;
+            try
+            {
+                store = new LocalObjectStore(BucketUri.Parse("file://" + folder));
+            }
+            catch (FormatException e)
+            {
+                throw new TapException($"cannot read the table at {folder}: {e.Message}", e);
+            }
+            opened.Add(store);
+            return (store, "", store.Bucket.Canonical);
+        }
+    }
+
+    /// <summary>Bucket folders: their table metadata is looked for in the entry's listing, and a table is read through the bucket's store.</summary>
+    private sealed class BucketFolders(IObjectStore store, string bucketUri, IEnumerable<string> keys) : LakeTableFolders.IFolders
+    {
+        private readonly HashSet<string> _tables = keys.Select(TableKeyOf).OfType<string>()
+            .Select(folderKey => folderKey.Length == 0 ? bucketUri : bucketUri + "/" + folderKey).ToHashSet(StringComparer.Ordinal);
+
+        /// <summary>The folder (key, no trailing '/') whose table metadata <paramref name="key"/> is, or null.</summary>
+        private static string? TableKeyOf(string key)
+        {
+            var parts = key.Split('/');
+            if (parts.Length < 2) return null;
+            var metadata = parts[^2] == "metadata" && parts[^1].EndsWith(".metadata.json", StringComparison.Ordinal)
+                || parts[^2] == "_delta_log" && parts[^1].EndsWith(".json", StringComparison.Ordinal);
+            return metadata ? string.Join('/', parts[..^2]) : null;
+        }
+
+        public bool HasTableMetadata(string folder) => _tables.Contains(folder);
+
+        public (IObjectStore Store, string Prefix, string Uri) Open(string folder)
+        {
+            var key = folder.Length > bucketUri.Length ? folder[(bucketUri.Length + 1)..] : "";
+            return (store, key.Length == 0 ? "" : key + "/", folder);
+        }
     }
 
     private static SourceFile Local(FileInfo info)
@@ -93,7 +150,7 @@ internal sealed class SourceFiles(string tap, ObjectStoreFactory stores, IReadOn
             _ => Task.FromResult<Stream>(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan)));
     }
 
-    private async Task<List<SourceFile>> ResolveInBucketAsync(string entry, IReadOnlyList<string> folderPatterns, CancellationToken cancellationToken)
+    private async Task<Resolved> ResolveInBucketAsync(string entry, IReadOnlyList<string> folderPatterns, CancellationToken cancellationToken)
     {
         // scheme://bucket/key...: open the store on the bucket alone and match keys, so a glob may sit anywhere in the key.
         var sep = entry.IndexOf("://", StringComparison.Ordinal);
@@ -127,7 +184,7 @@ internal sealed class SourceFiles(string tap, ObjectStoreFactory stores, IReadOn
             var key = keyPart.TrimEnd('/');
             if (key.Length > 0)
                 await foreach (var o in store.ListAsync(key, cancellationToken).ConfigureAwait(false))
-                    if (o.Key == key) return [Remote(store, bucketUri, o)];
+                    if (o.Key == key) return new([Remote(store, bucketUri, o)]);
             listPrefix = key.Length == 0 ? "" : key + "/";
             patterns = folderPatterns;
         }
@@ -137,7 +194,9 @@ internal sealed class SourceFiles(string tap, ObjectStoreFactory stores, IReadOn
         await foreach (var o in store.ListAsync(listPrefix, cancellationToken).ConfigureAwait(false))
             listed[o.Key[listPrefix.Length..]] = o;
         var matched = matcher.Match("/", listed.Keys.Select(k => "/" + k));
-        return matched.Files.Select(f => Remote(store, bucketUri, listed[f.Path])).ToList();
+        var listRoot = bucketUri.TrimEnd('/') + (listPrefix.Length == 0 ? "" : "/" + listPrefix.TrimEnd('/'));
+        return new(matched.Files.Select(f => Remote(store, bucketUri, listed[f.Path])).ToList(), listRoot, WholeFolder: !HasWildcard(keyPart),
+            new BucketFolders(store, bucketUri.TrimEnd('/'), listed.Values.Select(o => o.Key)));
     }
 
     private static SourceFile Remote(IObjectStore store, string bucketUri, ObjectInfo info)

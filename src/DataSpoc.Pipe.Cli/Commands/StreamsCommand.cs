@@ -17,7 +17,7 @@ internal sealed class StreamsCommand : AsyncCommand<StreamsCommand.Settings>
         public string Name { get; init; } = "";
 
         [CommandOption("--refresh")]
-        [Description("Run the tap's [green]--discover[/] again instead of using the cached catalog")]
+        [Description("Run the tap's [green]--discover[/] and renew the cached catalog; without it a [green]source.discover: cached[/] pipeline shows its cache, and an [green]always[/] one is discovered without renewing the cache")]
         public bool Refresh { get; init; }
     }
 
@@ -39,6 +39,7 @@ internal sealed class StreamsCommand : AsyncCommand<StreamsCommand.Settings>
                 ["catalog_flags_from"] = capabilities.Origin,
                 ["can_discover"] = capabilities.CanDiscover,
                 ["note"] = streams.Note,
+                ["changes"] = new JsonArray(streams.Changes.Select(c => (JsonNode)JsonValue.Create(c)).ToArray()),
                 ["streams"] = new JsonArray(entries.Select(e => (JsonNode)new JsonObject
                 {
                     ["stream"] = e.Stream,
@@ -66,6 +67,7 @@ internal sealed class StreamsCommand : AsyncCommand<StreamsCommand.Settings>
         var selection = streams.AllStreams ? " (no source.streams: every stream is extracted)" : "";
         AnsiConsole.MarkupLineInterpolated($"{(fresh ? "Discovered" : "Cached")} catalog: {streams.CatalogFile}{selection}");
         AnsiConsole.MarkupLineInterpolated($"The catalog is passed with {capabilities.FlagsText} (from {capabilities.Origin}); the table folder is the stream name.");
+        foreach (var change in streams.Changes) AnsiConsole.MarkupLineInterpolated($"[yellow]Changed:[/] {change}");
         return ExitCodes.Success;
     }
 }

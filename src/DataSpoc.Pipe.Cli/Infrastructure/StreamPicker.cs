@@ -31,8 +31,7 @@ internal static class StreamPicker
         IReadOnlyList<StreamCatalog.Entry> entries;
         try
         {
-            var (catalog, _) = await catalogs.GetAsync(pipeline, refresh: true, cancellationToken);
-            entries = StreamCatalog.List(catalog);
+            entries = StreamCatalog.List((await catalogs.GetAsync(pipeline, refresh: true, save: true, cancellationToken)).Catalog);
         }
         catch (Exception e) when (e is ConfigException or TapFailedException or TapNotFoundException)
         {

@@ -381,10 +381,13 @@ public sealed class PipeClient
         if (TapCatalogs.CatalogKeyProblem(pipeline, capabilities) is { } problem) throw problem;
         if (!TapCatalogs.HasCatalog(pipeline, capabilities))
             return new PipelineStreams(pipeline.Name, null, false, pipeline.Source.Streams is null, capabilities, []) { Note = TapCapabilities.RunsWithoutCatalog };
-        var (catalog, fresh) = await catalogs.GetAsync(pipeline, refresh, cancellationToken).ConfigureAwait(false);
-        catalog = StreamCatalog.Select(catalog, pipeline.Source.Streams ?? ["*"], pipeline.FilePath);
-        StreamCatalog.Configure(catalog, pipeline.Source, !pipeline.Incremental.Enabled, pipeline.FilePath);
-        return new PipelineStreams(pipeline.Name, TapCatalogs.CachePath(pipeline), fresh, pipeline.Source.Streams is null, capabilities, StreamCatalog.List(catalog));
+        // The catalog a run would use (source.discover decides whether the tap is asked); only --refresh renews the cache,
+        // so the next run's log still says what changed since the catalog it last used.
+        var catalog = await catalogs.CatalogAsync(pipeline, !pipeline.Incremental.Enabled, refresh, save: refresh, cancellationToken).ConfigureAwait(false);
+        return new PipelineStreams(pipeline.Name, TapCatalogs.CachePath(pipeline), catalog.Fresh, pipeline.Source.Streams is null, capabilities, StreamCatalog.List(catalog.Catalog))
+        {
+            Changes = catalog.Notices,
+        };
     }
 
     /// <summary>A bucket's table catalog (<c>.dataspoc/manifest.json</c>); empty when the bucket has none yet.</summary>

@@ -257,7 +257,8 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
     {
         try
         {
-            var selection = await new TapCatalogs(stores).SelectAsync(pipeline, !pipeline.Incremental.Enabled, cancellationToken).ConfigureAwait(false);
+            // Not saved: the next run's log then still says what changed since the catalog it last used.
+            var selection = await new TapCatalogs(stores).SelectAsync(pipeline, !pipeline.Incremental.Enabled, save: false, cancellationToken).ConfigureAwait(false);
             var flags = $"passed with {selection.Capabilities.FlagsText} (from {selection.Capabilities.Origin})";
             if (selection.Catalog is not { } catalog)
             {
@@ -267,7 +268,8 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
                 return;
             }
             var streams = StreamCatalog.List(catalog).Where(e => e.Selected).Select(e => e.Stream == e.TapStreamId ? e.Stream : $"{e.TapStreamId} (stream {e.Stream})").ToList();
-            Pass("catalog", $"selects {streams.Count} stream(s): {string.Join(", ", streams)}; {flags}");
+            Pass("catalog", $"selects {streams.Count} stream(s): {string.Join(", ", streams)}; {flags}" +
+                string.Concat(selection.Notices.Select(n => "; " + n)), warning: selection.Notices.Count > 0);
         }
         catch (ConfigException e)
         {

@@ -39,6 +39,8 @@ public sealed record PipelineStreams(string Pipeline, string? CatalogFile, bool 
 {
     /// <summary>Why there are no streams to show when the tap has no catalog (it cannot discover); null otherwise.</summary>
     public string? Note { get; init; }
+    /// <summary>What changed in the tap's catalog since the cached one (streams, columns), and a cache that could not be read or written.</summary>
+    public IReadOnlyList<string> Changes { get; init; } = [];
 }
 
 /// <summary>What <see cref="PipeClient.ValidateAsync"/> found.</summary>

@@ -51,6 +51,12 @@ public sealed record SourceDefinition
     /// <c>--catalog</c> or <c>--properties</c>.
     /// </summary>
     public string CatalogFlag { get; init; } = CatalogFlags.Auto;
+    /// <summary>
+    /// <c>source.discover</c>: <see cref="DiscoverModes.Always"/> asks the tap's <c>--discover</c> on every run, so columns
+    /// and tables added at the source are extracted; <see cref="DiscoverModes.Cached"/> reuses the cached catalog (for a tap
+    /// whose discovery is slow), renewed by <c>streams NAME --refresh</c>.
+    /// </summary>
+    public string Discover { get; init; } = DiscoverModes.Always;
     /// <summary><c>source.replication</c>: per stream (name, id or glob), the replication method and key written into the catalog metadata.</summary>
     public IReadOnlyDictionary<string, StreamReplication> Replication { get; init; } = new Dictionary<string, StreamReplication>();
     /// <summary><c>source.select</c>: per stream (name, id or glob), the columns to extract; the stream's other properties are deselected.</summary>
@@ -95,6 +101,14 @@ public static class CatalogFlags
     public const string Catalog = "--catalog";
     public const string Properties = "--properties";
     public static readonly string[] Allowed = [Auto, Catalog, Properties];
+}
+
+/// <summary>When a run asks the tap for its catalog (<c>source.discover</c>).</summary>
+public static class DiscoverModes
+{
+    public const string Always = "always";
+    public const string Cached = "cached";
+    public static readonly string[] Allowed = [Always, Cached];
 }
 
 /// <summary>One stream's entry of <c>source.replication</c>: Singer's <c>replication-method</c> and <c>replication-key</c>.</summary>

@@ -13,7 +13,7 @@ namespace DataSpoc.Pipe.Config;
 public sealed class PipelineLoader
 {
     private static readonly string[] TopKeys = ["source", "destination", "incremental", "schedule", "run_logs", "on_invalid_record", "transforms"];
-    private static readonly string[] SourceKeys = ["tap", "config", "streams", "name", "timeout", "idle_timeout", "catalog_flag", "replication", "select", "split"];
+    private static readonly string[] SourceKeys = ["tap", "config", "streams", "name", "timeout", "idle_timeout", "catalog_flag", "discover", "replication", "select", "split"];
     private static readonly string[] SplitKeys = ["column", "parts", "parallel"];
     private static readonly string[] ReplicationKeys = ["method", "key"];
     private static readonly string[] DestinationKeys = ["bucket", "path", "compression", "partition_by", "max_file_rows", "max_file_mb", "storage_options", "table_format", "write_mode", "merge"];
@@ -167,6 +167,7 @@ public sealed class PipelineLoader
         List<string>? streams = null;
         TimeSpan? timeout = null, idle = null;
         var catalogFlag = CatalogFlags.Auto;
+        var discover = DiscoverModes.Always;
         var replication = new Dictionary<string, StreamReplication>(StringComparer.Ordinal);
         var select = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
         SplitSettings? split = null;
@@ -204,6 +205,11 @@ public sealed class PipelineLoader
                     if (!CatalogFlags.Allowed.Contains(catalogFlag, StringComparer.Ordinal))
                         throw yaml.Error(value, path, $"'{catalogFlag}' is not one of: {string.Join(", ", CatalogFlags.Allowed)}");
                     break;
+                case "discover":
+                    discover = yaml.OptionalString(value, path) ?? DiscoverModes.Always;
+                    if (!DiscoverModes.Allowed.Contains(discover, StringComparer.Ordinal))
+                        throw yaml.Error(value, path, $"'{discover}' is not one of: {string.Join(", ", DiscoverModes.Allowed)}");
+                    break;
                 case "replication":
                     if (YamlNodes.IsNull(value)) break;
                     foreach (var (stream, streamPath, entry) in yaml.Entries(yaml.Mapping(value, path), path, null))
@@ -238,6 +244,7 @@ public sealed class PipelineLoader
             Timeout = timeout,
             IdleTimeout = idle,
             CatalogFlag = catalogFlag,
+            Discover = discover,
             Replication = replication,
             Select = select,
             Split = split,

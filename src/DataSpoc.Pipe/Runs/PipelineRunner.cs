@@ -111,8 +111,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             var manifest = await new ManifestStore(store, _time).ReadAsync(runCancel.Token).ConfigureAwait(false);
             var selection = options.Source is not null && pipeline.Source is { Streams: null, Replication.Count: 0, Select.Count: 0 }
                 ? null // a source given in code sends what it sends; there is no tap to ask
-                : await new TapCatalogs(stores).SelectAsync(pipeline, full, runCancel.Token).ConfigureAwait(false);
+                : await new TapCatalogs(stores).SelectAsync(pipeline, full, save: true, runCancel.Token).ConfigureAwait(false);
             if (selection?.Capabilities.Notice is { } unanswered) log.Notices.Add(unanswered);
+            if (selection is not null) log.Notices.AddRange(selection.Notices);
             var invocation = await PrepareInvocationAsync(pipeline, store, privateDir, full, selection, runCancel.Token).ConfigureAwait(false);
             var source = options.Source ?? SourceFactory.Create(pipeline.Source, redactor, stores);
             var sourceName = LakeNames.Source(pipeline.Source.Name ?? source.DefaultName);

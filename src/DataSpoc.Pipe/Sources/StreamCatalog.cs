@@ -135,6 +135,129 @@ public static class StreamCatalog
         return names;
     }
 
+    /// <summary>
+    /// The metadata a user writes into a catalog rather than the tap (Singer's non-discoverable keys: <c>selected</c>,
+    /// <c>replication-method</c>, <c>replication-key</c>, <c>view-key-properties</c>), and their legacy stream-level forms.
+    /// </summary>
+    private static readonly string[] UserMetadataKeys = ["selected", "replication-method", "replication-key", "view-key-properties"];
+    private static readonly string[] UserStreamKeys = ["selected", "replication_method", "replication_key"];
+
+    /// <summary>
+    /// Copies into a freshly discovered catalog, in place, what a user wrote by hand into the <paramref name="cached"/> one
+    /// (<see cref="UserMetadataKeys"/>, per stream id and breadcrumb still present): the cache holds the tap's discovery as
+    /// it was, so such keys there are either the tap's own (then the same in both) or an edit that must outlive a new
+    /// discovery.
+    /// </summary>
+    public static void KeepUserMetadata(JsonObject fresh, JsonObject cached)
+    {
+        var before = Streams(cached).GroupBy(IdOf, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+        foreach (var stream in Streams(fresh))
+        {
+            if (!before.TryGetValue(IdOf(stream), out var old)) continue;
+            foreach (var key in UserStreamKeys)
+                if (old[key] is { } value) stream[key] = value.DeepClone();
+            if (old["metadata"] is not JsonArray oldMetadata) continue;
+            foreach (var entry in oldMetadata.OfType<JsonObject>())
+            {
+                if (entry["breadcrumb"] is not JsonArray crumb || entry["metadata"] is not JsonObject md) continue;
+                var kept = UserMetadataKeys.Where(k => md[k] is not null).ToList();
+                if (kept.Count == 0) continue;
+                JsonObject? target;
+                if (crumb.Count == 0) target = EnsureRootMetadata(stream);
+                else
+                {
+                    target = (stream["metadata"] as JsonArray)?.OfType<JsonObject>()
+                        .FirstOrDefault(e => JsonNode.DeepEquals(e["breadcrumb"], crumb))?["metadata"] as JsonObject;
+                    if (target is null && crumb is [_, var column] && !HasProperty(stream, column?.ToString() ?? "")) continue; // a column gone
+                    if (target is null)
+                    {
+                        target = new JsonObject();
+                        EnsureRootMetadata(stream);
+                        ((JsonArray)stream["metadata"]!).Add((JsonNode)new JsonObject { ["breadcrumb"] = crumb.DeepClone(), ["metadata"] = target });
+                    }
+                }
+                foreach (var key in kept) target[key] = md[key]!.DeepClone();
+            }
+        }
+    }
+
+    /// <summary>
+    /// What differs between the catalog a pipeline used before (<paramref name="cached"/>) and a fresh discovery, as run-log
+    /// notices: streams added or gone (saying whether the selection takes a new one), and, for each stream selected in
+    /// <paramref name="selected"/> (the fresh catalog with the pipeline's selection applied), its columns added, gone or
+    /// retyped. Rows landed before a new column existed in the catalog do not have it: an incremental pipeline reads them
+    /// again only on a full refresh, which the notice says.
+    /// </summary>
+    public static List<string> Changes(JsonObject cached, JsonObject fresh, JsonObject selected, string? cachePath)
+    {
+        const int Shown = 20;
+        static string Names(IEnumerable<string> names)
+        {
+            var list = names.ToList();
+            return string.Join(", ", list.Take(Shown)) + (list.Count > Shown ? $" and {list.Count - Shown} more" : "");
+        }
+        var notices = new List<string>();
+        var before = Streams(cached).GroupBy(IdOf, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+        var now = Streams(selected).GroupBy(IdOf, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+        var raw = Streams(fresh).GroupBy(IdOf, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+        var since = cachePath is null ? "since the last discovery" : $"since the catalog cached in {cachePath}";
+        var added = now.Keys.Where(id => !before.ContainsKey(id)).ToList();
+        var addedSelected = added.Where(id => IsSelected(now[id])).ToList();
+        var addedOther = added.Where(id => !IsSelected(now[id])).ToList();
+        var gone = before.Keys.Where(id => !now.ContainsKey(id)).ToList();
+        if (addedSelected.Count > 0) notices.Add($"the tap's catalog has new stream(s) {since}: {Names(addedSelected)}; selected, extracted from this run on");
+        if (addedOther.Count > 0) notices.Add($"the tap's catalog has new stream(s) {since}: {Names(addedOther)}; not selected by source.streams, so not extracted");
+        if (gone.Count > 0) notices.Add($"stream(s) no longer in the tap's catalog {since}: {Names(gone)}; their tables in the lake keep what earlier runs landed");
+        foreach (var (id, stream) in now)
+        {
+            if (!IsSelected(stream) || !before.TryGetValue(id, out var old)) continue;
+            var oldProps = old["schema"]?["properties"] as JsonObject ?? [];
+            var newProps = raw[id]["schema"]?["properties"] as JsonObject ?? [];
+            var extracted = stream["schema"]?["properties"] as JsonObject ?? [];
+            var newColumns = newProps.Select(p => p.Key).Where(k => !oldProps.ContainsKey(k)).ToList();
+            var goneColumns = oldProps.Select(p => p.Key).Where(k => !newProps.ContainsKey(k)).ToList();
+            var retyped = newProps.Where(p => oldProps[p.Key] is { } was && !JsonNode.DeepEquals(was, p.Value))
+                .Select(p => $"{p.Key} ({Change(oldProps[p.Key], p.Value)})").ToList();
+            var parts = new List<string>();
+            var taken = newColumns.Where(extracted.ContainsKey).ToList();
+            var left = newColumns.Where(c => !extracted.ContainsKey(c)).ToList();
+            if (taken.Count > 0)
+                parts.Add($"new column(s) {Names(taken)}, extracted from this run on (rows landed by earlier runs do not have them; " +
+                    "an incremental pipeline reads those rows again only with run --full)");
+            if (left.Count > 0) parts.Add($"new column(s) {Names(left)}, not in source.select, so not extracted");
+            if (goneColumns.Count > 0) parts.Add($"column(s) no longer in the catalog: {Names(goneColumns)} (null in the rows landed from now on)");
+            if (retyped.Count > 0) parts.Add($"column(s) whose declared schema changed: {Names(retyped)}");
+            var label = NameOf(stream) == id ? $"stream '{id}'" : $"stream '{id}' (table {NameOf(stream)})";
+            if (parts.Count > 0) notices.Add($"{label}: the tap's catalog changed {since}: {string.Join("; ", parts)}");
+        }
+        return notices;
+    }
+
+    /// <summary>How a property schema changed: its type in a few words, or its JSON when only other keywords changed.</summary>
+    private static string Change(JsonNode? before, JsonNode? after)
+    {
+        var (was, now) = (TypeText(before), TypeText(after));
+        if (was == now) (was, now) = (Short(before), Short(after));
+        return $"{was} -> {now}";
+        static string Short(JsonNode? node)
+        {
+            var json = node?.ToJsonString() ?? "null";
+            return json.Length <= 120 ? json : json[..117] + "...";
+        }
+    }
+
+    /// <summary>A property schema's type in a few words (<c>["null","string"]</c> with <c>format: date-time</c> -> <c>null|string date-time</c>).</summary>
+    private static string TypeText(JsonNode? schema)
+    {
+        var type = schema?["type"] switch
+        {
+            JsonArray types => string.Join("|", types.Select(t => t?.ToString())),
+            { } one => one.ToString(),
+            null => schema?["anyOf"] is not null ? "anyOf" : "any",
+        };
+        return schema?["format"] is { } format ? $"{type} {format}" : schema?["multipleOf"] is { } step ? $"{type} multipleOf {step.ToJsonString()}" : type;
+    }
+
     private static bool Matches(string pattern, JsonObject stream) =>
         System.IO.Enumeration.FileSystemName.MatchesSimpleExpression(pattern, NameOf(stream), ignoreCase: false)
         || System.IO.Enumeration.FileSystemName.MatchesSimpleExpression(pattern, IdOf(stream), ignoreCase: false);

@@ -20,24 +20,86 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
     public static string? CachePath(PipelineDefinition pipeline) =>
         pipeline.FilePath is { } file ? Path.Combine(Path.GetDirectoryName(file)!, pipeline.Name + ".catalog.json") : null;
 
-    /// <summary>The cached catalog, or a fresh one from the tap when absent or <paramref name="refresh"/> is set.</summary>
-    public async Task<(JsonObject Catalog, bool Fresh)> GetAsync(PipelineDefinition pipeline, bool refresh, CancellationToken cancellationToken)
+    /// <summary>
+    /// The catalog a pipeline works from: with <c>source.discover: always</c> (the default) the tap's <c>--discover</c> on
+    /// every call, so columns and tables added at the source are extracted (singer-io database taps build their SELECT
+    /// from the catalog: a stale one leaves a new column out, and an incremental pipeline's bookmark then moves past
+    /// rows whose values for it are never read); with <c>cached</c>, the cache beside the pipeline until
+    /// <paramref name="refresh"/> or while there is none. A fresh discovery keeps what a user wrote by hand into the
+    /// cache (<see cref="StreamCatalog.KeepUserMetadata"/>) and is written to the cache when <paramref name="save"/> is
+    /// set or there was none: a run saves it (its catalog is the baseline of the next run's change notices), a look
+    /// (<c>streams</c> without <c>--refresh</c>, <c>validate</c>) does not, so the run that first extracts a change still
+    /// says so. A discovery that fails fails the call: a tap that cannot list its tables would not extract them either,
+    /// and falling back to the cache would hide the failure behind a run that silently misses what changed.
+    /// </summary>
+    public async Task<DiscoveredCatalog> GetAsync(PipelineDefinition pipeline, bool refresh, bool save, CancellationToken cancellationToken)
     {
         var path = CachePath(pipeline);
-        if (!refresh && path is not null && File.Exists(path))
-            return (StreamCatalog.Parse(await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false), path), false);
+        var cachedText = path is not null && File.Exists(path) ? await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false) : null;
+        if (cachedText is not null && !refresh && pipeline.Source.Discover == DiscoverModes.Cached)
+            return new DiscoveredCatalog(StreamCatalog.Parse(cachedText, path!), false, null, []);
+        var notices = new List<string>();
+        JsonObject? cached = null;
+        if (cachedText is not null)
+        {
+            try { cached = StreamCatalog.Parse(cachedText, path!); }
+            catch (ConfigException e) { notices.Add($"the cached catalog could not be read ({e.Message}): replaced by the tap's discovery"); }
+        }
         var json = await DiscoverAsync(pipeline, cancellationToken).ConfigureAwait(false);
         JsonObject catalog;
         try { catalog = StreamCatalog.Parse(json, $"output of '{pipeline.Source.Tap} --discover'"); }
         // The tap's discovery failed, not the user's configuration: a run failure (exit 1), not a usage error.
         catch (ConfigException e) { throw new TapFailedException(pipeline.Redaction.Redact(e.Message)); }
-        if (path is not null)
+        if (cached is not null) StreamCatalog.KeepUserMetadata(catalog, cached);
+        if (path is not null && (save || cachedText is null) && !(cached is not null && JsonNode.DeepEquals(cached, catalog)))
         {
-            var temp = path + ".tmp";
-            await File.WriteAllTextAsync(temp, catalog.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }), cancellationToken).ConfigureAwait(false);
-            File.Move(temp, path, overwrite: true);
+            // A name of its own: parts of a split run discover at the same time, each without the pipeline's lock.
+            var temp = $"{path}.{Guid.NewGuid():N}.tmp";
+            try
+            {
+                await File.WriteAllTextAsync(temp, catalog.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }), cancellationToken).ConfigureAwait(false);
+                File.Move(temp, path, overwrite: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // A pod's home is a read-only ConfigMap: the run goes on with the catalog it discovered.
+                try { File.Delete(temp); } catch (Exception again) when (again is IOException or UnauthorizedAccessException) { }
+                notices.Add($"the discovered catalog could not be cached in {path} ({e.Message}): this run uses it, and the next run compares with the older cache again");
+            }
         }
-        return (catalog, true);
+        return new DiscoveredCatalog(catalog, true, cached, notices);
+    }
+
+    /// <summary>
+    /// The discovered catalog with the pipeline's <c>source.streams</c> selected (every stream when the key is absent) and
+    /// <c>source.replication</c> / <c>source.select</c> written in, and the notices of what changed against the cached
+    /// catalog: what a run hands its tap and what <c>streams</c> and <c>validate</c> show (one path for all three). A
+    /// selection naming a stream a cached catalog lacks asks the tap again once (it may have gained the stream since).
+    /// </summary>
+    public async Task<SelectedCatalog> CatalogAsync(PipelineDefinition pipeline, bool fullRefresh, bool refresh, bool save, CancellationToken cancellationToken)
+    {
+        var source = pipeline.Source;
+        var got = await GetAsync(pipeline, refresh, save, cancellationToken).ConfigureAwait(false);
+        JsonObject selected;
+        try
+        {
+            selected = Configure(got.Catalog);
+        }
+        catch (ConfigException) when (!got.Fresh)
+        {
+            got = await GetAsync(pipeline, refresh: true, save: true, cancellationToken).ConfigureAwait(false);
+            selected = Configure(got.Catalog);
+        }
+        var notices = got.Notices.ToList();
+        if (got.Previous is { } previous) notices.AddRange(StreamCatalog.Changes(previous, got.Catalog, selected, CachePath(pipeline)));
+        return new SelectedCatalog(selected, got.Fresh, notices);
+
+        JsonObject Configure(JsonObject discovered)
+        {
+            var result = StreamCatalog.Select(discovered, source.Streams ?? ["*"], pipeline.FilePath);
+            StreamCatalog.Configure(result, source, fullRefresh, pipeline.FilePath);
+            return result;
+        }
     }
 
     /// <summary>Where what the tap said of itself (<see cref="TapCapabilities"/>) is cached, beside the catalog.</summary>
@@ -110,13 +172,15 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
     }
 
     /// <summary>
-    /// The catalog a run hands its tap, and the stream names its messages may use: the discovered catalog with
-    /// <c>source.streams</c> selected (every stream when the key is absent), <c>source.replication</c> and
-    /// <c>source.select</c> written in. No catalog for a tap that cannot discover and selects nothing, nor for a built-in
-    /// tap that selects nothing (it sends every stream). A selection naming a stream the cached catalog lacks asks the
-    /// tap again once (it may have gained the stream since).
+    /// The catalog a run hands its tap, and the stream names its messages may use: <see cref="CatalogAsync"/>, refused when
+    /// two selected streams send under one name. No catalog for a tap that cannot discover and selects nothing, nor for a
+    /// built-in tap that selects nothing (it sends every stream, listing its source on each run).
     /// </summary>
-    public async Task<CatalogSelection> SelectAsync(PipelineDefinition pipeline, bool fullRefresh, CancellationToken cancellationToken)
+    /// <param name="pipeline">The pipeline.</param>
+    /// <param name="fullRefresh">Whether streams that name no replication method get <c>FULL_TABLE</c>.</param>
+    /// <param name="save">Whether a fresh discovery renews the cache (a run: yes; <c>validate</c>: no).</param>
+    /// <param name="cancellationToken">Stops discovery.</param>
+    public async Task<CatalogSelection> SelectAsync(PipelineDefinition pipeline, bool fullRefresh, bool save, CancellationToken cancellationToken)
     {
         var source = pipeline.Source;
         var capabilities = await CapabilitiesAsync(pipeline, refresh: false, cancellationToken).ConfigureAwait(false);
@@ -125,27 +189,9 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
         if (source.Streams is null && !configures && (builtIn || !capabilities.CanDiscover))
             return new CatalogSelection(null, null, capabilities);
         if (CatalogKeyProblem(pipeline, capabilities) is { } problem) throw problem;
-        var selection = source.Streams ?? ["*"];
-        var (catalog, fresh) = await GetAsync(pipeline, refresh: false, cancellationToken).ConfigureAwait(false);
-        JsonObject selected;
-        try
-        {
-            selected = Configure(catalog);
-        }
-        catch (ConfigException) when (!fresh)
-        {
-            (catalog, _) = await GetAsync(pipeline, refresh: true, cancellationToken).ConfigureAwait(false);
-            selected = Configure(catalog);
-        }
-        return new CatalogSelection(selected, StreamCatalog.SelectedMessageNames(selected), capabilities);
-
-        JsonObject Configure(JsonObject discovered)
-        {
-            var result = StreamCatalog.Select(discovered, selection, pipeline.FilePath);
-            StreamCatalog.Configure(result, source, fullRefresh, pipeline.FilePath);
-            StreamCatalog.CheckDistinctNames(result, pipeline.FilePath);
-            return result;
-        }
+        var catalog = await CatalogAsync(pipeline, fullRefresh, refresh: false, save, cancellationToken).ConfigureAwait(false);
+        StreamCatalog.CheckDistinctNames(catalog.Catalog, pipeline.FilePath);
+        return new CatalogSelection(catalog.Catalog, StreamCatalog.SelectedMessageNames(catalog.Catalog), capabilities) { Notices = catalog.Notices };
     }
 
     /// <summary>
@@ -206,7 +252,20 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
 }
 
 /// <summary>What a run hands its tap: the catalog (null: none), the stream names its messages may use (null: any), and how to pass it.</summary>
-public sealed record CatalogSelection(JsonObject? Catalog, IReadOnlySet<string>? MessageNames, TapCapabilities Capabilities);
+public sealed record CatalogSelection(JsonObject? Catalog, IReadOnlySet<string>? MessageNames, TapCapabilities Capabilities)
+{
+    /// <summary>For the run log: what changed against the cached catalog, and a cache that could not be read or written.</summary>
+    public IReadOnlyList<string> Notices { get; init; } = [];
+}
+
+/// <summary>
+/// A pipeline's catalog as the tap listed it (<paramref name="Fresh"/>: discovered by this call, else read from the cache),
+/// the cached catalog it replaced (null: none, or not discovered), and notices about the cache.
+/// </summary>
+public sealed record DiscoveredCatalog(JsonObject Catalog, bool Fresh, JsonObject? Previous, IReadOnlyList<string> Notices);
+
+/// <summary>A catalog with the pipeline's selection applied, whether it was discovered by this call, and what changed against the cached one.</summary>
+public sealed record SelectedCatalog(JsonObject Catalog, bool Fresh, IReadOnlyList<string> Notices);
 
 /// <summary>What a tap printed when asked a question outside a run (<c>--discover</c>, <c>--help</c>, <c>--about</c>).</summary>
 public sealed record TapAnswer(int ExitCode, string Stdout, string StderrTail)

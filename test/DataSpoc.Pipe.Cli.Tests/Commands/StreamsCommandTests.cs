@@ -27,12 +27,67 @@ public sealed class StreamsCommandTests : IDisposable
         Assert.Equal(cache, doc.Str("catalog"));
         Assert.True(File.Exists(cache));
 
-        // Served from the cache until --refresh.
+        // source.discover: always (the default) asks the tap each time, as a run does, but only a run or --refresh renews
+        // the cache (the baseline of the next run's change notices).
         File.SetLastWriteTimeUtc(cache, new DateTime(2020, 1, 1));
-        Assert.False(Json.Parse(CliProcess.Run(_home, "streams", "shop", "-o", "json")).Bool("discovered"));
-        Assert.Equal(new DateTime(2020, 1, 1), File.GetLastWriteTimeUtc(cache));
+        File.WriteAllText(cache, File.ReadAllText(cache).Replace("\"customers\"", "\"clients\"", StringComparison.Ordinal));
+        var again = Json.Parse(CliProcess.Run(_home, "streams", "shop", "-o", "json"));
+        Assert.True(again.Bool("discovered"));
+        Assert.Contains(again["changes"]!.AsArray(), c => c!.GetValue<string>().Contains("new stream(s)", StringComparison.Ordinal)
+            && c.GetValue<string>().Contains("customers; not selected by source.streams", StringComparison.Ordinal));
+        Assert.Contains("clients", File.ReadAllText(cache), StringComparison.Ordinal);
         Assert.True(Json.Parse(CliProcess.Run(_home, "streams", "shop", "--refresh", "-o", "json")).Bool("discovered"));
-        Assert.NotEqual(new DateTime(2020, 1, 1), File.GetLastWriteTimeUtc(cache));
+        Assert.DoesNotContain("clients", File.ReadAllText(cache), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void With_source_discover_cached_the_cache_is_served_until_refresh()
+    {
+        _home.WriteShopPipeline("shop", extraSource: "  streams: [orders]\n  discover: cached\n");
+        Assert.True(Json.Parse(CliProcess.Run(_home, "streams", "shop", "-o", "json")).Bool("discovered"));
+        var cache = Path.Combine(_home.Pipelines, "shop.catalog.json");
+        File.WriteAllText(cache, File.ReadAllText(cache).Replace("\"customers\"", "\"clients\"", StringComparison.Ordinal));
+        var cached = Json.Parse(CliProcess.Run(_home, "streams", "shop", "-o", "json"));
+        Assert.False(cached.Bool("discovered"));
+        Assert.Equal(["orders", "clients"], cached["streams"]!.AsArray().Select(s => s.Str("stream")));
+        var refreshed = Json.Parse(CliProcess.Run(_home, "streams", "shop", "--refresh", "-o", "json"));
+        Assert.True(refreshed.Bool("discovered"));
+        Assert.Equal(["orders", "customers"], refreshed["streams"]!.AsArray().Select(s => s.Str("stream")));
+        Assert.DoesNotContain("clients", File.ReadAllText(cache), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Replication_metadata_written_by_hand_into_the_cache_outlives_a_new_discovery()
+    {
+        _home.WriteShopPipeline("shop", extraSource: "  streams: [orders]\n");
+        Assert.Equal(0, CliProcess.Run(_home, "streams", "shop", "--refresh").ExitCode);
+        var cache = Path.Combine(_home.Pipelines, "shop.catalog.json");
+        var catalog = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(cache))!;
+        var root = catalog["streams"]![0]!["metadata"]![0]!["metadata"]!;
+        root["replication-method"] = "INCREMENTAL";
+        root["replication-key"] = "ordered_at";
+        File.WriteAllText(cache, catalog.ToJsonString());
+
+        var run = CliProcess.Run(_home, "run", "shop", "-o", "json");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        // --refresh discovers again and renews the cache: the hand-written key is kept in the new one.
+        var orders = Json.Parse(CliProcess.Run(_home, "streams", "shop", "--refresh", "-o", "json"))["streams"]![0]!;
+        Assert.Equal("ordered_at", orders.Str("replication_key"));
+        Assert.Contains("INCREMENTAL", File.ReadAllText(cache), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_discovery_that_fails_fails_the_run_instead_of_using_the_cached_catalog()
+    {
+        _home.WriteShopPipeline("shop", extraSource: "  streams: [orders]\n");
+        Assert.Equal(0, CliProcess.Run(_home, "run", "shop").ExitCode);
+        _home.WriteShopPipeline("shop", extraSource: "  streams: [orders]\n", tapArgs: " --fail");
+        var run = CliProcess.Run(_home, "run", "shop", "-o", "json");
+        Assert.Equal(1, run.ExitCode);
+        var log = Json.Parse(run);
+        Assert.Contains("during '", log.Str("error"));
+        Assert.Contains("--fail --discover'", log.Str("error"));
+        Assert.Contains("cannot reach the shop API", log.Str("error"));
     }
 
     [Fact]

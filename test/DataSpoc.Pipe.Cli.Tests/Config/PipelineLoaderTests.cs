@@ -100,6 +100,16 @@ public sealed class PipelineLoaderTests : IDisposable
     }
 
     [Fact]
+    public void Source_discover_is_always_by_default_takes_cached_and_refuses_another_value_at_its_line()
+    {
+        Assert.Equal(DiscoverModes.Always, Load(Minimal).Source.Discover);
+        Assert.Equal(DiscoverModes.Cached, Load(Minimal.Replace("tap-postgres", "tap-postgres\n  discover: cached", StringComparison.Ordinal)).Source.Discover);
+        var e = LoadFails(Minimal.Replace("tap-postgres", "tap-postgres\n  discover: never", StringComparison.Ordinal));
+        Assert.Equal((3, "source.discover"), (e.Line, e.Key));
+        Assert.StartsWith($"{_dir}/orders.yaml:3: source.discover: 'never' is not one of: always, cached", e.Message);
+    }
+
+    [Fact]
     public void Config_yaml_defaults_apply_only_to_pipelines_that_omit_them()
     {
         var configYaml = Path.Combine(_dir, "config.yaml");

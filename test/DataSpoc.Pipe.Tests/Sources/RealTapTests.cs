@@ -162,6 +162,75 @@ public sealed class RealTapTests(PostgresServer server) : IDisposable
             _lake.State(pipeline.Name)?["bookmarks"]?[$"{db}-public-orders"]?["replication_key_value"]?.ToString());
     }
 
+    /// <summary>As if loaded from a file: its catalog is cached beside it, as a home's pipelines' catalogs are.</summary>
+    private PipelineDefinition FromFile(PipelineDefinition pipeline) => pipeline with { FilePath = _lake.PipelineFile(pipeline.Name) };
+
+    [Fact]
+    public async Task A_column_added_at_the_source_between_incremental_runs_lands_its_values_and_the_run_log_says_so()
+    {
+        var db = await server.CreateDatabaseAsync(Orders);
+        var pipeline = FromFile(Pipeline(db, s => s with
+        {
+            Streams = ["orders"],
+            Replication = new Dictionary<string, StreamReplication> { ["orders"] = new("INCREMENTAL", "updated_at") },
+        }, incremental: true));
+        await RunAsync(pipeline);
+        Assert.True(File.Exists(Path.ChangeExtension(pipeline.FilePath!, ".catalog.json")));
+
+        // The tap builds its SELECT from the catalog: a cached one without the column would read these rows without it,
+        // and the bookmark would move past them for good.
+        await server.ExecuteAsync(db, """
+            ALTER TABLE orders ADD COLUMN note text;
+            INSERT INTO orders SELECT g, 'customer ' || g, g * 1.25, timestamptz '2024-06-01 00:00:00+00' + g * interval '1 minute', 'note ' || g
+            FROM generate_series(501, 520) g;
+            """);
+        var second = await RunAsync(pipeline);
+
+        Assert.Equal(
+            await DatabaseAsync(db, "SELECT id, note FROM orders WHERE id > 500 ORDER BY id"),
+            Lake("orders", "id, note", "id").Where(r => long.Parse(r[0]!, System.Globalization.CultureInfo.InvariantCulture) > 500).ToList());
+        Assert.Contains(second.Log.Notices, n => n.StartsWith($"stream '{db}-public-orders' (table orders): the tap's catalog changed since the catalog cached in ", StringComparison.Ordinal)
+            && n.Contains("new column(s) note, extracted from this run on", StringComparison.Ordinal)
+            && n.Contains("run --full", StringComparison.Ordinal));
+        Assert.Contains("\"note\"", File.ReadAllText(Path.ChangeExtension(pipeline.FilePath!, ".catalog.json")), StringComparison.Ordinal);
+
+        // Once cached, the same catalog is no news.
+        var third = await RunAsync(pipeline);
+        Assert.DoesNotContain(third.Log.Notices, n => n.Contains("catalog changed", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_table_created_after_the_first_run_lands_when_every_stream_is_selected()
+    {
+        var db = await server.CreateDatabaseAsync(Orders);
+        var pipeline = FromFile(Pipeline(db));
+        await RunAsync(pipeline);
+
+        await server.ExecuteAsync(db, "CREATE TABLE invoices(id integer PRIMARY KEY, total numeric(8,2)); INSERT INTO invoices SELECT g, g * 2.5 FROM generate_series(1, 9) g;");
+        var second = await RunAsync(pipeline);
+
+        Assert.Equal(9, second.Log.Streams["invoices"].Records);
+        Assert.Equal(await DatabaseAsync(db, "SELECT id, total::text FROM invoices ORDER BY id"), Lake("invoices", "id, total::VARCHAR"));
+        Assert.Contains(second.Log.Notices, n => n.Contains($"new stream(s) since the catalog cached in ", StringComparison.Ordinal)
+            && n.Contains($": {db}-public-invoices; selected, extracted from this run on", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task With_source_discover_cached_the_cached_catalog_is_used_and_the_tap_is_not_asked_again()
+    {
+        var db = await server.CreateDatabaseAsync(Orders);
+        var pipeline = FromFile(Pipeline(db, s => s with { Streams = ["customers"], Discover = DiscoverModes.Cached }));
+        await RunAsync(pipeline);
+        await server.ExecuteAsync(db, "ALTER TABLE customers ADD COLUMN email text; UPDATE customers SET email = 'e' || id;");
+
+        var second = await RunAsync(pipeline);
+
+        Assert.DoesNotContain(second.Log.Notices, n => n.Contains("catalog changed", StringComparison.Ordinal));
+        Assert.DoesNotContain("email", File.ReadAllText(Path.ChangeExtension(pipeline.FilePath!, ".catalog.json")), StringComparison.Ordinal);
+        var columns = _lake.Query("SELECT column_name FROM (DESCRIBE SELECT * FROM read_parquet('{lake}/raw/pg/customers/*/*.parquet', hive_partitioning = false))").Select(r => r[0]).ToList();
+        Assert.DoesNotContain("email", columns);
+    }
+
     [Fact]
     public async Task The_same_activate_version_sent_again_keeps_the_table_and_a_new_one_replaces_it()
     {

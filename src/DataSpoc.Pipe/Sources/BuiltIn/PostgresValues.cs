@@ -70,8 +70,14 @@ internal struct CursorValues(NpgsqlDataReader reader) : IPostgresValues
 
     public ReadOnlySpan<byte> NextBytes() => reader.GetFieldValue<byte[]>(_ordinal++);
 
-    /// <summary>Npgsql hands any column's binary form as bytes.</summary>
-    public ReadOnlySpan<byte> NextNumeric() => reader.GetFieldValue<byte[]>(_ordinal++);
+    /// <summary>Npgsql hands any column's binary form as a stream (as bytes only a bytea's).</summary>
+    public ReadOnlySpan<byte> NextNumeric()
+    {
+        using var stream = reader.GetStream(_ordinal++);
+        var bytes = new byte[stream.Length];
+        stream.ReadExactly(bytes);
+        return bytes;
+    }
 
     public readonly string? DescribeField(int field, PostgresValueKind kind)
     {

@@ -327,24 +327,23 @@ public sealed class PostgresTapTests(PostgresServer server) : IDisposable
               (3, -999999999999999999.99999999999999999999, 0, -12345678901.1234567890123456789),
               (4, 0, NULL, NULL);
             """);
+        // DuckDB prints a DECIMAL(38,38) without the leading zero.
         string[][] expected =
         [
-            ["1", "0.12345678901234567890", "0.00000000000000000000000000000000000001", "1.1234567890123456789"],
-            ["2", "12345678.12345678901234567891", "-0.99999999999999999999999999999999999999", "0.0000000000000000001"],
-            ["3", "-999999999999999999.99999999999999999999", "0.00000000000000000000000000000000000000", "-12345678901.1234567890123456789"],
+            ["1", "0.12345678901234567890", ".00000000000000000000000000000000000001", "1.1234567890123456789"],
+            ["2", "12345678.12345678901234567891", "-.99999999999999999999999999999999999999", "0.0000000000000000001"],
+            ["3", "-999999999999999999.99999999999999999999", ".00000000000000000000000000000000000000", "-12345678901.1234567890123456789"],
             ["4", "0.00000000000000000000", null!, null!],
         ];
         var config = Config(db);
         config["filter_tables"] = new JsonArray("fine");
-        using var lake = new TempLake();
-        var query = "FROM read_parquet('{lake}/raw/{0}/**/*.parquet', hive_partitioning = false)";
-        await TempLake.RunBuiltInAsync(lake.BuiltInPipeline("full", "postgres", config));
         var incremental = config.DeepClone().AsObject();
         incremental["replication_keys"] = new JsonObject { ["public-fine"] = "id" };
-        await TempLake.RunBuiltInAsync(lake.BuiltInPipeline("incremental", "postgres", incremental));
-        foreach (var name in new[] { "full", "incremental" })
+        foreach (var tapConfig in new[] { config, incremental })
         {
-            var from = query.Replace("{0}", name, StringComparison.Ordinal);
+            using var lake = new TempLake();
+            await TempLake.RunBuiltInAsync(lake.BuiltInPipeline("fine", "postgres", tapConfig));
+            const string from = "FROM read_parquet('{lake}/**/*.parquet', hive_partitioning = false)";
             Assert.Equal([["DECIMAL(38,20)", "DECIMAL(38,38)", "DECIMAL(38,19)"]], lake.Query($"SELECT typeof(d20), typeof(d38), typeof(d19) {from} LIMIT 1"));
             Assert.Equal(expected, lake.Query($"SELECT id::VARCHAR, d20::VARCHAR, d38::VARCHAR, d19::VARCHAR {from} ORDER BY id").Select(r => r.ToArray()).ToArray());
         }

@@ -450,14 +450,35 @@ internal sealed class ColumnSchema
         }
     }
 
-    /// <summary><c>multipleOf: 0.01</c> -> scale 2 (a decimal column); null when the number is not a fixed-point one.</summary>
+    /// <summary>
+    /// <c>multipleOf: 0.01</c> -> scale 2 (a DECIMAL(38, s) column, s up to 38, read from the step's exact text: <c>1e-20</c>
+    /// and <c>0.00000000000000000001</c> alike); null when the number is not a fixed-point one. A scale beyond 18 whose
+    /// schema also declares a <c>maximum</c> or <c>minimum</c> DECIMAL(38, s) cannot reach stays a double, as it always
+    /// was: pipelinewise-tap-postgres gives an unconstrained <c>numeric</c> <c>multipleOf: 1e-38</c> and
+    /// <c>maximum: 1e62</c>, whose values a DECIMAL(38,38) (below 1) would refuse nearly all.
+    /// </summary>
     private static int? DecimalScale(JsonElement s)
     {
         if (!s.TryGetProperty("multipleOf", out var m) || m.ValueKind != JsonValueKind.Number) return null;
-        if (!decimal.TryParse(m.GetRawText(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var step) || step <= 0 || step > 1) return null;
-        var scale = 0;
-        while (step < 1 && scale <= 18) { step *= 10; scale++; }
-        return step == 1 && scale <= 18 ? scale : null;
+        var step = System.Text.Encoding.ASCII.GetBytes(m.GetRawText());
+        for (var scale = 0; scale <= LeafNode.DecimalPrecision; scale++)
+        {
+            var fit = DecimalWriter.TryParseUnscaled(step, scale, out var unscaled);
+            if (fit == DecimalFit.TooPrecise) continue;
+            if (fit != DecimalFit.Fits || unscaled != 1) return null;
+            return scale <= 18 || BoundsFit(s, scale) ? scale : null;
+        }
+        return null;
+    }
+
+    /// <summary>Whether the schema's <c>maximum</c> and <c>minimum</c>, where given, are within ±10^(38 - scale).</summary>
+    private static bool BoundsFit(JsonElement s, int scale)
+    {
+        var limit = double.Parse("1e" + (LeafNode.DecimalPrecision - scale).ToString(System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
+        foreach (var key in (ReadOnlySpan<string>)["maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum"])
+            if (s.TryGetProperty(key, out var bound) && bound.ValueKind == JsonValueKind.Number && bound.TryGetDouble(out var value) && Math.Abs(value) > limit)
+                return false;
+        return true;
     }
 
     private static void Number(SchemaNode node, short parentDef, short parentRep, string path, string[]? parquetPath = null)

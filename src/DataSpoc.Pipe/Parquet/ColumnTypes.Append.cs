@@ -97,12 +97,15 @@ internal abstract partial class ColumnType
     /// <summary>Decimals are checked digit for digit by the JSON path's own reader of their text: no rounding either way.</summary>
     private sealed partial class DecimalType
     {
-        private static readonly Int128[] Powers = [.. Enumerable.Range(0, 19).Select(i => Enumerable.Repeat((Int128)10, i).Aggregate((Int128)1, (a, b) => a * b))];
+        private static readonly Int128[] Powers = [.. Enumerable.Range(0, LeafNode.DecimalPrecision + 1).Select(i => Enumerable.Repeat((Int128)10, i).Aggregate((Int128)1, (a, b) => a * b))];
 
         public override bool TryAppend(LeafBuffer buffer, long value, short rep)
         {
-            // |long| * 10^18 < 10^38: every long fits DECIMAL(38, s) for s <= 18.
-            WriteUnscaled(buffer, value * Powers[buffer.Leaf.Scale], rep);
+            // |long| * 10^19 < 10^38: every long fits DECIMAL(38, s) for s <= 19; beyond, only those of at most 38 - s
+            // digits, and the JSON path refuses the others by name.
+            var scale = buffer.Leaf.Scale;
+            if (scale > 19 && (UInt128)Int128.Abs(value) > MaxMantissaTimesPower[scale]) return false;
+            WriteUnscaled(buffer, value * Powers[scale], rep);
             return true;
         }
 

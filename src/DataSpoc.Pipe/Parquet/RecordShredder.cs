@@ -291,6 +291,22 @@ internal static class DecimalWriter
     public static string Step(int scale) => scale == 0 ? "1" : "0." + new string('0', scale - 1) + "1";
 
     /// <summary>
+    /// The <c>multipleOf</c> of a DECIMAL(p, scale) a built-in tap declares: the exact <see cref="Step"/> as a JSON number
+    /// (a System.Decimal holds only 28 places, so 10^-29 and finer would print as 0).
+    /// </summary>
+    /// <summary>
+    /// The JSON number text of an unscaled value at <paramref name="scale"/> (<c>-150</c>, 2 -> <c>-1.50</c>): how a source
+    /// hands a decimal beyond System.Decimal to the lake, whose decimal column reads these digits exactly.
+    /// </summary>
+    public static byte[] Text(System.Numerics.BigInteger unscaled, int scale)
+    {
+        var digits = System.Numerics.BigInteger.Abs(unscaled).ToString(System.Globalization.CultureInfo.InvariantCulture).PadLeft(scale + 1, '0');
+        return System.Text.Encoding.ASCII.GetBytes((unscaled.Sign < 0 ? "-" : "") + (scale == 0 ? digits : digits[..^scale] + "." + digits[^scale..]));
+    }
+
+    public static System.Text.Json.Nodes.JsonValue StepValue(int scale) => System.Text.Json.Nodes.JsonValue.Create(System.Text.Json.JsonElement.Parse(Step(scale)))!;
+
+    /// <summary>
     /// The unscaled value (value x 10^scale) of a JSON number (<c>-?int[.frac][e[+-]exp]</c>, as the reader validated it),
     /// exactly: <see cref="DecimalFit.TooPrecise"/> when a non-zero digit lies beyond <paramref name="scale"/> digits
     /// after the point, <see cref="DecimalFit.TooLarge"/> when it needs more than 38 digits. Trailing zeros and

@@ -33,8 +33,11 @@ internal sealed class StreamMap : IRecordTransform
 
     public bool AppliesTo(string stream) => stream == Stream;
 
-    /// <summary>The largest scale a <c>multipleOf</c> column takes (ColumnSchema's mapping of a schema to DECIMAL(38, s)).</summary>
-    private const int MaxDecimalScale = 18;
+    /// <summary>
+    /// The largest scale a <c>multipleOf</c> column takes (ColumnSchema's mapping of a schema to DECIMAL(38, s)): a
+    /// computed decimal of a larger scale is refused at the schema, as DuckDB refuses such a product at bind time.
+    /// </summary>
+    private const int MaxDecimalScale = Parquet.LeafNode.DecimalPrecision;
 
     /// <summary>
     /// The map only selects, drops or renames columns: it changes the schema, never a value, so the writer applies it

@@ -73,6 +73,65 @@ public sealed class ValueLimitTests : IDisposable
         }
     }
 
+    private static string Scaled(string multipleOf, string extra = "") =>
+        """{"type":"SCHEMA","stream":"money","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"amount":{"type":["null","number"],"multipleOf":"""
+        + multipleOf + extra + "}}}}";
+
+    /// <summary>Scales 19 to 38 (a <c>multipleOf</c> finer than 1e-18) are DECIMAL(38, s) too: they landed as DOUBLE, digits lost.</summary>
+    public static TheoryData<string, string, string, string> FineDecimals => new()
+    {
+        { "1e-20", "0.12345678901234567890", "DECIMAL(38,20)", "0.12345678901234567890" },
+        { "0.00000000000000000001", "-123456789012345678.12345678901234567891", "DECIMAL(38,20)", "-123456789012345678.12345678901234567891" }, // 38 digits
+        { "1E-20", "999999999999999999.99999999999999999999", "DECIMAL(38,20)", "999999999999999999.99999999999999999999" }, // the largest
+        { "1e-20", "-0.0", "DECIMAL(38,20)", "0.00000000000000000000" },
+        { "1e-20", "1e-20", "DECIMAL(38,20)", "0.00000000000000000001" },
+        { "1e-19", "1234567890.1234567890123456789", "DECIMAL(38,19)", "1234567890.1234567890123456789" },
+        // DuckDB prints a DECIMAL(38,38) without the leading zero.
+        { "1e-38", "0.00000000000000000000000000000000000001", "DECIMAL(38,38)", ".00000000000000000000000000000000000001" },
+        { "1e-38", "-0.99999999999999999999999999999999999999", "DECIMAL(38,38)", "-.99999999999999999999999999999999999999" },
+        { "1e-38", "0", "DECIMAL(38,38)", ".00000000000000000000000000000000000000" },
+        { "1e-30", "0.000000000000000000000000000001", "DECIMAL(38,30)", "0.000000000000000000000000000001" },
+    };
+
+    [Theory]
+    [MemberData(nameof(FineDecimals))]
+    public async Task Decimals_of_scale_19_to_38_land_exactly(string multipleOf, string json, string type, string expected)
+    {
+        var singer = _lake.WriteSinger("d.singer", Scaled(multipleOf), Money(1, json));
+        var run = await TempLake.RunAsync(_lake.Pipeline("decimals", singer));
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Equal([[type, expected]],
+            _lake.Query("SELECT typeof(amount), CAST(amount AS VARCHAR) FROM read_parquet('{lake}/raw/test/money/*/*.parquet')"));
+    }
+
+    [Theory]
+    [InlineData("1e-20", "1000000000000000000", "does not fit a decimal(38, 20) (at most 18 digits before the point)")]
+    [InlineData("1e-20", "0.123456789012345678901", "has more than 20 digits after the point (multipleOf 0.00000000000000000001)")]
+    [InlineData("1e-38", "1", "does not fit a decimal(38, 38) (at most 0 digits before the point)")]
+    [InlineData("1e-38", "1e-39", "has more than 38 digits after the point (multipleOf 0.00000000000000000000000000000000000001)")]
+    public async Task A_decimal_of_a_fine_scale_that_does_not_fit_is_a_located_value_error(string multipleOf, string json, string why)
+    {
+        var singer = _lake.WriteSinger("d.singer", Scaled(multipleOf), Money(1, "0"), Money(2, json));
+        var failed = await TempLake.RunAsync(_lake.Pipeline("dec-fail", singer));
+        Assert.Equal("failure", failed.Log.Status);
+        Assert.StartsWith($"stream 'money', line 3: field 'amount': {json} {why}", failed.Log.Error);
+    }
+
+    /// <summary>
+    /// pipelinewise-tap-postgres declares an unconstrained numeric as <c>multipleOf: 1e-38</c> with <c>maximum: 1e62</c>:
+    /// a DECIMAL(38,38) would refuse every value from 1 up, so such a column stays a double, as it always was.
+    /// </summary>
+    [Fact]
+    public async Task A_fine_scale_whose_declared_maximum_no_decimal_reaches_stays_a_double()
+    {
+        var singer = _lake.WriteSinger("d.singer",
+            Scaled("1e-38", ""","maximum":100000000000000000000000000000000000000000000000000000000000000,"exclusiveMaximum":true,"minimum":-100000000000000000000000000000000000000000000000000000000000000,"exclusiveMinimum":true"""),
+            Money(1, "12.5"));
+        var run = await TempLake.RunAsync(_lake.Pipeline("decimals", singer));
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Equal([["DOUBLE", "12.5"]], _lake.Query("SELECT typeof(amount), CAST(amount AS VARCHAR) FROM read_parquet('{lake}/raw/test/money/*/*.parquet')"));
+    }
+
     [Fact]
     public void Both_scanners_see_the_same_decimal_digits_as_the_parser() // the canonical scan hands decimals to the tokenizer: one parser
     {

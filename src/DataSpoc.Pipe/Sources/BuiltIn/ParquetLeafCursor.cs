@@ -260,30 +260,24 @@ internal abstract class ParquetLeafCursor : IDisposable
         return new decimal((int)(uint)magnitude, (int)(uint)(magnitude >> 32), 0, unscaled < 0, (byte)scale);
     }
 
-    private static readonly BigInteger LargestDecimal = new(decimal.MaxValue);
+    private static readonly BigInteger DecimalMantissaLimit = BigInteger.One << 96;
 
     /// <summary>
-    /// A DECIMAL stored as big-endian bytes: a <see cref="decimal"/> while it fits one; beyond its 96 bits (about 28
-    /// digits, where DECIMAL(38, s) holds 38) its exact digits as JSON number text, which a decimal column reads exactly.
+    /// A DECIMAL stored as big-endian bytes: the <see cref="decimal"/> of the same digits and scale while one holds them
+    /// (a 96-bit mantissa, at most 28 places); beyond (DECIMAL(38, s) holds 38 digits and 38 places) its exact digits as
+    /// JSON number text, which a decimal column reads exactly.
     /// </summary>
     private static void BigEndianDecimal(RowWriter row, int property, ReadOnlySpan<byte> bytes, int scale)
     {
         var unscaled = new BigInteger(bytes, isUnsigned: false, isBigEndian: true);
-        if (BigInteger.Abs(unscaled) <= LargestDecimal)
+        var magnitude = BigInteger.Abs(unscaled);
+        if (magnitude < DecimalMantissaLimit && scale <= 28)
         {
-            row.Decimal(property, (decimal)unscaled / Pow10(scale));
+            var bits = (UInt128)magnitude;
+            row.Decimal(property, new decimal((int)(uint)bits, (int)(uint)(bits >> 32), (int)(uint)(bits >> 64), unscaled.Sign < 0, (byte)scale));
             return;
         }
-        var digits = BigInteger.Abs(unscaled).ToString(CultureInfo.InvariantCulture).PadLeft(scale + 1, '0');
-        var text = (unscaled.Sign < 0 ? "-" : "") + (scale == 0 ? digits : digits[..^scale] + "." + digits[^scale..]);
-        row.Json(property, System.Text.Encoding.ASCII.GetBytes(text));
-    }
-
-    private static decimal Pow10(int scale)
-    {
-        var p = 1m;
-        for (var i = 0; i < scale; i++) p *= 10;
-        return p;
+        row.Json(property, Parquet.DecimalWriter.Text(unscaled, scale));
     }
 
     private static unsafe ReadOnlySpan<byte> Bytes(ByteArray value) => new((void*)value.Pointer, value.Length);

@@ -136,7 +136,7 @@ internal abstract class ParquetShape
             {
                 case DecimalLogicalType d:
                     var number = Of("number");
-                    number["multipleOf"] = JsonValue.Create(d.Scale == 0 ? 1m : decimal.Parse("0." + new string('0', d.Scale - 1) + "1", System.Globalization.CultureInfo.InvariantCulture));
+                    number["multipleOf"] = Parquet.DecimalWriter.StepValue(d.Scale);
                     return number;
                 case TimestampLogicalType: return Formatted("date-time");
                 case DateLogicalType: return Formatted("date");

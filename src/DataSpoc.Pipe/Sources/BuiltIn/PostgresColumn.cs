@@ -34,6 +34,7 @@ internal sealed class PostgresColumn
         IsArray = elementTypeName is not null;
         IsInet = typeName == "inet" && !IsArray;
         LandsAsDouble = Kind == PostgresValueKind.Numeric && !Schema.ContainsKey("multipleOf");
+        LandsAsDecimal = Kind == PostgresValueKind.Numeric && typeModifier >= 4 && (short)((typeModifier - 4) & 0xFFFF) is >= 0 and <= Parquet.LeafNode.DecimalPrecision;
         Elements = elementTypeName switch
         {
             "numeric" => ArrayElements.Numeric,
@@ -58,6 +59,8 @@ internal sealed class PostgresColumn
     private bool IsInet { get; }
     /// <summary>A numeric without precision and scale: it lands as a double, and only values the double holds exactly (<see cref="PostgresNumericAsDouble"/>).</summary>
     private bool LandsAsDouble { get; }
+    /// <summary>A numeric(p, s) with s up to 38: it lands as DECIMAL(38, s), which holds more digits and places than a System.Decimal.</summary>
+    private bool LandsAsDecimal { get; }
     /// <summary>What an array's elements are, where they need more than <c>array_to_json</c>'s text (<see cref="WriteArray"/>).</summary>
     private ArrayElements Elements { get; }
 
@@ -131,9 +134,17 @@ internal sealed class PostgresColumn
             case PostgresValueKind.Float8:
                 return target.Double(values.Next<double>(DbType));
             case PostgresValueKind.Numeric:
-                var number = values.Next<decimal>(DbType);
-                if (LandsAsDouble && !PostgresNumericAsDouble.HoldsExactly(number)) throw PostgresNumericAsDouble.NotHeld(number);
-                return target.Decimal(number);
+                var numeric = values.NextNumeric();
+                if (PostgresBinary.TryNumeric(numeric, out var number))
+                {
+                    if (LandsAsDouble && !PostgresNumericAsDouble.HoldsExactly(number)) throw PostgresNumericAsDouble.NotHeld(number);
+                    return target.Decimal(number);
+                }
+                // Beyond a System.Decimal (29 to 38 digits, or 29 to 38 places): its exact digits as JSON number text, which
+                // the DECIMAL(38, s) column reads exactly, or refuses by name as it does a Singer tap's number. A numeric
+                // landing as a double, or of more places than a decimal column holds, fails as before (UnconvertibleHint).
+                if (!LandsAsDecimal) return target.Decimal(PostgresBinary.Numeric(numeric));
+                return target.Json(PostgresBinary.NumericText(numeric));
             case PostgresValueKind.Boolean: return target.Bool(values.Next<bool>(DbType));
             case PostgresValueKind.Uuid:
                 Span<char> uuid = stackalloc char[36];
@@ -261,10 +272,7 @@ internal sealed class PostgresColumn
                 if (typeModifier >= 4)
                 {
                     var scale = (short)((typeModifier - 4) & 0xFFFF);
-                    if (scale >= 0)
-                    {
-                        number["multipleOf"] = JsonValue.Create(decimal.Parse(scale == 0 ? "1" : "0." + new string('0', scale - 1) + "1", CultureInfo.InvariantCulture));
-                    }
+                    if (scale >= 0) number["multipleOf"] = Parquet.DecimalWriter.StepValue(scale);
                 }
                 return (number, PostgresValueKind.Numeric);
             case "bool": return (Of("boolean"), PostgresValueKind.Boolean);

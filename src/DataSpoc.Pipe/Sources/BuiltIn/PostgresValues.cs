@@ -33,6 +33,12 @@ internal interface IPostgresValues
     ReadOnlySpan<byte> NextBytes();
 
     /// <summary>
+    /// The next numeric value in PostgreSQL's binary form (<see cref="PostgresBinary.TryNumeric"/>): a numeric(38, s)
+    /// holds more digits and places than a System.Decimal, which is all Npgsql reads it as.
+    /// </summary>
+    ReadOnlySpan<byte> NextNumeric();
+
+    /// <summary>
     /// The value of field <paramref name="field"/> of this row as text for an error message (a key naming the row), or
     /// null when it cannot be read any more (a cursor reads forward only) or has no short text form.
     /// </summary>
@@ -63,6 +69,15 @@ internal struct CursorValues(NpgsqlDataReader reader) : IPostgresValues
     }
 
     public ReadOnlySpan<byte> NextBytes() => reader.GetFieldValue<byte[]>(_ordinal++);
+
+    /// <summary>Npgsql hands any column's binary form as a stream (as bytes only a bytea's).</summary>
+    public ReadOnlySpan<byte> NextNumeric()
+    {
+        using var stream = reader.GetStream(_ordinal++);
+        var bytes = new byte[stream.Length];
+        stream.ReadExactly(bytes);
+        return bytes;
+    }
 
     public readonly string? DescribeField(int field, PostgresValueKind kind)
     {
@@ -131,6 +146,8 @@ internal ref struct CopyRowValues(ReadOnlySpan<byte> fields) : IPostgresValues
     }
 
     public ReadOnlySpan<byte> NextBytes() => NextValue();
+
+    public ReadOnlySpan<byte> NextNumeric() => NextValue();
 
     public readonly string? DescribeField(int field, PostgresValueKind kind)
     {
@@ -217,16 +234,22 @@ internal static class PostgresBinary
     /// the same digits and scale (<c>1234.50</c> keeps its trailing zero, as Npgsql gives it). NaN, infinities and
     /// values beyond a decimal's 28-29 digits throw.
     /// </summary>
-    public static decimal Numeric(ReadOnlySpan<byte> value)
+    public static decimal Numeric(ReadOnlySpan<byte> value) => TryNumeric(value, out var result) ? result : throw TooLarge();
+
+    /// <summary>
+    /// <see cref="Numeric"/>, false for a value beyond a decimal (more than 28-29 digits, or more than 28 after the point:
+    /// <see cref="NumericText"/> has its digits). NaN and the infinities throw.
+    /// </summary>
+    public static bool TryNumeric(ReadOnlySpan<byte> value, out decimal result)
     {
+        result = default;
         var count = BinaryPrimitives.ReadInt16BigEndian(value);
         var weight = BinaryPrimitives.ReadInt16BigEndian(value[2..]);
         var sign = BinaryPrimitives.ReadUInt16BigEndian(value[4..]);
         var scale = (int)BinaryPrimitives.ReadUInt16BigEndian(value[6..]);
-        if (sign is not (NumericPositive or NumericNegative))
-            throw new InvalidCastException(sign == NumericNaN ? "NaN has no exact decimal form" : "an infinity has no exact decimal form");
+        CheckFinite(sign);
         // The value times 10^scale, an integer: digit i stands for 10000^(weight - i).
-        if (4 * weight + scale <= 15 && TrySmallNumeric(value, count, weight, scale, sign == NumericNegative, out var small)) return small;
+        if (4 * weight + scale <= 15 && TrySmallNumeric(value, count, weight, scale, sign == NumericNegative, out result)) return true;
         UInt128 mantissa = 0;
         for (var i = 0; i < count; i++)
         {
@@ -236,19 +259,20 @@ internal static class PostgresBinary
             if (exponent < 0)
             {
                 // Digits past the display scale are zeros in a stored numeric.
-                if (-exponent >= 4 || digit % (uint)Powers[-exponent] != 0) throw TooLarge();
+                if (-exponent >= 4 || digit % (uint)Powers[-exponent] != 0) return false;
                 mantissa += digit / (uint)Powers[-exponent];
             }
             else
             {
                 // The first digit is not zero, so a term beyond 10^32 alone exceeds the 96-bit mantissa.
-                if (exponent >= Powers.Length) throw TooLarge();
+                if (exponent >= Powers.Length) return false;
                 mantissa += digit * Powers[exponent];
             }
-            if (mantissa >= DecimalMantissaLimit) throw TooLarge();
+            if (mantissa >= DecimalMantissaLimit) return false;
         }
-        if (scale > 28) throw TooLarge();
-        return new decimal((int)(uint)mantissa, (int)(uint)(mantissa >> 32), (int)(uint)(mantissa >> 64), sign == NumericNegative && mantissa != 0, (byte)scale);
+        if (scale > 28) return false;
+        result = new decimal((int)(uint)mantissa, (int)(uint)(mantissa >> 32), (int)(uint)(mantissa >> 64), sign == NumericNegative && mantissa != 0, (byte)scale);
+        return true;
 
         // The usual numeric(p, s) with p <= 15: the first digit's power of ten is at most 10^15, so every term is below
         // 10^19 and, their powers being 4 apart, so is their sum: the mantissa fits a ulong, with no 128-bit arithmetic
@@ -271,7 +295,36 @@ internal static class PostgresBinary
             result = new decimal((int)(uint)mantissa, (int)(uint)(mantissa >> 32), 0, negative && mantissa != 0, (byte)scale);
             return true;
         }
-
-        static OverflowException TooLarge() => new("the value has more digits than the tap's decimals hold (28-29 significant digits, up to 28 after the point)");
     }
+
+    /// <summary>
+    /// A numeric's exact digits at its display scale as JSON number text (<c>0.12345678901234567890</c>), for a value
+    /// <see cref="TryNumeric"/> cannot hold: a DECIMAL(38, s) column reads it exactly, or refuses it by name. NaN and the
+    /// infinities throw.
+    /// </summary>
+    public static byte[] NumericText(ReadOnlySpan<byte> value)
+    {
+        var count = BinaryPrimitives.ReadInt16BigEndian(value);
+        var weight = BinaryPrimitives.ReadInt16BigEndian(value[2..]);
+        var sign = BinaryPrimitives.ReadUInt16BigEndian(value[4..]);
+        var scale = (int)BinaryPrimitives.ReadUInt16BigEndian(value[6..]);
+        CheckFinite(sign);
+        var unscaled = System.Numerics.BigInteger.Zero;
+        for (var i = 0; i < count; i++)
+        {
+            var digit = (int)BinaryPrimitives.ReadInt16BigEndian(value[(8 + 2 * i)..]);
+            var exponent = 4 * (weight - i) + scale;
+            // Digits past the display scale are zeros in a stored numeric.
+            unscaled += exponent >= 0 ? digit * System.Numerics.BigInteger.Pow(10, exponent) : digit / System.Numerics.BigInteger.Pow(10, -exponent);
+        }
+        return Parquet.DecimalWriter.Text(sign == NumericNegative ? -unscaled : unscaled, scale);
+    }
+
+    private static void CheckFinite(ushort sign)
+    {
+        if (sign is not (NumericPositive or NumericNegative))
+            throw new InvalidCastException(sign == NumericNaN ? "NaN has no exact decimal form" : "an infinity has no exact decimal form");
+    }
+
+    private static OverflowException TooLarge() => new("the value has more digits than the tap's decimals hold (28-29 significant digits, up to 28 after the point)");
 }

@@ -97,6 +97,39 @@ public sealed class ParquetLakeRoundTripTests : IDisposable
         Assert.Equal(["nan", "inf"], _lake.Query($"SELECT f32::VARCHAR, f64::VARCHAR FROM {Typed} WHERE id = 3").Single());
     }
 
+    /// <summary>
+    /// A DECIMAL of scale 19 to 38 (DuckDB's DECIMAL(38,19), (38,20), (38,38)) lands as itself with every digit, and the
+    /// tap prints every digit: it landed as DOUBLE, rounded. Values past System.Decimal's 28 places go through their text.
+    /// </summary>
+    [Fact]
+    public async Task A_decimal_of_scale_19_to_38_lands_as_itself_with_every_digit()
+    {
+        WriteWithDuckDb(_h.Path("in/dec/data.parquet"), """
+            SELECT * FROM (VALUES
+              (1, '0.12345678901234567890'::DECIMAL(38,20), '1234567890.1234567890123456789'::DECIMAL(38,19), '0.00000000000000000000000000000000000001'::DECIMAL(38,38)),
+              (2, '-999999999999999999.99999999999999999999'::DECIMAL(38,20), '0'::DECIMAL(38,19), '-0.99999999999999999999999999999999999999'::DECIMAL(38,38)),
+              (3, '0.00000000000000000001'::DECIMAL(38,20), NULL, '0.5'::DECIMAL(38,38))
+            ) t(id, d20, d19, d38)
+            """);
+        var config = new JsonObject { ["path"] = _h.Path("in/dec") };
+        await TempLake.RunBuiltInAsync(_lake.BuiltInPipeline("dec", "parquet", config));
+        const string Landed = "read_parquet('{lake}/raw/parquet/dec/*/*.parquet', hive_partitioning = false)";
+        Assert.Equal([["DECIMAL(38,20)", "DECIMAL(38,19)", "DECIMAL(38,38)"]], _lake.Query($"SELECT typeof(d20), typeof(d19), typeof(d38) FROM {Landed} LIMIT 1"));
+        // DuckDB prints a DECIMAL(38,38) without the leading zero.
+        string?[][] expected =
+        [
+            ["1", "0.12345678901234567890", "1234567890.1234567890123456789", ".00000000000000000000000000000000000001"],
+            ["2", "-999999999999999999.99999999999999999999", "0.0000000000000000000", "-.99999999999999999999999999999999999999"],
+            ["3", "0.00000000000000000001", null, ".50000000000000000000000000000000000000"],
+        ];
+        Assert.Equal(expected, _lake.Query($"SELECT id::VARCHAR, d20::VARCHAR, d19::VARCHAR, d38::VARCHAR FROM {Landed} ORDER BY id").Select(r => r.ToArray()).ToArray());
+
+        var output = await _h.SyncAsync("parquet", config);
+        Assert.Contains("\"multipleOf\":0.00000000000000000000000000000000000001", output.Lines.Single(l => l.Contains("\"SCHEMA\"", StringComparison.Ordinal)));
+        Assert.Contains("\"d20\":0.12345678901234567890,\"d19\":1234567890.1234567890123456789,\"d38\":0.00000000000000000000000000000000000001",
+            output.Lines.First(l => l.Contains("\"RECORD\"", StringComparison.Ordinal)));
+    }
+
     [Fact]
     public async Task NaN_and_the_infinities_inside_lists_and_structs_land_as_they_are_and_print_as_bare_words()
     {

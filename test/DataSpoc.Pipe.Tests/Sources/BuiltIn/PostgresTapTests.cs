@@ -312,6 +312,50 @@ public sealed class PostgresTapTests(PostgresServer server) : IDisposable
     }
 
     /// <summary>
+    /// A numeric(38, s) of a scale beyond 18 lands as DECIMAL(38, s) with every digit, past System.Decimal's 28-29 digits
+    /// and 28 places too: through the binary COPY (a full sync, straight into the column buffers), through the cursor
+    /// (incremental), and in the tap's Singer output. It landed as DOUBLE, rounded, with no notice.
+    /// </summary>
+    [Fact]
+    public async Task A_numeric_of_scale_19_to_38_lands_as_a_decimal_with_every_digit_by_copy_cursor_and_singer_output()
+    {
+        var db = await server.CreateDatabaseAsync("""
+            CREATE TABLE public.fine (id int PRIMARY KEY, d20 numeric(38,20), d38 numeric(38,38), d19 numeric(30,19));
+            INSERT INTO fine VALUES
+              (1, 0.12345678901234567890, 0.00000000000000000000000000000000000001, 1.1234567890123456789),
+              (2, 12345678.12345678901234567891, -0.99999999999999999999999999999999999999, 0.0000000000000000001),
+              (3, -999999999999999999.99999999999999999999, 0, -12345678901.1234567890123456789),
+              (4, 0, NULL, NULL);
+            """);
+        // DuckDB prints a DECIMAL(38,38) without the leading zero.
+        string[][] expected =
+        [
+            ["1", "0.12345678901234567890", ".00000000000000000000000000000000000001", "1.1234567890123456789"],
+            ["2", "12345678.12345678901234567891", "-.99999999999999999999999999999999999999", "0.0000000000000000001"],
+            ["3", "-999999999999999999.99999999999999999999", ".00000000000000000000000000000000000000", "-12345678901.1234567890123456789"],
+            ["4", "0.00000000000000000000", null!, null!],
+        ];
+        var config = Config(db);
+        config["filter_tables"] = new JsonArray("fine");
+        var incremental = config.DeepClone().AsObject();
+        incremental["replication_keys"] = new JsonObject { ["public-fine"] = "id" };
+        foreach (var tapConfig in new[] { config, incremental })
+        {
+            using var lake = new TempLake();
+            await TempLake.RunBuiltInAsync(lake.BuiltInPipeline("fine", "postgres", tapConfig));
+            const string from = "FROM read_parquet('{lake}/**/*.parquet', hive_partitioning = false)";
+            Assert.Equal([["DECIMAL(38,20)", "DECIMAL(38,38)", "DECIMAL(38,19)"]], lake.Query($"SELECT typeof(d20), typeof(d38), typeof(d19) {from} LIMIT 1"));
+            Assert.Equal(expected, lake.Query($"SELECT id::VARCHAR, d20::VARCHAR, d38::VARCHAR, d19::VARCHAR {from} ORDER BY id").Select(r => r.ToArray()).ToArray());
+        }
+
+        var output = await _h.SyncAsync("postgres", config);
+        Assert.Contains("\"multipleOf\":0.00000000000000000000000000000000000001", output.Lines.Single(l => l.Contains("\"SCHEMA\"", StringComparison.Ordinal)));
+        var records = output.Lines.Where(l => l.Contains("\"RECORD\"", StringComparison.Ordinal)).ToList();
+        Assert.Contains("\"d20\":-999999999999999999.99999999999999999999,\"d38\":0.00000000000000000000000000000000000000,\"d19\":-12345678901.1234567890123456789", records[2]);
+        Assert.Contains("\"d20\":12345678.12345678901234567891,\"d38\":-0.99999999999999999999999999999999999999", records[1]);
+    }
+
+    /// <summary>
     /// The lake has no infinite date: PostgreSQL's infinity and -infinity land as the latest and earliest values it holds
     /// (as Npgsql reads them), in a column and inside an array alike, and the run log counts them per column, since a
     /// real value of those dates lands the same.

@@ -157,7 +157,7 @@ public sealed class PostgresTypedValuesTests(PostgresServer server) : IDisposabl
 
     [Theory]
     [InlineData("numeric", "12345678901234567890123456789012345678", "numeric")]
-    [InlineData("numeric(38,0)", "99999999999999999999999999999999999999", "numeric(38,0)")]
+    [InlineData("numeric(38,0)", "'NaN'", "numeric(38,0)")]
     [InlineData("numeric", "'NaN'", "numeric")]
     [InlineData("numeric", "12345678901234567890.123456789", "numeric")]
     [InlineData("numeric[]", "ARRAY[0.1, 123456789012345678.12345678901]", "numeric[]")]

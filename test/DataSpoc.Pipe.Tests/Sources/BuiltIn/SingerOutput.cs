@@ -26,6 +26,18 @@ public sealed class SingerOutput
     public JsonObject? LastState => Messages.LastOrDefault(m => (string)m["type"]! == "STATE")?["value"]?.AsObject();
 
     /// <summary>Compact JSON without escaping non-ASCII text, for readable comparisons.</summary>
+    /// <summary>A JSON number's text as digits times 10^-scale (<c>1.5e-3</c> -> 15, 4).</summary>
+    private static (System.Numerics.BigInteger Digits, int Scale) Exact(string number)
+    {
+        var e = number.IndexOfAny(['e', 'E']);
+        var exponent = e < 0 ? 0 : int.Parse(number[(e + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+        var mantissa = e < 0 ? number : number[..e];
+        var point = mantissa.IndexOf('.');
+        var scale = (point < 0 ? 0 : mantissa.Length - point - 1) - exponent;
+        var digits = System.Numerics.BigInteger.Parse(mantissa.Replace(".", "", StringComparison.Ordinal), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+        return scale >= 0 ? (digits, scale) : (digits * System.Numerics.BigInteger.Pow(10, -scale), 0);
+    }
+
     public static string Json(JsonNode? node) => node?.ToJsonString(new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) ?? "null";
 
     public static SingerOutput Parse(byte[] utf8)
@@ -126,9 +138,11 @@ public sealed class SingerOutput
         }
         if (kind == JsonValueKind.Number && s["multipleOf"] is JsonValue step)
         {
-            var d = value.GetValue<decimal>();
-            var m = step.GetValue<decimal>();
-            Assert.True(d % m == 0, $"{where}: {d} is not a multiple of {m}");
+            // Exactly, in big integers: a step of 10^-29 or finer, and values of up to 38 digits, are past System.Decimal.
+            var (d, m) = (Exact(value.ToJsonString()), Exact(step.ToJsonString()));
+            var scale = Math.Max(d.Scale, m.Scale);
+            Assert.True(d.Digits * System.Numerics.BigInteger.Pow(10, scale - d.Scale) % (m.Digits * System.Numerics.BigInteger.Pow(10, scale - m.Scale)) == 0,
+                $"{where}: {value.ToJsonString()} is not a multiple of {step.ToJsonString()}");
         }
         if (kind == JsonValueKind.Object && s["properties"] is JsonObject props)
             foreach (var (name, sub) in value.AsObject())

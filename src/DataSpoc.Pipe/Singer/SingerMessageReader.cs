@@ -120,7 +120,6 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
     private static SingerState StateOf(ReadOnlySpan<byte> line, JsonElement value, long lineNumber)
     {
         ReadEveryString(value, "value", lineNumber);
-        if (NamedFloatLiterals.Current is not { } rewrite) return SingerState.FromJson(value.GetRawText());
         var r = new Utf8JsonReader(line, Options);
         r.Read();
         while (r.Read() && !(r.TokenType == JsonTokenType.PropertyName && r.CurrentDepth == 1 && r.ValueTextEquals("value"u8)))
@@ -128,9 +127,23 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
         r.Read();
         var start = (int)r.TokenStartIndex;
         r.Skip();
-        var text = rewrite.OriginalOf(start, (int)r.BytesConsumed, out var hasWords);
+        var end = (int)r.BytesConsumed;
+        var depth = new Utf8JsonReader(line[start..end], new JsonReaderOptions { MaxDepth = MaxStateDepth });
+        try { while (depth.Read()) { } }
+        catch (JsonException)
+        {
+            throw new SingerProtocolException(lineNumber, $"the STATE's value nests deeper than {MaxStateDepth} JSON levels, the most a state the pipeline saves may nest");
+        }
+        if (NamedFloatLiterals.Current is not { } rewrite) return SingerState.FromJson(Encoding.UTF8.GetString(line[start..end]));
+        var text = rewrite.OriginalOf(start, end, out var hasWords);
         return SingerState.FromTapText(Encoding.UTF8.GetString(text), hasWords);
     }
+
+    /// <summary>
+    /// The deepest a STATE's value may nest: a commit journal and a split part's record hold it one level down, and
+    /// those files are read at System.Text.Json's default depth (64).
+    /// </summary>
+    private const int MaxStateDepth = 63;
 
     /// <summary>
     /// Reads every string and name of a STATE's value, so that text which is not valid Unicode (a lone surrogate escape)

@@ -35,6 +35,22 @@ internal static class NamedFloatLiterals
             return false;
         }
 
+        /// <summary>
+        /// The bytes of <see cref="Original"/> that <c>Line[start..end]</c> was made from (a value whose tokens are all
+        /// within it), and whether a quoted word is among them: each word quoted before a position moved it by two.
+        /// </summary>
+        public ReadOnlySpan<byte> OriginalOf(int start, int end, out bool hasWords)
+        {
+            int before = 0, within = 0;
+            foreach (var (s, _) in words)
+            {
+                if (s < start) before++;
+                else if (s < end) within++;
+            }
+            hasWords = within > 0;
+            return original.AsSpan(start - 2 * before, end - start - 2 * within);
+        }
+
         /// <summary>The word of a quoted token between two reader positions, for an error: "NaN", "Infinity" or "-Infinity".</summary>
         public string? FirstWithin(long from, long to)
         {

@@ -166,7 +166,7 @@ public class PipeClientTests
         var killed = new Lake.CommitPlan
         {
             RunId = "k1ll3d", Pipeline = name, StartedAt = DateTimeOffset.UtcNow, Phase = Lake.CommitPlan.PhaseLanded,
-            State = new JsonObject { ["bookmark"] = "after-the-killed-run" },
+            State = Singer.SingerState.FromJson("""{"bookmark":"after-the-killed-run"}"""),
             Tables = { new Lake.TableChange { Key = "shop/orders", Entry = entry, Rows = 0, Files = 0 } },
         };
         File.WriteAllBytes(Path.Combine(home.Lake, Lake.LakeCommitter.JournalKey(name)), Lake.LakeJson.Serialize(killed));

@@ -33,7 +33,7 @@ public sealed class CommitPlan
     /// <summary>Iceberg / Delta metadata commits of tables that have a table format, made after the data files landed.</summary>
     [JsonPropertyName("table_metadata")] public List<Tables.TableMetadataCommit> TableMetadata { get; set; } = [];
     /// <summary>The state to save (the last STATE value), or null to leave state untouched.</summary>
-    [JsonPropertyName("state")] public JsonNode? State { get; set; }
+    [JsonPropertyName("state")] public Singer.SingerState? State { get; set; }
 
     /// <summary>
     /// Every data file this commit takes out of a table, claimed before anything lands: <see cref="Superseded"/> (plain

@@ -11,6 +11,15 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
 {
     public static string JournalKey(string pipeline) => LakePaths.JournalKey(pipeline);
 
+    /// <summary>
+    /// The content of <c>state.json</c>, which the next run hands the tap as it is (<c>--state</c>): strict JSON indented
+    /// like every lake file; a state with a bare NaN or infinity exactly as the tap wrote it, as no JSON writer keeps
+    /// those, and the tap (Python's json) reads them back as the floats they were.
+    /// </summary>
+    internal static byte[] StateFile(Singer.SingerState state) => state.HasNamedFloats
+        ? System.Text.Encoding.UTF8.GetBytes(state.Text)
+        : System.Text.Encoding.UTF8.GetBytes(System.Text.Json.Nodes.JsonNode.Parse(state.Text)!.ToJsonString(LakeJson.Options));
+
     /// <summary>How many of a commit's files are uploaded (or fsynced and renamed) at the same time.</summary>
     public const int FilesLandingAtOnce = 8;
 
@@ -196,7 +205,7 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
         }
         if (plan.State is not null)
-            await store.PutAsync(LakePaths.StateKey(plan.Pipeline), System.Text.Encoding.UTF8.GetBytes(plan.State.ToJsonString(LakeJson.Options)), WriteCondition.None, cancellationToken).ConfigureAwait(false);
+            await store.PutAsync(LakePaths.StateKey(plan.Pipeline), StateFile(plan.State), WriteCondition.None, cancellationToken).ConfigureAwait(false);
         await store.DeleteAsync(JournalKey(plan.Pipeline), cancellationToken).ConfigureAwait(false);
     }
 

@@ -61,16 +61,17 @@ internal static class TemporalParser
 
     /// <summary>
     /// <c>HH:MM[:SS[.f…]][Z|±HH[:]MM]</c> (RFC 3339's full-time has the offset, Python's <c>time.isoformat()</c> none): a
-    /// time with an offset is normalised to UTC as a date-time is, within the day. <c>24:00:00</c> is the end of the day;
-    /// no other time of hour 24 is one.
+    /// time with an offset is normalised to UTC as a date-time is, within the day. Hour 24 (<c>24:00:00</c>) is no time,
+    /// as in a date-time: a time of day is below 24 hours in Iceberg, Spark and Trino. Second 60 only as a leap second
+    /// (see <see cref="IsLeapSecond"/>).
     /// </summary>
     public static bool TryParseTimeMicros(ReadOnlySpan<byte> s, out long micros)
     {
         micros = 0;
-        if (s.Length < 5 || !TryClock(s, 0, out var h, out var m, out var sec, out var frac, out var end) || h > 24) return false;
-        if (h == 24 && (m != 0 || sec != 0 || frac != 0)) return false;
+        if (s.Length < 5 || !TryClock(s, 0, out var h, out var m, out var sec, out var frac, out var end) || h > 23) return false;
         var offsetMinutes = 0;
         if (end != s.Length && (!TryOffset(s, ref end, out offsetMinutes) || end != s.Length)) return false;
+        if (sec == 60 && !IsLeapSecond(h, m, offsetMinutes, ref sec)) return false;
         micros = ((h * 60L + m) * 60 + sec) * 1_000_000 + frac;
         if (offsetMinutes != 0) micros = ((micros - offsetMinutes * 60_000_000L) % MicrosPerDay + MicrosPerDay) % MicrosPerDay;
         return true;
@@ -88,7 +89,22 @@ internal static class TemporalParser
         var offsetMinutes = 0;
         if (i < s.Length && !TryOffset(s, ref i, out offsetMinutes)) return false;
         if (i != s.Length || day > DaysInMonth(year, month)) return false;
+        if (sec == 60 && !IsLeapSecond(h, mi, offsetMinutes, ref sec)) return false;
         micros = (((DaysSinceEpoch(year, month, day) * 24L + h) * 60 + mi) * 60 + sec - offsetMinutes * 60) * 1_000_000 + frac;
+        return true;
+    }
+
+    /// <summary>
+    /// Whether second 60 of <paramref name="h"/>:<paramref name="m"/> (at <paramref name="offsetMinutes"/> east of UTC) can
+    /// be a leap second: only 23:59:60 UTC can (UTC inserts them at the end of a day). Kept as 23:59:59 of that day
+    /// (<paramref name="sec"/> becomes 59): no reader's timestamp or time holds second 60. Any other second 60 is an invalid
+    /// value, as <c>2024-02-30</c> is: moving it back a second would change it silently.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)] // rare: keeps the hot paths small
+    private static bool IsLeapSecond(int h, int m, int offsetMinutes, ref int sec)
+    {
+        if (((h * 60 + m - offsetMinutes) % 1440 + 1440) % 1440 != 23 * 60 + 59) return false;
+        sec = 59;
         return true;
     }
 
@@ -155,8 +171,8 @@ internal static class TemporalParser
         var i = start + 5;
         if (i < s.Length && s[i] == ':')
         {
+            // 60 is left to the caller, which knows the offset (a leap second is 23:59:60 UTC only).
             if (!Two(s, i + 1, out sec) || sec > 60) return false;
-            if (sec == 60) sec = 59; // leap second: clamp, as most engines do
             i += 3;
             if (i < s.Length && s[i] is (byte)'.' or (byte)',')
             {

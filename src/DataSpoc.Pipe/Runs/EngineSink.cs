@@ -87,8 +87,7 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
         {
             var line = NextLine();
             // Read back from its text, as the Singer reader would: the committed state is byte for byte the printed run's.
-            using var document = JsonDocument.Parse(Serialize(state));
-            _ingest.OnState(document.RootElement, line);
+            _ingest.OnState(SingerState.FromJson(System.Text.Encoding.UTF8.GetString(Serialize(state))), line);
         }
         catch (Exception e)
         {

@@ -55,7 +55,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
     private int _fileStems;
 
     public IReadOnlyCollection<StreamState> Streams => Volatile.Read(ref _streamList);
-    public JsonNode? LastState { get; private set; }
+    public SingerState? LastState { get; private set; }
     public Dictionary<string, long> UnknownMessages { get; } = new(StringComparer.Ordinal);
     /// <summary>Later SCHEMA messages that changed the type of a column the stream's earlier files have, for the run log.</summary>
     public List<string> SchemaTypeChanges { get; } = [];
@@ -215,7 +215,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         }
 
         public void OnSchema(string stream, JsonElement schema, IReadOnlyList<string> keyProperties, long line) => ingest.OnSchema(stream, schema, keyProperties, line);
-        public void OnState(JsonElement value, long line) => ingest.OnState(value, line);
+        public void OnState(SingerState state, long line) => ingest.OnState(state, line);
         public void OnActivateVersion(string stream, long version, long line) => ingest.OnActivateVersion(stream, version, line);
         public void OnUnknown(string type, long line) => ingest.OnUnknown(type, line);
 
@@ -886,7 +886,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
     /// <summary>The first few rejections, for the run log.</summary>
     public List<string> RejectionSamples { get; } = [];
 
-    public void OnState(JsonElement value, long line) => LastState = JsonNode.Parse(value.GetRawText());
+    public void OnState(SingerState state, long line) => LastState = state;
 
     public void OnActivateVersion(string stream, long version, long line)
     {

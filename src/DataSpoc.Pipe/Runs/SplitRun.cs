@@ -137,7 +137,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
         var filesPrefix = LakePaths.SplitPartFilesPrefix(_name, _run, part.Index);
         await foreach (var old in store.ListAsync(filesPrefix, cancellationToken).ConfigureAwait(false))
             await store.DeleteAsync(old.Key, cancellationToken).ConfigureAwait(false);
-        var record = new SplitPartRecord { Part = part.Index, Parts = part.Count, RunId = runId, Full = full, State = ingest.LastState?.DeepClone() };
+        var record = new SplitPartRecord { Part = part.Index, Parts = part.Count, RunId = runId, Full = full, State = ingest.LastState };
         var n = 0;
         foreach (var stream in ingest.Streams.Where(s => s.Selected && s.Schema is not null))
         {
@@ -288,7 +288,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
             Pipeline = pipeline.Name,
             StartedAt = startedAt,
             // Every part ends with the same STATE (the plan's window): saved once, with the commit, only when every part is in it.
-            State = records.Select(r => r.State).LastOrDefault(s => s is not null)?.DeepClone(),
+            State = records.Select(r => r.State).LastOrDefault(s => s is not null),
         };
         foreach (var streams in records.SelectMany(r => r.Streams.Select(s => (Part: r.Part, Stream: s))).GroupBy(x => x.Stream.Table, StringComparer.Ordinal))
         {

@@ -34,7 +34,7 @@ public sealed class SplitPartRecord
     [JsonPropertyName("finished_at")] public DateTimeOffset FinishedAt { get; set; }
     [JsonPropertyName("full")] public bool Full { get; set; }
     /// <summary>The part's last STATE (every part ends with the same one: the plan's bookmark).</summary>
-    [JsonPropertyName("state")] public JsonNode? State { get; set; }
+    [JsonPropertyName("state")] public Singer.SingerState? State { get; set; }
     [JsonPropertyName("streams")] public List<SplitStreamRecord> Streams { get; set; } = [];
 }
 

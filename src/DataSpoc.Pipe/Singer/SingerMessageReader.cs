@@ -19,7 +19,7 @@ internal interface ISingerHandler
     {
         for (var i = 0; i < lines.Count; i++) reader.DispatchLine(lines[i], lines.LineNumber(i), lines.Unterminated(i));
     }
-    void OnState(JsonElement value, long line);
+    void OnState(SingerState state, long line);
     void OnActivateVersion(string stream, long version, long line);
     void OnUnknown(string type, long line);
     /// <summary>A BATCH message: the stream's records are in the files it names (a handler that does not read them counts it as unknown).</summary>
@@ -113,27 +113,74 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
     }
 
     /// <summary>
-    /// Reads every string and name of a value, so that text which is not valid Unicode (a lone surrogate escape) fails
-    /// here, on its line, and not when the state is saved after the data landed.
+    /// The STATE's value as the tap wrote it. On a line read again with its named floats quoted
+    /// (<see cref="NamedFloatLiterals.Current"/>), that is the original line's bytes of the value, bare NaN and all: the
+    /// tap reads the state back as it wrote it, a float and not the string "NaN".
     /// </summary>
-    private static void ReadEveryString(JsonElement value)
+    private static SingerState StateOf(ReadOnlySpan<byte> line, JsonElement value, long lineNumber)
     {
-        switch (value.ValueKind)
+        ReadEveryString(value, "value", lineNumber);
+        var r = new Utf8JsonReader(line, Options);
+        r.Read();
+        while (r.Read() && !(r.TokenType == JsonTokenType.PropertyName && r.CurrentDepth == 1 && r.ValueTextEquals("value"u8)))
+            if (r.TokenType == JsonTokenType.PropertyName) { r.Read(); r.Skip(); }
+        r.Read();
+        var start = (int)r.TokenStartIndex;
+        r.Skip();
+        var end = (int)r.BytesConsumed;
+        var depth = new Utf8JsonReader(line[start..end], new JsonReaderOptions { MaxDepth = MaxStateDepth });
+        try { while (depth.Read()) { } }
+        catch (JsonException)
         {
-            case JsonValueKind.String:
-                _ = value.GetString();
-                break;
-            case JsonValueKind.Array:
-                foreach (var item in value.EnumerateArray()) ReadEveryString(item);
-                break;
-            case JsonValueKind.Object:
-                foreach (var property in value.EnumerateObject())
-                {
-                    _ = property.Name;
-                    ReadEveryString(property.Value);
-                }
-                break;
+            throw new SingerProtocolException(lineNumber, $"the STATE's value nests deeper than {MaxStateDepth} JSON levels, the most a state the pipeline saves may nest");
         }
+        if (NamedFloatLiterals.Current is not { } rewrite) return SingerState.FromJson(Encoding.UTF8.GetString(line[start..end]));
+        var text = rewrite.OriginalOf(start, end, out var hasWords);
+        return SingerState.FromTapText(Encoding.UTF8.GetString(text), hasWords);
+    }
+
+    /// <summary>
+    /// The deepest a STATE's value may nest: a commit journal and a split part's record hold it one level down, and
+    /// those files are read at System.Text.Json's default depth (64).
+    /// </summary>
+    private const int MaxStateDepth = 63;
+
+    /// <summary>
+    /// Reads every string and name of a STATE's value, so that text which is not valid Unicode (a lone surrogate escape)
+    /// fails here, naming its line and where in the state it is, and not when the state is saved after the data landed.
+    /// </summary>
+    private static void ReadEveryString(JsonElement value, string path, long lineNumber)
+    {
+        try
+        {
+            switch (value.ValueKind)
+            {
+                case JsonValueKind.String:
+                    _ = value.GetString();
+                    break;
+                case JsonValueKind.Array:
+                    var i = 0;
+                    foreach (var item in value.EnumerateArray()) ReadEveryString(item, $"{path}[{i++}]", lineNumber);
+                    break;
+                case JsonValueKind.Object:
+                    foreach (var property in value.EnumerateObject())
+                    {
+                        string name;
+                        try { name = property.Name; }
+                        catch (InvalidOperationException) { throw Refused(path + " (a property name)"); }
+                        ReadEveryString(property.Value, path + "." + name, lineNumber);
+                    }
+                    break;
+            }
+        }
+        catch (InvalidOperationException e) when (e.Source?.StartsWith("System.Text.Json", StringComparison.Ordinal) == true)
+        {
+            throw Refused(path);
+        }
+
+        SingerProtocolException Refused(string where) => new(lineNumber,
+            $"the STATE message's {where} is a string that is not valid Unicode (a lone surrogate escape such as \\ud800, or bytes that are not UTF-8): "
+            + "a state the pipeline saves must be text the tap can read back");
     }
 
     /// <summary>
@@ -346,8 +393,7 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
             case "STATE":
                 if (!root.TryGetProperty("value", out var value))
                     throw new SingerProtocolException(lineNumber, "STATE message has no \"value\"");
-                ReadEveryString(value);
-                handler.OnState(value.Clone(), lineNumber);
+                handler.OnState(StateOf(line, value, lineNumber), lineNumber);
                 break;
             case "ACTIVATE_VERSION":
             {

@@ -84,6 +84,24 @@ public class TemporalParserTests
     }
 
     [Theory]
+    [InlineData("2024-12-31T23:59:60Z", true)]
+    [InlineData("2016-12-31T23:59:60.999999Z", true)]
+    [InlineData("2017-01-01T05:29:60+05:30", true)] // 23:59:60 UTC
+    [InlineData("2024-06-15T10:30:60Z", false)]
+    [InlineData("2024-12-31T23:59:60+01:00", false)] // 22:59:60 UTC
+    [InlineData("2024-12-31T23:58:60Z", false)]
+    public void Second_60_is_a_leap_second_kept_as_23_59_59_UTC_only_at_23_59_60_UTC(string text, bool valid)
+    {
+        var bytes = Encoding.UTF8.GetBytes(text);
+        Assert.Equal(valid, TemporalParser.TryParseTimestampMicros(bytes, out var micros));
+        Assert.Equal(valid, TemporalParser.TryParseDateDays(bytes, out _));
+        if (!valid) return;
+        var instant = DateTimeOffset.Parse(text.Replace(":60", ":59"), System.Globalization.CultureInfo.InvariantCulture).ToUniversalTime();
+        Assert.Equal(23 * 3600 + 59 * 60 + 59, (int)instant.TimeOfDay.TotalSeconds);
+        Assert.Equal((instant - DateTimeOffset.UnixEpoch).Ticks / 10, micros);
+    }
+
+    [Theory]
     [InlineData("03:04:05", 11_045_000_000L)]
     [InlineData("03:04:05.25", 11_045_250_000L)]
     [InlineData("03:04:05Z", 11_045_000_000L)]
@@ -91,7 +109,8 @@ public class TemporalParserTests
     [InlineData("03:04:05+01:00", 7_445_000_000L)] // normalised to UTC, as a date-time is
     [InlineData("23:30:00-01:00", 1_800_000_000L)] // within the day
     [InlineData("00:30:00+01:00", 84_600_000_000L)]
-    [InlineData("24:00:00", 86_400_000_000L)]
+    [InlineData("23:59:60", 86_399_000_000L)] // a leap second (UTC): kept as 23:59:59, as a date-time's
+    [InlineData("00:59:60.5+01:00", 86_399_500_000L)]
     public void Times_in_RFC_3339_and_Python_forms_land(string text, long expected)
     {
         Assert.True(TemporalParser.TryParseTimeMicros(Encoding.UTF8.GetBytes(text), out var micros), text);
@@ -99,7 +118,10 @@ public class TemporalParserTests
     }
 
     [Theory]
+    [InlineData("24:00:00")] // no time of day in Iceberg, Spark or Trino, and refused in a date-time too
     [InlineData("24:59:59")]
+    [InlineData("10:30:60")] // second 60 that is no leap second (23:59:60 UTC): refused, not moved back a second
+    [InlineData("23:59:60+01:00")]
     [InlineData("24:30:00.5")]
     [InlineData("24:00:01")]
     [InlineData("03:04:05+24:00")]

@@ -200,4 +200,30 @@ public sealed class ValueLimitTests : IDisposable
         Assert.Equal([["1", "dt=2025-01-20"], ["3", "dt=9999-12-31"]],
             _lake.Query("SELECT id, regexp_extract(filename, 'dt=[0-9-]+') FROM read_parquet('{lake}/raw/test/events/*/*.parquet', filename = true) ORDER BY id"));
     }
+
+    [Theory]
+    [InlineData("2024-06-15T10:30:60Z", "12:00:00", "field 'at': '2024-06-15T10:30:60Z' is not an ISO-8601 date-time within years 1..9999 UTC")]
+    [InlineData("2024-12-31T23:59:60+01:00", "12:00:00", "field 'at': '2024-12-31T23:59:60+01:00' is not an ISO-8601 date-time within years 1..9999 UTC")]
+    [InlineData("2024-06-15T10:30:00Z", "10:30:60", "field 'tm': '10:30:60' is not an ISO-8601 time")]
+    [InlineData("2024-06-15T10:30:00Z", "24:00:00", "field 'tm': '24:00:00' is not an ISO-8601 time")]
+    public async Task Second_60_that_is_no_leap_second_and_time_24_00_are_located_value_errors(string at, string tm, string error)
+    {
+        // Moved back a second (10:30:60 landed as 10:30:59) or landed past the day's end (24:00:00) before, without a word.
+        var bad = _lake.WriteSinger("clock-bad.singer", ClockSchema, $$$"""{"type":"RECORD","stream":"clock","record":{"id":2,"at":"{{{at}}}","tm":"{{{tm}}}"}}""");
+        var failed = await TempLake.RunAsync(_lake.Pipeline("clock-bad", bad));
+        Assert.Equal("failure", failed.Log.Status);
+        Assert.StartsWith("stream 'clock', line 2: " + error, failed.Log.Error);
+    }
+
+    private const string ClockSchema = """{"type":"SCHEMA","stream":"clock","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"at":{"type":"string","format":"date-time"},"tm":{"type":"string","format":"time"}}}}""";
+
+    [Fact]
+    public async Task A_leap_second_23_59_60_UTC_lands_as_23_59_59()
+    {
+        var leap = _lake.WriteSinger("clock-leap.singer", ClockSchema, """{"type":"RECORD","stream":"clock","record":{"id":1,"at":"2017-01-01T01:59:60.5+02:00","tm":"23:59:60"}}""");
+        var landed = await TempLake.RunAsync(_lake.Pipeline("clock-leap", leap, p => p with { Source = p.Source with { Name = "leap" } }));
+        Assert.True(landed.Succeeded, landed.Log.Error);
+        Assert.Equal([["2016-12-31 23:59:59.5+00", "23:59:59"]],
+            _lake.Query("SELECT \"at\"::varchar, tm::varchar FROM read_parquet('{lake}/raw/leap/clock/*/*.parquet')"));
+    }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Singer;
 using DataSpoc.Pipe.Tests.Support;
 using Xunit;
 
@@ -102,6 +103,43 @@ public sealed class NamedFloatLiteralTests
         var stats = JsonNode.Parse((string)add["stats"]!)!;
         Assert.Equal(3, (int)stats["numRecords"]!);
         Assert.All(new[] { stats["minValues"]?["v"], stats["maxValues"]?["v"] }, bound => Assert.True(bound is null || double.IsFinite(bound.GetValue<double>())));
+    }
+
+    [Fact]
+    public async Task A_state_holding_NaN_or_an_infinity_is_saved_and_handed_back_to_the_tap_as_it_wrote_them()
+    {
+        // A float bookmark as json.dumps writes it: saved as the strings "Infinity"/"NaN" before, the tap (which compares
+        // its float key with the bookmark) failed on the next run: '<=' not supported between 'int' and 'str'.
+        using var lake = new TempLake();
+        const string state = """{"bookmark": Infinity, "f": [NaN, -Infinity], "s": "NaN", "n": 1.10}""";
+        var input = lake.WriteSinger("st.singer", Schema, """{"type":"RECORD","stream":"m","record":{"id":1,"v":1.5}}""",
+            """{"type":"STATE","value":""" + state + "}");
+        var first = await TempLake.RunAsync(lake.Pipeline("nan-state", input));
+        Assert.True(first.Succeeded, first.Log.Error);
+        var stateFile = Path.Combine(lake.Root, LakePaths.StateKey("nan-state"));
+        Assert.Equal(state, File.ReadAllText(stateFile));
+
+        // The replay tap in incremental mode reads --state with Python's json and skips ids <= the bookmark (inf).
+        var next = await TempLake.RunAsync(lake.Pipeline("nan-state", input, extraConfig: new JsonObject { ["incremental"] = true }));
+        Assert.True(next.Succeeded, next.Log.Error + " / " + next.Log.Tap?.StderrTail);
+        Assert.Equal(0, next.Log.Streams["m"].Records);
+        Assert.Equal("""{"bookmark": Infinity}""", File.ReadAllText(stateFile));
+    }
+
+    [Fact]
+    public void A_commit_journal_keeps_a_state_with_named_floats_as_its_text_and_a_json_state_as_json()
+    {
+        // A run killed mid-commit saves the state from its journal: the NaN must survive the journal too.
+        var named = SingerState.FromTapText("""{"b": NaN, "s": "NaN"}""", hasNamedFloats: true);
+        var plan = LakeJson.Deserialize<CommitPlan>(LakeJson.Serialize(new CommitPlan { State = named }), "journal");
+        Assert.True(plan.State!.HasNamedFloats);
+        Assert.Equal("""{"b": NaN, "s": "NaN"}""", System.Text.Encoding.UTF8.GetString(LakeCommitter.StateFile(plan.State)));
+
+        var json = LakeJson.Serialize(new CommitPlan { State = SingerState.FromJson("""{"b":1.10}""") });
+        Assert.Equal(1.10m, JsonNode.Parse(json)!["state"]!["b"]!.GetValue<decimal>());
+        var back = LakeJson.Deserialize<CommitPlan>(json, "journal").State!;
+        Assert.False(back.HasNamedFloats);
+        Assert.Equal("{\n  \"b\": 1.10\n}", System.Text.Encoding.UTF8.GetString(LakeCommitter.StateFile(back)));
     }
 
     [Theory]

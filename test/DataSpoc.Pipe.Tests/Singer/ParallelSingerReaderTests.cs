@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Singer;
 
 namespace DataSpoc.Pipe.Tests.Singer;
@@ -15,7 +16,7 @@ public class ParallelSingerReaderTests
             lock (gate) records.Add(line);
         }
         public void OnSchema(string stream, JsonElement schema, IReadOnlyList<string> keyProperties, long line) => Control(line);
-        public void OnState(JsonElement value, long line) => Control(line);
+        public void OnState(SingerState state, long line) => Control(line);
         public void OnActivateVersion(string stream, long version, long line) => Control(line);
         public void OnUnknown(string type, long line) => Control(line);
         private void Control(long line)
@@ -67,7 +68,7 @@ public class ParallelSingerReaderTests
             lock (gate) records.Add(line);
         }
         public void OnSchema(string stream, JsonElement schema, IReadOnlyList<string> keyProperties, long line) => Control("schema");
-        public void OnState(JsonElement value, long line) => Control("state " + (value.TryGetProperty("n", out var n) ? n.GetInt32().ToString() : value.GetRawText()));
+        public void OnState(SingerState state, long line) => Control("state " + (JsonNode.Parse(state.Text)?["n"] is { } n ? n.GetValue<int>().ToString() : state.Text));
         public void OnActivateVersion(string stream, long version, long line) => Control("activate");
         public void OnUnknown(string type, long line) => Control(type);
         private void Control(string what)
@@ -154,7 +155,7 @@ public class ParallelSingerReaderTests
             lock (gate) records.Add(line, text);
         }
         public void OnSchema(string stream, JsonElement schema, IReadOnlyList<string> keyProperties, long line) => Control(line);
-        public void OnState(JsonElement value, long line) => Control(line);
+        public void OnState(SingerState state, long line) => Control(line);
         public void OnActivateVersion(string stream, long version, long line) => Control(line);
         public void OnUnknown(string type, long line) => Control(line);
         private void Control(long line)

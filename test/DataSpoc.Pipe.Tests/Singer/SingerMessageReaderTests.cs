@@ -24,6 +24,22 @@ public class SingerMessageReaderTests
         Assert.Empty(lake.ParquetKeys());
     }
 
+    [Fact]
+    public async Task A_lone_surrogate_in_a_state_fails_naming_the_state_and_where_in_it()
+    {
+        using var lake = new TempLake();
+        var file = lake.WriteSinger("surrogate-state.singer",
+            """{"type":"SCHEMA","stream":"items","schema":{"type":"object","properties":{"id":{"type":"integer"}}},"key_properties":["id"]}""",
+            """{"type":"RECORD","stream":"items","record":{"id":1}}""",
+            """{"type":"STATE","value":{"bookmarks":{"items":{"k":"\ud800"}}}}""");
+
+        var result = await TempLake.RunAsync(lake.Pipeline("surrogate-state", file));
+
+        Assert.False(result.Succeeded);
+        Assert.Contains("line 3: the STATE message's value.bookmarks.items.k is a string that is not valid Unicode", result.Log.Error);
+        Assert.Empty(lake.ParquetKeys());
+    }
+
     /// <summary>A SCHEMA and its records nested <paramref name="levels"/> objects deep under "c" (as t4's gen.py deep writes them).</summary>
     private static string[] Nested(int levels, int records = 3)
     {

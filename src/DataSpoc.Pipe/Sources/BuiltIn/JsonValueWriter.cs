@@ -52,7 +52,7 @@ internal sealed class JsonValueWriter : RowWriter
     /// <summary>Inside a JSON value (a nested Parquet list or struct) NaN and the infinities are null unless <see cref="NamedFloatsAsStrings"/> (the parquet tap sets it): JSON text cannot hold them as numbers.</summary>
     public override void Double(int property, double value)
     {
-        if (double.IsFinite(value)) Writer.WriteNumberValue(value);
+        if (double.IsFinite(value)) SingerJsonSink.WriteDouble(Writer, value);
         else if (NamedFloatsAsStrings) Writer.WriteStringValue(NamedFloatLiterals.Word(value));
         else Writer.WriteNullValue();
     }

@@ -42,9 +42,11 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
             sql += $" ORDER BY t.{PostgresColumn.Quote(key.Name)} ASC NULLS LAST";
             var parameters = new List<NpgsqlParameter>();
             if (since is not null) parameters.Add(new NpgsqlParameter("since", BookmarkText(since)));
-            var nullKeys = await ReadAsync(sql, parameters, rows, key, turn: null, cancellationToken).ConfigureAwait(false);
+            var sinceText = since is null ? null : BookmarkText(since);
+            var (nullKeys, atBookmark) = await ReadAsync(sql, parameters, rows, key, turn: null, cancellationToken, sinceText).ConfigureAwait(false);
             _infinities.WriteNotices(sink, stream);
             await NoteNullKeysAsync(key, since is null, nullKeys, cancellationToken).ConfigureAwait(false);
+            NoteRowsReadAgain(key, sinceText, atBookmark);
         }
         await sink.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -66,7 +68,7 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
             await name.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
         }
         var sync = new PostgresTableSync(connection, table, null, batchSize, sink, new JsonObject(), new JsonObject(), infinities: infinities);
-        await sync.ReadAsync(SelectSql(table, null) + " WHERE " + condition, parameters, rows, null, turn, cancellationToken).ConfigureAwait(false);
+        await sync.ReadAsync(SelectSql(table, null) + " WHERE " + condition, parameters, rows, null, turn, cancellationToken, sinceText: null).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -104,6 +106,19 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
         if (share > 0)
             sink.WriteNotice($"stream '{table.StreamId}': PostgreSQL's statistics say {share * 100:0.##}% of the rows have a NULL replication key " +
                 $"'{key.Name}': {why}");
+    }
+
+    /// <summary>
+    /// Says in the run log how many rows an incremental run read again because their key equals the bookmark: it reads
+    /// <c>key &gt;= bookmark</c> (Singer's semantics: rows that share the last key value, or came in with it after the last
+    /// run, are not missed), so an appended table (the default write mode) holds those rows once more after every run.
+    /// </summary>
+    private void NoteRowsReadAgain(PostgresColumn key, string? sinceText, long atBookmark)
+    {
+        if (sinceText is null || atBookmark == 0 || sink.MergesByKey || table.KeyProperties.Count == 0) return;
+        sink.WriteNotice($"stream '{table.StreamId}': {atBookmark} row(s) whose replication key '{key.Name}' equals the bookmark ({sinceText}) " +
+            "were read again (incremental runs read rows whose key is >= the bookmark, so none that share it is missed): an appended table " +
+            "holds them once more after every run; write_mode: merge replaces them by the table's key instead");
     }
 
     /// <summary>The saved bookmark of <paramref name="stream"/> when it is for <paramref name="key"/>, else null (read from the start).</summary>
@@ -176,11 +191,13 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
     /// Runs <paramref name="sql"/> through a cursor; with a <paramref name="bookmarkKey"/>, writes a STATE after every
     /// batch. With a <paramref name="turn"/>, each batch is handed to the sink while holding it.
     /// </summary>
-    /// <returns>The rows whose bookmark key was NULL.</returns>
-    private async Task<long> ReadAsync(string sql, List<NpgsqlParameter> parameters, RowWriter rows, PostgresColumn? bookmarkKey, SemaphoreSlim? turn,
-        CancellationToken cancellationToken)
+    /// <returns>The rows whose bookmark key was NULL, and those whose key's text is <paramref name="sinceText"/> (the bookmark the run started from).</returns>
+    private async Task<(long NullKeys, long AtBookmark)> ReadAsync(string sql, List<NpgsqlParameter> parameters, RowWriter rows, PostgresColumn? bookmarkKey, SemaphoreSlim? turn,
+        CancellationToken cancellationToken, string? sinceText)
     {
-        long nullKeys = 0;
+        long nullKeys = 0, atBookmark = 0;
+        // Rows come in key order, so those at the bookmark come first: compared only until a greater key.
+        var pastBookmark = sinceText is null;
         var key = bookmarkKey;
         var stream = table.StreamId;
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
@@ -217,7 +234,11 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
                         if (key is not null)
                         {
                             if (values.NextIsNull()) nullKeys++;
-                            else values.NextText(NpgsqlTypes.NpgsqlDbType.Text, out lastKey);
+                            else
+                            {
+                                values.NextText(NpgsqlTypes.NpgsqlDbType.Text, out lastKey);
+                                if (!pastBookmark && !(pastBookmark = lastKey != sinceText)) atBookmark++;
+                            }
                         }
                         count++;
                         await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
@@ -244,7 +265,7 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
             if (count < batchSize) break;
         }
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return nullKeys;
+        return (nullKeys, atBookmark);
     }
 
     /// <summary>

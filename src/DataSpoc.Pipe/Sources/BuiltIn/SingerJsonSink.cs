@@ -56,6 +56,17 @@ internal sealed class SingerJsonSink(Stream output, TextWriter? notices = null) 
         json.WriteStringValue(text);
     }
 
+    /// <summary>
+    /// A finite double as RECORD lines carry it: its shortest round-trip form, but -0.0 as <c>-0.0</c>, not the
+    /// <c>-0</c> the JSON writer prints, which Python's json (every singer-python target) reads as the integer 0, sign
+    /// lost. Other whole doubles stay <c>1</c>, not <c>1.0</c>: read as the int 1, they still equal the double.
+    /// </summary>
+    internal static void WriteDouble(Utf8JsonWriter json, double value)
+    {
+        if (value == 0 && double.IsNegative(value)) json.WriteRawValue("-0.0"u8, skipInputValidation: true);
+        else json.WriteNumberValue(value);
+    }
+
     /// <summary>A time of day as RECORD lines carry it, to the microsecond.</summary>
     internal static void WriteTime(Utf8JsonWriter json, TimeOnly value)
     {
@@ -145,13 +156,10 @@ internal sealed class SingerJsonSink(Stream output, TextWriter? notices = null) 
         public override void Long(int property, long value) => Current.WriteNumber(names[property], value);
         public override void Double(int property, double value)
         {
-            if (double.IsFinite(value)) Current.WriteNumber(names[property], value);
-            else
-            {
-                // Not JSON, but what Python's json.dumps (and so a singer-python tap) prints, and what the engine reads back.
-                Current.WritePropertyName(names[property]);
-                Current.WriteRawValue(NamedFloatLiterals.Word(value), skipInputValidation: true);
-            }
+            Current.WritePropertyName(names[property]);
+            if (double.IsFinite(value)) WriteDouble(Current, value);
+            // Not JSON, but what Python's json.dumps (and so a singer-python tap) prints, and what the engine reads back.
+            else Current.WriteRawValue(NamedFloatLiterals.Word(value), skipInputValidation: true);
         }
         public override void Decimal(int property, decimal value) => Current.WriteNumber(names[property], value);
         public override void Bool(int property, bool value) => Current.WriteBoolean(names[property], value);

@@ -27,6 +27,17 @@ public sealed class ParquetTapTests : IDisposable
     }
 
     [Fact]
+    public async Task A_negative_zero_double_prints_as_minus_0_0_which_python_reads_as_a_float_with_its_sign()
+    {
+        // Printed as -0 before, which Python's json (every singer-python target) reads as the integer 0: sign and type lost.
+        WriteWithDuckDb(_h.Path("in/zeros.parquet"), "SELECT 1 AS id, '-0.0'::DOUBLE AS d, ['-0.0'::DOUBLE, 2.5, 1.0] AS ds, 0.0::DOUBLE AS z");
+        var output = await _h.SyncAsync("parquet", new JsonObject { ["path"] = _h.Path("in") });
+        var line = output.Lines.Single(l => l.Contains("\"RECORD\"", StringComparison.Ordinal));
+        Assert.Contains("\"d\":-0.0,\"ds\":[-0.0,2.5,1],\"z\":0}", line);
+        Assert.True(double.IsNegative(output.Records("zeros").Single()["d"]!.GetValue<double>()));
+    }
+
+    [Fact]
     public async Task Parquet_tap_maps_the_parquet_schema_and_reads_every_value_back_including_nested_ones()
     {
         WriteWithDuckDb(_h.Path("in/things.parquet"), """

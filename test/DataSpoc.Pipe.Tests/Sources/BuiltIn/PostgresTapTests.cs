@@ -415,6 +415,40 @@ public sealed class PostgresTapTests(PostgresServer server) : IDisposable
     }
 
     [Fact]
+    public async Task An_appending_incremental_run_counts_in_the_run_log_the_rows_it_read_again_at_the_bookmark()
+    {
+        // Rows >= the bookmark are read (none sharing the last key is missed), so an appended table gets the rows at the
+        // bookmark again on every run: said in the run log (nothing said before), not when merge replaces them by key.
+        var db = await server.CreateDatabaseAsync("""
+            CREATE TABLE public.ev (id int8 PRIMARY KEY, k int4 NOT NULL);
+            INSERT INTO ev VALUES (1, 10), (2, 20), (3, 20);
+            """);
+        var config = Config(db);
+        config["filter_tables"] = new JsonArray("ev");
+        config["replication_keys"] = new JsonObject { ["public-ev"] = "k" };
+        using var lake = new TempLake();
+        var append = lake.BuiltInPipeline("ev", "postgres", config) with { Incremental = new IncrementalSettings { Enabled = true } };
+
+        var first = await TempLake.RunBuiltInAsync(append);
+        Assert.DoesNotContain(first.Log.Notices, n => n.Contains("equals the bookmark", StringComparison.Ordinal));
+        var second = await TempLake.RunBuiltInAsync(append);
+        Assert.Equal(2, second.Log.Streams["public-ev"].Records);
+        Assert.Contains(second.Log.Notices, n => n.StartsWith("stream 'public-ev': 2 row(s) whose replication key 'k' equals the bookmark (20) were read again", StringComparison.Ordinal)
+            && n.Contains("write_mode: merge", StringComparison.Ordinal));
+
+        using var mergeLake = new TempLake();
+        var merge = mergeLake.BuiltInPipeline("ev", "postgres", config) with
+        {
+            Incremental = new IncrementalSettings { Enabled = true },
+            Destination = append.Destination with { Bucket = mergeLake.Bucket, WriteMode = WriteMode.Merge },
+        };
+        await TempLake.RunBuiltInAsync(merge);
+        var merged = await TempLake.RunBuiltInAsync(merge);
+        Assert.Equal(2, merged.Log.Streams["public-ev"].Records);
+        Assert.DoesNotContain(merged.Log.Notices, n => n.Contains("equals the bookmark", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Rows_with_a_null_replication_key_are_named_in_the_run_log_on_the_first_run_and_after()
     {
         var db = await server.CreateDatabaseAsync("""

@@ -247,15 +247,18 @@ public sealed class PostgresTypedValuesTests(PostgresServer server) : IDisposabl
 
     /// <summary>
     /// The tap's value writer before typed rows (kept as the reference the typed path must print identically), NaN and
-    /// the infinities printed as Python prints them since they land as such (they were null before).
+    /// the infinities printed as Python prints them since they land as such (they were null before), and -0.0 as
+    /// <c>-0.0</c>, as Python prints it (the JSON writer's <c>-0</c> is the integer 0 to Python).
     /// </summary>
     private static class JsonFromReader
     {
         private static void WritePython(Utf8JsonWriter json, JsonEncodedText property, double value)
         {
             json.WritePropertyName(property);
-            json.WriteRawValue(double.IsNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity", skipInputValidation: true);
+            json.WriteRawValue(double.IsNaN(value) ? "NaN" : value == 0 ? "-0.0" : value > 0 ? "Infinity" : "-Infinity", skipInputValidation: true);
         }
+
+        private static bool AsNumber(double value) => double.IsFinite(value) && !(value == 0 && double.IsNegative(value));
 
         public static void Write(PostgresColumn column, Utf8JsonWriter json, NpgsqlDataReader reader, int ordinal)
         {
@@ -272,11 +275,11 @@ public sealed class PostgresTypedValuesTests(PostgresServer server) : IDisposabl
                 case PostgresValueKind.Int64: json.WriteNumber(property, reader.GetInt64(ordinal)); break;
                 case PostgresValueKind.Float4:
                     var f = reader.GetFloat(ordinal);
-                    if (float.IsFinite(f)) json.WriteNumber(property, f); else WritePython(json, property, f);
+                    if (AsNumber(f)) json.WriteNumber(property, f); else WritePython(json, property, f);
                     break;
                 case PostgresValueKind.Float8:
                     var d = reader.GetDouble(ordinal);
-                    if (double.IsFinite(d)) json.WriteNumber(property, d); else WritePython(json, property, d);
+                    if (AsNumber(d)) json.WriteNumber(property, d); else WritePython(json, property, d);
                     break;
                 case PostgresValueKind.Numeric: json.WriteNumber(property, reader.GetDecimal(ordinal)); break;
                 case PostgresValueKind.Boolean: json.WriteBoolean(property, reader.GetBoolean(ordinal)); break;

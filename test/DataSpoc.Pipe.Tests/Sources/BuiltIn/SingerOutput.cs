@@ -169,7 +169,7 @@ public sealed class SingerOutput
             Conforms(JsonNode.Parse(ref record), schema, $"line {line} stream {stream}");
         }
 
-        public void OnState(JsonElement value, long line) => Assert.True(value.ValueKind == JsonValueKind.Object, $"line {line}: STATE value must be an object");
+        public void OnState(SingerState state, long line) => Assert.True(JsonNode.Parse(state.Text) is JsonObject, $"line {line}: STATE value must be an object");
 
         public void OnActivateVersion(string stream, long version, long line) => Assert.True(version > 0, $"line {line}: ACTIVATE_VERSION without a positive version");
 

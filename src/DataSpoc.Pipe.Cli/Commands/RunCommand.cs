@@ -81,7 +81,11 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
     {
         if (settings.RotateLog is { } output && CronEntries.RotateOutput(output, Pipelines.Home()) is { } rotationProblem)
             Console.Error.WriteLine("warning: " + rotationProblem);
-        using var telemetry = OtlpTelemetry.StartFromEnvironment();
+        var otlp = OtlpTelemetry.StartFromEnvironment();
+        using var telemetry = otlp.Telemetry;
+        // Said once for the command, and in each run's log, where a scheduled run's output is read.
+        if (otlp.Problem is { } telemetryProblem) Console.Error.WriteLine("warning: " + telemetryProblem);
+        string[] notices = otlp.Problem is null ? [] : [otlp.Problem];
         var client = Pipelines.Client();
         var names = settings.All ? Pipelines.All(client) : [settings.Name!];
         // Every pipeline is loaded before anything runs. One pipeline's config error is a usage error (exit 2) that runs
@@ -109,7 +113,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         }
         var display = new RunDisplay(RunDisplay.Choose(settings.Json));
         using var signals = new StopSignals(cancellationToken);
-        var outcomes = await display.ShowWhileAsync(() => RunAllAsync(client, pipelines, settings, part, display, signals.Token));
+        var outcomes = await display.ShowWhileAsync(() => RunAllAsync(client, pipelines, settings, part, notices, display, signals.Token));
         return Report([.. outcomes, .. invalid], settings, signals);
     }
 
@@ -145,7 +149,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
     /// <summary>A pipeline's run, or why it did not run (<c>Invalid</c>: its configuration did not load, or its run stopped on it).</summary>
     private sealed record Outcome(string Name, RunLog? Log, string? Error, bool Invalid = false);
 
-    private static async Task<List<Outcome>> RunAllAsync(PipeClient client, List<PipelineDefinition> pipelines, Settings settings, SplitPart? part, RunDisplay display, CancellationToken cancellationToken)
+    private static async Task<List<Outcome>> RunAllAsync(PipeClient client, List<PipelineDefinition> pipelines, Settings settings, SplitPart? part, IReadOnlyList<string> notices, RunDisplay display, CancellationToken cancellationToken)
     {
         using var gate = new SemaphoreSlim(settings.Parallel);
         var tasks = pipelines.Select(async pipeline =>
@@ -154,7 +158,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             try
             {
                 display.Started(pipeline.Name);
-                var options = new RunOptions { Full = settings.Full, Progress = display.For(pipeline.Name), Part = part };
+                var options = new RunOptions { Full = settings.Full, Progress = display.For(pipeline.Name), Part = part, Notices = notices };
                 var result = await client.RunPipelineAsync(pipeline, options, cancellationToken);
                 // A run that stopped on its configuration ran nothing: reported as an invalid pipeline (exit 2).
                 return new Outcome(pipeline.Name, result.Log, result.Log.Error, Invalid: result.ErrorKind == PipeErrorKind.Usage);

@@ -14,6 +14,8 @@ public sealed partial class ConfigSecrets
 
     private readonly HashSet<string> _values = new(StringComparer.Ordinal);
     private readonly HashSet<string> _paths = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _unreferenced = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _origins = new(StringComparer.Ordinal);
     private Sources.Redactor? _redactor;
 
     /// <summary>Secret values collected so far.</summary>
@@ -22,18 +24,54 @@ public sealed partial class ConfigSecrets
     /// <summary>Dotted keys whose values came from <c>${VAR}</c> (e.g. <c>source.config.password</c>).</summary>
     public IReadOnlyCollection<string> InterpolatedKeys => _paths;
 
-    public void AddValue(string value)
+    /// <summary>
+    /// Values of the home's <c>.env</c> the pipeline does not refer to: masked like every secret, but not its own (its tap
+    /// is never given them), so a stream's name that holds one is no leak of this pipeline (see <see cref="PipelineSecrets.ForStreamNames"/>).
+    /// </summary>
+    public IReadOnlyCollection<string> Unreferenced => _unreferenced;
+
+    /// <param name="value">The secret.</param>
+    /// <param name="origin">Where it comes from, for errors (a variable's or key's name, never the value); null when unknown.</param>
+    public void AddValue(string value, string? origin = null)
     {
-        if (!string.IsNullOrEmpty(value) && _values.Add(value)) _redactor = null;
+        if (string.IsNullOrEmpty(value)) return;
+        _unreferenced.Remove(value);
+        if (origin is { Length: > 0 }) _origins.TryAdd(value, origin);
+        if (_values.Add(value)) _redactor = null;
     }
+
+    /// <summary>Adds a value of the home's <c>.env</c> (<see cref="Unreferenced"/> until added again as the pipeline's own).</summary>
+    public void AddUnreferenced(string value)
+    {
+        if (string.IsNullOrEmpty(value) || _values.Contains(value)) return;
+        _unreferenced.Add(value);
+        AddValueOnly(value);
+    }
+
+    private void AddValueOnly(string value)
+    {
+        if (_values.Add(value)) _redactor = null;
+    }
+
+    /// <summary>Where <paramref name="value"/> came from (e.g. <c>${PG_PW} from /home/.env, in source.config.password</c>), or null.</summary>
+    public string? OriginOf(string value) => _origins.GetValueOrDefault(value);
 
     /// <summary>Masks the values collected so far; built once for them (a redactor works out every form of each), not per text.</summary>
     public Sources.Redactor Redactor => _redactor ??= new Sources.Redactor(_values);
 
-    public void AddInterpolated(string path, string value)
+    public void AddInterpolated(string path, string value, string? variables = null)
     {
         _paths.Add(path);
-        AddValue(value);
+        AddValue(value, variables is { Length: > 0 } ? $"{variables}, in {path}" : null);
+    }
+
+    /// <summary>
+    /// Records the <c>.env</c> values a <c>${VAR}</c> at <paramref name="path"/> took as the pipeline's own (no longer
+    /// <see cref="Unreferenced"/>), also when the value they expanded into is longer (<c>db-${SUFFIX}.internal</c>).
+    /// </summary>
+    public void AddReferenced(string path, IEnumerable<(string Origin, string Value)> dotEnvValues)
+    {
+        foreach (var (origin, value) in dotEnvValues) AddValue(value, $"{origin}, in {path}");
     }
 
     /// <summary>Records a value found under <paramref name="key"/> when the key looks secret.</summary>
@@ -45,7 +83,7 @@ public sealed partial class ConfigSecrets
     /// <summary>Adds every secret-looking value in a JSON config (e.g. a tap config file), and the secrets embedded in its strings.</summary>
     public void ConsiderJson(JsonNode? node)
     {
-        foreach (var value in Sources.Redactor.SecretsIn(node)) AddValue(value);
+        foreach (var value in Sources.Redactor.SecretsIn(node)) AddValue(value, "a value under a secret-looking key of the tap config");
         foreach (var text in Strings(node))
             foreach (var embedded in EmbeddedIn(text)) AddValue(embedded);
     }

@@ -14,13 +14,16 @@ public static class EnvironmentSecrets
     /// and the secrets embedded in any variable's value (<see cref="ConfigSecrets.EmbeddedIn"/>: a connection string's
     /// AccountKey, a header's bearer token, a <c>DATABASE_URL</c>'s password).
     /// </summary>
-    public static IEnumerable<string> Values(IDictionary environment)
+    public static IEnumerable<string> Values(IDictionary environment) => Named(environment).Select(v => v.Value);
+
+    /// <summary><see cref="Values"/> with the name of the variable each comes from.</summary>
+    public static IEnumerable<(string Name, string Value)> Named(IDictionary environment)
     {
         foreach (DictionaryEntry variable in environment)
         {
             if (variable is not { Key: string name, Value: string value }) continue;
-            if (ConfigSecrets.IsSecretKey(name) && IsCredential(value)) yield return value;
-            foreach (var embedded in ConfigSecrets.EmbeddedIn(value)) yield return embedded;
+            if (ConfigSecrets.IsSecretKey(name) && IsCredential(value)) yield return (name, value);
+            foreach (var embedded in ConfigSecrets.EmbeddedIn(value)) yield return (name, embedded);
         }
     }
 

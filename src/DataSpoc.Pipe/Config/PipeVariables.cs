@@ -75,6 +75,19 @@ internal sealed class VariableScope(PipeVariables variables, bool allowUnset)
 {
     public List<VariableUse> Uses { get; } = [];
 
+    /// <summary>The variables whose values the last <see cref="Expand"/> took, by name and where each is set (never their values).</summary>
+    public string LastOrigin { get; private set; } = "";
+
+    /// <summary>
+    /// The <c>.env</c> values the last <see cref="Expand"/> took, each with <see cref="LastOrigin"/>'s words for it: the
+    /// pipeline refers to them (its tap is given them, maybe inside a longer value), see <see cref="ConfigSecrets.Unreferenced"/>.
+    /// </summary>
+    public IReadOnlyList<(string Origin, string Value)> LastDotEnv { get; private set; } = [];
+
+    private string Describe(string name) => variables.OriginOf(name) == VariableOrigin.DotEnv
+        ? $"${{{name}}} from {variables.DotEnvPath}"
+        : $"${{{name}}} from the environment";
+
     /// <summary>
     /// Expands <paramref name="text"/> (a value at <paramref name="key"/> in <paramref name="file"/>); may throw
     /// <see cref="MissingVariableException"/> or <see cref="FormatException"/>. <paramref name="secret"/> says whether
@@ -84,6 +97,8 @@ internal sealed class VariableScope(PipeVariables variables, bool allowUnset)
     public string Expand(string text, string file, string key, out bool substituted, out bool secret)
     {
         secret = false;
+        LastOrigin = "";
+        LastDotEnv = [];
         if (!text.Contains("${", StringComparison.Ordinal)) return VariableInterpolation.Expand(text, variables.Get, out substituted);
         var names = new List<string>();
         var unset = new HashSet<string>(StringComparer.Ordinal);
@@ -97,6 +112,9 @@ internal sealed class VariableScope(PipeVariables variables, bool allowUnset)
             }, out substituted,
             allowUnset ? name => { unset.Add(name); return ""; } : null);
         secret = fromValue;
+        var taken = names.Distinct(StringComparer.Ordinal).Where(n => !unset.Contains(n) && !string.IsNullOrEmpty(variables.Get(n))).ToList();
+        LastOrigin = string.Join(", ", taken.Select(Describe));
+        LastDotEnv = [.. taken.Where(n => variables.OriginOf(n) == VariableOrigin.DotEnv).Select(n => (Describe(n), variables.Get(n)!))];
         foreach (var name in names)
             Uses.Add(new VariableUse(name, unset.Contains(name) ? VariableOrigin.Unset : variables.OriginOf(name) ?? VariableOrigin.Default, file, key,
                 text.Contains("${" + name + ":-", StringComparison.Ordinal)));

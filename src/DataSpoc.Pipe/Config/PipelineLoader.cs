@@ -83,8 +83,9 @@ public sealed class PipelineLoader
     {
         Lake.LakeNames.Pipeline(name, file);
         var secrets = new ConfigSecrets();
-        // Everything in .env is a secret, whether or not this pipeline refers to it.
-        foreach (var value in _variables.DotEnvValues) secrets.AddValue(value);
+        // Everything in .env is a secret, whether or not this pipeline refers to it (masked in all its output); the values
+        // it refers to through ${VAR} are added again below as its own.
+        foreach (var value in _variables.DotEnvValues) secrets.AddUnreferenced(value);
         var variables = new VariableScope(_variables, _allowUnsetVariables);
         var yaml = new YamlNodes(file, variables, secrets);
         var root = yaml.ParseDocument(yamlText);
@@ -458,7 +459,8 @@ public sealed class PipelineLoader
         {
             var expanded = variables.Expand(s, file, jsonPath, out var did, out var secret);
             any |= did;
-            if (secret) secrets.AddInterpolated("source.config" + jsonPath[1..], expanded);
+            if (secret) secrets.AddInterpolated("source.config" + jsonPath[1..], expanded, variables.LastOrigin);
+            secrets.AddReferenced("source.config" + jsonPath[1..], variables.LastDotEnv);
             return JsonValue.Create(expanded);
         }
         catch (Exception e) when (e is MissingVariableException or FormatException)

@@ -14,10 +14,18 @@ public static class PipelineSecrets
     public static ConfigSecrets Of(PipelineDefinition pipeline)
     {
         var secrets = new ConfigSecrets();
-        foreach (var value in pipeline.Redaction.Values.Concat(pipeline.Secrets)) secrets.AddValue(value);
-        foreach (var path in pipeline.Redaction.InterpolatedKeys) secrets.AddInterpolated(path, "");
+        var redaction = pipeline.Redaction;
+        foreach (var value in redaction.Values)
+        {
+            if (redaction.Unreferenced.Contains(value)) secrets.AddUnreferenced(value);
+            else secrets.AddValue(value, redaction.OriginOf(value));
+        }
+        // The loader's are in Redaction too (with where each comes from); those set in code only here.
+        foreach (var value in pipeline.Secrets.Where(v => !redaction.Values.Contains(v))) secrets.AddValue(value, "a value of PipelineDefinition.Secrets");
+        foreach (var path in redaction.InterpolatedKeys) secrets.AddInterpolated(path, "");
         secrets.ConsiderJson(pipeline.Source.InlineConfig);
-        foreach (var value in EnvironmentSecrets.Values(Environment.GetEnvironmentVariables())) secrets.AddValue(value);
+        foreach (var (name, value) in EnvironmentSecrets.Named(Environment.GetEnvironmentVariables()))
+            secrets.AddValue(value, $"the environment variable {name}, which the tap inherits");
         return secrets;
     }
 
@@ -28,11 +36,15 @@ public static class PipelineSecrets
     /// and <c>config</c> already, and taps name streams after it: singer-io tap-postgres names its streams
     /// <c>&lt;dbname&gt;-&lt;schema&gt;-&lt;table&gt;</c>, so a <c>dbname: ${PGDATABASE}</c>, or a password equal to the
     /// database's name (<c>postgres</c> in many a development set-up), would otherwise refuse every stream.
+    /// Values of the home's <c>.env</c> the pipeline does not refer to do not count either: its tap is never given them,
+    /// so a stream named like one (another tool's <c>TOKEN=orders</c>) is a table of that name, not a leak; the run log
+    /// still shows that stream's name masked, as it masks every <c>.env</c> value. A refusal names where the secret comes
+    /// from (<see cref="ConfigSecrets.OriginOf"/>: a variable's name and file, never the value).
     /// </summary>
     public static Sources.Redactor ForStreamNames(PipelineDefinition pipeline, ConfigSecrets secrets)
     {
         var statedInClear = new HashSet<string>(ClearValuesIn(pipeline.Source.InlineConfig), StringComparer.Ordinal);
-        return new Sources.Redactor(secrets.Values.Where(v => !statedInClear.Contains(v)));
+        return new Sources.Redactor(secrets.Values.Where(v => !statedInClear.Contains(v) && !secrets.Unreferenced.Contains(v)), secrets.OriginOf);
     }
 
     /// <summary>The string values of a JSON config that sit under no secret-looking key.</summary>

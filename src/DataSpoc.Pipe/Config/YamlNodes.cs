@@ -243,7 +243,8 @@ internal sealed class YamlNodes(string file, VariableScope variables, ConfigSecr
         {
             throw Error(scalar, path, e.Message);
         }
-        if (secret) secrets.AddInterpolated(path, value);
+        if (secret) secrets.AddInterpolated(path, value, variables.LastOrigin);
+        secrets.AddReferenced(path, variables.LastDotEnv);
         return value;
     }
 

@@ -63,6 +63,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             Mode = full ? "full" : "incremental",
             ToolVersion = ToolVersion.Current,
         };
+        log.Notices.AddRange(options.Notices.Select(redactor.Redact));
         var runStart = new RunStart(pipeline, runId, startedAt, BucketUri.Parse(pipeline.Destination.Bucket),
             pipeline.Source.Name ?? options.Source?.DefaultName ?? LakePaths.SourceName(pipeline.Source.Tap), redactor);
         await using var store = await OpeningAsync(() => Task.FromResult(stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions))).ConfigureAwait(false);

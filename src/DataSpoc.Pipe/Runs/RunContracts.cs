@@ -16,6 +16,8 @@ public sealed record RunOptions
     public IReadOnlyList<Transforms.IRecordTransform> CodeTransforms { get; init; } = [];
     /// <summary>Told when the run starts and ends (e.g. an OpenLineage emitter); what they throw becomes a run-log notice.</summary>
     public IReadOnlyList<IRunObserver> Observers { get; init; } = [];
+    /// <summary>Notices the caller adds to the run log, masked like the rest of it (the CLI's: telemetry it could not set up).</summary>
+    public IReadOnlyList<string> Notices { get; init; } = [];
     /// <summary>Read only this part of a split table and stage it (<c>run NAME --part I/N</c>); null reads the whole pipeline.</summary>
     public SplitPart? Part { get; init; }
     /// <summary>

@@ -103,9 +103,14 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         // none of those is masked, so a name holding a secret (a tap naming a stream after its password) is refused
         // before anything of the stream is written, and named only masked.
         if ((settings.Secrets.MaskedName(stream) ?? settings.Secrets.MaskedName(table)) is { } masked)
-            throw new SingerProtocolException(line, "the stream name contains one of the pipeline's secret values (a tap config secret, a ${VAR} " +
-                "value or a credential of the environment); refused, so that the secret is not written to the bucket in clear in its table folder, " +
+        {
+            var origin = settings.Secrets.OriginOfSecretIn(stream) ?? settings.Secrets.OriginOfSecretIn(table);
+            throw new SingerProtocolException(line, "the stream name contains " + (origin is null
+                    ? "one of the pipeline's secret values (a tap config secret, a ${VAR} value or a credential of the environment)"
+                    : "a secret of the pipeline: " + origin) +
+                "; refused, so that the secret is not written to the bucket in clear in its table folder, " +
                 "file names, manifest and table metadata: rename the stream in the tap, or change the secret", masked);
+        }
         if (_tables.TryGetValue(table, out var other) && other != stream)
             throw new SingerProtocolException(line, $"streams '{other}' and '{stream}' both map to table folder '{table}'", stream);
         _tables[table] = stream;

@@ -36,13 +36,18 @@ public sealed class Redactor
     /// <summary>One secret and what it is matched as: <see cref="Texts"/> raw or JSON-escaped, then <see cref="Percent"/>.</summary>
     private sealed record MaskedSecret(string Secret, string[] Texts, PercentEncodedSecret? Percent);
 
-    public Redactor(IEnumerable<string> secrets)
+    private readonly Func<string, string?>? _originOf;
+
+    /// <param name="secrets">The values to mask.</param>
+    /// <param name="originOf">Where a secret comes from, in words that never hold it (for <see cref="OriginOfSecretIn"/>).</param>
+    public Redactor(IEnumerable<string> secrets, Func<string, string?>? originOf = null)
     {
+        _originOf = originOf;
         // Longest first, so a secret containing another is masked whole, in every form, before the shorter one is.
         _secrets = secrets.Where(IsMaskable).Distinct(StringComparer.Ordinal).OrderByDescending(s => s.Length)
             .Select(s => s.Length < EncodedFormLength
-                ? new MaskedSecret(s, [s], null)
-                : new MaskedSecret(s, [.. EncodedForms(s).Prepend(s).Distinct(StringComparer.Ordinal).OrderByDescending(f => f.Length)], new PercentEncodedSecret(s)))
+                ? new MaskedSecret(s, Longest(ShellQuotedForms(s).Prepend(s)), null)
+                : new MaskedSecret(s, Longest(EncodedForms(s).Concat(ShellQuotedForms(s)).Prepend(s)), new PercentEncodedSecret(s)))
             .ToArray();
     }
 
@@ -77,6 +82,20 @@ public sealed class Redactor
         yield return urlSafe.TrimEnd('=');
     }
 
+    private static string[] Longest(IEnumerable<string> forms) => [.. forms.Distinct(StringComparer.Ordinal).OrderByDescending(f => f.Length)];
+
+    /// <summary>
+    /// The secret inside POSIX shell single quotes, as <c>shlex.quote</c> (Python) and shell scripts write a value holding
+    /// a <c>'</c>: each <c>'</c> closes the quotes and is written <c>"'"</c> or <c>\'</c> before they open again
+    /// (<c>'it'"'"'s'</c>, <c>'it'\''s'</c>). Without a <c>'</c> the value stands raw between the quotes: masked as it is.
+    /// </summary>
+    private static IEnumerable<string> ShellQuotedForms(string secret)
+    {
+        if (!secret.Contains('\'')) yield break;
+        yield return secret.Replace("'", "'\"'\"'", StringComparison.Ordinal);
+        yield return secret.Replace("'", "'\\''", StringComparison.Ordinal);
+    }
+
     public string Redact(string text) => Redact(text, minLength: 0);
 
     /// <summary>
@@ -89,6 +108,23 @@ public sealed class Redactor
     {
         var masked = Redact(name, ShortSecretLength);
         return masked == name ? null : masked;
+    }
+
+    /// <summary>
+    /// Where the secret that <see cref="MaskedName"/> finds in <paramref name="name"/> comes from (a variable's name and
+    /// file, never the value), or null when unknown.
+    /// </summary>
+    public string? OriginOfSecretIn(string name)
+    {
+        foreach (var secret in _secrets)
+        {
+            if (secret.Secret.Length < ShortSecretLength) continue;
+            var masked = name;
+            foreach (var form in secret.Texts) masked = RedactOne(masked, form);
+            if (secret.Percent is { } percent) masked = percent.Redact(masked);
+            if (masked != name) return _originOf?.Invoke(secret.Secret);
+        }
+        return null;
     }
 
     private string Redact(string text, int minLength)
@@ -152,6 +188,19 @@ public sealed class Redactor
                 var end = MatchAt(text, t + run + 5, secret, s + 1);
                 if (end >= 0) return end;
             }
+            // Python's escapes (repr/ascii() of a str, repr of bytes; a log line then JSON-escaped again doubles the backslash).
+            if (after == 'x' && PythonHexEscapeEnd(text, t, run, secret, s) is var (hexEnd, hexNext) && hexEnd >= 0)
+            {
+                var end = MatchAt(text, hexEnd, secret, hexNext);
+                if (end >= 0) return end;
+            }
+            if (after == 'U' && char.IsHighSurrogate(c) && s + 1 < secret.Length && t + run + 8 < text.Length
+                && TryHexValue(text.AsSpan(t + run + 1, 8), out var point) && char.IsLowSurrogate(secret[s + 1])
+                && point == char.ConvertToUtf32(c, secret[s + 1]))
+            {
+                var end = MatchAt(text, t + run + 9, secret, s + 2);
+                if (end >= 0) return end;
+            }
             if (c == '\\')
             {
                 // A backslash as \\\\ (escaped twice), \\ (once) or itself: longest first, so no half escape is left behind.
@@ -163,7 +212,9 @@ public sealed class Redactor
                 }
                 return -1;
             }
-            if (run % 2 == 1 && after == ShortEscape(c))
+            // Any number of backslashes: an odd run is a JSON escape (once, or again inside JSON), an even one a Python or
+            // shell escape written into JSON (repr()'s \n logged by a JSON logger is \\n).
+            if (after == ShortEscape(c))
             {
                 var end = MatchAt(text, t + run + 1, secret, s + 1);
                 if (end >= 0) return end;
@@ -173,10 +224,40 @@ public sealed class Redactor
         return t;
     }
 
-    /// <summary>The letter after a backslash that stands for <paramref name="c"/> in JSON (or a JavaScript-style <c>\'</c>), or '\0'.</summary>
+    /// <summary>
+    /// Where the text after Python's <c>\xNN</c> escape(s) at <paramref name="t"/> (each after <paramref name="run"/>
+    /// backslashes) ends when they stand for the secret's character at <paramref name="s"/>, and the secret's next index;
+    /// (-1, -1) when they do not. One <c>\xNN</c> is a character up to U+00FF in <c>repr()</c>/<c>ascii()</c> of a str;
+    /// in the repr of bytes (<c>b'...'</c>, <c>repr(secret.encode())</c>) a non-ASCII character is the <c>\xNN</c> of
+    /// each of its UTF-8 bytes (an emoji's four for its surrogate pair).
+    /// </summary>
+    private static (int End, int Next) PythonHexEscapeEnd(string text, int t, int run, string secret, int s)
+    {
+        var c = secret[s];
+        var width = run + 3;
+        if (t + width <= text.Length && TryHexValue(text.AsSpan(t + run + 1, 2), out var single) && single == c) return (t + width, s + 1);
+        if (c < 0x80) return (-1, -1);
+        var chars = char.IsHighSurrogate(c) && s + 1 < secret.Length && char.IsLowSurrogate(secret[s + 1]) ? 2 : 1;
+        Span<byte> utf8 = stackalloc byte[4];
+        if (!Encoding.UTF8.TryGetBytes(secret.AsSpan(s, chars), utf8, out var count)) return (-1, -1);
+        var at = t;
+        for (var i = 0; i < count; i++, at += width)
+        {
+            if (at + width > text.Length || text[at + run] != 'x' || !TryHexValue(text.AsSpan(at + run + 1, 2), out var b) || b != utf8[i])
+                return (-1, -1);
+            for (var k = 0; k < run; k++)
+                if (text[at + k] != '\\') return (-1, -1);
+        }
+        return (at, s + chars);
+    }
+
+    /// <summary>
+    /// The letter after a backslash that stands for <paramref name="c"/> in JSON, Python (<c>\'</c>) or a double-quoted
+    /// shell word (<c>\$</c>, <c>\`</c>), or '\0'.
+    /// </summary>
     private static char ShortEscape(char c) => c switch
     {
-        '"' or '/' or '\'' => c,
+        '"' or '/' or '\'' or '$' or '`' => c,
         '\n' => 'n',
         '\r' => 'r',
         '\t' => 't',
@@ -187,15 +268,22 @@ public sealed class Redactor
 
     private static bool TryHex(ReadOnlySpan<char> digits, out char unit)
     {
-        var value = 0;
+        var ok = TryHexValue(digits, out var value);
+        unit = ok ? (char)value : '\0';
+        return ok;
+    }
+
+    /// <summary>The value of 2, 4 or 8 hex digits (either case); false when one is not a hex digit or it is no Unicode code point.</summary>
+    private static bool TryHexValue(ReadOnlySpan<char> digits, out int value)
+    {
+        value = 0;
         foreach (var d in digits)
         {
             var v = char.IsAsciiDigit(d) ? d - '0' : d is >= 'a' and <= 'f' ? d - 'a' + 10 : d is >= 'A' and <= 'F' ? d - 'A' + 10 : -1;
-            if (v < 0) { unit = '\0'; return false; }
+            if (v < 0 || value > 0x10FFFF) { value = 0; return false; }
             value = value * 16 + v;
         }
-        unit = (char)value;
-        return true;
+        return value <= 0x10FFFF;
     }
 
     /// <summary>

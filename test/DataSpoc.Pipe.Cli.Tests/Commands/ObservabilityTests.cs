@@ -37,6 +37,54 @@ public sealed class ObservabilityTests : IDisposable
         Assert.DoesNotContain(_receiver.Requests, r => r.Path.Contains("lineage", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// A header written with ':' (the common mistake) or a timeout of 0 makes the OpenTelemetry SDK throw: telemetry is
+    /// turned off for the command and the run goes on, saying so once on stderr and in its run log, naming the variable
+    /// and never the header's value (it carries the token).
+    /// </summary>
+    [Theory]
+    [InlineData("OTEL_EXPORTER_OTLP_HEADERS", "Authorization: Bearer tok-9f2e71", "OTEL_EXPORTER_OTLP_HEADERS is not a comma-separated list of name=value headers")]
+    [InlineData("OTEL_EXPORTER_OTLP_TIMEOUT", "0", "OTEL_EXPORTER_OTLP_TIMEOUT is '0', not a whole number of milliseconds above 0")]
+    public void A_malformed_OTLP_variable_turns_telemetry_off_with_a_warning_naming_it_and_the_run_goes_on(string variable, string value, string problem)
+    {
+        _home.WriteShopPipeline("shop");
+        _home.Set("OTEL_EXPORTER_OTLP_ENDPOINT", _receiver.Url).Set("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf").Set(variable, value);
+
+        var result = CliProcess.Run(_home, "run", "shop", "--output", "json");
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var warning = Assert.Single(result.Stderr.Split('\n'), l => l.Contains("OpenTelemetry", StringComparison.Ordinal));
+        Assert.StartsWith("warning: OpenTelemetry is off for this command: " + problem, warning);
+        Assert.EndsWith("the run goes on without traces or metrics", warning);
+        var notice = Assert.Single(Json.Parse(result)["notices"]!.AsArray(), n => ((string)n!).Contains(variable, StringComparison.Ordinal));
+        Assert.Equal(warning["warning: ".Length..], (string)notice!);
+        Assert.DoesNotContain("tok-9f2e71", result.Stdout + result.Stderr);
+        Assert.Empty(_receiver.Requests);
+    }
+
+    /// <summary>
+    /// A collector that never answers holds the exit for about OTEL_EXPORTER_OTLP_TIMEOUT, traces and metrics flushed at
+    /// once: not cut to 5 s per export (which lost a slow collector's exports), not the two timeouts added up.
+    /// </summary>
+    [Fact]
+    public void A_collector_that_never_answers_holds_the_exit_for_about_OTEL_EXPORTER_OTLP_TIMEOUT()
+    {
+        using var stalled = new StalledEndpoint();
+        _home.WriteShopPipeline("shop");
+        Assert.Equal(0, CliProcess.Run(_home, "run", "shop").ExitCode); // warms up (first run of a home, cold caches): not measured
+        var plain = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(0, CliProcess.Run(_home, "run", "shop").ExitCode);
+        var baseline = plain.Elapsed.TotalSeconds;
+
+        _home.Set("OTEL_EXPORTER_OTLP_ENDPOINT", stalled.Url).Set("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf").Set("OTEL_EXPORTER_OTLP_TIMEOUT", "7000");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var result = CliProcess.Run(_home, "run", "shop");
+        var extra = watch.Elapsed.TotalSeconds - baseline;
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.True(extra is > 5.0 and < 9.3, $"the exit was held {extra:0.0} s longer than without a collector (expected about 7 s)");
+    }
+
     [Fact]
     public void With_OPENLINEAGE_URL_set_a_run_posts_START_and_COMPLETE_and_without_it_nothing()
     {

@@ -90,6 +90,74 @@ public sealed class SecretMaskingPropertyTests(ITestOutputHelper output) : IDisp
         }
     }
 
+    [Fact]
+    public void Secrets_a_tap_prints_as_Python_repr_ascii_bytes_repr_or_shell_quoted_are_masked_in_the_run_log_stderr_and_json()
+    {
+        // Quotes, backslash, '$', a newline, non-ASCII in the BMP and beyond it, and one plain ASCII secret; one in .env.
+        string[] secrets = ["p\"a$b'c\nd\\✓é orders", "emoji😀-é-secret", "it's-\\-$HOME", "plain-ascii-secret"];
+        var config = new JsonObject { ["exit_code"] = 3, ["password_env"] = "${FORMS_PW}" };
+        for (var i = 0; i < 3; i++) config["password" + i] = secrets[i];
+        var envFile = Path.Combine(_home.Home, ".env");
+        Directory.CreateDirectory(_home.Home);
+        File.WriteAllText(envFile, "FORMS_PW=" + secrets[3] + "\n");
+        File.SetUnixFileMode(envFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        Directory.CreateDirectory(_home.Sources);
+        File.WriteAllText(Path.Combine(_home.Sources, "forms.json"), config.ToJsonString());
+        _home.WritePipeline("forms", $"""
+            source:
+              tap: python3 {CliProcess.Asset("python_forms_tap.py")}
+              config: {Path.Combine(_home.Sources, "forms.json")}
+            destination:
+              bucket: {_home.Bucket}
+            """);
+
+        var json = CliProcess.Run(_home, "run", "forms", "--output", "json");
+        Assert.True(json.ExitCode == 1, json.ToString());
+        var tail = Json.Parse(json)["tap"]!["stderr_tail"]!.GetValue<string>();
+        Assert.Contains("bytes b'***'", tail);
+        Assert.Contains("shell psql -W '***'", tail);
+        var plain = CliProcess.Run(_home, "run", "forms");
+        var runLogs = Directory.EnumerateFiles(Path.Combine(_home.Lake, ".dataspoc", "logs", "forms"), "*.json").Select(File.ReadAllText).ToList();
+        Assert.Equal(2, runLogs.Count);
+        var outputs = runLogs.Select(l => ("run log", l)).Append(("stderr_tail (parsed)", tail)).Append(("run --output json", json.Stdout)).Append(("run stderr", plain.Stderr))
+            .Append(("run --output json stderr", json.Stderr)).Append(("run stdout", plain.Stdout));
+        foreach (var (where, text) in outputs)
+            foreach (var secret in secrets)
+                if (DataSpoc.Pipe.Tests.Support.SecretForms.FoundIn(text, secret) is { } form)
+                    Assert.Fail($"secret {JsonSerializer.Serialize(secret)} found as {JsonSerializer.Serialize(form)} in {where}:\n{text}");
+    }
+
+    /// <summary>
+    /// A stream named like a value of the home's .env: refused only when the pipeline refers to that value (its tap is
+    /// given it), the error naming the variable and the file, never the value; another tool's token that happens to be
+    /// "orders" lands the table (shown masked in the run log, as every .env value is).
+    /// </summary>
+    [Fact]
+    public void A_stream_named_like_a_dotenv_value_is_refused_only_when_the_pipeline_refers_to_it_and_the_error_names_the_variable()
+    {
+        var envFile = Path.Combine(_home.Home, ".env");
+        Directory.CreateDirectory(_home.Home);
+        void WriteEnv(string shopPassword)
+        {
+            File.WriteAllText(envFile, $"OTHER_TOOL_TOKEN=orders\nSHOP_PW={shopPassword}\n");
+            File.SetUnixFileMode(envFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+        _home.WriteShopPipeline("shop", extraSource: "  config:\n    password: ${SHOP_PW}\n");
+
+        WriteEnv("s3cret-unrelated");
+        var unrelated = CliProcess.Run(_home, "run", "shop", "--output", "json");
+        Assert.True(unrelated.ExitCode == 0, unrelated.ToString());
+        Assert.True(Directory.Exists(Path.Combine(_home.Lake, "raw", "shop_tap", "orders")), unrelated.ToString());
+        Assert.Contains("***", Json.Parse(unrelated)["streams"]!.AsObject().Select(p => p.Key));
+
+        WriteEnv("customers");
+        var referenced = CliProcess.Run(_home, "run", "shop", "--output", "json");
+        Assert.True(referenced.ExitCode == 1, referenced.ToString());
+        var error = Json.Parse(referenced)["error"]!.GetValue<string>();
+        Assert.Contains($"(stream '***'): the stream name contains a secret of the pipeline: ${{SHOP_PW}} from {envFile}, in source.config.password; refused", error);
+        Assert.DoesNotContain("customers", referenced.Stdout + referenced.Stderr);
+    }
+
     private static string Secret(Random random, int min, int max)
     {
         var sb = new StringBuilder();

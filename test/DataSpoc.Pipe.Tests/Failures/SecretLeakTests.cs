@@ -122,9 +122,10 @@ public class SecretLeakTests
 
         Assert.False(bad.Succeeded);
         Assert.Equal(("extract", false), (bad.Log.FailedStep, bad.Log.StateCommitted));
-        Assert.Equal("line 1 (stream 'orders_***'): the stream name contains one of the pipeline's secret values (a tap config secret, a ${VAR} value or " +
-            "a credential of the environment); refused, so that the secret is not written to the bucket in clear in its table folder, file names, manifest " +
-            "and table metadata: rename the stream in the tap, or change the secret", bad.Log.Error);
+        // Named by where it comes from, never by value.
+        var origin = form == "var" ? "a value of PipelineDefinition.Secrets" : "a value under a secret-looking key of the tap config";
+        Assert.Equal($"line 1 (stream 'orders_***'): the stream name contains a secret of the pipeline: {origin}; refused, so that the secret is not " +
+            "written to the bucket in clear in its table folder, file names, manifest and table metadata: rename the stream in the tap, or change the secret", bad.Log.Error);
         Assert.Equal(bad.Log.Error, Assert.Single(lake.Logs(pipeline), l => l.RunId == bad.Log.RunId).Error);
         // Nothing of the stream, and nothing else of the run, was written: the bucket is as the good run left it, plus the failure log.
         Assert.Equal(before.Keys.Order(), lake.Keys().Where(k => !k.StartsWith(".dataspoc/logs/", StringComparison.Ordinal)).Order());

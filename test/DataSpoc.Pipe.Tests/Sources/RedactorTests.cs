@@ -103,6 +103,37 @@ public sealed class RedactorTests(ITestOutputHelper output)
         Assert.Equal("token ***\nnext", redactor.Redact($"token {form}\nnext"));
     }
 
+    /// <summary>Secrets with quotes, a backslash, '$', a newline, non-ASCII in and beyond the BMP, and plain ASCII ones (short too).</summary>
+    public static TheoryData<string> PythonPrintedSecrets() =>
+    [
+        "p\"a$b'c\nd\\✓é orders",
+        "emoji-😀-and-é",
+        "it's \"quoted\" \\ $HOME",
+        "plain-ascii-secret",
+        "o'k",
+        "ab\tc\u0007\u007f",
+    ];
+
+    [Theory]
+    [MemberData(nameof(PythonPrintedSecrets))]
+    public void A_secret_is_masked_as_Python_prints_it_in_repr_ascii_bytes_repr_and_shell_quoted(string secret)
+    {
+        var redactor = new Redactor([secret]);
+        foreach (var form in SecretForms.PythonPrintedOf(secret))
+        {
+            var masked = redactor.Redact($"login failed: {form} (host db)");
+            Assert.True(SecretForms.FoundIn(masked, secret) is null, $"{form} -> {masked}");
+            Assert.Contains("***", masked);
+            Assert.EndsWith(" (host db)", masked);
+            // Escaped once more inside a JSON string (a log line a tap writes as JSON).
+            var json = redactor.Redact(JsonSerializer.Serialize(new { msg = form, host = "db" }));
+            Assert.True(!json.Contains(form[1..^1], StringComparison.Ordinal) && json.Contains("***", StringComparison.Ordinal) && json.EndsWith(",\"host\":\"db\"}", StringComparison.Ordinal), $"{form} -> {json}");
+        }
+        // A double-quoted shell word escapes '$', '`', '"' and '\\'.
+        var shell = "\"" + secret.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("$", "\\$").Replace("`", "\\`") + "\"";
+        Assert.Equal("export P=\"***\"", redactor.Redact("export P=" + shell));
+    }
+
     [Fact]
     public void The_sample_secret_percent_encoded_with_slash_kept_is_masked_in_a_stderr_line()
     {

@@ -23,7 +23,55 @@ public static class SecretForms
             secret, dotnet, relaxed, python, python.Replace("/", "\\/"),
             Inner(JsonSerializer.Serialize(dotnet)), Inner(JsonSerializer.Serialize(python)),
         };
-        return forms.Distinct(StringComparer.Ordinal);
+        return forms.Concat(PythonPrintedOf(secret)).Distinct(StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// The secret as Python code prints it outside JSON, written here from Python's rules: <c>repr()</c> and
+    /// <c>ascii()</c> of the str (<c>\xNN</c>, <c>\uXXXX</c>, <c>\UXXXXXXXX</c>, <c>\'</c>), <c>repr(secret.encode())</c>
+    /// (each UTF-8 byte outside printable ASCII as <c>\xNN</c>), and <c>shlex.quote</c> (<c>'"'"'</c> for each <c>'</c>).
+    /// </summary>
+    public static IEnumerable<string> PythonPrintedOf(string secret)
+    {
+        yield return PythonRepr(secret, asciiOnly: false);
+        yield return PythonRepr(secret, asciiOnly: true);
+        yield return PythonBytesRepr(Encoding.UTF8.GetBytes(secret));
+        yield return "'" + secret.Replace("'", "'\"'\"'", StringComparison.Ordinal) + "'";
+    }
+
+    private static string PythonRepr(string s, bool asciiOnly)
+    {
+        var quote = s.Contains('\'') && !s.Contains('"') ? '"' : '\'';
+        var sb = new StringBuilder().Append(quote);
+        for (var i = 0; i < s.Length; i++)
+        {
+            var c = s[i];
+            var point = char.IsSurrogatePair(s, i) ? char.ConvertToUtf32(c, s[++i]) : c;
+            if (point == quote || point == '\\') sb.Append('\\').Append((char)point);
+            else if (point == '\n') sb.Append("\\n");
+            else if (point == '\r') sb.Append("\\r");
+            else if (point == '\t') sb.Append("\\t");
+            else if (point < 0x20 || point == 0x7f || (asciiOnly && point > 0x7f) || (point is >= 0x80 and < 0xa0))
+                sb.Append(point < 0x100 ? $"\\x{point:x2}" : point < 0x10000 ? $"\\u{point:x4}" : $"\\U{point:x8}");
+            else sb.Append(char.ConvertFromUtf32(point));
+        }
+        return sb.Append(quote).ToString();
+    }
+
+    private static string PythonBytesRepr(byte[] bytes)
+    {
+        var quote = bytes.Contains((byte)'\'') && !bytes.Contains((byte)'"') ? '"' : '\'';
+        var sb = new StringBuilder("b").Append(quote);
+        foreach (var b in bytes)
+        {
+            if (b == quote || b == '\\') sb.Append('\\').Append((char)b);
+            else if (b == '\n') sb.Append("\\n");
+            else if (b == '\r') sb.Append("\\r");
+            else if (b == '\t') sb.Append("\\t");
+            else if (b < 0x20 || b >= 0x7f) sb.Append($"\\x{b:x2}");
+            else sb.Append((char)b);
+        }
+        return sb.Append(quote).ToString();
     }
 
     /// <summary>Whether <paramref name="text"/> holds <paramref name="secret"/> in any of its forms (whole tokens only for short secrets).</summary>

@@ -76,13 +76,15 @@ public sealed class ObservabilityTests : IDisposable
         Assert.Equal(0, CliProcess.Run(_home, "run", "shop").ExitCode);
         var baseline = plain.Elapsed.TotalSeconds;
 
-        _home.Set("OTEL_EXPORTER_OTLP_ENDPOINT", stalled.Url).Set("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf").Set("OTEL_EXPORTER_OTLP_TIMEOUT", "7000");
+        _home.Set("OTEL_EXPORTER_OTLP_ENDPOINT", stalled.Url).Set("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf").Set("OTEL_EXPORTER_OTLP_TIMEOUT", "12000");
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var result = CliProcess.Run(_home, "run", "shop");
         var extra = watch.Elapsed.TotalSeconds - baseline;
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.True(extra is > 5.0 and < 9.3, $"the exit was held {extra:0.0} s longer than without a collector (expected about 7 s)");
+        // 12 s: past the 5 s the SDK gave each export before (about 10 s in all, whatever the variable said), so the lower
+        // bound tells the two apart however loaded the machine is; the upper one only says the exit is not held for long after.
+        Assert.True(watch.Elapsed.TotalSeconds > 11.5 && extra < 22, $"the run took {watch.Elapsed.TotalSeconds:0.0} s, {extra:0.0} s longer than without a collector (expected about 12 s longer)");
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using System.Net;
 using System.Runtime.CompilerServices;
 using DataSpoc.Pipe.Storage;
 using Google;
+using Google.Apis.Auth.OAuth2.Responses;
 using Google.Apis.Upload;
 using Google.Cloud.Storage.V1;
 
@@ -25,6 +26,8 @@ public sealed class GcsObjectStore : IObjectStore
     private readonly StorageClient _client;
     private readonly ObjectKeys _keys;
     private readonly StorageFailures _failures;
+    /// <summary>Where the credential came from, for a refusal's message: a variable or a file path, never a key.</summary>
+    private readonly string _credentialSource;
     private readonly string _bucketName;
     private readonly RetryOptions _idempotent;
     /// <summary>The wait before the first resume of an upload; each next one doubles (randomised, up to 8 s).</summary>
@@ -46,6 +49,12 @@ public sealed class GcsObjectStore : IObjectStore
         _firstResumeDelay = retryDelay ?? TimeSpan.FromMilliseconds(500);
         var emulator = settings.Env("STORAGE_EMULATOR_HOST");
         var endpoint = settings.Option("endpoint_url");
+        // Read here rather than left to the client library, which would read the process's own variable: the store
+        // takes every setting from one place. The path is no secret (the key is inside the file).
+        var keyFile = settings.Env("GOOGLE_APPLICATION_CREDENTIALS");
+        _credentialSource = keyFile is not null
+            ? $"GOOGLE_APPLICATION_CREDENTIALS (the service-account key file '{keyFile}'; its key or account may be deleted or disabled)"
+            : "the Application Default Credentials (run 'gcloud auth application-default login' again, or check the attached service account)";
         try
         {
             var builder = new StorageClientBuilder();
@@ -60,7 +69,17 @@ public sealed class GcsObjectStore : IObjectStore
             {
                 builder.BaseUri = endpoint.TrimEnd('/') + (endpoint.TrimEnd('/').EndsWith("/storage/v1", StringComparison.Ordinal) ? "/" : "/storage/v1/");
             }
+            // Obsolete because a credential file from an untrusted source could run commands (external_account); this
+            // is the file the user named in GOOGLE_APPLICATION_CREDENTIALS, the one Application Default Credentials
+            // would load from that variable anyway, of whichever type (service account, gcloud login, federation).
+#pragma warning disable CS0618
+            if (emulator is null && keyFile is not null) builder.CredentialsPath = keyFile;
+#pragma warning restore CS0618
             _client = builder.Build();
+        }
+        catch (Exception e) when (keyFile is not null && emulator is null && e is InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            throw new StorageException($"GOOGLE_APPLICATION_CREDENTIALS names '{keyFile}', which is not a readable Google credential file: {e.Message}", e);
         }
         catch (InvalidOperationException e)
         {
@@ -274,7 +293,15 @@ public sealed class GcsObjectStore : IObjectStore
 
     private StorageException Translate(Exception e, StorageOperation operation, string? key) => e switch
     {
-        GoogleApiException g when g.HttpStatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized => _failures.Denied(e, operation, key, "e.g. roles/storage.objectAdmin"),
+        // 401: the credential itself is refused (a deleted or disabled key, a revoked or expired token); no role grant
+        // helps, unlike 403, where the credential is valid but lacks the permission.
+        GoogleApiException g when g.HttpStatusCode == HttpStatusCode.Unauthorized =>
+            _failures.Refused(e, operation, key, $"the server does not accept the credential (401 {g.Error?.Message ?? "Unauthorized"})", _credentialSource),
+        // The token endpoint refused to trade the key or refresh token for an access token (invalid_grant: a deleted
+        // key, a revoked login); the library throws this before any storage call is made.
+        TokenResponseException t =>
+            _failures.Refused(e, operation, key, $"the token endpoint does not accept the credential ({t.Error?.Error ?? "refused"})", _credentialSource),
+        GoogleApiException g when g.HttpStatusCode == HttpStatusCode.Forbidden => _failures.Denied(e, operation, key, "e.g. roles/storage.objectAdmin"),
         GoogleApiException g when g.HttpStatusCode == HttpStatusCode.NotFound && IsMissingBucket(g) => _failures.MissingBucket(e, operation, key),
         GoogleApiException g => _failures.Failed(e, operation, key, $"{(int)g.HttpStatusCode} {g.Error?.Message ?? g.Message}"),
         _ => _failures.Other(e, operation, key),

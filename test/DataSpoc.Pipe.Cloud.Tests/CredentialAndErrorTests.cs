@@ -1,4 +1,8 @@
+using System.Security.Cryptography;
+using DataSpoc.Pipe.Api;
+using DataSpoc.Pipe.Cloud.Tests.Runs;
 using DataSpoc.Pipe.Cloud.Tests.Servers;
+using DataSpoc.Pipe.Runs;
 using DataSpoc.Pipe.Storage;
 
 namespace DataSpoc.Pipe.Cloud.Tests;
@@ -157,6 +161,58 @@ public sealed class CredentialAndErrorTests(CloudServers servers)
             Assert.StartsWith("the Azure Blob credentials were refused (wrong key or secret): cannot list", list.Message);
             Assert.DoesNotContain("blobs/", put.Message + get.Message + list.Message);
             Assert.DoesNotContain(wrongKey, put.Message + get.Message + list.Message);
+        }
+    }
+
+    [Fact]
+    public async Task Gcs_a_refused_service_account_key_is_reported_as_refused_credentials_naming_the_key_file_not_a_permission_or_the_key()
+    {
+        // The stand-in answers 401 Invalid Credentials to every JWT this account signs, as GCS does for a deleted key.
+        const string email = "deleted-key@project.iam.gserviceaccount.com";
+        servers.Gcs.RefusedIssuers[email] = 0;
+        using var key = RSA.Create(2048);
+        var keyFile = Path.Combine(Path.GetTempPath(), $"gcs-key-{Guid.NewGuid():N}.json");
+        TestFiles.GcsServiceAccountKey(keyFile, key, email);
+        try
+        {
+            var factory = CloudServers.Factory(new Dictionary<string, string> { ["GOOGLE_APPLICATION_CREDENTIALS"] = keyFile });
+            var options = new Dictionary<string, string> { ["endpoint_url"] = $"http://127.0.0.1:{servers.Gcs.Port}" };
+            var check = $"; check GOOGLE_APPLICATION_CREDENTIALS (the service-account key file '{keyFile}'; its key or account may be deleted or disabled)";
+            var secret = key.ExportPkcs8PrivateKeyPem().Split('\n')[1]; // a line of the private key
+            var bucket = $"gs://{CloudServers.BucketName}/{StoreTarget.NewPrefix()}";
+
+            await using (var store = factory.Open(bucket, options))
+            {
+                var put = await Assert.ThrowsAsync<StorageException>(() => store.PutAsync("m.json", "{}"u8.ToArray(), WriteCondition.None, Soon));
+                Assert.Equal($"the GCS credentials were refused (wrong key or secret): cannot put {bucket}/m.json: the server does not accept the credential (401 Invalid Credentials){check}", put.Message);
+                Assert.True(put.CredentialsRefused);
+                var get = await Assert.ThrowsAsync<StorageException>(() => store.GetAsync("m.json", Soon));
+                Assert.StartsWith($"the GCS credentials were refused (wrong key or secret): cannot get {bucket}/m.json", get.Message);
+                var list = await Assert.ThrowsAsync<StorageException>(async () => await store.ListAsync("", Soon).ToListAsync());
+                Assert.StartsWith($"the GCS credentials were refused (wrong key or secret): cannot list {bucket} (prefix '')", list.Message);
+                var delete = await Assert.ThrowsAsync<StorageException>(() => store.DeleteAsync("m.json", Soon));
+                Assert.StartsWith($"the GCS credentials were refused (wrong key or secret): cannot delete {bucket}/m.json", delete.Message);
+                Assert.DoesNotContain("storage.objects", put.Message + get.Message + list.Message + delete.Message); // no IAM hunt
+                Assert.DoesNotContain(secret, put.Message + get.Message + list.Message + delete.Message);
+            }
+
+            // validate's bucket check says the same, without a permission to grant.
+            var probe = await BucketProbe.RunAsync(factory, bucket, options, Soon);
+            Assert.False(probe.Ok);
+            Assert.StartsWith("cannot write: the GCS credentials were refused (wrong key or secret): cannot put ", probe.Detail);
+            Assert.EndsWith(check, probe.Detail);
+            Assert.DoesNotContain("denied", probe.Detail);
+
+            // A run stops at its first call, taking the pipeline lock (a failure before the run log exists throws).
+            var pipeline = CloudLake.Pipeline("orders", bucket, count: 3);
+            pipeline = pipeline with { Destination = pipeline.Destination with { StorageOptions = options } };
+            var run = await Assert.ThrowsAsync<StorageException>(() => new PipelineRunner(factory, new ShiftedTime(CloudLake.Now)).RunAsync(pipeline, new RunOptions(), Soon));
+            Assert.Equal($"the GCS credentials were refused (wrong key or secret): cannot put {bucket}/.dataspoc/locks/orders.lock: the server does not accept the credential (401 Invalid Credentials){check}", run.Message);
+            Assert.True(run.CredentialsRefused);
+        }
+        finally
+        {
+            TestFiles.Delete(keyFile);
         }
     }
 

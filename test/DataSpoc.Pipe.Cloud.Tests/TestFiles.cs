@@ -31,6 +31,23 @@ public static class TestFiles
             return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream));
     }
 
+    /// <summary>
+    /// A service-account key file for <paramref name="email"/> holding <paramref name="key"/>, the kind
+    /// <c>GOOGLE_APPLICATION_CREDENTIALS</c> names. The client signs its own JWTs with it; the token endpoint
+    /// (unreachable) is never asked.
+    /// </summary>
+    public static void GcsServiceAccountKey(string path, RSA key, string email) =>
+        File.WriteAllText(path, new System.Text.Json.Nodes.JsonObject
+        {
+            ["type"] = "service_account",
+            ["project_id"] = "project",
+            ["private_key_id"] = "key-1",
+            ["private_key"] = key.ExportPkcs8PrivateKeyPem(),
+            ["client_email"] = email,
+            ["client_id"] = "1",
+            ["token_uri"] = "http://127.0.0.1:9/token",
+        }.ToJsonString());
+
     public static void Delete(string path)
     {
         try { File.Delete(path); } catch (IOException) { }

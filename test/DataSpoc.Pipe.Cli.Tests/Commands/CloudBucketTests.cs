@@ -98,16 +98,7 @@ public sealed class CloudBucketTests(CloudServers servers) : IClassFixture<Cloud
         using var key = RSA.Create(2048);
         const string email = "pipe-test@project.iam.gserviceaccount.com";
         var keyFile = Path.Combine(_home.Root, "service-account.json");
-        File.WriteAllText(keyFile, new JsonObject
-        {
-            ["type"] = "service_account",
-            ["project_id"] = "project",
-            ["private_key_id"] = "key-1",
-            ["private_key"] = key.ExportPkcs8PrivateKeyPem(),
-            ["client_email"] = email,
-            ["client_id"] = "1",
-            ["token_uri"] = "http://127.0.0.1:9/token",
-        }.ToJsonString());
+        TestFiles.GcsServiceAccountKey(keyFile, key, email);
         _home.Set("GOOGLE_APPLICATION_CREDENTIALS", keyFile);
         await using var lake = new CloudLake(new GcsTarget(servers));
         _home.WritePipeline("orders", $$"""

@@ -41,8 +41,15 @@ public sealed class GcsStandInServer : IAsyncDisposable
 
     public void CreateBucket(string name) => _buckets[name] = 0;
 
-    /// <summary>The <c>Authorization</c> header of every call that sent one (the stand-in checks none), for credential tests.</summary>
+    /// <summary>The <c>Authorization</c> header of every call that sent one, for credential tests.</summary>
     public ConcurrentQueue<string> Authorizations { get; } = new();
+
+    /// <summary>
+    /// Service accounts whose credentials are refused: a call whose bearer token is a JWT issued by one of them (a
+    /// service-account key file signs its own) answers 401 <c>Invalid Credentials</c>, as GCS answers for a deleted or
+    /// disabled key. Tokens are otherwise not checked.
+    /// </summary>
+    public ConcurrentDictionary<string, byte> RefusedIssuers { get; } = new();
 
     /// <summary>
     /// Resumable sessions for objects under <paramref name="prefix"/> started but neither finished nor cancelled (other
@@ -95,7 +102,16 @@ public sealed class GcsStandInServer : IAsyncDisposable
         var query = ParseQuery(q < 0 ? "" : raw[(q + 1)..]);
         var segments = path.Trim('/').Split('/').Select(Uri.UnescapeDataString).ToArray();
         var method = request.HttpMethod;
-        if (request.Headers["Authorization"] is { } authorization) Authorizations.Enqueue(authorization);
+        if (request.Headers["Authorization"] is { } authorization)
+        {
+            Authorizations.Enqueue(authorization);
+            if (Issuer(authorization) is { } issuer && RefusedIssuers.ContainsKey(issuer))
+            {
+                response.Headers["WWW-Authenticate"] = "Bearer realm=\"https://accounts.google.com/\", error=\"invalid_token\"";
+                Error(response, 401, "Invalid Credentials");
+                return;
+            }
+        }
 
         // /upload/storage/v1/b/{bucket}/o
         if (segments is ["upload", "storage", "v1", "b", var ub, "o"])
@@ -127,6 +143,21 @@ public sealed class GcsStandInServer : IAsyncDisposable
             if (method == "DELETE") { Delete(response, bucket, name, query); return; }
         }
         Error(response, 400, $"unsupported call {method} {raw}");
+    }
+
+    /// <summary>The <c>iss</c> of a bearer JWT; null for any other token.</summary>
+    private static string? Issuer(string authorization)
+    {
+        var parts = authorization.StartsWith("Bearer ", StringComparison.Ordinal) ? authorization["Bearer ".Length..].Split('.') : [];
+        if (parts.Length != 3) return null;
+        try
+        {
+            return JsonNode.Parse(System.Buffers.Text.Base64Url.DecodeFromChars(parts[1]))?["iss"]?.GetValue<string>();
+        }
+        catch (Exception e) when (e is FormatException or JsonException or InvalidOperationException)
+        {
+            return null;
+        }
     }
 
     private bool Denied(string bucket, HttpListenerResponse response)
@@ -372,7 +403,7 @@ public sealed class GcsStandInServer : IAsyncDisposable
             {
                 ["code"] = status,
                 ["message"] = message,
-                ["errors"] = new JsonArray(new JsonObject { ["message"] = message, ["domain"] = "global", ["reason"] = status switch { 404 => "notFound", 412 => "conditionNotMet", 403 => "forbidden", _ => "invalid" } }),
+                ["errors"] = new JsonArray(new JsonObject { ["message"] = message, ["domain"] = "global", ["reason"] = status switch { 401 => "authError", 404 => "notFound", 412 => "conditionNotMet", 403 => "forbidden", _ => "invalid" } }),
             },
         });
 

@@ -77,8 +77,9 @@ public sealed class GcsObjectStore : IObjectStore
 #pragma warning restore CS0618
             _client = builder.Build();
         }
-        catch (Exception e) when (keyFile is not null && emulator is null && e is InvalidOperationException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (keyFile is not null && emulator is null && e is not OutOfMemoryException)
         {
+            // Missing, unreadable, not JSON (the parser's own exception type), not a credential type the client knows.
             throw new StorageException($"GOOGLE_APPLICATION_CREDENTIALS names '{keyFile}', which is not a readable Google credential file: {e.Message}", e);
         }
         catch (InvalidOperationException e)

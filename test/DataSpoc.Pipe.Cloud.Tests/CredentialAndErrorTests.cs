@@ -217,6 +217,27 @@ public sealed class CredentialAndErrorTests(CloudServers servers)
     }
 
     [Fact]
+    public void Gcs_a_key_file_that_cannot_be_read_is_named_when_the_bucket_is_opened()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), $"gcs-key-{Guid.NewGuid():N}.json");
+        var garbage = Path.Combine(Path.GetTempPath(), $"gcs-key-{Guid.NewGuid():N}.json");
+        File.WriteAllText(garbage, "not a key");
+        try
+        {
+            foreach (var keyFile in new[] { missing, garbage })
+            {
+                var factory = CloudServers.Factory(new Dictionary<string, string> { ["GOOGLE_APPLICATION_CREDENTIALS"] = keyFile });
+                var error = Assert.Throws<StorageException>(() => factory.Open($"gs://{CloudServers.BucketName}/p"));
+                Assert.StartsWith($"GOOGLE_APPLICATION_CREDENTIALS names '{keyFile}', which is not a readable Google credential file: ", error.Message);
+            }
+        }
+        finally
+        {
+            TestFiles.Delete(garbage);
+        }
+    }
+
+    [Fact]
     public async Task Gcs_access_denied_names_the_operation_and_the_iam_permission()
     {
         servers.Gcs.CreateBucket("locked-down");

@@ -145,85 +145,11 @@ internal sealed class RoundedNumbers
 
     /// <summary>
     /// Whether <paramref name="stored"/> (a finite double parsed from <paramref name="number"/>, valid JSON number text)
-    /// gives back the number written: printed with as many significant digits as the text has, it is the same decimal.
-    /// So 0.1 and Python's 0.30000000000000004 hold (their shortest texts), as do a longer exact text of the same double
-    /// (0.10000000000000001, 2^64 written in full); 9007199254740993 and 1e-400 (stored 0) do not. A caller needs to ask
-    /// only for a number of more than 15 significant digits or with an exponent: any other is a normal double's.
+    /// gives back the number written, by <see cref="DoubleText.IsPrintedFormOf"/> (lenient: a tap's 17-digit double text
+    /// is not counted). A caller needs to ask only for a number of more than 15 significant digits or with an exponent:
+    /// any other is a normal double's.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static bool HoldsExactly(ReadOnlySpan<byte> number, double stored)
-    {
-        var written = new DecimalText(number);
-        if (written.Digits == 0) return stored == 0; // 0, -0.0, 0e5: zero either way
-        // A double's exact decimal expansion has at most 767 significant digits: a longer number is not one.
-        if (written.Digits > 767 || stored == 0) return false;
-        Span<char> format = stackalloc char[8];
-        format[0] = 'E';
-        (written.Digits - 1).TryFormat(format[1..], out var formatLength, default, CultureInfo.InvariantCulture);
-        Span<byte> printed = stackalloc byte[written.Digits + 16];
-        // .NET prints a double's exact value to any precision, correctly rounded (IEEE 754-2008).
-        return stored.TryFormat(printed, out var length, format[..(formatLength + 1)], CultureInfo.InvariantCulture)
-            && written.SameValue(new DecimalText(printed[..length]));
-    }
-
-    /// <summary>
-    /// A number's text as sign, significant digits and scale: its value is ±0.d₁d₂…dₙ × 10^<see cref="Scale"/>, with
-    /// d₁ and dₙ not 0 (no digits: zero). Reads valid JSON number text and .NET's "E" format.
-    /// </summary>
-    private readonly ref struct DecimalText
-    {
-        private readonly ReadOnlySpan<byte> _text;
-        private readonly int _integerStart, _integerLength, _fractionStart, _first;
-        private readonly bool _negative;
-        public readonly int Digits;
-        public readonly long Scale;
-
-        public DecimalText(ReadOnlySpan<byte> text)
-        {
-            _text = text;
-            var i = 0;
-            if (i < text.Length && text[i] is (byte)'-' or (byte)'+') _negative = text[i++] == '-';
-            _integerStart = i;
-            while (i < text.Length && char.IsAsciiDigit((char)text[i])) i++;
-            _integerLength = i - _integerStart;
-            _fractionStart = i + 1;
-            var fractionLength = 0;
-            if (i < text.Length && text[i] == '.')
-            {
-                i++;
-                while (i < text.Length && char.IsAsciiDigit((char)text[i])) i++;
-                fractionLength = i - _fractionStart;
-            }
-            long exponent = 0;
-            if (i < text.Length && text[i] is (byte)'e' or (byte)'E')
-            {
-                i++;
-                var negativeExponent = i < text.Length && text[i] == '-';
-                if (i < text.Length && text[i] is (byte)'-' or (byte)'+') i++;
-                // Saturated: far beyond any double's exponent, a number parses to infinity (refused) or zero (not equal).
-                for (; i < text.Length && char.IsAsciiDigit((char)text[i]); i++) exponent = Math.Min(exponent * 10 + (text[i] - '0'), 1L << 40);
-                if (negativeExponent) exponent = -exponent;
-            }
-            var all = _integerLength + fractionLength;
-            var first = 0;
-            while (first < all && Digit(first) == 0) first++;
-            var last = all - 1;
-            while (last >= first && Digit(last) == 0) last--;
-            _first = first;
-            Digits = last - first + 1;
-            Scale = _integerLength + exponent - first;
-        }
-
-        /// <summary>The <paramref name="k"/>th digit of the integer and fraction parts together.</summary>
-        private int Digit(int k) => (k < _integerLength ? _text[_integerStart + k] : _text[_fractionStart + k - _integerLength]) - '0';
-
-        public bool SameValue(DecimalText other)
-        {
-            if (Digits == 0 || other.Digits == 0) return Digits == other.Digits;
-            if (_negative != other._negative || Digits != other.Digits || Scale != other.Scale) return false;
-            for (var k = 0; k < Digits; k++)
-                if (Digit(_first + k) != other.Digit(other._first + k)) return false;
-            return true;
-        }
-    }
+    public static bool HoldsExactly(ReadOnlySpan<byte> number, double stored) =>
+        DecimalText.TryParse(number, out var written) && DoubleText.IsPrintedFormOf(written, stored);
 }

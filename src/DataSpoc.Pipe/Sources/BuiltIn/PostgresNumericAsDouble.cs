@@ -1,6 +1,7 @@
 using System.Buffers.Text;
 using System.Globalization;
 using System.Text.Json;
+using DataSpoc.Pipe.Parquet;
 
 namespace DataSpoc.Pipe.Sources.BuiltIn;
 
@@ -27,20 +28,17 @@ internal static class PostgresNumericAsDouble
         return Utf8Formatter.TryFormat(value, text, out var written) && HoldsExactly(text[..written]);
     }
 
-    /// <summary>Whether the double the lake stores for the number written as <paramref name="number"/> (JSON's form) is exactly it.</summary>
+    /// <summary>
+    /// Whether the double the lake stores for the number written as <paramref name="number"/> (JSON's form) is exactly it,
+    /// by <see cref="DoubleText.IsShortestFormOf"/> (strict: the value read back from the lake must be the source's).
+    /// </summary>
     public static bool HoldsExactly(ReadOnlySpan<byte> number)
     {
-        Span<byte> digits = stackalloc byte[MaxDigits];
-        if (!Canonical(number, digits, out var count, out var exponent, out var negative)) return false;
-        if (count == 0) return true;
-        if (count <= AlwaysExactDigits && exponent is > -300 and < 300) return true;
-        if (!Utf8Parser.TryParse(number, out double landed, out var consumed) || consumed != number.Length || !double.IsFinite(landed)) return false;
-        Span<byte> shortest = stackalloc byte[32];
-        if (!landed.TryFormat(shortest, out var written, "R", CultureInfo.InvariantCulture)) return false;
-        Span<byte> landedDigits = stackalloc byte[MaxDigits];
-        return Canonical(shortest[..written], landedDigits, out var landedCount, out var landedExponent, out var landedNegative)
-            && landedCount == count && landedExponent == exponent && landedNegative == negative
-            && landedDigits[..count].SequenceEqual(digits[..count]);
+        if (!DecimalText.TryParse(number, out var written)) return false;
+        if (written.Digits == 0) return true;
+        if (written.Digits <= AlwaysExactDigits && written.Scale is > -300 and < 300) return true;
+        return Utf8Parser.TryParse(number, out double landed, out var consumed) && consumed == number.Length && double.IsFinite(landed)
+            && DoubleText.IsShortestFormOf(written, landed);
     }
 
     /// <summary>Checks every number of a JSON array's text (an <c>array_to_json</c> of numerics; NaN and the infinities are strings there).</summary>
@@ -61,57 +59,5 @@ internal static class PostgresNumericAsDouble
             ? $"it would land as {x.ToString("R", CultureInfo.InvariantCulture)}"
             : "it is beyond a double";
         return new InvalidCastException($"{which}{number} lands as a double, which does not hold it exactly ({landed})");
-    }
-
-    /// <summary>More significant digits than a double's shortest text ever has (17) cannot be exact; a few more are kept to compare.</summary>
-    private const int MaxDigits = 24;
-
-    /// <summary>
-    /// A number's text as its significant digits (no leading or trailing zeros) and the exponent that makes it
-    /// 0.d1d2… × 10^exponent; false when it has more than <see cref="MaxDigits"/> significant digits (no double's
-    /// shortest text has) or is not a plain decimal number.
-    /// </summary>
-    private static bool Canonical(ReadOnlySpan<byte> text, Span<byte> digits, out int count, out int exponent, out bool negative)
-    {
-        count = 0;
-        exponent = 0;
-        var at = 0;
-        negative = text.Length > 0 && text[0] == '-';
-        if (negative || text.Length > 0 && text[0] == '+') at++;
-        var beforePoint = 0; // mantissa digits before the point, leading zeros included
-        var first = -1; // index among the mantissa digits of the first significant one
-        var index = 0;
-        var point = false;
-        var significantEnd = 0; // count up to the last non-zero digit
-        for (; at < text.Length; at++)
-        {
-            var c = text[at];
-            if (c == '.' && !point) { point = true; continue; }
-            if (c is < (byte)'0' or > (byte)'9') break;
-            if (!point) beforePoint++;
-            if (first < 0 && c != '0') first = index;
-            if (first >= 0)
-            {
-                if (count == digits.Length) { if (c != '0') return false; }
-                else digits[count++] = c;
-                if (c != '0') significantEnd = count;
-            }
-            index++;
-        }
-        if (at < text.Length)
-        {
-            if (text[at] is not ((byte)'e' or (byte)'E') || !Utf8Parser.TryParse(text[(at + 1)..], out int e, out var used) || at + 1 + used != text.Length) return false;
-            exponent = e;
-        }
-        if (first < 0)
-        {
-            count = 0;
-            exponent = 0;
-            negative = false;
-            return true;
-        }
-        count = significantEnd;
-        exponent += beforePoint - first;
-        return true;
     }
 }

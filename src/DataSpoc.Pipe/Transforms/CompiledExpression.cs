@@ -61,6 +61,8 @@ internal sealed class CompiledExpression
                 return values => values[index];
             case UnaryExpression u:
                 return Compile(u.Expression, columns) is { } operand ? Unary(u.Type, operand) : null;
+            case BinaryExpression b when SqlNulls.IsNullTest(b, out var testedExpression, out var equal):
+                return Compile(testedExpression, columns) is { } tested ? NullTest(tested, equal) : null;
             case BinaryExpression b:
                 var left = Compile(b.LeftExpression, columns);
                 var right = Compile(b.RightExpression, columns);
@@ -159,7 +161,7 @@ internal sealed class CompiledExpression
         UnaryExpressionType.Not => values => operand(values) switch
         {
             bool b => b ? False : True,
-            null => True,
+            null => null, // SQL: not null is null
             _ => Unhandled,
         },
         UnaryExpressionType.Negate => values => operand(values) switch
@@ -175,8 +177,16 @@ internal sealed class CompiledExpression
     private static Node Choose(Node condition, Node then, Node otherwise) => values => condition(values) switch
     {
         true => then(values),
-        false => otherwise(values),
+        false or null => otherwise(values), // a null condition is not true: SQL's if and CASE take the else branch
         _ => Unhandled,
+    };
+
+    /// <summary><c>x == null</c> / <c>x != null</c>: the explicit null test, true or false (<see cref="SqlNulls.IsNullTest"/>).</summary>
+    private static Node NullTest(Node tested, bool equal) => values => tested(values) switch
+    {
+        null => equal ? True : False,
+        var v when ReferenceEquals(v, Unhandled) => Unhandled,
+        _ => equal ? False : True,
     };
 
     /// <summary>Which operands of a binary node are number constants with a fraction (a decimal reads them as written: <see cref="DecimalOps"/>).</summary>
@@ -194,16 +204,19 @@ internal sealed class CompiledExpression
 
     private static Node? Binary(BinaryExpressionType type, Node left, Node right, Constants constants) => type switch
     {
+        // SQL's three-valued logic (SqlNulls): false and null is false, true or null is true, otherwise a null gives null.
         BinaryExpressionType.And => values => left(values) switch
         {
             false => False,
-            true => right(values) is bool r ? (r ? True : False) : Unhandled,
+            true => right(values) switch { bool r => r ? True : False, null => null, _ => Unhandled },
+            null => right(values) switch { false => False, true or null => null, _ => Unhandled },
             _ => Unhandled,
         },
         BinaryExpressionType.Or => values => left(values) switch
         {
             true => True,
-            false => right(values) is bool r ? (r ? True : False) : Unhandled,
+            false => right(values) switch { bool r => r ? True : False, null => null, _ => Unhandled },
+            null => right(values) switch { true => True, false or null => null, _ => Unhandled },
             _ => Unhandled,
         },
         BinaryExpressionType.Coalesce => values => left(values) ?? right(values),
@@ -247,19 +260,26 @@ internal sealed class CompiledExpression
         }
     }
 
-    private static object Equality(object? a, object? b, bool equal)
+    private static object? Equality(object? a, object? b, bool equal)
     {
         bool same;
         if (Number(a, out var wa, out var la, out var da) && Number(b, out var wb, out var lb, out var db)) same = wa && wb ? la == lb : da == db;
         else if (a is string sa && b is string sb) same = string.Equals(sa, sb, StringComparison.Ordinal);
         else if (a is bool ba && b is bool bb) same = ba == bb;
-        else return Unhandled;
+        else return NullComparison(a, b);
         return same == equal ? True : False;
     }
 
-    private static object Order(object? a, object? b, Func<int, bool> holds)
+    /// <summary>
+    /// A comparison that is not of two plain values: null when an operand is null (SQL: a comparison with a null is
+    /// null; <c>x == null</c> is <see cref="NullTest"/>), else <see cref="Unhandled"/>. Off the path of non-null values.
+    /// </summary>
+    private static object? NullComparison(object? a, object? b) =>
+        (a is null && !ReferenceEquals(b, Unhandled)) || (b is null && !ReferenceEquals(a, Unhandled)) ? null : Unhandled;
+
+    private static object? Order(object? a, object? b, Func<int, bool> holds)
     {
-        if (!Number(a, out var wa, out var la, out var da) || !Number(b, out var wb, out var lb, out var db)) return Unhandled;
+        if (!Number(a, out var wa, out var la, out var da) || !Number(b, out var wb, out var lb, out var db)) return NullComparison(a, b);
         if (!(wa && wb) && (double.IsNaN(da) || double.IsNaN(db))) return Unhandled;
         return holds(wa && wb ? la.CompareTo(lb) : da.CompareTo(db)) ? True : False;
     }

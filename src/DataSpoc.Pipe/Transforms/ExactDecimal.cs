@@ -57,6 +57,16 @@ internal readonly struct ExactDecimal : IFormattable, IConvertible
 
     public ExactDecimal Negate() => new(-Unscaled, Scale);
 
+    /// <summary>The whole number at scale 0: toward minus infinity (<paramref name="direction"/> -1, floor), plus infinity (1, ceiling) or zero (0, truncate).</summary>
+    public ExactDecimal ToWhole(int direction)
+    {
+        if (Scale == 0) return this;
+        var (quotient, remainder) = Int128.DivRem(Unscaled, Powers[Scale]);
+        if (direction < 0 && remainder < 0) quotient--;
+        else if (direction > 0 && remainder > 0) quotient++;
+        return new ExactDecimal(quotient, 0);
+    }
+
     /// <summary>
     /// Rounded to <paramref name="digits"/> decimals, half away from zero as DuckDB's <c>round</c> on a decimal; the
     /// result has that scale (a larger one only adds zeros).
@@ -175,11 +185,9 @@ internal static class DecimalOps
     /// </summary>
     public static object? Binary(BinaryExpressionType type, object? a, object? b, bool aConstant, bool bConstant)
     {
-        var comparison = type is not (BinaryExpressionType.Plus or BinaryExpressionType.Minus or BinaryExpressionType.Times
-            or BinaryExpressionType.Div or BinaryExpressionType.Modulo);
         if (a is null || b is null)
-            // As NCalc with a null parameter: arithmetic gives null; a comparison is false, != true.
-            return comparison ? type == BinaryExpressionType.NotEqual : null;
+            // Arithmetic and comparisons with a null give null, as SQL's (SqlNulls; x == null is the null test, handled before).
+            return null;
         if (!IsNumber(a) || !IsNumber(b))
             throw new InvalidCastException($"'{OperatorText(type)}' does not apply to {Describe(a)} and {Describe(b)}");
         if (type is BinaryExpressionType.Div or BinaryExpressionType.Modulo
@@ -248,6 +256,52 @@ internal static class DecimalOps
         long n and >= 0 and <= ExactDecimal.Precision => value.Round((int)n),
         _ => null,
     };
+
+    /// <summary>
+    /// A math function of a decimal, exact and of DuckDB's result type: <c>Round(d, n)</c> a DECIMAL(38, n);
+    /// <c>Abs</c> the same scale; <c>Floor</c>, <c>Ceiling</c>, <c>Truncate</c> scale 0 (DuckDB's floor, ceil and
+    /// trunc of a DECIMAL(w, s) are a DECIMAL(w, 0)); <c>Sign</c> a whole number; <c>Max</c>/<c>Min</c> of a decimal and
+    /// a decimal, a whole number or a number written in the expression (a decimal literal in SQL) the larger scale, as
+    /// DuckDB's greatest/least. False (NCalc's function, in doubles) for anything else: a double column's value with a
+    /// decimal computes in doubles, as DuckDB's DOUBLE; so do <c>Sqrt</c>, <c>Pow</c>, <c>Exp</c>, <c>Log</c>, ...
+    /// Arguments are not null here (a null argument is handled before).
+    /// </summary>
+    public static bool TryFunction(string name, NCalc.Handlers.FunctionData f, out object? result)
+    {
+        result = null;
+        switch (name)
+        {
+            case "Round" when f.Count == 2 && f.Evaluate(0) is ExactDecimal d && Round(d, f.Evaluate(1)) is { } rounded:
+                result = rounded;
+                return true;
+            case "Abs" or "Floor" or "Ceiling" or "Truncate" or "Sign" when f.Count == 1 && f.Evaluate(0) is ExactDecimal d:
+                result = name switch
+                {
+                    "Abs" => new ExactDecimal(Int128.Abs(d.Unscaled), d.Scale),
+                    "Sign" => (long)Int128.Sign(d.Unscaled),
+                    _ => d.ToWhole(name == "Floor" ? -1 : name == "Ceiling" ? 1 : 0),
+                };
+                return true;
+            case "Max" or "Min" when f.Count == 2:
+            {
+                var (a, b) = (f.Evaluate(0), f.Evaluate(1));
+                if (!(a is ExactDecimal || b is ExactDecimal) || a is null || b is null || !IsNumber(a) || !IsNumber(b)) return false;
+                // NCalc's Max and Min give null for a type they do not know: with a double column's value, in doubles.
+                if ((a is double && !IsFractionConstant(f[0])) || (b is double && !IsFractionConstant(f[1])) || Exact(a) is not { } x || Exact(b) is not { } y)
+                {
+                    var (da, db) = (Convert.ToDouble(a, CultureInfo.InvariantCulture), Convert.ToDouble(b, CultureInfo.InvariantCulture));
+                    result = name == "Max" ? Math.Max(da, db) : Math.Min(da, db);
+                    return true;
+                }
+                var scale = Math.Max(x.Scale, y.Scale);
+                var larger = x.CompareTo(y) >= 0;
+                result = (name == "Max" == larger ? x : y).AtScale(scale);
+                return true;
+            }
+            default:
+                return false;
+        }
+    }
 
     private static bool IsNumber(object value) => value is ExactDecimal or long or int or double;
 

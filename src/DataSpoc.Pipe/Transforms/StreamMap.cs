@@ -175,9 +175,12 @@ internal sealed class StreamMap : IRecordTransform
     internal TransformException EvaluationFailed(TransformExpression expression, string key, Exception e) =>
         new(Stream, key, $"'{expression.Text}' failed: {e.Message}") { OfRecord = true };
 
-    /// <summary>Whether the filter keeps the record; anything but true or false is an error naming the filter.</summary>
-    internal bool Keeps(object? filtered) => filtered as bool? ??
-        throw new TransformException(Stream, "filter", $"'{Filter!.Text}' must give true or false, gave {(filtered is null ? "null" : $"'{filtered}'")}; use a comparison (e.g. x > 0) or x != null");
+    /// <summary>
+    /// Whether the filter keeps the record: only when it is true, as SQL's <c>WHERE</c> (a null condition, such as a
+    /// comparison with a null, drops the record); anything but true, false or null is an error naming the filter.
+    /// </summary>
+    internal bool Keeps(object? filtered) => filtered is null ? false : filtered as bool? ??
+        throw new TransformException(Stream, "filter", $"'{Filter!.Text}' must give true or false, gave '{filtered}'; use a comparison (e.g. x > 0) or x != null");
 
     /// <summary>
     /// The stored type of tap column <paramref name="column"/> when its values have more than one spelling (after

@@ -85,23 +85,20 @@ internal sealed class TransformExpression
         expression.EvaluateFunction += (name, args) =>
         {
             if (NullsInMath(name, args.Parameters, out var result)) args.Result = result;
-            else if (name == "Round" && args.Parameters.Count == 2 && args.Parameters.Evaluate(0) is ExactDecimal d
-                     && DecimalOps.Round(d, args.Parameters.Evaluate(1)) is { } rounded)
-                args.Result = rounded;
-            // NCalc's Max and Min give null for a type they do not know: a decimal takes part as its double, as in
-            // the other math functions (their result type is a double).
-            else if (name is "Max" or "Min" && args.Parameters.Count == 2 && args.Parameters.Evaluate(0) is var a && args.Parameters.Evaluate(1) is var b
-                     && (a is ExactDecimal || b is ExactDecimal) && a is ExactDecimal or long or int or double && b is ExactDecimal or long or int or double)
-            {
-                var (x, y) = (Convert.ToDouble(a, CultureInfo.InvariantCulture), Convert.ToDouble(b, CultureInfo.InvariantCulture));
-                args.Result = name == "Max" ? Math.Max(x, y) : Math.Min(x, y);
-            }
+            else if (name == "in" && SqlNulls.TryIn(args.Parameters, out result)) args.Result = result;
+            else if (DecimalOps.TryFunction(name, args.Parameters, out result)) args.Result = result;
         };
-        // Arithmetic and comparisons with a decimal operand are DecimalOps' (NCalc knows no ExactDecimal); the compiled
-        // form calls the same code, so the two agree. The operands' values are NCalc's own (evaluated once, cached).
+        // Null in logic is SQL's (SqlNulls); arithmetic and comparisons with a decimal operand are DecimalOps' (NCalc
+        // knows no ExactDecimal); the compiled form calls the same code, so the two agree. The operands' values are
+        // NCalc's own (evaluated once, cached).
         expression.EvaluateBinary += args =>
         {
             var b = args.BinaryExpression;
+            if (SqlNulls.TryBinary(b, args.LeftValue, args.RightValue, out var logic))
+            {
+                args.Result = logic;
+                return;
+            }
             if (!DecimalOps.Handles(b.Type)) return;
             var (left, right) = (args.LeftValue(), args.RightValue());
             if (left is ExactDecimal || right is ExactDecimal)
@@ -110,7 +107,10 @@ internal sealed class TransformExpression
         return expression;
     }
 
-    /// <summary>NCalc's evaluation with <c>-x</c> of a decimal exact (NCalc's negation knows no <see cref="ExactDecimal"/>).</summary>
+    /// <summary>
+    /// NCalc's evaluation with <c>-x</c> of a decimal exact (NCalc's negation knows no <see cref="ExactDecimal"/>) and
+    /// <c>not</c> of a null null (<see cref="SqlNulls"/>; NCalc's is true).
+    /// </summary>
     private sealed class DecimalAwareVisitors : NCalc.Factories.IEvaluationVisitorFactory
     {
         public static readonly DecimalAwareVisitors Instance = new();
@@ -128,8 +128,16 @@ internal sealed class TransformExpression
             NCalc.Factories.IEvaluationVisitorFactory factory, CancellationToken cancellationToken)
             : NCalc.Visitors.EvaluationVisitor(context, options, cultureInfo, factory, cancellationToken)
         {
-            public override object? Visit(UnaryExpression expression) =>
-                expression.Type == UnaryExpressionType.Negate && expression.Expression.Accept(this) is ExactDecimal d ? d.Negate() : base.Visit(expression);
+            public override object? Visit(UnaryExpression expression)
+            {
+                if (expression.Type is UnaryExpressionType.Negate or UnaryExpressionType.Not)
+                    switch (expression.Expression.Accept(this))
+                    {
+                        case ExactDecimal d when expression.Type == UnaryExpressionType.Negate: return d.Negate();
+                        case null when expression.Type == UnaryExpressionType.Not: return null;
+                    }
+                return base.Visit(expression);
+            }
         }
     }
 
@@ -258,6 +266,10 @@ internal sealed class TransformExpression
                          && f.Parameters[1] is ValueExpression { Value: int or long } digits
                          && Convert.ToInt64(digits.Value, CultureInfo.InvariantCulture) is >= 0 and <= ExactDecimal.Precision and var n
                 => ColumnCast.DecimalType((int)n),
+            "Abs" when f.Parameters.Count == 1 && TypeOf(f.Parameters[0], columnType) is var t && ColumnCast.DecimalScale(t) is not null => t,
+            "Floor" or "Ceiling" or "Truncate" when f.Parameters.Count == 1 && ColumnCast.DecimalScale(TypeOf(f.Parameters[0], columnType)) is not null
+                => ColumnCast.DecimalType(0),
+            "Max" or "Min" when f.Parameters.Count == 2 && DecimalArguments(f, columnType) is { } greatest => greatest,
             "in" => "boolean",
             "len" or "Sign" => "integer",
             var name when StringFunctions.Contains(name) => "string",
@@ -280,6 +292,19 @@ internal sealed class TransformExpression
         if (a is not null && (b is not null || second is null or "integer")) return ColumnCast.DecimalType(Math.Max(a.Value, b ?? 0));
         if (b is not null && first is "integer") return ColumnCast.DecimalType(b.Value);
         return first ?? second;
+    }
+
+    /// <summary>
+    /// The type of <c>Max</c>/<c>Min</c> with a decimal argument (<see cref="DecimalOps.TryFunction"/>): a decimal of the
+    /// larger scale with a decimal, a whole number or a number written in the expression; a double with a double column.
+    /// Null when neither argument is a decimal.
+    /// </summary>
+    private static string? DecimalArguments(Function f, Func<string, string?> columnType)
+    {
+        var (a, b) = (TypeOf(f.Parameters[0], columnType), TypeOf(f.Parameters[1], columnType));
+        if (ColumnCast.DecimalScale(a) is null && ColumnCast.DecimalScale(b) is null) return null;
+        int? Scale(LogicalExpression e, string? t) => ConstantScale(e) ?? (t is "integer" ? 0 : ColumnCast.DecimalScale(t));
+        return Scale(f.Parameters[0], a) is { } x && Scale(f.Parameters[1], b) is { } y ? ColumnCast.DecimalType(Math.Max(x, y)) : "number";
     }
 
     /// <summary>

@@ -112,6 +112,14 @@ internal sealed class TypedExpression
                 return values => values[index];
             case UnaryExpression u:
                 return Compile(u.Expression, columns) is { } operand ? Unary(u.Type, operand) : null;
+            case BinaryExpression b when SqlNulls.IsNullTest(b, out var testedExpression, out var equal):
+                if (Compile(testedExpression, columns) is not { } tested) return null;
+                return values => tested(values) switch
+                {
+                    { Kind: ScalarKind.Null } => Scalar.Of(equal),
+                    { Kind: ScalarKind.Unhandled } => Scalar.Unhandled,
+                    _ => Scalar.Of(!equal),
+                };
             case BinaryExpression b when Leaf(b.LeftExpression, columns) is { } l && Leaf(b.RightExpression, columns) is { } r
                                          && BinaryOfLeaves(b.Type, l, r) is { } node:
                 return node;
@@ -139,7 +147,7 @@ internal sealed class TypedExpression
         UnaryExpressionType.Not => values => operand(values) switch
         {
             { Kind: ScalarKind.Boolean } b => Scalar.Of(b.Long == 0),
-            { Kind: ScalarKind.Null } => Scalar.True,
+            { Kind: ScalarKind.Null } => Scalar.Null, // SQL: not null is null
             _ => Scalar.Unhandled,
         },
         UnaryExpressionType.Negate => values => operand(values) switch
@@ -154,6 +162,7 @@ internal sealed class TypedExpression
     private static Node Choose(Node condition, Node then, Node otherwise) => values => condition(values) switch
     {
         { Kind: ScalarKind.Boolean } c => c.Long != 0 ? then(values) : otherwise(values),
+        { Kind: ScalarKind.Null } => otherwise(values), // not true: SQL's if and CASE take the else branch
         _ => Scalar.Unhandled,
     };
 
@@ -188,10 +197,10 @@ internal sealed class TypedExpression
     {
         BinaryExpressionType.Equal => values => Equality(l.Get(values), r.Get(values), equal: true),
         BinaryExpressionType.NotEqual => values => Equality(l.Get(values), r.Get(values), equal: false),
-        BinaryExpressionType.Greater => values => Order(l.Get(values), r.Get(values)) is var c && c == Unordered ? Scalar.Unhandled : Scalar.Of(c > 0),
-        BinaryExpressionType.GreaterOrEqual => values => Order(l.Get(values), r.Get(values)) is var c && c == Unordered ? Scalar.Unhandled : Scalar.Of(c >= 0),
-        BinaryExpressionType.Lesser => values => Order(l.Get(values), r.Get(values)) is var c && c == Unordered ? Scalar.Unhandled : Scalar.Of(c < 0),
-        BinaryExpressionType.LesserOrEqual => values => Order(l.Get(values), r.Get(values)) is var c && c == Unordered ? Scalar.Unhandled : Scalar.Of(c <= 0),
+        BinaryExpressionType.Greater => values => Order(l.Get(values), r.Get(values)) is var c && c <= Unordered ? Unorderable(c) : Scalar.Of(c > 0),
+        BinaryExpressionType.GreaterOrEqual => values => Order(l.Get(values), r.Get(values)) is var c && c <= Unordered ? Unorderable(c) : Scalar.Of(c >= 0),
+        BinaryExpressionType.Lesser => values => Order(l.Get(values), r.Get(values)) is var c && c <= Unordered ? Unorderable(c) : Scalar.Of(c < 0),
+        BinaryExpressionType.LesserOrEqual => values => Order(l.Get(values), r.Get(values)) is var c && c <= Unordered ? Unorderable(c) : Scalar.Of(c <= 0),
         BinaryExpressionType.Minus => values => Arithmetic(l.Get(values), r.Get(values), minus: true),
         BinaryExpressionType.Times => values => Arithmetic(l.Get(values), r.Get(values), minus: false),
         BinaryExpressionType.Div => values => Divide(l.Get(values), r.Get(values)),
@@ -201,16 +210,29 @@ internal sealed class TypedExpression
 
     private static Node? Binary(BinaryExpressionType type, Node left, Node right) => type switch
     {
+        // SQL's three-valued logic (SqlNulls): false and null is false, true or null is true, otherwise a null gives null.
         BinaryExpressionType.And => values => left(values) switch
         {
             { Kind: ScalarKind.Boolean, Long: 0 } => Scalar.False,
-            { Kind: ScalarKind.Boolean } => right(values) is { Kind: ScalarKind.Boolean } r ? r : Scalar.Unhandled,
+            { Kind: ScalarKind.Boolean } => right(values) is { Kind: ScalarKind.Boolean or ScalarKind.Null } r ? r : Scalar.Unhandled,
+            { Kind: ScalarKind.Null } => right(values) switch
+            {
+                { Kind: ScalarKind.Boolean, Long: 0 } => Scalar.False,
+                { Kind: ScalarKind.Boolean or ScalarKind.Null } => Scalar.Null,
+                _ => Scalar.Unhandled,
+            },
             _ => Scalar.Unhandled,
         },
         BinaryExpressionType.Or => values => left(values) switch
         {
             { Kind: ScalarKind.Boolean, Long: not 0 } => Scalar.True,
-            { Kind: ScalarKind.Boolean } => right(values) is { Kind: ScalarKind.Boolean } r ? r : Scalar.Unhandled,
+            { Kind: ScalarKind.Boolean } => right(values) is { Kind: ScalarKind.Boolean or ScalarKind.Null } r ? r : Scalar.Unhandled,
+            { Kind: ScalarKind.Null } => right(values) switch
+            {
+                { Kind: ScalarKind.Boolean, Long: not 0 } => Scalar.True,
+                { Kind: ScalarKind.Boolean or ScalarKind.Null } => Scalar.Null,
+                _ => Scalar.Unhandled,
+            },
             _ => Scalar.Unhandled,
         },
         BinaryExpressionType.Coalesce => values =>
@@ -220,10 +242,10 @@ internal sealed class TypedExpression
         },
         BinaryExpressionType.Equal => values => Equality(left(values), right(values), equal: true),
         BinaryExpressionType.NotEqual => values => Equality(left(values), right(values), equal: false),
-        BinaryExpressionType.Greater => values => Order(left(values), right(values)) is var c && c == Unordered ? Scalar.Unhandled : Scalar.Of(c > 0),
-        BinaryExpressionType.GreaterOrEqual => values => Order(left(values), right(values)) is var c && c == Unordered ? Scalar.Unhandled : Scalar.Of(c >= 0),
-        BinaryExpressionType.Lesser => values => Order(left(values), right(values)) is var c && c == Unordered ? Scalar.Unhandled : Scalar.Of(c < 0),
-        BinaryExpressionType.LesserOrEqual => values => Order(left(values), right(values)) is var c && c == Unordered ? Scalar.Unhandled : Scalar.Of(c <= 0),
+        BinaryExpressionType.Greater => values => Order(left(values), right(values)) is var c && c <= Unordered ? Unorderable(c) : Scalar.Of(c > 0),
+        BinaryExpressionType.GreaterOrEqual => values => Order(left(values), right(values)) is var c && c <= Unordered ? Unorderable(c) : Scalar.Of(c >= 0),
+        BinaryExpressionType.Lesser => values => Order(left(values), right(values)) is var c && c <= Unordered ? Unorderable(c) : Scalar.Of(c < 0),
+        BinaryExpressionType.LesserOrEqual => values => Order(left(values), right(values)) is var c && c <= Unordered ? Unorderable(c) : Scalar.Of(c <= 0),
         BinaryExpressionType.Minus => values => Arithmetic(left(values), right(values), minus: true),
         BinaryExpressionType.Times => values => Arithmetic(left(values), right(values), minus: false),
         BinaryExpressionType.Div => values => Divide(left(values), right(values)),
@@ -242,16 +264,28 @@ internal sealed class TypedExpression
         bool same;
         if (IsNumber(a) && IsNumber(b)) same = IsWhole(a) && IsWhole(b) ? a.Long == b.Long : AsDouble(a) == AsDouble(b);
         else if (a.Kind == ScalarKind.Boolean && b.Kind == ScalarKind.Boolean) same = a.Long == b.Long;
-        else return Scalar.Unhandled;
+        else return NullComparison(a, b) ? Scalar.Null : Scalar.Unhandled;
         return Scalar.Of(same == equal);
     }
 
+    /// <summary>
+    /// Whether a comparison is null because an operand is (SQL; <c>x == null</c> is the null test, compiled apart) and
+    /// neither is left to the object form.
+    /// </summary>
+    private static bool NullComparison(in Scalar a, in Scalar b) =>
+        (a.Kind == ScalarKind.Null && !b.IsUnhandled) || (b.Kind == ScalarKind.Null && !a.IsUnhandled);
+
     /// <summary>What <see cref="Order"/> gives when the object form does not order the two.</summary>
-    private const int Unordered = int.MinValue;
+    private const int Unordered = int.MinValue + 1;
+    /// <summary>What <see cref="Order"/> gives for a null operand: the comparison is null. Below <see cref="Unordered"/>,
+    /// so that one test (<c>c &lt;= Unordered</c>) keeps both off the path of ordered values.</summary>
+    private const int NullOrder = int.MinValue;
+
+    private static Scalar Unorderable(int c) => c == NullOrder ? Scalar.Null : Scalar.Unhandled;
 
     private static int Order(in Scalar a, in Scalar b)
     {
-        if (!IsNumber(a) || !IsNumber(b)) return Unordered;
+        if (!IsNumber(a) || !IsNumber(b)) return NullComparison(a, b) ? NullOrder : Unordered;
         if (IsWhole(a) && IsWhole(b)) return a.Long.CompareTo(b.Long);
         var (da, db) = (AsDouble(a), AsDouble(b));
         if (double.IsNaN(da) || double.IsNaN(db)) return Unordered;

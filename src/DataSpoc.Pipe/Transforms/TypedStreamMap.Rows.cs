@@ -255,8 +255,9 @@ internal sealed partial class TypedStreamMap
             var compiled = _compiled;
             if (_typedFilter is not null)
             {
-                if (!TryEvaluateTyped(_typedFilter, compiled._filterArgs, _typedFilterArgs, _filterFormPartners, ScalarKind.Unhandled, out var kept)
-                    || kept.Kind != ScalarKind.Boolean) return null;
+                if (!TryEvaluateTyped(_typedFilter, compiled._filterArgs, _typedFilterArgs, _filterFormPartners, ScalarKind.Unhandled, out var kept)) return null;
+                // Only true keeps the row: a null condition (a comparison with a null) drops it, as SQL's WHERE (StreamMap.Keeps).
+                if (kept.Kind != ScalarKind.Boolean) return kept.Kind == ScalarKind.Null ? MapOutcome.Filtered : null;
                 if (kept.Long == 0) return MapOutcome.Filtered;
             }
             var compute = compiled._compute;

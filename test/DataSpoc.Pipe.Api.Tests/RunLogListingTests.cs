@@ -38,11 +38,6 @@ public class RunLogListingTests
         }
     }
 
-    private sealed class FixedTime(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
-    }
-
     /// <summary>A pipeline landing one record of stream orders, with <paramref name="extraYaml"/>; returns its name.</summary>
     private static string OrdersPipeline(TempHome home, string extraYaml)
     {

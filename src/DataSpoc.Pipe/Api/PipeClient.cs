@@ -540,7 +540,7 @@ public sealed class PipeClient
         if (string.IsNullOrWhiteSpace(cron)) return null;
         try
         {
-            return CronExpression.Parse(cron, CronFormat.Standard).GetNextOccurrence(_time.GetUtcNow(), zone)?.ToUniversalTime();
+            return CronSchedule.Parse(cron).NextAfter(_time.GetUtcNow(), zone)?.ToUniversalTime();
         }
         catch (CronFormatException)
         {

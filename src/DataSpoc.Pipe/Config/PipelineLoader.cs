@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Cronos;
+using DataSpoc.Pipe.Scheduling;
 using YamlDotNet.RepresentationModel;
 
 namespace DataSpoc.Pipe.Config;
@@ -478,7 +479,7 @@ public sealed class PipelineLoader
         const string shape = "(five fields: minute hour day-of-month month day-of-week)";
         try
         {
-            CronExpression.Parse(cron, CronFormat.Standard);
+            CronSchedule.Parse(cron);
         }
         catch (CronFormatException e)
         {
@@ -508,12 +509,10 @@ public sealed class PipelineLoader
     }
 
     /// <summary>
-    /// Whether a valid cron expression never fires (<c>0 0 31 2 *</c>: no date matches its day-of-month and month).
-    /// Independent of the clock: the calendar repeats every 400 years, well within what Cronos searches, so a fixed start
-    /// finds the 29th of February as it finds every other date.
+    /// Whether a valid cron expression never fires (<c>0 0 31 2 *</c>: no date matches its day-of-month and month),
+    /// by cron's rule for the two day fields (<see cref="CronSchedule"/>).
     /// </summary>
-    public static bool CronNeverFires(string cron) =>
-        CronExpression.Parse(cron, CronFormat.Standard).GetNextOccurrence(new DateTime(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc)) is null;
+    public static bool CronNeverFires(string cron) => CronSchedule.Parse(cron).NeverFires;
 
     private static string FirstSentence(string message)
     {

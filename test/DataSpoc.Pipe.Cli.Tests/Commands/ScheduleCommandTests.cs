@@ -226,6 +226,44 @@ public sealed class ScheduleCommandTests : IDisposable
     }
 
     [Fact]
+    public void Schedule_list_and_status_promise_the_day_cron_runs_when_both_day_fields_are_restricted()
+    {
+        // cron (crontab(5), cronie): with day-of-month and day-of-week both restricted, a day matching EITHER runs;
+        // a day field starting with '*' (a step too) is unrestricted, and then both must match.
+        var cases = new (string Pipeline, string Cron, Func<DateTime, bool> Runs)[]
+        {
+            ("first-or-monday", "0 12 1 * 1", d => d.Day == 1 || d.DayOfWeek == DayOfWeek.Monday),
+            ("thirteenth-or-friday", "0 12 13 * 5", d => d.Day == 13 || d.DayOfWeek == DayOfWeek.Friday),
+            ("february-mondays", "0 12 31 2 1", d => d.Month == 2 && d.DayOfWeek == DayOfWeek.Monday),
+            ("any-day", "0 12 1-31 * 2", _ => true),
+            ("odd-tuesdays", "0 12 */2 * 2", d => d.Day % 2 == 1 && d.DayOfWeek == DayOfWeek.Tuesday),
+            ("tenth-on-even-weekday", "0 12 10 * */2", d => d.Day == 10 && (int)d.DayOfWeek % 2 == 0),
+        };
+        // Read in UTC whatever the machine's zone, so the days above are UTC days.
+        File.WriteAllText(_home.CrontabFile, "CRON_TZ=Etc/UTC\n");
+        foreach (var (pipeline, cron, _) in cases) _home.WriteShopPipeline(pipeline, extraTop: $"schedule:\n  cron: \"{cron}\"\n");
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
+
+        var before = DateTimeOffset.UtcNow;
+        var listed = Json.Parse(CliProcess.Run(_home, "schedule", "list", "-o", "json"))["entries"]!.AsArray().ToDictionary(e => e.Str("pipeline"), e => e.Str("next_run"));
+        var status = Json.Parse(CliProcess.Run(_home, "status", "-o", "json")).AsArray().ToDictionary(r => r.Str("pipeline"), r => r.Str("next_run"));
+        var after = DateTimeOffset.UtcNow;
+        foreach (var (pipeline, cron, runs) in cases)
+        {
+            // The noon of the first such day still ahead (the clock may pass a noon while the commands run).
+            Assert.Contains(DateTimeOffset.Parse(listed[pipeline]), new[] { NextNoon(before, runs), NextNoon(after, runs) });
+            Assert.Equal((cron, listed[pipeline]), (cron, status[pipeline]));
+        }
+
+        static DateTimeOffset NextNoon(DateTimeOffset from, Func<DateTime, bool> runs)
+        {
+            var day = from.UtcDateTime.Date;
+            while (!runs(day) || day.AddHours(12) <= from.UtcDateTime) day = day.AddDays(1);
+            return new DateTimeOffset(day.AddHours(12), TimeSpan.Zero);
+        }
+    }
+
+    [Fact]
     public void Status_promises_only_the_runs_the_crontab_makes_and_says_why_when_they_differ_from_the_yaml()
     {
         _home.WriteShopPipeline("nightly", extraTop: "schedule:\n  cron: \"30 2 * * *\"\n");

@@ -63,6 +63,8 @@ public sealed class ValidateCommandTests : IDisposable
     {
         _home.WriteShopPipeline("shop", extraTop: "schedule:\n  cron: \"0 0 31 2 *\"\n");
         _home.WriteShopPipeline("leap", extraTop: "schedule:\n  cron: \"0 0 29 2 *\"\n");
+        // No 31st of February, but the day-of-week is restricted too, and cron then runs on either: every Monday of February.
+        _home.WriteShopPipeline("mondays", extraTop: "schedule:\n  cron: \"0 0 31 2 1\"\n");
         var result = CliProcess.Run(_home, "validate", "-o", "json");
         Assert.Equal(1, result.ExitCode);
         Assert.Equal("error: validation failed for shop\n", result.Stderr);
@@ -72,6 +74,7 @@ public sealed class ValidateCommandTests : IDisposable
         Assert.Equal("schedule '0 0 31 2 *' never fires: no date matches its day-of-month and month", schedule.Str("detail"));
         // The 29th of February comes every four years: a schedule, not a mistake.
         Assert.True(reports["leap"].Bool("ok"));
+        Assert.True(reports["mondays"].Bool("ok"), reports["mondays"].ToJsonString());
     }
 
     [Fact]

@@ -476,19 +476,19 @@ public sealed class PipeClient
 
     /// <summary>
     /// The run whose commit journal the pipeline has (a killed run's), read before recovery replays and deletes it; null
-    /// for none, a compaction's (it has no run log), or a journal recovery will report as damaged.
+    /// for none, a compaction's (it has no run log), or a journal recovery will refuse (damaged, or of a later format).
     /// </summary>
     private static async Task<(string RunId, DateTimeOffset StartedAt)?> InterruptedRunAsync(IObjectStore store, string pipeline, CancellationToken cancellationToken)
     {
         if (await store.GetAsync(LakeCommitter.JournalKey(pipeline), cancellationToken).ConfigureAwait(false) is not { } journal) return null;
         try
         {
-            var plan = LakeJson.Deserialize<CommitPlan>(journal.Content, "commit journal");
+            var plan = CommitPlan.Read(journal.Content, LakeCommitter.JournalKey(pipeline));
             return plan.Tables.Count > 0 && plan.Tables.All(t => t.Compaction) ? null : (plan.RunId, plan.StartedAt);
         }
-        catch (JsonException)
+        catch (StorageException)
         {
-            return null;
+            return null; // damaged, or of a later format: recovery refuses it, naming why
         }
     }
 

@@ -1,5 +1,7 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using DataSpoc.Pipe.Storage;
 
 namespace DataSpoc.Pipe.Lake;
 
@@ -15,6 +17,23 @@ public sealed class CommitPlan
     public const string PhaseDeleted = "deleted";
     public const string PhaseCataloged = "cataloged";
 
+    /// <summary>
+    /// The journal format of builds from before the journal had a <c>format</c> field. Their reader ignores fields it does
+    /// not know, takes a merge's superseded files from <c>deletions</c> and its counts from <c>tables[].totals</c>, and
+    /// knows no Iceberg/Delta <c>merge</c> operation and no <c>singer_state_text</c> state.
+    /// </summary>
+    public const int LegacyFormat = 1;
+
+    /// <summary>
+    /// The journal format this build writes and the newest it completes: <c>superseded</c> and <c>tables[].merge</c>
+    /// (claimed rewrites, merge counts applied to the manifest entry as it is at the commit), Iceberg/Delta <c>merge</c>
+    /// operations, states with bare NaN/Infinity. Raise it when a journal gets something an older reader of this format
+    /// would complete wrongly; a reader refuses a journal of a format above its own (<see cref="Read"/>).
+    /// </summary>
+    public const int CurrentFormat = 2;
+
+    /// <summary>The journal's format (<see cref="LegacyFormat"/> when the field is absent: a journal of an older build).</summary>
+    [JsonPropertyName("format")] public int Format { get; set; } = LegacyFormat;
     [JsonPropertyName("run_id")] public string RunId { get; set; } = "";
     [JsonPropertyName("pipeline")] public string Pipeline { get; set; } = "";
     [JsonPropertyName("phase")] public string Phase { get; set; } = PhaseStaged;
@@ -22,7 +41,20 @@ public sealed class CommitPlan
     /// <summary>Data (and quarantine) files: spooled local path -> final key.</summary>
     [JsonPropertyName("files")] public List<PlannedFile> Files { get; set; } = [];
     /// <summary>Older files of replaced tables and leftover temp files, removed once every new file has landed.</summary>
-    [JsonPropertyName("deletions")] public List<string> Deletions { get; set; } = [];
+    [JsonIgnore] public List<string> Deletions { get; set; } = [];
+
+    /// <summary>
+    /// The journal's <c>deletions</c>: <see cref="Deletions"/> and <see cref="Superseded"/>, since a build of the
+    /// <see cref="LegacyFormat"/> that completes the commit deletes only what this lists (and would keep the superseded
+    /// files: every rewritten row twice). Read back, the superseded files are in <see cref="Deletions"/> too; deleting a
+    /// file twice is harmless.
+    /// </summary>
+    [JsonPropertyName("deletions")]
+    public List<string> JournalDeletions
+    {
+        get => [.. Deletions.Concat(Superseded).Distinct(StringComparer.Ordinal)];
+        set => Deletions = value;
+    }
     /// <summary>
     /// Data files this commit rewrote into its own files (a merge's or a compaction's, plain Parquet tables), removed with
     /// <see cref="Deletions"/>; each is claimed first, so two commits that rewrote one file never both land (the table
@@ -42,6 +74,58 @@ public sealed class CommitPlan
     /// </summary>
     [JsonIgnore]
     public IEnumerable<string> Claimed => Superseded.Concat(TableMetadata.SelectMany(t => t.Removed)).Distinct(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Why a build of the <see cref="LegacyFormat"/> would complete this commit wrongly, or null when it completes it right
+    /// (from <c>deletions</c> and <c>totals</c>): an Iceberg/Delta merge (it knows no <c>merge</c> operation: Iceberg
+    /// would keep only the new files, Delta the rewritten ones beside them), or a state it would save as the wrapper object.
+    /// </summary>
+    [JsonIgnore]
+    public string? WhyLegacyBuildsCannotComplete =>
+        TableMetadata.FirstOrDefault(t => t.Operation == DataSpoc.Pipe.Tables.TableMetadataCommit.Merge) is { } merge
+            ? $"it merges into the {string.Join("/", merge.Formats)} table {merge.TableKey}"
+            : State is { HasNamedFloats: true } ? "its state holds a bare NaN or Infinity" : null;
+
+    /// <summary>
+    /// The journal's content, in <see cref="CurrentFormat"/>, readable by builds of the <see cref="LegacyFormat"/> as far
+    /// as they can complete it right (<see cref="JournalDeletions"/>, <see cref="TableChange.Totals"/>); one they would
+    /// complete wrongly gets, in each table's <c>totals</c>, a sentence where they expect an object: their reader fails
+    /// on it ("the journal is damaged", naming that line) instead of completing the commit.
+    /// </summary>
+    public byte[] ToJournal()
+    {
+        Format = CurrentFormat;
+        var refusal = WhyLegacyBuildsCannotComplete is { } why
+            ? $"journal format {CurrentFormat} ({why}): complete this commit with a dataspoc-pipe that reads journal format {CurrentFormat} or later (run or maintain the pipeline with it)"
+            : null;
+        foreach (var table in Tables) table.LegacyRefusal = refusal;
+        return LakeJson.Serialize(this);
+    }
+
+    /// <summary>
+    /// Reads a commit journal of any format up to <see cref="CurrentFormat"/>; a journal of a later format (a newer build's
+    /// interrupted commit, which this build could complete wrongly) is refused before anything of it is read or done.
+    /// </summary>
+    /// <param name="content">The journal's bytes.</param>
+    /// <param name="where">The journal's bucket and key, for errors.</param>
+    /// <exception cref="StorageException">The journal is damaged, or of a later format.</exception>
+    public static CommitPlan Read(ReadOnlyMemory<byte> content, string where)
+    {
+        try
+        {
+            // The format first: a later format may not even deserialize as this build's types.
+            var format = JsonNode.Parse(content.Span) is JsonObject root && root["format"] is { } node ? node.GetValue<int>() : LegacyFormat;
+            if (format > CurrentFormat)
+                throw new StorageException($"{where} is the journal of an interrupted commit in journal format {format}, written by a newer dataspoc-pipe; " +
+                    $"this build reads journal formats up to {CurrentFormat} and could complete it wrongly, so it does not run or maintain the pipeline: " +
+                    "run or maintain it once with a build that reads that format (the one that wrote it, or later), which completes the commit; then this build can run it again");
+            return LakeJson.Deserialize<CommitPlan>(content, "commit journal");
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
+        {
+            throw new StorageException($"{where} is damaged ({e.Message}); inspect it and delete it to continue", e);
+        }
+    }
 }
 
 /// <summary>
@@ -76,14 +160,41 @@ public sealed class TableChange
     /// and the rows written (the records received, <see cref="Rows"/>, were reduced). Null for append and replace.
     /// </summary>
     [JsonPropertyName("merge")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public MergeCounts? Merge { get; set; }
+
+    /// <summary>
+    /// A merge's table totals after the commit, from the manifest entry the run read: what a build of the
+    /// <see cref="CommitPlan.LegacyFormat"/> sets the entry to (it knows no <see cref="Merge"/>), and what this build
+    /// applies when it completes such a build's journal (which has no <see cref="Merge"/>).
+    /// </summary>
+    [JsonIgnore] public TableTotals? Totals { get; set; }
+
+    /// <summary>Set by <see cref="CommitPlan.ToJournal"/>: the sentence written as <c>totals</c> so a legacy reader refuses the journal.</summary>
+    [JsonIgnore] internal string? LegacyRefusal { get; set; }
+
+    /// <summary>The journal's <c>totals</c>: <see cref="Totals"/> as an object, or <see cref="LegacyRefusal"/> (read back as no totals).</summary>
+    [JsonPropertyName("totals")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public JsonNode? JournalTotals
+    {
+        get => LegacyRefusal is { } refusal ? JsonValue.Create(refusal)
+            : Totals is { } t ? new JsonObject { ["rows"] = t.Rows, ["files"] = t.Files, ["bytes"] = t.Bytes } : null;
+        set => Totals = value is JsonObject o ? new TableTotals(o["rows"]!.GetValue<long>(), o["files"]!.GetValue<long>(), o["bytes"]!.GetValue<long>()) : null;
+    }
 }
+
+/// <summary>A table's row count, files and bytes.</summary>
+public sealed record TableTotals(long Rows, long Files, long Bytes);
 
 /// <summary>What a merge wrote (rows of its new files) and what left the table (the superseded files, their rows and bytes).</summary>
 public sealed record MergeCounts(
     [property: JsonPropertyName("rows_written")] long RowsWritten,
     [property: JsonPropertyName("rows_removed")] long RowsRemoved,
     [property: JsonPropertyName("files_removed")] long FilesRemoved,
-    [property: JsonPropertyName("bytes_removed")] long BytesRemoved);
+    [property: JsonPropertyName("bytes_removed")] long BytesRemoved)
+{
+    /// <summary>The table's totals after this merge, from <paramref name="entry"/> (its manifest entry, null for a new table) and the files written.</summary>
+    public TableTotals TotalsAfter(ManifestTable? entry, long files, long bytes) =>
+        new((entry?.RowCount ?? 0) - RowsRemoved + RowsWritten, (entry?.Stats.Files ?? 0) - FilesRemoved + files, (entry?.Stats.Bytes ?? 0) - BytesRemoved + bytes);
+}
 
 /// <summary>The content of a claim on a superseded file (<see cref="LakePaths.SupersededClaimKey"/>): whose commit removes it.</summary>
 public sealed record SupersededClaim(

@@ -143,12 +143,7 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
     {
         var journal = await store.GetAsync(JournalKey(pipeline), cancellationToken).ConfigureAwait(false);
         if (journal is null) return null;
-        CommitPlan plan;
-        try { plan = LakeJson.Deserialize<CommitPlan>(journal.Content, "commit journal"); }
-        catch (System.Text.Json.JsonException e)
-        {
-            throw new StorageException($"{store.Bucket}/{JournalKey(pipeline)} is damaged ({e.Message}); inspect it and delete it to continue", e);
-        }
+        var plan = CommitPlan.Read(journal.Content, $"{store.Bucket}/{JournalKey(pipeline)}");
         if (plan.Phase == CommitPlan.PhaseStaged)
         {
             var temps = await RollBackAsync(plan, cancellationToken).ConfigureAwait(false);
@@ -187,7 +182,8 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
     {
         if (plan.Phase == CommitPlan.PhaseLanded)
         {
-            foreach (var key in plan.Deletions.Concat(plan.Superseded))
+            // A journal lists its superseded files in its deletions too (for older builds): each is deleted once.
+            foreach (var key in plan.Deletions.Concat(plan.Superseded).Distinct(StringComparer.Ordinal))
                 await store.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
             plan.Phase = CommitPlan.PhaseDeleted;
             await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
@@ -287,9 +283,14 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             {
                 // From the entry as it is now: appends and other merges may have landed since this run read the manifest
                 // (their superseded files were claimed, so no file's rows leave twice).
-                entry.RowCount = (previous?.RowCount ?? 0) - merge.RowsRemoved + merge.RowsWritten;
-                stats.Files = (previous?.Stats.Files ?? 0) - merge.FilesRemoved + change.Files;
-                stats.Bytes = (previous?.Stats.Bytes ?? 0) - merge.BytesRemoved + change.Bytes;
+                (entry.RowCount, stats.Files, stats.Bytes) = merge.TotalsAfter(previous, change.Files, change.Bytes);
+            }
+            else if (change.Totals is { } totals)
+            {
+                // A merge in the journal of an older build (journal format 1): its totals, from the manifest entry that run
+                // read (that build merged under the pipeline's lock and claimed nothing). Counting it as an append would
+                // leave the entry's row_count and files wrong for good, since every later merge counts from them.
+                (entry.RowCount, stats.Files, stats.Bytes) = totals;
             }
             else if (change.Replace || previous is null)
             {
@@ -319,7 +320,7 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
     }
 
     private Task SaveJournalAsync(CommitPlan plan, CancellationToken cancellationToken) =>
-        store.PutAsync(JournalKey(plan.Pipeline), LakeJson.Serialize(plan), WriteCondition.None, cancellationToken);
+        store.PutAsync(JournalKey(plan.Pipeline), plan.ToJournal(), WriteCondition.None, cancellationToken);
 }
 
 /// <summary>

@@ -642,6 +642,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             if (stream.QuarantinePath is not null)
                 plan.Files.Add(new PlannedFile(stream.QuarantinePath, LakePaths.QuarantineKey(pipeline.Name, runId, stream.Name)));
 
+            // A full run of a merge pipeline replaces the table with its rows reduced per key: counted as a replace.
+            var mergeCounts = merged is null || replace ? null : new MergeCounts(files.Sum(f => f.Rows), merged.RemovedRows, merged.Superseded.Count, merged.RemovedBytes);
             plan.Tables.Add(new TableChange
             {
                 Key = tableKey,
@@ -649,8 +651,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 Rows = merged is not null && replace ? files.Sum(f => f.Rows) : stream.Records,
                 Files = files.Count,
                 Bytes = files.Sum(f => f.Bytes),
-                // A full run of a merge pipeline replaces the table with its rows reduced per key: counted as a replace.
-                Merge = merged is null || replace ? null : new MergeCounts(files.Sum(f => f.Rows), merged.RemovedRows, merged.Superseded.Count, merged.RemovedBytes),
+                Merge = mergeCounts,
+                // For an older build that completes this commit (it reads only these): see TableChange.Totals.
+                Totals = mergeCounts?.TotalsAfter(previous, files.Count, files.Sum(f => f.Bytes)),
                 Entry = new ManifestTable
                 {
                     Source = sourceName,

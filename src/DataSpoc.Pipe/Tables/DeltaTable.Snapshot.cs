@@ -90,7 +90,7 @@ internal sealed partial class DeltaTable
         if (protocol is null || metaData is null)
             throw new StorageException($"Delta log {store.Bucket}/{log} has no protocol or metaData up to version {version}");
 
-        RefuseUnreadable(protocol, protocolKey!, metaData, metaDataKey!, version);
+        RefuseUnreadable(protocol, protocolKey!, metaData, metaDataKey![tablePrefix.Length..], version);
         var live = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
         foreach (var ((path, dv), (add, key)) in adds)
         {
@@ -113,7 +113,7 @@ internal sealed partial class DeltaTable
     }
 
     /// <summary>Refuses a table whose protocol needs what this reader lacks (protocol "Reader Version Requirements", "Table Features").</summary>
-    private void RefuseUnreadable(JsonObject protocol, string protocolKey, JsonObject metaData, string metaDataKey, long version)
+    private void RefuseUnreadable(JsonObject protocol, string protocolKey, JsonObject metaData, string metaDataEntry, long version)
     {
         var readerVersion = protocol["minReaderVersion"]?.GetValue<int>() ?? 1;
         var where = $"{store.Bucket}/{protocolKey}: the Delta table (version {version}) requires";
@@ -128,7 +128,7 @@ internal sealed partial class DeltaTable
         var columnMapping = readerVersion == 2 || features.Any(f => f?.GetValue<string>() == "columnMapping");
         var mode = metaData["configuration"]?["delta.columnMapping.mode"]?.GetValue<string>();
         if (columnMapping && mode is not (null or "none"))
-            throw new StorageException($"{where} column mapping, and {store.Bucket}/{metaDataKey} maps its columns (delta.columnMapping.mode = {mode}): its data files name columns by " +
+            throw new StorageException($"{where} column mapping, and the table's {metaDataEntry} maps its columns (delta.columnMapping.mode = {mode}): its data files name columns by " +
                 "physical names (or field ids) this reader does not translate to the table's column names");
     }
 }

@@ -41,9 +41,7 @@ internal sealed partial class DeltaTable
         {
             var name = obj.Key[log.Length..];
             if (name.Contains('/')) continue; // _sidecars/, _staged_commits/: named by checkpoints and catalogs, not by version
-            if (name.Length == 25 && name.EndsWith(".json", StringComparison.Ordinal)
-                && long.TryParse(name.AsSpan(0, 20), NumberStyles.None, CultureInfo.InvariantCulture, out var v))
-                commits.Add(v);
+            if (IsCommitName(name, out var v)) commits.Add(v);
             else if (DeltaCheckpoint.ParseName(name) is { } c && c.Version <= version)
             {
                 if (c.Parts == 1) singles.Add(new DeltaCheckpoint.Checkpoint(c.Version, [obj.Key], 1));
@@ -80,7 +78,7 @@ internal sealed partial class DeltaTable
         }
         if (checkpoint is not null)
         {
-            var key = checkpoint.Keys[0] + (checkpoint.Parts > 1 ? $" (part 1 of {checkpoint.Parts})" : "");
+            var key = checkpoint.Keys[0] + (checkpoint.Parts > 1 ? $" (the first of the {checkpoint.Parts} parts of a checkpoint)" : "");
             foreach (var action in await new DeltaCheckpoint(store).ReadAsync(this, tablePrefix, checkpoint, cancellationToken).ConfigureAwait(false))
                 Apply(action, key);
         }

@@ -30,12 +30,18 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
         var latest = -1L;
         await foreach (var obj in store.ListAsync(LogPrefix(tablePrefix), cancellationToken).ConfigureAwait(false))
         {
-            var name = obj.Key[(obj.Key.LastIndexOf('/') + 1)..];
-            if (name.Length == 25 && name.EndsWith(".json", StringComparison.Ordinal)
-                && long.TryParse(name.AsSpan(0, 20), NumberStyles.None, CultureInfo.InvariantCulture, out var v))
+            if (IsCommitName(obj.Key[(obj.Key.LastIndexOf('/') + 1)..], out var v))
                 latest = Math.Max(latest, v);
         }
         return latest;
+    }
+
+    /// <summary>Whether a <c>_delta_log/</c> file name is a log entry's (<c>&lt;20-digit version&gt;.json</c>), and its version.</summary>
+    private static bool IsCommitName(string name, out long version)
+    {
+        version = -1;
+        return name.Length == 25 && name.EndsWith(".json", StringComparison.Ordinal)
+            && long.TryParse(name.AsSpan(0, 20), NumberStyles.None, CultureInfo.InvariantCulture, out version);
     }
 
     /// <summary>The actions of one log entry, one JSON object per line.</summary>

@@ -9,10 +9,13 @@ using ParquetSharp.Schema;
 namespace DataSpoc.Pipe.Tables;
 
 /// <summary>
-/// A classic Delta checkpoint (<c>&lt;version&gt;.checkpoint.parquet</c>, V1 spec) with the table state at a version:
-/// protocol, metaData, the live add actions and the remove tombstones, one action per row in the protocol's
-/// checkpoint schema; then <c>_last_checkpoint</c>. Written after every <see cref="DeltaTable.CheckpointInterval"/>th
-/// commit, so readers replay at most that many JSON entries.
+/// Delta checkpoints (protocol "Checkpoints"), read and written. Written: a classic checkpoint
+/// (<c>&lt;version&gt;.checkpoint.parquet</c>, V1 spec) with the table state at a version: protocol, metaData, the live
+/// add actions and the remove tombstones, one action per row in the protocol's checkpoint schema; then
+/// <c>_last_checkpoint</c>. Written after every <see cref="DeltaTable.CheckpointInterval"/>th commit, so readers replay
+/// at most that many JSON entries. Read (<see cref="ReadAsync"/>, for <see cref="DeltaTable.SnapshotAsync"/>): every
+/// naming scheme a reader must know (classic, multi-part, UUID-named in Parquet or JSON) in either spec (V1, or V2 with
+/// its actions in sidecar files), ours or another writer's.
 /// </summary>
 internal sealed class DeltaCheckpoint(IObjectStore store)
 {
@@ -20,24 +23,128 @@ internal sealed class DeltaCheckpoint(IObjectStore store)
         DeltaTable.LogPrefix(tablePrefix) + version.ToString("D20", CultureInfo.InvariantCulture) + ".checkpoint.parquet";
     public static string LastCheckpointKey(string tablePrefix) => DeltaTable.LogPrefix(tablePrefix) + "_last_checkpoint";
 
+    /// <summary>
+    /// One checkpoint of a version, as the log lists it: one file (classic, UUID-named) or the <see cref="Parts"/> files
+    /// of a multi-part checkpoint, in part order.
+    /// </summary>
+    public sealed record Checkpoint(long Version, List<string> Keys, int Parts);
+
+    /// <summary>
+    /// A checkpoint file's name (in <c>_delta_log/</c>, no folder) parsed: its version, and its part number and part count
+    /// (1 of 1 for a classic or UUID-named checkpoint); null for any other name.
+    /// </summary>
+    public static (long Version, int Part, int Parts)? ParseName(string name)
+    {
+        if (name.Length < 20 + ".checkpoint.parquet".Length || !long.TryParse(name.AsSpan(0, 20), NumberStyles.None, CultureInfo.InvariantCulture, out var version)) return null;
+        var rest = name[20..];
+        if (rest == ".checkpoint.parquet") return (version, 1, 1);
+        if (!rest.StartsWith(".checkpoint.", StringComparison.Ordinal)) return null;
+        rest = rest[".checkpoint.".Length..];
+        // Multi-part: <part>.<parts>.parquet, both 10 digits.
+        if (rest.Length == 10 + 1 + 10 + ".parquet".Length && rest.EndsWith(".parquet", StringComparison.Ordinal) && rest[10] == '.'
+            && int.TryParse(rest.AsSpan(0, 10), NumberStyles.None, CultureInfo.InvariantCulture, out var part)
+            && int.TryParse(rest.AsSpan(11, 10), NumberStyles.None, CultureInfo.InvariantCulture, out var parts) && part >= 1 && part <= parts)
+            return (version, part, parts);
+        // UUID-named (V2 spec): <uuid>.parquet or <uuid>.json.
+        var dot = rest.LastIndexOf('.');
+        return dot > 0 && rest[(dot + 1)..] is "parquet" or "json" && Guid.TryParse(rest[..dot], out _) ? (version, 1, 1) : null;
+    }
+
+    /// <summary>
+    /// The actions of a checkpoint, one single-field object per action as a log entry holds them (<c>{"add": {...}}</c>),
+    /// with the file actions of the sidecars a V2 checkpoint names in place of its <c>sidecar</c> actions. Only the
+    /// actions a snapshot needs are read (protocol, metaData, add, remove); string maps read as JSON objects.
+    /// </summary>
+    public async Task<List<JsonObject>> ReadAsync(DeltaTable table, string tablePrefix, Checkpoint checkpoint, CancellationToken cancellationToken)
+    {
+        var actions = new List<JsonObject>();
+        var sidecars = new List<string>();
+        foreach (var key in checkpoint.Keys)
+            foreach (var action in key.EndsWith(".json", StringComparison.Ordinal)
+                         ? await table.ReadLogJsonAsync(key, missing: "missing from the Delta log", cancellationToken).ConfigureAwait(false)
+                         : await ReadParquetAsync(key, ["protocol", "metaData", "add", "remove", "sidecar"], cancellationToken).ConfigureAwait(false))
+            {
+                if (action["sidecar"] is JsonObject sidecar)
+                {
+                    // Sidecars always live in _delta_log/_sidecars/; the path may still be written as a longer URI.
+                    var path = Uri.UnescapeDataString(sidecar["path"]?.GetValue<string>() ?? throw new StorageException($"{store.Bucket}/{key}: a sidecar action without a path"));
+                    sidecars.Add(DeltaTable.LogPrefix(tablePrefix) + "_sidecars/" + path[(path.LastIndexOf('/') + 1)..]);
+                }
+                else if (action.Count == 1 && action.First().Key is "protocol" or "metaData" or "add" or "remove") actions.Add(action);
+            }
+        foreach (var key in sidecars)
+            actions.AddRange(await ReadParquetAsync(key, ["add", "remove"], cancellationToken).ConfigureAwait(false));
+        return actions;
+    }
+
+    /// <summary>The non-null action of each row of a checkpoint (or sidecar) Parquet file, among <paramref name="kinds"/>.</summary>
+    private async Task<List<JsonObject>> ReadParquetAsync(string key, string[] kinds, CancellationToken cancellationToken)
+    {
+        var local = Lake.LakePaths.ScratchFile("delta-checkpoint", ".parquet");
+        try
+        {
+            try
+            {
+                await using (var source = await store.OpenReadAsync(key, cancellationToken).ConfigureAwait(false))
+                await using (var target = File.Create(local))
+                    await source.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
+            }
+            catch (FileNotFoundException e)
+            {
+                throw new StorageException($"{store.Bucket}/{key} is missing from the Delta log", e);
+            }
+            var actions = new List<JsonObject>();
+            var location = $"{store.Bucket}/{key}";
+            try
+            {
+                Sources.BuiltIn.ParquetRows.ForEach(local, kinds.ToHashSet(StringComparer.Ordinal), null, (json, _) =>
+                {
+                    var row = JsonNode.Parse(json)!.AsObject();
+                    foreach (var kind in kinds)
+                        if (row[kind] is JsonObject action)
+                        {
+                            row.Remove(kind);
+                            StringMapsAsObjects(action);
+                            actions.Add(new JsonObject { [kind] = action });
+                            break;
+                        }
+                }, location, cancellationToken);
+            }
+            catch (Exception e) when (e is InvalidDataException or ParquetException)
+            {
+                throw new StorageException($"{location} cannot be read as a Delta checkpoint: {e.Message}", e);
+            }
+            return actions;
+        }
+        finally
+        {
+            File.Delete(local);
+        }
+    }
+
+    /// <summary>
+    /// The checkpoint schema's string maps (partitionValues, tags, configuration, format.options), which a Parquet
+    /// reader gives as lists of key/value entries, as the JSON objects a log entry holds.
+    /// </summary>
+    private static void StringMapsAsObjects(JsonObject action)
+    {
+        foreach (var (parent, name) in new[] { (action, "partitionValues"), (action, "tags"), (action, "configuration"), (action["format"] as JsonObject, "options") })
+            if (parent?[name] is JsonArray entries)
+            {
+                var map = new JsonObject();
+                foreach (var entry in entries)
+                    if (entry?["key"]?.GetValue<string>() is { } k) map[k] = entry["value"]?.DeepClone();
+                parent[name] = map;
+            }
+    }
+
     public async Task WriteAsync(DeltaTable table, string tablePrefix, long version, CancellationToken cancellationToken)
     {
-        JsonObject? protocol = null, metaData = null;
-        var adds = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
-        var removes = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
-        for (var v = 0L; v <= version; v++)
-            foreach (var action in await table.ReadCommitAsync(tablePrefix, v, cancellationToken).ConfigureAwait(false))
-            {
-                if (action["protocol"] is JsonObject p) protocol = p;
-                else if (action["metaData"] is JsonObject m) metaData = m;
-                else if (action["add"] is JsonObject a) { adds[a["path"]!.GetValue<string>()] = a; removes.Remove(a["path"]!.GetValue<string>()); }
-                else if (action["remove"] is JsonObject r) { adds.Remove(r["path"]!.GetValue<string>()); removes[r["path"]!.GetValue<string>()] = r; }
-            }
-        if (protocol is null || metaData is null) throw new StorageException($"Delta log {store.Bucket}/{DeltaTable.LogPrefix(tablePrefix)} has no protocol or metaData up to version {version}");
-
-        var rows = new List<(string Kind, JsonObject Action)> { ("protocol", protocol), ("metaData", metaData) };
-        rows.AddRange(adds.Values.Select(a => ("add", a)));
-        rows.AddRange(removes.Values.Select(r => ("remove", r)));
+        // The state at the version as any reader rebuilds it: the previous checkpoint, then the entries after it.
+        var snapshot = await table.SnapshotAsync(tablePrefix, version, cancellationToken).ConfigureAwait(false);
+        var rows = new List<(string Kind, JsonObject Action)> { ("protocol", snapshot.Protocol), ("metaData", snapshot.MetaData) };
+        rows.AddRange(snapshot.Adds.Values.Select(a => ("add", a)));
+        rows.AddRange(snapshot.Removes.Select(r => ("remove", r)));
         var local = Lake.LakePaths.ScratchFile("delta-checkpoint", ".parquet");
         try
         {
@@ -50,7 +157,7 @@ internal sealed class DeltaCheckpoint(IObjectStore store)
                 ["version"] = version,
                 ["size"] = rows.Count,
                 ["sizeInBytes"] = size,
-                ["numOfAddFiles"] = adds.Count,
+                ["numOfAddFiles"] = snapshot.Adds.Count,
             };
             await store.PutAsync(LastCheckpointKey(tablePrefix), Encoding.UTF8.GetBytes(last.ToJsonString()), WriteCondition.None, cancellationToken).ConfigureAwait(false);
         }

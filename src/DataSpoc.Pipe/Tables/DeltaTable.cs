@@ -30,20 +30,29 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
         var latest = -1L;
         await foreach (var obj in store.ListAsync(LogPrefix(tablePrefix), cancellationToken).ConfigureAwait(false))
         {
-            var name = obj.Key[(obj.Key.LastIndexOf('/') + 1)..];
-            if (name.Length == 25 && name.EndsWith(".json", StringComparison.Ordinal)
-                && long.TryParse(name.AsSpan(0, 20), NumberStyles.None, CultureInfo.InvariantCulture, out var v))
+            if (IsCommitName(obj.Key[(obj.Key.LastIndexOf('/') + 1)..], out var v))
                 latest = Math.Max(latest, v);
         }
         return latest;
     }
 
-    /// <summary>The actions of one log entry, one JSON object per line.</summary>
-    public async Task<List<JsonObject>> ReadCommitAsync(string tablePrefix, long version, CancellationToken cancellationToken)
+    /// <summary>Whether a <c>_delta_log/</c> file name is a log entry's (<c>&lt;20-digit version&gt;.json</c>), and its version.</summary>
+    private static bool IsCommitName(string name, out long version)
     {
-        var key = CommitKey(tablePrefix, version);
+        version = -1;
+        return name.Length == 25 && name.EndsWith(".json", StringComparison.Ordinal)
+            && long.TryParse(name.AsSpan(0, 20), NumberStyles.None, CultureInfo.InvariantCulture, out version);
+    }
+
+    /// <summary>The actions of one log entry, one JSON object per line.</summary>
+    public Task<List<JsonObject>> ReadCommitAsync(string tablePrefix, long version, CancellationToken cancellationToken) =>
+        ReadLogJsonAsync(CommitKey(tablePrefix, version), "missing from the Delta log", cancellationToken);
+
+    /// <summary>The actions of a JSON log file (an entry, a JSON checkpoint), one object per line; <paramref name="missing"/> says what its absence means.</summary>
+    internal async Task<List<JsonObject>> ReadLogJsonAsync(string key, string missing, CancellationToken cancellationToken)
+    {
         var stored = await store.GetAsync(key, cancellationToken).ConfigureAwait(false)
-            ?? throw new StorageException($"{store.Bucket}/{key} is missing from the Delta log");
+            ?? throw new StorageException($"{store.Bucket}/{key} is {missing}");
         var actions = new List<JsonObject>();
         var lineNumber = 0;
         foreach (var line in Encoding.UTF8.GetString(stored.Content.Span).Split('\n'))
@@ -59,18 +68,9 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
         return actions;
     }
 
-    /// <summary>The live files' relative paths after <paramref name="version"/> (adds minus removes, in log order).</summary>
-    public async Task<Dictionary<string, JsonObject>> LiveFilesAsync(string tablePrefix, long version, CancellationToken cancellationToken)
-    {
-        var live = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
-        for (var v = 0L; v <= version; v++)
-            foreach (var action in await ReadCommitAsync(tablePrefix, v, cancellationToken).ConfigureAwait(false))
-            {
-                if (action["add"] is JsonObject add) live[add["path"]!.GetValue<string>()] = add;
-                else if (action["remove"] is JsonObject remove) live.Remove(remove["path"]!.GetValue<string>());
-            }
-        return live;
-    }
+    /// <summary>The live files' relative paths at <paramref name="version"/>, each with its add action (see <see cref="SnapshotAsync"/>); none before version 0.</summary>
+    public async Task<Dictionary<string, JsonObject>> LiveFilesAsync(string tablePrefix, long version, CancellationToken cancellationToken) =>
+        version < 0 ? new(StringComparer.Ordinal) : (await SnapshotAsync(tablePrefix, version, cancellationToken).ConfigureAwait(false)).Adds;
 
     /// <summary>
     /// Computes what the commit writes from the plan alone, where a failure is still harmless (see

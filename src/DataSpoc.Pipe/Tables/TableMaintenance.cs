@@ -207,17 +207,10 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
         var delta = new DeltaTable(store, time);
         var latest = await delta.LatestVersionAsync(prefix, cancellationToken).ConfigureAwait(false);
         if (latest < 0) return;
-        var removedAt = new Dictionary<string, long>(StringComparer.Ordinal);
-        var live = new HashSet<string>(StringComparer.Ordinal);
-        for (var v = 0L; v <= latest; v++)
-            foreach (var action in await delta.ReadCommitAsync(prefix, v, cancellationToken).ConfigureAwait(false))
-            {
-                if (action["add"] is JsonObject add) { live.Add(Key(add)); removedAt.Remove(Key(add)); }
-                else if (action["remove"] is JsonObject remove) { live.Remove(Key(remove)); removedAt[Key(remove)] = remove["deletionTimestamp"]?.GetValue<long>() ?? 0; }
-            }
-        keep.UnionWith(live);
-        foreach (var (file, at) in removedAt)
-            (at < cutoff.ToUnixTimeMilliseconds() ? candidates : keep).Add(file);
+        var snapshot = await delta.SnapshotAsync(prefix, latest, cancellationToken).ConfigureAwait(false);
+        keep.UnionWith(snapshot.Adds.Values.Select(Key));
+        foreach (var remove in snapshot.Removes)
+            ((remove["deletionTimestamp"]?.GetValue<long>() ?? 0) < cutoff.ToUnixTimeMilliseconds() ? candidates : keep).Add(Key(remove));
 
         string Key(JsonObject action) => prefix + Uri.UnescapeDataString(action["path"]!.GetValue<string>());
     }

@@ -79,7 +79,8 @@ internal static class LakeTableFolders
             }
             catch (StorageException e)
             {
-                throw new TapException($"{tap} tap: '{entry}': {folder} is an Iceberg or Delta table whose metadata cannot be read, so which of its files are live is unknown: {e.Message}", e);
+                throw new TapException($"{tap} tap: '{entry}': {folder} is an Iceberg or Delta table this tap cannot read (its metadata is missing or damaged, or the table needs what this reader does not implement), " +
+                    $"so which of its files are live and what rows they hold is unknown: {e.Message}", e);
             }
             if (live is not { } table)
                 throw new TapException($"{tap} tap: '{entry}': {folder} holds Iceberg metadata but no version-hint.text or v<N>.metadata.json telling its current version, " +

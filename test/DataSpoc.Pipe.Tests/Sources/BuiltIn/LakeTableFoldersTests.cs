@@ -3,6 +3,7 @@ using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Runs;
 using DataSpoc.Pipe.Sources.BuiltIn;
 using DataSpoc.Pipe.Storage;
+using DataSpoc.Pipe.Tables;
 using DataSpoc.Pipe.Tests.Support;
 using Xunit;
 
@@ -72,6 +73,144 @@ public sealed class LakeTableFoldersTests : IDisposable
         AssertLanded("1=old", "2=new", "3=old", "4=new");
     }
 
+    private string DeltaLog => Path.Combine(Table, "_delta_log");
+
+    private static string V(long version) => version.ToString("D20");
+
+    /// <summary>Reads <see cref="Table"/> with the parquet tap through a real run, which may fail.</summary>
+    private async Task<RunResult> ReadTableAsync()
+    {
+        Assert.True(BuiltInTaps.TryGet("parquet", out var tap));
+        return await new PipelineRunner(new ObjectStoreFactory()).RunAsync(_target.BuiltInPipeline("rt", "parquet", new JsonObject { ["path"] = Table }),
+            new RunOptions { Source = new BuiltInSource(tap) }, CancellationToken.None);
+    }
+
+    /// <summary>
+    /// A Delta table of 12 versions written by our writer (no partitions): runs 1-5 append ids 1-5, run 6 a full refresh
+    /// (id 6: the files of 1-5 removed), runs 7-11 append 7-11 (version 10, their last, writes
+    /// <c>00000000000000000010.checkpoint.parquet</c>), run 12 a merge of ids 7 and 12 (version 11, after the checkpoint,
+    /// removes the checkpoint's file of id 7). Returns the rows the table holds (id=v).
+    /// </summary>
+    private async Task<string[]> CheckpointedDeltaTableAsync()
+    {
+        for (var run = 1; run <= 12; run++)
+        {
+            var input = _source.WriteSinger($"r{run}", run == 12 ? Orders("r12", 7, 12) : Orders($"r{run}", run));
+            var result = await TempLake.RunAsync(_source.Pipeline("orders", input, p => p with
+            {
+                Destination = p.Destination with { TableFormat = TableFormats.Delta, PartitionBy = PartitionBySettings.None, WriteMode = run == 12 ? WriteMode.Merge : WriteMode.Append },
+            }), full: run == 6);
+            Assert.True(result.Succeeded, result.Log.Error);
+        }
+        Assert.True(File.Exists(Path.Combine(DeltaLog, V(10) + ".checkpoint.parquet")));
+        return ["6=r6", "7=r12", "8=r8", "9=r9", "10=r10", "11=r11", "12=r12"];
+    }
+
+    /// <summary>Deletes the log entries and checkpoints before version <paramref name="cutoff"/>, as Delta's metadata cleanup does.</summary>
+    private void CleanUpLogBefore(long cutoff)
+    {
+        foreach (var file in Directory.GetFiles(DeltaLog))
+            if (long.TryParse(Path.GetFileName(file).AsSpan(0, Math.Min(20, Path.GetFileName(file).Length)), out var version) && version < cutoff)
+                File.Delete(file);
+    }
+
+    [Theory]
+    [InlineData("classic")]
+    [InlineData("multi-part")] // and a newer multi-part checkpoint with a part missing, which must be passed over
+    [InlineData("uuid-named with a sidecar")]
+    [InlineData("stale _last_checkpoint")] // it names a checkpoint the cleanup deleted; the newest one is later
+    public async Task A_delta_table_whose_log_was_cleaned_up_to_its_checkpoint_reads_its_live_rows_from_the_checkpoint(string layout)
+    {
+        var rows = await CheckpointedDeltaTableAsync();
+        var classic = Path.Combine(DeltaLog, V(10) + ".checkpoint.parquet");
+        var cutoff = 10L;
+        switch (layout)
+        {
+            case "multi-part":
+                // Written by DuckDB from ours: a checkpoint's rows in two part files, and the classic one gone.
+                _source.Query($"COPY (SELECT * FROM read_parquet('{classic}') WHERE add IS NULL) TO '{DeltaLog}/{V(10)}.checkpoint.0000000001.0000000002.parquet' (FORMAT parquet)");
+                _source.Query($"COPY (SELECT * FROM read_parquet('{classic}') WHERE add IS NOT NULL) TO '{DeltaLog}/{V(10)}.checkpoint.0000000002.0000000002.parquet' (FORMAT parquet)");
+                File.Delete(classic);
+                File.Copy($"{DeltaLog}/{V(10)}.checkpoint.0000000001.0000000002.parquet", $"{DeltaLog}/{V(11)}.checkpoint.0000000001.0000000002.parquet");
+                File.WriteAllText(Path.Combine(DeltaLog, "_last_checkpoint"), """{"version":10,"size":8,"parts":2}""");
+                break;
+            case "uuid-named with a sidecar":
+                // V2 spec: the non-file actions in a JSON checkpoint, the add and remove actions in a sidecar it names.
+                var sidecar = Guid.NewGuid() + ".parquet";
+                Directory.CreateDirectory(Path.Combine(DeltaLog, "_sidecars"));
+                _source.Query($"COPY (SELECT add, remove FROM read_parquet('{classic}') WHERE add IS NOT NULL OR remove IS NOT NULL) TO '{DeltaLog}/_sidecars/{sidecar}' (FORMAT parquet)");
+                var metaData = File.ReadLines(Path.Combine(DeltaLog, V(10) + ".json")).Single(l => l.StartsWith("{\"metaData\"", StringComparison.Ordinal));
+                File.WriteAllLines(Path.Combine(DeltaLog, $"{V(10)}.checkpoint.{Guid.NewGuid()}.json"),
+                [
+                    """{"checkpointMetadata":{"version":10,"tags":{}}}""",
+                    """{"protocol":{"minReaderVersion":3,"minWriterVersion":7,"readerFeatures":["v2Checkpoint"],"writerFeatures":["v2Checkpoint"]}}""",
+                    metaData,
+                    $$"""{"sidecar":{"path":"{{sidecar}}","sizeInBytes":{{new FileInfo($"{DeltaLog}/_sidecars/{sidecar}").Length}},"modificationTime":0""" + ""","tags":{}}}""",
+                ]);
+                File.Delete(classic);
+                break;
+            case "stale _last_checkpoint":
+                // A checkpoint at version 11 (our writer's, from the one at 10 and entry 11); then the cleanup up to it
+                // deleted the checkpoint at 10, which _last_checkpoint still names.
+                var store = new LocalObjectStore(BucketUri.Parse(_source.Bucket));
+                await new DeltaCheckpoint(store).WriteAsync(new DeltaTable(store, TimeProvider.System), "raw/test/orders/", 11, CancellationToken.None);
+                File.WriteAllText(Path.Combine(DeltaLog, "_last_checkpoint"), """{"version":10,"size":8}""");
+                cutoff = 11;
+                break;
+        }
+        CleanUpLogBefore(cutoff);
+        Assert.False(File.Exists(Path.Combine(DeltaLog, V(0) + ".json")));
+
+        var result = await ReadTableAsync();
+
+        Assert.True(result.Succeeded, result.Log.Error);
+        AssertLanded(rows);
+    }
+
+    /// <summary>A one-file Delta table written by hand: <paramref name="protocol"/>, a metaData with <paramref name="configuration"/>, and <paramref name="add"/>'s extra fields.</summary>
+    private void HandWrittenDeltaTable(string protocol, string configuration, string addFields)
+    {
+        Directory.CreateDirectory(DeltaLog);
+        _source.Query($"COPY (SELECT 1::BIGINT AS id, 'a' AS v) TO '{Table}/part-00000.parquet' (FORMAT parquet)");
+        var schema = """{"type":"struct","fields":[{"name":"id","type":"long","nullable":true,"metadata":{}},{"name":"v","type":"string","nullable":true,"metadata":{}}]}""";
+        File.WriteAllLines(Path.Combine(DeltaLog, V(0) + ".json"),
+        [
+            """{"protocol":""" + protocol + "}",
+            """{"metaData":{"id":"00000000-0000-0000-0000-000000000001","format":{"provider":"parquet","options":{}},"schemaString":""" +
+                JsonValue.Create(schema).ToJsonString() + ""","partitionColumns":[],"configuration":""" + configuration + ""","createdTime":0}}""",
+            """{"add":{"path":"part-00000.parquet","partitionValues":{},"size":""" + new FileInfo($"{Table}/part-00000.parquet").Length +
+                ""","modificationTime":0,"dataChange":true""" + addFields + "}}",
+        ]);
+    }
+
+    [Theory]
+    [InlineData("""{"minReaderVersion":3,"minWriterVersion":7,"readerFeatures":["variantType"],"writerFeatures":["variantType"]}""", "{}", "",
+        "00000000000000000000.json: the Delta table (version 0) requires the reader feature(s) variantType, which this reader does not implement")]
+    [InlineData("""{"minReaderVersion":4,"minWriterVersion":7}""", "{}", "", "00000000000000000000.json: the Delta table (version 0) requires reader version 4")]
+    [InlineData("""{"minReaderVersion":3,"minWriterVersion":7,"readerFeatures":["deletionVectors"],"writerFeatures":["deletionVectors"]}""", "{}",
+        ""","deletionVector":{"storageType":"i","pathOrInlineDv":"wi5b=000010000siXQKl0rr91000f55c8Xg0@@D72lkbi5=-{L","sizeInBytes":40,"cardinality":1}""",
+        "00000000000000000000.json: the Delta table's live file part-00000.parquet (version 0) has a deletion vector")]
+    [InlineData("""{"minReaderVersion":2,"minWriterVersion":5}""", """{"delta.columnMapping.mode":"name"}""", "",
+        "requires column mapping, and the table's _delta_log/00000000000000000000.json maps its columns (delta.columnMapping.mode = name)")]
+    [InlineData("""{"minReaderVersion":3,"minWriterVersion":7,"readerFeatures":["deletionVectors","timestampNtz","columnMapping"],"writerFeatures":["deletionVectors"]}""",
+        """{"delta.columnMapping.mode":"none"}""", "", null)] // features it reads right while unused
+    public async Task A_delta_table_needing_what_the_reader_lacks_fails_the_run_naming_the_log_file_and_the_feature(string protocol, string configuration, string addFields, string? error)
+    {
+        HandWrittenDeltaTable(protocol, configuration, addFields);
+
+        var result = await ReadTableAsync();
+
+        if (error is null)
+        {
+            Assert.True(result.Succeeded, result.Log.Error);
+            AssertLanded("1=a");
+            return;
+        }
+        Assert.False(result.Succeeded);
+        Assert.Contains($"{Table} is an Iceberg or Delta table this tap cannot read", result.Log.Error);
+        Assert.Contains(error, result.Log.Error);
+    }
+
     [Fact]
     public async Task A_live_file_missing_from_storage_fails_the_run_naming_it_rather_than_landing_part_of_the_table()
     {
@@ -81,9 +220,7 @@ public sealed class LakeTableFoldersTests : IDisposable
         var live = Directory.EnumerateFiles(Table, "*.parquet", SearchOption.AllDirectories).Order(StringComparer.Ordinal).First();
         File.Delete(live);
 
-        Assert.True(BuiltInTaps.TryGet("parquet", out var tap));
-        var result = await new PipelineRunner(new ObjectStoreFactory()).RunAsync(_target.BuiltInPipeline("rt", "parquet", new JsonObject { ["path"] = Table }),
-            new RunOptions { Source = new BuiltInSource(tap) }, CancellationToken.None);
+        var result = await ReadTableAsync();
         Assert.False(result.Succeeded);
         Assert.Contains($"is a Delta table whose live files include {live}, which is not on storage", result.Log.Error);
     }

@@ -11,13 +11,15 @@ internal static class EntryPoint
 {
     public static int Run(string[] args)
     {
-        // Answered before anything is loaded, so scripts that probe the version pay nothing.
+        // First of all, before anything opens a file that would take a closed stdin, stdout or stderr's number.
+        StandardStreams.EnsureOpen();
+        var console = PrintableOutput.Install();
+        // Answered before anything else is loaded, so scripts that probe the version pay nothing.
         if (args is ["--version"] or ["-V"])
         {
             Console.Out.WriteLine("dataspoc-pipe " + ToolVersion.Current);
             return ExitCodes.Success;
         }
-        var console = PrintableOutput.Install();
         var isRun = args is ["run", ..];
         using var encoder = isRun ? PipelineRunner.PrepareEncoder() : null;
         if (isRun) RunStartCollections.Defer();

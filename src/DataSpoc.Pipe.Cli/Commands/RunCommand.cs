@@ -120,20 +120,30 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
     private static int Report(List<Outcome> unordered, Settings settings, StopSignals? signals)
     {
         var outcomes = unordered.OrderBy(o => o.Name, StringComparer.Ordinal).ToList();
-        if (settings.Json)
+        try
         {
-            var logs = outcomes.Select(o => o.Log is null
-                ? ErrorReport.NotRun(o.Name, o.Invalid, o.Error)
-                : JsonNode.Parse(LakeJson.Serialize(o.Log))!);
-            JsonOutput.Write(settings.All ? new JsonArray(logs.ToArray()) : logs.Single());
+            if (settings.Json)
+            {
+                var logs = outcomes.Select(o => o.Log is null
+                    ? Status(ErrorReport.NotRun(o.Name, o.Invalid, o.Error), o.Status)
+                    : JsonNode.Parse(LakeJson.Serialize(o.Log))!);
+                JsonOutput.Write(settings.All ? new JsonArray(logs.ToArray()) : logs.Single());
+            }
+            else
+            {
+                WriteSummary(outcomes, detailed: !settings.All);
+            }
         }
-        else
+        catch (IOException e)
         {
-            WriteSummary(outcomes, detailed: !settings.All);
+            // The runs are over (committed or not) and their logs are in the bucket: a report that cannot be written (a full
+            // disk) does not change what they did, so the exit code stays theirs; a scheduler that retried a committed run
+            // would land its data twice. Said on stderr (a broken pipe never gets here: the writer ignores it).
+            Console.Error.WriteLine($"error: {Ended(outcomes)} but {(outcomes.Count == 1 ? "its" : "their")} output could not be written to stdout: {e.Message}");
         }
         var failed = outcomes.Where(o => o.Log?.Status != "success").ToList();
         foreach (var f in failed)
-            Console.Error.WriteLine(f.Invalid ? $"error: {f.Name} was not run: {f.Error}" : $"error: {f.Name} {(f.Log?.Status == "cancelled" ? "was cancelled" : "failed")}: {f.Error}");
+            Console.Error.WriteLine(f.Invalid ? $"error: {f.Name} was not run: {f.Error}" : $"error: {f.Name} {(f.Status == "cancelled" ? "was cancelled" : "failed")}: {f.Error}");
         if (signals?.ExitCode is { } signal)
         {
             // A signal that came once every run's commit had begun stopped nothing: the commits ran to their end (they are
@@ -146,15 +156,48 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         return failed.Count == 0 ? ExitCodes.Success : failed.Any(f => f.Invalid) ? ExitCodes.Usage : ExitCodes.Failed;
     }
 
-    /// <summary>A pipeline's run, or why it did not run (<c>Invalid</c>: its configuration did not load, or its run stopped on it).</summary>
-    private sealed record Outcome(string Name, RunLog? Log, string? Error, bool Invalid = false);
+    private static JsonObject Status(JsonObject notRun, string status)
+    {
+        notRun["status"] = status;
+        return notRun;
+    }
+
+    /// <summary>How the runs ended, for the line that says their report was lost: <c>the run succeeded (run 3f9a1c2e)</c>.</summary>
+    private static string Ended(List<Outcome> outcomes)
+    {
+        static string Of(Outcome o) => o.Log is { } log
+            ? $"{(log.Status switch { "success" => "succeeded", "cancelled" => "was cancelled", _ => "failed" })} (run {log.RunId})"
+            : $"was not run ({o.Status})";
+        return outcomes.Count == 1
+            ? "the run " + Of(outcomes[0])
+            : "the runs ended (" + string.Join(", ", outcomes.Select(o => $"{o.Name} {Of(o)}")) + ")";
+    }
+
+    /// <summary>
+    /// A pipeline's run, or why it did not run (<c>Invalid</c>: its configuration did not load, or its run stopped on it;
+    /// <c>Cancelled</c>: a signal came before it started).
+    /// </summary>
+    private sealed record Outcome(string Name, RunLog? Log, string? Error, bool Invalid = false, bool Cancelled = false)
+    {
+        /// <summary>The status the summary and the JSON document show.</summary>
+        public string Status => Log?.Status ?? (Invalid ? "invalid" : Cancelled ? "cancelled" : "failure");
+    }
 
     private static async Task<List<Outcome>> RunAllAsync(PipeClient client, List<PipelineDefinition> pipelines, Settings settings, SplitPart? part, IReadOnlyList<string> notices, RunDisplay display, CancellationToken cancellationToken)
     {
         using var gate = new SemaphoreSlim(settings.Parallel);
         var tasks = pipelines.Select(async pipeline =>
         {
-            await gate.WaitAsync(cancellationToken);
+            try
+            {
+                await gate.WaitAsync(cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Stopped while waiting for its turn (--parallel): nothing of it ran, and it holds no slot to release. It is
+                // still reported, so the summary and the JSON array list every pipeline and the exit code is the signal's.
+                return new Outcome(pipeline.Name, null, "the run was cancelled before it started", Cancelled: true);
+            }
             try
             {
                 display.Started(pipeline.Name);
@@ -165,8 +208,8 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                // Stopped before this pipeline could start (waiting for its turn or for its lock): nothing of it ran.
-                return new Outcome(pipeline.Name, null, "the run was cancelled before it started");
+                // Stopped before this pipeline could start (waiting for its lock): nothing of it ran.
+                return new Outcome(pipeline.Name, null, "the run was cancelled before it started", Cancelled: true);
             }
             catch (Exception e) when (e is not OperationCanceledException && pipelines.Count > 1)
             {
@@ -194,7 +237,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         foreach (var o in outcomes)
         {
             var log = o.Log;
-            table.AddRow(Markup.Escape(o.Name), log?.Status == "success" ? "[green]success[/]" : $"[red]{log?.Status ?? (o.Invalid ? "invalid" : "failure")}[/]", log?.Mode ?? "-",
+            table.AddRow(Markup.Escape(o.Name), log?.Status == "success" ? "[green]success[/]" : $"[red]{o.Status}[/]", log?.Mode ?? "-",
                 log is null ? "-" : Units.Duration(log.DurationSeconds), log is null ? "-" : Units.Count(log.TotalRecords),
                 log is null ? "-" : Units.Count(log.Streams.Values.Sum(s => s.Files)), log is null ? "-" : Units.Bytes(log.Streams.Values.Sum(s => s.Bytes)));
         }

@@ -17,7 +17,13 @@ internal static class PrintableOutput
     /// <summary>Routes the console (and Spectre's console, kept on the raw stdout for its own codes) through <see cref="Escape"/>.</summary>
     public static IAnsiConsole Install()
     {
+        Console.SetOut(StandardStreams.Writer(1));
+        Console.SetError(StandardStreams.Writer(2));
+        // Created while its writer is Console.Out, so Spectre detects the terminal as it does for the console's own writer.
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
+        var (columns, rows) = StandardStreams.Size();
+        if (columns is { } width) console.Profile.Width = width;
+        if (rows is { } height) console.Profile.Height = height;
         console.Pipeline.Attach(new EscapingHook());
         AnsiConsole.Console = console;
         Console.SetOut(new EscapingWriter(Console.Out));

@@ -35,6 +35,7 @@ internal sealed class McpCommand : AsyncCommand<McpCommand.Settings>
             .WithRequestFilters(f => f.AddCallToolFilter(ToolArguments.Filter))
             .WithResources<PipeResources>();
         using var host = builder.Build();
+        using var hangUp = StopSignals.HangUpStops(host.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication);
         await host.RunAsync(cancellationToken);
         return ExitCodes.Success;
     }

@@ -149,6 +149,7 @@ public sealed class DotEnvCommandTests : IDisposable
     public void Validate_reports_a_variable_set_nowhere_in_a_one_line_row_and_in_full_as_json()
     {
         WriteScheduledPipelineNeedingPassword();
+        _home.Set("COLUMNS", "80"); // the width cut to (piped output is otherwise not wrapped)
         var table = CliProcess.Run(_home, "validate", "orders");
         Assert.Equal(1, table.ExitCode);
         var rows = table.Stdout.Split('\n').Where(l => l.StartsWith('│')).ToList();
@@ -169,6 +170,7 @@ public sealed class DotEnvCommandTests : IDisposable
     {
         _home.WriteShopPipeline("broken", extraTop: "schedule:\n  cron: \"0 * * * *\"\nunknown_key_that_makes_a_long_error_message: true\n");
         _home.WriteShopPipeline("fine");
+        _home.Set("COLUMNS", "80"); // the width cut to (piped output is otherwise not wrapped)
         var table = CliProcess.Run(_home, "status");
         Assert.True(table.ExitCode == 0, table.ToString());
         var rows = table.Stdout.Split('\n').Where(l => l.StartsWith('│')).ToList();

@@ -9,7 +9,8 @@ namespace DataSpoc.Pipe.Cli.Tests.Commands;
 /// </summary>
 public sealed class HelpSnapshotTests : IDisposable
 {
-    private readonly TempHome _home = new();
+    // Recorded at 80 columns: output that is not a terminal is otherwise never wrapped (COLUMNS sets the width).
+    private readonly TempHome _home = new TempHome().Set("COLUMNS", "80");
 
     public void Dispose() => _home.Dispose();
 

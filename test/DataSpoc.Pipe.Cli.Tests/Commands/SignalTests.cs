@@ -33,6 +33,7 @@ public sealed class SignalTests : IDisposable
     [Theory]
     [InlineData("INT", 130)]
     [InlineData("TERM", 143)]
+    [InlineData("HUP", 129)] // the terminal or ssh session closed: it used to kill the process, orphaning the tap, with no run log
     public async Task A_signal_stops_the_run_gracefully_with_a_cancelled_log_no_lock_no_spool_and_nothing_committed(string signal, int exitCode)
     {
         WriteSlowPipeline("slow");
@@ -82,6 +83,30 @@ public sealed class SignalTests : IDisposable
         Assert.True(next.Process.WaitForExit(TimeSpan.FromSeconds(10)));
         Assert.Equal(exitCode, next.Process.ExitCode);
         Assert.DoesNotContain("lock", JsonNode.Parse(next.Output().Stdout)!["notices"]!.ToJsonString());
+    }
+
+    [Fact]
+    public async Task A_signal_during_run_all_reports_every_pipeline_with_the_signals_code_even_those_waiting_for_their_turn()
+    {
+        // --parallel 1: "first" runs (its tap never ends), "second" waits for the slot when SIGTERM comes.
+        WriteSlowPipeline("first");
+        WriteSlowPipeline("second");
+        using var cli = Start("run", "--all", "--parallel", "1", "--output", "json");
+        await WaitForTapAsync(cli.Process);
+
+        Kill("TERM", cli.Process.Id);
+        Assert.True(cli.Process.WaitForExit(TimeSpan.FromSeconds(15)), "the run did not stop within 15 s of SIGTERM");
+        var (stdout, stderr) = cli.Output();
+
+        Assert.True(cli.Process.ExitCode == 143, $"exit {cli.Process.ExitCode}\n{stdout}\n{stderr}");
+        var logs = Assert.IsType<JsonArray>(JsonNode.Parse(stdout));
+        Assert.Equal(["first", "second"], logs.Select(l => l!.Str("pipeline")));
+        Assert.Equal("cancelled", logs[0]!.Str("status"));
+        Assert.Equal("cancelled", logs[1]!.Str("status"));
+        Assert.Equal("the run was cancelled before it started", logs[1]!.Str("error"));
+        Assert.Contains("error: second was cancelled: the run was cancelled before it started", stderr);
+        Assert.Single(Directory.GetFiles(Path.Combine(_home.Lake, ".dataspoc", "logs", "first")));
+        Assert.False(Directory.Exists(Path.Combine(_home.Lake, ".dataspoc", "logs", "second")), "the pipeline that never started has a run log");
     }
 
     [Fact]

@@ -171,9 +171,13 @@ public abstract class PipelineRunContract
         proxy.Pass();
         var next = await lake.RunAsync(lake.Pipeline("orders", count: 150_000, pad: 60), proxy.Port).WaitAsync(TimeSpan.FromSeconds(150));
         Assert.True(next.Succeeded, next.Log.Error);
-        Assert.Contains(next.Log.Notices, n => n.StartsWith($"took over a stale lock of run {failed.Log.RunId} (its lease expired at ", StringComparison.Ordinal));
         Assert.Contains(next.Log.Notices, n => n.StartsWith($"rolled back the interrupted commit of run {failed.Log.RunId} ", StringComparison.Ordinal));
-        Assert.Contains(next.Log.Notices, n => n.StartsWith($"run {failed.Log.RunId} ended without a run log ", StringComparison.Ordinal));
+        // In single-writer mode (s3rver) a lock is created whatever is there: no takeover to tell of.
+        if (Target.StorageOptions.GetValueOrDefault("conditional_writes") != "false")
+        {
+            Assert.Contains(next.Log.Notices, n => n.StartsWith($"took over a stale lock of run {failed.Log.RunId} (its lease expired at ", StringComparison.Ordinal));
+            Assert.Contains(next.Log.Notices, n => n.StartsWith($"run {failed.Log.RunId} ended without a run log ", StringComparison.Ordinal));
+        }
         var keys = await lake.KeysAsync();
         Assert.DoesNotContain(keys, k => k.StartsWith(".dataspoc/journal/", StringComparison.Ordinal));
         Assert.Equal("150000|150000|1|150000", await lake.IdSummaryAsync(keys.Where(k => k.EndsWith(".parquet", StringComparison.Ordinal))));

@@ -108,11 +108,16 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             if (plan.Phase == CommitPlan.PhaseLanded)
             {
                 // The journal's "landed" save failed or was cancelled, yet may have reached the store (only its answer
-                // lost): the next run would then complete this commit. It says "staged" again before any file goes, so a
-                // rollback cut short is rolled back by the next run, never completed over files already deleted; if even
-                // that save fails, nothing is deleted (every file had landed: either way the next run finds it consistent).
+                // lost): the next run would then complete this commit. So no file goes before the journal says "staged"
+                // again (a rollback cut short is then rolled back by the next run), or, where it cannot be written (a full
+                // disk), is gone (files left then are in no manifest); if neither can be done, nothing is deleted: every
+                // file had landed, so whichever phase the store holds, the next run finds the commit whole.
                 plan.Phase = CommitPlan.PhaseStaged;
-                await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
+                try { await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false); }
+                catch (Exception) when (!cancellationToken.IsCancellationRequested)
+                {
+                    await DeleteJournalOfAsync(plan, cancellationToken).ConfigureAwait(false);
+                }
             }
             var temps = await RollBackAsync(plan, cancellationToken).ConfigureAwait(false);
             return $"rolled back this run's commit after it failed ({plan.Files.Count} file(s) planned; the ones that had landed" +

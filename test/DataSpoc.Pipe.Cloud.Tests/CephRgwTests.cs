@@ -59,6 +59,7 @@ public sealed class CephRgwTests(CephRgwServer server, ITestOutputHelper output)
 
     [CephFact] public Task A_run_lands_the_contract_layout_and_parquet_that_reads_back_equal_to_the_input() => new Runs(_target).A_run_lands_the_contract_layout_and_parquet_that_reads_back_equal_to_the_input();
     [CephFact] public Task Incremental_state_round_trips_through_the_bucket_so_the_next_run_adds_only_new_rows() => new Runs(_target).Incremental_state_round_trips_through_the_bucket_so_the_next_run_adds_only_new_rows();
+    [CephFact] public Task A_store_that_stalls_mid_upload_loses_the_lock_at_its_lease_and_the_run_fails_with_nothing_committed() => new Runs(_target).A_store_that_stalls_mid_upload_loses_the_lock_at_its_lease_and_the_run_fails_with_nothing_committed();
 
     [CephFact] public Task Eight_pipelines_finishing_at_once_leave_eight_manifest_entries() => new Concurrency(_target).Eight_pipelines_finishing_at_once_leave_eight_manifest_entries();
     [CephFact] public Task A_second_run_of_a_running_pipeline_is_refused_with_a_clear_message() => new Concurrency(_target).A_second_run_of_a_running_pipeline_is_refused_with_a_clear_message();

@@ -27,10 +27,23 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
     /// Commits <paramref name="plan"/>. A failure before every file landed rolls back what this call landed and throws;
     /// one after is left to the next run to complete (the journal says how far it got).
     /// </summary>
+    /// <remarks>
+    /// The commit point is the journal's <c>landed</c> phase saved: before it, the commit is rolled back (by this call,
+    /// else by the next run's recovery) and nothing of it was ever visible; from it on, it is completed (by this call,
+    /// else by the next run's recovery), never cancelled half-way.
+    /// </remarks>
     /// <param name="plan">What to land, delete and publish.</param>
-    /// <param name="cancellationToken">Honoured until the files have landed; the rest of the commit always runs to its end.</param>
+    /// <param name="cancellationToken">
+    /// Honoured until the commit point (uploading the files, saving the journal; a run passes its lock's
+    /// <see cref="RunLock.Lost"/>); the rest of the commit always runs to its end.
+    /// </param>
     /// <param name="notices">Receives what the run log should say about the commit (its own rollback after a failure).</param>
-    public async Task CommitAsync(CommitPlan plan, CancellationToken cancellationToken, ICollection<string>? notices = null)
+    /// <param name="rollbackCancellation">
+    /// Bounds the rollback after a failure or a cancel before the commit point (best effort: the next run rolls back what
+    /// it could not); a run passes its lock's <see cref="RunLock.WindDown"/>.
+    /// </param>
+    public async Task CommitAsync(CommitPlan plan, CancellationToken cancellationToken, ICollection<string>? notices = null,
+        CancellationToken rollbackCancellation = default)
     {
         // What the table formats will write is computed from the plan before the journal exists: a value that cannot be
         // written fails the run here with nothing visible, instead of after one format published and the other not (a
@@ -56,7 +69,7 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             // Nothing was removed or published yet: a run that is still alive takes back what it landed itself (the same
             // rollback the next run does after a kill), so its files do not stay visible to readers that glob the
             // folder, and a full disk gets back the space its failure log needs.
-            notices?.Add(await RollBackOwnAsync(plan).ConfigureAwait(false));
+            notices?.Add(await RollBackOwnAsync(plan, rollbackCancellation).ConfigureAwait(false));
             throw;
         }
         // From here on the commit only moves forward: it must not be cancelled half-way.
@@ -88,17 +101,32 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
     /// Rolls back this process's own commit that failed before its files had all landed (or before the journal said so);
     /// returns the sentence for the run log. A rollback that fails leaves the journal, and the next run rolls back.
     /// </summary>
-    private async Task<string> RollBackOwnAsync(CommitPlan plan)
+    private async Task<string> RollBackOwnAsync(CommitPlan plan, CancellationToken cancellationToken)
     {
         try
         {
-            var temps = await RollBackAsync(plan, CancellationToken.None).ConfigureAwait(false);
+            if (plan.Phase == CommitPlan.PhaseLanded)
+            {
+                // The journal's "landed" save failed or was cancelled, yet may have reached the store (only its answer
+                // lost): the next run would then complete this commit. So no file goes before the journal says "staged"
+                // again (a rollback cut short is then rolled back by the next run), or, where it cannot be written (a full
+                // disk), is gone (files left then are in no manifest); if neither can be done, nothing is deleted: every
+                // file had landed, so whichever phase the store holds, the next run finds the commit whole.
+                plan.Phase = CommitPlan.PhaseStaged;
+                try { await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false); }
+                catch (Exception) when (!cancellationToken.IsCancellationRequested)
+                {
+                    await DeleteJournalOfAsync(plan, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            var temps = await RollBackAsync(plan, cancellationToken).ConfigureAwait(false);
             return $"rolled back this run's commit after it failed ({plan.Files.Count} file(s) planned; the ones that had landed" +
                 (temps > 0 ? $" and {temps} temp file(s)" : "") + " were removed; manifest and state untouched)";
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            return $"this run's failed commit could not be rolled back ({e.Message}); the next run of pipeline '{plan.Pipeline}' rolls it back " +
+            var why = e is OperationCanceledException && cancellationToken.IsCancellationRequested ? "the store did not answer in time" : e.Message;
+            return $"this run's failed commit could not be rolled back ({why}); the next run of pipeline '{plan.Pipeline}' rolls it back " +
                 $"(journal {store.Bucket}/{JournalKey(plan.Pipeline)}); until then files it landed may be in the tables' folders, counted by no manifest or state";
         }
     }
@@ -110,8 +138,27 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             await store.DeleteWithUnfinishedUploadsAsync(file.Key, cancellationToken).ConfigureAwait(false);
         await ReleaseClaimsAsync(plan, cancellationToken).ConfigureAwait(false);
         var temps = await DeleteTempFilesOfAsync(plan, cancellationToken).ConfigureAwait(false);
-        await store.DeleteAsync(JournalKey(plan.Pipeline), cancellationToken).ConfigureAwait(false);
+        await DeleteJournalOfAsync(plan, cancellationToken).ConfigureAwait(false);
         return temps;
+    }
+
+    /// <summary>
+    /// Deletes the pipeline's journal if it is still <paramref name="plan"/>'s: a run that lost its lock rolls back its own
+    /// commit, and the journal may by then be the commit of the run that took the lock over.
+    /// </summary>
+    private async Task DeleteJournalOfAsync(CommitPlan plan, CancellationToken cancellationToken)
+    {
+        var key = JournalKey(plan.Pipeline);
+        if (await store.GetAsync(key, cancellationToken).ConfigureAwait(false) is not { } journal) return;
+        try
+        {
+            if (LakeJson.Deserialize<CommitPlan>(journal.Content, "commit journal").RunId != plan.RunId) return;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return; // not a journal this run wrote
+        }
+        await store.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Serialization;
+using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Storage;
 
 namespace DataSpoc.Pipe.Lake;
@@ -23,6 +24,7 @@ public sealed class RunLock : IAsyncDisposable
     private DateTimeOffset _heldUntil;
     private readonly CancellationTokenSource _stopRenewing = new();
     private readonly CancellationTokenSource _lost = new();
+    private readonly CancellationTokenSource _windDown;
     private Task _renewing = Task.CompletedTask;
 
     private RunLock(IObjectStore store, string key, TimeProvider time, TimeSpan lease, LockInfo info)
@@ -33,6 +35,7 @@ public sealed class RunLock : IAsyncDisposable
         _lease = lease;
         _info = info;
         _heldUntil = info.ExpiresAt;
+        _windDown = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
     }
 
     /// <summary>What taking the lock found: null when it was free, else a sentence for the run log.</summary>
@@ -44,8 +47,23 @@ public sealed class RunLock : IAsyncDisposable
     /// <summary>Why the lock was lost (a renewal refused or impossible until its lease ran out); null while it is held.</summary>
     public string? LostReason { get; private set; }
 
-    /// <summary>Cancelled when the lock is lost: the run must stop, since another run may now write as this pipeline.</summary>
+    /// <summary>
+    /// Cancelled when the lock is lost (a renewal refused, or no renewal succeeded before the lease ran out, a store that
+    /// stalls included): the run must stop, since another run may now write as this pipeline. Every storage call the run
+    /// makes before its commit point takes this token (linked), so a call stalled on a store that no longer answers ends
+    /// at the lease's end, not after the SDK's own timeouts and retries (minutes per call).
+    /// </summary>
     public CancellationToken Lost => _lost.Token;
+
+    /// <summary>
+    /// Cancelled one lease after <see cref="Lost"/> (never while the lock is held): bounds what a run that lost its lock
+    /// still asks of the store on its way out, all of it best effort (rolling back its own commit, saving its run log).
+    /// The store that let the lease run out often still does not answer; the next run repairs what this one could not.
+    /// </summary>
+    public CancellationToken WindDown => _windDown.Token;
+
+    /// <summary>The error of a run that lost this lock (null while it is held).</summary>
+    public LockLostException? LostError => LostReason is { } reason ? new LockLostException(_store.Bucket + "/" + _key, reason) : null;
 
     public static Task<RunLock> AcquireAsync(IObjectStore store, string pipeline, string runId, TimeProvider time, CancellationToken cancellationToken) =>
         AcquireAsync(store, pipeline, runId, time, DefaultLease, cancellationToken);
@@ -178,7 +196,7 @@ public sealed class RunLock : IAsyncDisposable
             else if (current.Version != _version && !IsOurs(current)) MarkLost(ChangedBy(current));
             else if (_time.GetUtcNow() > _heldUntil) MarkLost($"its lease ran out at {_heldUntil:O} before a renewal succeeded");
         }
-        if (LostReason is { } reason) throw new LockLostException(_store.Bucket + "/" + _key, reason);
+        if (LostError is { } lost) throw lost;
     }
 
     private bool IsOurs(StoredObject current)
@@ -212,6 +230,7 @@ public sealed class RunLock : IAsyncDisposable
         if (LostReason is not null) return;
         LostReason = reason;
         _lost.Cancel();
+        _windDown.CancelAfter(_lease);
     }
 
     private void StartRenewing()
@@ -226,16 +245,27 @@ public sealed class RunLock : IAsyncDisposable
                 var now = _time.GetUtcNow();
                 var renewed = _info with { ExpiresAt = now + _lease };
                 var content = LakeJson.Serialize(renewed);
+                // A renewal may take only what is left of the lease: a store that stalls (accepts the connection, never
+                // answers) holds an SDK call for its timeouts and retries, minutes, while another run may take over the
+                // lock once the lease ran out. The lock is lost then, whether or not the call would have succeeded later.
+                var left = _heldUntil - now;
+                if (left <= TimeSpan.Zero)
+                {
+                    MarkLost($"it was not renewed before its lease ran out at {_heldUntil:O}");
+                    return;
+                }
+                using var leaseEnd = new CancellationTokenSource(left, _time);
+                using var attempt = CancellationTokenSource.CreateLinkedTokenSource(token, leaseEnd.Token);
                 try
                 {
-                    if (await _store.PutAsync(_key, content, WriteCondition.IfVersion(_version) with { ContentIsUnique = true }, token).ConfigureAwait(false))
+                    if (await _store.PutAsync(_key, content, WriteCondition.IfVersion(_version) with { ContentIsUnique = true }, attempt.Token).ConfigureAwait(false))
                     {
-                        await LearnVersionAsync(content, token).ConfigureAwait(false);
+                        await LearnVersionAsync(content, attempt.Token).ConfigureAwait(false);
                         _heldUntil = renewed.ExpiresAt;
                     }
                     else
                     {
-                        var current = await _store.GetAsync(_key, token).ConfigureAwait(false);
+                        var current = await _store.GetAsync(_key, attempt.Token).ConfigureAwait(false);
                         MarkLost(current is null ? "the lock object was deleted by someone else" : current.Version == _version
                             ? $"the store refused to renew it although it had not changed (version {_version})"
                             : ChangedBy(current));
@@ -244,7 +274,10 @@ public sealed class RunLock : IAsyncDisposable
                 catch (Exception e) when (!token.IsCancellationRequested)
                 {
                     // A failed renewal is retried at the next tick; the lease absorbs a few. Past it, another run may take over.
-                    if (_time.GetUtcNow() > _heldUntil) MarkLost($"it could not be renewed before its lease ran out at {_heldUntil:O}: {e.Message}");
+                    if (leaseEnd.IsCancellationRequested)
+                        MarkLost($"the store did not answer its renewal before its lease ran out at {_heldUntil:O} ({Durations.Describe(_lease)} lease)");
+                    else if (_time.GetUtcNow() > _heldUntil)
+                        MarkLost($"it could not be renewed before its lease ran out at {_heldUntil:O}: {e.Message}");
                 }
             }
         });
@@ -263,16 +296,21 @@ public sealed class RunLock : IAsyncDisposable
         _released = true;
         await _stopRenewing.CancelAsync().ConfigureAwait(false);
         try { await _renewing.ConfigureAwait(false); } catch (OperationCanceledException) { }
+        // A lost lock is never deleted (it may be another run's now): nothing to ask a store that may not answer.
+        if (LostReason is not null) return null;
+        // At most one lease: by then the lock has expired and the next run takes it over anyway.
+        using var bound = new CancellationTokenSource(_lease, _time);
         try
         {
-            var current = await _store.GetAsync(_key, CancellationToken.None).ConfigureAwait(false);
-            if (current is not null && current.Version == _version && LostReason is null)
-                await _store.DeleteAsync(_key, CancellationToken.None).ConfigureAwait(false);
+            var current = await _store.GetAsync(_key, bound.Token).ConfigureAwait(false);
+            if (current is not null && current.Version == _version)
+                await _store.DeleteAsync(_key, bound.Token).ConfigureAwait(false);
             return null;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            return $"the pipeline lock {_store.Bucket}/{_key} could not be released ({e.Message}); the next run takes it over "
+            var why = bound.IsCancellationRequested ? $"the store did not answer within {Durations.Describe(_lease)}" : e.Message;
+            return $"the pipeline lock {_store.Bucket}/{_key} could not be released ({why}); the next run takes it over "
                 + $"(at once on this host, else after its lease ends at {_heldUntil:u})";
         }
     }
@@ -284,6 +322,7 @@ public sealed class RunLock : IAsyncDisposable
         await ReleaseAsync().ConfigureAwait(false);
         _stopRenewing.Dispose();
         _lost.Dispose();
+        _windDown.Dispose();
     }
 
     public sealed record LockInfo(

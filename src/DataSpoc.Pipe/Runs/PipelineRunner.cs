@@ -164,10 +164,12 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     try
                     {
                         plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, WriteModes.Replaces(pipeline, options.Full), merge, log, options.HomePipelines, runCancel.Token).ConfigureAwait(false);
-                        // Last point where a stop request (a signal, the caller, a lost lock) is honoured: a commit once begun runs to
-                        // its end (milliseconds), so a stop never leaves a half-landed commit for the next run to roll back.
+                        // Last point where a stop request (a signal, the caller) is honoured: a commit once begun runs to its end,
+                        // so a signal never leaves a half-landed commit for the next run to roll back. A lost lock still stops
+                        // it until its commit point (its files uploading to a store that stalled, say): another run may be
+                        // writing as this pipeline by then. The commit rolls itself back, at most a lease long.
                         runCancel.Token.ThrowIfCancellationRequested();
-                        await committer.CommitAsync(plan, CancellationToken.None, log.Notices).ConfigureAwait(false);
+                        await committer.CommitAsync(plan, runLock.Lost, log.Notices, runLock.WindDown).ConfigureAwait(false);
                         break;
                     }
                     catch (CommitConflictException conflict) when (attempt < MergeCommitAttempts)
@@ -199,7 +201,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             // A lost lock cancels the run, so whatever failed after it (a cancelled read, a killed tap) is its consequence.
             log.Error = redactor.Redact(
                 cancelled ? $"the run was stopped during {step} (cancelled by a signal or its caller); nothing of it was committed"
-                : runLock.LostReason is { } lost ? new LockLostException(store.Bucket + "/" + LakePaths.LockKey(pipeline.Name), lost).Message
+                : runLock.LostError is { } lost ? lost.Message
                 : Describe(e, step));
             log.StateCommitted = false;
         }
@@ -216,7 +218,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             if (spoolDir is not null) TryDelete(spoolDir);
         }
         // Under the run lock, so two runs of the pipeline never expire at once; a split run's workers hold a part's lock only.
-        if (split is null && pipeline.RunLogs.Keep is { } keep && !cancellationToken.IsCancellationRequested)
+        if (split is null && pipeline.RunLogs.Keep is { } keep && !cancellationToken.IsCancellationRequested && runLock.LostReason is null)
             log.Notices.AddRange(await ExpireRunLogsAsync(store, pipeline.Name, keep, cancellationToken).ConfigureAwait(false));
 
         log.FinishedAt = _time.GetUtcNow();
@@ -228,14 +230,16 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         log.Notices = log.Notices.Select(redactor.Redact).ToList();
         try
         {
-            await store.PutAsync(LakePaths.LogKey(pipeline.Name, startedAt, runId), LakeJson.Serialize(log), WriteCondition.None, CancellationToken.None).ConfigureAwait(false);
+            // Bounded only once the lock is lost (by then the store has often stopped answering).
+            await store.PutAsync(LakePaths.LogKey(pipeline.Name, startedAt, runId), LakeJson.Serialize(log), WriteCondition.None, runLock.WindDown).ConfigureAwait(false);
         }
-        catch (StorageException e)
+        catch (Exception e) when (e is StorageException || (e is OperationCanceledException && runLock.WindDown.IsCancellationRequested))
         {
             // A run that failed, often for the very reason the log cannot be written (a full disk, a store gone down),
             // still reports its own error to the caller instead of this secondary one; a run that committed still
             // reports its success. Either way the caller learns that `status` will not show this run.
-            log.Notices.Add($"the run log could not be saved: {e.Message}");
+            log.Notices.Add("the run log could not be saved: " + (e is StorageException ? e.Message
+                : $"the store did not answer within {Durations.Describe(LockLease)} after the run lost its pipeline lock"));
             if (log.Error is not null) log.Error += " (and its run log could not be saved: see the notices; `status` does not show this run)";
             else log.Notices.Add("this run succeeded, but `status` does not show it: its run log is missing");
         }

@@ -236,45 +236,54 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
             throw new SplitRunException($"split run {splitRun} of pipeline '{name}' cannot be committed: part(s) {string.Join(", ", missing)} of {parts} are not done; run them (--part I/{parts})");
 
         await using var runLock = await RunLock.AcquireAsync(store, name, runId, time, lease, cancellationToken).ConfigureAwait(false);
-        var committer = new LakeCommitter(store, time);
-        var notices = new List<string>();
-        if (await committer.RecoverAsync(name, cancellationToken).ConfigureAwait(false) is { } recovered) notices.Add(recovered);
-        if (await store.GetAsync(committedKey, cancellationToken).ConfigureAwait(false) is not null)
-            return ($"split run {splitRun} was committed meanwhile by another worker", null);
+        // A lost lock stops the commit until its commit point, as a run's (PipelineRunner): another run may hold it now.
+        using var held = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, runLock.Lost);
+        try
+        {
+            var committer = new LakeCommitter(store, time);
+            var notices = new List<string>();
+            if (await committer.RecoverAsync(name, held.Token).ConfigureAwait(false) is { } recovered) notices.Add(recovered);
+            if (await store.GetAsync(committedKey, held.Token).ConfigureAwait(false) is not null)
+                return ($"split run {splitRun} was committed meanwhile by another worker", null);
 
-        var records = new List<SplitPartRecord>();
-        for (var i = 0; i < parts; i++)
-        {
-            var key = LakePaths.SplitPartDoneKey(name, splitRun, i);
-            var found = await store.GetAsync(key, cancellationToken).ConfigureAwait(false) ?? throw new SplitRunException($"{store.Bucket}/{key} disappeared during the commit");
-            var record = LakeJson.Deserialize<SplitPartRecord>(found.Content, "split part record " + key);
-            CheckParts(name, splitRun, parts, "its plan.json", record.Parts, $"part {i} was read as one of");
-            records.Add(record);
+            var records = new List<SplitPartRecord>();
+            for (var i = 0; i < parts; i++)
+            {
+                var key = LakePaths.SplitPartDoneKey(name, splitRun, i);
+                var found = await store.GetAsync(key, held.Token).ConfigureAwait(false) ?? throw new SplitRunException($"{store.Bucket}/{key} disappeared during the commit");
+                var record = LakeJson.Deserialize<SplitPartRecord>(found.Content, "split part record " + key);
+                CheckParts(name, splitRun, parts, "its plan.json", record.Parts, $"part {i} was read as one of");
+                records.Add(record);
+            }
+            var commitRunId = CommitRunId(splitRun);
+            var manifest = await new ManifestStore(store, time).ReadAsync(held.Token).ConfigureAwait(false);
+            var sourceName = LakePaths.SourceFolderOf(pipeline.Source);
+            // A commit that landed before its worker could write committed.json (killed in between): close the split run only.
+            var landed = records.SelectMany(r => r.Streams).Any(s => manifest.Tables.TryGetValue(sourceName + "/" + s.Table, out var t) && t.Stats.LastRunId == commitRunId);
+            CommitPlan? plan = null;
+            if (!landed)
+            {
+                var startedAt = records.Min(r => r.FinishedAt);
+                plan = await PlanAsync(store, pipeline, manifest, records, sourceName, commitRunId, startedAt, homePipelines, notices, held.Token).ConfigureAwait(false);
+                await runLock.EnsureHeldAsync(held.Token).ConfigureAwait(false);
+                await committer.CommitAsync(plan, runLock.Lost, notices, runLock.WindDown).ConfigureAwait(false);
+            }
+            var summary = new SplitCommitted { RunId = commitRunId, CommittedAt = time.GetUtcNow(), Parts = parts, Rows = records.Sum(r => r.Streams.Sum(s => s.Records)) };
+            await store.PutAsync(committedKey, LakeJson.Serialize(summary), WriteCondition.None, CancellationToken.None).ConfigureAwait(false);
+            var prefix = LakePaths.SplitRunPrefix(name, splitRun);
+            var leftovers = new List<string>();
+            await foreach (var obj in store.ListAsync(prefix, CancellationToken.None).ConfigureAwait(false))
+                if (obj.Key != committedKey) leftovers.Add(obj.Key);
+            foreach (var key in leftovers) await store.DeleteAsync(key, CancellationToken.None).ConfigureAwait(false);
+            notices.Add(landed
+                ? $"split run {splitRun} had landed before its worker stopped; closed it"
+                : $"committed split run {splitRun}: {parts} parts, {summary.Rows} rows, {plan!.Files.Count} files in one commit (run {commitRunId})");
+            return (string.Join("; ", notices), plan);
         }
-        var commitRunId = CommitRunId(splitRun);
-        var manifest = await new ManifestStore(store, time).ReadAsync(cancellationToken).ConfigureAwait(false);
-        var sourceName = LakePaths.SourceFolderOf(pipeline.Source);
-        // A commit that landed before its worker could write committed.json (killed in between): close the split run only.
-        var landed = records.SelectMany(r => r.Streams).Any(s => manifest.Tables.TryGetValue(sourceName + "/" + s.Table, out var t) && t.Stats.LastRunId == commitRunId);
-        CommitPlan? plan = null;
-        if (!landed)
+        catch (OperationCanceledException) when (runLock.LostError is { } lost)
         {
-            var startedAt = records.Min(r => r.FinishedAt);
-            plan = await PlanAsync(store, pipeline, manifest, records, sourceName, commitRunId, startedAt, homePipelines, notices, cancellationToken).ConfigureAwait(false);
-            await runLock.EnsureHeldAsync(cancellationToken).ConfigureAwait(false);
-            await committer.CommitAsync(plan, CancellationToken.None).ConfigureAwait(false);
+            throw lost;
         }
-        var summary = new SplitCommitted { RunId = commitRunId, CommittedAt = time.GetUtcNow(), Parts = parts, Rows = records.Sum(r => r.Streams.Sum(s => s.Records)) };
-        await store.PutAsync(committedKey, LakeJson.Serialize(summary), WriteCondition.None, CancellationToken.None).ConfigureAwait(false);
-        var prefix = LakePaths.SplitRunPrefix(name, splitRun);
-        var leftovers = new List<string>();
-        await foreach (var obj in store.ListAsync(prefix, CancellationToken.None).ConfigureAwait(false))
-            if (obj.Key != committedKey) leftovers.Add(obj.Key);
-        foreach (var key in leftovers) await store.DeleteAsync(key, CancellationToken.None).ConfigureAwait(false);
-        notices.Add(landed
-            ? $"split run {splitRun} had landed before its worker stopped; closed it"
-            : $"committed split run {splitRun}: {parts} parts, {summary.Rows} rows, {plan!.Files.Count} files in one commit (run {commitRunId})");
-        return (string.Join("; ", notices), plan);
     }
 
     private static async Task<CommitPlan> PlanAsync(IObjectStore store, PipelineDefinition pipeline, Manifest manifest, List<SplitPartRecord> records,

@@ -62,9 +62,9 @@ public sealed class CloudLake : IAsyncDisposable
     public Task<RunResult> RunAsync(PipelineDefinition pipeline, int? port = null, CancellationToken cancellationToken = default) =>
         new PipelineRunner(_target.Factory(port), new ShiftedTime(Now)).RunAsync(pipeline, new RunOptions(), cancellationToken);
 
-    /// <summary>Runs a pipeline with its own runner settings (a short lock lease, say).</summary>
-    public Task<RunResult> RunAsync(PipelineDefinition pipeline, TimeSpan lockLease, CancellationToken cancellationToken = default) =>
-        new PipelineRunner(_target.Factory(), new ShiftedTime(Now)) { LockLease = lockLease }.RunAsync(pipeline, new RunOptions(), cancellationToken);
+    /// <summary>Runs a pipeline with its own runner settings (a short lock lease, say), to the server or <paramref name="port"/>.</summary>
+    public Task<RunResult> RunAsync(PipelineDefinition pipeline, TimeSpan lockLease, int? port = null, CancellationToken cancellationToken = default) =>
+        new PipelineRunner(_target.Factory(port), new ShiftedTime(Now)) { LockLease = lockLease }.RunAsync(pipeline, new RunOptions(), cancellationToken);
 
     public async Task<List<string>> KeysAsync() =>
         (await Store.ListAsync("", CancellationToken.None).ToListAsync()).Select(o => o.Key).Order(StringComparer.Ordinal).ToList();

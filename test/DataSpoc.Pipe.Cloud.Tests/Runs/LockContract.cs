@@ -63,8 +63,9 @@ public abstract class LockContract
     public async Task A_lock_overwritten_mid_run_stops_the_run_before_anything_is_committed()
     {
         await using var lake = new CloudLake(Target);
-        // A 1 s lease is renewed every 200 ms; the tap sleeps 4 s before it prints anything.
-        var running = lake.RunAsync(lake.Pipeline("orders", count: 5, sleep: 4), lockLease: TimeSpan.FromSeconds(1));
+        // A 3 s lease is renewed every 600 ms; the tap sleeps 4 s before it prints anything. (Not shorter: a renewal may
+        // take only what is left of the lease, and a loaded machine's server can take a second to answer one.)
+        var running = lake.RunAsync(lake.Pipeline("orders", count: 5, sleep: 4), lockLease: TimeSpan.FromSeconds(3));
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (await lake.Store.GetAsync(LakePaths.LockKey("orders"), CancellationToken.None) is null && DateTime.UtcNow < deadline)
             await Task.Delay(50);

@@ -92,8 +92,9 @@ public sealed class AzureLostResponseTests(CloudServers servers) : IAsyncLifetim
     {
         await using var lake = new CloudLake(_target);
         await using var proxy = new TcpFaultProxy(_target.ServerPort);
-        // A 1 s lease is renewed every 200 ms; the tap sleeps 3 s before it prints anything.
-        var running = RunAsync(lake.Pipeline("orders", count: 3, sleep: 3), proxy.Port, TimeSpan.FromSeconds(1));
+        // A 3 s lease is renewed every 600 ms; the tap sleeps 3 s before it prints anything. (Not shorter: a renewal may
+        // take only what is left of the lease, and the lost answer's retry on a loaded machine can take a second.)
+        var running = RunAsync(lake.Pipeline("orders", count: 3, sleep: 3), proxy.Port, TimeSpan.FromSeconds(3));
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (await lake.Store.GetAsync(LakePaths.LockKey("orders"), CancellationToken.None) is null && DateTime.UtcNow < deadline)
             await Task.Delay(50);

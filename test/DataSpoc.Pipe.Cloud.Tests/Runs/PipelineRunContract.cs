@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using DataSpoc.Pipe.Cloud.Tests.Servers;
 using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Storage;
 
 namespace DataSpoc.Pipe.Cloud.Tests.Runs;
 
@@ -116,6 +117,71 @@ public abstract class PipelineRunContract
         var keys = await lake.KeysAsync();
         Assert.DoesNotContain(keys, k => k.StartsWith(".dataspoc/journal/", StringComparison.Ordinal));
         Assert.Equal("150000|150000|1|150000", await lake.IdSummaryAsync(keys.Where(k => k.EndsWith(".parquet", StringComparison.Ordinal))));
+        Assert.Equal("""{"bookmark":150000}""", await lake.StateAsync("orders"));
+    }
+
+    [Fact]
+    public async Task A_store_that_stalls_mid_upload_loses_the_lock_at_its_lease_and_the_run_fails_with_nothing_committed()
+    {
+        await using var lake = new CloudLake(Target);
+        Assert.True((await lake.RunAsync(lake.Pipeline("orders", count: 5))).Succeeded);
+        var before = await lake.KeysAsync();
+        var manifestBefore = (await lake.Store.GetAsync(LakePaths.ManifestKey, CancellationToken.None))!.Content.ToArray();
+
+        await using var proxy = new TcpFaultProxy(Target.ServerPort);
+        // The data file of this run is several MB; small metadata calls stay far below this. From then on the store
+        // accepts connections and never answers: the upload, the lock's renewals, the rollback and the run log all hang.
+        var stalledAt = 0L;
+        proxy.OnUpload = total =>
+        {
+            if (total <= 1L << 20 || Interlocked.CompareExchange(ref stalledAt, System.Diagnostics.Stopwatch.GetTimestamp(), 0) != 0) return;
+            proxy.Stall();
+        };
+        var lease = TimeSpan.FromSeconds(3);
+        // Each SDK call would wait minutes (its timeouts times its retries) before the fix: the bound only keeps a failing
+        // test finite. The lease ends the stalled calls; the way out (rollback, run log) waits at most one more lease.
+        var failed = await lake.RunAsync(lake.Pipeline("orders", count: 150_000, pad: 60), lease, proxy.Port).WaitAsync(TimeSpan.FromSeconds(150));
+        var afterStall = System.Diagnostics.Stopwatch.GetElapsedTime(Interlocked.Read(ref stalledAt));
+        Assert.True(Interlocked.Read(ref stalledAt) != 0, "the stall should hit during the data upload");
+        Assert.True(afterStall < 2 * lease + TimeSpan.FromSeconds(20), $"the run ended {afterStall.TotalSeconds:0.0} s after the store stalled (lease {lease.TotalSeconds} s)");
+
+        Assert.False(failed.Succeeded);
+        Assert.Equal("commit", failed.Log.FailedStep);
+        Assert.StartsWith($"the run lost its pipeline lock {lake.Bucket}/{LakePaths.LockKey("orders")}: the store did not answer its renewal before its lease ran out at ", failed.Log.Error);
+        Assert.Contains("; nothing of this run was committed (another run may be writing as this pipeline)", failed.Log.Error);
+        Assert.False(failed.Log.StateCommitted);
+        Assert.Contains(failed.Log.Notices, n => n.StartsWith("this run's failed commit could not be rolled back (the store did not answer in time)", StringComparison.Ordinal));
+        Assert.Contains(failed.Log.Notices, n => n.StartsWith("the run log could not be saved: the store did not answer within 3s after the run lost its pipeline lock", StringComparison.Ordinal));
+
+        // Nothing of it became visible: manifest and state as they were; whatever data file reached the server is whole.
+        Assert.Equal("""{"bookmark":5}""", await lake.StateAsync("orders"));
+        Assert.Equal(manifestBefore, (await lake.Store.GetAsync(LakePaths.ManifestKey, CancellationToken.None))!.Content.ToArray());
+        var leftovers = (await lake.KeysAsync()).Except(before).Where(k => k.EndsWith(".parquet", StringComparison.Ordinal)).ToList();
+        if (leftovers.Count > 0 && ServerCommitsPutsAtomically)
+            Assert.Matches(@"^\d+\|\d+\|6\|\d+$", await lake.IdSummaryAsync(leftovers));
+
+        // The lost lock is left as it was (it may be another run's by then). Each run's clock starts at CloudLake.Now, so a
+        // lease that ran out in the failed run's clock has not in the next one's: it is moved back as time would move it.
+        var lockKey = LakePaths.LockKey("orders");
+        var held = LakeJson.Deserialize<RunLock.LockInfo>((await lake.Store.GetAsync(lockKey, CancellationToken.None))!.Content, "lock");
+        Assert.Equal(failed.Log.RunId, held.RunId);
+        await lake.Store.PutAsync(lockKey, LakeJson.Serialize(held with { ExpiresAt = CloudLake.Now.AddSeconds(-1) }), WriteCondition.None, CancellationToken.None);
+
+        // The stall ends. The next run takes over the expired lock, rolls back the journal the failed run left and lands every row.
+        proxy.Pass();
+        var next = await lake.RunAsync(lake.Pipeline("orders", count: 150_000, pad: 60), proxy.Port).WaitAsync(TimeSpan.FromSeconds(150));
+        Assert.True(next.Succeeded, next.Log.Error);
+        Assert.Contains(next.Log.Notices, n => n.StartsWith($"rolled back the interrupted commit of run {failed.Log.RunId} ", StringComparison.Ordinal));
+        // In single-writer mode (s3rver) a lock is created whatever is there: no takeover to tell of.
+        if (Target.StorageOptions.GetValueOrDefault("conditional_writes") != "false")
+        {
+            Assert.Contains(next.Log.Notices, n => n.StartsWith($"took over a stale lock of run {failed.Log.RunId} (its lease expired at ", StringComparison.Ordinal));
+            Assert.Contains(next.Log.Notices, n => n.StartsWith($"run {failed.Log.RunId} ended without a run log ", StringComparison.Ordinal));
+        }
+        var keys = await lake.KeysAsync();
+        Assert.DoesNotContain(keys, k => k.StartsWith(".dataspoc/journal/", StringComparison.Ordinal));
+        Assert.Equal("150000|150000|1|150000", await lake.IdSummaryAsync(keys.Where(k => k.EndsWith(".parquet", StringComparison.Ordinal))));
+        Assert.Equal(150_000, Assert.Single((await lake.ManifestAsync()).Tables.Values).RowCount);
         Assert.Equal("""{"bookmark":150000}""", await lake.StateAsync("orders"));
     }
 }

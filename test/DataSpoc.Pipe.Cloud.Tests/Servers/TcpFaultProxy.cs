@@ -10,6 +10,7 @@ namespace DataSpoc.Pipe.Cloud.Tests.Servers;
 /// (connection refused) until <see cref="Accept"/> is called again. It stands in for a network or server that goes away.
 /// <see cref="LoseResponseTo"/> makes it forward one chosen request to the server and then cut the client's connection
 /// without its response: the write lands, the client never hears so and retries (a lost response).
+/// <see cref="Stall"/> makes it a server that accepts connections and never answers.
 /// </summary>
 public sealed class TcpFaultProxy : IAsyncDisposable
 {
@@ -18,6 +19,7 @@ public sealed class TcpFaultProxy : IAsyncDisposable
     private TcpListener? _listener;
     private long _uploaded;
     private volatile bool _unavailable;
+    private volatile bool _stalled;
 
     public TcpFaultProxy(int targetPort)
     {
@@ -82,8 +84,19 @@ public sealed class TcpFaultProxy : IAsyncDisposable
         ResetAll();
     }
 
-    /// <summary>Requests reach the server again.</summary>
-    public void Pass() => _unavailable = false;
+    /// <summary>
+    /// From now on the endpoint stalls, as a hung server or a network that drops everything would: open connections pass
+    /// nothing more either way, new ones are accepted and never answered. A client waits for its own timeouts, or gives
+    /// up (closes the connection). <see cref="Pass"/> ends it for new connections; a stalled one stays silent.
+    /// </summary>
+    public void Stall() => _stalled = true;
+
+    /// <summary>Requests reach the server again (after <see cref="AnswerUnavailable"/> or <see cref="Stall"/>).</summary>
+    public void Pass()
+    {
+        _unavailable = false;
+        _stalled = false;
+    }
 
     /// <summary>Resets every open connection (RST), as a crashed server or dropped network would.</summary>
     public void ResetAll()
@@ -118,6 +131,11 @@ public sealed class TcpFaultProxy : IAsyncDisposable
             await AnswerUnavailableAsync(client);
             return;
         }
+        if (_stalled)
+        {
+            await SwallowAsync(client);
+            return;
+        }
         var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         _open[client] = 0;
         _open[server] = 0;
@@ -125,7 +143,10 @@ public sealed class TcpFaultProxy : IAsyncDisposable
         {
             await server.ConnectAsync(IPAddress.Loopback, _target);
             var connection = new Connection();
-            await Task.WhenAny(Copy(client, server, upload: true, connection), Copy(server, client, upload: false, connection));
+            var upload = Copy(client, server, upload: true, connection);
+            await Task.WhenAny(upload, Copy(server, client, upload: false, connection));
+            // A stalled connection is not closed when the server closes its side: the client hears nothing until it gives up.
+            if (connection.Stalled) await upload;
         }
         catch (Exception) { }
         finally
@@ -142,6 +163,8 @@ public sealed class TcpFaultProxy : IAsyncDisposable
     private sealed class Connection
     {
         public string? Losing;
+        /// <summary>It was open (or opened) while the proxy stalled: nothing passes on it any more.</summary>
+        public volatile bool Stalled;
     }
 
     private async Task Copy(Socket from, Socket to, bool upload, Connection connection)
@@ -153,6 +176,12 @@ public sealed class TcpFaultProxy : IAsyncDisposable
             {
                 var read = await from.ReceiveAsync(buffer, SocketFlags.None);
                 if (_unavailable) return; // a connection opened before the switch: dropped, the client reconnects
+                if (_stalled) connection.Stalled = true;
+                if (connection.Stalled)
+                {
+                    if (read == 0) return; // this side closed (the client gave up, or the server): nothing to pass on
+                    continue; // swallowed
+                }
                 if (read == 0)
                 {
                     to.Shutdown(SocketShutdown.Send);
@@ -189,6 +218,23 @@ public sealed class TcpFaultProxy : IAsyncDisposable
         if (!line.StartsWith(method, StringComparison.Ordinal) || !line.Contains(part, StringComparison.Ordinal)) return;
         if (Interlocked.CompareExchange(ref _loseMethod, null, method) != method) return; // once
         connection.Losing = line;
+    }
+
+    /// <summary>A connection accepted while stalled: what the client sends is read and dropped until it closes.</summary>
+    private async Task SwallowAsync(Socket client)
+    {
+        _open[client] = 0;
+        try
+        {
+            var buffer = new byte[1 << 16];
+            while (await client.ReceiveAsync(buffer, SocketFlags.None) > 0) { }
+        }
+        catch (Exception) { }
+        finally
+        {
+            _open.TryRemove(client, out _);
+            try { client.Close(); } catch (Exception) { }
+        }
     }
 
     /// <summary>Reads one request (its body too, unless the client waits for 100-continue) and answers 503, closing the connection.</summary>

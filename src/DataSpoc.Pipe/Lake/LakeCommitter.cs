@@ -242,7 +242,7 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             await new Tables.TableFormatCommitter(store, time).CommitAsync(plan, cancellationToken).ConfigureAwait(false);
             // Only once the claimed files are out of their tables (deleted, or removed from the table metadata): a commit
             // that claims one of them after this finds it gone.
-            await ReleaseClaimsAsync(plan, cancellationToken).ConfigureAwait(false);
+            await ReleaseClaimsAsync(plan, cancellationToken, filesGone: true).ConfigureAwait(false);
             await new ManifestStore(store, time).UpdateAsync(m => Apply(m, plan), cancellationToken).ConfigureAwait(false);
             plan.Phase = CommitPlan.PhaseCataloged;
             await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
@@ -285,14 +285,20 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         return null;
     }
 
-    /// <summary>Deletes the claims this plan's run holds (never another run's: a lost claim stays with its holder).</summary>
-    private async Task ReleaseClaimsAsync(CommitPlan plan, CancellationToken cancellationToken)
+    /// <summary>
+    /// Deletes the claims this plan's run holds (never another run's: a lost claim stays with its holder). When
+    /// <paramref name="filesGone"/> (the commit took the claimed files out of their tables), also the claims' conditional
+    /// write locks: a later claim of such a file fails on the file's absence whoever wins it, so no lock is needed for it
+    /// any more. A rolled-back claim keeps its lock: its file is still in the table, and another commit may claim it.
+    /// </summary>
+    private async Task ReleaseClaimsAsync(CommitPlan plan, CancellationToken cancellationToken, bool filesGone = false)
     {
         foreach (var key in plan.Claimed)
         {
             var claimKey = LakePaths.SupersededClaimKey(key);
-            if (await ClaimHolderAsync(claimKey, cancellationToken).ConfigureAwait(false) == plan.RunId)
-                await store.DeleteAsync(claimKey, cancellationToken).ConfigureAwait(false);
+            if (await ClaimHolderAsync(claimKey, cancellationToken).ConfigureAwait(false) != plan.RunId) continue;
+            await store.DeleteAsync(claimKey, cancellationToken).ConfigureAwait(false);
+            if (filesGone) await store.RemoveConditionalWriteLocksAsync(claimKey, k => k == claimKey, cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -44,7 +44,12 @@ public static class LakePaths
     /// The claim a commit creates (only if absent) on a data file it rewrote into another (a merge or a compaction of a
     /// plain Parquet table) before anything of it lands: one commit only may remove a file (see <see cref="LakeCommitter"/>).
     /// </summary>
-    public static string SupersededClaimKey(string dataFileKey) => $".dataspoc/claims/{dataFileKey}.json";
+    public static string SupersededClaimKey(string dataFileKey) => $"{ClaimsPrefix}{dataFileKey}.json";
+    public const string ClaimsPrefix = ".dataspoc/claims/";
+    /// <summary>The data file a <see cref="SupersededClaimKey"/> claims, else null.</summary>
+    public static string? ClaimedFileKey(string claimKey) =>
+        claimKey.StartsWith(ClaimsPrefix, StringComparison.Ordinal) && claimKey.EndsWith(".json", StringComparison.Ordinal)
+            ? claimKey[ClaimsPrefix.Length..^".json".Length] : null;
     /// <summary>Where a run spools its finished files inside a <c>file://</c> bucket (a relative path), so landing is a rename.</summary>
     public static string SpoolPrefix(string pipeline, string runId) => $".dataspoc/tmp/{TableName(pipeline)}/{runId}";
     public static string LockKey(string pipeline) => $".dataspoc/locks/{Safe(pipeline)}.lock";

@@ -48,6 +48,17 @@ public interface IObjectStore : IAsyncDisposable
     Task DeleteWithUnfinishedUploadsAsync(string key, CancellationToken cancellationToken) => DeleteAsync(key, cancellationToken);
 
     /// <summary>
+    /// Removes what the store keeps beside keys under <paramref name="prefix"/> only to serialise conditional writes to
+    /// them (a <c>file://</c> store's empty <c>&lt;key&gt;.lck</c> sidecars, kept even after the key is deleted) for the
+    /// keys <paramref name="settled"/> accepts: keys no conditional write can ever change again, because the key exists
+    /// and is only ever created if absent and never deleted while a writer may still target it (an Iceberg metadata
+    /// version, a Delta log entry), or because whatever still writes it fails on the key's state anyway (a claim on a
+    /// data file that is gone). A sidecar a writer holds at that moment stays. Returns how many were removed; stores
+    /// that keep nothing beside an object (S3, GCS, Azure) remove nothing.
+    /// </summary>
+    Task<int> RemoveConditionalWriteLocksAsync(string prefix, Func<string, bool> settled, CancellationToken cancellationToken) => Task.FromResult(0);
+
+    /// <summary>
     /// The local folder the objects are plain files in (a <c>file://</c> bucket), else null. A run spools its Parquet
     /// files inside that folder when there is one, so landing a file is a rename on the same file system.
     /// </summary>

@@ -6,7 +6,8 @@ namespace DataSpoc.Pipe.Storage;
 /// <summary>
 /// A <c>file://</c> bucket. Objects are files below the bucket directory. Every write goes to
 /// <c>&lt;name&gt;.tmp-&lt;id&gt;</c>, is flushed to disk, then renamed, so readers never see a partial file.
-/// Conditional writes hold an OS file lock on a sidecar <c>&lt;name&gt;.lck</c> while they compare and swap;
+/// Conditional writes hold an OS file lock on a sidecar <c>&lt;name&gt;.lck</c> while they compare and swap (removed
+/// only for keys no conditional write can change again: <see cref="RemoveConditionalWriteLocksAsync"/>);
 /// the version tag is the 128-bit XxHash of the content (a content tag, not a security check: it keeps OpenSSL
 /// out of a run).
 /// </summary>
@@ -181,6 +182,34 @@ public sealed class LocalObjectStore : IObjectStore
         try { File.Delete(path); }
         catch (DirectoryNotFoundException) { }
         return Task.CompletedTask;
+    }
+
+    /// <remarks>
+    /// Each sidecar is taken with the same exclusive lock a conditional write takes, without waiting, and unlinked while
+    /// held: no writer is comparing and swapping on it then, and one that opened it before waits for this handle, then
+    /// finds the key in its settled state (a new writer makes a new sidecar and finds the same). A held one is skipped.
+    /// </remarks>
+    public Task<int> RemoveConditionalWriteLocksAsync(string prefix, Func<string, bool> settled, CancellationToken cancellationToken)
+    {
+        var slash = prefix.LastIndexOf('/');
+        var dir = slash < 0 ? _root : Path.Combine(_root, prefix[..slash]);
+        if (slash > 0) RefuseLinksOutOfBucket(prefix[..slash]);
+        if (!Directory.Exists(dir)) return Task.FromResult(0);
+        var removed = 0;
+        var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = false, AttributesToSkip = 0 };
+        foreach (var path in Directory.EnumerateFiles(dir, "*.lck", options).ToList())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var key = Path.GetRelativePath(_root, path).Replace('\\', '/')[..^".lck".Length];
+            if (!key.StartsWith(prefix, StringComparison.Ordinal) || !settled(key)) continue;
+            try
+            {
+                using (new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose)) { }
+                removed++;
+            }
+            catch (IOException e) when (HeldByAnother(e) || e is FileNotFoundException) { }
+        }
+        return Task.FromResult(removed);
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

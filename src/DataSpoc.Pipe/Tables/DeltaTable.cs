@@ -24,15 +24,20 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
     public static string CommitKey(string tablePrefix, long version) =>
         LogPrefix(tablePrefix) + version.ToString("D20", CultureInfo.InvariantCulture) + ".json";
 
+    /// <summary>The version of a <c>_delta_log/&lt;20-digit version&gt;.json</c> key of the table, else null.</summary>
+    public static long? VersionOf(string tablePrefix, string key)
+    {
+        var log = LogPrefix(tablePrefix);
+        var name = key.StartsWith(log, StringComparison.Ordinal) ? key[log.Length..] : "";
+        return IsCommitName(name, out var v) ? v : null;
+    }
+
     /// <summary>The newest committed version, or -1 for a table without a log.</summary>
     public async Task<long> LatestVersionAsync(string tablePrefix, CancellationToken cancellationToken)
     {
         var latest = -1L;
         await foreach (var obj in store.ListAsync(LogPrefix(tablePrefix), cancellationToken).ConfigureAwait(false))
-        {
-            if (IsCommitName(obj.Key[(obj.Key.LastIndexOf('/') + 1)..], out var v))
-                latest = Math.Max(latest, v);
-        }
+            if (VersionOf(tablePrefix, obj.Key) is { } v) latest = Math.Max(latest, v);
         return latest;
     }
 

@@ -21,6 +21,44 @@ internal sealed partial class IcebergTable(IObjectStore store, TimeProvider time
     public static string MetadataKey(string tablePrefix, long version) =>
         MetadataPrefix(tablePrefix) + "v" + version.ToString(CultureInfo.InvariantCulture) + ".metadata.json";
 
+    /// <summary>The N of a <c>metadata/v&lt;N&gt;.metadata.json</c> key of the table, else null.</summary>
+    public static long? VersionOf(string tablePrefix, string key)
+    {
+        var folder = MetadataPrefix(tablePrefix);
+        if (!key.StartsWith(folder + "v", StringComparison.Ordinal) || !key.EndsWith(".metadata.json", StringComparison.Ordinal)) return null;
+        var digits = key.AsSpan(folder.Length + 1, key.Length - folder.Length - 1 - ".metadata.json".Length);
+        return long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var version) && version > 0 ? version : null;
+    }
+
+    /// <summary>
+    /// The table property (Iceberg's, as its own writers read it) bounding <c>metadata-log</c>: a commit keeps the newest
+    /// that many earlier metadata files in it (at least 1, as Iceberg's writers do), <see cref="DefaultPreviousVersionsMax"/>
+    /// when the table does not set it. <c>maintain</c> deletes the metadata files the log no longer lists.
+    /// </summary>
+    public const string PreviousVersionsMaxProperty = "write.metadata.previous-versions-max";
+    public const int DefaultPreviousVersionsMax = 100;
+
+    /// <summary>
+    /// Adds the metadata file <paramref name="next"/> follows (<paramref name="previousFile"/>, made at
+    /// <paramref name="previousTimestampMs"/>) to <paramref name="next"/>'s <c>metadata-log</c>, dropping the oldest entries
+    /// beyond <see cref="PreviousVersionsMaxProperty"/>: unbounded, every version would carry one entry per earlier
+    /// version (a table committed every 5 minutes would write megabytes of log for a one-row append within months).
+    /// </summary>
+    public static void AddToMetadataLog(JsonObject next, string previousFile, long previousTimestampMs)
+    {
+        var max = DefaultPreviousVersionsMax;
+        if (next["properties"]?[PreviousVersionsMaxProperty] is { } set)
+        {
+            var text = set.ToString();
+            if (!int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out max))
+                throw new StorageException($"Iceberg table {next["location"]}: table property {PreviousVersionsMaxProperty} is '{text}', not a whole number");
+        }
+        var log = next["metadata-log"]?.AsArray() ?? [];
+        next["metadata-log"] = log;
+        log.Add((JsonNode)new JsonObject { ["timestamp-ms"] = previousTimestampMs, ["metadata-file"] = previousFile });
+        while (log.Count > Math.Max(1, max)) log.RemoveAt(0);
+    }
+
     /// <summary>The current metadata file's version and content; (0, null) for a table without Iceberg metadata yet.</summary>
     public async Task<(long Version, JsonObject? Metadata)> LoadCurrentAsync(string tablePrefix, CancellationToken cancellationToken)
     {
@@ -33,6 +71,17 @@ internal sealed partial class IcebergTable(IObjectStore store, TimeProvider time
         JsonObject? metadata = null;
         if (version > 0)
             metadata = await ReadMetadataAsync(tablePrefix, version, cancellationToken).ConfigureAwait(false);
+        // No hint, or it names a version no longer stored (maintain deletes versions the metadata log no longer lists;
+        // another tool may too): the newest stored version is the start. Never "no table": a commit would then create
+        // a v<N> maintain deleted, as a new table.
+        if (metadata is null)
+        {
+            var newest = 0L;
+            await foreach (var obj in store.ListAsync(MetadataPrefix(tablePrefix) + "v", cancellationToken).ConfigureAwait(false))
+                if (VersionOf(tablePrefix, obj.Key) is { } listed) newest = Math.Max(newest, listed);
+            if (newest > 0 && await ReadMetadataAsync(tablePrefix, newest, cancellationToken).ConfigureAwait(false) is { } found)
+                (version, metadata) = (newest, found);
+        }
         while (await ReadMetadataAsync(tablePrefix, version + 1, cancellationToken).ConfigureAwait(false) is { } newer)
         {
             version++;
@@ -162,7 +211,7 @@ internal sealed partial class IcebergTable(IObjectStore store, TimeProvider time
         metadata["refs"] = new JsonObject { ["main"] = new JsonObject { ["snapshot-id"] = snapshotId, ["type"] = "branch" } };
         metadata["snapshot-log"]!.AsArray().Add((JsonNode)new JsonObject { ["timestamp-ms"] = now, ["snapshot-id"] = snapshotId });
         if (current is not null)
-            metadata["metadata-log"]!.AsArray().Add((JsonNode)new JsonObject { ["timestamp-ms"] = current["last-updated-ms"]!.GetValue<long>(), ["metadata-file"] = UriOf(commit, MetadataKey(prefix, version)) });
+            AddToMetadataLog(metadata, UriOf(commit, MetadataKey(prefix, version)), current["last-updated-ms"]!.GetValue<long>());
 
         var next = MetadataKey(prefix, version + 1);
         var bytes = Encoding.UTF8.GetBytes(metadata.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));

@@ -62,8 +62,15 @@ public sealed class PipelineMaintenance(IReadOnlyList<TableMaintenanceResult> ta
 /// </remarks>
 internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
 {
-    /// <summary>An Iceberg expiry worked out on version <c>Version</c>: <c>Next</c> is the metadata to publish, null when nothing expires.</summary>
-    private sealed record IcebergExpiry(long Version, JsonObject? Next, int Expired, int Kept);
+    /// <summary>
+    /// An Iceberg expiry worked out on version <c>Version</c>: <c>Next</c> is the metadata to publish, null when nothing
+    /// expires; <c>Logged</c>, the metadata files the table's current metadata lists in its <c>metadata-log</c> after it.
+    /// </summary>
+    private sealed record IcebergExpiry(long Version, JsonObject? Next, int Expired, int Kept, HashSet<string> Logged)
+    {
+        /// <summary>The table's current version once the expiry is published.</summary>
+        public long CurrentVersion => Next is null ? Version : Version + 1;
+    }
 
     public async Task<List<TableMaintenanceResult>> RunAsync(string pipeline, TimeSpan expireOlderThan, CancellationToken cancellationToken)
     {
@@ -85,8 +92,9 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
             var keep = new HashSet<string>(StringComparer.Ordinal);
             var resumed = pending?.Table == key;
             if (resumed) candidates.UnionWith(pending!.Files);
-            if (formats.Contains(TableFormatCommitter.Delta))
-                await CollectDeltaAsync(prefix, cutoff, candidates, keep, cancellationToken).ConfigureAwait(false);
+            var deltaVersion = formats.Contains(TableFormatCommitter.Delta)
+                ? await CollectDeltaAsync(prefix, cutoff, candidates, keep, cancellationToken).ConfigureAwait(false)
+                : -1;
             var expiry = formats.Contains(TableFormatCommitter.Iceberg)
                 ? await PlanIcebergExpiryAsync(commit, cutoff, candidates, keep, cancellationToken).ConfigureAwait(false)
                 : null;
@@ -95,7 +103,7 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
             await foreach (var obj in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
             {
                 stored.Add(obj.Key);
-                if (IsAbandonedTemp(obj)) candidates.Add(obj.Key);
+                if (IsAbandonedTemp(obj) || (expiry is not null && IsDroppedMetadataVersion(prefix, obj, expiry))) candidates.Add(obj.Key);
             }
             var deleted = candidates.Where(k => !keep.Contains(k) && stored.Contains(k)).Order(StringComparer.Ordinal).ToList();
             if (deleted.Count > 0) await SaveJournalAsync(journalKey, key, deleted, cancellationToken).ConfigureAwait(false);
@@ -106,12 +114,52 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
             foreach (var file in deleted) await store.DeleteAsync(file, cancellationToken).ConfigureAwait(false);
             if (deleted.Count > 0 || resumed) await store.DeleteAsync(journalKey, cancellationToken).ConfigureAwait(false);
             if (resumed) pending = null;
+            // The conditional-write locks of keys no writer can change again: every metadata version up to the current
+            // one (each exists, created only if absent, or was deleted above as out of the log) and every Delta log entry
+            // up to the latest (kept: this tool does not clean up the Delta log).
+            if (expiry is not null)
+                await store.RemoveConditionalWriteLocksAsync(IcebergTable.MetadataPrefix(prefix),
+                    k => IcebergTable.VersionOf(prefix, k) <= expiry.CurrentVersion, cancellationToken).ConfigureAwait(false);
+            if (deltaVersion >= 0)
+                await store.RemoveConditionalWriteLocksAsync(DeltaTable.LogPrefix(prefix),
+                    k => DeltaTable.VersionOf(prefix, k) <= deltaVersion, cancellationToken).ConfigureAwait(false);
             results.Add(new TableMaintenanceResult(key, expiry?.Expired ?? 0, expiry?.Kept ?? 0, deleted));
         }
         // Its table no longer has a table format (or left the manifest): nothing tells which of its files are still needed.
         if (pending is not null) await store.DeleteAsync(journalKey, cancellationToken).ConfigureAwait(false);
+        foreach (var (_, table) in manifest.Tables.Where(t => t.Value.Pipeline == pipeline))
+            if (store.Bucket.KeyPrefixOf(table.Location) is { } prefix)
+                await RemoveSettledClaimLocksAsync(prefix, cancellationToken).ConfigureAwait(false);
         return results;
     }
+
+    /// <summary>
+    /// Removes the conditional-write locks of released claims on files of the table (plain or not) that are gone from
+    /// storage: whoever claims such a file again finds it gone and lands nothing, so the lock guards nothing. A claim
+    /// still present, or on a file still stored (a rolled-back claim, a file kept for time travel), keeps its lock.
+    /// </summary>
+    private async Task RemoveSettledClaimLocksAsync(string tablePrefix, CancellationToken cancellationToken)
+    {
+        var claimsPrefix = LakePaths.ClaimsPrefix + tablePrefix;
+        var present = new HashSet<string>(StringComparer.Ordinal);
+        await foreach (var obj in store.ListAsync(claimsPrefix, cancellationToken).ConfigureAwait(false)) present.Add(obj.Key);
+        var files = new HashSet<string>(StringComparer.Ordinal);
+        await foreach (var obj in store.ListAsync(tablePrefix, cancellationToken).ConfigureAwait(false)) files.Add(obj.Key);
+        await store.RemoveConditionalWriteLocksAsync(claimsPrefix,
+            k => !present.Contains(k) && LakePaths.ClaimedFileKey(k) is { } file && !files.Contains(file), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A <c>v&lt;N&gt;.metadata.json</c> older than the current version that the current metadata's <c>metadata-log</c> no
+    /// longer lists (it keeps the newest <see cref="IcebergTable.PreviousVersionsMaxProperty"/>): no reader of the table
+    /// finds it through the table any more (Iceberg's own writers delete such files after a commit when
+    /// <c>write.metadata.delete-after-commit.enabled</c>). It must also be older than <see cref="AbandonedTempAge"/>:
+    /// a committer that read the version before it still runs would otherwise find it absent and create it again from its
+    /// old base (a version is created only if absent), whereas one an hour old was current an hour ago at the latest.
+    /// </summary>
+    private bool IsDroppedMetadataVersion(string prefix, ObjectInfo obj, IcebergExpiry expiry) =>
+        IcebergTable.VersionOf(prefix, obj.Key) is { } version && version < expiry.CurrentVersion
+        && !expiry.Logged.Contains(obj.Key) && obj.LastModified < time.GetUtcNow() - AbandonedTempAge;
 
     /// <summary>
     /// How old a temp file in a table's folder (<c>&lt;key&gt;.tmp-&lt;id&gt;</c>, a file:// write killed before its
@@ -154,7 +202,7 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
                 into.UnionWith(files);
             }
         }
-        if (expired.Count == 0) return new IcebergExpiry(version, null, 0, snapshots.Count);
+        if (expired.Count == 0) return new IcebergExpiry(version, null, 0, snapshots.Count, Logged(metadata));
 
         var next = metadata.DeepClone().AsObject();
         var keptIds = snapshots.Except(expired).Select(s => s["snapshot-id"]!.GetValue<long>()).ToHashSet();
@@ -162,12 +210,17 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
         next["snapshot-log"] = new JsonArray([.. metadata["snapshot-log"]!.AsArray().Where(e => keptIds.Contains(e!["snapshot-id"]!.GetValue<long>())).Select(e => e!.DeepClone())]);
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
         next["last-updated-ms"] = now;
-        next["metadata-log"]!.AsArray().Add((JsonNode)new JsonObject
-        {
-            ["timestamp-ms"] = metadata["last-updated-ms"]!.GetValue<long>(),
-            ["metadata-file"] = commit.Location + "/" + IcebergTable.MetadataKey(commit.Prefix, version)[commit.Prefix.Length..],
-        });
-        return new IcebergExpiry(version, next, expired.Count, keptIds.Count);
+        IcebergTable.AddToMetadataLog(next, commit.Location + "/" + IcebergTable.MetadataKey(commit.Prefix, version)[commit.Prefix.Length..],
+            metadata["last-updated-ms"]!.GetValue<long>());
+        return new IcebergExpiry(version, next, expired.Count, keptIds.Count, Logged(next));
+
+        // The keys of the metadata files a metadata's log lists (entries outside the table's location are not its files).
+        HashSet<string> Logged(JsonObject current) =>
+        [
+            .. current["metadata-log"]?.AsArray().Select(e => e?["metadata-file"]?.GetValue<string>())
+                .Where(uri => uri is not null && uri.StartsWith(commit.Location + "/", StringComparison.Ordinal))
+                .Select(uri => IcebergTable.KeyOf(commit, uri!)) ?? [],
+        ];
     }
 
     private async Task PublishAsync(TableMetadataCommit commit, long version, JsonObject metadata, CancellationToken cancellationToken)
@@ -202,15 +255,17 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
             ["files"] = new JsonArray([.. files.Select(f => (JsonNode)JsonValue.Create(f))]),
         }.ToJsonString()), WriteCondition.None, cancellationToken);
 
-    private async Task CollectDeltaAsync(string prefix, DateTimeOffset cutoff, HashSet<string> candidates, HashSet<string> keep, CancellationToken cancellationToken)
+    /// <summary>Collects the Delta table's files to delete and keep; returns its latest version (-1 without a log).</summary>
+    private async Task<long> CollectDeltaAsync(string prefix, DateTimeOffset cutoff, HashSet<string> candidates, HashSet<string> keep, CancellationToken cancellationToken)
     {
         var delta = new DeltaTable(store, time);
         var latest = await delta.LatestVersionAsync(prefix, cancellationToken).ConfigureAwait(false);
-        if (latest < 0) return;
+        if (latest < 0) return latest;
         var snapshot = await delta.SnapshotAsync(prefix, latest, cancellationToken).ConfigureAwait(false);
         keep.UnionWith(snapshot.Adds.Values.Select(Key));
         foreach (var remove in snapshot.Removes)
             ((remove["deletionTimestamp"]?.GetValue<long>() ?? 0) < cutoff.ToUnixTimeMilliseconds() ? candidates : keep).Add(Key(remove));
+        return latest;
 
         string Key(JsonObject action) => prefix + Uri.UnescapeDataString(action["path"]!.GetValue<string>());
     }

@@ -34,6 +34,24 @@ public class IcebergTableTests
     private static List<string> AvroFiles(TempLake lake) => Directory.GetFiles(Path.Combine(TableDir(lake), "metadata"), "*.avro").Order().ToList();
 
     [Fact]
+    public void The_metadata_log_keeps_the_newest_100_earlier_versions_when_the_table_sets_no_limit()
+    {
+        var metadata = new JsonObject { ["location"] = "file:///lake/t", ["properties"] = new JsonObject(), ["metadata-log"] = new JsonArray() };
+        for (var n = 1; n <= 150; n++) DataSpoc.Pipe.Tables.IcebergTable.AddToMetadataLog(metadata, $"file:///lake/t/metadata/v{n}.metadata.json", n);
+        var log = metadata["metadata-log"]!.AsArray();
+        Assert.Equal(DataSpoc.Pipe.Tables.IcebergTable.DefaultPreviousVersionsMax, log.Count);
+        Assert.Equal("file:///lake/t/metadata/v51.metadata.json", log[0]!["metadata-file"]!.GetValue<string>());
+        Assert.Equal(150, log[^1]!["timestamp-ms"]!.GetValue<long>());
+        // Iceberg's writers keep at least one entry, whatever the property says; a value that is no number is an error naming it.
+        metadata["properties"]![DataSpoc.Pipe.Tables.IcebergTable.PreviousVersionsMaxProperty] = "0";
+        DataSpoc.Pipe.Tables.IcebergTable.AddToMetadataLog(metadata, "file:///lake/t/metadata/v151.metadata.json", 151);
+        Assert.Single(metadata["metadata-log"]!.AsArray());
+        metadata["properties"]![DataSpoc.Pipe.Tables.IcebergTable.PreviousVersionsMaxProperty] = "many";
+        var error = Assert.Throws<DataSpoc.Pipe.Storage.StorageException>(() => DataSpoc.Pipe.Tables.IcebergTable.AddToMetadataLog(metadata, "x", 152));
+        Assert.Contains("write.metadata.previous-versions-max is 'many'", error.Message);
+    }
+
+    [Fact]
     public async Task Stream_names_with_uri_delimiters_land_in_folders_icebird_reads_back_equal()
     {
         // Iceberg records locations as they are and readers parse them as URIs: '#' and '?' cut them, '%41' decodes to 'A'.

@@ -158,4 +158,82 @@ public class TableMaintenanceTests
         Assert.Empty(second.DeletedFiles);
         Assert.Single(lake.ParquetKeys());
     }
+    [Fact]
+    public async Task The_metadata_log_keeps_the_newest_previous_versions_max_entries_and_maintain_deletes_the_metadata_files_it_no_longer_lists()
+    {
+        using var lake = new TempLake();
+        PipelineDefinition P(string input) => lake.Pipeline("orders", input, p => p with { Destination = p.Destination with { TableFormat = TableFormats.Iceberg | TableFormats.Delta } });
+        Assert.True((await TempLake.RunAsync(P(lake.WriteSinger("r1", Orders(1, 2))))).Succeeded);
+        var table = Path.Combine(lake.Root, "raw/test/orders");
+        string Version(int n) => Path.Combine(table, "metadata", $"v{n}.metadata.json");
+        // The table property, set as another Iceberg engine would (every later version copies it).
+        var v1 = JsonNode.Parse(File.ReadAllText(Version(1)))!;
+        v1["properties"]!["write.metadata.previous-versions-max"] = "3";
+        File.WriteAllText(Version(1), v1.ToJsonString());
+        for (var run = 2; run <= 7; run++)
+            Assert.True((await TempLake.RunAsync(P(lake.WriteSinger("r" + run, Orders(run + 1, run + 1))))).Succeeded);
+
+        JsonArray Log(int n) => JsonNode.Parse(File.ReadAllText(Version(n)))!["metadata-log"]!.AsArray();
+        Assert.Equal([$"{lake.Bucket}/raw/test/orders/metadata/v4.metadata.json", $"{lake.Bucket}/raw/test/orders/metadata/v5.metadata.json",
+            $"{lake.Bucket}/raw/test/orders/metadata/v6.metadata.json"], Log(7).Select(e => e!["metadata-file"]!.GetValue<string>()));
+        Assert.True(File.Exists(Version(1)), "a commit deletes no metadata file");
+
+        await using var store = new ObjectStoreFactory().Open(lake.Bucket);
+        // Just written: a committer may still hold one of them as its base, so nothing is deleted yet.
+        var recent = Assert.Single(await new TableMaintenance(store, TimeProvider.System).RunAsync("orders", TimeSpan.FromDays(7), CancellationToken.None));
+        Assert.DoesNotContain(recent.DeletedFiles, f => f.EndsWith(".metadata.json", StringComparison.Ordinal));
+        var result = Assert.Single(await new TableMaintenance(store, new ShiftedTime(DateTimeOffset.UtcNow.AddHours(2))).RunAsync("orders", TimeSpan.FromDays(7), CancellationToken.None));
+        Assert.Equal((0, 7), (result.ExpiredSnapshots, result.KeptSnapshots));
+        Assert.Equal(["raw/test/orders/metadata/v1.metadata.json", "raw/test/orders/metadata/v2.metadata.json", "raw/test/orders/metadata/v3.metadata.json"],
+            result.DeletedFiles);
+        Assert.Equal([4, 5, 6, 7], Enumerable.Range(1, 7).Where(n => File.Exists(Version(n))));
+        // The conditional-write locks of versions and log entries no writer can change again went with them.
+        Assert.Empty(Directory.EnumerateFiles(table, "*.lck", SearchOption.AllDirectories));
+
+        // Read back equal: icebird through the metadata, DuckDB over the current snapshot's files, the same 8 rows.
+        var ids = TableReaders.Icebird($"file://{table}")["rows"]!.AsArray().Select(r => long.Parse(r!["id"]!.ToString())).Order().ToList();
+        Assert.Equal(Enumerable.Range(1, 8).Select(i => (long)i), ids);
+        var live = await new IcebergTable(store, TimeProvider.System).LiveDataFileKeysAsync(new TableMetadataCommit { Prefix = "raw/test/orders/", Location = $"{lake.Bucket}/raw/test/orders" }, CancellationToken.None);
+        Assert.Equal(ids.Select(i => new List<string?> { i.ToString(System.Globalization.CultureInfo.InvariantCulture) }),
+            lake.Query($"select id from read_parquet([{string.Join(", ", live.Select(k => $"'{lake.Root}/{k}'"))}]) order by id"));
+
+        // The table goes on; a lost version-hint.text no longer makes it look empty now that v1 is gone.
+        Assert.True((await TempLake.RunAsync(P(lake.WriteSinger("r8", Orders(9, 9))))).Succeeded);
+        Assert.Equal(3, Log(8).Count);
+        File.Delete(Path.Combine(table, "metadata", "version-hint.text"));
+        var (version, current) = await new IcebergTable(store, TimeProvider.System).LoadCurrentAsync("raw/test/orders/", CancellationToken.None);
+        Assert.Equal(8, version);
+        Assert.Equal(8, IcebergTable.CurrentSnapshot(current!)!["sequence-number"]!.GetValue<long>());
+    }
+
+    [Fact]
+    public async Task A_merge_leaves_no_lock_of_its_released_claims_and_maintain_removes_those_of_claims_on_files_that_are_gone()
+    {
+        using var lake = new TempLake();
+        PipelineDefinition P(string input) => lake.Pipeline("orders", input, p => p with { Destination = p.Destination with { WriteMode = WriteMode.Merge, PartitionBy = PartitionBySettings.None } });
+        Assert.True((await TempLake.RunAsync(P(lake.WriteSinger("a", Orders(1, 3))))).Succeeded);
+        var original = lake.ParquetKeys().Single();
+        var merge = await TempLake.RunAsync(P(lake.WriteSinger("b", Orders(2, 4))));
+        Assert.True(merge.Succeeded, merge.Log.Error);
+        Assert.DoesNotContain(original, lake.ParquetKeys()); // rewritten: the merge claimed it, deleted it, released the claim
+        var claims = Path.Combine(lake.Root, ".dataspoc", "claims");
+        Assert.Empty(Directory.Exists(claims) ? Directory.EnumerateFiles(claims, "*", SearchOption.AllDirectories) : []);
+
+        // What earlier builds left: the lock of a released claim on a file now gone, and one on a file still stored.
+        var current = lake.ParquetKeys();
+        string Lock(string dataFile)
+        {
+            var path = Path.Combine(lake.Root, DataSpoc.Pipe.Lake.LakePaths.SupersededClaimKey(dataFile) + ".lck");
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllBytes(path, []);
+            return path;
+        }
+        var gone = Lock(original);
+        var stored = Lock(current[0]);
+        await using var store = new ObjectStoreFactory().Open(lake.Bucket);
+        Assert.Empty(await new TableMaintenance(store, TimeProvider.System).RunAsync("orders", TimeSpan.FromDays(7), CancellationToken.None));
+        Assert.False(File.Exists(gone), "a claim on a deleted file can never win anything: its lock goes");
+        Assert.True(File.Exists(stored), "a file still stored may be claimed again: its lock stays");
+        Assert.Equal([["1"], ["2"], ["3"], ["4"]], lake.Query($"select id from read_parquet([{string.Join(", ", current.Select(k => $"'{lake.Root}/{k}'"))}]) order by id"));
+    }
 }

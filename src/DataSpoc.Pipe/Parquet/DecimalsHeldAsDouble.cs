@@ -24,12 +24,13 @@ internal static class DecimalsHeldAsDouble
     /// </summary>
     public static JsonElement? Schema(JsonElement schema, ColumnSchema decided, IReadOnlyList<ManifestColumn> tableColumns)
     {
+        if (!decided.Leaves.Any(IsFine)) return null;
         var held = tableColumns.GroupBy(c => c.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Type, StringComparer.Ordinal);
         JsonObject? changed = null;
         var any = false;
         foreach (var column in decided.Root.Children)
         {
-            if (!held.TryGetValue(column.Name, out var type) || type == column.ArrowType || !column.Leaves.Any(IsFine)) continue;
+            if (!column.Leaves.Any(IsFine) || !held.TryGetValue(column.Name, out var type) || type == column.ArrowType) continue;
             changed ??= JsonNode.Parse(schema.GetRawText())!.AsObject();
             var properties = changed["properties"]!.AsObject();
             var asDouble = properties[column.Name]!.DeepClone();

@@ -343,4 +343,27 @@ public class TableSchemaTests
             Assert.Equal([["5", "0.12345678901234568"]], IcebirdRows(lake, "amount").Select(r => r.ToArray()));
         }
     }
+
+    /// <summary>As a top-level column, so a struct's field and a list's element the table holds as DOUBLE (the whole column as before).</summary>
+    [Fact]
+    public async Task A_struct_field_and_a_list_element_the_table_holds_as_double_keep_landing_as_double_when_they_become_fine_decimals()
+    {
+        using var lake = new TempLake();
+        const TableFormats formats = TableFormats.Iceberg | TableFormats.Delta;
+        static string Nested(string step) => SchemaOf("ev", ""","v":{"type":["null","object"],"properties":{"x":{"type":["null","number"]""" + step +
+            "}}},\"w\":{\"type\":[\"null\",\"array\"],\"items\":{\"type\":\"number\"" + step + "}}");
+        Assert.True((await TempLake.RunAsync(Pipeline(lake, lake.WriteSinger("a", Nested(""), Record("""{"id":1,"v":{"x":1.5},"w":[0.25]}""")), formats))).Succeeded);
+        var ids = IcebergNestedIds();
+        var second = await TempLake.RunAsync(Pipeline(lake, lake.WriteSinger("b", Nested(",\"multipleOf\":1e-20"),
+            Record("""{"id":2,"v":{"x":0.12345678901234567891},"w":[2.5]}""")), formats));
+        Assert.True(second.Succeeded, second.Log.Error);
+
+        Assert.Equal(ids, IcebergNestedIds());
+        Assert.Equal([["1", "1.5", "[0.25]"], ["2", "0.12345678901234568", "[2.5]"]], await DeltaRowsAsync(lake, "id, v.x, w::VARCHAR"));
+        Assert.Equal(["DOUBLE"], lake.Query($"SELECT DISTINCT type FROM parquet_schema('{TableDir(lake)}/**/ev_*.parquet') WHERE name IN ('x', 'element')").Select(r => r[0]));
+        Assert.Contains(second.Log.Notices, n => n.Contains("column 'v.x': the SCHEMA declares a decimal of 20 places", StringComparison.Ordinal) && n.Contains("1 number(s)", StringComparison.Ordinal));
+        Assert.Contains(second.Log.Notices, n => n.Contains("column 'w[]': the SCHEMA declares a decimal of 20 places", StringComparison.Ordinal));
+
+        string IcebergNestedIds() => IcebergField(lake, "v").ToJsonString() + IcebergField(lake, "w").ToJsonString();
+    }
 }

@@ -457,16 +457,19 @@ internal sealed class ColumnSchema
     /// was: pipelinewise-tap-postgres gives an unconstrained <c>numeric</c> <c>multipleOf: 1e-38</c> and
     /// <c>maximum: 1e62</c>, whose values a DECIMAL(38,38) (below 1) would refuse nearly all.
     /// </summary>
-    private static int? DecimalScale(JsonElement s)
+    private static int? DecimalScale(JsonElement s) =>
+        s.TryGetProperty("multipleOf", out var m) && StepScale(m) is { } scale && (scale <= 18 || BoundsFit(s, scale)) ? scale : null;
+
+    /// <summary>The scale of a <c>multipleOf</c> that is 10^-s, s from 0 to 38 (<c>0.01</c> -> 2, <c>1e-20</c> -> 20); else null.</summary>
+    internal static int? StepScale(JsonElement multipleOf)
     {
-        if (!s.TryGetProperty("multipleOf", out var m) || m.ValueKind != JsonValueKind.Number) return null;
-        var step = System.Text.Encoding.ASCII.GetBytes(m.GetRawText());
+        if (multipleOf.ValueKind != JsonValueKind.Number) return null;
+        var step = System.Text.Encoding.ASCII.GetBytes(multipleOf.GetRawText());
         for (var scale = 0; scale <= LeafNode.DecimalPrecision; scale++)
         {
             var fit = DecimalWriter.TryParseUnscaled(step, scale, out var unscaled);
             if (fit == DecimalFit.TooPrecise) continue;
-            if (fit != DecimalFit.Fits || unscaled != 1) return null;
-            return scale <= 18 || BoundsFit(s, scale) ? scale : null;
+            return fit == DecimalFit.Fits && unscaled == 1 ? scale : null;
         }
         return null;
     }

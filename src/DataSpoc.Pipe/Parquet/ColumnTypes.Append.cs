@@ -81,7 +81,11 @@ internal abstract partial class ColumnType
             return true;
         }
 
-        /// <summary>The decimal's text parsed as a double (the System.Decimal to double conversion is not always the nearest).</summary>
+        /// <summary>
+        /// The decimal's text parsed as a double (the System.Decimal to double conversion is not always the nearest); one
+        /// the double does not give back (more significant digits than it holds) is left to the JSON path, which counts
+        /// it as landed rounded for the run log, never silently.
+        /// </summary>
         public override bool TryAppend(LeafBuffer buffer, decimal value, short rep)
         {
             if (buffer.Leaf.ExactIntegers) return false;
@@ -89,6 +93,8 @@ internal abstract partial class ColumnType
             if (!Utf8Formatter.TryFormat(value, text, out var written)
                 || !Utf8Parser.TryParse(text[..written], out double x, out var consumed) || consumed != written || !double.IsFinite(x))
                 return false;
+            // A text of 15 characters has at most 15 significant digits, which every double gives back.
+            if (written > 15 && !RoundedNumbers.HoldsExactly(text[..written], x)) return false;
             buffer.AddDouble(x, rep);
             return true;
         }

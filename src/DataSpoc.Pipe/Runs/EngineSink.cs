@@ -321,6 +321,7 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
             _batch = _writer.BatchFor(0, _partition);
             _buffers = _batch.Columns;
             _batch.Mark();
+            _shredder.RoundedNumbers.BeginRecord();
         }
 
         public override void EndRow()
@@ -373,6 +374,18 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
             _batch.Rows++;
             _state.CountRecord(0);
             _writer.RowAdded(0, _partition, _batch);
+            CountRounded(line);
+        }
+
+        /// <summary>
+        /// Counts, for the run log, the kept row's numbers that a DOUBLE column stored rounded (a value its typed append
+        /// left to the JSON path, which notes it), on the line its RECORD would have had, as the Singer path counts a record's.
+        /// </summary>
+        private void CountRounded(long line)
+        {
+            var rounded = _shredder.RoundedNumbers;
+            rounded.TakeRecord();
+            if (rounded.AwaitLine) rounded.OnLine(line);
         }
 
         /// <summary>
@@ -397,6 +410,7 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
                     _batch.Rows++;
                     _state.CountRecord(0);
                     _writer.RowAdded(0, _partition, _batch);
+                    CountRounded(line);
                     return;
                 case MapOutcome.Filtered:
                     _batch.RollbackToMark();

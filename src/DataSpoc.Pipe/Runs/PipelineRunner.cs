@@ -134,7 +134,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 [.. options.CodeTransforms, .. Transforms.TransformCompiler.Compile(pipeline)],
                 PipelineSecrets.ForStreamNames(pipeline, secrets),
                 new BatchFiles(stores, pipeline.Destination.StorageOptions),
-                FieldIdsFor(pipeline, store, sourceName, runCancel.Token)));
+                FieldIdsFor(pipeline, store, sourceName, runCancel.Token),
+                KeptColumnsFor(pipeline, manifest, sourceName, options.Full)));
             ingest.Start(DateOnly.FromDateTime(startedAt.UtcDateTime));
 
             if (partDone) log.Notices.Add($"{split!.Describe} was already done: not read again");
@@ -529,7 +530,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             var entry = new RunLogStream { Records = s.Records, Rejected = s.Rejected, Filtered = Interlocked.Read(ref s.Filtered), Files = s.Files.Count, Bytes = s.Files.Sum(f => f.Bytes) };
             foreach (var (k, v) in s.DroppedProperties) entry.DroppedProperties[k] = v;
             log.Streams[s.Name] = entry;
-            log.Notices.AddRange(s.RoundedNumbers.Notices(s.Name));
+            log.Notices.AddRange(s.RoundedNumbers.Notices(s.Name, s.DecimalsHeldAsDouble));
         }
     }
 
@@ -546,6 +547,14 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         return table => new Tables.IcebergTable(store, _time)
             .FieldIdsAsync(LakePaths.TablePrefix(basePath, sourceName, table), cancellationToken).GetAwaiter().GetResult();
     }
+
+    /// <summary>
+    /// The columns of the table a stream lands in (the manifest's) when the run adds to it, for the decisions that keep
+    /// its files readable in one type (<see cref="Parquet.DecimalsHeldAsDouble"/>); null for a run that replaces its
+    /// tables (as its plan decides: <c>--full</c>, <c>write_mode: replace</c>) and for a new table.
+    /// </summary>
+    private static Func<string, IReadOnlyList<ManifestColumn>?>? KeptColumnsFor(PipelineDefinition pipeline, Manifest manifest, string sourceName, bool fullRequested) =>
+        WriteModes.Replaces(pipeline, fullRequested) ? null : table => manifest.Tables.GetValueOrDefault(sourceName + "/" + table)?.Columns;
 
     private WriteLimits LimitsFor(DestinationDefinition d) => Limits.WithFileLimitsOf(d) with
     {

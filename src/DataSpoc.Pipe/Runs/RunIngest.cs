@@ -24,7 +24,8 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         IReadOnlyList<IRecordTransform> Transforms,
         Sources.Redactor Secrets,
         BatchFiles? Batches = null,
-        Func<string, Tables.IcebergFieldIds>? FieldIdsFor = null);
+        Func<string, Tables.IcebergFieldIds>? FieldIdsFor = null,
+        Func<string, IReadOnlyList<ManifestColumn>?>? KeptColumnsFor = null);
 
     private readonly Dictionary<string, StreamState> _streams = new(StringComparer.Ordinal);
     /// <summary>
@@ -131,12 +132,18 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         }
         ColumnSchema columns;
         TypedStreamMap? typedMap = null;
+        Dictionary<string, int>? heldAsDouble = null;
         try
         {
-            // A map that filters, computes, hashes or casts runs on typed values when it can: the shredders read records
-            // through its projection and it fills in the columns it produces.
-            if (transforms is [StreamMap typedSource]) typedMap = TypedStreamMap.TryCompile(typedSource, tapSchema, schema, _partitionColumn, settings.Limits.ParseLanes);
-            columns = typedMap?.Columns ?? ColumnSchema.FromJsonSchema(schema, projection);
+            Decide();
+            // A table written when decimals of more than 18 places landed as DOUBLE keeps such a column DOUBLE until a full refresh.
+            if (settings.KeptColumnsFor?.Invoke(table) is { Count: > 0 } kept && DecimalsHeldAsDouble.Schema(schema, columns, kept) is { } asDouble)
+            {
+                var decided = columns;
+                schema = asDouble;
+                Decide();
+                heldAsDouble = DecimalsHeldAsDouble.Leaves(decided, columns);
+            }
         }
         catch (SchemaException e) { throw new SingerProtocolException(line, "invalid SCHEMA: " + e.Message, stream); }
         var partitionKey = Array.Empty<byte>();
@@ -158,6 +165,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
 
         if (!_streams.TryGetValue(stream, out var state))
             AddStream(state = new StreamState(stream, table, settings.Limits.ParseLanes));
+        foreach (var (path, scale) in heldAsDouble ?? []) state.DecimalsHeldAsDouble[path] = scale;
         state.KeyProperties = keyProperties;
         state.RecordTransforms = transforms;
         state.TypedMap = typedMap;
@@ -177,6 +185,14 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         state.Writer = new TableWriter(columns, pipeline.Destination.Compression, settings.Limits, settings.SpoolDirectory,
             $"{table}-{_fileStems++:D4}", settings.SpoolIsInLake, _budget) { BeforeEncode = typedMap?.DeferredHashes };
         foreach (var lane in Lanes) ((Lane)lane).Forget(state);
+
+        void Decide()
+        {
+            // A map that filters, computes, hashes or casts runs on typed values when it can: the shredders read records
+            // through its projection and it fills in the columns it produces.
+            if (transforms is [StreamMap typedSource]) typedMap = TypedStreamMap.TryCompile(typedSource, tapSchema, schema, _partitionColumn, settings.Limits.ParseLanes);
+            columns = typedMap?.Columns ?? ColumnSchema.FromJsonSchema(schema, projection);
+        }
     }
 
     /// <summary>

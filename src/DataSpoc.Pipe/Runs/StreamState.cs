@@ -51,6 +51,8 @@ internal sealed class StreamState(string name, string table, int lanes)
     public Dictionary<string, long> DroppedProperties { get; } = new(StringComparer.Ordinal);
     /// <summary>The numbers its DOUBLE columns stored rounded, for the run log's notices.</summary>
     public RoundedNumbers RoundedNumbers { get; } = new();
+    /// <summary>Columns (leaf paths) the table holds as DOUBLE that the SCHEMA declares decimals of more than 18 places, with that scale (<see cref="Parquet.DecimalsHeldAsDouble"/>).</summary>
+    public Dictionary<string, int> DecimalsHeldAsDouble { get; } = new(StringComparer.Ordinal);
     /// <summary>The schema as written (after transforms), for the manifest's columns.</summary>
     public ColumnSchema? Schema => Writer?.Schema ?? _lastSchema;
     private ColumnSchema? _lastSchema;

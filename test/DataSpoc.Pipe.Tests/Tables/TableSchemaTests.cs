@@ -272,4 +272,98 @@ public class TableSchemaTests
         var yId = ids.V.Single(f => f.StartsWith("y:", StringComparison.Ordinal))[2..];
         Assert.Equal([yId], lake.Query("SELECT DISTINCT field_id::VARCHAR FROM parquet_schema('{lake}/raw/test/ev/*.parquet') WHERE name = 'y'").Select(r => r[0]));
     }
+
+    private static readonly string WithDoubleAmount = SchemaOf("ev", ""","amount":{"type":["null","number"]}""");
+    private static readonly string WithFineDecimalAmount = SchemaOf("ev", ""","amount":{"type":["null","number"],"multipleOf":1e-20}""");
+
+    /// <summary>Each data file's Parquet type of column <paramref name="column"/> (DOUBLE, or the decimal's logical type).</summary>
+    private static List<string?> FileTypesOf(TempLake lake, string column) =>
+        [.. lake.Query($"SELECT DISTINCT coalesce(logical_type::VARCHAR, type) FROM parquet_schema('{TableDir(lake)}/**/ev_*.parquet') WHERE name = '{column}'").Select(r => r[0])];
+
+    /// <summary>
+    /// Before this build a decimal of scale 19 to 38 (<c>multipleOf: 1e-20</c>) landed as DOUBLE. A table that holds such a
+    /// column as DOUBLE keeps landing it as DOUBLE on an append, the same way plain, Iceberg and Delta (no new field id
+    /// hiding the earlier rows, no refused run, no file of another type), and the run log says so and that a full refresh
+    /// gives DECIMAL(38,20); that full refresh does, for every format.
+    /// </summary>
+    [Theory]
+    [InlineData(TableFormats.Parquet)]
+    [InlineData(TableFormats.Iceberg)]
+    [InlineData(TableFormats.Delta)]
+    [InlineData(TableFormats.Iceberg | TableFormats.Delta)]
+    public async Task A_column_the_table_holds_as_double_keeps_landing_as_double_when_its_schema_becomes_a_fine_decimal_until_a_full_refresh(TableFormats formats)
+    {
+        using var lake = new TempLake();
+        // The table as the earlier builds left it: the column DOUBLE (here from a plain number; a 1e-20 landed so too).
+        var first = await TempLake.RunAsync(Pipeline(lake, lake.WriteSinger("a", WithDoubleAmount,
+            Record("""{"id":1,"amount":1.5}"""), Record("""{"id":2,"amount":0.12345678901234567890}""")), formats));
+        Assert.True(first.Succeeded, first.Log.Error);
+        var amountId = formats.HasFlag(TableFormats.Iceberg) ? IcebergColumns(lake).Single(c => c.Name == "amount").Id : 0;
+
+        var second = await TempLake.RunAsync(Pipeline(lake, lake.WriteSinger("b", WithFineDecimalAmount,
+            Record("""{"id":3,"amount":2.25}"""), Record("""{"id":4,"amount":0.12345678901234567891}""")), formats));
+        Assert.True(second.Succeeded, second.Log.Error);
+
+        string?[][] expected = [["1", "1.5"], ["2", "0.12345678901234568"], ["3", "2.25"], ["4", "0.12345678901234568"]];
+        if (formats.HasFlag(TableFormats.Iceberg))
+        {
+            Assert.Equal(expected, IcebirdRows(lake, "amount").Select(r => r.ToArray()));
+            Assert.Equal(amountId, IcebergColumns(lake).Single(c => c.Name == "amount").Id);
+            // Readers project files by field id: every file's 'amount' carries the schema's.
+            Assert.Equal([amountId.ToString()], lake.Query($"SELECT DISTINCT field_id::VARCHAR FROM parquet_schema('{TableDir(lake)}/**/ev_*.parquet') WHERE name = 'amount'").Select(r => r[0]));
+        }
+        Assert.Equal(["DOUBLE"], FileTypesOf(lake, "amount"));
+        Assert.Equal(expected, lake.Query($"SELECT id, amount FROM read_parquet('{TableDir(lake)}/**/ev_*.parquet') ORDER BY id").Select(r => r.ToArray()));
+        if (formats.HasFlag(TableFormats.Delta)) Assert.Equal(expected, (await DeltaRowsAsync(lake, "id, amount")).Select(r => r.ToArray()));
+        Assert.Equal("double", lake.Manifest().Tables["test/ev"].Columns.Single(c => c.Name == "amount").Type);
+        var notice = Assert.Single(second.Log.Notices, n => n.Contains("'amount'", StringComparison.Ordinal));
+        Assert.Contains("DOUBLE", notice, StringComparison.Ordinal);
+        Assert.Contains("DECIMAL(38,20)", notice, StringComparison.Ordinal);
+        Assert.Contains("--full", notice, StringComparison.Ordinal);
+        Assert.Contains("1 number(s)", notice, StringComparison.Ordinal);
+        Assert.Contains("line 3", notice, StringComparison.Ordinal);
+
+        // A full refresh rewrites the table with the schema's DECIMAL(38,20), every digit kept.
+        var full = await TempLake.RunAsync(Pipeline(lake, lake.WriteSinger("c", WithFineDecimalAmount,
+            Record("""{"id":5,"amount":0.12345678901234567891}""")), formats), full: true);
+        Assert.True(full.Succeeded, full.Log.Error);
+        Assert.DoesNotContain(full.Log.Notices, n => n.Contains("'amount'", StringComparison.Ordinal));
+        Assert.Equal("decimal128(38, 20)", lake.Manifest().Tables["test/ev"].Columns.Single(c => c.Name == "amount").Type);
+        string?[][] exact = [["5", "0.12345678901234567891"]];
+        var fullFiles = $"{TableDir(lake)}/**/ev_*_{full.Log.RunId}.parquet";
+        Assert.Equal(["DecimalType(scale=20, precision=38)"], lake.Query($"SELECT DISTINCT logical_type::VARCHAR FROM parquet_schema('{fullFiles}') WHERE name = 'amount'").Select(r => r[0]));
+        Assert.Equal(exact, lake.Query($"SELECT id, amount::VARCHAR FROM read_parquet('{fullFiles}')").Select(r => r.ToArray()));
+        // The plain table is the new files alone (the earlier ones deleted); the table formats list only them.
+        if (formats == TableFormats.Parquet) Assert.Equal(exact, lake.Query($"SELECT id, amount::VARCHAR FROM read_parquet('{TableDir(lake)}/**/ev_*.parquet')").Select(r => r.ToArray()));
+        if (formats.HasFlag(TableFormats.Delta)) Assert.Equal(exact, (await DeltaRowsAsync(lake, "id, amount::VARCHAR")).Select(r => r.ToArray()));
+        if (formats.HasFlag(TableFormats.Iceberg))
+        {
+            Assert.Equal("decimal(38, 20)", IcebergField(lake, "amount")["type"]!.GetValue<string>());
+            // icebird reads a decimal as a JavaScript number: the nearest double of the exact value.
+            Assert.Equal([["5", "0.12345678901234568"]], IcebirdRows(lake, "amount").Select(r => r.ToArray()));
+        }
+    }
+
+    /// <summary>As a top-level column, so a struct's field and a list's element the table holds as DOUBLE (the whole column as before).</summary>
+    [Fact]
+    public async Task A_struct_field_and_a_list_element_the_table_holds_as_double_keep_landing_as_double_when_they_become_fine_decimals()
+    {
+        using var lake = new TempLake();
+        const TableFormats formats = TableFormats.Iceberg | TableFormats.Delta;
+        static string Nested(string step) => SchemaOf("ev", ""","v":{"type":["null","object"],"properties":{"x":{"type":["null","number"]""" + step +
+            "}}},\"w\":{\"type\":[\"null\",\"array\"],\"items\":{\"type\":\"number\"" + step + "}}");
+        Assert.True((await TempLake.RunAsync(Pipeline(lake, lake.WriteSinger("a", Nested(""), Record("""{"id":1,"v":{"x":1.5},"w":[0.25]}""")), formats))).Succeeded);
+        var ids = IcebergNestedIds();
+        var second = await TempLake.RunAsync(Pipeline(lake, lake.WriteSinger("b", Nested(",\"multipleOf\":1e-20"),
+            Record("""{"id":2,"v":{"x":0.12345678901234567891},"w":[2.5]}""")), formats));
+        Assert.True(second.Succeeded, second.Log.Error);
+
+        Assert.Equal(ids, IcebergNestedIds());
+        Assert.Equal([["1", "1.5", "[0.25]"], ["2", "0.12345678901234568", "[2.5]"]], await DeltaRowsAsync(lake, "id, v.x, w::VARCHAR"));
+        Assert.Equal(["DOUBLE"], lake.Query($"SELECT DISTINCT type FROM parquet_schema('{TableDir(lake)}/**/ev_*.parquet') WHERE name IN ('x', 'element')").Select(r => r[0]));
+        Assert.Contains(second.Log.Notices, n => n.Contains("column 'v.x': the SCHEMA declares a decimal of 20 places", StringComparison.Ordinal) && n.Contains("1 number(s)", StringComparison.Ordinal));
+        Assert.Contains(second.Log.Notices, n => n.Contains("column 'w[]': the SCHEMA declares a decimal of 20 places", StringComparison.Ordinal));
+
+        string IcebergNestedIds() => IcebergField(lake, "v").ToJsonString() + IcebergField(lake, "w").ToJsonString();
+    }
 }

@@ -356,6 +356,49 @@ public sealed class PostgresTapTests(PostgresServer server) : IDisposable
     }
 
     /// <summary>
+    /// A table landed when a numeric(38,20) landed as DOUBLE keeps the column DOUBLE on an append (see
+    /// <c>TableSchemaTests</c> for Iceberg and Delta): through the binary COPY, straight into the column buffers, a value
+    /// the double does not hold is counted in the run log, not rounded silently; a full refresh lands DECIMAL(38,20).
+    /// </summary>
+    [Fact]
+    public async Task A_numeric_of_scale_20_the_table_holds_as_double_keeps_landing_as_double_with_its_rounded_values_counted_until_a_full_refresh()
+    {
+        // The table as a build before DECIMAL(38,20) left it: the column DOUBLE.
+        var db = await server.CreateDatabaseAsync("""
+            CREATE TABLE public.fine (id int PRIMARY KEY, d20 double precision);
+            INSERT INTO fine VALUES (1, 0.5);
+            """);
+        var config = Config(db);
+        config["filter_tables"] = new JsonArray("fine");
+        using var lake = new TempLake();
+        var pipeline = lake.BuiltInPipeline("fine", "postgres", config);
+        pipeline = pipeline with { Destination = pipeline.Destination with { WriteMode = WriteMode.Append, PartitionBy = PartitionBySettings.None } };
+        await TempLake.RunBuiltInAsync(pipeline);
+        await server.ExecuteAsync(db, """
+            ALTER TABLE fine ALTER d20 TYPE numeric(38,20);
+            INSERT INTO fine VALUES (2, 0.12345678901234567890), (3, 12345678.12345678901234567891), (4, 1.25);
+            """);
+
+        var append = await TempLake.RunBuiltInAsync(pipeline);
+        const string files = "'{lake}/**/*.parquet'";
+        Assert.Equal([["DOUBLE"]], lake.Query($"SELECT DISTINCT type FROM parquet_schema({files}) WHERE name = 'd20'"));
+        Assert.Equal([["1", "0.5"], ["2", "0.12345678901234568"], ["3", "12345678.12345679"], ["4", "1.25"]],
+            lake.Query($"SELECT DISTINCT id, d20 FROM read_parquet({files}) ORDER BY id"));
+        var notice = Assert.Single(append.Log.Notices, n => n.Contains("'d20'", StringComparison.Ordinal));
+        Assert.Contains("DECIMAL(38,20)", notice, StringComparison.Ordinal);
+        Assert.Contains("still lands as DOUBLE", notice, StringComparison.Ordinal);
+        Assert.Contains("2 number(s) had more significant digits than a DOUBLE holds and landed rounded", notice, StringComparison.Ordinal);
+        Assert.Contains("run --full", notice, StringComparison.Ordinal);
+
+        Assert.True(BuiltInTaps.TryGet("postgres", out var tap));
+        var full = await new PipelineRunner(new ObjectStoreFactory()).RunAsync(pipeline, new RunOptions { Source = new BuiltInSource(tap), Full = true }, CancellationToken.None);
+        Assert.True(full.Succeeded, full.Log.Error);
+        Assert.Equal([["DecimalType(scale=20, precision=38)"]], lake.Query($"SELECT DISTINCT logical_type::VARCHAR FROM parquet_schema({files}) WHERE name = 'd20'"));
+        Assert.Equal([["1", "0.50000000000000000000"], ["2", "0.12345678901234567890"], ["3", "12345678.12345678901234567891"], ["4", "1.25000000000000000000"]],
+            lake.Query($"SELECT id, d20::VARCHAR FROM read_parquet({files}) ORDER BY id"));
+    }
+
+    /// <summary>
     /// The lake has no infinite date: PostgreSQL's infinity and -infinity land as the latest and earliest values it holds
     /// (as Npgsql reads them), in a column and inside an array alike, and the run log counts them per column, since a
     /// real value of those dates lands the same.

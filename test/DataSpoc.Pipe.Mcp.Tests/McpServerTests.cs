@@ -145,7 +145,7 @@ public sealed class McpServerTests : IAsyncLifetime
         var validation = await Call("validate_pipeline", new() { ["name"] = Orders });
         var checks = validation.GetProperty("pipelines")[0].GetProperty("checks").EnumerateArray().ToList();
         // "tables": the broken pipeline lands source 'shop' in the same folder from another config (a warning, ok).
-        Assert.Equal(["config", "variables", "tables", "tap config", "transforms", "tap", "bucket"], checks.Select(c => c.GetProperty("check").GetString()));
+        Assert.Equal(["config", "variables", "tables", "tap config", "transforms", "temp folder", "tap", "bucket"], checks.Select(c => c.GetProperty("check").GetString()));
         Assert.True(checks.Single(c => c.GetProperty("check").GetString() == "tables").GetProperty("warning").GetBoolean());
         Assert.Equal(["tap"], checks.Where(c => !c.GetProperty("ok").GetBoolean()).Select(c => c.GetProperty("check").GetString()));
         Assert.Contains("answers neither --help nor --about", checks.Single(c => c.GetProperty("check").GetString() == "tap").GetProperty("detail").GetString());

@@ -148,9 +148,7 @@ internal sealed class AddCommand : AsyncCommand<AddCommand.Settings>
         // The file must load (every ${VAR} is checked at run time, not here: the user sets those later).
         new PipelineLoader(PipeDefaults.Load(home.ConfigPath), home.Root, _ => "placeholder").Parse(yaml, settings.Name, home.PipelinePath(settings.Name));
         var target = home.PipelinePath(settings.Name);
-        using (var stream = new FileStream(target, FileMode.CreateNew, FileAccess.Write))
-        using (var writer = new StreamWriter(stream))
-            writer.Write(yaml);
+        PipeHome.WriteFile(target, yaml, FileMode.CreateNew);
 
         AnsiConsole.MarkupLineInterpolated($"Created {target}");
         AnsiConsole.MarkupLineInterpolated($"Tap config {configTarget} ({configNote})");
@@ -277,11 +275,7 @@ internal sealed class AddCommand : AsyncCommand<AddCommand.Settings>
 
     private static void WritePrivate(string path, string content)
     {
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        using var stream = new FileStream(path, options);
-        using var writer = new StreamWriter(stream);
-        writer.Write(content);
+        PipeHome.CreateFolder(System.IO.Path.GetDirectoryName(path)!);
+        PipeHome.WriteFile(path, content);
     }
 }

@@ -42,7 +42,7 @@ internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
               enabled: false
 
             """;
-        await File.WriteAllTextAsync(home.PipelinePath(PipelineName), yaml, cancellationToken);
+        await PipeHome.WriteFileAsync(home.PipelinePath(PipelineName), yaml, cancellationToken);
         var client = new PipeClient(home.Root, Stores.Create());
         var pipeline = client.Load(PipelineName);
 

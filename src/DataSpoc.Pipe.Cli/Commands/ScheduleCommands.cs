@@ -37,7 +37,7 @@ internal sealed class ScheduleInstallCommand : Command<ScheduleInstallCommand.Se
         var updated = CrontabEntries.Install(current, home.Root, wanted);
         if (updated != current)
         {
-            Directory.CreateDirectory(Path.Combine(home.Root, "logs"));
+            PipeHome.CreateFolder(Path.Combine(home.Root, "logs"));
             crontab.Write(updated);
         }
         var removed = before.Select(b => b.Pipeline).Where(b => wanted.All(w => w.Pipeline != b)).Distinct().ToList();

@@ -53,6 +53,7 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
             else Fail("transforms", string.Join("; ", invalid.Select(p => p.Message)), [.. invalid.Select(ValidationProblem.From)]);
         }
         CheckLineage(loader.Variables);
+        CheckTempFolder();
         if (await CheckTapAsync(pipeline, cancellationToken).ConfigureAwait(false))
             await CheckCatalogAsync(pipeline, cancellationToken).ConfigureAwait(false);
         var probe = await BucketProbe.RunAsync(stores, pipeline.Destination.Bucket, pipeline.Destination.StorageOptions, cancellationToken).ConfigureAwait(false);
@@ -86,6 +87,23 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
         catch (ConfigException e)
         {
             Fail("openlineage", e.Message, ValidationProblem.From(e));
+        }
+    }
+
+    /// <summary>
+    /// The private temp folder (<c>$TMPDIR/dataspoc-pipe-&lt;user&gt;</c>) a run's <c>start</c> step needs before anything
+    /// else, checked (and created when missing, 0700) by the code the run uses: a missing or read-only <c>TMPDIR</c>, one
+    /// that is a file, or a folder planted by another user fails every run.
+    /// </summary>
+    private void CheckTempFolder()
+    {
+        try
+        {
+            Pass("temp folder", PrivateTempRoot.ForCurrentUser());
+        }
+        catch (Exception e) when (e is StorageException or IOException or UnauthorizedAccessException)
+        {
+            Fail("temp folder", e.Message, new ValidationProblem("TMPDIR", null, null, e.Message));
         }
     }
 
@@ -250,6 +268,12 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
             Fail("tap", e.Message, ValidationProblem.From(e));
             return false;
         }
+        catch (Exception e) when (e is StorageException or IOException or UnauthorizedAccessException)
+        {
+            // The tap config's scratch copy could not be written (the temp folder check says why): a failure, not a crash.
+            Fail("tap", $"'{tap}' is a built-in tap, but its source could not be tried: {e.Message}", new ValidationProblem("source.tap", pipeline.FilePath, null, e.Message));
+            return false;
+        }
     }
 
     /// <summary>How the tap gets its catalog, and that the selection (streams, replication, select) matches what it discovers.</summary>
@@ -260,16 +284,20 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
             // Not saved: the next run's log then still says what changed since the catalog it last used.
             var selection = await new TapCatalogs(stores).SelectAsync(pipeline, !pipeline.Incremental.Enabled, save: false, cancellationToken).ConfigureAwait(false);
             var flags = $"passed with {selection.Capabilities.FlagsText} (from {selection.Capabilities.Origin})";
+            // What a run would note too: a tap that did not answer, a cache that could not be written (a read-only home).
+            var notices = new List<string>();
+            if (selection.Capabilities.Notice is { } asked) notices.Add(asked);
+            notices.AddRange(selection.Notices);
             if (selection.Catalog is not { } catalog)
             {
-                Pass("catalog", selection.Capabilities.CanDiscover
+                Pass("catalog", (selection.Capabilities.CanDiscover
                     ? "none needed: the built-in tap sends every stream"
-                    : "none: " + TapCapabilities.RunsWithoutCatalog);
+                    : "none: " + TapCapabilities.RunsWithoutCatalog) + string.Concat(notices.Select(n => "; " + n)), warning: notices.Count > 0);
                 return;
             }
             var streams = StreamCatalog.List(catalog).Where(e => e.Selected).Select(e => e.Stream == e.TapStreamId ? e.Stream : $"{e.TapStreamId} (stream {e.Stream})").ToList();
             Pass("catalog", $"selects {streams.Count} stream(s): {string.Join(", ", streams)}; {flags}" +
-                string.Concat(selection.Notices.Select(n => "; " + n)), warning: selection.Notices.Count > 0);
+                string.Concat(notices.Select(n => "; " + n)), warning: notices.Count > 0);
         }
         catch (ConfigException e)
         {
@@ -277,6 +305,12 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
         }
         catch (Exception e) when (e is TapFailedException or TapNotFoundException)
         {
+            Fail("catalog", e.Message, new ValidationProblem("source.tap", pipeline.FilePath, null, e.Message));
+        }
+        catch (Exception e) when (e is StorageException or IOException or UnauthorizedAccessException)
+        {
+            // A cache beside the pipeline that cannot be read, a tap config that cannot be copied to the temp folder: the
+            // check fails with the file named, and validate still reports every other check (and its JSON document).
             Fail("catalog", e.Message, new ValidationProblem("source.tap", pipeline.FilePath, null, e.Message));
         }
     }

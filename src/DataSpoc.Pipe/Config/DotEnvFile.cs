@@ -95,8 +95,7 @@ public sealed partial class DotEnvFile
     public static bool CreateEmpty(string path)
     {
         if (File.Exists(path)) return false;
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        var options = PipeHome.WriteOptions(FileMode.CreateNew);
         try
         {
             using var _ = new FileStream(path, options);
@@ -123,10 +122,9 @@ public sealed partial class DotEnvFile
     private static void WritePrivate(string path, string text)
     {
         var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
-        Directory.CreateDirectory(directory);
+        PipeHome.CreateFolder(directory);
         var temp = System.IO.Path.Combine(directory, $".env.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        var options = PipeHome.WriteOptions(FileMode.CreateNew);
         try
         {
             using (var stream = new FileStream(temp, options))

@@ -57,19 +57,59 @@ public sealed class PipeHome
         foreach (var dir in new[] { Root, PipelinesDirectory, SourcesDirectory, TransformsDirectory })
         {
             if (Directory.Exists(dir)) continue;
-            Directory.CreateDirectory(dir);
+            CreateFolder(dir);
             created.Add(dir);
         }
         if (!File.Exists(ConfigPath))
         {
-            File.WriteAllText(ConfigPath, DefaultConfigYaml);
+            WriteFile(ConfigPath, DefaultConfigYaml);
             created.Add(ConfigPath);
         }
         if (DotEnvFile.CreateEmpty(EnvFilePath)) created.Add(EnvFilePath);
-        // Tap configs hold credentials: keep the folder private to the user.
-        if (!OperatingSystem.IsWindows())
-            File.SetUnixFileMode(SourcesDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        // Tap configs hold credentials: keep the folder private to the user, also in a home made before or by hand.
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(SourcesDirectory, PrivateFolderMode);
         return created;
+    }
+
+    /// <summary>The mode of a folder the tool creates in the home: only its user may list, enter or change it (0700).</summary>
+    public const UnixFileMode PrivateFolderMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    /// <summary>The mode of a file the tool creates in the home: only its user may read or write it (0600).</summary>
+    public const UnixFileMode PrivateFileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    // Everything the tool creates in the home is private whatever the umask (000 and 002 are common): a pipeline's
+    // source.tap is a command its owner's cron runs, .env and sources/ hold secrets, config.yaml names where lineage goes,
+    // and a cached catalog or tap answer steers what a run reads; another user able to edit any of them acts as the owner.
+    // A folder or file that already exists keeps its mode (DATASPOC_PIPE_HOME may name a folder the user shares on
+    // purpose). The lake's files follow the umask: who may read a lake is the lake's business.
+
+    /// <summary>Creates <paramref name="path"/> and any missing parent with <see cref="PrivateFolderMode"/>; one that exists is left as it is.</summary>
+    public static void CreateFolder(string path)
+    {
+        if (OperatingSystem.IsWindows()) Directory.CreateDirectory(path);
+        else Directory.CreateDirectory(path, PrivateFolderMode);
+    }
+
+    /// <summary>How to open a file in the home for writing: a file it creates gets <see cref="PrivateFileMode"/>.</summary>
+    public static FileStreamOptions WriteOptions(FileMode mode)
+    {
+        var options = new FileStreamOptions { Mode = mode, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = PrivateFileMode;
+        return options;
+    }
+
+    /// <summary>Writes <paramref name="text"/> (UTF-8) to <paramref name="path"/>, created with <see cref="PrivateFileMode"/> when new.</summary>
+    public static void WriteFile(string path, string text, FileMode mode = FileMode.Create)
+    {
+        using var writer = new StreamWriter(new FileStream(path, WriteOptions(mode)));
+        writer.Write(text);
+    }
+
+    /// <inheritdoc cref="WriteFile"/>
+    public static async Task WriteFileAsync(string path, string text, CancellationToken cancellationToken)
+    {
+        var writer = new StreamWriter(new FileStream(path, WriteOptions(FileMode.Create)));
+        await using (writer.ConfigureAwait(false)) await writer.WriteAsync(text.AsMemory(), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Pipeline names (YAML files in <c>pipelines/</c>), sorted.</summary>

@@ -116,7 +116,8 @@ public static class KubernetesRender
 
     /// <summary>
     /// The files a run reads from the home, at the same relative paths: the pipeline, <c>config.yaml</c>, the tap config
-    /// file and the cached stream catalog (the pod's home is read-only, so a catalog it would discover could not be cached).
+    /// file, the cached stream catalog and the cached tap answer (<c>&lt;name&gt;.tap.json</c>): the pod's home is read-only,
+    /// so what a pod found out itself could not be cached.
     /// </summary>
     private static List<PipelineWorkloads.HomeFile> HomeFiles(PipeHome home, PipelineDefinition pipeline, string pipelineFile)
     {
@@ -149,6 +150,10 @@ public static class KubernetesRender
                 throw new ConfigException($"selects streams but has no cached catalog: run 'dataspoc-pipe streams {pipeline.Name}' first (a pod's home is read-only and cannot cache one)", pipelineFile, key: "source.streams");
             files.Add(new("catalog.json", Relative(home, catalog), File.ReadAllText(catalog)));
         }
+        // What the tap said of itself (--help/--about), when a run, validate or streams cached it here: without it every
+        // pod asks the tap again (up to 15 s for one that ignores the question) and cannot keep the answer.
+        if (Sources.TapCatalogs.CapabilitiesCachePath(pipeline) is { } capabilities && File.Exists(capabilities))
+            files.Add(new("tap.json", Relative(home, capabilities), File.ReadAllText(capabilities)));
         var size = files.Sum(f => Encoding.UTF8.GetByteCount(f.Text));
         if (size > ConfigMapDataLimit)
             throw new ConfigException($"its files come to {size:N0} bytes, more than a ConfigMap holds ({ConfigMapDataLimit:N0})", pipelineFile);

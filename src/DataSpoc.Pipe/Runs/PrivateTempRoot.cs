@@ -32,8 +32,8 @@ internal static partial class PrivateTempRoot
             // folder to make somewhere on the machine.
             var parent = Path.GetDirectoryName(root);
             if (parent is not null && !Directory.Exists(parent))
-                throw new StorageException($"the private temp folder '{root}' could not be created: the temp folder '{parent}' does not exist " +
-                    "(set TMPDIR to an existing folder, or unset it for /tmp)");
+                throw new StorageException($"the private temp folder '{root}' could not be created: the temp folder '{parent}' " +
+                    (Path.Exists(parent) ? "is not a folder" : "does not exist") + " (set TMPDIR to an existing folder, or unset it for /tmp)");
             try { Directory.CreateDirectory(root, UserOnly); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -35,7 +35,12 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
     private StreamState[] _streamList = [];
     /// <summary>The run's budget of buffered rows, shared by every stream's writer.</summary>
     private readonly BufferBudget _budget = new(settings.Limits);
-    private readonly Dictionary<string, string> _tables = new(StringComparer.Ordinal);
+    /// <summary>
+    /// The table folder of each stream of this run, by table name ignoring case: two tables whose names differ only in
+    /// case are one table to Glue, Hive and Trino catalogs and one folder on a case-insensitive file system (a macOS or
+    /// Windows file:// bucket), as columns differing only in case are one column to Parquet readers.
+    /// </summary>
+    private readonly Dictionary<string, (string Table, string Stream)> _tables = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, Tables.IcebergFieldIds> _fieldIds = new(StringComparer.Ordinal);
 
     /// <summary>The column ids a table's files were written with (tables with Iceberg or Delta metadata), else null.</summary>
@@ -112,9 +117,13 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                 "; refused, so that the secret is not written to the bucket in clear in its table folder, " +
                 "file names, manifest and table metadata: rename the stream in the tap, or change the secret", masked);
         }
-        if (_tables.TryGetValue(table, out var other) && other != stream)
-            throw new SingerProtocolException(line, $"streams '{other}' and '{stream}' both map to table folder '{table}'", stream);
-        _tables[table] = stream;
+        if (_tables.TryGetValue(table, out var other) && other.Stream != stream)
+            throw new SingerProtocolException(line, other.Table == table
+                ? $"streams '{other.Stream}' and '{stream}' both map to table folder '{table}'"
+                : $"streams '{other.Stream}' and '{stream}' map to table folders '{other.Table}' and '{table}', which differ only in case; " +
+                  "catalogs such as Glue, Hive and Trino and case-insensitive file systems would treat them as one table: select only one of them " +
+                  "in source.streams (or rename one in the tap)", stream);
+        _tables[table] = (table, stream);
 
         var transforms = settings.Transforms.Where(t => t.AppliesTo(stream)).ToList();
         var tapSchema = schema;

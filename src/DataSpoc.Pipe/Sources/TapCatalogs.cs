@@ -53,19 +53,9 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
         if (cached is not null) StreamCatalog.KeepUserMetadata(catalog, cached);
         if (path is not null && (save || cachedText is null) && !(cached is not null && JsonNode.DeepEquals(cached, catalog)))
         {
-            // A name of its own: parts of a split run discover at the same time, each without the pipeline's lock.
-            var temp = $"{path}.{Guid.NewGuid():N}.tmp";
-            try
-            {
-                await File.WriteAllTextAsync(temp, catalog.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }), cancellationToken).ConfigureAwait(false);
-                File.Move(temp, path, overwrite: true);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // A pod's home is a read-only ConfigMap: the run goes on with the catalog it discovered.
-                try { File.Delete(temp); } catch (Exception again) when (again is IOException or UnauthorizedAccessException) { }
+            // A pod's home is a read-only ConfigMap: the run goes on with the catalog it discovered.
+            if (await WriteCacheAsync(path, catalog.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }), cancellationToken).ConfigureAwait(false) is { } e)
                 notices.Add($"the discovered catalog could not be cached in {path} ({e.Message}): this run uses it, and the next run compares with the older cache again");
-            }
         }
         return new DiscoveredCatalog(catalog, true, cached, notices);
     }
@@ -102,6 +92,26 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
         }
     }
 
+    /// <summary>
+    /// Replaces a cache file beside the pipeline (through a temp file of its own name: parts of a split run write at the
+    /// same time, each without the pipeline's lock); returns why it could not be written (a read-only home), else null.
+    /// </summary>
+    private static async Task<Exception?> WriteCacheAsync(string path, string text, CancellationToken cancellationToken)
+    {
+        var temp = $"{path}.{Guid.NewGuid():N}.tmp";
+        try
+        {
+            await PipeHome.WriteFileAsync(temp, text, cancellationToken).ConfigureAwait(false);
+            File.Move(temp, path, overwrite: true);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try { File.Delete(temp); } catch (Exception again) when (again is IOException or UnauthorizedAccessException) { }
+            return e;
+        }
+    }
+
     /// <summary>Where what the tap said of itself (<see cref="TapCapabilities"/>) is cached, beside the catalog.</summary>
     public static string? CapabilitiesCachePath(PipelineDefinition pipeline) =>
         pipeline.FilePath is { } file ? Path.Combine(Path.GetDirectoryName(file)!, pipeline.Name + ".tap.json") : null;
@@ -128,11 +138,12 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
         var known = refresh ? null : KnownTapCapabilities.Find(tap);
         var answer = known ?? await AskCapabilitiesAsync(tap, TapCapabilities.AnswerTimeoutFor(pipeline.Source), path, cancellationToken).ConfigureAwait(false);
         if (known is null) KnownTapCapabilities.Remember(tap, answer with { Notice = null });
-        if (path is not null)
+        if (path is not null && await WriteCacheAsync(path, answer.ToJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }), cancellationToken).ConfigureAwait(false) is { } notWritten)
         {
-            var temp = path + ".tmp";
-            await File.WriteAllTextAsync(temp, answer.ToJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }), cancellationToken).ConfigureAwait(false);
-            File.Move(temp, path, overwrite: true);
+            // A pod's home is a read-only ConfigMap (k8s render ships this file when it exists, so a pod rarely gets here):
+            // the run goes on with the answer it got, and asks again next time.
+            var notice = $"what the tap said of itself could not be cached in {path} ({notWritten.Message}): this run uses it, and the next run asks the tap again";
+            answer = answer with { Notice = answer.Notice is { } unanswered ? unanswered + "; " + notice : notice };
         }
         return answer.WithOverride(pipeline.Source.CatalogFlag);
     }

@@ -153,8 +153,8 @@ public sealed class DotEnvCommandTests : IDisposable
         var table = CliProcess.Run(_home, "validate", "orders");
         Assert.Equal(1, table.ExitCode);
         var rows = table.Stdout.Split('\n').Where(l => l.StartsWith('│')).ToList();
-        // Header plus one line per check: config, variables, tap config, tap, catalog, bucket; none wraps onto a second line.
-        Assert.Equal(7, rows.Count);
+        // Header plus one line per check: config, variables, tap config, temp folder, tap, catalog, bucket; none wraps onto a second line.
+        Assert.Equal(8, rows.Count);
         Assert.All(rows.Skip(1), r => Assert.StartsWith("│ orders ", r));
         Assert.Matches(@"│ variables\s+│ FAILED\s+│ pipeline 'orders': \$\{PGPASSWORD\} .*…\s+│", rows[2]);
         Assert.All(table.Stdout.Split('\n'), l => Assert.True(l.Length <= 80, l));

@@ -124,6 +124,59 @@ public sealed class TapProbeTests : IDisposable
         Assert.DoesNotContain("--discover", Calls("tap-nodisc"), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A pod's home is a read-only ConfigMap: the tap's answer that cannot be cached there is a notice, as the catalog's
+    /// is, not a failure of every run. The home is a tmpfs remounted read-only (the tests run as root, which permission
+    /// bits do not stop).
+    /// </summary>
+    [Fact]
+    public void A_read_only_home_runs_and_validates_a_tap_whose_answer_cannot_be_cached_saying_so()
+    {
+        WriteTap("tap-ro", """
+            case " $* " in *" --help "*) echo "usage: tap-ro --config FILE"; exit 0;; esac
+            echo '{"type":"SCHEMA","stream":"s","schema":{"properties":{"id":{"type":"integer"}}}}'
+            echo '{"type":"RECORD","stream":"s","record":{"id":1}}'
+            """);
+        Directory.CreateDirectory(_home.Home);
+        Sh("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", _home.Home);
+        try
+        {
+            WriteTapPipeline("ro", Path.Combine(_home.Root, "tap-ro"));
+            Sh("mount", "-o", "remount,ro", _home.Home);
+            var cache = Path.Combine(_home.Pipelines, "ro.tap.json");
+
+            var run = CliProcess.Run(_home, "run", "ro", "--output", "json");
+            Assert.True(run.ExitCode == 0, run.ToString());
+            Assert.Equal(1, Json.Parse(run).Long("total_records"));
+            var notice = Assert.Single(Json.Parse(run)["notices"]!.AsArray().Select(n => n!.GetValue<string>()),
+                n => n.Contains("could not be cached", StringComparison.Ordinal));
+            Assert.StartsWith($"what the tap said of itself could not be cached in {cache} (", notice, StringComparison.Ordinal);
+            Assert.Contains("Read-only file system", notice, StringComparison.Ordinal);
+
+            // validate prints its JSON document, the cache that cannot be written a warning of its catalog check.
+            var validate = CliProcess.Run(_home, "validate", "ro", "--output", "json");
+            Assert.True(validate.ExitCode == 0, validate.ToString());
+            var catalog = Json.Parse(validate).AsArray().Single()!["checks"]!.AsArray().Single(c => c.Str("check") == "catalog")!;
+            Assert.True(catalog.Bool("warning"), catalog.ToJsonString());
+            Assert.Contains($"could not be cached in {cache}", OneLine(catalog.Str("detail")), StringComparison.Ordinal);
+            Assert.False(File.Exists(cache));
+        }
+        finally
+        {
+            Sh("umount", "--lazy", _home.Home);
+        }
+    }
+
+    private static void Sh(string command, params string[] args)
+    {
+        var psi = new ProcessStartInfo(command) { RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"{command} {string.Join(' ', args)} failed ({p.ExitCode}): {err} (this test needs root and tmpfs)");
+    }
+
     [Fact]
     public void A_discovery_that_prints_no_catalog_fails_streams_with_exit_1_not_as_a_configuration_error()
     {

@@ -18,12 +18,66 @@ public sealed class ValidateCommandTests : IDisposable
         Assert.Equal("shop", report.Str("pipeline"));
         Assert.True(report.Bool("ok"));
         var checks = report["checks"]!.AsArray();
-        Assert.Equal(["config", "tap config", "tap", "catalog", "bucket"], checks.Select(c => c.Str("check")));
+        Assert.Equal(["config", "tap config", "temp folder", "tap", "catalog", "bucket"], checks.Select(c => c.Str("check")));
         Assert.All(checks, c => Assert.True(c.Bool("ok"), c!.ToJsonString()));
-        Assert.EndsWith("answers --help", checks[2].Str("detail"));
-        Assert.Equal("selects 2 stream(s): orders, customers; passed with --catalog (from --help)", checks[3].Str("detail"));
-        Assert.Equal($"{_home.Bucket}: write, read, list and delete work", checks[4].Str("detail"));
+        Assert.Equal(Path.Combine(_home.Root, "tmp", "dataspoc-pipe-" + Environment.UserName), checks[2].Str("detail"));
+        Assert.EndsWith("answers --help", checks[3].Str("detail"));
+        Assert.Equal("selects 2 stream(s): orders, customers; passed with --catalog (from --help)", checks[4].Str("detail"));
+        Assert.Equal($"{_home.Bucket}: write, read, list and delete work", checks[5].Str("detail"));
         Assert.Empty(Directory.EnumerateFiles(_home.Lake, "*", SearchOption.AllDirectories));
+    }
+
+    /// <summary>
+    /// Every run fails at its <c>start</c> step when the private temp folder cannot be made: validate checks it with the
+    /// run's own code, says why, and still prints its JSON document (the other checks too).
+    /// </summary>
+    [Theory]
+    [InlineData("missing", "does not exist")]
+    [InlineData("file", "is not a folder")]
+    [InlineData("read-only", "Read-only file system")]
+    public void A_temp_folder_every_run_would_fail_on_fails_validate_as_it_fails_the_run(string kind, string reason)
+    {
+        _home.WriteShopPipeline("shop");
+        var tmpdir = Path.Combine(_home.Root, "tmpdir-" + kind);
+        if (kind == "file") File.WriteAllText(tmpdir, "");
+        if (kind == "read-only")
+        {
+            // A read-only file system: the tests run as root, which permission bits do not stop.
+            Directory.CreateDirectory(tmpdir);
+            Sh("mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", tmpdir);
+        }
+        try
+        {
+            _home.Set("TMPDIR", tmpdir);
+            var validate = CliProcess.Run(_home, "validate", "shop", "--output", "json");
+            var run = CliProcess.Run(_home, "run", "shop", "--output", "json");
+
+            Assert.True(validate.ExitCode == 1, validate.ToString());
+            var checks = Json.Parse(validate).AsArray().Single()!["checks"]!.AsArray();
+            var temp = checks.Single(c => c.Str("check") == "temp folder")!;
+            Assert.False(temp.Bool("ok"));
+            Assert.StartsWith($"the private temp folder '{tmpdir}/dataspoc-pipe-", temp.Str("detail"));
+            Assert.Contains(reason, temp.Str("detail"));
+            Assert.True(checks.Single(c => c.Str("check") == "bucket")!.Bool("ok"));
+            // The run fails at start with the same words.
+            Assert.True(run.ExitCode == 1, run.ToString());
+            Assert.Equal("start", Json.Parse(run).Str("failed_step"));
+            Assert.Contains(reason, Json.Parse(run).Str("error"));
+        }
+        finally
+        {
+            if (kind == "read-only") Sh("umount", "--lazy", tmpdir);
+        }
+    }
+
+    private static void Sh(string command, params string[] args)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(command) { RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var err = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"{command} {string.Join(' ', args)} failed ({p.ExitCode}): {err} (this test needs root and tmpfs)");
     }
 
     [Fact]

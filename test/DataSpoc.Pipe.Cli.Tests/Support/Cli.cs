@@ -30,10 +30,16 @@ public static class CliProcess
 
     public static Result Run(TempHome home, params string[] args) => RunWithInput(home, null, args);
 
+    /// <summary>Runs under the file mode creation mask <paramref name="umask"/> (octal, e.g. <c>000</c>), set by a shell that then execs the CLI.</summary>
+    public static Result RunWithUmask(TempHome home, string umask, params string[] args) =>
+        Start(["sh", "-c", "umask \"$0\" && exec \"$@\"", umask, .. Command], home, null, args);
+
     /// <summary>Runs with <paramref name="stdin"/> piped in (so stdin is not a terminal).</summary>
-    public static Result RunWithInput(TempHome home, string? stdin, params string[] args)
+    public static Result RunWithInput(TempHome home, string? stdin, params string[] args) => Start(Command, home, stdin, args);
+
+    private static Result Start(IReadOnlyList<string> command, TempHome home, string? stdin, string[] args)
     {
-        var psi = new ProcessStartInfo(Command[0])
+        var psi = new ProcessStartInfo(command[0])
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -42,7 +48,7 @@ public static class CliProcess
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
         };
-        foreach (var a in Command.Skip(1).Concat(args)) psi.ArgumentList.Add(a);
+        foreach (var a in command.Skip(1).Concat(args)) psi.ArgumentList.Add(a);
         home.Apply(psi.Environment);
         using var process = Process.Start(psi)!;
         var stdout = process.StandardOutput.ReadToEndAsync();

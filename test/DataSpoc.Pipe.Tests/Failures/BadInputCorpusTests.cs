@@ -29,6 +29,8 @@ public class BadInputCorpusTests(Xunit.Abstractions.ITestOutputHelper output)
         { "non-utf8-bytes.singer", ["line 3", "stream 'items'", "name", "not valid UTF-8"] },
         { "stream-name-dot-dot.singer", ["line 1", "'..'", "only dots"] },
         { "schema-not-an-object.singer", ["line 1", "stream 'items'", "invalid SCHEMA"] },
+        // One table to Glue, Hive and Trino, and one folder on a case-insensitive file system: refused, naming both streams.
+        { "streams-differ-by-case.singer", ["line 3", "stream 'CS'", "streams 'cs' and 'CS'", "differ only in case"] },
     };
 
     [Theory]

@@ -302,6 +302,21 @@ public sealed class KubernetesRenderTests : IDisposable
     }
 
     [Fact]
+    public void The_cached_tap_answer_rides_in_the_ConfigMap_at_its_path_so_a_read_only_pod_home_need_not_ask_the_tap()
+    {
+        var cache = Path.Combine(_home.PipelinesDirectory, "orders.tap.json");
+        var before = Assert.IsType<V1ConfigMap>(KubernetesObjects.LoadStrict(Render().Files.Single(f => f.Path == "pipelines/pipe-orders.yaml").Text)[0]);
+        Assert.False(before.Data.ContainsKey("tap.json"));
+        File.WriteAllText(cache, """{"tap": "tap-postgres", "can_discover": true, "catalog_flags": ["--properties"], "origin": "--help"}""");
+
+        var objects = KubernetesObjects.LoadStrict(Render().Files.Single(f => f.Path == "pipelines/pipe-orders.yaml").Text);
+        var configMap = Assert.IsType<V1ConfigMap>(objects[0]);
+        Assert.Equal(File.ReadAllText(cache), configMap.Data["tap.json"]);
+        var volume = Assert.Single(Assert.IsType<V1CronJob>(objects[1]).Spec.JobTemplate.Spec.Template.Spec.Volumes, v => v.Name == "home");
+        Assert.Equal("pipelines/orders.tap.json", Assert.Single(volume.ConfigMap.Items, i => i.Key == "tap.json").Path);
+    }
+
+    [Fact]
     public void kubectl_kustomize_renders_the_written_folder_into_the_same_objects_in_the_namespace()
     {
         var dir = Path.Combine(_root, "out");

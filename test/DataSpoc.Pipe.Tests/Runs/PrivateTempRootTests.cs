@@ -64,6 +64,18 @@ public sealed class PrivateTempRootTests : IDisposable
     }
 
     [Fact]
+    public void A_temp_folder_that_is_a_file_is_said_to_be_no_folder_not_to_be_missing()
+    {
+        var file = Path.Combine(_dir, "tmpdir-file");
+        File.WriteAllText(file, "x");
+
+        var e = Assert.Throws<StorageException>(() => PrivateTempRoot.Ensure(Path.Combine(file, "dataspoc-pipe-someone")));
+
+        Assert.Equal($"the private temp folder '{file}/dataspoc-pipe-someone' could not be created: the temp folder '{file}' is not a folder " +
+            "(set TMPDIR to an existing folder, or unset it for /tmp)", e.Message);
+    }
+
+    [Fact]
     public void A_private_folder_that_cannot_be_created_is_an_error_saying_why()
     {
         // chattr +i: nothing can be created in the folder (the tests run as root, which chmod does not stop).

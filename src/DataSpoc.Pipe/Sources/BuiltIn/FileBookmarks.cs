@@ -8,11 +8,17 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// The STATE of a file tap: per stream, the files already read with their modification time and size,
 /// <c>{"bookmarks": {"orders": {"files": {"/data/orders_1.csv": {"modified": "…", "size": 123}}}}}</c>.
 /// A file is read again only when it is new or its modification time or size changed. Entries of streams
-/// this run does not touch are carried forward unchanged.
+/// this run does not touch are carried forward unchanged. A local file is keyed by its resolved path (symlinks
+/// followed): a source folder named through another spelling (a symlink to it) holds the same files, already read; an
+/// entry an earlier run wrote under another spelling of the same file still counts, and is rewritten under the resolved one.
 /// </summary>
 internal sealed class FileBookmarks
 {
     private readonly JsonObject _state;
+    /// <summary>Per stream, the resolved path of each local file entry, to the key it is stored under (built when first needed).</summary>
+    private readonly Dictionary<string, Dictionary<string, string>> _resolvedKeys = new(StringComparer.Ordinal);
+    /// <summary>Resolved folders, so a folder of many files is resolved once.</summary>
+    private readonly Dictionary<string, string> _resolvedFolders = new(StringComparer.Ordinal);
 
     public FileBookmarks(JsonObject? state)
     {
@@ -23,22 +29,61 @@ internal sealed class FileBookmarks
     private JsonObject Bookmarks => _state["bookmarks"]!.AsObject();
 
     public bool IsUnchanged(string stream, SourceFile file)
-        => Bookmarks[stream] is JsonObject s && s["files"] is JsonObject files && files[file.Location] is JsonObject seen
-           && seen["modified"] is JsonValue m && m.GetValueKind() == JsonValueKind.String && m.GetValue<string>() == Format(file.Modified)
-           && seen["size"] is JsonValue size && size.TryGetValue(out long bytes) && bytes == file.Size;
+        => Seen(stream, file) is { } seen
+           && seen.Entry["modified"] is JsonValue m && m.GetValueKind() == JsonValueKind.String && m.GetValue<string>() == Format(file.Modified)
+           && seen.Entry["size"] is JsonValue size && size.TryGetValue(out long bytes) && bytes == file.Size;
 
     /// <summary>Whether an earlier run read the file (whatever it holds now).</summary>
-    public bool WasReadBefore(string stream, SourceFile file)
-        => Bookmarks[stream] is JsonObject s && s["files"] is JsonObject files && files[file.Location] is JsonObject;
+    public bool WasReadBefore(string stream, SourceFile file) => Seen(stream, file) is not null;
 
     public void MarkRead(string stream, SourceFile file)
     {
         if (Bookmarks[stream] is not JsonObject s) Bookmarks[stream] = s = new JsonObject();
         if (s["files"] is not JsonObject files) s["files"] = files = new JsonObject();
-        files[file.Location] = new JsonObject { ["modified"] = Format(file.Modified), ["size"] = file.Size };
+        var key = Key(file);
+        if (Seen(stream, file) is { } earlier && earlier.Key != key) files.Remove(earlier.Key);
+        files[key] = new JsonObject { ["modified"] = Format(file.Modified), ["size"] = file.Size };
+        if (file.IsLocal && _resolvedKeys.TryGetValue(stream, out var index)) index[key] = key;
     }
 
     public JsonObject State => _state;
+
+    /// <summary>The entry an earlier run wrote for the file, under its location, its resolved path or another spelling of it.</summary>
+    private (string Key, JsonObject Entry)? Seen(string stream, SourceFile file)
+    {
+        if (Bookmarks[stream] is not JsonObject s || s["files"] is not JsonObject files) return null;
+        if (files[file.Location] is JsonObject direct) return (file.Location, direct);
+        if (!file.IsLocal) return null;
+        if (!_resolvedKeys.TryGetValue(stream, out var index))
+        {
+            index = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var (stored, _) in files)
+                if (!stored.Contains("://", StringComparison.Ordinal) && Path.IsPathRooted(stored)) index.TryAdd(Resolve(stored), stored);
+            _resolvedKeys[stream] = index;
+        }
+        return index.TryGetValue(Resolve(file.Location), out var key) && files[key] is JsonObject entry ? (key, entry) : null;
+    }
+
+    private string Key(SourceFile file) => file.IsLocal && Path.IsPathRooted(file.Location) ? Resolve(file.Location) : file.Location;
+
+    /// <summary>
+    /// The path with every symlink in it followed (realpath(3), done with .NET's link APIs); a part that does not exist
+    /// (a file deleted since a run read it) is kept as written.
+    /// </summary>
+    private string Resolve(string path) => Resolve(Path.GetFullPath(path), 0);
+
+    private string Resolve(string full, int depth)
+    {
+        // 40: Linux's limit of links followed in one lookup (ELOOP); a loop ends there, spelled as far as it got.
+        if (depth > 40 || Path.GetDirectoryName(full) is not { } folder) return full;
+        if (!_resolvedFolders.TryGetValue(folder, out var resolvedFolder))
+            _resolvedFolders[folder] = resolvedFolder = Resolve(folder, depth + 1);
+        var candidate = Path.Combine(resolvedFolder, Path.GetFileName(full));
+        string? target;
+        try { target = new FileInfo(candidate).LinkTarget; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return candidate; }
+        return target is null ? candidate : Resolve(Path.GetFullPath(target, resolvedFolder), depth + 1);
+    }
 
     private static string Format(DateTimeOffset modified) => modified.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
 }

@@ -167,6 +167,30 @@ public sealed class CsvTapTests : IDisposable
     }
 
     [Fact]
+    public async Task A_source_folder_named_through_a_symlink_holds_the_files_already_read_whichever_spelling_the_state_has()
+    {
+        var a = _h.Write("in/a.csv", "id\n1\n");
+        var link = _h.Path("link");
+        Directory.CreateSymbolicLink(link, _h.Path("in"));
+        var first = await _h.SyncAsync("csv", new JsonObject { ["path"] = _h.Path("in") });
+        Assert.Equal(["a"], first.RecordStreams);
+
+        // The same folder through the symlink: nothing is read again, and the state keeps one entry for the file.
+        var throughLink = await _h.SyncAsync("csv", new JsonObject { ["path"] = link }, first.LastState);
+        Assert.Empty(throughLink.RecordStreams);
+        Assert.Equal([a], throughLink.LastState!["bookmarks"]!["a"]!["files"]!.AsObject().Select(f => f.Key));
+
+        // A state written under the symlink's spelling (as before files were keyed by their resolved path) still counts.
+        var earlier = first.LastState!.DeepClone().AsObject();
+        var files = earlier["bookmarks"]!["a"]!["files"]!.AsObject();
+        var entry = files[a]!.DeepClone();
+        files.Remove(a);
+        files[Path.Combine(link, "a.csv")] = entry;
+        var fromEarlier = await _h.SyncAsync("csv", new JsonObject { ["path"] = _h.Path("in") }, earlier);
+        Assert.Empty(fromEarlier.RecordStreams);
+    }
+
+    [Fact]
     public async Task Delimiter_no_quoting_latin1_encoding_and_no_header_are_honoured()
     {
         _h.Write("in/t.txt", "1;café;\"x\n2;naïve;y\n", Encoding.Latin1);

@@ -33,7 +33,9 @@ public sealed class MergeTableFormatTests(ITestOutputHelper output)
             Assert.True(result.Succeeded, $"seed {seed} run {run}: {result.Log.Error}");
             var expected = sequence.ExpectedRows();
 
-            if (formats.HasFlag(TableFormats.Iceberg))
+            // icebird refuses a snapshot without data manifests ("No data manifest files found"), which an empty
+            // first sync (seed 41596949) gives: there the Delta read and the manifest's row count still check it.
+            if (formats.HasFlag(TableFormats.Iceberg) && expected.Count > 0)
             {
                 var iceberg = TableReaders.Icebird("file://" + tableDir)["rows"]!.AsArray()
                     .Select(r => new List<string?>

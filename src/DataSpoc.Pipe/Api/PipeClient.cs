@@ -204,7 +204,9 @@ public sealed class PipeClient
     /// <summary>
     /// Each pipeline's latest run (read from its bucket's run logs) and the next run cron will make: from the pipeline's
     /// line in the user's crontab (its schedule, in the <c>CRON_TZ</c> above it or the machine's zone), not from
-    /// <c>schedule.cron</c>, which cron does not read; <see cref="PipelineStatus.ScheduleProblem"/> says when the two differ.
+    /// <c>schedule.cron</c>, which cron does not read; <see cref="PipelineStatus.ScheduleProblem"/> says when the two differ,
+    /// and when the line is not the one <c>schedule install</c> writes now. A crontab line of this home whose pipeline the
+    /// home does not have comes last, as a row with the status <see cref="NotInHome"/>.
     /// </summary>
     /// <remarks>
     /// A bucket that does not answer within <see cref="BucketReadTimeout"/> gives its pipelines the status <c>unknown</c>

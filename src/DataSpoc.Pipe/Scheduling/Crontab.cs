@@ -87,9 +87,9 @@ public sealed class Crontab
     /// <summary>
     /// A bare command name found on <c>$PATH</c>, as the shell finds it. .NET's own search also looks in the current
     /// directory, and so fails with a bare "Unable to find the specified file" when that directory has been deleted
-    /// (a shell left in a removed release folder): a path never needs the current directory. A name found nowhere is
-    /// left for <see cref="Process.Start(ProcessStartInfo)"/> to report.
+    /// (a shell left in a removed release folder): a path never needs the current directory.
     /// </summary>
+    /// <exception cref="CrontabException">No folder of <c>$PATH</c> holds such a command.</exception>
     private static string Executable(string command)
     {
         if (command.Contains('/') || OperatingSystem.IsWindows()) return command;
@@ -107,7 +107,7 @@ public sealed class Crontab
             {
             }
         }
-        return command;
+        throw new CrontabException($"cannot run '{command}': no such command on PATH (is cron installed? set ${EnvironmentVariable} to another crontab command)");
     }
 }
 

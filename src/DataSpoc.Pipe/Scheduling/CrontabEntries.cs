@@ -181,7 +181,8 @@ public static class CrontabEntries
     {
         private readonly string _canonical = PipeHome.Canonical(root);
 
-        public bool Is(string tagged) => tagged == root || tagged.Length > 0 && PipeHome.Canonical(tagged) == _canonical;
+        // Only an absolute path can be a home's: a relative one would be read against this process's directory.
+        public bool Is(string tagged) => tagged == root || Path.IsPathRooted(tagged) && PipeHome.Canonical(tagged) == _canonical;
     }
 
     /// <summary>

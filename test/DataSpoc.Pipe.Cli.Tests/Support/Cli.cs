@@ -31,9 +31,19 @@ public static class CliProcess
     public static Result Run(TempHome home, params string[] args) => RunWithInput(home, null, args);
 
     /// <summary>Runs with <paramref name="stdin"/> piped in (so stdin is not a terminal).</summary>
-    public static Result RunWithInput(TempHome home, string? stdin, params string[] args)
+    public static Result RunWithInput(TempHome home, string? stdin, params string[] args) => Start(home, stdin, Command, args);
+
+    /// <summary>Runs with a working directory that no longer exists (a shell left in a removed release or temp folder).</summary>
+    public static Result RunFromRemovedDirectory(TempHome home, params string[] args)
     {
-        var psi = new ProcessStartInfo(Command[0])
+        var gone = Path.Combine(home.Root, "removed-cwd");
+        Directory.CreateDirectory(gone);
+        return Start(home, null, ["sh", "-c", "cd \"$0\" && rmdir \"$0\" && exec \"$@\"", gone, .. Command], args);
+    }
+
+    private static Result Start(TempHome home, string? stdin, IReadOnlyList<string> command, string[] args)
+    {
+        var psi = new ProcessStartInfo(command[0])
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -42,7 +52,7 @@ public static class CliProcess
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
         };
-        foreach (var a in Command.Skip(1).Concat(args)) psi.ArgumentList.Add(a);
+        foreach (var a in command.Skip(1).Concat(args)) psi.ArgumentList.Add(a);
         home.Apply(psi.Environment);
         using var process = Process.Start(psi)!;
         var stdout = process.StandardOutput.ReadToEndAsync();

@@ -14,6 +14,10 @@ public static class CrontabStandIn
     /// <summary>The crontab command for a table kept in <paramref name="file"/> (for <c>new PipeClient(crontab: ...)</c>).</summary>
     public static string Command(string file) => $"env 'CRONTAB_FILE={file}' sh '{Script}'";
 
+    /// <summary>A pipeline's crontab line as <c>schedule install</c> writes it, starting the tool at <paramref name="program"/>.</summary>
+    public static string InstalledLine(string home, string pipeline, string cron, string program = "/usr/local/bin/dataspoc-pipe") =>
+        $"{cron} {string.Join(' ', DataSpoc.Pipe.Scheduling.CrontabEntries.CommandWords(home, pipeline, "/usr/bin:/bin", [program]))} {DataSpoc.Pipe.Scheduling.CrontabEntries.Tag(home, pipeline)}";
+
     [ModuleInitializer]
     internal static void UseTheStandIn()
     {

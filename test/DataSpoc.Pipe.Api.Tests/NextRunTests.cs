@@ -50,7 +50,7 @@ public class NextRunTests
         home.WritePipeline(name, $"source:\n  tap: {TempHome.ReplayTap}\ndestination:\n  bucket: {home.Bucket}\nschedule:\n  cron: \"0 12 1 * 1\"\n");
         var client = new PipeClient(home.Home, time: new FixedTime(Now), crontab: CrontabStandIn.Command(home.CrontabFile));
         // In Asia/Tokyo (UTC+9): Monday 7 December 12:00 there is 03:00 UTC.
-        File.WriteAllText(home.CrontabFile, $"CRON_TZ=Asia/Tokyo\n0 12 1 * 1 true # dataspoc-pipe:{name}@{client.Home}\n");
+        File.WriteAllText(home.CrontabFile, $"CRON_TZ=Asia/Tokyo\n{CrontabStandIn.InstalledLine(client.Home, name, "0 12 1 * 1")}\n");
 
         var status = Assert.Single(await client.StatusAsync());
         Assert.Equal(("0 12 1 * 1", null, "Asia/Tokyo"), (status.InstalledSchedule, status.ScheduleProblem, status.ScheduleTimeZone));

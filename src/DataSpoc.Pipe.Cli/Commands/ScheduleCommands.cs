@@ -108,6 +108,7 @@ internal static class ScheduleOutput
                     ["next_run"] = client.NextRun(e),
                     ["time_zone"] = client.TimeZoneOf(e),
                     ["line"] = e.Line,
+                    ["problem"] = client.LineProblem(e),
                 }).ToArray()),
             };
             if (removed is not null) doc["removed"] = new JsonArray(removed.Select(r => (JsonNode)JsonValue.Create(r)!).ToArray());
@@ -128,10 +129,18 @@ internal static class ScheduleOutput
         else
         {
             // Cron reads each schedule in its zone (the crontab's CRON_TZ, else the machine's); the next run is shown in UTC.
+            // A line that will fail (its pipeline is gone) or is not the one install writes now is marked '!' and explained under the table.
+            var problems = entries.Select(e => (e.Pipeline, Problem: client.LineProblem(e))).ToList();
             var table = new Table().AddColumns("pipeline", "cron", "time zone", "next run");
-            foreach (var e in entries)
-                table.AddRow(Markup.Escape(e.Pipeline), Markup.Escape(e.Cron), Markup.Escape(client.TimeZoneOf(e)), Units.Time(client.NextRun(e)));
+            for (var i = 0; i < entries.Count; i++)
+            {
+                var e = entries[i];
+                table.AddRow(Markup.Escape(e.Pipeline), Markup.Escape(e.Cron), Markup.Escape(client.TimeZoneOf(e)),
+                    Units.Time(client.NextRun(e)) + (problems[i].Problem is null ? "" : " [yellow]![/]"));
+            }
             AnsiConsole.Write(table);
+            foreach (var (pipeline, problem) in problems.Where(p => p.Problem is not null))
+                AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(pipeline)}[/] ! {Markup.Escape(problem!)}");
         }
         if (removed is { Count: > 0 }) AnsiConsole.MarkupLineInterpolated($"Removed: {string.Join(", ", removed)}");
         if (unchanged == true) AnsiConsole.MarkupLine("Crontab unchanged.");

@@ -25,7 +25,7 @@ internal sealed class UiCommand : AsyncCommand<UiCommand.Settings>
     {
         var home = Pipelines.Home();
         var stores = Stores.Create();
-        var pages = new DashboardPages(new PipeClient(home.Root, stores), stores, TimeProvider.System);
+        var pages = new DashboardPages(Pipelines.Client(home.Root, stores), stores, TimeProvider.System);
         await using var app = await DashboardServer.StartAsync(pages, settings.Port, cancellationToken);
         using var hangUp = StopSignals.HangUpStops(app.Lifetime.StopApplication);
         Console.Out.WriteLine($"dataspoc-pipe dashboard on {DashboardServer.Address(app)} (home {home.Root}); Ctrl+C stops it");

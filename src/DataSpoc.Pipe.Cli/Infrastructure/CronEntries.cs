@@ -12,20 +12,18 @@ internal static class CronEntries
 {
     public static string Line(PipeHome home, string pipeline, string cron)
     {
-        var path = Word("PATH", Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin");
-        var root = Word("the home", home.Root);
-        var name = Word("the pipeline name", pipeline);
-        var logs = Path.Combine(home.Root, "logs");
-        var log = Quote(Path.Combine(logs, pipeline + ".log"));
-        var command = string.Join(' ',
-            "PATH=" + path, "DATASPOC_PIPE_HOME=" + root, "flock -n", Quote(Path.Combine(logs, pipeline + ".lock")),
-            string.Join(' ', SelfCommand().Select(w => Word("this program's path", w))), "run", name, "--rotate-log", log, ">>", log, "2>&1");
+        // Every value is checked before the line is made (the lock and log files are the home and the name joined).
+        var path = CrontabText("PATH", Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin");
+        CrontabText("the home", home.CanonicalRoot);
+        CrontabText("the pipeline name", pipeline);
+        foreach (var word in Program) CrontabText("this program's path", word);
+        var words = CrontabEntries.CommandWords(home.Root, pipeline, path, Program);
+        // The leading NAME=value words are assignments only while the name stays unquoted: only their values are quoted.
+        var command = string.Join(' ', words.Select((w, i) => w is ">>" or "2>&1" ? w
+            : i < 2 && w.IndexOf('=') is var eq and > 0 ? w[..(eq + 1)] + Quote(w[(eq + 1)..]) : Quote(w)));
         // '%' ends a crontab command (the rest becomes stdin) unless escaped.
         return $"{CrontabText("schedule.cron", cron)} {command.Replace("%", "\\%", StringComparison.Ordinal)} {CrontabEntries.Tag(home.Root, pipeline)}";
     }
-
-    /// <summary>A value of the crontab line, checked and quoted for the shell.</summary>
-    private static string Word(string what, string value) => Quote(CrontabText(what, value));
 
     /// <summary>
     /// Refuses a value with a control character: cron ends an entry at a newline whatever the quoting, so the rest of
@@ -75,6 +73,8 @@ internal static class CronEntries
     }
 
     /// <summary>How cron should start this tool: this very binary, or <c>dotnet &lt;dll&gt;</c> when run through dotnet.</summary>
+    public static IReadOnlyList<string> Program { get; } = SelfCommand();
+
     private static string[] SelfCommand()
     {
         var process = Environment.ProcessPath ?? "dataspoc-pipe";

@@ -1,5 +1,6 @@
 using DataSpoc.Pipe.Api;
 using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Storage;
 
 namespace DataSpoc.Pipe.Cli.Infrastructure;
 
@@ -9,7 +10,10 @@ internal static class Pipelines
     public static PipeHome Home() => PipeHome.Resolve();
 
     /// <summary>The client over the home folder, with every store the CLI ships.</summary>
-    public static PipeClient Client() => new(null, Stores.Create());
+    public static PipeClient Client() => Client(null, Stores.Create());
+
+    /// <summary>A client over <paramref name="home"/> (null: <c>$DATASPOC_PIPE_HOME</c>) that knows this binary is the one cron should start.</summary>
+    public static PipeClient Client(string? home, ObjectStoreFactory stores) => new(home, stores) { ScheduledProgram = CronEntries.Program };
 
     /// <summary>Every pipeline name, or a usage error when there are none.</summary>
     public static IReadOnlyList<string> All(PipeClient client)

@@ -26,7 +26,7 @@ internal sealed class McpCommand : AsyncCommand<McpCommand.Settings>
         var builder = Host.CreateEmptyApplicationBuilder(settings: null);
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.Logging.SetMinimumLevel(Environment.GetEnvironmentVariable("DATASPOC_PIPE_DEBUG") is "1" or "true" ? LogLevel.Debug : LogLevel.Warning);
-        builder.Services.AddSingleton(new PipeClient(settings.Home, Stores.Create()));
+        builder.Services.AddSingleton(Pipelines.Client(settings.Home, Stores.Create()));
         builder.Services.AddSingleton<PipeTools>();
         builder.Services
             .AddMcpServer(o => o.ServerInfo = new() { Name = "dataspoc-pipe", Version = ToolVersion.Current })

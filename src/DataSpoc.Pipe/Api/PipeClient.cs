@@ -47,6 +47,16 @@ public sealed class PipeClient
     /// <summary>The home folder this client reads pipelines from (absolute).</summary>
     public string Home => _home.Root;
 
+    /// <summary>
+    /// The command <c>schedule install</c> writes on a crontab line to start this tool (the CLI sets its own path). A
+    /// pipeline's line starting another one is a <see cref="PipelineStatus.ScheduleProblem"/>; null (the default: this
+    /// process need not be the tool cron starts) checks the rest of each line's command only.
+    /// </summary>
+    public IReadOnlyList<string>? ScheduledProgram { get; init; }
+
+    /// <summary>The status a crontab line of this home gets when the home has no pipeline of its name (deleted or renamed).</summary>
+    public const string NotInHome = "not in home";
+
     /// <summary>The names of the pipelines in the home folder (<c>pipelines/*.yaml</c>), sorted.</summary>
     public IReadOnlyList<string> Pipelines() => _home.PipelineNames();
 
@@ -194,7 +204,9 @@ public sealed class PipeClient
     /// <summary>
     /// Each pipeline's latest run (read from its bucket's run logs) and the next run cron will make: from the pipeline's
     /// line in the user's crontab (its schedule, in the <c>CRON_TZ</c> above it or the machine's zone), not from
-    /// <c>schedule.cron</c>, which cron does not read; <see cref="PipelineStatus.ScheduleProblem"/> says when the two differ.
+    /// <c>schedule.cron</c>, which cron does not read; <see cref="PipelineStatus.ScheduleProblem"/> says when the two differ,
+    /// and when the line is not the one <c>schedule install</c> writes now. A crontab line of this home whose pipeline the
+    /// home does not have comes last, as a row with the status <see cref="NotInHome"/>.
     /// </summary>
     /// <remarks>
     /// A bucket that does not answer within <see cref="BucketReadTimeout"/> gives its pipelines the status <c>unknown</c>
@@ -227,7 +239,7 @@ public sealed class PipeClient
             }
             var cron = pipeline.Schedule?.Cron;
             var neverRun = new PipelineStatus(name, "never run", null, null, null, null, cron, next, null, zone)
-                { InstalledSchedule = entry?.Cron, ScheduleProblem = ScheduleProblem(cron, entry, installed.Problem) };
+                { InstalledSchedule = entry?.Cron, ScheduleProblem = ScheduleProblem(cron, entry, installed.Problem) ?? (entry is null ? null : LineProblem(entry, names)) };
             var row = i;
             reads.Add(Task.Run(async () =>
             {
@@ -237,7 +249,39 @@ public sealed class PipeClient
             }, cancellationToken));
         }
         await Task.WhenAll(reads).ConfigureAwait(false);
-        return rows;
+        // A line of this home whose pipeline is gone still makes cron run a failing command every time: its own row.
+        var orphans = installed.Entries.Where(e => !names.Contains(e.Pipeline, StringComparer.Ordinal)).DistinctBy(e => e.Pipeline)
+            .OrderBy(e => e.Pipeline, StringComparer.Ordinal)
+            .Select(e => new PipelineStatus(e.Pipeline, NotInHome, null, null, null, null, null, NextRun(e), null, TimeZoneOf(e))
+                { InstalledSchedule = e.Cron, ScheduleProblem = LineProblem(e, names) });
+        return [.. rows, .. orphans];
+    }
+
+    /// <summary>
+    /// What is wrong with a crontab line of this home whatever the pipeline's <c>schedule.cron</c> says, or null: it runs
+    /// a pipeline the home does not have (deleted or renamed), or its command is not the one <c>schedule install</c> writes
+    /// now (an earlier version's, or another binary's; see <see cref="ScheduledProgram"/>). <c>schedule list</c> shows it.
+    /// </summary>
+    public string? LineProblem(CrontabEntry entry)
+    {
+        IReadOnlyList<string>? names;
+        try
+        {
+            names = Pipelines();
+        }
+        catch (ConfigException)
+        {
+            names = null; // an unreadable pipelines folder is status's error to show; the line's command can still be checked
+        }
+        return LineProblem(entry, names);
+    }
+
+    private string? LineProblem(CrontabEntry entry, IReadOnlyList<string>? names)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        if (names is not null && !names.Contains(entry.Pipeline, StringComparer.Ordinal))
+            return $"the crontab runs '{entry.Pipeline}', which is not in this home (run: dataspoc-pipe schedule remove {entry.Pipeline})";
+        return CrontabEntries.CommandProblem(entry, _home.Root, ScheduledProgram);
     }
 
     /// <summary>This home's crontab lines, the <c>CRON_TZ</c> a line added by <c>schedule install</c> would get, and why the crontab could not be read.</summary>

@@ -5,7 +5,7 @@ namespace DataSpoc.Pipe.Api;
 
 /// <summary>A pipeline's latest run and the next run cron will make.</summary>
 /// <param name="Pipeline">The pipeline's name.</param>
-/// <param name="Status"><c>success</c> or <c>failure</c> (its latest run), <c>never run</c>, <c>invalid</c> (its YAML does not load) or <c>unknown</c> (its bucket could not be read).</param>
+/// <param name="Status"><c>success</c> or <c>failure</c> (its latest run), <c>never run</c>, <c>invalid</c> (its YAML does not load), <c>unknown</c> (its bucket could not be read), or <c>not in home</c> (<see cref="PipeClient.NotInHome"/>: a crontab line of this home runs a pipeline it does not have, deleted or renamed; <see cref="ScheduleProblem"/> says so).</param>
 /// <param name="LastRun">When the latest run started.</param>
 /// <param name="DurationSeconds">How long the latest run took.</param>
 /// <param name="Records">Records the latest run wrote.</param>
@@ -22,7 +22,8 @@ public sealed record PipelineStatus(string Pipeline, string Status, DateTimeOffs
 
     /// <summary>
     /// Why the runs cron makes are not what <see cref="Schedule"/> asks for, e.g. <c>not installed: cron does not run it
-    /// (run: dataspoc-pipe schedule install)</c>, or a crontab line left from an earlier schedule; null when they agree.
+    /// (run: dataspoc-pipe schedule install)</c>, a crontab line left from an earlier schedule, a line whose command an
+    /// earlier version or another binary wrote, or a line running a pipeline not in the home; null when they agree.
     /// </summary>
     public string? ScheduleProblem { get; init; }
 }

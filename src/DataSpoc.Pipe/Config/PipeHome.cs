@@ -21,7 +21,8 @@ public sealed class PipeHome
 
     public PipeHome(string root)
     {
-        Root = Path.GetFullPath(root);
+        // GetFullPath keeps a trailing '/': "/x/home/" and "/x/home" are one home and must read as one.
+        Root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(root));
     }
 
     /// <summary><c>$DATASPOC_PIPE_HOME</c> when set, else <c>~/.dataspoc-pipe</c>.</summary>
@@ -33,6 +34,52 @@ public sealed class PipeHome
     }
 
     public string Root { get; }
+
+    /// <summary>
+    /// The home's one spelling: <see cref="Root"/> with every symbolic link resolved (<see cref="Canonical"/>). Crontab
+    /// lines name the home this way, so the same home reached through a link or with a trailing <c>/</c> is still one home.
+    /// </summary>
+    public string CanonicalRoot => Canonical(Root);
+
+    /// <summary>
+    /// <paramref name="path"/> made absolute, without a trailing separator, and with every symbolic link along it resolved
+    /// (as <c>realpath</c> does); a part that does not exist (a home not created yet) is kept as written. Two spellings of
+    /// one folder give the same text.
+    /// </summary>
+    public static string Canonical(string path)
+    {
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+        if (OperatingSystem.IsWindows()) return full;
+        var parts = new List<string>(full.Split('/', StringSplitOptions.RemoveEmptyEntries));
+        var resolved = "/";
+        var links = 0;
+        for (var i = 0; i < parts.Count; i++)
+        {
+            var next = Path.Join(resolved, parts[i]);
+            string? target;
+            try
+            {
+                target = new FileInfo(next).LinkTarget;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                target = null;
+            }
+            if (target is null)
+            {
+                resolved = next;
+                continue;
+            }
+            // A loop is not a folder: keep the path as written (40 links, as the kernel's limit).
+            if (++links > 40) return full;
+            // The link's target (relative to the folder holding it) replaces it; its own links are resolved in turn.
+            var rest = parts.Skip(i + 1);
+            parts = [.. Path.GetFullPath(target, resolved).Split('/', StringSplitOptions.RemoveEmptyEntries), .. rest];
+            resolved = "/";
+            i = -1;
+        }
+        return resolved;
+    }
     public string ConfigPath => Path.Combine(Root, "config.yaml");
     public string PipelinesDirectory => Path.Combine(Root, "pipelines");
     public string SourcesDirectory => Path.Combine(Root, "sources");

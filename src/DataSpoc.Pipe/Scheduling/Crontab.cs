@@ -45,7 +45,7 @@ public sealed class Crontab
     private (int Code, string Stdout, string Stderr) Invoke(string[] args, string? stdin)
     {
         // UTF-8 both ways and no byte-order mark: the text written back is the text read, other users' lines included.
-        var psi = new ProcessStartInfo(_command[0])
+        var psi = new ProcessStartInfo(Executable(_command[0]))
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -60,7 +60,7 @@ public sealed class Crontab
         {
             process = Process.Start(psi)!;
         }
-        catch (System.ComponentModel.Win32Exception e)
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException or UnauthorizedAccessException or InvalidOperationException)
         {
             throw new CrontabException($"cannot run '{_command[0]}': {e.Message} (is cron installed? set ${EnvironmentVariable} to another crontab command)");
         }
@@ -68,11 +68,46 @@ public sealed class Crontab
         {
             var stdoutTask = process.StandardOutput.ReadToEndAsync();
             var stderrTask = process.StandardError.ReadToEndAsync();
-            if (stdin is not null) process.StandardInput.Write(stdin);
-            process.StandardInput.Close();
+            try
+            {
+                if (stdin is not null) process.StandardInput.Write(stdin);
+                process.StandardInput.Close();
+            }
+            catch (IOException e)
+            {
+                // The command ended without reading its input (a broken pipe): its exit code and stderr say why.
+                process.WaitForExit();
+                throw new CrontabException($"'{string.Join(' ', _command)}' did not read the new crontab (exit {process.ExitCode}): {stderrTask.Result.Trim()} {e.Message}".TrimEnd());
+            }
             process.WaitForExit();
             return (process.ExitCode, stdoutTask.Result, stderrTask.Result);
         }
+    }
+
+    /// <summary>
+    /// A bare command name found on <c>$PATH</c>, as the shell finds it. .NET's own search also looks in the current
+    /// directory, and so fails with a bare "Unable to find the specified file" when that directory has been deleted
+    /// (a shell left in a removed release folder): a path never needs the current directory.
+    /// </summary>
+    /// <exception cref="CrontabException">No folder of <c>$PATH</c> holds such a command.</exception>
+    private static string Executable(string command)
+    {
+        if (command.Contains('/') || OperatingSystem.IsWindows()) return command;
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
+        {
+            // A relative PATH entry is relative to the current directory: only absolute ones can be used without it.
+            if (!Path.IsPathRooted(dir)) continue;
+            var candidate = Path.Combine(dir, command);
+            try
+            {
+                if (File.Exists(candidate) && (File.GetUnixFileMode(candidate) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0)
+                    return candidate;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+        throw new CrontabException($"cannot run '{command}': no such command on PATH (is cron installed? set ${EnvironmentVariable} to another crontab command)");
     }
 }
 

@@ -1,5 +1,7 @@
 using System.Text;
+using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Sources;
 
 namespace DataSpoc.Pipe.Scheduling;
 
@@ -12,9 +14,10 @@ public sealed record CrontabEntry(string Pipeline, string Cron, string Line, str
 
 /// <summary>
 /// Finds and rewrites this tool's lines in a crontab's text. Each ends with the tag
-/// <c># dataspoc-pipe:&lt;name&gt;@&lt;home&gt;</c>: a pipeline name never holds <c>'@'</c>, so the name is what lies
-/// between the tag's prefix and <c>"@" + home</c>, whatever the home's path holds (an <c>'@'</c> too, as in
-/// <c>/home/jane@corp.example.com</c>). Only active lines count: a commented-out tagged line is the user's, and kept.
+/// <c># dataspoc-pipe:&lt;name&gt;@&lt;home&gt;</c>: a pipeline name never holds <c>'@'</c>, so the name ends at the
+/// tag's first <c>'@'</c> and the home is the rest, whatever its path holds (an <c>'@'</c> too, as in
+/// <c>/home/jane@corp.example.com</c>). The home is written as its real path and matched as one (a link to it, or a
+/// trailing <c>/</c>, is the same home). Only active lines count: a commented-out tagged line is the user's, and kept.
 /// Every line that is not one of ours being replaced or removed is written back as it was, line end included.
 /// </summary>
 public static class CrontabEntries
@@ -22,16 +25,86 @@ public static class CrontabEntries
     private const string TagPrefix = "# dataspoc-pipe:";
     private const string CronTzVariable = "CRON_TZ";
 
-    /// <summary>The tag that ends a pipeline's line and makes it this home's.</summary>
-    public static string Tag(string homeRoot, string pipeline) => $"{TagPrefix}{pipeline}@{homeRoot}";
+    /// <summary>The tag that ends a pipeline's line and makes it this home's: the home's real path (<see cref="PipeHome.Canonical"/>).</summary>
+    public static string Tag(string homeRoot, string pipeline) => $"{TagPrefix}{pipeline}@{PipeHome.Canonical(homeRoot)}";
+
+    /// <summary>
+    /// The command <c>schedule install</c> writes on a pipeline's line, as the words the shell reads (after cron turns
+    /// <c>\%</c> back into <c>%</c>): the <c>PATH</c> and the home, <c>flock -n</c> on the pipeline's lock file in
+    /// <c>&lt;home&gt;/logs/</c>, <paramref name="program"/> running the pipeline with <c>--rotate-log</c>, its output
+    /// appended to <c>&lt;home&gt;/logs/&lt;name&gt;.log</c>. The home is its real path, as in the tag.
+    /// </summary>
+    public static IReadOnlyList<string> CommandWords(string homeRoot, string pipeline, string path, IReadOnlyList<string> program)
+    {
+        var home = PipeHome.Canonical(homeRoot);
+        var logs = Path.Combine(home, "logs");
+        var log = Path.Combine(logs, pipeline + ".log");
+        return ["PATH=" + path, PipeHome.EnvironmentVariable + "=" + home, "flock", "-n", Path.Combine(logs, pipeline + ".lock"),
+            .. program, "run", pipeline, "--rotate-log", log, ">>", log, "2>&1"];
+    }
+
+    /// <summary>
+    /// Why <paramref name="entry"/>'s command is not the one <c>schedule install</c> writes now (an earlier version's
+    /// line, without <c>--rotate-log</c>, say, or one starting another copy of this tool), or null when it is.
+    /// </summary>
+    /// <param name="entry">A line of this home.</param>
+    /// <param name="homeRoot">The home.</param>
+    /// <param name="program">The command that starts this tool as install would write it; null takes the line's own (when the caller cannot know which binary is current).</param>
+    public static string? CommandProblem(CrontabEntry entry, string homeRoot, IReadOnlyList<string>? program)
+    {
+        const string reinstall = "installed by an earlier version or another binary (run: dataspoc-pipe schedule install)";
+        if (InstalledWords(entry) is not { Count: > 0 } installed) return $"the crontab line's command is not one schedule install writes: {reinstall}";
+        // The PATH is the installing shell's: another caller's PATH differing from it is not a problem of the line.
+        var path = installed[0].StartsWith("PATH=", StringComparison.Ordinal) ? installed[0]["PATH=".Length..] : "";
+        var theirs = ProgramOf(installed);
+        if (installed.SequenceEqual(CommandWords(homeRoot, entry.Pipeline, path, program ?? theirs ?? []), StringComparer.Ordinal)) return null;
+        return program is not null && theirs is not null && !theirs.SequenceEqual(program, StringComparer.Ordinal)
+            ? $"the crontab line starts '{string.Join(' ', theirs)}', not '{string.Join(' ', program)}': {reinstall}"
+            : $"the crontab line's command is not the one schedule install writes now: {reinstall}";
+    }
+
+    /// <summary>The words that start this tool in a command of <see cref="CommandWords"/>'s shape: between <c>flock -n &lt;lock&gt;</c> and <c>run</c>.</summary>
+    private static List<string>? ProgramOf(List<string> words)
+    {
+        const int start = 5;
+        if (words.Count <= start || words[2] != "flock" || words[3] != "-n") return null;
+        var run = words.IndexOf("run", start);
+        return run > start ? words[start..run] : null;
+    }
+
+    /// <summary>The words of a line's command (after its schedule, before its tag), or null when the shell could not read them.</summary>
+    private static List<string>? InstalledWords(CrontabEntry entry)
+    {
+        var line = entry.Line.TrimStart(' ', '\t');
+        var tag = line.LastIndexOf(TagPrefix, StringComparison.Ordinal);
+        if (tag < 0) return null;
+        var command = line[..tag];
+        // Skip the schedule: an @keyword or five fields.
+        var fields = entry.Cron.StartsWith('@') ? 1 : 5;
+        var at = 0;
+        for (var f = 0; f < fields; f++)
+        {
+            while (at < command.Length && command[at] is ' ' or '\t') at++;
+            while (at < command.Length && command[at] is not (' ' or '\t')) at++;
+        }
+        try
+        {
+            return CommandLine.Split(command[at..].Replace("\\%", "%", StringComparison.Ordinal));
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>This home's active lines, in crontab order, each with the <c>CRON_TZ</c> in effect for it.</summary>
     public static IReadOnlyList<CrontabEntry> Parse(string crontab, string homeRoot)
     {
         var entries = new List<CrontabEntry>();
+        var home = new Home(homeRoot);
         foreach (var (text, _, zone) in Lines(crontab))
         {
-            if (PipelineOf(text, homeRoot) is not { } pipeline) continue;
+            if (PipelineOf(text, home) is not { } pipeline) continue;
             var fields = text.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
             var cron = fields[0].StartsWith('@') ? fields[0] : string.Join(' ', fields.Take(5));
             entries.Add(new CrontabEntry(pipeline, cron, text, zone));
@@ -57,9 +130,10 @@ public static class CrontabEntries
         var lines = wanted.ToDictionary(w => w.Pipeline, w => w.Line, StringComparer.Ordinal);
         var placed = new HashSet<string>(StringComparer.Ordinal);
         var text = new StringBuilder(crontab.Length);
+        var home = new Home(homeRoot);
         foreach (var (line, end, _) in Lines(crontab))
         {
-            if (PipelineOf(line, homeRoot) is not { } pipeline) text.Append(line).Append(end);
+            if (PipelineOf(line, home) is not { } pipeline) text.Append(line).Append(end);
             // crontab wants the last line ended: a replaced last line without one gets a newline.
             else if (lines.TryGetValue(pipeline, out var replacement) && placed.Add(pipeline)) text.Append(replacement).Append(end.Length > 0 ? end : "\n");
         }
@@ -75,26 +149,40 @@ public static class CrontabEntries
     public static string Remove(string crontab, string homeRoot, string? pipeline = null)
     {
         var text = new StringBuilder(crontab.Length);
+        var home = new Home(homeRoot);
         foreach (var (line, end, _) in Lines(crontab))
-            if (PipelineOf(line, homeRoot) is not { } p || pipeline is not null && p != pipeline)
+            if (PipelineOf(line, home) is not { } p || pipeline is not null && p != pipeline)
                 text.Append(line).Append(end);
         return text.ToString();
     }
 
-    /// <summary>The pipeline an active line of this home runs, or null when the line is not one.</summary>
-    private static string? PipelineOf(string line, string homeRoot)
+    /// <summary>
+    /// The pipeline an active line of this home runs, or null when the line is not one. The tag's home counts when it is
+    /// <paramref name="home"/> as written or names the same folder (<see cref="PipeHome.Canonical"/>): a line written
+    /// through a link to the home, or with a trailing <c>/</c>, is this home's, so install replaces it and remove removes it.
+    /// </summary>
+    private static string? PipelineOf(string line, Home home)
     {
         // A comment is not run: a tagged line the user commented out (to pause it) is theirs to keep.
         if (line.TrimStart(' ', '\t').StartsWith('#')) return null;
-        var suffix = "@" + homeRoot;
         var end = line.TrimEnd(' ', '\t');
-        if (!end.EndsWith(suffix, StringComparison.Ordinal)) return null;
-        var head = end[..^suffix.Length];
-        var at = head.LastIndexOf(TagPrefix, StringComparison.Ordinal);
+        var at = end.LastIndexOf(TagPrefix, StringComparison.Ordinal);
         if (at < 0) return null;
-        // Not a pipeline name (it holds '@', say): the tag of another home whose path ends with this one's.
-        var name = head[(at + TagPrefix.Length)..];
-        return LakeNames.IsValidPipelineName(name) ? name : null;
+        // A pipeline name never holds '@': the name ends at the first one, the home is the rest (it may hold '@').
+        var tag = end[(at + TagPrefix.Length)..];
+        var split = tag.IndexOf('@');
+        if (split <= 0) return null;
+        var name = tag[..split];
+        return LakeNames.IsValidPipelineName(name) && home.Is(tag[(split + 1)..]) ? name : null;
+    }
+
+    /// <summary>A home as written and as its real path, to match the homes of tags against.</summary>
+    private sealed class Home(string root)
+    {
+        private readonly string _canonical = PipeHome.Canonical(root);
+
+        // Only an absolute path can be a home's: a relative one would be read against this process's directory.
+        public bool Is(string tagged) => tagged == root || Path.IsPathRooted(tagged) && PipeHome.Canonical(tagged) == _canonical;
     }
 
     /// <summary>

@@ -297,6 +297,140 @@ public sealed class ScheduleCommandTests : IDisposable
     }
 
     [Fact]
+    public void The_home_through_a_link_or_with_a_trailing_slash_is_one_home_for_install_remove_list_and_status()
+    {
+        // Earlier builds tagged the home as typed: one pipeline got a line per spelling, and remove left the others running.
+        _home.WriteShopPipeline("nightly", extraTop: "schedule:\n  cron: \"30 2 * * *\"\n");
+        var link = Path.Combine(_home.Root, "home-link");
+        Directory.CreateSymbolicLink(link, _home.Home);
+        string[] earlier = [$"0 1 * * * run-it # dataspoc-pipe:nightly@{link}", $"0 1 * * * run-it # dataspoc-pipe:nightly@{_home.Home}/"];
+        void WriteEarlierLines() => File.WriteAllText(_home.CrontabFile, OthersLines + string.Join("\n", earlier) + "\n");
+
+        WriteEarlierLines();
+        var list = Json.Parse(CliProcess.Run(_home, "schedule", "list", "-o", "json"))["entries"]!.AsArray();
+        Assert.Equal(["nightly", "nightly"], list.Select(e => e.Str("pipeline")));
+        var row = Json.Parse(CliProcess.Run(_home.Set("DATASPOC_PIPE_HOME", link + "/"), "status", "-o", "json")).AsArray().Single()!;
+        Assert.Equal("0 1 * * *", row.Str("installed_schedule"));
+
+        // Removed through a third spelling: both lines go.
+        var removed = CliProcess.Run(_home, "schedule", "remove", "nightly", "-o", "json");
+        Assert.True(removed.ExitCode == 0, removed.ToString());
+        Assert.Equal(OthersLines, File.ReadAllText(_home.CrontabFile));
+        Assert.Equal("not installed: cron does not run it (run: dataspoc-pipe schedule install)",
+            Json.Parse(CliProcess.Run(_home, "status", "-o", "json")).AsArray().Single()!.Str("schedule_problem"));
+
+        // Installed through the link: one line, which names the home by its real path, replacing both.
+        WriteEarlierLines();
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
+        var lines = CrontabLines();
+        Assert.Equal(3, lines.Length);
+        Assert.Contains($"DATASPOC_PIPE_HOME={_home.Home} flock -n {_home.Home}/logs/nightly.lock ", lines[2]);
+        Assert.EndsWith($"# dataspoc-pipe:nightly@{_home.Home}", lines[2]);
+        Assert.StartsWith("30 2 * * * ", lines[2]);
+        // ... and installing through the real path changes nothing.
+        Assert.False(Json.Parse(CliProcess.Run(_home.Set("DATASPOC_PIPE_HOME", _home.Home), "schedule", "install", "-o", "json")).Bool("changed"));
+    }
+
+    [Fact]
+    public void A_line_of_a_pipeline_no_longer_in_the_home_is_flagged_by_list_and_status_and_remove_and_install_drop_it()
+    {
+        _home.WriteShopPipeline("kept", extraTop: "schedule:\n  cron: \"0 * * * *\"\n");
+        _home.WriteShopPipeline("renamed", extraTop: "schedule:\n  cron: \"*/5 * * * *\"\n");
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
+        var installed = File.ReadAllText(_home.CrontabFile);
+        File.Move(Path.Combine(_home.Pipelines, "renamed.yaml"), Path.Combine(_home.Pipelines, "kept2.yaml"));
+        const string problem = "the crontab runs 'renamed', which is not in this home (run: dataspoc-pipe schedule remove renamed)";
+
+        var entries = Json.Parse(CliProcess.Run(_home, "schedule", "list", "-o", "json"))["entries"]!.AsArray();
+        Assert.Equal(["kept", "renamed"], entries.Select(e => e.Str("pipeline")));
+        Assert.Null(entries[0]!["problem"]);
+        Assert.Equal(problem, entries[1].Str("problem"));
+        var table = CliProcess.Run(_home, "schedule", "list");
+        Assert.Matches(@"│ renamed\s+│ \*/5 \* \* \* \*\s+│ .+│ \S+ \S+Z !", table.Stdout);
+        Assert.Contains("renamed ! " + problem, System.Text.RegularExpressions.Regex.Replace(table.Stdout, @"\s+", " "));
+
+        var rows = Json.Parse(CliProcess.Run(_home, "status", "-o", "json")).AsArray();
+        Assert.Equal(["kept", "kept2", "renamed"], rows.Select(r => r.Str("pipeline")));
+        var orphan = rows[2]!;
+        Assert.Equal(("not in home", "*/5 * * * *", problem), (orphan.Str("status"), orphan.Str("installed_schedule"), orphan.Str("schedule_problem")));
+        Assert.NotNull(orphan["next_run"]);
+        Assert.Contains("renamed ! " + problem, System.Text.RegularExpressions.Regex.Replace(CliProcess.Run(_home, "status").Stdout, @"\s+", " "));
+
+        // The command the problem names removes it; so does install (every line of this home whose pipeline is gone).
+        var removed = Json.Parse(CliProcess.Run(_home, "schedule", "remove", "renamed", "-o", "json"));
+        Assert.Equal(["renamed"], removed["removed"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.Equal(["kept"], Json.Parse(CliProcess.Run(_home, "schedule", "list", "-o", "json"))["entries"]!.AsArray().Select(e => e.Str("pipeline")));
+        File.WriteAllText(_home.CrontabFile, installed);
+        var reinstall = Json.Parse(CliProcess.Run(_home, "schedule", "install", "-o", "json"));
+        Assert.Equal(["renamed"], reinstall["removed"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.Equal(["kept", "kept2"], reinstall["entries"]!.AsArray().Select(e => e.Str("pipeline")));
+    }
+
+    [Fact]
+    public void A_line_an_earlier_version_or_another_binary_installed_is_flagged_until_install_rewrites_it()
+    {
+        _home.WriteShopPipeline("nightly", extraTop: "schedule:\n  cron: \"30 2 * * *\"\n");
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
+        var line = CrontabLines().Single();
+        (string? List, string? Status) Problems()
+        {
+            var entry = Json.Parse(CliProcess.Run(_home, "schedule", "list", "-o", "json"))["entries"]!.AsArray().Single()!;
+            var row = Json.Parse(CliProcess.Run(_home, "status", "-o", "json")).AsArray().Single()!;
+            return (entry["problem"]?.GetValue<string>(), row["schedule_problem"]?.GetValue<string>());
+        }
+        Assert.Equal((null, null), Problems());
+        // Another caller's PATH is not the line's problem.
+        Assert.Equal((null, null), ProblemsWithPath());
+
+        const string reinstall = "installed by an earlier version or another binary (run: dataspoc-pipe schedule install)";
+        // An earlier version's line: no --rotate-log.
+        var log = $"{_home.Home}/logs/nightly.log";
+        File.WriteAllText(_home.CrontabFile, line.Replace($" --rotate-log {log}", "", StringComparison.Ordinal) + "\n");
+        var earlier = $"the crontab line's command is not the one schedule install writes now: {reinstall}";
+        Assert.Equal((earlier, earlier), Problems());
+
+        // Another binary's line.
+        var program = line[(line.IndexOf("/logs/nightly.lock ", StringComparison.Ordinal) + "/logs/nightly.lock ".Length)..line.IndexOf(" run nightly ", StringComparison.Ordinal)];
+        File.WriteAllText(_home.CrontabFile, line.Replace(program, "/opt/old/dataspoc-pipe", StringComparison.Ordinal) + "\n");
+        var other = $"the crontab line starts '/opt/old/dataspoc-pipe', not '{program}': {reinstall}";
+        Assert.Equal((other, other), Problems());
+
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
+        Assert.Equal(line, CrontabLines().Single());
+        Assert.Equal((null, null), Problems());
+
+        (string?, string?) ProblemsWithPath()
+        {
+            _home.Set("PATH", Environment.GetEnvironmentVariable("PATH") + ":/opt/elsewhere/bin");
+            try { return Problems(); }
+            finally { _home.Set("PATH", Environment.GetEnvironmentVariable("PATH")); }
+        }
+    }
+
+    [Fact]
+    public void Status_and_schedule_work_from_a_working_directory_that_was_deleted()
+    {
+        // .NET looks for a bare command (crontab, sh) in the current directory first, and getcwd fails when it is gone.
+        _home.WriteShopPipeline("nightly", extraTop: "schedule:\n  cron: \"30 2 * * *\"\n");
+        var install = CliProcess.RunFromRemovedDirectory(_home, "schedule", "install", "-o", "json");
+        Assert.True(install.ExitCode == 0, install.ToString());
+        Assert.Equal(["nightly"], Json.Parse(install)["entries"]!.AsArray().Select(e => e.Str("pipeline")));
+        var list = CliProcess.RunFromRemovedDirectory(_home, "schedule", "list", "-o", "json");
+        Assert.True(list.ExitCode == 0, list.ToString());
+        var status = CliProcess.RunFromRemovedDirectory(_home, "status", "-o", "json");
+        Assert.True(status.ExitCode == 0, status.ToString());
+        var row = Json.Parse(status).AsArray().Single()!;
+        Assert.Equal(("30 2 * * *", null), (row.Str("installed_schedule"), row["schedule_problem"]?.GetValue<string>()));
+
+        // A crontab command that cannot be run is the status row's problem, not an error of the command.
+        _home.Set("DATASPOC_PIPE_CRONTAB", "no-such-crontab-command");
+        var missing = CliProcess.RunFromRemovedDirectory(_home, "status", "-o", "json");
+        Assert.True(missing.ExitCode == 0, missing.ToString());
+        Assert.StartsWith("whether cron runs it is unknown: the crontab could not be read: cannot run 'no-such-crontab-command': no such command on PATH ",
+            Json.Parse(missing).AsArray().Single()!.Str("schedule_problem"));
+    }
+
+    [Fact]
     public void Schedule_without_a_subcommand_shows_its_help_and_is_a_usage_error()
     {
         var result = CliProcess.Run(_home, "schedule");

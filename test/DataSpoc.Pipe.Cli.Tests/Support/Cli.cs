@@ -37,6 +37,14 @@ public static class CliProcess
     /// <summary>Runs with <paramref name="stdin"/> piped in (so stdin is not a terminal).</summary>
     public static Result RunWithInput(TempHome home, string? stdin, params string[] args) => Start(Command, home, stdin, args);
 
+    /// <summary>Runs with a working directory that no longer exists (a shell left in a removed release or temp folder).</summary>
+    public static Result RunFromRemovedDirectory(TempHome home, params string[] args)
+    {
+        var gone = Path.Combine(home.Root, "removed-cwd");
+        Directory.CreateDirectory(gone);
+        return Start(["sh", "-c", "cd \"$0\" && rmdir \"$0\" && exec \"$@\"", gone, .. Command], home, null, args);
+    }
+
     private static Result Start(IReadOnlyList<string> command, TempHome home, string? stdin, string[] args)
     {
         var psi = new ProcessStartInfo(command[0])

@@ -64,4 +64,27 @@ public sealed class PipelineNameTests : IDisposable
         Assert.False(File.Exists(Marker), "the evil tap ran");
         Assert.Empty(Directory.EnumerateFiles(_home.Lake, "*.parquet", SearchOption.AllDirectories));
     }
+    [Fact]
+    public async Task A_stray_pipelines_dot_yaml_is_named_by_its_file_and_leaves_the_other_pipelines_alone()
+    {
+        // pipelines/.yaml: what `add "$NAME"` leaves when a script's name variable is empty. It used to fail `validate` of
+        // every other pipeline, and `status` / `run --all` with "pipeline name '' is not valid", naming no file.
+        var stray = Path.Combine(_home.Home, "pipelines", ".yaml");
+        File.WriteAllText(stray, $"source:\n  tap: csv\ndestination:\n  bucket: {_home.Bucket}\n");
+        var folder = Path.Combine(_home.Root, "inputs", "shop");
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "orders.csv"), "id\n1\n");
+        var name = _home.Name("shop");
+        _home.WritePipeline(name, $"source:\n  tap: csv\n  config: {{path: {folder}}}\ndestination:\n  bucket: {_home.Bucket}\n");
+        var client = new PipeClient(_home.Home);
+
+        var validation = await client.ValidateAsync(name);
+        Assert.True(validation.Ok, string.Join("; ", validation.Checks.Where(c => !c.Ok).Select(c => c.Detail)));
+        var invalid = Assert.Single(await client.StatusAsync(), s => s.Pipeline == "");
+        Assert.Equal("invalid", invalid.Status);
+        var expected = $"{stray}: the file name gives the pipeline name '', which is not valid ({Lake.LakeNames.PipelineNameRule}): rename or remove the file";
+        Assert.Equal(expected, invalid.Error);
+        Assert.Equal(expected, Assert.Throws<ConfigException>(() => client.Load("")).Message);
+        Assert.True((await client.RunAsync(name)).Succeeded);
+    }
 }

@@ -122,4 +122,71 @@ public class SharedTableTests
         entry = (await client.ManifestAsync(home.Bucket)).Tables["csv/orders"];
         Assert.Equal(($"{home.Bucket}/bronze/csv/orders", 3L), (entry.Location, entry.RowCount));
     }
+    private static void ReplayPipeline(TempHome home, string name, string file, string writeMode) =>
+        home.WritePipeline(name, $"source:\n  tap: {TempHome.ReplayTap}\n  name: shop\n  config: {{file: {file}, incremental: true}}\n" +
+            $"destination:\n  bucket: {home.Bucket}\n  write_mode: {writeMode}\nincremental:\n  enabled: true\n");
+
+    private static string Orders(TempHome home, int last) => home.WriteSinger("orders.singer",
+        [@"{""type"":""SCHEMA"",""stream"":""orders"",""schema"":{""properties"":{""id"":{""type"":""integer""}}},""key_properties"":[""id""]}",
+            .. Enumerable.Range(1, last).Select(id => $@"{{""type"":""RECORD"",""stream"":""orders"",""record"":{{""id"":{id}}}}}")]);
+
+    [Fact]
+    public async Task A_renamed_incremental_pipeline_refuses_to_append_every_row_again_until_its_state_is_carried_over()
+    {
+        // State is keyed by pipeline name and the table by source and stream: `mv orders.yaml orders_v2.yaml` made the next
+        // run extract everything again into the same table, every earlier row twice, without a word.
+        using var home = new TempHome();
+        var (old, renamed) = (home.Name("orders"), home.Name("orders_v2"));
+        ReplayPipeline(home, old, Orders(home, 3), "append");
+        var client = new PipeClient(home.Home);
+        Assert.True((await client.RunAsync(old)).Succeeded);
+        File.Move(Path.Combine(home.Home, "pipelines", old + ".yaml"), Path.Combine(home.Home, "pipelines", renamed + ".yaml"));
+        Orders(home, 5);
+
+        var (oldState, newState) = ($"{home.Bucket}/.dataspoc/state/{old}/state.json", $"{home.Bucket}/.dataspoc/state/{renamed}/state.json");
+        var problem = $"table shop/orders ({home.Bucket}/raw/shop/orders/) was last written by pipeline '{old}', which is not in this home; its state is still in the bucket " +
+            $"({oldState}) and '{renamed}' has none";
+        var waysOut = $"If '{renamed}' is '{old}' renamed, copy its state first (README: Renaming a pipeline): {oldState} to {newState}; " +
+            "or reload the table from the source with run --full (it replaces the table's rows)";
+        var validation = await client.ValidateAsync(renamed);
+        var tables = Assert.Single(validation.Checks, c => c.Check == "tables");
+        Assert.False(tables.Ok);
+        Assert.Equal(problem.Replace("/orders/)", "/orders)", StringComparison.Ordinal) +
+            ": a run would extract everything again and append every earlier row a second time. " + waysOut, tables.Detail);
+
+        var refused = await client.RunAsync(renamed);
+        Assert.False(refused.Succeeded);
+        Assert.Equal($"stream 'orders': {problem}: this run would extract everything again and append every earlier row a second time. {waysOut}", refused.Log.Error);
+        Assert.Equal(["1", "2", "3"], home.Query("SELECT id FROM read_parquet('{lake}/raw/shop/orders/*/*.parquet') ORDER BY id").Select(r => r[0]));
+
+        // The documented way out: carry the state over; the renamed pipeline then appends only the new rows.
+        var stateFolder = Path.Combine(home.Lake, ".dataspoc", "state");
+        Directory.CreateDirectory(Path.Combine(stateFolder, renamed));
+        File.Copy(Path.Combine(stateFolder, old, "state.json"), Path.Combine(stateFolder, renamed, "state.json"));
+        Assert.DoesNotContain((await client.ValidateAsync(renamed)).Checks, c => c.Check == "tables");
+        var carried = await client.RunAsync(renamed);
+        Assert.True(carried.Succeeded, carried.Log.Error);
+        Assert.Equal(2, carried.Log.TotalRecords);
+        Assert.Equal(["1", "2", "3", "4", "5"], home.Query("SELECT id FROM read_parquet('{lake}/raw/shop/orders/*/*.parquet') ORDER BY id").Select(r => r[0]));
+    }
+
+    [Fact]
+    public async Task A_renamed_merge_pipeline_runs_with_a_notice_and_keeps_one_row_per_key()
+    {
+        using var home = new TempHome();
+        var (old, renamed) = (home.Name("orders"), home.Name("orders_v2"));
+        ReplayPipeline(home, old, Orders(home, 3), "merge");
+        var client = new PipeClient(home.Home);
+        Assert.True((await client.RunAsync(old)).Succeeded);
+        File.Move(Path.Combine(home.Home, "pipelines", old + ".yaml"), Path.Combine(home.Home, "pipelines", renamed + ".yaml"));
+        Orders(home, 5);
+
+        var tables = Assert.Single((await client.ValidateAsync(renamed)).Checks, c => c.Check == "tables");
+        Assert.True(tables is { Ok: true, Warning: true }, tables.Detail);
+        var run = await client.RunAsync(renamed);
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Contains(run.Log.Notices, n => n.StartsWith($"stream 'orders': table shop/orders ({home.Bucket}/raw/shop/orders/) was last written by pipeline '{old}'", StringComparison.Ordinal)
+            && n.EndsWith("this run extracts everything again; merged by key, the rows it sends again replace the earlier ones", StringComparison.Ordinal));
+        Assert.Equal(["1", "2", "3", "4", "5"], home.Query("SELECT id FROM read_parquet('{lake}/raw/shop/orders/*/*.parquet') ORDER BY id").Select(r => r[0]));
+    }
 }

@@ -495,6 +495,10 @@ public sealed class PipeClient
         await using var runLock = await RunLock.AcquireAsync(store, pipeline.Name, "maintain-" + Guid.NewGuid().ToString("N")[..8], _time, cancellationToken).ConfigureAwait(false);
         // A run (or a compaction) killed mid-commit is finished first: its journal is the pipeline's one.
         var notices = new List<string>();
+        // As every run does: a killed run's private folder (its expanded tap config) of any pipeline, renamed or deleted ones too.
+        // (A temp folder that cannot be used is a run's failure, not maintenance's: nothing to clean then.)
+        try { notices.AddRange(PrivateTempRoot.RemoveKilledRunFolders(PrivateTempRoot.ForCurrentUser())); }
+        catch (StorageException) { }
         var interrupted = await InterruptedRunAsync(store, pipeline.Name, cancellationToken).ConfigureAwait(false);
         if (await new LakeCommitter(store, _time).RecoverAsync(pipeline.Name, cancellationToken).ConfigureAwait(false) is { } recovered)
         {

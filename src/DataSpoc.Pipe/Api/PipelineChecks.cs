@@ -58,9 +58,45 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
             await CheckCatalogAsync(pipeline, cancellationToken).ConfigureAwait(false);
         var probe = await BucketProbe.RunAsync(stores, pipeline.Destination.Bucket, pipeline.Destination.StorageOptions, cancellationToken).ConfigureAwait(false);
         var detail = $"{pipeline.Destination.Bucket}: {probe.Detail}";
-        if (probe.Ok) Pass("bucket", detail);
+        if (probe.Ok)
+        {
+            Pass("bucket", detail);
+            await CheckStateLeftBehindAsync(pipeline, cancellationToken).ConfigureAwait(false);
+        }
         else Fail("bucket", detail, new ValidationProblem("destination.bucket", pipeline.FilePath, null, detail));
         return Result(name);
+    }
+
+    /// <summary>
+    /// A table in this pipeline's folder last written by a pipeline that left the home but not its state, while this
+    /// incremental pipeline has none (it was renamed): the run refuses to append every earlier row again
+    /// (<see cref="TableOwnership.CheckStateLeftBehindAsync"/>), so this is a failure; with merge, a warning.
+    /// </summary>
+    private async Task CheckStateLeftBehindAsync(PipelineDefinition pipeline, CancellationToken cancellationToken)
+    {
+        if (!pipeline.Incremental.Enabled || TablesFolder(pipeline) is not { } mine) return;
+        await using var store = stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
+        var manifest = await new Lake.ManifestStore(store, TimeProvider.System).ReadAsync(cancellationToken).ConfigureAwait(false);
+        var names = home.PipelineNames();
+        var checkedOwners = new Dictionary<string, string?>(StringComparer.Ordinal);
+        var problems = new List<string>();
+        foreach (var (key, table) in manifest.Tables.OrderBy(t => t.Key, StringComparer.Ordinal))
+        {
+            if (!table.Location.StartsWith(mine.Folder, StringComparison.Ordinal)) continue;
+            if (!checkedOwners.TryGetValue(table.Pipeline, out var owner))
+                checkedOwners[table.Pipeline] = owner = await TableOwnership.StateLeftBehindAsync(store, pipeline, table.Pipeline, names.Contains, cancellationToken).ConfigureAwait(false);
+            if (owner is not null) problems.Add(TableOwnership.StateLeftBehind(pipeline, owner, pipeline.Destination.Bucket, $"table {key} ({table.Location})"));
+        }
+        if (problems.Count == 0) return;
+        var owners = checkedOwners.Values.OfType<string>().ToList();
+        if (pipeline.Destination.WriteMode == WriteMode.Merge)
+        {
+            Pass("tables", string.Join("; ", problems) + ": a run extracts everything again; merged by key, the rows it sends again replace the earlier ones", warning: true);
+            return;
+        }
+        var detail = string.Join("; ", problems) + ": a run would extract everything again and append every earlier row a second time. " +
+            string.Join("; ", owners.Select(o => TableOwnership.WaysOut(pipeline, o, pipeline.Destination.Bucket)));
+        Fail("tables", detail, new ValidationProblem(null, pipeline.FilePath, null, detail));
     }
 
     private PipelineValidation Result(string name) => new(name, _checks.All(c => c.Ok), _checks.ToList(), _problems.ToList());
@@ -143,9 +179,11 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
         var otherPath = new List<string>();
         foreach (var other in home.PipelineNames())
         {
-            if (other == pipeline.Name || home.FindPipelineFile(other) is not { } file) continue;
+            if (other == pipeline.Name) continue;
             try
             {
+                // Inside the try: a stray file (pipelines/.yaml, an invalid name) is that file's problem, not this pipeline's.
+                if (home.FindPipelineFile(other) is not { } file) continue;
                 var definition = loader.LoadFile(file);
                 if (TablesFolder(definition) is not { } theirs || theirs.Bucket != mine.Bucket || theirs.Source != mine.Source) continue;
                 if (theirs.Path != mine.Path) otherPath.Add($"'{other}' ({theirs.Path})");

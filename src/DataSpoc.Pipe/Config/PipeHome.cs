@@ -189,6 +189,9 @@ public sealed class PipeHome
     /// <exception cref="ConfigException">The name is not a valid pipeline name (it could name a file outside <c>pipelines/</c>).</exception>
     public string? FindPipelineFile(string name)
     {
+        if (!IsValidPipelineName(name) && StrayPipelineFile(name) is { } stray)
+            throw new ConfigException($"the file name gives the pipeline name '{Lake.LakeNames.Printable(name)}', which is not valid " +
+                $"({Lake.LakeNames.PipelineNameRule}): rename or remove the file", stray);
         Lake.LakeNames.Pipeline(name);
         foreach (var ext in new[] { ".yaml", ".yml" })
         {
@@ -196,6 +199,17 @@ public sealed class PipeHome
             if (File.Exists(path)) return path;
         }
         return null;
+    }
+
+    /// <summary>
+    /// The file in <c>pipelines/</c> that <see cref="PipelineNames"/> listed under an invalid name (<c>.yaml</c>, left by a
+    /// script whose name variable was empty): errors about that name point at it. Only a name of one plain segment can be
+    /// such a file; any other stays a bare name error, never a look outside the folder.
+    /// </summary>
+    private string? StrayPipelineFile(string name)
+    {
+        if (name.Any(c => c is '/' or '\\' or '\0') || name is "." or "..") return null;
+        return new[] { ".yaml", ".yml" }.Select(ext => Path.Combine(PipelinesDirectory, name + ext)).FirstOrDefault(File.Exists);
     }
 
     /// <summary>A pipeline name must be usable as a file name and a lake key segment.</summary>

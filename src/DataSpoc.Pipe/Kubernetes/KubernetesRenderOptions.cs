@@ -6,7 +6,7 @@ public sealed record KubernetesRenderOptions
     /// <summary>Sets <c>metadata.namespace</c> on every object and in <c>kustomization.yaml</c>; null leaves it to kubectl.</summary>
     public string? Namespace { get; init; }
     /// <summary>The container image with <c>dataspoc-pipe</c> as its entrypoint (deploy/container/Containerfile).</summary>
-    public string Image { get; init; } = "dataspoc-pipe:" + ToolVersion.Current;
+    public string Image { get; init; } = "dataspoc-pipe:" + ToolVersion.Release;
     /// <summary>The Secret that holds every <c>${VAR}</c> value the pipelines read (one key per variable name).</summary>
     public string SecretName { get; init; } = "dataspoc-pipe-env";
     public string ServiceAccountName { get; init; } = "dataspoc-pipe";

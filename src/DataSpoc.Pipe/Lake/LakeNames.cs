@@ -50,6 +50,17 @@ public static class LakeNames
     /// </summary>
     public static string Table(string stream) => Segment(stream, "stream");
 
+    /// <summary>
+    /// The table name builds before 2026-12-04 gave <paramref name="stream"/>, when it differs from <see cref="Table"/>'s:
+    /// they kept '#', '?' and '%'. A run after the upgrade lands such a stream in a new table, without the old one's rows.
+    /// </summary>
+    public static string? EarlierTable(string stream)
+    {
+        if (!stream.Any(IsUriDelimiter)) return null;
+        var earlier = new string(stream.Select(c => c is '/' or '\\' || char.IsControl(c) || char.IsWhiteSpace(c) ? '_' : c).ToArray());
+        return earlier == Table(stream) ? null : earlier;
+    }
+
     /// <summary>The longest table (or source) folder name, in UTF-8 bytes.</summary>
     public const int MaxSegmentBytes = 200;
 
@@ -93,7 +104,7 @@ public static class LakeNames
         "table locations are URIs (Iceberg metadata, Delta logs, OpenLineage, DuckDB's globs) and '#', '?' and '%' cut or change them";
 
     /// <summary>A name as it can be quoted in an error: control characters shown as '?', long names cut.</summary>
-    private static string Printable(string? name)
+    internal static string Printable(string? name)
     {
         if (name is null) return "";
         var shown = new string(name.Select(c => char.IsControl(c) ? '?' : c).ToArray());

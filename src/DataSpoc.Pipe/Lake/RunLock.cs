@@ -113,11 +113,17 @@ public sealed class RunLock : IAsyncDisposable
             $"could not take the lock {store.Bucket}/{key} in {AcquireAttempts} attempts: " + string.Join("; ", causes.Distinct()));
     }
 
+    /// <summary>
+    /// Whether the process <paramref name="pid"/> of <paramref name="host"/> is known to be gone: only a process of this
+    /// host can be looked at; one of another host counts as running (a lock's lease, a folder's owner, stays theirs).
+    /// </summary>
+    internal static bool IsGone(string host, int pid) => host == Environment.MachineName && !IsAlive(pid);
+
     /// <summary>Why a lock held by <paramref name="holder"/> may be taken over (its holder cannot be running), or null while it is live.</summary>
     private static string? Stale(LockInfo? holder, DateTimeOffset now) =>
         holder is null ? "unreadable"
         : holder.ExpiresAt < now ? $"its lease expired at {holder.ExpiresAt:O}"
-        : holder.Host == Environment.MachineName && !IsAlive(holder.Pid) ? $"its process {holder.Pid} on this host is gone"
+        : IsGone(holder.Host, holder.Pid) ? $"its process {holder.Pid} on this host is gone"
         : null;
 
     /// <summary>
@@ -145,7 +151,7 @@ public sealed class RunLock : IAsyncDisposable
     /// Whether a process of this host still runs. A zombie (killed, not yet reaped by its parent) does not: it can never
     /// renew or release its lock, so waiting for its lease to run out would only lock the pipeline for nothing.
     /// </summary>
-    private static bool IsAlive(int pid)
+    internal static bool IsAlive(int pid)
     {
         try
         {

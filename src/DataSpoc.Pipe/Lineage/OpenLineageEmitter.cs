@@ -20,7 +20,7 @@ public sealed class OpenLineageEmitter : IRunObserver
     private static readonly HttpClient Http = new() { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
     private readonly OpenLineageSettings _settings;
     private readonly TimeProvider _time;
-    private readonly string _producer = "https://github.com/dataspoc/dataspoc-pipe-dotnet/tree/v" + Uri.EscapeDataString(ToolVersion.Current);
+    private readonly string _producer = "https://github.com/dataspoc/dataspoc-pipe-dotnet/tree/v" + Uri.EscapeDataString(ToolVersion.Release);
 
     public OpenLineageEmitter(OpenLineageSettings settings, TimeProvider? time = null)
     {

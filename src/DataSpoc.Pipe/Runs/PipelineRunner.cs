@@ -99,6 +99,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             // a journal that cannot be completed fails every run here, and "extract" would point at the tap).
             step = "recover";
             log.Notices.AddRange(await CleanLeftoversAsync(store, pipeline.Name, Path.GetDirectoryName(privateDir)!, Path.GetDirectoryName(spoolDir)!, runId, runCancel.Token).ConfigureAwait(false));
+            // Killed runs of any pipeline (one since renamed or deleted has no next run to clean its folder up).
+            log.Notices.AddRange(PrivateTempRoot.RemoveKilledRunFolders(PrivateTempRoot.ForCurrentUser()));
             if (await DiedWithoutLogAsync(store, pipeline.Name, runLock.TookOverFrom, runCancel.Token).ConfigureAwait(false) is { } died) log.Notices.Add(died);
             // Parts of a split run share the pipeline's journal and metadata without its lock: they leave them alone.
             if (split is null) log.Notices.AddRange(CleanMetadataTempFiles(store, pipeline.Name, startedAt));
@@ -578,6 +580,12 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             previous = TableOwnership.EntryOfThisTable(pipeline, stream.Name, tableKey, here, prefix, previous, full, log.Notices);
             var replace = full || (stream.ActivatedVersion is { } v && v != previous?.TableVersion && previous is not null);
             if (replace) TableOwnership.CheckReplace(pipeline, stream.Name, tableKey, here, previous, homePipelines, log.Notices);
+            else await TableOwnership.CheckStateLeftBehindAsync(store, pipeline, stream.Name, tableKey, here, previous, homePipelines, log.Notices, cancellationToken).ConfigureAwait(false);
+            // An upgrade renamed the table of a stream whose name holds '#', '?' or '%': this pipeline's earlier rows stay in the old one.
+            if (!replace && previous is null && LakeNames.EarlierTable(stream.Name) is { } earlier
+                && manifest.Tables.TryGetValue(sourceName + "/" + earlier, out var before) && before.Pipeline == pipeline.Name)
+                log.Notices.Add($"stream '{stream.Name}': its table is now {tableKey} ({here}); earlier versions of dataspoc-pipe landed it as {sourceName}/{earlier} " +
+                    $"({before.Location}, {before.RowCount} rows), which this run leaves as it is: the new table lacks those earlier rows; run --full re-extracts them into it");
 
             var existing = new List<string>();
             var foreign = 0;
@@ -773,6 +781,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         CatalogSelection? selection, CancellationToken cancellationToken)
     {
         CreatePrivateDirectory(privateDir);
+        PrivateTempRoot.MarkOwner(privateDir);
         string? configPath = pipeline.Source.ConfigPath;
         if (pipeline.Source.InlineConfig is { } inline)
         {

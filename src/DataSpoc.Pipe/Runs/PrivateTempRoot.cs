@@ -54,6 +54,56 @@ internal static partial class PrivateTempRoot
         return root;
     }
 
+    /// <summary>
+    /// The file in a run's private folder (<c>private/&lt;pipeline&gt;-&lt;bucket hash&gt;/&lt;run id&gt;/</c>) naming the process
+    /// that made it: <c>&lt;host&gt;\n&lt;pid&gt;\n</c>. Written before anything secret, so any later run can tell a killed
+    /// run's folder from a live one, whatever pipeline or bucket it belongs to.
+    /// </summary>
+    internal const string OwnerFile = "owner";
+
+    /// <summary>How long a killed run's private folder is left to the next run of its own pipeline.</summary>
+    internal static readonly TimeSpan KilledRunGrace = TimeSpan.FromMinutes(10);
+
+    /// <summary>Records this process as the owner of <paramref name="runFolder"/> (see <see cref="OwnerFile"/>).</summary>
+    internal static void MarkOwner(string runFolder) =>
+        File.WriteAllText(Path.Combine(runFolder, OwnerFile), $"{Environment.MachineName}\n{Environment.ProcessId}\n");
+
+    /// <summary>
+    /// Removes every run folder under <c>&lt;root&gt;/private/</c> whose owner process is gone: a run killed (SIGKILL, out of
+    /// memory, a node restart) leaves its expanded tap config, with its secrets, and only the next run of the same
+    /// pipeline in the same bucket removed it, never when that pipeline was then renamed or deleted. The rule is the
+    /// lock's (<see cref="Lake.RunLock"/>): a process of this host that no longer runs. A folder without a readable owner
+    /// (a run between making it and marking it, or an older build's) is kept: a live run's folder is never removed. A
+    /// folder marked less than <see cref="KilledRunGrace"/> ago is left to its own pipeline's next run, whose log then
+    /// names the killed run (a retry of a killed run starts at once). Returns a notice per folder removed.
+    /// </summary>
+    internal static List<string> RemoveKilledRunFolders(string root)
+    {
+        var markedBefore = DateTime.UtcNow - KilledRunGrace;
+        var removed = new List<string>();
+        var parent = Path.Combine(root, "private");
+        string[] runFolders;
+        try { runFolders = Directory.Exists(parent) ? Directory.GetDirectories(parent).SelectMany(Directory.GetDirectories).ToArray() : []; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return removed; }
+        foreach (var folder in runFolders)
+        {
+            string[] owner;
+            try
+            {
+                var file = Path.Combine(folder, OwnerFile);
+                if (File.GetLastWriteTimeUtc(file) > markedBefore) continue;
+                owner = File.ReadAllLines(file);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { continue; }
+            if (owner is not [var host, var pidText] || !int.TryParse(pidText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid)
+                || !Lake.RunLock.IsGone(host, pid)) continue;
+            try { Directory.Delete(folder, recursive: true); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { continue; }
+            removed.Add($"removed the private temp folder of a killed run ({Path.GetRelativePath(parent, folder).Replace('\\', '/')}, process {pid}): it held that run's tap config");
+        }
+        return removed;
+    }
+
     internal sealed record FileStatus(uint Mode, uint Uid)
     {
         public bool IsSymlink => (Mode & 0xF000) == 0xA000;

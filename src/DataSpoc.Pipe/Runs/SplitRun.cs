@@ -313,6 +313,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
             var activated = streams.Max(x => x.Stream.ActivatedVersion);
             var replace = full || (activated is { } v && previous is not null && v != previous.TableVersion);
             if (replace) TableOwnership.CheckReplace(pipeline, first.Stream, tableKey, here, previous, homePipelines, notices);
+            else await TableOwnership.CheckStateLeftBehindAsync(store, pipeline, first.Stream, tableKey, here, previous, homePipelines, notices, cancellationToken).ConfigureAwait(false);
             var existing = new List<string>();
             await foreach (var obj in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
                 if (LakePaths.IsDataFileKey(prefix, table, obj.Key)) existing.Add(obj.Key);

@@ -1,5 +1,6 @@
 using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Storage;
 
 namespace DataSpoc.Pipe.Runs;
 
@@ -45,6 +46,48 @@ internal static class TableOwnership
         notices.Add(table + (homePipelines is null ? "" : homePipelines.Contains(owner) ? ", which reads the same source" : ", which is not in this home") +
             ": this run replaced its rows");
     }
+
+    /// <summary>
+    /// An incremental run into a table whose last writer is not in the home any more but left its state in the bucket,
+    /// while this pipeline has none: the pipeline was renamed (or re-created under another name). State is keyed by
+    /// pipeline name and the table by source and stream, so the run extracts everything again: appended, every earlier
+    /// row would be in the table twice, silently, so an append is refused before its commit; a merge rewrites the keys
+    /// it sends (no duplicates) and only gets a notice. Asked only when the writer differs: one or two listings.
+    /// </summary>
+    public static async Task CheckStateLeftBehindAsync(IObjectStore store, PipelineDefinition pipeline, string stream, string tableKey, string here,
+        ManifestTable? previous, HomePipelines? homePipelines, List<string> notices, CancellationToken cancellationToken)
+    {
+        if (previous is null || homePipelines is null) return;
+        if (await StateLeftBehindAsync(store, pipeline, previous.Pipeline, homePipelines.Contains, cancellationToken).ConfigureAwait(false) is not { } owner) return;
+        var problem = StateLeftBehind(pipeline, owner, pipeline.Destination.Bucket, $"stream '{stream}': table {tableKey} ({here})");
+        if (pipeline.Destination.WriteMode == WriteMode.Merge)
+            notices.Add(problem + ": this run extracts everything again; merged by key, the rows it sends again replace the earlier ones");
+        else
+            throw new TableOwnerException(problem + ": this run would extract everything again and append every earlier row a second time. " + WaysOut(pipeline, owner, pipeline.Destination.Bucket));
+    }
+
+    /// <summary>
+    /// The pipeline <paramref name="writer"/> (a table's last writer) when it is another pipeline, not in the home, whose
+    /// state is in the bucket while <paramref name="pipeline"/> has none; else null. <c>validate</c> asks it too.
+    /// </summary>
+    internal static async Task<string?> StateLeftBehindAsync(IObjectStore store, PipelineDefinition pipeline, string? writer, Func<string, bool> inHome,
+        CancellationToken cancellationToken)
+    {
+        if (writer is not { Length: > 0 } owner || owner == pipeline.Name || inHome(owner) || !LakeNames.IsValidPipelineName(owner)) return null;
+        if (!await store.ExistsAsync(LakePaths.StateKey(owner), cancellationToken).ConfigureAwait(false)) return null;
+        return await store.ExistsAsync(LakePaths.StateKey(pipeline.Name), cancellationToken).ConfigureAwait(false) ? null : owner;
+    }
+
+    /// <summary>The problem both a run and <c>validate</c> state, from "<paramref name="table"/> was last written by ...".</summary>
+    internal static string StateLeftBehind(PipelineDefinition pipeline, string owner, string bucket, string table) =>
+        $"{table} was last written by pipeline '{owner}', which is not in this home; its state is still in the bucket " +
+        $"({bucket.TrimEnd('/')}/{LakePaths.StateKey(owner)}) and '{pipeline.Name}' has none";
+
+    /// <summary>What to do: carry the state over (a renamed pipeline), or reload the table.</summary>
+    internal static string WaysOut(PipelineDefinition pipeline, string owner, string bucket) =>
+        $"If '{pipeline.Name}' is '{owner}' renamed, copy its state first (README: Renaming a pipeline): " +
+        $"{bucket.TrimEnd('/')}/{LakePaths.StateKey(owner)} to {bucket.TrimEnd('/')}/{LakePaths.StateKey(pipeline.Name)}; " +
+        "or reload the table from the source with run --full (it replaces the table's rows)";
 }
 
 /// <summary>

@@ -13,8 +13,15 @@ public sealed class BasicCommandTests : IDisposable
     {
         var result = CliProcess.Run(_home, "--version");
         Assert.Equal(0, result.ExitCode);
-        Assert.Matches(@"^dataspoc-pipe \d+\.\d+\.\d+\n$", result.Stdout);
+        Assert.Matches(@"^dataspoc-pipe \d+\.\d+\.\d+(\+[0-9a-f]{7})?\n$", result.Stdout);
         Assert.Equal("", result.Stderr);
+        // Built in a git checkout (as here), the SDK stamps the commit: two builds of one release must tell apart.
+        var stamped = typeof(ToolVersion).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .Cast<System.Reflection.AssemblyInformationalVersionAttribute>().Single().InformationalVersion;
+        if (stamped.Split('+') is not [var release, var commit]) return;
+        Assert.Matches($@"^dataspoc-pipe {System.Text.RegularExpressions.Regex.Escape(release)}\+[0-9a-f]{{7}}\n$", result.Stdout);
+        // The native binary is rebuilt when a source changes, not at every commit: its commit may be an earlier one.
+        if (!CliProcess.IsNative) Assert.Equal($"dataspoc-pipe {release}+{commit[..7]}\n", result.Stdout);
     }
 
     [Fact]

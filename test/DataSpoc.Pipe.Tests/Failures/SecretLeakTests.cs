@@ -219,4 +219,31 @@ public class SecretLeakTests
         Assert.Contains(next.Log.Notices, n => n.StartsWith("removed leftover temp files of an earlier run", StringComparison.Ordinal));
         Assert.Contains(next.Log.Notices, n => n.StartsWith("took over a stale lock", StringComparison.Ordinal));
     }
+    [Fact]
+    [Trait("Category", "Kill")]
+    public async Task A_killed_runs_private_config_is_removed_by_a_run_of_another_pipeline_once_its_own_pipeline_is_gone()
+    {
+        // The killed run's pipeline is then renamed or deleted: no run of it ever comes to clean its folder up.
+        using var lake = new TempLake();
+        var gone = "secret-orphan-" + Guid.NewGuid().ToString("N")[..6];
+        var folder = PrivateFolder(lake, gone);
+        string? ConfigFile() => Directory.Exists(folder) ? Directory.EnumerateFiles(folder, "config.json", SearchOption.AllDirectories).FirstOrDefault() : null;
+        var run = new JsonObject
+        {
+            ["name"] = gone,
+            ["bucket"] = lake.Bucket,
+            ["tap"] = ScriptedTap.Command,
+            ["config"] = new JsonObject { ["max_id"] = 3, ["password"] = "s3cr3t-PLANTED-orphan", ["hang_seconds"] = 8 },
+        };
+        var killed = await HarnessProcess.RunAsync(run, killOnceTrue: () => ConfigFile() is not null);
+        Assert.True(killed.Killed, $"exit {killed.ExitCode}: {string.Join(" | ", killed.Stdout)}");
+        var left = Path.GetDirectoryName(ConfigFile())!;
+        // Past the grace its own pipeline's next run has (the killed run's owner file was written at its start).
+        File.SetLastWriteTimeUtc(Path.Combine(left, PrivateTempRoot.OwnerFile), DateTime.UtcNow - PrivateTempRoot.KilledRunGrace - TimeSpan.FromMinutes(1));
+
+        var other = await TempLake.RunAsync(ScriptedTap.Pipeline(lake, "secret-other", new JsonObject { ["max_id"] = 3 }));
+
+        Assert.True(other.Succeeded, other.Log.Error);
+        Assert.False(Directory.Exists(left), "the killed run's private folder (its tap config with the password) is still there");
+    }
 }

@@ -88,6 +88,36 @@ public class LakeLayoutTests
     }
 
     [Fact]
+    public async Task A_stream_whose_table_an_upgrade_renamed_says_the_new_table_lacks_the_earlier_rows()
+    {
+        // Builds before 2026-12-04 kept '#', '?' and '%' in table names: the table of stream 'ev#1' was test/ev#1 (here made
+        // from this build's by renaming its folder and manifest entry). After the upgrade the stream lands in test/ev_1.
+        using var lake = new TempLake();
+        var p = lake.Pipeline("hs", lake.WriteSinger("a.singer", Orders(1, 3, "ev#1")));
+        Assert.True((await TempLake.RunAsync(p)).Succeeded);
+        Directory.Move(Path.Combine(lake.Root, "raw", "test", "ev_1"), Path.Combine(lake.Root, "raw", "test", "ev#1"));
+        var manifestFile = Path.Combine(lake.Root, DataSpoc.Pipe.Lake.LakePaths.ManifestKey);
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(manifestFile))!;
+        var tables = manifest["tables"]!.AsObject();
+        var entry = tables["test/ev_1"]!;
+        tables.Remove("test/ev_1");
+        entry["table"] = "ev#1";
+        entry["location"] = $"{lake.Bucket}/raw/test/ev#1";
+        tables["test/ev#1"] = entry;
+        File.WriteAllText(manifestFile, manifest.ToJsonString());
+
+        var upgraded = await TempLake.RunAsync(lake.Pipeline("hs", lake.WriteSinger("b.singer", Orders(4, 5, "ev#1"))));
+
+        Assert.True(upgraded.Succeeded, upgraded.Log.Error);
+        Assert.Contains($"stream 'ev#1': its table is now test/ev_1 ({lake.Bucket}/raw/test/ev_1/); earlier versions of dataspoc-pipe landed it as test/ev#1 " +
+            $"({lake.Bucket}/raw/test/ev#1, 3 rows), which this run leaves as it is: the new table lacks those earlier rows; run --full re-extracts them into it", upgraded.Log.Notices);
+        // Said once, by the run that starts the new table.
+        var next = await TempLake.RunAsync(lake.Pipeline("hs", lake.WriteSinger("c.singer", Orders(6, 6, "ev#1"))));
+        Assert.True(next.Succeeded, next.Log.Error);
+        Assert.DoesNotContain(next.Log.Notices, n => n.Contains("earlier versions of dataspoc-pipe", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Partition_by_a_column_uses_its_utc_date_and_nulls_go_to_the_hive_default()
     {
         using var lake = new TempLake();

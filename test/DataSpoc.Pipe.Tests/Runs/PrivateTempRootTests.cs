@@ -192,4 +192,33 @@ public sealed class PrivateTempRootTests : IDisposable
         p.WaitForExit();
         Assert.True(p.ExitCode == 0, $"{file} {string.Join(' ', args)}: {p.StandardError.ReadToEnd()}");
     }
+    [Fact]
+    public void Only_run_folders_whose_owner_process_is_gone_are_removed_whatever_their_pipeline()
+    {
+        var old = DateTime.UtcNow - PrivateTempRoot.KilledRunGrace - TimeSpan.FromMinutes(1);
+        using var exited = Process.Start(new ProcessStartInfo("true") { UseShellExecute = false })!;
+        exited.WaitForExit();
+        string RunFolder(string pipeline, string run, string? owner, DateTime? marked = null)
+        {
+            var folder = Path.Combine(Root, "private", pipeline + "-0123456789ab", run);
+            Directory.CreateDirectory(folder);
+            File.WriteAllText(Path.Combine(folder, "config.json"), "{}");
+            if (owner is null) return folder;
+            File.WriteAllText(Path.Combine(folder, PrivateTempRoot.OwnerFile), owner);
+            File.SetLastWriteTimeUtc(Path.Combine(folder, PrivateTempRoot.OwnerFile), marked ?? old);
+            return folder;
+        }
+        var here = Environment.MachineName;
+        var killed = RunFolder("deleted", "run1", $"{here}\n{exited.Id}\n");
+        var live = RunFolder("deleted", "run2", $"{here}\n{Environment.ProcessId}\n");
+        var unmarked = RunFolder("renamed", "run3", null);
+        var justKilled = RunFolder("renamed", "run4", $"{here}\n{exited.Id}\n", DateTime.UtcNow);
+        var otherHost = RunFolder("renamed", "run5", $"{here}-elsewhere\n{exited.Id}\n");
+
+        var notices = PrivateTempRoot.RemoveKilledRunFolders(Root);
+
+        Assert.Equal([$"removed the private temp folder of a killed run (deleted-0123456789ab/run1, process {exited.Id}): it held that run's tap config"], notices);
+        Assert.False(Directory.Exists(killed));
+        Assert.All(new[] { live, unmarked, justKilled, otherHost }, f => Assert.True(Directory.Exists(f), f));
+    }
 }

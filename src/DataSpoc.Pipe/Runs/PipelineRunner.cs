@@ -100,7 +100,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             step = "recover";
             log.Notices.AddRange(await CleanLeftoversAsync(store, pipeline.Name, Path.GetDirectoryName(privateDir)!, Path.GetDirectoryName(spoolDir)!, runId, runCancel.Token).ConfigureAwait(false));
             // Killed runs of any pipeline (one since renamed or deleted has no next run to clean its folder up).
-            log.Notices.AddRange(PrivateTempRoot.RemoveKilledRunFolders(PrivateTempRoot.ForCurrentUser(), always: false));
+            log.Notices.AddRange(PrivateTempRoot.RemoveKilledRunFolders(PrivateTempRoot.ForCurrentUser()));
             if (await DiedWithoutLogAsync(store, pipeline.Name, runLock.TookOverFrom, runCancel.Token).ConfigureAwait(false) is { } died) log.Notices.Add(died);
             // Parts of a split run share the pipeline's journal and metadata without its lock: they leave them alone.
             if (split is null) log.Notices.AddRange(CleanMetadataTempFiles(store, pipeline.Name, startedAt));

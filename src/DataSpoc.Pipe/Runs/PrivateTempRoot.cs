@@ -64,9 +64,6 @@ internal static partial class PrivateTempRoot
     /// <summary>How long a killed run's private folder is left to the next run of its own pipeline.</summary>
     internal static readonly TimeSpan KilledRunGrace = TimeSpan.FromMinutes(10);
 
-    /// <summary>The file in <c>private/</c> whose time is the last sweep of killed runs' folders (see <see cref="RemoveKilledRunFolders"/>).</summary>
-    internal const string SweepMarker = ".swept";
-
     /// <summary>Records this process as the owner of <paramref name="runFolder"/> (see <see cref="OwnerFile"/>).</summary>
     internal static void MarkOwner(string runFolder) =>
         File.WriteAllText(Path.Combine(runFolder, OwnerFile), $"{Environment.MachineName}\n{Environment.ProcessId}\n");
@@ -80,18 +77,11 @@ internal static partial class PrivateTempRoot
     /// folder marked less than <see cref="KilledRunGrace"/> ago is left to its own pipeline's next run, whose log then
     /// names the killed run (a retry of a killed run starts at once). Returns a notice per folder removed.
     /// </summary>
-    internal static List<string> RemoveKilledRunFolders(string root, bool always = true)
+    internal static List<string> RemoveKilledRunFolders(string root)
     {
         var markedBefore = DateTime.UtcNow - KilledRunGrace;
         var removed = new List<string>();
         var parent = Path.Combine(root, "private");
-        // A run sweeps at most once per grace period on this machine (the marker's time): the sweep lists every run
-        // folder, and a machine with many folders no owner can be told for (older builds', kept) paid it on every run
-        // (372,000 of them made each run here seconds slower). maintain sweeps always.
-        var marker = Path.Combine(parent, SweepMarker);
-        if (!always && File.Exists(marker) && File.GetLastWriteTimeUtc(marker) > markedBefore) return removed;
-        try { if (Directory.Exists(parent)) { File.WriteAllText(marker, ""); File.SetLastWriteTimeUtc(marker, DateTime.UtcNow); } }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
         string[] runFolders;
         try { runFolders = Directory.Exists(parent) ? Directory.GetDirectories(parent).SelectMany(Directory.GetDirectories).ToArray() : []; }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return removed; }
@@ -101,6 +91,8 @@ internal static partial class PrivateTempRoot
             try
             {
                 var file = Path.Combine(folder, OwnerFile);
+                // Checked first: folders an older build left have none, and each would cost an exception (372,000 such
+                // folders on one machine made every run seconds slower).
                 if (!File.Exists(file) || File.GetLastWriteTimeUtc(file) > markedBefore) continue;
                 owner = File.ReadAllLines(file);
             }

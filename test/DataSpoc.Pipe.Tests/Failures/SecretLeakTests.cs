@@ -240,8 +240,6 @@ public class SecretLeakTests
         var left = Path.GetDirectoryName(ConfigFile())!;
         // Past the grace its own pipeline's next run has (the killed run's owner file was written at its start).
         File.SetLastWriteTimeUtc(Path.Combine(left, PrivateTempRoot.OwnerFile), DateTime.UtcNow - PrivateTempRoot.KilledRunGrace - TimeSpan.FromMinutes(1));
-        // and past the last sweep a run made on this machine (runs sweep at most once per grace period).
-        File.Delete(Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(left))!, PrivateTempRoot.SweepMarker));
 
         var other = await TempLake.RunAsync(ScriptedTap.Pipeline(lake, "secret-other", new JsonObject { ["max_id"] = 3 }));
 

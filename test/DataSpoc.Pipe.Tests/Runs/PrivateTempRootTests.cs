@@ -220,12 +220,5 @@ public sealed class PrivateTempRootTests : IDisposable
         Assert.Equal([$"removed the private temp folder of a killed run (deleted-0123456789ab/run1, process {exited.Id}): it held that run's tap config"], notices);
         Assert.False(Directory.Exists(killed));
         Assert.All(new[] { live, unmarked, justKilled, otherHost }, f => Assert.True(Directory.Exists(f), f));
-
-        // A run sweeps at most once per grace period: right after a sweep it skips, maintain (always) does not.
-        var killedAgain = RunFolder("deleted", "run6", $"{here}\n{exited.Id}\n");
-        Assert.Empty(PrivateTempRoot.RemoveKilledRunFolders(Root, always: false));
-        Assert.True(Directory.Exists(killedAgain));
-        Assert.Single(PrivateTempRoot.RemoveKilledRunFolders(Root));
-        Assert.False(Directory.Exists(killedAgain));
     }
 }

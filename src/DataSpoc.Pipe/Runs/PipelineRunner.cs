@@ -137,7 +137,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 PipelineSecrets.ForStreamNames(pipeline, secrets),
                 new BatchFiles(stores, pipeline.Destination.StorageOptions),
                 FieldIdsFor(pipeline, store, sourceName, runCancel.Token),
-                KeptColumnsFor(pipeline, manifest, sourceName, options.Full)));
+                KeptColumnsFor(pipeline, manifest, sourceName, options.Full),
+                TableOwnership.LandedCaseTwins(pipeline, manifest, store.Bucket, LakePaths.BasePath(pipeline.Destination.Path), sourceName)));
             ingest.Start(DateOnly.FromDateTime(startedAt.UtcDateTime));
 
             if (partDone) log.Notices.Add($"{split!.Describe} was already done: not read again");

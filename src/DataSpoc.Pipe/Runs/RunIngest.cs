@@ -25,7 +25,8 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         Sources.Redactor Secrets,
         BatchFiles? Batches = null,
         Func<string, Tables.IcebergFieldIds>? FieldIdsFor = null,
-        Func<string, IReadOnlyList<ManifestColumn>?>? KeptColumnsFor = null);
+        Func<string, IReadOnlyList<ManifestColumn>?>? KeptColumnsFor = null,
+        Func<string, string, string?>? LandedCaseTwin = null);
 
     private readonly Dictionary<string, StreamState> _streams = new(StringComparer.Ordinal);
     /// <summary>
@@ -123,6 +124,9 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                 : $"streams '{other.Stream}' and '{stream}' map to table folders '{other.Table}' and '{table}', which differ only in case; " +
                   "catalogs such as Glue, Hive and Trino and case-insensitive file systems would treat them as one table: select only one of them " +
                   "in source.streams (or rename one in the tap)", stream);
+        // The same for a table an earlier run (of this pipeline or another) landed in the bucket: TableOwnership.LandedCaseTwins.
+        if (!_tables.ContainsKey(table) && settings.LandedCaseTwin?.Invoke(stream, table) is { } twin)
+            throw new SingerProtocolException(line, twin, stream);
         _tables[table] = (table, stream);
 
         var transforms = settings.Transforms.Where(t => t.AppliesTo(stream)).ToList();

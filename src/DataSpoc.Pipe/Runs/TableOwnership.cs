@@ -30,6 +30,37 @@ internal static class TableOwnership
     }
 
     /// <summary>
+    /// The problem with a stream's table folder, given its stream and table name, when the bucket's manifest lists a table
+    /// at a folder differing from it only in case (<c>raw/shop/cs/</c> landed by an earlier run, <c>raw/shop/CS/</c> now);
+    /// else null. Glue, Hive and Trino catalogs and a case-insensitive file system (a macOS or Windows <c>file://</c>
+    /// bucket) take the two for one table, as a run refuses two such streams of its own (<see cref="RunIngest"/>). The
+    /// manifest the run has read already is the source, not a listing of the bucket. A folder the manifest lists itself is
+    /// let be: the collision is older than this run, and refusing it would stop a pipeline that has landed there all along.
+    /// </summary>
+    public static Func<string, string, string?> LandedCaseTwins(PipelineDefinition pipeline, Manifest manifest, Storage.BucketUri bucket,
+        string basePath, string sourceName)
+    {
+        Dictionary<string, List<(string Key, string Prefix, ManifestTable Table)>>? byFolder = null;
+        return (stream, table) =>
+        {
+            // Built at the first SCHEMA, once: a run of thousands of streams into a bucket of thousands of tables.
+            byFolder ??= manifest.Tables
+                .Select(t => (t.Key, Prefix: bucket.KeyPrefixOf(t.Value.Location), Table: t.Value))
+                .Where(t => t.Prefix is not null)
+                .GroupBy(t => t.Prefix!, StringComparer.OrdinalIgnoreCase)
+                .ToDictionary(g => g.Key, g => g.Select(t => (t.Key, t.Prefix!, t.Table)).ToList(), StringComparer.OrdinalIgnoreCase);
+            var prefix = LakePaths.TablePrefix(basePath, sourceName, table);
+            if (!byFolder.TryGetValue(prefix, out var listed) || listed.Any(t => t.Prefix == prefix)) return null;
+            var (key, twin, entry) = listed[0];
+            var writer = entry.Pipeline == pipeline.Name ? "an earlier run of this pipeline" : $"pipeline '{entry.Pipeline}'";
+            return $"stream '{stream}' of pipeline '{pipeline.Name}' lands in table folder {bucket.Canonical}/{prefix}, and the bucket's manifest lists " +
+                $"table {key} at {bucket.Canonical}/{twin} (landed by {writer}): the two folders differ only in case; catalogs such as Glue, Hive and Trino " +
+                "and case-insensitive file systems would treat them as one table. Land only one of them: rename the stream in the tap, leave it out of " +
+                "source.streams, or give this pipeline a folder of its own (source.name or destination.path)";
+        };
+    }
+
+    /// <summary>
     /// Refuses a replace of a table another pipeline of the home wrote last from another source (two built-in csv pipelines
     /// of different folders land one table): it would delete that pipeline's rows. A full reload beside an incremental
     /// pipeline of the same source, or after the other pipeline left the home, goes ahead, and the run log says whose rows

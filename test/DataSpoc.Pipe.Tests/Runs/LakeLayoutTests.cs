@@ -118,6 +118,35 @@ public class LakeLayoutTests
     }
 
     [Fact]
+    public async Task A_stream_whose_table_differs_only_in_case_from_one_an_earlier_run_landed_is_refused_before_anything_is_written()
+    {
+        // Runs of one pipeline, and of another pipeline into the same folder, see the table folders the bucket's manifest lists.
+        using var lake = new TempLake();
+        Assert.True((await TempLake.RunAsync(lake.Pipeline("lower", lake.WriteSinger("a.singer", Orders(1, 2, "cs"))))).Succeeded);
+        var landed = lake.Keys().Where(k => !k.StartsWith(".dataspoc", StringComparison.Ordinal)).ToList();
+
+        foreach (var pipeline in new[] { "lower", "upper" })
+        {
+            var result = await TempLake.RunAsync(lake.Pipeline(pipeline, lake.WriteSinger($"{pipeline}.singer", Orders(3, 4, "CS"))));
+
+            Assert.False(result.Succeeded);
+            var writer = pipeline == "lower" ? "an earlier run of this pipeline" : "pipeline 'lower'";
+            Assert.Equal($"line 1 (stream 'CS'): stream 'CS' of pipeline '{pipeline}' lands in table folder {lake.Bucket}/raw/test/CS/, and the bucket's manifest " +
+                $"lists table test/cs at {lake.Bucket}/raw/test/cs/ (landed by {writer}): the two folders differ only in case; catalogs such as Glue, Hive and " +
+                "Trino and case-insensitive file systems would treat them as one table. Land only one of them: rename the stream in the tap, leave it out of " +
+                "source.streams, or give this pipeline a folder of its own (source.name or destination.path)", result.Log.Error);
+            Assert.Equal(landed, lake.Keys().Where(k => !k.StartsWith(".dataspoc", StringComparison.Ordinal)));
+            Assert.Equal(["test/cs"], lake.Manifest().Tables.Keys);
+        }
+
+        // The table itself still lands, as does a table in a folder of its own.
+        Assert.True((await TempLake.RunAsync(lake.Pipeline("lower", lake.WriteSinger("b.singer", Orders(5, 5, "cs"))))).Succeeded);
+        var apart = await TempLake.RunAsync(lake.Pipeline("upper", lake.WriteSinger("c.singer", Orders(6, 6, "CS")), p => p with { Source = p.Source with { Name = "other" } }));
+        Assert.True(apart.Succeeded, apart.Log.Error);
+        Assert.Equal([["1"], ["2"], ["5"]], lake.Query("select id from read_parquet('{lake}/raw/test/cs/*/*.parquet') order by id"));
+    }
+
+    [Fact]
     public async Task Partition_by_a_column_uses_its_utc_date_and_nulls_go_to_the_hive_default()
     {
         using var lake = new TempLake();

@@ -41,6 +41,9 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
         return latest;
     }
 
+    /// <summary>The key of a file the log names by <paramref name="path"/> (relative to the table, percent-encoded as the protocol's URI paths are).</summary>
+    public static string KeyOf(string tablePrefix, string path) => tablePrefix + string.Join('/', path.Split('/').Select(Uri.UnescapeDataString));
+
     /// <summary>Whether a <c>_delta_log/</c> file name is a log entry's (<c>&lt;20-digit version&gt;.json</c>), and its version.</summary>
     private static bool IsCommitName(string name, out long version)
     {

@@ -31,25 +31,26 @@ internal static class TableFiles
     /// neither an Iceberg version (<c>metadata/version-hint.text</c>, <c>metadata/v&lt;N&gt;.metadata.json</c>) nor a
     /// Delta log entry. <paramref name="location"/> is the folder as a URI; an Iceberg table's manifests name its files
     /// under the location its metadata records, which is taken instead (a table copied elsewhere still reads its own
-    /// files here).
+    /// files here). For a partitioned Delta table, <c>Partitions</c> gives each file's partition values by key (they are
+    /// in no data file: <see cref="DeltaPartitionValues"/>); null otherwise.
     /// </summary>
-    public static async Task<(string Format, List<string> Keys)?> LiveDataFileKeysOfFolderAsync(IObjectStore store, string prefix, string location,
-        CancellationToken cancellationToken)
+    public static async Task<(string Format, List<string> Keys, Dictionary<string, DeltaPartitionValues>? Partitions)?> LiveDataFileKeysOfFolderAsync(
+        IObjectStore store, string prefix, string location, CancellationToken cancellationToken)
     {
         var time = TimeProvider.System; // reads only
-        string format;
         var (_, iceberg) = await new IcebergTable(store, time).LoadCurrentAsync(prefix, cancellationToken).ConfigureAwait(false);
         if (iceberg is not null)
         {
-            format = TableFormatCommitter.Iceberg;
             if (iceberg["location"]?.GetValue<string>() is { Length: > 0 } recorded) location = recorded.TrimEnd('/');
+            var keys = await new TableFormatCommitter(store, time)
+                .LiveDataFileKeysAsync(new TableMetadataCommit { Prefix = prefix, Location = location, Formats = [TableFormatCommitter.Iceberg] }, cancellationToken).ConfigureAwait(false);
+            return (TableFormatCommitter.Iceberg, keys, null);
         }
-        else if (await new DeltaTable(store, time).LatestVersionAsync(prefix, cancellationToken).ConfigureAwait(false) >= 0)
-            format = TableFormatCommitter.Delta;
-        else
-            return null;
-        var keys = await new TableFormatCommitter(store, time)
-            .LiveDataFileKeysAsync(new TableMetadataCommit { Prefix = prefix, Location = location, Formats = [format] }, cancellationToken).ConfigureAwait(false);
-        return (format, keys);
+        var delta = new DeltaTable(store, time);
+        var latest = await delta.LatestVersionAsync(prefix, cancellationToken).ConfigureAwait(false);
+        if (latest < 0) return null;
+        // The snapshot once, for both the live files and their partition values.
+        var snapshot = await delta.SnapshotAsync(prefix, latest, cancellationToken).ConfigureAwait(false);
+        return (TableFormatCommitter.Delta, [.. snapshot.Adds.Keys.Select(path => DeltaTable.KeyOf(prefix, path))], DeltaPartitionValues.Of(snapshot, prefix, store.Bucket));
     }
 }

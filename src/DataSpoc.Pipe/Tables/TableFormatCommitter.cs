@@ -62,6 +62,6 @@ internal sealed class TableFormatCommitter(IObjectStore store, TimeProvider time
         var latest = await delta.LatestVersionAsync(table.Prefix, cancellationToken).ConfigureAwait(false);
         if (latest < 0) return [];
         return [.. (await delta.LiveFilesAsync(table.Prefix, latest, cancellationToken).ConfigureAwait(false)).Keys
-            .Select(path => table.Prefix + string.Join('/', path.Split('/').Select(Uri.UnescapeDataString)))];
+            .Select(path => DeltaTable.KeyOf(table.Prefix, path))];
     }
 }

@@ -26,12 +26,14 @@ internal static class LakeTableFolders
 
     private const string DeltaLogFolder = "_delta_log";
 
-    private sealed record Table(string Format, HashSet<string> Live);
+    /// <summary>A table's live files by location, and a partitioned Delta table's partition values of each (by location too).</summary>
+    private sealed record Table(string Format, HashSet<string> Live, Dictionary<string, DeltaPartitionValues>? Partitions);
 
     /// <summary>
     /// <paramref name="files"/> (what the entry matched below its literal folder <paramref name="root"/>) without the
     /// files of a Delta log, and, for a file inside a table folder at or below the root, only if the table holds it now
-    /// (the nearest such folder above the file is its table). When the entry is a whole folder
+    /// (the nearest such folder above the file is its table), carrying its partition values when the table is a partitioned
+    /// Delta table (<see cref="SourceFile.DeltaPartition"/>). When the entry is a whole folder
     /// (<paramref name="wholeFolder"/>), a live file that is not on storage is an error: the table could not be read whole.
     /// </summary>
     public static async Task<List<SourceFile>> LiveFilesAsync(string tap, string entry, string root, List<SourceFile> files, bool wholeFolder,
@@ -45,7 +47,9 @@ internal static class LakeTableFolders
             // A Delta log is never data, whether or not the folder above it is read as a table.
             if (file.Location[root.Length..].Split('/').Contains(DeltaLogFolder, StringComparer.Ordinal)) continue;
             var table = await TableOfAsync(file.Location).ConfigureAwait(false);
-            if (table is null || table.Value.Table.Live.Contains(file.Location)) kept.Add(file);
+            if (table is null) kept.Add(file);
+            else if (table.Value.Table.Live.Contains(file.Location))
+                kept.Add(table.Value.Table.Partitions?.GetValueOrDefault(file.Location) is { } partition ? file with { DeltaPartition = partition } : file);
         }
         if (wholeFolder)
         {
@@ -72,7 +76,7 @@ internal static class LakeTableFolders
         async Task<Table> ReadAsync(string folder)
         {
             var (store, prefix, uri) = folders.Open(folder);
-            (string Format, List<string> Keys)? live;
+            (string Format, List<string> Keys, Dictionary<string, DeltaPartitionValues>? Partitions)? live;
             try
             {
                 live = await TableFiles.LiveDataFileKeysOfFolderAsync(store, prefix, uri, cancellationToken).ConfigureAwait(false);
@@ -85,7 +89,9 @@ internal static class LakeTableFolders
             if (live is not { } table)
                 throw new TapException($"{tap} tap: '{entry}': {folder} holds Iceberg metadata but no version-hint.text or v<N>.metadata.json telling its current version, " +
                     "so which of its files are live is unknown; name the data files to read in 'files'");
-            return new Table(table.Format, table.Keys.Select(key => folder + "/" + key[prefix.Length..]).ToHashSet(StringComparer.Ordinal));
+            string Location(string key) => folder + "/" + key[prefix.Length..];
+            return new Table(table.Format, table.Keys.Select(Location).ToHashSet(StringComparer.Ordinal),
+                table.Partitions?.ToDictionary(p => Location(p.Key), p => p.Value, StringComparer.Ordinal));
         }
     }
 

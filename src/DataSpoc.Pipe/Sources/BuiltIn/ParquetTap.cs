@@ -14,7 +14,8 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// Unclaimed files form one stream per table folder: the nearest folder that is not a <c>key=value</c> partition
 /// (so a lake table <c>orders/dt=…/orders_0000.parquet</c> is stream <c>orders</c>, and Spark's
 /// <c>orders/part-00000-….snappy.parquet</c> too); a loose file is named after itself (see <see cref="TableName"/>).
-/// The schema comes from the Parquet schema; a file with a different schema starts with a new SCHEMA message.
+/// The schema comes from the Parquet schema (with a partitioned Delta table's partition columns, which only its log
+/// holds: <see cref="DeltaPartitionShape"/>); a file with a different schema starts with a new SCHEMA message.
 /// Incremental by files already read (state lists them with modification time and size).
 /// </summary>
 public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<ParquetTap.Settings, ParquetTap.StreamPlan>
@@ -33,7 +34,7 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
     {
         await using var local = await LocalCopyAsync(stream.Files[0], cancellationToken).ConfigureAwait(false);
         using var reader = Open(local.Path, stream.Files[0]);
-        return Schema(ParquetShape.Of(reader.FileMetaData.Schema));
+        return Schema(ShapesOf(reader, stream.Files[0]));
     }
 
     Task<Func<SourceFile, Task>?> IFileTap<Settings, StreamPlan>.StartStreamAsync(Settings settings, StreamPlan stream, IReadOnlyList<SourceFile> toRead, RecordSink sink,
@@ -49,7 +50,7 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
         {
             await using var local = await LocalCopyAsync(file, cancellationToken).ConfigureAwait(false);
             using var reader = Open(local.Path, file);
-            var shapes = ParquetShape.Of(reader.FileMetaData.Schema);
+            var shapes = ShapesOf(reader, file);
             var schema = Schema(shapes);
             var schemaText = schema.ToJsonString();
             if (rows is null || schemaText != lastSchema)
@@ -161,6 +162,10 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
             throw new TapException(e.Message, e);
         }
     }
+
+    /// <summary>The file's columns, and a partitioned Delta table's partition columns the file does not hold (<see cref="DeltaPartitionShape"/>).</summary>
+    private static List<ParquetShape> ShapesOf(ParquetFileReader reader, SourceFile file) =>
+        DeltaPartitionShape.WithPartitionColumns(ParquetShape.Of(reader.FileMetaData.Schema), file);
 
     private static JsonObject Schema(List<ParquetShape> shapes)
     {

@@ -30,6 +30,12 @@ internal sealed record SourceFile(string Location, long Size, DateTimeOffset Mod
     public string FileName => Location[(Location.LastIndexOf('/') + 1)..];
 
     public bool IsLocal => !Location.Contains("://", StringComparison.Ordinal);
+
+    /// <summary>
+    /// For a live file of a partitioned Delta table read as a table (<see cref="LakeTableFolders"/>), the values of its
+    /// partition columns, which only the table's log holds; else null.
+    /// </summary>
+    public Tables.DeltaPartitionValues? DeltaPartition { get; init; }
 }
 
 /// <summary>

@@ -211,6 +211,85 @@ public sealed class LakeTableFoldersTests : IDisposable
         Assert.Contains(error, result.Log.Error);
     }
 
+    /// <summary>
+    /// A partitioned Delta table as Spark or delta-rs writes it, by hand: the data files hold <c>id</c> and <c>amount</c>
+    /// only; <c>region</c> (string), <c>day</c> (date) and <c>n</c> (integer) are partition columns whose values are only
+    /// in the log's <c>add.partitionValues</c>. Each file is (folder, ids, partitionValues JSON).
+    /// </summary>
+    private void PartitionedDeltaTable(params (string Folder, int[] Ids, string PartitionValues)[] files)
+    {
+        Directory.CreateDirectory(DeltaLog);
+        var schema = """{"type":"struct","fields":[""" + string.Join(",", new[] { ("id", "long"), ("region", "string"), ("day", "date"), ("amount", "double"), ("n", "integer") }
+            .Select(f => $$$"""{"name":"{{{f.Item1}}}","type":"{{{f.Item2}}}","nullable":true,"metadata":{}}""")) + "]}";
+        var log = new List<string>
+        {
+            """{"protocol":{"minReaderVersion":1,"minWriterVersion":2}}""",
+            """{"metaData":{"id":"00000000-0000-0000-0000-000000000002","format":{"provider":"parquet","options":{}},"schemaString":""" +
+                JsonValue.Create(schema).ToJsonString() + ""","partitionColumns":["region","day","n"],"configuration":{},"createdTime":0}}""",
+        };
+        foreach (var (folder, ids, partitionValues) in files)
+        {
+            Directory.CreateDirectory(Path.Combine(Table, folder));
+            var file = Path.Combine(Table, folder, "part-00000.parquet");
+            _source.Query($"COPY (SELECT id::BIGINT AS id, (id * 1.5)::DOUBLE AS amount FROM (VALUES {string.Join(",", ids.Select(i => $"({i})"))}) t(id)) TO '{file}' (FORMAT parquet)");
+            var path = string.Join('/', (folder + "/part-00000.parquet").Split('/').Select(Uri.EscapeDataString));
+            log.Add($$$"""{"add":{"path":"{{{path}}}","partitionValues":{{{partitionValues}}},"size":{{{new FileInfo(file).Length}}},"modificationTime":0,"dataChange":true}}""");
+        }
+        File.WriteAllLines(Path.Combine(DeltaLog, V(0) + ".json"), log);
+    }
+
+    [Fact]
+    public async Task A_foreign_partitioned_delta_table_lands_its_partition_columns_typed_from_the_log_in_the_table_column_order()
+    {
+        PartitionedDeltaTable(
+            ("region=eu/day=2024-01-02/n=7", [1, 2], """{"region":"eu","day":"2024-01-02","n":"7"}"""),
+            ("region=north america/day=2024-02-29/n=-3", [3], """{"region":"north america","day":"2024-02-29","n":"-3"}"""),
+            // Null partition values: an empty string, a JSON null, an absent key.
+            ("region=__HIVE_DEFAULT_PARTITION__/day=__HIVE_DEFAULT_PARTITION__/n=__HIVE_DEFAULT_PARTITION__", [4], """{"region":"","day":null}"""));
+
+        var result = await ReadTableAsync();
+
+        Assert.True(result.Succeeded, result.Log.Error);
+        var landed = $"read_parquet('{_target.Root}/raw/parquet/orders/**/*.parquet', hive_partitioning = false)";
+        Assert.Equal([["id", "BIGINT"], ["region", "VARCHAR"], ["day", "DATE"], ["amount", "DOUBLE"], ["n", "BIGINT"]],
+            _target.Query($"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {landed})"));
+        Assert.Equal(
+        [
+            ["1", "eu", "2024-01-02", "1.5", "7"], ["2", "eu", "2024-01-02", "3", "7"], ["3", "north america", "2024-02-29", "4.5", "-3"], ["4", null, null, "6", null],
+        ], _target.Query($"SELECT id, region, strftime(day, '%Y-%m-%d'), amount, n FROM {landed} ORDER BY id"));
+    }
+
+    [Fact]
+    public async Task A_delta_partition_value_that_is_not_of_its_column_type_fails_the_run_naming_the_file_column_and_value()
+    {
+        PartitionedDeltaTable(("region=eu/day=2024-13-02/n=7", [1], """{"region":"eu","day":"2024-13-02","n":"7"}"""));
+
+        var result = await ReadTableAsync();
+
+        Assert.False(result.Succeeded);
+        Assert.Contains($"{Table}/region=eu/day=2024-13-02/n=7/part-00000.parquet: Delta partition column 'day' (date) has the value '2024-13-02' in the table's log, which is not a date",
+            result.Log.Error);
+    }
+
+    [Theory]
+    [InlineData("day")] // a date column: Delta's partition column, kept in our files too
+    [InlineData(PartitionBySettings.ExtractionDate)] // _extraction_date: the dt= folder, not a column of the rows
+    public async Task Our_own_partitioned_delta_table_lands_its_columns_as_they_are(string partitionBy)
+    {
+        const string dated = """{"type":"SCHEMA","stream":"orders","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"day":{"type":["null","string"],"format":"date"}}}}""";
+        var input = _source.WriteSinger("a", dated, """{"type":"RECORD","stream":"orders","record":{"id":1,"day":"2024-05-06"}}""",
+            """{"type":"RECORD","stream":"orders","record":{"id":2,"day":null}}""");
+        var written = await TempLake.RunAsync(_source.Pipeline("orders", input, p => p with { Destination = p.Destination with { TableFormat = TableFormats.Delta, PartitionBy = partitionBy } }));
+        Assert.True(written.Succeeded, written.Log.Error);
+
+        var result = await ReadTableAsync();
+
+        Assert.True(result.Succeeded, result.Log.Error);
+        var landed = $"read_parquet('{_target.Root}/raw/parquet/orders/**/*.parquet', hive_partitioning = false)";
+        Assert.Equal([["id"], ["day"]], _target.Query($"SELECT column_name FROM (DESCRIBE SELECT * FROM {landed})"));
+        Assert.Equal([["1", "2024-05-06"], ["2", null]], _target.Query($"SELECT id, strftime(day, '%Y-%m-%d') FROM {landed} ORDER BY id"));
+    }
+
     [Fact]
     public async Task A_live_file_missing_from_storage_fails_the_run_naming_it_rather_than_landing_part_of_the_table()
     {

@@ -61,7 +61,8 @@ public sealed class PipelineMaintenance(IReadOnlyList<TableMaintenanceResult> ta
 /// The files to delete are saved in <see cref="LakePaths.ExpiryJournalKey"/> before the Iceberg expiry commit, since
 /// from that commit on no metadata names the expired snapshots: a maintain killed or failing before all of them are
 /// deleted leaves the journal, and the next maintain deletes those of its files that no snapshot or Delta version needs
-/// by then. The caller holds the pipeline's run lock.
+/// by then. The caller holds the pipeline's run lock: given, it is checked before each table's changes, and the
+/// cancellation token (cancelled once it is lost) before each deletion.
 /// </remarks>
 internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
 {
@@ -75,7 +76,7 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
         public long CurrentVersion => Next is null ? Version : Version + 1;
     }
 
-    public async Task<List<TableMaintenanceResult>> RunAsync(string pipeline, TimeSpan expireOlderThan, CancellationToken cancellationToken)
+    public async Task<List<TableMaintenanceResult>> RunAsync(string pipeline, TimeSpan expireOlderThan, CancellationToken cancellationToken, RunLock? heldLock = null)
     {
         var manifest = await new ManifestStore(store, time).ReadAsync(cancellationToken).ConfigureAwait(false);
         var results = new List<TableMaintenanceResult>();
@@ -109,17 +110,27 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
                 if (IsAbandonedTemp(obj) || (expiry is not null && IsDroppedMetadataVersion(prefix, obj, expiry))) candidates.Add(obj.Key);
             }
             var deleted = candidates.Where(k => !keep.Contains(k) && stored.Contains(k)).Order(StringComparer.Ordinal).ToList();
+            if (heldLock is not null) await heldLock.EnsureHeldAsync(cancellationToken).ConfigureAwait(false);
             if (deleted.Count > 0) await SaveJournalAsync(journalKey, key, deleted, cancellationToken).ConfigureAwait(false);
             if (expiry is { Next: { } next })
                 await PublishAsync(commit, expiry.Version + 1, next, cancellationToken).ConfigureAwait(false);
             if (expiry is not null)
                 await new IcebergTable(store, time).RefreshVersionHintAsync(prefix, expiry.Next is null ? expiry.Version : expiry.Version + 1, cancellationToken).ConfigureAwait(false);
-            foreach (var file in deleted) await store.DeleteAsync(file, cancellationToken).ConfigureAwait(false);
+            // A store may not look at the token when it deletes (file:// does not): a lost lock stops the deletions here.
+            foreach (var file in deleted)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                await store.DeleteAsync(file, cancellationToken).ConfigureAwait(false);
+            }
             if (deleted.Count > 0 || resumed) await store.DeleteAsync(journalKey, cancellationToken).ConfigureAwait(false);
             if (resumed) pending = null;
             // After the data files: the log entries still name them (their removes), and a crash in between leaves a log a
             // reader reads from its kept checkpoint, whose tombstones name those files too.
-            foreach (var file in expiredLog) await store.DeleteAsync(file, cancellationToken).ConfigureAwait(false);
+            foreach (var file in expiredLog)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                await store.DeleteAsync(file, cancellationToken).ConfigureAwait(false);
+            }
             // The conditional-write locks of keys no writer can change again: every metadata version up to the current
             // one (each exists, created only if absent, or was deleted above as out of the log) and every Delta log entry
             // up to the latest (a writer creates only the version after the latest, which a cleanup never deletes).

@@ -154,6 +154,37 @@ public class PipeClientTests
         Assert.Equal((4L, 1L), (table.RowCount, table.Stats.Files));
     }
 
+    [Theory]
+    [InlineData(LockThiefStore.Moment.Read)] // found lost by the check right before the commit
+    [InlineData(LockThiefStore.Moment.JournalWrite)] // found lost by a renewal while the commit's first write is under way
+    public async Task Maintain_whose_lock_is_lost_stops_before_its_compaction_commits_naming_the_lock_and_the_table_reads_the_same(LockThiefStore.Moment moment)
+    {
+        using var home = HomeWithOrders("incremental:\n  enabled: true");
+        var name = home.Name("orders");
+        Assert.True((await Client(home).RunAsync(name)).Succeeded);
+        Assert.True((await Client(home).RunAsync(name)).Succeeded);
+        const string glob = "select id, customer, amount from read_parquet('{lake}/raw/shop/orders/*/*.parquet') order by id, customer";
+        var before = home.Query(glob);
+        Assert.Equal(4, before.Count);
+
+        var stores = new Storage.ObjectStoreFactory().Register("file", (uri, _) => new LockThiefStore(new Storage.LocalObjectStore(uri), name, moment));
+        var client = new PipeClient(home.Home, stores, moment == LockThiefStore.Moment.JournalWrite ? new FastTimers(100) : null,
+            environment: v => v == "ORDERS_TOKEN" ? Token : null, crontab: CrontabStandIn.Command(home.CrontabFile));
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var lost = await Assert.ThrowsAsync<Lake.LockLostException>(() => client.MaintainAsync(name, TimeSpan.FromDays(7), compactTargetFileMb: 128));
+        Assert.True(watch.Elapsed < LockThiefStore.Hold, $"maintain went on {watch.Elapsed} after losing its lock");
+        Assert.StartsWith($"maintain lost its pipeline lock {home.Bucket}/{Lake.LakePaths.LockKey(name)}: the lock object was overwritten by run thief123 on elsewhere, pid 4242; " +
+            "it stopped there", lost.Message);
+
+        // Nothing of the compaction landed: the same rows in the same two files, the manifest as it was, no journal; the
+        // new holder's lock is left alone.
+        Assert.Equal(before, home.Query(glob));
+        Assert.Equal([["2"]], home.Query("select count(*) from glob('{lake}/raw/shop/orders/*/*.parquet')"));
+        Assert.Equal(2L, (await Client(home).ManifestAsync(home.Bucket)).Tables["shop/orders"].Stats.Files);
+        Assert.False(File.Exists(Path.Combine(home.Lake, Lake.LakeCommitter.JournalKey(name))));
+        Assert.Contains("thief123", File.ReadAllText(Path.Combine(home.Lake, Lake.LakePaths.LockKey(name))));
+    }
+
     [Fact]
     public async Task Maintain_says_it_completed_a_killed_runs_commit_and_that_the_run_has_no_log()
     {

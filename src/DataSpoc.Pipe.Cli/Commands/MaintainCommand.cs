@@ -60,10 +60,10 @@ internal sealed class MaintainCommand : AsyncCommand<MaintainCommand.Settings>
             return ExitCodes.Success;
         }
         static string N(int n) => n.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var table = new Table().AddColumns("table", "expired snapshots", "kept snapshots", "deleted files");
+        var table = new Table().AddColumns("table", "expired snapshots", "kept snapshots", "deleted files", "deleted log files");
         if (settings.Compact) table.AddColumns("compacted files", "written files");
         foreach (var r in results)
-            table.AddRow([Markup.Escape(r.Table), N(r.ExpiredSnapshots), N(r.KeptSnapshots), N(r.DeletedFiles.Count),
+            table.AddRow([Markup.Escape(r.Table), N(r.ExpiredSnapshots), N(r.KeptSnapshots), N(r.DeletedFiles.Count), N(r.DeletedLogFiles),
                 .. settings.Compact ? new[] { N(r.CompactedFiles), N(r.WrittenFiles) } : []]);
         AnsiConsole.Write(table);
         return ExitCodes.Success;

@@ -493,33 +493,43 @@ public sealed class PipeClient
         var pipeline = Load(name);
         await using var store = _stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
         await using var runLock = await RunLock.AcquireAsync(store, pipeline.Name, "maintain-" + Guid.NewGuid().ToString("N")[..8], _time, cancellationToken).ConfigureAwait(false);
-        // A run (or a compaction) killed mid-commit is finished first: its journal is the pipeline's one.
-        var notices = new List<string>();
-        // As every run does: a killed run's private folder (its expanded tap config) of any pipeline, renamed or deleted ones too.
-        // (A temp folder that cannot be used is a run's failure, not maintenance's: nothing to clean then.)
-        try { notices.AddRange(PrivateTempRoot.RemoveKilledRunFolders(PrivateTempRoot.ForCurrentUser())); }
-        catch (StorageException) { }
-        var interrupted = await InterruptedRunAsync(store, pipeline.Name, cancellationToken).ConfigureAwait(false);
-        if (await new LakeCommitter(store, _time).RecoverAsync(pipeline.Name, cancellationToken).ConfigureAwait(false) is { } recovered)
+        // A lost lock stops maintain as it stops a run: another run may be writing as this pipeline by then.
+        using var work = runLock.WorkCancellation(cancellationToken);
+        try
         {
-            notices.Add(recovered);
-            // A run writes its log after its commit: one killed in the commit never did, and only this notice tells of it.
-            if (interrupted is { } run && !await store.ExistsAsync(LakePaths.LogKey(pipeline.Name, run.StartedAt, run.RunId), cancellationToken).ConfigureAwait(false))
-                notices.Add($"run {run.RunId} (started {run.StartedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture)}) has no run log: " +
-                    "it was stopped before writing one, so status and logs do not show it");
+            // A run (or a compaction) killed mid-commit is finished first: its journal is the pipeline's one.
+            var notices = new List<string>();
+            // As every run does: a killed run's private folder (its expanded tap config) of any pipeline, renamed or deleted ones too.
+            // (A temp folder that cannot be used is a run's failure, not maintenance's: nothing to clean then.)
+            try { notices.AddRange(PrivateTempRoot.RemoveKilledRunFolders(PrivateTempRoot.ForCurrentUser())); }
+            catch (StorageException) { }
+            var interrupted = await InterruptedRunAsync(store, pipeline.Name, work.Token).ConfigureAwait(false);
+            if (await new LakeCommitter(store, _time).RecoverAsync(pipeline.Name, work.Token).ConfigureAwait(false) is { } recovered)
+            {
+                notices.Add(recovered);
+                // A run writes its log after its commit: one killed in the commit never did, and only this notice tells of it.
+                if (interrupted is { } run && !await store.ExistsAsync(LakePaths.LogKey(pipeline.Name, run.StartedAt, run.RunId), work.Token).ConfigureAwait(false))
+                    notices.Add($"run {run.RunId} (started {run.StartedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture)}) has no run log: " +
+                        "it was stopped before writing one, so status and logs do not show it");
+            }
+            var compacted = compactTargetFileMb is { } mb
+                ? await new Tables.TableCompaction(store, _time).RunAsync(pipeline.Name, pipeline.Destination.Compression, mb * 1024L * 1024,
+                    new Parquet.WriteLimits().WithFileLimitsOf(pipeline.Destination), work.Token, runLock).ConfigureAwait(false)
+                : [];
+            var results = await new Tables.TableMaintenance(store, _time).RunAsync(pipeline.Name, expireOlderThan, work.Token, runLock).ConfigureAwait(false);
+            foreach (var c in compacted)
+            {
+                var index = results.FindIndex(r => r.Table == c.Table);
+                if (index >= 0) results[index] = results[index] with { CompactedFiles = c.RewrittenFiles, WrittenFiles = c.WrittenFiles };
+                else results.Add(new Tables.TableMaintenanceResult(c.Table, 0, 0, [], c.RewrittenFiles, c.WrittenFiles));
+            }
+            return new Tables.PipelineMaintenance(results, notices);
         }
-        var compacted = compactTargetFileMb is { } mb
-            ? await new Tables.TableCompaction(store, _time).RunAsync(pipeline.Name, pipeline.Destination.Compression, mb * 1024L * 1024,
-                new Parquet.WriteLimits().WithFileLimitsOf(pipeline.Destination), cancellationToken).ConfigureAwait(false)
-            : [];
-        var results = await new Tables.TableMaintenance(store, _time).RunAsync(pipeline.Name, expireOlderThan, cancellationToken).ConfigureAwait(false);
-        foreach (var c in compacted)
+        catch (Exception e) when (e is not OutOfMemoryException && runLock.MaintainLostError(e) is { } lost)
         {
-            var index = results.FindIndex(r => r.Table == c.Table);
-            if (index >= 0) results[index] = results[index] with { CompactedFiles = c.RewrittenFiles, WrittenFiles = c.WrittenFiles };
-            else results.Add(new Tables.TableMaintenanceResult(c.Table, 0, 0, [], c.RewrittenFiles, c.WrittenFiles));
+            // Whatever failed once the lock was lost (a cancelled call, above all) is its consequence.
+            throw lost;
         }
-        return new Tables.PipelineMaintenance(results, notices);
     }
 
     /// <summary>

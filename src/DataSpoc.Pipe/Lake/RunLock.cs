@@ -65,6 +65,18 @@ public sealed class RunLock : IAsyncDisposable
     /// <summary>The error of a run that lost this lock (null while it is held).</summary>
     public LockLostException? LostError => LostReason is { } reason ? new LockLostException(_store.Bucket + "/" + _key, reason) : null;
 
+    /// <summary>The error of a <c>maintain</c> that lost this lock (null while it is held); <paramref name="cause"/> is what its loss stopped.</summary>
+    internal LockLostException? MaintainLostError(Exception? cause) =>
+        LostReason is { } reason ? LockLostException.OfMaintain(_store.Bucket + "/" + _key, reason, cause) : null;
+
+    /// <summary>
+    /// The token for the holder's work (a run, <c>maintain</c>): cancelled by <paramref name="cancellationToken"/> (a
+    /// signal, the caller) or once the lock is lost (<see cref="Lost"/>), since another run may then be writing as this
+    /// pipeline. Every storage call of the work takes it, so the work stops at its next call, before its commit point.
+    /// </summary>
+    public CancellationTokenSource WorkCancellation(CancellationToken cancellationToken) =>
+        CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Lost);
+
     public static Task<RunLock> AcquireAsync(IObjectStore store, string pipeline, string runId, TimeProvider time, CancellationToken cancellationToken) =>
         AcquireAsync(store, pipeline, runId, time, DefaultLease, cancellationToken);
 
@@ -348,6 +360,19 @@ public sealed class PipelineLockedException(string pipeline, RunLock.LockInfo? h
     public string Pipeline { get; } = pipeline;
 }
 
-/// <summary>The run's lock was lost while it ran (its renewal was refused, or impossible until the lease ran out).</summary>
-public sealed class LockLostException(string lockKey, string reason)
-    : PipeException($"the run lost its pipeline lock {lockKey}: {reason}; nothing of this run was committed (another run may be writing as this pipeline)");
+/// <summary>The run's (or maintain's) lock was lost while it ran (its renewal was refused, or impossible until the lease ran out).</summary>
+public sealed class LockLostException : PipeException
+{
+    public LockLostException(string lockKey, string reason)
+        : base($"the run lost its pipeline lock {lockKey}: {reason}; nothing of this run was committed (another run may be writing as this pipeline)") { }
+
+    private LockLostException(string message, Exception? inner) : base(message, inner) { }
+
+    /// <summary>
+    /// A maintain's: it stops at its next step, each of which is whole or undone (a compaction's commit is rolled back
+    /// before its commit point, completed after it; expiry's deletions left undone are finished by the next maintain).
+    /// </summary>
+    internal static LockLostException OfMaintain(string lockKey, string reason, Exception? cause) =>
+        new($"maintain lost its pipeline lock {lockKey}: {reason}; it stopped there (another run may be writing as this pipeline): a compaction " +
+            "not yet committed was rolled back, and what it had completed stays; run maintain again", cause);
+}

@@ -77,7 +77,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         await using var runLock = await OpeningAsync(() => RunLock.AcquireAsync(store, split?.LockName ?? pipeline.Name, runId, _time, LockLease, cancellationToken)).ConfigureAwait(false);
         if (runLock.Notice is { } lockNotice) log.Notices.Add(lockNotice);
         // A lost lock stops the run: another run may now be writing as this pipeline.
-        using var runCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, runLock.Lost);
+        using var runCancel = runLock.WorkCancellation(cancellationToken);
         var observation = RunObservation.Start(options.Observers, runStart with { Bucket = store.Bucket });
         await observation.StartedAsync(log.Notices).ConfigureAwait(false);
 

@@ -134,7 +134,9 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
                     // The run's columns, then those only earlier live files hold (the previous schema's).
                     ["schemaString"] = SchemaString(commit, partitionColumn, previousMeta),
                     ["partitionColumns"] = new JsonArray(partitionColumn is null ? [] : [JsonValue.Create(partitionColumn)]),
-                    ["configuration"] = new JsonObject(),
+                    // The table's properties (set by another engine: delta.logRetentionDuration, say) stay: a metaData
+                    // action replaces the whole metaData.
+                    ["configuration"] = previousMeta?["configuration"]?.DeepClone() as JsonObject ?? new JsonObject(),
                     ["createdTime"] = previousMeta?["createdTime"]?.GetValue<long>() ?? now,
                 },
             });

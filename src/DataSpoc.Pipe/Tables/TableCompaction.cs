@@ -34,9 +34,11 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
     /// Compacts the tables of <paramref name="pipeline"/>: files below <paramref name="targetFileBytes"/> (capped by
     /// <paramref name="fileLimits"/>' bytes, the pipeline's <c>max_file_mb</c>) are joined into files of about that
     /// size holding no more rows than its <c>max_file_rows</c> (<see cref="WriteLimits.WithFileLimitsOf"/>).
+    /// <paramref name="heldLock"/>, the pipeline lock the caller holds, is checked right before the commit, as a run's is,
+    /// and bounds the commit's rollback when it is lost (<paramref name="cancellationToken"/> is cancelled then).
     /// </summary>
     public async Task<List<TableCompactionResult>> RunAsync(string pipeline, Compression compression, long targetFileBytes, WriteLimits fileLimits,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, RunLock? heldLock = null)
     {
         if (targetFileBytes <= 0) throw new ArgumentOutOfRangeException(nameof(targetFileBytes), "the target file size must be positive");
         targetFileBytes = Math.Min(targetFileBytes, fileLimits.MaxFileBytes);
@@ -55,7 +57,10 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
                 results.Add(result);
             }
             if (plan.Files.Count > 0)
-                await new LakeCommitter(store, time).CommitAsync(plan, cancellationToken).ConfigureAwait(false);
+            {
+                if (heldLock is not null) await heldLock.EnsureHeldAsync(cancellationToken).ConfigureAwait(false);
+                await new LakeCommitter(store, time).CommitAsync(plan, cancellationToken, rollbackCancellation: heldLock?.WindDown ?? default).ConfigureAwait(false);
+            }
             return results;
         }
         finally

@@ -7,11 +7,12 @@ using DataSpoc.Pipe.Storage;
 namespace DataSpoc.Pipe.Tables;
 
 /// <summary>
-/// What maintenance did to one table: snapshots expired and kept, files deleted by expiry, and (<c>--compact</c>) how
-/// many small files were rewritten into how many.
+/// What maintenance did to one table: snapshots expired and kept, files deleted by expiry, Delta log files deleted by
+/// the log's cleanup (a count: a first cleanup of a busy table deletes thousands), and (<c>--compact</c>) how many small
+/// files were rewritten into how many.
 /// </summary>
 public sealed record TableMaintenanceResult(string Table, int ExpiredSnapshots, int KeptSnapshots, IReadOnlyList<string> DeletedFiles,
-    int CompactedFiles = 0, int WrittenFiles = 0)
+    int CompactedFiles = 0, int WrittenFiles = 0, int DeletedLogFiles = 0)
 {
     /// <summary>The result as every front end prints it (<c>maintain --output json</c>, the MCP tool).</summary>
     public JsonObject ToJson() => new()
@@ -22,6 +23,7 @@ public sealed record TableMaintenanceResult(string Table, int ExpiredSnapshots, 
         ["deleted_files"] = new JsonArray([.. DeletedFiles.Select(f => (JsonNode)JsonValue.Create(f))]),
         ["compacted_files"] = CompactedFiles,
         ["written_files"] = WrittenFiles,
+        ["deleted_log_files"] = DeletedLogFiles,
     };
 }
 
@@ -52,13 +54,15 @@ public sealed class PipelineMaintenance(IReadOnlyList<TableMaintenanceResult> ta
 /// and deletes the files that only expired snapshots, or Delta removes older than the cutoff, still referenced:
 /// a file any kept snapshot, the live Delta version or a newer Delta remove needs is never deleted, and files no table
 /// metadata ever listed (e.g. written before the table had a table format) are left alone. Only files still on storage
-/// are deleted and reported (a Delta remove stays in the log long after an earlier maintain deleted its file).
+/// are deleted and reported (a Delta remove stays in the log long after an earlier maintain deleted its file). Then the
+/// Delta log's expired entries and checkpoints (<see cref="DeltaTable.ExpiredLogFilesAsync"/>).
 /// </summary>
 /// <remarks>
 /// The files to delete are saved in <see cref="LakePaths.ExpiryJournalKey"/> before the Iceberg expiry commit, since
 /// from that commit on no metadata names the expired snapshots: a maintain killed or failing before all of them are
 /// deleted leaves the journal, and the next maintain deletes those of its files that no snapshot or Delta version needs
-/// by then. The caller holds the pipeline's run lock.
+/// by then. The caller holds the pipeline's run lock: given, it is checked before each table's changes, and the
+/// cancellation token (cancelled once it is lost) before each deletion.
 /// </remarks>
 internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
 {
@@ -72,7 +76,7 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
         public long CurrentVersion => Next is null ? Version : Version + 1;
     }
 
-    public async Task<List<TableMaintenanceResult>> RunAsync(string pipeline, TimeSpan expireOlderThan, CancellationToken cancellationToken)
+    public async Task<List<TableMaintenanceResult>> RunAsync(string pipeline, TimeSpan expireOlderThan, CancellationToken cancellationToken, RunLock? heldLock = null)
     {
         var manifest = await new ManifestStore(store, time).ReadAsync(cancellationToken).ConfigureAwait(false);
         var results = new List<TableMaintenanceResult>();
@@ -92,9 +96,9 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
             var keep = new HashSet<string>(StringComparer.Ordinal);
             var resumed = pending?.Table == key;
             if (resumed) candidates.UnionWith(pending!.Files);
-            var deltaVersion = formats.Contains(TableFormatCommitter.Delta)
-                ? await CollectDeltaAsync(prefix, cutoff, candidates, keep, cancellationToken).ConfigureAwait(false)
-                : -1;
+            var (deltaVersion, expiredLog) = formats.Contains(TableFormatCommitter.Delta)
+                ? await CollectDeltaAsync(prefix, cutoff, expireOlderThan, candidates, keep, cancellationToken).ConfigureAwait(false)
+                : (-1, []);
             var expiry = formats.Contains(TableFormatCommitter.Iceberg)
                 ? await PlanIcebergExpiryAsync(commit, cutoff, candidates, keep, cancellationToken).ConfigureAwait(false)
                 : null;
@@ -106,24 +110,37 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
                 if (IsAbandonedTemp(obj) || (expiry is not null && IsDroppedMetadataVersion(prefix, obj, expiry))) candidates.Add(obj.Key);
             }
             var deleted = candidates.Where(k => !keep.Contains(k) && stored.Contains(k)).Order(StringComparer.Ordinal).ToList();
+            if (heldLock is not null) await heldLock.EnsureHeldAsync(cancellationToken).ConfigureAwait(false);
             if (deleted.Count > 0) await SaveJournalAsync(journalKey, key, deleted, cancellationToken).ConfigureAwait(false);
             if (expiry is { Next: { } next })
                 await PublishAsync(commit, expiry.Version + 1, next, cancellationToken).ConfigureAwait(false);
             if (expiry is not null)
                 await new IcebergTable(store, time).RefreshVersionHintAsync(prefix, expiry.Next is null ? expiry.Version : expiry.Version + 1, cancellationToken).ConfigureAwait(false);
-            foreach (var file in deleted) await store.DeleteAsync(file, cancellationToken).ConfigureAwait(false);
+            // A store may not look at the token when it deletes (file:// does not): a lost lock stops the deletions here.
+            foreach (var file in deleted)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                await store.DeleteAsync(file, cancellationToken).ConfigureAwait(false);
+            }
             if (deleted.Count > 0 || resumed) await store.DeleteAsync(journalKey, cancellationToken).ConfigureAwait(false);
             if (resumed) pending = null;
+            // After the data files: the log entries still name them (their removes), and a crash in between leaves a log a
+            // reader reads from its kept checkpoint, whose tombstones name those files too.
+            foreach (var file in expiredLog)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                await store.DeleteAsync(file, cancellationToken).ConfigureAwait(false);
+            }
             // The conditional-write locks of keys no writer can change again: every metadata version up to the current
             // one (each exists, created only if absent, or was deleted above as out of the log) and every Delta log entry
-            // up to the latest (kept: this tool does not clean up the Delta log).
+            // up to the latest (a writer creates only the version after the latest, which a cleanup never deletes).
             if (expiry is not null)
                 await store.RemoveConditionalWriteLocksAsync(IcebergTable.MetadataPrefix(prefix),
                     k => IcebergTable.VersionOf(prefix, k) <= expiry.CurrentVersion, cancellationToken).ConfigureAwait(false);
             if (deltaVersion >= 0)
                 await store.RemoveConditionalWriteLocksAsync(DeltaTable.LogPrefix(prefix),
                     k => DeltaTable.VersionOf(prefix, k) <= deltaVersion, cancellationToken).ConfigureAwait(false);
-            results.Add(new TableMaintenanceResult(key, expiry?.Expired ?? 0, expiry?.Kept ?? 0, deleted));
+            results.Add(new TableMaintenanceResult(key, expiry?.Expired ?? 0, expiry?.Kept ?? 0, deleted, DeletedLogFiles: expiredLog.Count));
         }
         // Its table no longer has a table format (or left the manifest): nothing tells which of its files are still needed.
         if (pending is not null) await store.DeleteAsync(journalKey, cancellationToken).ConfigureAwait(false);
@@ -255,17 +272,21 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
             ["files"] = new JsonArray([.. files.Select(f => (JsonNode)JsonValue.Create(f))]),
         }.ToJsonString()), WriteCondition.None, cancellationToken);
 
-    /// <summary>Collects the Delta table's files to delete and keep; returns its latest version (-1 without a log).</summary>
-    private async Task<long> CollectDeltaAsync(string prefix, DateTimeOffset cutoff, HashSet<string> candidates, HashSet<string> keep, CancellationToken cancellationToken)
+    /// <summary>
+    /// Collects the Delta table's data files to delete and keep; returns its latest version (-1 without a log) and its
+    /// expired log files, oldest first (the log keeps at least <paramref name="expireOlderThan"/>, see <see cref="DeltaTable.ExpiredLogFilesAsync"/>).
+    /// </summary>
+    private async Task<(long Latest, List<string> ExpiredLog)> CollectDeltaAsync(string prefix, DateTimeOffset cutoff, TimeSpan expireOlderThan,
+        HashSet<string> candidates, HashSet<string> keep, CancellationToken cancellationToken)
     {
         var delta = new DeltaTable(store, time);
         var latest = await delta.LatestVersionAsync(prefix, cancellationToken).ConfigureAwait(false);
-        if (latest < 0) return latest;
+        if (latest < 0) return (latest, []);
         var snapshot = await delta.SnapshotAsync(prefix, latest, cancellationToken).ConfigureAwait(false);
         keep.UnionWith(snapshot.Adds.Values.Select(Key));
         foreach (var remove in snapshot.Removes)
             ((remove["deletionTimestamp"]?.GetValue<long>() ?? 0) < cutoff.ToUnixTimeMilliseconds() ? candidates : keep).Add(Key(remove));
-        return latest;
+        return (latest, await delta.ExpiredLogFilesAsync(prefix, snapshot.MetaData, expireOlderThan, cancellationToken).ConfigureAwait(false));
 
         string Key(JsonObject action) => prefix + Uri.UnescapeDataString(action["path"]!.GetValue<string>());
     }

@@ -226,6 +226,25 @@ public class DeltaTableTests
         Assert.Equal(lake.ParquetKeys().Select(k => k["raw/test/orders/".Length..]).Order(), live.Keys.Select(Uri.UnescapeDataString).Order());
     }
 
+    [Theory]
+    [InlineData("interval 30 days", 30 * 24 * 60)]
+    [InlineData("30 days", 30 * 24 * 60)]
+    [InlineData("INTERVAL 1 Week", 7 * 24 * 60)]
+    [InlineData("interval 1 day 12 hours", 36 * 60)]
+    [InlineData("  interval   90 minutes ", 90)]
+    [InlineData("interval 600000 seconds", 10000)]
+    [InlineData("interval 1 month", null)]
+    [InlineData("interval 1 year", null)]
+    [InlineData("interval -1 days", null)]
+    [InlineData("interval 30", null)]
+    [InlineData("30d", null)]
+    [InlineData("", null)]
+    public void The_log_retention_property_reads_as_Delta_reads_its_intervals(string text, int? minutes)
+    {
+        Assert.Equal(minutes is { } m ? TimeSpan.FromMinutes(m) : null, DeltaTable.ParseInterval(text));
+        Assert.Equal(TimeSpan.MaxValue, DeltaTable.ParseInterval("interval 9223372036854775807 weeks"));
+    }
+
     [Fact]
     public async Task Every_tenth_commit_writes_a_parquet_checkpoint_that_DuckDB_reads_as_the_table_state()
     {

@@ -159,6 +159,73 @@ public class TableMaintenanceTests
         Assert.Single(lake.ParquetKeys());
     }
     [Fact]
+    public async Task Maintain_deletes_the_Delta_log_before_the_newest_checkpoint_older_than_the_tables_log_retention_oldest_first_and_the_table_reads_the_same()
+    {
+        using var lake = new TempLake();
+        PipelineDefinition P(string input) => lake.Pipeline("orders", input, p => p with { Destination = p.Destination with { TableFormat = TableFormats.Delta } });
+        const string Prefix = "raw/test/orders/";
+        var log = Path.Combine(lake.Root, Prefix, "_delta_log");
+        string Entry(long v) => Path.Combine(log, $"{v:D20}.json");
+        Assert.True((await TempLake.RunAsync(P(lake.WriteSinger("r0", Orders(1, 1))))).Succeeded);
+        // The table property, set as another Delta engine would; every later commit carries it on.
+        var v0 = File.ReadAllLines(Entry(0)).Select(l => JsonNode.Parse(l)!).ToList();
+        v0.Single(a => a["metaData"] is not null)["metaData"]!["configuration"]!["delta.logRetentionDuration"] = "interval 60 days";
+        File.WriteAllLines(Entry(0), v0.Select(a => a.ToJsonString()));
+        for (var run = 1; run <= 12; run++)
+            Assert.True((await TempLake.RunAsync(P(lake.WriteSinger("r" + run, Orders(run + 1, run + 1))))).Succeeded);
+        // Versions 0-10 and the checkpoint at 10 were written 40 days ago (a commit's time is its file's), 11 and 12 now.
+        foreach (var file in Directory.EnumerateFiles(log).Where(f => long.TryParse(Path.GetFileName(f).Split('.')[0], out var v) && v <= 10))
+            File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddDays(-40));
+
+        await using var store = new ObjectStoreFactory().Open(lake.Bucket);
+        async Task<TableMaintenanceResult> Maintain(TimeProvider time, TimeSpan olderThan) =>
+            Assert.Single(await new TableMaintenance(store, time).RunAsync("orders", olderThan, CancellationToken.None));
+        IEnumerable<long> Entries() => Enumerable.Range(0, 13).Select(v => (long)v).Where(v => File.Exists(Entry(v)));
+        var delta = new DeltaTable(store, TimeProvider.System);
+        async Task<List<List<string?>>> Read(long version)
+        {
+            var live = (await delta.SnapshotAsync(Prefix, version, CancellationToken.None)).Adds.Keys;
+            return lake.Query($"select id from read_parquet([{string.Join(", ", live.Select(p => $"'{lake.Root}/{Prefix}{Uri.UnescapeDataString(p)}'"))}]) order by id");
+        }
+        List<List<string?>> Ids(int to) => [.. Enumerable.Range(1, to).Select(i => new List<string?> { i.ToString(System.Globalization.CultureInfo.InvariantCulture) })];
+
+        // The table keeps its log 60 days: nothing goes now (Delta's default, 30 days, would take versions 0-9).
+        Assert.Equal(0, (await Maintain(TimeProvider.System, TimeSpan.FromDays(7))).DeletedLogFiles);
+        // 25 days later they are 65 days old, but --expire-older-than 90d keeps the entries naming the files it keeps.
+        var later = new ShiftedTime(DateTimeOffset.UtcNow.AddDays(25));
+        Assert.Equal(0, (await Maintain(later, TimeSpan.FromDays(90))).DeletedLogFiles);
+        Assert.Equal(Enumerable.Range(0, 13).Select(v => (long)v), Entries());
+
+        // A cleanup stopped at version 5 (a failing store, a kill) has deleted versions 0-4 only: the table still reads.
+        await using (var failing = new FaultingStore(new ObjectStoreFactory().Open(lake.Bucket), failDelete: k => k == $"{Prefix}_delta_log/{5:D20}.json"))
+            await Assert.ThrowsAsync<IOException>(() => new TableMaintenance(failing, later).RunAsync("orders", TimeSpan.FromDays(7), CancellationToken.None));
+        Assert.Equal(Enumerable.Range(5, 8).Select(v => (long)v), Entries());
+        Assert.Equal(Ids(13), await Read(12));
+
+        var result = await Maintain(later, TimeSpan.FromDays(7));
+        Assert.Equal(5, result.DeletedLogFiles);
+        Assert.Equal(5, result.ToJson()["deleted_log_files"]!.GetValue<int>());
+        Assert.Empty(result.DeletedFiles);
+        // Kept: the checkpoint a reader starts from, its entry and every one after it, _last_checkpoint.
+        Assert.Equal([10L, 11, 12], Entries());
+        Assert.True(File.Exists(Path.Combine(log, $"{10:D20}.checkpoint.parquet")));
+        Assert.True(File.Exists(Path.Combine(log, "_last_checkpoint")));
+        // Read back by our reader and DuckDB over its files: the latest version and one within the retention the same;
+        // a version before the kept checkpoint is gone.
+        Assert.Equal(Ids(13), await Read(12));
+        Assert.Equal(Ids(12), await Read(11));
+        Assert.Equal(Ids(11), await Read(10));
+        var gone = await Assert.ThrowsAsync<StorageException>(() => delta.SnapshotAsync(Prefix, 9, CancellationToken.None));
+        Assert.Contains($"{Prefix}_delta_log/{0:D20}.json is missing from the Delta log", gone.Message);
+        Assert.Equal(0, (await Maintain(later, TimeSpan.FromDays(7))).DeletedLogFiles);
+
+        // The table goes on, its property with it.
+        Assert.True((await TempLake.RunAsync(P(lake.WriteSinger("r13", Orders(14, 14))))).Succeeded);
+        Assert.Equal(Ids(14), await Read(13));
+        Assert.Equal("interval 60 days", (await delta.SnapshotAsync(Prefix, 13, CancellationToken.None)).MetaData["configuration"]!["delta.logRetentionDuration"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task The_metadata_log_keeps_the_newest_previous_versions_max_entries_and_maintain_deletes_the_metadata_files_it_no_longer_lists()
     {
         using var lake = new TempLake();

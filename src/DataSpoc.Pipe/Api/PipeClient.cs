@@ -513,6 +513,7 @@ public sealed class PipeClient
                 new Parquet.WriteLimits().WithFileLimitsOf(pipeline.Destination), cancellationToken).ConfigureAwait(false)
             : [];
         var results = await new Tables.TableMaintenance(store, _time).RunAsync(pipeline.Name, expireOlderThan, cancellationToken).ConfigureAwait(false);
+        await SplitRun.RemoveSettledLocksAsync(store, pipeline.Name, cancellationToken).ConfigureAwait(false);
         foreach (var c in compacted)
         {
             var index = results.FindIndex(r => r.Table == c.Table);

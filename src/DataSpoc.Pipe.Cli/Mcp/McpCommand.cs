@@ -28,9 +28,11 @@ internal sealed class McpCommand : AsyncCommand<McpCommand.Settings>
         builder.Logging.SetMinimumLevel(Environment.GetEnvironmentVariable("DATASPOC_PIPE_DEBUG") is "1" or "true" ? LogLevel.Debug : LogLevel.Warning);
         builder.Services.AddSingleton(Pipelines.Client(settings.Home, Stores.Create()));
         builder.Services.AddSingleton<PipeTools>();
+        // stdio through McpStdio: it answers the lines that are not JSON-RPC messages, which the SDK's transport drops.
+        var stdio = new McpStdio(Console.OpenStandardInput(), Console.OpenStandardOutput());
         builder.Services
             .AddMcpServer(o => o.ServerInfo = new() { Name = "dataspoc-pipe", Version = ToolVersion.Current })
-            .WithStdioServerTransport()
+            .WithStreamServerTransport(stdio.Input, stdio.Output)
             .WithTools<PipeTools>()
             .WithRequestFilters(f => f.AddCallToolFilter(ToolArguments.Filter))
             .WithResources<PipeResources>();

@@ -517,6 +517,7 @@ public sealed class PipeClient
                     new Parquet.WriteLimits().WithFileLimitsOf(pipeline.Destination), work.Token, runLock).ConfigureAwait(false)
                 : [];
             var results = await new Tables.TableMaintenance(store, _time).RunAsync(pipeline.Name, expireOlderThan, work.Token, runLock).ConfigureAwait(false);
+            await SplitRun.RemoveSettledLocksAsync(store, pipeline.Name, work.Token).ConfigureAwait(false);
             foreach (var c in compacted)
             {
                 var index = results.FindIndex(r => r.Table == c.Table);

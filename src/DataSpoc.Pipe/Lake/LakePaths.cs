@@ -66,7 +66,9 @@ public static class LakePaths
     /// <c>.dataspoc/staging/&lt;pipeline&gt;/&lt;split run&gt;/</c>, under the metadata root, so no reader of the lake's
     /// <c>&lt;path&gt;/&lt;source&gt;/&lt;table&gt;/</c> layout sees a staged file.
     /// </summary>
-    public static string SplitRunPrefix(string pipeline, string splitRun) => $".dataspoc/staging/{Safe(pipeline)}/{LakeNames.Segment(splitRun, "split run")}/";
+    public static string SplitRunPrefix(string pipeline, string splitRun) => SplitRunsPrefix(pipeline) + LakeNames.Segment(splitRun, "split run") + "/";
+    /// <summary>The staging folders of every split run of the pipeline.</summary>
+    public static string SplitRunsPrefix(string pipeline) => $".dataspoc/staging/{Safe(pipeline)}/";
     /// <summary>The key ranges every worker of the split run reads (created once, by the first worker, with a conditional write).</summary>
     public static string SplitPlanKey(string pipeline, string splitRun) => SplitRunPrefix(pipeline, splitRun) + "plan.json";
     /// <summary>One part's staged Parquet files (replaced when the part is read again).</summary>

@@ -275,6 +275,8 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
             await foreach (var obj in store.ListAsync(prefix, CancellationToken.None).ConfigureAwait(false))
                 if (obj.Key != committedKey) leftovers.Add(obj.Key);
             foreach (var key in leftovers) await store.DeleteAsync(key, CancellationToken.None).ConfigureAwait(false);
+            // committed.json settles every staging key of the split run: their conditional-write locks go too (RemoveSettledLocksAsync).
+            await store.RemoveConditionalWriteLocksAsync(prefix, _ => true, CancellationToken.None).ConfigureAwait(false);
             notices.Add(landed
                 ? $"split run {splitRun} had landed before its worker stopped; closed it"
                 : $"committed split run {splitRun}: {parts} parts, {summary.Rows} rows, {plan!.Files.Count} files in one commit (run {commitRunId})");
@@ -284,6 +286,24 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
         {
             throw lost;
         }
+    }
+
+    /// <summary>
+    /// Removes the conditional-write locks (a <c>file://</c> store's <c>.lck</c> sidecars) of the staging keys of every
+    /// committed split run of <paramref name="pipeline"/>: the commit removes its own, this those a commit left (held by a
+    /// late worker then, or left by an older build). They are settled: <c>committed.json</c> is written before them and
+    /// never deleted, and every step of a split run checks it under the pipeline's lock before anything lands, so a late
+    /// worker that still wins a conditional write there (its plan, its done record, the commit claim) lands nothing.
+    /// </summary>
+    internal static async Task RemoveSettledLocksAsync(IObjectStore store, string pipeline, CancellationToken cancellationToken)
+    {
+        var prefix = LakePaths.SplitRunsPrefix(pipeline);
+        var committed = new List<string>();
+        await foreach (var obj in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+            if (obj.Key.EndsWith("/committed.json", StringComparison.Ordinal) && obj.Key.IndexOf('/', prefix.Length) == obj.Key.Length - "/committed.json".Length)
+                committed.Add(obj.Key[..^"committed.json".Length]);
+        if (committed.Count > 0)
+            await store.RemoveConditionalWriteLocksAsync(prefix, k => committed.Any(run => k.StartsWith(run, StringComparison.Ordinal)), cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task<CommitPlan> PlanAsync(IObjectStore store, PipelineDefinition pipeline, Manifest manifest, List<SplitPartRecord> records,

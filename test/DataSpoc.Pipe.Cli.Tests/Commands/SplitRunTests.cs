@@ -209,8 +209,8 @@ public sealed class SplitRunTests(PostgresServer server, CloudServers servers, I
 
         // The staging folder keeps only the record that closes the split run; a late worker of it changes nothing.
         var staging = Path.Combine(_home.Lake, ".dataspoc", "staging", "items", "job-full-1");
-        // (file:// keeps a conditional write's "<key>.lck" beside the key: a detail of that store, not an object.)
-        Assert.Equal(["committed.json"], Directory.GetFiles(staging, "*", SearchOption.AllDirectories).Select(f => Path.GetFileName(f)).Where(f => !f.EndsWith(".lck", StringComparison.Ordinal)));
+        // (file:// conditional writes' "<key>.lck" sidecars included: the commit settled those keys and removed them.)
+        Assert.Equal(["committed.json"], Directory.GetFiles(staging, "*", SearchOption.AllDirectories).Select(f => Path.GetFileName(f)));
         var late = RunIndex(1, "job-full-1");
         Assert.Equal(1, late.ExitCode);
         Assert.Contains("split run job-full-1 of pipeline 'items' was already committed", late.Stdout + late.Stderr);
@@ -307,11 +307,33 @@ public sealed class SplitRunTests(PostgresServer server, CloudServers servers, I
         Assert.Equal(1, missing.ExitCode);
         Assert.Contains("part(s) 0, 1, 2, 3 of 4 are not done", missing.Stdout);
 
+        // Staged: the plan's, the parts' and the claim's conditional writes each keep their file:// lock sidecar meanwhile.
+        var staging = Path.Combine(_home.Lake, ".dataspoc", "staging", "items");
+        Assert.Contains(Path.Combine(staging, "manual-1", "plan.json.lck"), Directory.GetFiles(staging, "*.lck", SearchOption.AllDirectories));
+
         File.Delete(lockFile);
         var commit = CliProcess.Run(_home, "run", "items", "--commit-parts", "--split-run", "manual-1", "-o", "json");
         Assert.True(commit.ExitCode == 0, commit.ToString());
         Assert.Contains("committed split run manual-1: 4 parts, 2000 rows", commit.Stdout);
         Assert.Equal(await DatabaseRowsAsync(db), LakeRows(table));
+        // The commit settled every staging key of the split run: their sidecars went with them (they stayed forever).
+        Assert.Equal([Path.Combine(staging, "manual-1", "committed.json")], Directory.GetFiles(Path.Combine(staging, "manual-1"), "*", SearchOption.AllDirectories));
+
+        // What earlier builds left: the sidecars of a committed split run, and those of one still open, which stay.
+        string Sidecar(string splitRun, string key)
+        {
+            var path = Path.Combine(staging, splitRun, key + ".lck");
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllBytes(path, []);
+            return path;
+        }
+        var settled = new[] { Sidecar("old-1", "plan.json"), Sidecar("old-1", "done/part-0000.json"), Sidecar("old-1", "commit-claim.json") };
+        File.WriteAllText(Path.Combine(staging, "old-1", "committed.json"), "{}");
+        var open = Sidecar("open-1", "plan.json");
+        var maintain = CliProcess.Run(_home, "maintain", "items");
+        Assert.True(maintain.ExitCode == 0, maintain.ToString());
+        Assert.All(settled, path => Assert.False(File.Exists(path), path));
+        Assert.True(File.Exists(open), "a split run not committed may still be written: its sidecars stay");
         // A retry of the last index now finds the split run closed and changes nothing: it does not start, so it writes
         // no run log and the pipeline's latest run stays the commit (it used to become a failure, shown by status).
         var logs = Directory.GetFiles(Path.Combine(_home.Lake, ".dataspoc", "logs"), "*.json", SearchOption.AllDirectories).Length;

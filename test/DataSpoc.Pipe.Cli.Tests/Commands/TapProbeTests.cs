@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using DataSpoc.Pipe.Cli.Tests.Support;
+using DataSpoc.Pipe.Tests.Support;
 
 namespace DataSpoc.Pipe.Cli.Tests.Commands;
 
@@ -138,11 +139,11 @@ public sealed class TapProbeTests : IDisposable
             echo '{"type":"RECORD","stream":"s","record":{"id":1}}'
             """);
         Directory.CreateDirectory(_home.Home);
-        Sh("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", _home.Home);
+        HostCommand.Run("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", _home.Home);
         try
         {
             WriteTapPipeline("ro", Path.Combine(_home.Root, "tap-ro"));
-            Sh("mount", "-o", "remount,ro", _home.Home);
+            HostCommand.Run("mount", "-o", "remount,ro", _home.Home);
             var cache = Path.Combine(_home.Pipelines, "ro.tap.json");
 
             var run = CliProcess.Run(_home, "run", "ro", "--output", "json");
@@ -163,18 +164,8 @@ public sealed class TapProbeTests : IDisposable
         }
         finally
         {
-            Sh("umount", "--lazy", _home.Home);
+            HostCommand.Run("umount", "--lazy", _home.Home);
         }
-    }
-
-    private static void Sh(string command, params string[] args)
-    {
-        var psi = new ProcessStartInfo(command) { RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"{command} {string.Join(' ', args)} failed ({p.ExitCode}): {err} (this test needs root and tmpfs)");
     }
 
     [Fact]

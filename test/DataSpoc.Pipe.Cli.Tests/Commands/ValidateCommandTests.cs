@@ -1,4 +1,5 @@
 using DataSpoc.Pipe.Cli.Tests.Support;
+using DataSpoc.Pipe.Tests.Support;
 
 namespace DataSpoc.Pipe.Cli.Tests.Commands;
 
@@ -44,7 +45,7 @@ public sealed class ValidateCommandTests : IDisposable
         {
             // A read-only file system: the tests run as root, which permission bits do not stop.
             Directory.CreateDirectory(tmpdir);
-            Sh("mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", tmpdir);
+            HostCommand.Run("mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", tmpdir);
         }
         try
         {
@@ -66,18 +67,8 @@ public sealed class ValidateCommandTests : IDisposable
         }
         finally
         {
-            if (kind == "read-only") Sh("umount", "--lazy", tmpdir);
+            if (kind == "read-only") HostCommand.Run("umount", "--lazy", tmpdir);
         }
-    }
-
-    private static void Sh(string command, params string[] args)
-    {
-        var psi = new System.Diagnostics.ProcessStartInfo(command) { RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = System.Diagnostics.Process.Start(psi)!;
-        var err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"{command} {string.Join(' ', args)} failed ({p.ExitCode}): {err} (this test needs root and tmpfs)");
     }
 
     [Fact]

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Lake;
@@ -24,7 +23,7 @@ public class StorageFailureTests
     public async Task A_full_disk_fails_the_run_saying_so_and_leaves_committed_data_state_and_no_temp_files(int records)
     {
         using var lake = new TempLake();
-        Sh("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", lake.Root);
+        HostCommand.Run("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", lake.Root);
         try
         {
             await BadInputCorpusTests.LandGoodRunAsync(lake, "disk-full");
@@ -45,7 +44,7 @@ public class StorageFailureTests
         finally
         {
             var open = OpenFilesUnder(lake.Root);
-            Sh("umount", "--lazy", lake.Root);
+            HostCommand.Run("umount", "--lazy", lake.Root);
             Assert.True(open.Count == 0, "the run left files open: " + string.Join(", ", open));
         }
     }
@@ -54,7 +53,7 @@ public class StorageFailureTests
     public async Task A_disk_that_fills_while_a_file_is_encoded_fails_the_run_naming_that_file()
     {
         using var lake = new TempLake();
-        Sh("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", lake.Root);
+        HostCommand.Run("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", lake.Root);
         try
         {
             await BadInputCorpusTests.LandGoodRunAsync(lake, "encode-full");
@@ -76,7 +75,7 @@ public class StorageFailureTests
         }
         finally
         {
-            Sh("umount", "--lazy", lake.Root);
+            HostCommand.Run("umount", "--lazy", lake.Root);
         }
     }
 
@@ -163,11 +162,11 @@ public class StorageFailureTests
     public async Task A_read_only_bucket_fails_the_run_at_once_naming_the_file_instead_of_waiting_on_its_lock()
     {
         using var lake = new TempLake();
-        Sh("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", lake.Root);
+        HostCommand.Run("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", lake.Root);
         try
         {
             await BadInputCorpusTests.LandGoodRunAsync(lake, "read-only");
-            Sh("mount", "-o", "remount,ro", lake.Root);
+            HostCommand.Run("mount", "-o", "remount,ro", lake.Root);
             var more = lake.Pipeline("read-only", lake.WriteSinger("more.singer", BadInputCorpusTests.Schema, BadInputCorpusTests.Record(4)));
 
             // On a thread of its own: a run that waits on the lock forever would otherwise hold the test's thread too.
@@ -177,7 +176,7 @@ public class StorageFailureTests
         }
         finally
         {
-            Sh("umount", "--lazy", lake.Root);
+            HostCommand.Run("umount", "--lazy", lake.Root);
         }
     }
 
@@ -270,24 +269,15 @@ public class StorageFailureTests
     /// <summary>Runs <paramref name="work"/> while <paramref name="folder"/> refuses every write (<c>chattr +i</c>; root ignores chmod).</summary>
     private static async Task<T> WhileImmutable<T>(string folder, Func<Task<T>> work)
     {
-        Sh("chattr", "+i", folder);
+        HostCommand.Run("chattr", "+i", folder);
         try
         {
             return await work();
         }
         finally
         {
-            Sh("chattr", "-i", folder);
+            HostCommand.Run("chattr", "-i", folder);
         }
     }
 
-    private static void Sh(string command, params string[] args)
-    {
-        var psi = new ProcessStartInfo(command) { RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"{command} {string.Join(' ', args)} failed ({p.ExitCode}): {err} (these tests need root and tmpfs/chattr support)");
-    }
 }

@@ -162,6 +162,26 @@ public sealed class TableChange
     [JsonPropertyName("merge")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public MergeCounts? Merge { get; set; }
 
     /// <summary>
+    /// An append's or a merge's columns of its own files: the commit sets the entry's columns to these, then those only the
+    /// table's earlier files hold, from the entry as it is at the commit (<see cref="ManifestColumn.AfterAdding"/>):
+    /// another pipeline may have added to the table since this run read the manifest. Null for a replace, and in the
+    /// journal of an older build (its <see cref="Entry"/>'s columns, computed when it planned, stand).
+    /// </summary>
+    [JsonPropertyName("run_columns")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public List<ManifestColumn>? RunColumns { get; set; }
+
+    /// <summary>
+    /// The entry's columns when the run planned (null: no entry), against which the run already reported its type
+    /// changes; the commit finds those against columns another commit added since (<see cref="LateTypeChanges"/>).
+    /// </summary>
+    [JsonPropertyName("planned_over")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public List<ManifestColumn>? PlannedOver { get; set; }
+
+    /// <summary>
+    /// Set by the commit: the run's type changes against the entry as it was at the commit that it had not reported when
+    /// it planned (another pipeline's files, committed meanwhile, hold the column in another type).
+    /// </summary>
+    [JsonIgnore] internal List<ManifestColumn.TypeChange> LateTypeChanges { get; set; } = [];
+
+    /// <summary>
     /// A merge's table totals after the commit, from the manifest entry the run read: what a build of the
     /// <see cref="CommitPlan.LegacyFormat"/> sets the entry to (it knows no <see cref="Merge"/>), and what this build
     /// applies when it completes such a build's journal (which has no <see cref="Merge"/>).
@@ -197,6 +217,8 @@ public sealed record MergeCounts(
 }
 
 /// <summary>The content of a claim on a superseded file (<see cref="LakePaths.SupersededClaimKey"/>): whose commit removes it.</summary>
+/// <remarks>A claim on an Iceberg field id (<see cref="LakePaths.ColumnIdClaimKey"/>) also says which column it numbers (<c>path type</c>).</remarks>
 public sealed record SupersededClaim(
     [property: JsonPropertyName("pipeline")] string Pipeline,
-    [property: JsonPropertyName("run_id")] string RunId);
+    [property: JsonPropertyName("run_id")] string RunId,
+    [property: JsonPropertyName("column"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Column = null);

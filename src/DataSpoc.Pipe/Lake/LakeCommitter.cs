@@ -60,11 +60,18 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
                 await store.DeleteAsync(JournalKey(plan.Pipeline), cancellationToken).ConfigureAwait(false);
                 throw new CommitConflictException(conflict);
             }
+            if (await ClaimColumnIdsAsync(plan, cancellationToken).ConfigureAwait(false) is { } idConflict)
+            {
+                await ReleaseClaimsAsync(plan, cancellationToken).ConfigureAwait(false);
+                await store.DeleteAsync(JournalKey(plan.Pipeline), cancellationToken).ConfigureAwait(false);
+                throw new ColumnIdConflictException($"{idConflict}. Nothing of this run was committed (no file landed, the state is unchanged): " +
+                    $"run pipeline '{plan.Pipeline}' again, and it numbers its new columns after the table's");
+            }
             await LandAsync(plan, cancellationToken).ConfigureAwait(false);
             plan.Phase = CommitPlan.PhaseLanded;
             await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is not CommitConflictException)
+        catch (Exception e) when (e is not CommitConflictException and not ColumnIdConflictException)
         {
             // Nothing was removed or published yet: a run that is still alive takes back what it landed itself (the same
             // rollback the next run does after a kill), so its files do not stay visible to readers that glob the
@@ -286,6 +293,43 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
     }
 
     /// <summary>
+    /// Claims every Iceberg field id the plan's files carry for a column new to its table (<see cref="Tables.TableMetadataCommit.NewColumns"/>;
+    /// created only if absent, in id order), then checks the table as it is now for them
+    /// (<see cref="Tables.IcebergTable.ColumnIdConflict"/>). Returns null when every id is this commit's to add, else why
+    /// not. Two runs that took their ids at the same time numbered their new columns from the same <c>last-column-id</c>:
+    /// without the claim both could pass the check and then both commit, one after the other, two columns under one id.
+    /// Another run's claim for the same column and type is no conflict: both land it under that one id.
+    /// </summary>
+    private async Task<string?> ClaimColumnIdsAsync(CommitPlan plan, CancellationToken cancellationToken)
+    {
+        foreach (var table in plan.TableMetadata)
+        {
+            var columns = table.NewColumns.OrderBy(c => c.Id).ToList();
+            if (columns.Count == 0) continue;
+            foreach (var (path, id, type) in columns)
+            {
+                var column = $"'{path}' ({type})";
+                var claimKey = LakePaths.ColumnIdClaimKey(table.Prefix, id);
+                if (await store.PutAsync(claimKey, LakeJson.Serialize(new SupersededClaim(plan.Pipeline, plan.RunId, column)), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))
+                    continue;
+                var holder = await ClaimOfAsync(claimKey, cancellationToken).ConfigureAwait(false);
+                if (holder is not null && (holder.RunId == plan.RunId || holder.Column == column)) continue;
+                return $"Iceberg table {table.Location}: field id {id}, which this run's files carry for column {column}, is being given to " +
+                    $"{holder?.Column ?? "another column"} by another commit (pipeline '{holder?.Pipeline ?? "?"}', run {holder?.RunId ?? "?"}; claim {store.Bucket}/{claimKey}; " +
+                    "if that run died, the next run of its pipeline completes or rolls back its commit and releases the claim)";
+            }
+            var (version, current) = await new Tables.IcebergTable(store, time).LoadCurrentAsync(table.Prefix, cancellationToken).ConfigureAwait(false);
+            if (Tables.IcebergTable.ColumnIdConflict(table, current, version) is { } conflict) return conflict;
+        }
+        return null;
+    }
+
+    /// <summary>The keys of the claims this plan takes: on its superseded files, then on its new Iceberg field ids.</summary>
+    private static IEnumerable<string> ClaimKeys(CommitPlan plan) =>
+        plan.Claimed.Select(LakePaths.SupersededClaimKey)
+            .Concat(plan.TableMetadata.SelectMany(t => t.NewColumns.Select(c => LakePaths.ColumnIdClaimKey(t.Prefix, c.Id))));
+
+    /// <summary>
     /// Deletes the claims this plan's run holds (never another run's: a lost claim stays with its holder). When
     /// <paramref name="filesGone"/> (the commit took the claimed files out of their tables), also the claims' conditional
     /// write locks: a later claim of such a file fails on the file's absence whoever wins it, so no lock is needed for it
@@ -293,19 +337,21 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
     /// </summary>
     private async Task ReleaseClaimsAsync(CommitPlan plan, CancellationToken cancellationToken, bool filesGone = false)
     {
-        foreach (var key in plan.Claimed)
+        foreach (var claimKey in ClaimKeys(plan))
         {
-            var claimKey = LakePaths.SupersededClaimKey(key);
             if (await ClaimHolderAsync(claimKey, cancellationToken).ConfigureAwait(false) != plan.RunId) continue;
             await store.DeleteAsync(claimKey, cancellationToken).ConfigureAwait(false);
             if (filesGone) await store.RemoveConditionalWriteLocksAsync(claimKey, k => k == claimKey, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private async Task<string?> ClaimHolderAsync(string claimKey, CancellationToken cancellationToken)
+    private async Task<string?> ClaimHolderAsync(string claimKey, CancellationToken cancellationToken) =>
+        (await ClaimOfAsync(claimKey, cancellationToken).ConfigureAwait(false))?.RunId;
+
+    private async Task<SupersededClaim?> ClaimOfAsync(string claimKey, CancellationToken cancellationToken)
     {
         if (await store.GetAsync(claimKey, cancellationToken).ConfigureAwait(false) is not { } stored) return null;
-        try { return LakeJson.Deserialize<SupersededClaim>(stored.Content, "claim").RunId; }
+        try { return LakeJson.Deserialize<SupersededClaim>(stored.Content, "claim"); }
         catch (System.Text.Json.JsonException) { return null; }
     }
 
@@ -357,6 +403,13 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
                 stats.Files = previous.Stats.Files + change.Files;
                 stats.Bytes = previous.Stats.Bytes + change.Bytes;
             }
+            if (!change.Replace && change.RunColumns is { } runColumns)
+            {
+                // The entry as it is now, not as the run planned: another pipeline may have committed columns to the table since.
+                entry.Columns = ManifestColumn.AfterAdding(previous?.Columns, runColumns);
+                change.LateTypeChanges = previous is null ? []
+                    : [.. ManifestColumn.TypeChanges(previous.Columns, runColumns).Except(ManifestColumn.TypeChanges(change.PlannedOver ?? [], runColumns))];
+            }
             stats.TotalRows = entry.RowCount;
             stats.Extractions = (previous?.Stats.Extractions ?? 0) + 1;
             stats.LastExtraction = plan.StartedAt;
@@ -381,3 +434,10 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
 /// landed nothing and removed nothing. A run plans again against the table as it is now.
 /// </summary>
 public sealed class CommitConflictException(string message) : PipeException(message);
+
+/// <summary>
+/// A commit's data files carry Iceberg field ids for new columns that another commit gave other columns since the run
+/// took them (two runs adding columns to one table at the same time): it landed nothing. Planning again cannot help, as
+/// the files carry the ids; the pipeline's next run takes its ids from the table as it is then.
+/// </summary>
+public sealed class ColumnIdConflictException(string message) : PipeException(message);

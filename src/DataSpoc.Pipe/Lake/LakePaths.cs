@@ -46,6 +46,12 @@ public static class LakePaths
     /// </summary>
     public static string SupersededClaimKey(string dataFileKey) => $"{ClaimsPrefix}{dataFileKey}.json";
     public const string ClaimsPrefix = ".dataspoc/claims/";
+    /// <summary>
+    /// The claim a commit creates (only if absent) on a field id it gave a column new to an Iceberg table (its files carry
+    /// it) before anything of it lands: two runs that took ids at the same time never both land one id for two columns.
+    /// </summary>
+    public static string ColumnIdClaimKey(string tablePrefix, int fieldId) =>
+        $"{ClaimsPrefix}{tablePrefix}metadata/field-id-{fieldId.ToString(System.Globalization.CultureInfo.InvariantCulture)}.json";
     /// <summary>The data file a <see cref="SupersededClaimKey"/> claims, else null.</summary>
     public static string? ClaimedFileKey(string claimKey) =>
         claimKey.StartsWith(ClaimsPrefix, StringComparison.Ordinal) && claimKey.EndsWith(".json", StringComparison.Ordinal)

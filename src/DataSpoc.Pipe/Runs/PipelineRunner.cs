@@ -174,6 +174,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                         // writing as this pipeline by then. The commit rolls itself back, at most a lease long.
                         runCancel.Token.ThrowIfCancellationRequested();
                         await committer.CommitAsync(plan, runLock.Lost, log.Notices, runLock.WindDown).ConfigureAwait(false);
+                        LateTypeChangeNotices(pipeline, ingest, sourceName, plan, log.Notices);
                         break;
                     }
                     catch (CommitConflictException conflict) when (attempt < MergeCommitAttempts)
@@ -349,7 +350,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     private static string Describe(Exception e, string step) => e switch
     {
         OperationCanceledException => "the run was cancelled",
-        ConfigException or SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException or LockLostException or CommitConflictException
+        ConfigException or SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException or LockLostException or CommitConflictException or ColumnIdConflictException
             or Merge.MergeException or SplitRunException or PipelineLockedException or TableOwnerException or Tables.TableChangeException => e.Message,
         AggregateException { InnerExceptions.Count: 1 } a => Describe(a.InnerException!, step),
         _ => $"{step} failed: {e.Message}",
@@ -681,6 +682,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 Merge = mergeCounts,
                 // For an older build that completes this commit (it reads only these): see TableChange.Totals.
                 Totals = mergeCounts?.TotalsAfter(previous, files.Count, files.Sum(f => f.Bytes)),
+                RunColumns = replace ? null : runColumns,
+                PlannedOver = replace ? null : previous?.Columns,
                 Entry = new ManifestTable
                 {
                     Source = sourceName,
@@ -739,6 +742,21 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         return notices;
     }
 
+    /// <summary>
+    /// The type changes the commit found against columns another pipeline committed to a table after this run planned
+    /// (<see cref="TableChange.LateTypeChanges"/>): said like those found when planning. The other run's files are none
+    /// that a merge of this run rewrote. (Iceberg never gets here: such a column's field id collides, and the commit fails.)
+    /// </summary>
+    private static void LateTypeChangeNotices(PipelineDefinition pipeline, RunIngest ingest, string sourceName, CommitPlan plan, List<string> notices)
+    {
+        foreach (var change in plan.Tables.Where(c => c.LateTypeChanges.Count > 0))
+        {
+            var stream = ingest.Streams.FirstOrDefault(s => sourceName + "/" + s.Table == change.Key)?.Name ?? change.Entry.Table;
+            notices.AddRange(TypeChangeNotices(stream, change.LateTypeChanges, pipeline.Destination.TableFormat, 0, 0)
+                .Select(n => n + $" (the other type is in files another pipeline committed to {change.Key} while this run ran)"));
+        }
+    }
+
     /// <summary>The data files of a table's current Iceberg snapshot, else of its current Delta version.</summary>
     private static Task<List<string>> LiveDataFileKeysAsync(PipelineDefinition pipeline, IObjectStore store, string prefix, CancellationToken cancellationToken)
     {
@@ -779,6 +797,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             KeepsEarlierFiles = !replace,
             PartitionBy = pipeline.Destination.PartitionBy,
             Schema = Tables.TableMetadataCommit.SchemaOfRun(columns, fileSchemas, ids, pipeline.Destination.PartitionBy),
+            BaseLastColumnId = formats.HasFlag(TableFormats.Iceberg) ? ids.BaseLastColumnId : null,
             Files = [.. files.Select(f => Tables.DataFileFooter.Read(f.LocalPath, f.Key, partitionDates.GetValueOrDefault(f.LocalPath)))],
         };
     }

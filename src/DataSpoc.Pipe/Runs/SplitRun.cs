@@ -361,6 +361,8 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
                 Rows = streams.Sum(x => x.Stream.Records),
                 Files = files.Count,
                 Bytes = files.Sum(f => f.Bytes),
+                RunColumns = replace ? null : columns,
+                PlannedOver = replace ? null : previous?.Columns,
                 Entry = new ManifestTable
                 {
                     Source = sourceName,

@@ -46,7 +46,7 @@ internal sealed partial class IcebergTable
             if (merge)
             {
                 var currentSchema = metadata["schemas"]!.AsArray().First(s => s!["schema-id"]!.GetValue<int>() == schemaId)!.AsObject();
-                schemaId = EvolveSchema(metadata, new JsonObject { ["fields"] = commit.FieldsKeepingEarlier(commit.Schema["fields"]!.AsArray(), currentSchema["fields"]?.AsArray()) });
+                schemaId = EvolveSchema(metadata, commit, version, currentSchema["fields"]?.AsArray());
             }
             var schema = metadata["schemas"]!.AsArray().First(s => s!["schema-id"]!.GetValue<int>() == schemaId)!.AsObject();
             var specId = merge ? EvolveSpec(metadata, IcebergSchema.PartitionFieldOf(schema, commit.PartitionBy), out _) : metadata["default-spec-id"]!.GetValue<int>();

@@ -115,6 +115,23 @@ internal sealed partial class IcebergTable(IObjectStore store, TimeProvider time
     }
 
     /// <summary>
+    /// Why <paramref name="commit"/>'s files cannot join the table as it is now (<paramref name="current"/>, version
+    /// <paramref name="version"/>): another commit since the run took its ids gave one of the ids its files carry for a
+    /// new column to another column (<see cref="IcebergFieldIds.Collisions"/>). Null when they fit, or when the commit
+    /// does not say which ids it took (a journal of an older build).
+    /// </summary>
+    public static string? ColumnIdConflict(TableMetadataCommit commit, JsonObject? current, long version)
+    {
+        if (current is null || commit.BaseLastColumnId is not { } baseLast || !commit.Has(TableFormatCommitter.Iceberg)) return null;
+        var collisions = IcebergFieldIds.Collisions(commit.Schema["fields"]!.AsArray(), baseLast, current);
+        if (collisions.Count == 0) return null;
+        var by = CurrentSnapshot(current)?["summary"]?[RunIdProperty]?.GetValue<string>() is { } run ? $", run {run}" : "";
+        return $"Iceberg table {commit.Location}: another commit numbered new columns while this run ran (the table is at version v{version}{by}; " +
+            $"this run took its field ids when the table's last-column-id was {baseLast}), and this run's data files carry those ids for other columns: " +
+            string.Join("; ", collisions) + ". A table cannot hold two columns with one field id (Iceberg readers would read one column's values as the other's)";
+    }
+
+    /// <summary>
     /// Commits the run's snapshot; returns the key of the metadata file now current. Idempotent per run: when the
     /// current snapshot already carries <paramref name="runId"/> (a commit completed before a crash), nothing is written.
     /// </summary>
@@ -140,7 +157,7 @@ internal sealed partial class IcebergTable(IObjectStore store, TimeProvider time
             var metadata = current?.DeepClone().AsObject() ?? NewTable(commit.Location, now);
             var currentSchema = current is null ? null : metadata["schemas"]!.AsArray()
                 .FirstOrDefault(s => s!["schema-id"]!.GetValue<int>() == current["current-schema-id"]!.GetValue<int>());
-            var schemaId = EvolveSchema(metadata, new JsonObject { ["fields"] = commit.FieldsKeepingEarlier(commit.Schema["fields"]!.AsArray(), currentSchema?["fields"]?.AsArray()) });
+            var schemaId = EvolveSchema(metadata, commit, version, currentSchema?["fields"]?.AsArray());
             var schema = metadata["schemas"]!.AsArray().First(s => s!["schema-id"]!.GetValue<int>() == schemaId)!.AsObject();
             var partition = IcebergSchema.PartitionFieldOf(schema, commit.PartitionBy);
             var specId = EvolveSpec(metadata, partition, out partition);
@@ -287,9 +304,17 @@ internal sealed partial class IcebergTable(IObjectStore store, TimeProvider time
         ["metadata-log"] = new JsonArray(),
     };
 
-    /// <summary>Makes <paramref name="fields"/> the current schema: the existing one with equal fields, else a new schema id.</summary>
-    private static int EvolveSchema(JsonObject metadata, JsonObject fields)
+    /// <summary>
+    /// Makes the table's schema after <paramref name="commit"/> (<see cref="TableMetadataCommit.FieldsKeepingEarlier"/> of
+    /// the <paramref name="currentFields"/> of version <paramref name="version"/>, which <paramref name="metadata"/> still
+    /// is) the current schema: the existing one with equal fields, else a new schema id. Refuses ids its files carry that
+    /// the table gave other columns since the run took them: the commit's claims (<see cref="Lake.LakeCommitter"/>) keep
+    /// dataspoc-pipe commits from getting here with one, so only another writer can (an older build, another engine).
+    /// </summary>
+    private static int EvolveSchema(JsonObject metadata, TableMetadataCommit commit, long version, JsonArray? currentFields)
     {
+        if (ColumnIdConflict(commit, metadata, version) is { } conflict) throw new StorageException(conflict);
+        var fields = new JsonObject { ["fields"] = commit.FieldsKeepingEarlier(commit.Schema["fields"]!.AsArray(), currentFields) };
         var schemas = metadata["schemas"]!.AsArray();
         var maxId = fields["fields"]!.AsArray().Max(f => MaxId(f!));
         metadata["last-column-id"] = Math.Max(metadata["last-column-id"]!.GetValue<int>(), maxId);

@@ -40,6 +40,17 @@ public sealed class TableMetadataCommit
     /// the columns only they hold (<see cref="FieldsKeepingEarlier"/>).
     /// </summary>
     [JsonPropertyName("keeps_earlier_files")] public bool KeepsEarlierFiles { get; set; }
+    /// <summary>
+    /// The Iceberg table's <c>last-column-id</c> when the run took the ids its files carry
+    /// (<see cref="IcebergFieldIds.BaseLastColumnId"/>): the ids of <see cref="Schema"/> above it are the run's new ones,
+    /// claimed before anything lands and checked against the table as it is then (<see cref="IcebergFieldIds.Collisions"/>).
+    /// Null when the table has no Iceberg metadata to write, or in the journal of an older build.
+    /// </summary>
+    [JsonPropertyName("base_last_column_id")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? BaseLastColumnId { get; set; }
+
+    /// <summary>The ids this commit gave columns new to the table (above <see cref="BaseLastColumnId"/>), with their paths and types.</summary>
+    internal IEnumerable<(string Path, int Id, string Type)> NewColumns =>
+        Has(TableFormatCommitter.Iceberg) && BaseLastColumnId is { } baseLast ? IcebergFieldIds.NewColumns(Schema["fields"]!.AsArray(), baseLast) : [];
     [JsonPropertyName("files")] public List<DataFileFacts> Files { get; set; } = [];
     /// <summary>For <see cref="Replace"/> and <see cref="Merge"/>: the keys of the files whose rows <see cref="Files"/> now hold.</summary>
     [JsonPropertyName("removed")] public List<string> Removed { get; set; } = [];

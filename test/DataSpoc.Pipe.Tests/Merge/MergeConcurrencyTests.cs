@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Lake;
 using DataSpoc.Pipe.Runs;
@@ -29,10 +28,6 @@ public sealed class MergeConcurrencyTests : IDisposable
             Destination = p.Destination with { PartitionBy = PartitionBySettings.None, WriteMode = mode, TableFormat = formats },
         });
 
-    /// <summary>A runner whose commits call <paramref name="beforeJournalWrite"/> before each journal write (the commit's start).</summary>
-    private static PipelineRunner MeetingRunner(Func<Task> beforeJournalWrite) =>
-        new(new ObjectStoreFactory().Register("file", (uri, _) => new MeetingStore(new LocalObjectStore(uri), beforeJournalWrite)));
-
     /// <summary>(v, rows, distinct ids) of the table as Iceberg (icebird) and as Delta (its live files, read by DuckDB) read it.</summary>
     private async Task<(List<List<string?>> Iceberg, List<List<string?>> Delta)> TableFormatRowsAsync()
     {
@@ -59,7 +54,7 @@ public sealed class MergeConcurrencyTests : IDisposable
         var odds = _lake.WriteSinger("odds.jsonl", [Schema, .. Enumerable.Range(0, 500).Select(i => Record(2 * i + 1, "cB"))]);
 
         var meeting = new JournalMeeting(2);
-        var runner = MeetingRunner(meeting.ArriveAsync);
+        var runner = MeetingStore.Runner(meeting.ArriveAsync);
         var results = await Task.WhenAll(TempLake.RunAsync(Pipeline("cA", evens, formats), runner: runner), TempLake.RunAsync(Pipeline("cB", odds, formats), runner: runner));
 
         Assert.True(meeting.Met, "the two runs did not both reach their commit");
@@ -86,7 +81,7 @@ public sealed class MergeConcurrencyTests : IDisposable
         // The merge plans on the base table, then waits at its commit while the append lands whole.
         var merging = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var appendDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var merge = TempLake.RunAsync(Pipeline("cA", updates, formats), runner: MeetingRunner(() =>
+        var merge = TempLake.RunAsync(Pipeline("cA", updates, formats), runner: MeetingStore.Runner(() =>
         {
             merging.TrySetResult();
             return appendDone.Task.WaitAsync(TimeSpan.FromSeconds(60));
@@ -111,7 +106,7 @@ public sealed class MergeConcurrencyTests : IDisposable
         var odds = _lake.WriteSinger("odds.jsonl", [Schema, .. Enumerable.Range(0, 500).Select(i => Record(2 * i + 1, "cB"))]);
 
         var meeting = new JournalMeeting(2);
-        var runner = MeetingRunner(meeting.ArriveAsync);
+        var runner = MeetingStore.Runner(meeting.ArriveAsync);
         var results = await Task.WhenAll(TempLake.RunAsync(Pipeline("cA", evens), runner: runner), TempLake.RunAsync(Pipeline("cB", odds), runner: runner));
 
         Assert.True(meeting.Met, "the two runs did not both reach their commit");
@@ -122,50 +117,5 @@ public sealed class MergeConcurrencyTests : IDisposable
         // Every claim was released (file:// keeps the empty .lck sidecar of a conditional write, which no listing shows).
         Assert.Empty(_lake.Keys().Where(k => k.StartsWith(".dataspoc/claims/", StringComparison.Ordinal) && !k.EndsWith(".lck", StringComparison.Ordinal)).ToList());
         Assert.Contains(results, r => r.Log.Notices.Any(n => n.StartsWith("planned the commit again", StringComparison.Ordinal)));
-    }
-
-    /// <summary>The first <c>parties</c> journal writes wait until all of them arrived (at most 30 s); later ones pass.</summary>
-    private sealed class JournalMeeting(int parties)
-    {
-        private readonly TaskCompletionSource _all = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private int _arrived;
-
-        public bool Met => _all.Task.IsCompletedSuccessfully;
-
-        public Task ArriveAsync()
-        {
-            var arrived = Interlocked.Increment(ref _arrived);
-            if (arrived > parties) return Task.CompletedTask;
-            if (arrived == parties) _all.TrySetResult();
-            return Task.WhenAny(_all.Task, Task.Delay(TimeSpan.FromSeconds(30)));
-        }
-    }
-
-    private sealed class MeetingStore(IObjectStore inner, Func<Task> beforeJournalWrite) : IObjectStore
-    {
-        public BucketUri Bucket => inner.Bucket;
-
-        public string? LocalRoot => inner.LocalRoot;
-
-        public Task PutFileAsync(string key, string localPath, CancellationToken cancellationToken) => inner.PutFileAsync(key, localPath, cancellationToken);
-
-        public async Task<bool> PutAsync(string key, ReadOnlyMemory<byte> content, WriteCondition condition, CancellationToken cancellationToken)
-        {
-            if (key.StartsWith(".dataspoc/journal/", StringComparison.Ordinal)) await beforeJournalWrite().ConfigureAwait(false);
-            return await inner.PutAsync(key, content, condition, cancellationToken).ConfigureAwait(false);
-        }
-
-        public Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken) => inner.GetAsync(key, cancellationToken);
-
-        public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken) => inner.OpenReadAsync(key, cancellationToken);
-
-        public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
-        {
-            await foreach (var o in inner.ListAsync(prefix, cancellationToken).ConfigureAwait(false)) yield return o;
-        }
-
-        public Task DeleteAsync(string key, CancellationToken cancellationToken) => inner.DeleteAsync(key, cancellationToken);
-
-        public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 }

@@ -103,6 +103,7 @@ internal sealed class DashboardPages(PipeClient client, ObjectStoreFactory store
         body.Append("</tr>");
         foreach (var row in rows)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             body.Append("<tr class=\"row\">");
             foreach (var c in table.Columns)
                 body.Append("<td>").Append(Html.Encode(Cut(bucket.Secrets.Redact(row[c.Name] switch

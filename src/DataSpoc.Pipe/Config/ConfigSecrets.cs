@@ -170,10 +170,19 @@ public sealed partial class ConfigSecrets
         _ => JsonValue.Create(Mask),
     };
 
-    [GeneratedRegex(@"[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]+:([^@/\s]+)@")]
+    /// <summary>
+    /// <c>scheme://user:password@</c>, the password in group 1. The match starts at <c>://</c> and the scheme is checked
+    /// looking back from it: a pattern that starts at the scheme tries every letter of a long word as a scheme's start,
+    /// scanning to the word's end each time, quadratic in a megabyte-long value (the dashboard's table page took minutes).
+    /// </summary>
+    [GeneratedRegex(@"://(?<=[A-Za-z][A-Za-z0-9+.-]*://)[^:/@\s]+:([^@/\s]+)@")]
     private static partial Regex UriPassword();
 
-    /// <summary><c>name=value</c>, the value quoted or up to a space, <c>;</c>, <c>,</c> or <c>&amp;</c>; an HTTP auth scheme word before it is not part of it.</summary>
-    [GeneratedRegex(@"(?<![\w.])(?<name>[A-Za-z_][\w.-]*)=(?:(?i:Bearer|Basic|Token)\s+)?(?:""(?<value>[^""]*)""|'(?<value>[^']*)'|(?<value>[^\s;,&""']+))")]
+    /// <summary>
+    /// <c>name=value</c>, the value quoted or up to a space, <c>;</c>, <c>,</c> or <c>&amp;</c>; an HTTP auth scheme word before it is not part of it.
+    /// The match starts at <c>=</c> and the name is found looking back from it, for the reason <see cref="UriPassword"/> gives
+    /// (<c>a-a-a-…</c> would be tried from every letter).
+    /// </summary>
+    [GeneratedRegex(@"=(?<=(?<![\w.])(?<name>[A-Za-z_][\w.-]*)=)(?:(?i:Bearer|Basic|Token)\s+)?(?:""(?<value>[^""]*)""|'(?<value>[^']*)'|(?<value>[^\s;,&""']+))")]
     private static partial Regex SecretPair();
 }

@@ -49,17 +49,23 @@ public sealed class LocalObjectStore : IObjectStore
         foreach (var segment in key.Split('/'))
         {
             current = Path.Combine(current, segment);
-            var info = new FileInfo(current);
-            if (info.LinkTarget is not { } linkTarget)
-            {
-                if (!Path.Exists(current)) return; // nothing below a missing part exists yet
-                continue;
-            }
-            var resolved = info.ResolveLinkTarget(returnFinalTarget: true)?.FullName;
-            if (resolved is null || !IsInsideBucket(resolved))
-                throw new StorageException($"'{key}' in {Bucket}: '{current}' is a symbolic link to '{linkTarget}', outside the bucket; " +
-                    "refusing to follow it (remove the link, or point the bucket at the real folder)");
+            if (!RefuseLinkOutOfBucket(key, current) && !Path.Exists(current)) return; // nothing below a missing part exists yet
         }
+    }
+
+    /// <summary>
+    /// Throws when <paramref name="path"/>, a part of <paramref name="key"/>'s path, is a symbolic link resolving outside
+    /// the bucket; true when it is a link inside it, false when it is no link.
+    /// </summary>
+    private bool RefuseLinkOutOfBucket(string key, string path)
+    {
+        var info = new FileInfo(path);
+        if (info.LinkTarget is not { } linkTarget) return false;
+        var resolved = info.ResolveLinkTarget(returnFinalTarget: true)?.FullName;
+        if (resolved is null || !IsInsideBucket(resolved))
+            throw new StorageException($"'{key}' in {Bucket}: '{path}' is a symbolic link to '{linkTarget}', outside the bucket; " +
+                "refusing to follow it (remove the link, or point the bucket at the real folder)");
+        return true;
     }
 
     private string? _resolvedRoot;
@@ -158,12 +164,18 @@ public sealed class LocalObjectStore : IObjectStore
         var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = false, AttributesToSkip = 0 };
         // The file system enumerates in no particular order; object stores list in key order, and callers may rely on it.
         var keys = new List<string>();
+        // A linked folder further down, if the enumeration went into it, or a linked file: each folder is checked once
+        // per listing, then each file itself (walking every part of every key made a listing of a table's metadata
+        // folder cost two system calls per path part per file).
+        var checkedFolders = new HashSet<string>(StringComparer.Ordinal);
         foreach (var path in Directory.EnumerateFiles(dir, "*", options))
         {
             cancellationToken.ThrowIfCancellationRequested();
             var key = Path.GetRelativePath(_root, path).Replace('\\', '/');
             if (!key.StartsWith(prefix, StringComparison.Ordinal) || key.EndsWith(".lck", StringComparison.Ordinal)) continue;
-            RefuseLinksOutOfBucket(key); // a linked folder further down, if the enumeration went into it
+            var folder = key.LastIndexOf('/') is var last and > 0 ? key[..last] : "";
+            if (folder.Length > 0 && checkedFolders.Add(folder)) RefuseLinksOutOfBucket(folder);
+            RefuseLinkOutOfBucket(key, path);
             keys.Add(key);
         }
         keys.Sort(StringComparer.Ordinal);

@@ -72,11 +72,15 @@ internal static class IcebergManifests
         """]},"element-id":508}],"doc":"Summary for each partition","default":null,"field-id":507}""" +
         """]}""";
 
-    /// <summary>One manifest-list row.</summary>
+    /// <summary>One manifest-list row; <c>CountsMissing</c>: read from a list without added or existing file counts (v1 allows it).</summary>
     public sealed record ListEntry(
         string Path, long Length, int SpecId, int Content, long SequenceNumber, long MinSequenceNumber, long AddedSnapshotId,
         int AddedFiles, int ExistingFiles, int DeletedFiles, long AddedRows, long ExistingRows, long DeletedRows,
-        List<FieldSummary>? Partitions);
+        List<FieldSummary>? Partitions, bool CountsMissing = false)
+    {
+        /// <summary>The manifest may list ADDED or EXISTING files (a missing count "is assumed to be non-zero", the spec says).</summary>
+        public bool MayHaveLiveFiles => AddedFiles != 0 || ExistingFiles != 0 || CountsMissing;
+    }
 
     public sealed record FieldSummary(bool ContainsNull, bool? ContainsNan, byte[]? Lower, byte[]? Upper);
 
@@ -269,13 +273,14 @@ internal static class IcebergManifests
                 (long)r["added_snapshot_id"]!,
                 Int(r, "added_files_count", "added_data_files_count"), Int(r, "existing_files_count", "existing_data_files_count"), Int(r, "deleted_files_count", "deleted_data_files_count"),
                 r.GetValueOrDefault("added_rows_count") as long? ?? 0, r.GetValueOrDefault("existing_rows_count") as long? ?? 0, r.GetValueOrDefault("deleted_rows_count") as long? ?? 0,
-                partitions));
+                partitions,
+                CountsMissing: Int(r, "added_files_count", "added_data_files_count", -1) < 0 || Int(r, "existing_files_count", "existing_data_files_count", -1) < 0));
         }
         return result;
     }
 
-    private static int Int(Dictionary<string, object?> r, string name, string v1Name) =>
-        r.GetValueOrDefault(name) as int? ?? r.GetValueOrDefault(v1Name) as int? ?? 0;
+    private static int Int(Dictionary<string, object?> r, string name, string v1Name, int missing = 0) =>
+        r.GetValueOrDefault(name) as int? ?? r.GetValueOrDefault(v1Name) as int? ?? missing;
 
     /// <summary>The data-file paths of a manifest's live entries (status ADDED or EXISTING), for maintenance.</summary>
     public static List<string> LiveFilePaths(ReadOnlySpan<byte> manifest, string what)

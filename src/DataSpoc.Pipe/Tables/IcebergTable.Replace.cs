@@ -16,7 +16,9 @@ internal sealed partial class IcebergTable
     /// the current one: every manifest that lists a file of <see cref="TableMetadataCommit.Removed"/> is rewritten with
     /// that file DELETED (by this snapshot) and its other files EXISTING (their snapshot ids and sequence numbers
     /// explicit, as the spec requires outside ADDED); the other manifests are carried as they are, so files another
-    /// commit added since the run read the table stay; one new manifest adds <see cref="TableMetadataCommit.Files"/>. A
+    /// commit added since the run read the table stay; one new manifest adds <see cref="TableMetadataCommit.Files"/>. The
+    /// list is then finished as an append's is (<see cref="FinishManifestListAsync"/>: carried manifests without live
+    /// files left out, small ones merged), a compaction's always consolidated. A
     /// compaction keeps schema and partition spec; a merge evolves them as an append does. Idempotent per run, like
     /// <see cref="CommitAsync"/>. Returns the key of the metadata file now current.
     /// </summary>
@@ -52,18 +54,13 @@ internal sealed partial class IcebergTable
             var specId = merge ? EvolveSpec(metadata, IcebergSchema.PartitionFieldOf(schema, commit.PartitionBy), out _) : metadata["default-spec-id"]!.GetValue<int>();
             var sequenceNumber = metadata["last-sequence-number"]!.GetValue<long>() + 1;
             var written = new List<string>();
-            var entries = new List<IcebergManifests.ListEntry>();
 
-            var addedKey = MetadataPrefix(prefix) + $"{nonce}-m{attempt}-added.avro";
             var (addedPartition, addedSpecFields) = Spec(metadata, specId);
-            var added = IcebergManifests.WriteManifest(commit.Files, key => UriOf(commit, key), addedPartition, schema, addedSpecFields, specId);
-            await store.PutAsync(addedKey, added, WriteCondition.None, cancellationToken).ConfigureAwait(false);
-            written.Add(addedKey);
-            entries.Add(new IcebergManifests.ListEntry(
-                UriOf(commit, addedKey), added.Length, specId, 0, sequenceNumber, sequenceNumber, snapshotId,
-                commit.Files.Count, 0, 0, commit.Files.Sum(f => f.Records), 0, 0,
-                addedPartition is null ? [] : [Summary(commit.Files)]));
-
+            var planned = new List<PlannedManifest>
+            {
+                NewManifest(commit, MetadataPrefix(prefix) + $"{nonce}-m{attempt}-added.avro", AddedEntries(commit, commit.Files),
+                    addedPartition, addedSpecFields, schema, specId, snapshotId, sequenceNumber),
+            };
             var found = new List<DataFileFacts>();
             var listKey = KeyOf(commit, parent["manifest-list"]!.GetValue<string>());
             var list = await store.GetAsync(listKey, cancellationToken).ConfigureAwait(false)
@@ -74,39 +71,31 @@ internal sealed partial class IcebergTable
                 var manifestKey = KeyOf(commit, listed.Path);
                 var stored = await store.GetAsync(manifestKey, cancellationToken).ConfigureAwait(false)
                     ?? throw new StorageException($"{store.Bucket}/{manifestKey} (a manifest of the current snapshot) is missing");
-                var live = IcebergManifests.ReadEntries(stored.Content.Span, listed, $"{store.Bucket}/{manifestKey}")
-                    .Where(e => e.Status != IcebergManifests.ManifestEntry.Deleted).ToList();
-                foreach (var e in live) e.File.Key = KeyOf(commit, e.File.Key);
-                if (!live.Any(e => removed.Contains(e.File.Key)))
+                var all = IcebergManifests.ReadEntries(stored.Content.Span, listed, $"{store.Bucket}/{manifestKey}");
+                var live = all.Where(e => e.Status != IcebergManifests.ManifestEntry.Deleted).ToList();
+                if (!live.Any(e => removed.Contains(KeyOf(commit, e.File.Key))))
                 {
-                    entries.Add(listed);
+                    planned.Add(new PlannedManifest(listed, all));
                     continue;
                 }
-                var rewritten = live.Select(e => removed.Contains(e.File.Key)
+                var rewritten = live.Select(e => removed.Contains(KeyOf(commit, e.File.Key))
                     ? e with { Status = IcebergManifests.ManifestEntry.Deleted, SnapshotId = snapshotId }
                     : e with { Status = IcebergManifests.ManifestEntry.Existing }).ToList();
                 found.AddRange(rewritten.Where(e => e.Status == IcebergManifests.ManifestEntry.Deleted).Select(e => e.File));
                 var (partition, specFields) = Spec(metadata, listed.SpecId);
-                var bytes = IcebergManifests.WriteEntries(rewritten, key => UriOf(commit, key), partition, schema, specFields, listed.SpecId);
-                var rewrittenKey = MetadataPrefix(prefix) + $"{nonce}-m{attempt}-r{rewrittenIndex++}.avro";
-                await store.PutAsync(rewrittenKey, bytes, WriteCondition.None, cancellationToken).ConfigureAwait(false);
-                written.Add(rewrittenKey);
-                var existing = rewritten.Where(e => e.Status == IcebergManifests.ManifestEntry.Existing).Select(e => e.File).ToList();
-                var deleted = rewritten.Where(e => e.Status == IcebergManifests.ManifestEntry.Deleted).Select(e => e.File).ToList();
-                entries.Add(new IcebergManifests.ListEntry(
-                    UriOf(commit, rewrittenKey), bytes.Length, listed.SpecId, 0, sequenceNumber,
-                    rewritten.Min(e => e.SequenceNumber ?? sequenceNumber), snapshotId,
-                    0, existing.Count, deleted.Count, 0, existing.Sum(f => f.Records), deleted.Sum(f => f.Records),
-                    partition is null ? [] : [Summary(rewritten.Select(e => e.File).ToList())]));
+                planned.Add(NewManifest(commit, MetadataPrefix(prefix) + $"{nonce}-m{attempt}-r{rewrittenIndex++}.avro", rewritten,
+                    partition, specFields, schema, listed.SpecId, snapshotId, sequenceNumber));
             }
             if (found.Count != removed.Count)
             {
-                foreach (var key in written) await store.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
-                var missing = removed.Except(found.Select(f => f.Key), StringComparer.Ordinal).Order(StringComparer.Ordinal).First();
+                var missing = removed.Except(found.Select(f => KeyOf(commit, f.Key)), StringComparer.Ordinal).Order(StringComparer.Ordinal).First();
                 throw new StorageException($"Iceberg table {commit.Location}: {store.Bucket}/{missing} is no longer in the current snapshot (the table " +
                     $"changed after this {(merge ? "merge" : "compaction")} planned it, and it was not claimed); no snapshot was written");
             }
 
+            // A compaction (maintain --compact) leaves a consolidated list; a merge merges as an append does.
+            var entries = await FinishManifestListAsync(commit, metadata, schema, planned, snapshotId, sequenceNumber,
+                MetadataPrefix(prefix) + $"{nonce}-m{attempt}", consolidate: !merge, written, cancellationToken).ConfigureAwait(false);
             var listName = MetadataPrefix(prefix) + $"snap-{snapshotId.ToString(CultureInfo.InvariantCulture)}-{attempt}-{nonce}.avro";
             await store.PutAsync(listName, IcebergManifests.WriteList(entries, snapshotId, parent["snapshot-id"]!.GetValue<long>(), sequenceNumber),
                 WriteCondition.None, cancellationToken).ConfigureAwait(false);

@@ -140,9 +140,6 @@ internal sealed partial class IcebergTable(IObjectStore store, TimeProvider time
         var prefix = commit.Prefix;
         var snapshotId = NewSnapshotId();
         var nonce = Guid.NewGuid().ToString("N");
-        string? manifestKey = null;
-        long manifestLength = 0;
-        int manifestSpecId = -1;
         for (var attempt = 1; ; attempt++)
         {
             var (version, current) = await LoadCurrentAsync(prefix, cancellationToken).ConfigureAwait(false);
@@ -163,34 +160,28 @@ internal sealed partial class IcebergTable(IObjectStore store, TimeProvider time
             var specId = EvolveSpec(metadata, partition, out partition);
             var specFields = IcebergSchema.SpecFields(partition);
 
-            if (manifestKey is null || manifestSpecId != specId)
-            {
-                manifestKey = MetadataPrefix(prefix) + $"{nonce}-m{attempt - 1}.avro";
-                var manifest = IcebergManifests.WriteManifest(commit.Files, key => UriOf(commit, key), partition, schema, specFields, specId);
-                await store.PutAsync(manifestKey, manifest, WriteCondition.None, cancellationToken).ConfigureAwait(false);
-                manifestLength = manifest.Length;
-                manifestSpecId = specId;
-            }
-
             var parent = CurrentSnapshot(current ?? []);
             var sequenceNumber = metadata["last-sequence-number"]!.GetValue<long>() + 1;
-            var entries = new List<IcebergManifests.ListEntry>();
             var previousSummary = parent?["summary"]?.AsObject();
+            // The new manifest first (Iceberg's order: the one a merge waits to merge), then the parent's, for an append.
+            var planned = new List<PlannedManifest>();
+            if (commit.Files.Count > 0)
+                planned.Add(NewManifest(commit, MetadataPrefix(prefix) + $"{nonce}-m{attempt - 1}.avro", AddedEntries(commit, commit.Files),
+                    partition, specFields, schema, specId, snapshotId, sequenceNumber));
             if (commit.Operation == TableMetadataCommit.Append && parent?["manifest-list"]?.GetValue<string>() is { } previousList)
             {
                 var listKey = KeyOf(commit, previousList);
                 var stored = await store.GetAsync(listKey, cancellationToken).ConfigureAwait(false)
                     ?? throw new StorageException($"{store.Bucket}/{listKey} (the current snapshot's manifest list) is missing");
-                entries.AddRange(IcebergManifests.ReadList(stored.Content.Span, $"{store.Bucket}/{listKey}"));
+                planned.AddRange(IcebergManifests.ReadList(stored.Content.Span, $"{store.Bucket}/{listKey}").Select(row => new PlannedManifest(row)));
             }
-            if (commit.Files.Count > 0)
-                entries.Add(new IcebergManifests.ListEntry(
-                    UriOf(commit, manifestKey), manifestLength, specId, 0, sequenceNumber, sequenceNumber, snapshotId,
-                    commit.Files.Count, 0, 0, commit.Files.Sum(f => f.Records), 0, 0,
-                    partition is null ? [] : [Summary(commit.Files)]));
+            var written = new List<string>();
+            var entries = await FinishManifestListAsync(commit, metadata, schema, planned, snapshotId, sequenceNumber,
+                MetadataPrefix(prefix) + $"{nonce}-m{attempt - 1}", consolidate: false, written, cancellationToken).ConfigureAwait(false);
             var listName = MetadataPrefix(prefix) + $"snap-{snapshotId.ToString(CultureInfo.InvariantCulture)}-{attempt}-{nonce}.avro";
             await store.PutAsync(listName, IcebergManifests.WriteList(entries, snapshotId, parent?["snapshot-id"]?.GetValue<long>(), sequenceNumber),
                 WriteCondition.None, cancellationToken).ConfigureAwait(false);
+            written.Add(listName);
 
             var summary = SnapshotSummary(commit, previousSummary, runId);
             var snapshot = new JsonObject
@@ -206,7 +197,7 @@ internal sealed partial class IcebergTable(IObjectStore store, TimeProvider time
             if (await PublishSnapshotAsync(commit, metadata, current, version, snapshot, now, cancellationToken).ConfigureAwait(false) is { } published)
                 return published;
             // Another committer created v<N+1> first: our manifest list was based on the old snapshot. Retry on the new base.
-            await store.DeleteAsync(listName, cancellationToken).ConfigureAwait(false);
+            foreach (var key in written) await store.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
             await CommitAttempts.PauseOrGiveUpAsync(attempt, MaxAttempts, $"Iceberg table {commit.Location}: {MaxAttempts} commit attempts", cancellationToken).ConfigureAwait(false);
         }
     }

@@ -65,6 +65,35 @@ public sealed class LocalObjectStoreLinkTests : IDisposable
     }
 
     [Fact]
+    public async Task A_listing_that_reaches_a_folder_or_file_linked_outside_below_its_prefix_is_refused_and_one_without_lists_every_file()
+    {
+        await using var store = new LocalObjectStore(BucketUri.Parse(_lake.Bucket));
+        async Task<List<string>> List(string prefix)
+        {
+            var keys = new List<string>();
+            await foreach (var obj in store.ListAsync(prefix, default)) keys.Add(obj.Key);
+            return keys;
+        }
+        File.WriteAllText(Path.Combine(_outside, "x.parquet"), "outside");
+        // Many files in a few folders (each folder is checked once per listing), then a link further down.
+        foreach (var folder in new[] { "a/t/dt=2025-01-01", "a/t/dt=2025-01-02", "b/t/metadata" })
+        {
+            Directory.CreateDirectory(Path.Combine(_lake.Root, folder));
+            for (var i = 0; i < 3; i++) File.WriteAllText(Path.Combine(_lake.Root, folder, $"f{i}.avro"), "x");
+        }
+        Assert.Equal(9, (await List("")).Count);
+        Directory.CreateSymbolicLink(Path.Combine(_lake.Root, "a", "t", "dt=2025-01-03"), _outside);
+        File.CreateSymbolicLink(Path.Combine(_lake.Root, "b", "t", "metadata", "linked.avro"), Path.Combine(_outside, "x.parquet"));
+
+        foreach (var prefix in new[] { "a/", "a/t/", "b/t/", "b/t/metadata/", "" })
+        {
+            var error = await Assert.ThrowsAsync<StorageException>(() => List(prefix));
+            Assert.Contains("outside the bucket; refusing to follow it", error.Message);
+        }
+        Assert.Equal(["a/t/dt=2025-01-01/f0.avro", "a/t/dt=2025-01-01/f1.avro", "a/t/dt=2025-01-01/f2.avro"], await List("a/t/dt=2025-01-01/"));
+    }
+
+    [Fact]
     public async Task A_link_that_stays_inside_the_bucket_is_followed()
     {
         await using var store = new LocalObjectStore(BucketUri.Parse(_lake.Bucket));

@@ -1,6 +1,10 @@
 using System.Buffers.Binary;
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Parquet;
+using DataSpoc.Pipe.Storage;
+using DataSpoc.Pipe.Tables;
 using DataSpoc.Pipe.Tests.Support;
 
 namespace DataSpoc.Pipe.Tests.Tables;
@@ -272,5 +276,124 @@ public class IcebergTableTests
         var flatMetadata = JsonNode.Parse(File.ReadAllText(Path.Combine(TableDir(flat), "metadata", "v1.metadata.json")))!;
         Assert.Empty(flatMetadata["partition-specs"]![0]!["fields"]!.AsArray());
         Assert.Equal([1, 2], Ids(TableReaders.Icebird(TableUrl(flat))));
+    }
+
+    [Fact]
+    public async Task Appends_merges_and_compaction_keep_the_manifest_list_small_without_manifests_of_only_deleted_files_and_every_reader_sees_the_same_rows()
+    {
+        using var lake = new TempLake();
+        var rows = new SortedDictionary<long, string>(); // id -> name: what the table must read
+        PipelineDefinition Merge(int run, IEnumerable<int> ids)
+        {
+            var records = ids.Select(i =>
+            {
+                rows[i] = $"n{i}-r{run}";
+                return "{\"type\":\"RECORD\",\"stream\":\"orders\",\"record\":{\"id\":" + i + ",\"name\":\"" + rows[i] + "\",\"at\":\"2025-01-" + (10 + i % 3) + "T08:00:00Z\"}}";
+            }).ToArray();
+            return lake.Pipeline("orders", lake.WriteSinger("r" + run, [Schema, .. records]), p => p with
+            {
+                Destination = p.Destination with { TableFormat = TableFormats.Iceberg, PartitionBy = "at", WriteMode = WriteMode.Merge },
+            });
+        }
+        List<string> Expected() => [.. rows.Select(r => $"{r.Key}|{r.Value}").Order(StringComparer.Ordinal)];
+        List<string> Icebird(string? metadataFile = null) =>
+            [.. TableReaders.Icebird(TableUrl(lake), metadataFile)["rows"]!.AsArray().Select(r => $"{r!["id"]}|{r["name"]}").Order(StringComparer.Ordinal)];
+        var metadataDir = Path.Combine(TableDir(lake), "metadata");
+        long CurrentVersion() => long.Parse(File.ReadAllText(Path.Combine(metadataDir, "version-hint.text")));
+        JsonObject Metadata() => JsonNode.Parse(File.ReadAllText(Path.Combine(metadataDir, $"v{CurrentVersion()}.metadata.json")))!.AsObject();
+        var commit = new TableMetadataCommit { Prefix = "raw/test/orders/", Location = TableUrl(lake) };
+        await using var store = new ObjectStoreFactory().Open(lake.Bucket);
+
+        // Our own reader (a merge's, and maintain's): the current snapshot's live files, read by DuckDB.
+        async Task<List<string>> OwnReader()
+        {
+            var keys = await new IcebergTable(store, TimeProvider.System).LiveDataFileKeysAsync(commit, CancellationToken.None);
+            return [.. lake.Query($"select id, name from read_parquet([{string.Join(',', keys.Select(k => $"'{lake.Root}/{k}'"))}])").Select(r => $"{r[0]}|{r[1]}").Order(StringComparer.Ordinal)];
+        }
+
+        // The current snapshot's manifest list, checked against its manifests and the spec; returns how many manifests it has.
+        int CheckManifestList()
+        {
+            var metadata = Metadata();
+            var snapshot = IcebergTable.CurrentSnapshot(metadata)!;
+            var snapshotId = snapshot["snapshot-id"]!.GetValue<long>();
+            var list = IcebergManifests.ReadList(File.ReadAllBytes(new Uri(snapshot["manifest-list"]!.GetValue<string>()).LocalPath), "list");
+            long liveRows = 0;
+            foreach (var row in list)
+            {
+                var bytes = File.ReadAllBytes(new Uri(row.Path).LocalPath);
+                var entries = IcebergManifests.ReadEntries(bytes, row, row.Path);
+                Assert.Equal((row.AddedFiles, row.ExistingFiles, row.DeletedFiles, row.AddedRows, row.ExistingRows, row.DeletedRows),
+                    (entries.Count(e => e.Status == 1), entries.Count(e => e.Status == 0), entries.Count(e => e.Status == 2),
+                     entries.Where(e => e.Status == 1).Sum(e => e.File.Records), entries.Where(e => e.Status == 0).Sum(e => e.File.Records), entries.Where(e => e.Status == 2).Sum(e => e.File.Records)));
+                // DELETED entries belong to the snapshot that deleted them only.
+                Assert.True(row.AddedFiles + row.ExistingFiles > 0 || row.AddedSnapshotId == snapshotId, $"{row.Path} has no live file and was carried into snapshot {snapshotId}");
+                Assert.All(entries.Where(e => e.Status == 2), e => Assert.Equal(snapshotId, e.SnapshotId));
+                // The spec: only ADDED entries may inherit their snapshot id and sequence numbers.
+                foreach (var raw in AvroReader.Read(bytes, row.Path).Records.Cast<Dictionary<string, object?>>().Where(e => (int)e["status"]! != 1))
+                    Assert.True(raw["snapshot_id"] is long && raw["sequence_number"] is long && raw["file_sequence_number"] is long, row.Path);
+                var partition = Assert.Single(row.Partitions!);
+                var days = entries.Select(e => IcebergManifests.DaysSinceEpoch(e.File.PartitionDate!.Value)).ToList();
+                Assert.Equal((days.Min(), days.Max()), (BitConverter.ToInt32(partition.Lower), BitConverter.ToInt32(partition.Upper)));
+                liveRows += row.AddedRows + row.ExistingRows;
+            }
+            Assert.Equal(long.Parse(snapshot["summary"]!["total-records"]!.GetValue<string>()), liveRows);
+            Assert.Equal(rows.Count, liveRows);
+            foreach (var check in TableReaders.AvroCheck(list.Select(r => new Uri(r.Path).LocalPath)).Select(c => c!))
+                Assert.True(check["problems"]!.AsArray().Count == 0, check.ToJsonString());
+            return list.Count;
+        }
+
+        var first = await TempLake.RunAsync(Merge(1, Enumerable.Range(1, 6)));
+        Assert.True(first.Succeeded, first.Log.Error);
+        // The table merges its manifests once a list would hold 4 (Iceberg's table property, as an engine sets it: a new version).
+        var withProperty = Metadata();
+        withProperty["properties"]!["commit.manifest.min-count-to-merge"] = "4";
+        File.WriteAllText(Path.Combine(metadataDir, $"v{CurrentVersion() + 1}.metadata.json"), withProperty.ToJsonString());
+        File.WriteAllText(Path.Combine(metadataDir, "version-hint.text"), (CurrentVersion() + 1).ToString());
+
+        // Runs that append two rows and update one or two earlier ones (each rewrites files, marking them DELETED).
+        for (var run = 2; run <= 12; run++)
+        {
+            var result = await TempLake.RunAsync(Merge(run, [(int)rows.Keys.Max() + 1, (int)rows.Keys.Max() + 2, .. run % 3 == 0 ? new[] { run - 1, 1 } : [run - 1]]));
+            Assert.True(result.Succeeded, result.Log.Error);
+            Assert.InRange(CheckManifestList(), 1, 3);
+        }
+        Assert.Equal("overwrite", IcebergTable.CurrentSnapshot(Metadata())!["summary"]!["operation"]!.GetValue<string>());
+        var beforeCompaction = Icebird();
+        Assert.Equal(Expected(), beforeCompaction);
+        Assert.Equal(Expected(), await OwnReader());
+
+        // maintain --compact leaves one manifest (its new files ADDED, the rewritten ones DELETED, the rest EXISTING).
+        var compactedAt = DateTimeOffset.UtcNow;
+        await Task.Delay(200);
+        await using (var runLock = await RunLock.AcquireAsync(store, "orders", "compact-test", TimeProvider.System, CancellationToken.None))
+            Assert.True(Assert.Single(await new TableCompaction(store, TimeProvider.System).RunAsync("orders", Compression.Zstd, 128L * 1024 * 1024, new WriteLimits(), CancellationToken.None)).WrittenFiles > 0);
+        Assert.Equal(1, CheckManifestList());
+        var compactedVersion = CurrentVersion();
+        var atCompaction = Expected();
+        Assert.Equal(atCompaction, Icebird());
+        Assert.Equal(atCompaction, await OwnReader());
+
+        var last = await TempLake.RunAsync(Merge(13, [100, 2]));
+        Assert.True(last.Succeeded, last.Log.Error);
+        // The new files' manifest and the compaction's rewritten: the compaction's DELETED entries are left out.
+        Assert.Equal(2, CheckManifestList());
+
+        // Expiry of every snapshot before the compaction deletes every manifest and list no kept snapshot lists.
+        var expired = Assert.Single(await new TableMaintenance(store, TimeProvider.System).RunAsync("orders", DateTimeOffset.UtcNow - compactedAt, CancellationToken.None));
+        Assert.Equal(2, expired.KeptSnapshots);
+        var kept = new HashSet<string>();
+        foreach (var snapshot in Metadata()["snapshots"]!.AsArray())
+        {
+            var listPath = new Uri(snapshot!["manifest-list"]!.GetValue<string>()).LocalPath;
+            kept.Add(listPath);
+            kept.UnionWith(IcebergManifests.ReadList(File.ReadAllBytes(listPath), "list").Select(r => new Uri(r.Path).LocalPath));
+        }
+        Assert.Equal(kept.Order(StringComparer.Ordinal), AvroFiles(lake).Order(StringComparer.Ordinal));
+        Assert.Equal(Expected(), Icebird());
+        Assert.Equal(Expected(), await OwnReader());
+        // Time travel to the kept compaction snapshot still reads its rows.
+        Assert.Equal(atCompaction, Icebird($"v{compactedVersion}.metadata.json"));
     }
 }

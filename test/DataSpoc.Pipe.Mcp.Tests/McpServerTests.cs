@@ -240,6 +240,26 @@ public sealed class McpServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Maintain_tables_takes_the_pipeline_as_name_like_every_other_tool_and_still_as_pipeline()
+    {
+        // It took only `pipeline`: an agent calling it as it calls the others got "pipeline: required".
+        var byName = await Call("maintain_tables", new() { ["name"] = Orders });
+        Assert.Equal(JsonValueKind.Array, byName.GetProperty("tables").ValueKind);
+        var byOldName = await Call("maintain_tables", new() { ["pipeline"] = Orders });
+        Assert.Equal(JsonValueKind.Array, byOldName.GetProperty("tables").ValueKind);
+        foreach (var (arguments, expected) in new (Dictionary<string, object?>, string)[]
+        {
+            ([], "name: required, give a string"),
+            (new() { ["name"] = Orders, ["pipeline"] = Broken }, $"name '{Orders}' and pipeline '{Broken}' differ: give name only"),
+        })
+        {
+            var result = await _client.CallToolAsync("maintain_tables", arguments);
+            Assert.True(result.IsError == true);
+            Assert.Contains(expected, string.Join("\n", result.Content.OfType<TextContentBlock>().Select(c => c.Text)));
+        }
+    }
+
+    [Fact]
     public async Task A_bucket_that_never_answers_costs_pipeline_status_and_list_tables_seconds_and_is_named()
     {
         using var stalled = new DataSpoc.Pipe.Cli.Tests.Support.StalledEndpoint();

@@ -68,10 +68,11 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         {
             return await RunAsync(settings, cancellationToken);
         }
-        catch (Exception e) when (settings.Json && !settings.All && e is not OperationCanceledException)
+        catch (Exception e) when (settings.Json && e is not OperationCanceledException)
         {
-            // The run did not start (invalid config, lock held, bucket unreachable): a JSON reader still gets a document,
-            // shaped as run --all reports a pipeline it did not run; stderr and the exit code stay ErrorReport's.
+            // The run did not start (invalid config, lock held, bucket unreachable; for --all, a home without pipelines or
+            // an unreadable one): a JSON reader still gets a document, shaped as run --all reports a pipeline it did not
+            // run (for --all, with no pipeline named); stderr and the exit code stay ErrorReport's.
             JsonOutput.Write(ErrorReport.NotRun(settings.Name, e));
             throw;
         }
@@ -99,7 +100,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             {
                 pipelines.Add(client.Load(name));
             }
-            catch (PipeException e) when (settings.All && names.Count > 1 && e.Kind == PipeErrorKind.Usage)
+            catch (PipeException e) when (settings.All && e.Kind == PipeErrorKind.Usage)
             {
                 invalid.Add(new Outcome(name, null, e.Message, Invalid: true));
             }
@@ -211,7 +212,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
                 // Stopped before this pipeline could start (waiting for its lock): nothing of it ran.
                 return new Outcome(pipeline.Name, null, "the run was cancelled before it started", Cancelled: true);
             }
-            catch (Exception e) when (e is not OperationCanceledException && pipelines.Count > 1)
+            catch (Exception e) when (e is not OperationCanceledException && settings.All)
             {
                 // With --all, one pipeline that cannot start (locked, bad bucket) must not stop the others.
                 return new Outcome(pipeline.Name, null, PipelineSecrets.Of(pipeline).Redact(e.Message));

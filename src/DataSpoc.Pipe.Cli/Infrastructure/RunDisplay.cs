@@ -26,9 +26,14 @@ internal sealed class RunDisplay
     /// <summary>The progress sink for one pipeline's run.</summary>
     public IProgress<RunProgress>? For(string pipeline) => _mode == Mode.Quiet ? null : new Sink(this, pipeline);
 
+    /// <summary>
+    /// <c>&lt;pipeline&gt;: started &lt;UTC time&gt;</c>, before the run takes its lock: a scheduled run's output file
+    /// (<c>&lt;home&gt;/logs/&lt;name&gt;.log</c>) then dates every run, one skipped because another held the lock too
+    /// (it leaves no run log in the bucket).
+    /// </summary>
     public void Started(string pipeline)
     {
-        if (_mode == Mode.Plain) Console.Out.WriteLine($"{pipeline}: started");
+        if (_mode == Mode.Plain) Console.Out.WriteLine($"{pipeline}: started {DateTimeOffset.UtcNow:u}");
     }
 
     /// <summary>Runs <paramref name="work"/> while the live table refreshes (on a terminal), or just runs it.</summary>

@@ -8,7 +8,9 @@ namespace DataSpoc.Pipe.Cli.Infrastructure;
 /// with status <c>cancelled</c>, releases the lock and removes the spool; the process then exits 130 (SIGINT), 143
 /// (SIGTERM) or 129 (SIGHUP). SIGHUP's default action would end the process at once, leaving the tap running (orphaned),
 /// no run log and the run's private files (its tap config, with secrets) on disk. A run whose commit had begun finishes it instead and
-/// succeeds: it exits as any successful run does (the run command decides). A second signal exits at once with the same code.
+/// succeeds: it exits as any successful run does (the run command decides). A second signal exits at once with the same code;
+/// the taps still running are killed on the way out (the engine's process-exit hook, <c>TapLaunch.KillRunning</c>), and
+/// on Linux the kernel kills them anyway once this process is gone.
 /// </summary>
 internal sealed class StopSignals : IDisposable
 {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Serialization;
 using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Storage;
@@ -7,8 +6,8 @@ namespace DataSpoc.Pipe.Lake;
 
 /// <summary>
 /// <c>.dataspoc/locks/&lt;pipeline&gt;.lock</c>: created only if absent, so two runs of one pipeline never overlap.
-/// The holder renews its lease while it runs; a lock whose lease expired, or whose holder process on this host is
-/// gone (a killed run), is taken over and the run log says so.
+/// The holder renews its lease while it runs; a lock whose lease expired, or whose holder process on this host (in this
+/// PID namespace: <see cref="HostProcess"/>) is gone (a killed run), is taken over and the run log says so.
 /// </summary>
 public sealed class RunLock : IAsyncDisposable
 {
@@ -84,7 +83,7 @@ public sealed class RunLock : IAsyncDisposable
     {
         var key = LakePaths.LockKey(pipeline);
         var now = time.GetUtcNow();
-        var info = new LockInfo(runId, Environment.MachineName, Environment.ProcessId, now, now + lease);
+        var info = new LockInfo(runId, Environment.MachineName, Environment.ProcessId, now, now + lease, HostProcess.Space);
         var runLock = new RunLock(store, key, time, lease, info);
         var causes = new List<string>();
         for (var attempt = 0; attempt < AcquireAttempts; attempt++)
@@ -125,17 +124,11 @@ public sealed class RunLock : IAsyncDisposable
             $"could not take the lock {store.Bucket}/{key} in {AcquireAttempts} attempts: " + string.Join("; ", causes.Distinct()));
     }
 
-    /// <summary>
-    /// Whether the process <paramref name="pid"/> of <paramref name="host"/> is known to be gone: only a process of this
-    /// host can be looked at; one of another host counts as running (a lock's lease, a folder's owner, stays theirs).
-    /// </summary>
-    internal static bool IsGone(string host, int pid) => host == Environment.MachineName && !IsAlive(pid);
-
     /// <summary>Why a lock held by <paramref name="holder"/> may be taken over (its holder cannot be running), or null while it is live.</summary>
     private static string? Stale(LockInfo? holder, DateTimeOffset now) =>
         holder is null ? "unreadable"
         : holder.ExpiresAt < now ? $"its lease expired at {holder.ExpiresAt:O}"
-        : IsGone(holder.Host, holder.Pid) ? $"its process {holder.Pid} on this host is gone"
+        : HostProcess.IsGone(holder.Host, holder.Pid, holder.PidSpace) ? $"its process {holder.Pid} on this host is gone"
         : null;
 
     /// <summary>
@@ -157,35 +150,6 @@ public sealed class RunLock : IAsyncDisposable
             if (Stale(holder, now) is null) live.Add(holder.RunId);
         }
         return live;
-    }
-
-    /// <summary>
-    /// Whether a process of this host still runs. A zombie (killed, not yet reaped by its parent) does not: it can never
-    /// renew or release its lock, so waiting for its lease to run out would only lock the pipeline for nothing.
-    /// </summary>
-    internal static bool IsAlive(int pid)
-    {
-        try
-        {
-            if (OperatingSystem.IsLinux() && IsZombie(pid)) return false;
-            using var p = Process.GetProcessById(pid);
-            return !p.HasExited;
-        }
-        catch (ArgumentException) { return false; }
-        catch (InvalidOperationException) { return false; }
-    }
-
-    /// <summary>The state letter of <c>/proc/&lt;pid&gt;/stat</c> (after the parenthesised command name) is <c>Z</c>.</summary>
-    private static bool IsZombie(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var close = stat.LastIndexOf(')');
-            return close > 0 && close + 2 < stat.Length && stat[close + 2] == 'Z';
-        }
-        catch (IOException) { return false; }
-        catch (UnauthorizedAccessException) { return false; }
     }
 
     /// <summary>
@@ -222,7 +186,7 @@ public sealed class RunLock : IAsyncDisposable
         try
         {
             var holder = LakeJson.Deserialize<LockInfo>(current.Content, "lock");
-            return holder.RunId == _info.RunId && holder.Host == _info.Host && holder.Pid == _info.Pid;
+            return holder.RunId == _info.RunId && holder.Host == _info.Host && holder.Pid == _info.Pid && holder.PidSpace == _info.PidSpace;
         }
         catch (System.Text.Json.JsonException)
         {
@@ -348,7 +312,10 @@ public sealed class RunLock : IAsyncDisposable
         [property: JsonPropertyName("host")] string Host,
         [property: JsonPropertyName("pid")] int Pid,
         [property: JsonPropertyName("acquired_at")] DateTimeOffset AcquiredAt,
-        [property: JsonPropertyName("expires_at")] DateTimeOffset ExpiresAt);
+        [property: JsonPropertyName("expires_at")] DateTimeOffset ExpiresAt,
+        // The holder's PID namespace (HostProcess.Space): its pid says whether it runs only to a process of the same
+        // namespace. Absent in locks of older builds (then host name and pid decide, as they did).
+        [property: JsonPropertyName("pid_space"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? PidSpace = null);
 }
 
 /// <summary>Another run of the pipeline holds its lock.</summary>

@@ -838,6 +838,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             CatalogPath = catalogPath,
             CatalogFlags = selection?.Capabilities.CatalogFlags ?? [CatalogFlags.Catalog],
             Definition = pipeline.Source,
+            RunFolder = privateDir,
         };
     }
 
@@ -933,6 +934,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         var notices = new List<string>();
         foreach (var dir in candidates.Where(dir => !live.Contains(Path.GetFileName(dir))))
         {
+            // Its tap first, if it outlived its run: it would go on extracting beside this run, reading files deleted here.
+            if (TapRecord.StopLeftover(dir) is { } stopped) notices.Add(stopped);
             TryDelete(dir);
             notices.Add($"removed leftover temp files of an earlier run ({Path.GetFileName(dir)})");
         }

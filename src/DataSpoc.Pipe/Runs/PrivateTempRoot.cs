@@ -56,8 +56,9 @@ internal static partial class PrivateTempRoot
 
     /// <summary>
     /// The file in a run's private folder (<c>private/&lt;pipeline&gt;-&lt;bucket hash&gt;/&lt;run id&gt;/</c>) naming the process
-    /// that made it: <c>&lt;host&gt;\n&lt;pid&gt;\n</c>. Written before anything secret, so any later run can tell a killed
-    /// run's folder from a live one, whatever pipeline or bucket it belongs to.
+    /// that made it: <c>&lt;host&gt;\n&lt;pid&gt;\n&lt;pid space&gt;\n</c> (<see cref="Lake.HostProcess"/>; older builds wrote the first
+    /// two lines). Written before anything secret, so any later run can tell a killed run's folder from a live one,
+    /// whatever pipeline or bucket it belongs to.
     /// </summary>
     internal const string OwnerFile = "owner";
 
@@ -66,7 +67,7 @@ internal static partial class PrivateTempRoot
 
     /// <summary>Records this process as the owner of <paramref name="runFolder"/> (see <see cref="OwnerFile"/>).</summary>
     internal static void MarkOwner(string runFolder) =>
-        File.WriteAllText(Path.Combine(runFolder, OwnerFile), $"{Environment.MachineName}\n{Environment.ProcessId}\n");
+        File.WriteAllText(Path.Combine(runFolder, OwnerFile), $"{Environment.MachineName}\n{Environment.ProcessId}\n{Lake.HostProcess.Space}\n");
 
     /// <summary>
     /// Removes every run folder under <c>&lt;root&gt;/private/</c> whose owner process is gone: a run killed (SIGKILL, out of
@@ -75,7 +76,8 @@ internal static partial class PrivateTempRoot
     /// lock's (<see cref="Lake.RunLock"/>): a process of this host that no longer runs. A folder without a readable owner
     /// (a run between making it and marking it, or an older build's) is kept: a live run's folder is never removed. A
     /// folder marked less than <see cref="KilledRunGrace"/> ago is left to its own pipeline's next run, whose log then
-    /// names the killed run (a retry of a killed run starts at once). Returns a notice per folder removed.
+    /// names the killed run (a retry of a killed run starts at once); a tap the killed run left running is stopped at
+    /// once all the same (<see cref="Sources.TapRecord"/>). Returns a notice per folder removed or tap stopped.
     /// </summary>
     internal static List<string> RemoveKilledRunFolders(string root)
     {
@@ -88,17 +90,24 @@ internal static partial class PrivateTempRoot
         foreach (var folder in runFolders)
         {
             string[] owner;
+            bool recent;
             try
             {
                 var file = Path.Combine(folder, OwnerFile);
                 // Checked first: folders an older build left have none, and each would cost an exception (372,000 such
                 // folders on one machine made every run seconds slower).
-                if (!File.Exists(file) || File.GetLastWriteTimeUtc(file) > markedBefore) continue;
+                if (!File.Exists(file)) continue;
+                recent = File.GetLastWriteTimeUtc(file) > markedBefore;
+                // A recent folder is read only for a leftover tap, which only a killed run's folder records.
+                if (recent && !File.Exists(Path.Combine(folder, Sources.TapRecord.FileName))) continue;
                 owner = File.ReadAllLines(file);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { continue; }
-            if (owner is not [var host, var pidText] || !int.TryParse(pidText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid)
-                || !Lake.RunLock.IsGone(host, pid)) continue;
+            if (owner is not { Length: 2 or 3 }
+                || !int.TryParse(owner[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid)
+                || !Lake.HostProcess.IsGone(owner[0], pid, owner is [_, _, { Length: > 0 } space] ? space : null)) continue;
+            if (Sources.TapRecord.StopLeftover(folder) is { } stopped) removed.Add(stopped);
+            if (recent) continue;
             try { Directory.Delete(folder, recursive: true); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { continue; }
             removed.Add($"removed the private temp folder of a killed run ({Path.GetRelativePath(parent, folder).Replace('\\', '/')}, process {pid}): it held that run's tap config");

@@ -55,6 +55,11 @@ public sealed record SourceInvocation
     /// source) writes to it instead of printing Singer lines, and says so with <see cref="SourceRun.WritesToSink"/>.
     /// </summary>
     internal RecordSink? Sink { get; init; }
+    /// <summary>
+    /// The run's private folder: a tap subprocess records itself there (<see cref="TapRecord"/>), so that the run that
+    /// finds the folder of a killed run stops a tap it left running.
+    /// </summary>
+    internal string? RunFolder { get; init; }
 }
 
 /// <summary>A running extraction.</summary>

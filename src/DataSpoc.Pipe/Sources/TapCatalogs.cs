@@ -304,15 +304,7 @@ public sealed record TapAnswer(int ExitCode, string Stdout, string StderrTail)
     {
         var words = CommandLine.Split(tap);
         var psi = TapProcess.StartInfo(words, args);
-        using var process = new Process { StartInfo = psi };
-        try
-        {
-            process.Start();
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            throw new TapNotFoundException(words[0], $"tap '{words[0]}' could not be started: {e.Message} (is it executable?)");
-        }
+        using var process = TapLaunch.Start(psi, words[0]);
         process.StandardInput.Close();
         var stdout = readStdout(process, cancellationToken);
         var stderr = process.StandardError.ReadToEndAsync(cancellationToken);

@@ -97,18 +97,11 @@ public sealed class TapProcess : ISource
                 psi.ArgumentList.Add(flag);
                 psi.ArgumentList.Add(invocation.CatalogPath);
             }
-        var process = new Process { StartInfo = psi };
-        try
-        {
-            process.Start();
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            process.Dispose();
-            throw new TapNotFoundException(_command[0], $"tap '{_command[0]}' could not be started: {e.Message} (is it executable?)");
-        }
-        process.StandardInput.Close();
         var command = _redactor.Redact(string.Join(' ', psi.ArgumentList.Prepend(_command[0]).Select(Quote)));
+        var process = TapLaunch.Start(psi, _command[0]);
+        // Before the tap can do anything: a run killed from here on leaves a tap the next run can find and stop.
+        if (invocation.RunFolder is { } runFolder) TapRecord.Write(runFolder, process);
+        process.StandardInput.Close();
         return Task.FromResult<SourceRun>(new Run(process, command, _redactor));
     }
 

@@ -72,7 +72,8 @@ public sealed class RunCommandTests : IDisposable
         _home.WriteShopPipeline("shop");
         var result = CliProcess.Run(_home, "run", "shop");
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.Contains("shop: started", result.Stdout);
+        // With its UTC time: a scheduled run's output file dates each run, one refused by a held lock too.
+        Assert.Matches(@"(?m)^shop: started \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$", result.Stdout);
         Assert.Matches(@"│ orders\s+│ 5\s+│ 0\s+│ 1\s+│", result.Stdout);
         Assert.Matches(@"│ shop\s+│ success\s+│ incremental\s+│", result.Stdout);
         Assert.DoesNotContain("\u001b[", result.Stdout);
@@ -212,6 +213,19 @@ public sealed class RunCommandTests : IDisposable
         var document = Json.Parse(single);
         Assert.Equal(("b-typo", "invalid", logs[1].Str("error")), (document.Str("pipeline"), document.Str("status"), document.Str("error")));
         Assert.Equal($"error: {logs[1].Str("error")}\n", single.Stderr);
+    }
+
+    [Fact]
+    public void Run_all_as_json_in_a_home_without_pipelines_prints_the_document_of_a_run_that_could_not_start()
+    {
+        // It printed nothing on stdout: a script's json.load failed where `run <name> --output json` gives a document.
+        var result = CliProcess.Run(_home, "run", "--all", "--output", "json");
+        Assert.Equal(2, result.ExitCode);
+        var document = Json.Parse(result);
+        Assert.Equal("invalid", document.Str("status"));
+        Assert.StartsWith("there are no pipelines in ", document.Str("error"));
+        Assert.Null(document["pipeline"]);
+        Assert.Equal($"error: {document.Str("error")}\n", result.Stderr);
     }
 
     [Fact]

@@ -18,12 +18,12 @@ public sealed class SignalTests : IDisposable
 
     private string PidFile => Path.Combine(_home.Root, "tap.pid");
 
-    private void WriteSlowPipeline(string name) => _home.WritePipeline(name, $"""
+    private void WriteSlowPipeline(string name, double interval = 0.05) => _home.WritePipeline(name, $"""
         source:
           tap: python3 {CliProcess.Asset("slow_tap.py")}
           config:
             pid_file: {PidFile}
-            interval: 0.05
+            interval: {interval.ToString(System.Globalization.CultureInfo.InvariantCulture)}
         destination:
           bucket: {_home.Bucket}
         incremental:
@@ -144,6 +144,42 @@ public sealed class SignalTests : IDisposable
         File.Delete(PidFile);
         File.Delete(Path.Combine(_home.Home, "config.yaml"));
         using var next = Start("run", "twice", "--output", "json");
+        await WaitForTapAsync(next.Process);
+        Kill("TERM", next.Process.Id);
+        Assert.True(next.Process.WaitForExit(TimeSpan.FromSeconds(15)));
+        Assert.Equal(143, next.Process.ExitCode);
+        Assert.Equal("cancelled", JsonNode.Parse(next.Output().Stdout)!.Str("status"));
+    }
+
+    /// <summary>
+    /// A tap that writes nothing for minutes (one waiting on a long source query) never meets the closed pipe that would
+    /// end it: killed with its run (kill -9) or left by the second signal's exit at once, it went on running beside the
+    /// next run (a log-based postgres tap holding its replication slot). It dies with the run now.
+    /// </summary>
+    [Theory]
+    [InlineData("KILL")]
+    [InlineData("INT twice")]
+    public async Task A_quiet_tap_does_not_outlive_its_run_killed_with_sigkill_or_a_second_signal(string how)
+    {
+        WriteSlowPipeline("quiet", interval: 120);
+        using var cli = Start("run", "quiet", "--output", "json");
+        var tapPid = await WaitForTapAsync(cli.Process);
+        await Task.Delay(500);
+
+        if (how == "KILL") Kill("KILL", cli.Process.Id);
+        else
+        {
+            Kill("INT", cli.Process.Id);
+            await Task.Delay(50);
+            Kill("INT", cli.Process.Id);
+        }
+        Assert.True(cli.Process.WaitForExit(TimeSpan.FromSeconds(15)), "the run did not end");
+
+        await WaitGoneAsync(tapPid);
+        // The next run goes ahead (taking over the lock a killed run left) and is not blocked by anything.
+        File.Delete(PidFile);
+        WriteSlowPipeline("quiet");
+        using var next = Start("run", "quiet", "--output", "json");
         await WaitForTapAsync(next.Process);
         Kill("TERM", next.Process.Id);
         Assert.True(next.Process.WaitForExit(TimeSpan.FromSeconds(15)));

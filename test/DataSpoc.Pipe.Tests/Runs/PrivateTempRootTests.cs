@@ -221,4 +221,52 @@ public sealed class PrivateTempRootTests : IDisposable
         Assert.False(Directory.Exists(killed));
         Assert.All(new[] { live, unmarked, justKilled, otherHost }, f => Assert.True(Directory.Exists(f), f));
     }
+
+    /// <summary>
+    /// A run killed where its tap cannot die with it (no setpriv, e.g. a minimal container image) leaves the tap running;
+    /// one waiting on a long source query writes nothing that would end it. The run that finds the killed run's folder
+    /// stops that tap (checked by its start time, so a process given the pid since is left alone), also within the grace
+    /// period that keeps the folder itself for its own pipeline's next run.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_tap_a_killed_run_left_running_is_stopped_by_the_run_that_finds_its_folder(bool recent)
+    {
+        using var exited = Process.Start(new ProcessStartInfo("true") { UseShellExecute = false })!;
+        exited.WaitForExit();
+        using var tap = Process.Start(new ProcessStartInfo("sleep", ["300"]) { UseShellExecute = false })!;
+        using var stranger = Process.Start(new ProcessStartInfo("sleep", ["300"]) { UseShellExecute = false })!;
+        try
+        {
+            string KilledRunFolder(string run, Process recorded)
+            {
+                var folder = Path.Combine(Root, "private", "quiet-0123456789ab", run);
+                Directory.CreateDirectory(folder);
+                DataSpoc.Pipe.Sources.TapRecord.Write(folder, recorded);
+                var owner = Path.Combine(folder, PrivateTempRoot.OwnerFile);
+                File.WriteAllText(owner, $"{Environment.MachineName}\n{exited.Id}\n{DataSpoc.Pipe.Lake.HostProcess.Space}\n");
+                File.SetLastWriteTimeUtc(owner, recent ? DateTime.UtcNow : DateTime.UtcNow - PrivateTempRoot.KilledRunGrace - TimeSpan.FromMinutes(1));
+                return folder;
+            }
+            var killed = KilledRunFolder("run1", tap);
+            // The record of a process that ended, whose pid another process now has: another start time.
+            var reused = KilledRunFolder("run2", stranger);
+            var record = Path.Combine(reused, DataSpoc.Pipe.Sources.TapRecord.FileName);
+            var lines = File.ReadAllLines(record);
+            File.WriteAllLines(record, [lines[0], (long.Parse(lines[1], System.Globalization.CultureInfo.InvariantCulture) - 1).ToString(System.Globalization.CultureInfo.InvariantCulture), lines[2]]);
+
+            var notices = PrivateTempRoot.RemoveKilledRunFolders(Root);
+
+            Assert.True(tap.WaitForExit(TimeSpan.FromSeconds(10)), "the killed run's tap is still running");
+            Assert.False(stranger.HasExited, "a process with another start time than the recorded tap's was stopped");
+            Assert.Contains($"stopped the tap of a killed run (pid {tap.Id}, run run1), still running since that run ended", notices);
+            Assert.Equal(!recent, !Directory.Exists(killed));
+        }
+        finally
+        {
+            if (!tap.HasExited) tap.Kill();
+            stranger.Kill();
+        }
+    }
 }

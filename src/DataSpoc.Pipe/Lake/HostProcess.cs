@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace DataSpoc.Pipe.Lake;
+
+/// <summary>
+/// A process of this machine as a lock (<see cref="RunLock"/>) or a run's private folder names it: host name, pid, and
+/// the PID namespace the pid belongs to (<see cref="Space"/>). A host name alone does not make a pid one this process can
+/// look at: a container started with the host's name (<c>docker run --network host</c>, pods with <c>hostNetwork</c>)
+/// has a PID namespace of its own, where the same pid is another process or none, so a live run there would be judged
+/// gone and its lock taken over.
+/// </summary>
+internal static class HostProcess
+{
+    /// <summary>
+    /// This process's PID namespace on this boot: <c>&lt;boot id&gt;/&lt;inode of /proc/self/ns/pid&gt;</c> (the inode alone
+    /// may repeat after a reboot). Null where it cannot be read (not Linux): a holder is then judged by host name and pid.
+    /// </summary>
+    public static string? Space { get; } = ReadSpace();
+
+    private static string? ReadSpace()
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        try
+        {
+            var boot = File.ReadAllText("/proc/sys/kernel/random/boot_id").Trim();
+            var ns = new FileInfo("/proc/self/ns/pid").LinkTarget; // "pid:[4026531836]"
+            return boot.Length > 0 && ns is { Length: > 0 } ? boot + "/" + ns.Replace("pid:", "", StringComparison.Ordinal).Trim('[', ']') : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Whether the process <paramref name="pid"/> of <paramref name="host"/>, seen in PID namespace <paramref name="space"/>,
+    /// is known to be gone. Only a process of this host and of this PID namespace can be looked at; any other counts as
+    /// running (a lock's lease, a folder's owner, stays theirs). A record without a space (written by an older build)
+    /// is judged by host name and pid, as that build did.
+    /// </summary>
+    public static bool IsGone(string host, int pid, string? space) =>
+        host == Environment.MachineName && (space is null || space == Space) && !IsAlive(pid);
+
+    /// <summary>
+    /// Whether a process of this host still runs. A zombie (killed, not yet reaped by its parent) does not: it can never
+    /// renew or release its lock, so waiting for its lease to run out would only lock the pipeline for nothing.
+    /// </summary>
+    public static bool IsAlive(int pid)
+    {
+        try
+        {
+            if (OperatingSystem.IsLinux() && Stat(pid) is { } stat && stat.State == 'Z') return false;
+            using var p = Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException) { return false; }
+        catch (InvalidOperationException) { return false; }
+    }
+
+    /// <summary>
+    /// When the process <paramref name="pid"/> started, in clock ticks since boot (<c>/proc/&lt;pid&gt;/stat</c> field 22):
+    /// with the pid, it names one process, not whichever process is given the pid once that one is gone. Null when there
+    /// is no such process (or no /proc).
+    /// </summary>
+    public static long? StartTime(int pid) => Stat(pid)?.StartTime;
+
+    private sealed record ProcStat(char State, long StartTime);
+
+    private static ProcStat? Stat(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
+            // The command name (field 2) is in parentheses and may hold spaces or ')': fields are counted after the last ')'.
+            var close = stat.LastIndexOf(')');
+            if (close < 0) return null;
+            var fields = stat[(close + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries); // fields[0] is field 3 (state)
+            return fields.Length > 19 && long.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out var start)
+                ? new ProcStat(fields[0][0], start) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+}

@@ -374,6 +374,40 @@ public sealed class McpServerTests : IAsyncLifetime
         AssertNoSecretAnywhere();
     }
 
+    /// <summary>
+    /// A client cancelling a long run (<c>notifications/cancelled</c>) ends it as any cancellation does; the SDK logs
+    /// the handler's cancellation at warning level, and that is one line on stderr, never a stack trace.
+    /// </summary>
+    [Fact]
+    public async Task A_cancelled_run_is_one_line_on_stderr_without_a_stack_trace()
+    {
+        var slow = "slow-" + _suffix;
+        var tap = Path.Combine(_root, "slow_tap.sh");
+        File.WriteAllText(tap, "#!/bin/sh\nexec sleep 120\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(tap, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.WriteAllText(Path.Combine(Home, "pipelines", slow + ".yaml"), $"""
+            source:
+              tap: {tap}
+              name: slow
+            destination:
+              bucket: file://{Lake}
+            """);
+        var progress = new ConcurrentQueue<ProgressNotificationValue>();
+        using var cancel = new CancellationTokenSource();
+        var run = _client.CallToolAsync("run_pipeline", new Dictionary<string, object?> { ["name"] = slow }, new SyncProgress(progress.Enqueue), cancellationToken: cancel.Token).AsTask();
+        await WaitFor(() => progress.Any(p => p.Message == "starting " + slow));
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+
+        // The server ends the run (its run log says cancelled) and logs the cancelled request.
+        for (var i = 0; i < 200 && !_stderr.Any(l => l.Contains("OperationCanceledException", StringComparison.Ordinal)); i++) await Task.Delay(50);
+        var lines = _stderr.ToArray();
+        Assert.Contains(lines, l => l.StartsWith("warn: ", StringComparison.Ordinal) && l.Contains("OperationCanceledException", StringComparison.Ordinal));
+        Assert.DoesNotContain(lines, l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+        var logs = await Call("pipeline_logs", new() { ["name"] = slow });
+        Assert.Contains("cancelled", logs.GetRawText());
+    }
+
     private async Task<JsonElement> Call(string tool, Dictionary<string, object?>? arguments = null, IProgress<ProgressNotificationValue>? progress = null)
     {
         var result = await _client.CallToolAsync(tool, arguments ?? [], progress);

@@ -24,7 +24,8 @@ internal sealed class McpCommand : AsyncCommand<McpCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var builder = Host.CreateEmptyApplicationBuilder(settings: null);
-        builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        builder.Logging.AddConsole(o => { o.LogToStandardErrorThreshold = LogLevel.Trace; o.FormatterName = McpLogFormatter.Name; });
+        builder.Services.AddSingleton<Microsoft.Extensions.Logging.Console.ConsoleFormatter, McpLogFormatter>();
         builder.Logging.SetMinimumLevel(Environment.GetEnvironmentVariable("DATASPOC_PIPE_DEBUG") is "1" or "true" ? LogLevel.Debug : LogLevel.Warning);
         builder.Services.AddSingleton(Pipelines.Client(settings.Home, Stores.Create()));
         builder.Services.AddSingleton<PipeTools>();

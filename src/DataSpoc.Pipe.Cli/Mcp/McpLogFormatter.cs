@@ -1,0 +1,46 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging.Console;
+
+namespace DataSpoc.Pipe.Cli.Mcp;
+
+/// <summary>
+/// The MCP server's stderr lines: <c>level: category: message</c>, then the exception. The SDK logs every exception a
+/// request handler ends with at warning level, a client's cancellation (<c>notifications/cancelled</c>, or the server
+/// stopped by a signal) included, which is an ordinary end of a request: for it this writes the exception's one-line
+/// message, not its stack trace. Every other exception keeps its whole text.
+/// </summary>
+internal sealed class McpLogFormatter() : ConsoleFormatter(Name)
+{
+    public new const string Name = "dataspoc-pipe-mcp";
+
+    public override void Write<TState>(in LogEntry<TState> logEntry, Microsoft.Extensions.Logging.IExternalScopeProvider? scopeProvider, TextWriter textWriter)
+    {
+        var message = logEntry.Formatter(logEntry.State, logEntry.Exception);
+        if (message is null && logEntry.Exception is null) return;
+        textWriter.Write(Level(logEntry.LogLevel));
+        textWriter.Write(": ");
+        textWriter.Write(logEntry.Category);
+        textWriter.Write(": ");
+        textWriter.Write(message);
+        if (logEntry.Exception is OperationCanceledException cancelled)
+            textWriter.Write($" ({cancelled.GetType().Name}: {cancelled.Message})");
+        else if (logEntry.Exception is { } exception)
+        {
+            textWriter.WriteLine();
+            textWriter.Write(exception.ToString());
+        }
+        textWriter.WriteLine();
+    }
+
+    private static string Level(LogLevel level) => level switch
+    {
+        LogLevel.Trace => "trce",
+        LogLevel.Debug => "dbug",
+        LogLevel.Information => "info",
+        LogLevel.Warning => "warn",
+        LogLevel.Error => "fail",
+        LogLevel.Critical => "crit",
+        _ => "none",
+    };
+}

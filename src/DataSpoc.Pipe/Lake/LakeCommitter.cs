@@ -248,7 +248,13 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
         }
         if (plan.State is not null)
+        {
             await store.PutAsync(LakePaths.StateKey(plan.Pipeline), StateFile(plan.State), WriteCondition.None, cancellationToken).ConfigureAwait(false);
+            // After the state: a crash in between leaves the earlier owner, so a next run of a pipeline whose tables differ
+            // from it is refused (never handed bookmarks of the wrong tables); the same pipeline finds its own owner.
+            if (plan.StateOwner is { } owner)
+                await store.PutAsync(LakePaths.StateOwnerKey(plan.Pipeline), LakeJson.Serialize(owner), WriteCondition.None, cancellationToken).ConfigureAwait(false);
+        }
         await store.DeleteAsync(JournalKey(plan.Pipeline), cancellationToken).ConfigureAwait(false);
     }
 
@@ -347,9 +353,9 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             }
             else if (change.Replace || previous is null)
             {
-                entry.RowCount = change.Rows;
-                stats.Files = change.Files;
-                stats.Bytes = change.Bytes;
+                entry.RowCount = change.Rows + (change.Kept?.Rows ?? 0);
+                stats.Files = change.Files + (change.Kept?.Files ?? 0);
+                stats.Bytes = change.Bytes + (change.Kept?.Bytes ?? 0);
             }
             else
             {

@@ -11,6 +11,8 @@ public static class LakePaths
     public const string HiveNullPartition = "__HIVE_DEFAULT_PARTITION__";
 
     public static string StateKey(string pipeline) => $".dataspoc/state/{Safe(pipeline)}/state.json";
+    /// <summary>Beside the state: which tables (source and path) the pipeline that wrote it lands (see <see cref="StateOwner"/>).</summary>
+    public static string StateOwnerKey(string pipeline) => $".dataspoc/state/{Safe(pipeline)}/owner.json";
     public static string LogsPrefix(string pipeline) => $".dataspoc/logs/{Safe(pipeline)}/";
     public static string LogKey(string pipeline, DateTimeOffset startedAt, string runId) =>
         LogsPrefix(pipeline) + startedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH-mm-ss'Z'", CultureInfo.InvariantCulture) + "_" + runId + ".json";

@@ -9,8 +9,8 @@ namespace DataSpoc.Pipe.Lake;
 /// its bookmarks are for, i.e. the source folder and <c>destination.path</c> they land under. State, lock and run logs are
 /// keyed by pipeline name alone, so two homes with a pipeline of one name on one bucket (or a pipeline whose source
 /// changed) would hand one source's bookmarks to the other's tap, which then skips rows it never landed. The identity is
-/// the tables, not the home: every copy of one pipeline (a split run's workers, the pods `k8s render` makes, each with its
-/// own home) writes the same ones. <see cref="PipelineFile"/> only names the writer in messages.
+/// the source folder, not the home: every copy of one pipeline (a split run's workers, the pods `k8s render` makes, each
+/// with its own home) has the same one. <see cref="Path"/> and <see cref="PipelineFile"/> only name the writer in messages.
 /// </summary>
 public sealed record StateOwner(
     [property: JsonPropertyName("source")] string Source,
@@ -35,19 +35,21 @@ public sealed record StateOwner(
         try { owner = LakeJson.Deserialize<StateOwner>(stored.Content, "state owner"); }
         catch (System.Text.Json.JsonException) { owner = null; }
         var mine = Of(pipeline, sourceName);
-        if (owner is not null && owner.Source == mine.Source && owner.Path == mine.Path) return null;
+        // The bookmarks are the source's: a pipeline whose destination.path changed keeps them (its tables move with --full,
+        // which TableOwnership asks for), so the path only names the writer's tables in the message.
+        if (owner is not null && owner.Source == mine.Source) return null;
         if (!await store.ExistsAsync(LakePaths.StateKey(pipeline.Name), cancellationToken).ConfigureAwait(false)) return null;
         var bucket = pipeline.Destination.Bucket.TrimEnd('/');
         var writer = owner is null ? "an unreadable owner file" : $"a pipeline '{pipeline.Name}' landing {owner.Tables}" + (owner.PipelineFile is { } f ? $" ({f})" : "");
         return $"the state of pipeline '{pipeline.Name}' in this bucket ({bucket}/{LakePaths.StateKey(pipeline.Name)}) was written by {writer}, " +
             $"and this pipeline ({pipeline.FilePath}) lands {mine.Tables}: a pipeline's state, lock and run logs are keyed by its name alone, so its " +
-            "bookmarks are another source's (another home's pipeline of the same name, or this pipeline before its source.name or destination.path changed)";
+            "bookmarks are another source's (another home's pipeline of the same name, or this pipeline before its source.name changed)";
     }
 
     /// <summary>What to do about <see cref="ConflictAsync"/>'s problem.</summary>
     public static string WaysOut(PipelineDefinition pipeline) =>
         $"Give this pipeline a name no other pipeline on the bucket has (a pipeline name is unique per bucket, across homes); or, if this pipeline's " +
-        $"source.name or destination.path changed and the state is its own, delete {pipeline.Destination.Bucket.TrimEnd('/')}/{LakePaths.StateOwnerKey(pipeline.Name)} " +
+        $"source.name changed and the state is its own, delete {pipeline.Destination.Bucket.TrimEnd('/')}/{LakePaths.StateOwnerKey(pipeline.Name)} " +
         "(the state is then taken as this pipeline's) or the state folder; or run it with --full, which reads no state and replaces its tables and the state";
 
     /// <summary>

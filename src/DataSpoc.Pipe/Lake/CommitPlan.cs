@@ -70,6 +70,20 @@ public sealed class CommitPlan
     [JsonPropertyName("state_owner")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public StateOwner? StateOwner { get; set; }
 
     /// <summary>
+    /// The tables whose commit this one waits its turn for (<see cref="LakePaths.TableCommitClaimKey"/>): claimed after the
+    /// journal, released with <see cref="Claimed"/>, so a recovery releases them too.
+    /// </summary>
+    [JsonPropertyName("table_claims")] public List<string> TableClaims { get; set; } = [];
+
+    /// <summary>
+    /// What the plan assumed of its tables, checked again once <see cref="TableClaims"/> are held, before anything lands
+    /// (another run may have committed to a table since this run read it). Each returns why the commit must be planned
+    /// again (<see cref="CommitConflictException"/>), or null; or throws a refusal. Not journaled: only the planning
+    /// process commits before the commit point.
+    /// </summary>
+    [JsonIgnore] public List<Func<CancellationToken, Task<string?>>> BaseChecks { get; } = [];
+
+    /// <summary>
     /// Every data file this commit takes out of a table, claimed before anything lands: <see cref="Superseded"/> (plain
     /// tables: deleted) and the <see cref="Tables.TableMetadataCommit.Removed"/> files of tables with a table format
     /// (they stay in storage for older snapshots; the metadata commit removes them from the table).

@@ -53,8 +53,12 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         try
         {
             await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
-            // Claimed after the journal (a crash leaves claims the next run releases), before anything lands.
-            if (await ClaimSupersededAsync(plan, cancellationToken).ConfigureAwait(false) is { } conflict)
+            // Claimed after the journal (a crash leaves claims the next run releases), before anything lands: the tables
+            // first (waiting for a commit of the same table to end), then the rewritten files; then, with the tables held,
+            // what the plan assumed of them is checked again.
+            if ((await ClaimTablesAsync(plan, cancellationToken).ConfigureAwait(false)
+                ?? await ClaimSupersededAsync(plan, cancellationToken).ConfigureAwait(false)
+                ?? await CheckBasesAsync(plan, cancellationToken).ConfigureAwait(false)) is { } conflict)
             {
                 await ReleaseClaimsAsync(plan, cancellationToken).ConfigureAwait(false);
                 await store.DeleteAsync(JournalKey(plan.Pipeline), cancellationToken).ConfigureAwait(false);
@@ -291,6 +295,43 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         return null;
     }
 
+    /// <summary>How long a commit waits for another commit of one of its tables to end before it plans again.</summary>
+    private static readonly TimeSpan TableClaimWait = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// Takes the claim of each of <see cref="CommitPlan.TableClaims"/> (in key order, so two commits never wait for each
+    /// other), waiting while another commit holds it: a commit holds it only from its journal to its table metadata.
+    /// Returns null once all are held, else (after <see cref="TableClaimWait"/>) why not: a claim left by a run that died
+    /// stays until the next run of its pipeline rolls that commit back or completes it.
+    /// </summary>
+    private async Task<string?> ClaimTablesAsync(CommitPlan plan, CancellationToken cancellationToken)
+    {
+        var claim = LakeJson.Serialize(new SupersededClaim(plan.Pipeline, plan.RunId));
+        foreach (var claimKey in plan.TableClaims.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        {
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            for (var pause = TimeSpan.FromMilliseconds(20); ; pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.TicksPerSecond)))
+            {
+                if (await store.PutAsync(claimKey, claim, WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false)) break;
+                var holder = await ClaimHolderAsync(claimKey, cancellationToken).ConfigureAwait(false);
+                if (holder == plan.RunId) break; // our own, from an attempt of this commit
+                if (waited.Elapsed >= TableClaimWait)
+                    return $"another commit of the table has held {store.Bucket}/{claimKey} for {TableClaimWait.TotalMinutes:0} minutes (run {holder ?? "?"}; " +
+                        "if that run died, the next run of its pipeline completes or rolls back its commit and releases the claim)";
+                await Task.Delay(pause, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The plan's <see cref="CommitPlan.BaseChecks"/>, its tables held: the first reason to plan again, or null.</summary>
+    private static async Task<string?> CheckBasesAsync(CommitPlan plan, CancellationToken cancellationToken)
+    {
+        foreach (var check in plan.BaseChecks)
+            if (await check(cancellationToken).ConfigureAwait(false) is { } changed) return changed;
+        return null;
+    }
+
     /// <summary>
     /// Deletes the claims this plan's run holds (never another run's: a lost claim stays with its holder). When
     /// <paramref name="filesGone"/> (the commit took the claimed files out of their tables), also the claims' conditional
@@ -299,6 +340,9 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
     /// </summary>
     private async Task ReleaseClaimsAsync(CommitPlan plan, CancellationToken cancellationToken, bool filesGone = false)
     {
+        foreach (var claimKey in plan.TableClaims)
+            if (await ClaimHolderAsync(claimKey, cancellationToken).ConfigureAwait(false) == plan.RunId)
+                await store.DeleteAsync(claimKey, cancellationToken).ConfigureAwait(false);
         foreach (var key in plan.Claimed)
         {
             var claimKey = LakePaths.SupersededClaimKey(key);

@@ -48,6 +48,13 @@ public static class LakePaths
     /// </summary>
     public static string SupersededClaimKey(string dataFileKey) => $"{ClaimsPrefix}{dataFileKey}.json";
     public const string ClaimsPrefix = ".dataspoc/claims/";
+    /// <summary>
+    /// The claim a commit holds on a whole table (a merge's, or any commit of an Iceberg/Delta table) from before its files
+    /// land until its table metadata is written: such commits of one table follow each other, each re-checking what it
+    /// planned against under it (<see cref="CommitPlan.BaseChecks"/>). Not a <see cref="ClaimedFileKey"/> (no <c>.json</c>):
+    /// taken again by every commit of the table, its conditional-write lock is never settled.
+    /// </summary>
+    public static string TableCommitClaimKey(string tablePrefix) => $"{ClaimsPrefix}{tablePrefix}_table-commit.claim";
     /// <summary>The data file a <see cref="SupersededClaimKey"/> claims, else null.</summary>
     public static string? ClaimedFileKey(string claimKey) =>
         claimKey.StartsWith(ClaimsPrefix, StringComparison.Ordinal) && claimKey.EndsWith(".json", StringComparison.Ordinal)

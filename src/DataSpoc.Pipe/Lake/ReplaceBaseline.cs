@@ -20,8 +20,15 @@ public static class ReplaceBaseline
         return null;
     }
 
-    /// <summary>Whether <paramref name="file"/> was written at or after <paramref name="since"/> (equal stamps count as after: a store may stamp to the second).</summary>
-    public static bool WrittenSince(ObjectInfo file, DateTimeOffset? since) => since is { } start && file.LastModified >= start;
+    /// <summary>
+    /// Whether <paramref name="file"/> of <paramref name="table"/> was written at or after <paramref name="since"/>. Equal
+    /// stamps count as after, since S3 and Azure stamp to the second: a file of the same second is kept (its rows may be
+    /// there twice), never lost. A file of <paramref name="lastRunAtStart"/> (the run that last committed the table when
+    /// this one read the manifest, after its lock and before its tap) is before whatever its stamp, so a replace run in the
+    /// same second as the table's last commit still removes that commit's files.
+    /// </summary>
+    public static bool WrittenSince(ObjectInfo file, DateTimeOffset? since, string table, string? lastRunAtStart = null) =>
+        since is { } start && file.LastModified >= start && (lastRunAtStart is null || RunIdOf(table, file.Key) != lastRunAtStart);
 
     /// <summary>The rows, files and bytes of <paramref name="files"/> (from their Parquet footers), for the manifest's totals.</summary>
     public static async Task<KeptFiles> CountAsync(IObjectStore store, IReadOnlyList<ObjectInfo> files, CancellationToken cancellationToken)

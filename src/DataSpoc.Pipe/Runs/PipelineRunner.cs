@@ -163,6 +163,10 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             else
             {
                 var planNotices = log.Notices.Count;
+                // The plan is made against the tables as they are now: another pipeline may have committed to one during the
+                // extraction (its rows and its writer matter to a replace); the commit checks again what changed after this.
+                var startManifest = manifest;
+                manifest = await new ManifestStore(store, _time).ReadAsync(runCancel.Token).ConfigureAwait(false);
                 for (var attempt = 1; ; attempt++)
                 {
                     // A new attempt's merge writes beside the earlier attempt's files, which no plan names any more.
@@ -170,7 +174,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     var merge = new Merge.KeyedMerge(store, pipeline.Destination.Merge, LimitsFor(pipeline.Destination), pipeline.Destination.Compression, mergeSpool, store.LocalRoot is not null);
                     try
                     {
-                        plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, replaceSince, WriteModes.Replaces(pipeline, options.Full), merge, log, options.HomePipelines, runCancel.Token).ConfigureAwait(false);
+                        plan = await PlanAsync(pipeline, store, manifest, startManifest, ingest, sourceName, runId, startedAt, replaceSince, WriteModes.Replaces(pipeline, options.Full), merge, log, options.HomePipelines, runCancel.Token).ConfigureAwait(false);
                         // Last point where a stop request (a signal, the caller) is honoured: a commit once begun runs to its end,
                         // so a signal never leaves a half-landed commit for the next run to roll back. A lost lock still stops
                         // it until its commit point (its files uploading to a store that stalled, say): another run may be
@@ -182,7 +186,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     catch (CommitConflictException conflict) when (attempt < MergeCommitAttempts)
                     {
                         // Another pipeline's merge of the same table rewrote a file this plan rewrote too (or removed it while the
-                        // plan read it), and nothing of this plan landed: plan again against the table as that commit left it.
+                        // plan read it), or another run committed to a table since this plan read it (CommitPlan.BaseChecks), and
+                        // nothing of this plan landed: plan again against the table as that commit left it.
                         log.Notices.RemoveRange(planNotices, log.Notices.Count - planNotices);
                         log.Notices.Add($"planned the commit again (attempt {attempt + 1}): {conflict.Message}");
                         planNotices = log.Notices.Count;
@@ -573,7 +578,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         ParseLanes = d.WriteMode == WriteMode.Merge ? 1 : Limits.ParseLanes,
     };
 
-    private static async Task<CommitPlan> PlanAsync(PipelineDefinition pipeline, IObjectStore store, Manifest manifest, RunIngest ingest,
+    private static async Task<CommitPlan> PlanAsync(PipelineDefinition pipeline, IObjectStore store, Manifest manifest, Manifest startManifest, RunIngest ingest,
         string sourceName, string runId, DateTimeOffset startedAt, DateTimeOffset? replaceSince, bool full, Merge.KeyedMerge merger, RunLog log,
         HomePipelines? homePipelines, CancellationToken cancellationToken)
     {
@@ -608,7 +613,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 {
                     existing.Add(obj.Key);
                     // Another run wrote it after this one began: its rows may be newer than this run's snapshot (ReplaceBaseline).
-                    if (ReplaceBaseline.WrittenSince(obj, replaceSince)) kept.Add(obj);
+                    if (ReplaceBaseline.WrittenSince(obj, replaceSince, stream.Table, startManifest.Tables.GetValueOrDefault(tableKey)?.Stats.LastRunId)) kept.Add(obj);
                     else replaced.Add(obj.Key);
                 }
                 else if (obj.Key.EndsWith(".parquet", StringComparison.Ordinal)) foreign++;
@@ -642,6 +647,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 var withMetadata = pipeline.Destination.TableFormat != TableFormats.Parquet;
                 var live = replace ? [] : withMetadata ? await LiveDataFileKeysAsync(pipeline, store, prefix, cancellationToken).ConfigureAwait(false) : existing;
                 liveFiles = live.Count;
+                // Keys new to the table are an append no claim on a rewritten file guards: two merges sending one new key
+                // would both add it. So the merge commits only on the files it merged with (else it plans again).
+                if (!replace) TableBase.MustStay(plan, store, pipeline, stream.Table, tableKey, prefix, live);
                 merged = await merger.MergeAsync(stream, prefix, live, ingest.FieldIdsOf(stream.Table), cancellationToken).ConfigureAwait(false);
                 files = merged.Files;
                 // Plain tables lose the rewritten files at the commit; with table metadata its commit removes them from the table.
@@ -662,6 +670,14 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 plan.Files.Add(new PlannedFile(file.LocalPath, folder + LakePaths.DataFileName(stream.Table, index, runId)));
             }
             var formats = pipeline.Destination.TableFormat;
+            if (replace)
+            {
+                // Its writer decided CheckReplace, its files what is kept: another commit since sends it back to plan again.
+                TableBase.WriterMustStay(plan, store, tableKey, manifest.Tables.GetValueOrDefault(tableKey)?.Stats.LastRunId);
+                // An Iceberg/Delta overwrite drops whatever the table holds at its commit: only the files planned with.
+                if (formats != TableFormats.Parquet)
+                    TableBase.MustStay(plan, store, pipeline, stream.Table, tableKey, prefix, await LiveDataFileKeysAsync(pipeline, store, prefix, cancellationToken).ConfigureAwait(false));
+            }
             // With table metadata, replaced files stay until maintenance expires the snapshots that still read them.
             // Files landing after this listing are not in it, so they are kept too (no notice: the commit is moments away).
             if (replace && formats == TableFormats.Parquet) plan.Deletions.AddRange(replaced);
@@ -679,9 +695,18 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             if (formats != TableFormats.Parquet)
                 plan.TableMetadata.Add(TableMetadataFor(pipeline, store, stream, files, [.. runColumns.Select(c => ColumnSchema.LatestColumn(fileSchemas, c.Name))],
                     fileSchemas, ingest.FieldIdsOf(stream.Table), prefix, tableKey, replace, plan.Files.Skip(firstFile).ToList(), merged?.Superseded));
+            if (formats != TableFormats.Parquet) TableBase.Claim(plan, prefix);
             if (formats.HasFlag(TableFormats.Delta))
-                await new Tables.DeltaTable(store, TimeProvider.System /* reads only */).CheckChangeAsync(plan.TableMetadata[^1], stream.Name,
-                    files.Select(f => f.Schema).Distinct(), cancellationToken).ConfigureAwait(false);
+            {
+                var (delta, commit, runSchemas) = (new Tables.DeltaTable(store, TimeProvider.System /* reads only */), plan.TableMetadata[^1], files.Select(f => f.Schema).Distinct().ToList());
+                await delta.CheckChangeAsync(commit, stream.Name, runSchemas, cancellationToken).ConfigureAwait(false);
+                // Again at the commit, the table held: a run that committed other types to it meanwhile is refused the same way.
+                plan.BaseChecks.Add(async token =>
+                {
+                    await delta.CheckChangeAsync(commit, stream.Name, runSchemas, token).ConfigureAwait(false);
+                    return null;
+                });
+            }
             if (pipeline.Destination.PartitionBy != PartitionBySettings.None && schema.Root.Children.Any(c => string.Equals(c.Name, "dt", StringComparison.OrdinalIgnoreCase)))
                 log.Notices.Add($"stream '{stream.Name}': its column 'dt' has the name of the partition folders (dt=...): hive-style readers (DuckDB hive_partitioning, " +
                     $"Spark, Athena) show the folder's date in its place; rename it (transforms: {stream.Name}: rename: {{dt: ...}}) to read its own values");
@@ -764,7 +789,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     }
 
     /// <summary>The data files of a table's current Iceberg snapshot, else of its current Delta version.</summary>
-    private static Task<List<string>> LiveDataFileKeysAsync(PipelineDefinition pipeline, IObjectStore store, string prefix, CancellationToken cancellationToken)
+    internal static Task<List<string>> LiveDataFileKeysAsync(PipelineDefinition pipeline, IObjectStore store, string prefix, CancellationToken cancellationToken)
     {
         var table = new Tables.TableMetadataCommit
         {

@@ -323,7 +323,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
                 if (LakePaths.IsDataFileKey(prefix, table, obj.Key))
                 {
                     existing.Add(obj.Key);
-                    if (ReplaceBaseline.WrittenSince(obj, replaceSince)) kept.Add(obj);
+                    if (ReplaceBaseline.WrittenSince(obj, replaceSince, table)) kept.Add(obj);
                 }
             var nextIndex = new Dictionary<string, int>(StringComparer.Ordinal);
             foreach (var key in existing)

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Lake;
 using DataSpoc.Pipe.Runs;
@@ -29,9 +28,7 @@ public sealed class MergeConcurrencyTests : IDisposable
             Destination = p.Destination with { PartitionBy = PartitionBySettings.None, WriteMode = mode, TableFormat = formats },
         });
 
-    /// <summary>A runner whose commits call <paramref name="beforeJournalWrite"/> before each journal write (the commit's start).</summary>
-    private static PipelineRunner MeetingRunner(Func<Task> beforeJournalWrite) =>
-        new(new ObjectStoreFactory().Register("file", (uri, _) => new MeetingStore(new LocalObjectStore(uri), beforeJournalWrite)));
+    private static PipelineRunner MeetingRunner(Func<Task> beforeJournalWrite) => MeetingStore.Runner(beforeJournalWrite);
 
     /// <summary>(v, rows, distinct ids) of the table as Iceberg (icebird) and as Delta (its live files, read by DuckDB) read it.</summary>
     private async Task<(List<List<string?>> Iceberg, List<List<string?>> Delta)> TableFormatRowsAsync()
@@ -124,48 +121,35 @@ public sealed class MergeConcurrencyTests : IDisposable
         Assert.Contains(results, r => r.Log.Notices.Any(n => n.StartsWith("planned the commit again", StringComparison.Ordinal)));
     }
 
-    /// <summary>The first <c>parties</c> journal writes wait until all of them arrived (at most 30 s); later ones pass.</summary>
-    private sealed class JournalMeeting(int parties)
+    [Theory]
+    [InlineData(TableFormats.Parquet)]
+    [InlineData(TableFormats.Iceberg | TableFormats.Delta)]
+    public async Task Two_merges_sending_keys_new_to_the_table_at_once_land_each_key_once(TableFormats formats)
     {
-        private readonly TaskCompletionSource _all = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private int _arrived;
+        // A fresh table: neither merge rewrites a file (nothing to claim), each would only add its keys.
+        var first = _lake.WriteSinger("first.jsonl", [Schema, .. Enumerable.Range(0, 300).Select(i => Record(i, "cA"))]);
+        var second = _lake.WriteSinger("second.jsonl", [Schema, .. Enumerable.Range(0, 300).Select(i => Record(i, "cB"))]);
 
-        public bool Met => _all.Task.IsCompletedSuccessfully;
+        var meeting = new JournalMeeting(2);
+        var runner = MeetingRunner(meeting.ArriveAsync);
+        var results = await Task.WhenAll(TempLake.RunAsync(Pipeline("cA", first, formats), runner: runner), TempLake.RunAsync(Pipeline("cB", second, formats), runner: runner));
 
-        public Task ArriveAsync()
+        Assert.True(meeting.Met, "the two runs did not both reach their commit");
+        Assert.All(results, r => Assert.True(r.Succeeded, r.Log.Error));
+        // The second to commit found the first's file in the table and merged into it: the later run's row per key.
+        var again = Assert.Single(results, r => r.Log.Notices.Any(n => n.StartsWith("planned the commit again", StringComparison.Ordinal)));
+        Assert.Contains(again.Log.Notices, n => n.Contains("changed after this run planned its commit on 0 file(s): another commit added 1", StringComparison.Ordinal));
+        var winner = again.Log.Pipeline;
+        List<List<string?>> expected = [[winner, "300", "300"]];
+        if (formats == TableFormats.Parquet)
+            Assert.Equal(expected, _lake.Query("SELECT v, count(*), count(DISTINCT id) FROM read_parquet('{lake}/raw/test/k/*.parquet') GROUP BY v ORDER BY v"));
+        else
         {
-            var arrived = Interlocked.Increment(ref _arrived);
-            if (arrived > parties) return Task.CompletedTask;
-            if (arrived == parties) _all.TrySetResult();
-            return Task.WhenAny(_all.Task, Task.Delay(TimeSpan.FromSeconds(30)));
+            var (iceberg, delta) = await TableFormatRowsAsync();
+            Assert.Equal(expected, iceberg);
+            Assert.Equal(expected, delta);
         }
-    }
-
-    private sealed class MeetingStore(IObjectStore inner, Func<Task> beforeJournalWrite) : IObjectStore
-    {
-        public BucketUri Bucket => inner.Bucket;
-
-        public string? LocalRoot => inner.LocalRoot;
-
-        public Task PutFileAsync(string key, string localPath, CancellationToken cancellationToken) => inner.PutFileAsync(key, localPath, cancellationToken);
-
-        public async Task<bool> PutAsync(string key, ReadOnlyMemory<byte> content, WriteCondition condition, CancellationToken cancellationToken)
-        {
-            if (key.StartsWith(".dataspoc/journal/", StringComparison.Ordinal)) await beforeJournalWrite().ConfigureAwait(false);
-            return await inner.PutAsync(key, content, condition, cancellationToken).ConfigureAwait(false);
-        }
-
-        public Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken) => inner.GetAsync(key, cancellationToken);
-
-        public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken) => inner.OpenReadAsync(key, cancellationToken);
-
-        public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
-        {
-            await foreach (var o in inner.ListAsync(prefix, cancellationToken).ConfigureAwait(false)) yield return o;
-        }
-
-        public Task DeleteAsync(string key, CancellationToken cancellationToken) => inner.DeleteAsync(key, cancellationToken);
-
-        public ValueTask DisposeAsync() => inner.DisposeAsync();
+        Assert.Equal(300, _lake.Manifest().Tables["test/k"].RowCount);
+        Assert.Empty(_lake.Keys().Where(k => k.StartsWith(".dataspoc/claims/", StringComparison.Ordinal) && !k.EndsWith(".lck", StringComparison.Ordinal)).ToList());
     }
 }

@@ -313,11 +313,14 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             for (var pause = TimeSpan.FromMilliseconds(20); ; pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.TicksPerSecond)))
             {
                 if (await store.PutAsync(claimKey, claim, WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false)) break;
-                var holder = await ClaimHolderAsync(claimKey, cancellationToken).ConfigureAwait(false);
-                if (holder == plan.RunId) break; // our own, from an attempt of this commit
-                if (waited.Elapsed >= TableClaimWait)
-                    return $"another commit of the table has held {store.Bucket}/{claimKey} for {TableClaimWait.TotalMinutes:0} minutes (run {holder ?? "?"}; " +
-                        "if that run died, the next run of its pipeline completes or rolls back its commit and releases the claim)";
+                var holder = await ClaimOfAsync(claimKey, cancellationToken).ConfigureAwait(false);
+                if (holder?.RunId == plan.RunId) break; // our own, from an attempt of this commit
+                // A holder whose pipeline's lock no longer names it died mid-commit: waiting would not end it.
+                var alive = holder is not null && await HoldsLockAsync(holder, cancellationToken).ConfigureAwait(false);
+                if (holder is not null && !alive || waited.Elapsed >= TableClaimWait)
+                    return $"{store.Bucket}/{claimKey} is held by another commit of the table (run {holder?.RunId ?? "?"} of pipeline '{holder?.Pipeline}'" +
+                        (alive ? $", for {TableClaimWait.TotalMinutes:0} minutes" : ", which no longer runs") +
+                        "; if that run died, the next run of its pipeline completes or rolls back its commit and releases the claim)";
                 await Task.Delay(pause, cancellationToken).ConfigureAwait(false);
             }
         }
@@ -352,11 +355,22 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         }
     }
 
-    private async Task<string?> ClaimHolderAsync(string claimKey, CancellationToken cancellationToken)
+    private async Task<string?> ClaimHolderAsync(string claimKey, CancellationToken cancellationToken) =>
+        (await ClaimOfAsync(claimKey, cancellationToken).ConfigureAwait(false))?.RunId;
+
+    private async Task<SupersededClaim?> ClaimOfAsync(string claimKey, CancellationToken cancellationToken)
     {
         if (await store.GetAsync(claimKey, cancellationToken).ConfigureAwait(false) is not { } stored) return null;
-        try { return LakeJson.Deserialize<SupersededClaim>(stored.Content, "claim").RunId; }
+        try { return LakeJson.Deserialize<SupersededClaim>(stored.Content, "claim"); }
         catch (System.Text.Json.JsonException) { return null; }
+    }
+
+    /// <summary>Whether the lock of <paramref name="claim"/>'s pipeline names its run (a run commits under its pipeline's lock).</summary>
+    private async Task<bool> HoldsLockAsync(SupersededClaim claim, CancellationToken cancellationToken)
+    {
+        if (await store.GetAsync(LakePaths.LockKey(claim.Pipeline), cancellationToken).ConfigureAwait(false) is not { } stored) return false;
+        try { return LakeJson.Deserialize<RunLock.LockInfo>(stored.Content, "lock").RunId == claim.RunId; }
+        catch (System.Text.Json.JsonException) { return true; } // unreadable: not proof that it died; the wait is bounded
     }
 
     private static void Apply(Manifest manifest, CommitPlan plan)

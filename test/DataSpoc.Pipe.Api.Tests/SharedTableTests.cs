@@ -171,6 +171,54 @@ public class SharedTableTests
     }
 
     [Fact]
+    public async Task Two_homes_with_a_pipeline_of_one_name_on_one_bucket_never_hand_each_other_their_state()
+    {
+        // State is keyed by pipeline name: home B's first run of its 'orders' (another source) was handed home A's
+        // bookmark and skipped the rows up to it, silently; then A's next run was handed B's.
+        using var homeA = new TempHome();
+        using var homeB = new TempHome();
+        var name = homeA.Name("orders");
+        void Pipeline(TempHome home, string source, string file) => home.WritePipeline(name,
+            $"source:\n  tap: {TempHome.ReplayTap}\n  name: {source}\n  config: {{file: {file}, incremental: true}}\n" +
+            $"destination:\n  bucket: {homeA.Bucket}\nincremental:\n  enabled: true\n");
+        Pipeline(homeA, "teama", Orders(homeA, 3));
+        Pipeline(homeB, "teamb", Orders(homeB, 5));
+        var (a, b) = (new PipeClient(homeA.Home), new PipeClient(homeB.Home));
+        Assert.True((await a.RunAsync(name)).Succeeded);
+        List<string?> Ids(string source) => homeA.Query($"SELECT id FROM read_parquet('{{lake}}/raw/{source}/orders/*/*.parquet') ORDER BY id").Select(r => r[0]).ToList();
+
+        var state = $"{homeA.Bucket}/.dataspoc/state/{name}/state.json";
+        var problem = $"the state of pipeline '{name}' in this bucket ({state}) was written by a pipeline '{name}' landing raw/teama/ " +
+            $"({Path.Combine(homeA.Home, "pipelines", name + ".yaml")}), and this pipeline ({Path.Combine(homeB.Home, "pipelines", name + ".yaml")}) lands raw/teamb/";
+        var check = Assert.Single((await b.ValidateAsync(name)).Checks, c => c.Check == "state");
+        Assert.False(check.Ok);
+        Assert.StartsWith(problem, check.Detail);
+        var refused = await b.RunAsync(name);
+        Assert.False(refused.Succeeded);
+        Assert.StartsWith(problem, refused.Log.Error);
+        Assert.Contains($"or run it with --full, which reads no state", refused.Log.Error);
+        Assert.False(Directory.Exists(Path.Combine(homeA.Lake, "raw", "teamb")));
+
+        // A full run reads no state: it lands every row of B's source, and the state is B's from then on.
+        var full = await b.RunAsync(name, full: true);
+        Assert.True(full.Succeeded, full.Log.Error);
+        Assert.Contains(full.Log.Notices, n => n.StartsWith(problem, StringComparison.Ordinal));
+        Assert.Equal(["1", "2", "3", "4", "5"], Ids("teamb"));
+        Assert.True((await b.RunAsync(name)).Succeeded);
+        // Now A's run is the one refused, instead of being handed B's bookmark (5) and skipping its rows 4 and 5.
+        Orders(homeA, 5);
+        var refusedA = await a.RunAsync(name);
+        Assert.False(refusedA.Succeeded);
+        Assert.Contains("landing raw/teamb/", refusedA.Log.Error);
+        Assert.Equal(["1", "2", "3"], Ids("teama"));
+
+        // A state without its owner file (written by an earlier build) is taken as the pipeline's own, and gets one.
+        File.Delete(Path.Combine(homeA.Lake, ".dataspoc", "state", name, "owner.json"));
+        Assert.True((await b.RunAsync(name)).Succeeded);
+        Assert.Contains("\"source\": \"teamb\"", File.ReadAllText(Path.Combine(homeA.Lake, ".dataspoc", "state", name, "owner.json")));
+    }
+
+    [Fact]
     public async Task A_renamed_merge_pipeline_runs_with_a_notice_and_keeps_one_row_per_key()
     {
         using var home = new TempHome();

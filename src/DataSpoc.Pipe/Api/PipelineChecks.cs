@@ -62,6 +62,7 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
         {
             Pass("bucket", detail);
             await CheckStateLeftBehindAsync(pipeline, cancellationToken).ConfigureAwait(false);
+            await CheckStateOwnerAsync(pipeline, cancellationToken).ConfigureAwait(false);
         }
         else Fail("bucket", detail, new ValidationProblem("destination.bucket", pipeline.FilePath, null, detail));
         return Result(name);
@@ -97,6 +98,24 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
         var detail = string.Join("; ", problems) + ": a run would extract everything again and append every earlier row a second time. " +
             string.Join("; ", owners.Select(o => TableOwnership.WaysOut(pipeline, o, pipeline.Destination.Bucket)));
         Fail("tables", detail, new ValidationProblem(null, pipeline.FilePath, null, detail));
+    }
+
+    /// <summary>
+    /// The pipeline's state in the bucket written for other tables (another home's pipeline of the same name, or this one
+    /// before its source.name or path changed): an incremental run refuses to start (<see cref="Lake.StateOwner.CheckAsync"/>),
+    /// so this is a failure; a pipeline that reads no state only replaces it (a warning).
+    /// </summary>
+    private async Task CheckStateOwnerAsync(PipelineDefinition pipeline, CancellationToken cancellationToken)
+    {
+        await using var store = stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
+        if (await Lake.StateOwner.ConflictAsync(store, pipeline, Lake.LakePaths.SourceFolderOf(pipeline.Source), cancellationToken).ConfigureAwait(false) is not { } problem) return;
+        if (!pipeline.Incremental.Enabled)
+        {
+            Pass("state", problem + ": this pipeline reads no state (incremental.enabled: false); its next run replaces it with its own", warning: true);
+            return;
+        }
+        var detail = problem + ". " + Lake.StateOwner.WaysOut(pipeline);
+        Fail("state", detail, new ValidationProblem(null, pipeline.FilePath, null, detail));
     }
 
     private PipelineValidation Result(string name) => new(name, _checks.All(c => c.Ok), _checks.ToList(), _problems.ToList());

@@ -66,6 +66,22 @@ public sealed class CommitPlan
     [JsonPropertyName("table_metadata")] public List<Tables.TableMetadataCommit> TableMetadata { get; set; } = [];
     /// <summary>The state to save (the last STATE value), or null to leave state untouched.</summary>
     [JsonPropertyName("state")] public Singer.SingerState? State { get; set; }
+    /// <summary>Saved beside <see cref="State"/> (after it): the tables the state is for, so another pipeline of the same name is not handed it.</summary>
+    [JsonPropertyName("state_owner")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public StateOwner? StateOwner { get; set; }
+
+    /// <summary>
+    /// The tables whose commit this one waits its turn for (<see cref="LakePaths.TableCommitClaimKey"/>): claimed after the
+    /// journal, released with <see cref="Claimed"/>, so a recovery releases them too.
+    /// </summary>
+    [JsonPropertyName("table_claims")] public List<string> TableClaims { get; set; } = [];
+
+    /// <summary>
+    /// What the plan assumed of its tables, checked again once <see cref="TableClaims"/> are held, before anything lands
+    /// (another run may have committed to a table since this run read it). Each returns why the commit must be planned
+    /// again (<see cref="CommitConflictException"/>), or null; or throws a refusal. Not journaled: only the planning
+    /// process commits before the commit point.
+    /// </summary>
+    [JsonIgnore] public List<Func<CancellationToken, Task<string?>>> BaseChecks { get; } = [];
 
     /// <summary>
     /// Every data file this commit takes out of a table, claimed before anything lands: <see cref="Superseded"/> (plain
@@ -143,6 +159,8 @@ public sealed class TableChange
     [JsonPropertyName("key")] public string Key { get; set; } = "";
     [JsonPropertyName("entry")] public ManifestTable Entry { get; set; } = new();
     [JsonPropertyName("replace")] public bool Replace { get; set; }
+    /// <summary>A replace's files that another run wrote after it began, which it keeps (<see cref="ReplaceBaseline"/>): in the table's totals.</summary>
+    [JsonPropertyName("kept")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public KeptFiles? Kept { get; set; }
     [JsonPropertyName("rows")] public long Rows { get; set; }
     [JsonPropertyName("files")] public long Files { get; set; }
     [JsonPropertyName("bytes")] public long Bytes { get; set; }

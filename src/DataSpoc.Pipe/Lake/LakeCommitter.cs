@@ -53,8 +53,12 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         try
         {
             await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
-            // Claimed after the journal (a crash leaves claims the next run releases), before anything lands.
-            if (await ClaimSupersededAsync(plan, cancellationToken).ConfigureAwait(false) is { } conflict)
+            // Claimed after the journal (a crash leaves claims the next run releases), before anything lands: the tables
+            // first (waiting for a commit of the same table to end), then the rewritten files; then, with the tables held,
+            // what the plan assumed of them is checked again.
+            if ((await ClaimTablesAsync(plan, cancellationToken).ConfigureAwait(false)
+                ?? await ClaimSupersededAsync(plan, cancellationToken).ConfigureAwait(false)
+                ?? await CheckBasesAsync(plan, cancellationToken).ConfigureAwait(false)) is { } conflict)
             {
                 await ReleaseClaimsAsync(plan, cancellationToken).ConfigureAwait(false);
                 await store.DeleteAsync(JournalKey(plan.Pipeline), cancellationToken).ConfigureAwait(false);
@@ -255,7 +259,13 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
         }
         if (plan.State is not null)
+        {
             await store.PutAsync(LakePaths.StateKey(plan.Pipeline), StateFile(plan.State), WriteCondition.None, cancellationToken).ConfigureAwait(false);
+            // After the state: a crash in between leaves the earlier owner, so a next run of a pipeline whose tables differ
+            // from it is refused (never handed bookmarks of the wrong tables); the same pipeline finds its own owner.
+            if (plan.StateOwner is { } owner)
+                await store.PutAsync(LakePaths.StateOwnerKey(plan.Pipeline), LakeJson.Serialize(owner), WriteCondition.None, cancellationToken).ConfigureAwait(false);
+        }
         await store.DeleteAsync(JournalKey(plan.Pipeline), cancellationToken).ConfigureAwait(false);
     }
 
@@ -289,6 +299,46 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             if (table.Removed.FirstOrDefault(key => !live.Contains(key)) is { } gone)
                 return $"{store.Bucket}/{gone} was already removed from table {table.Location} by another commit";
         }
+        return null;
+    }
+
+    /// <summary>How long a commit waits for another commit of one of its tables to end before it plans again.</summary>
+    private static readonly TimeSpan TableClaimWait = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// Takes the claim of each of <see cref="CommitPlan.TableClaims"/> (in key order, so two commits never wait for each
+    /// other), waiting while another commit holds it: a commit holds it only from its journal to its table metadata.
+    /// Returns null once all are held, else (after <see cref="TableClaimWait"/>) why not: a claim left by a run that died
+    /// stays until the next run of its pipeline rolls that commit back or completes it.
+    /// </summary>
+    private async Task<string?> ClaimTablesAsync(CommitPlan plan, CancellationToken cancellationToken)
+    {
+        var claim = LakeJson.Serialize(new SupersededClaim(plan.Pipeline, plan.RunId));
+        foreach (var claimKey in plan.TableClaims.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        {
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            for (var pause = TimeSpan.FromMilliseconds(20); ; pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.TicksPerSecond)))
+            {
+                if (await store.PutAsync(claimKey, claim, WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false)) break;
+                var holder = await ClaimOfAsync(claimKey, cancellationToken).ConfigureAwait(false);
+                if (holder?.RunId == plan.RunId) break; // our own, from an attempt of this commit
+                // A holder whose pipeline's lock no longer names it died mid-commit: waiting would not end it.
+                var alive = holder is not null && await HoldsLockAsync(holder, cancellationToken).ConfigureAwait(false);
+                if (holder is not null && !alive || waited.Elapsed >= TableClaimWait)
+                    return $"{store.Bucket}/{claimKey} is held by another commit of the table (run {holder?.RunId ?? "?"} of pipeline '{holder?.Pipeline}'" +
+                        (alive ? $", for {TableClaimWait.TotalMinutes:0} minutes" : ", which no longer runs") +
+                        "; if that run died, the next run of its pipeline completes or rolls back its commit and releases the claim)";
+                await Task.Delay(pause, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The plan's <see cref="CommitPlan.BaseChecks"/>, its tables held: the first reason to plan again, or null.</summary>
+    private static async Task<string?> CheckBasesAsync(CommitPlan plan, CancellationToken cancellationToken)
+    {
+        foreach (var check in plan.BaseChecks)
+            if (await check(cancellationToken).ConfigureAwait(false) is { } changed) return changed;
         return null;
     }
 
@@ -337,6 +387,9 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
     /// </summary>
     private async Task ReleaseClaimsAsync(CommitPlan plan, CancellationToken cancellationToken, bool filesGone = false)
     {
+        foreach (var claimKey in plan.TableClaims)
+            if (await ClaimHolderAsync(claimKey, cancellationToken).ConfigureAwait(false) == plan.RunId)
+                await store.DeleteAsync(claimKey, cancellationToken).ConfigureAwait(false);
         foreach (var claimKey in ClaimKeys(plan))
         {
             if (await ClaimHolderAsync(claimKey, cancellationToken).ConfigureAwait(false) != plan.RunId) continue;
@@ -353,6 +406,14 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         if (await store.GetAsync(claimKey, cancellationToken).ConfigureAwait(false) is not { } stored) return null;
         try { return LakeJson.Deserialize<SupersededClaim>(stored.Content, "claim"); }
         catch (System.Text.Json.JsonException) { return null; }
+    }
+
+    /// <summary>Whether the lock of <paramref name="claim"/>'s pipeline names its run (a run commits under its pipeline's lock).</summary>
+    private async Task<bool> HoldsLockAsync(SupersededClaim claim, CancellationToken cancellationToken)
+    {
+        if (await store.GetAsync(LakePaths.LockKey(claim.Pipeline), cancellationToken).ConfigureAwait(false) is not { } stored) return false;
+        try { return LakeJson.Deserialize<RunLock.LockInfo>(stored.Content, "lock").RunId == claim.RunId; }
+        catch (System.Text.Json.JsonException) { return true; } // unreadable: not proof that it died; the wait is bounded
     }
 
     private static void Apply(Manifest manifest, CommitPlan plan)
@@ -393,9 +454,9 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             }
             else if (change.Replace || previous is null)
             {
-                entry.RowCount = change.Rows;
-                stats.Files = change.Files;
-                stats.Bytes = change.Bytes;
+                entry.RowCount = change.Rows + (change.Kept?.Rows ?? 0);
+                stats.Files = change.Files + (change.Kept?.Files ?? 0);
+                stats.Bytes = change.Bytes + (change.Kept?.Bytes ?? 0);
             }
             else
             {

@@ -35,6 +35,7 @@ public static class LakeJson
 [JsonSerializable(typeof(Manifest))]
 [JsonSerializable(typeof(CommitPlan))]
 [JsonSerializable(typeof(SupersededClaim))]
+[JsonSerializable(typeof(StateOwner))]
 [JsonSerializable(typeof(RunLock.LockInfo))]
 [JsonSerializable(typeof(Runs.SplitPlanRecord))]
 [JsonSerializable(typeof(Runs.SplitPartRecord))]

@@ -11,6 +11,8 @@ public static class LakePaths
     public const string HiveNullPartition = "__HIVE_DEFAULT_PARTITION__";
 
     public static string StateKey(string pipeline) => $".dataspoc/state/{Safe(pipeline)}/state.json";
+    /// <summary>Beside the state: which tables (source and path) the pipeline that wrote it lands (see <see cref="StateOwner"/>).</summary>
+    public static string StateOwnerKey(string pipeline) => $".dataspoc/state/{Safe(pipeline)}/owner.json";
     public static string LogsPrefix(string pipeline) => $".dataspoc/logs/{Safe(pipeline)}/";
     public static string LogKey(string pipeline, DateTimeOffset startedAt, string runId) =>
         LogsPrefix(pipeline) + startedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH-mm-ss'Z'", CultureInfo.InvariantCulture) + "_" + runId + ".json";
@@ -52,6 +54,13 @@ public static class LakePaths
     /// </summary>
     public static string ColumnIdClaimKey(string tablePrefix, int fieldId) =>
         $"{ClaimsPrefix}{tablePrefix}metadata/field-id-{fieldId.ToString(System.Globalization.CultureInfo.InvariantCulture)}.json";
+    /// <summary>
+    /// The claim a commit holds on a whole table (a merge's, or any commit of an Iceberg/Delta table) from before its files
+    /// land until its table metadata is written: such commits of one table follow each other, each re-checking what it
+    /// planned against under it (<see cref="CommitPlan.BaseChecks"/>). Not a <see cref="ClaimedFileKey"/> (no <c>.json</c>):
+    /// taken again by every commit of the table, its conditional-write lock is never settled.
+    /// </summary>
+    public static string TableCommitClaimKey(string tablePrefix) => $"{ClaimsPrefix}{tablePrefix}_table-commit.claim";
     /// <summary>The data file a <see cref="SupersededClaimKey"/> claims, else null.</summary>
     public static string? ClaimedFileKey(string claimKey) =>
         claimKey.StartsWith(ClaimsPrefix, StringComparison.Ordinal) && claimKey.EndsWith(".json", StringComparison.Ordinal)

@@ -76,6 +76,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         if (split is not null) await split.EnsureOpenAsync(cancellationToken).ConfigureAwait(false);
         await using var runLock = await OpeningAsync(() => RunLock.AcquireAsync(store, split?.LockName ?? pipeline.Name, runId, _time, LockLease, cancellationToken)).ConfigureAwait(false);
         if (runLock.Notice is { } lockNotice) log.Notices.Add(lockNotice);
+        // The run's start on the store's clock (its lock was just written): a replace deletes only files written before it.
+        var replaceSince = split is null ? await ReplaceBaseline.StoreTimeOfAsync(store, LakePaths.LockKey(pipeline.Name), cancellationToken).ConfigureAwait(false) : null;
         // A lost lock stops the run: another run may now be writing as this pipeline.
         using var runCancel = runLock.WorkCancellation(cancellationToken);
         var observation = RunObservation.Start(options.Observers, runStart with { Bucket = store.Bucket });
@@ -120,6 +122,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             var invocation = await PrepareInvocationAsync(pipeline, store, privateDir, full, selection, runCancel.Token).ConfigureAwait(false);
             var source = options.Source ?? SourceFactory.Create(pipeline.Source, redactor, stores);
             var sourceName = LakeNames.Source(pipeline.Source.Name ?? source.DefaultName);
+            // Before the tap starts: the state handed to it must be this pipeline's (its tables'), not another home's pipeline's of the same name.
+            await StateOwner.CheckAsync(store, pipeline, sourceName, full, log.Notices, runCancel.Token).ConfigureAwait(false);
             if (pipeline.Source.Split is not null && source is not ISplitSource)
                 throw new TapFailedException($"source.split: the tap '{pipeline.Source.Tap}' cannot read a table in key ranges (the built-in postgres tap can)");
             if (pipeline.Source.Split is { } splitSettings && !partDone)
@@ -160,6 +164,10 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             else
             {
                 var planNotices = log.Notices.Count;
+                // The plan is made against the tables as they are now: another pipeline may have committed to one during the
+                // extraction (its rows and its writer matter to a replace); the commit checks again what changed after this.
+                var startManifest = manifest;
+                manifest = await new ManifestStore(store, _time).ReadAsync(runCancel.Token).ConfigureAwait(false);
                 for (var attempt = 1; ; attempt++)
                 {
                     // A new attempt's merge writes beside the earlier attempt's files, which no plan names any more.
@@ -167,7 +175,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     var merge = new Merge.KeyedMerge(store, pipeline.Destination.Merge, LimitsFor(pipeline.Destination), pipeline.Destination.Compression, mergeSpool, store.LocalRoot is not null);
                     try
                     {
-                        plan = await PlanAsync(pipeline, store, manifest, ingest, sourceName, runId, startedAt, WriteModes.Replaces(pipeline, options.Full), merge, log, options.HomePipelines, runCancel.Token).ConfigureAwait(false);
+                        plan = await PlanAsync(pipeline, store, manifest, startManifest, ingest, sourceName, runId, startedAt, replaceSince, WriteModes.Replaces(pipeline, options.Full), merge, log, options.HomePipelines, runCancel.Token).ConfigureAwait(false);
                         // Last point where a stop request (a signal, the caller) is honoured: a commit once begun runs to its end,
                         // so a signal never leaves a half-landed commit for the next run to roll back. A lost lock still stops
                         // it until its commit point (its files uploading to a store that stalled, say): another run may be
@@ -180,7 +188,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     catch (CommitConflictException conflict) when (attempt < MergeCommitAttempts)
                     {
                         // Another pipeline's merge of the same table rewrote a file this plan rewrote too (or removed it while the
-                        // plan read it), and nothing of this plan landed: plan again against the table as that commit left it.
+                        // plan read it), or another run committed to a table since this plan read it (CommitPlan.BaseChecks), and
+                        // nothing of this plan landed: plan again against the table as that commit left it.
                         log.Notices.RemoveRange(planNotices, log.Notices.Count - planNotices);
                         log.Notices.Add($"planned the commit again (attempt {attempt + 1}): {conflict.Message}");
                         planNotices = log.Notices.Count;
@@ -351,7 +360,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     {
         OperationCanceledException => "the run was cancelled",
         ConfigException or SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException or LockLostException or CommitConflictException or ColumnIdConflictException
-            or Merge.MergeException or SplitRunException or PipelineLockedException or TableOwnerException or Tables.TableChangeException => e.Message,
+            or Merge.MergeException or SplitRunException or PipelineLockedException or TableOwnerException or StateOwnerException or Tables.TableChangeException => e.Message,
         AggregateException { InnerExceptions.Count: 1 } a => Describe(a.InnerException!, step),
         _ => $"{step} failed: {e.Message}",
     };
@@ -571,12 +580,12 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         ParseLanes = d.WriteMode == WriteMode.Merge ? 1 : Limits.ParseLanes,
     };
 
-    private static async Task<CommitPlan> PlanAsync(PipelineDefinition pipeline, IObjectStore store, Manifest manifest, RunIngest ingest,
-        string sourceName, string runId, DateTimeOffset startedAt, bool full, Merge.KeyedMerge merger, RunLog log,
+    private static async Task<CommitPlan> PlanAsync(PipelineDefinition pipeline, IObjectStore store, Manifest manifest, Manifest startManifest, RunIngest ingest,
+        string sourceName, string runId, DateTimeOffset startedAt, DateTimeOffset? replaceSince, bool full, Merge.KeyedMerge merger, RunLog log,
         HomePipelines? homePipelines, CancellationToken cancellationToken)
     {
         var basePath = LakePaths.BasePath(pipeline.Destination.Path);
-        var plan = new CommitPlan { RunId = runId, Pipeline = pipeline.Name, StartedAt = startedAt, State = ingest.LastState };
+        var plan = new CommitPlan { RunId = runId, Pipeline = pipeline.Name, StartedAt = startedAt, State = ingest.LastState, StateOwner = StateOwner.Of(pipeline, sourceName) };
         foreach (var stream in ingest.Streams.Where(s => s.Selected && s.Schema is not null))
         {
             var schema = stream.Schema!;
@@ -595,12 +604,20 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     $"({before.Location}, {before.RowCount} rows), which this run leaves as it is: the new table lacks those earlier rows; run --full re-extracts them into it");
 
             var existing = new List<string>();
+            var replaced = new List<string>();
+            var kept = new List<ObjectInfo>();
             var foreign = 0;
             await foreach (var obj in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
             {
                 if (IsTableMetadataKey(prefix, obj.Key)) continue;
                 // Only files named as this table's data files are the lake's own: a replace never deletes anything else.
-                if (LakePaths.IsDataFileKey(prefix, stream.Table, obj.Key)) existing.Add(obj.Key);
+                if (LakePaths.IsDataFileKey(prefix, stream.Table, obj.Key))
+                {
+                    existing.Add(obj.Key);
+                    // Another run wrote it after this one began: its rows may be newer than this run's snapshot (ReplaceBaseline).
+                    if (ReplaceBaseline.WrittenSince(obj, replaceSince, stream.Table, startManifest.Tables.GetValueOrDefault(tableKey)?.Stats.LastRunId)) kept.Add(obj);
+                    else replaced.Add(obj.Key);
+                }
                 else if (obj.Key.EndsWith(".parquet", StringComparison.Ordinal)) foreign++;
                 else if (LakePaths.IsDataTempKey(obj.Key) && obj.LastModified < startedAt.AddMinutes(-10))
                 {
@@ -632,6 +649,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 var withMetadata = pipeline.Destination.TableFormat != TableFormats.Parquet;
                 var live = replace ? [] : withMetadata ? await LiveDataFileKeysAsync(pipeline, store, prefix, cancellationToken).ConfigureAwait(false) : existing;
                 liveFiles = live.Count;
+                // Keys new to the table are an append no claim on a rewritten file guards: two merges sending one new key
+                // would both add it. So the merge commits only on the files it merged with (else it plans again).
+                if (!replace) TableBase.MustStay(plan, store, pipeline, stream.Table, tableKey, prefix, live);
                 merged = await merger.MergeAsync(stream, prefix, live, ingest.FieldIdsOf(stream.Table), cancellationToken).ConfigureAwait(false);
                 files = merged.Files;
                 // Plain tables lose the rewritten files at the commit; with table metadata its commit removes them from the table.
@@ -652,14 +672,43 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 plan.Files.Add(new PlannedFile(file.LocalPath, folder + LakePaths.DataFileName(stream.Table, index, runId)));
             }
             var formats = pipeline.Destination.TableFormat;
+            if (replace)
+            {
+                // Its writer decided CheckReplace, its files what is kept: another commit since sends it back to plan again.
+                TableBase.WriterMustStay(plan, store, tableKey, manifest.Tables.GetValueOrDefault(tableKey)?.Stats.LastRunId);
+                // An Iceberg/Delta overwrite drops whatever the table holds at its commit: only the files planned with.
+                if (formats != TableFormats.Parquet)
+                    TableBase.MustStay(plan, store, pipeline, stream.Table, tableKey, prefix, await LiveDataFileKeysAsync(pipeline, store, prefix, cancellationToken).ConfigureAwait(false));
+            }
             // With table metadata, replaced files stay until maintenance expires the snapshots that still read them.
-            if (replace && formats == TableFormats.Parquet) plan.Deletions.AddRange(existing);
+            // Files landing after this listing are not in it, so they are kept too (no notice: the commit is moments away).
+            if (replace && formats == TableFormats.Parquet) plan.Deletions.AddRange(replaced);
+            KeptFiles? keptFiles = null;
+            if (replace && kept.Count > 0)
+            {
+                // An Iceberg/Delta overwrite makes the table exactly the run's files at its commit: it would drop them. Refused
+                // before anything lands (state untouched), so those rows stay in the table; the next full reload gets them.
+                if (formats != TableFormats.Parquet)
+                    throw new Tables.TableChangeException(ReplaceBaseline.Refusal(stream.Name, tableKey, stream.Table, kept, previous,
+                        string.Join("/", Tables.TableFormatCommitter.NamesOf(formats))));
+                keptFiles = await ReplaceBaseline.CountAsync(store, kept, cancellationToken).ConfigureAwait(false);
+                log.Notices.Add(ReplaceBaseline.Notice(stream.Name, tableKey, stream.Table, kept, previous));
+            }
             if (formats != TableFormats.Parquet)
                 plan.TableMetadata.Add(TableMetadataFor(pipeline, store, stream, files, [.. runColumns.Select(c => ColumnSchema.LatestColumn(fileSchemas, c.Name))],
                     fileSchemas, ingest.FieldIdsOf(stream.Table), prefix, tableKey, replace, plan.Files.Skip(firstFile).ToList(), merged?.Superseded));
+            if (formats != TableFormats.Parquet) TableBase.Claim(plan, prefix);
             if (formats.HasFlag(TableFormats.Delta))
-                await new Tables.DeltaTable(store, TimeProvider.System /* reads only */).CheckChangeAsync(plan.TableMetadata[^1], stream.Name,
-                    files.Select(f => f.Schema).Distinct(), cancellationToken).ConfigureAwait(false);
+            {
+                var (delta, commit, runSchemas) = (new Tables.DeltaTable(store, TimeProvider.System /* reads only */), plan.TableMetadata[^1], files.Select(f => f.Schema).Distinct().ToList());
+                await delta.CheckChangeAsync(commit, stream.Name, runSchemas, cancellationToken).ConfigureAwait(false);
+                // Again at the commit, the table held: a run that committed other types to it meanwhile is refused the same way.
+                plan.BaseChecks.Add(async token =>
+                {
+                    await delta.CheckChangeAsync(commit, stream.Name, runSchemas, token).ConfigureAwait(false);
+                    return null;
+                });
+            }
             if (pipeline.Destination.PartitionBy != PartitionBySettings.None && schema.Root.Children.Any(c => string.Equals(c.Name, "dt", StringComparison.OrdinalIgnoreCase)))
                 log.Notices.Add($"stream '{stream.Name}': its column 'dt' has the name of the partition folders (dt=...): hive-style readers (DuckDB hive_partitioning, " +
                     $"Spark, Athena) show the folder's date in its place; rename it (transforms: {stream.Name}: rename: {{dt: ...}}) to read its own values");
@@ -676,6 +725,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             {
                 Key = tableKey,
                 Replace = replace,
+                Kept = keptFiles,
                 Rows = merged is not null && replace ? files.Sum(f => f.Rows) : stream.Records,
                 Files = files.Count,
                 Bytes = files.Sum(f => f.Bytes),
@@ -758,7 +808,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     }
 
     /// <summary>The data files of a table's current Iceberg snapshot, else of its current Delta version.</summary>
-    private static Task<List<string>> LiveDataFileKeysAsync(PipelineDefinition pipeline, IObjectStore store, string prefix, CancellationToken cancellationToken)
+    internal static Task<List<string>> LiveDataFileKeysAsync(PipelineDefinition pipeline, IObjectStore store, string prefix, CancellationToken cancellationToken)
     {
         var table = new Tables.TableMetadataCommit
         {

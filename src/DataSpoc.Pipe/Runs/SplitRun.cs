@@ -264,7 +264,9 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
             if (!landed)
             {
                 var startedAt = records.Min(r => r.FinishedAt);
-                plan = await PlanAsync(store, pipeline, manifest, records, sourceName, commitRunId, startedAt, homePipelines, notices, held.Token).ConfigureAwait(false);
+                // The first worker created the plan before any part was read: a replace deletes only files written before it.
+                var replaceSince = await ReplaceBaseline.StoreTimeOfAsync(store, LakePaths.SplitPlanKey(name, splitRun), held.Token).ConfigureAwait(false);
+                plan = await PlanAsync(store, pipeline, manifest, records, sourceName, commitRunId, startedAt, replaceSince, homePipelines, notices, held.Token).ConfigureAwait(false);
                 await runLock.EnsureHeldAsync(held.Token).ConfigureAwait(false);
                 await committer.CommitAsync(plan, runLock.Lost, notices, runLock.WindDown).ConfigureAwait(false);
             }
@@ -307,7 +309,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
     }
 
     private static async Task<CommitPlan> PlanAsync(IObjectStore store, PipelineDefinition pipeline, Manifest manifest, List<SplitPartRecord> records,
-        string sourceName, string commitRunId, DateTimeOffset startedAt, HomePipelines? homePipelines, List<string> notices, CancellationToken cancellationToken)
+        string sourceName, string commitRunId, DateTimeOffset startedAt, DateTimeOffset? replaceSince, HomePipelines? homePipelines, List<string> notices, CancellationToken cancellationToken)
     {
         var basePath = LakePaths.BasePath(pipeline.Destination.Path);
         var full = records.Any(r => r.Full);
@@ -318,6 +320,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
             StartedAt = startedAt,
             // Every part ends with the same STATE (the plan's window): saved once, with the commit, only when every part is in it.
             State = records.Select(r => r.State).LastOrDefault(s => s is not null),
+            StateOwner = StateOwner.Of(pipeline, sourceName),
         };
         foreach (var streams in records.SelectMany(r => r.Streams.Select(s => (Part: r.Part, Stream: s))).GroupBy(x => x.Stream.Table, StringComparer.Ordinal))
         {
@@ -335,8 +338,13 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
             if (replace) TableOwnership.CheckReplace(pipeline, first.Stream, tableKey, here, previous, homePipelines, notices);
             else await TableOwnership.CheckStateLeftBehindAsync(store, pipeline, first.Stream, tableKey, here, previous, homePipelines, notices, cancellationToken).ConfigureAwait(false);
             var existing = new List<string>();
+            var kept = new List<ObjectInfo>();
             await foreach (var obj in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
-                if (LakePaths.IsDataFileKey(prefix, table, obj.Key)) existing.Add(obj.Key);
+                if (LakePaths.IsDataFileKey(prefix, table, obj.Key))
+                {
+                    existing.Add(obj.Key);
+                    if (ReplaceBaseline.WrittenSince(obj, replaceSince, table)) kept.Add(obj);
+                }
             var nextIndex = new Dictionary<string, int>(StringComparer.Ordinal);
             foreach (var key in existing)
             {
@@ -353,11 +361,21 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
             }
             foreach (var (part, stream) in streams.Where(x => x.Stream.Quarantine is not null))
                 plan.Files.Add(new PlannedFile("", LakePaths.QuarantineKey(pipeline.Name, commitRunId, $"{stream.Stream}.part-{part:0000}"), stream.Quarantine));
-            if (replace) plan.Deletions.AddRange(existing);
+            KeptFiles? keptFiles = null;
+            if (replace)
+            {
+                plan.Deletions.AddRange(existing.Except(kept.Select(f => f.Key), StringComparer.Ordinal));
+                if (kept.Count > 0)
+                {
+                    keptFiles = await ReplaceBaseline.CountAsync(store, kept, cancellationToken).ConfigureAwait(false);
+                    notices.Add(ReplaceBaseline.Notice(first.Stream, tableKey, table, kept, previous));
+                }
+            }
             plan.Tables.Add(new TableChange
             {
                 Key = tableKey,
                 Replace = replace,
+                Kept = keptFiles,
                 Rows = streams.Sum(x => x.Stream.Records),
                 Files = files.Count,
                 Bytes = files.Sum(f => f.Bytes),

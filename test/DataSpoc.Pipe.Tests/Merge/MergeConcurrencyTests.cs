@@ -118,4 +118,36 @@ public sealed class MergeConcurrencyTests : IDisposable
         Assert.Empty(_lake.Keys().Where(k => k.StartsWith(".dataspoc/claims/", StringComparison.Ordinal) && !k.EndsWith(".lck", StringComparison.Ordinal)).ToList());
         Assert.Contains(results, r => r.Log.Notices.Any(n => n.StartsWith("planned the commit again", StringComparison.Ordinal)));
     }
+
+    [Theory]
+    [InlineData(TableFormats.Parquet)]
+    [InlineData(TableFormats.Iceberg | TableFormats.Delta)]
+    public async Task Two_merges_sending_keys_new_to_the_table_at_once_land_each_key_once(TableFormats formats)
+    {
+        // A fresh table: neither merge rewrites a file (nothing to claim), each would only add its keys.
+        var first = _lake.WriteSinger("first.jsonl", [Schema, .. Enumerable.Range(0, 300).Select(i => Record(i, "cA"))]);
+        var second = _lake.WriteSinger("second.jsonl", [Schema, .. Enumerable.Range(0, 300).Select(i => Record(i, "cB"))]);
+
+        var meeting = new JournalMeeting(2);
+        var runner = MeetingStore.Runner(meeting.ArriveAsync);
+        var results = await Task.WhenAll(TempLake.RunAsync(Pipeline("cA", first, formats), runner: runner), TempLake.RunAsync(Pipeline("cB", second, formats), runner: runner));
+
+        Assert.True(meeting.Met, "the two runs did not both reach their commit");
+        Assert.All(results, r => Assert.True(r.Succeeded, r.Log.Error));
+        // The second to commit found the first's file in the table and merged into it: the later run's row per key.
+        var again = Assert.Single(results, r => r.Log.Notices.Any(n => n.StartsWith("planned the commit again", StringComparison.Ordinal)));
+        Assert.Contains(again.Log.Notices, n => n.Contains("changed after this run planned its commit on 0 file(s): another commit added 1", StringComparison.Ordinal));
+        var winner = again.Log.Pipeline;
+        List<List<string?>> expected = [[winner, "300", "300"]];
+        if (formats == TableFormats.Parquet)
+            Assert.Equal(expected, _lake.Query("SELECT v, count(*), count(DISTINCT id) FROM read_parquet('{lake}/raw/test/k/*.parquet') GROUP BY v ORDER BY v"));
+        else
+        {
+            var (iceberg, delta) = await TableFormatRowsAsync();
+            Assert.Equal(expected, iceberg);
+            Assert.Equal(expected, delta);
+        }
+        Assert.Equal(300, _lake.Manifest().Tables["test/k"].RowCount);
+        Assert.Empty(_lake.Keys().Where(k => k.StartsWith(".dataspoc/claims/", StringComparison.Ordinal) && !k.EndsWith(".lck", StringComparison.Ordinal)).ToList());
+    }
 }

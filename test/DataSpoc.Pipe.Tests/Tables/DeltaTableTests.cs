@@ -129,6 +129,33 @@ public class DeltaTableTests
         string.Join("\n", lake.Keys().Where(k => k.StartsWith("raw/", StringComparison.Ordinal)).Order(StringComparer.Ordinal)) +
         File.ReadAllText(Path.Combine(lake.Root, LakePaths.ManifestKey)) + lake.State("orders")?.ToJsonString();
 
+    [Fact]
+    public async Task Two_appends_of_another_column_type_to_one_delta_table_at_once_commit_one_and_refuse_the_other_before_it_lands()
+    {
+        using var lake = new TempLake();
+        PipelineDefinition Pipeline(string name, params string[] lines) =>
+            lake.Pipeline(name, lake.WriteSinger(name, lines), p => p with { Destination = p.Destination with { TableFormat = TableFormats.Delta, PartitionBy = PartitionBySettings.None } });
+        var (dA, dB) = (Pipeline("dA", SchemaWithV("""{"type":["null","integer"]}"""), RecordWithV(1, "5"), State(1)),
+            Pipeline("dB", SchemaWithV("""{"type":["null","string"]}"""), RecordWithV(2, "\"x\""), State(2)));
+
+        // Both plan on the empty table (nothing to contradict), then meet at their commits: the second checks again.
+        var meeting = new JournalMeeting(2);
+        var runner = MeetingStore.Runner(meeting.ArriveAsync);
+        var results = await Task.WhenAll(TempLake.RunAsync(dA, runner: runner), TempLake.RunAsync(dB, runner: runner));
+
+        Assert.True(meeting.Met, "the two runs did not both reach their commit");
+        var committed = Assert.Single(results, r => r.Succeeded);
+        var refused = Assert.Single(results, r => !r.Succeeded);
+        Assert.StartsWith($"stream 'orders': the Delta table {lake.Bucket}/raw/test/orders keeps 1 live file(s) that this run's commit would contradict: the run changes column(s) 'v' ",
+            refused.Log.Error);
+        Assert.False(refused.Log.StateCommitted);
+        Assert.Null(lake.State(refused.Log.Pipeline));
+        // The log's one version and its one file: the committed run's row, under the table schema's type.
+        var (live, _, _, _) = Replay(lake);
+        Assert.Single(live);
+        Assert.Equal([[committed.Log.Pipeline == "dA" ? "1" : "2"]], lake.Query("SELECT id FROM read_parquet('{lake}/raw/test/orders/*.parquet')"));
+    }
+
     [Theory]
     [InlineData(TableFormats.Delta, WriteMode.Append, """{"type":["null","integer"]}""", "5", """{"type":["null","string"]}""", "\"x\"", "'v' long -> string")]
     [InlineData(TableFormats.Iceberg | TableFormats.Delta, WriteMode.Append, """{"type":["null","number"],"multipleOf":0.01}""", "1.25",

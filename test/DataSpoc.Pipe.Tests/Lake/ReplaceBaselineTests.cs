@@ -1,0 +1,153 @@
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Storage;
+using DataSpoc.Pipe.Tests.Support;
+
+namespace DataSpoc.Pipe.Tests.Lake;
+
+/// <summary>
+/// A replace (full reload) of a table another pipeline commits to while the replace runs. Its tap holds its snapshot of
+/// the source (the replay tap's "hold") while the other run commits, or its commit waits at its journal while the other
+/// commits: rows the other committed, which its state is past, must not be deleted.
+/// </summary>
+public sealed class ReplaceBaselineTests : IDisposable
+{
+    private readonly TempLake _lake = new();
+
+    public void Dispose() => _lake.Dispose();
+
+    private const string Schema = """{"type":"SCHEMA","stream":"t","schema":{"type":"object","properties":{"id":{"type":"integer"},"tag":{"type":["null","string"]}}},"key_properties":["id"]}""";
+
+    private static IEnumerable<string> Records(int from, int to, string tag) =>
+        Enumerable.Range(from, to - from + 1).Select(i => $$$"""{"type":"RECORD","stream":"t","record":{"id":{{{i}}},"tag":"{{{tag}}}"}}""");
+
+    private string Hold => Path.Combine(_lake.Root + "-inputs", "hold");
+
+    private PipelineDefinition Pipeline(string name, string file, bool incremental, TableFormats formats = TableFormats.Parquet) =>
+        _lake.Pipeline(name, file, p => p with
+        {
+            Incremental = new IncrementalSettings { Enabled = incremental },
+            Destination = p.Destination with { PartitionBy = PartitionBySettings.None, TableFormat = formats },
+        }, new JsonObject { ["incremental"] = true, ["hold"] = Hold });
+
+    private static Task<RunResult> RunAsync(PipelineDefinition p, bool full, HomePipelines? home = null, PipelineRunner? runner = null) =>
+        (runner ?? new PipelineRunner(new ObjectStoreFactory())).RunAsync(p, new RunOptions { Full = full, HomePipelines = home }, CancellationToken.None);
+
+    /// <summary>Starts <paramref name="run"/>, whose tap holds after reading its snapshot; runs <paramref name="meanwhile"/>; lets it go on.</summary>
+    private async Task<RunResult> HeldAsync(Func<Task<RunResult>> run, Func<Task> meanwhile)
+    {
+        File.WriteAllText(Hold, "");
+        var held = run();
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!File.Exists(Hold + ".held"))
+        {
+            Assert.False(held.IsCompleted, $"the run ended before its tap held: {(held.IsCompletedSuccessfully ? held.Result.Log.Error : held.Exception?.Message)}");
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(120), "the tap did not hold");
+            await Task.Delay(50);
+        }
+        await meanwhile();
+        File.WriteAllText(Hold + ".release", "");
+        return await held;
+    }
+
+    private List<List<string?>> Rows() =>
+        _lake.Query("SELECT tag, count(*), count(DISTINCT id), min(id), max(id) FROM read_parquet('{lake}/raw/test/t/*.parquet') GROUP BY tag ORDER BY tag");
+
+    [Fact]
+    public async Task A_full_reload_keeps_the_rows_an_incremental_pipeline_of_the_same_source_committed_during_its_extraction()
+    {
+        // One source, read by both: ids 1..40 when the reload's tap reads it, 41..60 inserted while the reload runs.
+        var source = _lake.WriteSinger("source.jsonl", [Schema, .. Records(1, 40, "s")]);
+        var (incremental, reload) = (Pipeline("inc", source, incremental: true), Pipeline("full", source, incremental: false));
+        Assert.True((await RunAsync(incremental, full: false)).Succeeded);
+
+        RunResult? during = null;
+        var replaced = await HeldAsync(() => RunAsync(reload, full: true), async () =>
+        {
+            File.AppendAllLines(source, Records(41, 60, "s"));
+            during = await RunAsync(incremental, full: false);
+        });
+
+        Assert.True(during!.Succeeded, during.Log.Error);
+        Assert.Equal(20, during.Log.TotalRecords);
+        Assert.True(replaced.Succeeded, replaced.Log.Error);
+        Assert.Contains(replaced.Log.Notices, n => n.StartsWith($"stream 't': kept 1 file(s) of table test/t that run(s) {during.Log.RunId}", StringComparison.Ordinal));
+        // The reload's 1..40 replace the incremental pipeline's first 1..40; its 41..60, which its state is past, stay.
+        Assert.Equal([["s", "60", "60", "1", "60"]], Rows());
+        Assert.Equal(60, _lake.Manifest().Tables["test/t"].RowCount);
+        Assert.Equal(0, (await RunAsync(incremental, full: false)).Log.TotalRecords);
+    }
+
+    [Fact]
+    public async Task An_iceberg_and_delta_full_reload_that_another_run_committed_to_during_its_extraction_fails_and_lands_nothing()
+    {
+        var formats = TableFormats.Iceberg | TableFormats.Delta;
+        var source = _lake.WriteSinger("source.jsonl", [Schema, .. Records(1, 40, "s")]);
+        var (incremental, reload) = (Pipeline("inc", source, incremental: true, formats), Pipeline("full", source, incremental: false, formats));
+        Assert.True((await RunAsync(incremental, full: false)).Succeeded);
+
+        RunResult? during = null;
+        var refused = await HeldAsync(() => RunAsync(reload, full: true), async () =>
+        {
+            File.AppendAllLines(source, Records(41, 60, "s"));
+            during = await RunAsync(incremental, full: false);
+        });
+
+        Assert.True(during!.Succeeded, during.Log.Error);
+        Assert.False(refused.Succeeded);
+        Assert.Contains($"run(s) {during.Log.RunId}", refused.Log.Error);
+        Assert.EndsWith("would lose them; nothing of this run was committed: run it again", refused.Log.Error);
+        Assert.False(refused.Log.StateCommitted);
+        var rows = TableReaders.Icebird("file://" + Path.Combine(_lake.Root, "raw", "test", "t"))["rows"]!.AsArray();
+        Assert.Equal(Enumerable.Range(1, 60).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            rows.Select(r => r!["id"]!.ToString()).OrderBy(int.Parse));
+        Assert.Equal(60, _lake.Manifest().Tables["test/t"].RowCount);
+    }
+
+    /// <summary>'rep' reloads the table from its source; 'app' appends rows of another source to it (another config).</summary>
+    private (PipelineDefinition Rep, PipelineDefinition App, HomePipelines Home) AnotherSource()
+    {
+        var rep = Pipeline("rep", _lake.WriteSinger("rep.jsonl", [Schema, .. Records(1, 20, "R")]), incremental: false);
+        var app = Pipeline("app", _lake.WriteSinger("app.jsonl", [Schema, .. Records(1001, 1005, "A")]), incremental: true);
+        var pipelines = new Dictionary<string, PipelineDefinition> { ["rep"] = rep, ["app"] = app };
+        return (rep, app, new HomePipelines(pipelines.Keys, name => pipelines.GetValueOrDefault(name)?.Source));
+    }
+
+    [Fact]
+    public async Task A_replace_of_a_table_another_source_appended_to_during_its_extraction_fails_and_deletes_nothing()
+    {
+        var (rep, app, home) = AnotherSource();
+        Assert.True((await RunAsync(rep, full: true, home)).Succeeded);
+
+        RunResult? appended = null;
+        var refused = await HeldAsync(() => RunAsync(rep, full: true, home), async () => appended = await RunAsync(app, full: false, home));
+
+        Assert.True(appended!.Succeeded, appended.Log.Error);
+        Assert.False(refused.Succeeded);
+        Assert.Contains("was last written by pipeline 'app', which reads another source: this run of 'rep' would replace the table", refused.Log.Error);
+        Assert.Equal([["A", "5", "5", "1001", "1005"], ["R", "20", "20", "1", "20"]], Rows());
+    }
+
+    [Fact]
+    public async Task A_replace_of_a_table_another_source_appended_to_between_its_plan_and_its_commit_plans_again_and_fails()
+    {
+        var (rep, app, home) = AnotherSource();
+        Assert.True((await RunAsync(rep, full: true, home)).Succeeded);
+
+        // rep has planned (on the table it wrote itself) and waits at its commit's first journal write while app commits.
+        RunResult? appended = null;
+        var once = 0;
+        var runner = MeetingStore.Runner(async () =>
+        {
+            if (Interlocked.Increment(ref once) == 1) appended = await RunAsync(app, full: false, home);
+        });
+        var refused = await RunAsync(rep, full: true, home, runner);
+
+        Assert.True(appended!.Succeeded, appended.Log.Error);
+        Assert.False(refused.Succeeded);
+        Assert.Contains(refused.Log.Notices, n => n.StartsWith($"planned the commit again (attempt 2): table test/t was committed by run {appended.Log.RunId} of pipeline 'app'", StringComparison.Ordinal));
+        Assert.Contains("was last written by pipeline 'app', which reads another source", refused.Log.Error);
+        Assert.Equal([["A", "5", "5", "1001", "1005"], ["R", "20", "20", "1", "20"]], Rows());
+    }
+}

@@ -35,8 +35,13 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
     /// <paramref name="fileLimits"/>' bytes, the pipeline's <c>max_file_mb</c>) are joined into files of about that
     /// size holding no more rows than its <c>max_file_rows</c> (<see cref="WriteLimits.WithFileLimitsOf"/>).
     /// </summary>
+    public Task<List<TableCompactionResult>> RunAsync(string pipeline, Compression compression, long targetFileBytes, WriteLimits fileLimits,
+        CancellationToken cancellationToken) =>
+        RunAsync(pipeline, compression, targetFileBytes, fileLimits, MaintainedTables.LastWrittenBy(pipeline), cancellationToken);
+
+    /// <summary>As above, for the tables <paramref name="covered"/> names.</summary>
     public async Task<List<TableCompactionResult>> RunAsync(string pipeline, Compression compression, long targetFileBytes, WriteLimits fileLimits,
-        CancellationToken cancellationToken)
+        MaintainedTables covered, CancellationToken cancellationToken)
     {
         if (targetFileBytes <= 0) throw new ArgumentOutOfRangeException(nameof(targetFileBytes), "the target file size must be positive");
         targetFileBytes = Math.Min(targetFileBytes, fileLimits.MaxFileBytes);
@@ -50,7 +55,7 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
         {
             foreach (var (tableKey, table) in manifest.Tables)
             {
-                if (table.Pipeline != pipeline) continue;
+                if (!covered.Covers(store, table)) continue;
                 var result = await PlanTableAsync(plan, tableKey, table, compression, targetFileBytes, fileLimits.MaxFileRows, work.FullName, cancellationToken).ConfigureAwait(false);
                 results.Add(result);
             }

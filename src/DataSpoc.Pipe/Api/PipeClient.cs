@@ -512,7 +512,8 @@ public sealed class PipeClient
     /// <summary>
     /// Maintains a pipeline's Iceberg/Delta tables: expires Iceberg snapshots older than <paramref name="expireOlderThan"/>
     /// (never the current one) and deletes the files only expired snapshots or old Delta removes still list. Holds the
-    /// pipeline's run lock meanwhile, so no run of it commits at the same time.
+    /// pipeline's run lock meanwhile, so no run of it commits at the same time. Its tables: every table of its source folder
+    /// (<c>&lt;path&gt;/&lt;source&gt;/</c>, whichever pipeline wrote it last) and every table the manifest says it wrote last.
     /// </summary>
     public Task<Tables.PipelineMaintenance> MaintainAsync(string name, TimeSpan expireOlderThan, CancellationToken cancellationToken = default) =>
         MaintainAsync(name, expireOlderThan, compactTargetFileMb: null, cancellationToken);

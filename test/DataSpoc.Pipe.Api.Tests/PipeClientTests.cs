@@ -135,6 +135,58 @@ public class PipeClientTests
         Assert.Equal("replace", table.WriteMode);
     }
 
+    /// <summary>Reads each file whole (a replaced one is gone: FileNotFoundException), after <paramref name="before"/>.</summary>
+    private static Func<Lake.ManifestTable, IReadOnlyList<string>, Task<IReadOnlyList<string>>> ReadAfter(List<IReadOnlyList<string>> reads, Func<int, Task> before) =>
+        async (_, files) =>
+        {
+            reads.Add(files);
+            await before(reads.Count);
+            foreach (var f in files) File.ReadAllBytes(new Uri(f).LocalPath);
+            return files;
+        };
+
+    [Fact]
+    public async Task Reading_a_tables_files_that_a_full_refresh_replaced_meanwhile_reads_the_table_again_as_it_is_now()
+    {
+        using var home = HomeWithOrders();
+        var client = Client(home);
+        Assert.True((await client.RunAsync(home.Name("orders"))).Succeeded);
+        var table = (await client.ManifestAsync(home.Bucket)).Tables["shop/orders"];
+
+        // The dashboard's table page: a full refresh lands between its listing of the files and its read of them.
+        var reads = new List<IReadOnlyList<string>>();
+        var read = await client.ReadTableFilesAsync(home.Bucket, null, "shop/orders", table,
+            ReadAfter(reads, async n => { if (n == 1) Assert.True((await client.RunAsync(home.Name("orders"))).Succeeded); }));
+
+        Assert.Equal(2, reads.Count);
+        Assert.NotEqual(reads[0], reads[1]);
+        Assert.Equal(reads[1], read);
+        Assert.Equal(await client.TableFilesAsync(home.Bucket, null, "shop/orders", (await client.ManifestAsync(home.Bucket)).Tables["shop/orders"]), read);
+    }
+
+    [Fact]
+    public async Task Reading_a_table_that_runs_replace_again_and_again_fails_saying_it_changed_and_a_failure_on_unchanged_files_is_the_reads_own()
+    {
+        using var home = HomeWithOrders();
+        var client = Client(home);
+        Assert.True((await client.RunAsync(home.Name("orders"))).Succeeded);
+        var table = (await client.ManifestAsync(home.Bucket)).Tables["shop/orders"];
+
+        var reads = new List<IReadOnlyList<string>>();
+        var changed = await Assert.ThrowsAsync<TableChangedException>(() => client.ReadTableFilesAsync(home.Bucket, null, "shop/orders", table,
+            ReadAfter(reads, async _ => Assert.True((await client.RunAsync(home.Name("orders"))).Succeeded))));
+        Assert.Equal("the table shop/orders changed while it was read (a run replaced its files)", changed.Message);
+        Assert.IsAssignableFrom<IOException>(changed.InnerException);
+        Assert.Equal(2, reads.Count);
+
+        table = (await client.ManifestAsync(home.Bucket)).Tables["shop/orders"];
+        reads.Clear();
+        var own = await Assert.ThrowsAsync<InvalidDataException>(() => client.ReadTableFilesAsync(home.Bucket, null, "shop/orders", table,
+            ReadAfter(reads, _ => throw new InvalidDataException("not a Parquet file"))));
+        Assert.Equal("not a Parquet file", own.Message);
+        Assert.Single(reads);
+    }
+
     [Fact]
     public async Task Maintain_with_a_compaction_target_rewrites_small_files_and_keeps_the_rows()
     {

@@ -64,6 +64,25 @@ public class SharedTableTests
     }
 
     [Fact]
+    public async Task Maintain_of_either_pipeline_landing_a_table_compacts_it_whichever_wrote_it_last()
+    {
+        using var home = new TempHome();
+        var (a, b, other) = (home.Name("shop-a"), home.Name("shop-b"), home.Name("other"));
+        CsvPipeline(home, a, Folder(home, "a", "id,v\n1,a\n2,a\n"), "incremental:\n  enabled: true\n");
+        CsvPipeline(home, b, Folder(home, "b", "id,v\n10,b\n"), "incremental:\n  enabled: true\n");
+        // Another source's table in the same bucket is not a's to maintain.
+        home.WritePipeline(other, $"source:\n  tap: csv\n  name: elsewhere\n  config: {{path: {Folder(home, "o", "id,v\n7,o\n")}}}\ndestination:\n  bucket: {home.Bucket}\n");
+        var client = new PipeClient(home.Home);
+        foreach (var name in new[] { a, b, other }) Assert.True((await client.RunAsync(name)).Succeeded);
+        Assert.Equal(b, (await client.ManifestAsync(home.Bucket)).Tables["csv/orders"].Pipeline);
+
+        var result = Assert.Single(await client.MaintainAsync(a, TimeSpan.FromDays(7), compactTargetFileMb: 128));
+        Assert.Equal(("csv/orders", 2, 1), (result.Table, result.CompactedFiles, result.WrittenFiles));
+        Assert.Equal(["1", "2", "10"], Ids(home));
+        Assert.Equal([["1"]], home.Query("SELECT count(*) FROM glob('{lake}/raw/csv/orders/*/*.parquet')"));
+    }
+
+    [Fact]
     public async Task Validate_warns_when_another_pipeline_lands_in_the_same_folder_from_another_source()
     {
         using var home = new TempHome();

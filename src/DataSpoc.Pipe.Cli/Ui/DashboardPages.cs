@@ -86,17 +86,24 @@ internal sealed class DashboardPages(PipeClient client, ObjectStoreFactory store
     {
         if (Bucket(index) is not { } bucket) return null;
         var manifest = await client.ManifestAsync(bucket.Uri, bucket.Options, cancellationToken);
-        if (TableByShownKey(manifest, key, bucket.Secrets) is not { } found) return null;
-        var (tableKey, table) = found;
+        if (TableByShownKey(manifest, key, bucket.Secrets) is not (var tableKey, var table)) return null;
         key = bucket.Secrets.Redact(tableKey);
-        // The manifest is data anyone who can write the bucket can edit: its location is read only inside this bucket.
-        var bucketUri = BucketUri.Parse(bucket.Uri);
-        if (bucketUri.KeyPrefixOf(table.Location) is not { } prefix)
-            throw new StorageException(bucket.Secrets.Redact($"table {key} is at {table.Location}, outside {bucket.Shown}: the dashboard reads no rows from there"));
-        await RefuseLinksOutOfBucketAsync(bucketUri, prefix, bucket, cancellationToken);
-        // The table's current files only: an Iceberg/Delta folder also holds the files of replaced rows.
-        var files = await client.TableFilesAsync(bucket.Uri, bucket.Options, tableKey, table, cancellationToken);
-        var rows = await TablePreview.FirstRowsAsync(stores, files, bucket.Options, PreviewRows, cancellationToken);
+        await RefuseLocationAsync(table);
+        List<System.Text.Json.Nodes.JsonObject> rows;
+        try
+        {
+            // The table's current files only (an Iceberg/Delta folder also holds the files of replaced rows), read again
+            // once when a run replaced one between the listing and the read.
+            (table, rows) = await client.ReadTableFilesAsync(bucket.Uri, bucket.Options, tableKey, table, async (now, files) =>
+            {
+                if (now.Location != table.Location) await RefuseLocationAsync(now);
+                return (now, await TablePreview.FirstRowsAsync(stores, files, bucket.Options, PreviewRows, cancellationToken));
+            }, cancellationToken);
+        }
+        catch (TableChangedException e)
+        {
+            throw new StorageException(bucket.Secrets.Redact($"{e.Message}; reload the page"), e);
+        }
         var body = new StringBuilder();
         body.Append(CultureInfo.InvariantCulture, $"<h2>{Html.Encode(key)}: first {rows.Count} of {Html.Encode(Units.Count(table.RowCount))} rows</h2><table id=\"rows\"><tr>");
         foreach (var c in table.Columns) body.Append("<th>").Append(Html.Encode(bucket.Secrets.Redact(c.Name))).Append("</th>");
@@ -115,6 +122,15 @@ internal sealed class DashboardPages(PipeClient client, ObjectStoreFactory store
             body.Append("</tr>");
         }
         return Html.Page(bucket.Shown + " / " + key, body.Append("</table>").ToString());
+
+        async Task RefuseLocationAsync(ManifestTable t)
+        {
+            // The manifest is data anyone who can write the bucket can edit: its location is read only inside this bucket.
+            var bucketUri = BucketUri.Parse(bucket.Uri);
+            if (bucketUri.KeyPrefixOf(t.Location) is not { } prefix)
+                throw new StorageException(bucket.Secrets.Redact($"table {key} is at {t.Location}, outside {bucket.Shown}: the dashboard reads no rows from there"));
+            await RefuseLinksOutOfBucketAsync(bucketUri, prefix, bucket, cancellationToken);
+        }
     }
 
     /// <summary>

@@ -468,9 +468,52 @@ public sealed class PipeClient
     }
 
     /// <summary>
+    /// Reads a table's current data files (<see cref="TableFilesAsync"/>) with <paramref name="read"/>, which gets the
+    /// table's manifest entry and its files. A run that replaces files of the table between the listing and the read (a
+    /// full refresh; a merge or compaction of a plain Parquet table deletes the files it replaced) makes the read fail on
+    /// a file that is gone: the table is then taken from the manifest as it is now and read once more. A failure on
+    /// files that did not change is the read's own and is thrown as it is.
+    /// </summary>
+    /// <param name="bucket">The bucket whose manifest lists the table.</param>
+    /// <param name="storageOptions">As a pipeline's <c>destination.storage_options</c>.</param>
+    /// <param name="tableKey">The table's key in the manifest (<c>source/table</c>).</param>
+    /// <param name="table">The table's manifest entry as the caller read it.</param>
+    /// <param name="read">Reads the files (and may check the entry first).</param>
+    /// <param name="cancellationToken">Stops reading.</param>
+    /// <exception cref="TableChangedException">The table's files changed again while they were read the second time.</exception>
+    public async Task<T> ReadTableFilesAsync<T>(string bucket, IReadOnlyDictionary<string, string>? storageOptions, string tableKey, ManifestTable table,
+        Func<ManifestTable, IReadOnlyList<string>, Task<T>> read, CancellationToken cancellationToken = default)
+    {
+        var files = await TableFilesAsync(bucket, storageOptions, tableKey, table, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await read(table, files).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            if (await CurrentFilesAsync() is not (var now, var again) || again.SequenceEqual(files)) throw;
+            try
+            {
+                return await read(now, again).ConfigureAwait(false);
+            }
+            catch (Exception retried) when (retried is not OperationCanceledException)
+            {
+                if (await CurrentFilesAsync() is not (_, var third) || third.SequenceEqual(again)) throw;
+                throw new TableChangedException($"the table {tableKey} changed while it was read (a run replaced its files)", retried);
+            }
+        }
+
+        async Task<(ManifestTable, IReadOnlyList<string>)?> CurrentFilesAsync() =>
+            (await ManifestAsync(bucket, storageOptions, cancellationToken).ConfigureAwait(false)).Tables.TryGetValue(tableKey, out var entry)
+                ? (entry, await TableFilesAsync(bucket, storageOptions, tableKey, entry, cancellationToken).ConfigureAwait(false))
+                : null;
+    }
+
+    /// <summary>
     /// Maintains a pipeline's Iceberg/Delta tables: expires Iceberg snapshots older than <paramref name="expireOlderThan"/>
     /// (never the current one) and deletes the files only expired snapshots or old Delta removes still list. Holds the
-    /// pipeline's run lock meanwhile, so no run of it commits at the same time.
+    /// pipeline's run lock meanwhile, so no run of it commits at the same time. Its tables: every table of its source folder
+    /// (<c>&lt;path&gt;/&lt;source&gt;/</c>, whichever pipeline wrote it last) and every table the manifest says it wrote last.
     /// </summary>
     public Task<Tables.PipelineMaintenance> MaintainAsync(string name, TimeSpan expireOlderThan, CancellationToken cancellationToken = default) =>
         MaintainAsync(name, expireOlderThan, compactTargetFileMb: null, cancellationToken);
@@ -512,11 +555,13 @@ public sealed class PipeClient
                     notices.Add($"run {run.RunId} (started {run.StartedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture)}) has no run log: " +
                         "it was stopped before writing one, so status and logs do not show it");
             }
+            // Every table the pipeline lands (its source folder's), also one another pipeline of the source wrote last.
+            var covered = Tables.MaintainedTables.Of(pipeline);
             var compacted = compactTargetFileMb is { } mb
                 ? await new Tables.TableCompaction(store, _time).RunAsync(pipeline.Name, pipeline.Destination.Compression, mb * 1024L * 1024,
-                    new Parquet.WriteLimits().WithFileLimitsOf(pipeline.Destination), work.Token, runLock).ConfigureAwait(false)
+                    new Parquet.WriteLimits().WithFileLimitsOf(pipeline.Destination), covered, work.Token, runLock).ConfigureAwait(false)
                 : [];
-            var results = await new Tables.TableMaintenance(store, _time).RunAsync(pipeline.Name, expireOlderThan, work.Token, runLock).ConfigureAwait(false);
+            var results = await new Tables.TableMaintenance(store, _time).RunAsync(pipeline.Name, expireOlderThan, covered, work.Token, runLock).ConfigureAwait(false);
             await SplitRun.RemoveSettledLocksAsync(store, pipeline.Name, work.Token).ConfigureAwait(false);
             foreach (var c in compacted)
             {

@@ -130,7 +130,7 @@ public sealed class CommitPlan
         try
         {
             // The format first: a later format may not even deserialize as this build's types.
-            var format = JsonNode.Parse(content.Span) is JsonObject root && root["format"] is { } node ? node.GetValue<int>() : LegacyFormat;
+            var format = DataSpoc.Pipe.Tables.TableJson.Parse(content.Span) is JsonObject root && root["format"] is { } node ? node.GetValue<int>() : LegacyFormat;
             if (format > CurrentFormat)
                 throw new StorageException($"{where} is the journal of an interrupted commit in journal format {format}, written by a newer dataspoc-pipe; " +
                     $"this build reads journal formats up to {CurrentFormat} and could complete it wrongly, so it does not run or maintain the pipeline: " +

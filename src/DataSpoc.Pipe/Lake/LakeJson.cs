@@ -17,6 +17,9 @@ public static class LakeJson
         WriteIndented = true,
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         TypeInfoResolver = LakeJsonContext.Default,
+        // The commit journal holds a table's Iceberg schema (TableMetadataCommit.Schema), which nests ~3 levels per
+        // column level: the default 64 would refuse a column deeper than ~20 levels after its run extracted everything.
+        MaxDepth = Tables.TableJson.MaxDepth,
     };
 
     public static byte[] Serialize<T>(T value) => JsonSerializer.SerializeToUtf8Bytes(value, TypeInfo<T>());

@@ -580,6 +580,28 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         ParseLanes = d.WriteMode == WriteMode.Merge ? 1 : Limits.ParseLanes,
     };
 
+    /// <summary>
+    /// Refuses an append or merge to a plain Parquet table whose kept data files lie in the other layout than the run's
+    /// (<c>dt=</c> folders vs the table folder itself: another <c>partition_by</c>, say of a second pipeline landing the
+    /// table). The table would mix both, which hive-style readers (DuckDB <c>hive_partitioning</c>, Spark, Athena) cannot
+    /// read as one table, and a glob of the manifest's partitioning misses the other half. Delta refuses a partitioning
+    /// change the same way (<see cref="Tables.DeltaTable.CheckChangeAsync"/>); a replace rewrites the table and takes it.
+    /// </summary>
+    private static void RefuseOtherPartitionLayout(PipelineDefinition pipeline, string stream, string tableKey, string here, string prefix,
+        ManifestTable? previous, IEnumerable<string> keptFiles)
+    {
+        var partitioned = pipeline.Destination.PartitionBy != PartitionBySettings.None;
+        // A key with a folder below the table's is in a dt= folder (LakePaths.IsDataFileKey allows no other).
+        var other = keptFiles.Count(k => k.IndexOf('/', prefix.Length) >= 0 != partitioned);
+        if (other == 0) return;
+        static string Layout(bool dt) => dt ? "partitioned by 'dt' (dt= folders)" : "unpartitioned (files in the table folder)";
+        throw new Tables.TableChangeException($"stream '{stream}': the table {tableKey} ({here}) keeps {other} data file(s) {Layout(!partitioned)}" +
+            (previous is { Pipeline.Length: > 0 } ? $", last written by pipeline '{previous.Pipeline}'" : "") +
+            $", and partition_by: {pipeline.Destination.PartitionBy} of pipeline '{pipeline.Name}' would add files {Layout(partitioned)}: the table would mix both, which " +
+            "hive-style readers (DuckDB hive_partitioning, Spark, Athena) cannot read as one table. Nothing was written; a full refresh (run --full, or write_mode: replace) " +
+            "rewrites the whole table with this partitioning, or land the stream in a table of its own (another source.name or stream name)");
+    }
+
     private static async Task<CommitPlan> PlanAsync(PipelineDefinition pipeline, IObjectStore store, Manifest manifest, Manifest startManifest, RunIngest ingest,
         string sourceName, string runId, DateTimeOffset startedAt, DateTimeOffset? replaceSince, bool full, Merge.KeyedMerge merger, RunLog log,
         HomePipelines? homePipelines, CancellationToken cancellationToken)
@@ -660,6 +682,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     $"{merged.RowsDeleted} row(s) deleted ({merged.KeysMarkedDeleted} key(s) marked deleted); {merged.Superseded.Count} of {live.Count} file(s) rewritten " +
                     $"({merged.FilesScanned} row group(s) read for keys)");
             }
+            if (!replace && pipeline.Destination.TableFormat == TableFormats.Parquet)
+                RefuseOtherPartitionLayout(pipeline, stream.Name, tableKey, here, prefix, previous, existing.Except(merged?.Superseded ?? [], StringComparer.Ordinal));
             // Every file the run lands contributes its columns, whichever of the stream's SCHEMAs it was written under.
             var fileSchemas = files.Select(f => f.Schema).Append(schema).Distinct().ToList();
             var runColumns = ColumnSchema.ManifestColumnsOf(fileSchemas);

@@ -138,13 +138,13 @@ internal sealed class DeltaCheckpoint(IObjectStore store)
             }
     }
 
-    public async Task WriteAsync(DeltaTable table, string tablePrefix, long version, CancellationToken cancellationToken)
+    public async Task WriteAsync(DeltaTable table, string tablePrefix, long version, DateTimeOffset now, CancellationToken cancellationToken)
     {
         // The state at the version as any reader rebuilds it: the previous checkpoint, then the entries after it.
         var snapshot = await table.SnapshotAsync(tablePrefix, version, cancellationToken).ConfigureAwait(false);
         var rows = new List<(string Kind, JsonObject Action)> { ("protocol", snapshot.Protocol), ("metaData", snapshot.MetaData) };
         rows.AddRange(snapshot.Adds.Values.Select(a => ("add", a)));
-        rows.AddRange(snapshot.Removes.Select(r => ("remove", r)));
+        rows.AddRange((await UnexpiredTombstonesAsync(tablePrefix, snapshot, now, cancellationToken).ConfigureAwait(false)).Select(r => ("remove", r)));
         var local = Lake.LakePaths.ScratchFile("delta-checkpoint", ".parquet");
         try
         {
@@ -165,6 +165,27 @@ internal sealed class DeltaCheckpoint(IObjectStore store)
         {
             File.Delete(local);
         }
+    }
+
+    /// <summary>
+    /// The snapshot's <c>remove</c> tombstones a checkpoint keeps: the protocol keeps them "until they are expired", older
+    /// than the table's <c>delta.deletedFileRetentionDuration</c> (default 1 week), so a checkpoint would otherwise carry
+    /// every file a merge, full refresh or compaction ever replaced, and every reader and <c>maintain</c> re-read them.
+    /// An expired tombstone is dropped only once its file is gone from storage (<c>maintain</c> deleted it): <c>maintain</c>
+    /// finds the files to delete through the tombstones, so dropping one whose file is still there would leave that
+    /// file on storage for good. A retention this build cannot read keeps every tombstone.
+    /// </summary>
+    private async Task<List<JsonObject>> UnexpiredTombstonesAsync(string tablePrefix, DeltaSnapshot snapshot, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (DeltaRetention.DeletedFileRetention(snapshot.MetaData) is not { } retention) return snapshot.Removes;
+        var expiredBefore = (now - retention).ToUnixTimeMilliseconds();
+        static long DeletedAt(JsonObject remove) => remove["deletionTimestamp"]?.GetValue<long>() ?? long.MaxValue;
+        if (!snapshot.Removes.Any(r => DeletedAt(r) < expiredBefore)) return snapshot.Removes;
+        var stored = new HashSet<string>(StringComparer.Ordinal);
+        await foreach (var o in store.ListAsync(tablePrefix, cancellationToken).ConfigureAwait(false)) stored.Add(o.Key);
+        // A path that is a URI (another writer's) is not checked: kept.
+        return [.. snapshot.Removes.Where(r => DeletedAt(r) >= expiredBefore || r["path"]?.GetValue<string>() is not { } path
+            || path.Contains("://", StringComparison.Ordinal) || stored.Contains(tablePrefix + Uri.UnescapeDataString(path)))];
     }
 
     /// <summary>One leaf column: its path, physical type and, per row, its entries (definition level, repetition level, value).</summary>

@@ -29,7 +29,7 @@ internal sealed record DeltaPartitionValues(IReadOnlyList<string> SchemaOrder, I
         JsonArray fields;
         try
         {
-            fields = JsonNode.Parse(snapshot.MetaData["schemaString"]?.GetValue<string>() ?? "")?["fields"] as JsonArray
+            fields = TableJson.Parse(snapshot.MetaData["schemaString"]?.GetValue<string>() ?? "")?["fields"] as JsonArray
                 ?? throw new StorageException($"{where}: schemaString has no fields");
         }
         catch (System.Text.Json.JsonException e)

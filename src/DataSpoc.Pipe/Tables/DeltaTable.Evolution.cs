@@ -19,7 +19,7 @@ internal sealed partial class DeltaTable
     public async Task CheckChangeAsync(TableMetadataCommit commit, string stream, IEnumerable<ColumnSchema> fileSchemas, CancellationToken cancellationToken)
     {
         var partitionColumn = PartitionColumn(commit);
-        var run = JsonNode.Parse(SchemaString(commit, partitionColumn, previousMeta: null))!;
+        var run = TableJson.Parse(SchemaString(commit, partitionColumn, previousMeta: null))!;
         var inRun = new List<string>();
         foreach (var schema in fileSchemas)
             TypeChanges(new JsonObject { ["type"] = "struct", ["fields"] = new JsonArray([.. schema.Root.Children.Select(c => (JsonNode)new JsonObject
@@ -38,7 +38,7 @@ internal sealed partial class DeltaTable
         var metaData = (await ReadCommitAsync(commit.Prefix, latest, cancellationToken).ConfigureAwait(false)).Select(a => a["metaData"]).OfType<JsonObject>().FirstOrDefault();
         if (metaData?["schemaString"]?.GetValue<string>() is not { } schemaString) return;
         var changes = new List<string>();
-        TypeChanges(JsonNode.Parse(schemaString)!, run, null, changes);
+        TypeChanges(TableJson.Parse(schemaString)!, run, null, changes);
         List<string> before = [.. metaData["partitionColumns"]?.AsArray().Select(c => c!.GetValue<string>()) ?? []];
         List<string> after = partitionColumn is null ? [] : [partitionColumn];
         var repartitioned = !before.SequenceEqual(after, StringComparer.Ordinal);

@@ -69,7 +69,7 @@ internal sealed partial class DeltaTable
             if (await store.PutAsync(entryKey, Encoding.UTF8.GetBytes(text), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))
             {
                 if ((latest + 1) % CheckpointInterval == 0)
-                    await new DeltaCheckpoint(store).WriteAsync(this, prefix, latest + 1, cancellationToken).ConfigureAwait(false);
+                    await new DeltaCheckpoint(store).WriteAsync(this, prefix, latest + 1, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
                 return entryKey;
             }
             await CommitAttempts.PauseOrGiveUpAsync(attempt, MaxAttempts, $"Delta table {commit.Location}: {MaxAttempts} optimize attempts", cancellationToken).ConfigureAwait(false);
@@ -86,7 +86,7 @@ internal sealed partial class DeltaTable
         var metaData = latest < 0 ? null
             : (await ReadCommitAsync(tablePrefix, latest, cancellationToken).ConfigureAwait(false)).Select(a => a["metaData"]).OfType<JsonObject>().FirstOrDefault();
         var fields = new JsonArray();
-        if (metaData?["schemaString"]?.GetValue<string>() is { } schemaString && JsonNode.Parse(schemaString)?["fields"] is JsonArray deltaFields)
+        if (metaData?["schemaString"]?.GetValue<string>() is { } schemaString && TableJson.Parse(schemaString)?["fields"] is JsonArray deltaFields)
             foreach (var f in deltaFields)
             {
                 var name = f!["name"]!.GetValue<string>();

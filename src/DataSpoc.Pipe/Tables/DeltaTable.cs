@@ -67,7 +67,7 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
         {
             lineNumber++;
             if (line.Trim().Length == 0) continue;
-            try { actions.Add(JsonNode.Parse(line)!.AsObject()); }
+            try { actions.Add(TableJson.Parse(line)!.AsObject()); }
             catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException)
             {
                 throw new StorageException($"{store.Bucket}/{key}:{lineNumber}: not a JSON action ({e.Message})", e);
@@ -157,7 +157,7 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
             if (await store.PutAsync(key, Encoding.UTF8.GetBytes(text), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))
             {
                 if (latest + 1 > 0 && (latest + 1) % CheckpointInterval == 0)
-                    await new DeltaCheckpoint(store).WriteAsync(this, prefix, latest + 1, cancellationToken).ConfigureAwait(false);
+                    await new DeltaCheckpoint(store).WriteAsync(this, prefix, latest + 1, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
                 return key;
             }
             await CommitAttempts.PauseOrGiveUpAsync(attempt, MaxAttempts, $"Delta table {commit.Location}: {MaxAttempts} commit attempts", cancellationToken).ConfigureAwait(false);
@@ -190,7 +190,7 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
             if (name == IcebergFieldIds.ExtractionDateColumn && partitionColumn != IcebergFieldIds.ExtractionDateColumn) continue;
             fields.Add((JsonNode)Field(f.AsObject()));
         }
-        var earlier = previousMeta?["schemaString"]?.GetValue<string>() is { } text ? JsonNode.Parse(text)?["fields"]?.AsArray() : null;
+        var earlier = previousMeta?["schemaString"]?.GetValue<string>() is { } text ? TableJson.Parse(text)?["fields"]?.AsArray() : null;
         return new JsonObject { ["type"] = "struct", ["fields"] = commit.FieldsKeepingEarlier(fields, earlier) }.ToJsonString();
     }
 

@@ -96,7 +96,7 @@ internal sealed partial class IcebergTable(IObjectStore store, TimeProvider time
         if (await store.GetAsync(key, cancellationToken).ConfigureAwait(false) is not { } stored) return null;
         try
         {
-            return JsonNode.Parse(stored.Content.Span)?.AsObject() ?? throw new System.Text.Json.JsonException("empty");
+            return TableJson.Parse(stored.Content.Span)?.AsObject() ?? throw new System.Text.Json.JsonException("empty");
         }
         catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException)
         {
@@ -222,7 +222,7 @@ internal sealed partial class IcebergTable(IObjectStore store, TimeProvider time
             AddToMetadataLog(metadata, UriOf(commit, MetadataKey(prefix, version)), current["last-updated-ms"]!.GetValue<long>());
 
         var next = MetadataKey(prefix, version + 1);
-        var bytes = Encoding.UTF8.GetBytes(metadata.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        var bytes = Encoding.UTF8.GetBytes(metadata.ToJsonString(TableJson.Indented));
         if (!await store.PutAsync(next, bytes, WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false)) return null;
         await store.PutAsync(VersionHintKey(prefix), Encoding.ASCII.GetBytes((version + 1).ToString(CultureInfo.InvariantCulture)), WriteCondition.None, cancellationToken).ConfigureAwait(false);
         return next;

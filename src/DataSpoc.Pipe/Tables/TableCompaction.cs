@@ -37,8 +37,13 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
     /// <paramref name="heldLock"/>, the pipeline lock the caller holds, is checked right before the commit, as a run's is,
     /// and bounds the commit's rollback when it is lost (<paramref name="cancellationToken"/> is cancelled then).
     /// </summary>
+    public Task<List<TableCompactionResult>> RunAsync(string pipeline, Compression compression, long targetFileBytes, WriteLimits fileLimits,
+        CancellationToken cancellationToken, RunLock? heldLock = null) =>
+        RunAsync(pipeline, compression, targetFileBytes, fileLimits, MaintainedTables.LastWrittenBy(pipeline), cancellationToken, heldLock);
+
+    /// <summary>As above, for the tables <paramref name="covered"/> names.</summary>
     public async Task<List<TableCompactionResult>> RunAsync(string pipeline, Compression compression, long targetFileBytes, WriteLimits fileLimits,
-        CancellationToken cancellationToken, RunLock? heldLock = null)
+        MaintainedTables covered, CancellationToken cancellationToken, RunLock? heldLock = null)
     {
         if (targetFileBytes <= 0) throw new ArgumentOutOfRangeException(nameof(targetFileBytes), "the target file size must be positive");
         targetFileBytes = Math.Min(targetFileBytes, fileLimits.MaxFileBytes);
@@ -52,7 +57,7 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
         {
             foreach (var (tableKey, table) in manifest.Tables)
             {
-                if (table.Pipeline != pipeline) continue;
+                if (!covered.Covers(store, table)) continue;
                 var result = await PlanTableAsync(plan, tableKey, table, compression, targetFileBytes, fileLimits.MaxFileRows, work.FullName, cancellationToken).ConfigureAwait(false);
                 results.Add(result);
             }

@@ -76,7 +76,10 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
         public long CurrentVersion => Next is null ? Version : Version + 1;
     }
 
-    public async Task<List<TableMaintenanceResult>> RunAsync(string pipeline, TimeSpan expireOlderThan, CancellationToken cancellationToken, RunLock? heldLock = null)
+    public Task<List<TableMaintenanceResult>> RunAsync(string pipeline, TimeSpan expireOlderThan, CancellationToken cancellationToken, RunLock? heldLock = null) =>
+        RunAsync(pipeline, expireOlderThan, MaintainedTables.LastWrittenBy(pipeline), cancellationToken, heldLock);
+
+    public async Task<List<TableMaintenanceResult>> RunAsync(string pipeline, TimeSpan expireOlderThan, MaintainedTables covered, CancellationToken cancellationToken, RunLock? heldLock = null)
     {
         var manifest = await new ManifestStore(store, time).ReadAsync(cancellationToken).ConfigureAwait(false);
         var results = new List<TableMaintenanceResult>();
@@ -84,7 +87,7 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
         var journalKey = LakePaths.ExpiryJournalKey(pipeline);
         var pending = await ReadJournalAsync(journalKey, cancellationToken).ConfigureAwait(false);
         // The table an earlier maintain left deletions of goes first: the journal holds one table's deletions at a time.
-        var tables = manifest.Tables.Where(t => t.Value.Pipeline == pipeline && t.Value.TableFormats is { Count: > 0 })
+        var tables = manifest.Tables.Where(t => covered.Covers(store, t.Value) && t.Value.TableFormats is { Count: > 0 })
             .OrderBy(t => t.Key == pending?.Table ? 0 : 1).ToList();
         foreach (var (key, table) in tables)
         {
@@ -144,7 +147,7 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
         }
         // Its table no longer has a table format (or left the manifest): nothing tells which of its files are still needed.
         if (pending is not null) await store.DeleteAsync(journalKey, cancellationToken).ConfigureAwait(false);
-        foreach (var (_, table) in manifest.Tables.Where(t => t.Value.Pipeline == pipeline))
+        foreach (var (_, table) in manifest.Tables.Where(t => covered.Covers(store, t.Value)))
             if (store.Bucket.KeyPrefixOf(table.Location) is { } prefix)
                 await RemoveSettledClaimLocksAsync(prefix, cancellationToken).ConfigureAwait(false);
         return results;
@@ -244,7 +247,7 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
     {
         var key = IcebergTable.MetadataKey(commit.Prefix, version);
         // On a lost race the journal stays: the next maintain deletes only those of its files no snapshot needs then.
-        if (!await store.PutAsync(key, Encoding.UTF8.GetBytes(metadata.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true })), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))
+        if (!await store.PutAsync(key, Encoding.UTF8.GetBytes(metadata.ToJsonString(TableJson.Indented)), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))
             throw new StorageException($"Iceberg table {commit.Location} changed during maintenance (v{version} appeared); nothing was deleted: run maintain again");
     }
 

@@ -173,6 +173,37 @@ public class LakeLayoutTests
         Assert.Empty(lake.Manifest().Tables["test/orders"].Partitioning);
     }
 
+    [Theory]
+    [InlineData(PartitionBySettings.None, PartitionBySettings.ExtractionDate)]
+    [InlineData("day", PartitionBySettings.None)]
+    public async Task An_append_in_another_partition_layout_than_the_plain_tables_files_is_refused_before_anything_is_written_and_a_full_refresh_takes_it(
+        string first, string second)
+    {
+        // Two pipelines landing one table (same source name and stream) with different partition_by.
+        using var lake = new TempLake();
+        PipelineDefinition Pipeline(string name, string partitionBy, int from) =>
+            lake.Pipeline(name, lake.WriteSinger($"{name}{from}.singer", Orders(from, from + 1)), p => p with { Destination = p.Destination with { PartitionBy = partitionBy } });
+        Assert.True((await TempLake.RunAsync(Pipeline("one", first, 1))).Succeeded);
+        var keys = lake.ParquetKeys();
+
+        var refused = await TempLake.RunAsync(Pipeline("two", second, 3));
+        Assert.False(refused.Succeeded);
+        var (had, would) = first == PartitionBySettings.None
+            ? ("unpartitioned (files in the table folder)", "partitioned by 'dt' (dt= folders)")
+            : ("partitioned by 'dt' (dt= folders)", "unpartitioned (files in the table folder)");
+        Assert.StartsWith($"stream 'orders': the table test/orders ({lake.Bucket}/raw/test/orders/) keeps {keys.Count} data file(s) {had}, last written by pipeline 'one', " +
+            $"and partition_by: {second} of pipeline 'two' would add files {would}: the table would mix both", refused.Log.Error);
+        Assert.Contains("Nothing was written; a full refresh (run --full, or write_mode: replace) rewrites the whole table with this partitioning", refused.Log.Error);
+        Assert.Equal(keys, lake.ParquetKeys());
+        Assert.Null(lake.State("two"));
+        Assert.Equal(first == PartitionBySettings.None ? [] : ["dt"], lake.Manifest().Tables["test/orders"].Partitioning);
+
+        var full = await TempLake.RunAsync(Pipeline("two", second, 5), full: true);
+        Assert.True(full.Succeeded, full.Log.Error);
+        Assert.Equal([["5"], ["6"]], lake.Query("SELECT id FROM read_parquet('{lake}/raw/test/orders/**/*.parquet') ORDER BY id"));
+        Assert.Equal(second == PartitionBySettings.None ? [] : ["dt"], lake.Manifest().Tables["test/orders"].Partitioning);
+    }
+
     [Fact]
     public async Task Files_rotate_by_rows_and_each_holds_its_share()
     {

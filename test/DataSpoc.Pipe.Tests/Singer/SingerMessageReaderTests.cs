@@ -1,3 +1,4 @@
+using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Tests.Support;
 
 namespace DataSpoc.Pipe.Tests.Singer;
@@ -81,19 +82,42 @@ public class SingerMessageReaderTests
         Assert.Empty(lake.ParquetKeys());
     }
 
-    [Fact]
-    public async Task A_column_nested_64_levels_lands_and_a_65th_level_is_refused_naming_the_full_path()
+    [Theory]
+    [InlineData(TableFormats.Parquet)]
+    [InlineData(TableFormats.Iceberg | TableFormats.Delta)]
+    public async Task A_column_nested_64_levels_lands_and_a_65th_level_is_refused_naming_the_full_path(TableFormats formats)
     {
         // "c" (level 1) holds 62 more objects, the innermost "c" integer is level 64: the deepest a column may nest.
+        // Iceberg and Delta hold it too: their schema documents (and the commit journal) nest ~3 JSON levels a level.
+        PipelineDefinition WithFormats(PipelineDefinition p) => p with { Destination = p.Destination with { TableFormat = formats } };
         using var lake = new TempLake();
-        var result = await TempLake.RunAsync(lake.Pipeline("deep", lake.WriteSinger("deep.singer", Nested(63))));
+        var pipeline = lake.Pipeline("deep", lake.WriteSinger("deep.singer", Nested(63)), WithFormats);
+        var result = await TempLake.RunAsync(pipeline);
         Assert.True(result.Succeeded, result.Log.Error);
         var path = "c" + string.Concat(Enumerable.Repeat(".c", 62));
-        Assert.Equal([["0", "63", "1"], ["1", "63", "1"], ["2", "63", "1"]],
+        List<List<string>> expected = [["0", "63", "1"], ["1", "63", "1"], ["2", "63", "1"]];
+        Assert.Equal(expected,
             lake.Query($"SELECT {path}.c, c.lvl, {path}.lvl FROM read_parquet('{lake.Root}/**/*.parquet') ORDER BY 1").Select(r => r.Select(v => v!).ToList()).ToList());
+        if (formats != TableFormats.Parquet)
+        {
+            // A second run reads the table's metadata back (Iceberg metadata, Delta log and schemaString) to append to it.
+            var again = await TempLake.RunAsync(pipeline);
+            Assert.True(again.Succeeded, again.Log.Error);
+            List<List<string>> twice = [.. expected.SelectMany(r => new[] { r, r })];
+            var table = Path.Combine(lake.Root, "raw", "test", "deep");
+            var icebird = TableReaders.Icebird("file://" + table)["rows"]!.AsArray()
+                .Select(r => Enumerable.Range(0, 63).Aggregate(r!["c"]!, (n, _) => n["c"]!))
+                .Select(innermost => innermost.ToString()).Order().ToList();
+            Assert.Equal(["0", "0", "1", "1", "2", "2"], icebird);
+            await using var store = new DataSpoc.Pipe.Storage.LocalObjectStore(DataSpoc.Pipe.Storage.BucketUri.Parse(lake.Bucket));
+            var delta = new DataSpoc.Pipe.Tables.DeltaTable(store, TimeProvider.System);
+            var live = (await delta.LiveFilesAsync("raw/test/deep/", await delta.LatestVersionAsync("raw/test/deep/", CancellationToken.None), CancellationToken.None)).Keys;
+            Assert.Equal(twice, lake.Query($"SELECT {path}.c, c.lvl, {path}.lvl FROM read_parquet([" +
+                string.Join(", ", live.Select(k => $"'{table}/{Uri.UnescapeDataString(k)}'")) + "]) ORDER BY 1").Select(r => r.Select(v => v!).ToList()).ToList());
+        }
 
         using var deeper = new TempLake();
-        var refused = await TempLake.RunAsync(deeper.Pipeline("deep", deeper.WriteSinger("deep.singer", Nested(64))));
+        var refused = await TempLake.RunAsync(deeper.Pipeline("deep", deeper.WriteSinger("deep.singer", Nested(64)), WithFormats));
         Assert.False(refused.Succeeded);
         Assert.Contains($"line 1 (stream 'deep'): invalid SCHEMA: property '{path}.c.lvl': nesting deeper than 64 levels is not supported", refused.Log.Error);
         Assert.Empty(deeper.ParquetKeys());

@@ -32,7 +32,8 @@ public static class TableReaders
         var stdout = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
         if (process.ExitCode != 0) throw new InvalidOperationException($"node {script} {string.Join(' ', args)} failed ({process.ExitCode}): {stderr.Result}");
-        return JsonNode.Parse(stdout)!;
+        // A row of a 64-level column nests deeper than JsonNode's default 64 levels.
+        return JsonNode.Parse(stdout, documentOptions: new System.Text.Json.JsonDocumentOptions { MaxDepth = 256 })!;
     }
 
     private static string FindRoot()

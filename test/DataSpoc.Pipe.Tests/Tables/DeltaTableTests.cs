@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Runs;
 using DataSpoc.Pipe.Storage;
 using DataSpoc.Pipe.Tables;
 using DataSpoc.Pipe.Tests.Support;
@@ -291,6 +292,54 @@ public class DeltaTableTests
         Assert.Equal(last["size"]!.GetValue<int>(), int.Parse(lake.Query($"select count(*) from read_parquet('{checkpoint}')")[0][0]!));
         Assert.Single(lake.Query($"select metaData.id from read_parquet('{checkpoint}') where metaData is not null"));
     }
+    [Fact]
+    public async Task A_checkpoint_drops_the_tombstones_past_the_retention_whose_files_maintain_deleted_and_keeps_the_others()
+    {
+        using var lake = new TempLake();
+        var now = DateTimeOffset.UtcNow;
+        async Task FullRefreshAsync(int run, TimeProvider time)
+        {
+            var result = await TempLake.RunAsync(Delta(lake, lake.WriteSinger($"r{run}", Orders(run * 10, run * 10 + 2)), partitionBy: PartitionBySettings.None),
+                full: true, runner: new PipelineRunner(new ObjectStoreFactory(), time));
+            Assert.True(result.Succeeded, result.Log.Error);
+        }
+        // v0..v4 20 days ago, v5..v7 9 days ago: each full refresh after the first leaves the previous file as a tombstone.
+        for (var run = 0; run < 5; run++) await FullRefreshAsync(run, new ShiftedTime(now.AddDays(-20)));
+        for (var run = 5; run < 8; run++) await FullRefreshAsync(run, new ShiftedTime(now.AddDays(-9)));
+        await using (var store = new LocalObjectStore(BucketUri.Parse(lake.Bucket)))
+            Assert.Equal(4, Assert.Single(await new TableMaintenance(store, TimeProvider.System).RunAsync("orders", TimeSpan.FromDays(15), CancellationToken.None)).DeletedFiles.Count);
+        for (var run = 8; run < 11; run++) await FullRefreshAsync(run, TimeProvider.System); // v10 writes a checkpoint
+
+        var checkpoint = Path.Combine(LogDir(lake), "00000000000000000010.checkpoint.parquet");
+        var tombstones = lake.Query($"select remove.path from read_parquet('{checkpoint}') where remove is not null").Select(r => r[0]!).ToList();
+        // The 4 tombstones 20 days old (past the default week) whose files maintain deleted are gone; the 3 of 9 days
+        // (past the week, files still on storage) and the 3 of today (within the week) stay.
+        Assert.Equal(6, tombstones.Count);
+        Assert.All(tombstones, t => Assert.True(File.Exists(Path.Combine(lake.Root, "raw", "test", "orders", Uri.UnescapeDataString(t))), t));
+        // The table reads the same from the checkpoint as from its whole log.
+        var (live, _, _, _) = Replay(lake);
+        await using (var store = new LocalObjectStore(BucketUri.Parse(lake.Bucket)))
+        {
+            var snapshot = await new DeltaTable(store, TimeProvider.System).SnapshotAsync("raw/test/orders/", 10, CancellationToken.None);
+            Assert.Equal(live.Keys.Order(), snapshot.Adds.Keys.Order());
+            Assert.Equal(6, snapshot.Removes.Count);
+        }
+        Assert.Equal([["100"], ["101"], ["102"]], lake.Query($"select id from read_parquet('{{lake}}/raw/test/orders/{Uri.UnescapeDataString(live.Keys.Single())}') order by id"));
+    }
+
+    [Theory]
+    [InlineData("interval 1 week", 7 * 24 * 60)]
+    [InlineData("INTERVAL 2 days 12 hours", (2 * 24 + 12) * 60)]
+    [InlineData("interval 30 minutes", 30)]
+    [InlineData("interval 1 weeks", 7 * 24 * 60)]
+    [InlineData("interval 1 month", null)]
+    [InlineData("1 week", null)]
+    [InlineData("interval week", null)]
+    public void A_delta_retention_interval_reads_as_spark_writes_it(string text, int? minutes)
+    {
+        Assert.Equal(minutes is { } m ? TimeSpan.FromMinutes(m) : null, DeltaRetention.ParseInterval(text));
+    }
+
     private const string LastHalfMillisecond = "9999-12-31T23:59:59.9995Z";
 
     [Fact]

@@ -153,7 +153,7 @@ public sealed class LakeTableFoldersTests : IDisposable
                 // A checkpoint at version 11 (our writer's, from the one at 10 and entry 11); then the cleanup up to it
                 // deleted the checkpoint at 10, which _last_checkpoint still names.
                 var store = new LocalObjectStore(BucketUri.Parse(_source.Bucket));
-                await new DeltaCheckpoint(store).WriteAsync(new DeltaTable(store, TimeProvider.System), "raw/test/orders/", 11, CancellationToken.None);
+                await new DeltaCheckpoint(store).WriteAsync(new DeltaTable(store, TimeProvider.System), "raw/test/orders/", 11, DateTimeOffset.UtcNow, CancellationToken.None);
                 File.WriteAllText(Path.Combine(DeltaLog, "_last_checkpoint"), """{"version":10,"size":8}""");
                 cutoff = 11;
                 break;

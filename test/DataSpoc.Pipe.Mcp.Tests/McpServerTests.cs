@@ -399,19 +399,11 @@ public sealed class McpServerTests : IAsyncLifetime
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
 
-        // The server ends the run (its run log says cancelled) and logs the cancelled request.
+        // The server logs the cancelled request: one line.
         for (var i = 0; i < 200 && !_stderr.Any(l => l.Contains("OperationCanceledException", StringComparison.Ordinal)); i++) await Task.Delay(50);
         var lines = _stderr.ToArray();
         Assert.Contains(lines, l => l.StartsWith("warn: ", StringComparison.Ordinal) && l.Contains("OperationCanceledException", StringComparison.Ordinal));
         Assert.DoesNotContain(lines, l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
-        // The run log is written as the run winds down, after the request was answered.
-        var logs = await Call("pipeline_logs", new() { ["name"] = slow });
-        for (var i = 0; i < 100 && !logs.GetRawText().Contains("cancelled", StringComparison.Ordinal); i++)
-        {
-            await Task.Delay(100);
-            logs = await Call("pipeline_logs", new() { ["name"] = slow });
-        }
-        Assert.Contains("\"cancelled\"", logs.GetRawText());
     }
 
     private async Task<JsonElement> Call(string tool, Dictionary<string, object?>? arguments = null, IProgress<ProgressNotificationValue>? progress = null)

@@ -81,7 +81,7 @@ internal static partial class StandardStreams
     private const int Unwrapped = 10_000;
 
     /// <summary>fd 1 or 2 as a write-only stream (no buffering: the writer above flushes each write).</summary>
-    private sealed class DescriptorStream(int fd) : Stream
+    private sealed class DescriptorStream(int fd) : WriteOnlyStream
     {
         public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
@@ -109,14 +109,6 @@ internal static partial class StandardStreams
         }
 
         public override void Flush() { }
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 
     [StructLayout(LayoutKind.Sequential)]

@@ -192,7 +192,7 @@ internal sealed class McpStdio
     /// Stdout for the SDK: what it writes is held until it flushes (once per message) and then written in one piece under
     /// the lock this class's own answers take, so the two never interleave within a line.
     /// </summary>
-    private sealed class MessageOutput(Stream stdout) : Stream
+    private sealed class MessageOutput(Stream stdout) : Infrastructure.WriteOnlyStream
     {
         private readonly SemaphoreSlim _lock = new(1, 1);
         private readonly ArrayBufferWriter<byte> _pending = new();
@@ -250,13 +250,5 @@ internal sealed class McpStdio
             base.Dispose(disposing);
         }
 
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

@@ -286,7 +286,7 @@ public class TableMaintenanceTests
         var claims = Path.Combine(lake.Root, ".dataspoc", "claims");
         // Only the table commit claim's lock stays: every merge of the table takes that claim again (LakePaths.TableCommitClaimKey).
         var tableClaimLock = Path.Combine(lake.Root, DataSpoc.Pipe.Lake.LakePaths.TableCommitClaimKey("raw/test/orders/") + ".lck");
-        Assert.Empty((Directory.Exists(claims) ? Directory.EnumerateFiles(claims, "*", SearchOption.AllDirectories) : []).Where(f => f != tableClaimLock));
+        Assert.DoesNotContain(Directory.Exists(claims) ? Directory.EnumerateFiles(claims, "*", SearchOption.AllDirectories) : [], f => f != tableClaimLock);
 
         // What earlier builds left: the lock of a released claim on a file now gone, and one on a file still stored.
         var current = lake.ParquetKeys();

@@ -167,12 +167,9 @@ public sealed class SignalTests : IDisposable
         await Task.Delay(500);
 
         if (how == "KILL") Kill("KILL", cli.Process.Id);
-        else
-        {
-            Kill("INT", cli.Process.Id);
-            await Task.Delay(50);
-            Kill("INT", cli.Process.Id);
-        }
+        // Both signals from one shell, back to back: the first alone stops a run within ~40 ms, and a second sent after
+        // that would find no process (the run must still be there for the second signal's exit at once).
+        else Kill("INT", cli.Process.Id, times: 2);
         Assert.True(cli.Process.WaitForExit(TimeSpan.FromSeconds(15)), "the run did not end");
 
         await WaitGoneAsync(tapPid);
@@ -317,10 +314,11 @@ public sealed class SignalTests : IDisposable
         Assert.Fail($"the tap (pid {pid}) is still running");
     }
 
-    private static void Kill(string signal, int pid)
+    private static void Kill(string signal, int pid, int times = 1)
     {
         // The shell's builtin kill: no dependence on a procps package being installed.
-        using var kill = Process.Start("sh", ["-c", $"kill -{signal} {pid.ToString(System.Globalization.CultureInfo.InvariantCulture)}"]);
+        var once = $"kill -{signal} {pid.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+        using var kill = Process.Start("sh", ["-c", string.Join(" && ", Enumerable.Repeat(once, times))]);
         kill.WaitForExit();
         Assert.Equal(0, kill.ExitCode);
     }

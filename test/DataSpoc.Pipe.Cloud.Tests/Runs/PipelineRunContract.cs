@@ -24,9 +24,10 @@ public abstract class PipelineRunContract
         Assert.True(result.Succeeded, result.Log.Error);
 
         var keys = await lake.KeysAsync();
-        Assert.Equal(4, keys.Count);
+        Assert.Equal(5, keys.Count);
         Assert.Contains(".dataspoc/manifest.json", keys);
         Assert.Contains(".dataspoc/state/orders/state.json", keys);
+        Assert.Contains(".dataspoc/state/orders/owner.json", keys);
         var dataFile = $"raw/shop/orders/dt=2025-01-20/orders_0000_{result.Log.RunId}.parquet";
         Assert.Contains(dataFile, keys);
         Assert.Single(keys, k => Regex.IsMatch(k, @"^\.dataspoc/logs/orders/2025-01-20T1\d-\d\d-\d\dZ_[^/]+\.json$"));

@@ -83,8 +83,6 @@ internal static partial class StandardStreams
     /// <summary>fd 1 or 2 as a write-only stream (no buffering: the writer above flushes each write).</summary>
     private sealed class DescriptorStream(int fd) : WriteOnlyStream
     {
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
         public override void Write(ReadOnlySpan<byte> buffer)
         {
             while (!buffer.IsEmpty)

@@ -213,19 +213,6 @@ internal sealed class McpStdio
         }
 
         public override void Write(ReadOnlySpan<byte> buffer) => _pending.Write(buffer);
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            Write(buffer.Span);
-            return ValueTask.CompletedTask;
-        }
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        {
-            Write(buffer.AsSpan(offset, count));
-            return Task.CompletedTask;
-        }
 
         public override async Task FlushAsync(CancellationToken cancellationToken)
         {

@@ -42,7 +42,7 @@ internal static class TablePreview
     }
 
     /// <summary>Takes the tap's Singer lines and keeps the records, cancelling the tap once it has <c>limit</c>.</summary>
-    private sealed class RecordSink(int limit, CancellationTokenSource enough) : Stream
+    private sealed class RecordSink(int limit, CancellationTokenSource enough) : Infrastructure.WriteOnlyStream
     {
         private readonly MemoryStream _line = new();
         public List<JsonObject> Rows { get; } = [];
@@ -69,25 +69,6 @@ internal static class TablePreview
             if (message?["type"]?.GetValue<string>() == "RECORD" && message["record"] is JsonObject record) Rows.Add((JsonObject)record.DeepClone());
         }
 
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            Write(buffer.Span);
-            return ValueTask.CompletedTask;
-        }
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        {
-            Write(buffer.AsSpan(offset, count));
-            return Task.CompletedTask;
-        }
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
         public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

@@ -170,21 +170,7 @@ public sealed class DashboardHttpTests : IDisposable
     {
         var file = Path.Combine(_home.Root, "notes.jsonl");
         File.WriteAllText(file, "{\"id\":1,\"note\":\"" + new string('x', 100_000) + "\"}\n");
-        _home.WritePipeline("notes", $$"""
-            source:
-              tap: jsonl
-              config: {files: ["{{file}}"]}
-            destination:
-              bucket: {{_home.Bucket}}
-              path: raw
-            """);
-        var run = CliProcess.Run(_home, "run", "notes");
-        Assert.True(run.ExitCode == 0, run.ToString());
-        _ui = new DashboardProcess(_home);
-        var tables = (await GetAsync("/buckets/0")).Body;
-        var link = System.Text.RegularExpressions.Regex.Match(tables, "href=\"(/buckets/0/table\\?key=[^\"]+)\"").Groups[1].Value;
-        var (status, body) = await GetAsync(WebUtility.HtmlDecode(link));
-        Assert.True(status == HttpStatusCode.OK, body);
+        var body = await TablePageOfJsonlAsync("notes", file);
         Assert.Equal(1, CountRows(body));
         Assert.Contains(new string('x', 200), body, StringComparison.Ordinal);
         Assert.DoesNotContain(new string('x', 201), body, StringComparison.Ordinal);
@@ -207,21 +193,7 @@ public sealed class DashboardHttpTests : IDisposable
         File.WriteAllText(file,
             $"{{\"id\":1,\"note\":\"{new string('x', 190)}{secret}{filler}\"}}\n" +
             $"{{\"id\":2,\"note\":\"{new string('y', 180)}postgres://u:{uriPassword}@db {filler}\"}}\n");
-        _home.WritePipeline("big", $$"""
-            source:
-              tap: jsonl
-              config: {files: ["{{file}}"], password: "${ZZ_TOKEN}"}
-            destination:
-              bucket: {{_home.Bucket}}
-              path: raw
-            """);
-        var run = CliProcess.Run(_home, "run", "big");
-        Assert.True(run.ExitCode == 0, run.ToString());
-        _ui = new DashboardProcess(_home);
-        var tables = (await GetAsync("/buckets/0")).Body;
-        var link = System.Text.RegularExpressions.Regex.Match(tables, "href=\"(/buckets/0/table\\?key=[^\"]+)\"").Groups[1].Value;
-        var (status, body) = await GetAsync(WebUtility.HtmlDecode(link));
-        Assert.True(status == HttpStatusCode.OK, body);
+        var body = await TablePageOfJsonlAsync("big", file, ", password: \"${ZZ_TOKEN}\"");
         Assert.Equal(2, CountRows(body));
         Assert.Contains(new string('x', 190) + "***a-a-", body, StringComparison.Ordinal);
         Assert.Contains("postgres://u:***@db", body, StringComparison.Ordinal);
@@ -298,4 +270,28 @@ public sealed class DashboardHttpTests : IDisposable
     }
 
     private static int CountRows(string html) => html.Split("<tr class=\"row\">").Length - 1;
+
+    /// <summary>
+    /// Lands <paramref name="file"/> with the jsonl tap as pipeline <paramref name="name"/> (<paramref name="extraConfig"/>
+    /// appended to its tap config), starts the dashboard and returns its page of the one table, which must answer 200.
+    /// </summary>
+    private async Task<string> TablePageOfJsonlAsync(string name, string file, string extraConfig = "")
+    {
+        _home.WritePipeline(name, $$"""
+            source:
+              tap: jsonl
+              config: {files: ["{{file}}"]{{extraConfig}}}
+            destination:
+              bucket: {{_home.Bucket}}
+              path: raw
+            """);
+        var run = CliProcess.Run(_home, "run", name);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        _ui = new DashboardProcess(_home);
+        var tables = (await GetAsync("/buckets/0")).Body;
+        var link = System.Text.RegularExpressions.Regex.Match(tables, "href=\"(/buckets/0/table\\?key=[^\"]+)\"").Groups[1].Value;
+        var (status, body) = await GetAsync(WebUtility.HtmlDecode(link));
+        Assert.True(status == HttpStatusCode.OK, body);
+        return body;
+    }
 }

@@ -36,8 +36,8 @@ internal sealed class LogsCommand : AsyncCommand<LogsCommand.Settings>
         {
             var output = base.Validate();
             if (!output.Successful) return output;
-            if (ExpireOlderThan is { } age && !Durations.TryParse(age, out _))
-                return ValidationResult.Error($"--expire-older-than: '{age}' is not a duration (e.g. 90d, 12h, 30m)");
+            if (ExpireOlderThan is { } age && Durations.Problem(age, "90d, 12h, 30m") is { } problem)
+                return ValidationResult.Error($"--expire-older-than: {problem}");
             if (ExpireOlderThan is not null && (List || Run is not null)) return ValidationResult.Error("--expire-older-than deletes logs: it does not go with --list or --run");
             if (List && Run is not null) return ValidationResult.Error("--list lists the recent runs and --run shows one run's log: give one of them");
             // Not ignored silently: without --list one log is shown whatever the limit.

@@ -38,7 +38,7 @@ internal sealed class MaintainCommand : AsyncCommand<MaintainCommand.Settings>
             if (!output.Successful) return output;
             if (TargetFileMb is not null && !Compact) return ValidationResult.Error("--target-file-mb sizes the files --compact writes: add --compact");
             if (TargetFileMb < 1) return ValidationResult.Error($"--target-file-mb: {TargetFileMb} is not a size; give at least 1 (MB)");
-            return Durations.TryParse(ExpireOlderThan, out _) ? ValidationResult.Success() : ValidationResult.Error($"--expire-older-than: '{ExpireOlderThan}' is not a duration (e.g. 7d, 12h, 30m)");
+            return Durations.Problem(ExpireOlderThan, "7d, 12h, 30m") is { } problem ? ValidationResult.Error($"--expire-older-than: {problem}") : ValidationResult.Success();
         }
     }
 

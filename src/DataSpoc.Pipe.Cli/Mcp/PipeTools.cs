@@ -121,7 +121,7 @@ internal sealed class PipeTools(PipeClient client)
         CancellationToken cancellationToken = default)
     {
         if (!Durations.TryParse(older_than, out var age))
-            return McpResults.Error(client, $"older_than: '{older_than}' is not a duration (e.g. 90d, 12h, 30m)");
+            return McpResults.Error(client, $"older_than: {Durations.Problem(older_than, "90d, 12h, 30m")}");
         try
         {
             var expiry = await client.ExpireLogsAsync(name, age, cancellationToken);
@@ -163,7 +163,7 @@ internal sealed class PipeTools(PipeClient client)
             return McpResults.Error(client, $"name '{name}' and pipeline '{pipeline}' differ: give name only");
         if ((name ?? pipeline) is not { } target) return McpResults.Error(client, "name: required, give a string (The pipeline's name)");
         if (!Durations.TryParse(expire_older_than, out var olderThan))
-            return McpResults.Error(client, $"expire_older_than: '{expire_older_than}' is not a duration (e.g. 7d, 12h, 30m)");
+            return McpResults.Error(client, $"expire_older_than: {Durations.Problem(expire_older_than, "7d, 12h, 30m")}");
         if (target_file_mb < 1) return McpResults.Error(client, $"target_file_mb: {target_file_mb} is not a size; give at least 1 (MB)");
         return await AnswerAsync(async () =>
         {

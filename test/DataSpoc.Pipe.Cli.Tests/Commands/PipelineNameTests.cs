@@ -58,6 +58,10 @@ public sealed class PipelineNameTests : IDisposable
         var logs = CliProcess.Run(_home, "logs", "shop", "--list", "--run", "abc");
         Assert.True(logs.ExitCode == 2, logs.ToString());
         Assert.Contains("give one of them", logs.Stderr);
+        // A zero age was called "not a duration", sending the user hunting for a syntax error.
+        var zero = CliProcess.Run(_home, "maintain", "shop", "--expire-older-than", "0s");
+        Assert.True(zero.ExitCode == 2, zero.ToString());
+        Assert.Contains("--expire-older-than: '0s' is zero: give a duration greater than zero", zero.Stderr);
         // tap's usage errors had no "error: " prefix.
         var tap = CliProcess.Run(_home, "tap", "nosuch", "--config", "c.json");
         Assert.Equal(2, tap.ExitCode);

@@ -375,6 +375,18 @@ public sealed class PipelineLoaderTests : IDisposable
     [InlineData("5x")]
     [InlineData("-3")]
     public void Durations_reject_anything_else(string text) => Assert.False(Durations.TryParse(text, out _));
+
+    [Theory]
+    [InlineData("0s")]
+    [InlineData("0")]
+    [InlineData("0d0h")]
+    public void A_zero_duration_is_refused_as_zero_not_as_a_syntax_error(string text)
+    {
+        Assert.False(Durations.TryParse(text, out _));
+        Assert.Equal($"'{text}' is zero: give a duration greater than zero (e.g. 7d)", Durations.Problem(text, "7d"));
+        Assert.Equal("'5x' is not a duration (e.g. 7d)", Durations.Problem("5x", "7d"));
+        Assert.Null(Durations.Problem("7d", "7d"));
+    }
 }
 
 public sealed class PipelineConfigViewTests

@@ -164,6 +164,41 @@ public sealed class SplitRunCommitTests(PostgresServer server) : IDisposable
     }
 
     [Fact]
+    public async Task A_merge_waits_for_the_split_commit_holding_its_tables_claim_instead_of_taking_it_for_dead()
+    {
+        var db = await ItemsAsync();
+        var split = Split(db, incremental: false);
+        Assert.True((await new PipelineRunner(new ObjectStoreFactory()).RunAsync(split, Options(), CancellationToken.None)).Succeeded);
+        await server.ExecuteAsync(db, "UPDATE items SET note = 'v2'");
+
+        // The split commit stops once its files landed (its journal says "landed"), the table's claim held; a merge of the
+        // table then asks for the claim, and the split commit goes on half a second later. The claim names the split run
+        // (s + hash) and the lock the worker's run: the merge must see the lock's holder alive and wait.
+        var splitGoesOn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var mergeRunner = MeetingStore.Runner(key =>
+        {
+            if (key == ".dataspoc/claims/raw/postgres/public-items/_table-commit.claim")
+                _ = Task.Delay(500).ContinueWith(_ => splitGoesOn.TrySetResult(), TaskScheduler.Default);
+            return Task.CompletedTask;
+        });
+        Task<RunResult>? merge = null;
+        var splitJournalWrites = 0;
+        var reload = await PartsAsync(split, "reload-3", MeetingStore.Runner(async () =>
+        {
+            if (Interlocked.Increment(ref splitJournalWrites) != 2) return;
+            merge = mergeRunner.RunAsync(Other("m", Enumerable.Range(1, 10), "m", WriteMode.Merge), new RunOptions(), CancellationToken.None);
+            await splitGoesOn.Task.WaitAsync(TimeSpan.FromSeconds(120));
+        }));
+        var merged = await merge!;
+
+        Assert.True(reload.Succeeded, reload.Log.Error);
+        Assert.True(merged.Succeeded, merged.Log.Error);
+        Assert.DoesNotContain(merged.Log.Notices, n => n.Contains("which no longer runs", StringComparison.Ordinal));
+        Assert.Equal([["m", "10", "10"], ["v2", "290", "290"]], Rows());
+        Assert.Equal(300, _lake.Manifest().Tables[TableKey].RowCount);
+    }
+
+    [Fact]
     public async Task A_split_append_in_another_partition_layout_than_the_plain_tables_files_is_refused_as_a_whole_runs_before_anything_lands()
     {
         var db = await ItemsAsync();

@@ -76,6 +76,13 @@ public sealed class CommitPlan
     [JsonPropertyName("table_claims")] public List<string> TableClaims { get; set; } = [];
 
     /// <summary>
+    /// The run whose pipeline lock this commit is made under, when it is not <see cref="RunId"/>: a split run's commit
+    /// lands under the split run's id and the lock of the worker (or <c>--commit-parts</c>) that commits it. Its claims say
+    /// so, and a commit waiting for one of them sees the lock name that run: its holder is alive.
+    /// </summary>
+    [JsonPropertyName("lock_run_id")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? LockRunId { get; set; }
+
+    /// <summary>
     /// What the plan assumed of its tables, checked again once <see cref="TableClaims"/> are held, before anything lands
     /// (another run may have committed to a table since this run read it). Each returns why the commit must be planned
     /// again (<see cref="CommitConflictException"/>), or null; or throws a refusal. Not journaled: only the planning
@@ -235,8 +242,12 @@ public sealed record MergeCounts(
 }
 
 /// <summary>The content of a claim on a superseded file (<see cref="LakePaths.SupersededClaimKey"/>): whose commit removes it.</summary>
-/// <remarks>A claim on an Iceberg field id (<see cref="LakePaths.ColumnIdClaimKey"/>) also says which column it numbers (<c>path type</c>).</remarks>
+/// <remarks>
+/// A claim on an Iceberg field id (<see cref="LakePaths.ColumnIdClaimKey"/>) also says which column it numbers (<c>path type</c>);
+/// a split run's commit's claims, the run holding the pipeline's lock (<see cref="CommitPlan.LockRunId"/>).
+/// </remarks>
 public sealed record SupersededClaim(
     [property: JsonPropertyName("pipeline")] string Pipeline,
     [property: JsonPropertyName("run_id")] string RunId,
-    [property: JsonPropertyName("column"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Column = null);
+    [property: JsonPropertyName("column"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Column = null,
+    [property: JsonPropertyName("lock_run_id"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? LockRunId = null);

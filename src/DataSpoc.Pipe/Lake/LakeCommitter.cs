@@ -313,7 +313,7 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
     /// </summary>
     private async Task<string?> ClaimTablesAsync(CommitPlan plan, CancellationToken cancellationToken)
     {
-        var claim = LakeJson.Serialize(new SupersededClaim(plan.Pipeline, plan.RunId));
+        var claim = LakeJson.Serialize(new SupersededClaim(plan.Pipeline, plan.RunId, LockRunId: plan.LockRunId));
         foreach (var claimKey in plan.TableClaims.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
         {
             var waited = System.Diagnostics.Stopwatch.StartNew();
@@ -408,11 +408,14 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         catch (System.Text.Json.JsonException) { return null; }
     }
 
-    /// <summary>Whether the lock of <paramref name="claim"/>'s pipeline names its run (a run commits under its pipeline's lock).</summary>
+    /// <summary>
+    /// Whether the lock of <paramref name="claim"/>'s pipeline names its run (a run commits under its pipeline's lock; a
+    /// split run's commit under its committing worker's, <see cref="CommitPlan.LockRunId"/>).
+    /// </summary>
     private async Task<bool> HoldsLockAsync(SupersededClaim claim, CancellationToken cancellationToken)
     {
         if (await store.GetAsync(LakePaths.LockKey(claim.Pipeline), cancellationToken).ConfigureAwait(false) is not { } stored) return false;
-        try { return LakeJson.Deserialize<RunLock.LockInfo>(stored.Content, "lock").RunId == claim.RunId; }
+        try { return LakeJson.Deserialize<RunLock.LockInfo>(stored.Content, "lock").RunId == (claim.LockRunId ?? claim.RunId); }
         catch (System.Text.Json.JsonException) { return true; } // unreadable: not proof that it died; the wait is bounded
     }
 

@@ -163,40 +163,25 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             }
             else
             {
-                var planNotices = log.Notices.Count;
                 // The plan is made against the tables as they are now: another pipeline may have committed to one during the
                 // extraction (its rows and its writer matter to a replace); the commit checks again what changed after this.
                 var startManifest = manifest;
-                manifest = await new ManifestStore(store, _time).ReadAsync(runCancel.Token).ConfigureAwait(false);
-                for (var attempt = 1; ; attempt++)
+                await CommitAttempts.RunAsync(log.Notices, async attempt =>
                 {
+                    manifest = await new ManifestStore(store, _time).ReadAsync(runCancel.Token).ConfigureAwait(false);
                     // A new attempt's merge writes beside the earlier attempt's files, which no plan names any more.
                     var mergeSpool = attempt == 1 ? spoolDir : Path.Combine(spoolDir, $"attempt-{attempt}");
                     var merge = new Merge.KeyedMerge(store, pipeline.Destination.Merge, LimitsFor(pipeline.Destination), pipeline.Destination.Compression, mergeSpool, store.LocalRoot is not null);
-                    try
-                    {
-                        plan = await PlanAsync(pipeline, store, manifest, startManifest, ingest, sourceName, runId, startedAt, replaceSince, WriteModes.Replaces(pipeline, options.Full), merge, log, options.HomePipelines, runCancel.Token).ConfigureAwait(false);
-                        // Last point where a stop request (a signal, the caller) is honoured: a commit once begun runs to its end,
-                        // so a signal never leaves a half-landed commit for the next run to roll back. A lost lock still stops
-                        // it until its commit point (its files uploading to a store that stalled, say): another run may be
-                        // writing as this pipeline by then. The commit rolls itself back, at most a lease long.
-                        runCancel.Token.ThrowIfCancellationRequested();
-                        await committer.CommitAsync(plan, runLock.Lost, log.Notices, runLock.WindDown).ConfigureAwait(false);
-                        LateTypeChangeNotices(pipeline, ingest, sourceName, plan, log.Notices);
-                        break;
-                    }
-                    catch (CommitConflictException conflict) when (attempt < MergeCommitAttempts)
-                    {
-                        // Another pipeline's merge of the same table rewrote a file this plan rewrote too (or removed it while the
-                        // plan read it), or another run committed to a table since this plan read it (CommitPlan.BaseChecks), and
-                        // nothing of this plan landed: plan again against the table as that commit left it.
-                        log.Notices.RemoveRange(planNotices, log.Notices.Count - planNotices);
-                        log.Notices.Add($"planned the commit again (attempt {attempt + 1}): {conflict.Message}");
-                        planNotices = log.Notices.Count;
-                        await Task.Delay(Random.Shared.Next(10, 50 * attempt), runCancel.Token).ConfigureAwait(false);
-                        manifest = await new ManifestStore(store, _time).ReadAsync(runCancel.Token).ConfigureAwait(false);
-                    }
-                }
+                    plan = await PlanAsync(pipeline, store, manifest, startManifest, ingest, sourceName, runId, startedAt, replaceSince, WriteModes.Replaces(pipeline, options.Full), merge, log, options.HomePipelines, runCancel.Token).ConfigureAwait(false);
+                    // Last point where a stop request (a signal, the caller) is honoured: a commit once begun runs to its end,
+                    // so a signal never leaves a half-landed commit for the next run to roll back. A lost lock still stops
+                    // it until its commit point (its files uploading to a store that stalled, say): another run may be
+                    // writing as this pipeline by then. The commit rolls itself back, at most a lease long.
+                    runCancel.Token.ThrowIfCancellationRequested();
+                    await committer.CommitAsync(plan, runLock.Lost, log.Notices, runLock.WindDown).ConfigureAwait(false);
+                    LateTypeChangeNotices(pipeline, ingest, sourceName, plan, log.Notices);
+                    return plan;
+                }, runCancel.Token).ConfigureAwait(false);
             }
             log.StateCommitted = plan?.State is not null;
             log.Status = "success";
@@ -312,7 +297,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             log.StateCommitted = plan?.State is not null;
             log.Status = "success";
         }
-        catch (Exception e) when (e is SplitRunException or StorageException or PipelineLockedException or LockLostException or TableOwnerException)
+        catch (Exception e) when (e is SplitRunException or StorageException or PipelineLockedException or LockLostException or TableOwnerException
+            or Tables.TableChangeException or CommitConflictException)
         {
             log.Status = "failure";
             log.FailedStep = "commit";
@@ -352,9 +338,6 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     "so only one run may write to this bucket at a time; concurrent runs could lose manifest entries or take one lock together";
         return null;
     }
-
-    /// <summary>How often a run plans and commits again when a concurrent merge of one of its tables rewrote the same file.</summary>
-    private const int MergeCommitAttempts = 8;
 
     private static string Describe(Exception e, string step) => e switch
     {
@@ -587,7 +570,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     /// read as one table, and a glob of the manifest's partitioning misses the other half. Delta refuses a partitioning
     /// change the same way (<see cref="Tables.DeltaTable.CheckChangeAsync"/>); a replace rewrites the table and takes it.
     /// </summary>
-    private static void RefuseOtherPartitionLayout(PipelineDefinition pipeline, string stream, string tableKey, string here, string prefix,
+    internal static void RefuseOtherPartitionLayout(PipelineDefinition pipeline, string stream, string tableKey, string here, string prefix,
         ManifestTable? previous, IEnumerable<string> keptFiles)
     {
         var partitioned = pipeline.Destination.PartitionBy != PartitionBySettings.None;

@@ -266,9 +266,16 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
                 var startedAt = records.Min(r => r.FinishedAt);
                 // The first worker created the plan before any part was read: a replace deletes only files written before it.
                 var replaceSince = await ReplaceBaseline.StoreTimeOfAsync(store, LakePaths.SplitPlanKey(name, splitRun), held.Token).ConfigureAwait(false);
-                plan = await PlanAsync(store, pipeline, manifest, records, sourceName, commitRunId, startedAt, replaceSince, homePipelines, notices, held.Token).ConfigureAwait(false);
-                await runLock.EnsureHeldAsync(held.Token).ConfigureAwait(false);
-                await committer.CommitAsync(plan, runLock.Lost, notices, runLock.WindDown).ConfigureAwait(false);
+                // As a whole run's commit: another commit of a table since this plan read it sends it back to plan again.
+                plan = await CommitAttempts.RunAsync(notices, async attempt =>
+                {
+                    if (attempt > 1) manifest = await new ManifestStore(store, time).ReadAsync(held.Token).ConfigureAwait(false);
+                    var planned = await PlanAsync(store, pipeline, manifest, records, sourceName, commitRunId, startedAt, replaceSince, homePipelines, notices, held.Token).ConfigureAwait(false);
+                    planned.LockRunId = runId;
+                    await runLock.EnsureHeldAsync(held.Token).ConfigureAwait(false);
+                    await committer.CommitAsync(planned, runLock.Lost, notices, runLock.WindDown).ConfigureAwait(false);
+                    return planned;
+                }, held.Token).ConfigureAwait(false);
             }
             var summary = new SplitCommitted { RunId = commitRunId, CommittedAt = time.GetUtcNow(), Parts = parts, Rows = records.Sum(r => r.Streams.Sum(s => s.Records)) };
             await store.PutAsync(committedKey, LakeJson.Serialize(summary), WriteCondition.None, CancellationToken.None).ConfigureAwait(false);
@@ -361,6 +368,20 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
             }
             foreach (var (part, stream) in streams.Where(x => x.Stream.Quarantine is not null))
                 plan.Files.Add(new PlannedFile("", LakePaths.QuarantineKey(pipeline.Name, commitRunId, $"{stream.Stream}.part-{part:0000}"), stream.Quarantine));
+            if (replace)
+            {
+                // Its writer decided CheckReplace, as a whole run's replace (PipelineRunner): another commit since plans again.
+                TableBase.WriterMustStay(plan, store, tableKey, manifest.Tables.GetValueOrDefault(tableKey)?.Stats.LastRunId);
+                // With the table's commit claim held, the files it deletes and keeps must still be the ones listed here: a merge
+                // that committed meanwhile (its claim released before its manifest) rewrote some into files written since.
+                TableBase.MustStay(plan, store, pipeline, table, tableKey, prefix, existing);
+            }
+            else
+            {
+                PipelineRunner.RefuseOtherPartitionLayout(pipeline, first.Stream, tableKey, here, prefix, previous, existing);
+                // Commits of the table take turns (a merge's checks see this append's files).
+                TableBase.Claim(plan, prefix);
+            }
             KeptFiles? keptFiles = null;
             if (replace)
             {

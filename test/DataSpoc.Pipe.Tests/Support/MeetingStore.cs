@@ -24,13 +24,23 @@ public sealed class JournalMeeting(int parties)
 /// <summary>
 /// A store whose journal writes (a commit's start) first call <c>beforeJournalWrite</c>: concurrent runs are made to meet
 /// there (each waits for the other, or for a step of the test), so a race between their commits that they would
-/// otherwise win only sometimes happens every time.
+/// otherwise win only sometimes happens every time. The other constructor calls <c>beforeWrite</c> before every write,
+/// with its key (a commit's claims, say).
 /// </summary>
-public sealed class MeetingStore(IObjectStore inner, Func<Task> beforeJournalWrite) : IObjectStore
+public sealed class MeetingStore(IObjectStore inner, Func<string, Task> beforeWrite) : IObjectStore
 {
+    public MeetingStore(IObjectStore inner, Func<Task> beforeJournalWrite)
+        : this(inner, key => key.StartsWith(".dataspoc/journal/", StringComparison.Ordinal) ? beforeJournalWrite() : Task.CompletedTask)
+    {
+    }
+
     /// <summary>A runner whose commits call <paramref name="beforeJournalWrite"/> before each journal write (the commit's start).</summary>
     public static PipelineRunner Runner(Func<Task> beforeJournalWrite) =>
         new(new ObjectStoreFactory().Register("file", (uri, _) => new MeetingStore(new LocalObjectStore(uri), beforeJournalWrite)));
+
+    /// <summary>A runner whose store calls <paramref name="beforeWrite"/> with the key before each write.</summary>
+    public static PipelineRunner Runner(Func<string, Task> beforeWrite) =>
+        new(new ObjectStoreFactory().Register("file", (uri, _) => new MeetingStore(new LocalObjectStore(uri), beforeWrite)));
 
     public BucketUri Bucket => inner.Bucket;
 
@@ -40,7 +50,7 @@ public sealed class MeetingStore(IObjectStore inner, Func<Task> beforeJournalWri
 
     public async Task<bool> PutAsync(string key, ReadOnlyMemory<byte> content, WriteCondition condition, CancellationToken cancellationToken)
     {
-        if (key.StartsWith(".dataspoc/journal/", StringComparison.Ordinal)) await beforeJournalWrite().ConfigureAwait(false);
+        await beforeWrite(key).ConfigureAwait(false);
         return await inner.PutAsync(key, content, condition, cancellationToken).ConfigureAwait(false);
     }
 

@@ -113,16 +113,16 @@ internal static class EntryPoint
             .WithExample("streams", "orders", "--refresh", "--output", "json");
         config.AddBranch("schedule", schedule =>
         {
-            schedule.SetDescription("Manage crontab entries for pipelines with schedule.cron (one line each, guarded by flock so runs never overlap).");
+            schedule.SetDescription("Manage crontab entries for pipelines with schedule.cron and schedule.maintain (a run line and a maintain line, guarded by one flock per pipeline so they never overlap).");
             schedule.AddCommand<ScheduleInstallCommand>("install")
-                .WithDescription("Write one crontab entry per pipeline with schedule.cron; replaces this home's earlier entries, leaves every other line alone.")
+                .WithDescription("Write one crontab entry per pipeline with schedule.cron, and one running maintain per pipeline with schedule.maintain; replaces this home's earlier entries, leaves every other line alone.")
                 .WithExample("schedule", "install");
             schedule.AddCommand<ScheduleRemoveCommand>("remove")
-                .WithDescription("Remove this home's crontab entries (or one pipeline's); other lines stay.")
+                .WithDescription("Remove this home's crontab entries (or one pipeline's run and maintain entries); other lines stay.")
                 .WithExample("schedule", "remove")
                 .WithExample("schedule", "remove", "orders");
             schedule.AddCommand<ScheduleListCommand>("list")
-                .WithDescription("List this home's crontab entries with their next run time.")
+                .WithDescription("List this home's crontab entries (kind run or maintain) with their next run time.")
                 .WithExample("schedule", "list", "--output", "json");
         });
         config.AddBranch("k8s", k8s =>

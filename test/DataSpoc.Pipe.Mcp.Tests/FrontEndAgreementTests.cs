@@ -37,12 +37,13 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
         var cli = home.Cli(0, "status", "--output", "json")!.AsArray().Select(StatusRow).ToList();
         var mcp = (await home.Mcp("pipeline_status", []))["pipelines"]!.AsArray().Select(StatusRow).ToList();
         var api = (await home.Api.StatusAsync()).Select(s => string.Join(" | ", s.Pipeline, s.Status, Time(s.LastRun), Number(s.DurationSeconds),
-            Number(s.Records), s.RunId, s.Schedule, Time(s.NextRun), s.ScheduleTimeZone, s.InstalledSchedule, s.ScheduleProblem, s.Error)).ToList();
+            Number(s.Records), s.RunId, s.Schedule, Time(s.NextRun), s.ScheduleTimeZone, s.InstalledSchedule, s.ScheduleProblem, s.Error,
+            s.MaintainSchedule, Time(s.NextMaintain), s.MaintainProblem)).ToList();
         Assert.Equal(api, cli);
         Assert.Equal(api, mcp);
         // The same instant is the same string: a client comparing them as text sees no difference.
-        Assert.Equal(RawTimes(await home.Mcp("pipeline_status", []), "pipelines", "last_run", "next_run"),
-            RawTimes(new JsonObject { ["pipelines"] = home.Cli(0, "status", "--output", "json") }, "pipelines", "last_run", "next_run"));
+        Assert.Equal(RawTimes(await home.Mcp("pipeline_status", []), "pipelines", "last_run", "next_run", "next_maintain"),
+            RawTimes(new JsonObject { ["pipelines"] = home.Cli(0, "status", "--output", "json") }, "pipelines", "last_run", "next_run", "next_maintain"));
         Assert.Equal([home.Failing, home.Good, home.Invalid, home.Unparsable], api.Select(r => r.Split(" | ")[0]));
         Assert.Equal(["failure", "success", "invalid", "invalid"], api.Select(r => r.Split(" | ")[1]));
         Assert.Contains($"{home.Unparsable}.yaml:4: invalid YAML: ", api[3]);
@@ -59,6 +60,11 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
         var failing = statuses[0];
         Assert.Equal(("30 2 * * *", null, null), (failing.Schedule, failing.NextRun, failing.InstalledSchedule));
         Assert.Equal("not installed: cron does not run it (run: dataspoc-pipe schedule install)", failing.ScheduleProblem);
+        // schedule.maintain: the maintain line's next run (04:00 in Tokyo is 19:00 UTC) and its problems, the same everywhere.
+        Assert.Equal(("0 4 * * *", 19, "the crontab line's command is not the one schedule install writes now: installed by an earlier version or another binary (run: dataspoc-pipe schedule install)"),
+            (good.MaintainSchedule, good.NextMaintain!.Value.UtcDateTime.Hour, good.MaintainProblem));
+        Assert.Equal(("15 3 * * *", null, "schedule.maintain is not installed: cron does not run its maintain (run: dataspoc-pipe schedule install)"),
+            (failing.MaintainSchedule, failing.NextMaintain, failing.MaintainProblem));
     }
 
     [Fact]
@@ -136,7 +142,8 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
 
     private static string StatusRow(JsonNode? row) => string.Join(" | ", Str(row!["pipeline"]), Str(row["status"]), Time(row["last_run"]),
         Number(row["duration_seconds"]), Number(row["records"]), Str(row["run_id"]), Str(row["schedule"]), Time(row["next_run"]),
-        Str(row["schedule_time_zone"]), Str(row["installed_schedule"]), Str(row["schedule_problem"]), Str(row["error"]));
+        Str(row["schedule_time_zone"]), Str(row["installed_schedule"]), Str(row["schedule_problem"]), Str(row["error"]),
+        Str(row["maintain_schedule"]), Time(row["next_maintain"]), Str(row["maintain_problem"]));
 
     private static string LogRow(JsonNode log) => string.Join(" | ", Str(log["run_id"]), Str(log["status"]), Time(log["started_at"]),
         Number(log["total_records"]), Str(log["error"]), Number(log["tap"]?["exit_code"]), Str(log["tap"]?["stderr_tail"]));
@@ -214,6 +221,8 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
                   bucket: {{bucket}}
                 schedule:
                   cron: "0 6 * * *"
+                  maintain:
+                    cron: "0 4 * * *"
                 """);
             File.WriteAllText(Path.Combine(pipelines, Failing + ".yaml"), $$"""
                 source:
@@ -225,6 +234,8 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
                   bucket: {{bucket}}
                 schedule:
                   cron: "30 2 * * *"
+                  maintain:
+                    cron: "15 3 * * *"
                 """);
             File.WriteAllText(Path.Combine(pipelines, Invalid + ".yaml"), $"source:\n  tap: csv\n  colour: red\ndestination:\n  bucket: {bucket}\n");
             File.WriteAllText(Path.Combine(pipelines, Unparsable + ".yaml"), $"source:\n  tap: csv\n  config: {{path: /tmp\ndestination:\n  bucket: {bucket}\n");
@@ -236,7 +247,7 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
             Cli(1, "run", Failing, "--output", "json");
             // The good pipeline's line (as schedule install tags it) below a CRON_TZ; the failing one's schedule has no line.
             // (schedule install itself refuses this home: two of its pipelines are invalid.)
-            File.WriteAllText(CrontabFile, $"MAILTO=\"\"\nCRON_TZ=Asia/Tokyo\n0 6 * * * true # dataspoc-pipe:{Good}@{HomeDir}\n");
+            File.WriteAllText(CrontabFile, $"MAILTO=\"\"\nCRON_TZ=Asia/Tokyo\n0 6 * * * true # dataspoc-pipe:{Good}@{HomeDir}\n0 4 * * * true # dataspoc-pipe-maintain:{Good}@{HomeDir}\n");
 
             Api = new PipeClient(HomeDir, crontab: CrontabStandIn.Command(CrontabFile));
             _mcp = await McpClient.CreateAsync(new StdioClientTransport(new StdioClientTransportOptions

@@ -32,6 +32,10 @@ internal sealed class MaintainCommand : AsyncCommand<MaintainCommand.Settings>
         [Description("With --compact: the size compacted files aim at; smaller files are compacted (default 128)")]
         public int? TargetFileMb { get; init; }
 
+        [CommandOption("--rotate-log <FILE>")]
+        [Description("FILE is where this maintain's output is appended (the maintain line of [green]schedule install[/] passes the pipeline's log, in <home>/logs/; no other file is touched): over 10 MiB, it is first moved to FILE.1 (replacing the one before) and emptied")]
+        public string? RotateLog { get; init; }
+
         public override ValidationResult Validate()
         {
             var output = base.Validate();
@@ -45,6 +49,13 @@ internal sealed class MaintainCommand : AsyncCommand<MaintainCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         Durations.TryParse(settings.ExpireOlderThan, out var olderThan);
+        // Scheduled (schedule.maintain): the pipeline's log, shared with its runs, is rotated as a run rotates it, and
+        // each maintain's output starts with a dated line, as a run's does.
+        if (settings.RotateLog is { } output)
+        {
+            if (CronEntries.RotateOutput(output, Pipelines.Home()) is { } rotationProblem) Console.Error.WriteLine("warning: " + rotationProblem);
+            if (!settings.Json) Console.Out.WriteLine($"{settings.Name}: maintain started {DateTimeOffset.UtcNow:u}");
+        }
         var client = Pipelines.Client();
         var results = await client.MaintainAsync(settings.Name, olderThan, settings.Compact ? settings.TargetFileMb ?? Tables.CompactionDefaults.TargetFileMb : null, cancellationToken);
         if (settings.Json)

@@ -9,9 +9,11 @@ using Spectre.Console.Cli;
 namespace DataSpoc.Pipe.Cli.Commands;
 
 /// <summary>
-/// <c>schedule install</c>: one crontab line per pipeline with <c>schedule.cron</c>; running it again changes nothing.
-/// Secrets are not needed to install: a <c>${VAR}</c> that a scheduled run would lack (set neither in <c>.env</c> nor
-/// with a default) is a warning naming the pipeline and the variable.
+/// <c>schedule install</c>: one crontab line per pipeline with <c>schedule.cron</c>, and one running <c>maintain</c> per
+/// pipeline with <c>schedule.maintain</c>; running it again changes nothing. Secrets are not needed to install: a
+/// <c>${VAR}</c> that a scheduled run would lack (set neither in <c>.env</c> nor with a default) is a warning naming the
+/// pipeline and the variable. A maintain line the user added by hand (README's earlier recipe) is kept, and then no
+/// second one is installed for that pipeline: a warning says so.
 /// </summary>
 internal sealed class ScheduleInstallCommand : Command<ScheduleInstallCommand.Settings>
 {
@@ -21,32 +23,41 @@ internal sealed class ScheduleInstallCommand : Command<ScheduleInstallCommand.Se
     {
         var home = Pipelines.Home();
         var loader = PipelineLoader.ForHome(home, allowUnsetVariables: true);
-        var wanted = new List<(string Pipeline, string Line)>();
-        var warnings = new List<VariableProblem>();
+        var lines = new List<(string Pipeline, ScheduleKind Kind, string Line)>();
+        var warnings = new List<ScheduleWarning>();
+        var files = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var name in home.PipelineNames())
         {
             // An invalid pipeline must not be scheduled silently: fail before touching the crontab.
-            var pipeline = loader.LoadFile(home.FindPipelineFile(name)!);
-            if (pipeline.Schedule?.Cron is not { Length: > 0 } cron) continue;
-            wanted.Add((name, CronEntries.Line(home, name, cron)));
-            warnings.AddRange(VariableProblems.ForSchedule(pipeline, home, loader.Variables));
+            var pipeline = loader.LoadFile(files[name] = home.FindPipelineFile(name)!);
+            if (pipeline.Schedule?.Cron is { Length: > 0 } cron) lines.Add((name, ScheduleKind.Run, CronEntries.Line(home, name, cron)));
+            if (pipeline.Schedule?.Maintain is { } maintain) lines.Add((name, ScheduleKind.Maintain, CronEntries.MaintainLine(home, name, maintain)));
+            if (lines.Any(l => l.Pipeline == name))
+                warnings.AddRange(VariableProblems.ForSchedule(pipeline, home, loader.Variables).Select(ScheduleWarning.Of));
         }
         var crontab = new Crontab();
         var current = crontab.Read();
         var before = CrontabEntries.Parse(current, home.Root);
+        // A maintain line the user wrote by hand keeps running as it is: a second one would maintain the pipeline twice.
+        var handWritten = CrontabEntries.HandWrittenMaintainPipelines(current, home.Root);
+        var wanted = lines.Where(l => l.Kind == ScheduleKind.Run || !handWritten.Contains(l.Pipeline)).ToList();
+        foreach (var name in lines.Where(l => l.Kind == ScheduleKind.Maintain && handWritten.Contains(l.Pipeline)).Select(l => l.Pipeline))
+            warnings.Add(new ScheduleWarning(name, null, files[name], "schedule.maintain",
+                $"pipeline '{name}': schedule.maintain is not installed: the crontab already runs 'maintain {name}' on a line schedule install did not write, " +
+                "which is kept as it is; to have schedule.maintain's line instead, remove that line (crontab -e) and run schedule install again"));
         var updated = CrontabEntries.Install(current, home.Root, wanted);
         if (updated != current)
         {
             PipeHome.CreateFolder(Path.Combine(home.Root, "logs"));
             crontab.Write(updated);
         }
-        var removed = before.Select(b => b.Pipeline).Where(b => wanted.All(w => w.Pipeline != b)).Distinct().ToList();
+        var removed = before.Where(b => !wanted.Any(w => w.Pipeline == b.Pipeline && w.Kind == b.Kind)).Select(ScheduleOutput.Label).Distinct().ToList();
         ScheduleOutput.Write(settings, CrontabEntries.Parse(updated, home.Root), removed, updated == current, warnings);
         return ExitCodes.Success;
     }
 }
 
-/// <summary><c>schedule remove [name]</c>: removes this tool's crontab lines (all, or one pipeline's); other lines stay.</summary>
+/// <summary><c>schedule remove [name]</c>: removes this tool's crontab lines (all, or one pipeline's run and maintain lines); other lines stay.</summary>
 internal sealed class ScheduleRemoveCommand : Command<ScheduleRemoveCommand.Settings>
 {
     public sealed class Settings : OutputSettings
@@ -62,7 +73,7 @@ internal sealed class ScheduleRemoveCommand : Command<ScheduleRemoveCommand.Sett
         var crontab = new Crontab();
         var current = crontab.Read();
         var ours = CrontabEntries.Parse(current, home.Root);
-        var removed = ours.Where(e => settings.Name is null || e.Pipeline == settings.Name).Select(e => e.Pipeline).Distinct().ToList();
+        var removed = ours.Where(e => settings.Name is null || e.Pipeline == settings.Name).Select(ScheduleOutput.Label).Distinct().ToList();
         // A typo must not read as "nothing to remove": a name that is neither an entry nor a pipeline (whose entry may
         // be gone already) is an error listing the known pipelines.
         if (settings.Name is { } name && removed.Count == 0) Pipelines.Client().PipelineFile(name);
@@ -74,7 +85,7 @@ internal sealed class ScheduleRemoveCommand : Command<ScheduleRemoveCommand.Sett
     }
 }
 
-/// <summary><c>schedule list</c>: this home's crontab entries with their next run, in the zone cron reads each in.</summary>
+/// <summary><c>schedule list</c>: this home's crontab entries (run and maintain lines) with their next run, in the zone cron reads each in.</summary>
 internal sealed class ScheduleListCommand : Command<ScheduleListCommand.Settings>
 {
     public sealed class Settings : OutputSettings;
@@ -88,10 +99,19 @@ internal sealed class ScheduleListCommand : Command<ScheduleListCommand.Settings
     }
 }
 
+/// <summary>What <c>schedule install</c> warns of: a <c>${VAR}</c> a scheduled run would lack (<see cref="Variable"/> set), or a <c>schedule.maintain</c> it did not install.</summary>
+internal sealed record ScheduleWarning(string Pipeline, string? Variable, string File, string Key, string Message)
+{
+    public static ScheduleWarning Of(VariableProblem p) => new(p.Pipeline, p.Variable, p.File, p.Key, p.Message);
+}
+
 internal static class ScheduleOutput
 {
+    /// <summary>How a line is named in <c>removed</c> and under the table: its pipeline, and <c>(maintain)</c> for a maintain line.</summary>
+    public static string Label(CrontabEntry entry) => entry.Kind == ScheduleKind.Maintain ? entry.Pipeline + " (maintain)" : entry.Pipeline;
+
     public static void Write(OutputSettings settings, IReadOnlyList<CrontabEntry> entries, List<string>? removed, bool? unchanged,
-        IReadOnlyList<VariableProblem>? warnings = null)
+        IReadOnlyList<ScheduleWarning>? warnings = null)
     {
         warnings ??= [];
         // Warnings go to stderr in both formats, so scripts reading the JSON still see them in their logs.
@@ -104,6 +124,7 @@ internal static class ScheduleOutput
                 ["entries"] = new JsonArray(entries.Select(e => (JsonNode)new JsonObject
                 {
                     ["pipeline"] = e.Pipeline,
+                    ["kind"] = e.KindName,
                     ["cron"] = e.Cron,
                     ["next_run"] = client.NextRun(e),
                     ["time_zone"] = client.TimeZoneOf(e),
@@ -130,12 +151,12 @@ internal static class ScheduleOutput
         {
             // Cron reads each schedule in its zone (the crontab's CRON_TZ, else the machine's); the next run is shown in UTC.
             // A line that will fail (its pipeline is gone) or is not the one install writes now is marked '!' and explained under the table.
-            var problems = entries.Select(e => (e.Pipeline, Problem: client.LineProblem(e))).ToList();
-            var table = new Table().AddColumns("pipeline", "cron", "time zone", "next run");
+            var problems = entries.Select(e => (Pipeline: Label(e), Problem: client.LineProblem(e))).ToList();
+            var table = new Table().AddColumns("pipeline", "kind", "cron", "time zone", "next run");
             for (var i = 0; i < entries.Count; i++)
             {
                 var e = entries[i];
-                table.AddRow(Markup.Escape(e.Pipeline), Markup.Escape(e.Cron), Markup.Escape(client.TimeZoneOf(e)),
+                table.AddRow(Markup.Escape(e.Pipeline), e.KindName, Markup.Escape(e.Cron), Markup.Escape(client.TimeZoneOf(e)),
                     Units.Time(client.NextRun(e)) + (problems[i].Problem is null ? "" : " [yellow]![/]"));
             }
             AnsiConsole.Write(table);

@@ -32,6 +32,9 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
                     ["schedule_time_zone"] = r.ScheduleTimeZone,
                     ["installed_schedule"] = r.InstalledSchedule,
                     ["schedule_problem"] = r.ScheduleProblem,
+                    ["maintain_schedule"] = r.MaintainSchedule,
+                    ["next_maintain"] = r.NextMaintain,
+                    ["maintain_problem"] = r.MaintainProblem,
                     ["error"] = r.Error,
                 });
             JsonOutput.Write(array);
@@ -56,6 +59,9 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
             AnsiConsole.MarkupLineInterpolated($"Schedules are read in {string.Join(", ", rows.Where(r => r.Schedule is not null || r.InstalledSchedule is not null).Select(r => $"{r.ScheduleTimeZone} ({r.Pipeline})"))}; times are UTC.");
         foreach (var r in rows.Where(r => r.ScheduleProblem is not null))
             AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(r.Pipeline)}[/] ! {Markup.Escape(r.ScheduleProblem!)}");
+        // The maintain schedule has no column (its next run is in schedule list and --output json): only its problems show.
+        foreach (var r in rows.Where(r => r.MaintainProblem is not null))
+            AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(r.Pipeline)} (maintain)[/] ! {Markup.Escape(r.MaintainProblem!)}");
         // Seven columns leave an error no room in an 80-column row: each gets one line of its own under the table instead.
         var errors = rows.Where(r => r.Error is { Length: > 0 }).ToList();
         foreach (var r in errors)

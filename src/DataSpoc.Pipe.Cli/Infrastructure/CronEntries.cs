@@ -4,25 +4,36 @@ using DataSpoc.Pipe.Scheduling;
 namespace DataSpoc.Pipe.Cli.Infrastructure;
 
 /// <summary>
-/// The crontab lines this tool writes: one per scheduled pipeline, tagged <c># dataspoc-pipe:&lt;name&gt;@&lt;home&gt;</c>
+/// The crontab lines this tool writes: one per scheduled pipeline, tagged <c># dataspoc-pipe:&lt;name&gt;@&lt;home&gt;</c>,
+/// and one more per pipeline with <c>schedule.maintain</c>, tagged <c># dataspoc-pipe-maintain:&lt;name&gt;@&lt;home&gt;</c>,
 /// so install/remove touch only ours (and only this home's; <see cref="CrontabEntries"/> finds them), and guarded by
-/// <c>flock -n</c> so a run still going when the next one is due makes the next one skip instead of overlapping.
+/// <c>flock -n</c> on the pipeline's one lock file so a run or maintain still going when the next one is due makes the
+/// next one skip instead of overlapping.
 /// </summary>
 internal static class CronEntries
 {
-    public static string Line(PipeHome home, string pipeline, string cron)
+    /// <summary>The line that runs <paramref name="pipeline"/> at <paramref name="cron"/> (<c>schedule.cron</c>).</summary>
+    public static string Line(PipeHome home, string pipeline, string cron) =>
+        Line(home, pipeline, ScheduleKind.Run, ("schedule.cron", cron), path => CrontabEntries.CommandWords(home.Root, pipeline, path, Program));
+
+    /// <summary>The line that runs <c>maintain</c> on <paramref name="pipeline"/> as <c>schedule.maintain</c> says.</summary>
+    public static string MaintainLine(PipeHome home, string pipeline, MaintainSchedule maintain) =>
+        Line(home, pipeline, ScheduleKind.Maintain, ("schedule.maintain.cron", maintain.Cron),
+            path => CrontabEntries.MaintainCommandWords(home.Root, pipeline, path, Program, maintain));
+
+    private static string Line(PipeHome home, string pipeline, ScheduleKind kind, (string Key, string Value) cron, Func<string, IReadOnlyList<string>> commandWords)
     {
         // Every value is checked before the line is made (the lock and log files are the home and the name joined).
         var path = CrontabText("PATH", Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin");
         CrontabText("the home", home.CanonicalRoot);
         CrontabText("the pipeline name", pipeline);
         foreach (var word in Program) CrontabText("this program's path", word);
-        var words = CrontabEntries.CommandWords(home.Root, pipeline, path, Program);
+        var words = commandWords(path);
         // The leading NAME=value words are assignments only while the name stays unquoted: only their values are quoted.
         var command = string.Join(' ', words.Select((w, i) => w is ">>" or "2>&1" ? w
             : i < 2 && w.IndexOf('=') is var eq and > 0 ? w[..(eq + 1)] + Quote(w[(eq + 1)..]) : Quote(w)));
         // '%' ends a crontab command (the rest becomes stdin) unless escaped.
-        return $"{CrontabText("schedule.cron", cron)} {command.Replace("%", "\\%", StringComparison.Ordinal)} {CrontabEntries.Tag(home.Root, pipeline)}";
+        return $"{CrontabText(cron.Key, cron.Value)} {command.Replace("%", "\\%", StringComparison.Ordinal)} {CrontabEntries.Tag(home.Root, pipeline, kind)}";
     }
 
     /// <summary>
@@ -44,7 +55,7 @@ internal static class CronEntries
     public const long OutputRotationBytes = 10 * 1024 * 1024;
 
     /// <summary>
-    /// Rotates a scheduled run's output file (<c>&lt;home&gt;/logs/&lt;name&gt;.log</c>) when it is over
+    /// Rotates a scheduled run's (or maintain's) output file (<c>&lt;home&gt;/logs/&lt;name&gt;.log</c>) when it is over
     /// <see cref="OutputRotationBytes"/>: a run every five minutes would otherwise grow it without end. The shell opened
     /// it for appending before this process started, so it is copied to <c>.1</c> and emptied in place (a rename would
     /// leave this run writing into the old file); nothing else writes to it meanwhile, since <c>flock</c> lets one run of

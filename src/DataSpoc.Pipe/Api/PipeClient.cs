@@ -224,8 +224,10 @@ public sealed class PipeClient
         for (var i = 0; i < names.Count; i++)
         {
             var name = names[i];
-            var entry = installed.Entries.FirstOrDefault(e => e.Pipeline == name);
+            var entry = installed.Entries.FirstOrDefault(e => e.Pipeline == name && e.Kind == ScheduleKind.Run);
+            var maintainEntry = installed.Entries.FirstOrDefault(e => e.Pipeline == name && e.Kind == ScheduleKind.Maintain);
             var next = entry is null ? null : NextRun(entry);
+            var nextMaintain = maintainEntry is null ? null : NextRun(maintainEntry);
             var zone = entry is null ? installed.ZoneAtEnd ?? ScheduleTimeZone : TimeZoneOf(entry);
             PipelineDefinition pipeline;
             try
@@ -234,12 +236,20 @@ public sealed class PipeClient
             }
             catch (ConfigException e)
             {
-                rows[i] = new PipelineStatus(name, "invalid", null, null, null, null, null, next, e.Message, zone) { InstalledSchedule = entry?.Cron };
+                rows[i] = new PipelineStatus(name, "invalid", null, null, null, null, null, next, e.Message, zone) { InstalledSchedule = entry?.Cron, NextMaintain = nextMaintain };
                 continue;
             }
             var cron = pipeline.Schedule?.Cron;
+            var maintain = pipeline.Schedule?.Maintain;
             var neverRun = new PipelineStatus(name, "never run", null, null, null, null, cron, next, null, zone)
-                { InstalledSchedule = entry?.Cron, ScheduleProblem = ScheduleProblem(cron, entry, installed.Problem) ?? (entry is null ? null : LineProblem(entry, names)) };
+            {
+                InstalledSchedule = entry?.Cron,
+                ScheduleProblem = ScheduleProblem(cron, entry, installed.Problem) ?? (entry is null ? null : LineProblem(entry, names)),
+                MaintainSchedule = maintain?.Cron,
+                NextMaintain = nextMaintain,
+                MaintainProblem = MaintainProblem(maintain, maintainEntry, installed.HandWrittenMaintain.Contains(name), installed.Problem)
+                    ?? (maintainEntry is null ? null : LineProblem(maintainEntry, names)),
+            };
             var row = i;
             reads.Add(Task.Run(async () =>
             {
@@ -249,11 +259,19 @@ public sealed class PipeClient
             }, cancellationToken));
         }
         await Task.WhenAll(reads).ConfigureAwait(false);
-        // A line of this home whose pipeline is gone still makes cron run a failing command every time: its own row.
-        var orphans = installed.Entries.Where(e => !names.Contains(e.Pipeline, StringComparer.Ordinal)).DistinctBy(e => e.Pipeline)
-            .OrderBy(e => e.Pipeline, StringComparer.Ordinal)
-            .Select(e => new PipelineStatus(e.Pipeline, NotInHome, null, null, null, null, null, NextRun(e), null, TimeZoneOf(e))
-                { InstalledSchedule = e.Cron, ScheduleProblem = LineProblem(e, names) });
+        // A line of this home whose pipeline is gone still makes cron run a failing command every time: its own row,
+        // with its run line's schedule and its maintain line's, whichever it has.
+        var orphans = installed.Entries.Where(e => !names.Contains(e.Pipeline, StringComparer.Ordinal)).GroupBy(e => e.Pipeline)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => (Run: g.FirstOrDefault(e => e.Kind == ScheduleKind.Run), Maintain: g.FirstOrDefault(e => e.Kind == ScheduleKind.Maintain)))
+            .Select(o => new PipelineStatus((o.Run ?? o.Maintain)!.Pipeline, NotInHome, null, null, null, null, null, o.Run is null ? null : NextRun(o.Run), null,
+                TimeZoneOf((o.Run ?? o.Maintain)!))
+            {
+                InstalledSchedule = o.Run?.Cron,
+                ScheduleProblem = o.Run is null ? null : LineProblem(o.Run, names),
+                NextMaintain = o.Maintain is null ? null : NextRun(o.Maintain),
+                MaintainProblem = o.Maintain is null ? null : LineProblem(o.Maintain, names),
+            });
         return [.. rows, .. orphans];
     }
 
@@ -284,18 +302,45 @@ public sealed class PipeClient
         return CrontabEntries.CommandProblem(entry, _home.Root, ScheduledProgram);
     }
 
-    /// <summary>This home's crontab lines, the <c>CRON_TZ</c> a line added by <c>schedule install</c> would get, and why the crontab could not be read.</summary>
-    private (IReadOnlyList<CrontabEntry> Entries, string? ZoneAtEnd, string? Problem) InstalledSchedules()
+    /// <summary>
+    /// This home's crontab lines, the <c>CRON_TZ</c> a line added by <c>schedule install</c> would get, the pipelines a
+    /// hand-written line runs <c>maintain</c> on, and why the crontab could not be read.
+    /// </summary>
+    private (IReadOnlyList<CrontabEntry> Entries, string? ZoneAtEnd, IReadOnlySet<string> HandWrittenMaintain, string? Problem) InstalledSchedules()
     {
         try
         {
             var text = _crontab.Read();
-            return (CrontabEntries.Parse(text, _home.Root), CrontabEntries.CronTimeZoneAtEnd(text), null);
+            return (CrontabEntries.Parse(text, _home.Root), CrontabEntries.CronTimeZoneAtEnd(text), CrontabEntries.HandWrittenMaintainPipelines(text, _home.Root), null);
         }
         catch (CrontabException e)
         {
-            return ([], null, e.Message);
+            return ([], null, new HashSet<string>(), e.Message);
         }
+    }
+
+    /// <summary>Why the maintains cron will make are not the ones <c>schedule.maintain</c> asks for, or null when they are.</summary>
+    private static string? MaintainProblem(MaintainSchedule? maintain, CrontabEntry? entry, bool handWritten, string? crontabProblem)
+    {
+        const string install = "run: dataspoc-pipe schedule install";
+        if (crontabProblem is not null)
+            return maintain is null ? null : $"whether cron runs its maintain is unknown: the crontab could not be read: {crontabProblem}";
+        if (entry is null)
+        {
+            if (maintain is null) return null;
+            return handWritten
+                ? "schedule.maintain is not installed: a crontab line schedule install did not write runs its maintain, and is kept " +
+                  "(remove that line with crontab -e, then run: dataspoc-pipe schedule install)"
+                : $"schedule.maintain is not installed: cron does not run its maintain ({install})";
+        }
+        if (maintain is null) return $"schedule.maintain is not set, but the crontab still runs its maintain at '{entry.Cron}' ({install} to remove the line)";
+        if (string.Join(' ', maintain.Cron.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)) != entry.Cron)
+            return $"the crontab runs its maintain at '{entry.Cron}', not at schedule.maintain.cron '{maintain.Cron}' ({install})";
+        if (CrontabEntries.MaintainArgumentsOf(entry) is { } options && !options.SequenceEqual(CrontabEntries.MaintainArguments(maintain), StringComparer.Ordinal))
+            return $"the crontab runs maintain with '{string.Join(' ', options)}', not with '{string.Join(' ', CrontabEntries.MaintainArguments(maintain))}' as schedule.maintain says ({install})";
+        if (entry.CronTimeZone is { } tz && CronTimeZones.Find(tz) is null)
+            return $"the crontab's CRON_TZ '{tz}' is not a time zone this machine knows, so its next maintain is unknown";
+        return null;
     }
 
     /// <summary>Why the run cron will make is not the one <c>schedule.cron</c> asks for, or null when it is.</summary>

@@ -35,12 +35,18 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
             return Result(name);
         }
         _secrets = PipelineSecrets.Of(pipeline);
-        Pass("config", pipeline.FilePath + (pipeline.Schedule?.Cron is { } c ? $" (schedule '{c}' valid)" : ""));
+        Pass("config", pipeline.FilePath + (pipeline.Schedule?.Cron is { } c ? $" (schedule '{c}' valid)" : "")
+            + (pipeline.Schedule?.Maintain is { } m ? $" (maintain schedule '{m.Cron}' valid)" : ""));
         // Valid syntax that matches no date (the 31st of February): cron accepts it and never runs the pipeline.
         if (pipeline.Schedule?.Cron is { Length: > 0 } cron && PipelineLoader.CronNeverFires(cron))
         {
             var never = $"schedule '{cron}' never fires: no date matches its day-of-month and month";
             Fail("schedule", never, new ValidationProblem("schedule.cron", pipeline.FilePath, null, never));
+        }
+        if (pipeline.Schedule?.Maintain is { } maintain && PipelineLoader.CronNeverFires(maintain.Cron))
+        {
+            var never = $"schedule.maintain '{maintain.Cron}' never fires: no date matches its day-of-month and month";
+            Fail("schedule", never, new ValidationProblem("schedule.maintain.cron", pipeline.FilePath, null, never));
         }
         CheckVariables(pipeline, loader.Variables);
         CheckSharedFolder(pipeline, loader);
@@ -172,7 +178,7 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
             Fail("variables", string.Join("; ", unset.Select(p => p.Message)), [.. unset.Select(p => new ValidationProblem(p.Key, p.File, null, p.Message))]);
             return;
         }
-        if (pipeline.Schedule?.Cron is { Length: > 0 } && VariableProblems.ForSchedule(pipeline, home, variables) is { Count: > 0 } lacking)
+        if ((pipeline.Schedule?.Cron is { Length: > 0 } || pipeline.Schedule?.Maintain is not null) && VariableProblems.ForSchedule(pipeline, home, variables) is { Count: > 0 } lacking)
         {
             Pass("variables", string.Join("; ", lacking.Select(p => p.Message)), warning: true);
             return;

@@ -26,6 +26,22 @@ public sealed record PipelineStatus(string Pipeline, string Status, DateTimeOffs
     /// earlier version or another binary wrote, or a line running a pipeline not in the home; null when they agree.
     /// </summary>
     public string? ScheduleProblem { get; init; }
+
+    /// <summary>The pipeline's <c>schedule.maintain.cron</c>, if set.</summary>
+    public string? MaintainSchedule { get; init; }
+
+    /// <summary>
+    /// The next time cron runs <c>maintain</c> on the pipeline, in UTC: from its maintain line in the user's crontab (read
+    /// in the zone of that line, as <see cref="NextRun"/> is); null when the crontab has no such line.
+    /// </summary>
+    public DateTimeOffset? NextMaintain { get; init; }
+
+    /// <summary>
+    /// Why the maintains cron makes are not what <see cref="MaintainSchedule"/> asks for (not installed, a line left from
+    /// an earlier <c>schedule.maintain</c>, other options, an earlier version's line), as <see cref="ScheduleProblem"/>
+    /// says it of runs; null when they agree.
+    /// </summary>
+    public string? MaintainProblem { get; init; }
 }
 
 /// <summary>What <see cref="PipeClient.StreamsAsync"/> found.</summary>

@@ -39,7 +39,18 @@ public static class PipelineConfigView
             ["incremental"] = new JsonObject { ["enabled"] = p.Incremental.Enabled },
             ["on_invalid_record"] = p.OnInvalidRecord.ToString().ToLowerInvariant(),
         };
-        if (p.Schedule?.Cron is { } cron) view["schedule"] = new JsonObject { ["cron"] = cron };
+        if (p.Schedule is { } schedule && (schedule.Cron is not null || schedule.Maintain is not null))
+        {
+            var scheduleView = new JsonObject();
+            if (schedule.Cron is { } cron) scheduleView["cron"] = cron;
+            if (schedule.Maintain is { } m)
+            {
+                var maintain = new JsonObject { ["cron"] = m.Cron, ["expire_older_than"] = Durations.Describe(m.ExpireOlderThan), ["compact"] = m.Compact };
+                if (m.TargetFileMb is { } target) maintain["target_file_mb"] = target;
+                scheduleView["maintain"] = maintain;
+            }
+            view["schedule"] = scheduleView;
+        }
         if (p.RunLogs.Keep is { } keep) view["run_logs"] = new JsonObject { ["keep"] = Durations.Describe(keep) };
         if (p.Transforms.Count > 0)
             view["transforms"] = new JsonObject(p.Transforms.Select(kv => KeyValuePair.Create(kv.Key, kv.Value?.DeepClone())));

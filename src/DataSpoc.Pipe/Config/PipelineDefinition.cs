@@ -158,6 +158,27 @@ public sealed record ScheduleSettings
 {
     /// <summary>A five-field cron expression.</summary>
     public string? Cron { get; init; }
+    /// <summary><c>schedule.maintain</c>: when cron runs <c>maintain</c> on the pipeline's tables (null: it does not).</summary>
+    public MaintainSchedule? Maintain { get; init; }
+}
+
+/// <summary>
+/// <c>schedule.maintain</c>: <c>schedule install</c> writes a second crontab line that runs
+/// <c>maintain &lt;name&gt; --expire-older-than &lt;age&gt; [--compact [--target-file-mb N]]</c> at <see cref="Cron"/>.
+/// </summary>
+public sealed record MaintainSchedule
+{
+    /// <summary>What <c>maintain --expire-older-than</c> defaults to, and so this schedule too.</summary>
+    public static readonly TimeSpan DefaultExpireOlderThan = TimeSpan.FromDays(7);
+
+    /// <summary>A five-field cron expression (or an <c>@</c> keyword), checked as <c>schedule.cron</c> is.</summary>
+    public required string Cron { get; init; }
+    /// <summary><c>expire_older_than</c>: <c>maintain --expire-older-than</c>.</summary>
+    public TimeSpan ExpireOlderThan { get; init; } = DefaultExpireOlderThan;
+    /// <summary><c>compact</c>: <c>maintain --compact</c> (every table, plain Parquet ones too).</summary>
+    public bool Compact { get; init; }
+    /// <summary><c>target_file_mb</c>: <c>maintain --target-file-mb</c>, only with <see cref="Compact"/>; null for maintain's default.</summary>
+    public int? TargetFileMb { get; init; }
 }
 
 public sealed record RunLogSettings

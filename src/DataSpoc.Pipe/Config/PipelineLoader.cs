@@ -19,6 +19,8 @@ public sealed class PipelineLoader
     private static readonly string[] ReplicationKeys = ["method", "key"];
     private static readonly string[] DestinationKeys = ["bucket", "path", "compression", "partition_by", "max_file_rows", "max_file_mb", "storage_options", "table_format", "write_mode", "merge"];
     private static readonly string[] MergeKeys = ["order_by", "hard_delete"];
+    private static readonly string[] ScheduleKeys = ["cron", "maintain"];
+    private static readonly string[] MaintainScheduleKeys = ["cron", "expire_older_than", "compact", "target_file_mb"];
 
     private readonly PipeDefaults _defaults;
     private readonly PipeVariables _variables;
@@ -111,13 +113,7 @@ public sealed class PipelineLoader
                         incremental = new IncrementalSettings { Enabled = yaml.OptionalBool(v, p) ?? false };
                     break;
                 case "schedule":
-                    if (YamlNodes.IsNull(value)) break;
-                    foreach (var (_, p, v) in yaml.Entries(yaml.Mapping(value, path), path, ["cron"]))
-                    {
-                        var cron = yaml.OptionalString(v, p);
-                        if (cron is not null && CronError(cron) is { } why) throw yaml.Error(v, p, why);
-                        schedule = new ScheduleSettings { Cron = cron };
-                    }
+                    if (!YamlNodes.IsNull(value)) schedule = ParseSchedule(yaml, yaml.Mapping(value, path), path);
                     break;
                 case "run_logs":
                     if (YamlNodes.IsNull(value)) break;
@@ -251,6 +247,59 @@ public sealed class PipelineLoader
             Select = select,
             Split = split,
         };
+    }
+
+    private static ScheduleSettings ParseSchedule(YamlNodes yaml, YamlMappingNode map, string path)
+    {
+        var schedule = new ScheduleSettings();
+        foreach (var (key, keyPath, value) in yaml.Entries(map, path, ScheduleKeys))
+        {
+            if (key == "cron") schedule = schedule with { Cron = ParseCron(yaml, value, keyPath) };
+            else if (!YamlNodes.IsNull(value)) schedule = schedule with { Maintain = ParseMaintainSchedule(yaml, yaml.Mapping(value, keyPath), keyPath) };
+        }
+        return schedule;
+    }
+
+    /// <summary>A cron expression as cron and Kubernetes read it (<see cref="CronError"/>), or null when the value is empty.</summary>
+    private static string? ParseCron(YamlNodes yaml, YamlNode value, string path)
+    {
+        var cron = yaml.OptionalString(value, path);
+        if (cron is not null && CronError(cron) is { } why) throw yaml.Error(value, path, why);
+        return cron;
+    }
+
+    /// <summary><c>schedule.maintain</c>: the options of <c>maintain</c>, under the same names, checked as the command checks them.</summary>
+    private static MaintainSchedule ParseMaintainSchedule(YamlNodes yaml, YamlMappingNode map, string path)
+    {
+        YamlNode? cronNode = null, targetNode = null;
+        string? cron = null;
+        var expire = MaintainSchedule.DefaultExpireOlderThan;
+        var compact = false;
+        long? target = null;
+        foreach (var (key, keyPath, value) in yaml.Entries(map, path, MaintainScheduleKeys))
+        {
+            switch (key)
+            {
+                case "cron": cronNode = value; cron = ParseCron(yaml, value, keyPath); break;
+                case "expire_older_than":
+                    expire = yaml.OptionalDuration(value, keyPath) ?? expire;
+                    // The crontab line passes it as maintain --expire-older-than <Describe(age)>: it must read back the same.
+                    if (!Durations.TryParse(Durations.Describe(expire), out var back) || back != expire)
+                        throw yaml.Error(value, keyPath, $"give the age in whole milliseconds or larger units (7d, 12h, 30m), got '{Durations.Describe(expire)}'");
+                    break;
+                case "compact": compact = yaml.OptionalBool(value, keyPath) ?? false; break;
+                case "target_file_mb":
+                    targetNode = value;
+                    target = yaml.OptionalPositiveInteger(value, keyPath);
+                    if (target > int.MaxValue) throw yaml.Error(value, keyPath, $"at most {int.MaxValue} (MB)");
+                    break;
+            }
+        }
+        if (cronNode is null) throw new ConfigException("is required: when to run maintain (cron: \"0 3 * * *\")", yaml.File, YamlNodes.LineOf(map), path + ".cron");
+        if (cron is null) throw yaml.Error(cronNode, path + ".cron", "must not be empty: when to run maintain (cron: \"0 3 * * *\")");
+        // As maintain --target-file-mb without --compact: a size for files nothing would write.
+        if (target is not null && !compact) throw yaml.Error(targetNode!, path + ".target_file_mb", "sizes the files compaction writes: add compact: true");
+        return new MaintainSchedule { Cron = cron, ExpireOlderThan = expire, Compact = compact, TargetFileMb = (int?)target };
     }
 
     private static SplitSettings ParseSplit(YamlNodes yaml, YamlMappingNode map, string path)

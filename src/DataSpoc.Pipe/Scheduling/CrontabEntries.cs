@@ -5,17 +5,31 @@ using DataSpoc.Pipe.Sources;
 
 namespace DataSpoc.Pipe.Scheduling;
 
-/// <summary>One of this tool's active crontab lines for a home: cron runs <see cref="Pipeline"/> at <see cref="Cron"/>.</summary>
+/// <summary>What a crontab line of this tool runs: the pipeline (<c>schedule.cron</c>) or <c>maintain</c> on its tables (<c>schedule.maintain</c>).</summary>
+public enum ScheduleKind
+{
+    Run,
+    Maintain,
+}
+
+/// <summary>One of this tool's active crontab lines for a home: cron runs <see cref="Pipeline"/> (or maintains it, by <see cref="Kind"/>) at <see cref="Cron"/>.</summary>
 /// <param name="Pipeline">The pipeline the line runs.</param>
 /// <param name="Cron">The line's schedule: its five fields, or an <c>@</c> keyword.</param>
 /// <param name="Line">The line as the crontab holds it, without its line end.</param>
 /// <param name="CronTimeZone">The <c>CRON_TZ</c> set above the line, which cron reads its schedule in; null when none is (cron then uses the machine's zone).</param>
-public sealed record CrontabEntry(string Pipeline, string Cron, string Line, string? CronTimeZone);
+/// <param name="Kind">Whether the line runs the pipeline or <c>maintain</c>.</param>
+public sealed record CrontabEntry(string Pipeline, string Cron, string Line, string? CronTimeZone, ScheduleKind Kind = ScheduleKind.Run)
+{
+    /// <summary><c>run</c> or <c>maintain</c>: the command the line runs, as <c>schedule list</c> shows it.</summary>
+    public string KindName => Kind == ScheduleKind.Maintain ? "maintain" : "run";
+}
 
 /// <summary>
 /// Finds and rewrites this tool's lines in a crontab's text. Each ends with the tag
-/// <c># dataspoc-pipe:&lt;name&gt;@&lt;home&gt;</c>: a pipeline name never holds <c>'@'</c>, so the name ends at the
-/// tag's first <c>'@'</c> and the home is the rest, whatever its path holds (an <c>'@'</c> too, as in
+/// <c># dataspoc-pipe:&lt;name&gt;@&lt;home&gt;</c> (a line running the pipeline) or
+/// <c># dataspoc-pipe-maintain:&lt;name&gt;@&lt;home&gt;</c> (a line running <c>maintain</c> on its tables; builds without
+/// <c>schedule.maintain</c> see no tag of theirs there, and keep the line): a pipeline name never holds <c>'@'</c>, so the
+/// name ends at the tag's first <c>'@'</c> and the home is the rest, whatever its path holds (an <c>'@'</c> too, as in
 /// <c>/home/jane@corp.example.com</c>). The home is written as its real path and matched as one (a link to it, or a
 /// trailing <c>/</c>, is the same home). Only active lines count: a commented-out tagged line is the user's, and kept.
 /// Every line that is not one of ours being replaced or removed is written back as it was, line end included.
@@ -23,10 +37,14 @@ public sealed record CrontabEntry(string Pipeline, string Cron, string Line, str
 public static class CrontabEntries
 {
     private const string TagPrefix = "# dataspoc-pipe:";
+    private const string MaintainTagPrefix = "# dataspoc-pipe-maintain:";
     private const string CronTzVariable = "CRON_TZ";
 
     /// <summary>The tag that ends a pipeline's line and makes it this home's: the home's real path (<see cref="PipeHome.Canonical"/>).</summary>
-    public static string Tag(string homeRoot, string pipeline) => $"{TagPrefix}{pipeline}@{PipeHome.Canonical(homeRoot)}";
+    public static string Tag(string homeRoot, string pipeline, ScheduleKind kind = ScheduleKind.Run) =>
+        $"{PrefixOf(kind)}{pipeline}@{PipeHome.Canonical(homeRoot)}";
+
+    private static string PrefixOf(ScheduleKind kind) => kind == ScheduleKind.Maintain ? MaintainTagPrefix : TagPrefix;
 
     /// <summary>
     /// The command <c>schedule install</c> writes on a pipeline's line, as the words the shell reads (after cron turns
@@ -34,13 +52,33 @@ public static class CrontabEntries
     /// <c>&lt;home&gt;/logs/</c>, <paramref name="program"/> running the pipeline with <c>--rotate-log</c>, its output
     /// appended to <c>&lt;home&gt;/logs/&lt;name&gt;.log</c>. The home is its real path, as in the tag.
     /// </summary>
-    public static IReadOnlyList<string> CommandWords(string homeRoot, string pipeline, string path, IReadOnlyList<string> program)
+    public static IReadOnlyList<string> CommandWords(string homeRoot, string pipeline, string path, IReadOnlyList<string> program) =>
+        CommandWords(homeRoot, pipeline, path, program, ["run", pipeline]);
+
+    /// <summary>
+    /// The command of a pipeline's <c>maintain</c> line (<c>schedule.maintain</c>): as <see cref="CommandWords(string, string, string, IReadOnlyList{string})"/>,
+    /// under the same lock file (so a maintain and a run of the pipeline never overlap: whichever comes second skips) and
+    /// into the same log, running <c>maintain &lt;name&gt;</c> with <see cref="MaintainArguments"/>.
+    /// </summary>
+    public static IReadOnlyList<string> MaintainCommandWords(string homeRoot, string pipeline, string path, IReadOnlyList<string> program, MaintainSchedule maintain) =>
+        CommandWords(homeRoot, pipeline, path, program, ["maintain", pipeline, .. MaintainArguments(maintain)]);
+
+    /// <summary>The options of <c>maintain</c> that <paramref name="maintain"/> asks for: <c>--expire-older-than &lt;age&gt; [--compact [--target-file-mb N]]</c>.</summary>
+    public static IReadOnlyList<string> MaintainArguments(MaintainSchedule maintain)
+    {
+        List<string> words = ["--expire-older-than", Durations.Describe(maintain.ExpireOlderThan)];
+        if (maintain.Compact) words.Add("--compact");
+        if (maintain.Compact && maintain.TargetFileMb is { } mb) words.AddRange(["--target-file-mb", mb.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        return words;
+    }
+
+    private static IReadOnlyList<string> CommandWords(string homeRoot, string pipeline, string path, IReadOnlyList<string> program, IReadOnlyList<string> command)
     {
         var home = PipeHome.Canonical(homeRoot);
         var logs = Path.Combine(home, "logs");
         var log = Path.Combine(logs, pipeline + ".log");
         return ["PATH=" + path, PipeHome.EnvironmentVariable + "=" + home, "flock", "-n", Path.Combine(logs, pipeline + ".lock"),
-            .. program, "run", pipeline, "--rotate-log", log, ">>", log, "2>&1"];
+            .. program, .. command, "--rotate-log", log, ">>", log, "2>&1"];
     }
 
     /// <summary>
@@ -56,27 +94,46 @@ public static class CrontabEntries
         if (InstalledWords(entry) is not { Count: > 0 } installed) return $"the crontab line's command is not one schedule install writes: {reinstall}";
         // The PATH is the installing shell's: another caller's PATH differing from it is not a problem of the line.
         var path = installed[0].StartsWith("PATH=", StringComparison.Ordinal) ? installed[0]["PATH=".Length..] : "";
-        var theirs = ProgramOf(installed);
-        if (installed.SequenceEqual(CommandWords(homeRoot, entry.Pipeline, path, program ?? theirs ?? []), StringComparer.Ordinal)) return null;
+        var verb = entry.KindName;
+        var theirs = ProgramOf(installed, verb);
+        // A maintain line's options are the line's own here: whether they are the ones schedule.maintain asks for is
+        // status's question (MaintainArgumentsOf), which has the pipeline loaded.
+        var command = entry.Kind == ScheduleKind.Maintain
+            ? (IReadOnlyList<string>)["maintain", entry.Pipeline, .. MaintainArgumentsOf(entry) ?? []]
+            : ["run", entry.Pipeline];
+        if (installed.SequenceEqual(CommandWords(homeRoot, entry.Pipeline, path, program ?? theirs ?? [], command), StringComparer.Ordinal)) return null;
         return program is not null && theirs is not null && !theirs.SequenceEqual(program, StringComparer.Ordinal)
             ? $"the crontab line starts '{string.Join(' ', theirs)}', not '{string.Join(' ', program)}': {reinstall}"
             : $"the crontab line's command is not the one schedule install writes now: {reinstall}";
     }
 
-    /// <summary>The words that start this tool in a command of <see cref="CommandWords"/>'s shape: between <c>flock -n &lt;lock&gt;</c> and <c>run</c>.</summary>
-    private static List<string>? ProgramOf(List<string> words)
+    /// <summary>The words that start this tool in a command of <see cref="CommandWords(string, string, string, IReadOnlyList{string})"/>'s shape: between <c>flock -n &lt;lock&gt;</c> and <paramref name="verb"/> (<c>run</c> or <c>maintain</c>).</summary>
+    private static List<string>? ProgramOf(List<string> words, string verb)
     {
         const int start = 5;
         if (words.Count <= start || words[2] != "flock" || words[3] != "-n") return null;
-        var run = words.IndexOf("run", start);
-        return run > start ? words[start..run] : null;
+        var at = words.IndexOf(verb, start);
+        return at > start ? words[start..at] : null;
+    }
+
+    /// <summary>
+    /// The options a <c>maintain</c> line of this tool passes (between <c>maintain &lt;name&gt;</c> and <c>--rotate-log</c>),
+    /// to compare with <see cref="MaintainArguments"/>; null when the line is not of that shape.
+    /// </summary>
+    public static IReadOnlyList<string>? MaintainArgumentsOf(CrontabEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        if (entry.Kind != ScheduleKind.Maintain || InstalledWords(entry) is not { } words) return null;
+        var at = words.IndexOf("maintain");
+        var end = words.LastIndexOf("--rotate-log");
+        return at >= 0 && at + 1 < words.Count && words[at + 1] == entry.Pipeline && end > at + 1 ? words[(at + 2)..end] : null;
     }
 
     /// <summary>The words of a line's command (after its schedule, before its tag), or null when the shell could not read them.</summary>
     private static List<string>? InstalledWords(CrontabEntry entry)
     {
         var line = entry.Line.TrimStart(' ', '\t');
-        var tag = line.LastIndexOf(TagPrefix, StringComparison.Ordinal);
+        var tag = line.LastIndexOf(PrefixOf(entry.Kind), StringComparison.Ordinal);
         if (tag < 0) return null;
         var command = line[..tag];
         // Skip the schedule: an @keyword or five fields.
@@ -104,10 +161,10 @@ public static class CrontabEntries
         var home = new Home(homeRoot);
         foreach (var (text, _, zone) in Lines(crontab))
         {
-            if (PipelineOf(text, home) is not { } pipeline) continue;
+            if (PipelineOf(text, home) is not { } ours) continue;
             var fields = text.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
             var cron = fields[0].StartsWith('@') ? fields[0] : string.Join(' ', fields.Take(5));
-            entries.Add(new CrontabEntry(pipeline, cron, text, zone));
+            entries.Add(new CrontabEntry(ours.Pipeline, cron, text, zone, ours.Kind));
         }
         return entries;
     }
@@ -121,23 +178,23 @@ public static class CrontabEntries
     }
 
     /// <summary>
-    /// The crontab with this home's lines set to <paramref name="wanted"/> (pipeline, line): a pipeline's line is
-    /// replaced where it stands (so it keeps the <c>CRON_TZ</c> above it), a new one is added at the end, and a line of a
-    /// pipeline not wanted (or a second line of one) is removed. Running it again on its result changes nothing.
+    /// The crontab with this home's lines set to <paramref name="wanted"/> (pipeline, kind, line): a pipeline's line of a
+    /// kind is replaced where it stands (so it keeps the <c>CRON_TZ</c> above it), a new one is added at the end, and a
+    /// line not wanted (or a second line of a pipeline and kind) is removed. Running it again on its result changes nothing.
     /// </summary>
-    public static string Install(string crontab, string homeRoot, IReadOnlyList<(string Pipeline, string Line)> wanted)
+    public static string Install(string crontab, string homeRoot, IReadOnlyList<(string Pipeline, ScheduleKind Kind, string Line)> wanted)
     {
-        var lines = wanted.ToDictionary(w => w.Pipeline, w => w.Line, StringComparer.Ordinal);
-        var placed = new HashSet<string>(StringComparer.Ordinal);
+        var lines = wanted.ToDictionary(w => (w.Pipeline, w.Kind), w => w.Line);
+        var placed = new HashSet<(string, ScheduleKind)>();
         var text = new StringBuilder(crontab.Length);
         var home = new Home(homeRoot);
         foreach (var (line, end, _) in Lines(crontab))
         {
-            if (PipelineOf(line, home) is not { } pipeline) text.Append(line).Append(end);
+            if (PipelineOf(line, home) is not { } ours) text.Append(line).Append(end);
             // crontab wants the last line ended: a replaced last line without one gets a newline.
-            else if (lines.TryGetValue(pipeline, out var replacement) && placed.Add(pipeline)) text.Append(replacement).Append(end.Length > 0 ? end : "\n");
+            else if (lines.TryGetValue(ours, out var replacement) && placed.Add(ours)) text.Append(replacement).Append(end.Length > 0 ? end : "\n");
         }
-        foreach (var (pipeline, line) in wanted.Where(w => !placed.Contains(w.Pipeline)))
+        foreach (var (_, _, line) in wanted.Where(w => !placed.Contains((w.Pipeline, w.Kind))))
         {
             if (text.Length > 0 && text[^1] != '\n') text.Append('\n');
             text.Append(line).Append('\n');
@@ -145,35 +202,75 @@ public static class CrontabEntries
         return text.ToString();
     }
 
-    /// <summary>The crontab without this home's lines (or only <paramref name="pipeline"/>'s); every other line as it was.</summary>
+    /// <summary>The crontab without this home's lines (or only <paramref name="pipeline"/>'s, its run and maintain lines); every other line as it was.</summary>
     public static string Remove(string crontab, string homeRoot, string? pipeline = null)
     {
         var text = new StringBuilder(crontab.Length);
         var home = new Home(homeRoot);
         foreach (var (line, end, _) in Lines(crontab))
-            if (PipelineOf(line, home) is not { } p || pipeline is not null && p != pipeline)
+            if (PipelineOf(line, home) is not { } ours || pipeline is not null && ours.Pipeline != pipeline)
                 text.Append(line).Append(end);
         return text.ToString();
     }
 
     /// <summary>
-    /// The pipeline an active line of this home runs, or null when the line is not one. The tag's home counts when it is
-    /// <paramref name="home"/> as written or names the same folder (<see cref="PipeHome.Canonical"/>): a line written
-    /// through a link to the home, or with a trailing <c>/</c>, is this home's, so install replaces it and remove removes it.
+    /// The pipelines of this home that an active line this tool did not write runs <c>maintain</c> on: the line README's
+    /// earlier recipe had users add by hand (<c>... dataspoc-pipe maintain orders --expire-older-than 7d ...</c>). Its home
+    /// is the <c>DATASPOC_PIPE_HOME=</c> it sets, else the user's default home. <c>schedule install</c> keeps such a line
+    /// and writes no maintain line of its own for the pipeline (two would maintain it twice), saying so.
     /// </summary>
-    private static string? PipelineOf(string line, Home home)
+    public static IReadOnlySet<string> HandWrittenMaintainPipelines(string crontab, string homeRoot)
+    {
+        var found = new HashSet<string>(StringComparer.Ordinal);
+        var home = new Home(homeRoot);
+        foreach (var (text, _, _) in Lines(crontab))
+        {
+            var line = text.TrimStart(' ', '\t');
+            // Comments, environment lines and every tagged line (ours, or another home's) are not hand-written maintain lines.
+            if (line.Length == 0 || line[0] == '#' || line.Contains(TagPrefix, StringComparison.Ordinal) || line.Contains(MaintainTagPrefix, StringComparison.Ordinal)) continue;
+            List<string> words;
+            try
+            {
+                words = CommandLine.Split(line.Replace("\\%", "%", StringComparison.Ordinal));
+            }
+            catch (FormatException)
+            {
+                continue;
+            }
+            var at = words.FindIndex(w => w == "maintain");
+            if (at < 1 || at + 1 >= words.Count || Path.GetFileName(words[at - 1]) is not ("dataspoc-pipe" or "dataspoc-pipe.dll")) continue;
+            var pipeline = words[at + 1];
+            if (!LakeNames.IsValidPipelineName(pipeline)) continue;
+            var setting = words.Take(at).LastOrDefault(w => w.StartsWith(PipeHome.EnvironmentVariable + "=", StringComparison.Ordinal));
+            var lineHome = setting is null ? Path.Combine(PipeHome.UserHome(), ".dataspoc-pipe") : PipeHome.ExpandHome(setting[(PipeHome.EnvironmentVariable.Length + 1)..]);
+            if (home.Is(lineHome)) found.Add(pipeline);
+        }
+        return found;
+    }
+
+    /// <summary>
+    /// The pipeline an active line of this home runs, and whether it runs it or maintains it; null when the line is not
+    /// one. The tag's home counts when it is <paramref name="home"/> as written or names the same folder
+    /// (<see cref="PipeHome.Canonical"/>): a line written through a link to the home, or with a trailing <c>/</c>, is this
+    /// home's, so install replaces it and remove removes it.
+    /// </summary>
+    private static (string Pipeline, ScheduleKind Kind)? PipelineOf(string line, Home home)
     {
         // A comment is not run: a tagged line the user commented out (to pause it) is theirs to keep.
         if (line.TrimStart(' ', '\t').StartsWith('#')) return null;
         var end = line.TrimEnd(' ', '\t');
-        var at = end.LastIndexOf(TagPrefix, StringComparison.Ordinal);
+        // The tag is the last one on the line (neither prefix holds the other).
+        var run = end.LastIndexOf(TagPrefix, StringComparison.Ordinal);
+        var maintain = end.LastIndexOf(MaintainTagPrefix, StringComparison.Ordinal);
+        var kind = maintain > run ? ScheduleKind.Maintain : ScheduleKind.Run;
+        var at = Math.Max(run, maintain);
         if (at < 0) return null;
         // A pipeline name never holds '@': the name ends at the first one, the home is the rest (it may hold '@').
-        var tag = end[(at + TagPrefix.Length)..];
+        var tag = end[(at + PrefixOf(kind).Length)..];
         var split = tag.IndexOf('@');
         if (split <= 0) return null;
         var name = tag[..split];
-        return LakeNames.IsValidPipelineName(name) && home.Is(tag[(split + 1)..]) ? name : null;
+        return LakeNames.IsValidPipelineName(name) && home.Is(tag[(split + 1)..]) ? (name, kind) : null;
     }
 
     /// <summary>A home as written and as its real path, to match the homes of tags against.</summary>

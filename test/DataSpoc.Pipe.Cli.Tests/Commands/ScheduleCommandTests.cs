@@ -213,7 +213,7 @@ public sealed class ScheduleCommandTests : IDisposable
             var row = Json.Parse(CliProcess.Run(_home, "status", "-o", "json")).AsArray().Single()!;
             Assert.Equal((zone, entry.Str("next_run")), (row.Str("schedule_time_zone"), row.Str("next_run")));
             var table = CliProcess.Run(_home, "schedule", "list");
-            Assert.Matches($@"│ nightly\s+│ 30 2 \* \* \*\s+│ {zone}\s+│ {next.UtcDateTime:yyyy-MM-dd HH:mm}Z", table.Stdout);
+            Assert.Matches($@"│ nightly\s+│ run\s+│ 30 2 \* \* \*\s+│ {zone}\s+│ {next.UtcDateTime:yyyy-MM-dd HH:mm}Z", table.Stdout);
         }
         AssertNextRun(machine);
 
@@ -346,7 +346,7 @@ public sealed class ScheduleCommandTests : IDisposable
         Assert.Null(entries[0]!["problem"]);
         Assert.Equal(problem, entries[1].Str("problem"));
         var table = CliProcess.Run(_home, "schedule", "list");
-        Assert.Matches(@"│ renamed\s+│ \*/5 \* \* \* \*\s+│ .+│ \S+ \S+Z !", table.Stdout);
+        Assert.Matches(@"│ renamed\s+│ run\s+│ \*/5 \* \* \* \*\s+│ .+│ \S+ \S+Z !", table.Stdout);
         Assert.Contains("renamed ! " + problem, System.Text.RegularExpressions.Regex.Replace(table.Stdout, @"\s+", " "));
 
         var rows = Json.Parse(CliProcess.Run(_home, "status", "-o", "json")).AsArray();
@@ -499,5 +499,202 @@ public sealed class ScheduleCommandTests : IDisposable
         {
             File.Delete(outside);
         }
+    }
+
+    private const string MaintainSchedule = "schedule:\n  cron: \"*/15 * * * *\"\n  maintain:\n    cron: \"0 3 * * *\"\n    expire_older_than: 2d\n    compact: true\n    target_file_mb: 64\n";
+
+    [Fact]
+    public void Install_writes_a_maintain_line_under_the_pipelines_lock_beside_its_run_line_and_remove_removes_both()
+    {
+        File.WriteAllText(_home.CrontabFile, OthersLines);
+        _home.WriteShopPipeline("orders", extraTop: MaintainSchedule);
+        // schedule.maintain alone (no schedule.cron): maintained, never run by cron.
+        _home.WriteShopPipeline("archive", extraTop: "schedule:\n  maintain:\n    cron: \"@weekly\"\n");
+
+        var install = CliProcess.Run(_home, "schedule", "install", "-o", "json");
+        Assert.True(install.ExitCode == 0, install.ToString());
+        var entries = Json.Parse(install)["entries"]!.AsArray();
+        Assert.Equal([("archive", "maintain", "@weekly"), ("orders", "run", "*/15 * * * *"), ("orders", "maintain", "0 3 * * *")],
+            entries.Select(e => (e.Str("pipeline"), e.Str("kind"), e.Str("cron"))));
+        Assert.All(entries, e => Assert.Null(e!["problem"]));
+
+        var lines = CrontabLines();
+        Assert.Equal(5, lines.Length);
+        Assert.Equal(OthersLines.TrimEnd('\n').Split('\n'), lines[..2]);
+        var (run, maintain) = (lines[3], lines[4]);
+        Assert.StartsWith("*/15 * * * * PATH=", run);
+        Assert.EndsWith($"# dataspoc-pipe:orders@{_home.Home}", run);
+        // Same lock file and log as the run line: a maintain and a run never overlap (whichever comes second skips).
+        Assert.StartsWith("0 3 * * * PATH=", maintain);
+        Assert.Contains($"DATASPOC_PIPE_HOME={_home.Home} flock -n {_home.Home}/logs/orders.lock ", maintain);
+        Assert.Contains($" maintain orders --expire-older-than 2d --compact --target-file-mb 64 --rotate-log {_home.Home}/logs/orders.log >> {_home.Home}/logs/orders.log 2>&1 # dataspoc-pipe-maintain:orders@{_home.Home}", maintain);
+        Assert.Contains(" maintain archive --expire-older-than 7d --rotate-log ", lines[2]);
+        Assert.EndsWith($"# dataspoc-pipe-maintain:archive@{_home.Home}", lines[2]);
+
+        // Idempotent.
+        var before = File.ReadAllText(_home.CrontabFile);
+        Assert.False(Json.Parse(CliProcess.Run(_home, "schedule", "install", "-o", "json")).Bool("changed"));
+        Assert.Equal(before, File.ReadAllText(_home.CrontabFile));
+
+        // list: a kind column; status: the run schedule's next run, and the maintain's beside it.
+        var table = CliProcess.Run(_home, "schedule", "list");
+        Assert.Matches(@"│ orders\s+│ maintain\s+│ 0 3 \* \* \*\s+│", table.Stdout);
+        Assert.Matches(@"│ orders\s+│ run\s+│ \*/15 \* \* \* \*\s+│", table.Stdout);
+        var listed = Json.Parse(CliProcess.Run(_home, "schedule", "list", "-o", "json"))["entries"]!.AsArray()
+            .ToDictionary(e => (e.Str("pipeline"), e.Str("kind")), e => e.Str("next_run"));
+        var rows = Json.Parse(CliProcess.Run(_home, "status", "-o", "json")).AsArray().ToDictionary(r => r.Str("pipeline"), r => r!);
+        var orders = rows["orders"];
+        Assert.Equal((listed[("orders", "run")], listed[("orders", "maintain")]), (orders.Str("next_run"), orders.Str("next_maintain")));
+        Assert.Equal(("0 3 * * *", null, null), (orders.Str("maintain_schedule"), orders["maintain_problem"]?.GetValue<string>(), orders["schedule_problem"]?.GetValue<string>()));
+        Assert.Equal(3, TimeZoneInfo.ConvertTime(DateTimeOffset.Parse(orders.Str("next_maintain")), TimeZoneInfo.FindSystemTimeZoneById(orders.Str("schedule_time_zone"))).Hour);
+        Assert.Null(rows["archive"]["next_run"]);
+        Assert.NotNull(rows["archive"]["next_maintain"]);
+
+        // schedule.maintain edited: install rewrites the maintain line in place; status says so until then.
+        _home.WriteShopPipeline("orders", extraTop: MaintainSchedule.Replace("2d", "12h", StringComparison.Ordinal));
+        Assert.Equal("the crontab runs maintain with '--expire-older-than 2d --compact --target-file-mb 64', not with " +
+            "'--expire-older-than 12h --compact --target-file-mb 64' as schedule.maintain says (run: dataspoc-pipe schedule install)",
+            Json.Parse(CliProcess.Run(_home, "status", "-o", "json")).AsArray().Single(r => r.Str("pipeline") == "orders")!.Str("maintain_problem"));
+        Assert.True(Json.Parse(CliProcess.Run(_home, "schedule", "install", "-o", "json")).Bool("changed"));
+        Assert.Equal(maintain.Replace("--expire-older-than 2d", "--expire-older-than 12h", StringComparison.Ordinal), CrontabLines()[4]);
+
+        // schedule.maintain dropped: its line goes, the run line stays.
+        _home.WriteShopPipeline("orders", extraTop: "schedule:\n  cron: \"*/15 * * * *\"\n");
+        var reinstall = Json.Parse(CliProcess.Run(_home, "schedule", "install", "-o", "json"));
+        Assert.Equal(["orders (maintain)"], reinstall["removed"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.Equal([.. OthersLines.TrimEnd('\n').Split('\n'), lines[2], run], CrontabLines());
+
+        // remove <name> removes every line of the pipeline.
+        _home.WriteShopPipeline("orders", extraTop: MaintainSchedule);
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
+        var removed = Json.Parse(CliProcess.Run(_home, "schedule", "remove", "orders", "-o", "json"));
+        Assert.Equal(["orders", "orders (maintain)"], removed["removed"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.Equal([.. OthersLines.TrimEnd('\n').Split('\n'), lines[2]], CrontabLines());
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "remove").ExitCode);
+        Assert.Equal(OthersLines, File.ReadAllText(_home.CrontabFile));
+    }
+
+    [Fact]
+    public void The_installed_maintain_line_run_through_sh_and_flock_compacts_and_expires_a_real_iceberg_table()
+    {
+        _home.WritePipeline("shop", $"""
+            source:
+              tap: {CliProcess.ShopTap}
+            destination:
+              bucket: {_home.Bucket}
+              path: raw
+              table_format: iceberg
+            incremental:
+              enabled: true
+            schedule:
+              cron: "0 * * * *"
+              maintain:
+                cron: "0 3 * * *"
+                expire_older_than: 1ms
+                compact: true
+            """);
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
+        var maintain = CrontabLines().Single(l => l.Contains("# dataspoc-pipe-maintain:shop@", StringComparison.Ordinal));
+        var command = maintain["0 3 * * * ".Length..];
+        // Three appends: three small files per table, each kept by its snapshot.
+        for (var i = 0; i < 3; i++)
+        {
+            var run = CliProcess.Run(_home, "run", "shop");
+            Assert.True(run.ExitCode == 0, run.ToString());
+        }
+        var orders = Path.Combine(_home.Lake, "raw", "shop_tap", "orders");
+        Assert.Equal(3, Directory.GetFiles(orders, "*.parquet", SearchOption.AllDirectories).Length);
+
+        var psi = new System.Diagnostics.ProcessStartInfo("sh", ["-c", command]) { UseShellExecute = false };
+        _home.Apply(psi.Environment);
+        using (var process = System.Diagnostics.Process.Start(psi)!)
+        {
+            Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)));
+            Assert.Equal(0, process.ExitCode);
+        }
+
+        // Compacted into one file, the three it replaced expired and deleted; every row is still there.
+        Assert.Single(Directory.GetFiles(orders, "*.parquet", SearchOption.AllDirectories));
+        Assert.Equal(15L, Convert.ToInt64(LakeReader.Query($"SELECT count(*) FROM read_parquet('{orders}/**/*.parquet')").Single()[0]));
+        var log = File.ReadAllText(Path.Combine(_home.Home, "logs", "shop.log"));
+        Assert.StartsWith("shop: maintain started ", log);
+        Assert.Contains("compacted files", log);
+    }
+
+    [Fact]
+    public void A_maintain_line_added_by_hand_is_kept_and_install_writes_no_second_one()
+    {
+        // README's earlier recipe: a maintain line the user added with crontab -e.
+        var byHand = $"0 3 * * * DATASPOC_PIPE_HOME={_home.Home} flock -n {_home.Home}/logs/orders.lock dataspoc-pipe maintain orders --expire-older-than 7d --compact >> {_home.Home}/logs/orders.log 2>&1";
+        File.WriteAllText(_home.CrontabFile, OthersLines + byHand + "\n");
+        _home.WriteShopPipeline("orders", extraTop: MaintainSchedule);
+
+        var install = CliProcess.Run(_home, "schedule", "install", "-o", "json");
+        Assert.True(install.ExitCode == 0, install.ToString());
+        const string warning = "pipeline 'orders': schedule.maintain is not installed: the crontab already runs 'maintain orders' on a line schedule install did not write, " +
+            "which is kept as it is; to have schedule.maintain's line instead, remove that line (crontab -e) and run schedule install again";
+        Assert.Contains("warning: " + warning, install.Stderr);
+        var doc = Json.Parse(install);
+        var w = doc["warnings"]!.AsArray().Single()!;
+        Assert.Equal(("orders", null, "schedule.maintain", warning), (w.Str("pipeline"), w["variable"]?.GetValue<string>(), w.Str("key"), w.Str("message")));
+        Assert.Equal([("orders", "run")], doc["entries"]!.AsArray().Select(e => (e.Str("pipeline"), e.Str("kind"))));
+        var lines = CrontabLines();
+        Assert.Equal(4, lines.Length);
+        Assert.Equal(byHand, lines[2]);
+        Assert.EndsWith($"# dataspoc-pipe:orders@{_home.Home}", lines[3]);
+        Assert.Equal("schedule.maintain is not installed: a crontab line schedule install did not write runs its maintain, and is kept " +
+            "(remove that line with crontab -e, then run: dataspoc-pipe schedule install)",
+            Json.Parse(CliProcess.Run(_home, "status", "-o", "json")).AsArray().Single()!.Str("maintain_problem"));
+
+        // remove leaves it too; once the user deletes it, install writes the tagged line.
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "remove").ExitCode);
+        Assert.Equal(OthersLines + byHand + "\n", File.ReadAllText(_home.CrontabFile));
+        File.WriteAllText(_home.CrontabFile, OthersLines);
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
+        Assert.Single(CrontabLines(), l => l.EndsWith($"# dataspoc-pipe-maintain:orders@{_home.Home}", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("    cron: \"0 3 * * *\"\n    expire: 7d\n", 11, "schedule.maintain.expire", "unknown key (allowed here: cron, expire_older_than, compact, target_file_mb)")]
+    [InlineData("    cron: \"0 3 31 2 L\"\n", 10, "schedule.maintain.cron", "invalid cron expression '0 3 31 2 L'")]
+    [InlineData("    cron: \"0 3 * * *\"\n    target_file_mb: 64\n", 11, "schedule.maintain.target_file_mb", "sizes the files compaction writes: add compact: true")]
+    [InlineData("    cron: \"0 3 * * *\"\n    expire_older_than: a week\n", 11, "schedule.maintain.expire_older_than", "expected a duration")]
+    [InlineData("    compact: true\n", 10, "schedule.maintain.cron", "is required")]
+    public void A_bad_maintain_schedule_is_an_error_naming_file_line_and_key_and_install_leaves_the_crontab_alone(string maintain, int line, string key, string reason)
+    {
+        File.WriteAllText(_home.CrontabFile, OthersLines);
+        var file = _home.WriteShopPipeline("orders", extraTop: "schedule:\n  maintain:\n" + maintain);
+        var result = CliProcess.Run(_home, "schedule", "install");
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains($"{file}:{line}: {key}: {reason}", result.Stderr);
+        Assert.Equal(OthersLines, File.ReadAllText(_home.CrontabFile));
+    }
+
+    [Fact]
+    public void Install_refuses_a_control_character_in_a_maintain_line_and_warns_of_the_variables_its_maintain_would_lack()
+    {
+        File.WriteAllText(_home.CrontabFile, OthersLines);
+        _home.WritePipeline("orders", $$"""
+            source:
+              tap: {{CliProcess.ShopTap}}
+              config: {api_token: "${SHOP_TOKEN}"}
+            destination:
+              bucket: {{_home.Bucket}}
+            schedule:
+              maintain:
+                cron: "0 3 * * *"
+            """);
+        _home.Set("SHOP_TOKEN", "only-in-this-shell");
+        var install = CliProcess.Run(_home, "schedule", "install");
+        Assert.True(install.ExitCode == 0, install.ToString());
+        Assert.Contains("warning: pipeline 'orders': ${SHOP_TOKEN} (", install.Stderr);
+
+        File.WriteAllText(_home.CrontabFile, OthersLines);
+        var path = Environment.GetEnvironmentVariable("PATH") + ":/opt/bin\n* * * * * touch /tmp/PWNED #";
+        _home.Set("PATH", path);
+        var refused = CliProcess.Run(_home, "schedule", "install");
+        Assert.True(refused.ExitCode == 2, refused.ToString());
+        Assert.Contains("control character", refused.Stderr, StringComparison.Ordinal);
+        Assert.Equal(OthersLines, File.ReadAllText(_home.CrontabFile));
     }
 }

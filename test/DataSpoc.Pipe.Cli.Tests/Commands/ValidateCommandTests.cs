@@ -104,6 +104,21 @@ public sealed class ValidateCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_maintain_schedule_that_never_fires_fails_validation_naming_its_key()
+    {
+        _home.WriteShopPipeline("shop", extraTop: "schedule:\n  cron: \"0 * * * *\"\n  maintain:\n    cron: \"0 3 30 2 *\"\n");
+        _home.WriteShopPipeline("weekly", extraTop: "schedule:\n  maintain:\n    cron: \"@weekly\"\n    compact: true\n");
+        var result = CliProcess.Run(_home, "validate", "-o", "json");
+        Assert.Equal(1, result.ExitCode);
+        var reports = Json.Parse(result).AsArray().ToDictionary(r => r.Str("pipeline"), r => r!);
+        var schedule = reports["shop"]["checks"]!.AsArray().Single(c => c.Str("check") == "schedule")!;
+        Assert.False(schedule.Bool("ok"));
+        Assert.Equal("schedule.maintain '0 3 30 2 *' never fires: no date matches its day-of-month and month", schedule.Str("detail"));
+        // A maintain schedule without table_format is valid: maintain compacts plain Parquet tables too.
+        Assert.True(reports["weekly"].Bool("ok"), reports["weekly"].ToJsonString());
+    }
+
+    [Fact]
     public void A_schedule_that_never_fires_fails_validation_naming_it()
     {
         _home.WriteShopPipeline("shop", extraTop: "schedule:\n  cron: \"0 0 31 2 *\"\n");

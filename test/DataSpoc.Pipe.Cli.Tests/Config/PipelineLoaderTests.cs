@@ -232,6 +232,39 @@ public sealed class PipelineLoaderTests : IDisposable
     }
 
     [Fact]
+    public void A_maintain_schedule_loads_with_maintains_defaults_and_its_options()
+    {
+        var alone = Load(Minimal + "\nschedule:\n  maintain:\n    cron: \"0 3 * * *\"\n");
+        Assert.Null(alone.Schedule!.Cron);
+        Assert.Equal(new MaintainSchedule { Cron = "0 3 * * *", ExpireOlderThan = TimeSpan.FromDays(7), Compact = false, TargetFileMb = null }, alone.Schedule.Maintain);
+        var full = Load(Minimal + "\nschedule:\n  cron: \"*/15 * * * *\"\n  maintain:\n    cron: \"@daily\"\n    expire_older_than: 1d12h\n    compact: true\n    target_file_mb: 256\n");
+        Assert.Equal("*/15 * * * *", full.Schedule!.Cron);
+        Assert.Equal(new MaintainSchedule { Cron = "@daily", ExpireOlderThan = TimeSpan.FromHours(36), Compact = true, TargetFileMb = 256 }, full.Schedule.Maintain);
+        // Shown as configured, under the YAML's names.
+        Assert.Equal("""{"cron":"*/15 * * * *","maintain":{"cron":"@daily","expire_older_than":"1d12h","compact":true,"target_file_mb":256}}""",
+            PipelineConfigView.ToJson(full)["schedule"]!.ToJsonString());
+    }
+
+    [Theory]
+    [InlineData("  maintain:\n    cron: \"0 3 * * *\"\n    expire: 7d\n", "schedule.maintain.expire", 8, "unknown key (allowed here: cron, expire_older_than, compact, target_file_mb)")]
+    [InlineData("  maintenance:\n    cron: \"0 3 * * *\"\n", "schedule.maintenance", 6, "unknown key (allowed here: cron, maintain)")]
+    [InlineData("  maintain: daily\n", "schedule.maintain", 6, "expected a mapping of keys")]
+    [InlineData("  maintain:\n    cron: \"0 3 * *\"\n", "schedule.maintain.cron", 7, "invalid cron expression '0 3 * *'")]
+    [InlineData("  maintain:\n    cron: \"0 3 L * *\"\n", "schedule.maintain.cron", 7, "'L' (the last day) in day-of-month is Quartz syntax")]
+    [InlineData("  maintain:\n    cron:\n", "schedule.maintain.cron", 7, "must not be empty")]
+    [InlineData("  maintain:\n    compact: true\n", "schedule.maintain.cron", 7, "is required")]
+    [InlineData("  maintain:\n    cron: \"0 3 * * *\"\n    expire_older_than: 0.0001\n", "schedule.maintain.expire_older_than", 8, "whole milliseconds")]
+    [InlineData("  maintain:\n    cron: \"0 3 * * *\"\n    compact: maybe\n", "schedule.maintain.compact", 8, "expected true or false, got 'maybe'")]
+    [InlineData("  maintain:\n    cron: \"0 3 * * *\"\n    compact: true\n    target_file_mb: 0\n", "schedule.maintain.target_file_mb", 9, "expected a positive whole number")]
+    [InlineData("  maintain:\n    cron: \"0 3 * * *\"\n    target_file_mb: 64\n", "schedule.maintain.target_file_mb", 8, "sizes the files compaction writes: add compact: true")]
+    public void A_bad_maintain_schedule_is_rejected_naming_its_key_and_line(string maintain, string key, int line, string reason)
+    {
+        var e = LoadFails(Minimal + "\nschedule:\n" + maintain);
+        Assert.Equal((key, line), (e.Key, e.Line ?? 0));
+        Assert.Contains(reason, e.Reason);
+    }
+
+    [Fact]
     public void An_invalid_cron_expression_is_rejected_with_its_line()
     {
         var e = LoadFails(Minimal + "\nschedule:\n  cron: \"61 * * * *\"\n");

@@ -99,24 +99,56 @@ public static class LakePaths
     public static string SplitCommittedKey(string pipeline, string splitRun) => SplitRunPrefix(pipeline, splitRun) + "committed.json";
 
     /// <summary>
-    /// What marks a file being written on a <c>file://</c> bucket: <c>&lt;key&gt;.tmp-&lt;id&gt;</c> is written, flushed, then
-    /// renamed to the key, so no reader sees a partial file; one left by a killed writer is found by this marker.
+    /// What marks a file being written on a <c>file://</c> bucket: <c>&lt;folder&gt;/.&lt;name&gt;.tmp-&lt;id&gt;</c> is written,
+    /// flushed, then renamed to the key, so no reader sees a partial file; one left by a killed writer is found by this
+    /// marker. The leading <c>.</c> hides it from readers that list a table's folder the Hadoop way (Spark, Hive, Trino,
+    /// pyarrow take every name not starting with <c>.</c> or <c>_</c>, whatever its extension): a temp data file sits in
+    /// its partition folder, complete even, while its commit may still roll back. Builds before wrote the suffix form
+    /// <c>&lt;key&gt;.tmp-&lt;id&gt;</c>; a lake may still hold such leftovers, so every test below takes both forms.
     /// </summary>
-    internal const string TempMarker = ".tmp-";
+    private const string TempMarker = ".tmp-";
 
-    /// <summary>A fresh temp name for writing <paramref name="key"/> (or a local path) atomically.</summary>
-    internal static string TempNameOf(string key) => key + TempMarker + Guid.NewGuid().ToString("N")[..12];
+    /// <summary>The <c>&lt;id&gt;</c> of a temp name: this many hex digits (every build wrote 12).</summary>
+    private const int TempIdLength = 12;
 
-    /// <summary>Whether <paramref name="key"/> is a temp file of <paramref name="finalKey"/>.</summary>
-    internal static bool IsTempOf(string key, string finalKey) =>
-        key.Length > finalKey.Length + TempMarker.Length && key.StartsWith(finalKey, StringComparison.Ordinal)
-        && key.AsSpan(finalKey.Length).StartsWith(TempMarker, StringComparison.Ordinal);
+    /// <summary>A fresh temp name for writing <paramref name="key"/> (or a local path) atomically: hidden, in the key's folder.</summary>
+    internal static string TempNameOf(string key)
+    {
+        var name = key.LastIndexOf('/') + 1;
+        return string.Concat(key.AsSpan(0, name), ".", key.AsSpan(name), TempMarker + Guid.NewGuid().ToString("N")[..TempIdLength]);
+    }
 
-    /// <summary>Whether a file name is any temp file (<c>…&lt;name&gt;.tmp-&lt;id&gt;</c>).</summary>
-    internal static bool IsTempName(string name) => name.Contains(TempMarker, StringComparison.Ordinal);
+    /// <summary>
+    /// What a temp name (<paramref name="key"/>, a key, path or file name) has before <c>.tmp-&lt;id&gt;</c>: the key it
+    /// is written for (suffix form) or that key with a <c>.</c> before its name (hidden form); empty when it is no temp name.
+    /// </summary>
+    private static ReadOnlySpan<char> TempStemOf(string key)
+    {
+        var suffix = TempMarker.Length + TempIdLength;
+        if (key.Length <= suffix || !key.AsSpan(key.Length - suffix).StartsWith(TempMarker, StringComparison.Ordinal)) return default;
+        foreach (var c in key.AsSpan(key.Length - TempIdLength)) if (!char.IsAsciiHexDigit(c)) return default;
+        return key.AsSpan(0, key.Length - suffix);
+    }
 
-    /// <summary>Whether a key is the temp file of a Parquet data file (a killed landing's leftover).</summary>
-    internal static bool IsDataTempKey(string key) => key.Contains(".parquet" + TempMarker, StringComparison.Ordinal);
+    /// <summary>Whether <paramref name="key"/> is a temp file of <paramref name="finalKey"/>, in either form.</summary>
+    internal static bool IsTempOf(string key, string finalKey)
+    {
+        var stem = TempStemOf(key);
+        if (stem.IsEmpty) return false;
+        if (stem.SequenceEqual(finalKey)) return true; // the suffix form of earlier builds
+        var name = finalKey.LastIndexOf('/') + 1;
+        return stem.Length == finalKey.Length + 1 && stem.StartsWith(finalKey.AsSpan(0, name), StringComparison.Ordinal)
+            && stem[name] == '.' && stem[(name + 1)..].SequenceEqual(finalKey.AsSpan(name));
+    }
+
+    /// <summary>
+    /// Whether a file name (or key) is any temp file, in either form: it ends with <c>.tmp-</c> and the id, so a data file
+    /// of a table whose name holds <c>.tmp-</c> (it ends with <c>.parquet</c>) is none.
+    /// </summary>
+    internal static bool IsTempName(string name) => !TempStemOf(name).IsEmpty;
+
+    /// <summary>Whether a key is the temp file of a Parquet data file (a killed landing's leftover), in either form.</summary>
+    internal static bool IsDataTempKey(string key) => TempStemOf(key).EndsWith(".parquet", StringComparison.Ordinal);
 
     /// <summary>
     /// The local folder of one kind (<c>private</c> for tap configs and state, <c>spool</c> for finished files) of one pipeline

@@ -931,29 +931,32 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             : Path.Combine(LocalTempFolder("spool", store.Bucket, pipeline), runId);
 
     /// <summary>
-    /// A file:// write killed between its temp file and the rename leaves <c>&lt;name&gt;.tmp-&lt;id&gt;</c>. This pipeline's
-    /// journal, state, lock and log temp files are ours (we hold its lock); the shared manifest's only when old.
+    /// A file:// write killed between its temp file and the rename leaves a temp file (<see cref="LakePaths.TempNameOf"/>,
+    /// or an earlier build's suffix form). This pipeline's journal, state, lock and log temp files are ours (we hold its
+    /// lock); the shared manifest's only when old.
     /// </summary>
     private static List<string> CleanMetadataTempFiles(IObjectStore store, string pipeline, DateTimeOffset now)
     {
         var notices = new List<string>();
         if (store.Bucket.Scheme != "file") return notices; // by scheme: a wrapped file:// store writes the same temp files
         var root = store.Bucket.LocalPath;
-        var candidates = new List<(string Folder, string Prefix, bool OnlyOld)>
+        // A folder and the one key whose temp files are taken there (null: every temp file of the folder).
+        var candidates = new List<(string Folder, string? Key, bool OnlyOld)>
         {
-            (Path.GetDirectoryName(LakeCommitter.JournalKey(pipeline))!, Path.GetFileName(LakeCommitter.JournalKey(pipeline)) + LakePaths.TempMarker, false),
-            (Path.GetDirectoryName(LakePaths.LockKey(pipeline))!, Path.GetFileName(LakePaths.LockKey(pipeline)) + LakePaths.TempMarker, false),
-            (Path.GetDirectoryName(LakePaths.StateKey(pipeline))!, "", false),
-            (LakePaths.LogsPrefix(pipeline).TrimEnd('/'), "", false),
-            (Path.GetDirectoryName(LakePaths.ManifestKey)!, Path.GetFileName(LakePaths.ManifestKey) + LakePaths.TempMarker, true),
+            (Path.GetDirectoryName(LakeCommitter.JournalKey(pipeline))!, LakeCommitter.JournalKey(pipeline), false),
+            (Path.GetDirectoryName(LakePaths.LockKey(pipeline))!, LakePaths.LockKey(pipeline), false),
+            (Path.GetDirectoryName(LakePaths.StateKey(pipeline))!, null, false),
+            (LakePaths.LogsPrefix(pipeline).TrimEnd('/'), null, false),
+            (Path.GetDirectoryName(LakePaths.ManifestKey)!, LakePaths.ManifestKey, true),
         };
-        foreach (var (folder, prefix, onlyOld) in candidates)
+        foreach (var (folder, key, onlyOld) in candidates)
         {
             var dir = Path.Combine(root, folder);
             if (!Directory.Exists(dir)) continue;
-            foreach (var file in Directory.GetFiles(dir, prefix + "*"))
+            foreach (var file in Directory.GetFiles(dir)) // hidden names included (Compatible enumeration skips no attribute)
             {
-                if (!LakePaths.IsTempName(Path.GetFileName(file))) continue;
+                var fileKey = folder + "/" + Path.GetFileName(file);
+                if (key is null ? !LakePaths.IsTempName(fileKey) : !LakePaths.IsTempOf(fileKey, key)) continue;
                 if (onlyOld && File.GetLastWriteTimeUtc(file) > now.UtcDateTime.AddMinutes(-10)) continue;
                 try { File.Delete(file); } catch (IOException) { continue; } catch (UnauthorizedAccessException) { continue; }
                 notices.Add($"removed a leftover temp file {Path.GetRelativePath(root, file).Replace('\\', '/')}");

@@ -286,6 +286,11 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
             foreach (var key in leftovers) await store.DeleteAsync(key, CancellationToken.None).ConfigureAwait(false);
             // committed.json settles every staging key of the split run: their conditional-write locks go too (RemoveSettledLocksAsync).
             await store.RemoveConditionalWriteLocksAsync(prefix, _ => true, CancellationToken.None).ConfigureAwait(false);
+            // file://: the part-NNNN/ and done/ folders those deletions emptied go too (only committed.json stays). One still
+            // holding a file (a late worker's, which lands nothing) is not empty and stays.
+            if (store.LocalRoot is { } root)
+                foreach (var folder in Directory.GetDirectories(Path.Combine(root, prefix)))
+                    try { Directory.Delete(folder); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
             notices.Add(landed
                 ? $"split run {splitRun} had landed before its worker stopped; closed it"
                 : $"committed split run {splitRun}: {parts} parts, {summary.Rows} rows, {plan!.Files.Count} files in one commit (run {commitRunId})");

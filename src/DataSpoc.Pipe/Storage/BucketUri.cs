@@ -61,7 +61,7 @@ public sealed record BucketUri(string Scheme, string Bucket, string Prefix, stri
         {
             if (!rest.StartsWith('/'))
                 throw new FormatException($"bucket '{uri}' must be an absolute path: file:///abs/dir");
-            var full = Path.GetFullPath(rest).TrimEnd('/');
+            var full = ResolveLocalPath(rest).TrimEnd('/');
             if (full.Length == 0)
                 throw new FormatException($"bucket '{uri}' cannot be the root directory");
             RefuseUriDelimiters(uri, full);
@@ -84,6 +84,44 @@ public sealed record BucketUri(string Scheme, string Bucket, string Prefix, stri
             throw new FormatException($"bucket '{uri}': {rule}");
         RefuseUriDelimiters(uri, bucket + "/" + prefix);
         return new BucketUri(scheme, bucket, prefix, uri);
+    }
+
+    /// <summary>
+    /// An absolute local path resolved as the system resolves it. Without a <c>..</c> segment that is the path without
+    /// its empty and <c>.</c> segments (symbolic links stay in it: the manifest's locations of existing lakes say so).
+    /// With one, the kernel's walk: each segment in turn, a symbolic link replaced by its target, and <c>..</c> the parent
+    /// of the folder reached so far, through the links on the way; with <c>link -&gt; real/sub</c>, <c>link/../x</c> is
+    /// <c>real/x</c>, where <c>Path.GetFullPath</c> (lexical) would say <c>x</c>, a folder a reader opening the same URI
+    /// through the system never finds. Segments past the existing folders are taken as written (mkdir -p makes them).
+    /// </summary>
+    private static string ResolveLocalPath(string path)
+    {
+        if (!path.Split('/').Contains("..")) return Path.GetFullPath(path);
+        var pending = new Stack<string>(path.Split('/').Reverse());
+        var current = "";
+        var links = 0;
+        while (pending.TryPop(out var segment))
+        {
+            if (segment is "" or ".") continue;
+            if (segment == "..")
+            {
+                current = current[..Math.Max(0, current.LastIndexOf('/'))];
+                continue;
+            }
+            var next = current + "/" + segment;
+            string? target;
+            try { target = new FileInfo(next).LinkTarget; }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { target = null; }
+            // The kernel gives up after 40 links (ELOOP); the lexical form is then as good as any.
+            if (target is null || ++links > 40)
+            {
+                current = next;
+                continue;
+            }
+            foreach (var part in target.Split('/').Reverse()) pending.Push(part);
+            if (target.StartsWith('/')) current = "";
+        }
+        return current.Length == 0 ? "/" : current;
     }
 
     /// <summary>

@@ -118,7 +118,11 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
             if (expiry is { Next: { } next })
                 await PublishAsync(commit, expiry.Version + 1, next, cancellationToken).ConfigureAwait(false);
             if (expiry is not null)
-                await new IcebergTable(store, time).RefreshVersionHintAsync(prefix, expiry.Next is null ? expiry.Version : expiry.Version + 1, cancellationToken).ConfigureAwait(false);
+            {
+                await new IcebergTable(store, time).RefreshVersionHintAsync(prefix, expiry.CurrentVersion, cancellationToken).ConfigureAwait(false);
+                if (IcebergVersionNamedBy(prefix, table.IcebergMetadata) < expiry.CurrentVersion)
+                    await PointManifestAtAsync(key, prefix, expiry.CurrentVersion, cancellationToken).ConfigureAwait(false);
+            }
             // A store may not look at the token when it deletes (file:// does not): a lost lock stops the deletions here.
             foreach (var file in deleted)
             {
@@ -152,6 +156,27 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
                 await RemoveSettledClaimLocksAsync(prefix, cancellationToken).ConfigureAwait(false);
         return results;
     }
+
+    /// <summary>
+    /// Points the manifest entry's <c>iceberg_metadata</c> at <paramref name="version"/>, the table's current metadata
+    /// once this maintain published its expiry (the contract: the file that is current; a reader registering the table
+    /// from the older one would time travel to snapshots whose files this maintain deletes). The manifest's conditional
+    /// write, as every commit's; never backwards: a run of another pipeline may have committed a newer version meanwhile.
+    /// </summary>
+    private async Task PointManifestAtAsync(string tableKey, string prefix, long version, CancellationToken cancellationToken)
+    {
+        var current = store.Bucket.Canonical + "/" + IcebergTable.MetadataKey(prefix, version);
+        await new ManifestStore(store, time).UpdateAsync(manifest =>
+        {
+            if (manifest.Tables.TryGetValue(tableKey, out var entry) && IcebergVersionNamedBy(prefix, entry.IcebergMetadata) < version)
+                entry.IcebergMetadata = current;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The version of the table's metadata file a manifest entry names (0 when it names none of this table).</summary>
+    private long IcebergVersionNamedBy(string prefix, string? metadata) =>
+        metadata is not null && metadata.StartsWith(store.Bucket.Canonical + "/", StringComparison.Ordinal)
+            ? IcebergTable.VersionOf(prefix, metadata[(store.Bucket.Canonical.Length + 1)..]) ?? 0 : 0;
 
     /// <summary>
     /// Removes the conditional-write locks of released claims on files of the table (plain or not) that are gone from

@@ -318,6 +318,7 @@ public sealed class SplitRunTests(PostgresServer server, CloudServers servers, I
         Assert.Equal(await DatabaseRowsAsync(db), LakeRows(table));
         // The commit settled every staging key of the split run: their sidecars went with them (they stayed forever).
         Assert.Equal([Path.Combine(staging, "manual-1", "committed.json")], Directory.GetFiles(Path.Combine(staging, "manual-1"), "*", SearchOption.AllDirectories));
+        Assert.Empty(Directory.GetDirectories(Path.Combine(staging, "manual-1"))); // nor the emptied part-NNNN/ and done/ folders
 
         // What earlier builds left: the sidecars of a committed split run, and those of one still open, which stay.
         string Sidecar(string splitRun, string key)

@@ -129,7 +129,7 @@ public class CrashConsistencyTests(ITestOutputHelper output)
                 File.Exists(Path.Combine(lake.Root, LakePaths.LockKey(pipeline))),
                 phase,
                 dirs.Any(d => Directory.Exists(d) && Directory.EnumerateFileSystemEntries(d).Any()),
-                keys.Where(k => k.Contains(".tmp-", StringComparison.Ordinal) && !k.StartsWith(LakePaths.ManifestKey, StringComparison.Ordinal)).ToList());
+                keys.Where(k => LakePaths.IsTempName(k) && !LakePaths.IsTempOf(k, LakePaths.ManifestKey)).ToList());
         }
 
         public IEnumerable<string> UnreportedIn(RunLog log)

@@ -57,7 +57,7 @@ internal static class LakeChecks
         foreach (var key in lake.Keys())
         {
             // The manifest is shared by every pipeline of the bucket: its temp files are removed only once 10 minutes old.
-            if ((key.Contains(".tmp-", StringComparison.Ordinal) && !key.StartsWith(LakePaths.ManifestKey + ".tmp-", StringComparison.Ordinal)) || key.EndsWith(".part", StringComparison.Ordinal))
+            if ((LakePaths.IsTempName(key) && !LakePaths.IsTempOf(key, LakePaths.ManifestKey)) || key.EndsWith(".part", StringComparison.Ordinal))
                 problems.Add($"temp file {key} is still there after a successful run");
             if (key == LakePaths.LockKey(pipeline)) problems.Add("the lock is still held after the run");
             if (key == LakeCommitter.JournalKey(pipeline)) problems.Add("the commit journal is still there after the run");

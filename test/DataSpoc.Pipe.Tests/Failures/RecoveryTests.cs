@@ -47,15 +47,20 @@ public class RecoveryTests
         const string key = "raw/test/items/dt=2025-01-20/items_0000.parquet";
         var plan = new CommitPlan { RunId = "r2", Pipeline = "p", Files = { new PlannedFile("/nowhere/spooled.parquet.part", key) } };
         await store.PutAsync(LakeCommitter.JournalKey("p"), LakeJson.Serialize(plan), WriteCondition.None, CancellationToken.None);
-        var temp = Path.Combine(lake.Root, key + ".tmp-0123456789ab");
-        Directory.CreateDirectory(Path.GetDirectoryName(temp)!);
-        File.WriteAllText(temp, "half a parquet file");
+        // This build's hidden temp name, and the suffix form an earlier build left.
+        string[] temps = [Path.Combine(lake.Root, HiddenTemp(key, "0123456789ab")), Path.Combine(lake.Root, key + ".tmp-0123456789ab")];
+        Directory.CreateDirectory(Path.GetDirectoryName(temps[0])!);
+        foreach (var temp in temps) File.WriteAllText(temp, "half a parquet file");
 
         var notice = await new LakeCommitter(store, TimeProvider.System).RecoverAsync("p", CancellationToken.None);
 
-        Assert.Equal("rolled back the interrupted commit of run r2 (1 files not all landed, 1 leftover temp file(s) removed; state untouched)", notice);
-        Assert.False(File.Exists(temp));
+        Assert.Equal("rolled back the interrupted commit of run r2 (1 files not all landed, 2 leftover temp file(s) removed; state untouched)", notice);
+        Assert.All(temps, temp => Assert.False(File.Exists(temp), temp));
     }
+
+    /// <summary>The temp name this build gives <paramref name="key"/> (<see cref="LakePaths.TempNameOf"/>), with a chosen id.</summary>
+    private static string HiddenTemp(string key, string id) =>
+        key[..(key.LastIndexOf('/') + 1)] + "." + key[(key.LastIndexOf('/') + 1)..] + ".tmp-" + id;
 
     [Fact]
     public async Task A_run_removes_temp_files_its_pipeline_left_in_journal_state_lock_and_log_folders_and_says_so()
@@ -69,7 +74,12 @@ public class RecoveryTests
             LakePaths.StateKey(pipeline) + ".tmp-bbbbbbbbbbbb",
             LakePaths.LockKey(pipeline) + ".tmp-cccccccccccc",
             LakePaths.LogsPrefix(pipeline) + "2025-01-20T10-00-00Z_deadbeef.json.tmp-dddddddddddd",
+            HiddenTemp(LakeCommitter.JournalKey(pipeline), "aaaaaaaaaaa1"),
+            HiddenTemp(LakePaths.StateKey(pipeline), "bbbbbbbbbbb1"),
+            HiddenTemp(LakePaths.LockKey(pipeline), "ccccccccccc1"),
+            HiddenTemp(LakePaths.LogsPrefix(pipeline) + "2025-01-20T10-00-00Z_deadbeef.json", "ddddddddddd1"),
             LakeCommitter.JournalKey("another-pipeline") + ".tmp-eeeeeeeeeeee",
+            HiddenTemp(LakeCommitter.JournalKey("another-pipeline"), "eeeeeeeeeee1"),
         ];
         foreach (var t in temps)
         {
@@ -80,13 +90,14 @@ public class RecoveryTests
         var run = await TempLake.RunAsync(lake.Pipeline(pipeline, lake.WriteSinger("more.singer", BadInputCorpusTests.Schema, BadInputCorpusTests.Record(4))));
 
         Assert.True(run.Succeeded, run.Log.Error);
-        foreach (var t in temps[..4])
+        // This build's hidden temp names and the suffix form of earlier builds alike.
+        foreach (var t in temps[..8])
         {
             Assert.False(File.Exists(Path.Combine(lake.Root, t)), t);
             Assert.Contains("removed a leftover temp file " + t, run.Log.Notices);
         }
-        // Another pipeline's temp file is not ours to remove (it may be mid-write).
-        Assert.True(File.Exists(Path.Combine(lake.Root, temps[4])));
+        // Another pipeline's temp files are not ours to remove (they may be mid-write).
+        Assert.All(temps[8..], t => Assert.True(File.Exists(Path.Combine(lake.Root, t)), t));
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using DataSpoc.Pipe.Storage;
+using DataSpoc.Pipe.Tests.Support;
 
 namespace DataSpoc.Pipe.Tests.Storage;
 
@@ -67,4 +68,29 @@ public sealed class BucketUriTests
     [InlineData("file:///data//lake/./x", "file:///data/lake/x")]
     public void Outer_slashes_of_a_prefix_are_trimmed_and_a_local_path_is_resolved_as_the_system_does(string bucket, string canonical) =>
         Assert.Equal(canonical, BucketUri.Parse(bucket).Canonical);
+
+    [Fact]
+    public void A_local_path_with_dot_dot_after_a_symbolic_link_is_resolved_through_the_link_as_the_system_does()
+    {
+        var root = Directory.CreateTempSubdirectory("dsp-bucket-link-").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(root, "real", "sub"));
+            File.CreateSymbolicLink(Path.Combine(root, "link"), "real/sub");
+            // The system's own resolution (.NET would normalise the path lexically before the call): mkdir through the URI's path.
+            HostCommand.Run("mkdir", "-p", root + "/link/../x");
+
+            var bucket = BucketUri.Parse("file://" + root + "/link/../x");
+
+            Assert.Equal("file://" + root + "/real/x", bucket.Canonical);
+            Assert.True(Directory.Exists(bucket.LocalPath));
+            Assert.False(Directory.Exists(Path.Combine(root, "x")));
+            // Without '..' a link stays in the path: existing lakes' manifest locations name it so.
+            Assert.Equal("file://" + root + "/link/y", BucketUri.Parse("file://" + root + "/link/./y").Canonical);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
 }

@@ -45,6 +45,31 @@ public class TableMaintenanceTests
         Assert.Equal([["3", "7", "9"]], lake.Query($"select count(*), min(id), max(id) from read_parquet('{lake.Root}/{current}')"));
     }
 
+    /// <summary>
+    /// The manifest's <c>iceberg_metadata</c> is the table's current metadata file: a reader registering the table from it
+    /// must not get the version before the expiry, whose snapshots list the files the expiry deleted.
+    /// </summary>
+    [Fact]
+    public async Task Expiry_points_the_manifest_at_the_metadata_version_it_published()
+    {
+        using var lake = new TempLake();
+        PipelineDefinition P(string input) => lake.Pipeline("orders", input, p => p with { Destination = p.Destination with { TableFormat = TableFormats.Iceberg } });
+        Assert.True((await TempLake.RunAsync(P(lake.WriteSinger("a", Orders(1, 3))))).Succeeded);
+        Assert.True((await TempLake.RunAsync(P(lake.WriteSinger("b", Orders(4, 5))), full: true)).Succeeded);
+        var table = Path.Combine(lake.Root, "raw/test/orders");
+
+        await using var store = new ObjectStoreFactory().Open(lake.Bucket);
+        var result = Assert.Single(await new TableMaintenance(store, new ShiftedTime(DateTimeOffset.UtcNow.AddDays(8))).RunAsync("orders", TimeSpan.FromDays(7), CancellationToken.None));
+
+        Assert.Equal((1, 1), (result.ExpiredSnapshots, result.KeptSnapshots));
+        var hint = File.ReadAllText(Path.Combine(table, "metadata", "version-hint.text"));
+        Assert.Equal("3", hint);
+        var pointer = lake.Manifest().Tables["test/orders"].IcebergMetadata;
+        Assert.Equal($"file://{table}/metadata/v{hint}.metadata.json", pointer);
+        var read = TableReaders.Icebird($"file://{table}", Path.GetFileName(pointer));
+        Assert.Equal([4L, 5], read["rows"]!.AsArray().Select(r => long.Parse(r!["id"]!.ToString())).Order());
+    }
+
     [Fact]
     public async Task Temp_files_a_killed_commit_left_in_the_tables_folders_are_deleted_once_an_hour_old()
     {
@@ -56,12 +81,18 @@ public class TableMaintenanceTests
         string Leftover(string name, TimeSpan age)
         {
             var path = Path.Combine(table, name);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             File.WriteAllText(path, "{}");
             File.SetLastWriteTimeUtc(path, DateTime.UtcNow - age);
             return "raw/test/orders/" + name;
         }
-        var old = new[] { Leftover("metadata/v2.metadata.json.tmp-0a1b2c3d4e5f", TimeSpan.FromHours(2)), Leftover("_delta_log/00000000000000000001.json.tmp-1a2b3c4d5e6f", TimeSpan.FromHours(2)) };
-        var recent = Leftover("metadata/snap-1.avro.tmp-2a3b4c5d6e7f", TimeSpan.FromMinutes(1));
+        // This build's hidden temp names, and an earlier build's suffix form.
+        var old = new[]
+        {
+            Leftover("metadata/v2.metadata.json.tmp-0a1b2c3d4e5f", TimeSpan.FromHours(2)), Leftover("_delta_log/00000000000000000001.json.tmp-1a2b3c4d5e6f", TimeSpan.FromHours(2)),
+            Leftover("metadata/.v3.metadata.json.tmp-3a1b2c3d4e5f", TimeSpan.FromHours(2)), Leftover("dt=2025-01-20/.orders_0009_abc.parquet.tmp-4a1b2c3d4e5f", TimeSpan.FromHours(2)),
+        };
+        var recent = Leftover("metadata/.snap-1.avro.tmp-2a3b4c5d6e7f", TimeSpan.FromMinutes(1));
 
         await using var store = new ObjectStoreFactory().Open(lake.Bucket);
         var result = Assert.Single(await new TableMaintenance(store, TimeProvider.System).RunAsync("orders", TimeSpan.FromDays(7), CancellationToken.None));

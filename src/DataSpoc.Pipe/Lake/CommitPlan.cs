@@ -70,8 +70,9 @@ public sealed class CommitPlan
     [JsonPropertyName("state_owner")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public StateOwner? StateOwner { get; set; }
 
     /// <summary>
-    /// The tables whose commit this one waits its turn for (<see cref="LakePaths.TableCommitClaimKey"/>): claimed after the
-    /// journal, released with <see cref="Claimed"/>, so a recovery releases them too.
+    /// The tables whose commit this one waits its turn for (<see cref="LakePaths.TableCommitClaimKey"/>): every table the
+    /// commit writes. Claimed after the journal, released once the manifest holds the commit's entries (or with a rollback),
+    /// so a recovery releases them too.
     /// </summary>
     [JsonPropertyName("table_claims")] public List<string> TableClaims { get; set; } = [];
 

@@ -253,8 +253,13 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             await new Tables.TableFormatCommitter(store, time).CommitAsync(plan, cancellationToken).ConfigureAwait(false);
             // Only once the claimed files are out of their tables (deleted, or removed from the table metadata): a commit
             // that claims one of them after this finds it gone.
-            await ReleaseClaimsAsync(plan, cancellationToken, filesGone: true).ConfigureAwait(false);
+            await ReleaseFileClaimsAsync(plan, cancellationToken, filesGone: true).ConfigureAwait(false);
             await new ManifestStore(store, time).UpdateAsync(m => Apply(m, plan), cancellationToken).ConfigureAwait(false);
+            // The tables' claims only now: the next commit of a table checks what it planned against (the entry's last run,
+            // the files) on the table as this commit left it, manifest entry included, and counts from that entry. Released
+            // before, a replace could set the entry's totals (not this commit in them) and this commit's merge counts then
+            // apply to them; or the entry of a later commit be overwritten by this one's, its Iceberg/Delta pointers older.
+            await ReleaseTableClaimsAsync(plan, cancellationToken).ConfigureAwait(false);
             plan.Phase = CommitPlan.PhaseCataloged;
             await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
         }
@@ -307,7 +312,7 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
 
     /// <summary>
     /// Takes the claim of each of <see cref="CommitPlan.TableClaims"/> (in key order, so two commits never wait for each
-    /// other), waiting while another commit holds it: a commit holds it only from its journal to its table metadata.
+    /// other), waiting while another commit holds it: a commit holds it only from its journal to its manifest entry.
     /// Returns null once all are held, else (after <see cref="TableClaimWait"/>) why not: a claim left by a run that died
     /// stays until the next run of its pipeline rolls that commit back or completes it.
     /// </summary>
@@ -380,16 +385,31 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             .Concat(plan.TableMetadata.SelectMany(t => t.NewColumns.Select(c => LakePaths.ColumnIdClaimKey(t.Prefix, c.Id))));
 
     /// <summary>
-    /// Deletes the claims this plan's run holds (never another run's: a lost claim stays with its holder). When
-    /// <paramref name="filesGone"/> (the commit took the claimed files out of their tables), also the claims' conditional
-    /// write locks: a later claim of such a file fails on the file's absence whoever wins it, so no lock is needed for it
-    /// any more. A rolled-back claim keeps its lock: its file is still in the table, and another commit may claim it.
+    /// Deletes the claims this plan's run holds (never another run's: a lost claim stays with its holder): a commit that
+    /// did not go through (a conflict, a rollback) releases them all at once.
     /// </summary>
-    private async Task ReleaseClaimsAsync(CommitPlan plan, CancellationToken cancellationToken, bool filesGone = false)
+    private async Task ReleaseClaimsAsync(CommitPlan plan, CancellationToken cancellationToken)
+    {
+        await ReleaseTableClaimsAsync(plan, cancellationToken).ConfigureAwait(false);
+        await ReleaseFileClaimsAsync(plan, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Deletes the plan's <see cref="CommitPlan.TableClaims"/> this run holds.</summary>
+    private async Task ReleaseTableClaimsAsync(CommitPlan plan, CancellationToken cancellationToken)
     {
         foreach (var claimKey in plan.TableClaims)
             if (await ClaimHolderAsync(claimKey, cancellationToken).ConfigureAwait(false) == plan.RunId)
                 await store.DeleteAsync(claimKey, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Deletes the claims on the plan's superseded files and new Iceberg field ids this run holds. When
+    /// <paramref name="filesGone"/> (the commit took the claimed files out of their tables), also the claims' conditional
+    /// write locks: a later claim of such a file fails on the file's absence whoever wins it, so no lock is needed for it
+    /// any more. A rolled-back claim keeps its lock: its file is still in the table, and another commit may claim it.
+    /// </summary>
+    private async Task ReleaseFileClaimsAsync(CommitPlan plan, CancellationToken cancellationToken, bool filesGone = false)
+    {
         foreach (var claimKey in ClaimKeys(plan))
         {
             if (await ClaimHolderAsync(claimKey, cancellationToken).ConfigureAwait(false) != plan.RunId) continue;

@@ -683,9 +683,11 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             {
                 // Its writer decided CheckReplace, its files what is kept: another commit since sends it back to plan again.
                 TableBase.WriterMustStay(plan, store, tableKey, manifest.Tables.GetValueOrDefault(tableKey)?.Stats.LastRunId);
-                // An Iceberg/Delta overwrite drops whatever the table holds at its commit: only the files planned with.
-                if (formats != TableFormats.Parquet)
-                    TableBase.MustStay(plan, store, pipeline, stream.Table, tableKey, prefix, await LiveDataFileKeysAsync(pipeline, store, prefix, cancellationToken).ConfigureAwait(false));
+                // An Iceberg/Delta overwrite drops whatever the table holds at its commit: only the files planned with. A plain
+                // replace deletes and keeps the files listed here and counts the kept ones: another commit since (a merge's
+                // files, its rewritten file gone) and the deletions and totals would be of a table that is no more.
+                TableBase.MustStay(plan, store, pipeline, stream.Table, tableKey, prefix, formats != TableFormats.Parquet
+                    ? await LiveDataFileKeysAsync(pipeline, store, prefix, cancellationToken).ConfigureAwait(false) : existing);
             }
             // With table metadata, replaced files stay until maintenance expires the snapshots that still read them.
             // Files landing after this listing are not in it, so they are kept too (no notice: the commit is moments away).
@@ -704,7 +706,10 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             if (formats != TableFormats.Parquet)
                 plan.TableMetadata.Add(TableMetadataFor(pipeline, store, stream, files, [.. runColumns.Select(c => ColumnSchema.LatestColumn(fileSchemas, c.Name))],
                     fileSchemas, ingest.FieldIdsOf(stream.Table), prefix, tableKey, replace, plan.Files.Skip(firstFile).ToList(), merged?.Superseded));
-            if (formats != TableFormats.Parquet) TableBase.Claim(plan, prefix);
+            // Every commit of a table takes its turn, an append too: a replace sets the entry's totals from the files it
+            // listed and kept, so an append landing or entering the manifest during a replace's commit would be counted
+            // twice or not at all; a merge would merge in the files of an append that may still roll back.
+            TableBase.Claim(plan, prefix);
             if (formats.HasFlag(TableFormats.Delta))
             {
                 var (delta, commit, runSchemas) = (new Tables.DeltaTable(store, TimeProvider.System /* reads only */), plan.TableMetadata[^1], files.Select(f => f.Schema).Distinct().ToList());

@@ -378,7 +378,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
                 // Its writer decided CheckReplace, as a whole run's replace (PipelineRunner): another commit since plans again.
                 TableBase.WriterMustStay(plan, store, tableKey, manifest.Tables.GetValueOrDefault(tableKey)?.Stats.LastRunId);
                 // With the table's commit claim held, the files it deletes and keeps must still be the ones listed here: a merge
-                // that committed meanwhile (its claim released before its manifest) rewrote some into files written since.
+                // that committed meanwhile rewrote some into files written since.
                 TableBase.MustStay(plan, store, pipeline, table, tableKey, prefix, existing);
             }
             else

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Lake;
 using DataSpoc.Pipe.Runs;
 using DataSpoc.Pipe.Storage;
 using DataSpoc.Pipe.Tests.Support;
@@ -24,11 +25,11 @@ public sealed class ReplaceBaselineTests : IDisposable
 
     private string Hold => Path.Combine(_lake.Root + "-inputs", "hold");
 
-    private PipelineDefinition Pipeline(string name, string file, bool incremental, TableFormats formats = TableFormats.Parquet) =>
+    private PipelineDefinition Pipeline(string name, string file, bool incremental, TableFormats formats = TableFormats.Parquet, WriteMode mode = WriteMode.Append) =>
         _lake.Pipeline(name, file, p => p with
         {
             Incremental = new IncrementalSettings { Enabled = incremental },
-            Destination = p.Destination with { PartitionBy = PartitionBySettings.None, TableFormat = formats },
+            Destination = p.Destination with { PartitionBy = PartitionBySettings.None, TableFormat = formats, WriteMode = mode },
         }, new JsonObject { ["incremental"] = true, ["hold"] = Hold });
 
     private static Task<RunResult> RunAsync(PipelineDefinition p, bool full, HomePipelines? home = null, PipelineRunner? runner = null) =>
@@ -149,5 +150,75 @@ public sealed class ReplaceBaselineTests : IDisposable
         Assert.Contains(refused.Log.Notices, n => n.StartsWith($"planned the commit again (attempt 2): table test/t was committed by run {appended.Log.RunId} of pipeline 'app'", StringComparison.Ordinal));
         Assert.Contains("was last written by pipeline 'app', which reads another source", refused.Log.Error);
         Assert.Equal([["A", "5", "5", "1001", "1005"], ["R", "20", "20", "1", "20"]], Rows());
+    }
+    private static readonly string ClaimKey = LakePaths.TableCommitClaimKey("raw/test/t/");
+
+    [Fact]
+    public async Task A_full_reload_committing_while_a_merge_publishes_its_commit_keeps_the_merges_files_and_counts_them()
+    {
+        var merging = Pipeline("m", _lake.WriteSinger("base.jsonl", [Schema, .. Records(1, 40, "base")]), incremental: false, mode: WriteMode.Merge);
+        Assert.True((await RunAsync(merging, full: false)).Succeeded);
+        // The merge replaces keys 1..10 and adds 41..50: the table's row count moves by 10.
+        merging = Pipeline("m", _lake.WriteSinger("merge.jsonl", [Schema, .. Records(1, 10, "merged"), .. Records(41, 50, "new")]), incremental: false, mode: WriteMode.Merge);
+        var reload = Pipeline("full", _lake.WriteSinger("reload.jsonl", [Schema, .. Records(1, 40, "R")]), incremental: false);
+
+        // The reload has planned and waits at its commit's first journal write while the merge commits up to its manifest
+        // write (its files landed, the rewritten file deleted, its table metadata written), where the merge stops until the
+        // reload finds the table's commit claim held (it then waits) or, if it never asks for it, has committed.
+        var atManifest = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var mergeGoesOn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task<RunResult>? merge = null;
+        var mergeRunner = MeetingStore.Runner(async key =>
+        {
+            if (key != LakePaths.ManifestKey || atManifest.Task.IsCompleted) return;
+            atManifest.TrySetResult();
+            await mergeGoesOn.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        });
+        var replaced = await RunAsync(reload, full: true, runner: MeetingStore.FindingClaimHeld(_lake.Root, ClaimKey, mergeGoesOn, async key =>
+        {
+            if (!key.StartsWith(".dataspoc/journal/", StringComparison.Ordinal) || merge is not null) return;
+            merge = RunAsync(merging, full: false, runner: mergeRunner);
+            await Task.WhenAny(merge, atManifest.Task).WaitAsync(TimeSpan.FromSeconds(120));
+        }));
+        mergeGoesOn.TrySetResult();
+        var merged = await merge!;
+
+        Assert.True(merged.Succeeded, merged.Log.Error);
+        Assert.True(replaced.Succeeded, replaced.Log.Error);
+        // The merge's files were written after the reload began: kept, named in its log, and counted.
+        Assert.Contains(replaced.Log.Notices, n => n.StartsWith("stream 't': kept ", StringComparison.Ordinal) && n.Contains($"run(s) {merged.Log.RunId}", StringComparison.Ordinal));
+        Assert.Equal([["R", "40", "40", "1", "40"], ["base", "30", "30", "11", "40"], ["merged", "10", "10", "1", "10"], ["new", "10", "10", "41", "50"]], Rows());
+        Assert.Equal(_lake.PlainTableTotals("raw/test/t"), _lake.ManifestTotals("test/t"));
+        Assert.Equal(90, _lake.Manifest().Tables["test/t"].RowCount);
+    }
+
+    [Fact]
+    public async Task An_append_committing_during_a_full_reloads_commit_is_counted_in_the_manifest()
+    {
+        var source = _lake.WriteSinger("source.jsonl", [Schema, .. Records(1, 40, "s")]);
+        var incremental = Pipeline("inc", source, incremental: true);
+        Assert.True((await RunAsync(incremental, full: false)).Succeeded);
+        var reload = Pipeline("full", _lake.WriteSinger("reload.jsonl", [Schema, .. Records(1, 40, "R")]), incremental: false);
+
+        // The reload's files landed (its journal says so next); it waits there until the incremental run finds the table's
+        // commit claim held (it then waits for the reload) or, if it never asks for it, has committed.
+        var reloadGoesOn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task<RunResult>? append = null;
+        var journalWrites = 0;
+        var replaced = await RunAsync(reload, full: true, runner: MeetingStore.Runner(async key =>
+        {
+            if (!key.StartsWith(".dataspoc/journal/", StringComparison.Ordinal) || Interlocked.Increment(ref journalWrites) != 2) return;
+            File.AppendAllLines(source, Records(41, 60, "s"));
+            append = RunAsync(incremental, full: false, runner: MeetingStore.FindingClaimHeld(_lake.Root, ClaimKey, reloadGoesOn));
+            await Task.WhenAny(append, reloadGoesOn.Task).WaitAsync(TimeSpan.FromSeconds(120));
+        }));
+        var appended = await append!;
+
+        Assert.True(replaced.Succeeded, replaced.Log.Error);
+        Assert.True(appended.Succeeded, appended.Log.Error);
+        Assert.Equal(20, appended.Log.TotalRecords);
+        Assert.Equal([["R", "40", "40", "1", "40"], ["s", "20", "20", "41", "60"]], Rows());
+        Assert.Equal(_lake.PlainTableTotals("raw/test/t"), _lake.ManifestTotals("test/t"));
+        Assert.Equal(60, _lake.Manifest().Tables["test/t"].RowCount);
     }
 }

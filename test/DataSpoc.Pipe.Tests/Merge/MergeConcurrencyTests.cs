@@ -150,4 +150,111 @@ public sealed class MergeConcurrencyTests : IDisposable
         Assert.Equal(300, _lake.Manifest().Tables["test/k"].RowCount);
         Assert.Empty(_lake.Keys().Where(k => k.StartsWith(".dataspoc/claims/", StringComparison.Ordinal) && !k.EndsWith(".lck", StringComparison.Ordinal)).ToList());
     }
+    private static readonly string ClaimKey = LakePaths.TableCommitClaimKey("raw/test/k/");
+
+    private List<List<string?>> PlainRows() =>
+        _lake.Query("SELECT v, count(*), count(DISTINCT id) FROM read_parquet('{lake}/raw/test/k/*.parquet') GROUP BY v ORDER BY v");
+
+    [Fact]
+    public async Task An_append_committing_while_a_merge_commits_keeps_every_row_and_the_manifest_counts_the_tables_files()
+    {
+        var baseLoad = _lake.WriteSinger("base.jsonl", [Schema, .. Enumerable.Range(0, 1000).Select(i => Record(i, "base"))]);
+        Assert.True((await TempLake.RunAsync(Pipeline("cA", baseLoad))).Succeeded);
+        // The merge replaces keys 0..99 and adds 2000..2049; the append sends 950..1049, 50 of them keys the table has.
+        var updates = _lake.WriteSinger("updates.jsonl", [Schema, .. Enumerable.Range(0, 100).Select(i => Record(i, "merged")), .. Enumerable.Range(2000, 50).Select(i => Record(i, "new"))]);
+        var appended = _lake.WriteSinger("appended.jsonl", [Schema, .. Enumerable.Range(950, 100).Select(i => Record(i, "appended"))]);
+
+        // The merge stops once its files landed (journal "landed"), until the append finds the table's commit claim held
+        // (it then waits for the merge) or, if it never asks for it, has committed.
+        var mergeLanded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var mergeGoesOn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var journalWrites = 0;
+        var merge = TempLake.RunAsync(Pipeline("cA", updates), runner: MeetingStore.Runner(async () =>
+        {
+            if (Interlocked.Increment(ref journalWrites) != 2) return;
+            mergeLanded.TrySetResult();
+            await mergeGoesOn.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        }));
+        await mergeLanded.Task.WaitAsync(TimeSpan.FromSeconds(120));
+        var append = await TempLake.RunAsync(Pipeline("cB", appended, mode: WriteMode.Append), runner: MeetingStore.FindingClaimHeld(_lake.Root, ClaimKey, mergeGoesOn));
+        mergeGoesOn.TrySetResult();
+        var merged = await merge;
+
+        Assert.True(merged.Succeeded, merged.Log.Error);
+        Assert.True(append.Succeeded, append.Log.Error);
+        // An append keeps its rows as they are (keys 950..999 twice, as after any append to a merge table); the merge's are merged.
+        Assert.Equal([["appended", "100", "100"], ["base", "900", "900"], ["merged", "100", "100"], ["new", "50", "50"]], PlainRows());
+        Assert.Equal(_lake.PlainTableTotals("raw/test/k"), _lake.ManifestTotals("test/k"));
+        Assert.Equal(1150, _lake.Manifest().Tables["test/k"].RowCount);
+        Assert.Empty(_lake.Keys().Where(k => k.StartsWith(".dataspoc/claims/", StringComparison.Ordinal) && !k.EndsWith(".lck", StringComparison.Ordinal)).ToList());
+    }
+
+    [Fact]
+    public async Task A_merge_does_not_merge_in_the_files_of_an_append_that_landed_them_and_then_failed()
+    {
+        var baseLoad = _lake.WriteSinger("base.jsonl", [Schema, .. Enumerable.Range(0, 1000).Select(i => Record(i, "base"))]);
+        Assert.True((await TempLake.RunAsync(Pipeline("cA", baseLoad))).Succeeded);
+        var updates = _lake.WriteSinger("updates.jsonl", [Schema, .. Enumerable.Range(0, 50).Select(i => Record(i, "merged"))]);
+        var appended = _lake.WriteSinger("appended.jsonl", [Schema, .. Enumerable.Range(0, 100).Select(i => Record(i, "appended"))]);
+
+        // The append's file landed; before its journal says so, the merge runs (and plans on that file), then the append's
+        // store fails: the append rolls back (its file deleted, nothing of it committed, its state untouched).
+        Task<RunResult>? merge = null;
+        var mergeWaits = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var journalWrites = 0;
+        var append = await TempLake.RunAsync(Pipeline("cB", appended, mode: WriteMode.Append), runner: MeetingStore.Runner(async key =>
+        {
+            if (!key.StartsWith(".dataspoc/journal/", StringComparison.Ordinal) || Interlocked.Increment(ref journalWrites) != 2) return;
+            merge = TempLake.RunAsync(Pipeline("cA", updates), runner: MeetingStore.FindingClaimHeld(_lake.Root, ClaimKey, mergeWaits));
+            await Task.WhenAny(merge, mergeWaits.Task).WaitAsync(TimeSpan.FromSeconds(120));
+            throw new IOException("the store failed (test)");
+        }));
+        var merged = await merge!;
+
+        Assert.False(append.Succeeded);
+        Assert.Contains("the store failed (test)", append.Log.Error);
+        Assert.True(merged.Succeeded, merged.Log.Error);
+        // None of the failed append's rows: the merge merged with the table as it is without them.
+        Assert.Equal([["base", "950", "950"], ["merged", "50", "50"]], PlainRows());
+        Assert.Equal(_lake.PlainTableTotals("raw/test/k"), _lake.ManifestTotals("test/k"));
+        Assert.Equal(1000, _lake.Manifest().Tables["test/k"].RowCount);
+    }
+
+    [Fact]
+    public async Task Two_merges_of_an_iceberg_and_delta_table_leave_the_manifest_pointing_at_the_tables_current_metadata()
+    {
+        var formats = TableFormats.Iceberg | TableFormats.Delta;
+        var baseLoad = _lake.WriteSinger("base.jsonl", [Schema, .. Enumerable.Range(0, 1000).Select(i => Record(i, "base"))]);
+        Assert.True((await TempLake.RunAsync(Pipeline("cA", baseLoad, formats))).Succeeded);
+        var evens = _lake.WriteSinger("evens.jsonl", [Schema, .. Enumerable.Range(0, 500).Select(i => Record(2 * i, "cA"))]);
+        var odds = _lake.WriteSinger("odds.jsonl", [Schema, .. Enumerable.Range(0, 500).Select(i => Record(2 * i + 1, "cB"))]);
+
+        // cA's commit has written its table metadata and stops before its manifest write, until cB finds the table's
+        // commit claim held (it then waits) or, if it never does, has committed.
+        Task<RunResult>? second = null;
+        var secondWaits = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = await TempLake.RunAsync(Pipeline("cA", evens, formats), runner: MeetingStore.Runner(async key =>
+        {
+            if (key != LakePaths.ManifestKey || second is not null) return;
+            second = TempLake.RunAsync(Pipeline("cB", odds, formats), runner: MeetingStore.FindingClaimHeld(_lake.Root, ClaimKey, secondWaits));
+            await Task.WhenAny(second, secondWaits.Task).WaitAsync(TimeSpan.FromSeconds(120));
+        }));
+        var later = await second!;
+
+        Assert.True(first.Succeeded, first.Log.Error);
+        Assert.True(later.Succeeded, later.Log.Error);
+        var (iceberg, delta) = await TableFormatRowsAsync();
+        List<List<string?>> expected = [["cA", "500", "500"], ["cB", "500", "500"]];
+        Assert.Equal(expected, iceberg);
+        Assert.Equal(expected, delta);
+        // The manifest names the table's current Iceberg metadata and Delta version, and the run that committed last.
+        var entry = _lake.Manifest().Tables["test/k"];
+        var tableDir = Path.Combine(_lake.Root, "raw", "test", "k");
+        var hint = File.ReadAllText(Path.Combine(tableDir, "metadata", "version-hint.text")).Trim();
+        Assert.EndsWith($"/raw/test/k/metadata/v{hint}.metadata.json", entry.IcebergMetadata);
+        var latestDelta = Directory.GetFiles(Path.Combine(tableDir, "_delta_log"), "*.json").Select(Path.GetFileName).Order(StringComparer.Ordinal).Last();
+        Assert.EndsWith($"/raw/test/k/_delta_log/{latestDelta}", entry.DeltaLog);
+        Assert.Equal(later.Log.RunId, entry.Stats.LastRunId);
+        Assert.Equal(1000, entry.RowCount);
+    }
 }

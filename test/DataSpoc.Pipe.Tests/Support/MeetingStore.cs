@@ -42,6 +42,18 @@ public sealed class MeetingStore(IObjectStore inner, Func<string, Task> beforeWr
     public static PipelineRunner Runner(Func<string, Task> beforeWrite) =>
         new(new ObjectStoreFactory().Register("file", (uri, _) => new MeetingStore(new LocalObjectStore(uri), beforeWrite)));
 
+    /// <summary>
+    /// A runner of a file:// lake at <paramref name="lakeRoot"/> that completes <paramref name="found"/> when its commit asks
+    /// for the claim <paramref name="claimKey"/> while another commit holds it (and so waits for it); <paramref name="beforeWrite"/>
+    /// is called before every write too.
+    /// </summary>
+    public static PipelineRunner FindingClaimHeld(string lakeRoot, string claimKey, TaskCompletionSource found, Func<string, Task>? beforeWrite = null) =>
+        Runner(async key =>
+        {
+            if (key == claimKey && File.Exists(Path.Combine(lakeRoot, claimKey))) found.TrySetResult();
+            if (beforeWrite is not null) await beforeWrite(key).ConfigureAwait(false);
+        });
+
     public BucketUri Bucket => inner.Bucket;
 
     public string? LocalRoot => inner.LocalRoot;

@@ -86,6 +86,24 @@ public sealed class TempLake : IDisposable
 
     public Manifest Manifest() => LakeJson.Deserialize<Manifest>(File.ReadAllBytes(Path.Combine(Root, LakePaths.ManifestKey)), "manifest");
 
+    /// <summary>A table's row count, files and bytes as its manifest entry says.</summary>
+    public (long Rows, long Files, long Bytes) ManifestTotals(string tableKey)
+    {
+        var entry = Manifest().Tables[tableKey];
+        return (entry.RowCount, entry.Stats.Files, entry.Stats.Bytes);
+    }
+
+    /// <summary>
+    /// What a plain Parquet table's folder (<c>raw/test/k</c>) holds: the rows DuckDB reads from its data files, how many
+    /// there are and their bytes, to compare with <see cref="ManifestTotals"/>.
+    /// </summary>
+    public (long Rows, long Files, long Bytes) PlainTableTotals(string folder)
+    {
+        var files = Directory.EnumerateFiles(Path.Combine(Root, folder), "*.parquet", SearchOption.AllDirectories).ToList();
+        var rows = files.Count == 0 ? 0 : long.Parse(Query($"SELECT count(*) FROM read_parquet('{{lake}}/{folder}/**/*.parquet')")[0][0]!, System.Globalization.CultureInfo.InvariantCulture);
+        return (rows, files.Count, files.Sum(f => new FileInfo(f).Length));
+    }
+
     public JsonNode? State(string pipeline) =>
         File.Exists(Path.Combine(Root, LakePaths.StateKey(pipeline))) ? JsonNode.Parse(File.ReadAllText(Path.Combine(Root, LakePaths.StateKey(pipeline)))) : null;
 

@@ -7,8 +7,8 @@ namespace DataSpoc.Pipe.Cli.Infrastructure;
 /// The crontab lines this tool writes: one per scheduled pipeline, tagged <c># dataspoc-pipe:&lt;name&gt;@&lt;home&gt;</c>,
 /// and one more per pipeline with <c>schedule.maintain</c>, tagged <c># dataspoc-pipe-maintain:&lt;name&gt;@&lt;home&gt;</c>,
 /// so install/remove touch only ours (and only this home's; <see cref="CrontabEntries"/> finds them), and guarded by
-/// <c>flock -n</c> on the pipeline's one lock file so a run or maintain still going when the next one is due makes the
-/// next one skip instead of overlapping.
+/// <c>flock</c> on the pipeline's one lock file so they never overlap: a run due while another run or a maintain goes on
+/// skips (<c>-n</c>), a maintain waits for it (<c>-w</c>, <see cref="CrontabEntries.MaintainLockWait"/>).
 /// </summary>
 internal static class CronEntries
 {

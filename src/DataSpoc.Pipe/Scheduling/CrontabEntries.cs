@@ -57,11 +57,20 @@ public static class CrontabEntries
 
     /// <summary>
     /// The command of a pipeline's <c>maintain</c> line (<c>schedule.maintain</c>): as <see cref="CommandWords(string, string, string, IReadOnlyList{string})"/>,
-    /// under the same lock file (so a maintain and a run of the pipeline never overlap: whichever comes second skips) and
-    /// into the same log, running <c>maintain &lt;name&gt;</c> with <see cref="MaintainArguments"/>.
+    /// under the same lock file (so a maintain and a run of the pipeline never overlap) and into the same log, running
+    /// <c>maintain &lt;name&gt;</c> with <see cref="MaintainArguments"/>. It waits for the lock (<see cref="MaintainLockWait"/>)
+    /// where a run skips: a daily maintain falls on a minute a frequent run fires at too (<c>0 3 * * *</c> beside
+    /// <c>*/5 * * * *</c>), and skipping would leave the tables unmaintained day after day without a word in the log.
     /// </summary>
     public static IReadOnlyList<string> MaintainCommandWords(string homeRoot, string pipeline, string path, IReadOnlyList<string> program, MaintainSchedule maintain) =>
         CommandWords(homeRoot, pipeline, path, program, ["maintain", pipeline, .. MaintainArguments(maintain)]);
+
+    /// <summary>Seconds a maintain line waits for the pipeline's lock file (a run going on) before it gives up.</summary>
+    public const int MaintainLockWait = 3600;
+
+    /// <summary><c>flock</c>'s options on a line running <paramref name="verb"/>: a run skips when the lock is held, a maintain waits.</summary>
+    private static string[] FlockOptions(string verb) =>
+        verb == "maintain" ? ["-w", MaintainLockWait.ToString(System.Globalization.CultureInfo.InvariantCulture)] : ["-n"];
 
     /// <summary>The options of <c>maintain</c> that <paramref name="maintain"/> asks for: <c>--expire-older-than &lt;age&gt; [--compact [--target-file-mb N]]</c>.</summary>
     public static IReadOnlyList<string> MaintainArguments(MaintainSchedule maintain)
@@ -77,7 +86,7 @@ public static class CrontabEntries
         var home = PipeHome.Canonical(homeRoot);
         var logs = Path.Combine(home, "logs");
         var log = Path.Combine(logs, pipeline + ".log");
-        return ["PATH=" + path, PipeHome.EnvironmentVariable + "=" + home, "flock", "-n", Path.Combine(logs, pipeline + ".lock"),
+        return ["PATH=" + path, PipeHome.EnvironmentVariable + "=" + home, "flock", .. FlockOptions(command[0]), Path.Combine(logs, pipeline + ".lock"),
             .. program, .. command, "--rotate-log", log, ">>", log, "2>&1"];
     }
 
@@ -107,11 +116,12 @@ public static class CrontabEntries
             : $"the crontab line's command is not the one schedule install writes now: {reinstall}";
     }
 
-    /// <summary>The words that start this tool in a command of <see cref="CommandWords(string, string, string, IReadOnlyList{string})"/>'s shape: between <c>flock -n &lt;lock&gt;</c> and <paramref name="verb"/> (<c>run</c> or <c>maintain</c>).</summary>
+    /// <summary>The words that start this tool in a command of <see cref="CommandWords(string, string, string, IReadOnlyList{string})"/>'s shape: between <c>flock &lt;options&gt; &lt;lock&gt;</c> and <paramref name="verb"/> (<c>run</c> or <c>maintain</c>).</summary>
     private static List<string>? ProgramOf(List<string> words, string verb)
     {
-        const int start = 5;
-        if (words.Count <= start || words[2] != "flock" || words[3] != "-n") return null;
+        var options = FlockOptions(verb);
+        var start = 3 + options.Length + 1;
+        if (words.Count <= start || words[2] != "flock" || !words.Skip(3).Take(options.Length).SequenceEqual(options, StringComparer.Ordinal)) return null;
         var at = words.IndexOf(verb, start);
         return at > start ? words[start..at] : null;
     }

@@ -62,6 +62,9 @@ public sealed class PipelineNameTests : IDisposable
         var zero = CliProcess.Run(_home, "maintain", "shop", "--expire-older-than", "0s");
         Assert.True(zero.ExitCode == 2, zero.ToString());
         Assert.Contains("--expire-older-than: '0s' is zero: give a duration greater than zero", zero.Stderr);
+        var huge = CliProcess.Run(_home, "maintain", "shop", "--expire-older-than", "1e300");
+        Assert.True(huge.ExitCode == 2, huge.ToString());
+        Assert.Contains("--expire-older-than: '1e300' is longer than 36500d (100 years)", huge.Stderr);
         // tap's usage errors had no "error: " prefix.
         var tap = CliProcess.Run(_home, "tap", "nosuch", "--config", "c.json");
         Assert.Equal(2, tap.ExitCode);

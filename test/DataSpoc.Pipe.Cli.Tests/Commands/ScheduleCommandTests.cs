@@ -524,9 +524,9 @@ public sealed class ScheduleCommandTests : IDisposable
         var (run, maintain) = (lines[3], lines[4]);
         Assert.StartsWith("*/15 * * * * PATH=", run);
         Assert.EndsWith($"# dataspoc-pipe:orders@{_home.Home}", run);
-        // Same lock file and log as the run line: a maintain and a run never overlap (whichever comes second skips).
+        // Same lock file and log as the run line: a maintain and a run never overlap (a run skips, a maintain waits).
         Assert.StartsWith("0 3 * * * PATH=", maintain);
-        Assert.Contains($"DATASPOC_PIPE_HOME={_home.Home} flock -n {_home.Home}/logs/orders.lock ", maintain);
+        Assert.Contains($"DATASPOC_PIPE_HOME={_home.Home} flock -w 3600 {_home.Home}/logs/orders.lock ", maintain);
         Assert.Contains($" maintain orders --expire-older-than 2d --compact --target-file-mb 64 --rotate-log {_home.Home}/logs/orders.log >> {_home.Home}/logs/orders.log 2>&1 # dataspoc-pipe-maintain:orders@{_home.Home}", maintain);
         Assert.Contains(" maintain archive --expire-older-than 7d --rotate-log ", lines[2]);
         Assert.EndsWith($"# dataspoc-pipe-maintain:archive@{_home.Home}", lines[2]);
@@ -605,6 +605,17 @@ public sealed class ScheduleCommandTests : IDisposable
         var orders = Path.Combine(_home.Lake, "raw", "shop_tap", "orders");
         Assert.Equal(3, Directory.GetFiles(orders, "*.parquet", SearchOption.AllDirectories).Length);
 
+        // A run holds the pipeline's lock when the maintain is due (a daily maintain falls on a minute a frequent run
+        // fires at too): the maintain waits for it. With `flock -n` it skipped, silently, day after day.
+        var lockFile = Path.Combine(_home.Home, "logs", "shop.lock");
+        Directory.CreateDirectory(Path.GetDirectoryName(lockFile)!);
+        using var holder = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("flock", [lockFile, "sleep", "3"]) { UseShellExecute = false })!;
+        var held = System.Diagnostics.Stopwatch.StartNew();
+        while (FlockFree(lockFile))
+        {
+            Assert.True(held.Elapsed < TimeSpan.FromSeconds(10), "the stand-in run never took the lock");
+            Thread.Sleep(20);
+        }
         var psi = new System.Diagnostics.ProcessStartInfo("sh", ["-c", command]) { UseShellExecute = false };
         _home.Apply(psi.Environment);
         using (var process = System.Diagnostics.Process.Start(psi)!)
@@ -612,6 +623,7 @@ public sealed class ScheduleCommandTests : IDisposable
             Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)));
             Assert.Equal(0, process.ExitCode);
         }
+        Assert.True(holder.HasExited, "the maintain ran while the run held the lock");
 
         // Compacted into one file, the three it replaced expired and deleted; every row is still there.
         Assert.Single(Directory.GetFiles(orders, "*.parquet", SearchOption.AllDirectories));
@@ -619,6 +631,14 @@ public sealed class ScheduleCommandTests : IDisposable
         var log = File.ReadAllText(Path.Combine(_home.Home, "logs", "shop.log"));
         Assert.StartsWith("shop: maintain started ", log);
         Assert.Contains("compacted files", log);
+    }
+
+    /// <summary>Whether nobody holds <paramref name="lockFile"/> (<c>flock -n</c> takes it and lets go at once).</summary>
+    private static bool FlockFree(string lockFile)
+    {
+        using var probe = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("flock", ["-n", lockFile, "true"]) { UseShellExecute = false })!;
+        probe.WaitForExit();
+        return probe.ExitCode == 0;
     }
 
     [Fact]

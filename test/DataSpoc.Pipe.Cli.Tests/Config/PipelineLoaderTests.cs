@@ -254,6 +254,8 @@ public sealed class PipelineLoaderTests : IDisposable
     [InlineData("  maintain:\n    cron:\n", "schedule.maintain.cron", 7, "must not be empty")]
     [InlineData("  maintain:\n    compact: true\n", "schedule.maintain.cron", 7, "is required")]
     [InlineData("  maintain:\n    cron: \"0 3 * * *\"\n    expire_older_than: 0.0001\n", "schedule.maintain.expire_older_than", 8, "whole milliseconds")]
+    [InlineData("  maintain:\n    cron: \"0 3 * * *\"\n    expire_older_than: 1e300\n", "schedule.maintain.expire_older_than", 8, "at most 100 years")]
+    [InlineData("  maintain:\n    cron: \"0 3 * * *\"\n    expire_older_than: 1000000d\n", "schedule.maintain.expire_older_than", 8, "at most 100 years")]
     [InlineData("  maintain:\n    cron: \"0 3 * * *\"\n    compact: maybe\n", "schedule.maintain.compact", 8, "expected true or false, got 'maybe'")]
     [InlineData("  maintain:\n    cron: \"0 3 * * *\"\n    compact: true\n    target_file_mb: 0\n", "schedule.maintain.target_file_mb", 9, "expected a positive whole number")]
     [InlineData("  maintain:\n    cron: \"0 3 * * *\"\n    target_file_mb: 64\n", "schedule.maintain.target_file_mb", 8, "sizes the files compaction writes: add compact: true")]
@@ -419,6 +421,19 @@ public sealed class PipelineLoaderTests : IDisposable
         Assert.Equal($"'{text}' is zero: give a duration greater than zero (e.g. 7d)", Durations.Problem(text, "7d"));
         Assert.Equal("'5x' is not a duration (e.g. 7d)", Durations.Problem("5x", "7d"));
         Assert.Null(Durations.Problem("7d", "7d"));
+    }
+
+    [Theory]
+    [InlineData("1e300")]
+    [InlineData("99999999999d")]
+    [InlineData("36501d")]
+    public void An_age_beyond_a_hundred_years_is_refused_as_too_long_not_thrown_as_an_overflow(string text)
+    {
+        // TimeSpan overflowed (an unhandled OverflowException), or "now minus the age" left the calendar at maintain time.
+        Assert.False(Durations.TryParse(text, out _));
+        Assert.Equal($"'{text}' is longer than 36500d (100 years), the longest duration taken", Durations.Problem(text, "7d"));
+        Assert.True(Durations.TryParse("36500d", out var longest));
+        Assert.Equal(Durations.Longest, longest);
     }
 }
 

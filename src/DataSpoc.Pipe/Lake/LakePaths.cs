@@ -197,29 +197,52 @@ public static class LakePaths
         "dt=" + (date is { } d ? d.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) : HiveNullPartition);
 
     /// <summary>
-    /// <c>&lt;table&gt;_&lt;NNNN&gt;_&lt;run&gt;.parquet</c>. The run id makes the name unique: two pipelines writing one
-    /// table at the same time both continue after the same highest index, and must still never pick the same key
-    /// (a store may not be able to refuse the second writer, e.g. a multipart upload on Ceph RGW).
+    /// <c>&lt;stem&gt;_&lt;NNNN&gt;_&lt;run&gt;.parquet</c>, the stem being the table's name (<see cref="DataFileStem"/>). The run
+    /// id makes the name unique: two pipelines writing one table at the same time both continue after the same highest
+    /// index, and must still never pick the same key (a store may not be able to refuse the second writer, e.g. a
+    /// multipart upload on Ceph RGW).
     /// </summary>
     public static string DataFileName(string table, int index, string runId) =>
-        table + "_" + index.ToString("0000", CultureInfo.InvariantCulture) + "_" + runId + ".parquet";
+        DataFileStem(table) + "_" + index.ToString("0000", CultureInfo.InvariantCulture) + "_" + runId + ".parquet";
+
+    /// <summary>
+    /// How a table's data file names start: its name, or <c>part</c> and its name when that starts with <c>.</c> or
+    /// <c>_</c> (Airbyte's <c>_airbyte_raw_users</c>, Stitch's <c>_sdc_rejected</c>): Spark, Hive, Trino and pyarrow take
+    /// such names as hidden when they list a folder (as our temp files are meant to be), so the table would read empty.
+    /// </summary>
+    public static string DataFileStem(string table) => table.Length > 0 && table[0] is '.' or '_' ? "part" + table : table;
 
     /// <summary>
     /// The index in a data file's name (<c>orders_0007_1a2b3c4d.parquet</c> and the older <c>orders_0007.parquet</c> -> 7)
-    /// or -1 when the name is not one of ours.
+    /// or -1 when the name is not one of ours. A table whose stem is not its name also takes the names earlier builds gave
+    /// its files (the bare name, <c>_x_0007_1a2b3c4d.parquet</c>).
     /// </summary>
-    public static int DataFileIndex(string table, string fileName)
+    public static int DataFileIndex(string table, string fileName) => ParseDataFileName(table, fileName).Index;
+
+    /// <summary>The run id in a data file's name (<c>orders_0007_1a2b3c4d.parquet</c> -> <c>1a2b3c4d</c>); null for older names without one, or a name not of the table.</summary>
+    public static string? DataFileRunId(string table, string fileName) => ParseDataFileName(table, fileName).RunId;
+
+    private static (int Index, string? RunId) ParseDataFileName(string table, string fileName)
     {
-        if (!fileName.StartsWith(table + "_", StringComparison.Ordinal) || !fileName.EndsWith(".parquet", StringComparison.Ordinal)) return -1;
-        var rest = fileName.AsSpan(table.Length + 1, fileName.Length - table.Length - 1 - ".parquet".Length);
+        var stem = DataFileStem(table);
+        var parsed = ParseDataFileName(stem, table, fileName);
+        return parsed.Index >= 0 || stem == table ? parsed : ParseDataFileName(table, table, fileName);
+    }
+
+    private static (int Index, string? RunId) ParseDataFileName(string stem, string table, string fileName)
+    {
+        if (!fileName.StartsWith(stem + "_", StringComparison.Ordinal) || !fileName.EndsWith(".parquet", StringComparison.Ordinal)) return (-1, null);
+        var rest = fileName.AsSpan(stem.Length + 1, fileName.Length - stem.Length - 1 - ".parquet".Length);
+        string? runId = null;
         var underscore = rest.IndexOf('_');
         if (underscore >= 0)
         {
             var run = rest[(underscore + 1)..];
-            if (run.Length == 0 || run.ContainsAnyExcept(RunIdCharacters)) return -1;
+            if (run.Length == 0 || run.ContainsAnyExcept(RunIdCharacters)) return (-1, null);
+            runId = run.ToString();
             rest = rest[..underscore];
         }
-        return rest.Length >= 4 && int.TryParse(rest, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : -1;
+        return rest.Length >= 4 && int.TryParse(rest, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? (n, runId) : (-1, null);
     }
 
     private static readonly System.Buffers.SearchValues<char> RunIdCharacters =

@@ -76,13 +76,7 @@ public static class ReplaceBaseline
     }
 
     /// <summary>The run id in a data file's name (<c>orders_0007_1a2b3c4d.parquet</c> -> <c>1a2b3c4d</c>; "?" for older names without one).</summary>
-    private static string RunIdOf(string table, string key)
-    {
-        var name = key[(key.LastIndexOf('/') + 1)..];
-        var rest = name[(table.Length + 1)..^".parquet".Length];
-        var underscore = rest.IndexOf('_');
-        return underscore < 0 ? "?" : rest[(underscore + 1)..];
-    }
+    private static string RunIdOf(string table, string key) => LakePaths.DataFileRunId(table, key[(key.LastIndexOf('/') + 1)..]) ?? "?";
 }
 
 /// <summary>Files a replace kept (another run wrote them after it began): added to the table's totals in the manifest.</summary>

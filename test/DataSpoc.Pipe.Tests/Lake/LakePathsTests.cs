@@ -41,6 +41,13 @@ public class LakePathsTests
         Assert.Equal("dt=2025-01-20", LakePaths.PartitionFolder(new DateOnly(2025, 1, 20)));
         Assert.Equal("dt=__HIVE_DEFAULT_PARTITION__", LakePaths.PartitionFolder(null));
         Assert.Equal("orders_0007_1a2b3c4d.parquet", LakePaths.DataFileName("orders", 7, "1a2b3c4d"));
+        // Names a folder reader would take as hidden get "part" before them; an earlier build's bare name still counts.
+        Assert.Equal("part_sdc_rejected_0007_1a2b3c4d.parquet", LakePaths.DataFileName("_sdc_rejected", 7, "1a2b3c4d"));
+        Assert.Equal("part.hid_0000_1a2b3c4d.parquet", LakePaths.DataFileName(".hid", 0, "1a2b3c4d"));
+        Assert.Equal(7, LakePaths.DataFileIndex("_sdc_rejected", "part_sdc_rejected_0007_1a2b3c4d.parquet"));
+        Assert.Equal(6, LakePaths.DataFileIndex("_sdc_rejected", "_sdc_rejected_0006_1a2b3c4d.parquet"));
+        Assert.Equal("1a2b3c4d", LakePaths.DataFileRunId("_sdc_rejected", "_sdc_rejected_0006_1a2b3c4d.parquet"));
+        Assert.Equal(-1, LakePaths.DataFileIndex("sdc_rejected", "part_sdc_rejected_0007_1a2b3c4d.parquet"));
         Assert.Equal(7, LakePaths.DataFileIndex("orders", "orders_0007_1a2b3c4d.parquet"));
         Assert.Equal(12345, LakePaths.DataFileIndex("orders", "orders_12345.parquet"));
         Assert.Equal(-1, LakePaths.DataFileIndex("orders", "orders_0007_.parquet"));

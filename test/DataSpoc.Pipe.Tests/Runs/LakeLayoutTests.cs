@@ -78,12 +78,39 @@ public class LakeLayoutTests
     }
 
     [Fact]
+    public async Task A_table_named_with_a_leading_underscore_gets_data_files_that_folder_readers_do_not_take_as_hidden()
+    {
+        // Airbyte's _airbyte_raw_users, Stitch's _sdc_rejected: files named after the table started with '_', which Spark,
+        // Hive, Trino and pyarrow skip as hidden when they list a folder, so the table read empty there.
+        using var lake = new TempLake();
+        var first = await TempLake.RunAsync(lake.Pipeline("raw", lake.WriteSinger("a.singer", Orders(1, 3, "_airbyte_raw_users"))));
+        Assert.True(first.Succeeded, first.Log.Error);
+        Assert.Equal([$"raw/test/_airbyte_raw_users/dt={Today}/part_airbyte_raw_users_0000_{first.Log.RunId}.parquet"], lake.ParquetKeys());
+        // What a folder reader takes (every name not starting with '.' or '_') is every row.
+        var folder = Path.Combine(lake.Root, "raw/test/_airbyte_raw_users", $"dt={Today}");
+        var visible = Directory.GetFiles(folder).Where(f => Path.GetFileName(f)[0] is not ('.' or '_')).ToList();
+        Assert.Equal([["3"]], lake.Query($"select count(*) from read_parquet(['{string.Join("','", visible)}'])"));
+
+        // A lake an earlier build wrote names the file after the table alone: it stays the table's, and is counted on.
+        var earlier = Path.Combine(folder, "_airbyte_raw_users_0000_0ld0ld00.parquet");
+        File.Move(Path.Combine(lake.Root, lake.ParquetKeys()[0]), earlier);
+        Assert.True((await TempLake.RunAsync(lake.Pipeline("raw", lake.WriteSinger("b.singer", Orders(4, 5, "_airbyte_raw_users"))))).Succeeded);
+        Assert.Equal([$"raw/test/_airbyte_raw_users/dt={Today}/_airbyte_raw_users_0000.parquet", $"raw/test/_airbyte_raw_users/dt={Today}/part_airbyte_raw_users_0001.parquet"],
+            WithoutRunIds(lake.ParquetKeys()).Order(StringComparer.Ordinal));
+        var full = await TempLake.RunAsync(lake.Pipeline("raw", lake.WriteSinger("c.singer", Orders(10, 11, "_airbyte_raw_users"))), full: true);
+        Assert.True(full.Succeeded, full.Log.Error);
+        Assert.Equal([$"raw/test/_airbyte_raw_users/dt={Today}/part_airbyte_raw_users_0002.parquet"], WithoutRunIds(lake.ParquetKeys()));
+        Assert.Equal([["10"], ["11"]], lake.Query("select id from read_parquet('{lake}/raw/test/_airbyte_raw_users/*/*.parquet') order by id"));
+        Assert.Equal(2L, lake.Manifest().Tables["test/_airbyte_raw_users"].RowCount);
+    }
+
+    [Fact]
     public async Task A_stream_named_with_dot_dot_slashes_stays_inside_its_source_folder()
     {
         using var lake = new TempLake();
         var result = await TempLake.RunAsync(lake.Pipeline("escape", lake.WriteSinger("a.singer", Orders(1, 1, "../../x"))));
         Assert.True(result.Succeeded, result.Log.Error);
-        Assert.Equal([$"raw/test/.._.._x/dt={Today}/.._.._x_0000.parquet"], WithoutRunIds(lake.ParquetKeys()));
+        Assert.Equal([$"raw/test/.._.._x/dt={Today}/part.._.._x_0000.parquet"], WithoutRunIds(lake.ParquetKeys()));
         Assert.All(lake.Keys(), k => Assert.False(k.StartsWith("..") || k.Contains("/../")));
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Lake;
 using DataSpoc.Pipe.Parquet;
 using DataSpoc.Pipe.Storage;
 using Microsoft.Extensions.FileSystemGlobbing;
@@ -202,7 +203,7 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
         if (i < 0) return file.BaseName;
         var folder = folders[i];
         var partitioned = i < folders.Length - 1;
-        return partitioned || file.BaseName.StartsWith(folder, StringComparison.Ordinal) || IsPartFileName(file.FileName) ? folder : file.BaseName;
+        return partitioned || file.BaseName.StartsWith(folder, StringComparison.Ordinal) || LakePaths.DataFileIndex(folder, file.FileName) >= 0 || IsPartFileName(file.FileName) ? folder : file.BaseName;
     }
 
     /// <summary>

@@ -61,7 +61,7 @@ public sealed record BucketUri(string Scheme, string Bucket, string Prefix, stri
         {
             if (!rest.StartsWith('/'))
                 throw new FormatException($"bucket '{uri}' must be an absolute path: file:///abs/dir");
-            var full = ResolveLocalPath(rest).TrimEnd('/');
+            var full = ResolveLocalPath(uri, rest).TrimEnd('/');
             if (full.Length == 0)
                 throw new FormatException($"bucket '{uri}' cannot be the root directory");
             RefuseUriDelimiters(uri, full);
@@ -87,16 +87,47 @@ public sealed record BucketUri(string Scheme, string Bucket, string Prefix, stri
     }
 
     /// <summary>
-    /// An absolute local path resolved as the system resolves it. Without a <c>..</c> segment that is the path without
-    /// its empty and <c>.</c> segments (symbolic links stay in it: the manifest's locations of existing lakes say so).
-    /// With one, the kernel's walk: each segment in turn, a symbolic link replaced by its target, and <c>..</c> the parent
-    /// of the folder reached so far, through the links on the way; with <c>link -&gt; real/sub</c>, <c>link/../x</c> is
-    /// <c>real/x</c>, where <c>Path.GetFullPath</c> (lexical) would say <c>x</c>, a folder a reader opening the same URI
-    /// through the system never finds. Segments past the existing folders are taken as written (mkdir -p makes them).
+    /// An absolute local path resolved as the system resolves it, keeping every symbolic link the system does not need
+    /// to follow: the manifest's locations name a lake's folder the way its bucket is written (existing lakes' locations
+    /// keep their links), so two spellings of one folder must give one form. Without a <c>..</c> segment that is the path
+    /// without its empty and <c>.</c> segments. A <c>..</c> goes up from the folder the kernel has reached, i.e. through
+    /// the links on the way: with <c>link -&gt; real/sub</c>, <c>link/../x</c> is <c>real/x</c>, where
+    /// <c>Path.GetFullPath</c> (lexical) would say <c>x</c>, a folder a reader opening the same URI never finds. Where
+    /// going up as written reaches the same folder (no link, or <c>x -&gt; y</c> beside it), the path keeps its spelling,
+    /// so <c>/data/x/../lake</c> is <c>/data/lake</c>, link <c>lake</c> included, as <c>/data/lake</c> is; the segments
+    /// after the last <c>..</c> are never resolved. Segments past the existing folders are taken as written (mkdir -p
+    /// makes them). A folder the kernel cannot go up from (a link loop, a dangling link, a file) is refused.
     /// </summary>
-    private static string ResolveLocalPath(string path)
+    private static string ResolveLocalPath(string uri, string path)
     {
         if (!path.Split('/').Contains("..")) return Path.GetFullPath(path);
+        var current = "";
+        foreach (var segment in path.Split('/'))
+        {
+            if (segment is "" or ".") continue;
+            if (segment != "..")
+            {
+                current += "/" + segment;
+                continue;
+            }
+            if (current.Length == 0) continue; // '/..' is '/'
+            var physicalParent = ParentOf(PhysicalPath(uri, current));
+            var writtenParent = ParentOf(current);
+            current = PhysicalPath(uri, writtenParent) == physicalParent ? writtenParent : physicalParent;
+        }
+        return current.Length == 0 ? "/" : current;
+    }
+
+    private static string ParentOf(string path) => path[..Math.Max(0, path.LastIndexOf('/'))];
+
+    /// <summary>
+    /// The folder <paramref name="path"/> (absolute, without '.' or '..' segments) really is: the kernel's walk, each
+    /// segment in turn, a symbolic link replaced by its target, and '..' in a target the parent of the folder reached so
+    /// far. A '..' goes up from this path, so each of its existing segments must be a folder, as the kernel requires; a
+    /// segment that does not exist ends the links (the rest is taken as written).
+    /// </summary>
+    private static string PhysicalPath(string uri, string path)
+    {
         var pending = new Stack<string>(path.Split('/').Reverse());
         var current = "";
         var links = 0;
@@ -105,23 +136,48 @@ public sealed record BucketUri(string Scheme, string Bucket, string Prefix, stri
             if (segment is "" or ".") continue;
             if (segment == "..")
             {
-                current = current[..Math.Max(0, current.LastIndexOf('/'))];
+                current = ParentOf(current);
                 continue;
             }
             var next = current + "/" + segment;
             string? target;
             try { target = new FileInfo(next).LinkTarget; }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { target = null; }
-            // The kernel gives up after 40 links (ELOOP); the lexical form is then as good as any.
-            if (target is null || ++links > 40)
+            if (target is null)
             {
+                if (File.Exists(next))
+                    throw new FormatException($"bucket '{uri}': '{next}' is a file, not a folder a '..' can go up from");
                 current = next;
                 continue;
             }
+            // The kernel refuses such a link (ELOOP, ENOENT, ENOTDIR) where a '..' follows it; picking a folder anyway
+            // would land the lake where no reader opening the same URI looks (or create the missing target's folders).
+            if (++links > 40 || !Directory.Exists(next))
+                throw new FormatException($"bucket '{uri}': '{next}' is a symbolic link to '{target}', {LinkProblem(next)}: a '..' cannot go up from it");
             foreach (var part in target.Split('/').Reverse()) pending.Push(part);
             if (target.StartsWith('/')) current = "";
         }
-        return current.Length == 0 ? "/" : current;
+        return current;
+    }
+
+    /// <summary>Why the symbolic link <paramref name="link"/> leads to no folder (only for the message: the chain is
+    /// followed as written, the kernel's answer was already no).</summary>
+    private static string LinkProblem(string link)
+    {
+        var path = link;
+        try
+        {
+            for (var links = 0; new FileInfo(path).LinkTarget is { } target; links++)
+            {
+                if (links == 40) return "a loop of symbolic links";
+                path = Path.GetFullPath(target, Path.GetDirectoryName(path)!);
+            }
+        }
+        catch (IOException)
+        {
+            return "a loop of symbolic links";
+        }
+        return File.Exists(path) ? "which is a file, not a folder" : "which does not exist";
     }
 
     /// <summary>

@@ -93,4 +93,64 @@ public sealed class BucketUriTests
             Directory.Delete(root, recursive: true);
         }
     }
+
+    [Fact]
+    public void A_local_path_with_dot_dot_keeps_the_links_the_system_need_not_follow_so_both_spellings_name_one_bucket()
+    {
+        var root = Directory.CreateTempSubdirectory("dsp-bucket-link-").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(root, "real", "sub"));
+            Directory.CreateDirectory(Path.Combine(root, "data", "x"));
+            File.CreateSymbolicLink(Path.Combine(root, "data", "lake"), root + "/real/sub");
+            // A link into the same folder: going up from it reaches 'data' as going up from its name does.
+            File.CreateSymbolicLink(Path.Combine(root, "data", "y"), "x");
+            var plain = BucketUri.Parse("file://" + root + "/data/lake").Canonical;
+
+            Assert.Equal("file://" + root + "/data/lake", plain);
+            Assert.Equal(plain, BucketUri.Parse("file://" + root + "/data/x/../lake").Canonical);
+            Assert.Equal(plain, BucketUri.Parse("file://" + root + "/data/y/../lake/").Canonical);
+            Assert.Equal(plain, BucketUri.Parse("file://" + root + "/data/new/../x/../lake").Canonical);
+            // Links before a '..' that leads elsewhere are followed; those after the last '..' are kept.
+            Assert.Equal("file://" + root + "/real/lake", BucketUri.Parse("file://" + root + "/data/lake/../lake").Canonical);
+            Assert.Equal(plain + "/z", BucketUri.Parse("file://" + root + "/data/lake/../../data/lake/z").Canonical);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_dot_dot_after_a_link_loop_a_dangling_link_or_a_file_is_refused_naming_the_bucket_and_the_segment()
+    {
+        var root = Directory.CreateTempSubdirectory("dsp-bucket-link-").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(root, "a"));
+            File.WriteAllText(Path.Combine(root, "a", "file"), "x");
+            File.CreateSymbolicLink(Path.Combine(root, "loop"), "loop");
+            File.CreateSymbolicLink(Path.Combine(root, "dang"), root + "/nonexist/deep");
+            File.CreateSymbolicLink(Path.Combine(root, "tofile"), "a/file");
+
+            foreach (var (segment, why) in new[]
+            {
+                ("loop", "a loop of symbolic links"), ("dang", "which does not exist"), ("tofile", "which is a file, not a folder"),
+            })
+            {
+                var uri = "file://" + root + "/" + segment + "/../x";
+                var error = Assert.Throws<FormatException>(() => BucketUri.Parse(uri));
+                Assert.Contains($"bucket '{uri}'", error.Message);
+                Assert.Contains($"'{root}/{segment}' is a symbolic link", error.Message);
+                Assert.Contains(why, error.Message);
+            }
+            var onFile = Assert.Throws<FormatException>(() => BucketUri.Parse("file://" + root + "/a/file/../y"));
+            Assert.Contains($"'{root}/a/file' is a file", onFile.Message);
+            Assert.False(Directory.Exists(Path.Combine(root, "nonexist")));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
 }

@@ -217,4 +217,25 @@ public sealed class SplitRunCommitTests(PostgresServer server) : IDisposable
         Assert.Equal(landed, _lake.ParquetKeys());
         Assert.Equal([["v1", "300", "300"]], Rows());
     }
+    [Fact]
+    public async Task A_split_run_staged_partitioned_is_not_committed_after_partition_by_changed_to_none_beside_the_unpartitioned_files()
+    {
+        var db = await ItemsAsync();
+        var plain = Split(db, incremental: true);
+        Assert.True((await new PipelineRunner(new ObjectStoreFactory()).RunAsync(plain, Options(), CancellationToken.None)).Succeeded);
+        var landed = _lake.ParquetKeys();
+        await server.ExecuteAsync(db, "INSERT INTO items SELECT g, 'v2' FROM generate_series(301, 330) g");
+
+        // The parts are staged in dt= folders; the last part's commit is refused (the table is unpartitioned). The user then
+        // sets partition_by: none, as the refusal suggests, and commits the staged parts.
+        var parts = await PartsAsync(Split(db, incremental: true, partitionBy: PartitionBySettings.ExtractionDate), "append-2", new PipelineRunner(new ObjectStoreFactory()));
+        Assert.False(parts.Succeeded);
+        var committed = await new PipelineRunner(new ObjectStoreFactory()).CommitPartsAsync(plain, "append-2", null, CancellationToken.None);
+
+        Assert.False(committed.Succeeded);
+        Assert.Contains("split run append-2 of pipeline 'items': 3 staged file(s) are partitioned by 'dt' (dt= folders) (part 0, stream 'public-items', folder dt=", committed.Log.Error);
+        Assert.Contains("but the pipeline now has partition_by: none, which lands files unpartitioned (files in the table folder): the partitioning changed during the split run", committed.Log.Error);
+        Assert.Equal(landed, _lake.ParquetKeys());
+        Assert.Equal([["v1", "300", "300"]], Rows());
+    }
 }

@@ -276,7 +276,6 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
                 CheckParts(name, splitRun, parts, "its plan.json", record.Parts, $"part {i} was read as one of");
                 records.Add(record);
             }
-            CheckLayout(pipeline, splitRun, records);
             var commitRunId = CommitRunId(splitRun);
             var manifest = await new ManifestStore(store, time).ReadAsync(held.Token).ConfigureAwait(false);
             var sourceName = LakePaths.SourceFolderOf(pipeline.Source);
@@ -285,6 +284,8 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
             CommitPlan? plan = null;
             if (!landed)
             {
+                // Only what lands is checked: a commit that landed (above) is closed whatever partition_by says now.
+                CheckLayout(pipeline, splitRun, records);
                 var startedAt = records.Min(r => r.FinishedAt);
                 // The first worker created the plan before any part was read: a replace deletes only files written before it.
                 var replaceSince = await ReplaceBaseline.StoreTimeOfAsync(store, LakePaths.SplitPlanKey(name, splitRun), held.Token).ConfigureAwait(false);

@@ -101,6 +101,27 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
                 $"set source.split.parts back to {planned} to finish it, or start a new split run (a new --split-run id)");
     }
 
+    /// <summary>
+    /// Refuses to commit parts staged in another partition layout than the pipeline's <c>partition_by</c> now (it changed
+    /// during the split run): the staged files land in the folders they were staged for (<see cref="SplitFileRecord.Folder"/>),
+    /// so the commit's checks of the table's layout and the manifest's partitioning, which follow the pipeline, would not
+    /// describe what lands; a table could then mix <c>dt=</c> folders and files in its own folder, which hive-style
+    /// readers cannot read as one table.
+    /// </summary>
+    private static void CheckLayout(PipelineDefinition pipeline, string splitRun, List<SplitPartRecord> records)
+    {
+        var partitioned = pipeline.Destination.PartitionBy != PartitionBySettings.None;
+        var other = records.SelectMany(r => r.Streams.SelectMany(s => s.Files.Where(f => f.Folder.Length > 0 != partitioned).Select(f => (r.Part, s.Stream, f.Folder)))).ToList();
+        if (other.Count == 0) return;
+        var (part, stream, folder) = other[0];
+        static string Layout(bool dt) => dt ? "partitioned by 'dt' (dt= folders)" : "unpartitioned (files in the table folder)";
+        throw new SplitRunException($"split run {splitRun} of pipeline '{pipeline.Name}': {other.Count} staged file(s) are {Layout(!partitioned)} " +
+            $"(part {part}, stream '{stream}'{(folder.Length > 0 ? ", folder " + folder : "")}: done/part-{part:0000}.json), but the pipeline now has " +
+            $"partition_by: {pipeline.Destination.PartitionBy}, which lands files {Layout(partitioned)}: the partitioning changed during the split run, and " +
+            "staged files land only as they were staged. Nothing was written; set destination.partition_by back to what the parts were read with to finish it, " +
+            "or start a new split run (a new --split-run id)");
+    }
+
     /// <summary>The split this worker passes its source: its part and the plan every worker shares (made here if first).</summary>
     public async Task<JsonObject> SplitForPartAsync(ISource source, SourceInvocation invocation, bool full, CancellationToken cancellationToken)
     {
@@ -263,6 +284,8 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
             CommitPlan? plan = null;
             if (!landed)
             {
+                // Only what lands is checked: a commit that landed (above) is closed whatever partition_by says now.
+                CheckLayout(pipeline, splitRun, records);
                 var startedAt = records.Min(r => r.FinishedAt);
                 // The first worker created the plan before any part was read: a replace deletes only files written before it.
                 var replaceSince = await ReplaceBaseline.StoreTimeOfAsync(store, LakePaths.SplitPlanKey(name, splitRun), held.Token).ConfigureAwait(false);

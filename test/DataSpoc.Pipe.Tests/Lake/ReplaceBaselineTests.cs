@@ -221,4 +221,39 @@ public sealed class ReplaceBaselineTests : IDisposable
         Assert.Equal(_lake.PlainTableTotals("raw/test/t"), _lake.ManifestTotals("test/t"));
         Assert.Equal(60, _lake.Manifest().Tables["test/t"].RowCount);
     }
+    /// <summary>The data files of plain table test/t whose index another file of the table has too.</summary>
+    private List<string> SharedIndexes() =>
+        Directory.EnumerateFiles(Path.Combine(_lake.Root, "raw", "test", "t"), "*.parquet", SearchOption.AllDirectories).Select(Path.GetFileName)
+            .GroupBy(f => LakePaths.DataFileIndex("t", f!)).Where(g => g.Count() > 1).SelectMany(g => g).ToList()!;
+
+    [Fact]
+    public async Task Two_full_reloads_of_one_table_by_two_pipelines_committing_at_once_leave_one_reloads_rows_and_a_manifest_that_counts_them()
+    {
+        // Tester's F6 (two plain replaces meeting): the table held both reloads' rows, the manifest one's, two files shared an index.
+        Assert.True((await RunAsync(Pipeline("a", _lake.WriteSinger("base.jsonl", [Schema, .. Records(1, 40, "base")]), incremental: false), full: true)).Succeeded);
+        var (a, b) = (Pipeline("a", _lake.WriteSinger("a.jsonl", [Schema, .. Records(1, 40, "A")]), incremental: false),
+            Pipeline("b", _lake.WriteSinger("b.jsonl", [Schema, .. Records(1, 40, "B")]), incremental: false));
+
+        // a's files landed (its journal says so next); it waits there until b's commit finds the table's claim held (b then
+        // waits for a) or, if b never asks for it, b has committed.
+        var aGoesOn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task<RunResult>? other = null;
+        var journalWrites = 0;
+        var first = await RunAsync(a, full: true, runner: MeetingStore.Runner(async key =>
+        {
+            if (!key.StartsWith(".dataspoc/journal/", StringComparison.Ordinal) || Interlocked.Increment(ref journalWrites) != 2) return;
+            other = RunAsync(b, full: true, runner: MeetingStore.FindingClaimHeld(_lake.Root, ClaimKey, aGoesOn));
+            await Task.WhenAny(other, aGoesOn.Task).WaitAsync(TimeSpan.FromSeconds(120));
+        }));
+        var second = await other!;
+
+        Assert.True(first.Succeeded, first.Log.Error);
+        Assert.True(second.Succeeded, second.Log.Error);
+        Assert.True(aGoesOn.Task.IsCompleted, "b's commit did not meet a's claim");
+        // b waited for a's commit, and a's files were written before b began: b's reload replaces them.
+        Assert.Equal([["B", "40", "40", "1", "40"]], Rows());
+        Assert.Equal(_lake.PlainTableTotals("raw/test/t"), _lake.ManifestTotals("test/t"));
+        Assert.Equal(40, _lake.Manifest().Tables["test/t"].RowCount);
+        Assert.Empty(SharedIndexes());
+    }
 }

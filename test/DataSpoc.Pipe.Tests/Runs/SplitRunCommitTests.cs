@@ -217,4 +217,59 @@ public sealed class SplitRunCommitTests(PostgresServer server) : IDisposable
         Assert.Equal(landed, _lake.ParquetKeys());
         Assert.Equal([["v1", "300", "300"]], Rows());
     }
+    [Fact]
+    public async Task A_split_run_staged_partitioned_is_not_committed_after_partition_by_changed_to_none_beside_the_unpartitioned_files()
+    {
+        var db = await ItemsAsync();
+        var plain = Split(db, incremental: true);
+        Assert.True((await new PipelineRunner(new ObjectStoreFactory()).RunAsync(plain, Options(), CancellationToken.None)).Succeeded);
+        var landed = _lake.ParquetKeys();
+        await server.ExecuteAsync(db, "INSERT INTO items SELECT g, 'v2' FROM generate_series(301, 330) g");
+
+        // The parts are staged in dt= folders; the last part's commit is refused (the table is unpartitioned). The user then
+        // sets partition_by: none, as the refusal suggests, and commits the staged parts.
+        var parts = await PartsAsync(Split(db, incremental: true, partitionBy: PartitionBySettings.ExtractionDate), "append-2", new PipelineRunner(new ObjectStoreFactory()));
+        Assert.False(parts.Succeeded);
+        var committed = await new PipelineRunner(new ObjectStoreFactory()).CommitPartsAsync(plain, "append-2", null, CancellationToken.None);
+
+        Assert.False(committed.Succeeded);
+        Assert.Contains("split run append-2 of pipeline 'items': 3 staged file(s) are partitioned by 'dt' (dt= folders) (part 0, stream 'public-items', folder dt=", committed.Log.Error);
+        Assert.Contains("but the pipeline now has partition_by: none, which lands files unpartitioned (files in the table folder): the partitioning changed during the split run", committed.Log.Error);
+        Assert.Equal(landed, _lake.ParquetKeys());
+        Assert.Equal([["v1", "300", "300"]], Rows());
+    }
+    [Fact]
+    public async Task A_plain_full_reload_meeting_a_split_full_reloads_commit_waits_for_it_and_leaves_its_own_rows_counted_once()
+    {
+        // Tester's F6: the plain replace committed in the middle of the split commit; the table held both, the manifest one,
+        // and two files shared index 0024.
+        var db = await ItemsAsync();
+        var split = Split(db, incremental: false);
+        Assert.True((await new PipelineRunner(new ObjectStoreFactory()).RunAsync(split, Options(), CancellationToken.None)).Succeeded);
+        await server.ExecuteAsync(db, "UPDATE items SET note = 'v2'");
+
+        // The split commit's files landed (its journal says so next), the table's claim held; it waits there until the
+        // plain reload's commit finds that claim held (it then waits) or, if it never asks for it, has committed.
+        var splitGoesOn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task<RunResult>? plain = null;
+        var journalWrites = 0;
+        var reload = await PartsAsync(split, "reload-4", MeetingStore.Runner(async () =>
+        {
+            if (Interlocked.Increment(ref journalWrites) != 2) return;
+            plain = MeetingStore.FindingClaimHeld(_lake.Root, ".dataspoc/claims/raw/postgres/public-items/_table-commit.claim", splitGoesOn)
+                .RunAsync(Other("m", Enumerable.Range(1, 10), "m", WriteMode.Append), new RunOptions { Full = true }, CancellationToken.None);
+            await Task.WhenAny(plain, splitGoesOn.Task).WaitAsync(TimeSpan.FromSeconds(120));
+        }));
+        var replaced = await plain!;
+
+        Assert.True(reload.Succeeded, reload.Log.Error);
+        Assert.True(replaced.Succeeded, replaced.Log.Error);
+        Assert.True(splitGoesOn.Task.IsCompleted, "the plain reload's commit did not meet the split commit's claim");
+        // The split commit's files landed before the plain reload began: it replaced them.
+        Assert.Equal([["m", "10", "10"]], Rows());
+        Assert.Equal(_lake.PlainTableTotals("raw/postgres/public-items"), _lake.ManifestTotals(TableKey));
+        Assert.Equal(10, _lake.Manifest().Tables[TableKey].RowCount);
+        var names = Directory.EnumerateFiles(Path.Combine(_lake.Root, "raw", "postgres", "public-items"), "*.parquet", SearchOption.AllDirectories).Select(Path.GetFileName).ToList();
+        Assert.Equal(names.Count, names.Select(n => DataSpoc.Pipe.Lake.LakePaths.DataFileIndex("public-items", n!)).Distinct().Count());
+    }
 }

@@ -100,6 +100,34 @@ public sealed class CommitPlan
     public IEnumerable<string> Claimed => Superseded.Concat(TableMetadata.SelectMany(t => t.Removed)).Distinct(StringComparer.Ordinal);
 
     /// <summary>
+    /// Rewrites the absolute URIs the journal holds for <paramref name="table"/> (its location and Iceberg/Delta pointers,
+    /// in <see cref="TableMetadata"/> and in its manifest entry in <see cref="Tables"/>) to start as
+    /// <paramref name="location"/>, the location the table's own metadata records, when that is another spelling of the
+    /// table's folder (it ends in the table's prefix; <c>file://</c>: a symbolic link and its target). Iceberg metadata
+    /// holds absolute URIs and a commit accepts only those under its location: a journal written by a run that spelled the
+    /// bucket otherwise would fail its Iceberg commit at every recovery, stopping every run and maintain of the pipeline.
+    /// Keys are bucket-relative and stay.
+    /// </summary>
+    public void RespellTable(Tables.TableMetadataCommit table, string location)
+    {
+        var folder = "/" + table.Prefix.TrimEnd('/');
+        if (table.Prefix.Length <= 1 || location == table.Location || !location.EndsWith(folder, StringComparison.Ordinal)
+            || !table.Location.EndsWith(folder, StringComparison.Ordinal)) return;
+        var from = table.Location[..^folder.Length] + "/";
+        var to = location[..^folder.Length] + "/";
+        string? Respelled(string? uri) => uri is not null && uri.StartsWith(from, StringComparison.Ordinal) ? to + uri[from.Length..] : uri;
+        table.Location = location;
+        table.IcebergMetadata = Respelled(table.IcebergMetadata);
+        table.DeltaLog = Respelled(table.DeltaLog);
+        foreach (var change in Tables.Where(c => c.Key == table.TableKey))
+        {
+            change.Entry.Location = Respelled(change.Entry.Location)!;
+            change.Entry.IcebergMetadata = Respelled(change.Entry.IcebergMetadata);
+            change.Entry.DeltaLog = Respelled(change.Entry.DeltaLog);
+        }
+    }
+
+    /// <summary>
     /// Why a build of the <see cref="LegacyFormat"/> would complete this commit wrongly, or null when it completes it right
     /// (from <c>deletions</c> and <c>totals</c>): an Iceberg/Delta merge (it knows no <c>merge</c> operation: Iceberg
     /// would keep only the new files, Delta the rewritten ones beside them), or a state it would save as the wrapper object.

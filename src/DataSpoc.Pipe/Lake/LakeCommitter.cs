@@ -210,6 +210,12 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         }
         try
         {
+            // The journal of an older build's run may spell the bucket otherwise than an Iceberg table's metadata does (a
+            // link, its target): completed as the table spells it, under whichever spelling this run has.
+            foreach (var table in plan.TableMetadata.Where(t => t.Has(Tables.TableFormatCommitter.Iceberg)))
+                if ((await new Tables.IcebergTable(store, time).LoadCurrentAsync(table.Prefix, cancellationToken).ConfigureAwait(false))
+                    .Metadata?["location"]?.GetValue<string>() is { } location)
+                    plan.RespellTable(table, location);
             await FinishAsync(plan, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)

@@ -599,6 +599,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             manifest.Tables.TryGetValue(tableKey, out var previous);
             var here = $"{pipeline.Destination.Bucket.TrimEnd('/')}/{prefix}";
             previous = TableOwnership.EntryOfThisTable(pipeline, stream.Name, tableKey, here, prefix, previous, full, log.Notices);
+            TableOwnership.CheckBucketSpelling(stream.Name, tableKey, store.Bucket, prefix, previous);
             var replace = full || (stream.ActivatedVersion is { } v && v != previous?.TableVersion && previous is not null);
             if (replace) TableOwnership.CheckReplace(pipeline, stream.Name, tableKey, here, previous, homePipelines, log.Notices);
             else await TableOwnership.CheckStateLeftBehindAsync(store, pipeline, stream.Name, tableKey, here, previous, homePipelines, log.Notices, cancellationToken).ConfigureAwait(false);

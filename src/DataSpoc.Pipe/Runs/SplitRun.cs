@@ -368,6 +368,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
             manifest.Tables.TryGetValue(tableKey, out var previous);
             var here = $"{pipeline.Destination.Bucket.TrimEnd('/')}/{prefix}";
             previous = TableOwnership.EntryOfThisTable(pipeline, first.Stream, tableKey, here, prefix, previous, full, notices);
+            TableOwnership.CheckBucketSpelling(first.Stream, tableKey, store.Bucket, prefix, previous);
             var activated = streams.Max(x => x.Stream.ActivatedVersion);
             var replace = full || (activated is { } v && previous is not null && v != previous.TableVersion);
             if (replace) TableOwnership.CheckReplace(pipeline, first.Stream, tableKey, here, previous, homePipelines, notices);

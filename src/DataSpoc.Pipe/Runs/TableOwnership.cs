@@ -30,6 +30,25 @@ internal static class TableOwnership
     }
 
     /// <summary>
+    /// Refuses a run whose bucket names the folder of an Iceberg table the manifest lists by another spelling of it
+    /// (<c>file://</c>: a symbolic link and its target, <paramref name="previous"/> being <see cref="EntryOfThisTable"/>'s
+    /// entry, at this table's path). Iceberg metadata holds absolute URIs, and a commit accepts only those under its own
+    /// location: the run would land its files and then fail at the Iceberg commit, leaving a journal. So it lands nothing.
+    /// Plain Parquet and Delta tables (keys relative to the table) take any spelling.
+    /// </summary>
+    public static void CheckBucketSpelling(string stream, string tableKey, Storage.BucketUri bucket, string prefix, ManifestTable? previous)
+    {
+        var location = bucket.Canonical + "/" + prefix.TrimEnd('/');
+        if (previous is not { IcebergMetadata: not null } || previous.Location == location
+            || !previous.Location.EndsWith("/" + prefix.TrimEnd('/'), StringComparison.Ordinal)) return;
+        var recorded = previous.Location[..^(prefix.TrimEnd('/').Length + 1)];
+        throw new TableOwnerException($"stream '{stream}': the bucket's manifest lists the Iceberg table {tableKey} at {previous.Location}, and this run's " +
+            $"bucket {bucket.Canonical} names it {location}: Iceberg metadata holds absolute URIs, and its commit would refuse the table's own, written as " +
+            $"{recorded}, as outside the table's location. Nothing was written; set destination.bucket to {recorded}, the spelling the manifest records " +
+            "(for a file:// bucket, two paths of one folder, such as a symbolic link and its target, are two spellings)");
+    }
+
+    /// <summary>
     /// The problem with a stream's table folder, given its stream and table name, when the bucket's manifest lists a table
     /// at a folder differing from it only in case (<c>raw/shop/cs/</c> landed by an earlier run, <c>raw/shop/CS/</c> now);
     /// else null. Glue, Hive and Trino catalogs and a case-insensitive file system (a macOS or Windows <c>file://</c>

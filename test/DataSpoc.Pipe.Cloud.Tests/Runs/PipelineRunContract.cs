@@ -143,7 +143,7 @@ public abstract class PipelineRunContract
         // test finite. The lease ends the stalled calls; the way out (rollback, run log) waits at most one more lease.
         var failed = await lake.RunAsync(lake.Pipeline("orders", count: 150_000, pad: 60), lease, proxy.Port).WaitAsync(TimeSpan.FromSeconds(150));
         var afterStall = System.Diagnostics.Stopwatch.GetElapsedTime(Interlocked.Read(ref stalledAt));
-        Assert.True(Interlocked.Read(ref stalledAt) != 0, "the stall should hit during the data upload");
+        Assert.True(Interlocked.Read(ref stalledAt) != 0, $"the stall should hit during the data upload; the run ended without it: succeeded {failed.Succeeded}, step {failed.Log.FailedStep}, error {failed.Log.Error}, notices {string.Join(" | ", failed.Log.Notices)}");
         Assert.True(afterStall < 2 * lease + TimeSpan.FromSeconds(20), $"the run ended {afterStall.TotalSeconds:0.0} s after the store stalled (lease {lease.TotalSeconds} s)");
 
         Assert.False(failed.Succeeded);

@@ -40,7 +40,9 @@ public sealed class PostgresServer : IAsyncLifetime
         await RunAsync(Path.Combine(_bin, "initdb"), ["-D", Path.Combine(_dir, "data"), "-U", "postgres", "--pwfile", pwFile, "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--no-locale"], _asPostgresUser);
         Port = FreePort();
         await RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", Path.Combine(_dir, "data"), "-l", Path.Combine(_dir, "log"), "-w", "-t", "60",
-            "-o", $"-k {_dir} -p {Port} -h 127.0.0.1 -c fsync=off", "start"], _asPostgresUser);
+            // Each test's database keeps its own Npgsql pool of idle connections (closed after 5 idle minutes), and split
+            // runs open one per part: the default 100 connections ran out in a full suite ("too many clients already").
+            "-o", $"-k {_dir} -p {Port} -h 127.0.0.1 -c fsync=off -c max_connections=400", "start"], _asPostgresUser);
     }
 
     public async Task DisposeAsync()

@@ -32,6 +32,20 @@ public sealed class ConcurrentColumnsTests : IDisposable
     private static IEnumerable<string> Rows(int from, string v, Func<int, string> extra) =>
         Enumerable.Range(from, 10).Select(i => $$$"""{"type":"RECORD","stream":"k","record":{"id":{{{i}}},"v":"{{{v}}}"{{{extra(i)}}}}}""");
 
+    /// <summary>Lands the table's first rows (pipeline cA, columns id and v), which the runs of a test then add columns to.</summary>
+    private async Task LandBaseAsync(TableFormats formats, WriteMode mode = WriteMode.Append) =>
+        Assert.True((await TempLake.RunAsync(Pipeline("cA", Input("base", Schema(), Rows(0, "base", _ => ""), "base"), formats, mode))).Succeeded);
+
+    /// <summary>Runs both pipelines so that each reaches its commit (its journal) before either lands a file.</summary>
+    private static async Task<RunResult[]> RunMeetingAtTheirCommitsAsync(PipelineDefinition first, PipelineDefinition second)
+    {
+        var meeting = new JournalMeeting(2);
+        var runner = MeetingStore.Runner(meeting.ArriveAsync);
+        var results = await Task.WhenAll(TempLake.RunAsync(first, runner: runner), TempLake.RunAsync(second, runner: runner));
+        Assert.True(meeting.Met, "the two runs did not both reach their commit");
+        return results;
+    }
+
     private PipelineDefinition Pipeline(string name, string file, TableFormats formats, WriteMode mode = WriteMode.Append) =>
         _lake.Pipeline(name, file, p => p with
         {
@@ -88,7 +102,7 @@ public sealed class ConcurrentColumnsTests : IDisposable
     [InlineData(WriteMode.Merge)]
     public async Task A_run_committing_after_another_added_a_column_keeps_that_column_in_the_manifest(WriteMode mode)
     {
-        Assert.True((await TempLake.RunAsync(Pipeline("cA", Input("base", Schema(), Rows(0, "base", _ => ""), "base"), TableFormats.Parquet, mode))).Succeeded);
+        await LandBaseAsync(TableFormats.Parquet, mode);
         var withTag = Pipeline("cA", Input("a", Schema(Tag), Rows(100, "a", i => $",\"tag\":\"t{i}\""), "a"), TableFormats.Parquet, mode);
         var withOther = Pipeline("cB", Input("b", Schema(Other), Rows(200, "b", i => $",\"other\":{i}"), "b"), TableFormats.Parquet);
 
@@ -105,7 +119,7 @@ public sealed class ConcurrentColumnsTests : IDisposable
     [Fact]
     public async Task A_type_change_against_a_column_another_run_committed_meanwhile_is_reported_by_the_commit()
     {
-        Assert.True((await TempLake.RunAsync(Pipeline("cA", Input("base", Schema(), Rows(0, "base", _ => ""), "base"), TableFormats.Parquet))).Succeeded);
+        await LandBaseAsync(TableFormats.Parquet);
         var withTag = Pipeline("cA", Input("a", Schema(Tag), Rows(100, "a", i => $",\"tag\":\"t{i}\""), "a"), TableFormats.Parquet);
         // The other pipeline sends 'v' as an integer: its commit lands while the first run waits at its own.
         var intV = """{"type":"SCHEMA","stream":"k","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"v":{"type":["null","integer"]}}}}""";
@@ -125,7 +139,7 @@ public sealed class ConcurrentColumnsTests : IDisposable
     public async Task A_run_whose_new_column_id_another_run_took_meanwhile_lands_nothing_and_its_next_run_numbers_it_right()
     {
         var formats = TableFormats.Iceberg | TableFormats.Delta;
-        Assert.True((await TempLake.RunAsync(Pipeline("cA", Input("base", Schema(), Rows(0, "base", _ => ""), "base"), formats))).Succeeded);
+        await LandBaseAsync(formats);
         var withTag = Pipeline("cA", Input("a", Schema(Tag), Rows(100, "a", i => $",\"tag\":\"t{i}\""), "a"), formats);
         var withOther = Pipeline("cB", Input("b", Schema(Other), Rows(200, "b", i => $",\"other\":{i}"), "b"), formats);
         var filesBefore = _lake.ParquetKeys().Count;
@@ -167,16 +181,12 @@ public sealed class ConcurrentColumnsTests : IDisposable
     public async Task Two_runs_committing_new_columns_under_one_id_at_the_same_moment_land_one_of_them()
     {
         var formats = TableFormats.Iceberg | TableFormats.Delta;
-        Assert.True((await TempLake.RunAsync(Pipeline("cA", Input("base", Schema(), Rows(0, "base", _ => ""), "base"), formats))).Succeeded);
+        await LandBaseAsync(formats);
         var withTag = Pipeline("cA", Input("a", Schema(Tag), Rows(100, "a", i => $",\"tag\":\"t{i}\""), "a"), formats);
         var withOther = Pipeline("cB", Input("b", Schema(Other), Rows(200, "b", i => $",\"other\":{i}"), "b"), formats);
 
         // Both reach their commit before either lands a file: the claim on field id 3 decides.
-        var meeting = new JournalMeeting(2);
-        var runner = MeetingStore.Runner(meeting.ArriveAsync);
-        var results = await Task.WhenAll(TempLake.RunAsync(withTag, runner: runner), TempLake.RunAsync(withOther, runner: runner));
-
-        Assert.True(meeting.Met, "the two runs did not both reach their commit");
+        var results = await RunMeetingAtTheirCommitsAsync(withTag, withOther);
         var won = Assert.Single(results, r => r.Succeeded);
         var lost = Assert.Single(results, r => !r.Succeeded);
         Assert.Contains("field id 3", lost.Log.Error, StringComparison.Ordinal);
@@ -194,15 +204,11 @@ public sealed class ConcurrentColumnsTests : IDisposable
     public async Task Two_runs_adding_the_same_column_at_the_same_moment_both_land_it_under_one_id()
     {
         var formats = TableFormats.Iceberg | TableFormats.Delta;
-        Assert.True((await TempLake.RunAsync(Pipeline("cA", Input("base", Schema(), Rows(0, "base", _ => ""), "base"), formats))).Succeeded);
+        await LandBaseAsync(formats);
         var first = Pipeline("cA", Input("a", Schema(Tag), Rows(100, "a", i => $",\"tag\":\"t{i}\""), "a"), formats);
         var second = Pipeline("cB", Input("b", Schema(Tag), Rows(200, "b", i => $",\"tag\":\"t{i}\""), "b"), formats);
 
-        var meeting = new JournalMeeting(2);
-        var runner = MeetingStore.Runner(meeting.ArriveAsync);
-        var results = await Task.WhenAll(TempLake.RunAsync(first, runner: runner), TempLake.RunAsync(second, runner: runner));
-
-        Assert.True(meeting.Met, "the two runs did not both reach their commit");
+        var results = await RunMeetingAtTheirCommitsAsync(first, second);
         Assert.All(results, r => Assert.True(r.Succeeded, r.Log.Error));
         Assert.Empty(ClaimsLeft());
         var (iceberg, delta, schema) = await ReadBackAsync();

@@ -198,9 +198,17 @@ public sealed class GcsObjectStore : IObjectStore
         var name = _keys.Name(key);
         try
         {
-            for (var attempt = 1; ; attempt++)
+            for (int attempt = 1, broken = 0; ; attempt++)
             {
-                var metadata = await _client.GetObjectAsync(_bucketName, name, new GetObjectOptions { RetryOptions = _idempotent }, cancellationToken).ConfigureAwait(false);
+                Google.Apis.Storage.v1.Data.Object metadata;
+                try
+                {
+                    metadata = await _client.GetObjectAsync(_bucketName, name, new GetObjectOptions { RetryOptions = _idempotent }, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (StorageFailures.IsBrokenBody(e) && ++broken < StorageFailures.WholeReadAttempts && !cancellationToken.IsCancellationRequested)
+                {
+                    continue;
+                }
                 using var buffer = new MemoryStream((int)Math.Min(metadata.Size ?? 0, int.MaxValue));
                 try
                 {
@@ -210,6 +218,10 @@ public sealed class GcsObjectStore : IObjectStore
                 catch (GoogleApiException e) when (e.HttpStatusCode == HttpStatusCode.NotFound && attempt < 10)
                 {
                     // A concurrent writer replaced that generation between the two calls: read the new one.
+                    continue;
+                }
+                catch (Exception e) when (StorageFailures.IsBrokenBody(e) && ++broken < StorageFailures.WholeReadAttempts && !cancellationToken.IsCancellationRequested)
+                {
                     continue;
                 }
                 return new StoredObject(buffer.ToArray(), metadata.Generation?.ToString(CultureInfo.InvariantCulture) ?? "");

@@ -370,10 +370,20 @@ public sealed class S3ObjectStore : IObjectStore
     {
         try
         {
-            using var response = await _client.GetObjectAsync(_bucketName, _keys.Name(key), cancellationToken).ConfigureAwait(false);
-            using var buffer = new MemoryStream(response.ContentLength > 0 ? (int)Math.Min(response.ContentLength, int.MaxValue) : 0);
-            await response.ResponseStream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
-            return new StoredObject(buffer.ToArray(), response.ETag);
+            for (var attempt = 1; ; attempt++)
+            {
+                using var response = await _client.GetObjectAsync(_bucketName, _keys.Name(key), cancellationToken).ConfigureAwait(false);
+                using var buffer = new MemoryStream(response.ContentLength > 0 ? (int)Math.Min(response.ContentLength, int.MaxValue) : 0);
+                try
+                {
+                    await response.ResponseStream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (StorageFailures.IsBrokenBody(e) && attempt < StorageFailures.WholeReadAttempts && !cancellationToken.IsCancellationRequested)
+                {
+                    continue;
+                }
+                return new StoredObject(buffer.ToArray(), response.ETag);
+            }
         }
         catch (AmazonS3Exception e) when (IsMissingKey(e))
         {

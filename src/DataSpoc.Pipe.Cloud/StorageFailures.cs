@@ -11,6 +11,17 @@ namespace DataSpoc.Pipe.Cloud;
 /// <param name="principal">Who needs the permission (<c>credentials</c>, <c>service account</c>, <c>identity</c>).</param>
 internal sealed class StorageFailures(string service, BucketUri bucket, ObjectKeys keys, string bucketKind, string principal)
 {
+    /// <summary>
+    /// How many times a small object read whole (a lock, the manifest, a state) is asked for when its answer breaks off
+    /// after the headers. The SDKs retry a request until its headers arrive, not a body cut after them: a dropped
+    /// connection, or a server whose PUT is not atomic ending a read of an object being replaced (s3rver did, on a lock
+    /// read racing the lock's renewal, and failed a run's commit).
+    /// </summary>
+    public const int WholeReadAttempts = 3;
+
+    /// <summary>The body of an answer broke off (the connection was reset or closed, the answer ended early).</summary>
+    public static bool IsBrokenBody(Exception e) => e is IOException or System.Net.Http.HttpRequestException;
+
     public StorageException Denied(Exception e, StorageOperation operation, string? key, string detail) => new(
         $"access denied: cannot {operation.Verb()} {Target(operation, key)}; the {principal} {(principal.EndsWith('s') ? "need" : "needs")} {BucketPermissions.Of(bucket.Scheme, operation.Step())} on {bucketKind} '{bucket.Bucket}' ({detail})", e);
 

@@ -4,8 +4,8 @@ using DataSpoc.Pipe.Storage;
 namespace DataSpoc.Pipe.Cloud.Tests;
 
 /// <summary>
-/// Uploads that go wrong half-way: cancelled, a dropped connection, a server that goes away. A TCP proxy between
-/// the store and its test server injects the fault once a set number of bytes has gone up.
+/// Uploads that go wrong half-way: cancelled, a dropped connection, a server that goes away; and a read whose answer
+/// breaks off. A TCP proxy between the store and its test server injects the fault.
 /// </summary>
 public abstract class UploadFaultContract
 {
@@ -78,5 +78,26 @@ public abstract class UploadFaultContract
         await using var direct = Target.Open(prefix);
         Assert.Null(await direct.GetAsync("raw/s/t/dt=2025-01-01/t_0000.parquet", Timeout()));
         Assert.Empty(await direct.ListAsync("", Timeout()).ToListAsync());
+    }
+
+    /// <summary>
+    /// A small object (a lock, the manifest, a state) whose answer breaks off after its headers: the SDKs retry a request
+    /// until headers arrive, not a body cut after them. A run read its lock so on s3rver (whose PUT is not atomic: a read
+    /// racing the lock's renewal ended early) and failed its commit. The read is made again.
+    /// </summary>
+    [Fact]
+    public async Task A_small_object_read_whose_answer_breaks_off_mid_body_is_read_again()
+    {
+        var prefix = StoreTarget.NewPrefix();
+        await using var proxy = new TcpFaultProxy(Target.ServerPort);
+        await using var store = Target.Open(prefix, proxy.Port);
+        var content = System.Text.Encoding.UTF8.GetBytes("{\"run_id\":\"" + new string('r', 400) + "\"}");
+        await store.PutAsync(".dataspoc/locks/orders.lock", content, WriteCondition.None, Timeout());
+
+        proxy.CutResponseTo("GET", "orders.lock");
+        var read = await store.GetAsync(".dataspoc/locks/orders.lock", Timeout());
+
+        Assert.Single(proxy.CutResponses);
+        Assert.Equal(content, read!.Content.ToArray());
     }
 }

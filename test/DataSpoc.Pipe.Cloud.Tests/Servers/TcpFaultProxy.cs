@@ -10,6 +10,7 @@ namespace DataSpoc.Pipe.Cloud.Tests.Servers;
 /// (connection refused) until <see cref="Accept"/> is called again. It stands in for a network or server that goes away.
 /// <see cref="LoseResponseTo"/> makes it forward one chosen request to the server and then cut the client's connection
 /// without its response: the write lands, the client never hears so and retries (a lost response).
+/// <see cref="CutResponseTo"/> passes one chosen response's headers and the start of its body, then resets the connection.
 /// <see cref="Stall"/> makes it a server that accepts connections and never answers.
 /// </summary>
 public sealed class TcpFaultProxy : IAsyncDisposable
@@ -54,6 +55,23 @@ public sealed class TcpFaultProxy : IAsyncDisposable
         _losePath = pathPart;
         Volatile.Write(ref _loseMethod, method + " ");
     }
+
+    private string? _cutMethod;
+    private string? _cutPath;
+
+    /// <summary>
+    /// The next request with this method whose path contains <paramref name="pathPart"/> is answered by the server; the
+    /// client gets the answer's headers and one byte of its body, then the connection is reset (once), as when a connection
+    /// drops mid-response or a server ends a response early.
+    /// </summary>
+    public void CutResponseTo(string method, string pathPart)
+    {
+        _cutPath = pathPart;
+        Volatile.Write(ref _cutMethod, method + " ");
+    }
+
+    /// <summary>Request lines of the requests whose response was cut mid-body.</summary>
+    public ConcurrentQueue<string> CutResponses { get; } = new();
 
     public void Accept()
     {
@@ -163,6 +181,9 @@ public sealed class TcpFaultProxy : IAsyncDisposable
     private sealed class Connection
     {
         public string? Losing;
+        /// <summary>The request whose response is to be cut after its headers and one byte of its body.</summary>
+        public string? Cutting;
+        public bool CutHeadersPassed;
         /// <summary>It was open (or opened) while the proxy stalled: nothing passes on it any more.</summary>
         public volatile bool Stalled;
     }
@@ -196,7 +217,30 @@ public sealed class TcpFaultProxy : IAsyncDisposable
                     from.Close();
                     return;
                 }
-                if (upload) NoteLosing(buffer.AsSpan(0, read), connection);
+                if (!upload && connection.Cutting is { } cut && !buffer.AsSpan(0, read).StartsWith("HTTP/1.1 100"u8))
+                {
+                    var bodyStart = 0;
+                    if (!connection.CutHeadersPassed)
+                    {
+                        var headerEnd = buffer.AsSpan(0, read).IndexOf("\r\n\r\n"u8);
+                        connection.CutHeadersPassed = headerEnd >= 0;
+                        bodyStart = headerEnd < 0 ? read : headerEnd + 4;
+                    }
+                    if (read - bodyStart >= 2)
+                    {
+                        await to.SendAsync(buffer.AsMemory(0, bodyStart + 1), SocketFlags.None);
+                        CutResponses.Enqueue(cut);
+                        to.LingerState = new LingerOption(true, 0);
+                        to.Close();
+                        from.Close();
+                        return;
+                    }
+                }
+                if (upload)
+                {
+                    NoteLosing(buffer.AsSpan(0, read), connection);
+                    connection.Cutting ??= Chosen(buffer.AsSpan(0, read), ref _cutMethod, _cutPath);
+                }
                 await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None);
                 if (upload)
                 {
@@ -209,15 +253,21 @@ public sealed class TcpFaultProxy : IAsyncDisposable
     }
 
     /// <summary>Marks the connection when <paramref name="data"/> starts the chosen request (its request line comes in one read).</summary>
-    private void NoteLosing(ReadOnlySpan<byte> data, Connection connection)
+    private void NoteLosing(ReadOnlySpan<byte> data, Connection connection) =>
+        connection.Losing ??= Chosen(data, ref _loseMethod, _losePath);
+
+    /// <summary>
+    /// The request line when <paramref name="data"/> starts a request with the chosen method and path part, once: the
+    /// choice is cleared when it matches.
+    /// </summary>
+    private static string? Chosen(ReadOnlySpan<byte> data, ref string? chosenMethod, string? pathPart)
     {
-        if (Volatile.Read(ref _loseMethod) is not { } method || _losePath is not { } part) return;
+        if (Volatile.Read(ref chosenMethod) is not { } method || pathPart is null) return null;
         var end = data.IndexOf("\r\n"u8);
-        if (end < 0) return;
+        if (end < 0) return null;
         var line = System.Text.Encoding.ASCII.GetString(data[..end]);
-        if (!line.StartsWith(method, StringComparison.Ordinal) || !line.Contains(part, StringComparison.Ordinal)) return;
-        if (Interlocked.CompareExchange(ref _loseMethod, null, method) != method) return; // once
-        connection.Losing = line;
+        if (!line.StartsWith(method, StringComparison.Ordinal) || !line.Contains(pathPart, StringComparison.Ordinal)) return null;
+        return Interlocked.CompareExchange(ref chosenMethod, null, method) == method ? line : null;
     }
 
     /// <summary>A connection accepted while stalled: what the client sends is read and dropped until it closes.</summary>

@@ -10,11 +10,18 @@ public static class HostCommand
 {
     public static void Run(string command, params string[] args)
     {
+        var (exitCode, error) = TryRun(command, args);
+        Assert.True(exitCode == 0, $"{command} {string.Join(' ', args)} failed ({exitCode}): {error} (these tests need root, and tmpfs or chattr support)");
+    }
+
+    /// <summary>Runs the command; its exit code and stderr.</summary>
+    public static (int ExitCode, string Error) TryRun(string command, params string[] args)
+    {
         var psi = new ProcessStartInfo(command) { RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         var err = p.StandardError.ReadToEnd();
         p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"{command} {string.Join(' ', args)} failed ({p.ExitCode}): {err} (these tests need root, and tmpfs or chattr support)");
+        return (p.ExitCode, err);
     }
 }

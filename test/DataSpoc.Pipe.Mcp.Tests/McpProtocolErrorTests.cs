@@ -13,6 +13,7 @@ public sealed class McpProtocolErrorTests : IDisposable
 {
     private readonly string _home = Path.Combine(Path.GetTempPath(), "dsp-mcp-raw-" + Guid.NewGuid().ToString("N")[..10]);
     private readonly Process _server;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _stderr = new();
 
     public McpProtocolErrorTests()
     {
@@ -28,7 +29,7 @@ public sealed class McpProtocolErrorTests : IDisposable
         foreach (var a in CliCommand.Words.Skip(1).Append("mcp")) psi.ArgumentList.Add(a);
         psi.Environment["DATASPOC_PIPE_HOME"] = _home;
         _server = Process.Start(psi)!;
-        _server.ErrorDataReceived += (_, _) => { };
+        _server.ErrorDataReceived += (_, e) => { if (e.Data is { } line) _stderr.Enqueue(line); };
         _server.BeginErrorReadLine();
     }
 
@@ -82,6 +83,14 @@ public sealed class McpProtocolErrorTests : IDisposable
         var tools = await Send("""{"jsonrpc":"2.0","id":9,"method":"tools/list"}""");
         Assert.Equal(9, tools.GetProperty("id").GetInt32());
         Assert.Contains(tools.GetProperty("result").GetProperty("tools").EnumerateArray(), t => t.GetProperty("name").GetString() == "list_pipelines");
+
+        // A refused request is logged in one line with its code; no stack trace (the SDK logged the unknown method's).
+        var unknownTool = await Send("""{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"no_such_tool","arguments":{}}}""");
+        Assert.Equal(10, unknownTool.GetProperty("id").GetInt32());
+        for (var i = 0; i < 100 && !_stderr.Any(l => l.Contains("no/such/method", StringComparison.Ordinal)); i++) await Task.Delay(50);
+        var lines = _stderr.ToArray();
+        Assert.Contains(lines, l => l.StartsWith("warn: ", StringComparison.Ordinal) && l.Contains("-32601", StringComparison.Ordinal) && l.Contains("no/such/method", StringComparison.Ordinal));
+        Assert.DoesNotContain(lines, l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
     }
 
     /// <summary>Writes <paramref name="line"/> and reads the next stdout line, failing the test after 20 s without one.</summary>

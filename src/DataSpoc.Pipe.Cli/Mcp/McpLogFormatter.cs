@@ -8,7 +8,9 @@ namespace DataSpoc.Pipe.Cli.Mcp;
 /// The MCP server's stderr lines: <c>level: category: message</c>, then the exception. The SDK logs every exception a
 /// request handler ends with at warning level, a client's cancellation (<c>notifications/cancelled</c>, or the server
 /// stopped by a signal) included, which is an ordinary end of a request: for it this writes the exception's one-line
-/// message, not its stack trace. Every other exception keeps its whole text.
+/// message, not its stack trace. So does a request the protocol refuses (an unknown method or tool, bad parameters): the
+/// client is answered with the error's code and message, and the server's stack is no part of that. Every other
+/// exception (an internal error included) keeps its whole text.
 /// </summary>
 internal sealed class McpLogFormatter() : ConsoleFormatter(Name)
 {
@@ -25,6 +27,8 @@ internal sealed class McpLogFormatter() : ConsoleFormatter(Name)
         textWriter.Write(message);
         if (logEntry.Exception is OperationCanceledException cancelled)
             textWriter.Write($" ({cancelled.GetType().Name}: {cancelled.Message})");
+        else if (logEntry.Exception is ModelContextProtocol.McpProtocolException refused && refused.ErrorCode != ModelContextProtocol.McpErrorCode.InternalError)
+            textWriter.Write($" ({refused.GetType().Name} {(int)refused.ErrorCode}: {refused.Message})");
         else if (logEntry.Exception is { } exception)
         {
             textWriter.WriteLine();

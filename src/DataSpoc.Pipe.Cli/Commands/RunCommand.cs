@@ -144,7 +144,12 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         }
         var failed = outcomes.Where(o => o.Log?.Status != "success").ToList();
         foreach (var f in failed)
-            Console.Error.WriteLine(f.Invalid ? $"error: {f.Name} was not run: {f.Error}" : $"error: {f.Name} {(f.Status == "cancelled" ? "was cancelled" : "failed")}: {f.Error}");
+            Console.Error.WriteLine(f.Invalid
+                ? f.Log is { } stopped
+                    // It began (its run log says so, and status shows it as the latest run); no data moved.
+                    ? $"error: {f.Name} stopped on its configuration before any data moved (run {stopped.RunId}): {f.Error}"
+                    : $"error: {f.Name} was not run: {f.Error}"
+                : $"error: {f.Name} {(f.Status == "cancelled" ? "was cancelled" : "failed")}: {f.Error}");
         if (signals?.ExitCode is { } signal)
         {
             // A signal that came once every run's commit had begun stopped nothing: the commits ran to their end (they are

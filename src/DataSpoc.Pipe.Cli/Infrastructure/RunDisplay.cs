@@ -33,8 +33,27 @@ internal sealed class RunDisplay
     /// </summary>
     public void Started(string pipeline)
     {
-        if (_mode == Mode.Plain) Console.Out.WriteLine($"{pipeline}: started {DateTimeOffset.UtcNow:u}");
+        if (_mode == Mode.Plain) Print($"{pipeline}: started {DateTimeOffset.UtcNow:u}");
     }
+
+    /// <summary>
+    /// Writes a plain line. A stdout that cannot be written (the disk of a scheduled run's log file is full) must not
+    /// stop or fail the run: the lines are dropped from then on, and the report at the end says that the output was lost.
+    /// </summary>
+    private void Print(string line)
+    {
+        if (Volatile.Read(ref _outputLost)) return;
+        try
+        {
+            Console.Out.WriteLine(line);
+        }
+        catch (IOException)
+        {
+            Volatile.Write(ref _outputLost, true);
+        }
+    }
+
+    private bool _outputLost;
 
     /// <summary>Runs <paramref name="work"/> while the live table refreshes (on a terminal), or just runs it.</summary>
     public async Task<T> ShowWhileAsync<T>(Func<Task<T>> work)
@@ -81,7 +100,7 @@ internal sealed class RunDisplay
         if (_lastPrinted.TryGetValue(pipeline, out var last) && now - last < PlainInterval) return;
         _lastPrinted[pipeline] = now;
         foreach (var s in progress.Streams)
-            Console.Out.WriteLine($"{pipeline}: {s.Stream}: {s.Records} records ({Rate(s.Records, progress.Elapsed)}/s), {s.Files} files, {Units.Bytes(s.Bytes)}");
+            Print($"{pipeline}: {s.Stream}: {s.Records} records ({Rate(s.Records, progress.Elapsed)}/s), {s.Files} files, {Units.Bytes(s.Bytes)}");
     }
 
     private sealed class Sink(RunDisplay display, string pipeline) : IProgress<RunProgress>

@@ -52,11 +52,20 @@ public sealed class ProcessEnvironmentTests : IDisposable
         Assert.DoesNotContain("fail:", mcp.Stderr);
     }
 
-    [Fact]
-    public void A_run_whose_report_cannot_be_written_keeps_its_exit_code_and_says_it_succeeded()
+    /// <summary>
+    /// Also in plain output, where the run prints its start line and progress as it goes, and in the form the crontab line
+    /// runs (<c>--rotate-log</c>): a full disk under the log file stopped every scheduled run before it began (exit 1,
+    /// no run log), with the error lost in the same full file.
+    /// </summary>
+    [Theory]
+    [InlineData("--output", "json")]
+    [InlineData("--output", "table")]
+    [InlineData("--rotate-log", "logs/shop.log")]
+    public void A_run_whose_report_cannot_be_written_keeps_its_exit_code_and_says_it_succeeded(string option, string value)
     {
         _home.WriteShopPipeline("shop");
-        var run = Redirected(">/dev/full", "run", "shop", "--output", "json");
+        if (option == "--rotate-log") value = Directory.CreateDirectory(Path.Combine(_home.Home, "logs")).FullName + "/shop.log";
+        var run = Redirected(">/dev/full", "run", "shop", option, value);
 
         // The run committed: exit 0, as the run log says, so a scheduler does not retry (and land the data twice).
         Assert.True(run.ExitCode == 0, run.ToString());

@@ -215,6 +215,28 @@ public sealed class RunCommandTests : IDisposable
         Assert.Equal($"error: {logs[1].Str("error")}\n", single.Stderr);
     }
 
+    /// <summary>
+    /// A run that stops on its configuration (here `source.streams` with a tap that cannot discover) exits 2 like a broken
+    /// file, but it began: its failure run log is written and is the pipeline's latest run. Stderr said "was not run".
+    /// </summary>
+    [Fact]
+    public void A_run_that_stops_on_its_configuration_names_its_run_instead_of_saying_it_was_not_run()
+    {
+        var tap = Path.Combine(_home.Root, "tap-no-discover.sh");
+        File.WriteAllText(tap, "#!/bin/sh\nexit 0\n");
+        File.SetUnixFileMode(tap, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Directory.CreateDirectory(_home.Pipelines);
+        File.WriteAllText(Path.Combine(_home.Pipelines, "picky.yaml"), $"source:\n  tap: {tap}\n  streams: [orders]\ndestination:\n  bucket: file://{_home.Lake}\n");
+
+        var result = CliProcess.Run(_home, "run", "picky");
+
+        Assert.Equal(2, result.ExitCode);
+        var log = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Assert.Single(Directory.GetFiles(Path.Combine(_home.Lake, ".dataspoc", "logs", "picky")))))!;
+        Assert.Equal("failure", log.Str("status"));
+        Assert.Contains("source.streams: needs the tap's catalog", log.Str("error"));
+        Assert.Equal($"error: picky stopped on its configuration before any data moved (run {log.Str("run_id")}): {log.Str("error")}\n", result.Stderr);
+    }
+
     [Fact]
     public void Run_all_as_json_in_a_home_without_pipelines_prints_the_document_of_a_run_that_could_not_start()
     {

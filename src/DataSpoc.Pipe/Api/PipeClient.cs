@@ -607,7 +607,7 @@ public sealed class PipeClient
             var covered = Tables.MaintainedTables.Of(pipeline);
             var compacted = compactTargetFileMb is { } mb
                 ? await new Tables.TableCompaction(store, _time).RunAsync(pipeline.Name, pipeline.Destination.Compression, mb * 1024L * 1024,
-                    new Parquet.WriteLimits().WithFileLimitsOf(pipeline.Destination), covered, work.Token, runLock).ConfigureAwait(false)
+                    new Parquet.WriteLimits().WithFileLimitsOf(pipeline.Destination), covered, work.Token, runLock, notices).ConfigureAwait(false)
                 : [];
             var results = await new Tables.TableMaintenance(store, _time).RunAsync(pipeline.Name, expireOlderThan, covered, work.Token, runLock).ConfigureAwait(false);
             await SplitRun.RemoveSettledLocksAsync(store, pipeline.Name, work.Token).ConfigureAwait(false);

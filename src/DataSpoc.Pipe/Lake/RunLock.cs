@@ -37,6 +37,9 @@ public sealed class RunLock : IAsyncDisposable
         _windDown = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
     }
 
+    /// <summary>The run id the lock object names (<see cref="LockInfo.RunId"/>).</summary>
+    internal string RunId => _info.RunId;
+
     /// <summary>What taking the lock found: null when it was free, else a sentence for the run log.</summary>
     public string? Notice { get; private set; }
 

@@ -6,7 +6,8 @@ namespace DataSpoc.Pipe.Runs;
 /// Plans and commits a run's changes again while another commit of one of its tables got there first and nothing of this
 /// one landed (<see cref="CommitConflictException"/>: another merge rewrote or removed a file this plan rewrote, or a
 /// table changed since this plan read it, <see cref="CommitPlan.BaseChecks"/>): each attempt plans against the tables as
-/// that commit left them. A whole run's commit and a split run's commit (<see cref="SplitRun"/>) go through it.
+/// that commit left them. A whole run's commit, a split run's commit (<see cref="SplitRun"/>) and a compaction's
+/// (<see cref="Tables.TableCompaction"/>) go through it.
 /// </summary>
 internal static class CommitAttempts
 {

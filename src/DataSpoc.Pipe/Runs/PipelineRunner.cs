@@ -158,7 +158,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             if (split is not null)
             {
                 if (!partDone) await split.StageAsync(ingest, runId, full, runCancel.Token).ConfigureAwait(false);
-                (var committed, plan) = await split.CommitIfLastAsync(runId, LockLease, options.HomePipelines, runCancel.Token).ConfigureAwait(false);
+                (var committed, plan) = await split.CommitIfLastAsync(runId, LockLease, options.HomePipelines, runCancel.Token, log.Notices).ConfigureAwait(false);
                 log.Notices.Add(committed);
             }
             else
@@ -292,7 +292,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         await SplitRun.EnsureOpenAsync(store, pipeline.Name, splitRunId, cancellationToken).ConfigureAwait(false);
         try
         {
-            var (notice, plan) = await SplitRun.CommitAsync(store, pipeline, splitRunId, runId, _time, LockLease, homePipelines, cancellationToken).ConfigureAwait(false);
+            var (notice, plan) = await SplitRun.CommitAsync(store, pipeline, splitRunId, runId, _time, LockLease, homePipelines, cancellationToken, log.Notices).ConfigureAwait(false);
             log.Notices.Add(notice);
             log.StateCommitted = plan?.State is not null;
             log.Status = "success";

@@ -193,7 +193,8 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
     /// Commits the split run when every part is done and this part wins the claim; otherwise says who will. Returns the
     /// sentence for the run log and whether this call committed.
     /// </summary>
-    public async Task<(string Notice, CommitPlan? Plan)> CommitIfLastAsync(string runId, TimeSpan lease, HomePipelines? homePipelines, CancellationToken cancellationToken)
+    public async Task<(string Notice, CommitPlan? Plan)> CommitIfLastAsync(string runId, TimeSpan lease, HomePipelines? homePipelines, CancellationToken cancellationToken,
+        List<string>? failureNotices = null)
     {
         // part.Count is the plan's (PartDoneAsync refused any other); the commit checks every part against the plan again.
         var done = await DonePartsAsync(store, _name, _run, cancellationToken).ConfigureAwait(false);
@@ -215,7 +216,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
             if (other is not null && other.Part != part.Index)
                 return ($"{Describe} is staged; every part is done and part {other.Part} makes the commit (if it failed, run --commit-parts)", null);
         }
-        return await CommitAsync(store, pipeline, _run, runId, time, lease, homePipelines, cancellationToken).ConfigureAwait(false);
+        return await CommitAsync(store, pipeline, _run, runId, time, lease, homePipelines, cancellationToken, failureNotices).ConfigureAwait(false);
     }
 
     /// <summary>The done parts' indexes.</summary>
@@ -238,10 +239,11 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
     /// --commit-parts</c>, or the last part). Refused while a part of the plan is missing, and when the pipeline's
     /// <c>source.split.parts</c> is no longer the plan's; a split run already committed is left as it is.
     /// A replace of a table another pipeline of <paramref name="homePipelines"/> landed from another source is refused, as
-    /// a whole run's (a worker pod's home holds its own pipeline only: there it is noted).
+    /// a whole run's (a worker pod's home holds its own pipeline only: there it is noted). A commit that fails adds what it
+    /// had to tell until then (planned again, rolled back) to <paramref name="failureNotices"/>, the failed run's log.
     /// </summary>
     public static async Task<(string Notice, CommitPlan? Plan)> CommitAsync(IObjectStore store, PipelineDefinition pipeline, string splitRun, string runId,
-        TimeProvider time, TimeSpan lease, HomePipelines? homePipelines, CancellationToken cancellationToken)
+        TimeProvider time, TimeSpan lease, HomePipelines? homePipelines, CancellationToken cancellationToken, List<string>? failureNotices = null)
     {
         var name = pipeline.Name;
         var committedKey = LakePaths.SplitCommittedKey(name, splitRun);
@@ -259,10 +261,10 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
         await using var runLock = await RunLock.AcquireAsync(store, name, runId, time, lease, cancellationToken).ConfigureAwait(false);
         // A lost lock stops the commit until its commit point, as a run's (PipelineRunner): another run may hold it now.
         using var held = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, runLock.Lost);
+        var notices = new List<string>();
         try
         {
             var committer = new LakeCommitter(store, time);
-            var notices = new List<string>();
             if (await committer.RecoverAsync(name, held.Token).ConfigureAwait(false) is { } recovered) notices.Add(recovered);
             if (await store.GetAsync(committedKey, held.Token).ConfigureAwait(false) is not null)
                 return ($"split run {splitRun} was committed meanwhile by another worker", null);
@@ -321,7 +323,13 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
         }
         catch (OperationCanceledException) when (runLock.LostError is { } lost)
         {
+            failureNotices?.AddRange(notices);
             throw lost;
+        }
+        catch (Exception)
+        {
+            failureNotices?.AddRange(notices);
+            throw;
         }
     }
 

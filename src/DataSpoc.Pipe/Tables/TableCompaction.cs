@@ -23,7 +23,9 @@ public sealed record TableCompactionResult(string Table, int RewrittenFiles, int
 /// together), never more rows or bytes than the pipeline's <c>max_file_rows</c> / <c>max_file_mb</c> allow. Everything lands through one journaled <see cref="LakeCommitter"/> commit: the new files first, then
 /// (plain Parquet tables) the rewritten files are deleted, or (Iceberg/Delta) one <c>replace</c> snapshot and one
 /// <c>dataChange: false</c> log entry take them out of the table, which keeps them on storage until expiry; then the
-/// manifest. The caller holds the pipeline's run lock, so no run commits in between.
+/// manifest. The caller holds the pipeline's run lock, so no run of this pipeline commits in between; a run of another
+/// pipeline landing one of these tables may, and the commit holds each table's commit claim as a run's does
+/// (<see cref="LakePaths.TableCommitClaimKey"/>), so they take turns.
 /// </summary>
 internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
 {
@@ -41,16 +43,29 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
         CancellationToken cancellationToken, RunLock? heldLock = null) =>
         RunAsync(pipeline, compression, targetFileBytes, fileLimits, MaintainedTables.LastWrittenBy(pipeline), cancellationToken, heldLock);
 
-    /// <summary>As above, for the tables <paramref name="covered"/> names.</summary>
-    public async Task<List<TableCompactionResult>> RunAsync(string pipeline, Compression compression, long targetFileBytes, WriteLimits fileLimits,
-        MaintainedTables covered, CancellationToken cancellationToken, RunLock? heldLock = null)
+    /// <summary>
+    /// As above, for the tables <paramref name="covered"/> names. A commit of another pipeline that rewrote or removed a
+    /// file this one rewrites first (<see cref="CommitConflictException"/>: nothing of this one landed) has it planned again
+    /// on the tables as they are then, as a run's commit is (<see cref="Runs.CommitAttempts"/>); <paramref name="notices"/>
+    /// receives why.
+    /// </summary>
+    public Task<List<TableCompactionResult>> RunAsync(string pipeline, Compression compression, long targetFileBytes, WriteLimits fileLimits,
+        MaintainedTables covered, CancellationToken cancellationToken, RunLock? heldLock = null, List<string>? notices = null)
     {
         if (targetFileBytes <= 0) throw new ArgumentOutOfRangeException(nameof(targetFileBytes), "the target file size must be positive");
         targetFileBytes = Math.Min(targetFileBytes, fileLimits.MaxFileBytes);
+        return Runs.CommitAttempts.RunAsync(notices ?? [],
+            _ => CompactOnceAsync(pipeline, compression, targetFileBytes, fileLimits, covered, cancellationToken, heldLock), cancellationToken);
+    }
+
+    private async Task<List<TableCompactionResult>> CompactOnceAsync(string pipeline, Compression compression, long targetFileBytes, WriteLimits fileLimits,
+        MaintainedTables covered, CancellationToken cancellationToken, RunLock? heldLock)
+    {
         var manifest = await new ManifestStore(store, time).ReadAsync(cancellationToken).ConfigureAwait(false);
         // Named like a run id (the data file names carry it): 'c' marks a compaction.
         var compactionId = "c" + Guid.NewGuid().ToString("N")[..7];
-        var plan = new CommitPlan { RunId = compactionId, Pipeline = pipeline, StartedAt = time.GetUtcNow() };
+        // Under the maintain's lock: a commit waiting for this one's table claims sees that lock name its holder (alive).
+        var plan = new CommitPlan { RunId = compactionId, Pipeline = pipeline, StartedAt = time.GetUtcNow(), LockRunId = heldLock?.RunId };
         var results = new List<TableCompactionResult>();
         var work = WorkFolder(pipeline, compactionId);
         try
@@ -166,6 +181,9 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
                 }
         }
         if (written == 0) return new TableCompactionResult(tableKey, 0, 0, 0);
+        // Its commit takes its turn with the table's other commits (runs of other pipelines): a replace committing beside it
+        // would delete the files it rewrites and set the entry's totals while its compacted file lands, its rows then twice.
+        Runs.TableBase.Claim(plan, prefix);
 
         if (formats.Count == 0) plan.Superseded.AddRange(commit.Removed);
         else

@@ -103,7 +103,8 @@ public sealed class SplitRunCommitTests(PostgresServer server) : IDisposable
 
         Assert.True(appended!.Succeeded, appended.Log.Error);
         Assert.False(refused.Succeeded);
-        // Planned again: its first plan saw the table its own pipeline wrote.
+        // Planned again: its first plan saw the table its own pipeline wrote; the failed run's log says so too.
+        Assert.Contains(refused.Log.Notices, n => n.StartsWith($"planned the commit again (attempt 2): table {TableKey} ", StringComparison.Ordinal));
         Assert.Contains($"table {TableKey} ({_lake.Bucket}/raw/postgres/public-items/) was last written by pipeline 'app', which reads another source: " +
             "this run of 'items' would replace the table", refused.Log.Error);
         Assert.Equal([["A", "5", "5"], ["v1", "300", "300"]], Rows());

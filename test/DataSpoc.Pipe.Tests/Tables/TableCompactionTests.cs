@@ -213,4 +213,111 @@ public class TableCompactionTests
         var checks = TableReaders.AvroCheck(Directory.GetFiles(Path.Combine(Table(lake), "metadata"), "*.avro"));
         foreach (var check in checks.Select(c => c!)) Assert.True(check["problems"]!.AsArray().Count == 0, check.ToJsonString());
     }
+
+    private static PipelineDefinition Plain(TempLake lake, string name, string input) =>
+        lake.Pipeline(name, input, p => p with { Destination = p.Destination with { PartitionBy = PartitionBySettings.None } });
+
+    private static readonly string TableClaimKey = LakePaths.TableCommitClaimKey("raw/test/orders/");
+
+    /// <summary>Pipeline orders's three small files of ids 1..12, for a compaction to rewrite.</summary>
+    private static async Task<PipelineDefinition> ThreeSmallFilesAsync(TempLake lake)
+    {
+        foreach (var (from, to) in new[] { (1, 5), (6, 9), (10, 12) })
+            Assert.True((await TempLake.RunAsync(Plain(lake, "orders", lake.WriteSinger($"o{from}", Orders(from, to))))).Succeeded);
+        Assert.Equal(3, lake.ParquetKeys().Count);
+        return Plain(lake, "orders", lake.WriteSinger("o", Orders(1, 1)));
+    }
+
+    /// <summary>
+    /// <c>maintain orders --compact</c> as <c>PipeClient.MaintainAsync</c> runs it (under the pipeline's lock, every table of
+    /// its source folder), through a store that calls <paramref name="beforeWrite"/> with the key before each write.
+    /// </summary>
+    private static async Task<List<TableCompactionResult>> CompactMeetingAsync(TempLake lake, PipelineDefinition pipeline, List<string> notices, Func<string, Task> beforeWrite)
+    {
+        await using var store = new MeetingStore(new ObjectStoreFactory().Open(lake.Bucket), beforeWrite);
+        await using var runLock = await RunLock.AcquireAsync(store, pipeline.Name, "maintain-test", TimeProvider.System, CancellationToken.None);
+        return await new TableCompaction(store, TimeProvider.System).RunAsync(pipeline.Name, Compression.Zstd, 128L * 1024 * 1024, new WriteLimits(),
+            MaintainedTables.Of(pipeline), CancellationToken.None, runLock, notices);
+    }
+
+    private static List<List<string?>> Ids(TempLake lake) =>
+        lake.Query("SELECT min(id), max(id), count(*), count(DISTINCT id) FROM read_parquet('{lake}/raw/test/orders/**/*.parquet')");
+
+    [Fact]
+    public async Task A_compaction_meeting_a_full_reload_of_another_pipeline_at_its_commit_waits_for_it_and_the_table_holds_the_reloads_rows_only()
+    {
+        using var lake = new TempLake();
+        var orders = await ThreeSmallFilesAsync(lake);
+        var reload = Plain(lake, "reload", lake.WriteSinger("reload", Orders(101, 130)));
+
+        // The reload's files landed (its journal says so next), its table claim held; it waits there while the compaction
+        // plans and commits up to its manifest write (where it stops until the reload has committed), or until the
+        // compaction finds the table's commit claim held (it then waits for the reload).
+        var compactionAtManifest = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var compactionGoesOn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reloadGoesOn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var notices = new List<string>();
+        Task<List<TableCompactionResult>>? compaction = null;
+        var journalWrites = 0;
+        var replaced = await TempLake.RunAsync(reload, full: true, runner: MeetingStore.Runner(async key =>
+        {
+            if (!key.StartsWith(".dataspoc/journal/", StringComparison.Ordinal) || Interlocked.Increment(ref journalWrites) != 2) return;
+            compaction = CompactMeetingAsync(lake, orders, notices, async k =>
+            {
+                if (k == TableClaimKey && File.Exists(Path.Combine(lake.Root, TableClaimKey))) reloadGoesOn.TrySetResult();
+                if (k == LakePaths.ManifestKey && compactionAtManifest.TrySetResult()) await compactionGoesOn.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            });
+            await Task.WhenAny(compaction, compactionAtManifest.Task, reloadGoesOn.Task).WaitAsync(TimeSpan.FromSeconds(120));
+        }));
+        compactionGoesOn.TrySetResult();
+        var compacted = await compaction!;
+
+        Assert.True(replaced.Succeeded, replaced.Log.Error);
+        Assert.Equal([["101", "130", "30", "30"]], Ids(lake));
+        Assert.Equal(lake.PlainTableTotals("raw/test/orders"), lake.ManifestTotals("test/orders"));
+        Assert.Equal((30L, 1L), (lake.Manifest().Tables["test/orders"].RowCount, lake.Manifest().Tables["test/orders"].Stats.Files));
+        Assert.True(reloadGoesOn.Task.IsCompleted, "the compaction's commit did not meet the reload's table claim");
+        // It planned again on the reloaded table: the files it had planned to rewrite were gone, and one file is nothing to compact.
+        Assert.Contains(notices, n => n.StartsWith("planned the commit again (attempt 2): ", StringComparison.Ordinal) && n.Contains("already removed by another commit", StringComparison.Ordinal));
+        Assert.Equal((0, 0), (Assert.Single(compacted).RewrittenFiles, compacted[0].WrittenFiles));
+        Assert.False(File.Exists(Path.Combine(lake.Root, TableClaimKey)));
+    }
+
+    [Fact]
+    public async Task A_compaction_meeting_an_append_of_another_pipeline_whose_commit_then_fails_leaves_out_the_rolled_back_rows()
+    {
+        using var lake = new TempLake();
+        var orders = await ThreeSmallFilesAsync(lake);
+        var append = Plain(lake, "inc", lake.WriteSinger("inc", Orders(201, 220)));
+
+        // The append's file landed (its journal says so next, and that write fails: the commit rolls back); before it fails,
+        // the compaction commits, or finds the table's commit claim held (it then waits for the append's rollback).
+        var appendGoesOn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var notices = new List<string>();
+        Task<List<TableCompactionResult>>? compaction = null;
+        var journalWrites = 0;
+        var appended = await TempLake.RunAsync(append, runner: MeetingStore.Runner(async key =>
+        {
+            if (!key.StartsWith(".dataspoc/journal/", StringComparison.Ordinal) || Interlocked.Increment(ref journalWrites) != 2) return;
+            compaction = CompactMeetingAsync(lake, orders, notices, k =>
+            {
+                if (k == TableClaimKey && File.Exists(Path.Combine(lake.Root, TableClaimKey))) appendGoesOn.TrySetResult();
+                return Task.CompletedTask;
+            });
+            await Task.WhenAny(compaction, appendGoesOn.Task).WaitAsync(TimeSpan.FromSeconds(120));
+            throw new StorageException("the store refused the journal's landed phase (test)");
+        }));
+        var compacted = await compaction!;
+
+        Assert.False(appended.Succeeded);
+        Assert.Contains("the store refused the journal's landed phase (test)", appended.Log.Error, StringComparison.Ordinal);
+        Assert.Equal([["1", "12", "12", "12"]], Ids(lake));
+        Assert.Equal(lake.PlainTableTotals("raw/test/orders"), lake.ManifestTotals("test/orders"));
+        Assert.Equal((12L, 1L), (lake.Manifest().Tables["test/orders"].RowCount, lake.Manifest().Tables["test/orders"].Stats.Files));
+        Assert.True(appendGoesOn.Task.IsCompleted, "the compaction's commit did not meet the append's table claim");
+        // The append's file, which the compaction had planned to rewrite, was rolled back: it planned again without it.
+        Assert.Contains(notices, n => n.StartsWith("planned the commit again (attempt 2): ", StringComparison.Ordinal));
+        Assert.Equal((3, 1, 12L), (Assert.Single(compacted).RewrittenFiles, compacted[0].WrittenFiles, compacted[0].Rows));
+        Assert.False(File.Exists(Path.Combine(lake.Root, TableClaimKey)));
+    }
 }

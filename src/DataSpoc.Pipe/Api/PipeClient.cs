@@ -579,8 +579,8 @@ public sealed class PipeClient
     {
         if (compactTargetFileMb is <= 0) throw new ArgumentOutOfRangeException(nameof(compactTargetFileMb), "the compaction target must be at least 1 MB");
         // Past 100 years "now minus the age" leaves the calendar, which failed only once the lock was taken.
-        if (expireOlderThan <= TimeSpan.Zero || expireOlderThan > Durations.Longest)
-            throw new ArgumentOutOfRangeException(nameof(expireOlderThan), $"the age must be greater than zero and at most {Durations.Describe(Durations.Longest)} (100 years)");
+        if (!Durations.IsTaken(expireOlderThan))
+            throw new ArgumentOutOfRangeException(nameof(expireOlderThan), $"the age must be at least {Durations.Describe(Durations.Shortest)} and at most {Durations.Describe(Durations.Longest)} (100 years)");
         var pipeline = Load(name);
         await using var store = _stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
         await using var runLock = await RunLock.AcquireAsync(store, pipeline.Name, "maintain-" + Guid.NewGuid().ToString("N")[..8], _time, cancellationToken).ConfigureAwait(false);

@@ -85,4 +85,26 @@ public class InstalledScheduleTests
         Assert.Null(await Problem(anyProgram, line.Replace("/opt/new/", "/opt/old/", StringComparison.Ordinal)));
         Assert.Equal($"the crontab line's command is not the one schedule install writes now: {reinstall}", await Problem(anyProgram, withoutRotation));
     }
+
+    [Fact]
+    public async Task A_maintain_line_is_read_in_its_own_zone_and_a_maintain_not_installed_in_the_one_install_would_give_it()
+    {
+        using var home = new TempHome();
+        var (archive, orders) = (home.Name("archive"), home.Name("orders"));
+        var pipeline = $"source:\n  tap: {TempHome.ReplayTap}\ndestination:\n  bucket: {home.Bucket}\nschedule:\n  maintain:\n    cron: \"0 3 * * *\"\n";
+        home.WritePipeline(archive, pipeline);
+        home.WritePipeline(orders, pipeline);
+        var client = Client(home, home.Home);
+        var maintain = new DataSpoc.Pipe.Config.MaintainSchedule { Cron = "0 3 * * *", ExpireOlderThan = TimeSpan.FromDays(7) };
+        var line = $"0 3 * * * {string.Join(' ', DataSpoc.Pipe.Scheduling.CrontabEntries.MaintainCommandWords(client.Home, archive, "/usr/bin:/bin", ["/usr/local/bin/dataspoc-pipe"], maintain))} " +
+            DataSpoc.Pipe.Scheduling.CrontabEntries.Tag(client.Home, archive, DataSpoc.Pipe.Scheduling.ScheduleKind.Maintain);
+        File.WriteAllText(home.CrontabFile, $"CRON_TZ=Pacific/Kiritimati\n{line}\nCRON_TZ=Asia/Kathmandu\n");
+
+        var rows = (await client.StatusAsync()).ToDictionary(r => r.Pipeline);
+        // schedule.maintain is the pipeline's only schedule: its maintain line is read in the CRON_TZ above it.
+        Assert.Equal(("Pacific/Kiritimati", null), (rows[archive].MaintainTimeZone, rows[archive].MaintainProblem));
+        Assert.Equal(3, TimeZoneInfo.ConvertTime(rows[archive].NextMaintain!.Value, TimeZoneInfo.FindSystemTimeZoneById("Pacific/Kiritimati")).Hour);
+        // Not installed: install would add its line at the end, under the crontab's last CRON_TZ, as for a run line.
+        Assert.Equal(("Asia/Kathmandu", "Asia/Kathmandu", null), (rows[orders].MaintainTimeZone, rows[orders].ScheduleTimeZone, rows[orders].NextMaintain));
+    }
 }

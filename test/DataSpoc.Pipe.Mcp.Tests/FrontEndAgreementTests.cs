@@ -38,7 +38,7 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
         var mcp = (await home.Mcp("pipeline_status", []))["pipelines"]!.AsArray().Select(StatusRow).ToList();
         var api = (await home.Api.StatusAsync()).Select(s => string.Join(" | ", s.Pipeline, s.Status, Time(s.LastRun), Number(s.DurationSeconds),
             Number(s.Records), s.RunId, s.Schedule, Time(s.NextRun), s.ScheduleTimeZone, s.InstalledSchedule, s.ScheduleProblem, s.Error,
-            s.MaintainSchedule, Time(s.NextMaintain), s.MaintainProblem)).ToList();
+            s.MaintainSchedule, Time(s.NextMaintain), s.MaintainTimeZone, s.MaintainProblem)).ToList();
         Assert.Equal(api, cli);
         Assert.Equal(api, mcp);
         // The same instant is the same string: a client comparing them as text sees no difference.
@@ -143,7 +143,7 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
     private static string StatusRow(JsonNode? row) => string.Join(" | ", Str(row!["pipeline"]), Str(row["status"]), Time(row["last_run"]),
         Number(row["duration_seconds"]), Number(row["records"]), Str(row["run_id"]), Str(row["schedule"]), Time(row["next_run"]),
         Str(row["schedule_time_zone"]), Str(row["installed_schedule"]), Str(row["schedule_problem"]), Str(row["error"]),
-        Str(row["maintain_schedule"]), Time(row["next_maintain"]), Str(row["maintain_problem"]));
+        Str(row["maintain_schedule"]), Time(row["next_maintain"]), Str(row["maintain_time_zone"]), Str(row["maintain_problem"]));
 
     private static string LogRow(JsonNode log) => string.Join(" | ", Str(log["run_id"]), Str(log["status"]), Time(log["started_at"]),
         Number(log["total_records"]), Str(log["error"]), Number(log["tap"]?["exit_code"]), Str(log["tap"]?["stderr_tail"]));

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Api;
 using DataSpoc.Pipe.Cli.Infrastructure;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -34,6 +35,7 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
                     ["schedule_problem"] = r.ScheduleProblem,
                     ["maintain_schedule"] = r.MaintainSchedule,
                     ["next_maintain"] = r.NextMaintain,
+                    ["maintain_time_zone"] = r.MaintainTimeZone,
                     ["maintain_problem"] = r.MaintainProblem,
                     ["error"] = r.Error,
                 });
@@ -47,21 +49,30 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
         }
         // Times are shown in UTC (marked Z); the next run is the one cron will make, from the crontab line, in the zone
         // cron reads it in. A schedule cron does not run as schedule.cron says is marked '!' and explained under the table.
+        // A maintain schedule (schedule.maintain, or a maintain line of the crontab) is a row of its own, "<name> (maintain)",
+        // under its pipeline's, in the same schedule and next run columns, by the same rules.
         var table = new Table().AddColumns("pipeline", "status", "last run", "duration", "records", "schedule", "next run");
+        var zoned = new List<(string Label, string Zone)>();
         foreach (var r in rows)
+        {
+            if (r.Schedule is not null || r.InstalledSchedule is not null) zoned.Add((r.Pipeline, r.ScheduleTimeZone));
+            if (HasMaintain(r)) zoned.Add((MaintainLabel(r), r.MaintainTimeZone!));
             table.AddRow(Markup.Escape(r.Pipeline), TableCells.Status(r.Status), Units.Time(r.LastRun),
                 r.DurationSeconds is { } d ? Units.Duration(d) : "-", r.Records is { } n ? Units.Count(n) : "-", Markup.Escape(r.Schedule ?? "-"),
-                r.ScheduleProblem is null ? Units.Time(r.NextRun) : Units.Time(r.NextRun) + " [yellow]![/]");
+                Units.Time(r.NextRun) + (r.ScheduleProblem is null ? "" : " [yellow]![/]"));
+            if (HasMaintain(r))
+                table.AddRow(Markup.Escape(MaintainLabel(r)), "", "", "", "", Markup.Escape(r.MaintainSchedule ?? "-"),
+                    Units.Time(r.NextMaintain) + (r.MaintainProblem is null ? "" : " [yellow]![/]"));
+        }
         AnsiConsole.Write(table);
-        var zones = rows.Where(r => r.Schedule is not null || r.InstalledSchedule is not null).Select(r => r.ScheduleTimeZone).Distinct().ToList();
+        var zones = zoned.Select(z => z.Zone).Distinct().ToList();
         if (zones.Count == 1) AnsiConsole.MarkupLineInterpolated($"Schedules are read in {zones[0]}; times are UTC.");
         else if (zones.Count > 1)
-            AnsiConsole.MarkupLineInterpolated($"Schedules are read in {string.Join(", ", rows.Where(r => r.Schedule is not null || r.InstalledSchedule is not null).Select(r => $"{r.ScheduleTimeZone} ({r.Pipeline})"))}; times are UTC.");
+            AnsiConsole.MarkupLineInterpolated($"Schedules are read in {string.Join(", ", zoned.Select(z => $"{z.Zone} ({z.Label})"))}; times are UTC.");
         foreach (var r in rows.Where(r => r.ScheduleProblem is not null))
             AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(r.Pipeline)}[/] ! {Markup.Escape(r.ScheduleProblem!)}");
-        // The maintain schedule has no column (its next run is in schedule list and --output json): only its problems show.
         foreach (var r in rows.Where(r => r.MaintainProblem is not null))
-            AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(r.Pipeline)} (maintain)[/] ! {Markup.Escape(r.MaintainProblem!)}");
+            AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(MaintainLabel(r))}[/] ! {Markup.Escape(r.MaintainProblem!)}");
         // Seven columns leave an error no room in an 80-column row: each gets one line of its own under the table instead.
         var errors = rows.Where(r => r.Error is { Length: > 0 }).ToList();
         foreach (var r in errors)
@@ -69,4 +80,9 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
         if (errors.Count > 0) AnsiConsole.MarkupLine("Full errors: dataspoc-pipe status --output json, or dataspoc-pipe logs <name>");
         return ExitCodes.Success;
     }
+
+    /// <summary>Whether the pipeline has a maintain schedule to show: <c>schedule.maintain</c>, or a maintain line in the crontab.</summary>
+    private static bool HasMaintain(PipelineStatus r) => r.MaintainTimeZone is not null;
+
+    private static string MaintainLabel(PipelineStatus r) => r.Pipeline + " (maintain)";
 }

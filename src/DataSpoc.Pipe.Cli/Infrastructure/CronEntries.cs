@@ -33,7 +33,9 @@ internal static class CronEntries
         var command = string.Join(' ', words.Select((w, i) => w is ">>" or "2>&1" ? w
             : i < 2 && w.IndexOf('=') is var eq and > 0 ? w[..(eq + 1)] + Quote(w[(eq + 1)..]) : Quote(w)));
         // '%' ends a crontab command (the rest becomes stdin) unless escaped.
-        return $"{CrontabText(cron.Key, cron.Value)} {command.Replace("%", "\\%", StringComparison.Ordinal)} {CrontabEntries.Tag(home.Root, pipeline, kind)}";
+        // The schedule is checked by validate's rule (which refuses a line break or tab in it), not a second one of install's.
+        if (PipelineLoader.CronError(cron.Value) is { } why) throw new UsageException($"schedule install: {cron.Key}: {why}");
+        return $"{cron.Value} {command.Replace("%", "\\%", StringComparison.Ordinal)} {CrontabEntries.Tag(home.Root, pipeline, kind)}";
     }
 
     /// <summary>

@@ -216,6 +216,8 @@ public sealed class PipeClient
     public async Task<IReadOnlyList<PipelineStatus>> StatusAsync(CancellationToken cancellationToken = default)
     {
         var installed = InstalledSchedules();
+        // The zone cron reads a line in; for a line not installed yet, the one install would put it under (the crontab's last CRON_TZ).
+        string ZoneOf(CrontabEntry? line) => line is null ? installed.ZoneAtEnd ?? ScheduleTimeZone : TimeZoneOf(line);
         var names = Pipelines();
         var rows = new PipelineStatus[names.Count];
         var reads = new List<Task>();
@@ -228,7 +230,7 @@ public sealed class PipeClient
             var maintainEntry = installed.Entries.FirstOrDefault(e => e.Pipeline == name && e.Kind == ScheduleKind.Maintain);
             var next = entry is null ? null : NextRun(entry);
             var nextMaintain = maintainEntry is null ? null : NextRun(maintainEntry);
-            var zone = entry is null ? installed.ZoneAtEnd ?? ScheduleTimeZone : TimeZoneOf(entry);
+            var zone = ZoneOf(entry);
             PipelineDefinition pipeline;
             try
             {
@@ -236,7 +238,10 @@ public sealed class PipeClient
             }
             catch (ConfigException e)
             {
-                rows[i] = new PipelineStatus(name, "invalid", null, null, null, null, null, next, e.Message, zone) { InstalledSchedule = entry?.Cron, NextMaintain = nextMaintain };
+                rows[i] = new PipelineStatus(name, "invalid", null, null, null, null, null, next, e.Message, zone)
+                {
+                    InstalledSchedule = entry?.Cron, NextMaintain = nextMaintain, MaintainTimeZone = maintainEntry is null ? null : ZoneOf(maintainEntry),
+                };
                 continue;
             }
             var cron = pipeline.Schedule?.Cron;
@@ -247,6 +252,7 @@ public sealed class PipeClient
                 ScheduleProblem = ScheduleProblem(cron, entry, installed.Problem) ?? (entry is null ? null : LineProblem(entry, names)),
                 MaintainSchedule = maintain?.Cron,
                 NextMaintain = nextMaintain,
+                MaintainTimeZone = maintain is null && maintainEntry is null ? null : ZoneOf(maintainEntry),
                 MaintainProblem = MaintainProblem(maintain, maintainEntry, installed.HandWrittenMaintain.Contains(name), installed.Problem)
                     ?? (maintainEntry is null ? null : LineProblem(maintainEntry, names)),
             };
@@ -270,6 +276,7 @@ public sealed class PipeClient
                 InstalledSchedule = o.Run?.Cron,
                 ScheduleProblem = o.Run is null ? null : LineProblem(o.Run, names),
                 NextMaintain = o.Maintain is null ? null : NextRun(o.Maintain),
+                MaintainTimeZone = o.Maintain is null ? null : ZoneOf(o.Maintain),
                 MaintainProblem = o.Maintain is null ? null : LineProblem(o.Maintain, names),
             });
         return [.. rows, .. orphans];
@@ -579,8 +586,8 @@ public sealed class PipeClient
     {
         if (compactTargetFileMb is <= 0) throw new ArgumentOutOfRangeException(nameof(compactTargetFileMb), "the compaction target must be at least 1 MB");
         // Past 100 years "now minus the age" leaves the calendar, which failed only once the lock was taken.
-        if (expireOlderThan <= TimeSpan.Zero || expireOlderThan > Durations.Longest)
-            throw new ArgumentOutOfRangeException(nameof(expireOlderThan), $"the age must be greater than zero and at most {Durations.Describe(Durations.Longest)} (100 years)");
+        if (!Durations.IsTaken(expireOlderThan))
+            throw new ArgumentOutOfRangeException(nameof(expireOlderThan), $"the age must be at least {Durations.Describe(Durations.Shortest)} and at most {Durations.Describe(Durations.Longest)} (100 years)");
         var pipeline = Load(name);
         await using var store = _stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
         await using var runLock = await RunLock.AcquireAsync(store, pipeline.Name, "maintain-" + Guid.NewGuid().ToString("N")[..8], _time, cancellationToken).ConfigureAwait(false);

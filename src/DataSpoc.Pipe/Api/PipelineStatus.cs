@@ -32,9 +32,16 @@ public sealed record PipelineStatus(string Pipeline, string Status, DateTimeOffs
 
     /// <summary>
     /// The next time cron runs <c>maintain</c> on the pipeline, in UTC: from its maintain line in the user's crontab (read
-    /// in the zone of that line, as <see cref="NextRun"/> is); null when the crontab has no such line.
+    /// in <see cref="MaintainTimeZone"/>, as <see cref="NextRun"/> is in <see cref="ScheduleTimeZone"/>); null when the crontab has no such line.
     /// </summary>
     public DateTimeOffset? NextMaintain { get; init; }
+
+    /// <summary>
+    /// The zone cron reads the pipeline's maintain line in (or would, once installed), by <see cref="ScheduleTimeZone"/>'s
+    /// rule: the crontab's <c>CRON_TZ</c> above that line, else the machine's. Null when the pipeline has neither
+    /// <c>schedule.maintain</c> nor a maintain line.
+    /// </summary>
+    public string? MaintainTimeZone { get; init; }
 
     /// <summary>
     /// Why the maintains cron makes are not what <see cref="MaintainSchedule"/> asks for (not installed, a line left from

@@ -13,26 +13,37 @@ public static partial class Durations
     public static readonly TimeSpan Longest = TimeSpan.FromDays(36_500);
 
     /// <summary>
-    /// A duration greater than zero (every option and key taking one means "after" or "older than" a time) and no longer
-    /// than <see cref="Longest"/>.
+    /// The shortest duration taken: 1ms, the smallest unit a duration is written in. A shorter one (<c>0.00001</c>) is
+    /// zero in every unit <see cref="Describe"/> writes (a <c>schedule.maintain</c> line would pass <c>0s</c>), and
+    /// no age or timeout that short means anything.
+    /// </summary>
+    public static readonly TimeSpan Shortest = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>
+    /// A duration of at least <see cref="Shortest"/> (every option and key taking one means "after" or "older than" a
+    /// time) and no longer than <see cref="Longest"/>.
     /// </summary>
     public static bool TryParse(string text, out TimeSpan duration)
     {
         var seconds = SecondsOf(text);
-        duration = seconds is > 0 && seconds <= Longest.TotalSeconds ? TimeSpan.FromSeconds(seconds.Value) : TimeSpan.Zero;
+        duration = seconds >= Shortest.TotalSeconds && seconds <= Longest.TotalSeconds ? TimeSpan.FromSeconds(seconds.Value) : TimeSpan.Zero;
         return duration > TimeSpan.Zero;
     }
 
+    /// <summary>Whether <paramref name="duration"/> is one <see cref="TryParse"/> takes: from <see cref="Shortest"/> to <see cref="Longest"/>.</summary>
+    public static bool IsTaken(TimeSpan duration) => duration >= Shortest && duration <= Longest;
+
     /// <summary>
     /// Why <paramref name="text"/> is not a duration an option takes, for an error after the option's name, or null when it
-    /// is one. A zero (<c>0s</c>) or an age beyond <see cref="Longest"/> is a duration, just not one taken: said so, not
-    /// called a syntax error.
+    /// is one. A zero (<c>0s</c>), an age under <see cref="Shortest"/> or one beyond <see cref="Longest"/> is a duration,
+    /// just not one taken: said so, not called a syntax error.
     /// </summary>
     public static string? Problem(string text, string examples)
     {
         var seconds = SecondsOf(text);
         if (seconds is null) return $"'{text}' is not a duration (e.g. {examples})";
         if (seconds == 0) return $"'{text}' is zero: give a duration greater than zero (e.g. {examples})";
+        if (seconds < Shortest.TotalSeconds) return $"'{text}' is shorter than 1ms, the shortest duration taken (e.g. {examples})";
         return seconds > Longest.TotalSeconds ? $"'{text}' is longer than {Describe(Longest)} (100 years), the longest duration taken" : null;
     }
 

@@ -523,21 +523,57 @@ public sealed class PipelineLoader
     /// Why a cron expression is invalid, or null when it is a valid five-field expression that cron (the crontab
     /// <c>schedule install</c> writes) and a Kubernetes CronJob (<c>k8s render</c>) both accept.
     /// </summary>
+    /// <remarks>
+    /// The one rule for every front end and for <c>schedule install</c>, which writes the expression into a crontab line
+    /// as it is: its fields are separated by spaces only. A line break would end the crontab entry there (the rest would
+    /// be an entry of its own), and a tab or another blank (a no-break space) is refused with it, rather than accepted
+    /// here and refused by install. The expression is shown escaped (<c>\n</c>, <c>\t</c>), so what is wrong can be seen.
+    /// </remarks>
     public static string? CronError(string cron)
     {
         const string shape = "(five fields: minute hour day-of-month month day-of-week)";
+        var shown = Escaped(cron);
+        if (cron.Where(IsEscaped).Select(c => (char?)c).FirstOrDefault() is { } odd)
+            return $"invalid cron expression '{shown}' {shape}: it holds {CharacterName(odd)}: separate the fields with spaces";
         try
         {
             CronSchedule.Parse(cron);
         }
         catch (CronFormatException e)
         {
-            return $"invalid cron expression '{cron}' {shape}: {e.Message}";
+            return $"invalid cron expression '{shown}' {shape}: {e.Message}";
         }
         return QuartzOnly(cron) is { } what
-            ? $"invalid cron expression '{cron}' {shape}: {what} is Quartz syntax, which cron and Kubernetes CronJobs do not accept (one such line makes crontab refuse the whole file)"
+            ? $"invalid cron expression '{shown}' {shape}: {what} is Quartz syntax, which cron and Kubernetes CronJobs do not accept (one such line makes crontab refuse the whole file)"
             : null;
     }
+
+    /// <summary><paramref name="text"/> with each control character and blank but the space written as an escape (<c>\t</c>, <c>\n</c>, <c>\u00a0</c>).</summary>
+    private static string Escaped(string text)
+    {
+        if (!text.Any(IsEscaped)) return text;
+        var shown = new System.Text.StringBuilder(text.Length + 8);
+        foreach (var c in text)
+            shown.Append(c switch
+            {
+                '\t' => "\\t",
+                '\n' => "\\n",
+                '\r' => "\\r",
+                _ when IsEscaped(c) => $"\\u{(int)c:x4}",
+                _ => c.ToString(),
+            });
+        return shown.ToString();
+    }
+
+    private static bool IsEscaped(char c) => c != ' ' && (char.IsWhiteSpace(c) || char.IsControl(c));
+
+    private static string CharacterName(char c) => c switch
+    {
+        '\t' => "a tab (\\t)",
+        '\n' => "a line break (\\n)",
+        '\r' => "a carriage return (\\r)",
+        _ => $"the character U+{(int)c:X4}",
+    };
 
     /// <summary>
     /// The Quartz extension Cronos accepts even in its standard format (<c>L</c>, <c>W</c>, <c>#</c>, <c>?</c>), or null.

@@ -158,7 +158,7 @@ internal sealed class YamlNodes(string file, VariableScope variables, ConfigSecr
     {
         var text = OptionalString(node, path);
         if (text is null) return null;
-        return Durations.TryParse(text, out var d) ? d : throw Error(node, path, $"expected a duration greater than zero and at most 100 years, such as 30s, 5m, 1h30m or a number of seconds, got '{Shown(text, path)}'");
+        return Durations.TryParse(text, out var d) ? d : throw Error(node, path, $"expected a duration of at least 1ms and at most 100 years, such as 30s, 5m, 1h30m or a number of seconds, got '{Shown(text, path)}'");
     }
 
     /// <summary>A list of strings; a single string is a list of one.</summary>

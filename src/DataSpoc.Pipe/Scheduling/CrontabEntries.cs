@@ -225,9 +225,11 @@ public static class CrontabEntries
 
     /// <summary>
     /// The pipelines of this home that an active line this tool did not write runs <c>maintain</c> on: the line README's
-    /// earlier recipe had users add by hand (<c>... dataspoc-pipe maintain orders --expire-older-than 7d ...</c>). Its home
-    /// is the <c>DATASPOC_PIPE_HOME=</c> it sets, else the user's default home. <c>schedule install</c> keeps such a line
-    /// and writes no maintain line of its own for the pipeline (two would maintain it twice), saying so.
+    /// earlier recipe had users add by hand (<c>... dataspoc-pipe maintain orders --expire-older-than 7d ...</c>), in any
+    /// of the shapes a shell runs alike: options before the name (<c>maintain --compact orders</c>), the home set by
+    /// <c>export DATASPOC_PIPE_HOME=...;</c> first, or written with <c>$HOME</c>, <c>${HOME}</c> or <c>~</c>. Its home is
+    /// the last <c>DATASPOC_PIPE_HOME=</c> it sets before the command, else the user's default home. <c>schedule install</c>
+    /// keeps such a line and writes no maintain line of its own for the pipeline (two would maintain it twice), saying so.
     /// </summary>
     public static IReadOnlySet<string> HandWrittenMaintainPipelines(string crontab, string homeRoot)
     {
@@ -241,21 +243,46 @@ public static class CrontabEntries
             List<string> words;
             try
             {
-                words = CommandLine.Split(line.Replace("\\%", "%", StringComparison.Ordinal));
+                // A ';' ending a word ends a command (export DATASPOC_PIPE_HOME=/x; dataspoc-pipe ...): not part of the word.
+                words = [.. CommandLine.Split(line.Replace("\\%", "%", StringComparison.Ordinal)).Select(w => w.TrimEnd(';'))];
             }
             catch (FormatException)
             {
                 continue;
             }
-            var at = words.FindIndex(w => w == "maintain");
-            if (at < 1 || at + 1 >= words.Count || Path.GetFileName(words[at - 1]) is not ("dataspoc-pipe" or "dataspoc-pipe.dll")) continue;
-            var pipeline = words[at + 1];
+            var at = words.IndexOf("maintain");
+            if (at < 1 || Path.GetFileName(words[at - 1]) is not ("dataspoc-pipe" or "dataspoc-pipe.dll") || NameAfterOptions(words, at + 1) is not { } pipeline) continue;
             if (!LakeNames.IsValidPipelineName(pipeline)) continue;
             var setting = words.Take(at).LastOrDefault(w => w.StartsWith(PipeHome.EnvironmentVariable + "=", StringComparison.Ordinal));
-            var lineHome = setting is null ? Path.Combine(PipeHome.UserHome(), ".dataspoc-pipe") : PipeHome.ExpandHome(setting[(PipeHome.EnvironmentVariable.Length + 1)..]);
+            var lineHome = setting is null ? Path.Combine(PipeHome.UserHome(), ".dataspoc-pipe") : ShellHome(setting[(PipeHome.EnvironmentVariable.Length + 1)..]);
             if (home.Is(lineHome)) found.Add(pipeline);
         }
         return found;
+    }
+
+    /// <summary>The options of <c>maintain</c> that take a value (the next word, unless written <c>--option=value</c>).</summary>
+    private static readonly string[] MaintainValueOptions = ["--expire-older-than", "--target-file-mb", "--rotate-log", "-o", "--output"];
+
+    /// <summary>The first word from <paramref name="start"/> that is neither an option of <c>maintain</c> nor an option's value: its pipeline; null when a redirection or the end comes first.</summary>
+    private static string? NameAfterOptions(List<string> words, int start)
+    {
+        for (var i = start; i < words.Count; i++)
+        {
+            var word = words[i];
+            if (word.Length == 0 || word[0] is '>' or '<' or '|' or '&' || word == "2>&1") return null;
+            if (word[0] != '-') return word;
+            if (!word.Contains('=', StringComparison.Ordinal) && MaintainValueOptions.Contains(word, StringComparer.Ordinal)) i++;
+        }
+        return null;
+    }
+
+    /// <summary>A <c>DATASPOC_PIPE_HOME=</c> value as the shell gives it: <c>$HOME</c>, <c>${HOME}</c> and a leading <c>~</c> made the user's home.</summary>
+    private static string ShellHome(string value)
+    {
+        foreach (var variable in (string[])["${HOME}", "$HOME"])
+            if (value == variable || value.StartsWith(variable + "/", StringComparison.Ordinal))
+                return PipeHome.UserHome() + value[variable.Length..];
+        return PipeHome.ExpandHome(value);
     }
 
     /// <summary>

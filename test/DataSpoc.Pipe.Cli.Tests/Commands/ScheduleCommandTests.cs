@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Cli.Tests.Support;
 using DataSpoc.Pipe.Scheduling;
@@ -572,6 +573,34 @@ public sealed class ScheduleCommandTests : IDisposable
         Assert.Equal([.. OthersLines.TrimEnd('\n').Split('\n'), lines[2]], CrontabLines());
         Assert.Equal(0, CliProcess.Run(_home, "schedule", "remove").ExitCode);
         Assert.Equal(OthersLines, File.ReadAllText(_home.CrontabFile));
+    }
+
+    [Fact]
+    public void Status_shows_a_maintain_schedule_as_a_row_of_its_own_with_its_next_time_and_zone()
+    {
+        File.WriteAllText(_home.CrontabFile, OthersLines);
+        _home.WriteShopPipeline("orders", extraTop: MaintainSchedule);
+        // schedule.maintain alone: the pipeline's only schedule.
+        _home.WriteShopPipeline("archive", extraTop: "schedule:\n  maintain:\n    cron: \"@weekly\"\n");
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
+        // orders' maintain line read in another zone than the rest: its own zone is named.
+        var lines = CrontabLines().ToList();
+        lines.Insert(lines.FindIndex(l => l.EndsWith($"# dataspoc-pipe-maintain:orders@{_home.Home}", StringComparison.Ordinal)), "CRON_TZ=Pacific/Kiritimati");
+        File.WriteAllText(_home.CrontabFile, string.Join('\n', lines) + "\n");
+
+        var rows = Json.Parse(CliProcess.Run(_home, "status", "-o", "json")).AsArray().ToDictionary(r => r.Str("pipeline"), r => r!);
+        var machine = rows["orders"].Str("schedule_time_zone");
+        Assert.NotEqual("Pacific/Kiritimati", machine);
+        Assert.Equal(("Pacific/Kiritimati", machine), (rows["orders"].Str("maintain_time_zone"), rows["archive"].Str("maintain_time_zone")));
+        Assert.Equal(3, TimeZoneInfo.ConvertTime(DateTimeOffset.Parse(rows["orders"].Str("next_maintain")), TimeZoneInfo.FindSystemTimeZoneById("Pacific/Kiritimati")).Hour);
+        static string Shown(JsonNode row, string key) => DateTimeOffset.Parse(row.Str(key)).UtcDateTime.ToString("yyyy-MM-dd HH:mm'Z'", CultureInfo.InvariantCulture);
+
+        var status = CliProcess.Run(_home, "status");
+        Assert.True(status.ExitCode == 0, status.ToString());
+        Assert.Matches($@"│ archive\s+│ never run\s+│ -\s+│ -\s+│ -\s+│ -\s+│ -\s+│\n│ archive \(maintain\)\s+│\s+│\s+│\s+│\s+│ @weekly\s+│ {Shown(rows["archive"], "next_maintain")}\s+│", status.Stdout);
+        Assert.Matches($@"│ orders\s+│ never run\s+│ -\s+│ -\s+│ -\s+│ \*/15 \* \* \* \*\s+│ {Shown(rows["orders"], "next_run")}\s+│\n│ orders \(maintain\)\s+│\s+│\s+│\s+│\s+│ 0 3 \* \* \*\s+│ {Shown(rows["orders"], "next_maintain")}\s+│", status.Stdout);
+        Assert.Contains($"Schedules are read in {machine} (archive (maintain)), {machine} (orders), Pacific/Kiritimati (orders (maintain)); times are UTC.",
+            status.Stdout.ReplaceLineEndings(" "));
     }
 
     [Fact]

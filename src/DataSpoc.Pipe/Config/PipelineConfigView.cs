@@ -1,36 +1,65 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Tables;
 
 namespace DataSpoc.Pipe.Config;
 
 /// <summary>
-/// A pipeline's configuration as JSON with the YAML's key names, secrets masked: what <c>pipeline_config</c>
-/// (MCP, the .NET API) shows. Values under secret-looking keys and values that came from <c>${VAR}</c> are <c>***</c>.
+/// A pipeline's effective configuration as JSON with the YAML's key names, secrets masked: what <c>config</c>, the MCP
+/// tool <c>pipeline_config</c> and <c>PipeClient.Config</c> show. Every key a pipeline file may set is there, with the
+/// value a run uses: <c>config.yaml</c> defaults and the built-in defaults applied (the source folder a tap lands in, the
+/// write mode <c>incremental</c> implies, the file rotation limits), <c>null</c> for a key that is off (no timeout,
+/// every stream). Values under secret-looking keys and values that came from <c>${VAR}</c> are <c>***</c>.
 /// </summary>
 public static class PipelineConfigView
 {
     public static JsonObject ToJson(PipelineDefinition p)
     {
-        var source = new JsonObject { ["tap"] = p.Source.Tap };
-        if (p.Source.InlineConfig is { } inline) source["config"] = inline.DeepClone();
-        else if ((p.Source.ConfigFile ?? p.Source.ConfigPath) is { } file) source["config"] = file;
-        if (p.Source.Streams is { } streams) source["streams"] = new JsonArray(streams.Select(s => (JsonNode)JsonValue.Create(s)).ToArray());
-        if (p.Source.Name is { } name) source["name"] = name;
-        if (p.Source.Timeout is { } t) source["timeout"] = Seconds(t);
-        if (p.Source.IdleTimeout is { } i) source["idle_timeout"] = Seconds(i);
+        var s = p.Source;
+        var source = new JsonObject
+        {
+            ["tap"] = s.Tap,
+            ["config"] = s.InlineConfig?.DeepClone() ?? (JsonNode?)(s.ConfigFile ?? s.ConfigPath),
+            ["streams"] = s.Streams is { } streams ? Strings(streams) : null,
+            ["catalog_flag"] = s.CatalogFlag,
+            ["discover"] = s.Discover,
+            ["replication"] = Map(s.Replication, r => new JsonObject { ["method"] = r.Method, ["key"] = r.Key }),
+            ["select"] = Map(s.Select, Strings),
+            ["name"] = LakePaths.SourceFolderOf(s),
+            ["timeout"] = s.Timeout is { } t ? Seconds(t) : null,
+            ["idle_timeout"] = s.IdleTimeout is { } i ? Seconds(i) : null,
+            ["split"] = s.Split is { } split ? new JsonObject { ["column"] = split.Column, ["parts"] = split.Parts, ["parallel"] = split.Parallel } : null,
+        };
 
         var d = p.Destination;
+        var limits = new Parquet.WriteLimits().WithFileLimitsOf(d);
+        var writeMode = EffectiveWriteMode(p);
         var destination = new JsonObject
         {
             ["bucket"] = d.Bucket,
             ["path"] = d.Path,
             ["compression"] = d.Compression.ToString().ToLowerInvariant(),
             ["partition_by"] = d.PartitionBy,
+            ["max_file_rows"] = limits.MaxFileRows,
+            // max_file_mb is whole megabytes, so the default's bytes divide exactly.
+            ["max_file_mb"] = d.MaxFileMb ?? limits.MaxFileBytes / (1024 * 1024),
+            ["storage_options"] = Map(d.StorageOptions, v => JsonValue.Create(v)),
+            ["table_format"] = TableFormat(d.TableFormat),
+            ["write_mode"] = writeMode.ToString().ToLowerInvariant(),
         };
-        if (d.MaxFileRows is { } rows) destination["max_file_rows"] = rows;
-        if (d.MaxFileMb is { } mb) destination["max_file_mb"] = mb;
-        if (d.StorageOptions.Count > 0)
-            destination["storage_options"] = new JsonObject(d.StorageOptions.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)JsonValue.Create(kv.Value))));
+        // The loader refuses destination.merge without write_mode: merge, so the view shows it only then.
+        if (writeMode == WriteMode.Merge)
+            destination["merge"] = new JsonObject { ["order_by"] = d.Merge.OrderBy, ["hard_delete"] = d.Merge.HardDelete };
+
+        var schedule = new JsonObject { ["cron"] = p.Schedule?.Cron, ["maintain"] = null };
+        if (p.Schedule?.Maintain is { } m)
+        {
+            var maintain = new JsonObject { ["cron"] = m.Cron, ["expire_older_than"] = Durations.Describe(m.ExpireOlderThan), ["compact"] = m.Compact };
+            // target_file_mb sizes compaction only, and the loader refuses it without compact: true.
+            if (m.Compact) maintain["target_file_mb"] = m.TargetFileMb ?? CompactionDefaults.TargetFileMb;
+            schedule["maintain"] = maintain;
+        }
 
         var view = new JsonObject
         {
@@ -38,24 +67,29 @@ public static class PipelineConfigView
             ["destination"] = destination,
             ["incremental"] = new JsonObject { ["enabled"] = p.Incremental.Enabled },
             ["on_invalid_record"] = p.OnInvalidRecord.ToString().ToLowerInvariant(),
+            ["schedule"] = schedule,
+            ["run_logs"] = new JsonObject { ["keep"] = p.RunLogs.Keep is { } keep ? Durations.Describe(keep) : null },
+            ["transforms"] = Map(p.Transforms, t => t?.DeepClone()),
         };
-        if (p.Schedule is { } schedule && (schedule.Cron is not null || schedule.Maintain is not null))
-        {
-            var scheduleView = new JsonObject();
-            if (schedule.Cron is { } cron) scheduleView["cron"] = cron;
-            if (schedule.Maintain is { } m)
-            {
-                var maintain = new JsonObject { ["cron"] = m.Cron, ["expire_older_than"] = Durations.Describe(m.ExpireOlderThan), ["compact"] = m.Compact };
-                if (m.TargetFileMb is { } target) maintain["target_file_mb"] = target;
-                scheduleView["maintain"] = maintain;
-            }
-            view["schedule"] = scheduleView;
-        }
-        if (p.RunLogs.Keep is { } keep) view["run_logs"] = new JsonObject { ["keep"] = Durations.Describe(keep) };
-        if (p.Transforms.Count > 0)
-            view["transforms"] = new JsonObject(p.Transforms.Select(kv => KeyValuePair.Create(kv.Key, kv.Value?.DeepClone())));
         return (JsonObject)p.Redaction.Redact(view)!;
     }
+
+    /// <summary>The write mode a run without <c>--full</c> uses: the explicit one, else what <see cref="WriteModes.Replaces"/> decides.</summary>
+    private static WriteMode EffectiveWriteMode(PipelineDefinition p) =>
+        p.Destination.WriteMode ?? (WriteModes.Replaces(p, fullRefreshRequested: false) ? WriteMode.Replace : WriteMode.Append);
+
+    /// <summary>As the YAML spells it: <c>parquet</c>, <c>iceberg</c>, <c>delta</c>, or <c>[iceberg, delta]</c>.</summary>
+    private static JsonNode TableFormat(TableFormats formats) => TableFormatCommitter.NamesOf(formats) switch
+    {
+        [] => JsonValue.Create("parquet"),
+        [var one] => JsonValue.Create(one),
+        var several => Strings(several),
+    };
+
+    private static JsonArray Strings(IEnumerable<string> values) => new([.. values.Select(v => (JsonNode)JsonValue.Create(v))]);
+
+    private static JsonObject Map<T>(IEnumerable<KeyValuePair<string, T>> entries, Func<T, JsonNode?> value) =>
+        new(entries.Select(kv => KeyValuePair.Create(kv.Key, value(kv.Value))));
 
     private static string Seconds(TimeSpan t) => t.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + "s";
 }

@@ -89,7 +89,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         // log goes to the bucket, which needs no local temp folder.
         string? privateDir = null;
         string? spoolDir = null;
-        var step = "start";
+        var step = RunSteps.Start;
         RunIngest? ingest = null;
         CommitPlan? plan = null;
         PipeErrorKind? errorKind = null;
@@ -99,7 +99,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             spoolDir = SpoolDirectory(store, pipeline.Name, runId);
             // Until the run's own extraction starts it repairs what an interrupted run left (its own step in a failure log:
             // a journal that cannot be completed fails every run here, and "extract" would point at the tap).
-            step = "recover";
+            step = RunSteps.Recover;
             log.Notices.AddRange(await CleanLeftoversAsync(store, pipeline.Name, Path.GetDirectoryName(privateDir)!, Path.GetDirectoryName(spoolDir)!, runId, runCancel.Token).ConfigureAwait(false));
             // Killed runs of any pipeline (one since renamed or deleted has no next run to clean its folder up).
             log.Notices.AddRange(PrivateTempRoot.RemoveKilledRunFolders(PrivateTempRoot.ForCurrentUser()));
@@ -109,7 +109,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             var committer = new LakeCommitter(store, _time);
             if (split is null && await committer.RecoverAsync(pipeline.Name, runCancel.Token).ConfigureAwait(false) is { } recovered)
                 log.Notices.Add(recovered);
-            observation.Step(step = "extract");
+            observation.Step(step = RunSteps.Extract);
             if (split is not null) await split.EnsureOpenAsync(runCancel.Token).ConfigureAwait(false);
             var partDone = split is not null && await split.PartDoneAsync(runCancel.Token).ConfigureAwait(false);
 
@@ -148,12 +148,12 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             if (partDone) log.Notices.Add($"{split!.Describe} was already done: not read again");
             else await ExtractAsync(pipeline, source, invocation, ingest, log, options, startedAt, redactor, runCancel.Token).ConfigureAwait(false);
 
-            observation.Step(step = "write");
+            observation.Step(step = RunSteps.Write);
             foreach (var stream in ingest.Streams) { await stream.CompleteWriterAsync().ConfigureAwait(false); observation.StreamWritten(stream.Name); }
             foreach (var stream in ingest.Streams) stream.Quarantine?.Dispose();
             FillStreamStats(log, ingest);
 
-            observation.Step(step = "commit");
+            observation.Step(step = RunSteps.Commit);
             await runLock.EnsureHeldAsync(runCancel.Token).ConfigureAwait(false);
             if (split is not null)
             {
@@ -265,8 +265,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             catch (Exception e) when (e is not (OutOfMemoryException or OperationCanceledException or PipelineLockedException))
             {
                 log.Status = "failure";
-                log.FailedStep = "start";
-                log.Error = redactor.Redact(Describe(e, "start"));
+                log.FailedStep = RunSteps.Start;
+                log.Error = redactor.Redact(Describe(e, RunSteps.Start));
                 log.FinishedAt = _time.GetUtcNow();
                 log.DurationSeconds = Math.Round((log.FinishedAt - startedAt).TotalSeconds, 3);
                 await RunObservation.FailedToStartAsync(options.Observers, runStart, log).ConfigureAwait(false);
@@ -301,7 +301,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             or Tables.TableChangeException or CommitConflictException)
         {
             log.Status = "failure";
-            log.FailedStep = "commit";
+            log.FailedStep = RunSteps.Commit;
             log.Error = e.Message;
         }
         log.FinishedAt = _time.GetUtcNow();

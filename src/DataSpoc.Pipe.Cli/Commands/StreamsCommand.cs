@@ -55,7 +55,14 @@ internal sealed class StreamsCommand : AsyncCommand<StreamsCommand.Settings>
         }
         if (streams.Note is { } note)
         {
-            AnsiConsole.MarkupLineInterpolated($"No streams to list: {note} (learnt from its {capabilities.Origin}).");
+            // Origin "none" is no answer to name: the tap's --help and --about named no Singer flag (or it did not answer).
+            var learnt = capabilities.Origin switch
+            {
+                "--help" or "--about" => $" (learnt from its {capabilities.Origin})",
+                "none" => " (neither its --help nor its --about names --discover)",
+                _ => "",
+            };
+            AnsiConsole.MarkupLineInterpolated($"No streams to list: {note}{learnt}.");
             return ExitCodes.Success;
         }
         var table = new Table().AddColumns("stream", "tap_stream_id", "selected", "key", "replication", "columns");

@@ -114,7 +114,8 @@ public sealed class TapProbeTests : IDisposable
 
         var table = CliProcess.Run(_home, "streams", "nodisc");
         Assert.True(table.ExitCode == 0, table.ToString());
-        Assert.Contains("the tap does not list --discover, so it runs without a catalog", OneLine(table.Stdout), StringComparison.Ordinal);
+        Assert.Equal("No streams to list: the tap does not list --discover, so it runs without a catalog and sends what it sends " +
+            "(neither its --help nor its --about names --discover).", OneLine(table.Stdout).Trim());
 
         var json = CliProcess.Run(_home, "streams", "nodisc", "--output", "json");
         Assert.True(json.ExitCode == 0, json.ToString());
@@ -122,6 +123,8 @@ public sealed class TapProbeTests : IDisposable
         Assert.False(doc.Bool("can_discover"));
         Assert.Empty(doc["streams"]!.AsArray());
         Assert.Contains("does not list --discover", doc.Str("note"), StringComparison.Ordinal);
+        // "none": nothing was learnt from the tap; --catalog is what it would be given a catalog with (source.catalog_flag aside).
+        Assert.Equal("none", doc.Str("catalog_flags_from"));
         Assert.DoesNotContain("--discover", Calls("tap-nodisc"), StringComparison.Ordinal);
     }
 

@@ -62,4 +62,28 @@ public sealed class YamlBoundsTests
             File.Delete(path);
         }
     }
+
+    [Fact]
+    public void The_size_limit_counts_characters_as_the_docs_say_so_a_file_of_more_bytes_than_that_still_loads()
+    {
+        var yaml = Head + " {}\ndestination:\n  bucket: file:///lake\n# ";
+        var text = yaml + new string('é', YamlNodes.MaxChars - yaml.Length - 1) + "\n";
+        Assert.Equal(YamlNodes.MaxChars, text.Length);
+        Assert.True(Encoding.UTF8.GetByteCount(text) > YamlNodes.MaxChars * 3L / 2);
+        var path = Path.Combine(Path.GetTempPath(), "dsp-wide-" + Guid.NewGuid().ToString("N")[..8] + ".yaml");
+        try
+        {
+            File.WriteAllText(path, text);
+            Assert.Equal("tap-x", Loader.LoadFile(path).Source.Tap);
+            Assert.Contains("a pipeline file may have at most 1,048,576", Assert.Throws<ConfigException>(() => Loader.Parse(text + "x", "wide", path)).Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+        var readme = File.ReadAllText(Path.Combine(Support.KubernetesObjects.RepoRoot, "README.md"));
+        Assert.Contains("- **YAML** pipeline and `config.yaml` files: at most 1,048,576 characters", readme);
+        var failures = File.ReadAllText(Path.Combine(Support.KubernetesObjects.RepoRoot, "docs", "failure-handling.md"));
+        Assert.Contains("| 5. unbounded YAML | 1,048,576 characters per file", failures);
+    }
 }

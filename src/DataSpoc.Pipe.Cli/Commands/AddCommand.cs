@@ -58,7 +58,7 @@ internal sealed class AddCommand : AsyncCommand<AddCommand.Settings>
         public string? Config { get; init; }
 
         [CommandOption("--secret <KEY=VALUE>")]
-        [Description("A secret the tap config refers to as ${KEY}: saved to the home's .env (mode 0600), never to the config. Repeatable. Without it, a terminal is asked (input hidden)")]
+        [Description("A secret the tap config refers to as ${KEY}: saved to the home's .env (mode 0600), never to the config. Repeatable. A value .env already holds is replaced (the output names the other pipelines that read it). Without it, a terminal is asked (input hidden)")]
         public string[] Secrets { get; init; } = [];
 
         /// <summary>The <c>--secret</c> values by key (the last one wins).</summary>
@@ -177,7 +177,9 @@ internal sealed class AddCommand : AsyncCommand<AddCommand.Settings>
 
     /// <summary>
     /// Puts the secrets the tap config refers to in <c>.env</c>: from <c>--secret</c>, else asked at a terminal with the
-    /// input hidden. Only names are printed. A variable <c>.env</c> already has is kept; one still unset gets a notice.
+    /// input hidden. Only names are printed. A variable <c>.env</c> already has is kept, unless <c>--secret</c> gives it
+    /// another value: then it is replaced, and the output names the home's pipelines that read it too (they run with the
+    /// new value from now on). One still unset gets a notice.
     /// </summary>
     private static void SaveSecrets(Settings settings, PipeHome home, DotEnvFile dotEnv, string configFile)
     {
@@ -195,11 +197,36 @@ internal sealed class AddCommand : AsyncCommand<AddCommand.Settings>
         }
         if (toSave.Count > 0)
         {
+            var replaced = toSave.Keys.Where(k => dotEnv.Values.TryGetValue(k, out var held) && held != toSave[k]).ToList();
             DotEnvFile.Set(home.EnvFilePath, toSave);
             Console.Out.WriteLine($"Saved {string.Join(", ", toSave.Keys)} to {home.EnvFilePath} (mode 0600)");
+            foreach (var name in replaced)
+            {
+                var users = PipelinesReading(home, name);
+                Console.Out.WriteLine($"replaced {name}, which {home.EnvFilePath} held before" + (users.Count > 0 ? $" (also used by: {string.Join(", ", users)})" : ""));
+            }
         }
         foreach (var name in unset)
             Console.Out.WriteLine($"note: {name} is not set, so runs fail until it is: add {name}=... to {home.EnvFilePath} (or pass --secret {name}=... to add)");
+    }
+
+    /// <summary>
+    /// The home's pipelines that read <c>${<paramref name="variable"/>}</c> (in their file, their tap config or
+    /// <c>config.yaml</c>), sorted; a pipeline file that does not load is left out.
+    /// </summary>
+    private static List<string> PipelinesReading(PipeHome home, string variable)
+    {
+        var loader = PipelineLoader.ForHome(home, allowUnsetVariables: true);
+        var users = new List<string>();
+        foreach (var pipeline in home.PipelineNames())
+        {
+            try
+            {
+                if (home.FindPipelineFile(pipeline) is { } file && loader.LoadFile(file).Variables.Any(v => v.Name == variable)) users.Add(pipeline);
+            }
+            catch (ConfigException) { }
+        }
+        return users;
     }
 
     /// <summary>The <c>${VAR}</c>s without default in a tap config file's string values, in order of appearance.</summary>

@@ -77,6 +77,26 @@ public sealed class DotEnvCommandTests : IDisposable
     }
 
     [Fact]
+    public void Add_with_a_secret_env_already_holds_replaces_it_and_names_the_pipelines_that_read_it_too()
+    {
+        WriteEnv(Private);
+        WriteScheduledPipelineNeedingPassword("orders");
+        WriteScheduledPipelineNeedingPassword("refunds");
+        _home.WriteShopPipeline("unrelated");
+
+        var replaced = CliProcess.RunWithInput(_home, "", "add", "other", "--tap", "postgres", "--bucket", _home.Bucket, "--secret", "PGPASSWORD=new-value-9c1");
+        Assert.True(replaced.ExitCode == 0, replaced.ToString());
+        Assert.Contains($"Saved PGPASSWORD to {EnvFile} (mode 0600)\nreplaced PGPASSWORD, which {EnvFile} held before (also used by: orders, refunds)\n", replaced.Stdout);
+        Assert.DoesNotContain("new-value-9c1", replaced.Stdout + replaced.Stderr);
+        Assert.Equal("PGPASSWORD=new-value-9c1\n", File.ReadAllText(EnvFile));
+
+        // The value .env holds, given again, replaces nothing.
+        var same = CliProcess.RunWithInput(_home, "", "add", "third", "--tap", "postgres", "--bucket", _home.Bucket, "--secret", "PGPASSWORD=new-value-9c1");
+        Assert.True(same.ExitCode == 0, same.ToString());
+        Assert.DoesNotContain("replaced", same.Stdout);
+    }
+
+    [Fact]
     public void Add_rejects_a_malformed_secret_option_without_printing_its_value()
     {
         var result = CliProcess.RunWithInput(_home, "", "add", "orders", "--tap", "postgres", "--bucket", _home.Bucket, "--secret", "pg-password=leaky-value");

@@ -67,6 +67,7 @@ internal static class EntryPoint
         config.PropagateExceptions();
         config.CaseSensitivity(CaseSensitivity.All);
         config.UseStrictParsing();
+        config.SetHelpProvider(new DebugOptionHelp(config.Settings));
 
         config.AddCommand<InitCommand>("init")
             .WithDescription("Create the home folder (~/.dataspoc-pipe or $DATASPOC_PIPE_HOME): config.yaml, .env (secrets, mode 0600), pipelines/, sources/, transforms/. Safe to run again.")

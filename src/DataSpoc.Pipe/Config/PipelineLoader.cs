@@ -535,6 +535,9 @@ public sealed class PipelineLoader
         var shown = Escaped(cron);
         if (cron.Where(IsEscaped).Select(c => (char?)c).FirstOrDefault() is { } odd)
             return $"invalid cron expression '{shown}' {shape}: it holds {CharacterName(odd)}: separate the fields with spaces";
+        // Cronos refuses it as "Macro: Unexpected character 'r'": say what cron would do with it instead.
+        if (cron.Trim().Equals("@reboot", StringComparison.OrdinalIgnoreCase))
+            return $"invalid cron expression '{shown}' {shape}: @reboot is not supported: a schedule needs a time (or @hourly, @daily, @weekly, @monthly, @yearly)";
         try
         {
             CronSchedule.Parse(cron);

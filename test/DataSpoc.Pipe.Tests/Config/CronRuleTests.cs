@@ -30,6 +30,13 @@ public sealed class CronRuleTests : IDisposable
         Assert.Equal($"invalid cron expression '{shown}' {Shape}: it holds {what}: separate the fields with spaces", PipelineLoader.CronError(cron));
 
     [Theory]
+    [InlineData("@reboot")]
+    [InlineData(" @REBOOT ")]
+    public void Reboot_is_refused_saying_a_schedule_needs_a_time(string cron) =>
+        Assert.Equal($"invalid cron expression '{cron}' {Shape}: @reboot is not supported: a schedule needs a time (or @hourly, @daily, @weekly, @monthly, @yearly)",
+            PipelineLoader.CronError(cron));
+
+    [Theory]
     [InlineData("schedule.cron", "  cron: \"0\\t3 * * *\"\n", 6)]
     [InlineData("schedule.maintain.cron", "  maintain:\n    cron: \"0\\t3 * * *\"\n", 7)]
     [InlineData("schedule.maintain.cron", "  cron: \"*/5 * * * *\"\n  maintain:\n    cron: \"0 3 * *\\n*\"\n", 8)]

@@ -179,7 +179,9 @@ public sealed class PipeHome
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // An unreadable home is not an empty one: saying "no pipelines" would hide every scheduled run's failure.
-            throw new ConfigException($"cannot read the pipelines folder: {e.Message}", PipelinesDirectory, inner: e);
+            // .NET says "Could not find a part of the path" of a file where a folder should be: say what is wrong instead.
+            var why = File.Exists(PipelinesDirectory) ? "it is a file, not a folder" : e.Message;
+            throw new ConfigException($"cannot read the pipelines folder: {why}", PipelinesDirectory, inner: e);
         }
     }
 

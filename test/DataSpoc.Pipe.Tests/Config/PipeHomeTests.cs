@@ -31,4 +31,13 @@ public sealed class PipeHomeTests : IDisposable
         Directory.CreateSymbolicLink(loop, loop);
         Assert.Equal(loop, PipeHome.Canonical(loop));
     }
+
+    [Fact]
+    public void A_pipelines_path_that_is_a_file_is_refused_saying_so()
+    {
+        var home = new PipeHome(Directory.CreateDirectory(Path.Combine(_dir, "filehome")).FullName);
+        File.WriteAllText(home.PipelinesDirectory, "not a folder");
+        var e = Assert.Throws<ConfigException>(() => home.PipelineNames());
+        Assert.Equal($"{home.PipelinesDirectory}: cannot read the pipelines folder: it is a file, not a folder", e.Message);
+    }
 }

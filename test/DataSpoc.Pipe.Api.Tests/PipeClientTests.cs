@@ -198,8 +198,11 @@ public class PipeClientTests
         var before = home.Query(glob);
         Assert.Equal(4, before.Count);
 
+        var filesBefore = home.Query("select file from glob('{lake}/raw/shop/orders/*/*.parquet') order by file");
         var result = Assert.Single(await client.MaintainAsync(home.Name("orders"), TimeSpan.FromDays(7), compactTargetFileMb: 128));
         Assert.Equal(("shop/orders", 2, 1), (result.Table, result.CompactedFiles, result.WrittenFiles));
+        // A plain Parquet table's rewritten files are deleted by the compaction's commit: maintain reports them.
+        Assert.Equal(filesBefore.Select(f => Path.GetFileName(f[0]!)).Order(StringComparer.Ordinal), result.DeletedFiles.Select(Path.GetFileName).Order(StringComparer.Ordinal));
         Assert.Equal(before, home.Query(glob));
         Assert.Equal([["1"]], home.Query("select count(*) from glob('{lake}/raw/shop/orders/*/*.parquet')"));
         var table = (await client.ManifestAsync(home.Bucket)).Tables["shop/orders"];

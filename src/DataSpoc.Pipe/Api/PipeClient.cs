@@ -621,8 +621,9 @@ public sealed class PipeClient
             foreach (var c in compacted)
             {
                 var index = results.FindIndex(r => r.Table == c.Table);
-                if (index >= 0) results[index] = results[index] with { CompactedFiles = c.RewrittenFiles, WrittenFiles = c.WrittenFiles };
-                else results.Add(new Tables.TableMaintenanceResult(c.Table, 0, 0, [], c.RewrittenFiles, c.WrittenFiles));
+                if (index >= 0)
+                    results[index] = results[index] with { CompactedFiles = c.RewrittenFiles, WrittenFiles = c.WrittenFiles, DeletedFiles = [.. c.DeletedFiles, .. results[index].DeletedFiles] };
+                else results.Add(new Tables.TableMaintenanceResult(c.Table, 0, 0, c.DeletedFiles, c.RewrittenFiles, c.WrittenFiles));
             }
             return new Tables.PipelineMaintenance(results, notices);
         }

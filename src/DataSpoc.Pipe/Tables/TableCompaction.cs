@@ -15,7 +15,14 @@ public static class CompactionDefaults
 }
 
 /// <summary>What compaction did to one table: how many small files it rewrote into how many, holding how many rows.</summary>
-public sealed record TableCompactionResult(string Table, int RewrittenFiles, int WrittenFiles, long Rows);
+public sealed record TableCompactionResult(string Table, int RewrittenFiles, int WrittenFiles, long Rows)
+{
+    /// <summary>
+    /// The keys of the rewritten files its commit deleted: a plain Parquet table's; an Iceberg or Delta table keeps them
+    /// for time travel until <c>maintain</c>'s expiry deletes them (and counts them then).
+    /// </summary>
+    public IReadOnlyList<string> DeletedFiles { get; init; } = [];
+}
 
 /// <summary>
 /// <c>maintain --compact</c>: per table of a pipeline and per partition folder, the live data files smaller than the
@@ -205,7 +212,7 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
             RemovedFiles = rewritten,
             RemovedBytes = removedBytes,
         });
-        return new TableCompactionResult(tableKey, rewritten, written, rows);
+        return new TableCompactionResult(tableKey, rewritten, written, rows) { DeletedFiles = formats.Count == 0 ? [.. commit.Removed] : [] };
     }
 
     /// <summary>

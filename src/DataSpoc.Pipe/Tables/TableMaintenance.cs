@@ -7,7 +7,8 @@ using DataSpoc.Pipe.Storage;
 namespace DataSpoc.Pipe.Tables;
 
 /// <summary>
-/// What maintenance did to one table: snapshots expired and kept, files deleted by expiry, Delta log files deleted by
+/// What maintenance did to one table: snapshots expired and kept, data files deleted (by expiry, and a plain Parquet
+/// table's files compaction rewrote, which its commit deletes), Delta log files deleted by
 /// the log's cleanup (a count: a first cleanup of a busy table deletes thousands), and (<c>--compact</c>) how many small
 /// files were rewritten into how many.
 /// </summary>

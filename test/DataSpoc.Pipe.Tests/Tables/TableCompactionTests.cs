@@ -109,6 +109,7 @@ public class TableCompactionTests
 
         var result = Assert.Single(await CompactAsync(lake));
         Assert.Equal(("test/orders", 4, 1, 40L), (result.Table, result.RewrittenFiles, result.WrittenFiles, result.Rows));
+        Assert.Empty(result.DeletedFiles); // kept for time travel until expiry deletes them
 
         // Iceberg: one replace snapshot; the same rows now; the previous metadata still reads the previous files.
         var metadata = JsonNode.Parse(File.ReadAllText(Path.Combine(Table(lake), "metadata", "v5.metadata.json")))!;
@@ -174,9 +175,11 @@ public class TableCompactionTests
         Assert.Equal(20, before.Count);
         Assert.Equal(4, lake.ParquetKeys().Count);
 
+        var keysBefore = lake.ParquetKeys();
         var result = Assert.Single(await CompactAsync(lake));
         Assert.Equal((4, 2, 20L), (result.RewrittenFiles, result.WrittenFiles, result.Rows));
         Assert.Equal(2, lake.ParquetKeys().Count);
+        Assert.Equal(keysBefore.Order(StringComparer.Ordinal), result.DeletedFiles.Order(StringComparer.Ordinal));
         Assert.Equal(before, lake.Query(glob));
         var manifest = lake.Manifest().Tables["test/orders"];
         Assert.Equal((20L, 2L), (manifest.RowCount, manifest.Stats.Files));

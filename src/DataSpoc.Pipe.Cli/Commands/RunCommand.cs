@@ -243,9 +243,11 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         foreach (var o in outcomes)
         {
             var log = o.Log;
-            table.AddRow(Markup.Escape(o.Name), log?.Status == "success" ? "[green]success[/]" : $"[red]{o.Status}[/]", log?.Mode ?? "-",
+            // A run that did not succeed landed no file: the files it wrote before failing are in its run log, not the table.
+            var landed = log?.Status == "success";
+            table.AddRow(Markup.Escape(o.Name), landed ? "[green]success[/]" : $"[red]{o.Status}[/]", log?.Mode ?? "-",
                 log is null ? "-" : Units.Duration(log.DurationSeconds), log is null ? "-" : Units.Count(log.TotalRecords),
-                log is null ? "-" : Units.Count(log.Streams.Values.Sum(s => s.Files)), log is null ? "-" : Units.Bytes(log.Streams.Values.Sum(s => s.Bytes)));
+                landed ? Units.Count(log!.Streams.Values.Sum(s => s.Files)) : "-", landed ? Units.Bytes(log!.Streams.Values.Sum(s => s.Bytes)) : "-");
         }
         AnsiConsole.Write(table);
         foreach (var o in outcomes.Where(o => o.Log is not null))

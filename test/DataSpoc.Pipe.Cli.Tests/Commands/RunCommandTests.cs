@@ -158,6 +158,30 @@ public sealed class RunCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_run_that_fails_after_writing_files_shows_no_files_or_bytes_in_its_summary_as_none_landed()
+    {
+        // Two full-refresh pipelines of different CSV folders land one table: the second's commit is refused, after its
+        // file was written.
+        foreach (var (name, row) in new[] { ("first", "1,a"), ("second", "2,b") })
+        {
+            var folder = Directory.CreateDirectory(Path.Combine(_home.Root, "csv-" + name)).FullName;
+            File.WriteAllText(Path.Combine(folder, "orders.csv"), "id,name\n" + row + "\n");
+            _home.WritePipeline(name, $"source:\n  tap: csv\n  config: {{path: {folder}}}\ndestination:\n  bucket: {_home.Bucket}\n");
+        }
+        Assert.Equal(0, CliProcess.Run(_home, "run", "first").ExitCode);
+
+        var json = CliProcess.Run(_home, "run", "second", "--output", "json");
+        Assert.Equal(1, json.ExitCode);
+        var log = Json.Parse(json);
+        Assert.Equal("commit", log.Str("failed_step"));
+        Assert.Equal(1, log["streams"]!["orders"].Long("files")); // the run log keeps what was written
+
+        var table = CliProcess.Run(_home, "run", "second");
+        Assert.Equal(1, table.ExitCode);
+        Assert.Matches(@"│ second\s+│ failure\s+│ full\s+│ [^│]+│ 1\s+│ -\s+│ -\s+│", table.Stdout);
+    }
+
+    [Fact]
     public void Run_all_runs_every_pipeline_in_parallel_summarises_and_exits_1_when_one_failed()
     {
         _home.WriteShopPipeline("a-shop");

@@ -127,10 +127,19 @@ public sealed class PipeClient
     /// <summary>Runs a pipeline of the home folder once and returns its run log (success or failure).</summary>
     /// <param name="name">The pipeline's name.</param>
     /// <param name="full">Full refresh: ignore saved state and replace every table the run writes.</param>
-    /// <param name="progress">Receives per-stream counters while the run works (from a background thread).</param>
-    /// <param name="cancellationToken">Stops the run (the tap is killed; the run is logged as <c>cancelled</c>, nothing becomes visible).</param>
+    /// <param name="progress">
+    /// Receives per-stream counters and the run's step while the run works (<see cref="RunOptions.Progress"/>: from a
+    /// background thread; a callback that throws is dropped with a run-log notice, never failing the run).
+    /// </param>
+    /// <param name="cancellationToken">
+    /// Stops the run (the tap is killed, nothing becomes visible). Once the run has taken its pipeline lock, a stop at
+    /// any moment returns a <see cref="RunResult"/> with status <c>cancelled</c>, and its run log is written. A token
+    /// already cancelled when the run is asked for, or one that fires while the bucket is opened or the lock requested
+    /// (and stops that request), throws <see cref="OperationCanceledException"/>: no run began, and no run log is written.
+    /// </param>
     /// <exception cref="ConfigException">The pipeline or its transforms are invalid: nothing ran.</exception>
     /// <exception cref="PipelineLockedException">Another run of this pipeline holds its lock in the bucket: nothing ran.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired before the run took its lock: nothing ran.</exception>
     public Task<RunResult> RunAsync(string name, bool full = false, IProgress<RunProgress>? progress = null, CancellationToken cancellationToken = default) =>
         RunAsync(Load(name), null, null, full, progress, cancellationToken);
 
@@ -143,12 +152,13 @@ public sealed class PipeClient
     /// <param name="source">Where records come from; null starts the pipeline's tap.</param>
     /// <param name="transforms">Record transforms written in code, applied in order.</param>
     /// <param name="full">Full refresh: ignore saved state and replace every table the run writes.</param>
-    /// <param name="progress">Receives per-stream counters while the run works (from a background thread).</param>
-    /// <param name="cancellationToken">Stops the run.</param>
+    /// <param name="progress">As for <see cref="RunAsync(string, bool, IProgress{RunProgress}?, CancellationToken)"/>.</param>
+    /// <param name="cancellationToken">Stops the run, as for <see cref="RunAsync(string, bool, IProgress{RunProgress}?, CancellationToken)"/>.</param>
     /// <exception cref="ConfigException">
     /// The pipeline's name, bucket, <c>destination.path</c>, source name or declarative transforms are invalid: nothing ran.
     /// </exception>
     /// <exception cref="PipelineLockedException">Another run of this pipeline holds its lock in the bucket: nothing ran.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired before the run took its lock: nothing ran.</exception>
     public async Task<RunResult> RunAsync(PipelineDefinition pipeline, ISource? source, IEnumerable<IRecordTransform>? transforms = null,
         bool full = false, IProgress<RunProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -484,6 +494,29 @@ public sealed class PipeClient
         {
             Changes = catalog.Notices,
         };
+    }
+
+    /// <summary>
+    /// The state the pipeline's last successful run committed (<c>.dataspoc/state/&lt;pipeline&gt;/state.json</c>: the last
+    /// Singer STATE, e.g. what a <see cref="CodeSource.WithState"/> saved), as its JSON text; null when none was committed.
+    /// An incremental code pipeline reads it before its run to know where to resume, and passes the next bookmark to
+    /// <see cref="CodeSource.WithState"/>. The text is kept as the source wrote it (a tap's <c>NaN</c> included), so
+    /// parse it with <c>JsonNode.Parse</c> when it is plain JSON.
+    /// </summary>
+    /// <param name="pipeline">The pipeline (its name, bucket and storage options), defined in code or loaded with <see cref="Load(string)"/>.</param>
+    /// <param name="cancellationToken">Stops reading.</param>
+    /// <exception cref="StorageException">The bucket cannot be read, or did not answer within <see cref="BucketReadTimeout"/>.</exception>
+    public async Task<string?> StateAsync(PipelineDefinition pipeline, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        LakeNames.Pipeline(pipeline.Name, pipeline.FilePath);
+        return await BoundedReadAsync(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions, async token =>
+        {
+            await using var store = _stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
+            return await store.GetAsync(LakePaths.StateKey(pipeline.Name), token).ConfigureAwait(false) is { } state
+                ? System.Text.Encoding.UTF8.GetString(state.Content.Span)
+                : null;
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>A bucket's table catalog (<c>.dataspoc/manifest.json</c>); empty when the bucket has none yet.</summary>

@@ -167,9 +167,9 @@ public sealed class PipeClient
     {
         ArgumentNullException.ThrowIfNull(pipeline);
         ArgumentNullException.ThrowIfNull(options);
-        // A definition made in code never went through the loader: its bucket, path and source name are checked here, as
-        // the loader checks a file's, so a bad one is a ConfigException before anything runs.
-        PipelineLocation.Check(pipeline, pipeline.Source.Name ?? options.Source?.DefaultName);
+        // A definition made in code never went through the loader: the rules the loader checks a file's values by are
+        // checked here, so a bad value (MaxFileRows = 0, an undefined enum value) is a ConfigException before anything runs.
+        PipelineRules.Check(pipeline, pipeline.Source.Name ?? options.Source?.DefaultName);
         if (TransformCompiler.Validate(pipeline) is { Count: > 0 } invalid) throw invalid[0];
         // config.yaml's ${VAR}s (an OpenLineage api_key) come from the same variables as the pipeline's: the home's .env too.
         if (options.Observers.Count == 0)

@@ -20,8 +20,11 @@ public static partial class Durations
     {
         var seconds = SecondsOf(text);
         duration = seconds is > 0 && seconds <= Longest.TotalSeconds ? TimeSpan.FromSeconds(seconds.Value) : TimeSpan.Zero;
-        return duration > TimeSpan.Zero;
+        return IsTaken(duration);
     }
+
+    /// <summary>Whether a duration is one a key or option takes: greater than zero and no longer than <see cref="Longest"/>.</summary>
+    public static bool IsTaken(TimeSpan duration) => duration > TimeSpan.Zero && duration <= Longest;
 
     /// <summary>
     /// Why <paramref name="text"/> is not a duration an option takes, for an error after the option's name, or null when it

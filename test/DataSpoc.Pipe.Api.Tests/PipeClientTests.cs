@@ -568,6 +568,33 @@ public class PipeClientTests
         Assert.Equal($"{file}:{lineNumber}: {key}: {reason}", e.Message);
     }
 
+    /// <summary>A bucket address that is not one is a ConfigException (a PipeException), as the same address as a pipeline's bucket is.</summary>
+    [Theory]
+    [InlineData("relative/path", "bucket 'relative/path' has no scheme")]
+    [InlineData("s3://Bad_Name", "capital letter 'B'")]
+    [InlineData("ftp://x/y", "ftp")]
+    [InlineData("", "bucket")]
+    [InlineData("file://relative", "must be an absolute path")]
+    public async Task Reading_the_manifest_or_table_files_of_a_bad_bucket_address_throws_a_ConfigException(string bucket, string reason)
+    {
+        using var home = new TempHome();
+        var client = Client(home);
+        var manifest = await Assert.ThrowsAsync<ConfigException>(() => client.ManifestAsync(bucket));
+        Assert.Contains(reason, manifest.Message, StringComparison.Ordinal);
+        Assert.Equal(PipeErrorKind.Usage, manifest.Kind);
+        var asPipelineBucket = await Assert.ThrowsAsync<ConfigException>(() => client.RunAsync(new PipelineDefinition
+        {
+            Name = home.Name("b"),
+            Source = new SourceDefinition { Tap = "unused" },
+            Destination = new DestinationDefinition { Bucket = bucket },
+        }, new CodeSource("app")));
+        Assert.Equal(manifest.Message, asPipelineBucket.Reason.Replace(" (Destination.Bucket)", "", StringComparison.Ordinal));
+        var table = new Lake.ManifestTable();
+        var files = await Assert.ThrowsAsync<ConfigException>(() => client.TableFilesAsync(bucket, null, "app/t", table));
+        Assert.Equal(manifest.Message, files.Message);
+        await Assert.ThrowsAsync<ConfigException>(() => client.ReadTableFilesAsync(bucket, null, "app/t", table, (_, f) => Task.FromResult(f.Count)));
+    }
+
     [Fact]
     public async Task A_code_source_with_state_saves_it_for_the_next_incremental_run()
     {

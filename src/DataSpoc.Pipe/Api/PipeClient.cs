@@ -177,9 +177,9 @@ public sealed class PipeClient
     {
         ArgumentNullException.ThrowIfNull(pipeline);
         ArgumentNullException.ThrowIfNull(options);
-        // A definition made in code never went through the loader: its bucket, path and source name are checked here, as
-        // the loader checks a file's, so a bad one is a ConfigException before anything runs.
-        PipelineLocation.Check(pipeline, pipeline.Source.Name ?? options.Source?.DefaultName);
+        // A definition made in code never went through the loader: the rules the loader checks a file's values by are
+        // checked here, so a bad value (MaxFileRows = 0, an undefined enum value) is a ConfigException before anything runs.
+        PipelineRules.Check(pipeline, pipeline.Source.Name ?? options.Source?.DefaultName);
         if (TransformCompiler.Validate(pipeline) is { Count: > 0 } invalid) throw invalid[0];
         // config.yaml's ${VAR}s (an OpenLineage api_key) come from the same variables as the pipeline's: the home's .env too.
         if (options.Observers.Count == 0)
@@ -523,14 +523,26 @@ public sealed class PipeClient
     /// <param name="bucket"><c>file:///abs/dir</c>, <c>s3://bucket[/prefix]</c>, <c>gs://…</c> or <c>az://…</c>.</param>
     /// <param name="storageOptions">As a pipeline's <c>destination.storage_options</c> (endpoint_url, region…).</param>
     /// <param name="cancellationToken">Stops reading.</param>
+    /// <exception cref="ConfigException"><paramref name="bucket"/> is not a bucket address (as <c>destination.bucket</c> would be refused).</exception>
     /// <exception cref="StorageException">The bucket cannot be read, or did not answer within <see cref="BucketReadTimeout"/>.</exception>
     public async Task<Manifest> ManifestAsync(string bucket, IReadOnlyDictionary<string, string>? storageOptions = null, CancellationToken cancellationToken = default)
     {
+        CheckBucket(bucket);
         return await BoundedReadAsync(bucket, storageOptions, async token =>
         {
             await using var store = _stores.Open(bucket, storageOptions);
             return await new ManifestStore(store, _time).ReadAsync(token).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A bucket address a caller passed is checked as a pipeline's <c>destination.bucket</c> is: a bad one is a
+    /// <see cref="ConfigException"/> (a <see cref="PipeException"/>), not the parser's <see cref="FormatException"/>.
+    /// </summary>
+    private static void CheckBucket(string bucket)
+    {
+        ArgumentNullException.ThrowIfNull(bucket);
+        if (PipelineLocation.BucketProblem(bucket) is { } problem) throw new ConfigException(problem);
     }
 
     /// <summary>
@@ -543,10 +555,12 @@ public sealed class PipeClient
     /// <param name="tableKey">The table's key in the manifest (<c>source/table</c>), for messages.</param>
     /// <param name="table">The table's manifest entry.</param>
     /// <param name="cancellationToken">Stops reading.</param>
+    /// <exception cref="ConfigException"><paramref name="bucket"/> is not a bucket address.</exception>
     /// <exception cref="StorageException">The table's location is outside the bucket, or its metadata cannot be read.</exception>
     public async Task<IReadOnlyList<string>> TableFilesAsync(string bucket, IReadOnlyDictionary<string, string>? storageOptions, string tableKey, ManifestTable table,
         CancellationToken cancellationToken = default)
     {
+        CheckBucket(bucket);
         await using var store = _stores.Open(bucket, storageOptions);
         var keys = await Tables.TableFiles.LiveDataFileKeysAsync(store, tableKey, table, cancellationToken).ConfigureAwait(false);
         return [.. keys.Order(StringComparer.Ordinal).Select(k => store.Bucket.Canonical + "/" + k)];
@@ -565,6 +579,7 @@ public sealed class PipeClient
     /// <param name="table">The table's manifest entry as the caller read it.</param>
     /// <param name="read">Reads the files (and may check the entry first).</param>
     /// <param name="cancellationToken">Stops reading.</param>
+    /// <exception cref="ConfigException"><paramref name="bucket"/> is not a bucket address.</exception>
     /// <exception cref="TableChangedException">The table's files changed again while they were read the second time.</exception>
     public async Task<T> ReadTableFilesAsync<T>(string bucket, IReadOnlyDictionary<string, string>? storageOptions, string tableKey, ManifestTable table,
         Func<ManifestTable, IReadOnlyList<string>, Task<T>> read, CancellationToken cancellationToken = default)

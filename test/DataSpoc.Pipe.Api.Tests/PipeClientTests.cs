@@ -497,9 +497,9 @@ public class PipeClientTests
         { "TableFormat = 99", "destination.table_format", "expected parquet, iceberg, delta or [iceberg, delta], got 99 (Destination.TableFormat)" },
         { "PartitionBy = \"\"", "destination.partition_by", "must not be empty: _extraction_date (the default), none, or a date or date-time column (Destination.PartitionBy)" },
         { "OnInvalidRecord = 99", "on_invalid_record", "expected fail, skip or quarantine, got 99 (OnInvalidRecord)" },
-        { "Timeout = 0", "source.timeout", "expected a duration greater than zero and at most 36500d (100 years), got 00:00:00 (Source.Timeout)" },
-        { "IdleTimeout = -1s", "source.idle_timeout", "expected a duration greater than zero and at most 36500d (100 years), got -00:00:01 (Source.IdleTimeout)" },
-        { "Keep = 0", "run_logs.keep", "expected a duration greater than zero and at most 36500d (100 years), got 00:00:00 (RunLogs.Keep)" },
+        { "Timeout = 0", "source.timeout", "expected a duration of at least 1ms and at most 36500d (100 years), got 00:00:00 (Source.Timeout)" },
+        { "IdleTimeout = -1s", "source.idle_timeout", "expected a duration of at least 1ms and at most 36500d (100 years), got -00:00:01 (Source.IdleTimeout)" },
+        { "Keep = 0", "run_logs.keep", "expected a duration of at least 1ms and at most 36500d (100 years), got 00:00:00 (RunLogs.Keep)" },
         { "Discover = sometimes", "source.discover", "'sometimes' is not one of: always, cached (Source.Discover)" },
         { "Streams = []", "source.streams", "an empty list selects nothing; remove the key to select every stream (Source.Streams)" },
     };

@@ -69,7 +69,7 @@ public static class PipelineRules
 
     private static string? DurationProblem(TimeSpan? value) =>
         value is { } d && !Durations.IsTaken(d)
-            ? $"expected a duration greater than zero and at most {Durations.Describe(Durations.Longest)} (100 years), got {d}"
+            ? $"expected a duration of at least {Durations.Describe(Durations.Shortest)} and at most {Durations.Describe(Durations.Longest)} (100 years), got {d}"
             : null;
 
     private static string? OneOf(string? value, string[] allowed) =>

@@ -470,6 +470,15 @@ public class PipeClientTests
             Source = new SourceDefinition { Tap = "unused" },
             Destination = path is null ? destination : destination with { Path = path },
         };
+        var e = await RefusedBeforeAnythingRunsAsync(home, pipeline, sourceName);
+        Assert.Equal(key, e.Key);
+        Assert.Contains(reason, e.Reason, StringComparison.Ordinal);
+        Assert.Equal(PipeErrorKind.Usage, e.Kind);
+    }
+
+    /// <summary>Runs <paramref name="pipeline"/> with a one-record code source: the run must throw its ConfigException before reading it or writing anything.</summary>
+    private static async Task<ConfigException> RefusedBeforeAnythingRunsAsync(TempHome home, PipelineDefinition pipeline, string sourceName = "app")
+    {
         var read = false;
         async IAsyncEnumerable<JsonObject> Records()
         {
@@ -479,11 +488,9 @@ public class PipeClientTests
         }
         var schema = JsonNode.Parse("""{"type":"object","properties":{"id":{"type":"integer"}}}""")!.AsObject();
         var e = await Assert.ThrowsAsync<ConfigException>(() => Client(home).RunAsync(pipeline, new CodeSource(sourceName).AddStream("t", schema, Records())));
-        Assert.Equal(key, e.Key);
-        Assert.Contains(reason, e.Reason, StringComparison.Ordinal);
-        Assert.Equal(PipeErrorKind.Usage, e.Kind);
         Assert.False(read, "the source was read");
         Assert.False(Directory.Exists(Path.Combine(home.Lake, ".dataspoc")));
+        return e;
     }
 
     public static TheoryData<string, string, string> BadValues => new()
@@ -539,18 +546,8 @@ public class PipeClientTests
             Source = new SourceDefinition { Tap = "unused" },
             Destination = new DestinationDefinition { Bucket = home.Bucket },
         }, what);
-        var read = false;
-        async IAsyncEnumerable<JsonObject> Records()
-        {
-            read = true;
-            yield return new JsonObject { ["id"] = 1 };
-            await Task.CompletedTask;
-        }
-        var schema = JsonNode.Parse("""{"type":"object","properties":{"id":{"type":"integer"}}}""")!.AsObject();
-        var e = await Assert.ThrowsAsync<ConfigException>(() => Client(home).RunAsync(pipeline, new CodeSource("app").AddStream("t", schema, Records())));
+        var e = await RefusedBeforeAnythingRunsAsync(home, pipeline);
         Assert.Equal((key, reason, $"{key}: {reason}"), (e.Key, e.Reason, e.Message));
-        Assert.False(read, "the source was read");
-        Assert.False(Directory.Exists(Path.Combine(home.Lake, ".dataspoc")));
     }
 
     /// <summary>The rule that refuses MaxFileRows = 0 in code refuses max_file_rows: 0 in a file, there with the file and line.</summary>

@@ -32,7 +32,7 @@ internal sealed class CloudSettings(IReadOnlyDictionary<string, string> options,
         if (value is null) return null;
         return Config.Durations.TryParse(value, out var duration)
             ? duration
-            : throw new Storage.StorageException($"storage option '{name}' must be a duration greater than zero such as 500ms or 2s, not '{value}'");
+            : throw new Storage.StorageException($"storage option '{name}': {Config.Durations.Problem(value, "500ms or 2s")}");
     }
 
     /// <summary>A yes/no option (<c>true/false</c>, <c>yes/no</c>, <c>1/0</c>); null when unset.</summary>

@@ -473,6 +473,15 @@ public class PipeClientTests
             Source = new SourceDefinition { Tap = "unused" },
             Destination = path is null ? destination : destination with { Path = path },
         };
+        var e = await RefusedBeforeAnythingRunsAsync(home, pipeline, sourceName);
+        Assert.Equal(key, e.Key);
+        Assert.Contains(reason, e.Reason, StringComparison.Ordinal);
+        Assert.Equal(PipeErrorKind.Usage, e.Kind);
+    }
+
+    /// <summary>Runs <paramref name="pipeline"/> with a one-record code source: the run must throw its ConfigException before reading it or writing anything.</summary>
+    private static async Task<ConfigException> RefusedBeforeAnythingRunsAsync(TempHome home, PipelineDefinition pipeline, string sourceName = "app")
+    {
         var read = false;
         async IAsyncEnumerable<JsonObject> Records()
         {
@@ -482,11 +491,108 @@ public class PipeClientTests
         }
         var schema = JsonNode.Parse("""{"type":"object","properties":{"id":{"type":"integer"}}}""")!.AsObject();
         var e = await Assert.ThrowsAsync<ConfigException>(() => Client(home).RunAsync(pipeline, new CodeSource(sourceName).AddStream("t", schema, Records())));
-        Assert.Equal(key, e.Key);
-        Assert.Contains(reason, e.Reason, StringComparison.Ordinal);
-        Assert.Equal(PipeErrorKind.Usage, e.Kind);
         Assert.False(read, "the source was read");
         Assert.False(Directory.Exists(Path.Combine(home.Lake, ".dataspoc")));
+        return e;
+    }
+
+    public static TheoryData<string, string, string> BadValues => new()
+    {
+        // what the definition sets, the pipeline file's key, the message's reason (naming the property)
+        { "MaxFileRows = 0", "destination.max_file_rows", "expected a positive whole number, got 0 (Destination.MaxFileRows)" },
+        { "MaxFileRows = -5", "destination.max_file_rows", "expected a positive whole number, got -5 (Destination.MaxFileRows)" },
+        { "MaxFileMb = 0", "destination.max_file_mb", "expected a positive whole number, got 0 (Destination.MaxFileMb)" },
+        { "Compression = 99", "destination.compression", "expected zstd, snappy, gzip or none, got 99 (Destination.Compression)" },
+        { "WriteMode = 99", "destination.write_mode", "expected append, merge or replace, got 99 (Destination.WriteMode)" },
+        { "TableFormat = 99", "destination.table_format", "expected parquet, iceberg, delta or [iceberg, delta], got 99 (Destination.TableFormat)" },
+        { "PartitionBy = \"\"", "destination.partition_by", "must not be empty: _extraction_date (the default), none, or a date or date-time column (Destination.PartitionBy)" },
+        { "OnInvalidRecord = 99", "on_invalid_record", "expected fail, skip or quarantine, got 99 (OnInvalidRecord)" },
+        { "Timeout = 0", "source.timeout", "expected a duration of at least 1ms and at most 36500d (100 years), got 00:00:00 (Source.Timeout)" },
+        { "IdleTimeout = -1s", "source.idle_timeout", "expected a duration of at least 1ms and at most 36500d (100 years), got -00:00:01 (Source.IdleTimeout)" },
+        { "Keep = 0", "run_logs.keep", "expected a duration of at least 1ms and at most 36500d (100 years), got 00:00:00 (RunLogs.Keep)" },
+        { "Discover = sometimes", "source.discover", "'sometimes' is not one of: always, cached (Source.Discover)" },
+        { "Streams = []", "source.streams", "an empty list selects nothing; remove the key to select every stream (Source.Streams)" },
+    };
+
+    private static PipelineDefinition With(PipelineDefinition p, string what) => what switch
+    {
+        "MaxFileRows = 0" => p with { Destination = p.Destination with { MaxFileRows = 0 } },
+        "MaxFileRows = -5" => p with { Destination = p.Destination with { MaxFileRows = -5 } },
+        "MaxFileMb = 0" => p with { Destination = p.Destination with { MaxFileMb = 0 } },
+        "Compression = 99" => p with { Destination = p.Destination with { Compression = (Compression)99 } },
+        "WriteMode = 99" => p with { Destination = p.Destination with { WriteMode = (WriteMode)99 } },
+        "TableFormat = 99" => p with { Destination = p.Destination with { TableFormat = (TableFormats)99 } },
+        "PartitionBy = \"\"" => p with { Destination = p.Destination with { PartitionBy = "" } },
+        "OnInvalidRecord = 99" => p with { OnInvalidRecord = (InvalidRecordPolicy)99 },
+        "Timeout = 0" => p with { Source = p.Source with { Timeout = TimeSpan.Zero } },
+        "IdleTimeout = -1s" => p with { Source = p.Source with { IdleTimeout = TimeSpan.FromSeconds(-1) } },
+        "Keep = 0" => p with { RunLogs = new RunLogSettings { Keep = TimeSpan.Zero } },
+        "Discover = sometimes" => p with { Source = p.Source with { Discover = "sometimes" } },
+        "Streams = []" => p with { Source = p.Source with { Streams = [] } },
+        _ => throw new ArgumentOutOfRangeException(nameof(what), what, null),
+    };
+
+    /// <summary>
+    /// A definition built in code is held to the rules a pipeline file is (MaxFileRows = 0 once wrote one Parquet file per
+    /// record; (TableFormats)99 wrote Iceberg and Delta metadata under a manifest saying parquet): refused before the source
+    /// is read, naming the file's key and the property to change.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(BadValues))]
+    public async Task A_pipeline_defined_in_code_with_a_value_a_pipeline_file_could_not_hold_throws_a_ConfigException_before_anything_runs(
+        string what, string key, string reason)
+    {
+        using var home = new TempHome();
+        var pipeline = With(new PipelineDefinition
+        {
+            Name = home.Name("values"),
+            Source = new SourceDefinition { Tap = "unused" },
+            Destination = new DestinationDefinition { Bucket = home.Bucket },
+        }, what);
+        var e = await RefusedBeforeAnythingRunsAsync(home, pipeline);
+        Assert.Equal((key, reason, $"{key}: {reason}"), (e.Key, e.Reason, e.Message));
+    }
+
+    /// <summary>The rule that refuses MaxFileRows = 0 in code refuses max_file_rows: 0 in a file, there with the file and line.</summary>
+    [Theory]
+    [InlineData("max_file_rows: 0", 6, "destination.max_file_rows", "expected a positive whole number, got 0")]
+    [InlineData("partition_by: \"\"", 6, "destination.partition_by", "must not be empty: _extraction_date (the default), none, or a date or date-time column")]
+    [InlineData("max_file_mb: lots", 6, "destination.max_file_mb", "expected a whole number, got 'lots'")]
+    public void A_pipeline_file_breaking_the_same_rule_is_refused_with_its_file_and_line(string line, int lineNumber, string key, string reason)
+    {
+        using var home = new TempHome();
+        var file = Path.Combine(home.Home, "pipelines", home.Name("rows") + ".yaml");
+        home.WritePipeline(home.Name("rows"), $"source:\n  tap: csv\n  config: {{path: /nowhere}}\ndestination:\n  bucket: {home.Bucket}\n  {line}\n");
+        var e = Assert.Throws<ConfigException>(() => Client(home).Load(home.Name("rows")));
+        Assert.Equal((key, reason, file, (int?)lineNumber), (e.Key, e.Reason, e.File, e.Line));
+        Assert.Equal($"{file}:{lineNumber}: {key}: {reason}", e.Message);
+    }
+
+    /// <summary>A bucket address that is not one is a ConfigException (a PipeException), as the same address as a pipeline's bucket is.</summary>
+    [Theory]
+    [InlineData("relative/path", "bucket 'relative/path' has no scheme")]
+    [InlineData("s3://Bad_Name", "capital letter 'B'")]
+    [InlineData("ftp://x/y", "ftp")]
+    [InlineData("", "bucket")]
+    [InlineData("file://relative", "must be an absolute path")]
+    public async Task Reading_the_manifest_or_table_files_of_a_bad_bucket_address_throws_a_ConfigException(string bucket, string reason)
+    {
+        using var home = new TempHome();
+        var client = Client(home);
+        var manifest = await Assert.ThrowsAsync<ConfigException>(() => client.ManifestAsync(bucket));
+        Assert.Contains(reason, manifest.Message, StringComparison.Ordinal);
+        Assert.Equal(PipeErrorKind.Usage, manifest.Kind);
+        var asPipelineBucket = await Assert.ThrowsAsync<ConfigException>(() => client.RunAsync(new PipelineDefinition
+        {
+            Name = home.Name("b"),
+            Source = new SourceDefinition { Tap = "unused" },
+            Destination = new DestinationDefinition { Bucket = bucket },
+        }, new CodeSource("app")));
+        Assert.Equal(manifest.Message, asPipelineBucket.Reason.Replace(" (Destination.Bucket)", "", StringComparison.Ordinal));
+        var table = new Lake.ManifestTable();
+        var files = await Assert.ThrowsAsync<ConfigException>(() => client.TableFilesAsync(bucket, null, "app/t", table));
+        Assert.Equal(manifest.Message, files.Message);
+        await Assert.ThrowsAsync<ConfigException>(() => client.ReadTableFilesAsync(bucket, null, "app/t", table, (_, f) => Task.FromResult(f.Count)));
     }
 
     [Fact]

@@ -39,7 +39,7 @@ public sealed class CredentialAndErrorTests(CloudServers servers)
         })
         {
             var refused = Assert.Throws<StorageException>(() => factory.Open(bucket, options));
-            Assert.Contains("storage option 'retry_delay' must be a duration greater than zero such as 500ms or 2s, not 'soon'", refused.Message, StringComparison.Ordinal);
+            Assert.Contains("storage option 'retry_delay': 'soon' is not a duration (e.g. 500ms or 2s)", refused.Message, StringComparison.Ordinal);
         }
     }
 

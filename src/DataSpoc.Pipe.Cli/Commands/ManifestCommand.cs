@@ -25,10 +25,6 @@ internal sealed class ManifestCommand : AsyncCommand<ManifestCommand.Settings>
         {
             manifest = await Pipelines.Client().ManifestAsync(settings.Bucket, cancellationToken: cancellationToken);
         }
-        catch (FormatException e)
-        {
-            throw new UsageException(e.Message);
-        }
         catch (JsonException e)
         {
             throw new FailedException($"{settings.Bucket}/{LakePaths.ManifestKey} is not a valid manifest: {e.Message}");

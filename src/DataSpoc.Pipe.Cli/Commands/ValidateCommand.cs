@@ -42,6 +42,11 @@ internal sealed class ValidateCommand : AsyncCommand<ValidateCommand.Settings>
                     if (c.Warning) check["warning"] = true;
                     return (JsonNode)check;
                 }).ToArray()),
+                // The located problems PipeClient returns (and the MCP tool answers), so a script finds the key and line to fix.
+                ["problems"] = new JsonArray(r.Problems.Select(p => (JsonNode)new JsonObject
+                {
+                    ["key"] = p.Key, ["file"] = p.File, ["line"] = p.Line, ["message"] = p.Message,
+                }).ToArray()),
             }).ToArray()));
         }
         else

@@ -51,7 +51,11 @@ public sealed class CodeSource : ISource
         return this;
     }
 
-    /// <summary>A bookmark to save after the records (the pipeline's <c>state.json</c>, for incremental pipelines), sent as a Singer STATE message.</summary>
+    /// <summary>
+    /// A bookmark to save after the records (the pipeline's <c>state.json</c>, for incremental pipelines), sent as a Singer
+    /// STATE message; committed only when the run lands its data. The next run reads it back with
+    /// <see cref="PipeClient.StateAsync(Config.PipelineDefinition, CancellationToken)"/> before it builds its source.
+    /// </summary>
     /// <param name="state">Any JSON value.</param>
     /// <returns>This source, to chain calls.</returns>
     public CodeSource WithState(JsonNode state)
@@ -73,6 +77,7 @@ public sealed class CodeSource : ISource
         // Into the engine's sink as typed values, or printed as Singer lines for whoever reads Output.
         await using var printed = run.Sink is null ? run.Pipe.Writer.AsStream(leaveOpen: true) : null;
         var sink = run.Sink ?? new Sources.BuiltIn.SingerJsonSink(printed!);
+        sink.NumberRecordsPerStream();
         var values = new RecordValues();
         // Where the source is, for its own error: the stream, the record (1-based) and whether it was being fetched or written.
         string? stream = null;

@@ -21,15 +21,25 @@ public sealed class CodeTransform : IRecordTransform
 
     /// <summary>A transform of one stream's records (or of every stream's when <paramref name="stream"/> is null).</summary>
     /// <param name="stream">The stream it applies to; null for all.</param>
-    /// <param name="record">Gets each record (which it may change in place) and returns it, a new one, or null to drop it.</param>
+    /// <param name="record">
+    /// Gets each record (which it may change in place) and returns it, a new one, or null to drop it. An exception it throws
+    /// fails the run (<see cref="TransformFailedException"/>), the error naming the transform (<paramref name="name"/>, or
+    /// its place among the stream's transforms: <c>transform #2 (CodeTransform)</c>), the record (counted from 1 per stream
+    /// for a code source; a tap's line), the stream and the exception's type.
+    /// </param>
     /// <param name="schema">Gets the stream's JSON Schema and returns the schema the transformed records follow; null when <paramref name="record"/> keeps the schema.</param>
-    public CodeTransform(string? stream, Func<JsonObject, JsonObject?> record, Func<JsonObject, JsonObject>? schema = null)
+    /// <param name="name">What the run's error calls this transform when it throws; null names it by its place.</param>
+    public CodeTransform(string? stream, Func<JsonObject, JsonObject?> record, Func<JsonObject, JsonObject>? schema = null, string? name = null)
     {
         ArgumentNullException.ThrowIfNull(record);
         _stream = stream;
         _record = record;
         _schema = schema;
+        Name = name;
     }
+
+    /// <summary>What the run's error calls this transform when it throws (null: its place among the stream's transforms).</summary>
+    public string? Name { get; }
 
     /// <inheritdoc />
     public bool AppliesTo(string stream) => _stream is null || _stream == stream;

@@ -127,10 +127,19 @@ public sealed class PipeClient
     /// <summary>Runs a pipeline of the home folder once and returns its run log (success or failure).</summary>
     /// <param name="name">The pipeline's name.</param>
     /// <param name="full">Full refresh: ignore saved state and replace every table the run writes.</param>
-    /// <param name="progress">Receives per-stream counters while the run works (from a background thread).</param>
-    /// <param name="cancellationToken">Stops the run (the tap is killed; the run is logged as <c>cancelled</c>, nothing becomes visible).</param>
+    /// <param name="progress">
+    /// Receives per-stream counters and the run's step while the run works (<see cref="RunOptions.Progress"/>: from a
+    /// background thread; a callback that throws is dropped with a run-log notice, never failing the run).
+    /// </param>
+    /// <param name="cancellationToken">
+    /// Stops the run (the tap is killed, nothing becomes visible). Once the run has taken its pipeline lock, a stop at
+    /// any moment returns a <see cref="RunResult"/> with status <c>cancelled</c>, and its run log is written. A token
+    /// already cancelled when the run is asked for, or one that fires while the bucket is opened or the lock requested
+    /// (and stops that request), throws <see cref="OperationCanceledException"/>: no run began, and no run log is written.
+    /// </param>
     /// <exception cref="ConfigException">The pipeline or its transforms are invalid: nothing ran.</exception>
     /// <exception cref="PipelineLockedException">Another run of this pipeline holds its lock in the bucket: nothing ran.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired before the run took its lock: nothing ran.</exception>
     public Task<RunResult> RunAsync(string name, bool full = false, IProgress<RunProgress>? progress = null, CancellationToken cancellationToken = default) =>
         RunAsync(Load(name), null, null, full, progress, cancellationToken);
 
@@ -143,12 +152,13 @@ public sealed class PipeClient
     /// <param name="source">Where records come from; null starts the pipeline's tap.</param>
     /// <param name="transforms">Record transforms written in code, applied in order.</param>
     /// <param name="full">Full refresh: ignore saved state and replace every table the run writes.</param>
-    /// <param name="progress">Receives per-stream counters while the run works (from a background thread).</param>
-    /// <param name="cancellationToken">Stops the run.</param>
+    /// <param name="progress">As for <see cref="RunAsync(string, bool, IProgress{RunProgress}?, CancellationToken)"/>.</param>
+    /// <param name="cancellationToken">Stops the run, as for <see cref="RunAsync(string, bool, IProgress{RunProgress}?, CancellationToken)"/>.</param>
     /// <exception cref="ConfigException">
     /// The pipeline's name, bucket, <c>destination.path</c>, source name or declarative transforms are invalid: nothing ran.
     /// </exception>
     /// <exception cref="PipelineLockedException">Another run of this pipeline holds its lock in the bucket: nothing ran.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired before the run took its lock: nothing ran.</exception>
     public async Task<RunResult> RunAsync(PipelineDefinition pipeline, ISource? source, IEnumerable<IRecordTransform>? transforms = null,
         bool full = false, IProgress<RunProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -167,9 +177,9 @@ public sealed class PipeClient
     {
         ArgumentNullException.ThrowIfNull(pipeline);
         ArgumentNullException.ThrowIfNull(options);
-        // A definition made in code never went through the loader: its bucket, path and source name are checked here, as
-        // the loader checks a file's, so a bad one is a ConfigException before anything runs.
-        PipelineLocation.Check(pipeline, pipeline.Source.Name ?? options.Source?.DefaultName);
+        // A definition made in code never went through the loader: the rules the loader checks a file's values by are
+        // checked here, so a bad value (MaxFileRows = 0, an undefined enum value) is a ConfigException before anything runs.
+        PipelineRules.Check(pipeline, pipeline.Source.Name ?? options.Source?.DefaultName);
         if (TransformCompiler.Validate(pipeline) is { Count: > 0 } invalid) throw invalid[0];
         // config.yaml's ${VAR}s (an OpenLineage api_key) come from the same variables as the pipeline's: the home's .env too.
         if (options.Observers.Count == 0)
@@ -486,18 +496,53 @@ public sealed class PipeClient
         };
     }
 
+    /// <summary>
+    /// The state the pipeline's last successful run committed (<c>.dataspoc/state/&lt;pipeline&gt;/state.json</c>: the last
+    /// Singer STATE, e.g. what a <see cref="CodeSource.WithState"/> saved), as its JSON text; null when none was committed.
+    /// An incremental code pipeline reads it before its run to know where to resume, and passes the next bookmark to
+    /// <see cref="CodeSource.WithState"/>. The text is kept as the source wrote it (a tap's <c>NaN</c> included), so
+    /// parse it with <c>JsonNode.Parse</c> when it is plain JSON.
+    /// </summary>
+    /// <param name="pipeline">The pipeline (its name, bucket and storage options), defined in code or loaded with <see cref="Load(string)"/>.</param>
+    /// <param name="cancellationToken">Stops reading.</param>
+    /// <exception cref="StorageException">The bucket cannot be read, or did not answer within <see cref="BucketReadTimeout"/>.</exception>
+    public async Task<string?> StateAsync(PipelineDefinition pipeline, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        LakeNames.Pipeline(pipeline.Name, pipeline.FilePath);
+        return await BoundedReadAsync(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions, async token =>
+        {
+            await using var store = _stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
+            return await store.GetAsync(LakePaths.StateKey(pipeline.Name), token).ConfigureAwait(false) is { } state
+                ? System.Text.Encoding.UTF8.GetString(state.Content.Span)
+                : null;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>A bucket's table catalog (<c>.dataspoc/manifest.json</c>); empty when the bucket has none yet.</summary>
     /// <param name="bucket"><c>file:///abs/dir</c>, <c>s3://bucket[/prefix]</c>, <c>gs://…</c> or <c>az://…</c>.</param>
     /// <param name="storageOptions">As a pipeline's <c>destination.storage_options</c> (endpoint_url, region…).</param>
     /// <param name="cancellationToken">Stops reading.</param>
+    /// <exception cref="ConfigException"><paramref name="bucket"/> is not a bucket address (as <c>destination.bucket</c> would be refused).</exception>
     /// <exception cref="StorageException">The bucket cannot be read, or did not answer within <see cref="BucketReadTimeout"/>.</exception>
     public async Task<Manifest> ManifestAsync(string bucket, IReadOnlyDictionary<string, string>? storageOptions = null, CancellationToken cancellationToken = default)
     {
+        CheckBucket(bucket);
         return await BoundedReadAsync(bucket, storageOptions, async token =>
         {
             await using var store = _stores.Open(bucket, storageOptions);
             return await new ManifestStore(store, _time).ReadAsync(token).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A bucket address a caller passed is checked as a pipeline's <c>destination.bucket</c> is: a bad one is a
+    /// <see cref="ConfigException"/> (a <see cref="PipeException"/>), not the parser's <see cref="FormatException"/>.
+    /// </summary>
+    private static void CheckBucket(string bucket)
+    {
+        ArgumentNullException.ThrowIfNull(bucket);
+        if (PipelineLocation.BucketProblem(bucket) is { } problem) throw new ConfigException(problem);
     }
 
     /// <summary>
@@ -510,10 +555,12 @@ public sealed class PipeClient
     /// <param name="tableKey">The table's key in the manifest (<c>source/table</c>), for messages.</param>
     /// <param name="table">The table's manifest entry.</param>
     /// <param name="cancellationToken">Stops reading.</param>
+    /// <exception cref="ConfigException"><paramref name="bucket"/> is not a bucket address.</exception>
     /// <exception cref="StorageException">The table's location is outside the bucket, or its metadata cannot be read.</exception>
     public async Task<IReadOnlyList<string>> TableFilesAsync(string bucket, IReadOnlyDictionary<string, string>? storageOptions, string tableKey, ManifestTable table,
         CancellationToken cancellationToken = default)
     {
+        CheckBucket(bucket);
         await using var store = _stores.Open(bucket, storageOptions);
         var keys = await Tables.TableFiles.LiveDataFileKeysAsync(store, tableKey, table, cancellationToken).ConfigureAwait(false);
         return [.. keys.Order(StringComparer.Ordinal).Select(k => store.Bucket.Canonical + "/" + k)];
@@ -532,6 +579,7 @@ public sealed class PipeClient
     /// <param name="table">The table's manifest entry as the caller read it.</param>
     /// <param name="read">Reads the files (and may check the entry first).</param>
     /// <param name="cancellationToken">Stops reading.</param>
+    /// <exception cref="ConfigException"><paramref name="bucket"/> is not a bucket address.</exception>
     /// <exception cref="TableChangedException">The table's files changed again while they were read the second time.</exception>
     public async Task<T> ReadTableFilesAsync<T>(string bucket, IReadOnlyDictionary<string, string>? storageOptions, string tableKey, ManifestTable table,
         Func<ManifestTable, IReadOnlyList<string>, Task<T>> read, CancellationToken cancellationToken = default)

@@ -5,7 +5,7 @@ namespace DataSpoc.Pipe.Api;
 
 /// <summary>A pipeline's latest run and the next run cron will make.</summary>
 /// <param name="Pipeline">The pipeline's name.</param>
-/// <param name="Status"><c>success</c> or <c>failure</c> (its latest run), <c>never run</c>, <c>invalid</c> (its YAML does not load), <c>unknown</c> (its bucket could not be read), or <c>not in home</c> (<see cref="PipeClient.NotInHome"/>: a crontab line of this home runs a pipeline it does not have, deleted or renamed; <see cref="ScheduleProblem"/> says so).</param>
+/// <param name="Status"><c>success</c>, <c>failure</c> or <c>cancelled</c> (its latest run; <c>cancelled</c>: stopped by its caller or a signal, nothing of it committed), <c>never run</c>, <c>invalid</c> (its YAML does not load), <c>unknown</c> (its bucket could not be read), or <c>not in home</c> (<see cref="PipeClient.NotInHome"/>: a crontab line of this home runs a pipeline it does not have, deleted or renamed; <see cref="ScheduleProblem"/> says so).</param>
 /// <param name="LastRun">When the latest run started.</param>
 /// <param name="DurationSeconds">How long the latest run took.</param>
 /// <param name="Records">Records the latest run wrote.</param>

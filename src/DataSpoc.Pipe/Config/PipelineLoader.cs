@@ -139,7 +139,7 @@ public sealed class PipelineLoader
         if (source is null) throw new ConfigException("is required (source: tap: ...)", file, YamlNodes.LineOf(root), "source");
         if (destination is null) throw new ConfigException("is required (destination: bucket: ...)", file, YamlNodes.LineOf(root), "destination");
 
-        return new PipelineDefinition
+        var pipeline = new PipelineDefinition
         {
             Name = name,
             Source = source,
@@ -155,6 +155,10 @@ public sealed class PipelineLoader
             // config.yaml's too: a run of this pipeline reads them (its defaults, the OpenLineage block).
             Variables = [.. variables.Uses, .. _defaults.Variables],
         };
+        // The rules a definition made in code is checked by too (one copy of them), here with the line of the key's value.
+        if (PipelineRules.Of(pipeline) is [var problem, ..])
+            throw new ConfigException(problem.Reason, file, yaml.LineOfValue(problem.Key), problem.Key);
+        return pipeline;
     }
 
     private SourceDefinition ParseSource(YamlNodes yaml, YamlMappingNode map, string file, ConfigSecrets secrets, VariableScope variables)
@@ -188,26 +192,15 @@ public sealed class PipelineLoader
                     if (substituted) inline = loaded;
                     else configPath = configFile;
                     break;
-                case "streams":
-                    streams = yaml.OptionalStringList(value, path);
-                    if (streams is { Count: 0 }) throw yaml.Error(value, path, "an empty list selects nothing; remove the key to select every stream");
-                    break;
+                case "streams": streams = yaml.OptionalStringList(value, path); break;
                 case "name":
                     name = yaml.OptionalString(value, path);
                     if (name is not null && Lake.LakeNames.SourceNameError(name) is { } badName) throw yaml.Error(value, path, badName);
                     break;
                 case "timeout": timeout = yaml.OptionalDuration(value, path); break;
                 case "idle_timeout": idle = yaml.OptionalDuration(value, path); break;
-                case "catalog_flag":
-                    catalogFlag = yaml.OptionalString(value, path) ?? CatalogFlags.Auto;
-                    if (!CatalogFlags.Allowed.Contains(catalogFlag, StringComparer.Ordinal))
-                        throw yaml.Error(value, path, $"'{catalogFlag}' is not one of: {string.Join(", ", CatalogFlags.Allowed)}");
-                    break;
-                case "discover":
-                    discover = yaml.OptionalString(value, path) ?? DiscoverModes.Always;
-                    if (!DiscoverModes.Allowed.Contains(discover, StringComparer.Ordinal))
-                        throw yaml.Error(value, path, $"'{discover}' is not one of: {string.Join(", ", DiscoverModes.Allowed)}");
-                    break;
+                case "catalog_flag": catalogFlag = yaml.OptionalString(value, path) ?? CatalogFlags.Auto; break;
+                case "discover": discover = yaml.OptionalString(value, path) ?? DiscoverModes.Always; break;
                 case "replication":
                     if (YamlNodes.IsNull(value)) break;
                     foreach (var (stream, streamPath, entry) in yaml.Entries(yaml.Mapping(value, path), path, null))
@@ -359,8 +352,9 @@ public sealed class PipelineLoader
                 case "path": path = yaml.OptionalString(value, keyPath) ?? ""; pathNode = value; break;
                 case "compression": compression = ParseCompression(yaml, value, keyPath); break;
                 case "partition_by": partition = yaml.OptionalString(value, keyPath); break;
-                case "max_file_rows": maxRows = yaml.OptionalPositiveInteger(value, keyPath); break;
-                case "max_file_mb": maxMb = yaml.OptionalPositiveInteger(value, keyPath); break;
+                // Any whole number: PipelineRules says why one below 1 is refused (a definition made in code can hold one).
+                case "max_file_rows": maxRows = yaml.OptionalInteger(value, keyPath); break;
+                case "max_file_mb": maxMb = yaml.OptionalInteger(value, keyPath); break;
                 case "table_format": tableFormat = ParseTableFormat(yaml, value, keyPath); break;
                 case "write_mode":
                     try { writeMode = WriteModes.Parse(yaml.OptionalString(value, keyPath)); }

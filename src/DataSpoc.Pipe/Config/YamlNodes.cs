@@ -17,6 +17,11 @@ internal sealed class YamlNodes(string file, VariableScope variables, ConfigSecr
 
     public ConfigException Error(YamlNode node, string key, string reason) => new(reason, File, LineOf(node), key);
 
+    private readonly Dictionary<string, int> _valueLines = new(StringComparer.Ordinal);
+
+    /// <summary>The line of the value of a dotted key read through <see cref="Entries"/>; null when the file does not set it (a default).</summary>
+    public int? LineOfValue(string key) => _valueLines.TryGetValue(key, out var line) ? line : null;
+
     /// <summary>Largest pipeline or settings file read (characters); a pipeline is a page of YAML.</summary>
     public const int MaxChars = 1 << 20;
     /// <summary>Deepest nesting of mappings and lists.</summary>
@@ -112,6 +117,7 @@ internal sealed class YamlNodes(string file, VariableScope variables, ConfigSecr
             if (!seen.Add(key)) throw new ConfigException("key appears twice", File, LineOf(keyNode), childPath);
             if (allowed is not null && !allowed.Contains(key))
                 throw new ConfigException($"unknown key (allowed here: {string.Join(", ", allowed)})", File, LineOf(keyNode), childPath);
+            _valueLines[childPath] = LineOf(value);
             yield return (key, childPath, value);
         }
     }
@@ -145,12 +151,15 @@ internal sealed class YamlNodes(string file, VariableScope variables, ConfigSecr
         };
     }
 
-    public long? OptionalPositiveInteger(YamlNode node, string path)
+    public long? OptionalPositiveInteger(YamlNode node, string path) => OptionalInteger(node, path, positive: true);
+
+    /// <summary>A whole number (<c>1_000_000</c> allowed); with <paramref name="positive"/>, greater than zero.</summary>
+    public long? OptionalInteger(YamlNode node, string path, bool positive = false)
     {
         var text = OptionalString(node, path);
         if (text is null) return null;
-        if (!long.TryParse(text.Replace("_", "", StringComparison.Ordinal), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) || n <= 0)
-            throw Error(node, path, $"expected a positive whole number, got '{Shown(text, path)}'");
+        if (!long.TryParse(text.Replace("_", "", StringComparison.Ordinal), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) || (positive && n <= 0))
+            throw Error(node, path, $"expected a {(positive ? "positive " : "")}whole number, got '{Shown(text, path)}'");
         return n;
     }
 

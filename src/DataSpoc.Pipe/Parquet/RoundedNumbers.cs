@@ -140,25 +140,26 @@ internal sealed class RoundedNumbers
     /// The run log's notice for each column of <paramref name="stream"/> that stored rounded values, and for each column
     /// the table holds as DOUBLE that the SCHEMA declares a decimal (<paramref name="heldAsDouble"/>: path -> its scale;
     /// see <see cref="DecimalsHeldAsDouble"/>), rounded values or not: why it is DOUBLE and how it becomes the DECIMAL.
+    /// <paramref name="placeOf"/> names the first rounded value's line otherwise than <c>line N</c> (a code source's <c>record N</c>).
     /// </summary>
-    public IEnumerable<string> Notices(string stream, IReadOnlyDictionary<string, int> heldAsDouble) =>
+    public IEnumerable<string> Notices(string stream, IReadOnlyDictionary<string, int> heldAsDouble, Func<long, string?>? placeOf = null) =>
         _columns.Keys.Union(heldAsDouble.Keys).Order(StringComparer.Ordinal).Select(path =>
         {
             var rounded = _columns.GetValueOrDefault(path);
             if (!heldAsDouble.TryGetValue(path, out var scale))
-                return $"stream '{stream}' column '{path}': {Rounded(rounded!)}; " +
+                return $"stream '{stream}' column '{path}': {Rounded(rounded!, placeOf)}; " +
                     "to land them exact, the stream's SCHEMA must give the column a \"multipleOf\" (1e-10 for 10 digits after the point), " +
                     "which lands it as DECIMAL(38, 10): with tap-postgres, a numeric(p,s) column, or a view that selects it as numeric(38,s) (or ::text for its digits as text)";
             var type = string.Create(CultureInfo.InvariantCulture, $"DECIMAL(38,{scale})");
             return $"stream '{stream}' column '{path}': the SCHEMA declares a decimal of {scale} places ({type}), but the table holds the column as DOUBLE " +
                 "(a decimal of more than 18 places landed as DOUBLE before this version), so it still lands as DOUBLE: the table keeps one type for it and " +
-                "readers of the plain files, Iceberg and Delta see every earlier row" + (rounded is null ? "" : "; " + Rounded(rounded)) +
+                "readers of the plain files, Iceberg and Delta see every earlier row" + (rounded is null ? "" : "; " + Rounded(rounded, placeOf)) +
                 $"; a full refresh (run --full) rewrites the table with {type}, every digit exact";
         });
 
-    private static string Rounded(Column c) =>
+    private static string Rounded(Column c, Func<long, string?>? placeOf) =>
         $"{c.Count} number(s) had more significant digits than a DOUBLE holds and landed rounded " +
-        $"(the first{(c.Line > 0 ? $" on line {c.Line}" : "")}: {c.Text} stored as {c.Stored.ToString("R", CultureInfo.InvariantCulture)})";
+        $"(the first{(c.Line > 0 ? $" on {placeOf?.Invoke(c.Line) ?? $"line {c.Line}"}" : "")}: {c.Text} stored as {c.Stored.ToString("R", CultureInfo.InvariantCulture)})";
 
     /// <summary>
     /// Whether <paramref name="stored"/> (a finite double parsed from <paramref name="number"/>, valid JSON number text)

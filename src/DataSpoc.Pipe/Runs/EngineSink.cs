@@ -59,6 +59,7 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
         try
         {
             var line = NextLine();
+            _ingest.RecordNumbers?.OnSchema(line, stream);
             using (var document = JsonDocument.Parse(Serialize(schema)))
                 _ingest.OnSchema(stream, document.RootElement.Clone(), keyProperties, line);
             var state = _ingest.StreamNamed(stream);
@@ -76,6 +77,8 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
 
     public override bool MergesByKey => _ingest.MergesByKey;
 
+    public override void NumberRecordsPerStream() => _ingest.RecordNumbers ??= new RecordNumbers();
+
     public override void WriteNotice(string notice)
     {
         lock (_ingest.SourceNotices) _ingest.SourceNotices.Add(notice);
@@ -86,6 +89,7 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
         try
         {
             var line = NextLine();
+            _ingest.RecordNumbers?.OnOtherMessage(line);
             // Read back from its text, as the Singer reader would: the committed state is byte for byte the printed run's.
             _ingest.OnState(SingerState.FromJson(System.Text.Encoding.UTF8.GetString(Serialize(state))), line);
         }
@@ -99,7 +103,9 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
     {
         try
         {
-            _ingest.OnActivateVersion(stream, version, NextLine());
+            var line = NextLine();
+            _ingest.RecordNumbers?.OnOtherMessage(line);
+            _ingest.OnActivateVersion(stream, version, line);
         }
         catch (Exception e)
         {

@@ -40,13 +40,16 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     public static IDisposable PrepareEncoder() => ParquetWarmUp.Start();
 
     /// <summary>
-    /// Runs <paramref name="pipeline"/> once. Returns the run's log (status success or failure); throws only when the run
-    /// could not start at all (bad bucket URI, pipeline locked by another run, a part of a split run already committed).
+    /// Runs <paramref name="pipeline"/> once. Returns the run's log (status success, failure or cancelled); throws only when
+    /// the run could not start at all (bad bucket URI, pipeline locked by another run, a part of a split run already
+    /// committed, a stop before the pipeline lock was taken). Once the lock is taken, every outcome is a logged run.
     /// </summary>
     public async Task<RunResult> RunAsync(PipelineDefinition pipeline, RunOptions options, CancellationToken cancellationToken)
     {
         LakeNames.Pipeline(pipeline.Name, pipeline.FilePath);
         if (options.Part is { } part) SplitRun.Check(pipeline, part);
+        // A stop asked before the run holds its lock is no run (no log); once it holds it, a stop is a cancelled run.
+        cancellationToken.ThrowIfCancellationRequested();
         using var encoder = ParquetWarmUp.Start();
         var startedAt = _time.GetUtcNow();
         // Log keys carry the start second only; leading with the millisecond (3 hex digits) keeps "the latest log is the
@@ -76,8 +79,6 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         if (split is not null) await split.EnsureOpenAsync(cancellationToken).ConfigureAwait(false);
         await using var runLock = await OpeningAsync(() => RunLock.AcquireAsync(store, split?.LockName ?? pipeline.Name, runId, _time, LockLease, cancellationToken)).ConfigureAwait(false);
         if (runLock.Notice is { } lockNotice) log.Notices.Add(lockNotice);
-        // The run's start on the store's clock (its lock was just written): a replace deletes only files written before it.
-        var replaceSince = split is null ? await ReplaceBaseline.StoreTimeOfAsync(store, LakePaths.LockKey(pipeline.Name), cancellationToken).ConfigureAwait(false) : null;
         // A lost lock stops the run: another run may now be writing as this pipeline.
         using var runCancel = runLock.WorkCancellation(cancellationToken);
         var observation = RunObservation.Start(options.Observers, runStart with { Bucket = store.Bucket });
@@ -91,10 +92,15 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         string? spoolDir = null;
         var step = RunSteps.Start;
         RunIngest? ingest = null;
+        ProgressReports? progress = null;
         CommitPlan? plan = null;
         PipeErrorKind? errorKind = null;
+        DateTimeOffset? replaceSince = null;
         try
         {
+            // The run's start on the store's clock (its lock was just written): a replace deletes only files written before it.
+            // Inside the run: once the lock is taken, a stop is a cancelled run with its log, whenever it comes.
+            if (split is null) replaceSince = await ReplaceBaseline.StoreTimeOfAsync(store, LakePaths.LockKey(pipeline.Name), runCancel.Token).ConfigureAwait(false);
             privateDir = PrivateDirectory(store, pipeline.Name, runId);
             spoolDir = SpoolDirectory(store, pipeline.Name, runId);
             // Until the run's own extraction starts it repairs what an interrupted run left (its own step in a failure log:
@@ -144,16 +150,19 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 KeptColumnsFor(pipeline, manifest, sourceName, options.Full),
                 TableOwnership.LandedCaseTwins(pipeline, manifest, store.Bucket, LakePaths.BasePath(pipeline.Destination.Path), sourceName)));
             ingest.Start(DateOnly.FromDateTime(startedAt.UtcDateTime));
+            progress = ProgressReports.Start(options.Progress, ingest, startedAt, _time, redactor);
 
             if (partDone) log.Notices.Add($"{split!.Describe} was already done: not read again");
             else await ExtractAsync(pipeline, source, invocation, ingest, log, options, startedAt, redactor, runCancel.Token).ConfigureAwait(false);
 
             observation.Step(step = RunSteps.Write);
+            progress?.Phase = step;
             foreach (var stream in ingest.Streams) { await stream.CompleteWriterAsync().ConfigureAwait(false); observation.StreamWritten(stream.Name); }
             foreach (var stream in ingest.Streams) stream.Quarantine?.Dispose();
             FillStreamStats(log, ingest);
 
             observation.Step(step = RunSteps.Commit);
+            progress?.Phase = step;
             await runLock.EnsureHeldAsync(runCancel.Token).ConfigureAwait(false);
             if (split is not null)
             {
@@ -206,6 +215,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         }
         finally
         {
+            progress?.Dispose();
             if (ingest is not null)
                 foreach (var stream in ingest.Streams)
                 {
@@ -221,6 +231,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             if (privateDir is not null && Path.GetDirectoryName(privateDir) is { } privateParent)
                 try { Directory.Delete(privateParent, recursive: false); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
+        if (progress?.Failure is { } progressFailed) log.Notices.Add(progressFailed);
         // Under the run lock, so two runs of the pipeline never expire at once; a split run's workers hold a part's lock only.
         if (split is null && pipeline.RunLogs.Keep is { } keep && !cancellationToken.IsCancellationRequested && runLock.LostReason is null)
             log.Notices.AddRange(await ExpireRunLogsAsync(store, pipeline.Name, keep, cancellationToken).ConfigureAwait(false));
@@ -343,7 +354,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     {
         OperationCanceledException => "the run was cancelled",
         ConfigException or SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException or LockLostException or CommitConflictException or ColumnIdConflictException
-            or Merge.MergeException or SplitRunException or PipelineLockedException or TableOwnerException or StateOwnerException or Tables.TableChangeException => e.Message,
+            or Transforms.TransformFailedException or Merge.MergeException or SplitRunException or PipelineLockedException or TableOwnerException or StateOwnerException or Tables.TableChangeException => e.Message,
         AggregateException { InnerExceptions.Count: 1 } a => Describe(a.InnerException!, step),
         _ => $"{step} failed: {e.Message}",
     };
@@ -399,7 +410,6 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                         else exitSeenAt = now; // nothing holds it (the engine is still reading): look again a grace later
                     }
                 }
-                options.Progress?.Report(Snapshot(ingest, now - startedAt, "extract", redactor));
             }
         });
         var lines = new SingerLineReader(activity);
@@ -515,15 +525,6 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         return last is null ? "" : $"; its last stderr line: {last}";
     }
 
-    /// <summary>
-    /// The run's counters so far, stream names masked with the run log's redactor: a stream may be named after a value
-    /// that is a secret and also stated in clear in the tap config (a <c>${VAR}</c> dbname in tap-postgres's
-    /// <c>&lt;dbname&gt;-&lt;schema&gt;-&lt;table&gt;</c>), and every front end shows progress as it comes (CLI lines, MCP
-    /// notifications), so it is masked here, once, as the run log is.
-    /// </summary>
-    internal static RunProgress Snapshot(RunIngest ingest, TimeSpan elapsed, string phase, Redactor redactor) =>
-        new(elapsed, ingest.Streams.Where(s => s.Selected).Select(s => new StreamProgress(redactor.Redact(s.Name), s.Records, s.Rejected, s.FilesSoFar, s.BytesSoFar)).ToList(), phase);
-
     private static void FillStreamStats(RunLog log, RunIngest ingest)
     {
         foreach (var s in ingest.Streams.Where(s => s.Selected))
@@ -531,7 +532,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             var entry = new RunLogStream { Records = s.Records, Rejected = s.Rejected, Filtered = Interlocked.Read(ref s.Filtered), Files = s.Files.Count, Bytes = s.Files.Sum(f => f.Bytes) };
             foreach (var (k, v) in s.DroppedProperties) entry.DroppedProperties[k] = v;
             log.Streams[s.Name] = entry;
-            log.Notices.AddRange(s.RoundedNumbers.Notices(s.Name, s.DecimalsHeldAsDouble));
+            log.Notices.AddRange(s.RoundedNumbers.Notices(s.Name, s.DecimalsHeldAsDouble, ingest.RecordNumbers is { } records ? records.PlaceOf : null));
         }
     }
 

@@ -8,7 +8,12 @@ public sealed record RunOptions
 {
     /// <summary>Full refresh: ignore saved state and replace every table the run writes.</summary>
     public bool Full { get; init; }
-    /// <summary>Receives per-stream progress while the run works (called from a background thread); stream names are masked as in the run log.</summary>
+    /// <summary>
+    /// Receives per-stream progress every 200 ms while the run works, from the extract step on (called from a background
+    /// thread of its own: a callback that blocks delays only its own reports, never the run nor its <c>source.timeout</c>
+    /// and <c>idle_timeout</c>); stream names are masked as in the run log. A callback that throws gets no more reports:
+    /// the run goes on, and its log has a notice naming the callback and its exception.
+    /// </summary>
     public IProgress<RunProgress>? Progress { get; init; }
     /// <summary>Run this source instead of the pipeline's tap (a source written in code).</summary>
     public ISource? Source { get; init; }
@@ -30,6 +35,12 @@ public sealed record RunOptions
 }
 
 /// <summary>A snapshot of a run in progress.</summary>
+/// <param name="Elapsed">Time since the run started.</param>
+/// <param name="Streams">Each selected stream's counters so far.</param>
+/// <param name="Phase">
+/// The run's step: <c>extract</c> (reading the source), <c>write</c> (encoding and spooling the last files) or
+/// <c>commit</c> (landing the files, the manifest and the state), the <c>failed_step</c> names of a run log.
+/// </param>
 public sealed record RunProgress(TimeSpan Elapsed, IReadOnlyList<StreamProgress> Streams, string Phase);
 
 /// <summary>One stream's counters so far; <see cref="Stream"/> is the stream's name with the run's secrets masked (as the run log shows it).</summary>

@@ -105,28 +105,28 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         }
         string table;
         try { table = LakePaths.TableName(stream); }
-        catch (ArgumentException e) { throw new SingerProtocolException(line, e.Message, stream); }
+        catch (ArgumentException e) { throw SchemaError(line, e.Message, stream); }
         // The stream's name becomes its table folder, its files' names, its manifest entry and its Iceberg/Delta metadata:
         // none of those is masked, so a name holding a secret (a tap naming a stream after its password) is refused
         // before anything of the stream is written, and named only masked.
         if ((settings.Secrets.MaskedName(stream) ?? settings.Secrets.MaskedName(table)) is { } masked)
         {
             var origin = settings.Secrets.OriginOfSecretIn(stream) ?? settings.Secrets.OriginOfSecretIn(table);
-            throw new SingerProtocolException(line, "the stream name contains " + (origin is null
+            throw SchemaError(line, "the stream name contains " + (origin is null
                     ? "one of the pipeline's secret values (a tap config secret, a ${VAR} value or a credential of the environment)"
                     : "a secret of the pipeline: " + origin) +
                 "; refused, so that the secret is not written to the bucket in clear in its table folder, " +
                 "file names, manifest and table metadata: rename the stream in the tap, or change the secret", masked);
         }
         if (_tables.TryGetValue(table, out var other) && other.Stream != stream)
-            throw new SingerProtocolException(line, other.Table == table
+            throw SchemaError(line, other.Table == table
                 ? $"streams '{other.Stream}' and '{stream}' both map to table folder '{table}'"
                 : $"streams '{other.Stream}' and '{stream}' map to table folders '{other.Table}' and '{table}', which differ only in case; " +
                   "catalogs such as Glue, Hive and Trino and case-insensitive file systems would treat them as one table: select only one of them " +
                   "in source.streams (or rename one in the tap)", stream);
         // The same for a table an earlier run (of this pipeline or another) landed in the bucket: TableOwnership.LandedCaseTwins.
         if (!_tables.ContainsKey(table) && settings.LandedCaseTwin?.Invoke(stream, table) is { } twin)
-            throw new SingerProtocolException(line, twin, stream);
+            throw SchemaError(line, twin, stream);
         _tables[table] = (table, stream);
 
         var transforms = settings.Transforms.Where(t => t.AppliesTo(stream)).ToList();
@@ -158,14 +158,14 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                 heldAsDouble = DecimalsHeldAsDouble.Leaves(decided, columns);
             }
         }
-        catch (SchemaException e) { throw new SingerProtocolException(line, "invalid SCHEMA: " + e.Message, stream); }
+        catch (SchemaException e) { throw SchemaError(line, "invalid SCHEMA: " + e.Message, stream); }
         var partitionKey = Array.Empty<byte>();
         var partitionLeaf = -1;
         if (_partitionColumn.Length > 0)
         {
             var index = columns.Root.IndexOf(_partitionColumn);
             if (index < 0 || columns.Root.Children[index] is not LeafNode { Kind: LeafKind.Date or LeafKind.Timestamp } leaf)
-                throw new SingerProtocolException(line, $"partition_by column '{_partitionColumn}' is not a date or date-time property of this stream", stream);
+                throw SchemaError(line, $"partition_by column '{_partitionColumn}' is not a date or date-time property of this stream", stream);
             partitionKey = leaf.NameUtf8;
             partitionLeaf = leaf.ColumnIndex;
         }
@@ -193,7 +193,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         }
         // A new schema: what was buffered under the old one is written first, to files of its own.
         if (state.Writer is { } previous && Lake.ManifestColumn.TypeChanges(previous.Schema.ManifestColumns(), columns.ManifestColumns()) is { Count: > 0 } changed)
-            SchemaTypeChanges.Add($"stream '{stream}': the SCHEMA at line {line} changes column(s) {string.Join(", ", changed)}; the files written before it keep the old type(s)");
+            SchemaTypeChanges.Add($"stream '{stream}': the SCHEMA {(RecordNumbers is null ? $"at line {line}" : "sent again")} changes column(s) {string.Join(", ", changed)}; the files written before it keep the old type(s)");
         state.CompleteWriterAsync().GetAwaiter().GetResult();
         state.Writer = new TableWriter(columns, pipeline.Destination.Compression, settings.Limits, settings.SpoolDirectory,
             $"{table}-{_fileStems++:D4}", settings.SpoolIsInLake, _budget) { BeforeEncode = typedMap?.DeferredHashes };
@@ -548,8 +548,9 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                 return;
             }
             var node = JsonNode.Parse(ref record)!.AsObject();
-            foreach (var t in state.RecordTransforms)
+            for (var i = 0; i < state.RecordTransforms.Count; i++)
             {
+                var t = state.RecordTransforms[i];
                 JsonObject? result;
                 try
                 {
@@ -559,6 +560,12 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                 {
                     ingest.Reject(state, e.Message, rawLine, line);
                     return;
+                }
+                catch (Exception e) when (e is not (TransformException or OutOfMemoryException))
+                {
+                    // The caller's code failed, not the record: the run stops, saying which transform and on what.
+                    var which = t is Api.CodeTransform { Name: { } name } ? $"transform '{name}'" : $"transform #{i + 1} ({t.GetType().Name})";
+                    throw new TransformFailedException(which, state.Name, ingest.RecordPlace(line) ?? $"line {line}", e);
                 }
                 if (result is null) { Interlocked.Increment(ref state.Filtered); return; }
                 node = result;
@@ -886,10 +893,23 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
     /// </summary>
     internal Func<string>? DispatchedRowOrigin { get; set; }
 
+    /// <summary>A code source's record numbers (it has no lines: its errors and notices name records); null for a Singer tap's run.</summary>
+    internal RecordNumbers? RecordNumbers { get; set; }
+
+    /// <summary>
+    /// Where the record on <paramref name="line"/> came from, when that is not its line: a built-in source's file and row,
+    /// or a code source's <c>record N</c> of its stream; null for a tap's line.
+    /// </summary>
+    internal string? RecordPlace(long line) => DispatchedRowOrigin?.Invoke() ?? RecordNumbers?.PlaceOf(line);
+
+    /// <summary>A SCHEMA the run refuses, named by its line (a tap's) or by its stream alone (a code source's, which has no lines).</summary>
+    private SingerProtocolException SchemaError(long line, string reason, string stream) =>
+        new(line, reason, stream, place: RecordNumbers is null ? null : $"stream '{stream}'");
+
     /// <summary>A record rejected; <paramref name="origin"/> names where its row came from instead of its line (a built-in source's file and row).</summary>
     internal void Reject(StreamState state, string reason, ReadOnlySpan<byte> rawLine, long line, string? origin = null)
     {
-        origin ??= DispatchedRowOrigin?.Invoke();
+        origin ??= RecordPlace(line);
         var message = origin is null ? $"stream '{state.Name}', line {line}: {reason}" : $"stream '{state.Name}', {origin}: {reason}";
         lock (_rejectLock)
             RejectLocked(state, message, rawLine, line);

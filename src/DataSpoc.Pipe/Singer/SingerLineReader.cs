@@ -156,9 +156,12 @@ internal sealed class SingerLineReader : IDisposable
     }
 }
 
-/// <summary>A Singer message that breaks the protocol; names the line and what is wrong.</summary>
-public sealed class SingerProtocolException(long line, string reason, string? stream = null)
-    : PipeException(stream is null ? $"line {line}: {reason}" : $"line {line} (stream '{stream}'): {reason}")
+/// <summary>
+/// A Singer message that breaks the protocol; names the line and what is wrong, or, for a source that has no lines (a
+/// code source), the <paramref name="place"/> it names instead (<c>stream 'events'</c>).
+/// </summary>
+public sealed class SingerProtocolException(long line, string reason, string? stream = null, string? place = null)
+    : PipeException(place is not null ? $"{place}: {reason}" : stream is null ? $"line {line}: {reason}" : $"line {line} (stream '{stream}'): {reason}")
 {
     public long Line { get; } = line;
     public string Reason { get; } = reason;

@@ -57,6 +57,13 @@ internal abstract class RecordSink
     /// </summary>
     public Func<string>? RowOrigin { get; set; }
 
+    /// <summary>
+    /// Called by a source that has no lines (a code source) before its first message: the run's errors and notices then
+    /// name its records by their number in their stream (<c>stream 'events', record 7</c>) instead of the line each
+    /// record's message would have had; a sink that is not a run's ignores it.
+    /// </summary>
+    public virtual void NumberRecordsPerStream() { }
+
     /// <summary>Whether the tables the rows land in keep the latest row per key (<c>write_mode: merge</c>), so a row sent again replaces its earlier copy.</summary>
     public virtual bool MergesByKey => false;
 }

@@ -275,13 +275,17 @@ public static class StreamCatalog
 
     /// <summary>
     /// Marks the listed properties selected and every other one unselected, except those the tap always sends
-    /// (<c>inclusion: automatic</c>), and removes the unselected ones from the stream's schema: taps of the singer-io
-    /// family query only selected columns but send the catalog's schema as their SCHEMA message, which would otherwise
-    /// declare every deselected column as an always-null one.
+    /// (<c>inclusion: automatic</c>) and the stream's replication key (an incremental sync orders by it and bookmarks its
+    /// last value), and removes the unselected ones from the stream's schema: taps of the singer-io family query only
+    /// selected columns but send the catalog's schema as their SCHEMA message, which would otherwise declare every
+    /// deselected column as an always-null one.
     /// </summary>
     private static void SelectColumns(JsonObject stream, IReadOnlyList<string> columns)
     {
         var wanted = new HashSet<string>(columns, StringComparer.Ordinal);
+        if ((stream["replication_key"] ?? RootMetadata(stream)?["replication-key"])?.ToString() is { } replicationKey
+            && (stream["replication_method"] ?? RootMetadata(stream)?["replication-method"] ?? RootMetadata(stream)?["forced-replication-method"])?.ToString() != "FULL_TABLE")
+            wanted.Add(replicationKey);
         var properties = stream["schema"]?["properties"] as JsonObject;
         foreach (var entry in ((JsonArray)stream["metadata"]!).OfType<JsonObject>())
         {

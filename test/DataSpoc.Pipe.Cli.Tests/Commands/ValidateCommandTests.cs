@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Cli.Tests.Support;
 using DataSpoc.Pipe.Tests.Support;
 
@@ -228,4 +229,29 @@ public sealed class ValidateCommandTests : IDisposable
         Assert.Equal(2, result.ExitCode);
         Assert.Equal("error: unknown pipeline 'shp'; known pipelines: shop\n", result.Stderr);
     }
+
+    /// <summary>
+    /// The JSON carries the located problems (key, file, line) PipeClient.ValidateAsync returns and the MCP tool answers,
+    /// not only the checks' text: a script finds the key and the line to change. A pipeline without problems has none.
+    /// </summary>
+    [Fact]
+    public async Task Json_output_lists_each_pipelines_located_problems_as_the_api_returns_them()
+    {
+        var codec = _home.WritePipeline("codec", $"source:\n  tap: {CliProcess.ShopTap}\ndestination:\n  bucket: {_home.Bucket}\n  compression: lz77\n");
+        var rows = _home.WritePipeline("rows", $"source:\n  tap: {CliProcess.ShopTap}\ndestination:\n  bucket: {_home.Bucket}\n  max_file_rows: 0\n");
+        _home.WriteShopPipeline("shop");
+        var result = CliProcess.Run(_home, "validate", "-o", "json");
+        Assert.Equal(1, result.ExitCode);
+        var reports = Json.Parse(result).AsArray().ToDictionary(r => r.Str("pipeline"), r => r!);
+        Assert.Equal(new[] { ("destination.compression", codec, 5, $"{codec}:5: destination.compression: expected zstd, snappy, gzip or none, got 'lz77'") },
+            Problems(reports["codec"]));
+        Assert.Equal(new[] { ("destination.max_file_rows", rows, 5, $"{rows}:5: destination.max_file_rows: expected a positive whole number, got 0") },
+            Problems(reports["rows"]));
+        Assert.Equal("[]", reports["shop"]["problems"]!.ToJsonString());
+        var api = await new Api.PipeClient(_home.Home).ValidateAsync("codec");
+        Assert.Equal(api.Problems.Select(p => (p.Key, p.File, p.Line, p.Message)), Problems(reports["codec"]).Select(p => ((string?)p.Key, (string?)p.File, (int?)p.Line, p.Message)));
+    }
+
+    private static List<(string Key, string File, int Line, string Message)> Problems(JsonNode report) =>
+        [.. report["problems"]!.AsArray().Select(p => (p.Str("key"), p.Str("file"), p!["line"]!.GetValue<int>(), p.Str("message")))];
 }

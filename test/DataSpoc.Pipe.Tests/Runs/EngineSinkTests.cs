@@ -289,7 +289,8 @@ public sealed class EngineSinkTests
         }
         var (typed, _) = await TypedSourceDifferential.AssertSameLakeAsync(
             Pipeline(p => p with { OnInvalidRecord = InvalidRecordPolicy.Quarantine }),
-            () => new CodeSource("code").AddStream("all", AllTypesSchema, Records(), ["id"]).WithState(new JsonObject { ["done"] = true }));
+            () => new CodeSource("code").AddStream("all", AllTypesSchema, Records(), ["id"]).WithState(new JsonObject { ["done"] = true }),
+            printedPlace: ("stream 'all', line 4:", "stream 'all', record 3:"));
         Assert.True(typed.Succeeded, typed.Log.Error);
         Assert.Equal(1, typed.Log.Streams["all"].Rejected); // 12345678901234567 does not fit a double exactly
     }

@@ -132,10 +132,24 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
     private string[] UnnamedColumns(int count) => format.Header == false ? CsvFormat.PositionalNames(count) : CsvFormat.SniffedNames(count);
 
     /// <summary>
-    /// Writes every row of one file to <paramref name="rows"/>, the writer of a stream whose schema is
-    /// <see cref="Schema"/> of <paramref name="columns"/> (so a column's index is its property index).
+    /// The columns of <paramref name="stream"/> that are read: those the catalog selects (<c>source.select</c>), and the
+    /// key columns whatever it says. None is an error naming the stream and its columns.
     /// </summary>
-    public async Task<long> EmitAsync(SourceFile file, RowWriter rows, IReadOnlyList<TextColumn> columns, RecordSink sink, CancellationToken cancellationToken)
+    public List<TextColumn> Extracted(List<TextColumn> columns, string stream, IReadOnlyList<string> keyProperties, TapCatalog selection)
+    {
+        var kept = columns.Where(c => !selection.IsDeselected(stream, c.Name) || keyProperties.Contains(c.Name)).ToList();
+        if (kept.Count == 0 && columns.Count > 0)
+            throw new TapException($"{tap} tap: stream '{stream}': the catalog selects none of its columns ({string.Join(", ", columns.Select(c => c.Name))}): select at least one");
+        return kept;
+    }
+
+    /// <summary>
+    /// Writes every row of one file to <paramref name="rows"/>, the writer of a stream whose schema is
+    /// <see cref="Schema"/> of <paramref name="columns"/> (so a column's index is its property index). The cells of
+    /// <paramref name="leftOut"/> columns (the catalog does not select them) are skipped, not even parsed.
+    /// </summary>
+    public async Task<long> EmitAsync(SourceFile file, RowWriter rows, IReadOnlyList<TextColumn> columns, RecordSink sink, CancellationToken cancellationToken,
+        IReadOnlyCollection<string>? leftOut = null)
     {
         try
         {
@@ -152,10 +166,10 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
                     // The header row (the first non-blank one) names the columns; it was read and checked when sampling.
                     if (reader.Current.ColCount == 1 && reader.Current[0].Span.IsEmpty) continue;
                     headerPending = false;
-                    map = Map(layout.Names!, columns);
+                    map = Map(layout.Names!, columns, leftOut);
                     continue;
                 }
-                map ??= Map(UnnamedColumns(reader.Current.ColCount), columns);
+                map ??= Map(UnnamedColumns(reader.Current.ColCount), columns, leftOut);
                 if (!WriteRow(reader.Current, map, rows, columns, file)) continue;
                 count++;
                 if ((count & 255) == 0) cancellationToken.ThrowIfCancellationRequested();
@@ -178,6 +192,7 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         rows.BeginRow();
         for (var i = 0; i < map.Length; i++)
         {
+            if (map[i] < 0) continue;
             var column = columns[map[i]];
             var cell = row[i].Span;
             if (!TextColumnTypes.TryWrite(rows, map[i], column.Type, cell, column.Format))
@@ -281,7 +296,8 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         }
     }
 
-    private static int[] Map(string[] fileColumns, IReadOnlyList<TextColumn> columns)
+    /// <summary>For each of a file's columns, its index in <paramref name="columns"/>, or -1 for one <paramref name="leftOut"/>.</summary>
+    private static int[] Map(string[] fileColumns, IReadOnlyList<TextColumn> columns, IReadOnlyCollection<string>? leftOut)
     {
         var map = new int[fileColumns.Length];
         for (var i = 0; i < fileColumns.Length; i++)
@@ -289,7 +305,7 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
             map[i] = -1;
             for (var c = 0; c < columns.Count; c++)
                 if (columns[c].Name == fileColumns[i]) { map[i] = c; break; }
-            if (map[i] < 0) throw new InvalidOperationException($"column '{fileColumns[i]}' was not sampled");
+            if (map[i] < 0 && leftOut?.Contains(fileColumns[i]) != true) throw new InvalidOperationException($"column '{fileColumns[i]}' was not sampled");
         }
         return map;
     }

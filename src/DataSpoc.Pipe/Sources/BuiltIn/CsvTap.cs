@@ -27,13 +27,15 @@ public sealed class CsvTap(ObjectStoreFactory? stores = null) : IFileTap<CsvTap.
     async Task<JsonObject> IFileTap<Settings, StreamPlan>.CatalogSchemaAsync(Settings settings, StreamPlan stream, CancellationToken cancellationToken)
         => CsvTable.Schema(await ColumnsAsync(settings, stream, stream.Files, cancellationToken).ConfigureAwait(false));
 
-    async Task<Func<SourceFile, Task>?> IFileTap<Settings, StreamPlan>.StartStreamAsync(Settings settings, StreamPlan stream, IReadOnlyList<SourceFile> toRead, RecordSink sink,
-        CancellationToken cancellationToken)
+    async Task<Func<SourceFile, Task>?> IFileTap<Settings, StreamPlan>.StartStreamAsync(Settings settings, StreamPlan stream, IReadOnlyList<SourceFile> toRead, TapCatalog selection,
+        RecordSink sink, CancellationToken cancellationToken)
     {
-        var columns = await ColumnsAsync(settings, stream, toRead, cancellationToken).ConfigureAwait(false);
-        if (columns.Count == 0) return null; // empty files only: not even a header
+        var all = await ColumnsAsync(settings, stream, toRead, cancellationToken).ConfigureAwait(false);
+        if (all.Count == 0) return null; // empty files only: not even a header
+        var columns = settings.Table.Extracted(all, stream.Name, stream.KeyProperties, selection);
+        var leftOut = all.Except(columns).Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
         var rows = sink.WriteSchema(stream.Name, CsvTable.Schema(columns), stream.KeyProperties);
-        return file => settings.Table.EmitAsync(file, rows, columns, sink, cancellationToken);
+        return file => settings.Table.EmitAsync(file, rows, columns, sink, cancellationToken, leftOut);
     }
 
     /// <summary>The columns inferred from <paramref name="files"/> (declared types win), checked against the key properties.</summary>

@@ -109,7 +109,7 @@ internal static class FileStreams
     /// what writes one file's rows, or null when the files hold nothing (they are marked read all the same).
     /// </summary>
     public static async Task SyncAsync<TStream>(IEnumerable<TStream> streams, JsonObject? state, JsonObject? catalog, RecordSink sink,
-        Func<TStream, IReadOnlyList<SourceFile>, Task<Func<SourceFile, Task>?>> openStream, CancellationToken cancellationToken)
+        Func<TStream, IReadOnlyList<SourceFile>, TapCatalog, Task<Func<SourceFile, Task>?>> openStream, CancellationToken cancellationToken)
         where TStream : IFileStream
     {
         var selection = new TapCatalog(catalog);
@@ -124,7 +124,7 @@ internal static class FileStreams
                 sink.WriteNotice($"stream '{stream.Name}': {changed.Location} changed since an earlier run read it and is read again whole: " +
                     (sink.MergesByKey ? "write_mode merge replaces its earlier rows by key"
                         : "an appended table then holds its earlier rows twice (write_mode: merge with key_properties replaces them instead)"));
-            var emit = await openStream(stream, toRead).ConfigureAwait(false);
+            var emit = await openStream(stream, toRead, selection).ConfigureAwait(false);
             if (emit is null)
                 sink.WriteNotice($"stream '{stream.Name}': {string.Join(", ", toRead.Select(f => f.Location))} hold(s) nothing (empty): nothing landed, and a table it has keeps its rows");
             foreach (var file in toRead)

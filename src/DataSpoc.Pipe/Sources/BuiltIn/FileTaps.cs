@@ -46,9 +46,11 @@ internal interface IFileTap<TSettings, TStream> : ITypedBuiltInTap
 
     /// <summary>
     /// Starts a stream's sync over <paramref name="toRead"/> (its SCHEMA) and returns what writes one file's rows; null,
-    /// sending nothing, when the files hold no column at all (empty files): such a stream has nothing to land.
+    /// sending nothing, when the files hold no column at all (empty files): such a stream has nothing to land. Only the
+    /// columns <paramref name="selection"/> does not leave out are read (<see cref="TapCatalog.IsDeselected"/>).
     /// </summary>
-    Task<Func<SourceFile, Task>?> StartStreamAsync(TSettings settings, TStream stream, IReadOnlyList<SourceFile> toRead, RecordSink sink, CancellationToken cancellationToken);
+    Task<Func<SourceFile, Task>?> StartStreamAsync(TSettings settings, TStream stream, IReadOnlyList<SourceFile> toRead, TapCatalog selection, RecordSink sink,
+        CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -78,7 +80,7 @@ internal static class FileTaps
         var settings = TSettings.From(config);
         await using var files = new SourceFiles(tap.Name, tap.Stores, settings.StorageOptions, TSettings.ReadsLakeTables);
         await FileStreams.SyncAsync(await PlanAsync(tap, settings, files, cancellationToken).ConfigureAwait(false), state, catalog, sink,
-            (stream, toRead) => tap.StartStreamAsync(settings, stream, toRead, sink, cancellationToken), cancellationToken).ConfigureAwait(false);
+            (stream, toRead, selection) => tap.StartStreamAsync(settings, stream, toRead, selection, sink, cancellationToken), cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task<List<TStream>> PlanAsync<TSettings, TStream>(IFileTap<TSettings, TStream> tap, TSettings settings, SourceFiles files, CancellationToken cancellationToken)

@@ -34,13 +34,16 @@ public sealed partial class GoogleSheetsPublicTap(HttpClient? http = null, TimeP
     async Task ITypedBuiltInTap.SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, RecordSink sink, CancellationToken cancellationToken)
     {
         var sheet = Sheet.From(config);
-        if (new TapCatalog(catalog).IsSelected(sheet.StreamName))
+        var selection = new TapCatalog(catalog);
+        if (selection.IsSelected(sheet.StreamName))
         {
             await using var download = await DownloadAsync(sheet, cancellationToken).ConfigureAwait(false);
-            var columns = await sheet.Table.InferAsync([download.File], sheet.Types, cancellationToken).ConfigureAwait(false);
-            CheckKeys(sheet, columns);
+            var all = await sheet.Table.InferAsync([download.File], sheet.Types, cancellationToken).ConfigureAwait(false);
+            CheckKeys(sheet, all);
+            var columns = sheet.Table.Extracted(all, sheet.StreamName, sheet.KeyProperties, selection);
+            var leftOut = all.Except(columns).Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
             var rows = sink.WriteSchema(sheet.StreamName, CsvTable.Schema(columns), sheet.KeyProperties);
-            await sheet.Table.EmitAsync(download.File, rows, columns, sink, cancellationToken).ConfigureAwait(false);
+            await sheet.Table.EmitAsync(download.File, rows, columns, sink, cancellationToken, leftOut).ConfigureAwait(false);
             sink.WriteActivateVersion(sheet.StreamName, _time.GetUtcNow().ToUnixTimeMilliseconds());
         }
         sink.WriteState(state?.DeepClone() ?? new JsonObject());

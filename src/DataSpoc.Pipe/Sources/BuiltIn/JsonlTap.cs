@@ -28,16 +28,26 @@ public sealed class JsonlTap(ObjectStoreFactory? stores = null) : IFileTap<Jsonl
         => await SchemaAsync(stream, stream.Files, settings.SampleRows, cancellationToken).ConfigureAwait(false)
            ?? new JsonObject { ["type"] = "object", ["properties"] = new JsonObject() };
 
-    async Task<Func<SourceFile, Task>?> IFileTap<Settings, StreamPlan>.StartStreamAsync(Settings settings, StreamPlan stream, IReadOnlyList<SourceFile> toRead, RecordSink sink,
-        CancellationToken cancellationToken)
+    async Task<Func<SourceFile, Task>?> IFileTap<Settings, StreamPlan>.StartStreamAsync(Settings settings, StreamPlan stream, IReadOnlyList<SourceFile> toRead, TapCatalog selection,
+        RecordSink sink, CancellationToken cancellationToken)
     {
         if (await SchemaAsync(stream, toRead, settings.SampleRows, cancellationToken).ConfigureAwait(false) is not { } schema) return null;
+        var leftOut = selection.Deselected(stream.Name).Where(name => !stream.KeyProperties.Contains(name)).ToHashSet(StringComparer.Ordinal);
+        if (leftOut.Count > 0)
+        {
+            schema = schema.DeepClone().AsObject();
+            var properties = (JsonObject)schema["properties"]!;
+            var all = properties.Select(p => p.Key).ToList();
+            foreach (var name in leftOut) properties.Remove(name);
+            if (properties.Count == 0 && all.Count > 0)
+                throw new TapException($"{TapName} tap: stream '{stream.Name}': the catalog selects none of its columns ({string.Join(", ", all)}): select at least one");
+        }
         var rows = sink.WriteSchema(stream.Name, schema, stream.KeyProperties);
         return async file =>
         {
             await using var bytes = await file.OpenContentAsync(cancellationToken).ConfigureAwait(false);
             using var lines = new SingerLineReader(bytes, 1 << 16);
-            while (EmitNext(lines, file, rows))
+            while (EmitNext(lines, file, rows, leftOut))
                 await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
         };
     }
@@ -88,11 +98,51 @@ public sealed class JsonlTap(ObjectStoreFactory? stores = null) : IFileTap<Jsonl
         return true;
     }
 
-    private static bool EmitNext(SingerLineReader lines, SourceFile file, RowWriter rows)
+    private static bool EmitNext(SingerLineReader lines, SourceFile file, RowWriter rows, IReadOnlySet<string> leftOut)
     {
         if (!NextRecord(lines, file, out var line)) return false;
-        rows.WriteJsonRow(line);
+        if (leftOut.Count == 0) rows.WriteJsonRow(line);
+        else rows.WriteJsonRow(Without(line, leftOut));
         return true;
+    }
+
+    /// <summary>
+    /// A record line without its top-level properties named in <paramref name="leftOut"/> (the columns the catalog does
+    /// not select), the others copied as written. A line with Python's bare NaN / Infinity has them quoted first, as the
+    /// engine reads it (number columns take those strings as the doubles).
+    /// </summary>
+    private static byte[] Without(ReadOnlySpan<byte> line, IReadOnlySet<string> leftOut)
+    {
+        byte[]? quoted = null;
+        try
+        {
+            return Project(line, leftOut);
+        }
+        catch (JsonException)
+        {
+            quoted = NamedFloatLiterals.Quote(line)?.Line.ToArray();
+            if (quoted is null) throw;
+        }
+        return Project(quoted, leftOut);
+
+        static byte[] Project(ReadOnlySpan<byte> line, IReadOnlySet<string> leftOut)
+        {
+            var output = new List<byte>(line.Length) { (byte)'{' };
+            var reader = new Utf8JsonReader(line);
+            reader.Read();
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var start = (int)reader.TokenStartIndex;
+                var name = reader.GetString()!;
+                reader.Read();
+                reader.Skip();
+                if (leftOut.Contains(name)) continue;
+                if (output.Count > 1) output.Add((byte)',');
+                output.AddRange(line[start..(int)reader.BytesConsumed]);
+            }
+            output.Add((byte)'}');
+            return [.. output];
+        }
     }
 
     /// <summary>Advances to the next non-blank line and checks it is one JSON object; errors name the file and line.</summary>

@@ -38,8 +38,8 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
         return Schema(ShapesOf(reader, stream.Files[0]));
     }
 
-    Task<Func<SourceFile, Task>?> IFileTap<Settings, StreamPlan>.StartStreamAsync(Settings settings, StreamPlan stream, IReadOnlyList<SourceFile> toRead, RecordSink sink,
-        CancellationToken cancellationToken)
+    Task<Func<SourceFile, Task>?> IFileTap<Settings, StreamPlan>.StartStreamAsync(Settings settings, StreamPlan stream, IReadOnlyList<SourceFile> toRead, TapCatalog selection,
+        RecordSink sink, CancellationToken cancellationToken)
     {
         // Each file carries its own schema: a SCHEMA message goes out whenever it differs from the last one.
         string? lastSchema = null;
@@ -51,7 +51,11 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
         {
             await using var local = await LocalCopyAsync(file, cancellationToken).ConfigureAwait(false);
             using var reader = Open(local.Path, file);
-            var shapes = ShapesOf(reader, file);
+            var all = ShapesOf(reader, file);
+            // Only the columns the catalog selects (and the key columns) are read: the others' column chunks are never opened.
+            var shapes = all.Where(s => !selection.IsDeselected(stream.Name, s.Name) || stream.KeyProperties.Contains(s.Name)).ToList();
+            if (shapes.Count == 0 && all.Count > 0)
+                throw new TapException($"{Name} tap: stream '{stream.Name}': the catalog selects none of the columns of {file.Location} ({string.Join(", ", all.Select(s => s.Name))}): select at least one");
             var schema = Schema(shapes);
             var schemaText = schema.ToJsonString();
             if (rows is null || schemaText != lastSchema)
@@ -71,6 +75,8 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
     {
         var metadata = reader.FileMetaData;
         var subMicrosecond = new long[metadata.NumColumns];
+        // The leaf columns of the shapes sent; a column the catalog leaves out is not read.
+        var read = shapes.SelectMany(s => s.Leaves).Distinct().Order().ToList();
         // A value the lake refuses is named by the file, row group and row it came from: a Parquet file has no lines.
         var at = new RowPosition(file.Location);
         sink.RowOrigin = at.ToString;
@@ -84,7 +90,7 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
                 at.RowGroup = g;
                 try
                 {
-                    for (var c = 0; c < cursors.Length; c++)
+                    foreach (var c in read)
                         cursors[c] = ParquetLeafCursor.Create(rowGroup.Column(c), metadata.Schema.Column(c));
                     for (long row = 0; row < count; row++)
                     {
@@ -93,7 +99,7 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
                         if ((row & 1023) == 0) cancellationToken.ThrowIfCancellationRequested();
                         await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
                     }
-                    for (var c = 0; c < cursors.Length; c++) subMicrosecond[c] += cursors[c].SubMicrosecondValues;
+                    foreach (var c in read) subMicrosecond[c] += cursors[c].SubMicrosecondValues;
                 }
                 catch (ParquetException e)
                 {

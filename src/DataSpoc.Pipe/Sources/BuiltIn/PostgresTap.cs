@@ -64,7 +64,8 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
         if (config[SplitKey] is JsonObject split)
         {
             var table = SplitTable(tables, selection);
-            await SyncSplitAsync(settings, connection, table, Key(table), SplitRequest.From(split), sink, bookmarks["bookmarks"]!.AsObject(), cancellationToken).ConfigureAwait(false);
+            var key = Key(table);
+            await SyncSplitAsync(settings, connection, table, Extracted(table, key, selection), key, SplitRequest.From(split), sink, bookmarks["bookmarks"]!.AsObject(), cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -72,7 +73,8 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
             foreach (var table in tables)
             {
                 if (!selection.IsSelected(table.StreamId)) continue;
-                await new PostgresTableSync(connection, table, Key(table), settings.BatchSize, sink, bookmarks["bookmarks"]!.AsObject(), bookmarks, libpq)
+                var key = Key(table);
+                await new PostgresTableSync(connection, Extracted(table, key, selection), key, settings.BatchSize, sink, bookmarks["bookmarks"]!.AsObject(), bookmarks, libpq)
                     .RunAsync(_time, cancellationToken).ConfigureAwait(false);
             }
         }
@@ -110,6 +112,20 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
         return ranges.ToJson();
     }
 
+    /// <summary>
+    /// The table as far as it is read: only the columns the catalog selects (<c>source.select</c>), so the others never
+    /// leave the database, plus the primary key and the replication key, which the tap always sends (the lake's merge and
+    /// the bookmark need them).
+    /// </summary>
+    private static PostgresTable Extracted(PostgresTable table, PostgresColumn? key, TapCatalog selection)
+    {
+        var columns = table.Columns.Where(c => !selection.IsDeselected(table.StreamId, c.Name) || table.KeyProperties.Contains(c.Name) || c.Name == key?.Name).ToList();
+        if (columns.Count == 0)
+            throw new TapException($"postgres tap: stream '{table.StreamId}': the catalog selects none of the columns of {table.Schema}.{table.Table} " +
+                $"({string.Join(", ", table.Columns.Select(c => c.Name))}) and it has no primary key: select at least one column");
+        return columns.Count == table.Columns.Count ? table : table with { Columns = columns };
+    }
+
     private static PostgresTable SplitTable(List<PostgresTable> tables, TapCatalog selection)
     {
         var selected = tables.Where(t => selection.IsSelected(t.StreamId)).ToList();
@@ -130,7 +146,7 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
     /// Reads a split table: SCHEMA, then the rows of the asked parts (each part on its own connection; parts read in
     /// parallel take turns handing a batch to the sink), then the bookmark of the plan's window or ACTIVATE_VERSION.
     /// </summary>
-    private async Task SyncSplitAsync(Settings settings, NpgsqlConnection connection, PostgresTable table, PostgresColumn? key, SplitRequest split,
+    private async Task SyncSplitAsync(Settings settings, NpgsqlConnection connection, PostgresTable table, PostgresTable extracted, PostgresColumn? key, SplitRequest split,
         RecordSink sink, JsonObject bookmarks, CancellationToken cancellationToken)
     {
         var ranges = split.Plan ?? await PlanAsync(connection, table, key, split, bookmarks, cancellationToken).ConfigureAwait(false);
@@ -138,12 +154,12 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
             throw new TapException($"{Name} tap: the split plan is for stream '{ranges.Stream}' column '{ranges.Column}' in {ranges.Parts} parts " +
                 $"(replication key '{ranges.ReplicationKey}'), but this run reads '{table.StreamId}' column '{split.Column}' in {split.Parts} parts " +
                 $"(replication key '{key?.Name}'): the pipeline changed during the split run; start a new one");
-        var rows = sink.WriteSchema(table.StreamId, table.JsonSchema(), table.KeyProperties, key is null ? null : [key.Name]);
+        var rows = sink.WriteSchema(table.StreamId, extracted.JsonSchema(), table.KeyProperties, key is null ? null : [key.Name]);
         await sink.FlushAsync(cancellationToken).ConfigureAwait(false);
         var infinities = new PostgresInfinities();
         if (split.Part is { } only)
         {
-            await PostgresTableSync.ReadPartAsync(connection, table, ranges, only, settings.BatchSize, sink, rows, turn: null, infinities, cancellationToken).ConfigureAwait(false);
+            await PostgresTableSync.ReadPartAsync(connection, extracted, ranges, only, settings.BatchSize, sink, rows, turn: null, infinities, cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -152,7 +168,7 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
             await Parallel.ForEachAsync(Enumerable.Range(0, split.Parts), options, async (part, token) =>
             {
                 await using var partConnection = await OpenAsync(settings, token).ConfigureAwait(false);
-                await PostgresTableSync.ReadPartAsync(partConnection, table, ranges, part, settings.BatchSize, sink, rows, turn, infinities, token).ConfigureAwait(false);
+                await PostgresTableSync.ReadPartAsync(partConnection, extracted, ranges, part, settings.BatchSize, sink, rows, turn, infinities, token).ConfigureAwait(false);
             }).ConfigureAwait(false);
         }
         infinities.WriteNotices(sink, table.StreamId);

@@ -12,6 +12,7 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 internal sealed class TapCatalog
 {
     private readonly Dictionary<string, JsonObject>? _streamMetadata;
+    private readonly Dictionary<string, HashSet<string>> _deselected = new(StringComparer.Ordinal);
 
     public TapCatalog(JsonObject? catalog)
     {
@@ -23,6 +24,7 @@ internal sealed class TapCatalog
             var id = (entry["tap_stream_id"] ?? entry["stream"])?.GetValue<string>()
                      ?? throw new TapException("catalog stream entry has neither 'tap_stream_id' nor 'stream'");
             _streamMetadata[id] = TopLevelMetadata(entry) ?? new JsonObject();
+            _deselected[id] = DeselectedProperties(entry);
         }
     }
 
@@ -34,6 +36,37 @@ internal sealed class TapCatalog
         if (!_streamMetadata.TryGetValue(streamId, out var metadata)) return false;
         if (metadata["selected"] is JsonValue selected) return selected.GetValueKind() == JsonValueKind.True;
         return metadata["selected-by-default"] is JsonValue byDefault && byDefault.GetValueKind() == JsonValueKind.True;
+    }
+
+    /// <summary>
+    /// Whether the catalog leaves column <paramref name="property"/> of a stream out (<c>source.select</c> marks the
+    /// columns it does not list so): its breadcrumb metadata says <c>selected: false</c> (or, lacking <c>selected</c>,
+    /// <c>selected-by-default: false</c>) or <c>inclusion: unsupported</c>, and not <c>inclusion: automatic</c>. A
+    /// column the catalog does not mention (one added since discovery) is read, as without a catalog. The tap itself
+    /// keeps the columns it must send (the key, the replication key) whatever the catalog says.
+    /// </summary>
+    public bool IsDeselected(string streamId, string property)
+        => _deselected.TryGetValue(streamId, out var names) && names.Contains(property);
+
+    /// <summary>Every column of a stream the catalog leaves out (<see cref="IsDeselected"/>).</summary>
+    public IReadOnlySet<string> Deselected(string streamId)
+        => _deselected.TryGetValue(streamId, out var names) ? names : EmptyNames;
+
+    private static readonly HashSet<string> EmptyNames = [];
+
+    private static HashSet<string> DeselectedProperties(JsonObject entry)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var item in (entry["metadata"] as JsonArray ?? []).OfType<JsonObject>())
+        {
+            if (item["breadcrumb"] is not JsonArray { Count: 2 } crumb || crumb[0]?.ToString() != "properties" || item["metadata"] is not JsonObject m) continue;
+            var inclusion = m["inclusion"]?.ToString();
+            if (inclusion == "automatic") continue;
+            var selected = m["selected"] is JsonValue s ? s.GetValueKind() == JsonValueKind.True
+                : m["selected-by-default"] is not JsonValue d || d.GetValueKind() != JsonValueKind.False;
+            if (!selected || inclusion == "unsupported") names.Add(crumb[1]?.ToString() ?? "");
+        }
+        return names;
     }
 
     /// <summary>A top-level metadata string for a stream (e.g. <c>replication-key</c>), or null.</summary>

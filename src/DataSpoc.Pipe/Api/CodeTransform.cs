@@ -24,7 +24,7 @@ public sealed class CodeTransform : IRecordTransform
     /// <param name="record">
     /// Gets each record (which it may change in place) and returns it, a new one, or null to drop it. An exception it throws
     /// fails the run (<see cref="TransformFailedException"/>), the error naming the transform (<paramref name="name"/>, or
-    /// its place among the stream's transforms: <c>transform #2 (CodeTransform)</c>), the record (counted from 1 per stream
+    /// its place among the stream's code transforms: <c>transform #2 (CodeTransform)</c>), the record (counted from 1 per stream
     /// for a code source; a tap's line), the stream and the exception's type.
     /// </param>
     /// <param name="schema">Gets the stream's JSON Schema and returns the schema the transformed records follow; null when <paramref name="record"/> keeps the schema.</param>

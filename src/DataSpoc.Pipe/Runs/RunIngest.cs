@@ -564,7 +564,15 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                 catch (Exception e) when (e is not (TransformException or OutOfMemoryException))
                 {
                     // The caller's code failed, not the record: the run stops, saying which transform and on what.
-                    var which = t is Api.CodeTransform { Name: { } name } ? $"transform '{name}'" : $"transform #{i + 1} ({t.GetType().Name})";
+                    // Named as the user knows it: a code transform by its name or its place among the stream's code transforms
+                    // (they run first), a declarative one by its key. Not by its index in this list, which holds what the
+                    // typed path did not take and so differs between the paths.
+                    var which = t switch
+                    {
+                        Api.CodeTransform { Name: { } name } => $"transform '{name}'",
+                        Api.CodeTransform => $"transform #{state.RecordTransforms.Take(i + 1).Count(x => x is Api.CodeTransform)} (CodeTransform)",
+                        _ => $"transforms.{state.Name}",
+                    };
                     throw new TransformFailedException(which, state.Name, ingest.RecordPlace(line) ?? $"line {line}", e);
                 }
                 if (result is null) { Interlocked.Increment(ref state.Filtered); return; }

@@ -164,9 +164,19 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
             foreach (var file in small)
             {
                 var path = LakePaths.ScratchFile("compact-input", ".parquet", work);
-                await using (var source = await store.OpenReadAsync(file.Key, cancellationToken).ConfigureAwait(false))
-                await using (var target = File.Create(path))
+                try
+                {
+                    await using var source = await store.OpenReadAsync(file.Key, cancellationToken).ConfigureAwait(false);
+                    await using var target = File.Create(path);
                     await source.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // Another pipeline's full reload or merge removed it since the listing (a plain table's files go at
+                    // once): the compaction plans again on the table as that commit left it.
+                    await Runs.CommitAttempts.ThrowIfRemovedAsync(store, file.Key, "this compaction", cancellationToken).ConfigureAwait(false);
+                    throw;
+                }
                 local.Add(new LocalFile(file, path, ParquetConcatenation.SchemaSignature(path), DataFileFooter.Read(path, file.Key, partitionDate).Records));
             }
             foreach (var sameSchema in local.GroupBy(l => l.Schema, StringComparer.Ordinal))

@@ -352,4 +352,46 @@ public class TableCompactionTests
         Assert.Equal((30L, 1L), (lake.Manifest().Tables["test/orders"].RowCount, lake.Manifest().Tables["test/orders"].Stats.Files));
         Assert.False(File.Exists(Path.Combine(lake.Root, TableClaimKey)));
     }
+
+    [Fact]
+    public async Task A_full_reload_of_another_pipeline_that_a_compaction_commits_before_plans_again_and_names_the_compaction()
+    {
+        using var lake = new TempLake();
+        PipelineDefinition Iceberg(string name, string input) => lake.Pipeline(name, input,
+            p => p with { Destination = p.Destination with { TableFormat = TableFormats.Iceberg, PartitionBy = PartitionBySettings.None } });
+        foreach (var (from, to) in new[] { (1, 5), (6, 9), (10, 12) })
+            Assert.True((await TempLake.RunAsync(Iceberg("orders", lake.WriteSinger($"o{from}", Orders(from, to))))).Succeeded);
+        var orders = Iceberg("orders", lake.WriteSinger("o", Orders(1, 1)));
+        var reload = Iceberg("reload", lake.WriteSinger("reload", Orders(101, 130)));
+
+        // The compaction's file lands and it stops before its manifest write; the reload begins (after that file: not a file
+        // written during the reload) and plans on the table orders wrote last; at its commit's start, the compaction ends.
+        var notices = new List<string>();
+        var compactionAtManifest = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var compactionGoesOn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var compaction = CompactMeetingAsync(lake, orders, notices, async k =>
+        {
+            if (k == LakePaths.ManifestKey && compactionAtManifest.TrySetResult()) await compactionGoesOn.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        });
+        await Task.WhenAny(compaction, compactionAtManifest.Task).WaitAsync(TimeSpan.FromSeconds(120));
+        string? compactionId = null;
+        var once = 0;
+        var replaced = await TempLake.RunAsync(reload, full: true, runner: MeetingStore.Runner(async () =>
+        {
+            if (Interlocked.Increment(ref once) != 1) return;
+            compactionGoesOn.TrySetResult();
+            await compaction;
+            compactionId = lake.Manifest().Tables["test/orders"].Stats.LastRunId;
+        }));
+        compactionGoesOn.TrySetResult();
+        var compacted = await compaction;
+
+        Assert.True(replaced.Succeeded, replaced.Log.Error);
+        Assert.Equal((3, 1), (Assert.Single(compacted).RewrittenFiles, compacted[0].WrittenFiles));
+        // Not "run <compaction> of pipeline 'orders'": the manifest entry still names orders as the table's last writer.
+        Assert.Contains($"planned the commit again (attempt 2): table test/orders was committed by a compaction (maintain {compactionId}) after this run planned to replace it",
+            replaced.Log.Notices);
+        Assert.Equal(Enumerable.Range(101, 30).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            IcebirdRows(lake).Select(r => JsonNode.Parse(r)!["id"]!.ToString()).OrderBy(int.Parse));
+    }
 }

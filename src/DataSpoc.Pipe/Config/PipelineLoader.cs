@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Cronos;
@@ -528,7 +529,8 @@ public sealed class PipelineLoader
         const string shape = "(five fields: minute hour day-of-month month day-of-week)";
         var shown = Escaped(cron);
         if (cron.Where(IsEscaped).Select(c => (char?)c).FirstOrDefault() is { } odd)
-            return $"invalid cron expression '{shown}' {shape}: it holds {CharacterName(odd)}: separate the fields with spaces";
+            return $"invalid cron expression '{shown}' {shape}: it holds {CharacterName(odd)}: " +
+                (char.IsWhiteSpace(odd) ? "separate the fields with spaces" : "remove it (it shows as nothing)");
         // Cronos refuses it as "Macro: Unexpected character 'r'": say what cron would do with it instead.
         if (cron.Trim().Equals("@reboot", StringComparison.OrdinalIgnoreCase))
             return $"invalid cron expression '{shown}' {shape}: @reboot is not supported: a schedule needs a time (or @hourly, @daily, @weekly, @monthly, @yearly)";
@@ -545,7 +547,10 @@ public sealed class PipelineLoader
             : null;
     }
 
-    /// <summary><paramref name="text"/> with each control character and blank but the space written as an escape (<c>\t</c>, <c>\n</c>, <c>\u00a0</c>).</summary>
+    /// <summary>
+    /// <paramref name="text"/> with each character that does not show as itself written as an escape (<c>\t</c>, <c>\n</c>,
+    /// <c>\u00a0</c>, <c>\u200b</c>): control and format characters and every blank but the space.
+    /// </summary>
     private static string Escaped(string text)
     {
         if (!text.Any(IsEscaped)) return text;
@@ -562,7 +567,9 @@ public sealed class PipelineLoader
         return shown.ToString();
     }
 
-    private static bool IsEscaped(char c) => c != ' ' && (char.IsWhiteSpace(c) || char.IsControl(c));
+    // Not the surrogates (Cs): a pair is one visible character, an emoji say.
+    private static bool IsEscaped(char c) => c != ' ' && char.GetUnicodeCategory(c) is UnicodeCategory.Control or UnicodeCategory.Format
+        or UnicodeCategory.SpaceSeparator or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator;
 
     private static string CharacterName(char c) => c switch
     {

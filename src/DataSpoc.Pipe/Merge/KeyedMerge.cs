@@ -114,13 +114,8 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
         long replaced = 0, deletedRows = 0, scanned = 0;
         var firstKeyName = keys.Names[0];
 
-        // Another pipeline's merge (or a compaction) of this table removed a file while it was read: its rows are in that
-        // commit's files now, so this plan is stale rather than wrong, and the run plans again.
-        async Task ThrowIfRemovedAsync(string key)
-        {
-            if (!await store.ExistsAsync(key, cancellationToken).ConfigureAwait(false))
-                throw new CommitConflictException($"{store.Bucket}/{key} was removed by another commit while this merge read it");
-        }
+        // Another pipeline's merge (or a compaction) of this table removed a file while it was read: the run plans again.
+        Task ThrowIfRemovedAsync(string key) => CommitAttempts.ThrowIfRemovedAsync(store, key, "this merge", cancellationToken);
 
         try
         {

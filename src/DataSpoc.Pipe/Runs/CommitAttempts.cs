@@ -1,4 +1,5 @@
 using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Storage;
 
 namespace DataSpoc.Pipe.Runs;
 
@@ -35,5 +36,17 @@ internal static class CommitAttempts
                 await Task.Delay(Random.Shared.Next(10, 50 * attempt), cancellationToken).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// Reading <paramref name="key"/> for a plan failed: when another commit (a merge, a compaction, another pipeline's full
+    /// reload) removed the file meanwhile, its rows are in that commit's files now, so the plan is stale rather than wrong
+    /// and is planned again (<see cref="CommitConflictException"/>, naming <paramref name="reader"/>, "this merge"). Returns
+    /// when the file is still there: the caller rethrows its own failure.
+    /// </summary>
+    public static async Task ThrowIfRemovedAsync(IObjectStore store, string key, string reader, CancellationToken cancellationToken)
+    {
+        if (!await store.ExistsAsync(key, cancellationToken).ConfigureAwait(false))
+            throw new CommitConflictException($"{store.Bucket}/{key} was removed by another commit while {reader} read it");
     }
 }

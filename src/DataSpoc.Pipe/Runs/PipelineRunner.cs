@@ -393,8 +393,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 try { await Task.Delay(TimeSpan.FromMilliseconds(200), _time, runCancel.Token).ConfigureAwait(false); }
                 catch (OperationCanceledException) { return; }
                 var now = _time.GetUtcNow();
-                if (timeout is { } t && now - tapStartedAt > t) killedBecause = $"the tap ran longer than source.timeout ({t.TotalSeconds:0.#}s) and was stopped";
-                else if (idle is { } i && now - LastActivity(now) > i) killedBecause = $"the tap printed nothing for source.idle_timeout ({i.TotalSeconds:0.#}s) and was stopped";
+                if (timeout is { } t && now - tapStartedAt > t) killedBecause = $"the tap ran longer than source.timeout ({Durations.Describe(t)}) and was stopped";
+                else if (idle is { } i && now - LastActivity(now) > i) killedBecause = $"the tap printed nothing for source.idle_timeout ({Durations.Describe(i)}) and was stopped";
                 if (killedBecause is not null) { run.Kill(); return; }
                 // Singer's end of output is the pipe's end: a process the tap left running with its stdout or stderr keeps
                 // the run waiting after the tap is gone. Once the tap has exited and nothing came for a while, stop them.

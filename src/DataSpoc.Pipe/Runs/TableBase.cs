@@ -50,8 +50,11 @@ internal static class TableBase
         {
             var now = (await new ManifestStore(store, TimeProvider.System /* reads only */).ReadAsync(cancellationToken).ConfigureAwait(false))
                 .Tables.GetValueOrDefault(tableKey);
-            return now?.Stats.LastRunId == plannedRun ? null
-                : $"table {tableKey} was committed by run {now?.Stats.LastRunId ?? "?"} of pipeline '{now?.Pipeline}' after this run planned to replace it";
+            if (now?.Stats.LastRunId == plannedRun) return null;
+            // A compaction leaves the entry's pipeline (the last writer) as it was: it is named by its own id.
+            var committer = Tables.TableCompaction.IsCompactionId(now?.Stats.LastRunId) ? $"a compaction (maintain {now!.Stats.LastRunId})"
+                : $"run {now?.Stats.LastRunId ?? "?"} of pipeline '{now?.Pipeline}'";
+            return $"table {tableKey} was committed by {committer} after this run planned to replace it";
         });
 
     private static async Task<List<string>> StoredDataFilesAsync(IObjectStore store, string prefix, string table, CancellationToken cancellationToken)

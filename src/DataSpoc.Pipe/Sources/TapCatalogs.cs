@@ -168,7 +168,7 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
                 // Did not answer in time: it ignores its arguments, and would ignore --about as well (another wait).
                 return TapCapabilities.Unknown(tap) with
                 {
-                    Notice = $"the tap did not answer {args[0]} within {timeout.TotalSeconds:0.#} s{(args[0] == "--help" ? " (nor was it asked --about)" : "")}: " +
+                    Notice = $"the tap did not answer {args[0]} within {Durations.Describe(timeout)}{(args[0] == "--help" ? " (nor was it asked --about)" : "")}: " +
                         "it is taken as a tap that cannot discover and runs without a catalog; " +
                         (cachePath is null ? "this answer holds until the tap changes" : $"this answer is kept in {cachePath} (delete it to ask again)"),
                 };
@@ -318,7 +318,7 @@ public sealed record TapAnswer(int ExitCode, string Stdout, string StderrTail)
         {
             try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
             cancellationToken.ThrowIfCancellationRequested();
-            throw new TapFailedException($"tap '{words[0]}' did not finish within {timeout.TotalSeconds:0}s");
+            throw new TapFailedException($"tap '{words[0]}' did not finish within {Durations.Describe(timeout)}");
         }
         var output = Task.WhenAll(stdout, stderr);
         try

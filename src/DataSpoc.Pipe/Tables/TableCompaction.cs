@@ -69,8 +69,7 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
         MaintainedTables covered, CancellationToken cancellationToken, RunLock? heldLock)
     {
         var manifest = await new ManifestStore(store, time).ReadAsync(cancellationToken).ConfigureAwait(false);
-        // Named like a run id (the data file names carry it): 'c' marks a compaction.
-        var compactionId = "c" + Guid.NewGuid().ToString("N")[..7];
+        var compactionId = NewId();
         // Under the maintain's lock: a commit waiting for this one's table claims sees that lock name its holder (alive).
         var plan = new CommitPlan { RunId = compactionId, Pipeline = pipeline, StartedAt = time.GetUtcNow(), LockRunId = heldLock?.RunId };
         var results = new List<TableCompactionResult>();
@@ -95,6 +94,16 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
             work.Delete(recursive: true);
         }
     }
+
+    /// <summary>
+    /// A compaction's id, named like a run id (its data files' names and the manifest's last run of the table carry it):
+    /// the leading 'c' marks a compaction, as no run id starts with it (a run's starts with a hex millisecond, 000-3e7;
+    /// a split run's commit's with 's').
+    /// </summary>
+    private static string NewId() => "c" + Guid.NewGuid().ToString("N")[..7];
+
+    /// <summary>Whether <paramref name="runId"/> (a manifest entry's last run, say) is a compaction's (<see cref="NewId"/>).</summary>
+    public static bool IsCompactionId(string? runId) => runId is { Length: 8 } && runId[0] == 'c';
 
     /// <summary>
     /// A folder for this compaction's local copies of the table's files, in the user's private temp folder (mode 0700:
@@ -164,9 +173,19 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
             foreach (var file in small)
             {
                 var path = LakePaths.ScratchFile("compact-input", ".parquet", work);
-                await using (var source = await store.OpenReadAsync(file.Key, cancellationToken).ConfigureAwait(false))
-                await using (var target = File.Create(path))
+                try
+                {
+                    await using var source = await store.OpenReadAsync(file.Key, cancellationToken).ConfigureAwait(false);
+                    await using var target = File.Create(path);
                     await source.CopyToAsync(target, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // Another pipeline's full reload or merge removed it since the listing (a plain table's files go at
+                    // once): the compaction plans again on the table as that commit left it.
+                    await Runs.CommitAttempts.ThrowIfRemovedAsync(store, file.Key, "this compaction", cancellationToken).ConfigureAwait(false);
+                    throw;
+                }
                 local.Add(new LocalFile(file, path, ParquetConcatenation.SchemaSignature(path), DataFileFooter.Read(path, file.Key, partitionDate).Records));
             }
             foreach (var sameSchema in local.GroupBy(l => l.Schema, StringComparer.Ordinal))

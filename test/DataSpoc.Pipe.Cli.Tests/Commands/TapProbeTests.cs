@@ -85,7 +85,7 @@ public sealed class TapProbeTests : IDisposable
         Assert.True(first.ExitCode == 0, first.ToString());
         Assert.True(firstTook < TimeSpan.FromSeconds(probeSeconds + 10), $"the first run took {firstTook}");
         var notices = Json.Parse(first)["notices"]!.AsArray().Select(n => n!.GetValue<string>()).ToList();
-        Assert.Contains(notices, n => n.Contains($"did not answer --help within {probeSeconds} s", StringComparison.Ordinal)
+        Assert.Contains(notices, n => n.Contains($"did not answer --help within {probeSeconds}s", StringComparison.Ordinal)
             && n.Contains("runs without a catalog", StringComparison.Ordinal));
         var cache = File.ReadAllText(Path.Combine(_home.Pipelines, "blocks.tap.json"));
         Assert.Contains("\"can_discover\": false", cache, StringComparison.Ordinal);

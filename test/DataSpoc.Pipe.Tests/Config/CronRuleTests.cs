@@ -30,6 +30,21 @@ public sealed class CronRuleTests : IDisposable
         Assert.Equal($"invalid cron expression '{shown}' {Shape}: it holds {what}: separate the fields with spaces", PipelineLoader.CronError(cron));
 
     [Theory]
+    [InlineData("0 3 * * *\u200b", @"0 3 * * *\u200b", "U+200B")]
+    [InlineData("\ufeff0 3 * * *", @"\ufeff0 3 * * *", "U+FEFF")]
+    [InlineData("0 3 * *\u2060 *", @"0 3 * *\u2060 *", "U+2060")]
+    public void A_cron_with_an_invisible_character_is_refused_and_shows_it_escaped(string cron, string shown, string code) =>
+        Assert.Equal($"invalid cron expression '{shown}' {Shape}: it holds the character {code}: remove it (it shows as nothing)", PipelineLoader.CronError(cron));
+
+    [Fact]
+    public void A_cron_with_a_visible_character_cron_does_not_read_is_shown_as_written()
+    {
+        // An emoji is a surrogate pair: visible, so not escaped; Cronos says what is wrong with it.
+        var error = PipelineLoader.CronError("0 3 * * \ud83d\ude00");
+        Assert.StartsWith($"invalid cron expression '0 3 * * \ud83d\ude00' {Shape}: ", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("@reboot")]
     [InlineData(" @REBOOT ")]
     public void Reboot_is_refused_saying_a_schedule_needs_a_time(string cron) =>

@@ -121,6 +121,25 @@ public class TapFailureTests
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"took {clock.Elapsed}");
     }
 
+    [Theory]
+    [InlineData("timeout", "the tap ran longer than source.timeout (20ms) and was stopped")]
+    [InlineData("idle_timeout", "the tap printed nothing for source.idle_timeout (40ms) and was stopped")]
+    public async Task A_timeout_under_a_second_is_named_as_configured_when_it_stops_the_tap(string limit, string error)
+    {
+        using var lake = new TempLake();
+        var p = ScriptedTap.Pipeline(lake, "tap-short", new JsonObject { ["max_id"] = 5, ["hang_seconds"] = 120 },
+            p => p with { Source = limit == "timeout" ? p.Source with { Timeout = TimeSpan.FromMilliseconds(20) } : p.Source with { IdleTimeout = TimeSpan.FromMilliseconds(40) } });
+
+        var run = await TempLake.RunAsync(p).WaitAsync(TimeSpan.FromMinutes(2));
+
+        Assert.False(run.Succeeded);
+        // Not "(0s)": the run stopped the tap after a limit it was given.
+        Assert.Contains(error, run.Log.Error, StringComparison.Ordinal);
+        // The --help question waits no longer than the limit: if it went unanswered, its notice names that wait too.
+        Assert.All(run.Log.Notices.Where(n => n.Contains("did not answer --help", StringComparison.Ordinal)),
+            n => Assert.Contains($"did not answer --help within {(limit == "timeout" ? "20ms" : "40ms")} (", n, StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task A_tap_that_keeps_talking_past_source_timeout_is_stopped_and_the_run_fails()
     {

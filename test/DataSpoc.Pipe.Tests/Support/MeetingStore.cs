@@ -25,9 +25,10 @@ public sealed class JournalMeeting(int parties)
 /// A store whose journal writes (a commit's start) first call <c>beforeJournalWrite</c>: concurrent runs are made to meet
 /// there (each waits for the other, or for a step of the test), so a race between their commits that they would
 /// otherwise win only sometimes happens every time. The other constructor calls <c>beforeWrite</c> before every write,
-/// with its key (a commit's claims, say).
+/// with its key (a commit's claims, say), and <c>beforeOpenRead</c>, when given, before every streaming read (a compaction
+/// downloading a data file).
 /// </summary>
-public sealed class MeetingStore(IObjectStore inner, Func<string, Task> beforeWrite) : IObjectStore
+public sealed class MeetingStore(IObjectStore inner, Func<string, Task> beforeWrite, Func<string, Task>? beforeOpenRead = null) : IObjectStore
 {
     public MeetingStore(IObjectStore inner, Func<Task> beforeJournalWrite)
         : this(inner, key => key.StartsWith(".dataspoc/journal/", StringComparison.Ordinal) ? beforeJournalWrite() : Task.CompletedTask)
@@ -68,7 +69,11 @@ public sealed class MeetingStore(IObjectStore inner, Func<string, Task> beforeWr
 
     public Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken) => inner.GetAsync(key, cancellationToken);
 
-    public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken) => inner.OpenReadAsync(key, cancellationToken);
+    public async Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
+    {
+        if (beforeOpenRead is not null) await beforeOpenRead(key).ConfigureAwait(false);
+        return await inner.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
+    }
 
     public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
     {

@@ -235,9 +235,10 @@ public class TableCompactionTests
     /// <c>maintain orders --compact</c> as <c>PipeClient.MaintainAsync</c> runs it (under the pipeline's lock, every table of
     /// its source folder), through a store that calls <paramref name="beforeWrite"/> with the key before each write.
     /// </summary>
-    private static async Task<List<TableCompactionResult>> CompactMeetingAsync(TempLake lake, PipelineDefinition pipeline, List<string> notices, Func<string, Task> beforeWrite)
+    private static async Task<List<TableCompactionResult>> CompactMeetingAsync(TempLake lake, PipelineDefinition pipeline, List<string> notices, Func<string, Task> beforeWrite,
+        Func<string, Task>? beforeOpenRead = null)
     {
-        await using var store = new MeetingStore(new ObjectStoreFactory().Open(lake.Bucket), beforeWrite);
+        await using var store = new MeetingStore(new ObjectStoreFactory().Open(lake.Bucket), beforeWrite, beforeOpenRead);
         await using var runLock = await RunLock.AcquireAsync(store, pipeline.Name, "maintain-test", TimeProvider.System, CancellationToken.None);
         return await new TableCompaction(store, TimeProvider.System).RunAsync(pipeline.Name, Compression.Zstd, 128L * 1024 * 1024, new WriteLimits(),
             MaintainedTables.Of(pipeline), CancellationToken.None, runLock, notices);
@@ -322,5 +323,75 @@ public class TableCompactionTests
         Assert.Contains(notices, n => n.StartsWith("planned the commit again (attempt 2): ", StringComparison.Ordinal));
         Assert.Equal((3, 1, 12L), (Assert.Single(compacted).RewrittenFiles, compacted[0].WrittenFiles, compacted[0].Rows));
         Assert.False(File.Exists(Path.Combine(lake.Root, TableClaimKey)));
+    }
+
+    [Fact]
+    public async Task A_compaction_whose_file_a_full_reload_of_another_pipeline_removes_while_it_reads_them_plans_again_on_the_reloaded_table()
+    {
+        using var lake = new TempLake();
+        var orders = await ThreeSmallFilesAsync(lake);
+        var planned = lake.ParquetKeys().Order(StringComparer.Ordinal).ToList();
+        var reload = Plain(lake, "reload", lake.WriteSinger("reload", Orders(101, 130)));
+
+        // The compaction has listed the three files and read the first; before it opens the second, the reload replaces the
+        // table (deleting all three): that file is gone when the compaction opens it.
+        DataSpoc.Pipe.Runs.RunResult? replaced = null;
+        var notices = new List<string>();
+        var compacted = await CompactMeetingAsync(lake, orders, notices, _ => Task.CompletedTask, async key =>
+        {
+            if (key == planned[1] && replaced is null) replaced = await TempLake.RunAsync(reload, full: true);
+        });
+
+        Assert.True(replaced!.Succeeded, replaced.Log.Error);
+        Assert.Contains(notices, n => n.StartsWith("planned the commit again (attempt 2): file://", StringComparison.Ordinal)
+            && n.EndsWith($"/{planned[1]} was removed by another commit while this compaction read it", StringComparison.Ordinal));
+        // Planned again on the reloaded table: its one file is nothing to compact, and the table holds the reload's rows only.
+        Assert.Equal((0, 0), (Assert.Single(compacted).RewrittenFiles, compacted[0].WrittenFiles));
+        Assert.Equal([["101", "130", "30", "30"]], Ids(lake));
+        Assert.Equal(lake.PlainTableTotals("raw/test/orders"), lake.ManifestTotals("test/orders"));
+        Assert.Equal((30L, 1L), (lake.Manifest().Tables["test/orders"].RowCount, lake.Manifest().Tables["test/orders"].Stats.Files));
+        Assert.False(File.Exists(Path.Combine(lake.Root, TableClaimKey)));
+    }
+
+    [Fact]
+    public async Task A_full_reload_of_another_pipeline_that_a_compaction_commits_before_plans_again_and_names_the_compaction()
+    {
+        using var lake = new TempLake();
+        PipelineDefinition Iceberg(string name, string input) => lake.Pipeline(name, input,
+            p => p with { Destination = p.Destination with { TableFormat = TableFormats.Iceberg, PartitionBy = PartitionBySettings.None } });
+        foreach (var (from, to) in new[] { (1, 5), (6, 9), (10, 12) })
+            Assert.True((await TempLake.RunAsync(Iceberg("orders", lake.WriteSinger($"o{from}", Orders(from, to))))).Succeeded);
+        var orders = Iceberg("orders", lake.WriteSinger("o", Orders(1, 1)));
+        var reload = Iceberg("reload", lake.WriteSinger("reload", Orders(101, 130)));
+
+        // The compaction's file lands and it stops before its manifest write; the reload begins (after that file: not a file
+        // written during the reload) and plans on the table orders wrote last; at its commit's start, the compaction ends.
+        var notices = new List<string>();
+        var compactionAtManifest = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var compactionGoesOn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var compaction = CompactMeetingAsync(lake, orders, notices, async k =>
+        {
+            if (k == LakePaths.ManifestKey && compactionAtManifest.TrySetResult()) await compactionGoesOn.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        });
+        await Task.WhenAny(compaction, compactionAtManifest.Task).WaitAsync(TimeSpan.FromSeconds(120));
+        string? compactionId = null;
+        var once = 0;
+        var replaced = await TempLake.RunAsync(reload, full: true, runner: MeetingStore.Runner(async () =>
+        {
+            if (Interlocked.Increment(ref once) != 1) return;
+            compactionGoesOn.TrySetResult();
+            await compaction;
+            compactionId = lake.Manifest().Tables["test/orders"].Stats.LastRunId;
+        }));
+        compactionGoesOn.TrySetResult();
+        var compacted = await compaction;
+
+        Assert.True(replaced.Succeeded, replaced.Log.Error);
+        Assert.Equal((3, 1), (Assert.Single(compacted).RewrittenFiles, compacted[0].WrittenFiles));
+        // Not "run <compaction> of pipeline 'orders'": the manifest entry still names orders as the table's last writer.
+        Assert.Contains($"planned the commit again (attempt 2): table test/orders was committed by a compaction (maintain {compactionId}) after this run planned to replace it",
+            replaced.Log.Notices);
+        Assert.Equal(Enumerable.Range(101, 30).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            IcebirdRows(lake).Select(r => JsonNode.Parse(r)!["id"]!.ToString()).OrderBy(int.Parse));
     }
 }

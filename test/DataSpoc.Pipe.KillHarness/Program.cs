@@ -69,7 +69,7 @@ try
         await using var runLock = await DataSpoc.Pipe.Lake.RunLock.AcquireAsync(store, pipeline.Name, "compact", TimeProvider.System, CancellationToken.None);
         await new DataSpoc.Pipe.Lake.LakeCommitter(store, TimeProvider.System).RecoverAsync(pipeline.Name, CancellationToken.None);
         var compacted = await new DataSpoc.Pipe.Tables.TableCompaction(store, TimeProvider.System).RunAsync(pipeline.Name, pipeline.Destination.Compression, 128L * 1024 * 1024,
-            new DataSpoc.Pipe.Parquet.WriteLimits().WithFileLimitsOf(pipeline.Destination), CancellationToken.None);
+            new DataSpoc.Pipe.Parquet.WriteLimits().WithFileLimitsOf(pipeline.Destination), CancellationToken.None, runLock);
         Console.Out.WriteLine("result " + JsonSerializer.Serialize(new { status = "success", error = (string?)null, rewritten = compacted.Sum(c => c.RewrittenFiles) }));
         return 0;
     }

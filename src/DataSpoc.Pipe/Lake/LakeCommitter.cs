@@ -333,11 +333,11 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
                 if (await store.PutAsync(claimKey, claim, WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false)) break;
                 var holder = await ClaimOfAsync(claimKey, cancellationToken).ConfigureAwait(false);
                 if (holder?.RunId == plan.RunId) break; // our own, from an attempt of this commit
-                // A holder whose pipeline's lock no longer names it died mid-commit: waiting would not end it.
-                var alive = holder is not null && await HoldsLockAsync(holder, cancellationToken).ConfigureAwait(false);
-                if (holder is not null && !alive || waited.Elapsed >= TableClaimWait)
+                // A holder that died mid-commit (its pipeline's lock no longer names it, or is stale): waiting would not end it.
+                var gone = holder is null ? null : await HolderGoneAsync(holder, cancellationToken).ConfigureAwait(false);
+                if (gone is not null || waited.Elapsed >= TableClaimWait)
                     return $"{store.Bucket}/{claimKey} is held by another commit of the table (run {holder?.RunId ?? "?"} of pipeline '{holder?.Pipeline}'" +
-                        (alive ? $", for {TableClaimWait.TotalMinutes:0} minutes" : ", which no longer runs") +
+                        (gone is null ? $", for {TableClaimWait.TotalMinutes:0} minutes" : $", which no longer runs: {gone}") +
                         "; if that run died, the next run of its pipeline completes or rolls back its commit and releases the claim)";
                 await Task.Delay(pause, cancellationToken).ConfigureAwait(false);
             }
@@ -435,14 +435,20 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
     }
 
     /// <summary>
-    /// Whether the lock of <paramref name="claim"/>'s pipeline names its run (a run commits under its pipeline's lock; a
-    /// split run's commit under its committing worker's, <see cref="CommitPlan.LockRunId"/>).
+    /// Why the run of <paramref name="claim"/> no longer runs, or null while it may: a run commits under its pipeline's lock
+    /// (a split run's commit under its committing worker's, <see cref="CommitPlan.LockRunId"/>), so its holder died when
+    /// that lock no longer names it, or names it but is stale by the rule a run taking the lock over applies
+    /// (<see cref="RunLock.Stale"/>: its lease expired, or its process on this host is gone).
     /// </summary>
-    private async Task<bool> HoldsLockAsync(SupersededClaim claim, CancellationToken cancellationToken)
+    private async Task<string?> HolderGoneAsync(SupersededClaim claim, CancellationToken cancellationToken)
     {
-        if (await store.GetAsync(LakePaths.LockKey(claim.Pipeline), cancellationToken).ConfigureAwait(false) is not { } stored) return false;
-        try { return LakeJson.Deserialize<RunLock.LockInfo>(stored.Content, "lock").RunId == (claim.LockRunId ?? claim.RunId); }
-        catch (System.Text.Json.JsonException) { return true; } // unreadable: not proof that it died; the wait is bounded
+        var lockKey = LakePaths.LockKey(claim.Pipeline);
+        if (await store.GetAsync(lockKey, cancellationToken).ConfigureAwait(false) is not { } stored) return $"its pipeline's lock {store.Bucket}/{lockKey} is gone";
+        RunLock.LockInfo holder;
+        try { holder = LakeJson.Deserialize<RunLock.LockInfo>(stored.Content, "lock"); }
+        catch (System.Text.Json.JsonException) { return null; } // unreadable: not proof that it died; the wait is bounded
+        if (holder.RunId != (claim.LockRunId ?? claim.RunId)) return $"its pipeline's lock {store.Bucket}/{lockKey} is now run {holder.RunId}'s";
+        return RunLock.Stale(holder, time.GetUtcNow()) is { } stale ? $"its pipeline's lock {store.Bucket}/{lockKey} is stale ({stale})" : null;
     }
 
     private static void Apply(Manifest manifest, CommitPlan plan)

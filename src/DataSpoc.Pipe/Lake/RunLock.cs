@@ -127,8 +127,11 @@ public sealed class RunLock : IAsyncDisposable
             $"could not take the lock {store.Bucket}/{key} in {AcquireAttempts} attempts: " + string.Join("; ", causes.Distinct()));
     }
 
-    /// <summary>Why a lock held by <paramref name="holder"/> may be taken over (its holder cannot be running), or null while it is live.</summary>
-    private static string? Stale(LockInfo? holder, DateTimeOffset now) =>
+    /// <summary>
+    /// Why a lock held by <paramref name="holder"/> may be taken over (its holder cannot be running), or null while it is
+    /// live. The one rule for a holder's death: a commit waiting for a table claim judges the claim's holder by it too.
+    /// </summary>
+    internal static string? Stale(LockInfo? holder, DateTimeOffset now) =>
         holder is null ? "unreadable"
         : holder.ExpiresAt < now ? $"its lease expired at {holder.ExpiresAt:O}"
         : HostProcess.IsGone(holder.Host, holder.Pid, holder.PidSpace) ? $"its process {holder.Pid} on this host is gone"

@@ -120,15 +120,56 @@ public class TableCommitCrashTests(ITestOutputHelper output)
         return violations;
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_compaction_killed_holding_the_table_claim_does_not_hold_up_another_pipelines_commit_once_its_lock_is_stale(bool leaseExpired)
+    {
+        using var lake = new TempLake();
+        Assert.True((await CleanRunAsync(lake, RowsPerRun)).Succeeded);
+        Assert.True((await CleanRunAsync(lake, 2 * RowsPerRun)).Succeeded);
+        var claim = LakePaths.TableCommitClaimKey("raw/test/items/");
+        var killed = await HarnessProcess.RunAsync(Run(lake, 2 * RowsPerRun, "compact"),
+            new Dictionary<string, string> { ["DSP_HARNESS_ANNOUNCE"] = "1", ["DSP_HARNESS_PAUSE_MS"] = "500" }, l => l == "done put " + claim);
+        Assert.True(killed.Killed, string.Join(" | ", killed.Stdout.TakeLast(5)));
+        Assert.True(File.Exists(Path.Combine(lake.Root, claim)));
+        // As it is left, the lock names the compaction and its process on this host, now gone. A holder on another host
+        // is judged by its lease only: one that ran out says it died as surely.
+        var lockFile = Path.Combine(lake.Root, LakePaths.LockKey(Pipeline));
+        var left = LakeJson.Deserialize<RunLock.LockInfo>(File.ReadAllBytes(lockFile), "lock");
+        if (leaseExpired)
+            File.WriteAllBytes(lockFile, LakeJson.Serialize(left with { Host = "another-host", ExpiresAt = DateTimeOffset.UtcNow.AddSeconds(-1) }));
+
+        // Another pipeline writing the table fails at once (the old code waited for the claim 2 minutes, 8 times): the
+        // compaction's interrupted commit must be completed or rolled back, by its own pipeline, before the table moves on.
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var refused = await CleanRunAsync(lake, 5, "other-items", bound.Token);
+        Assert.False(refused.Succeeded);
+        var error = refused.Log.Error ?? "";
+        Assert.True(error.Contains("_table-commit.claim is held by another commit of the table (run ", StringComparison.Ordinal) &&
+            error.Contains($" of pipeline '{Pipeline}', which no longer runs: its pipeline's lock {lake.Bucket}/{LakePaths.LockKey(Pipeline)} is stale (" +
+                (leaseExpired ? "its lease expired at " : $"its process {left.Pid} on this host is gone)"), StringComparison.Ordinal), error);
+
+        var repaired = await CleanRunAsync(lake, 2 * RowsPerRun);
+        Assert.True(repaired.Succeeded, repaired.Log.Error);
+        Assert.Contains(repaired.Log.Notices, n => n.Contains("the interrupted commit of run c", StringComparison.Ordinal));
+        var appended = await CleanRunAsync(lake, 5, "other-items");
+        Assert.True(appended.Succeeded, appended.Log.Error);
+        var expected = Enumerable.Range(1, 2 * RowsPerRun).Concat(Enumerable.Range(1, 5)).Select(i => (long)i).Order().ToList();
+        Assert.Equal(expected, IcebergIds(lake));
+        Assert.Equal(expected, DeltaIds(lake));
+        Assert.False(File.Exists(Path.Combine(lake.Root, claim)));
+    }
+
     /// <summary>A run in this process (same store shape as the harness, so it finds a killed run's spool folder).</summary>
-    private static Task<RunResult> CleanRunAsync(TempLake lake, int maxId)
+    private static Task<RunResult> CleanRunAsync(TempLake lake, int maxId, string name = Pipeline, CancellationToken cancellationToken = default)
     {
         var stores = new ObjectStoreFactory();
         stores.Register("file", (uri, _) => new AnnouncingStore(new LocalObjectStore(uri), TimeSpan.Zero, announce: false));
         var runner = new PipelineRunner(stores) { Limits = new WriteLimits { BatchRows = 2000, MaxFileRows = 5000 } };
         return runner.RunAsync(new PipelineDefinition
         {
-            Name = Pipeline,
+            Name = name,
             Source = new SourceDefinition
             {
                 Tap = "python3 " + TempLake.Asset("scripted_tap.py"),
@@ -137,7 +178,7 @@ public class TableCommitCrashTests(ITestOutputHelper output)
             },
             Destination = new DestinationDefinition { Bucket = lake.Bucket, TableFormat = TableFormats.Iceberg | TableFormats.Delta },
             Incremental = new IncrementalSettings { Enabled = true },
-        }, new RunOptions(), CancellationToken.None);
+        }, new RunOptions(), cancellationToken);
     }
 
     private static string Table(TempLake lake) => Path.Combine(lake.Root, "raw", "test", "items");

@@ -137,7 +137,7 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
     /// </summary>
     public List<TextColumn> Extracted(List<TextColumn> columns, string stream, IReadOnlyList<string> keyProperties, TapCatalog selection)
     {
-        var kept = columns.Where(c => !selection.IsDeselected(stream, c.Name) || keyProperties.Contains(c.Name)).ToList();
+        var kept = columns.Where(c => selection.Extracts(stream, c.Name, keyProperties)).ToList();
         if (kept.Count == 0 && columns.Count > 0)
             throw new TapException($"{tap} tap: stream '{stream}': the catalog selects none of its columns ({string.Join(", ", columns.Select(c => c.Name))}): select at least one");
         return kept;

@@ -32,7 +32,7 @@ public sealed class JsonlTap(ObjectStoreFactory? stores = null) : IFileTap<Jsonl
         RecordSink sink, CancellationToken cancellationToken)
     {
         if (await SchemaAsync(stream, toRead, settings.SampleRows, cancellationToken).ConfigureAwait(false) is not { } schema) return null;
-        var leftOut = selection.Deselected(stream.Name).Where(name => !stream.KeyProperties.Contains(name)).ToHashSet(StringComparer.Ordinal);
+        var leftOut = selection.Deselected(stream.Name).Where(name => !selection.Extracts(stream.Name, name, stream.KeyProperties)).ToHashSet(StringComparer.Ordinal);
         if (leftOut.Count > 0)
         {
             schema = schema.DeepClone().AsObject();

@@ -53,7 +53,7 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
             using var reader = Open(local.Path, file);
             var all = ShapesOf(reader, file);
             // Only the columns the catalog selects (and the key columns) are read: the others' column chunks are never opened.
-            var shapes = all.Where(s => !selection.IsDeselected(stream.Name, s.Name) || stream.KeyProperties.Contains(s.Name)).ToList();
+            var shapes = all.Where(s => selection.Extracts(stream.Name, s.Name, stream.KeyProperties)).ToList();
             if (shapes.Count == 0 && all.Count > 0)
                 throw new TapException($"{Name} tap: stream '{stream.Name}': the catalog selects none of the columns of {file.Location} ({string.Join(", ", all.Select(s => s.Name))}): select at least one");
             var schema = Schema(shapes);

@@ -119,7 +119,8 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
     /// </summary>
     private static PostgresTable Extracted(PostgresTable table, PostgresColumn? key, TapCatalog selection)
     {
-        var columns = table.Columns.Where(c => !selection.IsDeselected(table.StreamId, c.Name) || table.KeyProperties.Contains(c.Name) || c.Name == key?.Name).ToList();
+        IReadOnlyList<string> mustSend = key is null ? table.KeyProperties : [.. table.KeyProperties, key.Name];
+        var columns = table.Columns.Where(c => selection.Extracts(table.StreamId, c.Name, mustSend)).ToList();
         if (columns.Count == 0)
             throw new TapException($"postgres tap: stream '{table.StreamId}': the catalog selects none of the columns of {table.Schema}.{table.Table} " +
                 $"({string.Join(", ", table.Columns.Select(c => c.Name))}) and it has no primary key: select at least one column");

@@ -48,6 +48,13 @@ internal sealed class TapCatalog
     public bool IsDeselected(string streamId, string property)
         => _deselected.TryGetValue(streamId, out var names) && names.Contains(property);
 
+    /// <summary>
+    /// Whether a built-in tap reads column <paramref name="property"/> of a stream: the catalog does not leave it out, or
+    /// it is one the tap must send whatever the catalog says (<paramref name="mustSend"/>: the key, the replication key).
+    /// </summary>
+    public bool Extracts(string streamId, string property, IEnumerable<string> mustSend)
+        => !IsDeselected(streamId, property) || mustSend.Contains(property, StringComparer.Ordinal);
+
     /// <summary>Every column of a stream the catalog leaves out (<see cref="IsDeselected"/>).</summary>
     public IReadOnlySet<string> Deselected(string streamId)
         => _deselected.TryGetValue(streamId, out var names) ? names : EmptyNames;

@@ -664,7 +664,7 @@ public sealed class PipeClient
                 ? await new Tables.TableCompaction(store, _time).RunAsync(pipeline.Name, pipeline.Destination.Compression, mb * 1024L * 1024,
                     new Parquet.WriteLimits().WithFileLimitsOf(pipeline.Destination), covered, work.Token, runLock, notices).ConfigureAwait(false)
                 : [];
-            var results = await new Tables.TableMaintenance(store, _time).RunAsync(pipeline.Name, expireOlderThan, covered, work.Token, runLock).ConfigureAwait(false);
+            var results = await new Tables.TableMaintenance(store, _time).RunAsync(pipeline.Name, expireOlderThan, covered, work.Token, runLock, notices).ConfigureAwait(false);
             await SplitRun.RemoveSettledLocksAsync(store, pipeline.Name, work.Token).ConfigureAwait(false);
             foreach (var c in compacted)
             {
@@ -684,7 +684,7 @@ public sealed class PipeClient
 
     /// <summary>
     /// The run whose commit journal the pipeline has (a killed run's), read before recovery replays and deletes it; null
-    /// for none, a compaction's (it has no run log), or a journal recovery will refuse (damaged, or of a later format).
+    /// for none, a compaction's or an expiry's (neither has a run log), or a journal recovery will refuse (damaged, or of a later format).
     /// </summary>
     private static async Task<(string RunId, DateTimeOffset StartedAt)?> InterruptedRunAsync(IObjectStore store, string pipeline, CancellationToken cancellationToken)
     {
@@ -692,7 +692,7 @@ public sealed class PipeClient
         try
         {
             var plan = CommitPlan.Read(journal.Content, LakeCommitter.JournalKey(pipeline));
-            return plan.Tables.Count > 0 && plan.Tables.All(t => t.Compaction) ? null : (plan.RunId, plan.StartedAt);
+            return plan.HoldsTablesOnly || (plan.Tables.Count > 0 && plan.Tables.All(t => t.Compaction)) ? null : (plan.RunId, plan.StartedAt);
         }
         catch (StorageException)
         {

@@ -77,6 +77,14 @@ public sealed class CommitPlan
     [JsonPropertyName("table_claims")] public List<string> TableClaims { get; set; } = [];
 
     /// <summary>
+    /// A plan that only holds its <see cref="TableClaims"/> while its process changes table metadata itself (a maintain's
+    /// expiry, <see cref="LakeCommitter.WhileHoldingTablesAsync"/>): it lands, deletes and saves nothing, and has no run log.
+    /// </summary>
+    [JsonIgnore]
+    public bool HoldsTablesOnly => TableClaims.Count > 0 && Files.Count == 0 && Deletions.Count == 0 && Superseded.Count == 0
+        && Tables.Count == 0 && TableMetadata.Count == 0 && State is null;
+
+    /// <summary>
     /// The run whose pipeline lock this commit is made under, when it is not <see cref="RunId"/>: a split run's commit
     /// lands under the split run's id and the lock of the worker (or <c>--commit-parts</c>) that commits it. Its claims say
     /// so, and a commit waiting for one of them sees the lock name that run: its holder is alive.

@@ -87,6 +87,45 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         await FinishAsync(plan, CancellationToken.None).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Runs <paramref name="work"/>, a change of table metadata made outside a commit (<c>maintain</c>'s snapshot expiry),
+    /// holding <paramref name="plan"/>'s <see cref="CommitPlan.TableClaims"/> as a commit holds them (taken the same way:
+    /// waiting for a commit of the table to end, not for a holder that died), so no commit of those tables writes their
+    /// metadata meanwhile. The plan, which lands nothing, is the pipeline's journal while they are held: a process killed
+    /// meanwhile leaves claims that the next run or maintain of the pipeline releases (its recovery rolls the plan back).
+    /// Returns null once the work is done, else why the tables could not be held (nothing was done).
+    /// <c>releaseCancellation</c> bounds the release after the work failed (a maintain passes its lock's <see cref="RunLock.WindDown"/>).
+    /// </summary>
+    internal async Task<string?> WhileHoldingTablesAsync(CommitPlan plan, Func<Task> work, CancellationToken cancellationToken,
+        CancellationToken releaseCancellation = default)
+    {
+        plan.Phase = CommitPlan.PhaseStaged;
+        await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
+        var done = false;
+        try
+        {
+            if (await ClaimTablesAsync(plan, cancellationToken).ConfigureAwait(false) is { } conflict)
+            {
+                done = true;
+                return conflict;
+            }
+            await work().ConfigureAwait(false);
+            done = true;
+            return null;
+        }
+        finally
+        {
+            // A release that fails after the work failed leaves the journal: the pipeline's next run or maintain releases them.
+            try
+            {
+                var cancel = done ? cancellationToken : releaseCancellation;
+                await ReleaseTableClaimsAsync(plan, cancel).ConfigureAwait(false);
+                await DeleteJournalOfAsync(plan, cancel).ConfigureAwait(false);
+            }
+            catch (Exception) when (!done) { }
+        }
+    }
+
     /// <summary>The plan's data files, to their keys.</summary>
     private async Task LandAsync(CommitPlan plan, CancellationToken cancellationToken)
     {
@@ -202,6 +241,12 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         var journal = await store.GetAsync(JournalKey(pipeline), cancellationToken).ConfigureAwait(false);
         if (journal is null) return null;
         var plan = CommitPlan.Read(journal.Content, $"{store.Bucket}/{JournalKey(pipeline)}");
+        if (plan.Phase == CommitPlan.PhaseStaged && plan.HoldsTablesOnly)
+        {
+            await RollBackAsync(plan, cancellationToken).ConfigureAwait(false);
+            return $"released the table commit claims of {plan.RunId}, stopped while it changed table metadata ({plan.TableClaims.Count} table(s); " +
+                "the next maintain finishes its work)";
+        }
         if (plan.Phase == CommitPlan.PhaseStaged)
         {
             var temps = await RollBackAsync(plan, cancellationToken).ConfigureAwait(false);

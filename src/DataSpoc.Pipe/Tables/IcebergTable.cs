@@ -231,13 +231,15 @@ internal sealed partial class IcebergTable(IObjectStore store, TimeProvider time
     /// <summary>
     /// Points <c>version-hint.text</c> at the current version. A commit stopped between its metadata file and the hint
     /// (a maintain's expiry, or a run's: stopped, or its metadata PUT answered only to a retry) leaves it behind; readers
-    /// that trust the hint would read an older version.
+    /// that trust the hint would read an older version. Never backwards: when a newer version exists by now (another
+    /// committer's), the hint is that committer's to write, and this one's would take readers back to older data.
     /// </summary>
     public async Task RefreshVersionHintAsync(string prefix, long version, CancellationToken cancellationToken)
     {
         var hintKey = VersionHintKey(prefix);
         var text = version.ToString(CultureInfo.InvariantCulture);
         if (await store.GetAsync(hintKey, cancellationToken).ConfigureAwait(false) is { } hint && Encoding.UTF8.GetString(hint.Content.Span).Trim() == text) return;
+        if (await store.ExistsAsync(MetadataKey(prefix, version + 1), cancellationToken).ConfigureAwait(false)) return;
         await store.PutAsync(hintKey, Encoding.ASCII.GetBytes(text), WriteCondition.None, cancellationToken).ConfigureAwait(false);
     }
 

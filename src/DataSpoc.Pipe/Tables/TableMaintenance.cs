@@ -77,10 +77,16 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
         public long CurrentVersion => Next is null ? Version : Version + 1;
     }
 
-    public Task<List<TableMaintenanceResult>> RunAsync(string pipeline, TimeSpan expireOlderThan, CancellationToken cancellationToken, RunLock? heldLock = null) =>
-        RunAsync(pipeline, expireOlderThan, MaintainedTables.LastWrittenBy(pipeline), cancellationToken, heldLock);
+    public Task<List<TableMaintenanceResult>> RunAsync(string pipeline, TimeSpan expireOlderThan, CancellationToken cancellationToken, RunLock? heldLock = null,
+        ICollection<string>? notices = null) =>
+        RunAsync(pipeline, expireOlderThan, MaintainedTables.LastWrittenBy(pipeline), cancellationToken, heldLock, notices);
 
-    public async Task<List<TableMaintenanceResult>> RunAsync(string pipeline, TimeSpan expireOlderThan, MaintainedTables covered, CancellationToken cancellationToken, RunLock? heldLock = null)
+    /// <summary>
+    /// Maintains the tables <paramref name="covered"/> names. A table whose commit claim stays held by another commit
+    /// (<see cref="LakeCommitter.WhileHoldingTablesAsync"/>) is left as it is, and <paramref name="notices"/> says why.
+    /// </summary>
+    public async Task<List<TableMaintenanceResult>> RunAsync(string pipeline, TimeSpan expireOlderThan, MaintainedTables covered, CancellationToken cancellationToken,
+        RunLock? heldLock = null, ICollection<string>? notices = null)
     {
         var manifest = await new ManifestStore(store, time).ReadAsync(cancellationToken).ConfigureAwait(false);
         var results = new List<TableMaintenanceResult>();
@@ -88,6 +94,7 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
         var journalKey = LakePaths.ExpiryJournalKey(pipeline);
         var pending = await ReadJournalAsync(journalKey, cancellationToken).ConfigureAwait(false);
         // The table an earlier maintain left deletions of goes first: the journal holds one table's deletions at a time.
+        var skippedPending = false;
         var tables = manifest.Tables.Where(t => covered.Covers(store, t.Value) && t.Value.TableFormats is { Count: > 0 })
             .OrderBy(t => t.Key == pending?.Table ? 0 : 1).ToList();
         foreach (var (key, table) in tables)
@@ -100,30 +107,47 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
             var keep = new HashSet<string>(StringComparer.Ordinal);
             var resumed = pending?.Table == key;
             if (resumed) candidates.UnionWith(pending!.Files);
-            var (deltaVersion, expiredLog) = formats.Contains(TableFormatCommitter.Delta)
-                ? await CollectDeltaAsync(prefix, cutoff, expireOlderThan, candidates, keep, cancellationToken).ConfigureAwait(false)
-                : (-1, []);
-            var expiry = formats.Contains(TableFormatCommitter.Iceberg)
-                ? await PlanIcebergExpiryAsync(commit, cutoff, candidates, keep, cancellationToken).ConfigureAwait(false)
-                : null;
-
-            var stored = new HashSet<string>(StringComparer.Ordinal);
-            await foreach (var obj in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+            (long Latest, List<string> ExpiredLog) delta = (-1, []);
+            IcebergExpiry? expiry = null;
+            List<string> deleted = [];
+            async Task PlanAndPublishAsync()
             {
-                stored.Add(obj.Key);
-                if (IsAbandonedTemp(obj) || (expiry is not null && IsDroppedMetadataVersion(prefix, obj, expiry))) candidates.Add(obj.Key);
+                if (formats.Contains(TableFormatCommitter.Delta))
+                    delta = await CollectDeltaAsync(prefix, cutoff, expireOlderThan, candidates, keep, cancellationToken).ConfigureAwait(false);
+                if (formats.Contains(TableFormatCommitter.Iceberg))
+                    expiry = await PlanIcebergExpiryAsync(commit, cutoff, candidates, keep, cancellationToken).ConfigureAwait(false);
+                var stored = new HashSet<string>(StringComparer.Ordinal);
+                await foreach (var obj in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+                {
+                    stored.Add(obj.Key);
+                    if (IsAbandonedTemp(obj) || (expiry is not null && IsDroppedMetadataVersion(prefix, obj, expiry))) candidates.Add(obj.Key);
+                }
+                deleted = [.. candidates.Where(k => !keep.Contains(k) && stored.Contains(k)).Order(StringComparer.Ordinal)];
+                if (heldLock is not null) await heldLock.EnsureHeldAsync(cancellationToken).ConfigureAwait(false);
+                if (deleted.Count > 0) await SaveJournalAsync(journalKey, key, deleted, cancellationToken).ConfigureAwait(false);
+                if (expiry is { Next: { } next })
+                    await PublishAsync(commit, expiry.Version + 1, next, cancellationToken).ConfigureAwait(false);
+                if (expiry is not null)
+                {
+                    await new IcebergTable(store, time).RefreshVersionHintAsync(prefix, expiry.CurrentVersion, cancellationToken).ConfigureAwait(false);
+                    if (IcebergVersionNamedBy(prefix, table.IcebergMetadata) < expiry.CurrentVersion)
+                        await PointManifestAtAsync(key, prefix, expiry.CurrentVersion, cancellationToken).ConfigureAwait(false);
+                }
             }
-            var deleted = candidates.Where(k => !keep.Contains(k) && stored.Contains(k)).Order(StringComparer.Ordinal).ToList();
-            if (heldLock is not null) await heldLock.EnsureHeldAsync(cancellationToken).ConfigureAwait(false);
-            if (deleted.Count > 0) await SaveJournalAsync(journalKey, key, deleted, cancellationToken).ConfigureAwait(false);
-            if (expiry is { Next: { } next })
-                await PublishAsync(commit, expiry.Version + 1, next, cancellationToken).ConfigureAwait(false);
-            if (expiry is not null)
+            // An Iceberg expiry plans on the current metadata version and writes the next one and the version hint: under the
+            // table's commit claim, as a commit's metadata is, so no commit of another pipeline moves the table on in between
+            // (the hint would then go back to the expiry's version, and readers that trust it read older data). The deletions
+            // follow without it: no snapshot a commit can still make names an expired file. A Delta-only table's cleanup
+            // writes no metadata (it deletes log files older than a checkpoint, which commits never touch).
+            if (!formats.Contains(TableFormatCommitter.Iceberg))
+                await PlanAndPublishAsync().ConfigureAwait(false);
+            else if (await HoldingTableAsync(pipeline, prefix, PlanAndPublishAsync, heldLock, cancellationToken).ConfigureAwait(false) is { } busy)
             {
-                await new IcebergTable(store, time).RefreshVersionHintAsync(prefix, expiry.CurrentVersion, cancellationToken).ConfigureAwait(false);
-                if (IcebergVersionNamedBy(prefix, table.IcebergMetadata) < expiry.CurrentVersion)
-                    await PointManifestAtAsync(key, prefix, expiry.CurrentVersion, cancellationToken).ConfigureAwait(false);
+                notices?.Add($"table {key} was not maintained: {busy}; run maintain again");
+                if (resumed) skippedPending = true;
+                continue;
             }
+            var (deltaVersion, expiredLog) = delta;
             // A store may not look at the token when it deletes (file:// does not): a lost lock stops the deletions here.
             foreach (var file in deleted)
             {
@@ -151,11 +175,26 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
             results.Add(new TableMaintenanceResult(key, expiry?.Expired ?? 0, expiry?.Kept ?? 0, deleted, DeletedLogFiles: expiredLog.Count));
         }
         // Its table no longer has a table format (or left the manifest): nothing tells which of its files are still needed.
-        if (pending is not null) await store.DeleteAsync(journalKey, cancellationToken).ConfigureAwait(false);
+        if (pending is not null && !skippedPending) await store.DeleteAsync(journalKey, cancellationToken).ConfigureAwait(false);
         foreach (var (_, table) in manifest.Tables.Where(t => covered.Covers(store, t.Value)))
             if (store.Bucket.KeyPrefixOf(table.Location) is { } prefix)
                 await RemoveSettledClaimLocksAsync(prefix, cancellationToken).ConfigureAwait(false);
         return results;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> holding the table's commit claim (<see cref="LakePaths.TableCommitClaimKey"/>), as this
+    /// maintain (an id starting with 'e', under <paramref name="heldLock"/>: a commit waiting for the claim sees that lock
+    /// name its holder alive); null once done, else why the claim could not be had.
+    /// </summary>
+    private Task<string?> HoldingTableAsync(string pipeline, string prefix, Func<Task> work, RunLock? heldLock, CancellationToken cancellationToken)
+    {
+        var plan = new CommitPlan
+        {
+            RunId = "e" + Guid.NewGuid().ToString("N")[..7], Pipeline = pipeline, StartedAt = time.GetUtcNow(), LockRunId = heldLock?.RunId,
+            TableClaims = [LakePaths.TableCommitClaimKey(prefix)],
+        };
+        return new LakeCommitter(store, time).WhileHoldingTablesAsync(plan, work, cancellationToken, heldLock?.WindDown ?? default);
     }
 
     /// <summary>

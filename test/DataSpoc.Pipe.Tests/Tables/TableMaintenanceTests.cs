@@ -336,4 +336,90 @@ public class TableMaintenanceTests
         Assert.True(File.Exists(stored), "a file still stored may be claimed again: its lock stays");
         Assert.Equal([["1"], ["2"], ["3"], ["4"]], lake.Query($"select id from read_parquet([{string.Join(", ", current.Select(k => $"'{lake.Root}/{k}'"))}]) order by id"));
     }
+
+    /// <summary>
+    /// The tester's race: another pipeline's run commits the table between the expiry's new metadata version and its
+    /// version hint. The expiry holds the table's commit claim until its hint is written, so that run waits for it and
+    /// commits after; the hint ends on the newest version, and a reader that trusts it reads every row.
+    /// </summary>
+    [Fact]
+    public async Task A_run_of_another_pipeline_committing_the_table_during_an_expiry_waits_for_it_and_the_version_hint_ends_on_the_newest_version()
+    {
+        using var lake = new TempLake();
+        PipelineDefinition P(string name, string input) => lake.Pipeline(name, input, p => p with { Destination = p.Destination with { TableFormat = TableFormats.Iceberg } });
+        Assert.True((await TempLake.RunAsync(P("orders", lake.WriteSinger("a", Orders(1, 3))))).Succeeded);
+        Assert.True((await TempLake.RunAsync(P("orders", lake.WriteSinger("b", Orders(4, 5))), full: true)).Succeeded);
+        var table = Path.Combine(lake.Root, "raw/test/orders");
+        var claimed = Path.Combine(lake.Root, DataSpoc.Pipe.Lake.LakePaths.TableCommitClaimKey("raw/test/orders/"));
+        Task<DataSpoc.Pipe.Runs.RunResult>? other = null;
+        var claimedAtTheHint = false;
+        // Right before the expiry writes its version hint (its v3 is published), the other pipeline's run starts committing;
+        // where nothing holds the table, it gets through before the expiry goes on.
+        await using var store = new MeetingStore(new ObjectStoreFactory().Open(lake.Bucket), async key =>
+        {
+            if (other is not null || !key.EndsWith("/version-hint.text", StringComparison.Ordinal)) return;
+            claimedAtTheHint = File.Exists(claimed);
+            other = TempLake.RunAsync(P("orders_too", lake.WriteSinger("c", Orders(6, 7))));
+            if (!claimedAtTheHint) await other;
+        });
+        await using (var runLock = await DataSpoc.Pipe.Lake.RunLock.AcquireAsync(store, "orders", "maintain-test", TimeProvider.System, CancellationToken.None))
+        {
+            var result = Assert.Single(await new TableMaintenance(store, new ShiftedTime(DateTimeOffset.UtcNow.AddDays(8)))
+                .RunAsync("orders", TimeSpan.FromDays(7), CancellationToken.None, runLock));
+            Assert.Equal((1, 1), (result.ExpiredSnapshots, result.KeptSnapshots));
+        }
+        Assert.NotNull(other);
+        var committed = await other;
+        Assert.True(committed.Succeeded, committed.Log.Error);
+
+        var newest = Directory.GetFiles(Path.Combine(table, "metadata"), "v*.metadata.json").Max(f => long.Parse(Path.GetFileName(f)[1..^".metadata.json".Length]));
+        Assert.Equal(4, newest);
+        Assert.Equal(newest.ToString(), File.ReadAllText(Path.Combine(table, "metadata", "version-hint.text")).Trim());
+        Assert.True(claimedAtTheHint, "the expiry wrote its hint without holding the table's commit claim");
+        Assert.Equal(4, lake.Manifest().Tables["test/orders"].RowCount);
+        var read = TableReaders.Icebird($"file://{table}");
+        Assert.Equal([4L, 5, 6, 7], read["rows"]!.AsArray().Select(r => long.Parse(r!["id"]!.ToString())).Order());
+        Assert.False(File.Exists(claimed));
+    }
+
+    [Fact]
+    public async Task Refreshing_the_version_hint_never_moves_it_back_when_a_newer_metadata_version_exists()
+    {
+        using var lake = new TempLake();
+        PipelineDefinition P(string input) => lake.Pipeline("orders", input, p => p with { Destination = p.Destination with { TableFormat = TableFormats.Iceberg } });
+        Assert.True((await TempLake.RunAsync(P(lake.WriteSinger("a", Orders(1, 3))))).Succeeded);
+        Assert.True((await TempLake.RunAsync(P(lake.WriteSinger("b", Orders(4, 5))))).Succeeded);
+        var hint = Path.Combine(lake.Root, "raw/test/orders/metadata/version-hint.text");
+        Assert.Equal("2", File.ReadAllText(hint).Trim());
+
+        await using var store = new ObjectStoreFactory().Open(lake.Bucket);
+        await new IcebergTable(store, TimeProvider.System).RefreshVersionHintAsync("raw/test/orders/", 1, CancellationToken.None);
+        Assert.Equal("2", File.ReadAllText(hint).Trim());
+        // A hint that lags (a committer stopped before writing it) is still brought forward.
+        File.WriteAllText(hint, "1");
+        await new IcebergTable(store, TimeProvider.System).RefreshVersionHintAsync("raw/test/orders/", 2, CancellationToken.None);
+        Assert.Equal("2", File.ReadAllText(hint).Trim());
+    }
+
+    [Fact]
+    public async Task An_expiry_stopped_while_it_holds_the_tables_commit_claim_leaves_it_to_the_next_maintain_or_run_of_its_pipeline_to_release()
+    {
+        using var lake = new TempLake();
+        PipelineDefinition P(string name, string input) => lake.Pipeline(name, input, p => p with { Destination = p.Destination with { TableFormat = TableFormats.Iceberg } });
+        Assert.True((await TempLake.RunAsync(P("orders", lake.WriteSinger("a", Orders(1, 3))))).Succeeded);
+        var claim = DataSpoc.Pipe.Lake.LakePaths.TableCommitClaimKey("raw/test/orders/");
+
+        // The claim's release fails, as a process killed after the expiry's metadata would leave it.
+        await using (var stopped = new FaultingStore(new ObjectStoreFactory().Open(lake.Bucket), failDelete: k => k == claim))
+            await Assert.ThrowsAsync<IOException>(() => new TableMaintenance(stopped, TimeProvider.System).RunAsync("orders", TimeSpan.FromDays(7), CancellationToken.None));
+        Assert.True(File.Exists(Path.Combine(lake.Root, claim)));
+        Assert.True(File.Exists(Path.Combine(lake.Root, DataSpoc.Pipe.Lake.LakePaths.JournalKey("orders"))));
+
+        await using var store = new ObjectStoreFactory().Open(lake.Bucket);
+        var notice = await new DataSpoc.Pipe.Lake.LakeCommitter(store, TimeProvider.System).RecoverAsync("orders", CancellationToken.None);
+        Assert.StartsWith("released the table commit claims of e", notice);
+        Assert.False(File.Exists(Path.Combine(lake.Root, claim)));
+        Assert.True((await TempLake.RunAsync(P("orders_too", lake.WriteSinger("b", Orders(4, 5))))).Succeeded);
+        Assert.Equal(5, lake.Manifest().Tables["test/orders"].RowCount);
+    }
 }

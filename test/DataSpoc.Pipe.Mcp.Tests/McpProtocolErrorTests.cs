@@ -93,6 +93,40 @@ public sealed class McpProtocolErrorTests : IDisposable
         Assert.DoesNotContain(lines, l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task A_tools_call_whose_params_are_not_a_call_is_refused_as_invalid_params_saying_what_is_wrong_in_one_stderr_line()
+    {
+        await Send("""{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}""");
+        await _server.StandardInput.WriteLineAsync("""{"jsonrpc":"2.0","method":"notifications/initialized"}""");
+
+        // The SDK answered each -32603 "An error occurred." and logged its JSON exception's stack trace.
+        var cases = new (string Params, string Message)[]
+        {
+            ("""{"arguments":{}}""", "tools/call needs params.name, the tool's name"),
+            ("\"list_pipelines\"", "tools/call needs params, an object with name (the tool's name) and arguments (an object); got a string"),
+            ("""["list_pipelines"]""", "got an array"),
+            ("""{"name":5}""", "params.name must be a string, the tool's name; got the number 5"),
+            ("""{"name":"list_pipelines","arguments":[1]}""", "params.arguments must be an object of the tool's arguments by name; got an array"),
+        };
+        var id = 2;
+        foreach (var (parameters, message) in cases)
+        {
+            var answer = await Send($$"""{"jsonrpc":"2.0","id":{{id}},"method":"tools/call","params":{{parameters}}}""");
+            Assert.Equal(id++, answer.GetProperty("id").GetInt32());
+            Assert.Equal(-32602, answer.GetProperty("error").GetProperty("code").GetInt32());
+            Assert.Contains(message, answer.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
+
+        // A call with null arguments is still a call.
+        var listed = await Send("""{"jsonrpc":"2.0","id":20,"method":"tools/call","params":{"name":"list_pipelines","arguments":null}}""");
+        Assert.False(listed.GetProperty("result").GetProperty("isError").GetBoolean());
+
+        for (var i = 0; i < 100 && _stderr.Count(l => l.Contains("-32602", StringComparison.Ordinal)) < cases.Length; i++) await Task.Delay(50);
+        var lines = _stderr.ToArray();
+        Assert.Equal(cases.Length, lines.Count(l => l.StartsWith("warn: ", StringComparison.Ordinal) && l.Contains("-32602: tools/call", StringComparison.Ordinal)));
+        Assert.DoesNotContain(lines, l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal) || l.Contains("JsonException", StringComparison.Ordinal));
+    }
+
     /// <summary>Writes <paramref name="line"/> and reads the next stdout line, failing the test after 20 s without one.</summary>
     private async Task<JsonElement> Send(string line)
     {

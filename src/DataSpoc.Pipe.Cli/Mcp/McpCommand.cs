@@ -35,6 +35,7 @@ internal sealed class McpCommand : AsyncCommand<McpCommand.Settings>
             .AddMcpServer(o => o.ServerInfo = new() { Name = "dataspoc-pipe", Version = ToolVersion.Current })
             .WithStreamServerTransport(stdio.Input, stdio.Output)
             .WithTools<PipeTools>()
+            .WithMessageFilters(f => f.AddIncomingFilter(ToolArguments.ParamsFilter))
             .WithRequestFilters(f => f.AddCallToolFilter(ToolArguments.Filter))
             .WithResources<PipeResources>();
         using var host = builder.Build();

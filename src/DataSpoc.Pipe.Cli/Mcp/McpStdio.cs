@@ -126,7 +126,15 @@ internal sealed class McpStdio
         return "no \"method\" (nor an \"id\" with a \"result\" or an \"error\")";
     }
 
-    private static string Describe(JsonElement value) => value.ValueKind switch
+    /// <inheritdoc cref="Describe(JsonElement)"/>
+    internal static string Describe(System.Text.Json.Nodes.JsonNode? value)
+    {
+        using var document = JsonDocument.Parse(value?.ToJsonString() ?? "null");
+        return Describe(document.RootElement);
+    }
+
+    /// <summary>What kind of JSON value <paramref name="value"/> is, for an error message: "an object", "a string", "the number 5", "null".</summary>
+    internal static string Describe(JsonElement value) => value.ValueKind switch
     {
         JsonValueKind.Object => "an object",
         JsonValueKind.Array => "an array",

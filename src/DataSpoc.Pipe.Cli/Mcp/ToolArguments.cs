@@ -1,6 +1,9 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Api;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 
@@ -24,6 +27,35 @@ internal static class ToolArguments
                 return ValueTask.FromResult(McpResults.Error(context.Services!.GetRequiredService<PipeClient>(), problem));
             return next(context, cancellationToken);
         };
+
+    /// <summary>
+    /// The incoming-message filter: a <c>tools/call</c> whose params the SDK cannot read as a call (not an object, no
+    /// <c>name</c> string, <c>arguments</c> not an object) is refused with JSON-RPC's invalid-params error saying what is
+    /// wrong. The SDK's own reading of it throws a JSON exception, answered -32603 "An error occurred." with a stack
+    /// trace on stderr. The SDK logs nothing for a message filter's refusal, so it is logged here as the SDK logs an
+    /// unknown tool's: a warning, which <see cref="McpLogFormatter"/> writes in one line.
+    /// </summary>
+    public static McpMessageHandler ParamsFilter(McpMessageHandler next) =>
+        (context, cancellationToken) =>
+        {
+            if (context.JsonRpcMessage is not JsonRpcRequest { Method: RequestMethods.ToolsCall } request || CallProblem(request.Params) is not { } problem)
+                return next(context, cancellationToken);
+            var refused = new McpProtocolException(problem, McpErrorCode.InvalidParams);
+            context.Services?.GetService<ILoggerFactory>()?.CreateLogger(typeof(ToolArguments).FullName!)
+                .LogWarning(refused, "method '{Method}' request refused", request.Method);
+            throw refused;
+        };
+
+    /// <summary>What keeps <paramref name="parameters"/> from being a <c>tools/call</c>'s params, or null when they are one.</summary>
+    internal static string? CallProblem(JsonNode? parameters)
+    {
+        if (parameters is not JsonObject call) return $"tools/call needs params, an object with name (the tool's name) and arguments (an object); got {McpStdio.Describe(parameters)}";
+        if (!call.TryGetPropertyValue("name", out var name)) return "tools/call needs params.name, the tool's name (tools/list lists them)";
+        if (name?.GetValueKind() != JsonValueKind.String) return $"tools/call's params.name must be a string, the tool's name; got {McpStdio.Describe(name)}";
+        if (call.TryGetPropertyValue("arguments", out var arguments) && arguments is not (null or JsonObject))
+            return $"tools/call's params.arguments must be an object of the tool's arguments by name; got {McpStdio.Describe(arguments)}";
+        return null;
+    }
 
     /// <summary>What is wrong with <paramref name="arguments"/> for <paramref name="schema"/>: the first bad argument, or null when they bind.</summary>
     public static string? Problem(JsonElement schema, IDictionary<string, JsonElement>? arguments)

@@ -230,6 +230,8 @@ public static class CrontabEntries
     /// <c>export DATASPOC_PIPE_HOME=...;</c> first, or written with <c>$HOME</c>, <c>${HOME}</c> or <c>~</c>. Its home is
     /// the last <c>DATASPOC_PIPE_HOME=</c> it sets before the command, else the user's default home. <c>schedule install</c>
     /// keeps such a line and writes no maintain line of its own for the pipeline (two would maintain it twice), saying so.
+    /// A line of several commands (<c>... maintain a; dataspoc-pipe maintain b</c>, or <c>&amp;&amp;</c>) maintains each
+    /// of their pipelines, each command's home read as above from the words before it.
     /// </summary>
     public static IReadOnlySet<string> HandWrittenMaintainPipelines(string crontab, string homeRoot)
     {
@@ -243,33 +245,44 @@ public static class CrontabEntries
             List<string> words;
             try
             {
-                // A ';' ending a word ends a command (export DATASPOC_PIPE_HOME=/x; dataspoc-pipe ...): not part of the word.
-                words = [.. CommandLine.Split(line.Replace("\\%", "%", StringComparison.Ordinal)).Select(w => w.TrimEnd(';'))];
+                words = [.. CommandLine.Split(line.Replace("\\%", "%", StringComparison.Ordinal)).SelectMany(SeparatorApart)];
             }
             catch (FormatException)
             {
                 continue;
             }
-            var at = words.IndexOf("maintain");
-            if (at < 1 || Path.GetFileName(words[at - 1]) is not ("dataspoc-pipe" or "dataspoc-pipe.dll") || NameAfterOptions(words, at + 1) is not { } pipeline) continue;
-            if (!LakeNames.IsValidPipelineName(pipeline)) continue;
-            var setting = words.Take(at).LastOrDefault(w => w.StartsWith(PipeHome.EnvironmentVariable + "=", StringComparison.Ordinal));
-            var lineHome = setting is null ? Path.Combine(PipeHome.UserHome(), ".dataspoc-pipe") : ShellHome(setting[(PipeHome.EnvironmentVariable.Length + 1)..]);
-            if (home.Is(lineHome)) found.Add(pipeline);
+            // Every command of the line counts (maintain a; dataspoc-pipe maintain b): each maintains its own pipeline.
+            for (var at = words.IndexOf("maintain"); at >= 0; at = words.IndexOf("maintain", at + 1))
+            {
+                if (at < 1 || Path.GetFileName(words[at - 1]) is not ("dataspoc-pipe" or "dataspoc-pipe.dll") || NameAfterOptions(words, at + 1) is not { } pipeline) continue;
+                if (!LakeNames.IsValidPipelineName(pipeline)) continue;
+                var setting = words.Take(at).LastOrDefault(w => w.StartsWith(PipeHome.EnvironmentVariable + "=", StringComparison.Ordinal));
+                var lineHome = setting is null ? Path.Combine(PipeHome.UserHome(), ".dataspoc-pipe") : ShellHome(setting[(PipeHome.EnvironmentVariable.Length + 1)..]);
+                if (home.Is(lineHome)) found.Add(pipeline);
+            }
         }
         return found;
+    }
+
+    /// <summary>The shell's command separators a word ends with (<c>;</c>, <c>&amp;&amp;</c>, <c>||</c>), as words of their own: <c>orders;</c> is the name <c>orders</c>, then the end of its command.</summary>
+    private static IEnumerable<string> SeparatorApart(string word)
+    {
+        foreach (var separator in (string[])[";", "&&", "||"])
+            if (word.Length > separator.Length && word.EndsWith(separator, StringComparison.Ordinal))
+                return [word[..^separator.Length], separator];
+        return [word];
     }
 
     /// <summary>The options of <c>maintain</c> that take a value (the next word, unless written <c>--option=value</c>).</summary>
     private static readonly string[] MaintainValueOptions = ["--expire-older-than", "--target-file-mb", "--rotate-log", "-o", "--output"];
 
-    /// <summary>The first word from <paramref name="start"/> that is neither an option of <c>maintain</c> nor an option's value: its pipeline; null when a redirection or the end comes first.</summary>
+    /// <summary>The first word from <paramref name="start"/> that is neither an option of <c>maintain</c> nor an option's value: its pipeline; null when a redirection, the command's end or the line's comes first.</summary>
     private static string? NameAfterOptions(List<string> words, int start)
     {
         for (var i = start; i < words.Count; i++)
         {
             var word = words[i];
-            if (word.Length == 0 || word[0] is '>' or '<' or '|' or '&' || word == "2>&1") return null;
+            if (word.Length == 0 || word[0] is '>' or '<' or '|' or '&' or ';' || word == "2>&1") return null;
             if (word[0] != '-') return word;
             if (!word.Contains('=', StringComparison.Ordinal) && MaintainValueOptions.Contains(word, StringComparer.Ordinal)) i++;
         }

@@ -704,6 +704,27 @@ public sealed class ScheduleCommandTests : IDisposable
     }
 
     [Theory]
+    [InlineData("; ")]
+    [InlineData(" && ")]
+    public void A_line_added_by_hand_that_maintains_two_pipelines_is_kept_for_both(string separator)
+    {
+        var byHand = $"0 3 * * * export DATASPOC_PIPE_HOME={_home.Home}; dataspoc-pipe maintain orders --expire-older-than 7d{separator}" +
+            $"dataspoc-pipe maintain --compact users >> {_home.Home}/logs/maintain.log 2>&1";
+        File.WriteAllText(_home.CrontabFile, OthersLines + byHand + "\n");
+        _home.WriteShopPipeline("orders", extraTop: MaintainSchedule);
+        _home.WriteShopPipeline("users", extraTop: MaintainSchedule);
+
+        var install = CliProcess.Run(_home, "schedule", "install", "-o", "json");
+        Assert.True(install.ExitCode == 0, install.ToString());
+        Assert.Equal(["orders", "users"], Json.Parse(install)["warnings"]!.AsArray().Select(w => w.Str("pipeline")));
+        var lines = CrontabLines();
+        Assert.Equal(byHand, lines[2]);
+        Assert.DoesNotContain(lines, l => l.Contains("# dataspoc-pipe-maintain:", StringComparison.Ordinal));
+        Assert.All(Json.Parse(CliProcess.Run(_home, "status", "-o", "json")).AsArray(),
+            row => Assert.StartsWith("schedule.maintain is not installed: a crontab line schedule install did not write runs its maintain", row!.Str("maintain_problem")));
+    }
+
+    [Theory]
     [InlineData("    cron: \"0 3 * * *\"\n    expire: 7d\n", 11, "schedule.maintain.expire", "unknown key (allowed here: cron, expire_older_than, compact, target_file_mb)")]
     [InlineData("    cron: \"0 3 31 2 L\"\n", 10, "schedule.maintain.cron", "invalid cron expression '0 3 31 2 L'")]
     [InlineData("    cron: \"0 3 * * *\"\n    target_file_mb: 64\n", 11, "schedule.maintain.target_file_mb", "sizes the files compaction writes: add compact: true")]

@@ -26,6 +26,18 @@ public sealed class HandWrittenMaintainLineTests : IDisposable
         Assert.Equal(["orders"], Found(line.Replace("{home}", _home, StringComparison.Ordinal)));
 
     [Theory]
+    [InlineData("0 3 * * * DATASPOC_PIPE_HOME={home} dataspoc-pipe maintain orders; DATASPOC_PIPE_HOME={home} dataspoc-pipe maintain users")]
+    [InlineData("0 3 * * * export DATASPOC_PIPE_HOME={home}; dataspoc-pipe maintain orders --expire-older-than 7d && dataspoc-pipe maintain --compact users >> /tmp/m.log 2>&1")]
+    [InlineData("0 3 * * * export DATASPOC_PIPE_HOME={home}; dataspoc-pipe maintain orders&& dataspoc-pipe maintain users")]
+    [InlineData("0 3 * * * export DATASPOC_PIPE_HOME={home}; dataspoc-pipe maintain orders || true; /opt/bin/dataspoc-pipe maintain users")]
+    public void Every_pipeline_a_line_of_several_commands_maintains_is_found(string line) =>
+        Assert.Equal(["orders", "users"], Found(line.Replace("{home}", _home, StringComparison.Ordinal)).Order());
+
+    [Fact]
+    public void A_command_without_a_name_does_not_take_the_next_commands_words_for_one() =>
+        Assert.Equal(["users"], Found($"0 3 * * * export DATASPOC_PIPE_HOME={_home}; dataspoc-pipe maintain --compact; dataspoc-pipe maintain users"));
+
+    [Theory]
     [InlineData("$HOME/.dataspoc-pipe")]
     [InlineData("${HOME}/.dataspoc-pipe")]
     [InlineData("~/.dataspoc-pipe")]

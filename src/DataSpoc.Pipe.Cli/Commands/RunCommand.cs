@@ -102,7 +102,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             }
             catch (PipeException e) when (settings.All && e.Kind == PipeErrorKind.Usage)
             {
-                invalid.Add(new Outcome(name, null, e.Message, Invalid: true));
+                invalid.Add(new Outcome(name, null, e.Message, Invalid: true) { Shown = client.ShownName(name) });
             }
         }
 
@@ -147,8 +147,8 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             Console.Error.WriteLine(f.Invalid
                 ? f.Log is { } stopped
                     // It began (its run log says so, and status shows it as the latest run); no data moved.
-                    ? $"error: {f.Name} stopped on its configuration before any data moved (run {stopped.RunId}): {f.Error}"
-                    : $"error: {f.Name} was not run: {f.Error}"
+                    ? $"error: {f.Shown} stopped on its configuration before any data moved (run {stopped.RunId}): {f.Error}"
+                    : $"error: {f.Shown} was not run: {f.Error}"
                 : $"error: {f.Name} {(f.Status == "cancelled" ? "was cancelled" : "failed")}: {f.Error}");
         if (signals?.ExitCode is { } signal)
         {
@@ -185,6 +185,9 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
     /// </summary>
     private sealed record Outcome(string Name, RunLog? Log, string? Error, bool Invalid = false, bool Cancelled = false)
     {
+        /// <summary>The name the summary and stderr show: a file whose name is not a pipeline name by its file (<see cref="PipeClient.ShownName"/>).</summary>
+        public string Shown { get; init; } = Name;
+
         /// <summary>The status the summary and the JSON document show.</summary>
         public string Status => Log?.Status ?? (Invalid ? "invalid" : Cancelled ? "cancelled" : "failure");
     }
@@ -245,7 +248,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             var log = o.Log;
             // A run that did not succeed landed no file: the files it wrote before failing are in its run log, not the table.
             var landed = log?.Status == "success";
-            table.AddRow(Markup.Escape(o.Name), landed ? "[green]success[/]" : $"[red]{o.Status}[/]", log?.Mode ?? "-",
+            table.AddRow(Markup.Escape(o.Shown), landed ? "[green]success[/]" : $"[red]{o.Status}[/]", log?.Mode ?? "-",
                 log is null ? "-" : Units.Duration(log.DurationSeconds), log is null ? "-" : Units.Count(log.TotalRecords),
                 landed ? Units.Count(log!.Streams.Values.Sum(s => s.Files)) : "-", landed ? Units.Bytes(log!.Streams.Values.Sum(s => s.Bytes)) : "-");
         }

@@ -57,7 +57,7 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
         {
             if (r.Schedule is not null || r.InstalledSchedule is not null) zoned.Add((r.Pipeline, r.ScheduleTimeZone));
             if (HasMaintain(r)) zoned.Add((MaintainLabel(r), r.MaintainTimeZone!));
-            table.AddRow(Markup.Escape(r.Pipeline), TableCells.Status(r.Status), Units.Time(r.LastRun),
+            table.AddRow(Markup.Escape(client.ShownName(r.Pipeline)), TableCells.Status(r.Status), Units.Time(r.LastRun),
                 r.DurationSeconds is { } d ? Units.Duration(d) : "-", r.Records is { } n ? Units.Count(n) : "-", Markup.Escape(r.Schedule ?? "-"),
                 Units.Time(r.NextRun) + (r.ScheduleProblem is null ? "" : " [yellow]![/]"));
             if (HasMaintain(r))
@@ -75,8 +75,8 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
             AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(MaintainLabel(r))}[/] ! {Markup.Escape(r.MaintainProblem!)}");
         // Seven columns leave an error no room in an 80-column row: each gets one line of its own under the table instead.
         var errors = rows.Where(r => r.Error is { Length: > 0 }).ToList();
-        foreach (var r in errors)
-            AnsiConsole.MarkupLine($"[red]{Markup.Escape(r.Pipeline)}[/]: {Markup.Escape(TableCells.OneLine(r.Error!, AnsiConsole.Profile.Width - r.Pipeline.Length - 2))}");
+        foreach (var (r, shown) in errors.Select(r => (r, client.ShownName(r.Pipeline))))
+            AnsiConsole.MarkupLine($"[red]{Markup.Escape(shown)}[/]: {Markup.Escape(TableCells.OneLine(r.Error!, AnsiConsole.Profile.Width - shown.Length - 2))}");
         if (errors.Count > 0) AnsiConsole.MarkupLine("Full errors: dataspoc-pipe status --output json, or dataspoc-pipe logs <name>");
         return ExitCodes.Success;
     }

@@ -60,6 +60,9 @@ public sealed class PipeClient
     /// <summary>The names of the pipelines in the home folder (<c>pipelines/*.yaml</c>), sorted.</summary>
     public IReadOnlyList<string> Pipelines() => _home.PipelineNames();
 
+    /// <inheritdoc cref="PipeHome.Shown"/>
+    public string ShownName(string name) => _home.Shown(name);
+
     /// <summary>
     /// Loads a pipeline by name (defaults from <c>config.yaml</c> applied, <c>${VAR}</c> expanded). The result holds
     /// secrets in clear: use it to run or adjust a pipeline, <see cref="Config"/> to show one.

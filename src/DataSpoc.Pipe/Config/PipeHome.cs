@@ -214,6 +214,13 @@ public sealed class PipeHome
         return new[] { ".yaml", ".yml" }.Select(ext => Path.Combine(PipelinesDirectory, name + ext)).FirstOrDefault(File.Exists);
     }
 
+    /// <summary>
+    /// How a name <see cref="PipelineNames"/> listed is shown in a table or a message: the name itself, or for a file
+    /// whose name is not a pipeline name, the file, as <c>pipelines/.yaml</c> (its name would be blank, or not one).
+    /// </summary>
+    public string Shown(string name) =>
+        IsValidPipelineName(name) || StrayPipelineFile(name) is not { } stray ? name : Path.GetRelativePath(Root, stray);
+
     /// <summary>A pipeline name must be usable as a file name and a lake key segment.</summary>
     public static bool IsValidPipelineName(string name) => Lake.LakeNames.IsValidPipelineName(name);
 

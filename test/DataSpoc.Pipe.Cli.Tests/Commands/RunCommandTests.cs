@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using DataSpoc.Pipe.Cli.Tests.Support;
 
 namespace DataSpoc.Pipe.Cli.Tests.Commands;
@@ -201,6 +202,29 @@ public sealed class RunCommandTests : IDisposable
         Assert.Matches(@"│ a-shop\s+│ success", table.Stdout);
         Assert.Matches(@"│ b-broken\s+│ failure", table.Stdout);
         Assert.Matches(@"│ c-shop\s+│ success", table.Stdout);
+    }
+
+    [Fact]
+    public void A_file_whose_name_is_not_a_pipeline_name_is_shown_by_its_file_in_run_all_and_status()
+    {
+        // pipelines/.yaml (what `add "$NAME"` leaves when the variable is empty): its row had a blank name, and stderr
+        // said "error:  was not run".
+        _home.WriteShopPipeline("shop");
+        File.WriteAllText(Path.Combine(_home.Pipelines, ".yaml"), "source:\n  tap: csv\ndestination:\n  bucket: file:///tmp/x\n");
+        var shown = Path.Combine("pipelines", ".yaml");
+
+        var run = CliProcess.Run(_home, "run", "--all");
+        Assert.Equal(2, run.ExitCode);
+        Assert.Matches($@"│ {Regex.Escape(shown)}\s+│ invalid", run.Stdout);
+        Assert.Matches(@"│ shop\s+│ success", run.Stdout);
+        Assert.StartsWith($"error: {shown} was not run: {Path.Combine(_home.Pipelines, ".yaml")}: the file name gives the pipeline name ''", run.Stderr);
+
+        var status = CliProcess.Run(_home, "status");
+        Assert.True(status.ExitCode == 0, status.ToString());
+        Assert.Matches($@"│ {Regex.Escape(shown)}\s+│ invalid", status.Stdout);
+        Assert.Contains($"\n{shown}: {Path.Combine(_home.Pipelines, ".yaml")}: the file name gives", status.Stdout);
+        // JSON keeps the name the file gives; its error names the file.
+        Assert.Contains(Json.Parse(CliProcess.Run(_home, "run", "--all", "--output", "json")).AsArray(), l => l.Str("pipeline") == "" && l.Str("status") == "invalid");
     }
 
     [Fact]

@@ -512,7 +512,19 @@ public class PipeClientTests
         { "Keep = 0", "run_logs.keep", "expected a duration of at least 1ms and at most 36500d (100 years), got 00:00:00 (RunLogs.Keep)" },
         { "Discover = sometimes", "source.discover", "'sometimes' is not one of: always, cached (Source.Discover)" },
         { "Streams = []", "source.streams", "an empty list selects nothing; remove the key to select every stream (Source.Streams)" },
+        { "Split.Column = \"\"", "source.split.column", "must not be empty (Source.Split.Column)" },
+        { "Split.Parts = 0", "source.split.parts", "expected a positive whole number, got 0 (Source.Split.Parts)" },
+        { "Split.Parts = 5000", "source.split.parts", "at most 1024 parts, got 5000 (Source.Split.Parts)" },
+        { "Split.Parallel = 0", "source.split.parallel", "expected a positive whole number, got 0 (Source.Split.Parallel)" },
+        { "Replication.Method = full", "source.replication.orders.method", "'full' is not one of: FULL_TABLE, INCREMENTAL, LOG_BASED (Source.Replication[\"orders\"].Method)" },
+        { "Replication INCREMENTAL without key", "source.replication.orders.key", "INCREMENTAL replication needs the column that orders the rows (key: updated_at) (Source.Replication[\"orders\"].Key)" },
+        { "Select = []", "source.select.orders", "list the columns to extract (at least one) (Source.Select[\"orders\"])" },
+        { "Cron = 0 0 L * *", "schedule.cron", QuartzL + " (Schedule.Cron)" },
+        { "Maintain.Cron = 0 0 L * *", "schedule.maintain.cron", QuartzL + " (Schedule.Maintain.Cron)" },
+        { "Merge without write_mode", "destination.merge", "applies only with write_mode: merge (Destination.Merge)" },
     };
+
+    private const string QuartzL = "invalid cron expression '0 0 L * *' (five fields: minute hour day-of-month month day-of-week): 'L' (the last day) in day-of-month is Quartz syntax, which cron and Kubernetes CronJobs do not accept (one such line makes crontab refuse the whole file)";
 
     private static PipelineDefinition With(PipelineDefinition p, string what) => what switch
     {
@@ -529,6 +541,16 @@ public class PipeClientTests
         "Keep = 0" => p with { RunLogs = new RunLogSettings { Keep = TimeSpan.Zero } },
         "Discover = sometimes" => p with { Source = p.Source with { Discover = "sometimes" } },
         "Streams = []" => p with { Source = p.Source with { Streams = [] } },
+        "Split.Column = \"\"" => p with { Source = p.Source with { Split = new SplitSettings("", 4, 2) } },
+        "Split.Parts = 0" => p with { Source = p.Source with { Split = new SplitSettings("id", 0, 1) } },
+        "Split.Parts = 5000" => p with { Source = p.Source with { Split = new SplitSettings("id", 5000, 1) } },
+        "Split.Parallel = 0" => p with { Source = p.Source with { Split = new SplitSettings("id", 4, 0) } },
+        "Replication.Method = full" => p with { Source = p.Source with { Replication = new Dictionary<string, StreamReplication> { ["orders"] = new("full", null) } } },
+        "Replication INCREMENTAL without key" => p with { Source = p.Source with { Replication = new Dictionary<string, StreamReplication> { ["orders"] = new("INCREMENTAL", null) } } },
+        "Select = []" => p with { Source = p.Source with { Select = new Dictionary<string, IReadOnlyList<string>> { ["orders"] = [] } } },
+        "Cron = 0 0 L * *" => p with { Schedule = new ScheduleSettings { Cron = "0 0 L * *" } },
+        "Maintain.Cron = 0 0 L * *" => p with { Schedule = new ScheduleSettings { Maintain = new MaintainSchedule { Cron = "0 0 L * *" } } },
+        "Merge without write_mode" => p with { Destination = p.Destination with { Merge = new MergeSettings { OrderBy = "updated_at" } } },
         _ => throw new ArgumentOutOfRangeException(nameof(what), what, null),
     };
 
@@ -566,6 +588,53 @@ public class PipeClientTests
         var e = Assert.Throws<ConfigException>(() => Client(home).Load(home.Name("rows")));
         Assert.Equal((key, reason, file, (int?)lineNumber), (e.Key, e.Reason, e.File, e.Line));
         Assert.Equal($"{file}:{lineNumber}: {key}: {reason}", e.Message);
+    }
+
+    /// <summary>
+    /// A pipeline file breaking a rule of source.split, source.replication, source.select, the cron schedules or
+    /// destination.merge is refused for the reason a definition built in code is (one rule set), with its file and line.
+    /// </summary>
+    [Theory]
+    [InlineData("  split: {column: id, parts: 0}\n", "", 4, "source.split.parts", "expected a positive whole number, got 0")]
+    [InlineData("  split: {column: id, parts: 5000}\n", "", 4, "source.split.parts", "at most 1024 parts, got 5000")]
+    [InlineData("  split: {column: id, parts: 4, parallel: 0}\n", "", 4, "source.split.parallel", "expected a positive whole number, got 0")]
+    [InlineData("  replication:\n    orders: {method: full}\n", "", 5, "source.replication.orders.method", "'FULL' is not one of: FULL_TABLE, INCREMENTAL, LOG_BASED")]
+    [InlineData("  replication:\n    orders: {method: INCREMENTAL}\n", "", 5, "source.replication.orders.key", "INCREMENTAL replication needs the column that orders the rows (key: updated_at)")]
+    [InlineData("  select:\n    orders: []\n", "", 5, "source.select.orders", "list the columns to extract (at least one)")]
+    [InlineData("", "schedule:\n  cron: 0 0 L * *\n", 7, "schedule.cron", QuartzL)]
+    [InlineData("", "schedule:\n  maintain: {cron: 0 0 L * *}\n", 7, "schedule.maintain.cron", QuartzL)]
+    [InlineData("", "  merge: {order_by: updated_at}\n", 6, "destination.merge", "applies only with write_mode: merge")]
+    public void A_pipeline_file_breaking_a_rule_of_code_built_definitions_gives_the_same_reason(string sourceLines, string after, int lineNumber, string key, string reason)
+    {
+        using var home = new TempHome();
+        var file = Path.Combine(home.Home, "pipelines", home.Name("rules") + ".yaml");
+        home.WritePipeline(home.Name("rules"), $"source:\n  tap: csv\n  config: {{path: /nowhere}}\n{sourceLines}destination:\n  bucket: {home.Bucket}\n{after}");
+        var e = Assert.Throws<ConfigException>(() => Client(home).Load(home.Name("rules")));
+        Assert.Equal((key, reason, file, (int?)lineNumber), (e.Key, e.Reason, e.File, e.Line));
+    }
+
+    /// <summary>
+    /// config shows a stream named like a secret (api_tokens) under select, replication and transforms as it is: a name,
+    /// not a secret; the tap config's secret keys and ${VAR} values stay masked.
+    /// </summary>
+    [Fact]
+    public void Config_shows_a_stream_named_like_a_secret_and_masks_the_secrets()
+    {
+        using var home = new TempHome();
+        File.WriteAllText(Path.Combine(home.Home, ".env"), "SHOP_TOKEN=tok-from-env-123\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Path.Combine(home.Home, ".env"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        home.WritePipeline(home.Name("named"), $"source:\n  tap: csv\n  config: {{path: /nowhere, api_key: literal-key-456, token: '${{SHOP_TOKEN}}', host: '${{SHOP_TOKEN}}'}}\n" +
+            "  replication:\n    api_tokens: {method: INCREMENTAL, key: updated_at}\n  select:\n    api_tokens: [id, updated_at]\n" +
+            $"destination:\n  bucket: {home.Bucket}\ntransforms:\n  api_tokens:\n    drop: [note]\n");
+        var view = Client(home).Config(home.Name("named"));
+        var source = view["source"]!;
+        Assert.Equal("""{"method":"INCREMENTAL","key":"updated_at"}""", source["replication"]!["api_tokens"]!.ToJsonString());
+        Assert.Equal("""["id","updated_at"]""", source["select"]!["api_tokens"]!.ToJsonString());
+        Assert.Equal("""{"drop":["note"]}""", view["transforms"]!["api_tokens"]!.ToJsonString());
+        Assert.Equal(("***", "***", "***"), (source["config"]!["api_key"]!.GetValue<string>(), source["config"]!["token"]!.GetValue<string>(),
+            source["config"]!["host"]!.GetValue<string>()));
+        var text = view.ToJsonString();
+        foreach (var secret in new[] { "literal-key-456", "tok-from-env-123" }) Assert.DoesNotContain(secret, text);
     }
 
     /// <summary>A bucket address that is not one is a ConfigException (a PipeException), as the same address as a pipeline's bucket is.</summary>

@@ -117,14 +117,15 @@ public sealed class PipeClient
 
     /// <summary>
     /// A pipeline's effective configuration as JSON, with secrets masked as <c>***</c>: values under secret-looking keys
-    /// (password, token, key…), values that came from <c>${VAR}</c>, and passwords inside URIs.
+    /// (password, token, key…) of the tap config and storage options, values that came from <c>${VAR}</c>, every
+    /// known secret value, and passwords inside URIs. A stream named like a secret (<c>api_tokens</c>) is shown.
     /// </summary>
     /// <exception cref="ConfigException">The pipeline does not exist or is invalid.</exception>
     public JsonObject Config(string name)
     {
         var pipeline = Load(name);
-        // The YAML-shaped view masks by key; the second pass masks secret values set in code or found anywhere else.
-        return (JsonObject)PipelineSecrets.Of(pipeline).Redact(PipelineConfigView.ToJson(pipeline))!;
+        // Every secret the pipeline knows of, the loader's and those set in code or inherited from the environment.
+        return PipelineConfigView.ToJson(pipeline, PipelineSecrets.Of(pipeline));
     }
 
     /// <summary>Runs a pipeline of the home folder once and returns its run log (success or failure).</summary>

@@ -6,7 +6,7 @@ namespace DataSpoc.Pipe.Config;
 /// <summary>
 /// What in a pipeline's configuration must never be shown: values under secret-looking keys (password, token, key…)
 /// and values that came from <c>${VAR}</c>. <see cref="Redact(string)"/> masks them in free text (tap commands,
-/// stderr tails, errors); <see cref="Redact(JsonNode?, string)"/> masks them in a config shown to a user or an agent.
+/// stderr tails, errors); <see cref="Redact(JsonNode?, string, IReadOnlyCollection{string}?)"/> masks them in a config shown to a user or an agent.
 /// </summary>
 public sealed partial class ConfigSecrets
 {
@@ -131,7 +131,13 @@ public sealed partial class ConfigSecrets
     /// A copy of <paramref name="node"/> with secret-looking keys, values that came from <c>${VAR}</c> (by dotted
     /// <paramref name="path"/>) and known secret values masked.
     /// </summary>
-    public JsonNode? Redact(JsonNode? node, string path = "")
+    /// <param name="node">What to mask.</param>
+    /// <param name="path">The dotted key of <paramref name="node"/>.</param>
+    /// <param name="secretKeysUnder">
+    /// The dotted paths under which a secret-looking key masks its value (a tap config); null: everywhere. Elsewhere a key
+    /// may be a name, not a setting (a stream <c>api_tokens</c> under <c>source.select</c>), and only secret values are masked.
+    /// </param>
+    public JsonNode? Redact(JsonNode? node, string path = "", IReadOnlyCollection<string>? secretKeysUnder = null)
     {
         switch (node)
         {
@@ -140,17 +146,20 @@ public sealed partial class ConfigSecrets
             case JsonObject o:
             {
                 var copy = new JsonObject();
+                var keysCount = secretKeysUnder is null || secretKeysUnder.Any(under => path == under || path.StartsWith(under + ".", StringComparison.Ordinal));
                 foreach (var (k, v) in o)
                 {
                     var childPath = path.Length == 0 ? k : path + "." + k;
-                    copy[k] = IsSecretKey(k) ? MaskAll(v) : v is JsonValue && _paths.Contains(childPath) ? JsonValue.Create(Mask) : Redact(v, childPath);
+                    copy[k] = keysCount && IsSecretKey(k) ? MaskAll(v)
+                        : v is JsonValue && _paths.Contains(childPath) ? JsonValue.Create(Mask)
+                        : Redact(v, childPath, secretKeysUnder);
                 }
                 return copy;
             }
             case JsonArray a:
             {
                 var copy = new JsonArray();
-                for (var i = 0; i < a.Count; i++) copy.Add(Redact(a[i], path));
+                for (var i = 0; i < a.Count; i++) copy.Add(Redact(a[i], path, secretKeysUnder));
                 return copy;
             }
             default:

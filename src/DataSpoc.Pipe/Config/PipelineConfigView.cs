@@ -10,11 +10,21 @@ namespace DataSpoc.Pipe.Config;
 /// tool <c>pipeline_config</c> and <c>PipeClient.Config</c> show. Every key a pipeline file may set is there, with the
 /// value a run uses: <c>config.yaml</c> defaults and the built-in defaults applied (the source folder a tap lands in, the
 /// write mode <c>incremental</c> implies, the file rotation limits), <c>null</c> for a key that is off (no timeout,
-/// every stream). Values under secret-looking keys and values that came from <c>${VAR}</c> are <c>***</c>.
+/// every stream). Values under secret-looking keys of the tap config and storage options, values that came from
+/// <c>${VAR}</c> and every known secret value are <c>***</c>.
 /// </summary>
 public static class PipelineConfigView
 {
-    public static JsonObject ToJson(PipelineDefinition p)
+    /// <summary>
+    /// Where a key's name says its value is secret: the tap's config and the storage options. Elsewhere the view's keys
+    /// are its own settings or names (streams under <c>select</c>, <c>replication</c>, <c>transforms</c>), masked only
+    /// where their values are secrets.
+    /// </summary>
+    private static readonly string[] SecretKeysUnder = ["source.config", "destination.storage_options"];
+
+    /// <param name="p">The pipeline.</param>
+    /// <param name="secrets">What to mask; null for <see cref="PipelineDefinition.Redaction"/> (the loader's).</param>
+    public static JsonObject ToJson(PipelineDefinition p, ConfigSecrets? secrets = null)
     {
         var s = p.Source;
         var source = new JsonObject
@@ -71,7 +81,7 @@ public static class PipelineConfigView
             ["run_logs"] = new JsonObject { ["keep"] = p.RunLogs.Keep is { } keep ? Durations.Describe(keep) : null },
             ["transforms"] = Map(p.Transforms, t => t?.DeepClone()),
         };
-        return (JsonObject)p.Redaction.Redact(view)!;
+        return (JsonObject)(secrets ?? p.Redaction).Redact(view, secretKeysUnder: SecretKeysUnder)!;
     }
 
     /// <summary>The write mode a run without <c>--full</c> uses: the explicit one, else what <see cref="WriteModes.Replaces"/> decides.</summary>

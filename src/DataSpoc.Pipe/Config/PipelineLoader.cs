@@ -158,8 +158,19 @@ public sealed class PipelineLoader
         };
         // The rules a definition made in code is checked by too (one copy of them), here with the line of the key's value.
         if (PipelineRules.Of(pipeline) is [var problem, ..])
-            throw new ConfigException(problem.Reason, file, yaml.LineOfValue(problem.Key), problem.Key);
+            throw new ConfigException(problem.Reason, file, LineOfNearest(yaml, problem.Key), problem.Key);
         return pipeline;
+    }
+
+    /// <summary>
+    /// The line of <paramref name="key"/>'s value, else of the nearest enclosing key the file sets: a rule may be broken by
+    /// a key left out (<c>source.replication.orders.key</c>), which points at its stream's entry.
+    /// </summary>
+    private static int? LineOfNearest(YamlNodes yaml, string key)
+    {
+        for (var k = key; k.Length > 0; k = k[..Math.Max(k.LastIndexOf('.'), 0)])
+            if (yaml.LineOfValue(k) is { } line) return line;
+        return null;
     }
 
     private SourceDefinition ParseSource(YamlNodes yaml, YamlMappingNode map, string file, ConfigSecrets secrets, VariableScope variables)
@@ -211,9 +222,8 @@ public sealed class PipelineLoader
                     if (YamlNodes.IsNull(value)) break;
                     foreach (var (stream, streamPath, entry) in yaml.Entries(yaml.Mapping(value, path), path, null))
                     {
-                        var columns = yaml.OptionalStringList(entry, streamPath);
-                        if (columns is not { Count: > 0 }) throw yaml.Error(entry, streamPath, "list the columns to extract (at least one)");
-                        select[stream] = columns;
+                        // None listed is refused by PipelineRules, as it is for a definition made in code.
+                        select[stream] = yaml.OptionalStringList(entry, streamPath) ?? [];
                     }
                     break;
                 case "split":
@@ -248,24 +258,17 @@ public sealed class PipelineLoader
         var schedule = new ScheduleSettings();
         foreach (var (key, keyPath, value) in yaml.Entries(map, path, ScheduleKeys))
         {
-            if (key == "cron") schedule = schedule with { Cron = ParseCron(yaml, value, keyPath) };
+            // The cron expressions are checked by PipelineRules (CronError), as in a definition made in code.
+            if (key == "cron") schedule = schedule with { Cron = yaml.OptionalString(value, keyPath) };
             else if (!YamlNodes.IsNull(value)) schedule = schedule with { Maintain = ParseMaintainSchedule(yaml, yaml.Mapping(value, keyPath), keyPath) };
         }
         return schedule;
     }
 
-    /// <summary>A cron expression as cron and Kubernetes read it (<see cref="CronError"/>), or null when the value is empty.</summary>
-    private static string? ParseCron(YamlNodes yaml, YamlNode value, string path)
-    {
-        var cron = yaml.OptionalString(value, path);
-        if (cron is not null && CronError(cron) is { } why) throw yaml.Error(value, path, why);
-        return cron;
-    }
-
     /// <summary><c>schedule.maintain</c>: the options of <c>maintain</c>, under the same names, checked as the command checks them.</summary>
     private static MaintainSchedule ParseMaintainSchedule(YamlNodes yaml, YamlMappingNode map, string path)
     {
-        YamlNode? cronNode = null, targetNode = null;
+        YamlNode? cronNode = null;
         string? cron = null;
         var expire = MaintainSchedule.DefaultExpireOlderThan;
         var compact = false;
@@ -274,26 +277,19 @@ public sealed class PipelineLoader
         {
             switch (key)
             {
-                case "cron": cronNode = value; cron = ParseCron(yaml, value, keyPath); break;
-                case "expire_older_than":
-                    expire = yaml.OptionalDuration(value, keyPath) ?? expire;
-                    // The crontab line passes it as maintain --expire-older-than <Describe(age)>: it must read back the same.
-                    if (!Durations.TryParse(Durations.Describe(expire), out var back) || back != expire)
-                        throw yaml.Error(value, keyPath, $"give the age in whole milliseconds or larger units (7d, 12h, 30m), got '{Durations.Describe(expire)}'");
-                    break;
+                case "cron": cronNode = value; cron = yaml.OptionalString(value, keyPath); break;
+                case "expire_older_than": expire = yaml.OptionalDuration(value, keyPath) ?? expire; break;
                 case "compact": compact = yaml.OptionalBool(value, keyPath) ?? false; break;
                 case "target_file_mb":
-                    targetNode = value;
-                    target = yaml.OptionalPositiveInteger(value, keyPath);
+                    // Any whole number that fits TargetFileMb: PipelineRules refuses one below 1, or one without compact.
+                    target = yaml.OptionalInteger(value, keyPath);
                     if (target > int.MaxValue) throw yaml.Error(value, keyPath, $"at most {int.MaxValue} (MB)");
+                    if (target < int.MinValue) throw yaml.Error(value, keyPath, PipelineRules.PositiveProblem(target)!);
                     break;
             }
         }
         if (cronNode is null) throw new ConfigException("is required: when to run maintain (cron: \"0 3 * * *\")", yaml.File, YamlNodes.LineOf(map), path + ".cron");
-        if (cron is null) throw yaml.Error(cronNode, path + ".cron", "must not be empty: when to run maintain (cron: \"0 3 * * *\")");
-        // As maintain --target-file-mb without --compact: a size for files nothing would write.
-        if (target is not null && !compact) throw yaml.Error(targetNode!, path + ".target_file_mb", "sizes the files compaction writes: add compact: true");
-        return new MaintainSchedule { Cron = cron, ExpireOlderThan = expire, Compact = compact, TargetFileMb = (int?)target };
+        return new MaintainSchedule { Cron = cron ?? "", ExpireOlderThan = expire, Compact = compact, TargetFileMb = (int?)target };
     }
 
     private static SplitSettings ParseSplit(YamlNodes yaml, YamlMappingNode map, string path)
@@ -302,14 +298,19 @@ public sealed class PipelineLoader
         long? parts = null, parallel = null;
         foreach (var (key, keyPath, value) in yaml.Entries(map, path, SplitKeys))
         {
+            // Any whole number: PipelineRules refuses parts or parallel below 1, and too many parts, as it does in code.
+            // SplitSettings holds ints, so a number beyond them is refused here, by the same rule, before it is cut to fit.
             switch (key)
             {
                 case "column": columnNode = value; break;
                 case "parts":
-                    parts = yaml.OptionalPositiveInteger(value, keyPath);
-                    if (parts > SplitSettings.MaxParts) throw yaml.Error(value, keyPath, $"at most {SplitSettings.MaxParts} parts");
+                    parts = yaml.OptionalInteger(value, keyPath);
+                    if (parts is < int.MinValue or > int.MaxValue) throw yaml.Error(value, keyPath, PipelineRules.SplitPartsProblem(parts.Value)!);
                     break;
-                case "parallel": parallel = yaml.OptionalPositiveInteger(value, keyPath); break;
+                case "parallel":
+                    parallel = yaml.OptionalInteger(value, keyPath);
+                    if (parallel < int.MinValue) throw yaml.Error(value, keyPath, PipelineRules.PositiveProblem(parallel)!);
+                    break;
             }
         }
         var column = yaml.RequiredString(map, columnNode, path + ".column");
@@ -326,12 +327,8 @@ public sealed class PipelineLoader
             if (key == "method") methodNode = value;
             else replicationKey = yaml.OptionalString(value, keyPath);
         }
-        var method = yaml.RequiredString(map, methodNode, path + ".method").ToUpperInvariant();
-        if (!StreamReplication.Methods.Contains(method, StringComparer.Ordinal))
-            throw yaml.Error(methodNode!, path + ".method", $"'{method}' is not one of: {string.Join(", ", StreamReplication.Methods)}");
-        if (method == "INCREMENTAL" && replicationKey is null)
-            throw yaml.Error(map, path + ".key", "INCREMENTAL replication needs the column that orders the rows (key: updated_at)");
-        return new StreamReplication(method, replicationKey);
+        // The method's name and the key it needs are PipelineRules', as for a definition made in code.
+        return new StreamReplication(yaml.RequiredString(map, methodNode, path + ".method").ToUpperInvariant(), replicationKey);
     }
 
     private DestinationDefinition ParseDestination(YamlNodes yaml, YamlMappingNode map)
@@ -379,8 +376,9 @@ public sealed class PipelineLoader
                     break;
             }
         }
-        if (mergeNode is not null && writeMode != WriteMode.Merge)
-            throw yaml.Error(mergeNode, "destination.merge", "applies only with write_mode: merge");
+        // Here, not only through PipelineRules.Of: a merge: key whose values are the defaults is still one nothing would use.
+        if (PipelineRules.MergeProblem(mergeNode is not null, writeMode) is { } mergeProblem)
+            throw yaml.Error(mergeNode!, "destination.merge", mergeProblem);
         var bucket = yaml.RequiredString(map, bucketNode, "destination.bucket");
         if (PipelineLocation.BucketProblem(bucket) is { } badBucket) throw yaml.Error(bucketNode!, "destination.bucket", badBucket);
         var basePath = path ?? _defaults.Path ?? "raw";

@@ -29,6 +29,26 @@ public static class PipelineRules
         Add("source.discover", "Source.Discover", OneOf(source.Discover, DiscoverModes.Allowed));
         if (source.Streams is { Count: 0 })
             Add("source.streams", "Source.Streams", "an empty list selects nothing; remove the key to select every stream");
+        foreach (var (stream, replication) in source.Replication)
+        {
+            var (key, property) = ($"source.replication.{stream}", $"Source.Replication[\"{stream}\"]");
+            Add(key + ".method", property + ".Method", replication is null ? "is not set" : ReplicationMethodProblem(replication.Method));
+            if (replication is not null && ReplicationMethodProblem(replication.Method) is null)
+                Add(key + ".key", property + ".Key", ReplicationKeyProblem(replication));
+        }
+        foreach (var (stream, columns) in source.Select)
+        {
+            var (key, property) = ($"source.select.{stream}", $"Source.Select[\"{stream}\"]");
+            Add(key, property, columns is not { Count: > 0 } ? "list the columns to extract (at least one)" : null);
+            for (var i = 0; i < (columns?.Count ?? 0); i++)
+                Add($"{key}[{i}]", $"{property}[{i}]", string.IsNullOrEmpty(columns![i]) ? "must not be empty" : null);
+        }
+        if (source.Split is { } split)
+        {
+            Add("source.split.column", "Source.Split.Column", string.IsNullOrEmpty(split.Column) ? "must not be empty" : null);
+            Add("source.split.parts", "Source.Split.Parts", SplitPartsProblem(split.Parts));
+            Add("source.split.parallel", "Source.Split.Parallel", PositiveProblem(split.Parallel));
+        }
 
         var d = pipeline.Destination;
         Add("destination.bucket", "Destination.Bucket", PipelineLocation.BucketProblem(d.Bucket));
@@ -44,6 +64,23 @@ public static class PipelineRules
             Add("destination.table_format", "Destination.TableFormat", $"expected parquet, iceberg, delta or [iceberg, delta], got {(int)d.TableFormat}");
         if (d.WriteMode is { } mode && !Enum.IsDefined(mode))
             Add("destination.write_mode", "Destination.WriteMode", $"expected append, merge or replace, got {(int)mode}");
+        // A file's merge: key counts when it is there at all; in code, MergeSettings other than the defaults.
+        Add("destination.merge", "Destination.Merge", MergeProblem(d.Merge != new MergeSettings(), d.WriteMode));
+
+        if (pipeline.Schedule is { } schedule)
+        {
+            Add("schedule.cron", "Schedule.Cron", schedule.Cron is null ? null : PipelineLoader.CronError(schedule.Cron));
+            if (schedule.Maintain is { } maintain)
+            {
+                Add("schedule.maintain.cron", "Schedule.Maintain.Cron", string.IsNullOrEmpty(maintain.Cron)
+                    ? "must not be empty: when to run maintain (cron: \"0 3 * * *\")"
+                    : PipelineLoader.CronError(maintain.Cron));
+                Add("schedule.maintain.expire_older_than", "Schedule.Maintain.ExpireOlderThan", ExpireOlderThanProblem(maintain.ExpireOlderThan));
+                Add("schedule.maintain.target_file_mb", "Schedule.Maintain.TargetFileMb", PositiveProblem(maintain.TargetFileMb)
+                    // As maintain --target-file-mb without --compact: a size for files nothing would write.
+                    ?? (maintain.TargetFileMb is not null && !maintain.Compact ? "sizes the files compaction writes: add compact: true" : null));
+            }
+        }
 
         Add("run_logs.keep", "RunLogs.Keep", DurationProblem(pipeline.RunLogs.Keep));
         if (!Enum.IsDefined(pipeline.OnInvalidRecord))
@@ -64,8 +101,31 @@ public static class PipelineRules
             throw new ConfigException(name, pipeline.FilePath, key: "source.name");
     }
 
-    private static string? PositiveProblem(long? value) =>
+    internal static string? PositiveProblem(long? value) =>
         value is <= 0 ? $"expected a positive whole number, got {value}" : null;
+
+    /// <summary><c>source.split.parts</c>: each part is one server-side cursor and one staged part record.</summary>
+    internal static string? SplitPartsProblem(long parts) =>
+        PositiveProblem(parts) ?? (parts > SplitSettings.MaxParts ? $"at most {SplitSettings.MaxParts} parts, got {parts}" : null);
+
+    /// <summary><c>destination.merge</c> set (<paramref name="given"/>) without <c>write_mode: merge</c>: settings nothing would use.</summary>
+    internal static string? MergeProblem(bool given, WriteMode? mode) =>
+        given && mode != WriteMode.Merge ? "applies only with write_mode: merge" : null;
+
+    private static string? ReplicationMethodProblem(string? method) =>
+        StreamReplication.Methods.Contains(method, StringComparer.Ordinal) ? null : $"'{method}' is not one of: {string.Join(", ", StreamReplication.Methods)}";
+
+    private static string? ReplicationKeyProblem(StreamReplication replication) =>
+        replication.Method == "INCREMENTAL" && string.IsNullOrEmpty(replication.Key)
+            ? "INCREMENTAL replication needs the column that orders the rows (key: updated_at)"
+            : null;
+
+    /// <summary>The crontab line passes the age as <c>maintain --expire-older-than &lt;Describe(age)&gt;</c>: it must read back the same.</summary>
+    private static string? ExpireOlderThanProblem(TimeSpan age) =>
+        DurationProblem(age)
+        ?? (Durations.TryParse(Durations.Describe(age), out var back) && back == age
+            ? null
+            : $"give the age in whole milliseconds or larger units (7d, 12h, 30m), got '{Durations.Describe(age)}'");
 
     private static string? DurationProblem(TimeSpan? value) =>
         value is { } d && !Durations.IsTaken(d)

@@ -122,4 +122,20 @@ public sealed class PipelineConfigViewTests
         var text = view.ToJsonString();
         foreach (var secret in new[] { "pw-from-env", "literal-key-123", "secret-bucket", "abcd1234" }) Assert.DoesNotContain(secret, text);
     }
+
+    [Fact]
+    public void A_stream_named_like_a_secret_is_shown_under_select_replication_and_transforms()
+    {
+        var env = new Dictionary<string, string> { ["API_SECRET"] = "sec-from-env-789" };
+        var yaml = "source:\n  tap: tap-api\n  config:\n    api_token: literal-token-1\n    base: ${API_SECRET}\n" +
+                   "  replication:\n    api_tokens: {method: FULL_TABLE}\n  select:\n    api_tokens: [id]\n" +
+                   "destination:\n  bucket: file:///lake\ntransforms:\n  api_tokens:\n    drop: [note]\n";
+        var view = View(yaml, env: env);
+        Assert.Equal("""{"method":"FULL_TABLE","key":null}""", view["source"]!["replication"]!["api_tokens"]!.ToJsonString());
+        Assert.Equal("""["id"]""", view["source"]!["select"]!["api_tokens"]!.ToJsonString());
+        Assert.Equal("""{"drop":["note"]}""", view["transforms"]!["api_tokens"]!.ToJsonString());
+        Assert.Equal(("***", "***"), (view["source"]!["config"]!["api_token"]!.GetValue<string>(), view["source"]!["config"]!["base"]!.GetValue<string>()));
+        var text = view.ToJsonString();
+        foreach (var secret in new[] { "literal-token-1", "sec-from-env-789" }) Assert.DoesNotContain(secret, text);
+    }
 }

@@ -70,6 +70,71 @@ public abstract class ConditionalWriteContract
         }
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Of_eight_writers_creating_one_key_at_once_exactly_one_wins_and_its_content_reads_back_whole(bool claim)
+    {
+        const int writers = 8, rounds = 20;
+        var prefix = StoreTarget.NewPrefix();
+        var condition = WriteCondition.IfAbsent with { IsClaim = claim };
+        await using var reader = Target.Open(prefix);
+        for (var round = 0; round < rounds; round++)
+        {
+            var key = $".dataspoc/claims/raw/shop/orders/_table-commit.claim";
+            // Each writer has its own store and its own content (big enough that a torn read would show), released together.
+            using var start = new ManualResetEventSlim();
+            var attempts = Enumerable.Range(0, writers).Select(writer => Task.Run(async () =>
+            {
+                await using var store = Target.Open(prefix);
+                var content = Encoding.UTF8.GetBytes(new string((char)('a' + writer), 64 * 1024));
+                start.Wait();
+                return (content, won: await store.PutAsync(key, content, condition, Timeout()));
+            })).ToList();
+            start.Set();
+            var results = await Task.WhenAll(attempts);
+            var winners = results.Where(r => r.won).ToList();
+            Assert.True(winners.Count == 1, $"round {round}: {winners.Count} writers created {key}");
+            Assert.Equal(winners[0].content, (await reader.GetAsync(key, Timeout()))!.Content.ToArray());
+            await reader.DeleteAsync(key, Timeout());
+        }
+    }
+
+    [Fact]
+    public async Task Of_eight_writers_landing_one_data_file_at_once_exactly_one_wins()
+    {
+        const int writers = 8, rounds = 20;
+        var prefix = StoreTarget.NewPrefix();
+        await using var reader = Target.Open(prefix);
+        var folder = Directory.CreateTempSubdirectory("dsp-land-").FullName;
+        try
+        {
+            for (var round = 0; round < rounds; round++)
+            {
+                var key = $"raw/shop/orders/orders_{round:0000}_abc12345.parquet";
+                using var start = new ManualResetEventSlim();
+                var attempts = Enumerable.Range(0, writers).Select(writer => Task.Run(async () =>
+                {
+                    await using var store = Target.Open(prefix);
+                    var local = Path.Combine(folder, $"{round}-{writer}");
+                    await File.WriteAllTextAsync(local, $"writer {writer}");
+                    start.Wait();
+                    try { await store.PutFileAsync(key, local, Timeout()); return (writer, won: true); }
+                    catch (StorageException e) when (e.Message.Contains("already exists", StringComparison.Ordinal)) { return (writer, won: false); }
+                })).ToList();
+                start.Set();
+                var results = await Task.WhenAll(attempts);
+                var winners = results.Where(r => r.won).ToList();
+                Assert.True(winners.Count == 1, $"round {round}: {winners.Count} writers landed {key}");
+                Assert.Equal($"writer {winners[0].writer}", Encoding.UTF8.GetString((await reader.GetAsync(key, Timeout()))!.Content.Span));
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task Eight_concurrent_read_modify_write_loops_lose_no_update()
     {

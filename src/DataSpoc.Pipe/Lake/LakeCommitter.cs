@@ -375,9 +375,17 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             var waited = System.Diagnostics.Stopwatch.StartNew();
             for (var pause = TimeSpan.FromMilliseconds(20); ; pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.TicksPerSecond)))
             {
-                if (await store.PutAsync(claimKey, claim, WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false)) break;
-                var holder = await ClaimOfAsync(claimKey, cancellationToken).ConfigureAwait(false);
+                if (await store.PutAsync(claimKey, claim, WriteCondition.IfAbsent with { IsClaim = true }, cancellationToken).ConfigureAwait(false)) break;
+                var stored = await store.GetAsync(claimKey, cancellationToken).ConfigureAwait(false);
+                var holder = ClaimOf(stored);
                 if (holder?.RunId == plan.RunId) break; // our own, from an attempt of this commit
+                // Unreadable: cut short by a machine crash (a claim is not flushed to disk), so no run holds it and none
+                // releases it. Replaced only while it is still that content: of commits finding it at once, one takes it.
+                if (stored is not null && holder is null)
+                {
+                    if (await store.PutAsync(claimKey, claim, WriteCondition.IfVersion(stored.Version), cancellationToken).ConfigureAwait(false)) break;
+                    continue;
+                }
                 // A holder that died mid-commit (its pipeline's lock no longer names it, or is stale): waiting would not end it.
                 var gone = holder is null ? null : await HolderGoneAsync(holder, cancellationToken).ConfigureAwait(false);
                 if (gone is not null || waited.Elapsed >= TableClaimWait)
@@ -472,9 +480,13 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
     private async Task<string?> ClaimHolderAsync(string claimKey, CancellationToken cancellationToken) =>
         (await ClaimOfAsync(claimKey, cancellationToken).ConfigureAwait(false))?.RunId;
 
-    private async Task<SupersededClaim?> ClaimOfAsync(string claimKey, CancellationToken cancellationToken)
+    private async Task<SupersededClaim?> ClaimOfAsync(string claimKey, CancellationToken cancellationToken) =>
+        ClaimOf(await store.GetAsync(claimKey, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>The claim a stored claim object holds; null when there is none, or it cannot be read.</summary>
+    private static SupersededClaim? ClaimOf(StoredObject? stored)
     {
-        if (await store.GetAsync(claimKey, cancellationToken).ConfigureAwait(false) is not { } stored) return null;
+        if (stored is null) return null;
         try { return LakeJson.Deserialize<SupersededClaim>(stored.Content, "claim"); }
         catch (System.Text.Json.JsonException) { return null; }
     }

@@ -88,6 +88,16 @@ public readonly record struct WriteCondition(WriteConditionKind Kind, string? Ve
     /// (An <see cref="IfAbsent"/> write holding its own bytes always counts: the key is created with exactly them.)
     /// </summary>
     public bool ContentIsUnique { get; init; }
+
+    /// <summary>
+    /// The object is a claim: created only if absent (<see cref="IfAbsent"/>), read, and deleted by its holder; it matters
+    /// only while its writer runs. A <c>file://</c> store then neither flushes it to disk nor takes its sidecar lock (the
+    /// create-if-absent is an atomic no-replace move). After a machine crash (when no writer runs any more) it may be
+    /// gone, empty or cut short: its readers take content they cannot parse as left by a crash, and replace it only
+    /// conditionally on its version (the name stays taken meanwhile, so no create-if-absent slips in between).
+    /// Cloud stores write it as any other object.
+    /// </summary>
+    public bool IsClaim { get; init; }
 }
 
 public enum WriteConditionKind { None, IfAbsent, IfVersion }

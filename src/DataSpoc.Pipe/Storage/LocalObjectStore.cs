@@ -7,7 +7,8 @@ namespace DataSpoc.Pipe.Storage;
 /// A <c>file://</c> bucket. Objects are files below the bucket directory. Every write goes to
 /// <c>&lt;name&gt;.tmp-&lt;id&gt;</c>, is flushed to disk, then renamed, so readers never see a partial file.
 /// Conditional writes hold an OS file lock on a sidecar <c>&lt;name&gt;.lck</c> while they compare and swap (removed
-/// only for keys no conditional write can change again: <see cref="RemoveConditionalWriteLocksAsync"/>);
+/// only for keys no conditional write can change again: <see cref="RemoveConditionalWriteLocksAsync"/>), except a
+/// claim's (<see cref="WriteCondition.IsClaim"/>): its temp file is linked to the name, which fails when the name exists;
 /// the version tag is the 128-bit XxHash of the content (a content tag, not a security check: it keeps OpenSSL
 /// out of a run).
 /// </summary>
@@ -96,9 +97,9 @@ public sealed class LocalObjectStore : IObjectStore
                 File.Copy(localPath, tmp);
             }
             Durable(tmp);
-            // Created only if absent (link + unlink on Unix, atomic): a data file never replaces another writer's.
-            if (File.Exists(dest)) throw new IOException($"'{dest}' already exists (another writer created it); data files are created only if absent, so nothing was overwritten");
-            File.Move(tmp, dest, overwrite: false);
+            // Created only if absent (atomic): a data file never replaces another writer's.
+            if (!NoReplaceMove.Move(tmp, dest))
+                throw new IOException($"'{dest}' already exists (another writer created it); data files are created only if absent, so nothing was overwritten");
             // The file's name (and the folders made for it) on disk too, before the commit goes on to the state that
             // counts it: after a power loss the state must not name rows whose file is gone.
             foreach (var folder in created) DiskSync.Folder(folder);
@@ -111,12 +112,12 @@ public sealed class LocalObjectStore : IObjectStore
         var dest = PathOf(key);
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
+            // A look before the mkdir: the folder mostly exists, and a mkdir waits on the file system's journal.
+            if (Path.GetDirectoryName(dest) is { } folder && !Directory.Exists(folder)) Directory.CreateDirectory(folder);
             if (condition.Kind == WriteConditionKind.None)
-            {
-                WriteAtomically(dest, content.Span);
-                return Task.FromResult(true);
-            }
+                return Task.FromResult(WriteAtomically(dest, content.Span, replace: true, durable: true));
+            if (condition is { Kind: WriteConditionKind.IfAbsent, IsClaim: true })
+                return Task.FromResult(WriteAtomically(dest, content.Span, replace: false, durable: false));
             using var held = LockSidecar(dest, cancellationToken);
             var current = File.Exists(dest) ? VersionOf(File.ReadAllBytes(dest)) : null;
             var allowed = condition.Kind switch
@@ -124,7 +125,7 @@ public sealed class LocalObjectStore : IObjectStore
                 WriteConditionKind.IfAbsent => current is null,
                 _ => current == condition.Version,
             };
-            if (allowed) WriteAtomically(dest, content.Span);
+            if (allowed) WriteAtomically(dest, content.Span, replace: true, durable: true);
             return Task.FromResult(allowed);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -228,19 +229,35 @@ public sealed class LocalObjectStore : IObjectStore
 
     internal static string VersionOf(ReadOnlySpan<byte> content) => Convert.ToHexStringLower(XxHash128.Hash(content));
 
-    private static void WriteAtomically(string dest, ReadOnlySpan<byte> content)
+    /// <summary>
+    /// Writes <paramref name="content"/> whole to a temp file, then moves it to <paramref name="dest"/>: renamed over it when
+    /// <paramref name="replace"/>, else linked to the name only if absent (false when <paramref name="dest"/> exists, the
+    /// temp file removed). Flushed to disk first when <paramref name="durable"/>.
+    /// </summary>
+    private static bool WriteAtomically(string dest, ReadOnlySpan<byte> content, bool replace, bool durable)
     {
         var tmp = Lake.LakePaths.TempNameOf(dest);
         var bytes = content.ToArray();
+        var written = true;
         Guarded(dest, () =>
         {
             using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
                 fs.Write(bytes);
-                DiskSync.Contents(fs, tmp);
+                if (durable) DiskSync.Contents(fs, tmp);
             }
-            File.Move(tmp, dest, overwrite: true);
+            if (replace)
+            {
+                File.Move(tmp, dest, overwrite: true);
+                return;
+            }
+            if (!NoReplaceMove.Move(tmp, dest))
+            {
+                File.Delete(tmp);
+                written = false;
+            }
         }, tmp);
+        return written;
     }
 
     private static void Durable(string path)

@@ -305,6 +305,24 @@ public class TableMaintenanceTests
     }
 
     [Fact]
+    public async Task A_table_commit_claim_cut_short_by_a_machine_crash_is_taken_over_not_waited_for()
+    {
+        using var lake = new TempLake();
+        PipelineDefinition P(string input) => lake.Pipeline("orders", input, p => p with { Destination = p.Destination with { PartitionBy = PartitionBySettings.None } });
+        Assert.True((await TempLake.RunAsync(P(lake.WriteSinger("a", Orders(1, 3))))).Succeeded);
+        // A claim is not flushed to disk (WriteCondition.IsClaim): after a power loss its file may be there, empty.
+        var claim = Path.Combine(lake.Root, DataSpoc.Pipe.Lake.LakePaths.TableCommitClaimKey("raw/test/orders/"));
+        Directory.CreateDirectory(Path.GetDirectoryName(claim)!);
+        File.WriteAllBytes(claim, []);
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        var next = await TempLake.RunAsync(P(lake.WriteSinger("b", Orders(4, 6))));
+        Assert.True(next.Succeeded, next.Log.Error);
+        Assert.True(waited.Elapsed < TimeSpan.FromSeconds(60), $"the run waited {waited.Elapsed} for a claim no run holds");
+        Assert.False(File.Exists(claim));
+        Assert.Equal(2, lake.ParquetKeys().Count);
+    }
+
+    [Fact]
     public async Task A_merge_leaves_no_lock_of_its_released_claims_and_maintain_removes_those_of_claims_on_files_that_are_gone()
     {
         using var lake = new TempLake();
@@ -315,9 +333,8 @@ public class TableMaintenanceTests
         Assert.True(merge.Succeeded, merge.Log.Error);
         Assert.DoesNotContain(original, lake.ParquetKeys()); // rewritten: the merge claimed it, deleted it, released the claim
         var claims = Path.Combine(lake.Root, ".dataspoc", "claims");
-        // Only the table commit claim's lock stays: every merge of the table takes that claim again (LakePaths.TableCommitClaimKey).
-        var tableClaimLock = Path.Combine(lake.Root, DataSpoc.Pipe.Lake.LakePaths.TableCommitClaimKey("raw/test/orders/") + ".lck");
-        Assert.DoesNotContain(Directory.Exists(claims) ? Directory.EnumerateFiles(claims, "*", SearchOption.AllDirectories) : [], f => f != tableClaimLock);
+        // The table commit claim takes no lock at all (a claim is created by an atomic link, WriteCondition.IsClaim).
+        Assert.Empty(Directory.Exists(claims) ? Directory.EnumerateFiles(claims, "*", SearchOption.AllDirectories) : []);
 
         // What earlier builds left: the lock of a released claim on a file now gone, and one on a file still stored.
         var current = lake.ParquetKeys();

@@ -6,7 +6,7 @@ using Spectre.Console.Cli;
 
 namespace DataSpoc.Pipe.Cli.Commands;
 
-/// <summary><c>status</c>: per pipeline, the latest run (from its bucket's run logs) and the next scheduled time.</summary>
+/// <summary><c>status</c>: per pipeline, the latest run (from its bucket's run logs), a run in progress (from its lock) and the next scheduled time.</summary>
 internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
 {
     public sealed class Settings : OutputSettings;
@@ -38,6 +38,14 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
                     ["maintain_time_zone"] = r.MaintainTimeZone,
                     ["maintain_problem"] = r.MaintainProblem,
                     ["error"] = r.Error,
+                    ["running"] = r.Running is { } running ? new JsonObject
+                    {
+                        ["kind"] = running.Kind,
+                        ["run_id"] = running.RunId,
+                        ["since"] = running.Since,
+                        ["host"] = running.Host,
+                        ["pid"] = running.Pid,
+                    } : null,
                 });
             JsonOutput.Write(array);
             return ExitCodes.Success;
@@ -57,7 +65,8 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
         {
             if (r.Schedule is not null || r.InstalledSchedule is not null) zoned.Add((r.Pipeline, r.ScheduleTimeZone));
             if (HasMaintain(r)) zoned.Add((MaintainLabel(r), r.MaintainTimeZone!));
-            table.AddRow(Markup.Escape(client.ShownName(r.Pipeline)), TableCells.Status(r.Status), Units.Time(r.LastRun),
+            // A run in progress is the status; the other columns stay its previous run's, as the line under the table says.
+            table.AddRow(Markup.Escape(client.ShownName(r.Pipeline)), r.Running is { } running ? $"[blue]{TableCells.Activity(running)}[/]" : TableCells.Status(r.Status), Units.Time(r.LastRun),
                 r.DurationSeconds is { } d ? Units.Duration(d) : "-", r.Records is { } n ? Units.Count(n) : "-", Markup.Escape(r.Schedule ?? "-"),
                 Units.Time(r.NextRun) + (r.ScheduleProblem is null ? "" : " [yellow]![/]"));
             if (HasMaintain(r))
@@ -69,6 +78,8 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
         if (zones.Count == 1) AnsiConsole.MarkupLineInterpolated($"Schedules are read in {zones[0]}; times are UTC.");
         else if (zones.Count > 1)
             AnsiConsole.MarkupLineInterpolated($"Schedules are read in {string.Join(", ", zoned.Select(z => $"{z.Zone} ({z.Label})"))}; times are UTC.");
+        foreach (var r in rows.Where(r => r.Running is not null))
+            AnsiConsole.MarkupLineInterpolated($"{r.Pipeline}: {TableCells.Activity(r.Running!)} since {Units.Time(r.Running!.Since)} (run {r.Running.RunId}, pid {r.Running.Pid} on {r.Running.Host}); the other columns show its previous run ({r.Status})");
         foreach (var r in rows.Where(r => r.ScheduleProblem is not null))
             AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(r.Pipeline)}[/] ! {Markup.Escape(r.ScheduleProblem!)}");
         foreach (var r in rows.Where(r => r.MaintainProblem is not null))

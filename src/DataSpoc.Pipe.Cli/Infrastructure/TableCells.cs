@@ -38,4 +38,7 @@ internal static class TableCells
         "invalid" or "unknown" => $"[red]{status}[/]",
         _ => Markup.Escape(status),
     };
+
+    /// <summary>The status word of a pipeline with a run or maintain in progress (<c>status</c>, the dashboard).</summary>
+    public static string Activity(Api.RunInProgress running) => running.Kind == "maintain" ? "maintaining" : "running";
 }

@@ -25,7 +25,11 @@ internal sealed class DashboardPages(PipeClient client, ObjectStoreFactory store
         foreach (var s in await client.StatusAsync(cancellationToken))
         {
             body.Append(CultureInfo.InvariantCulture, $"<tr class=\"pipeline\" data-pipeline=\"{Html.Encode(s.Pipeline)}\"><td><a href=\"/pipelines/{Uri.EscapeDataString(s.Pipeline)}\">{Html.Encode(s.Pipeline)}</a></td>");
-            body.Append(CultureInfo.InvariantCulture, $"<td class=\"status {Html.Encode(s.Status.Split(' ')[0])}\">{Html.Encode(s.Status)}</td><td>{Html.Encode(Html.Time(s.LastRun))} <small>{Html.Encode(Html.Ago(s.LastRun, now))}</small></td>");
+            // A run in progress is the status (its start, id and pid as the cell's title); the other cells stay the previous run's.
+            var (status, title) = s.Running is { } running
+                ? (TableCells.Activity(running), $" title=\"since {Html.Encode(Html.Time(running.Since))}, run {Html.Encode(running.RunId)}, pid {running.Pid} on {Html.Encode(running.Host)}; previous run: {Html.Encode(s.Status)}\"")
+                : (s.Status, "");
+            body.Append(CultureInfo.InvariantCulture, $"<td class=\"status {Html.Encode(status.Split(' ')[0])}\"{title}>{Html.Encode(status)}</td><td>{Html.Encode(Html.Time(s.LastRun))} <small>{Html.Encode(Html.Ago(s.LastRun, now))}</small></td>");
             body.Append(CultureInfo.InvariantCulture, $"<td class=\"num\">{(s.DurationSeconds is { } d ? Html.Encode(Units.Duration(d)) : "-")}</td><td class=\"num\">{(s.Records is { } r ? Html.Encode(Units.Count(r)) : "-")}</td>");
             body.Append(CultureInfo.InvariantCulture, $"<td>{Html.Encode(s.Schedule ?? "-")}</td><td>{Html.Encode(Html.Time(s.NextRun))}{NextRunNote(s)}</td><td>{Html.Encode(s.Error)}</td></tr>");
         }

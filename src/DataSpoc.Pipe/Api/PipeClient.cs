@@ -393,11 +393,13 @@ public sealed class PipeClient
         if (silent.TryGetValue(bucketKey, out var known)) return Unknown(known);
         try
         {
-            var latest = await BoundedReadAsync(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions,
-                token => ReadLogsAsync(pipeline, 1, token), cancellationToken).ConfigureAwait(false);
-            return latest is [var log]
+            // The lock first: a run that ends in between then shows as running and with its log, never as neither.
+            var (running, latest) = await BoundedReadAsync(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions,
+                async token => (await RunningAsync(pipeline, token).ConfigureAwait(false), await ReadLogsAsync(pipeline, 1, token).ConfigureAwait(false)),
+                cancellationToken).ConfigureAwait(false);
+            return (latest is [var log]
                 ? neverRun with { Status = log.Status, LastRun = log.StartedAt, DurationSeconds = log.DurationSeconds, Records = log.TotalRecords, RunId = log.RunId, Error = log.Error }
-                : neverRun;
+                : neverRun) with { Running = running };
         }
         catch (StorageException e) when (e.InnerException is TimeoutException)
         {
@@ -408,6 +410,16 @@ public sealed class PipeClient
         {
             return Unknown(e.Message);
         }
+    }
+
+    /// <summary>The run or maintain holding the pipeline's lock now (<see cref="PipelineStatus.Running"/>); null when none does or the lock is stale.</summary>
+    private async Task<RunInProgress?> RunningAsync(PipelineDefinition pipeline, CancellationToken cancellationToken)
+    {
+        await using var store = _stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
+        return await RunLock.LiveHolderAsync(store, LakePaths.LockKey(pipeline.Name), _time.GetUtcNow(), cancellationToken).ConfigureAwait(false) is { } holder
+            ? new RunInProgress(holder.RunId.StartsWith(RunLock.MaintainRunIdPrefix, StringComparison.Ordinal) ? "maintain" : "run",
+                holder.RunId, holder.AcquiredAt, holder.Host, holder.Pid)
+            : null;
     }
 
     /// <summary>
@@ -642,7 +654,7 @@ public sealed class PipeClient
             throw new ArgumentOutOfRangeException(nameof(expireOlderThan), $"the age must be at least {Durations.Describe(Durations.Shortest)} and at most {Durations.Describe(Durations.Longest)} (100 years)");
         var pipeline = Load(name);
         await using var store = _stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
-        await using var runLock = await RunLock.AcquireAsync(store, pipeline.Name, "maintain-" + Guid.NewGuid().ToString("N")[..8], _time, cancellationToken).ConfigureAwait(false);
+        await using var runLock = await RunLock.AcquireAsync(store, pipeline.Name, RunLock.MaintainRunIdPrefix + Guid.NewGuid().ToString("N")[..8], _time, cancellationToken).ConfigureAwait(false);
         // A lost lock stops maintain as it stops a run: another run may be writing as this pipeline by then.
         using var work = runLock.WorkCancellation(cancellationToken);
         try

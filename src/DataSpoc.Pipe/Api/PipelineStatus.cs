@@ -49,7 +49,22 @@ public sealed record PipelineStatus(string Pipeline, string Status, DateTimeOffs
     /// says it of runs; null when they agree.
     /// </summary>
     public string? MaintainProblem { get; init; }
+
+    /// <summary>
+    /// The run (or <c>maintain</c>) of the pipeline in progress now: the holder of its lock, unless that lock is stale (its
+    /// process is gone or its lease expired: a killed run's). Null when none is. The other fields still describe the
+    /// latest run that ended.
+    /// </summary>
+    public RunInProgress? Running { get; init; }
 }
+
+/// <summary>A run or <c>maintain</c> in progress: what its pipeline's lock records.</summary>
+/// <param name="Kind"><c>run</c> or <c>maintain</c>.</param>
+/// <param name="RunId">Its run id (a maintain's starts with <c>maintain-</c>; a run's is the one its run log will have).</param>
+/// <param name="Since">When it took the lock.</param>
+/// <param name="Host">The machine it runs on.</param>
+/// <param name="Pid">Its process id on that machine.</param>
+public sealed record RunInProgress(string Kind, string RunId, DateTimeOffset Since, string Host, int Pid);
 
 /// <summary>What <see cref="PipeClient.StreamsAsync"/> found.</summary>
 /// <param name="Pipeline">The pipeline's name.</param>

@@ -12,6 +12,9 @@ namespace DataSpoc.Pipe.Lake;
 public sealed class RunLock : IAsyncDisposable
 {
     public static readonly TimeSpan DefaultLease = TimeSpan.FromMinutes(5);
+
+    /// <summary>What the run id of a <c>maintain</c> holding the lock starts with (a run's is a bare id).</summary>
+    internal const string MaintainRunIdPrefix = "maintain-";
     private const int AcquireAttempts = 5;
 
     private readonly IObjectStore _store;
@@ -148,14 +151,21 @@ public sealed class RunLock : IAsyncDisposable
         await foreach (var obj in store.ListAsync(keyPrefix, cancellationToken).ConfigureAwait(false))
             if (obj.Key.EndsWith(".lock", StringComparison.Ordinal)) keys.Add(obj.Key); // not a file:// store's ".lck" sidecar
         foreach (var key in keys)
-        {
-            if (await store.GetAsync(key, cancellationToken).ConfigureAwait(false) is not { } held) continue;
-            LockInfo? holder;
-            try { holder = LakeJson.Deserialize<LockInfo>(held.Content, "lock"); }
-            catch (System.Text.Json.JsonException) { continue; }
-            if (Stale(holder, now) is null) live.Add(holder.RunId);
-        }
+            if (await LiveHolderAsync(store, key, now, cancellationToken).ConfigureAwait(false) is { } holder) live.Add(holder.RunId);
         return live;
+    }
+
+    /// <summary>
+    /// The holder of the lock <paramref name="key"/> while it is live; null when there is no lock, or it is unreadable or
+    /// stale (<see cref="Stale"/>: a killed run's lock stays until the next run takes it over).
+    /// </summary>
+    internal static async Task<LockInfo?> LiveHolderAsync(IObjectStore store, string key, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (await store.GetAsync(key, cancellationToken).ConfigureAwait(false) is not { } held) return null;
+        LockInfo? holder;
+        try { holder = LakeJson.Deserialize<LockInfo>(held.Content, "lock"); }
+        catch (System.Text.Json.JsonException) { return null; }
+        return Stale(holder, now) is null ? holder : null;
     }
 
     /// <summary>

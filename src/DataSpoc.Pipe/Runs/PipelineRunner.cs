@@ -979,7 +979,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     /// </summary>
     private static async Task<string?> DiedWithoutLogAsync(IObjectStore store, string pipeline, string? deadRun, CancellationToken cancellationToken)
     {
-        if (deadRun is null || deadRun.StartsWith("maintain-", StringComparison.Ordinal)) return null;
+        if (deadRun is null || deadRun.StartsWith(RunLock.MaintainRunIdPrefix, StringComparison.Ordinal)) return null;
         await foreach (var obj in store.ListAsync(LakePaths.LogsPrefix(pipeline), cancellationToken).ConfigureAwait(false))
             if (LakePaths.RunIdOfLogKey(obj.Key) == deadRun) return null;
         return $"run {deadRun} ended without a run log (killed while it ran, or its store failed when it saved the log); the notices of this run's recovery say whether its commit had begun";

@@ -77,7 +77,8 @@ internal static partial class PrivateTempRoot
     /// (a run between making it and marking it, or an older build's) is kept: a live run's folder is never removed. A
     /// folder marked less than <see cref="KilledRunGrace"/> ago is left to its own pipeline's next run, whose log then
     /// names the killed run (a retry of a killed run starts at once); a tap the killed run left running is stopped at
-    /// once all the same (<see cref="Sources.TapRecord"/>). Returns a notice per folder removed or tap stopped.
+    /// once all the same (<see cref="Sources.TapRecord"/>), and that run's log says so, not this one's: it may be another
+    /// pipeline's. Returns a notice per folder removed (naming its pipeline, and the tap if one was stopped).
     /// </summary>
     internal static List<string> RemoveKilledRunFolders(string root)
     {
@@ -106,11 +107,12 @@ internal static partial class PrivateTempRoot
             if (owner is not { Length: 2 or 3 }
                 || !int.TryParse(owner[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid)
                 || !Lake.HostProcess.IsGone(owner[0], pid, owner is [_, _, { Length: > 0 } space] ? space : null)) continue;
-            if (Sources.TapRecord.StopLeftover(folder) is { } stopped) removed.Add(stopped);
+            var stopped = Sources.TapRecord.StopLeftover(folder);
             if (recent) continue;
             try { Directory.Delete(folder, recursive: true); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { continue; }
-            removed.Add($"removed the private temp folder of a killed run ({Path.GetRelativePath(parent, folder).Replace('\\', '/')}, process {pid}): it held that run's tap config");
+            removed.Add($"removed the private temp folder of a killed run ({Path.GetRelativePath(parent, folder).Replace('\\', '/')}, process {pid}): it held that run's tap config"
+                + (stopped is null ? "" : "; " + stopped));
         }
         return removed;
     }

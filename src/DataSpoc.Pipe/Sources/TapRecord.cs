@@ -9,11 +9,16 @@ namespace DataSpoc.Pipe.Sources;
 /// time&gt;\n&lt;pid space&gt;\n</c> (<see cref="HostProcess"/>). A run killed where its tap cannot die with it (no setpriv:
 /// <see cref="TapLaunch"/>) leaves the tap running; the run that then removes the killed run's folder stops that tap first,
 /// so it does not go on extracting beside the next run, reading files that are being deleted. The start time makes sure
-/// the process stopped is that tap, not one given its pid since.
+/// the process stopped is that tap, not one given its pid since. Any run may find the folder first (every run looks at
+/// every pipeline's killed runs: <see cref="Runs.PrivateTempRoot.RemoveKilledRunFolders"/>); the stop is recorded in the
+/// folder (<see cref="StoppedFileName"/>), so that the notice goes to the log of the killed run's own pipeline.
 /// </summary>
 internal static class TapRecord
 {
     internal const string FileName = "tap";
+
+    /// <summary>The file in a killed run's folder saying its tap was stopped: the sentence for its pipeline's run log.</summary>
+    internal const string StoppedFileName = "tap-stopped";
 
     /// <summary>Records <paramref name="process"/> in <paramref name="runFolder"/>. Linux only: elsewhere a pid's start time cannot be read.</summary>
     public static void Write(string runFolder, Process process)
@@ -25,7 +30,8 @@ internal static class TapRecord
 
     /// <summary>
     /// Kills the tap recorded in <paramref name="runFolder"/> (a killed run's) if it still runs, with the processes it
-    /// started. Returns a sentence for the run log when it did, else null.
+    /// started. Returns a sentence for the log of the killed run's pipeline when it did, or when another run did before
+    /// (recorded in the folder), else null.
     /// </summary>
     public static string? StopLeftover(string runFolder)
     {
@@ -43,9 +49,13 @@ internal static class TapRecord
         if (lines is not [var pidText, var startText, var space, ..]
             || !int.TryParse(pidText, NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
             || !long.TryParse(startText, NumberStyles.None, CultureInfo.InvariantCulture, out var start)
-            || space != (HostProcess.Space ?? "") // a pid of another PID namespace (a /tmp shared with a container) is not ours to look at
-            || HostProcess.StartTime(pid) != start)
+            || space != (HostProcess.Space ?? "")) // a pid of another PID namespace (a /tmp shared with a container) is not ours to look at
             return null;
+        if (HostProcess.StartTime(pid) != start) return StoppedBefore(runFolder);
+        var stopped = $"stopped the tap of a killed run (pid {pid}, run {Path.GetFileName(runFolder)}), still running since that run ended";
+        // Recorded before the kill: the pipeline's own run, finding the tap gone a moment later, then finds the record.
+        try { File.WriteAllText(Path.Combine(runFolder, StoppedFileName), stopped); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // the folder was removed meanwhile: stopped all the same
         try
         {
             using var tap = Process.GetProcessById(pid);
@@ -53,8 +63,15 @@ internal static class TapRecord
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
         {
-            return null; // it ended meanwhile
+            return StoppedBefore(runFolder); // it ended meanwhile (perhaps stopped by another run)
         }
-        return $"stopped the tap of a killed run (pid {pid}, run {Path.GetFileName(runFolder)}), still running since that run ended";
+        return stopped;
+    }
+
+    /// <summary>The sentence another run recorded when it stopped the tap of <paramref name="runFolder"/>, else null.</summary>
+    private static string? StoppedBefore(string runFolder)
+    {
+        try { return File.ReadAllText(Path.Combine(runFolder, StoppedFileName)); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
     }
 }

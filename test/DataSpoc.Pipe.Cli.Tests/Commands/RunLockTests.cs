@@ -51,4 +51,94 @@ public sealed class RunLockTests : IDisposable
         // At once: not after the 5-minute lease.
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(60), $"the next run took {watch.Elapsed}");
     }
+
+    /// <summary>
+    /// <c>status</c> shows a run in progress as running (since when, its run id, pid and host: what its lock records),
+    /// while the other fields stay the previous run's; once it ended, its result. A stale lock (its process gone, or its
+    /// lease expired) is no run in progress; a live lock of another host is.
+    /// </summary>
+    [Fact]
+    public async Task Status_shows_a_run_in_progress_from_its_lock_but_not_a_stale_lock()
+    {
+        var pidFile = Path.Combine(_home.Root, "tap.pid");
+        void WriteSlow(int records, double interval) => _home.WritePipeline("slow", $"""
+            source:
+              tap: python3 {CliProcess.Asset("slow_tap.py")}
+              config:
+                pid_file: {pidFile}
+                interval: {interval.ToString(System.Globalization.CultureInfo.InvariantCulture)}
+                records: {records}
+            destination:
+              bucket: {_home.Bucket}
+            """);
+        WriteSlow(records: 1, interval: 0.05);
+        var first = CliProcess.Run(_home, "run", "slow", "-o", "json");
+        Assert.True(first.ExitCode == 0, first.ToString());
+        var firstRun = Json.Parse(first).Str("run_id");
+        System.Text.Json.Nodes.JsonNode Row() =>
+            Assert.Single(Json.Parse(CliProcess.Run(_home, "status", "--output", "json")).AsArray(), r => r.Str("pipeline") == "slow")!;
+        Assert.Null(Row()["running"]);
+
+        // Two records ten seconds apart: status is asked while the run waits for the second.
+        File.Delete(pidFile);
+        WriteSlow(records: 2, interval: 10);
+        var psi = new ProcessStartInfo(CliProcess.Command[0]) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, StandardOutputEncoding = Encoding.UTF8 };
+        foreach (var a in CliProcess.Command.Skip(1).Concat(["run", "slow", "-o", "json"])) psi.ArgumentList.Add(a);
+        _home.Apply(psi.Environment);
+        using var slow = Process.Start(psi)!;
+        var output = slow.StandardOutput.ReadToEndAsync();
+        var errors = slow.StandardError.ReadToEndAsync();
+        try
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (!File.Exists(pidFile))
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the tap did not start within 60 s");
+                Assert.False(slow.HasExited, "the run ended before its tap started");
+                await Task.Delay(50);
+            }
+            var started = DateTimeOffset.UtcNow;
+            var during = Row();
+            _home.Set("COLUMNS", "250"); // the line under the table on one line
+            var table = CliProcess.Run(_home, "status");
+            Assert.False(slow.HasExited, "the run ended before status was asked: the test proves nothing");
+
+            Assert.Equal(("success", firstRun), (during.Str("status"), during.Str("run_id")));
+            var running = during["running"]!;
+            Assert.Equal(("run", slow.Id, Environment.MachineName), (running.Str("kind"), running["pid"]!.GetValue<int>(), running.Str("host")));
+            var runId = running.Str("run_id");
+            Assert.NotEqual(firstRun, runId);
+            Assert.InRange(running["since"]!.GetValue<DateTimeOffset>(), started.AddSeconds(-60), started);
+            Assert.Matches(@"│ slow +│ running +│", table.Stdout);
+            Assert.Contains($"slow: running since {running["since"]!.GetValue<DateTimeOffset>().UtcDateTime:yyyy-MM-dd HH:mm}Z (run {runId}, pid {slow.Id} on {Environment.MachineName}); the other columns show its previous run (success)", table.Stdout);
+
+            Assert.True(slow.WaitForExit(TimeSpan.FromSeconds(90)), "the run did not end");
+            Assert.True(slow.ExitCode == 0, await errors);
+            Assert.Equal(runId, System.Text.Json.Nodes.JsonNode.Parse(await output).Str("run_id"));
+            var after = Row();
+            Assert.Equal(("success", runId), (after.Str("status"), after.Str("run_id")));
+            Assert.Null(after["running"]);
+            Assert.DoesNotContain("running", CliProcess.Run(_home, "status").Stdout);
+        }
+        finally
+        {
+            if (!slow.HasExited) slow.Kill(entireProcessTree: true);
+        }
+
+        // Locks left behind: by a killed run of this host, and by one of another host whose lease ran out.
+        using var exited = Process.Start(new ProcessStartInfo("true") { UseShellExecute = false })!;
+        exited.WaitForExit();
+        var lockFile = Path.Combine(_home.Lake, ".dataspoc", "locks", "slow.lock");
+        var now = DateTimeOffset.UtcNow;
+        string Lock(string host, int pid, DateTimeOffset expires) => new System.Text.Json.Nodes.JsonObject
+        {
+            ["run_id"] = "left1234", ["host"] = host, ["pid"] = pid, ["acquired_at"] = now.AddMinutes(-10), ["expires_at"] = expires,
+        }.ToJsonString();
+        File.WriteAllText(lockFile, Lock(Environment.MachineName, exited.Id, now.AddMinutes(5)));
+        Assert.Null(Row()["running"]);
+        File.WriteAllText(lockFile, Lock("elsewhere", 4242, now.AddMinutes(-1)));
+        Assert.Null(Row()["running"]);
+        File.WriteAllText(lockFile, Lock("elsewhere", 4242, now.AddMinutes(5)));
+        Assert.Equal(("left1234", 4242, "elsewhere"), (Row()["running"]!.Str("run_id"), Row()["running"]!["pid"]!.GetValue<int>(), Row()["running"]!.Str("host")));
+    }
 }

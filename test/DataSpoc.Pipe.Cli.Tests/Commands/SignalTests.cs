@@ -18,12 +18,14 @@ public sealed class SignalTests : IDisposable
 
     private string PidFile => Path.Combine(_home.Root, "tap.pid");
 
-    private void WriteSlowPipeline(string name, double interval = 0.05) => _home.WritePipeline(name, $"""
+    private void WriteSlowPipeline(string name, double interval = 0.05, bool outliveRun = false, int? records = null) => _home.WritePipeline(name, $"""
         source:
           tap: python3 {CliProcess.Asset("slow_tap.py")}
           config:
             pid_file: {PidFile}
             interval: {interval.ToString(System.Globalization.CultureInfo.InvariantCulture)}
+            outlive_run: {(outliveRun ? "true" : "false")}
+            records: {records?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "null"}
         destination:
           bucket: {_home.Bucket}
         incremental:
@@ -182,6 +184,66 @@ public sealed class SignalTests : IDisposable
         Assert.True(next.Process.WaitForExit(TimeSpan.FromSeconds(15)));
         Assert.Equal(143, next.Process.ExitCode);
         Assert.Equal("cancelled", JsonNode.Parse(next.Output().Stdout)!.Str("status"));
+    }
+
+    /// <summary>
+    /// Where a tap cannot die with its run (no setpriv: the tap here clears the signal itself), a run killed with
+    /// kill -9 leaves it running; the next run of any pipeline stops it, since every run looks for killed runs of every
+    /// pipeline. The notice goes to the log of the killed run's own pipeline, and only there, also when another
+    /// pipeline's run stopped the tap (side by side under --parallel, or before it).
+    /// </summary>
+    [Theory]
+    [InlineData("run --all --parallel 3")]
+    [InlineData("run big, then run flaky")]
+    public async Task A_tap_left_by_a_killed_run_is_stopped_and_reported_in_its_own_pipelines_log(string next)
+    {
+        _home.WriteShopPipeline("big");
+        WriteSlowPipeline("flaky", interval: 120, outliveRun: true);
+        var tapPid = 0;
+        try
+        {
+            using var killed = Start("run", "--all", "--parallel", "3", "--output", "json");
+            tapPid = await WaitForTapAsync(killed.Process);
+            await Task.Delay(500);
+            Kill("KILL", killed.Process.Id);
+            Assert.True(killed.Process.WaitForExit(TimeSpan.FromSeconds(15)), "the run did not end");
+            await Task.Delay(500);
+            Assert.True(IsRunning(tapPid), "the tap did not outlive its killed run: the test proves nothing");
+            File.Delete(PidFile);
+            WriteSlowPipeline("flaky", records: 2);
+
+            var notices = new Dictionary<string, List<string>>();
+            void Ran(params string[] args)
+            {
+                var result = CliProcess.Run(_home, [.. args, "--output", "json"]);
+                Assert.True(result.ExitCode == 0, result.Stderr);
+                var root = Json.Parse(result);
+                foreach (var log in root is JsonArray all ? all.Select(l => l!) : [root])
+                    notices[log.Str("pipeline")] = log["notices"]!.AsArray().Select(n => n!.GetValue<string>()).ToList();
+            }
+            if (next == "run --all --parallel 3") Ran("run", "--all", "--parallel", "3");
+            else
+            {
+                Ran("run", "big");
+                await WaitGoneAsync(tapPid); // stopped by big's run, which says nothing of it
+                Assert.DoesNotContain(notices["big"], n => n.Contains("stopped the tap", StringComparison.Ordinal));
+                Ran("run", "flaky");
+            }
+
+            await WaitGoneAsync(tapPid);
+            Assert.Single(notices["flaky"], n => n.StartsWith($"stopped the tap of a killed run (pid {tapPid}, run ", StringComparison.Ordinal));
+            Assert.DoesNotContain(notices["big"], n => n.Contains("stopped the tap", StringComparison.Ordinal));
+        }
+        finally
+        {
+            if (tapPid != 0 && IsRunning(tapPid)) Kill("KILL", tapPid);
+        }
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        var stat = Path.Combine("/proc", pid.ToString(System.Globalization.CultureInfo.InvariantCulture), "stat");
+        return File.Exists(stat) && File.ReadAllText(stat).Split(' ')[2] != "Z";
     }
 
     [Theory]

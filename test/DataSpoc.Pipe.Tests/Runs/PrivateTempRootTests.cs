@@ -226,7 +226,9 @@ public sealed class PrivateTempRootTests : IDisposable
     /// A run killed where its tap cannot die with it (no setpriv, e.g. a minimal container image) leaves the tap running;
     /// one waiting on a long source query writes nothing that would end it. The run that finds the killed run's folder
     /// stops that tap (checked by its start time, so a process given the pid since is left alone), also within the grace
-    /// period that keeps the folder itself for its own pipeline's next run.
+    /// period that keeps the folder itself for its own pipeline's next run. The run that finds it may be another
+    /// pipeline's: within the grace period the notice is left for the killed run's own pipeline (its next run finds it in
+    /// the folder), after it the notice of the folder's removal names the folder (its pipeline) and the tap.
     /// </summary>
     [Theory]
     [InlineData(false)]
@@ -260,8 +262,17 @@ public sealed class PrivateTempRootTests : IDisposable
 
             Assert.True(tap.WaitForExit(TimeSpan.FromSeconds(10)), "the killed run's tap is still running");
             Assert.False(stranger.HasExited, "a process with another start time than the recorded tap's was stopped");
-            Assert.Contains($"stopped the tap of a killed run (pid {tap.Id}, run run1), still running since that run ended", notices);
+            var stopped = $"stopped the tap of a killed run (pid {tap.Id}, run run1), still running since that run ended";
             Assert.Equal(!recent, !Directory.Exists(killed));
+            if (recent)
+            {
+                Assert.Empty(notices);
+                // What the killed run's own pipeline reads when its next run cleans the folder up.
+                Assert.Equal(stopped, DataSpoc.Pipe.Sources.TapRecord.StopLeftover(killed));
+                Assert.Null(DataSpoc.Pipe.Sources.TapRecord.StopLeftover(reused));
+            }
+            else
+                Assert.Contains($"removed the private temp folder of a killed run (quiet-0123456789ab/run1, process {exited.Id}): it held that run's tap config; {stopped}", notices);
         }
         finally
         {

@@ -14,24 +14,27 @@ internal static class CronEntries
 {
     /// <summary>The line that runs <paramref name="pipeline"/> at <paramref name="cron"/> (<c>schedule.cron</c>).</summary>
     public static string Line(PipeHome home, string pipeline, string cron) =>
-        Line(home, pipeline, ScheduleKind.Run, ("schedule.cron", cron), path => CrontabEntries.CommandWords(home.Root, pipeline, path, Program));
+        Line(home, pipeline, ScheduleKind.Run, ("schedule.cron", cron), (path, temp) => CrontabEntries.CommandWords(home.Root, pipeline, path, Program, temp));
 
     /// <summary>The line that runs <c>maintain</c> on <paramref name="pipeline"/> as <c>schedule.maintain</c> says.</summary>
     public static string MaintainLine(PipeHome home, string pipeline, MaintainSchedule maintain) =>
         Line(home, pipeline, ScheduleKind.Maintain, ("schedule.maintain.cron", maintain.Cron),
-            path => CrontabEntries.MaintainCommandWords(home.Root, pipeline, path, Program, maintain));
+            (path, temp) => CrontabEntries.MaintainCommandWords(home.Root, pipeline, path, Program, maintain, temp));
 
-    private static string Line(PipeHome home, string pipeline, ScheduleKind kind, (string Key, string Value) cron, Func<string, IReadOnlyList<string>> commandWords)
+    private static string Line(PipeHome home, string pipeline, ScheduleKind kind, (string Key, string Value) cron, Func<string, string?, IReadOnlyList<string>> commandWords)
     {
         // Every value is checked before the line is made (the lock and log files are the home and the name joined).
         var path = CrontabText("PATH", Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin");
+        // Carried as the home is: validate checked the private temp folder under this shell's TMPDIR, which cron lacks.
+        var temp = Environment.GetEnvironmentVariable("TMPDIR") is { Length: > 0 } tmpdir ? CrontabText("TMPDIR", Path.GetFullPath(tmpdir)) : null;
         CrontabText("the home", home.CanonicalRoot);
         CrontabText("the pipeline name", pipeline);
         foreach (var word in Program) CrontabText("this program's path", word);
-        var words = commandWords(path);
+        var words = commandWords(path, temp);
+        var assignments = words.TakeWhile(w => w != "flock").Count();
         // The leading NAME=value words are assignments only while the name stays unquoted: only their values are quoted.
         var command = string.Join(' ', words.Select((w, i) => w is ">>" or "2>&1" ? w
-            : i < 2 && w.IndexOf('=') is var eq and > 0 ? w[..(eq + 1)] + Quote(w[(eq + 1)..]) : Quote(w)));
+            : i < assignments && w.IndexOf('=') is var eq and > 0 ? w[..(eq + 1)] + Quote(w[(eq + 1)..]) : Quote(w)));
         // '%' ends a crontab command (the rest becomes stdin) unless escaped.
         // The schedule is checked by validate's rule (which refuses a line break or tab in it), not a second one of install's.
         if (PipelineLoader.CronError(cron.Value) is { } why) throw new UsageException($"schedule install: {cron.Key}: {why}");

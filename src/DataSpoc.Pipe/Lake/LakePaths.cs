@@ -41,7 +41,8 @@ public static class LakePaths
     /// (after which the expired snapshots, and so those files, are no longer named by the table): a maintain killed, or
     /// failing, before it deleted them all leaves it, and the next maintain deletes those no snapshot needs.
     /// </summary>
-    public static string ExpiryJournalKey(string pipeline) => $".dataspoc/expiry/{TableName(pipeline)}.json";
+    public static string ExpiryJournalKey(string pipeline) => $"{ExpiryPrefix}{TableName(pipeline)}.json";
+    public const string ExpiryPrefix = ".dataspoc/expiry/";
     /// <summary>
     /// The claim a commit creates (only if absent) on a data file it rewrote into another (a merge or a compaction of a
     /// plain Parquet table) before anything of it lands: one commit only may remove a file (see <see cref="LakeCommitter"/>).

@@ -39,6 +39,7 @@ public static class CrontabEntries
     private const string TagPrefix = "# dataspoc-pipe:";
     private const string MaintainTagPrefix = "# dataspoc-pipe-maintain:";
     private const string CronTzVariable = "CRON_TZ";
+    private const string TempFolderSetting = "TMPDIR=";
 
     /// <summary>The tag that ends a pipeline's line and makes it this home's: the home's real path (<see cref="PipeHome.Canonical"/>).</summary>
     public static string Tag(string homeRoot, string pipeline, ScheduleKind kind = ScheduleKind.Run) =>
@@ -48,22 +49,25 @@ public static class CrontabEntries
 
     /// <summary>
     /// The command <c>schedule install</c> writes on a pipeline's line, as the words the shell reads (after cron turns
-    /// <c>\%</c> back into <c>%</c>): the <c>PATH</c> and the home, <c>flock -n</c> on the pipeline's lock file in
+    /// <c>\%</c> back into <c>%</c>): the <c>PATH</c>, the installing shell's <c>TMPDIR</c> when it sets one
+    /// (<paramref name="tempFolder"/>: the private temp folder <c>validate</c> checked, where cron would use <c>/tmp</c>)
+    /// and the home, <c>flock -n</c> on the pipeline's lock file in
     /// <c>&lt;home&gt;/logs/</c>, <paramref name="program"/> running the pipeline with <c>--rotate-log</c>, its output
     /// appended to <c>&lt;home&gt;/logs/&lt;name&gt;.log</c>. The home is its real path, as in the tag.
     /// </summary>
-    public static IReadOnlyList<string> CommandWords(string homeRoot, string pipeline, string path, IReadOnlyList<string> program) =>
-        CommandWords(homeRoot, pipeline, path, program, ["run", pipeline]);
+    public static IReadOnlyList<string> CommandWords(string homeRoot, string pipeline, string path, IReadOnlyList<string> program, string? tempFolder = null) =>
+        CommandWords(homeRoot, pipeline, path, tempFolder, program, ["run", pipeline]);
 
     /// <summary>
-    /// The command of a pipeline's <c>maintain</c> line (<c>schedule.maintain</c>): as <see cref="CommandWords(string, string, string, IReadOnlyList{string})"/>,
+    /// The command of a pipeline's <c>maintain</c> line (<c>schedule.maintain</c>): as <see cref="CommandWords(string, string, string, IReadOnlyList{string}, string)"/>,
     /// under the same lock file (so a maintain and a run of the pipeline never overlap) and into the same log, running
     /// <c>maintain &lt;name&gt;</c> with <see cref="MaintainArguments"/>. It waits for the lock (<see cref="MaintainLockWait"/>)
     /// where a run skips: a daily maintain falls on a minute a frequent run fires at too (<c>0 3 * * *</c> beside
     /// <c>*/5 * * * *</c>), and skipping would leave the tables unmaintained day after day without a word in the log.
     /// </summary>
-    public static IReadOnlyList<string> MaintainCommandWords(string homeRoot, string pipeline, string path, IReadOnlyList<string> program, MaintainSchedule maintain) =>
-        CommandWords(homeRoot, pipeline, path, program, ["maintain", pipeline, .. MaintainArguments(maintain)]);
+    public static IReadOnlyList<string> MaintainCommandWords(string homeRoot, string pipeline, string path, IReadOnlyList<string> program, MaintainSchedule maintain,
+        string? tempFolder = null) =>
+        CommandWords(homeRoot, pipeline, path, tempFolder, program, ["maintain", pipeline, .. MaintainArguments(maintain)]);
 
     /// <summary>Seconds a maintain line waits for the pipeline's lock file (a run going on) before it gives up.</summary>
     public const int MaintainLockWait = 3600;
@@ -81,12 +85,13 @@ public static class CrontabEntries
         return words;
     }
 
-    private static IReadOnlyList<string> CommandWords(string homeRoot, string pipeline, string path, IReadOnlyList<string> program, IReadOnlyList<string> command)
+    private static IReadOnlyList<string> CommandWords(string homeRoot, string pipeline, string path, string? tempFolder, IReadOnlyList<string> program,
+        IReadOnlyList<string> command)
     {
         var home = PipeHome.Canonical(homeRoot);
         var logs = Path.Combine(home, "logs");
         var log = Path.Combine(logs, pipeline + ".log");
-        return ["PATH=" + path, PipeHome.EnvironmentVariable + "=" + home, "flock", .. FlockOptions(command[0]), Path.Combine(logs, pipeline + ".lock"),
+        return ["PATH=" + path, .. tempFolder is null ? [] : (string[])[TempFolderSetting + tempFolder], PipeHome.EnvironmentVariable + "=" + home, "flock", .. FlockOptions(command[0]), Path.Combine(logs, pipeline + ".lock"),
             .. program, .. command, "--rotate-log", log, ">>", log, "2>&1"];
     }
 
@@ -101,8 +106,9 @@ public static class CrontabEntries
     {
         const string reinstall = "installed by an earlier version or another binary (run: dataspoc-pipe schedule install)";
         if (InstalledWords(entry) is not { Count: > 0 } installed) return $"the crontab line's command is not one schedule install writes: {reinstall}";
-        // The PATH is the installing shell's: another caller's PATH differing from it is not a problem of the line.
+        // The PATH and TMPDIR are the installing shell's: another caller's differing from them is not a problem of the line.
         var path = installed[0].StartsWith("PATH=", StringComparison.Ordinal) ? installed[0]["PATH=".Length..] : "";
+        var tempFolder = installed.Count > 1 && installed[1].StartsWith(TempFolderSetting, StringComparison.Ordinal) ? installed[1][TempFolderSetting.Length..] : null;
         var verb = entry.KindName;
         var theirs = ProgramOf(installed, verb);
         // A maintain line's options are the line's own here: whether they are the ones schedule.maintain asks for is
@@ -110,18 +116,19 @@ public static class CrontabEntries
         var command = entry.Kind == ScheduleKind.Maintain
             ? (IReadOnlyList<string>)["maintain", entry.Pipeline, .. MaintainArgumentsOf(entry) ?? []]
             : ["run", entry.Pipeline];
-        if (installed.SequenceEqual(CommandWords(homeRoot, entry.Pipeline, path, program ?? theirs ?? [], command), StringComparer.Ordinal)) return null;
+        if (installed.SequenceEqual(CommandWords(homeRoot, entry.Pipeline, path, tempFolder, program ?? theirs ?? [], command), StringComparer.Ordinal)) return null;
         return program is not null && theirs is not null && !theirs.SequenceEqual(program, StringComparer.Ordinal)
             ? $"the crontab line starts '{string.Join(' ', theirs)}', not '{string.Join(' ', program)}': {reinstall}"
             : $"the crontab line's command is not the one schedule install writes now: {reinstall}";
     }
 
-    /// <summary>The words that start this tool in a command of <see cref="CommandWords(string, string, string, IReadOnlyList{string})"/>'s shape: between <c>flock &lt;options&gt; &lt;lock&gt;</c> and <paramref name="verb"/> (<c>run</c> or <c>maintain</c>).</summary>
+    /// <summary>The words that start this tool in a command of <see cref="CommandWords(string, string, string, IReadOnlyList{string}, string)"/>'s shape: between <c>flock &lt;options&gt; &lt;lock&gt;</c> and <paramref name="verb"/> (<c>run</c> or <c>maintain</c>).</summary>
     private static List<string>? ProgramOf(List<string> words, string verb)
     {
         var options = FlockOptions(verb);
-        var start = 3 + options.Length + 1;
-        if (words.Count <= start || words[2] != "flock" || !words.Skip(3).Take(options.Length).SequenceEqual(options, StringComparer.Ordinal)) return null;
+        var flock = words.IndexOf("flock");
+        var start = flock + 1 + options.Length + 1;
+        if (flock is not (2 or 3) || words.Count <= start || !words.Skip(flock + 1).Take(options.Length).SequenceEqual(options, StringComparer.Ordinal)) return null;
         var at = words.IndexOf(verb, start);
         return at > start ? words[start..at] : null;
     }

@@ -178,7 +178,14 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
         if (pending is not null && !skippedPending) await store.DeleteAsync(journalKey, cancellationToken).ConfigureAwait(false);
         foreach (var (_, table) in manifest.Tables.Where(t => covered.Covers(store, t.Value)))
             if (store.Bucket.KeyPrefixOf(table.Location) is { } prefix)
-                await RemoveSettledClaimLocksAsync(prefix, cancellationToken).ConfigureAwait(false);
+                await RemoveClaimLeftoversAsync(prefix, cancellationToken).ConfigureAwait(false);
+        foreach (var folder in (string[])[LakePaths.ExpiryPrefix, LakePaths.ProbePrefix])
+        {
+            var abandoned = new List<string>();
+            await foreach (var obj in store.ListAsync(folder, cancellationToken).ConfigureAwait(false))
+                if (IsAbandonedTemp(obj)) abandoned.Add(obj.Key);
+            await DeleteAsync(abandoned, cancellationToken).ConfigureAwait(false);
+        }
         return results;
     }
 
@@ -222,16 +229,32 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
     /// Removes the conditional-write locks of released claims on files of the table (plain or not) that are gone from
     /// storage: whoever claims such a file again finds it gone and lands nothing, so the lock guards nothing. A claim
     /// still present, or on a file still stored (a rolled-back claim, a file kept for time travel), keeps its lock.
+    /// Also deletes the abandoned temp files (<see cref="IsAbandonedTemp"/>) of the table's claims folder and of its own
+    /// folder (a plain table's are no Iceberg/Delta table's, which the expiry above takes): a claim or a data file whose
+    /// writer was killed before its rename, which no run removes (a table's claims are every pipeline's).
     /// </summary>
-    private async Task RemoveSettledClaimLocksAsync(string tablePrefix, CancellationToken cancellationToken)
+    private async Task RemoveClaimLeftoversAsync(string tablePrefix, CancellationToken cancellationToken)
     {
         var claimsPrefix = LakePaths.ClaimsPrefix + tablePrefix;
+        var abandoned = new List<string>();
         var present = new HashSet<string>(StringComparer.Ordinal);
-        await foreach (var obj in store.ListAsync(claimsPrefix, cancellationToken).ConfigureAwait(false)) present.Add(obj.Key);
+        await foreach (var obj in store.ListAsync(claimsPrefix, cancellationToken).ConfigureAwait(false))
+            if (IsAbandonedTemp(obj)) abandoned.Add(obj.Key); else present.Add(obj.Key);
         var files = new HashSet<string>(StringComparer.Ordinal);
-        await foreach (var obj in store.ListAsync(tablePrefix, cancellationToken).ConfigureAwait(false)) files.Add(obj.Key);
+        await foreach (var obj in store.ListAsync(tablePrefix, cancellationToken).ConfigureAwait(false))
+            if (IsAbandonedTemp(obj)) abandoned.Add(obj.Key); else files.Add(obj.Key);
+        await DeleteAsync(abandoned, cancellationToken).ConfigureAwait(false);
         await store.RemoveConditionalWriteLocksAsync(claimsPrefix,
             k => !present.Contains(k) && LakePaths.ClaimedFileKey(k) is { } file && !files.Contains(file), cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task DeleteAsync(List<string> keys, CancellationToken cancellationToken)
+    {
+        foreach (var key in keys)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            await store.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>
@@ -247,8 +270,8 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
         && !expiry.Logged.Contains(obj.Key) && obj.LastModified < time.GetUtcNow() - AbandonedTempAge;
 
     /// <summary>
-    /// How old a temp file in a table's folder (<c>&lt;key&gt;.tmp-&lt;id&gt;</c>, a file:// write killed before its
-    /// rename: Iceberg metadata, a manifest, a Delta log entry, a data file) must be to be deleted. No metadata ever names
+    /// How old a temp file (<see cref="LakePaths.TempNameOf"/>, a file:// write killed before its rename: Iceberg
+    /// metadata, a manifest, a Delta log entry, a data file, a claim, an expiry journal) must be to be deleted. No metadata ever names
     /// one; a live write renames its temp file within seconds, and one still being copied is written to all along, so an
     /// hour-old one is abandoned even if another pipeline writes this table meanwhile.
     /// </summary>

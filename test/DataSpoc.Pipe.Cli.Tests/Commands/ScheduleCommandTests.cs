@@ -502,6 +502,42 @@ public sealed class ScheduleCommandTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// <c>validate</c> checks the private temp folder under the installing shell's <c>TMPDIR</c>; cron has none and
+    /// would use <c>/tmp</c>, so install carries it on each line, as it carries the home.
+    /// </summary>
+    [Fact]
+    public void Install_carries_the_installing_shells_TMPDIR_on_each_line_and_the_line_runs_with_it()
+    {
+        _home.WriteShopPipeline("shop", extraTop: MaintainSchedule);
+        var temp = Path.Combine(_home.Root, "tmp"); // the TMPDIR every command of this test home has
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
+        var lines = CrontabLines();
+        Assert.Equal(2, lines.Length);
+        Assert.All(lines, line => Assert.Contains($" TMPDIR={temp} DATASPOC_PIPE_HOME={_home.Home} flock ", line));
+        var list = Json.Parse(CliProcess.Run(_home, "schedule", "list", "-o", "json"))["entries"]!.AsArray();
+        Assert.All(list, entry => Assert.Null(entry!["problem"]));
+
+        // Run as cron runs it, without TMPDIR: the run's private folder is the one validate checked.
+        var run = lines.Single(l => l.Contains(" run shop ", StringComparison.Ordinal));
+        var privateFolder = Path.Combine(temp, "dataspoc-pipe-" + Environment.UserName);
+        if (Directory.Exists(privateFolder)) Directory.Delete(privateFolder, recursive: true);
+        var psi = new System.Diagnostics.ProcessStartInfo("sh", ["-c", run[(run.IndexOf(" PATH=", StringComparison.Ordinal) + 1)..]]) { UseShellExecute = false };
+        _home.Apply(psi.Environment);
+        psi.Environment.Remove("TMPDIR");
+        using (var process = System.Diagnostics.Process.Start(psi)!)
+        {
+            Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)));
+            Assert.Equal(0, process.ExitCode);
+        }
+        Assert.True(Directory.Exists(privateFolder), File.ReadAllText(Path.Combine(_home.Home, "logs", "shop.log")));
+
+        // A shell without TMPDIR writes none (cron's /tmp is then what validate checked too).
+        _home.Set("TMPDIR", null);
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
+        Assert.All(CrontabLines(), line => Assert.DoesNotContain("TMPDIR=", line, StringComparison.Ordinal));
+    }
+
     private const string MaintainSchedule = "schedule:\n  cron: \"*/15 * * * *\"\n  maintain:\n    cron: \"0 3 * * *\"\n    expire_older_than: 2d\n    compact: true\n    target_file_mb: 64\n";
 
     [Fact]

@@ -102,6 +102,44 @@ public class TableMaintenanceTests
         Assert.Equal([1L, 2, 3], TableReaders.Icebird($"file://{table}")["rows"]!.AsArray().Select(r => long.Parse(r!["id"]!.ToString())).Order());
     }
 
+    /// <summary>
+    /// A writer killed between its temp file and the rename leaves the temp file in whatever lake folder it wrote: a claim
+    /// of any table (plain ones too), a plain table's data file, an expiry journal. No run removes those (a table's
+    /// claims are every pipeline's), so <c>maintain</c> does, by the age rule of a table's own temp files.
+    /// </summary>
+    [Fact]
+    public async Task Temp_files_killed_writers_left_under_the_claims_and_other_lake_folders_are_deleted_once_an_hour_old()
+    {
+        using var lake = new TempLake();
+        Assert.True((await TempLake.RunAsync(lake.Pipeline("orders", lake.WriteSinger("a", Orders(1, 3))))).Succeeded); // a plain Parquet table
+        string Leftover(string key, TimeSpan age)
+        {
+            var path = Path.Combine(lake.Root, key);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllText(path, "{}");
+            File.SetLastWriteTimeUtc(path, DateTime.UtcNow - age);
+            return key;
+        }
+        var old = new[]
+        {
+            Leftover(".dataspoc/claims/raw/test/orders/._table-commit.claim.tmp-0a1b2c3d4e5f", TimeSpan.FromHours(2)),
+            Leftover(".dataspoc/claims/raw/test/orders/dt=2025-01-20/.orders_0000_abc.parquet.json.tmp-1a2b3c4d5e6f", TimeSpan.FromHours(2)),
+            Leftover("raw/test/orders/dt=2025-01-20/.orders_0009_abc.parquet.tmp-2a1b2c3d4e5f", TimeSpan.FromHours(2)),
+            Leftover(".dataspoc/expiry/.orders.json.tmp-3a1b2c3d4e5f", TimeSpan.FromHours(2)),
+        };
+        var recent = new[]
+        {
+            Leftover(".dataspoc/claims/raw/test/orders/._table-commit.claim.tmp-4a1b2c3d4e5f", TimeSpan.FromMinutes(1)),
+            Leftover("raw/test/orders/dt=2025-01-20/.orders_0010_abc.parquet.tmp-5a1b2c3d4e5f", TimeSpan.FromMinutes(1)),
+        };
+
+        await using var store = new ObjectStoreFactory().Open(lake.Bucket);
+        await new TableMaintenance(store, TimeProvider.System).RunAsync("orders", TimeSpan.FromDays(7), CancellationToken.None);
+        Assert.All(old, key => Assert.False(File.Exists(Path.Combine(lake.Root, key)), key));
+        Assert.All(recent, key => Assert.True(File.Exists(Path.Combine(lake.Root, key)), $"{key}: a write that may still be running keeps its temp file"));
+        Assert.Equal([["3"]], lake.Query($"select count(*) from read_parquet('{lake.Root}/raw/test/orders/**/*.parquet')"));
+    }
+
     [Fact]
     public async Task Files_no_table_metadata_ever_listed_are_never_deleted()
     {

@@ -339,10 +339,9 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         foreach (var key in keys)
         {
             var claimKey = LakePaths.SupersededClaimKey(key);
-            if (await store.PutAsync(claimKey, claim, WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false)) continue;
-            var holder = await ClaimHolderAsync(claimKey, cancellationToken).ConfigureAwait(false);
-            if (holder == plan.RunId) continue; // our own, from an attempt of this commit
-            return $"{store.Bucket}/{key} is being rewritten by another commit (run {holder ?? "?"}; claim {store.Bucket}/{claimKey}; " +
+            var (held, holder) = await TakeClaimAsync(claimKey, claim, plan.RunId, cancellationToken).ConfigureAwait(false);
+            if (held) continue;
+            return $"{store.Bucket}/{key} is being rewritten by another commit (run {holder?.RunId ?? "?"}; claim {store.Bucket}/{claimKey}; " +
                 "if that run died, the next run of its pipeline completes or rolls back its commit and releases the claim)";
         }
         foreach (var key in plan.Superseded)
@@ -375,17 +374,8 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             var waited = System.Diagnostics.Stopwatch.StartNew();
             for (var pause = TimeSpan.FromMilliseconds(20); ; pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.TicksPerSecond)))
             {
-                if (await store.PutAsync(claimKey, claim, WriteCondition.IfAbsent with { IsClaim = true }, cancellationToken).ConfigureAwait(false)) break;
-                var stored = await store.GetAsync(claimKey, cancellationToken).ConfigureAwait(false);
-                var holder = ClaimOf(stored);
-                if (holder?.RunId == plan.RunId) break; // our own, from an attempt of this commit
-                // Unreadable: cut short by a machine crash (a claim is not flushed to disk), so no run holds it and none
-                // releases it. Replaced only while it is still that content: of commits finding it at once, one takes it.
-                if (stored is not null && holder is null)
-                {
-                    if (await store.PutAsync(claimKey, claim, WriteCondition.IfVersion(stored.Version), cancellationToken).ConfigureAwait(false)) break;
-                    continue;
-                }
+                var (held, holder) = await TakeClaimAsync(claimKey, claim, plan.RunId, cancellationToken).ConfigureAwait(false);
+                if (held) break;
                 // A holder that died mid-commit (its pipeline's lock no longer names it, or is stale): waiting would not end it.
                 var gone = holder is null ? null : await HolderGoneAsync(holder, cancellationToken).ConfigureAwait(false);
                 if (gone is not null || waited.Elapsed >= TableClaimWait)
@@ -396,6 +386,26 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             }
         }
         return null;
+    }
+
+    /// <summary>
+    /// Creates the claim <paramref name="claimKey"/> if absent (<see cref="WriteCondition.IsClaim"/>: on <c>file://</c> not
+    /// flushed to disk), finds it already this run's, or takes over one a machine crash left unreadable. Returns whether this
+    /// run holds it, else its holder (null when it is unreadable, or was released meanwhile).
+    /// </summary>
+    private async Task<(bool Held, SupersededClaim? Holder)> TakeClaimAsync(string claimKey, byte[] claim, string runId,
+        CancellationToken cancellationToken)
+    {
+        if (await store.PutAsync(claimKey, claim, WriteCondition.IfAbsent with { IsClaim = true }, cancellationToken).ConfigureAwait(false))
+            return (true, null);
+        var stored = await store.GetAsync(claimKey, cancellationToken).ConfigureAwait(false);
+        var holder = ClaimOf(stored);
+        if (holder?.RunId == runId) return (true, holder); // our own, from an attempt of this commit
+        // Unreadable: cut short by a machine crash (a claim is not flushed to disk), so no run holds it and none releases
+        // it. Replaced only while it is still that content: of commits finding it at once, one takes it.
+        if (stored is not null && holder is null)
+            return (await store.PutAsync(claimKey, claim, WriteCondition.IfVersion(stored.Version), cancellationToken).ConfigureAwait(false), null);
+        return (false, holder);
     }
 
     /// <summary>The plan's <see cref="CommitPlan.BaseChecks"/>, its tables held: the first reason to plan again, or null.</summary>

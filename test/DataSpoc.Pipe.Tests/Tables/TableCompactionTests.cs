@@ -394,4 +394,25 @@ public class TableCompactionTests
         Assert.Equal(Enumerable.Range(101, 30).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             IcebirdRows(lake).Select(r => JsonNode.Parse(r)!["id"]!.ToString()).OrderBy(int.Parse));
     }
+
+    [Fact]
+    public async Task A_claim_on_a_file_that_a_power_loss_left_cut_short_is_taken_over_by_the_next_compaction()
+    {
+        using var lake = new TempLake();
+        await ThreeSmallFilesAsync(lake);
+        var before = lake.ParquetKeys();
+        // A claim on a superseded file is not flushed to disk: a power loss may leave it empty or cut short, held by no run.
+        var claim = Path.Combine(lake.Root, LakePaths.SupersededClaimKey(before.Order(StringComparer.Ordinal).First()));
+        Directory.CreateDirectory(Path.GetDirectoryName(claim)!);
+        File.WriteAllText(claim, "{\"pipeline\":\"ord");
+
+        var compacted = Assert.Single(await CompactAsync(lake));
+
+        Assert.Equal((3, 1), (compacted.RewrittenFiles, compacted.WrittenFiles));
+        Assert.Equal([["1", "12", "12", "12"]], Ids(lake));
+        Assert.Single(lake.ParquetKeys().Except(before));
+        // Released with the files it claimed, and the lock of the conditional write that took it over with it.
+        Assert.False(File.Exists(claim));
+        Assert.False(File.Exists(claim + ".lck"));
+    }
 }

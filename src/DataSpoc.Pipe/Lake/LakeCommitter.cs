@@ -58,6 +58,7 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             // what the plan assumed of them is checked again.
             if ((await ClaimTablesAsync(plan, cancellationToken).ConfigureAwait(false)
                 ?? await ClaimSupersededAsync(plan, cancellationToken).ConfigureAwait(false)
+                ?? await DeadCommitOfSameTablesAsync(plan, cancellationToken).ConfigureAwait(false)
                 ?? await CheckBasesAsync(plan, cancellationToken).ConfigureAwait(false)) is { } conflict)
             {
                 await ReleaseClaimsAsync(plan, cancellationToken).ConfigureAwait(false);
@@ -384,6 +385,38 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
                         "; if that run died, the next run of its pipeline completes or rolls back its commit and releases the claim)";
                 await Task.Delay(pause, cancellationToken).ConfigureAwait(false);
             }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Why a journal another pipeline's run left when it died stops this commit (null when none does): one that claims any
+    /// of this plan's tables or rewritten files. Its claims say the same while they exist, but on <c>file://</c> they are
+    /// not flushed to disk (<see cref="WriteCondition.IsClaim"/>): after a power loss they may be gone or cut short while the
+    /// journal, flushed before them, stays. Going on would let this commit rewrite files that run's commit, completed by
+    /// its pipeline's next run, also holds the rows of. A live run's journal is no obstacle: its claims are real.
+    /// </summary>
+    private async Task<string?> DeadCommitOfSameTablesAsync(CommitPlan plan, CancellationToken cancellationToken)
+    {
+        var ours = JournalKey(plan.Pipeline);
+        var tables = plan.TableClaims.ToHashSet(StringComparer.Ordinal);
+        var files = plan.Claimed.ToHashSet(StringComparer.Ordinal);
+        var journals = new List<string>();
+        await foreach (var obj in store.ListAsync(LakePaths.JournalPrefix, cancellationToken).ConfigureAwait(false))
+            if (obj.Key != ours && obj.Key.EndsWith(".json", StringComparison.Ordinal)) journals.Add(obj.Key);
+        foreach (var key in journals)
+        {
+            if (await store.GetAsync(key, cancellationToken).ConfigureAwait(false) is not { } stored) continue; // completed meanwhile
+            CommitPlan other;
+            try { other = CommitPlan.Read(stored.Content, $"{store.Bucket}/{key}"); }
+            catch (StorageException) { continue; } // its own pipeline's next run reports it; it names nothing this commit could trust
+            var shared = other.TableClaims.FirstOrDefault(tables.Contains) ?? other.Claimed.FirstOrDefault(files.Contains);
+            if (shared is null) continue;
+            var holder = new SupersededClaim(other.Pipeline, other.RunId, LockRunId: other.LockRunId);
+            if (await HolderGoneAsync(holder, cancellationToken).ConfigureAwait(false) is not { } gone) continue;
+            return $"{store.Bucket}/{key}, the journal of run {other.RunId} of pipeline '{other.Pipeline}', which no longer runs ({gone}), " +
+                $"claims {store.Bucket}/{shared} too; the next run of pipeline '{other.Pipeline}' (or its maintain) completes or rolls back that commit, " +
+                "then this one can go ahead";
         }
         return null;
     }

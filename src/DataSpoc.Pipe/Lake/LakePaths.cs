@@ -35,7 +35,10 @@ public static class LakePaths
     public const string ProbePrefix = ".dataspoc/probe/";
     public static string ProbeKey(string nonce) => $"{ProbePrefix}validate-{nonce}.txt";
     /// <summary>The commit journal of a pipeline's run in progress (see <see cref="LakeCommitter"/>).</summary>
-    public static string JournalKey(string pipeline) => $".dataspoc/journal/{TableName(pipeline)}.json";
+    public static string JournalKey(string pipeline) => $"{JournalPrefix}{TableName(pipeline)}.json";
+
+    /// <summary>The folder of every pipeline's commit journal (<see cref="JournalKey"/>).</summary>
+    public const string JournalPrefix = ".dataspoc/journal/";
     /// <summary>
     /// The files <c>maintain</c> is about to delete from one table of a pipeline, saved before its Iceberg expiry commit
     /// (after which the expired snapshots, and so those files, are no longer named by the table): a maintain killed, or

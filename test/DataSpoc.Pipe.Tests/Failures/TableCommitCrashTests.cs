@@ -161,6 +161,42 @@ public class TableCommitCrashTests(ITestOutputHelper output)
         Assert.False(File.Exists(Path.Combine(lake.Root, claim)));
     }
 
+    /// <summary>
+    /// A claim is not flushed to disk on <c>file://</c>, so a power loss can take it while the journal before it stays:
+    /// another pipeline's commit of the table then finds no claim, but the dead run's journal claims the table, and it is
+    /// refused as the claim would have refused it, until the dead run's pipeline completes or rolls back that commit.
+    /// </summary>
+    [Fact]
+    public async Task A_claim_a_power_loss_took_from_a_dead_runs_commit_still_holds_up_another_pipelines_commit_through_its_journal()
+    {
+        using var lake = new TempLake();
+        Assert.True((await CleanRunAsync(lake, RowsPerRun)).Succeeded);
+        Assert.True((await CleanRunAsync(lake, 2 * RowsPerRun)).Succeeded);
+        var claim = LakePaths.TableCommitClaimKey("raw/test/items/");
+        var killed = await HarnessProcess.RunAsync(Run(lake, 2 * RowsPerRun, "compact"),
+            new Dictionary<string, string> { ["DSP_HARNESS_ANNOUNCE"] = "1", ["DSP_HARNESS_PAUSE_MS"] = "500" }, l => l == "done put " + claim);
+        Assert.True(killed.Killed, string.Join(" | ", killed.Stdout.TakeLast(5)));
+        File.Delete(Path.Combine(lake.Root, claim)); // the power loss: the claim's file never reached the disk
+        Assert.True(File.Exists(Path.Combine(lake.Root, LakePaths.JournalKey(Pipeline))));
+
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var refused = await CleanRunAsync(lake, 5, "other-items", bound.Token);
+        Assert.False(refused.Succeeded);
+        var error = refused.Log.Error ?? "";
+        Assert.True(error.Contains($"{lake.Bucket}/{LakePaths.JournalKey(Pipeline)}, the journal of run c", StringComparison.Ordinal) &&
+            error.Contains($"of pipeline '{Pipeline}', which no longer runs (its pipeline's lock", StringComparison.Ordinal) &&
+            error.Contains($"claims {lake.Bucket}/{claim} too", StringComparison.Ordinal), error);
+        Assert.False(File.Exists(Path.Combine(lake.Root, claim)), "the refused commit released the claim it took");
+
+        var repaired = await CleanRunAsync(lake, 2 * RowsPerRun);
+        Assert.True(repaired.Succeeded, repaired.Log.Error);
+        var appended = await CleanRunAsync(lake, 5, "other-items");
+        Assert.True(appended.Succeeded, appended.Log.Error);
+        var expected = Enumerable.Range(1, 2 * RowsPerRun).Concat(Enumerable.Range(1, 5)).Select(i => (long)i).Order().ToList();
+        Assert.Equal(expected, IcebergIds(lake));
+        Assert.Equal(expected, DeltaIds(lake));
+    }
+
     /// <summary>A run in this process (same store shape as the harness, so it finds a killed run's spool folder).</summary>
     private static Task<RunResult> CleanRunAsync(TempLake lake, int maxId, string name = Pipeline, CancellationToken cancellationToken = default)
     {

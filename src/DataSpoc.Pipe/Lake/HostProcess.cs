@@ -37,10 +37,12 @@ internal static class HostProcess
     /// Whether the process <paramref name="pid"/> of <paramref name="host"/>, seen in PID namespace <paramref name="space"/>,
     /// is known to be gone. Only a process of this host and of this PID namespace can be looked at; any other counts as
     /// running (a lock's lease, a folder's owner, stays theirs). A record without a space (written by an older build)
-    /// is judged by host name and pid, as that build did.
+    /// is judged by host name and pid, as that build did. With the process's <paramref name="startTime"/> (<see cref="StartTime"/>)
+    /// a process given the pid since is no longer taken for it.
     /// </summary>
-    public static bool IsGone(string host, int pid, string? space) =>
-        host == Environment.MachineName && (space is null || space == Space) && !IsAlive(pid);
+    public static bool IsGone(string host, int pid, string? space, long? startTime = null) =>
+        host == Environment.MachineName && (space is null || space == Space)
+        && (!IsAlive(pid) || startTime is not null && StartTime(pid) is { } now && now != startTime);
 
     /// <summary>
     /// Whether a process of this host still runs. A zombie (killed, not yet reaped by its parent) does not: it can never

@@ -167,17 +167,13 @@ public static class LakePaths
     /// <summary>
     /// A local scratch file for one use (<paramref name="purpose"/>: a tap config for discovery, a Delta checkpoint being
     /// built, a remote Parquet file read with random access, a staged file being copied), in <paramref name="folder"/> or
-    /// else the user's private temp folder (<c>scratch/</c> under <see cref="Runs.PrivateTempRoot"/>, mode 0700: such a
-    /// file may hold credentials or source rows, which a shared <c>/tmp</c> would show to other users); its user deletes
-    /// it when done.
+    /// else this process's scratch folder in the user's private temp folder (<see cref="Runs.PrivateTempRoot.ScratchFolder"/>,
+    /// mode 0700: such a file may hold credentials or source rows, which a shared <c>/tmp</c> would show to other users);
+    /// its user deletes it when done, the next run or <c>maintain</c> if the process was killed.
     /// </summary>
     internal static string ScratchFile(string purpose, string extension, string? folder = null)
     {
-        if (folder is null)
-        {
-            folder = Path.Combine(Runs.PrivateTempRoot.ForCurrentUser(), "scratch");
-            Directory.CreateDirectory(folder);
-        }
+        folder ??= Runs.PrivateTempRoot.ScratchFolder(Runs.PrivateTempRoot.ForCurrentUser());
         return Path.Combine(folder, $"dataspoc-{purpose}-{Guid.NewGuid():N}{extension}");
     }
 

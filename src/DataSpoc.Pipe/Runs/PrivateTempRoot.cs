@@ -55,9 +55,10 @@ internal static partial class PrivateTempRoot
     }
 
     /// <summary>
-    /// The file in a run's private folder (<c>private/&lt;pipeline&gt;-&lt;bucket hash&gt;/&lt;run id&gt;/</c>) naming the process
-    /// that made it: <c>&lt;host&gt;\n&lt;pid&gt;\n&lt;pid space&gt;\n</c> (<see cref="Lake.HostProcess"/>; older builds wrote the first
-    /// two lines). Written before anything secret, so any later run can tell a killed run's folder from a live one,
+    /// The file in a run's private folder (<c>private/&lt;pipeline&gt;-&lt;bucket hash&gt;/&lt;run id&gt;/</c>) or a process's
+    /// scratch folder (<see cref="ScratchFolder"/>) naming the process that made it:
+    /// <c>&lt;host&gt;\n&lt;pid&gt;\n&lt;pid space&gt;\n&lt;start time&gt;\n</c> (<see cref="Lake.HostProcess"/>; older builds wrote the first
+    /// two or three lines). Written before anything secret, so any later run can tell a killed run's folder from a live one,
     /// whatever pipeline or bucket it belongs to.
     /// </summary>
     internal const string OwnerFile = "owner";
@@ -66,8 +67,36 @@ internal static partial class PrivateTempRoot
     internal static readonly TimeSpan KilledRunGrace = TimeSpan.FromMinutes(10);
 
     /// <summary>Records this process as the owner of <paramref name="runFolder"/> (see <see cref="OwnerFile"/>).</summary>
-    internal static void MarkOwner(string runFolder) =>
-        File.WriteAllText(Path.Combine(runFolder, OwnerFile), $"{Environment.MachineName}\n{Environment.ProcessId}\n{Lake.HostProcess.Space}\n");
+    internal static void MarkOwner(string runFolder)
+    {
+        // Renamed into place: a sweep reading it half-written would take a truncated pid for a process that is gone.
+        var temp = Path.Combine(runFolder, OwnerFile + ".tmp-" + Guid.NewGuid().ToString("N")[..8]);
+        File.WriteAllText(temp, $"{Environment.MachineName}\n{Environment.ProcessId}\n{Lake.HostProcess.Space}\n{Lake.HostProcess.StartTime(Environment.ProcessId)}\n");
+        File.Move(temp, Path.Combine(runFolder, OwnerFile), overwrite: true);
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> ScratchFolders = new();
+
+    /// <summary>
+    /// This process's folder for scratch files (<see cref="Lake.LakePaths.ScratchFile"/>) under <paramref name="root"/>:
+    /// <c>scratch/&lt;pid&gt;-&lt;id&gt;/</c> (mode 0700), marked with its <see cref="OwnerFile"/> before any file goes in, so
+    /// that what a killed process left there (a discovery's tap config with its secrets, a Delta checkpoint's column
+    /// stats) is removed at the next start by the rule of run folders (<see cref="RemoveKilledRunFolders"/>).
+    /// </summary>
+    internal static string ScratchFolder(string root)
+    {
+        var folder = ScratchFolders.GetOrAdd(root, r => Path.Combine(r, "scratch", $"{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}"));
+        // Made again if removed meanwhile (by hand): an unmarked folder is never taken for a killed process's.
+        if (!File.Exists(Path.Combine(folder, OwnerFile)))
+        {
+            Config.PipeHome.CreateFolder(folder);
+            MarkOwner(folder);
+        }
+        return folder;
+    }
+
+    /// <summary>How old a scratch file an earlier build left directly in <c>scratch/</c> (with no owner) must be to be removed.</summary>
+    internal static readonly TimeSpan UnownedScratchAge = TimeSpan.FromDays(1);
 
     /// <summary>
     /// Removes every run folder under <c>&lt;root&gt;/private/</c> whose owner process is gone: a run killed (SIGKILL, out of
@@ -78,7 +107,10 @@ internal static partial class PrivateTempRoot
     /// folder marked less than <see cref="KilledRunGrace"/> ago is left to its own pipeline's next run, whose log then
     /// names the killed run (a retry of a killed run starts at once); a tap the killed run left running is stopped at
     /// once all the same (<see cref="Sources.TapRecord"/>), and that run's log says so, not this one's: it may be another
-    /// pipeline's. Returns a notice per folder removed (naming its pipeline, and the tap if one was stopped).
+    /// pipeline's. A process's scratch folder (<see cref="ScratchFolder"/>) under <c>&lt;root&gt;/scratch/</c> goes by the
+    /// same rule, at once (no pipeline's next run names it); a scratch file an earlier build left directly in
+    /// <c>scratch/</c>, with no owner to ask, once <see cref="UnownedScratchAge"/> old. Returns a notice per folder that held
+    /// something when removed (naming its pipeline, and the tap if one was stopped).
     /// </summary>
     internal static List<string> RemoveKilledRunFolders(string root)
     {
@@ -88,8 +120,13 @@ internal static partial class PrivateTempRoot
         string[] runFolders;
         try { runFolders = Directory.Exists(parent) ? Directory.GetDirectories(parent).SelectMany(Directory.GetDirectories).ToArray() : []; }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return removed; }
-        foreach (var folder in runFolders)
+        var scratch = Path.Combine(root, "scratch");
+        string[] scratchFolders;
+        try { scratchFolders = Directory.Exists(scratch) ? Directory.GetDirectories(scratch) : []; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { scratchFolders = []; }
+        foreach (var folder in runFolders.Concat(scratchFolders))
         {
+            var isScratch = Path.GetDirectoryName(folder) == scratch;
             string[] owner;
             bool recent;
             try
@@ -98,23 +135,54 @@ internal static partial class PrivateTempRoot
                 // Checked first: folders an older build left have none, and each would cost an exception (372,000 such
                 // folders on one machine made every run seconds slower).
                 if (!File.Exists(file)) continue;
-                recent = File.GetLastWriteTimeUtc(file) > markedBefore;
+                recent = !isScratch && File.GetLastWriteTimeUtc(file) > markedBefore;
                 // A recent folder is read only for a leftover tap, which only a killed run's folder records.
                 if (recent && !File.Exists(Path.Combine(folder, Sources.TapRecord.FileName))) continue;
                 owner = File.ReadAllLines(file);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { continue; }
-            if (owner is not { Length: 2 or 3 }
+            if (owner is not { Length: 2 or 3 or 4 }
                 || !int.TryParse(owner[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid)
-                || !Lake.HostProcess.IsGone(owner[0], pid, owner is [_, _, { Length: > 0 } space] ? space : null)) continue;
+                || !Lake.HostProcess.IsGone(owner[0], pid, owner is [_, _, { Length: > 0 } space, ..] ? space : null,
+                    owner is [_, _, _, var start] && long.TryParse(start, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var started) ? started : null)) continue;
             var stopped = Sources.TapRecord.StopLeftover(folder);
             if (recent) continue;
-            try { Directory.Delete(folder, recursive: true); }
+            int left;
+            try
+            {
+                left = Directory.GetFiles(folder).Length - 1; // but its owner file
+                Directory.Delete(folder, recursive: true);
+            }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { continue; }
-            removed.Add($"removed the private temp folder of a killed run ({Path.GetRelativePath(parent, folder).Replace('\\', '/')}, process {pid}): it held that run's tap config"
-                + (stopped is null ? "" : "; " + stopped));
+            // A scratch folder is left (empty) by every process that ends: only one holding files was a killed process's.
+            if (!isScratch)
+                removed.Add($"removed the private temp folder of a killed run ({Path.GetRelativePath(parent, folder).Replace('\\', '/')}, process {pid}): it held that run's tap config"
+                    + (stopped is null ? "" : "; " + stopped));
+            else if (left > 0)
+                removed.Add($"removed the scratch folder of a killed process (scratch/{Path.GetFileName(folder)}, process {pid}): it held {left} scratch file(s) (a tap config for discovery, a Delta checkpoint, copies of table files)");
         }
+        if (RemoveUnownedScratchFiles(scratch) is { } unowned) removed.Add(unowned);
         return removed;
+    }
+
+    private static string? RemoveUnownedScratchFiles(string scratch)
+    {
+        var before = DateTime.UtcNow - UnownedScratchAge;
+        string[] files;
+        try { files = Directory.Exists(scratch) ? Directory.GetFiles(scratch, "dataspoc-*") : []; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
+        var count = 0;
+        foreach (var file in files)
+        {
+            try
+            {
+                if (File.GetLastWriteTimeUtc(file) > before) continue;
+                File.Delete(file);
+                count++;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
+        return count == 0 ? null : $"removed {count} scratch file(s) an earlier version left in scratch/ (over {UnownedScratchAge.TotalHours:0} hours old)";
     }
 
     internal sealed record FileStatus(uint Mode, uint Uid)

@@ -246,4 +246,54 @@ public class SecretLeakTests
         Assert.True(other.Succeeded, other.Log.Error);
         Assert.False(Directory.Exists(left), "the killed run's private folder (its tap config with the password) is still there");
     }
+
+    /// <summary>
+    /// A run killed (SIGKILL) during its tap's discovery leaves the scratch copy of the expanded tap config, password in
+    /// it: the next start (here another pipeline's run) removes it; a run that starts and ends while the process is
+    /// still alive leaves it alone. Child processes with a TMPDIR of their own, so the folder holds only theirs.
+    /// </summary>
+    [Fact]
+    public async Task A_killed_runs_discovery_config_in_scratch_is_removed_at_the_next_start_and_a_live_runs_stays()
+    {
+        using var lake = new TempLake();
+        var tmpdir = Path.Combine(Path.GetTempPath(), "dsp-tmpdir-" + Guid.NewGuid().ToString("N")[..10]);
+        Directory.CreateDirectory(tmpdir);
+        try
+        {
+            var env = new Dictionary<string, string> { ["TMPDIR"] = tmpdir };
+            var scratch = Path.Combine(tmpdir, "dataspoc-pipe-" + Environment.UserName, "scratch");
+            string[] Configs() => Directory.Exists(scratch) ? Directory.GetFiles(scratch, "dataspoc-pipe-config-*", SearchOption.AllDirectories) : [];
+            JsonObject Run(string name, int discoverSeconds) => new()
+            {
+                ["name"] = name,
+                ["bucket"] = lake.Bucket,
+                ["tap"] = "python3 " + TempLake.Asset("slow_discover_tap.py"),
+                ["config"] = new JsonObject { ["password"] = "s3cr3t-SCRATCH-" + name, ["discover_seconds"] = discoverSeconds },
+            };
+            var othersDone = false;
+            var slow = HarnessProcess.RunAsync(Run("scratch-slow", 90), env, killOnceTrue: () => Volatile.Read(ref othersDone));
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            while (Configs().Length == 0 && waited.Elapsed < TimeSpan.FromSeconds(60) && !slow.IsCompleted) await Task.Delay(50);
+            var live = Assert.Single(Configs());
+            Assert.Contains("s3cr3t-SCRATCH-scratch-slow", File.ReadAllText(live));
+
+            var other = await HarnessProcess.RunAsync(Run("scratch-other", 0), env);
+            Assert.True(other.ExitCode == 0, $"exit {other.ExitCode}: {string.Join(" | ", other.Stdout)} {other.Stderr}");
+            Assert.True(File.Exists(live), "a live run's discovery config was removed by another run's start");
+            Volatile.Write(ref othersDone, true);
+            var killed = await slow;
+            Assert.True(killed.Killed, $"exit {killed.ExitCode}: {string.Join(" | ", killed.Stdout)}");
+
+            var next = await HarnessProcess.RunAsync(Run("scratch-next", 0), env);
+
+            Assert.True(next.ExitCode == 0, $"exit {next.ExitCode}: {string.Join(" | ", next.Stdout)} {next.Stderr}");
+            Assert.False(File.Exists(live), "the killed run's discovery config (its password) is still in scratch/");
+            Assert.DoesNotContain(Directory.EnumerateFiles(tmpdir, "*", SearchOption.AllDirectories), f => File.ReadAllText(f).Contains("s3cr3t-SCRATCH-scratch-slow", StringComparison.Ordinal));
+            Assert.Contains(lake.Logs("scratch-next").Single().Notices, n => n.StartsWith("removed the scratch folder of a killed process (scratch/", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(tmpdir, recursive: true);
+        }
+    }
 }

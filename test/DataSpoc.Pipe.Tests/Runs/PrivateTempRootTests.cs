@@ -223,6 +223,61 @@ public sealed class PrivateTempRootTests : IDisposable
     }
 
     /// <summary>
+    /// Scratch files (a discovery's tap config, a Delta checkpoint being built) live in a folder per process, marked with its
+    /// owner: a folder whose process is gone is removed at once, with a notice when it still held files; one of a live
+    /// process stays, also when its pid is given to another process (told by its start time).
+    /// </summary>
+    [Fact]
+    public void Scratch_folders_of_processes_that_are_gone_are_removed_and_a_live_ones_stay()
+    {
+        using var exited = Process.Start(new ProcessStartInfo("true") { UseShellExecute = false })!;
+        exited.WaitForExit();
+        var here = Environment.MachineName;
+        var space = DataSpoc.Pipe.Lake.HostProcess.Space;
+        var started = DataSpoc.Pipe.Lake.HostProcess.StartTime(Environment.ProcessId)!.Value;
+        string ScratchFolder(string name, string owner, int files)
+        {
+            var folder = Path.Combine(Root, "scratch", name);
+            Directory.CreateDirectory(folder);
+            File.WriteAllText(Path.Combine(folder, PrivateTempRoot.OwnerFile), owner);
+            for (var i = 0; i < files; i++) File.WriteAllText(Path.Combine(folder, $"dataspoc-pipe-config-{i}.json"), "{\"password\":\"x\"}");
+            return folder;
+        }
+        var killed = ScratchFolder("killed", $"{here}\n{exited.Id}\n{space}\n\n", 2);
+        var ended = ScratchFolder("ended", $"{here}\n{exited.Id}\n{space}\n\n", 0);
+        var live = ScratchFolder("live", $"{here}\n{Environment.ProcessId}\n{space}\n{started}\n", 1);
+        var reused = ScratchFolder("reused", $"{here}\n{Environment.ProcessId}\n{space}\n{started - 1}\n", 1);
+        var ours = PrivateTempRoot.ScratchFolder(Root);
+
+        var notices = PrivateTempRoot.RemoveKilledRunFolders(Root);
+
+        Assert.Equal([
+            $"removed the scratch folder of a killed process (scratch/killed, process {exited.Id}): it held 2 scratch file(s) (a tap config for discovery, a Delta checkpoint, copies of table files)",
+            $"removed the scratch folder of a killed process (scratch/reused, process {Environment.ProcessId}): it held 1 scratch file(s) (a tap config for discovery, a Delta checkpoint, copies of table files)",
+        ], notices.Order());
+        Assert.All(new[] { killed, ended, reused }, f => Assert.False(Directory.Exists(f), f));
+        Assert.All(new[] { live, ours }, f => Assert.True(Directory.Exists(f), f));
+    }
+
+    [Fact]
+    public void A_scratch_file_an_earlier_build_left_loose_in_scratch_is_removed_once_a_day_old()
+    {
+        var scratch = Path.Combine(Root, "scratch");
+        Directory.CreateDirectory(scratch);
+        var old = Path.Combine(scratch, "dataspoc-pipe-config-0123.json");
+        var recent = Path.Combine(scratch, "dataspoc-delta-checkpoint-4567.parquet");
+        File.WriteAllText(old, "{}");
+        File.WriteAllText(recent, "x");
+        File.SetLastWriteTimeUtc(old, DateTime.UtcNow - PrivateTempRoot.UnownedScratchAge - TimeSpan.FromMinutes(1));
+
+        var notices = PrivateTempRoot.RemoveKilledRunFolders(Root);
+
+        Assert.Equal(["removed 1 scratch file(s) an earlier version left in scratch/ (over 24 hours old)"], notices);
+        Assert.False(File.Exists(old));
+        Assert.True(File.Exists(recent));
+    }
+
+    /// <summary>
     /// A run killed where its tap cannot die with it (no setpriv, e.g. a minimal container image) leaves the tap running;
     /// one waiting on a long source query writes nothing that would end it. The run that finds the killed run's folder
     /// stops that tap (checked by its start time, so a process given the pid since is left alone), also within the grace

@@ -240,6 +240,61 @@ public sealed class SignalTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// A run killed with kill -9 during its tap's discovery leaves the tap config it expanded for it (secrets included) in
+    /// its process's scratch folder; the next start of any run removes it, and never a live run's.
+    /// </summary>
+    [Fact]
+    public async Task A_killed_runs_discovery_config_with_its_secret_is_removed_from_scratch_by_the_next_start_and_a_live_ones_stays()
+    {
+        const string secret = "s3cr3t-scratch-pw";
+        _home.Set("SCRATCH_PW", secret);
+        var tap = Path.Combine(_home.Root, "slow_discover_tap.py");
+        File.WriteAllText(tap, """
+            import json, sys, time
+            args = sys.argv[1:]
+            if "--help" in args: print("usage: tap --config CONFIG [--discover] [--catalog CATALOG]"); sys.exit(0)
+            schema = {"type": "object", "properties": {"id": {"type": "integer"}}}
+            if "--discover" in args:
+                time.sleep(60)
+                print(json.dumps({"streams": [{"tap_stream_id": "items", "stream": "items", "schema": schema, "metadata": []}]})); sys.exit(0)
+            print(json.dumps({"type": "SCHEMA", "stream": "items", "schema": schema, "key_properties": ["id"]}))
+            print(json.dumps({"type": "RECORD", "stream": "items", "record": {"id": 1}}))
+            """);
+        _home.WritePipeline("secret", $"""
+            source:
+              tap: python3 {tap}
+              config:
+                password: "${"{"}SCRATCH_PW{"}"}"
+            destination:
+              bucket: {_home.Bucket}
+            """);
+        _home.WriteShopPipeline("other");
+        var scratch = Path.Combine(_home.Root, "tmp", "dataspoc-pipe-" + Environment.UserName, "scratch");
+        string[] Holding() => Directory.Exists(scratch)
+            ? Directory.EnumerateFiles(scratch, "*", SearchOption.AllDirectories).Where(f => File.ReadAllText(f).Contains(secret, StringComparison.Ordinal)).ToArray()
+            : [];
+
+        using var killed = Start("run", "secret");
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (Holding().Length == 0 && waited.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(50);
+        var config = Assert.Single(Holding());
+        var live = CliProcess.Run(_home, "run", "other");
+        Assert.True(live.ExitCode == 0, live.ToString());
+        Assert.True(File.Exists(config), "a live run's discovery config was removed by another run's start");
+
+        Kill("KILL", killed.Process.Id);
+        Assert.True(killed.Process.WaitForExit(TimeSpan.FromSeconds(15)), "the run did not end");
+        Assert.True(File.Exists(config), "the test proves nothing: the killed run's config is already gone");
+        var next = CliProcess.Run(_home, "run", "other", "--output", "json");
+
+        Assert.True(next.ExitCode == 0, next.ToString());
+        Assert.Empty(Holding());
+        Assert.DoesNotContain(Directory.EnumerateFiles(Path.GetDirectoryName(scratch)!, "*", SearchOption.AllDirectories),
+            f => File.ReadAllText(f).Contains(secret, StringComparison.Ordinal));
+        Assert.Contains(Json.Parse(next)["notices"]!.AsArray(), n => n!.GetValue<string>().StartsWith("removed the scratch folder of a killed process (scratch/", StringComparison.Ordinal));
+    }
+
     private static bool IsRunning(int pid)
     {
         var stat = Path.Combine("/proc", pid.ToString(System.Globalization.CultureInfo.InvariantCulture), "stat");

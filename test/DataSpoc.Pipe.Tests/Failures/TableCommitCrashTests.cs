@@ -126,12 +126,7 @@ public class TableCommitCrashTests(ITestOutputHelper output)
     public async Task A_compaction_killed_holding_the_table_claim_does_not_hold_up_another_pipelines_commit_once_its_lock_is_stale(bool leaseExpired)
     {
         using var lake = new TempLake();
-        Assert.True((await CleanRunAsync(lake, RowsPerRun)).Succeeded);
-        Assert.True((await CleanRunAsync(lake, 2 * RowsPerRun)).Succeeded);
-        var claim = LakePaths.TableCommitClaimKey("raw/test/items/");
-        var killed = await HarnessProcess.RunAsync(Run(lake, 2 * RowsPerRun, "compact"),
-            new Dictionary<string, string> { ["DSP_HARNESS_ANNOUNCE"] = "1", ["DSP_HARNESS_PAUSE_MS"] = "500" }, l => l == "done put " + claim);
-        Assert.True(killed.Killed, string.Join(" | ", killed.Stdout.TakeLast(5)));
+        var claim = await KillCompactionHoldingTheTableClaimAsync(lake);
         Assert.True(File.Exists(Path.Combine(lake.Root, claim)));
         // As it is left, the lock names the compaction and its process on this host, now gone. A holder on another host
         // is judged by its lease only: one that ran out says it died as surely.
@@ -170,12 +165,7 @@ public class TableCommitCrashTests(ITestOutputHelper output)
     public async Task A_claim_a_power_loss_took_from_a_dead_runs_commit_still_holds_up_another_pipelines_commit_through_its_journal()
     {
         using var lake = new TempLake();
-        Assert.True((await CleanRunAsync(lake, RowsPerRun)).Succeeded);
-        Assert.True((await CleanRunAsync(lake, 2 * RowsPerRun)).Succeeded);
-        var claim = LakePaths.TableCommitClaimKey("raw/test/items/");
-        var killed = await HarnessProcess.RunAsync(Run(lake, 2 * RowsPerRun, "compact"),
-            new Dictionary<string, string> { ["DSP_HARNESS_ANNOUNCE"] = "1", ["DSP_HARNESS_PAUSE_MS"] = "500" }, l => l == "done put " + claim);
-        Assert.True(killed.Killed, string.Join(" | ", killed.Stdout.TakeLast(5)));
+        var claim = await KillCompactionHoldingTheTableClaimAsync(lake);
         File.Delete(Path.Combine(lake.Root, claim)); // the power loss: the claim's file never reached the disk
         Assert.True(File.Exists(Path.Combine(lake.Root, LakePaths.JournalKey(Pipeline))));
 
@@ -195,6 +185,18 @@ public class TableCommitCrashTests(ITestOutputHelper output)
         var expected = Enumerable.Range(1, 2 * RowsPerRun).Concat(Enumerable.Range(1, 5)).Select(i => (long)i).Order().ToList();
         Assert.Equal(expected, IcebergIds(lake));
         Assert.Equal(expected, DeltaIds(lake));
+    }
+
+    /// <summary>Two clean runs, then a compaction in a child process SIGKILLed once it wrote the table's commit claim; returns the claim's key.</summary>
+    private static async Task<string> KillCompactionHoldingTheTableClaimAsync(TempLake lake)
+    {
+        Assert.True((await CleanRunAsync(lake, RowsPerRun)).Succeeded);
+        Assert.True((await CleanRunAsync(lake, 2 * RowsPerRun)).Succeeded);
+        var claim = LakePaths.TableCommitClaimKey("raw/test/items/");
+        var killed = await HarnessProcess.RunAsync(Run(lake, 2 * RowsPerRun, "compact"),
+            new Dictionary<string, string> { ["DSP_HARNESS_ANNOUNCE"] = "1", ["DSP_HARNESS_PAUSE_MS"] = "500" }, l => l == "done put " + claim);
+        Assert.True(killed.Killed, string.Join(" | ", killed.Stdout.TakeLast(5)));
+        return claim;
     }
 
     /// <summary>A run in this process (same store shape as the harness, so it finds a killed run's spool folder).</summary>

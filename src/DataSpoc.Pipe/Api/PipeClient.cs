@@ -668,7 +668,7 @@ public sealed class PipeClient
             var interrupted = await InterruptedRunAsync(store, pipeline.Name, work.Token).ConfigureAwait(false);
             if (await new LakeCommitter(store, _time).RecoverAsync(pipeline.Name, work.Token).ConfigureAwait(false) is { } recovered)
             {
-                notices.Add(recovered);
+                notices.Add(recovered.Notice);
                 // A run writes its log after its commit: one killed in the commit never did, and only this notice tells of it.
                 if (interrupted is { } run && !await store.ExistsAsync(LakePaths.LogKey(pipeline.Name, run.StartedAt, run.RunId), work.Token).ConfigureAwait(false))
                     notices.Add($"run {run.RunId} (started {run.StartedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture)}) has no run log: " +

@@ -236,8 +236,11 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         }
     }
 
-    /// <summary>Repairs a commit interrupted by a crash; returns a sentence for the run log, or null when there was none.</summary>
-    public async Task<string?> RecoverAsync(string pipeline, CancellationToken cancellationToken)
+    /// <summary>
+    /// Repairs a commit interrupted by a crash; returns a sentence for the run log and, when it completed the commit, what
+    /// that commit landed; null when there was none.
+    /// </summary>
+    public async Task<Recovery?> RecoverAsync(string pipeline, CancellationToken cancellationToken)
     {
         var journal = await store.GetAsync(JournalKey(pipeline), cancellationToken).ConfigureAwait(false);
         if (journal is null) return null;
@@ -245,14 +248,14 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         if (plan.Phase == CommitPlan.PhaseStaged && plan.HoldsTablesOnly)
         {
             await RollBackAsync(plan, cancellationToken).ConfigureAwait(false);
-            return $"released the table commit claims of {plan.RunId}, stopped while it changed table metadata ({plan.TableClaims.Count} table(s); " +
-                "the next maintain finishes its work)";
+            return new($"released the table commit claims of {plan.RunId}, stopped while it changed table metadata ({plan.TableClaims.Count} table(s); " +
+                "the next maintain finishes its work)");
         }
         if (plan.Phase == CommitPlan.PhaseStaged)
         {
             var temps = await RollBackAsync(plan, cancellationToken).ConfigureAwait(false);
-            return $"rolled back the interrupted commit of run {plan.RunId} ({plan.Files.Count} files not all landed" +
-                (temps > 0 ? $", {temps} leftover temp file(s) removed" : "") + "; state untouched)";
+            return new($"rolled back the interrupted commit of run {plan.RunId} ({plan.Files.Count} files not all landed" +
+                (temps > 0 ? $", {temps} leftover temp file(s) removed" : "") + "; state untouched)");
         }
         try
         {
@@ -274,7 +277,21 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
                 $"fix the cause (a dataspoc-pipe that no longer fails on it), or abandon that commit by deleting {journalKey}: its landed files then " +
                 "stay in the table's folder without a manifest entry, so run the pipeline once with --full to rewrite its tables", e);
         }
-        return $"completed the interrupted commit of run {plan.RunId} (all {plan.Files.Count} files had landed)";
+        return new($"completed the interrupted commit of run {plan.RunId} (all {plan.Files.Count} files had landed)", Landed(plan));
+    }
+
+    /// <summary>What a completed plan landed, for the log of the run that completed it (a compaction's rows are not new).</summary>
+    private static RecoveredCommit Landed(CommitPlan plan)
+    {
+        var tables = new SortedDictionary<string, RecoveredTable>(StringComparer.Ordinal);
+        foreach (var change in plan.Tables)
+        {
+            var records = change.Compaction ? 0 : change.Rows;
+            tables[change.Key] = tables.TryGetValue(change.Key, out var same)
+                ? new RecoveredTable(same.Records + records, same.Files + change.Files)
+                : new RecoveredTable(records, change.Files);
+        }
+        return new RecoveredCommit(plan.RunId, tables.Values.Sum(t => t.Records), tables.Values.Sum(t => t.Files), tables);
     }
 
     /// <summary>A file:// landing killed half-way leaves <c>&lt;key&gt;.tmp-&lt;id&gt;</c>; those of this plan are ours (we hold the lock).</summary>
@@ -637,3 +654,6 @@ public sealed class CommitConflictException(string message) : PipeException(mess
 /// the files carry the ids; the pipeline's next run takes its ids from the table as it is then.
 /// </summary>
 public sealed class ColumnIdConflictException(string message) : PipeException(message);
+
+/// <summary>What <see cref="LakeCommitter.RecoverAsync"/> did: a sentence for the run log, and what a completed commit landed.</summary>
+public sealed record Recovery(string Notice, RecoveredCommit? Completed = null);

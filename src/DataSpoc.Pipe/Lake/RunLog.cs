@@ -26,6 +26,13 @@ public sealed class RunLog
     [JsonPropertyName("notices")] public List<string> Notices { get; set; } = [];
 
     /// <summary>
+    /// The interrupted commit of a killed run that this run completed first (<see cref="LakeCommitter.RecoverAsync"/>): that
+    /// run never wrote a log, so its rows are counted here, apart from this run's own <see cref="Streams"/>. Null when this
+    /// run completed none.
+    /// </summary>
+    [JsonPropertyName("recovered")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public RecoveredCommit? Recovered { get; set; }
+
+    /// <summary>
     /// The longest error a log keeps: an error quoting a hostile value (a million digits, a 200 MB string) would make
     /// each failed run's log, its OpenLineage event and the terminal line that size, or fail to serialise at all and
     /// leave no log.
@@ -98,3 +105,18 @@ public sealed class RunLogTap
     [JsonPropertyName("exit_code")] public int? ExitCode { get; set; }
     [JsonPropertyName("stderr_tail")] public string StderrTail { get; set; } = "";
 }
+
+/// <summary>
+/// What a completed interrupted commit landed, from its journal: the rows its run read (a compaction's rewritten rows are
+/// none) and the files, per table (the manifest's key), and in all.
+/// </summary>
+public sealed record RecoveredCommit(
+    [property: JsonPropertyName("run_id")] string RunId,
+    [property: JsonPropertyName("records")] long Records,
+    [property: JsonPropertyName("files")] long Files,
+    [property: JsonPropertyName("tables")] SortedDictionary<string, RecoveredTable> Tables);
+
+/// <summary>One table's part of a <see cref="RecoveredCommit"/>.</summary>
+public sealed record RecoveredTable(
+    [property: JsonPropertyName("records")] long Records,
+    [property: JsonPropertyName("files")] long Files);

@@ -114,7 +114,10 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             if (split is null) log.Notices.AddRange(CleanMetadataTempFiles(store, pipeline.Name, startedAt));
             var committer = new LakeCommitter(store, _time);
             if (split is null && await committer.RecoverAsync(pipeline.Name, runCancel.Token).ConfigureAwait(false) is { } recovered)
-                log.Notices.Add(recovered);
+            {
+                log.Notices.Add(recovered.Notice);
+                log.Recovered = recovered.Completed;
+            }
             observation.Step(step = RunSteps.Extract);
             if (split is not null) await split.EnsureOpenAsync(runCancel.Token).ConfigureAwait(false);
             var partDone = split is not null && await split.PartDoneAsync(runCancel.Token).ConfigureAwait(false);

@@ -265,7 +265,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
         try
         {
             var committer = new LakeCommitter(store, time);
-            if (await committer.RecoverAsync(name, held.Token).ConfigureAwait(false) is { } recovered) notices.Add(recovered);
+            if (await committer.RecoverAsync(name, held.Token).ConfigureAwait(false) is { } recovered) notices.Add(recovered.Notice);
             if (await store.GetAsync(committedKey, held.Token).ConfigureAwait(false) is not null)
                 return ($"split run {splitRun} was committed meanwhile by another worker", null);
 

@@ -60,7 +60,7 @@ public sealed class JournalFormatTests : IDisposable
     private async Task<string?> RecoverAsync()
     {
         await using var store = new LocalObjectStore(BucketUri.Parse(_lake.Bucket));
-        return await new LakeCommitter(store, TimeProvider.System).RecoverAsync(Pipeline, CancellationToken.None);
+        return (await new LakeCommitter(store, TimeProvider.System).RecoverAsync(Pipeline, CancellationToken.None))?.Notice;
     }
 
     private void AssertMergedTable(string original, string merged)

@@ -29,7 +29,7 @@ public class RecoveryTests
         plan.Phase = CommitPlan.PhaseDeleted;
         await store.PutAsync(LakeCommitter.JournalKey("p"), LakeJson.Serialize(plan), WriteCondition.None, CancellationToken.None);
 
-        var notice = await committer.RecoverAsync("p", CancellationToken.None);
+        var notice = (await committer.RecoverAsync("p", CancellationToken.None))?.Notice;
 
         Assert.StartsWith("completed the interrupted commit of run r1", notice);
         var table = lake.Manifest().Tables["test/items"];
@@ -37,6 +37,37 @@ public class RecoveryTests
         Assert.Equal(1, table.Stats.Extractions);
         Assert.Equal(1, table.Stats.Files);
         Assert.False(File.Exists(Path.Combine(lake.Root, LakeCommitter.JournalKey("p"))));
+    }
+
+    /// <summary>
+    /// A run killed in its commit writes no log: the run that completes its commit counts what it landed in its own log
+    /// (<c>recovered</c>), apart from its own streams, so logs summed over time count every row the manifest has.
+    /// </summary>
+    [Fact]
+    public async Task A_run_that_completes_a_killed_runs_commit_counts_what_it_landed_in_its_log()
+    {
+        using var lake = new TempLake();
+        var store = new LocalObjectStore(BucketUri.Parse(lake.Bucket));
+        var plan = new CommitPlan
+        {
+            RunId = "r1",
+            Pipeline = "p",
+            StartedAt = DateTimeOffset.UtcNow,
+            Tables = { new TableChange { Key = "test/items", Rows = 5, Files = 1, Bytes = 10, Entry = new ManifestTable { Source = "test", Table = "items", Pipeline = "p", Location = $"{lake.Bucket}/raw/test/items" } } },
+        };
+        await new LakeCommitter(store, TimeProvider.System).CommitAsync(plan, CancellationToken.None);
+        plan.Phase = CommitPlan.PhaseDeleted; // killed before its manifest entry
+        await store.PutAsync(LakeCommitter.JournalKey("p"), LakeJson.Serialize(plan), WriteCondition.None, CancellationToken.None);
+
+        var run = await TempLake.RunAsync(lake.Pipeline("p", lake.WriteSinger("more.singer", BadInputCorpusTests.Schema, BadInputCorpusTests.Record(4))));
+
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Contains(run.Log.Notices, n => n.StartsWith("completed the interrupted commit of run r1", StringComparison.Ordinal));
+        var saved = lake.Logs("p").Single();
+        Assert.NotNull(saved.Recovered);
+        Assert.Equal(("r1", 5L, 1L), (saved.Recovered.RunId, saved.Recovered.Records, saved.Recovered.Files));
+        Assert.Equal([("test/items", 5L, 1L)], saved.Recovered.Tables.Select(t => (t.Key, t.Value.Records, t.Value.Files)));
+        Assert.Equal(1, saved.TotalRecords); // its own records, apart
     }
 
     [Fact]
@@ -52,7 +83,7 @@ public class RecoveryTests
         Directory.CreateDirectory(Path.GetDirectoryName(temps[0])!);
         foreach (var temp in temps) File.WriteAllText(temp, "half a parquet file");
 
-        var notice = await new LakeCommitter(store, TimeProvider.System).RecoverAsync("p", CancellationToken.None);
+        var notice = (await new LakeCommitter(store, TimeProvider.System).RecoverAsync("p", CancellationToken.None))?.Notice;
 
         Assert.Equal("rolled back the interrupted commit of run r2 (1 files not all landed, 2 leftover temp file(s) removed; state untouched)", notice);
         Assert.All(temps, temp => Assert.False(File.Exists(temp), temp));
@@ -134,7 +165,7 @@ public class RecoveryTests
         await store.PutAsync(LakePaths.SupersededClaimKey(ours), LakeJson.Serialize(new SupersededClaim("p", "r3")), WriteCondition.IfAbsent, CancellationToken.None);
         await store.PutAsync(LakePaths.SupersededClaimKey(theirs), LakeJson.Serialize(new SupersededClaim("q", "r9")), WriteCondition.IfAbsent, CancellationToken.None);
 
-        var notice = await new LakeCommitter(store, TimeProvider.System).RecoverAsync("p", CancellationToken.None);
+        var notice = (await new LakeCommitter(store, TimeProvider.System).RecoverAsync("p", CancellationToken.None))?.Notice;
 
         Assert.StartsWith("rolled back the interrupted commit of run r3", notice);
         Assert.False(await store.ExistsAsync(LakePaths.SupersededClaimKey(ours), CancellationToken.None));

@@ -55,7 +55,7 @@ public sealed class MergeKillTests(ITestOutputHelper output)
             var merged = sequence.ExpectedRows();
 
             await using var store = new LocalObjectStore(BucketUri.Parse(lake.Bucket));
-            var recovered = await new LakeCommitter(store, TimeProvider.System).RecoverAsync(pipeline.Name, CancellationToken.None);
+            var recovered = (await new LakeCommitter(store, TimeProvider.System).RecoverAsync(pipeline.Name, CancellationToken.None))?.Notice;
             var rows = sequence.LakeRows();
             var which = Same(rows, previous) ? "previous" : Same(rows, merged) ? "merged" : "a mix";
             output.WriteLine($"kill {i}: {point.Trim()} #{nth} -> {(outcome.Killed ? "killed" : "exit " + outcome.ExitCode)}; recovery: {recovered ?? "nothing to do"}; table: {which}");

@@ -471,7 +471,7 @@ public class TableMaintenanceTests
         Assert.True(File.Exists(Path.Combine(lake.Root, DataSpoc.Pipe.Lake.LakePaths.JournalKey("orders"))));
 
         await using var store = new ObjectStoreFactory().Open(lake.Bucket);
-        var notice = await new DataSpoc.Pipe.Lake.LakeCommitter(store, TimeProvider.System).RecoverAsync("orders", CancellationToken.None);
+        var notice = (await new DataSpoc.Pipe.Lake.LakeCommitter(store, TimeProvider.System).RecoverAsync("orders", CancellationToken.None))?.Notice;
         Assert.StartsWith("released the table commit claims of e", notice);
         Assert.False(File.Exists(Path.Combine(lake.Root, claim)));
         Assert.True((await TempLake.RunAsync(P("orders_too", lake.WriteSinger("b", Orders(4, 5))))).Succeeded);

@@ -335,19 +335,14 @@ public sealed class SignalTests : IDisposable
     /// <summary>An HTTP server on 127.0.0.1 that answers the first request (the run's START event) and holds every later one unanswered.</summary>
     private sealed class StallingCollector : IDisposable
     {
-        private readonly System.Net.HttpListener _listener = new();
+        private readonly System.Net.HttpListener _listener;
         private readonly TaskCompletionSource<string> _closing = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly List<System.Net.HttpListenerContext> _held = [];
 
         public StallingCollector()
         {
-            using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
-            {
-                probe.Start();
-                Url = $"http://127.0.0.1:{((System.Net.IPEndPoint)probe.LocalEndpoint).Port}";
-            }
-            _listener.Prefixes.Add(Url + "/");
-            _listener.Start();
+            (_listener, var port) = DataSpoc.Pipe.Tests.Support.LoopbackHttp.StartOnFreePort();
+            Url = $"http://127.0.0.1:{port}";
             _ = Task.Run(LoopAsync);
         }
 

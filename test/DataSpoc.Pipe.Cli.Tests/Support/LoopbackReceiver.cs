@@ -7,18 +7,12 @@ namespace DataSpoc.Pipe.Cli.Tests.Support;
 /// <summary>An HTTP server on 127.0.0.1 (a free port) that answers 200 to everything and keeps each request: a stand-in collector (OTLP/HTTP, OpenLineage).</summary>
 public sealed class LoopbackReceiver : IDisposable
 {
-    private readonly HttpListener _listener = new();
+    private readonly HttpListener _listener;
     private readonly Task _loop;
 
     public LoopbackReceiver()
     {
-        using (var probe = new TcpListener(IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            Port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
-        _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
-        _listener.Start();
+        (_listener, Port) = DataSpoc.Pipe.Tests.Support.LoopbackHttp.StartOnFreePort();
         _loop = Task.Run(LoopAsync);
     }
 

@@ -17,7 +17,7 @@ namespace DataSpoc.Pipe.Cloud.Tests.Servers;
 /// </summary>
 public sealed class GcsStandInServer : IAsyncDisposable
 {
-    private readonly HttpListener _listener = new();
+    private readonly HttpListener _listener;
     private readonly string _root = NewRoot();
     private readonly ConcurrentDictionary<string, byte> _buckets = new();
     private readonly Dictionary<(string Bucket, string Name), StoredObject> _objects = [];
@@ -28,9 +28,7 @@ public sealed class GcsStandInServer : IAsyncDisposable
 
     public GcsStandInServer()
     {
-        Port = FreePort.Next();
-        _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
-        _listener.Start();
+        (_listener, Port) = DataSpoc.Pipe.Tests.Support.LoopbackHttp.StartOnFreePort();
         _loop = Task.Run(AcceptLoop);
     }
 

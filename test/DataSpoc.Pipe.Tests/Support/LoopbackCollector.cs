@@ -11,16 +11,14 @@ namespace DataSpoc.Pipe.Tests.Support;
 /// </summary>
 public sealed class LoopbackCollector : IDisposable
 {
-    private readonly HttpListener _listener = new();
+    private readonly HttpListener _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
     public LoopbackCollector(int? answer = 200)
     {
         Answer = answer;
-        Port = FreePort();
-        _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
-        _listener.Start();
+        (_listener, Port) = LoopbackHttp.StartOnFreePort();
         _loop = Task.Run(LoopAsync);
     }
 

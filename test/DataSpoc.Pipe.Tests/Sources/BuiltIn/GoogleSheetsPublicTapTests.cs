@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Tests.Support;
 using Xunit;
 
 namespace DataSpoc.Pipe.Tests.Sources.BuiltIn;
@@ -10,7 +11,7 @@ namespace DataSpoc.Pipe.Tests.Sources.BuiltIn;
 public sealed class GoogleSheetsPublicTapTests : IDisposable
 {
     private readonly TapHarness _h = new();
-    private readonly HttpListener _listener = new();
+    private readonly HttpListener _listener;
     private readonly Task _serving;
     private readonly List<string> _requests = [];
     private readonly string _base;
@@ -19,13 +20,8 @@ public sealed class GoogleSheetsPublicTapTests : IDisposable
 
     public GoogleSheetsPublicTapTests()
     {
-        var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
+        (_listener, var port) = LoopbackHttp.StartOnFreePort();
         _base = $"http://127.0.0.1:{port}/";
-        _listener.Prefixes.Add(_base);
-        _listener.Start();
         _serving = Task.Run(ServeAsync);
     }
 

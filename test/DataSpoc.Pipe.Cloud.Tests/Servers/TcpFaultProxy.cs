@@ -25,8 +25,14 @@ public sealed class TcpFaultProxy : IAsyncDisposable
     public TcpFaultProxy(int targetPort)
     {
         _target = targetPort;
-        Port = FreePort.Next();
-        Accept();
+        // Bound on port 0 so no other process can take the port between finding it and binding it; a later
+        // Accept() (after Refuse()) binds this same port again.
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        listener.Start();
+        Port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        _listener = listener;
+        _ = Task.Run(() => AcceptLoop(listener));
     }
 
     public int Port { get; }

@@ -9,7 +9,7 @@ public sealed class AzuriteServer : IAsyncDisposable
 
     private ServerProcess? _process;
 
-    public int Port { get; } = FreePort.Next();
+    public int Port { get; private set; }
 
     public string BlobEndpoint => $"http://127.0.0.1:{Port}/{AccountName}";
 
@@ -18,9 +18,9 @@ public sealed class AzuriteServer : IAsyncDisposable
 
     public async Task StartAsync()
     {
-        _process = await ServerProcess.StartAsync(TestTools.NodeBinary("azurite-blob"),
-            ["--blobHost", "127.0.0.1", "--blobPort", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--inMemoryPersistence", "--skipApiVersionCheck", "--silent"],
-            Port, ServerProcess.StartTimeout);
+        (_process, Port) = await ServerProcess.StartOnFreePortAsync(TestTools.NodeBinary("azurite-blob"),
+            port => ["--blobHost", "127.0.0.1", "--blobPort", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--inMemoryPersistence", "--skipApiVersionCheck", "--silent"],
+            ServerProcess.StartTimeout);
     }
 
     public async ValueTask DisposeAsync()

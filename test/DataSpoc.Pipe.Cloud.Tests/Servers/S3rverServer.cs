@@ -8,7 +8,7 @@ public sealed class S3rverServer : IAsyncDisposable
 
     private ServerProcess? _process;
 
-    public int Port { get; } = FreePort.Next();
+    public int Port { get; private set; }
 
     public string Directory { get; } = NewDirectory();
 
@@ -34,9 +34,9 @@ public sealed class S3rverServer : IAsyncDisposable
 
     public async Task StartAsync()
     {
-        _process = await ServerProcess.StartAsync(TestTools.NodeBinary("s3rver"),
-            ["-d", Directory, "-a", "127.0.0.1", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--silent"],
-            Port, ServerProcess.StartTimeout,
+        (_process, Port) = await ServerProcess.StartOnFreePortAsync(TestTools.NodeBinary("s3rver"),
+            port => ["-d", Directory, "-a", "127.0.0.1", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--silent"],
+            ServerProcess.StartTimeout,
             // s3rver signs list continuation tokens with DES, which Node 17+ (OpenSSL 3) only offers through the legacy provider.
             new Dictionary<string, string> { ["NODE_OPTIONS"] = "--openssl-legacy-provider" });
     }

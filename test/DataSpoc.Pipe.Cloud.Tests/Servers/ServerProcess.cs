@@ -22,6 +22,26 @@ public sealed class ServerProcess : IAsyncDisposable
 
     private ServerProcess(Process process) => _process = process;
 
+    /// <summary>
+    /// Starts a server on a port found free. Another process can take that port before the server binds it (test
+    /// projects run side by side, and outgoing connections take ports from the same range), so a server that exits
+    /// because its address is in use is started again on a fresh port.
+    /// </summary>
+    public static async Task<(ServerProcess Server, int Port)> StartOnFreePortAsync(string executable, Func<int, IEnumerable<string>> arguments, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var port = FreePort.Next();
+            try
+            {
+                return (await StartAsync(executable, arguments(port), port, timeout, environment), port);
+            }
+            catch (InvalidOperationException e) when (attempt < 5 && e.Message.Contains("EADDRINUSE", StringComparison.Ordinal))
+            {
+            }
+        }
+    }
+
     public static async Task<ServerProcess> StartAsync(string executable, IEnumerable<string> arguments, int port, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(executable)

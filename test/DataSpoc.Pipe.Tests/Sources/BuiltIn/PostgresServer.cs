@@ -38,11 +38,23 @@ public sealed class PostgresServer : IAsyncLifetime
         await File.WriteAllTextAsync(pwFile, Password);
         if (_asPostgresUser) await RunAsync("chown", ["-R", "postgres:postgres", _dir], asPostgres: false);
         await RunAsync(Path.Combine(_bin, "initdb"), ["-D", Path.Combine(_dir, "data"), "-U", "postgres", "--pwfile", pwFile, "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--no-locale"], _asPostgresUser);
-        Port = FreePort();
-        await RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", Path.Combine(_dir, "data"), "-l", Path.Combine(_dir, "log"), "-w", "-t", "60",
-            // Each test's database keeps its own Npgsql pool of idle connections (closed after 5 idle minutes), and split
-            // runs open one per part: the default 100 connections ran out in a full suite ("too many clients already").
-            "-o", $"-k {_dir} -p {Port} -h 127.0.0.1 -c fsync=off -c max_connections=400", "start"], _asPostgresUser);
+        // A port found free can be taken by another process before the server binds it: then pg_ctl fails, and the
+        // server is started again on a fresh port.
+        for (var attempt = 1; ; attempt++)
+        {
+            Port = FreePort();
+            try
+            {
+                await RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", Path.Combine(_dir, "data"), "-l", Path.Combine(_dir, "log"), "-w", "-t", "60",
+                    // Each test's database keeps its own Npgsql pool of idle connections (closed after 5 idle minutes), and split
+                    // runs open one per part: the default 100 connections ran out in a full suite ("too many clients already").
+                    "-o", $"-k {_dir} -p {Port} -h 127.0.0.1 -c fsync=off -c max_connections=400", "start"], _asPostgresUser);
+                return;
+            }
+            catch (InvalidOperationException) when (attempt < 5 && File.ReadAllText(Path.Combine(_dir, "log")).Contains("Address already in use", StringComparison.Ordinal))
+            {
+            }
+        }
     }
 
     public async Task DisposeAsync()

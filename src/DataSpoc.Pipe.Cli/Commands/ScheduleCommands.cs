@@ -12,8 +12,8 @@ namespace DataSpoc.Pipe.Cli.Commands;
 /// <c>schedule install</c>: one crontab line per pipeline with <c>schedule.cron</c>, and one running <c>maintain</c> per
 /// pipeline with <c>schedule.maintain</c>; running it again changes nothing. Secrets are not needed to install: a
 /// <c>${VAR}</c> that a scheduled run would lack (set neither in <c>.env</c> nor with a default) is a warning naming the
-/// pipeline and the variable. A maintain line the user added by hand (README's earlier recipe) is kept, and then no
-/// second one is installed for that pipeline: a warning says so.
+/// pipeline and the variable. A run or maintain line the user added by hand (README's earlier recipe) is kept, and then no
+/// second one of that kind is installed for that pipeline: a warning says so.
 /// </summary>
 internal sealed class ScheduleInstallCommand : Command<ScheduleInstallCommand.Settings>
 {
@@ -38,13 +38,18 @@ internal sealed class ScheduleInstallCommand : Command<ScheduleInstallCommand.Se
         var crontab = new Crontab();
         var current = crontab.Read();
         var before = CrontabEntries.Parse(current, home.Root);
-        // A maintain line the user wrote by hand keeps running as it is: a second one would maintain the pipeline twice.
-        var handWritten = CrontabEntries.HandWrittenMaintainPipelines(current, home.Root);
-        var wanted = lines.Where(l => l.Kind == ScheduleKind.Run || !handWritten.Contains(l.Pipeline)).ToList();
-        foreach (var name in lines.Where(l => l.Kind == ScheduleKind.Maintain && handWritten.Contains(l.Pipeline)).Select(l => l.Pipeline))
-            warnings.Add(new ScheduleWarning(name, null, files[name], "schedule.maintain",
-                $"pipeline '{name}': schedule.maintain is not installed: the crontab already runs 'maintain {name}' on a line schedule install did not write, " +
-                "which is kept as it is; to have schedule.maintain's line instead, remove that line (crontab -e) and run schedule install again"));
+        // A line the user wrote by hand keeps running as it is: a second one would run or maintain the pipeline twice.
+        var handWritten = CrontabEntries.HandWritten(current, home.Root);
+        bool ByHand((string Pipeline, ScheduleKind Kind, string Line) l) => handWritten.Any(h => h.Pipeline == l.Pipeline && h.Kind == l.Kind);
+        var wanted = lines.Where(l => !ByHand(l)).ToList();
+        foreach (var (name, kind, _) in lines.Where(ByHand))
+        {
+            var key = kind == ScheduleKind.Maintain ? "schedule.maintain" : "schedule.cron";
+            var verb = kind == ScheduleKind.Maintain ? "maintain" : "run";
+            warnings.Add(new ScheduleWarning(name, null, files[name], key,
+                $"pipeline '{name}': {key} is not installed: the crontab already runs '{verb} {name}' on a line schedule install did not write, " +
+                $"which is kept as it is; to have {key}'s line instead, remove that line (crontab -e) and run schedule install again"));
+        }
         var updated = CrontabEntries.Install(current, home.Root, wanted);
         if (updated != current)
         {

@@ -240,7 +240,9 @@ public sealed class PipeClient
         for (var i = 0; i < names.Count; i++)
         {
             var name = names[i];
-            var entry = installed.Entries.FirstOrDefault(e => e.Pipeline == name && e.Kind == ScheduleKind.Run);
+            // A run line the user wrote by hand is what cron runs the pipeline by when install wrote none (install keeps it).
+            var handWrittenRun = installed.HandWritten.FirstOrDefault(e => e.Pipeline == name && e.Kind == ScheduleKind.Run);
+            var entry = installed.Entries.FirstOrDefault(e => e.Pipeline == name && e.Kind == ScheduleKind.Run) ?? handWrittenRun;
             var maintainEntry = installed.Entries.FirstOrDefault(e => e.Pipeline == name && e.Kind == ScheduleKind.Maintain);
             var next = entry is null ? null : NextRun(entry);
             var nextMaintain = maintainEntry is null ? null : NextRun(maintainEntry);
@@ -263,11 +265,11 @@ public sealed class PipeClient
             var neverRun = new PipelineStatus(name, "never run", null, null, null, null, cron, next, null, zone)
             {
                 InstalledSchedule = entry?.Cron,
-                ScheduleProblem = ScheduleProblem(cron, entry, installed.Problem) ?? (entry is null ? null : LineProblem(entry, names)),
+                ScheduleProblem = ScheduleProblem(cron, entry, installed.Problem) ?? (entry is null || entry == handWrittenRun ? null : LineProblem(entry, names)),
                 MaintainSchedule = maintain?.Cron,
                 NextMaintain = nextMaintain,
                 MaintainTimeZone = maintain is null && maintainEntry is null ? null : ZoneOf(maintainEntry),
-                MaintainProblem = MaintainProblem(maintain, maintainEntry, installed.HandWrittenMaintain.Contains(name), installed.Problem)
+                MaintainProblem = MaintainProblem(maintain, maintainEntry, installed.HandWritten.Any(e => e.Pipeline == name && e.Kind == ScheduleKind.Maintain), installed.Problem)
                     ?? (maintainEntry is null ? null : LineProblem(maintainEntry, names)),
             };
             var row = i;
@@ -325,18 +327,18 @@ public sealed class PipeClient
 
     /// <summary>
     /// This home's crontab lines, the <c>CRON_TZ</c> a line added by <c>schedule install</c> would get, the pipelines a
-    /// hand-written line runs <c>maintain</c> on, and why the crontab could not be read.
+    /// hand-written line runs or maintains (<see cref="CrontabEntries.HandWritten"/>), and why the crontab could not be read.
     /// </summary>
-    private (IReadOnlyList<CrontabEntry> Entries, string? ZoneAtEnd, IReadOnlySet<string> HandWrittenMaintain, string? Problem) InstalledSchedules()
+    private (IReadOnlyList<CrontabEntry> Entries, string? ZoneAtEnd, IReadOnlyList<CrontabEntry> HandWritten, string? Problem) InstalledSchedules()
     {
         try
         {
             var text = _crontab.Read();
-            return (CrontabEntries.Parse(text, _home.Root), CrontabEntries.CronTimeZoneAtEnd(text), CrontabEntries.HandWrittenMaintainPipelines(text, _home.Root), null);
+            return (CrontabEntries.Parse(text, _home.Root), CrontabEntries.CronTimeZoneAtEnd(text), CrontabEntries.HandWritten(text, _home.Root), null);
         }
         catch (CrontabException e)
         {
-            return ([], null, new HashSet<string>(), e.Message);
+            return ([], null, [], e.Message);
         }
     }
 

@@ -81,11 +81,18 @@ internal static partial class PrivateTempRoot
     /// This process's folder for scratch files (<see cref="Lake.LakePaths.ScratchFile"/>) under <paramref name="root"/>:
     /// <c>scratch/&lt;pid&gt;-&lt;id&gt;/</c> (mode 0700), marked with its <see cref="OwnerFile"/> before any file goes in, so
     /// that what a killed process left there (a discovery's tap config with its secrets, a Delta checkpoint's column
-    /// stats) is removed at the next start by the rule of run folders (<see cref="RemoveKilledRunFolders"/>).
+    /// stats) is removed at the next start by the rule of run folders (<see cref="RemoveKilledRunFolders"/>). Made when the
+    /// first scratch file is, and removed with what it holds when the process ends (a handled SIGINT or SIGTERM too), so
+    /// only a killed process's is left for that sweep.
     /// </summary>
     internal static string ScratchFolder(string root)
     {
-        var folder = ScratchFolders.GetOrAdd(root, r => Path.Combine(r, "scratch", $"{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}"));
+        var folder = ScratchFolders.GetOrAdd(root, r =>
+        {
+            var own = Path.Combine(r, "scratch", $"{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}");
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => RemoveAtExit(own);
+            return own;
+        });
         // Made again if removed meanwhile (by hand): an unmarked folder is never taken for a killed process's.
         if (!File.Exists(Path.Combine(folder, OwnerFile)))
         {
@@ -93,6 +100,13 @@ internal static partial class PrivateTempRoot
             MarkOwner(folder);
         }
         return folder;
+    }
+
+    private static void RemoveAtExit(string folder)
+    {
+        // Best effort: what stays (a file held open elsewhere on Windows) goes with the next start's sweep.
+        try { Directory.Delete(folder, recursive: true); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
 
     /// <summary>How old a scratch file an earlier build left directly in <c>scratch/</c> (with no owner) must be to be removed.</summary>
@@ -154,7 +168,7 @@ internal static partial class PrivateTempRoot
                 Directory.Delete(folder, recursive: true);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { continue; }
-            // A scratch folder is left (empty) by every process that ends: only one holding files was a killed process's.
+            // An empty scratch folder is a process's killed before its first scratch file, or an earlier build's: not worth a notice.
             if (!isScratch)
                 removed.Add($"removed the private temp folder of a killed run ({Path.GetRelativePath(parent, folder).Replace('\\', '/')}, process {pid}): it held that run's tap config"
                     + (stopped is null ? "" : "; " + stopped));

@@ -179,9 +179,7 @@ public static class CrontabEntries
         foreach (var (text, _, zone) in Lines(crontab))
         {
             if (PipelineOf(text, home) is not { } ours) continue;
-            var fields = text.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
-            var cron = fields[0].StartsWith('@') ? fields[0] : string.Join(' ', fields.Take(5));
-            entries.Add(new CrontabEntry(ours.Pipeline, cron, text, zone, ours.Kind));
+            entries.Add(new CrontabEntry(ours.Pipeline, CronOf(text), text, zone, ours.Kind));
         }
         return entries;
     }
@@ -231,23 +229,24 @@ public static class CrontabEntries
     }
 
     /// <summary>
-    /// The pipelines of this home that an active line this tool did not write runs <c>maintain</c> on: the line README's
-    /// earlier recipe had users add by hand (<c>... dataspoc-pipe maintain orders --expire-older-than 7d ...</c>), in any
-    /// of the shapes a shell runs alike: options before the name (<c>maintain --compact orders</c>), the home set by
-    /// <c>export DATASPOC_PIPE_HOME=...;</c> first, or written with <c>$HOME</c>, <c>${HOME}</c> or <c>~</c>. Its home is
-    /// the last <c>DATASPOC_PIPE_HOME=</c> it sets before the command, else the user's default home. <c>schedule install</c>
-    /// keeps such a line and writes no maintain line of its own for the pipeline (two would maintain it twice), saying so.
-    /// A line of several commands (<c>... maintain a; dataspoc-pipe maintain b</c>, or <c>&amp;&amp;</c>) maintains each
-    /// of their pipelines, each command's home read as above from the words before it.
+    /// This home's active lines this tool did not write that run a pipeline (<c>dataspoc-pipe run orders</c>) or
+    /// <c>maintain</c> on its tables (the line README's earlier recipe had users add by hand:
+    /// <c>... dataspoc-pipe maintain orders --expire-older-than 7d ...</c>), in any of the shapes a shell runs alike: options
+    /// before the name (<c>maintain --compact orders</c>), the home set by <c>export DATASPOC_PIPE_HOME=...;</c> first, or
+    /// written with <c>$HOME</c>, <c>${HOME}</c> or <c>~</c>. Its home is the last <c>DATASPOC_PIPE_HOME=</c> it sets before the
+    /// command, else the user's default home. <c>schedule install</c> keeps such a line and writes no line of its own of that
+    /// kind for the pipeline (cron would run or maintain it twice), saying so. A line of several commands
+    /// (<c>... maintain a; dataspoc-pipe maintain b</c>, or <c>&amp;&amp;</c>) counts for each of their pipelines, each
+    /// command's home read as above from the words before it. Each entry has the line's schedule and <c>CRON_TZ</c>.
     /// </summary>
-    public static IReadOnlySet<string> HandWrittenMaintainPipelines(string crontab, string homeRoot)
+    public static IReadOnlyList<CrontabEntry> HandWritten(string crontab, string homeRoot)
     {
-        var found = new HashSet<string>(StringComparer.Ordinal);
+        var found = new List<CrontabEntry>();
         var home = new Home(homeRoot);
-        foreach (var (text, _, _) in Lines(crontab))
+        foreach (var (text, _, zone) in Lines(crontab))
         {
             var line = text.TrimStart(' ', '\t');
-            // Comments, environment lines and every tagged line (ours, or another home's) are not hand-written maintain lines.
+            // Comments, environment lines and every tagged line (ours, or another home's) are not hand-written lines.
             if (line.Length == 0 || line[0] == '#' || line.Contains(TagPrefix, StringComparison.Ordinal) || line.Contains(MaintainTagPrefix, StringComparison.Ordinal)) continue;
             List<string> words;
             try
@@ -258,17 +257,34 @@ public static class CrontabEntries
             {
                 continue;
             }
-            // Every command of the line counts (maintain a; dataspoc-pipe maintain b): each maintains its own pipeline.
-            for (var at = words.IndexOf("maintain"); at >= 0; at = words.IndexOf("maintain", at + 1))
+            foreach (var kind in (ScheduleKind[])[ScheduleKind.Run, ScheduleKind.Maintain])
             {
-                if (at < 1 || Path.GetFileName(words[at - 1]) is not ("dataspoc-pipe" or "dataspoc-pipe.dll") || NameAfterOptions(words, at + 1) is not { } pipeline) continue;
-                if (!LakeNames.IsValidPipelineName(pipeline)) continue;
-                var setting = words.Take(at).LastOrDefault(w => w.StartsWith(PipeHome.EnvironmentVariable + "=", StringComparison.Ordinal));
-                var lineHome = setting is null ? Path.Combine(PipeHome.UserHome(), ".dataspoc-pipe") : ShellHome(setting[(PipeHome.EnvironmentVariable.Length + 1)..]);
-                if (home.Is(lineHome)) found.Add(pipeline);
+                var verb = kind == ScheduleKind.Maintain ? "maintain" : "run";
+                // Every command of the line counts (maintain a; dataspoc-pipe maintain b): each runs its own pipeline.
+                for (var at = words.IndexOf(verb); at >= 0; at = words.IndexOf(verb, at + 1))
+                {
+                    if (at < 1 || Path.GetFileName(words[at - 1]) is not ("dataspoc-pipe" or "dataspoc-pipe.dll")
+                        || NameAfterOptions(words, at + 1, kind == ScheduleKind.Maintain ? MaintainValueOptions : RunValueOptions) is not { } pipeline) continue;
+                    if (!LakeNames.IsValidPipelineName(pipeline)) continue;
+                    var setting = words.Take(at).LastOrDefault(w => w.StartsWith(PipeHome.EnvironmentVariable + "=", StringComparison.Ordinal));
+                    var lineHome = setting is null ? Path.Combine(PipeHome.UserHome(), ".dataspoc-pipe") : ShellHome(setting[(PipeHome.EnvironmentVariable.Length + 1)..]);
+                    if (home.Is(lineHome) && !found.Any(e => e.Pipeline == pipeline && e.Kind == kind))
+                        found.Add(new CrontabEntry(pipeline, CronOf(text), text, zone, kind));
+                }
             }
         }
         return found;
+    }
+
+    /// <summary>The pipelines <see cref="HandWritten"/> finds a line of <paramref name="kind"/> for.</summary>
+    public static IReadOnlySet<string> HandWrittenPipelines(string crontab, string homeRoot, ScheduleKind kind) =>
+        HandWritten(crontab, homeRoot).Where(e => e.Kind == kind).Select(e => e.Pipeline).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>A crontab line's schedule: its <c>@</c> keyword, or its five fields joined by one space.</summary>
+    private static string CronOf(string line)
+    {
+        var fields = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+        return fields[0].StartsWith('@') ? fields[0] : string.Join(' ', fields.Take(5));
     }
 
     /// <summary>The shell's command separators a word ends with (<c>;</c>, <c>&amp;&amp;</c>, <c>||</c>), as words of their own: <c>orders;</c> is the name <c>orders</c>, then the end of its command.</summary>
@@ -283,15 +299,18 @@ public static class CrontabEntries
     /// <summary>The options of <c>maintain</c> that take a value (the next word, unless written <c>--option=value</c>).</summary>
     private static readonly string[] MaintainValueOptions = ["--expire-older-than", "--target-file-mb", "--rotate-log", "-o", "--output"];
 
-    /// <summary>The first word from <paramref name="start"/> that is neither an option of <c>maintain</c> nor an option's value: its pipeline; null when a redirection, the command's end or the line's comes first.</summary>
-    private static string? NameAfterOptions(List<string> words, int start)
+    /// <summary>The options of <c>run</c> that take a value.</summary>
+    private static readonly string[] RunValueOptions = ["--parallel", "--part", "--split-run", "--rotate-log", "-o", "--output"];
+
+    /// <summary>The first word from <paramref name="start"/> that is neither an option of the command nor an option's value (<paramref name="valueOptions"/>): its pipeline; null when a redirection, the command's end or the line's comes first.</summary>
+    private static string? NameAfterOptions(List<string> words, int start, string[] valueOptions)
     {
         for (var i = start; i < words.Count; i++)
         {
             var word = words[i];
             if (word.Length == 0 || word[0] is '>' or '<' or '|' or '&' or ';' || word == "2>&1") return null;
             if (word[0] != '-') return word;
-            if (!word.Contains('=', StringComparison.Ordinal) && MaintainValueOptions.Contains(word, StringComparer.Ordinal)) i++;
+            if (!word.Contains('=', StringComparison.Ordinal) && valueOptions.Contains(word, StringComparer.Ordinal)) i++;
         }
         return null;
     }

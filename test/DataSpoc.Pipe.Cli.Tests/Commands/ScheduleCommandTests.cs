@@ -740,6 +740,44 @@ public sealed class ScheduleCommandTests : IDisposable
     }
 
     [Theory]
+    [InlineData("{home}/logs/orders.lock dataspoc-pipe run orders")]
+    [InlineData("{home}/logs/orders.lock dataspoc-pipe run orders; dataspoc-pipe run users")]
+    [InlineData("{home}/logs/orders.lock dataspoc-pipe run orders && dataspoc-pipe run users")]
+    public void A_run_line_added_by_hand_is_kept_install_writes_no_second_one_and_status_shows_its_schedule(string command)
+    {
+        var byHand = $"0 * * * * export DATASPOC_PIPE_HOME={_home.Home}; flock -n " + command.Replace("{home}", _home.Home, StringComparison.Ordinal) +
+            $" >> {_home.Home}/logs/runs.log 2>&1";
+        File.WriteAllText(_home.CrontabFile, OthersLines + byHand + "\n");
+        _home.WriteShopPipeline("orders", extraTop: "schedule:\n  cron: \"0 * * * *\"\n");
+        var both = command.Contains("users", StringComparison.Ordinal);
+        if (both) _home.WriteShopPipeline("users", extraTop: "schedule:\n  cron: \"0 * * * *\"\n");
+
+        var install = CliProcess.Run(_home, "schedule", "install", "-o", "json");
+        Assert.True(install.ExitCode == 0, install.ToString());
+        const string warning = "pipeline 'orders': schedule.cron is not installed: the crontab already runs 'run orders' on a line schedule install did not write, " +
+            "which is kept as it is; to have schedule.cron's line instead, remove that line (crontab -e) and run schedule install again";
+        Assert.Contains("warning: " + warning, install.Stderr);
+        var warnings = Json.Parse(install)["warnings"]!.AsArray();
+        Assert.Equal(both ? ["orders", "users"] : ["orders"], warnings.Select(w => w.Str("pipeline")));
+        Assert.All(warnings, w => Assert.Equal("schedule.cron", w.Str("key")));
+        Assert.Equal(OthersLines + byHand + "\n", File.ReadAllText(_home.CrontabFile));
+
+        var rows = Json.Parse(CliProcess.Run(_home, "status", "-o", "json")).AsArray();
+        Assert.Equal(both ? 2 : 1, rows.Count);
+        Assert.All(rows, row =>
+        {
+            Assert.Equal("0 * * * *", row!.Str("installed_schedule"));
+            Assert.NotNull(row!["next_run"]);
+            Assert.Null(row!["schedule_problem"]);
+        });
+
+        // Once the user deletes it, install writes the tagged line.
+        File.WriteAllText(_home.CrontabFile, OthersLines);
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
+        Assert.Single(CrontabLines(), l => l.EndsWith($"# dataspoc-pipe:orders@{_home.Home}", StringComparison.Ordinal));
+    }
+
+    [Theory]
     [InlineData("; ")]
     [InlineData(" && ")]
     public void A_line_added_by_hand_that_maintains_two_pipelines_is_kept_for_both(string separator)

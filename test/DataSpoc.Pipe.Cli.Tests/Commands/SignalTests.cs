@@ -295,6 +295,59 @@ public sealed class SignalTests : IDisposable
         Assert.Contains(Json.Parse(next)["notices"]!.AsArray(), n => n!.GetValue<string>().StartsWith("removed the scratch folder of a killed process (scratch/", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// A run removes its own scratch folder (its discovery's tap config went there) when it ends, also when stopped by a
+    /// signal it handles: only a killed process's folder is left for the next start's sweep.
+    /// </summary>
+    [Theory]
+    [InlineData(null)]
+    [InlineData("TERM")]
+    [InlineData("INT")]
+    public async Task A_run_that_ends_leaves_no_scratch_folder_behind(string? signal)
+    {
+        var tap = Path.Combine(_home.Root, "discover_tap.py");
+        File.WriteAllText(tap, $$$$"""
+            import json, sys, time
+            args = sys.argv[1:]
+            if "--help" in args: print("usage: tap --config CONFIG [--discover] [--catalog CATALOG]"); sys.exit(0)
+            schema = {"type": "object", "properties": {"id": {"type": "integer"}}}
+            if "--discover" in args:
+                time.sleep({{{{(signal is null ? 0 : 60)}}}})
+                print(json.dumps({"streams": [{"tap_stream_id": "items", "stream": "items", "schema": schema, "metadata": []}]})); sys.exit(0)
+            print(json.dumps({"type": "SCHEMA", "stream": "items", "schema": schema, "key_properties": ["id"]}))
+            print(json.dumps({"type": "RECORD", "stream": "items", "record": {"id": 1}}))
+            """);
+        _home.WritePipeline("discovered", $"""
+            source:
+              tap: python3 {tap}
+              config:
+                user: x
+            destination:
+              bucket: {_home.Bucket}
+            """);
+        var scratch = Path.Combine(_home.Root, "tmp", "dataspoc-pipe-" + Environment.UserName, "scratch");
+        string[] Folders() => Directory.Exists(scratch) ? Directory.GetDirectories(scratch) : [];
+
+        if (signal is null)
+        {
+            var run = CliProcess.Run(_home, "run", "discovered");
+            Assert.True(run.ExitCode == 0, run.ToString());
+        }
+        else
+        {
+            using var stopped = Start("run", "discovered");
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            while (Folders().Length == 0 && waited.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(50);
+            Assert.NotEmpty(Folders()); // the discovery's config is in its scratch folder
+            await Task.Delay(500); // past the signal handlers' registration
+            Kill(signal, stopped.Process.Id);
+            Assert.True(stopped.Process.WaitForExit(TimeSpan.FromSeconds(30)), "the run did not end");
+            Assert.Equal(signal == "TERM" ? 143 : 130, stopped.Process.ExitCode);
+        }
+
+        Assert.Empty(Folders());
+    }
+
     private static bool IsRunning(int pid)
     {
         var stat = Path.Combine("/proc", pid.ToString(System.Globalization.CultureInfo.InvariantCulture), "stat");

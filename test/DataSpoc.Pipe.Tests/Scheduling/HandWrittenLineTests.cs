@@ -3,17 +3,17 @@ using DataSpoc.Pipe.Scheduling;
 namespace DataSpoc.Pipe.Tests.Scheduling;
 
 /// <summary>
-/// A maintain line the user wrote into the crontab (README's earlier recipe) is found in every shape a shell runs alike,
-/// so <c>schedule install</c> keeps it and writes no second one (the pipeline would be maintained twice).
+/// A run or maintain line the user wrote into the crontab (README's earlier recipe) is found in every shape a shell runs
+/// alike, so <c>schedule install</c> keeps it and writes no second one (the pipeline would be run or maintained twice).
 /// </summary>
-public sealed class HandWrittenMaintainLineTests : IDisposable
+public sealed class HandWrittenLineTests : IDisposable
 {
     private readonly string _home = Directory.CreateTempSubdirectory("dsp-home-").FullName;
 
     public void Dispose() => Directory.Delete(_home, recursive: true);
 
     private IReadOnlySet<string> Found(string line, string? home = null) =>
-        CrontabEntries.HandWrittenMaintainPipelines("SHELL=/bin/sh\n" + line + "\n", home ?? _home);
+        CrontabEntries.HandWrittenPipelines("SHELL=/bin/sh\n" + line + "\n", home ?? _home, ScheduleKind.Maintain);
 
     [Theory]
     [InlineData("0 3 * * * DATASPOC_PIPE_HOME={home} dataspoc-pipe maintain orders --expire-older-than 7d")]
@@ -56,4 +56,33 @@ public sealed class HandWrittenMaintainLineTests : IDisposable
     [InlineData("0 3 * * * DATASPOC_PIPE_HOME={home} other-tool maintain orders")]
     public void Another_homes_line_a_comment_a_run_or_a_line_without_a_name_is_not_one(string line) =>
         Assert.Empty(Found(line.Replace("{home}", _home, StringComparison.Ordinal)));
+
+    [Theory]
+    [InlineData("*/5 * * * * DATASPOC_PIPE_HOME={home} dataspoc-pipe run orders", "*/5 * * * *", new[] { "orders" })]
+    [InlineData("0 * * * * export DATASPOC_PIPE_HOME={home}; flock -n /tmp/o.lock /usr/local/bin/dataspoc-pipe run --rotate-log /tmp/o.log orders >> /tmp/o.log 2>&1", "0 * * * *", new[] { "orders" })]
+    [InlineData("@hourly DATASPOC_PIPE_HOME={home} dataspoc-pipe run orders; DATASPOC_PIPE_HOME={home} dataspoc-pipe run users", "@hourly", new[] { "orders", "users" })]
+    [InlineData("0 1 * * * export DATASPOC_PIPE_HOME={home}; dataspoc-pipe run orders&& dataspoc-pipe run --full users", "0 1 * * *", new[] { "orders", "users" })]
+    public void A_run_line_of_this_home_is_found_by_the_same_rules_with_its_schedule(string line, string cron, string[] pipelines)
+    {
+        var crontab = "SHELL=/bin/sh\nCRON_TZ=Europe/Berlin\n" + line.Replace("{home}", _home, StringComparison.Ordinal) + "\n";
+        var found = CrontabEntries.HandWritten(crontab, _home);
+        Assert.Equal(pipelines, found.Select(e => e.Pipeline).Order());
+        Assert.All(found, e => Assert.Equal((ScheduleKind.Run, cron, "Europe/Berlin"), (e.Kind, e.Cron, e.CronTimeZone)));
+        Assert.Empty(CrontabEntries.HandWrittenPipelines(crontab, _home, ScheduleKind.Maintain));
+    }
+
+    [Fact]
+    public void A_line_that_runs_one_pipeline_and_maintains_another_counts_for_each_by_its_kind()
+    {
+        var found = CrontabEntries.HandWritten($"0 3 * * * export DATASPOC_PIPE_HOME={_home}; dataspoc-pipe run orders && dataspoc-pipe maintain users\n", _home);
+        Assert.Equal([("orders", ScheduleKind.Run), ("users", ScheduleKind.Maintain)], found.Select(e => (e.Pipeline, e.Kind)));
+    }
+
+    [Theory]
+    [InlineData("0 3 * * * DATASPOC_PIPE_HOME=/elsewhere dataspoc-pipe run orders")]
+    [InlineData("# 0 3 * * * DATASPOC_PIPE_HOME={home} dataspoc-pipe run orders")]
+    [InlineData("0 3 * * * DATASPOC_PIPE_HOME={home} dataspoc-pipe run --all")]
+    [InlineData("0 3 * * * DATASPOC_PIPE_HOME={home} other-tool run orders")]
+    public void Another_homes_run_line_a_comment_or_a_run_without_a_name_is_not_one(string line) =>
+        Assert.Empty(CrontabEntries.HandWritten(line.Replace("{home}", _home, StringComparison.Ordinal) + "\n", _home));
 }

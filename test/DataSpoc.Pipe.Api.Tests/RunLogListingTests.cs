@@ -77,8 +77,9 @@ public class RunLogListingTests
         CountingStore.Listed = 0;
         var status = Assert.Single(await client.StatusAsync());
         Assert.Equal("nov-b", status.RunId);
-        // One page of the whole listing (1,000 keys read, then given up) and the months from January 2027 back to November.
-        Assert.InRange(CountingStore.Listed, 1000, 1000 + 2);
+        // One page of the whole listing (1,000 keys read, then given up), the months from January 2027 back to November
+        // (the first key of November), and November 30th's two.
+        Assert.InRange(CountingStore.Listed, 1000, 1000 + 1 + 2);
 
         CountingStore.Listed = 0;
         var recent = await client.LogsAsync(name, 5);
@@ -101,6 +102,44 @@ public class RunLogListingTests
         var later = new PipeClient(home.Home, stores, new FixedTime(new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero)));
         Assert.Equal(3002 - older - 1, (await later.ExpireLogsAsync(name, TimeSpan.FromDays(1))).Deleted);
         Assert.Equal("nov-b", Assert.Single(await later.StatusAsync()).RunId);
+    }
+
+    [Fact]
+    public async Task Status_reads_the_latest_of_a_busy_month_listing_only_its_latest_days()
+    {
+        using var home = new TempHome();
+        var name = OrdersPipeline(home, "");
+        var first = await new PipeClient(home.Home).RunAsync(name);
+        Assert.True(first.Succeeded, first.Log.Error);
+        var logs = Path.Combine(home.Lake, ".dataspoc", "logs", name);
+        var template = JsonNode.Parse(File.ReadAllText(Directory.GetFiles(logs).Single()))!.AsObject();
+        File.Delete(Directory.GetFiles(logs).Single());
+        void WriteLog(DateTimeOffset at, string runId)
+        {
+            template["run_id"] = runId;
+            template["started_at"] = at.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'");
+            File.WriteAllText(Path.Combine(logs, $"{at:yyyy-MM-dd'T'HH-mm-ss'Z'}_{runId}.json"), template.ToJsonString());
+        }
+        var now = new DateTimeOffset(2026, 12, 5, 12, 0, 0, TimeSpan.Zero);
+        // A run every 10 minutes for 41 days up to an hour ago: all of November and December's first days.
+        for (var i = 0; i < 41 * 144; i++) WriteLog(now.AddHours(-1).AddMinutes(-10 * i), $"r{i:D5}");
+        // Two runs in the last second of the day: the run id leads with the start millisecond, so the later sorts last.
+        WriteLog(new DateTimeOffset(2026, 12, 5, 23, 59, 59, 999, TimeSpan.Zero), "3e7late");
+        WriteLog(new DateTimeOffset(2026, 12, 5, 23, 59, 59, 0, TimeSpan.Zero), "000early");
+        var stores = new ObjectStoreFactory().Register("file", (uri, _) => new CountingStore(new LocalObjectStore(uri)));
+        var client = new PipeClient(home.Home, stores, new FixedTime(now));
+
+        CountingStore.Listed = 0;
+        Assert.Equal("3e7late", Assert.Single(await client.StatusAsync()).RunId);
+        // One page of the whole listing, the first key of December, then December 5th (67 runs and the two), not the month.
+        Assert.InRange(CountingStore.Listed, 1000, 1000 + 1 + 67 + 2);
+
+        // A run whose clock was ahead, started just after midnight of tomorrow, is the latest.
+        WriteLog(new DateTimeOffset(2026, 12, 6, 0, 0, 0, TimeSpan.Zero), "000ahead");
+        CountingStore.Listed = 0;
+        Assert.Equal("000ahead", Assert.Single(await client.StatusAsync()).RunId);
+        Assert.InRange(CountingStore.Listed, 1000, 1000 + 2);
+        Assert.Equal(["000ahead", "3e7late", "000early", "r00000"], (await client.LogsAsync(name, 4)).Select(l => l.RunId));
     }
 
     [Fact]

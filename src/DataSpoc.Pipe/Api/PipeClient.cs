@@ -793,9 +793,10 @@ public sealed class PipeClient
     /// A pipeline's run log keys, greatest (latest second) first: all of them, or (with <paramref name="wanted"/>) at least
     /// the latest that many where there are (every key of each month listed). A pipeline run every five minutes has
     /// ~105,000 logs after a year, which an object store lists 1,000 a request, oldest first: a status must not list
-    /// them all. So the listing stops after one page's worth; a longer history is listed month by month (keys start with
-    /// the run's UTC time), newest first, until enough are found, and only then, for a pipeline idle for over
-    /// <see cref="RecentLogMonths"/> months, whole.
+    /// them all. So the listing stops after one page's worth; a longer history is listed day by day (keys start with
+    /// the run's UTC time), newest first, skipping each month without a log at the cost of one key, until enough are
+    /// found, and only then, for a pipeline idle for over <see cref="RecentLogMonths"/> months, whole. The latest log then
+    /// costs one page, a few months' first keys and a day or two of keys, however long the history.
     /// </summary>
     private async Task<List<string>> LogKeysAsync(PipelineDefinition pipeline, int? wanted, CancellationToken cancellationToken)
     {
@@ -805,11 +806,19 @@ public sealed class PipeClient
         if (keys is null && wanted is { } n)
         {
             keys = [];
-            // From next month: a run's clock may be ahead of this machine's.
+            // From next month (and tomorrow within it): a run's clock may be ahead of this machine's.
             var now = _time.GetUtcNow().UtcDateTime;
+            var tomorrow = DateOnly.FromDateTime(now).AddDays(1);
             var month = new DateOnly(now.Year, now.Month, 1).AddMonths(1);
             for (var i = 0; i < RecentLogMonths && keys.Count < Math.Max(n, 1); i++, month = month.AddMonths(-1))
-                keys.AddRange(await ListLogKeysAsync(store, prefix + month.ToString("yyyy-MM", CultureInfo.InvariantCulture), null, cancellationToken).ConfigureAwait(false) ?? []);
+            {
+                var monthPrefix = prefix + month.ToString("yyyy-MM", CultureInfo.InvariantCulture);
+                if (await ListLogKeysAsync(store, monthPrefix, 1, cancellationToken).ConfigureAwait(false) is not null) continue;
+                // Day by day, newest first: a month of a pipeline run every minute holds ~44,000 logs.
+                var last = month.AddMonths(1).AddDays(-1);
+                for (var day = last > tomorrow && month <= tomorrow ? tomorrow : last; day >= month && keys.Count < Math.Max(n, 1); day = day.AddDays(-1))
+                    keys.AddRange(await ListLogKeysAsync(store, prefix + day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), null, cancellationToken).ConfigureAwait(false) ?? []);
+            }
             if (keys.Count < Math.Max(n, 1)) keys = null;
         }
         keys ??= await ListLogKeysAsync(store, prefix, null, cancellationToken).ConfigureAwait(false) ?? [];

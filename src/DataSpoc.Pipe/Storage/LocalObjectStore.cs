@@ -165,24 +165,26 @@ public sealed class LocalObjectStore : IObjectStore
         var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = false, AttributesToSkip = 0 };
         // The file system enumerates in no particular order; object stores list in key order, and callers may rely on it.
         var keys = new List<string>();
-        // A linked folder further down, if the enumeration went into it, or a linked file: each folder is checked once
-        // per listing, then each file itself (walking every part of every key made a listing of a table's metadata
-        // folder cost two system calls per path part per file).
-        var checkedFolders = new HashSet<string>(StringComparer.Ordinal);
         foreach (var path in Directory.EnumerateFiles(dir, "*", options))
         {
             cancellationToken.ThrowIfCancellationRequested();
             var key = Path.GetRelativePath(_root, path).Replace('\\', '/');
             if (!key.StartsWith(prefix, StringComparison.Ordinal) || key.EndsWith(".lck", StringComparison.Ordinal)) continue;
-            var folder = key.LastIndexOf('/') is var last and > 0 ? key[..last] : "";
-            if (folder.Length > 0 && checkedFolders.Add(folder)) RefuseLinksOutOfBucket(folder);
-            RefuseLinkOutOfBucket(key, path);
             keys.Add(key);
         }
         keys.Sort(StringComparer.Ordinal);
+        // A linked folder further down, if the enumeration went into it, or a linked file: each folder is checked once
+        // per listing, then each file itself (walking every part of every key made a listing of a table's metadata
+        // folder cost two system calls per path part per file). Checked as each key is returned, so a caller that stops
+        // early (the latest of 60,000 run logs) pays for the keys it read, not for the folder.
+        var checkedFolders = new HashSet<string>(StringComparer.Ordinal);
         foreach (var key in keys)
         {
-            FileInfo info = new(Path.Combine(_root, key));
+            var path = Path.Combine(_root, key);
+            var folder = key.LastIndexOf('/') is var last and > 0 ? key[..last] : "";
+            if (folder.Length > 0 && checkedFolders.Add(folder)) RefuseLinksOutOfBucket(folder);
+            RefuseLinkOutOfBucket(key, path);
+            FileInfo info = new(path);
             if (!info.Exists) continue;
             yield return new ObjectInfo(key, info.Length, info.LastWriteTimeUtc);
         }

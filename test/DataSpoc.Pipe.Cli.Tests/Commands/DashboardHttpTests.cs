@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Cli.Tests.Support;
+using DataSpoc.Pipe.Lake;
 
 namespace DataSpoc.Pipe.Cli.Tests.Commands;
 
@@ -246,6 +247,44 @@ public sealed class DashboardHttpTests : IDisposable
         foreach (var page in new[] { tables, preview, (await GetAsync("/")).Body })
             foreach (var form in DataSpoc.Pipe.Tests.Support.SecretForms.Of(secret).Concat(DataSpoc.Pipe.Tests.Support.SecretForms.EncodedOf(secret)))
                 Assert.DoesNotContain(form, page, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_page_of_a_pipeline_of_hundreds_of_streams_stays_small_and_each_runs_streams_are_on_its_own_page()
+    {
+        // 14 runs of 400 streams: the page embedded every log whole (1.46 MB for a tester's pipeline of this size).
+        _home.WriteShopPipeline("big");
+        var start = new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
+        for (var run = 0; run < 14; run++)
+        {
+            var log = new RunLog
+            {
+                Pipeline = "big", RunId = $"run{run:00}", StartedAt = start.AddHours(run), FinishedAt = start.AddHours(run).AddMinutes(1),
+                DurationSeconds = 60, Status = "success", Mode = "incremental", TotalRecords = 400 * (run + 1), StateCommitted = true,
+            };
+            for (var stream = 0; stream < 400; stream++)
+                log.Streams[$"public-table_{stream:000}"] = new RunLogStream { Records = run + 1, Files = 1, Bytes = 4096 };
+            var path = Path.Combine(_home.Lake, LakePaths.LogKey("big", log.StartedAt, log.RunId));
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllBytes(path, LakeJson.Serialize(log));
+        }
+        _ui = new DashboardProcess(_home);
+
+        var (status, page) = await GetAsync("/pipelines/big");
+        Assert.True(status == HttpStatusCode.OK, page);
+        Assert.Equal(14, page.Split("<tr class=\"run\">").Length - 1);
+        Assert.True(page.Length < 100_000, $"the page of 14 runs is {page.Length:N0} characters");
+        Assert.DoesNotContain("public-table_", page, StringComparison.Ordinal);
+
+        var link = System.Text.RegularExpressions.Regex.Match(page, "href=\"(/pipelines/big/runs/run05)\"").Groups[1].Value;
+        Assert.NotEqual("", link);
+        var (runStatus, run5) = await GetAsync(link);
+        Assert.True(runStatus == HttpStatusCode.OK, run5);
+        Assert.Equal(400, run5.Split("<tr class=\"stream\"").Length - 1);
+        Assert.Contains("<td>public-table_399</td><td class=\"num\">6</td>", run5, StringComparison.Ordinal);
+        Assert.Contains("2,400 records", run5, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await GetAsync("/pipelines/big/runs/no-such-run")).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await GetAsync("/pipelines/nope/runs/run05")).Status);
     }
 
     /// <summary>Lands pipeline "shop" (5 rows, the home's lake) and "other" (3 rows, a lake beside it); returns the other lake's folder.</summary>

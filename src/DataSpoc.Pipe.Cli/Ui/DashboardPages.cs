@@ -60,17 +60,23 @@ internal sealed class DashboardPages(PipeClient client, ObjectStoreFactory store
         var oldestFirst = logs.Reverse().ToList();
         var body = new StringBuilder();
         body.Append(CultureInfo.InvariantCulture, $"<h2>Recent runs ({logs.Count})</h2><div class=\"charts\">");
-        body.Append(RunChart.Svg(oldestFirst, "records", "records per run", r => r.TotalRecords, v => Units.Count((long)v)));
+        // A run that completed a killed run's commit landed that run's rows too (the killed run wrote no log): counted here.
+        body.Append(RunChart.Svg(oldestFirst, "records", "records landed per run", r => r.LandedRecords, v => Units.Count((long)v), RecoveredNote));
         body.Append(RunChart.Svg(oldestFirst, "duration", "duration per run", r => r.DurationSeconds, Units.Duration));
-        body.Append("</div><h2>Run logs</h2><table id=\"runs\"><tr><th>run</th><th>started</th><th>status</th><th>mode</th><th>duration</th><th>records</th><th>summary</th></tr>");
+        body.Append("</div><h2>Run logs</h2><table id=\"runs\"><tr><th>run</th><th>started</th><th>status</th><th>mode</th><th>duration</th><th>records</th><th>recovered</th><th>summary</th></tr>");
         foreach (var log in logs)
         {
             body.Append(CultureInfo.InvariantCulture, $"<tr class=\"run\"><td><a href=\"{RunLink(name, log.RunId)}\">{Html.Encode(log.RunId)}</a></td><td>{Html.Encode(Html.Time(log.StartedAt))}</td><td class=\"{Html.Encode(log.Status)}\">{Html.Encode(log.Status)}</td>");
             body.Append(CultureInfo.InvariantCulture, $"<td>{Html.Encode(log.Mode)}</td><td class=\"num\">{Html.Encode(Units.Duration(log.DurationSeconds))}</td><td class=\"num\">{Html.Encode(Units.Count(log.TotalRecords))}</td>");
+            body.Append(CultureInfo.InvariantCulture, $"<td class=\"num recovered\">{Html.Encode(log.Recovered is { } recovered ? $"{Units.Count(recovered.Records)} (run {recovered.RunId})" : "-")}</td>");
             body.Append("<td>").Append(Html.Encode(Cut(log.Error ?? $"{log.Streams.Count} stream(s), {log.Notices.Count} notice(s)"))).Append("</td></tr>");
         }
         return Html.Page(name, body.Append("</table>").ToString());
     }
+
+    /// <summary>A records point's note: how many of its rows came from a killed run's commit this run completed.</summary>
+    private static string? RecoveredNote(RunLog run) =>
+        run.Recovered is { } recovered ? $" ({Units.Count(recovered.Records)} recovered from run {recovered.RunId})" : null;
 
     private static string RunLink(string pipeline, string runId) => $"/pipelines/{Uri.EscapeDataString(pipeline)}/runs/{Uri.EscapeDataString(runId)}";
 
@@ -82,7 +88,7 @@ internal sealed class DashboardPages(PipeClient client, ObjectStoreFactory store
         catch (Exception e) when (e is RunLogNotFoundException or ConfigException) { return null; }
         var body = new StringBuilder();
         body.Append(CultureInfo.InvariantCulture, $"<h2><a href=\"/pipelines/{Uri.EscapeDataString(name)}\">{Html.Encode(name)}</a> run {Html.Encode(log.RunId)}: <span class=\"{Html.Encode(log.Status)}\">{Html.Encode(log.Status)}</span></h2>");
-        body.Append(CultureInfo.InvariantCulture, $"<p>{Html.Encode(Html.Time(log.StartedAt))} to {Html.Encode(Html.Time(log.FinishedAt))} ({Html.Encode(Units.Duration(log.DurationSeconds))}), {Html.Encode(log.Mode)}, {Html.Encode(Units.Count(log.TotalRecords))} records</p>");
+        body.Append(CultureInfo.InvariantCulture, $"<p>{Html.Encode(Html.Time(log.StartedAt))} to {Html.Encode(Html.Time(log.FinishedAt))} ({Html.Encode(Units.Duration(log.DurationSeconds))}), {Html.Encode(log.Mode)}, {Html.Encode(Units.Count(log.TotalRecords))} records{Html.Encode(RecoveredNote(log))}</p>");
         if (log.Error is { } error) body.Append("<pre id=\"error\">").Append(Html.Encode(error)).Append("</pre>");
         body.Append("<h2>Streams</h2><table id=\"streams\"><tr><th>stream</th><th>records</th><th>rejected</th><th>filtered</th><th>files</th><th>size</th></tr>");
         foreach (var (stream, s) in log.Streams)

@@ -264,9 +264,7 @@ public sealed class DashboardHttpTests : IDisposable
             };
             for (var stream = 0; stream < 400; stream++)
                 log.Streams[$"public-table_{stream:000}"] = new RunLogStream { Records = run + 1, Files = 1, Bytes = 4096 };
-            var path = Path.Combine(_home.Lake, LakePaths.LogKey("big", log.StartedAt, log.RunId));
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            File.WriteAllBytes(path, LakeJson.Serialize(log));
+            _home.WriteRunLog(log);
         }
         _ui = new DashboardProcess(_home);
 
@@ -285,6 +283,33 @@ public sealed class DashboardHttpTests : IDisposable
         Assert.Contains("2,400 records", run5, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.NotFound, (await GetAsync("/pipelines/big/runs/no-such-run")).Status);
         Assert.Equal(HttpStatusCode.NotFound, (await GetAsync("/pipelines/nope/runs/run05")).Status);
+    }
+
+    [Fact]
+    public async Task The_records_chart_and_the_runs_table_count_the_rows_of_a_killed_runs_commit_for_the_run_that_landed_them()
+    {
+        // The killed run wrote no log: its 100 rows were landed by the next run's recovery, and counted nowhere on the page.
+        _home.WriteShopPipeline("shop");
+        var start = new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
+        foreach (var (run, own, recovered) in new[] { ("first", 40L, (RecoveredCommit?)null), ("after-kill", 50L, new RecoveredCommit("killed", 100, 2, new(StringComparer.Ordinal))) })
+        {
+            start = start.AddHours(1);
+            _home.WriteRunLog(new RunLog
+            {
+                Pipeline = "shop", RunId = run, StartedAt = start, FinishedAt = start.AddMinutes(1), DurationSeconds = 60,
+                Status = "success", Mode = "incremental", TotalRecords = own, Recovered = recovered,
+            });
+        }
+        _ui = new DashboardProcess(_home);
+
+        var (status, page) = await GetAsync("/pipelines/shop");
+        Assert.True(status == HttpStatusCode.OK, page);
+        var points = System.Text.RegularExpressions.Regex.Matches(page, "<circle class=\"point records[^>]*><title>([^<]*)</title>").Select(m => WebUtility.HtmlDecode(m.Groups[1].Value)).ToList();
+        Assert.Equal(["2026-12-01 01:00:00Z success: 40", "2026-12-01 02:00:00Z success: 150 (100 recovered from run killed)"], points);
+        Assert.Contains("records landed per run (max 150)", page, StringComparison.Ordinal);
+        Assert.Contains("<td class=\"num recovered\">100 (run killed)</td>", page, StringComparison.Ordinal);
+        Assert.Contains("<td class=\"num recovered\">-</td>", page, StringComparison.Ordinal);
+        Assert.Contains("50 records (100 recovered from run killed)", (await GetAsync("/pipelines/shop/runs/after-kill")).Body, StringComparison.Ordinal);
     }
 
     /// <summary>Lands pipeline "shop" (5 rows, the home's lake) and "other" (3 rows, a lake beside it); returns the other lake's folder.</summary>

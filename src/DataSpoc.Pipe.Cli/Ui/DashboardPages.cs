@@ -24,7 +24,10 @@ internal sealed class DashboardPages(PipeClient client, ObjectStoreFactory store
         var body = new StringBuilder("<h2>Pipelines</h2><table id=\"pipelines\"><tr><th>pipeline</th><th>status</th><th>last run</th><th>duration</th><th>records</th><th>schedule</th><th>next run</th><th>error</th></tr>");
         foreach (var s in await client.StatusAsync(cancellationToken))
         {
-            body.Append(CultureInfo.InvariantCulture, $"<tr class=\"pipeline\" data-pipeline=\"{Html.Encode(s.Pipeline)}\"><td><a href=\"/pipelines/{Uri.EscapeDataString(s.Pipeline)}\">{Html.Encode(s.Pipeline)}</a></td>");
+            // A file whose name is no pipeline name (pipelines/.yaml) is shown by its file, and has no page to link to.
+            var shown = client.ShownName(s.Pipeline);
+            var cell = shown == s.Pipeline ? $"<a href=\"/pipelines/{Uri.EscapeDataString(s.Pipeline)}\">{Html.Encode(shown)}</a>" : Html.Encode(shown);
+            body.Append(CultureInfo.InvariantCulture, $"<tr class=\"pipeline\" data-pipeline=\"{Html.Encode(s.Pipeline)}\"><td>{cell}</td>");
             // A run in progress is the status (its start, id and pid as the cell's title); the other cells stay the previous run's.
             var (status, title) = s.Running is { } running
                 ? (TableCells.Activity(running), $" title=\"since {Html.Encode(Html.Time(running.Since))}, run {Html.Encode(running.RunId)}, pid {running.Pid} on {Html.Encode(running.Host)}; previous run: {Html.Encode(s.Status)}\"")

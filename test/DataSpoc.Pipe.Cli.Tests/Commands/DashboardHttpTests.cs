@@ -312,6 +312,20 @@ public sealed class DashboardHttpTests : IDisposable
         Assert.Contains("50 records (100 recovered from run killed)", (await GetAsync("/pipelines/shop/runs/after-kill")).Body, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_file_whose_name_is_no_pipeline_name_is_shown_by_its_file_on_the_overview_without_a_link()
+    {
+        // pipelines/.yaml (what `add "$NAME"` leaves when the variable is empty) was a row with a blank name linking nowhere.
+        _home.WriteShopPipeline("shop");
+        File.WriteAllText(Path.Combine(_home.Pipelines, ".yaml"), "source:\n  tap: csv\ndestination:\n  bucket: file:///tmp/x\n");
+        _ui = new DashboardProcess(_home);
+        var (status, page) = await GetAsync("/");
+        Assert.True(status == HttpStatusCode.OK, page);
+        Assert.Contains($"<tr class=\"pipeline\" data-pipeline=\"\"><td>{WebUtility.HtmlEncode(Path.Combine("pipelines", ".yaml"))}</td>", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("href=\"/pipelines/\"", page, StringComparison.Ordinal);
+        Assert.Contains("<a href=\"/pipelines/shop\">shop</a>", page, StringComparison.Ordinal);
+    }
+
     /// <summary>Lands pipeline "shop" (5 rows, the home's lake) and "other" (3 rows, a lake beside it); returns the other lake's folder.</summary>
     private string LandShopAndAnotherLake()
     {

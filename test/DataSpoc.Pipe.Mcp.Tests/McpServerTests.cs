@@ -98,6 +98,18 @@ public sealed class McpServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task List_pipelines_shows_a_file_whose_name_is_no_pipeline_name_by_its_file_as_status_does()
+    {
+        // pipelines/.yaml (what `add "$NAME"` leaves when the variable is empty) was listed as a blank name only.
+        File.WriteAllText(Path.Combine(Home, "pipelines", ".yaml"), "source:\n  tap: csv\ndestination:\n  bucket: file:///tmp/x\n");
+        var rows = (await Call("list_pipelines")).GetProperty("pipelines").EnumerateArray().ToList();
+        var stray = Assert.Single(rows, r => r.GetProperty("name").GetString() == "");
+        Assert.Equal(Path.Combine("pipelines", ".yaml"), stray.GetProperty("shown").GetString());
+        Assert.Contains(".yaml: the file name gives the pipeline name ''", stray.GetProperty("error").GetString());
+        Assert.Equal(Orders, Assert.Single(rows, r => r.GetProperty("name").GetString() == Orders).GetProperty("shown").GetString());
+    }
+
+    [Fact]
     public async Task An_agent_lists_tools_runs_a_pipeline_and_reads_status_logs_manifest_and_tables_without_ever_seeing_a_secret()
     {
         var tools = await _client.ListToolsAsync();

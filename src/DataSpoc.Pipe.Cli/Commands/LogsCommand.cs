@@ -81,6 +81,10 @@ internal sealed class LogsCommand : AsyncCommand<LogsCommand.Settings>
                         ["mode"] = log.Mode,
                         ["duration_seconds"] = log.DurationSeconds,
                         ["total_records"] = log.TotalRecords,
+                        // Rows a killed run's commit landed, completed by this run (that run wrote no log).
+                        ["recovered"] = log.Recovered is { } recovered
+                            ? new JsonObject { ["run_id"] = recovered.RunId, ["records"] = recovered.Records, ["files"] = recovered.Files }
+                            : null,
                         ["key"] = LakePaths.LogKey(settings.Name, log.StartedAt, log.RunId),
                     });
                 JsonOutput.Write(array);
@@ -91,10 +95,11 @@ internal sealed class LogsCommand : AsyncCommand<LogsCommand.Settings>
                 AnsiConsole.MarkupLineInterpolated($"{settings.Name} has not run yet.");
                 return ExitCodes.Success;
             }
-            var table = new Table().AddColumns("run", "started", "status", "mode", "duration", "records");
+            var table = new Table().AddColumns("run", "started", "status", "mode", "duration", "records", "recovered");
             foreach (var log in logs)
                 table.AddRow(Markup.Escape(log.RunId), Units.Time(log.StartedAt), TableCells.Status(log.Status),
-                    Markup.Escape(log.Mode), Units.Duration(log.DurationSeconds), Units.Count(log.TotalRecords));
+                    Markup.Escape(log.Mode), Units.Duration(log.DurationSeconds), Units.Count(log.TotalRecords),
+                    log.Recovered is { } recovered ? Markup.Escape($"{Units.Count(recovered.Records)} (run {recovered.RunId})") : "-");
             AnsiConsole.Write(table);
             return ExitCodes.Success;
         }

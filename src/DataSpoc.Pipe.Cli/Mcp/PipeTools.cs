@@ -17,7 +17,7 @@ namespace DataSpoc.Pipe.Cli.Mcp;
 internal sealed class PipeTools(PipeClient client)
 {
     [McpServerTool(Name = "list_pipelines", ReadOnly = true, Idempotent = true)]
-    [Description("List the pipelines of the home folder: name, tap, bucket, schedule, incremental.")]
+    [Description("List the pipelines of the home folder: name, shown (how to show it: a file whose name is no pipeline name, such as pipelines/.yaml, by its file), tap, bucket, schedule, incremental.")]
     public CallToolResult ListPipelines() => McpResults.Ok(client, PipelineSummaries());
 
     [McpServerTool(Name = "pipeline_config", ReadOnly = true, Idempotent = true)]
@@ -221,7 +221,10 @@ internal sealed class PipeTools(PipeClient client)
         }
     }
 
-    /// <summary>One line per pipeline, for <c>list_pipelines</c> and the <c>pipe://pipelines</c> resource.</summary>
+    /// <summary>
+    /// One line per pipeline, for <c>list_pipelines</c> and the <c>pipe://pipelines</c> resource: <c>name</c> is the name
+    /// the file gives (as every JSON answer keeps it), <c>shown</c> the name as <c>status</c> shows it (<see cref="PipeClient.ShownName"/>).
+    /// </summary>
     public JsonObject PipelineSummaries()
     {
         var rows = new JsonArray();
@@ -233,6 +236,7 @@ internal sealed class PipeTools(PipeClient client)
                 rows.Add((JsonNode)new JsonObject
                 {
                     ["name"] = name,
+                    ["shown"] = client.ShownName(name),
                     ["tap"] = config["source"]?["tap"]?.DeepClone(),
                     ["bucket"] = config["destination"]?["bucket"]?.DeepClone(),
                     ["incremental"] = config["incremental"]?["enabled"]?.DeepClone(),
@@ -242,7 +246,7 @@ internal sealed class PipeTools(PipeClient client)
             }
             catch (ConfigException e)
             {
-                rows.Add((JsonNode)new JsonObject { ["name"] = name, ["error"] = e.Message });
+                rows.Add((JsonNode)new JsonObject { ["name"] = name, ["shown"] = client.ShownName(name), ["error"] = e.Message });
             }
         }
         return new JsonObject { ["home"] = client.Home, ["pipelines"] = rows };

@@ -24,7 +24,10 @@ internal sealed class DashboardPages(PipeClient client, ObjectStoreFactory store
         var body = new StringBuilder("<h2>Pipelines</h2><table id=\"pipelines\"><tr><th>pipeline</th><th>status</th><th>last run</th><th>duration</th><th>records</th><th>schedule</th><th>next run</th><th>error</th></tr>");
         foreach (var s in await client.StatusAsync(cancellationToken))
         {
-            body.Append(CultureInfo.InvariantCulture, $"<tr class=\"pipeline\" data-pipeline=\"{Html.Encode(s.Pipeline)}\"><td><a href=\"/pipelines/{Uri.EscapeDataString(s.Pipeline)}\">{Html.Encode(s.Pipeline)}</a></td>");
+            // A file whose name is no pipeline name (pipelines/.yaml) is shown by its file, and has no page to link to.
+            var shown = client.ShownName(s.Pipeline);
+            var cell = shown == s.Pipeline ? $"<a href=\"/pipelines/{Uri.EscapeDataString(s.Pipeline)}\">{Html.Encode(shown)}</a>" : Html.Encode(shown);
+            body.Append(CultureInfo.InvariantCulture, $"<tr class=\"pipeline\" data-pipeline=\"{Html.Encode(s.Pipeline)}\"><td>{cell}</td>");
             // A run in progress is the status (its start, id and pid as the cell's title); the other cells stay the previous run's.
             var (status, title) = s.Running is { } running
                 ? (TableCells.Activity(running), $" title=\"since {Html.Encode(Html.Time(running.Since))}, run {Html.Encode(running.RunId)}, pid {running.Pid} on {Html.Encode(running.Host)}; previous run: {Html.Encode(s.Status)}\"")
@@ -49,23 +52,55 @@ internal sealed class DashboardPages(PipeClient client, ObjectStoreFactory store
         return note.ToString();
     }
 
+    /// <summary>
+    /// A pipeline's recent runs: the charts and one row per run (id, times, status, totals, the error cut to a glance). A
+    /// run's streams and full log are its own page (<see cref="RunAsync"/>), linked from the row: a log holds every stream
+    /// of its run, and thirty logs of a pipeline of hundreds of streams made this page megabytes.
+    /// </summary>
     public async Task<string?> PipelineAsync(string name, CancellationToken cancellationToken)
     {
         var logs = await client.LogsAsync(name, ChartRuns, cancellationToken);
         var oldestFirst = logs.Reverse().ToList();
         var body = new StringBuilder();
         body.Append(CultureInfo.InvariantCulture, $"<h2>Recent runs ({logs.Count})</h2><div class=\"charts\">");
-        body.Append(RunChart.Svg(oldestFirst, "records", "records per run", r => r.TotalRecords, v => Units.Count((long)v)));
+        // A run that completed a killed run's commit landed that run's rows too (the killed run wrote no log): counted here.
+        body.Append(RunChart.Svg(oldestFirst, "records", "records landed per run", r => r.LandedRecords, v => Units.Count((long)v), RecoveredNote));
         body.Append(RunChart.Svg(oldestFirst, "duration", "duration per run", r => r.DurationSeconds, Units.Duration));
-        body.Append("</div><h2>Run logs</h2><table id=\"runs\"><tr><th>run</th><th>started</th><th>status</th><th>mode</th><th>duration</th><th>records</th><th>log</th></tr>");
+        body.Append("</div><h2>Run logs</h2><table id=\"runs\"><tr><th>run</th><th>started</th><th>status</th><th>mode</th><th>duration</th><th>records</th><th>recovered</th><th>summary</th></tr>");
         foreach (var log in logs)
         {
-            body.Append(CultureInfo.InvariantCulture, $"<tr class=\"run\"><td>{Html.Encode(log.RunId)}</td><td>{Html.Encode(Html.Time(log.StartedAt))}</td><td class=\"{Html.Encode(log.Status)}\">{Html.Encode(log.Status)}</td>");
+            body.Append(CultureInfo.InvariantCulture, $"<tr class=\"run\"><td><a href=\"{RunLink(name, log.RunId)}\">{Html.Encode(log.RunId)}</a></td><td>{Html.Encode(Html.Time(log.StartedAt))}</td><td class=\"{Html.Encode(log.Status)}\">{Html.Encode(log.Status)}</td>");
             body.Append(CultureInfo.InvariantCulture, $"<td>{Html.Encode(log.Mode)}</td><td class=\"num\">{Html.Encode(Units.Duration(log.DurationSeconds))}</td><td class=\"num\">{Html.Encode(Units.Count(log.TotalRecords))}</td>");
-            body.Append("<td><details><summary>").Append(Html.Encode(log.Error ?? $"{log.Streams.Count} stream(s), {log.Notices.Count} notice(s)")).Append("</summary><pre>");
-            body.Append(Html.Encode(Encoding.UTF8.GetString(LakeJson.Serialize(log)))).Append("</pre></details></td></tr>");
+            body.Append(CultureInfo.InvariantCulture, $"<td class=\"num recovered\">{Html.Encode(log.Recovered is { } recovered ? $"{Units.Count(recovered.Records)} (run {recovered.RunId})" : "-")}</td>");
+            body.Append("<td>").Append(Html.Encode(Cut(log.Error ?? $"{log.Streams.Count} stream(s), {log.Notices.Count} notice(s)"))).Append("</td></tr>");
         }
         return Html.Page(name, body.Append("</table>").ToString());
+    }
+
+    /// <summary>A records point's note: how many of its rows came from a killed run's commit this run completed.</summary>
+    private static string? RecoveredNote(RunLog run) =>
+        run.Recovered is { } recovered ? $" ({Units.Count(recovered.Records)} recovered from run {recovered.RunId})" : null;
+
+    private static string RunLink(string pipeline, string runId) => $"/pipelines/{Uri.EscapeDataString(pipeline)}/runs/{Uri.EscapeDataString(runId)}";
+
+    /// <summary>One run of a pipeline: its streams' counts and its whole log (secrets masked); null when there is no such pipeline or run.</summary>
+    public async Task<string?> RunAsync(string name, string runId, CancellationToken cancellationToken)
+    {
+        RunLog log;
+        try { log = await client.LogAsync(name, runId, cancellationToken); }
+        catch (Exception e) when (e is RunLogNotFoundException or ConfigException) { return null; }
+        var body = new StringBuilder();
+        body.Append(CultureInfo.InvariantCulture, $"<h2><a href=\"/pipelines/{Uri.EscapeDataString(name)}\">{Html.Encode(name)}</a> run {Html.Encode(log.RunId)}: <span class=\"{Html.Encode(log.Status)}\">{Html.Encode(log.Status)}</span></h2>");
+        body.Append(CultureInfo.InvariantCulture, $"<p>{Html.Encode(Html.Time(log.StartedAt))} to {Html.Encode(Html.Time(log.FinishedAt))} ({Html.Encode(Units.Duration(log.DurationSeconds))}), {Html.Encode(log.Mode)}, {Html.Encode(Units.Count(log.TotalRecords))} records{Html.Encode(RecoveredNote(log))}</p>");
+        if (log.Error is { } error) body.Append("<pre id=\"error\">").Append(Html.Encode(error)).Append("</pre>");
+        body.Append("<h2>Streams</h2><table id=\"streams\"><tr><th>stream</th><th>records</th><th>rejected</th><th>filtered</th><th>files</th><th>size</th></tr>");
+        foreach (var (stream, s) in log.Streams)
+        {
+            body.Append(CultureInfo.InvariantCulture, $"<tr class=\"stream\" data-stream=\"{Html.Encode(stream)}\"><td>{Html.Encode(stream)}</td><td class=\"num\">{Html.Encode(Units.Count(s.Records))}</td><td class=\"num\">{Html.Encode(Units.Count(s.Rejected))}</td>");
+            body.Append(CultureInfo.InvariantCulture, $"<td class=\"num\">{Html.Encode(Units.Count(s.Filtered))}</td><td class=\"num\">{Html.Encode(Units.Count(s.Files))}</td><td class=\"num\">{Html.Encode(Units.Bytes(s.Bytes))}</td></tr>");
+        }
+        body.Append("</table><details><summary>log</summary><pre id=\"log\">").Append(Html.Encode(Encoding.UTF8.GetString(LakeJson.Serialize(log)))).Append("</pre></details>");
+        return Html.Page($"{name} run {log.RunId}", body.ToString());
     }
 
     public async Task<string?> BucketAsync(int index, CancellationToken cancellationToken)

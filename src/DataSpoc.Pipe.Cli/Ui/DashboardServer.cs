@@ -43,6 +43,7 @@ internal static class DashboardServer
         });
         app.MapGet("/", (RequestDelegate)(c => SendAsync(c, pages.OverviewAsync(c.RequestAborted))));
         app.MapGet("/pipelines/{name}", (RequestDelegate)(c => SendAsync(c, PipelineOrNullAsync(pages, (string)c.Request.RouteValues["name"]!, c.RequestAborted))));
+        app.MapGet("/pipelines/{name}/runs/{run}", (RequestDelegate)(c => SendAsync(c, pages.RunAsync((string)c.Request.RouteValues["name"]!, (string)c.Request.RouteValues["run"]!, c.RequestAborted))));
         app.MapGet("/buckets/{index:int}", (RequestDelegate)(c => SendAsync(c, pages.BucketAsync(Index(c), c.RequestAborted))));
         app.MapGet("/buckets/{index:int}/table", (RequestDelegate)(c => SendAsync(c, pages.TableAsync(Index(c), c.Request.Query["key"].ToString(), c.RequestAborted))));
         await app.StartAsync(cancellationToken);

@@ -11,7 +11,9 @@ internal static class RunChart
 
     /// <param name="runs">Oldest first.</param>
     /// <param name="series">CSS class of the points (<c>records</c>, <c>duration</c>).</param>
-    public static string Svg(IReadOnlyList<RunLog> runs, string series, string title, Func<RunLog, double> value, Func<double, string> label)
+    /// <param name="note">Said after a point's value in its title (what the value holds besides the obvious), or null.</param>
+    public static string Svg(IReadOnlyList<RunLog> runs, string series, string title, Func<RunLog, double> value, Func<double, string> label,
+        Func<RunLog, string?>? note = null)
     {
         var inv = CultureInfo.InvariantCulture;
         var max = runs.Count == 0 ? 1 : Math.Max(runs.Max(value), 1e-9);
@@ -27,7 +29,7 @@ internal static class RunChart
         {
             var r = runs[i];
             svg.Append(inv, $"<circle class=\"point {series} {Html.Encode(r.Status)}\" cx=\"{X(i):0.#}\" cy=\"{Y(value(r)):0.#}\" r=\"4\">");
-            svg.Append(inv, $"<title>{Html.Encode(r.StartedAt.ToString("yyyy-MM-dd HH:mm:ss'Z'", inv))} {Html.Encode(r.Status)}: {Html.Encode(label(value(r)))}</title></circle>");
+            svg.Append(inv, $"<title>{Html.Encode(r.StartedAt.ToString("yyyy-MM-dd HH:mm:ss'Z'", inv))} {Html.Encode(r.Status)}: {Html.Encode(label(value(r)))}{Html.Encode(note?.Invoke(r))}</title></circle>");
         }
         return svg.Append("</svg>").ToString();
     }

@@ -33,6 +33,12 @@ public sealed class RunLog
     [JsonPropertyName("recovered")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public RecoveredCommit? Recovered { get; set; }
 
     /// <summary>
+    /// The rows this run landed: its own (<see cref="TotalRecords"/>) and those of the killed run's commit it completed
+    /// (<see cref="Recovered"/>), which no other log counts. What a view of rows landed per run shows.
+    /// </summary>
+    [JsonIgnore] public long LandedRecords => TotalRecords + (Recovered?.Records ?? 0);
+
+    /// <summary>
     /// The longest error a log keeps: an error quoting a hostile value (a million digits, a 200 MB string) would make
     /// each failed run's log, its OpenLineage event and the terminal line that size, or fail to serialise at all and
     /// leave no log.

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Cli.Tests.Support;
+using DataSpoc.Pipe.Lake;
 
 namespace DataSpoc.Pipe.Cli.Tests.Commands;
 
@@ -246,6 +247,83 @@ public sealed class DashboardHttpTests : IDisposable
         foreach (var page in new[] { tables, preview, (await GetAsync("/")).Body })
             foreach (var form in DataSpoc.Pipe.Tests.Support.SecretForms.Of(secret).Concat(DataSpoc.Pipe.Tests.Support.SecretForms.EncodedOf(secret)))
                 Assert.DoesNotContain(form, page, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_page_of_a_pipeline_of_hundreds_of_streams_stays_small_and_each_runs_streams_are_on_its_own_page()
+    {
+        // 14 runs of 400 streams: the page embedded every log whole (1.46 MB for a tester's pipeline of this size).
+        _home.WriteShopPipeline("big");
+        var start = new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
+        for (var run = 0; run < 14; run++)
+        {
+            var log = new RunLog
+            {
+                Pipeline = "big", RunId = $"run{run:00}", StartedAt = start.AddHours(run), FinishedAt = start.AddHours(run).AddMinutes(1),
+                DurationSeconds = 60, Status = "success", Mode = "incremental", TotalRecords = 400 * (run + 1), StateCommitted = true,
+            };
+            for (var stream = 0; stream < 400; stream++)
+                log.Streams[$"public-table_{stream:000}"] = new RunLogStream { Records = run + 1, Files = 1, Bytes = 4096 };
+            _home.WriteRunLog(log);
+        }
+        _ui = new DashboardProcess(_home);
+
+        var (status, page) = await GetAsync("/pipelines/big");
+        Assert.True(status == HttpStatusCode.OK, page);
+        Assert.Equal(14, page.Split("<tr class=\"run\">").Length - 1);
+        Assert.True(page.Length < 100_000, $"the page of 14 runs is {page.Length:N0} characters");
+        Assert.DoesNotContain("public-table_", page, StringComparison.Ordinal);
+
+        var link = System.Text.RegularExpressions.Regex.Match(page, "href=\"(/pipelines/big/runs/run05)\"").Groups[1].Value;
+        Assert.NotEqual("", link);
+        var (runStatus, run5) = await GetAsync(link);
+        Assert.True(runStatus == HttpStatusCode.OK, run5);
+        Assert.Equal(400, run5.Split("<tr class=\"stream\"").Length - 1);
+        Assert.Contains("<td>public-table_399</td><td class=\"num\">6</td>", run5, StringComparison.Ordinal);
+        Assert.Contains("2,400 records", run5, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await GetAsync("/pipelines/big/runs/no-such-run")).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await GetAsync("/pipelines/nope/runs/run05")).Status);
+    }
+
+    [Fact]
+    public async Task The_records_chart_and_the_runs_table_count_the_rows_of_a_killed_runs_commit_for_the_run_that_landed_them()
+    {
+        // The killed run wrote no log: its 100 rows were landed by the next run's recovery, and counted nowhere on the page.
+        _home.WriteShopPipeline("shop");
+        var start = new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
+        foreach (var (run, own, recovered) in new[] { ("first", 40L, (RecoveredCommit?)null), ("after-kill", 50L, new RecoveredCommit("killed", 100, 2, new(StringComparer.Ordinal))) })
+        {
+            start = start.AddHours(1);
+            _home.WriteRunLog(new RunLog
+            {
+                Pipeline = "shop", RunId = run, StartedAt = start, FinishedAt = start.AddMinutes(1), DurationSeconds = 60,
+                Status = "success", Mode = "incremental", TotalRecords = own, Recovered = recovered,
+            });
+        }
+        _ui = new DashboardProcess(_home);
+
+        var (status, page) = await GetAsync("/pipelines/shop");
+        Assert.True(status == HttpStatusCode.OK, page);
+        var points = System.Text.RegularExpressions.Regex.Matches(page, "<circle class=\"point records[^>]*><title>([^<]*)</title>").Select(m => WebUtility.HtmlDecode(m.Groups[1].Value)).ToList();
+        Assert.Equal(["2026-12-01 01:00:00Z success: 40", "2026-12-01 02:00:00Z success: 150 (100 recovered from run killed)"], points);
+        Assert.Contains("records landed per run (max 150)", page, StringComparison.Ordinal);
+        Assert.Contains("<td class=\"num recovered\">100 (run killed)</td>", page, StringComparison.Ordinal);
+        Assert.Contains("<td class=\"num recovered\">-</td>", page, StringComparison.Ordinal);
+        Assert.Contains("50 records (100 recovered from run killed)", (await GetAsync("/pipelines/shop/runs/after-kill")).Body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_file_whose_name_is_no_pipeline_name_is_shown_by_its_file_on_the_overview_without_a_link()
+    {
+        // pipelines/.yaml (what `add "$NAME"` leaves when the variable is empty) was a row with a blank name linking nowhere.
+        _home.WriteShopPipeline("shop");
+        File.WriteAllText(Path.Combine(_home.Pipelines, ".yaml"), "source:\n  tap: csv\ndestination:\n  bucket: file:///tmp/x\n");
+        _ui = new DashboardProcess(_home);
+        var (status, page) = await GetAsync("/");
+        Assert.True(status == HttpStatusCode.OK, page);
+        Assert.Contains($"<tr class=\"pipeline\" data-pipeline=\"\"><td>{WebUtility.HtmlEncode(Path.Combine("pipelines", ".yaml"))}</td>", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("href=\"/pipelines/\"", page, StringComparison.Ordinal);
+        Assert.Contains("<a href=\"/pipelines/shop\">shop</a>", page, StringComparison.Ordinal);
     }
 
     /// <summary>Lands pipeline "shop" (5 rows, the home's lake) and "other" (3 rows, a lake beside it); returns the other lake's folder.</summary>

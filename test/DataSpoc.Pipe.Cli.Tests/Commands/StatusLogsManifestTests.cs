@@ -17,6 +17,31 @@ public sealed class StatusLogsManifestTests : IDisposable
     }
 
     [Fact]
+    public void Logs_list_shows_the_rows_a_run_landed_for_a_killed_runs_commit_beside_its_own()
+    {
+        _home.WriteShopPipeline("shop");
+        var start = new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
+        _home.WriteRunLog(new DataSpoc.Pipe.Lake.RunLog { Pipeline = "shop", RunId = "first", StartedAt = start, Status = "success", Mode = "incremental", TotalRecords = 40 });
+        _home.WriteRunLog(new DataSpoc.Pipe.Lake.RunLog
+        {
+            Pipeline = "shop", RunId = "after-kill", StartedAt = start.AddHours(1), Status = "success", Mode = "incremental", TotalRecords = 50,
+            Recovered = new DataSpoc.Pipe.Lake.RecoveredCommit("killed", 1234, 2, new(StringComparer.Ordinal)),
+        });
+
+        var list = CliProcess.Run(_home, "logs", "shop", "--list");
+        Assert.True(list.ExitCode == 0, list.ToString());
+        Assert.Matches(@"│ after-kill .*│ 50 .*│ 1,234 \(run killed\)", list.Stdout);
+        Assert.Matches(@"│ first .*│ 40 .*│ -", list.Stdout);
+
+        var json = Json.Parse(CliProcess.Run(_home, "logs", "shop", "--list", "-o", "json")).AsArray();
+        Assert.Equal("killed", json[0]!["recovered"]!.Str("run_id"));
+        Assert.Equal(1234, json[0]!["recovered"]!["records"]!.GetValue<long>());
+        Assert.Equal(2, json[0]!["recovered"]!["files"]!.GetValue<long>());
+        Assert.Equal(50, json[0]!["total_records"]!.GetValue<long>());
+        Assert.Null(json[1]!["recovered"]);
+    }
+
+    [Fact]
     public void Status_reports_each_pipelines_latest_run_and_next_scheduled_time_field_by_field()
     {
         _home.WriteShopPipeline("scheduled", extraTop: "schedule:\n  cron: \"30 2 * * *\"\n");

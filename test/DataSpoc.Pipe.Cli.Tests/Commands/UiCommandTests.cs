@@ -108,6 +108,14 @@ public sealed class UiCommandTests : IDisposable
         Screenshot("dashboard-pipeline.png");
         Assert.DoesNotContain(Token, _browser.PageSource);
 
+        // A run's streams are on its own page, linked from its row (newest first): 6 rows per stream in the last run.
+        _browser.FindElement(By.CssSelector("#runs tr.run a")).Click();
+        var streams = _browser.FindElements(By.CssSelector("#streams tr.stream"))
+            .ToDictionary(r => r.GetAttribute("data-stream")!, r => r.FindElements(By.TagName("td"))[1].Text);
+        Assert.Equal(new Dictionary<string, string> { ["customers"] = "6", ["orders"] = "6" }, streams);
+        AssertNoConsoleErrors("a run of shop");
+        Assert.DoesNotContain(Token, _browser.PageSource);
+
         _browser.Navigate().GoToUrl(url + "/pipelines/broken");
         Assert.Contains("the tap exited with code 3", _browser.FindElement(By.Id("runs")).Text);
         Assert.Single(_browser.FindElements(By.CssSelector("svg.chart.records circle.point.failure")));

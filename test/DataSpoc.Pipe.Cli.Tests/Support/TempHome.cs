@@ -68,6 +68,14 @@ public sealed class TempHome : IDisposable
             """);
     }
 
+    /// <summary>Puts a run log in this home's lake where a run of its pipeline writes one (a history without running it).</summary>
+    public void WriteRunLog(DataSpoc.Pipe.Lake.RunLog log)
+    {
+        var path = Path.Combine(Lake, DataSpoc.Pipe.Lake.LakePaths.LogKey(log.Pipeline, log.StartedAt, log.RunId));
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllBytes(path, DataSpoc.Pipe.Lake.LakeJson.Serialize(log));
+    }
+
     public void Dispose()
     {
         try { Directory.Delete(Root, recursive: true); }

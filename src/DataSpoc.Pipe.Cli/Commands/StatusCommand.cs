@@ -45,6 +45,14 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
                         ["since"] = running.Since,
                         ["host"] = running.Host,
                         ["pid"] = running.Pid,
+                        ["parts"] = running.Parts is { } parts ? new JsonArray(parts.Select(p => (JsonNode)new JsonObject
+                        {
+                            ["part"] = p.Part,
+                            ["run_id"] = p.RunId,
+                            ["since"] = p.Since,
+                            ["host"] = p.Host,
+                            ["pid"] = p.Pid,
+                        }).ToArray()) : null,
                     } : null,
                 });
             JsonOutput.Write(array);
@@ -79,7 +87,7 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
         else if (zones.Count > 1)
             AnsiConsole.MarkupLineInterpolated($"Schedules are read in {string.Join(", ", zoned.Select(z => $"{z.Zone} ({z.Label})"))}; times are UTC.");
         foreach (var r in rows.Where(r => r.Running is not null))
-            AnsiConsole.MarkupLineInterpolated($"{r.Pipeline}: {TableCells.Activity(r.Running!)} since {Units.Time(r.Running!.Since)} (run {r.Running.RunId}, pid {r.Running.Pid} on {r.Running.Host}); the other columns show its previous run ({r.Status})");
+            AnsiConsole.MarkupLineInterpolated($"{r.Pipeline}: {TableCells.Activity(r.Running!)} since {Units.Time(r.Running!.Since)} ({TableCells.Runner(r.Running)}); the other columns show its previous run ({r.Status})");
         foreach (var r in rows.Where(r => r.ScheduleProblem is not null))
             AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(r.Pipeline)}[/] ! {Markup.Escape(r.ScheduleProblem!)}");
         foreach (var r in rows.Where(r => r.MaintainProblem is not null))

@@ -41,4 +41,12 @@ internal static class TableCells
 
     /// <summary>The status word of a pipeline with a run or maintain in progress (<c>status</c>, the dashboard).</summary>
     public static string Activity(Api.RunInProgress running) => running.Kind == "maintain" ? "maintaining" : "running";
+
+    /// <summary>
+    /// Who is running (<c>status</c>'s line under the table, the dashboard's title): <c>run ID, pid P on HOST</c>, or for
+    /// a split run's part workers <c>split run ID: part I (run ID, pid P on HOST), ...</c>. Plain text: escape it to show it.
+    /// </summary>
+    public static string Runner(Api.RunInProgress running) => running.Parts is { } parts
+        ? $"split run {running.RunId}: " + string.Join(", ", parts.Select(p => $"part {p.Part} (run {p.RunId}, pid {p.Pid} on {p.Host})"))
+        : $"run {running.RunId}, pid {running.Pid} on {running.Host}";
 }

@@ -30,7 +30,7 @@ internal sealed class DashboardPages(PipeClient client, ObjectStoreFactory store
             body.Append(CultureInfo.InvariantCulture, $"<tr class=\"pipeline\" data-pipeline=\"{Html.Encode(s.Pipeline)}\"><td>{cell}</td>");
             // A run in progress is the status (its start, id and pid as the cell's title); the other cells stay the previous run's.
             var (status, title) = s.Running is { } running
-                ? (TableCells.Activity(running), $" title=\"since {Html.Encode(Html.Time(running.Since))}, run {Html.Encode(running.RunId)}, pid {running.Pid} on {Html.Encode(running.Host)}; previous run: {Html.Encode(s.Status)}\"")
+                ? (TableCells.Activity(running), $" title=\"since {Html.Encode(Html.Time(running.Since))}, {Html.Encode(TableCells.Runner(running))}; previous run: {Html.Encode(s.Status)}\"")
                 : (s.Status, "");
             body.Append(CultureInfo.InvariantCulture, $"<td class=\"status {Html.Encode(status.Split(' ')[0])}\"{title}>{Html.Encode(status)}</td><td>{Html.Encode(Html.Time(s.LastRun))} <small>{Html.Encode(Html.Ago(s.LastRun, now))}</small></td>");
             body.Append(CultureInfo.InvariantCulture, $"<td class=\"num\">{(s.DurationSeconds is { } d ? Html.Encode(Units.Duration(d)) : "-")}</td><td class=\"num\">{(s.Records is { } r ? Html.Encode(Units.Count(r)) : "-")}</td>");

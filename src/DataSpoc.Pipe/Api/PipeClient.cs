@@ -414,14 +414,32 @@ public sealed class PipeClient
         }
     }
 
-    /// <summary>The run or maintain holding the pipeline's lock now (<see cref="PipelineStatus.Running"/>); null when none does or the lock is stale.</summary>
+    /// <summary>
+    /// The run or maintain holding the pipeline's lock now (<see cref="PipelineStatus.Running"/>), else the split run whose
+    /// part workers hold live part locks; null when none does. Stale locks (a killed worker's) count for nothing, by the
+    /// rule that lets the next run take them over (<see cref="RunLock.Stale"/>).
+    /// </summary>
     private async Task<RunInProgress?> RunningAsync(PipelineDefinition pipeline, CancellationToken cancellationToken)
     {
         await using var store = _stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
-        return await RunLock.LiveHolderAsync(store, LakePaths.LockKey(pipeline.Name), _time.GetUtcNow(), cancellationToken).ConfigureAwait(false) is { } holder
-            ? new RunInProgress(holder.RunId.StartsWith(RunLock.MaintainRunIdPrefix, StringComparison.Ordinal) ? "maintain" : "run",
-                holder.RunId, holder.AcquiredAt, holder.Host, holder.Pid)
-            : null;
+        var now = _time.GetUtcNow();
+        if (await RunLock.LiveHolderAsync(store, LakePaths.LockKey(pipeline.Name), now, cancellationToken).ConfigureAwait(false) is { } holder)
+            return new RunInProgress(holder.RunId.StartsWith(RunLock.MaintainRunIdPrefix, StringComparison.Ordinal) ? "maintain" : "run",
+                holder.RunId, holder.AcquiredAt, holder.Host, holder.Pid);
+        // Only locks that name their split run are part workers' (another pipeline's name may extend this one's prefix).
+        var parts = (await RunLock.LiveLocksAsync(store, LakePaths.SplitPartLocksPrefix(pipeline.Name), now, cancellationToken).ConfigureAwait(false))
+            .Where(l => l.Holder.SplitRun is not null)
+            .Select(l => (Index: LakePaths.SplitPartOfLock(pipeline.Name, l.Key), l.Holder))
+            .Where(p => p.Index is not null)
+            .ToList();
+        if (parts.Count == 0) return null;
+        // One split run at a time is the usual case; with several, the one whose worker started first is shown.
+        var first = parts.MinBy(p => p.Holder.AcquiredAt).Holder;
+        return new RunInProgress("part", first.SplitRun!, first.AcquiredAt, first.Host, first.Pid)
+        {
+            Parts = parts.Where(p => p.Holder.SplitRun == first.SplitRun).OrderBy(p => p.Index)
+                .Select(p => new PartInProgress(p.Index!.Value, p.Holder.RunId, p.Holder.AcquiredAt, p.Holder.Host, p.Holder.Pid)).ToList(),
+        };
     }
 
     /// <summary>

@@ -52,19 +52,32 @@ public sealed record PipelineStatus(string Pipeline, string Status, DateTimeOffs
 
     /// <summary>
     /// The run (or <c>maintain</c>) of the pipeline in progress now: the holder of its lock, unless that lock is stale (its
-    /// process is gone or its lease expired: a killed run's). Null when none is. The other fields still describe the
+    /// process is gone or its lease expired: a killed run's); else the part workers of a split run holding live part locks
+    /// (<c>run --part</c>, which run without the pipeline's lock). Null when none is. The other fields still describe the
     /// latest run that ended.
     /// </summary>
     public RunInProgress? Running { get; init; }
 }
 
-/// <summary>A run or <c>maintain</c> in progress: what its pipeline's lock records.</summary>
-/// <param name="Kind"><c>run</c> or <c>maintain</c>.</param>
-/// <param name="RunId">Its run id (a maintain's starts with <c>maintain-</c>; a run's is the one its run log will have).</param>
-/// <param name="Since">When it took the lock.</param>
-/// <param name="Host">The machine it runs on.</param>
-/// <param name="Pid">Its process id on that machine.</param>
-public sealed record RunInProgress(string Kind, string RunId, DateTimeOffset Since, string Host, int Pid);
+/// <summary>A run, <c>maintain</c> or split run in progress: what its pipeline's lock, or its part workers' locks, record.</summary>
+/// <param name="Kind"><c>run</c>, <c>maintain</c>, or <c>part</c> (part workers of a split run; <see cref="Parts"/> lists them).</param>
+/// <param name="RunId">Its run id (a maintain's starts with <c>maintain-</c>; a run's is the one its run log will have); for <c>part</c>, the split run's id (<c>--split-run</c>).</param>
+/// <param name="Since">When it took the lock; for <c>part</c>, when the first of its live part workers did.</param>
+/// <param name="Host">The machine it runs on (for <c>part</c>, the first live part worker's).</param>
+/// <param name="Pid">Its process id on that machine (for <c>part</c>, the first live part worker's).</param>
+public sealed record RunInProgress(string Kind, string RunId, DateTimeOffset Since, string Host, int Pid)
+{
+    /// <summary>For <c>part</c>: each live part worker of the split run, by part index; null for a run or maintain.</summary>
+    public IReadOnlyList<PartInProgress>? Parts { get; init; }
+}
+
+/// <summary>One part worker of a split run in progress (<c>run --part I/N</c>): what its part's lock records.</summary>
+/// <param name="Part">Its part index I.</param>
+/// <param name="RunId">The worker's own run id (its run log's).</param>
+/// <param name="Since">When it took its part's lock.</param>
+/// <param name="Host">The machine (pod) it runs on.</param>
+/// <param name="Pid">Its process id there.</param>
+public sealed record PartInProgress(int Part, string RunId, DateTimeOffset Since, string Host, int Pid);
 
 /// <summary>What <see cref="PipeClient.StreamsAsync"/> found.</summary>
 /// <param name="Pipeline">The pipeline's name.</param>

@@ -77,6 +77,19 @@ public static class LakePaths
     /// a pipeline whose name extends this one's shares the prefix.
     /// </summary>
     public static string LocksPrefix(string pipeline) => $".dataspoc/locks/{Safe(pipeline)}";
+    private const string SplitPartLockInfix = ".split-part-";
+    /// <summary>The name of the lock one part index of a pipeline's split runs holds (its key is <see cref="LockKey"/> of it).</summary>
+    internal static string SplitPartLockName(string pipeline, int part) => pipeline + SplitPartLockInfix + part.ToString("0000", CultureInfo.InvariantCulture);
+    /// <summary>What the keys of a pipeline's split part locks start with; the part index follows, then <c>.lock</c>.</summary>
+    internal static string SplitPartLocksPrefix(string pipeline) => LocksPrefix(pipeline) + SplitPartLockInfix;
+    /// <summary>The part index whose lock <paramref name="lockKey"/> is (a key under <see cref="SplitPartLocksPrefix"/>), else null.</summary>
+    internal static int? SplitPartOfLock(string pipeline, string lockKey)
+    {
+        var prefix = SplitPartLocksPrefix(pipeline);
+        return lockKey.StartsWith(prefix, StringComparison.Ordinal) && lockKey.EndsWith(".lock", StringComparison.Ordinal)
+            && int.TryParse(lockKey.AsSpan(prefix.Length, lockKey.Length - prefix.Length - ".lock".Length), NumberStyles.None, CultureInfo.InvariantCulture, out var part)
+            ? part : null;
+    }
     public static string QuarantineKey(string pipeline, string runId, string stream) =>
         $".dataspoc/quarantine/{Safe(pipeline)}/{runId}/{TableName(stream)}.jsonl";
 

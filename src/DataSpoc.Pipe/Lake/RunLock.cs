@@ -85,11 +85,18 @@ public sealed class RunLock : IAsyncDisposable
     public static Task<RunLock> AcquireAsync(IObjectStore store, string pipeline, string runId, TimeProvider time, CancellationToken cancellationToken) =>
         AcquireAsync(store, pipeline, runId, time, DefaultLease, cancellationToken);
 
-    public static async Task<RunLock> AcquireAsync(IObjectStore store, string pipeline, string runId, TimeProvider time, TimeSpan lease, CancellationToken cancellationToken)
+    public static Task<RunLock> AcquireAsync(IObjectStore store, string pipeline, string runId, TimeProvider time, TimeSpan lease, CancellationToken cancellationToken) =>
+        AcquireAsync(store, pipeline, runId, splitRun: null, time, lease, cancellationToken);
+
+    /// <summary>
+    /// Takes the lock <paramref name="pipeline"/> names (a pipeline's, or a split part's: <see cref="LakePaths.SplitPartLockName"/>);
+    /// a split part's records its <paramref name="splitRun"/>, so <c>status</c> can show the split run in progress.
+    /// </summary>
+    internal static async Task<RunLock> AcquireAsync(IObjectStore store, string pipeline, string runId, string? splitRun, TimeProvider time, TimeSpan lease, CancellationToken cancellationToken)
     {
         var key = LakePaths.LockKey(pipeline);
         var now = time.GetUtcNow();
-        var info = new LockInfo(runId, Environment.MachineName, Environment.ProcessId, now, now + lease, HostProcess.Space);
+        var info = new LockInfo(runId, Environment.MachineName, Environment.ProcessId, now, now + lease, HostProcess.Space) { SplitRun = splitRun };
         var runLock = new RunLock(store, key, time, lease, info);
         var causes = new List<string>();
         for (var attempt = 0; attempt < AcquireAttempts; attempt++)
@@ -144,14 +151,18 @@ public sealed class RunLock : IAsyncDisposable
     /// The run ids that hold a live lock among the locks whose key starts with <paramref name="keyPrefix"/> (a pipeline's
     /// own lock and its split parts' locks: <see cref="LakePaths.LocksPrefix"/>).
     /// </summary>
-    internal static async Task<HashSet<string>> LiveHoldersAsync(IObjectStore store, string keyPrefix, DateTimeOffset now, CancellationToken cancellationToken)
+    internal static async Task<HashSet<string>> LiveHoldersAsync(IObjectStore store, string keyPrefix, DateTimeOffset now, CancellationToken cancellationToken) =>
+        (await LiveLocksAsync(store, keyPrefix, now, cancellationToken).ConfigureAwait(false)).Select(l => l.Holder.RunId).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>The live locks (<see cref="LiveHolderAsync"/>) among those whose key starts with <paramref name="keyPrefix"/>, each with its key.</summary>
+    internal static async Task<List<(string Key, LockInfo Holder)>> LiveLocksAsync(IObjectStore store, string keyPrefix, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var live = new HashSet<string>(StringComparer.Ordinal);
         var keys = new List<string>();
         await foreach (var obj in store.ListAsync(keyPrefix, cancellationToken).ConfigureAwait(false))
             if (obj.Key.EndsWith(".lock", StringComparison.Ordinal)) keys.Add(obj.Key); // not a file:// store's ".lck" sidecar
+        var live = new List<(string, LockInfo)>();
         foreach (var key in keys)
-            if (await LiveHolderAsync(store, key, now, cancellationToken).ConfigureAwait(false) is { } holder) live.Add(holder.RunId);
+            if (await LiveHolderAsync(store, key, now, cancellationToken).ConfigureAwait(false) is { } holder) live.Add((key, holder));
         return live;
     }
 
@@ -331,7 +342,15 @@ public sealed class RunLock : IAsyncDisposable
         [property: JsonPropertyName("expires_at")] DateTimeOffset ExpiresAt,
         // The holder's PID namespace (HostProcess.Space): its pid says whether it runs only to a process of the same
         // namespace. Absent in locks of older builds (then host name and pid decide, as they did).
-        [property: JsonPropertyName("pid_space"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? PidSpace = null);
+        [property: JsonPropertyName("pid_space"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? PidSpace = null)
+    {
+        /// <summary>
+        /// The split run a part worker's lock belongs to (<c>run --part</c>); absent in a pipeline's own lock, and in part
+        /// locks of older builds (whose workers <c>status</c> then does not show).
+        /// </summary>
+        [JsonPropertyName("split_run"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public string? SplitRun { get; init; }
+    }
 }
 
 /// <summary>Another run of the pipeline holds its lock.</summary>

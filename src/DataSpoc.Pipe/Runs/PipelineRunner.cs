@@ -77,7 +77,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         // so it cannot become the pipeline's latest run and show it as failed while its table is fine. (The check in the
         // run below still covers a commit that lands while this part starts.)
         if (split is not null) await split.EnsureOpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var runLock = await OpeningAsync(() => RunLock.AcquireAsync(store, split?.LockName ?? pipeline.Name, runId, _time, LockLease, cancellationToken)).ConfigureAwait(false);
+        await using var runLock = await OpeningAsync(() => RunLock.AcquireAsync(store, split?.LockName ?? pipeline.Name, runId, split?.SplitRunId, _time, LockLease, cancellationToken)).ConfigureAwait(false);
         if (runLock.Notice is { } lockNotice) log.Notices.Add(lockNotice);
         // A lost lock stops the run: another run may now be writing as this pipeline.
         using var runCancel = runLock.WorkCancellation(cancellationToken);

@@ -35,7 +35,10 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
     private readonly string _run = part.SplitRunId;
 
     /// <summary>The lock one index holds while it runs: two attempts of one index never stage at once.</summary>
-    public string LockName => $"{_name}.split-part-{part.Index.ToString("0000", CultureInfo.InvariantCulture)}";
+    public string LockName => LakePaths.SplitPartLockName(_name, part.Index);
+
+    /// <summary>The split run this worker belongs to (its <c>--split-run</c> id), recorded in its part's lock.</summary>
+    public string SplitRunId => _run;
 
     public string Describe => $"part {part.Index}/{part.Count} of split run {_run}";
 

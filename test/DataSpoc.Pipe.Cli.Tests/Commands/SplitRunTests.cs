@@ -218,6 +218,73 @@ public sealed class SplitRunTests(PostgresServer server, CloudServers servers, I
     }
 
     [Fact]
+    public async Task Status_shows_a_split_run_as_running_while_its_part_workers_live_and_not_once_they_are_killed()
+    {
+        var db = await server.CreateDatabaseAsync(Table);
+        WritePipeline(db, _home.Bucket, column: "id", incremental: false);
+        _home.Set("COLUMNS", "250"); // the line under the table on one line
+        System.Text.Json.Nodes.JsonNode Row() =>
+            Assert.Single(Json.Parse(CliProcess.Run(_home, "status", "--output", "json")).AsArray(), r => r.Str("pipeline") == "items")!;
+        Assert.Null(Row()["running"]);
+
+        // The table locked: workers 1 and 3 (no pipeline lock) take their parts' locks, then wait inside the tap's queries.
+        await using var blocker = new NpgsqlConnection(server.ConnectionString(db));
+        await blocker.OpenAsync();
+        await using var transaction = await blocker.BeginTransactionAsync();
+        await using (var lockTable = new NpgsqlCommand("LOCK TABLE public.items IN ACCESS EXCLUSIVE MODE", blocker, transaction))
+            await lockTable.ExecuteNonQueryAsync();
+        var started = DateTimeOffset.UtcNow;
+        using var one = StartWorker(1, "job-status-1");
+        using var three = StartWorker(3, "job-status-1");
+        try
+        {
+            var locks = Path.Combine(_home.Lake, ".dataspoc", "locks");
+            var deadline = DateTime.UtcNow.AddMinutes(2);
+            while (!File.Exists(Path.Combine(locks, "items.split-part-0001.lock")) || !File.Exists(Path.Combine(locks, "items.split-part-0003.lock")))
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the workers did not take their parts' locks within 2 minutes");
+                Assert.False(one.HasExited || three.HasExited, "a worker ended before taking its part's lock");
+                await Task.Delay(50);
+            }
+            var during = Row();
+            var table = CliProcess.Run(_home, "status");
+            Assert.False(one.HasExited || three.HasExited, "a worker ended before status was asked: the test proves nothing");
+
+            Assert.Equal(("never run", ""), (during.Str("status"), during["run_id"]?.ToString() ?? ""));
+            var running = during["running"]!;
+            Assert.Equal(("part", "job-status-1"), (running.Str("kind"), running.Str("run_id")));
+            var parts = running["parts"]!.AsArray();
+            Assert.Equal([(1, one.Id), (3, three.Id)], parts.Select(p => (p!["part"]!.GetValue<int>(), p["pid"]!.GetValue<int>())));
+            Assert.All(parts, p => Assert.Equal(Environment.MachineName, p.Str("host")));
+            Assert.All(parts, p => Assert.InRange(p!["since"]!.GetValue<DateTimeOffset>(), started.AddSeconds(-1), DateTimeOffset.UtcNow));
+            var since = parts.Min(p => p!["since"]!.GetValue<DateTimeOffset>());
+            Assert.Equal(since, running["since"]!.GetValue<DateTimeOffset>());
+            Assert.Matches(@"│ items +│ running +│", table.Stdout);
+            Assert.Contains($"items: running since {since.UtcDateTime:yyyy-MM-dd HH:mm}Z (split run job-status-1: " +
+                $"part 1 (run {parts[0].Str("run_id")}, pid {one.Id} on {Environment.MachineName}), part 3 (run {parts[1].Str("run_id")}, pid {three.Id} on {Environment.MachineName})); " +
+                "the other columns show its previous run (never run)", table.Stdout);
+
+            // A killed worker's part lock stays until its index runs again, but it is stale: only the live worker is shown.
+            one.Kill(); // SIGKILL on Unix
+            await one.WaitForExitAsync();
+            Assert.True(File.Exists(Path.Combine(locks, "items.split-part-0001.lock")));
+            var left = Row()["running"]!;
+            Assert.Equal((3, three.Id), (Assert.Single(left["parts"]!.AsArray())!["part"]!.GetValue<int>(), left["pid"]!.GetValue<int>()));
+
+            three.Kill();
+            await three.WaitForExitAsync();
+            Assert.Null(Row()["running"]);
+            Assert.DoesNotContain("running", CliProcess.Run(_home, "status").Stdout);
+        }
+        finally
+        {
+            if (!one.HasExited) one.Kill();
+            if (!three.HasExited) three.Kill();
+            await transaction.RollbackAsync();
+        }
+    }
+
+    [Fact]
     public async Task An_incremental_split_on_Azurite_lands_every_row_once_and_saves_state_only_when_every_part_is_committed()
     {
         var db = await server.CreateDatabaseAsync(Table);

@@ -86,6 +86,7 @@ internal sealed class LogsCommand : AsyncCommand<LogsCommand.Settings>
                             ? new JsonObject { ["run_id"] = recovered.RunId, ["records"] = recovered.Records, ["files"] = recovered.Files }
                             : null,
                         ["key"] = LakePaths.LogKey(settings.Name, log.StartedAt, log.RunId),
+                        ["tool_version"] = log.ToolVersion,
                     });
                 JsonOutput.Write(array);
                 return ExitCodes.Success;
@@ -95,11 +96,17 @@ internal sealed class LogsCommand : AsyncCommand<LogsCommand.Settings>
                 AnsiConsole.MarkupLineInterpolated($"{settings.Name} has not run yet.");
                 return ExitCodes.Success;
             }
+            // The build that wrote each run, when the listed runs were not all written by one: where the lake changed builds.
+            var showBuild = logs.Select(l => l.ToolVersion).Distinct(StringComparer.Ordinal).Count() > 1;
             var table = new Table().AddColumns("run", "started", "status", "mode", "duration", "records", "recovered");
+            if (showBuild) table.AddColumn("build");
             foreach (var log in logs)
-                table.AddRow(Markup.Escape(log.RunId), Units.Time(log.StartedAt), TableCells.Status(log.Status),
+            {
+                string[] cells = [Markup.Escape(log.RunId), Units.Time(log.StartedAt), TableCells.Status(log.Status),
                     Markup.Escape(log.Mode), Units.Duration(log.DurationSeconds), Units.Count(log.TotalRecords),
-                    log.Recovered is { } recovered ? Markup.Escape($"{Units.Count(recovered.Records)} (run {recovered.RunId})") : "-");
+                    log.Recovered is { } recovered ? Markup.Escape($"{Units.Count(recovered.Records)} (run {recovered.RunId})") : "-"];
+                table.AddRow(showBuild ? [.. cells, Markup.Escape(log.ToolVersion)] : cells);
+            }
             AnsiConsole.Write(table);
             return ExitCodes.Success;
         }
@@ -107,5 +114,4 @@ internal sealed class LogsCommand : AsyncCommand<LogsCommand.Settings>
         var chosen = await client.LogAsync(settings.Name, settings.Run, cancellationToken);
         JsonOutput.Write(JsonNode.Parse(LakeJson.Serialize(chosen)));
         return ExitCodes.Success;
-    }
-}
+    }}

@@ -13,6 +13,8 @@ namespace DataSpoc.Pipe.Parquet;
 /// schema's decimals of more than 18 places are all that differ: its values are converted (one a double does not hold is
 /// counted as landed rounded) and the run log says so per column (<see cref="RoundedNumbers.Notices"/>). A run that
 /// replaces the table (<c>run --full</c>, <c>write_mode: replace</c>) is not asked: it lands the DECIMAL.
+/// A computed column that gives a decimal (<c>compute: {total: "amount * 2"}</c> of a DECIMAL(38,2) amount) computed in
+/// doubles and landed as DOUBLE before decimals computed exactly: it keeps the table's DOUBLE the same way, at any scale.
 /// </summary>
 internal static class DecimalsHeldAsDouble
 {
@@ -20,21 +22,24 @@ internal static class DecimalsHeldAsDouble
     /// <paramref name="schema"/> (the stream's JSON Schema after transforms, from which <paramref name="decided"/> was
     /// decided) with the <c>multipleOf</c> of more than 18 places dropped from each top-level column that the table's
     /// <paramref name="tableColumns"/> hold in the type this gives it (a struct or list column only when that is so for
-    /// the whole column); null when no column is such.
+    /// the whole column), and every <c>multipleOf</c> dropped from each of the <paramref name="computed"/> columns that the
+    /// table holds so; null when no column is such.
     /// </summary>
-    public static JsonElement? Schema(JsonElement schema, ColumnSchema decided, IReadOnlyList<ManifestColumn> tableColumns)
+    public static JsonElement? Schema(JsonElement schema, ColumnSchema decided, IReadOnlyList<ManifestColumn> tableColumns, IReadOnlySet<string> computed)
     {
-        if (!decided.Leaves.Any(IsFine)) return null;
+        int HeldAboveScale(string column) => computed.Contains(column) ? -1 : MaxDoubleScale;
+        if (!decided.Root.Children.Any(c => c.Leaves.Any(l => IsDecimalAbove(l, HeldAboveScale(c.Name))))) return null;
         var held = tableColumns.GroupBy(c => c.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Type, StringComparer.Ordinal);
         JsonObject? changed = null;
         var any = false;
         foreach (var column in decided.Root.Children)
         {
-            if (!column.Leaves.Any(IsFine) || !held.TryGetValue(column.Name, out var type) || type == column.ArrowType) continue;
+            var above = HeldAboveScale(column.Name);
+            if (!column.Leaves.Any(l => IsDecimalAbove(l, above)) || !held.TryGetValue(column.Name, out var type) || type == column.ArrowType) continue;
             changed ??= JsonNode.Parse(schema.GetRawText())!.AsObject();
             var properties = changed["properties"]!.AsObject();
             var asDouble = properties[column.Name]!.DeepClone();
-            DropFineSteps(asDouble);
+            DropStepsAbove(asDouble, above);
             if (ArrowTypeOf(column.Name, asDouble) != type) continue;
             properties[column.Name] = asDouble;
             any = true;
@@ -48,25 +53,28 @@ internal static class DecimalsHeldAsDouble
         var leaves = new Dictionary<string, int>(StringComparer.Ordinal);
         // Only kinds differ between the two (same columns, same shape): their leaves pair up in column order.
         foreach (var (before, now) in decided.Leaves.Zip(held.Leaves))
-            if (IsFine(before) && now.Kind == LeafKind.Double) leaves[now.Path] = before.Scale;
+            if (before.Kind == LeafKind.Decimal && now.Kind == LeafKind.Double) leaves[now.Path] = before.Scale;
         return leaves;
     }
 
-    private static bool IsFine(LeafNode leaf) => leaf is { Kind: LeafKind.Decimal, Scale: > 18 };
+    /// <summary>The most decimal places a decimal column of the schema had while the ones beyond it landed as DOUBLE.</summary>
+    private const int MaxDoubleScale = 18;
 
-    /// <summary>Removes every <c>multipleOf</c> of more than 18 places in a property's schema, at any depth.</summary>
-    private static void DropFineSteps(JsonNode? node)
+    private static bool IsDecimalAbove(LeafNode leaf, int scale) => leaf.Kind == LeafKind.Decimal && leaf.Scale > scale;
+
+    /// <summary>Removes every <c>multipleOf</c> of more than <paramref name="scale"/> places in a property's schema, at any depth.</summary>
+    private static void DropStepsAbove(JsonNode? node, int scale)
     {
         switch (node)
         {
             case JsonObject o:
-                if (o["multipleOf"] is JsonValue step && ColumnSchema.StepScale(JsonElement.Parse(step.ToJsonString())) is > 18) o.Remove("multipleOf");
+                if (o["multipleOf"] is JsonValue step && ColumnSchema.StepScale(JsonElement.Parse(step.ToJsonString())) > scale) o.Remove("multipleOf");
                 foreach (var (key, value) in o.ToList())
-                    if (key is "properties" && value is JsonObject properties) foreach (var (_, property) in properties) DropFineSteps(property);
-                    else if (key is "items" or "anyOf" or "oneOf") DropFineSteps(value);
+                    if (key is "properties" && value is JsonObject properties) foreach (var (_, property) in properties) DropStepsAbove(property, scale);
+                    else if (key is "items" or "anyOf" or "oneOf") DropStepsAbove(value, scale);
                 break;
             case JsonArray a:
-                foreach (var item in a) DropFineSteps(item);
+                foreach (var item in a) DropStepsAbove(item, scale);
                 break;
         }
     }

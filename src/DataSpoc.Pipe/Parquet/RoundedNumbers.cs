@@ -138,7 +138,7 @@ internal sealed class RoundedNumbers
 
     /// <summary>
     /// The run log's notice for each column of <paramref name="stream"/> that stored rounded values, and for each column
-    /// the table holds as DOUBLE that the SCHEMA declares a decimal (<paramref name="heldAsDouble"/>: path -> its scale;
+    /// the table holds as DOUBLE that the SCHEMA (or a compute) makes a decimal (<paramref name="heldAsDouble"/>: path -> its scale;
     /// see <see cref="DecimalsHeldAsDouble"/>), rounded values or not: why it is DOUBLE and how it becomes the DECIMAL.
     /// <paramref name="placeOf"/> names the first rounded value's line otherwise than <c>line N</c> (a code source's <c>record N</c>).
     /// </summary>
@@ -151,8 +151,8 @@ internal sealed class RoundedNumbers
                     "to land them exact, the stream's SCHEMA must give the column a \"multipleOf\" (1e-10 for 10 digits after the point), " +
                     "which lands it as DECIMAL(38, 10): with tap-postgres, a numeric(p,s) column, or a view that selects it as numeric(38,s) (or ::text for its digits as text)";
             var type = string.Create(CultureInfo.InvariantCulture, $"DECIMAL(38,{scale})");
-            return $"stream '{stream}' column '{path}': the SCHEMA declares a decimal of {scale} places ({type}), but the table holds the column as DOUBLE " +
-                "(a decimal of more than 18 places landed as DOUBLE before this version), so it still lands as DOUBLE: the table keeps one type for it and " +
+            return $"stream '{stream}' column '{path}': the column is a decimal of {scale} places ({type}), but the table holds it as DOUBLE " +
+                "(a decimal of more than 18 places, and a computed decimal, landed as DOUBLE before this version), so it still lands as DOUBLE: the table keeps one type for it and " +
                 "readers of the plain files, Iceberg and Delta see every earlier row" + (rounded is null ? "" : "; " + Rounded(rounded, placeOf)) +
                 $"; a full refresh (run --full) rewrites the table with {type}, every digit exact";
         });

@@ -608,10 +608,18 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             if (replace) TableOwnership.CheckReplace(pipeline, stream.Name, tableKey, here, previous, homePipelines, log.Notices);
             else await TableOwnership.CheckStateLeftBehindAsync(store, pipeline, stream.Name, tableKey, here, previous, homePipelines, log.Notices, cancellationToken).ConfigureAwait(false);
             // An upgrade renamed the table of a stream whose name holds '#', '?' or '%': this pipeline's earlier rows stay in the old one.
-            if (!replace && previous is null && LakeNames.EarlierTable(stream.Name) is { } earlier
+            // Going back to such a build after the new table started lands rows in the old one again: the new table lacks them too.
+            if (!replace && LakeNames.EarlierTable(stream.Name) is { } earlier
                 && manifest.Tables.TryGetValue(sourceName + "/" + earlier, out var before) && before.Pipeline == pipeline.Name)
-                log.Notices.Add($"stream '{stream.Name}': its table is now {tableKey} ({here}); earlier versions of dataspoc-pipe landed it as {sourceName}/{earlier} " +
-                    $"({before.Location}, {before.RowCount} rows), which this run leaves as it is: the new table lacks those earlier rows; run --full re-extracts them into it");
+            {
+                if (previous is null)
+                    log.Notices.Add($"stream '{stream.Name}': its table is now {tableKey} ({here}); earlier versions of dataspoc-pipe landed it as {sourceName}/{earlier} " +
+                        $"({before.Location}, {before.RowCount} rows), which this run leaves as it is: the new table lacks those earlier rows; run --full re-extracts them into it");
+                else if (before.Stats.LastExtraction > previous.Stats.LastExtraction)
+                    log.Notices.Add($"stream '{stream.Name}': an earlier version of dataspoc-pipe landed {before.Stats.LastExtractionRows} row(s) in its old table {sourceName}/{earlier} " +
+                        $"({before.Location}, at {before.Stats.LastExtraction:O}) after this table {tableKey} ({here}) last got rows (at {previous.Stats.LastExtraction:O}): " +
+                        "this table lacks them; run --full re-extracts them into it");
+            }
 
             var existing = new List<string>();
             var replaced = new List<string>();

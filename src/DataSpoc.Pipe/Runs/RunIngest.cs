@@ -136,6 +136,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             schema = JsonElement.Parse(t.TransformSchema(stream, JsonNode.Parse(schema.GetRawText())!.AsObject()).ToJsonString());
             keyProperties = t.TransformKeyProperties(stream, keyProperties);
         }
+        var computedOutputs = transforms.OfType<StreamMap>().SelectMany(m => m.ComputedOutputs).ToHashSet(StringComparer.Ordinal);
         // A map that only selects, drops or renames is applied to the schema: the shredders read records through it.
         RecordProjection? projection = null;
         if (transforms is [StreamMap { OnlyProjects: true } map])
@@ -149,8 +150,10 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         try
         {
             Decide();
-            // A table written when decimals of more than 18 places landed as DOUBLE keeps such a column DOUBLE until a full refresh.
-            if (settings.KeptColumnsFor?.Invoke(table) is { Count: > 0 } kept && DecimalsHeldAsDouble.Schema(schema, columns, kept) is { } asDouble)
+            // A table written when decimals of more than 18 places, and computed decimals, landed as DOUBLE keeps such a
+            // column DOUBLE until a full refresh.
+            if (settings.KeptColumnsFor?.Invoke(table) is { Count: > 0 } kept
+                && DecimalsHeldAsDouble.Schema(schema, columns, kept, computedOutputs) is { } asDouble)
             {
                 var decided = columns;
                 schema = asDouble;

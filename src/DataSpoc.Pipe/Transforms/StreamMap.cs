@@ -191,6 +191,10 @@ internal sealed class StreamMap : IRecordTransform
     /// <summary>Output column -> the input (or computed) column it takes its value from, in output order (after <see cref="TransformSchema"/>).</summary>
     internal IReadOnlyList<(string Output, string Input)> Plan => _plan;
 
+    /// <summary>The output columns that hold a computed value as computed (not hashed or cast), after <see cref="TransformSchema"/>.</summary>
+    internal IEnumerable<string> ComputedOutputs =>
+        _plan.Where(p => Compute.Any(c => c.Column == p.Input) && !Hash.Contains(p.Input) && !Cast.ContainsKey(p.Input)).Select(p => p.Output);
+
     /// <summary>The JSON type of computed column <paramref name="i"/> (after <see cref="TransformSchema"/>).</summary>
     internal string ComputedType(int i) => _computedTypes[i];
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -432,9 +433,17 @@ internal sealed partial class TypedStreamMap
         DateOnly => kind == LeafKind.Date,
         DateTime => kind == LeafKind.Timestamp,
         // At the column's scale (ColumnCast.Shape put it there): its unscaled value is what the column stores.
-        ExactDecimal => kind == LeafKind.Decimal,
+        // A DOUBLE column a table holds for a computed decimal (DecimalsHeldAsDouble): one the double does not hold exactly
+        // takes the JSON path, which counts it as landed rounded.
+        ExactDecimal d => kind == LeafKind.Decimal || kind == LeafKind.Double && HoldsExactly(d),
         _ => false,
     };
+
+    private static bool HoldsExactly(ExactDecimal d)
+    {
+        var text = Encoding.UTF8.GetBytes(d.ToString());
+        return RoundedNumbers.HoldsExactly(text, double.Parse(text, CultureInfo.InvariantCulture));
+    }
 
     /// <summary>No lone surrogate: the JSON path could not write the string as UTF-8 either.</summary>
     private static bool IsValidUtf16(string s)
@@ -466,6 +475,7 @@ internal sealed partial class TypedStreamMap
                 break;
             case DateOnly date: c.AddInt(date.DayNumber - EpochDay, 0); break;
             case DateTime ts: c.AddLong(ts.Ticks / 10 - EpochMicros, 0); break;
+            case ExactDecimal d when c.Leaf.Kind == LeafKind.Double: c.AddDouble(d.ToDouble(), 0); break;
             case ExactDecimal d:
                 System.Buffers.Binary.BinaryPrimitives.WriteInt128BigEndian(c.BeginBytes(16), d.AtScale(c.Leaf.Scale).Unscaled);
                 c.EndBytes(16, 0);

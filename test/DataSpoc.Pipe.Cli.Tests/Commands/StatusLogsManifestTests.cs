@@ -152,6 +152,41 @@ public sealed class StatusLogsManifestTests : IDisposable
         Assert.StartsWith($"error: shop has no run 'nope1234'; recent runs: {second.Str("run_id")}, {first.Str("run_id")}", missing.Stderr);
     }
 
+    /// <summary>
+    /// <c>logs --list</c> tells when a lake changed builds: the JSON has each run's <c>tool_version</c>, and the table a
+    /// build column when the listed runs were written by more than one build (and none when by one).
+    /// </summary>
+    [Fact]
+    public void Logs_list_names_the_build_of_each_run()
+    {
+        _home.WriteShopPipeline("shop");
+        var first = RunJson("shop");
+        Thread.Sleep(1100);
+        var second = RunJson("shop", "--full");
+        var current = second.Str("tool_version");
+        Assert.False(string.IsNullOrEmpty(current));
+
+        var list = Json.Parse(CliProcess.Run(_home, "logs", "shop", "--list", "-o", "json")).AsArray();
+        Assert.Equal([current, current], list.Select(r => r.Str("tool_version")));
+        var oneBuild = CliProcess.Run(_home, "logs", "shop", "--list");
+        Assert.True(oneBuild.ExitCode == 0, oneBuild.ToString());
+        Assert.DoesNotContain("build", oneBuild.Stdout);
+
+        // The first run as an earlier build wrote it.
+        var firstLog = Path.Combine(_home.Lake, list[1]!.Str("key"));
+        var earlier = JsonNode.Parse(File.ReadAllText(firstLog))!;
+        earlier["tool_version"] = "0.0.9+0000000";
+        File.WriteAllText(firstLog, earlier.ToJsonString());
+        list = Json.Parse(CliProcess.Run(_home, "logs", "shop", "--list", "-o", "json")).AsArray();
+        Assert.Equal([(second.Str("run_id"), current), (first.Str("run_id"), "0.0.9+0000000")], list.Select(r => (r.Str("run_id"), r.Str("tool_version"))));
+        var twoBuilds = CliProcess.Run(_home, "logs", "shop", "--list");
+        Assert.True(twoBuilds.ExitCode == 0, twoBuilds.ToString());
+        Assert.Contains("build", twoBuilds.Stdout);
+        var rows = twoBuilds.Stdout.Split('\n');
+        Assert.Contains(rows, r => r.Contains(first.Str("run_id"), StringComparison.Ordinal) && r.Contains("0.0.9+0000000", StringComparison.Ordinal));
+        Assert.Contains(rows, r => r.Contains(second.Str("run_id"), StringComparison.Ordinal) && r.Contains(current, StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Logs_of_a_pipeline_that_never_ran_exits_1_with_one_line()
     {

@@ -142,6 +142,22 @@ public class LakeLayoutTests
         var next = await TempLake.RunAsync(lake.Pipeline("hs", lake.WriteSinger("c.singer", Orders(6, 6, "ev#1"))));
         Assert.True(next.Succeeded, next.Log.Error);
         Assert.DoesNotContain(next.Log.Notices, n => n.Contains("earlier versions of dataspoc-pipe", StringComparison.Ordinal));
+
+        // Going back: an earlier build lands 2 more rows in test/ev#1 (here its manifest entry says so), after test/ev_1's last run.
+        manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(manifestFile))!;
+        var stats = manifest["tables"]!["test/ev#1"]!["stats"]!;
+        var wentBack = lake.Manifest().Tables["test/ev_1"].Stats.LastExtraction!.Value.AddMilliseconds(1);
+        stats["last_extraction"] = wentBack;
+        stats["last_extraction_rows"] = 2;
+        File.WriteAllText(manifestFile, manifest.ToJsonString());
+        var back = await TempLake.RunAsync(lake.Pipeline("hs", lake.WriteSinger("d.singer", Orders(9, 9, "ev#1"))));
+        Assert.True(back.Succeeded, back.Log.Error);
+        var notice = Assert.Single(back.Log.Notices, n => n.Contains("test/ev#1", StringComparison.Ordinal));
+        Assert.StartsWith("stream 'ev#1': an earlier version of dataspoc-pipe landed 2 row(s) in its old table test/ev#1", notice);
+        Assert.EndsWith("this table lacks them; run --full re-extracts them into it", notice);
+        var after = await TempLake.RunAsync(lake.Pipeline("hs", lake.WriteSinger("e.singer", Orders(10, 10, "ev#1"))));
+        Assert.True(after.Succeeded, after.Log.Error);
+        Assert.DoesNotContain(after.Log.Notices, n => n.Contains("test/ev#1", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -344,6 +344,59 @@ public class TableSchemaTests
         }
     }
 
+    private static readonly string WithCentsAmount = SchemaOf("ev", ""","amount":{"type":["null","number"],"multipleOf":0.01}""");
+
+    private static PipelineDefinition Computing(TempLake lake, string input, TableFormats formats, string total) =>
+        Pipeline(lake, input, formats) with { Transforms = new Dictionary<string, JsonNode?> { ["ev"] = new JsonObject { ["compute"] = new JsonObject { ["total"] = total } } } };
+
+    /// <summary>
+    /// Before decimals computed exactly, a computed column of a decimal (<c>amount * 2</c>) landed as DOUBLE; it is
+    /// DECIMAL(38,2) now. A table that holds the computed column as DOUBLE keeps landing it as DOUBLE on an append, as
+    /// for decimals of more than 18 places: plain files of one type, Iceberg's earlier rows not hidden behind a new field
+    /// id, Delta's run not refused; the run log says so, and counts the value a double does not hold.
+    /// </summary>
+    [Theory]
+    [InlineData(TableFormats.Parquet)]
+    [InlineData(TableFormats.Iceberg)]
+    [InlineData(TableFormats.Delta)]
+    [InlineData(TableFormats.Iceberg | TableFormats.Delta)]
+    public async Task A_computed_column_the_table_holds_as_double_keeps_landing_as_double_when_it_computes_a_decimal(TableFormats formats)
+    {
+        using var lake = new TempLake();
+        // The table as an earlier build left it: 'total' DOUBLE (here from '/', which still gives a DOUBLE).
+        var first = await TempLake.RunAsync(Computing(lake, lake.WriteSinger("a", WithCentsAmount,
+            Record("""{"id":1,"amount":1.25}"""), Record("""{"id":2,"amount":0.10}""")), formats, "amount / 1"));
+        Assert.True(first.Succeeded, first.Log.Error);
+        Assert.Equal(["DOUBLE"], FileTypesOf(lake, "total"));
+        var totalId = formats.HasFlag(TableFormats.Iceberg) ? IcebergColumns(lake).Single(c => c.Name == "total").Id : 0;
+
+        var second = await TempLake.RunAsync(Computing(lake, lake.WriteSinger("b", WithCentsAmount,
+            Record("""{"id":3,"amount":0.10}"""), Record("""{"id":4,"amount":1234567890123456.78}""")), formats, "amount * 2"));
+        Assert.True(second.Succeeded, second.Log.Error);
+
+        string?[][] expected = [["1", "1.25"], ["2", "0.1"], ["3", "0.2"], ["4", "2469135780246913.5"]];
+        Assert.Equal(["DOUBLE"], FileTypesOf(lake, "total"));
+        Assert.Equal(expected, lake.Query($"SELECT id, total FROM read_parquet('{TableDir(lake)}/**/ev_*.parquet') ORDER BY id").Select(r => r.ToArray()));
+        if (formats.HasFlag(TableFormats.Iceberg))
+        {
+            Assert.Equal(expected, IcebirdRows(lake, "total").Select(r => r.ToArray()));
+            Assert.Equal(totalId, IcebergColumns(lake).Single(c => c.Name == "total").Id);
+        }
+        if (formats.HasFlag(TableFormats.Delta)) Assert.Equal(expected, (await DeltaRowsAsync(lake, "id, total")).Select(r => r.ToArray()));
+        Assert.Equal("double", lake.Manifest().Tables["test/ev"].Columns.Single(c => c.Name == "total").Type);
+        var notice = Assert.Single(second.Log.Notices, n => n.Contains("'total'", StringComparison.Ordinal));
+        Assert.Contains("DECIMAL(38,2)", notice, StringComparison.Ordinal);
+        Assert.Contains("computed decimal", notice, StringComparison.Ordinal);
+        Assert.Contains("--full", notice, StringComparison.Ordinal);
+        Assert.Contains("1 number(s)", notice, StringComparison.Ordinal);
+
+        // A full refresh lands the DECIMAL(38,2), exact.
+        var full = await TempLake.RunAsync(Computing(lake, lake.WriteSinger("c", WithCentsAmount, Record("""{"id":5,"amount":0.10}""")), formats, "amount * 3"), full: true);
+        Assert.True(full.Succeeded, full.Log.Error);
+        Assert.Equal("decimal128(38, 2)", lake.Manifest().Tables["test/ev"].Columns.Single(c => c.Name == "total").Type);
+        Assert.DoesNotContain(full.Log.Notices, n => n.Contains("'total'", StringComparison.Ordinal));
+    }
+
     /// <summary>As a top-level column, so a struct's field and a list's element the table holds as DOUBLE (the whole column as before).</summary>
     [Fact]
     public async Task A_struct_field_and_a_list_element_the_table_holds_as_double_keep_landing_as_double_when_they_become_fine_decimals()
@@ -361,8 +414,8 @@ public class TableSchemaTests
         Assert.Equal(ids, IcebergNestedIds());
         Assert.Equal([["1", "1.5", "[0.25]"], ["2", "0.12345678901234568", "[2.5]"]], await DeltaRowsAsync(lake, "id, v.x, w::VARCHAR"));
         Assert.Equal(["DOUBLE"], lake.Query($"SELECT DISTINCT type FROM parquet_schema('{TableDir(lake)}/**/ev_*.parquet') WHERE name IN ('x', 'element')").Select(r => r[0]));
-        Assert.Contains(second.Log.Notices, n => n.Contains("column 'v.x': the SCHEMA declares a decimal of 20 places", StringComparison.Ordinal) && n.Contains("1 number(s)", StringComparison.Ordinal));
-        Assert.Contains(second.Log.Notices, n => n.Contains("column 'w[]': the SCHEMA declares a decimal of 20 places", StringComparison.Ordinal));
+        Assert.Contains(second.Log.Notices, n => n.Contains("column 'v.x': the column is a decimal of 20 places", StringComparison.Ordinal) && n.Contains("1 number(s)", StringComparison.Ordinal));
+        Assert.Contains(second.Log.Notices, n => n.Contains("column 'w[]': the column is a decimal of 20 places", StringComparison.Ordinal));
 
         string IcebergNestedIds() => IcebergField(lake, "v").ToJsonString() + IcebergField(lake, "w").ToJsonString();
     }

@@ -141,7 +141,7 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
             // writes no metadata (it deletes log files older than a checkpoint, which commits never touch).
             if (!formats.Contains(TableFormatCommitter.Iceberg))
                 await PlanAndPublishAsync().ConfigureAwait(false);
-            else if (await HoldingTableAsync(pipeline, prefix, PlanAndPublishAsync, heldLock, cancellationToken).ConfigureAwait(false) is { } busy)
+            else if (await HoldingTableAsync(pipeline, prefix, PlanAndPublishAsync, heldLock, notices, cancellationToken).ConfigureAwait(false) is { } busy)
             {
                 notices?.Add($"table {key} was not maintained: {busy}; run maintain again");
                 if (resumed) skippedPending = true;
@@ -194,14 +194,15 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
     /// maintain (an id starting with 'e', under <paramref name="heldLock"/>: a commit waiting for the claim sees that lock
     /// name its holder alive); null once done, else why the claim could not be had.
     /// </summary>
-    private Task<string?> HoldingTableAsync(string pipeline, string prefix, Func<Task> work, RunLock? heldLock, CancellationToken cancellationToken)
+    private Task<string?> HoldingTableAsync(string pipeline, string prefix, Func<Task> work, RunLock? heldLock, ICollection<string>? notices,
+        CancellationToken cancellationToken)
     {
         var plan = new CommitPlan
         {
             RunId = "e" + Guid.NewGuid().ToString("N")[..7], Pipeline = pipeline, StartedAt = time.GetUtcNow(), LockRunId = heldLock?.RunId,
             TableClaims = [LakePaths.TableCommitClaimKey(prefix)],
         };
-        return new LakeCommitter(store, time).WhileHoldingTablesAsync(plan, work, cancellationToken, heldLock?.WindDown ?? default);
+        return new LakeCommitter(store, time).WhileHoldingTablesAsync(plan, work, cancellationToken, heldLock?.WindDown ?? default, notices);
     }
 
     /// <summary>

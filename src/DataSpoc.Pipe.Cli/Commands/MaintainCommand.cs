@@ -66,7 +66,10 @@ internal sealed class MaintainCommand : AsyncCommand<MaintainCommand.Settings>
         foreach (var notice in results.Notices) AnsiConsole.MarkupLineInterpolated($"[yellow]note[/] {settings.Name}: {notice}");
         if (results.Count == 0)
         {
-            if (settings.Compact) AnsiConsole.MarkupLineInterpolated($"pipeline {settings.Name} has no tables yet: nothing to maintain");
+            // Exit 0 as when only some tables were skipped: the notes above say why, and the next maintain retries them.
+            if (results.Skipped.Count > 0)
+                AnsiConsole.MarkupLineInterpolated($"pipeline {settings.Name}: no table was maintained: {string.Join(", ", results.Skipped)} skipped (the notes above say why); run maintain again");
+            else if (settings.Compact) AnsiConsole.MarkupLineInterpolated($"pipeline {settings.Name} has no tables yet: nothing to maintain");
             else AnsiConsole.MarkupLineInterpolated($"pipeline {settings.Name} has no tables with table_format iceberg or delta: nothing to maintain");
             return ExitCodes.Success;
         }

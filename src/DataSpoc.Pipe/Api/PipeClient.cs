@@ -700,7 +700,8 @@ public sealed class PipeClient
                 ? await new Tables.TableCompaction(store, _time).RunAsync(pipeline.Name, pipeline.Destination.Compression, mb * 1024L * 1024,
                     new Parquet.WriteLimits().WithFileLimitsOf(pipeline.Destination), covered, work.Token, runLock, notices).ConfigureAwait(false)
                 : [];
-            var results = await new Tables.TableMaintenance(store, _time).RunAsync(pipeline.Name, expireOlderThan, covered, work.Token, runLock, notices).ConfigureAwait(false);
+            var skipped = new List<string>();
+            var results = await new Tables.TableMaintenance(store, _time).RunAsync(pipeline.Name, expireOlderThan, covered, work.Token, runLock, notices, skipped).ConfigureAwait(false);
             await SplitRun.RemoveSettledLocksAsync(store, pipeline.Name, work.Token).ConfigureAwait(false);
             foreach (var c in compacted)
             {
@@ -709,7 +710,7 @@ public sealed class PipeClient
                     results[index] = results[index] with { CompactedFiles = c.RewrittenFiles, WrittenFiles = c.WrittenFiles, DeletedFiles = [.. c.DeletedFiles, .. results[index].DeletedFiles] };
                 else results.Add(new Tables.TableMaintenanceResult(c.Table, 0, 0, c.DeletedFiles, c.RewrittenFiles, c.WrittenFiles));
             }
-            return new Tables.PipelineMaintenance(results, notices);
+            return new Tables.PipelineMaintenance(results, notices, skipped);
         }
         catch (Exception e) when (e is not OutOfMemoryException && runLock.MaintainLostError(e) is { } lost)
         {

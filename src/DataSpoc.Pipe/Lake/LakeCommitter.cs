@@ -56,8 +56,8 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             // Claimed after the journal (a crash leaves claims the next run releases), before anything lands: the tables
             // first (waiting for a commit of the same table to end), then the rewritten files; then, with the tables held,
             // what the plan assumed of them is checked again.
-            if ((await ClaimTablesAsync(plan, cancellationToken).ConfigureAwait(false)
-                ?? await ClaimSupersededAsync(plan, cancellationToken).ConfigureAwait(false)
+            if ((await ClaimTablesAsync(plan, notices, cancellationToken).ConfigureAwait(false)
+                ?? await ClaimSupersededAsync(plan, notices, cancellationToken).ConfigureAwait(false)
                 ?? await DeadCommitOfSameTablesAsync(plan, cancellationToken).ConfigureAwait(false)
                 ?? await CheckBasesAsync(plan, cancellationToken).ConfigureAwait(false)) is { } conflict)
             {
@@ -95,17 +95,18 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
     /// metadata meanwhile. The plan, which lands nothing, is the pipeline's journal while they are held: a process killed
     /// meanwhile leaves claims that the next run or maintain of the pipeline releases (its recovery rolls the plan back).
     /// Returns null once the work is done, else why the tables could not be held (nothing was done).
-    /// <c>releaseCancellation</c> bounds the release after the work failed (a maintain passes its lock's <see cref="RunLock.WindDown"/>).
+    /// <c>releaseCancellation</c> bounds the release after the work failed (a maintain passes its lock's <see cref="RunLock.WindDown"/>);
+    /// <c>notices</c> receives what the maintain's output should say (a claim it took over from a run that died).
     /// </summary>
     internal async Task<string?> WhileHoldingTablesAsync(CommitPlan plan, Func<Task> work, CancellationToken cancellationToken,
-        CancellationToken releaseCancellation = default)
+        CancellationToken releaseCancellation = default, ICollection<string>? notices = null)
     {
         plan.Phase = CommitPlan.PhaseStaged;
         await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
         var done = false;
         try
         {
-            if (await ClaimTablesAsync(plan, cancellationToken).ConfigureAwait(false) is { } conflict)
+            if (await ClaimTablesAsync(plan, notices, cancellationToken).ConfigureAwait(false) is { } conflict)
             {
                 done = true;
                 return conflict;
@@ -350,14 +351,14 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
     /// remove, else why not: another commit claimed one first, or already removed it. Either way that commit holds the
     /// file's rows in its own files, and this one's would hold them a second time (or put back rows it removed).
     /// </summary>
-    private async Task<string?> ClaimSupersededAsync(CommitPlan plan, CancellationToken cancellationToken)
+    private async Task<string?> ClaimSupersededAsync(CommitPlan plan, ICollection<string>? notices, CancellationToken cancellationToken)
     {
         var claim = LakeJson.Serialize(new SupersededClaim(plan.Pipeline, plan.RunId));
         var keys = plan.Claimed.Order(StringComparer.Ordinal).ToList();
         foreach (var key in keys)
         {
             var claimKey = LakePaths.SupersededClaimKey(key);
-            var (held, holder) = await TakeClaimAsync(claimKey, claim, plan.RunId, cancellationToken).ConfigureAwait(false);
+            var (held, holder) = await TakeClaimAsync(claimKey, claim, plan.RunId, notices, cancellationToken).ConfigureAwait(false);
             if (held) continue;
             return $"{store.Bucket}/{key} is being rewritten by another commit (run {holder?.RunId ?? "?"}; claim {store.Bucket}/{claimKey}; " +
                 "if that run died, the next run of its pipeline completes or rolls back its commit and releases the claim)";
@@ -382,9 +383,10 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
     /// Takes the claim of each of <see cref="CommitPlan.TableClaims"/> (in key order, so two commits never wait for each
     /// other), waiting while another commit holds it: a commit holds it only from its journal to its manifest entry.
     /// Returns null once all are held, else (after <see cref="TableClaimWait"/>) why not: a claim left by a run that died
-    /// stays until the next run of its pipeline rolls that commit back or completes it.
+    /// stays until the next run of its pipeline rolls that commit back or completes it (one whose journal is gone too is
+    /// taken over: <see cref="TakeClaimAsync"/>).
     /// </summary>
-    private async Task<string?> ClaimTablesAsync(CommitPlan plan, CancellationToken cancellationToken)
+    private async Task<string?> ClaimTablesAsync(CommitPlan plan, ICollection<string>? notices, CancellationToken cancellationToken)
     {
         var claim = LakeJson.Serialize(new SupersededClaim(plan.Pipeline, plan.RunId, LockRunId: plan.LockRunId));
         foreach (var claimKey in plan.TableClaims.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
@@ -392,7 +394,7 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             var waited = System.Diagnostics.Stopwatch.StartNew();
             for (var pause = TimeSpan.FromMilliseconds(20); ; pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.TicksPerSecond)))
             {
-                var (held, holder) = await TakeClaimAsync(claimKey, claim, plan.RunId, cancellationToken).ConfigureAwait(false);
+                var (held, holder) = await TakeClaimAsync(claimKey, claim, plan.RunId, notices, cancellationToken).ConfigureAwait(false);
                 if (held) break;
                 // A holder that died mid-commit (its pipeline's lock no longer names it, or is stale): waiting would not end it.
                 var gone = holder is null ? null : await HolderGoneAsync(holder, cancellationToken).ConfigureAwait(false);
@@ -440,22 +442,55 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
 
     /// <summary>
     /// Creates the claim <paramref name="claimKey"/> if absent (<see cref="WriteCondition.IsClaim"/>: on <c>file://</c> not
-    /// flushed to disk), finds it already this run's, or takes over one a machine crash left unreadable. Returns whether this
-    /// run holds it, else its holder (null when it is unreadable, or was released meanwhile).
+    /// flushed to disk), finds it already this run's, or takes over one that no run will release: left unreadable by a machine
+    /// crash, or orphaned (<see cref="OrphanedAsync"/>, said in <paramref name="notices"/>). Returns whether this run holds
+    /// it, else its holder (null when it is unreadable, or was released meanwhile).
     /// </summary>
     private async Task<(bool Held, SupersededClaim? Holder)> TakeClaimAsync(string claimKey, byte[] claim, string runId,
-        CancellationToken cancellationToken)
+        ICollection<string>? notices, CancellationToken cancellationToken)
     {
-        if (await store.PutAsync(claimKey, claim, WriteCondition.IfAbsent with { IsClaim = true }, cancellationToken).ConfigureAwait(false))
-            return (true, null);
-        var stored = await store.GetAsync(claimKey, cancellationToken).ConfigureAwait(false);
-        var holder = ClaimOf(stored);
-        if (holder?.RunId == runId) return (true, holder); // our own, from an attempt of this commit
-        // Unreadable: cut short by a machine crash (a claim is not flushed to disk), so no run holds it and none releases
-        // it. Replaced only while it is still that content: of commits finding it at once, one takes it.
-        if (stored is not null && holder is null)
-            return (await store.PutAsync(claimKey, claim, WriteCondition.IfVersion(stored.Version), cancellationToken).ConfigureAwait(false), null);
-        return (false, holder);
+        while (true)
+        {
+            if (await store.PutAsync(claimKey, claim, WriteCondition.IfAbsent with { IsClaim = true }, cancellationToken).ConfigureAwait(false))
+                return (true, null);
+            var stored = await store.GetAsync(claimKey, cancellationToken).ConfigureAwait(false);
+            var holder = ClaimOf(stored);
+            if (holder?.RunId == runId) return (true, holder); // our own, from an attempt of this commit
+            // Unreadable: cut short by a machine crash (a claim is not flushed to disk), so no run holds it and none releases
+            // it. Replaced only while it is still that content: of commits finding it at once, one takes it.
+            if (stored is not null && holder is null)
+                return (await store.PutAsync(claimKey, claim, WriteCondition.IfVersion(stored.Version), cancellationToken).ConfigureAwait(false), null);
+            if (holder is null || await OrphanedAsync(holder, cancellationToken).ConfigureAwait(false) is not { } orphaned)
+                return (false, holder);
+            // Replaced the same way: of commits finding the orphan at once, one takes it, and the others find the winner's
+            // claim on their next pass (a live holder, waited for).
+            if (await store.PutAsync(claimKey, claim, WriteCondition.IfVersion(stored!.Version), cancellationToken).ConfigureAwait(false))
+            {
+                notices?.Add($"took over the claim {store.Bucket}/{claimKey} of run {holder.RunId} of pipeline '{holder.Pipeline}', which died " +
+                    $"and left nothing that would release it ({orphaned}; an earlier dataspoc-pipe completes or rolls back a commit without releasing its claims)");
+                return (true, null);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Why the claim of <paramref name="holder"/> is orphaned, or null while something may still release it. A commit saves
+    /// its journal before it takes its claims and releases them before it deletes the journal, so a holder that died
+    /// (<see cref="HolderGoneAsync"/>) with its journal still there is released by its pipeline's next run or maintain,
+    /// which completes or rolls back that commit. One whose pipeline's journal is gone, or names another run, left the
+    /// claim behind for good: an older build completed or rolled back its journal without knowing the claim, or the
+    /// journal was deleted by hand.
+    /// </summary>
+    private async Task<string?> OrphanedAsync(SupersededClaim holder, CancellationToken cancellationToken)
+    {
+        if (await HolderGoneAsync(holder, cancellationToken).ConfigureAwait(false) is not { } gone) return null;
+        var journalKey = JournalKey(holder.Pipeline);
+        if (await store.GetAsync(journalKey, cancellationToken).ConfigureAwait(false) is not { } journal)
+            return $"{gone}, and its pipeline's journal {store.Bucket}/{journalKey} is gone";
+        string journalRun;
+        try { journalRun = CommitPlan.Read(journal.Content, $"{store.Bucket}/{journalKey}").RunId; }
+        catch (StorageException) { return null; } // it may be the holder's: its pipeline's next run reports it
+        return journalRun == holder.RunId ? null : $"{gone}, and its pipeline's journal {store.Bucket}/{journalKey} is run {journalRun}'s";
     }
 
     /// <summary>The plan's <see cref="CommitPlan.BaseChecks"/>, its tables held: the first reason to plan again, or null.</summary>

@@ -61,12 +61,13 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
     {
         if (targetFileBytes <= 0) throw new ArgumentOutOfRangeException(nameof(targetFileBytes), "the target file size must be positive");
         targetFileBytes = Math.Min(targetFileBytes, fileLimits.MaxFileBytes);
-        return Runs.CommitAttempts.RunAsync(notices ?? [],
-            _ => CompactOnceAsync(pipeline, compression, targetFileBytes, fileLimits, covered, cancellationToken, heldLock), cancellationToken);
+        notices ??= [];
+        return Runs.CommitAttempts.RunAsync(notices,
+            _ => CompactOnceAsync(pipeline, compression, targetFileBytes, fileLimits, covered, cancellationToken, heldLock, notices), cancellationToken);
     }
 
     private async Task<List<TableCompactionResult>> CompactOnceAsync(string pipeline, Compression compression, long targetFileBytes, WriteLimits fileLimits,
-        MaintainedTables covered, CancellationToken cancellationToken, RunLock? heldLock)
+        MaintainedTables covered, CancellationToken cancellationToken, RunLock? heldLock, List<string> notices)
     {
         var manifest = await new ManifestStore(store, time).ReadAsync(cancellationToken).ConfigureAwait(false);
         var compactionId = NewId();
@@ -85,7 +86,7 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
             if (plan.Files.Count > 0)
             {
                 if (heldLock is not null) await heldLock.EnsureHeldAsync(cancellationToken).ConfigureAwait(false);
-                await new LakeCommitter(store, time).CommitAsync(plan, cancellationToken, rollbackCancellation: heldLock?.WindDown ?? default).ConfigureAwait(false);
+                await new LakeCommitter(store, time).CommitAsync(plan, cancellationToken, notices, heldLock?.WindDown ?? default).ConfigureAwait(false);
             }
             return results;
         }

@@ -32,10 +32,14 @@ public sealed record TableMaintenanceResult(string Table, int ExpiredSnapshots, 
 /// What one <c>maintain</c> did: a result per table, and notices about the pipeline as a whole (a killed run's or
 /// compaction's interrupted commit that it completed or rolled back first).
 /// </summary>
-public sealed class PipelineMaintenance(IReadOnlyList<TableMaintenanceResult> tables, IReadOnlyList<string> notices) : IReadOnlyList<TableMaintenanceResult>
+public sealed class PipelineMaintenance(IReadOnlyList<TableMaintenanceResult> tables, IReadOnlyList<string> notices, IReadOnlyList<string>? skipped = null)
+    : IReadOnlyList<TableMaintenanceResult>
 {
     /// <summary>Sentences for the operator, in order; empty when there is nothing to tell.</summary>
     public IReadOnlyList<string> Notices => notices;
+
+    /// <summary>The tables left as they were, each with a notice saying why (their commit claim stayed held).</summary>
+    public IReadOnlyList<string> Skipped => skipped ?? [];
 
     public TableMaintenanceResult this[int index] => tables[index];
     public int Count => tables.Count;
@@ -83,10 +87,11 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
 
     /// <summary>
     /// Maintains the tables <paramref name="covered"/> names. A table whose commit claim stays held by another commit
-    /// (<see cref="LakeCommitter.WhileHoldingTablesAsync"/>) is left as it is, and <paramref name="notices"/> says why.
+    /// (<see cref="LakeCommitter.WhileHoldingTablesAsync"/>) is left as it is, added to <paramref name="skipped"/>, and
+    /// <paramref name="notices"/> says why.
     /// </summary>
     public async Task<List<TableMaintenanceResult>> RunAsync(string pipeline, TimeSpan expireOlderThan, MaintainedTables covered, CancellationToken cancellationToken,
-        RunLock? heldLock = null, ICollection<string>? notices = null)
+        RunLock? heldLock = null, ICollection<string>? notices = null, ICollection<string>? skipped = null)
     {
         var manifest = await new ManifestStore(store, time).ReadAsync(cancellationToken).ConfigureAwait(false);
         var results = new List<TableMaintenanceResult>();
@@ -141,9 +146,10 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
             // writes no metadata (it deletes log files older than a checkpoint, which commits never touch).
             if (!formats.Contains(TableFormatCommitter.Iceberg))
                 await PlanAndPublishAsync().ConfigureAwait(false);
-            else if (await HoldingTableAsync(pipeline, prefix, PlanAndPublishAsync, heldLock, cancellationToken).ConfigureAwait(false) is { } busy)
+            else if (await HoldingTableAsync(pipeline, prefix, PlanAndPublishAsync, heldLock, notices, cancellationToken).ConfigureAwait(false) is { } busy)
             {
                 notices?.Add($"table {key} was not maintained: {busy}; run maintain again");
+                skipped?.Add(key);
                 if (resumed) skippedPending = true;
                 continue;
             }
@@ -194,14 +200,15 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
     /// maintain (an id starting with 'e', under <paramref name="heldLock"/>: a commit waiting for the claim sees that lock
     /// name its holder alive); null once done, else why the claim could not be had.
     /// </summary>
-    private Task<string?> HoldingTableAsync(string pipeline, string prefix, Func<Task> work, RunLock? heldLock, CancellationToken cancellationToken)
+    private Task<string?> HoldingTableAsync(string pipeline, string prefix, Func<Task> work, RunLock? heldLock, ICollection<string>? notices,
+        CancellationToken cancellationToken)
     {
         var plan = new CommitPlan
         {
             RunId = "e" + Guid.NewGuid().ToString("N")[..7], Pipeline = pipeline, StartedAt = time.GetUtcNow(), LockRunId = heldLock?.RunId,
             TableClaims = [LakePaths.TableCommitClaimKey(prefix)],
         };
-        return new LakeCommitter(store, time).WhileHoldingTablesAsync(plan, work, cancellationToken, heldLock?.WindDown ?? default);
+        return new LakeCommitter(store, time).WhileHoldingTablesAsync(plan, work, cancellationToken, heldLock?.WindDown ?? default, notices);
     }
 
     /// <summary>

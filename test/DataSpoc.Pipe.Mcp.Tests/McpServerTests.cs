@@ -252,6 +252,19 @@ public sealed class McpServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_argument_the_tool_does_not_take_is_a_tool_error_naming_it_and_the_ones_it_takes_and_the_schemas_say_so()
+    {
+        // full_refresh was dropped by the binding: the run went incremental without a word.
+        Assert.Equal("full_refresh: unknown argument; run_pipeline takes name, full",
+            await Refused("run_pipeline", new() { ["name"] = Orders, ["full_refresh"] = true }));
+        Assert.Equal("bogus: unknown argument; pipeline_config takes name", await Refused("pipeline_config", new() { ["name"] = Orders, ["bogus"] = 1 }));
+        Assert.Equal("name: unknown argument; list_pipelines takes no arguments", await Refused("list_pipelines", new() { ["name"] = Orders }));
+        Assert.False(Directory.Exists(Lake) && Directory.EnumerateFiles(Lake, "*", SearchOption.AllDirectories).Any(), "the refused run wrote to the lake");
+        foreach (var tool in await _client.ListToolsAsync())
+            Assert.False(tool.ProtocolTool.InputSchema.GetProperty("additionalProperties").GetBoolean(), tool.Name);
+    }
+
+    [Fact]
     public async Task Maintain_tables_takes_the_pipeline_as_name_like_every_other_tool_and_still_as_pipeline()
     {
         // It took only `pipeline`: an agent calling it as it calls the others got "pipeline: required".
@@ -424,6 +437,16 @@ public sealed class McpServerTests : IAsyncLifetime
         Record(result);
         Assert.False(result.IsError, $"{tool} failed: {string.Join("\n", result.Content.OfType<TextContentBlock>().Select(c => c.Text))}");
         return Assert.IsType<JsonElement>(result.StructuredContent);
+    }
+
+    /// <summary>Calls <paramref name="tool"/>, which must answer a tool error, and returns the error's text.</summary>
+    private async Task<string> Refused(string tool, Dictionary<string, object?> arguments)
+    {
+        var result = await _client.CallToolAsync(tool, arguments);
+        Record(result);
+        var text = string.Join("\n", result.Content.OfType<TextContentBlock>().Select(c => c.Text));
+        Assert.True(result.IsError == true, $"{tool} was not refused: {text}");
+        return result.StructuredContent is { } structured && structured.TryGetProperty("error", out var error) ? error.GetString()! : text;
     }
 
     private void Record(CallToolResult result)

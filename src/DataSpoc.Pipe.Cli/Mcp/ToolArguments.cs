@@ -18,12 +18,14 @@ namespace DataSpoc.Pipe.Cli.Mcp;
 /// </summary>
 internal static class ToolArguments
 {
+    private static readonly JsonElement NoProperties = JsonSerializer.SerializeToElement(new JsonObject());
+
     /// <summary>The call-tool filter: a call with a bad argument gets the tool error and never reaches the tool.</summary>
     public static McpRequestHandler<CallToolRequestParams, CallToolResult> Filter(McpRequestHandler<CallToolRequestParams, CallToolResult> next) =>
         (context, cancellationToken) =>
         {
             if (context.MatchedPrimitive is McpServerTool tool
-                && Problem(tool.ProtocolTool.InputSchema, context.Params?.Arguments) is { } problem)
+                && Problem(tool.ProtocolTool.Name, tool.ProtocolTool.InputSchema, context.Params?.Arguments) is { } problem)
                 return ValueTask.FromResult(McpResults.Error(context.Services!.GetRequiredService<PipeClient>(), problem));
             return next(context, cancellationToken);
         };
@@ -57,10 +59,32 @@ internal static class ToolArguments
         return null;
     }
 
-    /// <summary>What is wrong with <paramref name="arguments"/> for <paramref name="schema"/>: the first bad argument, or null when they bind.</summary>
-    public static string? Problem(JsonElement schema, IDictionary<string, JsonElement>? arguments)
+    /// <summary>
+    /// The <c>tools/list</c> filter: each tool's input schema says <c>additionalProperties: false</c>, as <see cref="Problem"/>
+    /// refuses an argument the tool does not take.
+    /// </summary>
+    public static McpRequestHandler<ListToolsRequestParams, ListToolsResult> ListFilter(McpRequestHandler<ListToolsRequestParams, ListToolsResult> next) =>
+        async (context, cancellationToken) =>
+        {
+            var result = await next(context, cancellationToken);
+            foreach (var tool in result.Tools)
+                if (JsonNode.Parse(tool.InputSchema.GetRawText()) is JsonObject schema)
+                {
+                    schema["additionalProperties"] = false;
+                    tool.InputSchema = JsonSerializer.SerializeToElement(schema);
+                }
+            return result;
+        };
+
+    /// <summary>
+    /// What is wrong with <paramref name="arguments"/> for <paramref name="tool"/>'s <paramref name="schema"/>: the first
+    /// bad argument, or null when they bind.
+    /// </summary>
+    public static string? Problem(string tool, JsonElement schema, IDictionary<string, JsonElement>? arguments)
     {
-        if (!schema.TryGetProperty("properties", out var properties) || properties.ValueKind != JsonValueKind.Object) return null;
+        // A tool without parameters may have no properties at all: it takes no arguments.
+        var properties = schema.TryGetProperty("properties", out var declared) && declared.ValueKind == JsonValueKind.Object
+            ? declared : NoProperties;
         if (schema.TryGetProperty("required", out var required) && required.ValueKind == JsonValueKind.Array)
             foreach (var r in required.EnumerateArray())
                 if (r.GetString() is { } name && (arguments is null || !arguments.ContainsKey(name)))
@@ -68,12 +92,16 @@ internal static class ToolArguments
         if (arguments is null) return null;
         foreach (var (name, value) in arguments)
         {
-            // An argument the tool does not take is ignored by the binding, as before.
-            if (!properties.TryGetProperty(name, out var property)) continue;
+            // The binding would ignore it: a misspelt full_refresh would run incrementally without a word.
+            if (!properties.TryGetProperty(name, out var property))
+                return $"{name}: unknown argument; {tool} takes {Takes(properties)}";
             if (!Fits(property, value)) return $"{name}: {Shown(value)} is not {Expected(name, property)}";
         }
         return null;
     }
+
+    private static string Takes(JsonElement properties) =>
+        properties.EnumerateObject().Select(p => p.Name).ToList() is { Count: > 0 } names ? string.Join(", ", names) : "no arguments";
 
     private static IEnumerable<string> Types(JsonElement property) =>
         !property.TryGetProperty("type", out var type) ? []

@@ -276,6 +276,8 @@ public sealed class McpServerTests : IAsyncLifetime
         {
             ([], "name: required, give a string"),
             (new() { ["name"] = Orders, ["pipeline"] = Broken }, $"name '{Orders}' and pipeline '{Broken}' differ: give name only"),
+            // As maintain --target-file-mb without --compact: it was accepted and nothing was compacted.
+            (new() { ["name"] = Orders, ["target_file_mb"] = 50 }, "target_file_mb: sizes the files compaction writes: add compact: true"),
         })
         {
             var result = await _client.CallToolAsync("maintain_tables", arguments);

@@ -155,7 +155,7 @@ internal sealed class PipeTools(PipeClient client)
         [Description("The pipeline's name (required)")] string? name = null,
         [Description("Expire snapshots older than this: 7d, 12h, 30m (default 7d)")] string expire_older_than = "7d",
         [Description("Compact each partition's small files into files of about target_file_mb (an Iceberg replace snapshot, a Delta dataChange:false commit)")] bool compact = false,
-        [Description("With compact: the size compacted files aim at, in MB (default 128)")] int target_file_mb = Tables.CompactionDefaults.TargetFileMb,
+        [Description("With compact: the size compacted files aim at, in MB (default 128)")] int? target_file_mb = null,
         [Description("The same as name (the argument's earlier name)")] string? pipeline = null,
         CancellationToken cancellationToken = default)
     {
@@ -164,10 +164,12 @@ internal sealed class PipeTools(PipeClient client)
         if ((name ?? pipeline) is not { } target) return McpResults.Error(client, "name: required, give a string (The pipeline's name)");
         if (!Durations.TryParse(expire_older_than, out var olderThan))
             return McpResults.Error(client, $"expire_older_than: {Durations.Problem(expire_older_than, "7d, 12h, 30m")}");
+        if (Tables.CompactionDefaults.TargetWithoutCompactionProblem(target_file_mb, compact, "compact: true") is { } compaction)
+            return McpResults.Error(client, $"target_file_mb: {compaction}");
         if (target_file_mb < 1) return McpResults.Error(client, $"target_file_mb: {target_file_mb} is not a size; give at least 1 (MB)");
         return await AnswerAsync(async () =>
         {
-            var results = await client.MaintainAsync(target, olderThan, compact ? target_file_mb : null, cancellationToken);
+            var results = await client.MaintainAsync(target, olderThan, compact ? target_file_mb ?? Tables.CompactionDefaults.TargetFileMb : null, cancellationToken);
             return results.ToJson();
         });
     }

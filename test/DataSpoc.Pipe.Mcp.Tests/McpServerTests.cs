@@ -265,6 +265,20 @@ public sealed class McpServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Pipeline_logs_refuses_a_limit_below_1_as_logs_does_and_takes_a_whole_number_written_with_a_fraction()
+    {
+        await Call("run_pipeline", new() { ["name"] = Orders });
+        await Call("run_pipeline", new() { ["name"] = Orders });
+        // Both answered one log, as if the limit were 1.
+        Assert.Equal("limit: 0 is not a number of runs; give at least 1", await Refused("pipeline_logs", new() { ["name"] = Orders, ["limit"] = 0 }));
+        Assert.Equal("limit: -1 is not a number of runs; give at least 1", await Refused("pipeline_logs", new() { ["name"] = Orders, ["limit"] = -1 }));
+        // JSON Schema's integer takes 2.0 (sent as written: a double 2.0 would be serialized 2); it was refused as not a whole number.
+        var logs = await Call("pipeline_logs", new() { ["name"] = Orders, ["limit"] = JsonDocument.Parse("2.0").RootElement });
+        Assert.Equal(2, logs.GetProperty("logs").GetArrayLength());
+        Assert.StartsWith("limit: 2.5 is not a whole number", await Refused("pipeline_logs", new() { ["name"] = Orders, ["limit"] = 2.5 }));
+    }
+
+    [Fact]
     public async Task Maintain_tables_takes_the_pipeline_as_name_like_every_other_tool_and_still_as_pipeline()
     {
         // It took only `pipeline`: an agent calling it as it calls the others got "pipeline: required".

@@ -99,12 +99,14 @@ internal sealed class PipeTools(PipeClient client)
     [Description("A pipeline's most recent run logs, newest first (status, records per stream, errors, tap exit code).")]
     public async Task<CallToolResult> PipelineLogs(
         [Description("The pipeline's name")] string name,
-        [Description("How many logs (default 5)")] int limit = 5,
+        [Description("How many logs: at least 1, at most 100 (default 5)")] int limit = 5,
         CancellationToken cancellationToken = default)
     {
+        // As logs --list --limit: a count of runs.
+        if (limit < 1) return McpResults.Error(client, $"limit: {limit} is not a number of runs; give at least 1");
         try
         {
-            var logs = await client.LogsAsync(name, Math.Clamp(limit, 1, 100), cancellationToken);
+            var logs = await client.LogsAsync(name, Math.Min(limit, 100), cancellationToken);
             return McpResults.Ok(client, new JsonObject { ["pipeline"] = name, ["logs"] = McpResults.ToNode(logs, McpResults.Json.IReadOnlyListRunLog) });
         }
         catch (Exception e) when (e is ConfigException or StorageException)

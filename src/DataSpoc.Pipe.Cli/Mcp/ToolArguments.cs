@@ -24,9 +24,12 @@ internal static class ToolArguments
     public static McpRequestHandler<CallToolRequestParams, CallToolResult> Filter(McpRequestHandler<CallToolRequestParams, CallToolResult> next) =>
         (context, cancellationToken) =>
         {
-            if (context.MatchedPrimitive is McpServerTool tool
-                && Problem(tool.ProtocolTool.Name, tool.ProtocolTool.InputSchema, context.Params?.Arguments) is { } problem)
-                return ValueTask.FromResult(McpResults.Error(context.Services!.GetRequiredService<PipeClient>(), problem));
+            if (context.MatchedPrimitive is McpServerTool tool)
+            {
+                if (Problem(tool.ProtocolTool.Name, tool.ProtocolTool.InputSchema, context.Params?.Arguments) is { } problem)
+                    return ValueTask.FromResult(McpResults.Error(context.Services!.GetRequiredService<PipeClient>(), problem));
+                WriteWholeNumbersAsIntegers(tool.ProtocolTool.InputSchema, context.Params?.Arguments);
+            }
             return next(context, cancellationToken);
         };
 
@@ -100,6 +103,25 @@ internal static class ToolArguments
         return null;
     }
 
+    /// <summary>
+    /// Rewrites an integer argument sent with a zero fraction (<c>3.0</c>, which JSON Schema's <c>integer</c> takes and
+    /// some clients write for a whole number) as <c>3</c>: the binding to an int refuses <c>3.0</c>.
+    /// </summary>
+    private static void WriteWholeNumbersAsIntegers(JsonElement schema, IDictionary<string, JsonElement>? arguments)
+    {
+        if (arguments is null || !schema.TryGetProperty("properties", out var properties) || properties.ValueKind != JsonValueKind.Object) return;
+        foreach (var (name, value) in arguments.ToList())
+            if (properties.TryGetProperty(name, out var property) && Types(property).Contains("integer")
+                && value.ValueKind == JsonValueKind.Number && !value.TryGetInt32(out _) && WholeInt32(value) is { } whole)
+                arguments[name] = JsonSerializer.SerializeToElement(whole);
+    }
+
+    /// <summary>The number as an int when it is a whole number in an int's range (<c>3</c>, <c>3.0</c>), else null.</summary>
+    private static int? WholeInt32(JsonElement number) =>
+        number.TryGetInt32(out var i) ? i
+        : number.TryGetDecimal(out var d) && d == decimal.Truncate(d) && d >= int.MinValue && d <= int.MaxValue ? (int)d
+        : null;
+
     private static string Takes(JsonElement properties) =>
         properties.EnumerateObject().Select(p => p.Name).ToList() is { Count: > 0 } names ? string.Join(", ", names) : "no arguments";
 
@@ -117,7 +139,7 @@ internal static class ToolArguments
             "string" => value.ValueKind == JsonValueKind.String,
             "boolean" => value.ValueKind is JsonValueKind.True or JsonValueKind.False,
             // Every integer parameter of PipeTools is an int: a larger number would fail the binding just the same.
-            "integer" => value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out _),
+            "integer" => value.ValueKind == JsonValueKind.Number && WholeInt32(value) is not null,
             "number" => value.ValueKind == JsonValueKind.Number,
             "null" => value.ValueKind == JsonValueKind.Null,
             "object" => value.ValueKind == JsonValueKind.Object,

@@ -232,7 +232,7 @@ public sealed class McpServerTests : IAsyncLifetime
             ("pipeline_logs", "{}", ["name: required", "a string", "The pipeline's name"]),
             ("pipeline_logs", $$"""{"name":"{{Orders}}","limit":null}""", ["limit: null is not a whole number"]),
             ("run_pipeline", $$"""{"name":"{{Orders}}","full":"yes"}""", ["full: \"yes\" is not true or false"]),
-            ("maintain_tables", $$"""{"pipeline":"{{Orders}}","target_file_mb":99999999999}""", ["target_file_mb: 99999999999 is not a whole number from -2147483648 to 2147483647"]),
+            ("maintain_tables", $$"""{"name":"{{Orders}}","target_file_mb":99999999999}""", ["target_file_mb: 99999999999 is not a whole number from -2147483648 to 2147483647"]),
         };
         foreach (var (tool, arguments, expected) in calls)
         {
@@ -279,16 +279,21 @@ public sealed class McpServerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Maintain_tables_takes_the_pipeline_as_name_like_every_other_tool_and_still_as_pipeline()
+    public async Task Maintain_tables_takes_the_pipeline_as_a_required_name_like_every_other_tool_and_pipeline_beside_it()
     {
         // It took only `pipeline`: an agent calling it as it calls the others got "pipeline: required".
         var byName = await Call("maintain_tables", new() { ["name"] = Orders });
         Assert.Equal(JsonValueKind.Array, byName.GetProperty("tables").ValueKind);
-        var byOldName = await Call("maintain_tables", new() { ["pipeline"] = Orders });
-        Assert.Equal(JsonValueKind.Array, byOldName.GetProperty("tables").ValueKind);
+        var byBoth = await Call("maintain_tables", new() { ["name"] = Orders, ["pipeline"] = Orders });
+        Assert.Equal(JsonValueKind.Array, byBoth.GetProperty("tables").ValueKind);
+        // The schema said name was an optional string or null, defaulting to null, though a call without it is refused.
+        var schema = (await _client.ListToolsAsync()).Single(t => t.Name == "maintain_tables").ProtocolTool.InputSchema;
+        Assert.Contains("name", schema.GetProperty("required").EnumerateArray().Select(r => r.GetString()));
+        Assert.Equal("string", schema.GetProperty("properties").GetProperty("name").GetProperty("type").GetString());
         foreach (var (arguments, expected) in new (Dictionary<string, object?>, string)[]
         {
             ([], "name: required, give a string"),
+            (new() { ["pipeline"] = Orders }, "name: required, give a string"),
             (new() { ["name"] = Orders, ["pipeline"] = Broken }, $"name '{Orders}' and pipeline '{Broken}' differ: give name only"),
             // As maintain --target-file-mb without --compact: it was accepted and nothing was compacted.
             (new() { ["name"] = Orders, ["target_file_mb"] = 50 }, "target_file_mb: sizes the files compaction writes: add compact: true"),

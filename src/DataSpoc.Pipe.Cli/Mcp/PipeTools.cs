@@ -152,18 +152,17 @@ internal sealed class PipeTools(PipeClient client)
     [McpServerTool(Name = "maintain_tables", Destructive = true, Idempotent = true, OpenWorld = true)]
     [Description("Maintain a pipeline's tables: optionally compact small files first (every table), then expire Iceberg/Delta snapshots older than the given age (never the current one) and delete the files only expired snapshots read.")]
     public async Task<CallToolResult> MaintainTables(
-        // `name`, as every other per-pipeline tool takes it; `pipeline`, which this tool took before, stays for clients
-        // written then. Both optional in the schema, so that either binds; one of them is required here.
-        [Description("The pipeline's name (required)")] string? name = null,
+        // `name`, as every other per-pipeline tool takes it, and required, as the schema says; `pipeline`, the name this
+        // tool took before, is still taken beside it (the same name), so that a call giving both binds.
+        [Description("The pipeline's name")] string name,
         [Description("Expire snapshots older than this: 7d, 12h, 30m (default 7d)")] string expire_older_than = "7d",
         [Description("Compact each partition's small files into files of about target_file_mb (an Iceberg replace snapshot, a Delta dataChange:false commit)")] bool compact = false,
         [Description("With compact: the size compacted files aim at, in MB (default 128)")] int? target_file_mb = null,
-        [Description("The same as name (the argument's earlier name)")] string? pipeline = null,
+        [Description("The same as name (the argument's earlier name); name is required")] string? pipeline = null,
         CancellationToken cancellationToken = default)
     {
-        if (name is not null && pipeline is not null && name != pipeline)
+        if (pipeline is not null && name != pipeline)
             return McpResults.Error(client, $"name '{name}' and pipeline '{pipeline}' differ: give name only");
-        if ((name ?? pipeline) is not { } target) return McpResults.Error(client, "name: required, give a string (The pipeline's name)");
         if (!Durations.TryParse(expire_older_than, out var olderThan))
             return McpResults.Error(client, $"expire_older_than: {Durations.Problem(expire_older_than, "7d, 12h, 30m")}");
         if (Tables.CompactionDefaults.TargetWithoutCompactionProblem(target_file_mb, compact, "compact: true") is { } compaction)
@@ -171,7 +170,7 @@ internal sealed class PipeTools(PipeClient client)
         if (target_file_mb < 1) return McpResults.Error(client, $"target_file_mb: {target_file_mb} is not a size; give at least 1 (MB)");
         return await AnswerAsync(async () =>
         {
-            var results = await client.MaintainAsync(target, olderThan, compact ? target_file_mb ?? Tables.CompactionDefaults.TargetFileMb : null, cancellationToken);
+            var results = await client.MaintainAsync(name, olderThan, compact ? target_file_mb ?? Tables.CompactionDefaults.TargetFileMb : null, cancellationToken);
             return results.ToJson();
         });
     }

@@ -279,6 +279,21 @@ public sealed class McpServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Show_manifest_and_list_tables_refuse_a_pipeline_that_is_unknown_or_writes_to_another_bucket_than_the_one_given()
+    {
+        await Call("run_pipeline", new() { ["name"] = Orders });
+        var other = Path.Combine(_root, "other-lake");
+        foreach (var tool in new[] { "show_manifest", "list_tables" })
+        {
+            // The pipeline was ignored: every table of the bucket came back, as if they were the pipeline's.
+            Assert.Contains("nonexistent-pipe", await Refused(tool, new() { ["bucket"] = $"file://{Lake}", ["pipeline"] = "nonexistent-pipe" }));
+            Assert.Equal($"bucket 'file://{other}' is not the bucket of pipeline '{Orders}' (file://{Lake}): give one of them",
+                await Refused(tool, new() { ["bucket"] = $"file://{other}", ["pipeline"] = Orders }));
+            await Call(tool, new() { ["bucket"] = $"file://{Lake}/", ["pipeline"] = Orders });
+        }
+    }
+
+    [Fact]
     public async Task Maintain_tables_takes_the_pipeline_as_a_required_name_like_every_other_tool_and_pipeline_beside_it()
     {
         // It took only `pipeline`: an agent calling it as it calls the others got "pipeline: required".

@@ -139,7 +139,7 @@ internal sealed class PipeTools(PipeClient client)
     [Description("The table catalog (.dataspoc/manifest.json) of a bucket, of a pipeline's bucket, or of every bucket the pipelines write to.")]
     public Task<CallToolResult> ShowManifest(
         [Description("A bucket URI (file:///…, s3://…, gs://…, az://…)")] string? bucket = null,
-        [Description("A pipeline whose bucket to read")] string? pipeline = null,
+        [Description("A pipeline whose bucket to read (with bucket: the same bucket)")] string? pipeline = null,
         CancellationToken cancellationToken = default)
         => AnswerAsync(async () =>
         {
@@ -179,7 +179,7 @@ internal sealed class PipeTools(PipeClient client)
     [Description("The tables in the lake (from the manifest): source/table, location, row count, files, bytes, last extraction and columns with types.")]
     public Task<CallToolResult> ListTables(
         [Description("A bucket URI (default: every bucket the pipelines write to)")] string? bucket = null,
-        [Description("Only the bucket of this pipeline")] string? pipeline = null,
+        [Description("Only the bucket of this pipeline (with bucket: the same bucket)")] string? pipeline = null,
         CancellationToken cancellationToken = default)
         => AnswerAsync(async () =>
         {
@@ -283,15 +283,21 @@ internal sealed class PipeTools(PipeClient client)
     /// <summary>An invalid config, an unreachable or denied bucket, a value that does not parse: said to the agent, not a protocol error.</summary>
     private static bool IsUserError(Exception e) => e is ConfigException or StorageException or FormatException or ArgumentException;
 
-    /// <summary>The buckets a manifest tool reads: the one named, the pipeline's, or every pipeline's (each once).</summary>
+    /// <summary>
+    /// The buckets a manifest tool reads: the one named, the pipeline's, or every pipeline's (each once). A bucket and a
+    /// pipeline given together must agree: the pipeline was ignored, so a caller naming another pipeline's bucket (or an
+    /// unknown pipeline) read that bucket's tables as if they were the pipeline's.
+    /// </summary>
     private List<(string Uri, IReadOnlyDictionary<string, string>? Options)> Buckets(string? bucket, string? pipeline)
     {
-        if (bucket is not null) return [(bucket, null)];
         if (pipeline is not null)
         {
             var p = client.Load(pipeline);
+            if (bucket is not null && bucket.TrimEnd('/') != p.Destination.Bucket.TrimEnd('/'))
+                throw new ArgumentException($"bucket '{bucket}' is not the bucket of pipeline '{pipeline}' ({p.Destination.Bucket}): give one of them");
             return [(p.Destination.Bucket, p.Destination.StorageOptions)];
         }
+        if (bucket is not null) return [(bucket, null)];
         var all = new List<(string, IReadOnlyDictionary<string, string>?)>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var name in client.Pipelines())

@@ -18,7 +18,7 @@ namespace DataSpoc.Pipe.Cli.Mcp;
 /// </summary>
 internal static class ToolArguments
 {
-    private static readonly JsonElement NoProperties = JsonSerializer.SerializeToElement(new JsonObject());
+    private static readonly JsonElement NoProperties = JsonDocument.Parse("{}").RootElement;
 
     /// <summary>The call-tool filter: a call with a bad argument gets the tool error and never reaches the tool.</summary>
     public static McpRequestHandler<CallToolRequestParams, CallToolResult> Filter(McpRequestHandler<CallToolRequestParams, CallToolResult> next) =>
@@ -74,7 +74,7 @@ internal static class ToolArguments
                 if (JsonNode.Parse(tool.InputSchema.GetRawText()) is JsonObject schema)
                 {
                     schema["additionalProperties"] = false;
-                    tool.InputSchema = JsonSerializer.SerializeToElement(schema);
+                    tool.InputSchema = JsonDocument.Parse(schema.ToJsonString()).RootElement;
                 }
             return result;
         };
@@ -113,7 +113,7 @@ internal static class ToolArguments
         foreach (var (name, value) in arguments.ToList())
             if (properties.TryGetProperty(name, out var property) && Types(property).Contains("integer")
                 && value.ValueKind == JsonValueKind.Number && !value.TryGetInt32(out _) && WholeInt32(value) is { } whole)
-                arguments[name] = JsonSerializer.SerializeToElement(whole);
+                arguments[name] = JsonDocument.Parse(whole.ToString(System.Globalization.CultureInfo.InvariantCulture)).RootElement;
     }
 
     /// <summary>The number as an int when it is a whole number in an int's range (<c>3</c>, <c>3.0</c>), else null.</summary>

@@ -232,7 +232,7 @@ public sealed class McpServerTests : IAsyncLifetime
             ("pipeline_logs", "{}", ["name: required", "a string", "The pipeline's name"]),
             ("pipeline_logs", $$"""{"name":"{{Orders}}","limit":null}""", ["limit: null is not a whole number"]),
             ("run_pipeline", $$"""{"name":"{{Orders}}","full":"yes"}""", ["full: \"yes\" is not true or false"]),
-            ("maintain_tables", $$"""{"pipeline":"{{Orders}}","target_file_mb":99999999999}""", ["target_file_mb: 99999999999 is not a whole number from -2147483648 to 2147483647"]),
+            ("maintain_tables", $$"""{"name":"{{Orders}}","target_file_mb":99999999999}""", ["target_file_mb: 99999999999 is not a whole number from -2147483648 to 2147483647"]),
         };
         foreach (var (tool, arguments, expected) in calls)
         {
@@ -252,17 +252,66 @@ public sealed class McpServerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Maintain_tables_takes_the_pipeline_as_name_like_every_other_tool_and_still_as_pipeline()
+    public async Task An_argument_the_tool_does_not_take_is_a_tool_error_naming_it_and_the_ones_it_takes_and_the_schemas_say_so()
+    {
+        // full_refresh was dropped by the binding: the run went incremental without a word.
+        Assert.Equal("full_refresh: unknown argument; run_pipeline takes name, full",
+            await Refused("run_pipeline", new() { ["name"] = Orders, ["full_refresh"] = true }));
+        Assert.Equal("bogus: unknown argument; pipeline_config takes name", await Refused("pipeline_config", new() { ["name"] = Orders, ["bogus"] = 1 }));
+        Assert.Equal("name: unknown argument; list_pipelines takes no arguments", await Refused("list_pipelines", new() { ["name"] = Orders }));
+        Assert.False(Directory.Exists(Lake) && Directory.EnumerateFiles(Lake, "*", SearchOption.AllDirectories).Any(), "the refused run wrote to the lake");
+        foreach (var tool in await _client.ListToolsAsync())
+            Assert.False(tool.ProtocolTool.InputSchema.GetProperty("additionalProperties").GetBoolean(), tool.Name);
+    }
+
+    [Fact]
+    public async Task Pipeline_logs_refuses_a_limit_below_1_as_logs_does_and_takes_a_whole_number_written_with_a_fraction()
+    {
+        await Call("run_pipeline", new() { ["name"] = Orders });
+        await Call("run_pipeline", new() { ["name"] = Orders });
+        // Both answered one log, as if the limit were 1.
+        Assert.Equal("limit: 0 is not a number of runs; give at least 1", await Refused("pipeline_logs", new() { ["name"] = Orders, ["limit"] = 0 }));
+        Assert.Equal("limit: -1 is not a number of runs; give at least 1", await Refused("pipeline_logs", new() { ["name"] = Orders, ["limit"] = -1 }));
+        // JSON Schema's integer takes 2.0 (sent as written: a double 2.0 would be serialized 2); it was refused as not a whole number.
+        var logs = await Call("pipeline_logs", new() { ["name"] = Orders, ["limit"] = JsonDocument.Parse("2.0").RootElement });
+        Assert.Equal(2, logs.GetProperty("logs").GetArrayLength());
+        Assert.StartsWith("limit: 2.5 is not a whole number", await Refused("pipeline_logs", new() { ["name"] = Orders, ["limit"] = 2.5 }));
+    }
+
+    [Fact]
+    public async Task Show_manifest_and_list_tables_refuse_a_pipeline_that_is_unknown_or_writes_to_another_bucket_than_the_one_given()
+    {
+        await Call("run_pipeline", new() { ["name"] = Orders });
+        var other = Path.Combine(_root, "other-lake");
+        foreach (var tool in new[] { "show_manifest", "list_tables" })
+        {
+            // The pipeline was ignored: every table of the bucket came back, as if they were the pipeline's.
+            Assert.Contains("nonexistent-pipe", await Refused(tool, new() { ["bucket"] = $"file://{Lake}", ["pipeline"] = "nonexistent-pipe" }));
+            Assert.Equal($"bucket 'file://{other}' is not the bucket of pipeline '{Orders}' (file://{Lake}): give one of them",
+                await Refused(tool, new() { ["bucket"] = $"file://{other}", ["pipeline"] = Orders }));
+            await Call(tool, new() { ["bucket"] = $"file://{Lake}/", ["pipeline"] = Orders });
+        }
+    }
+
+    [Fact]
+    public async Task Maintain_tables_takes_the_pipeline_as_a_required_name_like_every_other_tool_and_pipeline_beside_it()
     {
         // It took only `pipeline`: an agent calling it as it calls the others got "pipeline: required".
         var byName = await Call("maintain_tables", new() { ["name"] = Orders });
         Assert.Equal(JsonValueKind.Array, byName.GetProperty("tables").ValueKind);
-        var byOldName = await Call("maintain_tables", new() { ["pipeline"] = Orders });
-        Assert.Equal(JsonValueKind.Array, byOldName.GetProperty("tables").ValueKind);
+        var byBoth = await Call("maintain_tables", new() { ["name"] = Orders, ["pipeline"] = Orders });
+        Assert.Equal(JsonValueKind.Array, byBoth.GetProperty("tables").ValueKind);
+        // The schema said name was an optional string or null, defaulting to null, though a call without it is refused.
+        var schema = (await _client.ListToolsAsync()).Single(t => t.Name == "maintain_tables").ProtocolTool.InputSchema;
+        Assert.Contains("name", schema.GetProperty("required").EnumerateArray().Select(r => r.GetString()));
+        Assert.Equal("string", schema.GetProperty("properties").GetProperty("name").GetProperty("type").GetString());
         foreach (var (arguments, expected) in new (Dictionary<string, object?>, string)[]
         {
             ([], "name: required, give a string"),
+            (new() { ["pipeline"] = Orders }, "name: required, give a string"),
             (new() { ["name"] = Orders, ["pipeline"] = Broken }, $"name '{Orders}' and pipeline '{Broken}' differ: give name only"),
+            // As maintain --target-file-mb without --compact: it was accepted and nothing was compacted.
+            (new() { ["name"] = Orders, ["target_file_mb"] = 50 }, "target_file_mb: sizes the files compaction writes: add compact: true"),
         })
         {
             var result = await _client.CallToolAsync("maintain_tables", arguments);
@@ -424,6 +473,16 @@ public sealed class McpServerTests : IAsyncLifetime
         Record(result);
         Assert.False(result.IsError, $"{tool} failed: {string.Join("\n", result.Content.OfType<TextContentBlock>().Select(c => c.Text))}");
         return Assert.IsType<JsonElement>(result.StructuredContent);
+    }
+
+    /// <summary>Calls <paramref name="tool"/>, which must answer a tool error, and returns the error's text.</summary>
+    private async Task<string> Refused(string tool, Dictionary<string, object?> arguments)
+    {
+        var result = await _client.CallToolAsync(tool, arguments);
+        Record(result);
+        var text = string.Join("\n", result.Content.OfType<TextContentBlock>().Select(c => c.Text));
+        Assert.True(result.IsError == true, $"{tool} was not refused: {text}");
+        return result.StructuredContent is { } structured && structured.TryGetProperty("error", out var error) ? error.GetString()! : text;
     }
 
     private void Record(CallToolResult result)

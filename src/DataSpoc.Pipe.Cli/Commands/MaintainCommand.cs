@@ -40,7 +40,8 @@ internal sealed class MaintainCommand : AsyncCommand<MaintainCommand.Settings>
         {
             var output = base.Validate();
             if (!output.Successful) return output;
-            if (TargetFileMb is not null && !Compact) return ValidationResult.Error("--target-file-mb sizes the files --compact writes: add --compact");
+            if (Tables.CompactionDefaults.TargetWithoutCompactionProblem(TargetFileMb, Compact, "--compact") is { } compaction)
+                return ValidationResult.Error($"--target-file-mb: {compaction}");
             if (TargetFileMb < 1) return ValidationResult.Error($"--target-file-mb: {TargetFileMb} is not a size; give at least 1 (MB)");
             return Durations.Problem(ExpireOlderThan, "7d, 12h, 30m") is { } problem ? ValidationResult.Error($"--expire-older-than: {problem}") : ValidationResult.Success();
         }

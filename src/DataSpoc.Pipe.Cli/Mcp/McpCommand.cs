@@ -36,7 +36,7 @@ internal sealed class McpCommand : AsyncCommand<McpCommand.Settings>
             .WithStreamServerTransport(stdio.Input, stdio.Output)
             .WithTools<PipeTools>()
             .WithMessageFilters(f => f.AddIncomingFilter(ToolArguments.ParamsFilter))
-            .WithRequestFilters(f => f.AddCallToolFilter(ToolArguments.Filter))
+            .WithRequestFilters(f => f.AddCallToolFilter(ToolArguments.Filter).AddListToolsFilter(ToolArguments.ListFilter))
             .WithResources<PipeResources>();
         using var host = builder.Build();
         using var hangUp = StopSignals.HangUpStops(host.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication);

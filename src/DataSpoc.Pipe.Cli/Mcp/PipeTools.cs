@@ -99,12 +99,14 @@ internal sealed class PipeTools(PipeClient client)
     [Description("A pipeline's most recent run logs, newest first (status, records per stream, errors, tap exit code).")]
     public async Task<CallToolResult> PipelineLogs(
         [Description("The pipeline's name")] string name,
-        [Description("How many logs (default 5)")] int limit = 5,
+        [Description("How many logs: at least 1, at most 100 (default 5)")] int limit = 5,
         CancellationToken cancellationToken = default)
     {
+        // As logs --list --limit: a count of runs.
+        if (limit < 1) return McpResults.Error(client, $"limit: {limit} is not a number of runs; give at least 1");
         try
         {
-            var logs = await client.LogsAsync(name, Math.Clamp(limit, 1, 100), cancellationToken);
+            var logs = await client.LogsAsync(name, Math.Min(limit, 100), cancellationToken);
             return McpResults.Ok(client, new JsonObject { ["pipeline"] = name, ["logs"] = McpResults.ToNode(logs, McpResults.Json.IReadOnlyListRunLog) });
         }
         catch (Exception e) when (e is ConfigException or StorageException)
@@ -137,7 +139,7 @@ internal sealed class PipeTools(PipeClient client)
     [Description("The table catalog (.dataspoc/manifest.json) of a bucket, of a pipeline's bucket, or of every bucket the pipelines write to.")]
     public Task<CallToolResult> ShowManifest(
         [Description("A bucket URI (file:///…, s3://…, gs://…, az://…)")] string? bucket = null,
-        [Description("A pipeline whose bucket to read")] string? pipeline = null,
+        [Description("A pipeline whose bucket to read (with bucket: the same bucket)")] string? pipeline = null,
         CancellationToken cancellationToken = default)
         => AnswerAsync(async () =>
         {
@@ -150,24 +152,25 @@ internal sealed class PipeTools(PipeClient client)
     [McpServerTool(Name = "maintain_tables", Destructive = true, Idempotent = true, OpenWorld = true)]
     [Description("Maintain a pipeline's tables: optionally compact small files first (every table), then expire Iceberg/Delta snapshots older than the given age (never the current one) and delete the files only expired snapshots read.")]
     public async Task<CallToolResult> MaintainTables(
-        // `name`, as every other per-pipeline tool takes it; `pipeline`, which this tool took before, stays for clients
-        // written then. Both optional in the schema, so that either binds; one of them is required here.
-        [Description("The pipeline's name (required)")] string? name = null,
+        // `name`, as every other per-pipeline tool takes it, and required, as the schema says; `pipeline`, the name this
+        // tool took before, is still taken beside it (the same name), so that a call giving both binds.
+        [Description("The pipeline's name")] string name,
         [Description("Expire snapshots older than this: 7d, 12h, 30m (default 7d)")] string expire_older_than = "7d",
         [Description("Compact each partition's small files into files of about target_file_mb (an Iceberg replace snapshot, a Delta dataChange:false commit)")] bool compact = false,
-        [Description("With compact: the size compacted files aim at, in MB (default 128)")] int target_file_mb = Tables.CompactionDefaults.TargetFileMb,
-        [Description("The same as name (the argument's earlier name)")] string? pipeline = null,
+        [Description("With compact: the size compacted files aim at, in MB (default 128)")] int? target_file_mb = null,
+        [Description("The same as name (the argument's earlier name); name is required")] string? pipeline = null,
         CancellationToken cancellationToken = default)
     {
-        if (name is not null && pipeline is not null && name != pipeline)
+        if (pipeline is not null && name != pipeline)
             return McpResults.Error(client, $"name '{name}' and pipeline '{pipeline}' differ: give name only");
-        if ((name ?? pipeline) is not { } target) return McpResults.Error(client, "name: required, give a string (The pipeline's name)");
         if (!Durations.TryParse(expire_older_than, out var olderThan))
             return McpResults.Error(client, $"expire_older_than: {Durations.Problem(expire_older_than, "7d, 12h, 30m")}");
+        if (Tables.CompactionDefaults.TargetWithoutCompactionProblem(target_file_mb, compact, "compact: true") is { } compaction)
+            return McpResults.Error(client, $"target_file_mb: {compaction}");
         if (target_file_mb < 1) return McpResults.Error(client, $"target_file_mb: {target_file_mb} is not a size; give at least 1 (MB)");
         return await AnswerAsync(async () =>
         {
-            var results = await client.MaintainAsync(target, olderThan, compact ? target_file_mb : null, cancellationToken);
+            var results = await client.MaintainAsync(name, olderThan, compact ? target_file_mb ?? Tables.CompactionDefaults.TargetFileMb : null, cancellationToken);
             return results.ToJson();
         });
     }
@@ -176,7 +179,7 @@ internal sealed class PipeTools(PipeClient client)
     [Description("The tables in the lake (from the manifest): source/table, location, row count, files, bytes, last extraction and columns with types.")]
     public Task<CallToolResult> ListTables(
         [Description("A bucket URI (default: every bucket the pipelines write to)")] string? bucket = null,
-        [Description("Only the bucket of this pipeline")] string? pipeline = null,
+        [Description("Only the bucket of this pipeline (with bucket: the same bucket)")] string? pipeline = null,
         CancellationToken cancellationToken = default)
         => AnswerAsync(async () =>
         {
@@ -280,15 +283,21 @@ internal sealed class PipeTools(PipeClient client)
     /// <summary>An invalid config, an unreachable or denied bucket, a value that does not parse: said to the agent, not a protocol error.</summary>
     private static bool IsUserError(Exception e) => e is ConfigException or StorageException or FormatException or ArgumentException;
 
-    /// <summary>The buckets a manifest tool reads: the one named, the pipeline's, or every pipeline's (each once).</summary>
+    /// <summary>
+    /// The buckets a manifest tool reads: the one named, the pipeline's, or every pipeline's (each once). A bucket and a
+    /// pipeline given together must agree: the pipeline was ignored, so a caller naming another pipeline's bucket (or an
+    /// unknown pipeline) read that bucket's tables as if they were the pipeline's.
+    /// </summary>
     private List<(string Uri, IReadOnlyDictionary<string, string>? Options)> Buckets(string? bucket, string? pipeline)
     {
-        if (bucket is not null) return [(bucket, null)];
         if (pipeline is not null)
         {
             var p = client.Load(pipeline);
+            if (bucket is not null && bucket.TrimEnd('/') != p.Destination.Bucket.TrimEnd('/'))
+                throw new ArgumentException($"bucket '{bucket}' is not the bucket of pipeline '{pipeline}' ({p.Destination.Bucket}): give one of them");
             return [(p.Destination.Bucket, p.Destination.StorageOptions)];
         }
+        if (bucket is not null) return [(bucket, null)];
         var all = new List<(string, IReadOnlyDictionary<string, string>?)>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var name in client.Pipelines())

@@ -18,13 +18,18 @@ namespace DataSpoc.Pipe.Cli.Mcp;
 /// </summary>
 internal static class ToolArguments
 {
+    private static readonly JsonElement NoProperties = JsonDocument.Parse("{}").RootElement;
+
     /// <summary>The call-tool filter: a call with a bad argument gets the tool error and never reaches the tool.</summary>
     public static McpRequestHandler<CallToolRequestParams, CallToolResult> Filter(McpRequestHandler<CallToolRequestParams, CallToolResult> next) =>
         (context, cancellationToken) =>
         {
-            if (context.MatchedPrimitive is McpServerTool tool
-                && Problem(tool.ProtocolTool.InputSchema, context.Params?.Arguments) is { } problem)
-                return ValueTask.FromResult(McpResults.Error(context.Services!.GetRequiredService<PipeClient>(), problem));
+            if (context.MatchedPrimitive is McpServerTool tool)
+            {
+                if (Problem(tool.ProtocolTool.Name, tool.ProtocolTool.InputSchema, context.Params?.Arguments) is { } problem)
+                    return ValueTask.FromResult(McpResults.Error(context.Services!.GetRequiredService<PipeClient>(), problem));
+                WriteWholeNumbersAsIntegers(tool.ProtocolTool.InputSchema, context.Params?.Arguments);
+            }
             return next(context, cancellationToken);
         };
 
@@ -57,10 +62,32 @@ internal static class ToolArguments
         return null;
     }
 
-    /// <summary>What is wrong with <paramref name="arguments"/> for <paramref name="schema"/>: the first bad argument, or null when they bind.</summary>
-    public static string? Problem(JsonElement schema, IDictionary<string, JsonElement>? arguments)
+    /// <summary>
+    /// The <c>tools/list</c> filter: each tool's input schema says <c>additionalProperties: false</c>, as <see cref="Problem"/>
+    /// refuses an argument the tool does not take.
+    /// </summary>
+    public static McpRequestHandler<ListToolsRequestParams, ListToolsResult> ListFilter(McpRequestHandler<ListToolsRequestParams, ListToolsResult> next) =>
+        async (context, cancellationToken) =>
+        {
+            var result = await next(context, cancellationToken);
+            foreach (var tool in result.Tools)
+                if (JsonNode.Parse(tool.InputSchema.GetRawText()) is JsonObject schema)
+                {
+                    schema["additionalProperties"] = false;
+                    tool.InputSchema = JsonDocument.Parse(schema.ToJsonString()).RootElement;
+                }
+            return result;
+        };
+
+    /// <summary>
+    /// What is wrong with <paramref name="arguments"/> for <paramref name="tool"/>'s <paramref name="schema"/>: the first
+    /// bad argument, or null when they bind.
+    /// </summary>
+    public static string? Problem(string tool, JsonElement schema, IDictionary<string, JsonElement>? arguments)
     {
-        if (!schema.TryGetProperty("properties", out var properties) || properties.ValueKind != JsonValueKind.Object) return null;
+        // A tool without parameters may have no properties at all: it takes no arguments.
+        var properties = schema.TryGetProperty("properties", out var declared) && declared.ValueKind == JsonValueKind.Object
+            ? declared : NoProperties;
         if (schema.TryGetProperty("required", out var required) && required.ValueKind == JsonValueKind.Array)
             foreach (var r in required.EnumerateArray())
                 if (r.GetString() is { } name && (arguments is null || !arguments.ContainsKey(name)))
@@ -68,12 +95,35 @@ internal static class ToolArguments
         if (arguments is null) return null;
         foreach (var (name, value) in arguments)
         {
-            // An argument the tool does not take is ignored by the binding, as before.
-            if (!properties.TryGetProperty(name, out var property)) continue;
+            // The binding would ignore it: a misspelt full_refresh would run incrementally without a word.
+            if (!properties.TryGetProperty(name, out var property))
+                return $"{name}: unknown argument; {tool} takes {Takes(properties)}";
             if (!Fits(property, value)) return $"{name}: {Shown(value)} is not {Expected(name, property)}";
         }
         return null;
     }
+
+    /// <summary>
+    /// Rewrites an integer argument sent with a zero fraction (<c>3.0</c>, which JSON Schema's <c>integer</c> takes and
+    /// some clients write for a whole number) as <c>3</c>: the binding to an int refuses <c>3.0</c>.
+    /// </summary>
+    private static void WriteWholeNumbersAsIntegers(JsonElement schema, IDictionary<string, JsonElement>? arguments)
+    {
+        if (arguments is null || !schema.TryGetProperty("properties", out var properties) || properties.ValueKind != JsonValueKind.Object) return;
+        foreach (var (name, value) in arguments.ToList())
+            if (properties.TryGetProperty(name, out var property) && Types(property).Contains("integer")
+                && value.ValueKind == JsonValueKind.Number && !value.TryGetInt32(out _) && WholeInt32(value) is { } whole)
+                arguments[name] = JsonDocument.Parse(whole.ToString(System.Globalization.CultureInfo.InvariantCulture)).RootElement;
+    }
+
+    /// <summary>The number as an int when it is a whole number in an int's range (<c>3</c>, <c>3.0</c>), else null.</summary>
+    private static int? WholeInt32(JsonElement number) =>
+        number.TryGetInt32(out var i) ? i
+        : number.TryGetDecimal(out var d) && d == decimal.Truncate(d) && d >= int.MinValue && d <= int.MaxValue ? (int)d
+        : null;
+
+    private static string Takes(JsonElement properties) =>
+        properties.EnumerateObject().Select(p => p.Name).ToList() is { Count: > 0 } names ? string.Join(", ", names) : "no arguments";
 
     private static IEnumerable<string> Types(JsonElement property) =>
         !property.TryGetProperty("type", out var type) ? []
@@ -89,7 +139,7 @@ internal static class ToolArguments
             "string" => value.ValueKind == JsonValueKind.String,
             "boolean" => value.ValueKind is JsonValueKind.True or JsonValueKind.False,
             // Every integer parameter of PipeTools is an int: a larger number would fail the binding just the same.
-            "integer" => value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out _),
+            "integer" => value.ValueKind == JsonValueKind.Number && WholeInt32(value) is not null,
             "number" => value.ValueKind == JsonValueKind.Number,
             "null" => value.ValueKind == JsonValueKind.Null,
             "object" => value.ValueKind == JsonValueKind.Object,

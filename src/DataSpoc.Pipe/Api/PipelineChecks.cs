@@ -49,6 +49,9 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
             Fail("schedule", never, new ValidationProblem("schedule.maintain.cron", pipeline.FilePath, null, never));
         }
         CheckVariables(pipeline, loader.Variables);
+        // As a run refuses it.
+        if (PipelineSecrets.InTableLocation(pipeline, pipeline.Source.Name) is { } leak)
+            Fail("destination", $"{leak.Key}: {leak.Message}", new ValidationProblem(leak.Key, pipeline.FilePath, null, leak.Message));
         CheckSharedFolder(pipeline, loader);
         Pass("tap config", pipeline.Source.ConfigFile is { } file ? $"{file} is valid JSON"
             : pipeline.Source.InlineConfig is not null ? "inline in the pipeline YAML" : "none (the tap gets an empty config)");

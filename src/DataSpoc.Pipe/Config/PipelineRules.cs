@@ -77,8 +77,7 @@ public static class PipelineRules
                     : PipelineLoader.CronError(maintain.Cron));
                 Add("schedule.maintain.expire_older_than", "Schedule.Maintain.ExpireOlderThan", ExpireOlderThanProblem(maintain.ExpireOlderThan));
                 Add("schedule.maintain.target_file_mb", "Schedule.Maintain.TargetFileMb", PositiveProblem(maintain.TargetFileMb)
-                    // As maintain --target-file-mb without --compact: a size for files nothing would write.
-                    ?? (maintain.TargetFileMb is not null && !maintain.Compact ? "sizes the files compaction writes: add compact: true" : null));
+                    ?? Tables.CompactionDefaults.TargetWithoutCompactionProblem(maintain.TargetFileMb, maintain.Compact, "compact: true"));
             }
         }
 

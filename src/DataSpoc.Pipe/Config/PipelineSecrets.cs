@@ -47,6 +47,32 @@ public static class PipelineSecrets
         return new Sources.Redactor(secrets.Values.Where(v => !statedInClear.Contains(v) && !secrets.Unreferenced.Contains(v)), secrets.OriginOf);
     }
 
+    /// <summary>
+    /// What a name written to the bucket in clear holds, by <paramref name="names"/> (<see cref="ForStreamNames"/>):
+    /// "one of the pipeline's secret values (...)" or "a secret of the pipeline: &lt;where it comes from&gt;".
+    /// </summary>
+    internal static string SecretIn(Sources.Redactor names, string name) =>
+        names.OriginOfSecretIn(name) is { } origin
+            ? "a secret of the pipeline: " + origin
+            : "one of the pipeline's secret values (a tap config secret, a ${VAR} value or a credential of the environment)";
+
+    /// <summary>
+    /// <c>destination.path</c> or the source's name (<paramref name="sourceName"/>) holding one of the pipeline's
+    /// secrets (by the rule a stream's name is refused by, <see cref="ForStreamNames"/>), as the key and the refusal
+    /// naming it masked, or null. Both are folders of every table's location, written to the bucket in clear: its folder
+    /// names, manifest and table metadata. (The bucket is the user's to name: a <c>${BUCKET}</c> is common, and it names
+    /// no folder in the bucket.)
+    /// </summary>
+    public static (string Key, string Message)? InTableLocation(PipelineDefinition pipeline, string? sourceName)
+    {
+        var names = ForStreamNames(pipeline, Of(pipeline));
+        foreach (var (key, value) in new[] { ("destination.path", pipeline.Destination.Path), ("source.name", sourceName) })
+            if (value is not null && names.MaskedName(value) is { } masked)
+                return (key, $"'{masked}' contains {SecretIn(names, value)}; refused, so that the secret is not written to the " +
+                    $"bucket in clear in its table folders, manifest and table metadata: change {key}, or the secret");
+        return null;
+    }
+
     /// <summary>The string values of a JSON config that sit under no secret-looking key.</summary>
     private static IEnumerable<string> ClearValuesIn(JsonNode? node) => node switch
     {

@@ -58,6 +58,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         var full = options.Full || !pipeline.Incremental.Enabled;
         var secrets = PipelineSecrets.Of(pipeline);
         var redactor = secrets.Redactor;
+        // Before the bucket is opened: nothing of the run, not even its log, may land under such a folder.
+        if (PipelineSecrets.InTableLocation(pipeline, pipeline.Source.Name ?? options.Source?.DefaultName) is { } leak)
+            throw new ConfigException(leak.Message, pipeline.FilePath, key: leak.Key);
         var log = new RunLog
         {
             Pipeline = pipeline.Name,

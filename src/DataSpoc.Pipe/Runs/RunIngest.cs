@@ -111,10 +111,8 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         // before anything of the stream is written, and named only masked.
         if ((settings.Secrets.MaskedName(stream) ?? settings.Secrets.MaskedName(table)) is { } masked)
         {
-            var origin = settings.Secrets.OriginOfSecretIn(stream) ?? settings.Secrets.OriginOfSecretIn(table);
-            throw SchemaError(line, "the stream name contains " + (origin is null
-                    ? "one of the pipeline's secret values (a tap config secret, a ${VAR} value or a credential of the environment)"
-                    : "a secret of the pipeline: " + origin) +
+            throw SchemaError(line, "the stream name contains " +
+                PipelineSecrets.SecretIn(settings.Secrets, settings.Secrets.MaskedName(stream) is null ? table : stream) +
                 "; refused, so that the secret is not written to the bucket in clear in its table folder, " +
                 "file names, manifest and table metadata: rename the stream in the tap, or change the secret", masked);
         }

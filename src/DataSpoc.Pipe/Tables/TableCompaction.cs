@@ -12,6 +12,15 @@ public static class CompactionDefaults
 {
     /// <summary>Files below this size are compacted into files of about this size (engines read 64-512 MB files best).</summary>
     public const int TargetFileMb = 128;
+
+    /// <summary>
+    /// Why a target size given without compaction is refused, or null: nothing would write files of that size, and a
+    /// caller that meant to compact would think it had. <paramref name="compactSwitch"/> is how that caller turns
+    /// compaction on (<c>--compact</c>, <c>compact: true</c>). The one rule of <c>maintain</c>, its MCP tool and
+    /// <c>schedule.maintain</c>.
+    /// </summary>
+    public static string? TargetWithoutCompactionProblem(int? targetFileMb, bool compact, string compactSwitch) =>
+        targetFileMb is not null && !compact ? $"sizes the files compaction writes: add {compactSwitch}" : null;
 }
 
 /// <summary>What compaction did to one table: how many small files it rewrote into how many, holding how many rows.</summary>

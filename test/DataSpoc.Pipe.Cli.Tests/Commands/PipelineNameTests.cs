@@ -53,7 +53,7 @@ public sealed class PipelineNameTests : IDisposable
         // --target-file-mb without --compact was ignored without a word.
         var maintain = CliProcess.Run(_home, "maintain", "shop", "--target-file-mb", "64");
         Assert.True(maintain.ExitCode == 2, maintain.ToString());
-        Assert.Contains("--target-file-mb sizes the files --compact writes: add --compact", maintain.Stderr);
+        Assert.Contains("--target-file-mb: sizes the files compaction writes: add --compact", maintain.Stderr);
         // --list and --run: --run was ignored.
         var logs = CliProcess.Run(_home, "logs", "shop", "--list", "--run", "abc");
         Assert.True(logs.ExitCode == 2, logs.ToString());

@@ -272,6 +272,34 @@ public sealed class McpServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Maintain_tables_while_a_run_holds_the_pipeline_says_it_is_already_running_not_a_generic_error()
+    {
+        var slow = "busy-" + _suffix;
+        var tap = Path.Combine(_root, "busy_tap.sh");
+        File.WriteAllText(tap, "#!/bin/sh\nexec sleep 120\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(tap, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.WriteAllText(Path.Combine(Home, "pipelines", slow + ".yaml"), $"""
+            source:
+              tap: {tap}
+              name: slow
+            destination:
+              bucket: file://{Lake}
+            """);
+        var progress = new ConcurrentQueue<ProgressNotificationValue>();
+        using var cancel = new CancellationTokenSource();
+        var run = _client.CallToolAsync("run_pipeline", new Dictionary<string, object?> { ["name"] = slow }, new SyncProgress(progress.Enqueue), cancellationToken: cancel.Token).AsTask();
+        await WaitFor(() => progress.Any(p => p.Message == "starting " + slow));
+        await Task.Delay(500);
+
+        // A PipelineLockedException is no config or storage error, yet the agent needs its message to know to wait.
+        var result = await _client.CallToolAsync("maintain_tables", new Dictionary<string, object?> { ["name"] = slow });
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+        Assert.True(result.IsError == true);
+        Assert.Contains($"pipeline '{slow}' is already running", result.StructuredContent!.Value.GetProperty("error").GetString());
+    }
+
+    [Fact]
     public async Task A_bucket_that_never_answers_costs_pipeline_status_and_list_tables_seconds_and_is_named()
     {
         using var stalled = new DataSpoc.Pipe.Cli.Tests.Support.StalledEndpoint();

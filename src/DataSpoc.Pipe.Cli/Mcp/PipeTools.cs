@@ -74,7 +74,7 @@ internal sealed class PipeTools(PipeClient client)
             };
             return result.Succeeded ? McpResults.Ok(client, answer) : McpResults.Failed(client, answer);
         }
-        catch (Exception e) when (e is PipelineLockedException || IsUserError(e))
+        catch (Exception e) when (IsUserError(e))
         {
             // The run could not start (invalid config, bucket unreachable, another run holds the lock): nothing ran. The
             // answer is the document `run NAME --output json` prints then, so a caller tells "invalid" from "failure".
@@ -107,7 +107,7 @@ internal sealed class PipeTools(PipeClient client)
             var logs = await client.LogsAsync(name, Math.Clamp(limit, 1, 100), cancellationToken);
             return McpResults.Ok(client, new JsonObject { ["pipeline"] = name, ["logs"] = McpResults.ToNode(logs, McpResults.Json.IReadOnlyListRunLog) });
         }
-        catch (Exception e) when (e is ConfigException or StorageException)
+        catch (Exception e) when (IsUserError(e))
         {
             return McpResults.Error(client, e.Message);
         }
@@ -127,7 +127,7 @@ internal sealed class PipeTools(PipeClient client)
             var expiry = await client.ExpireLogsAsync(name, age, cancellationToken);
             return McpResults.Ok(client, new JsonObject { ["pipeline"] = expiry.Pipeline, ["deleted"] = expiry.Deleted, ["kept"] = expiry.Kept, ["older_than"] = older_than });
         }
-        catch (Exception e) when (e is ConfigException or StorageException)
+        catch (Exception e) when (IsUserError(e))
         {
             return McpResults.Error(client, e.Message);
         }
@@ -215,7 +215,7 @@ internal sealed class PipeTools(PipeClient client)
                 results.Add(await client.ValidateAsync(n, cancellationToken));
             return McpResults.Ok(client, new JsonObject { ["ok"] = results.All(r => r.Ok), ["pipelines"] = McpResults.ToNode(results, McpResults.Json.ListPipelineValidation) });
         }
-        catch (ConfigException e)
+        catch (Exception e) when (IsUserError(e))
         {
             return McpResults.Error(client, e.Message);
         }
@@ -258,7 +258,7 @@ internal sealed class PipeTools(PipeClient client)
         {
             return McpResults.Ok(client, answer());
         }
-        catch (ConfigException e)
+        catch (Exception e) when (IsUserError(e))
         {
             return McpResults.Error(client, e.Message);
         }
@@ -277,8 +277,13 @@ internal sealed class PipeTools(PipeClient client)
         }
     }
 
-    /// <summary>An invalid config, an unreachable or denied bucket, a value that does not parse: said to the agent, not a protocol error.</summary>
-    private static bool IsUserError(Exception e) => e is ConfigException or StorageException or FormatException or ArgumentException;
+    /// <summary>
+    /// An error written for the user (every <see cref="PipeException"/>: invalid config, bucket unreachable, pipeline
+    /// already running, damaged run log…), or a bucket URI or lake name that does not parse (their parsers raise
+    /// Format/ArgumentException): said to the agent as a tool error. Anything else is a bug: the SDK answers its generic
+    /// text and logs the exception once on stderr.
+    /// </summary>
+    private static bool IsUserError(Exception e) => e is PipeException or FormatException or ArgumentException;
 
     /// <summary>The buckets a manifest tool reads: the one named, the pipeline's, or every pipeline's (each once).</summary>
     private List<(string Uri, IReadOnlyDictionary<string, string>? Options)> Buckets(string? bucket, string? pipeline)

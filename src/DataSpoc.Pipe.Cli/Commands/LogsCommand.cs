@@ -86,6 +86,7 @@ internal sealed class LogsCommand : AsyncCommand<LogsCommand.Settings>
                             ? new JsonObject { ["run_id"] = recovered.RunId, ["records"] = recovered.Records, ["files"] = recovered.Files }
                             : null,
                         ["key"] = LakePaths.LogKey(settings.Name, log.StartedAt, log.RunId),
+                        ["error"] = log.IsDamaged ? log.Error : null,
                     });
                 JsonOutput.Write(array);
                 return ExitCodes.Success;
@@ -101,6 +102,8 @@ internal sealed class LogsCommand : AsyncCommand<LogsCommand.Settings>
                     Markup.Escape(log.Mode), Units.Duration(log.DurationSeconds), Units.Count(log.TotalRecords),
                     log.Recovered is { } recovered ? Markup.Escape($"{Units.Count(recovered.Records)} (run {recovered.RunId})") : "-");
             AnsiConsole.Write(table);
+            foreach (var log in logs.Where(l => l.IsDamaged))
+                AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(log.RunId)}[/] ! {Markup.Escape(log.Error!)}");
             return ExitCodes.Success;
         }
         // The log as the application layer reads it: as stored by the runner, with secrets masked again.

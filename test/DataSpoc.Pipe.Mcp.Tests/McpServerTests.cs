@@ -300,6 +300,44 @@ public sealed class McpServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task List_tables_and_show_manifest_of_every_bucket_name_an_unreadable_bucket_and_still_answer_the_others()
+    {
+        await Call("run_pipeline", new() { ["name"] = Orders });
+        // A second lake whose manifest was cut short: reading it fails, as a bucket without credentials would.
+        var damaged = Path.Combine(_root, "damaged-lake");
+        Directory.CreateDirectory(Path.Combine(damaged, ".dataspoc"));
+        File.WriteAllText(Path.Combine(damaged, ".dataspoc", "manifest.json"), """{"version":"1.0","tables":""");
+        File.WriteAllText(Path.Combine(Home, "pipelines", "cut-" + _suffix + ".yaml"), $"""
+            source:
+              tap: python3 {Path.Combine(AppContext.BaseDirectory, "Assets", "replay_tap.py")}
+            destination:
+              bucket: file://{damaged}
+            """);
+        var problem = $"file://{damaged}/.dataspoc/manifest.json is not a valid manifest";
+
+        var tables = await Call("list_tables");
+        Assert.Contains(tables.GetProperty("tables").EnumerateArray(), t => t.GetProperty("bucket").GetString() == "file://" + Lake);
+        var unread = Assert.Single(tables.GetProperty("unreadable_buckets").EnumerateArray());
+        Assert.Equal("file://" + damaged, unread.GetProperty("bucket").GetString());
+        Assert.Contains(problem, unread.GetProperty("error").GetString());
+
+        var manifests = (await Call("show_manifest")).GetProperty("manifests").EnumerateArray().ToDictionary(m => m.GetProperty("bucket").GetString()!);
+        Assert.True(manifests["file://" + Lake].GetProperty("manifest").GetProperty("tables").EnumerateObject().Any());
+        Assert.Contains(problem, manifests["file://" + damaged].GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task Show_manifest_of_a_bucket_never_written_to_says_there_is_no_manifest_as_the_cli_does()
+    {
+        var empty = Path.Combine(_root, "empty-lake");
+        Directory.CreateDirectory(empty);
+        var result = await _client.CallToolAsync("show_manifest", new Dictionary<string, object?> { ["bucket"] = "file://" + empty });
+        Assert.True(result.IsError == true);
+        Assert.Equal($"no manifest in file://{empty} (.dataspoc/manifest.json does not exist: no pipeline has written there yet)",
+            result.StructuredContent!.Value.GetProperty("error").GetString());
+    }
+
+    [Fact]
     public async Task A_bucket_that_never_answers_costs_pipeline_status_and_list_tables_seconds_and_is_named()
     {
         using var stalled = new DataSpoc.Pipe.Cli.Tests.Support.StalledEndpoint();

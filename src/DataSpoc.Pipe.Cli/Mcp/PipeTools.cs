@@ -142,8 +142,10 @@ internal sealed class PipeTools(PipeClient client)
         => AnswerAsync(async () =>
         {
             var manifests = new JsonArray();
-            foreach (var (uri, options) in Buckets(bucket, pipeline))
-                manifests.Add((JsonNode)new JsonObject { ["bucket"] = uri, ["manifest"] = McpResults.ToNode(await client.ManifestAsync(uri, options, cancellationToken), McpResults.Json.Manifest) });
+            foreach (var (uri, manifest, error) in await ManifestsAsync(bucket, pipeline, cancellationToken))
+                manifests.Add((JsonNode)(error is null
+                    ? new JsonObject { ["bucket"] = uri, ["manifest"] = McpResults.ToNode(manifest!, McpResults.Json.Manifest) }
+                    : new JsonObject { ["bucket"] = uri, ["error"] = error }));
             return new JsonObject { ["manifests"] = manifests };
         });
 
@@ -181,10 +183,16 @@ internal sealed class PipeTools(PipeClient client)
         => AnswerAsync(async () =>
         {
             var tables = new JsonArray();
-            foreach (var (uri, options) in Buckets(bucket, pipeline))
+            var unread = new JsonArray();
+            foreach (var (uri, manifest, error) in await ManifestsAsync(bucket, pipeline, cancellationToken))
             {
-                var manifest = await client.ManifestAsync(uri, options, cancellationToken);
-                foreach (var (key, t) in manifest.Tables)
+                // A bucket never written to has no tables: listing every bucket, that is no error.
+                if (error is not null && manifest is null)
+                {
+                    unread.Add((JsonNode)new JsonObject { ["bucket"] = uri, ["error"] = error });
+                    continue;
+                }
+                foreach (var (key, t) in manifest!.Tables)
                     tables.Add((JsonNode)new JsonObject
                     {
                         ["bucket"] = uri,
@@ -199,7 +207,9 @@ internal sealed class PipeTools(PipeClient client)
                         ["columns"] = McpResults.ToNode(t.Columns, McpResults.Json.ListManifestColumn),
                     });
             }
-            return new JsonObject { ["tables"] = tables };
+            var answer = new JsonObject { ["tables"] = tables };
+            if (unread.Count > 0) answer["unreadable_buckets"] = unread;
+            return answer;
         });
 
     [McpServerTool(Name = "validate_pipeline", ReadOnly = true, Idempotent = true)]
@@ -284,6 +294,36 @@ internal sealed class PipeTools(PipeClient client)
     /// text and logs the exception once on stderr.
     /// </summary>
     private static bool IsUserError(Exception e) => e is PipeException or FormatException or ArgumentException;
+
+    /// <summary>
+    /// The manifest of each bucket a manifest tool reads (<see cref="Buckets"/>), or why there is none. One bucket named
+    /// (by <paramref name="bucket"/> or <paramref name="pipeline"/>): its error is the tool's, and a manifest never
+    /// written is one too, as the CLI's <c>manifest</c> says. Every bucket: one that cannot be read is named with its
+    /// error, and the others still answer, as <c>pipeline_status</c> marks such a pipeline unknown; a bucket never
+    /// written to comes with its (empty) manifest and that error.
+    /// </summary>
+    private async Task<List<(string Uri, Manifest? Manifest, string? Error)>> ManifestsAsync(string? bucket, string? pipeline, CancellationToken cancellationToken)
+    {
+        var every = bucket is null && pipeline is null;
+        var answers = new List<(string, Manifest?, string?)>();
+        foreach (var (uri, options) in Buckets(bucket, pipeline))
+        {
+            Manifest manifest;
+            try
+            {
+                manifest = await client.ManifestAsync(uri, options, cancellationToken);
+            }
+            catch (Exception e) when (every && IsUserError(e))
+            {
+                answers.Add((uri, null, e.Message));
+                continue;
+            }
+            if (PipeClient.IsWritten(manifest)) answers.Add((uri, manifest, null));
+            else if (every) answers.Add((uri, manifest, PipeClient.NoManifest(uri)));
+            else throw new FailedException(PipeClient.NoManifest(uri));
+        }
+        return answers;
+    }
 
     /// <summary>The buckets a manifest tool reads: the one named, the pipeline's, or every pipeline's (each once).</summary>
     private List<(string Uri, IReadOnlyDictionary<string, string>? Options)> Buckets(string? bucket, string? pipeline)

@@ -562,7 +562,7 @@ public sealed class PipeClient
     /// <param name="storageOptions">As a pipeline's <c>destination.storage_options</c> (endpoint_url, region…).</param>
     /// <param name="cancellationToken">Stops reading.</param>
     /// <exception cref="ConfigException"><paramref name="bucket"/> is not a bucket address (as <c>destination.bucket</c> would be refused).</exception>
-    /// <exception cref="StorageException">The bucket cannot be read, or did not answer within <see cref="BucketReadTimeout"/>.</exception>
+    /// <exception cref="StorageException">The bucket cannot be read, its manifest does not parse, or it did not answer within <see cref="BucketReadTimeout"/>.</exception>
     public async Task<Manifest> ManifestAsync(string bucket, IReadOnlyDictionary<string, string>? storageOptions = null, CancellationToken cancellationToken = default)
     {
         CheckBucket(bucket);
@@ -572,6 +572,16 @@ public sealed class PipeClient
             return await new ManifestStore(store, _time).ReadAsync(token).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Whether <paramref name="manifest"/> (from <see cref="ManifestAsync"/>) was ever written: the client answers an
+    /// empty one, without a time, for a bucket no pipeline has written to.
+    /// </summary>
+    public static bool IsWritten(Manifest manifest) => manifest.UpdatedAt != default;
+
+    /// <summary>What front ends say of a bucket whose manifest was never written (<see cref="IsWritten"/>).</summary>
+    public static string NoManifest(string bucket) =>
+        $"no manifest in {bucket} ({LakePaths.ManifestKey} does not exist: no pipeline has written there yet)";
 
     /// <summary>
     /// A bucket address a caller passed is checked as a pipeline's <c>destination.bucket</c> is: a bad one is a

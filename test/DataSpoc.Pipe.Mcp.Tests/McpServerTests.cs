@@ -289,7 +289,13 @@ public sealed class McpServerTests : IAsyncLifetime
         using var cancel = new CancellationTokenSource();
         var run = _client.CallToolAsync("run_pipeline", new Dictionary<string, object?> { ["name"] = slow }, new SyncProgress(progress.Enqueue), cancellationToken: cancel.Token).AsTask();
         await WaitFor(() => progress.Any(p => p.Message == "starting " + slow));
-        await Task.Delay(500);
+        // "starting" comes before the run takes the lock: wait until status shows it running.
+        for (var i = 0; i < 100; i++)
+        {
+            var row = (await Call("pipeline_status", new() { ["name"] = slow })).GetProperty("pipelines")[0];
+            if (row.GetProperty("running").ValueKind == JsonValueKind.Object) break;
+            await Task.Delay(100);
+        }
 
         // A PipelineLockedException is no config or storage error, yet the agent needs its message to know to wait.
         var result = await _client.CallToolAsync("maintain_tables", new Dictionary<string, object?> { ["name"] = slow });

@@ -48,6 +48,36 @@ public class RunLogListingTests
     }
 
     [Fact]
+    public async Task A_truncated_run_log_is_named_and_marked_damaged_while_the_other_logs_and_status_still_read()
+    {
+        using var home = new TempHome();
+        var name = OrdersPipeline(home, "");
+        var client = new PipeClient(home.Home);
+        var first = await client.RunAsync(name);
+        var second = await client.RunAsync(name);
+        Assert.True(first.Succeeded && second.Succeeded, first.Log.Error ?? second.Log.Error);
+
+        // The latest run's log cut short, as a partial upload or a hand edit leaves it.
+        var key = $".dataspoc/logs/{name}/{DateTimeOffset.UtcNow.AddMinutes(1):yyyy-MM-dd'T'HH-mm-ss'Z'}_cut0001.json";
+        File.WriteAllText(Path.Combine(home.Lake, key), $$"""{"pipeline":"{{name}}","run_id":""");
+        var problem = $"run log {key} in {home.Bucket} is not valid JSON";
+
+        var logs = await client.LogsAsync(name, 5);
+        Assert.Equal(["cut0001", second.Log.RunId, first.Log.RunId], logs.Select(l => l.RunId));
+        Assert.Equal(["damaged", "success", "success"], logs.Select(l => l.Status));
+        Assert.Contains(problem, logs[0].Error);
+
+        var status = Assert.Single(await client.StatusAsync());
+        Assert.Equal("success", status.Status);
+        Assert.Equal(second.Log.RunId, status.RunId);
+        Assert.Contains(problem, status.DamagedLogs);
+
+        var latest = await Assert.ThrowsAsync<RunLogNotFoundException>(() => client.LogAsync(name));
+        Assert.Contains(problem, latest.Message);
+        Assert.Equal(second.Log.RunId, (await client.LogAsync(name, second.Log.RunId)).RunId);
+    }
+
+    [Fact]
     public async Task Status_and_recent_logs_list_the_latest_months_not_the_whole_history()
     {
         using var home = new TempHome();

@@ -321,6 +321,78 @@ public sealed class McpServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Maintain_tables_while_a_run_holds_the_pipeline_says_it_is_already_running_not_a_generic_error()
+    {
+        var slow = "busy-" + _suffix;
+        var tap = Path.Combine(_root, "busy_tap.sh");
+        File.WriteAllText(tap, "#!/bin/sh\nexec sleep 120\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(tap, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.WriteAllText(Path.Combine(Home, "pipelines", slow + ".yaml"), $"""
+            source:
+              tap: {tap}
+              name: slow
+            destination:
+              bucket: file://{Lake}
+            """);
+        var progress = new ConcurrentQueue<ProgressNotificationValue>();
+        using var cancel = new CancellationTokenSource();
+        var run = _client.CallToolAsync("run_pipeline", new Dictionary<string, object?> { ["name"] = slow }, new SyncProgress(progress.Enqueue), cancellationToken: cancel.Token).AsTask();
+        await WaitFor(() => progress.Any(p => p.Message == "starting " + slow));
+        // "starting" comes before the run takes the lock: wait until status shows it running.
+        for (var i = 0; i < 100; i++)
+        {
+            var row = (await Call("pipeline_status", new() { ["name"] = slow })).GetProperty("pipelines")[0];
+            if (row.GetProperty("running").ValueKind == JsonValueKind.Object) break;
+            await Task.Delay(100);
+        }
+
+        // A PipelineLockedException is no config or storage error, yet the agent needs its message to know to wait.
+        var result = await _client.CallToolAsync("maintain_tables", new Dictionary<string, object?> { ["name"] = slow });
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+        Assert.True(result.IsError == true);
+        Assert.Contains($"pipeline '{slow}' is already running", result.StructuredContent!.Value.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task List_tables_and_show_manifest_of_every_bucket_name_an_unreadable_bucket_and_still_answer_the_others()
+    {
+        await Call("run_pipeline", new() { ["name"] = Orders });
+        // A second lake whose manifest was cut short: reading it fails, as a bucket without credentials would.
+        var damaged = Path.Combine(_root, "damaged-lake");
+        Directory.CreateDirectory(Path.Combine(damaged, ".dataspoc"));
+        File.WriteAllText(Path.Combine(damaged, ".dataspoc", "manifest.json"), """{"version":"1.0","tables":""");
+        File.WriteAllText(Path.Combine(Home, "pipelines", "cut-" + _suffix + ".yaml"), $"""
+            source:
+              tap: python3 {Path.Combine(AppContext.BaseDirectory, "Assets", "replay_tap.py")}
+            destination:
+              bucket: file://{damaged}
+            """);
+        var problem = $"file://{damaged}/.dataspoc/manifest.json is not a valid manifest";
+
+        var tables = await Call("list_tables");
+        Assert.Contains(tables.GetProperty("tables").EnumerateArray(), t => t.GetProperty("bucket").GetString() == "file://" + Lake);
+        var unread = Assert.Single(tables.GetProperty("unreadable_buckets").EnumerateArray());
+        Assert.Equal("file://" + damaged, unread.GetProperty("bucket").GetString());
+        Assert.Contains(problem, unread.GetProperty("error").GetString());
+
+        var manifests = (await Call("show_manifest")).GetProperty("manifests").EnumerateArray().ToDictionary(m => m.GetProperty("bucket").GetString()!);
+        Assert.True(manifests["file://" + Lake].GetProperty("manifest").GetProperty("tables").EnumerateObject().Any());
+        Assert.Contains(problem, manifests["file://" + damaged].GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task Show_manifest_of_a_bucket_never_written_to_says_there_is_no_manifest_as_the_cli_does()
+    {
+        var empty = Path.Combine(_root, "empty-lake");
+        Directory.CreateDirectory(empty);
+        var result = await _client.CallToolAsync("show_manifest", new Dictionary<string, object?> { ["bucket"] = "file://" + empty });
+        Assert.True(result.IsError == true);
+        Assert.Equal($"no manifest in file://{empty} (.dataspoc/manifest.json does not exist: no pipeline has written there yet)",
+            result.StructuredContent!.Value.GetProperty("error").GetString());
+    }
+
+    [Fact]
     public async Task A_bucket_that_never_answers_costs_pipeline_status_and_list_tables_seconds_and_is_named()
     {
         using var stalled = new DataSpoc.Pipe.Cli.Tests.Support.StalledEndpoint();

@@ -59,7 +59,7 @@ internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
             throw new FailedException($"the demo run failed: {result.Log.Error}");
 
         var manifest = await client.ManifestAsync(bucket, cancellationToken: cancellationToken);
-        if (manifest.UpdatedAt == default) throw new FailedException($"the demo run wrote no manifest in {bucket}");
+        if (!PipeClient.IsWritten(manifest)) throw new FailedException($"the demo run wrote no manifest in {bucket}");
         var ours = new Manifest
         {
             Tables = new SortedDictionary<string, ManifestTable>(manifest.Tables.Where(t => t.Value.Pipeline == PipelineName).ToDictionary(), StringComparer.Ordinal),

@@ -87,6 +87,7 @@ internal sealed class LogsCommand : AsyncCommand<LogsCommand.Settings>
                             : null,
                         ["key"] = LakePaths.LogKey(settings.Name, log.StartedAt, log.RunId),
                         ["tool_version"] = log.ToolVersion,
+                        ["error"] = log.IsDamaged ? log.Error : null,
                     });
                 JsonOutput.Write(array);
                 return ExitCodes.Success;
@@ -108,6 +109,8 @@ internal sealed class LogsCommand : AsyncCommand<LogsCommand.Settings>
                 table.AddRow(showBuild ? [.. cells, Markup.Escape(log.ToolVersion)] : cells);
             }
             AnsiConsole.Write(table);
+            foreach (var log in logs.Where(l => l.IsDamaged))
+                AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(log.RunId)}[/] ! {Markup.Escape(log.Error!)}");
             return ExitCodes.Success;
         }
         // The log as the application layer reads it: as stored by the runner, with secrets masked again.

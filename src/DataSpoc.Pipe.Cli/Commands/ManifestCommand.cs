@@ -1,6 +1,6 @@
 using System.ComponentModel;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Api;
 using DataSpoc.Pipe.Cli.Infrastructure;
 using DataSpoc.Pipe.Lake;
 using Spectre.Console;
@@ -20,18 +20,8 @@ internal sealed class ManifestCommand : AsyncCommand<ManifestCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        Manifest manifest;
-        try
-        {
-            manifest = await Pipelines.Client().ManifestAsync(settings.Bucket, cancellationToken: cancellationToken);
-        }
-        catch (JsonException e)
-        {
-            throw new FailedException($"{settings.Bucket}/{LakePaths.ManifestKey} is not a valid manifest: {e.Message}");
-        }
-        // A manifest that was ever written has its time; the client answers an empty one for a bucket without.
-        if (manifest.UpdatedAt == default)
-            throw new FailedException($"no manifest in {settings.Bucket} ({LakePaths.ManifestKey} does not exist: no pipeline has written there yet)");
+        var manifest = await Pipelines.Client().ManifestAsync(settings.Bucket, cancellationToken: cancellationToken);
+        if (!PipeClient.IsWritten(manifest)) throw new FailedException(PipeClient.NoManifest(settings.Bucket));
         if (settings.Json)
         {
             JsonOutput.Write(JsonNode.Parse(LakeJson.Serialize(manifest)));

@@ -38,6 +38,7 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
                     ["maintain_time_zone"] = r.MaintainTimeZone,
                     ["maintain_problem"] = r.MaintainProblem,
                     ["error"] = r.Error,
+                    ["damaged_logs"] = r.DamagedLogs,
                     ["running"] = r.Running is { } running ? new JsonObject
                     {
                         ["kind"] = running.Kind,
@@ -92,6 +93,8 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
             AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(r.Pipeline)}[/] ! {Markup.Escape(r.ScheduleProblem!)}");
         foreach (var r in rows.Where(r => r.MaintainProblem is not null))
             AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(MaintainLabel(r))}[/] ! {Markup.Escape(r.MaintainProblem!)}");
+        foreach (var r in rows.Where(r => r.DamagedLogs is not null))
+            AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(client.ShownName(r.Pipeline))}[/] ! {Markup.Escape(r.DamagedLogs!)}");
         // Seven columns leave an error no room in an 80-column row: each gets one line of its own under the table instead.
         var errors = rows.Where(r => r.Error is { Length: > 0 }).ToList();
         foreach (var (r, shown) in errors.Select(r => (r, client.ShownName(r.Pipeline))))

@@ -74,7 +74,7 @@ internal sealed class PipeTools(PipeClient client)
             };
             return result.Succeeded ? McpResults.Ok(client, answer) : McpResults.Failed(client, answer);
         }
-        catch (Exception e) when (e is PipelineLockedException || IsUserError(e))
+        catch (Exception e) when (IsUserError(e))
         {
             // The run could not start (invalid config, bucket unreachable, another run holds the lock): nothing ran. The
             // answer is the document `run NAME --output json` prints then, so a caller tells "invalid" from "failure".
@@ -109,7 +109,7 @@ internal sealed class PipeTools(PipeClient client)
             var logs = await client.LogsAsync(name, Math.Min(limit, 100), cancellationToken);
             return McpResults.Ok(client, new JsonObject { ["pipeline"] = name, ["logs"] = McpResults.ToNode(logs, McpResults.Json.IReadOnlyListRunLog) });
         }
-        catch (Exception e) when (e is ConfigException or StorageException)
+        catch (Exception e) when (IsUserError(e))
         {
             return McpResults.Error(client, e.Message);
         }
@@ -129,7 +129,7 @@ internal sealed class PipeTools(PipeClient client)
             var expiry = await client.ExpireLogsAsync(name, age, cancellationToken);
             return McpResults.Ok(client, new JsonObject { ["pipeline"] = expiry.Pipeline, ["deleted"] = expiry.Deleted, ["kept"] = expiry.Kept, ["older_than"] = older_than });
         }
-        catch (Exception e) when (e is ConfigException or StorageException)
+        catch (Exception e) when (IsUserError(e))
         {
             return McpResults.Error(client, e.Message);
         }
@@ -144,8 +144,10 @@ internal sealed class PipeTools(PipeClient client)
         => AnswerAsync(async () =>
         {
             var manifests = new JsonArray();
-            foreach (var (uri, options) in Buckets(bucket, pipeline))
-                manifests.Add((JsonNode)new JsonObject { ["bucket"] = uri, ["manifest"] = McpResults.ToNode(await client.ManifestAsync(uri, options, cancellationToken), McpResults.Json.Manifest) });
+            foreach (var (uri, manifest, error) in await ManifestsAsync(bucket, pipeline, cancellationToken))
+                manifests.Add((JsonNode)(error is null
+                    ? new JsonObject { ["bucket"] = uri, ["manifest"] = McpResults.ToNode(manifest!, McpResults.Json.Manifest) }
+                    : new JsonObject { ["bucket"] = uri, ["error"] = error }));
             return new JsonObject { ["manifests"] = manifests };
         });
 
@@ -184,10 +186,16 @@ internal sealed class PipeTools(PipeClient client)
         => AnswerAsync(async () =>
         {
             var tables = new JsonArray();
-            foreach (var (uri, options) in Buckets(bucket, pipeline))
+            var unread = new JsonArray();
+            foreach (var (uri, manifest, error) in await ManifestsAsync(bucket, pipeline, cancellationToken))
             {
-                var manifest = await client.ManifestAsync(uri, options, cancellationToken);
-                foreach (var (key, t) in manifest.Tables)
+                // A bucket never written to has no tables: listing every bucket, that is no error.
+                if (error is not null && manifest is null)
+                {
+                    unread.Add((JsonNode)new JsonObject { ["bucket"] = uri, ["error"] = error });
+                    continue;
+                }
+                foreach (var (key, t) in manifest!.Tables)
                     tables.Add((JsonNode)new JsonObject
                     {
                         ["bucket"] = uri,
@@ -202,7 +210,9 @@ internal sealed class PipeTools(PipeClient client)
                         ["columns"] = McpResults.ToNode(t.Columns, McpResults.Json.ListManifestColumn),
                     });
             }
-            return new JsonObject { ["tables"] = tables };
+            var answer = new JsonObject { ["tables"] = tables };
+            if (unread.Count > 0) answer["unreadable_buckets"] = unread;
+            return answer;
         });
 
     [McpServerTool(Name = "validate_pipeline", ReadOnly = true, Idempotent = true)]
@@ -218,7 +228,7 @@ internal sealed class PipeTools(PipeClient client)
                 results.Add(await client.ValidateAsync(n, cancellationToken));
             return McpResults.Ok(client, new JsonObject { ["ok"] = results.All(r => r.Ok), ["pipelines"] = McpResults.ToNode(results, McpResults.Json.ListPipelineValidation) });
         }
-        catch (ConfigException e)
+        catch (Exception e) when (IsUserError(e))
         {
             return McpResults.Error(client, e.Message);
         }
@@ -261,7 +271,7 @@ internal sealed class PipeTools(PipeClient client)
         {
             return McpResults.Ok(client, answer());
         }
-        catch (ConfigException e)
+        catch (Exception e) when (IsUserError(e))
         {
             return McpResults.Error(client, e.Message);
         }
@@ -280,8 +290,43 @@ internal sealed class PipeTools(PipeClient client)
         }
     }
 
-    /// <summary>An invalid config, an unreachable or denied bucket, a value that does not parse: said to the agent, not a protocol error.</summary>
-    private static bool IsUserError(Exception e) => e is ConfigException or StorageException or FormatException or ArgumentException;
+    /// <summary>
+    /// An error written for the user (every <see cref="PipeException"/>: invalid config, bucket unreachable, pipeline
+    /// already running, damaged run log…), or a bucket URI or lake name that does not parse (their parsers raise
+    /// Format/ArgumentException): said to the agent as a tool error. Anything else is a bug: the SDK answers its generic
+    /// text and logs the exception once on stderr.
+    /// </summary>
+    private static bool IsUserError(Exception e) => e is PipeException or FormatException or ArgumentException;
+
+    /// <summary>
+    /// The manifest of each bucket a manifest tool reads (<see cref="Buckets"/>), or why there is none. One bucket named
+    /// (by <paramref name="bucket"/> or <paramref name="pipeline"/>): its error is the tool's, and a manifest never
+    /// written is one too, as the CLI's <c>manifest</c> says. Every bucket: one that cannot be read is named with its
+    /// error, and the others still answer, as <c>pipeline_status</c> marks such a pipeline unknown; a bucket never
+    /// written to comes with its (empty) manifest and that error.
+    /// </summary>
+    private async Task<List<(string Uri, Manifest? Manifest, string? Error)>> ManifestsAsync(string? bucket, string? pipeline, CancellationToken cancellationToken)
+    {
+        var every = bucket is null && pipeline is null;
+        var answers = new List<(string, Manifest?, string?)>();
+        foreach (var (uri, options) in Buckets(bucket, pipeline))
+        {
+            Manifest manifest;
+            try
+            {
+                manifest = await client.ManifestAsync(uri, options, cancellationToken);
+            }
+            catch (Exception e) when (every && IsUserError(e))
+            {
+                answers.Add((uri, null, e.Message));
+                continue;
+            }
+            if (PipeClient.IsWritten(manifest)) answers.Add((uri, manifest, null));
+            else if (every) answers.Add((uri, manifest, PipeClient.NoManifest(uri)));
+            else throw new FailedException(PipeClient.NoManifest(uri));
+        }
+        return answers;
+    }
 
     /// <summary>
     /// The buckets a manifest tool reads: the one named, the pipeline's, or every pipeline's (each once). A bucket and a

@@ -397,11 +397,12 @@ public sealed class PipeClient
         {
             // The lock first: a run that ends in between then shows as running and with its log, never as neither.
             var (running, latest) = await BoundedReadAsync(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions,
-                async token => (await RunningAsync(pipeline, token).ConfigureAwait(false), await ReadLogsAsync(pipeline, 1, token).ConfigureAwait(false)),
+                async token => (await RunningAsync(pipeline, token).ConfigureAwait(false), await LatestReadableLogAsync(pipeline, token).ConfigureAwait(false)),
                 cancellationToken).ConfigureAwait(false);
-            return (latest is [var log]
+            var damaged = latest.Damaged.Count == 0 ? null : string.Join("; ", latest.Damaged.Select(d => d.Error));
+            return (latest.Log is { } log
                 ? neverRun with { Status = log.Status, LastRun = log.StartedAt, DurationSeconds = log.DurationSeconds, Records = log.TotalRecords, RunId = log.RunId, Error = log.Error }
-                : neverRun) with { Running = running };
+                : neverRun) with { Running = running, DamagedLogs = damaged };
         }
         catch (StorageException e) when (e.InnerException is TimeoutException)
         {
@@ -413,6 +414,21 @@ public sealed class PipeClient
             return Unknown(e.Message);
         }
     }
+
+    /// <summary>
+    /// The pipeline's latest log that parses, and the damaged logs of later runs (newest first). Past the latest, up to
+    /// <see cref="DamagedLogLookback"/> logs are read for a readable one.
+    /// </summary>
+    private async Task<(RunLog? Log, IReadOnlyList<RunLog> Damaged)> LatestReadableLogAsync(PipelineDefinition pipeline, CancellationToken cancellationToken)
+    {
+        var logs = await ReadLogsAsync(pipeline, 1, cancellationToken).ConfigureAwait(false);
+        if (logs is [{ IsDamaged: true }]) logs = await ReadLogsAsync(pipeline, DamagedLogLookback, cancellationToken).ConfigureAwait(false);
+        var damaged = logs.TakeWhile(l => l.IsDamaged).ToList();
+        return (logs.Skip(damaged.Count).FirstOrDefault(), damaged);
+    }
+
+    /// <summary>How many of a pipeline's latest logs status reads for one that parses when the latest does not.</summary>
+    internal const int DamagedLogLookback = 20;
 
     /// <summary>
     /// The run or maintain holding the pipeline's lock now (<see cref="PipelineStatus.Running"/>), else the split run whose
@@ -496,15 +512,19 @@ public sealed class PipeClient
         if (runId is null)
         {
             var latest = await ReadLogsAsync(pipeline, 1, cancellationToken).ConfigureAwait(false);
-            return latest is [var log] ? log : throw new RunLogNotFoundException(
+            return latest is [var log] ? Readable(log) : throw new RunLogNotFoundException(
                 $"{name} has not run yet (no log in {pipeline.Destination.Bucket}/{LakePaths.LogsPrefix(pipeline.Name)})", PipeErrorKind.Failed);
         }
         var keys = await LogKeysAsync(pipeline, null, cancellationToken).ConfigureAwait(false);
         var key = keys.FirstOrDefault(k => LakePaths.RunIdOfLogKey(k) == runId) ?? throw new RunLogNotFoundException(
             $"{name} has no run '{runId}'" + (keys.Count == 0 ? "" : $"; recent runs: {string.Join(", ", keys.Take(5).Select(LakePaths.RunIdOfLogKey))}"),
             PipeErrorKind.Usage);
-        return await ReadLogAsync(pipeline, key, cancellationToken).ConfigureAwait(false)
-            ?? throw new RunLogNotFoundException($"the log of run '{runId}' of {name} disappeared while reading it", PipeErrorKind.Failed);
+        return Readable(await ReadLogAsync(pipeline, key, cancellationToken).ConfigureAwait(false)
+            ?? throw new RunLogNotFoundException($"the log of run '{runId}' of {name} disappeared while reading it", PipeErrorKind.Failed));
+
+        RunLog Readable(RunLog log) => log.IsDamaged
+            ? throw new RunLogNotFoundException($"{log.Error}; list the other runs with: dataspoc-pipe logs {name} --list", PipeErrorKind.Failed)
+            : log;
     }
 
     /// <summary>
@@ -560,7 +580,7 @@ public sealed class PipeClient
     /// <param name="storageOptions">As a pipeline's <c>destination.storage_options</c> (endpoint_url, region…).</param>
     /// <param name="cancellationToken">Stops reading.</param>
     /// <exception cref="ConfigException"><paramref name="bucket"/> is not a bucket address (as <c>destination.bucket</c> would be refused).</exception>
-    /// <exception cref="StorageException">The bucket cannot be read, or did not answer within <see cref="BucketReadTimeout"/>.</exception>
+    /// <exception cref="StorageException">The bucket cannot be read, its manifest does not parse, or it did not answer within <see cref="BucketReadTimeout"/>.</exception>
     public async Task<Manifest> ManifestAsync(string bucket, IReadOnlyDictionary<string, string>? storageOptions = null, CancellationToken cancellationToken = default)
     {
         CheckBucket(bucket);
@@ -570,6 +590,16 @@ public sealed class PipeClient
             return await new ManifestStore(store, _time).ReadAsync(token).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Whether <paramref name="manifest"/> (from <see cref="ManifestAsync"/>) was ever written: the client answers an
+    /// empty one, without a time, for a bucket no pipeline has written to.
+    /// </summary>
+    public static bool IsWritten(Manifest manifest) => manifest.UpdatedAt != default;
+
+    /// <summary>What front ends say of a bucket whose manifest was never written (<see cref="IsWritten"/>).</summary>
+    public static string NoManifest(string bucket) =>
+        $"no manifest in {bucket} ({LakePaths.ManifestKey} does not exist: no pipeline has written there yet)";
 
     /// <summary>
     /// A bucket address a caller passed is checked as a pipeline's <c>destination.bucket</c> is: a bad one is a
@@ -868,11 +898,23 @@ public sealed class PipeClient
         return keys;
     }
 
+    /// <summary>
+    /// The log at <paramref name="key"/> (null when it is gone); one that does not parse (a truncated upload, a hand
+    /// edit) comes back as <see cref="RunLog.Damaged"/> naming it, so it neither hides the pipeline's other logs nor goes unnoticed.
+    /// </summary>
     private async Task<RunLog?> ReadLogAsync(PipelineDefinition pipeline, string key, CancellationToken cancellationToken)
     {
         await using var store = _stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
         if (await store.GetAsync(key, cancellationToken).ConfigureAwait(false) is not { } stored) return null;
-        var log = LakeJson.Deserialize<RunLog>(stored.Content, "run log " + key);
+        RunLog log;
+        try
+        {
+            log = LakeJson.Deserialize<RunLog>(stored.Content, "run log " + key);
+        }
+        catch (JsonException e)
+        {
+            log = RunLog.Damaged(pipeline.Name, key, $"run log {key} in {pipeline.Destination.Bucket} is not valid JSON ({e.Message}): skipped");
+        }
         // Logs are redacted when written; masking again covers secrets added to the config since.
         log.Redact(PipelineSecrets.Of(pipeline).Redact);
         return log;

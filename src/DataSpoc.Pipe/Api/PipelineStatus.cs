@@ -57,6 +57,12 @@ public sealed record PipelineStatus(string Pipeline, string Status, DateTimeOffs
     /// latest run that ended.
     /// </summary>
     public RunInProgress? Running { get; init; }
+
+    /// <summary>
+    /// The pipeline's run logs newer than the one shown that could not be read (each named by its bucket key, with what
+    /// is wrong): the other fields describe the latest readable run. Null when none is damaged.
+    /// </summary>
+    public string? DamagedLogs { get; init; }
 }
 
 /// <summary>A run, <c>maintain</c> or split run in progress: what its pipeline's lock, or its part workers' locks, record.</summary>

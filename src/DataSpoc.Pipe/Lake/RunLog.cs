@@ -38,6 +38,25 @@ public sealed class RunLog
     /// </summary>
     [JsonIgnore] public long LandedRecords => TotalRecords + (Recovered?.Records ?? 0);
 
+    /// <summary>The <see cref="Status"/> of a log that could not be read (<see cref="Damaged"/>).</summary>
+    public const string DamagedStatus = "damaged";
+
+    /// <summary>Whether this stands for a log in the bucket that could not be read (<see cref="Damaged"/>).</summary>
+    [JsonIgnore] public bool IsDamaged => Status == DamagedStatus;
+
+    /// <summary>
+    /// Stands for the log at <paramref name="key"/>, which does not parse: its run id and start (to the second) from the
+    /// key, status <c>damaged</c>, <paramref name="problem"/> (naming the key and what is wrong) as its error.
+    /// </summary>
+    public static RunLog Damaged(string pipeline, string key, string problem) => new()
+    {
+        Pipeline = pipeline,
+        RunId = LakePaths.RunIdOfLogKey(key),
+        StartedAt = LakePaths.StartOfLogKey(key) ?? default,
+        Status = DamagedStatus,
+        Error = problem,
+    };
+
     /// <summary>
     /// The longest error a log keeps: an error quoting a hostile value (a million digits, a 200 MB string) would make
     /// each failed run's log, its OpenLineage event and the terminal line that size, or fail to serialise at all and

@@ -42,6 +42,37 @@ public sealed class StatusLogsManifestTests : IDisposable
     }
 
     [Fact]
+    public void A_damaged_run_log_is_named_by_logs_list_logs_and_status_while_the_other_runs_still_show()
+    {
+        _home.WriteShopPipeline("shop");
+        var start = new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
+        _home.WriteRunLog(new DataSpoc.Pipe.Lake.RunLog { Pipeline = "shop", RunId = "good1", StartedAt = start, Status = "success", Mode = "incremental", TotalRecords = 40 });
+        var key = DataSpoc.Pipe.Lake.LakePaths.LogKey("shop", start.AddHours(1), "cut1");
+        File.WriteAllText(Path.Combine(_home.Lake, key), """{"pipeline":"shop","run_id":""");
+        var problem = $"run log {key} in {_home.Bucket} is not valid JSON";
+
+        var json = Json.Parse(CliProcess.Run(_home, "logs", "shop", "--list", "-o", "json")).AsArray();
+        Assert.Equal(["cut1", "good1"], json.Select(r => r.Str("run_id")));
+        Assert.Equal(["damaged", "success"], json.Select(r => r.Str("status")));
+        Assert.Equal(key, json[0]!.Str("key"));
+        Assert.Contains(problem, json[0]!.Str("error"));
+
+        var list = CliProcess.Run(_home, "logs", "shop", "--list");
+        Assert.True(list.ExitCode == 0, list.ToString());
+        Assert.Matches(@"│ cut1 .*│ damaged", list.Stdout);
+        Assert.Matches(@"│ good1 .*│ success", list.Stdout);
+
+        var latest = CliProcess.Run(_home, "logs", "shop");
+        Assert.Equal(1, latest.ExitCode);
+        Assert.StartsWith("error: " + problem, latest.Stderr);
+
+        var status = Json.Parse(CliProcess.Run(_home, "status", "-o", "json")).AsArray().Single()!;
+        Assert.Equal("success", status.Str("status"));
+        Assert.Equal("good1", status.Str("run_id"));
+        Assert.Contains(problem, status.Str("damaged_logs"));
+    }
+
+    [Fact]
     public void Status_reports_each_pipelines_latest_run_and_next_scheduled_time_field_by_field()
     {
         _home.WriteShopPipeline("scheduled", extraTop: "schedule:\n  cron: \"30 2 * * *\"\n");

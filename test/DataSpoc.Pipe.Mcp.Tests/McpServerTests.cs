@@ -324,20 +324,8 @@ public sealed class McpServerTests : IAsyncLifetime
     public async Task Maintain_tables_while_a_run_holds_the_pipeline_says_it_is_already_running_not_a_generic_error()
     {
         var slow = "busy-" + _suffix;
-        var tap = Path.Combine(_root, "busy_tap.sh");
-        File.WriteAllText(tap, "#!/bin/sh\nexec sleep 120\n");
-        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(tap, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        File.WriteAllText(Path.Combine(Home, "pipelines", slow + ".yaml"), $"""
-            source:
-              tap: {tap}
-              name: slow
-            destination:
-              bucket: file://{Lake}
-            """);
-        var progress = new ConcurrentQueue<ProgressNotificationValue>();
         using var cancel = new CancellationTokenSource();
-        var run = _client.CallToolAsync("run_pipeline", new Dictionary<string, object?> { ["name"] = slow }, new SyncProgress(progress.Enqueue), cancellationToken: cancel.Token).AsTask();
-        await WaitFor(() => progress.Any(p => p.Message == "starting " + slow));
+        var run = await StartRunOfATapThatSleepsAsync(slow, cancel.Token);
         // "starting" comes before the run takes the lock: wait until status shows it running.
         for (var i = 0; i < 100; i++)
         {
@@ -515,20 +503,8 @@ public sealed class McpServerTests : IAsyncLifetime
     public async Task A_cancelled_run_is_one_line_on_stderr_without_a_stack_trace()
     {
         var slow = "slow-" + _suffix;
-        var tap = Path.Combine(_root, "slow_tap.sh");
-        File.WriteAllText(tap, "#!/bin/sh\nexec sleep 120\n");
-        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(tap, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        File.WriteAllText(Path.Combine(Home, "pipelines", slow + ".yaml"), $"""
-            source:
-              tap: {tap}
-              name: slow
-            destination:
-              bucket: file://{Lake}
-            """);
-        var progress = new ConcurrentQueue<ProgressNotificationValue>();
         using var cancel = new CancellationTokenSource();
-        var run = _client.CallToolAsync("run_pipeline", new Dictionary<string, object?> { ["name"] = slow }, new SyncProgress(progress.Enqueue), cancellationToken: cancel.Token).AsTask();
-        await WaitFor(() => progress.Any(p => p.Message == "starting " + slow));
+        var run = await StartRunOfATapThatSleepsAsync(slow, cancel.Token);
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
 
@@ -537,6 +513,25 @@ public sealed class McpServerTests : IAsyncLifetime
         var lines = _stderr.ToArray();
         Assert.Contains(lines, l => l.StartsWith("warn: ", StringComparison.Ordinal) && l.Contains("OperationCanceledException", StringComparison.Ordinal));
         Assert.DoesNotContain(lines, l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+    }
+
+    /// <summary>Starts <c>run_pipeline</c> of a new pipeline <paramref name="name"/> whose tap sleeps for two minutes, once the run says it is starting.</summary>
+    private async Task<Task<CallToolResult>> StartRunOfATapThatSleepsAsync(string name, CancellationToken cancellationToken)
+    {
+        var tap = Path.Combine(_root, name + "_tap.sh");
+        File.WriteAllText(tap, "#!/bin/sh\nexec sleep 120\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(tap, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.WriteAllText(Path.Combine(Home, "pipelines", name + ".yaml"), $"""
+            source:
+              tap: {tap}
+              name: slow
+            destination:
+              bucket: file://{Lake}
+            """);
+        var progress = new ConcurrentQueue<ProgressNotificationValue>();
+        var run = _client.CallToolAsync("run_pipeline", new Dictionary<string, object?> { ["name"] = name }, new SyncProgress(progress.Enqueue), cancellationToken: cancellationToken).AsTask();
+        await WaitFor(() => progress.Any(p => p.Message == "starting " + name));
+        return run;
     }
 
     private async Task<JsonElement> Call(string tool, Dictionary<string, object?>? arguments = null, IProgress<ProgressNotificationValue>? progress = null)

@@ -132,14 +132,15 @@ public sealed class OpenLineageEmitterTests : IDisposable
     }
 
     [Fact]
-    public async Task A_secret_in_the_bucket_URI_or_the_source_name_is_masked_in_every_event_as_in_the_run_log()
+    public async Task A_secret_in_the_bucket_URI_is_masked_in_every_event_as_in_the_run_log()
     {
-        // As a ${VAR} or .env value would: the bucket folder and the source name (from a tap command) hold the secret.
+        // As a ${VAR} or .env value would: the bucket folder holds the secret. (A source name holding one is refused before
+        // the run starts: SecretInTableLocationTests.)
         var secret = "Lake" + Guid.NewGuid().ToString("N")[..10];
         var pipeline = _lake.Pipeline("shop", TwoStreams(), p => p with
         {
             Secrets = [secret],
-            Source = p.Source with { Name = secret.ToLowerInvariant() + "_src" },
+            Source = p.Source with { Name = "plain_src" },
             Destination = p.Destination with { Bucket = _lake.Bucket + "/" + secret },
         });
         var result = await RunAsync(pipeline, Http());
@@ -148,10 +149,10 @@ public sealed class OpenLineageEmitterTests : IDisposable
         var events = _collector.Requests.Select(r => r.Json).ToList();
         OpenLineageSchemas.AssertValid(events);
         Assert.Equal(["START", "COMPLETE"], events.Select(e => (string)e["eventType"]!));
-        Assert.Equal("***_src", (string)events[0]["inputs"]![0]!["name"]!);
+        Assert.Equal("plain_src", (string)events[0]["inputs"]![0]!["name"]!);
         var output = events[1]["outputs"]![0]!;
         Assert.Equal(BucketUri.Parse(_lake.Bucket).Canonical + "/***", (string)output["namespace"]!);
-        Assert.StartsWith("raw/***_src/", (string)output["name"]!, StringComparison.Ordinal);
+        Assert.StartsWith("raw/plain_src/", (string)output["name"]!, StringComparison.Ordinal);
         foreach (var body in _collector.Requests.Select(r => System.Text.Encoding.UTF8.GetString(r.Body)))
         {
             Assert.Null(SecretForms.FoundIn(body, secret));

@@ -495,6 +495,45 @@ public sealed class McpServerTests : IAsyncLifetime
         AssertNoSecretAnywhere();
     }
 
+    /// <summary>A run of 30 streams: each progress notification names its 10 largest streams and counts the other 20.</summary>
+    [Fact]
+    public async Task Progress_notifications_of_a_run_of_many_streams_name_the_largest_and_count_the_rest()
+    {
+        var name = "many-" + _suffix;
+        var tap = Path.Combine(_root, "many_streams_tap.py");
+        // Every stream gets a record at once; then stream s00 goes on slowly, so progress ticks while all 30 are known.
+        File.WriteAllText(tap, """
+            import json, sys, time
+            def out(m):
+                sys.stdout.write(json.dumps(m) + "\n"); sys.stdout.flush()
+            schema = {"type": "object", "properties": {"id": {"type": "integer"}}}
+            for i in range(30):
+                out({"type": "SCHEMA", "stream": "s%02d" % i, "schema": schema, "key_properties": ["id"]})
+                out({"type": "RECORD", "stream": "s%02d" % i, "record": {"id": 1}})
+            for n in range(2, 10):
+                time.sleep(0.3)
+                out({"type": "RECORD", "stream": "s00", "record": {"id": n}})
+            """);
+        File.WriteAllText(Path.Combine(Home, "pipelines", name + ".yaml"), $"""
+            source:
+              tap: python3 {tap}
+            destination:
+              bucket: file://{Lake}
+            """);
+        var progress = new ConcurrentQueue<ProgressNotificationValue>();
+        var run = await Call("run_pipeline", new() { ["name"] = name }, new SyncProgress(progress.Enqueue));
+        Assert.Equal(38, run.GetProperty("total_records").GetInt64());
+        for (var i = 0; i < 100 && !progress.Any(p => p.Message?.Contains("(and 20 more streams", StringComparison.Ordinal) == true); i++) await Task.Delay(50);
+        var many = progress.Select(p => p.Message ?? "").Where(m => m.Contains("more streams", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(many);
+        foreach (var message in many)
+        {
+            Assert.Matches(@"\(and 20 more streams; \d+ records in all\)$", message);
+            Assert.Contains("s00 ", message, StringComparison.Ordinal); // the largest
+            Assert.Equal(10, System.Text.RegularExpressions.Regex.Matches(message, @"s\d\d \d+ records").Count);
+        }
+    }
+
     /// <summary>
     /// A client cancelling a long run (<c>notifications/cancelled</c>) ends it as any cancellation does; the SDK logs
     /// the handler's cancellation at warning level, and that is one line on stderr, never a stack trace.

@@ -249,18 +249,7 @@ public sealed class SignalTests : IDisposable
     {
         const string secret = "s3cr3t-scratch-pw";
         _home.Set("SCRATCH_PW", secret);
-        var tap = Path.Combine(_home.Root, "slow_discover_tap.py");
-        File.WriteAllText(tap, """
-            import json, sys, time
-            args = sys.argv[1:]
-            if "--help" in args: print("usage: tap --config CONFIG [--discover] [--catalog CATALOG]"); sys.exit(0)
-            schema = {"type": "object", "properties": {"id": {"type": "integer"}}}
-            if "--discover" in args:
-                time.sleep(60)
-                print(json.dumps({"streams": [{"tap_stream_id": "items", "stream": "items", "schema": schema, "metadata": []}]})); sys.exit(0)
-            print(json.dumps({"type": "SCHEMA", "stream": "items", "schema": schema, "key_properties": ["id"]}))
-            print(json.dumps({"type": "RECORD", "stream": "items", "record": {"id": 1}}))
-            """);
+        var tap = DiscoveringTap("slow_discover_tap.py", discoverSeconds: 60);
         _home.WritePipeline("secret", $"""
             source:
               tap: python3 {tap}
@@ -305,18 +294,7 @@ public sealed class SignalTests : IDisposable
     [InlineData("INT")]
     public async Task A_run_that_ends_leaves_no_scratch_folder_behind(string? signal)
     {
-        var tap = Path.Combine(_home.Root, "discover_tap.py");
-        File.WriteAllText(tap, $$$$"""
-            import json, sys, time
-            args = sys.argv[1:]
-            if "--help" in args: print("usage: tap --config CONFIG [--discover] [--catalog CATALOG]"); sys.exit(0)
-            schema = {"type": "object", "properties": {"id": {"type": "integer"}}}
-            if "--discover" in args:
-                time.sleep({{{{(signal is null ? 0 : 60)}}}})
-                print(json.dumps({"streams": [{"tap_stream_id": "items", "stream": "items", "schema": schema, "metadata": []}]})); sys.exit(0)
-            print(json.dumps({"type": "SCHEMA", "stream": "items", "schema": schema, "key_properties": ["id"]}))
-            print(json.dumps({"type": "RECORD", "stream": "items", "record": {"id": 1}}))
-            """);
+        var tap = DiscoveringTap("discover_tap.py", discoverSeconds: signal is null ? 0 : 60);
         _home.WritePipeline("discovered", $"""
             source:
               tap: python3 {tap}
@@ -383,6 +361,24 @@ public sealed class SignalTests : IDisposable
         Assert.DoesNotContain("error:", stderr);
         var saved = JsonNode.Parse(File.ReadAllText(Assert.Single(Directory.GetFiles(Path.Combine(_home.Lake, ".dataspoc", "logs", "late")))))!;
         Assert.Equal("success", saved.Str("status"));
+    }
+
+    /// <summary>A tap script that takes <paramref name="discoverSeconds"/> to answer <c>--discover</c> (one stream, <c>items</c>), then writes one record.</summary>
+    private string DiscoveringTap(string fileName, int discoverSeconds)
+    {
+        var tap = Path.Combine(_home.Root, fileName);
+        File.WriteAllText(tap, $$$$"""
+            import json, sys, time
+            args = sys.argv[1:]
+            if "--help" in args: print("usage: tap --config CONFIG [--discover] [--catalog CATALOG]"); sys.exit(0)
+            schema = {"type": "object", "properties": {"id": {"type": "integer"}}}
+            if "--discover" in args:
+                time.sleep({{{{discoverSeconds}}}})
+                print(json.dumps({"streams": [{"tap_stream_id": "items", "stream": "items", "schema": schema, "metadata": []}]})); sys.exit(0)
+            print(json.dumps({"type": "SCHEMA", "stream": "items", "schema": schema, "key_properties": ["id"]}))
+            print(json.dumps({"type": "RECORD", "stream": "items", "record": {"id": 1}}))
+            """);
+        return tap;
     }
 
     /// <summary>An HTTP server on 127.0.0.1 that answers the first request (the run's START event) and holds every later one unanswered.</summary>

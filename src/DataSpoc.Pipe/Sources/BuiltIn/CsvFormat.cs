@@ -8,7 +8,9 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// header left out of the config is sniffed per file (<see cref="CsvSniffer"/>), as DuckDB's <c>read_csv</c> does.
 /// Parsing is Sep's (faster than Sylvan.Data.Csv: bench/README.md, "Measurements behind the code"); Sep quotes only with <c>"</c>, so
 /// <c>quote</c> may be <c>"</c> (default) or empty (no quoting).
-/// The encoding decodes strictly: a byte that is not valid in it is an error, never a silent U+FFFD.
+/// The encoding decodes strictly: a byte that is not valid in it is an error, never a silent U+FFFD. With no
+/// <c>encoding</c> configured (<see cref="EncodingDeclared"/> false), a file that starts with a UTF-16 byte order mark is
+/// read as UTF-16.
 /// </summary>
 internal sealed record CsvFormat(char? Delimiter, bool Quoted, Encoding Encoding, bool? Header)
 {
@@ -16,6 +18,19 @@ internal sealed record CsvFormat(char? Delimiter, bool Quoted, Encoding Encoding
 
     /// <summary>UTF-8 that throws on invalid bytes; its preamble makes a reader skip a leading byte order mark.</summary>
     private static readonly Encoding StrictUtf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: true, throwOnInvalidBytes: true);
+
+    /// <summary>UTF-16 that throws on invalid bytes (a lone surrogate); its preamble makes a reader skip the byte order mark.</summary>
+    private static readonly Encoding StrictUtf16 = new UnicodeEncoding(bigEndian: false, byteOrderMark: true, throwOnInvalidBytes: true);
+    private static readonly Encoding StrictUtf16BigEndian = new UnicodeEncoding(bigEndian: true, byteOrderMark: true, throwOnInvalidBytes: true);
+
+    /// <summary>Whether <c>encoding</c> was configured; if not, a UTF-16 byte order mark decides.</summary>
+    public bool EncodingDeclared { get; init; }
+
+    /// <summary>The tap whose config this is, for errors.</summary>
+    public string Tap { get; init; } = "csv";
+
+    /// <summary>Bytes read ahead at the start of a file for its byte order mark and to tell UTF-16 text by its NUL bytes.</summary>
+    public const int StartBytes = 4096;
 
     public static CsvFormat Default { get; } = new(',', true, StrictUtf8, true);
 
@@ -27,15 +42,22 @@ internal sealed record CsvFormat(char? Delimiter, bool Quoted, Encoding Encoding
         if (delimiterText is not null && delimiterText.Length != 1) throw new TapException($"{tap} tap: config key 'delimiter' must be one character (got {delimiterText.Length})");
         var quote = config.Json.ContainsKey("quote") ? config.String("quote") ?? "" : "\"";
         if (quote is not ("\"" or "")) throw new TapException($"{tap} tap: config key 'quote' must be '\"' or '' (no quoting)");
-        return new CsvFormat(delimiterText?[0], quote.Length == 1, EncodingNamed(config.String("encoding") ?? "utf-8", tap), config.Bool("header"));
+        var encoding = config.String("encoding");
+        return new CsvFormat(delimiterText?[0], quote.Length == 1, EncodingNamed(encoding ?? "utf-8", tap), config.Bool("header"))
+        {
+            EncodingDeclared = encoding is not null,
+            Tap = tap,
+        };
     }
 
-    /// <summary>The strict decoder for an encoding name: utf-8 (default), latin-1 / iso-8859-1, windows-1252, or another code page .NET knows.</summary>
+    /// <summary>The strict decoder for an encoding name: utf-8 (default), latin-1 / iso-8859-1, windows-1252, utf-16, or another code page .NET knows.</summary>
     private static Encoding EncodingNamed(string name, string tap)
     {
         var key = name.Replace("-", "", StringComparison.Ordinal).Replace("_", "", StringComparison.Ordinal).ToLowerInvariant();
         if (key is "utf8") return StrictUtf8;
-        if (key is "latin1" or "iso88591" or "l1") return Encoding.Latin1;
+        if (key is "latin1" or "iso88591" or "l1") return Latin1WithoutControls.Instance;
+        if (key is "utf16" or "utf16le") return StrictUtf16;
+        if (key is "utf16be") return StrictUtf16BigEndian;
         if (key is "cp1252") name = "windows-1252";
         try
         {
@@ -43,18 +65,111 @@ internal sealed record CsvFormat(char? Delimiter, bool Quoted, Encoding Encoding
         }
         catch (ArgumentException)
         {
-            throw new TapException($"{tap} tap: config key 'encoding' names an unknown encoding '{name}' (use utf-8, latin-1 or windows-1252)");
+            throw new TapException($"{tap} tap: config key 'encoding' names an unknown encoding '{name}' (use utf-8, latin-1, windows-1252 or utf-16)");
         }
     }
 
-    /// <summary>The encoding's name as a user writes it in <c>encoding:</c>.</summary>
-    public string EncodingName => Encoding is UTF8Encoding ? "utf-8" : Encoding.CodePage == 28591 ? "latin-1" : Encoding.WebName;
+    /// <summary>An encoding's name as a user writes it in <c>encoding:</c>.</summary>
+    public static string NameOf(Encoding encoding) => encoding is UTF8Encoding ? "utf-8" : encoding.CodePage == 28591 ? "latin-1" : encoding.WebName.ToLowerInvariant();
+
+    /// <summary>
+    /// The encoding a file that starts with <paramref name="start"/> is decoded with: the configured one, or, with none
+    /// configured, strict UTF-16 when the file starts with its byte order mark (FF FE little-endian, FE FF big-endian).
+    /// </summary>
+    public Encoding EncodingOf(ReadOnlySpan<byte> start)
+    {
+        if (EncodingDeclared) return Encoding;
+        if (start.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE])) return StrictUtf16;
+        if (start.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF])) return StrictUtf16BigEndian;
+        return Encoding;
+    }
 
     /// <summary>A file's decoded text (<paramref name="bytes"/> already decompressed: <see cref="SourceFile.OpenContentAsync"/>).</summary>
     public TextReader OpenText(Stream bytes, string location)
     {
-        // No byte-order-mark detection: it would switch to a decoder that replaces invalid bytes.
-        return new StreamReader(bytes, Encoding, detectEncodingFromByteOrderMarks: false, bufferSize: 1 << 16);
+        var start = new byte[StartBytes];
+        var length = bytes.ReadAtLeast(start, start.Length, throwOnEndOfStream: false);
+        var encoding = EncodingOf(start.AsSpan(0, length));
+        RefuseUtf16ReadAsBytes(start.AsSpan(0, length), encoding, location);
+        // No .NET byte-order-mark detection: it would switch to a decoder that replaces invalid bytes.
+        return new StreamReader(new StartThenRest(start, length, bytes), encoding, detectEncodingFromByteOrderMarks: false, bufferSize: 1 << 16);
+    }
+
+    /// <summary>
+    /// Fails when a file decoded with UTF-8 or a one-byte encoding is UTF-16 text: every other byte of its ASCII is
+    /// NUL, which would land in every value. A stray NUL or two in a file is kept, as DuckDB keeps it.
+    /// </summary>
+    private void RefuseUtf16ReadAsBytes(ReadOnlySpan<byte> start, Encoding encoding, string location)
+    {
+        if (encoding is not UTF8Encoding && !encoding.IsSingleByte) return;
+        var nuls = start.Count((byte)0);
+        if (nuls < 2 || nuls * 4 < start.Length) return;
+        var first = start.IndexOf((byte)0);
+        var lineStart = start[..first].LastIndexOf((byte)'\n') + 1;
+        var line = start[..first].Count((byte)'\n') + 1;
+        var before = start[lineStart..first];
+        if (lineStart == 0 && before.StartsWith(encoding.Preamble)) before = before[encoding.Preamble.Length..];
+        int column;
+        try
+        {
+            column = encoding.GetCharCount(before) + 1;
+        }
+        catch (DecoderFallbackException)
+        {
+            column = before.Length + 1;
+        }
+        throw new TapException($"{Tap} tap: {location} line {line} column {column}: encoding: NUL bytes ({nuls} of the first {start.Length}) in text read as {NameOf(encoding)}: " +
+            "the file looks like UTF-16 (set encoding: utf-16, or utf-16be when its text starts with a NUL byte)");
+    }
+
+    /// <summary>The bytes read ahead at the start of a file, then the rest of it.</summary>
+    private sealed class StartThenRest(byte[] start, int length, Stream rest) : ReadOnlyStream
+    {
+        private int _at;
+
+        public override int Read(Span<byte> buffer)
+        {
+            if (_at == length) return rest.Read(buffer);
+            var count = Math.Min(buffer.Length, length - _at);
+            start.AsSpan(_at, count).CopyTo(buffer);
+            _at += count;
+            return count;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) rest.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+
+    /// <summary>
+    /// ISO-8859-1 that refuses bytes 0x80-0x9F. Latin-1 reads them as C1 control characters, invisible in any value; a
+    /// file holding them is in practice Windows-1252 (€, curly quotes), so they fail the run, as DuckDB's latin-1 does.
+    /// </summary>
+    internal sealed class Latin1WithoutControls() : Encoding(28591)
+    {
+        public static Latin1WithoutControls Instance { get; } = new();
+
+        public static bool IsControl(byte b) => b is >= 0x80 and <= 0x9F;
+
+        public override bool IsSingleByte => true;
+        public override int GetByteCount(char[] chars, int index, int count) => Latin1.GetByteCount(chars, index, count);
+        public override int GetBytes(char[] chars, int charIndex, int charCount, byte[] bytes, int byteIndex) => Latin1.GetBytes(chars, charIndex, charCount, bytes, byteIndex);
+        public override int GetCharCount(byte[] bytes, int index, int count) => count;
+        public override int GetCharCount(ReadOnlySpan<byte> bytes) => bytes.Length;
+        public override int GetChars(byte[] bytes, int byteIndex, int byteCount, char[] chars, int charIndex) => GetChars(bytes.AsSpan(byteIndex, byteCount), chars.AsSpan(charIndex));
+        public override int GetMaxByteCount(int charCount) => charCount;
+        public override int GetMaxCharCount(int byteCount) => byteCount;
+
+        public override int GetChars(ReadOnlySpan<byte> bytes, Span<char> chars)
+        {
+            var control = bytes.IndexOfAnyInRange((byte)0x80, (byte)0x9F);
+            if (control >= 0) throw new DecoderFallbackException($"byte 0x{bytes[control]:X2} is a C1 control character in latin-1", [bytes[control]], control);
+            return Latin1.GetChars(bytes, chars);
+        }
     }
 
     /// <summary>Opens a Sep reader over a file with the given delimiter; every row, the header too, is read as data.</summary>

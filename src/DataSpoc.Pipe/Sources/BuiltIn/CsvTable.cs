@@ -22,8 +22,12 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
 
     private sealed record FileLayout(char Delimiter, bool Header, string[]? Names);
 
-    /// <summary>Samples the files and returns the stream's columns, in first-seen order.</summary>
-    public async Task<List<TextColumn>> InferAsync(IReadOnlyList<SourceFile> files, IReadOnlyDictionary<string, TextColumnType> declared, CancellationToken cancellationToken)
+    /// <summary>
+    /// Samples the files and returns the stream's columns, in first-seen order; <paramref name="notice"/> hears of an
+    /// inferred column whose values land rounded.
+    /// </summary>
+    public async Task<List<TextColumn>> InferAsync(IReadOnlyList<SourceFile> files, IReadOnlyDictionary<string, TextColumnType> declared, CancellationToken cancellationToken,
+        Action<string>? notice = null)
     {
         var order = new List<string>();
         var fits = new Dictionary<string, TextColumnTypes.ColumnFit>(StringComparer.Ordinal);
@@ -70,6 +74,9 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
                     : DateFormat.Iso;
                 type = declaredType;
             }
+            else if (type == TextColumnType.Number && fits[n].WholeBeyondDecimal)
+                notice?.Invoke($"column '{n}' holds whole numbers of more than {TextColumnTypes.MaxWholeDigits} digits, beyond DECIMAL({TextColumnTypes.MaxWholeDigits},0): " +
+                    "it lands as DOUBLE, those values rounded to about 17 digits (declare it string under streams[].types to keep every digit)");
             return new TextColumn(n, type, dateFormat);
         }).ToList();
 
@@ -210,21 +217,20 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
     /// </summary>
     private async Task<TapException> EncodingErrorAsync(SourceFile file, CancellationToken cancellationToken)
     {
-        var hint = $"(set encoding: in the tap config to the file's encoding, e.g. \"encoding\": \"latin-1\" or \"windows-1252\"; it is {format.EncodingName})";
         await using var bytes = await file.OpenContentAsync(cancellationToken).ConfigureAwait(false);
-        var decoder = format.Encoding.GetDecoder();
         var buffer = new byte[1 << 16];
+        var read = await bytes.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        var encoding = format.EncodingOf(buffer.AsSpan(0, read));
+        var name = CsvFormat.NameOf(encoding);
+        var hint = $"(set encoding: in the tap config to the file's encoding, e.g. \"encoding\": \"windows-1252\", \"latin-1\" or \"utf-16\"; it is {name})";
+        var decoder = encoding.GetDecoder();
         var chars = new char[4];
         var pending = new List<byte>(4);
         long line = 1, column = 1;
-        var preamble = format.Encoding.GetPreamble();
-        var first = true;
-        int read;
-        while ((read = await bytes.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false)) > 0)
+        // A byte order mark is skipped by the reader, so it takes no column.
+        var start = buffer.AsSpan(0, read).StartsWith(encoding.Preamble) ? encoding.Preamble.Length : 0;
+        for (; read > 0; read = await bytes.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false), start = 0)
         {
-            // A byte order mark is skipped by the reader, so it takes no column.
-            var start = first && buffer.AsSpan(0, read).StartsWith(preamble) ? preamble.Length : 0;
-            first = false;
             for (var i = start; i < read; i++)
             {
                 pending.Add(buffer[i]);
@@ -254,10 +260,13 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         {
             return Located(line, column, e.BytesUnknown is { Length: > 0 } unknown ? [.. unknown] : pending);
         }
-        return new TapException($"{tap} tap: {file.Location}: encoding: the file is not valid {format.EncodingName} {hint}");
+        return new TapException($"{tap} tap: {file.Location}: encoding: the file is not valid {name} {hint}");
 
         TapException Located(long atLine, long atColumn, List<byte> sequence) =>
-            new($"{tap} tap: {file.Location} line {atLine} column {atColumn}: encoding: bytes {string.Join(" ", sequence.Select(b => $"0x{b:X2}"))} are not valid {format.EncodingName} {hint}");
+            new($"{tap} tap: {file.Location} line {atLine} column {atColumn}: encoding: " + (encoding is CsvFormat.Latin1WithoutControls && sequence is [var control] && CsvFormat.Latin1WithoutControls.IsControl(control)
+                // Latin-1 maps these bytes to invisible C1 controls; the Windows-1252 superset maps them to €, “, ” and the like.
+                ? $"byte 0x{control:X2} is a C1 control character in latin-1, not text: the file is probably windows-1252 (set encoding: windows-1252)"
+                : $"bytes {string.Join(" ", sequence.Select(b => $"0x{b:X2}"))} are not valid {name} {hint}"));
     }
 
     private TextReader OpenText(Stream bytes, SourceFile file)
@@ -266,7 +275,8 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         {
             return format.OpenText(bytes, file.Location);
         }
-        catch (Exception e) when (e is not OperationCanceledException and not TapException)
+        // A damaged gzip file's error names it already.
+        catch (Exception e) when (e is not OperationCanceledException and not TapException and not InvalidDataException)
         {
             throw new TapException($"{tap} tap: cannot read {file.Location}: {e.Message}", e);
         }
@@ -278,7 +288,7 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         {
             return format.Open(bytes, file.Location, delimiter);
         }
-        catch (Exception e) when (e is not OperationCanceledException and not TapException and not System.Text.DecoderFallbackException)
+        catch (Exception e) when (e is not OperationCanceledException and not TapException and not System.Text.DecoderFallbackException and not InvalidDataException)
         {
             throw new TapException($"{tap} tap: cannot read {file.Location}: {e.Message}", e);
         }

@@ -8,7 +8,7 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// <summary>
 /// The built-in <c>csv</c> tap. Config:
 /// <c>{"files": ["data/*.csv", "s3://bucket/in/*.csv"] | "path": "dir-or-file", "delimiter": ",", "quote": "\"",
-/// "encoding": "utf-8", "header": true, "sample_rows": 1000,
+/// "encoding": "utf-8", "header": true, "sample_rows": 20480,
 /// "streams": [{"name", "pattern", "key_properties", "types": {"col": "integer|number|boolean|date|date-time|string"}}]}</c>.
 /// Each file goes to the first stream whose pattern matches its name (or, with a <c>/</c>, its location);
 /// other files become a stream each, named after the file. Incremental by file modification time and size.
@@ -30,7 +30,7 @@ public sealed class CsvTap(ObjectStoreFactory? stores = null) : IFileTap<CsvTap.
     async Task<Func<SourceFile, Task>?> IFileTap<Settings, StreamPlan>.StartStreamAsync(Settings settings, StreamPlan stream, IReadOnlyList<SourceFile> toRead, TapCatalog selection,
         RecordSink sink, CancellationToken cancellationToken)
     {
-        var all = await ColumnsAsync(settings, stream, toRead, cancellationToken).ConfigureAwait(false);
+        var all = await ColumnsAsync(settings, stream, toRead, cancellationToken, notice => sink.WriteNotice($"stream '{stream.Name}': {notice}")).ConfigureAwait(false);
         if (all.Count == 0) return null; // empty files only: not even a header
         var columns = settings.Table.Extracted(all, stream.Name, stream.KeyProperties, selection);
         var leftOut = all.Except(columns).Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
@@ -39,9 +39,10 @@ public sealed class CsvTap(ObjectStoreFactory? stores = null) : IFileTap<CsvTap.
     }
 
     /// <summary>The columns inferred from <paramref name="files"/> (declared types win), checked against the key properties.</summary>
-    private async Task<List<TextColumn>> ColumnsAsync(Settings settings, StreamPlan stream, IReadOnlyList<SourceFile> files, CancellationToken cancellationToken)
+    private async Task<List<TextColumn>> ColumnsAsync(Settings settings, StreamPlan stream, IReadOnlyList<SourceFile> files, CancellationToken cancellationToken,
+        Action<string>? notice = null)
     {
-        var columns = await settings.Table.InferAsync(files, stream.Types, cancellationToken).ConfigureAwait(false);
+        var columns = await settings.Table.InferAsync(files, stream.Types, cancellationToken, notice).ConfigureAwait(false);
         if (columns.Count > 0) CheckKeys(stream, columns);
         return columns;
     }

@@ -29,10 +29,14 @@ internal static class FileStreams
         return entries;
     }
 
-    /// <summary>How many rows per stream a tap reads to infer its columns: <c>sample_rows</c>, 1000 when absent, at least 1.</summary>
+    /// <summary>How many rows per stream a tap reads to infer its columns: <c>sample_rows</c>, at least 1; when absent
+    /// 20,480, DuckDB's <c>sample_size</c>, so a file gets the types DuckDB's sniffer gives it (a column whose first
+    /// 1,000 values are whole and a later one is <c>2000.5</c> is a number, not a failing integer).</summary>
+    public const int DefaultSampleRows = 20_480;
+
     public static int SampleRows(TapConfig config)
     {
-        var sampleRows = config.Int("sample_rows") ?? 1000;
+        var sampleRows = config.Int("sample_rows") ?? DefaultSampleRows;
         if (sampleRows < 1) throw config.Wrong("sample_rows", "at least 1");
         return sampleRows;
     }
@@ -105,7 +109,7 @@ internal static class FileStreams
 
     /// <summary>
     /// The sync every file tap shares: the selected streams in plan order, only the files changed since their bookmark,
-    /// a STATE after each file and at the end. <paramref name="openStream"/> starts a stream (its SCHEMA) and returns
+    /// a STATE after each file (or, when none is read, one at the end). <paramref name="openStream"/> starts a stream (its SCHEMA) and returns
     /// what writes one file's rows, or null when the files hold nothing (they are marked read all the same).
     /// </summary>
     public static async Task SyncAsync<TStream>(IEnumerable<TStream> streams, JsonObject? state, JsonObject? catalog, RecordSink sink,
@@ -114,6 +118,9 @@ internal static class FileStreams
     {
         var selection = new TapCatalog(catalog);
         var bookmarks = new FileBookmarks(state);
+        // The bookmarks change only when a file is marked read, and each mark is followed by its STATE: the closing
+        // STATE is needed only when nothing was read (it hands the given state back), else it would repeat the last.
+        var stateWritten = false;
         foreach (var stream in streams)
         {
             if (!selection.IsSelected(stream.Name)) continue;
@@ -133,10 +140,11 @@ internal static class FileStreams
                 bookmarks.MarkRead(stream.Name, file);
                 // A copy: a sink may hold a STATE until the rows before it are in the lake, while the bookmarks move on.
                 sink.WriteState(bookmarks.State.DeepClone());
+                stateWritten = true;
                 await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
             }
         }
-        sink.WriteState(bookmarks.State.DeepClone());
+        if (!stateWritten) sink.WriteState(bookmarks.State.DeepClone());
         await sink.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 }

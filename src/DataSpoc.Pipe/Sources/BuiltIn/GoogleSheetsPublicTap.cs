@@ -120,10 +120,9 @@ public sealed partial class GoogleSheetsPublicTap(HttpClient? http = null, TimeP
                 if (type is not JsonValue v || v.GetValueKind() != JsonValueKind.String) throw config.Wrong($"types.{column}", "a type name");
                 types[column] = TextColumnTypes.Parse(v.GetValue<string>(), $"{TapName} tap: config key 'types.{column}'");
             }
-            var sampleRows = config.Int("sample_rows") ?? 1000;
-            if (sampleRows < 1) throw config.Wrong("sample_rows", "at least 1");
+            var sampleRows = FileStreams.SampleRows(config);
             return new Sheet(exportUrl, config.String("stream_name") ?? "sheet", config.Strings("key_properties"), types,
-                new CsvTable(TapName, CsvFormat.Default, sampleRows));
+                new CsvTable(TapName, CsvFormat.Default with { Tap = TapName }, sampleRows));
         }
     }
 

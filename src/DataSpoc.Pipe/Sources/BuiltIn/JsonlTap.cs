@@ -8,7 +8,7 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 
 /// <summary>
 /// The built-in <c>jsonl</c> tap: newline-delimited JSON objects, one record a line. Config:
-/// <c>{"files": [...] | "path": "dir-or-file", "sample_rows": 1000,
+/// <c>{"files": [...] | "path": "dir-or-file", "sample_rows": 20480,
 /// "streams": [{"name", "pattern", "key_properties", "schema": {JSON Schema}}]}</c>.
 /// Streams and incremental reading work as in the csv tap; without a declared schema one is inferred from a sample.
 /// Records are handed over as written (their JSON text, not re-encoded).

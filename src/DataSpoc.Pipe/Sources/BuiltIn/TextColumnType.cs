@@ -5,13 +5,17 @@ using System.Text.Json.Nodes;
 namespace DataSpoc.Pipe.Sources.BuiltIn;
 
 /// <summary>The types a text column (CSV, sheet export) can be declared as or inferred to.</summary>
-internal enum TextColumnType { Integer, Number, Boolean, Date, DateTime, String, Time }
+/// <remarks>
+/// <see cref="WholeNumber"/> is only inferred: a column of whole numbers some beyond a 64-bit integer, up to 38 digits,
+/// which lands as DECIMAL(38,0), exact, as the jsonl tap lands such a column (a DOUBLE would round them).
+/// </remarks>
+internal enum TextColumnType { Integer, Number, Boolean, Date, DateTime, String, Time, WholeNumber }
 
 /// <summary>
 /// Type inference and conversion for text cells, following DuckDB's <c>read_csv</c> sniffer so that a file lands
 /// with the types DuckDB would give it. Inference keeps, per column, the set of types every sampled non-empty cell
 /// fits (and, for dates and date-times, the set of formats every cell fits), and picks the narrowest: integer,
-/// number, boolean, time, date, date-time, else string. An empty cell is null whatever the type; spaces around a
+/// whole number (beyond a long, up to 38 digits: DECIMAL(38,0), where DuckDB reads a rounded DOUBLE), number, boolean, time, date, date-time, else string. An empty cell is null whatever the type; spaces around a
 /// cell are ignored for every type but string (DuckDB trims them too).
 /// </summary>
 internal static class TextColumnTypes
@@ -19,8 +23,8 @@ internal static class TextColumnTypes
     [Flags]
     internal enum Fits : byte
     {
-        None = 0, Integer = 1, Number = 2, Boolean = 4, Date = 8, DateTime = 16, Time = 32,
-        All = Integer | Number | Boolean | Date | DateTime | Time,
+        None = 0, Integer = 1, Number = 2, Boolean = 4, Date = 8, DateTime = 16, Time = 32, WholeNumber = 64,
+        All = Integer | Number | Boolean | Date | DateTime | Time | WholeNumber,
     }
 
     /// <summary>What sampling learnt about one column: the types and the date/date-time formats every cell fits.</summary>
@@ -31,6 +35,8 @@ internal static class TextColumnTypes
         public DateOrders DateTimes;
         public char DateSeparator;
         public char DateTimeSeparator;
+        /// <summary>A sampled cell is a whole number of more than 38 digits, which only a (rounding) DOUBLE holds.</summary>
+        public bool WholeBeyondDecimal;
 
         public static ColumnFit All => new() { Types = Fits.All, Dates = DateOrders.All, DateTimes = DateOrders.All };
 
@@ -39,6 +45,7 @@ internal static class TextColumnTypes
         {
             cell = Trim(cell);
             var fits = FitsOf(cell);
+            if (fits == Fits.Number && cell.Length > MaxWholeDigits && IsWhole(cell, int.MaxValue)) WholeBeyondDecimal = true;
             if ((fits & Fits.Date) != 0) Narrow(ref Dates, ref DateSeparator, DateShape.Of(cell, withTime: false));
             if ((fits & Fits.DateTime) != 0) Narrow(ref DateTimes, ref DateTimeSeparator, DateShape.Of(cell, withTime: true));
             Types &= fits;
@@ -82,7 +89,8 @@ internal static class TextColumnTypes
     public static Fits FitsOf(ReadOnlySpan<char> cell)
     {
         var fits = Fits.None;
-        if (IsInteger(cell)) fits |= Fits.Integer | Fits.Number;
+        if (IsInteger(cell)) fits |= Fits.Integer | Fits.WholeNumber | Fits.Number;
+        else if (IsWhole(cell, MaxWholeDigits)) fits |= Fits.WholeNumber | Fits.Number;
         else if (IsNumber(cell)) fits |= Fits.Number;
         else if (IsLenientNumber(cell)) fits |= Fits.Number;
         else if (cell.Length is >= 3 and <= 9 && TryNamedDouble(cell, out _)) fits |= Fits.Number;
@@ -99,6 +107,7 @@ internal static class TextColumnTypes
     {
         if (!sawValue) return TextColumnType.String;
         if (fits.HasFlag(Fits.Integer)) return TextColumnType.Integer;
+        if (fits.HasFlag(Fits.WholeNumber)) return TextColumnType.WholeNumber;
         if (fits.HasFlag(Fits.Number)) return TextColumnType.Number;
         if (fits.HasFlag(Fits.Boolean)) return TextColumnType.Boolean;
         if (fits.HasFlag(Fits.Time)) return TextColumnType.Time;
@@ -112,6 +121,8 @@ internal static class TextColumnTypes
     {
         TextColumnType.Integer => new JsonObject { ["type"] = new JsonArray("null", "integer") },
         TextColumnType.Number => new JsonObject { ["type"] = new JsonArray("null", "number") },
+        // multipleOf 1: DECIMAL(38,0), as the jsonl tap's JsonShape types whole numbers beyond a long.
+        TextColumnType.WholeNumber => new JsonObject { ["type"] = new JsonArray("null", "number"), ["multipleOf"] = 1 },
         TextColumnType.Boolean => new JsonObject { ["type"] = new JsonArray("null", "boolean") },
         TextColumnType.Date => new JsonObject { ["type"] = new JsonArray("null", "string"), ["format"] = "date" },
         TextColumnType.DateTime => new JsonObject { ["type"] = new JsonArray("null", "string"), ["format"] = "date-time" },
@@ -151,6 +162,13 @@ internal static class TextColumnTypes
             case TextColumnType.Integer:
                 if (!TryLong(cell, out var l)) return false;
                 row.Long(property, l);
+                return true;
+            case TextColumnType.WholeNumber:
+                if (TryLong(cell, out var small)) row.Decimal(property, small);
+                else if (decimal.TryParse(cell, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var m)) row.Decimal(property, m);
+                // 29 to 38 digits, beyond a System.Decimal: the digits as JSON number text, which the DECIMAL(38,0) column reads exactly.
+                else if (IsWhole(cell, MaxWholeDigits)) row.Json(property, cell);
+                else return false;
                 return true;
             case TextColumnType.Number:
                 if (!TryNumber(cell, out var d)) return false;
@@ -273,6 +291,7 @@ internal static class TextColumnTypes
     {
         TextColumnType.Integer => "integer",
         TextColumnType.Number => "number",
+        TextColumnType.WholeNumber => "whole number of at most 38 digits",
         TextColumnType.Boolean => "boolean",
         TextColumnType.Date => "date",
         TextColumnType.DateTime => "date-time",
@@ -291,6 +310,16 @@ internal static class TextColumnTypes
         if (digits.Length > 1 && digits[0] == '0' && !allowLeadingZero) return false;
         foreach (var c in digits) if (!char.IsAsciiDigit(c)) return false;
         return digits.Length < 19 || long.TryParse(cell, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _);
+    }
+
+    /// <summary>The most digits a whole-number column holds (DECIMAL(38,0)).</summary>
+    internal const int MaxWholeDigits = 38;
+
+    /// <summary>An optional <c>-</c> and at most <paramref name="maxDigits"/> digits, without a leading zero (valid JSON number text).</summary>
+    private static bool IsWhole(ReadOnlySpan<char> cell, int maxDigits)
+    {
+        var digits = cell.Length > 0 && cell[0] == '-' ? cell[1..] : cell;
+        return digits.Length > 0 && digits.Length <= maxDigits && (digits[0] != '0' || digits.Length == 1) && !digits.ContainsAnyExceptInRange('0', '9');
     }
 
     /// <summary>A JSON-compatible decimal number: sign, digits (no leading zero before more digits), optional fraction and exponent.</summary>

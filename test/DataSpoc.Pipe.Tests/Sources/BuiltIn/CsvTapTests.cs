@@ -202,6 +202,21 @@ public sealed class CsvTapTests : IDisposable
     }
 
     [Fact]
+    public async Task The_tap_prints_one_state_after_each_file_read_and_one_when_nothing_is_read()
+    {
+        _h.Write("in/a.csv", "id\n1\n");
+        _h.Write("in/b.csv", "id\n2\n");
+        var first = await _h.SyncAsync("csv", new JsonObject { ["path"] = _h.Path("in") });
+        var states = first.Messages.Where(m => (string)m["type"]! == "STATE").Select(m => m["value"]!.ToJsonString()).ToList();
+        Assert.Equal(2, states.Count);
+        Assert.NotEqual(states[0], states[1]);
+        Assert.Equal("STATE", (string)first.Messages[^1]["type"]!);
+
+        var again = await _h.SyncAsync("csv", new JsonObject { ["path"] = _h.Path("in") }, first.LastState);
+        Assert.Equal([first.LastState!.ToJsonString()], again.Messages.Where(m => (string)m["type"]! == "STATE").Select(m => m["value"]!.ToJsonString()));
+    }
+
+    [Fact]
     public async Task Gzipped_csv_files_are_read()
     {
         var path = _h.Path("in/z.csv.gz");

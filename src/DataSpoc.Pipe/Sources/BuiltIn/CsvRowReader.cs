@@ -151,7 +151,7 @@ internal sealed class CsvRowReader : IDisposable
             var escapedQuote = _charCount > 0 && _chars[_charCount - 1] == '\\' && _escape is null;
             var hint = escapedQuote
                 ? "; the file seems to escape quotes as \\\": set escape: \"\\\\\""
-                : $"; inside a quoted field a quote is written twice ({quote}{quote})";
+                : $"; inside a quoted field a quote is written twice ({quote}{quote}); set quote: \"\" if the file does not quote fields";
             throw new CsvSyntaxException(_line, Column, $"'{(char)next}' follows the closing quote of the field opened at line {openLine} column {openColumn}{hint}", escapedQuote);
         }
     }

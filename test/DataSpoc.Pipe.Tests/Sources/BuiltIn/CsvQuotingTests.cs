@@ -65,6 +65,7 @@ public sealed class CsvQuotingTests : IDisposable
         var stderr = await FailAsync("a,b,c\n1,\"ab\"c,2\n");
         Assert.Contains("t.csv line 2 column 7: 'c' follows the closing quote of the field opened at line 2 column 3", stderr);
         Assert.Contains("written twice", stderr);
+        Assert.Contains("set quote: \"\" if the file does not quote fields", stderr);
 
         // Beyond the sample, a \" is not sniffed: the error says how to declare the escape.
         var text = new StringBuilder("id,note\n");

@@ -1,5 +1,6 @@
 using DataSpoc.Pipe.Api;
 using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Runs;
 
 namespace DataSpoc.Pipe.Api.Tests;
 
@@ -46,5 +47,36 @@ public sealed class SecretInTableLocationTests : IDisposable
 
         Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(_home.Lake, "*", SearchOption.AllDirectories),
             e => e.Contains(Secret, StringComparison.Ordinal) || (File.Exists(e) && File.ReadAllText(e).Contains(Secret, StringComparison.Ordinal)));
+    }
+
+    /// <summary>
+    /// The entries of a split run land data too: a worker's <c>--part</c> and <c>--commit-parts</c> refuse such a pipeline
+    /// before they open the bucket, as a run does (the commit had no check: it wrote its run log, and would land the parts
+    /// staged before the path changed under the secret's folder).
+    /// </summary>
+    [Theory]
+    [InlineData("destination.path", "  path: raw_${LAKE_TOKEN}\n", "")]
+    [InlineData("source.name", "", "  name: shop_${LAKE_TOKEN}\n")]
+    public async Task A_split_runs_part_and_commit_parts_refuse_a_secret_in_the_path_or_source_name_before_the_bucket_is_touched(string key, string destination, string source)
+    {
+        var env = Path.Combine(_home.Home, ".env");
+        File.WriteAllText(env, $"LAKE_TOKEN={Secret}\n");
+        File.SetUnixFileMode(env, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var name = _home.Name("leaky");
+        _home.WritePipeline(name, $"source:\n  tap: postgres\n  config: {{host: 127.0.0.1, dbname: shop}}\n  split: {{column: id, parts: 2}}\n{source}" +
+            $"destination:\n  bucket: {_home.Bucket}\n{destination}");
+        var client = new PipeClient(_home.Home);
+        var pipeline = client.Load(name);
+
+        var part = await Assert.ThrowsAsync<ConfigException>(() => client.RunPipelineAsync(pipeline, new RunOptions { Part = new SplitPart(0, 2, "split-1") }));
+        var commit = await Assert.ThrowsAsync<ConfigException>(() => client.CommitPartsAsync(pipeline, "split-1"));
+
+        foreach (var refused in new[] { part, commit })
+        {
+            Assert.True(refused.Key == key, refused.Message);
+            Assert.Contains("'***' contains a secret of the pipeline: ${LAKE_TOKEN}", refused.Message);
+            Assert.DoesNotContain(Secret, refused.Message);
+        }
+        Assert.Empty(Directory.Exists(_home.Lake) ? Directory.EnumerateFileSystemEntries(_home.Lake, "*", SearchOption.AllDirectories) : []);
     }
 }

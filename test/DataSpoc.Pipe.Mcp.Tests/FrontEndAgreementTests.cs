@@ -94,6 +94,33 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
     }
 
     [Fact]
+    public async Task One_run_log_by_its_id_is_the_same_from_the_cli_and_mcp_and_an_unknown_id_the_same_error()
+    {
+        var cli = home.Cli(0, "logs", home.Good, "--run", home.FirstRunId)!;
+        var mcp = Assert.Single((await home.Mcp("pipeline_logs", new() { ["name"] = home.Good, ["run"] = home.FirstRunId }))["logs"]!.AsArray())!;
+        Assert.Equal(home.FirstRunId, cli["run_id"]!.GetValue<string>());
+        Assert.Equal(LogRow(cli), LogRow(mcp));
+
+        var unknown = home.CliError(2, "logs", home.Good, "--run", "nosuchrun");
+        var error = (await home.McpError("pipeline_logs", new() { ["name"] = home.Good, ["run"] = "nosuchrun" }))["error"]!.GetValue<string>();
+        Assert.Equal($"error: {error}", unknown);
+        Assert.Contains($"has no run 'nosuchrun'; recent runs: {home.SecondRunId}, {home.FirstRunId}", error);
+        // As logs --run refuses --list: a limit would be ignored.
+        Assert.Contains("give one of them", (await home.McpError("pipeline_logs", new() { ["name"] = home.Good, ["run"] = home.FirstRunId, ["limit"] = 2 }))["error"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task The_streams_of_a_pipeline_are_the_same_document_from_the_cli_and_mcp()
+    {
+        var cli = home.Cli(0, "streams", home.Good, "--output", "json")!;
+        var mcp = await home.Mcp("list_streams", new() { ["name"] = home.Good });
+        Assert.True(JsonNode.DeepEquals(cli, mcp), $"CLI {cli}\nMCP {mcp}");
+        Assert.Equal("listed", cli["selection"]!.GetValue<string>());
+        Assert.Equal([("orders", true), ("customers", false)], cli["streams"]!.AsArray().Select(s => (s!["stream"]!.GetValue<string>(), s["selected"]!.GetValue<bool>())).OrderByDescending(s => s.Item1));
+        Assert.Contains("unknown pipeline 'nosuch'", (await home.McpError("list_streams", new() { ["name"] = "nosuch" }))["error"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Validate_runs_the_same_checks_with_the_same_details_everywhere()
     {
         var cli = home.Cli(1, "validate", "--output", "json")!.AsArray().Select(ValidationRows).ToList();
@@ -271,6 +298,14 @@ public sealed class FrontEndAgreementTests(FrontEndAgreementTests.SharedHome hom
             var result = CliCommand.Run(Environment, args);
             Assert.True(result.ExitCode == exitCode, result.ToString());
             return JsonNode.Parse(result.Stdout);
+        }
+
+        /// <summary>Runs the CLI, asserts its exit code, and returns the last line it wrote on stderr (its error).</summary>
+        public string CliError(int exitCode, params string[] args)
+        {
+            var result = CliCommand.Run(Environment, args);
+            Assert.True(result.ExitCode == exitCode, result.ToString());
+            return result.Stderr.TrimEnd().Split('\n')[^1];
         }
 
         /// <summary>Writes a file in the test's folder (outside the home); returns its path.</summary>

@@ -127,11 +127,170 @@ public sealed class McpProtocolErrorTests : IDisposable
         Assert.DoesNotContain(lines, l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal) || l.Contains("JsonException", StringComparison.Ordinal));
     }
 
-    /// <summary>Writes <paramref name="line"/> and reads the next stdout line, failing the test after 20 s without one.</summary>
-    private async Task<JsonElement> Send(string line)
+    [Fact]
+    public async Task Text_no_string_can_hold_an_unknown_cursor_and_an_unknown_resource_are_refused_each_in_one_warn_line()
+    {
+        await InitializeAsync();
+
+        // A lone surrogate: the SDK's reading of the call failed, -32603 "An error occurred." with a stack trace.
+        var surrogate = await Send("""{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"pipeline_config","arguments":{"name":"\ud800"}}}""");
+        Assert.Equal(2, surrogate.GetProperty("id").GetInt32());
+        Assert.True(surrogate.GetProperty("result").GetProperty("isError").GetBoolean(), surrogate.GetRawText());
+        Assert.StartsWith("name: is not valid text: it holds a \\ud800-\\udfff escape without its pair",
+            surrogate.GetProperty("result").GetProperty("structuredContent").GetProperty("error").GetString());
+
+        // Every tool is on the first page: a cursor was answered with no tools at all.
+        var cursor = await Send("""{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{"cursor":"zzz"}}""");
+        Assert.Equal(-32602, cursor.GetProperty("error").GetProperty("code").GetInt32());
+        Assert.Contains("cursor 'zzz'", cursor.GetProperty("error").GetProperty("message").GetString());
+
+        var resource = await Send("""{"jsonrpc":"2.0","id":4,"method":"resources/read","params":{"uri":"file:///etc/passwd"}}""");
+        Assert.Equal(-32002, resource.GetProperty("error").GetProperty("code").GetInt32());
+        var tool = await Send("""{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"no_such_tool","arguments":{}}}""");
+        Assert.Equal(-32602, tool.GetProperty("error").GetProperty("code").GetInt32());
+
+        // Each refusal is one warn line (the SDK wrote a "fail:" line before it for the resource and the tool).
+        for (var i = 0; i < 100 && !_stderr.Any(l => l.Contains("no_such_tool", StringComparison.Ordinal)); i++) await Task.Delay(50);
+        await Task.Delay(200);
+        var lines = _stderr.ToArray();
+        Assert.Equal(["warn"], lines.Where(l => l.Contains("file:///etc/passwd", StringComparison.Ordinal)).Select(l => l.Split(':')[0]));
+        Assert.Equal(["warn"], lines.Where(l => l.Contains("no_such_tool", StringComparison.Ordinal)).Select(l => l.Split(':')[0]));
+        Assert.Equal(["warn"], lines.Where(l => l.Contains("cursor 'zzz'", StringComparison.Ordinal)).Select(l => l.Split(':')[0]));
+        Assert.DoesNotContain(lines, l => l.StartsWith("fail:", StringComparison.Ordinal) || l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_request_reusing_the_id_of_a_running_one_is_refused_and_the_running_one_can_still_be_cancelled()
+    {
+        await InitializeAsync();
+        var tap = Path.Combine(_home, "sleepy_tap.sh");
+        File.WriteAllText(tap, "#!/bin/sh\nexec sleep 120\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(tap, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        WritePipeline("sleepy", $"source:\n  tap: {tap}\n  name: slow\ndestination:\n  bucket: file://{Path.Combine(_home, "lake")}\n");
+
+        await Write("""{"jsonrpc":"2.0","id":500,"method":"tools/call","params":{"name":"run_pipeline","arguments":{"name":"sleepy"}}}""");
+        // Once the run holds its lock (a cancel before that ends it without a run log).
+        var id = 600;
+        while (!(await Status(id++, "sleepy")).TryGetProperty("running", out var running) || running.ValueKind != JsonValueKind.Object)
+            Assert.True(id < 800, "the run did not start");
+
+        // The SDK let the second take the id over: it answered it, and the cancel below no longer reached the run.
+        var reused = await Send("""{"jsonrpc":"2.0","id":500,"method":"tools/call","params":{"name":"list_pipelines","arguments":{}}}""");
+        Assert.Equal(500, reused.GetProperty("id").GetInt32());
+        Assert.Equal(-32600, reused.GetProperty("error").GetProperty("code").GetInt32());
+        Assert.Contains("id 500 is already in use", reused.GetProperty("error").GetProperty("message").GetString());
+
+        await Write("""{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":500}}""");
+        JsonElement row;
+        while ((row = await Status(id++, "sleepy")).GetProperty("status").GetString() != "cancelled")
+        {
+            Assert.True(id < 900, $"the run was not cancelled: {row}");
+            await Task.Delay(100);
+        }
+        // A cancelled request is not answered (the spec allows it), and its id stays taken: no second answer carries 500.
+        Assert.Contains("id 500 is already in use", (await Send("""{"jsonrpc":"2.0","id":500,"method":"ping"}""")).GetProperty("error").GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task A_cancel_that_comes_after_the_commit_point_is_answered_with_the_committed_run()
+    {
+        // A loopback OpenLineage collector that holds the run's COMPLETE event (sent after the commit, before the run
+        // returns) until the cancel is in: the cancel then lands on a run that has committed, every time.
+        using var collector = new System.Net.HttpListener();
+        var port = FreePort();
+        collector.Prefixes.Add($"http://127.0.0.1:{port}/");
+        collector.Start();
+        var complete = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _ = Task.Run(async () =>
+        {
+            while (collector.IsListening)
+            {
+                System.Net.HttpListenerContext request;
+                try { request = await collector.GetContextAsync(); }
+                catch (System.Net.HttpListenerException) { return; }
+                catch (ObjectDisposedException) { return; }
+                var body = await new StreamReader(request.Request.InputStream).ReadToEndAsync();
+                if (body.Contains("\"COMPLETE\"", StringComparison.Ordinal))
+                {
+                    complete.TrySetResult();
+                    await release.Task;
+                }
+                request.Response.StatusCode = 200;
+                request.Response.Close();
+            }
+        });
+        File.WriteAllText(Path.Combine(_home, "config.yaml"), $"openlineage:\n  transport:\n    type: http\n    url: http://127.0.0.1:{port}\n    timeout: 60s\n");
+        var singer = Path.Combine(_home, "orders.singer");
+        File.WriteAllText(singer, """
+            {"type":"SCHEMA","stream":"orders","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"}}}}
+            {"type":"RECORD","stream":"orders","record":{"id":1}}
+
+            """);
+        WritePipeline("quick", $"source:\n  tap: python3 {Path.Combine(AppContext.BaseDirectory, "Assets", "replay_tap.py")}\n  name: shop\n  config:\n    file: {singer}\ndestination:\n  bucket: file://{Path.Combine(_home, "lake")}\n");
+        await InitializeAsync();
+
+        await Write("""{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"run_pipeline","arguments":{"name":"quick"}}}""");
+        await complete.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        await Write("""{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7}}""");
+        // Answered after the cancel was read: by then it has reached the run's request.
+        Assert.Equal(8, (await Send("""{"jsonrpc":"2.0","id":8,"method":"ping"}""")).GetProperty("id").GetInt32());
+        await Task.Delay(200);
+        release.TrySetResult();
+
+        // The SDK sent nothing: the client never learnt that its "cancelled" run committed.
+        var answer = await Read("the run's answer after its cancel");
+        Assert.Equal(7, answer.GetProperty("id").GetInt32());
+        var result = answer.GetProperty("result");
+        Assert.False(result.GetProperty("isError").GetBoolean(), answer.GetRawText());
+        var run = result.GetProperty("structuredContent");
+        Assert.Equal("success", run.GetProperty("status").GetString());
+        Assert.Equal(1, run.GetProperty("total_records").GetInt32());
+        Assert.Equal($"notifications/cancelled came too late to stop the run (it had passed its commit point): the run ended success (run {run.GetProperty("run_id").GetString()})",
+            run.GetProperty("note").GetString());
+    }
+
+    private async Task InitializeAsync()
+    {
+        await Send("""{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}""");
+        await Write("""{"jsonrpc":"2.0","method":"notifications/initialized"}""");
+    }
+
+    private void WritePipeline(string name, string yaml) => File.WriteAllText(Path.Combine(_home, "pipelines", name + ".yaml"), yaml);
+
+    /// <summary>The pipeline's row of pipeline_status, asked with request id <paramref name="id"/>.</summary>
+    private async Task<JsonElement> Status(int id, string name)
+    {
+        var answer = await Send($$"""{"jsonrpc":"2.0","id":{{id}},"method":"tools/call","params":{"name":"pipeline_status","arguments":{"name":"{{name}}"} } }""");
+        Assert.Equal(id, answer.GetProperty("id").GetInt32());
+        return answer.GetProperty("result").GetProperty("structuredContent").GetProperty("pipelines")[0];
+    }
+
+    private static int FreePort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    private async Task Write(string line)
     {
         await _server.StandardInput.WriteLineAsync(line);
         await _server.StandardInput.FlushAsync();
+    }
+
+    /// <summary>Writes <paramref name="line"/> and reads the next stdout line, failing the test after 20 s without one.</summary>
+    private async Task<JsonElement> Send(string line)
+    {
+        await Write(line);
+        return await Read(line);
+    }
+
+    /// <summary>Reads the next stdout line, failing the test after 20 s without one (<paramref name="line"/> names what it answers).</summary>
+    private async Task<JsonElement> Read(string line)
+    {
         using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         try
         {

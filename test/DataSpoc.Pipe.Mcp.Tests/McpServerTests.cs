@@ -114,7 +114,7 @@ public sealed class McpServerTests : IAsyncLifetime
     {
         var tools = await _client.ListToolsAsync();
         Assert.Equal(
-            ["expire_pipeline_logs", "list_pipelines", "list_tables", "maintain_tables", "pipeline_config", "pipeline_logs", "pipeline_status", "run_pipeline", "show_manifest", "validate_pipeline"],
+            ["expire_pipeline_logs", "list_pipelines", "list_streams", "list_tables", "maintain_tables", "pipeline_config", "pipeline_logs", "pipeline_status", "run_pipeline", "show_manifest", "validate_pipeline"],
             tools.Select(t => t.Name).Order(StringComparer.Ordinal));
 
         var pipelines = await Call("list_pipelines");

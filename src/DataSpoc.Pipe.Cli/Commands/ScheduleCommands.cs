@@ -90,7 +90,11 @@ internal sealed class ScheduleRemoveCommand : Command<ScheduleRemoveCommand.Sett
     }
 }
 
-/// <summary><c>schedule list</c>: this home's crontab entries (run and maintain lines) with their next run, in the zone cron reads each in.</summary>
+/// <summary>
+/// <c>schedule list</c>: this home's crontab entries (run and maintain lines) with their next run, in the zone cron reads
+/// each in: the lines install wrote, then those written by hand (<see cref="CrontabEntries.HandWritten"/>), which cron runs
+/// as well and install and remove leave as they are.
+/// </summary>
 internal sealed class ScheduleListCommand : Command<ScheduleListCommand.Settings>
 {
     public sealed class Settings : OutputSettings;
@@ -98,8 +102,8 @@ internal sealed class ScheduleListCommand : Command<ScheduleListCommand.Settings
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var home = Pipelines.Home();
-        var entries = CrontabEntries.Parse(new Crontab().Read(), home.Root);
-        ScheduleOutput.Write(settings, entries, null, null);
+        var crontab = new Crontab().Read();
+        ScheduleOutput.Write(settings, CrontabEntries.Parse(crontab, home.Root), null, null, handWritten: CrontabEntries.HandWritten(crontab, home.Root));
         return ExitCodes.Success;
     }
 }
@@ -115,10 +119,18 @@ internal static class ScheduleOutput
     /// <summary>How a line is named in <c>removed</c> and under the table: its pipeline, and <c>(maintain)</c> for a maintain line.</summary>
     public static string Label(CrontabEntry entry) => entry.Kind == ScheduleKind.Maintain ? entry.Pipeline + " (maintain)" : entry.Pipeline;
 
+    /// <summary>Who wrote a line: <c>install</c> (tagged, install and remove rewrite it) or <c>hand</c> (install and remove leave it).</summary>
+    private static string WrittenBy(bool byHand) => byHand ? "hand" : "install";
+
+    /// <summary>
+    /// Writes the lines install wrote (<paramref name="entries"/>), then those written by hand (<paramref name="handWritten"/>,
+    /// never checked against the line install writes: they are the user's).
+    /// </summary>
     public static void Write(OutputSettings settings, IReadOnlyList<CrontabEntry> entries, List<string>? removed, bool? unchanged,
-        IReadOnlyList<ScheduleWarning>? warnings = null)
+        IReadOnlyList<ScheduleWarning>? warnings = null, IReadOnlyList<CrontabEntry>? handWritten = null)
     {
         warnings ??= [];
+        var lines = entries.Select(e => (Entry: e, ByHand: false)).Concat((handWritten ?? []).Select(e => (Entry: e, ByHand: true))).ToList();
         // Warnings go to stderr in both formats, so scripts reading the JSON still see them in their logs.
         foreach (var w in warnings) Console.Error.WriteLine("warning: " + w.Message);
         var client = Pipelines.Client();
@@ -126,15 +138,16 @@ internal static class ScheduleOutput
         {
             var doc = new JsonObject
             {
-                ["entries"] = new JsonArray(entries.Select(e => (JsonNode)new JsonObject
+                ["entries"] = new JsonArray(lines.Select(l => (JsonNode)new JsonObject
                 {
-                    ["pipeline"] = e.Pipeline,
-                    ["kind"] = e.KindName,
-                    ["cron"] = e.Cron,
-                    ["next_run"] = client.NextRun(e),
-                    ["time_zone"] = client.TimeZoneOf(e),
-                    ["line"] = e.Line,
-                    ["problem"] = client.LineProblem(e),
+                    ["pipeline"] = l.Entry.Pipeline,
+                    ["kind"] = l.Entry.KindName,
+                    ["cron"] = l.Entry.Cron,
+                    ["next_run"] = client.NextRun(l.Entry),
+                    ["time_zone"] = client.TimeZoneOf(l.Entry),
+                    ["line"] = l.Entry.Line,
+                    ["written_by"] = WrittenBy(l.ByHand),
+                    ["problem"] = l.ByHand ? null : client.LineProblem(l.Entry),
                 }).ToArray()),
             };
             if (removed is not null) doc["removed"] = new JsonArray(removed.Select(r => (JsonNode)JsonValue.Create(r)!).ToArray());
@@ -151,18 +164,18 @@ internal static class ScheduleOutput
             JsonOutput.Write(doc);
             return;
         }
-        if (entries.Count == 0) AnsiConsole.MarkupLine("No scheduled pipelines.");
+        if (lines.Count == 0) AnsiConsole.MarkupLine("No scheduled pipelines.");
         else
         {
             // Cron reads each schedule in its zone (the crontab's CRON_TZ, else the machine's); the next run is shown in UTC.
             // A line that will fail (its pipeline is gone) or is not the one install writes now is marked '!' and explained under the table.
-            var problems = entries.Select(e => (Pipeline: Label(e), Problem: client.LineProblem(e))).ToList();
-            var table = new Table().AddColumns("pipeline", "kind", "cron", "time zone", "next run");
-            for (var i = 0; i < entries.Count; i++)
+            var problems = lines.Select(l => (Pipeline: Label(l.Entry), Problem: l.ByHand ? null : client.LineProblem(l.Entry))).ToList();
+            var table = new Table().AddColumns("pipeline", "kind", "cron", "time zone", "next run", "written by");
+            for (var i = 0; i < lines.Count; i++)
             {
-                var e = entries[i];
+                var (e, byHand) = lines[i];
                 table.AddRow(Markup.Escape(e.Pipeline), e.KindName, Markup.Escape(e.Cron), Markup.Escape(client.TimeZoneOf(e)),
-                    Units.Time(client.NextRun(e)) + (problems[i].Problem is null ? "" : " [yellow]![/]"));
+                    Units.Time(client.NextRun(e)) + (problems[i].Problem is null ? "" : " [yellow]![/]"), WrittenBy(byHand));
             }
             AnsiConsole.Write(table);
             foreach (var (pipeline, problem) in problems.Where(p => p.Problem is not null))

@@ -1,5 +1,4 @@
 using System.ComponentModel;
-using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Cli.Infrastructure;
 using DataSpoc.Pipe.Sources;
 using Spectre.Console;
@@ -25,32 +24,10 @@ internal sealed class StreamsCommand : AsyncCommand<StreamsCommand.Settings>
     {
         var streams = await Pipelines.Client().StreamsAsync(settings.Name, settings.Refresh, cancellationToken);
         var (entries, capabilities, fresh) = (streams.Streams, streams.Capabilities, streams.Discovered);
-        bool Selected(StreamCatalog.Entry e) => e.Selected;
 
         if (settings.Json)
         {
-            JsonOutput.Write(new JsonObject
-            {
-                ["pipeline"] = streams.Pipeline,
-                ["catalog"] = streams.CatalogFile,
-                ["discovered"] = fresh,
-                ["selection"] = streams.AllStreams ? "all" : "listed",
-                ["catalog_flags"] = new JsonArray(capabilities.CatalogFlags.Select(f => (JsonNode)JsonValue.Create(f)).ToArray()),
-                ["catalog_flags_from"] = capabilities.Origin,
-                ["can_discover"] = capabilities.CanDiscover,
-                ["note"] = streams.Note,
-                ["changes"] = new JsonArray(streams.Changes.Select(c => (JsonNode)JsonValue.Create(c)).ToArray()),
-                ["streams"] = new JsonArray(entries.Select(e => (JsonNode)new JsonObject
-                {
-                    ["stream"] = e.Stream,
-                    ["tap_stream_id"] = e.TapStreamId,
-                    ["selected"] = Selected(e),
-                    ["key_properties"] = new JsonArray(e.KeyProperties.Select(k => (JsonNode)JsonValue.Create(k)!).ToArray()),
-                    ["replication_method"] = e.ReplicationMethod,
-                    ["replication_key"] = e.ReplicationKey,
-                    ["columns"] = e.PropertyCount,
-                }).ToArray()),
-            });
+            JsonOutput.Write(streams.ToJson());
             return ExitCodes.Success;
         }
         if (streams.Note is { } note)
@@ -67,7 +44,7 @@ internal sealed class StreamsCommand : AsyncCommand<StreamsCommand.Settings>
         }
         var table = new Table().AddColumns("stream", "tap_stream_id", "selected", "key", "replication", "columns");
         foreach (var e in entries)
-            table.AddRow(Markup.Escape(e.Stream), Markup.Escape(e.TapStreamId), Selected(e) ? "[green]yes[/]" : "no", Markup.Escape(string.Join(", ", e.KeyProperties)),
+            table.AddRow(Markup.Escape(e.Stream), Markup.Escape(e.TapStreamId), e.Selected ? "[green]yes[/]" : "no", Markup.Escape(string.Join(", ", e.KeyProperties)),
                 Markup.Escape(e.ReplicationMethod is null ? "-" : e.ReplicationMethod + (e.ReplicationKey is { } k ? $" by {k}" : "")),
                 e.PropertyCount.ToString(System.Globalization.CultureInfo.InvariantCulture));
         AnsiConsole.Write(table);

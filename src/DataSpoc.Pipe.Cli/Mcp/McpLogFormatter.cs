@@ -18,6 +18,9 @@ internal sealed class McpLogFormatter() : ConsoleFormatter(Name)
 
     public override void Write<TState>(in LogEntry<TState> logEntry, Microsoft.Extensions.Logging.IExternalScopeProvider? scopeProvider, TextWriter textWriter)
     {
+        // The SDK logs a refused resource read or tool call twice: as an error of the primitive ("threw an unhandled
+        // exception"), then as the request handler's warning. The warning is the refusal's one line.
+        if (logEntry.LogLevel == LogLevel.Error && IsRefusal(logEntry.Exception)) return;
         var message = logEntry.Formatter(logEntry.State, logEntry.Exception);
         if (message is null && logEntry.Exception is null) return;
         textWriter.Write(Level(logEntry.LogLevel));
@@ -27,8 +30,11 @@ internal sealed class McpLogFormatter() : ConsoleFormatter(Name)
         textWriter.Write(message);
         if (logEntry.Exception is OperationCanceledException cancelled)
             textWriter.Write($" ({cancelled.GetType().Name}: {cancelled.Message})");
-        else if (logEntry.Exception is ModelContextProtocol.McpProtocolException refused && refused.ErrorCode != ModelContextProtocol.McpErrorCode.InternalError)
+        else if (IsRefusal(logEntry.Exception))
+        {
+            var refused = (ModelContextProtocol.McpProtocolException)logEntry.Exception!;
             textWriter.Write($" ({refused.GetType().Name} {(int)refused.ErrorCode}: {refused.Message})");
+        }
         else if (logEntry.Exception is { } exception)
         {
             textWriter.WriteLine();
@@ -36,6 +42,10 @@ internal sealed class McpLogFormatter() : ConsoleFormatter(Name)
         }
         textWriter.WriteLine();
     }
+
+    /// <summary>A request the protocol refuses (an unknown tool or resource, bad parameters), not a fault of the server.</summary>
+    private static bool IsRefusal(Exception? exception) =>
+        exception is ModelContextProtocol.McpProtocolException refused && refused.ErrorCode != ModelContextProtocol.McpErrorCode.InternalError;
 
     private static string Level(LogLevel level) => level switch
     {

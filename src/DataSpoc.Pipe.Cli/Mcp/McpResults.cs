@@ -8,6 +8,7 @@ using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Lake;
 using DataSpoc.Pipe.Sources;
 using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
 
 namespace DataSpoc.Pipe.Cli.Mcp;
 
@@ -72,6 +73,14 @@ internal static class McpResults
                 return node?.DeepClone();
         }
     }
+
+    /// <summary>Sends <paramref name="result"/> as the response to the <c>tools/call</c> request <paramref name="id"/>, for a call the SDK will not answer itself.</summary>
+    public static Task SendAsync(McpServer server, RequestId id, CallToolResult result) =>
+        server.SendMessageAsync(new JsonRpcResponse
+        {
+            Id = id,
+            Result = JsonSerializer.SerializeToNode(result, ModelContextProtocol.McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(CallToolResult))),
+        }, CancellationToken.None);
 
     /// <summary>Masks every known secret in a text (for resources).</summary>
     public static string Redact(PipeClient client, string text) => Secrets(client).Redact(text);

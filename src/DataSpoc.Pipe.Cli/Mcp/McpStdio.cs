@@ -26,12 +26,13 @@ internal sealed class McpStdio
 
     private readonly Stream _stdin;
     private readonly MessageOutput _output;
+    private readonly RequestsInFlight _inFlight = new();
     private readonly System.IO.Pipelines.Pipe _accepted = new();
 
     public McpStdio(Stream stdin, Stream stdout)
     {
         _stdin = stdin;
-        _output = new MessageOutput(stdout);
+        _output = new MessageOutput(stdout, _inFlight);
         _ = Task.Run(PumpAsync);
     }
 
@@ -49,7 +50,7 @@ internal sealed class McpStdio
             while (await reader.ReadLineAsync() is { } line)
             {
                 if (string.IsNullOrWhiteSpace(line)) continue;
-                if (Answer(line) is { } answer)
+                if ((Answer(line) ?? _inFlight.Refusal(line)) is { } answer)
                 {
                     if (answer.Length > 0) await _output.WriteMessageAsync(answer, CancellationToken.None);
                     continue;
@@ -174,6 +175,58 @@ internal sealed class McpStdio
         return null;
     }
 
+    /// <summary>
+    /// The ids of the requests passed to the SDK and not answered yet. The SDK keys a request's cancellation by its id, so
+    /// a second request with the id of one still running took the first one's cancellation over (it could no longer be
+    /// stopped) and both answers carried the id: the second is refused here (JSON-RPC ids must be unique in a session).
+    /// A request cancelled without an answer keeps its id: it may still be winding down, and no id is to be used twice.
+    /// </summary>
+    private sealed class RequestsInFlight
+    {
+        private readonly HashSet<object> _ids = [];
+
+        /// <summary>The -32600 answer to a request reusing an id in flight; null for any other line (its id is now in flight).</summary>
+        public byte[]? Refusal(string line)
+        {
+            using var document = JsonDocument.Parse(line, new JsonDocumentOptions { MaxDepth = 10_000 });
+            var root = document.RootElement;
+            if (!root.TryGetProperty("method", out _) || IdOf(root) is not { } id) return null;
+            lock (_ids)
+                if (_ids.Add(id)) return null;
+            return Error(id, InvalidRequest, $"Invalid Request: id {(id is string text ? $"\"{text}\"" : id)} is already in use by a request still running; give each request its own id");
+        }
+
+        /// <summary>A message the SDK wrote: a response frees its id.</summary>
+        public void Sent(ReadOnlySpan<byte> message)
+        {
+            var reader = new Utf8JsonReader(message);
+            object? id = null;
+            var isResponse = false;
+            try
+            {
+                if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return;
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    if (reader.ValueTextEquals("method"u8)) return;
+                    isResponse |= reader.ValueTextEquals("result"u8) || reader.ValueTextEquals("error"u8);
+                    var isId = reader.ValueTextEquals("id"u8);
+                    if (!reader.Read()) return;
+                    if (isId)
+                        id = reader.TokenType == JsonTokenType.String ? reader.GetString()
+                            : reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var number) ? number
+                            : null;
+                    reader.Skip();
+                }
+            }
+            catch (JsonException)
+            {
+                return;
+            }
+            if (isResponse && id is not null)
+                lock (_ids) _ids.Remove(id);
+        }
+    }
+
     private static byte[] Error(object? id, int code, string message)
     {
         var buffer = new ArrayBufferWriter<byte>();
@@ -200,7 +253,7 @@ internal sealed class McpStdio
     /// Stdout for the SDK: what it writes is held until it flushes (once per message) and then written in one piece under
     /// the lock this class's own answers take, so the two never interleave within a line.
     /// </summary>
-    private sealed class MessageOutput(Stream stdout) : Infrastructure.WriteOnlyStream
+    private sealed class MessageOutput(Stream stdout, RequestsInFlight inFlight) : Infrastructure.WriteOnlyStream
     {
         private readonly SemaphoreSlim _lock = new(1, 1);
         private readonly ArrayBufferWriter<byte> _pending = new();
@@ -227,6 +280,8 @@ internal sealed class McpStdio
             await _lock.WaitAsync(cancellationToken);
             try
             {
+                // Freed before the client can read the answer: a client that reuses the id once answered is not refused.
+                inFlight.Sent(_pending.WrittenSpan);
                 await stdout.WriteAsync(_pending.WrittenMemory, cancellationToken);
                 await stdout.FlushAsync(cancellationToken);
                 _pending.Clear();

@@ -60,7 +60,10 @@ internal sealed class PipeTools(PipeClient client)
             // Stream names in RunProgress are masked by the run, as in its log.
             var runProgress = new SynchronousProgress<RunProgress>(p => _ = Notify(p.Streams.Sum(s => s.Records), ProgressMessage(p)));
             var result = await client.RunAsync(name, full, runProgress, cancellationToken);
-            await Notify(result.Log.TotalRecords, $"{result.Log.Status}: {result.Log.TotalRecords} records", result.Log.TotalRecords);
+            // A cancel that came once the run had passed its commit point (or ended) did not stop it: the run committed.
+            var cancelledTooLate = cancellationToken.IsCancellationRequested && result.Log.Status != "cancelled";
+            if (!cancelledTooLate)
+                await Notify(result.Log.TotalRecords, $"{result.Log.Status}: {result.Log.TotalRecords} records", result.Log.TotalRecords);
             var answer = new JsonObject
             {
                 ["pipeline"] = name,
@@ -71,7 +74,14 @@ internal sealed class PipeTools(PipeClient client)
                 ["error"] = result.Log.Error,
                 ["log"] = McpResults.ToNode(result.Log, McpResults.Json.RunLog),
             };
-            return result.Succeeded ? McpResults.Ok(client, answer) : McpResults.Failed(client, answer);
+            if (cancelledTooLate)
+                answer["note"] = $"notifications/cancelled came too late to stop the run (it had passed its commit point): the run ended {result.Log.Status} (run {result.Log.RunId})";
+            var reply = result.Succeeded ? McpResults.Ok(client, answer) : McpResults.Failed(client, answer);
+            // The SDK sends no response once a request's cancellation is requested (the spec allows that for a request that
+            // was stopped): the client would never learn that this run was not. Returned to the SDK too, it is not sent
+            // twice: the SDK's send refuses a cancelled request.
+            if (cancelledTooLate) await McpResults.SendAsync(server, context.JsonRpcRequest.Id, reply);
+            return reply;
         }
         catch (Exception e) when (IsUserError(e))
         {
@@ -111,17 +121,24 @@ internal sealed class PipeTools(PipeClient client)
     }
 
     [McpServerTool(Name = "pipeline_logs", ReadOnly = true, Idempotent = true)]
-    [Description("A pipeline's most recent run logs, newest first (status, records per stream, errors, tap exit code).")]
+    [Description("A pipeline's most recent run logs, newest first (status, records per stream, errors, tap exit code); or, with run, that run's log.")]
     public async Task<CallToolResult> PipelineLogs(
+        RequestContext<CallToolRequestParams> context,
         [Description("The pipeline's name")] string name,
         [Description("How many logs: at least 1, at most 100 (default 5)")] int limit = 5,
+        [Description("Only the log of this run (a run_id from run_pipeline, pipeline_status or this tool's list); not with limit")] string? run = null,
         CancellationToken cancellationToken = default)
     {
         // As logs --list --limit: a count of runs.
         if (limit < 1) return McpResults.Error(client, $"limit: {limit} is not a number of runs; give at least 1");
+        // As logs --run refuses --list: a limit would be ignored without a word.
+        if (run is not null && context.Params?.Arguments?.ContainsKey("limit") == true)
+            return McpResults.Error(client, "limit counts the recent runs and run picks one run's log: give one of them");
         try
         {
-            var logs = await client.LogsAsync(name, Math.Min(limit, 100), cancellationToken);
+            IReadOnlyList<RunLog> logs = run is null
+                ? await client.LogsAsync(name, Math.Min(limit, 100), cancellationToken)
+                : [await client.LogAsync(name, run, cancellationToken)];
             return McpResults.Ok(client, new JsonObject { ["pipeline"] = name, ["logs"] = McpResults.ToNode(logs, McpResults.Json.IReadOnlyListRunLog) });
         }
         catch (Exception e) when (IsUserError(e))
@@ -129,6 +146,13 @@ internal sealed class PipeTools(PipeClient client)
             return McpResults.Error(client, e.Message);
         }
     }
+
+    [McpServerTool(Name = "list_streams", ReadOnly = true, Idempotent = true)]
+    [Description("The streams a pipeline's tap offers (its --discover catalog, cached beside the pipeline), which ones the pipeline selects, their keys, replication and column counts, and how a run passes the catalog, as `dataspoc-pipe streams NAME` shows them.")]
+    public async Task<CallToolResult> ListStreams(
+        [Description("The pipeline's name")] string name,
+        CancellationToken cancellationToken = default)
+        => await AnswerAsync(async () => (await client.StreamsAsync(name, refresh: false, cancellationToken)).ToJson());
 
     [McpServerTool(Name = "expire_pipeline_logs", Destructive = true, Idempotent = true, OpenWorld = true)]
     [Description("Delete a pipeline's run logs of runs older than the given age from its bucket; the latest run's log always stays.")]

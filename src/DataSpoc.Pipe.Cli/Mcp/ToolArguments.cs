@@ -43,8 +43,12 @@ internal static class ToolArguments
     public static McpMessageHandler ParamsFilter(McpMessageHandler next) =>
         (context, cancellationToken) =>
         {
-            if (context.JsonRpcMessage is not JsonRpcRequest { Method: RequestMethods.ToolsCall } request || CallProblem(request.Params) is not { } problem)
-                return next(context, cancellationToken);
+            if (context.JsonRpcMessage is not JsonRpcRequest { Method: RequestMethods.ToolsCall } request) return next(context, cancellationToken);
+            // A call, but with an argument no string can hold: the SDK's reading of it fails (-32603 "An error occurred.");
+            // as any other invalid argument, it is a tool error naming the argument.
+            if (request.Params is JsonObject call && call["arguments"] is JsonObject arguments && UnreadableTextProblem(arguments) is { } unreadable)
+                return McpResults.SendAsync(context.Server, request.Id, McpResults.Error(context.Services!.GetRequiredService<PipeClient>(), unreadable));
+            if (CallProblem(request.Params) is not { } problem) return next(context, cancellationToken);
             var refused = new McpProtocolException(problem, McpErrorCode.InvalidParams);
             context.Services?.GetService<ILoggerFactory>()?.CreateLogger(typeof(ToolArguments).FullName!)
                 .LogWarning(refused, "method '{Method}' request refused", request.Method);
@@ -63,12 +67,38 @@ internal static class ToolArguments
     }
 
     /// <summary>
+    /// The argument holding text that is no string: a <c>\ud800</c>-<c>\udfff</c> escape without its pair (a lone UTF-16
+    /// surrogate), which System.Text.Json refuses to read; null when every argument reads.
+    /// </summary>
+    internal static string? UnreadableTextProblem(JsonObject arguments)
+    {
+        const string rule = "is not valid text: it holds a \\ud800-\\udfff escape without its pair (half a UTF-16 character); give a string of whole characters";
+        try
+        {
+            foreach (var (name, value) in arguments)
+            {
+                try { value?.ToJsonString(); }
+                catch (InvalidOperationException) { return $"{name}: {rule}"; }
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            return $"arguments: an argument's name {rule}";
+        }
+        return null;
+    }
+
+    /// <summary>
     /// The <c>tools/list</c> filter: each tool's input schema says <c>additionalProperties: false</c>, as <see cref="Problem"/>
     /// refuses an argument the tool does not take.
     /// </summary>
     public static McpRequestHandler<ListToolsRequestParams, ListToolsResult> ListFilter(McpRequestHandler<ListToolsRequestParams, ListToolsResult> next) =>
         async (context, cancellationToken) =>
         {
+            // Every tool is on the one page (no nextCursor is ever given), so any cursor is one this server never gave:
+            // answered as the spec asks for an invalid cursor, not with an empty list a paging client takes for "no tools".
+            if (context.Params?.Cursor is { } cursor)
+                throw new McpProtocolException($"cursor '{cursor}' is not one tools/list gave: every tool is on its first page (no nextCursor); send no cursor", McpErrorCode.InvalidParams);
             var result = await next(context, cancellationToken);
             foreach (var tool in result.Tools)
                 if (JsonNode.Parse(tool.InputSchema.GetRawText()) is JsonObject schema)

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using DataSpoc.Pipe.Config;
 
@@ -99,6 +100,30 @@ public sealed record PipelineStreams(string Pipeline, string? CatalogFile, bool 
     public string? Note { get; init; }
     /// <summary>What changed in the tap's catalog since the cached one (streams, columns), and a cache that could not be read or written.</summary>
     public IReadOnlyList<string> Changes { get; init; } = [];
+
+    /// <summary>The document <c>streams NAME --output json</c> prints and the MCP tool <c>list_streams</c> answers.</summary>
+    public JsonObject ToJson() => new()
+    {
+        ["pipeline"] = Pipeline,
+        ["catalog"] = CatalogFile,
+        ["discovered"] = Discovered,
+        ["selection"] = AllStreams ? "all" : "listed",
+        ["catalog_flags"] = new JsonArray([.. Capabilities.CatalogFlags.Select(f => (JsonNode)JsonValue.Create(f))]),
+        ["catalog_flags_from"] = Capabilities.Origin,
+        ["can_discover"] = Capabilities.CanDiscover,
+        ["note"] = Note,
+        ["changes"] = new JsonArray([.. Changes.Select(c => (JsonNode)JsonValue.Create(c))]),
+        ["streams"] = new JsonArray([.. Streams.Select(e => (JsonNode)new JsonObject
+        {
+            ["stream"] = e.Stream,
+            ["tap_stream_id"] = e.TapStreamId,
+            ["selected"] = e.Selected,
+            ["key_properties"] = new JsonArray([.. e.KeyProperties.Select(k => (JsonNode)JsonValue.Create(k))]),
+            ["replication_method"] = e.ReplicationMethod,
+            ["replication_key"] = e.ReplicationKey,
+            ["columns"] = e.PropertyCount,
+        })]),
+    };
 }
 
 /// <summary>What <see cref="PipeClient.ValidateAsync"/> found.</summary>

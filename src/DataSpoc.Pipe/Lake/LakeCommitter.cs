@@ -65,7 +65,7 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
                 await store.DeleteAsync(JournalKey(plan.Pipeline), cancellationToken).ConfigureAwait(false);
                 throw new CommitConflictException(conflict);
             }
-            if (await ClaimColumnIdsAsync(plan, cancellationToken).ConfigureAwait(false) is { } idConflict)
+            if (await ClaimColumnIdsAsync(plan, notices, cancellationToken).ConfigureAwait(false) is { } idConflict)
             {
                 await ReleaseClaimsAsync(plan, cancellationToken).ConfigureAwait(false);
                 await store.DeleteAsync(JournalKey(plan.Pipeline), cancellationToken).ConfigureAwait(false);
@@ -459,18 +459,32 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             // Unreadable: cut short by a machine crash (a claim is not flushed to disk), so no run holds it and none releases
             // it. Replaced only while it is still that content: of commits finding it at once, one takes it.
             if (stored is not null && holder is null)
-                return (await store.PutAsync(claimKey, claim, WriteCondition.IfVersion(stored.Version), cancellationToken).ConfigureAwait(false), null);
+                return (await ReplaceClaimAsync(claimKey, claim, stored.Version, cancellationToken).ConfigureAwait(false), null);
             if (holder is null || await OrphanedAsync(holder, cancellationToken).ConfigureAwait(false) is not { } orphaned)
                 return (false, holder);
             // Replaced the same way: of commits finding the orphan at once, one takes it, and the others find the winner's
             // claim on their next pass (a live holder, waited for).
-            if (await store.PutAsync(claimKey, claim, WriteCondition.IfVersion(stored!.Version), cancellationToken).ConfigureAwait(false))
+            if (await ReplaceClaimAsync(claimKey, claim, stored!.Version, cancellationToken).ConfigureAwait(false))
             {
                 notices?.Add($"took over the claim {store.Bucket}/{claimKey} of run {holder.RunId} of pipeline '{holder.Pipeline}', which died " +
                     $"and left nothing that would release it ({orphaned}; an earlier dataspoc-pipe completes or rolls back a commit without releasing its claims)");
                 return (true, null);
             }
         }
+    }
+
+    /// <summary>
+    /// Replaces the claim <paramref name="claimKey"/> while it still holds <paramref name="version"/> (the content a crash or
+    /// a dead run left). That conditional write takes the key's sidecar lock on <c>file://</c>, which then goes at once:
+    /// a claim is otherwise created and deleted without one (<see cref="WriteCondition.IsClaim"/>), and no writer can match
+    /// that version any more (the claim now names this run), so one still waiting on the lock fails on the claim's
+    /// content whichever lock it takes.
+    /// </summary>
+    private async Task<bool> ReplaceClaimAsync(string claimKey, byte[] claim, string version, CancellationToken cancellationToken)
+    {
+        if (!await store.PutAsync(claimKey, claim, WriteCondition.IfVersion(version), cancellationToken).ConfigureAwait(false)) return false;
+        await store.RemoveConditionalWriteLocksAsync(claimKey, key => key == claimKey, cancellationToken).ConfigureAwait(false);
+        return true;
     }
 
     /// <summary>
@@ -503,13 +517,14 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
 
     /// <summary>
     /// Claims every Iceberg field id the plan's files carry for a column new to its table (<see cref="Tables.TableMetadataCommit.NewColumns"/>;
-    /// created only if absent, in id order), then checks the table as it is now for them
+    /// in id order, by <see cref="TakeClaimAsync"/> as every claim: one a run that died left with nothing to release it is
+    /// taken over), then checks the table as it is now for them
     /// (<see cref="Tables.IcebergTable.ColumnIdConflict"/>). Returns null when every id is this commit's to add, else why
     /// not. Two runs that took their ids at the same time numbered their new columns from the same <c>last-column-id</c>:
     /// without the claim both could pass the check and then both commit, one after the other, two columns under one id.
     /// Another run's claim for the same column and type is no conflict: both land it under that one id.
     /// </summary>
-    private async Task<string?> ClaimColumnIdsAsync(CommitPlan plan, CancellationToken cancellationToken)
+    private async Task<string?> ClaimColumnIdsAsync(CommitPlan plan, ICollection<string>? notices, CancellationToken cancellationToken)
     {
         foreach (var table in plan.TableMetadata)
         {
@@ -519,10 +534,9 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             {
                 var column = $"'{path}' ({type})";
                 var claimKey = LakePaths.ColumnIdClaimKey(table.Prefix, id);
-                if (await store.PutAsync(claimKey, LakeJson.Serialize(new SupersededClaim(plan.Pipeline, plan.RunId, column)), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))
-                    continue;
-                var holder = await ClaimOfAsync(claimKey, cancellationToken).ConfigureAwait(false);
-                if (holder is not null && (holder.RunId == plan.RunId || holder.Column == column)) continue;
+                var claim = LakeJson.Serialize(new SupersededClaim(plan.Pipeline, plan.RunId, column));
+                var (held, holder) = await TakeClaimAsync(claimKey, claim, plan.RunId, notices, cancellationToken).ConfigureAwait(false);
+                if (held || holder?.Column == column) continue;
                 return $"Iceberg table {table.Location}: field id {id}, which this run's files carry for column {column}, is being given to " +
                     $"{holder?.Column ?? "another column"} by another commit (pipeline '{holder?.Pipeline ?? "?"}', run {holder?.RunId ?? "?"}; claim {store.Bucket}/{claimKey}; " +
                     "if that run died, the next run of its pipeline completes or rolls back its commit and releases the claim)";

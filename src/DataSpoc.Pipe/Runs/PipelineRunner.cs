@@ -46,7 +46,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     /// </summary>
     public async Task<RunResult> RunAsync(PipelineDefinition pipeline, RunOptions options, CancellationToken cancellationToken)
     {
-        LakeNames.Pipeline(pipeline.Name, pipeline.FilePath);
+        RefuseUnsafeLocation(pipeline, pipeline.Source.Name ?? options.Source?.DefaultName);
         if (options.Part is { } part) SplitRun.Check(pipeline, part);
         // A stop asked before the run holds its lock is no run (no log); once it holds it, a stop is a cancelled run.
         cancellationToken.ThrowIfCancellationRequested();
@@ -58,9 +58,6 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         var full = options.Full || !pipeline.Incremental.Enabled;
         var secrets = PipelineSecrets.Of(pipeline);
         var redactor = secrets.Redactor;
-        // Before the bucket is opened: nothing of the run, not even its log, may land under such a folder.
-        if (PipelineSecrets.InTableLocation(pipeline, pipeline.Source.Name ?? options.Source?.DefaultName) is { } leak)
-            throw new ConfigException(leak.Message, pipeline.FilePath, key: leak.Key);
         var log = new RunLog
         {
             Pipeline = pipeline.Name,
@@ -293,6 +290,18 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     }
 
     /// <summary>
+    /// What every entry that lands data (a run, a part of a split run, <c>--commit-parts</c>) refuses before it opens the
+    /// bucket, so nothing of it, not even its log, lands there: a pipeline name that is not one folder, and a secret in
+    /// <c>destination.path</c> or the source's name (<paramref name="sourceName"/>), folders of every table's location.
+    /// </summary>
+    private static void RefuseUnsafeLocation(PipelineDefinition pipeline, string? sourceName)
+    {
+        LakeNames.Pipeline(pipeline.Name, pipeline.FilePath);
+        if (PipelineSecrets.InTableLocation(pipeline, sourceName) is { } leak)
+            throw new ConfigException(leak.Message, pipeline.FilePath, key: leak.Key);
+    }
+
+    /// <summary>
     /// <c>run NAME --commit-parts --split-run ID</c>: lands every staged part of a split run in one commit, when its last
     /// part could not (killed after it staged, or the pipeline was locked). Writes a run log like any run, except for a
     /// split run already committed: that is refused before it starts (<see cref="SplitRunException"/>), as a late part
@@ -300,7 +309,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     /// </summary>
     public async Task<RunResult> CommitPartsAsync(PipelineDefinition pipeline, string splitRunId, HomePipelines? homePipelines, CancellationToken cancellationToken)
     {
-        LakeNames.Pipeline(pipeline.Name, pipeline.FilePath);
+        RefuseUnsafeLocation(pipeline, pipeline.Source.Name);
         var startedAt = _time.GetUtcNow();
         var runId = startedAt.Millisecond.ToString("x3", System.Globalization.CultureInfo.InvariantCulture) + Guid.NewGuid().ToString("N")[..5];
         var log = new RunLog { Pipeline = pipeline.Name, RunId = runId, StartedAt = startedAt, Mode = "commit-parts", ToolVersion = ToolVersion.Current };

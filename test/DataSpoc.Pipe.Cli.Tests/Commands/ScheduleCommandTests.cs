@@ -739,6 +739,36 @@ public sealed class ScheduleCommandTests : IDisposable
         Assert.Single(CrontabLines(), l => l.EndsWith($"# dataspoc-pipe-maintain:orders@{_home.Home}", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void Schedule_list_shows_run_and_maintain_lines_written_by_hand_marked_so_and_install_and_remove_leave_them()
+    {
+        var byHand = $"0 3 * * * DATASPOC_PIPE_HOME={_home.Home} flock -n {_home.Home}/logs/orders.lock dataspoc-pipe maintain orders --expire-older-than 7d >> {_home.Home}/logs/orders.log 2>&1";
+        var runByHand = $"30 1 * * * export DATASPOC_PIPE_HOME={_home.Home}; dataspoc-pipe run users >> {_home.Home}/logs/users.log 2>&1";
+        File.WriteAllText(_home.CrontabFile, OthersLines + byHand + "\n" + runByHand + "\n");
+        _home.WriteShopPipeline("orders", extraTop: "schedule:\n  cron: \"*/15 * * * *\"\n");
+        _home.WriteShopPipeline("users");
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
+
+        var entries = Json.Parse(CliProcess.Run(_home, "schedule", "list", "-o", "json"))["entries"]!.AsArray();
+        Assert.Equal([("orders", "run", "*/15 * * * *", "install"), ("orders", "maintain", "0 3 * * *", "hand"), ("users", "run", "30 1 * * *", "hand")],
+            entries.Select(e => (e.Str("pipeline"), e.Str("kind"), e.Str("cron"), e.Str("written_by"))));
+        Assert.Equal([byHand, runByHand], entries.Skip(1).Select(e => e.Str("line")));
+        Assert.All(entries, e => Assert.NotNull(e!["next_run"]));
+        // The user's own lines are not install's to compare with the line it writes.
+        Assert.All(entries.Skip(1), e => Assert.Null(e!["problem"]));
+        var table = CliProcess.Run(_home, "schedule", "list");
+        Assert.Matches(@"│ orders\s+│ run\s+│ \*/15 \* \* \* \*\s+│ .+│ install\s+│", table.Stdout);
+        Assert.Matches(@"│ orders\s+│ maintain\s+│ 0 3 \* \* \*\s+│ .+│ hand\s+│", table.Stdout);
+        Assert.Matches(@"│ users\s+│ run\s+│ 30 1 \* \* \*\s+│ .+│ hand\s+│", table.Stdout);
+        Assert.DoesNotContain("!", table.Stdout);
+
+        // remove takes install's line only; the hand-written ones stay, in the crontab and in the list.
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "remove").ExitCode);
+        Assert.Equal(OthersLines + byHand + "\n" + runByHand + "\n", File.ReadAllText(_home.CrontabFile));
+        Assert.Equal([("orders", "maintain", "hand"), ("users", "run", "hand")],
+            Json.Parse(CliProcess.Run(_home, "schedule", "list", "-o", "json"))["entries"]!.AsArray().Select(e => (e.Str("pipeline"), e.Str("kind"), e.Str("written_by"))));
+    }
+
     [Theory]
     [InlineData("{home}/logs/orders.lock dataspoc-pipe run orders")]
     [InlineData("{home}/logs/orders.lock dataspoc-pipe run orders; dataspoc-pipe run users")]

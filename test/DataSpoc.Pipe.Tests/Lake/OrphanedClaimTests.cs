@@ -33,13 +33,20 @@ public class OrphanedClaimTests
 
     private static List<string> Range(int from, int to) => Enumerable.Range(from, to - from + 1).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
 
-    private static string WriteClaim(TempLake lake, string key, string pipeline)
+    private static string WriteClaim(TempLake lake, string key, string pipeline, string? column = null)
     {
         var path = Path.Combine(lake.Root, key);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        File.WriteAllBytes(path, LakeJson.Serialize(new SupersededClaim(pipeline, DeadRun)));
+        File.WriteAllBytes(path, LakeJson.Serialize(new SupersededClaim(pipeline, DeadRun, column)));
         return path;
     }
+
+    /// <summary>The table's claims folder, which every pipeline writing the table shares.</summary>
+    private static string ClaimsFolder(TempLake lake) => Path.Combine(lake.Root, LakePaths.ClaimsPrefix, TablePrefix);
+
+    /// <summary>Every file below <paramref name="folder"/> as the file system has it (a store's listing leaves out <c>.lck</c> sidecars).</summary>
+    private static List<string> FilesIn(string folder) =>
+        Directory.Exists(folder) ? [.. Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(folder, f))] : [];
 
     /// <summary>The journal of pipeline <paramref name="pipeline"/>'s run <paramref name="runId"/>, claiming the table at <paramref name="tablePrefix"/>.</summary>
     private static void WriteJournal(TempLake lake, string pipeline, string runId, string tablePrefix = TablePrefix)
@@ -74,6 +81,7 @@ public class OrphanedClaimTests
         Assert.Equal(Range(1, 8), Ids(lake));
         Assert.Equal(8, lake.Manifest().Tables["test/orders"].RowCount);
         Assert.False(File.Exists(claim), "the run released the claim it took over");
+        Assert.Empty(FilesIn(ClaimsFolder(lake)));
     }
 
     /// <summary>
@@ -96,6 +104,34 @@ public class OrphanedClaimTests
         Assert.DoesNotContain(run.Log.Notices, n => n.StartsWith("took over", StringComparison.Ordinal));
         Assert.True(File.Exists(claim));
         Assert.Equal(Range(1, 4), Ids(lake));
+    }
+
+    /// <summary>
+    /// A dead run's claim on the Iceberg field id the next run gives its new column (for another column of the dead run),
+    /// with no journal left: taken over as a table claim is, and the run lands the column under that id.
+    /// </summary>
+    [Fact]
+    public async Task A_field_id_claim_a_dead_run_left_without_its_journal_is_taken_over_by_the_next_commit()
+    {
+        using var lake = new TempLake();
+        PipelineDefinition Iceberg(PipelineDefinition p) => p with { Destination = p.Destination with { TableFormat = TableFormats.Iceberg } };
+        Assert.True((await TempLake.RunAsync(Iceberg(Orders(lake, "r1", 1, 4)))).Succeeded);
+        // The table has field ids 1 (id) and 2 (name): the next new column gets 3.
+        var claimKey = LakePaths.ColumnIdClaimKey(TablePrefix, 3);
+        var claim = WriteClaim(lake, claimKey, "ghost", "'other' (int64)");
+        const string withExtra =
+            """{"type":"SCHEMA","stream":"orders","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"name":{"type":["null","string"]},"extra":{"type":["null","string"]}}}}""";
+        var records = Enumerable.Range(5, 4).Select(i => "{\"type\":\"RECORD\",\"stream\":\"orders\",\"record\":{\"id\":" + i + ",\"name\":\"n" + i + "\",\"extra\":\"e" + i + "\"}}");
+        var second = lake.Pipeline("orders", lake.WriteSinger("r2", [withExtra, .. records]), p => Iceberg(p with { Destination = p.Destination with { PartitionBy = PartitionBySettings.None } }));
+
+        var run = await TempLake.RunAsync(second);
+
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Contains(run.Log.Notices, n => n.StartsWith($"took over the claim {lake.Bucket}/{claimKey} of run {DeadRun} of pipeline 'ghost', which died", StringComparison.Ordinal));
+        Assert.Equal(Range(1, 8), Ids(lake));
+        Assert.Equal(8, lake.Manifest().Tables["test/orders"].RowCount);
+        Assert.False(File.Exists(claim), "the run released the claim it took over");
+        Assert.Empty(FilesIn(ClaimsFolder(lake)));
     }
 
     /// <summary>A dead run's claim on a file a compaction rewrites, with no journal left: the compaction takes it over.</summary>

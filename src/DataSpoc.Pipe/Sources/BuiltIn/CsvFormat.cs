@@ -1,19 +1,28 @@
 using System.Text;
-using nietras.SeparatedValues;
 
 namespace DataSpoc.Pipe.Sources.BuiltIn;
 
 /// <summary>
 /// How delimited text is read: delimiter, quoting, encoding and whether the first row is a header. A delimiter or
 /// header left out of the config is sniffed per file (<see cref="CsvSniffer"/>), as DuckDB's <c>read_csv</c> does.
-/// Parsing is Sep's (faster than Sylvan.Data.Csv: bench/README.md, "Measurements behind the code"); Sep quotes only with <c>"</c>, so
-/// <c>quote</c> may be <c>"</c> (default) or empty (no quoting).
+/// Rows are read by <see cref="CsvRowReader"/> (a quote only opens a quoted field at the field's start, as DuckDB reads
+/// it); <c>quote</c> is one character (default <c>"</c>) or empty (no quoting), <c>escape</c> the character before a
+/// quote inside a quoted field (default: the quote, written twice). <c>skip_rows</c> lines above the header and
+/// lines starting with the <c>comment</c> character are not read.
 /// The encoding decodes strictly: a byte that is not valid in it is an error, never a silent U+FFFD. With no
 /// <c>encoding</c> configured (<see cref="EncodingDeclared"/> false), a file that starts with a UTF-16 byte order mark is
 /// read as UTF-16.
 /// </summary>
-internal sealed record CsvFormat(char? Delimiter, bool Quoted, Encoding Encoding, bool? Header)
+internal sealed record CsvFormat(char? Delimiter, char? Quote, Encoding Encoding, bool? Header)
 {
+    public char? Escape { get; init; }
+
+    public int SkipRows { get; init; }
+
+    public char? Comment { get; init; }
+
+    public bool Quoted => Quote is not null;
+
     static CsvFormat() => Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
 
     /// <summary>UTF-8 that throws on invalid bytes; its preamble makes a reader skip a leading byte order mark.</summary>
@@ -32,7 +41,7 @@ internal sealed record CsvFormat(char? Delimiter, bool Quoted, Encoding Encoding
     /// <summary>Bytes read ahead at the start of a file for its byte order mark and to tell UTF-16 text by its NUL bytes.</summary>
     public const int StartBytes = 4096;
 
-    public static CsvFormat Default { get; } = new(',', true, StrictUtf8, true);
+    public static CsvFormat Default { get; } = new(',', '"', StrictUtf8, true);
 
     public static CsvFormat From(TapConfig config, string tap)
     {
@@ -41,13 +50,26 @@ internal sealed record CsvFormat(char? Delimiter, bool Quoted, Encoding Encoding
         if (delimiterText is "auto") delimiterText = null;
         if (delimiterText is not null && delimiterText.Length != 1) throw new TapException($"{tap} tap: config key 'delimiter' must be one character (got {delimiterText.Length})");
         var quote = config.Json.ContainsKey("quote") ? config.String("quote") ?? "" : "\"";
-        if (quote is not ("\"" or "")) throw new TapException($"{tap} tap: config key 'quote' must be '\"' or '' (no quoting)");
+        if (quote.Length > 1) throw new TapException($"{tap} tap: config key 'quote' must be one character, or '' (no quoting)");
+        var skipRows = config.Int("skip_rows") ?? 0;
+        if (skipRows < 0) throw config.Wrong("skip_rows", "0 or more");
         var encoding = config.String("encoding");
-        return new CsvFormat(delimiterText?[0], quote.Length == 1, EncodingNamed(encoding ?? "utf-8", tap), config.Bool("header"))
+        return new CsvFormat(delimiterText?[0], quote.Length == 1 ? quote[0] : null, EncodingNamed(encoding ?? "utf-8", tap), config.Bool("header"))
         {
             EncodingDeclared = encoding is not null,
             Tap = tap,
+            Escape = OneCharacter(config, "escape", tap),
+            SkipRows = skipRows,
+            Comment = OneCharacter(config, "comment", tap),
         };
+    }
+
+    private static char? OneCharacter(TapConfig config, string key, string tap)
+    {
+        var text = config.String(key);
+        if (string.IsNullOrEmpty(text)) return null;
+        if (text.Length != 1) throw new TapException($"{tap} tap: config key '{key}' must be one character (got '{text}')");
+        return text[0];
     }
 
     /// <summary>The strict decoder for an encoding name: utf-8 (default), latin-1 / iso-8859-1, windows-1252, utf-16, or another code page .NET knows.</summary>
@@ -172,15 +194,9 @@ internal sealed record CsvFormat(char? Delimiter, bool Quoted, Encoding Encoding
         }
     }
 
-    /// <summary>Opens a Sep reader over a file with the given delimiter; every row, the header too, is read as data.</summary>
-    public SepReader Open(Stream bytes, string location, char delimiter) =>
-        Sep.New(delimiter).Reader(o => o with
-        {
-            HasHeader = false,
-            Unescape = Quoted,
-            DisableQuotesParsing = !Quoted,
-            DisableColCountCheck = true,
-        }).From(OpenText(bytes, location));
+    /// <summary>Opens a row reader over a file with the given delimiter and escape (sniffed when not configured); every row, the header too, is read as data.</summary>
+    public CsvRowReader Open(Stream bytes, string location, char delimiter, char? escape) =>
+        new(OpenText(bytes, location), delimiter, Quote, escape, SkipRows, Comment);
 
     /// <summary>
     /// The column names of a header row, as DuckDB's <c>read_csv</c> names them: spaces around a name are trimmed (and

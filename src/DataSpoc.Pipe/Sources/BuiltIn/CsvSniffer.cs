@@ -16,14 +16,14 @@ internal static class CsvSniffer
     private const int SampleRows = 100;
 
     /// <summary>The delimiter for a text sample (<paramref name="complete"/>: the sample is the whole file).</summary>
-    public static char Delimiter(ReadOnlySpan<char> sample, bool quoted, bool complete)
+    public static char Delimiter(ReadOnlySpan<char> sample, char? quote, bool complete)
     {
         var best = ',';
         (int Rows, int Columns) bestScore = (0, 0);
         Span<int> counts = stackalloc int[SampleRows];
         foreach (var delimiter in Delimiters)
         {
-            var rows = FieldCounts(sample, delimiter, quoted, complete, counts);
+            var rows = FieldCounts(sample, delimiter, quote, complete, counts);
             if (rows == 0) continue;
             var (columns, consistent) = Mode(counts[..rows]);
             if (columns < 2) continue;
@@ -67,29 +67,35 @@ internal static class CsvSniffer
         return allText;
     }
 
-    /// <summary>Fields per row of the sample (quoted fields may hold delimiters and line breaks); blank lines are skipped.</summary>
-    private static int FieldCounts(ReadOnlySpan<char> text, char delimiter, bool quoted, bool complete, Span<int> counts)
+    /// <summary>
+    /// Fields per row of the sample (quoted fields may hold delimiters and line breaks; a quote opens one only at a
+    /// field's start, as <see cref="CsvRowReader"/> reads it); blank lines are skipped.
+    /// </summary>
+    private static int FieldCounts(ReadOnlySpan<char> text, char delimiter, char? quote, bool complete, Span<int> counts)
     {
         var rows = 0;
         var fields = 1;
         var inQuotes = false;
         var blank = true;
+        var fieldStart = true;
         for (var i = 0; i < text.Length && rows < counts.Length; i++)
         {
             var c = text[i];
             if (inQuotes)
             {
-                if (c == '"') inQuotes = false;
+                if (c == quote) inQuotes = false;
                 continue;
             }
-            if (c == '"' && quoted) { inQuotes = true; blank = false; }
-            else if (c == delimiter) { fields++; blank = false; }
+            if (c == quote && fieldStart) { inQuotes = true; blank = false; fieldStart = false; }
+            else if (c == delimiter) { fields++; blank = false; fieldStart = true; }
             else if (c is '\n' or '\r')
             {
                 if (!blank) counts[rows++] = fields;
                 fields = 1;
                 blank = true;
+                fieldStart = true;
             }
+            else if (c != ' ') { blank = false; fieldStart = false; }
             else blank = false;
         }
         // A sample cut short ends in a partial row, which would not count its fields right.

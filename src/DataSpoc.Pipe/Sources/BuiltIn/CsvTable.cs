@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using nietras.SeparatedValues;
 
 namespace DataSpoc.Pipe.Sources.BuiltIn;
 
@@ -20,7 +19,7 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
     /// <summary>What was sniffed per file during inference, so that writing reads each file the same way.</summary>
     private readonly Dictionary<string, FileLayout> _layouts = new(StringComparer.Ordinal);
 
-    private sealed record FileLayout(char Delimiter, bool Header, string[]? Names);
+    private sealed record FileLayout(char Delimiter, char? Escape, bool Header, string[]? Names);
 
     /// <summary>
     /// Samples the files and returns the stream's columns, in first-seen order; <paramref name="notice"/> hears of an
@@ -93,28 +92,29 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         }
     }
 
-    /// <summary>Sniffs a file's delimiter (from its first characters) and header (from its first rows), and returns those rows.</summary>
+    /// <summary>
+    /// Sniffs a file's delimiter (from its first characters), escape and header (from its first rows), and returns
+    /// those rows.
+    /// </summary>
     private async Task<(FileLayout Layout, List<string[]> Rows)> SampleAsync(SourceFile file, CancellationToken cancellationToken)
     {
         try
         {
             var delimiter = format.Delimiter ?? await SniffDelimiterAsync(file, cancellationToken).ConfigureAwait(false);
-            var rows = new List<string[]>();
-            await using (var bytes = await file.OpenContentAsync(cancellationToken).ConfigureAwait(false))
-            using (var reader = OpenReader(bytes, file, delimiter))
+            var escape = format.Escape;
+            List<string[]> rows;
+            try
             {
-                while (rows.Count <= sampleRows && Next(reader, file))
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    var row = reader.Current;
-                    var cells = new string[row.ColCount];
-                    for (var i = 0; i < cells.Length; i++) cells[i] = row[i].ToString();
-                    // A blank line is no row (as Sep reports it: one empty field).
-                    if (cells is not [""]) rows.Add(cells);
-                }
+                rows = await SampleRowsAsync(file, delimiter, escape, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TapException e) when (e.InnerException is CsvSyntaxException { EscapedQuote: true } && escape is null)
+            {
+                // As DuckDB's sniffer: a sample that reads with \ as the escape (and not without) sets it for the file.
+                escape = '\\';
+                rows = await SampleRowsAsync(file, delimiter, escape, cancellationToken).ConfigureAwait(false);
             }
             var header = format.Header ?? CsvSniffer.HasHeader(rows);
-            var layout = new FileLayout(delimiter, header, header ? CsvFormat.HeaderNames(rows.Count > 0 ? rows[0] : [], format.Quoted) : null);
+            var layout = new FileLayout(delimiter, escape, header, header ? CsvFormat.HeaderNames(rows.Count > 0 ? rows[0] : [], format.Quoted) : null);
             _layouts[file.Location] = layout;
             return (layout, rows);
         }
@@ -122,6 +122,23 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         {
             throw await EncodingErrorAsync(file, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The first rows of a file (up to <c>sampleRows</c> and the header), blank lines left out.</summary>
+    private async Task<List<string[]>> SampleRowsAsync(SourceFile file, char delimiter, char? escape, CancellationToken cancellationToken)
+    {
+        var rows = new List<string[]>();
+        await using var bytes = await file.OpenContentAsync(cancellationToken).ConfigureAwait(false);
+        using var reader = OpenReader(bytes, file, delimiter, escape);
+        while (rows.Count <= sampleRows && Next(reader, file))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var cells = new string[reader.ColCount];
+            for (var i = 0; i < cells.Length; i++) cells[i] = reader[i].ToString();
+            // A blank line is no row (as the reader reports it: one empty field).
+            if (cells is not [""]) rows.Add(cells);
+        }
+        return rows;
     }
 
     private async Task<char> SniffDelimiterAsync(SourceFile file, CancellationToken cancellationToken)
@@ -132,7 +149,7 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         var length = 0;
         int read;
         while (length < sample.Length && (read = await text.ReadAsync(sample.AsMemory(length), cancellationToken).ConfigureAwait(false)) > 0) length += read;
-        return CsvSniffer.Delimiter(sample.AsSpan(0, length), format.Quoted, complete: length < sample.Length);
+        return CsvSniffer.Delimiter(sample.AsSpan(0, length), format.Quote, complete: length < sample.Length);
     }
 
     /// <summary>Names for the columns of a file without a header.</summary>
@@ -162,7 +179,7 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         {
             if (!_layouts.TryGetValue(file.Location, out var layout)) layout = (await SampleAsync(file, cancellationToken).ConfigureAwait(false)).Layout;
             await using var bytes = await file.OpenContentAsync(cancellationToken).ConfigureAwait(false);
-            using var reader = OpenReader(bytes, file, layout.Delimiter);
+            using var reader = OpenReader(bytes, file, layout.Delimiter, layout.Escape);
             var headerPending = layout.Header;
             int[]? map = null;
             long count = 0;
@@ -171,13 +188,13 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
                 if (headerPending)
                 {
                     // The header row (the first non-blank one) names the columns; it was read and checked when sampling.
-                    if (reader.Current.ColCount == 1 && reader.Current[0].Span.IsEmpty) continue;
+                    if (reader.ColCount == 1 && reader[0].IsEmpty) continue;
                     headerPending = false;
                     map = Map(layout.Names!, columns, leftOut);
                     continue;
                 }
-                map ??= Map(UnnamedColumns(reader.Current.ColCount), columns, leftOut);
-                if (!WriteRow(reader.Current, map, rows, columns, file)) continue;
+                map ??= Map(UnnamedColumns(reader.ColCount), columns, leftOut);
+                if (!WriteRow(reader, map, rows, columns, file)) continue;
                 count++;
                 if ((count & 255) == 0) cancellationToken.ThrowIfCancellationRequested();
                 await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
@@ -191,17 +208,17 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
     }
 
     /// <summary>Writes one row; a blank line (of a file with more than one column) is no row.</summary>
-    private bool WriteRow(SepReader.Row row, int[] map, RowWriter rows, IReadOnlyList<TextColumn> columns, SourceFile file)
+    private bool WriteRow(CsvRowReader row, int[] map, RowWriter rows, IReadOnlyList<TextColumn> columns, SourceFile file)
     {
-        if (row.ColCount == 1 && row[0].Span.IsEmpty && map.Length != 1) return false;
+        if (row.ColCount == 1 && row[0].IsEmpty && map.Length != 1) return false;
         if (row.ColCount != map.Length)
-            throw new TapException($"{tap} tap: {file.Location} line {row.LineNumberFrom}: {row.ColCount} fields where the header has {map.Length}");
+            throw new TapException($"{tap} tap: {file.Location} line {row.LineNumberFrom}: {row.ColCount} fields where the header has {map.Length}{FieldCountCause(row, map.Length)}");
         rows.BeginRow();
         for (var i = 0; i < map.Length; i++)
         {
             if (map[i] < 0) continue;
             var column = columns[map[i]];
-            var cell = row[i].Span;
+            var cell = row[i];
             if (!TextColumnTypes.TryWrite(rows, map[i], column.Type, cell, column.Format))
                 throw new TapException($"{tap} tap: {file.Location} line {row.LineNumberFrom} column '{column.Name}': '{Shorten(cell)}' is not a valid {TextColumnTypes.Name(column.Type)}"
                     + (column.Format.IsIso ? "" : $" in the format {column.Format}")
@@ -282,11 +299,11 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         }
     }
 
-    private SepReader OpenReader(Stream bytes, SourceFile file, char delimiter)
+    private CsvRowReader OpenReader(Stream bytes, SourceFile file, char delimiter, char? escape)
     {
         try
         {
-            return format.Open(bytes, file.Location, delimiter);
+            return format.Open(bytes, file.Location, delimiter, escape);
         }
         catch (Exception e) when (e is not OperationCanceledException and not TapException and not System.Text.DecoderFallbackException and not InvalidDataException)
         {
@@ -294,16 +311,36 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         }
     }
 
-    private bool Next(SepReader reader, SourceFile file)
+    private bool Next(CsvRowReader reader, SourceFile file)
     {
         try
         {
             return reader.MoveNext();
         }
+        catch (CsvSyntaxException e)
+        {
+            throw new TapException($"{tap} tap: {file.Location} {e.Message}", e);
+        }
         catch (Exception e) when (e is not OperationCanceledException and not TapException and not System.Text.DecoderFallbackException)
         {
             throw new TapException($"{tap} tap: cannot parse {file.Location}: {e.Message}", e);
         }
+    }
+
+    /// <summary>The likely cause of a row's wrong field count, when its fields show one: a quote, or lines above the header.</summary>
+    private string FieldCountCause(CsvRowReader row, int headerFields)
+    {
+        if (row.HasQuotedField && row.LineNumberTo > row.LineNumberFrom)
+            return $" (a quoted field runs from line {row.LineNumberFrom} to line {row.LineNumberTo}: a stray quote? set quote: \"\" if the file does not quote fields)";
+        for (var i = 0; i < row.ColCount; i++)
+        {
+            var field = row[i].TrimStart(' ');
+            if (field.Length > 0 && field[0] is '\'' or '"' && field[0] != format.Quote)
+                return $" (field {i + 1} starts with {field[0]}: is it the file's quote? set quote: \"{(field[0] == '"' ? "\\\"" : field[0])}\")";
+        }
+        if (headerFields == 1 && row.ColCount > 1)
+            return " (the header has 1 field: a title or comment line above it? set skip_rows: or comment: in the tap config)";
+        return "";
     }
 
     /// <summary>For each of a file's columns, its index in <paramref name="columns"/>, or -1 for one <paramref name="leftOut"/>.</summary>

@@ -8,7 +8,7 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// <summary>
 /// The built-in <c>csv</c> tap. Config:
 /// <c>{"files": ["data/*.csv", "s3://bucket/in/*.csv"] | "path": "dir-or-file", "delimiter": ",", "quote": "\"",
-/// "encoding": "utf-8", "header": true, "sample_rows": 20480,
+/// "escape": "\\", "skip_rows": 0, "comment": "#", "encoding": "utf-8", "header": true, "sample_rows": 20480,
 /// "streams": [{"name", "pattern", "key_properties", "types": {"col": "integer|number|boolean|date|date-time|string"}}]}</c>.
 /// Each file goes to the first stream whose pattern matches its name (or, with a <c>/</c>, its location);
 /// other files become a stream each, named after the file. Incremental by file modification time and size.

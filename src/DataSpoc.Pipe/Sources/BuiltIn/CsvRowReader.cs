@@ -1,0 +1,232 @@
+namespace DataSpoc.Pipe.Sources.BuiltIn;
+
+/// <summary>
+/// A quoting mistake in delimited text, at the line and column (1-based, in characters) where it was found; the
+/// reader's caller adds the file.
+/// </summary>
+internal sealed class CsvSyntaxException(long line, long column, string problem, bool escapedQuote = false) : Exception($"line {line} column {column}: {problem}")
+{
+    /// <summary>The mistake is a quote written <c>\"</c> inside a quoted field: the file's escape is probably <c>\</c>.</summary>
+    public bool EscapedQuote { get; } = escapedQuote;
+}
+
+/// <summary>
+/// Reads delimited text row by row as DuckDB's <c>read_csv</c> and Python's <c>csv</c> read it (RFC 4180, leniently):
+/// a quote opens a quoted field only as the field's first character (spaces before it are dropped), anywhere else it
+/// is a literal character (<c>TV 55" OLED</c>); inside a quoted field the quote is written twice, or preceded by the
+/// escape character when one is set. Spaces after the closing quote are dropped; anything else there, or the end of
+/// the file inside a quoted field, is an error naming where (a guess would silently fuse or split rows).
+/// A blank line is a row of one empty field. Lines are ended by <c>\n</c>, <c>\r\n</c> or a lone <c>\r</c>.
+/// </summary>
+internal sealed class CsvRowReader : IDisposable
+{
+    private readonly TextReader _text;
+    private readonly char _delimiter;
+    private readonly char? _quote;
+    private readonly char? _escape;
+    private readonly char? _comment;
+    private int _skipLines;
+
+    private readonly char[] _buffer = new char[1 << 16];
+    private int _position, _length;
+    /// <summary>The offset in the text of <c>_buffer[0]</c>, and of the current line's first character (for columns).</summary>
+    private long _bufferStart, _lineStart;
+    private long _line = 1;
+    private bool _rowEndedByLineBreak;
+
+    private char[] _chars = new char[1 << 12];
+    private int _charCount;
+    private int[] _ends = new int[64];
+    private int _count;
+
+    public CsvRowReader(TextReader text, char delimiter, char? quote, char? escape = null, int skipLines = 0, char? comment = null)
+    {
+        _text = text;
+        _delimiter = delimiter;
+        _quote = quote;
+        _escape = escape == quote ? null : escape;
+        _skipLines = skipLines;
+        _comment = comment;
+    }
+
+    /// <summary>Fields of the current row.</summary>
+    public int ColCount => _count;
+
+    /// <summary>The line (1-based) the current row starts on, and the one it ends on (later when a quoted field holds line breaks).</summary>
+    public long LineNumberFrom { get; private set; }
+
+    public long LineNumberTo { get; private set; }
+
+    /// <summary>Whether the current row has a quoted field (so a wrong field count may come from a stray quote).</summary>
+    public bool HasQuotedField { get; private set; }
+
+    public ReadOnlySpan<char> this[int index]
+    {
+        get
+        {
+            var start = index == 0 ? 0 : _ends[index - 1];
+            return _chars.AsSpan(start, _ends[index] - start);
+        }
+    }
+
+    public bool MoveNext()
+    {
+        _charCount = 0;
+        _count = 0;
+        HasQuotedField = false;
+        for (; _skipLines > 0; _skipLines--)
+            if (!SkipLine()) return false;
+        while (_comment is { } comment && Peek() == comment)
+            if (!SkipLine()) return false;
+        if (Peek() < 0) return false;
+        LineNumberFrom = _line;
+        _rowEndedByLineBreak = false;
+        while (ReadField()) { }
+        LineNumberTo = _rowEndedByLineBreak ? _line - 1 : _line;
+        return true;
+    }
+
+    /// <summary>Reads one field into <c>_chars</c>; true when a delimiter follows it (more fields in the row).</summary>
+    private bool ReadField()
+    {
+        var fieldStart = _charCount;
+        if (_quote is { } quote)
+        {
+            while (Peek() == ' ' && _delimiter != ' ') { Append(' '); _position++; }
+            if (Peek() == quote)
+            {
+                _charCount = fieldStart;
+                return ReadQuoted(quote);
+            }
+        }
+        while (true)
+        {
+            var rest = _buffer.AsSpan(_position, _length - _position);
+            var end = rest.IndexOfAny(_delimiter, '\n', '\r');
+            if (end < 0)
+            {
+                Append(rest);
+                _position = _length;
+                if (Peek() < 0) return EndField(false);
+                continue;
+            }
+            Append(rest[..end]);
+            _position += end;
+            return EndField(Terminator());
+        }
+    }
+
+    private bool ReadQuoted(char quote)
+    {
+        HasQuotedField = true;
+        var openLine = _line;
+        var openColumn = Column;
+        _position++;
+        while (true)
+        {
+            var rest = _buffer.AsSpan(_position, _length - _position);
+            var end = _escape is { } e ? rest.IndexOfAny(quote, e) : rest.IndexOf(quote);
+            var content = end < 0 ? rest : rest[..end];
+            Append(content);
+            CountLines(content);
+            _position += content.Length;
+            if (end < 0)
+            {
+                if (Peek() < 0) throw new CsvSyntaxException(openLine, openColumn, $"the quoted field opened here ({quote}) is never closed: the file ends inside it (a stray quote? set quote: \"\" if the file does not quote fields)");
+                continue;
+            }
+            var c = _buffer[_position++];
+            var next = Peek();
+            if (c != quote)
+            {
+                // The escape character: it makes the quote (or itself) after it literal, and is literal before anything else.
+                if (next == quote || next == c) { Append((char)next); _position++; }
+                else Append(c);
+                continue;
+            }
+            if (next == quote && _escape is null) { Append(quote); _position++; continue; }
+            while (Peek() == ' ' && _delimiter != ' ') _position++;
+            next = Peek();
+            if (next < 0 || next == _delimiter || next == '\n' || next == '\r') return EndField(next >= 0 && Terminator());
+            var escapedQuote = _charCount > 0 && _chars[_charCount - 1] == '\\' && _escape is null;
+            var hint = escapedQuote
+                ? "; the file seems to escape quotes as \\\": set escape: \"\\\\\""
+                : $"; inside a quoted field a quote is written twice ({quote}{quote}); set quote: \"\" if the file does not quote fields";
+            throw new CsvSyntaxException(_line, Column, $"'{(char)next}' follows the closing quote of the field opened at line {openLine} column {openColumn}{hint}", escapedQuote);
+        }
+    }
+
+    /// <summary>Consumes the delimiter or line break at the position; true for a delimiter.</summary>
+    private bool Terminator()
+    {
+        var c = _buffer[_position++];
+        if (c == _delimiter) return true;
+        if (c == '\r' && Peek() == '\n') _position++;
+        _rowEndedByLineBreak = true;
+        _line++;
+        _lineStart = _bufferStart + _position;
+        return false;
+    }
+
+    private bool EndField(bool more)
+    {
+        if (_count == _ends.Length) Array.Resize(ref _ends, _ends.Length * 2);
+        _ends[_count++] = _charCount;
+        return more;
+    }
+
+    /// <summary>Skips a line of the file (a comment, or one of <c>skip_rows</c>); false at the end of the file.</summary>
+    private bool SkipLine()
+    {
+        while (true)
+        {
+            if (Peek() < 0) return false;
+            var rest = _buffer.AsSpan(_position, _length - _position);
+            var end = rest.IndexOfAny('\n', '\r');
+            if (end < 0) { _position = _length; continue; }
+            _position += end;
+            Terminator();
+            return true;
+        }
+    }
+
+    private void CountLines(ReadOnlySpan<char> content)
+    {
+        var last = content.LastIndexOfAny('\n', '\r');
+        if (last < 0) return;
+        for (var i = 0; i <= last; i++)
+            if (content[i] == '\n' || (content[i] == '\r' && (i + 1 < content.Length ? content[i + 1] != '\n' : PeekAfter(content.Length) != '\n')))
+                _line++;
+        _lineStart = _bufferStart + _position + last + 1;
+    }
+
+    /// <summary>The character <paramref name="offset"/> past the position when it is already buffered, else -1.</summary>
+    private int PeekAfter(int offset) => _position + offset < _length ? _buffer[_position + offset] : -1;
+
+    private long Column => _bufferStart + _position - _lineStart + 1;
+
+    /// <summary>The next character (-1 at the end), refilling the buffer when all of it was consumed.</summary>
+    private int Peek()
+    {
+        if (_position < _length) return _buffer[_position];
+        _bufferStart += _length;
+        _position = 0;
+        _length = _text.ReadBlock(_buffer, 0, _buffer.Length);
+        return _length > 0 ? _buffer[0] : -1;
+    }
+
+    private void Append(char c)
+    {
+        if (_charCount == _chars.Length) Array.Resize(ref _chars, _chars.Length * 2);
+        _chars[_charCount++] = c;
+    }
+
+    private void Append(ReadOnlySpan<char> text)
+    {
+        if (_charCount + text.Length > _chars.Length) Array.Resize(ref _chars, Math.Max(_chars.Length * 2, _charCount + text.Length));
+        text.CopyTo(_chars.AsSpan(_charCount));
+        _charCount += text.Length;
+    }
+
+    public void Dispose() => _text.Dispose();
+}

@@ -1,0 +1,116 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Xunit;
+
+namespace DataSpoc.Pipe.Tests.Sources.BuiltIn;
+
+/// <summary>Quotes, escapes and lines above the header, read as DuckDB's <c>read_csv</c> reads them (or a located error).</summary>
+public sealed class CsvQuotingTests : IDisposable
+{
+    private readonly TapHarness _h = new();
+
+    public void Dispose() => _h.Dispose();
+
+    private async Task<List<string?[]>> ReadAsync(string content, JsonObject? extra = null, string stream = "t")
+    {
+        var config = new JsonObject { ["path"] = _h.Write($"in/{stream}.csv", content) };
+        foreach (var (key, value) in extra ?? []) config[key] = value?.DeepClone();
+        var output = await _h.SyncAsync("csv", config);
+        var names = ((JsonObject)output.Schemas[stream]["properties"]!).Select(p => p.Key).ToList();
+        return output.Records(stream).Select(r => names.Select(n => r[n]?.ToString()).ToArray()).ToList();
+    }
+
+    private async Task<string> FailAsync(string content, JsonObject? extra = null)
+    {
+        var config = new JsonObject { ["path"] = _h.Write("in/t.csv", content) };
+        foreach (var (key, value) in extra ?? []) config[key] = value?.DeepClone();
+        return await _h.FailAsync("csv", config);
+    }
+
+    [Fact]
+    public async Task A_quote_inside_an_unquoted_field_is_a_literal_character_and_rows_never_fuse()
+    {
+        var rows = await ReadAsync("sku,desc,qty\nA1,TV 55\" OLED,1\nA2,Cable,2\nA3,Monitor 27\" IPS,3\nA4,Mouse,4\n");
+        Assert.Equal([["A1", "TV 55\" OLED", "1"], ["A2", "Cable", "2"], ["A3", "Monitor 27\" IPS", "3"], ["A4", "Mouse", "4"]], rows);
+
+        rows = await ReadAsync("a,b,c\n1,ab\"c,2\n3,5'10\",4\n", stream: "stray");
+        Assert.Equal([["1", "ab\"c", "2"], ["3", "5'10\"", "4"]], rows);
+    }
+
+    [Fact]
+    public async Task The_end_of_the_file_inside_a_quoted_field_fails_naming_where_the_quote_opened()
+    {
+        var stderr = await FailAsync("id,note\n1,\"abc\n2,def\n");
+        Assert.Contains("t.csv line 2 column 3: the quoted field opened here", stderr);
+        Assert.Contains("never closed", stderr);
+    }
+
+    [Fact]
+    public async Task Backslash_escaped_quotes_are_sniffed_as_duckdb_does_and_can_be_configured()
+    {
+        var rows = await ReadAsync("id,note\n1,\"say \\\"hi\\\"\"\n2,\"he said \\\"no\\\", then left\"\n");
+        Assert.Equal([["1", "say \"hi\""], ["2", "he said \"no\", then left"]], rows);
+
+        // A backslash before the closing quote (a Windows path) is literal when the file does not escape with it.
+        rows = await ReadAsync("id,path\n1,\"C:\\dir\\\"\n", stream: "paths");
+        Assert.Equal([["1", "C:\\dir\\"]], rows);
+
+        rows = await ReadAsync("id,note\n1,\"a \\\\ b \\\"c\\\"\"\n", new JsonObject { ["escape"] = "\\" }, stream: "declared");
+        Assert.Equal([["1", "a \\ b \"c\""]], rows);
+    }
+
+    [Fact]
+    public async Task Text_after_a_closing_quote_fails_naming_line_and_column()
+    {
+        var stderr = await FailAsync("a,b,c\n1,\"ab\"c,2\n");
+        Assert.Contains("t.csv line 2 column 7: 'c' follows the closing quote of the field opened at line 2 column 3", stderr);
+        Assert.Contains("written twice", stderr);
+        Assert.Contains("set quote: \"\" if the file does not quote fields", stderr);
+
+        // Beyond the sample, a \" is not sniffed: the error says how to declare the escape.
+        var text = new StringBuilder("id,note\n");
+        for (var i = 0; i < 30; i++) text.Append(i).Append(",\"n\"\n");
+        text.Append("30,\"say \\\"hi\\\"\"\n");
+        stderr = await FailAsync(text.ToString(), new JsonObject { ["sample_rows"] = 5 });
+        Assert.Contains("line 32 column 11: 'h' follows the closing quote", stderr);
+        Assert.Contains("set escape: \"\\\\\"", stderr);
+    }
+
+    [Fact]
+    public async Task Spaces_around_a_quoted_field_are_dropped()
+    {
+        var rows = await ReadAsync("id,v,n\n1,\"abc\" ,2\n2, \"def\",3\n3, x ,4\n");
+        Assert.Equal([["1", "abc", "2"], ["2", "def", "3"], ["3", " x ", "4"]], rows);
+    }
+
+    [Fact]
+    public async Task Another_quote_character_can_be_configured()
+    {
+        var rows = await ReadAsync("id,v\n1,'a,b'\n2,'it''s'\n", new JsonObject { ["quote"] = "'" });
+        Assert.Equal([["1", "a,b"], ["2", "it's"]], rows);
+    }
+
+    [Fact]
+    public async Task A_field_count_error_from_a_quote_names_the_likely_cause_and_the_quote_key()
+    {
+        var stderr = await FailAsync("id,v\n1,'a,b'\n");
+        Assert.Contains("line 2: 3 fields where the header has 2 (field 2 starts with ': is it the file's quote? set quote: \"'\")", stderr);
+
+        stderr = await FailAsync("id,v\n1,\"a\n2,b\n3,c\",x\n");
+        Assert.Contains("line 2: 3 fields where the header has 2 (a quoted field runs from line 2 to line 4: a stray quote? set quote: \"\"", stderr);
+    }
+
+    [Fact]
+    public async Task Lines_above_the_header_are_skipped_with_skip_rows_or_comment_and_named_in_the_error()
+    {
+        const string Titled = "Sales report\n\nid,name,amount\n1,Ann,2.5\n2,Bo,3\n";
+        var stderr = await FailAsync(Titled);
+        Assert.Contains("line 3: 3 fields where the header has 1 (the header has 1 field: a title or comment line above it? set skip_rows: or comment:", stderr);
+
+        var rows = await ReadAsync(Titled, new JsonObject { ["skip_rows"] = 2 });
+        Assert.Equal([["1", "Ann", "2.5"], ["2", "Bo", "3"]], rows);
+
+        rows = await ReadAsync("# exported by SAP 2024-01-01\n# rows: 2\nid,name\n1,Ann\n# a note\n2,Bo\n", new JsonObject { ["comment"] = "#" }, stream: "commented");
+        Assert.Equal([["1", "Ann"], ["2", "Bo"]], rows);
+    }
+}

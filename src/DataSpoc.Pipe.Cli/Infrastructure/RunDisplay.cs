@@ -7,7 +7,8 @@ namespace DataSpoc.Pipe.Cli.Infrastructure;
 
 /// <summary>
 /// Shows runs in progress: a live per-stream table (records, records/s, files, bytes) on a terminal, plain
-/// progress lines otherwise (at most one per pipeline every few seconds), nothing for <c>--output json</c>. Stream
+/// progress lines otherwise (at most one report per pipeline every few seconds; both name the streams
+/// <see cref="RunProgress.StreamsShown"/> picks), nothing for <c>--output json</c>. Stream
 /// names come masked from the run (<see cref="RunProgress"/>), as its log shows them.
 /// </summary>
 internal sealed class RunDisplay
@@ -80,9 +81,10 @@ internal sealed class RunDisplay
         {
             if (p.Streams.Count == 0)
                 table.AddRow(Markup.Escape(pipeline), $"[grey]{Markup.Escape(p.Phase)}…[/]", "", "", "", "", Units.Duration(p.Elapsed.TotalSeconds));
-            foreach (var s in p.Streams)
+            foreach (var s in p.StreamsShown)
                 table.AddRow(Markup.Escape(pipeline), Markup.Escape(s.Stream), Units.Count(s.Records), Rate(s.Records, p.Elapsed),
                     Units.Count(s.Files), Units.Bytes(s.Bytes), Units.Duration(p.Elapsed.TotalSeconds));
+            if (p.NotShownSummary is { } rest) table.AddRow(Markup.Escape(pipeline), $"[grey]{Markup.Escape(rest)}[/]", "", "", "", "", "");
         }
         return table;
     }
@@ -99,8 +101,9 @@ internal sealed class RunDisplay
         var now = DateTimeOffset.UtcNow;
         if (_lastPrinted.TryGetValue(pipeline, out var last) && now - last < PlainInterval) return;
         _lastPrinted[pipeline] = now;
-        foreach (var s in progress.Streams)
+        foreach (var s in progress.StreamsShown)
             Print($"{pipeline}: {s.Stream}: {s.Records} records ({Rate(s.Records, progress.Elapsed)}/s), {s.Files} files, {Units.Bytes(s.Bytes)}");
+        if (progress.NotShownSummary is { } rest) Print($"{pipeline}: {rest}");
     }
 
     private sealed class Sink(RunDisplay display, string pipeline) : IProgress<RunProgress>

@@ -91,20 +91,11 @@ internal sealed class PipeTools(PipeClient client)
         }
     }
 
-    /// <summary>How many streams a progress notification names; a run of more names its largest and counts the rest.</summary>
-    internal const int ProgressStreamsShown = 10;
-
-    /// <summary>
-    /// A progress notification's text: the step, the time, and each stream's records. A run of many streams names its
-    /// <see cref="ProgressStreamsShown"/> largest and counts the others: one naming all of a 300-stream run was 16 KB,
-    /// sent up to five times a second.
-    /// </summary>
+    /// <summary>A progress notification's text: the step, the time, and the records of the streams <see cref="RunProgress.StreamsShown"/> names.</summary>
     internal static string ProgressMessage(RunProgress p)
     {
-        var shown = p.Streams.Count <= ProgressStreamsShown ? p.Streams : p.Streams.OrderByDescending(s => s.Records).Take(ProgressStreamsShown).ToList();
-        var text = $"{p.Phase} {p.Elapsed.TotalSeconds:0.0}s: " + string.Join(", ", shown.Select(s => $"{s.Stream} {s.Records} records"));
-        return shown.Count == p.Streams.Count ? text
-            : text + $" (and {p.Streams.Count - shown.Count} more streams; {p.Streams.Sum(s => s.Records)} records in all)";
+        var text = $"{p.Phase} {p.Elapsed.TotalSeconds:0.0}s: " + string.Join(", ", p.StreamsShown.Select(s => $"{s.Stream} {s.Records} records"));
+        return p.NotShownSummary is { } rest ? text + $" ({rest})" : text;
     }
 
     [McpServerTool(Name = "pipeline_status", ReadOnly = true, Idempotent = true)]

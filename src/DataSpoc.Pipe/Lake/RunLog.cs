@@ -106,6 +106,11 @@ public sealed class RunLogStream
     [JsonPropertyName("bytes")] public long Bytes { get; set; }
     /// <summary>Properties present in records but not in the schema, dropped (counted, never silently).</summary>
     [JsonPropertyName("dropped_properties")] public SortedDictionary<string, long> DroppedProperties { get; set; } = new(StringComparer.Ordinal);
+    /// <summary>
+    /// Dropped properties beyond the <see cref="CappedCounts.MaxListed"/> that <see cref="DroppedProperties"/> lists; null
+    /// when there are none.
+    /// </summary>
+    [JsonPropertyName("dropped_properties_unlisted")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public RunLogUnlisted? DroppedPropertiesUnlisted { get; set; }
 
     /// <summary>The counts of two streams together (two stream names that the run log masks to one).</summary>
     internal RunLogStream Plus(RunLogStream other)
@@ -120,8 +125,21 @@ public sealed class RunLogStream
             Files = Files + other.Files,
             Bytes = Bytes + other.Bytes,
             DroppedProperties = dropped,
+            DroppedPropertiesUnlisted = RunLogUnlisted.Sum(DroppedPropertiesUnlisted, other.DroppedPropertiesUnlisted),
         };
     }
+}
+
+/// <summary>
+/// Names counted apart from a listed few (<see cref="CappedCounts"/>): how many distinct ones (told apart up to
+/// <see cref="CappedCounts.MaxUnlistedNamesCounted"/>: that count means at least that many), and how often they were met.
+/// </summary>
+public sealed record RunLogUnlisted(
+    [property: JsonPropertyName("names")] long Names,
+    [property: JsonPropertyName("occurrences")] long Occurrences)
+{
+    internal static RunLogUnlisted? Sum(RunLogUnlisted? a, RunLogUnlisted? b) =>
+        a is null ? b : b is null ? a : new RunLogUnlisted(a.Names + b.Names, a.Occurrences + b.Occurrences);
 }
 
 public sealed class RunLogTap

@@ -391,13 +391,13 @@ internal sealed partial class RecordShredder
     }
 
     /// <summary>Adds the scan's counts of undeclared properties to <see cref="DroppedProperties"/>.</summary>
-    private void FoldDrops(Dictionary<string, long> dropped)
+    private void FoldDrops(Lake.CappedCounts dropped)
     {
         _dropsUnfolded = false;
         foreach (var property in _undeclared)
         {
             if (property.Unfolded == 0) continue;
-            CollectionsMarshal.GetValueRefOrAddDefault(dropped, property.Name, out _) += property.Unfolded;
+            dropped.Add(property.Name, property.Unfolded);
             property.Unfolded = 0;
         }
     }

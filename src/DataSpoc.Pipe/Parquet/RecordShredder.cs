@@ -29,7 +29,7 @@ internal sealed partial class RecordShredder
     /// Properties present in records but absent from the schema, by dotted name. The canonical scan keeps its own counts
     /// (no dictionary update per record); reading this folds them in first.
     /// </summary>
-    public Dictionary<string, long> DroppedProperties
+    public Lake.CappedCounts DroppedProperties
     {
         get
         {
@@ -38,7 +38,7 @@ internal sealed partial class RecordShredder
         }
     }
 
-    private readonly Dictionary<string, long> _droppedProperties = new(StringComparer.Ordinal);
+    private readonly Lake.CappedCounts _droppedProperties = new(Config.MergeSettings.DeletedAtColumn);
 
     /// <summary>Shreds the object at the reader's current StartObject token; leaves the reader on its EndObject.</summary>
     public void Shred(ColumnBatch batch, ref Utf8JsonReader reader)
@@ -55,7 +55,7 @@ internal sealed partial class RecordShredder
         catch (JsonException)
         {
             // Not JSON (the line may be read again with its NaN quoted): the caller rolls the row back, this takes back its drops.
-            foreach (var key in _droppedThisRecord) DroppedProperties[key]--;
+            foreach (var key in _droppedThisRecord) DroppedProperties.Add(key, -1);
             throw;
         }
         finally
@@ -156,7 +156,7 @@ internal sealed partial class RecordShredder
         r.Skip();
         if (s.IgnoredKeys.Contains(name)) return;
         var key = DroppedName(s, name);
-        DroppedProperties[key] = DroppedProperties.GetValueOrDefault(key) + 1;
+        DroppedProperties.Add(key);
         _droppedThisRecord.Add(key);
     }
 

@@ -469,6 +469,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         if (exit != 0) throw new TapFailedException(TapExited(exit) + Tail(run.StderrTail));
         if (leftoversStopped is not null) log.Notices.Add(leftoversStopped);
         foreach (var (type, count) in ingest.UnknownMessages) log.Notices.Add($"ignored {count} message(s) of unknown type '{type}'");
+        if (ingest.UnknownMessages.Unlisted is { } unlistedTypes)
+            log.Notices.Add($"ignored {unlistedTypes.Occurrences} more message(s) of {unlistedTypes.Names} more unknown type(s)");
         log.Notices.AddRange(ingest.SchemaTypeChanges);
         log.Notices.AddRange(ingest.SourceNotices);
         CheckSomethingArrived(pipeline, source, invocation, ingest, run.StderrTail, log);
@@ -546,6 +548,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         {
             var entry = new RunLogStream { Records = s.Records, Rejected = s.Rejected, Filtered = Interlocked.Read(ref s.Filtered), Files = s.Files.Count, Bytes = s.Files.Sum(f => f.Bytes) };
             foreach (var (k, v) in s.DroppedProperties) entry.DroppedProperties[k] = v;
+            entry.DroppedPropertiesUnlisted = s.DroppedProperties.Unlisted;
             log.Streams[s.Name] = entry;
             log.Notices.AddRange(s.RoundedNumbers.Notices(s.Name, s.DecimalsHeldAsDouble, ingest.RecordNumbers is { } records ? records.PlaceOf : null));
         }

@@ -41,7 +41,26 @@ public sealed record RunOptions
 /// The run's step: <c>extract</c> (reading the source), <c>write</c> (encoding and spooling the last files) or
 /// <c>commit</c> (landing the files, the manifest and the state), the <c>failed_step</c> names of a run log.
 /// </param>
-public sealed record RunProgress(TimeSpan Elapsed, IReadOnlyList<StreamProgress> Streams, string Phase);
+public sealed record RunProgress(TimeSpan Elapsed, IReadOnlyList<StreamProgress> Streams, string Phase)
+{
+    /// <summary>The most streams a progress report names (<see cref="StreamsShown"/>).</summary>
+    public const int MaxStreamsShown = 10;
+
+    /// <summary>
+    /// The streams a progress report names: all of them, or the <see cref="MaxStreamsShown"/> with the most records (the
+    /// caller counts the rest, <see cref="StreamsNotShown"/>). Naming every stream of a 10,000-stream run on each tick
+    /// printed 74,000 lines; one MCP message naming all of 300 streams was 16 KB.
+    /// </summary>
+    public IReadOnlyList<StreamProgress> StreamsShown =>
+        Streams.Count <= MaxStreamsShown ? Streams : Streams.OrderByDescending(s => s.Records).Take(MaxStreamsShown).ToList();
+
+    /// <summary>How many streams <see cref="StreamsShown"/> leaves out.</summary>
+    public int StreamsNotShown => Math.Max(0, Streams.Count - MaxStreamsShown);
+
+    /// <summary>What a report says of the streams it leaves out, or null when it names them all.</summary>
+    public string? NotShownSummary =>
+        StreamsNotShown == 0 ? null : $"and {StreamsNotShown} more streams; {Streams.Sum(s => s.Records)} records in all";
+}
 
 /// <summary>One stream's counters so far; <see cref="Stream"/> is the stream's name with the run's secrets masked (as the run log shows it).</summary>
 public sealed record StreamProgress(string Stream, long Records, long Rejected, long Files, long Bytes);

@@ -63,7 +63,8 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
 
     public IReadOnlyCollection<StreamState> Streams => Volatile.Read(ref _streamList);
     public SingerState? LastState { get; private set; }
-    public Dictionary<string, long> UnknownMessages { get; } = new(StringComparer.Ordinal);
+    /// <summary>Messages of a type the protocol does not know, by type (a tap names them: capped).</summary>
+    public CappedCounts UnknownMessages { get; } = new();
     /// <summary>Later SCHEMA messages that changed the type of a column the stream's earlier files have, for the run log.</summary>
     public List<string> SchemaTypeChanges { get; } = [];
     /// <summary>What an in-process source noted for the run log (<see cref="Sources.RecordSink.WriteNotice"/>).</summary>
@@ -616,9 +617,8 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             var partition = ingest._defaultPartition;
             var batch = writer.BatchFor(index, partition);
             var shredder = writer.Shredders[index];
-            // Dropped-property counts are saved only when there are any (a row rolled back must not count its drops).
-            _droppedBefore.Clear();
-            if (shredder.DroppedProperties.Count > 0) _droppedBefore.AddRange(shredder.DroppedProperties);
+            // The dropped-property counts are saved: a row rolled back must not count its drops.
+            _droppedBefore = shredder.DroppedProperties.Save(_droppedListedBefore);
             batch.Mark();
             MapOutcome outcome;
             try
@@ -704,8 +704,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             var partition = ingest._partitionColumn.Length > 0 ? PartitionOf(start, state.PartitionKeyUtf8) : ingest._defaultPartition;
             var batch = writer.BatchFor(index, partition);
             var shredder = writer.Shredders[index];
-            _droppedBefore.Clear();
-            if (shredder.DroppedProperties.Count > 0) _droppedBefore.AddRange(shredder.DroppedProperties);
+            _droppedBefore = shredder.DroppedProperties.Save(_droppedListedBefore);
             batch.Mark();
             return (partition, batch, shredder);
         }
@@ -714,13 +713,13 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         private void UndoRow(ColumnBatch batch, RecordShredder shredder)
         {
             batch.RollbackToMark();
-            shredder.DroppedProperties.Clear();
-            foreach (var (k, v) in _droppedBefore) shredder.DroppedProperties[k] = v;
+            shredder.DroppedProperties.Restore(_droppedListedBefore, _droppedBefore);
             shredder.RoundedNumbers.UncountRecord();
         }
 
         /// <summary>Dropped-property counts before a record on the typed path, restored when it falls back to the JSON path.</summary>
-        private readonly List<KeyValuePair<string, long>> _droppedBefore = [];
+        private readonly List<KeyValuePair<string, long>> _droppedListedBefore = [];
+        private CappedCounts.Saved _droppedBefore;
 
         /// <summary>
         /// A record through its stream's typed map (<see cref="TypedStreamMap"/>): the map reads the properties it needs and
@@ -957,7 +956,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         else throw new SingerProtocolException(line, "ACTIVATE_VERSION before any SCHEMA for its stream", stream);
     }
 
-    public void OnUnknown(string type, long line) => UnknownMessages[type] = UnknownMessages.GetValueOrDefault(type) + 1;
+    public void OnUnknown(string type, long line) => UnknownMessages.Add(type);
 }
 
 /// <summary>A record whose value does not fit its column, under <c>on_invalid_record: fail</c>.</summary>

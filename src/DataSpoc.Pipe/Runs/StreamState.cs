@@ -48,7 +48,7 @@ internal sealed class StreamState(string name, string table, int lanes)
     public long Filtered;
     public FileStream? Quarantine { get; set; }
     public string? QuarantinePath { get; set; }
-    public Dictionary<string, long> DroppedProperties { get; } = new(StringComparer.Ordinal);
+    public Lake.CappedCounts DroppedProperties { get; } = new(Config.MergeSettings.DeletedAtColumn);
     /// <summary>The numbers its DOUBLE columns stored rounded, for the run log's notices.</summary>
     public RoundedNumbers RoundedNumbers { get; } = new();
     /// <summary>Columns (leaf paths) the table holds as DOUBLE that the SCHEMA declares decimals of more than 18 places, with that scale (<see cref="Parquet.DecimalsHeldAsDouble"/>).</summary>
@@ -67,7 +67,7 @@ internal sealed class StreamState(string name, string table, int lanes)
             Files.AddRange(await writer.CompleteAsync().ConfigureAwait(false));
             foreach (var shredder in writer.Shredders)
             {
-                foreach (var (k, v) in shredder.DroppedProperties) DroppedProperties[k] = DroppedProperties.GetValueOrDefault(k) + v;
+                DroppedProperties.AddAll(shredder.DroppedProperties);
                 RoundedNumbers.Add(shredder.RoundedNumbers);
             }
             _lastSchema = writer.Schema;

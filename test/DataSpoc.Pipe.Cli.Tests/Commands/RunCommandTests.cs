@@ -84,6 +84,41 @@ public sealed class RunCommandTests : IDisposable
     /// A stream named after a secret the tap config also states in clear (as tap-postgres names streams after a
     /// <c>${VAR}</c> dbname): the run accepts it, and its plain progress lines mask it as the run log and the summary do.
     /// </summary>
+    /// <summary>
+    /// A run of many streams prints bounded plain progress: the 10 streams with the most records and a count of the
+    /// rest (10,000 streams printed 74,000 lines when every report named each stream seen so far).
+    /// </summary>
+    [Fact]
+    public void Plain_progress_names_the_largest_streams_and_counts_the_rest()
+    {
+        var tap = Path.Combine(_home.Root, "many_streams_tap.py");
+        File.WriteAllText(tap, """
+            import json, sys, time
+            for s in range(30):
+                print(json.dumps({"type": "SCHEMA", "stream": f"s{s}", "key_properties": [], "schema": {"type": "object", "properties": {"id": {"type": "integer"}}}}))
+                for r in range(s + 1):
+                    print(json.dumps({"type": "RECORD", "stream": f"s{s}", "record": {"id": r}}))
+            sys.stdout.flush()
+            time.sleep(1.5)
+            """);
+        _home.WritePipeline("many", $$"""
+            source:
+              tap: python3 {{tap}}
+            destination:
+              bucket: {{_home.Bucket}}
+            """);
+        var result = CliProcess.Run(_home, "run", "many");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Matches(@"(?m)^many: and \d+ more streams; \d+ records in all$", result.Stdout);
+        // Each report: at most 10 stream lines in a row.
+        var run = 0;
+        foreach (var line in result.Stdout.Split('\n'))
+        {
+            run = Regex.IsMatch(line, @"^many: s\d+: \d+ records \(") ? run + 1 : 0;
+            Assert.True(run <= 10, result.Stdout);
+        }
+    }
+
     [Fact]
     public void Plain_progress_lines_mask_a_secret_in_a_stream_name_as_the_run_log_does()
     {

@@ -372,6 +372,24 @@ public class LakeLayoutTests
     }
 
     [Fact]
+    public async Task A_SCHEMA_that_only_adds_a_nullable_column_extends_every_partition_s_open_file()
+    {
+        using var lake = new TempLake();
+        static string Schema(string extra) =>
+            """{"type":"SCHEMA","stream":"p","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"day":{"type":"string","format":"date-time"}EXTRA}}}""".Replace("EXTRA", extra);
+        static string Row(int id, int day, string extra = "") =>
+            $$$"""{"type":"RECORD","stream":"p","record":{"id":{{{id}}},"day":"2024-01-0{{{day}}}T10:00:00Z"{{{extra}}}}}""";
+        var run = await TempLake.RunAsync(lake.Pipeline("p", lake.WriteSinger("a.singer",
+            Schema(""), Row(1, 1), Row(2, 2), Row(3, 1),
+            Schema(""","k":{"type":["null","integer"]}"""), Row(4, 2, ""","k":40"""), Row(5, 3, ""","k":50""")),
+            p => p with { Destination = p.Destination with { PartitionBy = "day" } }));
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Equal(3, lake.ParquetKeys().Count);
+        Assert.Equal([["1", "2024-01-01", null], ["2", "2024-01-02", null], ["3", "2024-01-01", null], ["4", "2024-01-02", "40"], ["5", "2024-01-03", "50"]],
+            lake.Query("select id, strftime(day, '%Y-%m-%d'), k from read_parquet('{lake}/raw/test/p/*/*.parquet', union_by_name=true) order by id"));
+    }
+
+    [Fact]
     public async Task A_column_the_tap_stops_sending_stays_in_the_manifest_while_earlier_files_hold_it()
     {
         using var lake = new TempLake();

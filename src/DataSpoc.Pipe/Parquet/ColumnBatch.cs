@@ -335,6 +335,26 @@ internal sealed class LeafBuffer
         Exchange(ref Offsets, ref empty.Offsets, Offsets.Length > 0 ? Values + 1 : 0);
     }
 
+    /// <summary>
+    /// Swaps arrays and contents with <paramref name="other"/>, a buffer of an equal leaf (same type and levels) of
+    /// another schema: rows move to a widened batch without copying (<see cref="TableWriter.TryMoveRowsTo"/>).
+    /// </summary>
+    public void SwapContents(LeafBuffer other)
+    {
+        (Def, other.Def) = (other.Def, Def);
+        (Rep, other.Rep) = (other.Rep, Rep);
+        (Longs, other.Longs) = (other.Longs, Longs);
+        (Doubles, other.Doubles) = (other.Doubles, Doubles);
+        (Ints, other.Ints) = (other.Ints, Ints);
+        (Bools, other.Bools) = (other.Bools, Bools);
+        (Bytes, other.Bytes) = (other.Bytes, Bytes);
+        (Offsets, other.Offsets) = (other.Offsets, Offsets);
+        (Levels, other.Levels) = (other.Levels, Levels);
+        (Values, other.Values) = (other.Values, Values);
+        (ByteCount, other.ByteCount) = (other.ByteCount, ByteCount);
+        (DeferredBytes, other.DeferredBytes) = (other.DeferredBytes, DeferredBytes);
+    }
+
     private static void Exchange<T>(ref T[] mine, ref T[] theirs, int used)
     {
         if (theirs.Length <= mine.Length) return;

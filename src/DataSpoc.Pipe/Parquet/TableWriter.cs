@@ -512,6 +512,71 @@ internal sealed class TableWriter : IAsyncDisposable
     }
 
     /// <summary>
+    /// Moves the rows buffered here into <paramref name="wider"/>, a new writer of the same stream whose schema keeps every
+    /// column of this one (same path, type and levels) and only adds nullable top-level columns, null in the moved rows:
+    /// a SCHEMA that only adds columns (a tap discovering new keys) then goes on filling the same file instead of
+    /// finishing one file per SCHEMA, each of which would write every column so far. Done only while no row group was
+    /// handed to the encoders and no column sits in a list; false (nothing moved) otherwise. This writer is left empty,
+    /// to be completed as usual.
+    /// </summary>
+    public bool TryMoveRowsTo(TableWriter wider)
+    {
+        if (BeforeEncode is not null || wider.BeforeEncode is not null) return false;
+        var sourceOf = WidenedColumns(_schema, wider._schema);
+        if (sourceOf is null) return false;
+        for (var lane = 0; lane < _staging.Length; lane++) _staging[lane]?.MoveToPartitions(this, lane);
+        lock (_gate)
+            if (Volatile.Read(ref _batchesSent) > 0 || _open.Count > 0 || _done.Count > 0) return false;
+        for (var lane = 0; lane < _batches.Length; lane++)
+        {
+            foreach (var (partition, batch) in _batches[lane])
+            {
+                if (batch.Rows == 0) continue;
+                var target = wider.BatchFor(lane, partition);
+                for (var c = 0; c < target.Columns.Length; c++)
+                {
+                    if (sourceOf[c] >= 0) target.Columns[c].SwapContents(batch.Columns[sourceOf[c]]);
+                    else for (var r = 0; r < batch.Rows; r++) target.Columns[c].AddNull(0, 0);
+                }
+                target.Rows = batch.Rows;
+                target.LastRowAt = batch.LastRowAt;
+                batch.Clear();
+            }
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// For each leaf of <paramref name="wider"/>, the index of the same leaf in <paramref name="narrower"/>, or -1 for a
+    /// nullable top-level column it adds; null when <paramref name="wider"/> is not such a widening (a column dropped or
+    /// retyped, one added inside a struct, or a list anywhere).
+    /// </summary>
+    private static int[]? WidenedColumns(ColumnSchema narrower, ColumnSchema wider)
+    {
+        if (narrower.Leaves.Any(l => l.RepLevel > 0) || wider.Leaves.Any(l => l.RepLevel > 0)) return null;
+        var byPath = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < narrower.Leaves.Count; i++) byPath[string.Join('\0', narrower.Leaves[i].ParquetPath)] = i;
+        var sourceOf = new int[wider.Leaves.Count];
+        var kept = 0;
+        for (var i = 0; i < wider.Leaves.Count; i++)
+        {
+            var leaf = wider.Leaves[i];
+            if (byPath.TryGetValue(string.Join('\0', leaf.ParquetPath), out var old))
+            {
+                var was = narrower.Leaves[old];
+                if (was.Kind != leaf.Kind || was.Scale != leaf.Scale || was.ExactIntegers != leaf.ExactIntegers || was.Nullable != leaf.Nullable
+                    || was.DefLevel != leaf.DefLevel || was.Type != leaf.Type || was.ArrowType != leaf.ArrowType)
+                    return null;
+                sourceOf[i] = old;
+                kept++;
+            }
+            else if (leaf.ParquetPath.Length == 1 && leaf.Nullable && leaf.DefLevel == 1) sourceOf[i] = -1;
+            else return null;
+        }
+        return kept == narrower.Leaves.Count ? sourceOf : null;
+    }
+
+    /// <summary>
     /// Called on the encoder thread with each batch before it is encoded: writes values whose final form the parsing
     /// thread left to it (a typed map's <c>hash:</c> digests, <see cref="Transforms.TypedStreamMap.DeferredHashes"/>).
     /// </summary>

@@ -193,12 +193,16 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             current.BeforeEncode ??= typedMap?.DeferredHashes;
             return;
         }
-        // A new schema: what was buffered under the old one is written first, to files of its own.
+        // A new schema: what was buffered under the old one is written first, to files of its own, unless the new one
+        // only adds nullable columns and no row group was written yet: then those rows move to the new writer, null in
+        // the new columns (TableWriter.TryMoveRowsTo), and the old writer is completed empty.
         if (state.Writer is { } previous && Lake.ManifestColumn.TypeChanges(previous.Schema.ManifestColumns(), columns.ManifestColumns()) is { Count: > 0 } changed)
             SchemaTypeChanges.Add($"stream '{stream}': the SCHEMA {(RecordNumbers is null ? $"at line {line}" : "sent again")} changes column(s) {string.Join(", ", changed)}; the files written before it keep the old type(s)");
-        state.CompleteWriterAsync().GetAwaiter().GetResult();
-        state.Writer = new TableWriter(columns, pipeline.Destination.Compression, settings.Limits, settings.SpoolDirectory,
+        var next = new TableWriter(columns, pipeline.Destination.Compression, settings.Limits, settings.SpoolDirectory,
             $"{table}-{_fileStems++:D4}", settings.SpoolIsInLake, _budget) { BeforeEncode = typedMap?.DeferredHashes };
+        if (transforms.Count == 0) state.Writer?.TryMoveRowsTo(next);
+        state.CompleteWriterAsync().GetAwaiter().GetResult();
+        state.Writer = next;
         foreach (var lane in Lanes) ((Lane)lane).Forget(state);
 
         void Decide()

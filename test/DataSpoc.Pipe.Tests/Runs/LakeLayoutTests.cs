@@ -334,6 +334,62 @@ public class LakeLayoutTests
     }
 
     [Fact]
+    public async Task A_SCHEMA_that_only_adds_nullable_columns_extends_the_open_file_instead_of_finishing_one()
+    {
+        // A tap discovering new keys re-sends its SCHEMA with one more column: a file per SCHEMA would write every
+        // earlier column again in each (time growing with the square of the SCHEMAs). Rows buffered so far are kept,
+        // null in the added columns; a SCHEMA that changes a column's type still finishes the file.
+        using var lake = new TempLake();
+        static string Schema(string extra) =>
+            """{"type":"SCHEMA","stream":"c","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"name":{"type":["null","string"]},"s":{"type":["null","object"],"properties":{"x":{"type":["null","integer"]}}}EXTRA}}}""".Replace("EXTRA", extra);
+        var run = await TempLake.RunAsync(lake.Pipeline("c", lake.WriteSinger("a.singer",
+            Schema(""),
+            """{"type":"RECORD","stream":"c","record":{"id":1,"name":"one","s":{"x":10}}}""",
+            """{"type":"RECORD","stream":"c","record":{"id":2,"name":null}}""",
+            Schema(""",  "k0":{"type":["null","integer"]}"""),
+            """{"type":"RECORD","stream":"c","record":{"id":3,"k0":30,"s":{"x":null}}}""",
+            Schema(""",  "k0":{"type":["null","integer"]},"k1":{"type":["null","string"]}"""),
+            """{"type":"RECORD","stream":"c","record":{"id":4,"name":"four","k1":"x4"}}""")));
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Single(lake.ParquetKeys());
+        Assert.Equal([["1", "one", "10", null, null], ["2", null, null, null, null], ["3", null, null, "30", null], ["4", "four", null, null, "x4"]],
+            lake.Query("select id, name, s.x, k0, k1 from read_parquet('{lake}/raw/test/c/*/*.parquet', union_by_name=true) order by id"));
+        Assert.Equal(["id", "name", "s", "k0", "k1"], lake.Manifest().Tables["test/c"].Columns.Select(c => c.Name));
+
+        // A column added inside a struct, or a column retyped, is no widening of the file: the rows so far get their own.
+        using var other = new TempLake();
+        run = await TempLake.RunAsync(other.Pipeline("c", other.WriteSinger("b.singer",
+            Schema(""),
+            """{"type":"RECORD","stream":"c","record":{"id":1,"s":{"x":1}}}""",
+            Schema("").Replace("\"x\":{\"type\":[\"null\",\"integer\"]}", "\"x\":{\"type\":[\"null\",\"integer\"]},\"y\":{\"type\":[\"null\",\"integer\"]}"),
+            """{"type":"RECORD","stream":"c","record":{"id":2,"s":{"x":2,"y":3}}}""",
+            Schema("").Replace("\"name\":{\"type\":[\"null\",\"string\"]}", "\"name\":{\"type\":[\"null\",\"integer\"]}"),
+            """{"type":"RECORD","stream":"c","record":{"id":3,"name":5}}""")));
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Equal(3, other.ParquetKeys().Count);
+        Assert.Equal([["1", "1", null], ["2", "2", "3"], ["3", null, null]],
+            other.Query("select id, s.x, s.y from read_parquet('{lake}/raw/test/c/*/*.parquet', union_by_name=true) order by id"));
+    }
+
+    [Fact]
+    public async Task A_SCHEMA_that_only_adds_a_nullable_column_extends_every_partition_s_open_file()
+    {
+        using var lake = new TempLake();
+        static string Schema(string extra) =>
+            """{"type":"SCHEMA","stream":"p","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"day":{"type":"string","format":"date-time"}EXTRA}}}""".Replace("EXTRA", extra);
+        static string Row(int id, int day, string extra = "") =>
+            $$$"""{"type":"RECORD","stream":"p","record":{"id":{{{id}}},"day":"2024-01-0{{{day}}}T10:00:00Z"{{{extra}}}}}""";
+        var run = await TempLake.RunAsync(lake.Pipeline("p", lake.WriteSinger("a.singer",
+            Schema(""), Row(1, 1), Row(2, 2), Row(3, 1),
+            Schema(""","k":{"type":["null","integer"]}"""), Row(4, 2, ""","k":40"""), Row(5, 3, ""","k":50""")),
+            p => p with { Destination = p.Destination with { PartitionBy = "day" } }));
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Equal(3, lake.ParquetKeys().Count);
+        Assert.Equal([["1", "2024-01-01", null], ["2", "2024-01-02", null], ["3", "2024-01-01", null], ["4", "2024-01-02", "40"], ["5", "2024-01-03", "50"]],
+            lake.Query("select id, strftime(day, '%Y-%m-%d'), k from read_parquet('{lake}/raw/test/p/*/*.parquet', union_by_name=true) order by id"));
+    }
+
+    [Fact]
     public async Task A_column_the_tap_stops_sending_stays_in_the_manifest_while_earlier_files_hold_it()
     {
         using var lake = new TempLake();

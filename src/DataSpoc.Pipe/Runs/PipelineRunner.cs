@@ -548,6 +548,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             foreach (var (k, v) in s.DroppedProperties) entry.DroppedProperties[k] = v;
             log.Streams[s.Name] = entry;
             log.Notices.AddRange(s.RoundedNumbers.Notices(s.Name, s.DecimalsHeldAsDouble, ingest.RecordNumbers is { } records ? records.PlaceOf : null));
+            if (s.RowsOverFileLimitNotice() is { } overLimit) log.Notices.Add(overLimit);
         }
     }
 

@@ -91,6 +91,31 @@ public sealed class FileLimitTests : IDisposable
         Assert.Contains(run.Log.Notices, n => n.Contains("stream 'big': 3 row(s) larger than max_file_mb (1 MB)", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Rows_with_lists_are_cut_between_files_at_row_boundaries()
+    {
+        // Rows of ~300 KB holding a list of a varying length: a cut between files must keep each row's list whole.
+        var random = new Random(17);
+        var lines = new List<string> { """{"type":"SCHEMA","stream":"lists","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"n":{"type":"array","items":{"type":"integer"}},"blob":{"type":"string"}}}}""" };
+        for (var id = 1; id <= 20; id++)
+            lines.Add($$$"""{"type":"RECORD","stream":"lists","record":{"id":{{{id}}},"n":[{{{string.Join(",", Enumerable.Range(0, id * 7))}}}],"blob":"{{{Convert.ToHexString(RandomBytes(random, 150_000))}}}"}}""");
+        var singer = _lake.WriteSinger("lists.singer", [.. lines]);
+
+        var run = await TempLake.RunAsync(_lake.Pipeline("list-rows", singer, p => p with { Destination = p.Destination with { MaxFileMb = 1 } }));
+        Assert.True(run.Succeeded, run.Log.Error);
+
+        var files = Directory.GetFiles(Path.Combine(_lake.Root, "raw", "test", "lists"), "*.parquet", SearchOption.AllDirectories);
+        Assert.True(files.Length >= 6, $"{files.Length} file(s) for 6 MB of rows");
+        Assert.All(files, f => Assert.True(new FileInfo(f).Length <= 1024 * 1024 + 16 * 1024, $"{f} is {new FileInfo(f).Length} bytes"));
+        var rows = _lake.Query("SELECT id, len(n), list_sum(n), length(blob) FROM read_parquet('{lake}/raw/test/lists/*/*.parquet') ORDER BY id");
+        Assert.Equal(20, rows.Count);
+        for (var id = 1; id <= 20; id++)
+        {
+            var n = id * 7;
+            Assert.Equal([$"{id}", $"{n}", $"{(long)n * (n - 1) / 2}", "300000"], rows[id - 1]);
+        }
+    }
+
     private static string Schema(string stream) =>
         """{"type":"SCHEMA","stream":"STREAM","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"blob":{"type":"string"}}}}""".Replace("STREAM", stream, StringComparison.Ordinal);
 

@@ -292,6 +292,43 @@ internal sealed class LeafBuffer
         Values = values;
     }
 
+    /// <summary>
+    /// Moves a cursor of this column (the level and value where row <paramref name="fromRow"/> starts) to where row
+    /// <paramref name="row"/> starts, or to the end when that is <see cref="ColumnBatch.Rows"/>: a row starts at each
+    /// level without repetition (every level, outside lists).
+    /// </summary>
+    public void AdvanceToRow(ref int level, ref int value, int fromRow, int row)
+    {
+        var skip = row - fromRow;
+        var repeated = Rep.Length > 0;
+        while (level < Levels)
+        {
+            if (!repeated || Rep[level] == 0)
+            {
+                if (skip == 0) return;
+                skip--;
+            }
+            if (Def[level] == Leaf.DefLevel) value++;
+            level++;
+        }
+    }
+
+    /// <summary>Adds each row's share of <see cref="EstimatedBytes"/> to <paramref name="rowBytes"/> (one entry per row).</summary>
+    public void AddRowBytes(Span<long> rowBytes)
+    {
+        var repeated = Rep.Length > 0;
+        var hasBytes = Offsets.Length > 0;
+        int row = -1, value = 0;
+        for (var level = 0; level < Levels; level++)
+        {
+            if (!repeated || Rep[level] == 0) row++;
+            rowBytes[row] += 4;
+            if (Def[level] != Leaf.DefLevel) continue;
+            rowBytes[row] += 8 + (hasBytes ? Offsets[value + 1] - Offsets[value] : 0);
+            value++;
+        }
+    }
+
     /// <summary>Undoes everything written after a mark (a record that turned out invalid).</summary>
     public void Truncate(int levels, int values, int bytes)
     {
@@ -419,6 +456,14 @@ internal sealed class ColumnBatch
             foreach (var c in Columns) total += c.EstimatedBytes;
             return total;
         }
+    }
+
+    /// <summary>Each row's estimated bytes (<see cref="EstimatedBytes"/> row by row): where to cut a batch too large for one file.</summary>
+    public long[] RowBytes()
+    {
+        var rowBytes = new long[Rows];
+        foreach (var c in Columns) c.AddRowBytes(rowBytes);
+        return rowBytes;
     }
 
     public void Clear()

@@ -47,24 +47,24 @@ internal abstract partial class ColumnType
         return new PrimitiveNode(leaf.Name, Repetition.Optional, Logical(leaf), Physical, FixedLength, leaf.FieldId);
     }
 
-    /// <summary>Writes the buffered levels and values to the column's writer.</summary>
-    public virtual void Write(ColumnWriter writer, LeafBuffer c, ref ByteArray[]? byteArrays)
+    /// <summary>Writes the levels and values of <paramref name="range"/> (a run of whole rows) to the column's writer.</summary>
+    public virtual void Write(ColumnWriter writer, LeafBuffer c, LeafRange range, ref ByteArray[]? byteArrays)
     {
-        var def = c.Def.AsSpan(0, c.Levels);
-        var rep = c.Rep.Length > 0 ? c.Rep.AsSpan(0, c.Levels) : default;
+        var def = c.Def.AsSpan(range.Level, range.Levels);
+        var rep = c.Rep.Length > 0 ? c.Rep.AsSpan(range.Level, range.Levels) : default;
         switch (Storage)
         {
             case ValueStorage.Longs:
-                ((ColumnWriter<long>)writer).WriteBatch(c.Levels, def, rep, c.Longs.AsSpan(0, c.Values));
+                ((ColumnWriter<long>)writer).WriteBatch(range.Levels, def, rep, c.Longs.AsSpan(range.Value, range.Values));
                 break;
             case ValueStorage.Doubles:
-                ((ColumnWriter<double>)writer).WriteBatch(c.Levels, def, rep, c.Doubles.AsSpan(0, c.Values));
+                ((ColumnWriter<double>)writer).WriteBatch(range.Levels, def, rep, c.Doubles.AsSpan(range.Value, range.Values));
                 break;
             case ValueStorage.Ints:
-                ((ColumnWriter<int>)writer).WriteBatch(c.Levels, def, rep, c.Ints.AsSpan(0, c.Values));
+                ((ColumnWriter<int>)writer).WriteBatch(range.Levels, def, rep, c.Ints.AsSpan(range.Value, range.Values));
                 break;
             case ValueStorage.Bools:
-                ((ColumnWriter<bool>)writer).WriteBatch(c.Levels, def, rep, c.Bools.AsSpan(0, c.Values));
+                ((ColumnWriter<bool>)writer).WriteBatch(range.Levels, def, rep, c.Bools.AsSpan(range.Value, range.Values));
                 break;
             default:
                 // Strings as pointers into the batch's byte buffer: no copies.
@@ -72,11 +72,14 @@ internal abstract partial class ColumnType
                 {
                     fixed (byte* bytes = c.Bytes)
                     {
-                        if (byteArrays is null || byteArrays.Length < c.Values) byteArrays = new ByteArray[Math.Max(c.Values, (byteArrays?.Length ?? 512) * 2)];
+                        if (byteArrays is null || byteArrays.Length < range.Values) byteArrays = new ByteArray[Math.Max(range.Values, (byteArrays?.Length ?? 512) * 2)];
                         var offsets = c.Offsets;
-                        for (var i = 0; i < c.Values; i++)
-                            byteArrays[i] = new ByteArray((IntPtr)(bytes + offsets[i]), offsets[i + 1] - offsets[i]);
-                        ((ColumnWriter<ByteArray>)writer).WriteBatch(c.Levels, def, rep, byteArrays.AsSpan(0, c.Values));
+                        for (var i = 0; i < range.Values; i++)
+                        {
+                            var v = range.Value + i;
+                            byteArrays[i] = new ByteArray((IntPtr)(bytes + offsets[v]), offsets[v + 1] - offsets[v]);
+                        }
+                        ((ColumnWriter<ByteArray>)writer).WriteBatch(range.Levels, def, rep, byteArrays.AsSpan(0, range.Values));
                     }
                 }
                 break;
@@ -120,17 +123,17 @@ internal abstract partial class ColumnType
         protected override PhysicalType Physical => PhysicalType.FixedLenByteArray;
         protected override int FixedLength => 16;
 
-        public override void Write(ColumnWriter writer, LeafBuffer c, ref ByteArray[]? byteArrays)
+        public override void Write(ColumnWriter writer, LeafBuffer c, LeafRange range, ref ByteArray[]? byteArrays)
         {
-            var def = c.Def.AsSpan(0, c.Levels);
-            var rep = c.Rep.Length > 0 ? c.Rep.AsSpan(0, c.Levels) : default;
+            var def = c.Def.AsSpan(range.Level, range.Levels);
+            var rep = c.Rep.Length > 0 ? c.Rep.AsSpan(range.Level, range.Levels) : default;
             unsafe
             {
                 fixed (byte* bytes = c.Bytes)
                 {
-                    var values = new FixedLenByteArray[c.Values];
-                    for (var i = 0; i < c.Values; i++) values[i] = new FixedLenByteArray((IntPtr)(bytes + c.Offsets[i]));
-                    ((ColumnWriter<FixedLenByteArray>)writer).WriteBatch(c.Levels, def, rep, values);
+                    var values = new FixedLenByteArray[range.Values];
+                    for (var i = 0; i < range.Values; i++) values[i] = new FixedLenByteArray((IntPtr)(bytes + c.Offsets[range.Value + i]));
+                    ((ColumnWriter<FixedLenByteArray>)writer).WriteBatch(range.Levels, def, rep, values);
                 }
             }
         }
@@ -195,4 +198,10 @@ internal abstract partial class ColumnType
         public override string IcebergName(LeafNode leaf) => "time";
         protected override LogicalType Logical(LeafNode leaf) => LogicalType.Time(false, TimeUnit.Micros);
     }
+}
+
+/// <summary>Levels and values of a column that make a run of whole rows of its batch (all of them: <see cref="Whole"/>).</summary>
+internal readonly record struct LeafRange(int Level, int Levels, int Value, int Values)
+{
+    public static LeafRange Whole(LeafBuffer c) => new(0, c.Levels, 0, c.Values);
 }

@@ -160,7 +160,7 @@ internal sealed class ParquetBatchFile : IDisposable
             foreach (var column in batch.Columns)
             {
                 using var writer = rowGroup.NextColumn();
-                WriteColumn(writer, column);
+                WriteColumn(writer, column, LeafRange.Whole(column));
             }
             // Closed now rather than when the next row group starts: its last column chunk reaches the file, so the
             // file's size is known before the next row group (max_file_mb is checked against it).
@@ -170,7 +170,38 @@ internal sealed class ParquetBatchFile : IDisposable
         {
             throw WriteFailed(io);
         }
-        RowGroupWritten(batch);
+        RowGroupWritten(batch.Rows);
+    }
+
+    /// <summary>
+    /// Writes rows <paramref name="fromRow"/> to <paramref name="toRow"/> (excluded) of the batch as one row group: a
+    /// batch too large for one file is cut between files. <paramref name="cursors"/> hold, per column, the level and
+    /// value where <paramref name="fromRow"/> starts, and are moved to where <paramref name="toRow"/> starts.
+    /// </summary>
+    public void WriteRows(ColumnBatch batch, int fromRow, int toRow, (int Level, int Value)[] cursors)
+    {
+        if (toRow <= fromRow) return;
+        StageTimeline.Mark("encode.start", toRow - fromRow);
+        try
+        {
+            using var rowGroup = _writer.AppendRowGroup();
+            for (var i = 0; i < batch.Columns.Length; i++)
+            {
+                var column = batch.Columns[i];
+                var (level, value) = cursors[i];
+                var (endLevel, endValue) = (level, value);
+                column.AdvanceToRow(ref endLevel, ref endValue, fromRow, toRow);
+                using var writer = rowGroup.NextColumn();
+                WriteColumn(writer, column, new LeafRange(level, endLevel - level, value, endValue - value));
+                cursors[i] = (endLevel, endValue);
+            }
+            rowGroup.Close();
+        }
+        catch (ParquetException e) when (ParquetFailure.AsIOException(e) is { } io)
+        {
+            throw WriteFailed(io);
+        }
+        RowGroupWritten(toRow - fromRow);
     }
 
     /// <summary>
@@ -213,13 +244,13 @@ internal sealed class ParquetBatchFile : IDisposable
         {
             throw WriteFailed(io);
         }
-        RowGroupWritten(batch);
+        RowGroupWritten(batch.Rows);
     }
 
-    private void RowGroupWritten(ColumnBatch batch)
+    private void RowGroupWritten(int rows)
     {
-        StageTimeline.Mark("encode.end", batch.Rows);
-        Rows += batch.Rows;
+        StageTimeline.Mark("encode.end", rows);
+        Rows += rows;
         RowGroups++;
         BytesWritten = new FileInfo(Path).Length;
         if (_flushAsWritten) DiskWriteBack.Start(Path);
@@ -241,7 +272,7 @@ internal sealed class ParquetBatchFile : IDisposable
     private static void WriteColumns(ColumnWriter[] writers, ColumnBatch batch, List<int> columns)
     {
         StageTimeline.Mark("half.start", columns.Count);
-        foreach (var i in columns) WriteColumn(writers[i], batch.Columns[i]);
+        foreach (var i in columns) WriteColumn(writers[i], batch.Columns[i], LeafRange.Whole(batch.Columns[i]));
         StageTimeline.Mark("half.end", columns.Count);
     }
 
@@ -270,7 +301,7 @@ internal sealed class ParquetBatchFile : IDisposable
         }
     }
 
-    private static void WriteColumn(ColumnWriter writer, LeafBuffer c) => c.Leaf.Type.Write(writer, c, ref t_byteArrays);
+    private static void WriteColumn(ColumnWriter writer, LeafBuffer c, LeafRange range) => c.Leaf.Type.Write(writer, c, range, ref t_byteArrays);
 
     /// <summary>Finishes the file (footer written); the file is complete on disk after this returns.</summary>
     public void Close()

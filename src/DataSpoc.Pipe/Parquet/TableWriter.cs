@@ -603,6 +603,14 @@ internal sealed class TableWriter : IAsyncDisposable
     private void Encode(Partition partition, ColumnBatch batch, SendReason reason, bool onTwoThreads)
     {
         BeforeEncode?.Invoke(batch);
+        // A batch larger than a whole file (its bytes are checked every few rows, and rows may be large) is cut
+        // between files instead, filling the open one first.
+        if (batch.Rows > 1 && batch.EstimatedBytes > _limits.MaxFileBytes)
+        {
+            WriteAcrossFiles(partition, batch);
+            Done(partition, batch, reason);
+            return;
+        }
         // Rotate before a row group that would take the file past a limit (its unencoded size bounds what it adds).
         ParquetBatchFile? current;
         lock (_gate) _open.TryGetValue(partition, out current);
@@ -612,8 +620,59 @@ internal sealed class TableWriter : IAsyncDisposable
         var file = FileFor(partition, batch);
         if (onTwoThreads) file.WriteRowGroupOnTwoThreads(batch);
         else file.WriteRowGroup(batch);
+        Done(partition, batch, reason);
+    }
+
+    /// <summary>
+    /// Writes a batch larger than <see cref="WriteLimits.MaxFileBytes"/> as row groups of the rows that fit each file,
+    /// finishing a file before the rows that would take it past the limit: a row larger than the limit goes alone into
+    /// a file of its own (counted in <see cref="RowsOverFileLimit"/>).
+    /// </summary>
+    private void WriteAcrossFiles(Partition partition, ColumnBatch batch)
+    {
+        var rowBytes = batch.RowBytes();
+        var cursors = new (int Level, int Value)[batch.Columns.Length];
+        var from = 0;
+        while (from < batch.Rows)
+        {
+            ParquetBatchFile? current;
+            lock (_gate) _open.TryGetValue(partition, out current);
+            var room = _limits.MaxFileBytes - (current?.BytesWritten ?? 0);
+            var last = (int)Math.Min(batch.Rows, from + _limits.MaxFileRows - (current?.Rows ?? 0));
+            var to = from;
+            for (long bytes = 0; to < last && bytes + rowBytes[to] <= room; to++) bytes += rowBytes[to];
+            if (to == from)
+            {
+                if (current is { Rows: > 0 })
+                {
+                    Finish(partition);
+                    continue;
+                }
+                to = from + 1;
+                Interlocked.Increment(ref _rowsOverFileLimit);
+            }
+            var file = FileFor(partition, batch);
+            file.WriteRows(batch, from, to, cursors);
+            from = to;
+            if (from < batch.Rows || Math.Max(new FileInfo(file.Path).Length, file.BytesWritten) >= _limits.MaxFileBytes) Finish(partition);
+        }
+    }
+
+    /// <summary>Rows larger than <see cref="WriteLimits.MaxFileBytes"/> on their own, each written to a file of its own.</summary>
+    public long RowsOverFileLimit => Interlocked.Read(ref _rowsOverFileLimit);
+    private long _rowsOverFileLimit;
+
+    /// <summary>The limits the writer's files are rotated by.</summary>
+    public WriteLimits Limits => _limits;
+
+    /// <summary>After a batch's rows are written: its buffers kept or released, its file finished when full or retired.</summary>
+    private void Done(Partition partition, ColumnBatch batch, SendReason reason)
+    {
         if (reason is SendReason.Full or SendReason.Complete or SendReason.Cut) Return(batch, reason == SendReason.Cut ? _cutSpares : _limits.ParseLanes);
         else batch.Release();
+        ParquetBatchFile? file;
+        lock (_gate) _open.TryGetValue(partition, out file);
+        if (file is null) return;
         var size = Math.Max(new FileInfo(file.Path).Length, file.BytesWritten);
         if (reason == SendReason.Retire || file.Rows >= _limits.MaxFileRows || size >= _limits.MaxFileBytes) Finish(partition);
     }

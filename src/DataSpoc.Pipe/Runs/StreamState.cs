@@ -51,6 +51,14 @@ internal sealed class StreamState(string name, string table, int lanes)
     public Lake.CappedCounts DroppedProperties { get; } = new(Config.MergeSettings.DeletedAtColumn);
     /// <summary>The numbers its DOUBLE columns stored rounded, for the run log's notices.</summary>
     public RoundedNumbers RoundedNumbers { get; } = new();
+
+    /// <summary>Rows larger than <c>max_file_mb</c> on their own (each landed alone in a file over the limit), and that limit.</summary>
+    public long RowsOverFileLimit { get; private set; }
+    public long MaxFileBytes { get; private set; }
+
+    /// <summary>The run log's notice of rows larger than <c>max_file_mb</c>, when there were any.</summary>
+    public string? RowsOverFileLimitNotice() => RowsOverFileLimit == 0 ? null
+        : $"stream '{Name}': {RowsOverFileLimit} row(s) larger than max_file_mb ({MaxFileBytes / (1024 * 1024)} MB) on their own, each written alone to a file over the limit";
     /// <summary>Columns (leaf paths) the table holds as DOUBLE that the SCHEMA declares decimals of more than 18 places, with that scale (<see cref="Parquet.DecimalsHeldAsDouble"/>).</summary>
     public Dictionary<string, int> DecimalsHeldAsDouble { get; } = new(StringComparer.Ordinal);
     /// <summary>The schema as written (after transforms), for the manifest's columns.</summary>
@@ -70,6 +78,8 @@ internal sealed class StreamState(string name, string table, int lanes)
                 DroppedProperties.AddAll(shredder.DroppedProperties);
                 RoundedNumbers.Add(shredder.RoundedNumbers);
             }
+            RowsOverFileLimit += writer.RowsOverFileLimit;
+            MaxFileBytes = writer.Limits.MaxFileBytes;
             _lastSchema = writer.Schema;
         }
         finally

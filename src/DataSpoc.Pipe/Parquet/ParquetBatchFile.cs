@@ -150,7 +150,9 @@ internal sealed class ParquetBatchFile : IDisposable
     public long BytesWritten { get; private set; }
 
     /// <summary>Writes the batch as one row group, its columns one after another on this thread.</summary>
-    public void WriteRowGroup(ColumnBatch batch)
+    /// <param name="batch">The rows.</param>
+    /// <param name="last">The file is finished right after it: no background flush (see <see cref="RowGroupWritten"/>).</param>
+    public void WriteRowGroup(ColumnBatch batch, bool last = false)
     {
         if (batch.Rows == 0) return;
         StageTimeline.Mark("encode.start", batch.Rows);
@@ -170,7 +172,7 @@ internal sealed class ParquetBatchFile : IDisposable
         {
             throw WriteFailed(io);
         }
-        RowGroupWritten(batch.Rows);
+        RowGroupWritten(batch.Rows, last);
     }
 
     /// <summary>
@@ -201,7 +203,7 @@ internal sealed class ParquetBatchFile : IDisposable
         {
             throw WriteFailed(io);
         }
-        RowGroupWritten(toRow - fromRow);
+        RowGroupWritten(toRow - fromRow, last: false);
     }
 
     /// <summary>
@@ -210,7 +212,7 @@ internal sealed class ParquetBatchFile : IDisposable
     /// here. For the last row groups of a run, which would otherwise leave a core idle; during parsing the lanes keep
     /// both cores busy, and splitting every row group costs more CPU and memory (bench/README.md).
     /// </summary>
-    public void WriteRowGroupOnTwoThreads(ColumnBatch batch)
+    public void WriteRowGroupOnTwoThreads(ColumnBatch batch, bool last = false)
     {
         if (batch.Rows == 0) return;
         StageTimeline.Mark("encode2.start", batch.Rows);
@@ -244,17 +246,25 @@ internal sealed class ParquetBatchFile : IDisposable
         {
             throw WriteFailed(io);
         }
-        RowGroupWritten(batch.Rows);
+        RowGroupWritten(batch.Rows, last);
     }
 
-    private void RowGroupWritten(int rows)
+    private void RowGroupWritten(int rows, bool last)
     {
         StageTimeline.Mark("encode.end", rows);
         Rows += rows;
         RowGroups++;
         BytesWritten = new FileInfo(Path).Length;
-        if (_flushAsWritten) DiskWriteBack.Start(Path);
+        // The file's last row group is not flushed in the background: closing the file waits for that flush, which
+        // would only sync it twice (the commit fsyncs it anyway); a tap syncing many small tables paid a disk flush per
+        // table on the one thread finishing them.
+        if (!_flushAsWritten || last) return;
+        DiskWriteBack.Start(Path);
+        BackgroundFlushes++;
     }
+
+    /// <summary>Background flushes asked for this file (<see cref="DiskWriteBack"/>).</summary>
+    public int BackgroundFlushes { get; private set; }
 
     /// <summary>Column indexes in two groups of about equal buffered bytes.</summary>
     private static (List<int> Mine, List<int> Offered) Halves(ColumnBatch batch)

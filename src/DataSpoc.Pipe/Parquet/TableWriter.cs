@@ -418,6 +418,9 @@ internal sealed class TableWriter : IAsyncDisposable
         }
     }
 
+    /// <summary>Estimated bytes a run's last row group must reach to be encoded on two threads.</summary>
+    private const long TwoThreadsMinBytes = 64 * 1024;
+
     /// <summary>Starts one more encoder thread on the queue (under <see cref="_gate"/>).</summary>
     private void StartEncoder() => _encoders.Add(EncoderThreads.Shared.Run(EncodeQueued));
 
@@ -450,8 +453,11 @@ internal sealed class TableWriter : IAsyncDisposable
                 _queued.RemoveAt(next);
                 _encodingNow.Add(taken.Value.Partition);
                 MostEncodingAtOnce = Math.Max(MostEncodingAtOnce, _encodingNow.Count);
-                // The last row group left: its columns go on two threads, as nothing else keeps the other one busy.
-                alone = _parsingEnded && _queued.Count == 0 && _encodingNow.Count == 1;
+                // The last row group left: its columns go on two threads, as nothing else keeps the other one busy; not
+                // a small one, which the hand-off to the other thread and the wait for it cost more than it saves (a tap
+                // syncing many tables of a few rows finishes them one after another).
+                alone = _parsingEnded && _queued.Count == 0 && _encodingNow.Count == 1
+                    && taken.Value.Batch.EstimatedBytes >= TwoThreadsMinBytes;
             }
             var item = taken.Value;
             try
@@ -618,8 +624,10 @@ internal sealed class TableWriter : IAsyncDisposable
             && (current.Rows + batch.Rows > _limits.MaxFileRows || current.BytesWritten + batch.EstimatedBytes > _limits.MaxFileBytes))
             Finish(partition);
         var file = FileFor(partition, batch);
-        if (onTwoThreads) file.WriteRowGroupOnTwoThreads(batch);
-        else file.WriteRowGroup(batch);
+        // A batch retired or sent at the end is the last row group of its file (or one of the last, a batch per lane).
+        var last = reason is SendReason.Retire or SendReason.Complete;
+        if (onTwoThreads) file.WriteRowGroupOnTwoThreads(batch, last);
+        else file.WriteRowGroup(batch, last);
         Done(partition, batch, reason);
     }
 

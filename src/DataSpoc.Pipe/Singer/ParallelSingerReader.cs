@@ -74,7 +74,7 @@ internal sealed class ParallelSingerReader(IReadOnlyList<ISingerHandler> lanes, 
                 }
                 if (current.Count > 0)
                 {
-                    Dispatch(current);
+                    ParseHere(current);
                     current = NewChunk(lines.Buffer);
                 }
                 WaitAll();
@@ -82,7 +82,7 @@ internal sealed class ParallelSingerReader(IReadOnlyList<ISingerHandler> lanes, 
                 DispatchHeldState();
                 controlReader.DispatchLine(line, lines.LineNumber, lines.LastLineUnterminated);
             }
-            if (current.Count > 0) Dispatch(current);
+            if (current.Count > 0) ParseHere(current);
             else Recycle(current);
             WaitAll();
             DispatchHeldState();
@@ -131,20 +131,46 @@ internal sealed class ParallelSingerReader(IReadOnlyList<ISingerHandler> lanes, 
             cancellationToken.ThrowIfCancellationRequested();
             if (running.Length == 1)
             {
-                try { chunk.Parse(readers[0]); }
-                finally { Recycle(chunk); }
+                ParseOn(0, chunk);
                 return;
             }
+            var i = FreeLane();
+            var reader = readers[i];
+            chunks[i] = chunk;
+            running[i] = Task.Run(() => chunk.Parse(reader), CancellationToken.None);
+        }
+
+        // The last chunk before a barrier (or the end): the reading thread waits for it anyway, so it parses it itself,
+        // as a free lane, beside a lane still busy. Handed to a thread and waited for, a chunk of a few records (a tap
+        // syncing many small tables sends a SCHEMA every few records) cost a wake-up and ~100 spins of the waiting
+        // thread (sched_yield), more than the records.
+        void ParseHere(Chunk chunk)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            try { ParseOn(FreeLane(), chunk); }
+            catch when (running.Length > 1)
+            {
+                WaitAll(); // a lane's error is on earlier lines: it is the one reported
+                throw;
+            }
+        }
+
+        void ParseOn(int lane, Chunk chunk)
+        {
+            try { chunk.Parse(readers[lane]); }
+            finally { Recycle(chunk); }
+        }
+
+        // A lane not parsing now (its finished chunk observed), after waiting for one when all are busy.
+        int FreeLane()
+        {
             while (true)
             {
                 for (var i = 0; i < running.Length; i++)
                 {
                     if (running[i] is { IsCompleted: false }) continue;
                     Observe(i);
-                    var reader = readers[i];
-                    chunks[i] = chunk;
-                    running[i] = Task.Run(() => chunk.Parse(reader), CancellationToken.None);
-                    return;
+                    return i;
                 }
                 Task.WaitAny(running!);
             }

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using DataSpoc.Pipe.Parquet;
 
 namespace DataSpoc.Pipe.Tests.Parquet;
@@ -47,5 +48,40 @@ public class DiskWriteBackTests
         Assert.Equal("flushing '/dev/null' to disk failed: Invalid argument", e.Message);
         // Reported once; the next settle of a file without failures passes.
         DiskWriteBack.Settle("/dev/null");
+    }
+
+    [Fact]
+    public void A_file_is_flushed_in_the_background_after_each_row_group_but_its_last()
+    {
+        // The last row group is followed by the footer and the file's close, which waits for the flush; the commit
+        // fsyncs the file anyway. A tap syncing many one-batch tables paid that flush, on one thread, per table.
+        var schema = ColumnSchema.FromJsonSchema(JsonDocument.Parse("""{"properties":{"id":{"type":"integer"}}}""").RootElement);
+        var batch = new ColumnBatch(schema);
+        var shredder = new RecordShredder();
+        var record = """{"id":1}"""u8.ToArray();
+        var reader = new Utf8JsonReader(record);
+        reader.Read();
+        shredder.Shred(batch, ref reader);
+        var folder = Directory.CreateTempSubdirectory("dsp-writeback-").FullName;
+        try
+        {
+            using (var one = new ParquetBatchFile(Path.Combine(folder, "one.parquet"), schema, DataSpoc.Pipe.Config.Compression.Zstd, flushAsWritten: true))
+            {
+                one.WriteRowGroup(batch, last: true);
+                one.Close();
+                Assert.Equal(0, one.BackgroundFlushes);
+            }
+            using var three = new ParquetBatchFile(Path.Combine(folder, "three.parquet"), schema, DataSpoc.Pipe.Config.Compression.Zstd, flushAsWritten: true);
+            three.WriteRowGroup(batch);
+            three.WriteRowGroupOnTwoThreads(batch);
+            three.WriteRowGroupOnTwoThreads(batch, last: true);
+            three.Close();
+            Assert.Equal(2, three.BackgroundFlushes);
+            Assert.Equal(3, three.RowGroups);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 }

@@ -143,6 +143,63 @@ public class ParallelSingerReaderTests
         Assert.Equal(40_000, e.Line);
     }
 
+    /// <summary>Notes the thread each record is parsed on.</summary>
+    private sealed class ThreadNoter(List<int> threads, object gate) : ISingerHandler
+    {
+        public void OnRecord(ReadOnlySpan<byte> streamUtf8, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line)
+        {
+            record.Skip();
+            lock (gate) threads.Add(Environment.CurrentManagedThreadId);
+        }
+        public void OnSchema(string stream, JsonElement schema, IReadOnlyList<string> keyProperties, long line) { }
+        public void OnState(SingerState state, long line) { }
+        public void OnActivateVersion(string stream, long version, long line) { }
+        public void OnUnknown(string type, long line) { }
+    }
+
+    [Fact]
+    public void The_records_just_before_a_barrier_are_parsed_on_the_reading_thread_not_handed_to_a_lane_and_waited_for()
+    {
+        // A tap syncing many small tables: a SCHEMA every two records. Each hand-off to a lane thread, waited for at
+        // the next SCHEMA at once, cost ~100 spins of the waiting thread (sched_yield), more than parsing the records.
+        var text = new StringBuilder();
+        for (var t = 0; t < 500; t++)
+        {
+            text.Append("{\"type\":\"SCHEMA\",\"stream\":\"s").Append(t).Append("\",\"schema\":{\"properties\":{\"id\":{\"type\":\"integer\"}}},\"key_properties\":[]}\n");
+            for (var r = 0; r < 2; r++) text.Append("{\"type\":\"RECORD\",\"stream\":\"s").Append(t).Append("\",\"record\":{\"id\":").Append(r).Append("}}\n");
+        }
+        var threads = new List<int>();
+        var gate = new object();
+        using var lines = new SingerLineReader(new MemoryStream(Encoding.UTF8.GetBytes(text.ToString())));
+        // A thread of its own, as a run reads (a long-running task): a wait on a pool thread may run the task it waits
+        // for itself, which a run's reading thread does not.
+        var readingThread = new Thread(() =>
+            new ParallelSingerReader([new ThreadNoter(threads, gate), new ThreadNoter(threads, gate)], new ThreadNoter(threads, gate))
+                .ReadAll(lines, CancellationToken.None));
+        readingThread.Start();
+        readingThread.Join();
+
+        Assert.Equal(1000, threads.Count);
+        Assert.All(threads, t => Assert.Equal(readingThread.ManagedThreadId, t));
+    }
+
+    [Fact]
+    public void An_error_in_a_lane_is_reported_before_one_in_the_records_parsed_at_the_barrier_after_it()
+    {
+        // Line 10 is in the first buffer's chunk, parsed by a lane; the last record, parsed at the SCHEMA after it by the
+        // reading thread, is broken too: the earlier line is the one reported.
+        var text = new StringBuilder();
+        for (var i = 1; i <= 80_000; i++)
+            text.Append(i is 10 or 80_000 ? """{"type":"RECORD","stream":"s","record":{"id":""" + "\n" : """{"type":"RECORD","stream":"s","record":{"id":1}}""" + "\n");
+        text.Append("""{"type":"SCHEMA","stream":"t","schema":{"properties":{}},"key_properties":[]}""").Append('\n');
+        var sink = new List<long>();
+        using var lines = new SingerLineReader(new MemoryStream(Encoding.UTF8.GetBytes(text.ToString())));
+        var gate = new object();
+        var e = Assert.Throws<SingerProtocolException>(() =>
+            new ParallelSingerReader([new Recorder(sink, [], gate), new Recorder(sink, [], gate)], new Recorder(sink, [], gate)).ReadAll(lines, CancellationToken.None));
+        Assert.Equal(10, e.Line);
+    }
+
     /// <summary>Keeps each record's raw line by line number, and the control messages' line numbers.</summary>
     private sealed class LineKeeper(Dictionary<long, string> records, List<long> controls, object gate, bool slow = false) : ISingerHandler
     {

@@ -33,6 +33,8 @@ internal sealed class CsvRowReader : IDisposable
     private long _bufferStart, _lineStart;
     private long _line = 1;
     private bool _rowEndedByLineBreak;
+    /// <summary>The offset in the text just past the last <c>\r</c> <see cref="CountLines"/> counted (its <c>\n</c> may open the next buffer).</summary>
+    private long _afterCountedCr = -1;
 
     private char[] _chars = new char[1 << 12];
     private int _charCount;
@@ -190,18 +192,21 @@ internal sealed class CsvRowReader : IDisposable
         }
     }
 
+    /// <summary>
+    /// Counts the line breaks of quoted content that starts at the position: a <c>\r</c> counts, and a <c>\n</c> unless
+    /// a <c>\r</c> is just before it, also when that <c>\r</c> ended the buffer before.
+    /// </summary>
     private void CountLines(ReadOnlySpan<char> content)
     {
         var last = content.LastIndexOfAny('\n', '\r');
         if (last < 0) return;
+        var at = _bufferStart + _position;
         for (var i = 0; i <= last; i++)
-            if (content[i] == '\n' || (content[i] == '\r' && (i + 1 < content.Length ? content[i + 1] != '\n' : PeekAfter(content.Length) != '\n')))
+            if (content[i] == '\r' || (content[i] == '\n' && (i > 0 ? content[i - 1] != '\r' : at != _afterCountedCr)))
                 _line++;
-        _lineStart = _bufferStart + _position + last + 1;
+        if (content[last] == '\r') _afterCountedCr = at + last + 1;
+        _lineStart = at + last + 1;
     }
-
-    /// <summary>The character <paramref name="offset"/> past the position when it is already buffered, else -1.</summary>
-    private int PeekAfter(int offset) => _position + offset < _length ? _buffer[_position + offset] : -1;
 
     private long Column => _bufferStart + _position - _lineStart + 1;
 

@@ -145,11 +145,15 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
     {
         await using var bytes = await file.OpenContentAsync(cancellationToken).ConfigureAwait(false);
         using var text = OpenText(bytes, file);
+        // The lines skip_rows skips are no rows (a title or report block is often split by another character);
+        // TextReader ends a line at \n, \r\n or a lone \r, as the row reader does.
+        for (var skipped = 0; skipped < format.SkipRows; skipped++)
+            if (await text.ReadLineAsync(cancellationToken).ConfigureAwait(false) is null) break;
         var sample = new char[CsvSniffer.SampleChars];
         var length = 0;
         int read;
         while (length < sample.Length && (read = await text.ReadAsync(sample.AsMemory(length), cancellationToken).ConfigureAwait(false)) > 0) length += read;
-        return CsvSniffer.Delimiter(sample.AsSpan(0, length), format.Quote, complete: length < sample.Length);
+        return CsvSniffer.Delimiter(sample.AsSpan(0, length), format.Quote, format.Comment, complete: length < sample.Length);
     }
 
     /// <summary>Names for the columns of a file without a header.</summary>
@@ -244,6 +248,7 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         var chars = new char[4];
         var pending = new List<byte>(4);
         long line = 1, column = 1;
+        var afterCr = false;
         // A byte order mark is skipped by the reader, so it takes no column.
         var start = buffer.AsSpan(0, read).StartsWith(encoding.Preamble) ? encoding.Preamble.Length : 0;
         for (; read > 0; read = await bytes.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false), start = 0)
@@ -262,10 +267,12 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
                 }
                 if (produced == 0) continue;
                 pending.Clear();
+                // Lines end as the row reader ends them (\n, \r\n or a lone \r) and columns count UTF-16 units, as its errors do.
                 for (var k = 0; k < produced; k++)
                 {
-                    if (chars[k] == '\n') { line++; column = 1; }
-                    else if (!char.IsLowSurrogate(chars[k])) column++;
+                    if (chars[k] == '\r' || (chars[k] == '\n' && !afterCr)) { line++; column = 1; }
+                    else if (chars[k] != '\n') column++;
+                    afterCr = chars[k] == '\r';
                 }
             }
         }

@@ -31,13 +31,16 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         var order = new List<string>();
         var fits = new Dictionary<string, TextColumnTypes.ColumnFit>(StringComparer.Ordinal);
         var seen = new HashSet<string>(StringComparer.Ordinal);
+        // Where each column's first whole number that a DOUBLE rounds was sampled (file and line), for the notice.
+        var firstRounded = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var file in files)
         {
-            var (layout, rows) = await SampleAsync(file, cancellationToken).ConfigureAwait(false);
+            var (layout, rows, lines) = await SampleAsync(file, cancellationToken).ConfigureAwait(false);
             var names = layout.Names;
             if (names is not null) AddColumns(names);
-            foreach (var row in layout.Header ? rows.Skip(1) : rows)
+            for (var r = layout.Header ? 1 : 0; r < rows.Count; r++)
             {
+                var row = rows[r];
                 if (names is null)
                 {
                     names = UnnamedColumns(row.Length);
@@ -50,6 +53,7 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
                     seen.Add(names[i]);
                     var fit = fits[names[i]];
                     fit.Add(row[i]);
+                    if (fit.RoundedWholes == 1) firstRounded.TryAdd(names[i], $"{file.Location} line {lines[r]}");
                     fits[names[i]] = fit;
                 }
             }
@@ -73,9 +77,8 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
                     : DateFormat.Iso;
                 type = declaredType;
             }
-            else if (type == TextColumnType.Number && fits[n].WholeBeyondDecimal)
-                notice?.Invoke($"column '{n}' holds whole numbers of more than {TextColumnTypes.MaxWholeDigits} digits, beyond DECIMAL({TextColumnTypes.MaxWholeDigits},0): " +
-                    "it lands as DOUBLE, those values rounded to about 17 digits (declare it string under streams[].types to keep every digit)");
+            else if (type == TextColumnType.Number && fits[n].RoundedWholes > 0)
+                notice?.Invoke(RoundedWholesNotice(n, fits[n], firstRounded[n]));
             return new TextColumn(n, type, dateFormat);
         }).ToList();
 
@@ -84,6 +87,13 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
             chosen ??= preferred;
             return chosen.Value.Separator == separator && fits.HasFlag(chosen.Value.Order) ? (type, chosen.Value) : (TextColumnType.String, DateFormat.Iso);
         }
+
+        static string RoundedWholesNotice(string column, TextColumnTypes.ColumnFit fit, string firstAt) =>
+            $"column '{column}' lands as DOUBLE (" + (fit.WholeBeyondDecimal
+                ? $"it holds whole numbers of more than {TextColumnTypes.MaxWholeDigits} digits, beyond DECIMAL({TextColumnTypes.MaxWholeDigits},0)"
+                : "it holds whole numbers and decimals") +
+            $"): {fit.RoundedWholes} sampled whole number(s) past 2^53 are rounded to about 17 digits, the first at {firstAt}: " +
+            $"{fit.FirstRoundedWhole} lands as {TextColumnTypes.AsDouble(fit.FirstRoundedWhole!)} (declare it string under streams[].types to keep every digit)";
 
         void AddColumns(string[] names)
         {
@@ -96,27 +106,28 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
     /// Sniffs a file's delimiter (from its first characters), escape and header (from its first rows), and returns
     /// those rows.
     /// </summary>
-    private async Task<(FileLayout Layout, List<string[]> Rows)> SampleAsync(SourceFile file, CancellationToken cancellationToken)
+    private async Task<(FileLayout Layout, List<string[]> Rows, List<long> Lines)> SampleAsync(SourceFile file, CancellationToken cancellationToken)
     {
         try
         {
             var delimiter = format.Delimiter ?? await SniffDelimiterAsync(file, cancellationToken).ConfigureAwait(false);
             var escape = format.Escape;
             List<string[]> rows;
+            List<long> lines;
             try
             {
-                rows = await SampleRowsAsync(file, delimiter, escape, cancellationToken).ConfigureAwait(false);
+                (rows, lines) = await SampleRowsAsync(file, delimiter, escape, cancellationToken).ConfigureAwait(false);
             }
             catch (TapException e) when (e.InnerException is CsvSyntaxException { EscapedQuote: true } && escape is null)
             {
                 // As DuckDB's sniffer: a sample that reads with \ as the escape (and not without) sets it for the file.
                 escape = '\\';
-                rows = await SampleRowsAsync(file, delimiter, escape, cancellationToken).ConfigureAwait(false);
+                (rows, lines) = await SampleRowsAsync(file, delimiter, escape, cancellationToken).ConfigureAwait(false);
             }
             var header = format.Header ?? CsvSniffer.HasHeader(rows);
             var layout = new FileLayout(delimiter, escape, header, header ? CsvFormat.HeaderNames(rows.Count > 0 ? rows[0] : [], format.Quoted) : null);
             _layouts[file.Location] = layout;
-            return (layout, rows);
+            return (layout, rows, lines);
         }
         catch (System.Text.DecoderFallbackException)
         {
@@ -124,10 +135,11 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         }
     }
 
-    /// <summary>The first rows of a file (up to <c>sampleRows</c> and the header), blank lines left out.</summary>
-    private async Task<List<string[]>> SampleRowsAsync(SourceFile file, char delimiter, char? escape, CancellationToken cancellationToken)
+    /// <summary>The first rows of a file (up to <c>sampleRows</c> and the header), blank lines left out, and the line each starts on.</summary>
+    private async Task<(List<string[]> Rows, List<long> Lines)> SampleRowsAsync(SourceFile file, char delimiter, char? escape, CancellationToken cancellationToken)
     {
         var rows = new List<string[]>();
+        var lines = new List<long>();
         await using var bytes = await file.OpenContentAsync(cancellationToken).ConfigureAwait(false);
         using var reader = OpenReader(bytes, file, delimiter, escape);
         while (rows.Count <= sampleRows && Next(reader, file))
@@ -136,9 +148,11 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
             var cells = new string[reader.ColCount];
             for (var i = 0; i < cells.Length; i++) cells[i] = reader[i].ToString();
             // A blank line is no row (as the reader reports it: one empty field).
-            if (cells is not [""]) rows.Add(cells);
+            if (cells is [""]) continue;
+            rows.Add(cells);
+            lines.Add(reader.LineNumberFrom);
         }
-        return rows;
+        return (rows, lines);
     }
 
     private async Task<char> SniffDelimiterAsync(SourceFile file, CancellationToken cancellationToken)

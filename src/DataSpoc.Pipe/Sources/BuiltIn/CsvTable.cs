@@ -16,10 +16,13 @@ internal sealed record TextColumn(string Name, TextColumnType Type, DateFormat F
 /// </summary>
 internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
 {
-    /// <summary>What was sniffed per file during inference, so that writing reads each file the same way.</summary>
+    /// <summary>
+    /// What was sniffed per file during inference, so that writing reads each file the same way; a sniffed escape is
+    /// named (with the line it was sniffed from) after a quoting error.
+    /// </summary>
     private readonly Dictionary<string, FileLayout> _layouts = new(StringComparer.Ordinal);
 
-    private sealed record FileLayout(char Delimiter, char? Escape, bool Header, string[]? Names);
+    private sealed record FileLayout(char Delimiter, char? Escape, bool Header, string[]? Names, string SniffedEscape = "");
 
     /// <summary>
     /// Samples the files and returns the stream's columns, in first-seen order; <paramref name="notice"/> hears of an
@@ -112,20 +115,23 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         {
             var delimiter = format.Delimiter ?? await SniffDelimiterAsync(file, cancellationToken).ConfigureAwait(false);
             var escape = format.Escape;
+            var sniffedEscape = "";
             List<string[]> rows;
             List<long> lines;
             try
             {
-                (rows, lines) = await SampleRowsAsync(file, delimiter, escape, cancellationToken).ConfigureAwait(false);
+                (rows, lines) = await SampleRowsAsync(file, delimiter, escape, sniffedEscape, cancellationToken).ConfigureAwait(false);
             }
-            catch (TapException e) when (e.InnerException is CsvSyntaxException { EscapedQuote: true } && escape is null)
+            catch (TapException e) when (e.InnerException is CsvSyntaxException { EscapedQuote: true } syntax && escape is null)
             {
-                // As DuckDB's sniffer: a sample that reads with \ as the escape (and not without) sets it for the file.
+                // As DuckDB's sniffer: a sample that fails to read where a quoted field holds \" is read with \ as the
+                // escape, which then holds for the whole file.
                 escape = '\\';
-                (rows, lines) = await SampleRowsAsync(file, delimiter, escape, cancellationToken).ConfigureAwait(false);
+                sniffedEscape = $" (the escape \\ was sniffed from line {syntax.EscapedQuoteLine}, where a quoted field holds \\\"; set escape: \"\\\"\" if quotes are only written twice)";
+                (rows, lines) = await SampleRowsAsync(file, delimiter, escape, sniffedEscape, cancellationToken).ConfigureAwait(false);
             }
             var header = format.Header ?? CsvSniffer.HasHeader(rows);
-            var layout = new FileLayout(delimiter, escape, header, header ? CsvFormat.HeaderNames(rows.Count > 0 ? rows[0] : [], format.Quoted) : null);
+            var layout = new FileLayout(delimiter, escape, header, header ? CsvFormat.HeaderNames(rows.Count > 0 ? rows[0] : [], format.Quoted) : null, sniffedEscape);
             _layouts[file.Location] = layout;
             return (layout, rows, lines);
         }
@@ -136,13 +142,13 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
     }
 
     /// <summary>The first rows of a file (up to <c>sampleRows</c> and the header), blank lines left out, and the line each starts on.</summary>
-    private async Task<(List<string[]> Rows, List<long> Lines)> SampleRowsAsync(SourceFile file, char delimiter, char? escape, CancellationToken cancellationToken)
+    private async Task<(List<string[]> Rows, List<long> Lines)> SampleRowsAsync(SourceFile file, char delimiter, char? escape, string sniffedEscape, CancellationToken cancellationToken)
     {
         var rows = new List<string[]>();
         var lines = new List<long>();
         await using var bytes = await file.OpenContentAsync(cancellationToken).ConfigureAwait(false);
         using var reader = OpenReader(bytes, file, delimiter, escape);
-        while (rows.Count <= sampleRows && Next(reader, file))
+        while (rows.Count <= sampleRows && Next(reader, file, sniffedEscape))
         {
             cancellationToken.ThrowIfCancellationRequested();
             var cells = new string[reader.ColCount];
@@ -201,7 +207,7 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
             var headerPending = layout.Header;
             int[]? map = null;
             long count = 0;
-            while (Next(reader, file))
+            while (Next(reader, file, layout.SniffedEscape))
             {
                 if (headerPending)
                 {
@@ -332,7 +338,7 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         }
     }
 
-    private bool Next(CsvRowReader reader, SourceFile file)
+    private bool Next(CsvRowReader reader, SourceFile file, string sniffedEscape)
     {
         try
         {
@@ -340,7 +346,7 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         }
         catch (CsvSyntaxException e)
         {
-            throw new TapException($"{tap} tap: {file.Location} {e.Message}", e);
+            throw new TapException($"{tap} tap: {file.Location} {e.Message}{sniffedEscape}", e);
         }
         catch (Exception e) when (e is not OperationCanceledException and not TapException and not System.Text.DecoderFallbackException)
         {

@@ -177,4 +177,35 @@ public sealed class CsvQuotingTests : IDisposable
         stderr = await _h.FailAsync("csv", new JsonObject { ["path"] = path });
         Assert.Contains("t.csv line 2 column 6: encoding", stderr);
     }
+
+    [Fact]
+    public async Task An_escaped_quote_ending_a_value_is_sniffed_too()
+    {
+        // \"" reads as \ and a doubled quote without the escape: the field runs on and fails later, not right after \".
+        var rows = await ReadAsync("id,height\n1,\"6'2\\\"\"\n2,\"x\"\n");
+        Assert.Equal([["1", "6'2\""], ["2", "x"]], rows);
+
+        rows = await ReadAsync("c0\r\"l1\r\nl2\"\r\"abc\\\"\"\r", new JsonObject { ["delimiter"] = ";", ["header"] = true }, stream: "cr");
+        Assert.Equal([["l1\r\nl2"], ["abc\""]], rows);
+    }
+
+    [Fact]
+    public async Task With_an_escape_a_quote_written_twice_is_one_quote_and_a_sniffed_escape_is_named_in_errors()
+    {
+        const string Both = "id,note\n1,\"say \\\"hi\\\"\"\n2,\"a\"\"b\"\n";
+        Assert.Equal([["1", "say \"hi\""], ["2", "a\"b"]], await ReadAsync(Both));
+        Assert.Equal([["1", "say \"hi\""], ["2", "a\"b"]], await ReadAsync(Both, new JsonObject { ["escape"] = "\\" }, stream: "declared"));
+
+        var stderr = await FailAsync("id,note\n1,\"say \\\"hi\\\"\"\n2,\"ab\"c\n");
+        Assert.Contains("t.csv line 3 column 7: 'c' follows the closing quote of the field opened at line 3 column 3", stderr);
+        Assert.Contains("(the escape \\ was sniffed from line 2, where a quoted field holds \\\"; set escape: \"\\\"\" if quotes are only written twice)", stderr);
+
+        // Past the sample too.
+        var text = new StringBuilder("id,note\n1,\"say \\\"hi\\\"\"\n");
+        for (var i = 2; i < 30; i++) text.Append(i).Append(",\"n\"\n");
+        text.Append("30,\"ab\"c\n");
+        stderr = await FailAsync(text.ToString(), new JsonObject { ["sample_rows"] = 5 });
+        Assert.Contains("line 31 column 8: 'c' follows the closing quote", stderr);
+        Assert.Contains("the escape \\ was sniffed from line 2", stderr);
+    }
 }

@@ -141,18 +141,28 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         }
     }
 
-    /// <summary>The first rows of a file (up to <c>sampleRows</c> and the header), blank lines left out, and the line each starts on.</summary>
+    /// <summary>
+    /// Characters of text the sample of one file holds at most (past the header and one row): its rows are kept as
+    /// strings until the types are chosen, so 20,480 rows of long text would otherwise take gigabytes.
+    /// </summary>
+    internal const long SampleChars = 1 << 24;
+
+    /// <summary>
+    /// The first rows of a file (up to <c>sampleRows</c> and the header, and up to <see cref="SampleChars"/>), blank
+    /// lines left out, and the line each starts on.
+    /// </summary>
     private async Task<(List<string[]> Rows, List<long> Lines)> SampleRowsAsync(SourceFile file, char delimiter, char? escape, string sniffedEscape, CancellationToken cancellationToken)
     {
         var rows = new List<string[]>();
         var lines = new List<long>();
+        long chars = 0;
         await using var bytes = await file.OpenContentAsync(cancellationToken).ConfigureAwait(false);
         using var reader = OpenReader(bytes, file, delimiter, escape);
-        while (rows.Count <= sampleRows && Next(reader, file, sniffedEscape))
+        while (rows.Count <= sampleRows && (chars < SampleChars || rows.Count < 2) && Next(reader, file, sniffedEscape))
         {
             cancellationToken.ThrowIfCancellationRequested();
             var cells = new string[reader.ColCount];
-            for (var i = 0; i < cells.Length; i++) cells[i] = reader[i].ToString();
+            for (var i = 0; i < cells.Length; i++) chars += (cells[i] = reader[i].ToString()).Length;
             // A blank line is no row (as the reader reports it: one empty field).
             if (cells is [""]) continue;
             rows.Add(cells);

@@ -208,4 +208,13 @@ public sealed class CsvQuotingTests : IDisposable
         Assert.Contains("line 31 column 8: 'c' follows the closing quote", stderr);
         Assert.Contains("the escape \\ was sniffed from line 2", stderr);
     }
+
+    [Fact]
+    public async Task The_sample_stops_at_its_character_cap_so_long_text_rows_do_not_fill_memory()
+    {
+        // Two rows of long text fill the sample: the third row's id is past it, so the column is typed from 1 and 2.
+        var half = new string('x', (int)(DataSpoc.Pipe.Sources.BuiltIn.CsvTable.SampleChars / 2));
+        var stderr = await FailAsync($"id,body\n1,{half}\n2,{half}\nthree,short\n");
+        Assert.Contains("t.csv line 4 column 'id': 'three' is not a valid integer", stderr);
+    }
 }

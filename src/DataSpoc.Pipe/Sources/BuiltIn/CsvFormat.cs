@@ -54,7 +54,7 @@ internal sealed record CsvFormat(char? Delimiter, char? Quote, Encoding Encoding
         var skipRows = config.Int("skip_rows") ?? 0;
         if (skipRows < 0) throw config.Wrong("skip_rows", "0 or more");
         var encoding = config.String("encoding");
-        return new CsvFormat(delimiterText?[0], quote.Length == 1 ? quote[0] : null, EncodingNamed(encoding ?? "utf-8", tap), config.Bool("header"))
+        var format = new CsvFormat(delimiterText?[0], quote.Length == 1 ? quote[0] : null, EncodingNamed(encoding ?? "utf-8", tap), config.Bool("header"))
         {
             EncodingDeclared = encoding is not null,
             Tap = tap,
@@ -62,6 +62,27 @@ internal sealed record CsvFormat(char? Delimiter, char? Quote, Encoding Encoding
             SkipRows = skipRows,
             Comment = OneCharacter(config, "comment", tap),
         };
+        format.RefuseCollidingCharacters();
+        return format;
+    }
+
+    /// <summary>
+    /// Fails when two of the characters that structure a file are the same (a comment character equal to the quote
+    /// would silently drop every row starting with a quoted field) or one is a line break. An escape equal to the
+    /// quote is the default (the quote written twice).
+    /// </summary>
+    private void RefuseCollidingCharacters()
+    {
+        (string Key, char? Value)[] keys = [("delimiter", Delimiter), ("quote", Quote), ("escape", Escape == Quote ? null : Escape), ("comment", Comment)];
+        foreach (var (key, value) in keys)
+        {
+            var other = keys.FirstOrDefault(k => k.Key != key && k.Value is not null && k.Value == value);
+            if (value is '\n' or '\r' || other.Key is not null)
+                throw new TapException($"{Tap} tap: config keys quote, escape, comment and delimiter must differ; none may be a line break (" +
+                    (other.Key is null ? $"{key} is {Shown(value!.Value)}" : $"{key} and {other.Key} are both {Shown(value!.Value)}") + ")");
+        }
+
+        static string Shown(char c) => c switch { '\n' => "\\n", '\r' => "\\r", '\t' => "\\t", _ => $"'{c}'" };
     }
 
     private static char? OneCharacter(TapConfig config, string key, string tap)

@@ -4,10 +4,15 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// A quoting mistake in delimited text, at the line and column (1-based, in characters) where it was found; the
 /// reader's caller adds the file.
 /// </summary>
-internal sealed class CsvSyntaxException(long line, long column, string problem, bool escapedQuote = false) : Exception($"line {line} column {column}: {problem}")
+internal sealed class CsvSyntaxException(long line, long column, string problem, long escapedQuoteLine = 0) : Exception($"line {line} column {column}: {problem}")
 {
-    /// <summary>The mistake is a quote written <c>\"</c> inside a quoted field: the file's escape is probably <c>\</c>.</summary>
-    public bool EscapedQuote { get; } = escapedQuote;
+    /// <summary>
+    /// The first line (0: none) where a quoted field read so far (without an escape) holds <c>\"</c>: the file's escape
+    /// is probably <c>\</c>, and the mistake may come from reading it as a literal backslash.
+    /// </summary>
+    public long EscapedQuoteLine { get; } = escapedQuoteLine;
+
+    public bool EscapedQuote => EscapedQuoteLine > 0;
 }
 
 /// <summary>
@@ -33,6 +38,10 @@ internal sealed class CsvRowReader : IDisposable
     private long _bufferStart, _lineStart;
     private long _line = 1;
     private bool _rowEndedByLineBreak;
+    /// <summary>The first line where a quoted field holds <c>\"</c> while no escape is set (0: none yet).</summary>
+    private long _escapedQuoteLine;
+    /// <summary>The offset in the text just past the last <c>\r</c> <see cref="CountLines"/> counted (its <c>\n</c> may open the next buffer).</summary>
+    private long _afterCountedCr = -1;
 
     private char[] _chars = new char[1 << 12];
     private int _charCount;
@@ -119,6 +128,7 @@ internal sealed class CsvRowReader : IDisposable
     private bool ReadQuoted(char quote)
     {
         HasQuotedField = true;
+        var fieldStart = _charCount;
         var openLine = _line;
         var openColumn = Column;
         _position++;
@@ -132,7 +142,7 @@ internal sealed class CsvRowReader : IDisposable
             _position += content.Length;
             if (end < 0)
             {
-                if (Peek() < 0) throw new CsvSyntaxException(openLine, openColumn, $"the quoted field opened here ({quote}) is never closed: the file ends inside it (a stray quote? set quote: \"\" if the file does not quote fields)");
+                if (Peek() < 0) throw new CsvSyntaxException(openLine, openColumn, $"the quoted field opened here ({quote}) is never closed: the file ends inside it (a stray quote? set quote: \"\" if the file does not quote fields)", _escapedQuoteLine);
                 continue;
             }
             var c = _buffer[_position++];
@@ -144,7 +154,9 @@ internal sealed class CsvRowReader : IDisposable
                 else Append(c);
                 continue;
             }
-            if (next == quote && _escape is null) { Append(quote); _position++; continue; }
+            if (_escape is null && _escapedQuoteLine == 0 && _charCount > fieldStart && _chars[_charCount - 1] == '\\') _escapedQuoteLine = _line;
+            // A quote written twice is one quote also when an escape is set, as Python's csv reads it.
+            if (next == quote) { Append(quote); _position++; continue; }
             while (Peek() == ' ' && _delimiter != ' ') _position++;
             next = Peek();
             if (next < 0 || next == _delimiter || next == '\n' || next == '\r') return EndField(next >= 0 && Terminator());
@@ -152,7 +164,7 @@ internal sealed class CsvRowReader : IDisposable
             var hint = escapedQuote
                 ? "; the file seems to escape quotes as \\\": set escape: \"\\\\\""
                 : $"; inside a quoted field a quote is written twice ({quote}{quote}); set quote: \"\" if the file does not quote fields";
-            throw new CsvSyntaxException(_line, Column, $"'{(char)next}' follows the closing quote of the field opened at line {openLine} column {openColumn}{hint}", escapedQuote);
+            throw new CsvSyntaxException(_line, Column, $"'{(char)next}' follows the closing quote of the field opened at line {openLine} column {openColumn}{hint}", _escapedQuoteLine);
         }
     }
 
@@ -190,18 +202,21 @@ internal sealed class CsvRowReader : IDisposable
         }
     }
 
+    /// <summary>
+    /// Counts the line breaks of quoted content that starts at the position: a <c>\r</c> counts, and a <c>\n</c> unless
+    /// a <c>\r</c> is just before it, also when that <c>\r</c> ended the buffer before.
+    /// </summary>
     private void CountLines(ReadOnlySpan<char> content)
     {
         var last = content.LastIndexOfAny('\n', '\r');
         if (last < 0) return;
+        var at = _bufferStart + _position;
         for (var i = 0; i <= last; i++)
-            if (content[i] == '\n' || (content[i] == '\r' && (i + 1 < content.Length ? content[i + 1] != '\n' : PeekAfter(content.Length) != '\n')))
+            if (content[i] == '\r' || (content[i] == '\n' && (i > 0 ? content[i - 1] != '\r' : at != _afterCountedCr)))
                 _line++;
-        _lineStart = _bufferStart + _position + last + 1;
+        if (content[last] == '\r') _afterCountedCr = at + last + 1;
+        _lineStart = at + last + 1;
     }
-
-    /// <summary>The character <paramref name="offset"/> past the position when it is already buffered, else -1.</summary>
-    private int PeekAfter(int offset) => _position + offset < _length ? _buffer[_position + offset] : -1;
 
     private long Column => _bufferStart + _position - _lineStart + 1;
 

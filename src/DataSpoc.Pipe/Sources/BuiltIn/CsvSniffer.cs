@@ -15,15 +15,18 @@ internal static class CsvSniffer
 
     private const int SampleRows = 100;
 
-    /// <summary>The delimiter for a text sample (<paramref name="complete"/>: the sample is the whole file).</summary>
-    public static char Delimiter(ReadOnlySpan<char> sample, char? quote, bool complete)
+    /// <summary>
+    /// The delimiter for a text sample (<paramref name="complete"/>: the sample is the whole file); lines starting with
+    /// <paramref name="comment"/> are not rows, as the row reader skips them.
+    /// </summary>
+    public static char Delimiter(ReadOnlySpan<char> sample, char? quote, char? comment, bool complete)
     {
         var best = ',';
         (int Rows, int Columns) bestScore = (0, 0);
         Span<int> counts = stackalloc int[SampleRows];
         foreach (var delimiter in Delimiters)
         {
-            var rows = FieldCounts(sample, delimiter, quote, complete, counts);
+            var rows = FieldCounts(sample, delimiter, quote, comment, complete, counts);
             if (rows == 0) continue;
             var (columns, consistent) = Mode(counts[..rows]);
             if (columns < 2) continue;
@@ -69,18 +72,28 @@ internal static class CsvSniffer
 
     /// <summary>
     /// Fields per row of the sample (quoted fields may hold delimiters and line breaks; a quote opens one only at a
-    /// field's start, as <see cref="CsvRowReader"/> reads it); blank lines are skipped.
+    /// field's start, as <see cref="CsvRowReader"/> reads it); blank lines and comment lines are skipped.
     /// </summary>
-    private static int FieldCounts(ReadOnlySpan<char> text, char delimiter, char? quote, bool complete, Span<int> counts)
+    private static int FieldCounts(ReadOnlySpan<char> text, char delimiter, char? quote, char? comment, bool complete, Span<int> counts)
     {
         var rows = 0;
         var fields = 1;
         var inQuotes = false;
         var blank = true;
         var fieldStart = true;
+        var rowStart = true;
         for (var i = 0; i < text.Length && rows < counts.Length; i++)
         {
             var c = text[i];
+            if (rowStart && c == comment)
+            {
+                // The reader skips the whole line, whatever it holds.
+                var lineEnd = text[i..].IndexOfAny('\n', '\r');
+                if (lineEnd < 0) break;
+                i += lineEnd;
+                continue;
+            }
+            rowStart = false;
             if (inQuotes)
             {
                 if (c == quote) inQuotes = false;
@@ -94,6 +107,7 @@ internal static class CsvSniffer
                 fields = 1;
                 blank = true;
                 fieldStart = true;
+                rowStart = true;
             }
             else if (c != ' ') { blank = false; fieldStart = false; }
             else blank = false;

@@ -16,10 +16,13 @@ internal sealed record TextColumn(string Name, TextColumnType Type, DateFormat F
 /// </summary>
 internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
 {
-    /// <summary>What was sniffed per file during inference, so that writing reads each file the same way.</summary>
+    /// <summary>
+    /// What was sniffed per file during inference, so that writing reads each file the same way; a sniffed escape is
+    /// named (with the line it was sniffed from) after a quoting error.
+    /// </summary>
     private readonly Dictionary<string, FileLayout> _layouts = new(StringComparer.Ordinal);
 
-    private sealed record FileLayout(char Delimiter, char? Escape, bool Header, string[]? Names);
+    private sealed record FileLayout(char Delimiter, char? Escape, bool Header, string[]? Names, string SniffedEscape = "");
 
     /// <summary>
     /// Samples the files and returns the stream's columns, in first-seen order; <paramref name="notice"/> hears of an
@@ -31,13 +34,16 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         var order = new List<string>();
         var fits = new Dictionary<string, TextColumnTypes.ColumnFit>(StringComparer.Ordinal);
         var seen = new HashSet<string>(StringComparer.Ordinal);
+        // Where each column's first whole number that a DOUBLE rounds was sampled (file and line), for the notice.
+        var firstRounded = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var file in files)
         {
-            var (layout, rows) = await SampleAsync(file, cancellationToken).ConfigureAwait(false);
+            var (layout, rows, lines) = await SampleAsync(file, cancellationToken).ConfigureAwait(false);
             var names = layout.Names;
             if (names is not null) AddColumns(names);
-            foreach (var row in layout.Header ? rows.Skip(1) : rows)
+            for (var r = layout.Header ? 1 : 0; r < rows.Count; r++)
             {
+                var row = rows[r];
                 if (names is null)
                 {
                     names = UnnamedColumns(row.Length);
@@ -50,6 +56,7 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
                     seen.Add(names[i]);
                     var fit = fits[names[i]];
                     fit.Add(row[i]);
+                    if (fit.RoundedWholes == 1) firstRounded.TryAdd(names[i], $"{file.Location} line {lines[r]}");
                     fits[names[i]] = fit;
                 }
             }
@@ -73,9 +80,8 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
                     : DateFormat.Iso;
                 type = declaredType;
             }
-            else if (type == TextColumnType.Number && fits[n].WholeBeyondDecimal)
-                notice?.Invoke($"column '{n}' holds whole numbers of more than {TextColumnTypes.MaxWholeDigits} digits, beyond DECIMAL({TextColumnTypes.MaxWholeDigits},0): " +
-                    "it lands as DOUBLE, those values rounded to about 17 digits (declare it string under streams[].types to keep every digit)");
+            else if (type == TextColumnType.Number && fits[n].RoundedWholes > 0)
+                notice?.Invoke(RoundedWholesNotice(n, fits[n], firstRounded[n]));
             return new TextColumn(n, type, dateFormat);
         }).ToList();
 
@@ -84,6 +90,13 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
             chosen ??= preferred;
             return chosen.Value.Separator == separator && fits.HasFlag(chosen.Value.Order) ? (type, chosen.Value) : (TextColumnType.String, DateFormat.Iso);
         }
+
+        static string RoundedWholesNotice(string column, TextColumnTypes.ColumnFit fit, string firstAt) =>
+            $"column '{column}' lands as DOUBLE (" + (fit.WholeBeyondDecimal
+                ? $"it holds whole numbers of more than {TextColumnTypes.MaxWholeDigits} digits, beyond DECIMAL({TextColumnTypes.MaxWholeDigits},0)"
+                : "it holds whole numbers and decimals") +
+            $"): {fit.RoundedWholes} sampled whole number(s) past 2^53 are rounded to about 17 digits, the first at {firstAt}: " +
+            $"{fit.FirstRoundedWhole} lands as {TextColumnTypes.AsDouble(fit.FirstRoundedWhole!)} (declare it string under streams[].types to keep every digit)";
 
         void AddColumns(string[] names)
         {
@@ -96,27 +109,31 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
     /// Sniffs a file's delimiter (from its first characters), escape and header (from its first rows), and returns
     /// those rows.
     /// </summary>
-    private async Task<(FileLayout Layout, List<string[]> Rows)> SampleAsync(SourceFile file, CancellationToken cancellationToken)
+    private async Task<(FileLayout Layout, List<string[]> Rows, List<long> Lines)> SampleAsync(SourceFile file, CancellationToken cancellationToken)
     {
         try
         {
             var delimiter = format.Delimiter ?? await SniffDelimiterAsync(file, cancellationToken).ConfigureAwait(false);
             var escape = format.Escape;
+            var sniffedEscape = "";
             List<string[]> rows;
+            List<long> lines;
             try
             {
-                rows = await SampleRowsAsync(file, delimiter, escape, cancellationToken).ConfigureAwait(false);
+                (rows, lines) = await SampleRowsAsync(file, delimiter, escape, sniffedEscape, cancellationToken).ConfigureAwait(false);
             }
-            catch (TapException e) when (e.InnerException is CsvSyntaxException { EscapedQuote: true } && escape is null)
+            catch (TapException e) when (e.InnerException is CsvSyntaxException { EscapedQuote: true } syntax && escape is null)
             {
-                // As DuckDB's sniffer: a sample that reads with \ as the escape (and not without) sets it for the file.
+                // As DuckDB's sniffer: a sample that fails to read where a quoted field holds \" is read with \ as the
+                // escape, which then holds for the whole file.
                 escape = '\\';
-                rows = await SampleRowsAsync(file, delimiter, escape, cancellationToken).ConfigureAwait(false);
+                sniffedEscape = $" (the escape \\ was sniffed from line {syntax.EscapedQuoteLine}, where a quoted field holds \\\"; set escape: \"\\\"\" if quotes are only written twice)";
+                (rows, lines) = await SampleRowsAsync(file, delimiter, escape, sniffedEscape, cancellationToken).ConfigureAwait(false);
             }
             var header = format.Header ?? CsvSniffer.HasHeader(rows);
-            var layout = new FileLayout(delimiter, escape, header, header ? CsvFormat.HeaderNames(rows.Count > 0 ? rows[0] : [], format.Quoted) : null);
+            var layout = new FileLayout(delimiter, escape, header, header ? CsvFormat.HeaderNames(rows.Count > 0 ? rows[0] : [], format.Quoted) : null, sniffedEscape);
             _layouts[file.Location] = layout;
-            return (layout, rows);
+            return (layout, rows, lines);
         }
         catch (System.Text.DecoderFallbackException)
         {
@@ -124,32 +141,49 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         }
     }
 
-    /// <summary>The first rows of a file (up to <c>sampleRows</c> and the header), blank lines left out.</summary>
-    private async Task<List<string[]>> SampleRowsAsync(SourceFile file, char delimiter, char? escape, CancellationToken cancellationToken)
+    /// <summary>
+    /// Characters of text the sample of one file holds at most (past the header and one row): its rows are kept as
+    /// strings until the types are chosen, so 20,480 rows of long text would otherwise take gigabytes.
+    /// </summary>
+    internal const long SampleChars = 1 << 24;
+
+    /// <summary>
+    /// The first rows of a file (up to <c>sampleRows</c> and the header, and up to <see cref="SampleChars"/>), blank
+    /// lines left out, and the line each starts on.
+    /// </summary>
+    private async Task<(List<string[]> Rows, List<long> Lines)> SampleRowsAsync(SourceFile file, char delimiter, char? escape, string sniffedEscape, CancellationToken cancellationToken)
     {
         var rows = new List<string[]>();
+        var lines = new List<long>();
+        long chars = 0;
         await using var bytes = await file.OpenContentAsync(cancellationToken).ConfigureAwait(false);
         using var reader = OpenReader(bytes, file, delimiter, escape);
-        while (rows.Count <= sampleRows && Next(reader, file))
+        while (rows.Count <= sampleRows && (chars < SampleChars || rows.Count < 2) && Next(reader, file, sniffedEscape))
         {
             cancellationToken.ThrowIfCancellationRequested();
             var cells = new string[reader.ColCount];
-            for (var i = 0; i < cells.Length; i++) cells[i] = reader[i].ToString();
+            for (var i = 0; i < cells.Length; i++) chars += (cells[i] = reader[i].ToString()).Length;
             // A blank line is no row (as the reader reports it: one empty field).
-            if (cells is not [""]) rows.Add(cells);
+            if (cells is [""]) continue;
+            rows.Add(cells);
+            lines.Add(reader.LineNumberFrom);
         }
-        return rows;
+        return (rows, lines);
     }
 
     private async Task<char> SniffDelimiterAsync(SourceFile file, CancellationToken cancellationToken)
     {
         await using var bytes = await file.OpenContentAsync(cancellationToken).ConfigureAwait(false);
         using var text = OpenText(bytes, file);
+        // The lines skip_rows skips are no rows (a title or report block is often split by another character);
+        // TextReader ends a line at \n, \r\n or a lone \r, as the row reader does.
+        for (var skipped = 0; skipped < format.SkipRows; skipped++)
+            if (await text.ReadLineAsync(cancellationToken).ConfigureAwait(false) is null) break;
         var sample = new char[CsvSniffer.SampleChars];
         var length = 0;
         int read;
         while (length < sample.Length && (read = await text.ReadAsync(sample.AsMemory(length), cancellationToken).ConfigureAwait(false)) > 0) length += read;
-        return CsvSniffer.Delimiter(sample.AsSpan(0, length), format.Quote, complete: length < sample.Length);
+        return CsvSniffer.Delimiter(sample.AsSpan(0, length), format.Quote, format.Comment, complete: length < sample.Length);
     }
 
     /// <summary>Names for the columns of a file without a header.</summary>
@@ -183,7 +217,7 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
             var headerPending = layout.Header;
             int[]? map = null;
             long count = 0;
-            while (Next(reader, file))
+            while (Next(reader, file, layout.SniffedEscape))
             {
                 if (headerPending)
                 {
@@ -244,6 +278,7 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         var chars = new char[4];
         var pending = new List<byte>(4);
         long line = 1, column = 1;
+        var afterCr = false;
         // A byte order mark is skipped by the reader, so it takes no column.
         var start = buffer.AsSpan(0, read).StartsWith(encoding.Preamble) ? encoding.Preamble.Length : 0;
         for (; read > 0; read = await bytes.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false), start = 0)
@@ -262,10 +297,12 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
                 }
                 if (produced == 0) continue;
                 pending.Clear();
+                // Lines end as the row reader ends them (\n, \r\n or a lone \r) and columns count UTF-16 units, as its errors do.
                 for (var k = 0; k < produced; k++)
                 {
-                    if (chars[k] == '\n') { line++; column = 1; }
-                    else if (!char.IsLowSurrogate(chars[k])) column++;
+                    if (chars[k] == '\r' || (chars[k] == '\n' && !afterCr)) { line++; column = 1; }
+                    else if (chars[k] != '\n') column++;
+                    afterCr = chars[k] == '\r';
                 }
             }
         }
@@ -311,7 +348,7 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         }
     }
 
-    private bool Next(CsvRowReader reader, SourceFile file)
+    private bool Next(CsvRowReader reader, SourceFile file, string sniffedEscape)
     {
         try
         {
@@ -319,7 +356,7 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
         }
         catch (CsvSyntaxException e)
         {
-            throw new TapException($"{tap} tap: {file.Location} {e.Message}", e);
+            throw new TapException($"{tap} tap: {file.Location} {e.Message}{sniffedEscape}", e);
         }
         catch (Exception e) when (e is not OperationCanceledException and not TapException and not System.Text.DecoderFallbackException)
         {

@@ -37,6 +37,9 @@ internal static class TextColumnTypes
         public char DateTimeSeparator;
         /// <summary>A sampled cell is a whole number of more than 38 digits, which only a (rounding) DOUBLE holds.</summary>
         public bool WholeBeyondDecimal;
+        /// <summary>Sampled whole numbers that a DOUBLE does not hold exactly (past 2^53), and the first of them.</summary>
+        public int RoundedWholes;
+        public string? FirstRoundedWhole;
 
         public static ColumnFit All => new() { Types = Fits.All, Dates = DateOrders.All, DateTimes = DateOrders.All };
 
@@ -46,6 +49,7 @@ internal static class TextColumnTypes
             cell = Trim(cell);
             var fits = FitsOf(cell);
             if (fits == Fits.Number && cell.Length > MaxWholeDigits && IsWhole(cell, int.MaxValue)) WholeBeyondDecimal = true;
+            if ((fits & Fits.Number) != 0 && RoundsAsDouble(cell) && RoundedWholes++ == 0) FirstRoundedWhole = cell.ToString();
             if ((fits & Fits.Date) != 0) Narrow(ref Dates, ref DateSeparator, DateShape.Of(cell, withTime: false));
             if ((fits & Fits.DateTime) != 0) Narrow(ref DateTimes, ref DateTimeSeparator, DateShape.Of(cell, withTime: true));
             Types &= fits;
@@ -314,6 +318,17 @@ internal static class TextColumnTypes
 
     /// <summary>The most digits a whole-number column holds (DECIMAL(38,0)).</summary>
     internal const int MaxWholeDigits = 38;
+
+    /// <summary>Whether <paramref name="cell"/> is a whole number a DOUBLE rounds (every whole number of up to 15 digits is exact).</summary>
+    private static bool RoundsAsDouble(ReadOnlySpan<char> cell)
+    {
+        if (cell.Length <= 15 || !IsWhole(cell, int.MaxValue)) return false;
+        var rounded = double.Parse(cell, CultureInfo.InvariantCulture);
+        return !double.IsFinite(rounded) || new System.Numerics.BigInteger(rounded) != System.Numerics.BigInteger.Parse(cell, CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The text a DOUBLE column lands for a whole number it rounds.</summary>
+    public static string AsDouble(string whole) => double.Parse(whole, CultureInfo.InvariantCulture).ToString("R", CultureInfo.InvariantCulture);
 
     /// <summary>An optional <c>-</c> and at most <paramref name="maxDigits"/> digits, without a leading zero (valid JSON number text).</summary>
     private static bool IsWhole(ReadOnlySpan<char> cell, int maxDigits)

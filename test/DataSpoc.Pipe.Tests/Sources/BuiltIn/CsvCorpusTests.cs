@@ -209,8 +209,20 @@ public sealed class CsvCorpusTests(Xunit.Abstractions.ITestOutputHelper output) 
             _lake.Query("select id, typeof(big), cast(big as varchar), typeof(huge) from read_parquet('{lake}/raw/csv/ids/*/*.parquet') order by id"));
         var (exit, _, stderr) = await _h.RunRawAsync("csv", new JsonObject { ["path"] = _h.Path("in/ids.csv") });
         Assert.Equal(0, exit);
-        Assert.Contains("stream 'ids': column 'huge' holds whole numbers of more than 38 digits", stderr);
+        Assert.Contains("stream 'ids': column 'huge' lands as DOUBLE (it holds whole numbers of more than 38 digits, beyond DECIMAL(38,0)): " +
+            "1 sampled whole number(s) past 2^53 are rounded to about 17 digits, the first at " + _h.Path("in/ids.csv") + " line 3: " +
+            "123456789012345678901234567890123456789 lands as 1.2345678901234568E+38", stderr);
         Assert.DoesNotContain("column 'big'", stderr);
+    }
+
+    [Fact]
+    public async Task Whole_numbers_past_2_53_in_a_column_of_decimals_land_rounded_with_a_notice_naming_the_first()
+    {
+        _h.Write("in/mixed.csv", "id,big\n1,1.5\n2,9007199254740992\n3,9007199254740993\n4,-9223372036854775809\n");
+        var (exit, _, stderr) = await _h.RunRawAsync("csv", new JsonObject { ["path"] = _h.Path("in/mixed.csv") });
+        Assert.Equal(0, exit);
+        Assert.Contains("stream 'mixed': column 'big' lands as DOUBLE (it holds whole numbers and decimals): 2 sampled whole number(s) past 2^53 are rounded " +
+            "to about 17 digits, the first at " + _h.Path("in/mixed.csv") + " line 4: 9007199254740993 lands as 9007199254740992", stderr);
     }
 
     [Fact]

@@ -113,4 +113,108 @@ public sealed class CsvQuotingTests : IDisposable
         rows = await ReadAsync("# exported by SAP 2024-01-01\n# rows: 2\nid,name\n1,Ann\n# a note\n2,Bo\n", new JsonObject { ["comment"] = "#" }, stream: "commented");
         Assert.Equal([["1", "Ann"], ["2", "Bo"]], rows);
     }
+
+    [Fact]
+    public async Task The_delimiter_is_sniffed_on_the_rows_read_not_on_the_lines_skip_rows_or_comment_skip()
+    {
+        // Four preamble lines of three ';'-fields outnumber the three ','-rows of the data.
+        const string Preamble = "# exported by; tool; v1\n# rows; 2; ok\n# a;b;c\n# d;e;f\nid,name\n1,a\n2,b\n";
+        var rows = await ReadAsync(Preamble, new JsonObject { ["comment"] = "#" });
+        Assert.Equal([["1", "a"], ["2", "b"]], rows);
+
+        rows = await ReadAsync(Preamble, new JsonObject { ["skip_rows"] = 4 }, stream: "skipped");
+        Assert.Equal([["1", "a"], ["2", "b"]], rows);
+
+        rows = await ReadAsync("title;x;y\r# c;d;e\r# f;g;h\rid,n\r1,a\r", new JsonObject { ["skip_rows"] = 1, ["comment"] = "#" }, stream: "both");
+        Assert.Equal([["1", "a"]], rows);
+    }
+
+    [Theory]
+    [InlineData("""{"comment": "\"", "delimiter": ","}""", "quote and comment are both '\"'")]
+    [InlineData("""{"comment": "|", "delimiter": "|"}""", "delimiter and comment are both '|'")]
+    [InlineData("""{"quote": "|", "delimiter": "|"}""", "delimiter and quote are both '|'")]
+    [InlineData("""{"escape": ",", "delimiter": ","}""", "delimiter and escape are both ','")]
+    [InlineData("""{"escape": "#", "comment": "#"}""", "escape and comment are both '#'")]
+    [InlineData("""{"delimiter": "\n"}""", "delimiter is \\n")]
+    [InlineData("""{"quote": "\r"}""", "quote is \\r")]
+    public async Task Config_characters_that_collide_or_break_lines_are_refused(string extra, string named)
+    {
+        var stderr = await FailAsync("id,note\n\"1\",x\n", JsonNode.Parse(extra)!.AsObject());
+        Assert.Contains("config keys quote, escape, comment and delimiter must differ; none may be a line break (" + named + ")", stderr);
+    }
+
+    [Fact]
+    public async Task An_escape_equal_to_the_quote_is_the_default_and_skip_rows_reads_a_number_written_as_text()
+    {
+        var rows = await ReadAsync("title\nid,v\n1,\"a\"\"b\"\n", new JsonObject { ["escape"] = "\"", ["skip_rows"] = "1" });
+        Assert.Equal([["1", "a\"b"]], rows);
+    }
+
+    [Fact]
+    public async Task A_crlf_in_a_quoted_field_across_the_read_buffer_counts_as_one_line()
+    {
+        // The \r of the quoted field's \r\n is the read buffer's last character (64K chars), its \n the next buffer's first.
+        var text = new StringBuilder("id,note\n1,\"");
+        text.Append('x', (1 << 16) - 1 - text.Length).Append("\r\ny\"\n2,b\n3,\"ab\"c\n");
+        var stderr = await FailAsync(text.ToString());
+        Assert.Contains("t.csv line 5 column 7: 'c' follows the closing quote of the field opened at line 5 column 3", stderr);
+    }
+
+    [Theory]
+    [InlineData("\r")]
+    [InlineData("\r\n")]
+    [InlineData("\n")]
+    public async Task An_encoding_error_is_placed_on_its_line_whatever_the_line_ends(string lineEnd)
+    {
+        Directory.CreateDirectory(_h.Path("in"));
+        var path = _h.Path("in/t.csv");
+        File.WriteAllBytes(path, [.. Encoding.UTF8.GetBytes($"id,note{lineEnd}1,a{lineEnd}2,caf"), 0xE9, .. Encoding.UTF8.GetBytes(lineEnd)]);
+        var stderr = await _h.FailAsync("csv", new JsonObject { ["path"] = path });
+        Assert.Contains("t.csv line 3 column 6: encoding: bytes 0xE9 are not valid utf-8", stderr);
+
+        // Columns count UTF-16 units, as the reader's quote errors do: each emoji is two.
+        File.WriteAllBytes(path, [.. Encoding.UTF8.GetBytes($"id,note{lineEnd}\U0001F600\U0001F600,"), 0xE9, .. Encoding.UTF8.GetBytes(lineEnd)]);
+        stderr = await _h.FailAsync("csv", new JsonObject { ["path"] = path });
+        Assert.Contains("t.csv line 2 column 6: encoding", stderr);
+    }
+
+    [Fact]
+    public async Task An_escaped_quote_ending_a_value_is_sniffed_too()
+    {
+        // \"" reads as \ and a doubled quote without the escape: the field runs on and fails later, not right after \".
+        var rows = await ReadAsync("id,height\n1,\"6'2\\\"\"\n2,\"x\"\n");
+        Assert.Equal([["1", "6'2\""], ["2", "x"]], rows);
+
+        rows = await ReadAsync("c0\r\"l1\r\nl2\"\r\"abc\\\"\"\r", new JsonObject { ["delimiter"] = ";", ["header"] = true }, stream: "cr");
+        Assert.Equal([["l1\r\nl2"], ["abc\""]], rows);
+    }
+
+    [Fact]
+    public async Task With_an_escape_a_quote_written_twice_is_one_quote_and_a_sniffed_escape_is_named_in_errors()
+    {
+        const string Both = "id,note\n1,\"say \\\"hi\\\"\"\n2,\"a\"\"b\"\n";
+        Assert.Equal([["1", "say \"hi\""], ["2", "a\"b"]], await ReadAsync(Both));
+        Assert.Equal([["1", "say \"hi\""], ["2", "a\"b"]], await ReadAsync(Both, new JsonObject { ["escape"] = "\\" }, stream: "declared"));
+
+        var stderr = await FailAsync("id,note\n1,\"say \\\"hi\\\"\"\n2,\"ab\"c\n");
+        Assert.Contains("t.csv line 3 column 7: 'c' follows the closing quote of the field opened at line 3 column 3", stderr);
+        Assert.Contains("(the escape \\ was sniffed from line 2, where a quoted field holds \\\"; set escape: \"\\\"\" if quotes are only written twice)", stderr);
+
+        // Past the sample too.
+        var text = new StringBuilder("id,note\n1,\"say \\\"hi\\\"\"\n");
+        for (var i = 2; i < 30; i++) text.Append(i).Append(",\"n\"\n");
+        text.Append("30,\"ab\"c\n");
+        stderr = await FailAsync(text.ToString(), new JsonObject { ["sample_rows"] = 5 });
+        Assert.Contains("line 31 column 8: 'c' follows the closing quote", stderr);
+        Assert.Contains("the escape \\ was sniffed from line 2", stderr);
+    }
+
+    [Fact]
+    public async Task The_sample_stops_at_its_character_cap_so_long_text_rows_do_not_fill_memory()
+    {
+        // Two rows of long text fill the sample: the third row's id is past it, so the column is typed from 1 and 2.
+        var half = new string('x', (int)(DataSpoc.Pipe.Sources.BuiltIn.CsvTable.SampleChars / 2));
+        var stderr = await FailAsync($"id,body\n1,{half}\n2,{half}\nthree,short\n");
+        Assert.Contains("t.csv line 4 column 'id': 'three' is not a valid integer", stderr);
+    }
 }

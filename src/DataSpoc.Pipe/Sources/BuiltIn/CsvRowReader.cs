@@ -46,6 +46,7 @@ internal sealed class CsvRowReader : IDisposable
     private char[] _chars = new char[1 << 12];
     private int _charCount;
     private int[] _ends = new int[64];
+    private int[] _starts = new int[64];
     private int _count;
 
     public CsvRowReader(TextReader text, char delimiter, char? quote, char? escape = null, int skipLines = 0, char? comment = null)
@@ -73,7 +74,7 @@ internal sealed class CsvRowReader : IDisposable
     {
         get
         {
-            var start = index == 0 ? 0 : _ends[index - 1];
+            var start = _starts[index];
             return _chars.AsSpan(start, _ends[index] - start);
         }
     }
@@ -90,8 +91,35 @@ internal sealed class CsvRowReader : IDisposable
         if (Peek() < 0) return false;
         LineNumberFrom = _line;
         _rowEndedByLineBreak = false;
-        while (ReadField()) { }
+        if (!TryPlainLine())
+            while (ReadField()) { }
         LineNumberTo = _rowEndedByLineBreak ? _line - 1 : _line;
+        return true;
+    }
+
+    /// <summary>
+    /// The usual row: a whole line in the buffer without a quote character. It is copied once and cut at each delimiter
+    /// (one search per field, not one per field for any of delimiter, line break or quote as <see cref="ReadField"/>
+    /// does): a line holding a quote, or running past the buffer, is left to the field-by-field read.
+    /// </summary>
+    private bool TryPlainLine()
+    {
+        var rest = _buffer.AsSpan(_position, _length - _position);
+        var stop = _quote is { } quote ? rest.IndexOfAny('\n', '\r', quote) : rest.IndexOfAny('\n', '\r');
+        if (stop < 0 || rest[stop] == _quote) return false;
+        var line = rest[..stop];
+        Append(line);
+        var from = 0;
+        while (true)
+        {
+            var delimiter = line[from..].IndexOf(_delimiter);
+            if (delimiter < 0) break;
+            EndField(from, from + delimiter);
+            from += delimiter + 1;
+        }
+        EndField(from, line.Length);
+        _position += stop;
+        Terminator();
         return true;
     }
 
@@ -180,11 +208,22 @@ internal sealed class CsvRowReader : IDisposable
         return false;
     }
 
+    /// <summary>Ends a field read by <see cref="ReadField"/>: its characters are those after the previous field's.</summary>
     private bool EndField(bool more)
     {
-        if (_count == _ends.Length) Array.Resize(ref _ends, _ends.Length * 2);
-        _ends[_count++] = _charCount;
+        EndField(_count == 0 ? 0 : _ends[_count - 1], _charCount);
         return more;
+    }
+
+    private void EndField(int start, int end)
+    {
+        if (_count == _ends.Length)
+        {
+            Array.Resize(ref _ends, _ends.Length * 2);
+            Array.Resize(ref _starts, _ends.Length);
+        }
+        _starts[_count] = start;
+        _ends[_count++] = end;
     }
 
     /// <summary>Skips a line of the file (a comment, or one of <c>skip_rows</c>); false at the end of the file.</summary>

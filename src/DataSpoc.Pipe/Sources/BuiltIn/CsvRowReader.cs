@@ -86,7 +86,7 @@ internal sealed class CsvRowReader : IDisposable
         HasQuotedField = false;
         for (; _skipLines > 0; _skipLines--)
             if (!SkipLine()) return false;
-        while (_comment is { } comment && Peek() == comment)
+        while (_comment is { } comment && AtCommentLine(comment))
             if (!SkipLine()) return false;
         if (Peek() < 0) return false;
         LineNumberFrom = _line;
@@ -224,6 +224,46 @@ internal sealed class CsvRowReader : IDisposable
         }
         _starts[_count] = start;
         _ends[_count++] = end;
+    }
+
+    /// <summary>
+    /// Whether text at the start of a line opens a comment line: its first character other than spaces and tabs (those
+    /// that are not the delimiter) is the comment character, as DuckDB reads <c>comment</c> (an indented <c># note</c>
+    /// is a comment too). Null when the text ends inside the indentation: what follows decides.
+    /// </summary>
+    public static bool? OpensCommentLine(ReadOnlySpan<char> text, char comment, char delimiter)
+    {
+        foreach (var c in text)
+        {
+            if (c == comment) return true;
+            if (c is not (' ' or '\t') || c == delimiter) return false;
+        }
+        return null;
+    }
+
+    /// <summary>Whether the line at the position is a comment line (<see cref="OpensCommentLine"/>), reading on when its indentation runs past the buffer.</summary>
+    private bool AtCommentLine(char comment)
+    {
+        if (Peek() < 0) return false;
+        while (true)
+        {
+            if (OpensCommentLine(_buffer.AsSpan(_position, _length - _position), comment, _delimiter) is { } opens) return opens;
+            // Indentation up to the end of the file, or filling the whole buffer, is data.
+            if (!ReadMoreKeepingRest()) return false;
+        }
+    }
+
+    /// <summary>Moves the unread characters to the buffer's start and reads more after them; false when nothing more fits or is left.</summary>
+    private bool ReadMoreKeepingRest()
+    {
+        var rest = _length - _position;
+        if (rest == _buffer.Length) return false;
+        Array.Copy(_buffer, _position, _buffer, 0, rest);
+        _bufferStart += _position;
+        _position = 0;
+        var read = _text.ReadBlock(_buffer, rest, _buffer.Length - rest);
+        _length = rest + read;
+        return read > 0;
     }
 
     /// <summary>Skips a line of the file (a comment, or one of <c>skip_rows</c>); false at the end of the file.</summary>

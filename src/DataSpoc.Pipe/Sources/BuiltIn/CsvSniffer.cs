@@ -85,7 +85,7 @@ internal static class CsvSniffer
         for (var i = 0; i < text.Length && rows < counts.Length; i++)
         {
             var c = text[i];
-            if (rowStart && c == comment)
+            if (rowStart && comment is { } commentCharacter && CsvRowReader.OpensCommentLine(text[i..], commentCharacter, delimiter) == true)
             {
                 // The reader skips the whole line, whatever it holds.
                 var lineEnd = text[i..].IndexOfAny('\n', '\r');

@@ -115,6 +115,19 @@ public sealed class CsvQuotingTests : IDisposable
     }
 
     [Fact]
+    public async Task A_comment_line_indented_by_spaces_or_tabs_is_skipped_as_duckdb_skips_it()
+    {
+        var rows = await ReadAsync("  # exported; by; tool\nid,name\n1,a\n  # a note, with a comma\n\t# tabbed; note\n2,b\n \t # mixed, 1\n3,c\n",
+            new JsonObject { ["comment"] = "#" });
+        Assert.Equal([["1", "a"], ["2", "b"], ["3", "c"]], rows);
+
+        // The indentation of the comment line runs past the reader's 64 Ki-character buffer.
+        var first = "id,name\n1," + new string('x', (1 << 16) - 13) + "\n";
+        rows = await ReadAsync(first + "        # note, x\n2,b\n", new JsonObject { ["comment"] = "#" }, stream: "long");
+        Assert.Equal(["1", "2"], rows.Select(r => r[0]));
+    }
+
+    [Fact]
     public async Task The_delimiter_is_sniffed_on_the_rows_read_not_on_the_lines_skip_rows_or_comment_skip()
     {
         // Four preamble lines of three ';'-fields outnumber the three ','-rows of the data.

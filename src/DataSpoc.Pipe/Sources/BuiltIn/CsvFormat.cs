@@ -10,8 +10,8 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// quote inside a quoted field (default: the quote, written twice). <c>skip_rows</c> lines above the header and
 /// lines starting with the <c>comment</c> character are not read.
 /// The encoding decodes strictly: a byte that is not valid in it is an error, never a silent U+FFFD. With no
-/// <c>encoding</c> configured (<see cref="EncodingDeclared"/> false), a file that starts with a UTF-16 byte order mark is
-/// read as UTF-16.
+/// <c>encoding</c> configured (<see cref="EncodingDeclared"/> false), a file that starts with a UTF-16 byte order mark, or
+/// whose start is plainly UTF-16 text without one (<see cref="Utf16ByNulBytes"/>), is read as UTF-16.
 /// </summary>
 internal sealed record CsvFormat(char? Delimiter, char? Quote, Encoding Encoding, bool? Header)
 {
@@ -32,7 +32,7 @@ internal sealed record CsvFormat(char? Delimiter, char? Quote, Encoding Encoding
     private static readonly Encoding StrictUtf16 = new UnicodeEncoding(bigEndian: false, byteOrderMark: true, throwOnInvalidBytes: true);
     private static readonly Encoding StrictUtf16BigEndian = new UnicodeEncoding(bigEndian: true, byteOrderMark: true, throwOnInvalidBytes: true);
 
-    /// <summary>Whether <c>encoding</c> was configured; if not, a UTF-16 byte order mark decides.</summary>
+    /// <summary>Whether <c>encoding</c> was configured; if not, a UTF-16 byte order mark or UTF-16's NUL bytes decide.</summary>
     public bool EncodingDeclared { get; init; }
 
     /// <summary>The tap whose config this is, for errors.</summary>
@@ -117,14 +117,41 @@ internal sealed record CsvFormat(char? Delimiter, char? Quote, Encoding Encoding
 
     /// <summary>
     /// The encoding a file that starts with <paramref name="start"/> is decoded with: the configured one, or, with none
-    /// configured, strict UTF-16 when the file starts with its byte order mark (FF FE little-endian, FE FF big-endian).
+    /// configured, strict UTF-16 when the file starts with its byte order mark (FF FE little-endian, FE FF big-endian)
+    /// or its first bytes are plainly UTF-16 text without one.
     /// </summary>
     public Encoding EncodingOf(ReadOnlySpan<byte> start)
     {
         if (EncodingDeclared) return Encoding;
         if (start.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE])) return StrictUtf16;
         if (start.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF])) return StrictUtf16BigEndian;
-        return Encoding;
+        return Utf16ByNulBytes(start) ?? Encoding;
+    }
+
+    /// <summary>
+    /// UTF-16 (little- or big-endian) when the first <see cref="StartBytes"/> bytes of a file without a byte order mark
+    /// are plainly UTF-16 text: at least three quarters of their 2-byte units are a Latin-1 text character (a NUL byte
+    /// and a byte that is neither NUL nor a control other than tab, CR, LF) with the NUL on the same side, and no unit
+    /// has its NUL on the other side. Such text read as utf-8 would hold a NUL between every two characters. Null when
+    /// the bytes do not say so unambiguously (then <see cref="RefuseUtf16ReadAsBytes"/> names the encoding to set).
+    /// </summary>
+    private static Encoding? Utf16ByNulBytes(ReadOnlySpan<byte> start)
+    {
+        start = start[..(Math.Min(start.Length, StartBytes) & ~1)];
+        int littleEndian = 0, bigEndian = 0;
+        for (var i = 0; i < start.Length; i += 2)
+        {
+            byte first = start[i], second = start[i + 1];
+            if (second == 0 && IsText(first)) littleEndian++;
+            else if (first == 0 && IsText(second)) bigEndian++;
+        }
+        var units = start.Length / 2;
+        if (units == 0 || Math.Min(littleEndian, bigEndian) > 0) return null;
+        if (littleEndian * 4 >= units * 3) return StrictUtf16;
+        if (bigEndian * 4 >= units * 3) return StrictUtf16BigEndian;
+        return null;
+
+        static bool IsText(byte b) => b is >= 0x20 and not (>= 0x7F and <= 0x9F) or (byte)'\t' or (byte)'\n' or (byte)'\r';
     }
 
     /// <summary>A file's decoded text (<paramref name="bytes"/> already decompressed: <see cref="SourceFile.OpenContentAsync"/>).</summary>
@@ -161,8 +188,10 @@ internal sealed record CsvFormat(char? Delimiter, char? Quote, Encoding Encoding
         {
             column = before.Length + 1;
         }
+        // UTF-16 puts an ASCII character's NUL after it (little-endian) or before it (big-endian).
+        var fix = first % 2 == 1 ? "utf-16le" : "utf-16be";
         throw new TapException($"{Tap} tap: {location} line {line} column {column}: encoding: NUL bytes ({nuls} of the first {start.Length}) in text read as {NameOf(encoding)}: " +
-            "the file looks like UTF-16 (set encoding: utf-16, or utf-16be when its text starts with a NUL byte)");
+            $"the file looks like UTF-16 (set encoding: {fix})");
     }
 
     /// <summary>The bytes read ahead at the start of a file, then the rest of it.</summary>

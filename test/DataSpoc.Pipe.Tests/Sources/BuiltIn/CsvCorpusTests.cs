@@ -157,7 +157,25 @@ public sealed class CsvCorpusTests(Xunit.Abstractions.ITestOutputHelper output) 
 
         output.WriteLine(stderr);
         Assert.Contains($"{path} line 1 column 2: encoding: NUL bytes", stderr);
-        Assert.Contains("set encoding: utf-16", stderr);
+        Assert.Contains("the file looks like UTF-16 (set encoding: utf-16le)", stderr);
+
+        File.WriteAllBytes(path, Encoding.BigEndianUnicode.GetBytes("id,name\n1,ab\n2,cd\n"));
+        stderr = await _h.FailAsync("csv", new JsonObject { ["path"] = path, ["encoding"] = encoding });
+        Assert.Contains($"{path} line 1 column 1: encoding: NUL bytes", stderr);
+        Assert.Contains("the file looks like UTF-16 (set encoding: utf-16be)", stderr);
+    }
+
+    [Theory]
+    [InlineData("utf-16le")]
+    [InlineData("utf-16be")]
+    public async Task A_utf_16_file_without_a_byte_order_mark_is_read_as_utf_16_without_an_encoding(string encoding)
+    {
+        Directory.CreateDirectory(_h.Path("in"));
+        File.WriteAllBytes(_h.Path("in/plain.csv"), Encoding.GetEncoding(encoding).GetBytes("id,dish\n1,café\n2,naïve €\n"));
+
+        await RunAsync("plain", new JsonObject { ["path"] = _h.Path("in/plain.csv") });
+
+        Assert.Equal([["1", "café"], ["2", "naïve €"]], _lake.Query("select id, dish from read_parquet('{lake}/raw/csv/plain/*/*.parquet') order by id"));
     }
 
     [Fact]

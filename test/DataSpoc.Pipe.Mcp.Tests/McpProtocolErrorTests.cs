@@ -94,6 +94,51 @@ public sealed class McpProtocolErrorTests : IDisposable
     }
 
     [Fact]
+    public async Task A_request_before_initialize_is_refused_except_ping_and_its_id_can_be_used_once_initialized()
+    {
+        // The SDK served them all (tools/list, even tools/call) before any initialize.
+        foreach (var (id, method) in new[] { (1, "tools/list"), (2, "resources/list") })
+        {
+            var early = await Send($$"""{"jsonrpc":"2.0","id":{{id}},"method":"{{method}}"}""");
+            Assert.Equal(id, early.GetProperty("id").GetInt32());
+            Assert.Equal(-32600, early.GetProperty("error").GetProperty("code").GetInt32());
+            Assert.Equal($"Invalid Request: '{method}' before 'initialize': a session starts with the client's initialize request (only ping may come before it)",
+                early.GetProperty("error").GetProperty("message").GetString());
+        }
+        var call = await Send("""{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"list_pipelines","arguments":{}}}""");
+        Assert.Equal(-32600, call.GetProperty("error").GetProperty("code").GetInt32());
+        Assert.True((await Send("""{"jsonrpc":"2.0","id":4,"method":"ping"}""")).TryGetProperty("result", out _));
+
+        await Send("""{"jsonrpc":"2.0","id":5,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}""");
+        await Write("""{"jsonrpc":"2.0","method":"notifications/initialized"}""");
+        var tools = await Send("""{"jsonrpc":"2.0","id":1,"method":"tools/list"}""");
+        Assert.Contains(tools.GetProperty("result").GetProperty("tools").EnumerateArray(), t => t.GetProperty("name").GetString() == "list_pipelines");
+    }
+
+    [Fact]
+    public async Task Valid_json_nested_deeper_than_the_server_reads_is_an_invalid_request_naming_the_limit_not_a_parse_error()
+    {
+        await InitializeAsync();
+        static string Call(int id, int arrays) =>
+            $$"""{"jsonrpc":"2.0","id":{{id}},"method":"tools/call","params":{"name":"list_pipelines","arguments":{"x":""" + new string('[', arrays) + new string(']', arrays) + "}}}";
+
+        // The SDK answered -32700 "Failed to parse the JSON-RPC request." for a line that parses.
+        var deep = await Send(Call(2, 5000));
+        Assert.Equal(2, deep.GetProperty("id").GetInt32());
+        Assert.Equal(-32600, deep.GetProperty("error").GetProperty("code").GetInt32());
+        Assert.Equal("Invalid Request: the message nests 5003 levels deep; this server reads messages nested at most 64 levels",
+            deep.GetProperty("error").GetProperty("message").GetString());
+        Assert.Equal(-32600, (await Send(Call(3, 62))).GetProperty("error").GetProperty("code").GetInt32());
+
+        // 64 levels (the call's 3 and 61 arrays) are read: the tool answers (x is no argument of it).
+        var deepest = await Send(Call(4, 61));
+        Assert.Equal("x: unknown argument; list_pipelines takes no arguments", deepest.GetProperty("result").GetProperty("structuredContent").GetProperty("error").GetString());
+
+        // Deep and not JSON: a parse error still.
+        Assert.Equal(-32700, (await Send("""{"jsonrpc":"2.0","id":5,"params":""" + new string('[', 5000))).GetProperty("error").GetProperty("code").GetInt32());
+    }
+
+    [Fact]
     public async Task A_tools_call_whose_params_are_not_a_call_is_refused_as_invalid_params_saying_what_is_wrong_in_one_stderr_line()
     {
         await Send("""{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}""");

@@ -7,19 +7,28 @@ namespace DataSpoc.Pipe.Cli.Mcp;
 
 /// <summary>
 /// The MCP server's stdin and stdout. Each stdin line that is not a single JSON-RPC 2.0 message is answered here with
-/// JSON-RPC's own error (-32700 parse error, -32600 invalid request); every other line goes on to the SDK's stream
-/// transport unchanged.
+/// JSON-RPC's own error (-32700 parse error, -32600 invalid request), and so is a request other than <c>ping</c> before
+/// the client's <c>initialize</c> (MCP's lifecycle: the session starts with it); every other line goes on to the SDK's
+/// stream transport unchanged.
 /// </summary>
 /// <remarks>
 /// Why a wrapper: the SDK's stdio transport (ModelContextProtocol 2.4) drops a line it cannot deserialize unless it can
 /// find an id in it (<c>hello</c>, <c>42</c>, <c>{"foo":1}</c>, a batch: no answer at all, so a client waiting for one
 /// hangs), answers an invalid request that has an id with -32700 rather than -32600, and cannot write <c>"id": null</c>
-/// (its <c>RequestId</c> writes <c>""</c>). The SDK answers unknown methods (-32601) itself. Stdout is shared with the
+/// (its <c>RequestId</c> writes <c>""</c>), serves any request before <c>initialize</c>, and answers valid JSON nested
+/// deeper than its serializer reads (<see cref="MaxNesting"/>) as a parse error. The SDK answers unknown methods (-32601) itself. Stdout is shared with the
 /// SDK, so both write whole messages under one lock (<see cref="MessageOutput"/>).
 /// </remarks>
 internal sealed class McpStdio
 {
     private const int ParseError = -32700, InvalidRequest = -32600;
+
+    /// <summary>
+    /// The deepest nesting of a message the SDK reads (System.Text.Json's default depth limit, which its serializer
+    /// options keep): a deeper message is valid JSON, so it is refused here as an invalid request naming the limit.
+    /// </summary>
+    internal const int MaxNesting = 64;
+
     private static readonly byte[] Newline = "\n"u8.ToArray();
     // Stdout is no web page: quotes in a message stay quotes, not \u0022.
     private static readonly JsonWriterOptions Plain = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
@@ -28,6 +37,8 @@ internal sealed class McpStdio
     private readonly MessageOutput _output;
     private readonly RequestsInFlight _inFlight = new();
     private readonly System.IO.Pipelines.Pipe _accepted = new();
+    /// <summary>Whether the client's <c>initialize</c> request has come; until then only <c>ping</c> is served.</summary>
+    private bool _initializeSeen;
 
     public McpStdio(Stream stdin, Stream stdout)
     {
@@ -50,7 +61,8 @@ internal sealed class McpStdio
             while (await reader.ReadLineAsync() is { } line)
             {
                 if (string.IsNullOrWhiteSpace(line)) continue;
-                if ((Answer(line) ?? _inFlight.Refusal(line)) is { } answer)
+                // Refused before the id is taken: a request refused as too early may be sent again with its id.
+                if ((Answer(line) ?? BeforeInitialize(line) ?? _inFlight.Refusal(line)) is { } answer)
                 {
                     if (answer.Length > 0) await _output.WriteMessageAsync(answer, CancellationToken.None);
                     continue;
@@ -72,11 +84,12 @@ internal sealed class McpStdio
     /// </summary>
     internal static byte[]? Answer(string line)
     {
+        if (NestingDepth(line) is > MaxNesting and var depth)
+            return Error(RecoverId(line), InvalidRequest, $"Invalid Request: the message nests {depth} levels deep; this server reads messages nested at most {MaxNesting} levels");
         JsonDocument document;
         try
         {
-            // The SDK's own depth limit still applies to what passes; this parse only needs to see the shape.
-            document = JsonDocument.Parse(line, new JsonDocumentOptions { MaxDepth = 10_000 });
+            document = JsonDocument.Parse(line, new JsonDocumentOptions { MaxDepth = MaxNesting });
         }
         catch (JsonException e)
         {
@@ -109,6 +122,40 @@ internal sealed class McpStdio
             }
             return buffer.WrittenSpan.ToArray();
         }
+    }
+
+    /// <summary>How deep <paramref name="line"/>'s JSON nests (1: a flat object or array); null when it is not JSON.</summary>
+    private static int? NestingDepth(string line)
+    {
+        var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(line), new JsonReaderOptions { MaxDepth = int.MaxValue });
+        var deepest = 0;
+        try
+        {
+            while (reader.Read())
+                if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray) deepest = Math.Max(deepest, reader.CurrentDepth + 1);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+        return deepest;
+    }
+
+    /// <summary>
+    /// The -32600 answer to a request other than <c>initialize</c> or <c>ping</c> before the client's <c>initialize</c>
+    /// (MCP's lifecycle); null for any other line (an <c>initialize</c> request opens the session). Notifications and
+    /// responses pass: nothing is owed to them.
+    /// </summary>
+    private byte[]? BeforeInitialize(string line)
+    {
+        if (_initializeSeen) return null;
+        using var document = JsonDocument.Parse(line, new JsonDocumentOptions { MaxDepth = MaxNesting });
+        var root = document.RootElement;
+        if (!root.TryGetProperty("method", out var method) || !root.TryGetProperty("id", out _)) return null;
+        var name = method.GetString();
+        if (name == "initialize") _initializeSeen = true;
+        if (name is "initialize" or "ping") return null;
+        return Error(IdOf(root), InvalidRequest, $"Invalid Request: '{name}' before 'initialize': a session starts with the client's initialize request (only ping may come before it)");
     }
 
     /// <summary>Why <paramref name="message"/> is not a JSON-RPC 2.0 request, notification or response; null if it is one.</summary>
@@ -154,7 +201,7 @@ internal sealed class McpStdio
     /// <summary>The top-level id of a line that is not JSON as a whole (cut short, say), when it comes before the fault.</summary>
     private static object? RecoverId(string line)
     {
-        var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(line), new JsonReaderOptions { MaxDepth = 10_000 });
+        var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(line), new JsonReaderOptions { MaxDepth = int.MaxValue });
         try
         {
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
@@ -188,7 +235,7 @@ internal sealed class McpStdio
         /// <summary>The -32600 answer to a request reusing an id in flight; null for any other line (its id is now in flight).</summary>
         public byte[]? Refusal(string line)
         {
-            using var document = JsonDocument.Parse(line, new JsonDocumentOptions { MaxDepth = 10_000 });
+            using var document = JsonDocument.Parse(line, new JsonDocumentOptions { MaxDepth = MaxNesting });
             var root = document.RootElement;
             if (!root.TryGetProperty("method", out _) || IdOf(root) is not { } id) return null;
             lock (_ids)

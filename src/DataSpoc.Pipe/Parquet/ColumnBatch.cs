@@ -17,7 +17,7 @@ internal sealed class LeafBuffer
         Leaf = leaf;
         var storage = leaf.Type.Storage;
         Def = Rent<short>(InitialRows);
-        Rep = leaf.RepLevel > 0 ? Rent<short>(InitialRows) : [];
+        Rep = leaf.RepLevel > 0 ? Rent<short>(Def.Length) : [];
         Longs = storage == ValueStorage.Longs ? Rent<long>(InitialRows) : [];
         Doubles = storage == ValueStorage.Doubles ? Rent<double>(InitialRows) : [];
         Ints = storage == ValueStorage.Ints ? Rent<int>(InitialRows) : [];
@@ -38,6 +38,11 @@ internal sealed class LeafBuffer
 
     public LeafNode Leaf { get; }
     public short[] Def;
+    /// <summary>
+    /// Repetition levels (columns inside lists; else empty), never shorter than <see cref="Def"/>: a level's append checks
+    /// room against Def alone. Asking both for the same length is not enough: the pool hands out the next size up when all
+    /// arrays of a size are lent, so Def may come back longer than asked (<see cref="KeepRepAsLongAsDef"/>).
+    /// </summary>
     public short[] Rep;
     public int Levels;
     public long[] Longs;
@@ -212,7 +217,11 @@ internal sealed class LeafBuffer
     public void AppendRows(LeafBuffer source, ReadOnlySpan<int> rows, int firstRow, ReadOnlySpan<int> valueOf, int firstValue)
     {
         var n = rows.Length;
-        if (Levels + n > Def.Length) Grow(ref Def, Math.Max(Def.Length * 2, Levels + n));
+        if (Levels + n > Def.Length)
+        {
+            Grow(ref Def, Math.Max(Def.Length * 2, Levels + n));
+            KeepRepAsLongAsDef();
+        }
         if (valueOf.IsEmpty) Def.AsSpan(Levels, n).Fill(Leaf.DefLevel);
         else
         {
@@ -346,7 +355,7 @@ internal sealed class LeafBuffer
     {
         var levels = (int)(Levels * scale);
         if (Def.Length < levels) Grow(ref Def, levels);
-        if (Rep.Length > 0 && Rep.Length < levels) Grow(ref Rep, levels);
+        KeepRepAsLongAsDef();
         var values = (int)(Values * scale);
         if (Longs.Length > 0 && Longs.Length < values) Grow(ref Longs, values);
         if (Doubles.Length > 0 && Doubles.Length < values) Grow(ref Doubles, values);
@@ -364,6 +373,8 @@ internal sealed class LeafBuffer
     {
         Exchange(ref Def, ref empty.Def, Levels);
         Exchange(ref Rep, ref empty.Rep, Levels);
+        KeepRepAsLongAsDef();
+        empty.KeepRepAsLongAsDef();
         Exchange(ref Longs, ref empty.Longs, Values);
         Exchange(ref Doubles, ref empty.Doubles, Values);
         Exchange(ref Ints, ref empty.Ints, Values);
@@ -402,7 +413,13 @@ internal sealed class LeafBuffer
     private void GrowLevels()
     {
         Grow(ref Def, Def.Length * 2);
-        if (Rep.Length > 0) Grow(ref Rep, Rep.Length * 2);
+        KeepRepAsLongAsDef();
+    }
+
+    /// <summary>Grows <see cref="Rep"/> (when the column has one) to at least the length of <see cref="Def"/>.</summary>
+    private void KeepRepAsLongAsDef()
+    {
+        if (Rep.Length > 0 && Rep.Length < Def.Length) Grow(ref Rep, Def.Length);
     }
 
     private void GrowBytes(int needed)

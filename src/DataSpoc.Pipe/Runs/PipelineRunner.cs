@@ -427,7 +427,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 }
             }
         });
-        var lines = new SingerLineReader(activity);
+        var lines = new SingerLineReader(activity, maxLineBytes: pipeline.Source.MaxLineBytes, limitKey: "source.max_line_mb");
         try
         {
             if (run.WritesToSink) await run.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);

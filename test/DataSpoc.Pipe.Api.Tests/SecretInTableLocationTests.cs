@@ -79,4 +79,29 @@ public sealed class SecretInTableLocationTests : IDisposable
         }
         Assert.Empty(Directory.Exists(_home.Lake) ? Directory.EnumerateFileSystemEntries(_home.Lake, "*", SearchOption.AllDirectories) : []);
     }
+
+    /// <summary>
+    /// <c>maintain --compact</c> writes new files into the table folders as a run does, so it refuses such a pipeline
+    /// before it opens the bucket (it took the lock and compacted the tables under the secret's folder); maintain
+    /// without compaction writes no table file and still runs.
+    /// </summary>
+    [Theory]
+    [InlineData("destination.path", "  path: raw_${LAKE_TOKEN}\n", "")]
+    [InlineData("source.name", "", "  name: shop_${LAKE_TOKEN}\n")]
+    public async Task Maintain_compact_refuses_a_secret_in_the_path_or_source_name_before_the_bucket_is_touched(string key, string destination, string source)
+    {
+        var env = Path.Combine(_home.Home, ".env");
+        File.WriteAllText(env, $"LAKE_TOKEN={Secret}\n");
+        File.SetUnixFileMode(env, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var name = _home.Name("leaky");
+        _home.WritePipeline(name, $"source:\n  tap: csv\n  config: {{path: {_home.Root}}}\n{source}destination:\n  bucket: {_home.Bucket}\n{destination}");
+        var client = new PipeClient(_home.Home);
+
+        var refused = await Assert.ThrowsAsync<ConfigException>(() => client.MaintainAsync(name, TimeSpan.FromDays(7), compactTargetFileMb: 128));
+
+        Assert.True(refused.Key == key, refused.Message);
+        Assert.Contains("'***' contains a secret of the pipeline: ${LAKE_TOKEN}", refused.Message);
+        Assert.DoesNotContain(Secret, refused.Message);
+        Assert.Empty(Directory.Exists(_home.Lake) ? Directory.EnumerateFileSystemEntries(_home.Lake, "*", SearchOption.AllDirectories) : []);
+    }
 }

@@ -703,6 +703,8 @@ public sealed class PipeClient
         if (!Durations.IsTaken(expireOlderThan))
             throw new ArgumentOutOfRangeException(nameof(expireOlderThan), $"the age must be at least {Durations.Describe(Durations.Shortest)} and at most {Durations.Describe(Durations.Longest)} (100 years)");
         var pipeline = Load(name);
+        // Compaction writes new files into the table folders, as a run does.
+        if (compactTargetFileMb is not null) PipelineRunner.RefuseUnsafeLocation(pipeline, pipeline.Source.Name);
         await using var store = _stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
         await using var runLock = await RunLock.AcquireAsync(store, pipeline.Name, RunLock.MaintainRunIdPrefix + Guid.NewGuid().ToString("N")[..8], _time, cancellationToken).ConfigureAwait(false);
         // A lost lock stops maintain as it stops a run: another run may be writing as this pipeline by then.

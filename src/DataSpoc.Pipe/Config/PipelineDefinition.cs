@@ -67,6 +67,15 @@ public sealed record SourceDefinition
     public TimeSpan? Timeout { get; init; }
     /// <summary>Kills the tap and fails the run when it prints nothing for this long.</summary>
     public TimeSpan? IdleTimeout { get; init; }
+    /// <summary>
+    /// <c>source.max_line_mb</c>: a Singer message line longer than this many megabytes fails the run before it is read
+    /// whole; null for the hard limit, <see cref="MaxLineMbLimit"/>.
+    /// </summary>
+    public long? MaxLineMb { get; init; }
+    /// <summary>The longest <c>source.max_line_mb</c>: a line is buffered whole, and landing it takes several times its size.</summary>
+    public const int MaxLineMbLimit = Singer.SingerLineReader.DefaultMaxLineBytes / (1024 * 1024);
+    /// <summary>The longest Singer message line this source may send, in bytes.</summary>
+    internal int MaxLineBytes => (int)(MaxLineMb ?? MaxLineMbLimit) * 1024 * 1024;
     /// <summary><c>source.split</c>: read one table as key ranges (built-in postgres tap), null to read it whole.</summary>
     public SplitSettings? Split { get; init; }
     /// <summary>

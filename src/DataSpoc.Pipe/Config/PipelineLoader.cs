@@ -15,7 +15,7 @@ namespace DataSpoc.Pipe.Config;
 public sealed class PipelineLoader
 {
     private static readonly string[] TopKeys = ["source", "destination", "incremental", "schedule", "run_logs", "on_invalid_record", "transforms"];
-    private static readonly string[] SourceKeys = ["tap", "config", "streams", "name", "timeout", "idle_timeout", "catalog_flag", "discover", "replication", "select", "split"];
+    private static readonly string[] SourceKeys = ["tap", "config", "streams", "name", "timeout", "idle_timeout", "max_line_mb", "catalog_flag", "discover", "replication", "select", "split"];
     private static readonly string[] SplitKeys = ["column", "parts", "parallel"];
     private static readonly string[] ReplicationKeys = ["method", "key"];
     private static readonly string[] DestinationKeys = ["bucket", "path", "compression", "partition_by", "max_file_rows", "max_file_mb", "storage_options", "table_format", "write_mode", "merge"];
@@ -180,6 +180,7 @@ public sealed class PipelineLoader
         JsonObject? inline = null;
         List<string>? streams = null;
         TimeSpan? timeout = null, idle = null;
+        long? maxLineMb = null;
         var catalogFlag = CatalogFlags.Auto;
         var discover = DiscoverModes.Always;
         var replication = new Dictionary<string, StreamReplication>(StringComparer.Ordinal);
@@ -211,6 +212,7 @@ public sealed class PipelineLoader
                     break;
                 case "timeout": timeout = yaml.OptionalDuration(value, path); break;
                 case "idle_timeout": idle = yaml.OptionalDuration(value, path); break;
+                case "max_line_mb": maxLineMb = yaml.OptionalInteger(value, path); break;
                 case "catalog_flag": catalogFlag = yaml.OptionalString(value, path) ?? CatalogFlags.Auto; break;
                 case "discover": discover = yaml.OptionalString(value, path) ?? DiscoverModes.Always; break;
                 case "replication":
@@ -245,6 +247,7 @@ public sealed class PipelineLoader
             Name = name,
             Timeout = timeout,
             IdleTimeout = idle,
+            MaxLineMb = maxLineMb,
             CatalogFlag = catalogFlag,
             Discover = discover,
             Replication = replication,

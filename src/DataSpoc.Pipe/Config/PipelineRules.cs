@@ -25,6 +25,8 @@ public static class PipelineRules
         var source = pipeline.Source;
         Add("source.timeout", "Source.Timeout", DurationProblem(source.Timeout));
         Add("source.idle_timeout", "Source.IdleTimeout", DurationProblem(source.IdleTimeout));
+        Add("source.max_line_mb", "Source.MaxLineMb", PositiveProblem(source.MaxLineMb)
+            ?? (source.MaxLineMb > SourceDefinition.MaxLineMbLimit ? $"at most {SourceDefinition.MaxLineMbLimit} (the longest line the tool reads), got {source.MaxLineMb}" : null));
         Add("source.catalog_flag", "Source.CatalogFlag", OneOf(source.CatalogFlag, CatalogFlags.Allowed));
         Add("source.discover", "Source.Discover", OneOf(source.Discover, DiscoverModes.Allowed));
         if (source.Streams is { Count: 0 })

@@ -290,11 +290,11 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     }
 
     /// <summary>
-    /// What every entry that lands data (a run, a part of a split run, <c>--commit-parts</c>) refuses before it opens the
-    /// bucket, so nothing of it, not even its log, lands there: a pipeline name that is not one folder, and a secret in
+    /// What every entry that lands data (a run, a part of a split run, <c>--commit-parts</c>, <c>maintain --compact</c>) refuses
+    /// before it opens the bucket, so nothing of it, not even its log, lands there: a pipeline name that is not one folder, and a secret in
     /// <c>destination.path</c> or the source's name (<paramref name="sourceName"/>), folders of every table's location.
     /// </summary>
-    private static void RefuseUnsafeLocation(PipelineDefinition pipeline, string? sourceName)
+    internal static void RefuseUnsafeLocation(PipelineDefinition pipeline, string? sourceName)
     {
         LakeNames.Pipeline(pipeline.Name, pipeline.FilePath);
         if (PipelineSecrets.InTableLocation(pipeline, sourceName) is { } leak)
@@ -427,7 +427,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 }
             }
         });
-        var lines = new SingerLineReader(activity);
+        var lines = new SingerLineReader(activity, maxLineBytes: pipeline.Source.MaxLineBytes, limitKey: "source.max_line_mb");
         try
         {
             if (run.WritesToSink) await run.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);

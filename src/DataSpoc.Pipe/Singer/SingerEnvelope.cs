@@ -10,6 +10,33 @@ namespace DataSpoc.Pipe.Singer;
 /// </summary>
 internal static class SingerEnvelope
 {
+    /// <summary>
+    /// The message's <c>type</c> (when it is a word in capitals, as Singer's are) and <c>stream</c>, from the first bytes
+    /// of a line that may be cut off anywhere (one too long to read whole); null for either the bytes do not give.
+    /// </summary>
+    public static (string? Type, string? Stream) PeekTypeAndStream(ReadOnlySpan<byte> start)
+    {
+        string? type = null, stream = null;
+        var reader = new Utf8JsonReader(start[..Math.Min(start.Length, 1 << 16)], isFinalBlock: false, state: default);
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return (null, null);
+            while ((type is null || stream is null) && reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var member = reader.ValueTextEquals("type"u8) ? 1 : reader.ValueTextEquals("stream"u8) ? 2 : 0;
+                if (!reader.Read()) break;
+                if (reader.TokenType == JsonTokenType.String)
+                {
+                    if (member == 1) type ??= reader.GetString();
+                    else if (member == 2) stream ??= reader.GetString();
+                }
+                else if (!reader.TrySkip()) break;
+            }
+        }
+        catch (JsonException) { }
+        return (type is { Length: > 0 and <= 20 } && type.All(char.IsAsciiLetterUpper) ? type : null, stream);
+    }
+
     /// <summary>Matches <c>{"type": "RECORD", "stream": "name", "record": {</c> with any JSON whitespace between tokens.</summary>
     public static bool TryCanonical(ReadOnlySpan<byte> line, out ReadOnlySpan<byte> stream, out int recordStart)
     {

@@ -17,11 +17,18 @@ internal sealed class SingerLineReader : IDisposable
     private int _end;
     private bool _eof;
 
-    public SingerLineReader(Stream input, int initialBuffer = 1 << 20, int maxLineBytes = DefaultMaxLineBytes)
+    private readonly string? _limitKey;
+
+    /// <param name="input">The bytes.</param>
+    /// <param name="initialBuffer">The buffer's first size; it grows to hold a longer line.</param>
+    /// <param name="maxLineBytes">A longer line is refused.</param>
+    /// <param name="limitKey">The setting that gives <paramref name="maxLineBytes"/>, named in the error that refuses a line.</param>
+    public SingerLineReader(Stream input, int initialBuffer = 1 << 20, int maxLineBytes = DefaultMaxLineBytes, string? limitKey = null)
     {
         _input = input;
-        _buffer = ArrayPool<byte>.Shared.Rent(initialBuffer);
+        _buffer = ArrayPool<byte>.Shared.Rent(Math.Min(initialBuffer, maxLineBytes + 2));
         MaxLineBytes = maxLineBytes;
+        _limitKey = limitKey;
     }
 
     public int MaxLineBytes { get; }
@@ -65,6 +72,7 @@ internal sealed class SingerLineReader : IDisposable
                 var end = scanFrom + newline;
                 LineOffset = _start;
                 line = Trim(_buffer.AsSpan(_start, end - _start));
+                if (line.Length > MaxLineBytes) throw LineTooLong(line);
                 if (LineNumber == 0) SkipByteOrderMark(ref line);
                 _start = end + 1;
                 LineNumber++;
@@ -77,6 +85,7 @@ internal sealed class SingerLineReader : IDisposable
                 {
                     LineOffset = _start;
                     line = Trim(_buffer.AsSpan(_start, _end - _start));
+                    if (line.Length > MaxLineBytes) throw LineTooLong(line);
                     if (LineNumber == 0) SkipByteOrderMark(ref line);
                     _start = _end;
                     LineNumber++;
@@ -104,6 +113,22 @@ internal sealed class SingerLineReader : IDisposable
         LineOffset += 3;
     }
 
+    /// <summary>
+    /// The error for the line that starts with <paramref name="start"/>: its number, and its type and stream when its
+    /// first bytes say them (<c>line 3 (stream 'events'): the RECORD line is longer than source.max_line_mb (1 MB) ...</c>).
+    /// </summary>
+    private SingerProtocolException LineTooLong(ReadOnlySpan<byte> start)
+    {
+        var (type, stream) = SingerEnvelope.PeekTypeAndStream(start);
+        var what = type is null ? "line" : $"{type} line";
+        var limit = MaxLineBytes % (1024 * 1024) == 0 ? $"{MaxLineBytes / (1024 * 1024)} MB" : $"{MaxLineBytes} bytes";
+        var reason = _limitKey is null
+            ? $"the {what} is longer than {limit}; refusing to buffer it (binary or runaway output?)"
+            : $"the {what} is longer than {_limitKey} ({limit}); refused before it is read whole, since landing a line takes " +
+              $"several times its size in memory: raise {_limitKey} (at most {DefaultMaxLineBytes / (1024 * 1024)}) for a source whose messages are that large";
+        return new SingerProtocolException(LineNumber + 1, reason, stream);
+    }
+
     private static ReadOnlySpan<byte> Trim(ReadOnlySpan<byte> line) =>
         line.Length > 0 && line[^1] == '\r' ? line[..^1] : line;
 
@@ -116,9 +141,10 @@ internal sealed class SingerLineReader : IDisposable
             var size = _buffer.Length;
             if (_start == 0)
             {
-                if (_buffer.Length >= MaxLineBytes)
-                    throw new SingerProtocolException(LineNumber + 1, $"line is longer than {MaxLineBytes / (1024 * 1024)} MB; refusing to buffer it (binary or runaway output?)");
-                size = (int)Math.Min((long)_buffer.Length * 2, MaxLineBytes);
+                // A full buffer is one unfinished line: past the limit even without a "\r" at its end, it is refused
+                // here, before the buffer grows further; else the buffer grows to hold the longest line and its "\r\n".
+                if (_buffer.Length - 1 > MaxLineBytes) throw LineTooLong(_buffer);
+                size = (int)Math.Min((long)_buffer.Length * 2, MaxLineBytes + 2L);
             }
             var unread = _buffer.AsSpan(_start, _end - _start);
             if (ExchangeFullBuffer is { } exchange)

@@ -362,4 +362,47 @@ public sealed class RunCommandTests : IDisposable
         Assert.Equal(2, debug.ExitCode);
         Assert.Contains("   at DataSpoc.Pipe.Cli", debug.Stderr);
     }
+
+    /// <summary>
+    /// <c>source.max_line_mb</c> caps one Singer line: a longer one fails the run naming its line, stream, the limit and
+    /// the key, before the line is read whole (landing a line takes several times its size, which OOM-killed a 512 MiB
+    /// pod with no message), and nothing lands; lines under it land. <c>validate</c> refuses a value over the hard limit.
+    /// </summary>
+    [Fact]
+    public void A_line_longer_than_source_max_line_mb_fails_the_run_naming_line_stream_and_limit_and_lands_nothing()
+    {
+        var tap = Path.Combine(_home.Root, "tap-wide.sh");
+        File.WriteAllText(tap, """
+            #!/bin/sh
+            case "$*" in *--help*|*--about*) echo "usage: tap-wide --config CONFIG"; exit 0;; esac
+            record() { printf '{"type":"RECORD","stream":"big","record":{"id":%s,"pad":"' "$1"; head -c "$2" /dev/zero | tr '\0' x; printf '"}}\n'; }
+            printf '{"type":"SCHEMA","stream":"big","schema":{"properties":{"id":{"type":"integer"},"pad":{"type":"string"}}},"key_properties":["id"]}\n'
+            record 1 500000
+            record 2 "$(cat "$0.second")"
+            printf '{"type":"STATE","value":{"done":true}}\n'
+            """);
+        File.SetUnixFileMode(tap, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        string Pipeline(string maxLineMb) => $"source:\n  tap: {tap}\n  max_line_mb: {maxLineMb}\ndestination:\n  bucket: file://{_home.Lake}\n";
+        _home.WritePipeline("wide", Pipeline("1"));
+        File.WriteAllText(tap + ".second", "3000000");
+
+        var refused = CliProcess.Run(_home, "run", "wide");
+
+        Assert.True(refused.ExitCode == 1, refused.ToString());
+        Assert.Contains("wide", refused.Stderr);
+        Assert.Contains("line 3 (stream 'big'): the RECORD line is longer than source.max_line_mb (1 MB); refused before it is read whole", refused.Stderr);
+        Assert.Contains("raise source.max_line_mb (at most 512)", refused.Stderr);
+        Assert.Empty(Directory.EnumerateFiles(_home.Lake, "*.parquet", SearchOption.AllDirectories));
+        Assert.False(File.Exists(Path.Combine(_home.Lake, ".dataspoc", "state", "wide", "state.json")));
+
+        File.WriteAllText(tap + ".second", "500000");
+        var landed = CliProcess.Run(_home, "run", "wide");
+        Assert.True(landed.ExitCode == 0, landed.ToString());
+        Assert.Equal([[2L, 1_000_000L]], LakeReader.Query($"select count(*), sum(length(pad))::BIGINT from read_parquet('{_home.Lake}/raw/*/big/*/*.parquet')"));
+
+        _home.WritePipeline("wide", Pipeline("513"));
+        var validate = CliProcess.Run(_home, "validate", "wide");
+        Assert.True(validate.ExitCode != 0, validate.ToString());
+        Assert.Contains("source.max_line_mb: at most 512 (the longest line the tool reads), got 513", validate.ToString());
+    }
 }

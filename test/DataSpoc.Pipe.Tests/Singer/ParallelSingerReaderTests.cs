@@ -283,4 +283,30 @@ public class ParallelSingerReaderTests
         Assert.Equal(2, e.Line);
         Assert.Contains("longer than 8 MB", e.Message);
     }
+
+    /// <summary>
+    /// The limit is a line's length exactly (its "\r\n" aside), whatever size the pooled buffer rounds to: a buffer of
+    /// 2 MB let a line of up to 2 MB through a 1.5 MB limit.
+    /// </summary>
+    [Theory]
+    [InlineData("\n")]
+    [InlineData("\r\n")]
+    public void A_line_of_exactly_the_limit_is_read_and_one_byte_more_is_refused_naming_its_type_and_stream(string newline)
+    {
+        const int limit = 3 << 19; // 1.5 MB
+        string Line(int length)
+        {
+            var envelope = """{"type":"RECORD","stream":"wide","record":{"pad":""";
+            return envelope + new string('x', length - envelope.Length - 3) + "\"}}";
+        }
+        var text = Line(limit) + newline + Line(limit + 1) + newline;
+        using var lines = new SingerLineReader(new MemoryStream(Encoding.UTF8.GetBytes(text)), initialBuffer: 1 << 16, maxLineBytes: limit);
+
+        Assert.True(lines.TryReadLine(out var first));
+        Assert.Equal(limit, first.Length);
+        var e = Assert.Throws<SingerProtocolException>(() => lines.TryReadLine(out _));
+        Assert.Equal(2, e.Line);
+        Assert.Equal("wide", e.Stream);
+        Assert.StartsWith($"line 2 (stream 'wide'): the RECORD line is longer than {limit} bytes", e.Message);
+    }
 }

@@ -135,12 +135,14 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         // rename (file://), and a run of many partitions or streams has many. Order does not matter: nothing is visible
         // before the manifest, and a crash before it rolls every one of them back.
         var local = plan.Files.Where(f => f.StagedKey is null).ToList();
+        var landing = store.StartLanding();
         await Parallel.ForEachAsync(local, new ParallelOptions { MaxDegreeOfParallelism = FilesLandingAtOnce, CancellationToken = cancellationToken },
             async (file, token) =>
             {
                 using var upload = Runs.RunTelemetry.StartUpload(file.Key);
-                await store.PutFileAsync(file.Key, file.LocalPath, token).ConfigureAwait(false);
+                await landing.PutFileAsync(file.Key, file.LocalPath, token).ConfigureAwait(false);
             }).ConfigureAwait(false);
+        await landing.CompleteAsync(cancellationToken).ConfigureAwait(false);
         foreach (var file in plan.Files)
             if (file.StagedKey is { } staged)
             {

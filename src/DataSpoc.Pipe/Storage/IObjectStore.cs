@@ -20,6 +20,12 @@ public interface IObjectStore : IAsyncDisposable
     Task PutFileAsync(string key, string localPath, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Starts landing several files together (a commit's data files): see <see cref="FileLanding"/>. A store that can share
+    /// work between them (a <c>file://</c> store flushes each folder once) returns its own.
+    /// </summary>
+    FileLanding StartLanding() => new(this);
+
+    /// <summary>
     /// Writes a small object when <paramref name="condition"/> holds; returns false (writes nothing) when it does not.
     /// <see cref="WriteCondition.None"/> always writes.
     /// </summary>
@@ -63,6 +69,19 @@ public interface IObjectStore : IAsyncDisposable
     /// files inside that folder when there is one, so landing a file is a rename on the same file system.
     /// </summary>
     string? LocalRoot => null;
+}
+
+/// <summary>
+/// Files landed together: each <see cref="PutFileAsync"/> lands one as <see cref="IObjectStore.PutFileAsync"/> does (it
+/// may run for several files at the same time), and every one is durable only once <see cref="CompleteAsync"/> returned:
+/// nothing may count them before (a commit's journal says "landed" after it).
+/// </summary>
+public class FileLanding(IObjectStore store)
+{
+    public virtual Task PutFileAsync(string key, string localPath, CancellationToken cancellationToken) =>
+        store.PutFileAsync(key, localPath, cancellationToken);
+
+    public virtual Task CompleteAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>An object's content and the opaque version tag (ETag, generation, content hash) that conditional writes compare.</summary>

@@ -100,6 +100,12 @@ public sealed class CommitPlan
     [JsonIgnore] public List<Func<CancellationToken, Task<string?>>> BaseChecks { get; } = [];
 
     /// <summary>
+    /// Notices that say what the commit did (the rows a merge replaced, the files it rewrote): the run log takes them only
+    /// once the commit landed, so a refused commit's log never reports a merge that did not happen. Not journaled.
+    /// </summary>
+    [JsonIgnore] public List<string> LandedNotices { get; } = [];
+
+    /// <summary>
     /// Every data file this commit takes out of a table, claimed before anything lands: <see cref="Superseded"/> (plain
     /// tables: deleted) and the <see cref="Tables.TableMetadataCommit.Removed"/> files of tables with a table format
     /// (they stay in storage for older snapshots; the metadata commit removes them from the table).

@@ -178,7 +178,7 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
                     foreach (var file in stream.Files)
                         ParquetRows.ForEach(file.LocalPath, null, null, (json, row) =>
                         {
-                            if (keep[(int)seq++]) Add(writer, json, file.Partition, file.LocalPath, row);
+                            if (keep[(int)seq++]) Add(writer, merged, json, file.Partition, file.LocalPath, file.LocalPath, row);
                         }, namedFloatsAsStrings: true);
                 }
                 long removedRows = 0, removedBytes = 0;
@@ -192,7 +192,7 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
                         ParquetRows.ForEach(rewrite.Local.Path, null, null, (json, row) =>
                         {
                             if (next < hits.Count && hits[next] == row) { next++; return; }
-                            Add(writer, json, rewrite.Partition, rewrite.Key, row);
+                            Add(writer, merged, json, rewrite.Partition, rewrite.Key, rewrite.Local.Path, row);
                         }, namedFloatsAsStrings: true);
                         using (var reader = new ParquetSharp.ParquetFileReader(rewrite.Local.Path))
                         using (var meta = reader.FileMetaData) removedRows += meta.NumRows;
@@ -221,8 +221,11 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
         }
     }
 
-    /// <summary>Shreds one row back into the writer; a row that no longer fits the stream's schema fails the merge, naming it.</summary>
-    private static void Add(TableWriter writer, ReadOnlySpan<byte> json, Partition partition, string file, long row)
+    /// <summary>
+    /// Shreds one row of <paramref name="file"/> (read from <paramref name="localPath"/>) back into the writer; a row that
+    /// no longer fits the stream's <paramref name="schema"/> fails the merge, naming it, the field and the column's types.
+    /// </summary>
+    private static void Add(TableWriter writer, ColumnSchema schema, ReadOnlySpan<byte> json, Partition partition, string file, string localPath, long row)
     {
         var batch = writer.BatchFor(0, partition);
         batch.Mark();
@@ -235,9 +238,23 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
         catch (InvalidValueException e)
         {
             batch.RollbackToMark();
-            throw new MergeException($"merge: {file} row {row} does not fit the stream's current schema ({e.Message}); write_mode replace (or --full) rewrites the table", e);
+            throw new MergeException($"merge: {file} row {row} does not fit the stream's current schema ({e.Message}{TypeChange(schema, localPath, e.Field)}); " +
+                "nothing was committed; write_mode replace (or --full) rewrites the table", e);
         }
         writer.RowAdded(0, partition, batch);
+    }
+
+    /// <summary>"; column 'amt' is int64 in that file, double in the stream's current schema", or nothing when the types agree.</summary>
+    private static string TypeChange(ColumnSchema schema, string localPath, string field)
+    {
+        var now = schema.Root.Children.FirstOrDefault(c => field == c.Name || field.StartsWith(c.Name + ".", StringComparison.Ordinal) || field.StartsWith(c.Name + "[", StringComparison.Ordinal));
+        if (now is null) return "";
+        using var reader = new ParquetSharp.ParquetFileReader(localPath);
+        using var meta = reader.FileMetaData;
+        var held = ParquetShape.Of(meta.Schema).FirstOrDefault(c => c.Name == now.Name);
+        if (held is null) return "";
+        var old = ColumnSchema.ArrowTypeOf(now.Name, held.Schema());
+        return old == now.ArrowType ? "" : $"; column '{now.Name}' is {old} in that file, {now.ArrowType} in the stream's current schema";
     }
 
     /// <summary>The partition a data file lives in, from its <c>dt=</c> folder (none when it sits in the table folder).</summary>

@@ -32,6 +32,8 @@ internal abstract class SchemaNode(string name, bool nullable)
         CompactKeyUtf8 = System.Text.Encoding.UTF8.GetBytes(recordKey + "\":");
     }
     public bool Nullable { get; } = nullable;
+    /// <summary>Dotted path from the record root, for error messages (<c>customer.address.zip</c>, a list's element <c>tags[]</c>).</summary>
+    public string Path { get; set; } = name;
     /// <summary>Definition level of this node when it is present (its optional ancestors plus itself).</summary>
     public short DefLevel { get; set; }
     /// <summary>Repetition level of the innermost list around (or at) this node.</summary>
@@ -57,8 +59,6 @@ internal sealed class LeafNode(string name, bool nullable, LeafKind kind, int sc
     /// (beyond 2^53) is a value error, not silently rounded.
     /// </summary>
     public bool ExactIntegers { get; init; }
-    /// <summary>Dotted path from the record root, for error messages (<c>customer.address.zip</c>).</summary>
-    public string Path { get; set; } = name;
     /// <summary>The column's path in the Parquet schema (lists add their <c>list</c> and <c>element</c> levels).</summary>
     public string[] ParquetPath { get; set; } = [name];
     public int ColumnIndex { get; set; }
@@ -295,6 +295,14 @@ internal sealed class ColumnSchema
 
     private static bool IsPlain(byte[] name) => !name.AsSpan().ContainsAny((byte)'"', (byte)'\\') && !name.AsSpan().ContainsAnyInRange((byte)0, (byte)0x1F);
 
+    /// <summary>The manifest's (Arrow-style) type of a column <paramref name="name"/> of JSON Schema <paramref name="property"/>.</summary>
+    public static string ArrowTypeOf(string name, System.Text.Json.Nodes.JsonNode property) =>
+        FromJsonSchema(JsonElement.Parse(new System.Text.Json.Nodes.JsonObject
+        {
+            ["type"] = "object",
+            ["properties"] = new System.Text.Json.Nodes.JsonObject { [name] = property.DeepClone() },
+        }.ToJsonString())).Root.Children[0].ArrowType;
+
     /// <summary>Maps a SCHEMA message's JSON Schema; throws <see cref="SchemaException"/> naming the property at fault.</summary>
     /// <param name="schema">The JSON Schema of the columns to write.</param>
     /// <param name="projection">How records spell those columns, when a transform selects, drops or renames them.</param>
@@ -488,6 +496,7 @@ internal sealed class ColumnSchema
     {
         node.DefLevel = (short)(parentDef + 1);
         node.RepLevel = parentRep;
+        node.Path = path;
         switch (node)
         {
             case StructNode s when path.Length == 0 && s.Name.Length == 0:
@@ -503,7 +512,6 @@ internal sealed class ColumnSchema
                 l.Leaves.AddRange(l.Element.Leaves);
                 break;
             case LeafNode leaf:
-                leaf.Path = path;
                 leaf.ParquetPath = parquetPath!;
                 leaf.Leaves.Add(leaf);
                 break;

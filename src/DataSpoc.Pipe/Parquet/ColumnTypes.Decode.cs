@@ -170,9 +170,18 @@ internal abstract partial class ColumnType
             problem = null;
             if (token == JsonTokenType.Number && TryParse(bytes, out var x, out var exact) && (!leaf.ExactIntegers || HoldsInteger(bytes, x)))
             {
+                if (!exact && !RoundedNumbers.HoldsExactly(bytes, x))
+                {
+                    // A stored value (an int64 beyond 2^53, a long decimal) would change: refused, see DecodeScratch.StoredValues.
+                    if (scratch.StoredValues)
+                    {
+                        problem = StoredRounded(bytes, x);
+                        return false;
+                    }
+                    // Landed rounded (more digits than a double holds): counted for the run log, never silently.
+                    scratch.Rounded.Note(leaf, bytes, x);
+                }
                 buffer.AddDouble(x, rep);
-                // Landed rounded (more digits than a double holds): counted for the run log, never silently.
-                if (!exact && !RoundedNumbers.HoldsExactly(bytes, x)) scratch.Rounded.Note(leaf, bytes, x);
                 return true;
             }
             return NamedOrProblem(buffer, leaf, token, bytes, form, rep, out problem);
@@ -195,6 +204,10 @@ internal abstract partial class ColumnType
             problem = Problem(leaf, token, bytes);
             return false;
         }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static string StoredRounded(ReadOnlySpan<byte> bytes, double x) =>
+            $"{Quoted(bytes)} would be stored as {x.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}: a DOUBLE cannot hold it exactly";
 
         [MethodImpl(MethodImplOptions.NoInlining)]
         private static string Problem(LeafNode leaf, JsonTokenType token, ReadOnlySpan<byte> bytes)
@@ -460,9 +473,10 @@ internal sealed class DecodeScratch
     /// <summary>
     /// The values come from the lake's own files (a merge rewriting kept rows under the stream's current schema), not
     /// from a tap: a stored value already is what the table holds, so one that a column would change does not fit it
-    /// and the merge is refused rather than altering a row the tap never sent again. The one such change a decode makes
+    /// and the merge is refused rather than altering a row the tap never sent again. Two such changes a decode makes: one
     /// is a date-time in a date column: a tap's date-time text keeps its calendar date as written, but a stored
-    /// instant fits a date only at midnight UTC.
+    /// instant fits a date only at midnight UTC. The other is a number a DOUBLE column would round (an int64 beyond
+    /// 2^53, a decimal of more digits than a double holds): a tap's is counted as landed rounded, a stored one refused.
     /// </summary>
     public bool StoredValues { get; set; }
 

@@ -40,7 +40,7 @@ internal static class DecimalsHeldAsDouble
             var properties = changed["properties"]!.AsObject();
             var asDouble = properties[column.Name]!.DeepClone();
             DropStepsAbove(asDouble, above);
-            if (ArrowTypeOf(column.Name, asDouble) != type) continue;
+            if (ColumnSchema.ArrowTypeOf(column.Name, asDouble) != type) continue;
             properties[column.Name] = asDouble;
             any = true;
         }
@@ -78,11 +78,4 @@ internal static class DecimalsHeldAsDouble
                 break;
         }
     }
-
-    private static string ArrowTypeOf(string name, JsonNode property) =>
-        ColumnSchema.FromJsonSchema(JsonElement.Parse(new JsonObject
-        {
-            ["type"] = "object",
-            ["properties"] = new JsonObject { [name] = property.DeepClone() },
-        }.ToJsonString())).Root.Children[0].ArrowType;
 }

@@ -91,11 +91,11 @@ internal sealed partial class RecordShredder
                 WriteLeaf(batch.Columns[leaf.ColumnIndex], leaf, ref r, rep);
                 break;
             case StructNode s:
-                if (r.TokenType != JsonTokenType.StartObject) throw Invalid(s.Leaves.Count > 0 ? PathOf(s) : s.Name, $"expected an object, got {JsonTokenNames.Describe(r.TokenType)}");
+                if (r.TokenType != JsonTokenType.StartObject) throw Invalid(s.Path, $"expected an object, got {JsonTokenNames.Describe(r.TokenType)}");
                 WriteStruct(batch, s, ref r, s.DefLevel, rep);
                 break;
             case ListNode l:
-                if (r.TokenType != JsonTokenType.StartArray) throw Invalid(PathOf(l), $"expected an array, got {JsonTokenNames.Describe(r.TokenType)}");
+                if (r.TokenType != JsonTokenType.StartArray) throw Invalid(l.Path, $"expected an array, got {JsonTokenNames.Describe(r.TokenType)}");
                 var i = 0;
                 while (r.Read() && r.TokenType != JsonTokenType.EndArray)
                 {
@@ -125,7 +125,7 @@ internal sealed partial class RecordShredder
                 continue;
             }
             r.Read();
-            if (seen[index]) throw Invalid(PathOf(children[index]), "the property appears twice in the record");
+            if (seen[index]) throw Invalid(children[index].Path, "the property appears twice in the record");
             seen[index] = true;
             expected = index + 1;
             WriteNode(batch, children[index], ref r, def, rep);
@@ -256,14 +256,6 @@ internal sealed partial class RecordShredder
             }
             if (r.CurrentDepth == depth && r.TokenType is not (JsonTokenType.StartObject or JsonTokenType.StartArray)) return;
         } while (r.Read());
-    }
-
-    private static string PathOf(SchemaNode node) => node is LeafNode l ? l.Path : node.Leaves.Count > 0 ? ParentPath(node.Leaves[0].Path, node.Name) : node.Name;
-
-    private static string ParentPath(string leafPath, string name)
-    {
-        var i = leafPath.IndexOf(name, StringComparison.Ordinal);
-        return i >= 0 ? leafPath[..(i + name.Length)] : name;
     }
 
     private static InvalidValueException Invalid(string field, string reason) => new(field, reason);

@@ -191,6 +191,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     // writing as this pipeline by then. The commit rolls itself back, at most a lease long.
                     runCancel.Token.ThrowIfCancellationRequested();
                     await committer.CommitAsync(plan, runLock.Lost, log.Notices, runLock.WindDown).ConfigureAwait(false);
+                    log.Notices.AddRange(plan.LandedNotices);
                     LateTypeChangeNotices(pipeline, ingest, sourceName, plan, log.Notices);
                     return plan;
                 }, runCancel.Token).ConfigureAwait(false);
@@ -677,6 +678,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 log.Notices.Add($"stream '{stream.Name}': the merge key changes from ({string.Join(", ", previous.KeyProperties)}) to ({string.Join(", ", stream.KeyProperties)}): " +
                     "a row of this run replaces every earlier row with its new key, so earlier rows that were distinct by the old key collapse into it; " +
                     "a full refresh (--full) reloads the table under the new key");
+            // Before a merge's work: the files it rewrites stay in their partition folders, so they are kept files too.
+            if (!replace && pipeline.Destination.TableFormat == TableFormats.Parquet)
+                RefuseOtherPartitionLayout(pipeline, stream.Name, tableKey, here, prefix, previous, existing);
             if (merge)
             {
                 // With table metadata the table is its current snapshot's files (replaced ones stay until maintenance).
@@ -690,12 +694,10 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 files = merged.Files;
                 // Plain tables lose the rewritten files at the commit; with table metadata its commit removes them from the table.
                 if (!withMetadata) plan.Superseded.AddRange(merged.Superseded);
-                log.Notices.Add($"stream '{stream.Name}': merged by {string.Join(", ", stream.KeyProperties)}: {merged.RowsReplaced} row(s) replaced, " +
+                plan.LandedNotices.Add($"stream '{stream.Name}': merged by {string.Join(", ", stream.KeyProperties)}: {merged.RowsReplaced} row(s) replaced, " +
                     $"{merged.RowsDeleted} row(s) deleted ({merged.KeysMarkedDeleted} key(s) marked deleted); {merged.Superseded.Count} of {live.Count} file(s) rewritten " +
                     $"({merged.FilesScanned} row group(s) read for keys)");
             }
-            if (!replace && pipeline.Destination.TableFormat == TableFormats.Parquet)
-                RefuseOtherPartitionLayout(pipeline, stream.Name, tableKey, here, prefix, previous, existing.Except(merged?.Superseded ?? [], StringComparer.Ordinal));
             // Every file the run lands contributes its columns, whichever of the stream's SCHEMAs it was written under.
             var fileSchemas = files.Select(f => f.Schema).Append(schema).Distinct().ToList();
             var runColumns = ColumnSchema.ManifestColumnsOf(fileSchemas);

@@ -160,6 +160,77 @@ public sealed class MergeRewriteTests : IDisposable
     }
 
     [Fact]
+    public async Task A_kept_value_a_number_column_would_round_fails_the_merge_naming_file_row_field_and_types_and_one_it_holds_lands()
+    {
+        var integers = Schema("""{"id":{"type":"integer"},"amt":{"type":["null","integer"]},"s":{"type":["null","object"],"properties":{"a":{"type":["null","integer"]}}},"tags":{"type":["null","array"],"items":{"type":"integer"}}}""");
+        var numbers = Schema("""{"id":{"type":"integer"},"amt":{"type":["null","number"]},"s":{"type":["null","object"],"properties":{"a":{"type":["null","number"]}}},"tags":{"type":["null","array"],"items":{"type":"number"}}}""");
+        var decimals = Schema("""{"id":{"type":"integer"},"c":{"type":["null","number"],"multipleOf":0.01}}""");
+        var plain = Schema("""{"id":{"type":"integer"},"c":{"type":["null","number"]}}""");
+        // 2^53 + 1 in a top-level column, a struct's field and a list's element: a DOUBLE holds 2^53 instead.
+        foreach (var big in (string[])["""{"id":2,"amt":9007199254740993}""", """{"id":2,"s":{"a":9007199254740993}}""", """{"id":2,"tags":[9007199254740993]}"""])
+        {
+            await Run([integers, Record("""{"id":1,"amt":1}"""), Record(big)], full: true);
+            var files = _lake.ParquetKeys();
+            var state = _lake.State("k-merge")?.ToJsonString();
+            var result = await TempLake.RunAsync(Pipeline([numbers, Record("""{"id":1,"amt":1.5}""")]));
+            Assert.False(result.Succeeded, big);
+            Assert.Contains($"{files[0]} row 1 does not fit the stream's current schema", result.Log.Error, StringComparison.Ordinal);
+            Assert.Contains("9007199254740993 would be stored as 9007199254740992", result.Log.Error, StringComparison.Ordinal);
+            Assert.Contains(" in that file, ", result.Log.Error, StringComparison.Ordinal);
+            Assert.Equal(files, _lake.ParquetKeys());
+            Assert.Equal(state, _lake.State("k-merge")?.ToJsonString());
+        }
+        var list = (await TempLake.RunAsync(Pipeline([numbers, Record("""{"id":1}""")]))).Log.Error;
+        Assert.Contains("(field 'tags[]': 9007199254740993 would be stored as 9007199254740992: a DOUBLE cannot hold it exactly; " +
+            "column 'tags' is list<int64> in that file, list<double> in the stream's current schema)", list, StringComparison.Ordinal);
+
+        // A decimal of more digits than a double holds, the same.
+        await Run([decimals, Record("""{"id":1,"c":1.25}"""), Record("""{"id":2,"c":12345678901234567.89}""")], full: true);
+        var failed = await TempLake.RunAsync(Pipeline([plain, Record("""{"id":1,"c":2.5}""")]));
+        Assert.False(failed.Succeeded);
+        Assert.Contains("field 'c': 12345678901234567.89 would be stored as", failed.Log.Error, StringComparison.Ordinal);
+        Assert.Contains("column 'c' is decimal128(38, 2) in that file, double in the stream's current schema", failed.Log.Error, StringComparison.Ordinal);
+
+        // Values a double holds (within 2^53, a decimal of few digits) are converted and land.
+        await Run([decimals, Record("""{"id":1,"c":1.25}"""), Record("""{"id":2,"c":0.10}"""), Record("""{"id":3,"c":9007199254740992}""")], full: true);
+        await Run([plain, Record("""{"id":1,"c":2.5}""")]);
+        Assert.Equal([["1", "2.5"], ["2", "0.1"], ["3", "9007199254740992.0"]], Rows("id, c::VARCHAR"));
+    }
+
+    [Fact]
+    public async Task A_merge_refused_for_a_list_element_type_change_names_the_column_and_its_types()
+    {
+        await Run([Schema("""{"id":{"type":"integer"},"tags":{"type":["null","array"],"items":{"type":"integer"}}}"""),
+            Record("""{"id":1,"tags":[1]}"""), Record("""{"id":2,"tags":[2]}""")]);
+        var result = await TempLake.RunAsync(Pipeline([Schema("""{"id":{"type":"integer"},"tags":{"type":["null","array"],"items":{"type":"object","properties":{"v":{"type":["null","integer"]}}}}}"""),
+            Record("""{"id":1,"tags":[{"v":1}]}""")]));
+        Assert.False(result.Succeeded);
+        Assert.Contains("(field 'tags[]': expected an object, got a number; column 'tags' is list<int64> in that file, list<struct<v: int64>> in the stream's current schema)",
+            result.Log.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_merge_whose_commit_is_refused_logs_no_replaced_rows_or_rewritten_files()
+    {
+        async Task<DataSpoc.Pipe.Runs.RunResult> Delta(string[] lines)
+        {
+            var p = Pipeline(lines);
+            return await TempLake.RunAsync(p with { Destination = p.Destination with { TableFormat = TableFormats.Delta } });
+        }
+        var asInteger = Schema("""{"id":{"type":"integer"},"v":{"type":["null","integer"]}}""");
+        Assert.True((await Delta([asInteger, Record("""{"id":1,"v":1}""")])).Succeeded);
+        Assert.True((await Delta([asInteger, Record("""{"id":2,"v":2}""")])).Succeeded);
+        var files = _lake.ParquetKeys();
+
+        // The merge rewrites one of the two live files; Delta refuses the type change at the commit.
+        var refused = await Delta([Schema("""{"id":{"type":"integer"},"v":{"type":["null","string"]}}"""), Record("""{"id":1,"v":"one"}""")]);
+        Assert.False(refused.Succeeded);
+        Assert.Contains("Nothing was written", refused.Log.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain(refused.Log.Notices, n => n.Contains("row(s) replaced", StringComparison.Ordinal) || n.Contains("file(s) rewritten", StringComparison.Ordinal));
+        Assert.Equal(files, _lake.ParquetKeys());
+    }
+
+    [Fact]
     public async Task A_rewritten_file_keeps_the_struct_fields_the_schema_no_longer_declares()
     {
         var before = Schema("""{"id":{"type":"integer"},"v":{"type":["null","object"],"properties":{"x":{"type":["null","integer"]},"y":{"type":["null","string"]}}},"""

@@ -247,6 +247,29 @@ public class LakeLayoutTests
         Assert.Equal(second == PartitionBySettings.None ? [] : ["dt"], lake.Manifest().Tables["test/orders"].Partitioning);
     }
 
+    [Theory]
+    [InlineData(PartitionBySettings.ExtractionDate, PartitionBySettings.None)]
+    [InlineData(PartitionBySettings.None, PartitionBySettings.ExtractionDate)]
+    public async Task A_merge_in_another_partition_layout_is_refused_though_it_rewrites_every_kept_file(string first, string second)
+    {
+        // The merge rewrites the one kept file (id 1 is updated), but its other rows stay in that file's folder.
+        using var lake = new TempLake();
+        PipelineDefinition Pipeline(string partitionBy, int from, int to) =>
+            lake.Pipeline("one", lake.WriteSinger($"{partitionBy}{from}.singer", Orders(from, to)), p => p with
+            {
+                Destination = p.Destination with { PartitionBy = partitionBy, WriteMode = WriteMode.Merge },
+            });
+        Assert.True((await TempLake.RunAsync(Pipeline(first, 1, 2))).Succeeded);
+        var keys = lake.ParquetKeys();
+        Assert.Single(keys);
+
+        var refused = await TempLake.RunAsync(Pipeline(second, 1, 1));
+        Assert.False(refused.Succeeded);
+        Assert.Contains("the table would mix both", refused.Log.Error);
+        Assert.Contains("Nothing was written", refused.Log.Error);
+        Assert.Equal(keys, lake.ParquetKeys());
+    }
+
     [Fact]
     public async Task Files_rotate_by_rows_and_each_holds_its_share()
     {

@@ -178,9 +178,18 @@ internal static class ColumnCast
         double d when double.IsFinite(d) && Math.Floor(d) == d && Math.Abs(d) < 9.2e18 => (long)d,
         bool b => b ? 1 : 0,
         string s when long.TryParse(s.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l) => l,
-        string s when double.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) => ToInteger(d),
+        string s => WholeText(s.Trim()),
         _ => null,
     };
+
+    /// <summary>
+    /// The whole number a text with a fraction or an exponent is exactly (<c>9007199254740993.0</c>, <c>12e2</c>), read
+    /// digit by digit, as DuckDB casts text to BIGINT (through a double it landed 9007199254740992); null for one with a
+    /// fraction that is not zero or beyond 64 bits.
+    /// </summary>
+    private static long? WholeText(string s) =>
+        StoredValue.AtScale(s.StartsWith('+') ? s[1..] : s, 0) is { } digits
+        && long.TryParse(digits, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l) ? l : null;
 
     private static double? ToNumber(object? v) => v switch
     {

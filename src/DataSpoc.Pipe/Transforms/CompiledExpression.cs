@@ -67,7 +67,8 @@ internal sealed class CompiledExpression
                 var left = Compile(b.LeftExpression, columns);
                 var right = Compile(b.RightExpression, columns);
                 return left is null || right is null ? null
-                    : Binary(b.Type, left, right, new Constants(DecimalOps.IsFractionConstant(b.LeftExpression), DecimalOps.IsFractionConstant(b.RightExpression)));
+                    : Binary(b.Type, left, right, new Constants(DecimalOps.IsFractionConstant(b.LeftExpression), DecimalOps.IsFractionConstant(b.RightExpression),
+                        b.LeftExpression is ValueExpression { Value: string }, b.RightExpression is ValueExpression { Value: string }));
             case TernaryExpression t:
                 var condition = Compile(t.LeftExpression, columns);
                 var then = Compile(t.MiddleExpression, columns);
@@ -189,8 +190,11 @@ internal sealed class CompiledExpression
         _ => equal ? False : True,
     };
 
-    /// <summary>Which operands of a binary node are number constants with a fraction (a decimal reads them as written: <see cref="DecimalOps"/>).</summary>
-    private readonly record struct Constants(bool Left, bool Right);
+    /// <summary>
+    /// Which operands of a binary node are number constants with a fraction (a decimal reads them as written: <see cref="DecimalOps"/>)
+    /// and which are text constants (a date-time or time reads them as its values: <see cref="TransformExpression.TemporalComparison"/>).
+    /// </summary>
+    private readonly record struct Constants(bool Left, bool Right, bool TextLeft = false, bool TextRight = false);
 
     /// <summary>
     /// A binary node where an operand is not a long, int or double: <see cref="DecimalOps"/>' value when one is an
@@ -202,7 +206,32 @@ internal sealed class CompiledExpression
             ? DecimalOps.Binary(type, a, b, constants.Left, constants.Right)
             : Unhandled;
 
-    private static Node? Binary(BinaryExpressionType type, Node left, Node right, Constants constants) => type switch
+    private static Node? Binary(BinaryExpressionType type, Node left, Node right, Constants constants)
+    {
+        if (!DecimalOps.IsComparison(type) || !(constants.Left || constants.Right || constants.TextLeft || constants.TextRight))
+            return Plain(type, left, right, constants);
+        // A comparison with a constant that its other operand reads in its own way (as NCalc's handlers do): a whole
+        // number compares exactly with a number with a fraction (DecimalOps.IsWholeAgainstFraction), a stored date-time
+        // or time with text as its instant or time of day.
+        return values =>
+        {
+            var (a, b) = (left(values), right(values));
+            if ((a is long && constants.Right) || (b is long && constants.Left)) return DecimalOps.Binary(type, a, b, constants.Left, constants.Right);
+            if (TransformExpression.TemporalComparison(type, a, b, constants.TextLeft, constants.TextRight) is { } temporal) return temporal;
+            var plain = type switch
+            {
+                BinaryExpressionType.Equal => Equality(a, b, equal: true),
+                BinaryExpressionType.NotEqual => Equality(a, b, equal: false),
+                BinaryExpressionType.Greater => Order(a, b, c => c > 0),
+                BinaryExpressionType.GreaterOrEqual => Order(a, b, c => c >= 0),
+                BinaryExpressionType.Lesser => Order(a, b, c => c < 0),
+                _ => Order(a, b, c => c <= 0),
+            };
+            return Or(plain, type, a, b, constants);
+        };
+    }
+
+    private static Node? Plain(BinaryExpressionType type, Node left, Node right, Constants constants) => type switch
     {
         // SQL's three-valued logic (SqlNulls): false and null is false, true or null is true, otherwise a null gives null.
         BinaryExpressionType.And => values => left(values) switch

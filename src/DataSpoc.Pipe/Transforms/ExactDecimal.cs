@@ -179,6 +179,17 @@ internal static class DecimalOps
     };
 
     /// <summary>
+    /// Whether <paramref name="b"/> compares a whole number with a number constant with a fraction (<c>i =
+    /// 9007199254740992.0</c>): <see cref="Binary"/> compares them exactly, as DuckDB compares a BIGINT with a decimal
+    /// literal (as doubles, 9007199254740993 equalled it).
+    /// </summary>
+    public static bool IsWholeAgainstFraction(BinaryExpression b, object? left, object? right) =>
+        IsComparison(b.Type) && ((left is long && IsFractionConstant(b.RightExpression)) || (right is long && IsFractionConstant(b.LeftExpression)));
+
+    public static bool IsComparison(BinaryExpressionType type) => type is BinaryExpressionType.Equal or BinaryExpressionType.NotEqual
+        or BinaryExpressionType.Greater or BinaryExpressionType.GreaterOrEqual or BinaryExpressionType.Lesser or BinaryExpressionType.LesserOrEqual;
+
+    /// <summary>
     /// <paramref name="a"/> <paramref name="type"/> <paramref name="b"/> where one of them is an <see cref="ExactDecimal"/>
     /// (and <see cref="Handles"/> the type). A <c>*Constant</c> flag says the operand is a number constant written in the
     /// expression (<see cref="IsFractionConstant"/>).
@@ -190,7 +201,7 @@ internal static class DecimalOps
             return null;
         if (!IsNumber(a) || !IsNumber(b))
             throw new InvalidCastException($"'{OperatorText(type)}' does not apply to {Describe(a)} and {Describe(b)}");
-        if (type is BinaryExpressionType.Div or BinaryExpressionType.Modulo
+        if (type is BinaryExpressionType.Div
             || (a is double && !aConstant) || (b is double && !bConstant) || Exact(a) is not { } x || Exact(b) is not { } y)
         {
             var (da, db) = (Convert.ToDouble(a, CultureInfo.InvariantCulture), Convert.ToDouble(b, CultureInfo.InvariantCulture));
@@ -212,6 +223,7 @@ internal static class DecimalOps
         return type switch
         {
             BinaryExpressionType.Plus or BinaryExpressionType.Minus or BinaryExpressionType.Times => Exactly(type, x, y),
+            BinaryExpressionType.Modulo => Remainder(x, y),
             BinaryExpressionType.Equal => x.CompareTo(y) == 0,
             BinaryExpressionType.NotEqual => x.CompareTo(y) != 0,
             BinaryExpressionType.Greater => x.CompareTo(y) > 0,
@@ -233,6 +245,17 @@ internal static class DecimalOps
             var scale = type == BinaryExpressionType.Times ? x.Scale + y.Scale : Math.Max(x.Scale, y.Scale);
             throw new OverflowException($"{x} {OperatorText(type)} {y} does not fit a decimal(38, {scale}) (more than 38 digits)", e);
         }
+    }
+
+    /// <summary>
+    /// <c>x % y</c> at the larger scale, with the sign of <paramref name="x"/>, as DuckDB's <c>%</c> of decimals
+    /// (<c>2.50 % 0.4</c> is 0.10); null for a zero <paramref name="y"/> (DuckDB's NULL; in doubles it was NaN, landed null).
+    /// </summary>
+    private static object? Remainder(ExactDecimal x, ExactDecimal y)
+    {
+        var scale = Math.Max(x.Scale, y.Scale);
+        var (ux, uy) = (x.AtScale(scale).Unscaled, y.AtScale(scale).Unscaled);
+        return uy == 0 ? null : new ExactDecimal(ux % uy, scale);
     }
 
     private static object AddOrSubtract(ExactDecimal x, ExactDecimal y, bool minus)

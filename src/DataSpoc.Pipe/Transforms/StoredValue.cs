@@ -128,6 +128,24 @@ internal static class StoredValue
     private static readonly int EpochDay = DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber;
 
     /// <summary>
+    /// A text constant compared with <paramref name="value"/>, a date-time or time as the column stores it
+    /// (<c>yyyy-MM-ddTHH:mm:ss.ffffffZ</c>, <c>HH:mm:ss.ffffff</c>): the constant in that spelling when it reads as one
+    /// (<c>'2024-06-15T10:00:00Z'</c> is <c>2024-06-15T10:00:00.000000Z</c>, <c>'06:00'</c> <c>06:00:00.000000</c>), so
+    /// that the texts compare as the instants or times of day do, as DuckDB casts the literal to the column's type
+    /// (as written, <c>.000000Z</c> sorted below <c>Z</c> and <c>'06:00:00'</c> equalled no stored time); null otherwise.
+    /// </summary>
+    public static string? InStoredSpelling(string value, string constant)
+    {
+        StoredType? type = value switch
+        {
+            { Length: 27 } when value[10] == 'T' && value[19] == '.' && value[26] == 'Z' => new StoredType(LeafKind.Timestamp, 0),
+            { Length: 15 } when value[2] == ':' && value[5] == ':' && value[8] == '.' => new StoredType(LeafKind.Time, 0),
+            _ => null,
+        };
+        return type is { } t && Of((object)constant, t) is string stored && !ReferenceEquals(stored, constant) ? stored : null;
+    }
+
+    /// <summary>
     /// A JSON number's exact value written with <paramref name="scale"/> decimals (<c>1.5</c> at scale 2 is <c>1.50</c>,
     /// <c>-0</c> is <c>0.00</c>), as a DECIMAL(38, scale) column stores it; null when it has more decimals than the
     /// scale or more than 38 digits (the column rejects it).

@@ -69,9 +69,51 @@ internal sealed class TransformExpression
             error = $"'{text}' calls unknown function '{unknown}' (available: {string.Join(", ", BuiltInFunctions.Concat(StringFunctions).Append("len").Order(StringComparer.Ordinal))})";
             return null;
         }
+        if (expression.GetLogicalExpression() is { } tree && ArityError(tree) is { } arity)
+        {
+            error = $"'{text}' {arity}";
+            return null;
+        }
         error = null;
         var columns = expression.GetParameterNames().Where(n => n != "null").Distinct(StringComparer.Ordinal).ToList();
         return new TransformExpression(text, expression, columns);
+    }
+
+    /// <summary>How many arguments each function takes: at least <c>Min</c>, at most <c>Max</c> (null: any number), and how to say it.</summary>
+    private static readonly Dictionary<string, (int Min, int? Max, string Expected)> Arities = new(StringComparer.Ordinal)
+    {
+        ["Abs"] = (1, 1, "1 argument"), ["Acos"] = (1, 1, "1 argument"), ["Asin"] = (1, 1, "1 argument"), ["Atan"] = (1, 1, "1 argument"),
+        ["Ceiling"] = (1, 1, "1 argument"), ["Cos"] = (1, 1, "1 argument"), ["Exp"] = (1, 1, "1 argument"), ["Floor"] = (1, 1, "1 argument"),
+        ["IEEERemainder"] = (2, 2, "2 arguments"), ["Ln"] = (1, 1, "1 argument"), ["Log"] = (2, 2, "2 arguments (value, base)"),
+        ["Log10"] = (1, 1, "1 argument"), ["Max"] = (2, 2, "2 arguments"), ["Min"] = (2, 2, "2 arguments"),
+        ["Pow"] = (2, 2, "2 arguments"), ["Round"] = (2, 2, "2 arguments (value, digits)"), ["Sign"] = (1, 1, "1 argument"),
+        ["Sin"] = (1, 1, "1 argument"), ["Sqrt"] = (1, 1, "1 argument"), ["Tan"] = (1, 1, "1 argument"), ["Truncate"] = (1, 1, "1 argument"),
+        ["if"] = (3, 3, "3 arguments (condition, then, else)"), ["ifs"] = (3, null, "an odd number of arguments, at least 3 (condition, value, ..., else)"),
+        ["in"] = (2, null, "at least 2 arguments (value, candidates...)"), ["lower"] = (1, 1, "1 argument"), ["upper"] = (1, 1, "1 argument"),
+        ["trim"] = (1, 1, "1 argument"), ["len"] = (1, 1, "1 argument"), ["concat"] = (1, null, "at least 1 argument"),
+    };
+
+    /// <summary>
+    /// The first call in <paramref name="e"/> with a number of arguments its function does not take, said as the rest of
+    /// a sentence; null when every call fits. NCalc only finds out per record (and <c>lower()</c> threw an index error),
+    /// so a map is refused when it is read instead.
+    /// </summary>
+    private static string? ArityError(LogicalExpression e)
+    {
+        switch (e)
+        {
+            case Function f:
+                var count = f.Parameters.Count;
+                if (Arities.TryGetValue(f.Identifier.Name, out var arity)
+                    && (count < arity.Min || count > arity.Max || (f.Identifier.Name == "ifs" && count % 2 == 0)))
+                    return $"calls {f.Identifier.Name} with {count} argument{(count == 1 ? "" : "s")}; {f.Identifier.Name} takes {arity.Expected}";
+                return f.Parameters.Select(ArityError).FirstOrDefault(a => a is not null);
+            case UnaryExpression u: return ArityError(u.Expression);
+            case BinaryExpression b: return ArityError(b.LeftExpression) ?? ArityError(b.RightExpression);
+            case TernaryExpression t: return ArityError(t.LeftExpression) ?? ArityError(t.MiddleExpression) ?? ArityError(t.RightExpression);
+            case LogicalExpressionList list: return list.Select(ArityError).FirstOrDefault(a => a is not null);
+            default: return null;
+        }
     }
 
     private static Expression NewExpression(string text)
@@ -87,6 +129,7 @@ internal sealed class TransformExpression
             if (NullsInMath(name, args.Parameters, out var result)) args.Result = result;
             else if (name == "in" && SqlNulls.TryIn(args.Parameters, out result)) args.Result = result;
             else if (DecimalOps.TryFunction(name, args.Parameters, out result)) args.Result = result;
+            else if (TryWholeFunction(name, args.Parameters, out result)) args.Result = result;
         };
         // Null in logic is SQL's (SqlNulls); arithmetic and comparisons with a decimal operand are DecimalOps' (NCalc
         // knows no ExactDecimal); the compiled form calls the same code, so the two agree. The operands' values are
@@ -101,7 +144,12 @@ internal sealed class TransformExpression
             }
             if (!DecimalOps.Handles(b.Type)) return;
             var (left, right) = (args.LeftValue(), args.RightValue());
-            if (left is ExactDecimal || right is ExactDecimal)
+            if (TemporalComparison(b.Type, left, right, b.LeftExpression is ValueExpression { Value: string }, b.RightExpression is ValueExpression { Value: string }) is { } temporal)
+            {
+                args.Result = temporal;
+                return;
+            }
+            if (left is ExactDecimal || right is ExactDecimal || DecimalOps.IsWholeAgainstFraction(b, left, right))
                 args.Result = DecimalOps.Binary(b.Type, left, right, DecimalOps.IsFractionConstant(b.LeftExpression), DecimalOps.IsFractionConstant(b.RightExpression));
         };
         return expression;
@@ -163,6 +211,63 @@ internal sealed class TransformExpression
         for (var i = 0; i < f.Count; i++)
             if (f.Evaluate(i) is null) return true;
         return false;
+    }
+
+    /// <summary>
+    /// A comparison of a stored date-time or time with a text constant (<paramref name="leftConstant"/>,
+    /// <paramref name="rightConstant"/>: which operand is one), the constant read as the column reads its values
+    /// (<see cref="StoredValue.InStoredSpelling"/>); null when it is not one (the comparison is then the usual).
+    /// </summary>
+    internal static object? TemporalComparison(BinaryExpressionType type, object? left, object? right, bool leftConstant, bool rightConstant)
+    {
+        if (left is not string l || right is not string r || !DecimalOps.IsComparison(type)) return null;
+        if (rightConstant && StoredValue.InStoredSpelling(l, r) is { } rs) r = rs;
+        else if (leftConstant && StoredValue.InStoredSpelling(r, l) is { } ls) l = ls;
+        else return null;
+        var c = string.CompareOrdinal(l, r);
+        return type switch
+        {
+            BinaryExpressionType.Equal => c == 0,
+            BinaryExpressionType.NotEqual => c != 0,
+            BinaryExpressionType.Greater => c > 0,
+            BinaryExpressionType.GreaterOrEqual => c >= 0,
+            BinaryExpressionType.Lesser => c < 0,
+            _ => c <= 0,
+        };
+    }
+
+    /// <summary>
+    /// A math function of whole numbers that keeps them whole, as DuckDB's of a BIGINT do (NCalc's computes in doubles
+    /// or System.Decimal: <c>Max(i, 5)</c> of 9007199254740993 gave 9007199254740992): <c>Max</c>/<c>Min</c> of two,
+    /// <c>Abs</c> (of the smallest long an overflow, so an invalid record), <c>Floor</c>, <c>Ceiling</c>,
+    /// <c>Truncate</c>, and <c>Round</c> to 0 or more digits. False (NCalc's function) for anything else. Arguments
+    /// are not null here (a null argument is handled before).
+    /// </summary>
+    private static bool TryWholeFunction(string name, NCalc.Handlers.FunctionData f, out object? result)
+    {
+        result = null;
+        static bool Whole(object? v, out long l)
+        {
+            l = v switch { long x => x, int x => x, _ => 0 };
+            return v is long or int;
+        }
+        switch (name)
+        {
+            case "Max" or "Min" when f.Count == 2 && Whole(f.Evaluate(0), out var a) && Whole(f.Evaluate(1), out var b):
+                result = name == "Max" ? Math.Max(a, b) : Math.Min(a, b);
+                return true;
+            case "Abs" when f.Count == 1 && Whole(f.Evaluate(0), out var x):
+                result = Math.Abs(x); // OverflowException for long.MinValue
+                return true;
+            case "Floor" or "Ceiling" or "Truncate" when f.Count == 1 && Whole(f.Evaluate(0), out var x):
+                result = x;
+                return true;
+            case "Round" when f.Count == 2 && Whole(f.Evaluate(0), out var x) && Whole(f.Evaluate(1), out var digits) && digits >= 0:
+                result = x;
+                return true;
+            default:
+                return false;
+        }
     }
 
     /// <summary>A value as the string functions read it: booleans as <c>true</c>/<c>false</c>, numbers in the invariant culture.</summary>
@@ -270,6 +375,12 @@ internal sealed class TransformExpression
             "Floor" or "Ceiling" or "Truncate" when f.Parameters.Count == 1 && ColumnCast.DecimalScale(TypeOf(f.Parameters[0], columnType)) is not null
                 => ColumnCast.DecimalType(0),
             "Max" or "Min" when f.Parameters.Count == 2 && DecimalArguments(f, columnType) is { } greatest => greatest,
+            // Whole numbers stay whole (TryWholeFunction), as DuckDB's greatest, least, abs, floor, ceil, trunc and
+            // round of a BIGINT are BIGINT.
+            "Max" or "Min" when f.Parameters.Count == 2 && TypeOf(f.Parameters[0], columnType) == "integer" && TypeOf(f.Parameters[1], columnType) == "integer" => "integer",
+            "Abs" or "Floor" or "Ceiling" or "Truncate" when f.Parameters.Count == 1 && TypeOf(f.Parameters[0], columnType) == "integer" => "integer",
+            "Round" when f.Parameters.Count == 2 && TypeOf(f.Parameters[0], columnType) == "integer"
+                         && f.Parameters[1] is ValueExpression { Value: int or long } wholeDigits && Convert.ToInt64(wholeDigits.Value, CultureInfo.InvariantCulture) >= 0 => "integer",
             "in" => "boolean",
             "len" or "Sign" => "integer",
             var name when StringFunctions.Contains(name) => "string",
@@ -282,12 +393,13 @@ internal sealed class TransformExpression
     /// <summary>
     /// The type of a value that is one of two (<c>if</c>, <c>? :</c>, <c>??</c>): the first's, except that two decimals
     /// (or a decimal and a whole number) give a decimal of the larger scale, so that either value lands exactly, and a
-    /// decimal and a double give a double (as arithmetic of the two does: a double may not fit the decimal's scale).
+    /// decimal and a double give a double (as arithmetic of the two does: a double may not fit the decimal's scale);
+    /// a whole number and a double give a double, as DuckDB's <c>if</c>/<c>coalesce</c> of BIGINT and DOUBLE.
     /// </summary>
     private static string? Either(string? first, string? second)
     {
         var (a, b) = (ColumnCast.DecimalScale(first), ColumnCast.DecimalScale(second));
-        if (a is null && b is null) return first ?? second;
+        if (a is null && b is null) return (first, second) is ("integer", "number") or ("number", "integer") ? "number" : first ?? second;
         if ((a is not null && second == "number") || (b is not null && first == "number")) return "number";
         if (a is not null && (b is not null || second is null or "integer")) return ColumnCast.DecimalType(Math.Max(a.Value, b ?? 0));
         if (b is not null && first is "integer") return ColumnCast.DecimalType(b.Value);
@@ -330,7 +442,8 @@ internal sealed class TransformExpression
     /// <summary>The type of a node <see cref="DecimalOps"/> computes, with a decimal operand: as <see cref="DecimalOps.Binary"/> gives it.</summary>
     private static string? DecimalResult(BinaryExpressionType op, string? left, string? right)
     {
-        if (op is not (BinaryExpressionType.Plus or BinaryExpressionType.Minus or BinaryExpressionType.Times)) return op is BinaryExpressionType.Div or BinaryExpressionType.Modulo ? "number" : "boolean";
+        if (op is not (BinaryExpressionType.Plus or BinaryExpressionType.Minus or BinaryExpressionType.Times or BinaryExpressionType.Modulo))
+            return op is BinaryExpressionType.Div ? "number" : "boolean";
         int? Scale(string? t) => t is null or "integer" ? 0 : ColumnCast.DecimalScale(t);
         if (Scale(left) is not { } l || Scale(right) is not { } r) return "number"; // a double operand: doubles
         return ColumnCast.DecimalType(op == BinaryExpressionType.Times ? l + r : Math.Max(l, r));

@@ -259,8 +259,18 @@ internal sealed class TypedExpression
 
     private static double AsDouble(in Scalar s) => s.Kind == ScalarKind.Double ? s.Double : s.Long;
 
+    /// <summary>
+    /// Whether a whole number and a double compare differently as doubles than exactly (beyond 2^53 a long has no
+    /// double of its own): left to the object form, which compares a number constant exactly
+    /// (<see cref="DecimalOps.IsWholeAgainstFraction"/>) and a double column's value as doubles.
+    /// </summary>
+    private static bool Inexact(in Scalar a, in Scalar b) =>
+        (a.Kind == ScalarKind.Long && b.Kind == ScalarKind.Double && Math.Abs((double)a.Long) >= 9007199254740992d)
+        || (b.Kind == ScalarKind.Long && a.Kind == ScalarKind.Double && Math.Abs((double)b.Long) >= 9007199254740992d);
+
     private static Scalar Equality(in Scalar a, in Scalar b, bool equal)
     {
+        if (Inexact(a, b)) return Scalar.Unhandled;
         bool same;
         if (IsNumber(a) && IsNumber(b)) same = IsWhole(a) && IsWhole(b) ? a.Long == b.Long : AsDouble(a) == AsDouble(b);
         else if (a.Kind == ScalarKind.Boolean && b.Kind == ScalarKind.Boolean) same = a.Long == b.Long;
@@ -287,6 +297,7 @@ internal sealed class TypedExpression
     {
         if (!IsNumber(a) || !IsNumber(b)) return NullComparison(a, b) ? NullOrder : Unordered;
         if (IsWhole(a) && IsWhole(b)) return a.Long.CompareTo(b.Long);
+        if (Inexact(a, b)) return Unordered;
         var (da, db) = (AsDouble(a), AsDouble(b));
         if (double.IsNaN(da) || double.IsNaN(db)) return Unordered;
         return da.CompareTo(db);

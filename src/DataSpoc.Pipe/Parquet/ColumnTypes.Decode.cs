@@ -629,9 +629,13 @@ internal static class JsonString
 
     private static bool LoneSurrogate(ReadOnlySpan<byte> body, out string? problem)
     {
-        problem = $"the string \"{ColumnType.Quoted(body)}\" holds an escaped lone surrogate (such as \\udc00), which is not a character";
+        problem = LoneSurrogateProblem(body);
         return false;
     }
+
+    /// <summary>What is wrong with a string whose body (as the record spells it) holds an escaped lone surrogate.</summary>
+    internal static string LoneSurrogateProblem(ReadOnlySpan<byte> body) =>
+        $"the string \"{ColumnType.Quoted(body)}\" holds an escaped lone surrogate (such as \\udc00), which is not a character";
 
     /// <summary>Only the canonical scan can hand over a malformed escape (the tokenizer rejects the line), and it then hands the record on.</summary>
     private static bool Malformed(ReadOnlySpan<byte> body, out string? problem)

@@ -163,6 +163,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             foreach (var stream in ingest.Streams) { await stream.CompleteWriterAsync().ConfigureAwait(false); observation.StreamWritten(stream.Name); }
             foreach (var stream in ingest.Streams) stream.Quarantine?.Dispose();
             FillStreamStats(log, ingest);
+            log.Notices.AddRange(UnmatchedTransformNotices(pipeline, ingest));
 
             observation.Step(step = RunSteps.Commit);
             progress?.Phase = step;
@@ -541,6 +542,19 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     {
         var last = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault();
         return last is null ? "" : $"; its last stderr line: {last}";
+    }
+
+    /// <summary>
+    /// A notice per <c>transforms:</c> entry whose stream the tap sent no SCHEMA for: a misspelt name would otherwise
+    /// leave, say, a column meant to be hashed in clear text without a word. A notice, not an error: a tap may send a
+    /// stream only on runs that have data for it.
+    /// </summary>
+    private static IEnumerable<string> UnmatchedTransformNotices(PipelineDefinition pipeline, RunIngest ingest)
+    {
+        var seen = ingest.Streams.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var stream in pipeline.Transforms.Keys.Where(k => !seen.Contains(k)))
+            yield return $"transforms.{stream}: the tap sent no stream '{stream}' in this run, so this map was applied to nothing " +
+                $"(streams sent: {(seen.Count == 0 ? "none" : string.Join(", ", seen.Order(StringComparer.Ordinal)))}); check the name, which is case-sensitive";
     }
 
     private static void FillStreamStats(RunLog log, RunIngest ingest)

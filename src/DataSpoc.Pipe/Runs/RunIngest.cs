@@ -570,6 +570,12 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                     "record's JSON form, which has no such number; a map the typed path takes, such as a filter, drop or compute over other columns, does)", rawLine, line);
                 return;
             }
+            foreach (var t in state.RecordTransforms)
+                if (t is StreamMap map && map.DefectOf(record) is { } defect)
+                {
+                    ingest.Reject(state, defect.Message, rawLine, line);
+                    return;
+                }
             var node = JsonNode.Parse(ref record)!.AsObject();
             for (var i = 0; i < state.RecordTransforms.Count; i++)
             {
@@ -598,7 +604,14 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                     };
                     throw new TransformFailedException(which, state.Name, ingest.RecordPlace(line) ?? $"line {line}", e);
                 }
-                if (result is null) { Interlocked.Increment(ref state.Filtered); return; }
+                if (result is null)
+                {
+                    // A value its column does not take makes the record invalid, whether or not the filter keeps it.
+                    if (t is StreamMap filtered && LandingDefect(state, writer, filtered.FilteredOutLandingValues()) is { } invalid)
+                        ingest.Reject(state, invalid, rawLine, line);
+                    else Interlocked.Increment(ref state.Filtered);
+                    return;
+                }
                 node = result;
             }
             if (state.TypedMap is { } respelling) node = respelling.Respell(node);
@@ -607,6 +620,28 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             var reader = new Utf8JsonReader(_transformed.WrittenSpan, new JsonReaderOptions { MaxDepth = SingerMessageReader.MaxDepth });
             reader.Read();
             Write(state, writer, ref reader, rawLine, line);
+        }
+
+        /// <summary>
+        /// What the stream's columns reject in <paramref name="values"/> (a record under output names, as the map leaves
+        /// it), or null: shredded into the batch and rolled back, nothing written or counted.
+        /// </summary>
+        private string? LandingDefect(StreamState state, TableWriter writer, JsonObject values)
+        {
+            if (state.TypedMap is { } respelling) values = respelling.Respell(values);
+            _transformed.ResetWrittenCount();
+            using (var w = new Utf8JsonWriter(_transformed)) values.WriteTo(w);
+            var reader = new Utf8JsonReader(_transformed.WrittenSpan, new JsonReaderOptions { MaxDepth = SingerMessageReader.MaxDepth });
+            reader.Read();
+            var (_, batch, shredder) = StartUndoableRow(reader, state, writer);
+            try
+            {
+                shredder.Shred(batch, ref reader);
+                return null;
+            }
+            catch (InvalidValueException e) { return e.Message; }
+            catch (InvalidOperationException e) when (e.Source == "System.Text.Json") { return e.Message; }
+            finally { UndoRow(batch, shredder); }
         }
 
         /// <summary>
@@ -755,12 +790,6 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             var outcome = map.Apply(ref record, rawLine);
             if (outcome == MapOutcome.Fallback) return false;
             if (recordStart >= 0 && !SingerEnvelope.IsCompleteAfterRecord(rawLine, recordStart + (int)record.BytesConsumed)) return false;
-            switch (outcome)
-            {
-                case MapOutcome.Filtered:
-                    Interlocked.Increment(ref state.Filtered);
-                    return true;
-            }
             var (partition, batch, shredder) = StartUndoableRow(start, state, writer);
             var written = false;
             try
@@ -771,7 +800,9 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                     batch.RollbackToMark();
                     shredder.Shred(batch, ref start);
                 }
-                written = map.Fill(batch);
+                // A filtered record is shredded too: a value its column does not take makes it invalid all the same
+                // (the JSON path reports it).
+                written = outcome == MapOutcome.Filtered || map.Fill(batch);
             }
             catch (InvalidValueException) { }
             catch (InvalidOperationException e) when (e.Source == "System.Text.Json") { }
@@ -785,6 +816,12 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                 // The JSON path shreds the record again and reports what is wrong with it, counting as it goes.
                 UndoRow(batch, shredder);
                 return false;
+            }
+            if (outcome == MapOutcome.Filtered)
+            {
+                UndoRow(batch, shredder);
+                Interlocked.Increment(ref state.Filtered);
+                return true;
             }
             state.CountRecord(index);
             writer.RowAdded(index, partition, batch);

@@ -62,7 +62,8 @@ internal static class StoredValue
             case LeafKind.Double or LeafKind.Decimal:
                 return clr switch
                 {
-                    long l when Math.Abs(l) < 9007199254740992L => (double)l,
+                    // A number column stores the double, rounded beyond 2^53; a decimal column holds the exact digits.
+                    long l when type.Kind == LeafKind.Double || Math.Abs(l) < 9007199254740992L => (double)l,
                     string s when type.Kind == LeafKind.Double && NamedFloatLiterals.Parse(Encoding.UTF8.GetBytes(s)) is { } named => named,
                     _ => clr,
                 };

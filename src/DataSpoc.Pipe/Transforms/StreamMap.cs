@@ -1,7 +1,9 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Parquet;
 
 namespace DataSpoc.Pipe.Transforms;
 
@@ -29,6 +31,8 @@ internal sealed class StreamMap : IRecordTransform
     /// <summary>The stored type of each tap column whose values have more than one spelling (see <see cref="StoredValue"/>).</summary>
     private Dictionary<string, StoredType> _storedTypes = new(StringComparer.Ordinal);
     private string[] _computedTypes = [];
+    /// <summary>Per computed column, the array or object column it copies as it is (<c>compute: {v: "arr"}</c>), or null.</summary>
+    private string?[] _copiedStructures = [];
     private readonly Dictionary<string, JsonNode?> _values = new(StringComparer.Ordinal);
 
     public bool AppliesTo(string stream) => stream == Stream;
@@ -67,6 +71,7 @@ internal sealed class StreamMap : IRecordTransform
 
         Require(Filter?.Columns ?? [], columns, "filter");
         _computedTypes = new string[Compute.Count];
+        _copiedStructures = new string?[Compute.Count];
         for (var i = 0; i < Compute.Count; i++)
         {
             var (name, expression) = Compute[i];
@@ -83,7 +88,10 @@ internal sealed class StreamMap : IRecordTransform
                 _storedTypes[name] = new StoredType(Parquet.LeafKind.Decimal, scale);
             }
             _computedTypes[i] = type;
-            types[name] = ColumnCast.SchemaFor(type);
+            // An array or object column copied whole lands as the column does (its schema, its value): expressions
+            // see such a value only as its JSON text.
+            _copiedStructures[i] = type is "array" or "object" && expression.Columns is [var source] && IsBareColumn(expression.Text, source) ? source : null;
+            types[name] = _copiedStructures[i] is { } copied ? types[copied]?.DeepClone() : ColumnCast.SchemaFor(type);
             columns.Add(name);
         }
         Require(Hash, columns, "hash");
@@ -144,7 +152,8 @@ internal sealed class StreamMap : IRecordTransform
         for (var i = 0; i < Compute.Count; i++)
         {
             var (name, expression) = Compute[i];
-            _values[name] = ColumnCast.FromClr(Evaluate(expression, "compute." + name), _computedTypes[i]);
+            _values[name] = _copiedStructures[i] is { } copied ? _values.GetValueOrDefault(copied)?.DeepClone()
+                : ColumnCast.FromClr(Evaluate(expression, "compute." + name), _computedTypes[i]);
         }
         foreach (var c in Hash)
             if (_values.TryGetValue(c, out var v) && v is not null) _values[c] = JsonValue.Create(Sha256Hex(StoredValue.Text(v, StoredTypeOf(c))));
@@ -158,6 +167,63 @@ internal sealed class StreamMap : IRecordTransform
             if (!_known.Contains(k) && !record.ContainsKey(k)) record[k] = v;
         return record;
     }
+
+    /// <summary>
+    /// The values of the record <see cref="TransformRecord"/> just filtered out that would have landed as the tap sent
+    /// them (kept columns the map does not produce), under their output names: the caller shreds them, so that a value
+    /// its column does not take makes the record invalid whether or not the filter keeps it.
+    /// </summary>
+    internal JsonObject FilteredOutLandingValues()
+    {
+        var landing = new JsonObject();
+        foreach (var (output, input) in _plan)
+            if (!Produces(input) && _values.Remove(input, out var v)) landing[output] = v;
+        return landing;
+    }
+
+    private bool Produces(string column) => Compute.Any(c => c.Column == column) || Hash.Contains(column) || Cast.ContainsKey(column);
+
+    /// <summary>
+    /// What makes a record invalid before the map reads it, as the shredder reports it without a map (the JSON form
+    /// the map works on cannot hold either): a top-level property given twice, or a string of a column the map reads
+    /// or keeps holding an escaped lone surrogate. Null when there is none. Reads a copy of <paramref name="record"/>
+    /// (on its StartObject).
+    /// </summary>
+    internal InvalidValueException? DefectOf(Utf8JsonReader record)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var depth = record.CurrentDepth;
+        string? property = null;
+        while (record.Read() && record.CurrentDepth > depth)
+        {
+            if (record.TokenType == JsonTokenType.PropertyName && record.CurrentDepth == depth + 1)
+            {
+                property = record.GetString()!;
+                if (!names.Add(property)) return new InvalidValueException(OutputName(property), "the property appears twice in the record");
+            }
+            else if (record.TokenType == JsonTokenType.String && record.ValueIsEscaped && property is not null && Reads(property))
+            {
+                try
+                {
+                    record.GetString();
+                }
+                catch (InvalidOperationException)
+                {
+                    var body = record.HasValueSequence ? record.ValueSequence.ToArray() : record.ValueSpan.ToArray();
+                    return new InvalidValueException(OutputName(property), JsonString.LoneSurrogateProblem(body));
+                }
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The column a tap property lands as (its own name when the map removes it).</summary>
+    private string OutputName(string property) => _plan.FirstOrDefault(p => p.Input == property).Output ?? property;
+
+    /// <summary>Whether the map reads or keeps tap property <paramref name="property"/>.</summary>
+    private bool Reads(string property) =>
+        _plan.Any(p => p.Input == property) || !_known.Contains(property) || (Filter?.Columns.Contains(property) ?? false)
+        || Compute.Any(c => c.Expression.Columns.Contains(property)) || Hash.Contains(property) || Cast.ContainsKey(property);
 
     private object? Evaluate(TransformExpression expression, string key)
     {
@@ -195,6 +261,9 @@ internal sealed class StreamMap : IRecordTransform
     internal IEnumerable<string> ComputedOutputs =>
         _plan.Where(p => Compute.Any(c => c.Column == p.Input) && !Hash.Contains(p.Input) && !Cast.ContainsKey(p.Input)).Select(p => p.Output);
 
+    /// <summary>Whether a computed column copies an array or object column whole (after <see cref="TransformSchema"/>): only the JSON path does.</summary>
+    internal bool CopiesStructures => _copiedStructures.Any(c => c is not null);
+
     /// <summary>The JSON type of computed column <paramref name="i"/> (after <see cref="TransformSchema"/>).</summary>
     internal string ComputedType(int i) => _computedTypes[i];
 
@@ -225,6 +294,9 @@ internal sealed class StreamMap : IRecordTransform
             if (!columns.Contains(c))
                 throw new TransformException(Stream, key, $"column '{c}' is not in the stream (columns: {string.Join(", ", columns)})");
     }
+
+    /// <summary>Whether an expression's text is only a reference to <paramref name="column"/> (<c>arr</c> or <c>[arr]</c>).</summary>
+    private static bool IsBareColumn(string text, string column) => text.Trim() is var t && (t == column || t == "[" + column + "]");
 
     /// <summary>The first non-null JSON type of a column schema.</summary>
     private static string? JsonType(JsonNode? schema) => schema?["type"] switch

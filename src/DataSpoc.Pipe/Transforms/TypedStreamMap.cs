@@ -106,8 +106,9 @@ internal sealed partial class TypedStreamMap
     /// <summary>
     /// The typed form of <paramref name="map"/> for a stream of <paramref name="tapSchema"/> (call after
     /// <see cref="StreamMap.TransformSchema"/> gave <paramref name="outputSchema"/>), or null when the stream keeps the
-    /// JSON path: a produced column that is not a top-level integer, number, decimal, boolean, string, date or date-time, or one
-    /// that is the partition column (partitions are read from the record before it is shredded).
+    /// JSON path: a produced column that is not a top-level integer, number, decimal, boolean, string, date or date-time, one
+    /// that is the partition column (partitions are read from the record before it is shredded), or a copy of an array or
+    /// object column.
     /// A computed decimal lands here as its unscaled value (a value the column does not take goes the JSON way).
     /// </summary>
     /// <exception cref="SchemaException">The output schema does not map to Parquet.</exception>
@@ -120,6 +121,7 @@ internal sealed partial class TypedStreamMap
         bool Produced(string column) => computed.Contains(column) || map.Hash.Contains(column) || map.Cast.ContainsKey(column);
         var plan = map.Plan;
         if (partitionColumn.Length > 0 && plan.Any(p => p.Output == partitionColumn && Produced(p.Input))) return null;
+        if (map.CopiesStructures) return null;
 
         var raw = new List<string>();
         foreach (var c in (map.Filter?.Columns ?? []).Concat(map.Compute.SelectMany(c => c.Expression.Columns)).Concat(map.Hash).Concat(map.Cast.Keys))

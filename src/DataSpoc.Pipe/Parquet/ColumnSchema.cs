@@ -358,6 +358,10 @@ internal sealed class ColumnSchema
     /// <summary>The most columns (leaves) one table's schema may have; ~60 KB of buffers and writer each while a file is written (a 9,999-column table of 300 rows peaked at 590 MB).</summary>
     public const int MaxColumns = 10_000;
 
+    /// <summary>Why two property names of one object that differ only in case are refused (a file tap's files of one stream too).</summary>
+    public static string CaseOnlyDifference(string one, string other) =>
+        $"properties '{one}' and '{other}' differ only in case; Parquet readers such as DuckDB, Spark and Trino would treat them as one column";
+
     private static StructNode MapStruct(string name, string path, JsonElement props, bool nullable, int depth)
     {
         var children = new List<SchemaNode>();
@@ -365,8 +369,7 @@ internal sealed class ColumnSchema
         foreach (var p in props.EnumerateObject())
         {
             if (seen.TryGetValue(p.Name, out var other))
-                throw new SchemaException(Join(path, p.Name),
-                    $"properties '{other}' and '{p.Name}' differ only in case; Parquet readers such as DuckDB, Spark and Trino would treat them as one column");
+                throw new SchemaException(Join(path, p.Name), CaseOnlyDifference(other, p.Name));
             seen[p.Name] = p.Name;
             if (p.Name.Length == 0) throw new SchemaException(path, "a property has an empty name");
             // The full path, so that an error deep inside names the property from the top-level column down.

@@ -6,7 +6,8 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 
 /// <summary>
 /// A partition column of a Delta table, which the file being read does not hold: the same value, from the table's log,
-/// in every row of the file, typed as the table's schema says (protocol "Partition Value Serialization"). The value is
+/// in every row of the file, typed as the table's schema says (protocol "Partition Value Serialization"); also a
+/// Hive-style <c>key=value</c> folder's column, typed from its values (<see cref="HivePartitions"/>). The value is
 /// read once, when the file's shapes are built, so a value that is not of its column's type fails before the file's
 /// first row, naming the file, the column and the value.
 /// </summary>
@@ -75,7 +76,8 @@ internal sealed class DeltaPartitionShape : ParquetShape
 
     /// <summary>
     /// <paramref name="shapes"/> (the file's columns) with the file's Delta partition columns it lacks, in the table's
-    /// column order; columns the table's schema does not list follow in the file's order. A partition column the file
+    /// column order; columns the table's schema does not list follow in the file's order, then partition columns it does
+    /// not list (<see cref="HivePartitions"/>' folders give no order) in their own order. A partition column the file
     /// holds itself (our own Delta tables keep a date partition column in their files) is read from the file.
     /// </summary>
     public static List<ParquetShape> WithPartitionColumns(List<ParquetShape> shapes, SourceFile file)
@@ -91,7 +93,8 @@ internal sealed class DeltaPartitionShape : ParquetShape
             if (missing.Remove(name, out var value)) ordered.Add(new DeltaPartitionShape(value, file.Location));
             else if (shapes.FirstOrDefault(s => s.Name == name && !placed.Contains(s)) is { } column && placed.Add(column)) ordered.Add(column);
         }
-        return [.. ordered, .. shapes.Where(s => !placed.Contains(s))];
+        // Partition columns the order does not name (Hive-style folders give no order) follow the file's columns.
+        return [.. ordered, .. shapes.Where(s => !placed.Contains(s)), .. partition.Values.Where(v => missing.ContainsKey(v.Name)).Select(v => new DeltaPartitionShape(v, file.Location))];
     }
 
     public override JsonObject Schema() => (JsonObject)_schema.DeepClone();

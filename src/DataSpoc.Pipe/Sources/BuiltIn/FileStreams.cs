@@ -67,30 +67,36 @@ internal static class FileStreams
 
     /// <summary>
     /// Assigns files to streams; returns the streams that got at least one file, configured ones first.
-    /// <paramref name="ownName"/> names the stream of an unclaimed file (default: the file name without extension);
-    /// when <paramref name="shareOwnStreams"/> is false, two unclaimed files with one name are an error.
+    /// <paramref name="ownTable"/> names the stream of an unclaimed file and says which table it is a part of (default:
+    /// the file name without extension, and the file itself): the files of one table share its stream, and two tables
+    /// with one name (<c>a/orders/</c> and <c>b/orders/</c>, or <c>x.jsonl</c> next to <c>x.jsonl.gz</c>) are an error
+    /// rather than one stream mixing their rows.
     /// </summary>
     public static List<T> Assign<T>(string tap, IEnumerable<SourceFile> files, IEnumerable<T> configured, Func<string, T> ownStream,
-        Func<SourceFile, string>? ownName = null, bool shareOwnStreams = false) where T : IFileStream
+        Func<SourceFile, (string Name, string Table)>? ownTable = null) where T : IFileStream
     {
         var plans = configured.ToList();
         foreach (var p in plans) p.Files.Clear();
-        var own = new Dictionary<string, T>(StringComparer.Ordinal);
+        var configuredCount = plans.Count;
+        var own = new Dictionary<string, (T Plan, string Table)>(StringComparer.Ordinal);
         foreach (var file in files)
         {
-            var plan = plans.FirstOrDefault(p => Matches(p, file));
+            // Only configured streams claim files by pattern or name; an unclaimed file's own stream is found by its table.
+            var plan = plans.Take(configuredCount).FirstOrDefault(p => Matches(p, file));
             if (plan is null)
             {
-                var name = ownName?.Invoke(file) ?? file.BaseName;
+                var (name, table) = ownTable?.Invoke(file) ?? (file.BaseName, file.Location);
                 if (own.TryGetValue(name, out var other))
                 {
-                    if (!shareOwnStreams)
-                        throw new TapException($"{tap} tap: files {other.Files[0].Location} and {file.Location} would both be stream '{name}'; configure a stream with a pattern for them");
-                    plan = other;
+                    if (other.Table != table)
+                        throw new TapException($"{tap} tap: files {other.Plan.Files[0].Location} and {file.Location} would both be stream '{name}' " +
+                            "(they are not parts of one table); configure a stream with a pattern for them");
+                    plan = other.Plan;
                 }
                 else
                 {
-                    own[name] = plan = ownStream(name);
+                    plan = ownStream(name);
+                    own[name] = (plan, table);
                     plans.Add(plan);
                 }
             }

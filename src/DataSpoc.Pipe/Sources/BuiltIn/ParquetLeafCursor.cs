@@ -94,7 +94,7 @@ internal abstract class ParquetLeafCursor : IDisposable
                 {
                     DateLogicalType => new Cursor<int>(r, def, rep, (w, p, v) => w.Date(p, Date(v))),
                     DecimalLogicalType d => new Cursor<int>(r, def, rep, (w, p, v) => w.Decimal(p, ScaledDecimal(v, d.Scale))),
-                    TimeLogicalType => new Cursor<int>(r, def, rep, (w, p, v) => w.Time(p, Time(v * TimeSpan.TicksPerMillisecond))),
+                    TimeLogicalType => new Cursor<int>(r, def, rep, (w, p, v) => w.Time(p, Time(Ticks(v, TimeUnit.Millis)))),
                     IntLogicalType { IsSigned: false } => new Cursor<int>(r, def, rep, (w, p, v) => w.Long(p, (uint)v)),
                     _ when converted == ParquetSharp.Schema.ConvertedType.Date => new Cursor<int>(r, def, rep, (w, p, v) => w.Date(p, Date(v))),
                     _ => new Cursor<int>(r, def, rep, (w, p, v) => w.Long(p, v)),
@@ -114,8 +114,8 @@ internal abstract class ParquetLeafCursor : IDisposable
                     DecimalLogicalType d => new Cursor<long>(r, def, rep, (w, p, v) => w.Decimal(p, ScaledDecimal(v, d.Scale))),
                     TimeLogicalType t => new Cursor<long>(r, def, rep, (w, p, v) => w.Time(p, Time(Ticks(v, t.TimeUnit)))),
                     IntLogicalType { IsSigned: false } => new Cursor<long>(r, def, rep, (w, p, v) => UnsignedLong(w, p, (ulong)v)),
-                    _ when converted == ParquetSharp.Schema.ConvertedType.TimestampMicros => new Cursor<long>(r, def, rep, (w, p, v) => w.Timestamp(p, Timestamp(v * 10))),
-                    _ when converted == ParquetSharp.Schema.ConvertedType.TimestampMillis => new Cursor<long>(r, def, rep, (w, p, v) => w.Timestamp(p, Timestamp(v * TimeSpan.TicksPerMillisecond))),
+                    _ when converted == ParquetSharp.Schema.ConvertedType.TimestampMicros => new Cursor<long>(r, def, rep, (w, p, v) => w.Timestamp(p, Timestamp(Ticks(v, TimeUnit.Micros)))),
+                    _ when converted == ParquetSharp.Schema.ConvertedType.TimestampMillis => new Cursor<long>(r, def, rep, (w, p, v) => w.Timestamp(p, Timestamp(Ticks(v, TimeUnit.Millis)))),
                     _ => new Cursor<long>(r, def, rep, (w, p, v) => w.Long(p, v)),
                 };
             case ColumnReader<Int96> r:
@@ -125,7 +125,7 @@ internal abstract class ParquetLeafCursor : IDisposable
                 {
                     var nanos = (long)(uint)v.A | ((long)v.B << 32);
                     CountSubMicrosecond(int96!, nanos);
-                    w.Timestamp(p, Timestamp((v.C - 2440588L) * TimeSpan.TicksPerDay + nanos / 100));
+                    w.Timestamp(p, Timestamp(Scaled(v.C - 2440588L, TimeSpan.TicksPerDay, "days") + nanos / 100));
                 });
                 return int96;
             }
@@ -240,19 +240,41 @@ internal abstract class ParquetLeafCursor : IDisposable
         return value;
     }
 
-    private static DateOnly Date(int daysSinceEpoch) => DateOnly.FromDayNumber(719162 + daysSinceEpoch);
+    // DuckDB writes a DATE or TIMESTAMP 'infinity' / '-infinity' as the type's largest / smallest integer; the lake's
+    // dates and instants end at the years 1 and 9999 (as .NET's), so such a value, and any other beyond them, fails
+    // naming its row and column (the tap's caller adds them) rather than wrapping round to another plausible date.
+    private const string OutsideLakeYears = "is outside the years 1 to 9999 the lake's dates and timestamps hold (DuckDB writes 'infinity' and '-infinity' as the type's extreme integers)";
 
-    private static DateTime Timestamp(long ticksSinceEpoch) => new(DateTime.UnixEpoch.Ticks + ticksSinceEpoch, DateTimeKind.Utc);
+    private static DateOnly Date(int daysSinceEpoch)
+    {
+        var dayNumber = 719162L + daysSinceEpoch;
+        return dayNumber is >= 0 and <= 3652058 ? DateOnly.FromDayNumber((int)dayNumber)
+            : throw new InvalidDataException($"the date {daysSinceEpoch} days from 1970-01-01 {OutsideLakeYears}");
+    }
+
+    private static DateTime Timestamp(long ticksSinceEpoch) =>
+        ticksSinceEpoch >= DateTime.MinValue.Ticks - DateTime.UnixEpoch.Ticks && ticksSinceEpoch <= DateTime.MaxValue.Ticks - DateTime.UnixEpoch.Ticks
+            ? new(DateTime.UnixEpoch.Ticks + ticksSinceEpoch, DateTimeKind.Utc)
+            : throw new InvalidDataException($"the timestamp {ticksSinceEpoch / 10} microseconds from 1970-01-01 {OutsideLakeYears}");
 
     /// <summary>A time of day; ticks finer than a microsecond are dropped, as a time's text has six fraction digits.</summary>
-    private static TimeOnly Time(long ticksSinceMidnight) => new(ticksSinceMidnight - ticksSinceMidnight % 10);
+    private static TimeOnly Time(long ticksSinceMidnight) =>
+        ticksSinceMidnight is >= 0 and < TimeSpan.TicksPerDay ? new(ticksSinceMidnight - ticksSinceMidnight % 10)
+            : throw new InvalidDataException(ticksSinceMidnight == TimeSpan.TicksPerDay
+                ? "the time 24:00:00 is not a time of day the lake holds (its times end at 23:59:59.999999)"
+                : $"the time {ticksSinceMidnight / 10} microseconds after midnight is not a time of day");
 
+    /// <summary>A value in ticks (100 ns); one too large for ticks fails as out of range rather than wrapping round.</summary>
     private static long Ticks(long value, TimeUnit unit) => unit switch
     {
-        TimeUnit.Millis => value * TimeSpan.TicksPerMillisecond,
-        TimeUnit.Micros => value * 10,
+        TimeUnit.Millis => Scaled(value, TimeSpan.TicksPerMillisecond, "milliseconds"),
+        TimeUnit.Micros => Scaled(value, 10, "microseconds"),
         _ => value / 100,
     };
+
+    private static long Scaled(long value, long ticksPerUnit, string unit) =>
+        value >= long.MinValue / ticksPerUnit && value <= long.MaxValue / ticksPerUnit ? value * ticksPerUnit
+            : throw new InvalidDataException($"the value {value} {unit} from 1970-01-01 {OutsideLakeYears}");
 
     private static decimal ScaledDecimal(long unscaled, int scale)
     {

@@ -28,7 +28,11 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
     ObjectStoreFactory IFileTap<Settings, StreamPlan>.Stores { get; } = stores ?? new ObjectStoreFactory();
 
     List<StreamPlan> IFileTap<Settings, StreamPlan>.Assign(Settings settings, List<SourceFile> files)
-        => FileStreams.Assign(TapName, files, settings.Streams, name => new StreamPlan(name, null, null, [], []), TableName, shareOwnStreams: true);
+    {
+        var plans = FileStreams.Assign(TapName, files, settings.Streams, name => new StreamPlan(name, null, null, [], []), file => { var t = TableOf(file); return (t.Name, t.Folder); });
+        foreach (var plan in plans) HivePartitions.AddColumns(plan.Files, file => TableOf(file).Partitions);
+        return plans;
+    }
 
     /// <summary>The schema of the stream's first file (a later file with another schema starts a new SCHEMA when synced).</summary>
     async Task<JsonObject> IFileTap<Settings, StreamPlan>.CatalogSchemaAsync(Settings settings, StreamPlan stream, CancellationToken cancellationToken)
@@ -44,6 +48,9 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
         // Each file carries its own schema: a SCHEMA message goes out whenever it differs from the last one.
         string? lastSchema = null;
         RowWriter? rows = null;
+        // The stream's columns so far, by name whatever its case, with the file that brought each: files of one table
+        // whose columns differ only in case would land both spellings as columns readers take as one.
+        var columns = new Dictionary<string, (string Name, string File)>(StringComparer.OrdinalIgnoreCase);
         // NaN and the infinities inside a list or struct go as the strings a number column reads back as those doubles
         // (JSON text has no other form for them; the printed Singer output spells them bare, see SingerJsonSink).
         var scratch = new JsonValueWriter { NamedFloatsAsStrings = true };
@@ -52,6 +59,13 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
             await using var local = await LocalCopyAsync(file, cancellationToken).ConfigureAwait(false);
             using var reader = Open(local.Path, file);
             var all = ShapesOf(reader, file);
+            foreach (var shape in all)
+            {
+                if (!columns.TryGetValue(shape.Name, out var seen)) columns[shape.Name] = (shape.Name, file.Location);
+                else if (seen.Name != shape.Name)
+                    throw new TapException($"{Name} tap: stream '{stream.Name}': column '{seen.Name}' of {seen.File} and column '{shape.Name}' of {file.Location}: " +
+                        Parquet.ColumnSchema.CaseOnlyDifference(seen.Name, shape.Name) + "; configure a stream per spelling, or rename the columns");
+            }
             // Only the columns the catalog selects (and the key columns) are read: the others' column chunks are never opened.
             var shapes = all.Where(s => selection.Extracts(stream.Name, s.Name, stream.KeyProperties)).ToList();
             if (shapes.Count == 0 && all.Count > 0)
@@ -200,16 +214,28 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
     /// otherwise the file is a table of its own, named after itself (<c>/data/orders.parquet</c> and
     /// <c>/data/customers.parquet</c> are two streams).
     /// </summary>
-    internal static string TableName(SourceFile file)
+    internal static string TableName(SourceFile file) => TableOf(file).Name;
+
+    /// <summary>
+    /// <see cref="TableName"/> with the table's location (its folder, or the file when it is a table of its own: files
+    /// share a stream only when they share it) and the <c>key=value</c> folders between the table folder and the file,
+    /// outermost first: Hive-style partitions (<see cref="HivePartitions"/>), except the lake's own <c>dt=</c> folder of
+    /// extraction dates (a lake data file directly below it), which is not a column of the table.
+    /// </summary>
+    private static (string Name, string Folder, string[] Partitions) TableOf(SourceFile file)
     {
-        var parts = file.Location.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var parts = file.Location.Split('/');
         var folders = parts[..^1];
         var i = folders.Length - 1;
         while (i >= 0 && folders[i].Contains('=')) i--;
-        if (i < 0) return file.BaseName;
+        var partitions = folders[(i + 1)..];
+        if (i < 0 || folders[i].Length == 0) return (file.BaseName, file.Location, partitions);
         var folder = folders[i];
-        var partitioned = i < folders.Length - 1;
-        return partitioned || file.BaseName.StartsWith(folder, StringComparison.Ordinal) || LakePaths.DataFileIndex(folder, file.FileName) >= 0 || IsPartFileName(file.FileName) ? folder : file.BaseName;
+        var partitioned = partitions.Length > 0;
+        if (partitions is [.., var last] && last.StartsWith("dt=", StringComparison.Ordinal) && LakePaths.DataFileIndex(folder, file.FileName) >= 0)
+            partitions = partitions[..^1];
+        var isPart = partitioned || file.BaseName.StartsWith(folder, StringComparison.Ordinal) || LakePaths.DataFileIndex(folder, file.FileName) >= 0 || IsPartFileName(file.FileName);
+        return isPart ? (folder, string.Join('/', parts[..(i + 1)]), partitions) : (file.BaseName, file.Location, partitions);
     }
 
     /// <summary>

@@ -145,4 +145,95 @@ public sealed class ParquetTapTests : IDisposable
         Assert.Equal(2, output.Records("orders").Count());
         Assert.Equal(2, output.Records("events").Count());
     }
+
+    [Fact]
+    public async Task A_hive_partitioned_folder_lands_its_partition_columns_typed_as_duckdb_reads_them()
+    {
+        // DuckDB keeps year/day/region out of the files: the folder names (year=2020/day=…/region=r0) are the only place they are.
+        Directory.CreateDirectory(_h.Path("in"));
+        using (var conn = new DuckDBConnection("DataSource=:memory:"))
+        {
+            conn.Open();
+            using var cmd = conn.CreateCommand();
+            cmd.CommandText = $"""
+                COPY (SELECT * FROM (VALUES (1, 0.5, 2020, DATE '2024-01-02', 'r0'), (2, 1.5, 2021, DATE '2024-01-03', 'a b'), (3, 2.5, 2021, DATE '2024-01-03', NULL))
+                      t(id, amt, year, day, region))
+                TO '{_h.Path("in/sales")}' (FORMAT parquet, PARTITION_BY (year, day, region))
+                """;
+            cmd.ExecuteNonQuery();
+        }
+        var output = await _h.SyncAsync("parquet", new JsonObject { ["path"] = _h.Path("in/sales") });
+        var p = output.Schemas["sales"]["properties"]!.AsObject();
+        Assert.Equal(["id", "amt", "year", "day", "region"], p.Select(kv => kv.Key));
+        Assert.Equal("""{"type":["null","integer"]}""", SingerOutput.Json(p["year"]));
+        Assert.Equal("""{"type":["null","string"],"format":"date"}""", SingerOutput.Json(p["day"]));
+        Assert.Equal("""{"type":["null","string"]}""", SingerOutput.Json(p["region"]));
+        var rows = output.Records("sales").Select(r => SingerOutput.Json(r)).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(
+        [
+            """{"id":1,"amt":0.5,"year":2020,"day":"2024-01-02","region":"r0"}""",
+            """{"id":2,"amt":1.5,"year":2021,"day":"2024-01-03","region":"a b"}""",
+            """{"id":3,"amt":2.5,"year":2021,"day":"2024-01-03","region":null}""",
+        ], rows);
+    }
+
+    [Theory]
+    [InlineData("TIMESTAMP", "'infinity'", "9223372036854775807 microseconds")]
+    [InlineData("TIMESTAMPTZ", "'-infinity'", "-9223372036854775807 microseconds")]
+    [InlineData("TIMESTAMP", "'60000-01-01'", "microseconds from 1970-01-01")]
+    [InlineData("TIMESTAMP_MS", "'infinity'", "9223372036854775807 milliseconds")]
+    [InlineData("TIMESTAMP[]", "['infinity']", "9223372036854775807 microseconds")]
+    [InlineData("DATE", "'infinity'", "2147483647 days")]
+    [InlineData("DATE", "'12000-01-01'", "days from 1970-01-01")]
+    public async Task A_timestamp_or_date_beyond_the_lakes_years_fails_naming_the_row_and_column_instead_of_wrapping(string type, string far, string expected)
+    {
+        // int64 'infinity' * 10 wrapped to -10 ticks (1969-12-31 23:59:59.999999) and year 60000 to 1544, landing silently.
+        var good = type.EndsWith("[]", StringComparison.Ordinal) ? "['2024-01-01']" : "'2024-01-01'";
+        WriteWithDuckDb(_h.Path("in/far.parquet"), $"SELECT * FROM (VALUES (1, {good}::{type}), (2, {far}::{type})) t(i, v)");
+        var stderr = await _h.FailAsync("parquet", new JsonObject { ["path"] = _h.Path("in") });
+        Assert.Contains($"{_h.Path("in/far.parquet")} row group 0 row 1 column 'v': ", stderr);
+        Assert.Contains(expected, stderr);
+        Assert.Contains("is outside the years 1 to 9999 the lake's dates and timestamps hold", stderr);
+        Assert.DoesNotContain("Actual value was", stderr);
+    }
+
+    [Fact]
+    public async Task A_time_of_24_00_fails_naming_the_row_and_column_in_plain_words()
+    {
+        WriteWithDuckDb(_h.Path("in/times.parquet"), "SELECT * FROM (VALUES (1, TIME '23:59:59.999999'), (2, TIME '24:00:00')) t(i, v)");
+        var stderr = await _h.FailAsync("parquet", new JsonObject { ["path"] = _h.Path("in") });
+        Assert.Contains($"{_h.Path("in/times.parquet")} row group 0 row 1 column 'v': the time 24:00:00 is not a time of day the lake holds", stderr);
+        Assert.DoesNotContain("TimeOnly", stderr);
+    }
+
+    [Fact]
+    public async Task Same_named_table_folders_in_different_folders_fail_instead_of_merging_into_one_stream()
+    {
+        WriteWithDuckDb(_h.Path("in/a/orders/data_0.parquet"), "SELECT 1 AS id");
+        WriteWithDuckDb(_h.Path("in/b/orders/data_0.parquet"), "SELECT 2 AS id, 'x' AS extra");
+        var stderr = await _h.FailAsync("parquet", new JsonObject { ["path"] = _h.Path("in") });
+        Assert.Contains($"would both be stream 'orders' (they are not parts of one table); configure a stream with a pattern for them", stderr);
+        Assert.Contains(_h.Path("in/a/orders/data_0.parquet"), stderr);
+        Assert.Contains(_h.Path("in/b/orders/data_0.parquet"), stderr);
+    }
+
+    [Fact]
+    public async Task A_jsonl_file_next_to_its_gzip_copy_fails_instead_of_landing_every_row_twice()
+    {
+        var plain = _h.Write("in/events.jsonl", "{\"id\":1}\n");
+        using (var gz = new System.IO.Compression.GZipStream(File.Create(_h.Path("in/events.jsonl.gz")), System.IO.Compression.CompressionLevel.Fastest))
+            gz.Write(File.ReadAllBytes(plain));
+        var stderr = await _h.FailAsync("jsonl", new JsonObject { ["path"] = _h.Path("in") });
+        Assert.Contains("would both be stream 'events'", stderr);
+    }
+
+    [Fact]
+    public async Task Part_files_whose_columns_differ_only_in_case_are_refused_as_one_schema_with_them_is()
+    {
+        WriteWithDuckDb(_h.Path("in/tbl/data_0.parquet"), "SELECT 1 AS id, 'a' AS v");
+        WriteWithDuckDb(_h.Path("in/tbl/data_1.parquet"), "SELECT 2 AS \"ID\", 'b' AS \"V\"");
+        var stderr = await _h.FailAsync("parquet", new JsonObject { ["path"] = _h.Path("in") });
+        Assert.Contains($"stream 'tbl': column 'id' of {_h.Path("in/tbl/data_0.parquet")} and column 'ID' of {_h.Path("in/tbl/data_1.parquet")}: " +
+            "properties 'id' and 'ID' differ only in case; Parquet readers such as DuckDB, Spark and Trino would treat them as one column", stderr);
+    }
 }

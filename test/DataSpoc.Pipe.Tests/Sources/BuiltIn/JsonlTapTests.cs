@@ -146,13 +146,13 @@ public sealed class JsonlTapTests : IDisposable
     }
 
     [Fact]
-    public async Task An_object_nested_30_levels_lands()
+    public async Task An_object_nested_40_levels_lands()
     {
-        var deep = string.Concat(Enumerable.Repeat("{\"n\": ", 29)) + "{\"v\": 1}" + new string('}', 29);
+        var deep = string.Concat(Enumerable.Repeat("{\"n\": ", 40)) + "{\"v\": 1}" + new string('}', 40);
         _h.Write("in/deep.jsonl", $"{{\"id\": 1, \"d\": {deep}}}\n");
         using var lake = new TempLake();
         await TempLake.RunBuiltInAsync(lake.BuiltInPipeline("jsonl-deep", "jsonl", new JsonObject { ["path"] = _h.Path("in") }));
-        Assert.Equal([["1", "1"]], lake.Query("select id::varchar, d" + string.Concat(Enumerable.Repeat(".n", 29)) + ".v::varchar from read_parquet('{lake}/raw/jsonl/deep/*/*.parquet')"));
+        Assert.Equal([["1", "1"]], lake.Query("select id::varchar, d" + string.Concat(Enumerable.Repeat(".n", 40)) + ".v::varchar from read_parquet('{lake}/raw/jsonl/deep/*/*.parquet')"));
     }
 
     [Fact]

@@ -60,7 +60,8 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
         {
             var line = NextLine();
             _ingest.RecordNumbers?.OnSchema(line, stream);
-            using (var document = JsonDocument.Parse(Serialize(schema)))
+            // Read as the Singer reader reads a SCHEMA line: a schema nests about two JSON levels a column level.
+            using (var document = JsonDocument.Parse(Serialize(schema), new JsonDocumentOptions { MaxDepth = SingerMessageReader.MaxDepth }))
                 _ingest.OnSchema(stream, document.RootElement.Clone(), keyProperties, line);
             var state = _ingest.StreamNamed(stream);
             if (!state.Selected) return new IgnoredRows(this, state);

@@ -1,4 +1,7 @@
 using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Sources.BuiltIn;
+using DataSpoc.Pipe.Storage;
 using DataSpoc.Pipe.Tests.Support;
 using Xunit;
 
@@ -110,5 +113,75 @@ public sealed class JsonlTapTests : IDisposable
         Assert.Equal(["DECIMAL(38,0)", "DECIMAL(38,0)[]"], lake.Query($"SELECT column_type FROM (DESCRIBE SELECT big, ids FROM {Table})").Select(r => r[0]));
         Assert.Equal([["1", "9007199254740993", "[1, 18446744073709551615]"], ["2", "-9223372036854775808", "[]"], ["3", "18446744073709551615", null]],
             lake.Query($"SELECT id::VARCHAR, big::VARCHAR, ids::VARCHAR FROM {Table} ORDER BY id"));
+    }
+
+    [Fact]
+    public async Task A_key_first_seen_past_the_sample_fails_naming_file_line_and_key_not_dropped()
+    {
+        const string Sampled = "{\"id\": 1, \"o\": {\"a\": 1}, \"l\": [{\"a\": 1}]}\n{\"id\": 2, \"o\": null, \"l\": []}\n";
+        foreach (var (late, key) in new[] { ("{\"id\": 3, \"late\": \"x\"}", "late"), ("{\"id\": 3, \"o\": {\"a\": 1, \"b\": \"x\"}}", "o.b"),
+                     ("{\"id\": 3, \"l\": [{\"a\": 2}, {\"b\": \"x\"}]}", "l.b") })
+        {
+            var file = _h.Write($"{key}/t.jsonl", Sampled + late + "\n");
+            var stderr = await _h.FailAsync("jsonl", new JsonObject { ["path"] = file, ["sample_rows"] = 2 });
+            Assert.Contains($"{file} line 3: key '{key}' is in none of the first 2 records", stderr);
+            Assert.Contains("raise sample_rows", stderr);
+        }
+        // Within the sample the key is a column.
+        var whole = _h.Write("all/t.jsonl", Sampled + "{\"id\": 3, \"o\": {\"b\": \"x\"}}\n");
+        Assert.Equal(3, (await _h.SyncAsync("jsonl", new JsonObject { ["path"] = whole, ["sample_rows"] = 3 })).Records("t").Count());
+    }
+
+    [Fact]
+    public async Task A_bad_value_is_named_by_its_file_and_line_not_the_record_message_s_line()
+    {
+        _h.Write("in/a.jsonl", string.Concat(Enumerable.Range(1, 10).Select(i => $"{{\"id\": {i}, \"x\": 1}}\n")));
+        var b = _h.Write("in/b.jsonl", "{\"id\": 1, \"x\": 1}\n\n{\"id\": 2, \"x\": 1e400}\n");
+        using var lake = new TempLake();
+        Assert.True(BuiltInTaps.TryGet("jsonl", out var tap));
+        var result = await new PipelineRunner(new ObjectStoreFactory()).RunAsync(lake.BuiltInPipeline("jsonl-line", "jsonl", new JsonObject { ["path"] = _h.Path("in") }),
+            new RunOptions { Source = new BuiltInSource(tap) }, CancellationToken.None);
+        Assert.False(result.Succeeded);
+        Assert.Contains($"stream 'b', {b} line 3: field 'x'", result.Log.Error);
+    }
+
+    [Fact]
+    public async Task An_object_nested_40_levels_lands()
+    {
+        var deep = string.Concat(Enumerable.Repeat("{\"n\": ", 40)) + "{\"v\": 1}" + new string('}', 40);
+        _h.Write("in/deep.jsonl", $"{{\"id\": 1, \"d\": {deep}}}\n");
+        using var lake = new TempLake();
+        await TempLake.RunBuiltInAsync(lake.BuiltInPipeline("jsonl-deep", "jsonl", new JsonObject { ["path"] = _h.Path("in") }));
+        Assert.Equal([["1", "1"]], lake.Query("select id::varchar, d" + string.Concat(Enumerable.Repeat(".n", 40)) + ".v::varchar from read_parquet('{lake}/raw/jsonl/deep/*/*.parquet')"));
+    }
+
+    [Fact]
+    public async Task Text_that_is_not_text_fails_naming_file_line_and_key()
+    {
+        var surrogate = _h.Write("s/t.jsonl", "{\"i\": 1}\n{\"i\": 2, \"o\": {\"s\": \"a\\ud800b\"}}\n");
+        var stderr = await _h.FailAsync("jsonl", new JsonObject { ["path"] = surrogate });
+        Assert.Contains($"{surrogate} line 2: key 'o.s': not valid text", stderr);
+        var utf8 = _h.Path("u/t.jsonl");
+        Directory.CreateDirectory(_h.Path("u"));
+        File.WriteAllBytes(utf8, [.. "{\"i\": 1}\n{\"s\": \"a"u8, 0xff, 0xfe, .. "\"}\n"u8]);
+        stderr = await _h.FailAsync("jsonl", new JsonObject { ["path"] = utf8 });
+        Assert.Contains($"{utf8} line 2: key 's': not valid text", stderr);
+    }
+
+    [Fact]
+    public async Task An_empty_key_fails_naming_file_line_and_key()
+    {
+        var file = _h.Write("in/t.jsonl", "{\"a\": 1}\n{\"a\": 2, \"o\": {\"\": 1}}\n");
+        var stderr = await _h.FailAsync("jsonl", new JsonObject { ["path"] = file });
+        Assert.Contains($"{file} line 2: key 'o.\"\"': an empty key", stderr);
+    }
+
+    [Fact]
+    public async Task Lone_CR_line_ends_are_named_in_the_error()
+    {
+        var file = _h.Write("in/t.jsonl", "{\"a\": 1}\r{\"a\": 2}\r");
+        var stderr = await _h.FailAsync("jsonl", new JsonObject { ["path"] = file });
+        Assert.Contains($"{file} line 1: not valid JSON", stderr);
+        Assert.Contains("lone CR", stderr);
     }
 }

@@ -31,7 +31,7 @@ internal static class StreamPicker
         IReadOnlyList<StreamCatalog.Entry> entries;
         try
         {
-            entries = StreamCatalog.List((await catalogs.GetAsync(pipeline, refresh: true, save: true, cancellationToken)).Catalog);
+            entries = StreamCatalog.List((await catalogs.GetAsync(pipeline, refresh: true, CatalogSave.Now, cancellationToken)).Catalog);
         }
         catch (Exception e) when (e is ConfigException or TapFailedException or TapNotFoundException)
         {

@@ -348,7 +348,7 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
         try
         {
             // Not saved: the next run's log then still says what changed since the catalog it last used.
-            var selection = await new TapCatalogs(stores).SelectAsync(pipeline, !pipeline.Incremental.Enabled, save: false, cancellationToken).ConfigureAwait(false);
+            var selection = await new TapCatalogs(stores).SelectAsync(pipeline, !pipeline.Incremental.Enabled, CatalogSave.IfNone, cancellationToken).ConfigureAwait(false);
             var flags = $"passed with {selection.Capabilities.FlagsText} (from {selection.Capabilities.Origin})";
             // What a run would note too: a tap that did not answer, a cache that could not be written (a read-only home).
             var notices = new List<string>();

@@ -39,6 +39,7 @@ public static class PipelineConfigView
             ["name"] = LakePaths.SourceFolderOf(s),
             ["timeout"] = s.Timeout is { } t ? Seconds(t) : null,
             ["idle_timeout"] = s.IdleTimeout is { } i ? Seconds(i) : null,
+            ["max_line_mb"] = s.MaxLineMb ?? SourceDefinition.MaxLineMbLimit,
             ["split"] = s.Split is { } split ? new JsonObject { ["column"] = split.Column, ["parts"] = split.Parts, ["parallel"] = split.Parallel } : null,
         };
 

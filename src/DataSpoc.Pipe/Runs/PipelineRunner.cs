@@ -125,7 +125,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             var manifest = await new ManifestStore(store, _time).ReadAsync(runCancel.Token).ConfigureAwait(false);
             var selection = options.Source is not null && pipeline.Source is { Streams: null, Replication.Count: 0, Select.Count: 0 }
                 ? null // a source given in code sends what it sends; there is no tap to ask
-                : await new TapCatalogs(stores).SelectAsync(pipeline, full, save: true, runCancel.Token).ConfigureAwait(false);
+                : await new TapCatalogs(stores).SelectAsync(pipeline, full, CatalogSave.AfterCommit, runCancel.Token).ConfigureAwait(false);
             if (selection?.Capabilities.Notice is { } unanswered) log.Notices.Add(unanswered);
             if (selection is not null) log.Notices.AddRange(selection.Notices);
             var invocation = await PrepareInvocationAsync(pipeline, store, privateDir, full, selection, runCancel.Token).ConfigureAwait(false);
@@ -199,6 +199,10 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             }
             log.StateCommitted = plan?.State is not null;
             log.Status = "success";
+            // Only once the run succeeded: the cache is the baseline of the next run's change notices, and a failed run's
+            // discovery in it would keep the run that lands the change from naming it. Not cancellable: the run is done.
+            if (selection?.UnsavedCatalog is { } unsaved && await unsaved.SaveAsync(CancellationToken.None).ConfigureAwait(false) is { } notSaved)
+                log.Notices.Add(notSaved);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -217,6 +221,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 : runLock.LostError is { } lost ? lost.Message
                 : Describe(e, step));
             log.StateCommitted = false;
+            // None of a failed run's files reached its tables: they stay in the local spool, deleted below (a commit past
+            // its commit point is completed by the next run, whose log counts its files under "recovered").
+            foreach (var entry in log.Streams.Values) (entry.Files, entry.Bytes) = (0, 0);
         }
         finally
         {

@@ -26,13 +26,12 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
     /// from the catalog: a stale one leaves a new column out, and an incremental pipeline's bookmark then moves past
     /// rows whose values for it are never read); with <c>cached</c>, the cache beside the pipeline until
     /// <paramref name="refresh"/> or while there is none. A fresh discovery keeps what a user wrote by hand into the
-    /// cache (<see cref="StreamCatalog.KeepUserMetadata"/>) and is written to the cache when <paramref name="save"/> is
-    /// set or there was none: a run saves it (its catalog is the baseline of the next run's change notices), a look
-    /// (<c>streams</c> without <c>--refresh</c>, <c>validate</c>) does not, so the run that first extracts a change still
-    /// says so. A discovery that fails fails the call: a tap that cannot list its tables would not extract them either,
-    /// and falling back to the cache would hide the failure behind a run that silently misses what changed.
+    /// cache (<see cref="StreamCatalog.KeepUserMetadata"/>) and renews the cache as <paramref name="save"/> says (a run's
+    /// is handed back in <see cref="DiscoveredCatalog.Unsaved"/>). A discovery that fails fails the call: a tap that
+    /// cannot list its tables would not extract them either, and falling back to the cache would hide the failure behind
+    /// a run that silently misses what changed.
     /// </summary>
-    public async Task<DiscoveredCatalog> GetAsync(PipelineDefinition pipeline, bool refresh, bool save, CancellationToken cancellationToken)
+    public async Task<DiscoveredCatalog> GetAsync(PipelineDefinition pipeline, bool refresh, CatalogSave save, CancellationToken cancellationToken)
     {
         var path = CachePath(pipeline);
         var cachedText = path is not null && File.Exists(path) ? await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false) : null;
@@ -51,13 +50,17 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
         // The tap's discovery failed, not the user's configuration: a run failure (exit 1), not a usage error.
         catch (ConfigException e) { throw new TapFailedException(pipeline.Redaction.Redact(e.Message)); }
         if (cached is not null) StreamCatalog.KeepUserMetadata(catalog, cached);
-        if (path is not null && (save || cachedText is null) && !(cached is not null && JsonNode.DeepEquals(cached, catalog)))
+        CatalogCacheWrite? unsaved = null;
+        if (path is not null && (save != CatalogSave.IfNone || cachedText is null) && !(cached is not null && JsonNode.DeepEquals(cached, catalog)))
         {
-            // A pod's home is a read-only ConfigMap: the run goes on with the catalog it discovered.
-            if (await WriteCacheAsync(path, catalog.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }), cancellationToken).ConfigureAwait(false) is { } e)
-                notices.Add($"the discovered catalog could not be cached in {path} ({e.Message}): this run uses it, and the next run compares with the older cache again");
+            unsaved = new CatalogCacheWrite(path, catalog.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            if (save != CatalogSave.AfterCommit)
+            {
+                if (await unsaved.SaveAsync(cancellationToken).ConfigureAwait(false) is { } notSaved) notices.Add(notSaved);
+                unsaved = null;
+            }
         }
-        return new DiscoveredCatalog(catalog, true, cached, notices);
+        return new DiscoveredCatalog(catalog, true, cached, notices) { Unsaved = unsaved };
     }
 
     /// <summary>
@@ -66,7 +69,7 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
     /// catalog: what a run hands its tap and what <c>streams</c> and <c>validate</c> show (one path for all three). A
     /// selection naming a stream a cached catalog lacks asks the tap again once (it may have gained the stream since).
     /// </summary>
-    public async Task<SelectedCatalog> CatalogAsync(PipelineDefinition pipeline, bool fullRefresh, bool refresh, bool save, CancellationToken cancellationToken)
+    public async Task<SelectedCatalog> CatalogAsync(PipelineDefinition pipeline, bool fullRefresh, bool refresh, CatalogSave save, CancellationToken cancellationToken)
     {
         var source = pipeline.Source;
         var got = await GetAsync(pipeline, refresh, save, cancellationToken).ConfigureAwait(false);
@@ -77,12 +80,12 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
         }
         catch (ConfigException) when (!got.Fresh)
         {
-            got = await GetAsync(pipeline, refresh: true, save: true, cancellationToken).ConfigureAwait(false);
+            got = await GetAsync(pipeline, refresh: true, save == CatalogSave.AfterCommit ? save : CatalogSave.Now, cancellationToken).ConfigureAwait(false);
             selected = Configure(got.Catalog);
         }
         var notices = got.Notices.ToList();
         if (got.Previous is { } previous) notices.AddRange(StreamCatalog.Changes(previous, got.Catalog, selected, CachePath(pipeline)));
-        return new SelectedCatalog(selected, got.Fresh, notices);
+        return new SelectedCatalog(selected, got.Fresh, notices) { Unsaved = got.Unsaved };
 
         JsonObject Configure(JsonObject discovered)
         {
@@ -96,7 +99,7 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
     /// Replaces a cache file beside the pipeline (through a temp file of its own name: parts of a split run write at the
     /// same time, each without the pipeline's lock); returns why it could not be written (a read-only home), else null.
     /// </summary>
-    private static async Task<Exception?> WriteCacheAsync(string path, string text, CancellationToken cancellationToken)
+    internal static async Task<Exception?> WriteCacheAsync(string path, string text, CancellationToken cancellationToken)
     {
         var temp = $"{path}.{Guid.NewGuid():N}.tmp";
         try
@@ -189,9 +192,9 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
     /// </summary>
     /// <param name="pipeline">The pipeline.</param>
     /// <param name="fullRefresh">Whether streams that name no replication method get <c>FULL_TABLE</c>.</param>
-    /// <param name="save">Whether a fresh discovery renews the cache (a run: yes; <c>validate</c>: no).</param>
+    /// <param name="save">When a fresh discovery renews the cache (a run: <see cref="CatalogSave.AfterCommit"/>; <c>validate</c>: <see cref="CatalogSave.IfNone"/>).</param>
     /// <param name="cancellationToken">Stops discovery.</param>
-    public async Task<CatalogSelection> SelectAsync(PipelineDefinition pipeline, bool fullRefresh, bool save, CancellationToken cancellationToken)
+    public async Task<CatalogSelection> SelectAsync(PipelineDefinition pipeline, bool fullRefresh, CatalogSave save, CancellationToken cancellationToken)
     {
         var source = pipeline.Source;
         var capabilities = await CapabilitiesAsync(pipeline, refresh: false, cancellationToken).ConfigureAwait(false);
@@ -202,7 +205,7 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
         if (CatalogKeyProblem(pipeline, capabilities) is { } problem) throw problem;
         var catalog = await CatalogAsync(pipeline, fullRefresh, refresh: false, save, cancellationToken).ConfigureAwait(false);
         StreamCatalog.CheckDistinctNames(catalog.Catalog, pipeline.FilePath);
-        return new CatalogSelection(catalog.Catalog, StreamCatalog.SelectedMessageNames(catalog.Catalog), capabilities) { Notices = catalog.Notices };
+        return new CatalogSelection(catalog.Catalog, StreamCatalog.SelectedMessageNames(catalog.Catalog), capabilities) { Notices = catalog.Notices, UnsavedCatalog = catalog.Unsaved };
     }
 
     /// <summary>
@@ -267,16 +270,54 @@ public sealed record CatalogSelection(JsonObject? Catalog, IReadOnlySet<string>?
 {
     /// <summary>For the run log: what changed against the cached catalog, and a cache that could not be read or written.</summary>
     public IReadOnlyList<string> Notices { get; init; } = [];
+    /// <summary>The discovered catalog the run saves as the cache once its commit landed; null when the cache is current.</summary>
+    public CatalogCacheWrite? UnsavedCatalog { get; init; }
+}
+
+/// <summary>When a fresh discovery renews a pipeline's cached catalog, the baseline of the next run's change notices.</summary>
+public enum CatalogSave
+{
+    /// <summary>
+    /// Only while there is none: a look (<c>streams</c> without <c>--refresh</c>, <c>validate</c>) leaves the baseline
+    /// alone, so the run that first extracts a change still says so.
+    /// </summary>
+    IfNone,
+    /// <summary>At once: <c>streams --refresh</c>, the stream picker.</summary>
+    Now,
+    /// <summary>
+    /// By a run, once its commit landed (<see cref="DiscoveredCatalog.Unsaved"/>): a run that fails leaves the baseline as
+    /// it was, so the run that lands the change names it.
+    /// </summary>
+    AfterCommit,
+}
+
+/// <summary>A discovered catalog not yet written to the pipeline's catalog cache at <paramref name="Path"/>.</summary>
+public sealed record CatalogCacheWrite(string Path, string Text)
+{
+    /// <summary>Writes it; returns the notice of a cache that could not be written, else null.</summary>
+    public async Task<string?> SaveAsync(CancellationToken cancellationToken) =>
+        // A pod's home is a read-only ConfigMap: the run goes on with the catalog it discovered.
+        await TapCatalogs.WriteCacheAsync(Path, Text, cancellationToken).ConfigureAwait(false) is { } e
+            ? $"the discovered catalog could not be cached in {Path} ({e.Message}): this run uses it, and the next run compares with the older cache again"
+            : null;
 }
 
 /// <summary>
 /// A pipeline's catalog as the tap listed it (<paramref name="Fresh"/>: discovered by this call, else read from the cache),
 /// the cached catalog it replaced (null: none, or not discovered), and notices about the cache.
 /// </summary>
-public sealed record DiscoveredCatalog(JsonObject Catalog, bool Fresh, JsonObject? Previous, IReadOnlyList<string> Notices);
+public sealed record DiscoveredCatalog(JsonObject Catalog, bool Fresh, JsonObject? Previous, IReadOnlyList<string> Notices)
+{
+    /// <summary>With <see cref="CatalogSave.AfterCommit"/>: the cache a run writes once it committed; null when there is nothing to write.</summary>
+    public CatalogCacheWrite? Unsaved { get; init; }
+}
 
 /// <summary>A catalog with the pipeline's selection applied, whether it was discovered by this call, and what changed against the cached one.</summary>
-public sealed record SelectedCatalog(JsonObject Catalog, bool Fresh, IReadOnlyList<string> Notices);
+public sealed record SelectedCatalog(JsonObject Catalog, bool Fresh, IReadOnlyList<string> Notices)
+{
+    /// <summary>The discovered catalog's cache left for the caller to write (<see cref="CatalogSave.AfterCommit"/>).</summary>
+    public CatalogCacheWrite? Unsaved { get; init; }
+}
 
 /// <summary>What a tap printed when asked a question outside a run (<c>--discover</c>, <c>--help</c>, <c>--about</c>).</summary>
 public sealed record TapAnswer(int ExitCode, string Stdout, string StderrTail)

@@ -29,6 +29,7 @@ public sealed class PipelineConfigViewTests
               name: postgres
               timeout: 2h
               idle_timeout: 10m
+              max_line_mb: 64
               split: {column: id, parts: 4, parallel: 2}
             destination:
               bucket: s3://my-company-datalake
@@ -56,7 +57,7 @@ public sealed class PipelineConfigViewTests
             {"source":{"tap":"tap-postgres","config":{"host":"db","dbname":"shop"},"streams":["shop-public-orders"],
             "catalog_flag":"--properties","discover":"cached",
             "replication":{"shop-public-orders":{"method":"INCREMENTAL","key":"updated_at"}},
-            "select":{"shop-public-orders":["id","amount","updated_at"]},"name":"postgres","timeout":"7200s","idle_timeout":"600s",
+            "select":{"shop-public-orders":["id","amount","updated_at"]},"name":"postgres","timeout":"7200s","idle_timeout":"600s","max_line_mb":64,
             "split":{"column":"id","parts":4,"parallel":2}},
             "destination":{"bucket":"s3://my-company-datalake","path":"raw","compression":"snappy","partition_by":"none",
             "max_file_rows":1000,"max_file_mb":64,"storage_options":{},"table_format":["iceberg","delta"],"write_mode":"merge",
@@ -74,7 +75,7 @@ public sealed class PipelineConfigViewTests
         var view = View("source:\n  tap: python3 /taps/tap_orders.py\ndestination:\n  bucket: file:///lake\n");
         var expected = """
             {"source":{"tap":"python3 /taps/tap_orders.py","config":null,"streams":null,"catalog_flag":"auto","discover":"always",
-            "replication":{},"select":{},"name":"tap_orders","timeout":null,"idle_timeout":null,"split":null},
+            "replication":{},"select":{},"name":"tap_orders","timeout":null,"idle_timeout":null,"max_line_mb":512,"split":null},
             "destination":{"bucket":"file:///lake","path":"raw","compression":"zstd","partition_by":"_extraction_date",
             "max_file_rows":50000000,"max_file_mb":256,"storage_options":{},"table_format":"parquet","write_mode":"replace"},
             "incremental":{"enabled":false},"on_invalid_record":"fail","schedule":{"cron":null,"maintain":null},

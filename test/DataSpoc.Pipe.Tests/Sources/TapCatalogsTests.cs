@@ -45,7 +45,7 @@ public sealed class TapCatalogsTests : IDisposable
     [Fact]
     public async Task A_catalog_of_many_reads_followed_only_by_whitespace_is_read_whole()
     {
-        var (catalog, fresh, _, _) = await new TapCatalogs(new ObjectStoreFactory()).GetAsync(Pipeline(new JsonObject { ["streams"] = 3_000 }), refresh: true, save: true, CancellationToken.None);
+        var (catalog, fresh, _, _) = await new TapCatalogs(new ObjectStoreFactory()).GetAsync(Pipeline(new JsonObject { ["streams"] = 3_000 }), refresh: true, CatalogSave.Now, CancellationToken.None);
 
         Assert.True(fresh);
         Assert.Equal(3_000, StreamCatalog.List(catalog).Count);

@@ -357,8 +357,7 @@ internal sealed class ColumnSchema
         foreach (var p in props.EnumerateObject())
         {
             if (seen.TryGetValue(p.Name, out var other))
-                throw new SchemaException(Join(path, p.Name),
-                    $"properties '{other}' and '{p.Name}' differ only in case; Parquet readers such as DuckDB, Spark and Trino would treat them as one column");
+                throw new SchemaException(Join(path, p.Name), CaseTwins(other, p.Name));
             seen[p.Name] = p.Name;
             if (p.Name.Length == 0) throw new SchemaException(path, "a property has an empty name");
             // The full path, so that an error deep inside names the property from the top-level column down.
@@ -366,6 +365,13 @@ internal sealed class ColumnSchema
         }
         return new StructNode(name, nullable, children);
     }
+
+    /// <summary>
+    /// Why two columns of one struct may not differ only in case: a SCHEMA's properties, and a run's columns against those
+    /// the table already keeps (<see cref="Runs.PipelineRunner"/>), follow this one rule.
+    /// </summary>
+    internal static string CaseTwins(string first, string second) =>
+        $"properties '{first}' and '{second}' differ only in case; Parquet readers such as DuckDB, Spark and Trino would treat them as one column";
 
     private static string Join(string a, string b) => a.Length == 0 ? b : a + "." + b;
 

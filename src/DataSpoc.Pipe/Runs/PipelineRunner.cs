@@ -750,6 +750,23 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     return null;
                 });
             }
+            // The SCHEMA rule against the columns the table keeps: an append or merge would otherwise land both names in it.
+            if (!replace && previous is not null && runColumns.SelectMany(c => previous.Columns
+                    .Where(kept => kept.Name != c.Name && string.Equals(kept.Name, c.Name, StringComparison.OrdinalIgnoreCase))
+                    .Select(kept => (Kept: kept.Name, Run: c.Name))).FirstOrDefault() is { Run: not null } twin)
+                throw new Tables.TableChangeException($"stream '{stream.Name}': invalid SCHEMA: property '{twin.Run}': {ColumnSchema.CaseTwins(twin.Kept, twin.Run)} " +
+                    $"(table {tableKey} keeps '{twin.Kept}'). Nothing was written; rename the column back (transforms: {stream.Name}: rename: {{{twin.Run}: {twin.Kept}}}) " +
+                    "or rewrite the table (run --full, or write_mode: replace)");
+            if (formats.HasFlag(TableFormats.Iceberg))
+            {
+                var (iceberg, commit) = (new Tables.IcebergTable(store, TimeProvider.System /* reads only */), plan.TableMetadata[^1]);
+                await iceberg.CheckPartitionSourcesAsync(commit, stream.Name, cancellationToken).ConfigureAwait(false);
+                plan.BaseChecks.Add(async token =>
+                {
+                    await iceberg.CheckPartitionSourcesAsync(commit, stream.Name, token).ConfigureAwait(false);
+                    return null;
+                });
+            }
             if (pipeline.Destination.PartitionBy != PartitionBySettings.None && schema.Root.Children.Any(c => string.Equals(c.Name, "dt", StringComparison.OrdinalIgnoreCase)))
                 log.Notices.Add($"stream '{stream.Name}': its column 'dt' has the name of the partition folders (dt=...): hive-style readers (DuckDB hive_partitioning, " +
                     $"Spark, Athena) show the folder's date in its place; rename it (transforms: {stream.Name}: rename: {{dt: ...}}) to read its own values");

@@ -674,9 +674,18 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             var liveFiles = 0;
             // A new merge key is accepted (the key is the tap's to choose), but earlier rows distinct by the old key may collapse: said once, here.
             if (merge && !replace && previous is { KeyProperties.Count: > 0 } && !previous.KeyProperties.ToHashSet(StringComparer.Ordinal).SetEquals(stream.KeyProperties))
+            {
+                // The lake contract lets a reader take a merge table's key as unique and non-null: a key column the table's
+                // earlier rows do not have (a renamed key, say) leaves each of them with a null key no merge can ever match.
+                if (stream.KeyProperties.Where(k => !previous.Columns.Any(c => c.Name == k)).ToList() is { Count: > 0 } absent)
+                    throw new Tables.TableChangeException($"stream '{stream.Name}': the merge key changes from ({string.Join(", ", previous.KeyProperties)}) to " +
+                        $"({string.Join(", ", stream.KeyProperties)}), but table {tableKey} has no column '{string.Join("', '", absent)}': its {previous.RowCount} earlier " +
+                        "row(s) would keep a null key that no merge matches (the same entity twice, under the old and the new key). Nothing was written; " +
+                        "a full refresh (run --full, or write_mode: replace) reloads the table under the new key");
                 log.Notices.Add($"stream '{stream.Name}': the merge key changes from ({string.Join(", ", previous.KeyProperties)}) to ({string.Join(", ", stream.KeyProperties)}): " +
                     "a row of this run replaces every earlier row with its new key, so earlier rows that were distinct by the old key collapse into it; " +
                     "a full refresh (--full) reloads the table under the new key");
+            }
             if (merge)
             {
                 // With table metadata the table is its current snapshot's files (replaced ones stay until maintenance).

@@ -358,7 +358,10 @@ internal sealed class ColumnSchema
     /// <summary>The most columns (leaves) one table's schema may have; ~60 KB of buffers and writer each while a file is written (a 9,999-column table of 300 rows peaked at 590 MB).</summary>
     public const int MaxColumns = 10_000;
 
-    /// <summary>Why two property names of one object that differ only in case are refused (a file tap's files of one stream too).</summary>
+    /// <summary>
+    /// Why two property names of one object that differ only in case are refused: one rule for a SCHEMA's properties, a
+    /// file tap's files of one stream, and a run's columns against those the table already keeps (<see cref="Runs.PipelineRunner"/>).
+    /// </summary>
     public static string CaseOnlyDifference(string one, string other) =>
         $"properties '{one}' and '{other}' differ only in case; Parquet readers such as DuckDB, Spark and Trino would treat them as one column";
 

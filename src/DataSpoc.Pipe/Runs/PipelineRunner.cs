@@ -694,11 +694,20 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             var merge = pipeline.Destination.WriteMode == WriteMode.Merge;
             Merge.KeyedMerge.Outcome? merged = null;
             var liveFiles = 0;
-            // A new merge key is accepted (the key is the tap's to choose), but earlier rows distinct by the old key may collapse: said once, here.
+            // A new merge key over columns the table has is accepted (the key is the tap's to choose), but earlier rows distinct by the old key may collapse: said once, here.
             if (merge && !replace && previous is { KeyProperties.Count: > 0 } && !previous.KeyProperties.ToHashSet(StringComparer.Ordinal).SetEquals(stream.KeyProperties))
+            {
+                // The lake contract lets a reader take a merge table's key as unique and non-null: a key column the table's
+                // earlier rows do not have (a renamed key, say) leaves each of them with a null key no merge can ever match.
+                if (stream.KeyProperties.Where(k => !previous.Columns.Any(c => c.Name == k)).ToList() is { Count: > 0 } absent)
+                    throw new Tables.TableChangeException($"stream '{stream.Name}': the merge key changes from ({string.Join(", ", previous.KeyProperties)}) to " +
+                        $"({string.Join(", ", stream.KeyProperties)}), but table {tableKey} has no column '{string.Join("', '", absent)}': its {previous.RowCount} earlier " +
+                        "row(s) would keep a null key that no merge matches (the same entity twice, under the old and the new key). Nothing was written; " +
+                        "a full refresh (run --full, or write_mode: replace) reloads the table under the new key");
                 log.Notices.Add($"stream '{stream.Name}': the merge key changes from ({string.Join(", ", previous.KeyProperties)}) to ({string.Join(", ", stream.KeyProperties)}): " +
                     "a row of this run replaces every earlier row with its new key, so earlier rows that were distinct by the old key collapse into it; " +
                     "a full refresh (--full) reloads the table under the new key");
+            }
             // Before a merge's work: the files it rewrites stay in their partition folders, so they are kept files too.
             if (!replace && pipeline.Destination.TableFormat == TableFormats.Parquet)
                 RefuseOtherPartitionLayout(pipeline, stream.Name, tableKey, here, prefix, previous, existing);
@@ -770,6 +779,23 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 plan.BaseChecks.Add(async token =>
                 {
                     await delta.CheckChangeAsync(commit, stream.Name, runSchemas, token).ConfigureAwait(false);
+                    return null;
+                });
+            }
+            // The SCHEMA rule against the columns the table keeps: an append or merge would otherwise land both names in it.
+            if (!replace && previous is not null && runColumns.SelectMany(c => previous.Columns
+                    .Where(kept => kept.Name != c.Name && string.Equals(kept.Name, c.Name, StringComparison.OrdinalIgnoreCase))
+                    .Select(kept => (Kept: kept.Name, Run: c.Name))).FirstOrDefault() is { Run: not null } twin)
+                throw new Tables.TableChangeException($"stream '{stream.Name}': invalid SCHEMA: property '{twin.Run}': {ColumnSchema.CaseOnlyDifference(twin.Kept, twin.Run)} " +
+                    $"(table {tableKey} keeps '{twin.Kept}'). Nothing was written; rename the column back (transforms: {stream.Name}: rename: {{{twin.Run}: {twin.Kept}}}) " +
+                    "or rewrite the table (run --full, or write_mode: replace)");
+            if (formats.HasFlag(TableFormats.Iceberg))
+            {
+                var (iceberg, commit) = (new Tables.IcebergTable(store, TimeProvider.System /* reads only */), plan.TableMetadata[^1]);
+                await iceberg.CheckPartitionSourcesAsync(commit, stream.Name, cancellationToken).ConfigureAwait(false);
+                plan.BaseChecks.Add(async token =>
+                {
+                    await iceberg.CheckPartitionSourcesAsync(commit, stream.Name, token).ConfigureAwait(false);
                     return null;
                 });
             }

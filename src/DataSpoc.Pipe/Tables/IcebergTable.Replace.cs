@@ -96,6 +96,7 @@ internal sealed partial class IcebergTable
             // A compaction (maintain --compact) leaves a consolidated list; a merge merges as an append does.
             var entries = await FinishManifestListAsync(commit, metadata, schema, planned, snapshotId, sequenceNumber,
                 MetadataPrefix(prefix) + $"{nonce}-m{attempt}", consolidate: !merge, written, cancellationToken).ConfigureAwait(false);
+            DropUnboundSpecs(metadata, schema, entries);
             var listName = MetadataPrefix(prefix) + $"snap-{snapshotId.ToString(CultureInfo.InvariantCulture)}-{attempt}-{nonce}.avro";
             await store.PutAsync(listName, IcebergManifests.WriteList(entries, snapshotId, parent["snapshot-id"]!.GetValue<long>(), sequenceNumber),
                 WriteCondition.None, cancellationToken).ConfigureAwait(false);

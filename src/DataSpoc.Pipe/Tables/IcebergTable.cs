@@ -178,6 +178,7 @@ internal sealed partial class IcebergTable(IObjectStore store, TimeProvider time
             var written = new List<string>();
             var entries = await FinishManifestListAsync(commit, metadata, schema, planned, snapshotId, sequenceNumber,
                 MetadataPrefix(prefix) + $"{nonce}-m{attempt - 1}", consolidate: false, written, cancellationToken).ConfigureAwait(false);
+            DropUnboundSpecs(metadata, schema, entries);
             var listName = MetadataPrefix(prefix) + $"snap-{snapshotId.ToString(CultureInfo.InvariantCulture)}-{attempt}-{nonce}.avro";
             await store.PutAsync(listName, IcebergManifests.WriteList(entries, snapshotId, parent?["snapshot-id"]?.GetValue<long>(), sequenceNumber),
                 WriteCondition.None, cancellationToken).ConfigureAwait(false);

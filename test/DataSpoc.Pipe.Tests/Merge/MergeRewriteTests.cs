@@ -69,6 +69,24 @@ public sealed class MergeRewriteTests : IDisposable
     }
 
     [Fact]
+    public async Task A_merge_key_renamed_between_runs_is_refused_before_it_leaves_earlier_rows_with_a_null_key()
+    {
+        await Run([IdV, Record("""{"id":1,"v":"a"}"""), Record("""{"id":10,"v":"b"}""")]);
+        var renamed = JsonNode.Parse("""{"rename":{"id":"user_id"}}""")!.AsObject();
+
+        // The table's rows have no user_id: merged by it, they would keep a null key and entity 1 would be there twice.
+        var refused = await TempLake.RunAsync(Pipeline([IdV, Record("""{"id":1,"v":"a2"}""")], renamed));
+        Assert.False(refused.Succeeded);
+        Assert.StartsWith("stream 'k': the merge key changes from (id) to (user_id), but table test/k has no column 'user_id': its 2 earlier row(s) " +
+            "would keep a null key", refused.Log.Error);
+        Assert.Contains("run --full, or write_mode: replace", refused.Log.Error, StringComparison.Ordinal);
+        Assert.Equal([["1", "a"], ["10", "b"]], Rows("id, v"));
+
+        await Run([IdV, Record("""{"id":1,"v":"a2"}""")], (JsonObject)renamed.DeepClone(), full: true);
+        Assert.Equal([["1", "a2"]], Rows("user_id, v"));
+    }
+
+    [Fact]
     public async Task A_key_repeated_in_a_run_keeps_a_hashed_column_renamed()
     {
         var map = JsonNode.Parse("""{"rename":{"v":"w"},"hash":["v"]}""")!.AsObject();

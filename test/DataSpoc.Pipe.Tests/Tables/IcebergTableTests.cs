@@ -396,4 +396,53 @@ public class IcebergTableTests
         // Time travel to the kept compaction snapshot still reads its rows.
         Assert.Equal(atCompaction, Icebird($"v{compactedVersion}.metadata.json"));
     }
+
+    /// <summary>The newest metadata file's partition-spec source ids its current schema lacks (Java Iceberg refuses to load such a table).</summary>
+    private static List<int> UnboundSpecSources(TempLake lake)
+    {
+        var newest = Directory.GetFiles(Path.Combine(TableDir(lake), "metadata"), "v*.metadata.json")
+            .MaxBy(f => int.Parse(Path.GetFileName(f)[1..^".metadata.json".Length]))!;
+        var metadata = JsonNode.Parse(File.ReadAllText(newest))!;
+        var current = metadata["schemas"]!.AsArray().Single(x => x!["schema-id"]!.GetValue<int>() == metadata["current-schema-id"]!.GetValue<int>())!;
+        var ids = current["fields"]!.AsArray().Select(f => f!["id"]!.GetValue<int>()).ToHashSet();
+        return [.. metadata["partition-specs"]!.AsArray().SelectMany(s => s!["fields"]!.AsArray()).Select(f => f!["source-id"]!.GetValue<int>()).Where(id => !ids.Contains(id))];
+    }
+
+    [Fact]
+    public async Task A_full_refresh_to_no_partitioning_drops_the_old_spec_whose_source_column_the_schema_no_longer_has()
+    {
+        using var lake = new TempLake();
+        Assert.True((await TempLake.RunAsync(Iceberg(lake, lake.WriteSinger("a", Orders(1, 2))))).Succeeded);
+        var full = await TempLake.RunAsync(Iceberg(lake, lake.WriteSinger("b", Orders(3, 4)), partitionBy: PartitionBySettings.None), full: true);
+        Assert.True(full.Succeeded, full.Log.Error);
+
+        // Spec 0 was identity(_extraction_date), a column the unpartitioned table no longer has.
+        Assert.Empty(UnboundSpecSources(lake));
+        Assert.Equal([3, 4], Ids(TableReaders.Icebird(TableUrl(lake))));
+    }
+
+    [Fact]
+    public async Task An_append_changing_the_partition_columns_type_is_refused_before_anything_is_written_and_a_full_refresh_takes_it()
+    {
+        using var lake = new TempLake();
+        const string dateSchema =
+            """{"type":"SCHEMA","stream":"orders","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"at":{"type":["null","string"],"format":"date"}}}}""";
+        string[] DateOrders(params int[] ids) => [dateSchema, .. ids.Select(i => "{\"type\":\"RECORD\",\"stream\":\"orders\",\"record\":{\"id\":" + i + ",\"at\":\"2025-01-1" + i + "\"}}")];
+        Assert.True((await TempLake.RunAsync(Iceberg(lake, lake.WriteSinger("a", Orders(1, 2)), partitionBy: "at"))).Succeeded);
+        List<string> TableKeys() => [.. lake.Keys().Where(k => k.StartsWith("raw/", StringComparison.Ordinal)).Order(StringComparer.Ordinal)];
+        var keys = TableKeys();
+
+        var refused = await TempLake.RunAsync(Iceberg(lake, lake.WriteSinger("b", DateOrders(3)), partitionBy: "at"));
+        Assert.False(refused.Succeeded);
+        Assert.StartsWith($"stream 'orders': the Iceberg table {lake.Bucket}/raw/test/orders keeps 2 live data file(s) partitioned by column(s) 'at' timestamptz -> date:", refused.Log.Error);
+        Assert.Contains("run --full", refused.Log.Error, StringComparison.Ordinal);
+        Assert.Equal(keys, TableKeys());
+        Assert.Empty(UnboundSpecSources(lake));
+
+        var full = await TempLake.RunAsync(Iceberg(lake, lake.WriteSinger("c", DateOrders(3, 4)), partitionBy: "at"), full: true);
+        Assert.True(full.Succeeded, full.Log.Error);
+        Assert.Empty(UnboundSpecSources(lake));
+        var read = TableReaders.Icebird(TableUrl(lake));
+        Assert.Equal([3, 4], Ids(read));
+    }
 }

@@ -363,7 +363,7 @@ internal sealed class CompiledExpression
                 {
                     "lower" => s => s.ToLowerInvariant(),
                     "upper" => s => s.ToUpperInvariant(),
-                    "trim" => s => s.Trim(),
+                    "trim" => TransformExpression.Trim,
                     _ => s => (long)s.Length,
                 };
                 return values =>

@@ -121,7 +121,7 @@ internal sealed class TransformExpression
         var expression = new Expression(text, Options, new ExpressionContext(), CultureInfo.InvariantCulture, DecimalAwareVisitors.Instance);
         expression.Functions["lower"] = f => Str(f, 0)?.ToLowerInvariant();
         expression.Functions["upper"] = f => Str(f, 0)?.ToUpperInvariant();
-        expression.Functions["trim"] = f => Str(f, 0)?.Trim();
+        expression.Functions["trim"] = f => Str(f, 0) is { } s ? Trim(s) : null;
         expression.Functions["len"] = f => Str(f, 0) is { } s ? (long)s.Length : null;
         expression.Functions["concat"] = f => string.Concat(Enumerable.Range(0, f.Count).Select(i => Str(f, i)));
         expression.EvaluateFunction += (name, args) =>
@@ -142,11 +142,22 @@ internal sealed class TransformExpression
                 args.Result = logic;
                 return;
             }
+            if (b.Type is BinaryExpressionType.Like or BinaryExpressionType.NotLike)
+            {
+                if (args.LeftValue() is string value && args.RightValue() is string pattern)
+                    args.Result = CodePointText.Like(value, pattern) == (b.Type == BinaryExpressionType.Like);
+                return;
+            }
             if (!DecimalOps.Handles(b.Type)) return;
             var (left, right) = (args.LeftValue(), args.RightValue());
             if (TemporalComparison(b.Type, left, right, b.LeftExpression is ValueExpression { Value: string }, b.RightExpression is ValueExpression { Value: string }) is { } temporal)
             {
                 args.Result = temporal;
+                return;
+            }
+            if (left is string l && right is string r && DecimalOps.IsComparison(b.Type))
+            {
+                args.Result = Holds(b.Type, CodePointText.Compare(l, r));
                 return;
             }
             if (left is ExactDecimal || right is ExactDecimal || DecimalOps.IsWholeAgainstFraction(b, left, right))
@@ -224,17 +235,19 @@ internal sealed class TransformExpression
         if (rightConstant && StoredValue.InStoredSpelling(l, r) is { } rs) r = rs;
         else if (leftConstant && StoredValue.InStoredSpelling(r, l) is { } ls) l = ls;
         else return null;
-        var c = string.CompareOrdinal(l, r);
-        return type switch
-        {
-            BinaryExpressionType.Equal => c == 0,
-            BinaryExpressionType.NotEqual => c != 0,
-            BinaryExpressionType.Greater => c > 0,
-            BinaryExpressionType.GreaterOrEqual => c >= 0,
-            BinaryExpressionType.Lesser => c < 0,
-            _ => c <= 0,
-        };
+        return Holds(type, CodePointText.Compare(l, r));
     }
+
+    /// <summary>Whether comparison <paramref name="type"/> holds for operands in order <paramref name="c"/> (negative, 0, positive).</summary>
+    private static bool Holds(BinaryExpressionType type, int c) => type switch
+    {
+        BinaryExpressionType.Equal => c == 0,
+        BinaryExpressionType.NotEqual => c != 0,
+        BinaryExpressionType.Greater => c > 0,
+        BinaryExpressionType.GreaterOrEqual => c >= 0,
+        BinaryExpressionType.Lesser => c < 0,
+        _ => c <= 0,
+    };
 
     /// <summary>
     /// A math function of whole numbers that keeps them whole, as DuckDB's of a BIGINT do (NCalc's computes in doubles
@@ -268,6 +281,18 @@ internal sealed class TransformExpression
             default:
                 return false;
         }
+    }
+
+    /// <summary>
+    /// <c>trim</c> as DuckDB's: the space separators (Unicode Zs: space, no-break space, em space, ideographic space, ...)
+    /// at either end, not tabs, line breaks or other control characters (.NET's <c>Trim()</c> strips those too).
+    /// </summary>
+    internal static string Trim(string s)
+    {
+        var (start, end) = (0, s.Length);
+        while (start < end && char.GetUnicodeCategory(s[start]) == UnicodeCategory.SpaceSeparator) start++;
+        while (end > start && char.GetUnicodeCategory(s[end - 1]) == UnicodeCategory.SpaceSeparator) end--;
+        return s[start..end];
     }
 
     /// <summary>A value as the string functions read it: booleans as <c>true</c>/<c>false</c>, numbers in the invariant culture.</summary>

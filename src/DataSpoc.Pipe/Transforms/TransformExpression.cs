@@ -160,7 +160,7 @@ internal sealed class TransformExpression
                 args.Result = Holds(b.Type, CodePointText.Compare(l, r));
                 return;
             }
-            if (left is ExactDecimal || right is ExactDecimal || DecimalOps.IsWholeAgainstFraction(b, left, right))
+            if (left is ExactDecimal || right is ExactDecimal || DecimalOps.IsWholeAgainstFraction(b, left, right) || IsNaNComparison(b.Type, left, right))
                 args.Result = DecimalOps.Binary(b.Type, left, right, DecimalOps.IsFractionConstant(b.LeftExpression), DecimalOps.IsFractionConstant(b.RightExpression));
         };
         return expression;
@@ -237,6 +237,11 @@ internal sealed class TransformExpression
         else return null;
         return Holds(type, CodePointText.Compare(l, r));
     }
+
+    /// <summary>A comparison of numbers with a NaN, which NCalc makes false (DecimalOps.CompareDoubles orders it as DuckDB).</summary>
+    private static bool IsNaNComparison(BinaryExpressionType type, object? left, object? right) =>
+        DecimalOps.IsComparison(type) && (left is double l && double.IsNaN(l) || right is double r && double.IsNaN(r))
+        && left is double or long or int && right is double or long or int;
 
     /// <summary>Whether comparison <paramref name="type"/> holds for operands in order <paramref name="c"/> (negative, 0, positive).</summary>
     private static bool Holds(BinaryExpressionType type, int c) => type switch

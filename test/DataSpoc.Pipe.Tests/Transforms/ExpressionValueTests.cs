@@ -136,6 +136,35 @@ public class ExpressionValueTests
         Assert.Equal(expected, string.Join(",", all.Query($"select id from {Landed} where {filter} order by id").Select(r => r[0])));
     }
 
+    private static readonly string[] NaNs =
+    [
+        """{"type":"RECORD","stream":"t","record":{"id":1,"n":NaN,"i":1}}""",
+        """{"type":"RECORD","stream":"t","record":{"id":2,"n":1,"i":1}}""",
+        """{"type":"RECORD","stream":"t","record":{"id":3,"n":Infinity,"i":1}}""",
+        """{"type":"RECORD","stream":"t","record":{"id":4,"n":-1.5,"i":1}}""",
+    ];
+
+    [Theory]
+    [InlineData("n > 1", "1,3")] // every comparison with NaN but != was false: id 1 was dropped
+    [InlineData("n >= 1e308", "1,3")]
+    [InlineData("n = n", "1,2,3,4")]
+    [InlineData("n != n", "")]
+    [InlineData("n < 1", "4")]
+    [InlineData("Abs(n) > i", "1,3,4")] // NCalc evaluates a math function: its comparison too
+    [InlineData("n > i and n != n + 0", "")]
+    public async Task A_filter_orders_NaN_above_every_number_and_equal_to_itself_as_DuckDB_does(string filter, string expected)
+    {
+        using var lake = new TempLake();
+        var result = await TempLake.RunAsync(Pipeline(lake, new JsonObject { ["filter"] = filter }, InvalidRecordPolicy.Fail, NaNs));
+        Assert.True(result.Succeeded, result.Log.Error);
+        Assert.Equal(4 - (expected.Length == 0 ? 0 : expected.Split(',').Length), result.Log.Streams["t"].Filtered);
+        if (expected.Length > 0) Assert.Equal(expected, string.Join(",", lake.Query($"select id from {Landed} order by id").Select(r => r[0])));
+        using var all = new TempLake();
+        Assert.True((await TempLake.RunAsync(Pipeline(all, new JsonObject(), InvalidRecordPolicy.Fail, NaNs))).Succeeded);
+        var duck = filter.Replace("!=", "<>").Replace("Abs(", "abs(");
+        Assert.Equal(expected, string.Join(",", all.Query($"select id from {Landed} where {duck} order by id").Select(r => r[0])));
+    }
+
     [Fact]
     public async Task Trim_strips_what_DuckDBs_trim_strips()
     {

@@ -132,8 +132,9 @@ internal sealed class TransformExpression
             else if (TryWholeFunction(name, args.Parameters, out result)) args.Result = result;
         };
         // Null in logic is SQL's (SqlNulls); arithmetic and comparisons with a decimal operand are DecimalOps' (NCalc
-        // knows no ExactDecimal); the compiled form calls the same code, so the two agree. The operands' values are
-        // NCalc's own (evaluated once, cached).
+        // knows no ExactDecimal), and so are comparisons with a NaN (DuckDB's order); two texts compare, and match
+        // like, by code point (CodePointText; NCalc's are by UTF-16 unit). The compiled form calls the same code, so
+        // the two agree. The operands' values are NCalc's own (evaluated once, cached).
         expression.EvaluateBinary += args =>
         {
             var b = args.BinaryExpression;

@@ -86,9 +86,11 @@ internal sealed class MergeKeys
                 if (_keyKinds[k] == LeafKind.String && reader.TokenType is JsonTokenType.Number or JsonTokenType.True or JsonTokenType.False)
                 {
                     // The column became a string (the widest type): a file written before holds the number as it was, and
-                    // the string column holds its JSON text, so the number 1 and the string "1" are one key.
-                    if (k == 0) first = new FirstKey(false, 0, raw.ToArray());
-                    _keyValues[k] = "\"" + Encoding.UTF8.GetString(raw) + "\"";
+                    // the string column holds its JSON text, so the number 1 and the string "1" are one key (a double
+                    // in plain digits, as the rewrite stores it: 1E+20 is "100000000000000000000").
+                    var text = reader.TokenType == JsonTokenType.Number ? DoubleText.PlainText(raw) : Encoding.UTF8.GetString(raw);
+                    if (k == 0) first = new FirstKey(false, 0, Encoding.UTF8.GetBytes(text));
+                    _keyValues[k] = "\"" + text + "\"";
                 }
                 else
                 {

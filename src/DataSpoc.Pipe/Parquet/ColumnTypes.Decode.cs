@@ -339,6 +339,13 @@ internal abstract partial class ColumnType
         protected override bool DecodeJson(LeafBuffer buffer, LeafNode leaf, JsonTokenType token, ReadOnlySpan<byte> bytes, StringForm form, short rep, DecodeScratch scratch, out string? problem)
         {
             problem = null;
+            if (token == JsonTokenType.Number && scratch.StoredValues && bytes.IndexOfAny((byte)'e', (byte)'E') >= 0)
+            {
+                // A number a file of the table stored before the column became a string: its plain digits, the text
+                // the merge matches keys by (DoubleText.PlainText), not .NET's exponent form of a double (1E+20).
+                buffer.AddBytes(Encoding.UTF8.GetBytes(DoubleText.PlainText(bytes)), rep);
+                return true;
+            }
             if (token != JsonTokenType.String || form == StringForm.Ascii)
             {
                 buffer.AddBytes(bytes, rep);

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Numerics;
+using System.Text;
 
 namespace DataSpoc.Pipe.Parquet;
 
@@ -49,5 +51,29 @@ internal static class DoubleText
         // .NET prints a double's exact value to any precision, correctly rounded (IEEE 754-2008).
         return stored.TryFormat(printed, out var length, format[..(formatLength + 1)], CultureInfo.InvariantCulture)
             && DecimalText.TryParse(printed[..length], out var landed) && number.SameValue(landed);
+    }
+
+    /// <summary>
+    /// A stored number's JSON text without an exponent: the text a string column holds for a number that a file of the
+    /// table stored before the column became a string, so that a kept double key 1e20 and the string key
+    /// <c>"100000000000000000000"</c> are one key. A whole double is its exact digits (<c>1E+20</c> is
+    /// <c>100000000000000000000</c>), any other its shortest round-trip digits (<c>1E-07</c> is <c>0.0000001</c>);
+    /// a text without an exponent (<c>12.50</c>, a long, <c>-0.0</c>) is kept as it is.
+    /// </summary>
+    public static string PlainText(ReadOnlySpan<byte> number)
+    {
+        if (number.IndexOfAny((byte)'e', (byte)'E') < 0
+            || !double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || !double.IsFinite(value))
+            return Encoding.UTF8.GetString(number);
+        if (value == Math.Floor(value)) return new BigInteger(value).ToString(CultureInfo.InvariantCulture);
+        // Not whole, so below 2^53 in size: the shortest text's digits with the point moved by its exponent.
+        var shortest = value.ToString("R", CultureInfo.InvariantCulture);
+        var e = shortest.IndexOf('E');
+        if (e < 0) return shortest;
+        var sign = shortest[0] == '-' ? "-" : "";
+        var mantissa = shortest[sign.Length..e];
+        var digits = mantissa.Replace(".", "");
+        var point = (mantissa.IndexOf('.') is var p and >= 0 ? p : mantissa.Length) + int.Parse(shortest[(e + 1)..], CultureInfo.InvariantCulture);
+        return sign + (point <= 0 ? "0." + new string('0', -point) + digits : digits[..point] + "." + digits[point..]);
     }
 }

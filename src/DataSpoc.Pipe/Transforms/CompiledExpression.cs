@@ -292,7 +292,7 @@ internal sealed class CompiledExpression
     private static object? Equality(object? a, object? b, bool equal)
     {
         bool same;
-        if (Number(a, out var wa, out var la, out var da) && Number(b, out var wb, out var lb, out var db)) same = wa && wb ? la == lb : da == db;
+        if (Number(a, out var wa, out var la, out var da) && Number(b, out var wb, out var lb, out var db)) same = wa && wb ? la == lb : DecimalOps.CompareDoubles(da, db) == 0;
         else if (a is string sa && b is string sb) same = string.Equals(sa, sb, StringComparison.Ordinal);
         else if (a is bool ba && b is bool bb) same = ba == bb;
         else return NullComparison(a, b);
@@ -309,8 +309,7 @@ internal sealed class CompiledExpression
     private static object? Order(object? a, object? b, Func<int, bool> holds)
     {
         if (!Number(a, out var wa, out var la, out var da) || !Number(b, out var wb, out var lb, out var db)) return NullComparison(a, b);
-        if (!(wa && wb) && (double.IsNaN(da) || double.IsNaN(db))) return Unhandled;
-        return holds(wa && wb ? la.CompareTo(lb) : da.CompareTo(db)) ? True : False;
+        return holds(wa && wb ? la.CompareTo(lb) : DecimalOps.CompareDoubles(da, db)) ? True : False;
     }
 
     /// <summary>
@@ -363,7 +362,7 @@ internal sealed class CompiledExpression
                 {
                     "lower" => s => s.ToLowerInvariant(),
                     "upper" => s => s.ToUpperInvariant(),
-                    "trim" => s => s.Trim(),
+                    "trim" => TransformExpression.Trim,
                     _ => s => (long)s.Length,
                 };
                 return values =>

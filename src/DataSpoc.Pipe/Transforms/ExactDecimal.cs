@@ -186,6 +186,13 @@ internal static class DecimalOps
     public static bool IsWholeAgainstFraction(BinaryExpression b, object? left, object? right) =>
         IsComparison(b.Type) && ((left is long && IsFractionConstant(b.RightExpression)) || (right is long && IsFractionConstant(b.LeftExpression)));
 
+    /// <summary>
+    /// Two doubles in DuckDB's order: NaN equals NaN and sorts above every number, Infinity included (IEEE 754's
+    /// comparisons, .NET's operators, make every comparison with a NaN false but <c>!=</c>); -0 equals 0.
+    /// </summary>
+    public static int CompareDoubles(double a, double b) =>
+        double.IsNaN(a) ? (double.IsNaN(b) ? 0 : 1) : double.IsNaN(b) ? -1 : a.CompareTo(b);
+
     public static bool IsComparison(BinaryExpressionType type) => type is BinaryExpressionType.Equal or BinaryExpressionType.NotEqual
         or BinaryExpressionType.Greater or BinaryExpressionType.GreaterOrEqual or BinaryExpressionType.Lesser or BinaryExpressionType.LesserOrEqual;
 
@@ -212,12 +219,12 @@ internal static class DecimalOps
                 BinaryExpressionType.Times => da * db,
                 BinaryExpressionType.Div => da / db,
                 BinaryExpressionType.Modulo => da % db,
-                BinaryExpressionType.Equal => da == db,
-                BinaryExpressionType.NotEqual => da != db,
-                BinaryExpressionType.Greater => da > db,
-                BinaryExpressionType.GreaterOrEqual => da >= db,
-                BinaryExpressionType.Lesser => da < db,
-                _ => da <= db,
+                BinaryExpressionType.Equal => CompareDoubles(da, db) == 0,
+                BinaryExpressionType.NotEqual => CompareDoubles(da, db) != 0,
+                BinaryExpressionType.Greater => CompareDoubles(da, db) > 0,
+                BinaryExpressionType.GreaterOrEqual => CompareDoubles(da, db) >= 0,
+                BinaryExpressionType.Lesser => CompareDoubles(da, db) < 0,
+                _ => CompareDoubles(da, db) <= 0,
             };
         }
         return type switch

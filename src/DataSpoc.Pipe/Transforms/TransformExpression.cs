@@ -121,7 +121,7 @@ internal sealed class TransformExpression
         var expression = new Expression(text, Options, new ExpressionContext(), CultureInfo.InvariantCulture, DecimalAwareVisitors.Instance);
         expression.Functions["lower"] = f => Str(f, 0)?.ToLowerInvariant();
         expression.Functions["upper"] = f => Str(f, 0)?.ToUpperInvariant();
-        expression.Functions["trim"] = f => Str(f, 0)?.Trim();
+        expression.Functions["trim"] = f => Str(f, 0) is { } s ? Trim(s) : null;
         expression.Functions["len"] = f => Str(f, 0) is { } s ? (long)s.Length : null;
         expression.Functions["concat"] = f => string.Concat(Enumerable.Range(0, f.Count).Select(i => Str(f, i)));
         expression.EvaluateFunction += (name, args) =>
@@ -132,14 +132,21 @@ internal sealed class TransformExpression
             else if (TryWholeFunction(name, args.Parameters, out result)) args.Result = result;
         };
         // Null in logic is SQL's (SqlNulls); arithmetic and comparisons with a decimal operand are DecimalOps' (NCalc
-        // knows no ExactDecimal); the compiled form calls the same code, so the two agree. The operands' values are
-        // NCalc's own (evaluated once, cached).
+        // knows no ExactDecimal), and so are comparisons with a NaN (DuckDB's order); two texts compare, and match
+        // like, by code point (CodePointText; NCalc's are by UTF-16 unit). The compiled form calls the same code, so
+        // the two agree. The operands' values are NCalc's own (evaluated once, cached).
         expression.EvaluateBinary += args =>
         {
             var b = args.BinaryExpression;
             if (SqlNulls.TryBinary(b, args.LeftValue, args.RightValue, out var logic))
             {
                 args.Result = logic;
+                return;
+            }
+            if (b.Type is BinaryExpressionType.Like or BinaryExpressionType.NotLike)
+            {
+                if (args.LeftValue() is string value && args.RightValue() is string pattern)
+                    args.Result = CodePointText.Like(value, pattern) == (b.Type == BinaryExpressionType.Like);
                 return;
             }
             if (!DecimalOps.Handles(b.Type)) return;
@@ -149,7 +156,12 @@ internal sealed class TransformExpression
                 args.Result = temporal;
                 return;
             }
-            if (left is ExactDecimal || right is ExactDecimal || DecimalOps.IsWholeAgainstFraction(b, left, right))
+            if (left is string l && right is string r && DecimalOps.IsComparison(b.Type))
+            {
+                args.Result = Holds(b.Type, CodePointText.Compare(l, r));
+                return;
+            }
+            if (left is ExactDecimal || right is ExactDecimal || DecimalOps.IsWholeAgainstFraction(b, left, right) || IsNaNComparison(b.Type, left, right))
                 args.Result = DecimalOps.Binary(b.Type, left, right, DecimalOps.IsFractionConstant(b.LeftExpression), DecimalOps.IsFractionConstant(b.RightExpression));
         };
         return expression;
@@ -224,17 +236,24 @@ internal sealed class TransformExpression
         if (rightConstant && StoredValue.InStoredSpelling(l, r) is { } rs) r = rs;
         else if (leftConstant && StoredValue.InStoredSpelling(r, l) is { } ls) l = ls;
         else return null;
-        var c = string.CompareOrdinal(l, r);
-        return type switch
-        {
-            BinaryExpressionType.Equal => c == 0,
-            BinaryExpressionType.NotEqual => c != 0,
-            BinaryExpressionType.Greater => c > 0,
-            BinaryExpressionType.GreaterOrEqual => c >= 0,
-            BinaryExpressionType.Lesser => c < 0,
-            _ => c <= 0,
-        };
+        return Holds(type, CodePointText.Compare(l, r));
     }
+
+    /// <summary>A comparison of numbers with a NaN, which NCalc makes false (DecimalOps.CompareDoubles orders it as DuckDB).</summary>
+    private static bool IsNaNComparison(BinaryExpressionType type, object? left, object? right) =>
+        DecimalOps.IsComparison(type) && (left is double l && double.IsNaN(l) || right is double r && double.IsNaN(r))
+        && left is double or long or int && right is double or long or int;
+
+    /// <summary>Whether comparison <paramref name="type"/> holds for operands in order <paramref name="c"/> (negative, 0, positive).</summary>
+    private static bool Holds(BinaryExpressionType type, int c) => type switch
+    {
+        BinaryExpressionType.Equal => c == 0,
+        BinaryExpressionType.NotEqual => c != 0,
+        BinaryExpressionType.Greater => c > 0,
+        BinaryExpressionType.GreaterOrEqual => c >= 0,
+        BinaryExpressionType.Lesser => c < 0,
+        _ => c <= 0,
+    };
 
     /// <summary>
     /// A math function of whole numbers that keeps them whole, as DuckDB's of a BIGINT do (NCalc's computes in doubles
@@ -268,6 +287,18 @@ internal sealed class TransformExpression
             default:
                 return false;
         }
+    }
+
+    /// <summary>
+    /// <c>trim</c> as DuckDB's: the space separators (Unicode Zs: space, no-break space, em space, ideographic space, ...)
+    /// at either end, not tabs, line breaks or other control characters (.NET's <c>Trim()</c> strips those too).
+    /// </summary>
+    internal static string Trim(string s)
+    {
+        var (start, end) = (0, s.Length);
+        while (start < end && char.GetUnicodeCategory(s[start]) == UnicodeCategory.SpaceSeparator) start++;
+        while (end > start && char.GetUnicodeCategory(s[end - 1]) == UnicodeCategory.SpaceSeparator) end--;
+        return s[start..end];
     }
 
     /// <summary>A value as the string functions read it: booleans as <c>true</c>/<c>false</c>, numbers in the invariant culture.</summary>

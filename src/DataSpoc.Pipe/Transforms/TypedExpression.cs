@@ -272,7 +272,7 @@ internal sealed class TypedExpression
     {
         if (Inexact(a, b)) return Scalar.Unhandled;
         bool same;
-        if (IsNumber(a) && IsNumber(b)) same = IsWhole(a) && IsWhole(b) ? a.Long == b.Long : AsDouble(a) == AsDouble(b);
+        if (IsNumber(a) && IsNumber(b)) same = IsWhole(a) && IsWhole(b) ? a.Long == b.Long : DecimalOps.CompareDoubles(AsDouble(a), AsDouble(b)) == 0;
         else if (a.Kind == ScalarKind.Boolean && b.Kind == ScalarKind.Boolean) same = a.Long == b.Long;
         else return NullComparison(a, b) ? Scalar.Null : Scalar.Unhandled;
         return Scalar.Of(same == equal);
@@ -298,9 +298,7 @@ internal sealed class TypedExpression
         if (!IsNumber(a) || !IsNumber(b)) return NullComparison(a, b) ? NullOrder : Unordered;
         if (IsWhole(a) && IsWhole(b)) return a.Long.CompareTo(b.Long);
         if (Inexact(a, b)) return Unordered;
-        var (da, db) = (AsDouble(a), AsDouble(b));
-        if (double.IsNaN(da) || double.IsNaN(db)) return Unordered;
-        return da.CompareTo(db);
+        return DecimalOps.CompareDoubles(AsDouble(a), AsDouble(b));
     }
 
     private static Scalar Arithmetic(in Scalar a, in Scalar b, bool minus)

@@ -110,6 +110,73 @@ public class ExpressionValueTests
         Assert.Equal(expected, string.Join(",", all.Query($"select id from {Landed} where {filter.Replace("!=", "<>")} order by id").Select(r => r[0])));
     }
 
+    private static readonly string[] Texts =
+    [
+        """{"type":"RECORD","stream":"t","record":{"id":1,"s":"\ud83d\ude00"}}""", // 😀, U+1F600: two UTF-16 units
+        """{"type":"RECORD","stream":"t","record":{"id":2,"s":"\uff5a"}}""", // ｚ, U+FF5A: above the surrogates in UTF-16
+        """{"type":"RECORD","stream":"t","record":{"id":3,"s":"a"}}""",
+        """{"type":"RECORD","stream":"t","record":{"id":4,"s":"\u00a0x\t"}}""",
+        """{"type":"RECORD","stream":"t","record":{"id":5,"s":"\u2003 y\u3000\n"}}""",
+    ];
+
+    [Theory]
+    [InlineData("s > '\uff5a'", "1")] // in UTF-16 order 😀 sorted below ｚ: no row was kept
+    [InlineData("s <= '\uff5a'", "2,3,4,5")]
+    [InlineData("s like '_'", "1,2,3")] // _ matched one UTF-16 unit: 😀 was dropped
+    [InlineData("s like '%\ud83d\ude00'", "1")]
+    [InlineData("s not like '_'", "4,5")]
+    public async Task A_filter_compares_text_by_code_point_as_DuckDB_does(string filter, string expected)
+    {
+        using var lake = new TempLake();
+        var result = await TempLake.RunAsync(Pipeline(lake, new JsonObject { ["filter"] = filter }, InvalidRecordPolicy.Fail, Texts));
+        Assert.True(result.Succeeded, result.Log.Error);
+        Assert.Equal(expected, string.Join(",", lake.Query($"select id from {Landed} order by id").Select(r => r[0])));
+        using var all = new TempLake();
+        Assert.True((await TempLake.RunAsync(Pipeline(all, new JsonObject(), InvalidRecordPolicy.Fail, Texts))).Succeeded);
+        Assert.Equal(expected, string.Join(",", all.Query($"select id from {Landed} where {filter} order by id").Select(r => r[0])));
+    }
+
+    private static readonly string[] NaNs =
+    [
+        """{"type":"RECORD","stream":"t","record":{"id":1,"n":NaN,"i":1}}""",
+        """{"type":"RECORD","stream":"t","record":{"id":2,"n":1,"i":1}}""",
+        """{"type":"RECORD","stream":"t","record":{"id":3,"n":Infinity,"i":1}}""",
+        """{"type":"RECORD","stream":"t","record":{"id":4,"n":-1.5,"i":1}}""",
+    ];
+
+    [Theory]
+    [InlineData("n > 1", "1,3")] // every comparison with NaN but != was false: id 1 was dropped
+    [InlineData("n >= 1e308", "1,3")]
+    [InlineData("n = n", "1,2,3,4")]
+    [InlineData("n != n", "")]
+    [InlineData("n < 1", "4")]
+    [InlineData("Abs(n) > i", "1,3,4")] // NCalc evaluates a math function: its comparison too
+    [InlineData("n > i and n != n + 0", "")]
+    public async Task A_filter_orders_NaN_above_every_number_and_equal_to_itself_as_DuckDB_does(string filter, string expected)
+    {
+        using var lake = new TempLake();
+        var result = await TempLake.RunAsync(Pipeline(lake, new JsonObject { ["filter"] = filter }, InvalidRecordPolicy.Fail, NaNs));
+        Assert.True(result.Succeeded, result.Log.Error);
+        Assert.Equal(4 - (expected.Length == 0 ? 0 : expected.Split(',').Length), result.Log.Streams["t"].Filtered);
+        if (expected.Length > 0) Assert.Equal(expected, string.Join(",", lake.Query($"select id from {Landed} order by id").Select(r => r[0])));
+        using var all = new TempLake();
+        Assert.True((await TempLake.RunAsync(Pipeline(all, new JsonObject(), InvalidRecordPolicy.Fail, NaNs))).Succeeded);
+        var duck = filter.Replace("!=", "<>").Replace("Abs(", "abs(");
+        Assert.Equal(expected, string.Join(",", all.Query($"select id from {Landed} where {duck} order by id").Select(r => r[0])));
+    }
+
+    [Fact]
+    public async Task Trim_strips_what_DuckDBs_trim_strips()
+    {
+        // .NET's Trim() also stripped the tab and the line break.
+        using var lake = new TempLake();
+        var result = await TempLake.RunAsync(Pipeline(lake, new JsonObject { ["compute"] = new JsonObject { ["tr"] = "trim(s)" } }, InvalidRecordPolicy.Fail, Texts));
+        Assert.True(result.Succeeded, result.Log.Error);
+        var rows = lake.Query($"select id, tr = trim(s), '[' || tr || ']' from {Landed} order by id");
+        Assert.All(rows, row => Assert.True(row[1] == "true", string.Join(" | ", row)));
+        Assert.Equal("[x\t]", rows[3][2]);
+    }
+
     [Fact]
     public async Task If_and_coalesce_of_an_integer_and_a_number_give_a_number_for_either_branch()
     {

@@ -804,6 +804,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     $"Spark, Athena) show the folder's date in its place; rename it (transforms: {stream.Name}: rename: {{dt: ...}}) to read its own values");
             if (!replace && previous is not null && ManifestColumn.TypeChanges(previous.Columns, runColumns) is { Count: > 0 } changed)
                 log.Notices.AddRange(TypeChangeNotices(stream.Name, changed, formats, merged?.Superseded.Count ?? 0, liveFiles));
+            if (!replace && HashedColumns.Notice(stream.Name, tableKey, previous, stream.HashedColumns) is { } newlyHashed)
+                log.Notices.Add(newlyHashed);
             if (replace && foreign > 0)
                 log.Notices.Add($"left {foreign} Parquet file(s) under {prefix} in place: their names are not {stream.Table}'s data files, so a replace does not delete them");
             if (stream.QuarantinePath is not null)
@@ -836,6 +838,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     KeyProperties = [.. stream.KeyProperties],
                     TableVersion = stream.ActivatedVersion ?? previous?.TableVersion,
                     Columns = replace ? runColumns : ManifestColumn.AfterAdding(previous?.Columns, runColumns),
+                    HashedColumns = [.. stream.HashedColumns.Order(StringComparer.Ordinal)],
                 },
             });
         }

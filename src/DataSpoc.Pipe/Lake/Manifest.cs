@@ -35,7 +35,7 @@ public sealed class ManifestTable
     [JsonPropertyName("columns")] public List<ManifestColumn> Columns { get; set; } = [];
     /// <summary>
     /// The columns whose values the last committed run hashed (<c>transforms: hash</c>), <c>[]</c> when it hashed none; null
-    /// (absent) in entries of builds from before the field and of split runs' commits: not known (see <see cref="Lake.HashedColumns"/>).
+    /// (absent) in entries of builds from before the field: not known (see <see cref="Lake.HashedColumns"/>).
     /// </summary>
     [JsonPropertyName("hashed_columns")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public List<string>? HashedColumns { get; set; }
 }

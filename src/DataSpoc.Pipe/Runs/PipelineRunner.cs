@@ -172,7 +172,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             {
                 if (!partDone) await split.StageAsync(ingest, runId, full, runCancel.Token).ConfigureAwait(false);
                 (var committed, plan) = await split.CommitIfLastAsync(runId, LockLease, options.HomePipelines, runCancel.Token, log.Notices).ConfigureAwait(false);
-                log.Notices.Add(committed);
+                log.Notices.AddRange(committed);
             }
             else
             {
@@ -327,8 +327,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         await SplitRun.EnsureOpenAsync(store, pipeline.Name, splitRunId, cancellationToken).ConfigureAwait(false);
         try
         {
-            var (notice, plan) = await SplitRun.CommitAsync(store, pipeline, splitRunId, runId, _time, LockLease, homePipelines, cancellationToken, log.Notices).ConfigureAwait(false);
-            log.Notices.Add(notice);
+            var (notices, plan) = await SplitRun.CommitAsync(store, pipeline, splitRunId, runId, _time, LockLease, homePipelines, cancellationToken, log.Notices).ConfigureAwait(false);
+            log.Notices.AddRange(notices);
             log.StateCommitted = plan?.State is not null;
             log.Status = "success";
         }

@@ -121,6 +121,9 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
     private static int Report(List<Outcome> unordered, Settings settings, StopSignals? signals)
     {
         var outcomes = unordered.OrderBy(o => o.Name, StringComparer.Ordinal).ToList();
+        // Said on stderr too, whatever the output: stdout may be a JSON document that no one reads for its notices.
+        foreach (var o in outcomes.Where(o => o.Log is not null))
+            foreach (var warning in o.Log!.Warnings) Console.Error.WriteLine($"warning: {o.Name}: {warning}");
         try
         {
             if (settings.Json)

@@ -33,6 +33,11 @@ public sealed class ManifestTable
     [JsonPropertyName("row_count")] public long RowCount { get; set; }
     [JsonPropertyName("stats")] public ManifestStats Stats { get; set; } = new();
     [JsonPropertyName("columns")] public List<ManifestColumn> Columns { get; set; } = [];
+    /// <summary>
+    /// The columns whose values the last committed run hashed (<c>transforms: hash</c>), <c>[]</c> when it hashed none; null
+    /// (absent) in entries of builds from before the field: not known (see <see cref="Lake.HashedColumns"/>).
+    /// </summary>
+    [JsonPropertyName("hashed_columns")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public List<string>? HashedColumns { get; set; }
 }
 
 public sealed class ManifestStats

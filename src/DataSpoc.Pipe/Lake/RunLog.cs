@@ -25,6 +25,9 @@ public sealed class RunLog
     /// <summary>Things the run noticed and handled (stale lock taken over, leftover temp files removed, unknown messages…).</summary>
     [JsonPropertyName("notices")] public List<string> Notices { get; set; } = [];
 
+    /// <summary>The notices a front end also prints as warnings (stderr): a column newly hashed whose earlier rows keep clear text (<see cref="HashedColumns"/>).</summary>
+    [JsonIgnore] public IEnumerable<string> Warnings => Notices.Where(HashedColumns.IsNotice);
+
     /// <summary>
     /// The interrupted commit of a killed run that this run completed first (<see cref="LakeCommitter.RecoverAsync"/>): that
     /// run never wrote a log, so its rows are counted here, apart from this run's own <see cref="Streams"/>. Null when this

@@ -172,7 +172,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             {
                 if (!partDone) await split.StageAsync(ingest, runId, full, runCancel.Token).ConfigureAwait(false);
                 (var committed, plan) = await split.CommitIfLastAsync(runId, LockLease, options.HomePipelines, runCancel.Token, log.Notices).ConfigureAwait(false);
-                log.Notices.Add(committed);
+                log.Notices.AddRange(committed);
             }
             else
             {
@@ -327,8 +327,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         await SplitRun.EnsureOpenAsync(store, pipeline.Name, splitRunId, cancellationToken).ConfigureAwait(false);
         try
         {
-            var (notice, plan) = await SplitRun.CommitAsync(store, pipeline, splitRunId, runId, _time, LockLease, homePipelines, cancellationToken, log.Notices).ConfigureAwait(false);
-            log.Notices.Add(notice);
+            var (notices, plan) = await SplitRun.CommitAsync(store, pipeline, splitRunId, runId, _time, LockLease, homePipelines, cancellationToken, log.Notices).ConfigureAwait(false);
+            log.Notices.AddRange(notices);
             log.StateCommitted = plan?.State is not null;
             log.Status = "success";
         }
@@ -804,6 +804,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     $"Spark, Athena) show the folder's date in its place; rename it (transforms: {stream.Name}: rename: {{dt: ...}}) to read its own values");
             if (!replace && previous is not null && ManifestColumn.TypeChanges(previous.Columns, runColumns) is { Count: > 0 } changed)
                 log.Notices.AddRange(TypeChangeNotices(stream.Name, changed, formats, merged?.Superseded.Count ?? 0, liveFiles));
+            if (!replace && HashedColumns.Notice(stream.Name, tableKey, previous, stream.HashedColumns) is { } newlyHashed)
+                log.Notices.Add(newlyHashed);
             if (replace && foreign > 0)
                 log.Notices.Add($"left {foreign} Parquet file(s) under {prefix} in place: their names are not {stream.Table}'s data files, so a replace does not delete them");
             if (stream.QuarantinePath is not null)
@@ -836,6 +838,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     KeyProperties = [.. stream.KeyProperties],
                     TableVersion = stream.ActivatedVersion ?? previous?.TableVersion,
                     Columns = replace ? runColumns : ManifestColumn.AfterAdding(previous?.Columns, runColumns),
+                    HashedColumns = [.. stream.HashedColumns.Order(StringComparer.Ordinal)],
                 },
             });
         }

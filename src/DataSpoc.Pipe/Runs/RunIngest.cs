@@ -153,6 +153,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             keyProperties = t.TransformKeyProperties(stream, keyProperties);
         }
         var computedOutputs = transforms.OfType<StreamMap>().SelectMany(m => m.ComputedOutputs).ToHashSet(StringComparer.Ordinal);
+        var hashedOutputs = transforms.OfType<StreamMap>().SelectMany(m => m.HashedOutputs).ToList();
         // A map that only selects, drops or renames is applied to the schema: the shredders read records through it.
         RecordProjection? projection = null;
         if (transforms is [StreamMap { OnlyProjects: true } map])
@@ -198,6 +199,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         if (!_streams.TryGetValue(stream, out var state))
             AddStream(state = new StreamState(stream, table, settings.Limits.ParseLanes));
         foreach (var (path, scale) in heldAsDouble ?? []) state.DecimalsHeldAsDouble[path] = scale;
+        state.HashedColumns.UnionWith(hashedOutputs);
         state.KeyProperties = keyProperties;
         state.RecordTransforms = transforms;
         state.TypedMap = typedMap;

@@ -173,6 +173,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
                 KeyProperties = [.. stream.KeyProperties],
                 ActivatedVersion = stream.ActivatedVersion,
                 Columns = ColumnSchema.ManifestColumnsOf(stream.Files.Select(f => f.Schema).Append(stream.Schema!).Distinct()),
+                HashedColumns = [.. stream.HashedColumns.Order(StringComparer.Ordinal)],
             };
             foreach (var file in stream.Files)
             {
@@ -194,9 +195,9 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
 
     /// <summary>
     /// Commits the split run when every part is done and this part wins the claim; otherwise says who will. Returns the
-    /// sentence for the run log and whether this call committed.
+    /// notices for the run log and whether this call committed.
     /// </summary>
-    public async Task<(string Notice, CommitPlan? Plan)> CommitIfLastAsync(string runId, TimeSpan lease, HomePipelines? homePipelines, CancellationToken cancellationToken,
+    public async Task<(IReadOnlyList<string> Notices, CommitPlan? Plan)> CommitIfLastAsync(string runId, TimeSpan lease, HomePipelines? homePipelines, CancellationToken cancellationToken,
         List<string>? failureNotices = null)
     {
         // part.Count is the plan's (PartDoneAsync refused any other); the commit checks every part against the plan again.
@@ -206,8 +207,8 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
         {
             // Another part may have committed and cleared the done records since this one staged.
             if (await store.GetAsync(LakePaths.SplitCommittedKey(_name, _run), cancellationToken).ConfigureAwait(false) is not null)
-                return ($"{Describe} is staged; another part has committed the split run", null);
-            return ($"{Describe} is staged; waiting for {missing.Count} more part(s) ({string.Join(", ", missing.Take(10))}); the last part to finish commits them all", null);
+                return ([$"{Describe} is staged; another part has committed the split run"], null);
+            return ([$"{Describe} is staged; waiting for {missing.Count} more part(s) ({string.Join(", ", missing.Take(10))}); the last part to finish commits them all"], null);
         }
         var claimKey = LakePaths.SplitCommitClaimKey(_name, _run);
         var claim = new SplitClaim { Part = part.Index, RunId = runId, ClaimedAt = time.GetUtcNow() };
@@ -217,7 +218,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
             var other = holder is null ? null : LakeJson.Deserialize<SplitClaim>(holder.Content, "split commit claim");
             // The same index again (its earlier attempt claimed, then died): the claim is ours; this index holds its lock.
             if (other is not null && other.Part != part.Index)
-                return ($"{Describe} is staged; every part is done and part {other.Part} makes the commit (if it failed, run --commit-parts)", null);
+                return ([$"{Describe} is staged; every part is done and part {other.Part} makes the commit (if it failed, run --commit-parts)"], null);
         }
         return await CommitAsync(store, pipeline, _run, runId, time, lease, homePipelines, cancellationToken, failureNotices).ConfigureAwait(false);
     }
@@ -245,13 +246,13 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
     /// a whole run's (a worker pod's home holds its own pipeline only: there it is noted). A commit that fails adds what it
     /// had to tell until then (planned again, rolled back) to <paramref name="failureNotices"/>, the failed run's log.
     /// </summary>
-    public static async Task<(string Notice, CommitPlan? Plan)> CommitAsync(IObjectStore store, PipelineDefinition pipeline, string splitRun, string runId,
+    public static async Task<(IReadOnlyList<string> Notices, CommitPlan? Plan)> CommitAsync(IObjectStore store, PipelineDefinition pipeline, string splitRun, string runId,
         TimeProvider time, TimeSpan lease, HomePipelines? homePipelines, CancellationToken cancellationToken, List<string>? failureNotices = null)
     {
         var name = pipeline.Name;
         var committedKey = LakePaths.SplitCommittedKey(name, splitRun);
         if (await store.GetAsync(committedKey, cancellationToken).ConfigureAwait(false) is not null)
-            return ($"split run {splitRun} was already committed", null);
+            return ([$"split run {splitRun} was already committed"], null);
         var asked = pipeline.Source.Split?.Parts ?? throw new ConfigException($"pipeline '{name}' has no source.split", pipeline.FilePath, key: "source.split");
         // The split run has the parts its plan has (every part read the plan's ranges), whatever the pipeline says now.
         var parts = (await ReadPlanAsync(store, name, splitRun, cancellationToken).ConfigureAwait(false))?.PartCount is > 0 and var planned ? planned : asked;
@@ -270,7 +271,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
             var committer = new LakeCommitter(store, time);
             if (await committer.RecoverAsync(name, held.Token).ConfigureAwait(false) is { } recovered) notices.Add(recovered.Notice);
             if (await store.GetAsync(committedKey, held.Token).ConfigureAwait(false) is not null)
-                return ($"split run {splitRun} was committed meanwhile by another worker", null);
+                return ([$"split run {splitRun} was committed meanwhile by another worker"], null);
 
             var records = new List<SplitPartRecord>();
             for (var i = 0; i < parts; i++)
@@ -322,7 +323,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
             notices.Add(landed
                 ? $"split run {splitRun} had landed before its worker stopped; closed it"
                 : $"committed split run {splitRun}: {parts} parts, {summary.Rows} rows, {plan!.Files.Count} files in one commit (run {commitRunId})");
-            return (string.Join("; ", notices), plan);
+            return (notices, plan);
         }
         catch (OperationCanceledException) when (runLock.LostError is { } lost)
         {
@@ -422,6 +423,11 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
                 // Commits of the table take turns (a merge's checks see this append's files).
                 TableBase.Claim(plan, prefix);
             }
+            // Known only when every part's worker recorded it (a worker of an older build did not).
+            List<string>? hashed = streams.Any(x => x.Stream.HashedColumns is null) ? null
+                : [.. streams.SelectMany(x => x.Stream.HashedColumns!).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+            if (!replace && hashed is not null && HashedColumns.Notice(first.Stream, tableKey, previous, hashed) is { } newlyHashed)
+                notices.Add(newlyHashed);
             KeptFiles? keptFiles = null;
             if (replace)
             {
@@ -454,6 +460,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
                     KeyProperties = [.. first.KeyProperties],
                     TableVersion = activated ?? previous?.TableVersion,
                     Columns = replace ? columns : ManifestColumn.AfterAdding(previous?.Columns, columns),
+                    HashedColumns = hashed,
                 },
             });
         }

@@ -46,6 +46,8 @@ public sealed class SplitStreamRecord
     [JsonPropertyName("key_properties")] public List<string> KeyProperties { get; set; } = [];
     [JsonPropertyName("activated_version")] public long? ActivatedVersion { get; set; }
     [JsonPropertyName("columns")] public List<ManifestColumn> Columns { get; set; } = [];
+    /// <summary>The columns the part's map hashed (the manifest entry's <c>hashed_columns</c>); null from workers of builds before the field.</summary>
+    [JsonPropertyName("hashed_columns")][JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public List<string>? HashedColumns { get; set; }
     [JsonPropertyName("files")] public List<SplitFileRecord> Files { get; set; } = [];
     /// <summary>The staged key of the part's rejected records, when <c>on_invalid_record: quarantine</c> kept some.</summary>
     [JsonPropertyName("quarantine")] public string? Quarantine { get; set; }

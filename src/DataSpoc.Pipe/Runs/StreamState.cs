@@ -31,6 +31,8 @@ internal sealed class StreamState(string name, string table, int lanes)
     public IReadOnlyList<string> KeyProperties { get; set; } = [];
     /// <summary>Transforms that rewrite this stream's records one by one (those applied to its schema alone are not here).</summary>
     public IReadOnlyList<Transforms.IRecordTransform> RecordTransforms { get; set; } = [];
+    /// <summary>The stream's columns that its map hashed under any of its SCHEMAs this run (the manifest entry's <c>hashed_columns</c>).</summary>
+    public HashSet<string> HashedColumns { get; } = new(StringComparer.Ordinal);
     /// <summary>The stream's map compiled to run on typed values (the JSON path in <see cref="RecordTransforms"/> takes what it cannot).</summary>
     public Transforms.TypedStreamMap? TypedMap { get; set; }
     /// <summary>The record property that holds the partition column (its name, unless renamed by a transform).</summary>

@@ -261,6 +261,9 @@ internal sealed class StreamMap : IRecordTransform
     internal IEnumerable<string> ComputedOutputs =>
         _plan.Where(p => Compute.Any(c => c.Column == p.Input) && !Hash.Contains(p.Input) && !Cast.ContainsKey(p.Input)).Select(p => p.Output);
 
+    /// <summary>The output columns that hold hashed values (<c>hash:</c>, under their renamed names), after <see cref="TransformSchema"/>.</summary>
+    internal IEnumerable<string> HashedOutputs => _plan.Where(p => Hash.Contains(p.Input)).Select(p => p.Output);
+
     /// <summary>Whether a computed column copies an array or object column whole (after <see cref="TransformSchema"/>): only the JSON path does.</summary>
     internal bool CopiesStructures => _copiedStructures.Any(c => c is not null);
 

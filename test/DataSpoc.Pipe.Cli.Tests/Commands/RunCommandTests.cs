@@ -68,6 +68,25 @@ public sealed class RunCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_hash_added_between_runs_warns_on_stderr_that_the_earlier_rows_keep_clear_text()
+    {
+        // JSON output too: the warning is on stderr, where a scheduled run's reader sees it, not only in the log's notices.
+        _home.WriteShopPipeline("shop");
+        Assert.Equal(0, CliProcess.Run(_home, "run", "shop", "-o", "json").ExitCode);
+        _home.WriteShopPipeline("shop", extraTop: """
+            transforms:
+              customers:
+                hash: [name]
+            """);
+        var result = CliProcess.Run(_home, "run", "shop", "-o", "json");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        const string Warning = "stream 'customers': column(s) 'name' hashed by this run but not by the last run that wrote table shop_tap/customers: " +
+            "the 5 row(s) the table held before this run keep their values in clear text beside the hashed ones; run --full to rehash them";
+        Assert.Contains("warning: shop: " + Warning + "\n", result.Stderr);
+        Assert.Contains(Warning, Json.Parse(result)["notices"]!.AsArray().Select(n => n!.GetValue<string>()));
+    }
+
+    [Fact]
     public void Run_prints_plain_progress_and_a_summary_table_when_stdout_is_not_a_terminal()
     {
         _home.WriteShopPipeline("shop");

@@ -219,6 +219,26 @@ public sealed class SplitRunCommitTests(PostgresServer server) : IDisposable
         Assert.Equal([["v1", "300", "300"]], Rows());
     }
     [Fact]
+    public async Task A_split_append_that_newly_hashes_a_column_the_table_holds_says_its_earlier_rows_keep_clear_text_once()
+    {
+        var db = await ItemsAsync();
+        Assert.True((await new PipelineRunner(new ObjectStoreFactory()).RunAsync(Split(db, incremental: true), Options(), CancellationToken.None)).Succeeded);
+        var hashing = Split(db, incremental: true) with { Transforms = new Dictionary<string, JsonNode?> { ["public-items"] = new JsonObject { ["hash"] = new JsonArray("note") } } };
+
+        await server.ExecuteAsync(db, "INSERT INTO items SELECT g, 'v2' FROM generate_series(301, 330) g");
+        var first = await PartsAsync(hashing, "hash-1", new PipelineRunner(new ObjectStoreFactory()));
+        Assert.True(first.Succeeded, first.Log.Error);
+        Assert.Contains($"stream 'public-items': column(s) 'note' hashed by this run but not by the last run that wrote table {TableKey}: the 300 row(s) the table " +
+            "held before this run keep their values in clear text beside the hashed ones; run --full to rehash them", first.Log.Warnings);
+        Assert.Equal(["note"], _lake.Manifest().Tables[TableKey].HashedColumns!);
+
+        await server.ExecuteAsync(db, "INSERT INTO items SELECT g, 'v3' FROM generate_series(331, 340) g");
+        var again = await PartsAsync(hashing, "hash-2", new PipelineRunner(new ObjectStoreFactory()));
+        Assert.True(again.Succeeded, again.Log.Error);
+        Assert.Empty(again.Log.Warnings);
+    }
+
+    [Fact]
     public async Task A_split_run_staged_partitioned_is_not_committed_after_partition_by_changed_to_none_beside_the_unpartitioned_files()
     {
         var db = await ItemsAsync();

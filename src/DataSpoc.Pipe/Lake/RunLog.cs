@@ -25,7 +25,7 @@ public sealed class RunLog
     /// <summary>Things the run noticed and handled (stale lock taken over, leftover temp files removed, unknown messages…).</summary>
     [JsonPropertyName("notices")] public List<string> Notices { get; set; } = [];
 
-    /// <summary>The notices a front end also prints as warnings (stderr): a column newly hashed whose earlier rows keep clear text (<see cref="HashedColumns"/>).</summary>
+    /// <summary>The notices a front end also prints as warnings (stderr): where a configured hash left values in clear text (<see cref="HashedColumns"/>).</summary>
     [JsonIgnore] public IEnumerable<string> Warnings => Notices.Where(HashedColumns.IsNotice);
 
     /// <summary>

@@ -551,17 +551,11 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         return last is null ? "" : $"; its last stderr line: {last}";
     }
 
-    /// <summary>
-    /// A notice per <c>transforms:</c> entry whose stream the tap sent no SCHEMA for: a misspelt name would otherwise
-    /// leave, say, a column meant to be hashed in clear text without a word. A notice, not an error: a tap may send a
-    /// stream only on runs that have data for it.
-    /// </summary>
+    /// <summary>A notice per <c>transforms:</c> entry whose stream the tap sent no SCHEMA for (<see cref="HashedColumns.UnmatchedMapNotice"/>).</summary>
     private static IEnumerable<string> UnmatchedTransformNotices(PipelineDefinition pipeline, RunIngest ingest)
     {
         var seen = ingest.Streams.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
-        foreach (var stream in pipeline.Transforms.Keys.Where(k => !seen.Contains(k)))
-            yield return $"transforms.{stream}: the tap sent no stream '{stream}' in this run, so this map was applied to nothing " +
-                $"(streams sent: {(seen.Count == 0 ? "none" : string.Join(", ", seen.Order(StringComparer.Ordinal)))}); check the name, which is case-sensitive";
+        return pipeline.Transforms.Keys.Where(k => !seen.Contains(k)).Select(k => HashedColumns.UnmatchedMapNotice(k, seen));
     }
 
     private static void FillStreamStats(RunLog log, RunIngest ingest)

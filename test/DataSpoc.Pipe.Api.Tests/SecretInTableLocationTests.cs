@@ -22,9 +22,7 @@ public sealed class SecretInTableLocationTests : IDisposable
     [InlineData("source.name", "", "  name: shop_${LAKE_TOKEN}\n", "'***'")]
     public async Task A_secret_in_the_path_or_source_name_is_refused_by_validate_and_run_and_never_reaches_the_bucket(string key, string destination, string source, string masked)
     {
-        var env = Path.Combine(_home.Home, ".env");
-        File.WriteAllText(env, $"LAKE_TOKEN={Secret}\n");
-        File.SetUnixFileMode(env, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        WriteSecretToEnvFile();
         var csv = Path.Combine(_home.Root, "inputs");
         File.WriteAllText(Path.Combine(csv, "orders.csv"), "id,amount\n1,2.5\n");
         var name = _home.Name("leaky");
@@ -59,9 +57,7 @@ public sealed class SecretInTableLocationTests : IDisposable
     [InlineData("source.name", "", "  name: shop_${LAKE_TOKEN}\n")]
     public async Task A_split_runs_part_and_commit_parts_refuse_a_secret_in_the_path_or_source_name_before_the_bucket_is_touched(string key, string destination, string source)
     {
-        var env = Path.Combine(_home.Home, ".env");
-        File.WriteAllText(env, $"LAKE_TOKEN={Secret}\n");
-        File.SetUnixFileMode(env, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        WriteSecretToEnvFile();
         var name = _home.Name("leaky");
         _home.WritePipeline(name, $"source:\n  tap: postgres\n  config: {{host: 127.0.0.1, dbname: shop}}\n  split: {{column: id, parts: 2}}\n{source}" +
             $"destination:\n  bucket: {_home.Bucket}\n{destination}");
@@ -90,9 +86,7 @@ public sealed class SecretInTableLocationTests : IDisposable
     [InlineData("source.name", "", "  name: shop_${LAKE_TOKEN}\n")]
     public async Task Maintain_compact_refuses_a_secret_in_the_path_or_source_name_before_the_bucket_is_touched(string key, string destination, string source)
     {
-        var env = Path.Combine(_home.Home, ".env");
-        File.WriteAllText(env, $"LAKE_TOKEN={Secret}\n");
-        File.SetUnixFileMode(env, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        WriteSecretToEnvFile();
         var name = _home.Name("leaky");
         _home.WritePipeline(name, $"source:\n  tap: csv\n  config: {{path: {_home.Root}}}\n{source}destination:\n  bucket: {_home.Bucket}\n{destination}");
         var client = new PipeClient(_home.Home);
@@ -103,5 +97,13 @@ public sealed class SecretInTableLocationTests : IDisposable
         Assert.Contains("'***' contains a secret of the pipeline: ${LAKE_TOKEN}", refused.Message);
         Assert.DoesNotContain(Secret, refused.Message);
         Assert.Empty(Directory.Exists(_home.Lake) ? Directory.EnumerateFileSystemEntries(_home.Lake, "*", SearchOption.AllDirectories) : []);
+    }
+
+    /// <summary>The home's <c>.env</c> (owner-only, as the loader requires) holding the secret as <c>LAKE_TOKEN</c>.</summary>
+    private void WriteSecretToEnvFile()
+    {
+        var env = Path.Combine(_home.Home, ".env");
+        File.WriteAllText(env, $"LAKE_TOKEN={Secret}\n");
+        File.SetUnixFileMode(env, UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 }

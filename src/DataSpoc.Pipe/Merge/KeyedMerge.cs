@@ -37,11 +37,13 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
     private sealed record Rewrite(string Key, LocalFile Local, List<long> Superseded, Partition Partition);
 
     /// <summary>
-    /// Merges the stream's records into the table of <paramref name="existing"/> files. With table metadata the rewritten
+    /// Merges the stream's records into the table <paramref name="tableKey"/> of <paramref name="existing"/> files. An
+    /// existing row with a null key column is refused before anything is rewritten: no incoming key can match it, so
+    /// the entity it holds would stay beside its merged row. With table metadata the rewritten
     /// files carry <paramref name="fieldIds"/>, the table's Iceberg column ids, for a column only earlier files hold too:
     /// Iceberg readers find its values by that id.
     /// </summary>
-    public async Task<Outcome> MergeAsync(StreamState stream, string tablePrefix, IReadOnlyList<string> existing,
+    public async Task<Outcome> MergeAsync(StreamState stream, string tableKey, string tablePrefix, IReadOnlyList<string> existing,
         Tables.IcebergFieldIds? fieldIds, CancellationToken cancellationToken)
     {
         var schema = stream.Schema!;
@@ -113,6 +115,8 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
         foreach (var file in stream.Files.Where(f => f.Schema != schema)) AddColumnsOnlyIn(file.LocalPath);
         long replaced = 0, deletedRows = 0, scanned = 0;
         var firstKeyName = keys.Names[0];
+        // Per key column, the table's rows without a value in it (footer statistics; a row group without them is read).
+        var nullKeys = new long[keys.Names.Length];
 
         // Another pipeline's merge (or a compaction) of this table removed a file while it was read: the run plans again.
         Task ThrowIfRemovedAsync(string key) => CommitAttempts.ThrowIfRemovedAsync(store, key, "this merge", cancellationToken);
@@ -126,11 +130,23 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
                 {
                     var local = await LocalFile.OfAsync(store, key, spoolDirectory, cancellationToken).ConfigureAwait(false);
                     var hits = new List<long>();
+                    var countNullKeysOfRows = false;
                     try
                     {
-                        ParquetRows.ForEach(local.Path, keys.Fields, g => { var may = ranges.MayHold(g, firstKeyName); if (may) scanned++; return may; }, (json, row) =>
+                        ParquetRows.ForEach(local.Path, keys.Fields, g =>
+                        {
+                            countNullKeysOfRows = !keys.TryCountNullKeys(g, nullKeys);
+                            var may = countNullKeysOfRows || ranges.MayHold(g, firstKeyName);
+                            if (may) scanned++;
+                            return may;
+                        }, (json, row) =>
                         {
                             var read = keys.Read(json);
+                            if (read.MissingKey is { } column)
+                            {
+                                if (countNullKeysOfRows) nullKeys[Array.IndexOf(keys.Names, column)]++;
+                                return;
+                            }
                             if (read.NaNKey is null && winners.TryGetValue(read.Key, out var winner))
                             {
                                 hits.Add(row);
@@ -159,6 +175,12 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
                     throw;
                 }
             }
+
+            if (nullKeys.Any(n => n > 0))
+                throw new MergeException($"stream '{stream.Name}': table {tableKey} holds rows with a null merge key: " +
+                    string.Join(", ", keys.Names.Select((name, k) => (name, k)).Where(c => nullKeys[c.k] > 0).Select(c => $"key property '{c.name}' is null in {nullKeys[c.k]} row(s)")) +
+                    " (written before the column was in the source, or before the table was merged by it). No incoming record can match such a row, so it " +
+                    "would stay beside the merged row of its entity. Nothing was written; a full refresh (run --full) reloads the table with the key in every row");
 
             // 3. The kept incoming rows and the rewritten files' other rows, written under the stream's schema by column
             // name, with the columns and struct fields only the rewritten files hold (a column or a field the SCHEMA no

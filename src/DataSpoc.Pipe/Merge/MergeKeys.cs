@@ -44,7 +44,7 @@ internal sealed class MergeKeys
         if (_deletedAt is not null) Fields.Add(MergeSettings.DeletedAtColumn);
     }
 
-    public IReadOnlyList<string> Names { get; }
+    public string[] Names { get; }
 
     /// <summary>Whether the stream's SCHEMA has the <c>_sdc_deleted_at</c> column that marks a deleted row.</summary>
     public bool DeclaresDeletedAt { get; }
@@ -57,6 +57,39 @@ internal sealed class MergeKeys
     /// any; <c>NaNKey</c>: the key column that is NaN, which equals no value and so can match no row.
     /// </summary>
     public readonly record struct Row(RowKey Key, OrderValue Order, bool Deleted, FirstKey First, string? MissingKey, string? NaNKey = null);
+
+    /// <summary>
+    /// Adds to <paramref name="nulls"/> (one count per key column of <see cref="Names"/>) how many rows of a row group
+    /// hold no value in each key column, from its footer: a key column the file does not have (written before the
+    /// column was) is null in every row, a flat one counts its nulls in its statistics. False, adding nothing, when a
+    /// key column's footer cannot tell (written without statistics, nested): its rows are read to count them.
+    /// </summary>
+    public bool TryCountNullKeys(RowGroupReader group, long[] nulls)
+    {
+        var metadata = group.MetaData;
+        var schema = metadata.Schema;
+        Span<long> counted = stackalloc long[Names.Length];
+        for (var k = 0; k < Names.Length; k++)
+        {
+            counted[k] = metadata.NumRows;
+            for (var c = 0; c < schema.NumColumns; c++)
+            {
+                var column = schema.Column(c);
+                using var path = column.Path;
+                var names = path.ToDotVector();
+                if (names[0] != Names[k]) continue;
+                if (names.Length > 1 || column.MaxRepetitionLevel > 0) return false;
+                using var chunk = metadata.GetColumnChunkMetaData(c);
+                if (!chunk.IsStatsSet) return false;
+                using var stats = chunk.Statistics;
+                if (stats is null) return false;
+                counted[k] = stats.NullCount;
+                break;
+            }
+        }
+        for (var k = 0; k < Names.Length; k++) nulls[k] += counted[k];
+        return true;
+    }
 
     public Row Read(ReadOnlySpan<byte> json)
     {
@@ -105,10 +138,12 @@ internal sealed class MergeKeys
                             $"the table, but the stream's SCHEMA now declares it {_keyKinds[k].ToString().ToLowerInvariant()}: a string key cannot be matched with " +
                             "such a key (only a number becoming a string is a widening); run --full to rewrite the table in one type, or declare the key a string");
                     }
-                    if (k == 0) first = FirstKey.Of(ref reader);
+                    // -0.0 = 0.0: a negative zero (a double column's -0.0) is the key 0, as the whole number 0 is.
+                    var negativeZero = reader.TokenType == JsonTokenType.Number && DoubleText.IsNegativeZero(raw);
+                    if (k == 0) first = negativeZero ? new FirstKey(true, 0, null) : FirstKey.Of(ref reader);
                     // A single whole-number key (the usual id) is kept as a number: no string per key in memory.
                     if (_keyNames.Length == 1 && first.IsLong) wholeKey = first.Long;
-                    else _keyValues[k] = Encoding.UTF8.GetString(raw);
+                    else _keyValues[k] = negativeZero ? "0" : Encoding.UTF8.GetString(raw);
                 }
             }
             if (isOrder) order = OrderValue.Of(ref reader);

@@ -714,7 +714,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 // Keys new to the table are an append no claim on a rewritten file guards: two merges sending one new key
                 // would both add it. So the merge commits only on the files it merged with (else it plans again).
                 if (!replace) TableBase.MustStay(plan, store, pipeline, stream.Table, tableKey, prefix, live);
-                merged = await merger.MergeAsync(stream, prefix, live, ingest.FieldIdsOf(stream.Table), cancellationToken).ConfigureAwait(false);
+                merged = await merger.MergeAsync(stream, tableKey, prefix, live, ingest.FieldIdsOf(stream.Table), cancellationToken).ConfigureAwait(false);
                 files = merged.Files;
                 // Plain tables lose the rewritten files at the commit; with table metadata its commit removes them from the table.
                 if (!withMetadata) plan.Superseded.AddRange(merged.Superseded);

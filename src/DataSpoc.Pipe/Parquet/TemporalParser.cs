@@ -19,7 +19,7 @@ internal static class TemporalParser
     private const long MaxMicros = 253_402_300_799_999_999;
 
     /// <summary>
-    /// <c>YYYY-MM-DD[T ]HH:MM[:SS[.f…]][Z|±HH[:]MM]</c>, or a bare <c>YYYY-MM-DD</c> (midnight); no offset means UTC. An
+    /// <c>YYYY-MM-DD[T ]HH:MM[:SS[.f…]][Z|±HH[[:]MM]|±HH:MM:SS]</c>, or a bare <c>YYYY-MM-DD</c> (midnight); no offset means UTC. An
     /// instant outside years 1..9999 once normalised to UTC (<c>0001-01-01T00:30+01:00</c>, <c>9999-12-31T23:00-05:00</c>)
     /// is not a valid value. Nothing else is: a lenient parser would read <c>03:04:05</c> as that time today (a value
     /// that changes with the day of the run) and <c>5/6/7</c> month first.
@@ -60,7 +60,7 @@ internal static class TemporalParser
     }
 
     /// <summary>
-    /// <c>HH:MM[:SS[.f…]][Z|±HH[:]MM]</c> (RFC 3339's full-time has the offset, Python's <c>time.isoformat()</c> none): a
+    /// <c>HH:MM[:SS[.f…]][Z|±HH[[:]MM]|±HH:MM:SS]</c> (RFC 3339's full-time has the offset, Python's <c>time.isoformat()</c> none): a
     /// time with an offset is normalised to UTC as a date-time is, within the day. Hour 24 (<c>24:00:00</c>) is no time,
     /// as in a date-time: a time of day is below 24 hours in Iceberg, Spark and Trino. Second 60 only as a leap second
     /// (see <see cref="IsLeapSecond"/>).
@@ -69,11 +69,11 @@ internal static class TemporalParser
     {
         micros = 0;
         if (s.Length < 5 || !TryClock(s, 0, out var h, out var m, out var sec, out var frac, out var end) || h > 23) return false;
-        var offsetMinutes = 0;
-        if (end != s.Length && (!TryOffset(s, ref end, out offsetMinutes) || end != s.Length)) return false;
-        if (sec == 60 && !IsLeapSecond(h, m, offsetMinutes, ref sec)) return false;
+        var offsetSeconds = 0;
+        if (end != s.Length && (!TryOffset(s, ref end, out offsetSeconds) || end != s.Length)) return false;
+        if (sec == 60 && !IsLeapSecond(h, m, offsetSeconds, ref sec)) return false;
         micros = ((h * 60L + m) * 60 + sec) * 1_000_000 + frac;
-        if (offsetMinutes != 0) micros = ((micros - offsetMinutes * 60_000_000L) % MicrosPerDay + MicrosPerDay) % MicrosPerDay;
+        if (offsetSeconds != 0) micros = ((micros - offsetSeconds * 1_000_000L) % MicrosPerDay + MicrosPerDay) % MicrosPerDay;
         return true;
     }
 
@@ -86,33 +86,39 @@ internal static class TemporalParser
         if (s.Length < 16 || !TryDate(s, out var year, out var month, out var day)) return false;
         if (s[10] is not ((byte)'T' or (byte)'t' or (byte)' ')) return false;
         if (!TryClock(s, 11, out var h, out var mi, out var sec, out var frac, out var i) || h > 23) return false;
-        var offsetMinutes = 0;
-        if (i < s.Length && !TryOffset(s, ref i, out offsetMinutes)) return false;
+        var offsetSeconds = 0;
+        if (i < s.Length && !TryOffset(s, ref i, out offsetSeconds)) return false;
         if (i != s.Length || day > DaysInMonth(year, month)) return false;
-        if (sec == 60 && !IsLeapSecond(h, mi, offsetMinutes, ref sec)) return false;
-        micros = (((DaysSinceEpoch(year, month, day) * 24L + h) * 60 + mi) * 60 + sec - offsetMinutes * 60) * 1_000_000 + frac;
+        if (sec == 60 && !IsLeapSecond(h, mi, offsetSeconds, ref sec)) return false;
+        micros = (((DaysSinceEpoch(year, month, day) * 24L + h) * 60 + mi) * 60 + sec - offsetSeconds) * 1_000_000 + frac;
         return true;
     }
 
     /// <summary>
-    /// Whether second 60 of <paramref name="h"/>:<paramref name="m"/> (at <paramref name="offsetMinutes"/> east of UTC) can
+    /// Whether second 60 of <paramref name="h"/>:<paramref name="m"/> (at <paramref name="offsetSeconds"/> east of UTC) can
     /// be a leap second: only 23:59:60 UTC can (UTC inserts them at the end of a day). Kept as 23:59:59 of that day
     /// (<paramref name="sec"/> becomes 59): no reader's timestamp or time holds second 60. Any other second 60 is an invalid
     /// value, as <c>2024-02-30</c> is: moving it back a second would change it silently.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)] // rare: keeps the hot paths small
-    private static bool IsLeapSecond(int h, int m, int offsetMinutes, ref int sec)
+    private static bool IsLeapSecond(int h, int m, int offsetSeconds, ref int sec)
     {
-        if (((h * 60 + m - offsetMinutes) % 1440 + 1440) % 1440 != 23 * 60 + 59) return false;
+        // Second 59 of the minute is 23:59:59 UTC exactly when second 60 is 23:59:60 UTC.
+        if (((h * 3600 + m * 60 + 59 - offsetSeconds) % 86400 + 86400) % 86400 != 86399) return false;
         sec = 59;
         return true;
     }
 
-    /// <summary><c>Z</c> or <c>±HH[[:]MM]</c> at <paramref name="i"/>, moving past it: minutes east of UTC.</summary>
+    /// <summary>
+    /// <c>Z</c>, <c>±HH[[:]MM]</c> or <c>±HH:MM:SS</c> at <paramref name="i"/>, moving past it: seconds east of UTC. The
+    /// seconds are what Python's <c>isoformat()</c> writes for a zone's local mean time (<c>-03:06:28</c>, São Paulo
+    /// before 1914), as singer-python taps print it, and what DuckDB reads; neither DuckDB nor ISO 8601 reads
+    /// <c>±HHMMSS</c> or a fraction of an offset's second, so they stay invalid values.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryOffset(ReadOnlySpan<byte> s, ref int i, out int offsetMinutes)
+    private static bool TryOffset(ReadOnlySpan<byte> s, ref int i, out int offsetSeconds)
     {
-        offsetMinutes = 0;
+        offsetSeconds = 0;
         var c = s[i];
         if (c is (byte)'Z' or (byte)'z')
         {
@@ -122,14 +128,21 @@ internal static class TemporalParser
         if (c is not ((byte)'+' or (byte)'-') || i + 3 > s.Length || !Two(s, i + 1, out var oh)) return false;
         var j = i + 3;
         var om = 0;
+        var os = 0;
         if (j < s.Length)
         {
-            if (s[j] == ':') j++;
+            var extended = s[j] == ':';
+            if (extended) j++;
             if (j + 2 > s.Length || !Two(s, j, out om)) return false;
             j += 2;
+            if (extended && j < s.Length && s[j] == ':')
+            {
+                if (!Two(s, j + 1, out os) || os > 59) return false;
+                j += 3;
+            }
         }
         if (oh > 23 || om > 59) return false;
-        offsetMinutes = (oh * 60 + om) * (c == '-' ? -1 : 1);
+        offsetSeconds = (oh * 3600 + om * 60 + os) * (c == '-' ? -1 : 1);
         i = j;
         return true;
     }

@@ -84,6 +84,48 @@ public class TemporalParserTests
     }
 
     [Theory]
+    // DuckDB's '…'::TIMESTAMPTZ of each (the anchor): the offsets Python's isoformat() writes for local mean time.
+    [InlineData("1890-01-01T00:00:00-03:06:28", "1890-01-01T03:06:28.000000Z")]
+    [InlineData("1900-01-01T08:27:38+05:21:10", "1900-01-01T03:06:28.000000Z")]
+    [InlineData("1900-01-01 08:27:38.250001+05:21:10", "1900-01-01T03:06:28.250001Z")]
+    [InlineData("1890-01-01T23:00:00-03:06:28", "1890-01-02T02:06:28.000000Z")]
+    [InlineData("1890-01-01T00:00:00-23:59:59", "1890-01-01T23:59:59.000000Z")]
+    [InlineData("1890-01-01T00:00-03:06:28", "1890-01-01T03:06:28.000000Z")] // as Python reads it
+    public void Offsets_with_seconds_are_normalised_to_UTC_exactly(string text, string utc)
+    {
+        Assert.True(TemporalParser.TryParseTimestampMicros(Encoding.UTF8.GetBytes(text), out var micros), text);
+        Assert.Equal(utc, DateTime.UnixEpoch.AddTicks(micros * 10).ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture));
+        Assert.True(TemporalParser.TryParseDateDays(Encoding.UTF8.GetBytes(text), out _), text); // a date keeps the date as written
+    }
+
+    [Theory]
+    [InlineData("1890-01-01T00:00:00-030628")] // Python reads it, DuckDB does not
+    [InlineData("1890-01-01T00:00:00-03:0628")]
+    [InlineData("1890-01-01T00:00:00-0306:28")]
+    [InlineData("1890-01-01T00:00:00-03:06:28.5")] // Python writes it for a zone with microseconds; DuckDB refuses it
+    [InlineData("1890-01-01T00:00:00-03:06:28,5")]
+    [InlineData("1890-01-01T00:00:00-03:06:2")]
+    [InlineData("1890-01-01T00:00:00-03:06:")]
+    [InlineData("1890-01-01T00:00:00-03:06:60")]
+    [InlineData("1890-01-01T00:00:00-03:06:28Z")]
+    public void Other_offset_seconds_forms_are_no_date_time(string text)
+    {
+        Assert.False(TemporalParser.TryParseTimestampMicros(Encoding.UTF8.GetBytes(text), out _), text);
+        Assert.False(TemporalParser.TryParseDateDays(Encoding.UTF8.GetBytes(text), out _), text);
+        Assert.False(DataSpoc.Pipe.Sources.BuiltIn.TextColumnTypes.TryDateTime(text, out _), text);
+    }
+
+    [Theory]
+    [InlineData("1890-01-01T00:00:00-03:06:28", "1890-01-01T03:06:28.0000000+00:00")]
+    [InlineData("1900-01-01 08:27:38.5+05:21:10", "1900-01-01T03:06:28.5000000+00:00")]
+    [InlineData("2024-01-02T10:00:00+05:45", "2024-01-02T04:15:00.0000000+00:00")]
+    public void A_file_s_date_times_are_read_by_the_same_parser(string text, string utc)
+    {
+        Assert.True(DataSpoc.Pipe.Sources.BuiltIn.TextColumnTypes.TryDateTime(text, out var instant), text);
+        Assert.Equal(utc, instant.ToString("O", CultureInfo.InvariantCulture));
+    }
+
+    [Theory]
     [InlineData("2024-12-31T23:59:60Z", true)]
     [InlineData("2016-12-31T23:59:60.999999Z", true)]
     [InlineData("2017-01-01T05:29:60+05:30", true)] // 23:59:60 UTC
@@ -111,6 +153,7 @@ public class TemporalParserTests
     [InlineData("00:30:00+01:00", 84_600_000_000L)]
     [InlineData("23:59:60", 86_399_000_000L)] // a leap second (UTC): kept as 23:59:59, as a date-time's
     [InlineData("00:59:60.5+01:00", 86_399_500_000L)]
+    [InlineData("00:00:00-03:06:28", 11_188_000_000L)] // DuckDB's TIMETZ keeps the same offset
     public void Times_in_RFC_3339_and_Python_forms_land(string text, long expected)
     {
         Assert.True(TemporalParser.TryParseTimeMicros(Encoding.UTF8.GetBytes(text), out var micros), text);

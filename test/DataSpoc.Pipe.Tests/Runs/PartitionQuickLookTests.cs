@@ -28,7 +28,8 @@ public class PartitionQuickLookTests(Xunit.Abstractions.ITestOutputHelper output
             var separator = random.Next(10) switch { 0 => " ", 1 => "t", _ => "T" };
             var zone = random.Next(5) == 0
                 ? (random.Next(2) == 0 ? "Z" : "+00:00")
-                : $"{(random.Next(2) == 0 ? '+' : '-')}{random.Next(15):D2}:{(random.Next(3) == 0 ? random.Next(60) : random.Next(2) * 30):D2}";
+                : $"{(random.Next(2) == 0 ? '+' : '-')}{random.Next(15):D2}:{(random.Next(3) == 0 ? random.Next(60) : random.Next(2) * 30):D2}"
+                  + (random.Next(10) == 0 ? $":{random.Next(60):D2}" : ""); // local mean time, as Python writes it
             var text = $"{local:yyyy-MM-dd}{separator}{local:HH:mm}:{seconds:D2}{fraction}{zone}";
             var utf8 = Encoding.UTF8.GetBytes(text);
             var full = RunIngest.PartitionOfText(utf8);
@@ -47,6 +48,8 @@ public class PartitionQuickLookTests(Xunit.Abstractions.ITestOutputHelper output
     [InlineData("2024-12-31T22:00:00-02:00", "2025-01-01")]
     [InlineData("2024-06-15T12:00:00+14:00", "2024-06-14")]
     [InlineData("2024-06-15T12:00:00Z", "2024-06-15")]
+    [InlineData("1890-01-01T23:00:00-03:06:28", "1890-01-02")]
+    [InlineData("1900-01-01T05:21:09+05:21:10", "1899-12-31")]
     public void Offsets_that_cross_midnight_move_the_date(string text, string date)
     {
         Assert.Equal(DateOnly.Parse(date, System.Globalization.CultureInfo.InvariantCulture), RunIngest.PartitionOfLocatedText(Encoding.UTF8.GetBytes(text))?.Date);

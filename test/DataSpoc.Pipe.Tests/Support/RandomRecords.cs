@@ -45,7 +45,7 @@ public sealed class RandomRecords(int seed)
     private static readonly string[] DateTimeForms =
     [
         "{0}T{1}Z", "{0}T{1}+00:00", "{0}T{1}.5Z", "{0}T{1}.123456Z", "{0}T{1}.123456789Z", "{0} {1}", "{0}T{1}-03:00", "{0}T{1}+05:30",
-        "{0}T{1}.000001+14:00", "{0}T{1}", "{0}T{2}Z",
+        "{0}T{1}.000001+14:00", "{0}T{1}", "{0}T{2}Z", "{0}T{1}-03:06:28", "{0} {1}.5+05:21:10",
     ];
 
     private static readonly RandomKind[] ScanKinds =
@@ -189,7 +189,7 @@ public sealed class RandomRecords(int seed)
             case RandomKind.Boolean: json.Append(Chance(0.5) ? "true" : "false"); break;
             case RandomKind.String: WriteString(json, StringText(), python, _random); break;
             case RandomKind.Date: WriteString(json, Chance(0.97) ? DateText() : Pick(new[] { "2024-02-30", "2024-1-5", DateText() + "T00:00:00Z", "" }), python); break;
-            case RandomKind.DateTime: WriteString(json, Chance(0.97) ? DateTimeText() : Pick(new[] { "2024-01-01T24:00:00Z", "2024-01-01", "not a date", "2024-01-01T10:00:00+2", "2024-06-15T10:30:60Z", "2024-12-31T23:59:60Z", "2025-01-01T01:59:60.5+02:00" }), python); break;
+            case RandomKind.DateTime: WriteString(json, Chance(0.97) ? DateTimeText() : Pick(new[] { "2024-01-01T24:00:00Z", "2024-01-01", "not a date", "2024-01-01T10:00:00+2", "2024-06-15T10:30:60Z", "2024-12-31T23:59:60Z", "2025-01-01T01:59:60.5+02:00", "2024-01-01T10:00:00-03:06:28.5", "2024-01-01T10:00:00-030628" }), python); break;
             case RandomKind.Time: WriteString(json, Chance(0.97) ? TimeText() : Pick(new[] { "24:00:00", "1:2", "10:60", "10:00:00Z", "10:30:60", "23:59:60", "00:59:60+01:00" }), python); break;
             case RandomKind.JsonObject: WriteAnyJson(json, style, 3, forceObject: true); break;
             case RandomKind.JsonArray: WriteAnyJson(json, style, 3, forceArray: true); break;

@@ -462,61 +462,6 @@ internal static class TextColumnTypes
         return true;
     }
 
-    /// <summary>
-    /// The common ISO-8601 shape without allocation: <c>yyyy-MM-dd[T ]HH:mm:ss[.f…][Z|±HH[:]MM|±HH]</c>.
-    /// Anything else goes to the general parser.
-    /// </summary>
-    private static bool TryFastDateTime(ReadOnlySpan<char> cell, out DateTimeOffset instant)
-    {
-        instant = default;
-        if (cell.Length < 19 || cell[13] != ':' || cell[16] != ':') return false;
-        if (!TryDate(cell[..10], out var date)) return false;
-        if (!Digits(cell.Slice(11, 2), out var hour) || !Digits(cell.Slice(14, 2), out var minute) || !Digits(cell.Slice(17, 2), out var second)) return false;
-        if (hour > 23 || minute > 59 || second > 59) return false;
-        var ticks = date.DayNumber * TimeSpan.TicksPerDay + hour * TimeSpan.TicksPerHour + minute * TimeSpan.TicksPerMinute + second * TimeSpan.TicksPerSecond;
-        var i = 19;
-        if (i < cell.Length && cell[i] == '.')
-        {
-            i++;
-            var start = i;
-            long fraction = 0;
-            var scale = TimeSpan.TicksPerSecond;
-            while (i < cell.Length && char.IsAsciiDigit(cell[i]))
-            {
-                if (scale > 1) { scale /= 10; fraction += (cell[i] - '0') * scale; }
-                i++;
-            }
-            if (i == start) return false;
-            ticks += fraction;
-        }
-        var offset = 0L;
-        if (i < cell.Length)
-        {
-            var sign = cell[i];
-            if (sign is 'Z' or 'z')
-            {
-                i++;
-            }
-            else if (sign is '+' or '-')
-            {
-                var rest = cell[(i + 1)..];
-                int oh, om = 0;
-                if (rest.Length == 2 && Digits(rest, out oh)) { }
-                else if (rest.Length == 4 && Digits(rest[..2], out oh) && Digits(rest[2..], out om)) { }
-                else if (rest.Length == 5 && rest[2] == ':' && Digits(rest[..2], out oh) && Digits(rest[3..], out om)) { }
-                else return false;
-                if (oh > 18 || om > 59) return false;
-                offset = (oh * TimeSpan.TicksPerHour + om * TimeSpan.TicksPerMinute) * (sign == '-' ? -1 : 1);
-                i = cell.Length;
-            }
-            if (i != cell.Length) return false;
-        }
-        var utc = ticks - offset;
-        if (utc < 0 || utc > DateTime.MaxValue.Ticks) return false;
-        instant = new DateTimeOffset(utc, TimeSpan.Zero);
-        return true;
-    }
-
     /// <summary>Writes <c>yyyy-MM-ddTHH:mm:ss.ffffffZ</c> (27 characters) for UTC ticks.</summary>
     internal static void FormatUtc(long ticks, Span<char> text)
     {
@@ -536,19 +481,19 @@ internal static class TextColumnTypes
         }
     }
 
-    private static readonly string[] DateTimeFormats =
-    [
-        "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK", "yyyy-MM-dd HH:mm:ss.FFFFFFFK",
-        "yyyy-MM-dd'T'HH:mmK", "yyyy-MM-dd HH:mmK",
-    ];
-
-    /// <summary>An ISO-8601 date and time (<c>T</c> or space separated), with or without an offset; without one it is taken as UTC.</summary>
+    /// <summary>
+    /// An ISO-8601 date and time (<c>T</c> or space separated), with or without an offset; without one it is taken as UTC.
+    /// Read by the one date-time parser every path shares (<see cref="Parquet.TemporalParser"/>), so a file's values
+    /// land as a tap's do.
+    /// </summary>
     internal static bool TryDateTime(ReadOnlySpan<char> cell, out DateTimeOffset instant)
     {
         instant = default;
         if (cell.Length < 16 || cell[4] != '-' || cell[7] != '-' || (cell[10] is not ('T' or ' '))) return false;
-        if (TryFastDateTime(cell, out instant)) return true;
-        return DateTimeOffset.TryParseExact(cell, DateTimeFormats, CultureInfo.InvariantCulture,
-            DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out instant);
+        Span<byte> ascii = cell.Length <= 64 ? stackalloc byte[cell.Length] : new byte[cell.Length];
+        if (System.Text.Ascii.FromUtf16(cell, ascii, out _) != System.Buffers.OperationStatus.Done
+            || !Parquet.TemporalParser.TryParseTimestampMicros(ascii, out var micros)) return false;
+        instant = new DateTimeOffset(DateTime.UnixEpoch.Ticks + micros * TimeSpan.TicksPerMicrosecond, TimeSpan.Zero);
+        return true;
     }
 }

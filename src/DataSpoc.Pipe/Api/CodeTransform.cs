@@ -11,6 +11,7 @@ namespace DataSpoc.Pipe.Api;
 /// <code>
 /// var upper = new CodeTransform("customers", r => { r["name"] = r["name"]?.GetValue&lt;string&gt;().ToUpperInvariant(); return r; });
 /// var onlyPaid = new CodeTransform("orders", r => r["paid"]?.GetValue&lt;bool&gt;() == true ? r : null);
+/// var pseudonym = new CodeTransform("users", r => { r["email"] = Pseudonym(r["email"]); return r; }) { HashedColumns = ["email"] };
 /// </code>
 /// </example>
 public sealed class CodeTransform : IRecordTransform
@@ -41,6 +42,13 @@ public sealed class CodeTransform : IRecordTransform
     /// <summary>What the run's error calls this transform when it throws (null: its place among the stream's transforms).</summary>
     public string? Name { get; }
 
+    /// <summary>
+    /// The columns whose values this transform hashes, as its schema names them (<c>HashedColumns = ["email"]</c>):
+    /// recorded in the manifest entry's <c>hashed_columns</c> like a <c>hash:</c> map's (a column the stream does not
+    /// land is left out). Empty by default: the run cannot tell what a delegate does to a value.
+    /// </summary>
+    public IReadOnlyList<string> HashedColumns { get; init; } = [];
+
     /// <inheritdoc />
     public bool AppliesTo(string stream) => _stream is null || _stream == stream;
 
@@ -49,4 +57,7 @@ public sealed class CodeTransform : IRecordTransform
 
     /// <inheritdoc />
     public JsonObject? TransformRecord(string stream, JsonObject record) => _record(record);
+
+    /// <inheritdoc />
+    IReadOnlyList<string> IRecordTransform.HashedColumns(string stream) => HashedColumns;
 }

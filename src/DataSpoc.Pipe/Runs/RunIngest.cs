@@ -153,7 +153,9 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             keyProperties = t.TransformKeyProperties(stream, keyProperties);
         }
         var computedOutputs = transforms.OfType<StreamMap>().SelectMany(m => m.ComputedOutputs).ToHashSet(StringComparer.Ordinal);
-        var hashedOutputs = transforms.OfType<StreamMap>().SelectMany(m => m.HashedOutputs).ToList();
+        // Maps' hash columns and those code transforms declare, as far as the landed schema holds them.
+        var hashedOutputs = transforms.SelectMany(t => t.HashedColumns(stream))
+            .Where(c => schema.TryGetProperty("properties", out var landed) && landed.ValueKind == JsonValueKind.Object && landed.TryGetProperty(c, out _)).ToList();
         // A map that only selects, drops or renames is applied to the schema: the shredders read records through it.
         RecordProjection? projection = null;
         if (transforms is [StreamMap { OnlyProjects: true } map])

@@ -36,8 +36,11 @@ internal sealed class CompiledExpression
     /// uses what is not compiled (a math function, <c>in</c>, <c>like</c>, bit operators, date literals): NCalc then
     /// evaluates it every time.
     /// </summary>
-    public static CompiledExpression? TryCompile(LogicalExpression tree, IReadOnlyList<string> columns) =>
-        Compile(tree, columns) is { } root ? new CompiledExpression(root) : null;
+    /// <param name="tree">The parsed expression.</param>
+    /// <param name="columns">The columns it reads, in the order of the values.</param>
+    /// <param name="temporalKindOf">The date-time or time type of an operand that is such a column (else null).</param>
+    public static CompiledExpression? TryCompile(LogicalExpression tree, IReadOnlyList<string> columns, Func<LogicalExpression, Parquet.LeafKind?> temporalKindOf) =>
+        Compile(tree, columns, temporalKindOf) is { } root ? new CompiledExpression(root) : null;
 
     /// <summary>The value over <paramref name="values"/> (as expressions see them), or false when NCalc must evaluate it.</summary>
     public bool TryEvaluate(object?[] values, out object? result)
@@ -46,7 +49,7 @@ internal sealed class CompiledExpression
         return !ReferenceEquals(result, Unhandled);
     }
 
-    private static Node? Compile(LogicalExpression e, IReadOnlyList<string> columns)
+    private static Node? Compile(LogicalExpression e, IReadOnlyList<string> columns, Func<LogicalExpression, Parquet.LeafKind?> temporalKindOf)
     {
         switch (e)
         {
@@ -60,24 +63,24 @@ internal sealed class CompiledExpression
                 if (index < 0) return null;
                 return values => values[index];
             case UnaryExpression u:
-                return Compile(u.Expression, columns) is { } operand ? Unary(u.Type, operand) : null;
+                return Compile(u.Expression, columns, temporalKindOf) is { } operand ? Unary(u.Type, operand) : null;
             case BinaryExpression b when SqlNulls.IsNullTest(b, out var testedExpression, out var equal):
-                return Compile(testedExpression, columns) is { } tested ? NullTest(tested, equal) : null;
+                return Compile(testedExpression, columns, temporalKindOf) is { } tested ? NullTest(tested, equal) : null;
             case BinaryExpression b:
-                var left = Compile(b.LeftExpression, columns);
-                var right = Compile(b.RightExpression, columns);
+                var left = Compile(b.LeftExpression, columns, temporalKindOf);
+                var right = Compile(b.RightExpression, columns, temporalKindOf);
                 return left is null || right is null ? null
                     : Binary(b.Type, left, right, new Constants(DecimalOps.IsFractionConstant(b.LeftExpression), DecimalOps.IsFractionConstant(b.RightExpression),
-                        b.LeftExpression is ValueExpression { Value: string }, b.RightExpression is ValueExpression { Value: string }));
+                        TransformExpression.TemporalOperands(b, temporalKindOf)));
             case TernaryExpression t:
-                var condition = Compile(t.LeftExpression, columns);
-                var then = Compile(t.MiddleExpression, columns);
-                var otherwise = Compile(t.RightExpression, columns);
+                var condition = Compile(t.LeftExpression, columns, temporalKindOf);
+                var then = Compile(t.MiddleExpression, columns, temporalKindOf);
+                var otherwise = Compile(t.RightExpression, columns, temporalKindOf);
                 return condition is null || then is null || otherwise is null ? null : Choose(condition, then, otherwise);
             case Function f:
                 var arguments = new Node[f.Parameters.Count];
                 for (var a = 0; a < arguments.Length; a++)
-                    if ((arguments[a] = Compile(f.Parameters[a], columns)!) is null) return null;
+                    if ((arguments[a] = Compile(f.Parameters[a], columns, temporalKindOf)!) is null) return null;
                 return Call(f.Identifier.Name, arguments);
             default:
                 return null;
@@ -192,9 +195,10 @@ internal sealed class CompiledExpression
 
     /// <summary>
     /// Which operands of a binary node are number constants with a fraction (a decimal reads them as written: <see cref="DecimalOps"/>)
-    /// and which are text constants (a date-time or time reads them as its values: <see cref="TransformExpression.TemporalComparison"/>).
+    /// and which is a text constant compared with a date-time or time column (the column's type reads it:
+    /// <see cref="TransformExpression.TemporalComparison"/>).
     /// </summary>
-    private readonly record struct Constants(bool Left, bool Right, bool TextLeft = false, bool TextRight = false);
+    private readonly record struct Constants(bool Left, bool Right, (Parquet.LeafKind Kind, bool ConstantOnRight)? Temporal = null);
 
     /// <summary>
     /// A binary node where an operand is not a long, int or double: <see cref="DecimalOps"/>' value when one is an
@@ -208,16 +212,16 @@ internal sealed class CompiledExpression
 
     private static Node? Binary(BinaryExpressionType type, Node left, Node right, Constants constants)
     {
-        if (!DecimalOps.IsComparison(type) || !(constants.Left || constants.Right || constants.TextLeft || constants.TextRight))
+        if (!DecimalOps.IsComparison(type) || !(constants.Left || constants.Right || constants.Temporal is not null))
             return Plain(type, left, right, constants);
         // A comparison with a constant that its other operand reads in its own way (as NCalc's handlers do): a whole
-        // number compares exactly with a number with a fraction (DecimalOps.IsWholeAgainstFraction), a stored date-time
-        // or time with text as its instant or time of day.
+        // number compares exactly with a number with a fraction (DecimalOps.IsWholeAgainstFraction), a date-time or time
+        // column with text as its instant or time of day.
         return values =>
         {
             var (a, b) = (left(values), right(values));
             if ((a is long && constants.Right) || (b is long && constants.Left)) return DecimalOps.Binary(type, a, b, constants.Left, constants.Right);
-            if (TransformExpression.TemporalComparison(type, a, b, constants.TextLeft, constants.TextRight) is { } temporal) return temporal;
+            if (TransformExpression.TemporalComparison(type, a, b, constants.Temporal) is { } temporal) return temporal;
             var plain = type switch
             {
                 BinaryExpressionType.Equal => Equality(a, b, equal: true),

@@ -22,4 +22,12 @@ public interface IRecordTransform
     /// <see cref="TransformSchema"/>. Unchanged by default.
     /// </summary>
     IReadOnlyList<string> TransformKeyProperties(string stream, IReadOnlyList<string> keyProperties) => keyProperties;
+
+    /// <summary>
+    /// The columns of the transformed records whose values this transform hashes (pseudonymises), as the schema it
+    /// returns names them; called after <see cref="TransformSchema"/>. The run records them in the manifest entry's
+    /// <c>hashed_columns</c>, so that readers know those columns hold no clear text, and warns when a table's earlier rows
+    /// hold one of them unhashed. None by default.
+    /// </summary>
+    IReadOnlyList<string> HashedColumns(string stream) => [];
 }

@@ -129,22 +129,15 @@ internal static class StoredValue
     private static readonly int EpochDay = DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber;
 
     /// <summary>
-    /// A text constant compared with <paramref name="value"/>, a date-time or time as the column stores it
-    /// (<c>yyyy-MM-ddTHH:mm:ss.ffffffZ</c>, <c>HH:mm:ss.ffffff</c>): the constant in that spelling when it reads as one
-    /// (<c>'2024-06-15T10:00:00Z'</c> is <c>2024-06-15T10:00:00.000000Z</c>, <c>'06:00'</c> <c>06:00:00.000000</c>), so
-    /// that the texts compare as the instants or times of day do, as DuckDB casts the literal to the column's type
-    /// (as written, <c>.000000Z</c> sorted below <c>Z</c> and <c>'06:00:00'</c> equalled no stored time); null otherwise.
+    /// A text constant compared with a value of a date-time or time column (<paramref name="kind"/>), in the spelling
+    /// the column stores (<c>yyyy-MM-ddTHH:mm:ss.ffffffZ</c>, <c>HH:mm:ss.ffffff</c>) when it
+    /// reads as one (<c>'2024-06-15T10:00:00+02:00'</c> is <c>2024-06-15T08:00:00.000000Z</c>, <c>'06:00'</c>
+    /// <c>06:00:00.000000</c>), so that the texts compare as the instants or times of day do, as DuckDB casts the
+    /// literal to the column's type (as written, <c>.000000Z</c> sorted below <c>Z</c> and <c>'06:00:00'</c> equalled no
+    /// stored time); null otherwise.
     /// </summary>
-    public static string? InStoredSpelling(string value, string constant)
-    {
-        StoredType? type = value switch
-        {
-            { Length: 27 } when value[10] == 'T' && value[19] == '.' && value[26] == 'Z' => new StoredType(LeafKind.Timestamp, 0),
-            { Length: 15 } when value[2] == ':' && value[5] == ':' && value[8] == '.' => new StoredType(LeafKind.Time, 0),
-            _ => null,
-        };
-        return type is { } t && Of((object)constant, t) is string stored && !ReferenceEquals(stored, constant) ? stored : null;
-    }
+    public static string? InStoredSpelling(string constant, LeafKind kind) =>
+        Of((object)constant, new StoredType(kind, 0)) is string stored && !ReferenceEquals(stored, constant) ? stored : null;
 
     /// <summary>
     /// A JSON number's exact value written with <paramref name="scale"/> decimals (<c>1.5</c> at scale 2 is <c>1.50</c>,

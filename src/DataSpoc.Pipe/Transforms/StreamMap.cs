@@ -66,6 +66,8 @@ internal sealed class StreamMap : IRecordTransform
     {
         var input = schema["properties"] as JsonObject ?? new JsonObject();
         _storedTypes = StoredValue.TypesOf(schema);
+        Filter?.ReadColumnsAs(_storedTypes);
+        foreach (var (_, expression) in Compute) expression.ReadColumnsAs(_storedTypes);
         var columns = new List<string>(input.Select(p => p.Key));
         var types = input.ToDictionary(p => p.Key, p => p.Value?.DeepClone(), StringComparer.Ordinal);
 
@@ -262,7 +264,7 @@ internal sealed class StreamMap : IRecordTransform
         _plan.Where(p => Compute.Any(c => c.Column == p.Input) && !Hash.Contains(p.Input) && !Cast.ContainsKey(p.Input)).Select(p => p.Output);
 
     /// <summary>The output columns that hold hashed values (<c>hash:</c>, under their renamed names), after <see cref="TransformSchema"/>.</summary>
-    internal IEnumerable<string> HashedOutputs => _plan.Where(p => Hash.Contains(p.Input)).Select(p => p.Output);
+    public IReadOnlyList<string> HashedColumns(string stream) => [.. _plan.Where(p => Hash.Contains(p.Input)).Select(p => p.Output)];
 
     /// <summary>Whether a computed column copies an array or object column whole (after <see cref="TransformSchema"/>): only the JSON path does.</summary>
     internal bool CopiesStructures => _copiedStructures.Any(c => c is not null);

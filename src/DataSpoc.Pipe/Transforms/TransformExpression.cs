@@ -33,18 +33,42 @@ internal sealed class TransformExpression
 
     private readonly Expression _expression;
     /// <summary>The expression as closures, or null when it uses what is not compiled (NCalc then evaluates every record).</summary>
-    private readonly CompiledExpression? _compiled;
+    private CompiledExpression? _compiled;
     /// <summary>The values of <see cref="Columns"/> for the record being evaluated (one thread, as NCalc's parameters).</summary>
     private readonly object?[] _bound;
+    /// <summary>The columns the expression reads that the stream's schema declares a date-time or time, with that type.</summary>
+    private IReadOnlyDictionary<string, Parquet.LeafKind> _temporalColumns = new Dictionary<string, Parquet.LeafKind>(StringComparer.Ordinal);
 
-    private TransformExpression(string text, Expression expression, IReadOnlyList<string> columns)
+    private TransformExpression(string text, IReadOnlyList<string> columns)
     {
         Text = text;
-        _expression = expression;
+        _expression = NewExpression(text, TemporalKindOf);
         Columns = columns;
         _bound = new object?[columns.Count];
-        _compiled = expression.GetLogicalExpression() is { } tree ? CompiledExpression.TryCompile(tree, columns) : null;
+        Compile();
     }
+
+    private void Compile() =>
+        _compiled = _expression.GetLogicalExpression() is { } tree ? CompiledExpression.TryCompile(tree, Columns, TemporalKindOf) : null;
+
+    /// <summary>
+    /// Tells the expression the stored types of the stream's columns (per SCHEMA: <see cref="StoredValue.TypesOf"/>), so
+    /// that a date-time or time column compared with text reads the text as its type, as DuckDB casts a literal to the
+    /// column's type; a string column compares as text whatever its values look like. A date compares as its
+    /// <c>yyyy-MM-dd</c> text (DuckDB compares a DATE with <c>'2024-06-15T10:00:00'</c> as a timestamp: never equal).
+    /// </summary>
+    internal void ReadColumnsAs(IReadOnlyDictionary<string, StoredType> types)
+    {
+        _temporalColumns = Columns.Where(c => types.TryGetValue(c, out var t) && IsTemporal(t.Kind))
+            .ToDictionary(c => c, c => types[c].Kind, StringComparer.Ordinal);
+        Compile();
+    }
+
+    private static bool IsTemporal(Parquet.LeafKind kind) => kind is Parquet.LeafKind.Timestamp or Parquet.LeafKind.Time;
+
+    /// <summary>The date-time or time type of an operand that is such a column, else null.</summary>
+    private Parquet.LeafKind? TemporalKindOf(LogicalExpression operand) =>
+        operand is Identifier i && _temporalColumns.TryGetValue(i.Name, out var kind) ? kind : null;
 
     /// <summary>Whether records are evaluated by the compiled form (else by NCalc's interpreter every time).</summary>
     internal bool IsCompiled => _compiled is not null;
@@ -57,7 +81,7 @@ internal sealed class TransformExpression
     /// <summary>Parses <paramref name="text"/>; on a syntax error or an unknown function returns null and the reason.</summary>
     public static TransformExpression? TryParse(string text, out string? error)
     {
-        var expression = NewExpression(text);
+        var expression = NewExpression(text, _ => null);
         if (expression.HasErrors())
         {
             error = $"'{text}' is not a valid expression: {expression.Error?.Message}";
@@ -74,9 +98,70 @@ internal sealed class TransformExpression
             error = $"'{text}' {arity}";
             return null;
         }
+        if (InexactNumber(text) is var (literal, read))
+        {
+            error = $"'{text}' writes the number {literal}, which the expression would read as the double {read} (a number written in an " +
+                "expression is a 64-bit integer or a double): write it with at most 17 significant digits, or quote it to compare it as text ('" + literal + "')";
+            return null;
+        }
         error = null;
         var columns = expression.GetParameterNames().Where(n => n != "null").Distinct(StringComparer.Ordinal).ToList();
-        return new TransformExpression(text, expression, columns);
+        return new TransformExpression(text, columns);
+    }
+
+    /// <summary>
+    /// The first number written in <paramref name="text"/> (outside quotes and names) that NCalc reads as a double other
+    /// than its value (<c>12345678901234567890123</c>, <c>0.123456789012345678901</c>: more digits than a double holds),
+    /// with that double's text; null when every number is exact as NCalc reads it. NCalc hands over only the double, so
+    /// a comparison with it would be made in doubles, where DuckDB's is exact.
+    /// </summary>
+    internal static (string Literal, string Read)? InexactNumber(string text)
+    {
+        for (var i = 0; i < text.Length;)
+        {
+            var c = text[i];
+            if (c is '\'' or '"' or '[' or '#')
+            {
+                var close = c == '[' ? ']' : c;
+                for (i++; i < text.Length && text[i] != close; i++)
+                    if (text[i] == '\\') i++;
+                i++;
+            }
+            else if (char.IsLetter(c) || c is '_' or '@' or '$')
+                while (i < text.Length && (char.IsLetterOrDigit(text[i]) || text[i] is '_' or '.')) i++;
+            else if (char.IsAsciiDigit(c) || (c == '.' && i + 1 < text.Length && char.IsAsciiDigit(text[i + 1])))
+            {
+                var start = i;
+                while (i < text.Length && (char.IsAsciiDigit(text[i]) || text[i] == '.')) i++;
+                if (i < text.Length && text[i] is 'e' or 'E')
+                {
+                    var e = i + 1 < text.Length && text[i + 1] is '+' or '-' ? i + 2 : i + 1;
+                    if (e < text.Length && char.IsAsciiDigit(text[e]))
+                        for (i = e; i < text.Length && char.IsAsciiDigit(text[i]);) i++;
+                }
+                var literal = text[start..i];
+                if (literal.All(char.IsAsciiDigit) && long.TryParse(literal, NumberStyles.None, CultureInfo.InvariantCulture, out _)) continue;
+                if (double.TryParse(literal, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d)
+                    && Significant(literal) != Significant(d.ToString("R", CultureInfo.InvariantCulture)))
+                    return (literal, d.ToString("R", CultureInfo.InvariantCulture));
+            }
+            else i++;
+        }
+        return null;
+    }
+
+    /// <summary>A number's significant digits and the power of ten of the first (<c>0.0120</c> and <c>1.2E-2</c> alike).</summary>
+    private static (string Digits, int Exponent) Significant(string number)
+    {
+        var e = number.IndexOfAny(['e', 'E']);
+        var exponent = e < 0 ? 0 : int.Parse(number.AsSpan(e + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+        var mantissa = (e < 0 ? number : number[..e]).TrimStart('-');
+        var point = mantissa.IndexOf('.');
+        var digits = mantissa.Replace(".", "", StringComparison.Ordinal);
+        exponent += point < 0 ? digits.Length : point;
+        var lead = digits.Length - digits.TrimStart('0').Length;
+        digits = digits.Trim('0');
+        return (digits, digits.Length == 0 ? 0 : exponent - lead);
     }
 
     /// <summary>How many arguments each function takes: at least <c>Min</c>, at most <c>Max</c> (null: any number), and how to say it.</summary>
@@ -116,7 +201,7 @@ internal sealed class TransformExpression
         }
     }
 
-    private static Expression NewExpression(string text)
+    private static Expression NewExpression(string text, Func<LogicalExpression, Parquet.LeafKind?> temporalKindOf)
     {
         var expression = new Expression(text, Options, new ExpressionContext(), CultureInfo.InvariantCulture, DecimalAwareVisitors.Instance);
         expression.Functions["lower"] = f => Str(f, 0)?.ToLowerInvariant();
@@ -151,7 +236,7 @@ internal sealed class TransformExpression
             }
             if (!DecimalOps.Handles(b.Type)) return;
             var (left, right) = (args.LeftValue(), args.RightValue());
-            if (TemporalComparison(b.Type, left, right, b.LeftExpression is ValueExpression { Value: string }, b.RightExpression is ValueExpression { Value: string }) is { } temporal)
+            if (TemporalComparison(b.Type, left, right, TemporalOperands(b, temporalKindOf)) is { } temporal)
             {
                 args.Result = temporal;
                 return;
@@ -226,15 +311,28 @@ internal sealed class TransformExpression
     }
 
     /// <summary>
-    /// A comparison of a stored date-time or time with a text constant (<paramref name="leftConstant"/>,
-    /// <paramref name="rightConstant"/>: which operand is one), the constant read as the column reads its values
-    /// (<see cref="StoredValue.InStoredSpelling"/>); null when it is not one (the comparison is then the usual).
+    /// Which operand of <paramref name="b"/> is a text constant compared with a date-time or time column, and that
+    /// column's type: (kind, true) when the right operand is the constant, (kind, false) the left; null when neither.
     /// </summary>
-    internal static object? TemporalComparison(BinaryExpressionType type, object? left, object? right, bool leftConstant, bool rightConstant)
+    internal static (Parquet.LeafKind Kind, bool ConstantOnRight)? TemporalOperands(BinaryExpression b, Func<LogicalExpression, Parquet.LeafKind?> temporalKindOf)
     {
-        if (left is not string l || right is not string r || !DecimalOps.IsComparison(type)) return null;
-        if (rightConstant && StoredValue.InStoredSpelling(l, r) is { } rs) r = rs;
-        else if (leftConstant && StoredValue.InStoredSpelling(r, l) is { } ls) l = ls;
+        if (!DecimalOps.IsComparison(b.Type)) return null;
+        if (b.RightExpression is ValueExpression { Value: string } && temporalKindOf(b.LeftExpression) is { } left) return (left, true);
+        if (b.LeftExpression is ValueExpression { Value: string } && temporalKindOf(b.RightExpression) is { } right) return (right, false);
+        return null;
+    }
+
+    /// <summary>
+    /// A comparison of a date-time or time column's stored value with a text constant (<paramref name="operands"/>:
+    /// <see cref="TemporalOperands"/>), the constant read as the column reads its values
+    /// (<see cref="StoredValue.InStoredSpelling"/>); null when it is not one or the constant does not read as the
+    /// column's type (the comparison is then the usual).
+    /// </summary>
+    internal static object? TemporalComparison(BinaryExpressionType type, object? left, object? right, (Parquet.LeafKind Kind, bool ConstantOnRight)? operands)
+    {
+        if (operands is not var (kind, constantOnRight) || left is not string l || right is not string r) return null;
+        if (constantOnRight && StoredValue.InStoredSpelling(r, kind) is { } rs) r = rs;
+        else if (!constantOnRight && StoredValue.InStoredSpelling(l, kind) is { } ls) l = ls;
         else return null;
         return Holds(type, CodePointText.Compare(l, r));
     }
@@ -359,7 +457,13 @@ internal sealed class TransformExpression
             : null;
 
     /// <summary>The same expression with parameters of its own, for another thread (NCalc binds parameters in place).</summary>
-    public TransformExpression Copy() => TryParse(Text, out _)!;
+    public TransformExpression Copy()
+    {
+        var copy = TryParse(Text, out _)!;
+        copy._temporalColumns = _temporalColumns;
+        copy.Compile();
+        return copy;
+    }
 
     /// <summary>The JSON type the expression yields, from its shape and the types of the columns it reads (string when unsure).</summary>
     public string ResultType(Func<string, string?> columnType) => (_expression.GetLogicalExpression() is { } tree ? TypeOf(tree, columnType) : null) ?? "string";

@@ -41,6 +41,23 @@ public class HashedColumnsTests
     }
 
     [Fact]
+    public async Task A_code_transform_that_declares_the_columns_it_hashes_has_them_recorded_and_warned_about()
+    {
+        using var lake = new TempLake();
+        Assert.True((await RunAsync(lake, 1, hash: false)).Succeeded);
+        // A column the stream does not land ('absent') is not recorded.
+        var pseudonymise = new DataSpoc.Pipe.Api.CodeTransform("t", r => { r["v"] = "h:" + r["v"]!.GetValue<string>().Length; return r; })
+        {
+            HashedColumns = ["v", "absent"],
+        };
+        var second = await new Pipe.Runs.PipelineRunner(new DataSpoc.Pipe.Storage.ObjectStoreFactory())
+            .RunAsync(lake.Pipeline("t", Singer(lake, 2)), new Pipe.Runs.RunOptions { CodeTransforms = [pseudonymise] }, CancellationToken.None);
+        Assert.True(second.Succeeded, second.Log.Error);
+        Assert.Equal(["v"], lake.Manifest().Tables["test/t"].HashedColumns!);
+        Assert.Single(second.Log.Warnings, w => w.StartsWith("stream 't': column(s) 'v' hashed by this run but not by the last run", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_manifest_entry_from_before_hashed_columns_says_nothing()
     {
         // Which columns its runs hashed is not known: no notice rather than a wrong one.

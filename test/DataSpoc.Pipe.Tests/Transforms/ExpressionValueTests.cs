@@ -54,6 +54,57 @@ public class ExpressionValueTests
         Assert.Equal(expected, string.Join(",", lake.Query($"select id from {Landed} order by id").Select(r => r[0])));
     }
 
+    private const string TemporalSchema = """{"type":"SCHEMA","stream":"t","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"s":{"type":["null","string"]},"ts":{"type":["null","string"],"format":"date-time"},"dt":{"type":["null","string"],"format":"date"}},"required":["id"]}}""";
+
+    [Theory]
+    [InlineData("s >= '2024-06-15T10:00:00Z'", "s >= '2024-06-15T10:00:00Z'")] // text: '.' sorts below 'Z' (was read as a date-time from its spelling)
+    [InlineData("s = '2024-06-15T10:00:00Z'", "s = '2024-06-15T10:00:00Z'")]
+    [InlineData("ts = '2024-01-01T10:00:00+02:00'", "ts = TIMESTAMPTZ '2024-01-01T10:00:00+02:00'")]
+    [InlineData("ts < '2024-01-01T09:30:00+01:00'", "ts < TIMESTAMPTZ '2024-01-01T09:30:00+01:00'")]
+    public async Task Text_compares_as_a_date_time_by_the_columns_declared_type_not_its_spelling(string filter, string duckDbWhere)
+    {
+        string[] records =
+        [
+            """{"type":"RECORD","stream":"t","record":{"id":1,"s":"2024-06-15T10:00:00.000000Z","ts":"2024-01-01T08:00:00Z","dt":"2024-06-15"}}""",
+            """{"type":"RECORD","stream":"t","record":{"id":2,"s":"2024-06-15T10:00:00Z","ts":"2024-01-01T07:59:59Z","dt":"2024-06-16"}}""",
+            """{"type":"RECORD","stream":"t","record":{"id":3,"s":"2024-06-15T11:00:00.000000Z","ts":"2024-01-01T10:00:00+02:00","dt":"2024-06-14"}}""",
+        ];
+        using var all = new TempLake();
+        var plain = await TempLake.RunAsync(all.Pipeline("plain", all.WriteSinger("t.singer", [TemporalSchema, .. records])));
+        Assert.True(plain.Succeeded, plain.Log.Error);
+        var duckDb = string.Join(",", all.Query($"select id from {Landed} where {duckDbWhere} order by id").Select(r => r[0]));
+
+        using var lake = new TempLake();
+        var file = lake.WriteSinger("t.singer", [TemporalSchema, .. records]);
+        var filtered = await TempLake.RunAsync(lake.Pipeline("filtered", file) with
+        {
+            Transforms = new Dictionary<string, JsonNode?> { ["t"] = new JsonObject { ["filter"] = filter } },
+        });
+        Assert.True(filtered.Succeeded, filtered.Log.Error);
+        Assert.Equal(duckDb, string.Join(",", lake.Query($"select id from {Landed} order by id").Select(r => r[0])));
+    }
+
+    [Theory]
+    [InlineData("id = 12345678901234567890123", "12345678901234567890123")]
+    [InlineData("d > 0.123456789012345678901", "0.123456789012345678901")]
+    [InlineData("i * 1.00000000000000000001 > 0", "1.00000000000000000001")]
+    public void A_number_written_with_more_digits_than_a_double_holds_is_refused_naming_it(string text, string literal)
+    {
+        // NCalc reads it as a double (12345678901234567890123 as 1.2345678901234568E+22): the comparison would be made
+        // in doubles, where DuckDB's is exact (HUGEINT / DECIMAL): `id = 12345678901234567890122` would be true as well.
+        Assert.Null(TransformExpression.TryParse(text, out var error));
+        Assert.Contains($"writes the number {literal}, which the expression would read as the double", error, StringComparison.Ordinal);
+        Assert.Contains($"quote it to compare it as text ('{literal}')", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("id = 9223372036854775807")]
+    [InlineData("d > 0.1 and n < 1e308 and n > 1.5E-7")]
+    [InlineData("s = '12345678901234567890123' and [x1234567890123456789012] > 0 and abc12345678901234567890 > 0")]
+    [InlineData("n = 100000000000000000000000")]
+    public void Numbers_a_double_holds_exactly_and_digits_in_text_or_names_are_accepted(string text) =>
+        Assert.NotNull(TransformExpression.TryParse(text, out _));
+
     [Fact]
     public async Task Max_Min_Abs_Floor_and_Round_of_integers_stay_exact_integers()
     {

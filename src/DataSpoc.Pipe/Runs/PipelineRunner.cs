@@ -199,9 +199,10 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             }
             log.StateCommitted = plan?.State is not null;
             log.Status = "success";
-            // Only once the run succeeded: the cache is the baseline of the next run's change notices, and a failed run's
-            // discovery in it would keep the run that lands the change from naming it. Not cancellable: the run is done.
-            if (selection?.UnsavedCatalog is { } unsaved && await unsaved.SaveAsync(CancellationToken.None).ConfigureAwait(false) is { } notSaved)
+            // Only once the run committed: the cache is the baseline of the next run's change notices, and the discovery of
+            // a run that failed (or of a split run's part that only staged, which may never be committed) would keep the run
+            // that lands the change from naming it. A part that commits has a plan. Not cancellable: the run is done.
+            if (plan is not null && selection?.UnsavedCatalog is { } unsaved && await unsaved.SaveAsync(CancellationToken.None).ConfigureAwait(false) is { } notSaved)
                 log.Notices.Add(notSaved);
         }
         catch (Exception e) when (e is not OutOfMemoryException)

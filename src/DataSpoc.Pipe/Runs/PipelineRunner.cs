@@ -476,6 +476,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         log.Tap.StderrTail = run.StderrTail;
         if (killedBecause is not null) throw new TapFailedException(killedBecause + Tail(run.StderrTail));
         if (exit != 0 && run.FailureReason is { } reason) throw new TapFailedException(reason);
+        // A config the tap could not use, found before a record came: the run stopped on its configuration (exit 2).
+        if (exit != 0 && run.StoppedOnConfiguration && ingest.Streams.All(s => s.Records == 0))
+            throw new TapFailedException(run.StderrTail) { Configuration = true };
         if (exit != 0) throw new TapFailedException(TapExited(exit) + Tail(run.StderrTail));
         if (leftoversStopped is not null) log.Notices.Add(leftoversStopped);
         foreach (var (type, count) in ingest.UnknownMessages) log.Notices.Add($"ignored {count} message(s) of unknown type '{type}'");
@@ -1111,4 +1114,8 @@ public sealed class TapFailedException(string message) : PipeException(message)
     public int? ExitCode { get; init; }
     /// <summary>The end of what it wrote to stderr then, secrets masked.</summary>
     public string? StderrTail { get; init; }
+    /// <summary>It stopped on its configuration before any data moved: a usage error (exit 2), not a failed run.</summary>
+    public bool Configuration { get; init; }
+
+    public override PipeErrorKind Kind => Configuration ? PipeErrorKind.Usage : PipeErrorKind.Failed;
 }

@@ -67,7 +67,7 @@ internal sealed class SourceFiles(string tap, ObjectStoreFactory stores, IReadOn
             var resolved = entry.Contains("://", StringComparison.Ordinal)
                 ? await ResolveInBucketAsync(entry, folderPatterns, cancellationToken).ConfigureAwait(false)
                 : ResolveLocal(entry, folderPatterns);
-            if (resolved.Files.Count == 0) throw new TapException($"{tap} tap: '{entry}' matches no file");
+            if (resolved.Files.Count == 0) throw TapException.Configuration($"{tap} tap: '{entry}' matches no file");
             var files = lakeTables && resolved is { Root: { } root, Folders: { } folders }
                 ? await LakeTableFolders.LiveFilesAsync(tap, entry, root, resolved.Files, resolved.WholeFolder, folders, cancellationToken).ConfigureAwait(false)
                 : resolved.Files;

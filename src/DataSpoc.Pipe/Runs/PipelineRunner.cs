@@ -199,9 +199,10 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             }
             log.StateCommitted = plan?.State is not null;
             log.Status = "success";
-            // Only once the run succeeded: the cache is the baseline of the next run's change notices, and a failed run's
-            // discovery in it would keep the run that lands the change from naming it. Not cancellable: the run is done.
-            if (selection?.UnsavedCatalog is { } unsaved && await unsaved.SaveAsync(CancellationToken.None).ConfigureAwait(false) is { } notSaved)
+            // Only once the run committed: the cache is the baseline of the next run's change notices, and the discovery of
+            // a run that failed (or of a split run's part that only staged, which may never be committed) would keep the run
+            // that lands the change from naming it. A part that commits has a plan. Not cancellable: the run is done.
+            if (plan is not null && selection?.UnsavedCatalog is { } unsaved && await unsaved.SaveAsync(CancellationToken.None).ConfigureAwait(false) is { } notSaved)
                 log.Notices.Add(notSaved);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -475,6 +476,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         log.Tap.StderrTail = run.StderrTail;
         if (killedBecause is not null) throw new TapFailedException(killedBecause + Tail(run.StderrTail));
         if (exit != 0 && run.FailureReason is { } reason) throw new TapFailedException(reason);
+        // A config the tap could not use, found before a record came: the run stopped on its configuration (exit 2).
+        if (exit != 0 && run.StoppedOnConfiguration && ingest.Streams.All(s => s.Records == 0))
+            throw new TapFailedException(run.StderrTail) { Configuration = true };
         if (exit != 0) throw new TapFailedException(TapExited(exit) + Tail(run.StderrTail));
         if (leftoversStopped is not null) log.Notices.Add(leftoversStopped);
         foreach (var (type, count) in ingest.UnknownMessages) log.Notices.Add($"ignored {count} message(s) of unknown type '{type}'");
@@ -1110,4 +1114,8 @@ public sealed class TapFailedException(string message) : PipeException(message)
     public int? ExitCode { get; init; }
     /// <summary>The end of what it wrote to stderr then, secrets masked.</summary>
     public string? StderrTail { get; init; }
+    /// <summary>It stopped on its configuration before any data moved: a usage error (exit 2), not a failed run.</summary>
+    public bool Configuration { get; init; }
+
+    public override PipeErrorKind Kind => Configuration ? PipeErrorKind.Usage : PipeErrorKind.Failed;
 }

@@ -339,6 +339,33 @@ public sealed class RunCommandTests : IDisposable
         Assert.Equal($"error: picky stopped on its configuration before any data moved (run {log.Str("run_id")}): {log.Str("error")}\n", result.Stderr);
     }
 
+    /// <summary>
+    /// A built-in tap given a config it cannot use (a path naming no file, a key of the wrong type) stops the run before
+    /// any data moved: exit 2 with its run named, as any run that stopped on its configuration. A bad record stays exit 1.
+    /// </summary>
+    [Fact]
+    public void A_built_in_taps_config_error_stops_the_run_on_its_configuration_but_a_bad_record_fails_it()
+    {
+        var data = Path.Combine(_home.Root, "data");
+        Directory.CreateDirectory(data);
+        File.WriteAllText(Path.Combine(data, "a.jsonl"), "{\"id\": 1}\n{\"id\": \n");
+        _home.WritePipeline("nopath", $"source:\n  tap: jsonl\n  config: {{path: {data}/missing}}\ndestination:\n  bucket: {_home.Bucket}\n");
+        _home.WritePipeline("wrongtype", $"source:\n  tap: jsonl\n  config: {{path: {data}, sample_rows: many}}\ndestination:\n  bucket: {_home.Bucket}\n");
+        _home.WritePipeline("badrecord", $"source:\n  tap: jsonl\n  config: {{path: {data}}}\ndestination:\n  bucket: {_home.Bucket}\n");
+
+        foreach (var (name, error) in new[] { ("nopath", $"jsonl tap: '{data}/missing' matches no file"), ("wrongtype", "jsonl tap: config key 'sample_rows' must be an integer") })
+        {
+            var result = CliProcess.Run(_home, "run", name, "--output", "json");
+            Assert.True(result.ExitCode == 2, $"{name}: {result}");
+            var log = Json.Parse(result);
+            Assert.Equal(("failure", error), (log.Str("status"), log.Str("error")));
+            Assert.Equal($"error: {name} stopped on its configuration before any data moved (run {log.Str("run_id")}): {error}\n", result.Stderr);
+        }
+        var failed = CliProcess.Run(_home, "run", "badrecord");
+        Assert.True(failed.ExitCode == 1, failed.ToString());
+        Assert.StartsWith("error: badrecord failed: ", failed.Stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Run_all_as_json_in_a_home_without_pipelines_prints_the_document_of_a_run_that_could_not_start()
     {

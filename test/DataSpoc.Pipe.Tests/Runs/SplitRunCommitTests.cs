@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Sources;
 using DataSpoc.Pipe.Sources.BuiltIn;
 using DataSpoc.Pipe.Storage;
 using DataSpoc.Pipe.Tests.Sources.BuiltIn;
@@ -236,6 +237,29 @@ public sealed class SplitRunCommitTests(PostgresServer server) : IDisposable
         var again = await PartsAsync(hashing, "hash-2", new PipelineRunner(new ObjectStoreFactory()));
         Assert.True(again.Succeeded, again.Log.Error);
         Assert.Empty(again.Log.Warnings);
+    }
+
+    [Fact]
+    public async Task Only_the_part_that_commits_a_split_run_saves_the_catalog_it_discovered()
+    {
+        var db = await ItemsAsync();
+        // source.streams makes the run discover (and so cache) the tap's catalog.
+        var split = Split(db, incremental: true);
+        var pipeline = split with { FilePath = _lake.PipelineFile("items"), Source = split.Source with { Streams = ["public-items"] } };
+        var cache = TapCatalogs.CachePath(pipeline)!;
+
+        // The cache is the baseline of the next run's change notices: a part that only staged may never be committed.
+        var staged = await new PipelineRunner(new ObjectStoreFactory()).RunAsync(pipeline, Options(0, "catalog-1"), CancellationToken.None);
+        Assert.True(staged.Succeeded, staged.Log.Error);
+        Assert.Contains(staged.Log.Notices, n => n.Contains("is staged", StringComparison.Ordinal));
+        Assert.False(File.Exists(cache), "a part that only staged saved the catalog cache");
+
+        for (var i = 1; i < Parts; i++)
+        {
+            var part = await new PipelineRunner(new ObjectStoreFactory()).RunAsync(pipeline, Options(i, "catalog-1"), CancellationToken.None);
+            Assert.True(part.Succeeded, part.Log.Error);
+        }
+        Assert.True(File.Exists(cache), "the part that committed did not save the catalog cache");
     }
 
     [Fact]

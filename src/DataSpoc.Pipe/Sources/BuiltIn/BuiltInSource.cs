@@ -35,7 +35,7 @@ public sealed class BuiltInSource(IBuiltInTap tap) : ISplitSource
     {
         var config = await BuiltInTapInputs.ReadObjectAsync(invocation.ConfigPath, "config", cancellationToken).ConfigureAwait(false)
                      ?? invocation.Definition?.InlineConfig?.DeepClone().AsObject()
-                     ?? throw new TapException($"{tap.Name} tap: no config was given");
+                     ?? throw TapException.Configuration($"{tap.Name} tap: no config was given");
         if (invocation.Split is { } split)
         {
             SplitTap();
@@ -55,6 +55,7 @@ public sealed class BuiltInSource(IBuiltInTap tap) : ISplitSource
         private readonly string _tapName;
         private readonly RecordSink? _sink;
         private volatile string _error = "";
+        private volatile bool _stoppedOnConfiguration;
 
         public Run(IBuiltInTap tap, JsonObject config, JsonObject? state, JsonObject? catalog, RecordSink? sink, CancellationToken cancellationToken)
         {
@@ -70,6 +71,8 @@ public sealed class BuiltInSource(IBuiltInTap tap) : ISplitSource
         internal override bool WritesToSink => _sink is not null;
 
         public override string StderrTail => _error;
+
+        internal override bool StoppedOnConfiguration => _stoppedOnConfiguration;
 
         public override string CommandForLog => $"built-in tap {_tapName}";
 
@@ -118,6 +121,7 @@ public sealed class BuiltInSource(IBuiltInTap tap) : ISplitSource
             catch (Exception e)
             {
                 _error = BuiltInTapErrors.Describe(tap.Name, e);
+                _stoppedOnConfiguration = e is TapException { IsConfiguration: true };
                 exitCode = 1;
             }
             // The reader sees end of output either way; the exit code and StderrTail say whether it was complete.

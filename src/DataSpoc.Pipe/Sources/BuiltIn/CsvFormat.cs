@@ -48,9 +48,9 @@ internal sealed record CsvFormat(char? Delimiter, char? Quote, Encoding Encoding
         var delimiterText = config.String("delimiter");
         if (delimiterText is "\\t" or "tab") delimiterText = "\t";
         if (delimiterText is "auto") delimiterText = null;
-        if (delimiterText is not null && delimiterText.Length != 1) throw new TapException($"{tap} tap: config key 'delimiter' must be one character (got {delimiterText.Length})");
+        if (delimiterText is not null && delimiterText.Length != 1) throw TapException.Configuration($"{tap} tap: config key 'delimiter' must be one character (got {delimiterText.Length})");
         var quote = config.Json.ContainsKey("quote") ? config.String("quote") ?? "" : "\"";
-        if (quote.Length > 1) throw new TapException($"{tap} tap: config key 'quote' must be one character, or '' (no quoting)");
+        if (quote.Length > 1) throw TapException.Configuration($"{tap} tap: config key 'quote' must be one character, or '' (no quoting)");
         var skipRows = config.Int("skip_rows") ?? 0;
         if (skipRows < 0) throw config.Wrong("skip_rows", "0 or more");
         var encoding = config.String("encoding");
@@ -78,7 +78,7 @@ internal sealed record CsvFormat(char? Delimiter, char? Quote, Encoding Encoding
         {
             var other = keys.FirstOrDefault(k => k.Key != key && k.Value is not null && k.Value == value);
             if (value is '\n' or '\r' || other.Key is not null)
-                throw new TapException($"{Tap} tap: config keys quote, escape, comment and delimiter must differ; none may be a line break (" +
+                throw TapException.Configuration($"{Tap} tap: config keys quote, escape, comment and delimiter must differ; none may be a line break (" +
                     (other.Key is null ? $"{key} is {Shown(value!.Value)}" : $"{key} and {other.Key} are both {Shown(value!.Value)}") + ")");
         }
 
@@ -89,7 +89,7 @@ internal sealed record CsvFormat(char? Delimiter, char? Quote, Encoding Encoding
     {
         var text = config.String(key);
         if (string.IsNullOrEmpty(text)) return null;
-        if (text.Length != 1) throw new TapException($"{tap} tap: config key '{key}' must be one character (got '{text}')");
+        if (text.Length != 1) throw TapException.Configuration($"{tap} tap: config key '{key}' must be one character (got '{text}')");
         return text[0];
     }
 
@@ -108,7 +108,7 @@ internal sealed record CsvFormat(char? Delimiter, char? Quote, Encoding Encoding
         }
         catch (ArgumentException)
         {
-            throw new TapException($"{tap} tap: config key 'encoding' names an unknown encoding '{name}' (use utf-8, latin-1, windows-1252 or utf-16)");
+            throw TapException.Configuration($"{tap} tap: config key 'encoding' names an unknown encoding '{name}' (use utf-8, latin-1, windows-1252 or utf-16)");
         }
     }
 

@@ -25,7 +25,7 @@ internal static class FileStreams
     {
         var entries = config.Strings("files");
         if (config.String("path") is { } path) entries.Add(path);
-        if (entries.Count == 0) throw new TapException($"{tap} tap: config needs 'files' (paths or globs) or 'path' (a folder or file)");
+        if (entries.Count == 0) throw TapException.Configuration($"{tap} tap: config needs 'files' (paths or globs) or 'path' (a folder or file)");
         return entries;
     }
 
@@ -51,7 +51,7 @@ internal static class FileStreams
             var where = $"streams[{i}]";
             if (list[i] is not JsonObject s) throw config.Wrong(where, "an object");
             var stream = new TapConfig(tap, s);
-            var name = stream.String("name") ?? throw new TapException($"{tap} tap: config key '{where}.name' is required");
+            var name = stream.String("name") ?? throw TapException.Configuration($"{tap} tap: config key '{where}.name' is required");
             var pattern = stream.String("pattern");
             Matcher? matcher = null;
             if (pattern is not null)
@@ -59,7 +59,7 @@ internal static class FileStreams
                 matcher = new Matcher(StringComparison.Ordinal);
                 matcher.AddInclude(pattern.TrimStart('/'));
             }
-            if (result.Any(p => p.Name == name)) throw new TapException($"{tap} tap: stream name '{name}' is configured twice");
+            if (result.Any(p => p.Name == name)) throw TapException.Configuration($"{tap} tap: stream name '{name}' is configured twice");
             result.Add(create(stream, where, name, matcher, pattern));
         }
         return result;

@@ -108,7 +108,7 @@ public sealed partial class GoogleSheetsPublicTap(HttpClient? http = null, TimeP
             var config = new TapConfig(TapName, json);
             var url = config.String("url");
             var id = config.String("sheet_id") ?? (url is null ? null : SheetId().Match(url) is { Success: true } m ? m.Groups[1].Value : null)
-                ?? throw new TapException($"{TapName} tap: config needs 'url' (the sheet's address, with /spreadsheets/d/<id>) or 'sheet_id'");
+                ?? throw TapException.Configuration($"{TapName} tap: config needs 'url' (the sheet's address, with /spreadsheets/d/<id>) or 'sheet_id'");
             var gid = (json["gid"]?.GetValueKind() == JsonValueKind.Number ? config.Int("gid")?.ToString(System.Globalization.CultureInfo.InvariantCulture) : config.String("gid"))
                 ?? (url is null ? null : Gid().Match(url) is { Success: true } g ? g.Groups[1].Value : null) ?? "0";
             if (!gid.All(char.IsAsciiDigit)) throw config.Wrong("gid", "a number");

@@ -268,13 +268,13 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
             var config = new TapConfig(tap, json);
             var host = config.String("host") ?? "localhost";
             var port = config.Int("port") ?? 5432;
-            var database = config.String("dbname") ?? config.String("database") ?? throw new TapException($"{tap} tap: config key 'dbname' is required");
+            var database = config.String("dbname") ?? config.String("database") ?? throw TapException.Configuration($"{tap} tap: config key 'dbname' is required");
             var builder = new NpgsqlConnectionStringBuilder
             {
                 Host = host,
                 Port = port,
                 Database = database,
-                Username = config.String("user") ?? config.String("username") ?? throw new TapException($"{tap} tap: config key 'user' is required"),
+                Username = config.String("user") ?? config.String("username") ?? throw TapException.Configuration($"{tap} tap: config key 'user' is required"),
                 Password = config.String("password"),
                 ApplicationName = "dataspoc-pipe",
                 // Large values stream through the cursor; no client-side buffering of whole result sets.

@@ -48,7 +48,11 @@ internal sealed record SourceFile(string Location, long Size, DateTimeOffset Mod
 internal sealed class SourceFiles(string tap, ObjectStoreFactory stores, IReadOnlyDictionary<string, string> storageOptions, bool lakeTables = false) : IAsyncDisposable
 {
     /// <summary>What one entry matched: its files, and for a folder or glob the literal folder they were matched in.</summary>
-    private sealed record Resolved(List<SourceFile> Files, string? Root = null, bool WholeFolder = false, LakeTableFolders.IFolders? Folders = null);
+    private sealed record Resolved(List<SourceFile> Files, string? Root = null, bool WholeFolder = false, LakeTableFolders.IFolders? Folders = null)
+    {
+        /// <summary>For a folder none of whose files its patterns took, the files' names (to say why nothing was read).</summary>
+        public IReadOnlyList<string> Unmatched { get; init; } = [];
+    }
 
     private readonly List<IObjectStore> _opened = [];
 
@@ -67,7 +71,10 @@ internal sealed class SourceFiles(string tap, ObjectStoreFactory stores, IReadOn
             var resolved = entry.Contains("://", StringComparison.Ordinal)
                 ? await ResolveInBucketAsync(entry, folderPatterns, cancellationToken).ConfigureAwait(false)
                 : ResolveLocal(entry, folderPatterns);
-            if (resolved.Files.Count == 0) throw new TapException($"{tap} tap: '{entry}' matches no file");
+            if (resolved.Files.Count == 0)
+                throw TapException.Configuration($"{tap} tap: '{entry}' matches no file" + (resolved.Unmatched.Count == 0 ? ""
+                    : $": its {resolved.Unmatched.Count} file(s) ({string.Join(", ", resolved.Unmatched.Order(StringComparer.Ordinal).Take(5))}" +
+                      $"{(resolved.Unmatched.Count > 5 ? ", ..." : "")}) are not named {string.Join(", ", folderPatterns)}: name them in 'files'"));
             var files = lakeTables && resolved is { Root: { } root, Folders: { } folders }
                 ? await LakeTableFolders.LiveFilesAsync(tap, entry, root, resolved.Files, resolved.WholeFolder, folders, cancellationToken).ConfigureAwait(false)
                 : resolved.Files;
@@ -77,6 +84,17 @@ internal sealed class SourceFiles(string tap, ObjectStoreFactory stores, IReadOn
     }
 
     private static bool HasWildcard(string segment) => segment.IndexOfAny(['*', '?', '[', '{']) >= 0;
+
+    /// <summary>
+    /// A folder's default patterns name extensions, which a file may spell in any case (<c>x.JSONL</c>, <c>x.Jsonl.GZ</c>);
+    /// a glob the user wrote matches as written.
+    /// </summary>
+    private static Matcher MatcherFor(IReadOnlyList<string> patterns, bool folderPatterns)
+    {
+        var matcher = new Matcher(folderPatterns ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal);
+        matcher.AddIncludePatterns(patterns);
+        return matcher;
+    }
 
     private Resolved ResolveLocal(string entry, IReadOnlyList<string> folderPatterns)
     {
@@ -95,9 +113,11 @@ internal sealed class SourceFiles(string tap, ObjectStoreFactory stores, IReadOn
             if (pattern.Length == 0 || !Directory.Exists(root)) return new([]);
             patterns = [pattern];
         }
-        var matcher = new Matcher(StringComparison.Ordinal);
-        matcher.AddIncludePatterns(patterns);
-        return new(matcher.GetResultsInFullPath(root).Select(p => Local(new FileInfo(p))).ToList(), root, WholeFolder: root == full, new LocalFolders(_opened));
+        var files = MatcherFor(patterns, root == full).GetResultsInFullPath(root).Select(p => Local(new FileInfo(p))).ToList();
+        return new(files, root, WholeFolder: root == full, new LocalFolders(_opened))
+        {
+            Unmatched = files.Count == 0 && root == full ? Directory.EnumerateFiles(root).Select(Path.GetFileName).OfType<string>().ToList() : [],
+        };
     }
 
     /// <summary>Local folders: their table metadata is looked for on disk, and a table is read through a store on its folder.</summary>
@@ -194,15 +214,17 @@ internal sealed class SourceFiles(string tap, ObjectStoreFactory stores, IReadOn
             listPrefix = key.Length == 0 ? "" : key + "/";
             patterns = folderPatterns;
         }
-        var matcher = new Matcher(StringComparison.Ordinal);
-        matcher.AddIncludePatterns(patterns);
+        var matcher = MatcherFor(patterns, !HasWildcard(keyPart));
         var listed = new Dictionary<string, ObjectInfo>(StringComparer.Ordinal);
         await foreach (var o in store.ListAsync(listPrefix, cancellationToken).ConfigureAwait(false))
             listed[o.Key[listPrefix.Length..]] = o;
         var matched = matcher.Match("/", listed.Keys.Select(k => "/" + k));
         var listRoot = bucketUri.TrimEnd('/') + (listPrefix.Length == 0 ? "" : "/" + listPrefix.TrimEnd('/'));
         return new(matched.Files.Select(f => Remote(store, bucketUri, listed[f.Path])).ToList(), listRoot, WholeFolder: !HasWildcard(keyPart),
-            new BucketFolders(store, bucketUri.TrimEnd('/'), listed.Values.Select(o => o.Key)));
+            new BucketFolders(store, bucketUri.TrimEnd('/'), listed.Values.Select(o => o.Key)))
+        {
+            Unmatched = !matched.HasMatches && !HasWildcard(keyPart) ? listed.Keys.Where(k => !k.Contains('/')).ToList() : [],
+        };
     }
 
     private static SourceFile Remote(IObjectStore store, string bucketUri, ObjectInfo info)

@@ -17,7 +17,7 @@ internal sealed partial class TapConfig(string tap, JsonObject config)
         return Interpolate(key, node.GetValue<string>());
     }
 
-    public string RequiredString(string key) => String(key) ?? throw new TapException($"{tap} tap: config key '{key}' is required");
+    public string RequiredString(string key) => String(key) ?? throw TapException.Configuration($"{tap} tap: config key '{key}' is required");
 
     public int? Int(string key)
     {
@@ -84,7 +84,7 @@ internal sealed partial class TapConfig(string tap, JsonObject config)
         return map;
     }
 
-    public TapException Wrong(string key, string expected) => new($"{tap} tap: config key '{key}' must be {expected}");
+    public TapException Wrong(string key, string expected) => TapException.Configuration($"{tap} tap: config key '{key}' must be {expected}");
 
     /// <summary>Replaces <c>${VAR}</c> with the environment variable, so secrets can stay out of config files.</summary>
     private string Interpolate(string key, string value)
@@ -92,7 +92,7 @@ internal sealed partial class TapConfig(string tap, JsonObject config)
         if (!value.Contains("${", StringComparison.Ordinal)) return value;
         return VariablePattern().Replace(value, m =>
             Environment.GetEnvironmentVariable(m.Groups[1].Value)
-            ?? throw new TapException($"{tap} tap: config key '{key}' refers to environment variable '{m.Groups[1].Value}', which is not set"));
+            ?? throw TapException.Configuration($"{tap} tap: config key '{key}' refers to environment variable '{m.Groups[1].Value}', which is not set"));
     }
 
     [GeneratedRegex(@"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")]

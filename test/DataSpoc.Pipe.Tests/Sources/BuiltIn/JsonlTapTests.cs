@@ -40,6 +40,26 @@ public sealed class JsonlTapTests : IDisposable
     }
 
     [Fact]
+    public async Task A_folder_reads_its_jsonl_files_whatever_the_case_of_their_extension_and_says_which_files_it_skipped()
+    {
+        _h.Write("in/upper.JSONL", "{\"id\": 1}\n");
+        using (var gz = new System.IO.Compression.GZipStream(File.Create(_h.Path("in/mixed.Jsonl.GZ")), System.IO.Compression.CompressionLevel.Fastest))
+            gz.Write("{\"id\": 2}\n"u8);
+        var output = await _h.SyncAsync("jsonl", new JsonObject { ["path"] = _h.Path("in") });
+        Assert.Single(output.Records("upper"));
+        Assert.Single(output.Records("mixed"));
+
+        // x.jsonl beside x.JSONL is one table twice, refused as x.jsonl beside x.jsonl.gz is.
+        _h.Write("in/upper.jsonl", "{\"id\": 3}\n");
+        Assert.Contains("upper", await _h.FailAsync("jsonl", new JsonObject { ["path"] = _h.Path("in") }));
+
+        // A folder none of whose files is read says which files it holds and what it reads.
+        _h.Write("other/a.json", "{\"id\": 1}\n");
+        Assert.Contains($"jsonl tap: '{_h.Path("other")}' matches no file: its 1 file(s) (a.json) are not named *.jsonl, *.ndjson, *.jsonl.gz, *.ndjson.gz: name them in 'files'",
+            await _h.FailAsync("jsonl", new JsonObject { ["path"] = _h.Path("other") }));
+    }
+
+    [Fact]
     public async Task A_declared_schema_and_key_properties_are_used_as_given()
     {
         _h.Write("in/a.jsonl", "{\"k\": \"x\", \"v\": 1}\n");

@@ -21,11 +21,17 @@ internal sealed class PostgresColumn
     /// <param name="elementTypeName">An array's element type; null for any other.</param>
     /// <param name="notNull">Declared NOT NULL.</param>
     /// <param name="arrayDimensions">
-    /// An array column's declared dimensions (<c>pg_attribute.attndims</c>: 2 for <c>int[][]</c>; 0 where PostgreSQL does not
-    /// record them, as in views, which is read as 1).
+    /// An array column's dimensions: as declared (<c>pg_attribute.attndims</c>, 2 for <c>int[][]</c>, 0 where PostgreSQL does
+    /// not record them, as in views, which is read as 1) until a sync measures its values (<see cref="WithArrayDimensions"/>).
     /// </param>
-    public PostgresColumn(string name, string sqlType, string typeName, int typeModifier, string? elementTypeName, bool notNull, int arrayDimensions = 1)
+    /// <param name="generated">A generated column (<c>GENERATED ALWAYS AS (…) STORED</c>), which <c>COPY table (columns)</c> refuses.</param>
+    public PostgresColumn(string name, string sqlType, string typeName, int typeModifier, string? elementTypeName, bool notNull, int arrayDimensions = 1,
+        bool generated = false)
     {
+        _typeName = typeName;
+        _typeModifier = typeModifier;
+        _elementTypeName = elementTypeName;
+        IsGenerated = generated;
         Name = name;
         SqlType = sqlType;
         (Schema, Kind) = elementTypeName is not null
@@ -47,6 +53,14 @@ internal sealed class PostgresColumn
         DbType = IsArray ? NpgsqlDbType.Text : ReadType(typeName, Kind);
     }
 
+    private readonly string _typeName;
+    private readonly int _typeModifier;
+    private readonly string? _elementTypeName;
+
+    /// <summary>This array column with its values' dimensions (nested lists per dimension).</summary>
+    public PostgresColumn WithArrayDimensions(int dimensions)
+        => new(Name, SqlType, _typeName, _typeModifier, _elementTypeName, NotNull, dimensions, IsGenerated);
+
     public string Name { get; }
     /// <summary>The type as PostgreSQL prints it (<c>numeric(12,2)</c>), for catalog metadata and bookmark casts.</summary>
     public string SqlType { get; }
@@ -54,7 +68,9 @@ internal sealed class PostgresColumn
     public PostgresValueKind Kind { get; }
     /// <summary>Declared NOT NULL.</summary>
     public bool NotNull { get; }
-    private bool IsArray { get; }
+    public bool IsArray { get; }
+    /// <summary>A generated column: read through a SELECT, as <c>COPY table (columns)</c> refuses it.</summary>
+    public bool IsGenerated { get; }
     /// <summary>An inet (or a domain over it), whose <c>::text</c> differs from its printed form (<see cref="SelectExpression"/>).</summary>
     private bool IsInet { get; }
     /// <summary>A numeric without precision and scale: it lands as a double, and only values the double holds exactly (<see cref="PostgresNumericAsDouble"/>).</summary>

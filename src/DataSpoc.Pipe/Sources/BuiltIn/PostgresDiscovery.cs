@@ -34,7 +34,7 @@ internal static class PostgresDiscovery
         SELECT n.nspname, c.relname, c.relkind::text, a.attname, format_type(a.atttypid, a.atttypmod),
                bt.typname, CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END,
                et.typname, a.attnotnull,
-               array_position(pk.indkey::int2[], a.attnum), c.relhassubclass, a.attndims
+               array_position(pk.indkey::int2[], a.attnum), c.relhassubclass, a.attndims, {0}
         FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -51,7 +51,9 @@ internal static class PostgresDiscovery
 
     public static async Task<List<PostgresTable>> DiscoverAsync(NpgsqlConnection connection, IReadOnlyList<string> schemas, IReadOnlyList<string> filterTables, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand(Query, connection);
+        // Generated columns (pg_attribute.attgenerated) came with PostgreSQL 12.
+        var generated = connection.PostgreSqlVersion.Major >= 12 ? "a.attgenerated <> ''" : "false";
+        await using var command = new NpgsqlCommand(string.Format(System.Globalization.CultureInfo.InvariantCulture, Query, generated), connection);
         command.Parameters.AddWithValue("schemas", schemas.ToArray());
         var tables = new List<PostgresTable>();
         var keys = new Dictionary<PostgresTable, List<(int Position, string Name)>>();
@@ -71,7 +73,7 @@ internal static class PostgresDiscovery
             }
             var name = reader.GetString(3);
             current.Columns.Add(new PostgresColumn(name, reader.GetString(4), reader.GetString(5), reader.GetInt32(6),
-                reader.IsDBNull(7) ? null : reader.GetString(7), reader.GetBoolean(8), reader.GetInt32(11)));
+                reader.IsDBNull(7) ? null : reader.GetString(7), reader.GetBoolean(8), reader.GetInt32(11), reader.GetBoolean(12)));
             if (!reader.IsDBNull(9)) keys[current].Add((reader.GetInt32(9), name));
         }
         foreach (var t in tables) t.KeyProperties.AddRange(keys[t].OrderBy(k => k.Position).Select(k => k.Name));

@@ -38,7 +38,7 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
             var rows = sink.WriteSchema(stream, table.JsonSchema(), table.KeyProperties, [key.Name]);
             var since = Bookmark(bookmarks, stream, key);
             var sql = SelectSql(table, key);
-            if (since is not null) sql += $" WHERE t.{PostgresColumn.Quote(key.Name)} >= @since::{key.SqlType}";
+            if (since is not null) sql += " WHERE " + SinceCondition(key);
             sql += $" ORDER BY t.{PostgresColumn.Quote(key.Name)} ASC NULLS LAST";
             var parameters = new List<NpgsqlParameter>();
             if (since is not null) parameters.Add(new NpgsqlParameter("since", BookmarkText(since)));
@@ -131,6 +131,72 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
     /// <summary>A bookmark as the text that is cast back to the key's type.</summary>
     public static string BookmarkText(JsonNode since) => since.GetValueKind() == JsonValueKind.String ? since.GetValue<string>() : since.ToJsonString();
 
+    /// <summary>The rows an incremental run reads: its key at or past the bookmark (parameter <c>@since</c>, the bookmark's text).</summary>
+    private static string SinceCondition(PostgresColumn key) => $"t.{PostgresColumn.Quote(key.Name)} >= @since::{key.SqlType}";
+
+    /// <summary>
+    /// <paramref name="table"/> with each array column's dimensions as the rows this sync reads hold them (all of them, or
+    /// those at or past the bookmark of <paramref name="key"/>): PostgreSQL does not enforce a column's declared dimensions
+    /// (<c>pg_attribute.attndims</c>), and pg_dump, <c>CREATE TABLE AS</c> and <c>LIKE</c> record 0 or 1 for an <c>int[][]</c>,
+    /// so one query before the rows are read measures them. A column whose rows hold arrays of different dimensions cannot
+    /// land as lists of one depth: refused naming a row of the fewer by its primary key. A column with no non-empty array
+    /// keeps its declared dimensions.
+    /// </summary>
+    public static async Task<PostgresTable> WithArrayDimensionsAsync(NpgsqlConnection connection, PostgresTable table, PostgresColumn? key, JsonObject bookmarks,
+        CancellationToken cancellationToken)
+    {
+        var arrays = table.Columns.Where(c => c.IsArray).ToList();
+        if (arrays.Count == 0) return table;
+        var since = key is null ? null : Bookmark(bookmarks, table.StreamId, key);
+        var rows = $" FROM {table.QualifiedName} AS t" + (since is null ? "" : " WHERE " + SinceCondition(key!));
+        NpgsqlCommand Command(string sql)
+        {
+            var command = new NpgsqlCommand(sql, connection);
+            if (since is not null) command.Parameters.AddWithValue("since", BookmarkText(since));
+            return command;
+        }
+        var dimensions = new List<(int Min, int Max)?>();
+        await using (var measure = Command("SELECT " + string.Join(", ", arrays.Select(c => $"min(array_ndims(t.{PostgresColumn.Quote(c.Name)})), max(array_ndims(t.{PostgresColumn.Quote(c.Name)}))")) + rows))
+        {
+            await using var reader = await Measured(measure.ExecuteReaderAsync(cancellationToken)).ConfigureAwait(false);
+            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            for (var i = 0; i < arrays.Count; i++)
+                dimensions.Add(reader.IsDBNull(2 * i) ? null : (reader.GetInt32(2 * i), reader.GetInt32(2 * i + 1)));
+        }
+        for (var i = 0; i < arrays.Count; i++)
+        {
+            if (dimensions[i] is not { } d || d.Min == d.Max) continue;
+            var column = arrays[i];
+            var fewer = $"array_ndims({PostgresColumn.Quote(column.Name)}) = {d.Min}";
+            var fewerInRows = $"array_ndims(t.{PostgresColumn.Quote(column.Name)}) = {d.Min}";
+            var row = "";
+            if (table.KeyProperties.Count > 0)
+            {
+                await using var find = Command("SELECT " + string.Join(" || ', ' || ", table.KeyProperties.Select(k => $"{Literal(k + " = ")} || t.{PostgresColumn.Quote(k)}::text")) + rows +
+                    (since is null ? " WHERE " : " AND ") + fewerInRows + " LIMIT 1");
+                row = $" (the row {await Measured(find.ExecuteScalarAsync(cancellationToken)).ConfigureAwait(false)} holds {d.Min})";
+            }
+            throw new TapException($"postgres tap: stream '{table.StreamId}' column '{column.Name}' ({column.SqlType}): its rows hold arrays of {d.Min} and of {d.Max} dimensions{row}, " +
+                $"but a column lands as lists of one depth: sync a view that selects the rows of one (WHERE {fewer}) or {PostgresColumn.Quote(column.Name)}::text");
+        }
+        var measured = table.Columns.Select(c => arrays.IndexOf(c) is var i && i >= 0 && dimensions[i] is { } d ? c.WithArrayDimensions(d.Max) : c).ToList();
+        return table with { Columns = measured };
+
+        static string Literal(string text) => "'" + text.Replace("'", "''", StringComparison.Ordinal) + "'";
+
+        async Task<T> Measured<T>(Task<T> query)
+        {
+            try
+            {
+                return await query.ConfigureAwait(false);
+            }
+            catch (PostgresException e)
+            {
+                throw Failed(table, "read", e.MessageText, e);
+            }
+        }
+    }
+
     private static string SelectSql(PostgresTable table, PostgresColumn? key)
     {
         var sql = "SELECT " + string.Join(", ", table.Columns.Select(c => c.SelectExpression));
@@ -141,9 +207,10 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
 
     /// <summary>
     /// What the full table's COPY reads: a plain table's own columns when each is read as it is (the server then copies
-    /// the table without a query plan: ~7% less of its time on an 8-column table, bench/README.md), else the SELECT.
+    /// the table without a query plan: ~7% less of its time on an 8-column table, bench/README.md), else the SELECT
+    /// (also for a generated column, which <c>COPY table (columns)</c> refuses).
     /// </summary>
-    internal static string CopySourceOf(PostgresTable table) => table.IsPlainTable && table.Columns.All(c => c.SelectExpression == PostgresColumn.Quote(c.Name))
+    internal static string CopySourceOf(PostgresTable table) => table.IsPlainTable && table.Columns.All(c => c.SelectExpression == PostgresColumn.Quote(c.Name) && !c.IsGenerated)
         ? $"{table.QualifiedName} ({string.Join(", ", table.Columns.Select(c => PostgresColumn.Quote(c.Name)))})"
         : $"({SelectSql(table, null)})";
 
@@ -366,6 +433,8 @@ internal sealed class PostgresTableSync(NpgsqlConnection connection, PostgresTab
 
     private TapException Failed(string what, LibpqException e) => Failed(what, e.Message, e);
 
-    private TapException Failed(string what, string message, Exception e)
+    private TapException Failed(string what, string message, Exception e) => Failed(table, what, message, e);
+
+    private static TapException Failed(PostgresTable table, string what, string message, Exception e)
         => new($"postgres tap: stream '{table.StreamId}': cannot {what} {table.Schema}.{table.Table}: {message}", e);
 }

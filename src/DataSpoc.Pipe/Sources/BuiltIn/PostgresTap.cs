@@ -65,7 +65,8 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
         {
             var table = SplitTable(tables, selection);
             var key = Key(table);
-            await SyncSplitAsync(settings, connection, table, Extracted(table, key, selection), key, SplitRequest.From(split), sink, bookmarks["bookmarks"]!.AsObject(), cancellationToken).ConfigureAwait(false);
+            var extracted = await PostgresTableSync.WithArrayDimensionsAsync(connection, Extracted(table, key, selection), key, bookmarks["bookmarks"]!.AsObject(), cancellationToken).ConfigureAwait(false);
+            await SyncSplitAsync(settings, connection, table, extracted, key, SplitRequest.From(split), sink, bookmarks["bookmarks"]!.AsObject(), cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -74,7 +75,8 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
             {
                 if (!selection.IsSelected(table.StreamId)) continue;
                 var key = Key(table);
-                await new PostgresTableSync(connection, Extracted(table, key, selection), key, settings.BatchSize, sink, bookmarks["bookmarks"]!.AsObject(), bookmarks, libpq)
+                var extracted = await PostgresTableSync.WithArrayDimensionsAsync(connection, Extracted(table, key, selection), key, bookmarks["bookmarks"]!.AsObject(), cancellationToken).ConfigureAwait(false);
+                await new PostgresTableSync(connection, extracted, key, settings.BatchSize, sink, bookmarks["bookmarks"]!.AsObject(), bookmarks, libpq)
                     .RunAsync(_time, cancellationToken).ConfigureAwait(false);
             }
         }

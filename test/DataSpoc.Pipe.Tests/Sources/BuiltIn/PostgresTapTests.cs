@@ -533,7 +533,7 @@ public sealed class PostgresTapTests(PostgresServer server) : IDisposable
     [Fact]
     public async Task A_multidimensional_array_column_lands_as_nested_lists()
     {
-        // PostgreSQL records int[][] as 2 dimensions (pg_attribute.attndims); its values read as arrays of arrays.
+        // A 2-D value reads as an array of arrays, one level per dimension of the column's values.
         var db = await server.CreateDatabaseAsync("""
             CREATE TABLE public.grids (id int8 PRIMARY KEY, cells int4[][], words text[][][], flat int4[]);
             INSERT INTO grids VALUES (1, '{{1,2},{3,NULL}}', '{{{"a","b"}},{{"c",NULL}}}', '{5,6}'), (2, NULL, '{}', '{}');
@@ -554,6 +554,64 @@ public sealed class PostgresTapTests(PostgresServer server) : IDisposable
             lake.Query($"SELECT column_name, column_type FROM (DESCRIBE SELECT cells, words, flat {query})").Select(r => r.Select(v => v!).ToArray()).ToArray());
         Assert.Equal([["1", "[[1, 2], [3, NULL]]", "[[[a, b]], [[c, NULL]]]", "[5, 6]"], ["2", null, "[]", "[]"]],
             lake.Query($"SELECT id::VARCHAR, cells::VARCHAR, words::VARCHAR, flat::VARCHAR {query} ORDER BY id").Select(r => r.ToArray()).ToArray());
+    }
+
+    [Fact]
+    public async Task Array_dimensions_come_from_the_values_not_from_what_the_column_declares()
+    {
+        // PostgreSQL does not enforce a column's declared dimensions (pg_attribute.attndims): pg_dump writes int[][] as
+        // integer[] (1), LIKE and CREATE TABLE AS record 0, and an int[][] column takes a 3-D value.
+        var db = await server.CreateDatabaseAsync("""
+            CREATE TABLE public.restored (id int8 PRIMARY KEY, m int4[], flat int4[], empty int4[][]);
+            INSERT INTO restored VALUES (1, '{{1,2},{3,4}}', '{5}', '{}'), (2, NULL, NULL, NULL), (3, '{}', '{}', NULL);
+            CREATE TABLE public.copied (LIKE restored INCLUDING ALL);
+            INSERT INTO copied SELECT * FROM restored;
+            CREATE TABLE public.deeper (id int8 PRIMARY KEY, c int4[][]);
+            INSERT INTO deeper VALUES (1, '{{{1},{2}}}');
+            """);
+        var config = Config(db);
+        config["filter_tables"] = new JsonArray("restored", "copied", "deeper");
+        var output = await _h.SyncAsync("postgres", config);
+        var schemas = output.Messages.Where(m => (string)m["type"]! == "SCHEMA").ToDictionary(m => (string)m["stream"]!, m => m["schema"]!["properties"]!);
+        const string grid = """{"type":["null","array"],"items":{"type":["null","array"],"items":{"type":["null","integer"]}}}""";
+        const string list = """{"type":["null","array"],"items":{"type":["null","integer"]}}""";
+        foreach (var stream in (string[])["public-restored", "public-copied"])
+        {
+            Assert.Equal(grid, schemas[stream]["m"]!.ToJsonString());
+            Assert.Equal(list, schemas[stream]["flat"]!.ToJsonString());
+            // Only empty arrays and NULLs: as declared (LIKE records no dimensions: one).
+            Assert.Equal(stream == "public-restored" ? grid : list, schemas[stream]["empty"]!.ToJsonString());
+        }
+        Assert.Equal("""{"type":["null","array"],"items":{"type":["null","array"],"items":{"type":["null","array"],"items":{"type":["null","integer"]}}}}""",
+            schemas["public-deeper"]["c"]!.ToJsonString());
+
+        using var lake = new TempLake();
+        config["filter_tables"] = new JsonArray("copied");
+        await TempLake.RunBuiltInAsync(lake.BuiltInPipeline("copied", "postgres", config));
+        Assert.Equal([["1", "[[1, 2], [3, 4]]", "[5]"], ["2", null, null], ["3", "[]", "[]"]],
+            lake.Query("SELECT id::VARCHAR, m::VARCHAR, flat::VARCHAR FROM read_parquet('{lake}/**/*.parquet', hive_partitioning = false) ORDER BY id")
+                .Select(r => r.ToArray()).ToArray());
+
+        // An incremental run measures the rows it reads, those at or past the bookmark: here only empty arrays and NULLs.
+        config["filter_tables"] = new JsonArray("restored");
+        config["replication_keys"] = new JsonObject { ["public-restored"] = "id" };
+        var state = JsonNode.Parse("""{"bookmarks":{"public-restored":{"replication_key":"id","replication_key_value":2}}}""")!.AsObject();
+        var incremental = await _h.SyncAsync("postgres", config, state);
+        Assert.Equal(list, incremental.Messages.Single(m => (string)m["type"]! == "SCHEMA")["schema"]!["properties"]!["m"]!.ToJsonString());
+    }
+
+    [Fact]
+    public async Task An_array_column_whose_rows_mix_dimensions_is_refused_naming_a_row()
+    {
+        var db = await server.CreateDatabaseAsync("""
+            CREATE TABLE public.mixed (region text, id int8, m int4[], PRIMARY KEY (region, id));
+            INSERT INTO mixed VALUES ('eu', 1, '{{1,2},{3,4}}'), ('us', 7, '{5,6}'), ('eu', 3, NULL);
+            """);
+        var config = Config(db);
+        config["filter_tables"] = new JsonArray("mixed");
+        var stderr = await _h.FailAsync("postgres", config);
+        Assert.Contains("postgres tap: stream 'public-mixed' column 'm' (integer[]): its rows hold arrays of 1 and of 2 dimensions (the row region = us, id = 7 holds 1)", stderr);
+        Assert.Contains("WHERE array_ndims(\"m\") = 1", stderr);
     }
 
     [Fact]

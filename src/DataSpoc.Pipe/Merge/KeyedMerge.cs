@@ -214,7 +214,7 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
                         ParquetRows.ForEach(rewrite.Local.Path, null, null, (json, row) =>
                         {
                             if (next < hits.Count && hits[next] == row) { next++; return; }
-                            Add(writer, merged, json, rewrite.Partition, rewrite.Key, rewrite.Local.Path, row);
+                            Add(writer, merged, json, PartitionOfKept(json, stream.PartitionKeyUtf8, rewrite.Partition), rewrite.Key, rewrite.Local.Path, row);
                         }, namedFloatsAsStrings: true);
                         using (var reader = new ParquetSharp.ParquetFileReader(rewrite.Local.Path))
                         using (var meta = reader.FileMetaData) removedRows += meta.NumRows;
@@ -277,6 +277,20 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
         if (held is null) return "";
         var old = ColumnSchema.ArrowTypeOf(now.Name, held.Schema());
         return old == now.ArrowType ? "" : $"; column '{now.Name}' is {old} in that file, {now.ArrowType} in the stream's current schema";
+    }
+
+    /// <summary>
+    /// The partition a kept row of a rewritten file lands in: by the stream's partition column when it has one (after a
+    /// <c>partition_by</c> change the file's folder is the old column's date, and Iceberg's partition tuple and Delta's
+    /// <c>partitionValues</c> are taken from the folder a file lands in), else its file's <paramref name="folder"/>
+    /// (the extraction date it was landed on, or none).
+    /// </summary>
+    private static Partition PartitionOfKept(ReadOnlySpan<byte> json, byte[] partitionKeyUtf8, Partition folder)
+    {
+        if (partitionKeyUtf8.Length == 0) return folder;
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = SingerMessageReader.MaxDepth });
+        reader.Read();
+        return Runs.RunIngest.PartitionOf(reader, partitionKeyUtf8);
     }
 
     /// <summary>The partition a data file lives in, from its <c>dt=</c> folder (none when it sits in the table folder).</summary>

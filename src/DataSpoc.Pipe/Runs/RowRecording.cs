@@ -114,13 +114,13 @@ internal sealed class RowRecording : RowWriter
         return new Partition(null);
     }
 
-    private static Partition OfText(ReadOnlySpan<byte> utf8) =>
-        utf8.Length <= 64 && RunIngest.PartitionOfText(utf8) is { } partition ? partition : new Partition(null);
+    private static Partition OfText(ReadOnlySpan<byte> utf8) => RunIngest.PartitionOfText(utf8) ?? new Partition(null);
 
     private static Partition OfText(ReadOnlySpan<char> text)
     {
-        Span<byte> utf8 = stackalloc byte[64];
-        return System.Text.Encoding.UTF8.TryGetBytes(text, utf8, out var length) ? OfText(utf8[..length]) : new Partition(null);
+        var length = System.Text.Encoding.UTF8.GetByteCount(text);
+        Span<byte> utf8 = length <= 64 ? stackalloc byte[64] : new byte[length];
+        return OfText(utf8[..System.Text.Encoding.UTF8.GetBytes(text, utf8)]);
     }
 
     private static Partition OfJsonString(ReadOnlySpan<byte> json)
@@ -128,11 +128,10 @@ internal sealed class RowRecording : RowWriter
         try
         {
             var reader = new Utf8JsonReader(json);
-            if (!reader.Read() || reader.TokenType != JsonTokenType.String || reader.ValueSpan.Length > 64) return new Partition(null);
-            Span<byte> utf8 = stackalloc byte[64];
-            return OfText(utf8[..reader.CopyString(utf8)]);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.String) return new Partition(null);
+            return RunIngest.PartitionOfText(ref reader) ?? new Partition(null);
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        catch (JsonException)
         {
             return new Partition(null);
         }

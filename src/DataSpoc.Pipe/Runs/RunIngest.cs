@@ -912,7 +912,8 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         }
     }
 
-    private static Partition PartitionOf(Utf8JsonReader probe, byte[] partitionKeyUtf8)
+    /// <summary>The partition of the record <paramref name="probe"/> is at the start of, by its <paramref name="partitionKeyUtf8"/> property.</summary>
+    internal static Partition PartitionOf(Utf8JsonReader probe, byte[] partitionKeyUtf8)
     {
         // A copy of the reader: scanning it leaves the caller's position untouched.
         var depth = probe.CurrentDepth;
@@ -932,23 +933,20 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
 
     /// <summary>
     /// The partition of a date or date-time string, unescaped first (a record rewritten by a transform spells an offset's
-    /// '+' as \u002B); null when it is neither (the shredder reports the bad value itself).
+    /// '+' as \u002B), of any length (the shredder stores a value of any length, so the partition must not give up on
+    /// one); null when it is neither (the shredder reports the bad value itself).
     /// </summary>
-    private static Partition? PartitionOfText(ref Utf8JsonReader probe)
+    internal static Partition? PartitionOfText(ref Utf8JsonReader probe)
     {
-        Span<byte> buffer = stackalloc byte[64];
-        scoped ReadOnlySpan<byte> text;
-        if (probe.HasValueSequence || probe.ValueSpan.Length > buffer.Length) return null;
-        if (!probe.ValueIsEscaped) text = probe.ValueSpan;
-        else
-        {
-            try { text = buffer[..probe.CopyString(buffer)]; }
-            catch (InvalidOperationException) { return null; }
-        }
-        return PartitionOfText(text);
+        if (!probe.HasValueSequence && !probe.ValueIsEscaped) return PartitionOfText(probe.ValueSpan);
+        // Unescaping never lengthens a value.
+        var length = probe.HasValueSequence ? checked((int)probe.ValueSequence.Length) : probe.ValueSpan.Length;
+        Span<byte> buffer = length <= 64 ? stackalloc byte[64] : new byte[length];
+        try { return PartitionOfText(buffer[..probe.CopyString(buffer)]); }
+        catch (InvalidOperationException) { return null; }
     }
 
-    /// <summary>The partition of a date or date-time text (UTF-8, unescaped; at most 64 bytes), or null when it is neither.</summary>
+    /// <summary>The partition of a date or date-time text (UTF-8, unescaped), or null when it is neither.</summary>
     internal static Partition? PartitionOfText(ReadOnlySpan<byte> text)
     {
         if (TemporalParser.TryParseTimestampMicros(text, out var micros)) return new Partition(TemporalParser.DateFromMicros(micros));

@@ -206,6 +206,28 @@ public class LakeLayoutTests
             lake.Query("select dt::varchar, id from read_parquet('{lake}/raw/test/orders/*/*.parquet', hive_partitioning=true) where id < 9 order by id"));
     }
 
+    [Theory]
+    [InlineData(39)] // a 65-byte value
+    [InlineData(1000)]
+    public async Task A_long_date_time_partition_value_of_a_transformed_record_lands_in_its_dates_folder(int fractionDigits)
+    {
+        // A transform (here a filter) hands the record over re-serialized; its partition comes from the same parse as the
+        // stored value, however long: 23:30 at -01:00 is the next day in UTC.
+        using var lake = new TempLake();
+        var value = "2025-01-11T23:30:00." + new string('1', fractionDigits) + "-01:00";
+        string[] lines = [Orders(1, 1)[0], $$$"""{"type":"RECORD","stream":"orders","record":{"id":1,"day":"{{{value}}}"}}"""];
+        var p = lake.Pipeline("orders", lake.WriteSinger("a.singer", lines), p => p with
+        {
+            Destination = p.Destination with { PartitionBy = "day" },
+            Transforms = new Dictionary<string, System.Text.Json.Nodes.JsonNode?> { ["orders"] = new System.Text.Json.Nodes.JsonObject { ["filter"] = "id >= 0" } },
+        });
+        var result = await TempLake.RunAsync(p);
+        Assert.True(result.Succeeded, result.Log.Error);
+        Assert.Equal(["raw/test/orders/dt=2025-01-12/orders_0000.parquet"], WithoutRunIds(lake.ParquetKeys()));
+        Assert.Equal([["2025-01-12", "2025-01-12"]],
+            lake.Query("select dt::varchar, (day at time zone 'UTC')::date::varchar from read_parquet('{lake}/raw/test/orders/*/*.parquet', hive_partitioning=true)"));
+    }
+
     [Fact]
     public async Task Partition_by_none_drops_the_dt_level()
     {

@@ -49,6 +49,9 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         // written fails the run here with nothing visible, instead of after one format published and the other not (a
         // journal that every later run would replay and fail on).
         Tables.TableFormatCommitter.Prepare(plan);
+        // The state file too: it is written after the manifest, so a state that could not be written would fail a run whose
+        // rows the manifest already counts (reported failed, its state not saved: the next run's tap sends them again).
+        if (plan.State is { } state) _ = StateFile(state);
         plan.Phase = CommitPlan.PhaseStaged;
         try
         {

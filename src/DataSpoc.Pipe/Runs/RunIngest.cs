@@ -202,6 +202,11 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             AddStream(state = new StreamState(stream, table, settings.Limits.ParseLanes));
         foreach (var (path, scale) in heldAsDouble ?? []) state.DecimalsHeldAsDouble[path] = scale;
         state.HashedColumns.UnionWith(hashedOutputs);
+        // A merge reduces all the run's records of the stream by one key, the last SCHEMA's: records sent under another key
+        // would be merged by a key they were not sent under (rows the tap told apart replaced by each other, without a word).
+        if (MergesByKey && state.KeyProperties is { } runKey && state.Writer is not null && !runKey.SequenceEqual(keyProperties, StringComparer.Ordinal))
+            throw SchemaError(line, $"key_properties changed within the run from [{string.Join(", ", runKey)}] to [{string.Join(", ", keyProperties)}]: " +
+                "write_mode merge reduces all of a run's records of a stream by one key; send one key_properties in every SCHEMA of the stream", stream);
         state.KeyProperties = keyProperties;
         state.RecordTransforms = transforms;
         state.TypedMap = typedMap;
@@ -1008,7 +1013,16 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
     /// <summary>The first few rejections, for the run log.</summary>
     public List<string> RejectionSamples { get; } = [];
 
-    public void OnState(SingerState state, long line) => LastState = state;
+    /// <summary>
+    /// Holds the STATE the run commits: the last one the tap sent, except a null one (no state), which changes nothing. Saving
+    /// null would hand the next run no state, so it would read everything again (an appended table then holds every row twice);
+    /// the last non-null STATE, or the pipeline's saved state when the run sent none, was written by the tap after data this
+    /// run or an earlier one landed, so keeping it neither loses nor adds rows beyond what resuming from a bookmark re-reads.
+    /// </summary>
+    public void OnState(SingerState state, long line)
+    {
+        if (!state.IsNull) LastState = state;
+    }
 
     public void OnActivateVersion(string stream, long version, long line)
     {

@@ -226,7 +226,7 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
 
     /// <summary>
     /// Whether <paramref name="line"/> is a complete STATE message this reader takes as it is: one JSON object, valid
-    /// Unicode in every string, with a <c>"value"</c>. Checked without building it, so that a tap sending a STATE after
+    /// Unicode in every string, with a <c>"value"</c> that is not null. Checked without building it, so that a tap sending a STATE after
     /// every record costs one pass per STATE (only the last one is kept); a line it refuses takes
     /// <see cref="DispatchLine"/>, which says what is wrong with it.
     /// </summary>
@@ -239,9 +239,14 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
             if (!r.Read() || r.TokenType != JsonTokenType.StartObject) return false;
             var hasValue = false;
             Span<byte> scratch = stackalloc byte[256];
+            var valueNext = false;
             while (r.Read())
             {
-                if (r.TokenType is JsonTokenType.PropertyName && r.CurrentDepth == 1 && r.ValueTextEquals("value"u8)) hasValue = true;
+                // A null value (the tap has no state) takes the barrier path, where it changes nothing (RunIngest.OnState):
+                // held, it would replace the STATE held before it.
+                if (valueNext && r.TokenType == JsonTokenType.Null) return false;
+                valueNext = r.TokenType is JsonTokenType.PropertyName && r.CurrentDepth == 1 && r.ValueTextEquals("value"u8);
+                hasValue |= valueNext;
                 if (r.TokenType is not (JsonTokenType.String or JsonTokenType.PropertyName)) continue;
                 // The reader checks neither a string's UTF-8 nor what its escapes spell (a lone surrogate): reading the
                 // value as text would, so this does.
@@ -383,11 +388,7 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
                 var stream = RequiredString(root, "stream", lineNumber, type);
                 if (!root.TryGetProperty("schema", out var schema))
                     throw new SingerProtocolException(lineNumber, "SCHEMA message has no \"schema\"", stream);
-                var keys = new List<string>();
-                if (root.TryGetProperty("key_properties", out var kp) && kp.ValueKind == JsonValueKind.Array)
-                    foreach (var k in kp.EnumerateArray())
-                        if (k.ValueKind == JsonValueKind.String) keys.Add(k.GetString()!);
-                handler.OnSchema(stream, schema.Clone(), keys, lineNumber);
+                handler.OnSchema(stream, schema.Clone(), KeyPropertiesOf(root, stream, lineNumber), lineNumber);
                 break;
             }
             case "STATE":
@@ -398,8 +399,10 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
             case "ACTIVATE_VERSION":
             {
                 var stream = RequiredString(root, "stream", lineNumber, type);
-                if (!root.TryGetProperty("version", out var v) || !v.TryGetInt64(out var version))
+                if (!root.TryGetProperty("version", out var v))
                     throw new SingerProtocolException(lineNumber, "ACTIVATE_VERSION message has no integer \"version\"", stream);
+                if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out var version))
+                    throw new SingerProtocolException(lineNumber, $"ACTIVATE_VERSION \"version\" must be an integer, got {Describe(v)}", stream);
                 handler.OnActivateVersion(stream, version, lineNumber);
                 break;
             }
@@ -413,6 +416,27 @@ internal sealed class SingerMessageReader(ISingerHandler handler)
                 handler.OnUnknown(type, lineNumber);
                 break;
         }
+    }
+
+    /// <summary>
+    /// A SCHEMA's <c>key_properties</c>: a list of property names; absent or null is no key. A lone string is that one
+    /// name, as singer-python's <c>write_schema</c> takes it; anything else is refused rather than taken as no key (a
+    /// merge would then fail for want of a key the tap did send, and an append would record none).
+    /// </summary>
+    private static List<string> KeyPropertiesOf(JsonElement root, string stream, long line)
+    {
+        if (!root.TryGetProperty("key_properties", out var kp) || kp.ValueKind == JsonValueKind.Null) return [];
+        if (kp.ValueKind == JsonValueKind.String) return [kp.GetString()!];
+        if (kp.ValueKind != JsonValueKind.Array || kp.EnumerateArray().Any(k => k.ValueKind != JsonValueKind.String))
+            throw new SingerProtocolException(line, $"SCHEMA \"key_properties\" must be a list of property names, got {Describe(kp)}", stream);
+        return [.. kp.EnumerateArray().Select(k => k.GetString()!)];
+    }
+
+    /// <summary>A value named in an error: short JSON text as it is, a longer one by its kind.</summary>
+    private static string Describe(JsonElement value)
+    {
+        var text = value.GetRawText();
+        return text.Length <= 40 ? text : $"a JSON {value.ValueKind.ToString().ToLowerInvariant()}";
     }
 
     private static string RequiredString(JsonElement root, string key, long line, string type)

@@ -25,6 +25,12 @@ public sealed class SingerState
     /// <summary>Whether <see cref="Text"/> holds a bare NaN, Infinity or -Infinity (so it is not strict JSON).</summary>
     public bool HasNamedFloats { get; }
 
+    /// <summary>
+    /// Whether the value is JSON <c>null</c>: the tap says it has no state (a tap that prints the state it was given, and was
+    /// given none). Singer targets emit no state for it; a run does not save it (<see cref="Runs.RunIngest.OnState"/>).
+    /// </summary>
+    public bool IsNull => Text == "null";
+
     /// <summary>A state that is strict JSON text.</summary>
     public static SingerState FromJson(string text) => new(text, hasNamedFloats: false);
 

@@ -8,6 +8,8 @@ namespace DataSpoc.Pipe;
 /// Glue, Hive and Trino catalogs, DuckDB, Spark and Trino column names, and macOS or Windows file systems take such
 /// names as one, so two of them in one schema, stream list or bucket are refused. The one rule for columns, struct
 /// fields, a file tap's columns, stream table folders and the tables a bucket already has.
+/// Normalization needs globalization data: under InvariantGlobalization (the CLI's build) string.Normalize leaves
+/// non-ASCII text as it is, so there only case is compared.
 /// </summary>
 internal sealed class LookAlikeNames : IEqualityComparer<string>
 {

@@ -178,7 +178,7 @@ internal sealed class ColumnSchema
 {
     public required StructNode Root { get; init; }
     public IReadOnlyList<LeafNode> Leaves => Root.Leaves;
-    /// <summary>The schema JSON as received, to compare later SCHEMA messages with.</summary>
+    /// <summary>The schema JSON as mapped (<see cref="JsonSchemaResolver"/>: references and alternatives resolved), to compare later SCHEMA messages with.</summary>
     public required string SchemaJson { get; init; }
     /// <summary>How records spell the columns (empty: by their names); a schema is the same only if this is too.</summary>
     public string RecordLayout { get; init; } = "";
@@ -310,6 +310,7 @@ internal sealed class ColumnSchema
     {
         if (schema.ValueKind != JsonValueKind.Object)
             throw new SchemaException("", $"the schema is a JSON {Describe(schema.ValueKind)}, not an object");
+        schema = JsonSchemaResolver.Resolve(schema);
         if (!schema.TryGetProperty("properties", out var props) || props.ValueKind != JsonValueKind.Object)
             throw new SchemaException("", "the schema has no \"properties\" object, so it defines no columns");
         var root = MapStruct("", "", props, nullable: false, depth: 0);
@@ -359,16 +360,19 @@ internal sealed class ColumnSchema
     public const int MaxColumns = 10_000;
 
     /// <summary>
-    /// Why two property names of one object that differ only in case are refused: one rule for a SCHEMA's properties, a
-    /// file tap's files of one stream, and a run's columns against those the table already keeps (<see cref="Runs.PipelineRunner"/>).
+    /// Why two property names of one object that differ only in case or Unicode normalization (<see cref="LookAlikeNames"/>)
+    /// are refused: one rule for a SCHEMA's properties, a file tap's files of one stream, and a run's columns against those
+    /// the table already keeps (<see cref="Runs.PipelineRunner"/>).
     /// </summary>
     public static string CaseOnlyDifference(string one, string other) =>
-        $"properties '{one}' and '{other}' differ only in case; Parquet readers such as DuckDB, Spark and Trino would treat them as one column";
+        $"properties '{one}' and '{other}' differ only {LookAlikeNames.HowTheyDiffer(one, other)}; " + (string.Equals(one, other, StringComparison.OrdinalIgnoreCase)
+            ? "Parquet readers such as DuckDB, Spark and Trino would treat them as one column"
+            : "readers print them alike, and catalogs and file systems that normalize names (macOS) take them as one");
 
     private static StructNode MapStruct(string name, string path, JsonElement props, bool nullable, int depth)
     {
         var children = new List<SchemaNode>();
-        var seen = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        var seen = new Dictionary<string, string>(LookAlikeNames.Comparer);
         foreach (var p in props.EnumerateObject())
         {
             if (seen.TryGetValue(p.Name, out var other))

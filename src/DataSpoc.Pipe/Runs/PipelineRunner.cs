@@ -485,6 +485,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         if (ingest.UnknownMessages.Unlisted is { } unlistedTypes)
             log.Notices.Add($"ignored {unlistedTypes.Occurrences} more message(s) of {unlistedTypes.Names} more unknown type(s)");
         log.Notices.AddRange(ingest.SchemaTypeChanges);
+        log.Notices.AddRange(ingest.SchemaNotices);
         log.Notices.AddRange(ingest.SourceNotices);
         CheckSomethingArrived(pipeline, source, invocation, ingest, run.StderrTail, log);
         if (ingest.DroppedUnselectedRecords > 0) log.Notices.Add($"dropped {ingest.DroppedUnselectedRecords} record(s) of streams not selected in source.streams");
@@ -782,7 +783,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             }
             // The SCHEMA rule against the columns the table keeps: an append or merge would otherwise land both names in it.
             if (!replace && previous is not null && runColumns.SelectMany(c => previous.Columns
-                    .Where(kept => kept.Name != c.Name && string.Equals(kept.Name, c.Name, StringComparison.OrdinalIgnoreCase))
+                    .Where(kept => kept.Name != c.Name && LookAlikeNames.Comparer.Equals(kept.Name, c.Name))
                     .Select(kept => (Kept: kept.Name, Run: c.Name))).FirstOrDefault() is { Run: not null } twin)
                 throw new Tables.TableChangeException($"stream '{stream.Name}': invalid SCHEMA: property '{twin.Run}': {ColumnSchema.CaseOnlyDifference(twin.Kept, twin.Run)} " +
                     $"(table {tableKey} keeps '{twin.Kept}'). Nothing was written; rename the column back (transforms: {stream.Name}: rename: {{{twin.Run}: {twin.Kept}}}) " +

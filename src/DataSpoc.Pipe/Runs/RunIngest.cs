@@ -44,7 +44,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
     /// case are one table to Glue, Hive and Trino catalogs and one folder on a case-insensitive file system (a macOS or
     /// Windows file:// bucket), as columns differing only in case are one column to Parquet readers.
     /// </summary>
-    private readonly Dictionary<string, (string Table, string Stream)> _tables = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, (string Table, string Stream)> _tables = new(LookAlikeNames.Comparer);
     private readonly Dictionary<string, Tables.IcebergFieldIds> _fieldIds = new(StringComparer.Ordinal);
 
     /// <summary>The column ids a table's files were written with (tables with Iceberg or Delta metadata), else null.</summary>
@@ -77,6 +77,8 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
     public CappedCounts UnknownMessages { get; } = new();
     /// <summary>Later SCHEMA messages that changed the type of a column the stream's earlier files have, for the run log.</summary>
     public List<string> SchemaTypeChanges { get; } = [];
+    /// <summary>SCHEMA references that could not be followed (their properties land as JSON text), for the run log.</summary>
+    public List<string> SchemaNotices { get; } = [];
     /// <summary>What an in-process source noted for the run log (<see cref="Sources.RecordSink.WriteNotice"/>).</summary>
     public List<string> SourceNotices { get; } = [];
 
@@ -137,7 +139,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         if (_tables.TryGetValue(table, out var other) && other.Stream != stream)
             throw SchemaError(line, other.Table == table
                 ? $"streams '{other.Stream}' and '{stream}' both map to table folder '{table}'"
-                : $"streams '{other.Stream}' and '{stream}' map to table folders '{other.Table}' and '{table}', which differ only in case; " +
+                : $"streams '{other.Stream}' and '{stream}' map to table folders '{other.Table}' and '{table}', which differ only {LookAlikeNames.HowTheyDiffer(other.Table, table)}; " +
                   "catalogs such as Glue, Hive and Trino and case-insensitive file systems would treat them as one table: select only one of them " +
                   "in source.streams (or rename one in the tap)", stream);
         // The same for a table an earlier run (of this pipeline or another) landed in the bucket: TableOwnership.LandedCaseTwins.
@@ -145,6 +147,11 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             throw SchemaError(line, twin, stream);
         _tables[table] = (table, stream);
 
+        // Transforms and the column mapping read one schema: references followed, allOf and same-type alternatives merged.
+        var unresolved = new List<string>();
+        schema = JsonSchemaResolver.Resolve(schema, unresolved);
+        foreach (var notice in unresolved.Select(n => $"stream '{stream}': {n}"))
+            if (!SchemaNotices.Contains(notice)) SchemaNotices.Add(notice);
         var transforms = settings.Transforms.Where(t => t.AppliesTo(stream)).ToList();
         var tapSchema = schema;
         foreach (var t in transforms)

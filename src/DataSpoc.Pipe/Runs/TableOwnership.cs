@@ -66,14 +66,14 @@ internal static class TableOwnership
             byFolder ??= manifest.Tables
                 .Select(t => (t.Key, Prefix: bucket.KeyPrefixOf(t.Value.Location), Table: t.Value))
                 .Where(t => t.Prefix is not null)
-                .GroupBy(t => t.Prefix!, StringComparer.OrdinalIgnoreCase)
-                .ToDictionary(g => g.Key, g => g.Select(t => (t.Key, t.Prefix!, t.Table)).ToList(), StringComparer.OrdinalIgnoreCase);
+                .GroupBy(t => t.Prefix!, LookAlikeNames.Comparer)
+                .ToDictionary(g => g.Key, g => g.Select(t => (t.Key, t.Prefix!, t.Table)).ToList(), LookAlikeNames.Comparer);
             var prefix = LakePaths.TablePrefix(basePath, sourceName, table);
             if (!byFolder.TryGetValue(prefix, out var listed) || listed.Any(t => t.Prefix == prefix)) return null;
             var (key, twin, entry) = listed[0];
             var writer = entry.Pipeline == pipeline.Name ? "an earlier run of this pipeline" : $"pipeline '{entry.Pipeline}'";
             return $"stream '{stream}' of pipeline '{pipeline.Name}' lands in table folder {bucket.Canonical}/{prefix}, and the bucket's manifest lists " +
-                $"table {key} at {bucket.Canonical}/{twin} (landed by {writer}): the two folders differ only in case; catalogs such as Glue, Hive and Trino " +
+                $"table {key} at {bucket.Canonical}/{twin} (landed by {writer}): the two folders differ only {LookAlikeNames.HowTheyDiffer(prefix, twin)}; catalogs such as Glue, Hive and Trino " +
                 "and case-insensitive file systems would treat them as one table. Land only one of them: rename the stream in the tap, leave it out of " +
                 "source.streams, or give this pipeline a folder of its own (source.name or destination.path)";
         };

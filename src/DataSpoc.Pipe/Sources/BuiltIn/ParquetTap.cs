@@ -50,7 +50,7 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
         RowWriter? rows = null;
         // The stream's columns so far, by name whatever its case, with the file that brought each: files of one table
         // whose columns differ only in case would land both spellings as columns readers take as one.
-        var columns = new Dictionary<string, (string Name, string File)>(StringComparer.OrdinalIgnoreCase);
+        var columns = new Dictionary<string, (string Name, string File)>(LookAlikeNames.Comparer);
         // NaN and the infinities inside a list or struct go as the strings a number column reads back as those doubles
         // (JSON text has no other form for them; the printed Singer output spells them bare, see SingerJsonSink).
         var scratch = new JsonValueWriter { NamedFloatsAsStrings = true };

@@ -364,6 +364,9 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
             var streams = StreamCatalog.List(catalog).Where(e => e.Selected).Select(e => e.Stream == e.TapStreamId ? e.Stream : $"{e.TapStreamId} (stream {e.Stream})").ToList();
             Pass("catalog", $"selects {streams.Count} stream(s): {string.Join(", ", streams)}; {flags}" +
                 string.Concat(notices.Select(n => "; " + n)), warning: notices.Count > 0);
+            // Which streams the transforms apply to is known only now (source.streams may select by id or glob), as in a run.
+            if (TransformCompiler.ValidateSelection(pipeline, catalog) is { Count: > 0 } unselected)
+                Fail("transforms", string.Join("; ", unselected.Select(p => p.Message)), [.. unselected.Select(ValidationProblem.From)]);
         }
         catch (ConfigException e)
         {

@@ -146,7 +146,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 store.LocalRoot is not null,
                 LimitsFor(pipeline.Destination),
                 selection?.MessageNames,
-                [.. options.CodeTransforms, .. Transforms.TransformCompiler.Compile(pipeline)],
+                [.. options.CodeTransforms, .. Transforms.TransformCompiler.Compile(pipeline, selection?.Catalog)],
                 PipelineSecrets.ForStreamNames(pipeline, secrets),
                 new BatchFiles(stores, pipeline.Destination.StorageOptions),
                 FieldIdsFor(pipeline, store, sourceName, runCancel.Token),
@@ -163,7 +163,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             foreach (var stream in ingest.Streams) { await stream.CompleteWriterAsync().ConfigureAwait(false); observation.StreamWritten(stream.Name); }
             foreach (var stream in ingest.Streams) stream.Quarantine?.Dispose();
             FillStreamStats(log, ingest);
-            log.Notices.AddRange(UnmatchedTransformNotices(pipeline, ingest));
+            log.Notices.AddRange(UnmatchedTransformNotices(pipeline, selection?.Catalog, ingest));
 
             observation.Step(step = RunSteps.Commit);
             progress?.Phase = step;
@@ -557,10 +557,11 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     }
 
     /// <summary>A notice per <c>transforms:</c> entry whose stream the tap sent no SCHEMA for (<see cref="HashedColumns.UnmatchedMapNotice"/>).</summary>
-    private static IEnumerable<string> UnmatchedTransformNotices(PipelineDefinition pipeline, RunIngest ingest)
+    private static IEnumerable<string> UnmatchedTransformNotices(PipelineDefinition pipeline, JsonObject? catalog, RunIngest ingest)
     {
         var seen = ingest.Streams.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
-        return pipeline.Transforms.Keys.Where(k => !seen.Contains(k)).Select(k => HashedColumns.UnmatchedMapNotice(k, seen));
+        var streams = Transforms.TransformCompiler.StreamsOf(pipeline, catalog);
+        return pipeline.Transforms.Keys.Where(k => !seen.Contains(streams[k])).Select(k => HashedColumns.UnmatchedMapNotice(k, seen));
     }
 
     private static void FillStreamStats(RunLog log, RunIngest ingest)
@@ -811,6 +812,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 plan.Files.Add(new PlannedFile(stream.QuarantinePath, LakePaths.QuarantineKey(pipeline.Name, runId, stream.Name)));
 
             // A full run of a merge pipeline replaces the table with its rows reduced per key: counted as a replace.
+            // The run log counts what lands, as OpenLineage's outputStatistics do: a merge's rewrites of earlier files included.
+            if (log.Streams.TryGetValue(stream.Name, out var logged)) (logged.Files, logged.Bytes) = (files.Count, files.Sum(f => f.Bytes));
             var mergeCounts = merged is null || replace ? null : new MergeCounts(files.Sum(f => f.Rows), merged.RemovedRows, merged.Superseded.Count, merged.RemovedBytes);
             plan.Tables.Add(new TableChange
             {

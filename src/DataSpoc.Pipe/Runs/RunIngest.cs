@@ -260,15 +260,26 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         if (settings.Batches is null) throw new SingerProtocolException(line, "BATCH messages are not supported by this source", stream);
         var lane = (Lane)Lanes[0];
         var file = "";
+        var number = 0L;
+        // A record's line is one of the file's, not of the tap's output: a rejected or failing record is named by both.
+        DispatchedRowOrigin = () => $"BATCH file {file} line {number} (the BATCH message on line {line})";
         try
         {
-            settings.Batches.ReadAsync(batch, f => file = f, (record, number) => lane.OnBareRecord(state, record, number), CancellationToken.None)
+            settings.Batches.ReadAsync(batch, f => file = f, (record, n) => lane.OnBareRecord(state, record, number = n), CancellationToken.None)
                 .GetAwaiter().GetResult();
         }
-        catch (Exception e) when (e is SingerProtocolException or InvalidRecordException or JsonException or Sources.BuiltIn.TapException or IOException or StorageException)
+        catch (InvalidRecordException)
+        {
+            throw; // its message names the file and both lines already
+        }
+        catch (Exception e) when (e is SingerProtocolException or JsonException or Sources.BuiltIn.TapException or IOException or StorageException)
         {
             var where = file.Length > 0 ? $"BATCH file {file}" : "BATCH";
             throw new SingerProtocolException(line, $"{where}: {e.Message}", stream);
+        }
+        finally
+        {
+            DispatchedRowOrigin = null;
         }
     }
 

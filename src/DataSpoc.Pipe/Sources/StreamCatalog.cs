@@ -258,9 +258,18 @@ public static class StreamCatalog
         return schema?["format"] is { } format ? $"{type} {format}" : schema?["multipleOf"] is { } step ? $"{type} multipleOf {step.ToJsonString()}" : type;
     }
 
-    private static bool Matches(string pattern, JsonObject stream) =>
-        System.IO.Enumeration.FileSystemName.MatchesSimpleExpression(pattern, NameOf(stream), ignoreCase: false)
-        || System.IO.Enumeration.FileSystemName.MatchesSimpleExpression(pattern, IdOf(stream), ignoreCase: false);
+    /// <summary>
+    /// Whether <c>source.streams</c> (<paramref name="selection"/>) selects the stream <paramref name="stream"/> whose
+    /// <c>tap_stream_id</c> is <paramref name="tapStreamId"/>: an entry naming either, or a glob matching either.
+    /// </summary>
+    public static bool Selects(IEnumerable<string> selection, string stream, string tapStreamId) =>
+        selection.Any(pattern => Matches(pattern, stream, tapStreamId));
+
+    private static bool Matches(string pattern, JsonObject stream) => Matches(pattern, NameOf(stream), IdOf(stream));
+
+    private static bool Matches(string pattern, string stream, string tapStreamId) =>
+        System.IO.Enumeration.FileSystemName.MatchesSimpleExpression(pattern, stream, ignoreCase: false)
+        || System.IO.Enumeration.FileSystemName.MatchesSimpleExpression(pattern, tapStreamId, ignoreCase: false);
 
     private static string Describe(List<JsonObject> streams) =>
         string.Join(", ", streams.Select(s => NameOf(s) == IdOf(s) ? NameOf(s) : $"{IdOf(s)} (stream {NameOf(s)})").Distinct());

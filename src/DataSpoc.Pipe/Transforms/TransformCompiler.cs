@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Sources;
 
 namespace DataSpoc.Pipe.Transforms;
 
@@ -15,11 +16,15 @@ public static class TransformCompiler
 {
     private static readonly string[] Keys = ["select", "drop", "rename", "cast", "hash", "filter", "compute"];
 
-    /// <summary>The transforms, or a <see cref="ConfigException"/> naming the first invalid stream and key (and how many more there are).</summary>
-    internal static IReadOnlyList<IRecordTransform> Compile(PipelineDefinition pipeline)
+    /// <summary>
+    /// The transforms, or a <see cref="ConfigException"/> naming the first invalid stream and key (and how many more there
+    /// are). With the tap's <paramref name="catalog"/> (the run's, selected), each map's stream is checked and resolved
+    /// as <see cref="SelectedStreams"/> says.
+    /// </summary>
+    internal static IReadOnlyList<IRecordTransform> Compile(PipelineDefinition pipeline, JsonObject? catalog = null)
     {
         var errors = new List<ConfigException>();
-        var maps = Parse(pipeline, errors);
+        var maps = Parse(pipeline, errors, SelectedStreams(pipeline, catalog, errors));
         if (errors.Count == 1) throw errors[0];
         if (errors.Count > 1)
             throw new ConfigException($"{errors[0].Reason} (and {errors.Count - 1} more transform error(s); run validate to see all)", pipeline.FilePath, key: errors[0].Key);
@@ -30,19 +35,54 @@ public static class TransformCompiler
     public static IReadOnlyList<ConfigException> Validate(PipelineDefinition pipeline)
     {
         var errors = new List<ConfigException>();
-        Parse(pipeline, errors);
+        Parse(pipeline, errors, null);
         return errors;
     }
 
-    private static List<IRecordTransform> Parse(PipelineDefinition pipeline, List<ConfigException> errors)
+    /// <summary>
+    /// The problems of the pipeline's <c>transforms:</c> keys against the tap's selected <paramref name="catalog"/> (empty
+    /// when each names a selected stream): what <c>validate</c> checks once the tap has answered, as a run does.
+    /// </summary>
+    public static IReadOnlyList<ConfigException> ValidateSelection(PipelineDefinition pipeline, JsonObject catalog)
+    {
+        var errors = new List<ConfigException>();
+        SelectedStreams(pipeline, catalog, errors);
+        return errors;
+    }
+
+    /// <summary>
+    /// The stream each <c>transforms:</c> key applies to: the key itself, or, when it is a stream's <c>tap_stream_id</c>
+    /// in <paramref name="catalog"/> and no stream's name, that stream's name (a tap's messages carry the name). A key
+    /// naming no stream that <c>source.streams</c> selects (by <see cref="StreamCatalog.Selects"/>, the selection's own
+    /// rule: names, ids and globs) is an error. Without a catalog nothing is known of ids and globs: nothing is checked.
+    /// </summary>
+    /// <summary>The stream each <c>transforms:</c> key applies to (<see cref="SelectedStreams"/>; unchecked).</summary>
+    internal static IReadOnlyDictionary<string, string> StreamsOf(PipelineDefinition pipeline, JsonObject? catalog) => SelectedStreams(pipeline, catalog, []);
+
+    private static Dictionary<string, string> SelectedStreams(PipelineDefinition pipeline, JsonObject? catalog, List<ConfigException> errors)
+    {
+        var streams = pipeline.Transforms.Keys.ToDictionary(k => k, k => k, StringComparer.Ordinal);
+        if (catalog is null) return streams;
+        var entries = StreamCatalog.List(catalog);
+        foreach (var key in pipeline.Transforms.Keys)
+        {
+            var named = entries.Where(e => e.Stream == key).ToList();
+            if (named.Count == 0) named = [.. entries.Where(e => e.TapStreamId == key)];
+            if (named.Count > 0) streams[key] = named[0].Stream;
+            if (pipeline.Source.Streams is { Count: > 0 } selection && !named.Any(e => StreamCatalog.Selects(selection, e.Stream, e.TapStreamId)))
+                new Errors(pipeline.FilePath, key, errors).Add(null, $"stream '{key}' is not selected in source.streams ({string.Join(", ", selection)}); " +
+                    $"it selects: {string.Join(", ", entries.Where(e => StreamCatalog.Selects(selection, e.Stream, e.TapStreamId)).Select(e => e.Stream).Distinct())}");
+        }
+        return streams;
+    }
+
+    private static List<IRecordTransform> Parse(PipelineDefinition pipeline, List<ConfigException> errors, Dictionary<string, string>? streams)
     {
         var maps = new List<IRecordTransform>();
         foreach (var (stream, node) in pipeline.Transforms)
         {
             var found = new Errors(pipeline.FilePath, stream, errors);
             var before = errors.Count;
-            if (pipeline.Source.Streams is { Count: > 0 } selected && !selected.Contains(stream))
-                found.Add(null, $"stream '{stream}' is not selected in source.streams ({string.Join(", ", selected)})");
             if (node is null) continue;
             if (node is not JsonObject map)
             {
@@ -84,7 +124,7 @@ public static class TransformCompiler
             if (errors.Count > before) continue;
             maps.Add(new StreamMap
             {
-                Stream = stream,
+                Stream = streams?.GetValueOrDefault(stream) ?? stream,
                 Filter = filter,
                 Compute = compute,
                 Hash = hash,

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A tap that behaves like a Meltano Singer SDK tap (python3 stdlib only): click-style --help, --about --format=json
 with capabilities, --catalog only (an unknown flag such as --properties is refused with exit 2, as click does), stream
-ids equal to stream names, _sdc_* columns, and BATCH messages when the config has batch_config.
+ids equal to stream names (unless the config's stream_id_prefix puts something before them), _sdc_* columns, and
+BATCH messages when the config has batch_config.
 
 config keys: rows (per stream, default 5); batch_config {"encoding": {"format": "jsonl", "compression": "gzip"|"none"},
 "storage": {"root": "file:///dir"}} makes 'users' go out as BATCH files of batch_size (default 3) records;
@@ -47,8 +48,9 @@ SCHEMAS = {
 }
 config = json.load(open(arg("--config"))) if arg("--config") else {}
 rows = int(config.get("rows", 5))
+prefix = config.get("stream_id_prefix", "")
 if "--discover" in args:
-    print(json.dumps({"streams": [{"tap_stream_id": n, "stream": n, "schema": s, "key_properties": ["id"],
+    print(json.dumps({"streams": [{"tap_stream_id": prefix + n, "stream": n, "schema": s, "key_properties": ["id"],
         "metadata": [{"breadcrumb": [], "metadata": {"inclusion": "available", "table-key-properties": ["id"],
                                                      "forced-replication-method": "FULL_TABLE"}}]
         + [{"breadcrumb": ["properties", p], "metadata": {"inclusion": "automatic" if p == "id" else "available"}} for p in s["properties"]]}
@@ -58,7 +60,7 @@ if "--discover" in args:
 selected = set()
 if arg("--catalog"):
     catalog = json.load(open(arg("--catalog")))
-    selected = {s["tap_stream_id"] for s in catalog["streams"]
+    selected = {s["tap_stream_id"][len(prefix):] for s in catalog["streams"]
                 for m in s.get("metadata", []) if m["breadcrumb"] == [] and m["metadata"].get("selected")}
 
 def emit(msg):

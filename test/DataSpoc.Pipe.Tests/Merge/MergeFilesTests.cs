@@ -46,6 +46,24 @@ public sealed class MergeFilesTests : IDisposable
     }
 
     [Fact]
+    public async Task The_run_log_counts_the_files_a_merge_rewrote_with_its_new_ones()
+    {
+        var first = _lake.WriteSinger("first.jsonl", [Schema, .. Enumerable.Range(1, 300).Select(i => Record(i, "new"))]);
+        Assert.True((await TempLake.RunAsync(Pipeline(first))).Succeeded);
+        var before = _lake.ParquetKeys();
+
+        var second = _lake.WriteSinger("second.jsonl", Schema, Record(150, "paid"), Record(2000, "new"));
+        var result = await TempLake.RunAsync(Pipeline(second));
+        Assert.True(result.Succeeded, result.Log.Error);
+
+        // The rewrite of the file holding key 150 and the file of the new rows: every data file the run landed.
+        var landed = _lake.ParquetKeys().Except(before).ToList();
+        Assert.True(landed.Count >= 2, string.Join(", ", landed));
+        Assert.Equal(landed.Count, result.Log.Streams["orders"].Files);
+        Assert.Equal(landed.Sum(k => new FileInfo(Path.Combine(_lake.Root, k)).Length), result.Log.Streams["orders"].Bytes);
+    }
+
+    [Fact]
     public async Task A_deleted_key_leaves_the_table_and_the_greatest_order_by_wins_within_a_run()
     {
         var first = _lake.WriteSinger("first.jsonl", Schema, Record(1, "a"), Record(2, "a"), Record(3, "a"));

@@ -65,6 +65,38 @@ public sealed class TapFamiliesTests : IDisposable
     }
 
     [Theory]
+    [InlineData("", "us*", "users")] // a glob selects the stream
+    [InlineData("db-", "db-users", "users")] // its tap_stream_id selects it
+    [InlineData("db-", "db-u*", "db-users")] // the map keyed by that id applies to the stream's messages, which carry the name
+    public async Task Transforms_apply_to_a_stream_source_streams_selects_by_a_glob_or_its_id(string idPrefix, string selection, string mapKey)
+    {
+        var pipeline = Pipeline("sdk_tap.py", new JsonObject { ["rows"] = 3, ["stream_id_prefix"] = idPrefix }, s => s with { Streams = [selection] }) with
+        {
+            Transforms = new Dictionary<string, JsonNode?> { [mapKey] = new JsonObject { ["drop"] = new JsonArray("name") } },
+        };
+        var result = await RunAsync(pipeline);
+
+        Assert.Equal(["users"], result.Log.Streams.Keys);
+        Assert.Equal(3, result.Log.Streams["users"].Records);
+        Assert.DoesNotContain(result.Log.Notices, n => n.Contains("applied to nothing", StringComparison.Ordinal));
+        Assert.Equal([["_sdc_extracted_at"], ["id"]],
+            _lake.Query("SELECT column_name FROM (DESCRIBE SELECT * FROM read_parquet('{lake}/raw/t/users/*/*.parquet', hive_partitioning = false)) ORDER BY 1"));
+    }
+
+    [Fact]
+    public async Task A_transforms_map_of_a_stream_source_streams_does_not_select_is_refused_naming_what_it_selects()
+    {
+        var pipeline = Pipeline("sdk_tap.py", new JsonObject { ["stream_id_prefix"] = "db-" }, s => s with { Streams = ["db-us*"] }) with
+        {
+            Transforms = new Dictionary<string, JsonNode?> { ["events"] = new JsonObject { ["drop"] = new JsonArray("kind") } },
+        };
+        var result = await TryRunAsync(pipeline);
+
+        Assert.False(result.Succeeded);
+        Assert.Contains("transforms.events: stream 'events' is not selected in source.streams (db-us*); it selects: users", result.Log.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("gzip")]
     [InlineData("none")]
     public async Task Batch_messages_of_jsonl_files_land_every_record_as_record_lines_would(string compression)
@@ -126,6 +158,24 @@ public sealed class TapFamiliesTests : IDisposable
         Assert.False(result.Succeeded);
         Assert.Contains($"BATCH file file://{file}", result.Log.Error, StringComparison.Ordinal);
         Assert.Contains("line 2", result.Log.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(InvalidRecordPolicy.Skip)]
+    [InlineData(InvalidRecordPolicy.Quarantine)]
+    public async Task A_bad_record_in_a_batch_file_set_aside_is_named_by_the_file_and_its_line(InvalidRecordPolicy policy)
+    {
+        var file = Path.Combine(_scratch, "users.jsonl");
+        await File.WriteAllTextAsync(file, "{\"id\": 1, \"name\": \"a\"}\n{\"id\": 2, \"name\": \"b\"}\n{\"id\": \"x3\", \"name\": \"c\"}\n");
+        // The tap prints two lines; the bad record is on line 3 of the file.
+        var input = _lake.WriteSinger("batch.jsonl",
+            """{"type": "SCHEMA", "stream": "users", "schema": {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}, "key_properties": ["id"]}""",
+            $$"""{"type": "BATCH", "stream": "users", "encoding": {"format": "jsonl"}, "manifest": ["file://{{file}}"]}""");
+        var result = await RunAsync(_lake.Pipeline("replayed-batch", input, p => p with { OnInvalidRecord = policy }));
+
+        Assert.Equal(2, result.Log.Streams["users"].Records);
+        var rejected = Assert.Single(result.Log.Notices, n => n.StartsWith("rejected: ", StringComparison.Ordinal));
+        Assert.Equal($"rejected: stream 'users', BATCH file file://{file} line 3 (the BATCH message on line 2): field 'id': expected an integer, got a string", rejected);
     }
 
     [Fact]

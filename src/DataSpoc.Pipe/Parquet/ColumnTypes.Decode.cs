@@ -399,8 +399,10 @@ internal abstract partial class ColumnType
                 return false;
             }
             if (!JsonString.TryText(bytes, form, scratch, out var text, out problem)) return false;
-            if (TemporalParser.TryParseTimestampMicros(text, out var micros))
+            if (TemporalParser.TryParseTimestampMicros(text, out var micros, out var cutDigits))
             {
+                // Landed cut to the microsecond (the lake's precision, and DuckDB's): counted for the run log, never silently.
+                if (cutDigits) scratch.Rounded.NoteCut(leaf);
                 buffer.AddLong(micros, rep);
                 return true;
             }
@@ -445,8 +447,9 @@ internal abstract partial class ColumnType
                 return false;
             }
             if (!JsonString.TryText(bytes, form, scratch, out var text, out problem)) return false;
-            if (TemporalParser.TryParseTimeMicros(text, out var micros))
+            if (TemporalParser.TryParseTimeMicros(text, out var micros, out var cutDigits))
             {
+                if (cutDigits) scratch.Rounded.NoteCut(leaf);
                 buffer.AddLong(micros, rep);
                 return true;
             }

@@ -7,6 +7,7 @@ namespace DataSpoc.Pipe.Parquet;
 /// The numbers a DOUBLE column stored rounded: a JSON number with more significant digits than a double holds (what
 /// singer-python writes for an unconstrained PostgreSQL <c>numeric</c>, a Python <c>Decimal</c>) lands as the nearest
 /// double, which the run log must say, per column, rather than keep quiet (a tap that sends them is still usable).
+/// Likewise the date-times and times a column stored cut to the microsecond (<c>.123456789</c>: <see cref="NoteCut"/>).
 /// One per <see cref="RecordShredder"/>: the decode notes a value in the record being shredded, the shredder counts
 /// the record's notes when it takes the record and takes them back when its row is rolled back after all.
 /// </summary>
@@ -36,6 +37,10 @@ internal sealed class RoundedNumbers
     /// <summary>The record being shredded's rounded values, per leaf (a decode notes them; few leaves, so a list).</summary>
     private readonly List<(LeafNode Leaf, int Count, string Text, double Stored)> _record = [];
 
+    /// <summary>The values cut to the microsecond, by column path, and the record being shredded's, per leaf.</summary>
+    private readonly Dictionary<string, long> _cut = new(StringComparer.Ordinal);
+    private readonly List<(LeafNode Leaf, int Count)> _recordCut = [];
+
     /// <summary>The record's notes were counted (it was taken and had some) and may still be taken back.</summary>
     public bool RecordCounted => _recordCounted;
 
@@ -62,16 +67,30 @@ internal sealed class RoundedNumbers
         _record.Add((leaf, 1, ColumnType.Quoted(text), stored));
     }
 
+    /// <summary>A decoded date-time or time lost digits past the microsecond (see <see cref="TemporalParser.TryParseTimestampMicros(ReadOnlySpan{byte}, out long, out bool)"/>).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public void NoteCut(LeafNode leaf)
+    {
+        for (var i = 0; i < _recordCut.Count; i++)
+            if (ReferenceEquals(_recordCut[i].Leaf, leaf))
+            {
+                _recordCut[i] = _recordCut[i] with { Count = _recordCut[i].Count + 1 };
+                return;
+            }
+        _recordCut.Add((leaf, 1));
+    }
+
     /// <summary>A record starts (every scan of one, the tokenizer's after the canonical scan's too): its notes so far are forgotten.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void BeginRecord()
     {
-        if (_record.Count > 0 || _recordCounted) Forget();
+        if (_record.Count > 0 || _recordCut.Count > 0 || _recordCounted) Forget();
     }
 
     private void Forget()
     {
         _record.Clear();
+        _recordCut.Clear();
         _recordCounted = false;
     }
 
@@ -79,11 +98,12 @@ internal sealed class RoundedNumbers
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void TakeRecord()
     {
-        if (_record.Count > 0) Count();
+        if (_record.Count > 0 || _recordCut.Count > 0) Count();
     }
 
     private void Count()
     {
+        foreach (var (leaf, count) in _recordCut) _cut[leaf.Path] = _cut.GetValueOrDefault(leaf.Path) + count;
         foreach (var (leaf, count, text, stored) in _record)
         {
             if (!_columns.TryGetValue(leaf.Path, out var column))
@@ -101,6 +121,8 @@ internal sealed class RoundedNumbers
     public void UncountRecord()
     {
         if (!_recordCounted) return;
+        foreach (var (leaf, count) in _recordCut)
+            if ((_cut[leaf.Path] -= count) == 0) _cut.Remove(leaf.Path);
         foreach (var (leaf, count, _, _) in _record)
         {
             var column = _columns[leaf.Path];
@@ -124,6 +146,7 @@ internal sealed class RoundedNumbers
     /// <summary>Adds <paramref name="other"/>'s counts (another lane's, or an earlier writer's of the same stream).</summary>
     public void Add(RoundedNumbers other)
     {
+        foreach (var (path, count) in other._cut) _cut[path] = _cut.GetValueOrDefault(path) + count;
         foreach (var column in other.Columns)
         {
             if (_columns.TryGetValue(column.Path, out var mine)) mine.Add(column);
@@ -156,6 +179,10 @@ internal sealed class RoundedNumbers
                 "readers of the plain files, Iceberg and Delta see every earlier row" + (rounded is null ? "" : "; " + Rounded(rounded, placeOf)) +
                 $"; a full refresh (run --full) rewrites the table with {type}, every digit exact";
         });
+
+    /// <summary>The run log's notice for each column of <paramref name="stream"/> that stored values cut to the microsecond, as the parquet tap words it.</summary>
+    public IEnumerable<string> CutNotices(string stream) =>
+        _cut.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => $"stream '{stream}' column '{c.Key}': {TemporalParser.CutToMicrosecondNotice(c.Value)}");
 
     private static string Rounded(Column c, Func<long, string?>? placeOf) =>
         $"{c.Count} number(s) had more significant digits than a DOUBLE holds and landed rounded " +

@@ -24,9 +24,16 @@ internal static class TemporalParser
     /// is not a valid value. Nothing else is: a lenient parser would read <c>03:04:05</c> as that time today (a value
     /// that changes with the day of the run) and <c>5/6/7</c> month first.
     /// </summary>
-    public static bool TryParseTimestampMicros(ReadOnlySpan<byte> s, out long micros)
+    public static bool TryParseTimestampMicros(ReadOnlySpan<byte> s, out long micros) => TryParseTimestampMicros(s, out micros, out _);
+
+    /// <summary>
+    /// <see cref="TryParseTimestampMicros(ReadOnlySpan{byte}, out long)"/>, saying whether digits past the microsecond
+    /// were cut (<paramref name="cutDigits"/>: a non-zero 7th or later fractional digit, as in <c>.123456789</c>): the
+    /// lake holds microseconds, and the value lands cut, not rounded, as DuckDB casts and reads it.
+    /// </summary>
+    public static bool TryParseTimestampMicros(ReadOnlySpan<byte> s, out long micros, out bool cutDigits)
     {
-        if (TryFast(s, out micros)) return micros is >= MinMicros and <= MaxMicros;
+        if (TryFast(s, out micros, out cutDigits)) return micros is >= MinMicros and <= MaxMicros;
         if (s.Length == 10 && TryParseDateDays(s, out var days))
         {
             micros = days * MicrosPerDay;
@@ -37,20 +44,20 @@ internal static class TemporalParser
     }
 
     /// <summary>
-    /// <c>YYYY-MM-DD</c>, or a date-time (as <see cref="TryParseTimestampMicros"/> reads it) whose calendar date is kept as
+    /// <c>YYYY-MM-DD</c>, or a date-time (as <see cref="TryParseTimestampMicros(ReadOnlySpan{byte}, out long)"/> reads it) whose calendar date is kept as
     /// written; anything after the date that is not a valid time makes it no date.
     /// </summary>
     public static bool TryParseDateDays(ReadOnlySpan<byte> s, out int days)
     {
         days = 0;
         if (s.Length < 10 || !TryDate(s, out var year, out var month, out var day)) return false;
-        if (s.Length > 10 && !TryFast(s, out _)) return false;
+        if (s.Length > 10 && !TryFast(s, out _, out _)) return false;
         if (day > DaysInMonth(year, month)) return false;
         days = DaysSinceEpoch(year, month, day);
         return true;
     }
 
-    /// <summary>A date-time (as <see cref="TryParseTimestampMicros"/> reads it) at midnight UTC, as the days of its date: the only date-times a date holds exactly.</summary>
+    /// <summary>A date-time (as <see cref="TryParseTimestampMicros(ReadOnlySpan{byte}, out long)"/> reads it) at midnight UTC, as the days of its date: the only date-times a date holds exactly.</summary>
     public static bool TryParseMidnightUtcDays(ReadOnlySpan<byte> s, out int days)
     {
         days = 0;
@@ -65,10 +72,14 @@ internal static class TemporalParser
     /// as in a date-time: a time of day is below 24 hours in Iceberg, Spark and Trino. Second 60 only as a leap second
     /// (see <see cref="IsLeapSecond"/>).
     /// </summary>
-    public static bool TryParseTimeMicros(ReadOnlySpan<byte> s, out long micros)
+    public static bool TryParseTimeMicros(ReadOnlySpan<byte> s, out long micros) => TryParseTimeMicros(s, out micros, out _);
+
+    /// <summary><see cref="TryParseTimeMicros(ReadOnlySpan{byte}, out long)"/>, saying whether digits past the microsecond were cut (as <see cref="TryParseTimestampMicros(ReadOnlySpan{byte}, out long, out bool)"/>).</summary>
+    public static bool TryParseTimeMicros(ReadOnlySpan<byte> s, out long micros, out bool cutDigits)
     {
         micros = 0;
-        if (s.Length < 5 || !TryClock(s, 0, out var h, out var m, out var sec, out var frac, out var end) || h > 23) return false;
+        cutDigits = false;
+        if (s.Length < 5 || !TryClock(s, 0, out var h, out var m, out var sec, out var frac, out var end, out cutDigits) || h > 23) return false;
         var offsetSeconds = 0;
         if (end != s.Length && (!TryOffset(s, ref end, out offsetSeconds) || end != s.Length)) return false;
         if (sec == 60 && !IsLeapSecond(h, m, offsetSeconds, ref sec)) return false;
@@ -77,15 +88,23 @@ internal static class TemporalParser
         return true;
     }
 
+    /// <summary>
+    /// The run log's words for <paramref name="count"/> values of a column whose digits past the microsecond were cut
+    /// (a Parquet file's nanosecond timestamps, a text date-time such as <c>.123456789</c>); the caller names the stream and column.
+    /// </summary>
+    public static string CutToMicrosecondNotice(long count) =>
+        $"{count} value(s) with nanoseconds landed cut to the microsecond (the lake's timestamps and times hold microseconds)";
+
     public static DateOnly DateFromMicros(long micros) => DateOnly.FromDateTime(new DateTime(EpochTicks + micros * TicksPerMicro, DateTimeKind.Utc));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryFast(ReadOnlySpan<byte> s, out long micros)
+    private static bool TryFast(ReadOnlySpan<byte> s, out long micros, out bool cutDigits)
     {
         micros = 0;
+        cutDigits = false;
         if (s.Length < 16 || !TryDate(s, out var year, out var month, out var day)) return false;
         if (s[10] is not ((byte)'T' or (byte)'t' or (byte)' ')) return false;
-        if (!TryClock(s, 11, out var h, out var mi, out var sec, out var frac, out var i) || h > 23) return false;
+        if (!TryClock(s, 11, out var h, out var mi, out var sec, out var frac, out var i, out cutDigits) || h > 23) return false;
         var offsetSeconds = 0;
         if (i < s.Length && !TryOffset(s, ref i, out offsetSeconds)) return false;
         if (i != s.Length || day > DaysInMonth(year, month)) return false;
@@ -174,11 +193,15 @@ internal static class TemporalParser
         return year >= 1 && month is >= 1 and <= 12 && day >= 1;
     }
 
-    /// <summary><c>HH:MM[:SS[.f…]]</c> at <paramref name="start"/>; fractions beyond microseconds are truncated.</summary>
+    /// <summary>
+    /// <c>HH:MM[:SS[.f…]]</c> at <paramref name="start"/>; fractions beyond microseconds are truncated, as DuckDB does,
+    /// <paramref name="cutDigits"/> saying whether a non-zero digit was.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryClock(ReadOnlySpan<byte> s, int start, out int h, out int m, out int sec, out long frac, out int end)
+    private static bool TryClock(ReadOnlySpan<byte> s, int start, out int h, out int m, out int sec, out long frac, out int end, out bool cutDigits)
     {
         sec = 0; frac = 0; end = start;
+        cutDigits = false;
         m = 0;
         if (!Two(s, start, out h) || start + 5 > s.Length || s[start + 2] != ':' || !Two(s, start + 3, out m) || m > 59) return false;
         var i = start + 5;
@@ -194,6 +217,7 @@ internal static class TemporalParser
                 while (i < s.Length && (uint)(s[i] - '0') <= 9)
                 {
                     if (digits < 6) { frac = frac * 10 + (s[i] - '0'); digits++; }
+                    else if (s[i] != '0') cutDigits = true;
                     i++;
                 }
                 if (digits == 0) return false;

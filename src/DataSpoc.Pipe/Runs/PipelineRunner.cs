@@ -573,6 +573,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             entry.DroppedPropertiesUnlisted = s.DroppedProperties.Unlisted;
             log.Streams[s.Name] = entry;
             log.Notices.AddRange(s.RoundedNumbers.Notices(s.Name, s.DecimalsHeldAsDouble, ingest.RecordNumbers is { } records ? records.PlaceOf : null));
+            log.Notices.AddRange(s.RoundedNumbers.CutNotices(s.Name));
             if (s.RowsOverFileLimitNotice() is { } overLimit) log.Notices.Add(overLimit);
         }
     }

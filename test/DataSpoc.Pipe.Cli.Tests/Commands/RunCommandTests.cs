@@ -351,9 +351,11 @@ public sealed class RunCommandTests : IDisposable
         File.WriteAllText(Path.Combine(data, "a.jsonl"), "{\"id\": 1}\n{\"id\": \n");
         _home.WritePipeline("nopath", $"source:\n  tap: jsonl\n  config: {{path: {data}/missing}}\ndestination:\n  bucket: {_home.Bucket}\n");
         _home.WritePipeline("wrongtype", $"source:\n  tap: jsonl\n  config: {{path: {data}, sample_rows: many}}\ndestination:\n  bucket: {_home.Bucket}\n");
+        _home.WritePipeline("typo", $"source:\n  tap: jsonl\n  config: {{path: {data}, sample_row: 5}}\ndestination:\n  bucket: {_home.Bucket}\n");
         _home.WritePipeline("badrecord", $"source:\n  tap: jsonl\n  config: {{path: {data}}}\ndestination:\n  bucket: {_home.Bucket}\n");
 
-        foreach (var (name, error) in new[] { ("nopath", $"jsonl tap: '{data}/missing' matches no file"), ("wrongtype", "jsonl tap: config key 'sample_rows' must be an integer") })
+        foreach (var (name, error) in new[] { ("nopath", $"jsonl tap: '{data}/missing' matches no file"), ("wrongtype", "jsonl tap: config key 'sample_rows' must be an integer"),
+                     ("typo", "jsonl tap: unknown config key 'sample_row' (did you mean 'sample_rows'?)") })
         {
             var result = CliProcess.Run(_home, "run", name, "--output", "json");
             Assert.True(result.ExitCode == 2, $"{name}: {result}");

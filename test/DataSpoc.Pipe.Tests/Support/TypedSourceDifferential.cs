@@ -34,7 +34,9 @@ internal static class TypedSourceDifferential
         string? AsTyped(string? text) => printedPlace is { } p ? text?.Replace(p.Line, p.Record, StringComparison.Ordinal) : text;
         Assert.Equal(AsTyped(printed.Log.Error), typed.Log.Error);
         Assert.Equal(printed.Log.FailedStep, typed.Log.FailedStep);
-        Assert.Equal(printed.Log.Notices.Select(AsTyped), typed.Log.Notices);
+        // A built-in tap's own notices reach the run log of the typed run alone (printed, the in-process tap's notices
+        // have no stderr to go to); the one such notice a fixture raises is its csv's date-time of 7 fractional digits.
+        Assert.Equal(printed.Log.Notices.Select(AsTyped), typed.Log.Notices.Where(n => !n.EndsWith(DataSpoc.Pipe.Parquet.TemporalParser.CutToMicrosecondNotice(1), StringComparison.Ordinal)));
         Assert.Equal(printed.Log.TotalRecords, typed.Log.TotalRecords);
         Assert.Equal(printed.Log.StateCommitted, typed.Log.StateCommitted);
         Assert.Equal(Json(printed.Log.Streams), Json(typed.Log.Streams));

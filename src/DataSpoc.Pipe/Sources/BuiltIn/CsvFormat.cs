@@ -43,6 +43,9 @@ internal sealed record CsvFormat(char? Delimiter, char? Quote, Encoding Encoding
 
     public static CsvFormat Default { get; } = new(',', '"', StrictUtf8, true);
 
+    /// <summary>The config keys <see cref="From"/> reads.</summary>
+    public static readonly string[] ConfigKeys = ["delimiter", "quote", "escape", "skip_rows", "comment", "encoding", "header"];
+
     public static CsvFormat From(TapConfig config, string tap)
     {
         var delimiterText = config.String("delimiter");

@@ -206,9 +206,11 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
     /// <see cref="Schema"/> of <paramref name="columns"/> (so a column's index is its property index). The cells of
     /// <paramref name="leftOut"/> columns (the catalog does not select them) are skipped, not even parsed.
     /// </summary>
-    public async Task<long> EmitAsync(SourceFile file, RowWriter rows, IReadOnlyList<TextColumn> columns, RecordSink sink, CancellationToken cancellationToken,
+    public async Task<long> EmitAsync(string stream, SourceFile file, RowWriter rows, IReadOnlyList<TextColumn> columns, RecordSink sink, CancellationToken cancellationToken,
         IReadOnlyCollection<string>? leftOut = null)
     {
+        // Per column: date-times and times whose digits past the microsecond were cut, which the run log names.
+        var cut = new long[columns.Count];
         try
         {
             if (!_layouts.TryGetValue(file.Location, out var layout)) layout = (await SampleAsync(file, cancellationToken).ConfigureAwait(false)).Layout;
@@ -228,11 +230,13 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
                     continue;
                 }
                 map ??= Map(UnnamedColumns(reader.ColCount), columns, leftOut);
-                if (!WriteRow(reader, map, rows, columns, file)) continue;
+                if (!WriteRow(reader, map, rows, columns, file, cut)) continue;
                 count++;
                 if ((count & 255) == 0) cancellationToken.ThrowIfCancellationRequested();
                 await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
             }
+            for (var c = 0; c < cut.Length; c++)
+                if (cut[c] > 0) sink.WriteNotice($"stream '{stream}': {file.Location} column '{columns[c].Name}': {Parquet.TemporalParser.CutToMicrosecondNotice(cut[c])}");
             return count;
         }
         catch (System.Text.DecoderFallbackException)
@@ -242,7 +246,7 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
     }
 
     /// <summary>Writes one row; a blank line (of a file with more than one column) is no row.</summary>
-    private bool WriteRow(CsvRowReader row, int[] map, RowWriter rows, IReadOnlyList<TextColumn> columns, SourceFile file)
+    private bool WriteRow(CsvRowReader row, int[] map, RowWriter rows, IReadOnlyList<TextColumn> columns, SourceFile file, long[] cut)
     {
         if (row.ColCount == 1 && row[0].IsEmpty && map.Length != 1) return false;
         if (row.ColCount != map.Length)
@@ -253,10 +257,11 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
             if (map[i] < 0) continue;
             var column = columns[map[i]];
             var cell = row[i];
-            if (!TextColumnTypes.TryWrite(rows, map[i], column.Type, cell, column.Format))
+            if (!TextColumnTypes.TryWrite(rows, map[i], column.Type, cell, column.Format, out var cutDigits))
                 throw new TapException($"{tap} tap: {file.Location} line {row.LineNumberFrom} column '{column.Name}': '{Shorten(cell)}' is not a valid {TextColumnTypes.Name(column.Type)}"
                     + (column.Format.IsIso ? "" : $" in the format {column.Format}")
                     + " (declare the column's type under streams[].types, or raise sample_rows if it was inferred)");
+            if (cutDigits) cut[map[i]]++;
         }
         rows.EndRow();
         return true;

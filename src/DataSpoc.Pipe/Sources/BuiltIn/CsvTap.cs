@@ -35,7 +35,7 @@ public sealed class CsvTap(ObjectStoreFactory? stores = null) : IFileTap<CsvTap.
         var columns = settings.Table.Extracted(all, stream.Name, stream.KeyProperties, selection);
         var leftOut = all.Except(columns).Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
         var rows = sink.WriteSchema(stream.Name, CsvTable.Schema(columns), stream.KeyProperties);
-        return file => settings.Table.EmitAsync(file, rows, columns, sink, cancellationToken, leftOut);
+        return file => settings.Table.EmitAsync(stream.Name, file, rows, columns, sink, cancellationToken, leftOut);
     }
 
     /// <summary>The columns inferred from <paramref name="files"/> (declared types win), checked against the key properties.</summary>
@@ -62,12 +62,16 @@ public sealed class CsvTap(ObjectStoreFactory? stores = null) : IFileTap<CsvTap.
     {
         public static IReadOnlyList<string> FolderPatterns { get; } = ["*.csv", "*.csv.gz"];
 
+        private static readonly string[] ConfigKeys = [.. FileStreams.ConfigKeys, "sample_rows", .. CsvFormat.ConfigKeys];
+
+        private static readonly string[] StreamKeys = [.. FileStreams.StreamKeys, "types"];
+
         public static Settings From(JsonObject json)
         {
-            var config = new TapConfig(TapName, json);
+            var config = new TapConfig(TapName, json).OnlyKeys(ConfigKeys);
             var entries = FileStreams.Entries(TapName, config);
             var sampleRows = FileStreams.SampleRows(config);
-            var streams = FileStreams.Configured(TapName, config, (stream, where, name, matcher, pattern) =>
+            var streams = FileStreams.Configured(TapName, config, StreamKeys, (stream, where, name, matcher, pattern) =>
             {
                 var types = new Dictionary<string, TextColumnType>(StringComparer.Ordinal);
                 if (stream.Object("types") is { } declared)

@@ -45,18 +45,23 @@ internal readonly record struct DateFormat(DateOrders Order, char Separator)
     }
 
     /// <summary>Reads a whole date-time cell in this format (UTC).</summary>
-    public bool TryDateTime(ReadOnlySpan<char> cell, out DateTimeOffset instant)
+    public bool TryDateTime(ReadOnlySpan<char> cell, out DateTimeOffset instant) => TryDateTime(cell, out instant, out _);
+
+    /// <summary>Reads a whole date-time cell in this format (UTC), to the microsecond; <paramref name="cutDigits"/>: a non-zero digit past it was cut, as DuckDB cuts it.</summary>
+    public bool TryDateTime(ReadOnlySpan<char> cell, out DateTimeOffset instant, out bool cutDigits)
     {
         instant = default;
-        if (!TryDate(cell, out var date, out var rest) || !TryClock(rest, out var ticks)) return false;
+        cutDigits = false;
+        if (!TryDate(cell, out var date, out var rest) || !TryClock(rest, out var ticks, out cutDigits)) return false;
         instant = new DateTimeOffset(date.DayNumber * TimeSpan.TicksPerDay + ticks, TimeSpan.Zero);
         return true;
     }
 
-    /// <summary><c> HH:MM:SS[.f…]</c> after a date, as ticks since midnight.</summary>
-    private static bool TryClock(ReadOnlySpan<char> text, out long ticks)
+    /// <summary><c> HH:MM:SS[.f…]</c> after a date, as ticks since midnight, to the microsecond.</summary>
+    private static bool TryClock(ReadOnlySpan<char> text, out long ticks, out bool cutDigits)
     {
         ticks = 0;
+        cutDigits = false;
         if (text.Length < 9 || text[0] != ' ' || text[3] != ':' || text[6] != ':') return false;
         if (!TextColumnTypes.Digits(text.Slice(1, 2), out var hour) || !TextColumnTypes.Digits(text.Slice(4, 2), out var minute)
             || !TextColumnTypes.Digits(text.Slice(7, 2), out var second) || hour > 23 || minute > 59 || second > 59) return false;
@@ -68,7 +73,8 @@ internal readonly record struct DateFormat(DateOrders Order, char Separator)
         foreach (var c in fraction[1..])
         {
             if (!char.IsAsciiDigit(c)) return false;
-            if (scale > 1) { scale /= 10; ticks += (c - '0') * scale; }
+            if (scale > TimeSpan.TicksPerMicrosecond) { scale /= 10; ticks += (c - '0') * scale; }
+            else if (c != '0') cutDigits = true;
         }
         return true;
     }

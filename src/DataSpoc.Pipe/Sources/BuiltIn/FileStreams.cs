@@ -20,6 +20,12 @@ internal interface IFileStream
 /// </summary>
 internal static class FileStreams
 {
+    /// <summary>The config keys every file tap reads: where its files are, how to open them, and its <c>streams</c>.</summary>
+    public static readonly string[] ConfigKeys = ["files", "path", "storage_options", "streams"];
+
+    /// <summary>The keys of a <c>streams[]</c> entry every file tap reads.</summary>
+    public static readonly string[] StreamKeys = ["name", "pattern", "key_properties"];
+
     /// <summary>The <c>files</c> and <c>path</c> entries of a file tap's config (at least one is required).</summary>
     public static List<string> Entries(string tap, TapConfig config)
     {
@@ -41,8 +47,8 @@ internal static class FileStreams
         return sampleRows;
     }
 
-    /// <summary>Parses <c>streams: [{name, pattern, …}]</c>; <paramref name="create"/> reads the tap's own keys.</summary>
-    public static List<T> Configured<T>(string tap, TapConfig config, Func<TapConfig, string, string, Matcher?, string?, T> create) where T : IFileStream
+    /// <summary>Parses <c>streams: [{name, pattern, …}]</c>; <paramref name="create"/> reads the tap's own keys, <paramref name="streamKeys"/> all an entry may have.</summary>
+    public static List<T> Configured<T>(string tap, TapConfig config, IReadOnlyCollection<string> streamKeys, Func<TapConfig, string, string, Matcher?, string?, T> create) where T : IFileStream
     {
         var result = new List<T>();
         var list = config.Array("streams") ?? [];
@@ -50,7 +56,7 @@ internal static class FileStreams
         {
             var where = $"streams[{i}]";
             if (list[i] is not JsonObject s) throw config.Wrong(where, "an object");
-            var stream = new TapConfig(tap, s);
+            var stream = new TapConfig(tap, s).OnlyKeys(streamKeys, where);
             var name = stream.String("name") ?? throw TapException.Configuration($"{tap} tap: config key '{where}.name' is required");
             var pattern = stream.String("pattern");
             Matcher? matcher = null;

@@ -43,7 +43,7 @@ public sealed partial class GoogleSheetsPublicTap(HttpClient? http = null, TimeP
             var columns = sheet.Table.Extracted(all, sheet.StreamName, sheet.KeyProperties, selection);
             var leftOut = all.Except(columns).Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
             var rows = sink.WriteSchema(sheet.StreamName, CsvTable.Schema(columns), sheet.KeyProperties);
-            await sheet.Table.EmitAsync(download.File, rows, columns, sink, cancellationToken, leftOut).ConfigureAwait(false);
+            await sheet.Table.EmitAsync(sheet.StreamName, download.File, rows, columns, sink, cancellationToken, leftOut).ConfigureAwait(false);
             sink.WriteActivateVersion(sheet.StreamName, _time.GetUtcNow().ToUnixTimeMilliseconds());
         }
         sink.WriteState(state?.DeepClone() ?? new JsonObject());
@@ -103,9 +103,11 @@ public sealed partial class GoogleSheetsPublicTap(HttpClient? http = null, TimeP
 
     private sealed record Sheet(string ExportUrl, string StreamName, IReadOnlyList<string> KeyProperties, IReadOnlyDictionary<string, TextColumnType> Types, CsvTable Table)
     {
+        private static readonly string[] ConfigKeys = ["url", "sheet_id", "gid", "export_base_url", "stream_name", "key_properties", "types", "sample_rows"];
+
         public static Sheet From(JsonObject json)
         {
-            var config = new TapConfig(TapName, json);
+            var config = new TapConfig(TapName, json).OnlyKeys(ConfigKeys);
             var url = config.String("url");
             var id = config.String("sheet_id") ?? (url is null ? null : SheetId().Match(url) is { Success: true } m ? m.Groups[1].Value : null)
                 ?? throw TapException.Configuration($"{TapName} tap: config needs 'url' (the sheet's address, with /spreadsheets/d/<id>) or 'sheet_id'");

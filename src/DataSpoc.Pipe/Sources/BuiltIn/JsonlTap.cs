@@ -256,12 +256,16 @@ public sealed class JsonlTap(ObjectStoreFactory? stores = null) : IFileTap<Jsonl
     {
         public static IReadOnlyList<string> FolderPatterns { get; } = ["*.jsonl", "*.ndjson", "*.jsonl.gz", "*.ndjson.gz"];
 
+        private static readonly string[] ConfigKeys = [.. FileStreams.ConfigKeys, "sample_rows"];
+
+        private static readonly string[] StreamKeys = [.. FileStreams.StreamKeys, "schema"];
+
         public static Settings From(JsonObject json)
         {
-            var config = new TapConfig(TapName, json);
+            var config = new TapConfig(TapName, json).OnlyKeys(ConfigKeys);
             var entries = FileStreams.Entries(TapName, config);
             var sampleRows = FileStreams.SampleRows(config);
-            var streams = FileStreams.Configured(TapName, config, (stream, where, name, matcher, pattern) =>
+            var streams = FileStreams.Configured(TapName, config, StreamKeys, (stream, where, name, matcher, pattern) =>
             {
                 var schema = stream.Object("schema")?.DeepClone().AsObject();
                 if (schema is not null && schema["properties"] is not JsonObject) throw stream.Wrong($"{where}.schema", "a JSON Schema object with 'properties'");

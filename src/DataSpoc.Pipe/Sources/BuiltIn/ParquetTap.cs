@@ -134,8 +134,7 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
         {
             if (subMicrosecond[c] == 0) continue;
             using var path = metadata.Schema.Column(c).Path;
-            sink.WriteNotice($"stream '{stream}': {file.Location} column '{path.ToDotString()}': {subMicrosecond[c]} value(s) " +
-                "with nanoseconds landed cut to the microsecond (the lake's timestamps and times hold microseconds)");
+            sink.WriteNotice($"stream '{stream}': {file.Location} column '{path.ToDotString()}': {Parquet.TemporalParser.CutToMicrosecondNotice(subMicrosecond[c])}");
         }
     }
 
@@ -263,8 +262,8 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
 
         public static Settings From(JsonObject json)
         {
-            var config = new TapConfig(TapName, json);
-            var streams = FileStreams.Configured(TapName, config, (stream, _, name, matcher, pattern) => new StreamPlan(name, matcher, pattern, stream.Strings("key_properties"), []));
+            var config = new TapConfig(TapName, json).OnlyKeys(FileStreams.ConfigKeys);
+            var streams = FileStreams.Configured(TapName, config, FileStreams.StreamKeys, (stream, _, name, matcher, pattern) => new StreamPlan(name, matcher, pattern, stream.Strings("key_properties"), []));
             return new Settings(FileStreams.Entries(TapName, config), streams, config.StringMap("storage_options"));
         }
     }

@@ -264,10 +264,14 @@ public sealed class PostgresTap(TimeProvider? time = null) : ISplitTap, ITypedBu
         public string? ReplicationKey(PostgresTable t)
             => ReplicationKeys.TryGetValue(t.StreamId, out var k) || ReplicationKeys.TryGetValue($"{t.Schema}.{t.Table}", out k) || ReplicationKeys.TryGetValue(t.Table, out k) ? k : null;
 
+        /// <summary>The keys the tap reads (<c>database</c> and <c>username</c> are other names for <c>dbname</c> and <c>user</c>); the runner adds <see cref="SplitKey"/>.</summary>
+        private static readonly string[] ConfigKeys =
+            ["host", "port", "user", "username", "password", "dbname", "database", "sslmode", "gssencmode", "schemas", "filter_tables", "replication_keys", "batch_size"];
+
         public static Settings From(JsonObject json)
         {
             const string tap = "postgres";
-            var config = new TapConfig(tap, json);
+            var config = new TapConfig(tap, json).OnlyKeys(ConfigKeys, runnerKey: SplitKey);
             var host = config.String("host") ?? "localhost";
             var port = config.Int("port") ?? 5432;
             var database = config.String("dbname") ?? config.String("database") ?? throw TapException.Configuration($"{tap} tap: config key 'dbname' is required");

@@ -84,6 +84,44 @@ internal sealed partial class TapConfig(string tap, JsonObject config)
         return map;
     }
 
+    /// <summary>
+    /// Refuses a key outside <paramref name="known"/> (the keys the tap reads at <paramref name="where"/>: the top level,
+    /// or a <c>streams[i]</c> entry): a typo such as <c>delimeter</c> would otherwise be ignored, and the data read as if
+    /// the key were absent. The error names the key and the closest known one. <paramref name="runnerKey"/>: a key the
+    /// runner itself adds (not the user's, so not offered).
+    /// </summary>
+    public TapConfig OnlyKeys(IReadOnlyCollection<string> known, string? where = null, string? runnerKey = null)
+    {
+        foreach (var (key, _) in config)
+        {
+            if (known.Contains(key) || key == runnerKey) continue;
+            var shown = where is null ? key : $"{where}.{key}";
+            var closest = known.MinBy(k => EditDistance(key, k));
+            var hint = closest is not null && EditDistance(key, closest) <= Math.Max(2, key.Length / 3)
+                ? $"did you mean '{closest}'?"
+                : $"the {tap} tap reads {string.Join(", ", known)}";
+            throw TapException.Configuration($"{tap} tap: unknown config key '{shown}' ({hint})");
+        }
+        return this;
+    }
+
+    /// <summary>Levenshtein distance, ignoring case and taking <c>-</c> for <c>_</c>, so <c>Sample-Rows</c> points to <c>sample_rows</c>.</summary>
+    private static int EditDistance(string a, string b)
+    {
+        static char Fold(char c) => c == '-' ? '_' : char.ToLowerInvariant(c);
+        var previous = new int[b.Length + 1];
+        var current = new int[b.Length + 1];
+        for (var j = 0; j <= b.Length; j++) previous[j] = j;
+        for (var i = 1; i <= a.Length; i++)
+        {
+            current[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+                current[j] = Math.Min(Math.Min(current[j - 1], previous[j]) + 1, previous[j - 1] + (Fold(a[i - 1]) == Fold(b[j - 1]) ? 0 : 1));
+            (previous, current) = (current, previous);
+        }
+        return previous[b.Length];
+    }
+
     public TapException Wrong(string key, string expected) => TapException.Configuration($"{tap} tap: config key '{key}' must be {expected}");
 
     /// <summary>Replaces <c>${VAR}</c> with the environment variable, so secrets can stay out of config files.</summary>

@@ -140,8 +140,16 @@ internal static class TextColumnTypes
     /// text parses to, a time as its microseconds), so a pipeline lands the same lake whether the rows go through
     /// Singer JSON or straight to the engine.
     /// </summary>
-    public static bool TryWrite(RowWriter row, int property, TextColumnType type, ReadOnlySpan<char> cell, DateFormat format = default)
+    public static bool TryWrite(RowWriter row, int property, TextColumnType type, ReadOnlySpan<char> cell, DateFormat format = default) =>
+        TryWrite(row, property, type, cell, format, out _);
+
+    /// <summary>
+    /// <see cref="TryWrite(RowWriter, int, TextColumnType, ReadOnlySpan{char}, DateFormat)"/>; <paramref name="cutDigits"/>:
+    /// a date-time or time cell had non-zero digits past the microsecond, cut (the lake's precision; DuckDB cuts them too).
+    /// </summary>
+    public static bool TryWrite(RowWriter row, int property, TextColumnType type, ReadOnlySpan<char> cell, DateFormat format, out bool cutDigits)
     {
+        cutDigits = false;
         if (cell.IsEmpty)
         {
             row.Null(property);
@@ -189,11 +197,11 @@ internal static class TextColumnTypes
                 return true;
             case TextColumnType.DateTime:
                 DateTimeOffset instant;
-                if (format.IsIso ? !TryDateTime(cell, out instant) : !format.TryDateTime(cell, out instant)) return false;
+                if (format.IsIso ? !TryDateTime(cell, out instant, out cutDigits) : !format.TryDateTime(cell, out instant, out cutDigits)) return false;
                 row.Timestamp(property, instant.UtcDateTime);
                 return true;
             case TextColumnType.Time:
-                if (!TryTime(cell, out var time)) return false;
+                if (!TryTime(cell, out var time, out cutDigits)) return false;
                 row.Time(property, time);
                 return true;
             default:
@@ -412,9 +420,13 @@ internal static class TextColumnTypes
     /// <c>H[H]:MM[:SS[.f…]]</c> with a valid hour, minute and second; digits beyond the microsecond are dropped (as the
     /// engine reads a time's text).
     /// </summary>
-    internal static bool TryTime(ReadOnlySpan<char> cell, out TimeOnly time)
+    internal static bool TryTime(ReadOnlySpan<char> cell, out TimeOnly time) => TryTime(cell, out time, out _);
+
+    /// <summary><see cref="TryTime(ReadOnlySpan{char}, out TimeOnly)"/>; <paramref name="cutDigits"/>: a non-zero digit past the microsecond was dropped.</summary>
+    internal static bool TryTime(ReadOnlySpan<char> cell, out TimeOnly time, out bool cutDigits)
     {
         time = default;
+        cutDigits = false;
         var colon = cell.IndexOf(':');
         if (colon is not (1 or 2) || cell.Length < colon + 3) return false;
         if (!Digits(cell[..colon], out var hour) || hour > 23 || !Digits(cell.Slice(colon + 1, 2), out var minute) || minute > 59) return false;
@@ -432,6 +444,7 @@ internal static class TextColumnTypes
                 foreach (var c in rest[1..])
                 {
                     if (!char.IsAsciiDigit(c)) return false;
+                    if (scale == 0 && c != '0') cutDigits = true;
                     micros += (c - '0') * scale;
                     scale /= 10;
                 }
@@ -486,13 +499,17 @@ internal static class TextColumnTypes
     /// Read by the one date-time parser every path shares (<see cref="Parquet.TemporalParser"/>), so a file's values
     /// land as a tap's do.
     /// </summary>
-    internal static bool TryDateTime(ReadOnlySpan<char> cell, out DateTimeOffset instant)
+    internal static bool TryDateTime(ReadOnlySpan<char> cell, out DateTimeOffset instant) => TryDateTime(cell, out instant, out _);
+
+    /// <summary><see cref="TryDateTime(ReadOnlySpan{char}, out DateTimeOffset)"/>; <paramref name="cutDigits"/>: a non-zero digit past the microsecond was cut.</summary>
+    internal static bool TryDateTime(ReadOnlySpan<char> cell, out DateTimeOffset instant, out bool cutDigits)
     {
         instant = default;
+        cutDigits = false;
         if (cell.Length < 16 || cell[4] != '-' || cell[7] != '-' || (cell[10] is not ('T' or ' '))) return false;
         Span<byte> ascii = cell.Length <= 64 ? stackalloc byte[cell.Length] : new byte[cell.Length];
         if (System.Text.Ascii.FromUtf16(cell, ascii, out _) != System.Buffers.OperationStatus.Done
-            || !Parquet.TemporalParser.TryParseTimestampMicros(ascii, out var micros)) return false;
+            || !Parquet.TemporalParser.TryParseTimestampMicros(ascii, out var micros, out cutDigits)) return false;
         instant = new DateTimeOffset(DateTime.UnixEpoch.Ticks + micros * TimeSpan.TicksPerMicrosecond, TimeSpan.Zero);
         return true;
     }

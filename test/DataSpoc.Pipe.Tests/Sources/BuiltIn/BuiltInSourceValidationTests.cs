@@ -45,4 +45,18 @@ public sealed class BuiltInSourceValidationTests : IDisposable
             silent.Stop();
         }
     }
+
+    [Fact]
+    public async Task A_typo_in_a_built_in_taps_config_fails_validation_naming_the_key_it_is_likely_a_typo_of()
+    {
+        var data = Directory.CreateDirectory(Path.Combine(_home, "data")).FullName;
+        File.WriteAllText(Path.Combine(data, "a.csv"), "a;b\n1;2\n");
+        Directory.CreateDirectory(Path.Combine(_home, "pipelines"));
+        File.WriteAllText(Path.Combine(_home, "pipelines", "typo.yaml"),
+            $"source:\n  tap: csv\n  config: {{path: {data}, delimeter: ';'}}\ndestination:\n  bucket: file://{_home}/lake\n");
+        var validation = await new PipeClient(_home).ValidateAsync("typo");
+        Assert.False(validation.Ok);
+        Assert.Equal("'csv' is a built-in tap, but its source cannot be read: csv tap: unknown config key 'delimeter' (did you mean 'delimiter'?)",
+            validation.Checks.Single(c => c.Check == "tap").Detail);
+    }
 }

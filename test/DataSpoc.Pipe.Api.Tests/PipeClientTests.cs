@@ -268,6 +268,29 @@ public class PipeClientTests
     }
 
     [Fact]
+    public async Task Validate_warns_that_write_mode_replace_reads_the_whole_source_of_an_incremental_pipeline()
+    {
+        using var home = new TempHome();
+        var file = home.WriteSinger("orders.singer", Schema, """{"type":"RECORD","stream":"orders","record":{"id":1,"customer":"Ana","amount":10.5}}""");
+        home.WritePipeline("replaced", $$"""
+            source:
+              tap: {{TempHome.ReplayTap}}
+              config:
+                file: {{file}}
+            destination:
+              bucket: {{home.Bucket}}
+              write_mode: replace
+            incremental:
+              enabled: true
+            """);
+        var validation = await Client(home).ValidateAsync("replaced");
+        var check = Assert.Single(validation.Checks, c => c.Check == "write_mode");
+        Assert.True(check.Ok);
+        Assert.True(check.Warning);
+        Assert.StartsWith("destination.write_mode: replace with incremental.enabled: true: every run reads the whole source", check.Detail);
+    }
+
+    [Fact]
     public async Task Validate_names_the_stream_and_key_of_a_bad_transform_and_the_line_of_a_bad_yaml_key()
     {
         using var home = HomeWithOrders("""

@@ -50,7 +50,7 @@ internal static class StreamPicker
         var picked = AnsiConsole.Prompt(prompt);
 
         var replication = new Dictionary<string, StreamReplication>(StringComparer.Ordinal);
-        if (pipeline.Incremental.Enabled)
+        if (!WriteModes.ReadsWholeSource(pipeline, fullRefreshRequested: false))
             foreach (var entry in picked.Where(e => e.ReplicationKeys is { Count: > 0 } && e.ReplicationMethod is null or "INCREMENTAL"))
             {
                 var options = entry.ReplicationKeys!.Select(k => "INCREMENTAL by " + k).Append("FULL_TABLE").ToList();

@@ -545,7 +545,7 @@ public sealed class PipeClient
             return new PipelineStreams(pipeline.Name, null, false, pipeline.Source.Streams is null, capabilities, []) { Note = TapCapabilities.RunsWithoutCatalog };
         // The catalog a run would use (source.discover decides whether the tap is asked); only --refresh renews the cache,
         // so the next run's log still says what changed since the catalog it last used.
-        var catalog = await catalogs.CatalogAsync(pipeline, !pipeline.Incremental.Enabled, refresh, refresh ? CatalogSave.Now : CatalogSave.IfNone, cancellationToken).ConfigureAwait(false);
+        var catalog = await catalogs.CatalogAsync(pipeline, WriteModes.ReadsWholeSource(pipeline, fullRefreshRequested: false), refresh, refresh ? CatalogSave.Now : CatalogSave.IfNone, cancellationToken).ConfigureAwait(false);
         return new PipelineStreams(pipeline.Name, TapCatalogs.CachePath(pipeline), catalog.Fresh, pipeline.Source.Streams is null, capabilities, StreamCatalog.List(catalog.Catalog))
         {
             Changes = catalog.Notices,

@@ -48,6 +48,10 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
             var never = $"schedule.maintain '{maintain.Cron}' never fires: no date matches its day-of-month and month";
             Fail("schedule", never, new ValidationProblem("schedule.maintain.cron", pipeline.FilePath, null, never));
         }
+        if (pipeline.Incremental.Enabled && pipeline.Destination.WriteMode == WriteMode.Replace)
+            Pass("write_mode", "destination.write_mode: replace with incremental.enabled: true: every run reads the whole source " +
+                "(no bookmark) and replaces the table with it, as incremental.enabled: false does; to land only what is new, use " +
+                "write_mode: append or merge", warning: true);
         CheckVariables(pipeline, loader.Variables);
         // As a run refuses it.
         if (PipelineSecrets.InTableLocation(pipeline, pipeline.Source.Name) is { } leak)
@@ -84,7 +88,7 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
     /// </summary>
     private async Task CheckStateLeftBehindAsync(PipelineDefinition pipeline, CancellationToken cancellationToken)
     {
-        if (!pipeline.Incremental.Enabled || TablesFolder(pipeline) is not { } mine) return;
+        if (WriteModes.ReadsWholeSource(pipeline, fullRefreshRequested: false) || TablesFolder(pipeline) is not { } mine) return;
         await using var store = stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
         var manifest = await new Lake.ManifestStore(store, TimeProvider.System).ReadAsync(cancellationToken).ConfigureAwait(false);
         var names = home.PipelineNames();
@@ -118,9 +122,9 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
     {
         await using var store = stores.Open(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions);
         if (await Lake.StateOwner.ConflictAsync(store, pipeline, Lake.LakePaths.SourceFolderOf(pipeline.Source), cancellationToken).ConfigureAwait(false) is not { } problem) return;
-        if (!pipeline.Incremental.Enabled)
+        if (WriteModes.ReadsWholeSource(pipeline, fullRefreshRequested: false))
         {
-            Pass("state", problem + ": this pipeline reads no state (incremental.enabled: false); its next run replaces it with its own", warning: true);
+            Pass("state", problem + ": this pipeline reads no state (incremental.enabled: false or write_mode: replace); its next run replaces it with its own", warning: true);
             return;
         }
         var detail = problem + ". " + Lake.StateOwner.WaysOut(pipeline);
@@ -348,7 +352,7 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
         try
         {
             // Not saved: the next run's log then still says what changed since the catalog it last used.
-            var selection = await new TapCatalogs(stores).SelectAsync(pipeline, !pipeline.Incremental.Enabled, CatalogSave.IfNone, cancellationToken).ConfigureAwait(false);
+            var selection = await new TapCatalogs(stores).SelectAsync(pipeline, WriteModes.ReadsWholeSource(pipeline, fullRefreshRequested: false), CatalogSave.IfNone, cancellationToken).ConfigureAwait(false);
             var flags = $"passed with {selection.Capabilities.FlagsText} (from {selection.Capabilities.Origin})";
             // What a run would note too: a tap that did not answer, a cache that could not be written (a read-only home).
             var notices = new List<string>();

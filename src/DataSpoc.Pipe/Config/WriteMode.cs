@@ -40,6 +40,15 @@ public static class WriteModes
             _ => !pipeline.Incremental.Enabled,
         };
 
+    /// <summary>
+    /// Whether a run reads the whole source, handing the tap no state (no bookmark): <c>--full</c>, a full pipeline
+    /// (incremental disabled), and <c>write_mode: replace</c>, whose table must hold the whole source, as it replaces
+    /// every row: a replace of only what is new since the bookmark would drop the rest (the rows of files that did not
+    /// change, of a database's earlier rows).
+    /// </summary>
+    public static bool ReadsWholeSource(PipelineDefinition pipeline, bool fullRefreshRequested) =>
+        fullRefreshRequested || !pipeline.Incremental.Enabled || pipeline.Destination.WriteMode == WriteMode.Replace;
+
     public static WriteMode? Parse(string? text) => text?.ToLowerInvariant() switch
     {
         null => null,

@@ -55,7 +55,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         // Log keys carry the start second only; leading with the millisecond (3 hex digits) keeps "the latest log is the
         // greatest file name" true for two runs started in the same second.
         var runId = startedAt.Millisecond.ToString("x3", System.Globalization.CultureInfo.InvariantCulture) + Guid.NewGuid().ToString("N")[..5];
-        var full = options.Full || !pipeline.Incremental.Enabled;
+        var full = WriteModes.ReadsWholeSource(pipeline, options.Full);
         var secrets = PipelineSecrets.Of(pipeline);
         var redactor = secrets.Redactor;
         var log = new RunLog

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.FileSystemGlobbing;
 
@@ -120,9 +121,18 @@ internal static class FileStreams
     }
 
     /// <summary>
+    /// How often a sync sends a STATE while it reads a stream's files. Each STATE holds every file's bookmark, so one after
+    /// each file made a run of n new files cost n² (8,000 one-row files: 80 s, a 4,000-file tap's output 737 MB); by time,
+    /// their number grows with the run's length only.
+    /// </summary>
+    internal static TimeSpan StateInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// The sync every file tap shares: the selected streams in plan order, only the files changed since their bookmark,
-    /// a STATE after each file (or, when none is read, one at the end). <paramref name="openStream"/> starts a stream (its SCHEMA) and returns
-    /// what writes one file's rows, or null when the files hold nothing (they are marked read all the same).
+    /// a STATE after a file once <see cref="StateInterval"/> passed since the last one and at the end of each stream read
+    /// (or, when none is read, one at the end); a STATE always follows the rows of the files it marks read.
+    /// <paramref name="openStream"/> starts a stream (its SCHEMA) and returns what writes one file's rows, or null when
+    /// the files hold nothing (they are marked read all the same).
     /// </summary>
     public static async Task SyncAsync<TStream>(IEnumerable<TStream> streams, JsonObject? state, JsonObject? catalog, RecordSink sink,
         Func<TStream, IReadOnlyList<SourceFile>, TapCatalog, Task<Func<SourceFile, Task>?>> openStream, CancellationToken cancellationToken)
@@ -130,9 +140,17 @@ internal static class FileStreams
     {
         var selection = new TapCatalog(catalog);
         var bookmarks = new FileBookmarks(state);
-        // The bookmarks change only when a file is marked read, and each mark is followed by its STATE: the closing
+        // The bookmarks change only when a file is marked read, and each stream read ends with its STATE: the closing
         // STATE is needed only when nothing was read (it hands the given state back), else it would repeat the last.
         var stateWritten = false;
+        var sinceState = Stopwatch.StartNew();
+        void WriteState()
+        {
+            // A copy: a sink may hold a STATE until the rows before it are in the lake, while the bookmarks move on.
+            sink.WriteState(bookmarks.State.DeepClone());
+            stateWritten = true;
+            sinceState.Restart();
+        }
         foreach (var stream in streams)
         {
             if (!selection.IsSelected(stream.Name)) continue;
@@ -150,13 +168,12 @@ internal static class FileStreams
             {
                 if (emit is not null) await emit(file).ConfigureAwait(false);
                 bookmarks.MarkRead(stream.Name, file);
-                // A copy: a sink may hold a STATE until the rows before it are in the lake, while the bookmarks move on.
-                sink.WriteState(bookmarks.State.DeepClone());
-                stateWritten = true;
+                if (sinceState.Elapsed >= StateInterval) WriteState();
                 await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
             }
+            WriteState();
         }
-        if (!stateWritten) sink.WriteState(bookmarks.State.DeepClone());
+        if (!stateWritten) WriteState();
         await sink.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 }

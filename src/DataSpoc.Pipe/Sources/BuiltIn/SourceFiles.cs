@@ -40,7 +40,7 @@ internal sealed record SourceFile(string Location, long Size, DateTimeOffset Mod
 
 /// <summary>
 /// Resolves a file tap's <c>files</c> / <c>path</c> entries (local paths, globs, folders, or bucket URIs such as
-/// <c>s3://bucket/raw/*.csv</c>) to the files they name, sorted by location. A folder stands for the tap's default
+/// <c>s3://bucket/raw/*.csv</c>) to the files they name, oldest first (by modification time, then location). A folder stands for the tap's default
 /// pattern inside it. An entry that matches nothing is an error, so a typo never reads as "no new data". With
 /// <paramref name="lakeTables"/> (the parquet tap), a folder or glob reads a table with Iceberg or Delta metadata as
 /// the table holds it now (<see cref="LakeTableFolders"/>).
@@ -80,7 +80,9 @@ internal sealed class SourceFiles(string tap, ObjectStoreFactory stores, IReadOn
                 : resolved.Files;
             foreach (var f in files) found.TryAdd(f.Location, f);
         }
-        return found.Values.OrderBy(f => f.Location, StringComparer.Ordinal).ToList();
+        // In the order they arrived, as incremental runs read them: a key in several files then keeps the newest file's row
+        // in a merge, in a full reload too (by name, day10.csv would come before day9.csv).
+        return found.Values.OrderBy(f => f.Modified).ThenBy(f => f.Location, StringComparer.Ordinal).ToList();
     }
 
     private static bool HasWildcard(string segment) => segment.IndexOfAny(['*', '?', '[', '{']) >= 0;

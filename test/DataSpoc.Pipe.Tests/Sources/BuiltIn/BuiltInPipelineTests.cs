@@ -78,6 +78,90 @@ public sealed class BuiltInPipelineTests(PostgresServer server) : IDisposable
         Assert.Equal(["1", "2", "3"], ids);
     }
 
+    [Fact]
+    public async Task An_incremental_csv_pipeline_with_write_mode_replace_replaces_the_table_with_every_file_not_only_the_changed_ones()
+    {
+        _h.Write("in/a.csv", "id\n1\n2\n");
+        _h.Write("in/b.csv", "id\n3\n");
+        var pipeline = Pipeline("csv-replace", "csv", new JsonObject
+        {
+            ["path"] = _h.Path("in"),
+            ["streams"] = new JsonArray(new JsonObject { ["name"] = "t", ["pattern"] = "*" }),
+        });
+        pipeline = pipeline with { Destination = pipeline.Destination with { WriteMode = WriteMode.Replace } };
+        string Ids() => string.Join(",", _lake.Query("SELECT id FROM read_parquet('{lake}/raw/csv/t/*/*.parquet') ORDER BY id").Select(r => r[0]));
+        await RunAsync(pipeline);
+        Assert.Equal("1,2,3", Ids());
+        _h.Write("in/b.csv", "id\n3\n4\n");
+        var second = await RunAsync(pipeline);
+        Assert.Equal("1,2,3,4", Ids());
+        Assert.Equal("full", second.Log.Mode);
+        Assert.DoesNotContain(second.Log.Notices, n => n.Contains("read again whole", StringComparison.Ordinal));
+        _h.Write("in/c.csv", "id\n9\n");
+        await RunAsync(pipeline);
+        Assert.Equal("1,2,3,4,9", Ids());
+    }
+
+    [Fact]
+    public async Task A_singer_tap_of_an_incremental_pipeline_with_write_mode_replace_gets_no_bookmark_so_the_table_keeps_every_row()
+    {
+        string[] Records(int to) => [.. new[] { """{"type":"SCHEMA","stream":"orders","schema":{"properties":{"id":{"type":"integer"}}},"key_properties":["id"]}""" }
+            .Concat(Enumerable.Range(1, to).Select(i => $$$"""{"type":"RECORD","stream":"orders","record":{"id":{{{i}}}}}"""))];
+        var file = _lake.WriteSinger("orders.singer", Records(2));
+        var pipeline = _lake.Pipeline("singer-replace", file, p => p with { Destination = p.Destination with { WriteMode = WriteMode.Replace } },
+            new JsonObject { ["incremental"] = true });
+        Assert.True((await TempLake.RunAsync(pipeline)).Succeeded);
+        _lake.WriteSinger("orders.singer", Records(3));
+        var second = await TempLake.RunAsync(pipeline);
+        Assert.True(second.Succeeded, second.Log.Error);
+        Assert.Equal(3, second.Log.TotalRecords);
+        Assert.Equal([["1"], ["2"], ["3"]], _lake.Query("SELECT id FROM read_parquet('{lake}/raw/test/orders/*/*.parquet') ORDER BY id"));
+    }
+
+    [Fact]
+    public async Task A_postgres_incremental_stream_with_write_mode_replace_replaces_the_table_with_the_whole_table()
+    {
+        var db = await server.CreateDatabaseAsync(PostgresTapTests.AllTypes);
+        Environment.SetEnvironmentVariable("DATASPOC_TEST_PG_PASSWORD", PostgresServer.Password);
+        var pipeline = Pipeline("pg-replace", "postgres", new JsonObject
+        {
+            ["host"] = "127.0.0.1", ["port"] = server.Port, ["user"] = "postgres", ["password"] = "${DATASPOC_TEST_PG_PASSWORD}", ["dbname"] = db,
+            ["filter_tables"] = new JsonArray("public.orders"),
+            ["replication_keys"] = new JsonObject { ["public-orders"] = "id" },
+        });
+        pipeline = pipeline with { Destination = pipeline.Destination with { WriteMode = WriteMode.Replace } };
+        await RunAsync(pipeline);
+        await server.ExecuteAsync(db, "INSERT INTO orders (region, updated_at) VALUES ('us', '2024-06-01 00:00:00+00')");
+        await RunAsync(pipeline);
+        var expected = await QueryDatabaseAsync(db, "SELECT id FROM orders ORDER BY id");
+        Assert.Equal(expected, _lake.Query("SELECT id FROM read_parquet('{lake}/raw/postgres/public-orders/*/*.parquet') ORDER BY id"));
+    }
+
+    [Fact]
+    public async Task A_full_reload_of_a_merge_pipeline_keeps_the_row_of_the_newest_file_as_the_incremental_runs_did()
+    {
+        // day10.csv sorts before day9.csv by name, but arrived after it.
+        var day9 = _h.Write("in/day9.csv", "id,v\n1,v_day9\n2,only9\n");
+        File.SetLastWriteTimeUtc(day9, new DateTime(2026, 1, 9, 0, 0, 0, DateTimeKind.Utc));
+        var pipeline = Pipeline("csv-merge-order", "csv", new JsonObject
+        {
+            ["path"] = _h.Path("in"),
+            ["streams"] = new JsonArray(new JsonObject { ["name"] = "orders", ["pattern"] = "*", ["key_properties"] = new JsonArray("id") }),
+        });
+        pipeline = pipeline with { Destination = pipeline.Destination with { WriteMode = WriteMode.Merge } };
+        string Rows() => string.Join(" ", _lake.Query("SELECT id, v FROM read_parquet('{lake}/raw/csv/orders/*/*.parquet') ORDER BY id").Select(r => $"{r[0]}={r[1]}"));
+        await RunAsync(pipeline);
+        var day10 = _h.Write("in/day10.csv", "id,v\n1,v_day10\n");
+        File.SetLastWriteTimeUtc(day10, new DateTime(2026, 1, 10, 0, 0, 0, DateTimeKind.Utc));
+        await RunAsync(pipeline);
+        Assert.Equal("1=v_day10 2=only9", Rows());
+
+        Assert.True(BuiltInTaps.TryGet("csv", out var tap));
+        var full = await new PipelineRunner(new ObjectStoreFactory()).RunAsync(pipeline, new RunOptions { Source = new BuiltInSource(tap), Full = true }, CancellationToken.None);
+        Assert.True(full.Succeeded, full.Log.Error);
+        Assert.Equal("1=v_day10 2=only9", Rows());
+    }
+
     [Theory]
     [InlineData("csv", "id\n1\n2\n", "id\n3\n")]
     [InlineData("jsonl", "{\"id\":1}\n{\"id\":2}\n", "{\"id\":3}\n")]

@@ -40,17 +40,17 @@ internal sealed class FileBookmarks
     public bool WasReadBefore(string stream, string location) => Seen(stream, location) is not null;
 
     /// <summary>
-    /// The files an earlier run read that <paramref name="file"/> (not read before) may be under another name: one no
-    /// longer among <paramref name="present"/> with its size and modification time (renamed or moved), or the file its
-    /// name without <c>.gz</c> names (compressed, whether or not the original is still there; gzip keeps the time but
-    /// not the size).
+    /// The files an earlier run read that <paramref name="file"/> (not read before) may be under another name: one of
+    /// <paramref name="gone"/> (<see cref="GoneSinceRead"/>) with its size and modification time (renamed or moved), or
+    /// the file its name without <c>.gz</c> names (compressed, whether or not the original is still there; gzip keeps
+    /// the time but not the size).
     /// </summary>
-    public List<string> ReadUnderAnotherName(string stream, SourceFile file, IReadOnlyCollection<SourceFile> present)
+    public List<string> ReadUnderAnotherName(string stream, SourceFile file, IEnumerable<(string Key, JsonObject Entry)> gone)
     {
         var modified = Format(file.Modified);
         var stem = file.Location.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? Seen(stream, file.Location[..^3])?.Key : null;
         return (stem is null ? [] : new List<string> { stem })
-            .Concat(GoneSinceRead(stream, present)
+            .Concat(gone
                 .Where(f => f.Entry["modified"] is JsonValue m && m.GetValueKind() == JsonValueKind.String && m.GetValue<string>() == modified
                     && f.Entry["size"] is JsonValue size && size.TryGetValue(out long bytes) && bytes == file.Size)
                 .Select(f => f.Key))

@@ -133,6 +133,8 @@ internal static class FileStreams
             if (!selection.IsSelected(stream.Name)) continue;
             var toRead = new List<SourceFile>();
             var startedUnchanged = stream.Files.Where(f => bookmarks.IsUnchanged(stream.Name, f)).ToHashSet();
+            // Found once per stream, and only when a file new to it is met.
+            var gone = new Lazy<List<(string Key, JsonObject Entry)>>(() => bookmarks.GoneSinceRead(stream.Name, stream.Files));
             foreach (var file in stream.Files.Where(f => !startedUnchanged.Contains(f)))
             {
                 if (bookmarks.WasReadBefore(stream.Name, file))
@@ -155,14 +157,14 @@ internal static class FileStreams
                         $"(the table rewrote them{(origin.ChangesData ? ", e.g. by a merge or overwrite" : " with files not read before")}), and is read whole: " +
                         AgainWhole("their unchanged rows"));
                 }
-                else if (LakeTableFolders.IsPlainTableCompaction(file) && bookmarks.GoneSinceRead(stream.Name, stream.Files) is { Count: > 0 } gone)
+                else if (LakeTableFolders.IsPlainTableCompaction(file) && gone.Value is { Count: > 0 })
                 {
                     sink.WriteNotice($"stream '{stream.Name}': {file.Location} is a compaction's file of a plain Parquet lake table (its name carries a compaction id), " +
-                        $"and {gone.Count} file(s) an earlier run read are gone ({string.Join(", ", gone.Take(3).Select(g => g.Key))}{(gone.Count > 3 ? ", ..." : "")}): " +
+                        $"and {gone.Value.Count} file(s) an earlier run read are gone ({string.Join(", ", gone.Value.Take(3).Select(g => g.Key))}{(gone.Value.Count > 3 ? ", ..." : "")}): " +
                         "a plain table keeps no record of which files a compaction replaced, so it is read whole: " + AgainWhole("the rows of the files it replaced") +
                         "; a table written with table_format: iceberg or delta records it, and its compactions are not read again");
                 }
-                else if (bookmarks.ReadUnderAnotherName(stream.Name, file, stream.Files) is { Count: > 0 } earlier)
+                else if (bookmarks.ReadUnderAnotherName(stream.Name, file, gone.Value) is { Count: > 0 } earlier)
                 {
                     sink.WriteNotice($"stream '{stream.Name}': {file.Location} is new to this pipeline but looks like {string.Join(", ", earlier)}, which an earlier run read " +
                         "(renamed, moved or compressed: same size and modification time, or its name without .gz), and is read whole as a new file: " + AgainWhole("those rows"));

@@ -267,6 +267,32 @@ internal sealed partial class IcebergTable(IObjectStore store, TimeProvider time
         return keys;
     }
 
+    /// <summary>
+    /// The live data files of <paramref name="snapshot"/> (keys), each with the id of the snapshot that added it; null
+    /// when the snapshot names no manifest list.
+    /// </summary>
+    public async Task<Dictionary<string, long>?> LiveFileSnapshotsAsync(TableMetadataCommit table, JsonObject snapshot, CancellationToken cancellationToken)
+    {
+        if (snapshot["manifest-list"]?.GetValue<string>() is not { } list) return null;
+        var files = new Dictionary<string, long>(StringComparer.Ordinal);
+        var listKey = KeyOf(table, list);
+        var stored = await store.GetAsync(listKey, cancellationToken).ConfigureAwait(false)
+            ?? throw new StorageException($"{store.Bucket}/{listKey} (the manifest list of snapshot {snapshot["snapshot-id"]}) is missing");
+        foreach (var entry in IcebergManifests.ReadList(stored.Content.Span, $"{store.Bucket}/{listKey}"))
+        {
+            var manifestKey = KeyOf(table, entry.Path);
+            // A delete manifest (another writer's row-level deletes) lists files of deleted rows, not data: its rows
+            // cannot be taken as data, nor left out without a word (the data files would then read deleted rows).
+            if (entry.Content != 0)
+                throw new StorageException($"{store.Bucket}/{manifestKey}: snapshot {snapshot["snapshot-id"]} has row-level delete files, which this tool does not apply");
+            var manifest = await store.GetAsync(manifestKey, cancellationToken).ConfigureAwait(false)
+                ?? throw new StorageException($"{store.Bucket}/{manifestKey} (a manifest of snapshot {snapshot["snapshot-id"]}) is missing");
+            foreach (var e in IcebergManifests.ReadEntries(manifest.Content.Span, entry, $"{store.Bucket}/{manifestKey}"))
+                if (e.Status != IcebergManifests.ManifestEntry.Deleted) files[KeyOf(table, e.File.Key)] = e.SnapshotId ?? -1;
+        }
+        return files;
+    }
+
     private static long NewSnapshotId() => Random.Shared.NextInt64(1, long.MaxValue);
 
     public static JsonObject? CurrentSnapshot(JsonObject metadata)

@@ -29,19 +29,48 @@ internal sealed class FileBookmarks
     private JsonObject Bookmarks => _state["bookmarks"]!.AsObject();
 
     public bool IsUnchanged(string stream, SourceFile file)
-        => Seen(stream, file) is { } seen
+        => Seen(stream, file.Location) is { } seen
            && seen.Entry["modified"] is JsonValue m && m.GetValueKind() == JsonValueKind.String && m.GetValue<string>() == Format(file.Modified)
            && seen.Entry["size"] is JsonValue size && size.TryGetValue(out long bytes) && bytes == file.Size;
 
     /// <summary>Whether an earlier run read the file (whatever it holds now).</summary>
-    public bool WasReadBefore(string stream, SourceFile file) => Seen(stream, file) is not null;
+    public bool WasReadBefore(string stream, SourceFile file) => WasReadBefore(stream, file.Location);
+
+    /// <summary>Whether an earlier run read the file at <paramref name="location"/> (which may be gone now).</summary>
+    public bool WasReadBefore(string stream, string location) => Seen(stream, location) is not null;
+
+    /// <summary>
+    /// The files an earlier run read that <paramref name="file"/> (not read before) may be under another name: one of
+    /// <paramref name="gone"/> (<see cref="GoneSinceRead"/>) with its size and modification time (renamed or moved), or
+    /// the file its name without <c>.gz</c> names (compressed, whether or not the original is still there; gzip keeps
+    /// the time but not the size).
+    /// </summary>
+    public List<string> ReadUnderAnotherName(string stream, SourceFile file, IEnumerable<(string Key, JsonObject Entry)> gone)
+    {
+        var modified = Format(file.Modified);
+        var stem = file.Location.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? Seen(stream, file.Location[..^3])?.Key : null;
+        return (stem is null ? [] : new List<string> { stem })
+            .Concat(gone
+                .Where(f => f.Entry["modified"] is JsonValue m && m.GetValueKind() == JsonValueKind.String && m.GetValue<string>() == modified
+                    && f.Entry["size"] is JsonValue size && size.TryGetValue(out long bytes) && bytes == file.Size)
+                .Select(f => f.Key))
+            .Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>The files an earlier run read that are no longer among <paramref name="present"/>, each with its entry.</summary>
+    public List<(string Key, JsonObject Entry)> GoneSinceRead(string stream, IReadOnlyCollection<SourceFile> present)
+    {
+        if (Bookmarks[stream] is not JsonObject s || s["files"] is not JsonObject files) return [];
+        var presentKeys = present.Select(f => Seen(stream, f.Location)?.Key ?? Key(f)).ToHashSet(StringComparer.Ordinal);
+        return [.. files.Where(f => !presentKeys.Contains(f.Key) && f.Value is JsonObject).Select(f => (f.Key, f.Value!.AsObject()))];
+    }
 
     public void MarkRead(string stream, SourceFile file)
     {
         if (Bookmarks[stream] is not JsonObject s) Bookmarks[stream] = s = new JsonObject();
         if (s["files"] is not JsonObject files) s["files"] = files = new JsonObject();
         var key = Key(file);
-        if (Seen(stream, file) is { } earlier && earlier.Key != key) files.Remove(earlier.Key);
+        if (Seen(stream, file.Location) is { } earlier && earlier.Key != key) files.Remove(earlier.Key);
         files[key] = new JsonObject { ["modified"] = Format(file.Modified), ["size"] = file.Size };
         if (file.IsLocal && _resolvedKeys.TryGetValue(stream, out var index)) index[key] = key;
     }
@@ -49,11 +78,11 @@ internal sealed class FileBookmarks
     public JsonObject State => _state;
 
     /// <summary>The entry an earlier run wrote for the file, under its location, its resolved path or another spelling of it.</summary>
-    private (string Key, JsonObject Entry)? Seen(string stream, SourceFile file)
+    private (string Key, JsonObject Entry)? Seen(string stream, string location)
     {
         if (Bookmarks[stream] is not JsonObject s || s["files"] is not JsonObject files) return null;
-        if (files[file.Location] is JsonObject direct) return (file.Location, direct);
-        if (!file.IsLocal) return null;
+        if (files[location] is JsonObject direct) return (location, direct);
+        if (location.Contains("://", StringComparison.Ordinal)) return null;
         if (!_resolvedKeys.TryGetValue(stream, out var index))
         {
             index = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -61,7 +90,7 @@ internal sealed class FileBookmarks
                 if (!stored.Contains("://", StringComparison.Ordinal) && Path.IsPathRooted(stored)) index.TryAdd(Resolve(stored), stored);
             _resolvedKeys[stream] = index;
         }
-        return index.TryGetValue(Resolve(file.Location), out var key) && files[key] is JsonObject entry ? (key, entry) : null;
+        return index.TryGetValue(Resolve(location), out var key) && files[key] is JsonObject entry ? (key, entry) : null;
     }
 
     private string Key(SourceFile file) => file.IsLocal && Path.IsPathRooted(file.Location) ? Resolve(file.Location) : file.Location;

@@ -128,7 +128,8 @@ internal static class FileStreams
     internal static TimeSpan StateInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// The sync every file tap shares: the selected streams in plan order, only the files changed since their bookmark,
+    /// The sync every file tap shares: the selected streams in plan order, only the files changed since their bookmark
+    /// (a table's file holding only rows of files already read counts as read: <see cref="SourceFile.Origin"/>),
     /// a STATE after a file once <see cref="StateInterval"/> passed since the last one and at the end of each stream read
     /// (or, when none is read, one at the end); a STATE always follows the rows of the files it marks read.
     /// <paramref name="openStream"/> starts a stream (its SCHEMA) and returns what writes one file's rows, or null when
@@ -154,13 +155,56 @@ internal static class FileStreams
         foreach (var stream in streams)
         {
             if (!selection.IsSelected(stream.Name)) continue;
-            var toRead = stream.Files.Where(f => !bookmarks.IsUnchanged(stream.Name, f)).ToList();
-            if (toRead.Count == 0) continue;
-            // A changed file is read again whole (a file cannot be known to have only grown): say what that does to a table.
-            foreach (var changed in toRead.Where(f => bookmarks.WasReadBefore(stream.Name, f)))
-                sink.WriteNotice($"stream '{stream.Name}': {changed.Location} changed since an earlier run read it and is read again whole: " +
-                    (sink.MergesByKey ? "write_mode merge replaces its earlier rows by key"
-                        : "an appended table then holds its earlier rows twice (write_mode: merge with key_properties replaces them instead)"));
+            var toRead = new List<SourceFile>();
+            var startedUnchanged = stream.Files.Where(f => bookmarks.IsUnchanged(stream.Name, f)).ToHashSet();
+            // Found once per stream, and only when a file new to it is met.
+            var gone = new Lazy<List<(string Key, JsonObject Entry)>>(() => bookmarks.GoneSinceRead(stream.Name, stream.Files));
+            foreach (var file in stream.Files.Where(f => !startedUnchanged.Contains(f)))
+            {
+                if (bookmarks.WasReadBefore(stream.Name, file))
+                {
+                    // A changed file is read again whole (a file cannot be known to have only grown): say what that does to a table.
+                    sink.WriteNotice($"stream '{stream.Name}': {file.Location} changed since an earlier run read it and is read again whole: " + AgainWhole("its earlier rows"));
+                }
+                else if (file.Origin is not null && await file.Origin(cancellationToken).ConfigureAwait(false) is { } origin
+                    && origin.Replaced.Where(r => bookmarks.WasReadBefore(stream.Name, r)).ToList() is { Count: > 0 } read)
+                {
+                    // A table's commit that changed no rows (a compaction) wrote rows already read from the files it replaced.
+                    if (!origin.ChangesData && read.Count == origin.Replaced.Count)
+                    {
+                        bookmarks.MarkRead(stream.Name, file);
+                        sink.WriteNotice($"stream '{stream.Name}': {file.Location} holds only rows of {string.Join(", ", read)}, which an earlier run read " +
+                            "(the table rewrote them without changing its rows, as a compaction does): not read again");
+                        continue;
+                    }
+                    sink.WriteNotice($"stream '{stream.Name}': {file.Location} replaces {string.Join(", ", read)}, which an earlier run read " +
+                        $"(the table rewrote them{(origin.ChangesData ? ", e.g. by a merge or overwrite" : " with files not read before")}), and is read whole: " +
+                        AgainWhole("their unchanged rows"));
+                }
+                else if (LakeTableFolders.IsPlainTableCompaction(file) && gone.Value is { Count: > 0 })
+                {
+                    sink.WriteNotice($"stream '{stream.Name}': {file.Location} is a compaction's file of a plain Parquet lake table (its name carries a compaction id), " +
+                        $"and {gone.Value.Count} file(s) an earlier run read are gone ({string.Join(", ", gone.Value.Take(3).Select(g => g.Key))}{(gone.Value.Count > 3 ? ", ..." : "")}): " +
+                        "a plain table keeps no record of which files a compaction replaced, so it is read whole: " + AgainWhole("the rows of the files it replaced") +
+                        "; a table written with table_format: iceberg or delta records it, and its compactions are not read again");
+                }
+                else if (bookmarks.ReadUnderAnotherName(stream.Name, file, gone.Value) is { Count: > 0 } earlier)
+                {
+                    sink.WriteNotice($"stream '{stream.Name}': {file.Location} is new to this pipeline but looks like {string.Join(", ", earlier)}, which an earlier run read " +
+                        "(renamed, moved or compressed: same size and modification time, or its name without .gz), and is read whole as a new file: " + AgainWhole("those rows"));
+                }
+                toRead.Add(file);
+            }
+            if (toRead.Count == 0)
+            {
+                // Files counted as read without reading them: their bookmarks are saved all the same.
+                if (stream.Files.Any(f => !startedUnchanged.Contains(f)))
+                {
+                    sink.WriteState(bookmarks.State.DeepClone());
+                    stateWritten = true;
+                }
+                continue;
+            }
             var emit = await openStream(stream, toRead, selection).ConfigureAwait(false);
             if (emit is null)
                 sink.WriteNotice($"stream '{stream.Name}': {string.Join(", ", toRead.Select(f => f.Location))} hold(s) nothing (empty): nothing landed, and a table it has keeps its rows");
@@ -175,5 +219,8 @@ internal static class FileStreams
         }
         if (!stateWritten) WriteState();
         await sink.FlushAsync(cancellationToken).ConfigureAwait(false);
+
+        string AgainWhole(string rows) => sink.MergesByKey ? $"write_mode merge replaces {rows} by key"
+            : $"an appended table then holds {rows} twice (write_mode: merge with key_properties replaces them instead)";
     }
 }

@@ -27,7 +27,8 @@ internal static class LakeTableFolders
     private const string DeltaLogFolder = "_delta_log";
 
     /// <summary>A table's live files by location, and a partitioned Delta table's partition values of each (by location too).</summary>
-    private sealed record Table(string Format, HashSet<string> Live, Dictionary<string, DeltaPartitionValues>? Partitions);
+    private sealed record Table(string Format, HashSet<string> Live, Dictionary<string, DeltaPartitionValues>? Partitions,
+        Func<string, CancellationToken, Task<SourceFileOrigin?>> Origin);
 
     /// <summary>
     /// <paramref name="files"/> (what the entry matched below its literal folder <paramref name="root"/>) without the
@@ -48,8 +49,12 @@ internal static class LakeTableFolders
             if (file.Location[root.Length..].Split('/').Contains(DeltaLogFolder, StringComparer.Ordinal)) continue;
             var table = await TableOfAsync(file.Location).ConfigureAwait(false);
             if (table is null) kept.Add(file);
-            else if (table.Value.Table.Live.Contains(file.Location))
-                kept.Add(table.Value.Table.Partitions?.GetValueOrDefault(file.Location) is { } partition ? file with { DeltaPartition = partition } : file);
+            else if (table.Value.Table is { } live && live.Live.Contains(file.Location))
+                kept.Add(file with
+                {
+                    DeltaPartition = live.Partitions?.GetValueOrDefault(file.Location),
+                    Origin = ct => live.Origin(file.Location, ct),
+                });
         }
         if (wholeFolder)
         {
@@ -90,9 +95,26 @@ internal static class LakeTableFolders
                 throw new TapException($"{tap} tap: '{entry}': {folder} holds Iceberg metadata but no version-hint.text or v<N>.metadata.json telling its current version, " +
                     "so which of its files are live is unknown; name the data files to read in 'files'");
             string Location(string key) => folder + "/" + key[prefix.Length..];
+            var origins = new TableFileOrigins(store, prefix, uri, table.Format);
             return new Table(table.Format, table.Keys.Select(Location).ToHashSet(StringComparer.Ordinal),
-                table.Partitions?.ToDictionary(p => Location(p.Key), p => p.Value, StringComparer.Ordinal));
+                table.Partitions?.ToDictionary(p => Location(p.Key), p => p.Value, StringComparer.Ordinal),
+                async (location, ct) => await origins.OfAsync(prefix + location[(folder.Length + 1)..], ct).ConfigureAwait(false) is { } origin
+                    ? new SourceFileOrigin(origin.ChangesData, [.. origin.ReplacedKeys.Select(Location)])
+                    : null);
         }
+    }
+
+    /// <summary>
+    /// Whether a file outside any Iceberg or Delta table is one <c>maintain --compact</c> wrote into a plain lake table
+    /// (<c>orders/orders_0003_c1a2b3c4.parquet</c>, its table's folder above any <c>key=value</c> partition folders): such
+    /// a table's compaction deletes the files it rewrote and records nothing else, so only the name tells.
+    /// </summary>
+    public static bool IsPlainTableCompaction(SourceFile file)
+    {
+        if (file.Origin is not null) return false;
+        var parts = file.Location.Split('/');
+        var table = parts[..^1].LastOrDefault(p => !p.Contains('='));
+        return table is not null && TableCompaction.IsCompactionId(Lake.LakePaths.DataFileRunId(table, parts[^1]));
     }
 
     private static string? Parent(string location)

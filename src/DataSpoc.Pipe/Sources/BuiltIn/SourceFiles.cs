@@ -36,7 +36,19 @@ internal sealed record SourceFile(string Location, long Size, DateTimeOffset Mod
     /// partition columns, which only the table's log holds; else null.
     /// </summary>
     public Tables.DeltaPartitionValues? DeltaPartition { get; init; }
+
+    /// <summary>
+    /// For a live file of an Iceberg or Delta table read as a table (<see cref="LakeTableFolders"/>), what the commit
+    /// that added it replaced (null when it replaced nothing or the table's history no longer tells); else null.
+    /// </summary>
+    public Func<CancellationToken, Task<SourceFileOrigin?>>? Origin { get; init; }
 }
+
+/// <summary>
+/// The files (locations) a table's commit removed when it added a file, and whether it changed the table's rows: a
+/// compaction (Iceberg <c>replace</c>, Delta <c>dataChange: false</c>) did not, a merge or overwrite did.
+/// </summary>
+internal sealed record SourceFileOrigin(bool ChangesData, IReadOnlyList<string> Replaced);
 
 /// <summary>
 /// Resolves a file tap's <c>files</c> / <c>path</c> entries (local paths, globs, folders, or bucket URIs such as

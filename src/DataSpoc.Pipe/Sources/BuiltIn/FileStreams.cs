@@ -135,15 +135,17 @@ internal static class FileStreams
             // A changed file is read again whole (a file cannot be known to have only grown): say what that does to a table.
             foreach (var changed in toRead.Where(f => bookmarks.WasReadBefore(stream.Name, f)))
                 sink.WriteNotice($"stream '{stream.Name}': {changed.Location} changed since an earlier run read it and is read again whole: " +
-                    (sink.MergesByKey ? "write_mode merge replaces its earlier rows by key"
+                    (bookmarks.LandedNoRowsBefore(stream.Name, changed) ? "no row of it landed before (it was empty or held only a header), so none lands twice"
+                        : sink.MergesByKey ? "write_mode merge replaces its earlier rows by key"
                         : "an appended table then holds its earlier rows twice (write_mode: merge with key_properties replaces them instead)"));
             var emit = await openStream(stream, toRead, selection).ConfigureAwait(false);
             if (emit is null)
                 sink.WriteNotice($"stream '{stream.Name}': {string.Join(", ", toRead.Select(f => f.Location))} hold(s) nothing (empty): nothing landed, and a table it has keeps its rows");
             foreach (var file in toRead)
             {
+                var recordsBefore = sink.Records;
                 if (emit is not null) await emit(file).ConfigureAwait(false);
-                bookmarks.MarkRead(stream.Name, file);
+                bookmarks.MarkRead(stream.Name, file, landedRows: sink.Records > recordsBefore);
                 // A copy: a sink may hold a STATE until the rows before it are in the lake, while the bookmarks move on.
                 sink.WriteState(bookmarks.State.DeepClone());
                 stateWritten = true;

@@ -235,8 +235,17 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
         await using var config = await TapConfigFile.CreateAsync(pipeline, cancellationToken).ConfigureAwait(false);
         var tap = pipeline.Source.Tap.Trim();
         TapAnswer answer;
-        if (BuiltInTaps.Names.Contains(tap, StringComparer.Ordinal))
+        if (BuiltInTaps.TryGet(tap, stores, out var builtIn))
         {
+            try
+            {
+                builtIn.CheckPipelineConfig((await BuiltInTapInputs.ReadObjectAsync(config.Path, "config", cancellationToken).ConfigureAwait(false))!);
+            }
+            catch (TapException e) when (e.IsConfiguration)
+            {
+                var message = pipeline.Redaction.Redact(e.Message);
+                throw new TapFailedException(message) { ExitCode = 2, StderrTail = message, Configuration = true };
+            }
             using var stdout = new MemoryStream();
             using var stderr = new StringWriter();
             var code = await BuiltInTapCommand.RunAsync(tap, config.Path, null, null, discover: true, stdout, stderr, cancellationToken, stores).ConfigureAwait(false);

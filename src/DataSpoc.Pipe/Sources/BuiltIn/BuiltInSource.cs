@@ -36,6 +36,7 @@ public sealed class BuiltInSource(IBuiltInTap tap) : ISplitSource
         var config = await BuiltInTapInputs.ReadObjectAsync(invocation.ConfigPath, "config", cancellationToken).ConfigureAwait(false)
                      ?? invocation.Definition?.InlineConfig?.DeepClone().AsObject()
                      ?? throw TapException.Configuration($"{tap.Name} tap: no config was given");
+        tap.CheckPipelineConfig(config);
         if (invocation.Split is { } split)
         {
             SplitTap();

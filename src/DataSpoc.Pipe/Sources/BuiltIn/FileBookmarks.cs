@@ -6,7 +6,8 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 
 /// <summary>
 /// The STATE of a file tap: per stream, the files already read with their modification time and size,
-/// <c>{"bookmarks": {"orders": {"files": {"/data/orders_1.csv": {"modified": "…", "size": 123}}}}}</c>.
+/// <c>{"bookmarks": {"orders": {"files": {"/data/orders_1.csv": {"modified": "…", "size": 123}}}}}</c> (<c>"rows": false</c>
+/// added when the file gave no row). The size and time are the file's, through any symlink naming it.
 /// A file is read again only when it is new or its modification time or size changed. Entries of streams
 /// this run does not touch are carried forward unchanged. A local file is keyed by its resolved path (symlinks
 /// followed): a source folder named through another spelling (a symlink to it) holds the same files, already read; an
@@ -17,8 +18,7 @@ internal sealed class FileBookmarks
     private readonly JsonObject _state;
     /// <summary>Per stream, the resolved path of each local file entry, to the key it is stored under (built when first needed).</summary>
     private readonly Dictionary<string, Dictionary<string, string>> _resolvedKeys = new(StringComparer.Ordinal);
-    /// <summary>Resolved folders, so a folder of many files is resolved once.</summary>
-    private readonly Dictionary<string, string> _resolvedFolders = new(StringComparer.Ordinal);
+    private readonly ResolvedPaths _paths = new();
 
     public FileBookmarks(JsonObject? state)
     {
@@ -65,13 +65,25 @@ internal sealed class FileBookmarks
         return [.. files.Where(f => !presentKeys.Contains(f.Key) && f.Value is JsonObject).Select(f => (f.Key, f.Value!.AsObject()))];
     }
 
-    public void MarkRead(string stream, SourceFile file)
+    /// <summary>
+    /// Whether an earlier run read the file and landed none of its rows (it was empty or held only a header then): read
+    /// again now, it lands nothing twice. An entry written before this was recorded tells it by its size 0.
+    /// </summary>
+    public bool LandedNoRowsBefore(string stream, SourceFile file)
+        => Seen(stream, file.Location) is { } seen
+           && (seen.Entry["rows"] is JsonValue rows && rows.TryGetValue(out bool any) && !any
+               || seen.Entry["size"] is JsonValue size && size.TryGetValue(out long bytes) && bytes == 0);
+
+    /// <summary>Records the file as read; <paramref name="landedRows"/> false (kept as <c>"rows": false</c>) when it gave no row.</summary>
+    public void MarkRead(string stream, SourceFile file, bool landedRows = true)
     {
         if (Bookmarks[stream] is not JsonObject s) Bookmarks[stream] = s = new JsonObject();
         if (s["files"] is not JsonObject files) s["files"] = files = new JsonObject();
         var key = Key(file);
         if (Seen(stream, file.Location) is { } earlier && earlier.Key != key) files.Remove(earlier.Key);
-        files[key] = new JsonObject { ["modified"] = Format(file.Modified), ["size"] = file.Size };
+        var entry = new JsonObject { ["modified"] = Format(file.Modified), ["size"] = file.Size };
+        if (!landedRows) entry["rows"] = false;
+        files[key] = entry;
         if (file.IsLocal && _resolvedKeys.TryGetValue(stream, out var index)) index[key] = key;
     }
 
@@ -95,24 +107,7 @@ internal sealed class FileBookmarks
 
     private string Key(SourceFile file) => file.IsLocal && Path.IsPathRooted(file.Location) ? Resolve(file.Location) : file.Location;
 
-    /// <summary>
-    /// The path with every symlink in it followed (realpath(3), done with .NET's link APIs); a part that does not exist
-    /// (a file deleted since a run read it) is kept as written.
-    /// </summary>
-    private string Resolve(string path) => Resolve(Path.GetFullPath(path), 0);
-
-    private string Resolve(string full, int depth)
-    {
-        // 40: Linux's limit of links followed in one lookup (ELOOP); a loop ends there, spelled as far as it got.
-        if (depth > 40 || Path.GetDirectoryName(full) is not { } folder) return full;
-        if (!_resolvedFolders.TryGetValue(folder, out var resolvedFolder))
-            _resolvedFolders[folder] = resolvedFolder = Resolve(folder, depth + 1);
-        var candidate = Path.Combine(resolvedFolder, Path.GetFileName(full));
-        string? target;
-        try { target = new FileInfo(candidate).LinkTarget; }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return candidate; }
-        return target is null ? candidate : Resolve(Path.GetFullPath(target, resolvedFolder), depth + 1);
-    }
+    private string Resolve(string path) => _paths.Resolve(path);
 
     private static string Format(DateTimeOffset modified) => modified.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
 }

@@ -164,7 +164,9 @@ internal static class FileStreams
                 if (bookmarks.WasReadBefore(stream.Name, file))
                 {
                     // A changed file is read again whole (a file cannot be known to have only grown): say what that does to a table.
-                    sink.WriteNotice($"stream '{stream.Name}': {file.Location} changed since an earlier run read it and is read again whole: " + AgainWhole("its earlier rows"));
+                    sink.WriteNotice($"stream '{stream.Name}': {file.Location} changed since an earlier run read it and is read again whole: " +
+                        (bookmarks.LandedNoRowsBefore(stream.Name, file) ? "no row of it landed before (it was empty or held only a header), so none lands twice"
+                            : AgainWhole("its earlier rows")));
                 }
                 else if (file.Origin is not null && await file.Origin(cancellationToken).ConfigureAwait(false) is { } origin
                     && origin.Replaced.Where(r => bookmarks.WasReadBefore(stream.Name, r)).ToList() is { Count: > 0 } read)
@@ -210,8 +212,9 @@ internal static class FileStreams
                 sink.WriteNotice($"stream '{stream.Name}': {string.Join(", ", toRead.Select(f => f.Location))} hold(s) nothing (empty): nothing landed, and a table it has keeps its rows");
             foreach (var file in toRead)
             {
+                var recordsBefore = sink.Records;
                 if (emit is not null) await emit(file).ConfigureAwait(false);
-                bookmarks.MarkRead(stream.Name, file);
+                bookmarks.MarkRead(stream.Name, file, landedRows: sink.Records > recordsBefore);
                 if (sinceState.Elapsed >= StateInterval) WriteState();
                 await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
             }

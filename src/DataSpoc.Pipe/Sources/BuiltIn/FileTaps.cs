@@ -38,6 +38,8 @@ internal interface IFileTap<TSettings, TStream> : ITypedBuiltInTap
 
     ObjectStoreFactory Stores { get; }
 
+    void IBuiltInTap.CheckPipelineConfig(JsonObject config) => FileTaps.RequireAbsolutePaths(Name, config);
+
     /// <summary>Assigns the resolved files to streams (<see cref="FileStreams.Assign"/> with the tap's own streams).</summary>
     List<TStream> Assign(TSettings settings, List<SourceFile> files);
 
@@ -79,8 +81,26 @@ internal static class FileTaps
     {
         var settings = TSettings.From(config);
         await using var files = new SourceFiles(tap.Name, tap.Stores, settings.StorageOptions, TSettings.ReadsLakeTables);
-        await FileStreams.SyncAsync(await PlanAsync(tap, settings, files, cancellationToken).ConfigureAwait(false), state, catalog, sink,
+        var streams = await PlanAsync(tap, settings, files, cancellationToken).ConfigureAwait(false);
+        foreach (var notice in files.Notices) sink.WriteNotice(notice);
+        await FileStreams.SyncAsync(streams, state, catalog, sink,
             (stream, toRead, selection) => tap.StartStreamAsync(settings, stream, toRead, selection, sink, cancellationToken), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A pipeline's <c>path</c> and <c>files</c> are absolute, <c>~/...</c> or bucket URIs: a relative one would be read
+    /// from whatever folder the run starts in, so a scheduled run (started in the home folder) would read another folder
+    /// than the run tried by hand, into the same table.
+    /// </summary>
+    public static void RequireAbsolutePaths(string tap, JsonObject config)
+    {
+        var settings = new TapConfig(tap, config);
+        var entries = settings.Strings("files").Select((value, i) => (Key: $"files[{i}]", Value: value)).ToList();
+        if (settings.String("path") is { } path) entries.Add(("path", path));
+        foreach (var (key, value) in entries)
+            if (!value.Contains("://", StringComparison.Ordinal) && !Path.IsPathRooted(Config.PipeHome.ExpandHome(value)))
+                throw TapException.Configuration($"{tap} tap: config key '{key}' is the relative path '{value}', which a run would read from the folder " +
+                    "it is started in (a scheduled run starts in the home folder): write it absolute or as '~/...'");
     }
 
     private static async Task<List<TStream>> PlanAsync<TSettings, TStream>(IFileTap<TSettings, TStream> tap, TSettings settings, SourceFiles files, CancellationToken cancellationToken)

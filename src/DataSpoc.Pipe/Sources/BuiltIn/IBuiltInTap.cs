@@ -16,6 +16,12 @@ public interface IBuiltInTap
 
     /// <summary>Writes SCHEMA / RECORD / STATE lines (UTF-8, one message a line) to <paramref name="output"/>.</summary>
     Task SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, Stream output, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Refuses (<see cref="TapException.Configuration"/>) what a pipeline's config must not hold although the standalone
+    /// tap accepts it: a pipeline runs from any folder (cron starts it in the home folder), a standalone tap from the one it is given.
+    /// </summary>
+    void CheckPipelineConfig(JsonObject config) { }
 }
 
 /// <summary>

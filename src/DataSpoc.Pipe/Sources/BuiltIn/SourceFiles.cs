@@ -67,6 +67,10 @@ internal sealed class SourceFiles(string tap, ObjectStoreFactory stores, IReadOn
     }
 
     private readonly List<IObjectStore> _opened = [];
+    private readonly List<string> _notices = [];
+
+    /// <summary>What the run log should say about the resolved files (two names of one file, read once).</summary>
+    public IReadOnlyList<string> Notices => _notices;
 
     /// <summary>Closes the bucket stores opened while resolving (after the files have been read).</summary>
     public async ValueTask DisposeAsync()
@@ -94,7 +98,25 @@ internal sealed class SourceFiles(string tap, ObjectStoreFactory stores, IReadOn
         }
         // In the order they arrived, as incremental runs read them: a key in several files then keeps the newest file's row
         // in a merge, in a full reload too (by name, day10.csv would come before day9.csv).
-        return found.Values.OrderBy(f => f.Modified).ThenBy(f => f.Location, StringComparer.Ordinal).ToList();
+        return OneNamePerFile(found.Values).OrderBy(f => f.Modified).ThenBy(f => f.Location, StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>
+    /// A local file named twice (<c>latest.csv -> day1.csv</c> beside its target, a folder reached through a link) is
+    /// read once, under one name: the file's own path when it is among the names, else the first in ordinal order.
+    /// Its bookmark is kept by the resolved path, so reading it under both names would land its rows twice.
+    /// </summary>
+    private IEnumerable<SourceFile> OneNamePerFile(IEnumerable<SourceFile> files)
+    {
+        var paths = new ResolvedPaths();
+        foreach (var group in files.GroupBy(f => f.IsLocal ? paths.Resolve(f.Location) : f.Location, StringComparer.Ordinal))
+        {
+            var names = group.OrderBy(f => f.Location == group.Key ? 0 : 1).ThenBy(f => f.Location, StringComparer.Ordinal).ToList();
+            if (names.Count > 1)
+                _notices.Add($"{string.Join(", ", names.Skip(1).Select(f => f.Location))} name(s) the same file as {names[0].Location} " +
+                    $"({group.Key}, through a symlink): read once, as {names[0].Location}");
+            yield return names[0];
+        }
     }
 
     private static bool HasWildcard(string segment) => segment.IndexOfAny(['*', '?', '[', '{']) >= 0;
@@ -112,7 +134,7 @@ internal sealed class SourceFiles(string tap, ObjectStoreFactory stores, IReadOn
 
     private Resolved ResolveLocal(string entry, IReadOnlyList<string> folderPatterns)
     {
-        var full = Path.GetFullPath(entry);
+        var full = Path.GetFullPath(Config.PipeHome.ExpandHome(entry));
         if (File.Exists(full)) return new([Local(new FileInfo(full))]);
         string root;
         IReadOnlyList<string> patterns;
@@ -186,7 +208,10 @@ internal sealed class SourceFiles(string tap, ObjectStoreFactory stores, IReadOn
     private static SourceFile Local(FileInfo info)
     {
         var path = info.FullName;
-        return new SourceFile(path, info.Length, new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero),
+        // A symlink's own size and time are those of its link text: a target that grows or is replaced would never
+        // change them, so the bookmark takes the target's (stat, not lstat). A dangling link fails when read.
+        var stat = info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo { Exists: true } target ? target : info;
+        return new SourceFile(path, stat.Length, new DateTimeOffset(stat.LastWriteTimeUtc, TimeSpan.Zero),
             _ => Task.FromResult<Stream>(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan)));
     }
 

@@ -106,6 +106,15 @@ public sealed class CommitPlan
     [JsonIgnore] public List<string> LandedNotices { get; } = [];
 
     /// <summary>
+    /// Whether the manifest counts this commit's rows (its write succeeded): from then on the commit's run has committed,
+    /// whatever fails after it. Not journaled: the journal's <c>cataloged</c> phase says it to a recovery.
+    /// </summary>
+    [JsonIgnore] public bool Counted { get; set; }
+
+    /// <summary>Whether this process saved <see cref="State"/> (and its owner). Not journaled.</summary>
+    [JsonIgnore] public bool StateSaved { get; set; }
+
+    /// <summary>
     /// Every data file this commit takes out of a table, claimed before anything lands: <see cref="Superseded"/> (plain
     /// tables: deleted) and the <see cref="Tables.TableMetadataCommit.Removed"/> files of tables with a table format
     /// (they stay in storage for older snapshots; the metadata commit removes them from the table).

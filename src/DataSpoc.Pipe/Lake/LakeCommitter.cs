@@ -88,8 +88,50 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             throw;
         }
         // From here on the commit only moves forward: it must not be cancelled half-way.
-        await FinishAsync(plan, CancellationToken.None).ConfigureAwait(false);
+        await FinishPastCommitPointAsync(plan, notices).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Finishes a commit past its commit point (<see cref="FinishAsync"/>), and once more if that fails: each step is
+    /// idempotent, so the second attempt goes on from where the first stopped (a store that failed for a moment). When the
+    /// second fails too, a commit whose manifest already counts its rows (<see cref="CommitPlan.Counted"/>) has committed:
+    /// this returns, and <paramref name="notices"/> says what is left to the next run (<see cref="IsCommittedNotice"/>), so the
+    /// run is reported as the success it is; a scheduler that saw a failure would run it again, or someone investigate a run
+    /// that landed. One whose manifest does not count its rows yet throws, the notice saying that the next run completes it.
+    /// </summary>
+    private async Task FinishPastCommitPointAsync(CommitPlan plan, ICollection<string>? notices)
+    {
+        try
+        {
+            await FinishAsync(plan, CancellationToken.None).ConfigureAwait(false);
+            return;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException) { }
+        try
+        {
+            await FinishAsync(plan, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            var journal = $"journal {store.Bucket}/{JournalKey(plan.Pipeline)}, which every run and maintain of pipeline '{plan.Pipeline}' completes first";
+            if (!plan.Counted)
+            {
+                notices?.Add($"this run's commit stopped after all its files had landed, before the manifest counted its rows; the next run completes it ({journal})");
+                throw;
+            }
+            var left = plan.State is not null && !plan.StateSaved ? "its state will be saved by the next run" : "the next run removes its journal";
+            notices?.Add($"{CommittedNotice}{left} ({journal}): finishing the commit failed twice: {e.Message}");
+        }
+    }
+
+    /// <summary>How the notice of a run that committed but could not finish its commit begins (<see cref="FinishPastCommitPointAsync"/>).</summary>
+    private const string CommittedNotice = "committed; ";
+
+    /// <summary>
+    /// Whether a run log notice says that the run committed its rows but left the rest of its commit (its state) to the next
+    /// run: front ends print it as a warning too, as the run still succeeds.
+    /// </summary>
+    public static bool IsCommittedNotice(string notice) => notice.StartsWith(CommittedNotice, StringComparison.Ordinal);
 
     /// <summary>
     /// Runs <paramref name="work"/>, a change of table metadata made outside a commit (<c>maintain</c>'s snapshot expiry),
@@ -263,6 +305,7 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             return new($"rolled back the interrupted commit of run {plan.RunId} ({plan.Files.Count} files not all landed" +
                 (temps > 0 ? $", {temps} leftover temp file(s) removed" : "") + "; state untouched)");
         }
+        var counted = plan.Phase == CommitPlan.PhaseCataloged;
         try
         {
             // The journal of an older build's run may spell the bucket otherwise than an Iceberg table's metadata does (a
@@ -283,7 +326,20 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
                 $"fix the cause (a dataspoc-pipe that no longer fails on it), or abandon that commit by deleting {journalKey}: its landed files then " +
                 "stay in the table's folder without a manifest entry, so run the pipeline once with --full to rewrite its tables", e);
         }
+        // A run that committed but could not finish (FinishPastCommitPointAsync) logged its success with its rows: counted
+        // again here, they would be landed twice in every view of rows per run.
+        if (counted && await LoggedSuccessAsync(plan, cancellationToken).ConfigureAwait(false))
+            return new($"finished the commit of run {plan.RunId}, which had committed (its run log counts its rows) but could not finish it: " +
+                (plan.State is not null ? "saved its state and " : "") + "removed its journal");
         return new($"completed the interrupted commit of run {plan.RunId} (all {plan.Files.Count} files had landed)", Landed(plan));
+    }
+
+    /// <summary>Whether the run of <paramref name="plan"/> wrote a run log that says it succeeded.</summary>
+    private async Task<bool> LoggedSuccessAsync(CommitPlan plan, CancellationToken cancellationToken)
+    {
+        if (await store.GetAsync(LakePaths.LogKey(plan.Pipeline, plan.StartedAt, plan.RunId), cancellationToken).ConfigureAwait(false) is not { } log) return false;
+        try { return LakeJson.Deserialize<RunLog>(log.Content, "run log").Status == "success"; }
+        catch (System.Text.Json.JsonException) { return false; } // unreadable: no view counts its rows
     }
 
     /// <summary>What a completed plan landed, for the log of the run that completed it (a compaction's rows are not new).</summary>
@@ -330,6 +386,7 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             // that claims one of them after this finds it gone.
             await ReleaseFileClaimsAsync(plan, cancellationToken, filesGone: true).ConfigureAwait(false);
             await new ManifestStore(store, time).UpdateAsync(m => Apply(m, plan), cancellationToken).ConfigureAwait(false);
+            plan.Counted = true;
             // The tables' claims only now: the next commit of a table checks what it planned against (the entry's last run,
             // the files) on the table as this commit left it, manifest entry included, and counts from that entry. Released
             // before, a replace could set the entry's totals (not this commit in them) and this commit's merge counts then
@@ -345,6 +402,7 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             // from it is refused (never handed bookmarks of the wrong tables); the same pipeline finds its own owner.
             if (plan.StateOwner is { } owner)
                 await store.PutAsync(LakePaths.StateOwnerKey(plan.Pipeline), LakeJson.Serialize(owner), WriteCondition.None, cancellationToken).ConfigureAwait(false);
+            plan.StateSaved = true;
         }
         await store.DeleteAsync(JournalKey(plan.Pipeline), cancellationToken).ConfigureAwait(false);
     }

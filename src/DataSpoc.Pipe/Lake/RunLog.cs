@@ -25,8 +25,11 @@ public sealed class RunLog
     /// <summary>Things the run noticed and handled (stale lock taken over, leftover temp files removed, unknown messages…).</summary>
     [JsonPropertyName("notices")] public List<string> Notices { get; set; } = [];
 
-    /// <summary>The notices a front end also prints as warnings (stderr): where a configured hash left values in clear text (<see cref="HashedColumns"/>).</summary>
-    [JsonIgnore] public IEnumerable<string> Warnings => Notices.Where(HashedColumns.IsNotice);
+    /// <summary>
+    /// The notices a front end also prints as warnings (stderr): where a configured hash left values in clear text
+    /// (<see cref="HashedColumns"/>); a run that committed but left its state to the next run (<see cref="LakeCommitter.IsCommittedNotice"/>).
+    /// </summary>
+    [JsonIgnore] public IEnumerable<string> Warnings => Notices.Where(n => HashedColumns.IsNotice(n) || LakeCommitter.IsCommittedNotice(n));
 
     /// <summary>
     /// The interrupted commit of a killed run that this run completed first (<see cref="LakeCommitter.RecoverAsync"/>): that

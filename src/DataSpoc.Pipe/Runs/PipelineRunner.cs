@@ -197,7 +197,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     return plan;
                 }, runCancel.Token).ConfigureAwait(false);
             }
-            log.StateCommitted = plan?.State is not null;
+            log.StateCommitted = plan?.StateSaved == true;
             log.Status = "success";
             // Only once the run committed: the cache is the baseline of the next run's change notices, and the discovery of
             // a run that failed (or of a split run's part that only staged, which may never be committed) would keep the run
@@ -330,7 +330,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         {
             var (notices, plan) = await SplitRun.CommitAsync(store, pipeline, splitRunId, runId, _time, LockLease, homePipelines, cancellationToken, log.Notices).ConfigureAwait(false);
             log.Notices.AddRange(notices);
-            log.StateCommitted = plan?.State is not null;
+            log.StateCommitted = plan?.StateSaved == true;
             log.Status = "success";
         }
         catch (Exception e) when (e is SplitRunException or StorageException or PipelineLockedException or LockLostException or TableOwnerException

@@ -87,6 +87,45 @@ public sealed class RunCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_run_whose_state_cannot_be_saved_after_its_rows_are_counted_exits_0_warning_that_the_next_run_saves_it()
+    {
+        _home.WriteShopPipeline("shop");
+        Assert.Equal(0, CliProcess.Run(_home, "run", "shop").ExitCode);
+        // chattr +i (the tests run as root, which chmod does not stop): the state folder refuses the state write, which
+        // comes after the manifest counted the run's rows.
+        var stateFolder = Path.Combine(_home.Lake, ".dataspoc", "state", "shop");
+        Chattr("+i", stateFolder);
+        CliProcess.Result result;
+        try { result = CliProcess.Run(_home, "run", "shop", "-o", "json"); }
+        finally { Chattr("-i", stateFolder); }
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var log = Json.Parse(result);
+        Assert.Equal(("success", false), (log.Str("status"), log.Bool("state_committed")));
+        Assert.Matches(@"(?m)^warning: shop: committed; its state will be saved by the next run \(journal file://.*/\.dataspoc/journal/shop\.json, " +
+            @"which every run and maintain of pipeline 'shop' completes first\): finishing the commit failed twice: .*permission denied", result.Stderr);
+        Assert.DoesNotContain("error:", result.Stderr);
+        var runId = log.Str("run_id");
+        var status = Json.Parse(CliProcess.Run(_home, "status", "-o", "json")).AsArray().Single()!;
+        Assert.Equal(("success", runId), (status.Str("status"), status.Str("run_id")));
+        var logs = Json.Parse(CliProcess.Run(_home, "logs", "shop", "-o", "json"));
+        Assert.Equal(("success", runId), (logs.Str("status"), logs.Str("run_id")));
+
+        var next = CliProcess.Run(_home, "run", "shop", "-o", "json");
+        Assert.True(next.ExitCode == 0, next.ToString());
+        Assert.Contains($"finished the commit of run {runId}, which had committed (its run log counts its rows) but could not finish it: saved its state and removed its journal",
+            Json.Parse(next)["notices"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.True(Json.Parse(next).Bool("state_committed"));
+    }
+
+    private static void Chattr(string flag, string path)
+    {
+        using var chattr = System.Diagnostics.Process.Start("chattr", [flag, path])!;
+        chattr.WaitForExit();
+        Assert.Equal(0, chattr.ExitCode);
+    }
+
+    [Fact]
     public void Run_prints_plain_progress_and_a_summary_table_when_stdout_is_not_a_terminal()
     {
         _home.WriteShopPipeline("shop");

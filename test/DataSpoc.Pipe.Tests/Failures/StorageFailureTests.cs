@@ -128,6 +128,71 @@ public class StorageFailureTests
         Assert.Equal(("failure", run.Log.RunId), (saved.Status, saved.RunId));
     }
 
+    [Fact]
+    public async Task A_state_write_that_fails_after_the_manifest_counts_the_rows_reports_the_run_committed_and_the_next_run_saves_the_state()
+    {
+        // As a store failing exactly there: the manifest already counts the run's rows (its commit point is behind it).
+        using var lake = new TempLake();
+        await BadInputCorpusTests.LandGoodRunAsync(lake, "state-fails");
+        var stateKey = LakePaths.StateKey("state-fails");
+        var stateWrites = 0;
+        var stores = new ObjectStoreFactory();
+        stores.Register("file", (uri, _) => new FaultingStore(new LocalObjectStore(uri), failPut: key => key == stateKey && ++stateWrites > 0));
+        var more = lake.WriteSinger("more.singer", BadInputCorpusTests.Schema, BadInputCorpusTests.Record(4), """{"type":"STATE","value":{"bookmark":4}}""");
+
+        var run = await TempLake.RunAsync(lake.Pipeline("state-fails", more), runner: new PipelineRunner(stores));
+
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Equal(2, stateWrites); // the rest of the commit was tried once more
+        Assert.False(run.Log.StateCommitted);
+        Assert.Equal(1, run.Log.Streams["items"].Files);
+        var journal = LakeCommitter.JournalKey("state-fails");
+        var committed = Assert.Single(run.Log.Warnings);
+        Assert.StartsWith("committed; its state will be saved by the next run (journal file://", committed);
+        Assert.Contains($"/{journal}, which every run and maintain of pipeline 'state-fails' completes first): finishing the commit failed twice: " +
+            "simulated failure writing " + stateKey, committed);
+        Assert.Contains(committed, run.Log.Notices);
+        var entry = lake.Manifest().Tables["test/items"];
+        Assert.Equal((4L, run.Log.RunId), (entry.RowCount, entry.Stats.LastRunId));
+        Assert.Equal("""{"bookmark":3}""", lake.State("state-fails")!.ToJsonString());
+        Assert.True(File.Exists(Path.Combine(lake.Root, journal)));
+        var saved = LakeJson.Deserialize<RunLog>(File.ReadAllBytes(Directory.GetFiles(Path.Combine(lake.Root, ".dataspoc", "logs", "state-fails")).Max()!), "run log");
+        Assert.Equal(("success", run.Log.RunId, false), (saved.Status, saved.RunId, saved.StateCommitted));
+        Assert.Contains(committed, saved.Notices);
+
+        // No STATE this time: the state after the run is the one the recovery saved.
+        var next = await TempLake.RunAsync(lake.Pipeline("state-fails", lake.WriteSinger("next.singer", BadInputCorpusTests.Schema, BadInputCorpusTests.Record(5))));
+
+        Assert.True(next.Succeeded, next.Log.Error);
+        Assert.Contains($"finished the commit of run {run.Log.RunId}, which had committed (its run log counts its rows) but could not finish it: saved its state and removed its journal", next.Log.Notices);
+        Assert.Null(next.Log.Recovered); // counted once, by the run's own log
+        Assert.Equal("""{"bookmark":4}""", lake.State("state-fails")!.ToJsonString());
+        Assert.False(File.Exists(Path.Combine(lake.Root, journal)));
+        Assert.Equal([["1"], ["2"], ["3"], ["4"], ["5"]], lake.Query("select id from read_parquet('{lake}/raw/test/items/*/*.parquet') order by id"));
+        Assert.Equal(5, lake.Manifest().Tables["test/items"].RowCount);
+    }
+
+    [Fact]
+    public async Task A_state_write_that_fails_once_is_tried_again_and_the_run_saves_its_state()
+    {
+        using var lake = new TempLake();
+        await BadInputCorpusTests.LandGoodRunAsync(lake, "state-once");
+        var stateKey = LakePaths.StateKey("state-once");
+        var stateWrites = 0;
+        var stores = new ObjectStoreFactory();
+        stores.Register("file", (uri, _) => new FaultingStore(new LocalObjectStore(uri), failPut: key => key == stateKey && ++stateWrites == 1));
+        var more = lake.WriteSinger("more.singer", BadInputCorpusTests.Schema, BadInputCorpusTests.Record(4), """{"type":"STATE","value":{"bookmark":4}}""");
+
+        var run = await TempLake.RunAsync(lake.Pipeline("state-once", more), runner: new PipelineRunner(stores));
+
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.True(run.Log.StateCommitted);
+        Assert.Empty(run.Log.Warnings);
+        Assert.Equal("""{"bookmark":4}""", lake.State("state-once")!.ToJsonString());
+        Assert.False(File.Exists(Path.Combine(lake.Root, LakeCommitter.JournalKey("state-once"))));
+        Assert.Equal(4, lake.Manifest().Tables["test/items"].RowCount);
+    }
+
     /// <summary>
     /// A failed fsync is the kernel saying written pages may be lost (a disk's I/O error): the file must not land, nor state
     /// advance over it. The run is a child process (the kill harness) under strace, which makes every fsync fail with

@@ -34,9 +34,12 @@ internal static class TypedSourceDifferential
         string? AsTyped(string? text) => printedPlace is { } p ? text?.Replace(p.Line, p.Record, StringComparison.Ordinal) : text;
         Assert.Equal(AsTyped(printed.Log.Error), typed.Log.Error);
         Assert.Equal(printed.Log.FailedStep, typed.Log.FailedStep);
-        // A built-in tap's own notices reach the run log of the typed run alone (printed, the in-process tap's notices
-        // have no stderr to go to); the one such notice a fixture raises is its csv's date-time of 7 fractional digits.
-        Assert.Equal(printed.Log.Notices.Select(AsTyped), typed.Log.Notices.Where(n => !n.EndsWith(DataSpoc.Pipe.Parquet.TemporalParser.CutToMicrosecondNotice(1), StringComparison.Ordinal)));
+        // The notice of date-times cut to the microsecond is left out on both sides: a built-in tap's own notices reach the
+        // run log of the typed run alone (printed, the in-process tap's notices have no stderr to go to: the csv fixture's
+        // 7-digit date-time), while a code source's typed strings are not counted (README: only taps' text is), so its
+        // printed run alone has it. The cut values themselves are compared with the lake below.
+        bool NotCut(string n) => !n.EndsWith(DataSpoc.Pipe.Parquet.TemporalParser.CutToMicrosecondNotice(1), StringComparison.Ordinal);
+        Assert.Equal(printed.Log.Notices.Where(NotCut).Select(AsTyped), typed.Log.Notices.Where(NotCut));
         Assert.Equal(printed.Log.TotalRecords, typed.Log.TotalRecords);
         Assert.Equal(printed.Log.StateCommitted, typed.Log.StateCommitted);
         Assert.Equal(Json(printed.Log.Streams), Json(typed.Log.Streams));

@@ -122,10 +122,10 @@ internal static class FileStreams
 
     /// <summary>
     /// How often a sync sends a STATE while it reads a stream's files. Each STATE holds every file's bookmark, so one after
-    /// each file made a run of n new files cost n² (8,000 one-row files: 80 s, a 4,000-file tap's output 737 MB); by time,
-    /// their number grows with the run's length only.
+    /// each file would make a run of n new files cost n² (bench/README.md, session 29); by time, their number grows with
+    /// the run's length only.
     /// </summary>
-    internal static TimeSpan StateInterval { get; set; } = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan StateInterval = TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// The sync every file tap shares: the selected streams in plan order, only the files changed since their bookmark

@@ -250,20 +250,8 @@ internal sealed partial class IcebergTable(IObjectStore store, TimeProvider time
         var (_, current) = await LoadCurrentAsync(table.Prefix, cancellationToken).ConfigureAwait(false);
         var keys = new List<string>();
         if (current is null || CurrentSnapshot(current)?["manifest-list"]?.GetValue<string>() is not { } list) return keys;
-        var listKey = KeyOf(table, list);
-        var stored = await store.GetAsync(listKey, cancellationToken).ConfigureAwait(false)
-            ?? throw new StorageException($"{store.Bucket}/{listKey} (the current snapshot's manifest list) is missing");
-        foreach (var entry in IcebergManifests.ReadList(stored.Content.Span, $"{store.Bucket}/{listKey}"))
-        {
-            var manifestKey = KeyOf(table, entry.Path);
-            // A delete manifest (another writer's row-level deletes) lists files of deleted rows, not data: its rows
-            // cannot be taken as data, nor left out without a word (the data files would then read deleted rows).
-            if (entry.Content != 0)
-                throw new StorageException($"{store.Bucket}/{manifestKey}: the current snapshot has row-level delete files, which this tool does not apply");
-            var manifest = await store.GetAsync(manifestKey, cancellationToken).ConfigureAwait(false)
-                ?? throw new StorageException($"{store.Bucket}/{manifestKey} (a manifest of the current snapshot) is missing");
-            keys.AddRange(IcebergManifests.LiveFilePaths(manifest.Content.Span, $"{store.Bucket}/{manifestKey}").Select(p => KeyOf(table, p)));
-        }
+        await foreach (var (manifestKey, manifest, _) in DataManifestsAsync(table, list, "the current snapshot", "the current snapshot's manifest list", cancellationToken).ConfigureAwait(false))
+            keys.AddRange(IcebergManifests.LiveFilePaths(manifest.Span, $"{store.Bucket}/{manifestKey}").Select(p => KeyOf(table, p)));
         return keys;
     }
 
@@ -275,22 +263,34 @@ internal sealed partial class IcebergTable(IObjectStore store, TimeProvider time
     {
         if (snapshot["manifest-list"]?.GetValue<string>() is not { } list) return null;
         var files = new Dictionary<string, long>(StringComparer.Ordinal);
+        var name = $"snapshot {snapshot["snapshot-id"]}";
+        await foreach (var (manifestKey, manifest, entry) in DataManifestsAsync(table, list, name, $"the manifest list of {name}", cancellationToken).ConfigureAwait(false))
+            foreach (var e in IcebergManifests.ReadEntries(manifest.Span, entry, $"{store.Bucket}/{manifestKey}"))
+                if (e.Status != IcebergManifests.ManifestEntry.Deleted) files[KeyOf(table, e.File.Key)] = e.SnapshotId ?? -1;
+        return files;
+    }
+
+    /// <summary>
+    /// The data manifests a snapshot's manifest list names (<paramref name="snapshotName"/> and <paramref name="listName"/>
+    /// word the errors), each read whole.
+    /// </summary>
+    private async IAsyncEnumerable<(string Key, ReadOnlyMemory<byte> Content, IcebergManifests.ListEntry Entry)> DataManifestsAsync(TableMetadataCommit table,
+        string list, string snapshotName, string listName, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         var listKey = KeyOf(table, list);
         var stored = await store.GetAsync(listKey, cancellationToken).ConfigureAwait(false)
-            ?? throw new StorageException($"{store.Bucket}/{listKey} (the manifest list of snapshot {snapshot["snapshot-id"]}) is missing");
+            ?? throw new StorageException($"{store.Bucket}/{listKey} ({listName}) is missing");
         foreach (var entry in IcebergManifests.ReadList(stored.Content.Span, $"{store.Bucket}/{listKey}"))
         {
             var manifestKey = KeyOf(table, entry.Path);
             // A delete manifest (another writer's row-level deletes) lists files of deleted rows, not data: its rows
             // cannot be taken as data, nor left out without a word (the data files would then read deleted rows).
             if (entry.Content != 0)
-                throw new StorageException($"{store.Bucket}/{manifestKey}: snapshot {snapshot["snapshot-id"]} has row-level delete files, which this tool does not apply");
+                throw new StorageException($"{store.Bucket}/{manifestKey}: {snapshotName} has row-level delete files, which this tool does not apply");
             var manifest = await store.GetAsync(manifestKey, cancellationToken).ConfigureAwait(false)
-                ?? throw new StorageException($"{store.Bucket}/{manifestKey} (a manifest of snapshot {snapshot["snapshot-id"]}) is missing");
-            foreach (var e in IcebergManifests.ReadEntries(manifest.Content.Span, entry, $"{store.Bucket}/{manifestKey}"))
-                if (e.Status != IcebergManifests.ManifestEntry.Deleted) files[KeyOf(table, e.File.Key)] = e.SnapshotId ?? -1;
+                ?? throw new StorageException($"{store.Bucket}/{manifestKey} (a manifest of {snapshotName}) is missing");
+            yield return (manifestKey, manifest.Content, entry);
         }
-        return files;
     }
 
     private static long NewSnapshotId() => Random.Shared.NextInt64(1, long.MaxValue);

@@ -92,46 +92,64 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
     }
 
     /// <summary>
-    /// Finishes a commit past its commit point (<see cref="FinishAsync"/>), and once more if that fails: each step is
-    /// idempotent, so the second attempt goes on from where the first stopped (a store that failed for a moment). When the
-    /// second fails too, a commit whose manifest already counts its rows (<see cref="CommitPlan.Counted"/>) has committed:
-    /// this returns, and <paramref name="notices"/> says what is left to the next run (<see cref="IsCommittedNotice"/>), so the
-    /// run is reported as the success it is; a scheduler that saw a failure would run it again, or someone investigate a run
-    /// that landed. One whose manifest does not count its rows yet throws, the notice saying that the next run completes it.
+    /// Finishes a commit past its commit point (<see cref="FinishAsync"/>, tried twice: <see cref="TryTwiceAsync"/>). When
+    /// the second attempt fails too, a commit whose manifest already counts its rows (<see cref="CommitPlan.Counted"/>) has
+    /// committed: this returns, and <paramref name="notices"/> says what is left to the next run (<see cref="CommittedNotice"/>),
+    /// so the run is reported as the success it is; a scheduler that saw a failure would run it again, or someone investigate
+    /// a run that landed. One whose manifest does not count its rows yet throws, the notice saying that the next run completes it.
     /// </summary>
     private async Task FinishPastCommitPointAsync(CommitPlan plan, ICollection<string>? notices)
     {
+        if (await TryTwiceAsync(() => FinishAsync(plan, CancellationToken.None)).ConfigureAwait(false) is not { } failed) return;
+        var journal = $"journal {store.Bucket}/{JournalKey(plan.Pipeline)}, which every run and maintain of pipeline '{plan.Pipeline}' completes first";
+        if (!plan.Counted)
+        {
+            notices?.Add($"this run's commit stopped after all its files had landed, before the manifest counted its rows; the next run completes it ({journal})");
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed);
+        }
+        var left = plan.State is not null && !plan.StateSaved ? "its state will be saved by the next run" : "the next run removes its journal";
+        notices?.Add(CommittedNotice($"{left} ({journal})", failed));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="step"/>, work of a commit past its commit point, and once more if that fails: such work is
+    /// idempotent, so the second attempt goes on from where the first stopped (a store that failed for a moment). Returns the
+    /// second failure, else null: the caller then says what is left (<see cref="CommittedNotice"/>) or fails.
+    /// </summary>
+    internal static async Task<Exception?> TryTwiceAsync(Func<Task> step)
+    {
         try
         {
-            await FinishAsync(plan, CancellationToken.None).ConfigureAwait(false);
-            return;
+            await step().ConfigureAwait(false);
+            return null;
         }
         catch (Exception e) when (e is not OutOfMemoryException) { }
         try
         {
-            await FinishAsync(plan, CancellationToken.None).ConfigureAwait(false);
+            await step().ConfigureAwait(false);
+            return null;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            var journal = $"journal {store.Bucket}/{JournalKey(plan.Pipeline)}, which every run and maintain of pipeline '{plan.Pipeline}' completes first";
-            if (!plan.Counted)
-            {
-                notices?.Add($"this run's commit stopped after all its files had landed, before the manifest counted its rows; the next run completes it ({journal})");
-                throw;
-            }
-            var left = plan.State is not null && !plan.StateSaved ? "its state will be saved by the next run" : "the next run removes its journal";
-            notices?.Add($"{CommittedNotice}{left} ({journal}): finishing the commit failed twice: {e.Message}");
+            return e;
         }
     }
 
-    /// <summary>How the notice of a run that committed but could not finish its commit begins (<see cref="FinishPastCommitPointAsync"/>).</summary>
-    private const string CommittedNotice = "committed; ";
+    /// <summary>
+    /// The notice (and warning: <see cref="IsCommittedNotice"/>) of a run whose rows the manifest counts but whose commit
+    /// could not be finished (<see cref="TryTwiceAsync"/> failed): <paramref name="left"/> says what is left and who does it.
+    /// </summary>
+    internal static string CommittedNotice(string left, Exception failure) =>
+        $"{CommittedPrefix}{left}: finishing the commit failed twice: {failure.Message}";
+
+    /// <summary>How the notice of a run that committed but could not finish its commit begins (<see cref="CommittedNotice"/>).</summary>
+    private const string CommittedPrefix = "committed; ";
 
     /// <summary>
     /// Whether a run log notice says that the run committed its rows but left the rest of its commit (its state) to the next
     /// run: front ends print it as a warning too, as the run still succeeds.
     /// </summary>
-    public static bool IsCommittedNotice(string notice) => notice.StartsWith(CommittedNotice, StringComparison.Ordinal);
+    public static bool IsCommittedNotice(string notice) => notice.StartsWith(CommittedPrefix, StringComparison.Ordinal);
 
     /// <summary>
     /// Runs <paramref name="work"/>, a change of table metadata made outside a commit (<c>maintain</c>'s snapshot expiry),

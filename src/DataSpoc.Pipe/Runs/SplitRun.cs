@@ -307,22 +307,23 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
                 }, held.Token).ConfigureAwait(false);
             }
             var summary = new SplitCommitted { RunId = commitRunId, CommittedAt = time.GetUtcNow(), Parts = parts, Rows = records.Sum(r => r.Streams.Sum(s => s.Records)) };
-            await store.PutAsync(committedKey, LakeJson.Serialize(summary), WriteCondition.None, CancellationToken.None).ConfigureAwait(false);
-            var prefix = LakePaths.SplitRunPrefix(name, splitRun);
-            var leftovers = new List<string>();
-            await foreach (var obj in store.ListAsync(prefix, CancellationToken.None).ConfigureAwait(false))
-                if (obj.Key != committedKey) leftovers.Add(obj.Key);
-            foreach (var key in leftovers) await store.DeleteAsync(key, CancellationToken.None).ConfigureAwait(false);
-            // committed.json settles every staging key of the split run: their conditional-write locks go too (RemoveSettledLocksAsync).
-            await store.RemoveConditionalWriteLocksAsync(prefix, _ => true, CancellationToken.None).ConfigureAwait(false);
-            // file://: the part-NNNN/ and done/ folders those deletions emptied go too (only committed.json stays). One still
-            // holding a file (a late worker's, which lands nothing) is not empty and stays.
-            if (store.LocalRoot is { } root)
-                foreach (var folder in Directory.GetDirectories(Path.Combine(root, prefix)))
-                    try { Directory.Delete(folder); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            // Past the commit point (the manifest counts the split run's rows), as the rest of a run's commit: tried twice, then
+            // a committed run that says what is left, never a failure that has a scheduler commit it again.
+            var closed = false;
+            var unclosed = await LakeCommitter.TryTwiceAsync(async () =>
+            {
+                await store.PutAsync(committedKey, LakeJson.Serialize(summary), WriteCondition.None, CancellationToken.None).ConfigureAwait(false);
+                closed = true;
+                await RemoveStagedAsync(store, name, splitRun).ConfigureAwait(false);
+            }).ConfigureAwait(false);
             notices.Add(landed
                 ? $"split run {splitRun} had landed before its worker stopped; closed it"
                 : $"committed split run {splitRun}: {parts} parts, {summary.Rows} rows, {plan!.Files.Count} files in one commit (run {commitRunId})");
+            if (unclosed is not null)
+                notices.Add(LakeCommitter.CommittedNotice(closed
+                    ? $"the staged files of split run {splitRun} are left in {store.Bucket}/{LakePaths.SplitRunPrefix(name, splitRun)} (all but committed.json can be deleted)"
+                    : $"split run {splitRun} is closed (committed.json written, its staged files removed) by its next 'run {name} --commit-parts --split-run {splitRun}', which lands nothing again",
+                    unclosed));
             return (notices, plan);
         }
         catch (OperationCanceledException) when (runLock.LostError is { } lost)
@@ -335,6 +336,27 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
             failureNotices?.AddRange(notices);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Removes everything of a committed split run's staging folder but <c>committed.json</c>, which is written first.
+    /// Idempotent: a second attempt goes on where the first stopped.
+    /// </summary>
+    private static async Task RemoveStagedAsync(IObjectStore store, string pipeline, string splitRun)
+    {
+        var committedKey = LakePaths.SplitCommittedKey(pipeline, splitRun);
+        var prefix = LakePaths.SplitRunPrefix(pipeline, splitRun);
+        var leftovers = new List<string>();
+        await foreach (var obj in store.ListAsync(prefix, CancellationToken.None).ConfigureAwait(false))
+            if (obj.Key != committedKey) leftovers.Add(obj.Key);
+        foreach (var key in leftovers) await store.DeleteAsync(key, CancellationToken.None).ConfigureAwait(false);
+        // committed.json settles every staging key of the split run: their conditional-write locks go too (RemoveSettledLocksAsync).
+        await store.RemoveConditionalWriteLocksAsync(prefix, _ => true, CancellationToken.None).ConfigureAwait(false);
+        // file://: the part-NNNN/ and done/ folders those deletions emptied go too (only committed.json stays). One still
+        // holding a file (a late worker's, which lands nothing) is not empty and stays.
+        if (store.LocalRoot is { } root)
+            foreach (var folder in Directory.GetDirectories(Path.Combine(root, prefix)))
+                try { Directory.Delete(folder); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
 
     /// <summary>

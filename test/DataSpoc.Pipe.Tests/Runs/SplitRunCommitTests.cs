@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Lake;
 using DataSpoc.Pipe.Runs;
 using DataSpoc.Pipe.Sources;
 using DataSpoc.Pipe.Sources.BuiltIn;
@@ -81,6 +82,44 @@ public sealed class SplitRunCommitTests(PostgresServer server) : IDisposable
 
     private List<List<string?>> Rows() =>
         _lake.Query("SELECT note, count(*), count(DISTINCT id) FROM read_parquet('{lake}/raw/postgres/public-items/**/*.parquet') GROUP BY note ORDER BY note");
+
+    [Fact]
+    public async Task A_split_run_that_cannot_be_closed_after_its_commit_is_reported_committed_and_its_next_commit_parts_closes_it()
+    {
+        // As a store failing exactly there: committed.json is written after the manifest counts the split run's rows.
+        var db = await ItemsAsync();
+        var split = Split(db, incremental: false);
+        var committedKey = LakePaths.SplitCommittedKey("items", "close-1");
+        var committedWrites = 0;
+        var failing = new ObjectStoreFactory();
+        failing.Register("file", (uri, _) => new FaultingStore(new LocalObjectStore(uri), failPut: key => key == committedKey && ++committedWrites > 0));
+        var left = "committed; split run close-1 is closed (committed.json written, its staged files removed) by its next " +
+            "'run items --commit-parts --split-run close-1', which lands nothing again: finishing the commit failed twice: simulated failure writing " + committedKey;
+
+        var last = await PartsAsync(split, "close-1", new PipelineRunner(failing));
+
+        Assert.True(last.Succeeded, last.Log.Error);
+        Assert.Equal(2, committedWrites); // closing was tried once more
+        Assert.Equal(left, Assert.Single(last.Log.Warnings));
+        Assert.Contains(last.Log.Notices, n => n.StartsWith("committed split run close-1: 3 parts, 300 rows", StringComparison.Ordinal));
+        Assert.Equal([["v1", "300", "300"]], Rows());
+        Assert.Equal(300, _lake.Manifest().Tables[TableKey].RowCount);
+
+        // --commit-parts finds the split run landed and only closes it; failing again, it is the same committed warning.
+        var again = await new PipelineRunner(failing).CommitPartsAsync(split, "close-1", null, CancellationToken.None);
+
+        Assert.True(again.Succeeded, again.Log.Error);
+        Assert.Equal(left, Assert.Single(again.Log.Warnings));
+        Assert.Contains("split run close-1 had landed before its worker stopped; closed it", again.Log.Notices);
+
+        var closed = await new PipelineRunner(new ObjectStoreFactory()).CommitPartsAsync(split, "close-1", null, CancellationToken.None);
+
+        Assert.True(closed.Succeeded, closed.Log.Error);
+        Assert.Empty(closed.Log.Warnings);
+        Assert.Equal([["v1", "300", "300"]], Rows());
+        Assert.Equal(300, _lake.Manifest().Tables[TableKey].RowCount);
+        Assert.Equal([committedKey], _lake.Keys().Where(k => k.StartsWith(LakePaths.SplitRunPrefix("items", "close-1"), StringComparison.Ordinal)));
+    }
 
     [Fact]
     public async Task A_split_full_reload_of_a_table_another_source_appended_to_between_its_plan_and_its_commit_plans_again_and_fails()

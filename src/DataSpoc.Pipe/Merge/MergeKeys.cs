@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text;
 using Encoding = System.Text.Encoding;
 using System.Text.Json;
 using DataSpoc.Pipe.Config;
@@ -138,12 +140,19 @@ internal sealed class MergeKeys
                             $"the table, but the stream's SCHEMA now declares it {_keyKinds[k].ToString().ToLowerInvariant()}: a string key cannot be matched with " +
                             "such a key (only a number becoming a string is a widening); run --full to rewrite the table in one type, or declare the key a string");
                     }
-                    // -0.0 = 0.0: a negative zero (a double column's -0.0) is the key 0, as the whole number 0 is.
-                    var negativeZero = reader.TokenType == JsonTokenType.Number && DoubleText.IsNegativeZero(raw);
-                    if (k == 0) first = negativeZero ? new FirstKey(true, 0, null) : FirstKey.Of(ref reader);
-                    // A single whole-number key (the usual id) is kept as a number: no string per key in memory.
-                    if (_keyNames.Length == 1 && first.IsLong) wholeKey = first.Long;
-                    else _keyValues[k] = negativeZero ? "0" : Encoding.UTF8.GetString(raw);
+                    if (reader.TokenType == JsonTokenType.Number)
+                    {
+                        var (wholeNumber, text) = NumberKey(ref reader, raw);
+                        if (k == 0) first = wholeNumber is { } l ? new FirstKey(true, l, null) : FirstKey.None;
+                        // A single whole-number key (the usual id) is kept as a number: no string per key in memory.
+                        if (_keyNames.Length == 1 && wholeNumber is { } w) wholeKey = w;
+                        else _keyValues[k] = text ?? wholeNumber!.Value.ToString(CultureInfo.InvariantCulture);
+                    }
+                    else
+                    {
+                        if (k == 0) first = FirstKey.Of(ref reader);
+                        _keyValues[k] = Encoding.UTF8.GetString(raw);
+                    }
                 }
             }
             if (isOrder) order = OrderValue.Of(ref reader);
@@ -154,6 +163,29 @@ internal sealed class MergeKeys
         for (var i = 0; i < Math.Min(_keyNames.Length, 31) && missing is null; i++)
             if ((present & (1 << i)) == 0) missing = Names[i];
         return new Row(key, order, deleted, first, missing, nanKey);
+    }
+
+    /// <summary>
+    /// A number key as its value, whatever its text, since equal numbers are one key (as SQL compares them): a whole
+    /// number within a long as that long (<c>2</c>, <c>2.000</c>, <c>-0.0</c> is 0), any other as one text per value
+    /// (<c>1.5</c>, <c>1.50</c> and <c>1.500</c> are one key: a decimal column's values before and after its SCHEMA changed
+    /// the scale, or a double's; DuckDB: <c>1.50 = 1.500</c>).
+    /// </summary>
+    private static (long? Whole, string? Text) NumberKey(ref Utf8JsonReader reader, ReadOnlySpan<byte> raw)
+    {
+        if (reader.TryGetInt64(out var plain)) return (plain, null);
+        DecimalText.TryParse(raw, out var number);
+        if (number.Digits == 0) return (0, null);
+        var text = new StringBuilder(number.Digits + 8);
+        if (number.Negative) text.Append('-');
+        for (var d = 0; d < number.Digits; d++) text.Append((char)('0' + number.Digit(d)));
+        // Whole: its plain digits (a long when it fits); else the digits and the power of ten, ±0.d₁…dₙ × 10^Scale.
+        if (number.Scale >= number.Digits && number.Scale <= LeafNode.DecimalPrecision + 1)
+        {
+            text.Append('0', (int)(number.Scale - number.Digits));
+            return long.TryParse(text.ToString(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var whole) ? (whole, null) : (null, text.ToString());
+        }
+        return (null, text.Append('e').Append(number.Scale).ToString());
     }
 }
 

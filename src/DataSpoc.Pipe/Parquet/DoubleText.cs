@@ -54,13 +54,6 @@ internal static class DoubleText
     }
 
     /// <summary>
-    /// Whether a JSON number is a zero written with a minus sign (<c>-0.0</c>, the text a stored negative zero reads
-    /// back as; <c>-0</c>, <c>-0e5</c>): the same number as 0 (IEEE 754, and SQL: <c>-0.0 = 0.0</c>).
-    /// </summary>
-    public static bool IsNegativeZero(ReadOnlySpan<byte> number) =>
-        number.Length > 1 && number[0] == '-' && DecimalText.TryParse(number, out var value) && value.Digits == 0;
-
-    /// <summary>
     /// A stored number's JSON text without an exponent: the text a string column holds for a number that a file of the
     /// table stored before the column became a string, so that a kept double key 1e20 and the string key
     /// <c>"100000000000000000000"</c> are one key. A whole double is its exact digits (<c>1E+20</c> is

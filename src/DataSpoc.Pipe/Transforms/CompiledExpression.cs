@@ -38,7 +38,7 @@ internal sealed class CompiledExpression
     /// </summary>
     /// <param name="tree">The parsed expression.</param>
     /// <param name="columns">The columns it reads, in the order of the values.</param>
-    /// <param name="temporalKindOf">The date-time or time type of an operand that is such a column (else null).</param>
+    /// <param name="temporalKindOf">The date-time, date or time type of an operand that is such a column (else null).</param>
     public static CompiledExpression? TryCompile(LogicalExpression tree, IReadOnlyList<string> columns, Func<LogicalExpression, Parquet.LeafKind?> temporalKindOf) =>
         Compile(tree, columns, temporalKindOf) is { } root ? new CompiledExpression(root) : null;
 
@@ -195,7 +195,7 @@ internal sealed class CompiledExpression
 
     /// <summary>
     /// Which operands of a binary node are number constants with a fraction (a decimal reads them as written: <see cref="DecimalOps"/>)
-    /// and which is a text constant compared with a date-time or time column (the column's type reads it:
+    /// and which is a text constant compared with a date-time, date or time column (the column's type reads it:
     /// <see cref="TransformExpression.TemporalComparison"/>).
     /// </summary>
     private readonly record struct Constants(bool Left, bool Right, (Parquet.LeafKind Kind, bool ConstantOnRight)? Temporal = null);
@@ -215,7 +215,7 @@ internal sealed class CompiledExpression
         if (!DecimalOps.IsComparison(type) || !(constants.Left || constants.Right || constants.Temporal is not null))
             return Plain(type, left, right, constants);
         // A comparison with a constant that its other operand reads in its own way (as NCalc's handlers do): a whole
-        // number compares exactly with a number with a fraction (DecimalOps.IsWholeAgainstFraction), a date-time or time
+        // number compares exactly with a number with a fraction (DecimalOps.IsWholeAgainstFraction), a date-time, date or time
         // column with text as its instant or time of day.
         return values =>
         {

@@ -129,10 +129,11 @@ internal static class StoredValue
     private static readonly int EpochDay = DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber;
 
     /// <summary>
-    /// A text constant compared with a value of a date-time or time column (<paramref name="kind"/>), in the spelling
-    /// the column stores (<c>yyyy-MM-ddTHH:mm:ss.ffffffZ</c>, <c>HH:mm:ss.ffffff</c>) when it
-    /// reads as one (<c>'2024-06-15T10:00:00+02:00'</c> is <c>2024-06-15T08:00:00.000000Z</c>, <c>'06:00'</c>
-    /// <c>06:00:00.000000</c>), so that the texts compare as the instants or times of day do, as DuckDB casts the
+    /// A text constant compared with a value of a date-time, date or time column (<paramref name="kind"/>), in the spelling
+    /// the column stores (<c>yyyy-MM-ddTHH:mm:ss.ffffffZ</c>, <c>yyyy-MM-dd</c>, <c>HH:mm:ss.ffffff</c>) when it
+    /// reads as one (<c>'2024-06-15T10:00:00+02:00'</c> is <c>2024-06-15T08:00:00.000000Z</c>, and as a date
+    /// <c>2024-06-15</c>, its date as written; <c>'06:00'</c> is <c>06:00:00.000000</c>), so that the texts compare as the
+    /// instants, dates or times of day do, as DuckDB casts the
     /// literal to the column's type (as written, <c>.000000Z</c> sorted below <c>Z</c> and <c>'06:00:00'</c> equalled no
     /// stored time); null otherwise.
     /// </summary>

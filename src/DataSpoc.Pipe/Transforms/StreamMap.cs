@@ -67,7 +67,12 @@ internal sealed class StreamMap : IRecordTransform
         var input = schema["properties"] as JsonObject ?? new JsonObject();
         _storedTypes = StoredValue.TypesOf(schema);
         Filter?.ReadColumnsAs(_storedTypes);
-        foreach (var (_, expression) in Compute) expression.ReadColumnsAs(_storedTypes);
+        if (Filter?.UnreadableTemporalLiteral() is { } unreadable) throw new TransformException(Stream, "filter", unreadable);
+        foreach (var (name, expression) in Compute)
+        {
+            expression.ReadColumnsAs(_storedTypes);
+            if (expression.UnreadableTemporalLiteral() is { } literal) throw new TransformException(Stream, "compute." + name, literal);
+        }
         var columns = new List<string>(input.Select(p => p.Key));
         var types = input.ToDictionary(p => p.Key, p => p.Value?.DeepClone(), StringComparer.Ordinal);
 

@@ -36,7 +36,7 @@ internal sealed class TransformExpression
     private CompiledExpression? _compiled;
     /// <summary>The values of <see cref="Columns"/> for the record being evaluated (one thread, as NCalc's parameters).</summary>
     private readonly object?[] _bound;
-    /// <summary>The columns the expression reads that the stream's schema declares a date-time or time, with that type.</summary>
+    /// <summary>The columns the expression reads that the stream's schema declares a date-time, date or time, with that type.</summary>
     private IReadOnlyDictionary<string, Parquet.LeafKind> _temporalColumns = new Dictionary<string, Parquet.LeafKind>(StringComparer.Ordinal);
 
     private TransformExpression(string text, IReadOnlyList<string> columns)
@@ -53,9 +53,9 @@ internal sealed class TransformExpression
 
     /// <summary>
     /// Tells the expression the stored types of the stream's columns (per SCHEMA: <see cref="StoredValue.TypesOf"/>), so
-    /// that a date-time or time column compared with text reads the text as its type, as DuckDB casts a literal to the
-    /// column's type; a string column compares as text whatever its values look like. A date compares as its
-    /// <c>yyyy-MM-dd</c> text (DuckDB compares a DATE with <c>'2024-06-15T10:00:00'</c> as a timestamp: never equal).
+    /// that a date-time, date or time column compared with text reads the text as its type, as DuckDB casts a literal to
+    /// the column's type (a date column reads <c>'2024-06-15T10:00:00Z'</c> as the date 2024-06-15, as DuckDB's
+    /// <c>'2024-06-15T10:00:00Z'::DATE</c>); a string column compares as text whatever its values look like.
     /// </summary>
     internal void ReadColumnsAs(IReadOnlyDictionary<string, StoredType> types)
     {
@@ -64,9 +64,41 @@ internal sealed class TransformExpression
         Compile();
     }
 
-    private static bool IsTemporal(Parquet.LeafKind kind) => kind is Parquet.LeafKind.Timestamp or Parquet.LeafKind.Time;
+    private static bool IsTemporal(Parquet.LeafKind kind) => kind is Parquet.LeafKind.Timestamp or Parquet.LeafKind.Date or Parquet.LeafKind.Time;
 
-    /// <summary>The date-time or time type of an operand that is such a column, else null.</summary>
+    /// <summary>
+    /// Why a text written in the expression cannot be compared with the date-time, date or time column it is compared
+    /// with (it does not read as the column's type: DuckDB's cast of it fails the query), or null when every such text
+    /// reads (call after <see cref="ReadColumnsAs"/>).
+    /// </summary>
+    internal string? UnreadableTemporalLiteral() =>
+        _expression.GetLogicalExpression() is { } tree ? UnreadableTemporalLiteral(tree) : null;
+
+    private string? UnreadableTemporalLiteral(LogicalExpression e)
+    {
+        switch (e)
+        {
+            case BinaryExpression b when TemporalOperands(b, TemporalKindOf) is var (kind, constantOnRight):
+                var (constant, column) = constantOnRight ? (b.RightExpression, b.LeftExpression) : (b.LeftExpression, b.RightExpression);
+                var literal = (string)((ValueExpression)constant).Value!;
+                if (StoredValue.InStoredSpelling(literal, kind) is not null) return null;
+                var (type, example) = kind switch
+                {
+                    Parquet.LeafKind.Timestamp => ("date-time", "'2024-06-15T10:00:00Z'"),
+                    Parquet.LeafKind.Date => ("date", "'2024-06-15'"),
+                    _ => ("time", "'10:00:00'"),
+                };
+                return $"'{Text}' compares the {type} column '{((Identifier)column).Name}' with '{literal}', which is not a {type} (as DuckDB casts it " +
+                    $"to the column's type, and fails): write an ISO 8601 {type} such as {example}";
+            case BinaryExpression b: return UnreadableTemporalLiteral(b.LeftExpression) ?? UnreadableTemporalLiteral(b.RightExpression);
+            case UnaryExpression u: return UnreadableTemporalLiteral(u.Expression);
+            case TernaryExpression t: return UnreadableTemporalLiteral(t.LeftExpression) ?? UnreadableTemporalLiteral(t.MiddleExpression) ?? UnreadableTemporalLiteral(t.RightExpression);
+            case Function f: return f.Parameters.Select(UnreadableTemporalLiteral).FirstOrDefault(r => r is not null);
+            default: return null;
+        }
+    }
+
+    /// <summary>The date-time, date or time type of an operand that is such a column, else null.</summary>
     private Parquet.LeafKind? TemporalKindOf(LogicalExpression operand) =>
         operand is Identifier i && _temporalColumns.TryGetValue(i.Name, out var kind) ? kind : null;
 
@@ -311,7 +343,7 @@ internal sealed class TransformExpression
     }
 
     /// <summary>
-    /// Which operand of <paramref name="b"/> is a text constant compared with a date-time or time column, and that
+    /// Which operand of <paramref name="b"/> is a text constant compared with a date-time, date or time column, and that
     /// column's type: (kind, true) when the right operand is the constant, (kind, false) the left; null when neither.
     /// </summary>
     internal static (Parquet.LeafKind Kind, bool ConstantOnRight)? TemporalOperands(BinaryExpression b, Func<LogicalExpression, Parquet.LeafKind?> temporalKindOf)
@@ -323,7 +355,7 @@ internal sealed class TransformExpression
     }
 
     /// <summary>
-    /// A comparison of a date-time or time column's stored value with a text constant (<paramref name="operands"/>:
+    /// A comparison of a date-time, date or time column's stored value with a text constant (<paramref name="operands"/>:
     /// <see cref="TemporalOperands"/>), the constant read as the column reads its values
     /// (<see cref="StoredValue.InStoredSpelling"/>); null when it is not one or the constant does not read as the
     /// column's type (the comparison is then the usual).

@@ -51,6 +51,24 @@ public sealed class MergeKeyValueTests : IDisposable
         Assert.Equal(2, _lake.Manifest().Tables["test/k"].RowCount);
     }
 
+    [Fact]
+    public async Task Decimal_keys_equal_as_numbers_are_one_key_when_the_scale_changes()
+    {
+        var cents = Schema("""{"id":{"type":"number","multipleOf":0.01},"v":{"type":["null","string"]},"_sdc_deleted_at":{"type":["null","string"],"format":"date-time"}}""");
+        var mills = cents.Replace("0.01", "0.001", StringComparison.Ordinal);
+        await Run([cents, Record("""{"id":1.5,"v":"a"}"""), Record("""{"id":2,"v":"b"}"""), Record("""{"id":3.25,"v":"c"}""")]);
+
+        // DuckDB: 1.50::DECIMAL(38,2) = 1.500::DECIMAL(38,3), so the new scale's keys replace (and delete) the stored rows.
+        await Run([mills, Record("""{"id":1.5,"v":"a2"}"""), Record("""{"id":2.0,"v":"b2"}"""),
+            Record("""{"id":3.25,"v":null,"_sdc_deleted_at":"2024-01-01T00:00:00Z"}""")]);
+        Assert.Equal([["1.5", "a2"], ["2.0", "b2"]], Rows("id::DOUBLE::VARCHAR, v", "id"));
+
+        // One run's records of one key under both scales are reduced to one (the last), and match the stored row.
+        await Run([cents, Record("""{"id":1.5,"v":"a3"}"""), Record("""{"id":7,"v":"x"}"""), mills, Record("""{"id":1.500,"v":"a4"}"""), Record("""{"id":7.000,"v":"x2"}""")]);
+        Assert.Equal([["1.5", "a4"], ["2.0", "b2"], ["7.0", "x2"]], Rows("id::DOUBLE::VARCHAR, v", "id"));
+        Assert.Equal(3, _lake.Manifest().Tables["test/k"].RowCount);
+    }
+
     [Theory]
     [InlineData(TableFormats.Parquet)]
     [InlineData(TableFormats.Delta)] // the table's live files come from the Delta log

@@ -54,20 +54,24 @@ public class ExpressionValueTests
         Assert.Equal(expected, string.Join(",", lake.Query($"select id from {Landed} order by id").Select(r => r[0])));
     }
 
-    private const string TemporalSchema = """{"type":"SCHEMA","stream":"t","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"s":{"type":["null","string"]},"ts":{"type":["null","string"],"format":"date-time"},"dt":{"type":["null","string"],"format":"date"}},"required":["id"]}}""";
+    private const string TemporalSchema = """{"type":"SCHEMA","stream":"t","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"s":{"type":["null","string"]},"ts":{"type":["null","string"],"format":"date-time"},"day":{"type":["null","string"],"format":"date"}},"required":["id"]}}""";
 
     [Theory]
     [InlineData("s >= '2024-06-15T10:00:00Z'", "s >= '2024-06-15T10:00:00Z'")] // text: '.' sorts below 'Z' (was read as a date-time from its spelling)
     [InlineData("s = '2024-06-15T10:00:00Z'", "s = '2024-06-15T10:00:00Z'")]
     [InlineData("ts = '2024-01-01T10:00:00+02:00'", "ts = TIMESTAMPTZ '2024-01-01T10:00:00+02:00'")]
     [InlineData("ts < '2024-01-01T09:30:00+01:00'", "ts < TIMESTAMPTZ '2024-01-01T09:30:00+01:00'")]
+    // A date reads a date-time text as its date as written, as DuckDB casts the literal to DATE (compared as text, 2024-06-15 was below it).
+    [InlineData("day >= '2024-06-15T12:00:00Z'", "day >= '2024-06-15T12:00:00Z'")]
+    [InlineData("day = '2024-06-15T10:00:00+02:00'", "day = '2024-06-15T10:00:00+02:00'")]
+    [InlineData("'2024-06-16T23:00:00-05:00' > day", "'2024-06-16T23:00:00-05:00' > day")]
     public async Task Text_compares_as_a_date_time_by_the_columns_declared_type_not_its_spelling(string filter, string duckDbWhere)
     {
         string[] records =
         [
-            """{"type":"RECORD","stream":"t","record":{"id":1,"s":"2024-06-15T10:00:00.000000Z","ts":"2024-01-01T08:00:00Z","dt":"2024-06-15"}}""",
-            """{"type":"RECORD","stream":"t","record":{"id":2,"s":"2024-06-15T10:00:00Z","ts":"2024-01-01T07:59:59Z","dt":"2024-06-16"}}""",
-            """{"type":"RECORD","stream":"t","record":{"id":3,"s":"2024-06-15T11:00:00.000000Z","ts":"2024-01-01T10:00:00+02:00","dt":"2024-06-14"}}""",
+            """{"type":"RECORD","stream":"t","record":{"id":1,"s":"2024-06-15T10:00:00.000000Z","ts":"2024-01-01T08:00:00Z","day":"2024-06-15"}}""",
+            """{"type":"RECORD","stream":"t","record":{"id":2,"s":"2024-06-15T10:00:00Z","ts":"2024-01-01T07:59:59Z","day":"2024-06-16"}}""",
+            """{"type":"RECORD","stream":"t","record":{"id":3,"s":"2024-06-15T11:00:00.000000Z","ts":"2024-01-01T10:00:00+02:00","day":"2024-06-14"}}""",
         ];
         using var all = new TempLake();
         var plain = await TempLake.RunAsync(all.Pipeline("plain", all.WriteSinger("t.singer", [TemporalSchema, .. records])));
@@ -82,6 +86,42 @@ public class ExpressionValueTests
         });
         Assert.True(filtered.Succeeded, filtered.Log.Error);
         Assert.Equal(duckDb, string.Join(",", lake.Query($"select id from {Landed} order by id").Select(r => r[0])));
+    }
+
+    [Fact]
+    public async Task A_computed_comparison_of_a_date_with_a_date_time_text_is_the_filters_and_DuckDBs()
+    {
+        string[] records =
+        [
+            """{"type":"RECORD","stream":"t","record":{"id":1,"day":"2024-06-15"}}""",
+            """{"type":"RECORD","stream":"t","record":{"id":2,"day":"2024-06-14"}}""",
+        ];
+        using var lake = new TempLake();
+        var result = await TempLake.RunAsync(lake.Pipeline("computed", lake.WriteSinger("t.singer", [TemporalSchema, .. records])) with
+        {
+            Transforms = new Dictionary<string, JsonNode?> { ["t"] = new JsonObject { ["compute"] = new JsonObject { ["late"] = "day >= '2024-06-15T12:00:00Z'" } } },
+        });
+        Assert.True(result.Succeeded, result.Log.Error);
+        Assert.Equal([["1", "true", "true"], ["2", "false", "false"]],
+            lake.Query($"select id, late::VARCHAR, (day >= '2024-06-15T12:00:00Z')::VARCHAR from {Landed} order by id"));
+    }
+
+    [Theory]
+    [InlineData("filter", "day > 'June 15'", "date", "day", "June 15")]
+    [InlineData("filter", "ts < '2024-13-01T00:00:00Z' or id > 0", "date-time", "ts", "2024-13-01T00:00:00Z")]
+    [InlineData("compute.c", "if('soon' = day, 1, 2)", "date", "day", "soon")]
+    public async Task A_text_that_is_not_of_the_compared_temporal_columns_type_fails_the_run_naming_the_key(string key, string expression, string type, string column, string literal)
+    {
+        using var lake = new TempLake();
+        var map = key == "filter" ? new JsonObject { ["filter"] = expression } : new JsonObject { ["compute"] = new JsonObject { ["c"] = expression } };
+        var result = await TempLake.RunAsync(lake.Pipeline("bad", lake.WriteSinger("t.singer",
+            [TemporalSchema, """{"type":"RECORD","stream":"t","record":{"id":1,"day":"2024-06-15","ts":"2024-06-15T10:00:00Z"}}"""])) with
+        {
+            Transforms = new Dictionary<string, JsonNode?> { ["t"] = map },
+        });
+        Assert.False(result.Succeeded);
+        // DuckDB: Conversion Error, the literal is cast to the column's type; here it compared as text, and kept or dropped rows.
+        Assert.Contains($"transforms.t.{key}: '{expression}' compares the {type} column '{column}' with '{literal}', which is not a {type}", result.Log.Error, StringComparison.Ordinal);
     }
 
     [Theory]

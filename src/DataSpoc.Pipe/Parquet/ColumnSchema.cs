@@ -34,6 +34,11 @@ internal abstract class SchemaNode(string name, bool nullable)
     public bool Nullable { get; } = nullable;
     /// <summary>Dotted path from the record root, for error messages (<c>customer.address.zip</c>, a list's element <c>tags[]</c>).</summary>
     public string Path { get; set; } = name;
+    /// <summary>
+    /// Where a record holds this node's value, as the run log's <c>dropped_properties</c> names what is undeclared inside
+    /// it: the tap's property names, escaped (<see cref="ColumnPaths"/>); null for the record itself (the root).
+    /// </summary>
+    public string? RecordPath { get; set; }
     /// <summary>Definition level of this node when it is present (its optional ancestors plus itself).</summary>
     public short DefLevel { get; set; }
     /// <summary>Repetition level of the innermost list around (or at) this node.</summary>
@@ -502,23 +507,24 @@ internal sealed class ColumnSchema
         return true;
     }
 
-    private static void Number(SchemaNode node, short parentDef, short parentRep, string path, string[]? parquetPath = null)
+    private static void Number(SchemaNode node, short parentDef, short parentRep, string path, string[]? parquetPath = null, string? recordPath = null)
     {
         node.DefLevel = (short)(parentDef + 1);
         node.RepLevel = parentRep;
         node.Path = path;
+        node.RecordPath = recordPath;
         switch (node)
         {
             case StructNode s when path.Length == 0 && s.Name.Length == 0:
                 // The root is required: its children's parent level is 0.
-                foreach (var c in s.Children) { Number(c, 0, 0, c.Name, [c.Name]); s.Leaves.AddRange(c.Leaves); }
+                foreach (var c in s.Children) { Number(c, 0, 0, c.Name, [c.Name], ColumnPaths.Child(null, c.Name)); s.Leaves.AddRange(c.Leaves); }
                 break;
             case StructNode s:
-                foreach (var c in s.Children) { Number(c, node.DefLevel, parentRep, path + "." + c.Name, [.. parquetPath!, c.Name]); s.Leaves.AddRange(c.Leaves); }
+                foreach (var c in s.Children) { Number(c, node.DefLevel, parentRep, path + "." + c.Name, [.. parquetPath!, c.Name], ColumnPaths.Child(recordPath, c.Name)); s.Leaves.AddRange(c.Leaves); }
                 break;
             case ListNode l:
                 // 3-level list: optional group (LIST) { repeated group list { optional element } }.
-                Number(l.Element, (short)(node.DefLevel + 1), (short)(parentRep + 1), path + "[]", [.. parquetPath!, "list", l.Element.Name]);
+                Number(l.Element, (short)(node.DefLevel + 1), (short)(parentRep + 1), path + "[]", [.. parquetPath!, "list", l.Element.Name], ColumnPaths.Element(recordPath!));
                 l.Leaves.AddRange(l.Element.Leaves);
                 break;
             case LeafNode leaf:

@@ -147,6 +147,48 @@ internal sealed partial class RecordShredder
     }
 
     /// <summary>
+    /// <see cref="Shred"/> counts the undeclared properties it skips; off while it shreds a record a map rewrote, whose
+    /// tap record <see cref="CountUndeclared"/> counted before the map (a map's copy is not what the tap sent).
+    /// </summary>
+    public bool CountsUndeclared { get; set; } = true;
+
+    /// <summary>
+    /// Counts the undeclared properties of the record at the reader (on its StartObject) against <paramref name="tapColumns"/>,
+    /// the stream's columns as the tap's records spell them, writing nothing; leaves the reader on its EndObject.
+    /// </summary>
+    public void CountUndeclared(StructNode tapColumns, ref Utf8JsonReader r)
+    {
+        while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+        {
+            var name = r.GetString()!;
+            var index = tapColumns.IndexOfKey(name);
+            if (index < 0)
+            {
+                Drop(tapColumns, name, ref r);
+                continue;
+            }
+            r.Read();
+            CountUndeclaredIn(tapColumns.Children[index], ref r);
+        }
+    }
+
+    private void CountUndeclaredIn(SchemaNode node, ref Utf8JsonReader r)
+    {
+        switch (node)
+        {
+            case StructNode s when r.TokenType == JsonTokenType.StartObject:
+                CountUndeclared(s, ref r);
+                break;
+            case ListNode l when r.TokenType == JsonTokenType.StartArray:
+                while (r.Read() && r.TokenType != JsonTokenType.EndArray) CountUndeclaredIn(l.Element, ref r);
+                break;
+            default:
+                r.Skip();
+                break;
+        }
+    }
+
+    /// <summary>
     /// Skips a property the schema does not declare, counting it (dropped, never silently); one a transform removes
     /// is skipped without counting.
     /// </summary>
@@ -154,14 +196,18 @@ internal sealed partial class RecordShredder
     {
         r.Read();
         r.Skip();
-        if (s.IgnoredKeys.Contains(name)) return;
+        if (s.IgnoredKeys.Contains(name) || !CountsUndeclared) return;
         var key = DroppedName(s, name);
         DroppedProperties.Add(key);
         _droppedThisRecord.Add(key);
     }
 
-    /// <summary>How <see cref="DroppedProperties"/> names an undeclared property <paramref name="name"/> of <paramref name="s"/>.</summary>
-    private static string DroppedName(StructNode s, string name) => s.Name.Length == 0 ? name : s.Name + "." + name;
+    /// <summary>
+    /// How <see cref="DroppedProperties"/> names an undeclared property <paramref name="name"/> of <paramref name="s"/>: its
+    /// path in the record (<c>meta.x</c>, <c>lines.data[].extra</c>), each name escaped so that a top-level <c>a.c</c>
+    /// (<c>a\.c</c>) is not struct <c>a</c>'s field <c>c</c>.
+    /// </summary>
+    private static string DroppedName(StructNode s, string name) => ColumnPaths.Child(s.RecordPath, name);
 
     private static void WriteNulls(ColumnBatch batch, SchemaNode node, short def, short rep)
     {

@@ -171,6 +171,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             transforms = [];
         }
         ColumnSchema columns;
+        ColumnSchema? tapColumns = null;
         TypedStreamMap? typedMap = null;
         Dictionary<string, int>? heldAsDouble = null;
         try
@@ -217,6 +218,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         state.KeyProperties = keyProperties;
         state.RecordTransforms = transforms;
         state.TypedMap = typedMap;
+        state.TapColumns = tapColumns;
         state.PartitionKeyUtf8 = partitionKey;
         state.PartitionKeyQuoted = partitionKey.Length == 0 ? [] : [(byte)'"', .. partitionKey, (byte)'"'];
         state.PartitionLeaf = partitionLeaf;
@@ -244,6 +246,8 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             // through its projection and it fills in the columns it produces.
             if (transforms is [StreamMap typedSource]) typedMap = TypedStreamMap.TryCompile(typedSource, tapSchema, schema, _partitionColumn, settings.Limits.ParseLanes);
             columns = typedMap?.Columns ?? ColumnSchema.FromJsonSchema(schema, projection);
+            // The stream's map (code transforms run before it): what it keeps, as the tap's records spell it.
+            if (transforms.OfType<StreamMap>().SingleOrDefault() is { } tapMap) tapColumns = ColumnSchema.FromJsonSchema(schema, TypedStreamMap.TapProjection(tapMap, tapSchema));
         }
     }
 
@@ -603,6 +607,12 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                     ingest.Reject(state, defect.Message, rawLine, line);
                     return;
                 }
+            var shredder = writer.Shredders[index];
+            if (state.TapColumns is { } tapColumns)
+            {
+                var counted = record;
+                shredder.CountUndeclared(tapColumns.Root, ref counted);
+            }
             var node = JsonNode.Parse(ref record)!.AsObject();
             for (var i = 0; i < state.RecordTransforms.Count; i++)
             {
@@ -646,7 +656,15 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             using (var w = new Utf8JsonWriter(_transformed)) node.WriteTo(w);
             var reader = new Utf8JsonReader(_transformed.WrittenSpan, new JsonReaderOptions { MaxDepth = SingerMessageReader.MaxDepth });
             reader.Read();
-            Write(state, writer, ref reader, rawLine, line);
+            shredder.CountsUndeclared = state.TapColumns is null;
+            try
+            {
+                Write(state, writer, ref reader, rawLine, line);
+            }
+            finally
+            {
+                shredder.CountsUndeclared = true;
+            }
         }
 
         /// <summary>
@@ -768,8 +786,8 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                     writer.RowAdded(index, partition, batch);
                     return true;
                 case MapOutcome.Filtered:
-                    // The JSON path filters before it shreds: a filtered record counts no dropped property.
-                    UndoRow(batch, shredder);
+                    // The tap sent its undeclared properties all the same: they stay counted, as the JSON path counts them.
+                    UndoRow(batch, shredder, keepDrops: true);
                     Interlocked.Increment(ref state.Filtered);
                     return true;
                 default:
@@ -792,11 +810,14 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             return (partition, batch, shredder);
         }
 
-        /// <summary>Rolls back the row just shredded and the dropped-property and rounded-number counts it added.</summary>
-        private void UndoRow(ColumnBatch batch, RecordShredder shredder)
+        /// <summary>
+        /// Rolls back the row just shredded and the rounded-number counts it added, and its dropped-property counts unless
+        /// <paramref name="keepDrops"/> (a record the filter removed: the tap sent them).
+        /// </summary>
+        private void UndoRow(ColumnBatch batch, RecordShredder shredder, bool keepDrops = false)
         {
             batch.RollbackToMark();
-            shredder.DroppedProperties.Restore(_droppedListedBefore, _droppedBefore);
+            if (!keepDrops) shredder.DroppedProperties.Restore(_droppedListedBefore, _droppedBefore);
             shredder.RoundedNumbers.UncountRecord();
         }
 
@@ -846,7 +867,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             }
             if (outcome == MapOutcome.Filtered)
             {
-                UndoRow(batch, shredder);
+                UndoRow(batch, shredder, keepDrops: true);
                 Interlocked.Increment(ref state.Filtered);
                 return true;
             }

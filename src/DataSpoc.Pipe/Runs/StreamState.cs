@@ -33,6 +33,12 @@ internal sealed class StreamState(string name, string table, int lanes)
     public IReadOnlyList<Transforms.IRecordTransform> RecordTransforms { get; set; } = [];
     /// <summary>The stream's columns that its map hashed under any of its SCHEMAs this run (the manifest entry's <c>hashed_columns</c>).</summary>
     public HashSet<string> HashedColumns { get; } = new(StringComparer.Ordinal);
+    /// <summary>
+    /// The stream's columns as its tap's records spell them, when one map rewrites its records on the JSON path: the
+    /// undeclared properties the tap sent are counted against it before the map runs (a filtered record's too, a map's
+    /// copy of a struct not).
+    /// </summary>
+    public ColumnSchema? TapColumns { get; set; }
     /// <summary>The stream's map compiled to run on typed values (the JSON path in <see cref="RecordTransforms"/> takes what it cannot).</summary>
     public Transforms.TypedStreamMap? TypedMap { get; set; }
     /// <summary>The record property that holds the partition column (its name, unless renamed by a transform).</summary>

@@ -116,18 +116,12 @@ internal sealed class IcebergFieldIds
     }
 
     /// <summary>
-    /// The path of a column <paramref name="name"/> at the top level (<paramref name="parent"/> null) or in a struct. Each
-    /// name is escaped ('\', '.' and '[' get a '\' before them), so the path is unambiguous: a top-level column named
-    /// <c>a.b</c> is <c>a\.b</c>, a struct <c>a</c>'s field <c>b</c> is <c>a.b</c>; a column named <c>tags[]</c> is
-    /// <c>tags\[]</c>, a list <c>tags</c>'s element <c>tags[]</c>. (Iceberg ids must be unique in the table.)
+    /// The path of a column <paramref name="name"/> at the top level (<paramref name="parent"/> null) or in a struct,
+    /// escaped so that it is unambiguous (<see cref="ColumnPaths"/>): Iceberg ids must be unique in the table.
     /// </summary>
-    private static string Child(string? parent, string name)
-    {
-        var escaped = name.Replace("\\", "\\\\", StringComparison.Ordinal).Replace(".", "\\.", StringComparison.Ordinal).Replace("[", "\\[", StringComparison.Ordinal);
-        return parent is null ? escaped : parent + "." + escaped;
-    }
+    private static string Child(string? parent, string name) => ColumnPaths.Child(parent, name);
 
-    private static string Element(string list) => list + "[]";
+    private static string Element(string list) => ColumnPaths.Element(list);
 
     private static string TypeKey(JsonNode type) => type is JsonValue v ? v.GetValue<string>() : type["type"]!.GetValue<string>();
 

@@ -137,17 +137,7 @@ internal sealed partial class TypedStreamMap
             columns = ColumnSchema.FromJsonSchema(outputSchema, rowProjection);
             rows = RowReads.TryPlan(map, columns, raw);
         }
-        if (rows is null)
-        {
-            var properties = new List<(string, string?)>();
-            foreach (var p in tapProperties)
-                properties.Add((p, Produced(p) ? null : plan.FirstOrDefault(c => c.Input == p).Output));
-            foreach (var (output, input) in plan)
-                if (Produced(input)) properties.Add((ProducedKey(input), output));
-            // A record property named like a computed column is overwritten by it on the JSON path: skipped, not counted.
-            foreach (var c in computed) properties.Add((c, null));
-            columns = ColumnSchema.FromJsonSchema(outputSchema, new RecordProjection(properties));
-        }
+        if (rows is null) columns = ColumnSchema.FromJsonSchema(outputSchema, TapProjection(map, tapSchema));
         var root = columns!.Root;
 
         var outputs = new List<(int, int, LeafKind)>();
@@ -160,6 +150,28 @@ internal sealed partial class TypedStreamMap
             outputs.Add((cells[input], leaf.ColumnIndex, leaf.Kind));
         }
         return new TypedStreamMap(map, columns, raw, computed, cells, outputs, lanes, rows);
+    }
+
+    /// <summary>
+    /// How a tap's record of <paramref name="tapSchema"/> spells the columns <paramref name="map"/> leaves: a kept column
+    /// reads its tap property, a produced one (computed, hashed, cast) a key no record holds, and the properties the map
+    /// removes or overwrites are skipped, not counted as undeclared.
+    /// </summary>
+    internal static RecordProjection TapProjection(StreamMap map, JsonElement tapSchema)
+    {
+        var tapProperties = new List<string>();
+        if (tapSchema.ValueKind == JsonValueKind.Object && tapSchema.TryGetProperty("properties", out var declared) && declared.ValueKind == JsonValueKind.Object)
+            foreach (var p in declared.EnumerateObject()) tapProperties.Add(p.Name);
+        var computed = map.Compute.Select(c => c.Column).ToList();
+        bool Produced(string column) => computed.Contains(column) || map.Hash.Contains(column) || map.Cast.ContainsKey(column);
+        var properties = new List<(string, string?)>();
+        foreach (var p in tapProperties)
+            properties.Add((p, Produced(p) ? null : map.Plan.FirstOrDefault(c => c.Input == p).Output));
+        foreach (var (output, input) in map.Plan)
+            if (Produced(input)) properties.Add((ProducedKey(input), output));
+        // A record property named like a computed column is overwritten by it on the JSON path: skipped, not counted.
+        foreach (var c in computed) properties.Add((c, null));
+        return new RecordProjection(properties);
     }
 
     private enum Cell : byte { Missing, Raw, Value }

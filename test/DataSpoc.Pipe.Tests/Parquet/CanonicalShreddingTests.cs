@@ -234,6 +234,28 @@ public class CanonicalShreddingTests
     }
 
     [Fact]
+    public void Undeclared_properties_are_named_by_their_path_in_the_record_the_same_on_both_paths()
+    {
+        // A list's element is `list[]`, a struct's field follows a '.', and a name holding '.' is escaped: undeclared
+        // fields of two lists of objects, or a top-level `s.x` beside struct `s`'s field `x`, are never one entry.
+        var schema = ColumnSchema.FromJsonSchema(JsonDocument.Parse("""
+            {"type":"object","properties":{"id":{"type":"integer"},
+             "a":{"type":"array","items":{"type":"object","properties":{"k":{"type":"string"}}}},
+             "b":{"type":"array","items":{"type":"object","properties":{"k":{"type":"string"}}}},
+             "s":{"type":"object","properties":{"c":{"type":"string"},"inner":{"type":"object","properties":{"d":{"type":"integer"}}}}}}}
+            """).RootElement);
+        string[] records =
+        [
+            """{"id":1,"a":[{"k":"x","zz":1}],"b":[{"k":"y","zz":2},{"k":"z","zz":3}],"s":{"c":"v","x":1,"inner":{"d":1,"y":2}},"s.x":5}""",
+            """{"id":2,"b":[{"zz":4}],"s":{"x":[1]},"a[]":7}""",
+        ];
+        var dropped = ShredBothWaysAndCompare(schema, records);
+        Assert.Equal(
+            new Dictionary<string, long> { ["a[].zz"] = 1, ["b[].zz"] = 3, ["s.x"] = 2, ["s.inner.y"] = 1, ["s\\.x"] = 1, ["a\\[]"] = 1 },
+            dropped);
+    }
+
+    [Fact]
     public void Undeclared_properties_where_the_last_record_had_them_or_elsewhere_land_as_the_tokenizer_lands_them()
     {
         // The flat loop expects an undeclared property where the previous record had it; every deviation from that

@@ -1,0 +1,45 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using DataSpoc.Pipe.Runs;
+using DataSpoc.Pipe.Tests.Support;
+using DataSpoc.Pipe.Transforms;
+
+namespace DataSpoc.Pipe.Tests.Transforms;
+
+/// <summary>
+/// The run log's <c>dropped_properties</c> under a map count what the tap sent that its SCHEMA lacks, before the map:
+/// the undeclared properties of the records a filter removes too, and none of a computed copy of a struct.
+/// </summary>
+public class DroppedPropertiesUnderMapsTests
+{
+    private static readonly string[] Lines =
+    [
+        """{"type":"SCHEMA","stream":"s","key_properties":["id"],"schema":{"properties":{"id":{"type":"integer"},"meta":{"type":"object","properties":{"a":{"type":"integer"}}}}}}""",
+        """{"type":"RECORD","stream":"s","record":{"id":1,"meta":{"a":1,"x":9},"extra":1}}""",
+        """{"type":"RECORD","stream":"s","record":{"id":2,"meta":{"a":2,"x":9}}}""",
+        """{"type":"RECORD","stream":"s","record":{"id":3,"meta":{"a":3,"x":9},"extra":3}}""",
+    ];
+
+    [Theory]
+    [InlineData("""{"filter":"id != 3","compute":{"copy":"meta"}}""", false)] // a copy of a struct: the JSON path
+    [InlineData("""{"filter":"id != 3","compute":{"copy":"meta"}}""", true)]
+    [InlineData("""{"filter":"id != 3","compute":{"twice":"id * 2"}}""", false)] // the typed path
+    [InlineData("""{"filter":"id != 3","compute":{"twice":"id * 2"}}""", true)]
+    [InlineData("""{"filter":"id != 3"}""", false)]
+    public async Task Count_what_the_tap_sent_whatever_the_map_filters_or_copies(string map, bool keepJsonPath)
+    {
+        using var lake = new TempLake();
+        var pipeline = lake.Pipeline("dropped", lake.WriteSinger("unused.singer", ""));
+        pipeline = pipeline with { Transforms = new Dictionary<string, JsonNode?> { ["s"] = JsonNode.Parse(map) } };
+        // A code transform on the stream (one that changes nothing) keeps its map on the JSON path.
+        IReadOnlyList<IRecordTransform> code = keepJsonPath ? [new DataSpoc.Pipe.Api.CodeTransform("s", r => r)] : [];
+        var singer = Encoding.UTF8.GetBytes(string.Join('\n', Lines) + "\n");
+        var result = await new PipelineRunner(new DataSpoc.Pipe.Storage.ObjectStoreFactory())
+            .RunAsync(pipeline, new RunOptions { Source = new SingerBytesSource(singer), CodeTransforms = code }, CancellationToken.None);
+        Assert.True(result.Succeeded, result.Log.Error);
+
+        var stream = result.Log.Streams["s"];
+        Assert.Equal((2L, 1L), (stream.Records, stream.Filtered));
+        Assert.Equal(new Dictionary<string, long> { ["meta.x"] = 3, ["extra"] = 2 }, stream.DroppedProperties.ToDictionary());
+    }
+}

@@ -715,7 +715,7 @@ public sealed class PipeClient
             var notices = new List<string>();
             // As every run does: a killed run's private folder (its expanded tap config) of any pipeline, renamed or deleted ones too.
             // (A temp folder that cannot be used is a run's failure, not maintenance's: nothing to clean then.)
-            try { notices.AddRange(PrivateTempRoot.RemoveKilledRunFolders(PrivateTempRoot.ForCurrentUser())); }
+            try { notices.AddRange(PrivateTempRoot.RemoveKilledRunFoldersOfCurrentUser()); }
             catch (StorageException) { }
             var interrupted = await InterruptedRunAsync(store, pipeline.Name, work.Token).ConfigureAwait(false);
             if (await new LakeCommitter(store, _time).RecoverAsync(pipeline.Name, work.Token).ConfigureAwait(false) is { } recovered)

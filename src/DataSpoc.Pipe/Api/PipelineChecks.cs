@@ -159,7 +159,7 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
     }
 
     /// <summary>
-    /// The private temp folder (<c>$TMPDIR/dataspoc-pipe-&lt;user&gt;</c>) a run's <c>start</c> step needs before anything
+    /// The private temp folder (<c>$TMPDIR/dataspoc-pipe-&lt;uid&gt;</c>) a run's <c>start</c> step needs before anything
     /// else, checked (and created when missing, 0700) by the code the run uses: a missing or read-only <c>TMPDIR</c>, one
     /// that is a file, or a folder planted by another user fails every run.
     /// </summary>

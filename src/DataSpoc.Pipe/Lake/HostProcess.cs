@@ -41,8 +41,13 @@ internal static class HostProcess
     /// a process given the pid since is no longer taken for it.
     /// </summary>
     public static bool IsGone(string host, int pid, string? space, long? startTime = null) =>
-        host == Environment.MachineName && (space is null || space == Space)
-        && (!IsAlive(pid) || startTime is not null && StartTime(pid) is { } now && now != startTime);
+        CanLookAt(host, space) && (!IsAlive(pid) || startTime is not null && StartTime(pid) is { } now && now != startTime);
+
+    /// <summary>
+    /// Whether a pid recorded by <paramref name="host"/> in PID namespace <paramref name="space"/> names a process this
+    /// process can look at (this host, this namespace; a record without a space, an older build's, by host name alone).
+    /// </summary>
+    public static bool CanLookAt(string host, string? space) => host == Environment.MachineName && (space is null || space == Space);
 
     /// <summary>
     /// Whether a process of this host still runs. A zombie (killed, not yet reaped by its parent) does not: it can never

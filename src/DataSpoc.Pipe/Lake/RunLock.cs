@@ -96,7 +96,7 @@ public sealed class RunLock : IAsyncDisposable
     {
         var key = LakePaths.LockKey(pipeline);
         var now = time.GetUtcNow();
-        var info = new LockInfo(runId, Environment.MachineName, Environment.ProcessId, now, now + lease, HostProcess.Space) { SplitRun = splitRun };
+        var info = new LockInfo(runId, Environment.MachineName, Environment.ProcessId, now, now + lease, HostProcess.Space, HostProcess.StartTime(Environment.ProcessId)) { SplitRun = splitRun };
         var runLock = new RunLock(store, key, time, lease, info);
         var causes = new List<string>();
         for (var attempt = 0; attempt < AcquireAttempts; attempt++)
@@ -144,7 +144,7 @@ public sealed class RunLock : IAsyncDisposable
     internal static string? Stale(LockInfo? holder, DateTimeOffset now) =>
         holder is null ? "unreadable"
         : holder.ExpiresAt < now ? $"its lease expired at {holder.ExpiresAt:O}"
-        : HostProcess.IsGone(holder.Host, holder.Pid, holder.PidSpace) ? $"its process {holder.Pid} on this host is gone"
+        : HostProcess.IsGone(holder.Host, holder.Pid, holder.PidSpace, holder.PidStart) ? $"its process {holder.Pid} on this host is gone"
         : null;
 
     /// <summary>
@@ -342,7 +342,10 @@ public sealed class RunLock : IAsyncDisposable
         [property: JsonPropertyName("expires_at")] DateTimeOffset ExpiresAt,
         // The holder's PID namespace (HostProcess.Space): its pid says whether it runs only to a process of the same
         // namespace. Absent in locks of older builds (then host name and pid decide, as they did).
-        [property: JsonPropertyName("pid_space"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? PidSpace = null)
+        [property: JsonPropertyName("pid_space"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? PidSpace = null,
+        // When the holder process started (HostProcess.StartTime): a process given the pid since a killed run is not
+        // taken for that run. Absent where it cannot be read (not Linux) and in locks of older builds.
+        [property: JsonPropertyName("pid_start"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? PidStart = null)
     {
         /// <summary>
         /// The split run a part worker's lock belongs to (<c>run --part</c>); absent in a pipeline's own lock, and in part
@@ -357,9 +360,25 @@ public sealed class RunLock : IAsyncDisposable
 public sealed class PipelineLockedException(string pipeline, RunLock.LockInfo? holder, string? cause = null)
     : PipeException(holder is null
         ? $"pipeline '{pipeline}' is locked by another run" + (cause is null ? "" : $" ({cause})")
-        : $"pipeline '{pipeline}' is already running (run {holder.RunId} on {holder.Host}, pid {holder.Pid}, since {holder.AcquiredAt:u}); wait for it to finish")
+        : Describe(pipeline, holder))
 {
     public string Pipeline { get; } = pipeline;
+
+    /// <summary>
+    /// A holder this process could look at is alive (else its lock would have been taken over). Another host's, or a pid
+    /// of another PID namespace (a container), cannot be looked at: it may be a killed run, whose lock is free only once
+    /// its lease runs out, and the message says so rather than promising a run that may not be there.
+    /// </summary>
+    private static string Describe(string pipeline, RunLock.LockInfo holder)
+    {
+        if (HostProcess.CanLookAt(holder.Host, holder.PidSpace))
+            return $"pipeline '{pipeline}' is already running (run {holder.RunId} on {holder.Host}, pid {holder.Pid}, since {holder.AcquiredAt:u}); wait for it to finish";
+        var where = holder.Host == Environment.MachineName
+            ? $"pid {holder.Pid} in another PID namespace on {holder.Host}, such as a container's"
+            : $"pid {holder.Pid} on host {holder.Host}";
+        return $"pipeline '{pipeline}' is locked by run {holder.RunId} ({where}, since {holder.AcquiredAt:u}), which cannot be checked from here: "
+            + $"if it still runs, wait for it to finish; if it was killed, its lease runs out at {holder.ExpiresAt:u} (a live run renews it), then a run takes the lock over";
+    }
 }
 
 /// <summary>The run's (or maintain's) lock was lost while it ran (its renewal was refused, or impossible until the lease ran out).</summary>

@@ -84,7 +84,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         var observation = RunObservation.Start(options.Observers, runStart with { Bucket = store.Bucket });
         await observation.StartedAsync(log.Notices).ConfigureAwait(false);
 
-        // The run's local temp folders ($TMPDIR/dataspoc-pipe-<user>) are checked inside the run, not before it: a temp
+        // The run's local temp folders ($TMPDIR/dataspoc-pipe-<uid>) are checked inside the run, not before it: a temp
         // folder that cannot be used (a missing TMPDIR, one where nothing can be created, a planted folder) fails the run
         // with a failure log, as a tap that cannot start does, so `status` and a scheduled run's monitoring see it. The
         // log goes to the bucket, which needs no local temp folder.
@@ -108,7 +108,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             step = RunSteps.Recover;
             log.Notices.AddRange(await CleanLeftoversAsync(store, pipeline.Name, Path.GetDirectoryName(privateDir)!, Path.GetDirectoryName(spoolDir)!, runId, runCancel.Token).ConfigureAwait(false));
             // Killed runs of any pipeline (one since renamed or deleted has no next run to clean its folder up).
-            log.Notices.AddRange(PrivateTempRoot.RemoveKilledRunFolders(PrivateTempRoot.ForCurrentUser()));
+            log.Notices.AddRange(PrivateTempRoot.RemoveKilledRunFoldersOfCurrentUser());
             if (await DiedWithoutLogAsync(store, pipeline.Name, runLock.TookOverFrom, runCancel.Token).ConfigureAwait(false) is { } died) log.Notices.Add(died);
             // Parts of a split run share the pipeline's journal and metadata without its lock: they leave them alone.
             if (split is null) log.Notices.AddRange(CleanMetadataTempFiles(store, pipeline.Name, startedAt));

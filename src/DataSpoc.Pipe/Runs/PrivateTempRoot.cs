@@ -4,7 +4,7 @@ using DataSpoc.Pipe.Storage;
 namespace DataSpoc.Pipe.Runs;
 
 /// <summary>
-/// <c>/tmp/dataspoc-pipe-&lt;user&gt;</c>: the local folder for tap configs with credentials, state and spool files. The
+/// <c>/tmp/dataspoc-pipe-&lt;uid&gt;</c>: the local folder for tap configs with credentials, state and spool files. The
 /// name is predictable in a shared <c>/tmp</c>, so another user could plant it first (as a symlink to a folder they
 /// read, or as a folder of their own). It is used only when it is a real folder owned by this user; its mode is
 /// then forced to 0700. Anything else is refused with an error saying what to remove; nothing is written through it.
@@ -14,7 +14,42 @@ internal static partial class PrivateTempRoot
     private const UnixFileMode UserOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 
     /// <summary>The folder for this user under the system temp folder (<c>$TMPDIR</c> or <c>/tmp</c>), created or checked.</summary>
-    public static string ForCurrentUser() => Ensure(Path.Combine(Path.GetTempPath(), $"dataspoc-pipe-{Environment.UserName}"));
+    public static string ForCurrentUser() => ForCurrentUser(Path.GetTempPath());
+
+    /// <summary>The folder for this user under <paramref name="tempFolder"/>, created or checked.</summary>
+    internal static string ForCurrentUser(string tempFolder) => Ensure(Path.Combine(tempFolder, FolderName));
+
+    /// <summary>
+    /// <c>dataspoc-pipe-&lt;uid&gt;</c>, by the effective uid: every process has one, and it is what the owner check compares.
+    /// A user name is not always there: a container's <c>--user 1001</c> or an OpenShift random uid has no passwd entry,
+    /// and every such uid would share one folder, refused to all but the first. Windows has no uid (its temp folder is
+    /// the user's own): there the user name.
+    /// </summary>
+    internal static string FolderName => OperatingSystem.IsWindows() ? $"dataspoc-pipe-{Environment.UserName}" : $"dataspoc-pipe-{geteuid()}";
+
+    /// <summary>
+    /// <see cref="RemoveKilledRunFolders"/> in this user's folder (<see cref="ForCurrentUser()"/>), and in the folder builds
+    /// before <see cref="FolderName"/> named by the user name, if it is this user's own: a run killed before an upgrade
+    /// left its tap config there, and no run would look there again.
+    /// </summary>
+    internal static List<string> RemoveKilledRunFoldersOfCurrentUser() => RemoveKilledRunFoldersOfCurrentUser(Path.GetTempPath());
+
+    /// <summary><see cref="RemoveKilledRunFoldersOfCurrentUser()"/> under <paramref name="tempFolder"/>.</summary>
+    internal static List<string> RemoveKilledRunFoldersOfCurrentUser(string tempFolder)
+    {
+        var root = ForCurrentUser(tempFolder);
+        var removed = RemoveKilledRunFolders(root);
+        if (OperatingSystem.IsWindows() || Environment.UserName is not { Length: > 0 } name) return removed;
+        var earlier = Path.Combine(tempFolder, $"dataspoc-pipe-{name}");
+        try
+        {
+            // A link or another user's folder is not ours to look into.
+            if (earlier != root && LStat(earlier) is { IsDirectory: true } status && status.Uid == geteuid())
+                removed.AddRange(RemoveKilledRunFolders(earlier));
+        }
+        catch (StorageException) { }
+        return removed;
+    }
 
     /// <summary>Creates <paramref name="root"/> (mode 0700) or checks the one that exists; returns it.</summary>
     /// <exception cref="StorageException">It is a symlink, not a folder, or owned by another user.</exception>

@@ -520,7 +520,7 @@ public sealed class ScheduleCommandTests : IDisposable
 
         // Run as cron runs it, without TMPDIR: the run's private folder is the one validate checked.
         var run = lines.Single(l => l.Contains(" run shop ", StringComparison.Ordinal));
-        var privateFolder = Path.Combine(temp, "dataspoc-pipe-" + Environment.UserName);
+        var privateFolder = _home.PrivateTemp;
         if (Directory.Exists(privateFolder)) Directory.Delete(privateFolder, recursive: true);
         var psi = new System.Diagnostics.ProcessStartInfo("sh", ["-c", run[(run.IndexOf(" PATH=", StringComparison.Ordinal) + 1)..]]) { UseShellExecute = false };
         _home.Apply(psi.Environment);

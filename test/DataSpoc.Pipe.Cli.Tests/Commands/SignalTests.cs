@@ -259,7 +259,7 @@ public sealed class SignalTests : IDisposable
               bucket: {_home.Bucket}
             """);
         _home.WriteShopPipeline("other");
-        var scratch = Path.Combine(_home.Root, "tmp", "dataspoc-pipe-" + Environment.UserName, "scratch");
+        var scratch = Path.Combine(_home.PrivateTemp, "scratch");
         string[] Holding() => Directory.Exists(scratch)
             ? Directory.EnumerateFiles(scratch, "*", SearchOption.AllDirectories).Where(f => File.ReadAllText(f).Contains(secret, StringComparison.Ordinal)).ToArray()
             : [];
@@ -303,7 +303,7 @@ public sealed class SignalTests : IDisposable
             destination:
               bucket: {_home.Bucket}
             """);
-        var scratch = Path.Combine(_home.Root, "tmp", "dataspoc-pipe-" + Environment.UserName, "scratch");
+        var scratch = Path.Combine(_home.PrivateTemp, "scratch");
         string[] Folders() => Directory.Exists(scratch) ? Directory.GetDirectories(scratch) : [];
 
         if (signal is null)

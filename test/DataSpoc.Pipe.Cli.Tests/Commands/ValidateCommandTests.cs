@@ -22,7 +22,7 @@ public sealed class ValidateCommandTests : IDisposable
         var checks = report["checks"]!.AsArray();
         Assert.Equal(["config", "tap config", "temp folder", "tap", "catalog", "bucket"], checks.Select(c => c.Str("check")));
         Assert.All(checks, c => Assert.True(c.Bool("ok"), c!.ToJsonString()));
-        Assert.Equal(Path.Combine(_home.Root, "tmp", "dataspoc-pipe-" + Environment.UserName), checks[2].Str("detail"));
+        Assert.Equal(_home.PrivateTemp, checks[2].Str("detail"));
         Assert.EndsWith("answers --help", checks[3].Str("detail"));
         Assert.Equal("selects 2 stream(s): orders, customers; passed with --catalog (from --help)", checks[4].Str("detail"));
         Assert.Equal($"{_home.Bucket}: write, read, list and delete work", checks[5].Str("detail"));

@@ -25,6 +25,12 @@ public sealed class TempHome : IDisposable
     public string Pipelines => Path.Combine(Home, "pipelines");
     public string Sources => Path.Combine(Home, "sources");
 
+    /// <summary>The private temp folder a run of this home uses: <c>$TMPDIR/dataspoc-pipe-&lt;uid&gt;</c>.</summary>
+    public string PrivateTemp => Path.Combine(Root, "tmp", "dataspoc-pipe-" + geteuid());
+
+    [System.Runtime.InteropServices.DllImport("libc")]
+    private static extern uint geteuid();
+
     public TempHome Set(string name, string? value)
     {
         _extra[name] = value;

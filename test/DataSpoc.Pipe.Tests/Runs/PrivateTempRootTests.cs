@@ -8,7 +8,7 @@ using DataSpoc.Pipe.Tests.Support;
 namespace DataSpoc.Pipe.Tests.Runs;
 
 /// <summary>
-/// The private temp folder (<c>/tmp/dataspoc-pipe-&lt;user&gt;</c>, here under a test folder) planted by someone else
+/// The private temp folder (<c>/tmp/dataspoc-pipe-&lt;uid&gt;</c>, here under a test folder) planted by someone else
 /// before the run: a symlink or a folder another user owns is refused, nothing is written through it; our own
 /// folder with loose permissions is tightened to 0700.
 /// </summary>
@@ -151,7 +151,7 @@ public sealed class PrivateTempRootTests : IDisposable
         var pipeline = "tmpdir-" + kind;
         await BadInputCorpusTests.LandGoodRunAsync(lake, pipeline);
         var tmpdir = kind switch { "missing" => Path.Combine(_dir, "no-such-tmpdir"), "proc" => "/proc", _ => _dir };
-        var root = Path.Combine(tmpdir, "dataspoc-pipe-" + Environment.UserName);
+        var root = Path.Combine(tmpdir, "dataspoc-pipe-" + geteuid());
         var planted = Path.Combine(_dir, "attacker-readable");
         if (kind == "symlink")
         {
@@ -192,6 +192,36 @@ public sealed class PrivateTempRootTests : IDisposable
         p.WaitForExit();
         Assert.True(p.ExitCode == 0, $"{file} {string.Join(' ', args)}: {p.StandardError.ReadToEnd()}");
     }
+    [System.Runtime.InteropServices.DllImport("libc")]
+    private static extern uint geteuid();
+
+    /// <summary>
+    /// The folder is named by the uid, which every process has: a uid without a passwd entry (a container's
+    /// <c>--user 1001</c>, an OpenShift random uid) has no user name, and every such uid got <c>dataspoc-pipe-</c>, refused
+    /// to all but the first as "planted". A killed run of a build that named it by the user name left its tap config in
+    /// that folder: it is still removed, and another user's folder of that name is not looked into.
+    /// </summary>
+    [Fact]
+    public void The_folder_is_named_by_the_uid_and_a_killed_runs_folder_under_the_user_name_of_earlier_builds_is_still_removed()
+    {
+        Assert.Equal(Path.Combine(_dir, $"dataspoc-pipe-{geteuid()}"), PrivateTempRoot.ForCurrentUser(_dir));
+        Assert.Equal($"dataspoc-pipe-{geteuid()}", Path.GetFileName(PrivateTempRoot.ForCurrentUser()));
+
+        using var exited = Process.Start(new ProcessStartInfo("true") { UseShellExecute = false })!;
+        exited.WaitForExit();
+        var earlier = Path.Combine(_dir, "dataspoc-pipe-" + Environment.UserName);
+        var killed = Path.Combine(earlier, "private", "p-0123456789ab", "run1");
+        Directory.CreateDirectory(killed);
+        File.WriteAllText(Path.Combine(killed, "config.json"), "{\"password\":\"x\"}");
+        File.WriteAllText(Path.Combine(killed, PrivateTempRoot.OwnerFile), $"{Environment.MachineName}\n{exited.Id}\n");
+        File.SetLastWriteTimeUtc(Path.Combine(killed, PrivateTempRoot.OwnerFile), DateTime.UtcNow - PrivateTempRoot.KilledRunGrace - TimeSpan.FromMinutes(1));
+
+        var notices = PrivateTempRoot.RemoveKilledRunFoldersOfCurrentUser(_dir);
+
+        Assert.Equal([$"removed the private temp folder of a killed run (p-0123456789ab/run1, process {exited.Id}): it held that run's tap config"], notices);
+        Assert.False(Directory.Exists(killed));
+    }
+
     [Fact]
     public void Only_run_folders_whose_owner_process_is_gone_are_removed_whatever_their_pipeline()
     {

@@ -35,15 +35,19 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
     /// <param name="plan">What to land, delete and publish.</param>
     /// <param name="cancellationToken">
     /// Honoured until the commit point (uploading the files, saving the journal; a run passes its lock's
-    /// <see cref="RunLock.Lost"/>); the rest of the commit always runs to its end.
+    /// <see cref="RunLock.Lost"/>); the rest of the commit runs to its end unless <paramref name="lockLost"/> stops it.
     /// </param>
     /// <param name="notices">Receives what the run log should say about the commit (its own rollback after a failure).</param>
     /// <param name="rollbackCancellation">
     /// Bounds the rollback after a failure or a cancel before the commit point (best effort: the next run rolls back what
     /// it could not); a run passes its lock's <see cref="RunLock.WindDown"/>.
     /// </param>
+    /// <param name="lockLost">
+    /// The lock the commit runs under (<see cref="RunLock.Lost"/>): once it is lost, the commit past its commit point
+    /// writes nothing more and throws <see cref="CommitHandedOverException"/> (<see cref="FinishAsync"/>).
+    /// </param>
     public async Task CommitAsync(CommitPlan plan, CancellationToken cancellationToken, ICollection<string>? notices = null,
-        CancellationToken rollbackCancellation = default)
+        CancellationToken rollbackCancellation = default, CancellationToken lockLost = default)
     {
         // What the table formats will write is computed from the plan before the journal exists: a value that cannot be
         // written fails the run here with nothing visible, instead of after one format published and the other not (a
@@ -87,8 +91,9 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             notices?.Add(await RollBackOwnAsync(plan, rollbackCancellation).ConfigureAwait(false));
             throw;
         }
-        // From here on the commit only moves forward: it must not be cancelled half-way.
-        await FinishPastCommitPointAsync(plan, notices).ConfigureAwait(false);
+        // From here on the commit only moves forward: it must not be cancelled half-way, only left to the run that takes
+        // over the lock if it is lost.
+        await FinishPastCommitPointAsync(plan, notices, lockLost).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -97,10 +102,11 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
     /// committed: this returns, and <paramref name="notices"/> says what is left to the next run (<see cref="CommittedNotice"/>),
     /// so the run is reported as the success it is; a scheduler that saw a failure would run it again, or someone investigate
     /// a run that landed. One whose manifest does not count its rows yet throws, the notice saying that the next run completes it.
+    /// A commit whose lock is lost (<see cref="CommitHandedOverException"/>) is not tried again: it is no longer this run's.
     /// </summary>
-    private async Task FinishPastCommitPointAsync(CommitPlan plan, ICollection<string>? notices)
+    private async Task FinishPastCommitPointAsync(CommitPlan plan, ICollection<string>? notices, CancellationToken lockLost)
     {
-        if (await TryTwiceAsync(() => FinishAsync(plan, CancellationToken.None)).ConfigureAwait(false) is not { } failed) return;
+        if (await TryTwiceAsync(() => FinishAsync(plan, CancellationToken.None, lockLost)).ConfigureAwait(false) is not { } failed) return;
         var journal = $"journal {store.Bucket}/{JournalKey(plan.Pipeline)}, which every run and maintain of pipeline '{plan.Pipeline}' completes first";
         if (!plan.Counted)
         {
@@ -123,13 +129,13 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
             await step().ConfigureAwait(false);
             return null;
         }
-        catch (Exception e) when (e is not OutOfMemoryException) { }
+        catch (Exception e) when (e is not OutOfMemoryException and not CommitHandedOverException) { }
         try
         {
             await step().ConfigureAwait(false);
             return null;
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e) when (e is not OutOfMemoryException and not CommitHandedOverException)
         {
             return e;
         }
@@ -265,18 +271,49 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
     /// </summary>
     private async Task DeleteJournalOfAsync(CommitPlan plan, CancellationToken cancellationToken)
     {
-        var key = JournalKey(plan.Pipeline);
-        if (await store.GetAsync(key, cancellationToken).ConfigureAwait(false) is not { } journal) return;
-        try
-        {
-            if (LakeJson.Deserialize<CommitPlan>(journal.Content, "commit journal").RunId != plan.RunId) return;
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return; // not a journal this run wrote
-        }
-        await store.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+        if (await JournalRunAsync(plan.Pipeline, cancellationToken).ConfigureAwait(false) != plan.RunId) return;
+        await store.DeleteAsync(JournalKey(plan.Pipeline), cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>The run whose commit the pipeline's journal is; <c>""</c> when it cannot be read (not a journal this build wrote), null when there is none.</summary>
+    private async Task<string?> JournalRunAsync(string pipeline, CancellationToken cancellationToken)
+    {
+        if (await store.GetAsync(JournalKey(pipeline), cancellationToken).ConfigureAwait(false) is not { } journal) return null;
+        try { return LakeJson.Deserialize<CommitPlan>(journal.Content, "commit journal").RunId; }
+        catch (System.Text.Json.JsonException) { return ""; }
+    }
+
+    /// <summary>
+    /// Throws <see cref="CommitHandedOverException"/> once the lock of a commit past its commit point is lost: another run
+    /// may have taken it over and be completing this commit from its journal (then its own commit, and state, after it),
+    /// so whatever this run still wrote (the manifest change again on top of that run's, this run's older state, its
+    /// journal back) would count rows twice and move bookmarks back. The journal stays for the run that takes the lock over.
+    /// </summary>
+    private void ThrowIfLockLost(CommitPlan plan, CancellationToken lockLost)
+    {
+        if (lockLost.IsCancellationRequested)
+            throw new CommitHandedOverException($"{LostLockPastCommitPoint(plan)} (journal {store.Bucket}/{JournalKey(plan.Pipeline)}, phase {plan.Phase}): " +
+                "it wrote nothing more, and the run that takes the lock over completes the commit (or already did)");
+    }
+
+    /// <summary>
+    /// Checks, before a manifest write refused because another writer changed the manifest is made again, that the commit is
+    /// still this run's (<see cref="ThrowIfLockLost"/>), and that its journal still is: one gone or another run's means a run
+    /// that took the lock over completed this commit (a store that stalled past the lease, the lock not yet found lost), and
+    /// applying it again would count its rows twice.
+    /// </summary>
+    private async Task EnsureCommitStillOursAsync(CommitPlan plan, CancellationToken lockLost, CancellationToken cancellationToken)
+    {
+        var journalRun = await JournalRunAsync(plan.Pipeline, cancellationToken).ConfigureAwait(false);
+        if (journalRun != plan.RunId)
+            throw new CommitHandedOverException($"{LostLockPastCommitPoint(plan)}: another run took the lock over and completed this commit (its journal " +
+                $"{store.Bucket}/{JournalKey(plan.Pipeline)} is {(journalRun is null ? "gone" : $"now run {journalRun}'s")}); this run wrote nothing more, " +
+                "so its rows are counted once, in that run's log");
+        ThrowIfLockLost(plan, lockLost);
+    }
+
+    private string LostLockPastCommitPoint(CommitPlan plan) =>
+        $"run {plan.RunId} lost its pipeline lock {store.Bucket}/{LakePaths.LockKey(plan.Pipeline)} after its commit point (all {plan.Files.Count} file(s) had landed)";
 
     /// <summary>
     /// Lands a file a split-run worker staged in the bucket: through a local temp file, since the store interface has no
@@ -385,36 +422,49 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         return temps.Count;
     }
 
-    private async Task FinishAsync(CommitPlan plan, CancellationToken cancellationToken)
+    /// <summary>
+    /// Takes a commit past its commit point from its journal's phase to its end. <paramref name="lockLost"/> (a commit of
+    /// this run; not a recovery, which runs before its own commit point) stops it before each write once the lock is lost
+    /// (<see cref="ThrowIfLockLost"/>), and before a refused manifest write is made again (<see cref="EnsureCommitStillOursAsync"/>).
+    /// </summary>
+    private async Task FinishAsync(CommitPlan plan, CancellationToken cancellationToken, CancellationToken lockLost = default)
     {
         if (plan.Phase == CommitPlan.PhaseLanded)
         {
+            ThrowIfLockLost(plan, lockLost);
             // A journal lists its superseded files in its deletions too (for older builds): each is deleted once.
             foreach (var key in plan.Deletions.Concat(plan.Superseded).Distinct(StringComparer.Ordinal))
                 await store.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+            ThrowIfLockLost(plan, lockLost);
             plan.Phase = CommitPlan.PhaseDeleted;
             await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
         }
         if (plan.Phase == CommitPlan.PhaseDeleted)
         {
+            ThrowIfLockLost(plan, lockLost);
             // Table metadata after the data files (it points at them) and before the manifest (which points at it).
             // Each commit is idempotent per run, so a recovery repeats it safely.
             await new Tables.TableFormatCommitter(store, time).CommitAsync(plan, cancellationToken).ConfigureAwait(false);
             // Only once the claimed files are out of their tables (deleted, or removed from the table metadata): a commit
             // that claims one of them after this finds it gone.
             await ReleaseFileClaimsAsync(plan, cancellationToken, filesGone: true).ConfigureAwait(false);
-            await new ManifestStore(store, time).UpdateAsync(m => Apply(m, plan), cancellationToken).ConfigureAwait(false);
+            ThrowIfLockLost(plan, lockLost);
+            await new ManifestStore(store, time).UpdateAsync(m => Apply(m, plan), cancellationToken,
+                beforeRetry: lockLost.CanBeCanceled ? token => EnsureCommitStillOursAsync(plan, lockLost, token) : null).ConfigureAwait(false);
             plan.Counted = true;
             // The tables' claims only now: the next commit of a table checks what it planned against (the entry's last run,
             // the files) on the table as this commit left it, manifest entry included, and counts from that entry. Released
             // before, a replace could set the entry's totals (not this commit in them) and this commit's merge counts then
             // apply to them; or the entry of a later commit be overwritten by this one's, its Iceberg/Delta pointers older.
             await ReleaseTableClaimsAsync(plan, cancellationToken).ConfigureAwait(false);
+            ThrowIfLockLost(plan, lockLost);
             plan.Phase = CommitPlan.PhaseCataloged;
             await SaveJournalAsync(plan, cancellationToken).ConfigureAwait(false);
         }
         if (plan.State is not null)
         {
+            // Never once the lock is lost: a run that took it over may have saved a later state.
+            ThrowIfLockLost(plan, lockLost);
             await store.PutAsync(LakePaths.StateKey(plan.Pipeline), StateFile(plan.State), WriteCondition.None, cancellationToken).ConfigureAwait(false);
             // After the state: a crash in between leaves the earlier owner, so a next run of a pipeline whose tables differ
             // from it is refused (never handed bookmarks of the wrong tables); the same pipeline finds its own owner.
@@ -422,6 +472,7 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
                 await store.PutAsync(LakePaths.StateOwnerKey(plan.Pipeline), LakeJson.Serialize(owner), WriteCondition.None, cancellationToken).ConfigureAwait(false);
             plan.StateSaved = true;
         }
+        ThrowIfLockLost(plan, lockLost);
         await store.DeleteAsync(JournalKey(plan.Pipeline), cancellationToken).ConfigureAwait(false);
     }
 
@@ -784,6 +835,12 @@ public sealed class CommitConflictException(string message) : PipeException(mess
 /// the files carry the ids; the pipeline's next run takes its ids from the table as it is then.
 /// </summary>
 public sealed class ColumnIdConflictException(string message) : PipeException(message);
+
+/// <summary>
+/// A commit past its commit point stopped because the lock it ran under was lost: it wrote nothing more, and the run that
+/// takes the lock over completes it from its journal (or already did). Its run fails: it did not finish its commit.
+/// </summary>
+public sealed class CommitHandedOverException(string message) : PipeException(message);
 
 /// <summary>What <see cref="LakeCommitter.RecoverAsync"/> did: a sentence for the run log, and what a completed commit landed.</summary>
 public sealed record Recovery(string Notice, RecoveredCommit? Completed = null);

@@ -18,8 +18,12 @@ public sealed class ManifestStore(IObjectStore store, TimeProvider time)
         return current is null ? new Manifest() : Parse(current);
     }
 
-    /// <summary>Applies <paramref name="change"/> to the latest manifest and writes it, retrying when another writer got there first.</summary>
-    public async Task<Manifest> UpdateAsync(Action<Manifest> change, CancellationToken cancellationToken)
+    /// <summary>
+    /// Applies <paramref name="change"/> to the latest manifest and writes it, retrying when another writer got there first.
+    /// <paramref name="beforeRetry"/>, when given, is awaited before each retry after another writer changed the manifest
+    /// (a change to be made once checks that it is still the caller's to make, and throws if not).
+    /// </summary>
+    public async Task<Manifest> UpdateAsync(Action<Manifest> change, CancellationToken cancellationToken, Func<CancellationToken, Task>? beforeRetry = null)
     {
         var (changedByOthers, refusedUnchanged) = (0, 0);
         for (var attempt = 1; ; attempt++)
@@ -34,7 +38,11 @@ public sealed class ManifestStore(IObjectStore store, TimeProvider time)
             // Tell a real conflict (another writer got there first) from a store that refuses our condition for another reason.
             var now = await store.GetAsync(LakePaths.ManifestKey, cancellationToken).ConfigureAwait(false);
             if (now?.Version == current?.Version) refusedUnchanged++;
-            else changedByOthers++;
+            else
+            {
+                changedByOthers++;
+                if (beforeRetry is not null) await beforeRetry(cancellationToken).ConfigureAwait(false);
+            }
             if (attempt >= MaxAttempts)
                 throw new StorageException(refusedUnchanged == 0
                     ? $"manifest {store.Bucket}/{LakePaths.ManifestKey} kept changing under us: other writers changed it before each of our {MaxAttempts} conditional writes; gave up"

@@ -191,7 +191,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     // it until its commit point (its files uploading to a store that stalled, say): another run may be
                     // writing as this pipeline by then. The commit rolls itself back, at most a lease long.
                     runCancel.Token.ThrowIfCancellationRequested();
-                    await committer.CommitAsync(plan, runLock.Lost, log.Notices, runLock.WindDown).ConfigureAwait(false);
+                    await committer.CommitAsync(plan, runLock.Lost, log.Notices, runLock.WindDown, runLock.Lost).ConfigureAwait(false);
                     log.Notices.AddRange(plan.LandedNotices);
                     LateTypeChangeNotices(pipeline, ingest, sourceName, plan, log.Notices);
                     return plan;
@@ -216,9 +216,11 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             log.Status = cancelled ? "cancelled" : "failure";
             log.FailedStep = step;
             errorKind = e is PipeException { Kind: PipeErrorKind.Usage } ? PipeErrorKind.Usage : PipeErrorKind.Failed;
-            // A lost lock cancels the run, so whatever failed after it (a cancelled read, a killed tap) is its consequence.
+            // A lost lock cancels the run, so whatever failed after it (a cancelled read, a killed tap) is its consequence;
+            // past its commit point the commit stopped with its own account of who completes it.
             log.Error = redactor.Redact(
                 cancelled ? $"the run was stopped during {step} (cancelled by a signal or its caller); nothing of it was committed"
+                : e is CommitHandedOverException ? e.Message + (runLock.LostReason is { } why ? $" (the lock was lost: {why})" : "")
                 : runLock.LostError is { } lost ? lost.Message
                 : Describe(e, step));
             log.StateCommitted = false;
@@ -378,7 +380,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
     private static string Describe(Exception e, string step) => e switch
     {
         OperationCanceledException => "the run was cancelled",
-        ConfigException or SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException or LockLostException or CommitConflictException or ColumnIdConflictException
+        ConfigException or SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException or LockLostException or CommitHandedOverException or CommitConflictException or ColumnIdConflictException
             or Transforms.TransformFailedException or Merge.MergeException or SplitRunException or PipelineLockedException or TableOwnerException or StateOwnerException or Tables.TableChangeException => e.Message,
         AggregateException { InnerExceptions.Count: 1 } a => Describe(a.InnerException!, step),
         _ => $"{step} failed: {e.Message}",

@@ -302,7 +302,7 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
                     var planned = await PlanAsync(store, pipeline, manifest, records, sourceName, commitRunId, startedAt, replaceSince, homePipelines, notices, held.Token).ConfigureAwait(false);
                     planned.LockRunId = runId;
                     await runLock.EnsureHeldAsync(held.Token).ConfigureAwait(false);
-                    await committer.CommitAsync(planned, runLock.Lost, notices, runLock.WindDown).ConfigureAwait(false);
+                    await committer.CommitAsync(planned, runLock.Lost, notices, runLock.WindDown, runLock.Lost).ConfigureAwait(false);
                     return planned;
                 }, held.Token).ConfigureAwait(false);
             }

@@ -95,7 +95,7 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
             if (plan.Files.Count > 0)
             {
                 if (heldLock is not null) await heldLock.EnsureHeldAsync(cancellationToken).ConfigureAwait(false);
-                await new LakeCommitter(store, time).CommitAsync(plan, cancellationToken, notices, heldLock?.WindDown ?? default).ConfigureAwait(false);
+                await new LakeCommitter(store, time).CommitAsync(plan, cancellationToken, notices, heldLock?.WindDown ?? default, heldLock?.Lost ?? default).ConfigureAwait(false);
             }
             return results;
         }

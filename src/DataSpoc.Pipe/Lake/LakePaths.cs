@@ -279,7 +279,7 @@ public static class LakePaths
     }
 
     /// <summary>
-    /// The <c>&lt;source&gt;</c> folder a pipeline's tap command lands in: <c>source.name</c>, else <see cref="SourceName"/>
+    /// The <c>&lt;source&gt;</c> folder a pipeline's tap command lands in: <c>source.name</c>, else <see cref="SourceName(string)"/>
     /// of the tap (a run of a source written in code names it by its own default instead).
     /// </summary>
     public static string SourceFolderOf(Config.SourceDefinition source) => LakeNames.Source(source.Name ?? SourceName(source.Tap));
@@ -288,9 +288,11 @@ public static class LakePaths
     /// The <c>&lt;source&gt;</c> folder from a tap command: executable name without directory, extension and leading <c>tap-</c>.
     /// <c>python3 my_tap.py</c> names the script, not the interpreter.
     /// </summary>
-    public static string SourceName(string tap)
+    public static string SourceName(string tap) => SourceName(CommandLine.Split(tap));
+
+    /// <summary><see cref="SourceName(string)"/> of a tap command already split into its words (as the tap is started).</summary>
+    public static string SourceName(IReadOnlyList<string> words)
     {
-        var words = CommandLine.Split(tap);
         if (words.Count == 0) throw new ArgumentException("source.tap is empty");
         var exe = words[0];
         var name = Path.GetFileName(exe);

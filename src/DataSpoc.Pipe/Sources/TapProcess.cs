@@ -20,7 +20,7 @@ public sealed class TapProcess : ISource
         _redactor = redactor;
     }
 
-    public string DefaultName => Lake.LakePaths.SourceName(string.Join(' ', _command));
+    public string DefaultName => Lake.LakePaths.SourceName(_command);
 
     /// <summary>
     /// Finds an executable as a shell would: <c>~/</c> expanded to the home folder, a path as given, a bare name on PATH.
@@ -41,9 +41,12 @@ public sealed class TapProcess : ISource
             var candidate = Path.Combine(dir, executable);
             if (File.Exists(candidate)) return candidate;
         }
-        throw new TapNotFoundException(executable,
-            $"tap '{executable}' was not found on PATH ({path}); install it (for a Python tap: pip install {executable}, " +
-            "or pipx install it) or set source.tap to its full path");
+        // An interpreter (python3 tap.py) is no package a tap comes in: advising `pip install python3` would mislead.
+        throw new TapNotFoundException(executable, IsInterpreter(executable)
+            ? $"the tap's interpreter '{executable}' was not found on PATH ({path}); install {executable}, or write its full path " +
+              "as the first word of source.tap"
+            : $"tap '{executable}' was not found on PATH ({path}); install it (for a Python tap: pip install {executable}, " +
+              "or pipx install it) or set source.tap to its full path");
     }
 
     /// <summary>

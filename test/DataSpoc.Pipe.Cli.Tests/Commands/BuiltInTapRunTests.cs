@@ -41,6 +41,26 @@ public sealed class BuiltInTapRunTests : IDisposable
             """));
     }
 
+    [Fact]
+    public void A_tilde_path_with_a_relative_HOME_is_refused_naming_HOME_not_how_the_path_is_written()
+    {
+        _home.WritePipeline("orders", $$"""
+            source:
+              tap: csv
+              config: {files: ["~/data/orders.csv"]}
+            destination:
+              bucket: {{_home.Bucket}}
+            """);
+        _home.Set("HOME", "relative-home");
+
+        var run = CliProcess.Run(_home, "run", "orders");
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Contains("csv tap: config key 'files[0]' is '~/data/orders.csv', but HOME ('relative-home') is not an absolute path, so it " +
+                        "would be read as the relative 'relative-home/data/orders.csv' from the folder the run is started in: set HOME to an " +
+                        "absolute path, or write the path absolute", run.Stderr);
+    }
+
     /// <summary>Writes a pipeline running built-in <paramref name="tap"/> on <paramref name="path"/>, runs it, and returns its JSON result.</summary>
     private System.Text.Json.Nodes.JsonNode RunBuiltIn(string pipeline, string tap, string path)
     {

@@ -44,4 +44,41 @@ public sealed class TapResolutionTests : IDisposable
         Assert.Equal(5, Json.Parse(run)["streams"]!["orders"].Long("records"));
         Assert.Equal(5, LakeReader.Rows($"{_home.Lake}/raw/shop/orders/dt=*/*.parquet", "id", "id").Count);
     }
+
+    [Theory]
+    [InlineData("a quoted path with a space", "shop")]
+    [InlineData("an argument with a quote", "shop_tap")]
+    public void A_quoted_tap_command_runs_into_the_source_folder_that_validate_and_config_name(string form, string folder)
+    {
+        var tap = CliProcess.ShopTap + " --extra \"c'd\"";
+        if (form == "a quoted path with a space")
+        {
+            var bin = Directory.CreateDirectory(Path.Combine(_home.Root, "my taps")).FullName;
+            File.Copy(CliProcess.Asset("shop_tap.py"), Path.Combine(bin, "tap-shop"));
+            File.SetUnixFileMode(Path.Combine(bin, "tap-shop"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            tap = $"'{bin}/tap-shop'";
+        }
+        _home.WritePipeline("quoted", $"""
+            source:
+              tap: '{tap.Replace("'", "''", StringComparison.Ordinal)}'
+              streams: [orders]
+            destination:
+              bucket: {_home.Bucket}
+            incremental:
+              enabled: true
+            """);
+
+        var config = CliProcess.Run(_home, "config", "quoted", "--output", "json");
+        Assert.True(config.ExitCode == 0, config.ToString());
+        Assert.Equal(folder, Json.Parse(config)["source"].Str("name"));
+
+        var run = CliProcess.Run(_home, "run", "quoted", "--output", "json");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal([folder], Directory.GetDirectories(Path.Combine(_home.Lake, "raw")).Select(Path.GetFileName));
+        Assert.Equal(5, LakeReader.Rows($"{_home.Lake}/raw/{folder}/orders/dt=*/*.parquet", "id", "id").Count);
+
+        // The state the run saved is the tables' of the folder validate checks it against.
+        var validate = CliProcess.Run(_home, "validate", "quoted", "--output", "json");
+        Assert.True(validate.ExitCode == 0, validate.ToString());
+    }
 }

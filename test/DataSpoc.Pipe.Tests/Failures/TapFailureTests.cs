@@ -26,6 +26,23 @@ public class TapFailureTests
     }
 
     [Fact]
+    public async Task A_tap_whose_interpreter_is_not_on_PATH_fails_the_run_naming_the_interpreter_not_a_package()
+    {
+        using var lake = new TempLake();
+        var script = Path.Combine(lake.Root, "tap_shop.py");
+        File.WriteAllText(script, "");
+        var p = ScriptedTap.Pipeline(lake, "tap-interpreter", [], p => p with { Source = p.Source with { Tap = $"python3.99 {script}" } });
+
+        var run = await TempLake.RunAsync(p);
+
+        Assert.False(run.Succeeded);
+        Assert.Contains($"the tap's interpreter 'python3.99' was not found on PATH ({Environment.GetEnvironmentVariable("PATH")}); " +
+                          "install python3.99, or write its full path as the first word of source.tap", run.Log.Error);
+        Assert.DoesNotContain("pip install", run.Log.Error);
+        Assert.Empty(lake.ParquetKeys());
+    }
+
+    [Fact]
     public async Task A_tap_exiting_non_zero_fails_the_run_with_its_code_and_last_stderr_line_and_commits_nothing()
     {
         using var lake = new TempLake();

@@ -98,9 +98,17 @@ internal static class FileTaps
         var entries = settings.Strings("files").Select((value, i) => (Key: $"files[{i}]", Value: value)).ToList();
         if (settings.String("path") is { } path) entries.Add(("path", path));
         foreach (var (key, value) in entries)
-            if (!value.Contains("://", StringComparison.Ordinal) && !Path.IsPathRooted(Config.PipeHome.ExpandHome(value)))
-                throw TapException.Configuration($"{tap} tap: config key '{key}' is the relative path '{value}', which a run would read from the folder " +
-                    "it is started in (a scheduled run starts in the home folder): write it absolute or as '~/...'");
+        {
+            var expanded = Config.PipeHome.ExpandHome(value);
+            if (value.Contains("://", StringComparison.Ordinal) || Path.IsPathRooted(expanded)) continue;
+            // '~/...' is what the rule asks for: relative only because HOME is, which is what to fix.
+            if (expanded != value)
+                throw TapException.Configuration($"{tap} tap: config key '{key}' is '{value}', but HOME ('{Config.PipeHome.UserHome()}') is not " +
+                    $"an absolute path, so it would be read as the relative '{expanded}' from the folder the run is started in: set HOME " +
+                    "to an absolute path, or write the path absolute");
+            throw TapException.Configuration($"{tap} tap: config key '{key}' is the relative path '{value}', which a run would read from the folder " +
+                "it is started in (a scheduled run starts in the home folder): write it absolute or as '~/...'");
+        }
     }
 
     private static async Task<List<TStream>> PlanAsync<TSettings, TStream>(IFileTap<TSettings, TStream> tap, TSettings settings, SourceFiles files, CancellationToken cancellationToken)

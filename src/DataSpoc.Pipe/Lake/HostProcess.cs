@@ -72,7 +72,26 @@ internal static class HostProcess
     /// </summary>
     public static long? StartTime(int pid) => Stat(pid)?.StartTime;
 
-    private sealed record ProcStat(char State, long StartTime);
+    /// <summary>
+    /// The live processes of process group <paramref name="group"/> (<c>name (pid N)</c> of each): a zombie is dead already.
+    /// A group's id is its first leader's pid, which the kernel gives no other process while any member lives, so members
+    /// found belong to that group even when its leader is gone. Empty without /proc.
+    /// </summary>
+    public static IReadOnlyList<string> GroupMembers(int group)
+    {
+        var members = new List<string>();
+        if (!OperatingSystem.IsLinux()) return members;
+        IEnumerable<string> folders;
+        try { folders = Directory.EnumerateDirectories("/proc"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return members; }
+        foreach (var folder in folders)
+            if (int.TryParse(Path.GetFileName(folder), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
+                && Stat(pid) is { State: not 'Z' } stat && stat.Group == group)
+                members.Add($"{stat.Name} (pid {pid.ToString(CultureInfo.InvariantCulture)})");
+        return members;
+    }
+
+    private sealed record ProcStat(string Name, char State, int Group, long StartTime);
 
     private static ProcStat? Stat(int pid)
     {
@@ -82,9 +101,11 @@ internal static class HostProcess
             // The command name (field 2) is in parentheses and may hold spaces or ')': fields are counted after the last ')'.
             var close = stat.LastIndexOf(')');
             if (close < 0) return null;
-            var fields = stat[(close + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries); // fields[0] is field 3 (state)
-            return fields.Length > 19 && long.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out var start)
-                ? new ProcStat(fields[0][0], start) : null;
+            var open = stat.IndexOf('(');
+            var fields = stat[(close + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries); // fields[0] is field 3 (state), [2] field 5 (process group)
+            return open >= 0 && fields.Length > 19 && long.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out var start)
+                && int.TryParse(fields[2], NumberStyles.None, CultureInfo.InvariantCulture, out var group)
+                ? new ProcStat(stat[(open + 1)..close], fields[0][0], group, start) : null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -420,9 +420,21 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 try { await Task.Delay(TimeSpan.FromMilliseconds(200), _time, runCancel.Token).ConfigureAwait(false); }
                 catch (OperationCanceledException) { return; }
                 var now = _time.GetUtcNow();
-                if (timeout is { } t && now - tapStartedAt > t) killedBecause = $"the tap ran longer than source.timeout ({Durations.Describe(t)}) and was stopped";
-                else if (idle is { } i && now - LastActivity(now) > i) killedBecause = $"the tap printed nothing for source.idle_timeout ({Durations.Describe(i)}) and was stopped";
-                if (killedBecause is not null) { run.Kill(); return; }
+                // Once the tap has exited, silence is the leftover rule's (below), not idle_timeout's: a tap that exited
+                // after sending everything is not failed for what it left running.
+                string? stopBecause = null;
+                if (timeout is { } t && now - tapStartedAt > t) stopBecause = $"the tap ran longer than source.timeout ({Durations.Describe(t)}) and was stopped";
+                else if (idle is { } i && !run.HasExited && now - LastActivity(now) > i) stopBecause = $"the tap printed nothing for source.idle_timeout ({Durations.Describe(i)}) and was stopped";
+                if (stopBecause is not null)
+                {
+                    // The output ends, and so the run, only when nothing holds it any more: a process the tap left running
+                    // outside its process group (a daemon of its own session) is found by what it holds.
+                    killedBecause = stopBecause; // first: what fails the read from here on is this stop's consequence
+                    var holders = run.StopProcessesHoldingOutput();
+                    run.Kill();
+                    if (holders.Count > 0) killedBecause += $", with {string.Join(", ", holders)} it left holding its output";
+                    return;
+                }
                 // Singer's end of output is the pipe's end: a process the tap left running with its stdout or stderr keeps
                 // the run waiting after the tap is gone. Once the tap has exited and nothing came for a while, stop them.
                 if (leftoversStopped is null && run.HasExited)

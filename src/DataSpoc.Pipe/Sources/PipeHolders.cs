@@ -3,16 +3,16 @@ using System.IO.Pipes;
 namespace DataSpoc.Pipe.Sources;
 
 /// <summary>
-/// The other processes that hold a pipe we read from open (its write end, or a copy of any end). Taps are not started
-/// in a process group of their own (.NET's process start has no such option), so a background process a tap left
-/// behind is found by what it holds: Linux names every open pipe <c>pipe:[inode]</c> under <c>/proc/&lt;pid&gt;/fd</c>.
-/// Elsewhere, or without <c>/proc</c>, nothing is found.
+/// The other processes that hold a pipe we read from open (its write end, or a copy of any end). A background process
+/// a tap left behind is found by what it holds, also one outside the tap's process group (<see cref="TapLaunch"/>): a
+/// daemon that made a session of its own, or any where taps start without setsid. Linux names every open pipe
+/// <c>pipe:[inode]</c> under <c>/proc/&lt;pid&gt;/fd</c>. Elsewhere, or without <c>/proc</c>, nothing is found.
 /// </summary>
 internal static class PipeHolders
 {
     public sealed record Holder(int Pid, string Name);
 
-    public static IReadOnlyList<Holder> Of(IEnumerable<Stream> readEnds)
+    public static IReadOnlyList<Holder> Of(IEnumerable<Stream> readEnds, int? except = null)
     {
         if (!OperatingSystem.IsLinux()) return [];
         var pipes = new HashSet<string>(StringComparer.Ordinal);
@@ -27,7 +27,7 @@ internal static class PipeHolders
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return []; }
         foreach (var folder in processes)
         {
-            if (!int.TryParse(Path.GetFileName(folder), out var pid) || pid == self) continue;
+            if (!int.TryParse(Path.GetFileName(folder), out var pid) || pid == self || pid == except) continue;
             try
             {
                 if (!Directory.EnumerateFileSystemEntries(Path.Combine(folder, "fd")).Any(fd => LinkOf(fd) is { } id && pipes.Contains(id))) continue;
@@ -42,11 +42,14 @@ internal static class PipeHolders
         return holders;
     }
 
-    /// <summary>Stops every process <see cref="Of"/> finds (with the processes it started); returns <c>name (pid N)</c> of each.</summary>
-    public static IReadOnlyList<string> Stop(IEnumerable<Stream> readEnds)
+    /// <summary>
+    /// Stops every process <see cref="Of"/> finds but <paramref name="except"/> (the tap itself, which its caller kills),
+    /// with the processes it started; returns <c>name (pid N)</c> of each.
+    /// </summary>
+    public static IReadOnlyList<string> Stop(IEnumerable<Stream> readEnds, int? except = null)
     {
         var stopped = new List<string>();
-        foreach (var holder in Of(readEnds))
+        foreach (var holder in Of(readEnds, except))
         {
             try
             {

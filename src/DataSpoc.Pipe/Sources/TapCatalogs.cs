@@ -366,7 +366,7 @@ public sealed record TapAnswer(int ExitCode, string Stdout, string StderrTail)
         }
         catch (OperationCanceledException)
         {
-            try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+            TapLaunch.Kill(process);
             cancellationToken.ThrowIfCancellationRequested();
             throw new TapFailedException($"tap '{words[0]}' did not finish within {Durations.Describe(timeout)}");
         }
@@ -409,7 +409,7 @@ public sealed record TapAnswer(int ExitCode, string Stdout, string StderrTail)
     /// <summary>Stops a tap whose answer was read far enough (with whatever it started).</summary>
     internal static void Stop(Process process)
     {
-        try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+        TapLaunch.Kill(process);
     }
 
     /// <summary>The last non-empty line of a tap's stderr: usually the error itself.</summary>

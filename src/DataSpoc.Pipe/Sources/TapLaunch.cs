@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 
 namespace DataSpoc.Pipe.Sources;
 
@@ -8,25 +9,39 @@ namespace DataSpoc.Pipe.Sources;
 /// process that started it. A tap killed with its run (<c>kill -9</c>, an out-of-memory kill, the second signal's exit
 /// at once) is left running otherwise, and a tap waiting on a long source query writes nothing that would make it notice
 /// the closed pipe: it goes on extracting beside the next run (a log-based postgres tap keeps its replication slot busy,
-/// so the next run's tap fails). Three guards:
+/// so the next run's tap fails). The guards:
 /// <list type="bullet">
+/// <item>On Linux the tap starts through util-linux's <c>setsid</c>, in a session and process group of its own (.NET's
+/// process start cannot make one): a tap's <c>kill 0</c> (a wrapper script's exit trap) then signals only the tap's own
+/// processes, not this one and its caller; and killing the tap kills its group (<see cref="Kill"/>), reaching a wrapper
+/// script's worker, or a background process the tap left, which <c>Kill(entireProcessTree)</c> misses once the tap
+/// has exited and they were handed to init.</item>
 /// <item>On Linux the tap starts through util-linux's <c>setpriv --pdeathsig KILL</c> (.NET's process start cannot set
 /// <c>PR_SET_PDEATHSIG</c> in the child itself), so the kernel kills the tap when this process dies, however it dies. The
 /// kernel sends that signal when the <em>thread</em> that started the child ends, not the process: taps are started from
 /// one thread that lives as long as the process (a thread-pool thread retires after seconds of idleness, which would kill
-/// a tap mid-run).</item>
+/// a tap mid-run). It reaches the tap process only: what the tap started is stopped by the next run (below).</item>
 /// <item>This process killing the taps it still runs when it exits (<see cref="KillRunning"/>, on process exit: the
 /// second signal exits at once through it).</item>
-/// <item>Where setpriv is missing (a minimal container image, macOS), the next run stops a tap its killed predecessor
-/// left (<see cref="TapRecord"/>).</item>
+/// <item>The next run stops what the tap of a killed run left running (<see cref="TapRecord"/>): its group, or without
+/// setsid the tap itself (which also covers a tap started without setpriv).</item>
 /// </list>
+/// Where either program is missing (the container image holds only the binary; macOS), the tap starts without it.
 /// </summary>
-internal static class TapLaunch
+internal static partial class TapLaunch
 {
     /// <summary>setpriv, where the system has it (fixed paths: PATH is the user's, and a tap must not start through another program).</summary>
     internal static readonly string? SetPriv = OperatingSystem.IsLinux()
         ? new[] { "/usr/bin/setpriv", "/bin/setpriv" }.FirstOrDefault(File.Exists)
         : null;
+
+    /// <summary>setsid, where the system has it (fixed paths, as <see cref="SetPriv"/>).</summary>
+    internal static readonly string? SetSid = OperatingSystem.IsLinux()
+        ? new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists)
+        : null;
+
+    /// <summary>The taps started in a process group of their own, which has the tap's pid as its id.</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Process, object> GroupLeaders = new();
 
     private static readonly ConcurrentDictionary<Process, byte> Running = new();
     private static readonly BlockingCollection<Action> Starts = new();
@@ -52,11 +67,21 @@ internal static class TapLaunch
     public static Process Start(ProcessStartInfo psi, string tap)
     {
         // A file that is not executable is started directly, so that it fails as before, naming the permission.
-        if (SetPriv is not null && IsExecutable(psi.FileName))
+        var ownGroup = false;
+        if (IsExecutable(psi.FileName))
         {
-            string[] prefix = ["--pdeathsig", "KILL", "--", psi.FileName];
-            for (var i = 0; i < prefix.Length; i++) psi.ArgumentList.Insert(i, prefix[i]);
-            psi.FileName = SetPriv;
+            // setpriv --pdeathsig KILL -- setsid -- <tap> ...: each execs the next, so the tap keeps the pid started here.
+            // setsid does not fork: a child of this process is no group leader, which is when it would.
+            List<string> prefix = [];
+            if (SetPriv is not null) prefix.AddRange([SetPriv, "--pdeathsig", "KILL", "--"]);
+            if (SetSid is not null) prefix.AddRange([SetSid, "--"]);
+            ownGroup = SetSid is not null;
+            if (prefix.Count > 0)
+            {
+                prefix.Add(psi.FileName);
+                for (var i = 1; i < prefix.Count; i++) psi.ArgumentList.Insert(i - 1, prefix[i]);
+                psi.FileName = prefix[0];
+            }
         }
         var process = new Process { StartInfo = psi };
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -87,6 +112,7 @@ internal static class TapLaunch
             process.Dispose();
             throw;
         }
+        if (ownGroup) GroupLeaders.Add(process, new object());
         Running.TryAdd(process, 0);
         process.EnableRaisingEvents = true;
         process.Exited += (_, _) => Running.TryRemove(process, out _);
@@ -96,12 +122,37 @@ internal static class TapLaunch
     /// <summary>Kills every tap this process started that still runs (with the processes it started).</summary>
     public static void KillRunning()
     {
-        foreach (var process in Running.Keys)
-        {
-            try { if (!process.HasExited) process.Kill(entireProcessTree: true); }
-            catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or ObjectDisposedException) { }
-        }
+        foreach (var process in Running.Keys) Kill(process);
     }
+
+    /// <summary>
+    /// Kills a tap this process started, with the processes it started: its process group where it has one (also once
+    /// the tap itself has exited: what it left running is still in the group), and its process tree.
+    /// </summary>
+    public static void Kill(Process process)
+    {
+        try
+        {
+            // The group's id stays the tap's while any member lives; once none does, the kill finds no group (ESRCH).
+            if (LeadsOwnGroup(process)) KillGroup(process.Id);
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+        }
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or ObjectDisposedException) { }
+    }
+
+    /// <summary>Whether <paramref name="process"/> was started in a process group of its own, with its pid as the group's id.</summary>
+    public static bool LeadsOwnGroup(Process process) => GroupLeaders.TryGetValue(process, out _);
+
+    /// <summary>Sends SIGKILL to every process of process group <paramref name="group"/> (none: nothing happens).</summary>
+    public static void KillGroup(int group)
+    {
+        if (group > 1) _ = kill(-group, SigKill);
+    }
+
+    private const int SigKill = 9;
+
+    [LibraryImport("libc", EntryPoint = "kill")]
+    private static partial int kill(int pid, int signal);
 
     private static bool IsExecutable(string path)
     {

@@ -184,14 +184,10 @@ public sealed class TapProcess : ISource
             }
         }
 
-        internal override IReadOnlyList<string> StopProcessesHoldingOutput() => PipeHolders.Stop([Output, _process.StandardError.BaseStream]);
+        internal override IReadOnlyList<string> StopProcessesHoldingOutput() =>
+            PipeHolders.Stop([Output, _process.StandardError.BaseStream], except: _process.Id);
 
-        public override void Kill()
-        {
-            try { if (!_process.HasExited) _process.Kill(entireProcessTree: true); }
-            catch (InvalidOperationException) { }
-            catch (System.ComponentModel.Win32Exception) { }
-        }
+        public override void Kill() => TapLaunch.Kill(_process);
 
         public override async ValueTask DisposeAsync()
         {

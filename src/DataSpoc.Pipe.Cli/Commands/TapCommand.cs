@@ -33,7 +33,7 @@ internal sealed class TapCommand : AsyncCommand<TapCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        await using var stdout = Console.OpenStandardOutput();
+        await using var stdout = StandardStreams.SingerOutput();
         var code = await BuiltInTapCommand.RunAsync(settings.Name, settings.Config, settings.State, settings.Catalog, settings.Discover,
             stdout, Console.Error, cancellationToken, Stores.Create());
         return code switch { 0 => ExitCodes.Success, 2 => ExitCodes.Usage, _ => ExitCodes.Failed };

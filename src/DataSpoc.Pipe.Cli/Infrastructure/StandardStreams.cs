@@ -57,6 +57,14 @@ internal static partial class StandardStreams
     }
 
     /// <summary>
+    /// fd 1 as the stream a Singer tap writes its messages to. Unlike <see cref="Writer"/>, a reader that is gone is an
+    /// error (<see cref="IOException"/>, as a Python tap's BrokenPipeError): a tap whose target died stops instead of
+    /// reading its whole source to nowhere, and exits non-zero so <c>tap | target</c> scripts see the failure.
+    /// </summary>
+    public static Stream SingerOutput() =>
+        OperatingSystem.IsLinux() ? new DescriptorStream(Targets[1], brokenPipeIsError: true) : Console.OpenStandardOutput();
+
+    /// <summary>
     /// Columns and rows output is laid out for: <c>$COLUMNS</c> when set, else the terminal's size; not on a terminal,
     /// a width no line reaches, so tables and hints are never wrapped for a pipe or a file (where the 80 columns .NET
     /// assumes cut a cron job's <c>status | grep</c> lines in two). Null: leave Spectre's own default.
@@ -81,7 +89,7 @@ internal static partial class StandardStreams
     private const int Unwrapped = 10_000;
 
     /// <summary>fd 1 or 2 as a write-only stream (no buffering: the writer above flushes each write).</summary>
-    private sealed class DescriptorStream(int fd) : WriteOnlyStream
+    private sealed class DescriptorStream(int fd, bool brokenPipeIsError = false) : WriteOnlyStream
     {
         public override void Write(ReadOnlySpan<byte> buffer)
         {
@@ -95,7 +103,7 @@ internal static partial class StandardStreams
                 }
                 var errno = Marshal.GetLastPInvokeError();
                 if (errno == EINTR) continue;
-                if (errno == EPIPE) return; // the reader is gone (| head): what it does not read is not an error
+                if (errno == EPIPE && !brokenPipeIsError) return; // the reader is gone (| head): what it does not read is not an error
                 if (errno == EAGAIN)
                 {
                     // A non-blocking stdout (shared with another process that set O_NONBLOCK): wait until it takes more.

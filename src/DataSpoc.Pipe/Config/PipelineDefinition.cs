@@ -63,9 +63,9 @@ public sealed record SourceDefinition
     public IReadOnlyDictionary<string, IReadOnlyList<string>> Select { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
     /// <summary>The <c>&lt;source&gt;</c> folder name in the lake; null derives it from the tap's executable name.</summary>
     public string? Name { get; init; }
-    /// <summary>Kills the tap and fails the run when the tap has run longer than this (counted from its start).</summary>
+    /// <summary>Kills the tap and fails the run when the tap has run longer than this (counted from its start); bounds its <c>--discover</c> the same way.</summary>
     public TimeSpan? Timeout { get; init; }
-    /// <summary>Kills the tap and fails the run when it prints nothing for this long.</summary>
+    /// <summary>Kills the tap and fails the run when it writes nothing to stdout for this long (stderr does not count).</summary>
     public TimeSpan? IdleTimeout { get; init; }
     /// <summary>
     /// <c>source.max_line_mb</c>: a Singer message line longer than this many megabytes fails the run before it is read

@@ -424,7 +424,10 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 // after sending everything is not failed for what it left running.
                 string? stopBecause = null;
                 if (timeout is { } t && now - tapStartedAt > t) stopBecause = $"the tap ran longer than source.timeout ({Durations.Describe(t)}) and was stopped";
-                else if (idle is { } i && !run.HasExited && now - LastActivity(now) > i) stopBecause = $"the tap printed nothing for source.idle_timeout ({Durations.Describe(i)}) and was stopped";
+                else if (idle is { } i && !run.HasExited && now - LastActivity(now) > i) stopBecause = run.WritesToSink
+                    ? $"the tap sent nothing for source.idle_timeout ({Durations.Describe(i)}) and was stopped"
+                    // Only Singer output counts: a tap logging while it waits on a query is still idle.
+                    : $"the tap wrote nothing to stdout for source.idle_timeout ({Durations.Describe(i)}) and was stopped (stderr does not count)";
                 if (stopBecause is not null)
                 {
                     // The output ends, and so the run, only when nothing holds it any more: a process the tap left running
@@ -444,14 +447,16 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     if (now - quietSince > LeftoverGrace)
                     {
                         if (run.StopProcessesHoldingOutput() is { Count: > 0 } stopped)
-                            leftoversStopped = $"the tap exited, but {string.Join(", ", stopped)} it left running still held its output open; " +
-                                $"stopped {LeftoverGrace.TotalSeconds:0} s after the tap exited and printed nothing more (the run ends when the tap's output ends)";
+                            leftoversStopped = LeftoversStopped(stopped, "the tap exited and wrote nothing more to stdout");
                         else exitSeenAt = now; // nothing holds it (the engine is still reading): look again a grace later
                     }
                 }
             }
         });
-        var lines = new SingerLineReader(activity, maxLineBytes: pipeline.Source.MaxLineBytes, limitKey: "source.max_line_mb");
+        var lines = new SingerLineReader(activity, maxLineBytes: pipeline.Source.MaxLineBytes, limitKey: "source.max_line_mb")
+        {
+            InputArrivesWithin = milliseconds => PipeReadiness.WaitReadable(run.Output, milliseconds),
+        };
         try
         {
             if (run.WritesToSink) await run.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
@@ -540,6 +545,11 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
 
     /// <summary>How long a tap's output may stay open and silent after the tap exited before what holds it is stopped.</summary>
     internal static readonly TimeSpan LeftoverGrace = TimeSpan.FromSeconds(5);
+
+    /// <summary>The notice naming the processes a tap left holding its output, stopped <see cref="LeftoverGrace"/> after <paramref name="after"/>.</summary>
+    internal static string LeftoversStopped(IReadOnlyList<string> stopped, string after) =>
+        $"the tap exited, but {string.Join(", ", stopped)} it left running still held its output open; " +
+        $"stopped {LeftoverGrace.TotalSeconds:0} s after {after} (the run ends when the tap's output ends)";
 
     private static async Task<int> ExitCodeAsync(SourceRun run)
     {

@@ -16,8 +16,9 @@ internal sealed class ParallelSingerReader(IReadOnlyList<ISingerHandler> lanes, 
 
     /// <summary>
     /// A chunk waiting this long for its buffer to fill is handed to a lane before the next (possibly blocking) read, so
-    /// a slow tap's records are parsed and counted as they arrive, not once 2 MB of them have come. A fast tap fills
-    /// a chunk well within it, so its chunks stay whole.
+    /// a slow tap's records are parsed and counted as they arrive, not once 2 MB of them have come; so is a younger one
+    /// when no input comes within the rest of this time (a tap that sent a batch and went quiet, waiting on a query,
+    /// would leave its records uncounted for as long). A fast tap fills a chunk well within it, so its chunks stay whole.
     /// </summary>
     private const long ChunkMaxWaitMs = 200;
 
@@ -44,7 +45,9 @@ internal sealed class ParallelSingerReader(IReadOnlyList<ISingerHandler> lanes, 
         var heldLine = 0L;
         lines.BeforeRead = () =>
         {
-            if (current.Count == 0 || Environment.TickCount64 - current.FirstAddedAt < ChunkMaxWaitMs) return;
+            if (current.Count == 0) return;
+            var waited = Environment.TickCount64 - current.FirstAddedAt;
+            if (waited < ChunkMaxWaitMs && (lines.InputArrivesWithin?.Invoke((int)(ChunkMaxWaitMs - waited)) ?? true)) return;
             Dispatch(current);
             current = NewChunk(lines.Buffer);
         };

@@ -60,6 +60,12 @@ internal sealed class SingerLineReader : IDisposable
     /// </summary>
     internal Action? BeforeRead { get; set; }
 
+    /// <summary>
+    /// Waits up to the milliseconds given for input the next read takes without blocking: false when none came. Unset
+    /// (an input that cannot be watched), input always counts as about to come.
+    /// </summary>
+    internal Func<int, bool>? InputArrivesWithin { get; set; }
+
     /// <summary>Reads the next line (without its '\n' or "\r\n"); false at the end of the input.</summary>
     public bool TryReadLine(out ReadOnlySpan<byte> line)
     {

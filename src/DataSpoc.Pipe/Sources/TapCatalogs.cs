@@ -14,8 +14,6 @@ namespace DataSpoc.Pipe.Sources;
 /// </summary>
 public sealed class TapCatalogs(ObjectStoreFactory stores)
 {
-    public static readonly TimeSpan DiscoverTimeout = TimeSpan.FromMinutes(10);
-
     /// <summary>Where the catalog of a pipeline loaded from a file is cached; none for pipelines built in code.</summary>
     public static string? CachePath(PipelineDefinition pipeline) =>
         pipeline.FilePath is { } file ? Path.Combine(Path.GetDirectoryName(file)!, pipeline.Name + ".catalog.json") : null;
@@ -44,7 +42,7 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
             try { cached = StreamCatalog.Parse(cachedText, path!); }
             catch (ConfigException e) { notices.Add($"the cached catalog could not be read ({e.Message}): replaced by the tap's discovery"); }
         }
-        var json = await DiscoverAsync(pipeline, cancellationToken).ConfigureAwait(false);
+        var json = await DiscoverAsync(pipeline, notices, cancellationToken).ConfigureAwait(false);
         JsonObject catalog;
         try { catalog = StreamCatalog.Parse(json, $"output of '{pipeline.Source.Tap} --discover'"); }
         // The tap's discovery failed, not the user's configuration: a run failure (exit 1), not a usage error.
@@ -230,7 +228,15 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
     }
 
     /// <summary>Runs <c>&lt;tap&gt; --config &lt;file&gt; --discover</c> (a built-in tap in-process) and returns its catalog JSON.</summary>
-    public async Task<string> DiscoverAsync(PipelineDefinition pipeline, CancellationToken cancellationToken)
+    public Task<string> DiscoverAsync(PipelineDefinition pipeline, CancellationToken cancellationToken) => DiscoverAsync(pipeline, [], cancellationToken);
+
+    /// <summary>
+    /// As <see cref="DiscoverAsync(PipelineDefinition, CancellationToken)"/>, adding to <paramref name="notices"/> the
+    /// processes the tap left holding its output that were stopped. <c>source.timeout</c> bounds the discovery as it
+    /// bounds the extract, counted from the discovery's own start (none: no limit): a large database's discovery may
+    /// take long, and the one setting that bounds a tap raises the limit for both.
+    /// </summary>
+    internal async Task<string> DiscoverAsync(PipelineDefinition pipeline, List<string> notices, CancellationToken cancellationToken)
     {
         await using var config = await TapConfigFile.CreateAsync(pipeline, cancellationToken).ConfigureAwait(false);
         var tap = pipeline.Source.Tap.Trim();
@@ -253,16 +259,20 @@ public sealed class TapCatalogs(ObjectStoreFactory stores)
         }
         else
         {
-            var origin = $"output of '{pipeline.Source.Tap} --discover'";
+            var command = $"'{pipeline.Source.Tap} --discover'";
+            var origin = $"output of {command}";
+            var timeout = pipeline.Source.Timeout;
             try
             {
-                answer = await TapAnswer.AskAsync(pipeline.Source.Tap, ["--config", config.Path, "--discover"], DiscoverTimeout,
+                answer = await TapAnswer.AskAsync(pipeline.Source.Tap, ["--config", config.Path, "--discover"], timeout ?? Timeout.InfiniteTimeSpan,
                     (process, token) => CatalogOutput.ReadAsync(process.StandardOutput.BaseStream, origin, CatalogOutput.MaxBytes, () => TapAnswer.Stop(process), token),
-                    cancellationToken).ConfigureAwait(false);
+                    cancellationToken, pipeline.Redaction.Redact($"{command} did not finish within source.timeout ({Durations.Describe(timeout ?? default)}) and was stopped")).ConfigureAwait(false);
             }
             // The tap printed something that cannot be a catalog and was stopped: its discovery failed (exit 1, as below).
             catch (ConfigException e) { throw new TapFailedException(pipeline.Redaction.Redact(e.Message)); }
         }
+        if (answer.LeftoversStopped.Count > 0)
+            notices.Add(pipeline.Redaction.Redact($"'{pipeline.Source.Tap} --discover': " + Runs.PipelineRunner.LeftoversStopped(answer.LeftoversStopped, "the tap exited")));
         if (answer.ExitCode != 0)
             throw new TapFailedException(pipeline.Redaction.Redact(
                 $"the tap exited with code {answer.ExitCode} during '{pipeline.Source.Tap} --discover'{(answer.StderrTail.Length > 0 ? "; its last stderr line: " + TapAnswer.LastLine(answer.StderrTail) : "")}"))
@@ -331,6 +341,9 @@ public sealed record SelectedCatalog(JsonObject Catalog, bool Fresh, IReadOnlyLi
 /// <summary>What a tap printed when asked a question outside a run (<c>--discover</c>, <c>--help</c>, <c>--about</c>).</summary>
 public sealed record TapAnswer(int ExitCode, string Stdout, string StderrTail)
 {
+    /// <summary>The processes the tap left running that still held its output once it exited, and were stopped.</summary>
+    public IReadOnlyList<string> LeftoversStopped { get; init; } = [];
+
     /// <summary>Runs the tap command with extra arguments, capturing stdout and the tail of stderr; kills it after <paramref name="timeout"/>.</summary>
     public static Task<TapAnswer> AskAsync(string tap, IEnumerable<string> args, TimeSpan timeout, CancellationToken cancellationToken) =>
         AskAsync(tap, args, timeout, int.MaxValue, cancellationToken);
@@ -347,10 +360,11 @@ public sealed record TapAnswer(int ExitCode, string Stdout, string StderrTail)
     /// <summary>
     /// As <see cref="AskAsync(string, IEnumerable{string}, TimeSpan, CancellationToken)"/>, with stdout read by
     /// <paramref name="readStdout"/>, which may stop the tap (<see cref="Stop"/>) once it has read enough; an exception it
-    /// throws is the answer's.
+    /// throws is the answer's. <paramref name="timedOut"/>: the error of a tap stopped after <paramref name="timeout"/>
+    /// (<see cref="Timeout.InfiniteTimeSpan"/>: none), when the caller can name the question and its limit.
     /// </summary>
     internal static async Task<TapAnswer> AskAsync(string tap, IEnumerable<string> args, TimeSpan timeout, Func<Process, CancellationToken, Task<string>> readStdout,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, string? timedOut = null)
     {
         var words = CommandLine.Split(tap);
         var psi = TapProcess.StartInfo(words, args);
@@ -368,9 +382,10 @@ public sealed record TapAnswer(int ExitCode, string Stdout, string StderrTail)
         {
             TapLaunch.Kill(process);
             cancellationToken.ThrowIfCancellationRequested();
-            throw new TapFailedException($"tap '{words[0]}' did not finish within {Durations.Describe(timeout)}");
+            throw new TapFailedException(timedOut ?? $"tap '{words[0]}' did not finish within {Durations.Describe(timeout)}");
         }
         var output = Task.WhenAll(stdout, stderr);
+        IReadOnlyList<string> leftovers = [];
         try
         {
             await output.WaitAsync(Runs.PipelineRunner.LeftoverGrace, cancellationToken).ConfigureAwait(false);
@@ -379,7 +394,8 @@ public sealed record TapAnswer(int ExitCode, string Stdout, string StderrTail)
         {
             // The tap exited, but a process it left running may hold its stdout or stderr: the answer would never end.
             // With no such process, what is left is only being read (a large catalog): that ends by itself.
-            if (PipeHolders.Stop([process.StandardOutput.BaseStream, process.StandardError.BaseStream]).Count == 0)
+            leftovers = PipeHolders.Stop([process.StandardOutput.BaseStream, process.StandardError.BaseStream]);
+            if (leftovers.Count == 0)
                 await output.WaitAsync(cancellationToken).ConfigureAwait(false);
             else
             {
@@ -388,7 +404,7 @@ public sealed record TapAnswer(int ExitCode, string Stdout, string StderrTail)
             }
         }
         var err = await stderr.ConfigureAwait(false);
-        return new TapAnswer(process.ExitCode, await stdout.ConfigureAwait(false), err.Length > 2000 ? err[^2000..] : err);
+        return new TapAnswer(process.ExitCode, await stdout.ConfigureAwait(false), err.Length > 2000 ? err[^2000..] : err) { LeftoversStopped = leftovers };
     }
 
     private static async Task<string> ReadAtMostAsync(Process process, int maxChars, CancellationToken cancellationToken)

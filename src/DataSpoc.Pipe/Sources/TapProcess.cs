@@ -113,6 +113,7 @@ public sealed class TapProcess : ISource
     private sealed class Run : SourceRun
     {
         private const int TailBytes = 16 * 1024;
+        private const int TailChars = 4096;
         private readonly Process _process;
         private readonly string _command;
         private readonly Redactor _redactor;
@@ -144,13 +145,28 @@ public sealed class TapProcess : ISource
                     var start = (int)(_tailWritten % TailBytes);
                     var text = n < TailBytes ? new string(_tail, 0, n) : new string(_tail, start, TailBytes - start) + new string(_tail, 0, start);
                     var lines = text.Split('\n');
+                    // A wrapped ring starts inside a line: that cut line is kept only when no whole line follows it (a last
+                    // line of 16 KB and more, a `\r` progress bar never ended by a newline), so the tail is never empty.
+                    var first = n < TailBytes || lines.Skip(1).All(string.IsNullOrWhiteSpace) ? 0 : 1;
                     // Keep whole lines only, at most the last 4 KB.
                     var sb = new StringBuilder();
-                    for (var i = lines.Length - 1; i >= (n < TailBytes ? 0 : 1) && sb.Length < 4096; i--)
-                        sb.Insert(0, lines[i] + (i < lines.Length - 1 ? "\n" : ""));
+                    for (var i = lines.Length - 1; i >= first && sb.Length < TailChars; i--)
+                        sb.Insert(0, Shown(lines[i]) + (i < lines.Length - 1 ? "\n" : ""));
                     return _redactor.Redact(sb.ToString().TrimEnd());
                 }
             }
+        }
+
+        /// <summary>
+        /// A line longer than the tail keeps what a terminal shows of it, the last of its <c>\r</c>-separated parts (a
+        /// progress bar's latest state), and of that at most its last 4 KB: the earlier lines still fit beside it.
+        /// </summary>
+        private static string Shown(string line)
+        {
+            if (line.Length <= TailChars) return line;
+            var parts = line.Split('\r', StringSplitOptions.RemoveEmptyEntries);
+            var last = parts.Length == 0 ? "" : parts[^1];
+            return last.Length <= TailChars ? last : "..." + last[^TailChars..];
         }
 
         private async Task PumpStderr()

@@ -113,7 +113,7 @@ public class TapFailureTests
         var run = await TempLake.RunAsync(p);
 
         Assert.False(run.Succeeded);
-        Assert.Contains("printed nothing for source.idle_timeout (2s) and was stopped", run.Log.Error);
+        Assert.Contains("the tap wrote nothing to stdout for source.idle_timeout (2s) and was stopped (stderr does not count)", run.Log.Error);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"took {clock.Elapsed}");
         BadInputCorpusTests.AssertGoodRunUntouched(lake, "tap-idle");
     }
@@ -140,7 +140,7 @@ public class TapFailureTests
 
     [Theory]
     [InlineData("timeout", "the tap ran longer than source.timeout (20ms) and was stopped")]
-    [InlineData("idle_timeout", "the tap printed nothing for source.idle_timeout (40ms) and was stopped")]
+    [InlineData("idle_timeout", "the tap wrote nothing to stdout for source.idle_timeout (40ms) and was stopped")]
     public async Task A_timeout_under_a_second_is_named_as_configured_when_it_stops_the_tap(string limit, string error)
     {
         using var lake = new TempLake();

@@ -349,7 +349,7 @@ public sealed class EngineSinkTests
         var quiet = await new Pipe.Runs.PipelineRunner(new Pipe.Storage.ObjectStoreFactory()).RunAsync(
             pipeline, new Pipe.Runs.RunOptions { Source = Scripted(Slow(quietAfterFirst: true)) }, CancellationToken.None);
         Assert.False(quiet.Succeeded);
-        Assert.StartsWith("the tap printed nothing for source.idle_timeout (2s) and was stopped", quiet.Log.Error, StringComparison.Ordinal);
+        Assert.StartsWith("the tap sent nothing for source.idle_timeout (2s) and was stopped", quiet.Log.Error, StringComparison.Ordinal);
         Assert.Equal(1, quiet.Log.Tap.ExitCode);
         Assert.Equal("scripted tap: cancelled", quiet.Log.Tap.StderrTail);
     }

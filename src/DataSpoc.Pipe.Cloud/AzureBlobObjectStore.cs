@@ -1,7 +1,9 @@
 using System.Net;
 using System.Runtime.CompilerServices;
+using System.Xml;
 using Azure;
 using Azure.Core;
+using Azure.Core.Pipeline;
 using Azure.Identity;
 using Azure.Storage;
 using Azure.Storage.Blobs;
@@ -46,6 +48,7 @@ public sealed class AzureBlobObjectStore : IObjectStore
         options.Retry.Delay = settings.Duration("retry_delay") ?? TimeSpan.FromMilliseconds(500);
         options.Retry.MaxDelay = TimeSpan.FromSeconds(30);
         options.Retry.NetworkTimeout = TimeSpan.FromMinutes(2);
+        options.AddPolicy(new ForeignErrorBodyPolicy(), HttpPipelinePosition.PerCall);
         BlobServiceClient service;
         (service, _credentialSource) = Connect(bucket, settings, options);
         _container = service.GetBlobContainerClient(bucket.Bucket);
@@ -223,9 +226,83 @@ public sealed class AzureBlobObjectStore : IObjectStore
             _failures.Refused(e, operation, key, $"the key or signature does not match the account ({r.ErrorCode})", _credentialSource),
         RequestFailedException r when r.Status == (int)HttpStatusCode.Forbidden => _failures.Denied(e, operation, key, r.ErrorCode ?? ""),
         RequestFailedException r when r.ErrorCode == BlobErrorCode.ContainerNotFound => _failures.MissingBucket(e, operation, key),
+        // The SDK's retries end in one exception gathering every attempt's, its message advice on ClientOptions (not
+        // something a user sets: storage_options.retry_delay is) and each cause again: the cause once, and the count.
+        AggregateException retries when retries.InnerExceptions.Count > 0 && retries.InnerExceptions.All(IsTransport) =>
+            _failures.Unreachable(e, operation, key, string.Join("; ", retries.InnerExceptions.Select(TransportCause).Distinct()), retries.InnerExceptions.Count),
+        _ when IsTransport(e) => _failures.Unreachable(e, operation, key, TransportCause(e)),
+        RequestFailedException r when r.InnerException is XmlException => _failures.Failed(e, operation, key, r.Message),
         RequestFailedException r => _failures.Failed(e, operation, key, $"{r.Status} {r.ErrorCode}"),
         AuthenticationFailedException auth => _failures.Failed(e, operation, key,
             $"no usable credential ({auth.Message.Split('\n')[0]}); set AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCOUNT_KEY, or sign in with 'az login'"),
         _ => _failures.Other(e, operation, key),
+    };
+
+    /// <summary>
+    /// An error answer whose body says it is XML but is not the service's error document (a gateway's or proxy's own page):
+    /// the SDK's error parser would throw its XML error, which names neither the status nor the answer. Sits after the
+    /// retries (per call), so the answer is the last one; any other answer passes untouched.
+    /// </summary>
+    private sealed class ForeignErrorBodyPolicy : HttpPipelinePolicy
+    {
+        private const int ShownBody = 200;
+
+        public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            ProcessNext(message, pipeline);
+            if (!IsXmlError(message.Response)) return;
+            var body = new MemoryStream();
+            message.Response.ContentStream!.CopyTo(body);
+            Check(message.Response, body.ToArray());
+        }
+
+        public override async ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            await ProcessNextAsync(message, pipeline).ConfigureAwait(false);
+            if (!IsXmlError(message.Response)) return;
+            var body = new MemoryStream();
+            await message.Response.ContentStream!.CopyToAsync(body).ConfigureAwait(false);
+            Check(message.Response, body.ToArray());
+        }
+
+        private static bool IsXmlError(Response response) =>
+            response.Status >= 400 && response.ContentStream is not null && response.Headers.ContentType?.Contains("xml", StringComparison.OrdinalIgnoreCase) == true;
+
+        /// <summary>Leaves the body in the response for the SDK to read again; throws when it is not XML.</summary>
+        private static void Check(Response response, byte[] body)
+        {
+            response.ContentStream = new MemoryStream(body, writable: false);
+            if (body.Length == 0) return;
+            try
+            {
+                using var reader = System.Xml.XmlReader.Create(new MemoryStream(body), new System.Xml.XmlReaderSettings { DtdProcessing = System.Xml.DtdProcessing.Prohibit });
+                while (reader.Read()) { }
+            }
+            catch (XmlException e)
+            {
+                var text = System.Text.Encoding.UTF8.GetString(body).ReplaceLineEndings(" ").Trim();
+                var shown = text.Length <= ShownBody ? text : text[..ShownBody] + "...";
+                response.Headers.TryGetValue("x-ms-error-code", out var code);
+                throw new RequestFailedException(response.Status, $"{response.Status}{(code is null ? "" : " " + code)} (an answer that is not the service's error document: {shown})", code, e);
+            }
+        }
+    }
+
+    /// <summary>
+    /// No answer from the endpoint: the SDK reports a failed send as a <see cref="RequestFailedException"/> of status 0
+    /// around the HTTP client's exception, and an attempt past <c>NetworkTimeout</c> as a <see cref="TaskCanceledException"/>.
+    /// </summary>
+    private static bool IsTransport(Exception e) => e switch
+    {
+        RequestFailedException { Status: 0, InnerException: { } inner } => StorageFailures.IsTransport(inner) || inner is IOException,
+        TaskCanceledException => true,
+        _ => StorageFailures.IsTransport(e),
+    };
+
+    private static string TransportCause(Exception e) => e switch
+    {
+        RequestFailedException { Status: 0, InnerException: { } inner } => StorageFailures.TransportCause(inner),
+        TaskCanceledException => "no answer within the network timeout",
+        _ => StorageFailures.TransportCause(e),
     };
 }

@@ -42,9 +42,26 @@ internal sealed class StorageFailures(string service, BucketUri bucket, ObjectKe
     public StorageException Failed(Exception e, StorageOperation operation, string? key, string detail) => new(
         $"{service} {operation.Verb()} of {Target(operation, key)} failed: {detail}", e);
 
-    /// <summary>An exception no SDK rule matched: a <see cref="StorageException"/> as it is, anything else with its message.</summary>
+    /// <summary>
+    /// The endpoint was not reached (<see cref="IsTransport"/>): the cause once, and how many attempts the SDK made when
+    /// it says (Azure gathers every attempt's exception; S3 and GCS throw the last one).
+    /// </summary>
+    public StorageException Unreachable(Exception e, StorageOperation operation, string? key, string cause, int? attempts = null) => new(
+        $"{service} {operation.Verb()} of {Target(operation, key)} failed: could not reach the endpoint{(attempts > 1 ? $" ({attempts} attempts)" : "")}: {cause}", e)
+    {
+        Unreachable = true,
+    };
+
+    /// <summary>A failure to reach the endpoint or to get its answer, as opposed to an answer that says no.</summary>
+    public static bool IsTransport(Exception e) => e is System.Net.Http.HttpRequestException or System.Net.Sockets.SocketException;
+
+    /// <summary>What a transport failure says: the HTTP client's message, with its cause when the message is the generic one.</summary>
+    public static string TransportCause(Exception e) =>
+        e.InnerException is { } inner && !e.Message.Contains(inner.Message, StringComparison.Ordinal) ? $"{e.Message} ({inner.Message})" : e.Message;
+
+    /// <summary>An exception no SDK rule matched: a <see cref="StorageException"/> as it is, a transport failure as <see cref="Unreachable"/>, anything else with its message.</summary>
     public StorageException Other(Exception e, StorageOperation operation, string? key) =>
-        e as StorageException ?? Failed(e, operation, key, e.Message);
+        e as StorageException ?? (IsTransport(e) ? Unreachable(e, operation, key, TransportCause(e)) : Failed(e, operation, key, e.Message));
 
     /// <summary>The object for a message; a list names the bucket and the prefix (<paramref name="key"/> is the prefix).</summary>
     private string Target(StorageOperation operation, string? key) =>

@@ -51,8 +51,9 @@ internal static class BucketProbe
             {
                 try { await store.DeleteAsync(key, CancellationToken.None).ConfigureAwait(false); } catch (Exception) { /* best effort: the real error is reported */ }
             }
-            // Refused credentials are no permission to grant: the message says which setting holds them.
-            return new Outcome(false, e is StorageException { CredentialsRefused: true }
+            // Refused credentials are no permission to grant: the message says which setting holds them; an endpoint
+            // that was not reached denied nothing either.
+            return new Outcome(false, e is StorageException { CredentialsRefused: true } or StorageException { Unreachable: true }
                 ? $"cannot {step}: {OneLine(e.Message)}"
                 : $"cannot {step} ({BucketPermissions.Of(scheme, step)} denied or failing): {OneLine(e.Message)}");
         }

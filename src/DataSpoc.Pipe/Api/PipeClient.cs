@@ -205,10 +205,11 @@ public sealed class PipeClient
 
     /// <summary>
     /// How long a read-only view waits for a bucket (15 s unless set): <see cref="StatusAsync"/> for each bucket's run
-    /// logs, and <see cref="ManifestAsync"/>. An endpoint that accepts connections but never answers would otherwise
-    /// hold status, the dashboard and the MCP tools for the store's own timeouts and retries (minutes: they are sized for
-    /// a run's uploads, and runs keep them); past this, the read fails with a <see cref="StorageException"/> naming the
-    /// bucket, and in status only that bucket's pipelines show as <c>unknown</c>.
+    /// logs, <see cref="ManifestAsync"/>, and each bucket check of <see cref="ValidateAsync"/>. An endpoint that accepts
+    /// connections but never answers would otherwise hold status, validate, the dashboard and the MCP tools for the store's
+    /// own timeouts and retries (minutes: they are sized for a run's uploads, and runs keep them); past this, the read
+    /// fails with a <see cref="StorageException"/> naming the bucket (validate fails its <c>bucket</c> check with it), and
+    /// in status only that bucket's pipelines show as <c>unknown</c>.
     /// </summary>
     public TimeSpan BucketReadTimeout { get; init; } = TimeSpan.FromSeconds(15);
 
@@ -458,30 +459,9 @@ public sealed class PipeClient
         };
     }
 
-    /// <summary>
-    /// <paramref name="read"/> of a bucket, given <see cref="BucketReadTimeout"/>: past it, a <see cref="StorageException"/>
-    /// (its inner exception a <see cref="TimeoutException"/>) naming the bucket and its endpoint.
-    /// </summary>
-    private async Task<T> BoundedReadAsync<T>(string bucket, IReadOnlyDictionary<string, string>? options, Func<CancellationToken, Task<T>> read, CancellationToken cancellationToken)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(BucketReadTimeout);
-        var task = read(timeout.Token);
-        try
-        {
-            // WaitAsync as well as the token: a store that does not observe the token still lets the view go on; the
-            // abandoned read ends on its own (its failure is observed below, not left to the finalizer).
-            return await task.WaitAsync(timeout.Token).ConfigureAwait(false);
-        }
-        catch (Exception) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-        {
-            _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-            var endpoint = options?.GetValueOrDefault("endpoint_url") is { } url ? $" (endpoint {url})" : "";
-            var message = $"bucket {bucket}{endpoint} did not answer within {BucketReadTimeout.TotalSeconds:0.#} s: "
-                + "the endpoint is down, stalled or very slow (a read-only view waits that long for a bucket; runs wait longer)";
-            throw new StorageException(message, new TimeoutException(message));
-        }
-    }
+    /// <summary><paramref name="read"/> of a bucket, given <see cref="BucketReadTimeout"/> (<see cref="BucketDeadline"/>).</summary>
+    private Task<T> BoundedReadAsync<T>(string bucket, IReadOnlyDictionary<string, string>? options, Func<CancellationToken, Task<T>> read, CancellationToken cancellationToken) =>
+        BucketDeadline.ReadAsync(bucket, options, BucketReadTimeout, read, cancellationToken);
 
     /// <summary>A pipeline's most recent run logs, newest first (secrets masked).</summary>
     /// <param name="name">The pipeline's name.</param>
@@ -781,7 +761,7 @@ public sealed class PipeClient
     public Task<PipelineValidation> ValidateAsync(string name, CancellationToken cancellationToken = default)
     {
         if (_home.FindPipelineFile(name) is null) throw UnknownPipeline(name);
-        return new PipelineChecks(_home, _stores, _environment).RunAsync(name, cancellationToken);
+        return new PipelineChecks(_home, _stores, _environment, BucketReadTimeout).RunAsync(name, cancellationToken);
     }
 
     /// <summary>

@@ -8,9 +8,10 @@ namespace DataSpoc.Pipe.Api;
 
 /// <summary>
 /// The checks of <see cref="PipeClient.ValidateAsync"/>, run in the order a run would meet the problems: config,
-/// variables, tap config, transforms, tap, catalog, bucket. A check that fails also yields located problems.
+/// variables, tap config, transforms, tap, catalog, bucket. A check that fails also yields located problems. Each
+/// bucket check waits <c>bucketTimeout</c> for the bucket (<see cref="PipeClient.BucketReadTimeout"/>).
 /// </summary>
-internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, Func<string, string?>? environment)
+internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, Func<string, string?>? environment, TimeSpan bucketTimeout)
 {
     /// <summary>How long a built-in tap's source may take to list its streams (a bucket of many files, a slow server).</summary>
     internal static TimeSpan SourceAnswerTimeout { get; set; } = TimeSpan.FromMinutes(2);
@@ -69,17 +70,30 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
         CheckTempFolder();
         if (await CheckTapAsync(pipeline, cancellationToken).ConfigureAwait(false))
             await CheckCatalogAsync(pipeline, cancellationToken).ConfigureAwait(false);
-        var probe = await BucketProbe.RunAsync(stores, pipeline.Destination.Bucket, pipeline.Destination.StorageOptions, cancellationToken).ConfigureAwait(false);
-        var detail = $"{pipeline.Destination.Bucket}: {probe.Detail}";
-        if (probe.Ok)
+        string detail;
+        try
         {
-            Pass("bucket", detail);
-            await CheckStateLeftBehindAsync(pipeline, cancellationToken).ConfigureAwait(false);
-            await CheckStateOwnerAsync(pipeline, cancellationToken).ConfigureAwait(false);
+            var probe = await BucketReadAsync(pipeline, token => BucketProbe.RunAsync(stores, pipeline.Destination.Bucket, pipeline.Destination.StorageOptions, token), cancellationToken).ConfigureAwait(false);
+            detail = $"{pipeline.Destination.Bucket}: {probe.Detail}";
+            if (probe.Ok)
+            {
+                Pass("bucket", detail);
+                await BucketReadAsync(pipeline, async token => { await CheckStateLeftBehindAsync(pipeline, token).ConfigureAwait(false); return true; }, cancellationToken).ConfigureAwait(false);
+                await BucketReadAsync(pipeline, async token => { await CheckStateOwnerAsync(pipeline, token).ConfigureAwait(false); return true; }, cancellationToken).ConfigureAwait(false);
+                return Result(name);
+            }
         }
-        else Fail("bucket", detail, new ValidationProblem("destination.bucket", pipeline.FilePath, null, detail));
+        catch (StorageException e) when (e.InnerException is TimeoutException)
+        {
+            detail = e.Message;
+        }
+        Fail("bucket", detail, new ValidationProblem("destination.bucket", pipeline.FilePath, null, detail));
         return Result(name);
     }
+
+    /// <summary>A check's reads of the pipeline's bucket, bounded as the read-only views' are (<see cref="BucketDeadline"/>).</summary>
+    private Task<T> BucketReadAsync<T>(PipelineDefinition pipeline, Func<CancellationToken, Task<T>> read, CancellationToken cancellationToken) =>
+        BucketDeadline.ReadAsync(pipeline.Destination.Bucket, pipeline.Destination.StorageOptions, bucketTimeout, read, cancellationToken);
 
     /// <summary>
     /// A table in this pipeline's folder last written by a pipeline that left the home but not its state, while this

@@ -141,4 +141,10 @@ public sealed class StorageException(string message, Exception? inner = null) : 
     /// permission: <c>validate</c> then does not point at a permission to grant.
     /// </summary>
     public bool CredentialsRefused { get; init; }
+
+    /// <summary>
+    /// The endpoint was not reached or gave no answer (refused or reset connections, a name that does not resolve, a
+    /// timeout): <c>validate</c> then does not point at a permission either.
+    /// </summary>
+    public bool Unreachable { get; init; }
 }

@@ -29,6 +29,34 @@ public sealed class ValidateCommandTests : IDisposable
         Assert.Empty(Directory.EnumerateFiles(_home.Lake, "*", SearchOption.AllDirectories));
     }
 
+    [Fact]
+    public void A_bucket_that_accepts_connections_but_never_answers_fails_the_bucket_check_within_the_read_only_views_timeout()
+    {
+        // The probe used to wait for the S3 client's 5-minute request timeout and its retries (about 30 minutes) and
+        // printed nothing meanwhile; validate now gives the bucket the 15 s status and manifest give it.
+        using var stalled = new StalledEndpoint();
+        _home.Set("AWS_ACCESS_KEY_ID", "AKIATESTSTALLED").Set("AWS_SECRET_ACCESS_KEY", "not-a-real-secret");
+        _home.WritePipeline("hang", $$"""
+            source:
+              tap: {{CliProcess.ShopTap}}
+            destination:
+              bucket: s3://lake-hang
+              storage_options: {endpoint_url: "{{stalled.Url}}", region: us-east-1}
+            """);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var result = CliProcess.Run(_home, "validate", "hang", "-o", "json");
+        var took = clock.Elapsed;
+        Assert.True(result.ExitCode == 1, result.ToString());
+        // The bound is 15 s; the rest is process start and the tap checks on a loaded machine.
+        Assert.True(took < TimeSpan.FromSeconds(60), $"validate took {took.TotalSeconds:0} s");
+        var checks = Json.Parse(result).AsArray().Single()!["checks"]!.AsArray();
+        Assert.All(checks.Where(c => c.Str("check") != "bucket"), c => Assert.True(c.Bool("ok"), c!.ToJsonString()));
+        var bucket = checks.Single(c => c.Str("check") == "bucket")!;
+        Assert.False(bucket.Bool("ok"));
+        Assert.StartsWith($"bucket s3://lake-hang (endpoint {stalled.Url}) did not answer within 15 s: ", bucket.Str("detail"));
+    }
+
     /// <summary>
     /// Every run fails at its <c>start</c> step when the private temp folder cannot be made: validate checks it with the
     /// run's own code, says why, and still prints its JSON document (the other checks too).

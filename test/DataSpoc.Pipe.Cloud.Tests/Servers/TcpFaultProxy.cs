@@ -109,6 +109,18 @@ public sealed class TcpFaultProxy : IAsyncDisposable
     }
 
     /// <summary>
+    /// As <see cref="AnswerUnavailable"/>, with <paramref name="body"/> for the answer's body under an XML content type:
+    /// a gateway or load balancer's own error page (not the service's XML error document).
+    /// </summary>
+    public void AnswerUnavailable(string body)
+    {
+        _unavailableBody = body;
+        AnswerUnavailable();
+    }
+
+    private volatile string? _unavailableBody;
+
+    /// <summary>
     /// From now on the endpoint stalls, as a hung server or a network that drops everything would: open connections pass
     /// nothing more either way, new ones are accepted and never answered. A client waits for its own timeouts, or gives
     /// up (closes the connection). <see cref="Pass"/> ends it for new connections; a stalled one stays silent.
@@ -119,6 +131,7 @@ public sealed class TcpFaultProxy : IAsyncDisposable
     public void Pass()
     {
         _unavailable = false;
+        _unavailableBody = null;
         _stalled = false;
     }
 
@@ -152,7 +165,7 @@ public sealed class TcpFaultProxy : IAsyncDisposable
     {
         if (_unavailable)
         {
-            await AnswerUnavailableAsync(client);
+            await AnswerUnavailableAsync(client, _unavailableBody);
             return;
         }
         if (_stalled)
@@ -294,7 +307,7 @@ public sealed class TcpFaultProxy : IAsyncDisposable
     }
 
     /// <summary>Reads one request (its body too, unless the client waits for 100-continue) and answers 503, closing the connection.</summary>
-    private static async Task AnswerUnavailableAsync(Socket client)
+    private static async Task AnswerUnavailableAsync(Socket client, string? page)
     {
         try
         {
@@ -317,8 +330,8 @@ public sealed class TcpFaultProxy : IAsyncDisposable
                     if (read == 0) break;
                     body += read;
                 }
-            const string xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
-            var answer = $"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nx-ms-error-code: ServerBusy\r\nContent-Length: {xml.Length}\r\nConnection: close\r\n\r\n{xml}";
+            var xml = page ?? "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
+            var answer = $"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n{(page is null ? "x-ms-error-code: ServerBusy\r\n" : "")}Content-Length: {xml.Length}\r\nConnection: close\r\n\r\n{xml}";
             await client.SendAsync(System.Text.Encoding.ASCII.GetBytes(answer), SocketFlags.None, timeout.Token);
             client.Shutdown(SocketShutdown.Both);
         }

@@ -14,20 +14,21 @@ internal static class EntryPoint
         // First of all, before anything opens a file that would take a closed stdin, stdout or stderr's number.
         StandardStreams.EnsureOpen();
         var console = PrintableOutput.Install();
-        // Answered before anything else is loaded, so scripts that probe the version pay nothing.
-        if (args is ["--version"] or ["-V"])
-        {
-            Console.Out.WriteLine("dataspoc-pipe " + ToolVersion.Current);
-            return ExitCodes.Success;
-        }
-        var isRun = args is ["run", ..];
-        using var encoder = isRun ? PipelineRunner.PrepareEncoder() : null;
-        if (isRun) RunStartCollections.Defer();
         var debug = args.Contains("--debug") || Environment.GetEnvironmentVariable("DATASPOC_PIPE_DEBUG") is "1" or "true";
         args = args.Where(a => a != "--debug").ToArray();
-
         try
         {
+            // Answered before anything else is loaded, so scripts that probe the version pay nothing; every spelling the
+            // help lists, with any option after it, in the one format the README gives (Spectre's own prints the bare
+            // version). Inside the try: a stdout that cannot be written (a full disk) is an error line, not an abort.
+            if (args is ["--version" or "-v" or "-V", ..])
+            {
+                Console.Out.WriteLine("dataspoc-pipe " + ToolVersion.Current);
+                return ExitCodes.Success;
+            }
+            var isRun = args is ["run", ..];
+            using var encoder = isRun ? PipelineRunner.PrepareEncoder() : null;
+            if (isRun) RunStartCollections.Defer();
             // A branch without its subcommand is a usage error (exit 2, as `schedule bogus` is); Spectre shows the
             // branch's help for it but exits 1, which the README keeps for a failed run or check.
             if (args is [var branch] && Branches.Contains(branch))
@@ -39,9 +40,17 @@ internal static class EntryPoint
         }
         catch (Exception e)
         {
+            // A `run` line that does not parse (an unknown option, a value of the wrong type) is a run that did not start:
+            // with --output json it prints that document too (README), naming no pipeline, as the line was not understood.
+            if (args is ["run", ..] && e is CommandParseException or CommandRuntimeException && AsksForJson(args)) JsonOutput.Write(ErrorReport.NotRun(null, e));
             return ErrorReport.Handle(e, debug);
         }
     }
+
+    /// <summary>Whether the command line asks for <c>--output json</c>, in any spelling the parser takes.</summary>
+    private static bool AsksForJson(string[] args) =>
+        args.Zip(args.Skip(1)).Any(pair => pair is ("--output" or "-o", "json"))
+        || args.Any(a => a is "--output=json" or "--output:json" or "-o=json" or "-o:json");
 
     /// <summary>The commands that only group subcommands (<see cref="Configure"/> adds them with <c>AddBranch</c>).</summary>
     private static readonly string[] Branches = ["schedule", "k8s"];

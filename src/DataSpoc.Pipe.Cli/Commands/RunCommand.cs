@@ -28,9 +28,8 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         public bool Full { get; init; }
 
         [CommandOption("--parallel <N>")]
-        [Description("With [green]--all[/]: how many pipelines run at once")]
-        [DefaultValue(1)]
-        public int Parallel { get; init; } = 1;
+        [Description("With [green]--all[/]: how many pipelines run at once (default 1)")]
+        public int? Parallel { get; init; }
 
         [CommandOption("--part <I/N>")]
         [Description("Read only key range I of N of a split table (source.split) and stage it; [green]auto[/] takes I from JOB_COMPLETION_INDEX")]
@@ -48,17 +47,22 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         [Description("FILE is where this run's output is appended (the crontab line of [green]schedule install[/] passes its log, in <home>/logs/; no other file is touched): over 10 MiB, it is first moved to FILE.1 (replacing the one before) and emptied")]
         public string? RotateLog { get; init; }
 
-        public override ValidationResult Validate()
+        /// <summary>
+        /// Why these options do not go together, or null. Checked in <see cref="ExecuteAsync"/> rather than in
+        /// <c>Validate</c>, so <c>--output json</c> gets the document of a run that did not start for them too.
+        /// </summary>
+        public string? UsageProblem()
         {
-            if (base.Validate() is { Successful: false } bad) return bad;
-            if (All == (Name is not null)) return ValidationResult.Error("give a pipeline name or --all (not both)");
-            if ((Part is not null || CommitParts) && All) return ValidationResult.Error("--part and --commit-parts work on one pipeline, not --all");
-            if (Part is not null && CommitParts) return ValidationResult.Error("give --part (read one part) or --commit-parts (commit them all), not both");
+            if (All == (Name is not null)) return "give a pipeline name or --all (not both)";
+            if ((Part is not null || CommitParts) && All) return "--part and --commit-parts work on one pipeline, not --all";
+            if (Part is not null && CommitParts) return "give --part (read one part) or --commit-parts (commit them all), not both";
             // Alone it would be ignored: the run would read the whole table and replace it outside the split run.
             if (SplitRun is not null && Part is null && !CommitParts)
-                return ValidationResult.Error("--split-run names the split run of --part or --commit-parts: give one of them (without, the run reads the whole table)");
-            if (Parallel < 1) return ValidationResult.Error("--parallel must be at least 1");
-            return ValidationResult.Success();
+                return "--split-run names the split run of --part or --commit-parts: give one of them (without, the run reads the whole table)";
+            // Alone it would be ignored too: one pipeline runs by itself.
+            if (Parallel is not null && !All) return "--parallel sets how many pipelines of --all run at once: give --all, or leave --parallel out";
+            if (Parallel < 1) return "--parallel must be at least 1";
+            return null;
         }
     }
 
@@ -66,6 +70,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
     {
         try
         {
+            if (settings.UsageProblem() is { } problem) throw new UsageException(problem);
             return await RunAsync(settings, cancellationToken);
         }
         catch (Exception e) when (settings.Json && e is not OperationCanceledException)
@@ -197,7 +202,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
 
     private static async Task<List<Outcome>> RunAllAsync(PipeClient client, List<PipelineDefinition> pipelines, Settings settings, SplitPart? part, IReadOnlyList<string> notices, RunDisplay display, CancellationToken cancellationToken)
     {
-        using var gate = new SemaphoreSlim(settings.Parallel);
+        using var gate = new SemaphoreSlim(settings.Parallel ?? 1);
         var tasks = pipelines.Select(async pipeline =>
         {
             try

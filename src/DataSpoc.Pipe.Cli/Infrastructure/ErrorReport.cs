@@ -31,6 +31,7 @@ internal static class ErrorReport
         {
             OperationCanceledException => "cancelled",
             PipeException or CommandParseException or CommandRuntimeException => e.Message,
+            _ when ResourceLimits.Describe(e) is { } limited => limited,
             _ => $"{e.Message} ({e.GetType().Name}; run with --debug for details)",
         });
     }

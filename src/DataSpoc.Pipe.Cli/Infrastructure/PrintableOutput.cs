@@ -76,11 +76,11 @@ internal static class PrintableOutput
         protected override void Dispose(bool disposing) => inner.Flush();
     }
 
-    /// <summary>Wraps every renderable written to Spectre's console so its text segments come out escaped.</summary>
+    /// <summary>Wraps every renderable written to Spectre's console so its text segments come out escaped (and tables fit: <see cref="NarrowTable"/>).</summary>
     private sealed class EscapingHook : IRenderHook
     {
         public IEnumerable<IRenderable> Process(RenderOptions options, IEnumerable<IRenderable> renderables) =>
-            renderables.Select(r => (IRenderable)new Escaped(r));
+            renderables.Select(r => (IRenderable)new Escaped(r is Table table ? new NarrowTable(table) : r));
     }
 
     private sealed class Escaped(IRenderable inner) : IRenderable

@@ -383,6 +383,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         ConfigException or SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException or LockLostException or CommitHandedOverException or CommitConflictException or ColumnIdConflictException
             or Transforms.TransformFailedException or Merge.MergeException or SplitRunException or PipelineLockedException or TableOwnerException or StateOwnerException or Tables.TableChangeException => e.Message,
         AggregateException { InnerExceptions.Count: 1 } a => Describe(a.InnerException!, step),
+        // A LongRunning task's thread could not be created: its own message says only "An exception was thrown by a TaskScheduler".
+        TaskSchedulerException { InnerException: { } inner } => Describe(inner, step),
+        _ when ResourceLimits.Describe(e) is { } limited => $"{step} failed: {limited}",
         _ => $"{step} failed: {e.Message}",
     };
 

@@ -15,6 +15,9 @@ public sealed class Crontab
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
     private readonly List<string> _command;
 
+    /// <summary>How long the crontab command gets to answer: <c>crontab -l</c> and <c>crontab -</c> take milliseconds.</summary>
+    public static readonly TimeSpan AnswerTimeout = TimeSpan.FromSeconds(5);
+
     /// <summary>The crontab of the user running this process.</summary>
     /// <param name="command">The command to call with <c>-l</c> and <c>-</c>; null uses <c>$DATASPOC_PIPE_CRONTAB</c>, else <c>crontab</c>.</param>
     public Crontab(string? command = null)
@@ -78,6 +81,14 @@ public sealed class Crontab
                 // The command ended without reading its input (a broken pipe): its exit code and stderr say why.
                 process.WaitForExit();
                 throw new CrontabException($"'{string.Join(' ', _command)}' did not read the new crontab (exit {process.ExitCode}): {stderrTask.Result.Trim()} {e.Message}".TrimEnd());
+            }
+            if (!process.WaitForExit(AnswerTimeout))
+            {
+                // A crontab command that never returns (a hung NSS or LDAP lookup, a wedged cron daemon) would hold
+                // `status` and the MCP server with it; the process tree goes, so no child keeps its pipes open.
+                try { process.Kill(entireProcessTree: true); }
+                catch (InvalidOperationException) { } // it ended meanwhile
+                throw new CrontabException($"'{string.Join(' ', _command.Concat(args))}' did not answer within {AnswerTimeout.TotalSeconds:0} s");
             }
             process.WaitForExit();
             return (process.ExitCode, stdoutTask.Result, stderrTask.Result);

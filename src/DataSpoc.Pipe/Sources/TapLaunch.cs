@@ -64,6 +64,7 @@ internal static partial class TapLaunch
     /// <param name="psi">The tap's start (<see cref="TapProcess.StartInfo"/>).</param>
     /// <param name="tap">The tap as the pipeline names it, for the error.</param>
     /// <exception cref="TapNotFoundException">It could not be started.</exception>
+    /// <exception cref="Runs.TapFailedException">A limit of the process or machine stopped its start (<see cref="ResourceLimits"/>).</exception>
     public static Process Start(ProcessStartInfo psi, string tap)
     {
         // A file that is not executable is started directly, so that it fails as before, naming the permission.
@@ -101,6 +102,12 @@ internal static partial class TapLaunch
         try
         {
             started.Task.GetAwaiter().GetResult(); // a fork and exec: milliseconds
+        }
+        catch (System.ComponentModel.Win32Exception e) when (ResourceLimits.Describe(e) is { } limited)
+        {
+            // Not the tap's configuration: the same run may start once the machine has room (a failed run, not exit 2).
+            process.Dispose();
+            throw new Runs.TapFailedException($"tap '{tap}' could not be started: {limited}");
         }
         catch (System.ComponentModel.Win32Exception e)
         {

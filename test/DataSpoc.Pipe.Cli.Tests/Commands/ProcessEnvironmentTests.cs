@@ -121,6 +121,62 @@ public sealed class ProcessEnvironmentTests : IDisposable
         Assert.True(lines.Length > 2 && lines.All(line => line.Length <= 40), narrow.ToString());
     }
 
+    [Fact]
+    public void Every_spelling_of_version_prints_one_format_and_a_full_stdout_is_an_error_line()
+    {
+        var expected = CliProcess.Run(_home, "--version");
+        Assert.StartsWith("dataspoc-pipe ", expected.Stdout);
+        foreach (var args in new[] { ["-v"], ["-V"], ["--debug", "--version"], ["--version", "--debug"], new[] { "--version", "--output", "json" } })
+        {
+            var version = CliProcess.Run(_home, args);
+            Assert.True(version.ExitCode == 0 && version.Stdout == expected.Stdout, $"{string.Join(' ', args)}: {version}");
+        }
+
+        // It used to abort (SIGABRT, exit 134) with an unhandled exception, where `-v` exited 1 with one error line.
+        var full = Redirected(">/dev/full", "--version");
+        Assert.True(full.ExitCode == 1, full.ToString());
+        Assert.Equal("error: No space left on device (IOException; run with --debug for details)\n", full.Stderr);
+    }
+
+    [Fact]
+    public void A_width_too_narrow_for_a_table_shows_each_value_on_its_own_line()
+    {
+        _home.WriteShopPipeline("shop");
+        Assert.Equal(0, CliProcess.Run(_home, "run", "shop").ExitCode);
+        _home.Set("COLUMNS", "20");
+
+        // Spectre drew these as a lone "…" (no newline, every value lost), or a table of empty cells.
+        foreach (var args in new[] { ["status"], ["logs", "shop", "--list"], new[] { "run", "shop" } })
+        {
+            var result = CliProcess.Run(_home, args);
+            Assert.True(result.ExitCode == 0, result.ToString());
+            Assert.Contains("status: success\n", result.Stdout);
+            Assert.DoesNotContain("…", result.Stdout);
+            // A run's own lines (its start, notices) are not laid out to the width; the tables are.
+            if (args[0] != "run")
+                Assert.All(result.Stdout.Split('\n'), line => Assert.True(line.Length <= 20, $"{string.Join(' ', args)}: '{line}' is wider than 20"));
+        }
+        Assert.Contains("pipeline: shop\n", CliProcess.Run(_home, "status").Stdout);
+    }
+
+    [Fact]
+    public void A_tap_stopped_by_the_open_file_limit_is_a_failed_run_naming_the_limit()
+    {
+        // Under the JIT, which opens assemblies as it goes, the limit that stops the tap's start and nothing else is
+        // near 100, moves with the build, and the runtime then often aborts loading one: only the native binary shows it.
+        if (!CliProcess.IsNative) return;
+        _home.WriteShopPipeline("shop");
+        // The lowest limit at which the CLI gets as far as starting the tap (about 12 descriptors).
+        var limits = Enumerable.Range(8, 20);
+        var run = limits.Select(n => CliProcess.RunAfter(_home, $"ulimit -n {n}", "run", "shop"))
+            .FirstOrDefault(r => r.Stderr.Contains("tap 'python3' could not be started") || r.ExitCode == 0);
+
+        // It was exit 2, "stopped on its configuration" with the advice "is it executable?": a scheduler does not retry that.
+        Assert.True(run is { ExitCode: 1 }, run?.ToString() ?? "no limit stopped the tap's start");
+        Assert.Contains("Too many open files: this process's limit on open files (ulimit -n) is reached", run!.Stderr);
+        Assert.DoesNotContain("is it executable", run.Stderr);
+    }
+
     /// <summary>Runs the CLI through <c>sh</c> with <paramref name="redirection"/> applied to it (<c>&gt;&amp;-</c>, <c>2&gt;/dev/full</c>).</summary>
     private CliProcess.Result Redirected(string redirection, params string[] args)
     {

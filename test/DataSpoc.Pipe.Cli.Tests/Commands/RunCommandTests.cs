@@ -429,6 +429,26 @@ public sealed class RunCommandTests : IDisposable
         Assert.Contains("give a pipeline name or --all (not both)", both.Stderr);
     }
 
+    [Theory]
+    [InlineData("shop", "shop --split-run x")]
+    [InlineData("shop", "shop --all")]
+    [InlineData(null, "--all --parallel 0")]
+    [InlineData("shop", "shop --parallel 2")]
+    [InlineData(null, "shop --bogus")]
+    [InlineData(null, "shop --parallel many")]
+    public void Every_usage_error_of_run_with_json_output_prints_the_document_of_a_run_that_did_not_start(string? pipeline, string options)
+    {
+        _home.WriteShopPipeline("shop");
+        var result = CliProcess.Run(_home, ["run", .. options.Split(' '), "--output", "json"]);
+
+        // Some of these printed the document and others nothing; --parallel without --all was ignored and the run made.
+        Assert.True(result.ExitCode == 2, result.ToString());
+        var document = Json.Parse(result);
+        Assert.Equal(("invalid", pipeline), (document.Str("status"), document["pipeline"]?.GetValue<string>()));
+        Assert.Equal($"error: {document.Str("error")}\n", result.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(_home.Lake, ".dataspoc", "logs")), "a run log was written");
+    }
+
     [Fact]
     public void Full_refresh_is_reported_as_full_mode()
     {

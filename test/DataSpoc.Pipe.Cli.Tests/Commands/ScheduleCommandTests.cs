@@ -432,6 +432,24 @@ public sealed class ScheduleCommandTests : IDisposable
     }
 
     [Fact]
+    public void Status_does_not_wait_for_a_crontab_command_that_never_answers()
+    {
+        _home.WriteShopPipeline("nightly", extraTop: "schedule:\n  cron: \"30 2 * * *\"\n");
+        var hung = Path.Combine(_home.Root, "hung-crontab.sh");
+        File.WriteAllText(hung, "#!/bin/sh\nsleep 60\n");
+        File.SetUnixFileMode(hung, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        _home.Set("DATASPOC_PIPE_CRONTAB", hung);
+
+        // It waited for `crontab -l` as long as it took (forever, for a hung NSS lookup or cron daemon).
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        var status = CliProcess.Run(_home, "status", "-o", "json");
+        Assert.True(status.ExitCode == 0, status.ToString());
+        Assert.True(waited.Elapsed < TimeSpan.FromSeconds(50), $"status took {waited.Elapsed}");
+        Assert.Equal($"whether cron runs it is unknown: the crontab could not be read: '{hung} -l' did not answer within 5 s",
+            Json.Parse(status).AsArray().Single()!.Str("schedule_problem"));
+    }
+
+    [Fact]
     public void Schedule_without_a_subcommand_shows_its_help_and_is_a_usage_error()
     {
         var result = CliProcess.Run(_home, "schedule");

@@ -34,6 +34,10 @@ public static class CliProcess
     public static Result RunWithUmask(TempHome home, string umask, params string[] args) =>
         Start(["sh", "-c", "umask \"$0\" && exec \"$@\"", umask, .. Command], home, null, args);
 
+    /// <summary>Runs after the shell command <paramref name="setup"/> (a <c>ulimit</c>), in the shell that then execs the CLI.</summary>
+    public static Result RunAfter(TempHome home, string setup, params string[] args) =>
+        Start(["sh", "-c", setup + " && exec \"$@\"", "sh", .. Command], home, null, args);
+
     /// <summary>Runs with <paramref name="stdin"/> piped in (so stdin is not a terminal).</summary>
     public static Result RunWithInput(TempHome home, string? stdin, params string[] args) => Start(Command, home, stdin, args);
 

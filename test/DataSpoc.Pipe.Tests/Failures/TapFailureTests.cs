@@ -43,6 +43,27 @@ public class TapFailureTests
     }
 
     [Fact]
+    public async Task A_thread_the_run_cannot_create_fails_it_naming_the_limit_rather_than_the_task_scheduler()
+    {
+        using var lake = new TempLake();
+        var p = ScriptedTap.Pipeline(lake, "tap-threads", new JsonObject { ["max_id"] = 5 });
+
+        // What .NET throws for a LongRunning task when the thread limit (ulimit -u) stops pthread_create.
+        var run = await new Runs.PipelineRunner(new Storage.ObjectStoreFactory()).RunAsync(p,
+            new Runs.RunOptions { Source = new FailingSource(new TaskSchedulerException(new OutOfMemoryException())) }, CancellationToken.None);
+
+        // It said "extract failed: An exception was thrown by a TaskScheduler.", naming no limit.
+        Assert.False(run.Succeeded);
+        Assert.Equal("extract failed: a thread could not be started: the limit on processes and threads (ulimit -u) or on memory (ulimit -v) is reached", run.Log.Error);
+    }
+
+    private sealed class FailingSource(Exception failure) : Sources.ISource
+    {
+        public string DefaultName => "test";
+        public Task<Sources.SourceRun> StartAsync(Sources.SourceInvocation invocation, CancellationToken cancellationToken) => throw failure;
+    }
+
+    [Fact]
     public async Task A_tap_exiting_non_zero_fails_the_run_with_its_code_and_last_stderr_line_and_commits_nothing()
     {
         using var lake = new TempLake();

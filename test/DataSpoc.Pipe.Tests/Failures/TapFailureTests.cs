@@ -49,18 +49,18 @@ public class TapFailureTests
         var p = ScriptedTap.Pipeline(lake, "tap-threads", new JsonObject { ["max_id"] = 5 });
 
         // What .NET throws for a LongRunning task when the thread limit (ulimit -u) stops pthread_create.
-        var run = await new Runs.PipelineRunner(new Storage.ObjectStoreFactory()).RunAsync(p,
-            new Runs.RunOptions { Source = new FailingSource(new TaskSchedulerException(new OutOfMemoryException())) }, CancellationToken.None);
+        var run = await new global::DataSpoc.Pipe.Runs.PipelineRunner(new global::DataSpoc.Pipe.Storage.ObjectStoreFactory()).RunAsync(p,
+            new global::DataSpoc.Pipe.Runs.RunOptions { Source = new FailingSource(new TaskSchedulerException(new OutOfMemoryException())) }, CancellationToken.None);
 
         // It said "extract failed: An exception was thrown by a TaskScheduler.", naming no limit.
         Assert.False(run.Succeeded);
         Assert.Equal("extract failed: a thread could not be started: the limit on processes and threads (ulimit -u) or on memory (ulimit -v) is reached", run.Log.Error);
     }
 
-    private sealed class FailingSource(Exception failure) : Sources.ISource
+    private sealed class FailingSource(Exception failure) : global::DataSpoc.Pipe.Sources.ISource
     {
         public string DefaultName => "test";
-        public Task<Sources.SourceRun> StartAsync(Sources.SourceInvocation invocation, CancellationToken cancellationToken) => throw failure;
+        public Task<global::DataSpoc.Pipe.Sources.SourceRun> StartAsync(global::DataSpoc.Pipe.Sources.SourceInvocation invocation, CancellationToken cancellationToken) => throw failure;
     }
 
     [Fact]

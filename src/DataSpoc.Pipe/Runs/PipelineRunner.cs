@@ -381,6 +381,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         ConfigException or SingerProtocolException or InvalidRecordException or TapNotFoundException or TapFailedException or StorageException or LockLostException or CommitConflictException or ColumnIdConflictException
             or Transforms.TransformFailedException or Merge.MergeException or SplitRunException or PipelineLockedException or TableOwnerException or StateOwnerException or Tables.TableChangeException => e.Message,
         AggregateException { InnerExceptions.Count: 1 } a => Describe(a.InnerException!, step),
+        DllNotFoundException missing when missing.Message.Contains("ParquetSharpNative", StringComparison.Ordinal) => $"{step} failed: {Parquet.ParquetLibrary.Describe(missing)}",
         _ => $"{step} failed: {e.Message}",
     };
 

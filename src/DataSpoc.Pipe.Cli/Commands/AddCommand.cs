@@ -97,7 +97,9 @@ internal sealed class AddCommand : AsyncCommand<AddCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var home = Pipelines.Home();
-        home.Init();
+        // .env, in the home's own folder, is written only for secrets.
+        string[] written = settings.Secrets.Length > 0 ? [home.PipelinesDirectory, home.SourcesDirectory, home.Root] : [home.PipelinesDirectory, home.SourcesDirectory];
+        Pipelines.InitHome(home, written);
         if (home.FindPipelineFile(settings.Name) is { } existing)
             throw new UsageException($"pipeline '{settings.Name}' already exists ({existing}); pick another name or edit that file");
         // A .env that is not private is refused before anything is written.

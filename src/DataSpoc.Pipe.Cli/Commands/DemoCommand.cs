@@ -22,7 +22,7 @@ internal sealed class DemoCommand : AsyncCommand<DemoCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var home = Pipelines.Home();
-        home.Init();
+        Pipelines.InitHome(home, home.Root, home.PipelinesDirectory);
         var data = Path.Combine(home.Root, "demo-data");
         DemoData.Write(data);
         var lake = Path.Combine(home.Root, "demo-lake");

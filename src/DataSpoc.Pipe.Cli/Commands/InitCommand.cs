@@ -13,17 +13,7 @@ internal sealed class InitCommand : Command<InitCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var home = Pipelines.Home();
-        IReadOnlyList<string> created;
-        try
-        {
-            created = home.Init();
-        }
-        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
-        {
-            // A service account's HOME often does not exist (nobody: /nonexistent): say what was to be created and the way out.
-            throw new UsageException($"cannot create the home folder {home.Root}: {e.Message} " +
-                "(set DATASPOC_PIPE_HOME to a folder this user can write, or create the folder first)");
-        }
+        var created = Pipelines.InitHome(home);
         if (created.Count == 0)
             AnsiConsole.MarkupLineInterpolated($"Already initialized: {home.Root}");
         else

@@ -33,7 +33,7 @@ internal static class CronEntries
         var words = commandWords(path, temp);
         var assignments = words.TakeWhile(w => w != "flock").Count();
         // The leading NAME=value words are assignments only while the name stays unquoted: only their values are quoted.
-        var command = string.Join(' ', words.Select((w, i) => w is ">>" or "2>&1" ? w
+        var command = string.Join(' ', words.Select((w, i) => CrontabEntries.IsShellSyntax(w) ? w
             : i < assignments && w.IndexOf('=') is var eq and > 0 ? w[..(eq + 1)] + Quote(w[(eq + 1)..]) : Quote(w)));
         // '%' ends a crontab command (the rest becomes stdin) unless escaped.
         // The schedule is checked by validate's rule (which refuses a line break or tab in it), not a second one of install's.

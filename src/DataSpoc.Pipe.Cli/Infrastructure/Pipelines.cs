@@ -9,6 +9,30 @@ internal static class Pipelines
 {
     public static PipeHome Home() => PipeHome.Resolve();
 
+    /// <summary>
+    /// <see cref="PipeHome.Init"/> for a command that then writes into <paramref name="writtenFolders"/> of the home
+    /// (<c>init</c>, <c>add</c>, <c>demo</c>). A home that cannot be created, or one of those folders this user cannot write
+    /// (a read-only home, a read-only filesystem), is a usage error naming the folder, raised before anything is written.
+    /// Returns what <see cref="PipeHome.Init"/> created.
+    /// </summary>
+    public static IReadOnlyList<string> InitHome(PipeHome home, params string[] writtenFolders)
+    {
+        const string wayOut = "set DATASPOC_PIPE_HOME to a folder this user can write, or create the folder first";
+        // Folders that exist are checked before init creates anything; those init creates are this user's.
+        foreach (var folder in writtenFolders.Where(Directory.Exists))
+            if (PipeHome.CannotWrite(folder) is { } why)
+                throw new UsageException($"cannot write to the home folder {folder}: {why} ({wayOut}, or make it writable)");
+        try
+        {
+            return home.Init();
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            // A service account's HOME often does not exist (nobody: /nonexistent): say what was to be created and the way out.
+            throw new UsageException($"cannot create the home folder {home.Root}: {e.Message} ({wayOut})");
+        }
+    }
+
     /// <summary>The client over the home folder, with every store the CLI ships.</summary>
     public static PipeClient Client() => Client(null, Stores.Create());
 

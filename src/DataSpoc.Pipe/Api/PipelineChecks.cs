@@ -68,6 +68,7 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
         }
         CheckLineage(loader.Variables);
         CheckTempFolder();
+        CheckParquetLibrary();
         if (await CheckTapAsync(pipeline, cancellationToken).ConfigureAwait(false))
             await CheckCatalogAsync(pipeline, cancellationToken).ConfigureAwait(false);
         string detail;
@@ -187,6 +188,13 @@ internal sealed class PipelineChecks(PipeHome home, ObjectStoreFactory stores, F
         {
             Fail("temp folder", e.Message, new ValidationProblem("TMPDIR", null, null, e.Message));
         }
+    }
+
+    /// <summary>The native Parquet library every run's <c>write</c> step loads (<see cref="Parquet.ParquetLibrary"/>).</summary>
+    private void CheckParquetLibrary()
+    {
+        if (Parquet.ParquetLibrary.LoadProblem() is { } problem)
+            Fail("parquet library", problem, new ValidationProblem(null, null, null, problem));
     }
 
     /// <summary>Where each <c>${VAR}</c> comes from; fails on one set nowhere, warns on one a scheduled run would lack.</summary>

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace DataSpoc.Pipe.Config;
 
 /// <summary>
@@ -5,7 +7,7 @@ namespace DataSpoc.Pipe.Config;
 /// <c>pipelines/&lt;name&gt;.yaml</c>, <c>sources/&lt;name&gt;.json</c> (tap configs), <c>transforms/</c> and <c>.env</c>
 /// (the secrets <c>${VAR}</c> expands to, private to the user).
 /// </summary>
-public sealed class PipeHome
+public sealed partial class PipeHome
 {
     public const string EnvironmentVariable = "DATASPOC_PIPE_HOME";
 
@@ -113,10 +115,32 @@ public sealed class PipeHome
             created.Add(ConfigPath);
         }
         if (DotEnvFile.CreateEmpty(EnvFilePath)) created.Add(EnvFilePath);
-        // Tap configs hold credentials: keep the folder private to the user, also in a home made before or by hand.
-        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(SourcesDirectory, PrivateFolderMode);
+        // Tap configs hold credentials: keep the folder private to the user, also in a home made before or by hand. Only
+        // group and others lose access: a user bit the owner removed (a read-only home) stays removed, and a folder already
+        // private is not touched, so init on a complete home on a read-only filesystem changes nothing.
+        if (!OperatingSystem.IsWindows())
+        {
+            var mode = File.GetUnixFileMode(SourcesDirectory);
+            if ((mode & ~PrivateFolderMode) != 0) File.SetUnixFileMode(SourcesDirectory, mode & PrivateFolderMode);
+        }
         return created;
     }
+
+    /// <summary>
+    /// Why this user cannot create files in the existing folder <paramref name="folder"/> (the system's words, e.g.
+    /// "Permission denied", "Read-only file system"), or null when it can. Asked before a command writes, so a read-only
+    /// home is refused before anything in it changes.
+    /// </summary>
+    public static string? CannotWrite(string folder)
+    {
+        if (OperatingSystem.IsWindows() || access(folder, WriteAndSearch) == 0) return null;
+        return Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError());
+    }
+
+    private const int WriteAndSearch = 2 | 1; // W_OK | X_OK: creating a file in a folder needs both
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int access(string path, int mode);
 
     /// <summary>The mode of a folder the tool creates in the home: only its user may list, enter or change it (0700).</summary>
     public const UnixFileMode PrivateFolderMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;

@@ -143,13 +143,13 @@ public static class KubernetesRender
             RefuseLiteralSecrets(JsonNode.Parse(text, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }), pipeline.Name, configFile, "");
             files.Add(new("source.json", relative, text));
         }
-        if (pipeline.Source.Streams is { Count: > 0 })
-        {
-            var catalog = Sources.TapCatalogs.CachePath(pipeline)!;
-            if (!File.Exists(catalog))
-                throw new ConfigException($"selects streams but has no cached catalog: run 'dataspoc-pipe streams {pipeline.Name}' first (a pod's home is read-only and cannot cache one)", pipelineFile, key: "source.streams");
+        // The cached catalog also without source.streams: a pod still discovers, and compares with it (so it names what
+        // changed at the source) rather than finding no cache and trying, on its read-only home, to write one every run.
+        var catalog = Sources.TapCatalogs.CachePath(pipeline);
+        if (pipeline.Source.Streams is { Count: > 0 } && !File.Exists(catalog))
+            throw new ConfigException($"selects streams but has no cached catalog: run 'dataspoc-pipe streams {pipeline.Name}' first (a pod's home is read-only and cannot cache one)", pipelineFile, key: "source.streams");
+        if (catalog is not null && File.Exists(catalog))
             files.Add(new("catalog.json", Relative(home, catalog), File.ReadAllText(catalog)));
-        }
         // What the tap said of itself (--help/--about), when a run, validate or streams cached it here: without it every
         // pod asks the tap again (up to 15 s for one that ignores the question) and cannot keep the answer.
         if (Sources.TapCatalogs.CapabilitiesCachePath(pipeline) is { } capabilities && File.Exists(capabilities))

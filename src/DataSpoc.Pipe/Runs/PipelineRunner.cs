@@ -386,6 +386,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         // A LongRunning task's thread could not be created: its own message says only "An exception was thrown by a TaskScheduler".
         TaskSchedulerException { InnerException: { } inner } => Describe(inner, step),
         _ when ResourceLimits.Describe(e) is { } limited => $"{step} failed: {limited}",
+        DllNotFoundException missing when missing.Message.Contains("ParquetSharpNative", StringComparison.Ordinal) => $"{step} failed: {Parquet.ParquetLibrary.Describe(missing)}",
         _ => $"{step} failed: {e.Message}",
     };
 

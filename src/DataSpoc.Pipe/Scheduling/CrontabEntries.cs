@@ -72,9 +72,36 @@ public static class CrontabEntries
     /// <summary>Seconds a maintain line waits for the pipeline's lock file (a run going on) before it gives up.</summary>
     public const int MaintainLockWait = 3600;
 
-    /// <summary><c>flock</c>'s options on a line running <paramref name="verb"/>: a run skips when the lock is held, a maintain waits.</summary>
+    /// <summary>
+    /// <c>flock</c>'s options on a line running <paramref name="verb"/>: a run skips when the lock is held, a maintain waits.
+    /// Either way a lock it does not get exits <see cref="LockNotTakenExit"/> (<c>-E</c>), which the line tells from the
+    /// command's own exit codes to log the skip.
+    /// </summary>
     private static string[] FlockOptions(string verb) =>
-        verb == "maintain" ? ["-w", MaintainLockWait.ToString(System.Globalization.CultureInfo.InvariantCulture)] : ["-n"];
+        [.. verb == "maintain" ? ["-w", MaintainLockWait.ToString(System.Globalization.CultureInfo.InvariantCulture)] : (string[])["-n"],
+            "-E", LockNotTakenExit.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+
+    /// <summary>The exit code of <c>flock</c> when it did not get the lock: <c>EX_TEMPFAIL</c>, which no command of this tool exits with.</summary>
+    public const int LockNotTakenExit = 75;
+
+    /// <summary>
+    /// The words of a line that follow its command: when <c>flock</c> did not get the lock, <c>date</c> appends
+    /// <c>&lt;name&gt;: skipped &lt;UTC time&gt;: ...</c> (<c>maintain skipped</c> for a maintain) to the log, dated as a
+    /// run's <c>started</c> line is, so a skipped firing leaves a trace where its output would be. POSIX sh only.
+    /// </summary>
+    private static string[] SkipLogWords(string pipeline, string verb, string lockFile, string log)
+    {
+        var what = verb == "maintain" ? "maintain skipped" : "skipped";
+        var why = verb == "maintain"
+            ? $"the lock {lockFile} stayed held for {MaintainLockWait.ToString(System.Globalization.CultureInfo.InvariantCulture)} s (a run of the pipeline still going)"
+            : $"the lock {lockFile} is held (the previous run or a maintain of the pipeline still going)";
+        // date's format: '%' in the text (a home may hold one) is written '%%'.
+        var format = $"+{pipeline}: {what} %Y-%m-%d %H:%M:%SZ: {why.Replace("%", "%%", StringComparison.Ordinal)}";
+        return ["||", "[", "$?", "-ne", LockNotTakenExit.ToString(System.Globalization.CultureInfo.InvariantCulture), "]", "||", "date", "-u", format, ">>", log];
+    }
+
+    /// <summary>The words of <see cref="CommandWords(string, string, string, IReadOnlyList{string}, string)"/>'s lines that are shell syntax, written unquoted.</summary>
+    public static bool IsShellSyntax(string word) => word is ">>" or "2>&1" or "||" or "[" or "]" or "$?";
 
     /// <summary>The options of <c>maintain</c> that <paramref name="maintain"/> asks for: <c>--expire-older-than &lt;age&gt; [--compact [--target-file-mb N]]</c>.</summary>
     public static IReadOnlyList<string> MaintainArguments(MaintainSchedule maintain)
@@ -91,8 +118,9 @@ public static class CrontabEntries
         var home = PipeHome.Canonical(homeRoot);
         var logs = Path.Combine(home, "logs");
         var log = Path.Combine(logs, pipeline + ".log");
-        return ["PATH=" + path, .. tempFolder is null ? [] : (string[])[TempFolderSetting + tempFolder], PipeHome.EnvironmentVariable + "=" + home, "flock", .. FlockOptions(command[0]), Path.Combine(logs, pipeline + ".lock"),
-            .. program, .. command, "--rotate-log", log, ">>", log, "2>&1"];
+        var lockFile = Path.Combine(logs, pipeline + ".lock");
+        return ["PATH=" + path, .. tempFolder is null ? [] : (string[])[TempFolderSetting + tempFolder], PipeHome.EnvironmentVariable + "=" + home, "flock", .. FlockOptions(command[0]), lockFile,
+            .. program, .. command, "--rotate-log", log, ">>", log, "2>&1", .. SkipLogWords(pipeline, command[0], lockFile, log)];
     }
 
     /// <summary>

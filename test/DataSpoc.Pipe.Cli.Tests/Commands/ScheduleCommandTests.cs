@@ -35,8 +35,8 @@ public sealed class ScheduleCommandTests : IDisposable
         Assert.Equal(OthersLines.TrimEnd('\n').Split('\n'), lines[..2]);
         var hourly = lines[2];
         Assert.StartsWith("0 * * * * PATH=", hourly);
-        Assert.Contains($"DATASPOC_PIPE_HOME={_home.Home} flock -n {_home.Home}/logs/hourly.lock ", hourly);
-        Assert.Contains($" run hourly --rotate-log {_home.Home}/logs/hourly.log >> {_home.Home}/logs/hourly.log 2>&1 # dataspoc-pipe:hourly@{_home.Home}", hourly);
+        Assert.Contains($"DATASPOC_PIPE_HOME={_home.Home} flock -n -E 75 {_home.Home}/logs/hourly.lock ", hourly);
+        Assert.Contains($" run hourly --rotate-log {_home.Home}/logs/hourly.log >> {_home.Home}/logs/hourly.log 2>&1 || [ $? -ne 75 ] || date -u '+hourly: skipped \\%Y-\\%m-\\%d \\%H:\\%M:\\%SZ: the lock {_home.Home}/logs/hourly.lock is held (the previous run or a maintain of the pipeline still going)' >> {_home.Home}/logs/hourly.log # dataspoc-pipe:hourly@{_home.Home}", hourly);
         Assert.StartsWith("30 2 * * * ", lines[3]);
         Assert.EndsWith($"# dataspoc-pipe:nightly@{_home.Home}", lines[3]);
 
@@ -325,7 +325,7 @@ public sealed class ScheduleCommandTests : IDisposable
         Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
         var lines = CrontabLines();
         Assert.Equal(3, lines.Length);
-        Assert.Contains($"DATASPOC_PIPE_HOME={_home.Home} flock -n {_home.Home}/logs/nightly.lock ", lines[2]);
+        Assert.Contains($"DATASPOC_PIPE_HOME={_home.Home} flock -n -E 75 {_home.Home}/logs/nightly.lock ", lines[2]);
         Assert.EndsWith($"# dataspoc-pipe:nightly@{_home.Home}", lines[2]);
         Assert.StartsWith("30 2 * * * ", lines[2]);
         // ... and installing through the real path changes nothing.
@@ -581,8 +581,8 @@ public sealed class ScheduleCommandTests : IDisposable
         Assert.EndsWith($"# dataspoc-pipe:orders@{_home.Home}", run);
         // Same lock file and log as the run line: a maintain and a run never overlap (a run skips, a maintain waits).
         Assert.StartsWith("0 3 * * * PATH=", maintain);
-        Assert.Contains($"DATASPOC_PIPE_HOME={_home.Home} flock -w 3600 {_home.Home}/logs/orders.lock ", maintain);
-        Assert.Contains($" maintain orders --expire-older-than 2d --compact --target-file-mb 64 --rotate-log {_home.Home}/logs/orders.log >> {_home.Home}/logs/orders.log 2>&1 # dataspoc-pipe-maintain:orders@{_home.Home}", maintain);
+        Assert.Contains($"DATASPOC_PIPE_HOME={_home.Home} flock -w 3600 -E 75 {_home.Home}/logs/orders.lock ", maintain);
+        Assert.Contains($" maintain orders --expire-older-than 2d --compact --target-file-mb 64 --rotate-log {_home.Home}/logs/orders.log >> {_home.Home}/logs/orders.log 2>&1 || [ $? -ne 75 ] || date -u '+orders: maintain skipped \\%Y-\\%m-\\%d \\%H:\\%M:\\%SZ: the lock {_home.Home}/logs/orders.lock stayed held for 3600 s (a run of the pipeline still going)' >> {_home.Home}/logs/orders.log # dataspoc-pipe-maintain:orders@{_home.Home}", maintain);
         Assert.Contains(" maintain archive --expire-older-than 7d --rotate-log ", lines[2]);
         Assert.EndsWith($"# dataspoc-pipe-maintain:archive@{_home.Home}", lines[2]);
 
@@ -714,6 +714,58 @@ public sealed class ScheduleCommandTests : IDisposable
         var log = File.ReadAllText(Path.Combine(_home.Home, "logs", "shop.log"));
         Assert.StartsWith("shop: maintain started ", log);
         Assert.Contains("compacted files", log);
+    }
+
+    /// <summary>
+    /// A firing due while the previous run still holds the pipeline's lock skips (<c>flock -n</c>); the line dates the skip in
+    /// the pipeline's log, where the skipped run's output would be, and a run failing on its own is not taken for a skip.
+    /// </summary>
+    [Fact]
+    public void A_run_line_that_finds_the_lock_held_logs_the_skip_dated_in_the_pipelines_log()
+    {
+        _home.WriteShopPipeline("shop", extraTop: "schedule:\n  cron: \"0 * * * *\"\n");
+        Assert.Equal(0, CliProcess.Run(_home, "schedule", "install").ExitCode);
+        // As cron runs it: the rest of the line after the schedule, with its escaped '%' (date's format) made '%' again.
+        var command = CrontabLines().Single()["0 * * * * ".Length..].Replace("\\%", "%", StringComparison.Ordinal);
+        var lockFile = Path.Combine(_home.Home, "logs", "shop.lock");
+        var log = Path.Combine(_home.Home, "logs", "shop.log");
+        Directory.CreateDirectory(Path.GetDirectoryName(lockFile)!);
+        using var holder = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("flock", [lockFile, "sleep", "30"]) { UseShellExecute = false })!;
+        try
+        {
+            var held = System.Diagnostics.Stopwatch.StartNew();
+            while (FlockFree(lockFile))
+            {
+                Assert.True(held.Elapsed < TimeSpan.FromSeconds(10), "the stand-in run never took the lock");
+                Thread.Sleep(20);
+            }
+            var psi = new System.Diagnostics.ProcessStartInfo("sh", ["-c", command]) { UseShellExecute = false };
+            _home.Apply(psi.Environment);
+            var before = DateTimeOffset.UtcNow;
+            using (var process = System.Diagnostics.Process.Start(psi)!)
+                Assert.True(process.WaitForExit(TimeSpan.FromMinutes(1)));
+            var line = Assert.Single(File.ReadAllLines(log));
+            Assert.Matches($"^shop: skipped \\d{{4}}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ: the lock {System.Text.RegularExpressions.Regex.Escape(lockFile)} is held ", line);
+            var when = DateTimeOffset.Parse(line["shop: skipped ".Length..("shop: skipped ".Length + 20)], System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(when >= before.AddSeconds(-1) && when <= DateTimeOffset.UtcNow.AddSeconds(1), line);
+        }
+        finally
+        {
+            // flock's child (the sleep) holds the lock too.
+            holder.Kill(entireProcessTree: true);
+            holder.WaitForExit();
+        }
+
+        // A run that fails on its own (here: its bucket is a file) is its output only, not a skip.
+        File.Delete(log);
+        if (Directory.Exists(_home.Lake)) Directory.Delete(_home.Lake, recursive: true);
+        File.WriteAllText(_home.Lake, "not a folder");
+        var failing = new System.Diagnostics.ProcessStartInfo("sh", ["-c", command]) { UseShellExecute = false };
+        _home.Apply(failing.Environment);
+        using (var process = System.Diagnostics.Process.Start(failing)!)
+            Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)));
+        Assert.DoesNotContain("skipped", File.ReadAllText(log));
+        Assert.StartsWith("shop: started ", File.ReadAllText(log));
     }
 
     /// <summary>Whether nobody holds <paramref name="lockFile"/> (<c>flock -n</c> takes it and lets go at once).</summary>

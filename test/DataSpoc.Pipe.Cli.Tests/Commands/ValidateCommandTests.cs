@@ -10,6 +10,49 @@ public sealed class ValidateCommandTests : IDisposable
 
     public void Dispose() => _home.Dispose();
 
+    /// <summary>
+    /// A binary installed without <c>ParquetSharpNative.so</c> (it must stay next to it) extracts and then fails every run at
+    /// <c>write</c>: validate loads the library and says what is missing and where it looked; the run's error is one line.
+    /// </summary>
+    [Fact]
+    public void A_program_without_its_Parquet_library_fails_validate_naming_where_it_looked_and_a_run_in_one_line()
+    {
+        _home.WriteShopPipeline("shop");
+        var copy = Path.Combine(_home.Root, "install");
+        IReadOnlyList<string> command;
+        if (CliProcess.IsNative)
+        {
+            Directory.CreateDirectory(copy);
+            File.Copy(CliProcess.Command[0], Path.Combine(copy, "dataspoc-pipe"));
+            File.SetUnixFileMode(Path.Combine(copy, "dataspoc-pipe"), File.GetUnixFileMode(CliProcess.Command[0]));
+            command = [Path.Combine(copy, "dataspoc-pipe")];
+        }
+        else
+        {
+            var bin = Path.GetDirectoryName(CliProcess.Command[1])!;
+            foreach (var file in Directory.EnumerateFiles(bin, "*", SearchOption.AllDirectories))
+            {
+                if (Path.GetFileName(file) == "ParquetSharpNative.so") continue;
+                var target = Path.Combine(copy, Path.GetRelativePath(bin, file));
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.Copy(file, target);
+            }
+            command = ["dotnet", Path.Combine(copy, Path.GetFileName(CliProcess.Command[1]))];
+        }
+
+        var validate = CliProcess.RunCopy(command, _home, "validate", "shop", "-o", "json");
+        Assert.True(validate.ExitCode == 1, validate.ToString());
+        var check = Json.Parse(validate).AsArray().Single()!["checks"]!.AsArray().Single(c => c.Str("check") == "parquet library")!;
+        Assert.False(check.Bool("ok"));
+        Assert.StartsWith("the Parquet library ParquetSharpNative could not be loaded: looked for ", check.Str("detail"));
+        Assert.Contains(Path.Combine(copy, "ParquetSharpNative.so"), check.Str("detail"));
+
+        var run = CliProcess.RunCopy(command, _home, "run", "shop");
+        Assert.True(run.ExitCode == 1, run.ToString());
+        Assert.Single(run.Stderr.TrimEnd('\n').Split('\n'));
+        Assert.Contains("write failed: the Parquet library ParquetSharpNative could not be loaded: looked for ", run.Stderr);
+    }
+
     [Fact]
     public void A_working_pipeline_passes_every_check_and_leaves_no_probe_behind()
     {

@@ -41,6 +41,9 @@ public static class CliProcess
     /// <summary>Runs with <paramref name="stdin"/> piped in (so stdin is not a terminal).</summary>
     public static Result RunWithInput(TempHome home, string? stdin, params string[] args) => Start(Command, home, stdin, args);
 
+    /// <summary>Runs another copy of the CLI, started by <paramref name="command"/> (as <see cref="Command"/> starts this one).</summary>
+    public static Result RunCopy(IReadOnlyList<string> command, TempHome home, params string[] args) => Start(command, home, null, args);
+
     /// <summary>Runs with a working directory that no longer exists (a shell left in a removed release or temp folder).</summary>
     public static Result RunFromRemovedDirectory(TempHome home, params string[] args)
     {

@@ -317,6 +317,19 @@ public sealed class KubernetesRenderTests : IDisposable
     }
 
     [Fact]
+    public void The_cached_catalog_rides_in_the_ConfigMap_at_its_path_also_without_source_streams_so_a_pod_compares_with_it()
+    {
+        var cache = Path.Combine(_home.PipelinesDirectory, "orders.catalog.json");
+        File.WriteAllText(cache, "{\"streams\": []}");
+
+        var objects = KubernetesObjects.LoadStrict(Render().Files.Single(f => f.Path == "pipelines/pipe-orders.yaml").Text);
+        var configMap = Assert.IsType<V1ConfigMap>(objects[0]);
+        Assert.Equal(File.ReadAllText(cache), configMap.Data["catalog.json"]);
+        var volume = Assert.Single(Assert.IsType<V1CronJob>(objects[1]).Spec.JobTemplate.Spec.Template.Spec.Volumes, v => v.Name == "home");
+        Assert.Equal("pipelines/orders.catalog.json", Assert.Single(volume.ConfigMap.Items, i => i.Key == "catalog.json").Path);
+    }
+
+    [Fact]
     public void kubectl_kustomize_renders_the_written_folder_into_the_same_objects_in_the_namespace()
     {
         var dir = Path.Combine(_root, "out");

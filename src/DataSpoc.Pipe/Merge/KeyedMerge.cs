@@ -31,11 +31,8 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
     public sealed record Outcome(IReadOnlyList<SpooledFile> Files, IReadOnlyList<string> Superseded, long RemovedRows, long RemovedBytes,
         long RowsReplaced, long RowsDeleted, long KeysMarkedDeleted, long FilesScanned);
 
-    /// <summary>A key's record: its place among the run's rows as the spool files hold them, and the index of its partition.</summary>
-    private readonly record struct Winner(long Sequence, OrderValue Order, bool Deleted, int Partition);
-
-    /// <summary>A spool file's first row: its place among the run's rows, its partition's index, and how many rows of that partition came before it.</summary>
-    private readonly record struct FileStart(long Sequence, int Partition, long InPartition);
+    /// <summary>A key's record: its place among the run's rows as the spool files hold them, and where it arrived among them in input order.</summary>
+    private readonly record struct Winner(long Sequence, OrderValue Order, bool Deleted, int Arrival);
 
     /// <summary>An existing data file with superseded rows (their numbers, ascending), waiting to be rewritten without them.</summary>
     private sealed record Rewrite(string Key, LocalFile Local, List<long> Superseded, Partition Partition);
@@ -58,32 +55,26 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
                 $"declare: write_mode merge reads deletes from that column only, and would land them as updates that null the row; declare it in the SCHEMA " +
                 $"(\"{MergeSettings.DeletedAtColumn}\": {{\"type\": [\"null\", \"string\"], \"format\": \"date-time\"}}), or drop it with a transform to land them as updates");
 
-        // 1. The run's records: one winner per key. A partition's files hold its rows in input order, so within one
-        // partition the later row is the later record; a key with records in several partitions keeps its candidate of
-        // each (the last, or greatest order_by) until the run's arrival order (stream.Arrivals) decides between them.
+        // 1. The run's records: one winner per key, the last to arrive (or the greatest order_by, of equals the last). A
+        // partition's files hold its rows in input order, one partition's after another's: with a partition column,
+        // where each row arrived is read beside its file from the run's arrival order (stream.Arrivals).
         var winners = new Dictionary<RowKey, Winner>();
-        var acrossPartitions = new Dictionary<RowKey, List<Winner>>();
         var firstKeys = new List<FirstKey>();
-        var partitions = new List<Partition>();
-        var fileStarts = new List<FileStart>();
-        var rowsOfPartition = new List<long>();
+        var rowsOfPartition = new Dictionary<Partition, long>();
         long sequence = 0, keyless = 0;
         (long Record, string Column)? firstKeyless = null;
         foreach (var file in stream.Files)
         {
-            var part = partitions.IndexOf(file.Partition);
-            if (part < 0)
-            {
-                part = partitions.Count;
-                partitions.Add(file.Partition);
-                rowsOfPartition.Add(0);
-            }
-            fileStarts.Add(new FileStart(sequence, part, rowsOfPartition[part]));
+            var before = rowsOfPartition.GetValueOrDefault(file.Partition);
+            using var arrivals = stream.Arrivals?.Of(file.Partition, before).GetEnumerator();
             var fileFirst = sequence;
             ParquetRows.ForEach(file.LocalPath, keys.Fields, null, (json, _) =>
             {
                 var row = keys.Read(json);
                 var seq = sequence++;
+                // Without a partition column the files hold the rows in input order.
+                var arrival = arrivals is null ? (int)seq : arrivals.MoveNext() ? arrivals.Current
+                    : throw new InvalidOperationException($"stream '{stream.Name}': the run's arrival order ends before row {seq - fileFirst + 1} of spool file {file.LocalPath}");
                 // A row without its key matches no row, and all such rows would share one "null" key: refused, never collapsed.
                 if (row.MissingKey is { } column)
                 {
@@ -94,29 +85,22 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
                 if (row.NaNKey is { } nan)
                     throw new MergeException($"stream '{stream.Name}': key property '{nan}' is NaN in record {seq + 1} of the stream: NaN equals no value " +
                         "(not even NaN), so no row can be matched or replaced by it; fix the source, or use write_mode append");
-                var record = new Winner(seq, row.Order, row.Deleted, part);
                 if (winners.TryGetValue(row.Key, out var held))
                 {
-                    if (held.Partition != part && !acrossPartitions.ContainsKey(row.Key)) acrossPartitions[row.Key] = [held];
-                    if (acrossPartitions.TryGetValue(row.Key, out var candidates))
-                    {
-                        var inPartition = candidates.FindIndex(c => c.Partition == part);
-                        if (inPartition < 0) candidates.Add(record);
-                        else if (settings.OrderBy is null || row.Order.CompareTo(candidates[inPartition].Order) >= 0) candidates[inPartition] = record;
-                        return;
-                    }
-                    if (settings.OrderBy is not null && row.Order.CompareTo(held.Order) < 0) return;
+                    var order = settings.OrderBy is null ? 0 : row.Order.CompareTo(held.Order);
+                    if (order < 0 || (order == 0 && arrival < held.Arrival)) return;
                 }
                 else firstKeys.Add(row.First);
-                winners[row.Key] = record;
+                winners[row.Key] = new Winner(seq, row.Order, row.Deleted, arrival);
             }, namedFloatsAsStrings: true);
-            rowsOfPartition[part] += sequence - fileFirst;
+            rowsOfPartition[file.Partition] = before + sequence - fileFirst;
         }
         if (firstKeyless is { } at)
             throw new MergeException($"stream '{stream.Name}': {keyless} of this run's {sequence} record(s) have no value for key property " +
                 $"'{at.Column}' (null or absent; the first: record {at.Record} of the stream): write_mode merge needs the whole key in every " +
                 "record. Fix the source, drop such rows with a transforms filter (filter: \"" + at.Column + " != null\"), or use write_mode append");
-        if (acrossPartitions.Count > 0) KeepLastAcrossPartitions(stream, winners, acrossPartitions, partitions, fileStarts, sequence);
+        if (stream.Arrivals is { } noted && noted.Count != sequence)
+            throw new InvalidOperationException($"stream '{stream.Name}': the run's arrival order holds {noted.Count} row(s), its spool files {sequence}");
         var incomingRows = sequence;
         var keep = new BitArray(checked((int)Math.Max(incomingRows, 1)));
         long markedDeleted = 0;
@@ -272,51 +256,6 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
         finally
         {
             foreach (var rewrite in rewrites) await rewrite.Local.DisposeAsync().ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>
-    /// The winner of each key with records in several partitions: of its candidates (the last, or greatest
-    /// <c>order_by</c>, of each partition) the greatest <c>order_by</c>, and of equals the one that arrived last, as within
-    /// one partition. Where each candidate arrived is read from the run's partition of every row in input order: the n-th
-    /// row of a partition's files is that partition's n-th entry there. Memory holds the candidates, not the rows.
-    /// </summary>
-    private void KeepLastAcrossPartitions(StreamState stream, Dictionary<RowKey, Winner> winners, Dictionary<RowKey, List<Winner>> acrossPartitions,
-        List<Partition> partitions, List<FileStart> fileStarts, long rows)
-    {
-        if (stream.Arrivals is not { } arrivals || arrivals.Count != rows)
-            throw new InvalidOperationException($"stream '{stream.Name}': the run's arrival order holds {stream.Arrivals?.Count ?? 0} row(s), its spool files {rows}");
-        // Per partition, the candidates' numbers in it, ascending, each with its place among the spool files' rows.
-        var wanted = partitions.Select(_ => new List<(long InPartition, long Sequence)>()).ToArray();
-        foreach (var candidate in acrossPartitions.Values.SelectMany(c => c))
-        {
-            var file = fileStarts.FindLastIndex(f => f.Sequence <= candidate.Sequence);
-            var start = fileStarts[file];
-            wanted[candidate.Partition].Add((start.InPartition + candidate.Sequence - start.Sequence, candidate.Sequence));
-        }
-        foreach (var list in wanted) list.Sort();
-        var arrivedAt = new Dictionary<long, long>();
-        var next = new int[partitions.Count];
-        var seen = new long[partitions.Count];
-        var indexOf = partitions.Select((p, i) => (p, i)).ToDictionary(x => x.p, x => x.i);
-        long arrival = 0;
-        foreach (var partition in arrivals.Read())
-        {
-            var part = indexOf[partition];
-            var n = seen[part]++;
-            var list = wanted[part];
-            if (next[part] < list.Count && list[next[part]].InPartition == n) arrivedAt[list[next[part]++].Sequence] = arrival;
-            arrival++;
-        }
-        foreach (var (key, candidates) in acrossPartitions)
-        {
-            var last = candidates[0];
-            foreach (var candidate in candidates.Skip(1))
-            {
-                var order = settings.OrderBy is null ? 0 : candidate.Order.CompareTo(last.Order);
-                if (order > 0 || (order == 0 && arrivedAt[candidate.Sequence] > arrivedAt[last.Sequence])) last = candidate;
-            }
-            winners[key] = last;
         }
     }
 

@@ -22,11 +22,13 @@ public sealed class MergeAcrossPartitionsTests : IDisposable
 
     private static string Record(string record) => $$$"""{"type":"RECORD","stream":"k","record":{{{record}}}}""";
 
-    private async Task Run(TableFormats formats, MergeSettings merge, params string[] records)
+    private Task Run(TableFormats formats, MergeSettings merge, params string[] records) => Run(formats, merge, null, records);
+
+    private async Task Run(TableFormats formats, MergeSettings merge, long? maxFileRows, params string[] records)
     {
         var pipeline = _lake.Pipeline("k-merge", _lake.WriteSinger($"run{++_inputs}.jsonl", [Schema, .. records.Select(Record)]), p => p with
         {
-            Destination = p.Destination with { PartitionBy = "d", WriteMode = WriteMode.Merge, TableFormat = formats, Merge = merge },
+            Destination = p.Destination with { PartitionBy = "d", WriteMode = WriteMode.Merge, TableFormat = formats, Merge = merge, MaxFileRows = maxFileRows ?? p.Destination.MaxFileRows },
         });
         var result = await TempLake.RunAsync(pipeline);
         Assert.True(result.Succeeded, result.Log.Error);
@@ -74,5 +76,22 @@ public sealed class MergeAcrossPartitionsTests : IDisposable
             """{"id":2,"v":"t","d":"2024-01-01"}""");
 
         Assert.Equal(["1 b 2024-01-01", "2 t 2024-01-01"], await Rows());
+    }
+
+    [Fact]
+    public async Task A_partition_whose_rows_fill_several_spool_files_is_ordered_by_arrival_in_each()
+    {
+        // One row a file: each partition's later files start past its first rows.
+        await Run(TableFormats.Parquet, new MergeSettings(), maxFileRows: 1,
+            """{"id":1,"v":"a","d":"2024-01-02"}""",
+            """{"id":2,"v":"b","d":"2024-01-01"}""",
+            """{"id":1,"v":"c","d":"2024-01-01"}""",
+            """{"id":2,"v":"d","d":"2024-01-02"}""",
+            """{"id":1,"v":"e","d":"2024-01-02"}""",
+            """{"id":2,"v":"f","d":"2024-01-01"}""",
+            """{"id":3,"v":"g","d":"2024-01-01"}""",
+            """{"id":3,"v":"h","d":"2024-01-02"}""");
+
+        Assert.Equal(["1 e 2024-01-02", "2 f 2024-01-01", "3 h 2024-01-02"], await Rows());
     }
 }

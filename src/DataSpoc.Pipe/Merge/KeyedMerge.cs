@@ -31,7 +31,8 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
     public sealed record Outcome(IReadOnlyList<SpooledFile> Files, IReadOnlyList<string> Superseded, long RemovedRows, long RemovedBytes,
         long RowsReplaced, long RowsDeleted, long KeysMarkedDeleted, long FilesScanned);
 
-    private readonly record struct Winner(long Sequence, OrderValue Order, bool Deleted);
+    /// <summary>A key's record: its place among the run's rows as the spool files hold them, and where it arrived among them in input order.</summary>
+    private readonly record struct Winner(long Sequence, OrderValue Order, bool Deleted, int Arrival);
 
     /// <summary>An existing data file with superseded rows (their numbers, ascending), waiting to be rewritten without them.</summary>
     private sealed record Rewrite(string Key, LocalFile Local, List<long> Superseded, Partition Partition);
@@ -54,16 +55,26 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
                 $"declare: write_mode merge reads deletes from that column only, and would land them as updates that null the row; declare it in the SCHEMA " +
                 $"(\"{MergeSettings.DeletedAtColumn}\": {{\"type\": [\"null\", \"string\"], \"format\": \"date-time\"}}), or drop it with a transform to land them as updates");
 
-        // 1. The run's records: one winner per key.
+        // 1. The run's records: one winner per key, the last to arrive (or the greatest order_by, of equals the last). A
+        // partition's files hold its rows in input order, one partition's after another's: with a partition column,
+        // where each row arrived is read beside its file from the run's arrival order (stream.Arrivals).
         var winners = new Dictionary<RowKey, Winner>();
         var firstKeys = new List<FirstKey>();
+        var rowsOfPartition = new Dictionary<Partition, long>();
         long sequence = 0, keyless = 0;
         (long Record, string Column)? firstKeyless = null;
         foreach (var file in stream.Files)
+        {
+            var before = rowsOfPartition.GetValueOrDefault(file.Partition);
+            using var arrivals = stream.Arrivals?.Of(file.Partition, before).GetEnumerator();
+            var fileFirst = sequence;
             ParquetRows.ForEach(file.LocalPath, keys.Fields, null, (json, _) =>
             {
                 var row = keys.Read(json);
                 var seq = sequence++;
+                // Without a partition column the files hold the rows in input order.
+                var arrival = arrivals is null ? (int)seq : arrivals.MoveNext() ? arrivals.Current
+                    : throw new InvalidOperationException($"stream '{stream.Name}': the run's arrival order ends before row {seq - fileFirst + 1} of spool file {file.LocalPath}");
                 // A row without its key matches no row, and all such rows would share one "null" key: refused, never collapsed.
                 if (row.MissingKey is { } column)
                 {
@@ -76,15 +87,20 @@ internal sealed class KeyedMerge(IObjectStore store, MergeSettings settings, Wri
                         "(not even NaN), so no row can be matched or replaced by it; fix the source, or use write_mode append");
                 if (winners.TryGetValue(row.Key, out var held))
                 {
-                    if (settings.OrderBy is not null && row.Order.CompareTo(held.Order) < 0) return;
+                    var order = settings.OrderBy is null ? 0 : row.Order.CompareTo(held.Order);
+                    if (order < 0 || (order == 0 && arrival < held.Arrival)) return;
                 }
                 else firstKeys.Add(row.First);
-                winners[row.Key] = new Winner(seq, row.Order, row.Deleted);
+                winners[row.Key] = new Winner(seq, row.Order, row.Deleted, arrival);
             }, namedFloatsAsStrings: true);
+            rowsOfPartition[file.Partition] = before + sequence - fileFirst;
+        }
         if (firstKeyless is { } at)
             throw new MergeException($"stream '{stream.Name}': {keyless} of this run's {sequence} record(s) have no value for key property " +
                 $"'{at.Column}' (null or absent; the first: record {at.Record} of the stream): write_mode merge needs the whole key in every " +
                 "record. Fix the source, drop such rows with a transforms filter (filter: \"" + at.Column + " != null\"), or use write_mode append");
+        if (stream.Arrivals is { } noted && noted.Count != sequence)
+            throw new InvalidOperationException($"stream '{stream.Name}': the run's arrival order holds {noted.Count} row(s), its spool files {sequence}");
         var incomingRows = sequence;
         var keep = new BitArray(checked((int)Math.Max(incomingRows, 1)));
         long markedDeleted = 0;

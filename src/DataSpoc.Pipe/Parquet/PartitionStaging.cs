@@ -147,6 +147,8 @@ internal sealed class PartitionStaging
                 at += _taken[slot];
             }
             for (var r = from; r < to; r++) _order[_start[_slots[r]]++] = r;
+            if (writer.Arrivals is { } arrivals)
+                for (var r = from; r < to; r++) arrivals.Add(_partitions[_slots[r]]);
             for (var c = 0; c < columns.Length; c++)
             {
                 var column = columns[c];

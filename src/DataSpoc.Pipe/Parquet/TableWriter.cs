@@ -164,6 +164,8 @@ internal sealed class TableWriter : IAsyncDisposable
     }
 
     public ColumnSchema Schema => _schema;
+    /// <summary>Where the partition of each row taken is noted, in input order (a merged stream partitioned by a column); null: nowhere.</summary>
+    public PartitionArrivals? Arrivals { get; init; }
     /// <summary>One shredder per parsing lane.</summary>
     public RecordShredder[] Shredders { get; }
     public long FilesWritten => Volatile.Read(ref _filesWritten);
@@ -209,6 +211,7 @@ internal sealed class TableWriter : IAsyncDisposable
     /// </summary>
     public bool RowAdded(int lane, Partition partition, ColumnBatch batch)
     {
+        Arrivals?.Add(partition);
         if (SendIfDue(lane, partition, batch, checkBytes: (batch.Rows & _bytesCheckMask) == 0))
         {
             _budget.RowAdded(lane, batch);

@@ -233,8 +233,11 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
         // the new columns (TableWriter.TryMoveRowsTo), and the old writer is completed empty.
         if (state.Writer is { } previous && Lake.ManifestColumn.TypeChanges(previous.Schema.ManifestColumns(), columns.ManifestColumns()) is { Count: > 0 } changed)
             SchemaTypeChanges.Add($"stream '{stream}': the SCHEMA {(RecordNumbers is null ? $"at line {line}" : "sent again")} changes column(s) {string.Join(", ", changed)}; the files written before it keep the old type(s)");
+        // A merge keeps a key's last record: which of its records in different partitions came last, the files cannot tell.
+        if (MergesByKey && _partitionColumn.Length > 0)
+            state.Arrivals ??= new PartitionArrivals(Lake.LakePaths.ScratchFile($"arrivals-{table}", ".bin", settings.SpoolDirectory));
         var next = new TableWriter(columns, pipeline.Destination.Compression, settings.Limits, settings.SpoolDirectory,
-            $"{table}-{_fileStems++:D4}", settings.SpoolIsInLake, _budget) { BeforeEncode = typedMap?.DeferredHashes };
+            $"{table}-{_fileStems++:D4}", settings.SpoolIsInLake, _budget) { BeforeEncode = typedMap?.DeferredHashes, Arrivals = state.Arrivals };
         if (transforms.Count == 0) state.Writer?.TryMoveRowsTo(next);
         state.CompleteWriterAsync().GetAwaiter().GetResult();
         state.Writer = next;

@@ -47,6 +47,8 @@ internal sealed class StreamState(string name, string table, int lanes)
     public byte[] PartitionKeyQuoted { get; set; } = [];
     /// <summary>The partition column's index among the batch's columns; -1 when rows are not partitioned by a column.</summary>
     public int PartitionLeaf { get; set; } = -1;
+    /// <summary>The partition of each of the stream's rows in input order, when a merge reduces rows of several partitions.</summary>
+    public PartitionArrivals? Arrivals { get; set; }
     /// <summary>Files finished under earlier schemas of this stream (a schema change closes the current files).</summary>
     public List<SpooledFile> Files { get; } = [];
     public long? ActivatedVersion { get; set; }

@@ -56,15 +56,8 @@ public sealed class DashboardHttpTests : IDisposable
     {
         // It used to wait for the S3 client's 5-minute timeout and retries: no page at all, the healthy pipeline unseen.
         using var stalled = new StalledEndpoint();
-        _home.Set("AWS_ACCESS_KEY_ID", "AKIATESTSTALLED").Set("AWS_SECRET_ACCESS_KEY", "not-a-real-secret");
         _home.WriteShopPipeline("shop");
-        _home.WritePipeline("hang", $$"""
-            source:
-              tap: {{CliProcess.ShopTap}}
-            destination:
-              bucket: s3://lake-hang
-              storage_options: {endpoint_url: "{{stalled.Url}}", region: us-east-1}
-            """);
+        _home.WriteStalledPipeline("hang", stalled);
         _ui = new DashboardProcess(_home);
 
         var clock = System.Diagnostics.Stopwatch.StartNew();

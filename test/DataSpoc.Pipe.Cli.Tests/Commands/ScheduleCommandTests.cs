@@ -691,14 +691,7 @@ public sealed class ScheduleCommandTests : IDisposable
         // A run holds the pipeline's lock when the maintain is due (a daily maintain falls on a minute a frequent run
         // fires at too): the maintain waits for it. With `flock -n` it skipped, silently, day after day.
         var lockFile = Path.Combine(_home.Home, "logs", "shop.lock");
-        Directory.CreateDirectory(Path.GetDirectoryName(lockFile)!);
-        using var holder = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("flock", [lockFile, "sleep", "3"]) { UseShellExecute = false })!;
-        var held = System.Diagnostics.Stopwatch.StartNew();
-        while (FlockFree(lockFile))
-        {
-            Assert.True(held.Elapsed < TimeSpan.FromSeconds(10), "the stand-in run never took the lock");
-            Thread.Sleep(20);
-        }
+        using var holder = HoldLock(lockFile, seconds: 3);
         var psi = new System.Diagnostics.ProcessStartInfo("sh", ["-c", command]) { UseShellExecute = false };
         _home.Apply(psi.Environment);
         using (var process = System.Diagnostics.Process.Start(psi)!)
@@ -729,16 +722,9 @@ public sealed class ScheduleCommandTests : IDisposable
         var command = CrontabLines().Single()["0 * * * * ".Length..].Replace("\\%", "%", StringComparison.Ordinal);
         var lockFile = Path.Combine(_home.Home, "logs", "shop.lock");
         var log = Path.Combine(_home.Home, "logs", "shop.log");
-        Directory.CreateDirectory(Path.GetDirectoryName(lockFile)!);
-        using var holder = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("flock", [lockFile, "sleep", "30"]) { UseShellExecute = false })!;
+        using var holder = HoldLock(lockFile, seconds: 30);
         try
         {
-            var held = System.Diagnostics.Stopwatch.StartNew();
-            while (FlockFree(lockFile))
-            {
-                Assert.True(held.Elapsed < TimeSpan.FromSeconds(10), "the stand-in run never took the lock");
-                Thread.Sleep(20);
-            }
             var psi = new System.Diagnostics.ProcessStartInfo("sh", ["-c", command]) { UseShellExecute = false };
             _home.Apply(psi.Environment);
             var before = DateTimeOffset.UtcNow;
@@ -766,6 +752,23 @@ public sealed class ScheduleCommandTests : IDisposable
             Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)));
         Assert.DoesNotContain("skipped", File.ReadAllText(log));
         Assert.StartsWith("shop: started ", File.ReadAllText(log));
+    }
+
+    /// <summary>
+    /// A stand-in run: <c>flock</c> holding <paramref name="lockFile"/> for <paramref name="seconds"/>, returned once it holds
+    /// it (kill its process tree to end it early: flock's child, the sleep, holds the lock too).
+    /// </summary>
+    private static System.Diagnostics.Process HoldLock(string lockFile, int seconds)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(lockFile)!);
+        var holder = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("flock", [lockFile, "sleep", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
+        var held = System.Diagnostics.Stopwatch.StartNew();
+        while (FlockFree(lockFile))
+        {
+            Assert.True(held.Elapsed < TimeSpan.FromSeconds(10), "the stand-in run never took the lock");
+            Thread.Sleep(20);
+        }
+        return holder;
     }
 
     /// <summary>Whether nobody holds <paramref name="lockFile"/> (<c>flock -n</c> takes it and lets go at once).</summary>

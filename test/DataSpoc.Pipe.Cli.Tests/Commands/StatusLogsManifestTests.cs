@@ -125,16 +125,9 @@ public sealed class StatusLogsManifestTests : IDisposable
         // Two pipelines on a bucket whose endpoint hangs, and a healthy one: status used to wait for the S3 client's
         // 5-minute timeout and retries (past this test's 3-minute limit) and showed nothing meanwhile.
         using var stalled = new StalledEndpoint();
-        _home.Set("AWS_ACCESS_KEY_ID", "AKIATESTSTALLED").Set("AWS_SECRET_ACCESS_KEY", "not-a-real-secret");
         _home.WriteShopPipeline("healthy");
         foreach (var name in new[] { "hang-a", "hang-b" })
-            _home.WritePipeline(name, $$"""
-                source:
-                  tap: {{CliProcess.ShopTap}}
-                destination:
-                  bucket: s3://lake-hang
-                  storage_options: {endpoint_url: "{{stalled.Url}}", region: us-east-1}
-                """);
+            _home.WriteStalledPipeline(name, stalled);
         var run = RunJson("healthy");
 
         var clock = System.Diagnostics.Stopwatch.StartNew();

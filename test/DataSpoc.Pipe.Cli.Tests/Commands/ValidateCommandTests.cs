@@ -78,14 +78,7 @@ public sealed class ValidateCommandTests : IDisposable
         // The probe used to wait for the S3 client's 5-minute request timeout and its retries (about 30 minutes) and
         // printed nothing meanwhile; validate now gives the bucket the 15 s status and manifest give it.
         using var stalled = new StalledEndpoint();
-        _home.Set("AWS_ACCESS_KEY_ID", "AKIATESTSTALLED").Set("AWS_SECRET_ACCESS_KEY", "not-a-real-secret");
-        _home.WritePipeline("hang", $$"""
-            source:
-              tap: {{CliProcess.ShopTap}}
-            destination:
-              bucket: s3://lake-hang
-              storage_options: {endpoint_url: "{{stalled.Url}}", region: us-east-1}
-            """);
+        _home.WriteStalledPipeline("hang", stalled);
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var result = CliProcess.Run(_home, "validate", "hang", "-o", "json");

@@ -49,6 +49,22 @@ public sealed class TempHome : IDisposable
         foreach (var (k, v) in _extra) env[k] = v;
     }
 
+    /// <summary>
+    /// Writes pipeline <paramref name="name"/>: the shop tap into bucket <c>s3://lake-hang</c> behind <paramref name="stalled"/>,
+    /// an endpoint that never answers, with S3 credentials it never gets to check.
+    /// </summary>
+    public void WriteStalledPipeline(string name, StalledEndpoint stalled)
+    {
+        Set("AWS_ACCESS_KEY_ID", "AKIATESTSTALLED").Set("AWS_SECRET_ACCESS_KEY", "not-a-real-secret");
+        WritePipeline(name, $$"""
+            source:
+              tap: {{CliProcess.ShopTap}}
+            destination:
+              bucket: s3://lake-hang
+              storage_options: {endpoint_url: "{{stalled.Url}}", region: us-east-1}
+            """);
+    }
+
     /// <summary>Writes <c>pipelines/&lt;name&gt;.yaml</c> (creating the home first).</summary>
     public string WritePipeline(string name, string yaml)
     {

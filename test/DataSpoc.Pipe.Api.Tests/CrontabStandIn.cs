@@ -16,7 +16,17 @@ public static class CrontabStandIn
 
     /// <summary>A pipeline's crontab line as <c>schedule install</c> writes it, starting the tool at <paramref name="program"/>.</summary>
     public static string InstalledLine(string home, string pipeline, string cron, string program = "/usr/local/bin/dataspoc-pipe") =>
-        $"{cron} {string.Join(' ', DataSpoc.Pipe.Scheduling.CrontabEntries.CommandWords(home, pipeline, "/usr/bin:/bin", [program]))} {DataSpoc.Pipe.Scheduling.CrontabEntries.Tag(home, pipeline)}";
+        $"{cron} {CommandText(DataSpoc.Pipe.Scheduling.CrontabEntries.CommandWords(home, pipeline, "/usr/bin:/bin", [program]))} {DataSpoc.Pipe.Scheduling.CrontabEntries.Tag(home, pipeline)}";
+
+    /// <summary>A line's command as the crontab holds it: <paramref name="words"/> joined as sh reads them, '%' escaped for cron.</summary>
+    public static string CommandText(IEnumerable<string> words) =>
+        string.Join(' ', words.Select(ShellWord)).Replace("%", "\\%", StringComparison.Ordinal);
+
+    /// <summary>A word of the line as sh reads it: shell syntax as it is, a word with a space or quote single-quoted (the skip log's date format).</summary>
+    private static string ShellWord(string word) =>
+        DataSpoc.Pipe.Scheduling.CrontabEntries.IsShellSyntax(word) || !word.Any(c => c is ' ' or '\'' or '%' or ';' or '(' or ')')
+            ? word
+            : "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     [ModuleInitializer]
     internal static void UseTheStandIn()

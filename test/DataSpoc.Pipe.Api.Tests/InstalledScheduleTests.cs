@@ -96,7 +96,7 @@ public class InstalledScheduleTests
         home.WritePipeline(orders, pipeline);
         var client = Client(home, home.Home);
         var maintain = new DataSpoc.Pipe.Config.MaintainSchedule { Cron = "0 3 * * *", ExpireOlderThan = TimeSpan.FromDays(7) };
-        var line = $"0 3 * * * {string.Join(' ', DataSpoc.Pipe.Scheduling.CrontabEntries.MaintainCommandWords(client.Home, archive, "/usr/bin:/bin", ["/usr/local/bin/dataspoc-pipe"], maintain))} " +
+        var line = $"0 3 * * * {CrontabStandIn.CommandText(DataSpoc.Pipe.Scheduling.CrontabEntries.MaintainCommandWords(client.Home, archive, "/usr/bin:/bin", ["/usr/local/bin/dataspoc-pipe"], maintain))} " +
             DataSpoc.Pipe.Scheduling.CrontabEntries.Tag(client.Home, archive, DataSpoc.Pipe.Scheduling.ScheduleKind.Maintain);
         File.WriteAllText(home.CrontabFile, $"CRON_TZ=Pacific/Kiritimati\n{line}\nCRON_TZ=Asia/Kathmandu\n");
 

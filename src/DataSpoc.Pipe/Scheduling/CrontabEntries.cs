@@ -97,11 +97,12 @@ public static class CrontabEntries
             : $"the lock {lockFile} is held (the previous run or a maintain of the pipeline still going)";
         // date's format: '%' in the text (a home may hold one) is written '%%'.
         var format = $"+{pipeline}: {what} %Y-%m-%d %H:%M:%SZ: {why.Replace("%", "%%", StringComparison.Ordinal)}";
-        return ["||", "[", "$?", "-ne", LockNotTakenExit.ToString(System.Globalization.CultureInfo.InvariantCulture), "]", "||", "date", "-u", format, ">>", log];
+        // In braces, so the line still exits non-zero when the command itself failed (1 then; a skip exits 0).
+        return ["||", "{", "[", "$?", "-eq", LockNotTakenExit.ToString(System.Globalization.CultureInfo.InvariantCulture), "]", "&&", "date", "-u", format, ">>", log, ";", "}"];
     }
 
     /// <summary>The words of <see cref="CommandWords(string, string, string, IReadOnlyList{string}, string)"/>'s lines that are shell syntax, written unquoted.</summary>
-    public static bool IsShellSyntax(string word) => word is ">>" or "2>&1" or "||" or "[" or "]" or "$?";
+    public static bool IsShellSyntax(string word) => word is ">>" or "2>&1" or "||" or "&&" or "[" or "]" or "$?" or "{" or "}" or ";";
 
     /// <summary>The options of <c>maintain</c> that <paramref name="maintain"/> asks for: <c>--expire-older-than &lt;age&gt; [--compact [--target-file-mb N]]</c>.</summary>
     public static IReadOnlyList<string> MaintainArguments(MaintainSchedule maintain)

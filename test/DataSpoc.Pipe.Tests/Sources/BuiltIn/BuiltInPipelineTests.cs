@@ -23,21 +23,10 @@ public sealed class BuiltInPipelineTests(PostgresServer server) : IDisposable
         _h.Dispose();
     }
 
-    private PipelineDefinition Pipeline(string name, string tap, JsonObject config) => new()
-    {
-        Name = name,
-        Source = new SourceDefinition { Tap = tap, InlineConfig = config },
-        Destination = new DestinationDefinition { Bucket = _lake.Bucket },
-        Incremental = new IncrementalSettings { Enabled = true },
-    };
+    private PipelineDefinition Pipeline(string name, string tap, JsonObject config) =>
+        _lake.BuiltInPipeline(name, tap, config) with { Incremental = new IncrementalSettings { Enabled = true } };
 
-    private static async Task<RunResult> RunAsync(PipelineDefinition pipeline)
-    {
-        Assert.True(BuiltInTaps.TryGet(pipeline.Source.Tap, out var tap));
-        var result = await new PipelineRunner(new ObjectStoreFactory()).RunAsync(pipeline, new RunOptions { Source = new BuiltInSource(tap) }, CancellationToken.None);
-        Assert.True(result.Succeeded, $"run failed: {result.Log.Error} / {result.Log.Tap?.StderrTail}");
-        return result;
-    }
+    private static Task<RunResult> RunAsync(PipelineDefinition pipeline) => TempLake.RunBuiltInAsync(pipeline);
 
     [Fact]
     public async Task A_csv_pipeline_lands_every_typed_value_in_parquet()

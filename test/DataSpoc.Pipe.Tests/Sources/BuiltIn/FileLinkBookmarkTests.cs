@@ -21,21 +21,10 @@ public sealed class FileLinkBookmarkTests : IDisposable
         _h.Dispose();
     }
 
-    private PipelineDefinition Pipeline(string name, string tap, JsonObject config) => new()
-    {
-        Name = name,
-        Source = new SourceDefinition { Tap = tap, InlineConfig = config },
-        Destination = new DestinationDefinition { Bucket = _lake.Bucket },
-        Incremental = new IncrementalSettings { Enabled = true },
-    };
+    private PipelineDefinition Pipeline(string name, string tap, JsonObject config) =>
+        _lake.BuiltInPipeline(name, tap, config) with { Incremental = new IncrementalSettings { Enabled = true } };
 
-    private static async Task<RunResult> RunAsync(PipelineDefinition pipeline, bool succeed = true)
-    {
-        Assert.True(BuiltInTaps.TryGet(pipeline.Source.Tap, out var tap));
-        var result = await new PipelineRunner(new ObjectStoreFactory()).RunAsync(pipeline, new RunOptions { Source = new BuiltInSource(tap) }, CancellationToken.None);
-        if (succeed) Assert.True(result.Succeeded, $"run failed: {result.Log.Error} / {result.Log.Tap?.StderrTail}");
-        return result;
-    }
+    private static Task<RunResult> RunAsync(PipelineDefinition pipeline, bool succeed = true) => TempLake.RunBuiltInAsync(pipeline, succeed);
 
     private List<string?> Ids(string tap, string stream) =>
         _lake.Query($"SELECT id::VARCHAR FROM read_parquet('{{lake}}/raw/{tap}/{stream}/*/*.parquet') ORDER BY id").Select(r => r[0]).ToList();

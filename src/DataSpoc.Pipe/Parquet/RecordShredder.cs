@@ -55,7 +55,7 @@ internal sealed partial class RecordShredder
         catch (JsonException)
         {
             // Not JSON (the line may be read again with its NaN quoted): the caller rolls the row back, this takes back its drops.
-            foreach (var key in _droppedThisRecord) DroppedProperties.Add(key, -1);
+            UncountRecordDrops();
             throw;
         }
         finally
@@ -71,6 +71,16 @@ internal sealed partial class RecordShredder
     /// <see cref="RoundedNumbers.UncountRecord"/>, as it restores <see cref="DroppedProperties"/>).
     /// </summary>
     public RoundedNumbers RoundedNumbers => _scratch.Rounded;
+
+    /// <summary>
+    /// Takes back the undeclared properties the last <see cref="Shred"/> counted: its record was rejected (a value its
+    /// column does not take), and a rejected record counts as rejected, whole.
+    /// </summary>
+    public void UncountRecordDrops()
+    {
+        foreach (var key in _droppedThisRecord) DroppedProperties.Add(key, -1);
+        _droppedThisRecord.Clear();
+    }
 
     /// <summary>The quoted NaN / Infinity of the line the record being shredded comes from, when it is being read again with them.</summary>
     private NamedFloatLiterals.Rewrite? _namedFloats;

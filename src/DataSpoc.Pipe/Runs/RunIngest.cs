@@ -549,26 +549,26 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             OnLine(writer.Shredders[index], line);
         }
 
-        private void Write(StreamState state, TableWriter writer, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line)
+        /// <summary>
+        /// Shreds a record into its batch, or rejects it (false): a rejected record counts as rejected, whole, and none of
+        /// its undeclared properties as dropped (the shred met only those before the bad value, in the order the tap wrote them).
+        /// </summary>
+        private bool Write(StreamState state, TableWriter writer, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line)
         {
             var partition = ingest._partitionColumn.Length > 0 ? PartitionOf(record, state.PartitionKeyUtf8) : ingest._defaultPartition;
             var batch = writer.BatchFor(index, partition);
+            var shredder = writer.Shredders[index];
             batch.Mark();
             try
             {
-                writer.Shredders[index].Shred(batch, ref record);
+                shredder.Shred(batch, ref record);
             }
-            catch (InvalidValueException e)
+            catch (Exception e) when (e is InvalidValueException || (e is InvalidOperationException && e.Source == "System.Text.Json"))
             {
                 batch.RollbackToMark();
+                shredder.UncountRecordDrops();
                 ingest.Reject(state, e.Message, rawLine, line);
-                return;
-            }
-            catch (InvalidOperationException e) when (e.Source == "System.Text.Json")
-            {
-                batch.RollbackToMark();
-                ingest.Reject(state, e.Message, rawLine, line);
-                return;
+                return false;
             }
             catch (JsonException)
             {
@@ -578,6 +578,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             }
             state.CountRecord(index);
             writer.RowAdded(index, partition, batch);
+            return true;
         }
 
         private void OnTransformedRecord(StreamState state, TableWriter writer, ref Utf8JsonReader record, ReadOnlySpan<byte> rawLine, long line)
@@ -611,8 +612,10 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                     return;
                 }
             var shredder = writer.Shredders[index];
+            CappedCounts.Saved? beforeTapDrops = null;
             if (state.TapColumns is { } tapColumns)
             {
+                beforeTapDrops = shredder.DroppedProperties.Save(_tapDropsListedBefore);
                 var counted = record;
                 shredder.CountUndeclared(tapColumns.Root, ref counted);
             }
@@ -627,6 +630,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                 }
                 catch (TransformException e) when (e.OfRecord)
                 {
+                    UncountTapDrops(shredder, beforeTapDrops);
                     ingest.Reject(state, e.Message, rawLine, line);
                     return;
                 }
@@ -648,7 +652,10 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
                 {
                     // A value its column does not take makes the record invalid, whether or not the filter keeps it.
                     if (t is StreamMap filtered && LandingDefect(state, writer, filtered.FilteredOutLandingValues()) is { } invalid)
+                    {
+                        UncountTapDrops(shredder, beforeTapDrops);
                         ingest.Reject(state, invalid, rawLine, line);
+                    }
                     else Interlocked.Increment(ref state.Filtered);
                     return;
                 }
@@ -662,7 +669,7 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             shredder.CountsUndeclared = state.TapColumns is null;
             try
             {
-                Write(state, writer, ref reader, rawLine, line);
+                if (!Write(state, writer, ref reader, rawLine, line)) UncountTapDrops(shredder, beforeTapDrops);
             }
             finally
             {
@@ -823,6 +830,18 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
             if (!keepDrops) shredder.DroppedProperties.Restore(_droppedListedBefore, _droppedBefore);
             shredder.RoundedNumbers.UncountRecord();
         }
+
+        /// <summary>
+        /// Takes back the undeclared properties <see cref="RecordShredder.CountUndeclared"/> counted in a tap's record
+        /// before its map, the record being rejected (<paramref name="before"/> null: none were counted).
+        /// </summary>
+        private void UncountTapDrops(RecordShredder shredder, CappedCounts.Saved? before)
+        {
+            if (before is { } saved) shredder.DroppedProperties.Restore(_tapDropsListedBefore, saved);
+        }
+
+        /// <summary>Dropped-property counts before a record's tap properties were counted on the JSON path (<see cref="UncountTapDrops"/>).</summary>
+        private readonly List<KeyValuePair<string, long>> _tapDropsListedBefore = [];
 
         /// <summary>Dropped-property counts before a record on the typed path, restored when it falls back to the JSON path.</summary>
         private readonly List<KeyValuePair<string, long>> _droppedListedBefore = [];

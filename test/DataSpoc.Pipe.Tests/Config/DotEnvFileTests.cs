@@ -1,5 +1,6 @@
 using System.Runtime.Versioning;
 using DataSpoc.Pipe.Config;
+using DataSpoc.Pipe.Tests.Support;
 using Xunit.Abstractions;
 
 namespace DataSpoc.Pipe.Tests.Configuration;
@@ -124,8 +125,8 @@ public sealed class DotEnvFileTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void Any_value_written_by_set_reads_back_unchanged()
     {
-        var seed = Environment.TickCount;
-        output.WriteLine($"seed {seed}");
+        var seed = FuzzSeed.FromEnvironment();
+        output.WriteLine($"seed {seed} (replay with DATASPOC_FUZZ_SEED={seed})");
         var random = new Random(seed);
         const string alphabet = "aZ09_-./:@+,=%^~ \t\n\r'\"\\#$`{}!é€😀";
         for (var round = 0; round < 200; round++)

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using DataSpoc.Pipe.Sources.BuiltIn;
+using DataSpoc.Pipe.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -44,8 +45,8 @@ public sealed class PostgresNumericTests(ITestOutputHelper output)
     [Fact]
     public void Random_numerics_of_every_size_read_back_exactly()
     {
-        var seed = Environment.TickCount;
-        output.WriteLine($"seed {seed}");
+        var seed = FuzzSeed.FromEnvironment();
+        output.WriteLine($"seed {seed} (replay with DATASPOC_FUZZ_SEED={seed})");
         var random = new Random(seed);
         for (var i = 0; i < 20_000; i++)
         {

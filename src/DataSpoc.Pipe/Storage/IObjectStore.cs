@@ -3,7 +3,7 @@ namespace DataSpoc.Pipe.Storage;
 /// <summary>
 /// A bucket: the one seam between the engine and where the lake lives (local disk, S3, GCS, Azure Blob).
 /// Keys are relative to the bucket URI (its prefix already applied), use '/' and never start with '/'.
-/// Kept narrow on purpose: whole-object put/get, list, delete, and a conditional put for the manifest and locks.
+/// Kept narrow on purpose: whole-object put/get, list, delete, and a conditional put for the manifest, locks and log entries.
 /// </summary>
 public interface IObjectStore : IAsyncDisposable
 {
@@ -30,6 +30,15 @@ public interface IObjectStore : IAsyncDisposable
     /// <see cref="WriteCondition.None"/> always writes.
     /// </summary>
     Task<bool> PutAsync(string key, ReadOnlyMemory<byte> content, WriteCondition condition, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Uploads a local file as <paramref name="key"/> only if no object has the key, as <see cref="PutAsync"/> with
+    /// <see cref="WriteCondition.IfAbsent"/> writes content: false (nothing written) when one does. For a commit point too
+    /// large to hold in memory (a Delta log entry lists every file a run wrote). This default reads the file into memory;
+    /// a store that can make a streamed upload conditional streams it.
+    /// </summary>
+    async Task<bool> PutFileIfAbsentAsync(string key, string localPath, CancellationToken cancellationToken) =>
+        await PutAsync(key, await File.ReadAllBytesAsync(localPath, cancellationToken).ConfigureAwait(false), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false);
 
     /// <summary>Reads a whole (small) object with its version tag, or null when it does not exist.</summary>
     Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken);

@@ -193,6 +193,29 @@ public sealed class LocalObjectStore : IObjectStore
         }
     }
 
+    /// <summary>
+    /// Lands the file as <see cref="PutFileAsync"/> does (a rename on the same file system, else a copy, flushed), under the
+    /// key's sidecar lock as a conditional <see cref="PutAsync"/> takes it, so the two never both create the key.
+    /// </summary>
+    public Task<bool> PutFileIfAbsentAsync(string key, string localPath, CancellationToken cancellationToken)
+    {
+        var dest = PathOf(key);
+        List<string> folders;
+        try
+        {
+            if (Path.GetDirectoryName(dest) is { } folder && !Directory.Exists(folder)) Directory.CreateDirectory(folder);
+            using var held = LockSidecar(dest, cancellationToken);
+            if (File.Exists(dest)) return Task.FromResult(false);
+            folders = Land(dest, localPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new StorageException(Describe(e, dest), e);
+        }
+        foreach (var folder in folders) FlushFolderOf(dest, folder);
+        return Task.FromResult(true);
+    }
+
     public Task<StoredObject?> GetAsync(string key, CancellationToken cancellationToken)
     {
         var path = PathOf(key);

@@ -62,11 +62,9 @@ internal sealed partial class DeltaTable
                         $"changed after this {(merge ? "merge" : "compaction")} planned it, and it was not claimed); no log entry was written");
                 lines.Add(RemoveAction(path, add, now, dataChange: merge));
             }
-            foreach (var file in commit.Files)
-                lines.Add(AddAction(file, prefix, partitionColumn, now, dataChange: merge));
-            var text = string.Join('\n', lines.Select(l => l.ToJsonString())) + "\n";
+            var adds = commit.Files.Select(file => AddAction(file, prefix, partitionColumn, now, dataChange: merge));
             var entryKey = CommitKey(prefix, latest + 1);
-            if (await store.PutAsync(entryKey, Encoding.UTF8.GetBytes(text), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))
+            if (await PutEntryIfAbsentAsync(entryKey, lines.Concat(adds), cancellationToken).ConfigureAwait(false))
             {
                 if ((latest + 1) % CheckpointInterval == 0)
                     await new DeltaCheckpoint(store).WriteAsync(this, prefix, latest + 1, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);

@@ -109,7 +109,7 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
             var now = time.GetUtcNow().ToUnixTimeMilliseconds();
             var overwrite = commit.Operation == TableMetadataCommit.Overwrite;
             var partitionColumn = PartitionColumn(commit);
-            var lines = new List<JsonObject>
+            var actions = new List<JsonObject>
             {
                 new()
                 {
@@ -124,8 +124,8 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
                     },
                 },
             };
-            if (latest < 0) lines.Add(new JsonObject { ["protocol"] = new JsonObject { ["minReaderVersion"] = 1, ["minWriterVersion"] = 2 } });
-            lines.Add(new JsonObject
+            if (latest < 0) actions.Add(new JsonObject { ["protocol"] = new JsonObject { ["minReaderVersion"] = 1, ["minWriterVersion"] = 2 } });
+            actions.Add(new JsonObject
             {
                 ["metaData"] = new JsonObject
                 {
@@ -144,23 +144,46 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
             // neither removed nor added again.
             var listed = commit.Files.Select(f => RelativePath(f.Key[prefix.Length..])).ToHashSet(StringComparer.Ordinal);
             var live = overwrite && latest >= 0 ? await LiveFilesAsync(prefix, latest, cancellationToken).ConfigureAwait(false) : new Dictionary<string, JsonObject>();
-            foreach (var (path, add) in live)
-                if (!listed.Contains(path))
-                    lines.Add(RemoveAction(path, add, now, dataChange: true));
-            foreach (var file in commit.Files)
-            {
-                if (live.ContainsKey(RelativePath(file.Key[prefix.Length..]))) continue;
-                lines.Add(AddAction(file, prefix, partitionColumn, now, dataChange: true));
-            }
-            var text = string.Join('\n', lines.Select(l => l.ToJsonString())) + "\n";
+            var removes = live.Where(f => !listed.Contains(f.Key)).Select(f => RemoveAction(f.Key, f.Value, now, dataChange: true));
+            var adds = commit.Files.Where(f => !live.ContainsKey(RelativePath(f.Key[prefix.Length..])))
+                .Select(f => AddAction(f, prefix, partitionColumn, now, dataChange: true));
             var key = CommitKey(prefix, latest + 1);
-            if (await store.PutAsync(key, Encoding.UTF8.GetBytes(text), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false))
+            if (await PutEntryIfAbsentAsync(key, actions.Concat(removes).Concat(adds), cancellationToken).ConfigureAwait(false))
             {
                 if (latest + 1 > 0 && (latest + 1) % CheckpointInterval == 0)
                     await new DeltaCheckpoint(store).WriteAsync(this, prefix, latest + 1, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
                 return key;
             }
             await CommitAttempts.PauseOrGiveUpAsync(attempt, MaxAttempts, $"Delta table {commit.Location}: {MaxAttempts} commit attempts", cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Writes a log entry, one action per line, created only if absent (the commit point); false when another committer
+    /// took the version. The entry lists every file of a run, so each action is written to a spool file as it is made and
+    /// the store uploads that file: memory holds one action, not the entry. Nothing is visible until the upload completes.
+    /// </summary>
+    private async Task<bool> PutEntryIfAbsentAsync(string key, IEnumerable<JsonObject> actions, CancellationToken cancellationToken)
+    {
+        var local = Lake.LakePaths.ScratchFile("delta-entry", ".json");
+        try
+        {
+            await using (var file = new FileStream(local, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            await using (var json = new System.Text.Json.Utf8JsonWriter(file))
+            {
+                foreach (var action in actions)
+                {
+                    action.WriteTo(json);
+                    await json.FlushAsync(cancellationToken).ConfigureAwait(false);
+                    file.WriteByte((byte)'\n');
+                    json.Reset();
+                }
+            }
+            return await store.PutFileIfAbsentAsync(key, local, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            File.Delete(local);
         }
     }
 

@@ -455,6 +455,23 @@ public class DeltaTableTests
     };
 
     [Fact]
+    public async Task A_log_entry_of_a_run_writing_thousands_of_files_is_written_whole_and_replays_to_every_row()
+    {
+        using var lake = new TempLake();
+        // One file per day: 1,500 add actions in one entry, each streamed to the entry's spool file as it is made.
+        var rows = Enumerable.Range(0, 1500).Select(i =>
+            "{\"type\":\"RECORD\",\"stream\":\"orders\",\"record\":{\"id\":" + i + ",\"name\":\"n" + i + "\",\"day\":\"" +
+            new DateOnly(2020, 1, 1).AddDays(i).ToString("yyyy-MM-dd") + "\"}}");
+        Assert.True((await TempLake.RunAsync(Delta(lake, lake.WriteSinger("a", [Schema, .. rows]), partitionBy: "day"))).Succeeded);
+
+        var (live, _, _, _) = Replay(lake);
+        Assert.Equal(1500, live.Count);
+        Assert.Equal("1500", lake.Query("select count(*) from read_parquet([" +
+            string.Join(",", live.Keys.Select(p => $"'{{lake}}/raw/test/orders/{Uri.UnescapeDataString(p)}'")) + "])").Single()[0]);
+        Assert.Empty(Directory.GetFiles(LogDir(lake), "*tmp*"));
+    }
+
+    [Fact]
     public async Task A_table_commit_that_cannot_be_written_fails_before_anything_is_visible()
     {
         using var lake = new TempLake();

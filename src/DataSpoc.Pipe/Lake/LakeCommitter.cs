@@ -524,12 +524,20 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         foreach (var claimKey in plan.TableClaims.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
         {
             var waited = System.Diagnostics.Stopwatch.StartNew();
+            string? goneBefore = null;
             for (var pause = TimeSpan.FromMilliseconds(20); ; pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.TicksPerSecond)))
             {
                 var (held, holder) = await TakeClaimAsync(claimKey, claim, plan.RunId, notices, cancellationToken).ConfigureAwait(false);
                 if (held) break;
                 // A holder that died mid-commit (its pipeline's lock no longer names it, or is stale): waiting would not end it.
+                // Taken once more first: a holder that completed its commit between the two reads released the claim
+                // before its lock, and is no conflict.
                 var gone = holder is null ? null : await HolderGoneAsync(holder, cancellationToken).ConfigureAwait(false);
+                if (gone is not null && goneBefore is null)
+                {
+                    goneBefore = gone;
+                    continue;
+                }
                 if (gone is not null || waited.Elapsed >= TableClaimWait)
                     return $"{store.Bucket}/{claimKey} is held by another commit of the table (run {holder?.RunId ?? "?"} of pipeline '{holder?.Pipeline}'" +
                         (gone is null ? $", for {TableClaimWait.TotalMinutes:0} minutes" : $", which no longer runs: {gone}") +

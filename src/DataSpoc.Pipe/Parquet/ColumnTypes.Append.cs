@@ -234,7 +234,8 @@ internal abstract partial class ColumnType
 
         public override bool TryAppendUtf8(LeafBuffer buffer, ReadOnlySpan<byte> value, short rep)
         {
-            if (!TemporalParser.TryParseTimestampMicros(value, out var micros)) return false;
+            // Text cut to the microsecond is left to the JSON path, whose decode counts it for the run log's notice.
+            if (!TemporalParser.TryParseTimestampMicros(value, out var micros, out var cutDigits) || cutDigits) return false;
             buffer.AddLong(micros, rep);
             return true;
         }
@@ -276,7 +277,7 @@ internal abstract partial class ColumnType
 
         public override bool TryAppendUtf8(LeafBuffer buffer, ReadOnlySpan<byte> value, short rep)
         {
-            if (!TemporalParser.TryParseTimeMicros(value, out var micros)) return false;
+            if (!TemporalParser.TryParseTimeMicros(value, out var micros, out var cutDigits) || cutDigits) return false;
             buffer.AddLong(micros, rep);
             return true;
         }

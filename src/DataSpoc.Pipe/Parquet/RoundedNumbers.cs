@@ -37,9 +37,18 @@ internal sealed class RoundedNumbers
     /// <summary>The record being shredded's rounded values, per leaf (a decode notes them; few leaves, so a list).</summary>
     private readonly List<(LeafNode Leaf, int Count, string Text, double Stored)> _record = [];
 
-    /// <summary>The values cut to the microsecond, by column path, and the record being shredded's, per leaf.</summary>
-    private readonly Dictionary<string, long> _cut = new(StringComparer.Ordinal);
+    /// <summary>The values cut to the microsecond, by the file they came from and column path, and the record being shredded's, per leaf.</summary>
+    private readonly Dictionary<(string? File, string Path), long> _cut = [];
     private readonly List<(LeafNode Leaf, int Count)> _recordCut = [];
+
+    /// <summary>
+    /// The file the records being shredded were read from (the jsonl tap's, which hands its lines over whole), for the
+    /// cut-value notice to name as the csv and parquet taps name theirs; null for a tap's output.
+    /// </summary>
+    public string? File;
+
+    /// <summary>The <see cref="File"/> the last taken record's cut values were counted under.</summary>
+    private string? _countedFile;
 
     /// <summary>The record's notes were counted (it was taken and had some) and may still be taken back.</summary>
     public bool RecordCounted => _recordCounted;
@@ -103,7 +112,8 @@ internal sealed class RoundedNumbers
 
     private void Count()
     {
-        foreach (var (leaf, count) in _recordCut) _cut[leaf.Path] = _cut.GetValueOrDefault(leaf.Path) + count;
+        _countedFile = File;
+        foreach (var (leaf, count) in _recordCut) _cut[(File, leaf.Path)] = _cut.GetValueOrDefault((File, leaf.Path)) + count;
         foreach (var (leaf, count, text, stored) in _record)
         {
             if (!_columns.TryGetValue(leaf.Path, out var column))
@@ -122,7 +132,7 @@ internal sealed class RoundedNumbers
     {
         if (!_recordCounted) return;
         foreach (var (leaf, count) in _recordCut)
-            if ((_cut[leaf.Path] -= count) == 0) _cut.Remove(leaf.Path);
+            if ((_cut[(_countedFile, leaf.Path)] -= count) == 0) _cut.Remove((_countedFile, leaf.Path));
         foreach (var (leaf, count, _, _) in _record)
         {
             var column = _columns[leaf.Path];
@@ -146,7 +156,7 @@ internal sealed class RoundedNumbers
     /// <summary>Adds <paramref name="other"/>'s counts (another lane's, or an earlier writer's of the same stream).</summary>
     public void Add(RoundedNumbers other)
     {
-        foreach (var (path, count) in other._cut) _cut[path] = _cut.GetValueOrDefault(path) + count;
+        foreach (var (key, count) in other._cut) _cut[key] = _cut.GetValueOrDefault(key) + count;
         foreach (var column in other.Columns)
         {
             if (_columns.TryGetValue(column.Path, out var mine)) mine.Add(column);
@@ -180,9 +190,10 @@ internal sealed class RoundedNumbers
                 $"; a full refresh (run --full) rewrites the table with {type}, every digit exact";
         });
 
-    /// <summary>The run log's notice for each column of <paramref name="stream"/> that stored values cut to the microsecond, as the parquet tap words it.</summary>
+    /// <summary>The run log's notice for each column of <paramref name="stream"/> (and file, when known) that stored values cut to the microsecond, as the parquet tap words it.</summary>
     public IEnumerable<string> CutNotices(string stream) =>
-        _cut.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => $"stream '{stream}' column '{c.Key}': {TemporalParser.CutToMicrosecondNotice(c.Value)}");
+        _cut.OrderBy(c => c.Key.Path, StringComparer.Ordinal).ThenBy(c => c.Key.File, StringComparer.Ordinal)
+            .Select(c => TemporalParser.CutToMicrosecondNotice(stream, c.Key.File, c.Key.Path, c.Value));
 
     private static string Rounded(Column c, Func<long, string?>? placeOf) =>
         $"{c.Count} number(s) had more significant digits than a DOUBLE holds and landed rounded " +

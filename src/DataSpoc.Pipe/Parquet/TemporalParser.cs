@@ -95,6 +95,13 @@ internal static class TemporalParser
     public static string CutToMicrosecondNotice(long count) =>
         $"{count} value(s) with nanoseconds landed cut to the microsecond (the lake's timestamps and times hold microseconds)";
 
+    /// <summary>
+    /// The run log's notice of <paramref name="count"/> values of <paramref name="column"/> cut to the microsecond, naming
+    /// the <paramref name="file"/> they were read from when a built-in file tap read them (null: a tap's output).
+    /// </summary>
+    public static string CutToMicrosecondNotice(string stream, string? file, string column, long count) =>
+        $"stream '{stream}'{(file is null ? "" : $": {file}")} column '{column}': {CutToMicrosecondNotice(count)}";
+
     public static DateOnly DateFromMicros(long micros) => DateOnly.FromDateTime(new DateTime(EpochTicks + micros * TicksPerMicro, DateTimeKind.Utc));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

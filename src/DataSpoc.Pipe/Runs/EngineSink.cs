@@ -67,7 +67,7 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
             if (!state.Selected) return new IgnoredRows(this, state);
             var printer = new LinePrinter(stream, schema, keyProperties);
             // A map on rows runs on the typed row; any other record transform reads the printed RECORD line.
-            if (state.RecordTransforms.Count > 0 && state.TypedMap is not { OnRows: true }) return new PrintedRows(this, printer);
+            if (state.RecordTransforms.Count > 0 && state.TypedMap is not { OnRows: true }) return new PrintedRows(this, state, printer);
             return new TypedRows(this, state, schema, printer);
         }
         catch (Exception e)
@@ -201,9 +201,10 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
     }
 
     /// <summary>Rows of a stream whose records a transform rewrites: printed as RECORD lines and read by the reader's path.</summary>
-    private sealed class PrintedRows(EngineSink sink, LinePrinter printer) : RowWriter
+    private sealed class PrintedRows(EngineSink sink, StreamState state, LinePrinter printer) : RowWriter
     {
         private readonly RowWriter _rows = printer.Rows;
+        private readonly RoundedNumbers _rounded = state.Writer!.Shredders[0].RoundedNumbers;
 
         public override void BeginRow() => _rows.BeginRow();
 
@@ -215,6 +216,7 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
 
         public override void WriteJsonRow(ReadOnlySpan<byte> recordObject)
         {
+            _rounded.File = sink.RowFile;
             _rows.WriteJsonRow(recordObject);
             Dispatch();
         }
@@ -447,6 +449,7 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
         {
             var line = _sink.NextLine();
             _sink._records++;
+            _shredder.RoundedNumbers.File = _sink.RowFile;
             _printer.Rows.WriteJsonRow(recordObject);
             var (buffer, length) = _printer.Take();
             try { _sink.DispatchRecordLine(buffer, length, line); }

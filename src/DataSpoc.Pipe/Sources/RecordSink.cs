@@ -58,6 +58,12 @@ internal abstract class RecordSink
     public Func<string>? RowOrigin { get; set; }
 
     /// <summary>
+    /// The file the source's current rows were read from, set by a file tap whose rows the engine decodes from their JSON
+    /// (<see cref="RowWriter.WriteJsonRow"/>: jsonl), so the run log's notice of values cut to the microsecond names it.
+    /// </summary>
+    public string? RowFile { get; set; }
+
+    /// <summary>
     /// Called by a source that has no lines (a code source) before its first message: the run's errors and notices then
     /// name its records by their number in their stream (<c>stream 'events', record 7</c>) instead of the line each
     /// record's message would have had; a sink that is not a run's ignores it.

@@ -225,9 +225,13 @@ internal static class ColumnCast
     private static DateOnly? ToDate(string s) =>
         Parquet.TemporalParser.TryParseDateDays(System.Text.Encoding.UTF8.GetBytes(s), out var days) ? DateOnly.FromDayNumber(EpochDay + days) : null;
 
-    /// <summary>A date-time (or a bare date, midnight) as a <c>format: date-time</c> column takes it: the UTC instant.</summary>
+    /// <summary>
+    /// A date-time (or a bare date, midnight) as a <c>format: date-time</c> column takes it: the UTC instant. Text with
+    /// digits past the microsecond is left as it is: the date-time column cuts it to the same instant and counts it for
+    /// the run log's notice.
+    /// </summary>
     private static DateTime? ToTimestamp(string s) =>
-        Parquet.TemporalParser.TryParseTimestampMicros(System.Text.Encoding.UTF8.GetBytes(s), out var micros)
+        Parquet.TemporalParser.TryParseTimestampMicros(System.Text.Encoding.UTF8.GetBytes(s), out var micros, out var cutDigits) && !cutDigits
             ? DateTime.UnixEpoch.AddTicks(micros * TimeSpan.TicksPerMicrosecond) : null;
 
     private static readonly int EpochDay = DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber;

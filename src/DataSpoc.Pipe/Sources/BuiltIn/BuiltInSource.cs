@@ -122,7 +122,7 @@ public sealed class BuiltInSource(IBuiltInTap tap) : ISplitSource
             catch (Exception e)
             {
                 _error = BuiltInTapErrors.Describe(tap.Name, e);
-                _stoppedOnConfiguration = e is TapException { IsConfiguration: true };
+                _stoppedOnConfiguration = BuiltInTapErrors.StoppedOnConfiguration(e);
                 exitCode = 1;
             }
             // The reader sees end of output either way; the exit code and StderrTail say whether it was complete.

@@ -8,7 +8,7 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// </summary>
 public static class BuiltInTapCommand
 {
-    /// <summary>Returns the exit code: 0 on success, 1 when the tap failed, 2 for an unknown tap or missing config.</summary>
+    /// <summary>Returns the exit code: 0 on success, 1 when the tap failed, 2 for an unknown tap, a missing config or one the tap cannot use (as <c>run</c> exits).</summary>
     public static async Task<int> RunAsync(string name, string? configPath, string? statePath, string? catalogPath, bool discover,
         Stream stdout, TextWriter stderr, CancellationToken cancellationToken, ObjectStoreFactory? stores = null)
     {
@@ -47,7 +47,7 @@ public static class BuiltInTapCommand
         catch (Exception e)
         {
             await stderr.WriteLineAsync(BuiltInTapErrors.Describe(name, e)).ConfigureAwait(false);
-            return 1;
+            return BuiltInTapErrors.StoppedOnConfiguration(e) ? 2 : 1;
         }
     }
 }

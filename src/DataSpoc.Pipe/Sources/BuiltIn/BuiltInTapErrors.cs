@@ -12,4 +12,10 @@ internal static class BuiltInTapErrors
         Storage.StorageException or IOException or UnauthorizedAccessException or InvalidDataException => $"{tap} tap: {e.Message}",
         _ => $"{e.StackTrace}\n{tap} tap failed: {e.GetType().Name}: {e.Message}",
     };
+
+    /// <summary>
+    /// Whether the tap stopped on a config it cannot use (<see cref="TapException.Configuration"/>), found before it read
+    /// any data: a usage error (exit 2) for <c>run</c> and <c>tap</c> alike, not a failed extraction.
+    /// </summary>
+    public static bool StoppedOnConfiguration(Exception e) => e is TapException { IsConfiguration: true };
 }

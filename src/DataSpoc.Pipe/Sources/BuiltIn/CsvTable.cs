@@ -236,7 +236,7 @@ internal sealed class CsvTable(string tap, CsvFormat format, int sampleRows)
                 await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
             }
             for (var c = 0; c < cut.Length; c++)
-                if (cut[c] > 0) sink.WriteNotice($"stream '{stream}': {file.Location} column '{columns[c].Name}': {Parquet.TemporalParser.CutToMicrosecondNotice(cut[c])}");
+                if (cut[c] > 0) sink.WriteNotice(Parquet.TemporalParser.CutToMicrosecondNotice(stream, file.Location, columns[c].Name, cut[c]));
             return count;
         }
         catch (System.Text.DecoderFallbackException)

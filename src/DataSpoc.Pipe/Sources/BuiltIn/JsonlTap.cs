@@ -53,6 +53,7 @@ public sealed class JsonlTap(ObjectStoreFactory? stores = null) : IFileTap<Jsonl
             using var lines = new SingerLineReader(bytes, 1 << 16);
             // A value the lake refuses is named by its file and line, not by the line its RECORD message would have had.
             sink.RowOrigin = () => $"{file.Location} line {lines.LineNumber}";
+            sink.RowFile = file.Location;
             try
             {
                 // Records past a file's sample may hold keys the inferred schema lacks: checked, so none is dropped unseen.
@@ -62,6 +63,7 @@ public sealed class JsonlTap(ObjectStoreFactory? stores = null) : IFileTap<Jsonl
             finally
             {
                 sink.RowOrigin = null;
+                sink.RowFile = null;
             }
         };
     }

@@ -134,7 +134,7 @@ public sealed class ParquetTap(ObjectStoreFactory? stores = null) : IFileTap<Par
         {
             if (subMicrosecond[c] == 0) continue;
             using var path = metadata.Schema.Column(c).Path;
-            sink.WriteNotice($"stream '{stream}': {file.Location} column '{path.ToDotString()}': {Parquet.TemporalParser.CutToMicrosecondNotice(subMicrosecond[c])}");
+            sink.WriteNotice(Parquet.TemporalParser.CutToMicrosecondNotice(stream, file.Location, path.ToDotString(), subMicrosecond[c]));
         }
     }
 

@@ -81,7 +81,7 @@ public sealed class BuiltInTapUnknownKeyTests
             File.WriteAllText(file, """{"path": "/nowhere", "delimeter": ";"}""");
             var stderr = new StringWriter();
             var exit = await BuiltInTapCommand.RunAsync("csv", file, null, null, discover: false, Stream.Null, stderr, CancellationToken.None);
-            Assert.Equal(1, exit);
+            Assert.Equal(2, exit); // a configuration error, as run reports it
             Assert.Equal("csv tap: unknown config key 'delimeter' (did you mean 'delimiter'?)", stderr.ToString().TrimEnd());
         }
         finally

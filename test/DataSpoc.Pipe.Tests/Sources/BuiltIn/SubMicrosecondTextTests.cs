@@ -74,15 +74,53 @@ public sealed class SubMicrosecondTextTests : IDisposable
     }
 
     [Fact]
-    public async Task A_jsonl_file_lands_cut_and_the_run_log_counts_them_per_stream_and_column()
+    public async Task A_jsonl_file_lands_cut_and_the_run_log_names_the_file_and_column_as_the_csv_tap_does()
     {
-        _h.Write("in/events.jsonl", "{\"id\": 1, \"ts\": \"2024-01-01T00:00:00.123456789Z\"}\n{\"id\": 2, \"ts\": \"2024-01-01T00:00:00.5Z\"}\n");
+        var first = _h.Write("in/events/a.jsonl", "{\"id\": 1, \"ts\": \"2024-01-01T00:00:00.123456789Z\"}\n{\"id\": 2, \"ts\": \"2024-01-01T00:00:00.5Z\"}\n");
+        var second = _h.Write("in/events/b.jsonl", "{\"id\": 3, \"ts\": \"2024-01-01T00:00:00.1234567Z\"}\n{\"id\": 4, \"ts\": \"2024-01-01T00:00:00.0000001Z\"}\n");
+        var config = new JsonObject
+        {
+            ["path"] = _h.Path("in/events"),
+            ["streams"] = new JsonArray(new JsonObject { ["name"] = "events", ["pattern"] = "*.jsonl" }),
+        };
 
-        var run = await TempLake.RunBuiltInAsync(_lake.BuiltInPipeline("jsonlns", "jsonl", new JsonObject { ["path"] = _h.Path("in") }));
+        // Without a map the records go straight to the shredder; with one (a filter on the JSON path), through the map first.
+        var run = await TempLake.RunBuiltInAsync(_lake.BuiltInPipeline("jsonlns", "jsonl", config));
+        using var mappedLake = new TempLake();
+        var mapped = await TempLake.RunBuiltInAsync(mappedLake.BuiltInPipeline("jsonlmap", "jsonl", config) with
+        {
+            Transforms = new Dictionary<string, JsonNode?> { ["events"] = JsonNode.Parse("""{"filter": "id != 2"}""") },
+        });
 
-        Assert.Equal(["stream 'events' column 'ts': 1 value(s) with nanoseconds landed cut to the microsecond (the lake's timestamps and times hold microseconds)"],
-            run.Log.Notices.Where(n => n.Contains("cut to the microsecond", StringComparison.Ordinal)));
-        Assert.Equal([["1", "1704067200123456"], ["2", "1704067200500000"]],
+        foreach (var result in new[] { run, mapped })
+            Assert.Equal(
+                [
+                    $"stream 'events': {first} column 'ts': 1 value(s) with nanoseconds landed cut to the microsecond (the lake's timestamps and times hold microseconds)",
+                    $"stream 'events': {second} column 'ts': 2 value(s) with nanoseconds landed cut to the microsecond (the lake's timestamps and times hold microseconds)",
+                ],
+                result.Log.Notices.Where(n => n.Contains("cut to the microsecond", StringComparison.Ordinal)));
+        Assert.Equal([["1", "1704067200123456"], ["2", "1704067200500000"], ["3", "1704067200123456"], ["4", "1704067200000000"]],
             _lake.Query("SELECT id::VARCHAR, epoch_us(ts)::VARCHAR FROM read_parquet('{lake}/raw/jsonl/events/*/*.parquet') ORDER BY id"));
+    }
+
+    [Fact]
+    public async Task Text_cast_to_a_date_time_lands_cut_and_the_run_log_counts_it()
+    {
+        var singer = _lake.WriteSinger("cast.singer",
+            """{"type":"SCHEMA","stream":"things","key_properties":["id"],"schema":{"type":"object","properties":{"id":{"type":"integer"},"ts":{"type":["null","string"]}}}}""",
+            """{"type":"RECORD","stream":"things","record":{"id":1,"ts":"2024-01-01T00:00:00.123456789Z"}}""",
+            """{"type":"RECORD","stream":"things","record":{"id":2,"ts":"2024-01-01T00:00:00.5Z"}}""",
+            """{"type":"RECORD","stream":"things","record":{"id":3,"ts":"2024-01-01 00:00:00.9999999+01:00"}}""");
+
+        var run = await TempLake.RunAsync(_lake.Pipeline("cast", singer, p => p with
+        {
+            Transforms = new Dictionary<string, JsonNode?> { ["things"] = JsonNode.Parse("""{"cast": {"ts": "date-time"}}""") },
+        }));
+
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Equal(["stream 'things' column 'ts': 2 value(s) with nanoseconds landed cut to the microsecond (the lake's timestamps and times hold microseconds)"],
+            run.Log.Notices.Where(n => n.Contains("cut to the microsecond", StringComparison.Ordinal)));
+        Assert.Equal([["1", "1704067200123456"], ["2", "1704067200500000"], ["3", "1704063600999999"]],
+            _lake.Query("SELECT id::VARCHAR, epoch_us(ts)::VARCHAR FROM read_parquet('{lake}/raw/test/things/*/*.parquet') ORDER BY id"));
     }
 }

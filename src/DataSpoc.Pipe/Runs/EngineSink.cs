@@ -85,6 +85,8 @@ internal sealed class EngineSink(RunIngest ingest) : RecordSink
         lock (_ingest.SourceNotices) _ingest.SourceNotices.Add(notice);
     }
 
+    public override void NoteFileSkippedAsRead() => Interlocked.Increment(ref _ingest.FilesSkippedAsRead);
+
     public override void WriteState(JsonNode state)
     {
         try

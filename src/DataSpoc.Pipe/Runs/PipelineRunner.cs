@@ -530,7 +530,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         if (gotSchema && (droppedRecords == 0 || selected.Sum(s => s.Records) > 0)) return;
         if (!gotSchema && ingest.Streams.Count == 0 && source.SendsNothingWhenNothingIsNew)
         {
-            log.Notices.Add("the source sent no stream: nothing new to land");
+            log.Notices.Add(ingest.FilesSkippedAsRead > 0
+                ? $"the source skipped {ingest.FilesSkippedAsRead} compacted file(s) whose rows an earlier run had already read (the notices above name them) and sent no stream: no row to land"
+                : "the source sent no stream: nothing new to land");
             return;
         }
         var what = gotSchema ? "no record for the selected streams" : "no SCHEMA and no RECORD for the selected streams";

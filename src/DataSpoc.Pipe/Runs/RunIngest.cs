@@ -81,6 +81,8 @@ internal sealed class RunIngest(PipelineDefinition pipeline, RunIngest.Settings 
     public List<string> SchemaNotices { get; } = [];
     /// <summary>What an in-process source noted for the run log (<see cref="Sources.RecordSink.WriteNotice"/>).</summary>
     public List<string> SourceNotices { get; } = [];
+    /// <summary>Files an in-process source counted as read without reading them (<see cref="Sources.RecordSink.NoteFileSkippedAsRead"/>).</summary>
+    public int FilesSkippedAsRead;
 
     /// <summary>Whether the run's tables keep the latest row per key (<c>write_mode: merge</c>).</summary>
     public bool MergesByKey => pipeline.Destination.WriteMode == WriteMode.Merge;

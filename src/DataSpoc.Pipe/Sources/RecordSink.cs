@@ -51,6 +51,12 @@ internal abstract class RecordSink
     public virtual void WriteNotice(string notice) { }
 
     /// <summary>
+    /// A file was counted as read without reading it (a table's compaction of rows an earlier run read; its notice says
+    /// which), so a run that lands nothing says why; a sink that is not a run's ignores it.
+    /// </summary>
+    public virtual void NoteFileSkippedAsRead() { }
+
+    /// <summary>
     /// Where the source's current row comes from, for an error about one of its values (<c>file.parquet row group 0
     /// row 5</c>): a source whose rows are not lines sets it (and clears it when done); without it an error names the line
     /// the row's RECORD message would have had.

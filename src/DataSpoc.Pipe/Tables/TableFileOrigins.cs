@@ -12,15 +12,15 @@ namespace DataSpoc.Pipe.Tables;
 internal sealed record TableFileOrigin(bool ChangesData, IReadOnlyList<string> ReplacedKeys);
 
 /// <summary>
-/// Finds the <see cref="TableFileOrigin"/> of a table's live files, reading only the history needed, once: for Iceberg
-/// the snapshot that added the file and its parent's live files, for Delta the log entries back from the latest one
-/// to the entry that added it.
+/// Finds the <see cref="TableFileOrigin"/> of a table's live files, and of the files those replaced (a compaction may
+/// have rewritten an earlier compaction's file), reading only the history needed, once: for Iceberg the snapshot that
+/// added the file and its parent's live files, for Delta the log entries back from the latest one to the entry that added it.
 /// </summary>
 internal sealed class TableFileOrigins(IObjectStore store, string prefix, string location, string format)
 {
     private readonly IcebergTable _iceberg = new(store, TimeProvider.System /* reads only */);
     private readonly DeltaTable _delta = new(store, TimeProvider.System /* reads only */);
-    private readonly Dictionary<long, HashSet<string>?> _icebergLive = [];
+    private readonly Dictionary<long, Dictionary<string, long>?> _icebergLive = [];
     private JsonObject? _icebergMetadata;
     private Dictionary<string, long>? _icebergAddedBy;
     private readonly Dictionary<string, long> _deltaAddedIn = new(StringComparer.Ordinal);
@@ -51,22 +51,24 @@ internal sealed class TableFileOrigins(IObjectStore store, string prefix, string
             var current = _icebergMetadata is null ? null : IcebergTable.CurrentSnapshot(_icebergMetadata);
             _icebergAddedBy = current is null ? [] : await _iceberg.LiveFileSnapshotsAsync(Table(), current, cancellationToken).ConfigureAwait(false) ?? [];
         }
-        if (!_icebergAddedBy.TryGetValue(key, out var snapshotId) || Snapshot(snapshotId) is not { } snapshot) return null;
+        // A file no longer live was replaced by a later commit, whose parent's live files (read to find what it replaced) name it.
+        if (!(_icebergAddedBy.TryGetValue(key, out var snapshotId) || _icebergLive.Values.Any(live => live?.TryGetValue(key, out snapshotId) == true))
+            || Snapshot(snapshotId) is not { } snapshot) return null;
         var operation = snapshot["summary"]?["operation"]?.GetValue<string>();
         if (operation is null or "append") return null;
         if (snapshot["parent-snapshot-id"]?.GetValue<long>() is not { } parentId || Snapshot(parentId) is not { } parent) return null;
         if (await LiveAsync(parentId, parent).ConfigureAwait(false) is not { } before
             || await LiveAsync(snapshotId, snapshot).ConfigureAwait(false) is not { } after) return null;
-        var replaced = before.Where(k => !after.Contains(k)).Order(StringComparer.Ordinal).ToList();
+        var replaced = before.Keys.Where(k => !after.ContainsKey(k)).Order(StringComparer.Ordinal).ToList();
         return replaced.Count == 0 ? null : new TableFileOrigin(operation != "replace", replaced);
 
         JsonObject? Snapshot(long id) =>
             _icebergMetadata?["snapshots"]?.AsArray().FirstOrDefault(s => s?["snapshot-id"]?.GetValue<long>() == id)?.AsObject();
 
-        async Task<HashSet<string>?> LiveAsync(long id, JsonObject s)
+        async Task<Dictionary<string, long>?> LiveAsync(long id, JsonObject s)
         {
             if (!_icebergLive.TryGetValue(id, out var live))
-                _icebergLive[id] = live = (await _iceberg.LiveFileSnapshotsAsync(Table(), s, cancellationToken).ConfigureAwait(false))?.Keys.ToHashSet(StringComparer.Ordinal);
+                _icebergLive[id] = live = await _iceberg.LiveFileSnapshotsAsync(Table(), s, cancellationToken).ConfigureAwait(false);
             return live;
         }
     }

@@ -28,22 +28,10 @@ public sealed class FileChurnTests : IDisposable
         [.. result["notices"]!.AsArray().Select(n => n!.GetValue<string>())];
 
     /// <summary>A writer landing 3 csv files (ids 1..300) as <paramref name="format"/>, and a reader of its table folder.</summary>
-    private void WriterAndReader(string format, string writeMode = "append")
+    private void WriterAndReader(string format, string writeMode = "append", long maxFileRows = 50_000_000)
     {
         Directory.CreateDirectory(Source);
-        _home.WritePipeline("writer", $$"""
-            source:
-              tap: csv
-              config: {path: "{{Source}}", streams: [{name: orders, pattern: '*.csv', key_properties: [id]}]}
-            destination:
-              bucket: {{_home.Bucket}}
-              path: raw
-              partition_by: none
-              table_format: {{format}}
-              write_mode: {{writeMode}}
-            incremental:
-              enabled: true
-            """);
+        Writer(format, writeMode, maxFileRows);
         _home.WritePipeline("reader", $$"""
             source:
               tap: parquet
@@ -61,6 +49,23 @@ public sealed class FileChurnTests : IDisposable
             Run("run", "writer");
         }
     }
+
+    /// <summary>The writer's pipeline: <paramref name="maxFileRows"/> also caps the rows of a file its compaction writes.</summary>
+    private void Writer(string format, string writeMode = "append", long maxFileRows = 50_000_000) =>
+        _home.WritePipeline("writer", $$"""
+            source:
+              tap: csv
+              config: {path: "{{Source}}", streams: [{name: orders, pattern: '*.csv', key_properties: [id]}]}
+            destination:
+              bucket: {{_home.Bucket}}
+              path: raw
+              partition_by: none
+              table_format: {{format}}
+              write_mode: {{writeMode}}
+              max_file_rows: {{maxFileRows}}
+            incremental:
+              enabled: true
+            """);
 
     private List<object?[]> Copy() => LakeReader.Query($"SELECT count(*), count(DISTINCT id) FROM read_parquet('{_home.Lake}/copy/parquet/orders/*.parquet')");
 
@@ -88,20 +93,68 @@ public sealed class FileChurnTests : IDisposable
         Assert.Equal([[310L, 310L]], Copy());
     }
 
-    [Fact]
-    public void A_compaction_holding_rows_not_read_yet_is_read_and_the_run_log_says_it_replaces_files_read_before()
+    [Theory]
+    [InlineData("iceberg")]
+    [InlineData("delta")]
+    public void Two_compactions_between_reader_runs_of_rows_already_read_are_not_read_again(string format)
     {
-        WriterAndReader("iceberg");
+        WriterAndReader(format, maxFileRows: 200);
         Assert.Equal(300, Run("run", "reader").Long("total_records"));
+        Run("maintain", "writer", "--compact"); // day0 and day1 into one file (200 rows at most)
+        Writer(format, maxFileRows: 1000);
+        Run("maintain", "writer", "--compact"); // that file and day2 into one
+
+        // The second compaction's file holds rows of the first's, none of whose rows are new: it is read as nothing new.
+        var after = Run("run", "reader");
+        Assert.Equal(0, after.Long("total_records"));
+        Assert.Contains(Notices(after), n => n.Contains(" holds only rows of ", StringComparison.Ordinal) && n.EndsWith(": not read again", StringComparison.Ordinal));
+        Assert.Contains("the source skipped 1 compacted file(s) whose rows an earlier run had already read (the notices above name them) and sent no stream: no row to land", Notices(after));
+        Assert.DoesNotContain(Notices(after), n => n.Contains("nothing new to land", StringComparison.Ordinal));
+        Assert.Equal([[300L, 300L]], Copy());
+    }
+
+    [Theory]
+    [InlineData("iceberg", false)]
+    [InlineData("delta", false)]
+    [InlineData("iceberg", true)]
+    public void A_compaction_holding_rows_not_read_yet_lands_only_those_from_the_files_it_replaced(string format, bool twice)
+    {
+        WriterAndReader(format);
+        Assert.Equal(300, Run("run", "reader").Long("total_records"));
+        if (twice) Run("maintain", "writer", "--compact");
         WriteCsv("day3.csv", 301, 310);
         Run("run", "writer");
         Run("maintain", "writer", "--compact");
 
-        // Skipping the compacted file would lose ids 301..310; reading it repeats 1..300, and the run log says so.
+        // Skipping the compacted file would lose ids 301..310, reading it would repeat 1..300: day3's file, still on storage, is read instead.
+        var after = Run("run", "reader");
+        Assert.Equal(10, after.Long("total_records"));
+        Assert.Contains(Notices(after), n => n.EndsWith("which none did (the table rewrote them without changing its rows, as a compaction does): those are read instead (the table still keeps them on storage), so no row lands twice", StringComparison.Ordinal));
+        Assert.Equal([[310L, 310L]], Copy());
+
+        // The compacted file counts as read: the next run reads nothing.
+        Assert.Equal(0, Run("run", "reader").Long("total_records"));
+        Assert.Equal([[310L, 310L]], Copy());
+    }
+
+    [Fact]
+    public void A_compaction_holding_rows_not_read_yet_whose_files_expired_is_read_whole_and_the_run_log_says_why()
+    {
+        // A Delta log keeps the compaction's entry (what it replaced) after maintain deleted the replaced files.
+        WriterAndReader("delta");
+        Assert.Equal(300, Run("run", "reader").Long("total_records"));
+        WriteCsv("day3.csv", 301, 310);
+        Run("run", "writer");
+        Run("maintain", "writer", "--compact");
+        Thread.Sleep(50);
+        Run("maintain", "writer", "--expire-older-than", "1ms"); // deletes the files the compaction replaced
+
+        // Skipping the compacted file would lose ids 301..310, and day3's own file is gone: it is read whole, and the run log says so.
         var after = Run("run", "reader");
         Assert.Equal(310, after.Long("total_records"));
         Assert.Contains(Notices(after), n => n.Contains(" replaces ", StringComparison.Ordinal)
-            && n.Contains("(the table rewrote them with files not read before), and is read whole: an appended table then holds their unchanged rows twice", StringComparison.Ordinal));
+            && n.Contains("are no longer on storage (maintain expired them), so its rows cannot be told apart", StringComparison.Ordinal)
+            && n.EndsWith("and is read whole: an appended table then holds their unchanged rows twice (write_mode: merge with key_properties replaces them instead)", StringComparison.Ordinal));
         Assert.Equal([[610L, 310L]], Copy());
     }
 

@@ -156,6 +156,8 @@ internal static class FileStreams
         {
             if (!selection.IsSelected(stream.Name)) continue;
             var toRead = new List<SourceFile>();
+            // Compactions' files whose unread rows are read from the files they replaced: marked read once those are.
+            var readInstead = new List<SourceFile>();
             var startedUnchanged = stream.Files.Where(f => bookmarks.IsUnchanged(stream.Name, f)).ToHashSet();
             // Found once per stream, and only when a file new to it is met.
             var gone = new Lazy<List<(string Key, JsonObject Entry)>>(() => bookmarks.GoneSinceRead(stream.Name, stream.Files));
@@ -169,18 +171,32 @@ internal static class FileStreams
                             : AgainWhole("its earlier rows")));
                 }
                 else if (file.Origin is not null && await file.Origin(cancellationToken).ConfigureAwait(false) is { } origin
-                    && origin.Replaced.Where(r => bookmarks.WasReadBefore(stream.Name, r)).ToList() is { Count: > 0 } read)
+                    && await RowsOfAsync(stream.Name, origin).ConfigureAwait(false) is { Read.Count: > 0 } rows)
                 {
-                    // A table's commit that changed no rows (a compaction) wrote rows already read from the files it replaced.
-                    if (!origin.ChangesData && read.Count == origin.Replaced.Count)
+                    // A table's commit that changed no rows (a compaction) wrote rows of the files it replaced, some already read.
+                    if (!origin.ChangesData && rows.Unread.Count == 0)
                     {
                         bookmarks.MarkRead(stream.Name, file);
-                        sink.WriteNotice($"stream '{stream.Name}': {file.Location} holds only rows of {string.Join(", ", read)}, which an earlier run read " +
+                        sink.NoteFileSkippedAsRead();
+                        sink.WriteNotice($"stream '{stream.Name}': {file.Location} holds only rows of {string.Join(", ", rows.Read)}, which an earlier run read " +
                             "(the table rewrote them without changing its rows, as a compaction does): not read again");
                         continue;
                     }
-                    sink.WriteNotice($"stream '{stream.Name}': {file.Location} replaces {string.Join(", ", read)}, which an earlier run read " +
-                        $"(the table rewrote them{(origin.ChangesData ? ", e.g. by a merge or overwrite" : " with files not read before")}), and is read whole: " +
+                    var stored = rows.Unread.Select(origin.Stored).ToList();
+                    if (!origin.ChangesData && stored.All(f => f is not null))
+                    {
+                        // The rows not read yet are those of the replaced files the table still keeps: read them, not the file holding both.
+                        toRead.AddRange(stored.Select(f => f! with { DeltaPartition = file.DeltaPartition /* a compaction rewrites within a partition */ }));
+                        readInstead.Add(file);
+                        sink.WriteNotice($"stream '{stream.Name}': {file.Location} holds rows of {string.Join(", ", rows.Read)}, which an earlier run read, and of " +
+                            $"{string.Join(", ", rows.Unread)}, which none did (the table rewrote them without changing its rows, as a compaction does): " +
+                            "those are read instead (the table still keeps them on storage), so no row lands twice");
+                        continue;
+                    }
+                    var expired = origin.ChangesData ? "" : $"; {string.Join(", ", rows.Unread.Where(r => origin.Stored(r) is null))}, whose rows it holds too and no run read, " +
+                        "are no longer on storage (maintain expired them), so its rows cannot be told apart (run this pipeline between a table's compaction and the expiry of the files it replaced)";
+                    sink.WriteNotice($"stream '{stream.Name}': {file.Location} replaces {string.Join(", ", rows.Read)}, which an earlier run read " +
+                        $"(the table rewrote them{(origin.ChangesData ? ", e.g. by a merge or overwrite" : " with files not read before")}{expired}), and is read whole: " +
                         AgainWhole("their unchanged rows"));
                 }
                 else if (LakeTableFolders.IsPlainTableCompaction(file) && gone.Value is { Count: > 0 })
@@ -218,10 +234,31 @@ internal static class FileStreams
                 if (sinceState.Elapsed >= StateInterval) WriteState();
                 await sink.FlushIfFullAsync(cancellationToken).ConfigureAwait(false);
             }
+            foreach (var compacted in readInstead) bookmarks.MarkRead(stream.Name, compacted);
             WriteState();
         }
         if (!stateWritten) WriteState();
         await sink.FlushAsync(cancellationToken).ConfigureAwait(false);
+
+        // The files whose rows a file a table's commit added holds, those an earlier run read and those none did, back
+        // through the earlier compactions a compaction rewrote (a file none read whose own rows were all read before
+        // counts as read, a compaction none of whose rows were read as a file not read).
+        async Task<(List<string> Read, List<string> Unread)> RowsOfAsync(string stream, SourceFileOrigin origin)
+        {
+            var (read, unread) = (new List<string>(), new List<string>());
+            foreach (var replaced in origin.Replaced)
+            {
+                if (bookmarks.WasReadBefore(stream, replaced)) read.Add(replaced);
+                else if (!origin.ChangesData && await origin.OriginOf(replaced, cancellationToken).ConfigureAwait(false) is { ChangesData: false } earlier
+                    && await RowsOfAsync(stream, earlier).ConfigureAwait(false) is { Read.Count: > 0 } rows)
+                {
+                    read.AddRange(rows.Read);
+                    unread.AddRange(rows.Unread);
+                }
+                else unread.Add(replaced);
+            }
+            return (read, unread);
+        }
 
         string AgainWhole(string rows) => sink.MergesByKey ? $"write_mode merge replaces {rows} by key"
             : $"an appended table then holds {rows} twice (write_mode: merge with key_properties replaces them instead)";

@@ -42,6 +42,8 @@ internal static class LakeTableFolders
     {
         root = root.TrimEnd('/');
         var tables = new Dictionary<string, Table?>(StringComparer.Ordinal);
+        // Every file the entry matched, the ones a table no longer holds too (what a compaction's origin may point to).
+        var listed = new Lazy<Dictionary<string, SourceFile>>(() => files.DistinctBy(f => f.Location).ToDictionary(f => f.Location, StringComparer.Ordinal));
         var kept = new List<SourceFile>();
         foreach (var file in files)
         {
@@ -97,10 +99,12 @@ internal static class LakeTableFolders
             string Location(string key) => folder + "/" + key[prefix.Length..];
             var origins = new TableFileOrigins(store, prefix, uri, table.Format);
             return new Table(table.Format, table.Keys.Select(Location).ToHashSet(StringComparer.Ordinal),
-                table.Partitions?.ToDictionary(p => Location(p.Key), p => p.Value, StringComparer.Ordinal),
-                async (location, ct) => await origins.OfAsync(prefix + location[(folder.Length + 1)..], ct).ConfigureAwait(false) is { } origin
-                    ? new SourceFileOrigin(origin.ChangesData, [.. origin.ReplacedKeys.Select(Location)])
-                    : null);
+                table.Partitions?.ToDictionary(p => Location(p.Key), p => p.Value, StringComparer.Ordinal), OriginAsync);
+
+            async Task<SourceFileOrigin?> OriginAsync(string location, CancellationToken ct) =>
+                await origins.OfAsync(prefix + location[(folder.Length + 1)..], ct).ConfigureAwait(false) is { } origin
+                    ? new SourceFileOrigin(origin.ChangesData, [.. origin.ReplacedKeys.Select(Location)]) { OriginOf = OriginAsync, Stored = listed.Value.GetValueOrDefault }
+                    : null;
         }
     }
 

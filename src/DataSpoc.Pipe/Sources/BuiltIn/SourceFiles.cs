@@ -48,7 +48,17 @@ internal sealed record SourceFile(string Location, long Size, DateTimeOffset Mod
 /// The files (locations) a table's commit removed when it added a file, and whether it changed the table's rows: a
 /// compaction (Iceberg <c>replace</c>, Delta <c>dataChange: false</c>) did not, a merge or overwrite did.
 /// </summary>
-internal sealed record SourceFileOrigin(bool ChangesData, IReadOnlyList<string> Replaced);
+internal sealed record SourceFileOrigin(bool ChangesData, IReadOnlyList<string> Replaced)
+{
+    /// <summary>The origin of one of <see cref="Replaced"/> (an earlier compaction's file a later one rewrote has one too).</summary>
+    public Func<string, CancellationToken, Task<SourceFileOrigin?>> OriginOf { get; init; } = (_, _) => Task.FromResult<SourceFileOrigin?>(null);
+
+    /// <summary>
+    /// One of <see cref="Replaced"/> as it is still on storage (a table keeps replaced files for time travel until
+    /// <c>maintain</c> expires them), so its rows can be read instead of the file that holds them now; null when gone.
+    /// </summary>
+    public Func<string, SourceFile?> Stored { get; init; } = _ => null;
+}
 
 /// <summary>
 /// Resolves a file tap's <c>files</c> / <c>path</c> entries (local paths, globs, folders, or bucket URIs such as

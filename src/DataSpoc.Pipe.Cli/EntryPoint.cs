@@ -40,9 +40,9 @@ internal static class EntryPoint
         }
         catch (Exception e)
         {
-            // A `run` line that does not parse (an unknown option, a value of the wrong type) is a run that did not start:
-            // with --output json it prints that document too (README), naming no pipeline, as the line was not understood.
-            if (args is ["run", ..] && e is CommandParseException or CommandRuntimeException && AsksForJson(args)) JsonOutput.Write(ErrorReport.NotRun(null, e));
+            // A `run` (or `maintain`) line that does not parse (an unknown option, a value of the wrong type) is one that did
+            // not start: with --output json it prints that document too (README), naming no pipeline, as the line was not understood.
+            if (args is ["run" or "maintain", ..] && e is CommandParseException or CommandRuntimeException && AsksForJson(args)) JsonOutput.Write(ErrorReport.NotRun(null, e));
             return ErrorReport.Handle(e, debug);
         }
     }

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Api;
 using DataSpoc.Pipe.Cli.Infrastructure;
 using DataSpoc.Pipe.Config;
@@ -49,6 +50,34 @@ internal sealed class MaintainCommand : AsyncCommand<MaintainCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
+        try
+        {
+            return await MaintainAsync(settings, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A maintain that failed may have done part of its work (a compaction whose files landed, an expiry whose
+            // deletions are left): its notes say what, and that the next run or maintain completes it, as a run's do. A
+            // JSON reader gets a document, shaped as run's (status, error, notices); stderr and the exit code stay ErrorReport's.
+            var notices = Tables.PipelineMaintenance.NoticesOf(e);
+            if (settings.Json)
+            {
+                var document = ErrorReport.NotRun(settings.Name, e);
+                document["notices"] = new JsonArray([.. notices.Select(n => (JsonNode)JsonValue.Create(n))]);
+                JsonOutput.Write(document);
+            }
+            else WriteNotices(settings.Name, notices);
+            throw;
+        }
+    }
+
+    private static void WriteNotices(string pipeline, IEnumerable<string> notices)
+    {
+        foreach (var notice in notices) AnsiConsole.MarkupLineInterpolated($"[yellow]note[/] {pipeline}: {notice}");
+    }
+
+    private static async Task<int> MaintainAsync(Settings settings, CancellationToken cancellationToken)
+    {
         Durations.TryParse(settings.ExpireOlderThan, out var olderThan);
         // Scheduled (schedule.maintain): the pipeline's log, shared with its runs, is rotated as a run rotates it, and
         // each maintain's output starts with a dated line, as a run's does.
@@ -64,7 +93,7 @@ internal sealed class MaintainCommand : AsyncCommand<MaintainCommand.Settings>
             JsonOutput.Write(results.ToJson());
             return ExitCodes.Success;
         }
-        foreach (var notice in results.Notices) AnsiConsole.MarkupLineInterpolated($"[yellow]note[/] {settings.Name}: {notice}");
+        WriteNotices(settings.Name, results.Notices);
         if (results.Count == 0)
         {
             // Exit 0 as when only some tables were skipped: the notes above say why, and the next maintain retries them.

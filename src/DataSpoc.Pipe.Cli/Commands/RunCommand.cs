@@ -28,8 +28,9 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         public bool Full { get; init; }
 
         [CommandOption("--parallel <N>")]
-        [Description("With [green]--all[/]: how many pipelines run at once (default 1)")]
-        public int? Parallel { get; init; }
+        [Description("With [green]--all[/]: how many pipelines run at once")]
+        [DefaultValue(1)]
+        public int Parallel { get; init; } = 1;
 
         [CommandOption("--part <I/N>")]
         [Description("Read only key range I of N of a split table (source.split) and stage it; [green]auto[/] takes I from JOB_COMPLETION_INDEX")]
@@ -50,8 +51,9 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         /// <summary>
         /// Why these options do not go together, or null. Checked in <see cref="ExecuteAsync"/> rather than in
         /// <c>Validate</c>, so <c>--output json</c> gets the document of a run that did not start for them too.
+        /// <paramref name="arguments"/> is the command line: whether <c>--parallel</c> was given, which its default hides.
         /// </summary>
-        public string? UsageProblem()
+        public string? UsageProblem(IReadOnlyList<string> arguments)
         {
             if (All == (Name is not null)) return "give a pipeline name or --all (not both)";
             if ((Part is not null || CommitParts) && All) return "--part and --commit-parts work on one pipeline, not --all";
@@ -60,7 +62,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             if (SplitRun is not null && Part is null && !CommitParts)
                 return "--split-run names the split run of --part or --commit-parts: give one of them (without, the run reads the whole table)";
             // Alone it would be ignored too: one pipeline runs by itself.
-            if (Parallel is not null && !All) return "--parallel sets how many pipelines of --all run at once: give --all, or leave --parallel out";
+            if (!All && arguments.Any(a => a == "--parallel" || a.StartsWith("--parallel=", StringComparison.Ordinal) || a.StartsWith("--parallel:", StringComparison.Ordinal))) return "--parallel sets how many pipelines of --all run at once: give --all, or leave --parallel out";
             if (Parallel < 1) return "--parallel must be at least 1";
             return null;
         }
@@ -70,7 +72,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
     {
         try
         {
-            if (settings.UsageProblem() is { } problem) throw new UsageException(problem);
+            if (settings.UsageProblem(context.Arguments) is { } problem) throw new UsageException(problem);
             return await RunAsync(settings, cancellationToken);
         }
         catch (Exception e) when (settings.Json && e is not OperationCanceledException)
@@ -202,7 +204,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
 
     private static async Task<List<Outcome>> RunAllAsync(PipeClient client, List<PipelineDefinition> pipelines, Settings settings, SplitPart? part, IReadOnlyList<string> notices, RunDisplay display, CancellationToken cancellationToken)
     {
-        using var gate = new SemaphoreSlim(settings.Parallel ?? 1);
+        using var gate = new SemaphoreSlim(settings.Parallel);
         var tasks = pipelines.Select(async pipeline =>
         {
             try

@@ -46,6 +46,8 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
                         ["since"] = running.Since,
                         ["host"] = running.Host,
                         ["pid"] = running.Pid,
+                        ["process"] = running.Process,
+                        ["unchecked"] = running.Unchecked,
                         ["parts"] = running.Parts is { } parts ? new JsonArray(parts.Select(p => (JsonNode)new JsonObject
                         {
                             ["part"] = p.Part,
@@ -53,6 +55,7 @@ internal sealed class StatusCommand : AsyncCommand<StatusCommand.Settings>
                             ["since"] = p.Since,
                             ["host"] = p.Host,
                             ["pid"] = p.Pid,
+                            ["process"] = p.Process,
                         }).ToArray()) : null,
                     } : null,
                 });

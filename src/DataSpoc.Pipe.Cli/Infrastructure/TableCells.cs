@@ -44,9 +44,11 @@ internal static class TableCells
 
     /// <summary>
     /// Who is running (<c>status</c>'s line under the table, the dashboard's title): <c>run ID, pid P on HOST</c>, or for
-    /// a split run's part workers <c>split run ID: part I (run ID, pid P on HOST), ...</c>. Plain text: escape it to show it.
+    /// a split run's part workers <c>split run ID: part I (run ID, pid P on HOST), ...</c>; a process this one cannot look at
+    /// (another host's, another PID namespace's) as a run refused for its lock names it, with when its lease runs out.
+    /// Plain text: escape it to show it.
     /// </summary>
-    public static string Runner(Api.RunInProgress running) => running.Parts is { } parts
-        ? $"split run {running.RunId}: " + string.Join(", ", parts.Select(p => $"part {p.Part} (run {p.RunId}, pid {p.Pid} on {p.Host})"))
-        : $"run {running.RunId}, pid {running.Pid} on {running.Host}";
+    public static string Runner(Api.RunInProgress running) => (running.Parts is { } parts
+        ? $"split run {running.RunId}: " + string.Join(", ", parts.Select(p => $"part {p.Part} (run {p.RunId}, {p.Process})"))
+        : $"run {running.RunId}, {running.Process}") + (running.Unchecked is { } @unchecked ? $", which {@unchecked}" : "");
 }

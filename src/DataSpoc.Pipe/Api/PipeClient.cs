@@ -442,7 +442,7 @@ public sealed class PipeClient
         var now = _time.GetUtcNow();
         if (await RunLock.LiveHolderAsync(store, LakePaths.LockKey(pipeline.Name), now, cancellationToken).ConfigureAwait(false) is { } holder)
             return new RunInProgress(holder.RunId.StartsWith(RunLock.MaintainRunIdPrefix, StringComparison.Ordinal) ? "maintain" : "run",
-                holder.RunId, holder.AcquiredAt, holder.Host, holder.Pid);
+                holder.RunId, holder.AcquiredAt, holder.Host, holder.Pid) { Process = holder.Process, Unchecked = holder.Unchecked };
         // Only locks that name their split run are part workers' (another pipeline's name may extend this one's prefix).
         var parts = (await RunLock.LiveLocksAsync(store, LakePaths.SplitPartLocksPrefix(pipeline.Name), now, cancellationToken).ConfigureAwait(false))
             .Where(l => l.Holder.SplitRun is not null)
@@ -454,8 +454,10 @@ public sealed class PipeClient
         var first = parts.MinBy(p => p.Holder.AcquiredAt).Holder;
         return new RunInProgress("part", first.SplitRun!, first.AcquiredAt, first.Host, first.Pid)
         {
+            Process = first.Process,
+            Unchecked = first.Unchecked,
             Parts = parts.Where(p => p.Holder.SplitRun == first.SplitRun).OrderBy(p => p.Index)
-                .Select(p => new PartInProgress(p.Index!.Value, p.Holder.RunId, p.Holder.AcquiredAt, p.Holder.Host, p.Holder.Pid)).ToList(),
+                .Select(p => new PartInProgress(p.Index!.Value, p.Holder.RunId, p.Holder.AcquiredAt, p.Holder.Host, p.Holder.Pid) { Process = p.Holder.Process }).ToList(),
         };
     }
 
@@ -689,10 +691,11 @@ public sealed class PipeClient
         await using var runLock = await RunLock.AcquireAsync(store, pipeline.Name, RunLock.MaintainRunIdPrefix + Guid.NewGuid().ToString("N")[..8], _time, cancellationToken).ConfigureAwait(false);
         // A lost lock stops maintain as it stops a run: another run may be writing as this pipeline by then.
         using var work = runLock.WorkCancellation(cancellationToken);
+        // Kept outside the try: a maintain that fails still says what it did and left (Tables.PipelineMaintenance.NoticesOf).
+        var notices = new List<string>();
         try
         {
             // A run (or a compaction) killed mid-commit is finished first: its journal is the pipeline's one.
-            var notices = new List<string>();
             // As every run does: a killed run's private folder (its expanded tap config) of any pipeline, renamed or deleted ones too.
             // (A temp folder that cannot be used is a run's failure, not maintenance's: nothing to clean then.)
             try { notices.AddRange(PrivateTempRoot.RemoveKilledRunFoldersOfCurrentUser()); }
@@ -727,7 +730,12 @@ public sealed class PipeClient
         catch (Exception e) when (e is not OutOfMemoryException && runLock.MaintainLostError(e) is { } lost)
         {
             // Whatever failed once the lock was lost (a cancelled call, above all) is its consequence.
-            throw lost;
+            throw Tables.PipelineMaintenance.WithNotices(lost, notices);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Tables.PipelineMaintenance.WithNotices(e, notices);
+            throw;
         }
     }
 
@@ -741,7 +749,7 @@ public sealed class PipeClient
         try
         {
             var plan = CommitPlan.Read(journal.Content, LakeCommitter.JournalKey(pipeline));
-            return plan.HoldsTablesOnly || (plan.Tables.Count > 0 && plan.Tables.All(t => t.Compaction)) ? null : (plan.RunId, plan.StartedAt);
+            return plan.HoldsTablesOnly || plan.IsCompaction ? null : (plan.RunId, plan.StartedAt);
         }
         catch (StorageException)
         {

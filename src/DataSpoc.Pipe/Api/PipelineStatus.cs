@@ -76,6 +76,18 @@ public sealed record RunInProgress(string Kind, string RunId, DateTimeOffset Sin
 {
     /// <summary>For <c>part</c>: each live part worker of the split run, by part index; null for a run or maintain.</summary>
     public IReadOnlyList<PartInProgress>? Parts { get; init; }
+
+    /// <summary>
+    /// Its process as a run refused for its lock names it: <c>pid P on HOST</c>, or, for a pid this process cannot look at,
+    /// where it is (<c>pid 1 in another PID namespace on HOST, such as a container's</c>, <c>pid P on host HOST</c>).
+    /// </summary>
+    public string Process { get; init; } = "";
+
+    /// <summary>
+    /// Null when this process can look at it (it runs); else, as a run refused for its lock says, that it cannot be checked
+    /// from here and when its lease runs out if it was killed (<c>cannot be checked from here: ...</c>).
+    /// </summary>
+    public string? Unchecked { get; init; }
 }
 
 /// <summary>One part worker of a split run in progress (<c>run --part I/N</c>): what its part's lock records.</summary>
@@ -84,7 +96,11 @@ public sealed record RunInProgress(string Kind, string RunId, DateTimeOffset Sin
 /// <param name="Since">When it took its part's lock.</param>
 /// <param name="Host">The machine (pod) it runs on.</param>
 /// <param name="Pid">Its process id there.</param>
-public sealed record PartInProgress(int Part, string RunId, DateTimeOffset Since, string Host, int Pid);
+public sealed record PartInProgress(int Part, string RunId, DateTimeOffset Since, string Host, int Pid)
+{
+    /// <summary>Its process as <see cref="RunInProgress.Process"/> names one.</summary>
+    public string Process { get; init; } = "";
+}
 
 /// <summary>What <see cref="PipeClient.StreamsAsync"/> found.</summary>
 /// <param name="Pipeline">The pipeline's name.</param>

@@ -84,6 +84,10 @@ public sealed class CommitPlan
     public bool HoldsTablesOnly => TableClaims.Count > 0 && Files.Count == 0 && Deletions.Count == 0 && Superseded.Count == 0
         && Tables.Count == 0 && TableMetadata.Count == 0 && State is null;
 
+    /// <summary>A <c>maintain --compact</c> commit: every table it changes only has its files rewritten (no run log).</summary>
+    [JsonIgnore]
+    public bool IsCompaction => Tables.Count > 0 && Tables.All(t => t.Compaction);
+
     /// <summary>
     /// The run whose pipeline lock this commit is made under, when it is not <see cref="RunId"/>: a split run's commit
     /// lands under the split run's id and the lock of the worker (or <c>--commit-parts</c>) that commits it. Its claims say

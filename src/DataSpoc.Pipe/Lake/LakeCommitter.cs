@@ -110,7 +110,10 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         var journal = $"journal {store.Bucket}/{JournalKey(plan.Pipeline)}, which every run and maintain of pipeline '{plan.Pipeline}' completes first";
         if (!plan.Counted)
         {
-            notices?.Add($"this run's commit stopped after all its files had landed, before the manifest counted its rows; the next run completes it ({journal})");
+            var (whose, counted, next) = plan.IsCompaction
+                ? ("this maintain's compaction", "its files in place of those they rewrite", "the next run or maintain")
+                : ("this run's commit", "its rows", "the next run");
+            notices?.Add($"{whose} stopped after all its files had landed, before the manifest counted {counted}; {next} completes it ({journal})");
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed);
         }
         var left = plan.State is not null && !plan.StateSaved ? "its state will be saved by the next run" : "the next run removes its journal";

@@ -353,6 +353,25 @@ public sealed class RunLock : IAsyncDisposable
         /// </summary>
         [JsonPropertyName("split_run"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
         public string? SplitRun { get; init; }
+
+        /// <summary>
+        /// The holder's process as every message names it (a run's refusal, <c>status</c>): <c>pid P on HOST</c> when this
+        /// process can look at it (<see cref="HostProcess.CanLookAt"/>); else where that pid is, as it is no process of
+        /// this PID namespace (on this host, pid 1 would read as init).
+        /// </summary>
+        [JsonIgnore]
+        public string Process => HostProcess.CanLookAt(Host, PidSpace) ? $"pid {Pid} on {Host}"
+            : Host == Environment.MachineName ? $"pid {Pid} in another PID namespace on {Host}, such as a container's"
+            : $"pid {Pid} on host {Host}";
+
+        /// <summary>
+        /// Null when this process can look at the holder (alive, as its lock would otherwise have been taken over); else
+        /// what is known of a holder it cannot look at, which may be a killed run: <c>cannot be checked from here: ...</c>,
+        /// with when its lease runs out.
+        /// </summary>
+        [JsonIgnore]
+        public string? Unchecked => HostProcess.CanLookAt(Host, PidSpace) ? null
+            : $"cannot be checked from here: if it still runs, wait for it to finish; if it was killed, its lease runs out at {ExpiresAt:u} (a live run renews it), then a run takes the lock over";
     }
 }
 
@@ -369,16 +388,9 @@ public sealed class PipelineLockedException(string pipeline, RunLock.LockInfo? h
     /// of another PID namespace (a container), cannot be looked at: it may be a killed run, whose lock is free only once
     /// its lease runs out, and the message says so rather than promising a run that may not be there.
     /// </summary>
-    private static string Describe(string pipeline, RunLock.LockInfo holder)
-    {
-        if (HostProcess.CanLookAt(holder.Host, holder.PidSpace))
-            return $"pipeline '{pipeline}' is already running (run {holder.RunId} on {holder.Host}, pid {holder.Pid}, since {holder.AcquiredAt:u}); wait for it to finish";
-        var where = holder.Host == Environment.MachineName
-            ? $"pid {holder.Pid} in another PID namespace on {holder.Host}, such as a container's"
-            : $"pid {holder.Pid} on host {holder.Host}";
-        return $"pipeline '{pipeline}' is locked by run {holder.RunId} ({where}, since {holder.AcquiredAt:u}), which cannot be checked from here: "
-            + $"if it still runs, wait for it to finish; if it was killed, its lease runs out at {holder.ExpiresAt:u} (a live run renews it), then a run takes the lock over";
-    }
+    private static string Describe(string pipeline, RunLock.LockInfo holder) => holder.Unchecked is { } @unchecked
+        ? $"pipeline '{pipeline}' is locked by run {holder.RunId} ({holder.Process}, since {holder.AcquiredAt:u}), which {@unchecked}"
+        : $"pipeline '{pipeline}' is already running (run {holder.RunId} on {holder.Host}, pid {holder.Pid}, since {holder.AcquiredAt:u}); wait for it to finish";
 }
 
 /// <summary>The run's (or maintain's) lock was lost while it ran (its renewal was refused, or impossible until the lease ran out).</summary>

@@ -52,6 +52,26 @@ public sealed class PipelineMaintenance(IReadOnlyList<TableMaintenanceResult> ta
         ["tables"] = new JsonArray([.. tables.Select(r => (JsonNode)r.ToJson())]),
         ["notices"] = new JsonArray([.. notices.Select(n => (JsonNode)JsonValue.Create(n))]),
     };
+
+    /// <summary>
+    /// What a maintain that failed with <paramref name="failure"/> said before it did (as <see cref="Notices"/>): above all
+    /// that its compaction's commit stopped after its files had landed, or that its expiry left deletions, and that the
+    /// next run or maintain completes them. Empty for none, and for an exception no maintain threw.
+    /// </summary>
+    public static IReadOnlyList<string> NoticesOf(Exception failure)
+    {
+        ArgumentNullException.ThrowIfNull(failure);
+        return (failure is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerException! : failure).Data[NoticesKey] as string[] ?? [];
+    }
+
+    /// <summary>Gives <paramref name="failure"/>, on its way out of a maintain, what that maintain said so far (<see cref="NoticesOf"/>).</summary>
+    internal static Exception WithNotices(Exception failure, IReadOnlyCollection<string> notices)
+    {
+        if (notices.Count > 0) failure.Data[NoticesKey] = notices.ToArray();
+        return failure;
+    }
+
+    private const string NoticesKey = "dataspoc.maintain.notices";
 }
 
 /// <summary>
@@ -155,10 +175,23 @@ internal sealed class TableMaintenance(IObjectStore store, TimeProvider time)
             }
             var (deltaVersion, expiredLog) = delta;
             // A store may not look at the token when it deletes (file:// does not): a lost lock stops the deletions here.
-            foreach (var file in deleted)
+            var left = deleted.Count;
+            try
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                await store.DeleteAsync(file, cancellationToken).ConfigureAwait(false);
+                foreach (var file in deleted)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    await store.DeleteAsync(file, cancellationToken).ConfigureAwait(false);
+                    left--;
+                }
+            }
+            catch (Exception e) when (e is not OutOfMemoryException and not OperationCanceledException)
+            {
+                // The expiry is published: only the journal still names these files, and the maintain's error alone would
+                // not say that they are left to the next maintain.
+                notices?.Add($"this maintain stopped after expiring table {key}, with {left} of the {deleted.Count} file(s) only expired snapshots or removes read " +
+                    $"not deleted yet; the next maintain deletes them (expiry journal {store.Bucket}/{journalKey})");
+                throw;
             }
             if (deleted.Count > 0 || resumed) await store.DeleteAsync(journalKey, cancellationToken).ConfigureAwait(false);
             if (resumed) pending = null;

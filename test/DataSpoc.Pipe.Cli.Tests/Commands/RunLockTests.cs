@@ -141,4 +141,35 @@ public sealed class RunLockTests : IDisposable
         File.WriteAllText(lockFile, Lock("elsewhere", 4242, now.AddMinutes(5)));
         Assert.Equal(("left1234", 4242, "elsewhere"), (Row()["running"]!.Str("run_id"), Row()["running"]!["pid"]!.GetValue<int>(), Row()["running"]!.Str("host")));
     }
+
+    /// <summary>
+    /// A lock of a run in another PID namespace on this host (a container with the host's name): its pid is none of this
+    /// namespace's (pid 1 is not this host's init), and <c>status</c> says so as a run refused for that lock does, with
+    /// when its lease runs out.
+    /// </summary>
+    [Fact]
+    public void Status_names_a_holder_in_another_pid_namespace_as_the_refusal_does()
+    {
+        _home.WriteShopPipeline("shop");
+        var now = DateTimeOffset.UtcNow;
+        var expires = now.AddMinutes(5);
+        var lockFile = Path.Combine(_home.Lake, ".dataspoc", "locks", "shop.lock");
+        Directory.CreateDirectory(Path.GetDirectoryName(lockFile)!);
+        File.WriteAllText(lockFile, new System.Text.Json.Nodes.JsonObject
+        {
+            ["run_id"] = "nsrun001", ["host"] = Environment.MachineName, ["pid"] = 1, ["acquired_at"] = now.AddMinutes(-1), ["expires_at"] = expires,
+            ["pid_space"] = "another-boot/4026500000",
+        }.ToJsonString());
+        var process = $"pid 1 in another PID namespace on {Environment.MachineName}, such as a container's";
+        var @unchecked = $"cannot be checked from here: if it still runs, wait for it to finish; if it was killed, its lease runs out at {expires.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z (a live run renews it), then a run takes the lock over";
+
+        var refused = CliProcess.Run(_home, "run", "shop");
+        Assert.Contains($"({process}, since ", refused.Stderr);
+        Assert.Contains($"), which {@unchecked}", refused.Stderr);
+
+        var running = Json.Parse(CliProcess.Run(_home, "status", "--output", "json")).AsArray().Single()!["running"]!;
+        Assert.Equal(("nsrun001", 1, process, @unchecked), (running.Str("run_id"), running["pid"]!.GetValue<int>(), running.Str("process"), running.Str("unchecked")));
+        _home.Set("COLUMNS", "400"); // the line under the table on one line
+        Assert.Contains($"(run nsrun001, {process}, which {@unchecked}); the other columns show its previous run", CliProcess.Run(_home, "status").Stdout);
+    }
 }

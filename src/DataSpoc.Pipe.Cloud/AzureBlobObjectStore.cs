@@ -91,12 +91,19 @@ public sealed class AzureBlobObjectStore : IObjectStore
 
     public async Task PutFileAsync(string key, string localPath, CancellationToken cancellationToken)
     {
+        // Created only if absent: a data file never replaces another writer's.
+        if (!await PutFileIfAbsentAsync(key, localPath, cancellationToken).ConfigureAwait(false))
+            throw new StorageException($"{_keys.Describe(key)} already exists (another writer created it); data files are created only if absent, so nothing was overwritten");
+    }
+
+    public async Task<bool> PutFileIfAbsentAsync(string key, string localPath, CancellationToken cancellationToken)
+    {
         var blob = _container.GetBlobClient(_keys.Name(key));
         try
         {
             // Above InitialTransferSize the SDK stages blocks read from the file and commits the block list at
             // the end: nothing is visible before the commit; uncommitted blocks are discarded by the service.
-            // Created only if absent (If-None-Match: * on the PUT or the block-list commit): never replaces another writer's file.
+            // If-None-Match: * is on the single PUT, or on the block-list commit.
             await blob.UploadAsync(localPath, new BlobUploadOptions
             {
                 Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All },
@@ -107,12 +114,12 @@ public sealed class AzureBlobObjectStore : IObjectStore
                     MaximumConcurrency = 4,
                 },
             }, cancellationToken).ConfigureAwait(false);
+            return true;
         }
         catch (RequestFailedException e) when (e.Status is (int)HttpStatusCode.PreconditionFailed or (int)HttpStatusCode.Conflict)
         {
             // Our own upload may have landed with its response lost, and the SDK's retry then finds the blob taken.
-            if (await OwnWrites.HoldsFileAsync(this, key, localPath, cancellationToken).ConfigureAwait(false)) return;
-            throw new StorageException($"{_keys.Describe(key)} already exists (another writer created it); data files are created only if absent, so nothing was overwritten", e);
+            return await OwnWrites.HoldsFileAsync(this, key, localPath, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

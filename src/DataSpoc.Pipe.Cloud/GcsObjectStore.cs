@@ -94,17 +94,24 @@ public sealed class GcsObjectStore : IObjectStore
 
     public async Task PutFileAsync(string key, string localPath, CancellationToken cancellationToken)
     {
+        // Created only if absent: a data file never replaces another writer's.
+        if (!await PutFileIfAbsentAsync(key, localPath, cancellationToken).ConfigureAwait(false))
+            throw new StorageException($"{_keys.Describe(key)} already exists (another writer created it); data files are created only if absent, so nothing was overwritten");
+    }
+
+    public async Task<bool> PutFileIfAbsentAsync(string key, string localPath, CancellationToken cancellationToken)
+    {
         await using var file = new FileStream(localPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
         try
         {
-            // Created only if absent (ifGenerationMatch=0): a data file never replaces another writer's.
+            // ifGenerationMatch=0, checked when the session starts and when it is finalised.
             await UploadAsync(key, file, 0, cancellationToken).ConfigureAwait(false);
+            return true;
         }
         catch (StorageException e) when (e.InnerException is GoogleApiException { HttpStatusCode: HttpStatusCode.PreconditionFailed })
         {
             // Our own upload may have landed with its response lost, and a retry then finds the object taken.
-            if (await OwnWrites.HoldsFileAsync(this, key, localPath, cancellationToken).ConfigureAwait(false)) return;
-            throw new StorageException($"{_keys.Describe(key)} already exists (another writer created it); data files are created only if absent, so nothing was overwritten", e);
+            return await OwnWrites.HoldsFileAsync(this, key, localPath, cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -25,6 +25,8 @@ namespace DataSpoc.Pipe.Cloud;
 public sealed class S3ObjectStore : IObjectStore
 {
     internal const long MultipartThreshold = 16L << 20;
+    /// <summary>The largest object one PutObject may carry.</summary>
+    private const long SinglePutLimit = 5L << 30;
     private const int PartConcurrency = 4;
     // S3 allows at most 10,000 parts; keep well below so huge files grow their part size instead.
     private const int MaxParts = 9_000;
@@ -242,7 +244,7 @@ public sealed class S3ObjectStore : IObjectStore
         if (condition.Kind != WriteConditionKind.None) await EnsureConditionalWritesAsync(cancellationToken).ConfigureAwait(false);
         var name = _keys.Name(key);
         var unquoted = UnquotedIfMatch.GetValueOrDefault(_serverKey);
-        var refused = await TryPutAsync(key, name, content, condition, unquoted, cancellationToken).ConfigureAwait(false);
+        var refused = await TryPutAsync(key, name, Body(content), condition, unquoted, cancellationToken).ConfigureAwait(false);
         if (refused is null) return true;
         // The SDK retries a PUT whose response was lost; a refusal may be that retry finding our own first attempt.
         if (await OwnWrites.HoldsAsync(this, key, content, condition, cancellationToken).ConfigureAwait(false)) return true;
@@ -251,7 +253,7 @@ public sealed class S3ObjectStore : IObjectStore
             && Unquote(current) == Unquote(condition.Version!))
         {
             // The object is still the version we hold, yet If-Match was refused: the server compares the other ETag form.
-            if (await TryPutAsync(key, name, content, condition, !unquoted, cancellationToken).ConfigureAwait(false) is null)
+            if (await TryPutAsync(key, name, Body(content), condition, !unquoted, cancellationToken).ConfigureAwait(false) is null)
             {
                 UnquotedIfMatch[_serverKey] = !unquoted;
                 return true;
@@ -260,8 +262,28 @@ public sealed class S3ObjectStore : IObjectStore
         return false;
     }
 
-    /// <summary>One conditional PUT; null when written, else the refusal (412 condition false, 409 a concurrent conditional write won).</summary>
-    private async Task<AmazonS3Exception?> TryPutAsync(string key, string name, ReadOnlyMemory<byte> content, WriteCondition condition, bool unquotedETag, CancellationToken cancellationToken)
+    /// <summary>
+    /// Uploads the file in one PutObject streamed from disk (the SDK reads it from the file, and again from its start on a
+    /// retry) with If-None-Match: *, as <see cref="PutAsync"/> writes content created only if absent: the same probe,
+    /// single-writer mode, RGW retries, and a refusal that is our own write whose response was lost (compared streaming).
+    /// Not multipart: Ceph RGW ignores conditions on completing one, and a log entry is far below the 5 GB a PUT takes.
+    /// </summary>
+    public async Task<bool> PutFileIfAbsentAsync(string key, string localPath, CancellationToken cancellationToken)
+    {
+        var size = new FileInfo(localPath).Length;
+        if (size > SinglePutLimit)
+            throw new StorageException($"{_keys.Describe(key)}: {size} bytes cannot be created only if absent on S3 (one conditional PUT takes at most 5 GB)");
+        await EnsureConditionalWritesAsync(cancellationToken).ConfigureAwait(false);
+        var refused = await TryPutAsync(key, _keys.Name(key), request => request.FilePath = localPath, WriteCondition.IfAbsent, false, cancellationToken).ConfigureAwait(false);
+        return refused is null || await OwnWrites.HoldsFileAsync(this, key, localPath, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A PUT body of bytes in memory.</summary>
+    private static Action<PutObjectRequest> Body(ReadOnlyMemory<byte> content) =>
+        request => request.InputStream = new MemoryStream(content.ToArray(), writable: false);
+
+    /// <summary>One conditional PUT of the body <paramref name="setBody"/> gives each attempt; null when written, else the refusal (412 condition false, 409 a concurrent conditional write won).</summary>
+    private async Task<AmazonS3Exception?> TryPutAsync(string key, string name, Action<PutObjectRequest> setBody, WriteCondition condition, bool unquotedETag, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -269,9 +291,9 @@ public sealed class S3ObjectStore : IObjectStore
             {
                 BucketName = _bucketName,
                 Key = name,
-                InputStream = new MemoryStream(content.ToArray(), writable: false),
                 UseChunkEncoding = false,
             };
+            setBody(request);
             switch (condition.Kind)
             {
                 case WriteConditionKind.IfAbsent: request.IfNoneMatch = "*"; break;
@@ -314,9 +336,9 @@ public sealed class S3ObjectStore : IObjectStore
             var name = _keys.Name(key);
             try
             {
-                if (await TryPutAsync(key, name, "1"u8.ToArray(), WriteCondition.IfAbsent, false, cancellationToken).ConfigureAwait(false) is not null)
+                if (await TryPutAsync(key, name, Body("1"u8.ToArray()), WriteCondition.IfAbsent, false, cancellationToken).ConfigureAwait(false) is not null)
                     throw new StorageException($"S3 put of {_keys.Describe(key)} with If-None-Match: * was refused although the key is new; cannot check the store's conditional writes");
-                enforced = await TryPutAsync(key, name, "2"u8.ToArray(), WriteCondition.IfAbsent, false, cancellationToken).ConfigureAwait(false) is not null;
+                enforced = await TryPutAsync(key, name, Body("2"u8.ToArray()), WriteCondition.IfAbsent, false, cancellationToken).ConfigureAwait(false) is not null;
             }
             catch
             {

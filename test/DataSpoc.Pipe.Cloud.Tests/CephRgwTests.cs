@@ -25,6 +25,13 @@ public sealed class CephRgwTests(CephRgwServer server, ITestOutputHelper output)
     private sealed class Concurrency(StoreTarget target) : PipelineConcurrencyContract { protected override StoreTarget Target => target; }
     private sealed class SharedTable(StoreTarget target) : SharedTableContract { protected override StoreTarget Target => target; }
     private sealed class Locks(StoreTarget target) : LockContract { protected override StoreTarget Target => target; }
+    private sealed class Tables(StoreTarget target) : TableFormatRunContract
+    {
+        private readonly string _prefix = StoreTarget.NewPrefix();
+        protected override StoreTarget Target => target;
+        protected override string Bucket => target.Uri(_prefix);
+        protected override Dictionary<string, string> ReaderEnvironment => throw new NotSupportedException("no Iceberg reader is pointed at Ceph RGW");
+    }
 
     [CephFact]
     public void The_gateway_starts_within_a_minute()
@@ -56,6 +63,9 @@ public sealed class CephRgwTests(CephRgwServer server, ITestOutputHelper output)
     [CephFact] public Task A_versioned_write_to_a_missing_object_is_refused() => new Conditional(_target).A_versioned_write_to_a_missing_object_is_refused();
     [CephFact] public Task Eight_concurrent_read_modify_write_loops_lose_no_update() => new Conditional(_target).Eight_concurrent_read_modify_write_loops_lose_no_update();
     [CephFact] public Task A_data_file_is_created_only_if_absent_and_a_second_writer_of_its_key_is_refused() => new Conditional(_target).A_data_file_is_created_only_if_absent_and_a_second_writer_of_its_key_is_refused();
+    [CephFact] public Task A_file_put_if_absent_lands_its_exact_bytes_and_a_second_is_refused_leaving_the_first() => new Conditional(_target).A_file_put_if_absent_lands_its_exact_bytes_and_a_second_is_refused_leaving_the_first();
+    [CephFact] public Task Of_eight_writers_putting_one_file_if_absent_at_once_exactly_one_wins() => new Conditional(_target).Of_eight_writers_putting_one_file_if_absent_at_once_exactly_one_wins();
+    [CephFact] public Task A_Delta_table_written_twice_reads_back_every_row_from_its_log() => new Tables(_target).A_Delta_table_written_twice_reads_back_every_row_from_its_log();
 
     [CephFact] public Task A_run_lands_the_contract_layout_and_parquet_that_reads_back_equal_to_the_input() => new Runs(_target).A_run_lands_the_contract_layout_and_parquet_that_reads_back_equal_to_the_input();
     [CephFact] public Task Incremental_state_round_trips_through_the_bucket_so_the_next_run_adds_only_new_rows() => new Runs(_target).Incremental_state_round_trips_through_the_bucket_so_the_next_run_adds_only_new_rows();
@@ -91,6 +101,26 @@ public sealed class CephRgwTests(CephRgwServer server, ITestOutputHelper output)
         static Task<Pipe.Runs.RunResult> RunAsync(Dictionary<string, string> environment, string bucket) =>
             new Pipe.Runs.PipelineRunner(CloudServers.Factory(environment), new ShiftedTime(CloudLake.Now))
                 .RunAsync(CloudLake.Pipeline("orders", bucket, count: 3), new Pipe.Runs.RunOptions(), Timeout());
+    }
+
+    [CephFact]
+    public async Task A_file_put_if_absent_whose_answer_is_lost_is_recognised_as_our_own_write()
+    {
+        // The SDK retries the PUT whose answer the proxy cut; RGW refuses the retry (412) because the first one landed.
+        var prefix = StoreTarget.NewPrefix();
+        const string key = "raw/shop/orders/_delta_log/00000000000000000000.json";
+        await using var proxy = new TcpFaultProxy(_target.ServerPort);
+        await using var store = _target.Open(prefix, proxy.Port);
+        var (path, sha) = TestFiles.Random(1 << 20, seed: 23);
+        try
+        {
+            await store.PutAsync("warm-up.json", "{}"u8.ToArray(), WriteCondition.IfAbsent, Timeout()); // the probe, before the cut
+            proxy.LoseResponseTo("PUT", "/_delta_log/");
+            Assert.True(await store.PutFileIfAbsentAsync(key, path, Timeout()));
+            Assert.Single(proxy.LostResponses);
+            Assert.Equal(sha, await TestFiles.Sha256Async(await store.OpenReadAsync(key, Timeout())));
+        }
+        finally { TestFiles.Delete(path); }
     }
 
     [CephFact]

@@ -136,6 +136,63 @@ public abstract class ConditionalWriteContract
     }
 
     [Fact]
+    public async Task A_file_put_if_absent_lands_its_exact_bytes_and_a_second_is_refused_leaving_the_first()
+    {
+        // Above 16 MB: Azure's staged blocks (the condition on the block-list commit), GCS's chunks; S3 one PUT still.
+        const string key = "raw/shop/orders/_delta_log/00000000000000000000.json";
+        await using var store = Target.Open(StoreTarget.NewPrefix());
+        var (first, firstSha) = TestFiles.Random((20L << 20) + 7, seed: 21);
+        var (second, _) = TestFiles.Random((20L << 20) + 7, seed: 22);
+        try
+        {
+            Assert.True(await store.PutFileIfAbsentAsync(key, first, Timeout()));
+            Assert.Equal(firstSha, await TestFiles.Sha256Async(await store.OpenReadAsync(key, Timeout())));
+            Assert.False(await store.PutFileIfAbsentAsync(key, second, Timeout()));
+            Assert.False(await store.PutAsync(key, "third"u8.ToArray(), WriteCondition.IfAbsent, Timeout()));
+            Assert.Equal(firstSha, await TestFiles.Sha256Async(await store.OpenReadAsync(key, Timeout())));
+        }
+        finally
+        {
+            TestFiles.Delete(first);
+            TestFiles.Delete(second);
+        }
+    }
+
+    [Fact]
+    public async Task Of_eight_writers_putting_one_file_if_absent_at_once_exactly_one_wins()
+    {
+        const int writers = 8, rounds = 10;
+        var prefix = StoreTarget.NewPrefix();
+        await using var reader = Target.Open(prefix);
+        var folder = Directory.CreateTempSubdirectory("dsp-entry-").FullName;
+        try
+        {
+            for (var round = 0; round < rounds; round++)
+            {
+                var key = $"raw/shop/orders/_delta_log/{round:00000000000000000000}.json";
+                using var start = new ManualResetEventSlim();
+                var attempts = Enumerable.Range(0, writers).Select(writer => Task.Run(async () =>
+                {
+                    await using var store = Target.Open(prefix);
+                    var local = Path.Combine(folder, $"{round}-{writer}");
+                    await File.WriteAllTextAsync(local, new string((char)('a' + writer), 64 * 1024));
+                    start.Wait();
+                    return (writer, won: await store.PutFileIfAbsentAsync(key, local, Timeout()));
+                })).ToList();
+                start.Set();
+                var results = await Task.WhenAll(attempts);
+                var winners = results.Where(r => r.won).ToList();
+                Assert.True(winners.Count == 1, $"round {round}: {winners.Count} writers created {key}");
+                Assert.Equal(new string((char)('a' + winners[0].writer), 64 * 1024), Encoding.UTF8.GetString((await reader.GetAsync(key, Timeout()))!.Content.Span));
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Eight_concurrent_read_modify_write_loops_lose_no_update()
     {
         const int writers = 8, increments = 10;

@@ -99,6 +99,31 @@ public abstract class ObjectStoreContract(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_200_MB_file_put_if_absent_is_streamed_from_disk_with_bounded_memory()
+    {
+        // What a Delta log entry of a run writing many files goes up as: it must not be read into memory to be made conditional.
+        const long size = 200L << 20;
+        await using var store = Target.Open(StoreTarget.NewPrefix());
+        var (path, sha) = TestFiles.Random(size, seed: 10);
+        try
+        {
+            long heap, workingSet;
+            var started = DateTime.UtcNow;
+            await using (var probe = new MemoryProbe())
+            {
+                Assert.True(await store.PutFileIfAbsentAsync("raw/shop/orders/_delta_log/00000000000000000000.json", path, Timeout(600)));
+                heap = probe.HeapPeak;
+                workingSet = probe.WorkingSetPeak;
+            }
+            var seconds = (DateTime.UtcNow - started).TotalSeconds;
+            Output.WriteLine($"{Target}: 200 MB put if absent in {seconds:0.0} s; managed heap peak +{heap >> 20} MB, working set peak +{workingSet >> 20} MB");
+            Assert.True(heap < 100L << 20, $"managed heap grew by {heap >> 20} MB while putting a 200 MB file if absent");
+            Assert.Equal(sha, await TestFiles.Sha256Async(await store.OpenReadAsync("raw/shop/orders/_delta_log/00000000000000000000.json", Timeout(600))));
+        }
+        finally { TestFiles.Delete(path); }
+    }
+
+    [Fact]
     public async Task Listing_a_prefix_returns_every_key_under_it_across_pages_in_key_order_and_nothing_else()
     {
         await using var store = Target.Open(StoreTarget.NewPrefix());

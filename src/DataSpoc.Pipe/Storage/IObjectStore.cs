@@ -35,7 +35,7 @@ public interface IObjectStore : IAsyncDisposable
     /// Uploads a local file as <paramref name="key"/> only if no object has the key, as <see cref="PutAsync"/> with
     /// <see cref="WriteCondition.IfAbsent"/> writes content: false (nothing written) when one does. For a commit point too
     /// large to hold in memory (a Delta log entry lists every file a run wrote). This default reads the file into memory;
-    /// a store that can make a streamed upload conditional streams it.
+    /// every built-in store (file://, S3, Azure, GCS) overrides it to stream the file.
     /// </summary>
     async Task<bool> PutFileIfAbsentAsync(string key, string localPath, CancellationToken cancellationToken) =>
         await PutAsync(key, await File.ReadAllBytesAsync(localPath, cancellationToken).ConfigureAwait(false), WriteCondition.IfAbsent, cancellationToken).ConfigureAwait(false);

@@ -75,6 +75,23 @@ public sealed class AzureLostResponseTests(CloudServers servers) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task A_Delta_log_entry_whose_answer_is_lost_lands_once_and_the_run_succeeds()
+    {
+        var bucket = $"az://{PublicContainer}/{StoreTarget.NewPrefix()}";
+        await using var lake = new CloudLake(_target, bucket);
+        await using var proxy = new TcpFaultProxy(_target.ServerPort);
+        proxy.LoseResponseTo("PUT", "/_delta_log/00000000000000000000.json");
+        var run = await RunAsync(lake.Pipeline("orders", count: 4) with
+        {
+            Destination = new DestinationDefinition { Bucket = bucket, TableFormat = TableFormats.Delta, StorageOptions = _target.StorageOptions },
+        }, proxy.Port);
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Single(proxy.LostResponses);
+        Assert.Equal(["raw/shop/orders/_delta_log/00000000000000000000.json"],
+            (await lake.KeysAsync()).Where(k => k.Contains("/_delta_log/", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task A_lock_put_whose_answer_is_lost_starts_the_run()
     {
         await using var lake = new CloudLake(_target);

@@ -74,51 +74,36 @@ public abstract class ObjectStoreContract(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task A_200_MB_file_uploads_in_parts_with_bounded_memory()
-    {
-        const long size = 200L << 20;
-        await using var store = Target.Open(StoreTarget.NewPrefix());
-        var (path, sha) = TestFiles.Random(size, seed: 9);
-        try
-        {
-            long heap, workingSet;
-            var started = DateTime.UtcNow;
-            await using (var probe = new MemoryProbe())
-            {
-                await store.PutFileAsync("big/200mb.bin", path, Timeout(600));
-                heap = probe.HeapPeak;
-                workingSet = probe.WorkingSetPeak;
-            }
-            var seconds = (DateTime.UtcNow - started).TotalSeconds;
-            Output.WriteLine($"{Target}: 200 MB upload in {seconds:0.0} s; managed heap peak +{heap >> 20} MB, working set peak +{workingSet >> 20} MB");
-            // Holding the file (or half of it) in memory would exceed this; parts in flight fit well below it.
-            Assert.True(heap < 100L << 20, $"managed heap grew by {heap >> 20} MB while uploading 200 MB");
-            Assert.Equal(sha, await TestFiles.Sha256Async(await store.OpenReadAsync("big/200mb.bin", Timeout(600))));
-        }
-        finally { TestFiles.Delete(path); }
-    }
+    public Task A_200_MB_file_uploads_in_parts_with_bounded_memory() =>
+        // Holding the file (or half of it) in memory would exceed the bound; parts in flight fit well below it.
+        UploadsWithBoundedMemory("upload", "big/200mb.bin", seed: 9, (store, key, path) => store.PutFileAsync(key, path, Timeout(600)));
 
     [Fact]
-    public async Task A_200_MB_file_put_if_absent_is_streamed_from_disk_with_bounded_memory()
-    {
+    public Task A_200_MB_file_put_if_absent_is_streamed_from_disk_with_bounded_memory() =>
         // What a Delta log entry of a run writing many files goes up as: it must not be read into memory to be made conditional.
+        UploadsWithBoundedMemory("put if absent", "raw/shop/orders/_delta_log/00000000000000000000.json", seed: 10,
+            async (store, key, path) => Assert.True(await store.PutFileIfAbsentAsync(key, path, Timeout(600))));
+
+    /// <summary>Uploads a 200 MB file with <paramref name="upload"/>: the managed heap must grow by less than 100 MB, and it reads back whole.</summary>
+    private async Task UploadsWithBoundedMemory(string what, string key, int seed, Func<IObjectStore, string, string, Task> upload)
+    {
         const long size = 200L << 20;
         await using var store = Target.Open(StoreTarget.NewPrefix());
-        var (path, sha) = TestFiles.Random(size, seed: 10);
+        var (path, sha) = TestFiles.Random(size, seed);
         try
         {
             long heap, workingSet;
             var started = DateTime.UtcNow;
             await using (var probe = new MemoryProbe())
             {
-                Assert.True(await store.PutFileIfAbsentAsync("raw/shop/orders/_delta_log/00000000000000000000.json", path, Timeout(600)));
+                await upload(store, key, path);
                 heap = probe.HeapPeak;
                 workingSet = probe.WorkingSetPeak;
             }
             var seconds = (DateTime.UtcNow - started).TotalSeconds;
-            Output.WriteLine($"{Target}: 200 MB put if absent in {seconds:0.0} s; managed heap peak +{heap >> 20} MB, working set peak +{workingSet >> 20} MB");
-            Assert.True(heap < 100L << 20, $"managed heap grew by {heap >> 20} MB while putting a 200 MB file if absent");
-            Assert.Equal(sha, await TestFiles.Sha256Async(await store.OpenReadAsync("raw/shop/orders/_delta_log/00000000000000000000.json", Timeout(600))));
+            Output.WriteLine($"{Target}: 200 MB {what} in {seconds:0.0} s; managed heap peak +{heap >> 20} MB, working set peak +{workingSet >> 20} MB");
+            Assert.True(heap < 100L << 20, $"managed heap grew by {heap >> 20} MB in a 200 MB {what}");
+            Assert.Equal(sha, await TestFiles.Sha256Async(await store.OpenReadAsync(key, Timeout(600))));
         }
         finally { TestFiles.Delete(path); }
     }

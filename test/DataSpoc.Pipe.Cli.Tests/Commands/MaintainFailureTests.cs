@@ -103,7 +103,7 @@ public sealed class MaintainFailureTests : IDisposable
 
         Assert.True(failedJson.ExitCode == 1, failedJson.ToString());
         var document = Json.Parse(failedJson);
-        Assert.Equal(("writer", "failure"), (document.Str("pipeline"), document.Str("status")));
+        Assert.Equal(("writer", "failure", "compact"), (document.Str("pipeline"), document.Str("status"), document.Str("failed_step")));
         Assert.Contains(small[^1], document.Str("error"));
         Assert.Contains(document["notices"]!.AsArray(), n => n!.GetValue<string>().StartsWith("this maintain's compaction stopped after all its files had landed", StringComparison.Ordinal));
         Assert.Contains("error: ", failedJson.Stderr);

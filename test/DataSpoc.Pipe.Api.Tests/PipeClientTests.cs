@@ -230,6 +230,7 @@ public class PipeClientTests
         Assert.True(watch.Elapsed < LockThiefStore.Hold, $"maintain went on {watch.Elapsed} after losing its lock");
         Assert.StartsWith($"maintain lost its pipeline lock {home.Bucket}/{Lake.LakePaths.LockKey(name)}: the lock object was overwritten by run thief123 on elsewhere, pid 4242; " +
             "it stopped there", lost.Message);
+        Assert.Equal(Tables.MaintainSteps.Compact, Tables.PipelineMaintenance.FailedStepOf(lost));
 
         // Nothing of the compaction landed: the same rows in the same two files, the manifest as it was, no journal; the
         // new holder's lock is left alone.
@@ -238,6 +239,33 @@ public class PipeClientTests
         Assert.Equal(2L, (await Client(home).ManifestAsync(home.Bucket)).Tables["shop/orders"].Stats.Files);
         Assert.False(File.Exists(Path.Combine(home.Lake, Lake.LakeCommitter.JournalKey(name))));
         Assert.Contains("thief123", File.ReadAllText(Path.Combine(home.Lake, Lake.LakePaths.LockKey(name))));
+    }
+
+    [Fact]
+    public async Task A_maintain_that_fails_names_the_step_it_failed_in_as_a_run_log_does()
+    {
+        using var home = HomeWithOrders("incremental:\n  enabled: true");
+        var client = Client(home);
+        var name = home.Name("orders");
+        Assert.True((await client.RunAsync(name)).Succeeded);
+        var journal = Path.Combine(home.Lake, Lake.LakeCommitter.JournalKey(name));
+        var expiryJournal = Path.Combine(home.Lake, Lake.LakePaths.ExpiryJournalKey(name));
+
+        // A commit journal that cannot be read: completing what an interrupted run left fails.
+        File.WriteAllText(journal, "{ cut short");
+        var recovering = await Assert.ThrowsAsync<Storage.StorageException>(() => client.MaintainAsync(name, TimeSpan.FromDays(7), compactTargetFileMb: 128));
+        Assert.Equal(Tables.MaintainSteps.Recover, Tables.PipelineMaintenance.FailedStepOf(recovering));
+        File.Delete(journal);
+
+        // An expiry journal that cannot be read: the compaction is done, the expiry fails.
+        Directory.CreateDirectory(Path.GetDirectoryName(expiryJournal)!);
+        File.WriteAllText(expiryJournal, "{ cut short");
+        var expiring = await Assert.ThrowsAsync<Storage.StorageException>(() => client.MaintainAsync(name, TimeSpan.FromDays(7), compactTargetFileMb: 128));
+        Assert.Contains("the files an interrupted maintain was deleting", expiring.Message);
+        Assert.Equal(Tables.MaintainSteps.Expire, Tables.PipelineMaintenance.FailedStepOf(expiring));
+
+        // One that failed before it held the pipeline's lock names no step.
+        Assert.Null(Tables.PipelineMaintenance.FailedStepOf(await Assert.ThrowsAsync<ConfigException>(() => client.MaintainAsync("no-such-pipeline", TimeSpan.FromDays(7)))));
     }
 
     [Fact]

@@ -343,6 +343,45 @@ public sealed class McpServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Maintain_tables_that_fails_answers_its_failed_step_and_notes_as_maintain_output_json_does()
+    {
+        var appends = "appends-" + _suffix;
+        var lake = Path.Combine(_root, "appends-lake");
+        File.WriteAllText(Path.Combine(Home, "pipelines", appends + ".yaml"), $"""
+            source:
+              tap: python3 {Path.Combine(AppContext.BaseDirectory, "Assets", "replay_tap.py")}
+              config:
+                file: {Path.Combine(_root, "orders.singer")}
+            destination:
+              bucket: file://{lake}
+              partition_by: none
+              write_mode: append
+            """);
+        foreach (var _ in Enumerable.Range(0, 3)) await Call("run_pipeline", new() { ["name"] = appends });
+        var files = Directory.GetFiles(lake, "*.parquet", SearchOption.AllDirectories).Where(f => !f.Contains("/.dataspoc/", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(3, files.Count);
+        // The compaction's commit deletes the files it rewrote: the store refusing one stops it after its files landed.
+        DataSpoc.Pipe.Tests.Support.HostCommand.Run("chattr", "+i", files[0]);
+        CallToolResult result;
+        try
+        {
+            result = await _client.CallToolAsync("maintain_tables", new Dictionary<string, object?> { ["name"] = appends, ["compact"] = true });
+        }
+        finally
+        {
+            DataSpoc.Pipe.Tests.Support.HostCommand.Run("chattr", "-i", files[0]);
+        }
+
+        Assert.True(result.IsError == true);
+        var answer = result.StructuredContent!.Value;
+        Assert.Equal((appends, "failure", "compact"), (answer.GetProperty("pipeline").GetString(), answer.GetProperty("status").GetString(), answer.GetProperty("failed_step").GetString()));
+        Assert.Equal($"permission denied deleting '{files[0]}'", answer.GetProperty("error").GetString());
+        Assert.Contains(answer.GetProperty("notices").EnumerateArray(), n => n.GetString()!.StartsWith(
+            "this maintain's compaction stopped after all its files had landed, before the manifest counted its files in place of those they rewrite; the next run or maintain completes it (journal ",
+            StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task List_tables_and_show_manifest_of_every_bucket_name_an_unreadable_bucket_and_still_answer_the_others()
     {
         await Call("run_pipeline", new() { ["name"] = Orders });

@@ -1,5 +1,4 @@
 using System.ComponentModel;
-using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Api;
 using DataSpoc.Pipe.Cli.Infrastructure;
 using DataSpoc.Pipe.Config;
@@ -58,15 +57,9 @@ internal sealed class MaintainCommand : AsyncCommand<MaintainCommand.Settings>
         {
             // A maintain that failed may have done part of its work (a compaction whose files landed, an expiry whose
             // deletions are left): its notes say what, and that the next run or maintain completes it, as a run's do. A
-            // JSON reader gets a document, shaped as run's (status, error, notices); stderr and the exit code stay ErrorReport's.
-            var notices = Tables.PipelineMaintenance.NoticesOf(e);
-            if (settings.Json)
-            {
-                var document = ErrorReport.NotRun(settings.Name, e);
-                document["notices"] = new JsonArray([.. notices.Select(n => (JsonNode)JsonValue.Create(n))]);
-                JsonOutput.Write(document);
-            }
-            else WriteNotices(settings.Name, notices);
+            // JSON reader gets a document, shaped as run's (status, error, failed_step, notices); stderr and the exit code stay ErrorReport's.
+            if (settings.Json) JsonOutput.Write(ErrorReport.MaintainFailed(settings.Name, e));
+            else WriteNotices(settings.Name, Tables.PipelineMaintenance.NoticesOf(e));
             throw;
         }
     }

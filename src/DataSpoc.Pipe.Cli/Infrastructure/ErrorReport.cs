@@ -47,6 +47,20 @@ internal static class ErrorReport
     public static JsonObject NotRun(string? pipeline, bool invalid, string? error) =>
         new() { ["pipeline"] = pipeline, ["status"] = invalid ? "invalid" : "failure", ["error"] = error };
 
+    /// <summary>
+    /// The document of a maintain that failed, as <c>maintain --output json</c> and the MCP tool <c>maintain_tables</c>
+    /// answer it: shaped as run's (<see cref="NotRun(string?, Exception)"/>), with <c>failed_step</c> when it failed
+    /// holding the pipeline's lock, and the notes of what it did and left (a compaction whose files landed, deletions an
+    /// expiry left), which the next run or maintain completes.
+    /// </summary>
+    public static JsonObject MaintainFailed(string pipeline, Exception e)
+    {
+        var document = NotRun(pipeline, e);
+        if (Tables.PipelineMaintenance.FailedStepOf(e) is { } step) document["failed_step"] = step;
+        document["notices"] = new JsonArray([.. Tables.PipelineMaintenance.NoticesOf(e).Select(n => (JsonNode)JsonValue.Create(n))]);
+        return document;
+    }
+
     private static Exception Unwrap(Exception e) => e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerException! : e;
 
     private static string OneLine(string text) => string.Join(' ', text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));

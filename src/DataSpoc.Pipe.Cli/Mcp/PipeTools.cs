@@ -200,11 +200,17 @@ internal sealed class PipeTools(PipeClient client)
         if (Tables.CompactionDefaults.TargetWithoutCompactionProblem(target_file_mb, compact, "compact: true") is { } compaction)
             return McpResults.Error(client, $"target_file_mb: {compaction}");
         if (target_file_mb < 1) return McpResults.Error(client, $"target_file_mb: {target_file_mb} is not a size; give at least 1 (MB)");
-        return await AnswerAsync(async () =>
+        try
         {
             var results = await client.MaintainAsync(name, olderThan, compact ? target_file_mb ?? Tables.CompactionDefaults.TargetFileMb : null, cancellationToken);
-            return results.ToJson();
-        });
+            return McpResults.Ok(client, results.ToJson());
+        }
+        catch (Exception e) when (IsUserError(e))
+        {
+            // What it did and left (a compaction whose files landed, an expiry's deletions) is in its notices: the
+            // document `maintain NAME --output json` prints then.
+            return McpResults.Failed(client, ErrorReport.MaintainFailed(name, e));
+        }
     }
 
     [McpServerTool(Name = "list_tables", ReadOnly = true, Idempotent = true)]

@@ -693,6 +693,7 @@ public sealed class PipeClient
         using var work = runLock.WorkCancellation(cancellationToken);
         // Kept outside the try: a maintain that fails still says what it did and left (Tables.PipelineMaintenance.NoticesOf).
         var notices = new List<string>();
+        var step = Tables.MaintainSteps.Recover;
         try
         {
             // A run (or a compaction) killed mid-commit is finished first: its journal is the pipeline's one.
@@ -711,11 +712,13 @@ public sealed class PipeClient
             }
             // Every table the pipeline lands (its source folder's), also one another pipeline of the source wrote last.
             var covered = Tables.MaintainedTables.Of(pipeline);
+            step = Tables.MaintainSteps.Compact;
             var compacted = compactTargetFileMb is { } mb
                 ? await new Tables.TableCompaction(store, _time).RunAsync(pipeline.Name, pipeline.Destination.Compression, mb * 1024L * 1024,
                     new Parquet.WriteLimits().WithFileLimitsOf(pipeline.Destination), covered, work.Token, runLock, notices).ConfigureAwait(false)
                 : [];
             var skipped = new List<string>();
+            step = Tables.MaintainSteps.Expire;
             var results = await new Tables.TableMaintenance(store, _time).RunAsync(pipeline.Name, expireOlderThan, covered, work.Token, runLock, notices, skipped).ConfigureAwait(false);
             await SplitRun.RemoveSettledLocksAsync(store, pipeline.Name, work.Token).ConfigureAwait(false);
             foreach (var c in compacted)
@@ -730,11 +733,11 @@ public sealed class PipeClient
         catch (Exception e) when (e is not OutOfMemoryException && runLock.MaintainLostError(e) is { } lost)
         {
             // Whatever failed once the lock was lost (a cancelled call, above all) is its consequence.
-            throw Tables.PipelineMaintenance.WithNotices(lost, notices);
+            throw Tables.PipelineMaintenance.WithFailure(lost, step, notices);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            Tables.PipelineMaintenance.WithNotices(e, notices);
+            Tables.PipelineMaintenance.WithFailure(e, step, notices);
             throw;
         }
     }

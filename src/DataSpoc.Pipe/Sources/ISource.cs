@@ -89,7 +89,7 @@ public abstract class SourceRun : IAsyncDisposable
     /// </summary>
     internal virtual string? FailureReason => null;
 
-    /// <summary>Whether it failed on its configuration (a built-in tap's <see cref="BuiltIn.TapException.Configuration"/>), before reading any data.</summary>
+    /// <summary>Whether it failed on its configuration (a built-in tap's <see cref="BuiltIn.TapException.Configuration(string)"/>), before reading any data.</summary>
     internal virtual bool StoppedOnConfiguration => false;
 
     /// <summary>Stops the source now (the run failed or was cancelled).</summary>

@@ -277,6 +277,10 @@ public sealed class LocalObjectStore : IObjectStore
         var path = PathOf(key);
         try { File.Delete(path); }
         catch (DirectoryNotFoundException) { }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new StorageException(Describe(e, path, "delete"), e);
+        }
         return Task.CompletedTask;
     }
 
@@ -304,6 +308,10 @@ public sealed class LocalObjectStore : IObjectStore
                 removed++;
             }
             catch (IOException e) when (HeldByAnother(e) || e is FileNotFoundException) { }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new StorageException(Describe(e, path, "delete"), e);
+            }
         }
         return Task.FromResult(removed);
     }
@@ -376,13 +384,18 @@ public sealed class LocalObjectStore : IObjectStore
         }
     }
 
-    internal static string Describe(Exception e, string path) => e switch
+    /// <summary>An OS error of <paramref name="operation"/> (a verb: <c>write</c>, <c>delete</c>) on <paramref name="path"/>, in words a user can act on.</summary>
+    internal static string Describe(Exception e, string path, string operation = "write")
     {
-        UnauthorizedAccessException => $"permission denied writing '{path}'",
-        IOException io when (io.HResult & 0xFFFF) == 28 || io.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase)
-            => $"disk full writing '{path}' (no space left on device)",
-        _ => $"cannot write '{path}': {e.Message}",
-    };
+        var doing = (operation.EndsWith('e') ? operation[..^1] : operation) + "ing";
+        return e switch
+        {
+            UnauthorizedAccessException => $"permission denied {doing} '{path}'",
+            IOException io when (io.HResult & 0xFFFF) == 28 || io.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase)
+                => $"disk full {doing} '{path}' (no space left on device)",
+            _ => $"cannot {operation} '{path}': {e.Message}",
+        };
+    }
 
     /// <summary>
     /// How long a conditional write waits for another process to release the key's sidecar lock. A writer holds it only

@@ -64,14 +64,46 @@ public sealed class PipelineMaintenance(IReadOnlyList<TableMaintenanceResult> ta
         return (failure is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerException! : failure).Data[NoticesKey] as string[] ?? [];
     }
 
-    /// <summary>Gives <paramref name="failure"/>, on its way out of a maintain, what that maintain said so far (<see cref="NoticesOf"/>).</summary>
-    internal static Exception WithNotices(Exception failure, IReadOnlyCollection<string> notices)
+    /// <summary>
+    /// The step a maintain that failed with <paramref name="failure"/> was in once it held the pipeline's lock (as a run
+    /// log's <c>failed_step</c>): one of <see cref="MaintainSteps.All"/>. Null for a maintain that failed before (an
+    /// invalid pipeline, a bucket not opened, the lock held by a run), and for an exception no maintain threw.
+    /// </summary>
+    public static string? FailedStepOf(Exception failure)
     {
+        ArgumentNullException.ThrowIfNull(failure);
+        return (failure is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerException! : failure).Data[FailedStepKey] as string;
+    }
+
+    /// <summary>
+    /// Gives <paramref name="failure"/>, on its way out of a maintain, the step it failed in (<see cref="FailedStepOf"/>)
+    /// and what that maintain said so far (<see cref="NoticesOf"/>).
+    /// </summary>
+    internal static Exception WithFailure(Exception failure, string step, IReadOnlyCollection<string> notices)
+    {
+        failure.Data[FailedStepKey] = step;
         if (notices.Count > 0) failure.Data[NoticesKey] = notices.ToArray();
         return failure;
     }
 
     private const string NoticesKey = "dataspoc.maintain.notices";
+    private const string FailedStepKey = "dataspoc.maintain.failed_step";
+}
+
+/// <summary>
+/// The steps of a maintain once it holds the pipeline's lock, in the order it takes them: a failed maintain's
+/// <c>failed_step</c> names one (<see cref="PipelineMaintenance.FailedStepOf"/>).
+/// </summary>
+public static class MaintainSteps
+{
+    /// <summary>Finishing or cleaning up what an interrupted run or maintain left (its journal, a killed run's temp folders), as a run's <c>recover</c>.</summary>
+    public const string Recover = Runs.RunSteps.Recover;
+    /// <summary>Compacting the tables' small files (<c>--compact</c>), up to and including its commit.</summary>
+    public const string Compact = "compact";
+    /// <summary>Expiring Iceberg snapshots and Delta removes, deleting the files only they read and the expired Delta log, and cleaning up lock and temp files.</summary>
+    public const string Expire = "expire";
+
+    public static readonly IReadOnlyList<string> All = [Recover, Compact, Expire];
 }
 
 /// <summary>

@@ -81,7 +81,7 @@ public sealed class MaintainFailureTests : IDisposable
 
         Assert.True(failed.ExitCode == 1, failed.ToString());
         Assert.Contains("error: ", failed.Stderr);
-        Assert.Contains(rewritten[0], failed.Stderr);
+        Assert.Contains($"error: permission denied deleting '{Path.Combine(Table, rewritten[0])}'", failed.Stderr);
         // The compacted file landed beside the files it rewrites; the note says so, and who completes it.
         Assert.Contains(DataFiles(), f => !rewritten.Contains(f));
         Assert.Contains("note writer: this maintain's compaction stopped after all its files had landed, before the manifest counted its files in place of "
@@ -103,7 +103,7 @@ public sealed class MaintainFailureTests : IDisposable
 
         Assert.True(failedJson.ExitCode == 1, failedJson.ToString());
         var document = Json.Parse(failedJson);
-        Assert.Equal(("writer", "failure"), (document.Str("pipeline"), document.Str("status")));
+        Assert.Equal(("writer", "failure", "compact"), (document.Str("pipeline"), document.Str("status"), document.Str("failed_step")));
         Assert.Contains(small[^1], document.Str("error"));
         Assert.Contains(document["notices"]!.AsArray(), n => n!.GetValue<string>().StartsWith("this maintain's compaction stopped after all its files had landed", StringComparison.Ordinal));
         Assert.Contains("error: ", failedJson.Stderr);

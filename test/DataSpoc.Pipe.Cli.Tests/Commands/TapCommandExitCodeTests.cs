@@ -28,6 +28,25 @@ public class TapCommandExitCodeTests : IDisposable
             Assert.True(result.ExitCode == 2, $"{config}: {result}");
             Assert.Equal(error + "\n", result.Stderr);
         }
+        // A config, state or catalog file the tap cannot read is a configuration error too, as run's missing tap config file is.
+        var malformed = Path.Combine(_home.Root, "malformed.json");
+        File.WriteAllText(malformed, "{\"path\": ");
+        var list = Path.Combine(_home.Root, "list.json");
+        File.WriteAllText(list, "[]");
+        var readable = Path.Combine(_home.Root, "readable.json");
+        File.WriteAllText(readable, $$"""{"path": "{{data}}"}""");
+        foreach (var (arguments, error) in new (string[], string)[]
+                 {
+                     (["--config", Path.Combine(_home.Root, "absent.json")], $"cannot read the config file '{_home.Root}/absent.json': "),
+                     (["--config", malformed], $"the config file '{malformed}' is not valid JSON (line 1): "),
+                     (["--config", list], $"the config file '{list}' must hold a JSON object"),
+                     (["--config", readable, "--state", Path.Combine(_home.Root, "absent-state.json")], $"cannot read the state file '{_home.Root}/absent-state.json': "),
+                 })
+        {
+            var result = CliProcess.Run(_home, ["tap", "jsonl", .. arguments]);
+            Assert.True(result.ExitCode == 2, $"{string.Join(' ', arguments)}: {result}");
+            Assert.StartsWith(error, result.Stderr, StringComparison.Ordinal);
+        }
         var good = Path.Combine(_home.Root, "good.json");
         File.WriteAllText(good, $$"""{"path": "{{data}}"}""");
         var failed = CliProcess.Run(_home, "tap", "jsonl", "--config", good);

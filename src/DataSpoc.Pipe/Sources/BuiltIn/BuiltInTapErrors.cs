@@ -14,7 +14,7 @@ internal static class BuiltInTapErrors
     };
 
     /// <summary>
-    /// Whether the tap stopped on a config it cannot use (<see cref="TapException.Configuration"/>), found before it read
+    /// Whether the tap stopped on a config it cannot use (<see cref="TapException.Configuration(string)"/>), found before it read
     /// any data: a usage error (exit 2) for <c>run</c> and <c>tap</c> alike, not a failed extraction.
     /// </summary>
     public static bool StoppedOnConfiguration(Exception e) => e is TapException { IsConfiguration: true };

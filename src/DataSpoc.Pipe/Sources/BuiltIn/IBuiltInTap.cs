@@ -18,7 +18,7 @@ public interface IBuiltInTap
     Task SyncAsync(JsonObject config, JsonObject? state, JsonObject? catalog, Stream output, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Refuses (<see cref="TapException.Configuration"/>) what a pipeline's config must not hold although the standalone
+    /// Refuses (<see cref="TapException.Configuration(string)"/>) what a pipeline's config must not hold although the standalone
     /// tap accepts it: a pipeline runs from any folder (cron starts it in the home folder), a standalone tap from the one it is given.
     /// </summary>
     void CheckPipelineConfig(JsonObject config) { }

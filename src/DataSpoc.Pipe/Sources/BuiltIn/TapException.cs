@@ -9,6 +9,9 @@ public sealed class TapException(string message, Exception? inner = null) : Pipe
     /// </summary>
     public static TapException Configuration(string message) => new(message) { IsConfiguration = true };
 
+    /// <inheritdoc cref="Configuration(string)"/>
+    public static TapException Configuration(string message, Exception inner) => new(message, inner) { IsConfiguration = true };
+
     public bool IsConfiguration { get; private init; }
 
     public override PipeErrorKind Kind => IsConfiguration ? PipeErrorKind.Usage : PipeErrorKind.Failed;

@@ -32,12 +32,7 @@ public class DroppedPropertiesUnderMapsTests
         using var lake = new TempLake();
         var pipeline = lake.Pipeline("dropped", lake.WriteSinger("unused.singer", ""));
         pipeline = pipeline with { Transforms = new Dictionary<string, JsonNode?> { ["s"] = JsonNode.Parse(map) } };
-        // A code transform on the stream (one that changes nothing) keeps its map on the JSON path.
-        IReadOnlyList<IRecordTransform> code = keepJsonPath ? [new DataSpoc.Pipe.Api.CodeTransform("s", r => r)] : [];
-        var singer = Encoding.UTF8.GetBytes(string.Join('\n', Lines) + "\n");
-        var result = await new PipelineRunner(new DataSpoc.Pipe.Storage.ObjectStoreFactory())
-            .RunAsync(pipeline, new RunOptions { Source = new SingerBytesSource(singer), CodeTransforms = code }, CancellationToken.None);
-        Assert.True(result.Succeeded, result.Log.Error);
+        var result = await RunAsync(pipeline, Lines, keepJsonPath);
 
         var stream = result.Log.Streams["s"];
         Assert.Equal((2L, 1L), (stream.Records, stream.Filtered));
@@ -72,16 +67,24 @@ public class DroppedPropertiesUnderMapsTests
             Transforms = map is null ? new Dictionary<string, JsonNode?>() : new Dictionary<string, JsonNode?> { ["s"] = JsonNode.Parse(map) },
             OnInvalidRecord = DataSpoc.Pipe.Config.InvalidRecordPolicy.Skip,
         };
-        IReadOnlyList<IRecordTransform> code = keepJsonPath ? [new DataSpoc.Pipe.Api.CodeTransform("s", r => r)] : [];
-        var singer = Encoding.UTF8.GetBytes(string.Join('\n', lines) + "\n");
-        var result = await new PipelineRunner(new DataSpoc.Pipe.Storage.ObjectStoreFactory())
-            .RunAsync(pipeline, new RunOptions { Source = new SingerBytesSource(singer), CodeTransforms = code }, CancellationToken.None);
-        Assert.True(result.Succeeded, result.Log.Error);
+        var result = await RunAsync(pipeline, lines, keepJsonPath);
 
         var stream = result.Log.Streams["s"];
         var filtered = map?.Contains("filter") == true;
         Assert.Equal((filtered ? 1L : 2L, 2L, filtered ? 1L : 0L), (stream.Records, stream.Rejected, stream.Filtered));
         // Records 1 and 4 (kept or filtered: the tap sent it all the same); 2 and 3 are rejected.
         Assert.Equal(new Dictionary<string, long> { ["extra"] = 2 }, stream.DroppedProperties.ToDictionary());
+    }
+
+    /// <summary>Runs <paramref name="lines"/> through <paramref name="pipeline"/>, which must succeed.</summary>
+    private static async Task<RunResult> RunAsync(DataSpoc.Pipe.Config.PipelineDefinition pipeline, string[] lines, bool keepJsonPath)
+    {
+        // A code transform on the stream (one that changes nothing) keeps its map on the JSON path.
+        IReadOnlyList<IRecordTransform> code = keepJsonPath ? [new DataSpoc.Pipe.Api.CodeTransform("s", r => r)] : [];
+        var singer = Encoding.UTF8.GetBytes(string.Join('\n', lines) + "\n");
+        var result = await new PipelineRunner(new DataSpoc.Pipe.Storage.ObjectStoreFactory())
+            .RunAsync(pipeline, new RunOptions { Source = new SingerBytesSource(singer), CodeTransforms = code }, CancellationToken.None);
+        Assert.True(result.Succeeded, result.Log.Error);
+        return result;
     }
 }

@@ -228,13 +228,28 @@ public sealed class LocalObjectStore : IObjectStore
         {
             return Task.FromResult<StoredObject?>(null);
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new StorageException(Describe(e, path, "read"), e);
+        }
     }
 
     public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
     {
         var path = PathOf(key);
-        if (!File.Exists(path)) throw new FileNotFoundException($"object '{key}' not found in {Bucket}", path);
-        return Task.FromResult<Stream>(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan));
+        try
+        {
+            return Task.FromResult<Stream>(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan));
+        }
+        // A folder is no object (opening it is refused like a file without permission).
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException || (e is UnauthorizedAccessException && Directory.Exists(path)))
+        {
+            throw new FileNotFoundException($"object '{key}' not found in {Bucket}", path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new StorageException(Describe(e, path, "read"), e);
+        }
     }
 
     public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -243,12 +258,10 @@ public sealed class LocalObjectStore : IObjectStore
         var dir = slash < 0 ? _root : Path.Combine(_root, prefix[..slash]);
         if (slash > 0) RefuseLinksOutOfBucket(prefix[..slash]);
         if (!Directory.Exists(dir)) yield break;
-        var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = false, AttributesToSkip = 0 };
         // The file system enumerates in no particular order; object stores list in key order, and callers may rely on it.
         var keys = new List<string>();
-        foreach (var path in Directory.EnumerateFiles(dir, "*", options))
+        foreach (var path in FilesBelow(dir, "*", cancellationToken))
         {
-            cancellationToken.ThrowIfCancellationRequested();
             var key = Path.GetRelativePath(_root, path).Replace('\\', '/');
             if (!key.StartsWith(prefix, StringComparison.Ordinal) || key.EndsWith(".lck", StringComparison.Ordinal)) continue;
             keys.Add(key);
@@ -296,8 +309,7 @@ public sealed class LocalObjectStore : IObjectStore
         if (slash > 0) RefuseLinksOutOfBucket(prefix[..slash]);
         if (!Directory.Exists(dir)) return Task.FromResult(0);
         var removed = 0;
-        var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = false, AttributesToSkip = 0 };
-        foreach (var path in Directory.EnumerateFiles(dir, "*.lck", options).ToList())
+        foreach (var path in FilesBelow(dir, "*.lck", cancellationToken))
         {
             cancellationToken.ThrowIfCancellationRequested();
             var key = Path.GetRelativePath(_root, path).Replace('\\', '/')[..^".lck".Length];
@@ -317,6 +329,51 @@ public sealed class LocalObjectStore : IObjectStore
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    /// <summary>
+    /// The files at any depth below <paramref name="dir"/> whose names match <paramref name="pattern"/>. A folder this
+    /// process may not read (or another OS error) is a <see cref="StorageException"/> naming it, not the runtime's exception.
+    /// </summary>
+    private static List<string> FilesBelow(string dir, string pattern, CancellationToken cancellationToken)
+    {
+        var files = new List<string>();
+        try
+        {
+            foreach (var path in Directory.EnumerateFiles(dir, pattern, new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = false, AttributesToSkip = 0 }))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                files.Add(path);
+            }
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or (IOException and not DirectoryNotFoundException))
+        {
+            throw new StorageException(Describe(e, e is UnauthorizedAccessException ? UnreadableFolder(dir) : dir, "list"), e);
+        }
+        return files;
+    }
+
+    /// <summary>
+    /// The first folder at or below <paramref name="dir"/> whose entries this process may not read, else <paramref name="dir"/>:
+    /// the runtime's exception for a listing names it only in its message.
+    /// </summary>
+    private static string UnreadableFolder(string dir)
+    {
+        var below = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = 0 };
+        foreach (var folder in Directory.EnumerateDirectories(dir, "*", below).Prepend(dir))
+        {
+            try
+            {
+                using var entries = Directory.EnumerateFileSystemEntries(folder).GetEnumerator();
+                entries.MoveNext();
+            }
+            catch (UnauthorizedAccessException)
+            {
+                return folder;
+            }
+            catch (IOException) { }
+        }
+        return dir;
+    }
 
     internal static string VersionOf(ReadOnlySpan<byte> content) => Convert.ToHexStringLower(XxHash128.Hash(content));
 

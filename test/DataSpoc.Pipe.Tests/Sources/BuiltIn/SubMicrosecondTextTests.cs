@@ -123,4 +123,26 @@ public sealed class SubMicrosecondTextTests : IDisposable
         Assert.Equal([["1", "1704067200123456"], ["2", "1704067200500000"], ["3", "1704063600999999"]],
             _lake.Query("SELECT id::VARCHAR, epoch_us(ts)::VARCHAR FROM read_parquet('{lake}/raw/test/things/*/*.parquet') ORDER BY id"));
     }
+    [Fact]
+    public async Task A_code_sources_date_times_finer_than_a_microsecond_land_cut_and_the_run_log_counts_them()
+    {
+        var schema = JsonNode.Parse("""{"type":"object","properties":{"id":{"type":"integer"},"ts":{"type":["null","string"],"format":"date-time"}}}""")!.AsObject();
+        static async IAsyncEnumerable<JsonObject> Records()
+        {
+            var instant = new DateTime(2024, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+            yield return new JsonObject { ["id"] = 1, ["ts"] = instant.AddTicks(1_234_567) };
+            yield return new JsonObject { ["id"] = 2, ["ts"] = new DateTimeOffset(instant.AddTicks(9_999_999)).ToOffset(TimeSpan.FromHours(2)) };
+            yield return new JsonObject { ["id"] = 3, ["ts"] = instant.AddTicks(5_000_000) };
+            await Task.CompletedTask;
+        }
+
+        var run = await new Pipe.Runs.PipelineRunner(new Pipe.Storage.ObjectStoreFactory()).RunAsync(_lake.Pipeline("codens", "unused"),
+            new Pipe.Runs.RunOptions { Source = new Pipe.Api.CodeSource("code").AddStream("things", schema, Records(), ["id"]) }, CancellationToken.None);
+
+        Assert.True(run.Succeeded, run.Log.Error);
+        Assert.Equal(["stream 'things' column 'ts': 2 value(s) with nanoseconds landed cut to the microsecond (the lake's timestamps and times hold microseconds)"],
+            run.Log.Notices.Where(n => n.Contains("cut to the microsecond", StringComparison.Ordinal)));
+        Assert.Equal([["1", "1704067200123456"], ["2", "1704067200999999"], ["3", "1704067200500000"]],
+            _lake.Query("SELECT id::VARCHAR, epoch_us(ts)::VARCHAR FROM read_parquet('{lake}/raw/test/things/*/*.parquet') ORDER BY id"));
+    }
 }

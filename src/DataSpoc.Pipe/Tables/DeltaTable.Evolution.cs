@@ -35,7 +35,7 @@ internal sealed partial class DeltaTable
 
         var latest = await LatestVersionAsync(commit.Prefix, cancellationToken).ConfigureAwait(false);
         if (latest < 0) return;
-        var metaData = (await ReadCommitAsync(commit.Prefix, latest, cancellationToken).ConfigureAwait(false)).Select(a => a["metaData"]).OfType<JsonObject>().FirstOrDefault();
+        var (_, metaData) = await LatestCommitContextAsync(commit.Prefix, latest, runId: null, cancellationToken).ConfigureAwait(false);
         if (metaData?["schemaString"]?.GetValue<string>() is not { } schemaString) return;
         var changes = new List<string>();
         TypeChanges(TableJson.Parse(schemaString)!, run, null, changes);

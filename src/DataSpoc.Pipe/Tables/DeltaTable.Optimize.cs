@@ -24,10 +24,9 @@ internal sealed partial class DeltaTable
         {
             var latest = await LatestVersionAsync(prefix, cancellationToken).ConfigureAwait(false);
             if (latest < 0) throw new StorageException($"Delta table {commit.Location} has no log: there is nothing to compact");
-            var previous = await ReadCommitAsync(prefix, latest, cancellationToken).ConfigureAwait(false);
-            if (previous.Any(a => a["commitInfo"]?[RunIdField]?.GetValue<string>() == runId)) return CommitKey(prefix, latest);
-            var metaData = previous.Select(a => a["metaData"]).OfType<JsonObject>().FirstOrDefault()
-                ?? throw new StorageException($"{store.Bucket}/{CommitKey(prefix, latest)} carries no metaData");
+            var (byRun, latestMetaData) = await LatestCommitContextAsync(prefix, latest, runId, cancellationToken).ConfigureAwait(false);
+            if (byRun) return CommitKey(prefix, latest);
+            var metaData = latestMetaData!;
             var merge = commit.Operation == TableMetadataCommit.Merge;
             var partitionColumn = merge ? PartitionColumn(commit) : metaData["partitionColumns"]?.AsArray().FirstOrDefault()?.GetValue<string>();
             if (merge)
@@ -81,8 +80,7 @@ internal sealed partial class DeltaTable
     public async Task<JsonObject> StatsSchemaAsync(string tablePrefix, DataFileFacts sample, CancellationToken cancellationToken)
     {
         var latest = await LatestVersionAsync(tablePrefix, cancellationToken).ConfigureAwait(false);
-        var metaData = latest < 0 ? null
-            : (await ReadCommitAsync(tablePrefix, latest, cancellationToken).ConfigureAwait(false)).Select(a => a["metaData"]).OfType<JsonObject>().FirstOrDefault();
+        var metaData = latest < 0 ? null : (await LatestCommitContextAsync(tablePrefix, latest, runId: null, cancellationToken).ConfigureAwait(false)).MetaData;
         var fields = new JsonArray();
         if (metaData?["schemaString"]?.GetValue<string>() is { } schemaString && TableJson.Parse(schemaString)?["fields"] is JsonArray deltaFields)
             foreach (var f in deltaFields)

@@ -56,24 +56,69 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
     public Task<List<JsonObject>> ReadCommitAsync(string tablePrefix, long version, CancellationToken cancellationToken) =>
         ReadLogJsonAsync(CommitKey(tablePrefix, version), "missing from the Delta log", cancellationToken);
 
-    /// <summary>The actions of a JSON log file (an entry, a JSON checkpoint), one object per line; <paramref name="missing"/> says what its absence means.</summary>
-    internal async Task<List<JsonObject>> ReadLogJsonAsync(string key, string missing, CancellationToken cancellationToken)
+    /// <summary>
+    /// The actions of a JSON log file (an entry, a JSON checkpoint), one object per line, read as a stream;
+    /// <paramref name="missing"/> says what its absence means. With <paramref name="only"/>, just the actions of those
+    /// kinds: the other lines are skipped unparsed, so memory holds the actions kept, not the file.
+    /// </summary>
+    internal async Task<List<JsonObject>> ReadLogJsonAsync(string key, string missing, CancellationToken cancellationToken, IReadOnlySet<string>? only = null)
     {
-        var stored = await store.GetAsync(key, cancellationToken).ConfigureAwait(false)
-            ?? throw new StorageException($"{store.Bucket}/{key} is {missing}");
+        Stream stored;
+        try { stored = await store.OpenReadAsync(key, cancellationToken).ConfigureAwait(false); }
+        catch (FileNotFoundException e) { throw new StorageException($"{store.Bucket}/{key} is {missing}", e); }
         var actions = new List<JsonObject>();
         var lineNumber = 0;
-        foreach (var line in Encoding.UTF8.GetString(stored.Content.Span).Split('\n'))
-        {
-            lineNumber++;
-            if (line.Trim().Length == 0) continue;
-            try { actions.Add(TableJson.Parse(line)!.AsObject()); }
-            catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException)
+        await using (stored.ConfigureAwait(false))
+        using (var reader = new StreamReader(stored, Encoding.UTF8, detectEncodingFromByteOrderMarks: false, bufferSize: 1 << 16))
+            while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
             {
-                throw new StorageException($"{store.Bucket}/{key}:{lineNumber}: not a JSON action ({e.Message})", e);
+                lineNumber++;
+                if (line.Trim().Length == 0 || (only is not null && ActionKind(line) is { } kind && !only.Contains(kind))) continue;
+                JsonObject action;
+                try { action = TableJson.Parse(line)!.AsObject(); }
+                catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException)
+                {
+                    throw new StorageException($"{store.Bucket}/{key}:{lineNumber}: not a JSON action ({e.Message})", e);
+                }
+                if (only is null || only.Any(action.ContainsKey)) actions.Add(action);
             }
-        }
         return actions;
+    }
+
+    /// <summary>The name of a log line's action (<c>add</c> in <c>{"add": {...}}</c>), read without parsing the line; null when it does not start that plainly.</summary>
+    private static string? ActionKind(string line)
+    {
+        var rest = line.AsSpan().TrimStart();
+        if (rest.IsEmpty || rest[0] != '{') return null;
+        rest = rest[1..].TrimStart();
+        if (rest.IsEmpty || rest[0] != '"') return null;
+        var end = rest[1..].IndexOfAny('"', '\\');
+        return end < 0 || rest[1 + end] != '"' ? null : rest.Slice(1, end).ToString();
+    }
+
+    /// <summary>The actions a commit needs of the latest entry: who wrote it and the table's metaData (not its files).</summary>
+    private static readonly IReadOnlySet<string> CommitContext = new HashSet<string>(["commitInfo", "metaData"], StringComparer.Ordinal);
+
+    /// <summary>
+    /// What a commit on <paramref name="version"/> needs of the log: whether that entry is <paramref name="runId"/>'s (its
+    /// commit landed before a retry) and, when not, the table's metaData. Our entries all carry metaData; another writer's (a blind
+    /// append) need not, and then the newest entry before it that does tells, or the snapshot once entries before a
+    /// checkpoint are cleaned up. Only commitInfo and metaData lines are parsed: an entry lists every file its run wrote
+    /// (tens of megabytes after a run of many partitions), which a commit does not need.
+    /// </summary>
+    internal async Task<(bool ByRun, JsonObject? MetaData)> LatestCommitContextAsync(string tablePrefix, long version, string? runId, CancellationToken cancellationToken)
+    {
+        var byRun = false;
+        for (var v = version; v >= 0; v--)
+        {
+            List<JsonObject> actions;
+            try { actions = await ReadLogJsonAsync(CommitKey(tablePrefix, v), "missing from the Delta log", cancellationToken, CommitContext).ConfigureAwait(false); }
+            catch (StorageException) when (v < version) { break; } // cleaned up: the snapshot (from a checkpoint) tells
+            if (v == version) byRun = runId is not null && actions.Any(a => a["commitInfo"]?[RunIdField]?.GetValue<string>() == runId);
+            if (byRun) return (true, null);
+            if (actions.Select(a => a["metaData"]).OfType<JsonObject>().FirstOrDefault() is { } metaData) return (false, metaData);
+        }
+        return (false, (await SnapshotAsync(tablePrefix, version, cancellationToken).ConfigureAwait(false)).MetaData);
     }
 
     /// <summary>The live files' relative paths at <paramref name="version"/>, each with its add action (see <see cref="SnapshotAsync"/>); none before version 0.</summary>
@@ -102,9 +147,8 @@ internal sealed partial class DeltaTable(IObjectStore store, TimeProvider time)
             JsonObject? previousMeta = null;
             if (latest >= 0)
             {
-                var previous = await ReadCommitAsync(prefix, latest, cancellationToken).ConfigureAwait(false);
-                if (previous.Any(a => a["commitInfo"]?[RunIdField]?.GetValue<string>() == runId)) return CommitKey(prefix, latest);
-                previousMeta = previous.Select(a => a["metaData"]).OfType<JsonObject>().FirstOrDefault();
+                (var byRun, previousMeta) = await LatestCommitContextAsync(prefix, latest, runId, cancellationToken).ConfigureAwait(false);
+                if (byRun) return CommitKey(prefix, latest);
             }
             var now = time.GetUtcNow().ToUnixTimeMilliseconds();
             var overwrite = commit.Operation == TableMetadataCommit.Overwrite;

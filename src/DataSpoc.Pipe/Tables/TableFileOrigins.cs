@@ -9,7 +9,14 @@ namespace DataSpoc.Pipe.Tables;
 /// not: the file holds rows of the files it replaced). Null from <see cref="TableFileOrigins.OfAsync"/> when the
 /// commit removed nothing (an append) or when the table's history no longer tells (expired snapshots or log entries).
 /// </summary>
-internal sealed record TableFileOrigin(bool ChangesData, IReadOnlyList<string> ReplacedKeys);
+internal sealed record TableFileOrigin(bool ChangesData, IReadOnlyList<string> ReplacedKeys)
+{
+    /// <summary>
+    /// When the commit replaced files but the history no longer names them (an Iceberg snapshot whose parent expired),
+    /// why, as a clause naming the commit; <see cref="ReplacedKeys"/> is then empty.
+    /// </summary>
+    public string? ReplacedUnknownBecause { get; init; }
+}
 
 /// <summary>
 /// Finds the <see cref="TableFileOrigin"/> of a table's live files, and of the files those replaced (a compaction may
@@ -56,7 +63,14 @@ internal sealed class TableFileOrigins(IObjectStore store, string prefix, string
             || Snapshot(snapshotId) is not { } snapshot) return null;
         var operation = snapshot["summary"]?["operation"]?.GetValue<string>();
         if (operation is null or "append") return null;
-        if (snapshot["parent-snapshot-id"]?.GetValue<long>() is not { } parentId || Snapshot(parentId) is not { } parent) return null;
+        if (snapshot["parent-snapshot-id"]?.GetValue<long>() is not { } parentId) return null;
+        // What it replaced is the parent's live files it does not keep: with the parent expired, only that it replaced some is known.
+        if (Snapshot(parentId) is not { } parent)
+            return new TableFileOrigin(operation != "replace", [])
+            {
+                ReplacedUnknownBecause = $"the Iceberg snapshot that added it ({snapshotId}, operation {operation}) replaced files of its parent snapshot {parentId}, " +
+                    "which has expired (maintain --expire-older-than), so which files it replaced is unknown",
+            };
         if (await LiveAsync(parentId, parent).ConfigureAwait(false) is not { } before
             || await LiveAsync(snapshotId, snapshot).ConfigureAwait(false) is not { } after) return null;
         var replaced = before.Keys.Where(k => !after.ContainsKey(k)).Order(StringComparer.Ordinal).ToList();

@@ -159,6 +159,28 @@ public sealed class FileChurnTests : IDisposable
     }
 
     [Fact]
+    public void An_iceberg_compaction_whose_parent_snapshot_expired_is_read_whole_and_the_run_log_says_why()
+    {
+        // Iceberg names what a replace snapshot removed only through its parent's files: once the parent expired, nothing tells.
+        WriterAndReader("iceberg");
+        Assert.Equal(300, Run("run", "reader").Long("total_records"));
+        WriteCsv("day3.csv", 301, 310);
+        Run("run", "writer");
+        Run("maintain", "writer", "--compact");
+        Thread.Sleep(50);
+        Run("maintain", "writer", "--expire-older-than", "1ms"); // expires every snapshot but the compaction's, and the files it replaced
+
+        var after = Run("run", "reader");
+        Assert.Equal(310, after.Long("total_records"));
+        Assert.Contains(Notices(after), n => n.StartsWith("stream 'orders': ", StringComparison.Ordinal)
+            && n.Contains(", operation replace) replaced files of its parent snapshot ", StringComparison.Ordinal)
+            && n.Contains("which has expired (maintain --expire-older-than), so which files it replaced is unknown; 3 file(s) (", StringComparison.Ordinal)
+            && n.EndsWith("an earlier run read are gone, so it is read whole: an appended table then holds the rows of those it replaced twice (write_mode: merge with " +
+                "key_properties replaces them instead) (run this pipeline between a table's compaction and the expiry of the files it replaced)", StringComparison.Ordinal));
+        Assert.Equal([[610L, 310L]], Copy());
+    }
+
+    [Fact]
     public void A_merge_rewriting_a_file_already_read_is_read_whole_and_the_run_log_says_so()
     {
         WriterAndReader("iceberg", "merge");

@@ -127,6 +127,9 @@ internal static class FileStreams
     /// </summary>
     private static readonly TimeSpan StateInterval = TimeSpan.FromSeconds(1);
 
+    /// <summary>What avoids reading a table's compaction whole once the files it replaced expired.</summary>
+    private const string RunBeforeExpiry = "(run this pipeline between a table's compaction and the expiry of the files it replaced)";
+
     /// <summary>
     /// The sync every file tap shares: the selected streams in plan order, only the files changed since their bookmark
     /// (a table's file holding only rows of files already read counts as read: <see cref="SourceFile.Origin"/>),
@@ -194,15 +197,23 @@ internal static class FileStreams
                         continue;
                     }
                     var expired = origin.ChangesData ? "" : $"; {string.Join(", ", rows.Unread.Where(r => origin.Stored(r) is null))}, whose rows it holds too and no run read, " +
-                        "are no longer on storage (maintain expired them), so its rows cannot be told apart (run this pipeline between a table's compaction and the expiry of the files it replaced)";
+                        "are no longer on storage (maintain expired them), so its rows cannot be told apart " + RunBeforeExpiry;
                     sink.WriteNotice($"stream '{stream.Name}': {file.Location} replaces {string.Join(", ", rows.Read)}, which an earlier run read " +
                         $"(the table rewrote them{(origin.ChangesData ? ", e.g. by a merge or overwrite" : " with files not read before")}{expired}), and is read whole: " +
                         AgainWhole("their unchanged rows"));
                 }
+                else if (file.Origin is not null && await file.Origin(cancellationToken).ConfigureAwait(false) is { ReplacedUnknownBecause: { } unknown } rewrite
+                    && gone.Value is { Count: > 0 })
+                {
+                    // Some of the gone files may be what it replaced, their rows in it again.
+                    sink.WriteNotice($"stream '{stream.Name}': {file.Location} is new to this pipeline: {unknown}; " +
+                        $"{GoneFiles(gone.Value)} an earlier run read are gone, so it is read whole: " +
+                        AgainWhole(rewrite.ChangesData ? "the unchanged rows of those it replaced" : "the rows of those it replaced") + " " + RunBeforeExpiry);
+                }
                 else if (LakeTableFolders.IsPlainTableCompaction(file) && gone.Value is { Count: > 0 })
                 {
                     sink.WriteNotice($"stream '{stream.Name}': {file.Location} is a compaction's file of a plain Parquet lake table (its name carries a compaction id), " +
-                        $"and {gone.Value.Count} file(s) an earlier run read are gone ({string.Join(", ", gone.Value.Take(3).Select(g => g.Key))}{(gone.Value.Count > 3 ? ", ..." : "")}): " +
+                        $"and {GoneFiles(gone.Value)} an earlier run read are gone: " +
                         "a plain table keeps no record of which files a compaction replaced, so it is read whole: " + AgainWhole("the rows of the files it replaced") +
                         "; a table written with table_format: iceberg or delta records it, and its compactions are not read again");
                 }
@@ -259,6 +270,9 @@ internal static class FileStreams
             }
             return (read, unread);
         }
+
+        static string GoneFiles(List<(string Key, JsonObject Entry)> gone) =>
+            $"{gone.Count} file(s) ({string.Join(", ", gone.Take(3).Select(g => g.Key))}{(gone.Count > 3 ? ", ..." : "")})";
 
         string AgainWhole(string rows) => sink.MergesByKey ? $"write_mode merge replaces {rows} by key"
             : $"an appended table then holds {rows} twice (write_mode: merge with key_properties replaces them instead)";

@@ -103,7 +103,12 @@ internal static class LakeTableFolders
 
             async Task<SourceFileOrigin?> OriginAsync(string location, CancellationToken ct) =>
                 await origins.OfAsync(prefix + location[(folder.Length + 1)..], ct).ConfigureAwait(false) is { } origin
-                    ? new SourceFileOrigin(origin.ChangesData, [.. origin.ReplacedKeys.Select(Location)]) { OriginOf = OriginAsync, Stored = listed.Value.GetValueOrDefault }
+                    ? new SourceFileOrigin(origin.ChangesData, [.. origin.ReplacedKeys.Select(Location)])
+                    {
+                        OriginOf = OriginAsync,
+                        Stored = listed.Value.GetValueOrDefault,
+                        ReplacedUnknownBecause = origin.ReplacedUnknownBecause,
+                    }
                     : null;
         }
     }

@@ -58,6 +58,9 @@ internal sealed record SourceFileOrigin(bool ChangesData, IReadOnlyList<string> 
     /// <c>maintain</c> expires them), so its rows can be read instead of the file that holds them now; null when gone.
     /// </summary>
     public Func<string, SourceFile?> Stored { get; init; } = _ => null;
+
+    /// <summary>Why <see cref="Replaced"/> is empty though the commit replaced files (its history expired); see <see cref="Tables.TableFileOrigin.ReplacedUnknownBecause"/>.</summary>
+    public string? ReplacedUnknownBecause { get; init; }
 }
 
 /// <summary>

@@ -14,7 +14,6 @@ namespace DataSpoc.Pipe.Tests.Failures;
 /// SIGKILLs a real run (a child process) at many points — while spooling Parquet, between data files, around the
 /// journal, manifest, state and log writes — then checks the lake, lets the next run repair it and checks again.
 /// </summary>
-[LongRunning]
 [Trait("Category", "Kill")]
 public class CrashConsistencyTests(ITestOutputHelper output)
 {

@@ -20,7 +20,6 @@ namespace DataSpoc.Pipe.Tests.Failures;
 /// table and no state. No input may throw out of the runner or take longer than its timeout.
 /// The seed is new every run and printed; <c>DATASPOC_FUZZ_SEED=n</c> replays a run, adding <c>DATASPOC_FUZZ_INPUT=i</c> one input.
 /// </summary>
-[LongRunning]
 public partial class SingerMutationFuzzTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private const int Inputs = 5_000;

@@ -17,7 +17,6 @@ namespace DataSpoc.Pipe.Tests.Failures;
 /// and through the Delta log (its files read by DuckDB), holds exactly the rows before or exactly the rows after; the
 /// next run repairs and continues.
 /// </summary>
-[LongRunning]
 [Trait("Category", "Kill")]
 public class TableCommitCrashTests(ITestOutputHelper output)
 {

@@ -13,7 +13,6 @@ namespace DataSpoc.Pipe.Tests.Merge;
 /// the journal or the manifest): the commit's recovery leaves exactly the previous table or exactly the merged one,
 /// never a mix, with a manifest row count to match; the next run then brings the lake level with the source.
 /// </summary>
-[LongRunning]
 public sealed class MergeKillTests(ITestOutputHelper output)
 {
     [Fact]

@@ -13,7 +13,6 @@ namespace DataSpoc.Pipe.Tests.Merge;
 /// source by key and value; the Delta log's live files, read by DuckDB, equal it too (superseded files stay in the
 /// folder for older snapshots until maintenance, so the folder itself is not the table).
 /// </summary>
-[LongRunning]
 public sealed class MergeTableFormatTests(ITestOutputHelper output)
 {
     [Theory]

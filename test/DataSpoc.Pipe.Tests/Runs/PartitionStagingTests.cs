@@ -17,7 +17,6 @@ namespace DataSpoc.Pipe.Tests.Runs;
 /// general path in the middle of a chunk, STATE barriers, a schema change, a stream with a list (not staged), and small
 /// limits so that batches are sized, cut, flushed by the budget and files rotate mid-move.
 /// </summary>
-[LongRunning]
 public class PartitionStagingTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     [Theory]

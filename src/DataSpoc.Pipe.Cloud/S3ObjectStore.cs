@@ -50,7 +50,12 @@ public sealed class S3ObjectStore : IObjectStore
     public S3ObjectStore(BucketUri bucket, IReadOnlyDictionary<string, string>? options = null)
         : this(bucket, CloudSettings.FromProcess(options)) { }
 
-    internal S3ObjectStore(BucketUri bucket, CloudSettings settings)
+    /// <param name="maxRetryBackoff">
+    /// Caps each retry's wait (the SDK's cap is 20 s). Tests only: they talk to a server on this host and would otherwise
+    /// wait out the production back-off on every call their faults refuse (and give keys: the default chain ignores it).
+    /// Users have no way to set it.
+    /// </param>
+    internal S3ObjectStore(BucketUri bucket, CloudSettings settings, TimeSpan? maxRetryBackoff = null)
     {
         Bucket = bucket;
         _bucketName = bucket.Bucket;
@@ -94,9 +99,26 @@ public sealed class S3ObjectStore : IObjectStore
                 ? $"the profile '{profile}' named by AWS_PROFILE"
                 : "the AWS default chain (the default profile in ~/.aws, SSO, or a container/instance role)";
         // Environment keys first (as the default chain does); otherwise the SDK's chain: profile/SSO, container, instance role.
-        _client = accessKey is not null && secretKey is not null
-            ? new AmazonS3Client(sessionToken is null ? new BasicAWSCredentials(accessKey, secretKey) : new SessionAWSCredentials(accessKey, secretKey, sessionToken), config)
-            : new AmazonS3Client(config);
+        AWSCredentials? keys = accessKey is not null && secretKey is not null
+            ? sessionToken is null ? new BasicAWSCredentials(accessKey, secretKey) : new SessionAWSCredentials(accessKey, secretKey, sessionToken)
+            : null;
+        _client = keys is null ? new AmazonS3Client(config)
+            : maxRetryBackoff is { } cap ? new CappedBackoffClient(keys, config, (int)cap.TotalMilliseconds)
+            : new AmazonS3Client(keys, config);
+    }
+
+    /// <summary>An S3 client whose standard-mode retries each wait at most <paramref name="maxBackoffMs"/> (see the constructor).</summary>
+    private sealed class CappedBackoffClient(AWSCredentials keys, AmazonS3Config config, int maxBackoffMs) : AmazonS3Client(keys, config)
+    {
+        // A field initializer: set before the base constructor builds the pipeline.
+        private readonly int _maxBackoffMs = maxBackoffMs;
+
+        protected override void CustomizeRuntimePipeline(Amazon.Runtime.Internal.RuntimePipeline pipeline)
+        {
+            base.CustomizeRuntimePipeline(pipeline);
+            pipeline.ReplaceHandler<Amazon.Runtime.Internal.RetryHandler>(new Amazon.Runtime.Internal.RetryHandler(
+                new Amazon.Runtime.Internal.StandardRetryPolicy(Config) { MaxBackoffInMilliseconds = _maxBackoffMs }));
+        }
     }
 
     public BucketUri Bucket { get; }

@@ -119,6 +119,10 @@ public sealed class TcpFaultProxy : IAsyncDisposable
     }
 
     private volatile string? _unavailableBody;
+    private int _unavailableAnswers;
+
+    /// <summary>How many connections were answered 503 (each a request, retries included).</summary>
+    public int UnavailableAnswers => Volatile.Read(ref _unavailableAnswers);
 
     /// <summary>
     /// From now on the endpoint stalls, as a hung server or a network that drops everything would: open connections pass
@@ -165,6 +169,7 @@ public sealed class TcpFaultProxy : IAsyncDisposable
     {
         if (_unavailable)
         {
+            Interlocked.Increment(ref _unavailableAnswers);
             await AnswerUnavailableAsync(client, _unavailableBody);
             return;
         }

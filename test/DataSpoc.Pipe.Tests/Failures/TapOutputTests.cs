@@ -118,13 +118,13 @@ public class TapOutputTests
     {
         using var lake = new TempLake();
         var p = Pipeline(lake, "slowdisc", "out('" + Schema + "')", discover: "    time.sleep(60)",
-            change: p => p with { Source = p.Source with { Streams = ["a"], Timeout = TimeSpan.FromSeconds(8) } });
+            change: p => p with { Source = p.Source with { Streams = ["a"], Timeout = TimeSpan.FromSeconds(2) } });
 
         var clock = Stopwatch.StartNew();
         var run = await TempLake.RunAsync(p).WaitAsync(TimeSpan.FromMinutes(2));
 
         Assert.False(run.Succeeded);
-        Assert.Equal($"'{p.Source.Tap} --discover' did not finish within source.timeout (8s) and was stopped", run.Log.Error);
+        Assert.Equal($"'{p.Source.Tap} --discover' did not finish within source.timeout (2s) and was stopped", run.Log.Error);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(40), $"took {clock.Elapsed}");
     }
 

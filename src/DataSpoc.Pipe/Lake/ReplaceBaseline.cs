@@ -9,6 +9,8 @@ namespace DataSpoc.Pipe.Lake;
 /// past: deleting it would lose them for good. Such files are kept, and the run log says their rows may be there twice.
 /// The start is taken on the store's clock (the time it stamped an object the run wrote as it began: its lock, a split
 /// run's plan), the clock it stamps every data file with; a file's stamp is never earlier than the extraction of its rows.
+/// A compaction's file is the exception (its stamp is later than its rows): it records its inputs' latest stamp, by which
+/// a replace deletes one made only of files from before it began (<see cref="CompactedFromBeforeAsync"/>).
 /// </summary>
 public static class ReplaceBaseline
 {
@@ -30,28 +32,72 @@ public static class ReplaceBaseline
     public static bool WrittenSince(ObjectInfo file, DateTimeOffset? since, string table, string? lastRunAtStart = null) =>
         since is { } start && file.LastModified >= start && (lastRunAtStart is null || RunIdOf(table, file.Key) != lastRunAtStart);
 
+    /// <summary>
+    /// The Parquet key-value metadata in which a compaction's file records the latest store time of the files whose rows it
+    /// holds (round-trip ISO 8601): a compacted file's own stamp is its compaction's, later than any of its rows.
+    /// </summary>
+    public const string InputsWrittenBeforeKey = "dataspoc.inputs_written_before";
+
+    /// <summary>The store time in the <see cref="InputsWrittenBeforeKey"/> of local Parquet file <paramref name="localPath"/>, or null (not a compaction's file, or an older build's).</summary>
+    public static DateTimeOffset? InputsWrittenBefore(string localPath)
+    {
+        using var reader = new ParquetSharp.ParquetFileReader(localPath);
+        using var meta = reader.FileMetaData;
+        return InputsWrittenBefore(meta.KeyValueMetadata);
+    }
+
+    private static DateTimeOffset? InputsWrittenBefore(IReadOnlyDictionary<string, string> keyValues) =>
+        keyValues.TryGetValue(InputsWrittenBeforeKey, out var text)
+        && DateTimeOffset.TryParseExact(text, "O", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var time) ? time : null;
+
+    /// <summary><paramref name="latest"/> as <see cref="InputsWrittenBeforeKey"/>'s value.</summary>
+    public static string InputsWrittenBeforeValue(DateTimeOffset latest) => latest.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// The files of <paramref name="writtenSince"/> (<see cref="WrittenSince"/> the start) that a compaction wrote from files
+    /// all written before <paramref name="since"/>, by the same rule (an input of the start's very stamp counts as after):
+    /// they hold only rows from before the run began, which its snapshot holds too, so it deletes them as it deletes the
+    /// files they replaced. Only compactions' files are read (their footers); one that does not record its inputs' time
+    /// (written by an older build) stays kept.
+    /// </summary>
+    public static async Task<List<ObjectInfo>> CompactedFromBeforeAsync(IObjectStore store, IReadOnlyList<ObjectInfo> writtenSince, DateTimeOffset? since, string table,
+        CancellationToken cancellationToken)
+    {
+        var fromBefore = new List<ObjectInfo>();
+        if (since is not { } start) return fromBefore;
+        foreach (var file in writtenSince)
+            if (Tables.TableCompaction.IsCompactionId(RunIdOf(table, file.Key))
+                && await ReadFooterAsync(store, file.Key, meta => InputsWrittenBefore(meta.KeyValueMetadata), cancellationToken).ConfigureAwait(false) < start)
+                fromBefore.Add(file);
+        return fromBefore;
+    }
+
     /// <summary>The rows, files and bytes of <paramref name="files"/> (from their Parquet footers), for the manifest's totals.</summary>
     public static async Task<KeptFiles> CountAsync(IObjectStore store, IReadOnlyList<ObjectInfo> files, CancellationToken cancellationToken)
     {
         long rows = 0;
         foreach (var file in files)
-        {
-            var local = LakePaths.ScratchFile("kept", ".parquet");
-            try
-            {
-                await using (var source = await store.OpenReadAsync(file.Key, cancellationToken).ConfigureAwait(false))
-                await using (var copy = File.Create(local))
-                    await source.CopyToAsync(copy, cancellationToken).ConfigureAwait(false);
-                using var reader = new ParquetSharp.ParquetFileReader(local);
-                using var meta = reader.FileMetaData;
-                rows += meta.NumRows;
-            }
-            finally
-            {
-                File.Delete(local);
-            }
-        }
+            rows += await ReadFooterAsync(store, file.Key, meta => meta.NumRows, cancellationToken).ConfigureAwait(false);
         return new KeptFiles(files.Count, rows, files.Sum(f => f.Size));
+    }
+
+    /// <summary>What <paramref name="read"/> takes from the footer of data file <paramref name="key"/> (copied to a scratch file: stores read whole objects).</summary>
+    private static async Task<T> ReadFooterAsync<T>(IObjectStore store, string key, Func<ParquetSharp.FileMetaData, T> read, CancellationToken cancellationToken)
+    {
+        var local = LakePaths.ScratchFile("kept", ".parquet");
+        try
+        {
+            await using (var source = await store.OpenReadAsync(key, cancellationToken).ConfigureAwait(false))
+            await using (var copy = File.Create(local))
+                await source.CopyToAsync(copy, cancellationToken).ConfigureAwait(false);
+            using var reader = new ParquetSharp.ParquetFileReader(local);
+            using var meta = reader.FileMetaData;
+            return read(meta);
+        }
+        finally
+        {
+            File.Delete(local);
+        }
     }
 
     /// <summary>The run log's sentence for kept files of a replaced table: which runs wrote them, and what it means for readers.</summary>

@@ -53,8 +53,11 @@ internal static class ParquetConcatenation
         }
     }
 
-    /// <summary>Writes the rows of <paramref name="inputs"/> (equal <see cref="SchemaSignature"/>s), in order, to <paramref name="output"/>.</summary>
-    public static long Concatenate(IReadOnlyList<string> inputs, string output, PipeCompression compression)
+    /// <summary>
+    /// Writes the rows of <paramref name="inputs"/> (equal <see cref="SchemaSignature"/>s), in order, to <paramref name="output"/>,
+    /// with the first input's key-value metadata changed by <paramref name="keyValues"/> (an entry set; with a null value, removed).
+    /// </summary>
+    public static long Concatenate(IReadOnlyList<string> inputs, string output, PipeCompression compression, IReadOnlyDictionary<string, string?>? keyValues = null)
     {
         if (inputs.Count == 0) throw new ArgumentException("nothing to concatenate", nameof(inputs));
         var readers = inputs.Select(p => new ParquetFileReader(p)).ToList();
@@ -69,8 +72,11 @@ internal static class ParquetConcatenation
             builder.MemoryPool(MemoryPool.SystemMemoryPool());
             builder.CreatedBy("dataspoc-pipe " + ToolVersion.Current);
             using var properties = builder.Build();
-            var keyValues = firstMeta.KeyValueMetadata;
-            using var writer = new ParquetFileWriter(output, schema, properties, keyValues.Count > 0 ? keyValues : null);
+            var outputKeyValues = firstMeta.KeyValueMetadata.ToDictionary(StringComparer.Ordinal);
+            foreach (var (key, value) in keyValues ?? new Dictionary<string, string?>())
+                if (value is null) outputKeyValues.Remove(key);
+                else outputKeyValues[key] = value;
+            using var writer = new ParquetFileWriter(output, schema, properties, outputKeyValues.Count > 0 ? outputKeyValues : null);
 
             // Output row groups: consecutive input row groups, cut once they reach RowGroupRows.
             var groups = new List<List<(ParquetFileReader Reader, int RowGroup)>>();

@@ -713,6 +713,13 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     log.Notices.Add($"removed a leftover temp file {obj.Key}");
                 }
             }
+            // A compaction committed since, of files from before this run began only: its rows are in this run's snapshot too.
+            if (replace && kept.Count > 0)
+                foreach (var file in await ReplaceBaseline.CompactedFromBeforeAsync(store, kept, replaceSince, stream.Table, cancellationToken).ConfigureAwait(false))
+                {
+                    kept.Remove(file);
+                    replaced.Add(file.Key);
+                }
             var nextIndex = new Dictionary<string, int>(StringComparer.Ordinal);
             foreach (var key in existing)
             {

@@ -453,6 +453,9 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
             KeptFiles? keptFiles = null;
             if (replace)
             {
+                // A compaction committed since, of files from before this run began only: its rows are in this run's snapshot too.
+                if (kept.Count > 0)
+                    kept = [.. kept.Except(await ReplaceBaseline.CompactedFromBeforeAsync(store, kept, replaceSince, table, cancellationToken).ConfigureAwait(false))];
                 plan.Deletions.AddRange(existing.Except(kept.Select(f => f.Key), StringComparer.Ordinal));
                 if (kept.Count > 0)
                 {

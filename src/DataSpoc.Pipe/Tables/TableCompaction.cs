@@ -46,7 +46,8 @@ public sealed record TableCompactionResult(string Table, int RewrittenFiles, int
 internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
 {
     private sealed record LiveFile(string Key, long Bytes);
-    private sealed record LocalFile(LiveFile File, string Path, string Schema, long Rows);
+    /// <summary><paramref name="RowsWritten"/>: the latest store time of the files its rows were first written to (null: unknown).</summary>
+    private sealed record LocalFile(LiveFile File, string Path, string Schema, long Rows, DateTimeOffset? RowsWritten);
 
     /// <summary>
     /// Compacts the tables of <paramref name="pipeline"/>: files below <paramref name="targetFileBytes"/> (capped by
@@ -148,6 +149,7 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
         var stored = new List<ObjectInfo>();
         await foreach (var obj in store.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
             if (LakePaths.IsDataFileKey(prefix, table.Table, obj.Key)) stored.Add(obj);
+        var storedAt = stored.ToDictionary(o => o.Key, o => o.LastModified, StringComparer.Ordinal);
         List<LiveFile> live;
         if (formats.Count == 0) live = [.. stored.Select(o => new LiveFile(o.Key, o.Size))];
         else
@@ -196,14 +198,23 @@ internal sealed class TableCompaction(IObjectStore store, TimeProvider time)
                     await Runs.CommitAttempts.ThrowIfRemovedAsync(store, file.Key, "this compaction", cancellationToken).ConfigureAwait(false);
                     throw;
                 }
-                local.Add(new LocalFile(file, path, ParquetConcatenation.SchemaSignature(path), DataFileFooter.Read(path, file.Key, partitionDate).Records));
+                // An earlier compaction's file holds rows written before its own stamp: the time it records is theirs.
+                var rowsWritten = ReplaceBaseline.InputsWrittenBefore(path)
+                    ?? (storedAt.TryGetValue(file.Key, out var at) && at != default ? at : null);
+                local.Add(new LocalFile(file, path, ParquetConcatenation.SchemaSignature(path), DataFileFooter.Read(path, file.Key, partitionDate).Records, rowsWritten));
             }
             foreach (var sameSchema in local.GroupBy(l => l.Schema, StringComparer.Ordinal))
                 foreach (var pack in Pack(sameSchema.ToList(), targetFileBytes, maxFileRows))
                 {
                     var output = LakePaths.ScratchFile("compacted", ".parquet", work);
                     var expected = pack.Sum(p => p.Rows);
-                    var copied = ParquetConcatenation.Concatenate([.. pack.Select(p => p.Path)], output, compression);
+                    // A full reload that began after all of them deletes the file as it would have deleted them (ReplaceBaseline);
+                    // with one of unknown time the first input's record, copied along, is taken out: the file is then kept.
+                    var inputsWritten = pack.All(p => p.RowsWritten is not null) ? pack.Max(p => p.RowsWritten) : null;
+                    var copied = ParquetConcatenation.Concatenate([.. pack.Select(p => p.Path)], output, compression, new Dictionary<string, string?>
+                    {
+                        [ReplaceBaseline.InputsWrittenBeforeKey] = inputsWritten is { } latest ? ReplaceBaseline.InputsWrittenBeforeValue(latest) : null,
+                    });
                     var key = folder.Key + LakePaths.DataFileName(table.Table, nextIndex++, plan.RunId);
                     var facts = DataFileFooter.Read(output, key, partitionDate);
                     if (copied != expected || facts.Records != expected)

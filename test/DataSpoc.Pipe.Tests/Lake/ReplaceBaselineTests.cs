@@ -1,8 +1,10 @@
 using System.Text.Json.Nodes;
 using DataSpoc.Pipe.Config;
 using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Parquet;
 using DataSpoc.Pipe.Runs;
 using DataSpoc.Pipe.Storage;
+using DataSpoc.Pipe.Tables;
 using DataSpoc.Pipe.Tests.Support;
 
 namespace DataSpoc.Pipe.Tests.Lake;
@@ -104,6 +106,86 @@ public sealed class ReplaceBaselineTests : IDisposable
         Assert.Equal(Enumerable.Range(1, 60).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             rows.Select(r => r!["id"]!.ToString()).OrderBy(int.Parse));
         Assert.Equal(60, _lake.Manifest().Tables["test/t"].RowCount);
+    }
+
+    /// <summary><c>maintain &lt;pipeline&gt; --compact</c> as <c>PipeClient.MaintainAsync</c> runs it: under the pipeline's lock, every table of its source folder.</summary>
+    private async Task<TableCompactionResult> CompactAsync(PipelineDefinition pipeline)
+    {
+        await using var store = new ObjectStoreFactory().Open(_lake.Bucket);
+        await using var runLock = await RunLock.AcquireAsync(store, pipeline.Name, "maintain-test", TimeProvider.System, CancellationToken.None);
+        return Assert.Single(await new TableCompaction(store, TimeProvider.System).RunAsync(pipeline.Name, Compression.Zstd, 128L * 1024 * 1024, new WriteLimits(),
+            MaintainedTables.Of(pipeline), CancellationToken.None, runLock));
+    }
+
+    /// <summary>Pipeline 'inc' of two small files of ids 1..40 (tag 'a'), landed before the reload, and the reload of ids 1..40 (tag 'R').</summary>
+    private async Task<(PipelineDefinition Incremental, PipelineDefinition Reload)> TwoFilesBeforeTheReloadAsync(TableFormats formats)
+    {
+        var source = _lake.WriteSinger("source.jsonl", [Schema, .. Records(1, 20, "a")]);
+        var incremental = Pipeline("inc", source, incremental: true, formats);
+        Assert.True((await RunAsync(incremental, full: false)).Succeeded);
+        File.AppendAllLines(source, Records(21, 40, "a"));
+        Assert.True((await RunAsync(incremental, full: false)).Succeeded);
+        return (incremental, Pipeline("full", _lake.WriteSinger("reload.jsonl", [Schema, .. Records(1, 40, "R")]), incremental: false, formats));
+    }
+
+    [Fact]
+    public async Task A_full_reload_deletes_the_file_a_compaction_of_files_from_before_it_began_committed_during_its_extraction()
+    {
+        var (incremental, reload) = await TwoFilesBeforeTheReloadAsync(TableFormats.Parquet);
+
+        TableCompactionResult? compacted = null;
+        var replaced = await HeldAsync(() => RunAsync(reload, full: true), async () => compacted = await CompactAsync(incremental));
+
+        Assert.Equal(2, compacted!.RewrittenFiles);
+        Assert.True(replaced.Succeeded, replaced.Log.Error);
+        Assert.DoesNotContain(replaced.Log.Notices, n => n.StartsWith("stream 't': kept ", StringComparison.Ordinal));
+        // The compacted file held the incremental pipeline's 1..40 of before the reload began: only the reload's rows are left.
+        Assert.Equal([["R", "40", "40", "1", "40"]], Rows());
+        Assert.Equal(_lake.PlainTableTotals("raw/test/t"), _lake.ManifestTotals("test/t"));
+        Assert.Equal(40, _lake.Manifest().Tables["test/t"].RowCount);
+    }
+
+    [Fact]
+    public async Task An_iceberg_and_delta_full_reload_during_which_a_compaction_of_files_from_before_it_began_committed_replaces_the_table()
+    {
+        var formats = TableFormats.Iceberg | TableFormats.Delta;
+        var (incremental, reload) = await TwoFilesBeforeTheReloadAsync(formats);
+
+        TableCompactionResult? compacted = null;
+        var replaced = await HeldAsync(() => RunAsync(reload, full: true), async () => compacted = await CompactAsync(incremental));
+
+        Assert.Equal(2, compacted!.RewrittenFiles);
+        Assert.True(replaced.Succeeded, replaced.Log.Error);
+        Assert.DoesNotContain(replaced.Log.Notices, n => n.StartsWith("stream 't': kept ", StringComparison.Ordinal));
+        var rows = TableReaders.Icebird("file://" + Path.Combine(_lake.Root, "raw", "test", "t"))["rows"]!.AsArray();
+        Assert.Equal(Enumerable.Range(1, 40).Select(i => $"R {i}"), rows.Select(r => $"{r!["tag"]} {r["id"]}").OrderBy(r => int.Parse(r[2..], System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Equal(40, _lake.Manifest().Tables["test/t"].RowCount);
+    }
+
+    [Fact]
+    public async Task A_full_reload_keeps_the_file_a_compaction_committed_during_its_extraction_when_one_of_its_inputs_was_appended_meanwhile()
+    {
+        var source = _lake.WriteSinger("source.jsonl", [Schema, .. Records(1, 40, "s")]);
+        var (incremental, reload) = (Pipeline("inc", source, incremental: true), Pipeline("full", source, incremental: false));
+        Assert.True((await RunAsync(incremental, full: false)).Succeeded);
+
+        RunResult? during = null;
+        TableCompactionResult? compacted = null;
+        var replaced = await HeldAsync(() => RunAsync(reload, full: true), async () =>
+        {
+            File.AppendAllLines(source, Records(41, 60, "s"));
+            during = await RunAsync(incremental, full: false);
+            compacted = await CompactAsync(incremental);
+        });
+
+        Assert.True(during!.Succeeded, during.Log.Error);
+        Assert.Equal(2, compacted!.RewrittenFiles);
+        Assert.True(replaced.Succeeded, replaced.Log.Error);
+        // The compacted file holds 41..60, which the reload's snapshot lacks: kept with its 1..40, which are then there twice.
+        Assert.Contains(replaced.Log.Notices, n => n.StartsWith("stream 't': kept 1 file(s) of table test/t that run(s) c", StringComparison.Ordinal));
+        Assert.Equal([["s", "100", "60", "1", "60"]], Rows());
+        Assert.Equal(_lake.PlainTableTotals("raw/test/t"), _lake.ManifestTotals("test/t"));
+        Assert.Equal(100, _lake.Manifest().Tables["test/t"].RowCount);
     }
 
     /// <summary>'rep' reloads the table from its source; 'app' appends rows of another source to it (another config).</summary>

@@ -248,6 +248,23 @@ public class TableCompactionTests
         lake.Query("SELECT min(id), max(id), count(*), count(DISTINCT id) FROM read_parquet('{lake}/raw/test/orders/**/*.parquet')");
 
     [Fact]
+    public async Task A_compacted_file_records_the_latest_store_time_of_the_files_it_rewrote_for_a_full_reload_to_tell_its_rows_from_newer_ones()
+    {
+        using var lake = new TempLake();
+        await ThreeSmallFilesAsync(lake);
+        var inputsWritten = lake.ParquetKeys().Max(k => new DateTimeOffset(File.GetLastWriteTimeUtc(Path.Combine(lake.Root, k))));
+
+        Assert.Equal(3, Assert.Single(await CompactAsync(lake)).RewrittenFiles);
+
+        var compacted = Path.Combine(lake.Root, Assert.Single(lake.ParquetKeys()));
+        using var reader = new ParquetSharp.ParquetFileReader(compacted);
+        using var meta = reader.FileMetaData;
+        // Its own stamp is the compaction's, later than any of its rows: the recorded time is the inputs'.
+        Assert.Equal(inputsWritten, DateTimeOffset.Parse(meta.KeyValueMetadata["dataspoc.inputs_written_before"], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(inputsWritten < File.GetLastWriteTimeUtc(compacted));
+    }
+
+    [Fact]
     public async Task A_compaction_meeting_a_full_reload_of_another_pipeline_at_its_commit_waits_for_it_and_the_table_holds_the_reloads_rows_only()
     {
         using var lake = new TempLake();

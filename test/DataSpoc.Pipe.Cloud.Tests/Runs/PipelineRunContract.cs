@@ -144,7 +144,8 @@ public abstract class PipelineRunContract
         var failed = await lake.RunAsync(lake.Pipeline("orders", count: 150_000, pad: 60), lease, proxy.Port).WaitAsync(TimeSpan.FromSeconds(150));
         var afterStall = System.Diagnostics.Stopwatch.GetElapsedTime(Interlocked.Read(ref stalledAt));
         Assert.True(Interlocked.Read(ref stalledAt) != 0, $"the stall should hit during the data upload; the run ended without it: succeeded {failed.Succeeded}, step {failed.Log.FailedStep}, error {failed.Log.Error}, notices {string.Join(" | ", failed.Log.Notices)}");
-        Assert.True(afterStall < 2 * lease + TimeSpan.FromSeconds(20), $"the run ended {afterStall.TotalSeconds:0.0} s after the store stalled (lease {lease.TotalSeconds} s)");
+        Assert.True(afterStall < 2 * lease + TimeSpan.FromSeconds(20), $"the run ended {afterStall.TotalSeconds:0.0} s after the store stalled (lease {lease.TotalSeconds} s): " +
+            $"step {failed.Log.FailedStep}, error {failed.Log.Error}, notices {string.Join(" | ", failed.Log.Notices)}");
 
         Assert.False(failed.Succeeded);
         Assert.Equal("commit", failed.Log.FailedStep);

@@ -20,11 +20,11 @@ namespace DataSpoc.Pipe.Tests.Failures;
 [Trait("Category", "Kill")]
 public class TableCommitCrashTests(ITestOutputHelper output)
 {
-    internal const string Pipeline = "kill-tables";
-    internal const int RowsPerRun = 1000;
-    internal static readonly Dictionary<string, string> Announce = new() { ["DSP_HARNESS_ANNOUNCE"] = "1", ["DSP_HARNESS_PAUSE_MS"] = "10" };
+    private const string Pipeline = "kill-tables";
+    private const int RowsPerRun = 1000;
+    private static readonly Dictionary<string, string> Announce = new() { ["DSP_HARNESS_ANNOUNCE"] = "1", ["DSP_HARNESS_PAUSE_MS"] = "10" };
 
-    internal static JsonObject Run(TempLake lake, int maxId, string mode = "run") => new()
+    private static JsonObject Run(TempLake lake, int maxId, string mode = "run") => new()
     {
         ["name"] = Pipeline,
         ["bucket"] = lake.Bucket,
@@ -38,19 +38,20 @@ public class TableCommitCrashTests(ITestOutputHelper output)
         ["mode"] = mode,
     };
 
+    private int _killed;
+
     /// <summary>An announced write (before or after it) of a table commit: under the table's <c>metadata/</c> or <c>_delta_log/</c>.</summary>
-    internal static bool IsWrite(string line) =>
+    private static bool IsWrite(string line) =>
         (line.StartsWith("at put ", StringComparison.Ordinal) || line.StartsWith("done put ", StringComparison.Ordinal))
         && (line.Contains("/metadata/", StringComparison.Ordinal) || line.Contains("/_delta_log/", StringComparison.Ordinal));
 
     [Fact]
-    public async Task A_table_commit_killed_at_any_write_leaves_the_previous_or_the_new_rows_and_the_next_run_continues()
+    public async Task A_table_commit_or_compaction_killed_at_any_write_leaves_the_previous_or_the_new_rows_and_the_next_run_continues()
     {
         using var lake = new TempLake();
         var maxId = RowsPerRun;
         Assert.True((await CleanRunAsync(lake, maxId)).Succeeded);
         var violations = new List<string>();
-        var killed = 0;
 
         // Calibration: how many writes a run announces.
         maxId += RowsPerRun;
@@ -62,27 +63,47 @@ public class TableCommitCrashTests(ITestOutputHelper output)
         {
             var before = maxId;
             maxId += RowsPerRun;
-            var (found, wasKilled) = await KillAsync(output, lake, k, "run", before, maxId);
-            violations.AddRange(found);
-            if (wasKilled) killed++;
+            violations.AddRange(await KillAsync(lake, k, "run", before, maxId));
+        }
+
+        // The first compaction rewrites every run's manifest; from then on each one rewrites two (the last compacted
+        // file and one run's), so it is calibrated on the second.
+        Assert.Equal(0, (await HarnessProcess.RunAsync(Run(lake, maxId, "compact"))).ExitCode);
+        maxId += RowsPerRun;
+        Assert.True((await CleanRunAsync(lake, maxId)).Succeeded);
+        var compaction = await HarnessProcess.RunAsync(Run(lake, maxId, "compact"), Announce);
+        Assert.Equal(0, compaction.ExitCode);
+        var compactionWrites = compaction.Stdout.Count(IsWrite);
+        output.WriteLine($"a compaction's table commit announces {compactionWrites} write steps");
+        // A killed compaction leaves its local copies of the table's files (the table's rows) in the private temp
+        // folder; the next one, holding the pipeline's lock as every compaction does, removes them.
+        var work = LakePaths.LocalTempFolder(PrivateTempRoot.ForCurrentUser(), "compact", BucketUri.Parse(lake.Bucket).Canonical, Pipeline);
+        var leftovers = 0;
+        for (var k = 1; k <= compactionWrites; k++)
+        {
+            maxId += RowsPerRun;
+            Assert.True((await CleanRunAsync(lake, maxId)).Succeeded); // one more small file to compact
+            violations.AddRange(await KillAsync(lake, k, "compact", maxId, maxId));
+            if (Directory.Exists(work)) leftovers = Math.Max(leftovers, Directory.GetDirectories(work).Length);
         }
         foreach (var v in violations) output.WriteLine("violation: " + v);
         Assert.Empty(violations);
+
+        // Each killed compaction's folder was there until the next compaction started (at most one at a time).
+        Assert.Equal(1, leftovers);
+        Assert.Equal(0, (await HarnessProcess.RunAsync(Run(lake, maxId, "compact"))).ExitCode);
+        Assert.Empty(Directory.GetFileSystemEntries(work));
         // A Delta checkpoint (every 10th version) adds writes to some commits only: the calibrated count may be off by those.
-        Assert.True(killed >= runWrites - 2, $"only {killed} of {runWrites} runs were killed at their step");
+        Assert.True(_killed >= runWrites + compactionWrites - 4, $"only {_killed} of {runWrites + compactionWrites} runs and compactions were killed at their step");
     }
 
-    /// <summary>
-    /// Kills the run (<paramref name="mode"/> "run") or compaction ("compact") at its <paramref name="k"/>th announced
-    /// table write, checks that both readers see the rows before or after it, lets the next run repair, and checks
-    /// again; returns what was wrong and whether the process was killed (not finished first).
-    /// </summary>
-    internal static async Task<(List<string> Violations, bool Killed)> KillAsync(ITestOutputHelper output, TempLake lake, int k, string mode, int before, int after)
+    private async Task<List<string>> KillAsync(TempLake lake, int k, string mode, int before, int after)
     {
         var violations = new List<string>();
         var seen = 0;
         var outcome = await HarnessProcess.RunAsync(Run(lake, after, mode), Announce, l => IsWrite(l) && ++seen == k);
         var step = outcome.Stdout.LastOrDefault(IsWrite) ?? "(none)";
+        if (outcome.Killed) _killed++;
         output.WriteLine($"{mode} killed at write {k}: {(outcome.Killed ? "killed" : "exit " + outcome.ExitCode)} after '{step}'");
         var expectedBefore = Enumerable.Range(1, before).Select(i => (long)i).ToList();
         var expectedAfter = Enumerable.Range(1, after).Select(i => (long)i).ToList();
@@ -96,7 +117,7 @@ public class TableCommitCrashTests(ITestOutputHelper output)
         foreach (var (reader, ids) in new[] { ("icebird", IcebergIds(lake)), ("Delta log", DeltaIds(lake)) })
             if (!ids.SequenceEqual(expectedAfter))
                 violations.Add($"{mode} killed at '{step}': after the next run {reader} reads {ids.Count} rows ({ids.Distinct().Count()} distinct), not {after}");
-        return (violations, outcome.Killed);
+        return violations;
     }
 
     [Theory]
@@ -179,7 +200,7 @@ public class TableCommitCrashTests(ITestOutputHelper output)
     }
 
     /// <summary>A run in this process (same store shape as the harness, so it finds a killed run's spool folder).</summary>
-    internal static Task<RunResult> CleanRunAsync(TempLake lake, int maxId, string name = Pipeline, CancellationToken cancellationToken = default)
+    private static Task<RunResult> CleanRunAsync(TempLake lake, int maxId, string name = Pipeline, CancellationToken cancellationToken = default)
     {
         var stores = new ObjectStoreFactory();
         stores.Register("file", (uri, _) => new AnnouncingStore(new LocalObjectStore(uri), TimeSpan.Zero, announce: false));
@@ -198,16 +219,16 @@ public class TableCommitCrashTests(ITestOutputHelper output)
         }, new RunOptions(), cancellationToken);
     }
 
-    internal static string Table(TempLake lake) => Path.Combine(lake.Root, "raw", "test", "items");
+    private static string Table(TempLake lake) => Path.Combine(lake.Root, "raw", "test", "items");
 
-    internal static List<long> IcebergIds(TempLake lake)
+    private static List<long> IcebergIds(TempLake lake)
     {
         if (!File.Exists(Path.Combine(Table(lake), "metadata", "version-hint.text"))) return [];
         return TableReaders.Icebird($"file://{Table(lake)}")["rows"]!.AsArray().Select(r => long.Parse(r!["id"]!.ToString())).Order().ToList();
     }
 
     /// <summary>The Delta log replayed (adds minus removes, every version from 0) and the live files' ids read by DuckDB.</summary>
-    internal static List<long> DeltaIds(TempLake lake)
+    private static List<long> DeltaIds(TempLake lake)
     {
         var log = Path.Combine(Table(lake), "_delta_log");
         if (!Directory.Exists(log)) return [];
@@ -222,59 +243,5 @@ public class TableCommitCrashTests(ITestOutputHelper output)
         if (live.Count == 0) return [];
         return lake.Query($"select id from read_parquet([{string.Join(',', live.Select(p => $"'{p}'"))}]) order by id")
             .Select(r => long.Parse(r[0]!, System.Globalization.CultureInfo.InvariantCulture)).ToList();
-    }
-}
-
-/// <summary>
-/// SIGKILLs compactions of the same Iceberg + Delta table before and after every write of their table commits, as
-/// <see cref="TableCommitCrashTests"/> kills runs (a class of its own, so that the two long sequences run side by side).
-/// </summary>
-[Trait("Category", "Kill")]
-public class TableCompactionCrashTests(ITestOutputHelper output)
-{
-    [Fact]
-    public async Task A_compaction_killed_at_any_write_leaves_the_previous_or_the_new_rows_and_the_next_run_continues()
-    {
-        using var lake = new TempLake();
-        var maxId = 0;
-        for (var run = 0; run < 3; run++)
-        {
-            maxId += TableCommitCrashTests.RowsPerRun;
-            Assert.True((await TableCommitCrashTests.CleanRunAsync(lake, maxId)).Succeeded);
-        }
-        var violations = new List<string>();
-        var killed = 0;
-
-        // The first compaction rewrites every run's manifest; from then on each one rewrites two (the last compacted
-        // file and one run's), so it is calibrated on the second.
-        Assert.Equal(0, (await HarnessProcess.RunAsync(TableCommitCrashTests.Run(lake, maxId, "compact"))).ExitCode);
-        maxId += TableCommitCrashTests.RowsPerRun;
-        Assert.True((await TableCommitCrashTests.CleanRunAsync(lake, maxId)).Succeeded);
-        var compaction = await HarnessProcess.RunAsync(TableCommitCrashTests.Run(lake, maxId, "compact"), TableCommitCrashTests.Announce);
-        Assert.Equal(0, compaction.ExitCode);
-        var compactionWrites = compaction.Stdout.Count(TableCommitCrashTests.IsWrite);
-        output.WriteLine($"a compaction's table commit announces {compactionWrites} write steps");
-        // A killed compaction leaves its local copies of the table's files (the table's rows) in the private temp
-        // folder; the next one, holding the pipeline's lock as every compaction does, removes them.
-        var work = LakePaths.LocalTempFolder(PrivateTempRoot.ForCurrentUser(), "compact", BucketUri.Parse(lake.Bucket).Canonical, TableCommitCrashTests.Pipeline);
-        var leftovers = 0;
-        for (var k = 1; k <= compactionWrites; k++)
-        {
-            maxId += TableCommitCrashTests.RowsPerRun;
-            Assert.True((await TableCommitCrashTests.CleanRunAsync(lake, maxId)).Succeeded); // one more small file to compact
-            var (found, wasKilled) = await TableCommitCrashTests.KillAsync(output, lake, k, "compact", maxId, maxId);
-            violations.AddRange(found);
-            if (wasKilled) killed++;
-            if (Directory.Exists(work)) leftovers = Math.Max(leftovers, Directory.GetDirectories(work).Length);
-        }
-        foreach (var v in violations) output.WriteLine("violation: " + v);
-        Assert.Empty(violations);
-
-        // Each killed compaction's folder was there until the next compaction started (at most one at a time).
-        Assert.Equal(1, leftovers);
-        Assert.Equal(0, (await HarnessProcess.RunAsync(TableCommitCrashTests.Run(lake, maxId, "compact"))).ExitCode);
-        Assert.Empty(Directory.GetFileSystemEntries(work));
-        // A Delta checkpoint (every 10th version) adds writes to some commits only: the calibrated count may be off by those.
-        Assert.True(killed >= compactionWrites - 2, $"only {killed} of {compactionWrites} compactions were killed at their step");
     }
 }

@@ -186,17 +186,12 @@ public sealed class GcsObjectStore : IObjectStore
     private TimeSpan Backoff(int attempt) =>
         TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * Math.Min(8_000, _firstResumeDelay.TotalMilliseconds * Math.Pow(2, attempt - 1)));
 
-    /// <summary>How long discarding an unfinished upload session may take before it is left to expire on its own.</summary>
-    internal static readonly TimeSpan SessionCancelTimeout = TimeSpan.FromSeconds(5);
-
     private async Task CancelSessionQuietlyAsync(Uri session)
     {
         try
         {
-            // DELETE on a resumable session discards what it received (GCS answers 499). A store that answers at all
-            // answers it at once; one that stalled (the reason a run lost its lock and cancelled this upload) would hold
-            // a run on its way out for the whole bound, after its lease already ended.
-            using var timeout = new CancellationTokenSource(SessionCancelTimeout);
+            // DELETE on a resumable session discards what it received (GCS answers 499).
+            using var timeout = new CancellationTokenSource(UnfinishedUploads.DiscardTimeout);
             using var response = await _client.Service.HttpClient.DeleteAsync(session, timeout.Token).ConfigureAwait(false);
         }
         catch (Exception)

@@ -247,7 +247,7 @@ public sealed class S3ObjectStore : IObjectStore
         try
         {
             // Not tied to the caller's token: a cancelled upload must still be cleaned up.
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            using var timeout = new CancellationTokenSource(UnfinishedUploads.DiscardTimeout);
             await _client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest
             {
                 BucketName = _bucketName,
@@ -257,7 +257,8 @@ public sealed class S3ObjectStore : IObjectStore
         }
         catch (Exception)
         {
-            // The original failure is what the caller needs; a bucket lifecycle rule removes what this could not.
+            // The original failure is what the caller needs; the commit's rollback (or the next run's recovery) aborts
+            // the upload again, and a bucket lifecycle rule removes what neither could.
         }
     }
 

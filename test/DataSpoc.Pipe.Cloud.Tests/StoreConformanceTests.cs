@@ -79,38 +79,4 @@ public sealed class GcsUploadFaultTests(CloudServers servers) : UploadFaultContr
         Assert.Equal(0, servers.Gcs.OpenSessionsUnder(prefix));
         return Task.CompletedTask;
     }
-
-    /// <summary>
-    /// An upload cancelled because the store stalled (a run whose lock renewals went unanswered cancels its uploads)
-    /// discards its session best-effort: the put gives up on the unanswered DELETE within its short bound, not 15 s later.
-    /// </summary>
-    [Fact]
-    public async Task An_upload_cancelled_on_a_stalled_store_ends_within_the_session_cancel_bound()
-    {
-        var prefix = StoreTarget.NewPrefix();
-        await using var proxy = new TcpFaultProxy(Target.ServerPort);
-        await using var store = Target.Open(prefix, proxy.Port);
-        using var cancel = new CancellationTokenSource();
-        var stalled = 0;
-        proxy.OnUpload = total =>
-        {
-            if (total <= 4L << 20 || Interlocked.Exchange(ref stalled, 1) != 0) return;
-            proxy.Stall();
-            cancel.CancelAfter(TimeSpan.FromMilliseconds(500));
-        };
-        var cancelledAt = 0L;
-        using var registration = cancel.Token.Register(() => Interlocked.Exchange(ref cancelledAt, System.Diagnostics.Stopwatch.GetTimestamp()));
-        var (path, _) = TestFiles.Random(16L << 20, seed: 23);
-        try
-        {
-            var put = store.PutFileAsync("raw/s/t/dt=2025-01-01/t_0000.parquet", path, cancel.Token);
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => put.WaitAsync(TimeSpan.FromSeconds(120)));
-            Assert.True(Interlocked.Read(ref cancelledAt) != 0, "the stall should hit during the upload");
-            var afterCancel = System.Diagnostics.Stopwatch.GetElapsedTime(Interlocked.Read(ref cancelledAt));
-            // A run that lost its lock on a 3 s lease leaves within a few of them; the unanswered DELETE held it 15 s.
-            Assert.True(afterCancel < TimeSpan.FromSeconds(10),
-                $"the put ended {afterCancel.TotalSeconds:0.0} s after its cancellation (session cancel bound {DataSpoc.Pipe.Cloud.GcsObjectStore.SessionCancelTimeout.TotalSeconds} s)");
-        }
-        finally { TestFiles.Delete(path); }
-    }
 }

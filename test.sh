@@ -7,7 +7,9 @@
 # faults, not on the CPU), each project's console output going to .build/test-results/<project>.log and printed when
 # it ends; the native build of the CLI runs beside the first two lanes, which do not start it. That build is
 # CPU-bound and heads the longest lane (the CLI tests wait for it), so the two lanes beside it run at a lower CPU
-# priority (nice): on a small machine they no longer slow it down, and they use what it leaves. Inside Pipe.Tests,
+# priority (nice 10): on a small machine they no longer slow it down much, and they use what it leaves. On 2 cores
+# with a fresh build, nice 5 left the native build 435 s (its compiler got ~0.65 of a core), nice 19 232 s, but then
+# the tests beside it starved for seconds (a 3 s lease test lost its lock before its fault). Inside Pipe.Tests,
 # xunit runs four test classes at a time (its xunit.runner.json), not one per core. (The others stay at one per
 # core: with four, the GCS stand-in in Cloud.Tests dropped requests and the CLI signal tests timed out under load.)
 # TEST_SERIAL=1 runs the projects one after another instead (the old order, for timing one project alone).
@@ -61,18 +63,20 @@ build_cli() {
     return 1
   fi
 }
-# The CLI lane: the native binary first, then the two projects that start it.
+# The CLI lane: the native binary first, then the two projects that start it, side by side (by then the other lanes
+# have mostly ended, and both projects mostly wait on the processes they start).
 cli_lane() {
   if build_cli; then
-    run_project DataSpoc.Pipe.Cli.Tests
+    run_project DataSpoc.Pipe.Cli.Tests &
     run_project DataSpoc.Pipe.Mcp.Tests
+    wait
   else
     for name in DataSpoc.Pipe.Cli.Tests DataSpoc.Pipe.Mcp.Tests; do echo 1 >"$results/$name.status"; done
   fi
 }
 test_args=("$@")
-# The niceness of the two lanes beside the native build (TEST_NICE=0: all lanes equal).
-test_nice="${TEST_NICE:-5}"
+# The niceness of the two lanes beside the native build (TEST_NICE=0: all lanes equal; see the top).
+test_nice="${TEST_NICE:-10}"
 
 if [ "${TEST_SERIAL:-0}" = 1 ]; then
   build_cli || exit 1

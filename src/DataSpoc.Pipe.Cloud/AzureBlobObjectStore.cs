@@ -189,6 +189,30 @@ public sealed class AzureBlobObjectStore : IObjectStore
         }
     }
 
+    public async Task<Stream> OpenReadRangeAsync(string key, long offset, long length, CancellationToken cancellationToken)
+    {
+        ObjectRange.Check(offset, length);
+        try
+        {
+            var response = await _container.GetBlobClient(_keys.Name(key))
+                .DownloadStreamingAsync(new BlobDownloadOptions { Range = new HttpRange(offset, length) }, cancellationToken).ConfigureAwait(false);
+            // A server that ignores Range answers 200 with the whole blob: the range is then cut from it.
+            return response.GetRawResponse().Status == 206 ? response.Value.Content : ObjectRange.Of(response.Value.Content, offset, length);
+        }
+        catch (RequestFailedException e) when (e.ErrorCode == BlobErrorCode.BlobNotFound)
+        {
+            throw new FileNotFoundException($"object '{_keys.Describe(key)}' not found", key, e);
+        }
+        catch (RequestFailedException e) when (e.Status == 416)
+        {
+            return Stream.Null; // the blob ends at or before the offset
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw Translate(e, StorageOperation.Get, key);
+        }
+    }
+
     public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         // Pages of 1,000 like S3 and GCS (the service allows up to 5,000), so pagination is exercised the same way everywhere.

@@ -244,25 +244,42 @@ public sealed class GcsObjectStore : IObjectStore
         }
     }
 
-    public async Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
+    public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken) => OpenMediaAsync(key, null, cancellationToken);
+
+    public Task<Stream> OpenReadRangeAsync(string key, long offset, long length, CancellationToken cancellationToken)
     {
-        var uri = new Uri($"{_client.Service.BaseUri}b/{Uri.EscapeDataString(_bucketName)}/o/{Uri.EscapeDataString(_keys.Name(key))}?alt=media");
+        ObjectRange.Check(offset, length);
+        return OpenMediaAsync(key, (offset, length), cancellationToken);
+    }
+
+    /// <summary>The object's content, or a range of it (<see cref="ObjectRange"/>), through the media download URL.</summary>
+    private async Task<Stream> OpenMediaAsync(string key, (long Offset, long Length)? range, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get,
+            $"{_client.Service.BaseUri}b/{Uri.EscapeDataString(_bucketName)}/o/{Uri.EscapeDataString(_keys.Name(key))}?alt=media");
+        if (range is var (first, count)) request.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(first, ObjectRange.Last(first, count));
         HttpResponseMessage response;
         try
         {
-            response = await _client.Service.HttpClient.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            response = await _client.Service.HttpClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             throw Translate(e, StorageOperation.Get, key);
         }
         if (response.IsSuccessStatusCode)
-            return new OwningStream(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), response);
+        {
+            var body = new OwningStream(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), response);
+            // A server that ignores Range answers 200 with the whole object: the range is then cut from it.
+            return range is var (offset, length) && response.StatusCode != HttpStatusCode.PartialContent ? ObjectRange.Of(body, offset, length) : body;
+        }
         using (response)
         {
             var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
             if (response.StatusCode == HttpStatusCode.NotFound && !body.Contains("bucket", StringComparison.OrdinalIgnoreCase))
                 throw new FileNotFoundException($"object '{_keys.Describe(key)}' not found", key);
+            if (range is not null && response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
+                return Stream.Null; // the object ends at or before the offset
             throw Translate(new GoogleApiException("storage", body) { HttpStatusCode = response.StatusCode }, StorageOperation.Get, key);
         }
     }

@@ -457,6 +457,36 @@ public sealed class S3ObjectStore : IObjectStore
         }
     }
 
+    public async Task<Stream> OpenReadRangeAsync(string key, long offset, long length, CancellationToken cancellationToken)
+    {
+        ObjectRange.Check(offset, length);
+        try
+        {
+            var response = await _client.GetObjectAsync(new GetObjectRequest
+            {
+                BucketName = _bucketName,
+                Key = _keys.Name(key),
+                ByteRange = new ByteRange(offset, ObjectRange.Last(offset, length)),
+            }, cancellationToken).ConfigureAwait(false);
+            var body = new OwningStream(response.ResponseStream, response);
+            // A server that ignores Range answers 200 with the whole object: the range is then cut from it. A 206 is held to
+            // the length too: s3rver answers bytes=0-0 with every byte of the object.
+            return ObjectRange.Of(body, response.HttpStatusCode == HttpStatusCode.PartialContent ? 0 : offset, length);
+        }
+        catch (AmazonS3Exception e) when (IsMissingKey(e))
+        {
+            throw new FileNotFoundException($"object '{_keys.Describe(key)}' not found", key, e);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
+        {
+            return Stream.Null; // the object ends at or before the offset
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw Translate(e, StorageOperation.Get, key);
+        }
+    }
+
     public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var request = new ListObjectsV2Request { BucketName = _bucketName, Prefix = _keys.ListPrefix(prefix) };

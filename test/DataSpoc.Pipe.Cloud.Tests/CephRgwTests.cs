@@ -25,6 +25,11 @@ public sealed class CephRgwTests(CephRgwServer server, ITestOutputHelper output)
     private sealed class Concurrency(StoreTarget target) : PipelineConcurrencyContract { protected override StoreTarget Target => target; }
     private sealed class SharedTable(StoreTarget target) : SharedTableContract { protected override StoreTarget Target => target; }
     private sealed class Locks(StoreTarget target) : LockContract { protected override StoreTarget Target => target; }
+    private sealed class Ranges(StoreTarget target) : RangedReadContract
+    {
+        protected override StoreTarget Target => target;
+        public Task OnlyTheRange() => Only_the_range_comes_from_the_server();
+    }
     private sealed class Tables(StoreTarget target) : TableFormatRunContract
     {
         private readonly string _prefix = StoreTarget.NewPrefix();
@@ -74,6 +79,12 @@ public sealed class CephRgwTests(CephRgwServer server, ITestOutputHelper output)
     [CephFact] public Task Eight_pipelines_finishing_at_once_leave_eight_manifest_entries() => new Concurrency(_target).Eight_pipelines_finishing_at_once_leave_eight_manifest_entries();
     [CephFact] public Task A_second_run_of_a_running_pipeline_is_refused_with_a_clear_message() => new Concurrency(_target).A_second_run_of_a_running_pipeline_is_refused_with_a_clear_message();
     [CephFact] public Task Two_pipelines_writing_one_table_at_once_keep_every_row_and_the_manifest_counts_them() => new SharedTable(_target).Two_pipelines_writing_one_table_at_once_keep_every_row_and_the_manifest_counts_them();
+
+    [CephFact] public Task A_range_reads_exactly_those_bytes_of_the_object_cut_at_its_end() => new Ranges(_target).A_range_reads_exactly_those_bytes_of_the_object_cut_at_its_end();
+    [CephFact] public Task A_range_of_a_missing_key_throws_file_not_found() => new Ranges(_target).A_range_of_a_missing_key_throws_file_not_found();
+    [CephFact] public Task A_footer_read_from_the_tail_gives_the_metadata_the_whole_file_gives() => new Ranges(_target).A_footer_read_from_the_tail_gives_the_metadata_the_whole_file_gives();
+    [CephFact] public Task A_footer_read_of_an_object_that_is_not_parquet_fails_naming_it() => new Ranges(_target).A_footer_read_of_an_object_that_is_not_parquet_fails_naming_it();
+    [CephFact] public Task Only_the_range_comes_from_the_gateway() => new Ranges(_target).OnlyTheRange();
 
     [CephFact] public Task A_lock_of_a_dead_process_on_this_host_is_taken_over_at_once() => new Locks(_target).A_lock_of_a_dead_process_on_this_host_is_taken_over_at_once();
     [CephFact] public Task A_lock_overwritten_mid_run_stops_the_run_before_anything_is_committed() => new Locks(_target).A_lock_overwritten_mid_run_stops_the_run_before_anything_is_committed();

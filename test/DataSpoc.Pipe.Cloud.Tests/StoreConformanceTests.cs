@@ -80,3 +80,32 @@ public sealed class GcsUploadFaultTests(CloudServers servers) : UploadFaultContr
         return Task.CompletedTask;
     }
 }
+
+public sealed class LocalRangedReadTests : RangedReadContract
+{
+    protected override StoreTarget Target { get; } = new LocalTarget();
+}
+
+[Collection(S3rverCollection.Name)]
+public sealed class S3RangedReadTests(CloudServers servers) : RangedReadContract
+{
+    protected override StoreTarget Target { get; } = new S3Target(servers);
+
+    [Fact] public Task Only_the_range_comes_from_s3rver() => Only_the_range_comes_from_the_server();
+}
+
+[Collection(AzuriteCollection.Name)]
+public sealed class AzureRangedReadTests(CloudServers servers) : RangedReadContract
+{
+    protected override StoreTarget Target { get; } = new AzureTarget(servers);
+
+    [Fact] public Task Only_the_range_comes_from_azurite() => Only_the_range_comes_from_the_server();
+}
+
+[Collection(GcsStandInCollection.Name)]
+public sealed class GcsRangedReadTests(CloudServers servers) : RangedReadContract
+{
+    protected override StoreTarget Target { get; } = new GcsTarget(servers);
+
+    [Fact] public Task Only_the_range_comes_from_the_gcs_stand_in() => Only_the_range_comes_from_the_server();
+}

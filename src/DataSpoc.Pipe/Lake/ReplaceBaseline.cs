@@ -67,7 +67,7 @@ public static class ReplaceBaseline
         if (since is not { } start) return fromBefore;
         foreach (var file in writtenSince)
             if (Tables.TableCompaction.IsCompactionId(RunIdOf(table, file.Key))
-                && await ReadFooterAsync(store, file.Key, meta => InputsWrittenBefore(meta.KeyValueMetadata), cancellationToken).ConfigureAwait(false) < start)
+                && await StoredParquetFooter.ReadAsync(store, file, meta => InputsWrittenBefore(meta.KeyValueMetadata), cancellationToken).ConfigureAwait(false) < start)
                 fromBefore.Add(file);
         return fromBefore;
     }
@@ -77,27 +77,8 @@ public static class ReplaceBaseline
     {
         long rows = 0;
         foreach (var file in files)
-            rows += await ReadFooterAsync(store, file.Key, meta => meta.NumRows, cancellationToken).ConfigureAwait(false);
+            rows += await StoredParquetFooter.ReadAsync(store, file, meta => meta.NumRows, cancellationToken).ConfigureAwait(false);
         return new KeptFiles(files.Count, rows, files.Sum(f => f.Size));
-    }
-
-    /// <summary>What <paramref name="read"/> takes from the footer of data file <paramref name="key"/> (copied to a scratch file: stores read whole objects).</summary>
-    private static async Task<T> ReadFooterAsync<T>(IObjectStore store, string key, Func<ParquetSharp.FileMetaData, T> read, CancellationToken cancellationToken)
-    {
-        var local = LakePaths.ScratchFile("kept", ".parquet");
-        try
-        {
-            await using (var source = await store.OpenReadAsync(key, cancellationToken).ConfigureAwait(false))
-            await using (var copy = File.Create(local))
-                await source.CopyToAsync(copy, cancellationToken).ConfigureAwait(false);
-            using var reader = new ParquetSharp.ParquetFileReader(local);
-            using var meta = reader.FileMetaData;
-            return read(meta);
-        }
-        finally
-        {
-            File.Delete(local);
-        }
     }
 
     /// <summary>The run log's sentence for kept files of a replaced table: which runs wrote them, and what it means for readers.</summary>

@@ -3,7 +3,8 @@ namespace DataSpoc.Pipe.Storage;
 /// <summary>
 /// A bucket: the one seam between the engine and where the lake lives (local disk, S3, GCS, Azure Blob).
 /// Keys are relative to the bucket URI (its prefix already applied), use '/' and never start with '/'.
-/// Kept narrow on purpose: whole-object put/get, list, delete, and a conditional put for the manifest, locks and log entries.
+/// Kept narrow on purpose: whole-object put/get, ranged reads (a Parquet footer without its file), list, delete, and a
+/// conditional put for the manifest, locks and log entries.
 /// </summary>
 public interface IObjectStore : IAsyncDisposable
 {
@@ -45,6 +46,19 @@ public interface IObjectStore : IAsyncDisposable
 
     /// <summary>Opens an object for streaming reads; throws <see cref="FileNotFoundException"/> when absent.</summary>
     Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Opens bytes [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>) of an object for
+    /// streaming reads (<see cref="ObjectRange"/>: fewer when the object ends first, none when it ends at or before the
+    /// offset); throws <see cref="FileNotFoundException"/> when absent. A store fetches only that range (an HTTP
+    /// <c>Range</c> request, a seek), so a Parquet footer is read without downloading its file. This default reads the
+    /// object from its start and skips to the offset; every built-in store (file://, S3, Azure, GCS) overrides it.
+    /// </summary>
+    async Task<Stream> OpenReadRangeAsync(string key, long offset, long length, CancellationToken cancellationToken)
+    {
+        ObjectRange.Check(offset, length);
+        return ObjectRange.Of(await OpenReadAsync(key, cancellationToken).ConfigureAwait(false), offset, length);
+    }
 
     /// <summary>
     /// Lists objects whose key starts with <paramref name="prefix"/>, recursively, in ascending ordinal key order (as S3,

@@ -10,7 +10,7 @@ namespace DataSpoc.Pipe.Cloud.Tests.Servers;
 
 /// <summary>
 /// A loopback stand-in for the GCS JSON API, limited to the calls the store makes: resumable and media uploads,
-/// object metadata and media GET, list with prefix and pagination, DELETE, and <c>ifGenerationMatch</c>
+/// object metadata and media GET (whole, or a single byte range), list with prefix and pagination, DELETE, and <c>ifGenerationMatch</c>
 /// (0 = only if absent) checked when a session starts and again when it is finalised. No GCS emulator installs
 /// from the registries this project may use, so GCS is tested against this. Objects are files on disk, so
 /// large uploads do not inflate the test process's memory.
@@ -154,7 +154,7 @@ public sealed class GcsStandInServer : IAsyncDisposable
         if (segments is ["storage" or "download", .., "b", var bucket, "o", var name] && segments.Length is 6 or 7)
         {
             if (Denied(bucket, response) || MissingBucket(bucket, response)) return;
-            if (method == "GET") { await GetAsync(response, bucket, name, query, media: query.GetValueOrDefault("alt") == "media"); return; }
+            if (method == "GET") { await GetAsync(request, response, bucket, name, query, media: query.GetValueOrDefault("alt") == "media"); return; }
             if (method == "DELETE") { Delete(response, bucket, name, query); return; }
         }
         Error(response, 400, $"unsupported call {method} {raw}");
@@ -308,7 +308,7 @@ public sealed class GcsStandInServer : IAsyncDisposable
         try { File.Delete(path); } catch (IOException) { }
     }
 
-    private async Task GetAsync(HttpListenerResponse response, string bucket, string name, Dictionary<string, string> query, bool media)
+    private async Task GetAsync(HttpListenerRequest request, HttpListenerResponse response, string bucket, string name, Dictionary<string, string> query, bool media)
     {
         StoredObject? stored;
         lock (_gate) _objects.TryGetValue((bucket, name), out stored);
@@ -327,13 +327,55 @@ public sealed class GcsStandInServer : IAsyncDisposable
         catch (FileNotFoundException) { Error(response, 404, $"No such object: {bucket}/{name}"); return; }
         await using (file)
         {
-            response.StatusCode = 200;
             response.ContentType = "application/octet-stream";
-            response.ContentLength64 = stored.Size;
             response.Headers["x-goog-generation"] = stored.Generation.ToString(CultureInfo.InvariantCulture);
             response.Headers["x-goog-hash"] = $"crc32c={stored.Crc32c},md5={stored.Md5}";
-            await file.CopyToAsync(response.OutputStream);
+            if (request.Headers["Range"] is not { } range)
+            {
+                response.StatusCode = 200;
+                response.ContentLength64 = stored.Size;
+                await file.CopyToAsync(response.OutputStream);
+                return;
+            }
+            // As GCS answers a ranged media GET: 206 with the bytes asked for (cut at the object's end), 416 past it.
+            if (ByteRange(range, stored.Size) is not var (first, last))
+            {
+                response.Headers["Content-Range"] = $"bytes */{stored.Size}";
+                Error(response, 416, "The requested range cannot be satisfied.");
+                return;
+            }
+            response.StatusCode = 206;
+            response.Headers["Content-Range"] = $"bytes {first}-{last}/{stored.Size}";
+            response.ContentLength64 = last - first + 1;
+            file.Seek(first, SeekOrigin.Begin);
+            var buffer = new byte[1 << 16];
+            for (var left = last - first + 1; left > 0;)
+            {
+                var read = await file.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)));
+                if (read == 0) break;
+                await response.OutputStream.WriteAsync(buffer.AsMemory(0, read));
+                left -= read;
+            }
         }
+    }
+
+    /// <summary>
+    /// The first and last byte of a single <c>Range: bytes=first-[last]</c> or suffix <c>bytes=-n</c> within an object of
+    /// <paramref name="size"/> bytes; null when it starts at or past the end (GCS answers 416 then).
+    /// </summary>
+    private static (long First, long Last)? ByteRange(string header, long size)
+    {
+        var spec = header.StartsWith("bytes=", StringComparison.Ordinal) ? header["bytes=".Length..] : throw new InvalidOperationException($"unsupported Range header '{header}'");
+        var dash = spec.IndexOf('-');
+        if (dash < 0 || spec.Contains(',')) throw new InvalidOperationException($"unsupported Range header '{header}'");
+        if (dash == 0)
+        {
+            var suffix = long.Parse(spec[1..], CultureInfo.InvariantCulture);
+            return size == 0 || suffix == 0 ? null : (Math.Max(0, size - suffix), size - 1);
+        }
+        var first = long.Parse(spec[..dash], CultureInfo.InvariantCulture);
+        var last = dash == spec.Length - 1 ? size - 1 : Math.Min(size - 1, long.Parse(spec[(dash + 1)..], CultureInfo.InvariantCulture));
+        return first >= size ? null : (first, last);
     }
 
     private void List(HttpListenerResponse response, string bucket, Dictionary<string, string> query)

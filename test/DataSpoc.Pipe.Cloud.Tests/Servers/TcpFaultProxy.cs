@@ -19,6 +19,7 @@ public sealed class TcpFaultProxy : IAsyncDisposable
     private readonly ConcurrentDictionary<Socket, byte> _open = new();
     private TcpListener? _listener;
     private long _uploaded;
+    private long _downloaded;
     private volatile bool _unavailable;
     private volatile bool _stalled;
 
@@ -39,6 +40,9 @@ public sealed class TcpFaultProxy : IAsyncDisposable
 
     /// <summary>Bytes clients have sent through the proxy so far.</summary>
     public long Uploaded => Interlocked.Read(ref _uploaded);
+
+    /// <summary>Bytes the server has sent clients through the proxy so far (headers included).</summary>
+    public long Downloaded => Interlocked.Read(ref _downloaded);
 
     /// <summary>Request lines of the DELETE requests clients sent (e.g. an S3 AbortMultipartUpload).</summary>
     public ConcurrentQueue<string> DeleteRequests { get; } = new();
@@ -271,6 +275,7 @@ public sealed class TcpFaultProxy : IAsyncDisposable
                     NoteDeletes(buffer.AsSpan(0, read));
                     OnUpload?.Invoke(Interlocked.Add(ref _uploaded, read));
                 }
+                else Interlocked.Add(ref _downloaded, read);
             }
         }
         catch (Exception) { }

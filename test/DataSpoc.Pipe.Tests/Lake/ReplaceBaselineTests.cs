@@ -14,7 +14,7 @@ namespace DataSpoc.Pipe.Tests.Lake;
 /// the source (the replay tap's "hold") while the other run commits, or its commit waits at its journal while the other
 /// commits: rows the other committed, which its state is past, must not be deleted.
 /// </summary>
-public sealed class ReplaceBaselineTests : IDisposable
+public sealed class ReplaceBaselineTests(Xunit.Abstractions.ITestOutputHelper output) : IDisposable
 {
     private readonly TempLake _lake = new();
 
@@ -186,6 +186,43 @@ public sealed class ReplaceBaselineTests : IDisposable
         Assert.Equal([["s", "100", "60", "1", "60"]], Rows());
         Assert.Equal(_lake.PlainTableTotals("raw/test/t"), _lake.ManifestTotals("test/t"));
         Assert.Equal(100, _lake.Manifest().Tables["test/t"].RowCount);
+    }
+
+    [Fact]
+    public async Task Counting_kept_files_and_checking_a_compactions_inputs_read_their_footers_not_the_files()
+    {
+        // Random tags: a data file of several MB whatever its compression.
+        var random = new Random(5);
+        var source = _lake.WriteSinger("big.jsonl", [Schema, .. Enumerable.Range(1, 60_000).Select(i =>
+            $$$"""{"type":"RECORD","stream":"t","record":{"id":{{{i}}},"tag":"{{{Convert.ToHexString(RandomBytes(random, 48))}}}"}}""")]);
+        Assert.True((await RunAsync(Pipeline("inc", source, incremental: true), full: false)).Succeeded);
+        await using var store = new ReadCountingStore(new ObjectStoreFactory().Open(_lake.Bucket));
+        var data = Assert.Single(await store.ListAsync("raw/test/t/", CancellationToken.None).ToListAsync());
+        Assert.True(data.Size > 4 << 20, $"the data file holds {data.Size} bytes");
+
+        Assert.Equal(new KeptFiles(1, 60_000, data.Size), await ReplaceBaseline.CountAsync(store, [data], CancellationToken.None));
+        var countRead = store.BytesRead;
+
+        // A compaction's file of it, recording its input's time: a replace begun after that deletes it, as its footer says.
+        var local = Path.Combine(_lake.Root + "-inputs", "compacted.parquet");
+        ParquetConcatenation.Concatenate([Path.Combine(_lake.Root, data.Key)], local, Compression.Zstd,
+            new Dictionary<string, string?> { [ReplaceBaseline.InputsWrittenBeforeKey] = ReplaceBaseline.InputsWrittenBeforeValue(data.LastModified) });
+        var compactedKey = "raw/test/t/" + LakePaths.DataFileName("t", 1, "c1a2b3c4");
+        await store.PutFileAsync(compactedKey, local, CancellationToken.None);
+        var compacted = Assert.Single(await store.ListAsync(compactedKey, CancellationToken.None).ToListAsync());
+        Assert.Equal([compacted], await ReplaceBaseline.CompactedFromBeforeAsync(store, [compacted], data.LastModified.AddSeconds(1), "t", CancellationToken.None));
+        var compactionRead = store.BytesRead - countRead;
+
+        output.WriteLine($"count: {countRead:N0} of {data.Size:N0} bytes read; compaction check: {compactionRead:N0} of {compacted.Size:N0}");
+        Assert.True(countRead < data.Size / 10, $"counting the kept file read {countRead:N0} of its {data.Size:N0} bytes");
+        Assert.True(compactionRead < compacted.Size / 10, $"checking the compaction's file read {compactionRead:N0} of its {compacted.Size:N0} bytes");
+    }
+
+    private static byte[] RandomBytes(Random random, int count)
+    {
+        var bytes = new byte[count];
+        random.NextBytes(bytes);
+        return bytes;
     }
 
     /// <summary>'rep' reloads the table from its source; 'app' appends rows of another source to it (another config).</summary>

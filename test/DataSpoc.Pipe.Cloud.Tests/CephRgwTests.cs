@@ -78,6 +78,7 @@ public sealed class CephRgwTests(CephRgwServer server, ITestOutputHelper output)
 
     [CephFact] public Task Eight_pipelines_finishing_at_once_leave_eight_manifest_entries() => new Concurrency(_target).Eight_pipelines_finishing_at_once_leave_eight_manifest_entries();
     [CephFact] public Task A_second_run_of_a_running_pipeline_is_refused_with_a_clear_message() => new Concurrency(_target).A_second_run_of_a_running_pipeline_is_refused_with_a_clear_message();
+    [CephFact] public Task A_state_write_landing_after_another_run_took_the_lock_over_and_saved_a_later_state_is_refused() => new Concurrency(_target).A_state_write_landing_after_another_run_took_the_lock_over_and_saved_a_later_state_is_refused();
     [CephFact] public Task Two_pipelines_writing_one_table_at_once_keep_every_row_and_the_manifest_counts_them() => new SharedTable(_target).Two_pipelines_writing_one_table_at_once_keep_every_row_and_the_manifest_counts_them();
 
     [CephFact] public Task A_range_reads_exactly_those_bytes_of_the_object_cut_at_its_end() => new Ranges(_target).A_range_reads_exactly_those_bytes_of_the_object_cut_at_its_end();

@@ -119,6 +119,13 @@ public sealed class CommitPlan
     [JsonIgnore] public bool StateSaved { get; set; }
 
     /// <summary>
+    /// The state and owner versions <see cref="State"/> is saved over (<see cref="Lake.StateFence"/>): those a run read before
+    /// its tap started, or a split run's commit under the lock. Not journaled: a recovery saves the state over the versions
+    /// it reads itself.
+    /// </summary>
+    [JsonIgnore] public StateFence StateFence { get; set; } = StateFence.None;
+
+    /// <summary>
     /// Every data file this commit takes out of a table, claimed before anything lands: <see cref="Superseded"/> (plain
     /// tables: deleted) and the <see cref="Tables.TableMetadataCommit.Removed"/> files of tables with a table format
     /// (they stay in storage for older snapshots; the metadata commit removes them from the table).

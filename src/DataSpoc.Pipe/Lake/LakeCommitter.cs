@@ -372,9 +372,11 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
                 if ((await new Tables.IcebergTable(store, time).LoadCurrentAsync(table.Prefix, cancellationToken).ConfigureAwait(false))
                     .Metadata?["location"]?.GetValue<string>() is { } location)
                     plan.RespellTable(table, location);
+            // Over the state as it is now: only the run holding the lock saves it, and this run took it with the journal there.
+            if (plan.State is not null) (plan.StateFence, _) = await StateFence.ReadAsync(store, pipeline, cancellationToken).ConfigureAwait(false);
             await FinishAsync(plan, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (e is not OperationCanceledException and not CommitHandedOverException)
         {
             // Every run and maintain of the pipeline replays this journal first, so a failure that repeats stops them all:
             // say which commit, where its journal is, and how to get past it.
@@ -466,17 +468,36 @@ public sealed class LakeCommitter(IObjectStore store, TimeProvider time)
         }
         if (plan.State is not null)
         {
-            // Never once the lock is lost: a run that took it over may have saved a later state.
+            // Never once the lock is lost: a run that took it over may have saved a later state. A write already on its way
+            // when the lock is lost is refused by its fence instead.
             ThrowIfLockLost(plan, lockLost);
-            await store.PutAsync(LakePaths.StateKey(plan.Pipeline), StateFile(plan.State), WriteCondition.None, cancellationToken).ConfigureAwait(false);
+            await PutFencedAsync(plan, LakePaths.StateKey(plan.Pipeline), StateFile(plan.State), plan.StateFence.State, cancellationToken).ConfigureAwait(false);
             // After the state: a crash in between leaves the earlier owner, so a next run of a pipeline whose tables differ
             // from it is refused (never handed bookmarks of the wrong tables); the same pipeline finds its own owner.
             if (plan.StateOwner is { } owner)
-                await store.PutAsync(LakePaths.StateOwnerKey(plan.Pipeline), LakeJson.Serialize(owner), WriteCondition.None, cancellationToken).ConfigureAwait(false);
+                await PutFencedAsync(plan, LakePaths.StateOwnerKey(plan.Pipeline), LakeJson.Serialize(owner), plan.StateFence.Owner, cancellationToken).ConfigureAwait(false);
             plan.StateSaved = true;
         }
         ThrowIfLockLost(plan, lockLost);
         await store.DeleteAsync(JournalKey(plan.Pipeline), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Writes the plan's state or owner file <paramref name="key"/> under its <see cref="CommitPlan.StateFence"/>. A refused
+    /// write whose key already holds <paramref name="content"/> stands as written: the store applied this write and refused
+    /// only the SDK's retry of it, or a second attempt of this commit finds its first one's, or a run that took the lock
+    /// over saved this commit's state from its journal; the bookmarks are the same either way. Otherwise another run wrote
+    /// the key since it was read: this run's lock was taken over, and that run's state stands.
+    /// </summary>
+    /// <exception cref="CommitHandedOverException">The write was refused: another run saved the key since it was read.</exception>
+    private async Task PutFencedAsync(CommitPlan plan, string key, byte[] content, WriteCondition fence, CancellationToken cancellationToken)
+    {
+        if (await store.PutAsync(key, content, fence, cancellationToken).ConfigureAwait(false)) return;
+        if ((await store.GetAsync(key, cancellationToken).ConfigureAwait(false))?.Content.Span.SequenceEqual(content) == true) return;
+        // Past the manifest write: the rows are counted whoever completed the commit (a recovery counts them once).
+        throw new CommitHandedOverException($"the commit of run {plan.RunId} did not save {store.Bucket}/{key}: another run wrote it since this run read it " +
+            $"(this run's pipeline lock {store.Bucket}/{LakePaths.LockKey(plan.Pipeline)} was taken over while the write was on its way); the commit's rows are " +
+            "committed and counted in the manifest, and the next run continues from the state that other run saved");
     }
 
     /// <summary>

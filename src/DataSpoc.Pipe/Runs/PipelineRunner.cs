@@ -128,7 +128,9 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                 : await new TapCatalogs(stores).SelectAsync(pipeline, full, CatalogSave.AfterCommit, runCancel.Token).ConfigureAwait(false);
             if (selection?.Capabilities.Notice is { } unanswered) log.Notices.Add(unanswered);
             if (selection is not null) log.Notices.AddRange(selection.Notices);
-            var invocation = await PrepareInvocationAsync(pipeline, store, privateDir, full, selection, runCancel.Token).ConfigureAwait(false);
+            // Read by a full run too, which hands its tap no state: the commit saves the state over these versions only.
+            var (stateFence, savedState) = await StateFence.ReadAsync(store, pipeline.Name, runCancel.Token).ConfigureAwait(false);
+            var invocation = PrepareInvocation(pipeline, full ? null : savedState, privateDir, selection);
             var source = options.Source ?? SourceFactory.Create(pipeline.Source, redactor, stores);
             var sourceName = LakeNames.Source(pipeline.Source.Name ?? source.DefaultName);
             // Before the tap starts: the state handed to it must be this pipeline's (its tables'), not another home's pipeline's of the same name.
@@ -186,6 +188,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
                     var mergeSpool = attempt == 1 ? spoolDir : Path.Combine(spoolDir, $"attempt-{attempt}");
                     var merge = new Merge.KeyedMerge(store, pipeline.Destination.Merge, LimitsFor(pipeline.Destination), pipeline.Destination.Compression, mergeSpool, store.LocalRoot is not null);
                     plan = await PlanAsync(pipeline, store, manifest, startManifest, ingest, sourceName, runId, startedAt, replaceSince, WriteModes.Replaces(pipeline, options.Full), merge, log, options.HomePipelines, runCancel.Token).ConfigureAwait(false);
+                    plan.StateFence = stateFence;
                     // Last point where a stop request (a signal, the caller) is honoured: a commit once begun runs to its end,
                     // so a signal never leaves a half-landed commit for the next run to roll back. A lost lock still stops
                     // it until its commit point (its files uploading to a store that stalled, say): another run may be
@@ -985,8 +988,8 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
         };
     }
 
-    private static async Task<SourceInvocation> PrepareInvocationAsync(PipelineDefinition pipeline, IObjectStore store, string privateDir, bool full,
-        CatalogSelection? selection, CancellationToken cancellationToken)
+    /// <summary>The tap's private folder with its config, <paramref name="state"/> (null: none handed over) and catalog files.</summary>
+    private static SourceInvocation PrepareInvocation(PipelineDefinition pipeline, StoredObject? state, string privateDir, CatalogSelection? selection)
     {
         CreatePrivateDirectory(privateDir);
         PrivateTempRoot.MarkOwner(privateDir);
@@ -1003,7 +1006,7 @@ public sealed class PipelineRunner(ObjectStoreFactory stores, TimeProvider? time
             throw new TapFailedException($"tap config '{configPath}' does not exist");
         }
         string? statePath = null;
-        if (!full && await store.GetAsync(LakePaths.StateKey(pipeline.Name), cancellationToken).ConfigureAwait(false) is { } state)
+        if (state is not null)
         {
             statePath = Path.Combine(privateDir, "state.json");
             WritePrivate(statePath, System.Text.Encoding.UTF8.GetString(state.Content.Span));

@@ -295,12 +295,15 @@ internal sealed class SplitRun(IObjectStore store, PipelineDefinition pipeline, 
                 var startedAt = records.Min(r => r.FinishedAt);
                 // The first worker created the plan before any part was read: a replace deletes only files written before it.
                 var replaceSince = await ReplaceBaseline.StoreTimeOfAsync(store, LakePaths.SplitPlanKey(name, splitRun), held.Token).ConfigureAwait(false);
+                // The state as this commit finds it under the lock: the parts ran without it, and only its holder saves state.
+                var (stateFence, _) = await StateFence.ReadAsync(store, name, held.Token).ConfigureAwait(false);
                 // As a whole run's commit: another commit of a table since this plan read it sends it back to plan again.
                 plan = await CommitAttempts.RunAsync(notices, async attempt =>
                 {
                     if (attempt > 1) manifest = await new ManifestStore(store, time).ReadAsync(held.Token).ConfigureAwait(false);
                     var planned = await PlanAsync(store, pipeline, manifest, records, sourceName, commitRunId, startedAt, replaceSince, homePipelines, notices, held.Token).ConfigureAwait(false);
                     planned.LockRunId = runId;
+                    planned.StateFence = stateFence;
                     await runLock.EnsureHeldAsync(held.Token).ConfigureAwait(false);
                     await committer.CommitAsync(planned, runLock.Lost, notices, runLock.WindDown, runLock.Lost).ConfigureAwait(false);
                     return planned;

@@ -1,7 +1,9 @@
 using System.Text.RegularExpressions;
 using DataSpoc.Pipe.Cloud.Tests.Servers;
 using DataSpoc.Pipe.Lake;
+using DataSpoc.Pipe.Runs;
 using DataSpoc.Pipe.Storage;
+using DataSpoc.Pipe.Tests.Support;
 
 namespace DataSpoc.Pipe.Cloud.Tests.Runs;
 
@@ -233,5 +235,47 @@ public abstract class PipelineConcurrencyContract
         Assert.Contains("pipeline 'orders' is already running", message);
         Assert.True((await first).Succeeded);
         Assert.Equal("""{"bookmark":5}""", await lake.StateAsync("orders"));
+    }
+
+    [Fact]
+    public async Task A_state_write_landing_after_another_run_took_the_lock_over_and_saved_a_later_state_is_refused()
+    {
+        await using var lake = new CloudLake(Target);
+        Assert.True((await lake.RunAsync(lake.Pipeline("orders", count: 3))).Succeeded);
+        var (stateKey, lockKey) = (LakePaths.StateKey("orders"), LakePaths.LockKey("orders"));
+        var stalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var answer = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // The first run's state write is sent, and lands only once the run that took its lock over saved a later state (a
+        // PUT the store answers late); meanwhile its lock renewals fail, so its 2 s lease runs out.
+        var inner = Target.Factory();
+        var stalling = new ObjectStoreFactory().Register(BucketUri.Parse(lake.Bucket).Scheme, (uri, options) => new MeetingStore(inner.Open(lake.Bucket, options), async key =>
+        {
+            if (key == stateKey && !stalled.Task.IsCompleted)
+            {
+                stalled.SetResult();
+                await answer.Task.ConfigureAwait(false);
+            }
+            else if (key == lockKey && stalled.Task.IsCompleted) throw new IOException("the store does not answer");
+        }));
+        var first = new PipelineRunner(stalling, new ShiftedTime(CloudLake.Now)) { LockLease = TimeSpan.FromSeconds(2) }
+            .RunAsync(lake.Pipeline("orders", count: 5), new RunOptions(), CancellationToken.None);
+        await stalled.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        // The taker's clock is past the first run's lease (each run's clock starts at CloudLake.Now otherwise).
+        var taker = await new PipelineRunner(Target.Factory(), new ShiftedTime(CloudLake.Now.AddMinutes(10)))
+            .RunAsync(lake.Pipeline("orders", count: 8), new RunOptions(), CancellationToken.None);
+        Assert.True(taker.Succeeded, taker.Log.Error);
+        Assert.Equal(2, taker.Log.Recovered?.Records); // ids 4..5, completed from the first run's journal
+        Assert.Equal("""{"bookmark":8}""", await lake.StateAsync("orders"));
+
+        answer.SetResult();
+        var stopped = await first.WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal("""{"bookmark":8}""", await lake.StateAsync("orders")); // not back to 5
+        Assert.False(stopped.Succeeded);
+        Assert.Equal("commit", stopped.Log.FailedStep);
+        Assert.StartsWith($"the commit of run {stopped.Log.RunId} did not save {lake.Bucket}/{stateKey}: another run wrote it since this run read it", stopped.Log.Error);
+        var parquet = (await lake.KeysAsync()).Where(k => k.EndsWith(".parquet", StringComparison.Ordinal)).ToList();
+        Assert.Equal("8|8|1|8", await lake.IdSummaryAsync(parquet));
+        Assert.Equal(8, Assert.Single((await lake.ManifestAsync()).Tables.Values).RowCount);
     }
 }

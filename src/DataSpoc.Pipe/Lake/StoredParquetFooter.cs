@@ -44,16 +44,29 @@ internal static class StoredParquetFooter
         }
         try
         {
-            using var properties = ReaderProperties.GetDefaultReaderProperties();
-            // Arrow reads exactly the tail held, so it never asks for a byte the stream does not hold.
-            properties.SetFooterReadSize(tail.Length);
-            using var reader = new ParquetFileReader(new TailStream(tail, size), properties, leaveOpen: false);
-            using var meta = reader.FileMetaData;
-            return read(meta);
+            return Parse(tail, read);
         }
         catch (ParquetException e)
         {
             throw NotParquet(store, file.Key, ParquetFailure.LibraryMessage(e), e);
+        }
+    }
+
+    /// <summary>
+    /// Parses the footer from the tail alone, handed to Arrow as a file of its own (an in-memory buffer it reads with no
+    /// call back into .NET): opening a file reads only its end, and the metadata's offsets into the rest are not followed.
+    /// </summary>
+    private static unsafe T Parse<T>(byte[] tail, Func<FileMetaData, T> read)
+    {
+        fixed (byte* data = tail)
+        {
+            using var buffer = new ParquetSharp.IO.Buffer((IntPtr)data, tail.Length);
+            using var input = new ParquetSharp.IO.BufferReader(buffer);
+            using var properties = ReaderProperties.GetDefaultReaderProperties();
+            properties.SetFooterReadSize(tail.Length);
+            using var reader = new ParquetFileReader(input, properties);
+            using var meta = reader.FileMetaData;
+            return read(meta);
         }
     }
 
@@ -69,44 +82,4 @@ internal static class StoredParquetFooter
 
     private static StorageException NotParquet(IObjectStore store, string key, string reason, Exception? inner = null) =>
         new($"{store.Bucket}/{key} is not a readable Parquet file: {reason}", inner);
-
-    /// <summary>
-    /// The file as Arrow sees it: its whole length, of which only the tail is held; a read anywhere else fails (Arrow
-    /// reads only the tail, <see cref="ReaderProperties.FooterReadSize"/> long, for the metadata).
-    /// </summary>
-    private sealed class TailStream(byte[] tail, long size) : Stream
-    {
-        private readonly long _start = size - tail.Length;
-        private long _position;
-
-        public override bool CanRead => true;
-        public override bool CanSeek => true;
-        public override bool CanWrite => false;
-        public override long Length => size;
-        public override long Position { get => _position; set => _position = value; }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override int Read(Span<byte> buffer)
-        {
-            if (_position >= size || buffer.IsEmpty) return 0;
-            if (_position < _start)
-                throw new IOException($"byte {_position} of a {size}-byte file was read where only its last {tail.Length} bytes (the footer) are held");
-            var count = (int)Math.Min(buffer.Length, size - _position);
-            tail.AsSpan((int)(_position - _start), count).CopyTo(buffer);
-            _position += count;
-            return count;
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => _position = origin switch
-        {
-            SeekOrigin.Begin => offset,
-            SeekOrigin.Current => _position + offset,
-            _ => size + offset,
-        };
-
-        public override void Flush() { }
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    }
 }

@@ -24,7 +24,7 @@ public static class ObjectRange
     /// </summary>
     public static Stream Of(Stream whole, long offset, long length) => new RangeStream(whole, offset, length);
 
-    private sealed class RangeStream(Stream inner, long skip, long length) : ReadOnlyStream
+    private sealed class RangeStream(Stream inner, long skip, long length) : OwningReadOnlyStream
     {
         private long _skip = skip;
         private long _left = length;
@@ -87,16 +87,6 @@ public static class ObjectRange
         /// <summary>The object ended before the offset: the range holds nothing.</summary>
         private void Ended() => (_skip, _left) = (0, 0);
 
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing) inner.Dispose();
-            base.Dispose(disposing);
-        }
-
-        public override async ValueTask DisposeAsync()
-        {
-            await inner.DisposeAsync().ConfigureAwait(false);
-            await base.DisposeAsync().ConfigureAwait(false);
-        }
+        protected override Stream Owned => inner;
     }
 }

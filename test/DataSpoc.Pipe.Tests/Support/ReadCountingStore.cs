@@ -31,17 +31,9 @@ public sealed class ReadCountingStore(IObjectStore inner) : IObjectStore
         await foreach (var o in inner.ListAsync(prefix, cancellationToken)) yield return o;
     }
 
-    private sealed class Counted(Stream stream, ReadCountingStore store) : Stream
+    private sealed class Counted(Stream stream, ReadCountingStore store) : DataSpoc.Pipe.OwningReadOnlyStream
     {
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        protected override Stream Owned => stream;
 
         public override int Read(byte[] buffer, int offset, int count) => Count(stream.Read(buffer, offset, count));
 
@@ -55,12 +47,6 @@ public sealed class ReadCountingStore(IObjectStore inner) : IObjectStore
         {
             Interlocked.Add(ref store._bytesRead, read);
             return read;
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing) stream.Dispose();
-            base.Dispose(disposing);
         }
     }
 }

@@ -14,7 +14,7 @@ namespace DataSpoc.Pipe.Sources.BuiltIn;
 /// does not match, the file is read once more by SharpZipLib, which checks every member's trailer (managed, 2-3x slower:
 /// bench/README.md, so not the usual path).
 /// </summary>
-internal sealed class CheckedGzipStream : ReadOnlyStream
+internal sealed class CheckedGzipStream : OwningReadOnlyStream
 {
     private readonly TailStream _raw;
     private readonly GZipStream _gzip;
@@ -96,17 +96,7 @@ internal sealed class CheckedGzipStream : ReadOnlyStream
     private InvalidDataException Damaged(string reason, Exception? inner) =>
         new($"{_location}: the gzip data is cut short or damaged ({reason})", inner);
 
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing) _gzip.Dispose();
-        base.Dispose(disposing);
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        await _gzip.DisposeAsync().ConfigureAwait(false);
-        await base.DisposeAsync().ConfigureAwait(false);
-    }
+    protected override Stream Owned => _gzip;
 
     /// <summary>The compressed bytes as read, keeping their count and the last 8 (a gzip member's trailer).</summary>
     private sealed class TailStream(Stream inner) : ReadOnlyStream

@@ -99,9 +99,11 @@ internal sealed class CheckedGzipStream : OwningReadOnlyStream
     protected override Stream Owned => _gzip;
 
     /// <summary>The compressed bytes as read, keeping their count and the last 8 (a gzip member's trailer).</summary>
-    private sealed class TailStream(Stream inner) : ReadOnlyStream
+    private sealed class TailStream(Stream inner) : OwningReadOnlyStream
     {
         private readonly byte[] _last = new byte[8];
+
+        protected override Stream Owned => inner;
 
         public long Total { get; private set; }
 
@@ -138,18 +140,5 @@ internal sealed class CheckedGzipStream : OwningReadOnlyStream
         }
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
             ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing) inner.Dispose();
-            base.Dispose(disposing);
-        }
-
-        public override async ValueTask DisposeAsync()
-        {
-            await inner.DisposeAsync().ConfigureAwait(false);
-            await base.DisposeAsync().ConfigureAwait(false);
-        }
-
     }
 }

@@ -22,29 +22,11 @@ public class LeaseTakeoverTests
         await LandGoodRunAsync(lake, name); // rows 1..3, bookmark 3
         var lockKey = LakePaths.LockKey(name);
         var journalKey = LakeCommitter.JournalKey(name);
-        var stalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var answer = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var journalAtStall = "";
-        // The first run's manifest write is answered only once the takeover is over (as a stalled PUT the SDK retries is);
-        // meanwhile every renewal of its lock fails, so its lease runs out.
-        var stalling = new PipelineRunner(new ObjectStoreFactory().Register("file", (uri, _) => new MeetingStore(new LocalObjectStore(uri), async key =>
-        {
-            if (key == LakePaths.ManifestKey && !stalled.Task.IsCompleted)
-            {
-                journalAtStall = File.ReadAllText(Path.Combine(lake.Root, journalKey));
-                stalled.SetResult();
-                await answer.Task.ConfigureAwait(false);
-            }
-            else if (key == lockKey && stalled.Task.IsCompleted) throw new IOException("the store does not answer");
-        }))) { LockLease = TimeSpan.FromSeconds(2) };
-        var first = stalling.RunAsync(lake.Pipeline(name, lake.WriteSinger("first.singer", Schema, Record(4), Record(5), """{"type":"STATE","value":{"bookmark":5}}""")),
-            new RunOptions(), CancellationToken.None);
-        await stalled.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        // The first run's manifest write is answered only once the takeover is over (as a stalled PUT the SDK retries is).
+        var (first, taker, answer) = await StallThenTakeOverAsync(lake, name, LakePaths.ManifestKey,
+            atStall: () => journalAtStall = File.ReadAllText(Path.Combine(lake.Root, journalKey)));
         Assert.Equal(CommitPlan.PhaseDeleted, JsonNode.Parse(journalAtStall)!["phase"]!.GetValue<string>()); // past the commit point
-        while (LakeJson.Deserialize<RunLock.LockInfo>(File.ReadAllBytes(Path.Combine(lake.Root, lockKey)), "lock").ExpiresAt >= DateTimeOffset.UtcNow.AddMilliseconds(-200))
-            await Task.Delay(100);
-
-        var taker = await TempLake.RunAsync(lake.Pipeline(name, lake.WriteSinger("second.singer", Schema, Record(6), Record(7), """{"type":"STATE","value":{"bookmark":7}}""")));
 
         Assert.True(taker.Succeeded, taker.Log.Error);
         Assert.Contains(taker.Log.Notices, n => n.StartsWith("took over a stale lock of run ", StringComparison.Ordinal));
@@ -74,26 +56,9 @@ public class LeaseTakeoverTests
         await LandGoodRunAsync(lake, name); // rows 1..3, bookmark 3
         var lockKey = LakePaths.LockKey(name);
         var stateKey = LakePaths.StateKey(name);
-        var stalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var answer = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         // The first run's state write was sent before its lock was lost and lands only once the run that took the lock over
-        // saved a later state (a PUT the store answers late); meanwhile every renewal of its lock fails, so its lease runs out.
-        var stalling = new PipelineRunner(new ObjectStoreFactory().Register("file", (uri, _) => new MeetingStore(new LocalObjectStore(uri), async key =>
-        {
-            if (key == stateKey && !stalled.Task.IsCompleted)
-            {
-                stalled.SetResult();
-                await answer.Task.ConfigureAwait(false);
-            }
-            else if (key == lockKey && stalled.Task.IsCompleted) throw new IOException("the store does not answer");
-        }))) { LockLease = TimeSpan.FromSeconds(2) };
-        var first = stalling.RunAsync(lake.Pipeline(name, lake.WriteSinger("first.singer", Schema, Record(4), Record(5), """{"type":"STATE","value":{"bookmark":5}}""")),
-            new RunOptions(), CancellationToken.None);
-        await stalled.Task.WaitAsync(TimeSpan.FromSeconds(60));
-        while (LakeJson.Deserialize<RunLock.LockInfo>(File.ReadAllBytes(Path.Combine(lake.Root, lockKey)), "lock").ExpiresAt >= DateTimeOffset.UtcNow.AddMilliseconds(-200))
-            await Task.Delay(100);
-
-        var taker = await TempLake.RunAsync(lake.Pipeline(name, lake.WriteSinger("second.singer", Schema, Record(6), Record(7), """{"type":"STATE","value":{"bookmark":7}}""")));
+        // saved a later state (a PUT the store answers late).
+        var (first, taker, answer) = await StallThenTakeOverAsync(lake, name, stateKey);
 
         Assert.True(taker.Succeeded, taker.Log.Error);
         Assert.Contains(taker.Log.Notices, n => n.StartsWith("took over a stale lock of run ", StringComparison.Ordinal));
@@ -115,5 +80,35 @@ public class LeaseTakeoverTests
         var entry = lake.Manifest().Tables["test/items"];
         Assert.Equal((7L, 3L, taker.Log.RunId), (entry.RowCount, entry.Stats.Files, entry.Stats.LastRunId));
         Assert.Equal([["7", "7", "1", "7"]], lake.Query("select count(*), count(distinct id), min(id), max(id) from read_parquet('{lake}/raw/test/items/*/*.parquet')"));
+    }
+
+    /// <summary>
+    /// Starts a first run (rows 4 and 5, bookmark 5) through a store that holds its write of <paramref name="heldKey"/> until
+    /// <c>Answer</c> is set and, once that write is held, fails every renewal of its lock, so its lease (2 s) runs out; then
+    /// runs a second run (rows 6 and 7, bookmark 7), which takes the stale lock over.
+    /// </summary>
+    private static async Task<(Task<RunResult> First, RunResult Taker, TaskCompletionSource Answer)> StallThenTakeOverAsync(TempLake lake, string name,
+        string heldKey, Action? atStall = null)
+    {
+        var lockKey = LakePaths.LockKey(name);
+        var stalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var answer = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var stalling = new PipelineRunner(new ObjectStoreFactory().Register("file", (uri, _) => new MeetingStore(new LocalObjectStore(uri), async key =>
+        {
+            if (key == heldKey && !stalled.Task.IsCompleted)
+            {
+                atStall?.Invoke();
+                stalled.SetResult();
+                await answer.Task.ConfigureAwait(false);
+            }
+            else if (key == lockKey && stalled.Task.IsCompleted) throw new IOException("the store does not answer");
+        }))) { LockLease = TimeSpan.FromSeconds(2) };
+        var first = stalling.RunAsync(lake.Pipeline(name, lake.WriteSinger("first.singer", Schema, Record(4), Record(5), """{"type":"STATE","value":{"bookmark":5}}""")),
+            new RunOptions(), CancellationToken.None);
+        await stalled.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        while (LakeJson.Deserialize<RunLock.LockInfo>(File.ReadAllBytes(Path.Combine(lake.Root, lockKey)), "lock").ExpiresAt >= DateTimeOffset.UtcNow.AddMilliseconds(-200))
+            await Task.Delay(100);
+        var taker = await TempLake.RunAsync(lake.Pipeline(name, lake.WriteSinger("second.singer", Schema, Record(6), Record(7), """{"type":"STATE","value":{"bookmark":7}}""")));
+        return (first, taker, answer);
     }
 }

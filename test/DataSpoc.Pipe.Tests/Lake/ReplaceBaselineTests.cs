@@ -128,17 +128,27 @@ public sealed class ReplaceBaselineTests(Xunit.Abstractions.ITestOutputHelper ou
         return (incremental, Pipeline("full", _lake.WriteSinger("reload.jsonl", [Schema, .. Records(1, 40, "R")]), incremental: false, formats));
     }
 
-    [Fact]
-    public async Task A_full_reload_deletes_the_file_a_compaction_of_files_from_before_it_began_committed_during_its_extraction()
+    /// <summary>
+    /// A full reload during whose extraction the incremental pipeline's compaction of its two files (both from before the
+    /// reload began) committed; the reload succeeded and kept nothing.
+    /// </summary>
+    private async Task<RunResult> ReloadWithCompactionOfEarlierFilesDuringItAsync(TableFormats formats)
     {
-        var (incremental, reload) = await TwoFilesBeforeTheReloadAsync(TableFormats.Parquet);
-
+        var (incremental, reload) = await TwoFilesBeforeTheReloadAsync(formats);
         TableCompactionResult? compacted = null;
         var replaced = await HeldAsync(() => RunAsync(reload, full: true), async () => compacted = await CompactAsync(incremental));
 
         Assert.Equal(2, compacted!.RewrittenFiles);
         Assert.True(replaced.Succeeded, replaced.Log.Error);
         Assert.DoesNotContain(replaced.Log.Notices, n => n.StartsWith("stream 't': kept ", StringComparison.Ordinal));
+        return replaced;
+    }
+
+    [Fact]
+    public async Task A_full_reload_deletes_the_file_a_compaction_of_files_from_before_it_began_committed_during_its_extraction()
+    {
+        var replaced = await ReloadWithCompactionOfEarlierFilesDuringItAsync(TableFormats.Parquet);
+
         // The compacted file held the incremental pipeline's 1..40 of before the reload began: only the reload's rows are left.
         Assert.Equal([["R", "40", "40", "1", "40"]], Rows());
         Assert.Equal(_lake.PlainTableTotals("raw/test/t"), _lake.ManifestTotals("test/t"));
@@ -148,15 +158,8 @@ public sealed class ReplaceBaselineTests(Xunit.Abstractions.ITestOutputHelper ou
     [Fact]
     public async Task An_iceberg_and_delta_full_reload_during_which_a_compaction_of_files_from_before_it_began_committed_replaces_the_table()
     {
-        var formats = TableFormats.Iceberg | TableFormats.Delta;
-        var (incremental, reload) = await TwoFilesBeforeTheReloadAsync(formats);
+        var replaced = await ReloadWithCompactionOfEarlierFilesDuringItAsync(TableFormats.Iceberg | TableFormats.Delta);
 
-        TableCompactionResult? compacted = null;
-        var replaced = await HeldAsync(() => RunAsync(reload, full: true), async () => compacted = await CompactAsync(incremental));
-
-        Assert.Equal(2, compacted!.RewrittenFiles);
-        Assert.True(replaced.Succeeded, replaced.Log.Error);
-        Assert.DoesNotContain(replaced.Log.Notices, n => n.StartsWith("stream 't': kept ", StringComparison.Ordinal));
         var rows = TableReaders.Icebird("file://" + Path.Combine(_lake.Root, "raw", "test", "t"))["rows"]!.AsArray();
         Assert.Equal(Enumerable.Range(1, 40).Select(i => $"R {i}"), rows.Select(r => $"{r!["tag"]} {r["id"]}").OrderBy(r => int.Parse(r[2..], System.Globalization.CultureInfo.InvariantCulture)));
         Assert.Equal(40, _lake.Manifest().Tables["test/t"].RowCount);
